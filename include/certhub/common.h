@@ -1,0 +1,87 @@
+/*
+ * Small shared pieces of libcerthub: size caps for outside input, a growable byte buffer
+ * with a cap, secret wiping, hex encoding and the library's one-time initialisation.
+ */
+#ifndef CERTHUB_COMMON_H
+#define CERTHUB_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "certhub/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Caps on every size that comes from outside.  Named here so the API, CLI and parsers agree. */
+#define CH_MAX_UPLOAD_BYTES   (4u * 1024u * 1024u)  /* one uploaded file or request body     */
+#define CH_MAX_JSON_BODY      (4u * 1024u * 1024u)
+#define CH_MAX_PEM_OBJECTS    1024u                 /* objects in one PEM bundle             */
+#define CH_MAX_CHAIN_LEN      16u                   /* certificates in one chain             */
+#define CH_MAX_NAME_LEN       1024u                 /* a DN field, SAN, alias, display name  */
+#define CH_MAX_SANS           256u
+#define CH_MAX_KDF_ITER       10000000u             /* PKCS#12 / PKCS#8 PBKDF2 iterations    */
+#define CH_MAX_PASSWORD_LEN   1024u
+
+/* A growable byte buffer.  data is NUL-terminated past len for convenience (the NUL is not
+ * counted), so text can be printed directly.  cap bounds the length (0 = no bound beyond
+ * SIZE_MAX/2).  Initialise with CH_BUF_INIT or ch_buf_init(). */
+typedef struct ch_buf {
+    uint8_t *data;
+    size_t len;
+    size_t alloc;
+    size_t cap;
+} ch_buf;
+
+#define CH_BUF_INIT {NULL, 0, 0, 0}
+
+void ch_buf_init(ch_buf *b, size_t cap);
+int ch_buf_grow(ch_buf *b, size_t extra) CH_WARN_UNUSED;
+int ch_buf_put(ch_buf *b, const void *data, size_t len) CH_WARN_UNUSED;
+int ch_buf_puts(ch_buf *b, const char *s) CH_WARN_UNUSED;
+int ch_buf_printf(ch_buf *b, const char *fmt, ...) CH_PRINTF(2, 3) CH_WARN_UNUSED;
+/* Hands the bytes to the caller (free with free(), or ch_secure_free for secrets) and
+ * leaves b empty. */
+uint8_t *ch_buf_detach(ch_buf *b, size_t *len);
+/* Frees the bytes. */
+void ch_buf_dispose(ch_buf *b);
+/* Wipes, then frees the bytes: for buffers that held secrets. */
+void ch_buf_dispose_secure(ch_buf *b);
+
+/* Wipes len bytes at p in a way the compiler cannot drop. */
+void ch_wipe(void *p, size_t len);
+/* Wipes a NUL-terminated string and frees it.  NULL is accepted. */
+void ch_secure_free_str(char *s);
+/* Wipes len bytes and frees them.  NULL is accepted. */
+void ch_secure_free(void *p, size_t len);
+/* Constant-time comparison: 0 when equal. */
+int ch_memeq_ct(const void *a, const void *b, size_t len);
+
+/* Lower-case hex of len bytes into out (2*len+1 bytes incl. NUL). */
+void ch_hex(char *out, const uint8_t *in, size_t len);
+/* Hex with ':' between bytes, upper case (fingerprint style); out holds 3*len bytes. */
+void ch_hex_colon(char *out, const uint8_t *in, size_t len);
+
+/* Reads a whole file, refusing files larger than cap.  *out is NUL-terminated past *len;
+ * free with free(). */
+int ch_file_read(uint8_t **out, size_t *len, const char *path, size_t cap) CH_WARN_UNUSED;
+/* Writes a file atomically (temporary file in the same directory, fchmod mode, write,
+ * fsync, rename, fsync of the directory). */
+int ch_file_write_atomic(const char *path, const void *data, size_t len, unsigned mode) CH_WARN_UNUSED;
+
+/* Cryptographically strong random bytes (OpenSSL's DRBG). */
+int ch_random(void *out, size_t len) CH_WARN_UNUSED;
+
+/* One-time initialisation (OpenSSL providers including "legacy" for old PKCS#12, fetched
+ * algorithms).  Safe to call many times and from many threads. */
+int ch_init(void);
+
+/* Seconds since the epoch from the one clock the library uses.  Test builds may move it
+ * with CERTHUB_TEST_NOW (seconds since the epoch). */
+int64_t ch_now(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package certhub's build and tests need.  Idempotent and quiet when
+# everything is present; run as root (or with sudo available) on a fresh machine.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config git
+  clang libclang-rt-14-dev          # libFuzzer and sanitizer runtimes
+  libssl-dev openssl                # X.509, keys, PKCS#12, TLS
+  libsqlite3-dev sqlite3            # embedded store
+  libjansson-dev                    # JSON
+  libcmocka-dev                     # unit tests
+  openjdk-17-jdk-headless           # keytool, for JKS/JCEKS/PKCS#12 interop tests
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [ "$status" = "install ok installed" ] || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "deps.sh: need root to install: ${missing[*]}" >&2; exit 1; }
+  sudo=sudo
+fi
+echo "deps.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

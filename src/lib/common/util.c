@@ -1,0 +1,196 @@
+/* Secrets, hex, files, randomness, initialisation and the clock (include/certhub/common.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/provider.h>
+#include <openssl/rand.h>
+
+#include "certhub/common.h"
+
+void ch_wipe(void *p, size_t len)
+{
+    if (p != NULL && len > 0)
+        OPENSSL_cleanse(p, len);
+}
+
+void ch_secure_free_str(char *s)
+{
+    if (s == NULL)
+        return;
+    ch_wipe(s, strlen(s));
+    free(s);
+}
+
+void ch_secure_free(void *p, size_t len)
+{
+    if (p == NULL)
+        return;
+    ch_wipe(p, len);
+    free(p);
+}
+
+int ch_memeq_ct(const void *a, const void *b, size_t len)
+{
+    return CRYPTO_memcmp(a, b, len);
+}
+
+void ch_hex(char *out, const uint8_t *in, size_t len)
+{
+    static const char digits[] = "0123456789abcdef";
+
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * len] = '\0';
+}
+
+void ch_hex_colon(char *out, const uint8_t *in, size_t len)
+{
+    static const char digits[] = "0123456789ABCDEF";
+
+    if (len == 0) {
+        out[0] = '\0';
+        return;
+    }
+    for (size_t i = 0; i < len; i++) {
+        out[3 * i] = digits[in[i] >> 4];
+        out[3 * i + 1] = digits[in[i] & 15];
+        out[3 * i + 2] = ':';
+    }
+    out[3 * len - 1] = '\0';
+}
+
+int ch_file_read(uint8_t **out, size_t *len, const char *path, size_t cap)
+{
+    ch_buf b;
+    uint8_t chunk[16384];
+    size_t n;
+    FILE *f;
+    int error = 0;
+
+    *out = NULL;
+    *len = 0;
+    if ((f = fopen(path, "rb")) == NULL)
+        return ch_error_set(CH_EIO, "cannot open %s: %s", path, strerror(errno));
+    ch_buf_init(&b, cap);
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if ((error = ch_buf_put(&b, chunk, n)) < 0) {
+            if (error == CH_ETOOBIG)
+                ch_error_set(CH_ETOOBIG, "%s is larger than the limit of %zu bytes", path, cap);
+            break;
+        }
+    }
+    if (error == 0 && ferror(f))
+        error = ch_error_set(CH_EIO, "cannot read %s: %s", path, strerror(errno));
+    fclose(f);
+    if (error < 0) {
+        ch_buf_dispose_secure(&b); /* the file may have been a key */
+        return error;
+    }
+    *out = ch_buf_detach(&b, len);
+    if (*out == NULL)
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    return 0;
+}
+
+int ch_file_write_atomic(const char *path, const void *data, size_t len, unsigned mode)
+{
+    char tmp[4096], dir[4096];
+    const uint8_t *p = data;
+    int fd = -1, dfd, error = 0;
+
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= sizeof tmp)
+        return ch_error_set(CH_EINVAL, "path too long: %s", path);
+    if ((fd = mkstemp(tmp)) < 0)
+        return ch_error_set(CH_EIO, "cannot create a file beside %s: %s", path, strerror(errno));
+    if (fchmod(fd, (mode_t)mode) != 0) {
+        error = ch_error_set(CH_EIO, "cannot set the mode of %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            error = ch_error_set(CH_EIO, "cannot write %s: %s", tmp, strerror(errno));
+            goto out;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    if (fsync(fd) != 0) {
+        error = ch_error_set(CH_EIO, "cannot sync %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    if (close(fd) != 0) {
+        fd = -1;
+        error = ch_error_set(CH_EIO, "cannot close %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    fd = -1;
+    if (rename(tmp, path) != 0) {
+        error = ch_error_set(CH_EIO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+        goto out;
+    }
+    /* The rename is durable only once the directory entry is. */
+    snprintf(dir, sizeof dir, "%s", path);
+    if ((dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY)) >= 0) {
+        (void)fsync(dfd);
+        close(dfd);
+    }
+    return 0;
+out:
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+    return error;
+}
+
+int ch_random(void *out, size_t len)
+{
+    if (len > 0 && RAND_bytes(out, (int)len) != 1)
+        return ch_error_ossl(CH_ECRYPTO, "RAND_bytes", "random bytes");
+    return 0;
+}
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static int init_result;
+
+static void init_run(void)
+{
+    /* The legacy provider reads old PKCS#12 files (RC2, 3DES) that Java and Windows still
+     * write; the default provider must then be loaded explicitly as well. */
+    if (OSSL_PROVIDER_load(NULL, "default") == NULL) {
+        init_result = ch_error_ossl(CH_ECRYPTO, "OSSL_PROVIDER_load", "loading the default provider");
+        return;
+    }
+    (void)OSSL_PROVIDER_load(NULL, "legacy"); /* optional: absent legacy only loses old formats */
+    init_result = 0;
+}
+
+int ch_init(void)
+{
+    pthread_once(&init_once, init_run);
+    return init_result;
+}
+
+int64_t ch_now(void)
+{
+#ifdef CERTHUB_TEST_CLOCK
+    /* Test builds only: lets integration tests move time forward. */
+    const char *fake = getenv("CERTHUB_TEST_NOW");
+    if (fake != NULL && *fake != '\0')
+        return strtoll(fake, NULL, 10);
+#endif
+    return (int64_t)time(NULL);
+}

@@ -1,0 +1,137 @@
+/* Unit tests of the common module: errors, buffers, hex, files. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+
+#include "certhub/common.h"
+#include "testutil.h"
+
+static void test_error_set_and_codes(void **state)
+{
+    (void)state;
+    assert_int_equal(ch_error_set(CH_EINVAL, "bad %s", "thing"), CH_EINVAL);
+    assert_string_equal(ch_error_last(), "bad thing");
+    assert_int_equal(ch_error_last_code(), CH_EINVAL);
+    assert_null(ch_error_field());
+    ch_error_set_field(CH_EPARSE, "subject", "NUL in name");
+    assert_string_equal(ch_error_field(), "subject");
+    ch_error_prefix("while reading %s", "x.pem");
+    assert_string_equal(ch_error_last(), "while reading x.pem: NUL in name");
+    /* A message built from the previous message must not be corrupted. */
+    ch_error_set(CH_EINVAL, "again: %s", ch_error_last());
+    assert_string_equal(ch_error_last(), "again: while reading x.pem: NUL in name");
+    assert_string_equal(ch_error_code_string(CH_ENOTFOUND), "not_found");
+    assert_int_equal(ch_error_http_status(CH_ENOTFOUND), 404);
+    assert_int_equal(ch_error_http_status(CH_ETOOBIG), 413);
+    assert_int_equal(ch_error_http_status(-9999), 500);
+    ch_error_clear();
+    assert_string_equal(ch_error_last(), "");
+}
+
+static void test_error_ossl_drains_queue(void **state)
+{
+    EVP_PKEY_CTX *ctx;
+
+    (void)state;
+    /* An unknown algorithm leaves reasons on OpenSSL's error queue. */
+    ctx = EVP_PKEY_CTX_new_from_name(NULL, "NO-SUCH-ALGORITHM", NULL);
+    assert_null(ctx);
+    ch_error_ossl(CH_ECRYPTO, "EVP_PKEY_CTX_new_from_name", "key generation");
+    assert_non_null(strstr(ch_error_last(), "EVP_PKEY_CTX_new_from_name failed"));
+    assert_int_equal(ERR_peek_error(), 0);
+}
+
+static void test_buf_cap(void **state)
+{
+    ch_buf b;
+
+    (void)state;
+    ch_buf_init(&b, 8);
+    assert_int_equal(ch_buf_puts(&b, "abcd"), 0);
+    assert_int_equal(ch_buf_printf(&b, "%d", 123), 0);
+    assert_string_equal((char *)b.data, "abcd123");
+    assert_int_equal(ch_buf_puts(&b, "xy"), CH_ETOOBIG);
+    assert_int_equal(b.len, 7); /* unchanged by the refused write */
+    ch_buf_dispose_secure(&b);
+    assert_null(b.data);
+
+    ch_buf_init(&b, 0);
+    assert_int_equal(ch_buf_grow(&b, SIZE_MAX), CH_ETOOBIG);
+    ch_buf_dispose(&b);
+}
+
+static void test_hex(void **state)
+{
+    const uint8_t in[3] = {0x00, 0xab, 0xff};
+    char h[7], c[9];
+
+    (void)state;
+    ch_hex(h, in, 3);
+    assert_string_equal(h, "00abff");
+    ch_hex_colon(c, in, 3);
+    assert_string_equal(c, "00:AB:FF");
+    assert_int_equal(ch_memeq_ct("abc", "abc", 3), 0);
+    assert_int_not_equal(ch_memeq_ct("abc", "abd", 3), 0);
+}
+
+static void test_files(void **state)
+{
+    const char *dir = tu_tmpdir("common");
+    char path[1200];
+    uint8_t *data;
+    size_t len;
+    struct stat st;
+
+    (void)state;
+    snprintf(path, sizeof path, "%s/f", dir);
+    assert_int_equal(ch_file_write_atomic(path, "hello", 5, 0600), 0);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(ch_file_read(&data, &len, path, 100), 0);
+    assert_int_equal(len, 5);
+    assert_string_equal((char *)data, "hello");
+    free(data);
+    assert_int_equal(ch_file_read(&data, &len, path, 4), CH_ETOOBIG);
+    assert_null(data);
+    snprintf(path, sizeof path, "%s/missing", dir);
+    assert_int_equal(ch_file_read(&data, &len, path, 100), CH_EIO);
+    assert_non_null(strstr(ch_error_last(), "cannot open"));
+    snprintf(path, sizeof path, "%s/no/such/dir/f", dir);
+    assert_int_equal(ch_file_write_atomic(path, "x", 1, 0600), CH_EIO);
+    tu_rmtree(dir);
+}
+
+static void test_init_and_random(void **state)
+{
+    uint8_t a[16] = {0}, b[16] = {0};
+
+    (void)state;
+    assert_int_equal(ch_init(), 0);
+    assert_int_equal(ch_init(), 0);
+    assert_int_equal(ch_random(a, sizeof a), 0);
+    assert_int_equal(ch_random(b, sizeof b), 0);
+    assert_memory_not_equal(a, b, sizeof a);
+    assert_true(ch_now() > 1700000000);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_error_set_and_codes),
+        cmocka_unit_test(test_error_ossl_drains_queue),
+        cmocka_unit_test(test_buf_cap),
+        cmocka_unit_test(test_hex),
+        cmocka_unit_test(test_files),
+        cmocka_unit_test(test_init_and_random),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
