@@ -1,0 +1,357 @@
+/*
+ * libcerthub X.509 engine: keys, names, certificates, CSRs, profiles, issuing, inspecting
+ * and chains.  Pure functions over bytes and OpenSSL objects: no storage, no transport.
+ *
+ * Ownership: a result handed back through `**out` belongs to the caller and is released with
+ * the matching _free (every _free accepts NULL).  A returned pointer is borrowed from its
+ * owner and lives as long as it.  Errors: 0 or a negative CH_E* code with ch_error_last().
+ *
+ * Performance (DESIGN.md): OpenSSL 3.0 decoders take global locks, so every object here is
+ * decoded once and keeps what later calls need (a certificate its DER and SHA-256, a key its
+ * SubjectPublicKeyInfo DER); issuing copies SubjectPublicKeyInfo bytes instead of
+ * re-encoding an EVP_PKEY.
+ */
+#ifndef CERTHUB_X509_H
+#define CERTHUB_X509_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "certhub/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- keys */
+
+typedef enum {
+    CH_KEY_NONE = 0,
+    CH_KEY_RSA2048,
+    CH_KEY_RSA3072,
+    CH_KEY_RSA4096,
+    CH_KEY_P256,
+    CH_KEY_P384,
+    CH_KEY_P521,
+    CH_KEY_ED25519,
+} ch_key_type;
+
+typedef struct ch_key ch_key; /* a private key, or a public key alone */
+
+/* "rsa2048", "p256", "ed25519"... (also accepts "ec-p256", "rsa-2048", "RSA2048").  Unknown
+ * names get CH_EINVAL with the list of accepted names. */
+int ch_key_type_parse(ch_key_type *out, const char *name);
+const char *ch_key_type_name(ch_key_type type); /* "p256"; "" for CH_KEY_NONE */
+
+int ch_key_generate(ch_key **out, ch_key_type type);
+
+/* Reads a private key from PEM (PKCS#8, encrypted PKCS#8, legacy "RSA/EC PRIVATE KEY", also
+ * legacy-encrypted) or DER (PKCS#8, encrypted PKCS#8).  password may be NULL; a missing or
+ * wrong password is CH_EPASSWORD.  Keys weaker than the accepted types (RSA < 2048, curves
+ * other than P-256/384/521, DSA...) are CH_EPOLICY. */
+int ch_key_parse(ch_key **out, const uint8_t *data, size_t len, const char *password);
+
+/* Reads a public key (PEM "PUBLIC KEY" or DER SubjectPublicKeyInfo). */
+int ch_key_parse_public(ch_key **out, const uint8_t *data, size_t len);
+
+/* Wraps an EVP_PKEY (the reference is taken: EVP_PKEY_up_ref).  Refuses weak keys. */
+int ch_key_from_pkey(ch_key **out, EVP_PKEY *pkey);
+
+/* Writes the private key as PEM PKCS#8; with a password as encrypted PKCS#8
+ * (AES-256-CBC, PBKDF2-HMAC-SHA256).  Secrets in the output: dispose with
+ * ch_buf_dispose_secure. */
+int ch_key_write_pem(ch_buf *out, const ch_key *key, const char *password);
+/* Writes the private key as DER PKCS#8 (unencrypted).  Dispose with ch_buf_dispose_secure. */
+int ch_key_write_der(ch_buf *out, const ch_key *key);
+/* Writes the public key as PEM "PUBLIC KEY". */
+int ch_key_write_public_pem(ch_buf *out, const ch_key *key);
+
+bool ch_key_has_private(const ch_key *key);
+ch_key_type ch_key_get_type(const ch_key *key);
+EVP_PKEY *ch_key_pkey(const ch_key *key);                       /* borrowed */
+const uint8_t *ch_key_spki_der(const ch_key *key, size_t *len); /* borrowed, cached */
+/* "RSA", "EC", "Ed25519"; bits (2048, 256...); curve "P-256" or "" */
+const char *ch_key_algorithm(const ch_key *key);
+int ch_key_bits(const ch_key *key);
+const char *ch_key_curve(const ch_key *key);
+/* SHA-256 of the SubjectPublicKeyInfo DER (32 bytes): identifies a public key. */
+const uint8_t *ch_key_spki_sha256(const ch_key *key);
+/* true when a and b hold the same public key. */
+bool ch_key_public_equal(const ch_key *a, const ch_key *b);
+ch_key *ch_key_dup(const ch_key *key); /* a new reference; NULL on ENOMEM */
+void ch_key_free(ch_key *key);
+
+/* ---------------------------------------------------------------- names */
+
+/* The fields of a distinguished name users fill in.  NULL or "" means absent. */
+typedef struct ch_name_fields {
+    const char *country;      /* C, two letters */
+    const char *state;        /* ST */
+    const char *locality;     /* L */
+    const char *organization; /* O */
+    const char *org_unit;     /* OU */
+    const char *common_name;  /* CN */
+    const char *email;        /* emailAddress */
+} ch_name_fields;
+
+/* Builds an X509_NAME from fields (UTF-8).  A NUL inside a field cannot be passed here; a
+ * field over CH_MAX_NAME_LEN or a country that is not two letters is CH_EINVAL naming the
+ * field.  An empty name is CH_EINVAL.  Free with X509_NAME_free. */
+int ch_name_build(X509_NAME **out, const ch_name_fields *fields);
+
+/* Parses "CN=dev1,O=Acme,C=DE" (RFC 4514 order or reversed; '\,' escapes; also "/C=DE/O=Acme"
+ * as openssl -subj writes) into an X509_NAME.  Attributes: C ST L O OU CN emailAddress
+ * (also E), serialNumber, DC, UID.  Free with X509_NAME_free. */
+int ch_name_parse(X509_NAME **out, const char *text);
+
+/* Prints a name as an RFC 4514 string ("CN=dev1,O=Acme,C=DE"), UTF-8.  free() the result. */
+int ch_name_to_string(char **out, const X509_NAME *name);
+
+/* Reads one attribute (e.g. NID_commonName) as UTF-8; the first if several.  CH_ENOTFOUND if
+ * absent.  Refuses a value with an embedded NUL (CH_EPARSE).  free() the result. */
+int ch_name_get(char **out, const X509_NAME *name, int nid);
+
+/* ---------------------------------------------------------------- SANs */
+
+typedef enum { CH_SAN_DNS = 1, CH_SAN_IP, CH_SAN_EMAIL, CH_SAN_URI } ch_san_type;
+
+typedef struct ch_san {
+    ch_san_type type;
+    const char *value; /* text: host name, IPv4/IPv6 literal, address, URI */
+} ch_san;
+
+/* Parses "dns:a.example", "ip:127.0.0.1", "email:a@b", "uri:https://x"; also a bare host
+ * name or IP.  value points into text (borrowed). */
+int ch_san_parse(ch_san *out, const char *text);
+
+/* ---------------------------------------------------------------- certificates */
+
+typedef struct ch_cert ch_cert;
+
+/* Parses exactly one certificate from PEM or DER (the first certificate of a PEM with
+ * several).  Garbage, a truncated DER or trailing bytes after a DER certificate are
+ * CH_EPARSE with a sentence saying what was expected. */
+int ch_cert_parse(ch_cert **out, const uint8_t *data, size_t len);
+/* Parses every certificate of a PEM bundle (other PEM blocks are skipped), or one DER
+ * certificate.  *out is a malloc'd array of *count certificates; free with
+ * ch_cert_list_free.  No certificate at all is CH_EPARSE. */
+int ch_cert_parse_all(ch_cert ***out, size_t *count, const uint8_t *data, size_t len);
+void ch_cert_list_free(ch_cert **list, size_t count);
+
+/* Wraps an X509 (the reference is taken: X509_up_ref). */
+int ch_cert_from_x509(ch_cert **out, X509 *x509);
+X509 *ch_cert_x509(const ch_cert *cert);                      /* borrowed */
+const uint8_t *ch_cert_der(const ch_cert *cert, size_t *len); /* borrowed, cached */
+const uint8_t *ch_cert_sha256(const ch_cert *cert);           /* 32 bytes, cached */
+int ch_cert_write_pem(ch_buf *out, const ch_cert *cert);
+ch_cert *ch_cert_dup(const ch_cert *cert); /* a new reference; NULL on ENOMEM */
+void ch_cert_free(ch_cert *cert);
+
+/* Public key of the certificate as a ch_key (public only). */
+int ch_cert_public_key(ch_key **out, const ch_cert *cert);
+/* true when the private key belongs to the certificate. */
+bool ch_cert_matches_key(const ch_cert *cert, const ch_key *key);
+bool ch_cert_is_ca(const ch_cert *cert);
+bool ch_cert_is_self_signed(const ch_cert *cert);
+int64_t ch_cert_not_before(const ch_cert *cert); /* seconds since the epoch */
+int64_t ch_cert_not_after(const ch_cert *cert);
+
+/* ---------------------------------------------------------------- inspecting */
+
+/* Key usage bits, as RFC 5280 4.2.1.3 numbers them. */
+#define CH_KU_DIGITAL_SIGNATURE 0x001
+#define CH_KU_NON_REPUDIATION   0x002
+#define CH_KU_KEY_ENCIPHERMENT  0x004
+#define CH_KU_DATA_ENCIPHERMENT 0x008
+#define CH_KU_KEY_AGREEMENT     0x010
+#define CH_KU_KEY_CERT_SIGN     0x020
+#define CH_KU_CRL_SIGN          0x040
+#define CH_KU_ENCIPHER_ONLY     0x080
+#define CH_KU_DECIPHER_ONLY     0x100
+
+/* Extended key usage bits (the ones profiles use; others are listed by OID in eku_other). */
+#define CH_EKU_SERVER_AUTH      0x01
+#define CH_EKU_CLIENT_AUTH      0x02
+#define CH_EKU_CODE_SIGNING     0x04
+#define CH_EKU_EMAIL_PROTECTION 0x08
+#define CH_EKU_TIME_STAMPING    0x10
+#define CH_EKU_OCSP_SIGNING     0x20
+
+/* Everything `certhub inspect` shows of a certificate.  Strings are malloc'd UTF-8 owned by
+ * the struct; release with ch_cert_info_dispose. */
+typedef struct ch_cert_info {
+    int version;            /* 1, 2 or 3 */
+    char *serial;           /* hex, lower case, no separators */
+    char *subject;          /* RFC 4514 */
+    char *issuer;           /* RFC 4514 */
+    char *common_name;      /* CN of the subject or NULL */
+    int64_t not_before;     /* seconds since the epoch */
+    int64_t not_after;
+    char sha1[41];          /* hex, lower case */
+    char sha256[65];
+    char *key_algorithm;    /* "RSA", "EC", "Ed25519" */
+    int key_bits;
+    char *key_curve;        /* "P-256" or NULL */
+    char *signature_algorithm; /* "ecdsa-with-SHA256", "sha256WithRSAEncryption" */
+    bool has_basic_constraints;
+    bool is_ca;
+    int path_len;           /* -1 when absent (unlimited) */
+    bool has_key_usage;
+    unsigned key_usage;     /* CH_KU_* */
+    bool has_ext_key_usage;
+    unsigned ext_key_usage; /* CH_EKU_* */
+    char **eku_other;       /* dotted OIDs of other EKUs; NULL-terminated, may be NULL */
+    char **sans;            /* "dns:a.example", "ip:127.0.0.1", "email:..", "uri:.."; NULL-terminated */
+    char *ski;              /* hex or NULL */
+    char *aki;              /* hex or NULL */
+    char **crl_urls;        /* NULL-terminated, may be NULL */
+    char **ocsp_urls;       /* NULL-terminated, may be NULL */
+    bool self_signed;
+} ch_cert_info;
+
+int ch_cert_inspect(ch_cert_info *out, const ch_cert *cert);
+void ch_cert_info_dispose(ch_cert_info *info);
+/* The info as a JSON object string (keys snake_case, times as RFC 3339 UTC "2030-01-01T00:00:00Z",
+ * key_usage and ext_key_usage as arrays of names like "digital_signature", "server_auth").
+ * free() the result. */
+int ch_cert_info_to_json(char **out, const ch_cert_info *info);
+/* Formats a time as RFC 3339 UTC into out (at least 21 bytes). */
+void ch_time_format(char *out, size_t outlen, int64_t t);
+/* Parses "2030-01-01T00:00:00Z" (also "2030-01-01"). */
+int ch_time_parse(int64_t *out, const char *text);
+
+/* ---------------------------------------------------------------- CSRs */
+
+typedef struct ch_csr ch_csr;
+
+typedef struct ch_csr_opts {
+    const X509_NAME *subject; /* required */
+    const ch_san *sans;
+    size_t san_count;
+    const EVP_MD *digest;     /* NULL: SHA-256 (ignored for Ed25519) */
+} ch_csr_opts;
+
+/* Creates and signs a CSR with key (which must hold a private key). */
+int ch_csr_create(ch_csr **out, const ch_key *key, const ch_csr_opts *opts);
+/* Parses one CSR from PEM ("CERTIFICATE REQUEST" or "NEW CERTIFICATE REQUEST") or DER.  Does
+ * not verify the signature. */
+int ch_csr_parse(ch_csr **out, const uint8_t *data, size_t len);
+/* Verifies the CSR's self-signature: CH_EVERIFY "CSR signature does not verify" if not. */
+int ch_csr_verify(const ch_csr *csr);
+X509_REQ *ch_csr_req(const ch_csr *csr);                                  /* borrowed */
+const uint8_t *ch_csr_spki_der(const ch_csr *csr, size_t *len);           /* borrowed */
+int ch_csr_public_key(ch_key **out, const ch_csr *csr);
+int ch_csr_write_pem(ch_buf *out, const ch_csr *csr);
+void ch_csr_free(ch_csr *csr);
+
+/* What inspect shows of a CSR. release with ch_csr_info_dispose. */
+typedef struct ch_csr_info {
+    char *subject;
+    char *common_name;
+    char *key_algorithm;
+    int key_bits;
+    char *key_curve;
+    char *signature_algorithm;
+    bool signature_ok;
+    char **sans;            /* NULL-terminated, may be NULL */
+    bool requests_ca;       /* BasicConstraints CA:TRUE requested */
+    char sha256[65];        /* of the DER of the request */
+} ch_csr_info;
+int ch_csr_inspect(ch_csr_info *out, const ch_csr *csr);
+void ch_csr_info_dispose(ch_csr_info *info);
+int ch_csr_info_to_json(char **out, const ch_csr_info *info);
+
+/* ---------------------------------------------------------------- profiles */
+
+/* Built-in profiles: "root-ca", "intermediate-ca", "tls-server", "tls-client",
+ * "tls-server-client", "device", "code-signing". */
+typedef struct ch_profile {
+    const char *name;
+    const char *description;
+    bool is_ca;
+    int path_len;           /* -1: no pathLenConstraint */
+    unsigned key_usage;     /* CH_KU_* */
+    unsigned ext_key_usage; /* CH_EKU_*, 0: no EKU extension */
+    int default_days;
+    int max_days;           /* 0: no maximum beyond the issuer's validity */
+    bool allow_sans;
+} ch_profile;
+
+/* Borrowed pointer to a built-in profile, or NULL (and CH_ENOTFOUND set with the list of
+ * names) when there is none by that name. */
+const ch_profile *ch_profile_get(const char *name);
+/* NULL-terminated array of the built-in profiles. */
+const ch_profile *const *ch_profile_list(void);
+
+/* "sha256", "sha384", "sha512" (also "SHA-256"...).  Fetched once; borrowed. */
+int ch_digest_parse(const EVP_MD **out, const char *name);
+
+/* ---------------------------------------------------------------- issuing */
+
+typedef struct ch_issue_opts {
+    const ch_profile *profile;   /* required */
+    const ch_cert *ca_cert;      /* NULL: self-signed (only for CA profiles) */
+    const ch_key *ca_key;        /* the issuer's private key (the subject's own when self-signed) */
+    /* The subject's public key: exactly one of these. */
+    const ch_key *subject_key;   /* a key (private or public) */
+    const ch_csr *csr;           /* a CSR: its subject, key and SANs are used unless overridden */
+    const X509_NAME *subject;    /* required unless a CSR supplies it */
+    const ch_san *sans;          /* NULL: from the CSR, if any */
+    size_t san_count;
+    int64_t not_before;          /* 0: now - 60 s (clock skew) */
+    int days;                    /* 0: the profile's default */
+    const EVP_MD *digest;        /* NULL: SHA-256; ignored for Ed25519 issuers */
+    /* Overrides of the profile; -2 / 0 mean "keep the profile's". */
+    int path_len;                /* -2 keep, -1 none, >= 0 set */
+    unsigned key_usage;          /* 0 keep */
+    unsigned ext_key_usage;      /* 0 keep */
+    bool cap_validity;           /* true: shorten to the issuer's not_after instead of refusing */
+    /* URLs from the CA's settings (DESIGN.md: revocation comes later). NULL-terminated. */
+    const char *const *crl_urls;
+    const char *const *ocsp_urls;
+} ch_issue_opts;
+
+/* Issues a certificate: 16 random serial bytes (positive), SKI and AKI, Basic Constraints,
+ * KU and EKU from the profile and overrides, SANs.  RFC 5280 rules: the issuer must be a CA
+ * with keyCertSign, its path length is respected (an intermediate under a CA with
+ * pathlen 0 is CH_EPOLICY), validity past the issuer's not_after is CH_EPOLICY (or capped
+ * with cap_validity), a CSR asking for CA:TRUE under a leaf profile is CH_EPOLICY.  A CSR's
+ * other requested extensions are never copied.  Thread-safe. */
+int ch_cert_issue(ch_cert **out, const ch_issue_opts *opts);
+
+/* ---------------------------------------------------------------- chains */
+
+/* Orders certificates into leaf -> root: the leaf is the one that issued no other.  On success
+ * *out is a malloc'd array of *count new references.  A bag that holds two chains or a
+ * certificate that does not link is CH_EVERIFY naming the certificate. */
+int ch_chain_order(ch_cert ***out, size_t *count, ch_cert *const *certs, size_t n);
+
+typedef enum {
+    CH_PURPOSE_ANY = 0,
+    CH_PURPOSE_SERVER,
+    CH_PURPOSE_CLIENT,
+} ch_purpose;
+
+typedef struct ch_verify_opts {
+    ch_cert *const *anchors;     /* trusted roots (or intermediates, partial chain allowed) */
+    size_t anchor_count;
+    ch_cert *const *untrusted;   /* intermediates */
+    size_t untrusted_count;
+    int64_t at;                  /* 0: now */
+    ch_purpose purpose;
+    const char *hostname;        /* NULL: no host name check */
+} ch_verify_opts;
+
+/* Verifies leaf.  CH_EVERIFY with the reason in ch_error_last(): "certificate has expired",
+ * "certificate is not yet valid", "unknown issuer", "issuer is not a CA", "path length
+ * exceeded", "bad signature", "wrong key usage for <purpose>", "host name mismatch". */
+int ch_chain_verify(const ch_cert *leaf, const ch_verify_opts *opts);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
