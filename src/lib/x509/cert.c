@@ -1,0 +1,378 @@
+/*
+ * Certificates: parse once, keep the DER and its SHA-256, hand out references.  The SHA-256
+ * of the DER is how the store and the device cache recognise a certificate without parsing
+ * it again.
+ */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "certhub/x509.h"
+#include "x509/x509_internal.h"
+
+struct ch_cert {
+    atomic_int refs;
+    X509 *x509;
+    uint8_t *der;
+    size_t der_len;
+    uint8_t sha256[32];
+};
+
+#define NOT_A_CERT "not an X.509 certificate in PEM or DER format"
+
+/* Takes ownership of x509 and of der (malloc'd), also on failure. */
+static int cert_wrap(ch_cert **out, X509 *x509, uint8_t *der, size_t der_len)
+{
+    ch_cert *c;
+
+    *out = NULL;
+    if ((c = calloc(1, sizeof *c)) == NULL) {
+        X509_free(x509);
+        free(der);
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    }
+    atomic_init(&c->refs, 1);
+    c->x509 = x509;
+    c->der = der;
+    c->der_len = der_len;
+    if (EVP_Digest(der, der_len, c->sha256, NULL, x509_sha256(), NULL) != 1) {
+        ch_cert_free(c);
+        return ch_error_ossl(CH_ECRYPTO, "EVP_Digest", "hashing the certificate");
+    }
+    *out = c;
+    return 0;
+}
+
+/* One DER certificate that must fill the input exactly. */
+static int cert_from_der(ch_cert **out, const uint8_t *der, size_t len)
+{
+    const unsigned char *p = der;
+    X509 *x;
+    uint8_t *copy;
+
+    *out = NULL;
+    if (len > CH_MAX_UPLOAD_BYTES)
+        return ch_error_set(CH_ETOOBIG, "certificate is larger than the limit of %u bytes",
+                            CH_MAX_UPLOAD_BYTES);
+    if ((x = d2i_X509(NULL, &p, (long)len)) == NULL) {
+        ERR_clear_error();
+        return ch_error_set(CH_EPARSE, NOT_A_CERT);
+    }
+    if (p != der + len) {
+        X509_free(x);
+        return ch_error_set(CH_EPARSE, "%zu unexpected bytes after the end of the DER certificate",
+                            (size_t)(der + len - p));
+    }
+    if ((copy = malloc(len ? len : 1)) == NULL) {
+        X509_free(x);
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    }
+    memcpy(copy, der, len);
+    return cert_wrap(out, x, copy, len);
+}
+
+static bool is_cert_pem_name(const char *name)
+{
+    return strcmp(name, "CERTIFICATE") == 0 || strcmp(name, "X509 CERTIFICATE") == 0 ||
+           strcmp(name, "TRUSTED CERTIFICATE") == 0;
+}
+
+/* A "TRUSTED CERTIFICATE" block is the certificate followed by OpenSSL's trust settings;
+ * keep only the certificate's own DER. */
+static size_t cert_der_prefix(const uint8_t *der, size_t len)
+{
+    const unsigned char *p = der;
+    X509 *x = d2i_X509(NULL, &p, (long)len);
+    size_t n = x ? (size_t)(p - der) : len;
+
+    X509_free(x);
+    ERR_clear_error();
+    return n;
+}
+
+/* Calls fn for every certificate block of a PEM input, in order; stops at fn's error. */
+static int pem_each_cert(const uint8_t *data, size_t len, int (*fn)(void *, const uint8_t *, size_t),
+                         void *arg, size_t *blocks)
+{
+    BIO *bio;
+    char *name = NULL, *header = NULL;
+    unsigned char *der = NULL;
+    long dlen = 0;
+    size_t seen = 0;
+    int error = 0;
+
+    *blocks = 0;
+    if ((bio = BIO_new_mem_buf(data, (int)len)) == NULL)
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    while (PEM_read_bio(bio, &name, &header, &der, &dlen) == 1) {
+        if (++seen > CH_MAX_PEM_OBJECTS) {
+            error = ch_error_set(CH_ETOOBIG, "more than %u PEM blocks in one input", CH_MAX_PEM_OBJECTS);
+        } else if (is_cert_pem_name(name)) {
+            size_t n = (size_t)dlen;
+            if (strcmp(name, "TRUSTED CERTIFICATE") == 0)
+                n = cert_der_prefix(der, n);
+            (*blocks)++;
+            error = fn(arg, der, n);
+        }
+        OPENSSL_free(name);
+        OPENSSL_free(header);
+        OPENSSL_free(der);
+        name = header = NULL;
+        der = NULL;
+        if (error < 0)
+            break;
+    }
+    ERR_clear_error();
+    BIO_free(bio);
+    return error;
+}
+
+struct first_ctx {
+    ch_cert *cert;
+};
+
+static int take_first(void *arg, const uint8_t *der, size_t len)
+{
+    struct first_ctx *f = arg;
+    int error;
+
+    if (f->cert != NULL)
+        return 0;
+    if ((error = cert_from_der(&f->cert, der, len)) < 0)
+        ch_error_set(error, "the CERTIFICATE block does not hold a valid X.509 certificate");
+    return error;
+}
+
+int ch_cert_parse(ch_cert **out, const uint8_t *data, size_t len)
+{
+    struct first_ctx f = {NULL};
+    size_t blocks;
+    int error;
+
+    *out = NULL;
+    if (data == NULL || len == 0)
+        return ch_error_set(CH_EPARSE, NOT_A_CERT ": the input is empty");
+    if (len > CH_MAX_UPLOAD_BYTES)
+        return ch_error_set(CH_ETOOBIG, "certificate is larger than the limit of %u bytes",
+                            CH_MAX_UPLOAD_BYTES);
+    if (data[0] == 0x30)
+        return cert_from_der(out, data, len);
+    if (!x509_looks_pem(data, len))
+        return ch_error_set(CH_EPARSE, NOT_A_CERT);
+    if ((error = pem_each_cert(data, len, take_first, &f, &blocks)) < 0) {
+        ch_cert_free(f.cert);
+        return error;
+    }
+    if (f.cert == NULL)
+        return ch_error_set(CH_EPARSE, NOT_A_CERT ": no \"BEGIN CERTIFICATE\" block found");
+    *out = f.cert;
+    return 0;
+}
+
+struct all_ctx {
+    ch_cert **list;
+    size_t count;
+};
+
+static int take_all(void *arg, const uint8_t *der, size_t len)
+{
+    struct all_ctx *a = arg;
+    ch_cert *c, **grown;
+    int error;
+
+    if ((error = cert_from_der(&c, der, len)) < 0) {
+        ch_error_set(error, "certificate %zu of the bundle is not a valid X.509 certificate", a->count + 1);
+        return error;
+    }
+    if ((grown = realloc(a->list, (a->count + 1) * sizeof *grown)) == NULL) {
+        ch_cert_free(c);
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    }
+    a->list = grown;
+    a->list[a->count++] = c;
+    return 0;
+}
+
+int ch_cert_parse_all(ch_cert ***out, size_t *count, const uint8_t *data, size_t len)
+{
+    struct all_ctx a = {NULL, 0};
+    size_t blocks;
+    int error;
+
+    *out = NULL;
+    *count = 0;
+    if (data == NULL || len == 0)
+        return ch_error_set(CH_EPARSE, NOT_A_CERT ": the input is empty");
+    if (len > CH_MAX_UPLOAD_BYTES)
+        return ch_error_set(CH_ETOOBIG, "input is larger than the limit of %u bytes", CH_MAX_UPLOAD_BYTES);
+    if (data[0] == 0x30) {
+        ch_cert *c;
+        if ((error = cert_from_der(&c, data, len)) < 0)
+            return error;
+        if ((a.list = malloc(sizeof *a.list)) == NULL) {
+            ch_cert_free(c);
+            return ch_error_set(CH_ENOMEM, "out of memory");
+        }
+        a.list[0] = c;
+        *out = a.list;
+        *count = 1;
+        return 0;
+    }
+    if (!x509_looks_pem(data, len))
+        return ch_error_set(CH_EPARSE, NOT_A_CERT);
+    if ((error = pem_each_cert(data, len, take_all, &a, &blocks)) < 0) {
+        ch_cert_list_free(a.list, a.count);
+        return error;
+    }
+    if (a.count == 0) {
+        free(a.list);
+        return ch_error_set(CH_EPARSE, NOT_A_CERT ": no \"BEGIN CERTIFICATE\" block found");
+    }
+    *out = a.list;
+    *count = a.count;
+    return 0;
+}
+
+void ch_cert_list_free(ch_cert **list, size_t count)
+{
+    if (list == NULL)
+        return;
+    for (size_t i = 0; i < count; i++)
+        ch_cert_free(list[i]);
+    free(list);
+}
+
+int ch_cert_from_x509(ch_cert **out, X509 *x509)
+{
+    unsigned char *der = NULL;
+    uint8_t *copy;
+    int len;
+
+    *out = NULL;
+    if (x509 == NULL)
+        return ch_error_set(CH_EINVAL, "no certificate given");
+    if ((len = i2d_X509(x509, &der)) <= 0)
+        return ch_error_ossl(CH_ECRYPTO, "i2d_X509", "encoding the certificate");
+    copy = malloc((size_t)len);
+    if (copy == NULL) {
+        OPENSSL_free(der);
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    }
+    memcpy(copy, der, (size_t)len);
+    OPENSSL_free(der);
+    if (X509_up_ref(x509) != 1) {
+        free(copy);
+        return ch_error_ossl(CH_ECRYPTO, "X509_up_ref", "taking a certificate");
+    }
+    return cert_wrap(out, x509, copy, (size_t)len);
+}
+
+X509 *ch_cert_x509(const ch_cert *cert)
+{
+    return cert->x509;
+}
+
+const uint8_t *ch_cert_der(const ch_cert *cert, size_t *len)
+{
+    if (len)
+        *len = cert->der_len;
+    return cert->der;
+}
+
+const uint8_t *ch_cert_sha256(const ch_cert *cert)
+{
+    return cert->sha256;
+}
+
+int ch_cert_write_pem(ch_buf *out, const ch_cert *cert)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *p;
+    long n;
+    int error;
+
+    if (bio == NULL)
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    /* PEM of the DER we hold: the certificate is never re-encoded. */
+    if (PEM_write_bio(bio, "CERTIFICATE", "", cert->der, (long)cert->der_len) <= 0) {
+        error = ch_error_ossl(CH_ECRYPTO, "PEM_write_bio", "writing the certificate");
+    } else {
+        n = BIO_get_mem_data(bio, &p);
+        error = ch_buf_put(out, p, (size_t)n);
+    }
+    BIO_free(bio);
+    return error;
+}
+
+ch_cert *ch_cert_dup(const ch_cert *cert)
+{
+    ch_cert *c = (ch_cert *)cert;
+
+    if (c != NULL)
+        atomic_fetch_add(&c->refs, 1);
+    return c;
+}
+
+void ch_cert_free(ch_cert *cert)
+{
+    if (cert == NULL || atomic_fetch_sub(&cert->refs, 1) != 1)
+        return;
+    X509_free(cert->x509);
+    free(cert->der);
+    free(cert);
+}
+
+int ch_cert_public_key(ch_key **out, const ch_cert *cert)
+{
+    EVP_PKEY *pkey = X509_get0_pubkey(cert->x509);
+
+    *out = NULL;
+    if (pkey == NULL) {
+        ERR_clear_error();
+        return ch_error_set(CH_EUNSUPPORTED, "the certificate's public key cannot be read");
+    }
+    return ch_key_from_pkey(out, pkey);
+}
+
+bool ch_cert_matches_key(const ch_cert *cert, const ch_key *key)
+{
+    EVP_PKEY *pub = X509_get0_pubkey(cert->x509);
+    bool eq = pub != NULL && key != NULL && EVP_PKEY_eq(pub, ch_key_pkey(key)) == 1;
+
+    ERR_clear_error();
+    return eq;
+}
+
+bool ch_cert_is_ca(const ch_cert *cert)
+{
+    /* RFC 5280 4.2.1.9: only BasicConstraints cA=TRUE makes a CA (no v1 exceptions). */
+    return (X509_get_extension_flags(cert->x509) & EXFLAG_CA) != 0;
+}
+
+bool ch_cert_is_self_signed(const ch_cert *cert)
+{
+    int r = X509_self_signed(cert->x509, 1);
+
+    ERR_clear_error();
+    return r == 1;
+}
+
+int64_t ch_cert_not_before(const ch_cert *cert)
+{
+    int64_t t = 0;
+
+    (void)x509_time_to_epoch(&t, X509_get0_notBefore(cert->x509));
+    return t;
+}
+
+int64_t ch_cert_not_after(const ch_cert *cert)
+{
+    int64_t t = 0;
+
+    (void)x509_time_to_epoch(&t, X509_get0_notAfter(cert->x509));
+    return t;
+}

@@ -1,0 +1,508 @@
+/*
+ * Keys: generate, read, write and describe private and public keys.  A ch_key keeps its
+ * SubjectPublicKeyInfo DER and its SHA-256 from the moment it is made, so that issuing and
+ * matching never re-encode the key (OpenSSL 3.0 encoders and decoders take global locks).
+ */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/decoder.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs12.h>
+#include <openssl/x509.h>
+
+#include "certhub/x509.h"
+#include "x509/x509_internal.h"
+
+struct ch_key {
+    atomic_int refs;
+    EVP_PKEY *pkey;
+    ch_key_type type;
+    bool has_private;
+    uint8_t *spki;
+    size_t spki_len;
+    uint8_t spki_sha256[32];
+};
+
+static const struct {
+    const char *name;
+    ch_key_type type;
+} key_names[] = {
+    {"rsa2048", CH_KEY_RSA2048}, {"rsa3072", CH_KEY_RSA3072}, {"rsa4096", CH_KEY_RSA4096},
+    {"p256", CH_KEY_P256},       {"p384", CH_KEY_P384},       {"p521", CH_KEY_P521},
+    {"ed25519", CH_KEY_ED25519},
+};
+
+#define ACCEPTED_KEYS "rsa2048, rsa3072, rsa4096, p256, p384, p521, ed25519"
+
+int ch_key_type_parse(ch_key_type *out, const char *name)
+{
+    char norm[32];
+    size_t n = 0;
+
+    *out = CH_KEY_NONE;
+    if (name == NULL)
+        return ch_error_set_field(CH_EINVAL, "key_type", "key type is missing; accepted: " ACCEPTED_KEYS);
+    /* Fold case and drop separators and an "ec" prefix: "EC-P256", "rsa-2048", "P-256". */
+    for (const char *p = name; *p != '\0'; p++) {
+        char c = *p;
+        if (c == '-' || c == '_' || c == ' ')
+            continue;
+        if (n + 1 >= sizeof norm)
+            break;
+        norm[n++] = (char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
+    }
+    norm[n] = '\0';
+    if (strncmp(norm, "ec", 2) == 0 && norm[2] == 'p')
+        memmove(norm, norm + 2, strlen(norm + 2) + 1);
+    if (strcmp(norm, "secp256r1") == 0 || strcmp(norm, "prime256v1") == 0)
+        strcpy(norm, "p256");
+    else if (strcmp(norm, "secp384r1") == 0)
+        strcpy(norm, "p384");
+    else if (strcmp(norm, "secp521r1") == 0)
+        strcpy(norm, "p521");
+    for (size_t i = 0; i < sizeof key_names / sizeof key_names[0]; i++) {
+        if (strcmp(norm, key_names[i].name) == 0) {
+            *out = key_names[i].type;
+            return 0;
+        }
+    }
+    return ch_error_set_field(CH_EINVAL, "key_type", "unknown key type \"%.64s\"; accepted: " ACCEPTED_KEYS,
+                              name);
+}
+
+const char *ch_key_type_name(ch_key_type type)
+{
+    for (size_t i = 0; i < sizeof key_names / sizeof key_names[0]; i++)
+        if (key_names[i].type == type)
+            return key_names[i].name;
+    return "";
+}
+
+/* Decides the type of a key, refusing anything weaker than what certhub issues with. */
+static int classify(ch_key_type *out, EVP_PKEY *pkey)
+{
+    char group[64];
+    size_t glen = 0;
+    int bits;
+
+    switch (EVP_PKEY_get_base_id(pkey)) {
+    case EVP_PKEY_RSA:
+        bits = EVP_PKEY_get_bits(pkey);
+        if (bits < 2048)
+            return ch_error_set(CH_EPOLICY,
+                                "RSA key of %d bits is too weak: RSA keys must have at least 2048 bits",
+                                bits);
+        if (bits > 16384)
+            return ch_error_set(CH_EPOLICY, "RSA key of %d bits is larger than the limit of 16384", bits);
+        *out = bits >= 4096 ? CH_KEY_RSA4096 : bits >= 3072 ? CH_KEY_RSA3072 : CH_KEY_RSA2048;
+        return 0;
+    case EVP_PKEY_EC:
+        if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group,
+                                           &glen) != 1) {
+            ERR_clear_error();
+            return ch_error_set(CH_EPOLICY, "EC key with explicit curve parameters is not accepted; "
+                                            "accepted curves: P-256, P-384, P-521");
+        }
+        if (strcmp(group, "prime256v1") == 0)
+            *out = CH_KEY_P256;
+        else if (strcmp(group, "secp384r1") == 0)
+            *out = CH_KEY_P384;
+        else if (strcmp(group, "secp521r1") == 0)
+            *out = CH_KEY_P521;
+        else
+            return ch_error_set(CH_EPOLICY, "EC curve %s is not accepted; accepted curves: P-256, P-384, P-521",
+                                group);
+        return 0;
+    case EVP_PKEY_ED25519:
+        *out = CH_KEY_ED25519;
+        return 0;
+    default:
+        return ch_error_set(CH_EPOLICY, "%s keys are not accepted; accepted: RSA (2048 bits or more), "
+                                        "EC P-256/P-384/P-521, Ed25519",
+                            EVP_PKEY_get0_type_name(pkey) ? EVP_PKEY_get0_type_name(pkey) : "this kind of");
+    }
+}
+
+/* Whether the EVP_PKEY holds its private half. */
+static bool pkey_has_private(EVP_PKEY *pkey)
+{
+    BIGNUM *bn = NULL;
+    size_t len = 0;
+    bool has = false;
+
+    switch (EVP_PKEY_get_base_id(pkey)) {
+    case EVP_PKEY_RSA:
+        has = EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_D, &bn) == 1;
+        break;
+    case EVP_PKEY_EC:
+        has = EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_PRIV_KEY, &bn) == 1;
+        break;
+    case EVP_PKEY_ED25519:
+        has = EVP_PKEY_get_raw_private_key(pkey, NULL, &len) == 1 && len > 0;
+        break;
+    }
+    BN_clear_free(bn);
+    ERR_clear_error();
+    return has;
+}
+
+/* Takes ownership of pkey (also on failure). */
+static int key_wrap(ch_key **out, EVP_PKEY *pkey, bool has_private)
+{
+    ch_key *k = NULL;
+    unsigned char *der = NULL;
+    int len, error;
+
+    *out = NULL;
+    if ((k = calloc(1, sizeof *k)) == NULL) {
+        EVP_PKEY_free(pkey);
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    }
+    atomic_init(&k->refs, 1);
+    k->pkey = pkey;
+    k->has_private = has_private;
+    if ((error = classify(&k->type, pkey)) < 0)
+        goto fail;
+    if ((len = i2d_PUBKEY(pkey, &der)) <= 0) {
+        error = ch_error_ossl(CH_ECRYPTO, "i2d_PUBKEY", "encoding the public key");
+        goto fail;
+    }
+    k->spki = der;
+    k->spki_len = (size_t)len;
+    if (EVP_Digest(der, (size_t)len, k->spki_sha256, NULL, x509_sha256(), NULL) != 1) {
+        error = ch_error_ossl(CH_ECRYPTO, "EVP_Digest", "hashing the public key");
+        goto fail;
+    }
+    *out = k;
+    return 0;
+fail:
+    ch_key_free(k);
+    return error;
+}
+
+int ch_key_generate(ch_key **out, ch_key_type type)
+{
+    EVP_PKEY *pkey = NULL;
+
+    *out = NULL;
+    if (ch_init() < 0)
+        return ch_error_last_code();
+    switch (type) {
+    case CH_KEY_RSA2048: pkey = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048); break;
+    case CH_KEY_RSA3072: pkey = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)3072); break;
+    case CH_KEY_RSA4096: pkey = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)4096); break;
+    case CH_KEY_P256: pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"); break;
+    case CH_KEY_P384: pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384"); break;
+    case CH_KEY_P521: pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-521"); break;
+    case CH_KEY_ED25519: pkey = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"); break;
+    default:
+        return ch_error_set_field(CH_EINVAL, "key_type", "unknown key type; accepted: " ACCEPTED_KEYS);
+    }
+    if (pkey == NULL)
+        return ch_error_ossl(CH_ECRYPTO, "EVP_PKEY_Q_keygen", "generating a key");
+    return key_wrap(out, pkey, true);
+}
+
+int ch_key_from_pkey(ch_key **out, EVP_PKEY *pkey)
+{
+    *out = NULL;
+    if (pkey == NULL)
+        return ch_error_set(CH_EINVAL, "no key given");
+    if (EVP_PKEY_up_ref(pkey) != 1)
+        return ch_error_ossl(CH_ECRYPTO, "EVP_PKEY_up_ref", "taking a key");
+    return key_wrap(out, pkey, pkey_has_private(pkey));
+}
+
+int x509_looks_pem(const uint8_t *data, size_t len)
+{
+    static const char tag[] = "-----BEGIN ";
+    size_t n = len < 65536 ? len : 65536; /* a header comment before the block is fine */
+
+    if (n < sizeof tag - 1)
+        return 0;
+    for (size_t i = 0; i + sizeof tag - 1 <= n; i++)
+        if (data[i] == '-' && memcmp(data + i, tag, sizeof tag - 1) == 0)
+            return 1;
+    return 0;
+}
+
+/* An encrypted key must name its work factor before we spend it: check the PBE parameters
+ * of every "ENCRYPTED PRIVATE KEY" block (PEM) or of the EncryptedPrivateKeyInfo (DER).
+ * Sets *encrypted when the input is encrypted PKCS#8 or legacy-encrypted PEM. */
+static int check_encryption(const uint8_t *data, size_t len, bool *encrypted)
+{
+    X509_SIG *sig = NULL;
+    const X509_ALGOR *alg = NULL;
+    const unsigned char *p;
+    unsigned char *der = NULL;
+    char *name = NULL, *header = NULL;
+    long dlen = 0;
+    BIO *bio = NULL;
+    int error = 0;
+
+    *encrypted = false;
+    if (x509_looks_pem(data, len)) {
+        if ((bio = BIO_new_mem_buf(data, (int)len)) == NULL)
+            return ch_error_set(CH_ENOMEM, "out of memory");
+        while (PEM_read_bio(bio, &name, &header, &der, &dlen) == 1) {
+            if (strcmp(name, "ENCRYPTED PRIVATE KEY") == 0) {
+                *encrypted = true;
+                p = der;
+                if ((sig = d2i_X509_SIG(NULL, &p, dlen)) == NULL) {
+                    error = ch_error_set(CH_EPARSE, "the ENCRYPTED PRIVATE KEY block is not valid PKCS#8");
+                    goto done;
+                }
+                X509_SIG_get0(sig, &alg, NULL);
+                if ((error = x509_pbe_check(alg, "private key")) < 0)
+                    goto done;
+                X509_SIG_free(sig);
+                sig = NULL;
+            } else if (strstr(header, "ENCRYPTED") != NULL) {
+                *encrypted = true; /* legacy PEM encryption: one MD5 round, nothing to cap */
+            }
+            OPENSSL_free(name);
+            OPENSSL_free(header);
+            OPENSSL_clear_free(der, (size_t)dlen);
+            name = header = NULL;
+            der = NULL;
+        }
+        ERR_clear_error();
+    } else {
+        p = data;
+        if ((sig = d2i_X509_SIG(NULL, &p, (long)len)) != NULL && p == data + len) {
+            *encrypted = true;
+            X509_SIG_get0(sig, &alg, NULL);
+            error = x509_pbe_check(alg, "private key");
+        }
+        ERR_clear_error();
+    }
+done:
+    X509_SIG_free(sig);
+    OPENSSL_free(name);
+    OPENSSL_free(header);
+    OPENSSL_clear_free(der, dlen > 0 ? (size_t)dlen : 0);
+    BIO_free(bio);
+    return error;
+}
+
+static int decode_key(EVP_PKEY **out, const uint8_t *data, size_t len, const char *password,
+                      int selection)
+{
+    OSSL_DECODER_CTX *dctx = NULL;
+    const unsigned char *p = data;
+    size_t left = len;
+    int ok = 0;
+
+    *out = NULL;
+    dctx = OSSL_DECODER_CTX_new_for_pkey(out, NULL, NULL, NULL, selection, NULL, NULL);
+    if (dctx == NULL)
+        return ch_error_ossl(CH_ECRYPTO, "OSSL_DECODER_CTX_new_for_pkey", "reading a key");
+    /* An empty passphrase, not none: without one OpenSSL would try to prompt on a terminal. */
+    if (OSSL_DECODER_CTX_set_passphrase(dctx, (const unsigned char *)(password ? password : ""),
+                                        password ? strlen(password) : 0) != 1) {
+        OSSL_DECODER_CTX_free(dctx);
+        return ch_error_ossl(CH_ECRYPTO, "OSSL_DECODER_CTX_set_passphrase", "reading a key");
+    }
+    ok = OSSL_DECODER_from_data(dctx, &p, &left) == 1 && *out != NULL;
+    OSSL_DECODER_CTX_free(dctx);
+    ERR_clear_error();
+    return ok ? 0 : -1;
+}
+
+int ch_key_parse(ch_key **out, const uint8_t *data, size_t len, const char *password)
+{
+    EVP_PKEY *pkey = NULL;
+    bool encrypted = false;
+    int error;
+
+    *out = NULL;
+    if (ch_init() < 0)
+        return ch_error_last_code();
+    if (data == NULL || len == 0)
+        return ch_error_set(CH_EPARSE, "no private key: the input is empty");
+    if (len > CH_MAX_UPLOAD_BYTES)
+        return ch_error_set(CH_ETOOBIG, "private key file is larger than the limit of %u bytes",
+                            CH_MAX_UPLOAD_BYTES);
+    if (password != NULL && strlen(password) > CH_MAX_PASSWORD_LEN)
+        return ch_error_set(CH_EINVAL, "password is longer than %u bytes", CH_MAX_PASSWORD_LEN);
+    if ((error = check_encryption(data, len, &encrypted)) < 0)
+        return error;
+    if (decode_key(&pkey, data, len, password, EVP_PKEY_KEYPAIR) < 0) {
+        if (encrypted && (password == NULL || *password == '\0'))
+            return ch_error_set(CH_EPASSWORD, "private key is encrypted: a password is needed");
+        if (encrypted)
+            return ch_error_set(CH_EPASSWORD, "wrong password for private key");
+        return ch_error_set(CH_EPARSE, "not a private key: expected PEM (PKCS#8, encrypted PKCS#8, "
+                                       "\"RSA PRIVATE KEY\" or \"EC PRIVATE KEY\") or DER PKCS#8");
+    }
+    if (!pkey_has_private(pkey)) {
+        EVP_PKEY_free(pkey);
+        return ch_error_set(CH_EPARSE, "this is a public key, but a private key is needed");
+    }
+    return key_wrap(out, pkey, true);
+}
+
+int ch_key_parse_public(ch_key **out, const uint8_t *data, size_t len)
+{
+    EVP_PKEY *pkey = NULL;
+
+    *out = NULL;
+    if (ch_init() < 0)
+        return ch_error_last_code();
+    if (data == NULL || len == 0)
+        return ch_error_set(CH_EPARSE, "no public key: the input is empty");
+    if (len > CH_MAX_UPLOAD_BYTES)
+        return ch_error_set(CH_ETOOBIG, "public key file is larger than the limit of %u bytes",
+                            CH_MAX_UPLOAD_BYTES);
+    if (decode_key(&pkey, data, len, NULL, EVP_PKEY_PUBLIC_KEY) < 0)
+        return ch_error_set(CH_EPARSE, "not a public key: expected PEM \"PUBLIC KEY\" or DER "
+                                       "SubjectPublicKeyInfo");
+    return key_wrap(out, pkey, false);
+}
+
+static int bio_to_buf(ch_buf *out, BIO *bio)
+{
+    char *p;
+    long n = BIO_get_mem_data(bio, &p);
+
+    if (n < 0)
+        return ch_error_set(CH_EINTERNAL, "no data written");
+    return ch_buf_put(out, p, (size_t)n);
+}
+
+int ch_key_write_pem(ch_buf *out, const ch_key *key, const char *password)
+{
+    BIO *bio;
+    int ok, error = 0;
+
+    if (!key->has_private)
+        return ch_error_set(CH_EINVAL, "the key has no private part to write");
+    if ((bio = BIO_new(BIO_s_secmem())) == NULL && (bio = BIO_new(BIO_s_mem())) == NULL)
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    if (password != NULL && *password != '\0')
+        /* PBES2: AES-256-CBC with a PBKDF2-HMAC-SHA256 key, OpenSSL 3's default PRF. */
+        ok = PEM_write_bio_PKCS8PrivateKey(bio, key->pkey, EVP_aes_256_cbc(), NULL, 0, NULL,
+                                           (void *)password);
+    else
+        ok = PEM_write_bio_PKCS8PrivateKey(bio, key->pkey, NULL, NULL, 0, NULL, NULL);
+    if (ok != 1)
+        error = ch_error_ossl(CH_ECRYPTO, "PEM_write_bio_PKCS8PrivateKey", "writing the private key");
+    else
+        error = bio_to_buf(out, bio);
+    BIO_free(bio);
+    return error;
+}
+
+int ch_key_write_der(ch_buf *out, const ch_key *key)
+{
+    PKCS8_PRIV_KEY_INFO *p8;
+    unsigned char *der = NULL;
+    int len, error;
+
+    if (!key->has_private)
+        return ch_error_set(CH_EINVAL, "the key has no private part to write");
+    if ((p8 = EVP_PKEY2PKCS8(key->pkey)) == NULL)
+        return ch_error_ossl(CH_ECRYPTO, "EVP_PKEY2PKCS8", "writing the private key");
+    len = i2d_PKCS8_PRIV_KEY_INFO(p8, &der);
+    PKCS8_PRIV_KEY_INFO_free(p8);
+    if (len <= 0)
+        return ch_error_ossl(CH_ECRYPTO, "i2d_PKCS8_PRIV_KEY_INFO", "writing the private key");
+    error = ch_buf_put(out, der, (size_t)len);
+    OPENSSL_clear_free(der, (size_t)len);
+    return error;
+}
+
+int ch_key_write_public_pem(ch_buf *out, const ch_key *key)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    int error;
+
+    if (bio == NULL)
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    /* PEM of the cached SubjectPublicKeyInfo: no re-encoding of the key. */
+    if (PEM_write_bio(bio, "PUBLIC KEY", "", key->spki, (long)key->spki_len) <= 0)
+        error = ch_error_ossl(CH_ECRYPTO, "PEM_write_bio", "writing the public key");
+    else
+        error = bio_to_buf(out, bio);
+    BIO_free(bio);
+    return error;
+}
+
+bool ch_key_has_private(const ch_key *key)
+{
+    return key->has_private;
+}
+
+ch_key_type ch_key_get_type(const ch_key *key)
+{
+    return key->type;
+}
+
+EVP_PKEY *ch_key_pkey(const ch_key *key)
+{
+    return key->pkey;
+}
+
+const uint8_t *ch_key_spki_der(const ch_key *key, size_t *len)
+{
+    if (len)
+        *len = key->spki_len;
+    return key->spki;
+}
+
+const char *ch_key_algorithm(const ch_key *key)
+{
+    switch (key->type) {
+    case CH_KEY_RSA2048: case CH_KEY_RSA3072: case CH_KEY_RSA4096: return "RSA";
+    case CH_KEY_P256: case CH_KEY_P384: case CH_KEY_P521: return "EC";
+    case CH_KEY_ED25519: return "Ed25519";
+    default: return "";
+    }
+}
+
+int ch_key_bits(const ch_key *key)
+{
+    return EVP_PKEY_get_bits(key->pkey);
+}
+
+const char *ch_key_curve(const ch_key *key)
+{
+    switch (key->type) {
+    case CH_KEY_P256: return "P-256";
+    case CH_KEY_P384: return "P-384";
+    case CH_KEY_P521: return "P-521";
+    default: return "";
+    }
+}
+
+const uint8_t *ch_key_spki_sha256(const ch_key *key)
+{
+    return key->spki_sha256;
+}
+
+bool ch_key_public_equal(const ch_key *a, const ch_key *b)
+{
+    return a->spki_len == b->spki_len && memcmp(a->spki, b->spki, a->spki_len) == 0;
+}
+
+ch_key *ch_key_dup(const ch_key *key)
+{
+    ch_key *k = (ch_key *)key;
+
+    if (k != NULL)
+        atomic_fetch_add(&k->refs, 1);
+    return k;
+}
+
+void ch_key_free(ch_key *key)
+{
+    if (key == NULL || atomic_fetch_sub(&key->refs, 1) != 1)
+        return;
+    EVP_PKEY_free(key->pkey); /* OpenSSL clears private key material as it frees it */
+    OPENSSL_free(key->spki);
+    free(key);
+}

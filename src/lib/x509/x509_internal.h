@@ -1,0 +1,30 @@
+/*
+ * Helpers shared inside the X.509 engine (and by formats/, which reads the same encrypted
+ * PKCS#8 structures inside PKCS#12).  Not part of the public API.
+ */
+#ifndef CERTHUB_X509_INTERNAL_H
+#define CERTHUB_X509_INTERNAL_H
+
+#include <stdint.h>
+
+#include <openssl/asn1.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+/* SHA-256 and SHA-1, fetched once (EVP_MD_fetch) and shared by every thread. */
+const EVP_MD *x509_sha256(void);
+const EVP_MD *x509_sha1(void);
+
+/* Seconds since the epoch of an ASN1_TIME, independent of the local time zone. */
+int x509_time_to_epoch(int64_t *out, const ASN1_TIME *t);
+
+/* Refuses a password-based encryption whose work factor is above the caps (PBKDF2 and
+ * PKCS#5 v1 iterations above CH_MAX_KDF_ITER, scrypt N above 2^20) before any work is done:
+ * an upload must not make the service spin.  alg is the encryption AlgorithmIdentifier of an
+ * EncryptedPrivateKeyInfo or of a PKCS#12 bag.  what names the object in the message. */
+int x509_pbe_check(const X509_ALGOR *alg, const char *what);
+
+/* True when the bytes look like PEM (a "-----BEGIN " line somewhere near the start). */
+int x509_looks_pem(const uint8_t *data, size_t len);
+
+#endif

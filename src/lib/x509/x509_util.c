@@ -1,0 +1,136 @@
+/* Helpers shared inside the X.509 engine (x509_internal.h). */
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/asn1t.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
+#include "certhub/common.h"
+#include "x509/x509_internal.h"
+
+static pthread_once_t md_once = PTHREAD_ONCE_INIT;
+static EVP_MD *md_sha256, *md_sha1;
+
+static void md_fetch(void)
+{
+    /* Fetched once: an implicit fetch per digest costs a lookup under a lock (DESIGN.md). */
+    md_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    md_sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
+}
+
+const EVP_MD *x509_sha256(void)
+{
+    pthread_once(&md_once, md_fetch);
+    return md_sha256 ? md_sha256 : EVP_sha256();
+}
+
+const EVP_MD *x509_sha1(void)
+{
+    pthread_once(&md_once, md_fetch);
+    return md_sha1 ? md_sha1 : EVP_sha1();
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's civil algorithm). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    int64_t era;
+    unsigned yoe, doy, doe;
+
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = (unsigned)(y - era * 400);
+    doy = (153 * (m + (m > 2 ? (unsigned)-3 : 9)) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+int x509_time_to_epoch(int64_t *out, const ASN1_TIME *t)
+{
+    struct tm tm;
+
+    memset(&tm, 0, sizeof tm);
+    if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1) {
+        ERR_clear_error();
+        return ch_error_set(CH_EPARSE, "invalid time in certificate");
+    }
+    *out = days_from_civil((int64_t)tm.tm_year + 1900, (unsigned)tm.tm_mon + 1, (unsigned)tm.tm_mday) * 86400 +
+           tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
+    return 0;
+}
+
+static int check_iter(const ASN1_INTEGER *iter, const char *what)
+{
+    int64_t n = 0;
+
+    if (iter == NULL || ASN1_INTEGER_get_int64(&n, iter) != 1 || n < 1) {
+        ERR_clear_error();
+        return ch_error_set(CH_EPARSE, "%s: invalid iteration count in its encryption parameters", what);
+    }
+    if (n > (int64_t)CH_MAX_KDF_ITER)
+        return ch_error_set(CH_ETOOBIG, "%s: iteration count %lld is above the limit of %u",
+                            what, (long long)n, CH_MAX_KDF_ITER);
+    return 0;
+}
+
+int x509_pbe_check(const X509_ALGOR *alg, const char *what)
+{
+    const ASN1_OBJECT *obj;
+    const void *pval;
+    int ptype, nid, error = 0;
+
+    X509_ALGOR_get0(&obj, &ptype, &pval, alg);
+    nid = OBJ_obj2nid(obj);
+    if (ptype != V_ASN1_SEQUENCE)
+        return ch_error_set(CH_EPARSE, "%s: encryption parameters are missing", what);
+    if (nid == NID_pbes2) {
+        PBE2PARAM *pbe2 = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBE2PARAM), (const ASN1_TYPE *)alg->parameter);
+        if (pbe2 == NULL) {
+            ERR_clear_error();
+            return ch_error_set(CH_EPARSE, "%s: invalid PBES2 parameters", what);
+        }
+        nid = OBJ_obj2nid(pbe2->keyfunc->algorithm);
+        if (nid == NID_id_pbkdf2) {
+            PBKDF2PARAM *kdf = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBKDF2PARAM), pbe2->keyfunc->parameter);
+            if (kdf == NULL) {
+                ERR_clear_error();
+                error = ch_error_set(CH_EPARSE, "%s: invalid PBKDF2 parameters", what);
+            } else {
+                error = check_iter(kdf->iter, what);
+            }
+            PBKDF2PARAM_free(kdf);
+        } else if (nid == NID_id_scrypt) {
+            SCRYPT_PARAMS *sp = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(SCRYPT_PARAMS), pbe2->keyfunc->parameter);
+            uint64_t n = 0, r = 0, p = 0;
+            if (sp == NULL || ASN1_INTEGER_get_uint64(&n, sp->costParameter) != 1 ||
+                ASN1_INTEGER_get_uint64(&r, sp->blockSize) != 1 ||
+                ASN1_INTEGER_get_uint64(&p, sp->parallelizationParameter) != 1) {
+                ERR_clear_error();
+                error = ch_error_set(CH_EPARSE, "%s: invalid scrypt parameters", what);
+            } else if (n > (1u << 20) || r > 32 || p > 16) {
+                /* N=2^20, r=8 needs 1 GiB: more is an attack on the service, not a key. */
+                error = ch_error_set(CH_ETOOBIG, "%s: scrypt cost N=%llu r=%llu p=%llu is above the limit "
+                                     "(N <= 1048576, r <= 32, p <= 16)", what,
+                                     (unsigned long long)n, (unsigned long long)r, (unsigned long long)p);
+            }
+            SCRYPT_PARAMS_free(sp);
+        } else {
+            error = ch_error_set(CH_EUNSUPPORTED, "%s: key derivation %s is not supported; accepted: "
+                                 "PBKDF2, scrypt", what, OBJ_nid2sn(nid));
+        }
+        PBE2PARAM_free(pbe2);
+        return error;
+    }
+    /* PKCS#5 v1 and PKCS#12 PBE algorithms share PBEPARAM (salt, iteration count). */
+    {
+        PBEPARAM *pbe = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBEPARAM), (const ASN1_TYPE *)alg->parameter);
+        if (pbe == NULL) {
+            ERR_clear_error();
+            return ch_error_set(CH_EPARSE, "%s: invalid password-based encryption parameters", what);
+        }
+        error = check_iter(pbe->iter, what);
+        PBEPARAM_free(pbe);
+    }
+    return error;
+}
