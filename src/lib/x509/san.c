@@ -1,0 +1,126 @@
+/*
+ * Subject alternative names as people type them: "dns:a.example", "ip:127.0.0.1",
+ * "email:ops@example.com", "uri:spiffe://example/device/1", or a bare host name or address.
+ */
+#include <arpa/inet.h>
+#include <string.h>
+#include <strings.h>
+
+#include "certhub/x509.h"
+
+#define SAN_FORMS "accepted: dns:NAME, ip:ADDRESS, email:ADDRESS, uri:URI"
+
+static bool is_alnum(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/* RFC 1034 3.5 host names (as RFC 5280 4.2.1.6 requires for dNSName), with one leading
+ * "*." wildcard label allowed, as TLS certificates use. */
+static bool valid_dns(const char *s)
+{
+    size_t len = strlen(s), label = 0;
+
+    if (len == 0 || len > 253)
+        return false;
+    if (s[0] == '*' && s[1] == '.')
+        s += 2;
+    if (*s == '\0')
+        return false;
+    for (const char *p = s; ; p++) {
+        if (*p == '.' || *p == '\0') {
+            if (label == 0 || label > 63 || p[-1] == '-')
+                return false;
+            if (*p == '\0')
+                return true;
+            label = 0;
+            continue;
+        }
+        if (!(is_alnum(*p) || *p == '-' || *p == '_') || (label == 0 && *p == '-'))
+            return false;
+        label++;
+    }
+}
+
+static bool valid_ip(const char *s)
+{
+    unsigned char buf[16];
+
+    return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
+static bool valid_email(const char *s)
+{
+    const char *at = strchr(s, '@');
+
+    return at != NULL && at != s && strchr(at + 1, '@') == NULL && at[1] != '\0' && strchr(s, ' ') == NULL;
+}
+
+static bool valid_uri(const char *s)
+{
+    const char *colon = strchr(s, ':');
+
+    if (colon == NULL || colon == s || colon[1] == '\0')
+        return false;
+    for (const char *p = s; p < colon; p++)
+        if (!(is_alnum(*p) || *p == '+' || *p == '-' || *p == '.'))
+            return false;
+    return strchr(s, ' ') == NULL;
+}
+
+int ch_san_parse(ch_san *out, const char *text)
+{
+    static const struct {
+        const char *prefix;
+        ch_san_type type;
+    } kinds[] = {
+        {"dns:", CH_SAN_DNS}, {"ip:", CH_SAN_IP}, {"email:", CH_SAN_EMAIL}, {"uri:", CH_SAN_URI},
+    };
+    const char *value = NULL;
+    ch_san_type type = 0;
+
+    memset(out, 0, sizeof *out);
+    if (text == NULL || *text == '\0')
+        return ch_error_set_field(CH_EINVAL, "sans", "empty subject alternative name; " SAN_FORMS);
+    if (strlen(text) > CH_MAX_NAME_LEN)
+        return ch_error_set_field(CH_EINVAL, "sans", "subject alternative name longer than %u bytes",
+                                  CH_MAX_NAME_LEN);
+    for (const char *p = text; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return ch_error_set_field(CH_EINVAL, "sans", "subject alternative name contains a control character");
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        size_t n = strlen(kinds[i].prefix);
+        if (strncasecmp(text, kinds[i].prefix, n) == 0) {
+            type = kinds[i].type;
+            value = text + n;
+            break;
+        }
+    }
+    if (value == NULL) {
+        /* A bare value: an address if it parses as one, else a host name. */
+        value = text;
+        type = valid_ip(text) ? CH_SAN_IP : CH_SAN_DNS;
+    }
+    switch (type) {
+    case CH_SAN_DNS:
+        if (!valid_dns(value))
+            return ch_error_set_field(CH_EINVAL, "sans", "\"%.128s\" is not a valid DNS name; " SAN_FORMS, text);
+        break;
+    case CH_SAN_IP:
+        if (!valid_ip(value))
+            return ch_error_set_field(CH_EINVAL, "sans", "\"%.128s\" is not an IPv4 or IPv6 address; " SAN_FORMS,
+                                      text);
+        break;
+    case CH_SAN_EMAIL:
+        if (!valid_email(value))
+            return ch_error_set_field(CH_EINVAL, "sans", "\"%.128s\" is not an email address; " SAN_FORMS, text);
+        break;
+    case CH_SAN_URI:
+        if (!valid_uri(value))
+            return ch_error_set_field(CH_EINVAL, "sans", "\"%.128s\" is not a URI with a scheme; " SAN_FORMS, text);
+        break;
+    }
+    out->type = type;
+    out->value = value;
+    return 0;
+}
