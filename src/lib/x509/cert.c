@@ -3,6 +3,7 @@
  * of the DER is how the store and the device cache recognise a certificate without parsing
  * it again.
  */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,9 +15,15 @@
 #include "certhub/x509.h"
 #include "x509/x509_internal.h"
 
+/* A certificate this process just signed is kept as the object it was built as (`built`):
+ * its public key was copied as bytes and never decoded, and decoding it costs a global lock
+ * in OpenSSL 3.0.  Most uses (names, validity, extensions, DER) need no decoded key; the
+ * first caller of ch_cert_x509() gets a full object decoded from the DER, once. */
 struct ch_cert {
     atomic_int refs;
-    X509 *x509;
+    _Atomic(X509 *) x509;  /* full object (NULL until needed when built) */
+    X509 *built;
+    pthread_mutex_t lock;
     uint8_t *der;
     size_t der_len;
     uint8_t sha256[32];
@@ -36,13 +43,51 @@ static int cert_wrap(ch_cert **out, X509 *x509, uint8_t *der, size_t der_len)
         return ch_error_set(CH_ENOMEM, "out of memory");
     }
     atomic_init(&c->refs, 1);
-    c->x509 = x509;
+    atomic_init(&c->x509, x509);
+    pthread_mutex_init(&c->lock, NULL);
     c->der = der;
     c->der_len = der_len;
     if (EVP_Digest(der, der_len, c->sha256, NULL, x509_sha256(), NULL) != 1) {
         ch_cert_free(c);
         return ch_error_ossl(CH_ECRYPTO, "EVP_Digest", "hashing the certificate");
     }
+    *out = c;
+    return 0;
+}
+
+/* The object for everything that does not need the decoded public key. */
+X509 *x509_cert_obj(const ch_cert *cert)
+{
+    X509 *x = atomic_load(&((ch_cert *)cert)->x509);
+
+    return x != NULL ? x : cert->built;
+}
+
+int x509_cert_from_built(ch_cert **out, X509 *built)
+{
+    unsigned char *der = NULL;
+    uint8_t *copy;
+    ch_cert *c;
+    int len, error;
+
+    *out = NULL;
+    if ((len = i2d_X509(built, &der)) <= 0) {
+        X509_free(built);
+        return ch_error_ossl(CH_ECRYPTO, "i2d_X509", "encoding the certificate");
+    }
+    copy = malloc((size_t)len);
+    if (copy == NULL) {
+        OPENSSL_free(der);
+        X509_free(built);
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    }
+    memcpy(copy, der, (size_t)len);
+    OPENSSL_free(der);
+    if ((error = cert_wrap(&c, NULL, copy, (size_t)len)) < 0) {
+        X509_free(built);
+        return error;
+    }
+    c->built = built;
     *out = c;
     return 0;
 }
@@ -273,7 +318,24 @@ int ch_cert_from_x509(ch_cert **out, X509 *x509)
 
 X509 *ch_cert_x509(const ch_cert *cert)
 {
-    return cert->x509;
+    ch_cert *c = (ch_cert *)cert;
+    X509 *x = atomic_load(&c->x509);
+    const unsigned char *p;
+
+    if (x != NULL)
+        return x;
+    pthread_mutex_lock(&c->lock);
+    if ((x = atomic_load(&c->x509)) == NULL) {
+        p = c->der;
+        x = d2i_X509(NULL, &p, (long)c->der_len);
+        ERR_clear_error();
+        atomic_store(&c->x509, x != NULL ? x : c->built); /* our own DER always decodes */
+        x = atomic_load(&c->x509);
+        if (x == c->built)
+            c->built = NULL;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return x;
 }
 
 const uint8_t *ch_cert_der(const ch_cert *cert, size_t *len)
@@ -321,14 +383,16 @@ void ch_cert_free(ch_cert *cert)
 {
     if (cert == NULL || atomic_fetch_sub(&cert->refs, 1) != 1)
         return;
-    X509_free(cert->x509);
+    X509_free(atomic_load(&cert->x509));
+    X509_free(cert->built);
+    pthread_mutex_destroy(&cert->lock);
     free(cert->der);
     free(cert);
 }
 
 int ch_cert_public_key(ch_key **out, const ch_cert *cert)
 {
-    EVP_PKEY *pkey = X509_get0_pubkey(cert->x509);
+    EVP_PKEY *pkey = X509_get0_pubkey(ch_cert_x509(cert));
 
     *out = NULL;
     if (pkey == NULL) {
@@ -340,22 +404,31 @@ int ch_cert_public_key(ch_key **out, const ch_cert *cert)
 
 bool ch_cert_matches_key(const ch_cert *cert, const ch_key *key)
 {
-    EVP_PKEY *pub = X509_get0_pubkey(cert->x509);
-    bool eq = pub != NULL && key != NULL && EVP_PKEY_eq(pub, ch_key_pkey(key)) == 1;
+    /* Compare the SubjectPublicKeyInfo fields as bytes: no key is decoded. */
+    ASN1_OBJECT *a_obj, *b_obj;
+    const unsigned char *a_pk, *b_pk;
+    int a_len, b_len;
+    X509_ALGOR *a_alg, *b_alg;
 
-    ERR_clear_error();
-    return eq;
+    if (key == NULL ||
+        X509_PUBKEY_get0_param(&a_obj, &a_pk, &a_len, &a_alg, X509_get_X509_PUBKEY(x509_cert_obj(cert))) != 1 ||
+        X509_PUBKEY_get0_param(&b_obj, &b_pk, &b_len, &b_alg, x509_key_xpub(key)) != 1) {
+        ERR_clear_error();
+        return false;
+    }
+    return OBJ_cmp(a_obj, b_obj) == 0 && a_len == b_len && memcmp(a_pk, b_pk, (size_t)a_len) == 0 &&
+           X509_ALGOR_cmp(a_alg, b_alg) == 0;
 }
 
 bool ch_cert_is_ca(const ch_cert *cert)
 {
     /* RFC 5280 4.2.1.9: only BasicConstraints cA=TRUE makes a CA (no v1 exceptions). */
-    return (X509_get_extension_flags(cert->x509) & EXFLAG_CA) != 0;
+    return (X509_get_extension_flags(x509_cert_obj(cert)) & EXFLAG_CA) != 0;
 }
 
 bool ch_cert_is_self_signed(const ch_cert *cert)
 {
-    int r = X509_self_signed(cert->x509, 1);
+    int r = X509_self_signed(ch_cert_x509(cert), 1);
 
     ERR_clear_error();
     return r == 1;
@@ -365,7 +438,7 @@ int64_t ch_cert_not_before(const ch_cert *cert)
 {
     int64_t t = 0;
 
-    (void)x509_time_to_epoch(&t, X509_get0_notBefore(cert->x509));
+    (void)x509_time_to_epoch(&t, X509_get0_notBefore(x509_cert_obj(cert)));
     return t;
 }
 
@@ -373,6 +446,6 @@ int64_t ch_cert_not_after(const ch_cert *cert)
 {
     int64_t t = 0;
 
-    (void)x509_time_to_epoch(&t, X509_get0_notAfter(cert->x509));
+    (void)x509_time_to_epoch(&t, X509_get0_notAfter(x509_cert_obj(cert)));
     return t;
 }

@@ -24,6 +24,7 @@ struct ch_key {
     bool has_private;
     uint8_t *spki;
     size_t spki_len;
+    X509_PUBKEY *xpub;
     uint8_t spki_sha256[32];
 };
 
@@ -150,11 +151,54 @@ static bool pkey_has_private(EVP_PKEY *pkey)
     return has;
 }
 
+/* Builds the X509_PUBKEY of an EC or Ed25519 key from its raw public key: no provider
+ * encoder or decoder runs (they take global locks in OpenSSL 3.0), which keeps generating
+ * keys in parallel fast.  Returns NULL when the key is of another kind. */
+static X509_PUBKEY *xpub_from_raw(EVP_PKEY *pkey, ch_key_type type)
+{
+    unsigned char point[160];
+    size_t plen = 0;
+    X509_PUBKEY *pub;
+    unsigned char *bits;
+    int curve;
+
+    switch (type) {
+    case CH_KEY_P256: curve = NID_X9_62_prime256v1; break;
+    case CH_KEY_P384: curve = NID_secp384r1; break;
+    case CH_KEY_P521: curve = NID_secp521r1; break;
+    case CH_KEY_ED25519: curve = NID_undef; break;
+    default: return NULL;
+    }
+    if (curve != NID_undef) {
+        if (EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point, sizeof point,
+                                            &plen) != 1)
+            return NULL;
+    } else {
+        plen = sizeof point;
+        if (EVP_PKEY_get_raw_public_key(pkey, point, &plen) != 1)
+            return NULL;
+    }
+    if ((pub = X509_PUBKEY_new()) == NULL || (bits = OPENSSL_memdup(point, plen)) == NULL) {
+        X509_PUBKEY_free(pub);
+        return NULL;
+    }
+    /* RFC 5480 2.1.1 (namedCurve parameters) and RFC 8410 3 (no parameters). */
+    if (X509_PUBKEY_set0_param(pub, OBJ_nid2obj(curve != NID_undef ? NID_X9_62_id_ecPublicKey : NID_ED25519),
+                               curve != NID_undef ? V_ASN1_OBJECT : V_ASN1_UNDEF,
+                               curve != NID_undef ? OBJ_nid2obj(curve) : NULL, bits, (int)plen) != 1) {
+        OPENSSL_free(bits);
+        X509_PUBKEY_free(pub);
+        return NULL;
+    }
+    return pub;
+}
+
 /* Takes ownership of pkey (also on failure). */
 static int key_wrap(ch_key **out, EVP_PKEY *pkey, bool has_private)
 {
     ch_key *k = NULL;
     unsigned char *der = NULL;
+    const unsigned char *p;
     int len, error;
 
     *out = NULL;
@@ -167,7 +211,16 @@ static int key_wrap(ch_key **out, EVP_PKEY *pkey, bool has_private)
     k->has_private = has_private;
     if ((error = classify(&k->type, pkey)) < 0)
         goto fail;
-    if ((len = i2d_PUBKEY(pkey, &der)) <= 0) {
+    if ((k->xpub = xpub_from_raw(pkey, k->type)) != NULL) {
+        len = i2d_X509_PUBKEY(k->xpub, &der); /* plain ASN.1: no key encoder */
+    } else {
+        ERR_clear_error();
+        len = i2d_PUBKEY(pkey, &der);
+        p = der;
+        if (len > 0 && (k->xpub = d2i_X509_PUBKEY(NULL, &p, len)) == NULL)
+            len = -1;
+    }
+    if (len <= 0) {
         error = ch_error_ossl(CH_ECRYPTO, "i2d_PUBKEY", "encoding the public key");
         goto fail;
     }
@@ -182,6 +235,11 @@ static int key_wrap(ch_key **out, EVP_PKEY *pkey, bool has_private)
 fail:
     ch_key_free(k);
     return error;
+}
+
+const X509_PUBKEY *x509_key_xpub(const ch_key *key)
+{
+    return key->xpub;
 }
 
 int ch_key_generate(ch_key **out, ch_key_type type)
@@ -503,6 +561,7 @@ void ch_key_free(ch_key *key)
     if (key == NULL || atomic_fetch_sub(&key->refs, 1) != 1)
         return;
     EVP_PKEY_free(key->pkey); /* OpenSSL clears private key material as it frees it */
+    X509_PUBKEY_free(key->xpub);
     OPENSSL_free(key->spki);
     free(key);
 }

@@ -24,6 +24,20 @@ int x509_time_to_epoch(int64_t *out, const ASN1_TIME *t);
  * EncryptedPrivateKeyInfo or of a PKCS#12 bag.  what names the object in the message. */
 int x509_pbe_check(const X509_ALGOR *alg, const char *what);
 
+/* The key's SubjectPublicKeyInfo as an X509_PUBKEY, decoded once when the key was made, so
+ * issuing can copy it field by field.  Borrowed. */
+struct ch_key;
+const X509_PUBKEY *x509_key_xpub(const struct ch_key *key);
+
+/* A certificate's object for uses that need no decoded public key (names, validity,
+ * extensions); ch_cert_x509() decodes the key of a just-built certificate.  Borrowed. */
+struct ch_cert;
+X509 *x509_cert_obj(const struct ch_cert *cert);
+
+/* Wraps a certificate this process built and signed (takes ownership of built, also on
+ * failure).  Its public key is decoded only if ch_cert_x509() is called. */
+int x509_cert_from_built(struct ch_cert **out, X509 *built);
+
 /* True when the bytes look like PEM (a "-----BEGIN " line somewhere near the start). */
 int x509_looks_pem(const uint8_t *data, size_t len);
 

@@ -1,0 +1,103 @@
+/* RFC 3339 times in UTC, as the API, the CLI and inspect print them. */
+#include <stdio.h>
+#include <string.h>
+
+#include "certhub/x509.h"
+
+/* Civil date of a day count since 1970-01-01 (inverse of days_from_civil). */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+    int64_t era;
+    unsigned doe, yoe, doy, mp;
+
+    z += 719468;
+    era = (z >= 0 ? z : z - 146096) / 146097;
+    doe = (unsigned)(z - era * 146097);
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    *y = (int64_t)yoe + era * 400;
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y += *m <= 2;
+}
+
+void ch_time_format(char *out, size_t outlen, int64_t t)
+{
+    int64_t days = t / 86400, secs = t % 86400, y;
+    unsigned m, d;
+
+    if (secs < 0) {
+        secs += 86400;
+        days--;
+    }
+    civil_from_days(days, &y, &m, &d);
+    snprintf(out, outlen, "%04lld-%02u-%02uT%02d:%02d:%02dZ", (long long)y, m, d, (int)(secs / 3600),
+             (int)(secs / 60 % 60), (int)(secs % 60));
+}
+
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    int64_t era;
+    unsigned yoe, doy, doe;
+
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = (unsigned)(y - era * 400);
+    doy = (153 * (m + (m > 2 ? (unsigned)-3 : 9)) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static int digits(const char *s, int n)
+{
+    int v = 0;
+
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+int ch_time_parse(int64_t *out, const char *text)
+{
+    static const unsigned mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int y, mo, d, h = 0, mi = 0, s = 0;
+    size_t len = text ? strlen(text) : 0;
+
+    *out = 0;
+    if (len < 10 || text[4] != '-' || text[7] != '-')
+        goto bad;
+    y = digits(text, 4);
+    mo = digits(text + 5, 2);
+    d = digits(text + 8, 2);
+    if (len > 10) {
+        /* Time part: "T12:34:56Z" (also a space for T, and an optional fraction). */
+        if (len < 20 || (text[10] != 'T' && text[10] != 't' && text[10] != ' ') || text[13] != ':' ||
+            text[16] != ':')
+            goto bad;
+        h = digits(text + 11, 2);
+        mi = digits(text + 14, 2);
+        s = digits(text + 17, 2);
+        const char *rest = text + 19;
+        if (*rest == '.') {
+            rest++;
+            while (*rest >= '0' && *rest <= '9')
+                rest++;
+        }
+        if (!((rest[0] == 'Z' || rest[0] == 'z') && rest[1] == '\0') && strcmp(rest, "+00:00") != 0)
+            goto bad;
+    }
+    if (y < 0 || mo < 1 || mo > 12 || d < 1 || (unsigned)d > mdays[mo - 1] || h < 0 || h > 23 || mi < 0 ||
+        mi > 59 || s < 0 || s > 60)
+        goto bad;
+    if (mo == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+        goto bad;
+    *out = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + s;
+    return 0;
+bad:
+    return ch_error_set(CH_EINVAL, "\"%.40s\" is not a UTC time; expected e.g. 2030-01-01T00:00:00Z or 2030-01-01",
+                        text ? text : "");
+}
