@@ -67,3 +67,15 @@ uint8_t *tu_read(const char *path, size_t *len)
     *len = (size_t)n;
     return buf;
 }
+
+int tu_contains(const void *hay, size_t len, const void *needle, size_t nlen)
+{
+    const uint8_t *h = hay;
+
+    if (nlen == 0)
+        return 1;
+    for (size_t i = 0; i + nlen <= len; i++)
+        if (h[i] == *(const uint8_t *)needle && memcmp(h + i, needle, nlen) == 0)
+            return 1;
+    return 0;
+}

@@ -18,4 +18,7 @@ uint8_t *tu_read(const char *path, size_t *len);
 /* Runs a shell command and returns its exit status. */
 int tu_sh(const char *fmt, ...);
 
+/* 1 when needle occurs in hay (binary safe). */
+int tu_contains(const void *hay, size_t len, const void *needle, size_t nlen);
+
 #endif
