@@ -1,0 +1,254 @@
+/*
+ * The store: one interface over the database back ends (SQLite by default; PostgreSQL later).
+ * It knows rows, not rules: the service layer decides what may be stored and seals private
+ * keys before they arrive here, so the store never sees a key in clear.
+ *
+ * Every row carries its tenant, and every call that reads a row takes the tenant: a row of
+ * another tenant is CH_ENOTFOUND, and lists never show it.
+ *
+ * Threads: a ch_store may be used from many threads at once; each thread gets its own
+ * connection.  ch_store_begin/commit/rollback group calls of the calling thread into one
+ * transaction; outside one, each write is committed before it returns.
+ *
+ * Rows handed back are owned by the caller: release with the matching _dispose (or
+ * ch_store_*_list_free for arrays).  Strings are UTF-8, NUL-terminated.
+ */
+#ifndef CERTHUB_STORE_H
+#define CERTHUB_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "certhub/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ch_store ch_store;
+
+/* How much a commit survives. */
+typedef enum {
+    CH_DURABLE_PROCESS = 0, /* a crash or SIGKILL of the process (default) */
+    CH_DURABLE_POWER = 1,   /* power loss: every commit is fsynced */
+} ch_durability;
+
+typedef struct ch_store_opts {
+    const char *url;          /* "sqlite:PATH" or a plain PATH (later "postgres://...") */
+    ch_durability durability;
+} ch_store_opts;
+
+/* Opens (creating if needed) and migrates the store. */
+int ch_store_open(ch_store **out, const ch_store_opts *opts);
+void ch_store_close(ch_store *store);
+
+/* The schema version the store is at (migrations applied). */
+int ch_store_schema_version(ch_store *store);
+
+int ch_store_begin(ch_store *store) CH_WARN_UNUSED;
+int ch_store_commit(ch_store *store) CH_WARN_UNUSED;
+void ch_store_rollback(ch_store *store);
+
+#define CH_ID_MAX 48
+/* A new opaque id: prefix + 24 random hex digits ("crt_3f9c..."). */
+void ch_store_new_id(char out[CH_ID_MAX], const char *prefix);
+
+/* ------------------------------------------------------------- tenants */
+
+typedef struct ch_store_tenant {
+    char *id;
+    char *name;
+    int64_t created_at;
+} ch_store_tenant;
+
+int ch_store_tenant_put(ch_store *s, const ch_store_tenant *t);  /* CH_EEXISTS on a taken name */
+int ch_store_tenant_get(ch_store *s, ch_store_tenant *out, const char *id);
+int ch_store_tenant_get_by_name(ch_store *s, ch_store_tenant *out, const char *name);
+int ch_store_tenant_list(ch_store *s, ch_store_tenant **out, size_t *count);
+void ch_store_tenant_dispose(ch_store_tenant *t);
+void ch_store_tenant_list_free(ch_store_tenant *list, size_t count);
+
+/* ------------------------------------------------------------- sealed keys */
+
+typedef struct ch_store_key {
+    char *id;
+    char *tenant_id;
+    char *algorithm;        /* "p256", "rsa2048"... */
+    uint8_t *sealed;        /* ch_seal blob */
+    size_t sealed_len;
+    char spki_sha256[65];   /* hex: identifies the public key */
+    int64_t created_at;
+} ch_store_key;
+
+int ch_store_key_put(ch_store *s, const ch_store_key *k);
+int ch_store_key_get(ch_store *s, ch_store_key *out, const char *tenant_id, const char *id);
+int ch_store_key_delete(ch_store *s, const char *tenant_id, const char *id);
+void ch_store_key_dispose(ch_store_key *k);
+
+/* ------------------------------------------------------------- certificates */
+
+typedef struct ch_store_cert {
+    char *id;
+    char *tenant_id;
+    char *name;
+    uint8_t *der;
+    size_t der_len;
+    char *subject;          /* RFC 4514 */
+    char *issuer;
+    char *serial;           /* hex */
+    char sha256[65];        /* hex of the DER: unique per tenant */
+    int64_t not_before;
+    int64_t not_after;
+    bool is_ca;
+    char *sans;             /* "dns:a,ip:1.2.3.4" for search, may be NULL */
+    char *key_id;           /* sealed key held for it, or NULL */
+    char *ca_id;            /* the certhub CA that issued it, or NULL */
+    char *method;           /* generated | imported | csr_signed | acme | ca */
+    char *profile;          /* or NULL */
+    char *status;           /* active | revoked | ... */
+    int64_t created_at;
+} ch_store_cert;
+
+/* Stores a certificate.  When the tenant already holds one with this sha256, nothing is
+ * written and CH_EEXISTS is returned with the existing id in existing_id (if not NULL). */
+int ch_store_cert_put(ch_store *s, const ch_store_cert *c, char existing_id[CH_ID_MAX]);
+int ch_store_cert_get(ch_store *s, ch_store_cert *out, const char *tenant_id, const char *id);
+int ch_store_cert_get_by_sha256(ch_store *s, ch_store_cert *out, const char *tenant_id, const char *sha256_hex);
+int ch_store_cert_delete(ch_store *s, const char *tenant_id, const char *id);
+int ch_store_cert_rename(ch_store *s, const char *tenant_id, const char *id, const char *name);
+int ch_store_cert_set_status(ch_store *s, const char *tenant_id, const char *id, const char *status);
+void ch_store_cert_dispose(ch_store_cert *c);
+void ch_store_cert_list_free(ch_store_cert *list, size_t count);
+
+typedef enum {
+    CH_ORDER_NEWEST = 0, /* created_at descending */
+    CH_ORDER_EXPIRY = 1, /* not_after ascending */
+} ch_store_order;
+
+typedef struct ch_store_cert_filter {
+    const char *ca_id;        /* issued by this CA */
+    int64_t expiring_before;  /* not_after < this (0: any) */
+    int64_t valid_at;         /* not_before <= t < not_after (0: any) */
+    const char *search;       /* substring of subject, name or SANs */
+    int is_ca;                /* -1 any, 0 leaves, 1 CAs */
+    const char *method;
+    const char *status;
+    ch_store_order order;
+} ch_store_cert_filter;
+
+/* One page of certificates.  cursor is NULL for the first page, then the next_cursor of the
+ * previous page (opaque; keyset, never OFFSET).  *next_cursor is NULL on the last page, else
+ * malloc'd.  Rows are returned without their DER (der NULL) to keep pages small. */
+int ch_store_cert_list(ch_store *s, const char *tenant_id, const ch_store_cert_filter *f, size_t limit,
+                       const char *cursor, ch_store_cert **out, size_t *count, char **next_cursor);
+/* Counts certificates of a tenant matching the filter. */
+int ch_store_cert_count(ch_store *s, const char *tenant_id, const ch_store_cert_filter *f, int64_t *count);
+
+/* ------------------------------------------------------------- certificate authorities */
+
+typedef struct ch_store_ca {
+    char *id;
+    char *tenant_id;
+    char *name;
+    char *cert_id;
+    char *key_id;           /* NULL: imported without its key (cannot sign) */
+    char *parent_id;        /* NULL: a root, or an outside issuer */
+    char *status;           /* active | retired | pending */
+    char *settings;         /* JSON text (CRL/OCSP URLs...) or NULL */
+    int64_t created_at;
+} ch_store_ca;
+
+int ch_store_ca_put(ch_store *s, const ch_store_ca *ca); /* CH_EEXISTS on a taken name */
+int ch_store_ca_get(ch_store *s, ch_store_ca *out, const char *tenant_id, const char *id);
+int ch_store_ca_list(ch_store *s, const char *tenant_id, ch_store_ca **out, size_t *count);
+int ch_store_ca_set_status(ch_store *s, const char *tenant_id, const char *id, const char *status);
+int ch_store_ca_delete(ch_store *s, const char *tenant_id, const char *id);
+void ch_store_ca_dispose(ch_store_ca *ca);
+void ch_store_ca_list_free(ch_store_ca *list, size_t count);
+
+/* ------------------------------------------------------------- CSRs */
+
+typedef struct ch_store_csr {
+    char *id;
+    char *tenant_id;
+    char *name;
+    uint8_t *der;
+    size_t der_len;
+    char *subject;
+    char *key_id;           /* the server-side key, or NULL for an uploaded CSR */
+    char *cert_id;          /* the signed certificate once attached, or NULL */
+    int64_t created_at;
+} ch_store_csr;
+
+int ch_store_csr_put(ch_store *s, const ch_store_csr *c);
+int ch_store_csr_get(ch_store *s, ch_store_csr *out, const char *tenant_id, const char *id);
+int ch_store_csr_list(ch_store *s, const char *tenant_id, ch_store_csr **out, size_t *count);
+int ch_store_csr_attach(ch_store *s, const char *tenant_id, const char *id, const char *cert_id);
+int ch_store_csr_delete(ch_store *s, const char *tenant_id, const char *id);
+void ch_store_csr_dispose(ch_store_csr *c);
+void ch_store_csr_list_free(ch_store_csr *list, size_t count);
+
+/* ------------------------------------------------------------- keystores */
+
+typedef struct ch_store_keystore {
+    char *id;
+    char *tenant_id;
+    char *name;
+    char *format;           /* the format it came in: jks, pkcs12, pem... */
+    int64_t created_at;
+} ch_store_keystore;
+
+typedef struct ch_store_keystore_entry {
+    char *id;
+    char *keystore_id;
+    char *tenant_id;
+    char *alias;
+    int position;
+    char *cert_id;          /* the leaf */
+    char *chain;            /* ids of the chain after the leaf, comma-separated, or NULL */
+    char *key_id;           /* NULL for a trusted-certificate entry */
+    char *origin;           /* uploaded | generated */
+} ch_store_keystore_entry;
+
+int ch_store_keystore_put(ch_store *s, const ch_store_keystore *k);
+int ch_store_keystore_get(ch_store *s, ch_store_keystore *out, const char *tenant_id, const char *id);
+int ch_store_keystore_list(ch_store *s, const char *tenant_id, ch_store_keystore **out, size_t *count);
+int ch_store_keystore_delete(ch_store *s, const char *tenant_id, const char *id); /* and its entries */
+int ch_store_keystore_entry_put(ch_store *s, const ch_store_keystore_entry *e); /* CH_EEXISTS: alias taken */
+int ch_store_keystore_entries(ch_store *s, const char *tenant_id, const char *keystore_id,
+                              ch_store_keystore_entry **out, size_t *count);
+void ch_store_keystore_dispose(ch_store_keystore *k);
+void ch_store_keystore_list_free(ch_store_keystore *list, size_t count);
+void ch_store_keystore_entry_dispose(ch_store_keystore_entry *e);
+void ch_store_keystore_entry_list_free(ch_store_keystore_entry *list, size_t count);
+
+/* ------------------------------------------------------------- audit log */
+
+typedef struct ch_store_audit {
+    int64_t seq;            /* assigned by the store, increasing */
+    char *tenant_id;
+    int64_t at;
+    char *actor;
+    char *action;           /* "certificate.issue" */
+    char *object_type;
+    char *object_id;
+    char *detail;           /* JSON text, never secrets */
+    char prev_hash[65];
+    char hash[65];
+} ch_store_audit;
+
+/* Appends a row; the caller computed prev_hash/hash (the service owns the chain rule). */
+int ch_store_audit_append(ch_store *s, ch_store_audit *row);
+/* Hash of the tenant's newest audit row ("" when none). */
+int ch_store_audit_last_hash(ch_store *s, const char *tenant_id, char out[65]);
+/* Rows of a tenant with seq > after_seq, oldest first, at most limit. */
+int ch_store_audit_list(ch_store *s, const char *tenant_id, int64_t after_seq, size_t limit,
+                        ch_store_audit **out, size_t *count);
+void ch_store_audit_dispose(ch_store_audit *a);
+void ch_store_audit_list_free(ch_store_audit *list, size_t count);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
