@@ -1,0 +1,1431 @@
+/*
+ * The SQLite back end of the store (include/certhub/store.h).
+ *
+ * WAL mode with one connection per thread, so readers never wait for the writer and two
+ * issuing threads only meet at commit.  Statements are prepared once per connection and
+ * reused.  synchronous=NORMAL makes a commit survive a crash of the process (the WAL is
+ * written before the commit returns); synchronous=FULL adds an fsync per commit for power
+ * loss.  The schema is versioned with PRAGMA user_version and migrated on open.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "certhub/store.h"
+
+/* ------------------------------------------------------------- schema */
+
+static const char *const migrations[] = {
+    /* 1: the foundation. */
+    "CREATE TABLE tenants ("
+    "  id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL);"
+    "CREATE TABLE users ("
+    "  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id), name TEXT NOT NULL,"
+    "  role TEXT NOT NULL, password_hash TEXT, created_at INTEGER NOT NULL, UNIQUE(tenant_id, name));"
+    "CREATE TABLE api_tokens ("
+    "  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id), role TEXT NOT NULL,"
+    "  token_hash TEXT NOT NULL UNIQUE, name TEXT, created_at INTEGER NOT NULL, revoked_at INTEGER);"
+    "CREATE TABLE keys ("
+    "  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id), algorithm TEXT NOT NULL,"
+    "  sealed BLOB NOT NULL, spki_sha256 TEXT NOT NULL, created_at INTEGER NOT NULL);"
+    "CREATE INDEX keys_tenant_spki ON keys(tenant_id, spki_sha256);"
+    "CREATE TABLE certificates ("
+    "  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id), name TEXT NOT NULL,"
+    "  der BLOB NOT NULL, subject TEXT NOT NULL, issuer TEXT NOT NULL, serial TEXT NOT NULL,"
+    "  sha256 TEXT NOT NULL, not_before INTEGER NOT NULL, not_after INTEGER NOT NULL,"
+    "  is_ca INTEGER NOT NULL, sans TEXT, key_id TEXT REFERENCES keys(id), ca_id TEXT,"
+    "  method TEXT NOT NULL, profile TEXT, status TEXT NOT NULL, created_at INTEGER NOT NULL,"
+    "  UNIQUE(tenant_id, sha256));"
+    "CREATE INDEX certificates_expiry ON certificates(tenant_id, not_after, id);"
+    "CREATE INDEX certificates_newest ON certificates(tenant_id, created_at, id);"
+    "CREATE INDEX certificates_ca ON certificates(tenant_id, ca_id, not_after);"
+    "CREATE INDEX certificates_status ON certificates(tenant_id, status, not_after);"
+    "CREATE INDEX certificates_subject ON certificates(tenant_id, subject);"
+    "CREATE TABLE cas ("
+    "  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id), name TEXT NOT NULL,"
+    "  cert_id TEXT NOT NULL REFERENCES certificates(id), key_id TEXT REFERENCES keys(id),"
+    "  parent_id TEXT REFERENCES cas(id), status TEXT NOT NULL, settings TEXT,"
+    "  created_at INTEGER NOT NULL, UNIQUE(tenant_id, name));"
+    "CREATE TABLE csrs ("
+    "  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id), name TEXT NOT NULL,"
+    "  der BLOB NOT NULL, subject TEXT NOT NULL, key_id TEXT REFERENCES keys(id),"
+    "  cert_id TEXT REFERENCES certificates(id), created_at INTEGER NOT NULL);"
+    "CREATE INDEX csrs_tenant ON csrs(tenant_id, created_at);"
+    "CREATE TABLE keystores ("
+    "  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id), name TEXT NOT NULL,"
+    "  format TEXT NOT NULL, created_at INTEGER NOT NULL);"
+    "CREATE TABLE keystore_entries ("
+    "  id TEXT PRIMARY KEY, keystore_id TEXT NOT NULL REFERENCES keystores(id) ON DELETE CASCADE,"
+    "  tenant_id TEXT NOT NULL REFERENCES tenants(id), alias TEXT NOT NULL, position INTEGER NOT NULL,"
+    "  cert_id TEXT NOT NULL REFERENCES certificates(id), chain TEXT, key_id TEXT REFERENCES keys(id),"
+    "  origin TEXT NOT NULL, UNIQUE(keystore_id, alias));"
+    "CREATE TABLE audit_log ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT, tenant_id TEXT NOT NULL, at INTEGER NOT NULL,"
+    "  actor TEXT NOT NULL, action TEXT NOT NULL, object_type TEXT, object_id TEXT, detail TEXT,"
+    "  prev_hash TEXT NOT NULL, hash TEXT NOT NULL);"
+    "CREATE INDEX audit_tenant ON audit_log(tenant_id, seq);",
+};
+
+#define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
+
+/* ------------------------------------------------------------- connections */
+
+enum stmt_id {
+    S_TENANT_PUT, S_TENANT_GET, S_TENANT_GET_NAME, S_TENANT_LIST,
+    S_KEY_PUT, S_KEY_GET, S_KEY_DELETE,
+    S_CERT_PUT, S_CERT_GET, S_CERT_GET_SHA, S_CERT_ID_BY_SHA, S_CERT_DELETE, S_CERT_RENAME, S_CERT_STATUS,
+    S_CA_PUT, S_CA_GET, S_CA_LIST, S_CA_STATUS, S_CA_DELETE,
+    S_CSR_PUT, S_CSR_GET, S_CSR_LIST, S_CSR_ATTACH, S_CSR_DELETE,
+    S_KS_PUT, S_KS_GET, S_KS_LIST, S_KS_DELETE, S_KSE_PUT, S_KSE_LIST,
+    S_AUDIT_PUT, S_AUDIT_LAST, S_AUDIT_LIST,
+    S_BEGIN, S_COMMIT, S_ROLLBACK,
+    S_COUNT
+};
+
+#define CERT_COLS "id, tenant_id, name, der, subject, issuer, serial, sha256, not_before, not_after, is_ca, sans, " \
+                  "key_id, ca_id, method, profile, status, created_at"
+#define CA_COLS "id, tenant_id, name, cert_id, key_id, parent_id, status, settings, created_at"
+#define CSR_COLS "id, tenant_id, name, der, subject, key_id, cert_id, created_at"
+#define AUDIT_COLS "seq, tenant_id, at, actor, action, object_type, object_id, detail, prev_hash, hash"
+
+static const char *const stmt_sql[S_COUNT] = {
+    [S_TENANT_PUT] = "INSERT INTO tenants(id, name, created_at) VALUES(?,?,?)",
+    [S_TENANT_GET] = "SELECT id, name, created_at FROM tenants WHERE id=?",
+    [S_TENANT_GET_NAME] = "SELECT id, name, created_at FROM tenants WHERE name=?",
+    [S_TENANT_LIST] = "SELECT id, name, created_at FROM tenants ORDER BY name",
+    [S_KEY_PUT] = "INSERT INTO keys(id, tenant_id, algorithm, sealed, spki_sha256, created_at) VALUES(?,?,?,?,?,?)",
+    [S_KEY_GET] = "SELECT id, tenant_id, algorithm, sealed, spki_sha256, created_at FROM keys WHERE tenant_id=? AND id=?",
+    [S_KEY_DELETE] = "DELETE FROM keys WHERE tenant_id=? AND id=?",
+    [S_CERT_PUT] = "INSERT INTO certificates(" CERT_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [S_CERT_GET] = "SELECT " CERT_COLS " FROM certificates WHERE tenant_id=? AND id=?",
+    [S_CERT_GET_SHA] = "SELECT " CERT_COLS " FROM certificates WHERE tenant_id=? AND sha256=?",
+    [S_CERT_ID_BY_SHA] = "SELECT id FROM certificates WHERE tenant_id=? AND sha256=?",
+    [S_CERT_DELETE] = "DELETE FROM certificates WHERE tenant_id=? AND id=?",
+    [S_CERT_RENAME] = "UPDATE certificates SET name=? WHERE tenant_id=? AND id=?",
+    [S_CERT_STATUS] = "UPDATE certificates SET status=? WHERE tenant_id=? AND id=?",
+    [S_CA_PUT] = "INSERT INTO cas(" CA_COLS ") VALUES(?,?,?,?,?,?,?,?,?)",
+    [S_CA_GET] = "SELECT " CA_COLS " FROM cas WHERE tenant_id=? AND id=?",
+    [S_CA_LIST] = "SELECT " CA_COLS " FROM cas WHERE tenant_id=? ORDER BY created_at, id",
+    [S_CA_STATUS] = "UPDATE cas SET status=? WHERE tenant_id=? AND id=?",
+    [S_CA_DELETE] = "DELETE FROM cas WHERE tenant_id=? AND id=?",
+    [S_CSR_PUT] = "INSERT INTO csrs(" CSR_COLS ") VALUES(?,?,?,?,?,?,?,?)",
+    [S_CSR_GET] = "SELECT " CSR_COLS " FROM csrs WHERE tenant_id=? AND id=?",
+    [S_CSR_LIST] = "SELECT " CSR_COLS " FROM csrs WHERE tenant_id=? ORDER BY created_at, id",
+    [S_CSR_ATTACH] = "UPDATE csrs SET cert_id=? WHERE tenant_id=? AND id=?",
+    [S_CSR_DELETE] = "DELETE FROM csrs WHERE tenant_id=? AND id=?",
+    [S_KS_PUT] = "INSERT INTO keystores(id, tenant_id, name, format, created_at) VALUES(?,?,?,?,?)",
+    [S_KS_GET] = "SELECT id, tenant_id, name, format, created_at FROM keystores WHERE tenant_id=? AND id=?",
+    [S_KS_LIST] = "SELECT id, tenant_id, name, format, created_at FROM keystores WHERE tenant_id=? ORDER BY created_at, id",
+    [S_KS_DELETE] = "DELETE FROM keystores WHERE tenant_id=? AND id=?",
+    [S_KSE_PUT] = "INSERT INTO keystore_entries(id, keystore_id, tenant_id, alias, position, cert_id, chain, key_id, origin)"
+                  " VALUES(?,?,?,?,?,?,?,?,?)",
+    [S_KSE_LIST] = "SELECT id, keystore_id, tenant_id, alias, position, cert_id, chain, key_id, origin FROM keystore_entries"
+                   " WHERE tenant_id=? AND keystore_id=? ORDER BY position",
+    [S_AUDIT_PUT] = "INSERT INTO audit_log(tenant_id, at, actor, action, object_type, object_id, detail, prev_hash, hash)"
+                    " VALUES(?,?,?,?,?,?,?,?,?)",
+    [S_AUDIT_LAST] = "SELECT hash FROM audit_log WHERE tenant_id=? ORDER BY seq DESC LIMIT 1",
+    [S_AUDIT_LIST] = "SELECT " AUDIT_COLS " FROM audit_log WHERE tenant_id=? AND seq>? ORDER BY seq LIMIT ?",
+    [S_BEGIN] = "BEGIN IMMEDIATE",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+};
+
+struct conn {
+    sqlite3 *db;
+    sqlite3_stmt *stmt[S_COUNT];
+    struct conn *next;
+    struct ch_store *owner;
+};
+
+struct ch_store {
+    char *path;
+    ch_durability durability;
+    pthread_key_t tls;
+    pthread_mutex_t lock;
+    struct conn *conns; /* every open connection, to close them all at the end */
+    int version;
+};
+
+static int db_error(sqlite3 *db, int rc, const char *what)
+{
+    if (rc == SQLITE_CONSTRAINT || (rc & 0xff) == SQLITE_CONSTRAINT)
+        return ch_error_set(CH_EEXISTS, "%s: %s", what, sqlite3_errmsg(db));
+    if ((rc & 0xff) == SQLITE_NOTADB || (rc & 0xff) == SQLITE_CORRUPT)
+        return ch_error_set(CH_ESTORE, "%s: the database file is not a certhub database or is damaged (%s)", what,
+                            sqlite3_errmsg(db));
+    return ch_error_set(CH_ESTORE, "%s: %s", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+}
+
+static void conn_close(struct conn *c)
+{
+    for (int i = 0; i < S_COUNT; i++)
+        sqlite3_finalize(c->stmt[i]);
+    sqlite3_close_v2(c->db);
+    free(c);
+}
+
+/* Thread exit: forget and close this thread's connection. */
+static void conn_release(void *p)
+{
+    struct conn *c = p, **pp;
+    struct ch_store *s = c->owner;
+
+    pthread_mutex_lock(&s->lock);
+    for (pp = &s->conns; *pp != NULL; pp = &(*pp)->next)
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    pthread_mutex_unlock(&s->lock);
+    conn_close(c);
+}
+
+static int exec(sqlite3 *db, const char *sql, const char *what)
+{
+    int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+
+    return rc == SQLITE_OK ? 0 : db_error(db, rc, what);
+}
+
+static int conn_open(struct conn **out, struct ch_store *s)
+{
+    struct conn *c = calloc(1, sizeof *c);
+    char pragmas[256];
+    int rc, error;
+
+    *out = NULL;
+    if (c == NULL)
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    c->owner = s;
+    rc = sqlite3_open_v2(s->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        error = ch_error_set(CH_ESTORE, "cannot open the store %s: %s", s->path,
+                             c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+        conn_close(c);
+        return error;
+    }
+    /* Writers wait for each other instead of failing; readers never wait (WAL). */
+    sqlite3_busy_timeout(c->db, 10000);
+    snprintf(pragmas, sizeof pragmas,
+             "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;",
+             s->durability == CH_DURABLE_POWER ? "FULL" : "NORMAL");
+    if ((error = exec(c->db, pragmas, "configuring the store")) < 0) {
+        ch_error_prefix("%s", s->path);
+        conn_close(c);
+        return error;
+    }
+    *out = c;
+    return 0;
+}
+
+static struct conn *conn_get(struct ch_store *s)
+{
+    struct conn *c = pthread_getspecific(s->tls);
+
+    if (c != NULL)
+        return c;
+    if (conn_open(&c, s) < 0)
+        return NULL;
+    pthread_mutex_lock(&s->lock);
+    c->next = s->conns;
+    s->conns = c;
+    pthread_mutex_unlock(&s->lock);
+    pthread_setspecific(s->tls, c);
+    return c;
+}
+
+/* The prepared statement id of this thread's connection, reset and unbound. */
+static sqlite3_stmt *stmt(struct ch_store *s, enum stmt_id id, sqlite3 **db)
+{
+    struct conn *c = conn_get(s);
+    int rc;
+
+    if (c == NULL)
+        return NULL;
+    *db = c->db;
+    if (c->stmt[id] == NULL) {
+        rc = sqlite3_prepare_v3(c->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &c->stmt[id], NULL);
+        if (rc != SQLITE_OK) {
+            db_error(c->db, rc, "preparing a statement");
+            return NULL;
+        }
+    } else {
+        sqlite3_reset(c->stmt[id]);
+        sqlite3_clear_bindings(c->stmt[id]);
+    }
+    return c->stmt[id];
+}
+
+static int migrate(struct ch_store *s)
+{
+    struct conn *c = conn_get(s);
+    sqlite3_stmt *st;
+    int version = 0, error = 0;
+    char sql[64];
+
+    if (c == NULL)
+        return ch_error_last_code();
+    if (sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+        return db_error(c->db, SQLITE_ERROR, "reading the schema version");
+    if (sqlite3_step(st) == SQLITE_ROW)
+        version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (version > SCHEMA_VERSION)
+        return ch_error_set(CH_ESTORE, "the store %s has schema version %d, newer than this certhub (%d): "
+                            "upgrade certhub", s->path, version, SCHEMA_VERSION);
+    for (int v = version; v < SCHEMA_VERSION; v++) {
+        /* Each migration and its version bump commit together, so a crash leaves either. */
+        if ((error = exec(c->db, "BEGIN IMMEDIATE", "migrating the store")) < 0)
+            return error;
+        snprintf(sql, sizeof sql, "PRAGMA user_version=%d", v + 1);
+        if ((error = exec(c->db, migrations[v], "migrating the store")) < 0 ||
+            (error = exec(c->db, sql, "migrating the store")) < 0 ||
+            (error = exec(c->db, "COMMIT", "migrating the store")) < 0) {
+            (void)sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+            return error;
+        }
+    }
+    s->version = SCHEMA_VERSION;
+    return 0;
+}
+
+int ch_store_open(ch_store **out, const ch_store_opts *opts)
+{
+    struct ch_store *s;
+    const char *url = opts && opts->url ? opts->url : NULL;
+    int error;
+
+    *out = NULL;
+    if (url == NULL || *url == '\0')
+        return ch_error_set(CH_EINVAL, "no store given: expected sqlite:PATH or a file path");
+    if (strncmp(url, "sqlite:", 7) == 0)
+        url += 7;
+    else if (strstr(url, "://") != NULL)
+        return ch_error_set(CH_EUNSUPPORTED, "store URL %.64s is not supported; accepted: sqlite:PATH", url);
+    if (sqlite3_threadsafe() == 0)
+        return ch_error_set(CH_ESTORE, "SQLite was built without thread support");
+    if ((s = calloc(1, sizeof *s)) == NULL || (s->path = strdup(url)) == NULL) {
+        free(s);
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    }
+    s->durability = opts->durability;
+    pthread_mutex_init(&s->lock, NULL);
+    if (pthread_key_create(&s->tls, conn_release) != 0) {
+        free(s->path);
+        free(s);
+        return ch_error_set(CH_ENOMEM, "out of thread-local keys");
+    }
+    if ((error = migrate(s)) < 0) {
+        ch_store_close(s);
+        return error;
+    }
+    *out = s;
+    return 0;
+}
+
+void ch_store_close(ch_store *s)
+{
+    struct conn *c, *next;
+
+    if (s == NULL)
+        return;
+    pthread_key_delete(s->tls);
+    pthread_mutex_lock(&s->lock);
+    for (c = s->conns; c != NULL; c = next) {
+        next = c->next;
+        conn_close(c);
+    }
+    s->conns = NULL;
+    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_destroy(&s->lock);
+    free(s->path);
+    free(s);
+}
+
+int ch_store_schema_version(ch_store *s)
+{
+    return s->version;
+}
+
+static int run_simple(ch_store *s, enum stmt_id id, const char *what)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = stmt(s, id, &db);
+    int rc;
+
+    if (st == NULL)
+        return ch_error_last_code() ? ch_error_last_code() : CH_ESTORE;
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : db_error(db, rc, what);
+}
+
+int ch_store_begin(ch_store *s)
+{
+    return run_simple(s, S_BEGIN, "starting a transaction");
+}
+
+int ch_store_commit(ch_store *s)
+{
+    return run_simple(s, S_COMMIT, "committing");
+}
+
+void ch_store_rollback(ch_store *s)
+{
+    (void)run_simple(s, S_ROLLBACK, "rolling back");
+}
+
+void ch_store_new_id(char out[CH_ID_MAX], const char *prefix)
+{
+    uint8_t r[12];
+    char hex[25];
+
+    if (ch_random(r, sizeof r) < 0)
+        memset(r, 0, sizeof r); /* RAND_bytes does not fail once seeded; keep ids well-formed */
+    ch_hex(hex, r, sizeof r);
+    snprintf(out, CH_ID_MAX, "%.16s%s", prefix ? prefix : "", hex);
+}
+
+/* ------------------------------------------------------------- binding and reading helpers */
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v == NULL)
+        sqlite3_bind_null(st, i);
+    else
+        sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+}
+
+static void bind_blob(sqlite3_stmt *st, int i, const void *v, size_t len)
+{
+    if (v == NULL)
+        sqlite3_bind_null(st, i);
+    else
+        sqlite3_bind_blob64(st, i, v, len, SQLITE_STATIC);
+}
+
+static char *col_text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+
+    return t ? strdup((const char *)t) : NULL;
+}
+
+static uint8_t *col_blob(sqlite3_stmt *st, int i, size_t *len)
+{
+    const void *b = sqlite3_column_blob(st, i);
+    int n = sqlite3_column_bytes(st, i);
+    uint8_t *p;
+
+    *len = 0;
+    if (b == NULL)
+        return NULL;
+    if ((p = malloc((size_t)n + 1)) == NULL)
+        return NULL;
+    memcpy(p, b, (size_t)n);
+    p[n] = 0;
+    *len = (size_t)n;
+    return p;
+}
+
+static void col_hex(char out[65], sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+
+    snprintf(out, 65, "%s", t ? (const char *)t : "");
+}
+
+/* Runs a write statement that was bound; maps constraint failures to CH_EEXISTS. */
+static int step_done(sqlite3 *db, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return 0;
+    return db_error(db, rc, what);
+}
+
+/* Runs an UPDATE/DELETE of one row of a tenant; no row is CH_ENOTFOUND. */
+static int step_one_row(sqlite3 *db, sqlite3_stmt *st, const char *what, const char *kind)
+{
+    int error = step_done(db, st, what);
+
+    if (error == 0 && sqlite3_changes(db) == 0)
+        return ch_error_set(CH_ENOTFOUND, "no such %s", kind);
+    return error;
+}
+
+#define STMT(id, what)                                                                                       \
+    sqlite3 *db = NULL;                                                                                      \
+    sqlite3_stmt *st = stmt(s, id, &db);                                                                     \
+    if (st == NULL)                                                                                          \
+        return ch_error_last_code() ? ch_error_last_code() : CH_ESTORE;
+
+/* Steps a SELECT of one row; CH_ENOTFOUND when none. */
+static int step_row(sqlite3 *db, sqlite3_stmt *st, const char *kind)
+{
+    int rc = sqlite3_step(st);
+
+    if (rc == SQLITE_ROW)
+        return 0;
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return ch_error_set(CH_ENOTFOUND, "no such %s", kind);
+    return db_error(db, rc, kind);
+}
+
+/* Grows a row array by one. */
+static void *grow(void *list, size_t count, size_t size)
+{
+    return realloc(list, (count + 1) * size);
+}
+
+/* ------------------------------------------------------------- tenants */
+
+static void read_tenant(ch_store_tenant *t, sqlite3_stmt *st)
+{
+    t->id = col_text(st, 0);
+    t->name = col_text(st, 1);
+    t->created_at = sqlite3_column_int64(st, 2);
+}
+
+int ch_store_tenant_put(ch_store *s, const ch_store_tenant *t)
+{
+    STMT(S_TENANT_PUT, "storing a tenant");
+    bind_text(st, 1, t->id);
+    bind_text(st, 2, t->name);
+    sqlite3_bind_int64(st, 3, t->created_at);
+    int error = step_done(db, st, "storing a tenant");
+    if (error == CH_EEXISTS)
+        ch_error_set_field(CH_EEXISTS, "name", "a tenant named \"%.64s\" already exists", t->name);
+    return error;
+}
+
+static int tenant_get(ch_store *s, enum stmt_id id, ch_store_tenant *out, const char *key)
+{
+    STMT(id, "reading a tenant");
+    memset(out, 0, sizeof *out);
+    bind_text(st, 1, key);
+    int error = step_row(db, st, "tenant");
+    if (error == 0) {
+        read_tenant(out, st);
+        sqlite3_reset(st);
+    }
+    return error;
+}
+
+int ch_store_tenant_get(ch_store *s, ch_store_tenant *out, const char *id)
+{
+    return tenant_get(s, S_TENANT_GET, out, id);
+}
+
+int ch_store_tenant_get_by_name(ch_store *s, ch_store_tenant *out, const char *name)
+{
+    return tenant_get(s, S_TENANT_GET_NAME, out, name);
+}
+
+int ch_store_tenant_list(ch_store *s, ch_store_tenant **out, size_t *count)
+{
+    STMT(S_TENANT_LIST, "listing tenants");
+    ch_store_tenant *list = NULL, *g;
+    size_t n = 0;
+    int rc;
+
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if ((g = grow(list, n, sizeof *list)) == NULL)
+            break;
+        list = g;
+        read_tenant(&list[n++], st);
+    }
+    sqlite3_reset(st);
+    *out = list;
+    *count = n;
+    if (rc != SQLITE_DONE) {
+        ch_store_tenant_list_free(list, n);
+        *out = NULL;
+        *count = 0;
+        return rc == SQLITE_ROW ? ch_error_set(CH_ENOMEM, "out of memory") : db_error(db, rc, "listing tenants");
+    }
+    return 0;
+}
+
+void ch_store_tenant_dispose(ch_store_tenant *t)
+{
+    if (t == NULL)
+        return;
+    free(t->id);
+    free(t->name);
+    memset(t, 0, sizeof *t);
+}
+
+void ch_store_tenant_list_free(ch_store_tenant *list, size_t count)
+{
+    for (size_t i = 0; list && i < count; i++)
+        ch_store_tenant_dispose(&list[i]);
+    free(list);
+}
+
+/* ------------------------------------------------------------- keys */
+
+int ch_store_key_put(ch_store *s, const ch_store_key *k)
+{
+    STMT(S_KEY_PUT, "storing a key");
+    bind_text(st, 1, k->id);
+    bind_text(st, 2, k->tenant_id);
+    bind_text(st, 3, k->algorithm);
+    bind_blob(st, 4, k->sealed, k->sealed_len);
+    bind_text(st, 5, k->spki_sha256);
+    sqlite3_bind_int64(st, 6, k->created_at);
+    return step_done(db, st, "storing a key");
+}
+
+int ch_store_key_get(ch_store *s, ch_store_key *out, const char *tenant_id, const char *id)
+{
+    STMT(S_KEY_GET, "reading a key");
+    memset(out, 0, sizeof *out);
+    bind_text(st, 1, tenant_id);
+    bind_text(st, 2, id);
+    int error = step_row(db, st, "key");
+    if (error == 0) {
+        out->id = col_text(st, 0);
+        out->tenant_id = col_text(st, 1);
+        out->algorithm = col_text(st, 2);
+        out->sealed = col_blob(st, 3, &out->sealed_len);
+        col_hex(out->spki_sha256, st, 4);
+        out->created_at = sqlite3_column_int64(st, 5);
+        sqlite3_reset(st);
+    }
+    return error;
+}
+
+int ch_store_key_delete(ch_store *s, const char *tenant_id, const char *id)
+{
+    STMT(S_KEY_DELETE, "deleting a key");
+    bind_text(st, 1, tenant_id);
+    bind_text(st, 2, id);
+    return step_one_row(db, st, "deleting a key", "key");
+}
+
+void ch_store_key_dispose(ch_store_key *k)
+{
+    if (k == NULL)
+        return;
+    free(k->id);
+    free(k->tenant_id);
+    free(k->algorithm);
+    ch_secure_free(k->sealed, k->sealed_len);
+    memset(k, 0, sizeof *k);
+}
+
+/* ------------------------------------------------------------- certificates */
+
+static void read_cert(ch_store_cert *c, sqlite3_stmt *st, bool with_der)
+{
+    c->id = col_text(st, 0);
+    c->tenant_id = col_text(st, 1);
+    c->name = col_text(st, 2);
+    if (with_der)
+        c->der = col_blob(st, 3, &c->der_len);
+    c->subject = col_text(st, 4);
+    c->issuer = col_text(st, 5);
+    c->serial = col_text(st, 6);
+    col_hex(c->sha256, st, 7);
+    c->not_before = sqlite3_column_int64(st, 8);
+    c->not_after = sqlite3_column_int64(st, 9);
+    c->is_ca = sqlite3_column_int(st, 10) != 0;
+    c->sans = col_text(st, 11);
+    c->key_id = col_text(st, 12);
+    c->ca_id = col_text(st, 13);
+    c->method = col_text(st, 14);
+    c->profile = col_text(st, 15);
+    c->status = col_text(st, 16);
+    c->created_at = sqlite3_column_int64(st, 17);
+}
+
+int ch_store_cert_put(ch_store *s, const ch_store_cert *c, char existing_id[CH_ID_MAX])
+{
+    int error;
+
+    {
+        STMT(S_CERT_PUT, "storing a certificate");
+        bind_text(st, 1, c->id);
+        bind_text(st, 2, c->tenant_id);
+        bind_text(st, 3, c->name);
+        bind_blob(st, 4, c->der, c->der_len);
+        bind_text(st, 5, c->subject);
+        bind_text(st, 6, c->issuer);
+        bind_text(st, 7, c->serial);
+        bind_text(st, 8, c->sha256);
+        sqlite3_bind_int64(st, 9, c->not_before);
+        sqlite3_bind_int64(st, 10, c->not_after);
+        sqlite3_bind_int(st, 11, c->is_ca);
+        bind_text(st, 12, c->sans);
+        bind_text(st, 13, c->key_id);
+        bind_text(st, 14, c->ca_id);
+        bind_text(st, 15, c->method);
+        bind_text(st, 16, c->profile);
+        bind_text(st, 17, c->status ? c->status : "active");
+        sqlite3_bind_int64(st, 18, c->created_at);
+        error = step_done(db, st, "storing a certificate");
+    }
+    if (error == CH_EEXISTS) {
+        /* Report which certificate the tenant already holds (DESIGN.md: duplicates are
+         * reported, not copied). */
+        STMT(S_CERT_ID_BY_SHA, "reading a certificate");
+        bind_text(st, 1, c->tenant_id);
+        bind_text(st, 2, c->sha256);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            const unsigned char *id = sqlite3_column_text(st, 0);
+            if (existing_id != NULL)
+                snprintf(existing_id, CH_ID_MAX, "%s", id ? (const char *)id : "");
+            ch_error_set(CH_EEXISTS, "this certificate is already stored as %s", id ? (const char *)id : "?");
+        }
+        sqlite3_reset(st);
+    }
+    return error;
+}
+
+static int cert_get(ch_store *s, enum stmt_id id, ch_store_cert *out, const char *tenant_id, const char *key)
+{
+    STMT(id, "reading a certificate");
+    memset(out, 0, sizeof *out);
+    bind_text(st, 1, tenant_id);
+    bind_text(st, 2, key);
+    int error = step_row(db, st, "certificate");
+    if (error == 0) {
+        read_cert(out, st, true);
+        sqlite3_reset(st);
+    }
+    return error;
+}
+
+int ch_store_cert_get(ch_store *s, ch_store_cert *out, const char *tenant_id, const char *id)
+{
+    return cert_get(s, S_CERT_GET, out, tenant_id, id);
+}
+
+int ch_store_cert_get_by_sha256(ch_store *s, ch_store_cert *out, const char *tenant_id, const char *sha256_hex)
+{
+    return cert_get(s, S_CERT_GET_SHA, out, tenant_id, sha256_hex);
+}
+
+int ch_store_cert_delete(ch_store *s, const char *tenant_id, const char *id)
+{
+    STMT(S_CERT_DELETE, "deleting a certificate");
+    bind_text(st, 1, tenant_id);
+    bind_text(st, 2, id);
+    return step_one_row(db, st, "deleting a certificate", "certificate");
+}
+
+int ch_store_cert_rename(ch_store *s, const char *tenant_id, const char *id, const char *name)
+{
+    STMT(S_CERT_RENAME, "renaming a certificate");
+    bind_text(st, 1, name);
+    bind_text(st, 2, tenant_id);
+    bind_text(st, 3, id);
+    return step_one_row(db, st, "renaming a certificate", "certificate");
+}
+
+int ch_store_cert_set_status(ch_store *s, const char *tenant_id, const char *id, const char *status)
+{
+    STMT(S_CERT_STATUS, "updating a certificate");
+    bind_text(st, 1, status);
+    bind_text(st, 2, tenant_id);
+    bind_text(st, 3, id);
+    return step_one_row(db, st, "updating a certificate", "certificate");
+}
+
+void ch_store_cert_dispose(ch_store_cert *c)
+{
+    if (c == NULL)
+        return;
+    free(c->id);
+    free(c->tenant_id);
+    free(c->name);
+    free(c->der);
+    free(c->subject);
+    free(c->issuer);
+    free(c->serial);
+    free(c->sans);
+    free(c->key_id);
+    free(c->ca_id);
+    free(c->method);
+    free(c->profile);
+    free(c->status);
+    memset(c, 0, sizeof *c);
+}
+
+void ch_store_cert_list_free(ch_store_cert *list, size_t count)
+{
+    for (size_t i = 0; list && i < count; i++)
+        ch_store_cert_dispose(&list[i]);
+    free(list);
+}
+
+/* The WHERE clause of a certificate filter; binds are added in the same order by
+ * bind_filter.  LIKE patterns escape % and _ so a search is a plain substring. */
+static int filter_sql(ch_buf *sql, const ch_store_cert_filter *f)
+{
+    int error = ch_buf_puts(sql, " WHERE tenant_id=?");
+
+    if (error == 0 && f->ca_id)
+        error = ch_buf_puts(sql, " AND ca_id=?");
+    if (error == 0 && f->expiring_before)
+        error = ch_buf_puts(sql, " AND not_after<?");
+    if (error == 0 && f->valid_at)
+        error = ch_buf_puts(sql, " AND not_before<=? AND not_after>?");
+    if (error == 0 && f->search)
+        error = ch_buf_puts(sql, " AND (subject LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\' OR sans LIKE ? ESCAPE '\\')");
+    if (error == 0 && f->is_ca >= 0)
+        error = ch_buf_puts(sql, " AND is_ca=?");
+    if (error == 0 && f->method)
+        error = ch_buf_puts(sql, " AND method=?");
+    if (error == 0 && f->status)
+        error = ch_buf_puts(sql, " AND status=?");
+    return error;
+}
+
+static int bind_filter(sqlite3_stmt *st, int i, const char *tenant_id, const ch_store_cert_filter *f, char *like)
+{
+    sqlite3_bind_text(st, i++, tenant_id, -1, SQLITE_STATIC);
+    if (f->ca_id)
+        sqlite3_bind_text(st, i++, f->ca_id, -1, SQLITE_STATIC);
+    if (f->expiring_before)
+        sqlite3_bind_int64(st, i++, f->expiring_before);
+    if (f->valid_at) {
+        sqlite3_bind_int64(st, i++, f->valid_at);
+        sqlite3_bind_int64(st, i++, f->valid_at);
+    }
+    if (f->search) {
+        for (int k = 0; k < 3; k++)
+            sqlite3_bind_text(st, i++, like, -1, SQLITE_STATIC);
+    }
+    if (f->is_ca >= 0)
+        sqlite3_bind_int(st, i++, f->is_ca ? 1 : 0);
+    if (f->method)
+        sqlite3_bind_text(st, i++, f->method, -1, SQLITE_STATIC);
+    if (f->status)
+        sqlite3_bind_text(st, i++, f->status, -1, SQLITE_STATIC);
+    return i;
+}
+
+static char *like_pattern(const char *search)
+{
+    size_t n = strlen(search);
+    char *p = malloc(2 * n + 3), *w = p;
+
+    if (p == NULL)
+        return NULL;
+    *w++ = '%';
+    for (const char *r = search; *r; r++) {
+        if (*r == '%' || *r == '_' || *r == '\\')
+            *w++ = '\\';
+        *w++ = *r;
+    }
+    *w++ = '%';
+    *w = '\0';
+    return p;
+}
+
+/* Cursor: "<key>:<id>" where key is created_at or not_after of the last row. */
+static int parse_cursor(const char *cursor, int64_t *key, char id[CH_ID_MAX])
+{
+    char *end;
+    const char *colon = strchr(cursor, ':');
+
+    if (colon == NULL || strlen(colon + 1) >= CH_ID_MAX || strlen(colon + 1) == 0)
+        goto bad;
+    *key = strtoll(cursor, &end, 10);
+    if (end != colon)
+        goto bad;
+    snprintf(id, CH_ID_MAX, "%s", colon + 1);
+    return 0;
+bad:
+    return ch_error_set_field(CH_EINVAL, "cursor", "invalid cursor: pass the next_cursor of the previous page");
+}
+
+int ch_store_cert_list(ch_store *s, const char *tenant_id, const ch_store_cert_filter *f, size_t limit,
+                       const char *cursor, ch_store_cert **out, size_t *count, char **next_cursor)
+{
+    static const ch_store_cert_filter none = {.is_ca = -1};
+    ch_buf sql = CH_BUF_INIT;
+    sqlite3_stmt *st = NULL;
+    struct conn *c = conn_get(s);
+    ch_store_cert *list = NULL, *g;
+    char *like = NULL, cur_id[CH_ID_MAX];
+    int64_t cur_key = 0;
+    size_t n = 0;
+    bool expiry;
+    int rc, error, i;
+
+    *out = NULL;
+    *count = 0;
+    *next_cursor = NULL;
+    if (c == NULL)
+        return ch_error_last_code();
+    if (f == NULL)
+        f = &none;
+    expiry = f->order == CH_ORDER_EXPIRY;
+    if (limit == 0 || limit > 1000)
+        return ch_error_set_field(CH_EINVAL, "limit", "limit must be between 1 and 1000");
+    if (cursor && *cursor && (error = parse_cursor(cursor, &cur_key, cur_id)) < 0)
+        return error;
+    if (f->search && (like = like_pattern(f->search)) == NULL)
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    if ((error = ch_buf_puts(&sql, "SELECT " CERT_COLS " FROM certificates")) < 0 ||
+        (error = filter_sql(&sql, f)) < 0)
+        goto done;
+    if (cursor && *cursor)
+        error = ch_buf_puts(&sql, expiry ? " AND (not_after, id) > (?, ?)" : " AND (created_at, id) < (?, ?)");
+    if (error == 0)
+        error = ch_buf_printf(&sql, " ORDER BY %s LIMIT ?",
+                              expiry ? "not_after ASC, id ASC" : "created_at DESC, id DESC");
+    if (error < 0)
+        goto done;
+    if ((rc = sqlite3_prepare_v2(c->db, (const char *)sql.data, -1, &st, NULL)) != SQLITE_OK) {
+        error = db_error(c->db, rc, "listing certificates");
+        goto done;
+    }
+    i = bind_filter(st, 1, tenant_id, f, like);
+    if (cursor && *cursor) {
+        sqlite3_bind_int64(st, i++, cur_key);
+        sqlite3_bind_text(st, i++, cur_id, -1, SQLITE_STATIC);
+    }
+    sqlite3_bind_int64(st, i, (int64_t)limit + 1); /* one more tells whether a next page exists */
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == limit) {
+            char buf[CH_ID_MAX + 32];
+            snprintf(buf, sizeof buf, "%lld:%s",
+                     (long long)(expiry ? list[n - 1].not_after : list[n - 1].created_at), list[n - 1].id);
+            if ((*next_cursor = strdup(buf)) == NULL)
+                error = ch_error_set(CH_ENOMEM, "out of memory");
+            break;
+        }
+        if ((g = grow(list, n, sizeof *list)) == NULL) {
+            error = ch_error_set(CH_ENOMEM, "out of memory");
+            break;
+        }
+        list = g;
+        memset(&list[n], 0, sizeof list[n]);
+        read_cert(&list[n++], st, false);
+    }
+    if (error == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        error = db_error(c->db, rc, "listing certificates");
+done:
+    sqlite3_finalize(st);
+    ch_buf_dispose(&sql);
+    free(like);
+    if (error < 0) {
+        ch_store_cert_list_free(list, n);
+        free(*next_cursor);
+        *next_cursor = NULL;
+        return error;
+    }
+    *out = list;
+    *count = n;
+    return 0;
+}
+
+int ch_store_cert_count(ch_store *s, const char *tenant_id, const ch_store_cert_filter *f, int64_t *count)
+{
+    static const ch_store_cert_filter none = {.is_ca = -1};
+    ch_buf sql = CH_BUF_INIT;
+    sqlite3_stmt *st = NULL;
+    struct conn *c = conn_get(s);
+    char *like = NULL;
+    int rc, error;
+
+    *count = 0;
+    if (c == NULL)
+        return ch_error_last_code();
+    if (f == NULL)
+        f = &none;
+    if (f->search && (like = like_pattern(f->search)) == NULL)
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    if ((error = ch_buf_puts(&sql, "SELECT count(*) FROM certificates")) < 0 || (error = filter_sql(&sql, f)) < 0)
+        goto done;
+    if ((rc = sqlite3_prepare_v2(c->db, (const char *)sql.data, -1, &st, NULL)) != SQLITE_OK) {
+        error = db_error(c->db, rc, "counting certificates");
+        goto done;
+    }
+    bind_filter(st, 1, tenant_id, f, like);
+    if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        *count = sqlite3_column_int64(st, 0);
+    else
+        error = db_error(c->db, rc, "counting certificates");
+done:
+    sqlite3_finalize(st);
+    ch_buf_dispose(&sql);
+    free(like);
+    return error;
+}
+
+/* ------------------------------------------------------------- CAs */
+
+static void read_ca(ch_store_ca *ca, sqlite3_stmt *st)
+{
+    ca->id = col_text(st, 0);
+    ca->tenant_id = col_text(st, 1);
+    ca->name = col_text(st, 2);
+    ca->cert_id = col_text(st, 3);
+    ca->key_id = col_text(st, 4);
+    ca->parent_id = col_text(st, 5);
+    ca->status = col_text(st, 6);
+    ca->settings = col_text(st, 7);
+    ca->created_at = sqlite3_column_int64(st, 8);
+}
+
+int ch_store_ca_put(ch_store *s, const ch_store_ca *ca)
+{
+    STMT(S_CA_PUT, "storing a CA");
+    bind_text(st, 1, ca->id);
+    bind_text(st, 2, ca->tenant_id);
+    bind_text(st, 3, ca->name);
+    bind_text(st, 4, ca->cert_id);
+    bind_text(st, 5, ca->key_id);
+    bind_text(st, 6, ca->parent_id);
+    bind_text(st, 7, ca->status ? ca->status : "active");
+    bind_text(st, 8, ca->settings);
+    sqlite3_bind_int64(st, 9, ca->created_at);
+    int error = step_done(db, st, "storing a CA");
+    if (error == CH_EEXISTS)
+        ch_error_set_field(CH_EEXISTS, "name", "a CA named \"%.64s\" already exists", ca->name);
+    return error;
+}
+
+int ch_store_ca_get(ch_store *s, ch_store_ca *out, const char *tenant_id, const char *id)
+{
+    STMT(S_CA_GET, "reading a CA");
+    memset(out, 0, sizeof *out);
+    bind_text(st, 1, tenant_id);
+    bind_text(st, 2, id);
+    int error = step_row(db, st, "CA");
+    if (error == 0) {
+        read_ca(out, st);
+        sqlite3_reset(st);
+    }
+    return error;
+}
+
+int ch_store_ca_list(ch_store *s, const char *tenant_id, ch_store_ca **out, size_t *count)
+{
+    STMT(S_CA_LIST, "listing CAs");
+    ch_store_ca *list = NULL, *g;
+    size_t n = 0;
+    int rc;
+
+    bind_text(st, 1, tenant_id);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if ((g = grow(list, n, sizeof *list)) == NULL)
+            break;
+        list = g;
+        read_ca(&list[n++], st);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        ch_store_ca_list_free(list, n);
+        return rc == SQLITE_ROW ? ch_error_set(CH_ENOMEM, "out of memory") : db_error(db, rc, "listing CAs");
+    }
+    *out = list;
+    *count = n;
+    return 0;
+}
+
+int ch_store_ca_set_status(ch_store *s, const char *tenant_id, const char *id, const char *status)
+{
+    STMT(S_CA_STATUS, "updating a CA");
+    bind_text(st, 1, status);
+    bind_text(st, 2, tenant_id);
+    bind_text(st, 3, id);
+    return step_one_row(db, st, "updating a CA", "CA");
+}
+
+int ch_store_ca_delete(ch_store *s, const char *tenant_id, const char *id)
+{
+    STMT(S_CA_DELETE, "deleting a CA");
+    bind_text(st, 1, tenant_id);
+    bind_text(st, 2, id);
+    return step_one_row(db, st, "deleting a CA", "CA");
+}
+
+void ch_store_ca_dispose(ch_store_ca *ca)
+{
+    if (ca == NULL)
+        return;
+    free(ca->id);
+    free(ca->tenant_id);
+    free(ca->name);
+    free(ca->cert_id);
+    free(ca->key_id);
+    free(ca->parent_id);
+    free(ca->status);
+    free(ca->settings);
+    memset(ca, 0, sizeof *ca);
+}
+
+void ch_store_ca_list_free(ch_store_ca *list, size_t count)
+{
+    for (size_t i = 0; list && i < count; i++)
+        ch_store_ca_dispose(&list[i]);
+    free(list);
+}
+
+/* ------------------------------------------------------------- CSRs */
+
+static void read_csr(ch_store_csr *c, sqlite3_stmt *st)
+{
+    c->id = col_text(st, 0);
+    c->tenant_id = col_text(st, 1);
+    c->name = col_text(st, 2);
+    c->der = col_blob(st, 3, &c->der_len);
+    c->subject = col_text(st, 4);
+    c->key_id = col_text(st, 5);
+    c->cert_id = col_text(st, 6);
+    c->created_at = sqlite3_column_int64(st, 7);
+}
+
+int ch_store_csr_put(ch_store *s, const ch_store_csr *c)
+{
+    STMT(S_CSR_PUT, "storing a CSR");
+    bind_text(st, 1, c->id);
+    bind_text(st, 2, c->tenant_id);
+    bind_text(st, 3, c->name);
+    bind_blob(st, 4, c->der, c->der_len);
+    bind_text(st, 5, c->subject);
+    bind_text(st, 6, c->key_id);
+    bind_text(st, 7, c->cert_id);
+    sqlite3_bind_int64(st, 8, c->created_at);
+    return step_done(db, st, "storing a CSR");
+}
+
+int ch_store_csr_get(ch_store *s, ch_store_csr *out, const char *tenant_id, const char *id)
+{
+    STMT(S_CSR_GET, "reading a CSR");
+    memset(out, 0, sizeof *out);
+    bind_text(st, 1, tenant_id);
+    bind_text(st, 2, id);
+    int error = step_row(db, st, "CSR");
+    if (error == 0) {
+        read_csr(out, st);
+        sqlite3_reset(st);
+    }
+    return error;
+}
+
+int ch_store_csr_list(ch_store *s, const char *tenant_id, ch_store_csr **out, size_t *count)
+{
+    STMT(S_CSR_LIST, "listing CSRs");
+    ch_store_csr *list = NULL, *g;
+    size_t n = 0;
+    int rc;
+
+    bind_text(st, 1, tenant_id);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if ((g = grow(list, n, sizeof *list)) == NULL)
+            break;
+        list = g;
+        read_csr(&list[n++], st);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        ch_store_csr_list_free(list, n);
+        return rc == SQLITE_ROW ? ch_error_set(CH_ENOMEM, "out of memory") : db_error(db, rc, "listing CSRs");
+    }
+    *out = list;
+    *count = n;
+    return 0;
+}
+
+int ch_store_csr_attach(ch_store *s, const char *tenant_id, const char *id, const char *cert_id)
+{
+    STMT(S_CSR_ATTACH, "attaching a certificate to a CSR");
+    bind_text(st, 1, cert_id);
+    bind_text(st, 2, tenant_id);
+    bind_text(st, 3, id);
+    return step_one_row(db, st, "attaching a certificate to a CSR", "CSR");
+}
+
+int ch_store_csr_delete(ch_store *s, const char *tenant_id, const char *id)
+{
+    STMT(S_CSR_DELETE, "deleting a CSR");
+    bind_text(st, 1, tenant_id);
+    bind_text(st, 2, id);
+    return step_one_row(db, st, "deleting a CSR", "CSR");
+}
+
+void ch_store_csr_dispose(ch_store_csr *c)
+{
+    if (c == NULL)
+        return;
+    free(c->id);
+    free(c->tenant_id);
+    free(c->name);
+    free(c->der);
+    free(c->subject);
+    free(c->key_id);
+    free(c->cert_id);
+    memset(c, 0, sizeof *c);
+}
+
+void ch_store_csr_list_free(ch_store_csr *list, size_t count)
+{
+    for (size_t i = 0; list && i < count; i++)
+        ch_store_csr_dispose(&list[i]);
+    free(list);
+}
+
+/* ------------------------------------------------------------- keystores */
+
+static void read_ks(ch_store_keystore *k, sqlite3_stmt *st)
+{
+    k->id = col_text(st, 0);
+    k->tenant_id = col_text(st, 1);
+    k->name = col_text(st, 2);
+    k->format = col_text(st, 3);
+    k->created_at = sqlite3_column_int64(st, 4);
+}
+
+int ch_store_keystore_put(ch_store *s, const ch_store_keystore *k)
+{
+    STMT(S_KS_PUT, "storing a keystore");
+    bind_text(st, 1, k->id);
+    bind_text(st, 2, k->tenant_id);
+    bind_text(st, 3, k->name);
+    bind_text(st, 4, k->format);
+    sqlite3_bind_int64(st, 5, k->created_at);
+    return step_done(db, st, "storing a keystore");
+}
+
+int ch_store_keystore_get(ch_store *s, ch_store_keystore *out, const char *tenant_id, const char *id)
+{
+    STMT(S_KS_GET, "reading a keystore");
+    memset(out, 0, sizeof *out);
+    bind_text(st, 1, tenant_id);
+    bind_text(st, 2, id);
+    int error = step_row(db, st, "keystore");
+    if (error == 0) {
+        read_ks(out, st);
+        sqlite3_reset(st);
+    }
+    return error;
+}
+
+int ch_store_keystore_list(ch_store *s, const char *tenant_id, ch_store_keystore **out, size_t *count)
+{
+    STMT(S_KS_LIST, "listing keystores");
+    ch_store_keystore *list = NULL, *g;
+    size_t n = 0;
+    int rc;
+
+    bind_text(st, 1, tenant_id);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if ((g = grow(list, n, sizeof *list)) == NULL)
+            break;
+        list = g;
+        read_ks(&list[n++], st);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        ch_store_keystore_list_free(list, n);
+        return rc == SQLITE_ROW ? ch_error_set(CH_ENOMEM, "out of memory") : db_error(db, rc, "listing keystores");
+    }
+    *out = list;
+    *count = n;
+    return 0;
+}
+
+int ch_store_keystore_delete(ch_store *s, const char *tenant_id, const char *id)
+{
+    STMT(S_KS_DELETE, "deleting a keystore");
+    bind_text(st, 1, tenant_id);
+    bind_text(st, 2, id);
+    return step_one_row(db, st, "deleting a keystore", "keystore");
+}
+
+int ch_store_keystore_entry_put(ch_store *s, const ch_store_keystore_entry *e)
+{
+    STMT(S_KSE_PUT, "storing a keystore entry");
+    bind_text(st, 1, e->id);
+    bind_text(st, 2, e->keystore_id);
+    bind_text(st, 3, e->tenant_id);
+    bind_text(st, 4, e->alias);
+    sqlite3_bind_int(st, 5, e->position);
+    bind_text(st, 6, e->cert_id);
+    bind_text(st, 7, e->chain);
+    bind_text(st, 8, e->key_id);
+    bind_text(st, 9, e->origin ? e->origin : "uploaded");
+    int error = step_done(db, st, "storing a keystore entry");
+    if (error == CH_EEXISTS)
+        ch_error_set_field(CH_EEXISTS, "alias", "the keystore already has an entry with alias \"%.64s\"", e->alias);
+    return error;
+}
+
+int ch_store_keystore_entries(ch_store *s, const char *tenant_id, const char *keystore_id,
+                              ch_store_keystore_entry **out, size_t *count)
+{
+    STMT(S_KSE_LIST, "listing keystore entries");
+    ch_store_keystore_entry *list = NULL, *g;
+    size_t n = 0;
+    int rc;
+
+    bind_text(st, 1, tenant_id);
+    bind_text(st, 2, keystore_id);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if ((g = grow(list, n, sizeof *list)) == NULL)
+            break;
+        list = g;
+        list[n].id = col_text(st, 0);
+        list[n].keystore_id = col_text(st, 1);
+        list[n].tenant_id = col_text(st, 2);
+        list[n].alias = col_text(st, 3);
+        list[n].position = sqlite3_column_int(st, 4);
+        list[n].cert_id = col_text(st, 5);
+        list[n].chain = col_text(st, 6);
+        list[n].key_id = col_text(st, 7);
+        list[n].origin = col_text(st, 8);
+        n++;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        ch_store_keystore_entry_list_free(list, n);
+        return rc == SQLITE_ROW ? ch_error_set(CH_ENOMEM, "out of memory") : db_error(db, rc, "listing entries");
+    }
+    *out = list;
+    *count = n;
+    return 0;
+}
+
+void ch_store_keystore_dispose(ch_store_keystore *k)
+{
+    if (k == NULL)
+        return;
+    free(k->id);
+    free(k->tenant_id);
+    free(k->name);
+    free(k->format);
+    memset(k, 0, sizeof *k);
+}
+
+void ch_store_keystore_list_free(ch_store_keystore *list, size_t count)
+{
+    for (size_t i = 0; list && i < count; i++)
+        ch_store_keystore_dispose(&list[i]);
+    free(list);
+}
+
+void ch_store_keystore_entry_dispose(ch_store_keystore_entry *e)
+{
+    if (e == NULL)
+        return;
+    free(e->id);
+    free(e->keystore_id);
+    free(e->tenant_id);
+    free(e->alias);
+    free(e->cert_id);
+    free(e->chain);
+    free(e->key_id);
+    free(e->origin);
+    memset(e, 0, sizeof *e);
+}
+
+void ch_store_keystore_entry_list_free(ch_store_keystore_entry *list, size_t count)
+{
+    for (size_t i = 0; list && i < count; i++)
+        ch_store_keystore_entry_dispose(&list[i]);
+    free(list);
+}
+
+/* ------------------------------------------------------------- audit log */
+
+int ch_store_audit_append(ch_store *s, ch_store_audit *row)
+{
+    STMT(S_AUDIT_PUT, "writing the audit log");
+    bind_text(st, 1, row->tenant_id);
+    sqlite3_bind_int64(st, 2, row->at);
+    bind_text(st, 3, row->actor);
+    bind_text(st, 4, row->action);
+    bind_text(st, 5, row->object_type);
+    bind_text(st, 6, row->object_id);
+    bind_text(st, 7, row->detail);
+    bind_text(st, 8, row->prev_hash);
+    bind_text(st, 9, row->hash);
+    int error = step_done(db, st, "writing the audit log");
+    if (error == 0)
+        row->seq = sqlite3_last_insert_rowid(db);
+    return error;
+}
+
+int ch_store_audit_last_hash(ch_store *s, const char *tenant_id, char out[65])
+{
+    STMT(S_AUDIT_LAST, "reading the audit log");
+    int rc;
+
+    out[0] = '\0';
+    bind_text(st, 1, tenant_id);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        col_hex(out, st, 0);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error(db, rc, "reading the audit log");
+}
+
+int ch_store_audit_list(ch_store *s, const char *tenant_id, int64_t after_seq, size_t limit, ch_store_audit **out,
+                        size_t *count)
+{
+    STMT(S_AUDIT_LIST, "reading the audit log");
+    ch_store_audit *list = NULL, *g;
+    size_t n = 0;
+    int rc;
+
+    bind_text(st, 1, tenant_id);
+    sqlite3_bind_int64(st, 2, after_seq);
+    sqlite3_bind_int64(st, 3, (int64_t)limit);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if ((g = grow(list, n, sizeof *list)) == NULL)
+            break;
+        list = g;
+        ch_store_audit *a = &list[n++];
+        a->seq = sqlite3_column_int64(st, 0);
+        a->tenant_id = col_text(st, 1);
+        a->at = sqlite3_column_int64(st, 2);
+        a->actor = col_text(st, 3);
+        a->action = col_text(st, 4);
+        a->object_type = col_text(st, 5);
+        a->object_id = col_text(st, 6);
+        a->detail = col_text(st, 7);
+        col_hex(a->prev_hash, st, 8);
+        col_hex(a->hash, st, 9);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        ch_store_audit_list_free(list, n);
+        return rc == SQLITE_ROW ? ch_error_set(CH_ENOMEM, "out of memory") : db_error(db, rc, "reading the audit log");
+    }
+    *out = list;
+    *count = n;
+    return 0;
+}
+
+void ch_store_audit_dispose(ch_store_audit *a)
+{
+    if (a == NULL)
+        return;
+    free(a->tenant_id);
+    free(a->actor);
+    free(a->action);
+    free(a->object_type);
+    free(a->object_id);
+    free(a->detail);
+    memset(a, 0, sizeof *a);
+}
+
+void ch_store_audit_list_free(ch_store_audit *list, size_t count)
+{
+    for (size_t i = 0; list && i < count; i++)
+        ch_store_audit_dispose(&list[i]);
+    free(list);
+}

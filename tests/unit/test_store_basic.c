@@ -1,0 +1,281 @@
+/* Unit tests of the SQLite store: migrations, tenant isolation, duplicates, keyset pages,
+ * transactions, concurrent writers, a file that is not a database. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "certhub/store.h"
+#include "testutil.h"
+
+static char dbpath[1200];
+
+static ch_store *open_store(void)
+{
+    ch_store_opts o = {.url = dbpath};
+    ch_store *s = NULL;
+
+    assert_int_equal(ch_store_open(&s, &o), 0);
+    return s;
+}
+
+static void put_tenant(ch_store *s, const char *id, const char *name)
+{
+    ch_store_tenant t = {.id = (char *)id, .name = (char *)name, .created_at = 1};
+
+    assert_int_equal(ch_store_tenant_put(s, &t), 0);
+}
+
+static int put_cert(ch_store *s, const char *tenant, int i, char existing[CH_ID_MAX])
+{
+    char id[CH_ID_MAX], subject[64], sha[65];
+    uint8_t der[4] = {0x30, 0x02, (uint8_t)i, (uint8_t)(i >> 8)};
+    ch_store_cert c = {0};
+
+    ch_store_new_id(id, "crt_");
+    snprintf(subject, sizeof subject, "CN=device-%04d,O=Acme", i);
+    snprintf(sha, sizeof sha, "%064d", i);
+    c.id = id;
+    c.tenant_id = (char *)tenant;
+    c.name = subject + 3;
+    c.der = der;
+    c.der_len = sizeof der;
+    c.subject = subject;
+    c.issuer = "CN=CA";
+    c.serial = "01";
+    memcpy(c.sha256, sha, 65);
+    c.not_before = 1000;
+    c.not_after = 100000 + (i % 50) * 1000;
+    c.is_ca = i % 10 == 0;
+    c.method = i % 2 ? "generated" : "imported";
+    c.status = "active";
+    c.created_at = 5000 + i / 3; /* ties on created_at exercise the id tie-break */
+    return ch_store_cert_put(s, &c, existing);
+}
+
+static int setup(void **state)
+{
+    const char *dir = tu_tmpdir("store");
+
+    (void)state;
+    snprintf(dbpath, sizeof dbpath, "%s/certhub.db", dir);
+    return 0;
+}
+
+static void test_migrate_and_reopen(void **state)
+{
+    ch_store *s;
+
+    (void)state;
+    s = open_store();
+    assert_true(ch_store_schema_version(s) >= 1);
+    put_tenant(s, "t1", "one");
+    ch_store_close(s);
+    s = open_store(); /* migrations are idempotent */
+    ch_store_tenant t;
+    assert_int_equal(ch_store_tenant_get_by_name(s, &t, "one"), 0);
+    assert_string_equal(t.id, "t1");
+    ch_store_tenant_dispose(&t);
+    /* A taken name is reported on the field. */
+    ch_store_tenant dup = {.id = "t9", .name = "one", .created_at = 1};
+    assert_int_equal(ch_store_tenant_put(s, &dup), CH_EEXISTS);
+    assert_string_equal(ch_error_field(), "name");
+    ch_store_close(s);
+}
+
+static void test_isolation_and_duplicates(void **state)
+{
+    ch_store *s = open_store();
+    char existing[CH_ID_MAX] = "";
+    ch_store_cert *rows, got;
+    size_t n;
+    char *next;
+
+    (void)state;
+    put_tenant(s, "ta", "alpha");
+    put_tenant(s, "tb", "beta");
+    assert_int_equal(put_cert(s, "ta", 1, NULL), 0);
+    assert_int_equal(ch_store_cert_list(s, "ta", NULL, 10, NULL, &rows, &n, &next), 0);
+    assert_int_equal(n, 1);
+    assert_null(next);
+    char id[CH_ID_MAX];
+    snprintf(id, sizeof id, "%s", rows[0].id);
+    assert_null(rows[0].der); /* pages carry no DER */
+    ch_store_cert_list_free(rows, n);
+    /* The same certificate again in the same tenant is reported with the first id. */
+    assert_int_equal(put_cert(s, "ta", 1, existing), CH_EEXISTS);
+    assert_string_equal(existing, id);
+    assert_non_null(strstr(ch_error_last(), id));
+    /* ...but another tenant may hold it too. */
+    assert_int_equal(put_cert(s, "tb", 1, NULL), 0);
+    /* Tenant B cannot see, rename or delete tenant A's row. */
+    assert_int_equal(ch_store_cert_get(s, &got, "tb", id), CH_ENOTFOUND);
+    assert_int_equal(ch_store_cert_rename(s, "tb", id, "x"), CH_ENOTFOUND);
+    assert_int_equal(ch_store_cert_delete(s, "tb", id), CH_ENOTFOUND);
+    assert_int_equal(ch_store_cert_get(s, &got, "ta", id), 0);
+    assert_int_equal(got.der_len, 4);
+    ch_store_cert_dispose(&got);
+    assert_int_equal(ch_store_cert_delete(s, "ta", id), 0);
+    assert_int_equal(ch_store_cert_get(s, &got, "ta", id), CH_ENOTFOUND);
+    ch_store_close(s);
+}
+
+static void walk(ch_store *s, const ch_store_cert_filter *f, size_t limit, int expect, bool expiry)
+{
+    char *cursor = NULL, *next = NULL;
+    int seen = 0;
+    int64_t last_key = expiry ? INT64_MIN : INT64_MAX;
+    char seen_ids[400][CH_ID_MAX];
+
+    do {
+        ch_store_cert *rows;
+        size_t n;
+        assert_int_equal(ch_store_cert_list(s, "tp", f, limit, cursor, &rows, &n, &next), 0);
+        for (size_t i = 0; i < n; i++) {
+            int64_t key = expiry ? rows[i].not_after : rows[i].created_at;
+            assert_true(expiry ? key >= last_key : key <= last_key);
+            last_key = key;
+            for (int j = 0; j < seen; j++)
+                assert_string_not_equal(seen_ids[j], rows[i].id);
+            assert_true(seen < 400);
+            snprintf(seen_ids[seen++], CH_ID_MAX, "%s", rows[i].id);
+        }
+        ch_store_cert_list_free(rows, n);
+        free(cursor);
+        cursor = next;
+    } while (cursor != NULL);
+    assert_int_equal(seen, expect);
+}
+
+static void test_keyset_pages_and_filters(void **state)
+{
+    ch_store *s = open_store();
+    ch_store_cert_filter f = {.is_ca = -1};
+    int64_t count;
+    ch_store_cert *rows;
+    size_t n;
+    char *next;
+
+    (void)state;
+    put_tenant(s, "tp", "pages");
+    for (int i = 0; i < 300; i++)
+        assert_int_equal(put_cert(s, "tp", i, NULL), 0);
+    walk(s, &f, 7, 300, false);
+    f.order = CH_ORDER_EXPIRY;
+    walk(s, &f, 13, 300, true);
+    f.expiring_before = 110000; /* i % 50 < 10: 60 rows */
+    walk(s, &f, 8, 60, true);
+    assert_int_equal(ch_store_cert_count(s, "tp", &f, &count), 0);
+    assert_int_equal(count, 60);
+    f = (ch_store_cert_filter){.is_ca = 1};
+    assert_int_equal(ch_store_cert_count(s, "tp", &f, &count), 0);
+    assert_int_equal(count, 30);
+    f = (ch_store_cert_filter){.is_ca = -1, .search = "device-012"};
+    assert_int_equal(ch_store_cert_count(s, "tp", &f, &count), 0);
+    assert_int_equal(count, 10);
+    /* LIKE wildcards in a search are plain characters. */
+    f.search = "device-%";
+    assert_int_equal(ch_store_cert_count(s, "tp", &f, &count), 0);
+    assert_int_equal(count, 0);
+    /* Bad limits and cursors are refused. */
+    assert_int_equal(ch_store_cert_list(s, "tp", NULL, 0, NULL, &rows, &n, &next), CH_EINVAL);
+    assert_int_equal(ch_store_cert_list(s, "tp", NULL, 10, "garbage", &rows, &n, &next), CH_EINVAL);
+    assert_string_equal(ch_error_field(), "cursor");
+    ch_store_close(s);
+}
+
+static void test_transactions(void **state)
+{
+    ch_store *s = open_store();
+    ch_store_cert_filter f = {.is_ca = -1};
+    int64_t before, after;
+
+    (void)state;
+    put_tenant(s, "tx", "tx");
+    assert_int_equal(ch_store_cert_count(s, "tx", &f, &before), 0);
+    assert_int_equal(ch_store_begin(s), 0);
+    assert_int_equal(put_cert(s, "tx", 900, NULL), 0);
+    ch_store_rollback(s);
+    assert_int_equal(ch_store_cert_count(s, "tx", &f, &after), 0);
+    assert_int_equal(before, after);
+    assert_int_equal(ch_store_begin(s), 0);
+    assert_int_equal(put_cert(s, "tx", 901, NULL), 0);
+    assert_int_equal(ch_store_commit(s), 0);
+    assert_int_equal(ch_store_cert_count(s, "tx", &f, &after), 0);
+    assert_int_equal(after, before + 1);
+    ch_store_close(s);
+}
+
+struct writer {
+    ch_store *s;
+    int base;
+    int failures;
+};
+
+static void *write_many(void *p)
+{
+    struct writer *w = p;
+
+    for (int i = 0; i < 200; i++)
+        if (put_cert(w->s, "tc", w->base + i, NULL) != 0)
+            w->failures++;
+    return NULL;
+}
+
+static void test_concurrent_writers(void **state)
+{
+    ch_store *s = open_store();
+    struct writer w[2] = {{s, 10000, 0}, {s, 20000, 0}};
+    pthread_t t[2];
+    ch_store_cert_filter f = {.is_ca = -1};
+    int64_t count;
+
+    (void)state;
+    put_tenant(s, "tc", "concurrent");
+    for (int i = 0; i < 2; i++)
+        pthread_create(&t[i], NULL, write_many, &w[i]);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    assert_int_equal(w[0].failures + w[1].failures, 0);
+    assert_int_equal(ch_store_cert_count(s, "tc", &f, &count), 0);
+    assert_int_equal(count, 400);
+    ch_store_close(s);
+}
+
+static void test_not_a_database(void **state)
+{
+    char path[1300];
+    FILE *f;
+    ch_store *s = NULL;
+    ch_store_opts o = {.url = path};
+
+    (void)state;
+    snprintf(path, sizeof path, "%s.garbage", dbpath);
+    f = fopen(path, "w");
+    fputs("this is not a database, just text that is long enough to be read as a header......", f);
+    fclose(f);
+    assert_int_equal(ch_store_open(&s, &o), CH_ESTORE);
+    assert_null(s);
+    assert_non_null(strstr(ch_error_last(), "not a certhub database"));
+    o.url = "postgres://x";
+    assert_int_equal(ch_store_open(&s, &o), CH_EUNSUPPORTED);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_migrate_and_reopen),
+        cmocka_unit_test(test_isolation_and_duplicates),
+        cmocka_unit_test(test_keyset_pages_and_filters),
+        cmocka_unit_test(test_transactions),
+        cmocka_unit_test(test_concurrent_writers),
+        cmocka_unit_test(test_not_a_database),
+    };
+    return cmocka_run_group_tests(tests, setup, NULL);
+}
