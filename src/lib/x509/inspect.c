@@ -1,0 +1,470 @@
+/*
+ * Inspecting: everything a person (or the API) wants to know of a certificate or CSR, in
+ * one struct and as JSON.  Values that came from outside bytes are copied as UTF-8 text and
+ * never interpreted; a name with an embedded NUL is refused by ch_name_get.
+ */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "certhub/x509.h"
+#include "x509/x509_internal.h"
+
+static char *hex_of(const unsigned char *p, size_t len)
+{
+    char *s = malloc(2 * len + 1);
+
+    if (s != NULL)
+        ch_hex(s, p, len);
+    return s;
+}
+
+/* Appends s to a NULL-terminated string list (takes s). */
+static int list_add(char ***list, size_t *n, char *s)
+{
+    char **g;
+
+    if (s == NULL)
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    if ((g = realloc(*list, (*n + 2) * sizeof *g)) == NULL) {
+        free(s);
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    }
+    g[(*n)++] = s;
+    g[*n] = NULL;
+    *list = g;
+    return 0;
+}
+
+static void list_free(char **list)
+{
+    for (size_t i = 0; list && list[i]; i++)
+        free(list[i]);
+    free(list);
+}
+
+static char *prefixed(const char *prefix, const unsigned char *p, int len)
+{
+    size_t pl = strlen(prefix);
+    char *s;
+
+    if (len < 0 || memchr(p, '\0', (size_t)len) != NULL)
+        return NULL;
+    if ((s = malloc(pl + (size_t)len + 1)) == NULL)
+        return NULL;
+    memcpy(s, prefix, pl);
+    memcpy(s + pl, p, (size_t)len);
+    s[pl + (size_t)len] = '\0';
+    return s;
+}
+
+static int general_names(char ***out, size_t *n, const GENERAL_NAMES *names, bool uri_only)
+{
+    int error = 0;
+
+    for (int i = 0; i < sk_GENERAL_NAME_num(names) && error == 0; i++) {
+        const GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
+        int type;
+        const ASN1_STRING *v = GENERAL_NAME_get0_value(gn, &type);
+        char *s = NULL;
+
+        if (uri_only && type != GEN_URI)
+            continue;
+        switch (type) {
+        case GEN_DNS:
+            s = prefixed("dns:", ASN1_STRING_get0_data(v), ASN1_STRING_length(v));
+            break;
+        case GEN_EMAIL:
+            s = prefixed("email:", ASN1_STRING_get0_data(v), ASN1_STRING_length(v));
+            break;
+        case GEN_URI:
+            s = prefixed(uri_only ? "" : "uri:", ASN1_STRING_get0_data(v), ASN1_STRING_length(v));
+            break;
+        case GEN_IPADD: {
+            char buf[INET6_ADDRSTRLEN + 4] = "ip:";
+            int len = ASN1_STRING_length(v);
+            int af = len == 4 ? AF_INET : len == 16 ? AF_INET6 : -1;
+            if (af > 0 && inet_ntop(af, ASN1_STRING_get0_data(v), buf + 3, sizeof buf - 3) != NULL)
+                s = strdup(buf);
+            break;
+        }
+        default:
+            continue; /* other forms (dirName, otherName) are not shown */
+        }
+        if (s == NULL)
+            continue; /* a name with a NUL inside is not shown as text */
+        error = list_add(out, n, s);
+    }
+    return error;
+}
+
+static unsigned ku_bits(uint32_t x509_ku)
+{
+    static const struct {
+        uint32_t ossl;
+        unsigned ch;
+    } map[] = {
+        {KU_DIGITAL_SIGNATURE, CH_KU_DIGITAL_SIGNATURE}, {KU_NON_REPUDIATION, CH_KU_NON_REPUDIATION},
+        {KU_KEY_ENCIPHERMENT, CH_KU_KEY_ENCIPHERMENT},   {KU_DATA_ENCIPHERMENT, CH_KU_DATA_ENCIPHERMENT},
+        {KU_KEY_AGREEMENT, CH_KU_KEY_AGREEMENT},         {KU_KEY_CERT_SIGN, CH_KU_KEY_CERT_SIGN},
+        {KU_CRL_SIGN, CH_KU_CRL_SIGN},                   {KU_ENCIPHER_ONLY, CH_KU_ENCIPHER_ONLY},
+        {KU_DECIPHER_ONLY, CH_KU_DECIPHER_ONLY},
+    };
+    unsigned out = 0;
+
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (x509_ku & map[i].ossl)
+            out |= map[i].ch;
+    return out;
+}
+
+static int ext_key_usage(ch_cert_info *info, X509 *x)
+{
+    EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(x, NID_ext_key_usage, NULL, NULL);
+    size_t n = 0;
+    int error = 0;
+
+    if (eku == NULL)
+        return 0;
+    info->has_ext_key_usage = true;
+    for (int i = 0; i < sk_ASN1_OBJECT_num(eku) && error == 0; i++) {
+        ASN1_OBJECT *o = sk_ASN1_OBJECT_value(eku, i);
+        char oid[128];
+        switch (OBJ_obj2nid(o)) {
+        case NID_server_auth: info->ext_key_usage |= CH_EKU_SERVER_AUTH; break;
+        case NID_client_auth: info->ext_key_usage |= CH_EKU_CLIENT_AUTH; break;
+        case NID_code_sign: info->ext_key_usage |= CH_EKU_CODE_SIGNING; break;
+        case NID_email_protect: info->ext_key_usage |= CH_EKU_EMAIL_PROTECTION; break;
+        case NID_time_stamp: info->ext_key_usage |= CH_EKU_TIME_STAMPING; break;
+        case NID_OCSP_sign: info->ext_key_usage |= CH_EKU_OCSP_SIGNING; break;
+        default:
+            if (OBJ_obj2txt(oid, sizeof oid, o, 1) > 0)
+                error = list_add(&info->eku_other, &n, strdup(oid));
+        }
+    }
+    EXTENDED_KEY_USAGE_free(eku);
+    return error;
+}
+
+static int urls(ch_cert_info *info, X509 *x)
+{
+    CRL_DIST_POINTS *dps = X509_get_ext_d2i(x, NID_crl_distribution_points, NULL, NULL);
+    AUTHORITY_INFO_ACCESS *aia = X509_get_ext_d2i(x, NID_info_access, NULL, NULL);
+    size_t n = 0, m = 0;
+    int error = 0;
+
+    for (int i = 0; i < sk_DIST_POINT_num(dps) && error == 0; i++) {
+        DIST_POINT *dp = sk_DIST_POINT_value(dps, i);
+        if (dp->distpoint != NULL && dp->distpoint->type == 0)
+            error = general_names(&info->crl_urls, &n, dp->distpoint->name.fullname, true);
+    }
+    for (int i = 0; i < sk_ACCESS_DESCRIPTION_num(aia) && error == 0; i++) {
+        ACCESS_DESCRIPTION *ad = sk_ACCESS_DESCRIPTION_value(aia, i);
+        if (OBJ_obj2nid(ad->method) == NID_ad_OCSP && ad->location->type == GEN_URI) {
+            const ASN1_STRING *v = ad->location->d.uniformResourceIdentifier;
+            char *s = prefixed("", ASN1_STRING_get0_data(v), ASN1_STRING_length(v));
+            if (s != NULL)
+                error = list_add(&info->ocsp_urls, &m, s);
+        }
+    }
+    CRL_DIST_POINTS_free(dps);
+    AUTHORITY_INFO_ACCESS_free(aia);
+    return error;
+}
+
+static void key_info(char **alg, int *bits, char **curve, EVP_PKEY *pkey)
+{
+    char group[64];
+    size_t glen = 0;
+
+    *bits = 0;
+    if (pkey == NULL) {
+        *alg = strdup("unknown");
+        return;
+    }
+    *bits = EVP_PKEY_get_bits(pkey);
+    switch (EVP_PKEY_get_base_id(pkey)) {
+    case EVP_PKEY_RSA: *alg = strdup("RSA"); break;
+    case EVP_PKEY_EC:
+        *alg = strdup("EC");
+        if (EVP_PKEY_get_utf8_string_param(pkey, "group", group, sizeof group, &glen) == 1) {
+            int nid = OBJ_sn2nid(group);
+            const char *nist = nid != NID_undef ? EC_curve_nid2nist(nid) : NULL;
+            *curve = strdup(nist ? nist : group);
+        }
+        break;
+    case EVP_PKEY_ED25519: *alg = strdup("Ed25519"); break;
+    case EVP_PKEY_ED448: *alg = strdup("Ed448"); break;
+    default: *alg = strdup(EVP_PKEY_get0_type_name(pkey) ? EVP_PKEY_get0_type_name(pkey) : "unknown");
+    }
+    ERR_clear_error();
+}
+
+int ch_cert_inspect(ch_cert_info *info, const ch_cert *cert)
+{
+    X509 *x = ch_cert_x509(cert);
+    const ASN1_INTEGER *sn = X509_get0_serialNumber(x);
+    const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(x);
+    const ASN1_OCTET_STRING *aki = X509_get0_authority_key_id(x);
+    const X509_ALGOR *sig_alg;
+    GENERAL_NAMES *sans;
+    unsigned char sha1[20];
+    uint32_t flags;
+    size_t n = 0;
+    int error;
+
+    memset(info, 0, sizeof *info);
+    flags = X509_get_extension_flags(x); /* also computes the extension cache */
+    if (flags & EXFLAG_INVALID) {
+        ERR_clear_error();
+        return ch_error_set(CH_EPARSE, "the certificate has invalid or duplicate extensions");
+    }
+    info->version = (int)X509_get_version(x) + 1;
+    info->serial = hex_of(ASN1_STRING_get0_data(sn), (size_t)ASN1_STRING_length(sn));
+    if ((error = ch_name_to_string(&info->subject, X509_get_subject_name(x))) < 0 ||
+        (error = ch_name_to_string(&info->issuer, X509_get_issuer_name(x))) < 0)
+        goto fail;
+    if (ch_name_get(&info->common_name, X509_get_subject_name(x), NID_commonName) == CH_EPARSE) {
+        error = CH_EPARSE; /* a CN with a NUL inside: refuse rather than show half of it */
+        goto fail;
+    }
+    if ((error = x509_time_to_epoch(&info->not_before, X509_get0_notBefore(x))) < 0 ||
+        (error = x509_time_to_epoch(&info->not_after, X509_get0_notAfter(x))) < 0)
+        goto fail;
+    {
+        size_t dlen;
+        const uint8_t *der = ch_cert_der(cert, &dlen);
+        if (EVP_Digest(der, dlen, sha1, NULL, x509_sha1(), NULL) != 1) {
+            error = ch_error_ossl(CH_ECRYPTO, "EVP_Digest", "fingerprinting the certificate");
+            goto fail;
+        }
+        ch_hex(info->sha1, sha1, sizeof sha1);
+        ch_hex(info->sha256, ch_cert_sha256(cert), 32);
+    }
+    key_info(&info->key_algorithm, &info->key_bits, &info->key_curve, X509_get0_pubkey(x));
+    X509_get0_signature(NULL, &sig_alg, x);
+    info->signature_algorithm = strdup(OBJ_nid2ln(OBJ_obj2nid(sig_alg->algorithm)));
+    info->has_basic_constraints = X509_get_ext_by_NID(x, NID_basic_constraints, -1) >= 0;
+    info->is_ca = (flags & EXFLAG_CA) != 0;
+    info->path_len = info->is_ca ? (int)X509_get_pathlen(x) : -1;
+    info->has_key_usage = (flags & EXFLAG_KUSAGE) != 0;
+    info->key_usage = info->has_key_usage ? ku_bits(X509_get_key_usage(x)) : 0;
+    if ((error = ext_key_usage(info, x)) < 0)
+        goto fail;
+    if ((sans = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL)) != NULL) {
+        error = general_names(&info->sans, &n, sans, false);
+        GENERAL_NAMES_free(sans);
+        if (error < 0)
+            goto fail;
+    }
+    if (ski)
+        info->ski = hex_of(ASN1_STRING_get0_data(ski), (size_t)ASN1_STRING_length(ski));
+    if (aki)
+        info->aki = hex_of(ASN1_STRING_get0_data(aki), (size_t)ASN1_STRING_length(aki));
+    if ((error = urls(info, x)) < 0)
+        goto fail;
+    info->self_signed = ch_cert_is_self_signed(cert);
+    ERR_clear_error();
+    if (info->serial == NULL || info->key_algorithm == NULL || info->signature_algorithm == NULL) {
+        error = ch_error_set(CH_ENOMEM, "out of memory");
+        goto fail;
+    }
+    return 0;
+fail:
+    ch_cert_info_dispose(info);
+    return error;
+}
+
+void ch_cert_info_dispose(ch_cert_info *info)
+{
+    if (info == NULL)
+        return;
+    free(info->serial);
+    free(info->subject);
+    free(info->issuer);
+    free(info->common_name);
+    free(info->key_algorithm);
+    free(info->key_curve);
+    free(info->signature_algorithm);
+    list_free(info->eku_other);
+    list_free(info->sans);
+    free(info->ski);
+    free(info->aki);
+    list_free(info->crl_urls);
+    list_free(info->ocsp_urls);
+    memset(info, 0, sizeof *info);
+}
+
+static json_t *str_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+static json_t *str_array(char **list)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; list && list[i]; i++)
+        json_array_append_new(a, json_string(list[i]));
+    return a;
+}
+
+static json_t *time_json(int64_t t)
+{
+    char buf[32];
+
+    ch_time_format(buf, sizeof buf, t);
+    return json_string(buf);
+}
+
+static json_t *ku_json(unsigned ku)
+{
+    static const char *const names[] = {"digital_signature", "non_repudiation", "key_encipherment",
+                                        "data_encipherment", "key_agreement",   "key_cert_sign",
+                                        "crl_sign",          "encipher_only",   "decipher_only"};
+    json_t *a = json_array();
+
+    for (int i = 0; i < 9; i++)
+        if (ku & (1u << i))
+            json_array_append_new(a, json_string(names[i]));
+    return a;
+}
+
+static json_t *eku_json(unsigned eku, char **other)
+{
+    static const char *const names[] = {"server_auth", "client_auth", "code_signing",
+                                        "email_protection", "time_stamping", "ocsp_signing"};
+    json_t *a = json_array();
+
+    for (int i = 0; i < 6; i++)
+        if (eku & (1u << i))
+            json_array_append_new(a, json_string(names[i]));
+    for (size_t i = 0; other && other[i]; i++)
+        json_array_append_new(a, json_string(other[i]));
+    return a;
+}
+
+static int dump(char **out, json_t *o)
+{
+    *out = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(o);
+    return *out ? 0 : ch_error_set(CH_ENOMEM, "out of memory");
+}
+
+int ch_cert_info_to_json(char **out, const ch_cert_info *i)
+{
+    json_t *o = json_object();
+
+    json_object_set_new(o, "version", json_integer(i->version));
+    json_object_set_new(o, "serial", str_or_null(i->serial));
+    json_object_set_new(o, "subject", str_or_null(i->subject));
+    json_object_set_new(o, "issuer", str_or_null(i->issuer));
+    json_object_set_new(o, "common_name", str_or_null(i->common_name));
+    json_object_set_new(o, "not_before", time_json(i->not_before));
+    json_object_set_new(o, "not_after", time_json(i->not_after));
+    json_object_set_new(o, "sha1", json_string(i->sha1));
+    json_object_set_new(o, "sha256", json_string(i->sha256));
+    json_object_set_new(o, "key_algorithm", str_or_null(i->key_algorithm));
+    json_object_set_new(o, "key_bits", json_integer(i->key_bits));
+    json_object_set_new(o, "key_curve", str_or_null(i->key_curve));
+    json_object_set_new(o, "signature_algorithm", str_or_null(i->signature_algorithm));
+    json_object_set_new(o, "is_ca", json_boolean(i->is_ca));
+    json_object_set_new(o, "path_len", i->is_ca && i->path_len >= 0 ? json_integer(i->path_len) : json_null());
+    json_object_set_new(o, "key_usage", ku_json(i->key_usage));
+    json_object_set_new(o, "ext_key_usage", eku_json(i->ext_key_usage, i->eku_other));
+    json_object_set_new(o, "sans", str_array(i->sans));
+    json_object_set_new(o, "ski", str_or_null(i->ski));
+    json_object_set_new(o, "aki", str_or_null(i->aki));
+    json_object_set_new(o, "crl_urls", str_array(i->crl_urls));
+    json_object_set_new(o, "ocsp_urls", str_array(i->ocsp_urls));
+    json_object_set_new(o, "self_signed", json_boolean(i->self_signed));
+    return dump(out, o);
+}
+
+int ch_csr_inspect(ch_csr_info *info, const ch_csr *csr)
+{
+    X509_REQ *req = ch_csr_req(csr);
+    STACK_OF(X509_EXTENSION) *exts;
+    const X509_ALGOR *sig_alg;
+    unsigned char *der = NULL;
+    unsigned char md[32];
+    size_t n = 0;
+    int len, error;
+
+    memset(info, 0, sizeof *info);
+    if ((error = ch_name_to_string(&info->subject, X509_REQ_get_subject_name(req))) < 0)
+        goto fail;
+    if (ch_name_get(&info->common_name, X509_REQ_get_subject_name(req), NID_commonName) == CH_EPARSE) {
+        error = CH_EPARSE;
+        goto fail;
+    }
+    key_info(&info->key_algorithm, &info->key_bits, &info->key_curve, X509_REQ_get0_pubkey(req));
+    X509_REQ_get0_signature(req, NULL, &sig_alg);
+    info->signature_algorithm = strdup(OBJ_nid2ln(OBJ_obj2nid(sig_alg->algorithm)));
+    info->signature_ok = ch_csr_verify(csr) == 0;
+    exts = X509_REQ_get_extensions(req);
+    for (int i = 0; i < sk_X509_EXTENSION_num(exts) && error == 0; i++) {
+        X509_EXTENSION *e = sk_X509_EXTENSION_value(exts, i);
+        int nid = OBJ_obj2nid(X509_EXTENSION_get_object(e));
+        if (nid == NID_basic_constraints) {
+            BASIC_CONSTRAINTS *bc = X509V3_EXT_d2i(e);
+            info->requests_ca = bc != NULL && bc->ca;
+            BASIC_CONSTRAINTS_free(bc);
+        } else if (nid == NID_subject_alt_name) {
+            GENERAL_NAMES *names = X509V3_EXT_d2i(e);
+            if (names != NULL)
+                error = general_names(&info->sans, &n, names, false);
+            GENERAL_NAMES_free(names);
+        }
+    }
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    if (error < 0)
+        goto fail;
+    if ((len = i2d_X509_REQ(req, &der)) <= 0 || EVP_Digest(der, (size_t)len, md, NULL, x509_sha256(), NULL) != 1) {
+        OPENSSL_free(der);
+        error = ch_error_ossl(CH_ECRYPTO, "i2d_X509_REQ", "fingerprinting the CSR");
+        goto fail;
+    }
+    OPENSSL_free(der);
+    ch_hex(info->sha256, md, sizeof md);
+    ERR_clear_error();
+    return 0;
+fail:
+    ERR_clear_error();
+    ch_csr_info_dispose(info);
+    return error;
+}
+
+void ch_csr_info_dispose(ch_csr_info *info)
+{
+    if (info == NULL)
+        return;
+    free(info->subject);
+    free(info->common_name);
+    free(info->key_algorithm);
+    free(info->key_curve);
+    free(info->signature_algorithm);
+    list_free(info->sans);
+    memset(info, 0, sizeof *info);
+}
+
+int ch_csr_info_to_json(char **out, const ch_csr_info *i)
+{
+    json_t *o = json_object();
+
+    json_object_set_new(o, "subject", str_or_null(i->subject));
+    json_object_set_new(o, "common_name", str_or_null(i->common_name));
+    json_object_set_new(o, "key_algorithm", str_or_null(i->key_algorithm));
+    json_object_set_new(o, "key_bits", json_integer(i->key_bits));
+    json_object_set_new(o, "key_curve", str_or_null(i->key_curve));
+    json_object_set_new(o, "signature_algorithm", str_or_null(i->signature_algorithm));
+    json_object_set_new(o, "signature_ok", json_boolean(i->signature_ok));
+    json_object_set_new(o, "sans", str_array(i->sans));
+    json_object_set_new(o, "requests_ca", json_boolean(i->requests_ca));
+    json_object_set_new(o, "sha256", json_string(i->sha256));
+    return dump(out, o);
+}
