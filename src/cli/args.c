@@ -1,0 +1,139 @@
+/* Option parsing, messages, files and passwords for the command-line tool. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+
+const char *cli_opt(const cli_args *a, const char *name)
+{
+    for (int i = a->nopts - 1; i >= 0; i--)
+        if (strcmp(a->names[i], name) == 0)
+            return a->values[i];
+    return NULL;
+}
+
+bool cli_flag(const cli_args *a, const char *name)
+{
+    return cli_opt(a, name) != NULL;
+}
+
+void cli_usage(const cli_args *a, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "certhub: %s: ", a->cmd->name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nusage: certhub %s %s\n", a->cmd->name, a->cmd->usage);
+    exit(2);
+}
+
+const char *cli_need(const cli_args *a, const char *name)
+{
+    const char *v = cli_opt(a, name);
+
+    if (v == NULL || *v == '\0')
+        cli_usage(a, "--%s is required", name);
+    return v;
+}
+
+long cli_int(const cli_args *a, const char *name, long def, long min, long max)
+{
+    const char *v = cli_opt(a, name);
+    char *end;
+    long n;
+
+    if (v == NULL)
+        return def;
+    errno = 0;
+    n = strtol(v, &end, 10);
+    if (*v == '\0' || *end != '\0' || errno != 0 || n < min || n > max)
+        cli_usage(a, "--%s must be a whole number from %ld to %ld, not \"%.32s\"", name, min, max, v);
+    return n;
+}
+
+int cli_fail(const cli_args *a, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "certhub: %s: ", a->cmd->name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return 1;
+}
+
+int cli_fail_last(const cli_args *a)
+{
+    return cli_fail(a, "%s", ch_error_last()[0] ? ch_error_last() : "failed");
+}
+
+int cli_read(const cli_args *a, const char *path, uint8_t **data, size_t *len)
+{
+    if (ch_file_read(data, len, path, CH_MAX_UPLOAD_BYTES) < 0)
+        return cli_fail_last(a);
+    return 0;
+}
+
+int cli_password(const cli_args *a, const char *opt, const char *env, char **out)
+{
+    const char *path = cli_opt(a, opt);
+    const char *e = env ? getenv(env) : NULL;
+    uint8_t *data = NULL;
+    size_t len = 0, n;
+
+    *out = NULL;
+    if (path == NULL) {
+        if (e != NULL && (*out = strdup(e)) == NULL)
+            return cli_fail(a, "out of memory");
+        return 0;
+    }
+    if (ch_file_read(&data, &len, path, CH_MAX_PASSWORD_LEN + 2) < 0)
+        return cli_fail(a, "cannot read the password file: %s", ch_error_last());
+    /* The first line, without its line end: what `echo secret > file` writes. */
+    for (n = 0; n < len && data[n] != '\n' && data[n] != '\r'; n++)
+        ;
+    if (memchr(data, '\0', n) != NULL) {
+        ch_secure_free(data, len);
+        return cli_fail(a, "the password file %s contains a NUL byte", path);
+    }
+    /* Wipe the rest now: ch_secure_free_str only wipes up to the NUL. */
+    ch_wipe(data + n, len - n);
+    data[n] = '\0';
+    *out = (char *)data;
+    return 0;
+}
+
+int cli_write(const cli_args *a, const char *path, const void *data, size_t len, unsigned mode)
+{
+    struct stat st;
+
+    if (!cli_flag(a, "force") && stat(path, &st) == 0)
+        return cli_fail(a, "%s exists; pass --force to replace it", path);
+    if (ch_file_write_atomic(path, data, len, mode) < 0)
+        return cli_fail_last(a);
+    return 0;
+}
+
+size_t cli_split(char **store, const char *text, const char **parts, size_t max)
+{
+    size_t n = 0;
+    char *p, *save = NULL;
+
+    *store = strdup(text ? text : "");
+    if (*store == NULL)
+        return 0;
+    for (p = strtok_r(*store, ",", &save); p != NULL && n < max; p = strtok_r(NULL, ",", &save)) {
+        while (*p == ' ')
+            p++;
+        if (*p != '\0')
+            parts[n++] = p;
+    }
+    return n;
+}

@@ -1,0 +1,80 @@
+/*
+ * certhub command-line tool: shared pieces of the command files.  Commands are rows of one
+ * table (main.c); each parses its options with cli_parse and reports bad input with
+ * cli_fail (exit 1) and bad usage with cli_usage (exit 2).
+ */
+#ifndef CERTHUB_CLI_H
+#define CERTHUB_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "certhub/common.h"
+
+#define CLI_MAX_OPTS 32
+#define CLI_MAX_POS 8
+
+typedef struct cli_cmd cli_cmd;
+
+/* Parsed command line of one command. */
+typedef struct cli_args {
+    const cli_cmd *cmd;
+    const char *pos[CLI_MAX_POS];
+    int npos;
+    const char *names[CLI_MAX_OPTS];
+    const char *values[CLI_MAX_OPTS];
+    int nopts;
+} cli_args;
+
+struct cli_cmd {
+    const char *name;      /* "key create" */
+    int (*run)(cli_args *a);
+    const char *usage;     /* options line */
+    const char *summary;
+    const char *opts;      /* accepted options: "type= out= force" ('=' takes a value) */
+    int min_pos, max_pos;
+};
+
+/* Option value or NULL; a flag's value is "". */
+const char *cli_opt(const cli_args *a, const char *name);
+bool cli_flag(const cli_args *a, const char *name);
+/* Value of a required option; prints usage and exits 2 when missing. */
+const char *cli_need(const cli_args *a, const char *name);
+/* Integer option (def when absent); exits 2 on a value that is not a whole number in range. */
+long cli_int(const cli_args *a, const char *name, long def, long min, long max);
+
+/* "certhub: <cmd>: <message>" on stderr; returns 1 (the exit status for bad input). */
+int cli_fail(const cli_args *a, const char *fmt, ...) CH_PRINTF(2, 3);
+/* The library's last error as above. */
+int cli_fail_last(const cli_args *a);
+/* Usage message for the command on stderr; exits 2. */
+_Noreturn void cli_usage(const cli_args *a, const char *fmt, ...) CH_PRINTF(2, 3);
+
+/* Reads a file under the upload cap; on error prints and returns 1 (via cli_fail). */
+int cli_read(const cli_args *a, const char *path, uint8_t **data, size_t *len);
+/* Reads a password: the first line of the file named by option `opt`, else the environment
+ * variable env (may be NULL).  *out is NULL when neither is given; free with
+ * ch_secure_free_str. */
+int cli_password(const cli_args *a, const char *opt, const char *env, char **out);
+/* Writes a file atomically with mode; refuses to replace an existing one without --force. */
+int cli_write(const cli_args *a, const char *path, const void *data, size_t len, unsigned mode);
+
+/* Splits "a,b,c" into at most max parts (in a malloc'd copy kept in *store). */
+size_t cli_split(char **store, const char *text, const char **parts, size_t max);
+
+/* Reads a private key file, with the password from the file named by option pw_opt. */
+struct ch_key;
+int cli_load_key(cli_args *a, const char *path, const char *pw_opt, struct ch_key **out);
+/* Parses a comma-separated SAN list into sans (values point into *store; free it). */
+struct ch_san;
+int cli_parse_sans(cli_args *a, const char *text, struct ch_san *sans, size_t max, size_t *count, char **store);
+
+/* Commands. */
+int cmd_key_create(cli_args *a);
+int cmd_csr_create(cli_args *a);
+int cmd_cert_create(cli_args *a);
+int cmd_inspect(cli_args *a);
+int cmd_verify(cli_args *a);
+
+#endif

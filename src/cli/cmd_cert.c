@@ -1,0 +1,221 @@
+/* certhub cert create */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "certhub/x509.h"
+#include "cli.h"
+
+static int parse_ku(cli_args *a, const char *text, unsigned *out)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } names[] = {
+        {"digitalSignature", CH_KU_DIGITAL_SIGNATURE}, {"nonRepudiation", CH_KU_NON_REPUDIATION},
+        {"keyEncipherment", CH_KU_KEY_ENCIPHERMENT},   {"dataEncipherment", CH_KU_DATA_ENCIPHERMENT},
+        {"keyAgreement", CH_KU_KEY_AGREEMENT},         {"keyCertSign", CH_KU_KEY_CERT_SIGN},
+        {"cRLSign", CH_KU_CRL_SIGN},                   {"encipherOnly", CH_KU_ENCIPHER_ONLY},
+        {"decipherOnly", CH_KU_DECIPHER_ONLY},
+    };
+    const char *parts[16];
+    char *store;
+    size_t n = cli_split(&store, text, parts, 16);
+
+    *out = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool found = false;
+        for (size_t k = 0; k < sizeof names / sizeof names[0] && !found; k++)
+            if (strcasecmp(parts[i], names[k].name) == 0) {
+                *out |= names[k].bit;
+                found = true;
+            }
+        if (!found) {
+            int rc = cli_fail(a, "unknown key usage \"%s\"; accepted: digitalSignature, nonRepudiation, "
+                                 "keyEncipherment, dataEncipherment, keyAgreement, keyCertSign, cRLSign, "
+                                 "encipherOnly, decipherOnly", parts[i]);
+            free(store);
+            return rc;
+        }
+    }
+    free(store);
+    return 0;
+}
+
+static int parse_eku(cli_args *a, const char *text, unsigned *out)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } names[] = {
+        {"serverAuth", CH_EKU_SERVER_AUTH},   {"clientAuth", CH_EKU_CLIENT_AUTH},
+        {"codeSigning", CH_EKU_CODE_SIGNING}, {"emailProtection", CH_EKU_EMAIL_PROTECTION},
+        {"timeStamping", CH_EKU_TIME_STAMPING}, {"OCSPSigning", CH_EKU_OCSP_SIGNING},
+    };
+    const char *parts[16];
+    char *store;
+    size_t n = cli_split(&store, text, parts, 16);
+
+    *out = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool found = false;
+        for (size_t k = 0; k < sizeof names / sizeof names[0] && !found; k++)
+            if (strcasecmp(parts[i], names[k].name) == 0) {
+                *out |= names[k].bit;
+                found = true;
+            }
+        if (!found) {
+            int rc = cli_fail(a, "unknown extended key usage \"%s\"; accepted: serverAuth, clientAuth, codeSigning, "
+                                 "emailProtection, timeStamping, OCSPSigning", parts[i]);
+            free(store);
+            return rc;
+        }
+    }
+    free(store);
+    return 0;
+}
+
+static bool exists(const char *path)
+{
+    struct stat st;
+
+    return path != NULL && stat(path, &st) == 0;
+}
+
+int cmd_cert_create(cli_args *a)
+{
+    const char *out = cli_need(a, "out");
+    const char *key_path = cli_opt(a, "key"), *key_type = cli_opt(a, "key-type"), *key_out = cli_opt(a, "key-out");
+    const char *csr_path = cli_opt(a, "csr"), *ca_path = cli_opt(a, "ca"), *ca_key_path = cli_opt(a, "ca-key");
+    const char *subject_text = cli_opt(a, "subject");
+    const char *crl[2] = {cli_opt(a, "crl-url"), NULL}, *ocsp[2] = {cli_opt(a, "ocsp-url"), NULL};
+    const ch_profile *profile;
+    ch_issue_opts o = {.path_len = -2};
+    ch_key *key = NULL, *ca_key = NULL;
+    ch_cert *ca = NULL, *cert = NULL;
+    ch_csr *csr = NULL;
+    X509_NAME *subject = NULL;
+    ch_san sans[CH_MAX_SANS];
+    size_t nsans = 0;
+    char *san_store = NULL, *key_out_pw = NULL;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    ch_buf pem = CH_BUF_INIT, key_pem = CH_BUF_INIT;
+    ch_key_type kt;
+    int rc = 1, sources = (key_path != NULL) + (key_type != NULL) + (csr_path != NULL);
+
+    if ((profile = ch_profile_get(cli_need(a, "profile"))) == NULL)
+        return cli_fail_last(a);
+    if (sources != 1)
+        cli_usage(a, "give exactly one of --key, --key-type or --csr");
+    if (key_type != NULL && key_out == NULL)
+        cli_usage(a, "--key-type needs --key-out to save the new key");
+    if ((ca_path == NULL) != (ca_key_path == NULL))
+        cli_usage(a, "--ca and --ca-key go together");
+    if (subject_text == NULL && csr_path == NULL)
+        cli_usage(a, "--subject is required (or a --csr that carries it)");
+    /* Check the outputs first so a refusal changes nothing. */
+    if (!cli_flag(a, "force") && (exists(out) || exists(key_out)))
+        return cli_fail(a, "%s exists; pass --force to replace it", exists(out) ? out : key_out);
+
+    o.profile = profile;
+    o.days = (int)cli_int(a, "days", 0, 1, 36600);
+    o.path_len = (int)cli_int(a, "path-len", -2, 0, 64);
+    o.cap_validity = false;
+    if (cli_opt(a, "digest") && ch_digest_parse(&o.digest, cli_opt(a, "digest")) < 0) {
+        rc = cli_fail_last(a);
+        goto done;
+    }
+    if (cli_opt(a, "key-usage") && parse_ku(a, cli_opt(a, "key-usage"), &o.key_usage) != 0)
+        goto done;
+    if (cli_opt(a, "ext-key-usage") && parse_eku(a, cli_opt(a, "ext-key-usage"), &o.ext_key_usage) != 0)
+        goto done;
+    if (crl[0])
+        o.crl_urls = crl;
+    if (ocsp[0])
+        o.ocsp_urls = ocsp;
+    if (subject_text != NULL && ch_name_parse(&subject, subject_text) < 0) {
+        rc = cli_fail_last(a);
+        goto done;
+    }
+    o.subject = subject;
+    if (cli_parse_sans(a, cli_opt(a, "san"), sans, CH_MAX_SANS, &nsans, &san_store) != 0)
+        goto done;
+    if (cli_opt(a, "san")) {
+        o.sans = sans;
+        o.san_count = nsans;
+    }
+
+    /* The subject's key. */
+    if (csr_path != NULL) {
+        if (cli_read(a, csr_path, &data, &len) != 0)
+            goto done;
+        if (ch_csr_parse(&csr, data, len) < 0 || ch_csr_verify(csr) < 0) {
+            rc = cli_fail(a, "%s: %s", csr_path, ch_error_last());
+            goto done;
+        }
+        o.csr = csr;
+    } else if (key_path != NULL) {
+        if (cli_load_key(a, key_path, "key-password-file", &key) != 0)
+            goto done;
+        o.subject_key = key;
+    } else {
+        if (ch_key_type_parse(&kt, key_type) < 0 || ch_key_generate(&key, kt) < 0) {
+            rc = cli_fail_last(a);
+            goto done;
+        }
+        o.subject_key = key;
+    }
+
+    /* The issuer. */
+    if (ca_path != NULL) {
+        free(data);
+        data = NULL;
+        if (cli_read(a, ca_path, &data, &len) != 0)
+            goto done;
+        if (ch_cert_parse(&ca, data, len) < 0) {
+            rc = cli_fail(a, "%s: %s", ca_path, ch_error_last());
+            goto done;
+        }
+        if (cli_load_key(a, ca_key_path, "ca-key-password-file", &ca_key) != 0)
+            goto done;
+        o.ca_cert = ca;
+        o.ca_key = ca_key;
+    } else {
+        if (csr != NULL) {
+            rc = cli_fail(a, "a certificate for a CSR needs an issuer: give --ca and --ca-key");
+            goto done;
+        }
+        o.ca_key = key; /* self-signed */
+    }
+
+    if (ch_cert_issue(&cert, &o) < 0 || ch_cert_write_pem(&pem, cert) < 0) {
+        rc = cli_fail_last(a);
+        goto done;
+    }
+    if (key_type != NULL) {
+        if (cli_password(a, "key-out-password-file", NULL, &key_out_pw) != 0)
+            goto done;
+        if (ch_key_write_pem(&key_pem, key, key_out_pw) < 0) {
+            rc = cli_fail_last(a);
+            goto done;
+        }
+        if (cli_write(a, key_out, key_pem.data, key_pem.len, 0600) != 0)
+            goto done;
+    }
+    rc = cli_write(a, out, pem.data, pem.len, 0644);
+done:
+    ch_buf_dispose(&pem);
+    ch_buf_dispose_secure(&key_pem);
+    ch_secure_free_str(key_out_pw);
+    free(data);
+    free(san_store);
+    X509_NAME_free(subject);
+    ch_csr_free(csr);
+    ch_cert_free(cert);
+    ch_cert_free(ca);
+    ch_key_free(ca_key);
+    ch_key_free(key);
+    return rc;
+}

@@ -1,0 +1,287 @@
+/* certhub inspect: every certificate, CSR and key in a file.  Keys are described by type and
+ * public-key fingerprint, never printed. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+#include "certhub/x509.h"
+#include "cli.h"
+
+struct out {
+    bool json;
+    json_t *list;
+    int n_cert, n_csr, n_key;
+};
+
+static void line(const char *label, const char *value)
+{
+    if (value != NULL && *value != '\0')
+        printf("  %-20s %s\n", label, value);
+}
+
+static void join(char *buf, size_t size, char **list)
+{
+    size_t used = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; list && list[i] && used + 1 < size; i++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? ", " : "", list[i]);
+}
+
+static void print_bits(const char *label, unsigned bits, const char *const *names, int n, char **other)
+{
+    char buf[512];
+    size_t used = 0;
+
+    buf[0] = '\0';
+    for (int i = 0; i < n; i++)
+        if (bits & (1u << i))
+            used += (size_t)snprintf(buf + used, sizeof buf - used, "%s%s", used ? ", " : "", names[i]);
+    for (size_t i = 0; other && other[i] && used < sizeof buf; i++)
+        used += (size_t)snprintf(buf + used, sizeof buf - used, "%s%s", used ? ", " : "", other[i]);
+    line(label, buf);
+}
+
+static int show_cert(cli_args *a, struct out *o, const uint8_t *der, size_t len)
+{
+    static const char *const ku[] = {"digitalSignature", "nonRepudiation", "keyEncipherment", "dataEncipherment",
+                                     "keyAgreement", "keyCertSign", "cRLSign", "encipherOnly", "decipherOnly"};
+    static const char *const eku[] = {"serverAuth", "clientAuth", "codeSigning", "emailProtection",
+                                      "timeStamping", "OCSPSigning"};
+    ch_cert *c;
+    ch_cert_info i;
+    char buf[1024], t1[32], t2[32];
+    char *json;
+
+    if (ch_cert_parse(&c, der, len) < 0 || ch_cert_inspect(&i, c) < 0) {
+        int rc = cli_fail(a, "certificate %d: %s", o->n_cert + 1, ch_error_last());
+        ch_cert_free(c);
+        return rc;
+    }
+    ch_cert_free(c);
+    o->n_cert++;
+    if (o->json) {
+        if (ch_cert_info_to_json(&json, &i) == 0) {
+            json_t *obj = json_loads(json, 0, NULL);
+            json_object_set_new(obj, "type", json_string("certificate"));
+            json_array_append_new(o->list, obj);
+            free(json);
+        }
+        ch_cert_info_dispose(&i);
+        return 0;
+    }
+    printf("Certificate %d\n", o->n_cert);
+    line("Subject:", i.subject);
+    line("Issuer:", i.issuer);
+    snprintf(buf, sizeof buf, "%d", i.version);
+    line("Version:", buf);
+    line("Serial:", i.serial);
+    ch_time_format(t1, sizeof t1, i.not_before);
+    ch_time_format(t2, sizeof t2, i.not_after);
+    line("Not before:", t1);
+    line("Not after:", t2);
+    snprintf(buf, sizeof buf, "%s %d%s%s", i.key_algorithm, i.key_bits, i.key_curve ? " " : "",
+             i.key_curve ? i.key_curve : "");
+    line("Public key:", buf);
+    line("Signature:", i.signature_algorithm);
+    line("SHA-256:", i.sha256);
+    line("SHA-1:", i.sha1);
+    if (i.is_ca && i.path_len >= 0)
+        snprintf(buf, sizeof buf, "CA, path length %d", i.path_len);
+    else
+        snprintf(buf, sizeof buf, "%s", i.is_ca ? "CA" : i.has_basic_constraints ? "not a CA" : "absent");
+    line("Basic constraints:", buf);
+    print_bits("Key usage:", i.key_usage, ku, 9, NULL);
+    print_bits("Extended key usage:", i.ext_key_usage, eku, 6, i.eku_other);
+    join(buf, sizeof buf, i.sans);
+    line("Alternative names:", buf);
+    line("Subject key id:", i.ski);
+    line("Authority key id:", i.aki);
+    join(buf, sizeof buf, i.crl_urls);
+    line("CRL:", buf);
+    join(buf, sizeof buf, i.ocsp_urls);
+    line("OCSP:", buf);
+    line("Self-signed:", i.self_signed ? "yes" : "no");
+    ch_cert_info_dispose(&i);
+    return 0;
+}
+
+static int show_csr(cli_args *a, struct out *o, const uint8_t *der, size_t len)
+{
+    ch_csr *c;
+    ch_csr_info i;
+    char buf[1024], *json;
+
+    if (ch_csr_parse(&c, der, len) < 0 || ch_csr_inspect(&i, c) < 0) {
+        int rc = cli_fail(a, "CSR %d: %s", o->n_csr + 1, ch_error_last());
+        ch_csr_free(c);
+        return rc;
+    }
+    ch_csr_free(c);
+    o->n_csr++;
+    if (o->json) {
+        if (ch_csr_info_to_json(&json, &i) == 0) {
+            json_t *obj = json_loads(json, 0, NULL);
+            json_object_set_new(obj, "type", json_string("csr"));
+            json_array_append_new(o->list, obj);
+            free(json);
+        }
+        ch_csr_info_dispose(&i);
+        return 0;
+    }
+    printf("Certificate signing request %d\n", o->n_csr);
+    line("Subject:", i.subject);
+    snprintf(buf, sizeof buf, "%s %d%s%s", i.key_algorithm, i.key_bits, i.key_curve ? " " : "",
+             i.key_curve ? i.key_curve : "");
+    line("Public key:", buf);
+    line("Signature:", i.signature_algorithm);
+    line("Signature valid:", i.signature_ok ? "yes" : "NO");
+    join(buf, sizeof buf, i.sans);
+    line("Alternative names:", buf);
+    line("Requests a CA:", i.requests_ca ? "yes" : "no");
+    line("SHA-256:", i.sha256);
+    ch_csr_info_dispose(&i);
+    return 0;
+}
+
+static int show_key(cli_args *a, struct out *o, const uint8_t *data, size_t len, bool public_only,
+                    const char *password)
+{
+    ch_key *k;
+    char fp[65], buf[128];
+    int r = public_only ? ch_key_parse_public(&k, data, len) : ch_key_parse(&k, data, len, password);
+
+    if (r < 0)
+        return cli_fail(a, "key %d: %s", o->n_key + 1, ch_error_last());
+    o->n_key++;
+    ch_hex(fp, ch_key_spki_sha256(k), 32);
+    if (o->json) {
+        json_t *obj = json_object();
+        json_object_set_new(obj, "type", json_string(public_only ? "public_key" : "private_key"));
+        json_object_set_new(obj, "key_type", json_string(ch_key_type_name(ch_key_get_type(k))));
+        json_object_set_new(obj, "algorithm", json_string(ch_key_algorithm(k)));
+        json_object_set_new(obj, "bits", json_integer(ch_key_bits(k)));
+        json_object_set_new(obj, "curve", *ch_key_curve(k) ? json_string(ch_key_curve(k)) : json_null());
+        json_object_set_new(obj, "public_key_sha256", json_string(fp));
+        json_array_append_new(o->list, obj);
+    } else {
+        printf("%s %d\n", public_only ? "Public key" : "Private key", o->n_key);
+        snprintf(buf, sizeof buf, "%s %d%s%s", ch_key_algorithm(k), ch_key_bits(k), *ch_key_curve(k) ? " " : "",
+                 ch_key_curve(k));
+        line("Type:", buf);
+        line("Public key SHA-256:", fp);
+    }
+    ch_key_free(k);
+    return 0;
+}
+
+static bool is_key_block(const char *name)
+{
+    return strcmp(name, "PRIVATE KEY") == 0 || strcmp(name, "ENCRYPTED PRIVATE KEY") == 0 ||
+           strcmp(name, "RSA PRIVATE KEY") == 0 || strcmp(name, "EC PRIVATE KEY") == 0;
+}
+
+static int inspect_pem(cli_args *a, struct out *o, const uint8_t *data, size_t len, const char *password)
+{
+    BIO *bio = BIO_new_mem_buf(data, (int)len);
+    char *name = NULL, *header = NULL;
+    unsigned char *der = NULL;
+    long dlen = 0;
+    int rc = 0, blocks = 0;
+
+    if (bio == NULL)
+        return cli_fail(a, "out of memory");
+    while (rc == 0 && PEM_read_bio(bio, &name, &header, &der, &dlen) == 1) {
+        if (++blocks > (int)CH_MAX_PEM_OBJECTS) {
+            rc = cli_fail(a, "more than %u PEM blocks", CH_MAX_PEM_OBJECTS);
+        } else if (strcmp(name, "CERTIFICATE") == 0 || strcmp(name, "X509 CERTIFICATE") == 0 ||
+                   strcmp(name, "TRUSTED CERTIFICATE") == 0) {
+            /* Re-wrap so trusted-certificate trailers go through the same parser. */
+            BIO *one = BIO_new(BIO_s_mem());
+            char *p;
+            long n;
+            if (one && PEM_write_bio(one, name, "", der, dlen) > 0 && (n = BIO_get_mem_data(one, &p)) > 0)
+                rc = show_cert(a, o, (const uint8_t *)p, (size_t)n);
+            BIO_free(one);
+        } else if (strcmp(name, "CERTIFICATE REQUEST") == 0 || strcmp(name, "NEW CERTIFICATE REQUEST") == 0) {
+            rc = show_csr(a, o, der, (size_t)dlen);
+        } else if (is_key_block(name)) {
+            /* Keys go back to PEM text: legacy encryption lives in the headers. */
+            BIO *one = BIO_new(BIO_s_secmem());
+            char *p;
+            long n;
+            if (one && PEM_write_bio(one, name, header, der, dlen) > 0 && (n = BIO_get_mem_data(one, &p)) > 0)
+                rc = show_key(a, o, (const uint8_t *)p, (size_t)n, false, password);
+            BIO_free(one);
+        } else if (strcmp(name, "PUBLIC KEY") == 0) {
+            rc = show_key(a, o, der, (size_t)dlen, true, NULL);
+        }
+        OPENSSL_free(name);
+        OPENSSL_free(header);
+        OPENSSL_clear_free(der, (size_t)dlen);
+        name = header = NULL;
+        der = NULL;
+    }
+    ERR_clear_error();
+    BIO_free(bio);
+    return rc;
+}
+
+int cmd_inspect(cli_args *a)
+{
+    const char *path = a->pos[0];
+    struct out o = {.json = cli_flag(a, "json")};
+    uint8_t *data = NULL;
+    size_t len = 0;
+    char *password = NULL;
+    int rc;
+
+    if (cli_read(a, path, &data, &len) != 0)
+        return 1;
+    if (cli_password(a, "password-file", "CERTHUB_PASSWORD", &password) != 0) {
+        ch_secure_free(data, len);
+        return 1;
+    }
+    if (o.json)
+        o.list = json_array();
+    if (len > 0 && data[0] != 0x30) {
+        rc = inspect_pem(a, &o, data, len, password);
+    } else {
+        /* DER: a certificate, a CSR, a private key or a public key, whichever parses. */
+        ch_cert *c = NULL;
+        ch_csr *r = NULL;
+        ch_key *k = NULL;
+        if (len > 0 && ch_cert_parse(&c, data, len) == 0)
+            rc = show_cert(a, &o, data, len);
+        else if (len > 0 && ch_csr_parse(&r, data, len) == 0)
+            rc = show_csr(a, &o, data, len);
+        else if (len > 0 && ch_key_parse(&k, data, len, password) != CH_EPARSE)
+            rc = show_key(a, &o, data, len, false, password);
+        else if (len > 0 && ch_key_parse_public(&k, data, len) == 0)
+            rc = show_key(a, &o, data, len, true, NULL);
+        else
+            rc = -1;
+        ch_cert_free(c);
+        ch_csr_free(r);
+        ch_key_free(k);
+    }
+    if (rc == 0 && o.n_cert + o.n_csr + o.n_key == 0)
+        rc = -1;
+    if (rc < 0)
+        rc = cli_fail(a, "%s: no certificate, CSR or key found; accepted: PEM or DER certificates, CSRs, "
+                         "PKCS#8 and legacy private keys, public keys", path);
+    if (rc == 0 && o.json) {
+        char *s = json_dumps(o.list, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        if (s != NULL)
+            printf("%s\n", s);
+        free(s);
+    }
+    json_decref(o.list);
+    ch_secure_free(data, len);
+    ch_secure_free_str(password);
+    return rc;
+}

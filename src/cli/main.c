@@ -1,0 +1,178 @@
+/*
+ * certhub: the command-line tool.  For now it works on files, as a careful front end to
+ * the X.509 engine (the service commands come with certhubd).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "certhub/x509.h"
+#include "cli.h"
+
+#ifndef CERTHUB_VERSION
+#define CERTHUB_VERSION "0.1.0"
+#endif
+
+static const cli_cmd commands[] = {
+    {"key create", cmd_key_create, "--type TYPE --out FILE [--password-file F] [--force]",
+     "create a private key (rsa2048 rsa3072 rsa4096 p256 p384 p521 ed25519)", "type= out= password-file= force", 0, 0},
+    {"csr create", cmd_csr_create,
+     "--key FILE --subject DN [--san dns:NAME,ip:ADDR,...] [--digest sha256] --out FILE [--key-password-file F] "
+     "[--force]",
+     "create a certificate signing request", "key= subject= san= digest= out= key-password-file= force", 0, 0},
+    {"cert create", cmd_cert_create,
+     "--profile NAME [--subject DN] [--san LIST] [--key FILE | --key-type TYPE --key-out FILE | --csr FILE] "
+     "[--ca FILE --ca-key FILE] [--days N] [--path-len N] [--digest D] [--key-usage LIST] "
+     "[--ext-key-usage LIST] [--crl-url URL] [--ocsp-url URL] [--key-password-file F] "
+     "[--ca-key-password-file F] [--key-out-password-file F] --out FILE [--force]",
+     "issue a certificate from a profile (self-signed without --ca)",
+     "profile= subject= san= key= key-type= key-out= csr= ca= ca-key= days= path-len= digest= key-usage= "
+     "ext-key-usage= crl-url= ocsp-url= key-password-file= ca-key-password-file= key-out-password-file= out= "
+     "force",
+     0, 0},
+    {"inspect", cmd_inspect, "FILE [--json] [--password-file F]",
+     "show every certificate, CSR and key in a file (keys are described, never shown)", "json password-file=", 1,
+     1},
+    {"verify", cmd_verify,
+     "LEAF --ca ROOTS [--untrusted CHAIN] [--hostname NAME] [--purpose server|client] [--at 2030-01-01T00:00:00Z]",
+     "verify a certificate against trusted roots (exit 0 valid, 1 invalid)",
+     "ca= untrusted= hostname= purpose= at=", 1, 1},
+};
+
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static void help(FILE *f)
+{
+    fprintf(f, "certhub %s: certificates, keys and CAs\n\nusage: certhub COMMAND [OPTIONS]\n\ncommands:\n",
+            CERTHUB_VERSION);
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n'certhub COMMAND --help' shows a command's options.  Passwords are read from files\n"
+               "(--password-file), never from the command line.\n");
+}
+
+static void command_help(const cli_cmd *c)
+{
+    printf("usage: certhub %s %s\n\n%s\n", c->name, c->usage, c->summary);
+}
+
+/* Whether name is among the command's accepted options; sets *takes_value. */
+static bool accepts(const cli_cmd *c, const char *name, size_t len, bool *takes_value)
+{
+    const char *p = c->opts;
+
+    while (*p) {
+        const char *end = p;
+        while (*end && *end != ' ')
+            end++;
+        size_t n = (size_t)(end - p);
+        bool v = n > 0 && p[n - 1] == '=';
+        if ((v ? n - 1 : n) == len && strncmp(p, name, len) == 0) {
+            *takes_value = v;
+            return true;
+        }
+        p = *end ? end + 1 : end;
+    }
+    return false;
+}
+
+static void parse(cli_args *a, int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            command_help(a->cmd);
+            exit(0);
+        }
+        if (strncmp(arg, "--", 2) == 0 && arg[2] != '\0') {
+            const char *name = arg + 2, *eq = strchr(name, '=');
+            size_t len = eq ? (size_t)(eq - name) : strlen(name);
+            bool takes;
+            if (!accepts(a->cmd, name, len, &takes))
+                cli_usage(a, "unknown option --%.*s", (int)len, name);
+            if (a->nopts >= CLI_MAX_OPTS)
+                cli_usage(a, "too many options");
+            a->names[a->nopts] = strndup(name, len);
+            if (takes) {
+                if (eq)
+                    a->values[a->nopts] = eq + 1;
+                else if (i + 1 < argc)
+                    a->values[a->nopts] = argv[++i];
+                else
+                    cli_usage(a, "--%.*s needs a value", (int)len, name);
+            } else {
+                if (eq)
+                    cli_usage(a, "--%.*s takes no value", (int)len, name);
+                a->values[a->nopts] = "";
+            }
+            a->nopts++;
+            continue;
+        }
+        if (a->npos >= CLI_MAX_POS || a->npos >= a->cmd->max_pos)
+            cli_usage(a, "unexpected argument \"%.64s\"", arg);
+        a->pos[a->npos++] = arg;
+    }
+    if (a->npos < a->cmd->min_pos)
+        cli_usage(a, "missing argument");
+}
+
+int main(int argc, char **argv)
+{
+    cli_args a;
+    int rc;
+
+    if (argc < 2) {
+        help(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        if (argc > 2) {
+            for (size_t i = 0; i < NCOMMANDS; i++) {
+                size_t n = strlen(argv[2]);
+                if (strncmp(commands[i].name, argv[2], n) == 0 &&
+                    (commands[i].name[n] == '\0' || commands[i].name[n] == ' ')) {
+                    command_help(&commands[i]);
+                    if (commands[i].name[n] == '\0')
+                        return 0;
+                }
+            }
+            return 0;
+        }
+        help(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        printf("certhub %s\n", CERTHUB_VERSION);
+        return 0;
+    }
+    if (ch_init() < 0) {
+        fprintf(stderr, "certhub: %s\n", ch_error_last());
+        return 1;
+    }
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        const cli_cmd *c = &commands[i];
+        const char *space = strchr(c->name, ' ');
+        int used;
+        if (space == NULL) {
+            if (strcmp(argv[1], c->name) != 0)
+                continue;
+            used = 2;
+        } else {
+            size_t n = (size_t)(space - c->name);
+            if (strlen(argv[1]) != n || strncmp(argv[1], c->name, n) != 0 || argc < 3 ||
+                strcmp(argv[2], space + 1) != 0)
+                continue;
+            used = 3;
+        }
+        memset(&a, 0, sizeof a);
+        a.cmd = c;
+        parse(&a, argc - used, argv + used);
+        rc = c->run(&a);
+        for (int k = 0; k < a.nopts; k++)
+            free((char *)a.names[k]);
+        return rc;
+    }
+    fprintf(stderr, "certhub: unknown command \"%s%s%s\"\n", argv[1], argc > 2 ? " " : "", argc > 2 ? argv[2] : "");
+    help(stderr);
+    return 2;
+}
