@@ -159,6 +159,13 @@ bool ch_cert_is_ca(const ch_cert *cert);
 bool ch_cert_is_self_signed(const ch_cert *cert);
 int64_t ch_cert_not_before(const ch_cert *cert); /* seconds since the epoch */
 int64_t ch_cert_not_after(const ch_cert *cert);
+/* Serial number as lower-case hex (at most 40 digits for RFC 5280 serials; longer ones are
+ * cut), into out. */
+void ch_cert_serial_hex(char out[41], const ch_cert *cert);
+/* Subject and issuer as RFC 4514 strings; free() the result.  Neither decodes the key, so
+ * they are cheap on a certificate that was just issued. */
+int ch_cert_subject_string(char **out, const ch_cert *cert);
+int ch_cert_issuer_string(char **out, const ch_cert *cert);
 
 /* ---------------------------------------------------------------- inspecting */
 

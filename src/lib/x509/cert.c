@@ -449,3 +449,23 @@ int64_t ch_cert_not_after(const ch_cert *cert)
     (void)x509_time_to_epoch(&t, X509_get0_notAfter(x509_cert_obj(cert)));
     return t;
 }
+
+void ch_cert_serial_hex(char out[41], const ch_cert *cert)
+{
+    const ASN1_INTEGER *sn = X509_get0_serialNumber(x509_cert_obj(cert));
+    int len = ASN1_STRING_length(sn);
+
+    if (len > 20)
+        len = 20;
+    ch_hex(out, ASN1_STRING_get0_data(sn), len > 0 ? (size_t)len : 0);
+}
+
+int ch_cert_subject_string(char **out, const ch_cert *cert)
+{
+    return ch_name_to_string(out, X509_get_subject_name(x509_cert_obj(cert)));
+}
+
+int ch_cert_issuer_string(char **out, const ch_cert *cert)
+{
+    return ch_name_to_string(out, X509_get_issuer_name(x509_cert_obj(cert)));
+}
