@@ -166,6 +166,8 @@ void ch_cert_serial_hex(char out[41], const ch_cert *cert);
  * they are cheap on a certificate that was just issued. */
 int ch_cert_subject_string(char **out, const ch_cert *cert);
 int ch_cert_issuer_string(char **out, const ch_cert *cert);
+/* One attribute of the subject (ch_name_get rules), without decoding the key. */
+int ch_cert_subject_get(char **out, const ch_cert *cert, int nid);
 
 /* ---------------------------------------------------------------- inspecting */
 

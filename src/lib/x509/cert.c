@@ -469,3 +469,8 @@ int ch_cert_issuer_string(char **out, const ch_cert *cert)
 {
     return ch_name_to_string(out, X509_get_issuer_name(x509_cert_obj(cert)));
 }
+
+int ch_cert_subject_get(char **out, const ch_cert *cert, int nid)
+{
+    return ch_name_get(out, X509_get_subject_name(x509_cert_obj(cert)), nid);
+}

@@ -1,0 +1,177 @@
+/*
+ * The service layer: every rule of certhub, used by the daemon (REST), the CLI and the broker
+ * plugin alike.  It sits on the X.509 engine, the sealer and the store.
+ *
+ * Every call takes the actor making it: the tenant it is scoped to (a row of another tenant
+ * is CH_ENOTFOUND), its name for the audit log, and its role.  Every change writes one audit
+ * row in the same transaction as the change, and is committed before the call returns
+ * (nothing acknowledged is lost).  Private keys are sealed before they reach the store and
+ * leave it only through ch_svc_key_export, which needs CH_PERM_KEYS_EXPORT and is audited.
+ *
+ * Results are store rows (include/certhub/store.h) owned by the caller.
+ */
+#ifndef CERTHUB_SERVICE_H
+#define CERTHUB_SERVICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "certhub/common.h"
+#include "certhub/store.h"
+#include "certhub/x509.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ch_svc ch_svc;
+
+typedef struct ch_svc_opts {
+    const char *data_dir;      /* holds master.key and, by default, certhub.db */
+    const char *store_url;     /* NULL: sqlite:DATA_DIR/certhub.db */
+    ch_durability durability;
+} ch_svc_opts;
+
+/* Opens the service on a data directory (created 0700 if missing): the store, migrated, and
+ * the master key.  Free with ch_svc_close. */
+int ch_svc_open(ch_svc **out, const ch_svc_opts *opts);
+void ch_svc_close(ch_svc *svc);
+ch_store *ch_svc_store(ch_svc *svc); /* borrowed; for tests and tools */
+
+typedef enum {
+    CH_ROLE_VIEWER = 1,   /* read only */
+    CH_ROLE_OPERATOR = 2, /* manage certificates, CAs and CSRs; no key export, no tenants */
+    CH_ROLE_ADMIN = 3,    /* everything */
+} ch_role;
+
+#define CH_PERM_KEYS_EXPORT 0x1u /* may export private keys (admins by default) */
+
+typedef struct ch_actor {
+    const char *tenant_id;
+    const char *name;     /* who, for the audit log: "token:tok_...", "user:admin", "system" */
+    ch_role role;
+    unsigned perms;       /* CH_PERM_* */
+} ch_actor;
+
+/* ------------------------------------------------------------- tenants */
+
+/* Creates a tenant (admins only).  The actor's tenant is where the audit row goes. */
+int ch_svc_tenant_create(ch_svc *svc, const ch_actor *actor, const char *name, ch_store_tenant *out);
+/* Finds or creates a tenant by name without an actor (first start). */
+int ch_svc_tenant_ensure(ch_svc *svc, const char *name, ch_store_tenant *out);
+
+/* ------------------------------------------------------------- subjects */
+
+/* A subject given as fields (the API's "subject" object) or as one DN string. */
+typedef struct ch_svc_subject {
+    ch_name_fields fields;
+    const char *dn;           /* "CN=x,O=y": used when set */
+} ch_svc_subject;
+
+/* ------------------------------------------------------------- certificate authorities */
+
+typedef struct ch_svc_ca_req {
+    const char *name;         /* unique per tenant; required */
+    bool intermediate;        /* false: a self-signed root */
+    const char *parent_id;    /* the signing CA, for an intermediate */
+    ch_svc_subject subject;
+    const char *key_type;     /* "p256" (default), "rsa2048"... */
+    int days;                 /* 0: the profile's default */
+    int path_len;             /* -2: the profile's */
+    const char *digest;       /* NULL: sha256 */
+    const char *const *crl_urls;  /* put into what this CA issues */
+    const char *const *ocsp_urls;
+} ch_svc_ca_req;
+
+int ch_svc_ca_create(ch_svc *svc, const ch_actor *actor, const ch_svc_ca_req *req, ch_store_ca *out);
+
+/* Imports an outside CA ("bring your own issuer"): its certificate (PEM or DER) and, if given,
+ * its private key (which must match; password for an encrypted key).  Without a key the CA
+ * can anchor chains but not sign. */
+int ch_svc_ca_import(ch_svc *svc, const ch_actor *actor, const char *name, const uint8_t *cert, size_t cert_len,
+                     const uint8_t *key, size_t key_len, const char *password, ch_store_ca *out);
+int ch_svc_ca_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_ca *out);
+int ch_svc_ca_list(ch_svc *svc, const ch_actor *actor, ch_store_ca **out, size_t *count);
+/* The CA's chain as PEM, the CA first, up to its root. */
+int ch_svc_ca_chain_pem(ch_svc *svc, const ch_actor *actor, const char *id, ch_buf *out);
+/* Deletes a CA; refused (CH_ECONFLICT) while certificates it issued are unexpired, unless
+ * force. */
+int ch_svc_ca_delete(ch_svc *svc, const ch_actor *actor, const char *id, bool force);
+
+/* ------------------------------------------------------------- certificates */
+
+typedef struct ch_svc_issue_req {
+    const char *name;         /* NULL: the subject's CN */
+    const char *profile;      /* required */
+    const char *ca_id;        /* required: the signing CA */
+    ch_svc_subject subject;   /* required unless a CSR supplies it */
+    const char *const *sans;  /* "dns:a.example"...; NULL-terminated or use san_count */
+    size_t san_count;
+    /* The subject key: exactly one of */
+    const char *key_type;         /* generate a key on the server ("p256"...) */
+    const uint8_t *csr;           /* a CSR, PEM or DER */
+    size_t csr_len;
+    const uint8_t *public_key;    /* a public key, PEM or DER */
+    size_t public_key_len;
+    int days;                 /* 0: the profile's */
+    const char *digest;
+    int path_len;             /* -2: the profile's */
+    unsigned key_usage;       /* 0: the profile's */
+    unsigned ext_key_usage;   /* 0: the profile's */
+    bool cap_validity;        /* shorten to the CA's end instead of refusing */
+} ch_svc_issue_req;
+
+/* Issues and stores a certificate (method "generated" with a server key, "csr_signed" from
+ * a CSR, "issued" from a public key). */
+int ch_svc_cert_issue(ch_svc *svc, const ch_actor *actor, const ch_svc_issue_req *req, ch_store_cert *out);
+
+/* Imports a certificate (PEM or DER) with an optional private key that must match it.  A
+ * certificate the tenant already holds is CH_EEXISTS with its id in existing_id. */
+int ch_svc_cert_import(ch_svc *svc, const ch_actor *actor, const char *name, const uint8_t *cert, size_t cert_len,
+                       const uint8_t *key, size_t key_len, const char *password, ch_store_cert *out,
+                       char existing_id[CH_ID_MAX]);
+int ch_svc_cert_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_cert *out);
+int ch_svc_cert_list(ch_svc *svc, const ch_actor *actor, const ch_store_cert_filter *filter, size_t limit,
+                     const char *cursor, ch_store_cert **out, size_t *count, char **next_cursor);
+int ch_svc_cert_rename(ch_svc *svc, const ch_actor *actor, const char *id, const char *name);
+int ch_svc_cert_delete(ch_svc *svc, const ch_actor *actor, const char *id);
+/* The certificate as PEM. */
+int ch_svc_cert_pem(ch_buf *out, const ch_store_cert *cert);
+
+/* Exports the private key of a certificate as PEM (encrypted PKCS#8 when password is given).
+ * Needs CH_PERM_KEYS_EXPORT; audited.  Dispose out with ch_buf_dispose_secure. */
+int ch_svc_key_export(ch_svc *svc, const ch_actor *actor, const char *cert_id, const char *password, ch_buf *out);
+
+/* ------------------------------------------------------------- CSRs */
+
+typedef struct ch_svc_csr_req {
+    const char *name;
+    ch_svc_subject subject;
+    const char *const *sans;
+    size_t san_count;
+    const char *key_type;     /* the key is generated and kept sealed on the server */
+    const char *digest;
+} ch_svc_csr_req;
+
+int ch_svc_csr_create(ch_svc *svc, const ch_actor *actor, const ch_svc_csr_req *req, ch_store_csr *out);
+int ch_svc_csr_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_csr *out);
+int ch_svc_csr_list(ch_svc *svc, const ch_actor *actor, ch_store_csr **out, size_t *count);
+/* Attaches the certificate an outside CA signed for the CSR ("CSR exists on this system"):
+ * its key must be the CSR's.  The certificate is stored with the CSR's key. */
+int ch_svc_csr_attach(ch_svc *svc, const ch_actor *actor, const char *csr_id, const uint8_t *cert, size_t len,
+                      ch_store_cert *out);
+int ch_svc_csr_pem(ch_buf *out, const ch_store_csr *csr);
+
+/* ------------------------------------------------------------- audit log */
+
+int ch_svc_audit_list(ch_svc *svc, const ch_actor *actor, int64_t after_seq, size_t limit, ch_store_audit **out,
+                      size_t *count);
+/* Walks the tenant's hash chain: 0 when intact, else CH_EVERIFY with the first bad seq in
+ * *bad_seq. */
+int ch_svc_audit_verify(ch_svc *svc, const ch_actor *actor, int64_t *bad_seq);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,475 @@
+/* The service: opening, roles, subjects, sealed keys, the audit chain and the CA cache. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "svc_internal.h"
+
+int ch_svc_open(ch_svc **out, const ch_svc_opts *opts)
+{
+    ch_svc *svc;
+    char url[4200];
+    ch_store_opts so = {0};
+    int error;
+
+    *out = NULL;
+    if (opts == NULL || opts->data_dir == NULL || *opts->data_dir == '\0')
+        return ch_error_set(CH_EINVAL, "no data directory given");
+    if ((error = ch_init()) < 0)
+        return error;
+    if (mkdir(opts->data_dir, 0700) != 0 && errno != EEXIST)
+        return ch_error_set(CH_EIO, "cannot create the data directory %s: %s", opts->data_dir, strerror(errno));
+    if ((svc = calloc(1, sizeof *svc)) == NULL)
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    pthread_mutex_init(&svc->ca_lock, NULL);
+    if ((error = ch_seal_open(&svc->seal, opts->data_dir)) < 0)
+        goto fail;
+    if (opts->store_url != NULL)
+        so.url = opts->store_url;
+    else {
+        snprintf(url, sizeof url, "sqlite:%s/certhub.db", opts->data_dir);
+        so.url = url;
+    }
+    so.durability = opts->durability;
+    if ((error = ch_store_open(&svc->store, &so)) < 0)
+        goto fail;
+    *out = svc;
+    return 0;
+fail:
+    ch_svc_close(svc);
+    return error;
+}
+
+void ch_svc_close(ch_svc *svc)
+{
+    svc_ca *c, *next;
+
+    if (svc == NULL)
+        return;
+    for (c = svc->cas; c != NULL; c = next) {
+        next = c->next;
+        svc_ca_release(c);
+    }
+    ch_store_close(svc->store);
+    ch_seal_free(svc->seal);
+    pthread_mutex_destroy(&svc->ca_lock);
+    free(svc);
+}
+
+ch_store *ch_svc_store(ch_svc *svc)
+{
+    return svc->store;
+}
+
+int svc_need(const ch_actor *actor, ch_role role, const char *what)
+{
+    static const char *const names[] = {"", "viewer", "operator", "admin"};
+
+    if (actor == NULL || actor->tenant_id == NULL)
+        return ch_error_set(CH_EAUTH, "not authenticated");
+    if ((int)actor->role < (int)role)
+        return ch_error_set(CH_EPERM, "%s needs the %s role; this credential has the %s role", what, names[role],
+                            actor->role >= 1 && actor->role <= 3 ? names[actor->role] : "no");
+    return 0;
+}
+
+int svc_subject(X509_NAME **out, const ch_svc_subject *s)
+{
+    *out = NULL;
+    if (s->dn != NULL && *s->dn != '\0')
+        return ch_name_parse(out, s->dn);
+    return ch_name_build(out, &s->fields);
+}
+
+/* ------------------------------------------------------------- tenants */
+
+static int tenant_put(ch_svc *svc, const char *name, ch_store_tenant *out)
+{
+    char id[CH_ID_MAX];
+    ch_store_tenant t;
+    int error;
+
+    if (name == NULL || *name == '\0' || strlen(name) > 64)
+        return ch_error_set_field(CH_EINVAL, "name", "a tenant name of 1 to 64 characters is required");
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+              *p == '_' || *p == '.'))
+            return ch_error_set_field(CH_EINVAL, "name",
+                                      "tenant names may hold letters, digits, '-', '_' and '.' only");
+    ch_store_new_id(id, "ten_");
+    t.id = id;
+    t.name = (char *)name;
+    t.created_at = ch_now();
+    if ((error = ch_store_tenant_put(svc->store, &t)) < 0)
+        return error;
+    return out ? ch_store_tenant_get(svc->store, out, id) : 0;
+}
+
+int ch_svc_tenant_create(ch_svc *svc, const ch_actor *actor, const char *name, ch_store_tenant *out)
+{
+    ch_store_tenant t = {0};
+    json_t *d;
+    char *detail;
+    int error;
+
+    if ((error = svc_need(actor, CH_ROLE_ADMIN, "creating a tenant")) < 0)
+        return error;
+    if ((error = ch_store_begin(svc->store)) < 0)
+        return error;
+    if ((error = tenant_put(svc, name, &t)) < 0) {
+        ch_store_rollback(svc->store);
+        return error;
+    }
+    d = json_pack("{ss}", "name", name);
+    detail = json_dumps(d, JSON_COMPACT);
+    json_decref(d);
+    error = svc_audit(svc, actor, "tenant.create", "tenant", t.id, detail);
+    free(detail);
+    if (error == 0)
+        error = ch_store_commit(svc->store);
+    if (error < 0) {
+        ch_store_rollback(svc->store);
+        ch_store_tenant_dispose(&t);
+        return error;
+    }
+    if (out)
+        *out = t;
+    else
+        ch_store_tenant_dispose(&t);
+    return 0;
+}
+
+int ch_svc_tenant_ensure(ch_svc *svc, const char *name, ch_store_tenant *out)
+{
+    int error = ch_store_tenant_get_by_name(svc->store, out, name);
+
+    if (error != CH_ENOTFOUND)
+        return error;
+    error = tenant_put(svc, name, out);
+    if (error == CH_EEXISTS) /* created by another node or thread meanwhile */
+        error = ch_store_tenant_get_by_name(svc->store, out, name);
+    return error;
+}
+
+/* ------------------------------------------------------------- sealed keys */
+
+int svc_key_put(ch_svc *svc, const char *tenant_id, const ch_key *key, char id[CH_ID_MAX])
+{
+    ch_buf der = CH_BUF_INIT, sealed = CH_BUF_INIT;
+    ch_store_key row = {0};
+    int error;
+
+    ch_store_new_id(id, "key_");
+    if ((error = ch_key_write_der(&der, key)) < 0)
+        goto done;
+    /* The key's id and tenant are the associated data: a sealed key moved to another row or
+     * tenant does not open. */
+    if ((error = ch_seal_encrypt(&sealed, svc->seal, der.data, der.len, tenant_id, id)) < 0)
+        goto done;
+    row.id = id;
+    row.tenant_id = (char *)tenant_id;
+    row.algorithm = (char *)ch_key_type_name(ch_key_get_type(key));
+    row.sealed = sealed.data;
+    row.sealed_len = sealed.len;
+    ch_hex(row.spki_sha256, ch_key_spki_sha256(key), 32);
+    row.created_at = ch_now();
+    error = ch_store_key_put(svc->store, &row);
+done:
+    ch_buf_dispose_secure(&der);
+    ch_buf_dispose(&sealed);
+    return error;
+}
+
+int svc_key_load(ch_svc *svc, const char *tenant_id, const char *key_id, ch_key **out)
+{
+    ch_store_key row;
+    ch_buf der = CH_BUF_INIT;
+    int error;
+
+    *out = NULL;
+    if ((error = ch_store_key_get(svc->store, &row, tenant_id, key_id)) < 0)
+        return error;
+    if ((error = ch_seal_decrypt(&der, svc->seal, row.sealed, row.sealed_len, tenant_id, key_id)) == 0)
+        error = ch_key_parse(out, der.data, der.len, NULL);
+    ch_buf_dispose_secure(&der);
+    ch_store_key_dispose(&row);
+    return error;
+}
+
+/* ------------------------------------------------------------- audit chain */
+
+/* hash = SHA-256 over the previous hash and the row's fields, each length-prefixed so no two
+ * rows can be made to hash alike by moving bytes between fields. */
+static void audit_hash(char out[65], const ch_store_audit *r)
+{
+    const char *fields[] = {r->prev_hash, r->tenant_id, r->actor, r->action, r->object_type, r->object_id, r->detail};
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    unsigned char md[32];
+    char at[32];
+    unsigned int mdlen = 0;
+
+    snprintf(at, sizeof at, "%lld", (long long)r->at);
+    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        const char *f = fields[i] ? fields[i] : "";
+        uint32_t n = (uint32_t)strlen(f);
+        unsigned char len[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16), (unsigned char)(n >> 8),
+                                (unsigned char)n};
+        EVP_DigestUpdate(ctx, len, 4);
+        EVP_DigestUpdate(ctx, f, n);
+        if (i == 1)
+            EVP_DigestUpdate(ctx, at, strlen(at));
+    }
+    EVP_DigestFinal_ex(ctx, md, &mdlen);
+    EVP_MD_CTX_free(ctx);
+    ch_hex(out, md, 32);
+}
+
+int svc_audit(ch_svc *svc, const ch_actor *actor, const char *action, const char *object_type,
+              const char *object_id, const char *detail_json)
+{
+    ch_store_audit row = {0};
+    int error;
+
+    row.tenant_id = (char *)actor->tenant_id;
+    row.at = ch_now();
+    row.actor = (char *)(actor->name ? actor->name : "unknown");
+    row.action = (char *)action;
+    row.object_type = (char *)object_type;
+    row.object_id = (char *)object_id;
+    row.detail = (char *)detail_json;
+    /* Inside the change's write transaction, so no other writer can slip between the read
+     * of the last hash and the append. */
+    if ((error = ch_store_audit_last_hash(svc->store, actor->tenant_id, row.prev_hash)) < 0)
+        return error;
+    audit_hash(row.hash, &row);
+    return ch_store_audit_append(svc->store, &row);
+}
+
+int ch_svc_audit_list(ch_svc *svc, const ch_actor *actor, int64_t after_seq, size_t limit, ch_store_audit **out,
+                      size_t *count)
+{
+    int error;
+
+    if ((error = svc_need(actor, CH_ROLE_VIEWER, "reading the audit log")) < 0)
+        return error;
+    if (limit == 0 || limit > 1000)
+        return ch_error_set_field(CH_EINVAL, "limit", "limit must be between 1 and 1000");
+    return ch_store_audit_list(svc->store, actor->tenant_id, after_seq, limit, out, count);
+}
+
+int ch_svc_audit_verify(ch_svc *svc, const ch_actor *actor, int64_t *bad_seq)
+{
+    ch_store_audit *rows;
+    size_t n;
+    int64_t after = 0;
+    char prev[65] = "", want[65];
+    int error;
+
+    *bad_seq = 0;
+    if ((error = svc_need(actor, CH_ROLE_VIEWER, "verifying the audit log")) < 0)
+        return error;
+    do {
+        if ((error = ch_store_audit_list(svc->store, actor->tenant_id, after, 500, &rows, &n)) < 0)
+            return error;
+        for (size_t i = 0; i < n; i++) {
+            audit_hash(want, &rows[i]);
+            if (strcmp(rows[i].prev_hash, prev) != 0 || strcmp(rows[i].hash, want) != 0) {
+                *bad_seq = rows[i].seq;
+                ch_store_audit_list_free(rows, n);
+                return ch_error_set(CH_EVERIFY, "the audit log was altered at entry %lld", (long long)*bad_seq);
+            }
+            memcpy(prev, rows[i].hash, 65);
+            after = rows[i].seq;
+        }
+        ch_store_audit_list_free(rows, n);
+    } while (n == 500);
+    return 0;
+}
+
+/* ------------------------------------------------------------- CA cache */
+
+void svc_ca_release(svc_ca *ca)
+{
+    if (ca == NULL || atomic_fetch_sub(&ca->refs, 1) != 1)
+        return;
+    ch_cert_free(ca->cert);
+    ch_key_free(ca->key);
+    free(ca->subject);
+    for (int i = 0; i < 4; i++) {
+        free(ca->crl_urls[i]);
+        free(ca->ocsp_urls[i]);
+    }
+    free(ca);
+}
+
+static void urls_from(char **dst, json_t *arr)
+{
+    size_t i, n = 0;
+    json_t *v;
+
+    json_array_foreach(arr, i, v) {
+        if (n < 3 && json_is_string(v))
+            dst[n++] = strdup(json_string_value(v));
+    }
+}
+
+static int ca_decode(ch_svc *svc, const ch_store_ca *row, svc_ca **out)
+{
+    ch_store_cert cert_row;
+    svc_ca *ca;
+    int error;
+
+    *out = NULL;
+    if ((ca = calloc(1, sizeof *ca)) == NULL)
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    atomic_init(&ca->refs, 1);
+    snprintf(ca->id, sizeof ca->id, "%s", row->id);
+    snprintf(ca->tenant_id, sizeof ca->tenant_id, "%s", row->tenant_id);
+    if ((error = ch_store_cert_get(svc->store, &cert_row, row->tenant_id, row->cert_id)) < 0)
+        goto fail;
+    error = ch_cert_parse(&ca->cert, cert_row.der, cert_row.der_len);
+    ch_store_cert_dispose(&cert_row);
+    if (error < 0)
+        goto fail;
+    if ((error = ch_cert_subject_string(&ca->subject, ca->cert)) < 0)
+        goto fail;
+    if (row->key_id != NULL && (error = svc_key_load(svc, row->tenant_id, row->key_id, &ca->key)) < 0)
+        goto fail;
+    if (row->settings != NULL) {
+        json_t *s = json_loads(row->settings, 0, NULL);
+        urls_from(ca->crl_urls, json_object_get(s, "crl_urls"));
+        urls_from(ca->ocsp_urls, json_object_get(s, "ocsp_urls"));
+        json_decref(s);
+    }
+    *out = ca;
+    return 0;
+fail:
+    svc_ca_release(ca);
+    return error;
+}
+
+int svc_ca_load(ch_svc *svc, const char *tenant_id, const char *ca_id, svc_ca **out)
+{
+    ch_store_ca row;
+    svc_ca *c, *fresh;
+    int error;
+
+    *out = NULL;
+    pthread_mutex_lock(&svc->ca_lock);
+    for (c = svc->cas; c != NULL; c = c->next)
+        if (strcmp(c->id, ca_id) == 0 && strcmp(c->tenant_id, tenant_id) == 0) {
+            atomic_fetch_add(&c->refs, 1);
+            pthread_mutex_unlock(&svc->ca_lock);
+            *out = c;
+            return 0;
+        }
+    pthread_mutex_unlock(&svc->ca_lock);
+    /* Decode outside the lock; if two threads race, the first to insert wins. */
+    if ((error = ch_store_ca_get(svc->store, &row, tenant_id, ca_id)) < 0) {
+        if (error == CH_ENOTFOUND)
+            ch_error_set_field(CH_ENOTFOUND, "ca_id", "no CA with id %.48s", ca_id);
+        return error;
+    }
+    error = ca_decode(svc, &row, &fresh);
+    ch_store_ca_dispose(&row);
+    if (error < 0)
+        return error;
+    pthread_mutex_lock(&svc->ca_lock);
+    for (c = svc->cas; c != NULL; c = c->next)
+        if (strcmp(c->id, ca_id) == 0 && strcmp(c->tenant_id, tenant_id) == 0)
+            break;
+    if (c == NULL) {
+        fresh->next = svc->cas;
+        svc->cas = fresh;
+        atomic_fetch_add(&fresh->refs, 1);
+        c = fresh;
+        fresh = NULL;
+    } else {
+        atomic_fetch_add(&c->refs, 1);
+    }
+    pthread_mutex_unlock(&svc->ca_lock);
+    svc_ca_release(fresh);
+    *out = c;
+    return 0;
+}
+
+void svc_ca_forget(ch_svc *svc, const char *tenant_id, const char *ca_id)
+{
+    svc_ca **pp, *c = NULL;
+
+    pthread_mutex_lock(&svc->ca_lock);
+    for (pp = &svc->cas; *pp != NULL; pp = &(*pp)->next)
+        if (strcmp((*pp)->id, ca_id) == 0 && strcmp((*pp)->tenant_id, tenant_id) == 0) {
+            c = *pp;
+            *pp = c->next;
+            break;
+        }
+    pthread_mutex_unlock(&svc->ca_lock);
+    svc_ca_release(c);
+}
+
+/* ------------------------------------------------------------- certificate rows */
+
+int svc_cert_row(ch_store_cert *row, const ch_cert *cert, const char *tenant_id, const char *name,
+                 const char *method)
+{
+    char id[CH_ID_MAX], serial[41];
+    size_t len;
+    const uint8_t *der = ch_cert_der(cert, &len);
+    int error;
+
+    memset(row, 0, sizeof *row);
+    ch_store_new_id(id, "crt_");
+    ch_cert_serial_hex(serial, cert);
+    row->id = strdup(id);
+    row->tenant_id = strdup(tenant_id);
+    row->der = malloc(len);
+    row->serial = strdup(serial);
+    row->method = strdup(method);
+    row->status = strdup("active");
+    if (row->der)
+        memcpy(row->der, der, len);
+    row->der_len = len;
+    ch_hex(row->sha256, ch_cert_sha256(cert), 32);
+    row->not_before = ch_cert_not_before(cert);
+    row->not_after = ch_cert_not_after(cert);
+    row->is_ca = ch_cert_is_ca(cert);
+    row->created_at = ch_now();
+    if ((error = ch_cert_subject_string(&row->subject, cert)) < 0 ||
+        (error = ch_cert_issuer_string(&row->issuer, cert)) < 0)
+        goto fail;
+    if (name != NULL && *name != '\0') {
+        row->name = strdup(name);
+    } else {
+        char *cn = NULL;
+        row->name = ch_cert_subject_get(&cn, cert, NID_commonName) == 0 ? cn : strdup(row->subject);
+    }
+    if (!row->id || !row->tenant_id || !row->der || !row->serial || !row->method || !row->status || !row->name) {
+        error = ch_error_set(CH_ENOMEM, "out of memory");
+        goto fail;
+    }
+    return 0;
+fail:
+    ch_store_cert_dispose(row);
+    return error;
+}
+
+int ch_svc_cert_pem(ch_buf *out, const ch_store_cert *cert)
+{
+    ch_cert *c;
+    int error;
+
+    if (cert->der == NULL)
+        return ch_error_set(CH_EINVAL, "the certificate row has no DER");
+    if ((error = ch_cert_parse(&c, cert->der, cert->der_len)) < 0)
+        return error;
+    error = ch_cert_write_pem(out, c);
+    ch_cert_free(c);
+    return error;
+}

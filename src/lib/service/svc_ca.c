@@ -1,0 +1,315 @@
+/* Certificate authorities: create roots and intermediates, import outside issuers, chains,
+ * delete. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "svc_internal.h"
+
+static json_t *url_array(const char *const *urls)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; urls && urls[i] && i < 3; i++)
+        json_array_append_new(a, json_string(urls[i]));
+    return a;
+}
+
+static int check_name(const char *name)
+{
+    if (name == NULL || *name == '\0')
+        return ch_error_set_field(CH_EINVAL, "name", "a name is required");
+    if (strlen(name) > 128)
+        return ch_error_set_field(CH_EINVAL, "name", "the name is longer than 128 characters");
+    for (const char *p = name; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return ch_error_set_field(CH_EINVAL, "name", "the name contains a control character");
+    return 0;
+}
+
+struct ca_tx {
+    ch_svc *svc;
+    const ch_actor *actor;
+    const ch_key *key;        /* to store sealed, or NULL */
+    ch_store_cert *cert;
+    ch_store_ca *ca;
+    bool cert_exists;         /* the certificate is already in the inventory */
+    const char *action;
+};
+
+static int ca_tx_run(struct ca_tx *t)
+{
+    char key_id[CH_ID_MAX], existing[CH_ID_MAX];
+    json_t *d;
+    char *detail;
+    int error;
+
+    if (t->key != NULL) {
+        if ((error = svc_key_put(t->svc, t->actor->tenant_id, t->key, key_id)) < 0)
+            return error;
+        free(t->ca->key_id);
+        free(t->cert->key_id);
+        t->ca->key_id = strdup(key_id);
+        t->cert->key_id = strdup(key_id);
+    }
+    error = ch_store_cert_put(t->svc->store, t->cert, existing);
+    if (error == CH_EEXISTS) {
+        free(t->cert->id);
+        t->cert->id = strdup(existing);
+        error = 0;
+    }
+    if (error < 0)
+        return error;
+    free(t->ca->cert_id);
+    t->ca->cert_id = strdup(t->cert->id);
+    if ((error = ch_store_ca_put(t->svc->store, t->ca)) < 0)
+        return error;
+    d = json_pack("{ss ss ss sb}", "name", t->ca->name, "subject", t->cert->subject, "certificate_id", t->cert->id,
+                  "has_key", t->ca->key_id != NULL);
+    detail = json_dumps(d, JSON_COMPACT);
+    json_decref(d);
+    error = svc_audit(t->svc, t->actor, t->action, "ca", t->ca->id, detail);
+    free(detail);
+    return error;
+}
+
+static int ca_row(ch_store_ca *ca, const char *tenant_id, const char *name, const char *parent_id,
+                  const char *const *crl, const char *const *ocsp)
+{
+    char id[CH_ID_MAX];
+    json_t *s = json_object();
+
+    memset(ca, 0, sizeof *ca);
+    ch_store_new_id(id, "ca_");
+    json_object_set_new(s, "crl_urls", url_array(crl));
+    json_object_set_new(s, "ocsp_urls", url_array(ocsp));
+    ca->id = strdup(id);
+    ca->tenant_id = strdup(tenant_id);
+    ca->name = strdup(name);
+    ca->parent_id = parent_id ? strdup(parent_id) : NULL;
+    ca->status = strdup("active");
+    ca->settings = json_dumps(s, JSON_COMPACT);
+    ca->created_at = ch_now();
+    json_decref(s);
+    if (!ca->id || !ca->tenant_id || !ca->name || !ca->status || !ca->settings || (parent_id && !ca->parent_id)) {
+        ch_store_ca_dispose(ca);
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+int ch_svc_ca_create(ch_svc *svc, const ch_actor *actor, const ch_svc_ca_req *req, ch_store_ca *out)
+{
+    ch_key_type kt = CH_KEY_P256;
+    ch_key *key = NULL;
+    ch_cert *cert = NULL;
+    svc_ca *parent = NULL;
+    X509_NAME *subject = NULL;
+    ch_issue_opts o = {0};
+    ch_store_cert row = {0};
+    ch_store_ca ca = {0};
+    struct ca_tx t;
+    int error;
+
+    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "creating a CA")) < 0 || (error = check_name(req->name)) < 0)
+        return error;
+    if (req->key_type != NULL && (error = ch_key_type_parse(&kt, req->key_type)) < 0)
+        return error;
+    if ((error = svc_subject(&subject, &req->subject)) < 0)
+        return error;
+    o.profile = ch_profile_get(req->intermediate ? "intermediate-ca" : "root-ca");
+    o.subject = subject;
+    o.days = req->days;
+    o.path_len = req->path_len;
+    if (req->digest && (error = ch_digest_parse(&o.digest, req->digest)) < 0)
+        goto done;
+    if (req->intermediate) {
+        if (req->parent_id == NULL) {
+            error = ch_error_set_field(CH_EINVAL, "parent_id", "an intermediate CA needs the id of its signing CA");
+            goto done;
+        }
+        if ((error = svc_ca_load(svc, actor->tenant_id, req->parent_id, &parent)) < 0)
+            goto done;
+        if (parent->key == NULL) {
+            error = ch_error_set_field(CH_EPOLICY, "parent_id",
+                                       "CA %s was imported without its private key and cannot sign", req->parent_id);
+            goto done;
+        }
+        o.ca_cert = parent->cert;
+        o.ca_key = parent->key;
+        o.crl_urls = (const char *const *)parent->crl_urls;
+        o.ocsp_urls = (const char *const *)parent->ocsp_urls;
+    }
+    if ((error = ch_key_generate(&key, kt)) < 0)
+        goto done;
+    o.subject_key = key;
+    if (!req->intermediate)
+        o.ca_key = key;
+    if ((error = ch_cert_issue(&cert, &o)) < 0)
+        goto done;
+    if ((error = svc_cert_row(&row, cert, actor->tenant_id, req->name, "generated")) < 0)
+        goto done;
+    row.profile = strdup(o.profile->name);
+    if (parent)
+        row.ca_id = strdup(parent->id);
+    if ((error = ca_row(&ca, actor->tenant_id, req->name, parent ? parent->id : NULL, req->crl_urls,
+                        req->ocsp_urls)) < 0)
+        goto done;
+    t = (struct ca_tx){svc, actor, key, &row, &ca, false, "ca.create"};
+    SVC_TX(svc, ca_tx_run(&t));
+    if (out) {
+        *out = ca;
+        memset(&ca, 0, sizeof ca);
+    }
+done:
+    ch_store_ca_dispose(&ca);
+    ch_store_cert_dispose(&row);
+    svc_ca_release(parent);
+    ch_cert_free(cert);
+    ch_key_free(key);
+    X509_NAME_free(subject);
+    return error;
+}
+
+int ch_svc_ca_import(ch_svc *svc, const ch_actor *actor, const char *name, const uint8_t *cert_data,
+                     size_t cert_len, const uint8_t *key_data, size_t key_len, const char *password,
+                     ch_store_ca *out)
+{
+    ch_cert *cert = NULL;
+    ch_key *key = NULL;
+    ch_store_cert row = {0};
+    ch_store_ca ca = {0};
+    struct ca_tx t;
+    int error;
+
+    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "importing a CA")) < 0 || (error = check_name(name)) < 0)
+        return error;
+    if ((error = ch_cert_parse(&cert, cert_data, cert_len)) < 0) {
+        ch_error_set_field(error, "certificate", "%s", ch_error_last());
+        return error;
+    }
+    if (!ch_cert_is_ca(cert)) {
+        error = ch_error_set_field(CH_EPOLICY, "certificate",
+                                   "certificate is not a CA: BasicConstraints CA:true is missing");
+        goto done;
+    }
+    if (key_data != NULL && key_len > 0) {
+        if ((error = ch_key_parse(&key, key_data, key_len, password)) < 0) {
+            ch_error_set_field(error, "private_key", "%s", ch_error_last());
+            goto done;
+        }
+        if (!ch_cert_matches_key(cert, key)) {
+            error = ch_error_set_field(CH_EINVAL, "private_key", "the private key does not belong to the certificate");
+            goto done;
+        }
+    }
+    if ((error = svc_cert_row(&row, cert, actor->tenant_id, name, "imported")) < 0 ||
+        (error = ca_row(&ca, actor->tenant_id, name, NULL, NULL, NULL)) < 0)
+        goto done;
+    t = (struct ca_tx){svc, actor, key, &row, &ca, false, "ca.import"};
+    SVC_TX(svc, ca_tx_run(&t));
+    if (out) {
+        *out = ca;
+        memset(&ca, 0, sizeof ca);
+    }
+done:
+    ch_store_ca_dispose(&ca);
+    ch_store_cert_dispose(&row);
+    ch_cert_free(cert);
+    ch_key_free(key);
+    return error;
+}
+
+int ch_svc_ca_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_ca *out)
+{
+    int error;
+
+    if ((error = svc_need(actor, CH_ROLE_VIEWER, "reading CAs")) < 0)
+        return error;
+    return ch_store_ca_get(svc->store, out, actor->tenant_id, id);
+}
+
+int ch_svc_ca_list(ch_svc *svc, const ch_actor *actor, ch_store_ca **out, size_t *count)
+{
+    int error;
+
+    if ((error = svc_need(actor, CH_ROLE_VIEWER, "listing CAs")) < 0)
+        return error;
+    return ch_store_ca_list(svc->store, actor->tenant_id, out, count);
+}
+
+int ch_svc_ca_chain_pem(ch_svc *svc, const ch_actor *actor, const char *id, ch_buf *out)
+{
+    ch_store_ca ca;
+    ch_store_cert cert;
+    char next[CH_ID_MAX];
+    int error;
+
+    if ((error = svc_need(actor, CH_ROLE_VIEWER, "reading CAs")) < 0)
+        return error;
+    snprintf(next, sizeof next, "%s", id);
+    for (unsigned depth = 0; depth < CH_MAX_CHAIN_LEN; depth++) {
+        if ((error = ch_store_ca_get(svc->store, &ca, actor->tenant_id, next)) < 0)
+            return error;
+        error = ch_store_cert_get(svc->store, &cert, actor->tenant_id, ca.cert_id);
+        if (error == 0) {
+            error = ch_svc_cert_pem(out, &cert);
+            ch_store_cert_dispose(&cert);
+        }
+        if (error < 0 || ca.parent_id == NULL) {
+            ch_store_ca_dispose(&ca);
+            return error;
+        }
+        snprintf(next, sizeof next, "%s", ca.parent_id);
+        ch_store_ca_dispose(&ca);
+    }
+    return 0;
+}
+
+static int ca_delete_tx(ch_svc *svc, const ch_actor *actor, const char *id)
+{
+    int error = ch_store_ca_delete(svc->store, actor->tenant_id, id);
+
+    if (error == 0)
+        error = svc_audit(svc, actor, "ca.delete", "ca", id, NULL);
+    return error;
+}
+
+int ch_svc_ca_delete(ch_svc *svc, const ch_actor *actor, const char *id, bool force)
+{
+    ch_store_ca ca = {0}, *all = NULL;
+    ch_store_cert_filter f = {.is_ca = -1};
+    size_t n = 0;
+    int64_t live = 0;
+    int error;
+
+    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "deleting a CA")) < 0)
+        return error;
+    if ((error = ch_store_ca_get(svc->store, &ca, actor->tenant_id, id)) < 0)
+        return error;
+    if ((error = ch_store_ca_list(svc->store, actor->tenant_id, &all, &n)) < 0)
+        goto done;
+    for (size_t i = 0; i < n; i++)
+        if (all[i].parent_id && strcmp(all[i].parent_id, id) == 0) {
+            error = ch_error_set(CH_ECONFLICT, "CA \"%s\" signed CA \"%s\": delete that CA first", ca.name, all[i].name);
+            goto done;
+        }
+    f.ca_id = id;
+    f.valid_at = ch_now();
+    if ((error = ch_store_cert_count(svc->store, actor->tenant_id, &f, &live)) < 0)
+        goto done;
+    if (live > 0 && !force) {
+        error = ch_error_set(CH_ECONFLICT,
+                             "CA \"%s\" has %lld unexpired certificates; revoke or delete them first, or force",
+                             ca.name, (long long)live);
+        goto done;
+    }
+    SVC_TX(svc, ca_delete_tx(svc, actor, id));
+    svc_ca_forget(svc, actor->tenant_id, id);
+done:
+    ch_store_ca_list_free(all, n);
+    ch_store_ca_dispose(&ca);
+    return error;
+}

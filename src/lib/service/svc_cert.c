@@ -1,0 +1,336 @@
+/* Certificates: issue from a profile, import, list, rename, delete, export the key. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "svc_internal.h"
+
+struct cert_tx {
+    ch_svc *svc;
+    const ch_actor *actor;
+    const ch_key *key;        /* to store sealed with the certificate, or NULL */
+    const char *key_id;       /* an already stored key, or NULL */
+    ch_store_cert *row;
+    const char *action;
+    char *existing;           /* receives the id of a duplicate */
+};
+
+static int cert_tx_run(struct cert_tx *t)
+{
+    char key_id[CH_ID_MAX];
+    json_t *d;
+    char *detail;
+    int error;
+
+    if (t->key != NULL) {
+        if ((error = svc_key_put(t->svc, t->actor->tenant_id, t->key, key_id)) < 0)
+            return error;
+        t->row->key_id = strdup(key_id);
+    } else if (t->key_id != NULL) {
+        t->row->key_id = strdup(t->key_id);
+    }
+    if ((error = ch_store_cert_put(t->svc->store, t->row, t->existing)) < 0)
+        return error;
+    d = json_pack("{ss ss ss ss}", "name", t->row->name, "subject", t->row->subject, "serial", t->row->serial,
+                  "sha256", t->row->sha256);
+    if (t->row->profile)
+        json_object_set_new(d, "profile", json_string(t->row->profile));
+    detail = json_dumps(d, JSON_COMPACT);
+    json_decref(d);
+    error = svc_audit(t->svc, t->actor, t->action, "certificate", t->row->id, detail);
+    free(detail);
+    return error;
+}
+
+static int parse_sans(ch_san *sans, size_t *n, const ch_svc_issue_req *req)
+{
+    size_t count = req->san_count;
+    int error;
+
+    if (count == 0 && req->sans != NULL)
+        while (req->sans[count] != NULL)
+            count++;
+    if (count > CH_MAX_SANS)
+        return ch_error_set_field(CH_EINVAL, "sans", "more than %u subject alternative names", CH_MAX_SANS);
+    for (size_t i = 0; i < count; i++)
+        if ((error = ch_san_parse(&sans[i], req->sans[i])) < 0)
+            return error;
+    *n = count;
+    return 0;
+}
+
+int ch_svc_cert_issue(ch_svc *svc, const ch_actor *actor, const ch_svc_issue_req *req, ch_store_cert *out)
+{
+    ch_san sans[CH_MAX_SANS];
+    size_t nsans = 0;
+    int sources = (req->key_type != NULL) + (req->csr != NULL) + (req->public_key != NULL);
+    ch_issue_opts o = {0};
+    svc_ca *ca = NULL;
+    ch_key *key = NULL;
+    ch_csr *csr = NULL;
+    ch_cert *cert = NULL;
+    X509_NAME *subject = NULL;
+    ch_store_cert row = {0};
+    ch_key_type kt;
+    const char *method;
+    struct cert_tx t;
+    int error;
+
+    if (out)
+        memset(out, 0, sizeof *out);
+    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "issuing a certificate")) < 0)
+        return error;
+    if ((o.profile = ch_profile_get(req->profile)) == NULL)
+        return ch_error_last_code();
+    if (o.profile->is_ca)
+        return ch_error_set_field(CH_EPOLICY, "profile",
+                                 "profile %s makes a CA: create CAs through the CA calls so they can sign",
+                                 o.profile->name);
+    if (sources != 1)
+        return ch_error_set(CH_EINVAL, "give exactly one of key_type (a key made by the server), csr or public_key");
+    if (req->ca_id == NULL)
+        return ch_error_set_field(CH_EINVAL, "ca_id", "ca_id is required: the CA that signs the certificate");
+    if (req->name != NULL && strlen(req->name) > 128)
+        return ch_error_set_field(CH_EINVAL, "name", "the name is longer than 128 characters");
+    if ((error = parse_sans(sans, &nsans, req)) < 0)
+        return error;
+    if (req->digest && (error = ch_digest_parse(&o.digest, req->digest)) < 0)
+        return error;
+    if (req->subject.dn != NULL || req->subject.fields.common_name != NULL || req->subject.fields.organization ||
+        req->subject.fields.country || req->subject.fields.org_unit || req->subject.fields.email) {
+        if ((error = svc_subject(&subject, &req->subject)) < 0)
+            return error;
+    } else if (req->csr == NULL) {
+        return ch_error_set_field(CH_EINVAL, "subject", "the subject is required (at least a common name)");
+    }
+    if ((error = svc_ca_load(svc, actor->tenant_id, req->ca_id, &ca)) < 0)
+        goto done;
+    if (ca->key == NULL) {
+        error = ch_error_set_field(CH_EPOLICY, "ca_id", "CA %s was imported without its private key and cannot sign",
+                                   req->ca_id);
+        goto done;
+    }
+    if (req->key_type != NULL) {
+        if ((error = ch_key_type_parse(&kt, req->key_type)) < 0 || (error = ch_key_generate(&key, kt)) < 0)
+            goto done;
+        o.subject_key = key;
+        method = "generated";
+    } else if (req->csr != NULL) {
+        if ((error = ch_csr_parse(&csr, req->csr, req->csr_len)) < 0 || (error = ch_csr_verify(csr)) < 0) {
+            ch_error_set_field(error, "csr", "%s", ch_error_last());
+            goto done;
+        }
+        o.csr = csr;
+        method = "csr_signed";
+    } else {
+        if ((error = ch_key_parse_public(&key, req->public_key, req->public_key_len)) < 0) {
+            ch_error_set_field(error, "public_key", "%s", ch_error_last());
+            goto done;
+        }
+        o.subject_key = key;
+        method = "issued";
+    }
+    o.subject = subject;
+    if (nsans > 0 || req->sans != NULL) {
+        o.sans = sans;
+        o.san_count = nsans;
+    }
+    o.ca_cert = ca->cert;
+    o.ca_key = ca->key;
+    o.days = req->days;
+    o.path_len = -2;
+    o.key_usage = req->key_usage;
+    o.ext_key_usage = req->ext_key_usage;
+    o.cap_validity = req->cap_validity;
+    o.crl_urls = (const char *const *)ca->crl_urls;
+    o.ocsp_urls = (const char *const *)ca->ocsp_urls;
+    if ((error = ch_cert_issue(&cert, &o)) < 0)
+        goto done;
+    if ((error = svc_cert_row(&row, cert, actor->tenant_id, req->name, method)) < 0)
+        goto done;
+    row.profile = strdup(o.profile->name);
+    row.ca_id = strdup(ca->id);
+    /* A public key alone has no private half to keep. */
+    t = (struct cert_tx){svc, actor, req->key_type ? key : NULL, NULL, &row, "certificate.issue", NULL};
+    SVC_TX(svc, cert_tx_run(&t));
+    if (out) {
+        *out = row;
+        memset(&row, 0, sizeof row);
+    }
+done:
+    ch_store_cert_dispose(&row);
+    ch_cert_free(cert);
+    ch_csr_free(csr);
+    ch_key_free(key);
+    svc_ca_release(ca);
+    X509_NAME_free(subject);
+    return error;
+}
+
+int ch_svc_cert_import(ch_svc *svc, const ch_actor *actor, const char *name, const uint8_t *cert_data,
+                       size_t cert_len, const uint8_t *key_data, size_t key_len, const char *password,
+                       ch_store_cert *out, char existing_id[CH_ID_MAX])
+{
+    ch_cert *cert = NULL;
+    ch_key *key = NULL;
+    ch_store_cert row = {0};
+    char existing[CH_ID_MAX] = "";
+    struct cert_tx t;
+    int error;
+
+    if (out)
+        memset(out, 0, sizeof *out);
+    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "importing a certificate")) < 0)
+        return error;
+    if (name != NULL && strlen(name) > 128)
+        return ch_error_set_field(CH_EINVAL, "name", "the name is longer than 128 characters");
+    if ((error = ch_cert_parse(&cert, cert_data, cert_len)) < 0) {
+        ch_error_set_field(error, "certificate", "%s", ch_error_last());
+        return error;
+    }
+    if (key_data != NULL && key_len > 0) {
+        if ((error = ch_key_parse(&key, key_data, key_len, password)) < 0) {
+            ch_error_set_field(error, "private_key", "%s", ch_error_last());
+            goto done;
+        }
+        if (!ch_cert_matches_key(cert, key)) {
+            error = ch_error_set_field(CH_EINVAL, "private_key", "the private key does not belong to the certificate");
+            goto done;
+        }
+    }
+    if ((error = svc_cert_row(&row, cert, actor->tenant_id, name, "imported")) < 0)
+        goto done;
+    t = (struct cert_tx){svc, actor, key, NULL, &row, "certificate.import", existing};
+    SVC_TX(svc, cert_tx_run(&t));
+    if (out) {
+        *out = row;
+        memset(&row, 0, sizeof row);
+    }
+done:
+    if (error == CH_EEXISTS && existing_id != NULL)
+        snprintf(existing_id, CH_ID_MAX, "%s", existing);
+    if (error == CH_EEXISTS)
+        ch_error_set(CH_EEXISTS, "this certificate is already stored in this tenant as %s", existing);
+    ch_store_cert_dispose(&row);
+    ch_cert_free(cert);
+    ch_key_free(key);
+    return error;
+}
+
+int ch_svc_cert_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_cert *out)
+{
+    int error;
+
+    if ((error = svc_need(actor, CH_ROLE_VIEWER, "reading certificates")) < 0)
+        return error;
+    return ch_store_cert_get(svc->store, out, actor->tenant_id, id);
+}
+
+int ch_svc_cert_list(ch_svc *svc, const ch_actor *actor, const ch_store_cert_filter *filter, size_t limit,
+                     const char *cursor, ch_store_cert **out, size_t *count, char **next_cursor)
+{
+    int error;
+
+    if ((error = svc_need(actor, CH_ROLE_VIEWER, "listing certificates")) < 0)
+        return error;
+    return ch_store_cert_list(svc->store, actor->tenant_id, filter, limit, cursor, out, count, next_cursor);
+}
+
+static int rename_tx(ch_svc *svc, const ch_actor *actor, const char *id, const char *name)
+{
+    json_t *d = json_pack("{ss}", "name", name);
+    char *detail = json_dumps(d, JSON_COMPACT);
+    int error = ch_store_cert_rename(svc->store, actor->tenant_id, id, name);
+
+    json_decref(d);
+    if (error == 0)
+        error = svc_audit(svc, actor, "certificate.rename", "certificate", id, detail);
+    free(detail);
+    return error;
+}
+
+int ch_svc_cert_rename(ch_svc *svc, const ch_actor *actor, const char *id, const char *name)
+{
+    int error;
+
+    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "renaming a certificate")) < 0)
+        return error;
+    if (name == NULL || *name == '\0' || strlen(name) > 128)
+        return ch_error_set_field(CH_EINVAL, "name", "a name of 1 to 128 characters is required");
+    SVC_TX(svc, rename_tx(svc, actor, id, name));
+done:
+    return error;
+}
+
+static int delete_tx(ch_svc *svc, const ch_actor *actor, const char *id)
+{
+    ch_store_cert c;
+    ch_store_ca *cas = NULL;
+    size_t n = 0;
+    int error;
+
+    if ((error = ch_store_cert_get(svc->store, &c, actor->tenant_id, id)) < 0)
+        return error;
+    if ((error = ch_store_ca_list(svc->store, actor->tenant_id, &cas, &n)) == 0) {
+        for (size_t i = 0; i < n && error == 0; i++)
+            if (strcmp(cas[i].cert_id, id) == 0)
+                error = ch_error_set(CH_ECONFLICT, "the certificate belongs to CA \"%s\": delete the CA instead",
+                                     cas[i].name);
+        ch_store_ca_list_free(cas, n);
+    }
+    if (error == 0)
+        error = ch_store_cert_delete(svc->store, actor->tenant_id, id);
+    /* Its key goes with it unless something else still uses it (a CSR). */
+    if (error == 0 && c.key_id != NULL) {
+        int e = ch_store_key_delete(svc->store, actor->tenant_id, c.key_id);
+        if (e < 0 && e != CH_ENOTFOUND && e != CH_EEXISTS)
+            error = e;
+    }
+    if (error == 0)
+        error = svc_audit(svc, actor, "certificate.delete", "certificate", id, NULL);
+    ch_store_cert_dispose(&c);
+    return error;
+}
+
+int ch_svc_cert_delete(ch_svc *svc, const ch_actor *actor, const char *id)
+{
+    int error;
+
+    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "deleting a certificate")) < 0)
+        return error;
+    SVC_TX(svc, delete_tx(svc, actor, id));
+done:
+    return error;
+}
+
+int ch_svc_key_export(ch_svc *svc, const ch_actor *actor, const char *cert_id, const char *password, ch_buf *out)
+{
+    ch_store_cert c = {0};
+    ch_key *key = NULL;
+    int error;
+
+    if ((error = svc_need(actor, CH_ROLE_VIEWER, "exporting a private key")) < 0)
+        return error;
+    if (!(actor->perms & CH_PERM_KEYS_EXPORT))
+        return ch_error_set(CH_EPERM, "exporting a private key needs the keys:export permission");
+    if ((error = ch_store_cert_get(svc->store, &c, actor->tenant_id, cert_id)) < 0)
+        return error;
+    if (c.key_id == NULL) {
+        error = ch_error_set(CH_ENOTFOUND, "certhub holds no private key for this certificate");
+        goto done;
+    }
+    if ((error = svc_key_load(svc, actor->tenant_id, c.key_id, &key)) < 0 ||
+        (error = ch_key_write_pem(out, key, password)) < 0)
+        goto done;
+    /* The export is written to the audit log before the key leaves. */
+    SVC_TX(svc, svc_audit(svc, actor, "key.export", "certificate", cert_id,
+                          password ? "{\"encrypted\":true}" : "{\"encrypted\":false}"));
+done:
+    if (error < 0)
+        ch_buf_dispose_secure(out);
+    ch_key_free(key);
+    ch_store_cert_dispose(&c);
+    return error;
+}

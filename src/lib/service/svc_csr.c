@@ -1,0 +1,215 @@
+/* CSRs made on the server: the key stays sealed here, the CSR goes to an outside CA, and the
+ * signed certificate comes back to be attached ("CSR exists on this system"). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/pem.h>
+
+#include "svc_internal.h"
+
+struct csr_tx {
+    ch_svc *svc;
+    const ch_actor *actor;
+    const ch_key *key;
+    ch_store_csr *row;
+};
+
+static int csr_tx_run(struct csr_tx *t)
+{
+    char key_id[CH_ID_MAX];
+    json_t *d;
+    char *detail;
+    int error;
+
+    if ((error = svc_key_put(t->svc, t->actor->tenant_id, t->key, key_id)) < 0)
+        return error;
+    t->row->key_id = strdup(key_id);
+    if ((error = ch_store_csr_put(t->svc->store, t->row)) < 0)
+        return error;
+    d = json_pack("{ss ss}", "name", t->row->name, "subject", t->row->subject);
+    detail = json_dumps(d, JSON_COMPACT);
+    json_decref(d);
+    error = svc_audit(t->svc, t->actor, "csr.create", "csr", t->row->id, detail);
+    free(detail);
+    return error;
+}
+
+int ch_svc_csr_create(ch_svc *svc, const ch_actor *actor, const ch_svc_csr_req *req, ch_store_csr *out)
+{
+    ch_san sans[CH_MAX_SANS];
+    size_t nsans = req->san_count;
+    ch_key_type kt = CH_KEY_P256;
+    ch_key *key = NULL;
+    ch_csr *csr = NULL;
+    X509_NAME *subject = NULL;
+    ch_csr_opts o = {0};
+    ch_store_csr row = {0};
+    unsigned char *der = NULL;
+    char id[CH_ID_MAX];
+    struct csr_tx t;
+    int len, error;
+
+    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "creating a CSR")) < 0)
+        return error;
+    if (nsans == 0 && req->sans != NULL)
+        while (req->sans[nsans] != NULL)
+            nsans++;
+    if (nsans > CH_MAX_SANS)
+        return ch_error_set_field(CH_EINVAL, "sans", "more than %u subject alternative names", CH_MAX_SANS);
+    for (size_t i = 0; i < nsans; i++)
+        if ((error = ch_san_parse(&sans[i], req->sans[i])) < 0)
+            return error;
+    if (req->key_type != NULL && (error = ch_key_type_parse(&kt, req->key_type)) < 0)
+        return error;
+    if ((error = svc_subject(&subject, &req->subject)) < 0)
+        return error;
+    if (req->digest && (error = ch_digest_parse(&o.digest, req->digest)) < 0)
+        goto done;
+    if ((error = ch_key_generate(&key, kt)) < 0)
+        goto done;
+    o.subject = subject;
+    o.sans = sans;
+    o.san_count = nsans;
+    if ((error = ch_csr_create(&csr, key, &o)) < 0)
+        goto done;
+    if ((len = i2d_X509_REQ(ch_csr_req(csr), &der)) <= 0) {
+        error = ch_error_ossl(CH_ECRYPTO, "i2d_X509_REQ", "encoding the CSR");
+        goto done;
+    }
+    ch_store_new_id(id, "csr_");
+    row.id = strdup(id);
+    row.tenant_id = strdup(actor->tenant_id);
+    row.der = malloc((size_t)len);
+    if (row.der)
+        memcpy(row.der, der, (size_t)len);
+    row.der_len = (size_t)len;
+    if ((error = ch_name_to_string(&row.subject, subject)) < 0)
+        goto done;
+    row.name = strdup(req->name && *req->name ? req->name : row.subject);
+    row.created_at = ch_now();
+    if (!row.id || !row.tenant_id || !row.der || !row.name) {
+        error = ch_error_set(CH_ENOMEM, "out of memory");
+        goto done;
+    }
+    t = (struct csr_tx){svc, actor, key, &row};
+    SVC_TX(svc, csr_tx_run(&t));
+    if (out) {
+        *out = row;
+        memset(&row, 0, sizeof row);
+    }
+done:
+    OPENSSL_free(der);
+    ch_store_csr_dispose(&row);
+    ch_csr_free(csr);
+    ch_key_free(key);
+    X509_NAME_free(subject);
+    return error;
+}
+
+int ch_svc_csr_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_csr *out)
+{
+    int error;
+
+    if ((error = svc_need(actor, CH_ROLE_VIEWER, "reading CSRs")) < 0)
+        return error;
+    return ch_store_csr_get(svc->store, out, actor->tenant_id, id);
+}
+
+int ch_svc_csr_list(ch_svc *svc, const ch_actor *actor, ch_store_csr **out, size_t *count)
+{
+    int error;
+
+    if ((error = svc_need(actor, CH_ROLE_VIEWER, "listing CSRs")) < 0)
+        return error;
+    return ch_store_csr_list(svc->store, actor->tenant_id, out, count);
+}
+
+int ch_svc_csr_pem(ch_buf *out, const ch_store_csr *row)
+{
+    ch_csr *csr;
+    int error;
+
+    if ((error = ch_csr_parse(&csr, row->der, row->der_len)) < 0)
+        return error;
+    error = ch_csr_write_pem(out, csr);
+    ch_csr_free(csr);
+    return error;
+}
+
+struct attach_tx {
+    ch_svc *svc;
+    const ch_actor *actor;
+    ch_store_csr *csr;
+    ch_store_cert *row;
+};
+
+static int attach_tx_run(struct attach_tx *t)
+{
+    json_t *d;
+    char *detail;
+    int error;
+
+    t->row->key_id = strdup(t->csr->key_id);
+    if ((error = ch_store_cert_put(t->svc->store, t->row, NULL)) < 0)
+        return error;
+    if ((error = ch_store_csr_attach(t->svc->store, t->actor->tenant_id, t->csr->id, t->row->id)) < 0)
+        return error;
+    d = json_pack("{ss ss ss}", "csr_id", t->csr->id, "subject", t->row->subject, "issuer", t->row->issuer);
+    detail = json_dumps(d, JSON_COMPACT);
+    json_decref(d);
+    error = svc_audit(t->svc, t->actor, "csr.attach", "certificate", t->row->id, detail);
+    free(detail);
+    return error;
+}
+
+int ch_svc_csr_attach(ch_svc *svc, const ch_actor *actor, const char *csr_id, const uint8_t *cert_data, size_t len,
+                      ch_store_cert *out)
+{
+    ch_store_csr csr_row = {0};
+    ch_cert *cert = NULL;
+    ch_csr *csr = NULL;
+    ch_key *pub = NULL;
+    ch_store_cert row = {0};
+    struct attach_tx t;
+    int error;
+
+    if (out)
+        memset(out, 0, sizeof *out);
+    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "attaching a certificate to a CSR")) < 0)
+        return error;
+    if ((error = ch_store_csr_get(svc->store, &csr_row, actor->tenant_id, csr_id)) < 0)
+        return error;
+    if (csr_row.cert_id != NULL) {
+        error = ch_error_set(CH_ECONFLICT, "a certificate is already attached to this CSR (%s)", csr_row.cert_id);
+        goto done;
+    }
+    if ((error = ch_cert_parse(&cert, cert_data, len)) < 0) {
+        ch_error_set_field(error, "certificate", "%s", ch_error_last());
+        goto done;
+    }
+    if ((error = ch_csr_parse(&csr, csr_row.der, csr_row.der_len)) < 0 ||
+        (error = ch_csr_public_key(&pub, csr)) < 0)
+        goto done;
+    if (!ch_cert_matches_key(cert, pub)) {
+        error = ch_error_set_field(CH_EINVAL, "certificate",
+                                   "the certificate is not for this CSR: its public key is not the CSR's");
+        goto done;
+    }
+    if ((error = svc_cert_row(&row, cert, actor->tenant_id, csr_row.name, "csr_signed")) < 0)
+        goto done;
+    t = (struct attach_tx){svc, actor, &csr_row, &row};
+    SVC_TX(svc, attach_tx_run(&t));
+    if (out) {
+        *out = row;
+        memset(&row, 0, sizeof row);
+    }
+done:
+    ch_store_cert_dispose(&row);
+    ch_key_free(pub);
+    ch_csr_free(csr);
+    ch_cert_free(cert);
+    ch_store_csr_dispose(&csr_row);
+    return error;
+}

@@ -1,0 +1,70 @@
+/* Shared inside the service layer. */
+#ifndef CERTHUB_SVC_INTERNAL_H
+#define CERTHUB_SVC_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "certhub/seal.h"
+#include "certhub/service.h"
+
+/* A CA as the issuing path needs it: decoded once and kept (DESIGN.md performance notes). */
+typedef struct svc_ca {
+    char id[CH_ID_MAX];
+    char tenant_id[CH_ID_MAX];
+    ch_cert *cert;
+    ch_key *key;                  /* NULL: imported without key */
+    char *subject;                /* RFC 4514, the issuer string of what it signs */
+    char *crl_urls[4];            /* NULL-terminated */
+    char *ocsp_urls[4];
+    atomic_int refs;              /* the cache holds one; each user one */
+    struct svc_ca *next;
+} svc_ca;
+
+struct ch_svc {
+    ch_store *store;
+    ch_seal *seal;
+    pthread_mutex_t ca_lock;
+    svc_ca *cas;
+};
+
+/* Role checks: CH_EPERM with a sentence when the actor may not. */
+int svc_need(const ch_actor *actor, ch_role role, const char *what);
+
+/* Builds the subject name of a request. */
+int svc_subject(X509_NAME **out, const ch_svc_subject *s);
+
+/* Appends an audit row for the actor's tenant (call inside the change's transaction). */
+int svc_audit(ch_svc *svc, const ch_actor *actor, const char *action, const char *object_type,
+              const char *object_id, const char *detail_json);
+
+/* Stores a key sealed; *id receives its id. */
+int svc_key_put(ch_svc *svc, const char *tenant_id, const ch_key *key, char id[CH_ID_MAX]);
+/* Loads and opens a sealed key. */
+int svc_key_load(ch_svc *svc, const char *tenant_id, const char *key_id, ch_key **out);
+
+/* Fills a certificate row from a certificate (borrowing nothing: strings are copied). */
+int svc_cert_row(ch_store_cert *row, const ch_cert *cert, const char *tenant_id, const char *name,
+                 const char *method);
+
+/* The decoded CA (a reference: release with svc_ca_release). */
+int svc_ca_load(ch_svc *svc, const char *tenant_id, const char *ca_id, svc_ca **out);
+void svc_ca_release(svc_ca *ca);
+void svc_ca_forget(ch_svc *svc, const char *tenant_id, const char *ca_id);
+
+/* Runs f inside a transaction: commit when it returns 0, roll back otherwise. */
+#define SVC_TX(svc, expr)                                                                                    \
+    do {                                                                                                     \
+        if ((error = ch_store_begin((svc)->store)) < 0)                                                      \
+            goto done;                                                                                       \
+        if ((error = (expr)) < 0) {                                                                          \
+            ch_store_rollback((svc)->store);                                                                 \
+            goto done;                                                                                       \
+        }                                                                                                    \
+        if ((error = ch_store_commit((svc)->store)) < 0) {                                                   \
+            ch_store_rollback((svc)->store);                                                                 \
+            goto done;                                                                                       \
+        }                                                                                                    \
+    } while (0)
+
+#endif
