@@ -1,0 +1,454 @@
+/* Unit tests of the service layer: CAs, issuing, CSRs, import, tenants, permissions, the
+ * audit chain, and that no private key reaches the database in clear. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "certhub/service.h"
+#include "testutil.h"
+
+static char dir[1024];
+static ch_svc *svc;
+static ch_store_tenant ta, tb;
+static ch_actor admin_a, admin_b, viewer_a, operator_a;
+
+static int setup(void **state)
+{
+    ch_svc_opts o = {0};
+
+    (void)state;
+    snprintf(dir, sizeof dir, "%s", tu_tmpdir("service"));
+    o.data_dir = dir;
+    if (ch_svc_open(&svc, &o) != 0 || ch_svc_tenant_ensure(svc, "alpha", &ta) != 0 ||
+        ch_svc_tenant_ensure(svc, "beta", &tb) != 0)
+        return -1;
+    admin_a = (ch_actor){ta.id, "test:admin-a", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT};
+    admin_b = (ch_actor){tb.id, "test:admin-b", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT};
+    viewer_a = (ch_actor){ta.id, "test:viewer", CH_ROLE_VIEWER, 0};
+    operator_a = (ch_actor){ta.id, "test:operator", CH_ROLE_OPERATOR, 0};
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    ch_svc_close(svc);
+    ch_store_tenant_dispose(&ta);
+    ch_store_tenant_dispose(&tb);
+    tu_rmtree(dir);
+    return 0;
+}
+
+static void make_cas(ch_store_ca *root, ch_store_ca *inter, const char *prefix)
+{
+    char rn[64], in[64];
+    ch_svc_ca_req r = {.name = rn, .path_len = -2};
+    ch_svc_ca_req i = {.name = in, .intermediate = true, .path_len = -2, .days = 1000};
+
+    snprintf(rn, sizeof rn, "%s root", prefix);
+    snprintf(in, sizeof in, "%s issuing", prefix);
+    r.subject.dn = "CN=Test Root,O=certhub tests";
+    assert_int_equal(ch_svc_ca_create(svc, &admin_a, &r, root), 0);
+    i.parent_id = root->id;
+    i.subject.fields.common_name = "Test Issuing CA";
+    i.subject.fields.organization = "certhub tests";
+    i.key_type = "p384";
+    assert_int_equal(ch_svc_ca_create(svc, &admin_a, &i, inter), 0);
+}
+
+static int64_t count_certs(const ch_actor *a)
+{
+    ch_store_cert_filter f = {.is_ca = -1};
+    int64_t n = -1;
+
+    assert_int_equal(ch_store_cert_count(ch_svc_store(svc), a->tenant_id, &f, &n), 0);
+    return n;
+}
+
+static ch_cert *parse_row(const ch_store_cert *row)
+{
+    ch_cert *c;
+
+    assert_int_equal(ch_cert_parse(&c, row->der, row->der_len), 0);
+    return c;
+}
+
+static void test_issue_and_verify(void **state)
+{
+    ch_store_ca root, inter;
+    ch_store_cert leaf, rootc, interc;
+    const char *sans[] = {"dns:device-1.example", "ip:10.0.0.1", NULL};
+    ch_svc_issue_req req = {.profile = "tls-server", .sans = sans, .key_type = "p256"};
+    ch_cert *l, *r, *i;
+    ch_verify_opts vo = {0};
+
+    (void)state;
+    make_cas(&root, &inter, "verify");
+    req.ca_id = inter.id;
+    req.subject.fields.common_name = "device-1.example";
+    assert_int_equal(ch_svc_cert_issue(svc, &operator_a, &req, &leaf), 0);
+    assert_string_equal(leaf.method, "generated");
+    assert_string_equal(leaf.name, "device-1.example");
+    assert_non_null(leaf.key_id);
+    assert_string_equal(leaf.ca_id, inter.id);
+    assert_int_equal(strlen(leaf.serial), 32);
+    /* The stored certificate chains to the stored root. */
+    assert_int_equal(ch_store_cert_get(ch_svc_store(svc), &rootc, ta.id, root.cert_id), 0);
+    assert_int_equal(ch_store_cert_get(ch_svc_store(svc), &interc, ta.id, inter.cert_id), 0);
+    l = parse_row(&leaf);
+    r = parse_row(&rootc);
+    i = parse_row(&interc);
+    vo.anchors = &r;
+    vo.anchor_count = 1;
+    vo.untrusted = &i;
+    vo.untrusted_count = 1;
+    vo.purpose = CH_PURPOSE_SERVER;
+    vo.hostname = "device-1.example";
+    assert_int_equal(ch_chain_verify(l, &vo), 0);
+    /* The chain download holds the intermediate and then the root. */
+    ch_buf chain = CH_BUF_INIT;
+    assert_int_equal(ch_svc_ca_chain_pem(svc, &viewer_a, inter.id, &chain), 0);
+    ch_cert **list;
+    size_t n;
+    assert_int_equal(ch_cert_parse_all(&list, &n, chain.data, chain.len), 0);
+    assert_int_equal(n, 2);
+    assert_memory_equal(ch_cert_sha256(list[1]), ch_cert_sha256(r), 32);
+    ch_cert_list_free(list, n);
+    ch_buf_dispose(&chain);
+    ch_cert_free(l);
+    ch_cert_free(r);
+    ch_cert_free(i);
+    ch_store_cert_dispose(&leaf);
+    ch_store_cert_dispose(&rootc);
+    ch_store_cert_dispose(&interc);
+    ch_store_ca_dispose(&root);
+    ch_store_ca_dispose(&inter);
+}
+
+static void test_bad_requests_change_nothing(void **state)
+{
+    ch_store_ca root, inter;
+    ch_store_cert out;
+    int64_t before;
+    const char *bad_sans[] = {"dns:bad..name", NULL};
+    ch_svc_issue_req req = {.profile = "tls-server", .key_type = "p256"};
+    uint8_t *csr;
+    size_t csr_len;
+    char path[1200];
+
+    (void)state;
+    make_cas(&root, &inter, "bad");
+    req.ca_id = inter.id;
+    req.subject.fields.common_name = "x.example";
+    before = count_certs(&admin_a);
+    req.profile = "no-such-profile";
+    assert_int_equal(ch_svc_cert_issue(svc, &admin_a, &req, &out), CH_ENOTFOUND);
+    req.profile = "tls-server";
+    req.sans = bad_sans;
+    assert_int_equal(ch_svc_cert_issue(svc, &admin_a, &req, &out), CH_EINVAL);
+    req.sans = NULL;
+    req.days = 5000; /* beyond the intermediate's 1000 days */
+    assert_int_equal(ch_svc_cert_issue(svc, &admin_a, &req, &out), CH_EPOLICY);
+    assert_non_null(strstr(ch_error_last(), "validity ends after"));
+    req.days = 0;
+    req.key_type = "rsa1024";
+    assert_int_equal(ch_svc_cert_issue(svc, &admin_a, &req, &out), CH_EINVAL);
+    /* A CSR asking for CA:TRUE under a leaf profile, and one with a broken signature. */
+    snprintf(path, sizeof path, "%s/ca.csr", dir);
+    assert_int_equal(tu_sh("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null "
+                           "-subj /CN=sneaky -addext basicConstraints=critical,CA:TRUE -out '%s' 2>/dev/null",
+                           path),
+                     0);
+    csr = tu_read(path, &csr_len);
+    req.key_type = NULL;
+    req.csr = csr;
+    req.csr_len = csr_len;
+    memset(&req.subject, 0, sizeof req.subject);
+    assert_int_equal(ch_svc_cert_issue(svc, &admin_a, &req, &out), CH_EPOLICY);
+    assert_non_null(strstr(ch_error_last(), "CA:TRUE"));
+    free(csr);
+    snprintf(path, sizeof path, "%s/bad.der", dir);
+    assert_int_equal(tu_sh("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null "
+                           "-subj /CN=tampered -outform DER -out '%s' 2>/dev/null",
+                           path),
+                     0);
+    csr = tu_read(path, &csr_len);
+    csr[csr_len - 5] ^= 0x55; /* inside the signature */
+    req.csr = csr;
+    req.csr_len = csr_len;
+    assert_int_equal(ch_svc_cert_issue(svc, &admin_a, &req, &out), CH_EVERIFY);
+    assert_non_null(strstr(ch_error_last(), "does not verify"));
+    free(csr);
+    /* A viewer cannot issue. */
+    req.csr = NULL;
+    req.key_type = "p256";
+    req.subject.fields.common_name = "x.example";
+    assert_int_equal(ch_svc_cert_issue(svc, &viewer_a, &req, &out), CH_EPERM);
+    assert_int_equal(count_certs(&admin_a), before);
+    ch_store_ca_dispose(&root);
+    ch_store_ca_dispose(&inter);
+}
+
+static void test_import_duplicates_and_isolation(void **state)
+{
+    char cert_path[1200], key_path[1200], path_leaf[1200], existing[CH_ID_MAX];
+    uint8_t *cert, *key;
+    size_t cert_len, key_len;
+    ch_store_cert first, second, got, *rows;
+    size_t n;
+    char *next;
+    ch_svc_ca_req req = {0};
+    ch_store_ca ca;
+
+    (void)state;
+    snprintf(cert_path, sizeof cert_path, "%s/ext.pem", dir);
+    snprintf(key_path, sizeof key_path, "%s/ext.key", dir);
+    assert_int_equal(tu_sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout '%s' "
+                           "-subj '/CN=outside.example' -days 30 -out '%s' 2>/dev/null",
+                           key_path, cert_path),
+                     0);
+    cert = tu_read(cert_path, &cert_len);
+    key = tu_read(key_path, &key_len);
+    assert_int_equal(ch_svc_cert_import(svc, &admin_a, "outside", cert, cert_len, key, key_len, NULL, &first, NULL), 0);
+    assert_string_equal(first.method, "imported");
+    assert_non_null(first.key_id);
+    /* The same certificate again: reported with the id it already has, nothing stored. */
+    assert_int_equal(ch_svc_cert_import(svc, &admin_a, "again", cert, cert_len, NULL, 0, NULL, &second, existing),
+                     CH_EEXISTS);
+    assert_string_equal(existing, first.id);
+    /* Another tenant may import it, and sees only its own. */
+    assert_int_equal(ch_svc_cert_import(svc, &admin_b, "theirs", cert, cert_len, NULL, 0, NULL, &second, NULL), 0);
+    assert_int_equal(ch_svc_cert_get(svc, &admin_b, first.id, &got), CH_ENOTFOUND);
+    assert_int_equal(ch_svc_cert_delete(svc, &admin_b, first.id), CH_ENOTFOUND);
+    assert_int_equal(ch_svc_cert_list(svc, &admin_b, NULL, 100, NULL, &rows, &n, &next), 0);
+    for (size_t i = 0; i < n; i++)
+        assert_string_not_equal(rows[i].id, first.id);
+    ch_store_cert_list_free(rows, n);
+    /* A key that is not the certificate's is refused. */
+    assert_int_equal(tu_sh("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out '%s.other' "
+                           "2>/dev/null", key_path),
+                     0);
+    free(key);
+    snprintf(key_path + strlen(key_path), 16, ".other");
+    key = tu_read(key_path, &key_len);
+    assert_int_equal(ch_svc_cert_import(svc, &admin_a, "x", cert, cert_len, key, key_len, NULL, &got, NULL), CH_EINVAL);
+    /* A certificate without BasicConstraints CA:TRUE is refused as an issuer. */
+    free(cert);
+    snprintf(key_path, sizeof key_path, "%s/ext.key", dir);
+    snprintf(path_leaf, sizeof path_leaf, "%s/leaf.pem", dir);
+    assert_int_equal(tu_sh("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null "
+                           "-subj /CN=leaf 2>/dev/null | openssl x509 -req -CA '%s' -CAkey '%s' -CAcreateserial "
+                           "-days 2 -out '%s' 2>/dev/null",
+                           cert_path, key_path, path_leaf),
+                     0);
+    cert = tu_read(path_leaf, &cert_len);
+    assert_int_equal(ch_svc_ca_import(svc, &admin_a, "leafy", cert, cert_len, NULL, 0, NULL, &ca), CH_EPOLICY);
+    assert_non_null(strstr(ch_error_last(), "not a CA"));
+    (void)req;
+    ch_store_cert_dispose(&first);
+    ch_store_cert_dispose(&second);
+    free(cert);
+    free(key);
+}
+
+static void test_byo_issuer(void **state)
+{
+    char cert_path[1200], key_path[1200];
+    uint8_t *cert, *key;
+    size_t cert_len, key_len;
+    ch_store_ca with_key, without_key;
+    ch_store_cert leaf;
+    ch_svc_issue_req req = {.profile = "device", .key_type = "p256"};
+
+    (void)state;
+    snprintf(cert_path, sizeof cert_path, "%s/byo.pem", dir);
+    snprintf(key_path, sizeof key_path, "%s/byo.key", dir);
+    assert_int_equal(tu_sh("openssl req -x509 -newkey rsa:2048 -nodes -keyout '%s' -subj '/CN=BYO Root' -days 365 "
+                           "-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign "
+                           "-out '%s' 2>/dev/null",
+                           key_path, cert_path),
+                     0);
+    cert = tu_read(cert_path, &cert_len);
+    key = tu_read(key_path, &key_len);
+    assert_int_equal(ch_svc_ca_import(svc, &admin_a, "byo", cert, cert_len, key, key_len, NULL, &with_key), 0);
+    req.ca_id = with_key.id;
+    req.subject.fields.common_name = "sensor-7";
+    assert_int_equal(ch_svc_cert_issue(svc, &admin_a, &req, &leaf), 0);
+    ch_store_cert_dispose(&leaf);
+    /* The same issuer imported without its key (in the other tenant) cannot sign. */
+    assert_int_equal(ch_svc_ca_import(svc, &admin_b, "byo", cert, cert_len, NULL, 0, NULL, &without_key), 0);
+    req.ca_id = without_key.id;
+    assert_int_equal(ch_svc_cert_issue(svc, &admin_b, &req, &leaf), CH_EPOLICY);
+    assert_non_null(strstr(ch_error_last(), "without its private key"));
+    /* Deleting a CA with live certificates needs force. */
+    assert_int_equal(ch_svc_ca_delete(svc, &admin_a, with_key.id, false), CH_ECONFLICT);
+    assert_int_equal(ch_svc_ca_delete(svc, &admin_a, with_key.id, true), 0);
+    ch_store_ca_dispose(&with_key);
+    ch_store_ca_dispose(&without_key);
+    free(cert);
+    free(key);
+}
+
+static void test_csr_attach(void **state)
+{
+    ch_svc_csr_req req = {.name = "external web", .key_type = "p256"};
+    const char *sans[] = {"dns:www.example.org", NULL};
+    ch_store_csr csr;
+    ch_store_cert cert;
+    ch_buf pem = CH_BUF_INIT;
+    char csr_path[1200], ca_path[1200], ca_key[1200], crt_path[1200], other[1200];
+    uint8_t *data;
+    size_t len;
+
+    (void)state;
+    req.subject.fields.common_name = "www.example.org";
+    req.sans = sans;
+    assert_int_equal(ch_svc_csr_create(svc, &operator_a, &req, &csr), 0);
+    assert_non_null(csr.key_id);
+    assert_int_equal(ch_svc_csr_pem(&pem, &csr), 0);
+    snprintf(csr_path, sizeof csr_path, "%s/ext.csr", dir);
+    snprintf(ca_path, sizeof ca_path, "%s/extca.pem", dir);
+    snprintf(ca_key, sizeof ca_key, "%s/extca.key", dir);
+    snprintf(crt_path, sizeof crt_path, "%s/ext.crt", dir);
+    snprintf(other, sizeof other, "%s/other.crt", dir);
+    assert_int_equal(ch_file_write_atomic(csr_path, pem.data, pem.len, 0600), 0);
+    ch_buf_dispose(&pem);
+    /* An outside CA (openssl) signs it. */
+    assert_int_equal(tu_sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout '%s' "
+                           "-subj /CN=ExtCA -days 30 -out '%s' 2>/dev/null && "
+                           "openssl x509 -req -in '%s' -CA '%s' -CAkey '%s' -CAcreateserial -days 10 -out '%s' "
+                           "2>/dev/null && "
+                           "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null "
+                           "-subj /CN=unrelated -days 3 -out '%s' 2>/dev/null",
+                           ca_key, ca_path, csr_path, ca_path, ca_key, crt_path, other),
+                     0);
+    /* A certificate for another key is refused. */
+    data = tu_read(other, &len);
+    assert_int_equal(ch_svc_csr_attach(svc, &operator_a, csr.id, data, len, &cert), CH_EINVAL);
+    free(data);
+    data = tu_read(crt_path, &len);
+    assert_int_equal(ch_svc_csr_attach(svc, &operator_a, csr.id, data, len, &cert), 0);
+    assert_string_equal(cert.key_id, csr.key_id);
+    assert_string_equal(cert.method, "csr_signed");
+    ch_store_cert_dispose(&cert);
+    /* Only once. */
+    assert_int_equal(ch_svc_csr_attach(svc, &operator_a, csr.id, data, len, &cert), CH_ECONFLICT);
+    free(data);
+    ch_store_csr_dispose(&csr);
+}
+
+static void test_key_export_and_db_scan(void **state)
+{
+    ch_store_ca root, inter;
+    ch_store_cert leaf;
+    ch_svc_issue_req req = {.profile = "tls-client", .key_type = "p256"};
+    ch_buf pem = CH_BUF_INIT;
+    ch_key *key;
+    ch_buf der = CH_BUF_INIT;
+    ch_store_audit *rows;
+    size_t n;
+    bool found = false;
+    char path[1200];
+    const char *suffix[] = {"", "-wal"};
+
+    (void)state;
+    make_cas(&root, &inter, "export");
+    req.ca_id = inter.id;
+    req.subject.fields.common_name = "client-1";
+    assert_int_equal(ch_svc_cert_issue(svc, &admin_a, &req, &leaf), 0);
+    /* An operator (no keys:export) is refused. */
+    assert_int_equal(ch_svc_key_export(svc, &operator_a, leaf.id, NULL, &pem), CH_EPERM);
+    /* Another tenant sees nothing. */
+    assert_int_equal(ch_svc_key_export(svc, &admin_b, leaf.id, NULL, &pem), CH_ENOTFOUND);
+    assert_int_equal(ch_svc_key_export(svc, &admin_a, leaf.id, NULL, &pem), 0);
+    assert_int_equal(ch_key_parse(&key, pem.data, pem.len, NULL), 0);
+    ch_cert *c = parse_row(&leaf);
+    assert_true(ch_cert_matches_key(c, key));
+    ch_cert_free(c);
+    /* The export is in the audit log. */
+    assert_int_equal(ch_svc_audit_list(svc, &admin_a, 0, 1000, &rows, &n), 0);
+    for (size_t i = 0; i < n; i++)
+        found |= strcmp(rows[i].action, "key.export") == 0 && strcmp(rows[i].object_id, leaf.id) == 0;
+    ch_store_audit_list_free(rows, n);
+    assert_true(found);
+    /* The key's DER appears nowhere in the database files. */
+    assert_int_equal(ch_key_write_der(&der, key), 0);
+    for (int i = 0; i < 2; i++) {
+        uint8_t *db;
+        size_t len;
+        snprintf(path, sizeof path, "%s/certhub.db%s", dir, suffix[i]);
+        FILE *f = fopen(path, "rb");
+        if (f == NULL)
+            continue;
+        fclose(f);
+        db = tu_read(path, &len);
+        /* the private scalar sits in the last bytes of the PKCS#8 structure */
+        assert_false(tu_contains(db, len, der.data + der.len - 100, 32));
+        assert_false(tu_contains(db, len, pem.data + 28, 40));
+        free(db);
+    }
+    ch_buf_dispose_secure(&der);
+    ch_buf_dispose_secure(&pem);
+    ch_key_free(key);
+    ch_store_cert_dispose(&leaf);
+    ch_store_ca_dispose(&root);
+    ch_store_ca_dispose(&inter);
+}
+
+static void test_audit_chain(void **state)
+{
+    int64_t bad = -1;
+    sqlite3 *db;
+    char path[1200];
+
+    (void)state;
+    assert_int_equal(ch_svc_audit_verify(svc, &admin_a, &bad), 0);
+    assert_int_equal(bad, 0);
+    /* Alter one row behind the service's back. */
+    snprintf(path, sizeof path, "%s/certhub.db", dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "UPDATE audit_log SET actor='someone-else' WHERE seq=(SELECT min(seq)+1 FROM "
+                                  "audit_log WHERE action='certificate.issue')",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(ch_svc_audit_verify(svc, &admin_a, &bad), CH_EVERIFY);
+    assert_true(bad > 0);
+    /* The other tenant's chain is its own and intact. */
+    assert_int_equal(ch_svc_audit_verify(svc, &admin_b, &bad), 0);
+}
+
+static void test_tenants_need_admin(void **state)
+{
+    ch_store_tenant t;
+
+    (void)state;
+    assert_int_equal(ch_svc_tenant_create(svc, &operator_a, "gamma", &t), CH_EPERM);
+    assert_int_equal(ch_svc_tenant_create(svc, &admin_a, "bad name!", &t), CH_EINVAL);
+    assert_int_equal(ch_svc_tenant_create(svc, &admin_a, "gamma", &t), 0);
+    ch_store_tenant_dispose(&t);
+    assert_int_equal(ch_svc_tenant_create(svc, &admin_a, "gamma", &t), CH_EEXISTS);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_issue_and_verify),
+        cmocka_unit_test(test_bad_requests_change_nothing),
+        cmocka_unit_test(test_import_duplicates_and_isolation),
+        cmocka_unit_test(test_byo_issuer),
+        cmocka_unit_test(test_csr_attach),
+        cmocka_unit_test(test_key_export_and_db_scan),
+        cmocka_unit_test(test_audit_chain),
+        cmocka_unit_test(test_tenants_need_admin),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
