@@ -407,6 +407,8 @@ int ch_key_parse(ch_key **out, const uint8_t *data, size_t len, const char *pass
 int ch_key_parse_public(ch_key **out, const uint8_t *data, size_t len)
 {
     EVP_PKEY *pkey = NULL;
+    bool encrypted = false;
+    int error;
 
     *out = NULL;
     if (ch_init() < 0)
@@ -416,7 +418,11 @@ int ch_key_parse_public(ch_key **out, const uint8_t *data, size_t len)
     if (len > CH_MAX_UPLOAD_BYTES)
         return ch_error_set(CH_ETOOBIG, "public key file is larger than the limit of %u bytes",
                             CH_MAX_UPLOAD_BYTES);
-    if (decode_key(&pkey, data, len, NULL, EVP_PKEY_PUBLIC_KEY) < 0)
+    /* An encrypted private key is not a public key: refuse it before OpenSSL tries to
+     * decrypt it (with an empty password, at whatever work factor the input names). */
+    if ((error = check_encryption(data, len, &encrypted)) < 0)
+        return error;
+    if (encrypted || decode_key(&pkey, data, len, NULL, EVP_PKEY_PUBLIC_KEY) < 0)
         return ch_error_set(CH_EPARSE, "not a public key: expected PEM \"PUBLIC KEY\" or DER "
                                        "SubjectPublicKeyInfo");
     return key_wrap(out, pkey, false);
