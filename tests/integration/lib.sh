@@ -1,0 +1,56 @@
+# Shared helpers of the integration tests (bash).  Each test sources this file, gets a fresh
+# temporary directory in $T (removed on exit), and fails on the first broken check.
+set -euo pipefail
+
+: "${CERTHUB:?CERTHUB must name the certhub binary}"
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+cd "$T"
+checks=0
+
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+ok() {
+    checks=$((checks + 1))
+    echo "ok $checks - $*"
+}
+
+# check_eq WHAT EXPECTED ACTUAL
+check_eq() {
+    [ "$2" = "$3" ] || fail "$1: expected '$2', got '$3'"
+    ok "$1"
+}
+
+# check_contains WHAT HAYSTACK NEEDLE
+check_contains() {
+    case "$2" in
+    *"$3"*) ok "$1" ;;
+    *) fail "$1: '$3' not found in: $2" ;;
+    esac
+}
+
+# expect_exit STATUS WHAT -- COMMAND...: runs COMMAND, checks its exit status; its stderr is
+# left in $T/stderr.
+expect_exit() {
+    local want=$1 what=$2 rc=0
+    shift 3
+    "$@" >"$T/stdout" 2>"$T/stderr" || rc=$?
+    [ "$rc" = "$want" ] || fail "$what: exit $rc, expected $want; stderr: $(cat "$T/stderr")"
+    ok "$what (exit $want)"
+}
+
+# expect_error WHAT MESSAGE -- COMMAND...: exit 1 with exactly one line on stderr holding MESSAGE.
+expect_error() {
+    local what=$1 msg=$2
+    shift 3
+    expect_exit 1 "$what" -- "$@"
+    [ "$(wc -l <"$T/stderr")" = 1 ] || fail "$what: expected one line on stderr, got: $(cat "$T/stderr")"
+    grep -qF -- "$msg" "$T/stderr" || fail "$what: stderr lacks '$msg': $(cat "$T/stderr")"
+}
+
+done_testing() {
+    echo "$checks passed, 0 failed"
+}
