@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Bad input to the offline tools: one clear line on stderr and exit 1; usage errors exit 2;
+# nothing is written; no input crashes anything.
+. "$(dirname "$0")/lib.sh"
+
+"$CERTHUB" key create --type p256 --out ca.key
+"$CERTHUB" cert create --profile root-ca --subject "CN=Root" --key ca.key --days 100 --out ca.pem
+"$CERTHUB" key create --type p256 --out leaf.key
+printf 'right\n' > pw
+printf 'wrong\n' > badpw
+"$CERTHUB" key create --type p256 --out enc.key --password-file pw
+
+expect_error "missing file" "cannot open" -- "$CERTHUB" inspect no-such-file.pem
+printf 'hello, this is not a certificate\n' > garbage.txt
+expect_error "garbage file" "no certificate, CSR or key found" -- "$CERTHUB" inspect garbage.txt
+head -c 200 ca.pem > truncated.pem
+expect_error "truncated certificate" "no certificate, CSR or key found" -- "$CERTHUB" inspect truncated.pem
+openssl x509 -in ca.pem -outform DER -out ca.der
+head -c 150 ca.der > truncated.der
+expect_error "truncated DER certificate" "no certificate, CSR or key found" -- "$CERTHUB" inspect truncated.der
+openssl genrsa -out weak.key 1024 2>/dev/null
+expect_error "weak RSA key" "at least 2048 bits" -- "$CERTHUB" csr create --key weak.key --subject CN=x --out x.csr
+openssl ecparam -name secp256k1 -genkey -noout -out k1.key
+expect_error "curve not accepted" "accepted curves: P-256, P-384, P-521" -- "$CERTHUB" csr create --key k1.key --subject CN=x --out x.csr
+expect_error "wrong key password" "wrong password for private key" -- "$CERTHUB" csr create --key enc.key --key-password-file badpw --subject CN=x --out x.csr
+expect_error "missing key password" "a password is needed" -- "$CERTHUB" csr create --key enc.key --subject CN=x --out x.csr
+"$CERTHUB" csr create --key enc.key --key-password-file pw --subject CN=x --out ok.csr && ok "right key password works"
+
+openssl req -in ok.csr -outform DER -out ok.der
+cp ok.der broken.der
+size=$(stat -c %s broken.der)
+printf '\x55' | dd of=broken.der bs=1 seek=$((size - 6)) conv=notrunc 2>/dev/null
+expect_error "CSR with a broken signature" "CSR signature does not verify" -- "$CERTHUB" cert create --profile tls-client --csr broken.der --ca ca.pem --ca-key ca.key --out x.pem
+expect_error "self-signed leaf" "cannot be self-signed" -- "$CERTHUB" cert create --profile tls-server --subject CN=x --key leaf.key --out x.pem
+expect_error "days beyond the CA" "validity ends after the issuing CA's" -- "$CERTHUB" cert create --profile tls-server --subject CN=x --key leaf.key --ca ca.pem --ca-key ca.key --days 500 --out x.pem
+openssl req -new -key leaf.key -subj /CN=sneaky -addext basicConstraints=critical,CA:TRUE -out ca-request.csr
+expect_error "CSR asking CA:TRUE for a leaf profile" "asks for a CA certificate" -- "$CERTHUB" cert create --profile tls-server --csr ca-request.csr --ca ca.pem --ca-key ca.key --out x.pem
+expect_error "bad SAN" "is not a valid DNS name" -- "$CERTHUB" cert create --profile tls-server --subject CN=x --san dns:bad..name --key leaf.key --ca ca.pem --ca-key ca.key --out x.pem
+expect_error "subject without a value" "is not KEY=value" -- "$CERTHUB" cert create --profile tls-server --subject CN --key leaf.key --ca ca.pem --ca-key ca.key --out x.pem
+expect_error "unknown subject attribute" "unknown subject attribute" -- "$CERTHUB" csr create --key leaf.key --subject "XX=1" --out x.csr
+expect_error "unknown profile" "unknown profile" -- "$CERTHUB" cert create --profile nope --subject CN=x --key leaf.key --out x.pem
+expect_error "unknown key type" "accepted: rsa2048" -- "$CERTHUB" key create --type dsa1024 --out x.key
+expect_error "the CA key is not the CA's" "does not belong" -- "$CERTHUB" cert create --profile tls-server --subject CN=x --key leaf.key --ca ca.pem --ca-key leaf.key --out x.pem
+"$CERTHUB" key create --type p256 --out exists.key
+expect_error "existing output is kept" "pass --force" -- "$CERTHUB" key create --type p256 --out exists.key
+[ ! -e x.pem ] && [ ! -e x.csr ] && [ ! -e x.key ] && ok "no refused command wrote a file"
+
+expect_exit 2 "unknown command" -- "$CERTHUB" frobnicate
+expect_exit 2 "unknown option" -- "$CERTHUB" key create --type p256 --out y.key --colour
+expect_exit 2 "missing required option" -- "$CERTHUB" key create --out y.key
+expect_exit 2 "option without its value" -- "$CERTHUB" key create --out
+expect_exit 2 "days not a number" -- "$CERTHUB" cert create --profile root-ca --subject CN=x --key leaf.key --days ten --out y.pem
+expect_exit 2 "bad purpose" -- "$CERTHUB" verify ca.pem --ca ca.pem --purpose email
+expect_exit 0 "help" -- "$CERTHUB" --help
+expect_exit 0 "command help" -- "$CERTHUB" cert create --help
+
+# Every fuzz corpus file and every truncation of a small certificate: exit 0 or 1, never a
+# signal.
+corpus="${CERTHUB_SOURCE_DIR:-}/fuzz/corpus"
+n=0
+for f in "$corpus"/*/* ; do
+    [ -f "$f" ] || continue
+    rc=0
+    "$CERTHUB" inspect "$f" >/dev/null 2>&1 || rc=$?
+    [ $rc -le 1 ] || fail "inspect $f exited $rc"
+    n=$((n + 1))
+done
+for len in $(seq 1 7 $(stat -c %s ca.der)); do
+    head -c $len ca.der > cut.der
+    rc=0
+    "$CERTHUB" inspect cut.der >/dev/null 2>&1 || rc=$?
+    [ $rc -le 1 ] || fail "inspect of $len bytes exited $rc"
+    n=$((n + 1))
+done
+ok "$n odd inputs to inspect, none crashed"
+
+done_testing
