@@ -73,7 +73,7 @@ static inline void ossl_ca_free(struct ossl_ca *ca)
 /* Per-thread state of the reference. */
 struct ossl_ref {
     struct ossl_ca *ca;
-    const X509_PUBKEY *spki;   /* a leaf public key, decoded once */
+    const char *pub_pem;       /* a leaf public key as PEM */
     const char *csr_pem;       /* a PEM CSR */
     EVP_MD_CTX *mctx;
     unsigned long n;
@@ -167,14 +167,18 @@ static inline X509_NAME *ossl_leaf_name(unsigned long n)
     return name;
 }
 
-/* Public key supplied as SPKI DER. */
-static inline int ossl_op_spki(void *arg)
+/* Public key supplied as PEM, parsed per certificate (as a request carries it). */
+static inline int ossl_op_pubkey(void *arg)
 {
     struct ossl_ref *r = arg;
+    BIO *bio = BIO_new_mem_buf(r->pub_pem, -1);
+    X509_PUBKEY *pk = bio ? PEM_read_bio_X509_PUBKEY(bio, NULL, NULL, NULL) : NULL;
     X509_NAME *name = ossl_leaf_name(r->n);
-    int rc = ossl_build_leaf(r, r->spki, name);
+    int rc = pk ? ossl_build_leaf(r, pk, name) : -1;
 
     X509_NAME_free(name);
+    X509_PUBKEY_free(pk);
+    BIO_free(bio);
     return rc;
 }
 
@@ -237,6 +241,26 @@ static inline int ossl_op_raw_sign(void *arg)
         EVP_DigestSign(r->mctx, sig, &siglen, tbs, sizeof tbs) != 1)
         return -1;
     return 0;
+}
+
+/* PEM of a fresh P-256 public key; free() the result. */
+static inline char *ossl_make_pub_pem(void)
+{
+    EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *out = NULL, *p;
+    long len;
+
+    if (PEM_write_bio_PUBKEY(bio, k) == 1) {
+        len = BIO_get_mem_data(bio, &p);
+        if ((out = malloc((size_t)len + 1)) != NULL) {
+            memcpy(out, p, (size_t)len);
+            out[len] = '\0';
+        }
+    }
+    BIO_free(bio);
+    EVP_PKEY_free(k);
+    return out;
 }
 
 /* A PEM CSR for CN=device-csr with a fresh P-256 key; free() the result. */
