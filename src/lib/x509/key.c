@@ -404,11 +404,34 @@ int ch_key_parse(ch_key **out, const uint8_t *data, size_t len, const char *pass
     return key_wrap(out, pkey, true);
 }
 
+/* One DER SubjectPublicKeyInfo that fills the input exactly.  d2i_PUBKEY takes OpenSSL's
+ * per-type path; an OSSL_DECODER context would cost far more than the rest of an issuance
+ * (it enumerates every decoder of every provider). */
+static int pubkey_from_der(EVP_PKEY **out, const uint8_t *der, size_t len)
+{
+    const unsigned char *p = der;
+    EVP_PKEY *pkey = d2i_PUBKEY(NULL, &p, (long)len);
+
+    *out = NULL;
+    ERR_clear_error();
+    if (pkey == NULL)
+        return -1;
+    if (p != der + len) {
+        EVP_PKEY_free(pkey);
+        return -1;
+    }
+    *out = pkey;
+    return 0;
+}
+
 int ch_key_parse_public(ch_key **out, const uint8_t *data, size_t len)
 {
     EVP_PKEY *pkey = NULL;
-    bool encrypted = false;
-    int error;
+    BIO *bio;
+    char *name = NULL, *header = NULL;
+    unsigned char *der = NULL;
+    long dlen = 0;
+    int found = -1;
 
     *out = NULL;
     if (ch_init() < 0)
@@ -418,11 +441,26 @@ int ch_key_parse_public(ch_key **out, const uint8_t *data, size_t len)
     if (len > CH_MAX_UPLOAD_BYTES)
         return ch_error_set(CH_ETOOBIG, "public key file is larger than the limit of %u bytes",
                             CH_MAX_UPLOAD_BYTES);
-    /* An encrypted private key is not a public key: refuse it before OpenSSL tries to
-     * decrypt it (with an empty password, at whatever work factor the input names). */
-    if ((error = check_encryption(data, len, &encrypted)) < 0)
-        return error;
-    if (encrypted || decode_key(&pkey, data, len, NULL, EVP_PKEY_PUBLIC_KEY) < 0)
+    if (!x509_looks_pem(data, len)) {
+        found = pubkey_from_der(&pkey, data, len);
+    } else if ((bio = BIO_new_mem_buf(data, (int)len)) != NULL) {
+        /* The first "PUBLIC KEY" block; an encrypted private key is never tried, so no
+         * KDF runs on a public-key path. */
+        for (int blocks = 0; found < 0 && blocks < (int)CH_MAX_PEM_OBJECTS &&
+                             PEM_read_bio(bio, &name, &header, &der, &dlen) == 1;
+             blocks++) {
+            if (strcmp(name, "PUBLIC KEY") == 0)
+                found = pubkey_from_der(&pkey, der, (size_t)dlen);
+            OPENSSL_free(name);
+            OPENSSL_free(header);
+            OPENSSL_free(der);
+            name = header = NULL;
+            der = NULL;
+        }
+        ERR_clear_error();
+        BIO_free(bio);
+    }
+    if (found < 0)
         return ch_error_set(CH_EPARSE, "not a public key: expected PEM \"PUBLIC KEY\" or DER "
                                        "SubjectPublicKeyInfo");
     return key_wrap(out, pkey, false);
