@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/provider.h>
 #include <openssl/rand.h>
 
@@ -165,16 +166,19 @@ int ch_random(void *out, size_t len)
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static int init_result;
+/* Kept for the life of the process (and so reachable, not leaked, at exit). */
+static OSSL_PROVIDER *prov_default, *prov_legacy;
 
 static void init_run(void)
 {
     /* The legacy provider reads old PKCS#12 files (RC2, 3DES) that Java and Windows still
      * write; the default provider must then be loaded explicitly as well. */
-    if (OSSL_PROVIDER_load(NULL, "default") == NULL) {
+    if ((prov_default = OSSL_PROVIDER_load(NULL, "default")) == NULL) {
         init_result = ch_error_ossl(CH_ECRYPTO, "OSSL_PROVIDER_load", "loading the default provider");
         return;
     }
-    (void)OSSL_PROVIDER_load(NULL, "legacy"); /* optional: absent legacy only loses old formats */
+    prov_legacy = OSSL_PROVIDER_load(NULL, "legacy"); /* optional: without it only old formats are lost */
+    ERR_clear_error();
     init_result = 0;
 }
 
