@@ -158,30 +158,46 @@ int ch_svc_tenant_ensure(ch_svc *svc, const char *name, ch_store_tenant *out)
 
 /* ------------------------------------------------------------- sealed keys */
 
-int svc_key_put(ch_svc *svc, const char *tenant_id, const ch_key *key, char id[CH_ID_MAX])
+int svc_key_seal(ch_svc *svc, const char *tenant_id, const ch_key *key, svc_sealed *out)
 {
-    ch_buf der = CH_BUF_INIT, sealed = CH_BUF_INIT;
-    ch_store_key row = {0};
+    ch_buf der = CH_BUF_INIT;
     int error;
 
-    ch_store_new_id(id, "key_");
+    memset(out, 0, sizeof *out);
+    ch_store_new_id(out->id, "key_");
     if ((error = ch_key_write_der(&der, key)) < 0)
         goto done;
     /* The key's id and tenant are the associated data: a sealed key moved to another row or
      * tenant does not open. */
-    if ((error = ch_seal_encrypt(&sealed, svc->seal, der.data, der.len, tenant_id, id)) < 0)
+    if ((error = ch_seal_encrypt(&out->blob, svc->seal, der.data, der.len, tenant_id, out->id)) < 0)
         goto done;
-    row.id = id;
-    row.tenant_id = (char *)tenant_id;
-    row.algorithm = (char *)ch_key_type_name(ch_key_get_type(key));
-    row.sealed = sealed.data;
-    row.sealed_len = sealed.len;
-    ch_hex(row.spki_sha256, ch_key_spki_sha256(key), 32);
-    row.created_at = ch_now();
-    error = ch_store_key_put(svc->store, &row);
+    out->row.id = out->id;
+    out->row.tenant_id = (char *)tenant_id;
+    out->row.algorithm = (char *)ch_key_type_name(ch_key_get_type(key));
+    out->row.sealed = out->blob.data;
+    out->row.sealed_len = out->blob.len;
+    ch_hex(out->row.spki_sha256, ch_key_spki_sha256(key), 32);
+    out->row.created_at = ch_now();
 done:
     ch_buf_dispose_secure(&der);
-    ch_buf_dispose(&sealed);
+    return error;
+}
+
+void svc_sealed_dispose(svc_sealed *s)
+{
+    ch_buf_dispose(&s->blob);
+    memset(&s->row, 0, sizeof s->row);
+}
+
+int svc_key_put(ch_svc *svc, const char *tenant_id, const ch_key *key, char id[CH_ID_MAX])
+{
+    svc_sealed sealed;
+    int error = svc_key_seal(svc, tenant_id, key, &sealed);
+
+    if (error == 0)
+        error = ch_store_key_put(svc->store, &sealed.row);
+    snprintf(id, CH_ID_MAX, "%s", sealed.id);
+    svc_sealed_dispose(&sealed);
     return error;
 }
 

@@ -10,38 +10,45 @@
 struct cert_tx {
     ch_svc *svc;
     const ch_actor *actor;
-    const ch_key *key;        /* to store sealed with the certificate, or NULL */
-    const char *key_id;       /* an already stored key, or NULL */
+    svc_sealed *sealed;       /* a key to store with the certificate, or NULL */
     ch_store_cert *row;
     const char *action;
+    const char *detail;       /* audit detail, prepared before the transaction */
     char *existing;           /* receives the id of a duplicate */
 };
 
 static int cert_tx_run(struct cert_tx *t)
 {
-    char key_id[CH_ID_MAX];
-    json_t *d;
-    char *detail;
     int error;
 
-    if (t->key != NULL) {
-        if ((error = svc_key_put(t->svc, t->actor->tenant_id, t->key, key_id)) < 0)
-            return error;
-        t->row->key_id = strdup(key_id);
-    } else if (t->key_id != NULL) {
-        t->row->key_id = strdup(t->key_id);
-    }
+    if (t->sealed != NULL && (error = ch_store_key_put(t->svc->store, &t->sealed->row)) < 0)
+        return error;
     if ((error = ch_store_cert_put(t->svc->store, t->row, t->existing)) < 0)
         return error;
-    d = json_pack("{ss ss ss ss}", "name", t->row->name, "subject", t->row->subject, "serial", t->row->serial,
-                  "sha256", t->row->sha256);
-    if (t->row->profile)
-        json_object_set_new(d, "profile", json_string(t->row->profile));
-    detail = json_dumps(d, JSON_COMPACT);
+    return svc_audit(t->svc, t->actor, t->action, "certificate", t->row->id, t->detail);
+}
+
+/* Seals the key (if any) and writes the audit detail: all the work that needs no lock. */
+static int cert_prepare(ch_svc *svc, const ch_actor *actor, const ch_key *key, ch_store_cert *row,
+                        svc_sealed *sealed, char **detail)
+{
+    json_t *d;
+    int error;
+
+    *detail = NULL;
+    if (key != NULL) {
+        if ((error = svc_key_seal(svc, actor->tenant_id, key, sealed)) < 0)
+            return error;
+        if ((row->key_id = strdup(sealed->id)) == NULL)
+            return ch_error_set(CH_ENOMEM, "out of memory");
+    }
+    d = json_pack("{ss ss ss ss}", "name", row->name, "subject", row->subject, "serial", row->serial, "sha256",
+                  row->sha256);
+    if (d != NULL && row->profile)
+        json_object_set_new(d, "profile", json_string(row->profile));
+    *detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
     json_decref(d);
-    error = svc_audit(t->svc, t->actor, t->action, "certificate", t->row->id, detail);
-    free(detail);
-    return error;
+    return *detail ? 0 : ch_error_set(CH_ENOMEM, "out of memory");
 }
 
 static int parse_sans(ch_san *sans, size_t *n, const ch_svc_issue_req *req)
@@ -76,6 +83,8 @@ int ch_svc_cert_issue(ch_svc *svc, const ch_actor *actor, const ch_svc_issue_req
     ch_key_type kt;
     const char *method;
     struct cert_tx t;
+    svc_sealed sealed = {0};
+    char *detail = NULL;
     int error;
 
     if (out)
@@ -153,13 +162,17 @@ int ch_svc_cert_issue(ch_svc *svc, const ch_actor *actor, const ch_svc_issue_req
     row.profile = strdup(o.profile->name);
     row.ca_id = strdup(ca->id);
     /* A public key alone has no private half to keep. */
-    t = (struct cert_tx){svc, actor, req->key_type ? key : NULL, NULL, &row, "certificate.issue", NULL};
+    if ((error = cert_prepare(svc, actor, req->key_type ? key : NULL, &row, &sealed, &detail)) < 0)
+        goto done;
+    t = (struct cert_tx){svc, actor, req->key_type ? &sealed : NULL, &row, "certificate.issue", detail, NULL};
     SVC_TX(svc, cert_tx_run(&t));
     if (out) {
         *out = row;
         memset(&row, 0, sizeof row);
     }
 done:
+    svc_sealed_dispose(&sealed);
+    free(detail);
     ch_store_cert_dispose(&row);
     ch_cert_free(cert);
     ch_csr_free(csr);
@@ -178,6 +191,8 @@ int ch_svc_cert_import(ch_svc *svc, const ch_actor *actor, const char *name, con
     ch_store_cert row = {0};
     char existing[CH_ID_MAX] = "";
     struct cert_tx t;
+    svc_sealed sealed = {0};
+    char *detail = NULL;
     int error;
 
     if (out)
@@ -202,7 +217,9 @@ int ch_svc_cert_import(ch_svc *svc, const ch_actor *actor, const char *name, con
     }
     if ((error = svc_cert_row(&row, cert, actor->tenant_id, name, "imported")) < 0)
         goto done;
-    t = (struct cert_tx){svc, actor, key, NULL, &row, "certificate.import", existing};
+    if ((error = cert_prepare(svc, actor, key, &row, &sealed, &detail)) < 0)
+        goto done;
+    t = (struct cert_tx){svc, actor, key ? &sealed : NULL, &row, "certificate.import", detail, existing};
     SVC_TX(svc, cert_tx_run(&t));
     if (out) {
         *out = row;
@@ -213,6 +230,8 @@ done:
         snprintf(existing_id, CH_ID_MAX, "%s", existing);
     if (error == CH_EEXISTS)
         ch_error_set(CH_EEXISTS, "this certificate is already stored in this tenant as %s", existing);
+    svc_sealed_dispose(&sealed);
+    free(detail);
     ch_store_cert_dispose(&row);
     ch_cert_free(cert);
     ch_key_free(key);

@@ -38,6 +38,16 @@ int svc_subject(X509_NAME **out, const ch_svc_subject *s);
 int svc_audit(ch_svc *svc, const ch_actor *actor, const char *action, const char *object_type,
               const char *object_id, const char *detail_json);
 
+/* A key sealed and ready to store: sealing happens before the write transaction, so the
+ * transaction (which holds the store's write lock) only writes rows. */
+typedef struct svc_sealed {
+    char id[CH_ID_MAX];
+    ch_buf blob;
+    ch_store_key row;
+} svc_sealed;
+int svc_key_seal(ch_svc *svc, const char *tenant_id, const ch_key *key, svc_sealed *out);
+void svc_sealed_dispose(svc_sealed *s);
+
 /* Stores a key sealed; *id receives its id. */
 int svc_key_put(ch_svc *svc, const char *tenant_id, const ch_key *key, char id[CH_ID_MAX]);
 /* Loads and opens a sealed key. */

@@ -8,6 +8,7 @@
  * loss.  The schema is versioned with PRAGMA user_version and migrated on open.
  */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,6 +136,7 @@ static const char *const stmt_sql[S_COUNT] = {
 
 struct conn {
     sqlite3 *db;
+    bool in_tx;               /* this thread holds the store's write lock */
     sqlite3_stmt *stmt[S_COUNT];
     struct conn *next;
     struct ch_store *owner;
@@ -145,6 +147,10 @@ struct ch_store {
     ch_durability durability;
     pthread_key_t tls;
     pthread_mutex_t lock;
+    /* Writers of this process queue here rather than in SQLite's busy handler, which sleeps
+     * for milliseconds when the database is locked: with two issuing threads that sleep, not
+     * the work, would set the pace.  Other processes still meet the busy timeout. */
+    pthread_mutex_t write_lock;
     struct conn *conns; /* every open connection, to close them all at the end */
     int version;
 };
@@ -313,6 +319,7 @@ int ch_store_open(ch_store **out, const ch_store_opts *opts)
     }
     s->durability = opts->durability;
     pthread_mutex_init(&s->lock, NULL);
+    pthread_mutex_init(&s->write_lock, NULL);
     if (pthread_key_create(&s->tls, conn_release) != 0) {
         free(s->path);
         free(s);
@@ -341,6 +348,7 @@ void ch_store_close(ch_store *s)
     s->conns = NULL;
     pthread_mutex_unlock(&s->lock);
     pthread_mutex_destroy(&s->lock);
+    pthread_mutex_destroy(&s->write_lock);
     free(s->path);
     free(s);
 }
@@ -365,17 +373,46 @@ static int run_simple(ch_store *s, enum stmt_id id, const char *what)
 
 int ch_store_begin(ch_store *s)
 {
-    return run_simple(s, S_BEGIN, "starting a transaction");
+    struct conn *c = conn_get(s);
+    int error;
+
+    if (c == NULL)
+        return ch_error_last_code();
+    if (c->in_tx)
+        return ch_error_set(CH_EINTERNAL, "a transaction is already open on this thread");
+    pthread_mutex_lock(&s->write_lock);
+    if ((error = run_simple(s, S_BEGIN, "starting a transaction")) < 0) {
+        pthread_mutex_unlock(&s->write_lock);
+        return error;
+    }
+    c->in_tx = true;
+    return 0;
+}
+
+static void end_tx(ch_store *s)
+{
+    struct conn *c = pthread_getspecific(s->tls);
+
+    if (c != NULL && c->in_tx) {
+        c->in_tx = false;
+        pthread_mutex_unlock(&s->write_lock);
+    }
 }
 
 int ch_store_commit(ch_store *s)
 {
-    return run_simple(s, S_COMMIT, "committing");
+    int error = run_simple(s, S_COMMIT, "committing");
+
+    if (error < 0)
+        return error; /* still open: the caller rolls back */
+    end_tx(s);
+    return 0;
 }
 
 void ch_store_rollback(ch_store *s)
 {
     (void)run_simple(s, S_ROLLBACK, "rolling back");
+    end_tx(s);
 }
 
 void ch_store_new_id(char out[CH_ID_MAX], const char *prefix)
@@ -438,19 +475,31 @@ static void col_hex(char out[65], sqlite3_stmt *st, int i)
     snprintf(out, 65, "%s", t ? (const char *)t : "");
 }
 
-/* Runs a write statement that was bound; maps constraint failures to CH_EEXISTS. */
-static int step_done(sqlite3 *db, sqlite3_stmt *st, const char *what)
+/* Runs a write statement that was bound; maps constraint failures to CH_EEXISTS.  Outside a
+ * transaction the statement commits by itself, so it takes the write lock for that time. */
+static int step_done_locked(struct ch_store *s, sqlite3 *db, sqlite3_stmt *st, const char *what)
 {
-    int rc = sqlite3_step(st);
+    struct conn *c = pthread_getspecific(s->tls);
+    bool lock = c == NULL || !c->in_tx;
+    int rc;
 
+    if (lock)
+        pthread_mutex_lock(&s->write_lock);
+    rc = sqlite3_step(st);
     sqlite3_reset(st);
+    if (lock)
+        pthread_mutex_unlock(&s->write_lock);
     if (rc == SQLITE_DONE)
         return 0;
     return db_error(db, rc, what);
 }
 
+#define step_done(db, st, what) step_done_locked(s, db, st, what)
+
 /* Runs an UPDATE/DELETE of one row of a tenant; no row is CH_ENOTFOUND. */
-static int step_one_row(sqlite3 *db, sqlite3_stmt *st, const char *what, const char *kind)
+#define step_one_row(db, st, what, kind) step_one_row_locked(s, db, st, what, kind)
+static int step_one_row_locked(struct ch_store *s, sqlite3 *db, sqlite3_stmt *st, const char *what,
+                               const char *kind)
 {
     int error = step_done(db, st, what);
 

@@ -499,14 +499,117 @@ int ch_key_write_pem(ch_buf *out, const ch_key *key, const char *password)
     return error;
 }
 
+/* Appends one DER TLV (definite length, at most 65535 bytes of content). */
+static int der_tlv(ch_buf *b, uint8_t tag, const uint8_t *v, size_t len)
+{
+    uint8_t hdr[4] = {tag};
+    size_t h = 2;
+    int error;
+
+    if (len < 128) {
+        hdr[1] = (uint8_t)len;
+    } else if (len < 256) {
+        hdr[1] = 0x81;
+        hdr[2] = (uint8_t)len;
+        h = 3;
+    } else {
+        hdr[1] = 0x82;
+        hdr[2] = (uint8_t)(len >> 8);
+        hdr[3] = (uint8_t)len;
+        h = 4;
+    }
+    if ((error = ch_buf_put(b, hdr, h)) < 0)
+        return error;
+    return ch_buf_put(b, v, len);
+}
+
+/* PKCS#8 (RFC 5208) of EC keys (RFC 5915 inside) and Ed25519 keys (RFC 8410) written
+ * directly: EVP_PKEY2PKCS8 runs a provider encoder whose set-up costs more than making the
+ * key, under a global lock.  The bytes are what OpenSSL writes for the same key.  Returns 1
+ * when the key is of another kind (RSA), for the caller to use OpenSSL's encoder. */
+static int pkcs8_direct(ch_buf *out, const ch_key *key)
+{
+    static const uint8_t oid_ec[] = {0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01};
+    static const uint8_t oid_p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+    static const uint8_t oid_p384[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22};
+    static const uint8_t oid_p521[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23};
+    static const uint8_t oid_ed25519[] = {0x06, 0x03, 0x2b, 0x65, 0x70};
+    static const uint8_t version0[] = {0x02, 0x01, 0x00}, version1[] = {0x02, 0x01, 0x01};
+    ch_buf inner = CH_BUF_INIT, alg = CH_BUF_INIT, body = CH_BUF_INIT, tmp = CH_BUF_INIT;
+    uint8_t priv[66], point[134];
+    size_t plen = 0, flen = 0, ptlen = 0;
+    const uint8_t *curve = NULL;
+    size_t curve_len = 0;
+    BIGNUM *d = NULL;
+    int error = 0;
+
+    switch (key->type) {
+    case CH_KEY_P256: curve = oid_p256; curve_len = sizeof oid_p256; flen = 32; break;
+    case CH_KEY_P384: curve = oid_p384; curve_len = sizeof oid_p384; flen = 48; break;
+    case CH_KEY_P521: curve = oid_p521; curve_len = sizeof oid_p521; flen = 66; break;
+    case CH_KEY_ED25519: break;
+    default: return 1;
+    }
+    if (curve != NULL) {
+        if (EVP_PKEY_get_bn_param(key->pkey, OSSL_PKEY_PARAM_PRIV_KEY, &d) != 1 ||
+            BN_bn2binpad(d, priv, (int)flen) != (int)flen ||
+            EVP_PKEY_get_octet_string_param(key->pkey, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point + 1,
+                                            sizeof point - 1, &ptlen) != 1) {
+            error = 1; /* let OpenSSL's encoder try */
+            goto done;
+        }
+        plen = flen;
+        point[0] = 0x00; /* BIT STRING: no unused bits */
+        /* ECPrivateKey ::= SEQUENCE { 1, privateKey OCTET STRING, [1] publicKey BIT STRING } */
+        if ((error = ch_buf_put(&tmp, version1, sizeof version1)) < 0 ||
+            (error = der_tlv(&tmp, 0x04, priv, plen)) < 0 || (error = der_tlv(&alg, 0x03, point, ptlen + 1)) < 0 ||
+            (error = der_tlv(&tmp, 0xa1, alg.data, alg.len)) < 0 ||
+            (error = der_tlv(&inner, 0x30, tmp.data, tmp.len)) < 0)
+            goto done;
+        alg.len = 0;
+        if ((error = ch_buf_put(&alg, oid_ec, sizeof oid_ec)) < 0 || (error = ch_buf_put(&alg, curve, curve_len)) < 0)
+            goto done;
+    } else {
+        plen = sizeof priv;
+        if (EVP_PKEY_get_raw_private_key(key->pkey, priv, &plen) != 1 || plen != 32) {
+            error = 1;
+            goto done;
+        }
+        /* CurvePrivateKey ::= OCTET STRING */
+        if ((error = der_tlv(&inner, 0x04, priv, plen)) < 0 ||
+            (error = ch_buf_put(&alg, oid_ed25519, sizeof oid_ed25519)) < 0)
+            goto done;
+    }
+    /* PrivateKeyInfo ::= SEQUENCE { 0, AlgorithmIdentifier, privateKey OCTET STRING } */
+    tmp.len = 0;
+    if ((error = ch_buf_put(&body, version0, sizeof version0)) < 0 ||
+        (error = der_tlv(&body, 0x30, alg.data, alg.len)) < 0 ||
+        (error = der_tlv(&body, 0x04, inner.data, inner.len)) < 0 ||
+        (error = der_tlv(out, 0x30, body.data, body.len)) < 0)
+        goto done;
+done:
+    ERR_clear_error();
+    BN_clear_free(d);
+    ch_wipe(priv, sizeof priv);
+    ch_buf_dispose_secure(&inner);
+    ch_buf_dispose_secure(&body);
+    ch_buf_dispose_secure(&tmp);
+    ch_buf_dispose(&alg);
+    return error;
+}
+
 int ch_key_write_der(ch_buf *out, const ch_key *key)
 {
     PKCS8_PRIV_KEY_INFO *p8;
     unsigned char *der = NULL;
+    size_t start = out->len;
     int len, error;
 
     if (!key->has_private)
         return ch_error_set(CH_EINVAL, "the key has no private part to write");
+    if ((error = pkcs8_direct(out, key)) <= 0)
+        return error;
+    out->len = start;
     if ((p8 = EVP_PKEY2PKCS8(key->pkey)) == NULL)
         return ch_error_ossl(CH_ECRYPTO, "EVP_PKEY2PKCS8", "writing the private key");
     len = i2d_PKCS8_PRIV_KEY_INFO(p8, &der);
