@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -44,7 +45,6 @@ static const char *const migrations[] = {
     "CREATE INDEX certificates_newest ON certificates(tenant_id, created_at, id);"
     "CREATE INDEX certificates_ca ON certificates(tenant_id, ca_id, not_after);"
     "CREATE INDEX certificates_status ON certificates(tenant_id, status, not_after);"
-    "CREATE INDEX certificates_subject ON certificates(tenant_id, subject);"
     "CREATE TABLE cas ("
     "  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id), name TEXT NOT NULL,"
     "  cert_id TEXT NOT NULL REFERENCES certificates(id), key_id TEXT REFERENCES keys(id),"
@@ -151,6 +151,13 @@ struct ch_store {
      * for milliseconds when the database is locked: with two issuing threads that sleep, not
      * the work, would set the pace.  Other processes still meet the busy timeout. */
     pthread_mutex_t write_lock;
+    /* WAL checkpoints run on their own thread and connection, so a commit never pays for
+     * copying the log back into the database (SQLite would do it in the committing thread). */
+    pthread_t checkpointer;
+    pthread_mutex_t ck_lock;
+    pthread_cond_t ck_cond;
+    bool ck_running, ck_stop;
+    unsigned ck_pending;      /* WAL pages written since the last checkpoint */
     struct conn *conns; /* every open connection, to close them all at the end */
     int version;
 };
@@ -189,6 +196,53 @@ static void conn_release(void *p)
     conn_close(c);
 }
 
+/* Called by SQLite after each commit with the WAL's size in pages. */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    struct ch_store *s = arg;
+
+    (void)db;
+    (void)name;
+    pthread_mutex_lock(&s->ck_lock);
+    s->ck_pending = (unsigned)pages;
+    if (pages >= 1000)
+        pthread_cond_signal(&s->ck_cond);
+    pthread_mutex_unlock(&s->ck_lock);
+    return SQLITE_OK;
+}
+
+static void *checkpoint_main(void *arg)
+{
+    struct ch_store *s = arg;
+    sqlite3 *db = NULL;
+    struct timespec until;
+
+    if (sqlite3_open_v2(s->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        sqlite3_close_v2(db);
+        return NULL;
+    }
+    sqlite3_busy_timeout(db, 1000);
+    pthread_mutex_lock(&s->ck_lock);
+    while (!s->ck_stop) {
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        if (s->ck_pending < 1000)
+            pthread_cond_timedwait(&s->ck_cond, &s->ck_lock, &until);
+        if (s->ck_stop)
+            break;
+        if (s->ck_pending == 0)
+            continue;
+        s->ck_pending = 0;
+        pthread_mutex_unlock(&s->ck_lock);
+        /* PASSIVE: copies what it can without waiting for or blocking writers. */
+        (void)sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        pthread_mutex_lock(&s->ck_lock);
+    }
+    pthread_mutex_unlock(&s->ck_lock);
+    sqlite3_close_v2(db);
+    return NULL;
+}
+
 static int exec(sqlite3 *db, const char *sql, const char *what)
 {
     int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
@@ -222,6 +276,10 @@ static int conn_open(struct conn **out, struct ch_store *s)
         ch_error_prefix("%s", s->path);
         conn_close(c);
         return error;
+    }
+    if (s->ck_running) {
+        sqlite3_wal_autocheckpoint(c->db, 0);
+        sqlite3_wal_hook(c->db, wal_hook, s);
     }
     *out = c;
     return 0;
@@ -325,10 +383,16 @@ int ch_store_open(ch_store **out, const ch_store_opts *opts)
         free(s);
         return ch_error_set(CH_ENOMEM, "out of thread-local keys");
     }
+    pthread_mutex_init(&s->ck_lock, NULL);
+    pthread_cond_init(&s->ck_cond, NULL);
     if ((error = migrate(s)) < 0) {
         ch_store_close(s);
         return error;
     }
+    /* Connections opened from now on leave checkpoints to the checkpointer; the one that
+     * migrated keeps SQLite's automatic checkpoints, which is harmless. */
+    if (pthread_create(&s->checkpointer, NULL, checkpoint_main, s) == 0)
+        s->ck_running = true;
     *out = s;
     return 0;
 }
@@ -339,6 +403,13 @@ void ch_store_close(ch_store *s)
 
     if (s == NULL)
         return;
+    if (s->ck_running) {
+        pthread_mutex_lock(&s->ck_lock);
+        s->ck_stop = true;
+        pthread_cond_signal(&s->ck_cond);
+        pthread_mutex_unlock(&s->ck_lock);
+        pthread_join(s->checkpointer, NULL);
+    }
     pthread_key_delete(s->tls);
     pthread_mutex_lock(&s->lock);
     for (c = s->conns; c != NULL; c = next) {
@@ -349,6 +420,8 @@ void ch_store_close(ch_store *s)
     pthread_mutex_unlock(&s->lock);
     pthread_mutex_destroy(&s->lock);
     pthread_mutex_destroy(&s->write_lock);
+    pthread_mutex_destroy(&s->ck_lock);
+    pthread_cond_destroy(&s->ck_cond);
     free(s->path);
     free(s);
 }
