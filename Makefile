@@ -15,9 +15,10 @@ build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCERTHUB_WERROR=$(WERROR) >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS)
 
-# For now the service does not exist yet: show what the CLI offers.
+# The service (certhubd) comes with its own issue; until then `make run` shows what the
+# command-line tool offers.
 run: build
-	@$(BUILD)/src/cli/certhub --help 2>/dev/null || $(BUILD)/certhub --help
+	@$(BUILD)/certhub --help
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS)

@@ -1,0 +1,423 @@
+/* Unit tests of the X.509 engine: keys, names, SANs, issuing rules, inspecting, chains,
+ * times, and malformed input of every kind. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <openssl/x509v3.h>
+
+#include "certhub/x509.h"
+#include "testutil.h"
+
+static ch_key *gen(ch_key_type t)
+{
+    ch_key *k = NULL;
+
+    assert_int_equal(ch_key_generate(&k, t), 0);
+    return k;
+}
+
+static X509_NAME *name(const char *dn)
+{
+    X509_NAME *n = NULL;
+
+    assert_int_equal(ch_name_parse(&n, dn), 0);
+    return n;
+}
+
+/* Issues with defaults; returns the error code and the certificate in *out. */
+static int issue(ch_cert **out, const char *profile, const ch_cert *ca, const ch_key *ca_key, const ch_key *key,
+                 const char *dn, int days, int path_len)
+{
+    X509_NAME *n = name(dn);
+    ch_issue_opts o = {.profile = ch_profile_get(profile), .ca_cert = ca, .ca_key = ca_key, .subject_key = key,
+                       .subject = n, .days = days, .path_len = path_len};
+    int r = ch_cert_issue(out, &o);
+
+    X509_NAME_free(n);
+    return r;
+}
+
+static void test_keys(void **state)
+{
+    static const ch_key_type types[] = {CH_KEY_RSA2048, CH_KEY_P256, CH_KEY_P384, CH_KEY_P521, CH_KEY_ED25519};
+    ch_key_type t;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        ch_key *k = gen(types[i]), *back = NULL, *enc = NULL;
+        ch_buf pem = CH_BUF_INIT, der = CH_BUF_INIT, epem = CH_BUF_INIT;
+
+        assert_true(ch_key_has_private(k));
+        assert_int_equal(ch_key_get_type(k), types[i]);
+        assert_int_equal(ch_key_write_pem(&pem, k, NULL), 0);
+        assert_int_equal(ch_key_write_der(&der, k), 0);
+        assert_int_equal(ch_key_write_pem(&epem, k, "secret"), 0);
+        assert_non_null(strstr((char *)epem.data, "ENCRYPTED PRIVATE KEY"));
+        assert_int_equal(ch_key_parse(&back, der.data, der.len, NULL), 0);
+        assert_true(ch_key_public_equal(k, back));
+        ch_key_free(back);
+        assert_int_equal(ch_key_parse(&back, pem.data, pem.len, NULL), 0);
+        ch_key_free(back);
+        assert_int_equal(ch_key_parse(&enc, epem.data, epem.len, "wrong"), CH_EPASSWORD);
+        assert_int_equal(ch_key_parse(&enc, epem.data, epem.len, NULL), CH_EPASSWORD);
+        assert_int_equal(ch_key_parse(&enc, epem.data, epem.len, "secret"), 0);
+        assert_true(ch_key_public_equal(k, enc));
+        /* Every truncation is refused cleanly. */
+        for (size_t n = 0; n < der.len; n += 7)
+            assert_int_not_equal(ch_key_parse(&back, der.data, n, NULL), 0);
+        ch_key_free(enc);
+        ch_buf_dispose_secure(&pem);
+        ch_buf_dispose_secure(&der);
+        ch_buf_dispose(&epem);
+        ch_key_free(k);
+    }
+    assert_int_equal(ch_key_type_parse(&t, "EC-P256"), 0);
+    assert_int_equal(t, CH_KEY_P256);
+    assert_int_equal(ch_key_type_parse(&t, "rsa-4096"), 0);
+    assert_int_equal(t, CH_KEY_RSA4096);
+    assert_int_equal(ch_key_type_parse(&t, "rsa1024"), CH_EINVAL);
+    assert_non_null(strstr(ch_error_last(), "accepted:"));
+}
+
+static void test_weak_keys_refused(void **state)
+{
+    const char *dir = tu_tmpdir("x509weak");
+    char path[1200];
+    uint8_t *data;
+    size_t len;
+    ch_key *k;
+
+    (void)state;
+    snprintf(path, sizeof path, "%s/rsa1024.pem", dir);
+    assert_int_equal(tu_sh("openssl genrsa -out '%s' 1024 2>/dev/null", path), 0);
+    data = tu_read(path, &len);
+    assert_int_equal(ch_key_parse(&k, data, len, NULL), CH_EPOLICY);
+    assert_non_null(strstr(ch_error_last(), "at least 2048"));
+    free(data);
+    snprintf(path, sizeof path, "%s/k1.pem", dir);
+    assert_int_equal(tu_sh("openssl ecparam -name secp256k1 -genkey -noout -out '%s'", path), 0);
+    data = tu_read(path, &len);
+    assert_int_equal(ch_key_parse(&k, data, len, NULL), CH_EPOLICY);
+    assert_non_null(strstr(ch_error_last(), "secp256k1"));
+    free(data);
+    tu_rmtree(dir);
+}
+
+static void test_names_and_sans(void **state)
+{
+    X509_NAME *n = NULL;
+    char *s = NULL;
+    ch_san san;
+    ch_name_fields f = {.country = "DE", .organization = "Acme", .common_name = "dev1"};
+
+    (void)state;
+    assert_int_equal(ch_name_build(&n, &f), 0);
+    assert_int_equal(ch_name_to_string(&s, n), 0);
+    assert_string_equal(s, "CN=dev1,O=Acme,C=DE");
+    free(s);
+    X509_NAME_free(n);
+    f.country = "Germany";
+    assert_int_equal(ch_name_build(&n, &f), CH_EINVAL);
+    assert_string_equal(ch_error_field(), "country");
+    memset(&f, 0, sizeof f);
+    assert_int_equal(ch_name_build(&n, &f), CH_EINVAL);
+    n = name("/C=DE/O=Acme Inc/CN=a\\,b");
+    assert_int_equal(ch_name_to_string(&s, n), 0);
+    assert_string_equal(s, "CN=a\\,b,O=Acme Inc,C=DE");
+    free(s);
+    X509_NAME_free(n);
+    assert_int_equal(ch_name_parse(&n, "CN=a\\00b"), CH_EINVAL);
+    assert_int_equal(ch_name_parse(&n, "FOO=bar"), CH_EINVAL);
+    assert_int_equal(ch_name_parse(&n, ""), CH_EINVAL);
+    assert_int_equal(ch_san_parse(&san, "dns:*.example.com"), 0);
+    assert_int_equal(san.type, CH_SAN_DNS);
+    assert_int_equal(ch_san_parse(&san, "2001:db8::1"), 0);
+    assert_int_equal(san.type, CH_SAN_IP);
+    assert_int_equal(ch_san_parse(&san, "uri:spiffe://example/x"), 0);
+    assert_int_equal(ch_san_parse(&san, "email:nobody"), CH_EINVAL);
+    assert_int_equal(ch_san_parse(&san, "dns:a..b"), CH_EINVAL);
+    assert_int_equal(ch_san_parse(&san, "ip:300.1.1.1"), CH_EINVAL);
+    assert_int_equal(ch_san_parse(&san, "dns:a\tb"), CH_EINVAL);
+}
+
+static void test_issue_rules(void **state)
+{
+    ch_key *rk = gen(CH_KEY_P256), *ik = gen(CH_KEY_P256), *lk = gen(CH_KEY_ED25519);
+    ch_cert *root, *inter, *leaf, *x = NULL;
+    ch_cert_info info;
+
+    (void)state;
+    assert_int_equal(issue(&root, "root-ca", NULL, rk, rk, "CN=Root", 3650, 1), 0);
+    assert_int_equal(issue(&inter, "intermediate-ca", root, rk, ik, "CN=Inter", 1000, -2), 0);
+    assert_int_equal(ch_cert_inspect(&info, inter), 0);
+    assert_true(info.is_ca);
+    assert_int_equal(info.path_len, 0);
+    {
+        ch_cert_info ri;
+        assert_int_equal(ch_cert_inspect(&ri, root), 0);
+        assert_true(ri.self_signed);
+        assert_int_equal(ri.path_len, 1);
+        assert_string_equal(info.aki, ri.ski); /* RFC 5280 4.2.1.1 */
+        ch_cert_info_dispose(&ri);
+    }
+    ch_cert_info_dispose(&info);
+    /* Under pathlen 0 no CA can be issued. */
+    assert_int_equal(issue(&x, "intermediate-ca", inter, ik, lk, "CN=Deeper", 10, -2), CH_EPOLICY);
+    assert_non_null(strstr(ch_error_last(), "path length"));
+    /* Validity within the issuer's. */
+    assert_int_equal(issue(&x, "tls-server", inter, ik, lk, "CN=long", 2000, -2), CH_EPOLICY);
+    /* A leaf cannot be self-signed; a wrong issuer key is refused; a leaf cannot issue. */
+    assert_int_equal(issue(&x, "tls-server", NULL, lk, lk, "CN=self", 10, -2), CH_EPOLICY);
+    assert_int_equal(issue(&x, "tls-server", inter, rk, lk, "CN=wrongkey", 10, -2), CH_EINVAL);
+    assert_int_equal(issue(&leaf, "device", inter, ik, lk, "CN=sensor-1", 30, -2), 0);
+    assert_int_equal(issue(&x, "device", leaf, lk, lk, "CN=child", 1, -2), CH_EPOLICY);
+    assert_non_null(strstr(ch_error_last(), "not a CA"));
+    /* What a device certificate holds. */
+    assert_int_equal(ch_cert_inspect(&info, leaf), 0);
+    assert_int_equal(info.version, 3);
+    assert_false(info.is_ca);
+    assert_int_equal(info.key_usage, CH_KU_DIGITAL_SIGNATURE);
+    assert_int_equal(info.ext_key_usage, CH_EKU_CLIENT_AUTH);
+    assert_int_equal(strlen(info.serial), 32);
+    assert_true(info.serial[0] >= '4' && info.serial[0] <= '7'); /* positive, 16 bytes */
+    assert_string_equal(info.key_algorithm, "Ed25519");
+    assert_string_equal(info.issuer, "CN=Inter");
+    assert_false(info.self_signed);
+    assert_non_null(info.ski);
+    assert_non_null(info.aki);
+    ch_cert_info_dispose(&info);
+    ch_cert_free(leaf);
+    ch_cert_free(inter);
+    ch_cert_free(root);
+    ch_key_free(rk);
+    ch_key_free(ik);
+    ch_key_free(lk);
+}
+
+static void test_csr_rules(void **state)
+{
+    ch_key *rk = gen(CH_KEY_P256), *lk = gen(CH_KEY_RSA2048);
+    ch_cert *root, *leaf;
+    ch_csr *csr, *back;
+    X509_NAME *n = name("CN=web");
+    ch_san sans[2];
+    ch_csr_opts co = {.subject = n, .sans = sans, .san_count = 2};
+    ch_buf pem = CH_BUF_INIT;
+    ch_cert_info info;
+    ch_issue_opts o = {.profile = ch_profile_get("tls-server"), .path_len = -2, .days = 10};
+
+    (void)state;
+    assert_int_equal(ch_san_parse(&sans[0], "dns:web.example"), 0);
+    assert_int_equal(ch_san_parse(&sans[1], "ip:192.0.2.1"), 0);
+    assert_int_equal(issue(&root, "root-ca", NULL, rk, rk, "CN=Root", 100, -2), 0);
+    assert_int_equal(ch_csr_create(&csr, lk, &co), 0);
+    assert_int_equal(ch_csr_verify(csr), 0);
+    assert_int_equal(ch_csr_write_pem(&pem, csr), 0);
+    assert_int_equal(ch_csr_parse(&back, pem.data, pem.len), 0);
+    o.ca_cert = root;
+    o.ca_key = rk;
+    o.csr = back;
+    assert_int_equal(ch_cert_issue(&leaf, &o), 0);
+    assert_int_equal(ch_cert_inspect(&info, leaf), 0);
+    assert_string_equal(info.subject, "CN=web");
+    assert_string_equal(info.sans[0], "dns:web.example");
+    assert_string_equal(info.sans[1], "ip:192.0.2.1");
+    assert_int_equal(info.key_usage, CH_KU_DIGITAL_SIGNATURE | CH_KU_KEY_ENCIPHERMENT);
+    ch_cert_info_dispose(&info);
+    ch_cert_free(leaf);
+    /* Truncated and trailing-garbage CSRs. */
+    for (size_t k = 1; k < pem.len; k += 9) {
+        ch_csr *t = NULL;
+        assert_int_not_equal(ch_csr_parse(&t, pem.data, k), 0);
+        assert_null(t);
+    }
+    ch_csr_free(back);
+    ch_csr_free(csr);
+    ch_buf_dispose(&pem);
+    X509_NAME_free(n);
+    ch_cert_free(root);
+    ch_key_free(rk);
+    ch_key_free(lk);
+}
+
+static void test_cert_parse_negative(void **state)
+{
+    ch_key *k = gen(CH_KEY_P256);
+    ch_cert *c, *x;
+    size_t len;
+    const uint8_t *der;
+    uint8_t *buf;
+
+    (void)state;
+    assert_int_equal(issue(&c, "root-ca", NULL, k, k, "CN=Root", 10, -2), 0);
+    der = ch_cert_der(c, &len);
+    for (size_t n = 0; n < len; n++)
+        assert_int_not_equal(ch_cert_parse(&x, der, n), 0);
+    buf = malloc(len + 3);
+    memcpy(buf, der, len);
+    memcpy(buf + len, "xyz", 3);
+    assert_int_equal(ch_cert_parse(&x, buf, len + 3), CH_EPARSE);
+    assert_non_null(strstr(ch_error_last(), "unexpected bytes"));
+    assert_int_equal(ch_cert_parse(&x, buf, len), 0);
+    assert_memory_equal(ch_cert_sha256(x), ch_cert_sha256(c), 32);
+    ch_cert_free(x);
+    free(buf);
+    assert_int_equal(ch_cert_parse(&x, (const uint8_t *)"hello", 5), CH_EPARSE);
+    assert_int_equal(ch_cert_parse(&x, (const uint8_t *)"", 0), CH_EPARSE);
+    ch_cert_free(c);
+    ch_key_free(k);
+}
+
+static void test_nul_in_common_name(void **state)
+{
+    ch_key *k = gen(CH_KEY_P256);
+    X509 *x = X509_new();
+    X509_NAME *n = X509_NAME_new();
+    ch_cert *c;
+    ch_cert_info info;
+    char *cn = NULL;
+
+    (void)state;
+    /* A name that reads "good.example" to C string code and something else in full. */
+    X509_NAME_add_entry_by_NID(n, NID_commonName, MBSTRING_ASC, (const unsigned char *)"good.example\0.evil", 18,
+                               -1, 0);
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
+    X509_set_subject_name(x, n);
+    X509_set_issuer_name(x, n);
+    X509_gmtime_adj(X509_getm_notBefore(x), 0);
+    X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+    X509_set_pubkey(x, ch_key_pkey(k));
+    assert_true(X509_sign(x, ch_key_pkey(k), EVP_sha256()) > 0);
+    assert_int_equal(ch_cert_from_x509(&c, x), 0);
+    assert_int_equal(ch_name_get(&cn, X509_get_subject_name(x), NID_commonName), CH_EPARSE);
+    assert_int_equal(ch_cert_inspect(&info, c), CH_EPARSE);
+    ch_cert_free(c);
+    X509_free(x);
+    X509_NAME_free(n);
+    ch_key_free(k);
+}
+
+static void test_chains(void **state)
+{
+    ch_key *rk = gen(CH_KEY_P256), *ik = gen(CH_KEY_P256), *lk = gen(CH_KEY_P256), *ok = gen(CH_KEY_P256);
+    ch_cert *root, *inter, *leaf, *other, **chain;
+    size_t n;
+    ch_verify_opts vo = {0};
+    X509_NAME *ln = name("CN=host.example");
+    ch_san san;
+    ch_issue_opts o = {.profile = ch_profile_get("tls-server"), .path_len = -2, .days = 30};
+
+    (void)state;
+    assert_int_equal(issue(&root, "root-ca", NULL, rk, rk, "CN=Root", 3650, -2), 0);
+    assert_int_equal(issue(&inter, "intermediate-ca", root, rk, ik, "CN=Inter", 365, -2), 0);
+    assert_int_equal(ch_san_parse(&san, "dns:host.example"), 0);
+    o.ca_cert = inter;
+    o.ca_key = ik;
+    o.subject_key = lk;
+    o.subject = ln;
+    o.sans = &san;
+    o.san_count = 1;
+    assert_int_equal(ch_cert_issue(&leaf, &o), 0);
+    assert_int_equal(issue(&other, "root-ca", NULL, ok, ok, "CN=Other", 3650, -2), 0);
+    {
+        ch_cert *bag[3] = {root, leaf, inter};
+        assert_int_equal(ch_chain_order(&chain, &n, bag, 3), 0);
+        assert_int_equal(n, 3);
+        assert_ptr_equal(chain[0], leaf);
+        assert_ptr_equal(chain[1], inter);
+        assert_ptr_equal(chain[2], root);
+        ch_cert_list_free(chain, n);
+    }
+    {
+        ch_cert *bag[3] = {leaf, other, inter};
+        assert_int_equal(ch_chain_order(&chain, &n, bag, 3), CH_EVERIFY);
+    }
+    vo.anchors = &root;
+    vo.anchor_count = 1;
+    vo.untrusted = &inter;
+    vo.untrusted_count = 1;
+    vo.purpose = CH_PURPOSE_SERVER;
+    vo.hostname = "host.example";
+    assert_int_equal(ch_chain_verify(leaf, &vo), 0);
+    vo.at = ch_now() + 400LL * 86400;
+    assert_int_equal(ch_chain_verify(leaf, &vo), CH_EVERIFY);
+    assert_non_null(strstr(ch_error_last(), "expired"));
+    vo.at = ch_now() - 86400;
+    assert_int_equal(ch_chain_verify(leaf, &vo), CH_EVERIFY);
+    assert_non_null(strstr(ch_error_last(), "not yet valid"));
+    vo.at = 0;
+    vo.hostname = "other.example";
+    assert_int_equal(ch_chain_verify(leaf, &vo), CH_EVERIFY);
+    assert_non_null(strstr(ch_error_last(), "host name mismatch"));
+    vo.hostname = NULL;
+    vo.purpose = CH_PURPOSE_CLIENT;
+    assert_int_equal(ch_chain_verify(leaf, &vo), CH_EVERIFY);
+    assert_non_null(strstr(ch_error_last(), "client authentication"));
+    vo.purpose = CH_PURPOSE_ANY;
+    vo.anchors = &other;
+    assert_int_equal(ch_chain_verify(leaf, &vo), CH_EVERIFY);
+    assert_non_null(strstr(ch_error_last(), "unknown issuer"));
+    /* A flipped signature byte. */
+    {
+        size_t len;
+        const uint8_t *der = ch_cert_der(leaf, &len);
+        uint8_t *bad = malloc(len);
+        ch_cert *b;
+        memcpy(bad, der, len);
+        bad[len - 3] ^= 0x01;
+        assert_int_equal(ch_cert_parse(&b, bad, len), 0);
+        vo.anchors = &root;
+        assert_int_equal(ch_chain_verify(b, &vo), CH_EVERIFY);
+        assert_non_null(strstr(ch_error_last(), "signature"));
+        ch_cert_free(b);
+        free(bad);
+    }
+    X509_NAME_free(ln);
+    ch_cert_free(root);
+    ch_cert_free(inter);
+    ch_cert_free(leaf);
+    ch_cert_free(other);
+    ch_key_free(rk);
+    ch_key_free(ik);
+    ch_key_free(lk);
+    ch_key_free(ok);
+}
+
+static void test_times(void **state)
+{
+    char buf[32];
+    int64_t t;
+
+    (void)state;
+    ch_time_format(buf, sizeof buf, 0);
+    assert_string_equal(buf, "1970-01-01T00:00:00Z");
+    ch_time_format(buf, sizeof buf, 951782400); /* leap day 2000 */
+    assert_string_equal(buf, "2000-02-29T00:00:00Z");
+    assert_int_equal(ch_time_parse(&t, "2030-01-01T00:00:00Z"), 0);
+    assert_int_equal(t, 1893456000);
+    assert_int_equal(ch_time_parse(&t, "2030-01-01"), 0);
+    assert_int_equal(t, 1893456000);
+    assert_int_equal(ch_time_parse(&t, "2031-02-29"), CH_EINVAL);
+    assert_int_equal(ch_time_parse(&t, "2030-13-01"), CH_EINVAL);
+    assert_int_equal(ch_time_parse(&t, "2030-01-01T00:00:00+02:00"), CH_EINVAL);
+    assert_int_equal(ch_time_parse(&t, "soon"), CH_EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_keys),          cmocka_unit_test(test_weak_keys_refused),
+        cmocka_unit_test(test_names_and_sans), cmocka_unit_test(test_issue_rules),
+        cmocka_unit_test(test_csr_rules),     cmocka_unit_test(test_cert_parse_negative),
+        cmocka_unit_test(test_nul_in_common_name), cmocka_unit_test(test_chains),
+        cmocka_unit_test(test_times),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
