@@ -50,6 +50,12 @@ int ch_store_begin(ch_store *store) CH_WARN_UNUSED;
 int ch_store_commit(ch_store *store) CH_WARN_UNUSED;
 void ch_store_rollback(ch_store *store);
 
+/* Savepoints inside a transaction: a part that fails can be undone alone (group commit runs
+ * the writes of several requests in one transaction, each in its own savepoint). */
+int ch_store_savepoint(ch_store *store) CH_WARN_UNUSED;
+int ch_store_savepoint_release(ch_store *store) CH_WARN_UNUSED;
+void ch_store_savepoint_rollback(ch_store *store);
+
 #define CH_ID_MAX 48
 /* A new opaque id: prefix + 24 random hex digits ("crt_3f9c..."). */
 void ch_store_new_id(char out[CH_ID_MAX], const char *prefix);

@@ -17,8 +17,9 @@ struct cert_tx {
     char *existing;           /* receives the id of a duplicate */
 };
 
-static int cert_tx_run(struct cert_tx *t)
+static int cert_tx_run(void *arg)
 {
+    struct cert_tx *t = arg;
     int error;
 
     if (t->sealed != NULL && (error = ch_store_key_put(t->svc->store, &t->sealed->row)) < 0)
@@ -165,7 +166,8 @@ int ch_svc_cert_issue(ch_svc *svc, const ch_actor *actor, const ch_svc_issue_req
     if ((error = cert_prepare(svc, actor, req->key_type ? key : NULL, &row, &sealed, &detail)) < 0)
         goto done;
     t = (struct cert_tx){svc, actor, req->key_type ? &sealed : NULL, &row, "certificate.issue", detail, NULL};
-    SVC_TX(svc, cert_tx_run(&t));
+    if ((error = svc_commit(svc, cert_tx_run, &t)) < 0)
+        goto done;
     if (out) {
         *out = row;
         memset(&row, 0, sizeof row);
@@ -220,7 +222,8 @@ int ch_svc_cert_import(ch_svc *svc, const ch_actor *actor, const char *name, con
     if ((error = cert_prepare(svc, actor, key, &row, &sealed, &detail)) < 0)
         goto done;
     t = (struct cert_tx){svc, actor, key ? &sealed : NULL, &row, "certificate.import", detail, existing};
-    SVC_TX(svc, cert_tx_run(&t));
+    if ((error = svc_commit(svc, cert_tx_run, &t)) < 0)
+        goto done;
     if (out) {
         *out = row;
         memset(&row, 0, sizeof row);

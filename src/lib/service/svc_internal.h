@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 
 #include "certhub/seal.h"
 #include "certhub/service.h"
@@ -21,12 +22,24 @@ typedef struct svc_ca {
     struct svc_ca *next;
 } svc_ca;
 
+struct svc_gc_item;
+
 struct ch_svc {
     ch_store *store;
     ch_seal *seal;
     pthread_mutex_t ca_lock;
     svc_ca *cas;
+    /* group commit (svc_commit.c) */
+    pthread_mutex_t gc_lock;
+    pthread_cond_t gc_cond;
+    struct svc_gc_item *gc_head, *gc_tail;
+    bool gc_leader;
 };
+
+/* Runs fn(arg) in a write transaction, possibly together with other threads' writes (group
+ * commit); returns when the transaction holding them has committed, with fn's result. */
+typedef int (*svc_tx_fn)(void *arg);
+int svc_commit(ch_svc *svc, svc_tx_fn fn, void *arg);
 
 /* Role checks: CH_EPERM with a sentence when the actor may not. */
 int svc_need(const ch_actor *actor, ch_role role, const char *what);

@@ -82,7 +82,7 @@ enum stmt_id {
     S_CSR_PUT, S_CSR_GET, S_CSR_LIST, S_CSR_ATTACH, S_CSR_DELETE,
     S_KS_PUT, S_KS_GET, S_KS_LIST, S_KS_DELETE, S_KSE_PUT, S_KSE_LIST,
     S_AUDIT_PUT, S_AUDIT_LAST, S_AUDIT_LIST,
-    S_BEGIN, S_COMMIT, S_ROLLBACK,
+    S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
     S_COUNT
 };
 
@@ -132,6 +132,9 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
+    [S_SAVEPOINT] = "SAVEPOINT part",
+    [S_RELEASE] = "RELEASE part",
+    [S_ROLLBACK_TO] = "ROLLBACK TO part",
 };
 
 struct conn {
@@ -488,13 +491,37 @@ void ch_store_rollback(ch_store *s)
     end_tx(s);
 }
 
+int ch_store_savepoint(ch_store *s)
+{
+    return run_simple(s, S_SAVEPOINT, "starting a savepoint");
+}
+
+int ch_store_savepoint_release(ch_store *s)
+{
+    return run_simple(s, S_RELEASE, "releasing a savepoint");
+}
+
+void ch_store_savepoint_rollback(ch_store *s)
+{
+    (void)run_simple(s, S_ROLLBACK_TO, "rolling back to a savepoint");
+    (void)run_simple(s, S_RELEASE, "releasing a savepoint");
+}
+
 void ch_store_new_id(char out[CH_ID_MAX], const char *prefix)
 {
+    /* 48 bits of milliseconds, then 48 random bits: ids stay opaque and unique, and new rows
+     * land at the end of the primary-key index instead of on a random page of it. */
+    struct timespec ts;
     uint8_t r[12];
     char hex[25];
+    uint64_t ms;
 
-    if (ch_random(r, sizeof r) < 0)
-        memset(r, 0, sizeof r); /* RAND_bytes does not fail once seeded; keep ids well-formed */
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    for (int i = 0; i < 6; i++)
+        r[i] = (uint8_t)(ms >> (40 - 8 * i));
+    if (ch_random(r + 6, 6) < 0)
+        memset(r + 6, 0, 6); /* RAND_bytes does not fail once seeded; keep ids well-formed */
     ch_hex(hex, r, sizeof r);
     snprintf(out, CH_ID_MAX, "%.16s%s", prefix ? prefix : "", hex);
 }
