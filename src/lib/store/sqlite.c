@@ -33,7 +33,6 @@ static const char *const migrations[] = {
     "CREATE TABLE keys ("
     "  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id), algorithm TEXT NOT NULL,"
     "  sealed BLOB NOT NULL, spki_sha256 TEXT NOT NULL, created_at INTEGER NOT NULL);"
-    "CREATE INDEX keys_tenant_spki ON keys(tenant_id, spki_sha256);"
     "CREATE TABLE certificates ("
     "  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id), name TEXT NOT NULL,"
     "  der BLOB NOT NULL, subject TEXT NOT NULL, issuer TEXT NOT NULL, serial TEXT NOT NULL,"
@@ -64,7 +63,7 @@ static const char *const migrations[] = {
     "  cert_id TEXT NOT NULL REFERENCES certificates(id), chain TEXT, key_id TEXT REFERENCES keys(id),"
     "  origin TEXT NOT NULL, UNIQUE(keystore_id, alias));"
     "CREATE TABLE audit_log ("
-    "  seq INTEGER PRIMARY KEY AUTOINCREMENT, tenant_id TEXT NOT NULL, at INTEGER NOT NULL,"
+    "  seq INTEGER PRIMARY KEY, tenant_id TEXT NOT NULL, at INTEGER NOT NULL,"
     "  actor TEXT NOT NULL, action TEXT NOT NULL, object_type TEXT, object_id TEXT, detail TEXT,"
     "  prev_hash TEXT NOT NULL, hash TEXT NOT NULL);"
     "CREATE INDEX audit_tenant ON audit_log(tenant_id, seq);",
@@ -199,6 +198,9 @@ static void conn_release(void *p)
     conn_close(c);
 }
 
+/* Past this many pages in the log (16 MiB of 4 KiB pages), the checkpointer restarts it. */
+#define WAL_RESTART_PAGES 4000u
+
 /* Called by SQLite after each commit with the WAL's size in pages. */
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 {
@@ -208,7 +210,7 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
     (void)name;
     pthread_mutex_lock(&s->ck_lock);
     s->ck_pending = (unsigned)pages;
-    if (pages >= 1000)
+    if ((unsigned)pages >= WAL_RESTART_PAGES)
         pthread_cond_signal(&s->ck_cond);
     pthread_mutex_unlock(&s->ck_lock);
     return SQLITE_OK;
@@ -225,20 +227,33 @@ static void *checkpoint_main(void *arg)
         return NULL;
     }
     sqlite3_busy_timeout(db, 1000);
+    /* A connection learns that the database is in WAL mode when it first reads it; until then
+     * a checkpoint on it does nothing. */
+    (void)sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
     pthread_mutex_lock(&s->ck_lock);
     while (!s->ck_stop) {
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += 1;
-        if (s->ck_pending < 1000)
+        if (s->ck_pending < WAL_RESTART_PAGES)
             pthread_cond_timedwait(&s->ck_cond, &s->ck_lock, &until);
         if (s->ck_stop)
             break;
         if (s->ck_pending == 0)
             continue;
+        unsigned pages = s->ck_pending;
         s->ck_pending = 0;
         pthread_mutex_unlock(&s->ck_lock);
-        /* PASSIVE: copies what it can without waiting for or blocking writers. */
-        (void)sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        if (pages < WAL_RESTART_PAGES) {
+            /* PASSIVE: copies what it can without waiting for or blocking writers. */
+            (void)sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        } else {
+            /* Under steady writing a passive checkpoint never catches up and the log only
+             * grows.  Holding the write lock (writers of this process wait on it anyway),
+             * copy everything and restart the log from its beginning. */
+            pthread_mutex_lock(&s->write_lock);
+            (void)sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+            pthread_mutex_unlock(&s->write_lock);
+        }
         pthread_mutex_lock(&s->ck_lock);
     }
     pthread_mutex_unlock(&s->ck_lock);
