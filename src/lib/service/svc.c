@@ -446,7 +446,7 @@ void svc_ca_forget(ch_svc *svc, const char *tenant_id, const char *ca_id)
 /* ------------------------------------------------------------- certificate rows */
 
 int svc_cert_row(ch_store_cert *row, const ch_cert *cert, const char *tenant_id, const char *name,
-                 const char *method)
+                 const char *method, int is_ca)
 {
     char id[CH_ID_MAX], serial[41];
     size_t len;
@@ -468,7 +468,7 @@ int svc_cert_row(ch_store_cert *row, const ch_cert *cert, const char *tenant_id,
     ch_hex(row->sha256, ch_cert_sha256(cert), 32);
     row->not_before = ch_cert_not_before(cert);
     row->not_after = ch_cert_not_after(cert);
-    row->is_ca = ch_cert_is_ca(cert);
+    row->is_ca = is_ca >= 0 ? is_ca != 0 : ch_cert_is_ca(cert);
     row->created_at = ch_now();
     if ((error = ch_cert_subject_string(&row->subject, cert)) < 0 ||
         (error = ch_cert_issuer_string(&row->issuer, cert)) < 0)

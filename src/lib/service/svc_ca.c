@@ -149,7 +149,7 @@ int ch_svc_ca_create(ch_svc *svc, const ch_actor *actor, const ch_svc_ca_req *re
         o.ca_key = key;
     if ((error = ch_cert_issue(&cert, &o)) < 0)
         goto done;
-    if ((error = svc_cert_row(&row, cert, actor->tenant_id, req->name, "generated")) < 0)
+    if ((error = svc_cert_row(&row, cert, actor->tenant_id, req->name, "generated", 1)) < 0)
         goto done;
     row.profile = strdup(o.profile->name);
     if (parent)
@@ -205,7 +205,7 @@ int ch_svc_ca_import(ch_svc *svc, const ch_actor *actor, const char *name, const
             goto done;
         }
     }
-    if ((error = svc_cert_row(&row, cert, actor->tenant_id, name, "imported")) < 0 ||
+    if ((error = svc_cert_row(&row, cert, actor->tenant_id, name, "imported", -1)) < 0 ||
         (error = ca_row(&ca, actor->tenant_id, name, NULL, NULL, NULL)) < 0)
         goto done;
     t = (struct ca_tx){svc, actor, key, &row, &ca, false, "ca.import"};

@@ -158,7 +158,7 @@ int ch_svc_cert_issue(ch_svc *svc, const ch_actor *actor, const ch_svc_issue_req
     o.ocsp_urls = (const char *const *)ca->ocsp_urls;
     if ((error = ch_cert_issue(&cert, &o)) < 0)
         goto done;
-    if ((error = svc_cert_row(&row, cert, actor->tenant_id, req->name, method)) < 0)
+    if ((error = svc_cert_row(&row, cert, actor->tenant_id, req->name, method, o.profile->is_ca)) < 0)
         goto done;
     row.profile = strdup(o.profile->name);
     row.ca_id = strdup(ca->id);
@@ -217,7 +217,7 @@ int ch_svc_cert_import(ch_svc *svc, const ch_actor *actor, const char *name, con
             goto done;
         }
     }
-    if ((error = svc_cert_row(&row, cert, actor->tenant_id, name, "imported")) < 0)
+    if ((error = svc_cert_row(&row, cert, actor->tenant_id, name, "imported", -1)) < 0)
         goto done;
     if ((error = cert_prepare(svc, actor, key, &row, &sealed, &detail)) < 0)
         goto done;

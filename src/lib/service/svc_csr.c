@@ -197,7 +197,7 @@ int ch_svc_csr_attach(ch_svc *svc, const ch_actor *actor, const char *csr_id, co
                                    "the certificate is not for this CSR: its public key is not the CSR's");
         goto done;
     }
-    if ((error = svc_cert_row(&row, cert, actor->tenant_id, csr_row.name, "csr_signed")) < 0)
+    if ((error = svc_cert_row(&row, cert, actor->tenant_id, csr_row.name, "csr_signed", -1)) < 0)
         goto done;
     t = (struct attach_tx){svc, actor, &csr_row, &row};
     SVC_TX(svc, attach_tx_run(&t));

@@ -66,9 +66,11 @@ int svc_key_put(ch_svc *svc, const char *tenant_id, const ch_key *key, char id[C
 /* Loads and opens a sealed key. */
 int svc_key_load(ch_svc *svc, const char *tenant_id, const char *key_id, ch_key **out);
 
-/* Fills a certificate row from a certificate (borrowing nothing: strings are copied). */
+/* Fills a certificate row from a certificate (borrowing nothing: strings are copied).
+ * is_ca: 1 or 0 when the caller knows (it just issued the certificate from a profile), -1 to
+ * read it from the certificate (which parses its extensions). */
 int svc_cert_row(ch_store_cert *row, const ch_cert *cert, const char *tenant_id, const char *name,
-                 const char *method);
+                 const char *method, int is_ca);
 
 /* The decoded CA (a reference: release with svc_ca_release). */
 int svc_ca_load(ch_svc *svc, const char *tenant_id, const char *ca_id, svc_ca **out);

@@ -159,7 +159,8 @@ struct ch_store {
     pthread_mutex_t ck_lock;
     pthread_cond_t ck_cond;
     bool ck_running, ck_stop;
-    unsigned ck_pending;      /* WAL pages written since the last checkpoint */
+    unsigned ck_pending;      /* WAL size in pages at the last commit (0: checkpointed since) */
+    unsigned ck_signaled;     /* WAL size when the checkpointer was last woken */
     struct conn *conns; /* every open connection, to close them all at the end */
     int version;
 };
@@ -209,9 +210,12 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
     (void)db;
     (void)name;
     pthread_mutex_lock(&s->ck_lock);
-    s->ck_pending = (unsigned)pages;
-    if ((unsigned)pages >= WAL_RESTART_PAGES)
+    /* Wake the checkpointer each time the log grows by another thousand pages, so that
+     * passive checkpoints keep up and a restart has little left to copy. */
+    if ((unsigned)pages / 1000u != s->ck_signaled / 1000u && pages >= 1000)
         pthread_cond_signal(&s->ck_cond);
+    s->ck_signaled = (unsigned)pages;
+    s->ck_pending = (unsigned)pages;
     pthread_mutex_unlock(&s->ck_lock);
     return SQLITE_OK;
 }
@@ -230,12 +234,16 @@ static void *checkpoint_main(void *arg)
     /* A connection learns that the database is in WAL mode when it first reads it; until then
      * a checkpoint on it does nothing. */
     (void)sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+    /* Checkpoints follow the store's durability: a commit that only has to survive a crash
+     * of the process is safe once it is in the OS's cache, so copying it into the database
+     * needs no fsync (which, taken under the write lock, would stall every writer). */
+    (void)sqlite3_exec(db, s->durability == CH_DURABLE_POWER ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=OFF",
+                       NULL, NULL, NULL);
     pthread_mutex_lock(&s->ck_lock);
     while (!s->ck_stop) {
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += 1;
-        if (s->ck_pending < WAL_RESTART_PAGES)
-            pthread_cond_timedwait(&s->ck_cond, &s->ck_lock, &until);
+        pthread_cond_timedwait(&s->ck_cond, &s->ck_lock, &until);
         if (s->ck_stop)
             break;
         if (s->ck_pending == 0)
@@ -243,10 +251,9 @@ static void *checkpoint_main(void *arg)
         unsigned pages = s->ck_pending;
         s->ck_pending = 0;
         pthread_mutex_unlock(&s->ck_lock);
-        if (pages < WAL_RESTART_PAGES) {
-            /* PASSIVE: copies what it can without waiting for or blocking writers. */
-            (void)sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-        } else {
+        /* PASSIVE: copies what it can without waiting for or blocking writers. */
+        (void)sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        if (pages >= WAL_RESTART_PAGES) {
             /* Under steady writing a passive checkpoint never catches up and the log only
              * grows.  Holding the write lock (writers of this process wait on it anyway),
              * copy everything and restart the log from its beginning. */

@@ -3,6 +3,7 @@
  * SubjectPublicKeyInfo DER and its SHA-256 from the moment it is made, so that issuing and
  * matching never re-encode the key (OpenSSL 3.0 encoders and decoders take global locks).
  */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -242,6 +243,57 @@ const X509_PUBKEY *x509_key_xpub(const ch_key *key)
     return key->xpub;
 }
 
+/* EC keys are generated from a context kept per thread and per curve: a context made from
+ * the curve's name per key costs an algorithm fetch and a group construction each time. */
+#define KEYGEN_SLOTS 3
+static pthread_key_t keygen_tls;
+static pthread_once_t keygen_once = PTHREAD_ONCE_INIT;
+
+static void keygen_free(void *p)
+{
+    EVP_PKEY_CTX **slots = p;
+
+    for (int i = 0; i < KEYGEN_SLOTS; i++)
+        EVP_PKEY_CTX_free(slots[i]);
+    free(slots);
+}
+
+static void keygen_init(void)
+{
+    (void)pthread_key_create(&keygen_tls, keygen_free);
+}
+
+static EVP_PKEY *ec_generate(int slot, const char *curve)
+{
+    EVP_PKEY_CTX **slots;
+    EVP_PKEY *pkey = NULL;
+
+    pthread_once(&keygen_once, keygen_init);
+    if ((slots = pthread_getspecific(keygen_tls)) == NULL) {
+        if ((slots = calloc(KEYGEN_SLOTS, sizeof *slots)) == NULL)
+            return NULL;
+        if (pthread_setspecific(keygen_tls, slots) != 0) {
+            free(slots);
+            return EVP_PKEY_Q_keygen(NULL, NULL, "EC", curve);
+        }
+    }
+    if (slots[slot] == NULL) {
+        OSSL_PARAM params[2] = {OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)curve, 0),
+                                OSSL_PARAM_construct_end()};
+        EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+        if (ctx == NULL || EVP_PKEY_keygen_init(ctx) != 1 || EVP_PKEY_CTX_set_params(ctx, params) != 1) {
+            EVP_PKEY_CTX_free(ctx);
+            return NULL;
+        }
+        slots[slot] = ctx;
+    }
+    if (EVP_PKEY_generate(slots[slot], &pkey) != 1) {
+        EVP_PKEY_free(pkey);
+        return NULL;
+    }
+    return pkey;
+}
+
 int ch_key_generate(ch_key **out, ch_key_type type)
 {
     EVP_PKEY *pkey = NULL;
@@ -253,15 +305,15 @@ int ch_key_generate(ch_key **out, ch_key_type type)
     case CH_KEY_RSA2048: pkey = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048); break;
     case CH_KEY_RSA3072: pkey = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)3072); break;
     case CH_KEY_RSA4096: pkey = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)4096); break;
-    case CH_KEY_P256: pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"); break;
-    case CH_KEY_P384: pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384"); break;
-    case CH_KEY_P521: pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-521"); break;
+    case CH_KEY_P256: pkey = ec_generate(0, "P-256"); break;
+    case CH_KEY_P384: pkey = ec_generate(1, "P-384"); break;
+    case CH_KEY_P521: pkey = ec_generate(2, "P-521"); break;
     case CH_KEY_ED25519: pkey = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"); break;
     default:
         return ch_error_set_field(CH_EINVAL, "key_type", "unknown key type; accepted: " ACCEPTED_KEYS);
     }
     if (pkey == NULL)
-        return ch_error_ossl(CH_ECRYPTO, "EVP_PKEY_Q_keygen", "generating a key");
+        return ch_error_ossl(CH_ECRYPTO, "EVP_PKEY_generate", "generating a key");
     return key_wrap(out, pkey, true);
 }
 
