@@ -76,5 +76,8 @@ int cmd_csr_create(cli_args *a);
 int cmd_cert_create(cli_args *a);
 int cmd_inspect(cli_args *a);
 int cmd_verify(cli_args *a);
+int cmd_convert(cli_args *a);
+/* Lists a keystore (PKCS#12, JKS, JCEKS, PKCS#7) entry by entry; 0, or 1 after a message. */
+int cli_inspect_keystore(cli_args *a, const uint8_t *data, size_t len, const char *password, bool json);
 
 #endif

@@ -8,6 +8,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
+#include "certhub/formats.h"
 #include "certhub/x509.h"
 #include "cli.h"
 
@@ -246,6 +247,17 @@ int cmd_inspect(cli_args *a)
         ch_secure_free(data, len);
         return 1;
     }
+    {
+        ch_format f;
+        if (ch_format_detect(&f, data, len) == 0 &&
+            (f == CH_FMT_PKCS12 || f == CH_FMT_JKS || f == CH_FMT_JCEKS || f == CH_FMT_PKCS7)) {
+            rc = cli_inspect_keystore(a, data, len, password, o.json);
+            ch_secure_free(data, len);
+            ch_secure_free_str(password);
+            return rc;
+        }
+        ch_error_clear();
+    }
     if (o.json)
         o.list = json_array();
     if (len > 0 && data[0] != 0x30) {
@@ -284,4 +296,86 @@ int cmd_inspect(cli_args *a)
     ch_secure_free(data, len);
     ch_secure_free_str(password);
     return rc;
+}
+
+int cli_inspect_keystore(cli_args *a, const uint8_t *data, size_t len, const char *password, bool json)
+{
+    ch_import_opts io = {.password = password};
+    ch_keystore *ks = NULL;
+    json_t *list = json_array();
+    char t1[32], t2[32], hex[65], *key_pw = NULL;
+    int r;
+
+    if (cli_password(a, "key-password-file", NULL, &key_pw) != 0) {
+        json_decref(list);
+        return 1;
+    }
+    io.key_password = key_pw;
+    r = ch_keystore_import(&ks, data, len, &io);
+    ch_secure_free_str(key_pw);
+    if (r < 0) {
+        json_decref(list);
+        return cli_fail(a, "%s: %s", a->pos[0], ch_error_last());
+    }
+    if (!json)
+        printf("Keystore (%s), %zu entr%s\n", ch_format_name(ks->source), ks->count, ks->count == 1 ? "y" : "ies");
+    for (size_t e = 0; e < ks->count; e++) {
+        const ch_ks_entry *en = &ks->entries[e];
+        json_t *je = json_object(), *chain = json_array();
+        if (!json)
+            printf("Entry %zu: %s\n  %-20s %s\n  %-20s %zu\n", e + 1, en->alias, "Type:",
+                   en->key ? "private key entry" : "trusted certificate", "Chain length:", en->chain_len);
+        for (size_t c = 0; c < en->chain_len; c++) {
+            ch_cert_info i;
+            if (ch_cert_inspect(&i, en->chain[c]) < 0)
+                continue;
+            ch_time_format(t1, sizeof t1, i.not_before);
+            ch_time_format(t2, sizeof t2, i.not_after);
+            if (!json) {
+                printf("  Certificate [%zu]\n", c + 1);
+                line("  Subject:", i.subject);
+                line("  Issuer:", i.issuer);
+                line("  Serial:", i.serial);
+                line("  Not before:", t1);
+                line("  Not after:", t2);
+                line("  SHA-256:", i.sha256);
+            } else {
+                char *s = NULL;
+                if (ch_cert_info_to_json(&s, &i) == 0)
+                    json_array_append_new(chain, json_loads(s, 0, NULL));
+                free(s);
+            }
+            ch_cert_info_dispose(&i);
+        }
+        if (en->key) {
+            ch_hex(hex, ch_key_spki_sha256(en->key), 32);
+            if (!json) {
+                snprintf(t1, sizeof t1, "%s %d", ch_key_algorithm(en->key), ch_key_bits(en->key));
+                line("  Private key:", t1);
+                line("  Public key SHA-256:", hex);
+            }
+        }
+        json_object_set_new(je, "alias", json_string(en->alias));
+        json_object_set_new(je, "type", json_string(en->key ? "private_key_entry" : "trusted_certificate"));
+        json_object_set_new(je, "chain", chain);
+        json_object_set_new(je, "public_key_sha256", en->key ? json_string(hex) : json_null());
+        json_array_append_new(list, je);
+    }
+    if (json) {
+        json_t *root = json_object();
+        char *s;
+        json_object_set_new(root, "format", json_string(ch_format_name(ks->source)));
+        json_object_set_new(root, "entries", list);
+        list = NULL;
+        s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        if (s)
+            printf("%s\n", s);
+        free(s);
+        json_decref(root);
+    } else if (ks->notes) {
+        printf("Notes:\n%s", ks->notes);
+    }
+    json_decref(list);
+    ch_keystore_free(ks);
+    return 0;
 }

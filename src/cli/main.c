@@ -30,8 +30,14 @@ static const cli_cmd commands[] = {
      "ext-key-usage= crl-url= ocsp-url= key-password-file= ca-key-password-file= key-out-password-file= out= "
      "force",
      0, 0},
-    {"inspect", cmd_inspect, "FILE [--json] [--password-file F]",
-     "show every certificate, CSR and key in a file (keys are described, never shown)", "json password-file=", 1,
+    {"convert", cmd_convert,
+     "FILE --to pem|der|p7b|p12|jks --out FILE [--in-password-file F] [--key-password-file F] [--password-file F] "
+     "[--legacy] [--no-key] "
+     "[--force]",
+     "convert certificates and keystores between PEM, DER, PKCS#7, PKCS#12, JKS (and from JCEKS)",
+     "to= out= in-password-file= key-password-file= password-file= legacy no-key force", 1, 1},
+    {"inspect", cmd_inspect, "FILE [--json] [--password-file F] [--key-password-file F]",
+     "show every certificate, CSR, key and keystore entry in a file (keys are described, never shown)", "json password-file= key-password-file=", 1,
      1},
     {"verify", cmd_verify,
      "LEAF --ca ROOTS [--untrusted CHAIN] [--hostname NAME] [--purpose server|client] [--at 2030-01-01T00:00:00Z]",

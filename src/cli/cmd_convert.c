@@ -1,0 +1,62 @@
+/* certhub convert: any keystore or certificate format into another. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "certhub/formats.h"
+#include "cli.h"
+
+int cmd_convert(cli_args *a)
+{
+    const char *in = a->pos[0], *out = cli_need(a, "out"), *to = cli_need(a, "to");
+    ch_import_opts io = {0};
+    ch_export_opts eo = {0};
+    ch_keystore *ks = NULL;
+    ch_format fmt;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    char *in_pw = NULL, *out_pw = NULL, *key_pw = NULL;
+    ch_buf buf = CH_BUF_INIT;
+    bool has_key = false;
+    int rc = 1;
+
+    if (ch_format_parse(&fmt, to) < 0 || fmt == CH_FMT_JCEKS)
+        cli_usage(a, "--to must be one of pem, der, p7b, p12, jks");
+    if (cli_read(a, in, &data, &len) != 0)
+        return 1;
+    if (cli_password(a, "in-password-file", "CERTHUB_IN_PASSWORD", &in_pw) != 0 ||
+        cli_password(a, "password-file", "CERTHUB_PASSWORD", &out_pw) != 0 ||
+        cli_password(a, "key-password-file", NULL, &key_pw) != 0)
+        goto done;
+    io.password = in_pw;
+    io.key_password = key_pw;
+    if (ch_keystore_import(&ks, data, len, &io) < 0) {
+        rc = cli_fail(a, "%s: %s", in, ch_error_last());
+        goto done;
+    }
+    for (size_t i = 0; i < ks->count; i++)
+        has_key |= ks->entries[i].key != NULL;
+    if ((fmt == CH_FMT_PKCS12 || fmt == CH_FMT_JKS) && out_pw == NULL) {
+        rc = cli_fail(a, "writing %s needs a password: give --password-file", to);
+        goto done;
+    }
+    eo.password = out_pw;
+    eo.legacy = cli_flag(a, "legacy");
+    eo.include_key = !cli_flag(a, "no-key");
+    if (fmt == CH_FMT_PEM && has_key && eo.include_key && out_pw == NULL)
+        fprintf(stderr, "certhub: convert: note: the private key is written unencrypted (give --password-file to "
+                        "encrypt it)\n");
+    if (ch_keystore_export(&buf, ks, fmt, &eo) < 0) {
+        rc = cli_fail_last(a);
+        goto done;
+    }
+    rc = cli_write(a, out, buf.data, buf.len, has_key && eo.include_key && fmt != CH_FMT_DER && fmt != CH_FMT_PKCS7 ? 0600 : 0644);
+done:
+    ch_buf_dispose_secure(&buf);
+    ch_keystore_free(ks);
+    ch_secure_free(data, len);
+    ch_secure_free_str(in_pw);
+    ch_secure_free_str(out_pw);
+    ch_secure_free_str(key_pw);
+    return rc;
+}

@@ -1,0 +1,45 @@
+/* Shared inside the formats module. */
+#ifndef CERTHUB_FORMATS_INTERNAL_H
+#define CERTHUB_FORMATS_INTERNAL_H
+
+#include <stdbool.h>
+
+#include "certhub/formats.h"
+
+/* Certificates and keys read from a file, before they are grouped into entries. */
+typedef struct fmt_cert {
+    ch_cert *cert;
+    char *name;            /* friendly name, if the format has one */
+    unsigned char id[64];  /* PKCS#12 local key id */
+    size_t idlen;
+    bool used;
+} fmt_cert;
+
+typedef struct fmt_key {
+    ch_key *key;
+    char *name;
+    unsigned char id[64];
+    size_t idlen;
+} fmt_key;
+
+typedef struct fmt_items {
+    fmt_cert *certs;
+    size_t ncerts;
+    fmt_key *keys;
+    size_t nkeys;
+} fmt_items;
+
+int fmt_add_cert(fmt_items *it, X509 *x, const char *name, const unsigned char *id, size_t idlen);
+int fmt_add_key(fmt_items *it, ch_key *key, const char *name, const unsigned char *id, size_t idlen);
+void fmt_items_free(fmt_items *it);
+/* Groups keys with their certificates and chains into entries of ks. */
+int fmt_assemble(ch_keystore *ks, fmt_items *it);
+/* Appends a line to the keystore's notes. */
+int fmt_note(ch_keystore *ks, const char *fmt, ...) CH_PRINTF(2, 3);
+
+/* JKS / JCEKS (jks.c). */
+int fmt_import_jks(ch_keystore *ks, fmt_items *it, const uint8_t *data, size_t len, const char *store_password,
+                   const char *key_password);
+int fmt_export_jks(ch_buf *out, const ch_keystore *ks, const char *password);
+
+#endif

@@ -1,0 +1,517 @@
+/*
+ * Java keystores: JKS (magic FEEDFEED) and JCEKS (magic CECECECE), which OpenSSL does not
+ * read.  Layout (big-endian): magic, version 2, entry count, then per entry a tag (1 private
+ * key, 2 trusted certificate, 3 secret key in JCEKS), the alias (u16 length + modified
+ * UTF-8), a timestamp (u64 ms) and the entry; last a SHA-1 over the password (UTF-16BE),
+ * "Mighty Aphrodite" and everything before it, which is checked before anything is trusted.
+ *
+ * Key entries are an EncryptedPrivateKeyInfo: in JKS with Sun's key protector
+ * (1.3.6.1.4.1.42.2.17.1.1: salt(20) | key XOR SHA-1 keystream | SHA-1 check(20)), in JCEKS
+ * with PBEWithMD5AndTripleDES (1.3.6.1.4.1.42.2.19.1).  Everything is read through one
+ * bounds-checked cursor with a cap on every count and length.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "certhub/formats.h"
+#include "formats/cursor.h"
+#include "formats/formats_internal.h"
+
+#define JKS_MAGIC 0xfeedfeedu
+#define JCEKS_MAGIC 0xcecececeu
+#define MAX_KEY_BYTES 65536u
+#define MAX_CERT_BYTES 65536u
+
+static const char whitener[] = "Mighty Aphrodite";
+
+/* The password as UTF-16BE, the way Java hands a char[] to its digests.  Accepts UTF-8. */
+static int utf16be(ch_buf *out, const char *pw)
+{
+    const unsigned char *p = (const unsigned char *)(pw ? pw : "");
+    int error = 0;
+
+    while (*p && error == 0) {
+        uint32_t cp;
+        int n;
+        if (*p < 0x80) {
+            cp = *p;
+            n = 1;
+        } else if ((*p & 0xe0) == 0xc0 && (p[1] & 0xc0) == 0x80) {
+            cp = ((uint32_t)(*p & 0x1f) << 6) | (p[1] & 0x3f);
+            n = 2;
+        } else if ((*p & 0xf0) == 0xe0 && (p[1] & 0xc0) == 0x80 && (p[2] & 0xc0) == 0x80) {
+            cp = ((uint32_t)(*p & 0x0f) << 12) | ((uint32_t)(p[1] & 0x3f) << 6) | (p[2] & 0x3f);
+            n = 3;
+        } else if ((*p & 0xf8) == 0xf0 && (p[1] & 0xc0) == 0x80 && (p[2] & 0xc0) == 0x80 && (p[3] & 0xc0) == 0x80) {
+            cp = ((uint32_t)(*p & 0x07) << 18) | ((uint32_t)(p[1] & 0x3f) << 12) | ((uint32_t)(p[2] & 0x3f) << 6) |
+                 (p[3] & 0x3f);
+            n = 4;
+        } else {
+            return ch_error_set(CH_EINVAL, "the password is not valid UTF-8");
+        }
+        if (cp >= 0x10000) {
+            uint32_t v = cp - 0x10000;
+            uint8_t s[4] = {(uint8_t)(0xd8 | (v >> 18)), (uint8_t)(v >> 10), (uint8_t)(0xdc | ((v >> 8) & 3)),
+                            (uint8_t)v};
+            error = ch_buf_put(out, s, 4);
+        } else {
+            uint8_t s[2] = {(uint8_t)(cp >> 8), (uint8_t)cp};
+            error = ch_buf_put(out, s, 2);
+        }
+        p += n;
+    }
+    return error;
+}
+
+/* SHA-1(password UTF-16BE | "Mighty Aphrodite" | data): the keystore's integrity check. */
+static int store_digest(uint8_t md[20], const char *password, const uint8_t *data, size_t len)
+{
+    ch_buf pw = CH_BUF_INIT;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int error = utf16be(&pw, password);
+
+    if (error == 0 && (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) != 1 ||
+                       EVP_DigestUpdate(ctx, pw.data ? pw.data : (uint8_t *)"", pw.len) != 1 ||
+                       EVP_DigestUpdate(ctx, whitener, strlen(whitener)) != 1 ||
+                       EVP_DigestUpdate(ctx, data, len) != 1 || EVP_DigestFinal_ex(ctx, md, NULL) != 1))
+        error = ch_error_ossl(CH_ECRYPTO, "EVP_Digest", "checking the keystore");
+    EVP_MD_CTX_free(ctx);
+    ch_buf_dispose_secure(&pw);
+    return error;
+}
+
+/* Sun's key protector (JKS): keystream = SHA-1(pw | salt), SHA-1(pw | previous)... */
+static int sun_keystream(uint8_t *out, size_t len, const ch_buf *pw, const uint8_t salt[20])
+{
+    uint8_t d[20];
+    size_t done = 0;
+
+    memcpy(d, salt, 20);
+    while (done < len) {
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) != 1 ||
+            EVP_DigestUpdate(ctx, pw->data ? pw->data : (uint8_t *)"", pw->len) != 1 ||
+            EVP_DigestUpdate(ctx, d, 20) != 1 || EVP_DigestFinal_ex(ctx, d, NULL) != 1) {
+            EVP_MD_CTX_free(ctx);
+            return ch_error_ossl(CH_ECRYPTO, "EVP_Digest", "opening a key");
+        }
+        EVP_MD_CTX_free(ctx);
+        size_t n = len - done < 20 ? len - done : 20;
+        memcpy(out + done, d, n);
+        done += n;
+    }
+    ch_wipe(d, sizeof d);
+    return 0;
+}
+
+static int sha1_pw_data(uint8_t md[20], const ch_buf *pw, const uint8_t *data, size_t len)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) == 1 &&
+             EVP_DigestUpdate(ctx, pw->data ? pw->data : (uint8_t *)"", pw->len) == 1 &&
+             EVP_DigestUpdate(ctx, data, len) == 1 && EVP_DigestFinal_ex(ctx, md, NULL) == 1;
+
+    EVP_MD_CTX_free(ctx);
+    return ok ? 0 : ch_error_ossl(CH_ECRYPTO, "EVP_Digest", "opening a key");
+}
+
+/* Opens a JKS key (plaintext PKCS#8 into out, dispose secure). */
+static int jks_open_key(ch_buf *out, const uint8_t *enc, size_t len, const char *password)
+{
+    ch_buf pw = CH_BUF_INIT;
+    uint8_t check[20], *stream = NULL;
+    size_t n;
+    int error;
+
+    if (len < 40)
+        return ch_error_set(CH_EPARSE, "a protected key of the keystore is too short");
+    n = len - 40;
+    if ((error = utf16be(&pw, password)) < 0)
+        return error;
+    if ((stream = malloc(n ? n : 1)) == NULL) {
+        error = ch_error_set(CH_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((error = sun_keystream(stream, n, &pw, enc)) < 0 || (error = ch_buf_grow(out, n)) < 0)
+        goto done;
+    for (size_t i = 0; i < n; i++)
+        out->data[out->len + i] = enc[20 + i] ^ stream[i];
+    out->len += n;
+    if ((error = sha1_pw_data(check, &pw, out->data, out->len)) < 0)
+        goto done;
+    if (CRYPTO_memcmp(check, enc + 20 + n, 20) != 0)
+        error = ch_error_set(CH_EPASSWORD, "wrong password for a key of the keystore");
+done:
+    if (stream)
+        ch_secure_free(stream, n);
+    ch_buf_dispose_secure(&pw);
+    return error;
+}
+
+/* Sun's PBEWithMD5AndTripleDES (JCEKS): two MD5 chains over the salt halves make key and IV. */
+static int jceks_open_key(ch_buf *out, const uint8_t *salt8, uint64_t iter, const uint8_t *enc, size_t len,
+                          const char *password)
+{
+    uint8_t salt[8], derived[32];
+    size_t pwlen = password ? strlen(password) : 0;
+    EVP_CIPHER_CTX *cctx = NULL;
+    int outl = 0, fin = 0, error = 0;
+
+    if (iter < 1 || iter > CH_MAX_KDF_ITER)
+        return ch_error_set(CH_ETOOBIG, "a key's iteration count is above the limit of %u", CH_MAX_KDF_ITER);
+    memcpy(salt, salt8, 8);
+    if (memcmp(salt, salt + 4, 4) == 0) {
+        /* Sun inverts the first half when both halves are equal. */
+        for (int i = 0; i < 2; i++) {
+            uint8_t t = salt[i];
+            salt[i] = salt[3 - i];
+            salt[3 - i] = t;
+        }
+    }
+    for (int h = 0; h < 2; h++) {
+        uint8_t d[16];
+        unsigned dl = 16;
+        const uint8_t *in = salt + 4 * h;
+        size_t inlen = 4;
+        for (uint64_t i = 0; i < iter; i++) {
+            EVP_MD_CTX *m = EVP_MD_CTX_new();
+            if (m == NULL || EVP_DigestInit_ex(m, EVP_md5(), NULL) != 1 || EVP_DigestUpdate(m, in, inlen) != 1 ||
+                EVP_DigestUpdate(m, password ? password : "", pwlen) != 1 || EVP_DigestFinal_ex(m, d, &dl) != 1) {
+                EVP_MD_CTX_free(m);
+                return ch_error_ossl(CH_ECRYPTO, "EVP_Digest", "opening a key");
+            }
+            EVP_MD_CTX_free(m);
+            in = d;
+            inlen = 16;
+        }
+        memcpy(derived + 16 * h, d, 16);
+    }
+    if ((error = ch_buf_grow(out, len + 16)) < 0)
+        goto done;
+    if ((cctx = EVP_CIPHER_CTX_new()) == NULL ||
+        EVP_DecryptInit_ex(cctx, EVP_des_ede3_cbc(), NULL, derived, derived + 24) != 1 ||
+        EVP_DecryptUpdate(cctx, out->data + out->len, &outl, enc, (int)len) != 1 ||
+        EVP_DecryptFinal_ex(cctx, out->data + out->len + outl, &fin) != 1) {
+        ERR_clear_error();
+        error = ch_error_set(CH_EPASSWORD, "wrong password for a key of the keystore");
+        goto done;
+    }
+    out->len += (size_t)(outl + fin);
+done:
+    EVP_CIPHER_CTX_free(cctx);
+    ch_wipe(derived, sizeof derived);
+    return error;
+}
+
+/* An alias in modified UTF-8 (u16 length): NUL (C0 80) and control characters refused. */
+static int read_alias(ch_cursor *c, char *out, size_t size)
+{
+    uint16_t n = cur_u16(c);
+    const uint8_t *b;
+
+    if (!cur_take(c, &b, n))
+        return ch_error_set(CH_EPARSE, "the keystore ends inside an alias");
+    if (n == 0 || n >= size || n > CH_MAX_NAME_LEN)
+        return ch_error_set(CH_EPARSE, "an alias of the keystore is empty or longer than %u bytes", CH_MAX_NAME_LEN);
+    for (size_t i = 0; i < n; i++)
+        if (b[i] < 0x20 || b[i] == 0x7f || (b[i] == 0xc0 && i + 1 < n && b[i + 1] == 0x80))
+            return ch_error_set(CH_EPARSE, "an alias of the keystore contains a control character");
+    memcpy(out, b, n);
+    out[n] = '\0';
+    return 0;
+}
+
+static int read_cert(ch_cursor *c, ch_cert **out)
+{
+    char type[64];
+    uint32_t n;
+    const uint8_t *b;
+    int error;
+
+    *out = NULL;
+    if ((error = read_alias(c, type, sizeof type)) < 0) /* the type is a UTF string too */
+        return error;
+    if (strcmp(type, "X.509") != 0)
+        return ch_error_set(CH_EUNSUPPORTED, "a certificate of type %.32s is not supported", type);
+    n = cur_u32(c);
+    if (n == 0 || n > MAX_CERT_BYTES || !cur_take(c, &b, n))
+        return ch_error_set(CH_EPARSE, "a certificate length in the keystore is out of range");
+    return ch_cert_parse(out, b, n);
+}
+
+/* The EncryptedPrivateKeyInfo of a key entry: algorithm OID, parameters and the data. */
+static int open_protected_key(ch_buf *plain, const uint8_t *der, size_t len, bool jceks, const char *password)
+{
+    const unsigned char *p = der;
+    X509_SIG *sig = d2i_X509_SIG(NULL, &p, (long)len);
+    const X509_ALGOR *alg;
+    const ASN1_OCTET_STRING *data;
+    const ASN1_OBJECT *oid;
+    const void *pval;
+    int ptype, error = 0;
+    char txt[64] = "";
+
+    if (sig == NULL || p != der + len) {
+        X509_SIG_free(sig);
+        ERR_clear_error();
+        return ch_error_set(CH_EPARSE, "a protected key of the keystore is malformed");
+    }
+    X509_SIG_get0(sig, &alg, &data);
+    X509_ALGOR_get0(&oid, &ptype, &pval, alg);
+    OBJ_obj2txt(txt, sizeof txt, oid, 1);
+    if (!jceks && strcmp(txt, "1.3.6.1.4.1.42.2.17.1.1") == 0) {
+        error = jks_open_key(plain, ASN1_STRING_get0_data(data), (size_t)ASN1_STRING_length(data), password);
+    } else if (strcmp(txt, "1.3.6.1.4.1.42.2.19.1") == 0 && ptype == V_ASN1_SEQUENCE) {
+        /* PBEParameter ::= SEQUENCE { salt OCTET STRING (8), iterationCount INTEGER } */
+        PBEPARAM *pbe = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBEPARAM), alg->parameter);
+        int64_t iter = 0;
+        if (pbe == NULL || ASN1_STRING_length(pbe->salt) != 8 || ASN1_INTEGER_get_int64(&iter, pbe->iter) != 1 ||
+            iter < 1) {
+            error = ch_error_set(CH_EPARSE, "a protected key of the keystore has malformed parameters");
+        } else {
+            error = jceks_open_key(plain, ASN1_STRING_get0_data(pbe->salt), (uint64_t)iter,
+                                   ASN1_STRING_get0_data(data), (size_t)ASN1_STRING_length(data), password);
+        }
+        PBEPARAM_free(pbe);
+    } else {
+        error = ch_error_set(CH_EUNSUPPORTED, "a key protected with %s is not supported", txt);
+    }
+    X509_SIG_free(sig);
+    ERR_clear_error();
+    return error;
+}
+
+int fmt_import_jks(ch_keystore *ks, fmt_items *it, const uint8_t *data, size_t len, const char *store_password,
+                   const char *key_password)
+{
+    ch_cursor c;
+    uint32_t magic, version, count;
+    uint8_t md[20];
+    bool jceks;
+    int error;
+
+    (void)it;
+    if (len < 12 + 20)
+        return ch_error_set(CH_EPARSE, "the keystore is truncated");
+    if (store_password == NULL)
+        return ch_error_set(CH_EPASSWORD, "a password is needed to open the keystore");
+    /* Integrity first: nothing in the keystore is looked at before its digest matches. */
+    if ((error = store_digest(md, store_password, data, len - 20)) < 0)
+        return error;
+    if (CRYPTO_memcmp(md, data + len - 20, 20) != 0)
+        return ch_error_set(CH_EPASSWORD, "wrong password for keystore (or the keystore was altered)");
+    cur_init(&c, data, len - 20);
+    magic = cur_u32(&c);
+    version = cur_u32(&c);
+    count = cur_u32(&c);
+    jceks = magic == JCEKS_MAGIC;
+    if ((magic != JKS_MAGIC && magic != JCEKS_MAGIC) || (version != 1 && version != 2))
+        return ch_error_set(CH_EPARSE, "not a JKS or JCEKS keystore of version 1 or 2");
+    if (count > CH_MAX_KS_ENTRIES)
+        return ch_error_set(CH_ETOOBIG, "the keystore claims %u entries, more than the limit of %u", count,
+                            CH_MAX_KS_ENTRIES);
+    for (uint32_t e = 0; e < count; e++) {
+        char alias[CH_MAX_NAME_LEN + 1];
+        uint32_t tag = cur_u32(&c);
+        ch_cert *chain[CH_MAX_CHAIN_LEN];
+        size_t n = 0;
+        ch_key *key = NULL;
+
+        if ((error = read_alias(&c, alias, sizeof alias)) < 0)
+            return error;
+        (void)cur_u64(&c); /* creation time */
+        if (c.failed)
+            return ch_error_set(CH_EPARSE, "the keystore is truncated");
+        if (tag == 1) {
+            uint32_t klen = cur_u32(&c), nchain;
+            const uint8_t *kb;
+            ch_buf plain = CH_BUF_INIT;
+            if (klen == 0 || klen > MAX_KEY_BYTES || !cur_take(&c, &kb, klen))
+                return ch_error_set(CH_EPARSE, "a key length in the keystore is out of range");
+            nchain = cur_u32(&c);
+            if (c.failed || nchain == 0 || nchain > CH_MAX_CHAIN_LEN)
+                return ch_error_set(CH_EPARSE, "the chain of entry \"%.64s\" has %u certificates; accepted: 1 to %u",
+                                    alias, nchain, CH_MAX_CHAIN_LEN);
+            for (uint32_t i = 0; i < nchain; i++) {
+                if ((error = read_cert(&c, &chain[n])) < 0) {
+                    for (size_t k = 0; k < n; k++)
+                        ch_cert_free(chain[k]);
+                    return error;
+                }
+                n++;
+            }
+            error = open_protected_key(&plain, kb, klen, jceks, key_password);
+            if (error == 0)
+                error = ch_key_parse(&key, plain.data, plain.len, NULL);
+            ch_buf_dispose_secure(&plain);
+            if (error == 0 && !ch_cert_matches_key(chain[0], key))
+                error = ch_error_set(CH_EPARSE, "the key of entry \"%.64s\" does not belong to its certificate", alias);
+            if (error == 0)
+                error = ch_keystore_add(ks, alias, chain, n, key);
+        } else if (tag == 2) {
+            if ((error = read_cert(&c, &chain[0])) == 0) {
+                n = 1;
+                error = ch_keystore_add(ks, alias, chain, 1, NULL);
+            }
+        } else if (tag == 3 && jceks) {
+            /* A secret key is a serialized Java object whose length is not written down:
+             * reading past it would mean parsing Java serialization.  Refuse clearly. */
+            return ch_error_set(CH_EUNSUPPORTED, "entry \"%.64s\" is a JCEKS secret key; only private-key and "
+                                "trusted-certificate entries are supported", alias);
+        } else {
+            return ch_error_set(CH_EPARSE, "entry \"%.64s\" has an unknown type %u", alias, tag);
+        }
+        for (size_t k = 0; k < n; k++)
+            ch_cert_free(chain[k]);
+        ch_key_free(key);
+        if (error < 0)
+            return error;
+    }
+    if (c.left != 0)
+        return ch_error_set(CH_EPARSE, "%zu unexpected bytes after the last entry of the keystore", c.left);
+    return 0;
+}
+
+/* ------------------------------------------------------------- writing JKS */
+
+static int put_u16(ch_buf *b, unsigned v)
+{
+    uint8_t x[2] = {(uint8_t)(v >> 8), (uint8_t)v};
+    return ch_buf_put(b, x, 2);
+}
+
+static int put_u32(ch_buf *b, uint32_t v)
+{
+    uint8_t x[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+    return ch_buf_put(b, x, 4);
+}
+
+static int put_u64(ch_buf *b, uint64_t v)
+{
+    int error = put_u32(b, (uint32_t)(v >> 32));
+    return error ? error : put_u32(b, (uint32_t)v);
+}
+
+static int put_utf(ch_buf *b, const char *s)
+{
+    size_t n = strlen(s);
+    int error;
+
+    if (n > 65535)
+        return ch_error_set(CH_EINVAL, "alias too long");
+    if ((error = put_u16(b, (unsigned)n)) < 0)
+        return error;
+    return ch_buf_put(b, s, n);
+}
+
+static int put_cert(ch_buf *b, const ch_cert *c)
+{
+    size_t len;
+    const uint8_t *der = ch_cert_der(c, &len);
+    int error;
+
+    if ((error = put_utf(b, "X.509")) < 0 || (error = put_u32(b, (uint32_t)len)) < 0)
+        return error;
+    return ch_buf_put(b, der, len);
+}
+
+/* EncryptedPrivateKeyInfo with Sun's key protector over the PKCS#8 of key. */
+static int protect_key(ch_buf *out, const ch_key *key, const char *password)
+{
+    static const uint8_t alg[] = {0x30, 0x0e, 0x06, 0x0a, 0x2b, 0x06, 0x01, 0x04, 0x01, 0x2a,
+                                  0x02, 0x11, 0x01, 0x01, 0x05, 0x00};
+    ch_buf p8 = CH_BUF_INIT, pw = CH_BUF_INIT, body = CH_BUF_INIT, octets = CH_BUF_INIT;
+    uint8_t salt[20], check[20], *stream = NULL;
+    int error;
+
+    if ((error = ch_key_write_der(&p8, key)) < 0 || (error = utf16be(&pw, password)) < 0 ||
+        (error = ch_random(salt, sizeof salt)) < 0)
+        goto done;
+    if ((stream = malloc(p8.len)) == NULL) {
+        error = ch_error_set(CH_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((error = sun_keystream(stream, p8.len, &pw, salt)) < 0 || (error = sha1_pw_data(check, &pw, p8.data, p8.len)) < 0)
+        goto done;
+    for (size_t i = 0; i < p8.len; i++)
+        stream[i] ^= p8.data[i];
+    if ((error = ch_buf_put(&octets, salt, 20)) < 0 || (error = ch_buf_put(&octets, stream, p8.len)) < 0 ||
+        (error = ch_buf_put(&octets, check, 20)) < 0)
+        goto done;
+    /* SEQUENCE { alg, OCTET STRING octets } with DER lengths */
+    {
+        uint8_t hdr[4];
+        size_t h;
+        size_t n = octets.len;
+        hdr[0] = 0x04;
+        if (n < 128) { hdr[1] = (uint8_t)n; h = 2; }
+        else if (n < 256) { hdr[1] = 0x81; hdr[2] = (uint8_t)n; h = 3; }
+        else { hdr[1] = 0x82; hdr[2] = (uint8_t)(n >> 8); hdr[3] = (uint8_t)n; h = 4; }
+        if ((error = ch_buf_put(&body, alg, sizeof alg)) < 0 || (error = ch_buf_put(&body, hdr, h)) < 0 ||
+            (error = ch_buf_put(&body, octets.data, octets.len)) < 0)
+            goto done;
+        n = body.len;
+        hdr[0] = 0x30;
+        if (n < 128) { hdr[1] = (uint8_t)n; h = 2; }
+        else if (n < 256) { hdr[1] = 0x81; hdr[2] = (uint8_t)n; h = 3; }
+        else { hdr[1] = 0x82; hdr[2] = (uint8_t)(n >> 8); hdr[3] = (uint8_t)n; h = 4; }
+        if ((error = ch_buf_put(out, hdr, h)) < 0 || (error = ch_buf_put(out, body.data, body.len)) < 0)
+            goto done;
+    }
+done:
+    if (stream)
+        ch_secure_free(stream, p8.len);
+    ch_wipe(check, sizeof check);
+    ch_buf_dispose_secure(&p8);
+    ch_buf_dispose_secure(&pw);
+    ch_buf_dispose_secure(&octets);
+    ch_buf_dispose_secure(&body);
+    return error;
+}
+
+int fmt_export_jks(ch_buf *out, const ch_keystore *ks, const char *password)
+{
+    ch_buf b = CH_BUF_INIT;
+    uint8_t md[20];
+    uint64_t now = (uint64_t)ch_now() * 1000u;
+    int error;
+
+    if ((error = put_u32(&b, JKS_MAGIC)) < 0 || (error = put_u32(&b, 2)) < 0 ||
+        (error = put_u32(&b, (uint32_t)ks->count)) < 0)
+        goto done;
+    for (size_t e = 0; e < ks->count && error == 0; e++) {
+        const ch_ks_entry *en = &ks->entries[e];
+        char alias[CH_MAX_NAME_LEN + 1];
+        /* JKS aliases are case-insensitive; keytool stores them in lower case. */
+        snprintf(alias, sizeof alias, "%s", en->alias);
+        for (char *p = alias; *p; p++)
+            if (*p >= 'A' && *p <= 'Z')
+                *p = (char)(*p + 32);
+        if ((error = put_u32(&b, en->key ? 1 : 2)) < 0 || (error = put_utf(&b, alias)) < 0 ||
+            (error = put_u64(&b, now)) < 0)
+            break;
+        if (en->key) {
+            ch_buf prot = CH_BUF_INIT;
+            if ((error = protect_key(&prot, en->key, password)) == 0 && (error = put_u32(&b, (uint32_t)prot.len)) == 0)
+                error = ch_buf_put(&b, prot.data, prot.len);
+            ch_buf_dispose(&prot);
+            if (error == 0)
+                error = put_u32(&b, (uint32_t)en->chain_len);
+            for (size_t c = 0; c < en->chain_len && error == 0; c++)
+                error = put_cert(&b, en->chain[c]);
+        } else {
+            error = put_cert(&b, en->chain[0]);
+        }
+    }
+    if (error == 0 && (error = store_digest(md, password, b.data, b.len)) == 0 &&
+        (error = ch_buf_put(&b, md, sizeof md)) == 0)
+        error = ch_buf_put(out, b.data, b.len);
+done:
+    ch_buf_dispose(&b);
+    return error;
+}

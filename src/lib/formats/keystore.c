@@ -1,0 +1,762 @@
+/*
+ * The neutral keystore model, format detection, and the formats OpenSSL reads for us: PEM,
+ * DER, PKCS#7 and PKCS#12 (RFC 7292).  JKS and JCEKS live in jks.c.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs12.h>
+#include <openssl/pkcs7.h>
+#include <openssl/x509v3.h>
+
+#include "certhub/formats.h"
+#include "formats/formats_internal.h"
+#include "x509/x509_internal.h"
+
+/* ------------------------------------------------------------- model */
+
+int ch_keystore_new(ch_keystore **out)
+{
+    if ((*out = calloc(1, sizeof **out)) == NULL)
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    return 0;
+}
+
+void ch_keystore_free(ch_keystore *ks)
+{
+    if (ks == NULL)
+        return;
+    for (size_t i = 0; i < ks->count; i++) {
+        free(ks->entries[i].alias);
+        ch_cert_list_free(ks->entries[i].chain, ks->entries[i].chain_len);
+        ch_key_free(ks->entries[i].key);
+    }
+    free(ks->entries);
+    free(ks->notes);
+    free(ks);
+}
+
+static bool alias_taken(const ch_keystore *ks, const char *alias)
+{
+    for (size_t i = 0; i < ks->count; i++)
+        if (strcmp(ks->entries[i].alias, alias) == 0)
+            return true;
+    return false;
+}
+
+int ch_keystore_add(ch_keystore *ks, const char *alias, ch_cert *const *chain, size_t chain_len, ch_key *key)
+{
+    ch_ks_entry *grown, *e;
+
+    if (alias == NULL || *alias == '\0' || strlen(alias) > CH_MAX_NAME_LEN)
+        return ch_error_set_field(CH_EINVAL, "alias", "an alias of 1 to %u bytes is required", CH_MAX_NAME_LEN);
+    for (const char *p = alias; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return ch_error_set_field(CH_EINVAL, "alias", "the alias contains a control character");
+    if (alias_taken(ks, alias))
+        return ch_error_set_field(CH_EEXISTS, "alias", "two entries have the alias \"%.64s\"", alias);
+    if (chain_len == 0 || chain_len > CH_MAX_CHAIN_LEN)
+        return ch_error_set(CH_EINVAL, "an entry needs 1 to %u certificates", CH_MAX_CHAIN_LEN);
+    if (ks->count >= CH_MAX_KS_ENTRIES)
+        return ch_error_set(CH_ETOOBIG, "more than %u entries in one keystore", CH_MAX_KS_ENTRIES);
+    if ((grown = realloc(ks->entries, (ks->count + 1) * sizeof *grown)) == NULL)
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    ks->entries = grown;
+    e = &ks->entries[ks->count];
+    memset(e, 0, sizeof *e);
+    if ((e->alias = strdup(alias)) == NULL || (e->chain = calloc(chain_len, sizeof *e->chain)) == NULL) {
+        free(e->alias);
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < chain_len; i++)
+        e->chain[i] = ch_cert_dup(chain[i]);
+    e->chain_len = chain_len;
+    e->key = key ? ch_key_dup(key) : NULL;
+    ks->count++;
+    return 0;
+}
+
+int fmt_note(ch_keystore *ks, const char *fmt, ...)
+{
+    char line[256];
+    size_t old = ks->notes ? strlen(ks->notes) : 0, n;
+    char *grown;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    n = strlen(line);
+    if (old > 16384)
+        return 0; /* enough said */
+    if ((grown = realloc(ks->notes, old + n + 2)) == NULL)
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    memcpy(grown + old, line, n);
+    grown[old + n] = '\n';
+    grown[old + n + 1] = '\0';
+    ks->notes = grown;
+    return 0;
+}
+
+/* ------------------------------------------------------------- detection */
+
+static const struct {
+    const char *name;
+    ch_format f;
+} format_names[] = {
+    {"pem", CH_FMT_PEM},       {"der", CH_FMT_DER},      {"cer", CH_FMT_DER},    {"crt", CH_FMT_DER},
+    {"p7b", CH_FMT_PKCS7},     {"p7c", CH_FMT_PKCS7},    {"pkcs7", CH_FMT_PKCS7}, {"p12", CH_FMT_PKCS12},
+    {"pfx", CH_FMT_PKCS12},    {"pkcs12", CH_FMT_PKCS12}, {"jks", CH_FMT_JKS},    {"jceks", CH_FMT_JCEKS},
+};
+
+const char *ch_format_name(ch_format f)
+{
+    switch (f) {
+    case CH_FMT_PEM: return "pem";
+    case CH_FMT_DER: return "der";
+    case CH_FMT_PKCS7: return "p7b";
+    case CH_FMT_PKCS12: return "p12";
+    case CH_FMT_JKS: return "jks";
+    case CH_FMT_JCEKS: return "jceks";
+    default: return "unknown";
+    }
+}
+
+int ch_format_parse(ch_format *out, const char *name)
+{
+    *out = CH_FMT_UNKNOWN;
+    for (size_t i = 0; name && i < sizeof format_names / sizeof format_names[0]; i++)
+        if (strcasecmp(name, format_names[i].name) == 0) {
+            *out = format_names[i].f;
+            return 0;
+        }
+    return ch_error_set_field(CH_EINVAL, "format", "unknown format \"%.32s\"; accepted: pem, der, p7b, p12, jks",
+                              name ? name : "");
+}
+
+int ch_format_detect(ch_format *out, const uint8_t *data, size_t len)
+{
+    const unsigned char *p;
+    void *obj;
+
+    *out = CH_FMT_UNKNOWN;
+    if (len >= 4 && memcmp(data, "\xfe\xed\xfe\xed", 4) == 0)
+        *out = CH_FMT_JKS;
+    else if (len >= 4 && memcmp(data, "\xce\xce\xce\xce", 4) == 0)
+        *out = CH_FMT_JCEKS;
+    else if (x509_looks_pem(data, len))
+        *out = CH_FMT_PEM;
+    else if (len > 0 && data[0] == 0x30) {
+        /* DER: which structure decodes and fills the input. */
+        p = data;
+        if ((obj = d2i_X509(NULL, &p, (long)len)) != NULL && p == data + len)
+            *out = CH_FMT_DER;
+        X509_free(obj);
+        if (*out == CH_FMT_UNKNOWN) {
+            p = data;
+            if ((obj = d2i_PKCS12(NULL, &p, (long)len)) != NULL && p == data + len)
+                *out = CH_FMT_PKCS12;
+            PKCS12_free(obj);
+        }
+        if (*out == CH_FMT_UNKNOWN) {
+            p = data;
+            if ((obj = d2i_PKCS7(NULL, &p, (long)len)) != NULL && p == data + len)
+                *out = CH_FMT_PKCS7;
+            PKCS7_free(obj);
+        }
+        ERR_clear_error();
+    }
+    if (*out == CH_FMT_UNKNOWN)
+        return ch_error_set(CH_EUNSUPPORTED, "unknown format; accepted: " CH_FORMATS_ACCEPTED);
+    return 0;
+}
+
+/* ------------------------------------------------------------- assembling entries */
+
+void fmt_items_free(fmt_items *it)
+{
+    for (size_t i = 0; i < it->ncerts; i++) {
+        ch_cert_free(it->certs[i].cert);
+        free(it->certs[i].name);
+    }
+    for (size_t i = 0; i < it->nkeys; i++) {
+        ch_key_free(it->keys[i].key);
+        free(it->keys[i].name);
+    }
+    free(it->certs);
+    free(it->keys);
+    memset(it, 0, sizeof *it);
+}
+
+int fmt_add_cert(fmt_items *it, X509 *x, const char *name, const unsigned char *id, size_t idlen)
+{
+    fmt_cert *g;
+    ch_cert *c;
+    int error;
+
+    if (it->ncerts >= CH_MAX_KS_ENTRIES * 4)
+        return ch_error_set(CH_ETOOBIG, "more than %u certificates in one keystore", CH_MAX_KS_ENTRIES * 4);
+    if ((error = ch_cert_from_x509(&c, x)) < 0)
+        return error;
+    if ((g = realloc(it->certs, (it->ncerts + 1) * sizeof *g)) == NULL) {
+        ch_cert_free(c);
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    }
+    it->certs = g;
+    memset(&g[it->ncerts], 0, sizeof *g);
+    g[it->ncerts].cert = c;
+    g[it->ncerts].name = name ? strdup(name) : NULL;
+    if (id && idlen <= sizeof g->id) {
+        memcpy(g[it->ncerts].id, id, idlen);
+        g[it->ncerts].idlen = idlen;
+    }
+    it->ncerts++;
+    return 0;
+}
+
+int fmt_add_key(fmt_items *it, ch_key *key, const char *name, const unsigned char *id, size_t idlen)
+{
+    fmt_key *g;
+
+    if (it->nkeys >= CH_MAX_KS_ENTRIES)
+        return ch_error_set(CH_ETOOBIG, "more than %u keys in one keystore", CH_MAX_KS_ENTRIES);
+    if ((g = realloc(it->keys, (it->nkeys + 1) * sizeof *g)) == NULL)
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    it->keys = g;
+    memset(&g[it->nkeys], 0, sizeof *g);
+    g[it->nkeys].key = ch_key_dup(key);
+    g[it->nkeys].name = name ? strdup(name) : NULL;
+    if (id && idlen <= sizeof g->id) {
+        memcpy(g[it->nkeys].id, id, idlen);
+        g[it->nkeys].idlen = idlen;
+    }
+    it->nkeys++;
+    return 0;
+}
+
+/* An alias for an entry: the given name, else the leaf's CN, else "entry-N"; made unique. */
+static int make_alias(char *out, size_t size, const ch_keystore *ks, const char *name, const ch_cert *leaf)
+{
+    char base[200], *cn = NULL;
+
+    if (name && *name)
+        snprintf(base, sizeof base, "%s", name);
+    else if (ch_cert_subject_get(&cn, leaf, NID_commonName) == 0 && *cn)
+        snprintf(base, sizeof base, "%s", cn);
+    else
+        snprintf(base, sizeof base, "entry-%zu", ks->count + 1);
+    free(cn);
+    for (char *p = base; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '_';
+    snprintf(out, size, "%s", base);
+    for (int n = 2; alias_taken(ks, out) && n < 100000; n++)
+        snprintf(out, size, "%s-%d", base, n);
+    return 0;
+}
+
+static bool issued(const ch_cert *child, const ch_cert *parent)
+{
+    X509 *c = ch_cert_x509(child), *p = ch_cert_x509(parent);
+    bool ok = child != parent && X509_check_issued(p, c) == X509_V_OK && !ch_cert_is_self_signed(child);
+
+    ERR_clear_error();
+    return ok;
+}
+
+int fmt_assemble(ch_keystore *ks, fmt_items *it)
+{
+    ch_cert *chain[CH_MAX_CHAIN_LEN];
+    char alias[256];
+    int error;
+
+    for (size_t k = 0; k < it->nkeys; k++) {
+        fmt_cert *leaf = NULL;
+        size_t n = 0;
+        /* The certificate of the key: by local key id (PKCS#12), else by public key. */
+        for (size_t c = 0; c < it->ncerts && leaf == NULL; c++)
+            if (it->keys[k].idlen && it->keys[k].idlen == it->certs[c].idlen &&
+                memcmp(it->keys[k].id, it->certs[c].id, it->keys[k].idlen) == 0 &&
+                ch_cert_matches_key(it->certs[c].cert, it->keys[k].key))
+                leaf = &it->certs[c];
+        for (size_t c = 0; c < it->ncerts && leaf == NULL; c++)
+            if (ch_cert_matches_key(it->certs[c].cert, it->keys[k].key))
+                leaf = &it->certs[c];
+        if (leaf == NULL) {
+            if ((error = fmt_note(ks, "a private key without its certificate was skipped")) < 0)
+                return error;
+            continue;
+        }
+        leaf->used = true;
+        chain[n++] = leaf->cert;
+        /* Its chain: issuers among the other certificates, nearest first. */
+        while (n < CH_MAX_CHAIN_LEN) {
+            fmt_cert *up = NULL;
+            for (size_t c = 0; c < it->ncerts && up == NULL; c++)
+                if (issued(chain[n - 1], it->certs[c].cert))
+                    up = &it->certs[c];
+            if (up == NULL)
+                break;
+            bool loop = false;
+            for (size_t i = 0; i < n; i++)
+                loop |= chain[i] == up->cert;
+            if (loop)
+                break;
+            up->used = true;
+            chain[n++] = up->cert;
+        }
+        make_alias(alias, sizeof alias, ks, it->keys[k].name ? it->keys[k].name : leaf->name, leaf->cert);
+        if ((error = ch_keystore_add(ks, alias, chain, n, it->keys[k].key)) < 0)
+            return error;
+    }
+    /* Certificates without keys: one chain becomes one entry; anything else, one trusted
+     * entry per certificate. */
+    {
+        size_t left = 0;
+        ch_cert **rest = NULL, **ordered = NULL;
+        size_t nordered = 0;
+
+        for (size_t c = 0; c < it->ncerts; c++)
+            left += !it->certs[c].used;
+        if (left == 0)
+            return 0;
+        if (it->nkeys == 0 && left > 1 && left <= CH_MAX_CHAIN_LEN) {
+            if ((rest = calloc(left, sizeof *rest)) == NULL)
+                return ch_error_set(CH_ENOMEM, "out of memory");
+            for (size_t c = 0, i = 0; c < it->ncerts; c++)
+                if (!it->certs[c].used)
+                    rest[i++] = it->certs[c].cert;
+            if (ch_chain_order(&ordered, &nordered, rest, left) == 0) {
+                make_alias(alias, sizeof alias, ks, it->certs[0].name, ordered[0]);
+                error = ch_keystore_add(ks, alias, ordered, nordered, NULL);
+                ch_cert_list_free(ordered, nordered);
+                free(rest);
+                return error;
+            }
+            free(rest);
+            ch_error_clear();
+        }
+        for (size_t c = 0; c < it->ncerts; c++) {
+            if (it->certs[c].used)
+                continue;
+            make_alias(alias, sizeof alias, ks, it->certs[c].name, it->certs[c].cert);
+            if ((error = ch_keystore_add(ks, alias, &it->certs[c].cert, 1, NULL)) < 0)
+                return error;
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------- PEM, DER, PKCS#7 */
+
+static int add_p7_certs(fmt_items *it, PKCS7 *p7)
+{
+    STACK_OF(X509) *certs = NULL;
+    int nid = OBJ_obj2nid(p7->type), error = 0;
+
+    if (nid == NID_pkcs7_signed && p7->d.sign != NULL)
+        certs = p7->d.sign->cert;
+    else if (nid == NID_pkcs7_signedAndEnveloped && p7->d.signed_and_enveloped != NULL)
+        certs = p7->d.signed_and_enveloped->cert;
+    for (int i = 0; i < sk_X509_num(certs) && error == 0; i++)
+        error = fmt_add_cert(it, sk_X509_value(certs, i), NULL, NULL, 0);
+    return error;
+}
+
+static int import_pem(ch_keystore *ks, fmt_items *it, const uint8_t *data, size_t len, const char *password)
+{
+    BIO *bio = BIO_new_mem_buf(data, (int)len);
+    char *name = NULL, *header = NULL;
+    unsigned char *der = NULL;
+    long dlen = 0;
+    size_t blocks = 0;
+    int error = 0;
+
+    if (bio == NULL)
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    while (error == 0 && PEM_read_bio(bio, &name, &header, &der, &dlen) == 1) {
+        const unsigned char *p = der;
+        if (++blocks > CH_MAX_PEM_OBJECTS) {
+            error = ch_error_set(CH_ETOOBIG, "more than %u PEM blocks", CH_MAX_PEM_OBJECTS);
+        } else if (strcmp(name, "CERTIFICATE") == 0 || strcmp(name, "X509 CERTIFICATE") == 0 ||
+                   strcmp(name, "TRUSTED CERTIFICATE") == 0) {
+            X509 *x = strcmp(name, "TRUSTED CERTIFICATE") == 0 ? d2i_X509_AUX(NULL, &p, dlen) : d2i_X509(NULL, &p, dlen);
+            if (x == NULL)
+                error = ch_error_set(CH_EPARSE, "PEM block %zu is not a valid certificate", blocks);
+            else
+                error = fmt_add_cert(it, x, NULL, NULL, 0);
+            X509_free(x);
+        } else if (strcmp(name, "PKCS7") == 0 || strcmp(name, "CERTIFICATE CHAIN") == 0) {
+            PKCS7 *p7 = d2i_PKCS7(NULL, &p, dlen);
+            if (p7 == NULL)
+                error = ch_error_set(CH_EPARSE, "PEM block %zu is not a valid PKCS#7 structure", blocks);
+            else
+                error = add_p7_certs(it, p7);
+            PKCS7_free(p7);
+        } else if (strcmp(name, "PRIVATE KEY") == 0 || strcmp(name, "ENCRYPTED PRIVATE KEY") == 0 ||
+                   strcmp(name, "RSA PRIVATE KEY") == 0 || strcmp(name, "EC PRIVATE KEY") == 0) {
+            BIO *one = BIO_new(BIO_s_secmem());
+            char *text;
+            long n;
+            ch_key *key = NULL;
+            if (one == NULL || PEM_write_bio(one, name, header, der, dlen) <= 0 || (n = BIO_get_mem_data(one, &text)) <= 0)
+                error = ch_error_set(CH_ENOMEM, "out of memory");
+            else if ((error = ch_key_parse(&key, (const uint8_t *)text, (size_t)n, password)) == 0)
+                error = fmt_add_key(it, key, NULL, NULL, 0);
+            ch_key_free(key);
+            BIO_free(one);
+        } else {
+            error = fmt_note(ks, "PEM block \"%.40s\" was skipped", name);
+        }
+        OPENSSL_free(name);
+        OPENSSL_free(header);
+        OPENSSL_clear_free(der, dlen > 0 ? (size_t)dlen : 0);
+        name = header = NULL;
+        der = NULL;
+    }
+    ERR_clear_error();
+    BIO_free(bio);
+    if (error == 0 && it->ncerts == 0)
+        error = ch_error_set(CH_EPARSE, "the PEM data holds no certificate");
+    return error;
+}
+
+/* ------------------------------------------------------------- PKCS#12 (RFC 7292) */
+
+static int p12_bags(fmt_items *it, ch_keystore *ks, const STACK_OF(PKCS12_SAFEBAG) *bags, const char *pass)
+{
+    int error = 0;
+
+    for (int i = 0; i < sk_PKCS12_SAFEBAG_num(bags) && error == 0; i++) {
+        const PKCS12_SAFEBAG *bag = sk_PKCS12_SAFEBAG_value(bags, i);
+        const ASN1_TYPE *idattr = PKCS12_SAFEBAG_get0_attr(bag, NID_localKeyID);
+        const unsigned char *id = NULL;
+        size_t idlen = 0;
+        char *name = PKCS12_get_friendlyname((PKCS12_SAFEBAG *)bag);
+        PKCS8_PRIV_KEY_INFO *p8 = NULL;
+
+        if (idattr != NULL && idattr->type == V_ASN1_OCTET_STRING) {
+            id = ASN1_STRING_get0_data(idattr->value.octet_string);
+            idlen = (size_t)ASN1_STRING_length(idattr->value.octet_string);
+        }
+        switch (PKCS12_SAFEBAG_get_nid(bag)) {
+        case NID_certBag: {
+            X509 *x = PKCS12_SAFEBAG_get1_cert(bag);
+            if (x == NULL)
+                error = fmt_note(ks, "a certificate bag that is not X.509 was skipped");
+            else
+                error = fmt_add_cert(it, x, name, id, idlen);
+            X509_free(x);
+            break;
+        }
+        case NID_pkcs8ShroudedKeyBag: {
+            const X509_SIG *sig = PKCS12_SAFEBAG_get0_pkcs8(bag);
+            const X509_ALGOR *alg;
+            X509_SIG_get0(sig, &alg, NULL);
+            if ((error = x509_pbe_check(alg, "keystore key")) < 0)
+                break;
+            if ((p8 = PKCS12_decrypt_skey(bag, pass, -1)) == NULL) {
+                error = ch_error_set(CH_EPASSWORD, "wrong password for keystore");
+                break;
+            }
+        }
+            /* fall through */
+        case NID_keyBag: {
+            const PKCS8_PRIV_KEY_INFO *info = p8 ? p8 : PKCS12_SAFEBAG_get0_p8inf(bag);
+            EVP_PKEY *pk = info ? EVP_PKCS82PKEY(info) : NULL;
+            ch_key *key = NULL;
+            if (pk == NULL)
+                error = ch_error_set(CH_EPARSE, "a key in the keystore cannot be read");
+            else if ((error = ch_key_from_pkey(&key, pk)) == 0)
+                error = fmt_add_key(it, key, name, id, idlen);
+            ch_key_free(key);
+            EVP_PKEY_free(pk);
+            break;
+        }
+        default:
+            error = fmt_note(ks, "a PKCS#12 bag of type %s was skipped",
+                             OBJ_nid2sn(PKCS12_SAFEBAG_get_nid(bag)));
+        }
+        PKCS8_PRIV_KEY_INFO_free(p8);
+        OPENSSL_free(name);
+    }
+    return error;
+}
+
+static int import_p12(ch_keystore *ks, fmt_items *it, const uint8_t *data, size_t len, const char *password)
+{
+    const unsigned char *p = data;
+    PKCS12 *p12 = d2i_PKCS12(NULL, &p, (long)len);
+    STACK_OF(PKCS7) *safes = NULL;
+    const ASN1_INTEGER *iter = NULL;
+    const char *pass = password ? password : "";
+    int error = 0;
+
+    if (p12 == NULL || p != data + len) {
+        PKCS12_free(p12);
+        ERR_clear_error();
+        return ch_error_set(CH_EPARSE, "not a valid PKCS#12 file");
+    }
+    if (PKCS12_mac_present(p12)) {
+        int64_t n = 1;
+        PKCS12_get0_mac(NULL, NULL, NULL, &iter, p12);
+        if (iter != NULL && (ASN1_INTEGER_get_int64(&n, iter) != 1 || n < 1 || n > (int64_t)CH_MAX_KDF_ITER)) {
+            error = ch_error_set(CH_ETOOBIG, "the keystore's MAC iteration count is above the limit of %u",
+                                 CH_MAX_KDF_ITER);
+            goto done;
+        }
+        /* RFC 7292 leaves "no password" ambiguous: try the empty string and none. */
+        if (PKCS12_verify_mac(p12, pass, -1) != 1) {
+            if (*pass == '\0' && PKCS12_verify_mac(p12, NULL, 0) == 1) {
+                pass = NULL;
+            } else {
+                error = ch_error_set(CH_EPASSWORD, "wrong password for keystore");
+                goto done;
+            }
+        }
+    }
+    if ((safes = PKCS12_unpack_authsafes(p12)) == NULL) {
+        error = ch_error_set(CH_EPARSE, "the PKCS#12 contents cannot be read");
+        goto done;
+    }
+    for (int i = 0; i < sk_PKCS7_num(safes) && error == 0; i++) {
+        PKCS7 *p7 = sk_PKCS7_value(safes, i);
+        STACK_OF(PKCS12_SAFEBAG) *bags = NULL;
+        int nid = OBJ_obj2nid(p7->type);
+
+        if (nid == NID_pkcs7_data) {
+            bags = PKCS12_unpack_p7data(p7);
+        } else if (nid == NID_pkcs7_encrypted) {
+            if (p7->d.encrypted == NULL || p7->d.encrypted->enc_data == NULL) {
+                error = ch_error_set(CH_EPARSE, "an encrypted part of the PKCS#12 is malformed");
+                break;
+            }
+            if ((error = x509_pbe_check(p7->d.encrypted->enc_data->algorithm, "keystore")) < 0)
+                break;
+            if ((bags = PKCS12_unpack_p7encdata(p7, pass, -1)) == NULL) {
+                error = ch_error_set(CH_EPASSWORD, "wrong password for keystore");
+                break;
+            }
+        } else {
+            error = fmt_note(ks, "a PKCS#12 part of type %s was skipped", OBJ_nid2sn(nid));
+            continue;
+        }
+        if (bags == NULL) {
+            error = ch_error_set(CH_EPARSE, "a part of the PKCS#12 cannot be read");
+            break;
+        }
+        error = p12_bags(it, ks, bags, pass);
+        sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
+    }
+done:
+    ERR_clear_error();
+    sk_PKCS7_pop_free(safes, PKCS7_free);
+    PKCS12_free(p12);
+    return error;
+}
+
+/* ------------------------------------------------------------- import */
+
+int ch_keystore_import(ch_keystore **out, const uint8_t *data, size_t len, const ch_import_opts *opts)
+{
+    static const ch_import_opts none = {0};
+    ch_keystore *ks = NULL;
+    fmt_items it = {0};
+    ch_format f;
+    int error;
+
+    *out = NULL;
+    if (opts == NULL)
+        opts = &none;
+    if ((error = ch_init()) < 0)
+        return error;
+    if (data == NULL || len == 0)
+        return ch_error_set(CH_EPARSE, "the file is empty; accepted: " CH_FORMATS_ACCEPTED);
+    if (len > CH_MAX_UPLOAD_BYTES)
+        return ch_error_set(CH_ETOOBIG, "the file is larger than the limit of %u bytes", CH_MAX_UPLOAD_BYTES);
+    if (opts->password && strlen(opts->password) > CH_MAX_PASSWORD_LEN)
+        return ch_error_set(CH_EINVAL, "the password is longer than %u bytes", CH_MAX_PASSWORD_LEN);
+    if ((error = ch_format_detect(&f, data, len)) < 0)
+        return error;
+    if ((error = ch_keystore_new(&ks)) < 0)
+        return error;
+    ks->source = f;
+    switch (f) {
+    case CH_FMT_PEM:
+        error = import_pem(ks, &it, data, len, opts->password);
+        break;
+    case CH_FMT_DER: {
+        ch_cert *c = NULL;
+        if ((error = ch_cert_parse(&c, data, len)) == 0)
+            error = fmt_add_cert(&it, ch_cert_x509(c), NULL, NULL, 0);
+        ch_cert_free(c);
+        break;
+    }
+    case CH_FMT_PKCS7: {
+        const unsigned char *p = data;
+        PKCS7 *p7 = d2i_PKCS7(NULL, &p, (long)len);
+        error = p7 ? add_p7_certs(&it, p7) : ch_error_set(CH_EPARSE, "not a valid PKCS#7 file");
+        PKCS7_free(p7);
+        if (error == 0 && it.ncerts == 0)
+            error = ch_error_set(CH_EPARSE, "the PKCS#7 file holds no certificate");
+        break;
+    }
+    case CH_FMT_PKCS12:
+        error = import_p12(ks, &it, data, len, opts->password);
+        break;
+    case CH_FMT_JKS:
+    case CH_FMT_JCEKS:
+        error = fmt_import_jks(ks, &it, data, len, opts->password,
+                               opts->key_password ? opts->key_password : opts->password);
+        break;
+    default:
+        error = ch_error_set(CH_EUNSUPPORTED, "unknown format; accepted: " CH_FORMATS_ACCEPTED);
+    }
+    if (error == 0 && f != CH_FMT_JKS && f != CH_FMT_JCEKS)
+        error = fmt_assemble(ks, &it);
+    fmt_items_free(&it);
+    ERR_clear_error();
+    if (error < 0) {
+        ch_keystore_free(ks);
+        return error;
+    }
+    if (ks->count == 0) {
+        ch_keystore_free(ks);
+        return ch_error_set(CH_EPARSE, "the file holds no certificate");
+    }
+    *out = ks;
+    return 0;
+}
+
+/* ------------------------------------------------------------- export */
+
+static int bio_out(ch_buf *out, BIO *bio)
+{
+    char *p;
+    long n = BIO_get_mem_data(bio, &p);
+
+    return n < 0 ? ch_error_set(CH_EINTERNAL, "nothing written") : ch_buf_put(out, p, (size_t)n);
+}
+
+static int export_p7(ch_buf *out, const ch_keystore *ks)
+{
+    PKCS7 *p7 = PKCS7_new();
+    BIO *bio = BIO_new(BIO_s_mem());
+    int error = 0;
+
+    if (p7 == NULL || bio == NULL || PKCS7_set_type(p7, NID_pkcs7_signed) != 1 ||
+        PKCS7_content_new(p7, NID_pkcs7_data) != 1) {
+        error = ch_error_ossl(CH_ECRYPTO, "PKCS7_set_type", "writing PKCS#7");
+        goto done;
+    }
+    for (size_t e = 0; e < ks->count && error == 0; e++)
+        for (size_t c = 0; c < ks->entries[e].chain_len; c++)
+            if (PKCS7_add_certificate(p7, ch_cert_x509(ks->entries[e].chain[c])) != 1) {
+                error = ch_error_ossl(CH_ECRYPTO, "PKCS7_add_certificate", "writing PKCS#7");
+                break;
+            }
+    if (error == 0 && i2d_PKCS7_bio(bio, p7) != 1)
+        error = ch_error_ossl(CH_ECRYPTO, "i2d_PKCS7_bio", "writing PKCS#7");
+    if (error == 0)
+        error = bio_out(out, bio);
+done:
+    BIO_free(bio);
+    PKCS7_free(p7);
+    return error;
+}
+
+static int export_p12(ch_buf *out, const ch_keystore *ks, const char *pass, bool legacy)
+{
+    int nid = legacy ? NID_pbe_WithSHA1And3_Key_TripleDES_CBC : NID_aes_256_cbc;
+    STACK_OF(PKCS7) *safes = NULL;
+    STACK_OF(PKCS12_SAFEBAG) *certs = NULL, *keys = NULL;
+    PKCS12 *p12 = NULL;
+    BIO *bio = NULL;
+    int error = 0;
+
+    for (size_t e = 0; e < ks->count; e++) {
+        const ch_ks_entry *en = &ks->entries[e];
+        unsigned char id[32];
+        PKCS12_SAFEBAG *bag;
+
+        /* The local key id ties a key to its certificate (RFC 7292 4.2): the SHA-256 of the
+         * leaf, as unique as the entry. */
+        memcpy(id, ch_cert_sha256(en->chain[0]), sizeof id);
+        for (size_t c = 0; c < en->chain_len; c++) {
+            if ((bag = PKCS12_add_cert(&certs, ch_cert_x509(en->chain[c]))) == NULL)
+                goto ossl;
+            if (c == 0 && (PKCS12_add_friendlyname(bag, en->alias, -1) != 1 ||
+                           (en->key && PKCS12_add_localkeyid(bag, id, sizeof id) != 1)))
+                goto ossl;
+        }
+        if (en->key != NULL) {
+            if ((bag = PKCS12_add_key_ex(&keys, ch_key_pkey(en->key), 0, PKCS12_DEFAULT_ITER, nid, pass, NULL,
+                                         NULL)) == NULL ||
+                PKCS12_add_friendlyname(bag, en->alias, -1) != 1 || PKCS12_add_localkeyid(bag, id, sizeof id) != 1)
+                goto ossl;
+        }
+    }
+    if ((certs && PKCS12_add_safe_ex(&safes, certs, nid, PKCS12_DEFAULT_ITER, pass, NULL, NULL) != 1) ||
+        (keys && PKCS12_add_safe_ex(&safes, keys, -1, 0, NULL, NULL, NULL) != 1))
+        goto ossl;
+    if ((p12 = PKCS12_add_safes_ex(safes, 0, NULL, NULL)) == NULL)
+        goto ossl;
+    if (PKCS12_set_mac(p12, pass, -1, NULL, 0, PKCS12_DEFAULT_ITER, legacy ? EVP_sha1() : EVP_sha256()) != 1)
+        goto ossl;
+    if ((bio = BIO_new(BIO_s_mem())) == NULL || i2d_PKCS12_bio(bio, p12) != 1)
+        goto ossl;
+    error = bio_out(out, bio);
+    goto done;
+ossl:
+    error = ch_error_ossl(CH_ECRYPTO, "PKCS12_create", "writing PKCS#12");
+done:
+    BIO_free(bio);
+    PKCS12_free(p12);
+    sk_PKCS7_pop_free(safes, PKCS7_free);
+    sk_PKCS12_SAFEBAG_pop_free(certs, PKCS12_SAFEBAG_free);
+    sk_PKCS12_SAFEBAG_pop_free(keys, PKCS12_SAFEBAG_free);
+    return error;
+}
+
+int ch_keystore_export(ch_buf *out, const ch_keystore *ks, ch_format fmt, const ch_export_opts *opts)
+{
+    static const ch_export_opts none = {0};
+    int error = 0;
+
+    if (opts == NULL)
+        opts = &none;
+    if (ks == NULL || ks->count == 0)
+        return ch_error_set(CH_EINVAL, "the keystore is empty");
+    if ((fmt == CH_FMT_PKCS12 || fmt == CH_FMT_JKS) && (opts->password == NULL || *opts->password == '\0'))
+        return ch_error_set_field(CH_EINVAL, "password", "a password is needed to write %s", ch_format_name(fmt));
+    switch (fmt) {
+    case CH_FMT_PEM:
+        for (size_t e = 0; e < ks->count && error == 0; e++) {
+            if (opts->include_key && ks->entries[e].key)
+                error = ch_key_write_pem(out, ks->entries[e].key, opts->password);
+            for (size_t c = 0; c < ks->entries[e].chain_len && error == 0; c++)
+                error = ch_cert_write_pem(out, ks->entries[e].chain[c]);
+        }
+        return error;
+    case CH_FMT_DER: {
+        size_t len;
+        const uint8_t *der = ch_cert_der(ks->entries[0].chain[0], &len);
+        return ch_buf_put(out, der, len);
+    }
+    case CH_FMT_PKCS7:
+        return export_p7(out, ks);
+    case CH_FMT_PKCS12:
+        return export_p12(out, ks, opts->password, opts->legacy);
+    case CH_FMT_JKS:
+        return fmt_export_jks(out, ks, opts->password);
+    default:
+        return ch_error_set_field(CH_EUNSUPPORTED, "format", "cannot write %s; accepted: pem, der, p7b, p12, jks",
+                                  ch_format_name(fmt));
+    }
+}
