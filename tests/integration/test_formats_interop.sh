@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Keystores made by keytool and openssl are read with the right aliases, chains and keys, and
+# certhub's JKS and PKCS#12 are read back by keytool and openssl with the same certificates
+# and keys.
+. "$(dirname "$0")/lib.sh"
+
+command -v keytool >/dev/null || fail "keytool is missing (scripts/deps.sh installs it)"
+echo changeit > pw
+echo keypass1 > kpw
+echo wrong > bad
+
+kt() { keytool "$@" >/dev/null 2>&1 || fail "keytool $*"; }
+fp() { openssl x509 -noout -fingerprint -sha256 -in "$1" | cut -d= -f2 | tr -d : | tr A-F a-f; }
+
+# A CA of our own, imported as a trusted entry everywhere.
+"$CERTHUB" cert create --profile root-ca --subject "CN=Interop Root" --key-type p256 --key-out root.key --out root.pem
+root_fp=$(fp root.pem)
+
+# JKS: RSA and EC key entries (one with its own key password) and a trusted entry.
+kt -genkeypair -keystore a.jks -storetype JKS -storepass changeit -keypass changeit -alias rsa-entry -keyalg RSA -keysize 2048 -dname "CN=jks rsa" -validity 30
+kt -genkeypair -keystore a.jks -storetype JKS -storepass changeit -keypass keypass1 -alias ec-entry -keyalg EC -groupname secp256r1 -dname "CN=jks ec" -validity 30
+kt -importcert -noprompt -keystore a.jks -storetype JKS -storepass changeit -alias our-root -file root.pem
+expect_error "JKS key with its own password needs it" "wrong password for a key" -- "$CERTHUB" inspect a.jks --password-file pw
+kt -keypasswd -keystore a.jks -storetype JKS -storepass changeit -alias ec-entry -keypass keypass1 -new changeit
+json=$("$CERTHUB" inspect a.jks --password-file pw --json)
+check_contains "JKS alias rsa-entry" "$json" '"alias": "rsa-entry"'
+check_contains "JKS alias ec-entry" "$json" '"alias": "ec-entry"'
+check_contains "JKS trusted entry" "$json" '"alias": "our-root"'
+check_contains "JKS trusted certificate is ours" "$json" "\"sha256\": \"$root_fp\""
+expect_error "JKS wrong store password" "wrong password for keystore" -- "$CERTHUB" inspect a.jks --password-file bad
+
+# JCEKS with a key password different from the store password.
+kt -genkeypair -keystore b.jceks -storetype JCEKS -storepass changeit -keypass keypass1 -alias jceks-ec -keyalg EC -groupname secp384r1 -dname "CN=jceks ec" -validity 30
+kt -importcert -noprompt -keystore b.jceks -storetype JCEKS -storepass changeit -alias our-root -file root.pem
+json=$("$CERTHUB" inspect b.jceks --password-file pw --key-password-file kpw --json)
+check_contains "JCEKS key entry" "$json" '"alias": "jceks-ec"'
+check_contains "JCEKS trusted entry" "$json" "\"sha256\": \"$root_fp\""
+expect_error "JCEKS wrong key password" "wrong password for a key" -- "$CERTHUB" inspect b.jceks --password-file pw --key-password-file bad
+
+# PKCS#12 by keytool, by openssl (modern) and by openssl -legacy (RC2/3DES, needs the legacy provider).
+kt -genkeypair -keystore c.p12 -storetype PKCS12 -storepass changeit -alias p12-rsa -keyalg RSA -dname "CN=p12 rsa" -validity 30
+check_contains "keytool PKCS#12 key entry" "$("$CERTHUB" inspect c.p12 --password-file pw --json)" '"alias": "p12-rsa"'
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout leaf.key -subj "/CN=openssl leaf" -days 5 -out leaf.pem 2>/dev/null
+openssl pkcs12 -export -in leaf.pem -inkey leaf.key -certfile root.pem -name "openssl entry" -passout pass:changeit -out modern.p12
+openssl pkcs12 -export -legacy -in leaf.pem -inkey leaf.key -name "legacy entry" -passout pass:changeit -out legacy.p12
+check_contains "openssl PKCS#12 alias" "$("$CERTHUB" inspect modern.p12 --password-file pw --json)" '"alias": "openssl entry"'
+check_contains "openssl -legacy PKCS#12 alias" "$("$CERTHUB" inspect legacy.p12 --password-file pw --json)" '"alias": "legacy entry"'
+expect_error "PKCS#12 wrong password" "wrong password for keystore" -- "$CERTHUB" inspect modern.p12 --password-file bad
+
+# certhub's JKS, read back by keytool: same aliases and certificates, keys usable.
+"$CERTHUB" convert a.jks --in-password-file pw --to jks --password-file pw --out out.jks
+list=$(keytool -list -v -keystore out.jks -storepass changeit 2>/dev/null)
+check_contains "keytool lists rsa-entry" "$list" "Alias name: rsa-entry"
+check_contains "keytool lists ec-entry as a key entry" "$list" "Entry type: PrivateKeyEntry"
+check_contains "keytool lists the trusted root" "$list" "Entry type: trustedCertEntry"
+root_colon=$(openssl x509 -noout -fingerprint -sha256 -in root.pem | cut -d= -f2)
+check_contains "keytool sees the same root certificate" "$list" "$root_colon"
+kt -importkeystore -srckeystore out.jks -srcstorepass changeit -destkeystore via-keytool.p12 -deststoretype PKCS12 -deststorepass changeit -noprompt
+check_eq "keytool opens both keys of certhub's JKS" 2 "$(openssl pkcs12 -in via-keytool.p12 -nocerts -nodes -passin pass:changeit 2>/dev/null | grep -c 'BEGIN PRIVATE KEY')"
+
+# certhub's PKCS#12 (modern and legacy), read back by openssl: the key matches the certificate.
+"$CERTHUB" convert modern.p12 --in-password-file pw --to p12 --password-file pw --out out.p12
+info=$(openssl pkcs12 -in out.p12 -info -nodes -passin pass:changeit 2>&1)
+check_contains "modern PKCS#12 MAC is SHA-256" "$info" "MAC: sha256"
+check_contains "modern PKCS#12 uses AES-256 and PBKDF2" "$info" "PBES2, PBKDF2, AES-256-CBC"
+check_contains "friendly name kept" "$info" "friendlyName: openssl entry"
+openssl pkcs12 -in out.p12 -nocerts -nodes -passin pass:changeit 2>/dev/null | openssl pkey -pubout > key.pub
+openssl pkcs12 -in out.p12 -clcerts -nokeys -passin pass:changeit 2>/dev/null | openssl x509 -pubkey -noout > cert.pub
+check_eq "exported key belongs to exported certificate" "$(cat cert.pub)" "$(cat key.pub)"
+check_eq "exported leaf is the same certificate" "$(fp leaf.pem)" "$(openssl pkcs12 -in out.p12 -clcerts -nokeys -passin pass:changeit 2>/dev/null | openssl x509 -noout -fingerprint -sha256 | cut -d= -f2 | tr -d : | tr A-F a-f)"
+"$CERTHUB" convert modern.p12 --in-password-file pw --to p12 --legacy --password-file pw --out out-legacy.p12
+check_contains "legacy PKCS#12 uses 3DES" "$(openssl pkcs12 -legacy -in out-legacy.p12 -info -noout -passin pass:changeit 2>&1)" "TripleDES"
+keytool -list -keystore out.p12 -storepass changeit -storetype PKCS12 >/dev/null 2>&1 && ok "keytool opens certhub's PKCS#12"
+
+# PEM, DER and P7B round trips keep the certificates.
+"$CERTHUB" convert modern.p12 --in-password-file pw --to p7b --out out.p7b
+check_contains "P7B holds both certificates" "$(openssl pkcs7 -inform DER -in out.p7b -print_certs -noout 2>&1)" "Interop Root"
+"$CERTHUB" convert out.p7b --to pem --out out.pem
+check_eq "P7B to PEM keeps two certificates" 2 "$(grep -c 'BEGIN CERTIFICATE' out.pem)"
+"$CERTHUB" convert leaf.pem --to der --out leaf.der
+check_eq "DER is the same certificate" "$(fp leaf.pem)" "$(openssl x509 -inform DER -in leaf.der -noout -fingerprint -sha256 | cut -d= -f2 | tr -d : | tr A-F a-f)"
+expect_error "unknown bytes name the accepted formats" "accepted: PEM, DER certificate" -- "$CERTHUB" convert pw --to pem --out x.pem
+expect_error "writing PKCS#12 needs a password" "needs a password" -- "$CERTHUB" convert leaf.pem --to p12 --out x.p12
+
+# Truncations of a small keystore of each kind: refused, never a crash.
+for f in a.jks modern.p12; do
+    size=$(stat -c %s $f)
+    for len in $(seq 0 13 $((size - 1))); do
+        head -c $len $f > cut.bin
+        rc=0
+        "$CERTHUB" inspect cut.bin --password-file pw >/dev/null 2>&1 || rc=$?
+        [ $rc = 1 ] || fail "$f cut to $len bytes: exit $rc"
+    done
+    ok "$f truncated at every 13th length is refused cleanly"
+done
+printf 'garbage' | cat a.jks - > tail.jks
+expect_error "garbage after a JKS" "wrong password for keystore" -- "$CERTHUB" inspect tail.jks --password-file pw
+
+done_testing
