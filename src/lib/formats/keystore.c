@@ -420,6 +420,13 @@ static int import_pem(ch_keystore *ks, fmt_items *it, const uint8_t *data, size_
         name = header = NULL;
         der = NULL;
     }
+    /* The loop ends at "no more PEM"; anything else means a block was cut off or damaged,
+     * and importing the blocks before it as if they were all would hide that. */
+    if (error == 0) {
+        unsigned long e = ERR_peek_last_error();
+        if (e != 0 && !(ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE))
+            error = ch_error_set(CH_EPARSE, "the PEM data is truncated or damaged after block %zu", blocks);
+    }
     ERR_clear_error();
     BIO_free(bio);
     if (error == 0 && it->ncerts == 0)

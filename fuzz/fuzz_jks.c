@@ -1,0 +1,37 @@
+/* Fuzz target: JKS and JCEKS.  The integrity digest is checked before parsing, so a fuzzer
+ * would never get past it: this target recomputes the digest over the mutated body for the
+ * password "changeit" (the last 20 bytes are replaced), which exercises the parser itself. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "certhub/formats.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const uint8_t pw[] = {0, 'c', 0, 'h', 0, 'a', 0, 'n', 0, 'g', 0, 'e', 0, 'i', 0, 't'};
+    ch_import_opts io = {.password = "changeit"};
+    ch_keystore *ks = NULL;
+    uint8_t *copy;
+    EVP_MD_CTX *ctx;
+
+    if (size < 32 || size > CH_MAX_UPLOAD_BYTES)
+        return 0;
+    if ((copy = malloc(size)) == NULL)
+        return 0;
+    memcpy(copy, data, size);
+    ctx = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(ctx, EVP_sha1(), NULL);
+    EVP_DigestUpdate(ctx, pw, sizeof pw);
+    EVP_DigestUpdate(ctx, "Mighty Aphrodite", 16);
+    EVP_DigestUpdate(ctx, copy, size - 20);
+    EVP_DigestFinal_ex(ctx, copy + size - 20, NULL);
+    EVP_MD_CTX_free(ctx);
+    if (ch_keystore_import(&ks, copy, size, &io) == 0)
+        ch_keystore_free(ks);
+    free(copy);
+    return 0;
+}

@@ -1,0 +1,294 @@
+/* Unit tests of keystores and formats: round trips through every writer, detection, and the
+ * limits that protect the service (iteration bombs, entry-count bombs, truncation, duplicate
+ * aliases, trailing garbage). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/pkcs12.h>
+
+#include "certhub/formats.h"
+#include "testutil.h"
+
+static ch_key *root_key, *leaf_key;
+static ch_cert *root, *leaf;
+
+static int setup(void **state)
+{
+    X509_NAME *rn = NULL, *ln = NULL;
+    ch_issue_opts o = {.path_len = -2, .days = 30};
+
+    (void)state;
+    if (ch_key_generate(&root_key, CH_KEY_P256) || ch_key_generate(&leaf_key, CH_KEY_RSA2048) ||
+        ch_name_parse(&rn, "CN=Formats Root") || ch_name_parse(&ln, "CN=formats leaf"))
+        return -1;
+    o.profile = ch_profile_get("root-ca");
+    o.ca_key = o.subject_key = root_key;
+    o.subject = rn;
+    if (ch_cert_issue(&root, &o))
+        return -1;
+    o.profile = ch_profile_get("tls-client");
+    o.ca_cert = root;
+    o.subject_key = leaf_key;
+    o.subject = ln;
+    if (ch_cert_issue(&leaf, &o))
+        return -1;
+    X509_NAME_free(rn);
+    X509_NAME_free(ln);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    ch_cert_free(root);
+    ch_cert_free(leaf);
+    ch_key_free(root_key);
+    ch_key_free(leaf_key);
+    return 0;
+}
+
+static ch_keystore *sample(void)
+{
+    ch_keystore *ks;
+    ch_cert *chain[2] = {leaf, root};
+
+    assert_int_equal(ch_keystore_new(&ks), 0);
+    assert_int_equal(ch_keystore_add(ks, "Client", chain, 2, leaf_key), 0);
+    assert_int_equal(ch_keystore_add(ks, "root", &root, 1, NULL), 0);
+    return ks;
+}
+
+static void check_sample(const ch_keystore *ks, bool with_key, const char *alias)
+{
+    const ch_ks_entry *key_entry = NULL, *trusted = NULL;
+
+    for (size_t i = 0; i < ks->count; i++) {
+        if (ks->entries[i].key)
+            key_entry = &ks->entries[i];
+        else if (ks->entries[i].chain_len == 1 &&
+                 memcmp(ch_cert_sha256(ks->entries[i].chain[0]), ch_cert_sha256(root), 32) == 0)
+            trusted = &ks->entries[i];
+    }
+    if (with_key) {
+        assert_non_null(key_entry);
+        assert_string_equal(key_entry->alias, alias);
+        assert_int_equal(key_entry->chain_len, 2);
+        assert_memory_equal(ch_cert_sha256(key_entry->chain[0]), ch_cert_sha256(leaf), 32);
+        assert_memory_equal(ch_cert_sha256(key_entry->chain[1]), ch_cert_sha256(root), 32);
+        assert_true(ch_key_public_equal(key_entry->key, leaf_key));
+        assert_true(ch_key_has_private(key_entry->key));
+    }
+    (void)trusted;
+}
+
+static void round_trip(ch_format fmt, const char *password, bool legacy)
+{
+    ch_keystore *ks = sample(), *back = NULL;
+    ch_buf out = CH_BUF_INIT;
+    ch_export_opts eo = {.password = password, .legacy = legacy, .include_key = true};
+    ch_import_opts io = {.password = password};
+    ch_format detected;
+
+    assert_int_equal(ch_keystore_export(&out, ks, fmt, &eo), 0);
+    assert_int_equal(ch_format_detect(&detected, out.data, out.len), 0);
+    assert_int_equal(detected, fmt);
+    assert_int_equal(ch_keystore_import(&back, out.data, out.len, &io), 0);
+    /* PKCS#12 keeps aliases as friendly names, JKS in lower case, PEM has none (the CN). */
+    check_sample(back, fmt != CH_FMT_PKCS7,
+                 fmt == CH_FMT_JKS ? "client" : fmt == CH_FMT_PKCS12 ? "Client" : "formats leaf");
+    /* Every truncation is refused, and nothing crashes.  (A PEM cut exactly between two
+     * blocks is a shorter valid PEM file, so PEM cuts are checked inside blocks only.) */
+    for (size_t n = 0; n < out.len; n += (out.len / 97) + 1) {
+        ch_keystore *cut = NULL;
+        if (fmt == CH_FMT_PEM && (n == 0 || out.data[n - 1] == '\n'))
+            continue;
+        assert_int_not_equal(ch_keystore_import(&cut, out.data, n, &io), 0);
+        assert_null(cut);
+    }
+    if (password != NULL) {
+        ch_keystore *w = NULL;
+        io.password = "not the password";
+        assert_int_equal(ch_keystore_import(&w, out.data, out.len, &io), CH_EPASSWORD);
+        assert_string_equal(ch_error_last(), fmt == CH_FMT_JKS ? "wrong password for keystore (or the keystore was "
+                                                                 "altered)"
+                                                               : "wrong password for keystore");
+        assert_null(w);
+    }
+    ch_keystore_free(back);
+    ch_buf_dispose_secure(&out);
+    ch_keystore_free(ks);
+}
+
+static void test_round_trips(void **state)
+{
+    (void)state;
+    round_trip(CH_FMT_PKCS12, "s3cret", false);
+    round_trip(CH_FMT_PKCS12, "s3cret", true);
+    round_trip(CH_FMT_JKS, "s3cret", false);
+    round_trip(CH_FMT_PEM, NULL, false);
+    round_trip(CH_FMT_PKCS7, NULL, false);
+}
+
+static void test_detect(void **state)
+{
+    ch_format f;
+    size_t len;
+    const uint8_t *der = ch_cert_der(root, &len);
+
+    (void)state;
+    assert_int_equal(ch_format_detect(&f, der, len), 0);
+    assert_int_equal(f, CH_FMT_DER);
+    assert_int_equal(ch_format_detect(&f, (const uint8_t *)"\xfe\xed\xfe\xed", 4), 0);
+    assert_int_equal(f, CH_FMT_JKS);
+    assert_int_equal(ch_format_detect(&f, (const uint8_t *)"\xce\xce\xce\xce", 4), 0);
+    assert_int_equal(f, CH_FMT_JCEKS);
+    assert_int_equal(ch_format_detect(&f, (const uint8_t *)"hello", 5), CH_EUNSUPPORTED);
+    assert_non_null(strstr(ch_error_last(), "PKCS#12"));
+    assert_int_equal(ch_format_parse(&f, "pfx"), 0);
+    assert_int_equal(f, CH_FMT_PKCS12);
+    assert_int_equal(ch_format_parse(&f, "zip"), CH_EINVAL);
+}
+
+static void test_duplicate_alias(void **state)
+{
+    ch_keystore *ks = sample();
+
+    (void)state;
+    assert_int_equal(ch_keystore_add(ks, "root", &root, 1, NULL), CH_EEXISTS);
+    assert_int_equal(ch_keystore_add(ks, "bad\nalias", &root, 1, NULL), CH_EINVAL);
+    ch_keystore_free(ks);
+}
+
+/* A PKCS#12 whose MAC claims 20,000,000 iterations is refused before any of them is run. */
+static void test_pkcs12_iteration_bomb(void **state)
+{
+    ch_keystore *ks = sample(), *back = NULL;
+    ch_buf out = CH_BUF_INIT;
+    ch_export_opts eo = {.password = "pw", .include_key = true};
+    ch_import_opts io = {.password = "pw"};
+    const unsigned char *p;
+    unsigned char *der = NULL;
+    const ASN1_INTEGER *iter;
+    PKCS12 *p12;
+    int len;
+
+    (void)state;
+    assert_int_equal(ch_keystore_export(&out, ks, CH_FMT_PKCS12, &eo), 0);
+    p = out.data;
+    p12 = d2i_PKCS12(NULL, &p, (long)out.len);
+    assert_non_null(p12);
+    PKCS12_get0_mac(NULL, NULL, NULL, &iter, p12);
+    assert_non_null(iter);
+    assert_int_equal(ASN1_INTEGER_set((ASN1_INTEGER *)iter, 20000000), 1);
+    len = i2d_PKCS12(p12, &der);
+    assert_true(len > 0);
+    assert_int_equal(ch_keystore_import(&back, der, (size_t)len, &io), CH_ETOOBIG);
+    assert_non_null(strstr(ch_error_last(), "iteration"));
+    OPENSSL_free(der);
+    PKCS12_free(p12);
+    ch_buf_dispose(&out);
+    ch_keystore_free(ks);
+}
+
+/* Appends the JKS digest for password "pw" over buf. */
+static void jks_seal(ch_buf *buf)
+{
+    static const uint8_t pw[] = {0, 'p', 0, 'w'};
+    uint8_t md[20];
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+    EVP_DigestInit_ex(ctx, EVP_sha1(), NULL);
+    EVP_DigestUpdate(ctx, pw, sizeof pw);
+    EVP_DigestUpdate(ctx, "Mighty Aphrodite", 16);
+    EVP_DigestUpdate(ctx, buf->data, buf->len);
+    EVP_DigestFinal_ex(ctx, md, NULL);
+    EVP_MD_CTX_free(ctx);
+    assert_int_equal(ch_buf_put(buf, md, 20), 0);
+}
+
+static void test_jks_limits(void **state)
+{
+    ch_import_opts io = {.password = "pw"};
+    ch_keystore *ks = NULL, *two = sample();
+    ch_buf b = CH_BUF_INIT, out = CH_BUF_INIT;
+    ch_export_opts eo = {.password = "pw"};
+
+    (void)state;
+    /* An entry count of 2^31 with a valid digest: refused before any allocation. */
+    assert_int_equal(ch_buf_put(&b, "\xfe\xed\xfe\xed\x00\x00\x00\x02\x7f\xff\xff\xff", 12), 0);
+    jks_seal(&b);
+    assert_int_equal(ch_keystore_import(&ks, b.data, b.len, &io), CH_ETOOBIG);
+    b.len = 0;
+    /* One trusted entry whose certificate length runs past the end. */
+    assert_int_equal(ch_buf_put(&b, "\xfe\xed\xfe\xed\x00\x00\x00\x02\x00\x00\x00\x01", 12), 0);
+    assert_int_equal(ch_buf_put(&b, "\x00\x00\x00\x02\x00\x01" "a" "\x00\x00\x00\x00\x00\x00\x00\x00", 15), 0);
+    assert_int_equal(ch_buf_put(&b, "\x00\x05X.509\xff\xff\xff\xff", 11), 0);
+    jks_seal(&b);
+    assert_int_equal(ch_keystore_import(&ks, b.data, b.len, &io), CH_EPARSE);
+    b.len = 0;
+    /* Two entries with the same alias ("Client" and "client" are one in JKS). */
+    assert_int_equal(ch_keystore_add(two, "CLIENT", &root, 1, NULL), 0);
+    assert_int_equal(ch_keystore_export(&out, two, CH_FMT_JKS, &eo), 0);
+    assert_int_equal(ch_keystore_import(&ks, out.data, out.len, &io), CH_EEXISTS);
+    /* Garbage after a valid keystore breaks its digest. */
+    ch_keystore_free(two);
+    two = sample();
+    out.len = 0;
+    assert_int_equal(ch_keystore_export(&out, two, CH_FMT_JKS, &eo), 0);
+    assert_int_equal(ch_buf_put(&out, "xyz", 3), 0);
+    assert_int_equal(ch_keystore_import(&ks, out.data, out.len, &io), CH_EPASSWORD);
+    /* No password at all. */
+    io.password = NULL;
+    assert_int_equal(ch_keystore_import(&ks, out.data, out.len - 3, &io), CH_EPASSWORD);
+    ch_keystore_free(two);
+    ch_buf_dispose(&b);
+    ch_buf_dispose(&out);
+}
+
+static void test_pem_grouping(void **state)
+{
+    ch_buf pem = CH_BUF_INIT;
+    ch_keystore *ks = NULL;
+    ch_import_opts io = {0};
+
+    (void)state;
+    /* Root first, key in the middle, leaf last: grouped into one entry, chain leaf first. */
+    assert_int_equal(ch_cert_write_pem(&pem, root), 0);
+    assert_int_equal(ch_key_write_pem(&pem, leaf_key, NULL), 0);
+    assert_int_equal(ch_cert_write_pem(&pem, leaf), 0);
+    assert_int_equal(ch_keystore_import(&ks, pem.data, pem.len, &io), 0);
+    assert_int_equal(ks->count, 1);
+    assert_int_equal(ks->entries[0].chain_len, 2);
+    assert_memory_equal(ch_cert_sha256(ks->entries[0].chain[0]), ch_cert_sha256(leaf), 32);
+    assert_non_null(ks->entries[0].key);
+    assert_string_equal(ks->entries[0].alias, "formats leaf");
+    ch_keystore_free(ks);
+    ch_buf_dispose_secure(&pem);
+    /* Only certificates of one chain: one entry without a key. */
+    assert_int_equal(ch_cert_write_pem(&pem, root), 0);
+    assert_int_equal(ch_cert_write_pem(&pem, leaf), 0);
+    assert_int_equal(ch_keystore_import(&ks, pem.data, pem.len, &io), 0);
+    assert_int_equal(ks->count, 1);
+    assert_int_equal(ks->entries[0].chain_len, 2);
+    assert_null(ks->entries[0].key);
+    ch_keystore_free(ks);
+    ch_buf_dispose(&pem);
+    assert_int_equal(ch_keystore_import(&ks, (const uint8_t *)"", 0, &io), CH_EPARSE);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trips),      cmocka_unit_test(test_detect),
+        cmocka_unit_test(test_duplicate_alias),  cmocka_unit_test(test_pkcs12_iteration_bomb),
+        cmocka_unit_test(test_jks_limits),       cmocka_unit_test(test_pem_grouping),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
