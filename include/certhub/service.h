@@ -163,6 +163,23 @@ int ch_svc_csr_attach(ch_svc *svc, const ch_actor *actor, const char *csr_id, co
                       ch_store_cert *out);
 int ch_svc_csr_pem(ch_buf *out, const ch_store_csr *csr);
 
+/* ------------------------------------------------------------- keystores */
+
+/* Imports a keystore in any format (include/certhub/formats.h): its entries are stored in
+ * order, each entry's certificates in the inventory (a certificate the tenant already holds
+ * is shared, not copied), keys sealed.  format receives what was detected (may be NULL). */
+int ch_svc_keystore_import(ch_svc *svc, const ch_actor *actor, const char *name, const uint8_t *data, size_t len,
+                           const char *password, const char *key_password, ch_store_keystore *out);
+int ch_svc_keystore_list(ch_svc *svc, const ch_actor *actor, ch_store_keystore **out, size_t *count);
+int ch_svc_keystore_entries(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_keystore_entry **out,
+                            size_t *count);
+/* Writes a stored keystore in fmt (pem, der, p7b, p12, jks).  Writing keys (p12, jks, or pem
+ * with include_key) needs CH_PERM_KEYS_EXPORT and is audited; without it the keys are left
+ * out of PEM and the call is refused for p12/jks. */
+int ch_svc_keystore_export(ch_svc *svc, const ch_actor *actor, const char *id, int fmt, const char *password,
+                           bool include_key, bool legacy, ch_buf *out);
+int ch_svc_keystore_delete(ch_svc *svc, const ch_actor *actor, const char *id);
+
 /* ------------------------------------------------------------- audit log */
 
 int ch_svc_audit_list(ch_svc *svc, const ch_actor *actor, int64_t after_seq, size_t limit, ch_store_audit **out,

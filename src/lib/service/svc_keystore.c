@@ -1,0 +1,257 @@
+/* Keystores: uploaded in any format, stored entry by entry (certificates shared with the
+ * inventory, keys sealed), listed, exported in any format, deleted. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "certhub/formats.h"
+#include "svc_internal.h"
+
+struct ks_tx {
+    ch_svc *svc;
+    const ch_actor *actor;
+    const ch_keystore *ks;
+    ch_store_keystore *row;
+    svc_sealed *sealed;       /* one per entry (id empty when the entry has no key) */
+    ch_store_cert *certs;     /* every certificate of every entry, in entry order */
+    size_t ncerts;
+    const char *detail;
+};
+
+/* Stores one certificate or finds the row the tenant already has for it. */
+static int cert_put_or_share(ch_svc *svc, ch_store_cert *row)
+{
+    char existing[CH_ID_MAX];
+    int error = ch_store_cert_put(svc->store, row, existing);
+
+    if (error == CH_EEXISTS) {
+        free(row->id);
+        row->id = strdup(existing);
+        ch_error_clear();
+        return row->id ? 0 : ch_error_set(CH_ENOMEM, "out of memory");
+    }
+    return error;
+}
+
+static int ks_tx_run(void *arg)
+{
+    struct ks_tx *t = arg;
+    size_t c = 0;
+    int error;
+
+    if ((error = ch_store_keystore_put(t->svc->store, t->row)) < 0)
+        return error;
+    for (size_t e = 0; e < t->ks->count; e++) {
+        const ch_ks_entry *en = &t->ks->entries[e];
+        ch_store_keystore_entry row = {0};
+        ch_buf chain = CH_BUF_INIT;
+        char id[CH_ID_MAX];
+
+        if (en->key && (error = ch_store_key_put(t->svc->store, &t->sealed[e].row)) < 0)
+            return error;
+        for (size_t i = 0; i < en->chain_len; i++, c++) {
+            if (en->key && i == 0)
+                t->certs[c].key_id = strdup(t->sealed[e].id);
+            if ((error = cert_put_or_share(t->svc, &t->certs[c])) < 0)
+                return error;
+            if (i > 0 && (error = ch_buf_printf(&chain, "%s%s", i > 1 ? "," : "", t->certs[c].id)) < 0) {
+                ch_buf_dispose(&chain);
+                return error;
+            }
+        }
+        ch_store_new_id(id, "kse_");
+        row.id = id;
+        row.keystore_id = t->row->id;
+        row.tenant_id = (char *)t->actor->tenant_id;
+        row.alias = en->alias;
+        row.position = (int)e;
+        row.cert_id = t->certs[c - en->chain_len].id;
+        row.chain = chain.len ? (char *)chain.data : NULL;
+        row.key_id = en->key ? t->sealed[e].id : NULL;
+        row.origin = "uploaded";
+        error = ch_store_keystore_entry_put(t->svc->store, &row);
+        ch_buf_dispose(&chain);
+        if (error < 0)
+            return error;
+    }
+    return svc_audit(t->svc, t->actor, "keystore.import", "keystore", t->row->id, t->detail);
+}
+
+int ch_svc_keystore_import(ch_svc *svc, const ch_actor *actor, const char *name, const uint8_t *data, size_t len,
+                           const char *password, const char *key_password, ch_store_keystore *out)
+{
+    ch_import_opts io = {.password = password, .key_password = key_password};
+    ch_keystore *ks = NULL;
+    ch_store_keystore row = {0};
+    svc_sealed *sealed = NULL;
+    ch_store_cert *certs = NULL;
+    size_t ncerts = 0;
+    char id[CH_ID_MAX], *detail = NULL;
+    json_t *d;
+    struct ks_tx t;
+    int error;
+
+    if (out)
+        memset(out, 0, sizeof *out);
+    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "uploading a keystore")) < 0)
+        return error;
+    if (name == NULL || *name == '\0' || strlen(name) > 128)
+        return ch_error_set_field(CH_EINVAL, "name", "a name of 1 to 128 characters is required");
+    if ((error = ch_keystore_import(&ks, data, len, &io)) < 0) {
+        ch_error_set_field(error, "file", "%s", ch_error_last());
+        return error;
+    }
+    /* Everything that needs no lock first: sealing keys, reading certificates. */
+    for (size_t e = 0; e < ks->count; e++)
+        ncerts += ks->entries[e].chain_len;
+    if ((sealed = calloc(ks->count, sizeof *sealed)) == NULL || (certs = calloc(ncerts, sizeof *certs)) == NULL) {
+        error = ch_error_set(CH_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t e = 0, c = 0; e < ks->count; e++) {
+        if (ks->entries[e].key && (error = svc_key_seal(svc, actor->tenant_id, ks->entries[e].key, &sealed[e])) < 0)
+            goto done;
+        for (size_t i = 0; i < ks->entries[e].chain_len; i++, c++)
+            if ((error = svc_cert_row(&certs[c], ks->entries[e].chain[i], actor->tenant_id,
+                                      i == 0 ? ks->entries[e].alias : NULL, "imported", -1)) < 0)
+                goto done;
+    }
+    ch_store_new_id(id, "kst_");
+    row.id = strdup(id);
+    row.tenant_id = strdup(actor->tenant_id);
+    row.name = strdup(name);
+    row.format = strdup(ch_format_name(ks->source));
+    row.created_at = ch_now();
+    if (!row.id || !row.tenant_id || !row.name || !row.format) {
+        error = ch_error_set(CH_ENOMEM, "out of memory");
+        goto done;
+    }
+    d = json_pack("{ss ss si}", "name", name, "format", row.format, "entries", (int)ks->count);
+    detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
+    json_decref(d);
+    t = (struct ks_tx){svc, actor, ks, &row, sealed, certs, ncerts, detail};
+    if ((error = svc_commit(svc, ks_tx_run, &t)) < 0)
+        goto done;
+    if (out) {
+        *out = row;
+        memset(&row, 0, sizeof row);
+    }
+done:
+    free(detail);
+    for (size_t i = 0; certs && i < ncerts; i++)
+        ch_store_cert_dispose(&certs[i]);
+    free(certs);
+    for (size_t e = 0; sealed && ks && e < ks->count; e++)
+        svc_sealed_dispose(&sealed[e]);
+    free(sealed);
+    ch_store_keystore_dispose(&row);
+    ch_keystore_free(ks);
+    return error;
+}
+
+int ch_svc_keystore_list(ch_svc *svc, const ch_actor *actor, ch_store_keystore **out, size_t *count)
+{
+    int error;
+
+    if ((error = svc_need(actor, CH_ROLE_VIEWER, "listing keystores")) < 0)
+        return error;
+    return ch_store_keystore_list(svc->store, actor->tenant_id, out, count);
+}
+
+int ch_svc_keystore_entries(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_keystore_entry **out,
+                            size_t *count)
+{
+    ch_store_keystore ks;
+    int error;
+
+    if ((error = svc_need(actor, CH_ROLE_VIEWER, "reading keystores")) < 0)
+        return error;
+    if ((error = ch_store_keystore_get(svc->store, &ks, actor->tenant_id, id)) < 0)
+        return error;
+    ch_store_keystore_dispose(&ks);
+    return ch_store_keystore_entries(svc->store, actor->tenant_id, id, out, count);
+}
+
+static int load_cert(ch_svc *svc, const char *tenant, const char *id, ch_cert **out)
+{
+    ch_store_cert row;
+    int error = ch_store_cert_get(svc->store, &row, tenant, id);
+
+    if (error == 0) {
+        error = ch_cert_parse(out, row.der, row.der_len);
+        ch_store_cert_dispose(&row);
+    }
+    return error;
+}
+
+int ch_svc_keystore_export(ch_svc *svc, const ch_actor *actor, const char *id, int fmt, const char *password,
+                           bool include_key, bool legacy, ch_buf *out)
+{
+    ch_store_keystore_entry *entries = NULL;
+    size_t n = 0;
+    ch_keystore *ks = NULL;
+    ch_export_opts eo = {.password = password, .legacy = legacy, .include_key = include_key};
+    bool keys = fmt == CH_FMT_PKCS12 || fmt == CH_FMT_JKS || (fmt == CH_FMT_PEM && include_key);
+    int error;
+
+    if ((error = ch_svc_keystore_entries(svc, actor, id, &entries, &n)) < 0)
+        return error;
+    if (keys && !(actor->perms & CH_PERM_KEYS_EXPORT)) {
+        error = ch_error_set(CH_EPERM, "exporting a keystore with its private keys needs the keys:export permission");
+        goto done;
+    }
+    if ((error = ch_keystore_new(&ks)) < 0)
+        goto done;
+    for (size_t e = 0; e < n && error == 0; e++) {
+        ch_cert *chain[CH_MAX_CHAIN_LEN] = {0};
+        size_t len = 0;
+        ch_key *key = NULL;
+        if ((error = load_cert(svc, actor->tenant_id, entries[e].cert_id, &chain[len])) == 0)
+            len++;
+        if (error == 0 && entries[e].chain) {
+            char *copy = strdup(entries[e].chain), *save = NULL;
+            for (char *p = strtok_r(copy, ",", &save); p && error == 0 && len < CH_MAX_CHAIN_LEN;
+                 p = strtok_r(NULL, ",", &save))
+                if ((error = load_cert(svc, actor->tenant_id, p, &chain[len])) == 0)
+                    len++;
+            free(copy);
+        }
+        if (error == 0 && keys && entries[e].key_id)
+            error = svc_key_load(svc, actor->tenant_id, entries[e].key_id, &key);
+        if (error == 0)
+            error = ch_keystore_add(ks, entries[e].alias, chain, len, key);
+        for (size_t i = 0; i < len; i++)
+            ch_cert_free(chain[i]);
+        ch_key_free(key);
+    }
+    if (error == 0)
+        error = ch_keystore_export(out, ks, (ch_format)fmt, &eo);
+    if (error == 0 && keys)
+        SVC_TX(svc, svc_audit(svc, actor, "keystore.export_keys", "keystore", id, NULL));
+done:
+    if (error < 0)
+        ch_buf_dispose_secure(out);
+    ch_keystore_free(ks);
+    ch_store_keystore_entry_list_free(entries, n);
+    return error;
+}
+
+static int ks_delete_tx(ch_svc *svc, const ch_actor *actor, const char *id)
+{
+    int error = ch_store_keystore_delete(svc->store, actor->tenant_id, id);
+
+    return error ? error : svc_audit(svc, actor, "keystore.delete", "keystore", id, NULL);
+}
+
+int ch_svc_keystore_delete(ch_svc *svc, const ch_actor *actor, const char *id)
+{
+    int error;
+
+    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "deleting a keystore")) < 0)
+        return error;
+    SVC_TX(svc, ks_delete_tx(svc, actor, id));
+done:
+    return error;
+}
