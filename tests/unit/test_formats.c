@@ -252,6 +252,31 @@ static void test_jks_limits(void **state)
     ch_buf_dispose(&out);
 }
 
+/* An alias at the maximum length survives a JKS round trip; one byte more is refused. */
+static void test_alias_limits(void **state)
+{
+    char alias[CH_MAX_NAME_LEN + 2];
+    ch_keystore *ks, *back = NULL;
+    ch_buf out = CH_BUF_INIT;
+    ch_export_opts eo = {.password = "pw"};
+    ch_import_opts io = {.password = "pw"};
+
+    (void)state;
+    memset(alias, 'a', sizeof alias);
+    alias[CH_MAX_NAME_LEN] = '\0';
+    assert_int_equal(ch_keystore_new(&ks), 0);
+    assert_int_equal(ch_keystore_add(ks, alias, &root, 1, NULL), 0);
+    assert_int_equal(ch_keystore_export(&out, ks, CH_FMT_JKS, &eo), 0);
+    assert_int_equal(ch_keystore_import(&back, out.data, out.len, &io), 0);
+    assert_string_equal(back->entries[0].alias, alias);
+    alias[CH_MAX_NAME_LEN] = 'a';
+    alias[CH_MAX_NAME_LEN + 1] = '\0';
+    assert_int_equal(ch_keystore_add(ks, alias, &root, 1, NULL), CH_EINVAL);
+    ch_keystore_free(back);
+    ch_keystore_free(ks);
+    ch_buf_dispose(&out);
+}
+
 static void test_pem_grouping(void **state)
 {
     ch_buf pem = CH_BUF_INIT;
@@ -289,6 +314,7 @@ int main(void)
         cmocka_unit_test(test_round_trips),      cmocka_unit_test(test_detect),
         cmocka_unit_test(test_duplicate_alias),  cmocka_unit_test(test_pkcs12_iteration_bomb),
         cmocka_unit_test(test_jks_limits),       cmocka_unit_test(test_pem_grouping),
+        cmocka_unit_test(test_alias_limits),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
