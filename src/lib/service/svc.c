@@ -90,6 +90,30 @@ int svc_subject(X509_NAME **out, const ch_svc_subject *s)
     return ch_name_build(out, &s->fields);
 }
 
+int svc_cert_and_key(ch_cert **cert, ch_key **key, const uint8_t *cert_data, size_t cert_len,
+                     const uint8_t *key_data, size_t key_len, const char *password)
+{
+    int error;
+
+    *cert = NULL;
+    *key = NULL;
+    if ((error = ch_cert_parse(cert, cert_data, cert_len)) < 0)
+        return ch_error_set_field(error, "certificate", "%s", ch_error_last());
+    if (key_data == NULL || key_len == 0)
+        return 0;
+    if ((error = ch_key_parse(key, key_data, key_len, password)) < 0)
+        ch_error_set_field(error, "private_key", "%s", ch_error_last());
+    else if (!ch_cert_matches_key(*cert, *key))
+        error = ch_error_set_field(CH_EINVAL, "private_key", "the private key does not belong to the certificate");
+    if (error < 0) {
+        ch_cert_free(*cert);
+        ch_key_free(*key);
+        *cert = NULL;
+        *key = NULL;
+    }
+    return error;
+}
+
 /* ------------------------------------------------------------- tenants */
 
 static int tenant_put(ch_svc *svc, const char *name, ch_store_tenant *out)

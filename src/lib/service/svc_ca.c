@@ -186,24 +186,12 @@ int ch_svc_ca_import(ch_svc *svc, const ch_actor *actor, const char *name, const
 
     if ((error = svc_need(actor, CH_ROLE_OPERATOR, "importing a CA")) < 0 || (error = check_name(name)) < 0)
         return error;
-    if ((error = ch_cert_parse(&cert, cert_data, cert_len)) < 0) {
-        ch_error_set_field(error, "certificate", "%s", ch_error_last());
+    if ((error = svc_cert_and_key(&cert, &key, cert_data, cert_len, key_data, key_len, password)) < 0)
         return error;
-    }
     if (!ch_cert_is_ca(cert)) {
         error = ch_error_set_field(CH_EPOLICY, "certificate",
                                    "certificate is not a CA: BasicConstraints CA:true is missing");
         goto done;
-    }
-    if (key_data != NULL && key_len > 0) {
-        if ((error = ch_key_parse(&key, key_data, key_len, password)) < 0) {
-            ch_error_set_field(error, "private_key", "%s", ch_error_last());
-            goto done;
-        }
-        if (!ch_cert_matches_key(cert, key)) {
-            error = ch_error_set_field(CH_EINVAL, "private_key", "the private key does not belong to the certificate");
-            goto done;
-        }
     }
     if ((error = svc_cert_row(&row, cert, actor->tenant_id, name, "imported", -1)) < 0 ||
         (error = ca_row(&ca, actor->tenant_id, name, NULL, NULL, NULL)) < 0)

@@ -203,20 +203,8 @@ int ch_svc_cert_import(ch_svc *svc, const ch_actor *actor, const char *name, con
         return error;
     if (name != NULL && strlen(name) > 128)
         return ch_error_set_field(CH_EINVAL, "name", "the name is longer than 128 characters");
-    if ((error = ch_cert_parse(&cert, cert_data, cert_len)) < 0) {
-        ch_error_set_field(error, "certificate", "%s", ch_error_last());
+    if ((error = svc_cert_and_key(&cert, &key, cert_data, cert_len, key_data, key_len, password)) < 0)
         return error;
-    }
-    if (key_data != NULL && key_len > 0) {
-        if ((error = ch_key_parse(&key, key_data, key_len, password)) < 0) {
-            ch_error_set_field(error, "private_key", "%s", ch_error_last());
-            goto done;
-        }
-        if (!ch_cert_matches_key(cert, key)) {
-            error = ch_error_set_field(CH_EINVAL, "private_key", "the private key does not belong to the certificate");
-            goto done;
-        }
-    }
     if ((error = svc_cert_row(&row, cert, actor->tenant_id, name, "imported", -1)) < 0)
         goto done;
     if ((error = cert_prepare(svc, actor, key, &row, &sealed, &detail)) < 0)

@@ -44,6 +44,11 @@ int svc_commit(ch_svc *svc, svc_tx_fn fn, void *arg);
 /* Role checks: CH_EPERM with a sentence when the actor may not. */
 int svc_need(const ch_actor *actor, ch_role role, const char *what);
 
+/* Reads an uploaded certificate and, if given, its private key, which must belong to it.
+ * Errors name the field ("certificate", "private_key").  *key stays NULL without key bytes. */
+int svc_cert_and_key(ch_cert **cert, ch_key **key, const uint8_t *cert_data, size_t cert_len,
+                     const uint8_t *key_data, size_t key_len, const char *password);
+
 /* Builds the subject name of a request. */
 int svc_subject(X509_NAME **out, const ch_svc_subject *s);
 

@@ -352,22 +352,8 @@ const uint8_t *ch_cert_sha256(const ch_cert *cert)
 
 int ch_cert_write_pem(ch_buf *out, const ch_cert *cert)
 {
-    BIO *bio = BIO_new(BIO_s_mem());
-    char *p;
-    long n;
-    int error;
-
-    if (bio == NULL)
-        return ch_error_set(CH_ENOMEM, "out of memory");
     /* PEM of the DER we hold: the certificate is never re-encoded. */
-    if (PEM_write_bio(bio, "CERTIFICATE", "", cert->der, (long)cert->der_len) <= 0) {
-        error = ch_error_ossl(CH_ECRYPTO, "PEM_write_bio", "writing the certificate");
-    } else {
-        n = BIO_get_mem_data(bio, &p);
-        error = ch_buf_put(out, p, (size_t)n);
-    }
-    BIO_free(bio);
-    return error;
+    return x509_pem_block(out, "CERTIFICATE", cert->der, cert->der_len, "writing the certificate");
 }
 
 ch_cert *ch_cert_dup(const ch_cert *cert)

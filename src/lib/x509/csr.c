@@ -238,21 +238,7 @@ int ch_csr_public_key(ch_key **out, const ch_csr *csr)
 
 int ch_csr_write_pem(ch_buf *out, const ch_csr *csr)
 {
-    BIO *bio = BIO_new(BIO_s_mem());
-    char *p;
-    long n;
-    int error;
-
-    if (bio == NULL)
-        return ch_error_set(CH_ENOMEM, "out of memory");
-    if (PEM_write_bio(bio, "CERTIFICATE REQUEST", "", csr->der, (long)csr->der_len) <= 0) {
-        error = ch_error_ossl(CH_ECRYPTO, "PEM_write_bio", "writing the CSR");
-    } else {
-        n = BIO_get_mem_data(bio, &p);
-        error = ch_buf_put(out, p, (size_t)n);
-    }
-    BIO_free(bio);
-    return error;
+    return x509_pem_block(out, "CERTIFICATE REQUEST", csr->der, csr->der_len, "writing the CSR");
 }
 
 void ch_csr_free(ch_csr *csr)

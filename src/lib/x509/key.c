@@ -675,18 +675,8 @@ int ch_key_write_der(ch_buf *out, const ch_key *key)
 
 int ch_key_write_public_pem(ch_buf *out, const ch_key *key)
 {
-    BIO *bio = BIO_new(BIO_s_mem());
-    int error;
-
-    if (bio == NULL)
-        return ch_error_set(CH_ENOMEM, "out of memory");
     /* PEM of the cached SubjectPublicKeyInfo: no re-encoding of the key. */
-    if (PEM_write_bio(bio, "PUBLIC KEY", "", key->spki, (long)key->spki_len) <= 0)
-        error = ch_error_ossl(CH_ECRYPTO, "PEM_write_bio", "writing the public key");
-    else
-        error = bio_to_buf(out, bio);
-    BIO_free(bio);
-    return error;
+    return x509_pem_block(out, "PUBLIC KEY", key->spki, key->spki_len, "writing the public key");
 }
 
 bool ch_key_has_private(const ch_key *key)

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "certhub/x509.h"
+#include "x509/x509_internal.h"
 
 /* Civil date of a day count since 1970-01-01 (inverse of days_from_civil). */
 static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
@@ -34,19 +35,6 @@ void ch_time_format(char *out, size_t outlen, int64_t t)
     civil_from_days(days, &y, &m, &d);
     snprintf(out, outlen, "%04lld-%02u-%02uT%02d:%02d:%02dZ", (long long)y, m, d, (int)(secs / 3600),
              (int)(secs / 60 % 60), (int)(secs % 60));
-}
-
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    int64_t era;
-    unsigned yoe, doy, doe;
-
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = (unsigned)(y - era * 400);
-    doy = (153 * (m + (m > 2 ? (unsigned)-3 : 9)) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
 }
 
 static int digits(const char *s, int n)
@@ -95,7 +83,7 @@ int ch_time_parse(int64_t *out, const char *text)
         goto bad;
     if (mo == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
         goto bad;
-    *out = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + s;
+    *out = x509_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + s;
     return 0;
 bad:
     return ch_error_set(CH_EINVAL, "\"%.40s\" is not a UTC time; expected e.g. 2030-01-01T00:00:00Z or 2030-01-01",

@@ -38,6 +38,14 @@ X509 *x509_cert_obj(const struct ch_cert *cert);
  * failure).  Its public key is decoded only if ch_cert_x509() is called. */
 int x509_cert_from_built(struct ch_cert **out, X509 *built);
 
+#include "certhub/common.h"
+
+/* Appends DER bytes as one PEM block named name ("CERTIFICATE"...): no re-encoding. */
+int x509_pem_block(ch_buf *out, const char *name, const uint8_t *der, size_t len, const char *what);
+
+/* Days since 1970-01-01 of a proleptic Gregorian date. */
+int64_t x509_days_from_civil(int64_t y, unsigned m, unsigned d);
+
 /* True when the bytes look like PEM (a "-----BEGIN " line somewhere near the start). */
 int x509_looks_pem(const uint8_t *data, size_t len);
 

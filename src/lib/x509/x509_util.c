@@ -5,6 +5,7 @@
 
 #include <openssl/asn1t.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include "certhub/common.h"
@@ -33,7 +34,7 @@ const EVP_MD *x509_sha1(void)
 }
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's civil algorithm). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+int64_t x509_days_from_civil(int64_t y, unsigned m, unsigned d)
 {
     int64_t era;
     unsigned yoe, doy, doe;
@@ -55,7 +56,7 @@ int x509_time_to_epoch(int64_t *out, const ASN1_TIME *t)
         ERR_clear_error();
         return ch_error_set(CH_EPARSE, "invalid time in certificate");
     }
-    *out = days_from_civil((int64_t)tm.tm_year + 1900, (unsigned)tm.tm_mon + 1, (unsigned)tm.tm_mday) * 86400 +
+    *out = x509_days_from_civil((int64_t)tm.tm_year + 1900, (unsigned)tm.tm_mon + 1, (unsigned)tm.tm_mday) * 86400 +
            tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
     return 0;
 }
@@ -132,5 +133,24 @@ int x509_pbe_check(const X509_ALGOR *alg, const char *what)
         error = check_iter(pbe->iter, what);
         PBEPARAM_free(pbe);
     }
+    return error;
+}
+
+int x509_pem_block(ch_buf *out, const char *name, const uint8_t *der, size_t len, const char *what)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *p;
+    long n;
+    int error;
+
+    if (bio == NULL)
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    if (PEM_write_bio(bio, name, "", der, (long)len) <= 0) {
+        error = ch_error_ossl(CH_ECRYPTO, "PEM_write_bio", what);
+    } else {
+        n = BIO_get_mem_data(bio, &p);
+        error = ch_buf_put(out, p, (size_t)n);
+    }
+    BIO_free(bio);
     return error;
 }
