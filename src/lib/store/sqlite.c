@@ -655,6 +655,40 @@ static void *grow(void *list, size_t count, size_t size)
     return realloc(list, (count + 1) * size);
 }
 
+/* Steps a bound SELECT to its end, reading each row with read into a growing array of
+ * size-byte rows.  On failure the rows read so far are released with dispose. */
+typedef void (*row_reader)(void *row, sqlite3_stmt *st);
+typedef void (*row_disposer)(void *row);
+
+static int collect(sqlite3 *db, sqlite3_stmt *st, size_t size, row_reader read, row_disposer dispose, void **out,
+                   size_t *count, const char *what)
+{
+    uint8_t *list = NULL, *g;
+    size_t n = 0;
+    int rc;
+
+    *out = NULL;
+    *count = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if ((g = realloc(list, (n + 1) * size)) == NULL)
+            break;
+        list = g;
+        memset(list + n * size, 0, size);
+        read(list + n * size, st);
+        n++;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        for (size_t i = 0; i < n; i++)
+            dispose(list + i * size);
+        free(list);
+        return rc == SQLITE_ROW ? ch_error_set(CH_ENOMEM, "out of memory") : db_error(db, rc, what);
+    }
+    *out = list;
+    *count = n;
+    return 0;
+}
+
 /* ------------------------------------------------------------- tenants */
 
 static void read_tenant(ch_store_tenant *t, sqlite3_stmt *st)
@@ -699,29 +733,20 @@ int ch_store_tenant_get_by_name(ch_store *s, ch_store_tenant *out, const char *n
     return tenant_get(s, S_TENANT_GET_NAME, out, name);
 }
 
+static void read_tenant_row(void *row, sqlite3_stmt *st)
+{
+    read_tenant(row, st);
+}
+
+static void dispose_tenant_row(void *row)
+{
+    ch_store_tenant_dispose(row);
+}
+
 int ch_store_tenant_list(ch_store *s, ch_store_tenant **out, size_t *count)
 {
     STMT(S_TENANT_LIST, "listing tenants");
-    ch_store_tenant *list = NULL, *g;
-    size_t n = 0;
-    int rc;
-
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if ((g = grow(list, n, sizeof *list)) == NULL)
-            break;
-        list = g;
-        read_tenant(&list[n++], st);
-    }
-    sqlite3_reset(st);
-    *out = list;
-    *count = n;
-    if (rc != SQLITE_DONE) {
-        ch_store_tenant_list_free(list, n);
-        *out = NULL;
-        *count = 0;
-        return rc == SQLITE_ROW ? ch_error_set(CH_ENOMEM, "out of memory") : db_error(db, rc, "listing tenants");
-    }
-    return 0;
+    return collect(db, st, sizeof **out, read_tenant_row, dispose_tenant_row, (void **)out, count, "listing tenants");
 }
 
 void ch_store_tenant_dispose(ch_store_tenant *t)
@@ -1182,28 +1207,21 @@ int ch_store_ca_get(ch_store *s, ch_store_ca *out, const char *tenant_id, const 
     return error;
 }
 
+static void read_ca_row(void *row, sqlite3_stmt *st)
+{
+    read_ca(row, st);
+}
+
+static void dispose_ca_row(void *row)
+{
+    ch_store_ca_dispose(row);
+}
+
 int ch_store_ca_list(ch_store *s, const char *tenant_id, ch_store_ca **out, size_t *count)
 {
     STMT(S_CA_LIST, "listing CAs");
-    ch_store_ca *list = NULL, *g;
-    size_t n = 0;
-    int rc;
-
     bind_text(st, 1, tenant_id);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if ((g = grow(list, n, sizeof *list)) == NULL)
-            break;
-        list = g;
-        read_ca(&list[n++], st);
-    }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        ch_store_ca_list_free(list, n);
-        return rc == SQLITE_ROW ? ch_error_set(CH_ENOMEM, "out of memory") : db_error(db, rc, "listing CAs");
-    }
-    *out = list;
-    *count = n;
-    return 0;
+    return collect(db, st, sizeof **out, read_ca_row, dispose_ca_row, (void **)out, count, "listing CAs");
 }
 
 int ch_store_ca_set_status(ch_store *s, const char *tenant_id, const char *id, const char *status)
@@ -1287,28 +1305,21 @@ int ch_store_csr_get(ch_store *s, ch_store_csr *out, const char *tenant_id, cons
     return error;
 }
 
+static void read_csr_row(void *row, sqlite3_stmt *st)
+{
+    read_csr(row, st);
+}
+
+static void dispose_csr_row(void *row)
+{
+    ch_store_csr_dispose(row);
+}
+
 int ch_store_csr_list(ch_store *s, const char *tenant_id, ch_store_csr **out, size_t *count)
 {
     STMT(S_CSR_LIST, "listing CSRs");
-    ch_store_csr *list = NULL, *g;
-    size_t n = 0;
-    int rc;
-
     bind_text(st, 1, tenant_id);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if ((g = grow(list, n, sizeof *list)) == NULL)
-            break;
-        list = g;
-        read_csr(&list[n++], st);
-    }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        ch_store_csr_list_free(list, n);
-        return rc == SQLITE_ROW ? ch_error_set(CH_ENOMEM, "out of memory") : db_error(db, rc, "listing CSRs");
-    }
-    *out = list;
-    *count = n;
-    return 0;
+    return collect(db, st, sizeof **out, read_csr_row, dispose_csr_row, (void **)out, count, "listing CSRs");
 }
 
 int ch_store_csr_attach(ch_store *s, const char *tenant_id, const char *id, const char *cert_id)
@@ -1385,28 +1396,21 @@ int ch_store_keystore_get(ch_store *s, ch_store_keystore *out, const char *tenan
     return error;
 }
 
+static void read_ks_row(void *row, sqlite3_stmt *st)
+{
+    read_ks(row, st);
+}
+
+static void dispose_ks_row(void *row)
+{
+    ch_store_keystore_dispose(row);
+}
+
 int ch_store_keystore_list(ch_store *s, const char *tenant_id, ch_store_keystore **out, size_t *count)
 {
     STMT(S_KS_LIST, "listing keystores");
-    ch_store_keystore *list = NULL, *g;
-    size_t n = 0;
-    int rc;
-
     bind_text(st, 1, tenant_id);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if ((g = grow(list, n, sizeof *list)) == NULL)
-            break;
-        list = g;
-        read_ks(&list[n++], st);
-    }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        ch_store_keystore_list_free(list, n);
-        return rc == SQLITE_ROW ? ch_error_set(CH_ENOMEM, "out of memory") : db_error(db, rc, "listing keystores");
-    }
-    *out = list;
-    *count = n;
-    return 0;
+    return collect(db, st, sizeof **out, read_ks_row, dispose_ks_row, (void **)out, count, "listing keystores");
 }
 
 int ch_store_keystore_delete(ch_store *s, const char *tenant_id, const char *id)
@@ -1435,39 +1439,34 @@ int ch_store_keystore_entry_put(ch_store *s, const ch_store_keystore_entry *e)
     return error;
 }
 
+static void read_entry_row(void *row, sqlite3_stmt *st)
+{
+    ch_store_keystore_entry *e = row;
+
+    e->id = col_text(st, 0);
+    e->keystore_id = col_text(st, 1);
+    e->tenant_id = col_text(st, 2);
+    e->alias = col_text(st, 3);
+    e->position = sqlite3_column_int(st, 4);
+    e->cert_id = col_text(st, 5);
+    e->chain = col_text(st, 6);
+    e->key_id = col_text(st, 7);
+    e->origin = col_text(st, 8);
+}
+
+static void dispose_entry_row(void *row)
+{
+    ch_store_keystore_entry_dispose(row);
+}
+
 int ch_store_keystore_entries(ch_store *s, const char *tenant_id, const char *keystore_id,
                               ch_store_keystore_entry **out, size_t *count)
 {
     STMT(S_KSE_LIST, "listing keystore entries");
-    ch_store_keystore_entry *list = NULL, *g;
-    size_t n = 0;
-    int rc;
-
     bind_text(st, 1, tenant_id);
     bind_text(st, 2, keystore_id);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if ((g = grow(list, n, sizeof *list)) == NULL)
-            break;
-        list = g;
-        list[n].id = col_text(st, 0);
-        list[n].keystore_id = col_text(st, 1);
-        list[n].tenant_id = col_text(st, 2);
-        list[n].alias = col_text(st, 3);
-        list[n].position = sqlite3_column_int(st, 4);
-        list[n].cert_id = col_text(st, 5);
-        list[n].chain = col_text(st, 6);
-        list[n].key_id = col_text(st, 7);
-        list[n].origin = col_text(st, 8);
-        n++;
-    }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        ch_store_keystore_entry_list_free(list, n);
-        return rc == SQLITE_ROW ? ch_error_set(CH_ENOMEM, "out of memory") : db_error(db, rc, "listing entries");
-    }
-    *out = list;
-    *count = n;
-    return 0;
+    return collect(db, st, sizeof **out, read_entry_row, dispose_entry_row, (void **)out, count,
+                   "listing keystore entries");
 }
 
 void ch_store_keystore_dispose(ch_store_keystore *k)
@@ -1544,41 +1543,36 @@ int ch_store_audit_last_hash(ch_store *s, const char *tenant_id, char out[65])
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error(db, rc, "reading the audit log");
 }
 
+static void read_audit_row(void *row, sqlite3_stmt *st)
+{
+    ch_store_audit *a = row;
+
+    a->seq = sqlite3_column_int64(st, 0);
+    a->tenant_id = col_text(st, 1);
+    a->at = sqlite3_column_int64(st, 2);
+    a->actor = col_text(st, 3);
+    a->action = col_text(st, 4);
+    a->object_type = col_text(st, 5);
+    a->object_id = col_text(st, 6);
+    a->detail = col_text(st, 7);
+    col_hex(a->prev_hash, st, 8);
+    col_hex(a->hash, st, 9);
+}
+
+static void dispose_audit_row(void *row)
+{
+    ch_store_audit_dispose(row);
+}
+
 int ch_store_audit_list(ch_store *s, const char *tenant_id, int64_t after_seq, size_t limit, ch_store_audit **out,
                         size_t *count)
 {
     STMT(S_AUDIT_LIST, "reading the audit log");
-    ch_store_audit *list = NULL, *g;
-    size_t n = 0;
-    int rc;
-
     bind_text(st, 1, tenant_id);
     sqlite3_bind_int64(st, 2, after_seq);
     sqlite3_bind_int64(st, 3, (int64_t)limit);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if ((g = grow(list, n, sizeof *list)) == NULL)
-            break;
-        list = g;
-        ch_store_audit *a = &list[n++];
-        a->seq = sqlite3_column_int64(st, 0);
-        a->tenant_id = col_text(st, 1);
-        a->at = sqlite3_column_int64(st, 2);
-        a->actor = col_text(st, 3);
-        a->action = col_text(st, 4);
-        a->object_type = col_text(st, 5);
-        a->object_id = col_text(st, 6);
-        a->detail = col_text(st, 7);
-        col_hex(a->prev_hash, st, 8);
-        col_hex(a->hash, st, 9);
-    }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        ch_store_audit_list_free(list, n);
-        return rc == SQLITE_ROW ? ch_error_set(CH_ENOMEM, "out of memory") : db_error(db, rc, "reading the audit log");
-    }
-    *out = list;
-    *count = n;
-    return 0;
+    return collect(db, st, sizeof **out, read_audit_row, dispose_audit_row, (void **)out, count,
+                   "reading the audit log");
 }
 
 void ch_store_audit_dispose(ch_store_audit *a)
