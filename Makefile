@@ -15,10 +15,10 @@ build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCERTHUB_WERROR=$(WERROR) >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS)
 
-# The service (certhubd) comes with its own issue; until then `make run` shows what the
-# command-line tool offers.
+# Starts certhubd in the foreground on an embedded SQLite store in ./var, at
+# https://127.0.0.1:8443.  The first start prints the admin token and writes var/ca.pem.
 run: build
-	@$(BUILD)/certhub --help
+	@$(BUILD)/certhubd --data-dir var --listen 127.0.0.1:8443
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS)

@@ -10,6 +10,8 @@ packages=(
   libsqlite3-dev sqlite3            # embedded store
   libjansson-dev                    # JSON
   libcmocka-dev                     # unit tests
+  libevent-dev                      # certhubd's HTTP server (evhttp + bufferevent_openssl)
+  curl                              # integration tests of the REST API
   openjdk-17-jdk-headless           # keytool, for JKS/JCEKS/PKCS#12 interop tests
 )
 

@@ -61,6 +61,49 @@ int ch_svc_tenant_create(ch_svc *svc, const ch_actor *actor, const char *name, c
 /* Finds or creates a tenant by name without an actor (first start). */
 int ch_svc_tenant_ensure(ch_svc *svc, const char *name, ch_store_tenant *out);
 
+/* ------------------------------------------------------------- API tokens */
+
+/* Creates an API token for a tenant (admins only; tenant_id NULL = the actor's).  The token
+ * ("cht_" + 64 hex digits) is handed back once through *token (free with ch_secure_free_str)
+ * and only its SHA-256 is stored. */
+int ch_svc_token_create(ch_svc *svc, const ch_actor *actor, const char *tenant_id, ch_role role, const char *name,
+                        char **token, char id[CH_ID_MAX]);
+/* The same without an actor, for the first start. */
+int ch_svc_token_bootstrap(ch_svc *svc, const char *tenant_id, ch_role role, const char *name, char **token);
+
+/* The authenticated caller of a token: tenant, role, permissions ("token:<id>" as its name).
+ * A missing, unknown or revoked token is CH_EAUTH.  Release with ch_svc_principal_dispose. */
+typedef struct ch_svc_principal {
+    ch_actor actor;
+    char tenant_id[CH_ID_MAX];
+    char name[CH_ID_MAX + 8];
+} ch_svc_principal;
+int ch_svc_authenticate(ch_svc *svc, const char *token, ch_svc_principal *out);
+
+const char *ch_role_name(ch_role role);
+int ch_role_parse(ch_role *out, const char *name);
+
+/* ------------------------------------------------------------- first start */
+
+#define CH_QUICKSTART_ROOT "certhub Quickstart Root CA - Not for Production"
+#define CH_QUICKSTART_ISSUER "certhub Quickstart Issuing CA - Not for Production"
+
+typedef struct ch_svc_bootstrap {
+    char tenant_id[CH_ID_MAX];  /* the "default" tenant */
+    char *admin_token;          /* only on the first start (free with ch_secure_free_str) */
+    ch_cert *server_cert;       /* certhubd's own TLS certificate ... */
+    ch_cert *issuer_cert;       /* ... its issuer (sent in the chain) */
+    ch_key *server_key;
+} ch_svc_bootstrap;
+
+/* Makes a data directory ready to serve, creating only what is missing: the "default"
+ * tenant, a quickstart root CA and an issuing CA under it, DATA_DIR/ca.pem (the root), an
+ * admin API token in DATA_DIR/admin-token (0600, first start only), and a server certificate
+ * for the listener (localhost, 127.0.0.1, ::1 and hostname), renewed once a third of its
+ * lifetime is left.  Release with ch_svc_bootstrap_dispose. */
+int ch_svc_bootstrap_run(ch_svc *svc, const char *data_dir, const char *hostname, ch_svc_bootstrap *out);
+void ch_svc_bootstrap_dispose(ch_svc_bootstrap *b);
+
 /* ------------------------------------------------------------- subjects */
 
 /* A subject given as fields (the API's "subject" object) or as one DN string. */

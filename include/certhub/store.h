@@ -75,6 +75,23 @@ int ch_store_tenant_list(ch_store *s, ch_store_tenant **out, size_t *count);
 void ch_store_tenant_dispose(ch_store_tenant *t);
 void ch_store_tenant_list_free(ch_store_tenant *list, size_t count);
 
+/* ------------------------------------------------------------- API tokens */
+
+typedef struct ch_store_token {
+    char *id;
+    char *tenant_id;
+    char *role;             /* admin | operator | viewer */
+    char *name;
+    char token_hash[65];    /* SHA-256 hex of the token: the token itself is never stored */
+    int64_t created_at;
+    int64_t revoked_at;     /* 0 while valid */
+} ch_store_token;
+
+int ch_store_token_put(ch_store *s, const ch_store_token *t);
+int ch_store_token_get_by_hash(ch_store *s, ch_store_token *out, const char *token_hash);
+int ch_store_token_count(ch_store *s, const char *tenant_id, int64_t *count);
+void ch_store_token_dispose(ch_store_token *t);
+
 /* ------------------------------------------------------------- sealed keys */
 
 typedef struct ch_store_key {

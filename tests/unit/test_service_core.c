@@ -150,7 +150,8 @@ static void test_bad_requests_change_nothing(void **state)
     req.subject.fields.common_name = "x.example";
     before = count_certs(&admin_a);
     req.profile = "no-such-profile";
-    assert_int_equal(ch_svc_cert_issue(svc, &admin_a, &req, &out), CH_ENOTFOUND);
+    assert_int_equal(ch_svc_cert_issue(svc, &admin_a, &req, &out), CH_EINVAL);
+    assert_string_equal(ch_error_field(), "profile");
     req.profile = "tls-server";
     req.sans = bad_sans;
     assert_int_equal(ch_svc_cert_issue(svc, &admin_a, &req, &out), CH_EINVAL);

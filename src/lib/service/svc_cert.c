@@ -92,8 +92,8 @@ int ch_svc_cert_issue(ch_svc *svc, const ch_actor *actor, const ch_svc_issue_req
         memset(out, 0, sizeof *out);
     if ((error = svc_need(actor, CH_ROLE_OPERATOR, "issuing a certificate")) < 0)
         return error;
-    if ((o.profile = ch_profile_get(req->profile)) == NULL)
-        return ch_error_last_code();
+    if ((o.profile = ch_profile_get(req->profile)) == NULL) /* a bad request, not a missing resource */
+        return ch_error_set_field(CH_EINVAL, "profile", "%s", ch_error_last());
     if (o.profile->is_ca)
         return ch_error_set_field(CH_EPOLICY, "profile",
                                  "profile %s makes a CA: create CAs through the CA calls so they can sign",

@@ -75,7 +75,7 @@ static const char *const migrations[] = {
 
 enum stmt_id {
     S_TENANT_PUT, S_TENANT_GET, S_TENANT_GET_NAME, S_TENANT_LIST,
-    S_KEY_PUT, S_KEY_GET, S_KEY_DELETE,
+    S_KEY_PUT, S_KEY_GET, S_KEY_DELETE, S_TOKEN_PUT, S_TOKEN_GET, S_TOKEN_COUNT,
     S_CERT_PUT, S_CERT_GET, S_CERT_GET_SHA, S_CERT_ID_BY_SHA, S_CERT_DELETE, S_CERT_RENAME, S_CERT_STATUS,
     S_CA_PUT, S_CA_GET, S_CA_LIST, S_CA_STATUS, S_CA_DELETE,
     S_CSR_PUT, S_CSR_GET, S_CSR_LIST, S_CSR_ATTACH, S_CSR_DELETE,
@@ -99,6 +99,10 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_KEY_PUT] = "INSERT INTO keys(id, tenant_id, algorithm, sealed, spki_sha256, created_at) VALUES(?,?,?,?,?,?)",
     [S_KEY_GET] = "SELECT id, tenant_id, algorithm, sealed, spki_sha256, created_at FROM keys WHERE tenant_id=? AND id=?",
     [S_KEY_DELETE] = "DELETE FROM keys WHERE tenant_id=? AND id=?",
+    [S_TOKEN_PUT] = "INSERT INTO api_tokens(id, tenant_id, role, token_hash, name, created_at) VALUES(?,?,?,?,?,?)",
+    [S_TOKEN_GET] = "SELECT id, tenant_id, role, name, token_hash, created_at, revoked_at FROM api_tokens "
+                    "WHERE token_hash=?",
+    [S_TOKEN_COUNT] = "SELECT count(*) FROM api_tokens WHERE tenant_id=? AND revoked_at IS NULL",
     [S_CERT_PUT] = "INSERT INTO certificates(" CERT_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [S_CERT_GET] = "SELECT " CERT_COLS " FROM certificates WHERE tenant_id=? AND id=?",
     [S_CERT_GET_SHA] = "SELECT " CERT_COLS " FROM certificates WHERE tenant_id=? AND sha256=?",
@@ -763,6 +767,60 @@ void ch_store_tenant_list_free(ch_store_tenant *list, size_t count)
     for (size_t i = 0; list && i < count; i++)
         ch_store_tenant_dispose(&list[i]);
     free(list);
+}
+
+/* ------------------------------------------------------------- API tokens */
+
+int ch_store_token_put(ch_store *s, const ch_store_token *t)
+{
+    STMT(S_TOKEN_PUT, "storing a token");
+    bind_text(st, 1, t->id);
+    bind_text(st, 2, t->tenant_id);
+    bind_text(st, 3, t->role);
+    bind_text(st, 4, t->token_hash);
+    bind_text(st, 5, t->name);
+    sqlite3_bind_int64(st, 6, t->created_at);
+    return step_done(db, st, "storing a token");
+}
+
+int ch_store_token_get_by_hash(ch_store *s, ch_store_token *out, const char *token_hash)
+{
+    STMT(S_TOKEN_GET, "reading a token");
+    memset(out, 0, sizeof *out);
+    bind_text(st, 1, token_hash);
+    int error = step_row(db, st, "token");
+    if (error == 0) {
+        out->id = col_text(st, 0);
+        out->tenant_id = col_text(st, 1);
+        out->role = col_text(st, 2);
+        out->name = col_text(st, 3);
+        col_hex(out->token_hash, st, 4);
+        out->created_at = sqlite3_column_int64(st, 5);
+        out->revoked_at = sqlite3_column_int64(st, 6);
+        sqlite3_reset(st);
+    }
+    return error;
+}
+
+int ch_store_token_count(ch_store *s, const char *tenant_id, int64_t *count)
+{
+    STMT(S_TOKEN_COUNT, "counting tokens");
+    bind_text(st, 1, tenant_id);
+    int rc = sqlite3_step(st);
+    *count = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : db_error(db, rc, "counting tokens");
+}
+
+void ch_store_token_dispose(ch_store_token *t)
+{
+    if (t == NULL)
+        return;
+    free(t->id);
+    free(t->tenant_id);
+    free(t->role);
+    free(t->name);
+    memset(t, 0, sizeof *t);
 }
 
 /* ------------------------------------------------------------- keys */

@@ -1,0 +1,242 @@
+/* The HTTPS server: libevent evhttp over bufferevent_openssl, one event loop per worker
+ * thread sharing the listening socket, so signing uses every core. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/thread.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "daemon.h"
+
+void reply_json(req *r, int status, json_t *body)
+{
+    struct evbuffer *buf = evbuffer_new();
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+
+    evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Content-Type", "application/json");
+    evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Cache-Control", "no-store");
+    if (text) {
+        evbuffer_add(buf, text, strlen(text));
+        evbuffer_add(buf, "\n", 1);
+    }
+    evhttp_send_reply(r->ev, status, status < 300 ? "OK" : "Error", buf);
+    evbuffer_free(buf);
+    free(text);
+    json_decref(body);
+}
+
+void reply_error_msg(req *r, int code, const char *field, const char *msg)
+{
+    json_t *e = json_pack("{s:{s:s, s:s}}", "error", "code", ch_error_code_string(code), "message", msg);
+
+    if (field)
+        json_object_set_new(json_object_get(e, "error"), "field", json_string(field));
+    reply_json(r, ch_error_http_status(code), e);
+}
+
+void reply_error(req *r, int code)
+{
+    reply_error_msg(r, code, ch_error_field(), ch_error_last()[0] ? ch_error_last() : ch_error_code_string(code));
+}
+
+const char *query(req *r, const char *name)
+{
+    return evhttp_find_header(&r->query, name);
+}
+
+json_t *read_json(req *r)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
+    const char *ct = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Content-Type");
+    size_t len = evbuffer_get_length(in);
+    json_error_t jerr;
+    json_t *j;
+    char msg[300];
+
+    if (ct == NULL || strncmp(ct, "application/json", 16) != 0) {
+        reply_error_msg(r, CH_EUNSUPPORTED, NULL, "the body must be JSON (Content-Type: application/json)");
+        return NULL;
+    }
+    if (len > CH_MAX_JSON_BODY) {
+        reply_error_msg(r, CH_ETOOBIG, NULL, "the body is larger than the limit");
+        return NULL;
+    }
+    j = json_loadb((const char *)evbuffer_pullup(in, (ssize_t)len), len, JSON_REJECT_DUPLICATES, &jerr);
+    if (j == NULL || !json_is_object(j)) {
+        snprintf(msg, sizeof msg, "the body is not a JSON object%s%s", j ? "" : ": ", j ? "" : jerr.text);
+        json_decref(j);
+        reply_error_msg(r, CH_EPARSE, NULL, msg);
+        return NULL;
+    }
+    return j;
+}
+
+int need_auth(req *r)
+{
+    const char *h = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Authorization");
+    int error;
+
+    if (h == NULL || strncmp(h, "Bearer ", 7) != 0) {
+        evhttp_add_header(evhttp_request_get_output_headers(r->ev), "WWW-Authenticate", "Bearer");
+        reply_error_msg(r, CH_EAUTH, NULL, "an API token is required: Authorization: Bearer <token>");
+        return -1;
+    }
+    if ((error = ch_svc_authenticate(r->svc, h + 7, &r->who)) < 0) {
+        evhttp_add_header(evhttp_request_get_output_headers(r->ev), "WWW-Authenticate", "Bearer");
+        reply_error(r, error);
+        return -1;
+    }
+    return 0;
+}
+
+struct server {
+    ch_svc *svc;
+    SSL_CTX *tls;
+    evutil_socket_t fd;
+    int nthreads;
+    struct worker {
+        pthread_t tid;
+        struct event_base *base;
+        struct evhttp *http;
+    } workers[16];
+};
+
+static void on_request(struct evhttp_request *ev, void *arg)
+{
+    struct server *s = arg;
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
+    req r = {.ev = ev, .svc = s->svc};
+    char *decoded = NULL;
+
+    r.query.tqh_first = NULL; /* TAILQ_INIT without sys/queue.h */
+    r.query.tqh_last = &r.query.tqh_first;
+    if (uri == NULL || evhttp_uri_get_path(uri) == NULL ||
+        (decoded = evhttp_uridecode(evhttp_uri_get_path(uri), 0, NULL)) == NULL) {
+        reply_error_msg(&r, CH_EINVAL, NULL, "bad request URI");
+        return;
+    }
+    if (evhttp_uri_get_query(uri) != NULL && evhttp_parse_query_str(evhttp_uri_get_query(uri), &r.query) != 0) {
+        reply_error_msg(&r, CH_EINVAL, NULL, "bad query string");
+        free(decoded);
+        return;
+    }
+    r.path = decoded;
+    api_dispatch(&r);
+    evhttp_clear_headers(&r.query);
+    free(decoded);
+}
+
+static struct bufferevent *tls_bev(struct event_base *base, void *arg)
+{
+    struct server *s = arg;
+    SSL *ssl = SSL_new(s->tls);
+
+    return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+}
+
+static volatile sig_atomic_t stopping;
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+
+    event_base_dispatch(w->base);
+    return NULL;
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    struct server *s = arg;
+
+    (void)sig;
+    (void)what;
+    stopping = 1;
+    /* Graceful: stop accepting, let in-flight requests finish, then leave the loops. */
+    for (int i = 0; i < s->nthreads; i++)
+        event_base_loopexit(s->workers[i].base, &(struct timeval){1, 0});
+}
+
+int server_run(ch_svc *svc, SSL_CTX *tls, const char *addr, int port, int nthreads);
+
+int server_run(ch_svc *svc, SSL_CTX *tls, const char *addr, int port, int nthreads)
+{
+    struct server s = {.svc = svc, .tls = tls, .nthreads = nthreads > 16 ? 16 : nthreads};
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    struct event *sigint, *sigterm;
+    int one = 1;
+
+    evthread_use_pthreads();
+    memset(&ss, 0, sizeof ss);
+    if (inet_pton(AF_INET6, addr, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+        ((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
+        ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
+        sl = sizeof(struct sockaddr_in6);
+    } else if (inet_pton(AF_INET, addr, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+        ((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+        ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
+        sl = sizeof(struct sockaddr_in);
+    } else {
+        fprintf(stderr, "certhubd: --listen: \"%s\" is not an IP address\n", addr);
+        return 1;
+    }
+    if ((s.fd = socket(ss.ss_family, SOCK_STREAM, 0)) < 0 ||
+        setsockopt(s.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(s.fd, (struct sockaddr *)&ss, sl) != 0 || listen(s.fd, 1024) != 0 ||
+        evutil_make_socket_nonblocking(s.fd) != 0) {
+        fprintf(stderr, "certhubd: cannot listen on %s:%d: %s\n", addr, port, strerror(errno));
+        return 1;
+    }
+    for (int i = 0; i < s.nthreads; i++) {
+        struct worker *w = &s.workers[i];
+        w->base = event_base_new();
+        w->http = evhttp_new(w->base);
+        evhttp_set_bevcb(w->http, tls_bev, &s);
+        evhttp_set_gencb(w->http, on_request, &s);
+        evhttp_set_max_body_size(w->http, CH_MAX_UPLOAD_BYTES + 65536);
+        evhttp_set_timeout(w->http, 30);
+        evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH |
+                                                EVHTTP_REQ_DELETE);
+        if (evhttp_accept_socket(w->http, s.fd) != 0) {
+            fprintf(stderr, "certhubd: cannot accept on the listening socket\n");
+            return 1;
+        }
+    }
+    sigint = evsignal_new(s.workers[0].base, SIGINT, on_signal, &s);
+    sigterm = evsignal_new(s.workers[0].base, SIGTERM, on_signal, &s);
+    event_add(sigint, NULL);
+    event_add(sigterm, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    for (int i = 1; i < s.nthreads; i++)
+        pthread_create(&s.workers[i].tid, NULL, worker_main, &s.workers[i]);
+    printf("certhubd: listening on https://%s%s%s:%d\n", ss.ss_family == AF_INET6 ? "[" : "", addr,
+           ss.ss_family == AF_INET6 ? "]" : "", port);
+    fflush(stdout);
+    event_base_dispatch(s.workers[0].base);
+    for (int i = 1; i < s.nthreads; i++)
+        pthread_join(s.workers[i].tid, NULL);
+    event_free(sigint);
+    event_free(sigterm);
+    for (int i = 0; i < s.nthreads; i++) {
+        evhttp_free(s.workers[i].http);
+        event_base_free(s.workers[i].base);
+    }
+    evutil_closesocket(s.fd);
+    printf("certhubd: stopped\n");
+    return 0;
+}

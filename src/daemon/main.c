@@ -1,0 +1,102 @@
+/*
+ * certhubd --data-dir DIR [--listen ADDR:PORT] [--threads N]
+ *
+ * First start needs no set-up: the store, the master key, a quickstart root and issuing CA,
+ * a server certificate for the listener and an admin token (printed once) are created in
+ * DIR.  Later starts reuse them and print nothing secret.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/ssl.h>
+
+#include "daemon.h"
+
+int server_run(ch_svc *svc, SSL_CTX *tls, const char *addr, int port, int nthreads);
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: certhubd --data-dir DIR [--listen ADDR:PORT] [--threads N]\n");
+    exit(2);
+}
+
+static SSL_CTX *tls_context(const ch_svc_bootstrap *b)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+    if (ctx == NULL || SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+        SSL_CTX_use_certificate(ctx, ch_cert_x509(b->server_cert)) != 1 ||
+        SSL_CTX_add1_chain_cert(ctx, ch_cert_x509(b->issuer_cert)) != 1 ||
+        SSL_CTX_use_PrivateKey(ctx, ch_key_pkey(b->server_key)) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+int main(int argc, char **argv)
+{
+    const char *data_dir = NULL, *listen = "127.0.0.1:8443";
+    char addr[128], host[256] = "";
+    int port, threads = (int)sysconf(_SC_NPROCESSORS_ONLN), rc;
+    ch_svc_opts so = {0};
+    ch_svc *svc;
+    ch_svc_bootstrap b;
+    SSL_CTX *tls;
+    const char *colon;
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--data-dir") == 0 && i + 1 < argc)
+            data_dir = argv[++i];
+        else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc)
+            listen = argv[++i];
+        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
+            threads = atoi(argv[++i]);
+        else
+            usage();
+    }
+    if (data_dir == NULL)
+        usage();
+    if ((colon = strrchr(listen, ':')) == NULL || colon == listen || (size_t)(colon - listen) >= sizeof addr ||
+        (port = atoi(colon + 1)) <= 0 || port > 65535) {
+        fprintf(stderr, "certhubd: --listen must be ADDR:PORT, such as 127.0.0.1:8443 or [::1]:8443\n");
+        return 2;
+    }
+    memcpy(addr, listen, (size_t)(colon - listen));
+    addr[colon - listen] = '\0';
+    if (addr[0] == '[' && addr[strlen(addr) - 1] == ']') {
+        memmove(addr, addr + 1, strlen(addr));
+        addr[strlen(addr) - 1] = '\0';
+    }
+    if (threads < 1)
+        threads = 1;
+    so.data_dir = data_dir;
+    if (ch_svc_open(&svc, &so) < 0) {
+        fprintf(stderr, "certhubd: %s\n", ch_error_last());
+        return 1;
+    }
+    gethostname(host, sizeof host - 1);
+    if (ch_svc_bootstrap_run(svc, data_dir, host, &b) < 0) {
+        fprintf(stderr, "certhubd: first-start set-up failed: %s\n", ch_error_last());
+        ch_svc_close(svc);
+        return 1;
+    }
+    if (b.admin_token != NULL)
+        printf("certhubd: first start in %s\n"
+               "certhubd: admin API token (shown once; also in %s/admin-token): %s\n"
+               "certhubd: trust %s/ca.pem (certhub Quickstart Root CA - Not for Production)\n",
+               data_dir, data_dir, b.admin_token, data_dir);
+    if ((tls = tls_context(&b)) == NULL) {
+        fprintf(stderr, "certhubd: cannot set up TLS with the server certificate\n");
+        ch_svc_bootstrap_dispose(&b);
+        ch_svc_close(svc);
+        return 1;
+    }
+    ch_svc_bootstrap_dispose(&b);
+    rc = server_run(svc, tls, addr, port, threads);
+    SSL_CTX_free(tls);
+    ch_svc_close(svc);
+    return rc;
+}

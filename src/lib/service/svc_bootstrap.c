@@ -1,0 +1,148 @@
+/* First start: everything certhubd needs to serve, created once and reused after. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "svc_internal.h"
+
+static int find_ca(ch_svc *svc, const ch_actor *a, const char *name, ch_store_ca *out)
+{
+    ch_store_ca *list = NULL;
+    size_t n = 0;
+    int error = ch_store_ca_list(svc->store, a->tenant_id, &list, &n);
+
+    if (error < 0)
+        return error;
+    error = CH_ENOTFOUND;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(list[i].name, name) == 0 && strcmp(list[i].status, "active") == 0) {
+            *out = list[i];
+            memset(&list[i], 0, sizeof list[i]);
+            error = 0;
+            break;
+        }
+    ch_store_ca_list_free(list, n);
+    return error;
+}
+
+static int ensure_ca(ch_svc *svc, const ch_actor *a, const char *name, const char *parent_id, ch_store_ca *out)
+{
+    ch_svc_ca_req req = {.name = name, .path_len = -2, .key_type = "p256"};
+    int error = find_ca(svc, a, name, out);
+
+    if (error != CH_ENOTFOUND)
+        return error;
+    req.subject.fields.common_name = name;
+    req.subject.fields.organization = "certhub";
+    req.intermediate = parent_id != NULL;
+    req.parent_id = parent_id;
+    req.days = parent_id ? 1825 : 3650;
+    return ch_svc_ca_create(svc, a, &req, out);
+}
+
+/* The newest "certhubd server" certificate that still has a third of its life, if any. */
+static int find_server_cert(ch_svc *svc, const ch_actor *a, ch_store_cert *out)
+{
+    ch_store_cert_filter f = {.is_ca = 0, .search = "certhubd server", .method = "generated"};
+    ch_store_cert *rows = NULL;
+    char *next = NULL;
+    size_t n = 0;
+    int64_t now = ch_now();
+    int error = ch_store_cert_list(svc->store, a->tenant_id, &f, 20, NULL, &rows, &n, &next);
+
+    free(next);
+    if (error < 0)
+        return error;
+    error = CH_ENOTFOUND;
+    for (size_t i = 0; i < n && error == CH_ENOTFOUND; i++) {
+        int64_t life = rows[i].not_after - rows[i].not_before;
+        if (strcmp(rows[i].name, "certhubd server") == 0 && rows[i].key_id && rows[i].not_after - now > life / 3)
+            error = ch_store_cert_get(svc->store, out, a->tenant_id, rows[i].id);
+    }
+    ch_store_cert_list_free(rows, n);
+    return error;
+}
+
+int ch_svc_bootstrap_run(ch_svc *svc, const char *data_dir, const char *hostname, ch_svc_bootstrap *out)
+{
+    ch_store_tenant tenant = {0};
+    ch_store_ca root = {0}, issuer = {0};
+    ch_store_cert server = {0}, issuer_row = {0};
+    ch_actor a;
+    ch_buf pem = CH_BUF_INIT;
+    char path[4200];
+    int64_t tokens = 0;
+    struct stat st;
+    int error;
+
+    memset(out, 0, sizeof *out);
+    if ((error = ch_svc_tenant_ensure(svc, "default", &tenant)) < 0)
+        return error;
+    snprintf(out->tenant_id, sizeof out->tenant_id, "%s", tenant.id);
+    a = (ch_actor){out->tenant_id, "system:bootstrap", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT};
+    if ((error = ensure_ca(svc, &a, CH_QUICKSTART_ROOT, NULL, &root)) < 0 ||
+        (error = ensure_ca(svc, &a, CH_QUICKSTART_ISSUER, root.id, &issuer)) < 0)
+        goto done;
+    /* DATA_DIR/ca.pem: the root clients trust (curl --cacert, the CLI). */
+    snprintf(path, sizeof path, "%s/ca.pem", data_dir);
+    if (stat(path, &st) != 0) {
+        if ((error = ch_svc_ca_chain_pem(svc, &a, root.id, &pem)) < 0 ||
+            (error = ch_file_write_atomic(path, pem.data, pem.len, 0644)) < 0)
+            goto done;
+    }
+    /* The first admin token, shown once and kept 0600 beside the data. */
+    if ((error = ch_store_token_count(svc->store, out->tenant_id, &tokens)) < 0)
+        goto done;
+    if (tokens == 0) {
+        if ((error = ch_svc_token_bootstrap(svc, out->tenant_id, CH_ROLE_ADMIN, "bootstrap admin",
+                                            &out->admin_token)) < 0)
+            goto done;
+        snprintf(path, sizeof path, "%s/admin-token", data_dir);
+        if ((error = ch_file_write_atomic(path, out->admin_token, strlen(out->admin_token), 0600)) < 0)
+            goto done;
+    }
+    /* certhubd's own certificate, renewed when a third of its life is left. */
+    error = find_server_cert(svc, &a, &server);
+    if (error == CH_ENOTFOUND) {
+        const char *sans[5] = {"dns:localhost", "ip:127.0.0.1", "ip:::1", NULL, NULL};
+        char host[300];
+        ch_svc_issue_req req = {.name = "certhubd server", .profile = "tls-server", .ca_id = issuer.id,
+                                .key_type = "p256", .days = 90, .sans = sans};
+        ch_san probe;
+        if (hostname && *hostname && strcmp(hostname, "localhost") != 0) {
+            snprintf(host, sizeof host, "dns:%s", hostname);
+            if (ch_san_parse(&probe, host) == 0)
+                sans[3] = host;
+        }
+        req.subject.fields.common_name = "localhost";
+        req.subject.fields.organization = "certhub";
+        error = ch_svc_cert_issue(svc, &a, &req, &server);
+    }
+    if (error < 0)
+        goto done;
+    if ((error = ch_cert_parse(&out->server_cert, server.der, server.der_len)) < 0 ||
+        (error = svc_key_load(svc, out->tenant_id, server.key_id, &out->server_key)) < 0 ||
+        (error = ch_store_cert_get(svc->store, &issuer_row, out->tenant_id, issuer.cert_id)) < 0 ||
+        (error = ch_cert_parse(&out->issuer_cert, issuer_row.der, issuer_row.der_len)) < 0)
+        goto done;
+done:
+    if (error < 0)
+        ch_svc_bootstrap_dispose(out);
+    ch_buf_dispose(&pem);
+    ch_store_cert_dispose(&server);
+    ch_store_cert_dispose(&issuer_row);
+    ch_store_ca_dispose(&root);
+    ch_store_ca_dispose(&issuer);
+    ch_store_tenant_dispose(&tenant);
+    return error;
+}
+
+void ch_svc_bootstrap_dispose(ch_svc_bootstrap *b)
+{
+    ch_secure_free_str(b->admin_token);
+    ch_cert_free(b->server_cert);
+    ch_cert_free(b->issuer_cert);
+    ch_key_free(b->server_key);
+    memset(b, 0, sizeof *b);
+}

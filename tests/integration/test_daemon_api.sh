@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# certhubd end to end: first start on a free loopback port, HTTPS with its own CA, bearer
+# tokens, issuing over the REST API checked by openssl, bad requests, restart, SIGTERM.
+. "$(dirname "$0")/lib.sh"
+
+[ -n "${CERTHUBD:-}" ] || fail "CERTHUBD must name the certhubd binary"
+data="$T/data"
+pid=""
+cleanup_daemon() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; }
+trap 'cleanup_daemon; rm -rf "$T"' EXIT
+
+start() {
+    for attempt in 1 2 3 4 5; do
+        port=$((20000 + RANDOM % 40000))
+        "$CERTHUBD" --data-dir "$data" --listen "127.0.0.1:$port" --threads 2 >"$T/log.$attempt" 2>&1 &
+        pid=$!
+        for i in $(seq 1 100); do
+            if grep -q "listening on" "$T/log.$attempt" 2>/dev/null; then
+                log="$T/log.$attempt"
+                return 0
+            fi
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.05
+        done
+        wait "$pid" 2>/dev/null || true
+        pid=""
+    done
+    fail "certhubd did not start: $(cat "$T"/log.*)"
+}
+
+api() { # METHOD PATH [JSON] -> body in $T/body, status in $status
+    local method=$1 path=$2 json=${3:-}
+    local args=(-s -o "$T/body" -w '%{http_code}' --cacert "$data/ca.pem" -X "$method")
+    [ -n "${TOKEN:-}" ] && args+=(-H "Authorization: Bearer $TOKEN")
+    [ -n "$json" ] && args+=(-H "Content-Type: application/json" --data "$json")
+    status=$(curl "${args[@]}" "https://localhost:$port$path" || true)
+}
+field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p" "$T/body" | head -1; }
+
+start
+check_contains "first start prints the admin token" "$(cat "$log")" "admin API token"
+check_eq "admin-token file is 0600" 600 "$(stat -c %a "$data/admin-token")"
+TOKEN=$(cat "$data/admin-token")
+check_contains "the token appears once, in the log of the first start" "$(cat "$log")" "$TOKEN"
+
+# TLS: the listener's certificate chains to DATA_DIR/ca.pem for localhost and 127.0.0.1.
+status=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$data/ca.pem" "https://localhost:$port/api/v1/health")
+check_eq "health over verified TLS (localhost)" 200 "$status"
+status=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$data/ca.pem" "https://127.0.0.1:$port/api/v1/health")
+check_eq "health over verified TLS (127.0.0.1)" 200 "$status"
+echo | openssl s_client -connect "127.0.0.1:$port" -tls1_1 >/dev/null 2>&1 && fail "TLS 1.1 accepted"
+ok "TLS 1.1 refused"
+
+# Authentication.
+saved=$TOKEN
+TOKEN="" api GET /api/v1/certificates
+check_eq "no token: 401" 401 "$status"
+check_contains "no token: error code" "$(cat "$T/body")" '"code":"unauthorized"'
+TOKEN="cht_0000000000000000000000000000000000000000000000000000000000000000" api GET /api/v1/certificates
+check_eq "unknown token: 401" 401 "$status"
+TOKEN=$saved
+
+# The quickstart CAs.
+api GET /api/v1/cas
+check_eq "list CAs" 200 "$status"
+check_contains "quickstart root" "$(cat "$T/body")" "certhub Quickstart Root CA - Not for Production"
+issuer=$(grep -o '"id":"ca_[0-9a-f]*","name":"certhub Quickstart Issuing CA' "$T/body" | sed 's/"id":"\(ca_[0-9a-f]*\)".*/\1/')
+[ -n "$issuer" ] || fail "no issuing CA in $(cat "$T/body")"
+issuer_cert=$(grep -o "\"id\":\"$issuer\",\"name\":\"[^\"]*\",\"certificate_id\":\"crt_[0-9a-f]*\"" "$T/body" | sed 's/.*"certificate_id":"\(crt_[0-9a-f]*\)"/\1/')
+
+# Issue a server certificate and check it with openssl.
+api POST /api/v1/certificates "{\"name\":\"web\",\"profile\":\"tls-server\",\"subject\":{\"common_name\":\"web.example\",\"organization\":\"Acme\"},\"sans\":[\"dns:web.example\",\"ip:10.1.2.3\"],\"key_type\":\"p256\",\"days\":30,\"ca_id\":\"$issuer\"}"
+check_eq "issue: 201" 201 "$status"
+id=$(field id)
+check_contains "issued certificate has an id" "$id" "crt_"
+printf '%b' "$(field pem)" > leaf.pem
+api GET "/api/v1/certificates/$issuer_cert"
+printf '%b' "$(field pem)" > issuer.pem
+openssl verify -CAfile "$data/ca.pem" -untrusted issuer.pem leaf.pem >/dev/null && ok "openssl verifies the issued certificate"
+check_contains "SANs as asked" "$(openssl x509 -in leaf.pem -noout -ext subjectAltName)" "DNS:web.example, IP Address:10.1.2.3"
+api GET "/api/v1/certificates/$id"
+check_eq "get by id" 200 "$status"
+check_contains "has its key on the server" "$(cat "$T/body")" '"has_private_key":true'
+if grep -q "PRIVATE KEY" "$T/body"; then fail "a private key appeared in a response"; fi
+ok "no private key in responses"
+api GET "/api/v1/certificates?search=web.example&limit=5"
+check_contains "search finds it" "$(cat "$T/body")" "\"id\":\"$id\""
+
+# Bad requests change nothing.
+api GET "/api/v1/certificates?limit=1000"
+before=$(grep -o '"id":"crt_' "$T/body" | wc -l)
+api POST /api/v1/certificates '{"profile":'
+check_eq "malformed JSON: 400" 400 "$status"
+status=$(curl -s -o "$T/body" -w '%{http_code}' --cacert "$data/ca.pem" -H "Authorization: Bearer $TOKEN" -H "Content-Type: text/plain" --data 'x' "https://localhost:$port/api/v1/certificates")
+check_eq "wrong content type: 415" 415 "$status"
+api POST /api/v1/certificates "{\"profile\":\"nope\",\"subject\":{\"common_name\":\"x\"},\"ca_id\":\"$issuer\"}"
+check_eq "unknown profile: 400" 400 "$status"
+check_contains "unknown profile names the field" "$(cat "$T/body")" '"field":"profile"'
+api POST /api/v1/certificates "{\"profile\":\"tls-server\",\"subject\":{\"common_name\":\"x\"},\"ca_id\":\"$issuer\",\"days\":99999}"
+check_eq "days out of range: 400" 400 "$status"
+api POST /api/v1/certificates "{\"profile\":\"tls-server\",\"subject\":{\"common_name\":\"x\"},\"ca_id\":\"$issuer\",\"days\":5000}"
+check_eq "validity beyond the CA: 422" 422 "$status"
+api POST /api/v1/certificates "{\"profile\":\"tls-server\",\"subject\":{\"common_name\":\"x\"},\"ca_id\":\"$issuer\",\"csr\":\"-----BEGIN CERTIFICATE REQUEST-----\\nAAAA\\n-----END CERTIFICATE REQUEST-----\\n\"}"
+check_eq "broken CSR: 400" 400 "$status"
+api GET /api/v1/certificates/crt_doesnotexist
+check_eq "unknown id: 404" 404 "$status"
+api GET "/api/v1/certificates?limit=1000"
+check_eq "nothing was stored by the bad requests" "$before" "$(grep -o '"id":"crt_' "$T/body" | wc -l)"
+
+# Restart: nothing secret printed, the same CA, the same token, the certificate still there.
+kill -TERM "$pid"
+wait "$pid" 2>/dev/null || true
+check_contains "SIGTERM stops it cleanly" "$(cat "$log")" "certhubd: stopped"
+start
+if grep -q "cht_" "$log"; then fail "the second start printed a token"; fi
+ok "the second start prints nothing secret"
+api GET "/api/v1/certificates/$id"
+check_eq "the certificate survived the restart" 200 "$status"
+
+done_testing
