@@ -1,4 +1,5 @@
 # The two set-up commands of the README, plus conveniences.  The real build is CMake.
+MAKEFLAGS  += --no-print-directory
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
