@@ -232,7 +232,9 @@ static void test_csr_rules(void **state)
     ch_cert_info_dispose(&info);
     ch_cert_free(leaf);
     /* Truncated and trailing-garbage CSRs. */
-    for (size_t k = 1; k < pem.len; k += 9) {
+    /* Cuts that take away at least part of the END line's dashes and name (a cut of the final
+     * newline alone leaves a valid PEM). */
+    for (size_t k = 1; k + 8 < pem.len; k += 9) {
         ch_csr *t = NULL;
         assert_int_not_equal(ch_csr_parse(&t, pem.data, k), 0);
         assert_null(t);
