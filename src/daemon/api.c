@@ -1,8 +1,10 @@
 /* REST API routes: /api/v1/<resource>[/<id>]. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/buffer.h>
 #include <event2/http.h>
 
 #include "daemon.h"
@@ -192,6 +194,325 @@ static void cas_list(req *r)
     reply_json(r, 200, json_pack("{so so}", "items", items, "next_cursor", json_null()));
 }
 
+/* Reads a subject member: an object of fields or a DN string. */
+static int get_subject(req *r, json_t *body, ch_svc_subject *out)
+{
+    json_t *subject = json_object_get(body, "subject");
+
+    memset(out, 0, sizeof *out);
+    if (subject == NULL || json_is_null(subject))
+        return 0;
+    if (json_is_string(subject)) {
+        out->dn = json_string_value(subject);
+        return 0;
+    }
+    if (!json_is_object(subject)) {
+        reply_error_msg(r, CH_EINVAL, "subject", "subject must be an object or a DN string");
+        return -1;
+    }
+    return get_str(r, subject, "common_name", &out->fields.common_name) ||
+                   get_str(r, subject, "organization", &out->fields.organization) ||
+                   get_str(r, subject, "organizational_unit", &out->fields.org_unit) ||
+                   get_str(r, subject, "country", &out->fields.country) ||
+                   get_str(r, subject, "state", &out->fields.state) ||
+                   get_str(r, subject, "locality", &out->fields.locality) ||
+                   get_str(r, subject, "email", &out->fields.email)
+               ? -1
+               : 0;
+}
+
+static int get_int(req *r, json_t *body, const char *field, long min, long max, int *out)
+{
+    json_t *v = json_object_get(body, field);
+    char msg[128];
+
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
+        snprintf(msg, sizeof msg, "%s must be a whole number from %ld to %ld", field, min, max);
+        reply_error_msg(r, CH_EINVAL, field, msg);
+        return -1;
+    }
+    *out = (int)json_integer_value(v);
+    return 0;
+}
+
+static void tenants_create(req *r)
+{
+    json_t *body = read_json(r);
+    const char *name;
+    ch_store_tenant t;
+    int error;
+
+    if (body == NULL || get_str(r, body, "name", &name))
+        goto done;
+    if ((error = ch_svc_tenant_create(r->svc, &r->who.actor, name, &t)) < 0) {
+        reply_error(r, error);
+        goto done;
+    }
+    reply_json(r, 201, json_pack("{ss ss}", "id", t.id, "name", t.name));
+    ch_store_tenant_dispose(&t);
+done:
+    json_decref(body);
+}
+
+static void tokens_create(req *r)
+{
+    json_t *body = read_json(r);
+    const char *tenant = NULL, *role_name = NULL, *name = NULL;
+    ch_role role = CH_ROLE_VIEWER;
+    ch_store_tenant t = {0};
+    char *token = NULL, id[CH_ID_MAX];
+    int error;
+
+    if (body == NULL || get_str(r, body, "tenant", &tenant) || get_str(r, body, "role", &role_name) ||
+        get_str(r, body, "name", &name))
+        goto done;
+    if (role_name && (error = ch_role_parse(&role, role_name)) < 0) {
+        reply_error(r, error);
+        goto done;
+    }
+    /* "tenant" is a tenant's name (or id); absent means the caller's own. */
+    if (tenant && ch_store_tenant_get_by_name(ch_svc_store(r->svc), &t, tenant) < 0 &&
+        ch_store_tenant_get(ch_svc_store(r->svc), &t, tenant) < 0) {
+        reply_error_msg(r, CH_ENOTFOUND, "tenant", "no such tenant");
+        goto done;
+    }
+    if ((error = ch_svc_token_create(r->svc, &r->who.actor, tenant ? t.id : NULL, role, name, &token, id)) < 0) {
+        reply_error(r, error);
+        goto done;
+    }
+    reply_json(r, 201, json_pack("{ss ss ss}", "id", id, "token", token, "role", ch_role_name(role)));
+done:
+    ch_secure_free_str(token);
+    ch_store_tenant_dispose(&t);
+    json_decref(body);
+}
+
+static void cas_create(req *r)
+{
+    json_t *body = read_json(r);
+    ch_svc_ca_req q = {.path_len = -2};
+    const char *type = NULL, *cert = NULL, *key = NULL, *password = NULL;
+    ch_store_ca out;
+    int error;
+
+    if (body == NULL)
+        return;
+    if (get_str(r, body, "name", &q.name) || get_str(r, body, "type", &type) ||
+        get_str(r, body, "key_type", &q.key_type) || get_str(r, body, "parent_id", &q.parent_id) ||
+        get_str(r, body, "digest", &q.digest) || get_int(r, body, "days", 1, 36600, &q.days) ||
+        get_int(r, body, "path_len", 0, 64, &q.path_len) || get_subject(r, body, &q.subject) ||
+        get_str(r, body, "certificate", &cert) || get_str(r, body, "private_key", &key) ||
+        get_str(r, body, "password", &password))
+        goto done;
+    if (type == NULL || strcmp(type, "root") == 0 || strcmp(type, "intermediate") == 0) {
+        q.intermediate = type && strcmp(type, "intermediate") == 0;
+        error = ch_svc_ca_create(r->svc, &r->who.actor, &q, &out);
+    } else if (strcmp(type, "import") == 0) {
+        if (cert == NULL) {
+            reply_error_msg(r, CH_EINVAL, "certificate", "an imported CA needs its certificate (PEM)");
+            goto done;
+        }
+        error = ch_svc_ca_import(r->svc, &r->who.actor, q.name, (const uint8_t *)cert, strlen(cert),
+                                 (const uint8_t *)key, key ? strlen(key) : 0, password, &out);
+    } else {
+        reply_error_msg(r, CH_EINVAL, "type", "type must be root, intermediate or import");
+        goto done;
+    }
+    if (error < 0) {
+        reply_error(r, error);
+        goto done;
+    }
+    reply_json(r, 201, ca_json(&out));
+    ch_store_ca_dispose(&out);
+done:
+    json_decref(body);
+}
+
+static void ca_get(req *r, const char *id)
+{
+    ch_store_ca ca;
+    int error = ch_svc_ca_get(r->svc, &r->who.actor, id, &ca);
+
+    if (error < 0)
+        return reply_error(r, error);
+    reply_json(r, 200, ca_json(&ca));
+    ch_store_ca_dispose(&ca);
+}
+
+static void reply_text(req *r, const char *type, const void *data, size_t len, const char *filename)
+{
+    struct evbuffer *buf = evbuffer_new();
+    char disp[160];
+
+    evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Content-Type", type);
+    if (filename) {
+        snprintf(disp, sizeof disp, "attachment; filename=\"%s\"", filename);
+        evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Content-Disposition", disp);
+    }
+    evbuffer_add(buf, data, len);
+    evhttp_send_reply(r->ev, 200, "OK", buf);
+    evbuffer_free(buf);
+}
+
+static void ca_chain(req *r, const char *id)
+{
+    ch_buf pem = CH_BUF_INIT;
+    int error = ch_svc_ca_chain_pem(r->svc, &r->who.actor, id, &pem);
+
+    if (error < 0)
+        return reply_error(r, error);
+    reply_text(r, "application/pem-certificate-chain", pem.data, pem.len, "chain.pem");
+    ch_buf_dispose(&pem);
+}
+
+static void ca_delete(req *r, const char *id)
+{
+    const char *force = query(r, "force");
+    int error = ch_svc_ca_delete(r->svc, &r->who.actor, id, force && strcmp(force, "true") == 0);
+
+    if (error < 0)
+        return reply_error(r, error);
+    reply_json(r, 200, json_pack("{ss sb}", "id", id, "deleted", 1));
+}
+
+static void certificate_delete(req *r, const char *id)
+{
+    int error = ch_svc_cert_delete(r->svc, &r->who.actor, id);
+
+    if (error < 0)
+        return reply_error(r, error);
+    reply_json(r, 200, json_pack("{ss sb}", "id", id, "deleted", 1));
+}
+
+static void certificate_rename(req *r, const char *id)
+{
+    json_t *body = read_json(r);
+    const char *name = NULL;
+    int error;
+
+    if (body == NULL || get_str(r, body, "name", &name))
+        goto done;
+    if ((error = ch_svc_cert_rename(r->svc, &r->who.actor, id, name)) < 0) {
+        reply_error(r, error);
+        goto done;
+    }
+    certificate_get(r, id);
+done:
+    json_decref(body);
+}
+
+static void certificate_private_key(req *r, const char *id)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
+    json_t *body = NULL;
+    const char *password = NULL;
+    ch_buf pem = CH_BUF_INIT;
+    int error;
+
+    /* An empty body means an unencrypted PEM; a JSON body may give {"password": "..."}. */
+    if (evbuffer_get_length(in) > 0 && ((body = read_json(r)) == NULL || get_str(r, body, "password", &password)))
+        goto done;
+    if ((error = ch_svc_key_export(r->svc, &r->who.actor, id, password, &pem)) < 0) {
+        reply_error(r, error);
+        goto done;
+    }
+    reply_text(r, "application/x-pem-file", pem.data, pem.len, "key.pem");
+done:
+    ch_buf_dispose_secure(&pem);
+    json_decref(body);
+}
+
+static void certificate_import(req *r)
+{
+    json_t *body = read_json(r);
+    const char *name = NULL, *cert = NULL, *key = NULL, *password = NULL;
+    char existing[CH_ID_MAX] = "";
+    ch_store_cert out;
+    int error;
+
+    if (body == NULL || get_str(r, body, "name", &name) || get_str(r, body, "certificate", &cert) ||
+        get_str(r, body, "private_key", &key) || get_str(r, body, "password", &password))
+        goto done;
+    if (cert == NULL) {
+        reply_error_msg(r, CH_EINVAL, "certificate", "certificate (PEM) is required");
+        goto done;
+    }
+    error = ch_svc_cert_import(r->svc, &r->who.actor, name, (const uint8_t *)cert, strlen(cert),
+                               (const uint8_t *)key, key ? strlen(key) : 0, password, &out, existing);
+    if (error < 0) {
+        if (error == CH_EEXISTS) {
+            json_t *e = json_pack("{s:{s:s, s:s, s:s}}", "error", "code", "already_exists", "message",
+                                  ch_error_last(), "existing_id", existing);
+            reply_json(r, 409, e);
+        } else {
+            reply_error(r, error);
+        }
+        goto done;
+    }
+    reply_json(r, 201, cert_json(&out, true));
+    ch_store_cert_dispose(&out);
+done:
+    json_decref(body);
+}
+
+static void audit_list(req *r)
+{
+    const char *after = query(r, "after");
+    ch_store_audit *rows = NULL;
+    size_t n = 0;
+    json_t *items = json_array();
+    int error = ch_svc_audit_list(r->svc, &r->who.actor, after ? strtoll(after, NULL, 10) : 0, 100, &rows, &n);
+
+    if (error < 0) {
+        json_decref(items);
+        return reply_error(r, error);
+    }
+    for (size_t i = 0; i < n; i++) {
+        char at[32];
+        ch_time_format(at, sizeof at, rows[i].at);
+        json_t *o = json_pack("{sI ss ss ss}", "seq", (json_int_t)rows[i].seq, "at", at, "actor", rows[i].actor,
+                              "action", rows[i].action);
+        json_object_set_new(o, "object_type", rows[i].object_type ? json_string(rows[i].object_type) : json_null());
+        json_object_set_new(o, "object_id", rows[i].object_id ? json_string(rows[i].object_id) : json_null());
+        json_object_set_new(o, "detail", rows[i].detail ? json_loads(rows[i].detail, 0, NULL) : json_null());
+        json_object_set_new(o, "hash", json_string(rows[i].hash));
+        json_array_append_new(items, o);
+    }
+    ch_store_audit_list_free(rows, n);
+    reply_json(r, 200, json_pack("{so}", "items", items));
+}
+
+static void profiles_list(req *r)
+{
+    const ch_profile *const *p = ch_profile_list();
+    json_t *items = json_array();
+
+    for (; *p; p++)
+        json_array_append_new(items, json_pack("{ss ss sb si}", "name", (*p)->name, "description",
+                                               (*p)->description, "is_ca", (*p)->is_ca, "default_days",
+                                               (*p)->default_days));
+    reply_json(r, 200, json_pack("{so}", "items", items));
+}
+
+/* "<resource>/<id>[/<sub>]" split in place-free fashion. */
+static bool route(const char *p, const char *resource, char *id, size_t idsize, const char **sub)
+{
+    size_t n = strlen(resource);
+    const char *rest, *slash;
+
+    if (strncmp(p, resource, n) != 0 || p[n] != '/' || p[n + 1] == '\0')
+        return false;
+    rest = p + n + 1;
+    slash = strchr(rest, '/');
+    if ((size_t)(slash ? slash - rest : (ptrdiff_t)strlen(rest)) >= idsize)
+        return false;
+    snprintf(id, idsize, "%.*s", (int)(slash ? slash - rest : (ptrdiff_t)strlen(rest)), rest);
+    *sub = slash ? slash + 1 : "";
+    return true;
+}
+
 void api_dispatch(req *r)
 {
     enum evhttp_cmd_type m = evhttp_request_get_command(r->ev);
@@ -207,17 +528,53 @@ void api_dispatch(req *r)
     if (need_auth(r) < 0)
         return;
     p += 8;
+    char id[CH_ID_MAX];
+    const char *sub;
     if (strcmp(p, "certificates") == 0) {
         if (m == EVHTTP_REQ_GET)
             return certificates_list(r);
         if (m == EVHTTP_REQ_POST)
             return certificates_issue(r);
-    } else if (strncmp(p, "certificates/", 13) == 0 && strchr(p + 13, '/') == NULL && p[13] != '\0') {
-        if (m == EVHTTP_REQ_GET)
-            return certificate_get(r, p + 13);
+    } else if (strcmp(p, "certificates/import") == 0) {
+        if (m == EVHTTP_REQ_POST)
+            return certificate_import(r);
+    } else if (route(p, "certificates", id, sizeof id, &sub)) {
+        if (*sub == '\0' && m == EVHTTP_REQ_GET)
+            return certificate_get(r, id);
+        if (*sub == '\0' && m == EVHTTP_REQ_DELETE)
+            return certificate_delete(r, id);
+        if (*sub == '\0' && m == EVHTTP_REQ_PATCH)
+            return certificate_rename(r, id);
+        if (strcmp(sub, "private-key") == 0 && m == EVHTTP_REQ_POST)
+            return certificate_private_key(r, id);
+        if (*sub != '\0')
+            return reply_error_msg(r, CH_ENOTFOUND, NULL, "no such resource");
     } else if (strcmp(p, "cas") == 0) {
         if (m == EVHTTP_REQ_GET)
             return cas_list(r);
+        if (m == EVHTTP_REQ_POST)
+            return cas_create(r);
+    } else if (route(p, "cas", id, sizeof id, &sub)) {
+        if (*sub == '\0' && m == EVHTTP_REQ_GET)
+            return ca_get(r, id);
+        if (*sub == '\0' && m == EVHTTP_REQ_DELETE)
+            return ca_delete(r, id);
+        if (strcmp(sub, "chain") == 0 && m == EVHTTP_REQ_GET)
+            return ca_chain(r, id);
+        if (*sub != '\0')
+            return reply_error_msg(r, CH_ENOTFOUND, NULL, "no such resource");
+    } else if (strcmp(p, "tenants") == 0) {
+        if (m == EVHTTP_REQ_POST)
+            return tenants_create(r);
+    } else if (strcmp(p, "tokens") == 0) {
+        if (m == EVHTTP_REQ_POST)
+            return tokens_create(r);
+    } else if (strcmp(p, "audit") == 0) {
+        if (m == EVHTTP_REQ_GET)
+            return audit_list(r);
+    } else if (strcmp(p, "profiles") == 0) {
+        if (m == EVHTTP_REQ_GET)
+            return profiles_list(r);
     } else {
         return reply_error_msg(r, CH_ENOTFOUND, NULL, "no such resource");
     }

@@ -107,6 +107,58 @@ check_eq "unknown id: 404" 404 "$status"
 api GET "/api/v1/certificates?limit=1000"
 check_eq "nothing was stored by the bad requests" "$before" "$(grep -o '"id":"crt_' "$T/body" | wc -l)"
 
+# Tokens, roles and tenants.
+api POST /api/v1/tokens '{"role":"viewer","name":"dashboard"}'
+check_eq "create a viewer token: 201" 201 "$status"
+viewer=$(field token)
+admin=$TOKEN
+TOKEN=$viewer api GET /api/v1/certificates
+check_eq "viewer may list" 200 "$status"
+TOKEN=$viewer api POST /api/v1/certificates "{\"profile\":\"tls-server\",\"subject\":{\"common_name\":\"v\"},\"ca_id\":\"$issuer\"}"
+check_eq "viewer may not issue: 403" 403 "$status"
+TOKEN=$viewer api POST "/api/v1/certificates/$id/private-key"
+check_eq "viewer may not export a key: 403" 403 "$status"
+api POST /api/v1/tenants '{"name":"beta"}'
+check_eq "create a tenant: 201" 201 "$status"
+api POST /api/v1/tokens '{"tenant":"beta","role":"admin"}'
+check_eq "token for the other tenant: 201" 201 "$status"
+beta=$(field token)
+TOKEN=$beta api GET "/api/v1/certificates/$id"
+check_eq "another tenant's certificate is not found" 404 "$status"
+TOKEN=$beta api GET "/api/v1/certificates?limit=1000"
+if grep -q "$id" "$T/body"; then fail "tenant beta lists tenant default's certificate"; fi
+ok "another tenant's certificate is not listed"
+
+# Key export: admin only, audited, and the key belongs to the certificate.
+api POST "/api/v1/certificates/$id/private-key"
+check_eq "admin exports the key" 200 "$status"
+openssl pkey -in "$T/body" -pubout > key.pub
+openssl x509 -in leaf.pem -pubkey -noout > cert.pub
+check_eq "the exported key is the certificate's" "$(cat cert.pub)" "$(cat key.pub)"
+api GET /api/v1/audit
+check_contains "the export is in the audit log" "$(cat "$T/body")" '"action":"key.export"'
+
+# Rename, chain, duplicate import, delete, a new root CA.
+api PATCH "/api/v1/certificates/$id" '{"name":"web renamed"}'
+check_contains "rename" "$(cat "$T/body")" '"name":"web renamed"'
+api GET "/api/v1/cas/$issuer/chain"
+check_eq "chain holds the issuer and the root" 2 "$(grep -c 'BEGIN CERTIFICATE' "$T/body")"
+pem_json=$(awk '{printf "%s\\n", $0}' leaf.pem)
+api POST /api/v1/certificates/import "{\"name\":\"again\",\"certificate\":\"$pem_json\"}"
+check_eq "importing a certificate already held: 409" 409 "$status"
+check_contains "the duplicate names the existing id" "$(cat "$T/body")" "\"existing_id\":\"$id\""
+api POST /api/v1/cas '{"name":"Team Root","type":"root","subject":{"common_name":"Team Root","organization":"Acme"},"key_type":"p384","days":3650}'
+check_eq "create a root CA" 201 "$status"
+api GET /api/v1/profiles
+check_contains "profiles listed" "$(cat "$T/body")" '"name":"device"'
+api DELETE "/api/v1/certificates/$id"
+check_eq "delete" 200 "$status"
+api GET "/api/v1/certificates/$id"
+check_eq "deleted certificate is gone" 404 "$status"
+api POST /api/v1/certificates "{\"name\":\"keeper\",\"profile\":\"tls-client\",\"subject\":{\"common_name\":\"keeper\"},\"ca_id\":\"$issuer\"}"
+check_eq "issue one to keep across the restart" 201 "$status"
+id=$(field id)
+
 # Restart: nothing secret printed, the same CA, the same token, the certificate still there.
 kill -TERM "$pid"
 wait "$pid" 2>/dev/null || true
