@@ -182,6 +182,12 @@ int ch_svc_cert_delete(ch_svc *svc, const ch_actor *actor, const char *id);
 /* The certificate as PEM. */
 int ch_svc_cert_pem(ch_buf *out, const ch_store_cert *cert);
 
+/* Writes a certificate with the chain of the certhub CA that issued it, in fmt (pem, der, p7b,
+ * p12, jks; see formats.h).  With include_key (always for p12/jks) the private key goes too,
+ * which needs CH_PERM_KEYS_EXPORT and is audited. */
+int ch_svc_cert_export(ch_svc *svc, const ch_actor *actor, const char *id, int fmt, const char *password,
+                       bool include_key, bool legacy, ch_buf *out);
+
 /* Exports the private key of a certificate as PEM (encrypted PKCS#8 when password is given).
  * Needs CH_PERM_KEYS_EXPORT; audited.  Dispose out with ch_buf_dispose_secure. */
 int ch_svc_key_export(ch_svc *svc, const ch_actor *actor, const char *cert_id, const char *password, ch_buf *out);

@@ -7,6 +7,7 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 
+#include "certhub/formats.h"
 #include "daemon.h"
 
 static json_t *cert_json(const ch_store_cert *c, bool with_pem)
@@ -457,6 +458,46 @@ done:
     json_decref(body);
 }
 
+/* GET .../export?format=pem|der|p7b (certificates only), POST .../export {"format","password",
+ * "include_key","legacy"} for p12/jks or PEM with the key. */
+static void certificate_export(req *r, const char *id, bool post)
+{
+    json_t *body = NULL, *v;
+    const char *format = query(r, "format"), *password = NULL;
+    bool include_key = false, legacy = false;
+    ch_format fmt;
+    ch_buf out = CH_BUF_INIT;
+    static const char *const types[] = {"", "application/x-pem-file", "application/pkix-cert", "application/pkcs7-mime",
+                                        "application/x-pkcs12", "application/x-java-keystore", ""};
+    char filename[64];
+    int error;
+
+    if (post) {
+        if ((body = read_json(r)) == NULL || get_str(r, body, "format", &format) ||
+            get_str(r, body, "password", &password))
+            goto done;
+        include_key = (v = json_object_get(body, "include_key")) != NULL && json_is_true(v);
+        legacy = (v = json_object_get(body, "legacy")) != NULL && json_is_true(v);
+    }
+    if ((error = ch_format_parse(&fmt, format ? format : "pem")) < 0 || fmt == CH_FMT_JCEKS) {
+        reply_error_msg(r, CH_EINVAL, "format", "format must be pem, der, p7b, p12 or jks");
+        goto done;
+    }
+    if (!post && (fmt == CH_FMT_PKCS12 || fmt == CH_FMT_JKS)) {
+        reply_error_msg(r, CH_EINVAL, "format", "p12 and jks need a password: POST {\"format\",\"password\"}");
+        goto done;
+    }
+    if ((error = ch_svc_cert_export(r->svc, &r->who.actor, id, fmt, password, include_key, legacy, &out)) < 0) {
+        reply_error(r, error);
+        goto done;
+    }
+    snprintf(filename, sizeof filename, "certificate.%s", ch_format_name(fmt));
+    reply_text(r, types[fmt], out.data, out.len, filename);
+done:
+    ch_buf_dispose_secure(&out);
+    json_decref(body);
+}
+
 static void audit_list(req *r)
 {
     const char *after = query(r, "after");
@@ -547,6 +588,8 @@ void api_dispatch(req *r)
             return certificate_rename(r, id);
         if (strcmp(sub, "private-key") == 0 && m == EVHTTP_REQ_POST)
             return certificate_private_key(r, id);
+        if (strcmp(sub, "export") == 0 && (m == EVHTTP_REQ_GET || m == EVHTTP_REQ_POST))
+            return certificate_export(r, id, m == EVHTTP_REQ_POST);
         if (*sub != '\0')
             return reply_error_msg(r, CH_ENOTFOUND, NULL, "no such resource");
     } else if (strcmp(p, "cas") == 0) {

@@ -130,6 +130,7 @@ if grep -q "$id" "$T/body"; then fail "tenant beta lists tenant default's certif
 ok "another tenant's certificate is not listed"
 
 # Key export: admin only, audited, and the key belongs to the certificate.
+openssl x509 -in leaf.pem -pubkey -noout > cert.pub
 api POST "/api/v1/certificates/$id/private-key"
 check_eq "admin exports the key" 200 "$status"
 openssl pkey -in "$T/body" -pubout > key.pub
@@ -137,6 +138,21 @@ openssl x509 -in leaf.pem -pubkey -noout > cert.pub
 check_eq "the exported key is the certificate's" "$(cat cert.pub)" "$(cat key.pub)"
 api GET /api/v1/audit
 check_contains "the export is in the audit log" "$(cat "$T/body")" '"action":"key.export"'
+
+# Export in every format; PKCS#12 with its key, read back by openssl.
+curl -s --cacert "$data/ca.pem" -H "Authorization: Bearer $TOKEN" -o exported.der "https://localhost:$port/api/v1/certificates/$id/export?format=der"
+check_eq "DER export is the certificate" "$(openssl x509 -in leaf.pem -noout -fingerprint -sha256)" "$(openssl x509 -inform DER -in exported.der -noout -fingerprint -sha256)"
+curl -s --cacert "$data/ca.pem" -H "Authorization: Bearer $TOKEN" -o exported.pem "https://localhost:$port/api/v1/certificates/$id/export?format=pem"
+check_eq "PEM export carries the chain to the root" 3 "$(grep -c 'BEGIN CERTIFICATE' exported.pem)"
+openssl verify -CAfile "$data/ca.pem" -untrusted exported.pem leaf.pem >/dev/null && ok "the exported chain verifies"
+status=$(curl -s --cacert "$data/ca.pem" -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" -d '{"format":"p12","password":"s3cret"}' -o exported.p12 -w '%{http_code}' "https://localhost:$port/api/v1/certificates/$id/export")
+check_eq "PKCS#12 export" 200 "$status"
+openssl pkcs12 -in exported.p12 -nocerts -nodes -passin pass:s3cret 2>/dev/null | openssl pkey -pubout > p12key.pub
+check_eq "the PKCS#12 key is the certificate's" "$(cat cert.pub)" "$(cat p12key.pub)"
+TOKEN=$viewer api POST "/api/v1/certificates/$id/export" '{"format":"jks","password":"s3cret"}'
+check_eq "viewer may not export a keystore with the key: 403" 403 "$status"
+api GET "/api/v1/certificates/$id/export?format=p12"
+check_eq "PKCS#12 by GET (no password) is refused: 400" 400 "$status"
 
 # Rename, chain, duplicate import, delete, a new root CA.
 api PATCH "/api/v1/certificates/$id" '{"name":"web renamed"}'

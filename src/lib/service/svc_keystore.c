@@ -255,3 +255,65 @@ int ch_svc_keystore_delete(ch_svc *svc, const ch_actor *actor, const char *id)
 done:
     return error;
 }
+
+int ch_svc_cert_export(ch_svc *svc, const ch_actor *actor, const char *id, int fmt, const char *password,
+                       bool include_key, bool legacy, ch_buf *out)
+{
+    ch_store_cert row = {0};
+    ch_store_ca ca = {0};
+    ch_cert *chain[CH_MAX_CHAIN_LEN] = {0};
+    size_t len = 0;
+    ch_key *key = NULL;
+    ch_keystore *ks = NULL;
+    ch_export_opts eo = {.password = password, .legacy = legacy, .include_key = include_key};
+    bool keys = fmt == CH_FMT_PKCS12 || fmt == CH_FMT_JKS || (fmt == CH_FMT_PEM && include_key);
+    char next[CH_ID_MAX] = "";
+    int error;
+
+    if ((error = svc_need(actor, CH_ROLE_VIEWER, "exporting a certificate")) < 0)
+        return error;
+    if ((error = ch_store_cert_get(svc->store, &row, actor->tenant_id, id)) < 0)
+        return error;
+    if (keys && row.key_id == NULL) {
+        error = ch_error_set_field(CH_EINVAL, "format",
+                                   "certhub holds no private key for this certificate: choose pem, der or p7b");
+        goto done;
+    }
+    if (keys && !(actor->perms & CH_PERM_KEYS_EXPORT)) {
+        error = ch_error_set(CH_EPERM, "exporting a private key needs the keys:export permission");
+        goto done;
+    }
+    if ((error = ch_cert_parse(&chain[len], row.der, row.der_len)) < 0)
+        goto done;
+    len++;
+    /* The chain of the certhub CA that issued it, up to its root. */
+    if (row.ca_id)
+        snprintf(next, sizeof next, "%s", row.ca_id);
+    while (next[0] && len < CH_MAX_CHAIN_LEN && ch_store_ca_get(svc->store, &ca, actor->tenant_id, next) == 0) {
+        if ((error = load_cert(svc, actor->tenant_id, ca.cert_id, &chain[len])) < 0)
+            goto done;
+        len++;
+        snprintf(next, sizeof next, "%s", ca.parent_id ? ca.parent_id : "");
+        ch_store_ca_dispose(&ca);
+    }
+    if (keys && (error = svc_key_load(svc, actor->tenant_id, row.key_id, &key)) < 0)
+        goto done;
+    if ((error = ch_keystore_new(&ks)) < 0 || (error = ch_keystore_add(ks, row.name, chain, len, key)) < 0 ||
+        (error = ch_keystore_export(out, ks, (ch_format)fmt, &eo)) < 0)
+        goto done;
+    if (keys)
+        SVC_TX(svc, svc_audit(svc, actor, "key.export", "certificate", id,
+                              fmt == CH_FMT_PKCS12 ? "{\"format\":\"p12\"}"
+                              : fmt == CH_FMT_JKS  ? "{\"format\":\"jks\"}"
+                                                   : "{\"format\":\"pem\"}"));
+done:
+    if (error < 0)
+        ch_buf_dispose_secure(out);
+    ch_store_ca_dispose(&ca);
+    ch_keystore_free(ks);
+    ch_key_free(key);
+    for (size_t i = 0; i < len; i++)
+        ch_cert_free(chain[i]);
+    ch_store_cert_dispose(&row);
+    return error;
+}
