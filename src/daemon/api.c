@@ -6,6 +6,7 @@
 
 #include <event2/buffer.h>
 #include <event2/http.h>
+#include <openssl/evp.h>
 
 #include "certhub/formats.h"
 #include "daemon.h"
@@ -537,89 +538,345 @@ static void profiles_list(req *r)
     reply_json(r, 200, json_pack("{so}", "items", items));
 }
 
-/* "<resource>/<id>[/<sub>]" split in place-free fashion. */
-static bool route(const char *p, const char *resource, char *id, size_t idsize, const char **sub)
+static void csrs_create(req *r)
 {
-    size_t n = strlen(resource);
-    const char *rest, *slash;
+    json_t *body = read_json(r), *sans, *v;
+    ch_svc_csr_req q = {0};
+    const char *san_list[CH_MAX_SANS + 1] = {0};
+    ch_store_csr out;
+    ch_buf pem = CH_BUF_INIT;
+    size_t i, k = 0;
+    int error;
 
-    if (strncmp(p, resource, n) != 0 || p[n] != '/' || p[n + 1] == '\0')
-        return false;
-    rest = p + n + 1;
-    slash = strchr(rest, '/');
-    if ((size_t)(slash ? slash - rest : (ptrdiff_t)strlen(rest)) >= idsize)
-        return false;
-    snprintf(id, idsize, "%.*s", (int)(slash ? slash - rest : (ptrdiff_t)strlen(rest)), rest);
-    *sub = slash ? slash + 1 : "";
-    return true;
+    if (body == NULL || get_str(r, body, "name", &q.name) || get_str(r, body, "key_type", &q.key_type) ||
+        get_str(r, body, "digest", &q.digest) || get_subject(r, body, &q.subject))
+        goto done;
+    if ((sans = json_object_get(body, "sans")) != NULL) {
+        if (!json_is_array(sans) || json_array_size(sans) > CH_MAX_SANS) {
+            reply_error_msg(r, CH_EINVAL, "sans", "sans must be an array of strings like \"dns:a.example\"");
+            goto done;
+        }
+        json_array_foreach(sans, i, v) {
+            if (!json_is_string(v)) {
+                reply_error_msg(r, CH_EINVAL, "sans", "sans must be an array of strings");
+                goto done;
+            }
+            san_list[k++] = json_string_value(v);
+        }
+        q.sans = san_list;
+        q.san_count = k;
+    }
+    if ((error = ch_svc_csr_create(r->svc, &r->who.actor, &q, &out)) < 0) {
+        reply_error(r, error);
+        goto done;
+    }
+    if (ch_svc_csr_pem(&pem, &out) == 0)
+        reply_json(r, 201, json_pack("{ss ss ss ss}", "id", out.id, "name", out.name, "subject", out.subject, "pem",
+                                     (const char *)pem.data));
+    else
+        reply_error(r, CH_EINTERNAL);
+    ch_buf_dispose(&pem);
+    ch_store_csr_dispose(&out);
+done:
+    json_decref(body);
+}
+
+static json_t *csr_json(const ch_store_csr *c)
+{
+    json_t *o = json_pack("{ss ss ss}", "id", c->id, "name", c->name, "subject", c->subject);
+    ch_buf pem = CH_BUF_INIT;
+
+    json_object_set_new(o, "certificate_id", c->cert_id ? json_string(c->cert_id) : json_null());
+    if (ch_svc_csr_pem(&pem, c) == 0)
+        json_object_set_new(o, "pem", json_string((const char *)pem.data));
+    ch_buf_dispose(&pem);
+    return o;
+}
+
+static void csrs_list(req *r, const char *unused)
+{
+    ch_store_csr *rows = NULL;
+    size_t n = 0;
+    json_t *items;
+    int error = ch_svc_csr_list(r->svc, &r->who.actor, &rows, &n);
+
+    (void)unused;
+    if (error < 0)
+        return reply_error(r, error);
+    items = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(items, csr_json(&rows[i]));
+    ch_store_csr_list_free(rows, n);
+    reply_json(r, 200, json_pack("{so so}", "items", items, "next_cursor", json_null()));
+}
+
+static void csr_get(req *r, const char *id)
+{
+    ch_store_csr c;
+    int error = ch_svc_csr_get(r->svc, &r->who.actor, id, &c);
+
+    if (error < 0)
+        return reply_error(r, error);
+    reply_json(r, 200, csr_json(&c));
+    ch_store_csr_dispose(&c);
+}
+
+static void csr_attach(req *r, const char *id)
+{
+    json_t *body = read_json(r);
+    const char *cert = NULL;
+    ch_store_cert out;
+    int error;
+
+    if (body == NULL || get_str(r, body, "certificate", &cert))
+        goto done;
+    if (cert == NULL) {
+        reply_error_msg(r, CH_EINVAL, "certificate", "certificate (PEM) is required");
+        goto done;
+    }
+    if ((error = ch_svc_csr_attach(r->svc, &r->who.actor, id, (const uint8_t *)cert, strlen(cert), &out)) < 0) {
+        reply_error(r, error);
+        goto done;
+    }
+    reply_json(r, 201, cert_json(&out, true));
+    ch_store_cert_dispose(&out);
+done:
+    json_decref(body);
+}
+
+/* POST /keystores: {"name","data" (base64),"password","key_password"}. */
+static void keystores_upload(req *r)
+{
+    json_t *body = read_json(r);
+    const char *name = NULL, *data = NULL, *password = NULL, *key_password = NULL;
+    unsigned char *bytes = NULL;
+    int len = 0, error;
+    ch_store_keystore out;
+
+    if (body == NULL || get_str(r, body, "name", &name) || get_str(r, body, "data", &data) ||
+        get_str(r, body, "password", &password) || get_str(r, body, "key_password", &key_password))
+        goto done;
+    if (data == NULL || strlen(data) > CH_MAX_UPLOAD_BYTES / 3 * 4 + 4 ||
+        (bytes = malloc(strlen(data) / 4 * 3 + 4)) == NULL ||
+        (len = EVP_DecodeBlock(bytes, (const unsigned char *)data, (int)strlen(data))) < 0) {
+        reply_error_msg(r, CH_EINVAL, "data", "data must be the keystore file in base64");
+        goto done;
+    }
+    /* EVP_DecodeBlock counts the padding as data: trim what '=' stood for. */
+    for (const char *e = data + strlen(data); e > data && e[-1] == '='; e--)
+        len--;
+    if ((error = ch_svc_keystore_import(r->svc, &r->who.actor, name, bytes, (size_t)len, password, key_password,
+                                        &out)) < 0) {
+        reply_error(r, error);
+        goto done;
+    }
+    reply_json(r, 201, json_pack("{ss ss ss}", "id", out.id, "name", out.name, "format", out.format));
+    ch_store_keystore_dispose(&out);
+done:
+    if (bytes)
+        ch_secure_free(bytes, strlen(data ? data : "") / 4 * 3 + 4);
+    json_decref(body);
+}
+
+static void keystores_list(req *r, const char *unused)
+{
+    ch_store_keystore *rows = NULL;
+    size_t n = 0;
+    json_t *items;
+    int error = ch_svc_keystore_list(r->svc, &r->who.actor, &rows, &n);
+
+    (void)unused;
+    if (error < 0)
+        return reply_error(r, error);
+    items = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(items, json_pack("{ss ss ss}", "id", rows[i].id, "name", rows[i].name, "format",
+                                               rows[i].format));
+    ch_store_keystore_list_free(rows, n);
+    reply_json(r, 200, json_pack("{so so}", "items", items, "next_cursor", json_null()));
+}
+
+static void keystore_entries(req *r, const char *id)
+{
+    ch_store_keystore_entry *rows = NULL;
+    size_t n = 0;
+    json_t *items;
+    int error = ch_svc_keystore_entries(r->svc, &r->who.actor, id, &rows, &n);
+
+    if (error < 0)
+        return reply_error(r, error);
+    items = json_array();
+    for (size_t i = 0; i < n; i++) {
+        ch_store_cert c;
+        json_t *o = json_pack("{ss si ss ss sb}", "alias", rows[i].alias, "position", rows[i].position,
+                              "certificate_id", rows[i].cert_id, "origin", rows[i].origin, "has_private_key",
+                              rows[i].key_id != NULL);
+        if (ch_svc_cert_get(r->svc, &r->who.actor, rows[i].cert_id, &c) == 0) {
+            json_object_set_new(o, "certificate", cert_json(&c, false));
+            ch_store_cert_dispose(&c);
+        }
+        json_array_append_new(items, o);
+    }
+    ch_store_keystore_entry_list_free(rows, n);
+    reply_json(r, 200, json_pack("{so}", "items", items));
+}
+
+static void keystore_export(req *r, const char *id)
+{
+    json_t *body = read_json(r), *v;
+    const char *format = NULL, *password = NULL;
+    ch_format fmt;
+    ch_buf out = CH_BUF_INIT;
+    int error;
+
+    if (body == NULL || get_str(r, body, "format", &format) || get_str(r, body, "password", &password))
+        goto done;
+    if (ch_format_parse(&fmt, format ? format : "pem") < 0 || fmt == CH_FMT_JCEKS) {
+        reply_error_msg(r, CH_EINVAL, "format", "format must be pem, der, p7b, p12 or jks");
+        goto done;
+    }
+    v = json_object_get(body, "include_key");
+    if ((error = ch_svc_keystore_export(r->svc, &r->who.actor, id, fmt, password, v && json_is_true(v),
+                                        json_is_true(json_object_get(body, "legacy")), &out)) < 0) {
+        reply_error(r, error);
+        goto done;
+    }
+    reply_text(r, "application/octet-stream", out.data, out.len, NULL);
+done:
+    ch_buf_dispose_secure(&out);
+    json_decref(body);
+}
+
+static void keystore_delete(req *r, const char *id)
+{
+    int error = ch_svc_keystore_delete(r->svc, &r->who.actor, id);
+
+    if (error < 0)
+        return reply_error(r, error);
+    reply_json(r, 200, json_pack("{ss sb}", "id", id, "deleted", 1));
+}
+
+/* Adapters so every handler has one shape. */
+static void h_certificates_list(req *r, const char *id) { (void)id; certificates_list(r); }
+static void h_certificates_issue(req *r, const char *id) { (void)id; certificates_issue(r); }
+static void h_certificate_import(req *r, const char *id) { (void)id; certificate_import(r); }
+static void h_certificate_export_get(req *r, const char *id) { certificate_export(r, id, false); }
+static void h_certificate_export_post(req *r, const char *id) { certificate_export(r, id, true); }
+static void h_cas_list(req *r, const char *id) { (void)id; cas_list(r); }
+static void h_cas_create(req *r, const char *id) { (void)id; cas_create(r); }
+static void h_tenants_create(req *r, const char *id) { (void)id; tenants_create(r); }
+static void h_tokens_create(req *r, const char *id) { (void)id; tokens_create(r); }
+static void h_audit_list(req *r, const char *id) { (void)id; audit_list(r); }
+static void h_profiles_list(req *r, const char *id) { (void)id; profiles_list(r); }
+static void h_csrs_create(req *r, const char *id) { (void)id; csrs_create(r); }
+static void h_keystores_upload(req *r, const char *id) { (void)id; keystores_upload(r); }
+
+/* Every route of the API.  "{id}" matches one path segment.  `certhubd --routes` prints this
+ * table and a test holds it against docs/api/openapi.yaml. */
+static const struct route {
+    enum evhttp_cmd_type method;
+    const char *pattern;
+    void (*handler)(req *r, const char *id);
+} routes[] = {
+    {EVHTTP_REQ_GET, "certificates", h_certificates_list},
+    {EVHTTP_REQ_POST, "certificates", h_certificates_issue},
+    {EVHTTP_REQ_POST, "certificates/import", h_certificate_import},
+    {EVHTTP_REQ_GET, "certificates/{id}", certificate_get},
+    {EVHTTP_REQ_PATCH, "certificates/{id}", certificate_rename},
+    {EVHTTP_REQ_DELETE, "certificates/{id}", certificate_delete},
+    {EVHTTP_REQ_GET, "certificates/{id}/export", h_certificate_export_get},
+    {EVHTTP_REQ_POST, "certificates/{id}/export", h_certificate_export_post},
+    {EVHTTP_REQ_POST, "certificates/{id}/private-key", certificate_private_key},
+    {EVHTTP_REQ_GET, "cas", h_cas_list},
+    {EVHTTP_REQ_POST, "cas", h_cas_create},
+    {EVHTTP_REQ_GET, "cas/{id}", ca_get},
+    {EVHTTP_REQ_DELETE, "cas/{id}", ca_delete},
+    {EVHTTP_REQ_GET, "cas/{id}/chain", ca_chain},
+    {EVHTTP_REQ_GET, "csrs", csrs_list},
+    {EVHTTP_REQ_POST, "csrs", h_csrs_create},
+    {EVHTTP_REQ_GET, "csrs/{id}", csr_get},
+    {EVHTTP_REQ_POST, "csrs/{id}/certificate", csr_attach},
+    {EVHTTP_REQ_GET, "keystores", keystores_list},
+    {EVHTTP_REQ_POST, "keystores", h_keystores_upload},
+    {EVHTTP_REQ_GET, "keystores/{id}/entries", keystore_entries},
+    {EVHTTP_REQ_POST, "keystores/{id}/export", keystore_export},
+    {EVHTTP_REQ_DELETE, "keystores/{id}", keystore_delete},
+    {EVHTTP_REQ_POST, "tenants", h_tenants_create},
+    {EVHTTP_REQ_POST, "tokens", h_tokens_create},
+    {EVHTTP_REQ_GET, "audit", h_audit_list},
+    {EVHTTP_REQ_GET, "profiles", h_profiles_list},
+};
+
+static const char *method_name(enum evhttp_cmd_type m)
+{
+    switch (m) {
+    case EVHTTP_REQ_GET: return "GET";
+    case EVHTTP_REQ_POST: return "POST";
+    case EVHTTP_REQ_PATCH: return "PATCH";
+    case EVHTTP_REQ_DELETE: return "DELETE";
+    case EVHTTP_REQ_PUT: return "PUT";
+    default: return "?";
+    }
+}
+
+extern const unsigned char openapi_yaml[];
+extern const size_t openapi_yaml_len;
+
+void api_print_routes(void)
+{
+    printf("GET /api/v1/health\n");
+    printf("GET /api/v1/openapi.yaml\n");
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+        printf("%s /api/v1/%s\n", method_name(routes[i].method), routes[i].pattern);
+}
+
+/* Matches path against pattern; an "{id}" segment is copied to id (at most one per pattern). */
+static bool match(const char *pattern, const char *path, char *id, size_t idsize)
+{
+    while (*pattern && *path) {
+        if (strncmp(pattern, "{id}", 4) == 0) {
+            size_t n = strcspn(path, "/");
+            if (n == 0 || n >= idsize)
+                return false;
+            memcpy(id, path, n);
+            id[n] = '\0';
+            path += n;
+            pattern += 4;
+            continue;
+        }
+        if (*pattern++ != *path++)
+            return false;
+    }
+    return *pattern == '\0' && *path == '\0';
 }
 
 void api_dispatch(req *r)
 {
     enum evhttp_cmd_type m = evhttp_request_get_command(r->ev);
     const char *p = r->path;
+    char id[CH_ID_MAX] = "";
+    bool path_known = false;
 
     if (strcmp(p, "/api/v1/health") == 0) {
         if (m != EVHTTP_REQ_GET)
             return reply_error_msg(r, CH_EINVAL, NULL, "use GET");
         return reply_json(r, 200, json_pack("{ss}", "status", "ok"));
     }
+    if (strcmp(p, "/api/v1/openapi.yaml") == 0 && m == EVHTTP_REQ_GET)
+        return reply_text(r, "application/yaml", openapi_yaml, openapi_yaml_len, NULL);
     if (strncmp(p, "/api/v1/", 8) != 0)
         return reply_error_msg(r, CH_ENOTFOUND, NULL, "no such resource; the API lives under /api/v1/");
     if (need_auth(r) < 0)
         return;
     p += 8;
-    char id[CH_ID_MAX];
-    const char *sub;
-    if (strcmp(p, "certificates") == 0) {
-        if (m == EVHTTP_REQ_GET)
-            return certificates_list(r);
-        if (m == EVHTTP_REQ_POST)
-            return certificates_issue(r);
-    } else if (strcmp(p, "certificates/import") == 0) {
-        if (m == EVHTTP_REQ_POST)
-            return certificate_import(r);
-    } else if (route(p, "certificates", id, sizeof id, &sub)) {
-        if (*sub == '\0' && m == EVHTTP_REQ_GET)
-            return certificate_get(r, id);
-        if (*sub == '\0' && m == EVHTTP_REQ_DELETE)
-            return certificate_delete(r, id);
-        if (*sub == '\0' && m == EVHTTP_REQ_PATCH)
-            return certificate_rename(r, id);
-        if (strcmp(sub, "private-key") == 0 && m == EVHTTP_REQ_POST)
-            return certificate_private_key(r, id);
-        if (strcmp(sub, "export") == 0 && (m == EVHTTP_REQ_GET || m == EVHTTP_REQ_POST))
-            return certificate_export(r, id, m == EVHTTP_REQ_POST);
-        if (*sub != '\0')
-            return reply_error_msg(r, CH_ENOTFOUND, NULL, "no such resource");
-    } else if (strcmp(p, "cas") == 0) {
-        if (m == EVHTTP_REQ_GET)
-            return cas_list(r);
-        if (m == EVHTTP_REQ_POST)
-            return cas_create(r);
-    } else if (route(p, "cas", id, sizeof id, &sub)) {
-        if (*sub == '\0' && m == EVHTTP_REQ_GET)
-            return ca_get(r, id);
-        if (*sub == '\0' && m == EVHTTP_REQ_DELETE)
-            return ca_delete(r, id);
-        if (strcmp(sub, "chain") == 0 && m == EVHTTP_REQ_GET)
-            return ca_chain(r, id);
-        if (*sub != '\0')
-            return reply_error_msg(r, CH_ENOTFOUND, NULL, "no such resource");
-    } else if (strcmp(p, "tenants") == 0) {
-        if (m == EVHTTP_REQ_POST)
-            return tenants_create(r);
-    } else if (strcmp(p, "tokens") == 0) {
-        if (m == EVHTTP_REQ_POST)
-            return tokens_create(r);
-    } else if (strcmp(p, "audit") == 0) {
-        if (m == EVHTTP_REQ_GET)
-            return audit_list(r);
-    } else if (strcmp(p, "profiles") == 0) {
-        if (m == EVHTTP_REQ_GET)
-            return profiles_list(r);
-    } else {
-        return reply_error_msg(r, CH_ENOTFOUND, NULL, "no such resource");
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        if (!match(routes[i].pattern, p, id, sizeof id))
+            continue;
+        path_known = true;
+        if (routes[i].method == m)
+            return routes[i].handler(r, id);
     }
-    reply_error_msg(r, CH_EINVAL, NULL, "this method is not allowed here");
+    if (path_known)
+        return reply_error_msg(r, CH_EINVAL, NULL, "this method is not allowed here");
+    reply_error_msg(r, CH_ENOTFOUND, NULL, "no such resource");
 }

@@ -33,5 +33,7 @@ const char *query(req *r, const char *name);
 
 /* Route handlers (api.c).  rest is what follows "/api/v1/<resource>". */
 void api_dispatch(req *r);
+/* Prints every route, one "METHOD /path" a line. */
+void api_print_routes(void);
 
 #endif

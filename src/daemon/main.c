@@ -54,6 +54,10 @@ int main(int argc, char **argv)
             listen = argv[++i];
         else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
             threads = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--routes") == 0) {
+            api_print_routes();
+            return 0;
+        }
         else
             usage();
     }

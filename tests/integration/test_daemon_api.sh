@@ -175,6 +175,36 @@ api POST /api/v1/certificates "{\"name\":\"keeper\",\"profile\":\"tls-client\",\
 check_eq "issue one to keep across the restart" 201 "$status"
 id=$(field id)
 
+# The API describes itself.
+curl -s --cacert "$data/ca.pem" -o served.yaml "https://localhost:$port/api/v1/openapi.yaml"
+cmp -s served.yaml "$CERTHUB_SOURCE_DIR/docs/api/openapi.yaml" && ok "openapi.yaml is served as written"
+
+# A CSR made on the server, signed by an outside CA (openssl), attached.
+api POST /api/v1/csrs '{"name":"partner","subject":{"common_name":"partner.example"},"sans":["dns:partner.example"],"key_type":"p256"}'
+check_eq "create a CSR" 201 "$status"
+csr_id=$(field id)
+printf '%b' "$(field pem)" > partner.csr
+openssl req -in partner.csr -verify -noout 2>/dev/null && ok "openssl verifies the server's CSR"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout outside.key -subj /CN=Outside -days 5 -out outside.pem 2>/dev/null
+openssl x509 -req -in partner.csr -CA outside.pem -CAkey outside.key -CAcreateserial -days 3 -out partner.pem 2>/dev/null
+pj=$(awk '{printf "%s\\n", $0}' partner.pem)
+api POST "/api/v1/csrs/$csr_id/certificate" "{\"certificate\":\"$pj\"}"
+check_eq "attach the signed certificate" 201 "$status"
+check_contains "the attached certificate keeps the server key" "$(cat "$T/body")" '"has_private_key":true'
+
+# A keystore from keytool, uploaded and listed entry by entry.
+keytool -genkeypair -keystore up.jks -storetype JKS -storepass changeit -keypass changeit -alias upload-me -keyalg EC -groupname secp256r1 -dname "CN=uploaded" -validity 10 >/dev/null 2>&1
+b64=$(base64 -w0 up.jks)
+api POST /api/v1/keystores "{\"name\":\"from keytool\",\"data\":\"$b64\",\"password\":\"wrong\"}"
+check_eq "keystore with the wrong password: 400" 400 "$status"
+check_contains "wrong password named" "$(cat "$T/body")" '"code":"wrong_password"'
+api POST /api/v1/keystores "{\"name\":\"from keytool\",\"data\":\"$b64\",\"password\":\"changeit\"}"
+check_eq "keystore upload" 201 "$status"
+ks_id=$(field id)
+api GET "/api/v1/keystores/$ks_id/entries"
+check_contains "the entry with its alias" "$(cat "$T/body")" '"alias":"upload-me"'
+check_contains "the entry's certificate details" "$(cat "$T/body")" '"subject":"CN=uploaded"'
+
 # Restart: nothing secret printed, the same CA, the same token, the certificate still there.
 kill -TERM "$pid"
 wait "$pid" 2>/dev/null || true
