@@ -1,8 +1,11 @@
 /* REST API routes: /api/v1/<resource>[/<id>]. */
+#include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/http.h>
@@ -756,6 +759,86 @@ static void keystore_delete(req *r, const char *id)
     reply_json(r, 200, json_pack("{ss sb}", "id", id, "deleted", 1));
 }
 
+/* ------------------------------------------------------------- metrics */
+
+size_t api_route_count(void);
+const char *api_route_label(size_t i);
+static const char *method_name(enum evhttp_cmd_type m);
+
+#define NROUTES_MAX 64
+#define NCLASSES 5 /* 1xx..5xx */
+static _Atomic unsigned long m_requests[NROUTES_MAX][NCLASSES];
+static _Atomic unsigned long m_micros[NROUTES_MAX]; /* total handling time */
+
+static void metrics(req *r)
+{
+    ch_buf b = CH_BUF_INIT;
+    ch_store_cert_filter f = {.is_ca = -1};
+    int64_t active = 0, expired = 0, soon = 0, now = ch_now();
+    ch_store_ca *cas = NULL;
+    size_t ncas = 0;
+    int error = 0, e = 0; /* e: any append failed (out of memory or over the cap) */
+
+    f.valid_at = now;
+    error |= ch_store_cert_count(ch_svc_store(r->svc), r->who.tenant_id, &f, &active);
+    f.valid_at = 0;
+    f.expiring_before = now;
+    error |= ch_store_cert_count(ch_svc_store(r->svc), r->who.tenant_id, &f, &expired);
+    f.expiring_before = now + 30 * 86400;
+    error |= ch_store_cert_count(ch_svc_store(r->svc), r->who.tenant_id, &f, &soon);
+    if (error)
+        return reply_error(r, CH_ESTORE);
+    e |= ch_buf_puts(&b, "# HELP certhub_http_requests_total Requests answered, by route and status class.\n"
+                          "# TYPE certhub_http_requests_total counter\n");
+    for (size_t i = 0; i < api_route_count(); i++)
+        for (int c = 0; c < NCLASSES; c++)
+            if (m_requests[i][c])
+                e |= ch_buf_printf(&b, "certhub_http_requests_total{route=\"%s\",status=\"%dxx\"} %lu\n",
+                                    api_route_label(i), c + 1, (unsigned long)m_requests[i][c]);
+    e |= ch_buf_puts(&b, "# HELP certhub_http_request_seconds_total Time spent answering, by route.\n"
+                          "# TYPE certhub_http_request_seconds_total counter\n");
+    for (size_t i = 0; i < api_route_count(); i++)
+        if (m_micros[i])
+            e |= ch_buf_printf(&b, "certhub_http_request_seconds_total{route=\"%s\"} %.6f\n", api_route_label(i),
+                                (double)m_micros[i] / 1e6);
+    e |= ch_buf_printf(&b,
+                        "# HELP certhub_certificates Certificates of this tenant by state.\n"
+                        "# TYPE certhub_certificates gauge\n"
+                        "certhub_certificates{state=\"valid\"} %lld\n"
+                        "certhub_certificates{state=\"expired\"} %lld\n"
+                        "certhub_certificates{state=\"expiring_30d\"} %lld\n",
+                        (long long)active, (long long)expired, (long long)(soon - expired));
+    e |= ch_buf_puts(&b, "# HELP certhub_ca_seconds_to_earliest_expiry Seconds until the first certificate a CA "
+                          "issued (or the CA itself) expires.\n# TYPE certhub_ca_seconds_to_earliest_expiry gauge\n");
+    if (ch_svc_ca_list(r->svc, &r->who.actor, &cas, &ncas) == 0) {
+        for (size_t i = 0; i < ncas; i++) {
+            ch_store_cert_filter cf = {.is_ca = -1, .ca_id = cas[i].id, .valid_at = now, .order = CH_ORDER_EXPIRY};
+            ch_store_cert *rows = NULL, own;
+            size_t n = 0;
+            char *next = NULL;
+            int64_t first = INT64_MAX;
+            if (ch_store_cert_get(ch_svc_store(r->svc), &own, r->who.tenant_id, cas[i].cert_id) == 0) {
+                first = own.not_after;
+                ch_store_cert_dispose(&own);
+            }
+            if (ch_store_cert_list(ch_svc_store(r->svc), r->who.tenant_id, &cf, 1, NULL, &rows, &n, &next) == 0 &&
+                n > 0 && rows[0].not_after < first)
+                first = rows[0].not_after;
+            free(next);
+            ch_store_cert_list_free(rows, n);
+            if (first != INT64_MAX)
+                e |= ch_buf_printf(&b, "certhub_ca_seconds_to_earliest_expiry{ca=\"%s\"} %lld\n", cas[i].id,
+                                    (long long)(first - now));
+        }
+        ch_store_ca_list_free(cas, ncas);
+    }
+    if (e)
+        reply_error(r, CH_ENOMEM);
+    else
+        reply_text(r, "text/plain; version=0.0.4", b.data ? b.data : (uint8_t *)"", b.len, NULL);
+    ch_buf_dispose(&b);
+}
+
 /* Adapters so every handler has one shape. */
 static void h_certificates_list(req *r, const char *id) { (void)id; certificates_list(r); }
 static void h_certificates_issue(req *r, const char *id) { (void)id; certificates_issue(r); }
@@ -850,7 +933,47 @@ static bool match(const char *pattern, const char *path, char *id, size_t idsize
     return *pattern == '\0' && *path == '\0';
 }
 
+size_t api_route_count(void)
+{
+    return sizeof routes / sizeof routes[0] + 1 <= NROUTES_MAX ? sizeof routes / sizeof routes[0] + 1 : NROUTES_MAX;
+}
+
+const char *api_route_label(size_t i)
+{
+    static char labels[NROUTES_MAX][80];
+    static _Atomic int ready;
+
+    if (!ready) {
+        snprintf(labels[0], sizeof labels[0], "other");
+        for (size_t k = 0; k + 1 < api_route_count(); k++)
+            snprintf(labels[k + 1], sizeof labels[k + 1], "%s /api/v1/%s", method_name(routes[k].method),
+                     routes[k].pattern);
+        ready = 1;
+    }
+    return labels[i];
+}
+
+static void dispatch(req *r, size_t *route_index);
+
 void api_dispatch(req *r)
+{
+    struct timespec t0, t1;
+    size_t idx = 0;
+    int status, cls;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    dispatch(r, &idx);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    status = evhttp_request_get_response_code(r->ev);
+    cls = status >= 100 && status < 600 ? status / 100 - 1 : 4;
+    if (idx < NROUTES_MAX) {
+        atomic_fetch_add(&m_requests[idx][cls], 1);
+        atomic_fetch_add(&m_micros[idx], (unsigned long)((t1.tv_sec - t0.tv_sec) * 1000000L +
+                                                         (t1.tv_nsec - t0.tv_nsec) / 1000));
+    }
+}
+
+static void dispatch(req *r, size_t *route_index)
 {
     enum evhttp_cmd_type m = evhttp_request_get_command(r->ev);
     const char *p = r->path;
@@ -861,6 +984,11 @@ void api_dispatch(req *r)
         if (m != EVHTTP_REQ_GET)
             return reply_error_msg(r, CH_EINVAL, NULL, "use GET");
         return reply_json(r, 200, json_pack("{ss}", "status", "ok"));
+    }
+    if (strcmp(p, "/metrics") == 0 && m == EVHTTP_REQ_GET) {
+        if (need_auth(r) < 0)
+            return;
+        return metrics(r);
     }
     if (strcmp(p, "/api/v1/openapi.yaml") == 0 && m == EVHTTP_REQ_GET)
         return reply_text(r, "application/yaml", openapi_yaml, openapi_yaml_len, NULL);
@@ -873,8 +1001,10 @@ void api_dispatch(req *r)
         if (!match(routes[i].pattern, p, id, sizeof id))
             continue;
         path_known = true;
-        if (routes[i].method == m)
+        if (routes[i].method == m) {
+            *route_index = i + 1;
             return routes[i].handler(r, id);
+        }
     }
     if (path_known)
         return reply_error_msg(r, CH_EINVAL, NULL, "this method is not allowed here");

@@ -35,5 +35,8 @@ const char *query(req *r, const char *name);
 void api_dispatch(req *r);
 /* Prints every route, one "METHOD /path" a line. */
 void api_print_routes(void);
+/* Routes for metrics: index 0 is "other", then the route table. */
+size_t api_route_count(void);
+const char *api_route_label(size_t i);
 
 #endif

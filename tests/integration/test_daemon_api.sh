@@ -205,6 +205,15 @@ api GET "/api/v1/keystores/$ks_id/entries"
 check_contains "the entry with its alias" "$(cat "$T/body")" '"alias":"upload-me"'
 check_contains "the entry's certificate details" "$(cat "$T/body")" '"subject":"CN=uploaded"'
 
+# Metrics for Prometheus (bearer token like every other route but health).
+status=$(curl -s -o metrics.txt -w '%{http_code}' --cacert "$data/ca.pem" "https://localhost:$port/metrics")
+check_eq "metrics need a token" 401 "$status"
+curl -s --cacert "$data/ca.pem" -H "Authorization: Bearer $TOKEN" -o metrics.txt "https://localhost:$port/metrics"
+check_contains "request counter by route" "$(cat metrics.txt)" 'certhub_http_requests_total{route="POST /api/v1/certificates",status="2xx"}'
+check_contains "client errors counted" "$(cat metrics.txt)" 'status="4xx"'
+check_contains "certificates by state" "$(cat metrics.txt)" 'certhub_certificates{state="valid"}'
+check_contains "seconds to the earliest expiry per CA" "$(cat metrics.txt)" "certhub_ca_seconds_to_earliest_expiry{ca=\"$issuer\"}"
+
 # Restart: nothing secret printed, the same CA, the same token, the certificate still there.
 kill -TERM "$pid"
 wait "$pid" 2>/dev/null || true
