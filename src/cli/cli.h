@@ -70,6 +70,21 @@ int cli_load_key(cli_args *a, const char *path, const char *pw_opt, struct ch_ke
 struct ch_san;
 int cli_parse_sans(cli_args *a, const char *text, struct ch_san *sans, size_t max, size_t *count, char **store);
 
+/* Talking to certhubd (remote.c). */
+#include <jansson.h>
+typedef struct cli_remote {
+    const char *url;        /* --server or CERTHUB_URL */
+    const char *token_file; /* --token-file */
+    char *token;            /* or CERTHUB_TOKEN */
+    const char *ca_file;    /* --ca-file or CERTHUB_CA: the root that signed the server */
+    bool json;              /* --output json */
+} cli_remote;
+extern cli_remote g_remote;
+int remote_setup(cli_args *a);
+/* Calls method path (under /api/v1/) with an optional JSON body; *out gets the JSON answer, or
+ * raw the bytes.  Errors are printed (the server's message) and return 1. */
+int remote_call(cli_args *a, const char *method, const char *path, json_t *body, json_t **out, ch_buf *raw);
+
 /* Commands. */
 int cmd_key_create(cli_args *a);
 int cmd_csr_create(cli_args *a);
@@ -77,6 +92,17 @@ int cmd_cert_create(cli_args *a);
 int cmd_inspect(cli_args *a);
 int cmd_verify(cli_args *a);
 int cmd_convert(cli_args *a);
+int cmd_remote_ca_list(cli_args *a);
+int cmd_remote_ca_create(cli_args *a);
+int cmd_remote_cert_list(cli_args *a);
+int cmd_remote_cert_get(cli_args *a);
+int cmd_remote_cert_issue(cli_args *a);
+int cmd_remote_cert_export(cli_args *a);
+int cmd_remote_cert_delete(cli_args *a);
+int cmd_remote_cert_import(cli_args *a);
+int cmd_remote_token_create(cli_args *a);
+int cmd_remote_tenant_create(cli_args *a);
+int cmd_remote_audit_list(cli_args *a);
 /* Lists a keystore (PKCS#12, JKS, JCEKS, PKCS#7) entry by entry; 0, or 1 after a message. */
 int cli_inspect_keystore(cli_args *a, const uint8_t *data, size_t len, const char *password, bool json);
 

@@ -36,6 +36,27 @@ static const cli_cmd commands[] = {
      "[--force]",
      "convert certificates and keystores between PEM, DER, PKCS#7, PKCS#12, JKS (and from JCEKS)",
      "to= out= in-password-file= key-password-file= password-file= legacy no-key force", 1, 1},
+    {"ca list", cmd_remote_ca_list, "", "list the CAs on the server", "", 0, 0},
+    {"ca create", cmd_remote_ca_create, "--name NAME --subject DN [--parent CA_ID] [--key-type T] [--days N]",
+     "create a root CA on the server (an intermediate with --parent)", "name= subject= parent= key-type= days=", 0, 0},
+    {"cert list", cmd_remote_cert_list, "[--search TEXT] [--expiring-before TIME] [--limit N]",
+     "list certificates on the server", "search= expiring-before= limit=", 0, 0},
+    {"cert get", cmd_remote_cert_get, "ID", "show a certificate on the server", "", 1, 1},
+    {"cert issue", cmd_remote_cert_issue,
+     "--ca-id ID [--profile P] [--subject DN] [--san LIST] [--key-type T | --csr FILE] [--days N] [--name N] "
+     "[--out FILE]",
+     "issue a certificate on the server", "ca-id= profile= subject= san= key-type= csr= days= name= out= force", 0,
+     0},
+    {"cert export", cmd_remote_cert_export, "ID --out FILE [--format pem|der|p7b|p12|jks] [--password-file F] [--with-key]",
+     "download a certificate (with its key: p12, jks, or pem --with-key)",
+     "out= format= password-file= with-key force", 1, 1},
+    {"cert delete", cmd_remote_cert_delete, "ID", "delete a certificate on the server", "", 1, 1},
+    {"cert import", cmd_remote_cert_import, "FILE [--key FILE] [--key-password-file F] [--name N]",
+     "import a certificate (and its key) into the server", "key= key-password-file= name=", 1, 1},
+    {"token create", cmd_remote_token_create, "[--role admin|operator|viewer] [--tenant NAME] [--name N]",
+     "create an API token (printed once)", "role= tenant= name=", 0, 0},
+    {"tenant create", cmd_remote_tenant_create, "NAME", "create a tenant", "", 1, 1},
+    {"audit list", cmd_remote_audit_list, "", "show the audit log", "", 0, 0},
     {"inspect", cmd_inspect, "FILE [--json] [--password-file F] [--key-password-file F]",
      "show every certificate, CSR, key and keystore entry in a file (keys are described, never shown)", "json password-file= key-password-file=", 1,
      1},
@@ -52,9 +73,12 @@ static void help(FILE *f)
     fprintf(f, "certhub %s: certificates, keys and CAs\n\nusage: certhub COMMAND [OPTIONS]\n\ncommands:\n",
             CERTHUB_VERSION);
     for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n'certhub COMMAND --help' shows a command's options.  Passwords are read from files\n"
-               "(--password-file), never from the command line.\n");
+               "(--password-file), never from the command line.\n"
+               "Server commands (ca, cert list/get/issue/export/delete/import, token, tenant, audit) take\n"
+               "  --server URL (or CERTHUB_URL, default https://127.0.0.1:8443), --token-file F (or\n"
+               "  CERTHUB_TOKEN), --ca-file F (or CERTHUB_CA) and --output table|json before the command.\n");
 }
 
 static void command_help(const cli_cmd *c)
@@ -127,6 +151,21 @@ int main(int argc, char **argv)
     cli_args a;
     int rc;
 
+    /* Options for talking to certhubd come before the command. */
+    while (argc > 2 && strncmp(argv[1], "--", 2) == 0) {
+        if (strcmp(argv[1], "--server") == 0)
+            g_remote.url = argv[2];
+        else if (strcmp(argv[1], "--token-file") == 0)
+            g_remote.token_file = argv[2];
+        else if (strcmp(argv[1], "--ca-file") == 0)
+            g_remote.ca_file = argv[2];
+        else if (strcmp(argv[1], "--output") == 0 && (strcmp(argv[2], "json") == 0 || strcmp(argv[2], "table") == 0))
+            g_remote.json = strcmp(argv[2], "json") == 0;
+        else
+            break;
+        argv += 2;
+        argc -= 2;
+    }
     if (argc < 2) {
         help(stderr);
         return 2;

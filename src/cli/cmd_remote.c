@@ -1,0 +1,324 @@
+/* Commands that talk to certhubd: ca, cert, token, tenant, audit.  Output is a table for
+ * people, or the server's JSON with --output json. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "certhub/x509.h"
+#include <curl/curl.h>
+
+#include "cli.h"
+
+/* A query-string value, %-escaped; free() the result. */
+static char *curl_easy_escape_str(const char *s)
+{
+    char *e = curl_easy_escape(NULL, s, 0), *copy = e ? strdup(e) : NULL;
+
+    curl_free(e);
+    return copy;
+}
+
+static void print_json(json_t *j)
+{
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+
+    if (s)
+        printf("%s\n", s);
+    free(s);
+}
+
+static const char *str(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "";
+}
+
+/* Prints the items of a list answer as a table of the given columns. */
+static void print_table(json_t *answer, const char *const *cols, const int *widths, size_t ncols)
+{
+    json_t *items = json_object_get(answer, "items"), *it;
+    size_t i;
+
+    for (size_t c = 0; c < ncols; c++)
+        printf("%-*s%s", widths[c], cols[c], c + 1 < ncols ? "  " : "\n");
+    json_array_foreach(items, i, it) {
+        for (size_t c = 0; c < ncols; c++) {
+            json_t *v = json_object_get(it, cols[c]);
+            char buf[64];
+            const char *s = json_is_string(v) ? json_string_value(v) : json_is_boolean(v) ? (json_is_true(v) ? "yes" : "no")
+                                                                     : "";
+            if (json_is_integer(v)) {
+                snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v));
+                s = buf;
+            }
+            printf("%-*.*s%s", widths[c], c + 1 < ncols ? widths[c] : 200, s, c + 1 < ncols ? "  " : "\n");
+        }
+    }
+}
+
+static int list_and_print(cli_args *a, const char *path, const char *const *cols, const int *widths, size_t n)
+{
+    json_t *ans;
+
+    if (remote_call(a, "GET", path, NULL, &ans, NULL) != 0)
+        return 1;
+    if (g_remote.json)
+        print_json(ans);
+    else
+        print_table(ans, cols, widths, n);
+    json_decref(ans);
+    return 0;
+}
+
+int cmd_remote_ca_list(cli_args *a)
+{
+    static const char *const cols[] = {"id", "name", "status", "can_sign"};
+    static const int w[] = {28, 52, 8, 8};
+
+    return list_and_print(a, "cas", cols, w, 4);
+}
+
+int cmd_remote_ca_create(cli_args *a)
+{
+    json_t *body = json_object(), *ans;
+    const char *parent = cli_opt(a, "parent");
+    int rc;
+
+    json_object_set_new(body, "name", json_string(cli_need(a, "name")));
+    json_object_set_new(body, "type", json_string(parent ? "intermediate" : "root"));
+    json_object_set_new(body, "subject", json_string(cli_need(a, "subject")));
+    if (parent)
+        json_object_set_new(body, "parent_id", json_string(parent));
+    if (cli_opt(a, "key-type"))
+        json_object_set_new(body, "key_type", json_string(cli_opt(a, "key-type")));
+    if (cli_opt(a, "days"))
+        json_object_set_new(body, "days", json_integer(cli_int(a, "days", 0, 1, 36600)));
+    rc = remote_call(a, "POST", "cas", body, &ans, NULL);
+    json_decref(body);
+    if (rc != 0)
+        return rc;
+    if (g_remote.json)
+        print_json(ans);
+    else
+        printf("%s\n", str(ans, "id"));
+    json_decref(ans);
+    return 0;
+}
+
+int cmd_remote_cert_list(cli_args *a)
+{
+    static const char *const cols[] = {"id", "name", "not_after", "status", "subject"};
+    static const int w[] = {28, 24, 20, 7, 40};
+    char path[1024], *esc;
+    size_t used;
+
+    used = (size_t)snprintf(path, sizeof path, "certificates?limit=%ld", cli_int(a, "limit", 100, 1, 1000));
+    if (cli_opt(a, "search")) {
+        esc = curl_easy_escape_str(cli_opt(a, "search"));
+        used += (size_t)snprintf(path + used, sizeof path - used, "&search=%s", esc ? esc : "");
+        free(esc);
+    }
+    if (cli_opt(a, "expiring-before"))
+        snprintf(path + used, sizeof path - used, "&expiring_before=%s", cli_opt(a, "expiring-before"));
+    return list_and_print(a, path, cols, w, 5);
+}
+
+int cmd_remote_cert_get(cli_args *a)
+{
+    char path[256];
+    json_t *ans;
+
+    snprintf(path, sizeof path, "certificates/%.64s", a->pos[0]);
+    if (remote_call(a, "GET", path, NULL, &ans, NULL) != 0)
+        return 1;
+    if (g_remote.json) {
+        print_json(ans);
+    } else {
+        const char *keys[] = {"id", "name", "subject", "issuer", "serial", "not_before", "not_after", "sha256",
+                              "status", "method", "profile", "ca_id"};
+        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+            if (*str(ans, keys[i]))
+                printf("%-12s %s\n", keys[i], str(ans, keys[i]));
+    }
+    json_decref(ans);
+    return 0;
+}
+
+int cmd_remote_cert_issue(cli_args *a)
+{
+    json_t *body = json_object(), *ans = NULL, *sans;
+    const char *csr_path = cli_opt(a, "csr"), *out = cli_opt(a, "out"), *parts[CH_MAX_SANS];
+    uint8_t *csr = NULL;
+    size_t len = 0, n;
+    char *store = NULL;
+    int rc = 1;
+
+    json_object_set_new(body, "ca_id", json_string(cli_need(a, "ca-id")));
+    json_object_set_new(body, "profile", json_string(cli_opt(a, "profile") ? cli_opt(a, "profile") : "tls-server"));
+    if (cli_opt(a, "subject"))
+        json_object_set_new(body, "subject", json_string(cli_opt(a, "subject")));
+    if (cli_opt(a, "name"))
+        json_object_set_new(body, "name", json_string(cli_opt(a, "name")));
+    if (cli_opt(a, "days"))
+        json_object_set_new(body, "days", json_integer(cli_int(a, "days", 0, 1, 36600)));
+    if (cli_opt(a, "key-type"))
+        json_object_set_new(body, "key_type", json_string(cli_opt(a, "key-type")));
+    if (cli_opt(a, "san")) {
+        n = cli_split(&store, cli_opt(a, "san"), parts, CH_MAX_SANS);
+        sans = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(sans, json_string(parts[i]));
+        json_object_set_new(body, "sans", sans);
+    }
+    if (csr_path) {
+        if (cli_read(a, csr_path, &csr, &len) != 0)
+            goto done;
+        json_object_set_new(body, "csr", json_stringn((const char *)csr, len));
+    }
+    if (remote_call(a, "POST", "certificates", body, &ans, NULL) != 0)
+        goto done;
+    if (out) {
+        const char *pem = str(ans, "pem");
+        if ((rc = cli_write(a, out, pem, strlen(pem), 0644)) != 0)
+            goto done;
+    }
+    if (g_remote.json)
+        print_json(ans);
+    else
+        printf("%s\n", str(ans, "id"));
+    rc = 0;
+done:
+    free(store);
+    free(csr);
+    json_decref(ans);
+    json_decref(body);
+    return rc;
+}
+
+int cmd_remote_cert_export(cli_args *a)
+{
+    const char *format = cli_opt(a, "format") ? cli_opt(a, "format") : "pem", *out = cli_need(a, "out");
+    char path[256], *password = NULL;
+    ch_buf raw = CH_BUF_INIT;
+    json_t *body = NULL;
+    int rc = 1;
+
+    snprintf(path, sizeof path, "certificates/%.64s/export%s%s", a->pos[0],
+             strcmp(format, "p12") && strcmp(format, "jks") ? "?format=" : "",
+             strcmp(format, "p12") && strcmp(format, "jks") ? format : "");
+    if (cli_password(a, "password-file", "CERTHUB_PASSWORD", &password) != 0)
+        return 1;
+    if (!strcmp(format, "p12") || !strcmp(format, "jks") || cli_flag(a, "with-key")) {
+        if (password == NULL && (!strcmp(format, "p12") || !strcmp(format, "jks"))) {
+            rc = cli_fail(a, "--format %s needs --password-file", format);
+            goto done;
+        }
+        snprintf(path, sizeof path, "certificates/%.64s/export", a->pos[0]);
+        body = json_pack("{ss sb}", "format", format, "include_key", cli_flag(a, "with-key"));
+        if (password)
+            json_object_set_new(body, "password", json_string(password));
+    }
+    if (remote_call(a, body ? "POST" : "GET", path, body, NULL, &raw) != 0)
+        goto done;
+    rc = cli_write(a, out, raw.data, raw.len, body ? 0600 : 0644);
+done:
+    json_decref(body);
+    ch_buf_dispose_secure(&raw);
+    ch_secure_free_str(password);
+    return rc;
+}
+
+int cmd_remote_cert_delete(cli_args *a)
+{
+    char path[256];
+
+    snprintf(path, sizeof path, "certificates/%.64s", a->pos[0]);
+    if (remote_call(a, "DELETE", path, NULL, NULL, NULL) != 0)
+        return 1;
+    printf("deleted %s\n", a->pos[0]);
+    return 0;
+}
+
+int cmd_remote_cert_import(cli_args *a)
+{
+    uint8_t *cert = NULL, *key = NULL;
+    size_t clen = 0, klen = 0;
+    json_t *body = NULL, *ans = NULL;
+    char *password = NULL;
+    int rc = 1;
+
+    if (cli_read(a, a->pos[0], &cert, &clen) != 0)
+        return 1;
+    if (cli_opt(a, "key") && cli_read(a, cli_opt(a, "key"), &key, &klen) != 0)
+        goto done;
+    if (cli_password(a, "key-password-file", NULL, &password) != 0)
+        goto done;
+    body = json_object();
+    json_object_set_new(body, "certificate", json_stringn((const char *)cert, clen));
+    if (key)
+        json_object_set_new(body, "private_key", json_stringn((const char *)key, klen));
+    if (password)
+        json_object_set_new(body, "password", json_string(password));
+    if (cli_opt(a, "name"))
+        json_object_set_new(body, "name", json_string(cli_opt(a, "name")));
+    if (remote_call(a, "POST", "certificates/import", body, &ans, NULL) != 0)
+        goto done;
+    if (g_remote.json)
+        print_json(ans);
+    else
+        printf("%s\n", str(ans, "id"));
+    rc = 0;
+done:
+    json_decref(body);
+    json_decref(ans);
+    free(cert);
+    if (key)
+        ch_secure_free(key, klen);
+    ch_secure_free_str(password);
+    return rc;
+}
+
+int cmd_remote_token_create(cli_args *a)
+{
+    json_t *body = json_pack("{ss}", "role", cli_opt(a, "role") ? cli_opt(a, "role") : "viewer"), *ans;
+    int rc;
+
+    if (cli_opt(a, "tenant"))
+        json_object_set_new(body, "tenant", json_string(cli_opt(a, "tenant")));
+    if (cli_opt(a, "name"))
+        json_object_set_new(body, "name", json_string(cli_opt(a, "name")));
+    rc = remote_call(a, "POST", "tokens", body, &ans, NULL);
+    json_decref(body);
+    if (rc != 0)
+        return rc;
+    if (g_remote.json)
+        print_json(ans);
+    else
+        printf("%s\n", str(ans, "token"));
+    json_decref(ans);
+    return 0;
+}
+
+int cmd_remote_tenant_create(cli_args *a)
+{
+    json_t *body = json_pack("{ss}", "name", a->pos[0]), *ans;
+    int rc = remote_call(a, "POST", "tenants", body, &ans, NULL);
+
+    json_decref(body);
+    if (rc != 0)
+        return rc;
+    if (g_remote.json)
+        print_json(ans);
+    else
+        printf("%s\n", str(ans, "id"));
+    json_decref(ans);
+    return 0;
+}
+
+int cmd_remote_audit_list(cli_args *a)
+{
+    static const char *const cols[] = {"seq", "at", "actor", "action", "object_id"};
+    static const int w[] = {6, 20, 34, 20, 28};
+
+    return list_and_print(a, "audit", cols, w, 5);
+}

@@ -1,0 +1,115 @@
+/* The CLI as a client of certhubd: one HTTPS call helper over libcurl. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "cli.h"
+
+cli_remote g_remote;
+
+static size_t on_data(char *p, size_t size, size_t n, void *arg)
+{
+    ch_buf *b = arg;
+
+    if (n != 0 && size > SIZE_MAX / n)
+        return 0;
+    return ch_buf_put(b, p, size * n) == 0 ? size * n : 0;
+}
+
+int remote_setup(cli_args *a)
+{
+    const char *env;
+
+    if (g_remote.url == NULL)
+        g_remote.url = getenv("CERTHUB_URL");
+    if (g_remote.url == NULL)
+        g_remote.url = "https://127.0.0.1:8443";
+    if (g_remote.ca_file == NULL && (env = getenv("CERTHUB_CA")) != NULL)
+        g_remote.ca_file = env;
+    if (g_remote.token == NULL) {
+        if (g_remote.token_file != NULL) {
+            uint8_t *data;
+            size_t len;
+            if (ch_file_read(&data, &len, g_remote.token_file, 4096) < 0)
+                return cli_fail(a, "cannot read the token: %s", ch_error_last());
+            while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r' || data[len - 1] == ' '))
+                data[--len] = '\0';
+            g_remote.token = (char *)data;
+        } else if ((env = getenv("CERTHUB_TOKEN")) != NULL) {
+            g_remote.token = strdup(env);
+        }
+    }
+    if (g_remote.token == NULL)
+        return cli_fail(a, "no API token: give --token-file FILE or set CERTHUB_TOKEN");
+    return 0;
+}
+
+int remote_call(cli_args *a, const char *method, const char *path, json_t *body, json_t **out, ch_buf *raw)
+{
+    CURL *c;
+    struct curl_slist *h = NULL;
+    ch_buf resp = CH_BUF_INIT, auth = CH_BUF_INIT;
+    char url[2048], *text = NULL, errbuf[CURL_ERROR_SIZE] = "";
+    long status = 0;
+    CURLcode rc;
+    int ret = 1;
+
+    if (out)
+        *out = NULL;
+    if (remote_setup(a) != 0)
+        return 1;
+    if ((size_t)snprintf(url, sizeof url, "%s/api/v1/%s", g_remote.url, path) >= sizeof url)
+        return cli_fail(a, "the server URL is too long");
+    if ((c = curl_easy_init()) == NULL)
+        return cli_fail(a, "out of memory");
+    ch_buf_init(&resp, CH_MAX_UPLOAD_BYTES * 2);
+    if (ch_buf_printf(&auth, "Authorization: Bearer %s", g_remote.token) < 0)
+        goto done;
+    h = curl_slist_append(h, auth.data ? (char *)auth.data : "");
+    if (body != NULL) {
+        text = json_dumps(body, JSON_COMPACT);
+        h = curl_slist_append(h, "Content-Type: application/json");
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
+    }
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
+    if (g_remote.ca_file)
+        curl_easy_setopt(c, CURLOPT_CAINFO, g_remote.ca_file);
+    if ((rc = curl_easy_perform(c)) != CURLE_OK) {
+        ret = cli_fail(a, "cannot reach %s: %s", g_remote.url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        goto done;
+    }
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    if (status >= 400) {
+        json_t *e = json_loadb((const char *)resp.data, resp.len, 0, NULL);
+        const char *msg = json_string_value(json_object_get(json_object_get(e, "error"), "message"));
+        ret = cli_fail(a, "%s (HTTP %ld)", msg ? msg : "the server refused the request", status);
+        json_decref(e);
+        goto done;
+    }
+    if (raw != NULL) {
+        ret = ch_buf_put(raw, resp.data ? resp.data : (uint8_t *)"", resp.len) == 0 ? 0 : cli_fail(a, "out of memory");
+    } else if (out != NULL) {
+        if ((*out = json_loadb((const char *)resp.data, resp.len, 0, NULL)) == NULL)
+            ret = cli_fail(a, "the server's answer is not JSON");
+        else
+            ret = 0;
+    } else {
+        ret = 0;
+    }
+done:
+    free(text);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    ch_buf_dispose_secure(&auth);
+    ch_buf_dispose(&resp);
+    return ret;
+}
