@@ -12,6 +12,8 @@ packages=(
   libcmocka-dev                     # unit tests
   libevent-dev                      # certhubd's HTTP server (evhttp + bufferevent_openssl)
   curl                              # integration tests of the REST API
+  jq                                # reading JSON responses in integration tests
+  faketime                          # moving certhubd's clock in renewal tests
   libcurl4-openssl-dev              # the CLI as a client of certhubd
   openjdk-17-jdk-headless           # keytool, for JKS/JCEKS/PKCS#12 interop tests
 )

@@ -73,6 +73,22 @@ int ch_file_write_atomic(const char *path, const void *data, size_t len, unsigne
 /* Cryptographically strong random bytes (OpenSSL's DRBG). */
 int ch_random(void *out, size_t len) CH_WARN_UNUSED;
 
+/* ---- multipart/form-data (RFC 7578): uploads from browsers and curl -F */
+
+#define CH_MULTIPART_BOUNDARY_MAX 80
+typedef struct ch_multipart_part {
+    char name[64];          /* the form field */
+    char filename[256];     /* "" when the part is not a file */
+    const uint8_t *data;    /* a slice of the body */
+    size_t len;
+} ch_multipart_part;
+
+/* The boundary parameter of a "multipart/form-data; boundary=..." Content-Type. */
+int ch_multipart_boundary(char out[CH_MULTIPART_BOUNDARY_MAX], const char *content_type) CH_WARN_UNUSED;
+/* Splits body into at most max parts (CH_ETOOBIG beyond), without copying. */
+int ch_multipart_parse(const uint8_t *body, size_t len, const char *boundary, ch_multipart_part *parts, size_t max,
+                       size_t *count) CH_WARN_UNUSED;
+
 /* One-time initialisation (OpenSSL providers including "legacy" for old PKCS#12, fetched
  * algorithms).  Safe to call many times and from many threads. */
 int ch_init(void);

@@ -46,6 +46,10 @@ typedef enum {
 } ch_role;
 
 #define CH_PERM_KEYS_EXPORT 0x1u /* may export private keys (admins by default) */
+/* May create and list every tenant and make tokens for any of them: the admins of the
+ * "default" tenant, the one first start creates (the operators of the installation).  Admins
+ * of other tenants manage their own tenant only. */
+#define CH_PERM_TENANTS 0x2u
 
 typedef struct ch_actor {
     const char *tenant_id;
@@ -58,6 +62,8 @@ typedef struct ch_actor {
 
 /* Creates a tenant (admins only).  The actor's tenant is where the audit row goes. */
 int ch_svc_tenant_create(ch_svc *svc, const ch_actor *actor, const char *name, ch_store_tenant *out);
+/* Every tenant for CH_PERM_TENANTS, else the actor's own. */
+int ch_svc_tenant_list(ch_svc *svc, const ch_actor *actor, ch_store_tenant **out, size_t *count);
 /* Finds or creates a tenant by name without an actor (first start). */
 int ch_svc_tenant_ensure(ch_svc *svc, const char *name, ch_store_tenant *out);
 
@@ -68,6 +74,12 @@ int ch_svc_tenant_ensure(ch_svc *svc, const char *name, ch_store_tenant *out);
  * and only its SHA-256 is stored. */
 int ch_svc_token_create(ch_svc *svc, const ch_actor *actor, const char *tenant_id, ch_role role, const char *name,
                         char **token, char id[CH_ID_MAX]);
+/* A tenant's tokens (admins only; tenant_id NULL = the actor's), without their hashes. */
+int ch_svc_token_list(ch_svc *svc, const ch_actor *actor, const char *tenant_id, ch_store_token **out,
+                      size_t *count);
+/* Revokes a token of the actor's tenant (any tenant with CH_PERM_TENANTS); it stops working at
+ * once.  Revoking the token in use is allowed. */
+int ch_svc_token_revoke(ch_svc *svc, const ch_actor *actor, const char *id);
 /* The same without an actor, for the first start. */
 int ch_svc_token_bootstrap(ch_svc *svc, const char *tenant_id, ch_role role, const char *name, char **token);
 
@@ -134,6 +146,10 @@ int ch_svc_ca_create(ch_svc *svc, const ch_actor *actor, const ch_svc_ca_req *re
  * can anchor chains but not sign. */
 int ch_svc_ca_import(ch_svc *svc, const ch_actor *actor, const char *name, const uint8_t *cert, size_t cert_len,
                      const uint8_t *key, size_t key_len, const char *password, ch_store_ca *out);
+/* Makes a CA of a certificate an outside CA signed for a CSR made here (POST /csrs first, then
+ * the outside CA signs it): the CA's key is the CSR's, which never left certhub. */
+int ch_svc_ca_import_csr(ch_svc *svc, const ch_actor *actor, const char *name, const char *csr_id,
+                         const uint8_t *cert, size_t cert_len, ch_store_ca *out);
 int ch_svc_ca_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_ca *out);
 int ch_svc_ca_list(ch_svc *svc, const ch_actor *actor, ch_store_ca **out, size_t *count);
 /* The CA's chain as PEM, the CA first, up to its root. */
@@ -141,6 +157,31 @@ int ch_svc_ca_chain_pem(ch_svc *svc, const ch_actor *actor, const char *id, ch_b
 /* Deletes a CA; refused (CH_ECONFLICT) while certificates it issued are unexpired, unless
  * force. */
 int ch_svc_ca_delete(ch_svc *svc, const ch_actor *actor, const char *id, bool force);
+
+/* ------------------------------------------------------------- profiles */
+
+/* A profile as issuing uses it: a built-in one (custom false, strings static) or a tenant's
+ * custom one (p.name and p.description point at name and description). */
+typedef struct ch_svc_profile {
+    ch_profile p;
+    bool custom;
+    char *name, *description;
+    int64_t created_at, updated_at;
+} ch_svc_profile;
+
+/* A built-in profile or one of the tenant's; CH_ENOTFOUND (field "profile") naming the
+ * built-in ones otherwise. */
+int ch_svc_profile_get(ch_svc *svc, const ch_actor *actor, const char *name, ch_svc_profile *out);
+/* Built-in profiles first, then the tenant's by name. */
+int ch_svc_profile_list(ch_svc *svc, const ch_actor *actor, ch_svc_profile **out, size_t *count);
+/* Creates (create true; CH_EEXISTS when taken) or replaces a custom profile from a JSON
+ * definition: {"description", "key_usage":[...], "ext_key_usage":[...], "default_days",
+ * "max_days", "allow_sans"}.  Unknown fields, CA usages and built-in names are refused. */
+int ch_svc_profile_put(ch_svc *svc, const ch_actor *actor, const char *name, const char *definition, bool create,
+                       ch_svc_profile *out);
+int ch_svc_profile_delete(ch_svc *svc, const ch_actor *actor, const char *name);
+void ch_svc_profile_dispose(ch_svc_profile *p);
+void ch_svc_profile_list_free(ch_svc_profile *list, size_t count);
 
 /* ------------------------------------------------------------- certificates */
 

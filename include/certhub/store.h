@@ -91,6 +91,31 @@ int ch_store_token_put(ch_store *s, const ch_store_token *t);
 int ch_store_token_get_by_hash(ch_store *s, ch_store_token *out, const char *token_hash);
 int ch_store_token_count(ch_store *s, const char *tenant_id, int64_t *count);
 void ch_store_token_dispose(ch_store_token *t);
+/* A tenant's tokens, oldest first (token_hash left empty). */
+int ch_store_token_list(ch_store *s, const char *tenant_id, ch_store_token **out, size_t *count);
+void ch_store_token_list_free(ch_store_token *list, size_t count);
+/* The tenant a token belongs to (for the installation's admins, who act across tenants). */
+int ch_store_token_tenant(ch_store *s, const char *id, char tenant_id[CH_ID_MAX]);
+/* Marks a token revoked; CH_ENOTFOUND when the tenant has no such token still active. */
+int ch_store_token_revoke(ch_store *s, const char *tenant_id, const char *id, int64_t at);
+
+/* ------------------------------------------------------------- custom profiles */
+
+typedef struct ch_store_profile {
+    char *tenant_id;
+    char *name;
+    char *definition;       /* JSON, validated by the service layer */
+    int64_t created_at;
+    int64_t updated_at;
+} ch_store_profile;
+
+int ch_store_profile_put(ch_store *s, const ch_store_profile *p);    /* CH_EEXISTS on a taken name */
+int ch_store_profile_update(ch_store *s, const ch_store_profile *p); /* CH_ENOTFOUND when absent */
+int ch_store_profile_get(ch_store *s, ch_store_profile *out, const char *tenant_id, const char *name);
+int ch_store_profile_list(ch_store *s, const char *tenant_id, ch_store_profile **out, size_t *count);
+int ch_store_profile_delete(ch_store *s, const char *tenant_id, const char *name);
+void ch_store_profile_dispose(ch_store_profile *p);
+void ch_store_profile_list_free(ch_store_profile *list, size_t count);
 
 /* ------------------------------------------------------------- sealed keys */
 

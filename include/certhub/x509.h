@@ -190,6 +190,13 @@ int ch_cert_subject_get(char **out, const ch_cert *cert, int nid);
 #define CH_EKU_TIME_STAMPING    0x10
 #define CH_EKU_OCSP_SIGNING     0x20
 
+/* Names of the key usage (extended false) or extended key usage bits, bit i at index i,
+ * NULL-terminated: "digital_signature"..., "server_auth"... */
+const char *const *ch_usage_names(bool extended);
+/* One usage name into its bit; the OpenSSL spelling ("digitalSignature") is accepted too.
+ * CH_EINVAL naming the accepted names otherwise. */
+int ch_usage_parse(unsigned *bit, bool extended, const char *name);
+
 /* Everything `certhub inspect` shows of a certificate.  Strings are malloc'd UTF-8 owned by
  * the struct; release with ch_cert_info_dispose. */
 typedef struct ch_cert_info {

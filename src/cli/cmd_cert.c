@@ -1,52 +1,26 @@
 /* certhub cert create */
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 
 #include "certhub/x509.h"
 #include "cli.h"
 
-struct bit_name {
-    const char *name;
-    unsigned bit;
-};
-
-static const struct bit_name ku_names[] = {
-    {"digitalSignature", CH_KU_DIGITAL_SIGNATURE}, {"nonRepudiation", CH_KU_NON_REPUDIATION},
-    {"keyEncipherment", CH_KU_KEY_ENCIPHERMENT},   {"dataEncipherment", CH_KU_DATA_ENCIPHERMENT},
-    {"keyAgreement", CH_KU_KEY_AGREEMENT},         {"keyCertSign", CH_KU_KEY_CERT_SIGN},
-    {"cRLSign", CH_KU_CRL_SIGN},                   {"encipherOnly", CH_KU_ENCIPHER_ONLY},
-    {"decipherOnly", CH_KU_DECIPHER_ONLY},         {NULL, 0},
-};
-
-static const struct bit_name eku_names[] = {
-    {"serverAuth", CH_EKU_SERVER_AUTH},     {"clientAuth", CH_EKU_CLIENT_AUTH},
-    {"codeSigning", CH_EKU_CODE_SIGNING},   {"emailProtection", CH_EKU_EMAIL_PROTECTION},
-    {"timeStamping", CH_EKU_TIME_STAMPING}, {"OCSPSigning", CH_EKU_OCSP_SIGNING},
-    {NULL, 0},
-};
-
-/* "a,b,c" of names from table into bits; an unknown name is reported with the accepted ones. */
-static int parse_bits(cli_args *a, const char *what, const struct bit_name *table, const char *text, unsigned *out)
+/* "a,b,c" of usage names into bits; an unknown name is reported with the accepted ones. */
+static int parse_bits(cli_args *a, bool extended, const char *text, unsigned *out)
 {
     const char *parts[16];
-    char *store, accepted[256] = "";
-    size_t n = cli_split(&store, text, parts, 16), used = 0;
+    char *store;
+    size_t n = cli_split(&store, text, parts, 16);
+    unsigned bit;
     int rc = 0;
 
     *out = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        const struct bit_name *t = table;
-        while (t->name && strcasecmp(parts[i], t->name) != 0)
-            t++;
-        if (t->name) {
-            *out |= t->bit;
-            continue;
-        }
-        for (t = table; t->name; t++)
-            used += (size_t)snprintf(accepted + used, sizeof accepted - used, "%s%s", used ? ", " : "", t->name);
-        rc = cli_fail(a, "unknown %s \"%s\"; accepted: %s", what, parts[i], accepted);
+        if (ch_usage_parse(&bit, extended, parts[i]) < 0)
+            rc = cli_fail_last(a);
+        else
+            *out |= bit;
     }
     free(store);
     return rc;
@@ -103,10 +77,10 @@ int cmd_cert_create(cli_args *a)
         rc = cli_fail_last(a);
         goto done;
     }
-    if (cli_opt(a, "key-usage") && parse_bits(a, "key usage", ku_names, cli_opt(a, "key-usage"), &o.key_usage) != 0)
+    if (cli_opt(a, "key-usage") && parse_bits(a, false, cli_opt(a, "key-usage"), &o.key_usage) != 0)
         goto done;
     if (cli_opt(a, "ext-key-usage") &&
-        parse_bits(a, "extended key usage", eku_names, cli_opt(a, "ext-key-usage"), &o.ext_key_usage) != 0)
+        parse_bits(a, true, cli_opt(a, "ext-key-usage"), &o.ext_key_usage) != 0)
         goto done;
     if (crl[0])
         o.crl_urls = crl;

@@ -14,6 +14,23 @@
 #include "certhub/formats.h"
 #include "daemon.h"
 
+/* The fields each request body may hold: anything else is a 400 naming the field, so a typo
+ * is never silently ignored. */
+static const char *const F_ISSUE[] = {"name", "profile", "ca_id", "key_type", "csr", "public_key", "digest", "days",
+                                      "subject", "sans", "key_usage", "ext_key_usage", "path_len",
+                                      "cap_validity", NULL};
+static const char *const F_TENANT[] = {"name", NULL};
+static const char *const F_TOKEN[] = {"tenant", "role", "name", NULL};
+static const char *const F_CA[] = {"name", "type", "key_type", "parent_id", "digest", "days", "path_len", "subject",
+                                   "certificate", "private_key", "password", "csr_id", NULL};
+static const char *const F_RENAME[] = {"name", NULL};
+static const char *const F_PASSWORD[] = {"password", NULL};
+static const char *const F_EXPORT[] = {"format", "password", "include_key", "legacy", NULL};
+static const char *const F_CSR[] = {"name", "key_type", "digest", "subject", "sans", NULL};
+static const char *const F_ATTACH[] = {"certificate", NULL};
+static const char *const F_IMPORT[] = {"name", "certificate", "private_key", "password", NULL};
+static const char *const F_KEYSTORE[] = {"name", "data", "password", "key_password", NULL};
+
 static json_t *cert_json(const ch_store_cert *c, bool with_pem)
 {
     char nb[32], na[32];
@@ -99,69 +116,95 @@ static void certificates_list(req *r)
     reply_json(r, 200, body);
 }
 
+static int get_subject(req *r, json_t *body, ch_svc_subject *out);
+static int get_int(req *r, json_t *body, const char *field, long min, long max, int *out);
+
+/* An optional array of strings into list (at most max); 400 naming the field otherwise. */
+static int get_strings(req *r, json_t *body, const char *field, const char **list, size_t max, size_t *n,
+                       const char *example)
+{
+    json_t *a = json_object_get(body, field), *v;
+    char msg[160];
+    size_t i;
+
+    *n = 0;
+    if (a == NULL || json_is_null(a))
+        return 0;
+    snprintf(msg, sizeof msg, "%s must be an array of at most %zu strings like %s", field, max, example);
+    if (!json_is_array(a) || json_array_size(a) > max) {
+        reply_error_msg(r, CH_EINVAL, field, msg);
+        return -1;
+    }
+    json_array_foreach(a, i, v) {
+        if (!json_is_string(v)) {
+            reply_error_msg(r, CH_EINVAL, field, msg);
+            return -1;
+        }
+        list[(*n)++] = json_string_value(v);
+    }
+    return 0;
+}
+
+/* An optional array of key usage names (extended false) or extended key usage names. */
+static int get_usages(req *r, json_t *body, const char *field, bool extended, unsigned *out)
+{
+    const char *names[16];
+    size_t n;
+    unsigned bit;
+
+    *out = 0;
+    if (get_strings(r, body, field, names, 16, &n, extended ? "\"server_auth\"" : "\"digital_signature\""))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (ch_usage_parse(&bit, extended, names[i]) < 0) {
+            reply_error_msg(r, CH_EINVAL, field, ch_error_last());
+            return -1;
+        }
+        *out |= bit;
+    }
+    return 0;
+}
+
 static void certificates_issue(req *r)
 {
-    json_t *body = read_json(r), *subject, *sans;
+    json_t *body = read_json(r, F_ISSUE), *v;
     ch_svc_issue_req q = {.path_len = -2};
-    const char *csr = NULL, *san_list[CH_MAX_SANS + 1] = {0};
+    const char *csr = NULL, *pub = NULL, *san_list[CH_MAX_SANS + 1] = {0};
     ch_store_cert out;
-    size_t k = 0, i;
-    json_t *v;
     int error;
 
     if (body == NULL)
         return;
     if (get_str(r, body, "name", &q.name) || get_str(r, body, "profile", &q.profile) ||
         get_str(r, body, "ca_id", &q.ca_id) || get_str(r, body, "key_type", &q.key_type) ||
-        get_str(r, body, "csr", &csr) || get_str(r, body, "digest", &q.digest))
+        get_str(r, body, "csr", &csr) || get_str(r, body, "public_key", &pub) ||
+        get_str(r, body, "digest", &q.digest) || get_int(r, body, "days", 1, 36600, &q.days) ||
+        get_int(r, body, "path_len", 0, 64, &q.path_len) || get_subject(r, body, &q.subject) ||
+        get_strings(r, body, "sans", san_list, CH_MAX_SANS, &q.san_count, "\"dns:a.example\"") ||
+        get_usages(r, body, "key_usage", false, &q.key_usage) ||
+        get_usages(r, body, "ext_key_usage", true, &q.ext_key_usage))
         goto done;
+    if ((v = json_object_get(body, "cap_validity")) != NULL) {
+        if (!json_is_boolean(v)) {
+            reply_error_msg(r, CH_EINVAL, "cap_validity", "cap_validity must be true or false");
+            goto done;
+        }
+        q.cap_validity = json_is_true(v);
+    }
     if (q.profile == NULL)
         q.profile = "tls-server";
-    if ((v = json_object_get(body, "days")) != NULL) {
-        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 36600) {
-            reply_error_msg(r, CH_EINVAL, "days", "days must be a whole number from 1 to 36600");
-            goto done;
-        }
-        q.days = (int)json_integer_value(v);
-    }
-    if ((subject = json_object_get(body, "subject")) != NULL) {
-        if (json_is_string(subject)) {
-            q.subject.dn = json_string_value(subject);
-        } else if (json_is_object(subject)) {
-            if (get_str(r, subject, "common_name", &q.subject.fields.common_name) ||
-                get_str(r, subject, "organization", &q.subject.fields.organization) ||
-                get_str(r, subject, "organizational_unit", &q.subject.fields.org_unit) ||
-                get_str(r, subject, "country", &q.subject.fields.country) ||
-                get_str(r, subject, "state", &q.subject.fields.state) ||
-                get_str(r, subject, "locality", &q.subject.fields.locality) ||
-                get_str(r, subject, "email", &q.subject.fields.email))
-                goto done;
-        } else {
-            reply_error_msg(r, CH_EINVAL, "subject", "subject must be an object or a DN string");
-            goto done;
-        }
-    }
-    if ((sans = json_object_get(body, "sans")) != NULL) {
-        if (!json_is_array(sans) || json_array_size(sans) > CH_MAX_SANS) {
-            reply_error_msg(r, CH_EINVAL, "sans", "sans must be an array of strings like \"dns:a.example\"");
-            goto done;
-        }
-        json_array_foreach(sans, i, v) {
-            if (!json_is_string(v)) {
-                reply_error_msg(r, CH_EINVAL, "sans", "sans must be an array of strings like \"dns:a.example\"");
-                goto done;
-            }
-            san_list[k++] = json_string_value(v);
-        }
+    if (json_object_get(body, "sans") != NULL)
         q.sans = san_list;
-        q.san_count = k;
-    }
     if (csr != NULL) {
         q.csr = (const uint8_t *)csr;
         q.csr_len = strlen(csr);
-    } else if (q.key_type == NULL) {
-        q.key_type = "p256";
     }
+    if (pub != NULL) {
+        q.public_key = (const uint8_t *)pub;
+        q.public_key_len = strlen(pub);
+    }
+    if (csr == NULL && pub == NULL && q.key_type == NULL)
+        q.key_type = "p256";
     if ((error = ch_svc_cert_issue(r->svc, &r->who.actor, &q, &out)) < 0) {
         reply_error(r, error);
         goto done;
@@ -244,7 +287,7 @@ static int get_int(req *r, json_t *body, const char *field, long min, long max, 
 
 static void tenants_create(req *r)
 {
-    json_t *body = read_json(r);
+    json_t *body = read_json(r, F_TENANT);
     const char *name;
     ch_store_tenant t;
     int error;
@@ -263,7 +306,7 @@ done:
 
 static void tokens_create(req *r)
 {
-    json_t *body = read_json(r);
+    json_t *body = read_json(r, F_TOKEN);
     const char *tenant = NULL, *role_name = NULL, *name = NULL;
     ch_role role = CH_ROLE_VIEWER;
     ch_store_tenant t = {0};
@@ -296,9 +339,9 @@ done:
 
 static void cas_create(req *r)
 {
-    json_t *body = read_json(r);
+    json_t *body = read_json(r, F_CA);
     ch_svc_ca_req q = {.path_len = -2};
-    const char *type = NULL, *cert = NULL, *key = NULL, *password = NULL;
+    const char *type = NULL, *cert = NULL, *key = NULL, *password = NULL, *csr_id = NULL;
     ch_store_ca out;
     int error;
 
@@ -309,7 +352,7 @@ static void cas_create(req *r)
         get_str(r, body, "digest", &q.digest) || get_int(r, body, "days", 1, 36600, &q.days) ||
         get_int(r, body, "path_len", 0, 64, &q.path_len) || get_subject(r, body, &q.subject) ||
         get_str(r, body, "certificate", &cert) || get_str(r, body, "private_key", &key) ||
-        get_str(r, body, "password", &password))
+        get_str(r, body, "password", &password) || get_str(r, body, "csr_id", &csr_id))
         goto done;
     if (type == NULL || strcmp(type, "root") == 0 || strcmp(type, "intermediate") == 0) {
         q.intermediate = type && strcmp(type, "intermediate") == 0;
@@ -319,7 +362,15 @@ static void cas_create(req *r)
             reply_error_msg(r, CH_EINVAL, "certificate", "an imported CA needs its certificate (PEM)");
             goto done;
         }
-        error = ch_svc_ca_import(r->svc, &r->who.actor, q.name, (const uint8_t *)cert, strlen(cert),
+        if (csr_id != NULL && key != NULL) {
+            reply_error_msg(r, CH_EINVAL, "private_key", "give csr_id or private_key, not both");
+            goto done;
+        }
+        if (csr_id != NULL)
+            error = ch_svc_ca_import_csr(r->svc, &r->who.actor, q.name, csr_id, (const uint8_t *)cert, strlen(cert),
+                                         &out);
+        else
+            error = ch_svc_ca_import(r->svc, &r->who.actor, q.name, (const uint8_t *)cert, strlen(cert),
                                  (const uint8_t *)key, key ? strlen(key) : 0, password, &out);
     } else {
         reply_error_msg(r, CH_EINVAL, "type", "type must be root, intermediate or import");
@@ -393,7 +444,7 @@ static void certificate_delete(req *r, const char *id)
 
 static void certificate_rename(req *r, const char *id)
 {
-    json_t *body = read_json(r);
+    json_t *body = read_json(r, F_RENAME);
     const char *name = NULL;
     int error;
 
@@ -417,7 +468,7 @@ static void certificate_private_key(req *r, const char *id)
     int error;
 
     /* An empty body means an unencrypted PEM; a JSON body may give {"password": "..."}. */
-    if (evbuffer_get_length(in) > 0 && ((body = read_json(r)) == NULL || get_str(r, body, "password", &password)))
+    if (evbuffer_get_length(in) > 0 && ((body = read_json(r, F_PASSWORD)) == NULL || get_str(r, body, "password", &password)))
         goto done;
     if ((error = ch_svc_key_export(r->svc, &r->who.actor, id, password, &pem)) < 0) {
         reply_error(r, error);
@@ -429,23 +480,34 @@ done:
     json_decref(body);
 }
 
+/* POST /certificates/import: JSON {"name","certificate","private_key","password"}, a
+ * multipart form (file, name, private_key, password) or the certificate as the raw body. */
 static void certificate_import(req *r)
 {
-    json_t *body = read_json(r);
+    upload u;
     const char *name = NULL, *cert = NULL, *key = NULL, *password = NULL;
+    const uint8_t *cert_bytes;
+    size_t cert_len;
     char existing[CH_ID_MAX] = "";
     ch_store_cert out;
     int error;
 
-    if (body == NULL || get_str(r, body, "name", &name) || get_str(r, body, "certificate", &cert) ||
-        get_str(r, body, "private_key", &key) || get_str(r, body, "password", &password))
+    if (read_upload(r, &u, F_IMPORT, "file") < 0)
+        return;
+    if (get_str(r, u.fields, "name", &name) || get_str(r, u.fields, "certificate", &cert) ||
+        get_str(r, u.fields, "private_key", &key) || get_str(r, u.fields, "password", &password))
         goto done;
-    if (cert == NULL) {
-        reply_error_msg(r, CH_EINVAL, "certificate", "certificate (PEM) is required");
+    if ((cert == NULL) == (u.file == NULL)) {
+        reply_error_msg(r, CH_EINVAL, "certificate",
+                        "give the certificate once: the \"certificate\" field (PEM) or the uploaded file");
         goto done;
     }
-    error = ch_svc_cert_import(r->svc, &r->who.actor, name, (const uint8_t *)cert, strlen(cert),
-                               (const uint8_t *)key, key ? strlen(key) : 0, password, &out, existing);
+    cert_bytes = u.file ? u.file : (const uint8_t *)cert;
+    cert_len = u.file ? u.file_len : strlen(cert);
+    if (name == NULL && u.filename[0])
+        name = u.filename;
+    error = ch_svc_cert_import(r->svc, &r->who.actor, name, cert_bytes, cert_len, (const uint8_t *)key,
+                               key ? strlen(key) : 0, password, &out, existing);
     if (error < 0) {
         if (error == CH_EEXISTS) {
             json_t *e = json_pack("{s:{s:s, s:s, s:s}}", "error", "code", "already_exists", "message",
@@ -459,7 +521,7 @@ static void certificate_import(req *r)
     reply_json(r, 201, cert_json(&out, true));
     ch_store_cert_dispose(&out);
 done:
-    json_decref(body);
+    upload_dispose(&u);
 }
 
 /* GET .../export?format=pem|der|p7b (certificates only), POST .../export {"format","password",
@@ -477,7 +539,7 @@ static void certificate_export(req *r, const char *id, bool post)
     int error;
 
     if (post) {
-        if ((body = read_json(r)) == NULL || get_str(r, body, "format", &format) ||
+        if ((body = read_json(r, F_EXPORT)) == NULL || get_str(r, body, "format", &format) ||
             get_str(r, body, "password", &password))
             goto done;
         include_key = (v = json_object_get(body, "include_key")) != NULL && json_is_true(v);
@@ -529,21 +591,9 @@ static void audit_list(req *r)
     reply_json(r, 200, json_pack("{so}", "items", items));
 }
 
-static void profiles_list(req *r)
-{
-    const ch_profile *const *p = ch_profile_list();
-    json_t *items = json_array();
-
-    for (; *p; p++)
-        json_array_append_new(items, json_pack("{ss ss sb si}", "name", (*p)->name, "description",
-                                               (*p)->description, "is_ca", (*p)->is_ca, "default_days",
-                                               (*p)->default_days));
-    reply_json(r, 200, json_pack("{so}", "items", items));
-}
-
 static void csrs_create(req *r)
 {
-    json_t *body = read_json(r), *sans, *v;
+    json_t *body = read_json(r, F_CSR), *sans, *v;
     ch_svc_csr_req q = {0};
     const char *san_list[CH_MAX_SANS + 1] = {0};
     ch_store_csr out;
@@ -626,7 +676,7 @@ static void csr_get(req *r, const char *id)
 
 static void csr_attach(req *r, const char *id)
 {
-    json_t *body = read_json(r);
+    json_t *body = read_json(r, F_ATTACH);
     const char *cert = NULL;
     ch_store_cert out;
     int error;
@@ -647,29 +697,41 @@ done:
     json_decref(body);
 }
 
-/* POST /keystores: {"name","data" (base64),"password","key_password"}. */
+/* POST /keystores: JSON {"name","data" (base64),"password","key_password"}, a multipart
+ * form (file, name, password, key_password) or the keystore as the raw body. */
 static void keystores_upload(req *r)
 {
-    json_t *body = read_json(r);
+    upload u;
     const char *name = NULL, *data = NULL, *password = NULL, *key_password = NULL;
     unsigned char *bytes = NULL;
+    size_t cap = 0;
     int len = 0, error;
     ch_store_keystore out;
 
-    if (body == NULL || get_str(r, body, "name", &name) || get_str(r, body, "data", &data) ||
-        get_str(r, body, "password", &password) || get_str(r, body, "key_password", &key_password))
+    if (read_upload(r, &u, F_KEYSTORE, "file") < 0)
+        return;
+    if (get_str(r, u.fields, "name", &name) || get_str(r, u.fields, "data", &data) ||
+        get_str(r, u.fields, "password", &password) || get_str(r, u.fields, "key_password", &key_password))
         goto done;
-    if (data == NULL || strlen(data) > CH_MAX_UPLOAD_BYTES / 3 * 4 + 4 ||
-        (bytes = malloc(strlen(data) / 4 * 3 + 4)) == NULL ||
-        (len = EVP_DecodeBlock(bytes, (const unsigned char *)data, (int)strlen(data))) < 0) {
-        reply_error_msg(r, CH_EINVAL, "data", "data must be the keystore file in base64");
+    if ((data == NULL) == (u.file == NULL)) {
+        reply_error_msg(r, CH_EINVAL, "data", "give the keystore once: \"data\" (base64) or the uploaded file");
         goto done;
     }
-    /* EVP_DecodeBlock counts the padding as data: trim what '=' stood for. */
-    for (const char *e = data + strlen(data); e > data && e[-1] == '='; e--)
-        len--;
-    if ((error = ch_svc_keystore_import(r->svc, &r->who.actor, name, bytes, (size_t)len, password, key_password,
-                                        &out)) < 0) {
+    if (data != NULL) {
+        cap = strlen(data) / 4 * 3 + 4;
+        if (strlen(data) > CH_MAX_UPLOAD_BYTES / 3 * 4 + 4 || (bytes = malloc(cap)) == NULL ||
+            (len = EVP_DecodeBlock(bytes, (const unsigned char *)data, (int)strlen(data))) < 0) {
+            reply_error_msg(r, CH_EINVAL, "data", "data must be the keystore file in base64");
+            goto done;
+        }
+        /* EVP_DecodeBlock counts the padding as data: trim what '=' stood for. */
+        for (const char *e = data + strlen(data); e > data && e[-1] == '='; e--)
+            len--;
+    }
+    if (name == NULL && u.filename[0])
+        name = u.filename;
+    if ((error = ch_svc_keystore_import(r->svc, &r->who.actor, name, bytes ? bytes : u.file,
+                                        bytes ? (size_t)len : u.file_len, password, key_password, &out)) < 0) {
         reply_error(r, error);
         goto done;
     }
@@ -677,8 +739,8 @@ static void keystores_upload(req *r)
     ch_store_keystore_dispose(&out);
 done:
     if (bytes)
-        ch_secure_free(bytes, strlen(data ? data : "") / 4 * 3 + 4);
-    json_decref(body);
+        ch_secure_free(bytes, cap);
+    upload_dispose(&u);
 }
 
 static void keystores_list(req *r, const char *unused)
@@ -726,7 +788,7 @@ static void keystore_entries(req *r, const char *id)
 
 static void keystore_export(req *r, const char *id)
 {
-    json_t *body = read_json(r), *v;
+    json_t *body = read_json(r, F_EXPORT), *v;
     const char *format = NULL, *password = NULL;
     ch_format fmt;
     ch_buf out = CH_BUF_INIT;
@@ -839,6 +901,200 @@ static void metrics(req *r)
     ch_buf_dispose(&b);
 }
 
+static void tenants_list(req *r, const char *unused)
+{
+    ch_store_tenant *rows = NULL;
+    size_t n = 0;
+    json_t *items;
+    char at[32];
+    int error = ch_svc_tenant_list(r->svc, &r->who.actor, &rows, &n);
+
+    (void)unused;
+    if (error < 0)
+        return reply_error(r, error);
+    items = json_array();
+    for (size_t i = 0; i < n; i++) {
+        ch_time_format(at, sizeof at, rows[i].created_at);
+        json_array_append_new(items, json_pack("{ss ss ss}", "id", rows[i].id, "name", rows[i].name, "created_at", at));
+    }
+    ch_store_tenant_list_free(rows, n);
+    reply_json(r, 200, json_pack("{so so}", "items", items, "next_cursor", json_null()));
+}
+
+static void tokens_list(req *r, const char *unused)
+{
+    ch_store_token *rows = NULL;
+    ch_store_tenant t = {0};
+    const char *tenant = query(r, "tenant");
+    size_t n = 0;
+    json_t *items;
+    char at[32];
+    int error;
+
+    (void)unused;
+    if (tenant && ch_store_tenant_get_by_name(ch_svc_store(r->svc), &t, tenant) < 0 &&
+        ch_store_tenant_get(ch_svc_store(r->svc), &t, tenant) < 0)
+        return reply_error_msg(r, CH_ENOTFOUND, "tenant", "no such tenant");
+    error = ch_svc_token_list(r->svc, &r->who.actor, tenant ? t.id : NULL, &rows, &n);
+    ch_store_tenant_dispose(&t);
+    if (error < 0)
+        return reply_error(r, error);
+    items = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *o;
+        ch_time_format(at, sizeof at, rows[i].created_at);
+        o = json_pack("{ss ss ss ss}", "id", rows[i].id, "name", rows[i].name ? rows[i].name : "", "role",
+                      rows[i].role, "created_at", at);
+        if (rows[i].revoked_at) {
+            ch_time_format(at, sizeof at, rows[i].revoked_at);
+            json_object_set_new(o, "revoked_at", json_string(at));
+        } else {
+            json_object_set_new(o, "revoked_at", json_null());
+        }
+        json_array_append_new(items, o);
+    }
+    ch_store_token_list_free(rows, n);
+    reply_json(r, 200, json_pack("{so so}", "items", items, "next_cursor", json_null()));
+}
+
+static void token_revoke(req *r, const char *id)
+{
+    int error = ch_svc_token_revoke(r->svc, &r->who.actor, id);
+
+    if (error < 0)
+        return reply_error(r, error);
+    reply_json(r, 200, json_pack("{ss sb}", "id", id, "revoked", 1));
+}
+
+static json_t *profile_json(const ch_svc_profile *p)
+{
+    json_t *o = json_pack("{ss ss sb sb si si sb}", "name", p->p.name, "description", p->p.description ? p->p.description : "",
+                          "custom", p->custom, "is_ca", p->p.is_ca, "default_days", p->p.default_days, "max_days",
+                          p->p.max_days, "allow_sans", p->p.allow_sans);
+    json_t *ku = json_array(), *eku = json_array();
+    const char *const *names = ch_usage_names(false);
+
+    for (int i = 0; names[i]; i++)
+        if (p->p.key_usage & (1u << i))
+            json_array_append_new(ku, json_string(names[i]));
+    names = ch_usage_names(true);
+    for (int i = 0; names[i]; i++)
+        if (p->p.ext_key_usage & (1u << i))
+            json_array_append_new(eku, json_string(names[i]));
+    json_object_set_new(o, "key_usage", ku);
+    json_object_set_new(o, "ext_key_usage", eku);
+    return o;
+}
+
+static void profiles_list(req *r, const char *unused)
+{
+    ch_svc_profile *rows = NULL;
+    size_t n = 0;
+    json_t *items;
+    int error = ch_svc_profile_list(r->svc, &r->who.actor, &rows, &n);
+
+    (void)unused;
+    if (error < 0)
+        return reply_error(r, error);
+    items = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(items, profile_json(&rows[i]));
+    ch_svc_profile_list_free(rows, n);
+    reply_json(r, 200, json_pack("{so so}", "items", items, "next_cursor", json_null()));
+}
+
+static void profile_get(req *r, const char *name)
+{
+    ch_svc_profile p;
+    int error = ch_svc_profile_get(r->svc, &r->who.actor, name, &p);
+
+    if (error < 0)
+        return reply_error(r, error);
+    reply_json(r, 200, profile_json(&p));
+    ch_svc_profile_dispose(&p);
+}
+
+/* POST /profiles {"name", definition...} creates; PUT /profiles/{name} {definition...} replaces. */
+static void profile_put(req *r, const char *name, bool create)
+{
+    static const char *const F_PROFILE[] = {"name", "description", "key_usage", "ext_key_usage", "default_days",
+                                            "max_days", "allow_sans", NULL};
+    json_t *body = read_json(r, F_PROFILE), *v;
+    ch_svc_profile p;
+    char *def = NULL, given[80];
+    int error;
+
+    if (body == NULL)
+        return;
+    if ((v = json_object_get(body, "name")) != NULL) {
+        if (!json_is_string(v) || (!create && strcmp(json_string_value(v), name) != 0)) {
+            reply_error_msg(r, CH_EINVAL, "name", create ? "name must be a string"
+                                                         : "the name is the path's; a profile cannot be renamed");
+            goto done;
+        }
+        /* Copied: deleting the member frees its string. */
+        snprintf(given, sizeof given, "%s", json_string_value(v));
+        name = given;
+        json_object_del(body, "name");
+    }
+    if (name == NULL) {
+        reply_error_msg(r, CH_EINVAL, "name", "name is required");
+        goto done;
+    }
+    def = json_dumps(body, JSON_COMPACT);
+    if ((error = ch_svc_profile_put(r->svc, &r->who.actor, name, def, create, &p)) < 0) {
+        reply_error(r, error);
+        goto done;
+    }
+    reply_json(r, create ? 201 : 200, profile_json(&p));
+    ch_svc_profile_dispose(&p);
+done:
+    free(def);
+    json_decref(body);
+}
+
+static void profiles_create(req *r, const char *unused)
+{
+    (void)unused;
+    profile_put(r, NULL, true);
+}
+
+static void profile_update(req *r, const char *name)
+{
+    profile_put(r, name, false);
+}
+
+static void profile_delete(req *r, const char *name)
+{
+    int error = ch_svc_profile_delete(r->svc, &r->who.actor, name);
+
+    if (error < 0)
+        return reply_error(r, error);
+    reply_json(r, 200, json_pack("{ss sb}", "name", name, "deleted", 1));
+}
+
+/* GET /csrs/{id}/export?format=pem|der */
+static void csr_export(req *r, const char *id)
+{
+    const char *format = query(r, "format");
+    ch_store_csr c;
+    ch_buf pem = CH_BUF_INIT;
+    int error;
+
+    if (format && strcmp(format, "pem") != 0 && strcmp(format, "der") != 0)
+        return reply_error_msg(r, CH_EINVAL, "format", "format must be pem or der");
+    if ((error = ch_svc_csr_get(r->svc, &r->who.actor, id, &c)) < 0)
+        return reply_error(r, error);
+    if (format && strcmp(format, "der") == 0)
+        reply_text(r, "application/pkcs10", c.der, c.der_len, "request.der");
+    else if (ch_svc_csr_pem(&pem, &c) == 0)
+        reply_text(r, "application/pkcs10", pem.data, pem.len, "request.csr");
+    else
+        reply_error(r, CH_EINTERNAL);
+    ch_buf_dispose(&pem);
+    ch_store_csr_dispose(&c);
+}
+
 /* Adapters so every handler has one shape. */
 static void h_certificates_list(req *r, const char *id) { (void)id; certificates_list(r); }
 static void h_certificates_issue(req *r, const char *id) { (void)id; certificates_issue(r); }
@@ -850,7 +1106,6 @@ static void h_cas_create(req *r, const char *id) { (void)id; cas_create(r); }
 static void h_tenants_create(req *r, const char *id) { (void)id; tenants_create(r); }
 static void h_tokens_create(req *r, const char *id) { (void)id; tokens_create(r); }
 static void h_audit_list(req *r, const char *id) { (void)id; audit_list(r); }
-static void h_profiles_list(req *r, const char *id) { (void)id; profiles_list(r); }
 static void h_csrs_create(req *r, const char *id) { (void)id; csrs_create(r); }
 static void h_keystores_upload(req *r, const char *id) { (void)id; keystores_upload(r); }
 
@@ -878,16 +1133,24 @@ static const struct route {
     {EVHTTP_REQ_GET, "csrs", csrs_list},
     {EVHTTP_REQ_POST, "csrs", h_csrs_create},
     {EVHTTP_REQ_GET, "csrs/{id}", csr_get},
+    {EVHTTP_REQ_GET, "csrs/{id}/export", csr_export},
     {EVHTTP_REQ_POST, "csrs/{id}/certificate", csr_attach},
     {EVHTTP_REQ_GET, "keystores", keystores_list},
     {EVHTTP_REQ_POST, "keystores", h_keystores_upload},
     {EVHTTP_REQ_GET, "keystores/{id}/entries", keystore_entries},
     {EVHTTP_REQ_POST, "keystores/{id}/export", keystore_export},
     {EVHTTP_REQ_DELETE, "keystores/{id}", keystore_delete},
+    {EVHTTP_REQ_GET, "tenants", tenants_list},
     {EVHTTP_REQ_POST, "tenants", h_tenants_create},
+    {EVHTTP_REQ_GET, "tokens", tokens_list},
     {EVHTTP_REQ_POST, "tokens", h_tokens_create},
+    {EVHTTP_REQ_DELETE, "tokens/{id}", token_revoke},
     {EVHTTP_REQ_GET, "audit", h_audit_list},
-    {EVHTTP_REQ_GET, "profiles", h_profiles_list},
+    {EVHTTP_REQ_GET, "profiles", profiles_list},
+    {EVHTTP_REQ_POST, "profiles", profiles_create},
+    {EVHTTP_REQ_GET, "profiles/{id}", profile_get},
+    {EVHTTP_REQ_PUT, "profiles/{id}", profile_update},
+    {EVHTTP_REQ_DELETE, "profiles/{id}", profile_delete},
 };
 
 static const char *method_name(enum evhttp_cmd_type m)

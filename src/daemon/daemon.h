@@ -23,13 +23,33 @@ void reply_json(req *r, int status, json_t *body);
 void reply_error(req *r, int code);
 /* Answers with an error built here. */
 void reply_error_msg(req *r, int code, const char *field, const char *msg);
-/* Reads a JSON object body (Content-Type application/json, size-capped).  NULL after replying
- * with the error. */
-json_t *read_json(req *r);
+/* Reads a JSON object body (Content-Type application/json, size-capped) whose members are all
+ * in allowed (NULL-terminated; NULL allows any).  NULL after replying with the error. */
+json_t *read_json(req *r, const char *const *allowed);
+
+/* An uploaded file with its form fields, from any of: a JSON body (fields only: the caller
+ * reads the file from a field), multipart/form-data (the part named file_field is the file,
+ * other parts are text fields) or a raw body of a certificate or keystore type (fields from
+ * ?name= and the Certhub-Password / Certhub-Key-Password headers). */
+typedef struct upload {
+    json_t *fields;          /* an object of strings (or the JSON body) */
+    const uint8_t *file;     /* NULL when none; points into the request body */
+    size_t file_len;
+    char filename[256];
+} upload;
+/* 0, or -1 after replying with the error (415 for other content types, 413 over the cap). */
+int read_upload(req *r, upload *u, const char *const *allowed, const char *file_field);
+void upload_dispose(upload *u);
 /* Authenticates the Bearer token; 0, or -1 after replying 401. */
 int need_auth(req *r);
 /* A query parameter or NULL. */
 const char *query(req *r, const char *name);
+
+/* The HTTPS server (http.c).  Takes tls (freed on return).  Every renew_check_seconds it
+ * calls refresh, which returns a new context when the server certificate was renewed, or NULL. */
+typedef struct ssl_ctx_st *(*tls_refresh_fn)(void *arg);
+int server_run(ch_svc *svc, struct ssl_ctx_st *tls, const char *addr, int port, int nthreads, tls_refresh_fn refresh,
+               void *refresh_arg, int renew_check_seconds);
 
 /* Route handlers (api.c).  rest is what follows "/api/v1/<resource>". */
 void api_dispatch(req *r);

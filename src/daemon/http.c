@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -59,7 +60,30 @@ const char *query(req *r, const char *name)
     return evhttp_find_header(&r->query, name);
 }
 
-json_t *read_json(req *r)
+/* 400 naming the first field of obj that allowed does not list. */
+static int only_fields(req *r, json_t *obj, const char *const *allowed)
+{
+    const char *key;
+    json_t *v;
+    char msg[400];
+    size_t used;
+
+    json_object_foreach(obj, key, v) {
+        size_t i = 0;
+        while (allowed[i] && strcmp(allowed[i], key) != 0)
+            i++;
+        if (allowed[i])
+            continue;
+        used = (size_t)snprintf(msg, sizeof msg, "unknown field \"%.64s\"; accepted:", key);
+        for (i = 0; allowed[i] && used < sizeof msg; i++)
+            used += (size_t)snprintf(msg + used, sizeof msg - used, "%s %s", i ? "," : "", allowed[i]);
+        reply_error_msg(r, CH_EINVAL, key, msg);
+        return -1;
+    }
+    return 0;
+}
+
+json_t *read_json(req *r, const char *const *allowed)
 {
     struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
     const char *ct = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Content-Type");
@@ -83,7 +107,97 @@ json_t *read_json(req *r)
         reply_error_msg(r, CH_EPARSE, NULL, msg);
         return NULL;
     }
+    if (allowed && only_fields(r, j, allowed) < 0) {
+        json_decref(j);
+        return NULL;
+    }
     return j;
+}
+
+/* Content types taken as the file itself (curl --data-binary @file -H 'Content-Type: ...'). */
+static const char *const raw_types[] = {"application/octet-stream", "application/x-pem-file", "application/pkix-cert",
+                                        "application/x-x509-ca-cert", "application/x-pkcs12", "application/pkcs12",
+                                        "application/x-java-keystore", "application/pkcs7-mime",
+                                        "application/x-pkcs7-certificates", "text/plain", NULL};
+
+int read_upload(req *r, upload *u, const char *const *allowed, const char *file_field)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
+    struct evkeyvalq *hdrs = evhttp_request_get_input_headers(r->ev);
+    const char *ct = evhttp_find_header(hdrs, "Content-Type"), *pw;
+    size_t len = evbuffer_get_length(in);
+    const uint8_t *body;
+    char boundary[CH_MULTIPART_BOUNDARY_MAX], msg[200];
+    ch_multipart_part parts[16];
+    size_t n;
+
+    memset(u, 0, sizeof *u);
+    if (ct != NULL && strncmp(ct, "application/json", 16) == 0)
+        return (u->fields = read_json(r, allowed)) ? 0 : -1;
+    if (len > CH_MAX_UPLOAD_BYTES) {
+        reply_error_msg(r, CH_ETOOBIG, NULL, "the upload is larger than the limit (4 MiB)");
+        return -1;
+    }
+    body = evbuffer_pullup(in, (ssize_t)len);
+    u->fields = json_object();
+    if (ct != NULL && strncasecmp(ct, "multipart/form-data", 19) == 0) {
+        if (ch_multipart_boundary(boundary, ct) < 0 ||
+            ch_multipart_parse(body, len, boundary, parts, sizeof parts / sizeof parts[0], &n) < 0) {
+            reply_error(r, ch_error_last_code());
+            goto fail;
+        }
+        for (size_t i = 0; i < n; i++) {
+            json_t *v;
+            if (strcmp(parts[i].name, file_field) == 0 && u->file == NULL) {
+                u->file = parts[i].data;
+                u->file_len = parts[i].len;
+                snprintf(u->filename, sizeof u->filename, "%s", parts[i].filename);
+                continue;
+            }
+            if (json_object_get(u->fields, parts[i].name) != NULL) {
+                snprintf(msg, sizeof msg, "the form field \"%.64s\" is given twice", parts[i].name);
+                reply_error_msg(r, CH_EINVAL, parts[i].name, msg);
+                goto fail;
+            }
+            if ((v = json_stringn((const char *)parts[i].data, parts[i].len)) == NULL) {
+                snprintf(msg, sizeof msg, "the form field \"%.64s\" is not UTF-8 text", parts[i].name);
+                reply_error_msg(r, CH_EINVAL, parts[i].name, msg);
+                goto fail;
+            }
+            json_object_set_new(u->fields, parts[i].name, v);
+        }
+        if (only_fields(r, u->fields, allowed) < 0)
+            goto fail;
+        return 0;
+    }
+    for (size_t i = 0; ct != NULL && raw_types[i]; i++)
+        if (strncasecmp(ct, raw_types[i], strlen(raw_types[i])) == 0) {
+            /* The body is the file; the name comes from ?name=, passwords from headers so they
+             * stay out of URLs and access logs. */
+            u->file = body;
+            u->file_len = len;
+            if (query(r, "name"))
+                json_object_set_new(u->fields, "name", json_string(query(r, "name")));
+            if ((pw = evhttp_find_header(hdrs, "Certhub-Password")) != NULL)
+                json_object_set_new(u->fields, "password", json_string(pw));
+            if ((pw = evhttp_find_header(hdrs, "Certhub-Key-Password")) != NULL)
+                json_object_set_new(u->fields, "key_password", json_string(pw));
+            return 0;
+        }
+    reply_error_msg(r, CH_EUNSUPPORTED, NULL,
+                    "send the file as multipart/form-data (field \"file\"), as the raw body "
+                    "(application/octet-stream, application/x-pem-file, application/pkix-cert, "
+                    "application/x-pkcs12, application/x-java-keystore...) or as JSON");
+fail:
+    json_decref(u->fields);
+    u->fields = NULL;
+    return -1;
+}
+
+void upload_dispose(upload *u)
+{
+    json_decref(u->fields);
+    memset(u, 0, sizeof *u);
 }
 
 int need_auth(req *r)
@@ -106,7 +220,13 @@ int need_auth(req *r)
 
 struct server {
     ch_svc *svc;
+    /* The TLS context new connections get.  Replaced when the server certificate is renewed;
+     * connections already open keep theirs (SSL_new takes a reference to the context). */
+    pthread_mutex_t tls_lock;
     SSL_CTX *tls;
+    tls_refresh_fn refresh;
+    void *refresh_arg;
+    struct event *renew_timer;
     evutil_socket_t fd;
     int nthreads;
     struct worker {
@@ -144,7 +264,11 @@ static void on_request(struct evhttp_request *ev, void *arg)
 static struct bufferevent *tls_bev(struct event_base *base, void *arg)
 {
     struct server *s = arg;
-    SSL *ssl = SSL_new(s->tls);
+    SSL *ssl;
+
+    pthread_mutex_lock(&s->tls_lock);
+    ssl = SSL_new(s->tls);
+    pthread_mutex_unlock(&s->tls_lock);
 
     return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 }
@@ -171,17 +295,35 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         event_base_loopexit(s->workers[i].base, &(struct timeval){1, 0});
 }
 
-int server_run(ch_svc *svc, SSL_CTX *tls, const char *addr, int port, int nthreads);
-
-int server_run(ch_svc *svc, SSL_CTX *tls, const char *addr, int port, int nthreads)
+/* Asks for a renewed server certificate now and then; swaps the context when there is one. */
+static void on_renew_timer(evutil_socket_t fd, short what, void *arg)
 {
-    struct server s = {.svc = svc, .tls = tls, .nthreads = nthreads > 16 ? 16 : nthreads};
+    struct server *s = arg;
+    SSL_CTX *fresh, *old;
+
+    (void)fd;
+    (void)what;
+    if ((fresh = s->refresh(s->refresh_arg)) == NULL)
+        return;
+    pthread_mutex_lock(&s->tls_lock);
+    old = s->tls;
+    s->tls = fresh;
+    pthread_mutex_unlock(&s->tls_lock);
+    SSL_CTX_free(old);
+}
+
+int server_run(ch_svc *svc, SSL_CTX *tls, const char *addr, int port, int nthreads, tls_refresh_fn refresh,
+               void *refresh_arg, int renew_check_seconds)
+{
+    struct server s = {.svc = svc, .tls = tls, .nthreads = nthreads > 16 ? 16 : nthreads, .refresh = refresh,
+                       .refresh_arg = refresh_arg};
     struct sockaddr_storage ss;
     socklen_t sl;
     struct event *sigint, *sigterm;
     int one = 1;
 
     evthread_use_pthreads();
+    pthread_mutex_init(&s.tls_lock, NULL);
     memset(&ss, 0, sizeof ss);
     if (inet_pton(AF_INET6, addr, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
         ((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
@@ -221,6 +363,10 @@ int server_run(ch_svc *svc, SSL_CTX *tls, const char *addr, int port, int nthrea
     sigterm = evsignal_new(s.workers[0].base, SIGTERM, on_signal, &s);
     event_add(sigint, NULL);
     event_add(sigterm, NULL);
+    if (refresh != NULL) {
+        s.renew_timer = event_new(s.workers[0].base, -1, EV_PERSIST, on_renew_timer, &s);
+        event_add(s.renew_timer, &(struct timeval){renew_check_seconds > 0 ? renew_check_seconds : 3600, 0});
+    }
     signal(SIGPIPE, SIG_IGN);
     for (int i = 1; i < s.nthreads; i++)
         pthread_create(&s.workers[i].tid, NULL, worker_main, &s.workers[i]);
@@ -232,11 +378,15 @@ int server_run(ch_svc *svc, SSL_CTX *tls, const char *addr, int port, int nthrea
         pthread_join(s.workers[i].tid, NULL);
     event_free(sigint);
     event_free(sigterm);
+    if (s.renew_timer)
+        event_free(s.renew_timer);
     for (int i = 0; i < s.nthreads; i++) {
         evhttp_free(s.workers[i].http);
         event_base_free(s.workers[i].base);
     }
     evutil_closesocket(s.fd);
+    SSL_CTX_free(s.tls);
+    pthread_mutex_destroy(&s.tls_lock);
     printf("certhubd: stopped\n");
     return 0;
 }

@@ -14,11 +14,9 @@
 
 #include "daemon.h"
 
-int server_run(ch_svc *svc, SSL_CTX *tls, const char *addr, int port, int nthreads);
-
 static void usage(void)
 {
-    fprintf(stderr, "usage: certhubd --data-dir DIR [--listen ADDR:PORT] [--threads N]\n");
+    fprintf(stderr, "usage: certhubd --data-dir DIR [--listen ADDR:PORT] [--threads N] [--renew-check SECONDS]\n");
     exit(2);
 }
 
@@ -36,11 +34,47 @@ static SSL_CTX *tls_context(const ch_svc_bootstrap *b)
     return ctx;
 }
 
+/* What the renewal check needs to run the first-start set-up again. */
+struct tls_source {
+    ch_svc *svc;
+    const char *data_dir;
+    char host[256];
+    uint8_t served[32]; /* SHA-256 of the server certificate being served */
+};
+
+/* The set-up reuses everything that is still good and issues a new server certificate once a
+ * third of the old one's life is left; a new one means a new TLS context. */
+static SSL_CTX *tls_refresh(void *arg)
+{
+    struct tls_source *src = arg;
+    ch_svc_bootstrap b;
+    SSL_CTX *ctx = NULL;
+    char until[32];
+
+    if (ch_svc_bootstrap_run(src->svc, src->data_dir, src->host, &b) < 0) {
+        fprintf(stderr, "certhubd: checking the server certificate failed: %s\n", ch_error_last());
+        return NULL;
+    }
+    if (memcmp(ch_cert_sha256(b.server_cert), src->served, 32) != 0) {
+        if ((ctx = tls_context(&b)) != NULL) {
+            memcpy(src->served, ch_cert_sha256(b.server_cert), 32);
+            ch_time_format(until, sizeof until, ch_cert_not_after(b.server_cert));
+            printf("certhubd: server certificate renewed, valid until %s\n", until);
+            fflush(stdout);
+        } else {
+            fprintf(stderr, "certhubd: cannot set up TLS with the renewed server certificate\n");
+        }
+    }
+    ch_svc_bootstrap_dispose(&b);
+    return ctx;
+}
+
 int main(int argc, char **argv)
 {
     const char *data_dir = NULL, *listen = "127.0.0.1:8443";
     char addr[128], host[256] = "";
-    int port, threads = (int)sysconf(_SC_NPROCESSORS_ONLN), rc;
+    int port, threads = (int)sysconf(_SC_NPROCESSORS_ONLN), rc, renew_check = 3600;
+    struct tls_source src = {0};
     ch_svc_opts so = {0};
     ch_svc *svc;
     ch_svc_bootstrap b;
@@ -54,6 +88,8 @@ int main(int argc, char **argv)
             listen = argv[++i];
         else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
             threads = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--renew-check") == 0 && i + 1 < argc)
+            renew_check = atoi(argv[++i]);
         else if (strcmp(argv[i], "--routes") == 0) {
             api_print_routes();
             return 0;
@@ -98,9 +134,12 @@ int main(int argc, char **argv)
         ch_svc_close(svc);
         return 1;
     }
+    src.svc = svc;
+    src.data_dir = data_dir;
+    snprintf(src.host, sizeof src.host, "%s", host);
+    memcpy(src.served, ch_cert_sha256(b.server_cert), 32);
     ch_svc_bootstrap_dispose(&b);
-    rc = server_run(svc, tls, addr, port, threads);
-    SSL_CTX_free(tls);
+    rc = server_run(svc, tls, addr, port, threads, tls_refresh, &src, renew_check);
     ch_svc_close(svc);
     return rc;
 }

@@ -3,24 +3,9 @@
 # checked by openssl, tokens and roles, errors from the server shown as one line.
 . "$(dirname "$0")/lib.sh"
 
-[ -n "${CERTHUBD:-}" ] || fail "CERTHUBD must name the certhubd binary"
-data="$T/data"
-pid=""
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' EXIT
-for attempt in 1 2 3 4 5; do
-    port=$((20000 + RANDOM % 40000))
-    "$CERTHUBD" --data-dir "$data" --listen "127.0.0.1:$port" --threads 2 >"$T/log" 2>&1 &
-    pid=$!
-    for i in $(seq 1 100); do
-        grep -q "listening on" "$T/log" 2>/dev/null && break 2
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.05
-    done
-    wait "$pid" 2>/dev/null || true
-    pid=""
-done
-[ -n "$pid" ] || fail "certhubd did not start: $(cat "$T/log")"
+. "$(dirname "$0")/daemon.sh"
 
+start_daemon
 remote() { "$CERTHUB" --server "https://localhost:$port" --token-file "$data/admin-token" --ca-file "$data/ca.pem" "$@"; }
 
 issuer=$(remote ca list | awk '/Issuing CA/ {print $1}')

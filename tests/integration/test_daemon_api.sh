@@ -2,42 +2,10 @@
 # certhubd end to end: first start on a free loopback port, HTTPS with its own CA, bearer
 # tokens, issuing over the REST API checked by openssl, bad requests, restart, SIGTERM.
 . "$(dirname "$0")/lib.sh"
-
-[ -n "${CERTHUBD:-}" ] || fail "CERTHUBD must name the certhubd binary"
-data="$T/data"
-pid=""
-cleanup_daemon() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; }
-trap 'cleanup_daemon; rm -rf "$T"' EXIT
-
-start() {
-    for attempt in 1 2 3 4 5; do
-        port=$((20000 + RANDOM % 40000))
-        "$CERTHUBD" --data-dir "$data" --listen "127.0.0.1:$port" --threads 2 >"$T/log.$attempt" 2>&1 &
-        pid=$!
-        for i in $(seq 1 100); do
-            if grep -q "listening on" "$T/log.$attempt" 2>/dev/null; then
-                log="$T/log.$attempt"
-                return 0
-            fi
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.05
-        done
-        wait "$pid" 2>/dev/null || true
-        pid=""
-    done
-    fail "certhubd did not start: $(cat "$T"/log.*)"
-}
-
-api() { # METHOD PATH [JSON] -> body in $T/body, status in $status
-    local method=$1 path=$2 json=${3:-}
-    local args=(-s -o "$T/body" -w '%{http_code}' --cacert "$data/ca.pem" -X "$method")
-    [ -n "${TOKEN:-}" ] && args+=(-H "Authorization: Bearer $TOKEN")
-    [ -n "$json" ] && args+=(-H "Content-Type: application/json" --data "$json")
-    status=$(curl "${args[@]}" "https://localhost:$port$path" || true)
-}
+. "$(dirname "$0")/daemon.sh"
 field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p" "$T/body" | head -1; }
 
-start
+start_daemon
 check_contains "first start prints the admin token" "$(cat "$log")" "admin API token"
 check_eq "admin-token file is 0600" 600 "$(stat -c %a "$data/admin-token")"
 TOKEN=$(cat "$data/admin-token")
@@ -218,7 +186,7 @@ check_contains "seconds to the earliest expiry per CA" "$(cat metrics.txt)" "cer
 kill -TERM "$pid"
 wait "$pid" 2>/dev/null || true
 check_contains "SIGTERM stops it cleanly" "$(cat "$log")" "certhubd: stopped"
-start
+start_daemon
 if grep -q "cht_" "$log"; then fail "the second start printed a token"; fi
 ok "the second start prints nothing secret"
 api GET "/api/v1/certificates/$id"

@@ -4,27 +4,9 @@
 # there, and no serial appears twice.
 . "$(dirname "$0")/lib.sh"
 
-[ -n "${CERTHUBD:-}" ] || fail "CERTHUBD must name the certhubd binary"
-data="$T/data"
-pid=""
-trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' EXIT
+. "$(dirname "$0")/daemon.sh"
 
-start() {
-    for attempt in 1 2 3 4 5; do
-        port=$((20000 + RANDOM % 40000))
-        "$CERTHUBD" --data-dir "$data" --listen "127.0.0.1:$port" --threads 2 >"$T/log" 2>&1 &
-        pid=$!
-        for i in $(seq 1 100); do
-            grep -q "listening on" "$T/log" 2>/dev/null && return 0
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.05
-        done
-        wait "$pid" 2>/dev/null || true
-    done
-    fail "certhubd did not start: $(cat "$T/log")"
-}
-
-start
+start_daemon
 TOKEN=$(cat "$data/admin-token")
 curl -s --cacert "$data/ca.pem" -H "Authorization: Bearer $TOKEN" "https://localhost:$port/api/v1/cas" > cas.json
 issuer=$(grep -o '"id":"ca_[0-9a-f]*","name":"certhub Quickstart Issuing CA' cas.json | sed 's/"id":"\(ca_[0-9a-f]*\)".*/\1/')
@@ -54,7 +36,7 @@ acked=$(wc -l < acked.all)
 [ "$acked" -gt 10 ] || fail "only $acked certificates were acknowledged before the kill"
 ok "$acked certificates acknowledged before SIGKILL"
 
-start
+start_daemon
 missing=0
 while read -r id; do
     status=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$data/ca.pem" -H "Authorization: Bearer $TOKEN" \

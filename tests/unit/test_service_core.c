@@ -487,14 +487,139 @@ static void test_concurrent_issuing(void **state)
 
 static void test_tenants_need_admin(void **state)
 {
-    ch_store_tenant t;
+    ch_actor sys = admin_a;
+    ch_store_tenant t, *list;
+    size_t n;
+    char *token = NULL, id[CH_ID_MAX];
 
     (void)state;
+    sys.perms |= CH_PERM_TENANTS;
     assert_int_equal(ch_svc_tenant_create(svc, &operator_a, "gamma", &t), CH_EPERM);
-    assert_int_equal(ch_svc_tenant_create(svc, &admin_a, "bad name!", &t), CH_EINVAL);
-    assert_int_equal(ch_svc_tenant_create(svc, &admin_a, "gamma", &t), 0);
+    /* An admin of an ordinary tenant manages that tenant only. */
+    assert_int_equal(ch_svc_tenant_create(svc, &admin_a, "gamma", &t), CH_EPERM);
+    assert_int_equal(ch_svc_token_create(svc, &admin_a, tb.id, CH_ROLE_ADMIN, NULL, &token, id), CH_EPERM);
+    assert_null(token);
+    assert_int_equal(ch_svc_tenant_list(svc, &admin_a, &list, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(list[0].name, "alpha");
+    ch_store_tenant_list_free(list, n);
+
+    assert_int_equal(ch_svc_tenant_create(svc, &sys, "bad name!", &t), CH_EINVAL);
+    assert_int_equal(ch_svc_tenant_create(svc, &sys, "gamma", &t), 0);
     ch_store_tenant_dispose(&t);
-    assert_int_equal(ch_svc_tenant_create(svc, &admin_a, "gamma", &t), CH_EEXISTS);
+    assert_int_equal(ch_svc_tenant_create(svc, &sys, "gamma", &t), CH_EEXISTS);
+    assert_int_equal(ch_svc_tenant_list(svc, &sys, &list, &n), 0);
+    assert_int_equal(n, 3);
+    ch_store_tenant_list_free(list, n);
+    assert_int_equal(ch_svc_token_create(svc, &sys, tb.id, CH_ROLE_VIEWER, "for beta", &token, id), 0);
+    ch_secure_free_str(token);
+}
+
+static void test_tokens_list_and_revoke(void **state)
+{
+    ch_svc_principal who;
+    ch_store_token *toks;
+    size_t n, before;
+    char *token = NULL, id[CH_ID_MAX];
+
+    (void)state;
+    assert_int_equal(ch_svc_token_list(svc, &admin_a, NULL, &toks, &before), 0);
+    ch_store_token_list_free(toks, before);
+    assert_int_equal(ch_svc_token_create(svc, &admin_a, NULL, CH_ROLE_OPERATOR, "ci", &token, id), 0);
+    assert_int_equal(ch_svc_authenticate(svc, token, &who), 0);
+    assert_int_equal(who.actor.role, CH_ROLE_OPERATOR);
+    assert_int_equal(ch_svc_token_list(svc, &admin_a, NULL, &toks, &n), 0);
+    assert_int_equal(n, before + 1);
+    assert_string_equal(toks[n - 1].id, id);
+    assert_string_equal(toks[n - 1].name, "ci");
+    assert_string_equal(toks[n - 1].token_hash, ""); /* hashes stay in the store */
+    ch_store_token_list_free(toks, n);
+    /* Another tenant's admin neither sees nor revokes it; a viewer may not. */
+    assert_int_equal(ch_svc_token_list(svc, &admin_b, ta.id, &toks, &n), CH_ENOTFOUND);
+    assert_int_equal(ch_svc_token_revoke(svc, &admin_b, id), CH_ENOTFOUND);
+    assert_int_equal(ch_svc_token_revoke(svc, &viewer_a, id), CH_EPERM);
+    assert_int_equal(ch_svc_authenticate(svc, token, &who), 0);
+    assert_int_equal(ch_svc_token_revoke(svc, &admin_a, id), 0);
+    assert_int_equal(ch_svc_authenticate(svc, token, &who), CH_EAUTH);
+    assert_int_equal(ch_svc_token_revoke(svc, &admin_a, id), CH_ENOTFOUND);
+    ch_secure_free_str(token);
+}
+
+static void test_custom_profiles(void **state)
+{
+    ch_store_ca root, inter;
+    ch_store_cert leaf;
+    ch_svc_profile p, *list;
+    ch_svc_issue_req req = {.profile = "mqtt-device", .key_type = "p256", .path_len = -2};
+    ch_cert *c;
+    ch_cert_info info;
+    size_t n;
+
+    (void)state;
+    make_cas(&root, &inter, "profiles");
+    req.ca_id = inter.id;
+    req.subject.fields.common_name = "sensor-7";
+    /* Unknown until created. */
+    assert_int_equal(ch_svc_cert_issue(svc, &operator_a, &req, &leaf), CH_EINVAL);
+    assert_string_equal(ch_error_field(), "profile");
+    /* Bad definitions change nothing. */
+    assert_int_equal(ch_svc_profile_put(svc, &operator_a, "mqtt-device", "{\"key_usage\":[\"digital_signature\"],"
+                                        "\"colour\":1}", true, NULL), CH_EINVAL);
+    assert_int_equal(ch_svc_profile_put(svc, &operator_a, "mqtt-device", "{\"key_usage\":[\"signing\"]}", true,
+                                        NULL), CH_EINVAL);
+    assert_int_equal(ch_svc_profile_put(svc, &operator_a, "mqtt-device", "{\"key_usage\":[\"key_cert_sign\"]}",
+                                        true, NULL), CH_EPOLICY);
+    assert_int_equal(ch_svc_profile_put(svc, &operator_a, "tls-server", "{\"key_usage\":[\"digital_signature\"]}",
+                                        true, NULL), CH_ECONFLICT);
+    assert_int_equal(ch_svc_profile_put(svc, &operator_a, "mqtt-device", "{\"key_usage\":", true, NULL), CH_EPARSE);
+    assert_int_equal(ch_svc_profile_put(svc, &viewer_a, "mqtt-device", "{\"key_usage\":[\"digital_signature\"]}",
+                                        true, NULL), CH_EPERM);
+    assert_int_equal(ch_svc_profile_get(svc, &viewer_a, "mqtt-device", &p), CH_ENOTFOUND);
+    assert_int_equal(ch_svc_profile_put(svc, &operator_a, "mqtt-device",
+                                        "{\"description\":\"MQTT device\",\"key_usage\":[\"digitalSignature\"],"
+                                        "\"ext_key_usage\":[\"client_auth\"],\"default_days\":90,"
+                                        "\"max_days\":397}",
+                                        true, &p), 0);
+    assert_string_equal(p.p.name, "mqtt-device");
+    assert_int_equal(p.p.default_days, 90);
+    ch_svc_profile_dispose(&p);
+    assert_int_equal(ch_svc_profile_put(svc, &operator_a, "mqtt-device", "{\"key_usage\":[\"digital_signature\"]}",
+                                        true, NULL), CH_EEXISTS);
+    /* Another tenant does not see it. */
+    assert_int_equal(ch_svc_profile_get(svc, &admin_b, "mqtt-device", &p), CH_ENOTFOUND);
+    /* Issuing follows it: client auth only, 90 days, and no more than max_days. */
+    assert_int_equal(ch_svc_cert_issue(svc, &operator_a, &req, &leaf), 0);
+    assert_string_equal(leaf.profile, "mqtt-device");
+    assert_true(leaf.not_after - leaf.not_before >= 90 * 86400 - 3600 &&
+                leaf.not_after - leaf.not_before <= 90 * 86400 + 3600);
+    c = parse_row(&leaf);
+    assert_int_equal(ch_cert_inspect(&info, c), 0);
+    assert_int_equal(info.key_usage, CH_KU_DIGITAL_SIGNATURE);
+    assert_int_equal(info.ext_key_usage, CH_EKU_CLIENT_AUTH);
+    ch_cert_info_dispose(&info);
+    ch_cert_free(c);
+    ch_store_cert_dispose(&leaf);
+    req.days = 400;
+    assert_int_equal(ch_svc_cert_issue(svc, &operator_a, &req, &leaf), CH_EPOLICY);
+    req.days = 0;
+    /* Update, list, delete. */
+    assert_int_equal(ch_svc_profile_put(svc, &operator_a, "mqtt-device",
+                                        "{\"key_usage\":[\"digital_signature\"],\"default_days\":30}", false, NULL),
+                     0);
+    assert_int_equal(ch_svc_profile_put(svc, &operator_a, "nope", "{\"key_usage\":[\"digital_signature\"]}", false,
+                                        NULL), CH_ENOTFOUND);
+    assert_int_equal(ch_svc_profile_list(svc, &viewer_a, &list, &n), 0);
+    assert_true(n >= 8);
+    assert_true(list[n - 1].custom);
+    assert_string_equal(list[n - 1].p.name, "mqtt-device");
+    assert_int_equal(list[n - 1].p.default_days, 30);
+    assert_false(list[0].custom);
+    ch_svc_profile_list_free(list, n);
+    assert_int_equal(ch_svc_profile_delete(svc, &operator_a, "tls-server"), CH_EPOLICY);
+    assert_int_equal(ch_svc_profile_delete(svc, &operator_a, "mqtt-device"), 0);
+    assert_int_equal(ch_svc_profile_delete(svc, &operator_a, "mqtt-device"), CH_ENOTFOUND);
+    ch_store_ca_dispose(&root);
+    ch_store_ca_dispose(&inter);
 }
 
 int main(void)
@@ -508,6 +633,8 @@ int main(void)
         cmocka_unit_test(test_key_export_and_db_scan),
         cmocka_unit_test(test_concurrent_issuing),
         cmocka_unit_test(test_audit_chain),
+        cmocka_unit_test(test_tokens_list_and_revoke),
+        cmocka_unit_test(test_custom_profiles),
         cmocka_unit_test(test_tenants_need_admin),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

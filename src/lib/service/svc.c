@@ -138,6 +138,27 @@ static int tenant_put(ch_svc *svc, const char *name, ch_store_tenant *out)
     return out ? ch_store_tenant_get(svc->store, out, id) : 0;
 }
 
+int ch_svc_tenant_list(ch_svc *svc, const ch_actor *actor, ch_store_tenant **out, size_t *count)
+{
+    int error;
+
+    *out = NULL;
+    *count = 0;
+    if ((error = svc_need(actor, CH_ROLE_VIEWER, "listing tenants")) < 0)
+        return error;
+    if (actor->perms & CH_PERM_TENANTS)
+        return ch_store_tenant_list(svc->store, out, count);
+    if ((*out = calloc(1, sizeof **out)) == NULL)
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    if ((error = ch_store_tenant_get(svc->store, *out, actor->tenant_id)) < 0) {
+        free(*out);
+        *out = NULL;
+        return error;
+    }
+    *count = 1;
+    return 0;
+}
+
 int ch_svc_tenant_create(ch_svc *svc, const ch_actor *actor, const char *name, ch_store_tenant *out)
 {
     ch_store_tenant t = {0};
@@ -147,6 +168,8 @@ int ch_svc_tenant_create(ch_svc *svc, const ch_actor *actor, const char *name, c
 
     if ((error = svc_need(actor, CH_ROLE_ADMIN, "creating a tenant")) < 0)
         return error;
+    if (!(actor->perms & CH_PERM_TENANTS))
+        return ch_error_set(CH_EPERM, "only admins of the default tenant create tenants");
     if ((error = ch_store_begin(svc->store)) < 0)
         return error;
     if ((error = tenant_put(svc, name, &t)) < 0) {

@@ -37,6 +37,7 @@ struct ca_tx {
     ch_store_ca *ca;
     bool cert_exists;         /* the certificate is already in the inventory */
     const char *action;
+    const ch_store_csr *csr;  /* the CA's key is this CSR's (signed by an outside CA), or NULL */
 };
 
 static int ca_tx_run(struct ca_tx *t)
@@ -53,6 +54,11 @@ static int ca_tx_run(struct ca_tx *t)
         free(t->cert->key_id);
         t->ca->key_id = strdup(key_id);
         t->cert->key_id = strdup(key_id);
+    } else if (t->csr != NULL) {
+        free(t->ca->key_id);
+        free(t->cert->key_id);
+        t->ca->key_id = strdup(t->csr->key_id);
+        t->cert->key_id = strdup(t->csr->key_id);
     }
     error = ch_store_cert_put(t->svc->store, t->cert, existing);
     if (error == CH_EEXISTS) {
@@ -65,6 +71,8 @@ static int ca_tx_run(struct ca_tx *t)
     free(t->ca->cert_id);
     t->ca->cert_id = strdup(t->cert->id);
     if ((error = ch_store_ca_put(t->svc->store, t->ca)) < 0)
+        return error;
+    if (t->csr != NULL && (error = ch_store_csr_attach(t->svc->store, t->actor->tenant_id, t->csr->id, t->cert->id)) < 0)
         return error;
     d = json_pack("{ss ss ss sb}", "name", t->ca->name, "subject", t->cert->subject, "certificate_id", t->cert->id,
                   "has_key", t->ca->key_id != NULL);
@@ -157,7 +165,7 @@ int ch_svc_ca_create(ch_svc *svc, const ch_actor *actor, const ch_svc_ca_req *re
     if ((error = ca_row(&ca, actor->tenant_id, req->name, parent ? parent->id : NULL, req->crl_urls,
                         req->ocsp_urls)) < 0)
         goto done;
-    t = (struct ca_tx){svc, actor, key, &row, &ca, false, "ca.create"};
+    t = (struct ca_tx){svc, actor, key, &row, &ca, false, "ca.create", NULL};
     SVC_TX(svc, ca_tx_run(&t));
     if (out) {
         *out = ca;
@@ -196,7 +204,7 @@ int ch_svc_ca_import(ch_svc *svc, const ch_actor *actor, const char *name, const
     if ((error = svc_cert_row(&row, cert, actor->tenant_id, name, "imported", -1)) < 0 ||
         (error = ca_row(&ca, actor->tenant_id, name, NULL, NULL, NULL)) < 0)
         goto done;
-    t = (struct ca_tx){svc, actor, key, &row, &ca, false, "ca.import"};
+    t = (struct ca_tx){svc, actor, key, &row, &ca, false, "ca.import", NULL};
     SVC_TX(svc, ca_tx_run(&t));
     if (out) {
         *out = ca;
@@ -207,6 +215,65 @@ done:
     ch_store_cert_dispose(&row);
     ch_cert_free(cert);
     ch_key_free(key);
+    return error;
+}
+
+int ch_svc_ca_import_csr(ch_svc *svc, const ch_actor *actor, const char *name, const char *csr_id,
+                         const uint8_t *cert_data, size_t cert_len, ch_store_ca *out)
+{
+    ch_store_csr csr_row = {0};
+    ch_cert *cert = NULL;
+    ch_csr *csr = NULL;
+    ch_key *pub = NULL;
+    ch_store_cert row = {0};
+    ch_store_ca ca = {0};
+    struct ca_tx t;
+    int error;
+
+    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "importing a CA")) < 0 || (error = check_name(name)) < 0)
+        return error;
+    if ((error = ch_store_csr_get(svc->store, &csr_row, actor->tenant_id, csr_id)) < 0) {
+        ch_error_set_field(error, "csr_id", "%s", ch_error_last());
+        return error;
+    }
+    if (csr_row.cert_id != NULL || csr_row.key_id == NULL) {
+        error = ch_error_set_field(CH_ECONFLICT, "csr_id", csr_row.cert_id ? "a certificate is already attached to CSR %s"
+                                                                            : "CSR %s has no key on this system",
+                                   csr_id);
+        goto done;
+    }
+    if ((error = ch_cert_parse(&cert, cert_data, cert_len)) < 0) {
+        ch_error_set_field(error, "certificate", "%s", ch_error_last());
+        goto done;
+    }
+    if (!ch_cert_is_ca(cert)) {
+        error = ch_error_set_field(CH_EPOLICY, "certificate",
+                                   "certificate is not a CA: BasicConstraints CA:true is missing");
+        goto done;
+    }
+    if ((error = ch_csr_parse(&csr, csr_row.der, csr_row.der_len)) < 0 || (error = ch_csr_public_key(&pub, csr)) < 0)
+        goto done;
+    if (!ch_cert_matches_key(cert, pub)) {
+        error = ch_error_set_field(CH_EINVAL, "certificate",
+                                   "the certificate is not for this CSR: its public key is not the CSR's");
+        goto done;
+    }
+    if ((error = svc_cert_row(&row, cert, actor->tenant_id, name ? name : csr_row.name, "csr_signed", -1)) < 0 ||
+        (error = ca_row(&ca, actor->tenant_id, name ? name : csr_row.name, NULL, NULL, NULL)) < 0)
+        goto done;
+    t = (struct ca_tx){svc, actor, NULL, &row, &ca, false, "ca.import", &csr_row};
+    SVC_TX(svc, ca_tx_run(&t));
+    if (out) {
+        *out = ca;
+        memset(&ca, 0, sizeof ca);
+    }
+done:
+    ch_store_ca_dispose(&ca);
+    ch_store_cert_dispose(&row);
+    ch_key_free(pub);
+    ch_csr_free(csr);
+    ch_cert_free(cert);
+    ch_store_csr_dispose(&csr_row);
     return error;
 }
 

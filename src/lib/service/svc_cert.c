@@ -75,6 +75,7 @@ int ch_svc_cert_issue(ch_svc *svc, const ch_actor *actor, const ch_svc_issue_req
     size_t nsans = 0;
     int sources = (req->key_type != NULL) + (req->csr != NULL) + (req->public_key != NULL);
     ch_issue_opts o = {0};
+    ch_svc_profile prof = {0};
     svc_ca *ca = NULL;
     ch_key *key = NULL;
     ch_csr *csr = NULL;
@@ -92,12 +93,6 @@ int ch_svc_cert_issue(ch_svc *svc, const ch_actor *actor, const ch_svc_issue_req
         memset(out, 0, sizeof *out);
     if ((error = svc_need(actor, CH_ROLE_OPERATOR, "issuing a certificate")) < 0)
         return error;
-    if ((o.profile = ch_profile_get(req->profile)) == NULL) /* a bad request, not a missing resource */
-        return ch_error_set_field(CH_EINVAL, "profile", "%s", ch_error_last());
-    if (o.profile->is_ca)
-        return ch_error_set_field(CH_EPOLICY, "profile",
-                                 "profile %s makes a CA: create CAs through the CA calls so they can sign",
-                                 o.profile->name);
     if (sources != 1)
         return ch_error_set(CH_EINVAL, "give exactly one of key_type (a key made by the server), csr or public_key");
     if (req->ca_id == NULL)
@@ -115,6 +110,18 @@ int ch_svc_cert_issue(ch_svc *svc, const ch_actor *actor, const ch_svc_issue_req
     } else if (req->csr == NULL) {
         return ch_error_set_field(CH_EINVAL, "subject", "the subject is required (at least a common name)");
     }
+    if ((error = ch_svc_profile_get(svc, actor, req->profile, &prof)) < 0) {
+        if (error == CH_ENOTFOUND) /* a bad request, not a missing resource */
+            error = ch_error_set_field(CH_EINVAL, "profile", "%s", ch_error_last());
+        goto done;
+    }
+    if (prof.p.is_ca) {
+        error = ch_error_set_field(CH_EPOLICY, "profile",
+                                   "profile %s makes a CA: create CAs through the CA calls so they can sign",
+                                   prof.p.name);
+        goto done;
+    }
+    o.profile = &prof.p;
     if ((error = svc_ca_load(svc, actor->tenant_id, req->ca_id, &ca)) < 0)
         goto done;
     if (ca->key == NULL) {
@@ -181,6 +188,7 @@ done:
     ch_key_free(key);
     svc_ca_release(ca);
     X509_NAME_free(subject);
+    ch_svc_profile_dispose(&prof);
     return error;
 }
 

@@ -84,6 +84,9 @@ int ch_svc_token_create(ch_svc *svc, const ch_actor *actor, const char *tenant_i
         return error;
     if (tenant_id == NULL)
         tenant_id = actor->tenant_id;
+    if (strcmp(tenant_id, actor->tenant_id) != 0 && !(actor->perms & CH_PERM_TENANTS))
+        return ch_error_set_field(CH_EPERM, "tenant",
+                                  "only admins of the default tenant make tokens for other tenants");
     if ((error = ch_store_tenant_get(svc->store, &t, tenant_id)) < 0)
         return error;
     ch_store_tenant_dispose(&t);
@@ -125,6 +128,59 @@ int ch_svc_authenticate(ch_svc *svc, const char *token, ch_svc_principal *out)
     out->actor.name = out->name;
     out->actor.role = role;
     out->actor.perms = role == CH_ROLE_ADMIN ? CH_PERM_KEYS_EXPORT : 0;
+    if (role == CH_ROLE_ADMIN) {
+        ch_store_tenant t;
+        if (ch_store_tenant_get(svc->store, &t, row.tenant_id) == 0) {
+            if (strcmp(t.name, "default") == 0)
+                out->actor.perms |= CH_PERM_TENANTS;
+            ch_store_tenant_dispose(&t);
+        }
+    }
     ch_store_token_dispose(&row);
     return 0;
+}
+
+int ch_svc_token_list(ch_svc *svc, const ch_actor *actor, const char *tenant_id, ch_store_token **out,
+                      size_t *count)
+{
+    int error;
+
+    *out = NULL;
+    *count = 0;
+    if ((error = svc_need(actor, CH_ROLE_ADMIN, "listing tokens")) < 0)
+        return error;
+    if (tenant_id == NULL)
+        tenant_id = actor->tenant_id;
+    if (strcmp(tenant_id, actor->tenant_id) != 0 && !(actor->perms & CH_PERM_TENANTS))
+        return ch_error_set(CH_ENOTFOUND, "no such tenant");
+    return ch_store_token_list(svc->store, tenant_id, out, count);
+}
+
+struct revoke_tx {
+    ch_svc *svc;
+    const ch_actor *actor;
+    const char *tenant_id, *id;
+};
+
+static int revoke_tx_run(void *arg)
+{
+    struct revoke_tx *t = arg;
+    int error = ch_store_token_revoke(t->svc->store, t->tenant_id, t->id, ch_now());
+
+    return error < 0 ? error : svc_audit(t->svc, t->actor, "token.revoke", "token", t->id, NULL);
+}
+
+int ch_svc_token_revoke(ch_svc *svc, const ch_actor *actor, const char *id)
+{
+    char owner[CH_ID_MAX];
+    struct revoke_tx t = {svc, actor, actor ? actor->tenant_id : NULL, id};
+    int error;
+
+    if ((error = svc_need(actor, CH_ROLE_ADMIN, "revoking a token")) < 0)
+        return error;
+    /* The installation's admins may revoke any tenant's token. */
+    if ((actor->perms & CH_PERM_TENANTS) && id != NULL && ch_store_token_tenant(svc->store, id, owner) == 0)
+        t.tenant_id = owner;
+    error = svc_commit(svc, revoke_tx_run, &t);
+    return error == CH_ENOTFOUND ? ch_error_set(CH_ENOTFOUND, "no such active token") : error;
 }

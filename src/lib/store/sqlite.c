@@ -67,6 +67,10 @@ static const char *const migrations[] = {
     "  actor TEXT NOT NULL, action TEXT NOT NULL, object_type TEXT, object_id TEXT, detail TEXT,"
     "  prev_hash TEXT NOT NULL, hash TEXT NOT NULL);"
     "CREATE INDEX audit_tenant ON audit_log(tenant_id, seq);",
+    /* 2: custom certificate profiles, a JSON definition per tenant and name. */
+    "CREATE TABLE profiles ("
+    "  tenant_id TEXT NOT NULL REFERENCES tenants(id), name TEXT NOT NULL, definition TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, PRIMARY KEY(tenant_id, name)) WITHOUT ROWID;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -75,7 +79,8 @@ static const char *const migrations[] = {
 
 enum stmt_id {
     S_TENANT_PUT, S_TENANT_GET, S_TENANT_GET_NAME, S_TENANT_LIST,
-    S_KEY_PUT, S_KEY_GET, S_KEY_DELETE, S_TOKEN_PUT, S_TOKEN_GET, S_TOKEN_COUNT,
+    S_KEY_PUT, S_KEY_GET, S_KEY_DELETE, S_TOKEN_PUT, S_TOKEN_GET, S_TOKEN_COUNT, S_TOKEN_LIST, S_TOKEN_REVOKE, S_TOKEN_TENANT,
+    S_PROFILE_PUT, S_PROFILE_UPDATE, S_PROFILE_GET, S_PROFILE_LIST, S_PROFILE_DELETE,
     S_CERT_PUT, S_CERT_GET, S_CERT_GET_SHA, S_CERT_ID_BY_SHA, S_CERT_DELETE, S_CERT_RENAME, S_CERT_STATUS,
     S_CA_PUT, S_CA_GET, S_CA_LIST, S_CA_STATUS, S_CA_DELETE,
     S_CSR_PUT, S_CSR_GET, S_CSR_LIST, S_CSR_ATTACH, S_CSR_DELETE,
@@ -103,6 +108,17 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_TOKEN_GET] = "SELECT id, tenant_id, role, name, token_hash, created_at, revoked_at FROM api_tokens "
                     "WHERE token_hash=?",
     [S_TOKEN_COUNT] = "SELECT count(*) FROM api_tokens WHERE tenant_id=? AND revoked_at IS NULL",
+    [S_TOKEN_LIST] = "SELECT id, tenant_id, role, name, '', created_at, revoked_at FROM api_tokens "
+                     "WHERE tenant_id=? ORDER BY created_at, id",
+    [S_TOKEN_TENANT] = "SELECT tenant_id FROM api_tokens WHERE id=?",
+    [S_TOKEN_REVOKE] = "UPDATE api_tokens SET revoked_at=? WHERE tenant_id=? AND id=? AND revoked_at IS NULL",
+    [S_PROFILE_PUT] = "INSERT INTO profiles(tenant_id, name, definition, created_at, updated_at) VALUES(?,?,?,?,?)",
+    [S_PROFILE_UPDATE] = "UPDATE profiles SET definition=?, updated_at=? WHERE tenant_id=? AND name=?",
+    [S_PROFILE_GET] = "SELECT tenant_id, name, definition, created_at, updated_at FROM profiles "
+                      "WHERE tenant_id=? AND name=?",
+    [S_PROFILE_LIST] = "SELECT tenant_id, name, definition, created_at, updated_at FROM profiles "
+                       "WHERE tenant_id=? ORDER BY name",
+    [S_PROFILE_DELETE] = "DELETE FROM profiles WHERE tenant_id=? AND name=?",
     [S_CERT_PUT] = "INSERT INTO certificates(" CERT_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [S_CERT_GET] = "SELECT " CERT_COLS " FROM certificates WHERE tenant_id=? AND id=?",
     [S_CERT_GET_SHA] = "SELECT " CERT_COLS " FROM certificates WHERE tenant_id=? AND sha256=?",
@@ -821,6 +837,144 @@ void ch_store_token_dispose(ch_store_token *t)
     free(t->role);
     free(t->name);
     memset(t, 0, sizeof *t);
+}
+
+static void read_token_row(void *row, sqlite3_stmt *st)
+{
+    ch_store_token *t = row;
+
+    t->id = col_text(st, 0);
+    t->tenant_id = col_text(st, 1);
+    t->role = col_text(st, 2);
+    t->name = col_text(st, 3);
+    t->created_at = sqlite3_column_int64(st, 5);
+    t->revoked_at = sqlite3_column_int64(st, 6);
+}
+
+static void dispose_token_row(void *row)
+{
+    ch_store_token_dispose(row);
+}
+
+int ch_store_token_list(ch_store *s, const char *tenant_id, ch_store_token **out, size_t *count)
+{
+    STMT(S_TOKEN_LIST, "listing tokens");
+    bind_text(st, 1, tenant_id);
+    return collect(db, st, sizeof **out, read_token_row, dispose_token_row, (void **)out, count, "listing tokens");
+}
+
+void ch_store_token_list_free(ch_store_token *list, size_t count)
+{
+    for (size_t i = 0; list && i < count; i++)
+        ch_store_token_dispose(&list[i]);
+    free(list);
+}
+
+int ch_store_token_tenant(ch_store *s, const char *id, char tenant_id[CH_ID_MAX])
+{
+    STMT(S_TOKEN_TENANT, "reading a token");
+    bind_text(st, 1, id);
+    int error = step_row(db, st, "token");
+    if (error == 0) {
+        snprintf(tenant_id, CH_ID_MAX, "%s", (const char *)sqlite3_column_text(st, 0));
+        sqlite3_reset(st);
+    }
+    return error;
+}
+
+int ch_store_token_revoke(ch_store *s, const char *tenant_id, const char *id, int64_t at)
+{
+    STMT(S_TOKEN_REVOKE, "revoking a token");
+    sqlite3_bind_int64(st, 1, at);
+    bind_text(st, 2, tenant_id);
+    bind_text(st, 3, id);
+    return step_one_row(db, st, "revoking a token", "active token");
+}
+
+/* ------------------------------------------------------------- profiles */
+
+int ch_store_profile_put(ch_store *s, const ch_store_profile *p)
+{
+    STMT(S_PROFILE_PUT, "storing a profile");
+    bind_text(st, 1, p->tenant_id);
+    bind_text(st, 2, p->name);
+    bind_text(st, 3, p->definition);
+    sqlite3_bind_int64(st, 4, p->created_at);
+    sqlite3_bind_int64(st, 5, p->updated_at);
+    return step_done(db, st, "storing a profile");
+}
+
+int ch_store_profile_update(ch_store *s, const ch_store_profile *p)
+{
+    STMT(S_PROFILE_UPDATE, "updating a profile");
+    bind_text(st, 1, p->definition);
+    sqlite3_bind_int64(st, 2, p->updated_at);
+    bind_text(st, 3, p->tenant_id);
+    bind_text(st, 4, p->name);
+    return step_one_row(db, st, "updating a profile", "profile");
+}
+
+static void read_profile_row(void *row, sqlite3_stmt *st)
+{
+    ch_store_profile *p = row;
+
+    p->tenant_id = col_text(st, 0);
+    p->name = col_text(st, 1);
+    p->definition = col_text(st, 2);
+    p->created_at = sqlite3_column_int64(st, 3);
+    p->updated_at = sqlite3_column_int64(st, 4);
+}
+
+static void dispose_profile_row(void *row)
+{
+    ch_store_profile_dispose(row);
+}
+
+int ch_store_profile_get(ch_store *s, ch_store_profile *out, const char *tenant_id, const char *name)
+{
+    STMT(S_PROFILE_GET, "reading a profile");
+    memset(out, 0, sizeof *out);
+    bind_text(st, 1, tenant_id);
+    bind_text(st, 2, name);
+    int error = step_row(db, st, "profile");
+    if (error == 0) {
+        read_profile_row(out, st);
+        sqlite3_reset(st);
+    }
+    return error;
+}
+
+int ch_store_profile_list(ch_store *s, const char *tenant_id, ch_store_profile **out, size_t *count)
+{
+    STMT(S_PROFILE_LIST, "listing profiles");
+    bind_text(st, 1, tenant_id);
+    return collect(db, st, sizeof **out, read_profile_row, dispose_profile_row, (void **)out, count,
+                   "listing profiles");
+}
+
+int ch_store_profile_delete(ch_store *s, const char *tenant_id, const char *name)
+{
+    STMT(S_PROFILE_DELETE, "deleting a profile");
+    bind_text(st, 1, tenant_id);
+    bind_text(st, 2, name);
+    return step_one_row(db, st, "deleting a profile", "profile");
+}
+
+void ch_store_profile_dispose(ch_store_profile *p)
+{
+    if (p == NULL)
+        return;
+    free(p->tenant_id);
+    free(p->name);
+    free(p->definition);
+    memset(p, 0, sizeof *p);
+}
+
+void ch_store_profile_list_free(ch_store_profile *list, size_t count)
+{
+    for (size_t i = 0; list && i < count; i++)
+        ch_store_profile_dispose(&list[i]);
+    free(list);
 }
 
 /* ------------------------------------------------------------- keys */

@@ -3,6 +3,7 @@
  * one struct and as JSON.  Values that came from outside bytes are copied as UTF-8 text and
  * never interpreted; a name with an embedded NUL is refused by ch_name_get.
  */
+#include <ctype.h>
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
@@ -321,27 +322,58 @@ static json_t *time_json(int64_t t)
     return json_string(buf);
 }
 
-static json_t *ku_json(unsigned ku)
-{
-    static const char *const names[] = {"digital_signature", "non_repudiation", "key_encipherment",
-                                        "data_encipherment", "key_agreement",   "key_cert_sign",
-                                        "crl_sign",          "encipher_only",   "decipher_only"};
-    json_t *a = json_array();
+static const char *const ku_names[] = {"digital_signature", "non_repudiation", "key_encipherment",
+                                      "data_encipherment", "key_agreement",   "key_cert_sign",
+                                      "crl_sign",          "encipher_only",   "decipher_only", NULL};
+static const char *const eku_names[] = {"server_auth",   "client_auth",  "code_signing", "email_protection",
+                                       "time_stamping", "ocsp_signing", NULL};
 
-    for (int i = 0; i < 9; i++)
-        if (ku & (1u << i))
-            json_array_append_new(a, json_string(names[i]));
-    return a;
+const char *const *ch_usage_names(bool extended)
+{
+    return extended ? eku_names : ku_names;
 }
 
-static json_t *eku_json(unsigned eku, char **other)
+/* Compares ignoring case and underscores, so "digital_signature", "digitalSignature" (the
+ * OpenSSL spelling) and "DIGITAL_SIGNATURE" are one name. */
+static bool same_usage(const char *a, const char *b)
 {
-    static const char *const names[] = {"server_auth", "client_auth", "code_signing",
-                                        "email_protection", "time_stamping", "ocsp_signing"};
+    for (;;) {
+        while (*a == '_')
+            a++;
+        while (*b == '_')
+            b++;
+        if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
+            return false;
+        if (*a == '\0')
+            return true;
+        a++, b++;
+    }
+}
+
+int ch_usage_parse(unsigned *bit, bool extended, const char *name)
+{
+    const char *const *names = ch_usage_names(extended);
+    char accepted[200] = "";
+    size_t used = 0;
+
+    for (int i = 0; names[i]; i++)
+        if (name && same_usage(name, names[i])) {
+            *bit = 1u << i;
+            return 0;
+        }
+    for (int i = 0; names[i]; i++)
+        used += (size_t)snprintf(accepted + used, sizeof accepted - used, "%s%s", i ? ", " : "", names[i]);
+    return ch_error_set(CH_EINVAL, "unknown %s \"%s\"; accepted: %s", extended ? "extended key usage" : "key usage",
+                        name ? name : "", accepted);
+}
+
+static json_t *usage_json(unsigned bits, bool extended, char **other)
+{
+    const char *const *names = ch_usage_names(extended);
     json_t *a = json_array();
 
-    for (int i = 0; i < 6; i++)
-        if (eku & (1u << i))
+    for (int i = 0; names[i]; i++)
+        if (bits & (1u << i))
             json_array_append_new(a, json_string(names[i]));
     for (size_t i = 0; other && other[i]; i++)
         json_array_append_new(a, json_string(other[i]));
@@ -374,8 +406,8 @@ int ch_cert_info_to_json(char **out, const ch_cert_info *i)
     json_object_set_new(o, "signature_algorithm", str_or_null(i->signature_algorithm));
     json_object_set_new(o, "is_ca", json_boolean(i->is_ca));
     json_object_set_new(o, "path_len", i->is_ca && i->path_len >= 0 ? json_integer(i->path_len) : json_null());
-    json_object_set_new(o, "key_usage", ku_json(i->key_usage));
-    json_object_set_new(o, "ext_key_usage", eku_json(i->ext_key_usage, i->eku_other));
+    json_object_set_new(o, "key_usage", usage_json(i->key_usage, false, NULL));
+    json_object_set_new(o, "ext_key_usage", usage_json(i->ext_key_usage, true, i->eku_other));
     json_object_set_new(o, "sans", str_array(i->sans));
     json_object_set_new(o, "ski", str_or_null(i->ski));
     json_object_set_new(o, "aki", str_or_null(i->aki));

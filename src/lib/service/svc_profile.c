@@ -1,0 +1,295 @@
+/* Certificate profiles: the built-in ones, and custom ones a tenant defines (the templates of
+ * a create wizard).  A custom profile is stored as a JSON definition, validated here on every
+ * write and read back into a ch_profile for issuing. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "svc_internal.h"
+
+static const char *const fields[] = {"description", "key_usage", "ext_key_usage", "default_days", "max_days",
+                                     "allow_sans", NULL};
+
+/* Names of custom profiles: 1 to 64 of [a-z0-9._-], starting with a letter or digit. */
+static int check_name(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+
+    if (n == 0 || n > 64 || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789._-") != n || name[0] == '.' ||
+        name[0] == '-' || name[0] == '_')
+        return ch_error_set_field(CH_EINVAL, "name",
+                                  "a profile name is 1 to 64 lower-case letters, digits, '.', '_' or '-', "
+                                  "starting with a letter or digit");
+    if (ch_profile_get(name) != NULL)
+        return ch_error_set_field(CH_ECONFLICT, "name", "\"%s\" is a built-in profile; choose another name", name);
+    return 0;
+}
+
+static int usage_list(unsigned *out, json_t *v, bool extended, const char *field)
+{
+    size_t i;
+    json_t *e;
+    unsigned bit;
+
+    *out = 0;
+    if (!json_is_array(v))
+        return ch_error_set_field(CH_EINVAL, field, "%s must be an array of names", field);
+    json_array_foreach(v, i, e) {
+        if (!json_is_string(e) || ch_usage_parse(&bit, extended, json_string_value(e)) < 0)
+            return ch_error_set_field(CH_EINVAL, field, "%s", json_is_string(e) ? ch_error_last()
+                                                                                 : "usage names are strings");
+        *out |= bit;
+    }
+    return 0;
+}
+
+static int days_field(int *out, json_t *def, const char *field, int min)
+{
+    json_t *v = json_object_get(def, field);
+
+    if (v == NULL)
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > 36600)
+        return ch_error_set_field(CH_EINVAL, field, "%s must be a whole number from %d to 36600", field, min);
+    *out = (int)json_integer_value(v);
+    return 0;
+}
+
+/* Reads and checks a definition into out (which owns its strings afterwards). */
+static int profile_parse(ch_svc_profile *out, const char *name, json_t *def)
+{
+    const char *key;
+    json_t *v;
+    int error;
+
+    memset(out, 0, sizeof *out);
+    if (!json_is_object(def))
+        return ch_error_set(CH_EINVAL, "a profile definition is a JSON object");
+    json_object_foreach(def, key, v) {
+        size_t i = 0;
+        while (fields[i] && strcmp(fields[i], key) != 0)
+            i++;
+        if (fields[i] == NULL)
+            return ch_error_set_field(CH_EINVAL, key,
+                                      "unknown field \"%.64s\"; a profile has description, key_usage, "
+                                      "ext_key_usage, default_days, max_days and allow_sans",
+                                      key);
+    }
+    out->p.path_len = -1;
+    out->p.default_days = 365;
+    out->p.allow_sans = true;
+    if ((v = json_object_get(def, "description")) != NULL && (!json_is_string(v) || strlen(json_string_value(v)) > 256))
+        return ch_error_set_field(CH_EINVAL, "description", "description must be a string of at most 256 bytes");
+    if ((v = json_object_get(def, "key_usage")) == NULL)
+        return ch_error_set_field(CH_EINVAL, "key_usage", "key_usage is required, such as [\"digital_signature\"]");
+    if ((error = usage_list(&out->p.key_usage, v, false, "key_usage")) < 0)
+        return error;
+    if (out->p.key_usage == 0)
+        return ch_error_set_field(CH_EINVAL, "key_usage", "key_usage needs at least one usage");
+    if (out->p.key_usage & (CH_KU_KEY_CERT_SIGN | CH_KU_CRL_SIGN))
+        return ch_error_set_field(CH_EPOLICY, "key_usage",
+                                  "key_cert_sign and crl_sign make a CA: create CAs through the CA calls");
+    if ((v = json_object_get(def, "ext_key_usage")) != NULL &&
+        (error = usage_list(&out->p.ext_key_usage, v, true, "ext_key_usage")) < 0)
+        return error;
+    if ((error = days_field(&out->p.default_days, def, "default_days", 1)) < 0 ||
+        (error = days_field(&out->p.max_days, def, "max_days", 0)) < 0)
+        return error;
+    if (out->p.max_days != 0 && out->p.default_days > out->p.max_days)
+        return ch_error_set_field(CH_EINVAL, "default_days", "default_days is more than max_days (%d)",
+                                  out->p.max_days);
+    if ((v = json_object_get(def, "allow_sans")) != NULL) {
+        if (!json_is_boolean(v))
+            return ch_error_set_field(CH_EINVAL, "allow_sans", "allow_sans must be true or false");
+        out->p.allow_sans = json_is_true(v);
+    }
+    out->custom = true;
+    out->name = strdup(name);
+    v = json_object_get(def, "description");
+    out->description = strdup(v ? json_string_value(v) : "");
+    if (out->name == NULL || out->description == NULL) {
+        ch_svc_profile_dispose(out);
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    }
+    out->p.name = out->name;
+    out->p.description = out->description;
+    return 0;
+}
+
+static int from_row(ch_svc_profile *out, const ch_store_profile *row)
+{
+    json_t *def = json_loads(row->definition, 0, NULL);
+    int error = def ? profile_parse(out, row->name, def) : ch_error_set(CH_ESTORE, "profile %s is damaged", row->name);
+
+    json_decref(def);
+    if (error == 0) {
+        out->created_at = row->created_at;
+        out->updated_at = row->updated_at;
+    }
+    return error;
+}
+
+static void from_builtin(ch_svc_profile *out, const ch_profile *p)
+{
+    memset(out, 0, sizeof *out);
+    out->p = *p;
+}
+
+int ch_svc_profile_get(ch_svc *svc, const ch_actor *actor, const char *name, ch_svc_profile *out)
+{
+    const ch_profile *p;
+    ch_store_profile row;
+    int error;
+
+    memset(out, 0, sizeof *out);
+    if ((error = svc_need(actor, CH_ROLE_VIEWER, "reading profiles")) < 0)
+        return error;
+    if (name != NULL && (p = ch_profile_get(name)) != NULL) {
+        from_builtin(out, p);
+        return 0;
+    }
+    if (name == NULL || (error = ch_store_profile_get(svc->store, &row, actor->tenant_id, name)) == CH_ENOTFOUND) {
+        char names[400] = "";
+        size_t used = 0;
+        for (const ch_profile *const *b = ch_profile_list(); *b; b++)
+            used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", used ? ", " : "", (*b)->name);
+        return ch_error_set_field(CH_ENOTFOUND, "profile",
+                                  "unknown profile \"%.64s\"; built-in profiles: %s (and the tenant's custom ones)",
+                                  name ? name : "", names);
+    }
+    if (error < 0)
+        return error;
+    error = from_row(out, &row);
+    ch_store_profile_dispose(&row);
+    return error;
+}
+
+int ch_svc_profile_list(ch_svc *svc, const ch_actor *actor, ch_svc_profile **out, size_t *count)
+{
+    const ch_profile *const *b = ch_profile_list();
+    ch_store_profile *rows = NULL;
+    size_t nb = 0, nrows = 0, k = 0;
+    int error;
+
+    *out = NULL;
+    *count = 0;
+    if ((error = svc_need(actor, CH_ROLE_VIEWER, "reading profiles")) < 0)
+        return error;
+    if ((error = ch_store_profile_list(svc->store, actor->tenant_id, &rows, &nrows)) < 0)
+        return error;
+    while (b[nb])
+        nb++;
+    if ((*out = calloc(nb + nrows + 1, sizeof **out)) == NULL) {
+        ch_store_profile_list_free(rows, nrows);
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < nb; i++)
+        from_builtin(&(*out)[k++], b[i]);
+    for (size_t i = 0; i < nrows; i++)
+        if (from_row(&(*out)[k], &rows[i]) == 0) /* a damaged row is left out, not fatal to the list */
+            k++;
+    ch_store_profile_list_free(rows, nrows);
+    *count = k;
+    return 0;
+}
+
+struct profile_tx {
+    ch_svc *svc;
+    const ch_actor *actor;
+    ch_store_profile *row;
+    int op; /* 0 create, 1 update, 2 delete */
+};
+
+static int profile_tx_run(void *arg)
+{
+    struct profile_tx *t = arg;
+    static const char *const actions[] = {"profile.create", "profile.update", "profile.delete"};
+    int error;
+
+    if (t->op == 0)
+        error = ch_store_profile_put(t->svc->store, t->row);
+    else if (t->op == 1)
+        error = ch_store_profile_update(t->svc->store, t->row);
+    else
+        error = ch_store_profile_delete(t->svc->store, t->actor->tenant_id, t->row->name);
+    if (error == CH_EEXISTS)
+        error = ch_error_set_field(CH_EEXISTS, "name", "the tenant already has a profile named %s", t->row->name);
+    return error < 0 ? error : svc_audit(t->svc, t->actor, actions[t->op], "profile", t->row->name, t->row->definition);
+}
+
+int ch_svc_profile_put(ch_svc *svc, const ch_actor *actor, const char *name, const char *definition, bool create,
+                       ch_svc_profile *out)
+{
+    ch_svc_profile parsed;
+    ch_store_profile row = {0};
+    json_t *def;
+    json_error_t jerr;
+    char *canon = NULL;
+    struct profile_tx t;
+    int error;
+
+    if (out)
+        memset(out, 0, sizeof *out);
+    if ((error = svc_need(actor, CH_ROLE_OPERATOR, create ? "creating a profile" : "changing a profile")) < 0)
+        return error;
+    if ((error = check_name(name)) < 0)
+        return error;
+    if ((def = json_loads(definition ? definition : "", JSON_REJECT_DUPLICATES, &jerr)) == NULL)
+        return ch_error_set(CH_EPARSE, "the profile definition is not JSON: %s", jerr.text);
+    if ((error = profile_parse(&parsed, name, def)) < 0) {
+        json_decref(def);
+        return error;
+    }
+    /* Stored as given (fields checked), compact. */
+    canon = json_dumps(def, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(def);
+    if (canon == NULL) {
+        ch_svc_profile_dispose(&parsed);
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    }
+    row.tenant_id = (char *)actor->tenant_id;
+    row.name = (char *)name;
+    row.definition = canon;
+    row.created_at = row.updated_at = ch_now();
+    t = (struct profile_tx){svc, actor, &row, create ? 0 : 1};
+    if ((error = svc_commit(svc, profile_tx_run, &t)) == 0 && out) {
+        parsed.created_at = row.created_at;
+        parsed.updated_at = row.updated_at;
+        *out = parsed;
+    } else {
+        ch_svc_profile_dispose(&parsed);
+    }
+    free(canon);
+    return error;
+}
+
+int ch_svc_profile_delete(ch_svc *svc, const ch_actor *actor, const char *name)
+{
+    ch_store_profile row = {.name = (char *)name};
+    struct profile_tx t = {svc, actor, &row, 2};
+    int error;
+
+    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "deleting a profile")) < 0)
+        return error;
+    if (name != NULL && ch_profile_get(name) != NULL)
+        return ch_error_set_field(CH_EPOLICY, "name", "built-in profiles cannot be deleted");
+    return svc_commit(svc, profile_tx_run, &t);
+}
+
+void ch_svc_profile_dispose(ch_svc_profile *p)
+{
+    if (p == NULL)
+        return;
+    free(p->name);
+    free(p->description);
+    memset(p, 0, sizeof *p);
+}
+
+void ch_svc_profile_list_free(ch_svc_profile *list, size_t count)
+{
+    for (size_t i = 0; list && i < count; i++)
+        ch_svc_profile_dispose(&list[i]);
+    free(list);
+}

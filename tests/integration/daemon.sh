@@ -1,0 +1,49 @@
+# Helpers for tests that run certhubd (bash; source after lib.sh).  start_daemon runs it on
+# a free loopback port with its data in $data, retrying on a taken port (with the words of
+# $DAEMON_ENV, VAR=value, in its environment only); api calls the REST API with curl,
+# verifying TLS against the daemon's own CA.
+[ -n "${CERTHUBD:-}" ] || fail "CERTHUBD must name the certhubd binary"
+data="$T/data"
+pid=""
+log=""
+stop_daemon() {
+    if [ -n "$pid" ]; then
+        kill "${1:--TERM}" "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    fi
+    pid=""
+}
+trap 'stop_daemon -KILL; rm -rf "$T"' EXIT
+
+start_daemon() {
+    local attempt i
+    for attempt in 1 2 3 4 5; do
+        port=$((20000 + RANDOM % 40000))
+        log="$T/daemon.log.$attempt"
+        # shellcheck disable=SC2086
+        env ${DAEMON_ENV:-} "$CERTHUBD" --data-dir "$data" --listen "127.0.0.1:$port" --threads 2 "$@" >"$log" 2>&1 &
+        pid=$!
+        for i in $(seq 1 200); do
+            grep -q "listening on" "$log" 2>/dev/null && return 0
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.05
+        done
+        wait "$pid" 2>/dev/null || true
+        pid=""
+    done
+    fail "certhubd did not start: $(cat "$T"/daemon.log.*)"
+}
+
+# api METHOD PATH [JSON] [curl args...]: the body in $T/body, the status in $status.
+api() {
+    local method=$1 path=$2 json=${3:-}
+    shift 2
+    [ $# -gt 0 ] && shift
+    local args=(-s -o "$T/body" -w '%{http_code}' --cacert "$data/ca.pem" -X "$method")
+    [ -n "${TOKEN:-}" ] && args+=(-H "Authorization: Bearer $TOKEN")
+    [ -n "$json" ] && args+=(-H "Content-Type: application/json" --data "$json")
+    status=$(curl "${args[@]}" "$@" "https://localhost:$port$path" || true)
+}
+
+# jq over the last body.
+body() { jq -r "$1" "$T/body"; }

@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# The REST API's resources beyond issuing: tenants and tokens (list, revoke, who may), custom
+# profiles used for issuing, uploads as JSON, multipart and raw bodies, CSR download and an
+# intermediate CA signed by an outside CA (openssl), and bad requests that change nothing.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/daemon.sh"
+
+start_daemon
+TOKEN=$(cat "$data/admin-token")
+api GET /api/v1/cas
+issuer=$(body '.items[] | select(.name | startswith("certhub Quickstart Issuing")) | .id')
+check_contains "the issuing CA is listed" "$issuer" "ca_"
+
+# ---- tenants and tokens
+api POST /api/v1/tenants '{"name":"acme"}'
+check_eq "the installation's admin creates a tenant" 201 "$status"
+api GET /api/v1/tenants
+check_eq "tenants listed" "acme default" "$(body '[.items[].name] | join(" ")')"
+api POST /api/v1/tokens '{"tenant":"acme","role":"admin","name":"acme admin"}'
+check_eq "a token for the new tenant" 201 "$status"
+acme_admin=$(body .token)
+api POST /api/v1/tokens '{"role":"viewer","name":"dashboards"}'
+viewer=$(body .token)
+viewer_id=$(body .id)
+TOKEN=$acme_admin api GET /api/v1/tenants
+check_eq "a tenant's admin sees only its tenant" "acme" "$(body '[.items[].name] | join(" ")')"
+TOKEN=$acme_admin api POST /api/v1/tenants '{"name":"evil"}'
+check_eq "a tenant's admin cannot create tenants" 403 "$status"
+TOKEN=$acme_admin api POST /api/v1/tokens '{"tenant":"default","role":"admin"}'
+check_eq "nor make tokens for another tenant" 403 "$status"
+TOKEN=$acme_admin api DELETE "/api/v1/tokens/$viewer_id"
+check_eq "nor revoke another tenant's token" 404 "$status"
+TOKEN=$acme_admin api GET /api/v1/tokens
+check_eq "acme's tokens: only its own" "acme admin" "$(body '[.items[].name] | join(",")')"
+api GET /api/v1/tokens
+check_contains "tokens listed with names and roles" "$(body '[.items[] | .name + ":" + .role] | join(",")')" "dashboards:viewer"
+check_eq "no token or hash in the list" "" "$(grep -o 'cht_\|token_hash' "$T/body" || true)"
+TOKEN=$viewer api GET /api/v1/certificates
+check_eq "the viewer token works" 200 "$status"
+TOKEN=$viewer api DELETE "/api/v1/tokens/$viewer_id"
+check_eq "a viewer cannot revoke tokens" 403 "$status"
+api DELETE "/api/v1/tokens/$viewer_id"
+check_eq "revoked" 200 "$status"
+TOKEN=$viewer api GET /api/v1/certificates
+check_eq "a revoked token is refused at once" 401 "$status"
+api GET /api/v1/tokens
+check_eq "the list shows when it was revoked" "true" "$(body "[.items[] | select(.id == \"$viewer_id\") | .revoked_at != null] | .[0]")"
+
+# ---- custom profiles
+api POST /api/v1/profiles '{"name":"mqtt-device","description":"MQTT client","key_usage":["digital_signature"],"ext_key_usage":["client_auth"],"default_days":90,"max_days":397}'
+check_eq "custom profile created" 201 "$status"
+api POST /api/v1/profiles '{"name":"mqtt-device","key_usage":["digital_signature"]}'
+check_eq "a taken name: 409" 409 "$status"
+api POST /api/v1/profiles '{"name":"tls-server","key_usage":["digital_signature"]}'
+check_eq "a built-in name: 409" 409 "$status"
+api POST /api/v1/profiles '{"name":"x","key_usage":["digital_signature"],"colour":"red"}'
+check_eq "unknown field in a profile: 400" 400 "$status"
+check_eq "the field is named" "colour" "$(body .error.field)"
+api POST /api/v1/profiles '{"name":"ca-ish","key_usage":["key_cert_sign"]}'
+check_eq "CA usages refused: 422" 422 "$status"
+api GET /api/v1/profiles
+check_eq "listed after the built-in ones" "mqtt-device" "$(body '.items[-1].name')"
+check_eq "with its usages" "client_auth" "$(body '.items[-1].ext_key_usage | join(",")')"
+api POST /api/v1/certificates "{\"profile\":\"mqtt-device\",\"subject\":{\"common_name\":\"sensor-1\"},\"ca_id\":\"$issuer\"}"
+check_eq "issued with the custom profile" 201 "$status"
+body .pem > sensor.pem
+check_contains "client auth only" "$(openssl x509 -in sensor.pem -noout -ext extendedKeyUsage)" "TLS Web Client Authentication"
+days=$(( ($(date -d "$(openssl x509 -in sensor.pem -noout -enddate | cut -d= -f2)" +%s) - $(date +%s)) / 86400 ))
+[ "$days" -ge 89 ] && [ "$days" -le 90 ] || fail "lifetime $days days, expected the profile's 90"
+ok "its default lifetime (90 days)"
+api POST /api/v1/certificates "{\"profile\":\"mqtt-device\",\"subject\":{\"common_name\":\"sensor-2\"},\"ca_id\":\"$issuer\",\"days\":400}"
+check_eq "beyond the profile's max_days: 422" 422 "$status"
+api PUT /api/v1/profiles/mqtt-device '{"key_usage":["digital_signature"],"ext_key_usage":["client_auth","server_auth"]}'
+check_eq "profile replaced" 200 "$status"
+TOKEN=$acme_admin api GET /api/v1/profiles/mqtt-device
+check_eq "another tenant does not see it" 404 "$status"
+api DELETE /api/v1/profiles/tls-server
+check_eq "built-in profiles stay" 422 "$status"
+api DELETE /api/v1/profiles/mqtt-device
+check_eq "custom profile deleted" 200 "$status"
+api POST /api/v1/certificates "{\"profile\":\"mqtt-device\",\"subject\":{\"common_name\":\"sensor-3\"},\"ca_id\":\"$issuer\"}"
+check_eq "an unknown profile: 400" 400 "$status"
+check_eq "naming the field" "profile" "$(body .error.field)"
+
+# ---- issuing overrides and bad requests (each changes nothing)
+api GET "/api/v1/certificates?limit=1000"
+before=$(body '.items | length')
+api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"ov.example\"},\"sans\":[\"dns:ov.example\"],\"ca_id\":\"$issuer\",\"key_usage\":[\"digital_signature\"],\"ext_key_usage\":[\"server_auth\",\"client_auth\"]}"
+check_eq "issued with usage overrides" 201 "$status"
+body .pem > ov.pem
+check_contains "the overridden EKU" "$(openssl x509 -in ov.pem -noout -ext extendedKeyUsage)" "TLS Web Client Authentication"
+before=$((before + 1))
+api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"a\"},\"ca_id\":\"$issuer\",\"colour\":1}"
+check_eq "unknown field: 400" "400 colour" "$status $(body .error.field)"
+api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"a\"},\"ca_id\":\"$issuer\",\"days\":\"ten\"}"
+check_eq "wrong type: 400" "400 days" "$status $(body .error.field)"
+api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"a\"},\"ca_id\":\"$issuer\",\"key_usage\":[\"signing\"]}"
+check_eq "unknown key usage: 400" "400 key_usage" "$status $(body .error.field)"
+check_contains "the accepted names are listed" "$(body .error.message)" "digital_signature"
+api POST /api/v1/certificates '{"subject":' 
+check_eq "malformed JSON: 400" "400 malformed" "$status $(body .error.code)"
+api POST /api/v1/certificates "" -H "Content-Type: text/xml" --data "<cert/>"
+check_eq "wrong content type: 415" 415 "$status"
+api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"a\"},\"ca_id\":\"$issuer\",\"days\":36000}"
+check_eq "validity beyond the CA's: 422" 422 "$status"
+head -c 5000000 /dev/zero | tr '\0' 'a' > big
+api POST /api/v1/certificates/import "" -H "Content-Type: application/octet-stream" --data-binary @big
+check_eq "oversized body: 413" 413 "$status"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout csr.key -subj /CN=bad.example -outform DER -out csr.der 2>/dev/null
+# Flip a bit near the end: inside the signature, so the CSR parses but does not verify.
+size=$(stat -c %s csr.der)
+printf "$(printf '\\%03o' $(( $(od -An -tu1 -j $((size - 5)) -N1 csr.der) ^ 1 )))" | dd of=csr.der bs=1 seek=$((size - 5)) conv=notrunc 2>/dev/null
+openssl req -inform DER -in csr.der -out bad.csr 2>/dev/null
+api POST /api/v1/certificates "$(jq -n --arg csr "$(cat bad.csr)" --arg ca "$issuer" '{csr:$csr, ca_id:$ca}')"
+check_eq "a CSR whose signature does not verify" "csr" "$(body .error.field)"
+check_contains "is refused with a 4xx" "$status" "4"
+api GET "/api/v1/certificates?limit=1000"
+check_eq "none of the bad requests stored anything" "$before" "$(body '.items | length')"
+
+# ---- uploads: JSON, multipart, raw
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout up.key -subj /CN=upload.example -days 30 -out up.pem 2>/dev/null
+openssl x509 -in up.pem -outform DER -out up.der
+api POST /api/v1/certificates/import "" -F "file=@up.pem" -F "private_key=<up.key" -F "name=from a form"
+check_eq "multipart import with key" 201 "$status"
+check_eq "named from the form" "from a form true" "$(body '.name + " " + (.has_private_key | tostring)')"
+api POST "/api/v1/certificates/import?name=raw" "" -H "Content-Type: application/pkix-cert" --data-binary @up.der
+check_eq "the same certificate as a raw DER body: 409" 409 "$status"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout raw.key -subj /CN=raw.example -days 30 -outform DER -out raw.der 2>/dev/null
+api POST "/api/v1/certificates/import?name=raw" "" -H "Content-Type: application/pkix-cert" --data-binary @raw.der
+check_eq "raw DER body imported" "201 raw" "$status $(body .name)"
+api POST /api/v1/certificates/import "" -F "file=@up.pem" -F "colour=red"
+check_eq "unknown form field: 400" "400 colour" "$status $(body .error.field)"
+api POST /api/v1/certificates/import "" -H "Content-Type: multipart/form-data; boundary=zz" --data-binary $'--zz\r\nContent-Disposition: form-data; name="file"\r\n\r\nabc'
+check_eq "a cut multipart body: 400" 400 "$status"
+openssl pkcs12 -export -in up.pem -inkey up.key -name web -passout pass:s3cret -out up.p12
+api POST "/api/v1/keystores?name=raw-p12" "" -H "Content-Type: application/x-pkcs12" -H "Certhub-Password: s3cret" --data-binary @up.p12
+check_eq "raw PKCS#12 keystore with the password in a header" "201 p12" "$status $(body .format)"
+api POST /api/v1/keystores "" -F "file=@up.p12" -F "password=wrong"
+check_eq "multipart keystore, wrong password: 400" "400 wrong_password" "$status $(body .error.code)"
+api POST /api/v1/keystores "" -F "file=@up.p12;filename=web.p12" -F "password=s3cret"
+check_eq "multipart keystore named after its file" "201 web.p12" "$status $(body .name)"
+
+# ---- CSR download, and an intermediate signed by an outside CA
+api POST /api/v1/csrs '{"name":"edge issuing","subject":{"common_name":"Edge Issuing CA","organization":"Acme"},"key_type":"p256"}'
+check_eq "CSR created with a server key" 201 "$status"
+csr_id=$(body .id)
+api GET "/api/v1/csrs/$csr_id/export"
+cp "$T/body" edge.csr
+openssl req -in edge.csr -noout -verify 2>/dev/null || fail "the downloaded CSR does not verify"
+ok "the downloaded CSR verifies with openssl"
+api GET "/api/v1/csrs/$csr_id/export?format=der"
+openssl req -inform DER -in "$T/body" -noout 2>/dev/null || fail "the DER CSR does not parse"
+ok "DER download"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout outside.key -subj "/CN=Outside Root" -days 60 -out outside.pem 2>/dev/null
+printf 'basicConstraints=critical,CA:true,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n' > ext.cnf
+openssl x509 -req -in edge.csr -CA outside.pem -CAkey outside.key -CAcreateserial -days 30 -extfile ext.cnf -out edge.pem 2>/dev/null
+api POST /api/v1/cas "$(jq -n --arg c "$(cat edge.pem)" --arg id "$csr_id" '{name:"edge issuing", type:"import", certificate:$c, csr_id:$id}')"
+check_eq "the outside-signed intermediate imported on its CSR" "201 true" "$status $(body .can_sign)"
+edge=$(body .id)
+api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"gw.edge.example\"},\"sans\":[\"dns:gw.edge.example\"],\"ca_id\":\"$edge\",\"days\":10}"
+check_eq "it signs" 201 "$status"
+body .pem > gw.pem
+openssl verify -CAfile outside.pem -untrusted edge.pem gw.pem >/dev/null || fail "the leaf does not chain to the outside root"
+ok "its leaf chains to the outside root"
+api POST /api/v1/cas "$(jq -n --arg c "$(cat edge.pem)" --arg id "$csr_id" '{name:"again", type:"import", certificate:$c, csr_id:$id}')"
+check_eq "the CSR is used up: 409" 409 "$status"
+
+done_testing

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# certhubd renews its own server certificate while it runs: libfaketime moves the daemon's
+# clock (and only the daemon's) 70 days on, past two thirds of the 90-day certificate, and
+# new connections get a new certificate from the same CA without a restart.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/daemon.sh"
+
+lib=$(ls /usr/lib/*/faketime/libfaketimeMT.so.1 2>/dev/null | head -1)
+[ -n "$lib" ] || fail "libfaketime is missing (Debian package faketime; scripts/deps.sh installs it)"
+echo "+0d" > clock
+DAEMON_ENV="LD_PRELOAD=$lib FAKETIME_TIMESTAMP_FILE=$T/clock FAKETIME_NO_CACHE=1"
+start_daemon --renew-check 1
+
+# served FILE: the leaf certhubd serves to a new connection (its chain in FILE.chain).
+served() {
+    echo | openssl s_client -connect "127.0.0.1:$port" -servername localhost -showcerts >"$T/sclient" 2>&1 || true
+    openssl x509 -in "$T/sclient" -out "$1" || fail "no certificate served: $(cat "$T/sclient")"
+    awk '/BEGIN CERT/{n++} n>=2 && /BEGIN CERT/,/END CERT/' "$T/sclient" > "$1.chain"
+}
+served first.pem
+check_contains "a server certificate is served" "$(openssl x509 -in first.pem -noout -subject)" "CN"
+sleep 1.5
+served again.pem
+check_eq "not renewed while it is young" "$(openssl x509 -in first.pem -noout -serial)" "$(openssl x509 -in again.pem -noout -serial)"
+
+echo "+70d" > clock
+for i in $(seq 1 100); do
+    grep -q "server certificate renewed" "$log" && break
+    sleep 0.1
+done
+check_contains "the daemon says it renewed" "$(cat "$log")" "server certificate renewed"
+served renewed.pem
+[ "$(openssl x509 -in first.pem -noout -serial)" != "$(openssl x509 -in renewed.pem -noout -serial)" ] ||
+    fail "the same certificate is still served"
+ok "new connections get the new certificate, without a restart"
+later=$(( $(date +%s) + 70 * 86400 ))
+check_eq "it chains to ca.pem for localhost at the daemon's time" "renewed.pem: OK" \
+    "$(openssl verify -attime "$later" -verify_hostname localhost -CAfile "$data/ca.pem" \
+        -untrusted renewed.pem.chain renewed.pem 2>&1 | tail -1)"
+nb=$(date -d "$(openssl x509 -in renewed.pem -noout -startdate | cut -d= -f2)" +%s)
+[ "$nb" -gt $(( $(date +%s) + 60 * 86400 )) ] || fail "the renewed certificate does not start at the daemon's time"
+ok "issued at the daemon's (moved) time"
+stop_daemon
+check_contains "stops cleanly" "$(cat "$log")" "certhubd: stopped"
+start_daemon --renew-check 1
+served after-restart.pem
+check_eq "a restart serves the renewed certificate" "$(openssl x509 -in renewed.pem -noout -serial)" \
+    "$(openssl x509 -in after-restart.pem -noout -serial)"
+if grep -q "renewed" "$log"; then fail "renewed again after the restart"; fi
+ok "and does not renew it again"
+
+done_testing
