@@ -16,34 +16,12 @@
 #include <unistd.h>
 
 #include "bench_common.h"
+#include "bench_svc.h"
 #include "ossl_ref.h"
 
 #include "certhub/service.h"
 
 static double seconds = 3.0;
-
-struct svc_arg {
-    ch_svc *svc;
-    ch_actor actor;
-    ch_svc_issue_req req;
-    unsigned long n;
-};
-
-static int svc_op(void *p)
-{
-    struct svc_arg *a = p;
-    ch_store_cert row;
-    char cn[64];
-
-    snprintf(cn, sizeof cn, "device-%p-%lu", (void *)a, a->n++);
-    a->req.subject.fields.common_name = cn;
-    if (ch_svc_cert_issue(a->svc, &a->actor, &a->req, &row) != 0) {
-        fprintf(stderr, "issue failed: %s\n", ch_error_last());
-        return -1;
-    }
-    ch_store_cert_dispose(&row);
-    return 0;
-}
 
 static double ref_rate(struct ossl_ca *ca, bench_op op, int threads, const char *pub, const char *csr)
 {
@@ -59,33 +37,6 @@ static double ref_rate(struct ossl_ca *ca, bench_op op, int threads, const char 
     for (int i = 0; i < threads; i++)
         EVP_MD_CTX_free(refs[i].mctx);
     return r;
-}
-
-static double svc_rate(ch_svc *svc, const ch_actor *actor, const char *ca_id, int input, int threads,
-                       const char *pub, const char *csr)
-{
-    struct svc_arg a[2];
-    void *args[2];
-
-    for (int i = 0; i < threads; i++) {
-        memset(&a[i], 0, sizeof a[i]);
-        a[i].svc = svc;
-        a[i].actor = *actor;
-        a[i].req.profile = "tls-server";
-        a[i].req.ca_id = ca_id;
-        a[i].req.days = 365;
-        if (input == 0) {
-            a[i].req.public_key = (const uint8_t *)pub;
-            a[i].req.public_key_len = strlen(pub);
-        } else if (input == 1) {
-            a[i].req.key_type = "p256";
-        } else {
-            a[i].req.csr = (const uint8_t *)csr;
-            a[i].req.csr_len = strlen(csr);
-        }
-        args[i] = &a[i];
-    }
-    return bench_run(svc_op, args, threads, seconds);
 }
 
 int main(int argc, char **argv)
@@ -145,7 +96,7 @@ int main(int argc, char **argv)
             double raw = ref_rate(&ca, ossl_op_raw_sign, threads, NULL, NULL);
             for (int in = 0; in < 3; in++) {
                 double ref = ref_rate(&ca, ref_ops[in], threads, pub, csr);
-                double got = svc_rate(svc, &actor, sca.id, in, threads, pub, csr);
+                double got = svc_rate(svc, &actor, sca.id, in, threads, pub, csr, seconds);
                 printf("%-8s %-11s %7d %11.0f %14.0f %12.0f %7.0f%%\n", ca_types[c], inputs[in], threads, raw, ref,
                        got, 100.0 * got / ref);
                 fflush(stdout);

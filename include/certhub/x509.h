@@ -169,6 +169,10 @@ int ch_cert_issuer_string(char **out, const ch_cert *cert);
 /* One attribute of the subject (ch_name_get rules), without decoding the key. */
 int ch_cert_subject_get(char **out, const ch_cert *cert, int nid);
 
+/* Appends DER as one PEM block ("CERTIFICATE", "CERTIFICATE REQUEST"...), without decoding
+ * it: what a stored row needs to be shown (decoding a certificate costs far more than this). */
+int ch_pem_encode(ch_buf *out, const char *label, const uint8_t *der, size_t len);
+
 /* ---------------------------------------------------------------- inspecting */
 
 /* Key usage bits, as RFC 5280 4.2.1.3 numbers them. */

@@ -1,5 +1,6 @@
 /*
- * certhubd --data-dir DIR [--listen ADDR:PORT] [--threads N]
+ * certhubd --data-dir DIR [--listen ADDR:PORT] [--threads N] [--durability process|power]
+ *          [--renew-check SECONDS] [--config FILE]
  *
  * First start needs no set-up: the store, the master key, a quickstart root and issuing CA,
  * a server certificate for the listener and an admin token (printed once) are created in
@@ -16,8 +17,80 @@
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: certhubd --data-dir DIR [--listen ADDR:PORT] [--threads N] [--renew-check SECONDS]\n");
+    fprintf(stderr, "usage: certhubd --data-dir DIR [--listen ADDR:PORT] [--threads N] [--durability process|power]\n"
+                    "                [--renew-check SECONDS] [--config FILE] [--routes]\n");
     exit(2);
+}
+
+struct settings {
+    char data_dir[4096], listen[160];
+    int threads, renew_check;
+    ch_durability durability;
+};
+
+/* One setting by name, from the command line (--name value) or the config file (name = value). */
+static int set(struct settings *st, const char *name, const char *value, const char *where)
+{
+    if (strcmp(name, "data-dir") == 0 || strcmp(name, "data_dir") == 0)
+        snprintf(st->data_dir, sizeof st->data_dir, "%s", value);
+    else if (strcmp(name, "listen") == 0)
+        snprintf(st->listen, sizeof st->listen, "%s", value);
+    else if (strcmp(name, "threads") == 0 && atoi(value) >= 1 && atoi(value) <= 16)
+        st->threads = atoi(value);
+    else if ((strcmp(name, "renew-check") == 0 || strcmp(name, "renew_check") == 0) && atoi(value) >= 1)
+        st->renew_check = atoi(value);
+    else if (strcmp(name, "durability") == 0 && strcmp(value, "process") == 0)
+        st->durability = CH_DURABLE_PROCESS;
+    else if (strcmp(name, "durability") == 0 && strcmp(value, "power") == 0)
+        st->durability = CH_DURABLE_POWER;
+    else {
+        fprintf(stderr,
+                "certhubd: %s: bad setting %s = \"%s\"; accepted: data_dir = DIR, listen = ADDR:PORT, "
+                "threads = 1..16, durability = process|power, renew_check = SECONDS\n",
+                where, name, value);
+        return -1;
+    }
+    return 0;
+}
+
+/* A config file of "name = value" lines; '#' starts a comment. */
+static int read_config(struct settings *st, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char line[4200], where[4300];
+    int n = 0, rc = 0;
+
+    if (f == NULL) {
+        fprintf(stderr, "certhubd: cannot read --config %s\n", path);
+        return -1;
+    }
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        char *name = line, *eq, *value, *end;
+        n++;
+        line[strcspn(line, "#\r\n")] = '\0';
+        while (*name == ' ' || *name == '\t')
+            name++;
+        if (*name == '\0')
+            continue;
+        snprintf(where, sizeof where, "%s:%d", path, n);
+        if ((eq = strchr(name, '=')) == NULL) {
+            fprintf(stderr, "certhubd: %s: expected name = value\n", where);
+            rc = -1;
+            break;
+        }
+        value = eq + 1;
+        for (end = eq; end > name && (end[-1] == ' ' || end[-1] == '\t'); end--)
+            ;
+        *end = '\0';
+        while (*value == ' ' || *value == '\t')
+            value++;
+        for (end = value + strlen(value); end > value && (end[-1] == ' ' || end[-1] == '\t'); end--)
+            ;
+        *end = '\0';
+        rc = set(st, name, value, where);
+    }
+    fclose(f);
+    return rc;
 }
 
 static SSL_CTX *tls_context(const ch_svc_bootstrap *b)
@@ -71,9 +144,11 @@ static SSL_CTX *tls_refresh(void *arg)
 
 int main(int argc, char **argv)
 {
-    const char *data_dir = NULL, *listen = "127.0.0.1:8443";
+    struct settings st = {.listen = "127.0.0.1:8443", .threads = (int)sysconf(_SC_NPROCESSORS_ONLN),
+                          .renew_check = 3600};
+    const char *data_dir, *listen;
     char addr[128], host[256] = "";
-    int port, threads = (int)sysconf(_SC_NPROCESSORS_ONLN), rc, renew_check = 3600;
+    int port, threads, rc, renew_check;
     struct tls_source src = {0};
     ch_svc_opts so = {0};
     ch_svc *svc;
@@ -81,24 +156,29 @@ int main(int argc, char **argv)
     SSL_CTX *tls;
     const char *colon;
 
+    if (st.threads > 16)
+        st.threads = 16;
+    /* The config file first, so the command line overrides it. */
+    for (int i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], "--config") == 0 && read_config(&st, argv[i + 1]) < 0)
+            return 2;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--data-dir") == 0 && i + 1 < argc)
-            data_dir = argv[++i];
-        else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc)
-            listen = argv[++i];
-        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
-            threads = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--renew-check") == 0 && i + 1 < argc)
-            renew_check = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--routes") == 0) {
+        if (strcmp(argv[i], "--routes") == 0) {
             api_print_routes();
             return 0;
         }
-        else
+        if (strncmp(argv[i], "--", 2) != 0 || i + 1 >= argc)
             usage();
+        if (strcmp(argv[i], "--config") != 0 && set(&st, argv[i] + 2, argv[i + 1], "command line") < 0)
+            return 2;
+        i++;
     }
-    if (data_dir == NULL)
+    if (st.data_dir[0] == '\0')
         usage();
+    data_dir = st.data_dir;
+    listen = st.listen;
+    threads = st.threads;
+    renew_check = st.renew_check;
     if ((colon = strrchr(listen, ':')) == NULL || colon == listen || (size_t)(colon - listen) >= sizeof addr ||
         (port = atoi(colon + 1)) <= 0 || port > 65535) {
         fprintf(stderr, "certhubd: --listen must be ADDR:PORT, such as 127.0.0.1:8443 or [::1]:8443\n");
@@ -110,9 +190,8 @@ int main(int argc, char **argv)
         memmove(addr, addr + 1, strlen(addr));
         addr[strlen(addr) - 1] = '\0';
     }
-    if (threads < 1)
-        threads = 1;
     so.data_dir = data_dir;
+    so.durability = st.durability;
     if (ch_svc_open(&svc, &so) < 0) {
         fprintf(stderr, "certhubd: %s\n", ch_error_last());
         return 1;

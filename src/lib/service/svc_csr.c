@@ -128,14 +128,7 @@ int ch_svc_csr_list(ch_svc *svc, const ch_actor *actor, ch_store_csr **out, size
 
 int ch_svc_csr_pem(ch_buf *out, const ch_store_csr *row)
 {
-    ch_csr *csr;
-    int error;
-
-    if ((error = ch_csr_parse(&csr, row->der, row->der_len)) < 0)
-        return error;
-    error = ch_csr_write_pem(out, csr);
-    ch_csr_free(csr);
-    return error;
+    return ch_pem_encode(out, "CERTIFICATE REQUEST", row->der, row->der_len);
 }
 
 struct attach_tx {

@@ -434,10 +434,18 @@ int ch_store_open(ch_store **out, const ch_store_opts *opts)
         ch_store_close(s);
         return error;
     }
-    /* Connections opened from now on leave checkpoints to the checkpointer; the one that
-     * migrated keeps SQLite's automatic checkpoints, which is harmless. */
-    if (pthread_create(&s->checkpointer, NULL, checkpoint_main, s) == 0)
+    /* Every connection leaves checkpoints to the checkpointer: those opened from now on, and
+     * the one that migrated (its thread may go on to serve requests, which would otherwise pay
+     * for SQLite's automatic checkpoints). */
+    if (pthread_create(&s->checkpointer, NULL, checkpoint_main, s) == 0) {
         s->ck_running = true;
+        pthread_mutex_lock(&s->lock);
+        for (struct conn *c = s->conns; c; c = c->next) {
+            sqlite3_wal_autocheckpoint(c->db, 0);
+            sqlite3_wal_hook(c->db, wal_hook, s);
+        }
+        pthread_mutex_unlock(&s->lock);
+    }
     *out = s;
     return 0;
 }

@@ -9,6 +9,7 @@
 #include <openssl/x509.h>
 
 #include "certhub/common.h"
+#include "certhub/x509.h"
 #include "x509/x509_internal.h"
 
 static pthread_once_t md_once = PTHREAD_ONCE_INIT;
@@ -134,6 +135,11 @@ int x509_pbe_check(const X509_ALGOR *alg, const char *what)
         PBEPARAM_free(pbe);
     }
     return error;
+}
+
+int ch_pem_encode(ch_buf *out, const char *label, const uint8_t *der, size_t len)
+{
+    return x509_pem_block(out, label, der, len, "writing PEM");
 }
 
 int x509_pem_block(ch_buf *out, const char *name, const uint8_t *der, size_t len, const char *what)

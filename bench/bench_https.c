@@ -1,0 +1,501 @@
+/*
+ * Issuing over HTTPS: certificates per second from a running certhubd (keep-alive
+ * connections, P-256 quickstart issuing CA, every certificate stored before its response),
+ * printed beside the in-process rate of the service layer measured in the same run, and
+ * beside `cfssl serve` (Debian golang-cfssl) signing with the same CA key and the same CSR
+ * over plain HTTP, storing nothing.  Also the resident memory of both servers, idle and
+ * after the run.
+ *
+ *   bench_https [--seconds S] [--conns N] [--certhubd PATH] [--cfssl PATH]
+ *               [--durability process|power]
+ *
+ * The client runs on the same 2 cores as the server, so every figure includes its cost.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/ssl.h>
+
+#include "bench_svc.h"
+#include "ossl_ref.h"
+
+static double seconds = 3.0;
+static int conns = 8;
+
+/* ------------------------------------------------------------ a minimal HTTP/1.1 client */
+
+struct conn {
+    int fd;
+    SSL *ssl; /* NULL: plain HTTP */
+    char buf[65536];
+    size_t have;
+};
+
+static int conn_write(struct conn *c, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = c->ssl ? SSL_write(c->ssl, p, (int)n) : write(c->fd, p, n);
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static ssize_t conn_read(struct conn *c)
+{
+    ssize_t r;
+
+    if (c->have >= sizeof c->buf)
+        return -1;
+    r = c->ssl ? SSL_read(c->ssl, c->buf + c->have, (int)(sizeof c->buf - c->have))
+               : read(c->fd, c->buf + c->have, sizeof c->buf - c->have);
+    if (r > 0)
+        c->have += (size_t)r;
+    return r;
+}
+
+static int conn_open(struct conn *c, int port, SSL_CTX *tls)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    int one = 1;
+
+    memset(c, 0, sizeof *c);
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    if ((c->fd = socket(AF_INET, SOCK_STREAM, 0)) < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof sa) != 0)
+        return -1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (tls != NULL) {
+        c->ssl = SSL_new(tls);
+        SSL_set_fd(c->ssl, c->fd);
+        SSL_set_tlsext_host_name(c->ssl, "localhost");
+        if (SSL_connect(c->ssl) != 1)
+            return -1;
+    }
+    return 0;
+}
+
+static void conn_close(struct conn *c)
+{
+    if (c->ssl) {
+        SSL_shutdown(c->ssl);
+        SSL_free(c->ssl);
+    }
+    if (c->fd > 0)
+        close(c->fd);
+    c->ssl = NULL;
+    c->fd = -1;
+}
+
+/* Sends one request and reads the response (Content-Length framed); returns the status and
+ * leaves the body in c->buf[*body_at..]. */
+static int conn_request(struct conn *c, const char *req, size_t len, size_t *body_at, size_t *body_len)
+{
+    char *hdr_end, *cl;
+    size_t need;
+
+    c->have = 0;
+    if (conn_write(c, req, len) != 0)
+        return -1;
+    for (;;) {
+        if (c->have > 0) {
+            c->buf[c->have < sizeof c->buf ? c->have : sizeof c->buf - 1] = '\0';
+            if ((hdr_end = strstr(c->buf, "\r\n\r\n")) != NULL)
+                break;
+        }
+        if (conn_read(c) <= 0)
+            return -1;
+    }
+    if ((cl = strcasestr(c->buf, "\r\nContent-Length:")) == NULL || cl > hdr_end)
+        return -1;
+    *body_at = (size_t)(hdr_end + 4 - c->buf);
+    *body_len = strtoul(cl + 17, NULL, 10);
+    need = *body_at + *body_len;
+    while (c->have < need)
+        if (conn_read(c) <= 0)
+            return -1;
+    return atoi(c->buf + 9);
+}
+
+/* ------------------------------------------------------------ servers */
+
+static pid_t spawn(char *const argv[], const char *log)
+{
+    pid_t pid = fork();
+
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int wait_port(int port, pid_t pid)
+{
+    for (int i = 0; i < 300; i++) {
+        struct conn c;
+        int ok = conn_open(&c, port, NULL) == 0;
+        conn_close(&c);
+        if (ok)
+            return 0;
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+            return -1;
+        usleep(50000);
+    }
+    return -1;
+}
+
+static long rss_kb(pid_t pid)
+{
+    char path[64], line[256];
+    long kb = -1;
+    FILE *f;
+
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    if ((f = fopen(path, "r")) == NULL)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kb = strtol(line + 6, NULL, 10);
+    fclose(f);
+    return kb;
+}
+
+static int free_port(void)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    socklen_t len = sizeof sa;
+    int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 && getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+        port = ntohs(sa.sin_port);
+    close(fd);
+    return port;
+}
+
+/* ------------------------------------------------------------ the load */
+
+struct load {
+    int port;
+    SSL_CTX *tls;             /* NULL: plain HTTP */
+    const char *req;          /* the whole request, sent as is */
+    size_t req_len;
+    int want_status;
+    const char *want_body;    /* a substring every response body holds */
+    struct conn c;
+};
+
+static int load_op(void *p)
+{
+    struct load *l = p;
+    size_t at, len;
+    int status;
+
+    if (l->c.fd <= 0 && conn_open(&l->c, l->port, l->tls) != 0)
+        return -1;
+    status = conn_request(&l->c, l->req, l->req_len, &at, &len);
+    if (status != l->want_status || strstr(l->c.buf + at, l->want_body) == NULL) {
+        fprintf(stderr, "unexpected response %d: %.300s\n", status, status > 0 ? l->c.buf + at : "");
+        return -1;
+    }
+    return 0;
+}
+
+static double load_rate(int port, SSL_CTX *tls, const char *req, int want_status, const char *want_body)
+{
+    struct load *l = calloc((size_t)conns, sizeof *l);
+    void *args[8];
+    double r;
+
+    for (int i = 0; i < conns; i++) {
+        l[i] = (struct load){.port = port, .tls = tls, .req = req, .req_len = strlen(req), .want_status = want_status,
+                             .want_body = want_body};
+        args[i] = &l[i];
+    }
+    r = bench_run(load_op, args, conns, seconds);
+    for (int i = 0; i < conns; i++)
+        conn_close(&l[i].c);
+    free(l);
+    return r;
+}
+
+static char *http_request(const char *method, const char *path, const char *token, const char *body)
+{
+    char *out = NULL;
+    size_t n = strlen(body);
+
+    if (asprintf(&out,
+                 "%s %s HTTP/1.1\r\nHost: localhost\r\n%s%s%sContent-Type: application/json\r\n"
+                 "Content-Length: %zu\r\n\r\n%s",
+                 method, path, token ? "Authorization: Bearer " : "", token ? token : "", token ? "\r\n" : "", n,
+                 body) < 0)
+        return NULL;
+    return out;
+}
+
+/* One request on a new connection; the JSON body of the response, or NULL. */
+static json_t *call(int port, SSL_CTX *tls, const char *method, const char *path, const char *token, const char *body,
+                    char **raw)
+{
+    struct conn c;
+    char *req = http_request(method, path, token, body);
+    size_t at, len;
+    json_t *j = NULL;
+    int status;
+
+    if (conn_open(&c, port, tls) == 0 && (status = conn_request(&c, req, strlen(req), &at, &len)) >= 200 &&
+        status < 300) {
+        if (raw)
+            *raw = strndup(c.buf + at, len);
+        else
+            j = json_loadb(c.buf + at, len, 0, NULL);
+    }
+    conn_close(&c);
+    free(req);
+    return j;
+}
+
+static char *json_escape(const char *s)
+{
+    json_t *j = json_string(s);
+    char *out = json_dumps(j, JSON_ENCODE_ANY);
+
+    json_decref(j);
+    return out;
+}
+
+static char *certhubd_default(const char *argv0)
+{
+    static char path[4096];
+    const char *slash = strrchr(argv0, '/');
+
+    /* build/bench/bench_https -> build/certhubd */
+    snprintf(path, sizeof path, "%.*s/../certhubd", slash ? (int)(slash - argv0) : 1, slash ? argv0 : ".");
+    return path;
+}
+
+static char *find_in_path(const char *name)
+{
+    static char path[4096];
+    const char *p = getenv("PATH");
+
+    while (p && *p) {
+        size_t n = strcspn(p, ":");
+        snprintf(path, sizeof path, "%.*s/%s", (int)n, p, name);
+        if (access(path, X_OK) == 0)
+            return path;
+        p += n + (p[n] == ':');
+    }
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    const char *certhubd = certhubd_default(argv[0]), *cfssl = find_in_path("cfssl"), *durability = "process";
+    char dir[256], data[300], logf[300], listen[64], port_s[16], token[128] = "", *csr, *csr_json, *body, *req;
+    char *ca_pem = NULL, *ca_key = NULL, path[512];
+    int port, cport;
+    pid_t pid, cpid = -1;
+    SSL_CTX *tls;
+    json_t *j, *v;
+    size_t i;
+    const char *issuer = NULL, *issuer_cert = NULL;
+    double in_csr, in_key, h_csr, h_key, c_csr = -1, c_key = -1;
+    long rss_idle, rss_after, c_rss_idle = -1, c_rss_after = -1;
+    FILE *f;
+
+    for (int k = 1; k < argc; k++) {
+        if (strcmp(argv[k], "--seconds") == 0 && k + 1 < argc)
+            seconds = atof(argv[++k]);
+        else if (strcmp(argv[k], "--conns") == 0 && k + 1 < argc)
+            conns = atoi(argv[++k]) < 1 ? 1 : atoi(argv[k]) > 8 ? 8 : atoi(argv[k]);
+        else if (strcmp(argv[k], "--certhubd") == 0 && k + 1 < argc)
+            certhubd = argv[++k];
+        else if (strcmp(argv[k], "--cfssl") == 0 && k + 1 < argc)
+            cfssl = argv[++k];
+        else if (strcmp(argv[k], "--durability") == 0 && k + 1 < argc)
+            durability = argv[++k];
+        else {
+            fprintf(stderr, "usage: bench_https [--seconds S] [--conns N] [--certhubd PATH] [--cfssl PATH] "
+                            "[--durability process|power]\n");
+            return 2;
+        }
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if (ch_init() != 0)
+        return 1;
+    snprintf(dir, sizeof dir, "/tmp/certhub-bench-https-%ld", (long)getpid());
+    mkdir(dir, 0700);
+    snprintf(data, sizeof data, "%s/data", dir);
+    snprintf(logf, sizeof logf, "%s/certhubd.log", dir);
+    port = free_port();
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+    {
+        char *args[] = {(char *)certhubd, "--data-dir", data, "--listen", listen, "--threads", "2", "--durability",
+                        (char *)durability, NULL};
+        pid = spawn(args, logf);
+    }
+    if (wait_port(port, pid) != 0) {
+        fprintf(stderr, "certhubd did not start (%s); see %s\n", certhubd, logf);
+        return 1;
+    }
+    snprintf(path, sizeof path, "%s/admin-token", data);
+    if ((f = fopen(path, "r")) == NULL || fgets(token, sizeof token, f) == NULL)
+        return 1;
+    fclose(f);
+    token[strcspn(token, "\r\n")] = '\0';
+    tls = SSL_CTX_new(TLS_client_method());
+    snprintf(path, sizeof path, "%s/ca.pem", data);
+    SSL_CTX_load_verify_locations(tls, path, NULL);
+    SSL_CTX_set_verify(tls, SSL_VERIFY_PEER, NULL);
+
+    /* The issuing CA, its certificate and (for cfssl) its key. */
+    if ((j = call(port, tls, "GET", "/api/v1/cas", token, "", NULL)) == NULL)
+        return 1;
+    json_array_foreach(json_object_get(j, "items"), i, v)
+        if (strncmp(json_string_value(json_object_get(v, "name")), CH_QUICKSTART_ISSUER, 20) == 0 &&
+            strstr(json_string_value(json_object_get(v, "name")), "Issuing")) {
+            issuer = strdup(json_string_value(json_object_get(v, "id")));
+            issuer_cert = strdup(json_string_value(json_object_get(v, "certificate_id")));
+        }
+    json_decref(j);
+    if (issuer == NULL)
+        return 1;
+    snprintf(path, sizeof path, "/api/v1/certificates/%s/export?format=pem", issuer_cert);
+    call(port, tls, "GET", path, token, "", &ca_pem);
+    snprintf(path, sizeof path, "/api/v1/certificates/%s/private-key", issuer_cert);
+    call(port, tls, "POST", path, token, "", &ca_key);
+    rss_idle = rss_kb(pid);
+
+    csr = ossl_make_csr_pem();
+    csr_json = json_escape(csr);
+    printf("HTTPS issuing benchmark: %.0f s per case, %d keep-alive connections, P-256 issuing CA, "
+           "durability %s\n", seconds, conns, durability);
+
+    /* In-process: the service layer on its own store, the same kind of CA, 2 threads. */
+    {
+        char sub[400];
+        ch_svc *svc;
+        ch_svc_opts so = {.data_dir = sub,
+                          .durability = strcmp(durability, "power") == 0 ? CH_DURABLE_POWER : CH_DURABLE_PROCESS};
+        ch_store_tenant tenant;
+        ch_store_ca sca;
+        ch_svc_ca_req cr = {.name = "bench CA", .key_type = "p256", .path_len = -2};
+        ch_actor actor;
+
+        snprintf(sub, sizeof sub, "%s/inproc", dir);
+        if (ch_svc_open(&svc, &so) != 0 || ch_svc_tenant_ensure(svc, "bench", &tenant) != 0)
+            return 1;
+        actor = (ch_actor){tenant.id, "bench", CH_ROLE_ADMIN, 0};
+        cr.subject.fields.common_name = "bench CA";
+        if (ch_svc_ca_create(svc, &actor, &cr, &sca) != 0)
+            return 1;
+        in_csr = svc_rate(svc, &actor, sca.id, 2, 2, NULL, csr, seconds);
+        in_key = svc_rate(svc, &actor, sca.id, 1, 2, NULL, NULL, seconds);
+        ch_store_ca_dispose(&sca);
+        ch_store_tenant_dispose(&tenant);
+        ch_svc_close(svc);
+    }
+
+    asprintf(&body, "{\"profile\":\"tls-server\",\"ca_id\":\"%s\",\"csr\":%s,\"days\":365}", issuer, csr_json);
+    req = http_request("POST", "/api/v1/certificates", token, body);
+    h_csr = load_rate(port, tls, req, 201, "\"id\":\"crt_");
+    free(body);
+    free(req);
+    asprintf(&body,
+             "{\"profile\":\"tls-server\",\"ca_id\":\"%s\",\"key_type\":\"p256\",\"days\":365,"
+             "\"subject\":{\"common_name\":\"bench.example\"},\"sans\":[\"dns:bench.example\"]}",
+             issuer);
+    req = http_request("POST", "/api/v1/certificates", token, body);
+    h_key = load_rate(port, tls, req, 201, "\"id\":\"crt_");
+    free(body);
+    free(req);
+    rss_after = rss_kb(pid);
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+
+    /* cfssl serve on the same CA certificate and key. */
+    if (cfssl != NULL && ca_pem != NULL && ca_key != NULL) {
+        char ca_path[400], key_path[400], cfg_path[400], clog[400];
+        snprintf(ca_path, sizeof ca_path, "%s/ca.pem", dir);
+        snprintf(key_path, sizeof key_path, "%s/ca-key.pem", dir);
+        snprintf(cfg_path, sizeof cfg_path, "%s/cfssl.json", dir);
+        snprintf(clog, sizeof clog, "%s/cfssl.log", dir);
+        /* The export holds the chain: cfssl wants the issuing certificate alone, first. */
+        if ((f = fopen(ca_path, "w")) != NULL) {
+            char *end = strstr(ca_pem, "-----END CERTIFICATE-----");
+            fwrite(ca_pem, 1, end ? (size_t)(end - ca_pem) + 26 : strlen(ca_pem), f);
+            fclose(f);
+        }
+        if ((f = fopen(key_path, "w")) != NULL) {
+            fputs(ca_key, f);
+            fclose(f);
+        }
+        if ((f = fopen(cfg_path, "w")) != NULL) {
+            fputs("{\"signing\":{\"default\":{\"expiry\":\"8760h\",\"usages\":[\"digital signature\","
+                  "\"server auth\"]}}}\n", f);
+            fclose(f);
+        }
+        cport = free_port();
+        snprintf(port_s, sizeof port_s, "%d", cport);
+        {
+            char *args[] = {(char *)cfssl, "serve", "-address", "127.0.0.1", "-port", port_s, "-ca", ca_path,
+                            "-ca-key", key_path, "-config", cfg_path, NULL};
+            cpid = spawn(args, clog);
+        }
+        if (wait_port(cport, cpid) == 0) {
+            c_rss_idle = rss_kb(cpid);
+            asprintf(&body, "{\"certificate_request\":%s}", csr_json);
+            req = http_request("POST", "/api/v1/cfssl/sign", NULL, body);
+            c_csr = load_rate(cport, NULL, req, 200, "\"success\":true");
+            free(body);
+            free(req);
+            req = http_request("POST", "/api/v1/cfssl/newcert", NULL,
+                               "{\"request\":{\"CN\":\"bench.example\",\"hosts\":[\"bench.example\"],"
+                               "\"key\":{\"algo\":\"ecdsa\",\"size\":256}}}");
+            c_key = load_rate(cport, NULL, req, 200, "\"success\":true");
+            free(req);
+            c_rss_after = rss_kb(cpid);
+        } else {
+            fprintf(stderr, "cfssl serve did not start; see %s\n", clog);
+        }
+        kill(cpid, SIGTERM);
+        waitpid(cpid, NULL, 0);
+    }
+
+    printf("%-22s %14s %14s %8s %16s\n", "case", "in-process/s", "certhubd/s", "ratio", "cfssl serve/s");
+    printf("%-22s %14.0f %14.0f %7.0f%% %16.0f\n", "CSR supplied", in_csr, h_csr, 100 * h_csr / in_csr, c_csr);
+    printf("%-22s %14.0f %14.0f %7.0f%% %16.0f\n", "server-generated key", in_key, h_key, 100 * h_key / in_key,
+           c_key);
+    printf("resident memory: certhubd idle %.1f MB, after the run %.1f MB; cfssl serve idle %.1f MB, after %.1f MB\n",
+           rss_idle / 1024.0, rss_after / 1024.0, c_rss_idle / 1024.0, c_rss_after / 1024.0);
+    if (cfssl == NULL)
+        printf("(cfssl not found: install Debian's golang-cfssl, or give --cfssl PATH)\n");
+    free(csr_json);
+    free(csr);
+    SSL_CTX_free(tls);
+    {
+        char cmd[400];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", dir);
+    }
+    return 0;
+}
