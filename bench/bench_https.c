@@ -6,7 +6,7 @@
  * over plain HTTP, storing nothing.  Also the resident memory of both servers, idle and
  * after the run.
  *
- *   bench_https [--seconds S] [--conns N] [--certhubd PATH] [--cfssl PATH]
+ *   bench_https [--seconds S] [--conns N] [--server-threads N] [--certhubd PATH] [--cfssl PATH]
  *               [--durability process|power]
  *
  * The client runs on the same 2 cores as the server, so every figure includes its cost.
@@ -33,6 +33,7 @@
 
 static double seconds = 3.0;
 static int conns = 8;
+static char server_threads[8] = "2";
 
 /* ------------------------------------------------------------ a minimal HTTP/1.1 client */
 
@@ -326,6 +327,8 @@ int main(int argc, char **argv)
             seconds = atof(argv[++k]);
         else if (strcmp(argv[k], "--conns") == 0 && k + 1 < argc)
             conns = atoi(argv[++k]) < 1 ? 1 : atoi(argv[k]) > 8 ? 8 : atoi(argv[k]);
+        else if (strcmp(argv[k], "--server-threads") == 0 && k + 1 < argc)
+            snprintf(server_threads, sizeof server_threads, "%d", atoi(argv[++k]));
         else if (strcmp(argv[k], "--certhubd") == 0 && k + 1 < argc)
             certhubd = argv[++k];
         else if (strcmp(argv[k], "--cfssl") == 0 && k + 1 < argc)
@@ -333,8 +336,8 @@ int main(int argc, char **argv)
         else if (strcmp(argv[k], "--durability") == 0 && k + 1 < argc)
             durability = argv[++k];
         else {
-            fprintf(stderr, "usage: bench_https [--seconds S] [--conns N] [--certhubd PATH] [--cfssl PATH] "
-                            "[--durability process|power]\n");
+            fprintf(stderr, "usage: bench_https [--seconds S] [--conns N] [--server-threads N] [--certhubd PATH] "
+                            "[--cfssl PATH] [--durability process|power]\n");
             return 2;
         }
     }
@@ -348,7 +351,7 @@ int main(int argc, char **argv)
     port = free_port();
     snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
     {
-        char *args[] = {(char *)certhubd, "--data-dir", data, "--listen", listen, "--threads", "2", "--durability",
+        char *args[] = {(char *)certhubd, "--data-dir", data, "--listen", listen, "--threads", server_threads, "--durability",
                         (char *)durability, NULL};
         pid = spawn(args, logf);
     }
@@ -386,8 +389,8 @@ int main(int argc, char **argv)
 
     csr = ossl_make_csr_pem();
     csr_json = json_escape(csr);
-    printf("HTTPS issuing benchmark: %.0f s per case, %d keep-alive connections, P-256 issuing CA, "
-           "durability %s\n", seconds, conns, durability);
+    printf("HTTPS issuing benchmark: %.0f s per case, %d keep-alive connections, certhubd --threads %s, "
+           "P-256 issuing CA, durability %s\n", seconds, conns, server_threads, durability);
 
     /* In-process: the service layer on its own store, the same kind of CA, 2 threads. */
     {

@@ -3,9 +3,12 @@
  * self-signature.  Like certificates, a parsed CSR keeps its DER and SubjectPublicKeyInfo so
  * issuing does not re-encode anything.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/asn1t.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
@@ -13,41 +16,165 @@
 #include "certhub/x509.h"
 #include "x509/x509_internal.h"
 
+/*
+ * A CSR is read with templates of its own rather than d2i_X509_REQ: OpenSSL 3.0 decodes the
+ * public key of an X509_REQ through its decoder framework, which is slow and takes global
+ * locks (DESIGN.md performance notes).  Issuing needs only the subject, the requested
+ * extensions and the SubjectPublicKeyInfo as bytes; verifying needs the key, which is built
+ * from its parameters for EC and Ed25519 keys.  An X509_REQ is made only when asked for.
+ */
+typedef struct {
+    X509_ALGOR *algor;
+    ASN1_BIT_STRING *key;
+} CSR_SPKI;
+
+ASN1_SEQUENCE(CSR_SPKI) = {
+    ASN1_SIMPLE(CSR_SPKI, algor, X509_ALGOR),
+    ASN1_SIMPLE(CSR_SPKI, key, ASN1_BIT_STRING),
+} static_ASN1_SEQUENCE_END(CSR_SPKI)
+
+typedef struct {
+    ASN1_INTEGER *version;
+    X509_NAME *subject;
+    CSR_SPKI *spki;
+    STACK_OF(X509_ATTRIBUTE) *attributes;
+} CSR_INFO;
+
+ASN1_SEQUENCE(CSR_INFO) = {
+    ASN1_SIMPLE(CSR_INFO, version, ASN1_INTEGER),
+    ASN1_SIMPLE(CSR_INFO, subject, X509_NAME),
+    ASN1_SIMPLE(CSR_INFO, spki, CSR_SPKI),
+    ASN1_IMP_SET_OF_OPT(CSR_INFO, attributes, X509_ATTRIBUTE, 0),
+} static_ASN1_SEQUENCE_END(CSR_INFO)
+
+typedef struct {
+    CSR_INFO *info;
+    X509_ALGOR *sig_alg;
+    ASN1_BIT_STRING *signature;
+} CSR_LITE;
+
+ASN1_SEQUENCE(CSR_LITE) = {
+    ASN1_SIMPLE(CSR_LITE, info, CSR_INFO),
+    ASN1_SIMPLE(CSR_LITE, sig_alg, X509_ALGOR),
+    ASN1_SIMPLE(CSR_LITE, signature, ASN1_BIT_STRING),
+} static_ASN1_SEQUENCE_END(CSR_LITE)
+
 struct ch_csr {
-    X509_REQ *req;
+    X509_REQ *req;          /* made on first use (ch_csr_req) */
+    CSR_LITE *lite;
+    X509_PUBKEY *xpub;      /* the SPKI's algorithm and bits, key not decoded */
     uint8_t *der;
     size_t der_len;
+    size_t cri_off, cri_len; /* the signed CertificationRequestInfo, as received */
     uint8_t *spki;
     size_t spki_len;
 };
 
 #define NOT_A_CSR "not a certificate signing request: expected PEM \"CERTIFICATE REQUEST\" or DER PKCS#10"
 
-/* Takes ownership of req. */
-static int csr_wrap(ch_csr **out, X509_REQ *req)
+static void lite_free(CSR_LITE *l)
 {
+    ASN1_item_free((ASN1_VALUE *)l, ASN1_ITEM_rptr(CSR_LITE));
+}
+
+/* Reads DER (copied) into a new ch_csr. */
+static int csr_from_der(ch_csr **out, const uint8_t *der, size_t len)
+{
+    const unsigned char *p = der, *q;
     ch_csr *c;
-    unsigned char *der = NULL, *spki = NULL;
-    int len, slen;
+    long inner_len;
+    int tag, cls;
+    void *param = NULL;
+    const void *pval;
+    int ptype;
+    unsigned char *spki = NULL;
+    int slen;
 
     *out = NULL;
-    if ((c = calloc(1, sizeof *c)) == NULL) {
-        X509_REQ_free(req);
+    if (len > LONG_MAX)
+        return ch_error_set(CH_ETOOBIG, "CSR is too large");
+    if ((c = calloc(1, sizeof *c)) == NULL)
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    c->lite = (CSR_LITE *)ASN1_item_d2i(NULL, &p, (long)len, ASN1_ITEM_rptr(CSR_LITE));
+    if (c->lite == NULL) {
+        ERR_clear_error();
+        ch_csr_free(c);
+        return ch_error_set(CH_EPARSE, NOT_A_CSR);
+    }
+    if (p != der + len) {
+        ch_csr_free(c);
+        return ch_error_set(CH_EPARSE, "%zu unexpected bytes after the end of the DER CSR", (size_t)(der + len - p));
+    }
+    /* The signed part is the first element of the outer SEQUENCE, byte for byte. */
+    q = der;
+    if (ASN1_get_object(&q, &inner_len, &tag, &cls, (long)len) & 0x80) {
+        ch_csr_free(c);
+        return ch_error_set(CH_EPARSE, NOT_A_CSR);
+    }
+    c->cri_off = (size_t)(q - der);
+    p = q;
+    if (ASN1_get_object(&q, &inner_len, &tag, &cls, (long)(len - c->cri_off)) & 0x80) {
+        ch_csr_free(c);
+        return ch_error_set(CH_EPARSE, NOT_A_CSR);
+    }
+    c->cri_len = (size_t)(q - p) + (size_t)inner_len;
+    if ((c->der = OPENSSL_memdup(der, len)) == NULL || (c->xpub = X509_PUBKEY_new()) == NULL) {
+        ch_csr_free(c);
         return ch_error_set(CH_ENOMEM, "out of memory");
     }
-    c->req = req;
-    if ((len = i2d_X509_REQ(req, &der)) <= 0 ||
-        (slen = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(req), &spki)) <= 0) {
-        OPENSSL_free(der);
-        ch_csr_free(c);
-        return ch_error_ossl(CH_EPARSE, "i2d_X509_REQ", "encoding the CSR");
+    c->der_len = len;
+    X509_ALGOR_get0(NULL, &ptype, &pval, c->lite->info->spki->algor);
+    if (ptype == V_ASN1_OBJECT)
+        param = OBJ_dup(pval);
+    else if (ptype == V_ASN1_SEQUENCE)
+        param = ASN1_STRING_dup(pval);
+    else if (ptype != V_ASN1_NULL)
+        ptype = V_ASN1_UNDEF;
+    {
+        const ASN1_BIT_STRING *k = c->lite->info->spki->key;
+        unsigned char *bits = k->length > 0 ? OPENSSL_memdup(k->data, (size_t)k->length) : NULL;
+        if (bits == NULL ||
+            X509_PUBKEY_set0_param(c->xpub, OBJ_dup(c->lite->info->spki->algor->algorithm), ptype, param, bits,
+                                   k->length) != 1) {
+            OPENSSL_free(bits);
+            if (ptype == V_ASN1_OBJECT)
+                ASN1_OBJECT_free(param);
+            else if (ptype == V_ASN1_SEQUENCE)
+                ASN1_STRING_free(param);
+            ERR_clear_error();
+            ch_csr_free(c);
+            return ch_error_set(CH_EPARSE, "the CSR's public key cannot be read");
+        }
     }
-    c->der = der;
-    c->der_len = (size_t)len;
+    if ((slen = i2d_X509_PUBKEY(c->xpub, &spki)) <= 0) {
+        ERR_clear_error();
+        ch_csr_free(c);
+        return ch_error_set(CH_EPARSE, "the CSR's public key cannot be read");
+    }
     c->spki = spki;
     c->spki_len = (size_t)slen;
     *out = c;
     return 0;
+}
+
+/* Takes ownership of req. */
+static int csr_wrap(ch_csr **out, X509_REQ *req)
+{
+    unsigned char *der = NULL;
+    int len, error;
+
+    *out = NULL;
+    if ((len = i2d_X509_REQ(req, &der)) <= 0) {
+        X509_REQ_free(req);
+        return ch_error_ossl(CH_EPARSE, "i2d_X509_REQ", "encoding the CSR");
+    }
+    error = csr_from_der(out, der, (size_t)len);
+    OPENSSL_free(der);
+    if (error < 0)
+        X509_REQ_free(req);
+    else
+        (*out)->req = req;
+    return error;
 }
 
 static int add_sans_ext(STACK_OF(X509_EXTENSION) *exts, const ch_san *sans, size_t n)
@@ -147,22 +274,6 @@ done:
     return error;
 }
 
-static int csr_from_der(ch_csr **out, const uint8_t *der, size_t len)
-{
-    const unsigned char *p = der;
-    X509_REQ *req = d2i_X509_REQ(NULL, &p, (long)len);
-
-    if (req == NULL) {
-        ERR_clear_error();
-        return ch_error_set(CH_EPARSE, NOT_A_CSR);
-    }
-    if (p != der + len) {
-        X509_REQ_free(req);
-        return ch_error_set(CH_EPARSE, "%zu unexpected bytes after the end of the DER CSR", (size_t)(der + len - p));
-    }
-    return csr_wrap(out, req);
-}
-
 int ch_csr_parse(ch_csr **out, const uint8_t *data, size_t len)
 {
     BIO *bio;
@@ -201,11 +312,63 @@ int ch_csr_parse(ch_csr **out, const uint8_t *data, size_t len)
     return error;
 }
 
+/* The CSR's key built from its parameters (EC named curves, Ed25519), or NULL when that
+ * takes the general decoder. */
+static EVP_PKEY *pkey_from_params(const CSR_SPKI *k)
+{
+    int nid = OBJ_obj2nid(k->algor->algorithm), ptype;
+    const void *pval;
+    EVP_PKEY *pkey = NULL;
+
+    if (nid == NID_ED25519)
+        return EVP_PKEY_new_raw_public_key_ex(NULL, "ED25519", NULL, k->key->data, (size_t)k->key->length);
+    if (nid != NID_X9_62_id_ecPublicKey)
+        return NULL;
+    X509_ALGOR_get0(NULL, &ptype, &pval, k->algor);
+    if (ptype != V_ASN1_OBJECT)
+        return NULL;
+    {
+        const char *group = OBJ_nid2sn(OBJ_obj2nid(pval));
+        EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+        OSSL_PARAM params[] = {
+            OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)group, 0),
+            OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_PUB_KEY, k->key->data, (size_t)k->key->length),
+            OSSL_PARAM_END,
+        };
+        if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
+            EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1)
+            pkey = NULL;
+        EVP_PKEY_CTX_free(ctx);
+    }
+    return pkey;
+}
+
 int ch_csr_verify(const ch_csr *csr)
 {
-    EVP_PKEY *pkey = X509_REQ_get0_pubkey(csr->req);
-    int r = pkey != NULL ? X509_REQ_verify(csr->req, pkey) : -1;
+    const CSR_LITE *l = csr->lite;
+    int md_nid, pk_nid, r = -1;
+    EVP_PKEY *pkey = NULL;
+    EVP_MD_CTX *mctx = NULL;
+    const EVP_MD *md = NULL;
 
+    /* The common signatures (ECDSA with SHA-2, Ed25519) are checked here; RSA, RSA-PSS and
+     * anything else go through X509_REQ_verify. */
+    if (OBJ_find_sigid_algs(OBJ_obj2nid(l->sig_alg->algorithm), &md_nid, &pk_nid) == 1 &&
+        (l->signature->flags & 0x07) == 0 && (pk_nid == NID_ED25519 || pk_nid == NID_X9_62_id_ecPublicKey) &&
+        (pkey = pkey_from_params(l->info->spki)) != NULL) {
+        if (md_nid == NID_sha256 || md_nid == NID_sha384 || md_nid == NID_sha512)
+            ch_digest_parse(&md, OBJ_nid2sn(md_nid));
+        if ((md != NULL || pk_nid == NID_ED25519) && (mctx = EVP_MD_CTX_new()) != NULL &&
+            EVP_DigestVerifyInit(mctx, NULL, pk_nid == NID_ED25519 ? NULL : md, NULL, pkey) == 1)
+            r = EVP_DigestVerify(mctx, l->signature->data, (size_t)l->signature->length, csr->der + csr->cri_off,
+                                 csr->cri_len);
+        EVP_MD_CTX_free(mctx);
+        EVP_PKEY_free(pkey);
+    } else {
+        X509_REQ *req = ch_csr_req(csr);
+        EVP_PKEY *k = req ? X509_REQ_get0_pubkey(req) : NULL;
+        r = k != NULL ? X509_REQ_verify(req, k) : -1;
+    }
     ERR_clear_error();
     if (r != 1)
         return ch_error_set_field(CH_EVERIFY, "csr", "CSR signature does not verify");
@@ -214,7 +377,39 @@ int ch_csr_verify(const ch_csr *csr)
 
 X509_REQ *ch_csr_req(const ch_csr *csr)
 {
-    return csr->req;
+    ch_csr *c = (ch_csr *)csr; /* made once, on first use; a ch_csr is used by one thread */
+    const unsigned char *p = c->der;
+
+    if (c->req == NULL && (c->req = d2i_X509_REQ(NULL, &p, (long)c->der_len)) == NULL)
+        ERR_clear_error();
+    return c->req;
+}
+
+const X509_NAME *x509_csr_subject(const ch_csr *csr)
+{
+    return csr->lite->info->subject;
+}
+
+const X509_PUBKEY *x509_csr_pubkey(const ch_csr *csr)
+{
+    return csr->xpub;
+}
+
+STACK_OF(X509_EXTENSION) *x509_csr_extensions(const ch_csr *csr)
+{
+    const STACK_OF(X509_ATTRIBUTE) *attrs = csr->lite->info->attributes;
+    int i = attrs ? X509at_get_attr_by_NID(attrs, NID_ext_req, -1) : -1;
+    X509_ATTRIBUTE *attr;
+    ASN1_TYPE *t;
+    const unsigned char *p;
+
+    if (i < 0 && attrs)
+        i = X509at_get_attr_by_NID(attrs, NID_ms_ext_req, -1);
+    if (i < 0 || (attr = X509at_get_attr(attrs, i)) == NULL || (t = X509_ATTRIBUTE_get0_type(attr, 0)) == NULL ||
+        t->type != V_ASN1_SEQUENCE)
+        return NULL;
+    p = t->value.sequence->data;
+    return d2i_X509_EXTENSIONS(NULL, &p, t->value.sequence->length);
 }
 
 const uint8_t *ch_csr_spki_der(const ch_csr *csr, size_t *len)
@@ -226,7 +421,8 @@ const uint8_t *ch_csr_spki_der(const ch_csr *csr, size_t *len)
 
 int ch_csr_public_key(ch_key **out, const ch_csr *csr)
 {
-    EVP_PKEY *pkey = X509_REQ_get0_pubkey(csr->req);
+    X509_REQ *req = ch_csr_req(csr);
+    EVP_PKEY *pkey = req ? X509_REQ_get0_pubkey(req) : NULL;
 
     *out = NULL;
     if (pkey == NULL) {
@@ -246,6 +442,8 @@ void ch_csr_free(ch_csr *csr)
     if (csr == NULL)
         return;
     X509_REQ_free(csr->req);
+    lite_free(csr->lite);
+    X509_PUBKEY_free(csr->xpub);
     OPENSSL_free(csr->der);
     OPENSSL_free(csr->spki);
     free(csr);

@@ -239,9 +239,9 @@ done:
 }
 
 /* Whether a CSR asks for a CA certificate in its extension request. */
-static bool csr_requests_ca(X509_REQ *req)
+static bool csr_requests_ca(const ch_csr *csr)
 {
-    STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(req);
+    STACK_OF(X509_EXTENSION) *exts = x509_csr_extensions(csr);
     bool ca = false;
 
     for (int i = 0; i < sk_X509_EXTENSION_num(exts); i++) {
@@ -270,9 +270,9 @@ static char *ip_text(const ASN1_STRING *s)
 }
 
 /* SANs requested by a CSR, as ch_san pointing into strings kept in *store. */
-static int csr_sans(X509_REQ *req, ch_san **out, size_t *count, char ***store)
+static int csr_sans(const ch_csr *csr, ch_san **out, size_t *count, char ***store)
 {
-    STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(req);
+    STACK_OF(X509_EXTENSION) *exts = x509_csr_extensions(csr);
     GENERAL_NAMES *names = NULL;
     int error = 0, n;
 
@@ -362,7 +362,7 @@ int ch_cert_issue(ch_cert **out, const ch_issue_opts *o)
     const ch_profile *p = o->profile;
     const ch_key *issuer_key = o->ca_key;
     X509 *issuer = o->ca_cert ? x509_cert_obj(o->ca_cert) : NULL;
-    X509_REQ *req = o->csr ? ch_csr_req(o->csr) : NULL;
+    const ch_csr *req = o->csr;
     const X509_PUBKEY *spki;
     const X509_NAME *subject = o->subject;
     const ch_san *sans = o->sans;
@@ -435,9 +435,9 @@ int ch_cert_issue(ch_cert **out, const ch_issue_opts *o)
             return ch_error_set_field(CH_EPOLICY, "csr",
                                       "the CSR asks for a CA certificate (BasicConstraints CA:TRUE) but profile %s "
                                       "issues leaf certificates", p->name);
-        spki = X509_REQ_get_X509_PUBKEY(req);
+        spki = x509_csr_pubkey(req);
         if (subject == NULL)
-            subject = X509_REQ_get_subject_name(req);
+            subject = x509_csr_subject(req);
         if (sans == NULL && p->allow_sans) {
             if ((error = csr_sans(req, &req_sans, &san_count, &req_store)) < 0)
                 goto done;

@@ -41,6 +41,11 @@ int x509_cert_from_built(struct ch_cert **out, X509 *built);
 #include "certhub/common.h"
 
 /* Appends DER bytes as one PEM block named name ("CERTIFICATE"...): no re-encoding. */
+/* What issuing reads of a CSR, without decoding its key (csr.c). */
+const X509_NAME *x509_csr_subject(const ch_csr *csr);
+const X509_PUBKEY *x509_csr_pubkey(const ch_csr *csr);
+STACK_OF(X509_EXTENSION) *x509_csr_extensions(const ch_csr *csr); /* requested; free with pop_free */
+
 int x509_pem_block(ch_buf *out, const char *name, const uint8_t *der, size_t len, const char *what);
 
 /* Days since 1970-01-01 of a proleptic Gregorian date. */
