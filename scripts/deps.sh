@@ -17,6 +17,10 @@ packages=(
   libcurl4-openssl-dev              # the CLI as a client of certhubd
   openjdk-17-jdk-headless           # keytool, for JKS/JCEKS/PKCS#12 interop tests
 )
+# `scripts/deps.sh bench`: also what the benchmarks compare against.
+if [ "${1:-}" = bench ]; then
+  packages+=(golang-cfssl)          # cfssl serve, beside certhubd in bench_https
+fi
 
 missing=()
 for p in "${packages[@]}"; do

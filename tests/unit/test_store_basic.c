@@ -179,9 +179,33 @@ static void test_keyset_pages_and_filters(void **state)
     f = (ch_store_cert_filter){.is_ca = -1, .search = "device-012"};
     assert_int_equal(ch_store_cert_count(s, "tp", &f, &count), 0);
     assert_int_equal(count, 10);
-    /* LIKE wildcards in a search are plain characters. */
+    /* Through the trigram index (few matches): paged, and case-insensitive like LIKE. */
+    walk(s, &f, 3, 10, false);
+    f.search = "DEVICE-012";
+    assert_int_equal(ch_store_cert_count(s, "tp", &f, &count), 0);
+    assert_int_equal(count, 10);
+    /* Short terms and terms matching many go the LIKE way, with the same answers. */
+    f.search = "12";
+    assert_int_equal(ch_store_cert_count(s, "tp", &f, &count), 0);
+    assert_int_equal(count, 13); /* 0012, 0112, 0120..0129, 0212 */
+    /* LIKE wildcards and FTS5 syntax in a search are plain characters. */
     f.search = "device-%";
     assert_int_equal(ch_store_cert_count(s, "tp", &f, &count), 0);
+    assert_int_equal(count, 0);
+    f.search = "\"device\" OR \"acme";
+    assert_int_equal(ch_store_cert_count(s, "tp", &f, &count), 0);
+    assert_int_equal(count, 0);
+    /* Another tenant's rows are not found; a deleted row is no longer found. */
+    put_tenant(s, "tq", "pages-q");
+    assert_int_equal(put_cert(s, "tq", 7, NULL), 0);
+    f.search = "device-0007";
+    assert_int_equal(ch_store_cert_count(s, "tp", &f, &count), 0);
+    assert_int_equal(count, 1);
+    assert_int_equal(ch_store_cert_list(s, "tq", &f, 10, NULL, &rows, &n, &next), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(ch_store_cert_delete(s, "tq", rows[0].id), 0);
+    ch_store_cert_list_free(rows, n);
+    assert_int_equal(ch_store_cert_count(s, "tq", &f, &count), 0);
     assert_int_equal(count, 0);
     /* Bad limits and cursors are refused. */
     assert_int_equal(ch_store_cert_list(s, "tp", NULL, 0, NULL, &rows, &n, &next), CH_EINVAL);

@@ -71,6 +71,23 @@ static const char *const migrations[] = {
     "CREATE TABLE profiles ("
     "  tenant_id TEXT NOT NULL REFERENCES tenants(id), name TEXT NOT NULL, definition TEXT NOT NULL,"
     "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, PRIMARY KEY(tenant_id, name)) WITHOUT ROWID;",
+    /* 3: a trigram index of subject, name and SANs, so a substring search that matches few
+     * certificates reads only those instead of scanning the inventory. */
+    "CREATE VIRTUAL TABLE certificates_search USING fts5(subject, name, sans, content='certificates',"
+    "  content_rowid='rowid', tokenize='trigram');"
+    "INSERT INTO certificates_search(certificates_search) VALUES('rebuild');"
+    "CREATE TRIGGER certificates_search_ai AFTER INSERT ON certificates BEGIN"
+    "  INSERT INTO certificates_search(rowid, subject, name, sans) VALUES(new.rowid, new.subject, new.name, new.sans);"
+    " END;"
+    "CREATE TRIGGER certificates_search_ad AFTER DELETE ON certificates BEGIN"
+    "  INSERT INTO certificates_search(certificates_search, rowid, subject, name, sans)"
+    "  VALUES('delete', old.rowid, old.subject, old.name, old.sans);"
+    " END;"
+    "CREATE TRIGGER certificates_search_au AFTER UPDATE OF subject, name, sans ON certificates BEGIN"
+    "  INSERT INTO certificates_search(certificates_search, rowid, subject, name, sans)"
+    "  VALUES('delete', old.rowid, old.subject, old.name, old.sans);"
+    "  INSERT INTO certificates_search(rowid, subject, name, sans) VALUES(new.rowid, new.subject, new.name, new.sans);"
+    " END;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -1182,11 +1199,78 @@ void ch_store_cert_list_free(ch_store_cert *list, size_t count)
     free(list);
 }
 
-/* The WHERE clause of a certificate filter; binds are added in the same order by
- * bind_filter.  LIKE patterns escape % and _ so a search is a plain substring. */
-static int filter_sql(ch_buf *sql, const ch_store_cert_filter *f)
+/* How a substring search runs: through the trigram index when the term has 3 characters or
+ * more and matches at most SEARCH_INDEXED certificates (a probe of the index tells), else as a
+ * LIKE on the rows read in the page's order, which stops as soon as the page is full, so a
+ * term that matches many certificates is quick that way. */
+#define SEARCH_INDEXED 2000
+
+struct search {
+    char *like;   /* "%term%", % and _ escaped */
+    char *phrase; /* the term as an FTS5 phrase, when the index is used */
+};
+
+static void search_dispose(struct search *q)
 {
-    int error = ch_buf_puts(sql, " WHERE tenant_id=?");
+    free(q->like);
+    free(q->phrase);
+}
+
+static int search_prepare(struct conn *c, const char *term, struct search *q)
+{
+    size_t n = strlen(term);
+    sqlite3_stmt *st = NULL;
+    char *w;
+    bool few = false;
+
+    memset(q, 0, sizeof *q);
+    if ((q->like = malloc(2 * n + 3)) == NULL)
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    w = q->like;
+    *w++ = '%';
+    for (const char *r = term; *r; r++) {
+        if (*r == '%' || *r == '_' || *r == '\\')
+            *w++ = '\\';
+        *w++ = *r;
+    }
+    *w++ = '%';
+    *w = '\0';
+    if (n < 3)
+        return 0;
+    /* The term as one FTS5 phrase: with the trigram tokenizer, a substring match. */
+    if ((q->phrase = malloc(2 * n + 3)) == NULL)
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    w = q->phrase;
+    *w++ = '"';
+    for (const char *r = term; *r; r++) {
+        if (*r == '"')
+            *w++ = '"';
+        *w++ = *r;
+    }
+    *w++ = '"';
+    *w = '\0';
+    if (sqlite3_prepare_v2(c->db,
+                           "SELECT count(*) FROM (SELECT 1 FROM certificates_search WHERE certificates_search MATCH ?"
+                           " LIMIT 2001)", /* SEARCH_INDEXED + 1 */
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, q->phrase, -1, SQLITE_STATIC);
+        few = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) <= SEARCH_INDEXED;
+    }
+    sqlite3_finalize(st);
+    if (!few) {
+        free(q->phrase);
+        q->phrase = NULL;
+    }
+    return 0;
+}
+
+/* The WHERE clause of a certificate filter; binds are added in the same order by
+ * bind_filter. */
+static int filter_sql(ch_buf *sql, const ch_store_cert_filter *f, const struct search *q)
+{
+    /* With the index, the few matching rows drive the query: "+" keeps SQLite from walking a
+     * tenant index instead and testing every row against the match list. */
+    int error = ch_buf_puts(sql, q->phrase ? " WHERE +tenant_id=?" : " WHERE tenant_id=?");
 
     if (error == 0 && f->ca_id)
         error = ch_buf_puts(sql, " AND ca_id=?");
@@ -1194,7 +1278,9 @@ static int filter_sql(ch_buf *sql, const ch_store_cert_filter *f)
         error = ch_buf_puts(sql, " AND not_after<?");
     if (error == 0 && f->valid_at)
         error = ch_buf_puts(sql, " AND not_before<=? AND not_after>?");
-    if (error == 0 && f->search)
+    if (error == 0 && f->search && q->phrase)
+        error = ch_buf_puts(sql, " AND rowid IN (SELECT rowid FROM certificates_search WHERE certificates_search MATCH ?)");
+    else if (error == 0 && f->search)
         error = ch_buf_puts(sql, " AND (subject LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\' OR sans LIKE ? ESCAPE '\\')");
     if (error == 0 && f->is_ca >= 0)
         error = ch_buf_puts(sql, " AND is_ca=?");
@@ -1205,7 +1291,8 @@ static int filter_sql(ch_buf *sql, const ch_store_cert_filter *f)
     return error;
 }
 
-static int bind_filter(sqlite3_stmt *st, int i, const char *tenant_id, const ch_store_cert_filter *f, char *like)
+static int bind_filter(sqlite3_stmt *st, int i, const char *tenant_id, const ch_store_cert_filter *f,
+                       const struct search *q)
 {
     sqlite3_bind_text(st, i++, tenant_id, -1, SQLITE_STATIC);
     if (f->ca_id)
@@ -1216,10 +1303,11 @@ static int bind_filter(sqlite3_stmt *st, int i, const char *tenant_id, const ch_
         sqlite3_bind_int64(st, i++, f->valid_at);
         sqlite3_bind_int64(st, i++, f->valid_at);
     }
-    if (f->search) {
+    if (f->search && q->phrase)
+        sqlite3_bind_text(st, i++, q->phrase, -1, SQLITE_STATIC);
+    else if (f->search)
         for (int k = 0; k < 3; k++)
-            sqlite3_bind_text(st, i++, like, -1, SQLITE_STATIC);
-    }
+            sqlite3_bind_text(st, i++, q->like, -1, SQLITE_STATIC);
     if (f->is_ca >= 0)
         sqlite3_bind_int(st, i++, f->is_ca ? 1 : 0);
     if (f->method)
@@ -1227,24 +1315,6 @@ static int bind_filter(sqlite3_stmt *st, int i, const char *tenant_id, const ch_
     if (f->status)
         sqlite3_bind_text(st, i++, f->status, -1, SQLITE_STATIC);
     return i;
-}
-
-static char *like_pattern(const char *search)
-{
-    size_t n = strlen(search);
-    char *p = malloc(2 * n + 3), *w = p;
-
-    if (p == NULL)
-        return NULL;
-    *w++ = '%';
-    for (const char *r = search; *r; r++) {
-        if (*r == '%' || *r == '_' || *r == '\\')
-            *w++ = '\\';
-        *w++ = *r;
-    }
-    *w++ = '%';
-    *w = '\0';
-    return p;
 }
 
 /* Cursor: "<key>:<id>" where key is created_at or not_after of the last row. */
@@ -1272,7 +1342,8 @@ int ch_store_cert_list(ch_store *s, const char *tenant_id, const ch_store_cert_f
     sqlite3_stmt *st = NULL;
     struct conn *c = conn_get(s);
     ch_store_cert *list = NULL, *g;
-    char *like = NULL, cur_id[CH_ID_MAX];
+    struct search q = {0};
+    char cur_id[CH_ID_MAX];
     int64_t cur_key = 0;
     size_t n = 0;
     bool expiry;
@@ -1290,15 +1361,15 @@ int ch_store_cert_list(ch_store *s, const char *tenant_id, const ch_store_cert_f
         return ch_error_set_field(CH_EINVAL, "limit", "limit must be between 1 and 1000");
     if (cursor && *cursor && (error = parse_cursor(cursor, &cur_key, cur_id)) < 0)
         return error;
-    if (f->search && (like = like_pattern(f->search)) == NULL)
-        return ch_error_set(CH_ENOMEM, "out of memory");
+    if (f->search && (error = search_prepare(c, f->search, &q)) < 0)
+        goto done;
     if ((error = ch_buf_puts(&sql, "SELECT " CERT_COLS " FROM certificates")) < 0 ||
-        (error = filter_sql(&sql, f)) < 0)
+        (error = filter_sql(&sql, f, &q)) < 0)
         goto done;
     if (cursor && *cursor)
         error = ch_buf_puts(&sql, expiry ? " AND (not_after, id) > (?, ?)" : " AND (created_at, id) < (?, ?)");
     if (error == 0)
-        error = ch_buf_printf(&sql, " ORDER BY %s LIMIT ?",
+        error = ch_buf_printf(&sql, " ORDER BY %s%s LIMIT ?", q.phrase ? "+" : "",
                               expiry ? "not_after ASC, id ASC" : "created_at DESC, id DESC");
     if (error < 0)
         goto done;
@@ -1306,7 +1377,7 @@ int ch_store_cert_list(ch_store *s, const char *tenant_id, const ch_store_cert_f
         error = db_error(c->db, rc, "listing certificates");
         goto done;
     }
-    i = bind_filter(st, 1, tenant_id, f, like);
+    i = bind_filter(st, 1, tenant_id, f, &q);
     if (cursor && *cursor) {
         sqlite3_bind_int64(st, i++, cur_key);
         sqlite3_bind_text(st, i++, cur_id, -1, SQLITE_STATIC);
@@ -1334,7 +1405,7 @@ int ch_store_cert_list(ch_store *s, const char *tenant_id, const ch_store_cert_f
 done:
     sqlite3_finalize(st);
     ch_buf_dispose(&sql);
-    free(like);
+    search_dispose(&q);
     if (error < 0) {
         ch_store_cert_list_free(list, n);
         free(*next_cursor);
@@ -1352,23 +1423,23 @@ int ch_store_cert_count(ch_store *s, const char *tenant_id, const ch_store_cert_
     ch_buf sql = CH_BUF_INIT;
     sqlite3_stmt *st = NULL;
     struct conn *c = conn_get(s);
-    char *like = NULL;
-    int rc, error;
+    struct search q = {0};
+    int rc, error = 0;
 
     *count = 0;
     if (c == NULL)
         return ch_error_last_code();
     if (f == NULL)
         f = &none;
-    if (f->search && (like = like_pattern(f->search)) == NULL)
-        return ch_error_set(CH_ENOMEM, "out of memory");
-    if ((error = ch_buf_puts(&sql, "SELECT count(*) FROM certificates")) < 0 || (error = filter_sql(&sql, f)) < 0)
+    if (f->search && (error = search_prepare(c, f->search, &q)) < 0)
+        goto done;
+    if ((error = ch_buf_puts(&sql, "SELECT count(*) FROM certificates")) < 0 || (error = filter_sql(&sql, f, &q)) < 0)
         goto done;
     if ((rc = sqlite3_prepare_v2(c->db, (const char *)sql.data, -1, &st, NULL)) != SQLITE_OK) {
         error = db_error(c->db, rc, "counting certificates");
         goto done;
     }
-    bind_filter(st, 1, tenant_id, f, like);
+    bind_filter(st, 1, tenant_id, f, &q);
     if ((rc = sqlite3_step(st)) == SQLITE_ROW)
         *count = sqlite3_column_int64(st, 0);
     else
@@ -1376,7 +1447,7 @@ int ch_store_cert_count(ch_store *s, const char *tenant_id, const ch_store_cert_
 done:
     sqlite3_finalize(st);
     ch_buf_dispose(&sql);
-    free(like);
+    search_dispose(&q);
     return error;
 }
 
