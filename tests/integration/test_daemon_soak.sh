@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Soak (bounded, loopback only): four keep-alive clients issue, list, read and export
+# certificates against certhubd for about 20 seconds.  Every response must be a success, and
+# resident memory after the first rounds must stay flat (caches fill early, nothing grows
+# with the number of requests).
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/daemon.sh"
+
+start_daemon
+TOKEN=$(cat "$data/admin-token")
+api GET /api/v1/cas
+issuer=$(body '.items[] | select(.name | startswith("certhub Quickstart Issuing")) | .id')
+api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"soak.example\"},\"ca_id\":\"$issuer\"}"
+known=$(body .id)
+
+# One round: 4 clients x 60 requests, each client one curl process (so one keep-alive
+# connection), requests of every kind.
+round() {
+    local r=$1 c i pids=()
+    for c in 1 2 3 4; do
+        : > "cfg.$c"
+        for i in $(seq 1 60); do
+            [ "$i" = 1 ] || echo next >> "cfg.$c"
+            case $((i % 4)) in
+            0) printf 'url = "https://localhost:%s/api/v1/certificates"\nrequest = "POST"\nheader = "Content-Type: application/json"\ndata = "{\\"profile\\":\\"device\\",\\"subject\\":{\\"common_name\\":\\"soak-%s-%s-%s\\"},\\"key_type\\":\\"p256\\",\\"ca_id\\":\\"%s\\"}"\n' "$port" "$r" "$c" "$i" "$issuer" ;;
+            1) printf 'url = "https://localhost:%s/api/v1/certificates?limit=20&search=soak-%s"\n' "$port" "$r" ;;
+            2) printf 'url = "https://localhost:%s/api/v1/certificates/%s"\n' "$port" "$known" ;;
+            3) printf 'url = "https://localhost:%s/api/v1/certificates/%s/export?format=p7b"\n' "$port" "$known" ;;
+            esac >> "cfg.$c"
+            # Options after "next" apply to one request only: each carries its own.
+            printf 'output = "/dev/null"\nwrite-out = "%%{http_code}\\n"\ncacert = "%s"\nheader = "Authorization: Bearer %s"\n' \
+                "$data/ca.pem" "$TOKEN" >> "cfg.$c"
+        done
+        curl -s -K "cfg.$c" > "codes.$c" &
+        pids+=($!)
+    done
+    wait "${pids[@]}" # not the daemon
+    cat codes.1 codes.2 codes.3 codes.4 >> codes.all
+}
+
+rss() { awk '/VmRSS/ {print $2}' "/proc/$pid/status"; }
+: > codes.all
+end=$((SECONDS + 20))
+r=0
+while [ $SECONDS -lt $end ] || [ $r -lt 6 ]; do
+    r=$((r + 1))
+    round $r
+    [ $r = 3 ] && warm=$(rss)
+done
+last=$(rss)
+total=$(wc -l < codes.all)
+bad=$(grep -cv '^20[01]$' codes.all || true)
+[ "$total" -ge $((r * 240)) ] || fail "only $total responses for $r rounds"
+check_eq "$total requests in $r rounds, all answered with success" 0 "$bad"
+kill -0 "$pid" || fail "certhubd died"
+ok "certhubd is still running"
+echo "# resident memory after 3 rounds: ${warm} kB; after $r rounds: ${last} kB"
+[ "$last" -le $((warm + 4096)) ] || fail "memory grew from $warm kB to $last kB"
+ok "memory is flat after warm-up (grew $((last - warm)) kB, at most 4096 allowed)"
+api GET "/api/v1/certificates?limit=1000&search=soak-1-"
+check_eq "the first round's certificates are all there" 60 "$(body '.items | length')"
+stop_daemon
+check_contains "stops cleanly after the soak" "$(cat "$log")" "certhubd: stopped"
+
+done_testing
