@@ -84,6 +84,19 @@ int remote_setup(cli_args *a);
 /* Calls method path (under /api/v1/) with an optional JSON body; *out gets the JSON answer, or
  * raw the bytes.  Errors are printed (the server's message) and return 1. */
 int remote_call(cli_args *a, const char *method, const char *path, json_t *body, json_t **out, ch_buf *raw);
+/* The general form: a JSON body or a file as the raw body (its password sent in the
+ * Certhub-Password header); with quiet, a 4xx/5xx answer is not printed but returned in *out
+ * (and the call returns 1) so that a loop can count it and go on. */
+typedef struct remote_req {
+    const char *method, *path;
+    json_t *json;
+    const uint8_t *data;
+    size_t len;
+    const char *password;
+    bool quiet;
+    long *status;  /* the HTTP status, when not NULL */
+} remote_req;
+int remote_request(cli_args *a, const remote_req *q, json_t **out, ch_buf *raw);
 
 /* Commands. */
 int cmd_key_create(cli_args *a);
@@ -101,6 +114,17 @@ int cmd_remote_cert_export(cli_args *a);
 int cmd_remote_cert_delete(cli_args *a);
 int cmd_remote_cert_import(cli_args *a);
 int cmd_remote_token_create(cli_args *a);
+int cmd_remote_token_list(cli_args *a);
+int cmd_remote_token_revoke(cli_args *a);
+int cmd_remote_tenant_list(cli_args *a);
+int cmd_remote_keystore_upload(cli_args *a);
+int cmd_remote_keystore_list(cli_args *a);
+int cmd_remote_keystore_entries(cli_args *a);
+int cmd_remote_keystore_export(cli_args *a);
+int cmd_remote_keystore_delete(cli_args *a);
+int cmd_remote_csr_create(cli_args *a);
+int cmd_remote_csr_list(cli_args *a);
+int cmd_remote_csr_attach(cli_args *a);
 int cmd_remote_tenant_create(cli_args *a);
 int cmd_remote_audit_list(cli_args *a);
 /* Lists a keystore (PKCS#12, JKS, JCEKS, PKCS#7) entry by entry; 0, or 1 after a message. */

@@ -1,8 +1,11 @@
-/* Commands that talk to certhubd: ca, cert, token, tenant, audit.  Output is a table for
+/* Commands that talk to certhubd: ca, cert, csr, keystore, token, tenant, audit.  Output is a table for
  * people, or the server's JSON with --output json. */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "certhub/x509.h"
 #include <curl/curl.h>
@@ -239,24 +242,143 @@ int cmd_remote_cert_delete(cli_args *a)
     return 0;
 }
 
+/* Uploads one file to path (certificates/import or keystores) as the raw body, named after the
+ * file unless --name says otherwise.  Returns the HTTP status (0 when unreachable); *ans holds
+ * the answer. */
+static long upload_file(cli_args *a, const char *collection, const char *file, const char *name,
+                        const char *password, bool quiet, json_t **ans)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    char path[1200], *esc;
+    const char *base = strrchr(file, '/');
+    long status = 0;
+    remote_req q = {.method = "POST", .path = path, .password = password, .quiet = quiet, .status = &status};
+
+    *ans = NULL;
+    if (cli_read(a, file, &data, &len) != 0)
+        return 0;
+    esc = curl_easy_escape_str(name ? name : base ? base + 1 : file);
+    snprintf(path, sizeof path, "%s?name=%s", collection, esc ? esc : "");
+    q.data = data;
+    q.len = len;
+    remote_request(a, &q, ans, NULL);
+    free(esc);
+    ch_secure_free(data, len);
+    return status;
+}
+
+static int cmp_str(const void *x, const void *y)
+{
+    return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+/* A bar on stderr when it is a terminal: "[#######.............]  7/20  name". */
+static void progress(size_t done, size_t total, const char *name)
+{
+    char bar[31];
+    size_t fill = total ? done * 30 / total : 30;
+
+    if (!isatty(2))
+        return;
+    memset(bar, '#', fill);
+    memset(bar + fill, '.', 30 - fill);
+    bar[30] = '\0';
+    fprintf(stderr, "\r[%s] %zu/%zu  %-40.40s", bar, done, total, name);
+    if (done == total)
+        fprintf(stderr, "\n");
+    fflush(stderr);
+}
+
+/* Every regular file of a folder (sorted), imported one by one: a file that fails is reported
+ * and the others go on; certificates already held count apart.  Exit 1 if any failed. */
+static int import_folder(cli_args *a, const char *dir, const char *password)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char **files = NULL, full[4096];
+    size_t n = 0, cap = 0, imported = 0, present = 0, failed = 0;
+    struct stat st;
+
+    if (d == NULL)
+        return cli_fail(a, "cannot read the folder %s", dir);
+    while ((e = readdir(d)) != NULL) {
+        snprintf(full, sizeof full, "%s/%s", dir, e->d_name);
+        if (e->d_name[0] == '.' || stat(full, &st) != 0 || !S_ISREG(st.st_mode))
+            continue;
+        if (n == cap) {
+            char **g = realloc(files, (cap = cap ? cap * 2 : 64) * sizeof *files);
+            if (g == NULL)
+                break;
+            files = g;
+        }
+        files[n++] = strdup(full);
+    }
+    closedir(d);
+    qsort(files, n, sizeof *files, cmp_str);
+    for (size_t i = 0; i < n; i++) {
+        json_t *ans;
+        long status;
+        progress(i, n, strrchr(files[i], '/') + 1);
+        status = upload_file(a, "certificates/import", files[i], NULL, password, true, &ans);
+        if (status == 201) {
+            imported++;
+        } else if (status == 409) {
+            present++;
+        } else {
+            const char *msg = json_string_value(json_object_get(json_object_get(ans, "error"), "message"));
+            failed++;
+            if (isatty(2))
+                fprintf(stderr, "\n");
+            fprintf(stderr, "certhub: %s: %s\n", files[i], msg ? msg : "not imported");
+        }
+        json_decref(ans);
+    }
+    progress(n, n, "");
+    printf("imported %zu, already held %zu, failed %zu (of %zu files)\n", imported, present, failed, n);
+    for (size_t i = 0; i < n; i++)
+        free(files[i]);
+    free(files);
+    return failed ? 1 : 0;
+}
+
 int cmd_remote_cert_import(cli_args *a)
 {
     uint8_t *cert = NULL, *key = NULL;
     size_t clen = 0, klen = 0;
     json_t *body = NULL, *ans = NULL;
     char *password = NULL;
+    struct stat st;
     int rc = 1;
 
-    if (cli_read(a, a->pos[0], &cert, &clen) != 0)
-        return 1;
-    if (cli_opt(a, "key") && cli_read(a, cli_opt(a, "key"), &key, &klen) != 0)
-        goto done;
     if (cli_password(a, "key-password-file", NULL, &password) != 0)
+        return 1;
+    if (stat(a->pos[0], &st) == 0 && S_ISDIR(st.st_mode)) {
+        rc = cli_opt(a, "key") ? cli_fail(a, "--key goes with one certificate file, not a folder")
+                               : import_folder(a, a->pos[0], password);
+        ch_secure_free_str(password);
+        return rc;
+    }
+    if (cli_opt(a, "key") == NULL) {
+        /* The file as it is (PEM, DER, PKCS#7, PKCS#12). */
+        if (upload_file(a, "certificates/import", a->pos[0], cli_opt(a, "name"), password, false, &ans) == 201) {
+            if (g_remote.json)
+                print_json(ans);
+            else
+                printf("%s\n", str(ans, "id"));
+            rc = 0;
+        }
+        goto done;
+    }
+    if (cli_read(a, a->pos[0], &cert, &clen) != 0 || cli_read(a, cli_opt(a, "key"), &key, &klen) != 0)
         goto done;
     body = json_object();
     json_object_set_new(body, "certificate", json_stringn((const char *)cert, clen));
-    if (key)
-        json_object_set_new(body, "private_key", json_stringn((const char *)key, klen));
+    json_object_set_new(body, "private_key", json_stringn((const char *)key, klen));
+    if (json_object_get(body, "certificate") == NULL || json_object_get(body, "private_key") == NULL) {
+        rc = cli_fail(a, "with --key, give the certificate and the key in PEM");
+        goto done;
+    }
     if (password)
         json_object_set_new(body, "password", json_string(password));
     if (cli_opt(a, "name"))
@@ -276,6 +398,182 @@ done:
         ch_secure_free(key, klen);
     ch_secure_free_str(password);
     return rc;
+}
+
+int cmd_remote_keystore_upload(cli_args *a)
+{
+    char *password = NULL;
+    json_t *ans = NULL;
+    int rc = 1;
+
+    if (cli_password(a, "password-file", NULL, &password) != 0)
+        return 1;
+    if (upload_file(a, "keystores", a->pos[0], cli_opt(a, "name"), password, false, &ans) == 201) {
+        if (g_remote.json)
+            print_json(ans);
+        else
+            printf("%s\n", str(ans, "id"));
+        rc = 0;
+    }
+    json_decref(ans);
+    ch_secure_free_str(password);
+    return rc;
+}
+
+int cmd_remote_keystore_list(cli_args *a)
+{
+    static const char *const cols[] = {"id", "name", "format"};
+    static const int w[] = {28, 40, 8};
+
+    return list_and_print(a, "keystores", cols, w, 3);
+}
+
+int cmd_remote_keystore_entries(cli_args *a)
+{
+    static const char *const cols[] = {"position", "alias", "has_private_key", "certificate_id", "origin"};
+    static const int w[] = {8, 24, 15, 28, 10};
+    char path[200];
+
+    snprintf(path, sizeof path, "keystores/%s/entries", a->pos[0]);
+    return list_and_print(a, path, cols, w, 5);
+}
+
+int cmd_remote_keystore_export(cli_args *a)
+{
+    json_t *body = json_pack("{ss}", "format", cli_opt(a, "format") ? cli_opt(a, "format") : "pem");
+    char path[200], *password = NULL;
+    ch_buf out = CH_BUF_INIT;
+    int rc = 1;
+
+    if (cli_opt(a, "out") == NULL) {
+        json_decref(body);
+        return cli_fail(a, "--out FILE is required");
+    }
+    if (cli_password(a, "password-file", NULL, &password) != 0)
+        goto done;
+    if (password)
+        json_object_set_new(body, "password", json_string(password));
+    if (cli_opt(a, "with-key"))
+        json_object_set_new(body, "include_key", json_true());
+    snprintf(path, sizeof path, "keystores/%s/export", a->pos[0]);
+    if (remote_call(a, "POST", path, body, NULL, &out) == 0)
+        rc = cli_write(a, cli_opt(a, "out"), out.data, out.len, 0600);
+done:
+    json_decref(body);
+    ch_buf_dispose_secure(&out);
+    ch_secure_free_str(password);
+    return rc;
+}
+
+static int delete_and_say(cli_args *a, const char *collection)
+{
+    char path[200];
+
+    snprintf(path, sizeof path, "%s/%s", collection, a->pos[0]);
+    if (remote_call(a, "DELETE", path, NULL, NULL, NULL) != 0)
+        return 1;
+    printf("%s\n", a->pos[0]);
+    return 0;
+}
+
+int cmd_remote_keystore_delete(cli_args *a)
+{
+    return delete_and_say(a, "keystores");
+}
+
+int cmd_remote_csr_create(cli_args *a)
+{
+    json_t *body = json_object(), *ans = NULL, *sans = json_array();
+    const char *list = cli_opt(a, "san");
+    int rc = 1;
+
+    if (cli_opt(a, "subject") == NULL) {
+        json_decref(body);
+        json_decref(sans);
+        return cli_fail(a, "--subject DN is required");
+    }
+    json_object_set_new(body, "subject", json_string(cli_opt(a, "subject")));
+    while (list && *list) {
+        size_t k = strcspn(list, ",");
+        json_array_append_new(sans, json_stringn(list, k));
+        list += k + (list[k] == ',');
+    }
+    json_object_set_new(body, "sans", sans);
+    if (cli_opt(a, "key-type"))
+        json_object_set_new(body, "key_type", json_string(cli_opt(a, "key-type")));
+    if (cli_opt(a, "name"))
+        json_object_set_new(body, "name", json_string(cli_opt(a, "name")));
+    if (remote_call(a, "POST", "csrs", body, &ans, NULL) != 0)
+        goto done;
+    if (cli_opt(a, "out") && cli_write(a, cli_opt(a, "out"), str(ans, "pem"), strlen(str(ans, "pem")), 0644) != 0)
+        goto done;
+    if (g_remote.json)
+        print_json(ans);
+    else
+        printf("%s\n", str(ans, "id"));
+    rc = 0;
+done:
+    json_decref(body);
+    json_decref(ans);
+    return rc;
+}
+
+int cmd_remote_csr_list(cli_args *a)
+{
+    static const char *const cols[] = {"id", "name", "subject", "certificate_id"};
+    static const int w[] = {28, 24, 40, 28};
+
+    return list_and_print(a, "csrs", cols, w, 4);
+}
+
+int cmd_remote_csr_attach(cli_args *a)
+{
+    uint8_t *cert = NULL;
+    size_t len = 0;
+    json_t *body, *ans = NULL;
+    char path[200];
+    int rc = 1;
+
+    if (cli_read(a, a->pos[1], &cert, &len) != 0)
+        return 1;
+    body = json_pack("{s:s%}", "certificate", (const char *)cert, len);
+    snprintf(path, sizeof path, "csrs/%s/certificate", a->pos[0]);
+    if (body != NULL && remote_call(a, "POST", path, body, &ans, NULL) == 0) {
+        printf("%s\n", str(ans, "id"));
+        rc = 0;
+    } else if (body == NULL) {
+        rc = cli_fail(a, "the certificate must be PEM");
+    }
+    json_decref(body);
+    json_decref(ans);
+    free(cert);
+    return rc;
+}
+
+int cmd_remote_token_list(cli_args *a)
+{
+    static const char *const cols[] = {"id", "name", "role", "created_at", "revoked_at"};
+    static const int w[] = {28, 24, 8, 20, 20};
+    char path[300] = "tokens", *esc;
+
+    if (cli_opt(a, "tenant") && (esc = curl_easy_escape_str(cli_opt(a, "tenant"))) != NULL) {
+        snprintf(path, sizeof path, "tokens?tenant=%s", esc);
+        free(esc);
+    }
+    return list_and_print(a, path, cols, w, 5);
+}
+
+int cmd_remote_token_revoke(cli_args *a)
+{
+    return delete_and_say(a, "tokens");
+}
+
+int cmd_remote_tenant_list(cli_args *a)
+{
+    static const char *const cols[] = {"id", "name", "created_at"};
+    static const int w[] = {28, 32, 20};
+
+    return list_and_print(a, "tenants", cols, w, 3);
 }
 
 int cmd_remote_token_create(cli_args *a)

@@ -48,9 +48,18 @@ int remote_setup(cli_args *a)
 
 int remote_call(cli_args *a, const char *method, const char *path, json_t *body, json_t **out, ch_buf *raw)
 {
+    remote_req q = {.method = method, .path = path, .json = body};
+
+    return remote_request(a, &q, out, raw);
+}
+
+int remote_request(cli_args *a, const remote_req *q, json_t **out, ch_buf *raw)
+{
+    const char *method = q->method, *path = q->path;
+    json_t *body = q->json;
     CURL *c;
     struct curl_slist *h = NULL;
-    ch_buf resp = CH_BUF_INIT, auth = CH_BUF_INIT;
+    ch_buf resp = CH_BUF_INIT, auth = CH_BUF_INIT, pw = CH_BUF_INIT;
     char url[2048], *text = NULL, errbuf[CURL_ERROR_SIZE] = "";
     long status = 0;
     CURLcode rc;
@@ -72,6 +81,13 @@ int remote_call(cli_args *a, const char *method, const char *path, json_t *body,
         text = json_dumps(body, JSON_COMPACT);
         h = curl_slist_append(h, "Content-Type: application/json");
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
+    } else if (q->data != NULL) {
+        /* A file as the body; its password in a header, never in the URL. */
+        h = curl_slist_append(h, "Content-Type: application/octet-stream");
+        if (q->password != NULL && ch_buf_printf(&pw, "Certhub-Password: %s", q->password) == 0)
+            h = curl_slist_append(h, (const char *)pw.data);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, q->data);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)q->len);
     }
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
@@ -88,6 +104,13 @@ int remote_call(cli_args *a, const char *method, const char *path, json_t *body,
         goto done;
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    if (q->status)
+        *q->status = status;
+    if (status >= 400 && q->quiet && out != NULL) {
+        /* The caller reads the error answer itself. */
+        *out = json_loadb((const char *)resp.data, resp.len, 0, NULL);
+        goto done;
+    }
     if (status >= 400) {
         json_t *e = json_loadb((const char *)resp.data, resp.len, 0, NULL);
         const char *msg = json_string_value(json_object_get(json_object_get(e, "error"), "message"));
@@ -110,6 +133,7 @@ done:
     curl_slist_free_all(h);
     curl_easy_cleanup(c);
     ch_buf_dispose_secure(&auth);
+    ch_buf_dispose_secure(&pw);
     ch_buf_dispose(&resp);
     return ret;
 }

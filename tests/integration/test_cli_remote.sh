@@ -28,4 +28,42 @@ expect_error "no token" "no API token" -- env -u CERTHUB_TOKEN "$CERTHUB" --serv
 expect_error "untrusted server certificate" "cannot reach" -- "$CERTHUB" --server "https://localhost:$port" --token-file "$data/admin-token" --ca-file cli.pem cert list
 remote cert delete "$id" >/dev/null
 expect_error "deleted certificate" "HTTP 404" -- remote cert get "$id"
+
+# Tokens and tenants.
+tok_id=$(remote token list | awk '$2 == "cli-test" {print $1}')
+check_contains "token list shows the viewer token" "$tok_id" "tok_"
+remote token revoke "$tok_id" >/dev/null
+expect_error "a revoked token stops working" "revoked" -- \
+    "$CERTHUB" --server "https://localhost:$port" --token-file viewer-token --ca-file "$data/ca.pem" cert list
+remote tenant create lab >/dev/null
+check_contains "tenant list" "$(remote tenant list)" "lab"
+
+# A folder of certificates in several formats, one of them broken and one already held.
+mkdir certs
+for n in 1 2 3; do
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "k$n.pem" -subj "/CN=folder-$n" -days 5 -out "certs/c$n.pem" 2>/dev/null
+done
+openssl x509 -in certs/c3.pem -outform DER -out certs/c3.der
+echo "not a certificate" > certs/broken.txt
+expect_exit 1 "a folder with one broken file: exit 1" -- remote cert import certs
+check_contains "the summary counts each kind" "$(cat "$T/stdout")" "imported 3, already held 1, failed 1 (of 5 files)"
+check_contains "the broken file is named" "$(cat "$T/stderr")" "broken.txt"
+check_contains "imported under their file names" "$(remote cert list --search folder-)" "c2.pem"
+
+# CSRs and keystores.
+csr=$(remote csr new --subject "CN=partner.example" --san dns:partner.example --out partner.csr)
+check_contains "csr new (key on the server)" "$csr" "csr_"
+openssl req -in partner.csr -noout -verify 2>/dev/null && ok "the CSR verifies"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout oca.key -subj "/CN=Outside CA" -days 5 -out oca.pem 2>/dev/null
+openssl x509 -req -in partner.csr -CA oca.pem -CAkey oca.key -CAcreateserial -days 2 -out partner.pem 2>/dev/null
+check_contains "csr attach" "$(remote csr attach "$csr" partner.pem)" "crt_"
+check_contains "csr list shows it attached" "$(remote csr list)" "$csr"
+openssl pkcs12 -export -in certs/c1.pem -inkey k1.pem -name one -passout pass:s3cret -out one.p12
+ks=$(remote keystore upload one.p12 --password-file pw)
+check_contains "keystore upload" "$ks" "kst_"
+check_contains "keystore entries" "$(remote keystore entries "$ks")" "one"
+remote keystore export "$ks" --format jks --password-file pw --with-key --out one.jks
+check_contains "exported as JKS, read by keytool" "$(keytool -list -keystore one.jks -storepass s3cret 2>/dev/null)" "PrivateKeyEntry"
+remote keystore delete "$ks" >/dev/null
+check_eq "keystore deleted" "" "$(remote keystore list | grep "$ks" || true)"
 done_testing
