@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -179,6 +180,16 @@ static void test_keyset_pages_and_filters(void **state)
     f = (ch_store_cert_filter){.is_ca = -1, .search = "device-012"};
     assert_int_equal(ch_store_cert_count(s, "tp", &f, &count), 0);
     assert_int_equal(count, 10);
+    /* Found before the background indexer has reached the rows, and after. */
+    walk(s, &f, 3, 10, false);
+    for (int i = 0; i < 100; i++) {
+        int64_t pending = -1;
+        assert_int_equal(ch_store_search_pending(s, &pending), 0);
+        if (pending == 0)
+            break;
+        assert_true(i < 99); /* indexed within 10 s */
+        usleep(100000);
+    }
     /* Through the trigram index (few matches): paged, and case-insensitive like LIKE. */
     walk(s, &f, 3, 10, false);
     f.search = "DEVICE-012";

@@ -9,6 +9,7 @@
  */
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,30 @@ static const char *const migrations[] = {
     "  VALUES('delete', old.rowid, old.subject, old.name, old.sans);"
     " END;"
     "CREATE TRIGGER certificates_search_au AFTER UPDATE OF subject, name, sans ON certificates BEGIN"
+    "  INSERT INTO certificates_search(certificates_search, rowid, subject, name, sans)"
+    "  VALUES('delete', old.rowid, old.subject, old.name, old.sans);"
+    "  INSERT INTO certificates_search(rowid, subject, name, sans) VALUES(new.rowid, new.subject, new.name, new.sans);"
+    " END;",
+    /* 4: the search index is kept up by the store's background thread in batches, not by a
+     * trigger on every insert (which cost a third of the issuing rate); rows above
+     * indexed_upto are searched with LIKE until it catches up.  Triggers remain for rows
+     * already indexed (and for an insert that reuses a rowid at or below the mark). */
+    "DROP TRIGGER certificates_search_ai;"
+    "DROP TRIGGER certificates_search_ad;"
+    "DROP TRIGGER certificates_search_au;"
+    "CREATE TABLE search_state (id INTEGER PRIMARY KEY CHECK (id = 1), indexed_upto INTEGER NOT NULL);"
+    "INSERT INTO search_state VALUES (1, (SELECT coalesce(max(rowid), 0) FROM certificates));"
+    "CREATE TRIGGER certificates_search_ai AFTER INSERT ON certificates"
+    "  WHEN new.rowid <= (SELECT indexed_upto FROM search_state) BEGIN"
+    "  INSERT INTO certificates_search(rowid, subject, name, sans) VALUES(new.rowid, new.subject, new.name, new.sans);"
+    " END;"
+    "CREATE TRIGGER certificates_search_ad AFTER DELETE ON certificates"
+    "  WHEN old.rowid <= (SELECT indexed_upto FROM search_state) BEGIN"
+    "  INSERT INTO certificates_search(certificates_search, rowid, subject, name, sans)"
+    "  VALUES('delete', old.rowid, old.subject, old.name, old.sans);"
+    " END;"
+    "CREATE TRIGGER certificates_search_au AFTER UPDATE OF subject, name, sans ON certificates"
+    "  WHEN old.rowid <= (SELECT indexed_upto FROM search_state) BEGIN"
     "  INSERT INTO certificates_search(certificates_search, rowid, subject, name, sans)"
     "  VALUES('delete', old.rowid, old.subject, old.name, old.sans);"
     "  INSERT INTO certificates_search(rowid, subject, name, sans) VALUES(new.rowid, new.subject, new.name, new.sans);"
@@ -195,7 +220,8 @@ struct ch_store {
     pthread_t checkpointer;
     pthread_mutex_t ck_lock;
     pthread_cond_t ck_cond;
-    bool ck_running, ck_stop;
+    bool ck_running;
+    _Atomic bool ck_stop;     /* read by the indexer between batches without the lock */
     unsigned ck_pending;      /* WAL size in pages at the last commit (0: checkpointed since) */
     unsigned ck_signaled;     /* WAL size when the checkpointer was last woken */
     struct conn *conns; /* every open connection, to close them all at the end */
@@ -257,6 +283,56 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
     return SQLITE_OK;
 }
 
+/* Rows indexed per transaction: small enough that the write lock is held for milliseconds. */
+#define INDEX_BATCH 1000
+
+/* Adds the certificates above the search index's mark to it, a batch per transaction, until
+ * it has caught up or the store is closing. */
+static void index_pending(struct ch_store *s, sqlite3 *db)
+{
+    for (;;) {
+        sqlite3_stmt *st = NULL;
+        int64_t mark = 0, top = 0, hi;
+        int rc;
+
+        if (sqlite3_prepare_v2(db, "SELECT (SELECT indexed_upto FROM search_state), (SELECT max(rowid) FROM certificates)",
+                               -1, &st, NULL) != SQLITE_OK)
+            return;
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            mark = sqlite3_column_int64(st, 0);
+            top = sqlite3_column_int64(st, 1);
+        }
+        sqlite3_finalize(st);
+        if (top <= mark || s->ck_stop)
+            return;
+        hi = top - mark > INDEX_BATCH ? mark + INDEX_BATCH : top;
+        pthread_mutex_lock(&s->write_lock);
+        rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+        if (rc == SQLITE_OK && sqlite3_prepare_v2(db,
+                                                  "INSERT INTO certificates_search(rowid, subject, name, sans)"
+                                                  " SELECT rowid, subject, name, sans FROM certificates"
+                                                  " WHERE rowid > ?1 AND rowid <= ?2;"
+                                                  , -1, &st, NULL) == SQLITE_OK) {
+            sqlite3_bind_int64(st, 1, mark);
+            sqlite3_bind_int64(st, 2, hi);
+            rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+            sqlite3_finalize(st);
+            st = NULL;
+            if (rc == SQLITE_OK && sqlite3_prepare_v2(db, "UPDATE search_state SET indexed_upto = ?1 WHERE indexed_upto = ?2",
+                                                      -1, &st, NULL) == SQLITE_OK) {
+                sqlite3_bind_int64(st, 1, hi);
+                sqlite3_bind_int64(st, 2, mark);
+                rc = sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(db) == 1 ? SQLITE_OK : SQLITE_ERROR;
+            }
+            sqlite3_finalize(st);
+        }
+        rc = sqlite3_exec(db, rc == SQLITE_OK ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
+        pthread_mutex_unlock(&s->write_lock);
+        if (rc != SQLITE_OK)
+            return; /* tried again at the next wake; searches stay correct meanwhile */
+    }
+}
+
 static void *checkpoint_main(void *arg)
 {
     struct ch_store *s = arg;
@@ -283,6 +359,9 @@ static void *checkpoint_main(void *arg)
         pthread_cond_timedwait(&s->ck_cond, &s->ck_lock, &until);
         if (s->ck_stop)
             break;
+        pthread_mutex_unlock(&s->ck_lock);
+        index_pending(s, db);
+        pthread_mutex_lock(&s->ck_lock);
         if (s->ck_pending == 0)
             continue;
         unsigned pages = s->ck_pending;
@@ -1279,7 +1358,10 @@ static int filter_sql(ch_buf *sql, const ch_store_cert_filter *f, const struct s
     if (error == 0 && f->valid_at)
         error = ch_buf_puts(sql, " AND not_before<=? AND not_after>?");
     if (error == 0 && f->search && q->phrase)
-        error = ch_buf_puts(sql, " AND rowid IN (SELECT rowid FROM certificates_search WHERE certificates_search MATCH ?)");
+        error = ch_buf_puts(sql, " AND rowid IN (SELECT rowid FROM certificates_search WHERE certificates_search MATCH ?"
+                                 " UNION ALL SELECT rowid FROM certificates WHERE rowid > (SELECT indexed_upto FROM"
+                                 " search_state) AND (subject LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\' OR"
+                                 " sans LIKE ? ESCAPE '\\'))");
     else if (error == 0 && f->search)
         error = ch_buf_puts(sql, " AND (subject LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\' OR sans LIKE ? ESCAPE '\\')");
     if (error == 0 && f->is_ca >= 0)
@@ -1305,7 +1387,7 @@ static int bind_filter(sqlite3_stmt *st, int i, const char *tenant_id, const ch_
     }
     if (f->search && q->phrase)
         sqlite3_bind_text(st, i++, q->phrase, -1, SQLITE_STATIC);
-    else if (f->search)
+    if (f->search) /* the LIKE of a scan, or of the rows the index has not reached yet */
         for (int k = 0; k < 3; k++)
             sqlite3_bind_text(st, i++, q->like, -1, SQLITE_STATIC);
     if (f->is_ca >= 0)
@@ -1449,6 +1531,25 @@ done:
     ch_buf_dispose(&sql);
     search_dispose(&q);
     return error;
+}
+
+int ch_store_search_pending(ch_store *s, int64_t *rows)
+{
+    struct conn *c = conn_get(s);
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    *rows = 0;
+    if (c == NULL)
+        return ch_error_last_code();
+    if ((rc = sqlite3_prepare_v2(c->db,
+                                 "SELECT count(*) FROM certificates WHERE rowid > (SELECT indexed_upto FROM search_state)",
+                                 -1, &st, NULL)) != SQLITE_OK)
+        return db_error(c->db, rc, "reading the search index's state");
+    if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        *rows = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : db_error(c->db, rc, "reading the search index's state");
 }
 
 /* ------------------------------------------------------------- CAs */
