@@ -96,6 +96,11 @@ static void certificates_list(req *r)
 
     f.search = query(r, "search");
     f.ca_id = query(r, "ca_id");
+    if (query(r, "kind") != NULL) {
+        if (strcmp(query(r, "kind"), "ca") != 0 && strcmp(query(r, "kind"), "leaf") != 0)
+            return reply_error_msg(r, CH_EINVAL, "kind", "kind must be ca or leaf");
+        f.is_ca = strcmp(query(r, "kind"), "ca") == 0;
+    }
     f.method = query(r, "method");
     f.status = query(r, "status");
     if (exp && ch_time_parse(&f.expiring_before, exp) < 0)
@@ -220,9 +225,26 @@ static void certificate_get(req *r, const char *id)
     ch_store_cert c;
     int error = ch_svc_cert_get(r->svc, &r->who.actor, id, &c);
 
+    json_t *o, *details = NULL;
+    ch_cert *x = NULL;
+    ch_cert_info info;
+    char *text = NULL, at[32];
+
     if (error < 0)
         return reply_error(r, error);
-    reply_json(r, 200, cert_json(&c, true));
+    o = cert_json(&c, true);
+    ch_time_format(at, sizeof at, c.created_at);
+    json_object_set_new(o, "created_at", json_string(at));
+    /* Everything `certhub inspect` shows: decoded here, on the one certificate asked for. */
+    if (ch_cert_parse(&x, c.der, c.der_len) == 0 && ch_cert_inspect(&info, x) == 0) {
+        if (ch_cert_info_to_json(&text, &info) == 0)
+            details = json_loads(text, 0, NULL);
+        ch_cert_info_dispose(&info);
+    }
+    json_object_set_new(o, "details", details ? details : json_null());
+    free(text);
+    ch_cert_free(x);
+    reply_json(r, 200, o);
     ch_store_cert_dispose(&c);
 }
 

@@ -117,6 +117,20 @@ check_contains "is refused with a 4xx" "$status" "4"
 api GET "/api/v1/certificates?limit=1000"
 check_eq "none of the bad requests stored anything" "$before" "$(body '.items | length')"
 
+# ---- details and filters
+api GET "/api/v1/certificates?search=ov.example"
+ov=$(body '.items[0].id')
+api GET "/api/v1/certificates/$ov"
+check_eq "details hold what inspect shows" "ov.example server_auth,client_auth" \
+    "$(body '.details.common_name + " " + (.details.ext_key_usage | join(","))')"
+check_contains "and when it was created" "$(body .created_at)" "20"
+api GET "/api/v1/certificates?kind=ca"
+check_eq "kind=ca lists CAs only" "true" "$(body '[.items[].is_ca] | all')"
+api GET "/api/v1/certificates?kind=leaf&limit=5"
+check_eq "kind=leaf lists no CA" "false" "$(body '[.items[].is_ca] | any')"
+api GET "/api/v1/certificates?kind=root"
+check_eq "an unknown kind: 400" "400 kind" "$status $(body .error.field)"
+
 # ---- uploads: JSON, multipart, raw
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout up.key -subj /CN=upload.example -days 30 -out up.pem 2>/dev/null
 openssl x509 -in up.pem -outform DER -out up.der
