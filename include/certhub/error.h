@@ -63,6 +63,12 @@ int ch_error_set(int code, const char *fmt, ...) CH_PRINTF(2, 3);
 /* Like ch_error_set, and names the input field the message is about. */
 int ch_error_set_field(int code, const char *field, const char *fmt, ...) CH_PRINTF(3, 4);
 
+/* A finer, stable reason for the last error, where callers tell cases of one code apart
+ * ("not_version_3", "not_a_ca"...): set after ch_error_set*, which clears it; returns the last
+ * code.  NULL when none. */
+int ch_error_set_reason(const char *reason);
+const char *ch_error_reason(void);
+
 /* Records a failure of the OpenSSL function `func`: the message is "<what>: <func> failed:
  * <reasons drained from OpenSSL's error queue>".  The queue is left empty. */
 int ch_error_ossl(int code, const char *func, const char *what);

@@ -158,6 +158,53 @@ int ch_svc_ca_chain_pem(ch_svc *svc, const ch_actor *actor, const char *id, ch_b
  * force. */
 int ch_svc_ca_delete(ch_svc *svc, const ch_actor *actor, const char *id, bool force);
 
+/* ------------------------------------------------------------- trusted certificates */
+
+typedef struct ch_svc_trusted_req {
+    const char *name;              /* NULL: the subject's common name (or the subject) */
+    const uint8_t *cert;           /* PEM (DER accepted too) */
+    size_t cert_len;
+    bool auto_registration;
+    bool disabled;                 /* added disabled (enabled by default) */
+} ch_svc_trusted_req;
+
+/* Adds one CA certificate to the tenant's trusted certificates.  Refusals carry a reason
+ * (ch_error_reason): not_a_certificate, several_certificates, not_version_3, not_a_ca,
+ * already_exists, expired, not_yet_valid. */
+int ch_svc_trusted_add(ch_svc *svc, const ch_actor *actor, const ch_svc_trusted_req *req, ch_store_trusted *out);
+
+/* Adds every certificate of a PEM bundle, each on its own: one result per certificate. */
+typedef struct ch_svc_trusted_result {
+    int error;                 /* 0: added (row holds it) */
+    char reason[48];
+    char message[256];
+    char subject[256];
+    ch_store_trusted row;
+} ch_svc_trusted_result;
+int ch_svc_trusted_add_bulk(ch_svc *svc, const ch_actor *actor, const ch_svc_trusted_req *req,
+                            ch_svc_trusted_result **out, size_t *count);
+void ch_svc_trusted_results_free(ch_svc_trusted_result *r, size_t n);
+
+int ch_svc_trusted_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_trusted *out);
+int ch_svc_trusted_list(ch_svc *svc, const ch_actor *actor, ch_store_trusted **out, size_t *count);
+
+/* What may be edited (the seed: name, auto registration, enabled). */
+typedef struct ch_svc_trusted_patch {
+    const char *name;          /* NULL: keep */
+    int auto_registration;     /* -1 keep, 0, 1 */
+    int enabled;               /* -1 keep, 0, 1 */
+} ch_svc_trusted_patch;
+int ch_svc_trusted_update(ch_svc *svc, const ch_actor *actor, const char *id, const ch_svc_trusted_patch *p,
+                          ch_store_trusted *out);
+int ch_svc_trusted_delete(ch_svc *svc, const ch_actor *actor, const char *id);
+
+/* Proof of possession: a random code (32 hex digits) to put as the CN of a certificate signed
+ * by the trusted CA's key; ch_svc_trusted_verify checks that certificate and marks the trusted
+ * certificate verified (reasons: wrong_code, not_signed_by_ca). */
+int ch_svc_trusted_verification_code(ch_svc *svc, const ch_actor *actor, const char *id, char code[65]);
+int ch_svc_trusted_verify(ch_svc *svc, const ch_actor *actor, const char *id, const uint8_t *cert, size_t len,
+                          ch_store_trusted *out);
+
 /* ------------------------------------------------------------- profiles */
 
 /* A profile as issuing uses it: a built-in one (custom false, strings static) or a tenant's

@@ -99,6 +99,34 @@ int ch_store_token_tenant(ch_store *s, const char *id, char tenant_id[CH_ID_MAX]
 /* Marks a token revoked; CH_ENOTFOUND when the tenant has no such token still active. */
 int ch_store_token_revoke(ch_store *s, const char *tenant_id, const char *id, int64_t at);
 
+/* ------------------------------------------------------------- trusted certificates */
+
+/* A CA certificate a tenant trusts for device authentication (the IoT seed). */
+typedef struct ch_store_trusted {
+    char *id;
+    char *tenant_id;
+    char *name;
+    uint8_t *der;
+    size_t der_len;
+    char sha256[65];        /* unique per tenant */
+    char *subject, *issuer, *serial;
+    int64_t not_before, not_after;
+    bool auto_registration;
+    char *status;           /* enabled | disabled */
+    bool verified;          /* proof of possession given */
+    char *verification_code; /* handed out for the proof, or NULL */
+    int64_t created_at, updated_at;
+} ch_store_trusted;
+
+int ch_store_trusted_put(ch_store *s, const ch_store_trusted *t); /* CH_EEXISTS: same sha256 */
+int ch_store_trusted_get(ch_store *s, ch_store_trusted *out, const char *tenant_id, const char *id);
+int ch_store_trusted_list(ch_store *s, const char *tenant_id, ch_store_trusted **out, size_t *count);
+/* Writes name, auto_registration, status, verified, verification_code and updated_at. */
+int ch_store_trusted_update(ch_store *s, const ch_store_trusted *t);
+int ch_store_trusted_delete(ch_store *s, const char *tenant_id, const char *id);
+void ch_store_trusted_dispose(ch_store_trusted *t);
+void ch_store_trusted_list_free(ch_store_trusted *list, size_t count);
+
 /* ------------------------------------------------------------- custom profiles */
 
 typedef struct ch_store_profile {

@@ -258,8 +258,12 @@ static long upload_file(cli_args *a, const char *collection, const char *file, c
     *ans = NULL;
     if (cli_read(a, file, &data, &len) != 0)
         return 0;
+    /* name "" sends no name (the server names what it stores itself). */
     esc = curl_easy_escape_str(name ? name : base ? base + 1 : file);
-    snprintf(path, sizeof path, "%s?name=%s", collection, esc ? esc : "");
+    if (name && *name == '\0')
+        snprintf(path, sizeof path, "%s", collection);
+    else
+        snprintf(path, sizeof path, "%s%cname=%s", collection, strchr(collection, '?') ? '&' : '?', esc ? esc : "");
     q.data = data;
     q.len = len;
     remote_request(a, &q, ans, NULL);
@@ -548,6 +552,126 @@ int cmd_remote_csr_attach(cli_args *a)
     json_decref(ans);
     free(cert);
     return rc;
+}
+
+static void trusted_query(cli_args *a, char *out, size_t size, const char *base)
+{
+    snprintf(out, size, "%s?auto_registration=%s&status=%s", base, cli_opt(a, "auto-registration") ? "true" : "false",
+             cli_opt(a, "disabled") ? "disabled" : "enabled");
+}
+
+int cmd_remote_trusted_add(cli_args *a)
+{
+    char path[200];
+    json_t *ans = NULL;
+    int rc = 1;
+
+    trusted_query(a, path, sizeof path, "trusted-certificates");
+    if (upload_file(a, path, a->pos[0], cli_opt(a, "name"), NULL, false, &ans) == 201) {
+        if (g_remote.json)
+            print_json(ans);
+        else
+            printf("%s\n", str(ans, "id"));
+        rc = 0;
+    }
+    json_decref(ans);
+    return rc;
+}
+
+int cmd_remote_trusted_bulk(cli_args *a)
+{
+    char path[200];
+    json_t *ans = NULL, *it;
+    size_t i;
+    int rc = 1;
+
+    trusted_query(a, path, sizeof path, "trusted-certificates/bulk");
+    /* Each certificate is named after its subject: no --name here. */
+    if (upload_file(a, path, a->pos[0], "", NULL, false, &ans) == 200) {
+        if (g_remote.json) {
+            print_json(ans);
+        } else {
+            json_array_foreach(json_object_get(ans, "items"), i, it) {
+                json_t *e = json_object_get(it, "error");
+                if (e)
+                    printf("refused  %-40s  %s\n", str(it, "subject"), str(e, "message"));
+                else
+                    printf("added    %-40s  %s\n", str(it, "subject"),
+                           str(json_object_get(it, "trusted_certificate"), "id"));
+            }
+        }
+        rc = json_integer_value(json_object_get(ans, "refused")) > 0 ? 1 : 0;
+    }
+    json_decref(ans);
+    return rc;
+}
+
+int cmd_remote_trusted_list(cli_args *a)
+{
+    static const char *const cols[] = {"id", "name", "status", "auto_registration", "verified", "not_after"};
+    static const int w[] = {28, 32, 8, 17, 8, 20};
+
+    return list_and_print(a, "trusted-certificates", cols, w, 6);
+}
+
+int cmd_remote_trusted_get(cli_args *a)
+{
+    char path[200];
+    json_t *ans;
+    int rc;
+
+    snprintf(path, sizeof path, "trusted-certificates/%s", a->pos[0]);
+    if ((rc = remote_call(a, "GET", path, NULL, &ans, NULL)) != 0)
+        return rc;
+    print_json(ans);
+    json_decref(ans);
+    return 0;
+}
+
+/* "on"/"off" (also true/false, yes/no) of an option, into *out; 1 on a bad value. */
+static int on_off(cli_args *a, const char *opt, json_t *body, const char *field)
+{
+    const char *v = cli_opt(a, opt);
+
+    if (v == NULL)
+        return 0;
+    if (strcmp(v, "on") == 0 || strcmp(v, "true") == 0 || strcmp(v, "yes") == 0)
+        json_object_set_new(body, field, json_true());
+    else if (strcmp(v, "off") == 0 || strcmp(v, "false") == 0 || strcmp(v, "no") == 0)
+        json_object_set_new(body, field, json_false());
+    else
+        return cli_fail(a, "--%s takes on or off", opt);
+    return 0;
+}
+
+int cmd_remote_trusted_update(cli_args *a)
+{
+    json_t *body = json_object(), *ans = NULL;
+    char path[200];
+    int rc = 1;
+
+    if (cli_opt(a, "name"))
+        json_object_set_new(body, "name", json_string(cli_opt(a, "name")));
+    if (on_off(a, "auto-registration", body, "auto_registration") != 0 || on_off(a, "enabled", body, "enabled") != 0)
+        goto done;
+    snprintf(path, sizeof path, "trusted-certificates/%s", a->pos[0]);
+    if (remote_call(a, "PATCH", path, body, &ans, NULL) != 0)
+        goto done;
+    if (g_remote.json)
+        print_json(ans);
+    else
+        printf("%s  %s  %s  auto_registration=%s\n", str(ans, "id"), str(ans, "name"), str(ans, "status"),
+               json_is_true(json_object_get(ans, "auto_registration")) ? "on" : "off");
+    rc = 0;
+done:
+    json_decref(body);
+    json_decref(ans);
+    return rc;
+}
+
+int cmd_remote_trusted_delete(cli_args *a)
+{
+    return delete_and_say(a, "trusted-certificates");
 }
 
 int cmd_remote_token_list(cli_args *a)

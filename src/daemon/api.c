@@ -1117,6 +1117,266 @@ static void csr_export(req *r, const char *id)
     ch_store_csr_dispose(&c);
 }
 
+/* ---- trusted certificates */
+
+static json_t *trusted_json(const ch_store_trusted *t, bool full)
+{
+    char nb[32], na[32], ca[32], ua[32];
+    json_t *o;
+
+    ch_time_format(nb, sizeof nb, t->not_before);
+    ch_time_format(na, sizeof na, t->not_after);
+    ch_time_format(ca, sizeof ca, t->created_at);
+    ch_time_format(ua, sizeof ua, t->updated_at);
+    o = json_pack("{ss ss ss sb sb ss ss ss ss ss ss ss ss}", "id", t->id, "name", t->name, "status", t->status,
+                  "auto_registration", t->auto_registration, "verified", t->verified, "subject", t->subject, "issuer",
+                  t->issuer, "serial", t->serial, "not_before", nb, "not_after", na, "sha256", t->sha256,
+                  "created_at", ca, "updated_at", ua);
+    if (full) {
+        ch_buf pem = CH_BUF_INIT;
+        ch_cert *x = NULL;
+        ch_cert_info info;
+        char *text = NULL;
+        json_t *details = NULL;
+        if (ch_pem_encode(&pem, "CERTIFICATE", t->der, t->der_len) == 0)
+            json_object_set_new(o, "pem", json_string((const char *)pem.data));
+        ch_buf_dispose(&pem);
+        if (ch_cert_parse(&x, t->der, t->der_len) == 0 && ch_cert_inspect(&info, x) == 0) {
+            if (ch_cert_info_to_json(&text, &info) == 0)
+                details = json_loads(text, 0, NULL);
+            ch_cert_info_dispose(&info);
+        }
+        json_object_set_new(o, "details", details ? details : json_null());
+        free(text);
+        ch_cert_free(x);
+    }
+    return o;
+}
+
+/* A boolean from JSON (true/false) or from a form ("true", "false", "1", "0", "on", "off"). */
+static int get_flag(req *r, json_t *body, const char *field, int *out)
+{
+    json_t *v = json_object_get(body, field);
+    const char *t;
+    char msg[96];
+
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (json_is_boolean(v)) {
+        *out = json_is_true(v);
+        return 0;
+    }
+    t = json_string_value(v);
+    if (t && (strcmp(t, "true") == 0 || strcmp(t, "1") == 0 || strcmp(t, "on") == 0))
+        *out = 1;
+    else if (t && (strcmp(t, "false") == 0 || strcmp(t, "0") == 0 || strcmp(t, "off") == 0))
+        *out = 0;
+    else {
+        snprintf(msg, sizeof msg, "%s must be true or false", field);
+        reply_error_msg(r, CH_EINVAL, field, msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* status: "enabled" or "disabled" (also accepted: "enabled": true|false). */
+static int get_status(req *r, json_t *body, int *enabled)
+{
+    const char *status = NULL;
+
+    if (get_str(r, body, "status", &status) || get_flag(r, body, "enabled", enabled))
+        return -1;
+    if (status == NULL)
+        return 0;
+    if (strcmp(status, "enabled") != 0 && strcmp(status, "disabled") != 0) {
+        reply_error_msg(r, CH_EINVAL, "status", "status must be enabled or disabled");
+        return -1;
+    }
+    *enabled = strcmp(status, "enabled") == 0;
+    return 0;
+}
+
+static const char *const F_TRUSTED[] = {"name", "certificate", "auto_registration", "status", "enabled", NULL};
+
+/* The certificate of an upload: the file, or the "certificate" field (PEM). */
+static int upload_cert(req *r, upload *u, ch_svc_trusted_req *q, int *enabled)
+{
+    const char *cert = NULL;
+    int auto_reg = 0;
+
+    if (get_str(r, u->fields, "name", &q->name) || get_str(r, u->fields, "certificate", &cert) ||
+        get_flag(r, u->fields, "auto_registration", &auto_reg) || get_status(r, u->fields, enabled))
+        return -1;
+    if ((cert == NULL) == (u->file == NULL)) {
+        reply_error_msg(r, CH_EINVAL, "certificate",
+                        "give the certificate once: the \"certificate\" field (PEM) or the uploaded file");
+        return -1;
+    }
+    q->cert = u->file ? u->file : (const uint8_t *)cert;
+    q->cert_len = u->file ? u->file_len : strlen(cert);
+    q->auto_registration = auto_reg;
+    q->disabled = *enabled == 0;
+    return 0;
+}
+
+static void trusted_add(req *r, const char *unused)
+{
+    upload u;
+    ch_svc_trusted_req q = {0};
+    ch_store_trusted out;
+    int enabled = 1, error;
+
+    (void)unused;
+    if (read_upload(r, &u, F_TRUSTED, "file") < 0)
+        return;
+    if (upload_cert(r, &u, &q, &enabled) == 0) {
+        if ((error = ch_svc_trusted_add(r->svc, &r->who.actor, &q, &out)) < 0) {
+            reply_error(r, error);
+        } else {
+            reply_json(r, 201, trusted_json(&out, true));
+            ch_store_trusted_dispose(&out);
+        }
+    }
+    upload_dispose(&u);
+}
+
+static void trusted_bulk(req *r, const char *unused)
+{
+    upload u;
+    ch_svc_trusted_req q = {0};
+    ch_svc_trusted_result *res = NULL;
+    size_t n = 0, added = 0;
+    json_t *items;
+    int enabled = 1, error;
+
+    (void)unused;
+    if (read_upload(r, &u, F_TRUSTED, "file") < 0)
+        return;
+    if (upload_cert(r, &u, &q, &enabled) < 0)
+        goto done;
+    if (q.name != NULL) {
+        reply_error_msg(r, CH_EINVAL, "name", "a bulk upload names each certificate after its subject");
+        goto done;
+    }
+    if ((error = ch_svc_trusted_add_bulk(r->svc, &r->who.actor, &q, &res, &n)) < 0) {
+        reply_error(r, error);
+        goto done;
+    }
+    items = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_pack("{si ss}", "index", (int)i, "subject", res[i].subject);
+        if (res[i].error == 0) {
+            added++;
+            json_object_set_new(o, "result", json_string("added"));
+            json_object_set_new(o, "trusted_certificate", trusted_json(&res[i].row, false));
+        } else {
+            json_object_set_new(o, "result", json_string("refused"));
+            json_object_set_new(o, "error", json_pack("{ss ss ss}", "code", ch_error_code_string(res[i].error),
+                                                      "reason", res[i].reason, "message", res[i].message));
+        }
+        json_array_append_new(items, o);
+    }
+    reply_json(r, 200, json_pack("{so si si}", "items", items, "added", (int)added, "refused", (int)(n - added)));
+    ch_svc_trusted_results_free(res, n);
+done:
+    upload_dispose(&u);
+}
+
+static void trusted_list(req *r, const char *unused)
+{
+    ch_store_trusted *rows = NULL;
+    size_t n = 0;
+    json_t *items;
+    int error = ch_svc_trusted_list(r->svc, &r->who.actor, &rows, &n);
+
+    (void)unused;
+    if (error < 0)
+        return reply_error(r, error);
+    items = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(items, trusted_json(&rows[i], false));
+    ch_store_trusted_list_free(rows, n);
+    reply_json(r, 200, json_pack("{so so}", "items", items, "next_cursor", json_null()));
+}
+
+static void trusted_get(req *r, const char *id)
+{
+    ch_store_trusted t;
+    int error = ch_svc_trusted_get(r->svc, &r->who.actor, id, &t);
+
+    if (error < 0)
+        return reply_error(r, error);
+    reply_json(r, 200, trusted_json(&t, true));
+    ch_store_trusted_dispose(&t);
+}
+
+static void trusted_update(req *r, const char *id)
+{
+    static const char *const F[] = {"name", "auto_registration", "status", "enabled", NULL};
+    json_t *body = read_json(r, F);
+    ch_svc_trusted_patch p = {.auto_registration = -1, .enabled = -1};
+    ch_store_trusted out;
+    int error;
+
+    if (body == NULL || get_str(r, body, "name", &p.name) || get_flag(r, body, "auto_registration", &p.auto_registration) ||
+        get_status(r, body, &p.enabled))
+        goto done;
+    if ((error = ch_svc_trusted_update(r->svc, &r->who.actor, id, &p, &out)) < 0) {
+        reply_error(r, error);
+        goto done;
+    }
+    reply_json(r, 200, trusted_json(&out, true));
+    ch_store_trusted_dispose(&out);
+done:
+    json_decref(body);
+}
+
+static void trusted_delete(req *r, const char *id)
+{
+    int error = ch_svc_trusted_delete(r->svc, &r->who.actor, id);
+
+    if (error < 0)
+        return reply_error(r, error);
+    reply_json(r, 200, json_pack("{ss sb}", "id", id, "deleted", 1));
+}
+
+static void trusted_code(req *r, const char *id)
+{
+    char code[65];
+    int error = ch_svc_trusted_verification_code(r->svc, &r->who.actor, id, code);
+
+    if (error < 0)
+        return reply_error(r, error);
+    reply_json(r, 200, json_pack("{ss ss}", "id", id, "verification_code", code));
+}
+
+static void trusted_verify(req *r, const char *id)
+{
+    upload u;
+    const char *cert = NULL;
+    ch_store_trusted out;
+    static const char *const F[] = {"certificate", NULL};
+    int error;
+
+    if (read_upload(r, &u, F, "file") < 0)
+        return;
+    if (get_str(r, u.fields, "certificate", &cert))
+        goto done;
+    if ((cert == NULL) == (u.file == NULL)) {
+        reply_error_msg(r, CH_EINVAL, "certificate", "give the proof certificate (PEM) once");
+        goto done;
+    }
+    if ((error = ch_svc_trusted_verify(r->svc, &r->who.actor, id, u.file ? u.file : (const uint8_t *)cert,
+                                       u.file ? u.file_len : strlen(cert), &out)) < 0) {
+        reply_error(r, error);
+        goto done;
+    }
+    reply_json(r, 200, trusted_json(&out, false));
+    ch_store_trusted_dispose(&out);
+done:
+    upload_dispose(&u);
+}
+
 /* Adapters so every handler has one shape. */
 static void h_certificates_list(req *r, const char *id) { (void)id; certificates_list(r); }
 static void h_certificates_issue(req *r, const char *id) { (void)id; certificates_issue(r); }
@@ -1162,6 +1422,14 @@ static const struct route {
     {EVHTTP_REQ_GET, "keystores/{id}/entries", keystore_entries},
     {EVHTTP_REQ_POST, "keystores/{id}/export", keystore_export},
     {EVHTTP_REQ_DELETE, "keystores/{id}", keystore_delete},
+    {EVHTTP_REQ_GET, "trusted-certificates", trusted_list},
+    {EVHTTP_REQ_POST, "trusted-certificates", trusted_add},
+    {EVHTTP_REQ_POST, "trusted-certificates/bulk", trusted_bulk},
+    {EVHTTP_REQ_GET, "trusted-certificates/{id}", trusted_get},
+    {EVHTTP_REQ_PATCH, "trusted-certificates/{id}", trusted_update},
+    {EVHTTP_REQ_DELETE, "trusted-certificates/{id}", trusted_delete},
+    {EVHTTP_REQ_POST, "trusted-certificates/{id}/verification-code", trusted_code},
+    {EVHTTP_REQ_POST, "trusted-certificates/{id}/verify", trusted_verify},
     {EVHTTP_REQ_GET, "tenants", tenants_list},
     {EVHTTP_REQ_POST, "tenants", h_tenants_create},
     {EVHTTP_REQ_GET, "tokens", tokens_list},

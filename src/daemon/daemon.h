@@ -30,7 +30,7 @@ json_t *read_json(req *r, const char *const *allowed);
 /* An uploaded file with its form fields, from any of: a JSON body (fields only: the caller
  * reads the file from a field), multipart/form-data (the part named file_field is the file,
  * other parts are text fields) or a raw body of a certificate or keystore type (fields from
- * ?name= and the Certhub-Password / Certhub-Key-Password headers). */
+ * the query string, passwords from the Certhub-Password / Certhub-Key-Password headers). */
 typedef struct upload {
     json_t *fields;          /* an object of strings (or the JSON body) */
     const uint8_t *file;     /* NULL when none; points into the request body */

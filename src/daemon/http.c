@@ -53,7 +53,15 @@ void reply_error_msg(req *r, int code, const char *field, const char *msg)
 
 void reply_error(req *r, int code)
 {
-    reply_error_msg(r, code, ch_error_field(), ch_error_last()[0] ? ch_error_last() : ch_error_code_string(code));
+    const char *field = ch_error_field(), *reason = ch_error_reason();
+    json_t *e = json_pack("{s:{s:s, s:s}}", "error", "code", ch_error_code_string(code), "message",
+                          ch_error_last()[0] ? ch_error_last() : ch_error_code_string(code));
+
+    if (field)
+        json_object_set_new(json_object_get(e, "error"), "field", json_string(field));
+    if (reason)
+        json_object_set_new(json_object_get(e, "error"), "reason", json_string(reason));
+    reply_json(r, ch_error_http_status(code), e);
 }
 
 const char *query(req *r, const char *name)
@@ -173,12 +181,14 @@ int read_upload(req *r, upload *u, const char *const *allowed, const char *file_
     }
     for (size_t i = 0; ct != NULL && raw_types[i]; i++)
         if (strncasecmp(ct, raw_types[i], strlen(raw_types[i])) == 0) {
-            /* The body is the file; the name comes from ?name=, passwords from headers so they
-             * stay out of URLs and access logs. */
+            /* The body is the file; other fields come from the query (?name=...), passwords
+             * from headers so they stay out of URLs and access logs. */
             u->file = body;
             u->file_len = len;
-            if (query(r, "name"))
-                json_object_set_new(u->fields, "name", json_string(query(r, "name")));
+            for (size_t k = 0; allowed[k]; k++)
+                if (strcmp(allowed[k], "password") != 0 && strcmp(allowed[k], "key_password") != 0 &&
+                    query(r, allowed[k]) != NULL)
+                    json_object_set_new(u->fields, allowed[k], json_string(query(r, allowed[k])));
             if ((pw = evhttp_find_header(hdrs, "Certhub-Password")) != NULL)
                 json_object_set_new(u->fields, "password", json_string(pw));
             if ((pw = evhttp_find_header(hdrs, "Certhub-Key-Password")) != NULL)

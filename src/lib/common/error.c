@@ -12,6 +12,7 @@
 static _Thread_local char last_msg[MSG_MAX];
 static _Thread_local char last_field[64];
 static _Thread_local int last_code;
+static _Thread_local char last_reason[48];
 
 const char *ch_error_last(void)
 {
@@ -28,8 +29,20 @@ int ch_error_last_code(void)
     return last_code;
 }
 
+const char *ch_error_reason(void)
+{
+    return last_reason[0] ? last_reason : NULL;
+}
+
+int ch_error_set_reason(const char *reason)
+{
+    snprintf(last_reason, sizeof last_reason, "%s", reason ? reason : "");
+    return last_code;
+}
+
 void ch_error_clear(void)
 {
+    last_reason[0] = '\0';
     last_msg[0] = '\0';
     last_field[0] = '\0';
     last_code = 0;
@@ -46,6 +59,7 @@ static int vset(int code, const char *field, const char *fmt, va_list ap)
         snprintf(last_field, sizeof last_field, "%s", field);
     else
         last_field[0] = '\0';
+    last_reason[0] = '\0';
     last_code = code;
     return code;
 }

@@ -16,6 +16,7 @@ struct svc_gc_item {
     bool done;
     char msg[512];
     char field[64];
+    char reason[48];
     struct svc_gc_item *next;
 };
 
@@ -25,6 +26,7 @@ static void capture(struct svc_gc_item *it, int result)
     if (result < 0) {
         snprintf(it->msg, sizeof it->msg, "%s", ch_error_last());
         snprintf(it->field, sizeof it->field, "%s", ch_error_field() ? ch_error_field() : "");
+        snprintf(it->reason, sizeof it->reason, "%s", ch_error_reason() ? ch_error_reason() : "");
     }
 }
 
@@ -92,7 +94,11 @@ int svc_commit(ch_svc *svc, svc_tx_fn fn, void *arg)
         pthread_cond_broadcast(&svc->gc_cond);
     }
     pthread_mutex_unlock(&svc->gc_lock);
-    if (item.result < 0)
+    /* The writes may have run on another thread: its error becomes this thread's. */
+    if (item.result < 0) {
         ch_error_set_field(item.result, item.field[0] ? item.field : NULL, "%s", item.msg);
+        if (item.reason[0])
+            ch_error_set_reason(item.reason);
+    }
     return item.result;
 }

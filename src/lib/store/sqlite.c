@@ -113,6 +113,20 @@ static const char *const migrations[] = {
     "  VALUES('delete', old.rowid, old.subject, old.name, old.sans);"
     "  INSERT INTO certificates_search(rowid, subject, name, sans) VALUES(new.rowid, new.subject, new.name, new.sans);"
     " END;",
+    /* 5: trusted certificates (the CAs a tenant lets devices authenticate with) and the
+     * devices registered through them. */
+    "CREATE TABLE trusted_certs ("
+    "  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id), name TEXT NOT NULL,"
+    "  der BLOB NOT NULL, sha256 TEXT NOT NULL, subject TEXT NOT NULL, issuer TEXT NOT NULL,"
+    "  serial TEXT NOT NULL, not_before INTEGER NOT NULL, not_after INTEGER NOT NULL,"
+    "  auto_registration INTEGER NOT NULL, status TEXT NOT NULL, verified INTEGER NOT NULL,"
+    "  verification_code TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+    "  UNIQUE(tenant_id, sha256));"
+    "CREATE TABLE devices ("
+    "  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id), device_id TEXT NOT NULL,"
+    "  cert_sha256 TEXT NOT NULL, trusted_id TEXT, registered_at INTEGER NOT NULL,"
+    "  last_seen INTEGER NOT NULL, status TEXT NOT NULL, UNIQUE(tenant_id, device_id));"
+    "CREATE INDEX devices_cert ON devices(tenant_id, cert_sha256);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -122,6 +136,7 @@ static const char *const migrations[] = {
 enum stmt_id {
     S_TENANT_PUT, S_TENANT_GET, S_TENANT_GET_NAME, S_TENANT_LIST,
     S_KEY_PUT, S_KEY_GET, S_KEY_DELETE, S_TOKEN_PUT, S_TOKEN_GET, S_TOKEN_COUNT, S_TOKEN_LIST, S_TOKEN_REVOKE, S_TOKEN_TENANT,
+    S_TRUSTED_PUT, S_TRUSTED_GET, S_TRUSTED_LIST, S_TRUSTED_UPDATE, S_TRUSTED_DELETE,
     S_PROFILE_PUT, S_PROFILE_UPDATE, S_PROFILE_GET, S_PROFILE_LIST, S_PROFILE_DELETE,
     S_CERT_PUT, S_CERT_GET, S_CERT_GET_SHA, S_CERT_ID_BY_SHA, S_CERT_DELETE, S_CERT_RENAME, S_CERT_STATUS,
     S_CA_PUT, S_CA_GET, S_CA_LIST, S_CA_STATUS, S_CA_DELETE,
@@ -136,6 +151,8 @@ enum stmt_id {
                   "key_id, ca_id, method, profile, status, created_at"
 #define CA_COLS "id, tenant_id, name, cert_id, key_id, parent_id, status, settings, created_at"
 #define CSR_COLS "id, tenant_id, name, der, subject, key_id, cert_id, created_at"
+#define TRUSTED_COLS "id, tenant_id, name, der, sha256, subject, issuer, serial, not_before, not_after, " \
+                     "auto_registration, status, verified, verification_code, created_at, updated_at"
 #define AUDIT_COLS "seq, tenant_id, at, actor, action, object_type, object_id, detail, prev_hash, hash"
 
 static const char *const stmt_sql[S_COUNT] = {
@@ -154,6 +171,12 @@ static const char *const stmt_sql[S_COUNT] = {
                      "WHERE tenant_id=? ORDER BY created_at, id",
     [S_TOKEN_TENANT] = "SELECT tenant_id FROM api_tokens WHERE id=?",
     [S_TOKEN_REVOKE] = "UPDATE api_tokens SET revoked_at=? WHERE tenant_id=? AND id=? AND revoked_at IS NULL",
+    [S_TRUSTED_PUT] = "INSERT INTO trusted_certs(" TRUSTED_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [S_TRUSTED_GET] = "SELECT " TRUSTED_COLS " FROM trusted_certs WHERE tenant_id=? AND id=?",
+    [S_TRUSTED_LIST] = "SELECT " TRUSTED_COLS " FROM trusted_certs WHERE tenant_id=? ORDER BY created_at, id",
+    [S_TRUSTED_UPDATE] = "UPDATE trusted_certs SET name=?, auto_registration=?, status=?, verified=?,"
+                         " verification_code=?, updated_at=? WHERE tenant_id=? AND id=?",
+    [S_TRUSTED_DELETE] = "DELETE FROM trusted_certs WHERE tenant_id=? AND id=?",
     [S_PROFILE_PUT] = "INSERT INTO profiles(tenant_id, name, definition, created_at, updated_at) VALUES(?,?,?,?,?)",
     [S_PROFILE_UPDATE] = "UPDATE profiles SET definition=?, updated_at=? WHERE tenant_id=? AND name=?",
     [S_PROFILE_GET] = "SELECT tenant_id, name, definition, created_at, updated_at FROM profiles "
@@ -993,6 +1016,124 @@ int ch_store_token_revoke(ch_store *s, const char *tenant_id, const char *id, in
     bind_text(st, 2, tenant_id);
     bind_text(st, 3, id);
     return step_one_row(db, st, "revoking a token", "active token");
+}
+
+/* ------------------------------------------------------------- trusted certificates */
+
+static void read_trusted(void *row, sqlite3_stmt *st)
+{
+    ch_store_trusted *t = row;
+
+    t->id = col_text(st, 0);
+    t->tenant_id = col_text(st, 1);
+    t->name = col_text(st, 2);
+    t->der = col_blob(st, 3, &t->der_len);
+    col_hex(t->sha256, st, 4);
+    t->subject = col_text(st, 5);
+    t->issuer = col_text(st, 6);
+    t->serial = col_text(st, 7);
+    t->not_before = sqlite3_column_int64(st, 8);
+    t->not_after = sqlite3_column_int64(st, 9);
+    t->auto_registration = sqlite3_column_int(st, 10) != 0;
+    t->status = col_text(st, 11);
+    t->verified = sqlite3_column_int(st, 12) != 0;
+    t->verification_code = col_text(st, 13);
+    t->created_at = sqlite3_column_int64(st, 14);
+    t->updated_at = sqlite3_column_int64(st, 15);
+}
+
+static void dispose_trusted_row(void *row)
+{
+    ch_store_trusted_dispose(row);
+}
+
+int ch_store_trusted_put(ch_store *s, const ch_store_trusted *t)
+{
+    STMT(S_TRUSTED_PUT, "storing a trusted certificate");
+    bind_text(st, 1, t->id);
+    bind_text(st, 2, t->tenant_id);
+    bind_text(st, 3, t->name);
+    bind_blob(st, 4, t->der, t->der_len);
+    bind_text(st, 5, t->sha256);
+    bind_text(st, 6, t->subject);
+    bind_text(st, 7, t->issuer);
+    bind_text(st, 8, t->serial);
+    sqlite3_bind_int64(st, 9, t->not_before);
+    sqlite3_bind_int64(st, 10, t->not_after);
+    sqlite3_bind_int(st, 11, t->auto_registration);
+    bind_text(st, 12, t->status);
+    sqlite3_bind_int(st, 13, t->verified);
+    bind_text(st, 14, t->verification_code);
+    sqlite3_bind_int64(st, 15, t->created_at);
+    sqlite3_bind_int64(st, 16, t->updated_at);
+    return step_done(db, st, "storing a trusted certificate");
+}
+
+int ch_store_trusted_get(ch_store *s, ch_store_trusted *out, const char *tenant_id, const char *id)
+{
+    STMT(S_TRUSTED_GET, "reading a trusted certificate");
+    memset(out, 0, sizeof *out);
+    bind_text(st, 1, tenant_id);
+    bind_text(st, 2, id);
+    int error = step_row(db, st, "trusted certificate");
+    if (error == 0) {
+        read_trusted(out, st);
+        sqlite3_reset(st);
+    }
+    return error;
+}
+
+int ch_store_trusted_list(ch_store *s, const char *tenant_id, ch_store_trusted **out, size_t *count)
+{
+    STMT(S_TRUSTED_LIST, "listing trusted certificates");
+    bind_text(st, 1, tenant_id);
+    return collect(db, st, sizeof **out, read_trusted, dispose_trusted_row, (void **)out, count,
+                   "listing trusted certificates");
+}
+
+int ch_store_trusted_update(ch_store *s, const ch_store_trusted *t)
+{
+    STMT(S_TRUSTED_UPDATE, "updating a trusted certificate");
+    bind_text(st, 1, t->name);
+    sqlite3_bind_int(st, 2, t->auto_registration);
+    bind_text(st, 3, t->status);
+    sqlite3_bind_int(st, 4, t->verified);
+    bind_text(st, 5, t->verification_code);
+    sqlite3_bind_int64(st, 6, t->updated_at);
+    bind_text(st, 7, t->tenant_id);
+    bind_text(st, 8, t->id);
+    return step_one_row(db, st, "updating a trusted certificate", "trusted certificate");
+}
+
+int ch_store_trusted_delete(ch_store *s, const char *tenant_id, const char *id)
+{
+    STMT(S_TRUSTED_DELETE, "deleting a trusted certificate");
+    bind_text(st, 1, tenant_id);
+    bind_text(st, 2, id);
+    return step_one_row(db, st, "deleting a trusted certificate", "trusted certificate");
+}
+
+void ch_store_trusted_dispose(ch_store_trusted *t)
+{
+    if (t == NULL)
+        return;
+    free(t->id);
+    free(t->tenant_id);
+    free(t->name);
+    free(t->der);
+    free(t->subject);
+    free(t->issuer);
+    free(t->serial);
+    free(t->status);
+    free(t->verification_code);
+    memset(t, 0, sizeof *t);
+}
+
+void ch_store_trusted_list_free(ch_store_trusted *list, size_t count)
+{
+    for (size_t i = 0; list && i < count; i++)
+        ch_store_trusted_dispose(&list[i]);
+    free(list);
 }
 
 /* ------------------------------------------------------------- profiles */

@@ -1,0 +1,362 @@
+/*
+ * Trusted certificates: the CA certificates a tenant lets devices authenticate with (the IoT
+ * seed's "Trusted certificates").  Each upload is checked as the seed lists, each failure
+ * with a stable reason: not an X.509 certificate in PEM format, not version 3, no
+ * BasicConstraints CA:true, already uploaded, expired or not yet valid.  A tenant may prove
+ * it holds the CA's key by uploading a certificate whose CN is a code handed out here,
+ * signed by that CA.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/x509.h>
+
+#include "svc_internal.h"
+
+static int fail(int code, const char *reason, const char *msg)
+{
+    ch_error_set_field(code, "certificate", "%s", msg);
+    return ch_error_set_reason(reason);
+}
+
+/* The checks of the seed's "To add a certificate", in its order. */
+static int check_anchor(const ch_cert *cert, int64_t now)
+{
+    ch_cert_info info;
+    int version, error;
+
+    if ((error = ch_cert_inspect(&info, cert)) < 0)
+        return fail(CH_EPARSE, "not_a_certificate", "not an X.509 certificate in PEM format");
+    version = info.version;
+    ch_cert_info_dispose(&info);
+    if (version != 3)
+        return fail(CH_EPOLICY, "not_version_3",
+                    version == 1 ? "the certificate is not in version 3 (it is version 1)"
+                                 : "the certificate is not in version 3 (it is version 2)");
+    if (!ch_cert_is_ca(cert))
+        return fail(CH_EPOLICY, "not_a_ca", "the certificate does not contain BasicConstraints CA:true");
+    if (ch_cert_not_after(cert) <= now)
+        return fail(CH_EPOLICY, "expired", "the certificate has expired");
+    if (ch_cert_not_before(cert) > now)
+        return fail(CH_EPOLICY, "not_yet_valid", "the certificate is not valid yet");
+    return 0;
+}
+
+static int row_from_cert(ch_store_trusted *row, const ch_cert *cert, const char *tenant_id, const char *name,
+                         const ch_svc_trusted_req *req)
+{
+    char id[CH_ID_MAX], serial[41];
+    size_t len;
+    const uint8_t *der = ch_cert_der(cert, &len);
+    char *cn = NULL;
+
+    memset(row, 0, sizeof *row);
+    ch_store_new_id(id, "tru_");
+    ch_cert_serial_hex(serial, cert);
+    ch_hex(row->sha256, ch_cert_sha256(cert), 32);
+    if (name == NULL && ch_cert_subject_get(&cn, cert, NID_commonName) < 0)
+        cn = NULL;
+    row->id = strdup(id);
+    row->tenant_id = strdup(tenant_id);
+    row->serial = strdup(serial);
+    row->der = malloc(len ? len : 1);
+    if (row->der)
+        memcpy(row->der, der, len);
+    row->der_len = len;
+    row->status = strdup(req->disabled ? "disabled" : "enabled");
+    row->auto_registration = req->auto_registration;
+    row->not_before = ch_cert_not_before(cert);
+    row->not_after = ch_cert_not_after(cert);
+    row->created_at = row->updated_at = ch_now();
+    if (ch_cert_subject_string(&row->subject, cert) < 0 || ch_cert_issuer_string(&row->issuer, cert) < 0) {
+        free(cn);
+        return ch_error_last_code();
+    }
+    row->name = strdup(name ? name : cn ? cn : row->subject);
+    free(cn);
+    if (!row->id || !row->tenant_id || !row->serial || !row->der || !row->status || !row->name)
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    return 0;
+}
+
+struct trusted_tx {
+    ch_svc *svc;
+    const ch_actor *actor;
+    ch_store_trusted *row;
+    const char *action;
+};
+
+static int trusted_tx_run(void *arg)
+{
+    struct trusted_tx *t = arg;
+    json_t *d = json_pack("{ss ss ss ss sb}", "name", t->row->name, "subject", t->row->subject, "sha256",
+                          t->row->sha256, "status", t->row->status, "auto_registration", t->row->auto_registration);
+    char *detail = json_dumps(d, JSON_COMPACT);
+    int error;
+
+    json_decref(d);
+    if (strcmp(t->action, "trusted.add") == 0) {
+        if ((error = ch_store_trusted_put(t->svc->store, t->row)) == CH_EEXISTS) {
+            ch_error_set_field(CH_EEXISTS, "certificate", "the certificate has already been uploaded to this tenant");
+            ch_error_set_reason("already_exists");
+        }
+    } else if (strcmp(t->action, "trusted.delete") == 0) {
+        error = ch_store_trusted_delete(t->svc->store, t->actor->tenant_id, t->row->id);
+    } else {
+        error = ch_store_trusted_update(t->svc->store, t->row);
+    }
+    if (error == 0)
+        error = svc_audit(t->svc, t->actor, t->action, "trusted_certificate", t->row->id, detail);
+    free(detail);
+    return error;
+}
+
+/* Checks and stores one certificate. */
+static int add_one(ch_svc *svc, const ch_actor *actor, const ch_cert *cert, const char *name,
+                   const ch_svc_trusted_req *req, ch_store_trusted *out)
+{
+    ch_store_trusted row;
+    struct trusted_tx t;
+    int error;
+
+    if ((error = check_anchor(cert, ch_now())) < 0)
+        return error;
+    if ((error = row_from_cert(&row, cert, actor->tenant_id, name, req)) < 0) {
+        ch_store_trusted_dispose(&row);
+        return error;
+    }
+    t = (struct trusted_tx){svc, actor, &row, "trusted.add"};
+    if ((error = svc_commit(svc, trusted_tx_run, &t)) == 0 && out != NULL)
+        *out = row;
+    else
+        ch_store_trusted_dispose(&row);
+    return error;
+}
+
+static int check_name(const char *name)
+{
+    if (name != NULL && (strlen(name) == 0 || strlen(name) > 256))
+        return ch_error_set_field(CH_EINVAL, "name", "the name is 1 to 256 characters");
+    return 0;
+}
+
+int ch_svc_trusted_add(ch_svc *svc, const ch_actor *actor, const ch_svc_trusted_req *req, ch_store_trusted *out)
+{
+    ch_cert **list = NULL;
+    size_t n = 0;
+    int error;
+
+    if (out)
+        memset(out, 0, sizeof *out);
+    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "adding a trusted certificate")) < 0 ||
+        (error = check_name(req->name)) < 0)
+        return error;
+    if (req->cert == NULL || req->cert_len == 0 || ch_cert_parse_all(&list, &n, req->cert, req->cert_len) < 0)
+        return fail(CH_EPARSE, "not_a_certificate", "not an X.509 certificate in PEM format");
+    if (n != 1) {
+        ch_cert_list_free(list, n);
+        ch_error_set_field(CH_EINVAL, "certificate",
+                           "the file holds %zu certificates: add them with the bulk upload, which reports on each", n);
+        return ch_error_set_reason("several_certificates");
+    }
+    error = add_one(svc, actor, list[0], req->name, req, out);
+    ch_cert_list_free(list, n);
+    return error;
+}
+
+int ch_svc_trusted_add_bulk(ch_svc *svc, const ch_actor *actor, const ch_svc_trusted_req *req,
+                            ch_svc_trusted_result **out, size_t *count)
+{
+    ch_cert **list = NULL;
+    size_t n = 0;
+    int error;
+
+    *out = NULL;
+    *count = 0;
+    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "adding trusted certificates")) < 0)
+        return error;
+    if (req->cert == NULL || req->cert_len == 0 || ch_cert_parse_all(&list, &n, req->cert, req->cert_len) < 0)
+        return fail(CH_EPARSE, "not_a_certificate", "no X.509 certificate in PEM format found");
+    if ((*out = calloc(n, sizeof **out)) == NULL) {
+        ch_cert_list_free(list, n);
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        ch_svc_trusted_result *r = &(*out)[i];
+        char *subject = NULL;
+        if (ch_cert_subject_string(&subject, list[i]) == 0)
+            snprintf(r->subject, sizeof r->subject, "%s", subject);
+        free(subject);
+        /* In a bulk upload each certificate is named after its subject. */
+        if ((r->error = add_one(svc, actor, list[i], NULL, req, &r->row)) < 0) {
+            snprintf(r->message, sizeof r->message, "%s", ch_error_last());
+            snprintf(r->reason, sizeof r->reason, "%s", ch_error_reason() ? ch_error_reason() : "");
+        }
+    }
+    *count = n;
+    ch_cert_list_free(list, n);
+    return 0;
+}
+
+int ch_svc_trusted_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_trusted *out)
+{
+    int error;
+
+    memset(out, 0, sizeof *out);
+    if ((error = svc_need(actor, CH_ROLE_VIEWER, "reading trusted certificates")) < 0)
+        return error;
+    return ch_store_trusted_get(svc->store, out, actor->tenant_id, id);
+}
+
+int ch_svc_trusted_list(ch_svc *svc, const ch_actor *actor, ch_store_trusted **out, size_t *count)
+{
+    int error;
+
+    *out = NULL;
+    *count = 0;
+    if ((error = svc_need(actor, CH_ROLE_VIEWER, "listing trusted certificates")) < 0)
+        return error;
+    return ch_store_trusted_list(svc->store, actor->tenant_id, out, count);
+}
+
+int ch_svc_trusted_update(ch_svc *svc, const ch_actor *actor, const char *id, const ch_svc_trusted_patch *p,
+                          ch_store_trusted *out)
+{
+    ch_store_trusted row;
+    struct trusted_tx t;
+    int error;
+
+    if (out)
+        memset(out, 0, sizeof *out);
+    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "changing a trusted certificate")) < 0 ||
+        (error = check_name(p->name)) < 0)
+        return error;
+    if ((error = ch_store_trusted_get(svc->store, &row, actor->tenant_id, id)) < 0)
+        return error;
+    if (p->name) {
+        free(row.name);
+        row.name = strdup(p->name);
+    }
+    if (p->auto_registration >= 0)
+        row.auto_registration = p->auto_registration != 0;
+    if (p->enabled >= 0) {
+        free(row.status);
+        row.status = strdup(p->enabled ? "enabled" : "disabled");
+    }
+    row.updated_at = ch_now();
+    if (row.name == NULL || row.status == NULL) {
+        ch_store_trusted_dispose(&row);
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    }
+    t = (struct trusted_tx){svc, actor, &row, "trusted.update"};
+    if ((error = svc_commit(svc, trusted_tx_run, &t)) == 0 && out != NULL)
+        *out = row;
+    else
+        ch_store_trusted_dispose(&row);
+    return error;
+}
+
+int ch_svc_trusted_delete(ch_svc *svc, const ch_actor *actor, const char *id)
+{
+    ch_store_trusted row;
+    struct trusted_tx t;
+    int error;
+
+    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "deleting a trusted certificate")) < 0)
+        return error;
+    if ((error = ch_store_trusted_get(svc->store, &row, actor->tenant_id, id)) < 0)
+        return error;
+    t = (struct trusted_tx){svc, actor, &row, "trusted.delete"};
+    error = svc_commit(svc, trusted_tx_run, &t);
+    ch_store_trusted_dispose(&row);
+    return error;
+}
+
+int ch_svc_trusted_verification_code(ch_svc *svc, const ch_actor *actor, const char *id, char code[65])
+{
+    ch_store_trusted row;
+    struct trusted_tx t;
+    unsigned char raw[16];
+    int error;
+
+    code[0] = '\0';
+    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "asking for a verification code")) < 0)
+        return error;
+    if ((error = ch_store_trusted_get(svc->store, &row, actor->tenant_id, id)) < 0)
+        return error;
+    if ((error = ch_random(raw, sizeof raw)) == 0) {
+        ch_hex(code, raw, sizeof raw);
+        free(row.verification_code);
+        row.verification_code = strdup(code);
+        row.updated_at = ch_now();
+        t = (struct trusted_tx){svc, actor, &row, "trusted.verification_code"};
+        error = row.verification_code ? svc_commit(svc, trusted_tx_run, &t) : ch_error_set(CH_ENOMEM, "out of memory");
+    }
+    ch_store_trusted_dispose(&row);
+    if (error < 0)
+        code[0] = '\0';
+    return error;
+}
+
+int ch_svc_trusted_verify(ch_svc *svc, const ch_actor *actor, const char *id, const uint8_t *data, size_t len,
+                          ch_store_trusted *out)
+{
+    ch_store_trusted row;
+    ch_cert *proof = NULL, *anchor = NULL;
+    ch_key *anchor_key = NULL;
+    char *cn = NULL;
+    struct trusted_tx t;
+    int error;
+
+    if (out)
+        memset(out, 0, sizeof *out);
+    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "verifying a trusted certificate")) < 0)
+        return error;
+    if ((error = ch_store_trusted_get(svc->store, &row, actor->tenant_id, id)) < 0)
+        return error;
+    if (row.verification_code == NULL) {
+        error = ch_error_set(CH_ECONFLICT, "ask for a verification code first (POST .../verification-code)");
+        goto done;
+    }
+    if ((error = ch_cert_parse(&proof, data, len)) < 0) {
+        error = fail(CH_EPARSE, "not_a_certificate", "not an X.509 certificate in PEM format");
+        goto done;
+    }
+    if ((error = ch_cert_parse(&anchor, row.der, row.der_len)) < 0 || (error = ch_cert_public_key(&anchor_key, anchor)) < 0)
+        goto done;
+    if (ch_cert_subject_get(&cn, proof, NID_commonName) < 0 || cn == NULL ||
+        strlen(cn) != strlen(row.verification_code) ||
+        ch_memeq_ct(cn, row.verification_code, strlen(cn)) != 0) {
+        error = fail(CH_EVERIFY, "wrong_code", "the certificate's common name is not the verification code");
+        goto done;
+    }
+    if (X509_verify(ch_cert_x509(proof), ch_key_pkey(anchor_key)) != 1) {
+        error = fail(CH_EVERIFY, "not_signed_by_ca", "the certificate is not signed by this trusted certificate's key");
+        goto done;
+    }
+    row.verified = true;
+    free(row.verification_code);
+    row.verification_code = NULL; /* used once */
+    row.updated_at = ch_now();
+    t = (struct trusted_tx){svc, actor, &row, "trusted.verify"};
+    if ((error = svc_commit(svc, trusted_tx_run, &t)) == 0 && out != NULL) {
+        *out = row;
+        memset(&row, 0, sizeof row);
+    }
+done:
+    free(cn);
+    ch_key_free(anchor_key);
+    ch_cert_free(anchor);
+    ch_cert_free(proof);
+    ch_store_trusted_dispose(&row);
+    return error;
+}
+
+void ch_svc_trusted_results_free(ch_svc_trusted_result *r, size_t n)
+{
+    for (size_t i = 0; r && i < n; i++)
+        ch_store_trusted_dispose(&r[i].row);
+    free(r);
+}

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Trusted certificates (the IoT seed): add through the REST API and the CLI, each validation
+# error with its own reason (not PEM, not version 3, no CA:true, already uploaded, expired,
+# not yet valid), a bulk upload reporting on each certificate, list, details, edit, delete,
+# the proof of possession, and another tenant seeing nothing.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/daemon.sh"
+
+start_daemon
+TOKEN=$(cat "$data/admin-token")
+remote() { "$CERTHUB" --server "https://localhost:$port" --token-file "$data/admin-token" --ca-file "$data/ca.pem" "$@"; }
+ft=$(ls /usr/lib/*/faketime/libfaketime.so.1 | head -1)
+ca() { # NAME [openssl req args...]: a self-signed CA certificate NAME.pem and key NAME.key
+    local n=$1
+    shift
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$n.key" -subj "/CN=$n" -days 30 \
+        -out "$n.pem" "$@" 2>/dev/null
+}
+ca root
+ca second
+ca third
+ca leaf -addext "basicConstraints=critical,CA:FALSE"
+LD_PRELOAD=$ft FAKETIME="@2020-01-01 00:00:00" openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout old.key -subj /CN=old -days 30 -out old.pem 2>/dev/null
+LD_PRELOAD=$ft FAKETIME="+400d" openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout future.key -subj /CN=future -days 30 -out future.pem 2>/dev/null
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout v1.key -subj /CN=v1 -out v1.csr 2>/dev/null
+openssl x509 -req -in v1.csr -signkey v1.key -days 5 -out v1.pem 2>/dev/null
+check_eq "the test's v1 certificate is version 1" "Version: 1 (0x0)" "$(openssl x509 -in v1.pem -noout -text | grep -o 'Version: 1 (0x0)')"
+echo "this is not a certificate" > garbage.pem
+
+add() { # FILE [JSON fields...] through the API
+    api POST /api/v1/trusted-certificates "$(jq -n --arg c "$(cat "$1")" '{certificate:$c}' | jq -c ". + ${2:-{\}}")"
+}
+
+# ---- add, through the API
+add root.pem '{"name":"Fleet root","auto_registration":true}'
+check_eq "a CA certificate is added" "201 Fleet root enabled true false" \
+    "$status $(body '.name + " " + .status + " " + (.auto_registration|tostring) + " " + (.verified|tostring)')"
+root_id=$(body .id)
+check_contains "its details are read from the certificate" "$(body .details.subject)" "CN=root"
+check_eq "and it is a CA" "true" "$(body .details.is_ca)"
+for c in "garbage.pem not_a_certificate 400" "v1.pem not_version_3 422" "leaf.pem not_a_ca 422" \
+         "root.pem already_exists 409" "old.pem expired 422" "future.pem not_yet_valid 422"; do
+    set -- $c
+    add "$1"
+    check_eq "API refuses $1: $2" "$3 $2 certificate" "$status $(body .error.reason) $(body .error.field)"
+done
+api POST /api/v1/trusted-certificates "" -F "file=@second.pem" -F "name=From a form" -F "auto_registration=false" -F "status=disabled"
+check_eq "added from a multipart form, disabled" "201 disabled From a form" "$status $(body '.status + " " + .name')"
+second_id=$(body .id)
+
+# ---- the same through the CLI: exit 1 and the server's sentence
+for c in "garbage.pem not an X.509 certificate in PEM format" "v1.pem not in version 3" \
+         "leaf.pem does not contain BasicConstraints CA:true" "root.pem already been uploaded" \
+         "old.pem has expired" "future.pem not valid yet"; do
+    f=${c%% *}
+    expect_error "CLI refuses $f" "${c#* }" -- remote trusted add "$f"
+done
+third_id=$(remote trusted add third.pem --name "Third" --auto-registration)
+check_contains "CLI adds one" "$third_id" "tru_"
+list=$(remote trusted list)
+check_contains "the list shows the status column" "$list" "disabled"
+check_eq "three trusted certificates" 3 "$(remote --output json trusted list | jq '.items | length')"
+
+# ---- bulk: one file, a report per certificate
+ca bulk1
+ca bulk2
+cat bulk1.pem v1.pem bulk2.pem root.pem old.pem > bundle.pem
+expect_exit 1 "bulk upload with refusals: exit 1" -- remote trusted bulk bundle.pem
+out=$(cat "$T/stdout")
+check_contains "bulk adds the good ones" "$out" "added    CN=bulk2"
+check_contains "and says why each other was refused" "$out" "refused  CN=v1"
+api POST /api/v1/trusted-certificates/bulk "$(jq -n --arg c "$(cat bundle.pem)" '{certificate:$c}')"
+check_eq "bulk over the API: every one reported" "0 5 already_exists,not_version_3,already_exists,already_exists,expired" \
+    "$(body '.added|tostring') $(body '.refused|tostring') $(body '[.items[].error.reason] | join(",")')"
+
+# ---- edit and delete
+api PATCH "/api/v1/trusted-certificates/$root_id" '{"name":"Fleet root (renamed)","status":"disabled","auto_registration":false}'
+check_eq "edited: name, status, auto registration" "200 Fleet root (renamed) disabled false" \
+    "$status $(body '.name + " " + .status + " " + (.auto_registration|tostring)')"
+api PATCH "/api/v1/trusted-certificates/$root_id" '{"subject":"CN=forged"}'
+check_eq "what comes from the certificate cannot be edited" "400 subject" "$status $(body .error.field)"
+check_contains "CLI update" "$(remote trusted update "$root_id" --enabled on --auto-registration on)" "enabled  auto_registration=on"
+TOKEN=$(remote token create --role viewer) api PATCH "/api/v1/trusted-certificates/$root_id" '{"status":"disabled"}'
+check_eq "a viewer cannot edit" 403 "$status"
+remote tenant create other >/dev/null
+other=$(remote token create --tenant other --role admin)
+TOKEN=$other api GET "/api/v1/trusted-certificates/$root_id"
+check_eq "another tenant gets 404" 404 "$status"
+TOKEN=$other api GET /api/v1/trusted-certificates
+check_eq "and an empty list" 0 "$(body '.items | length')"
+TOKEN=$other add root.pem
+check_eq "the same CA may be trusted by another tenant" 201 "$status"
+
+# ---- proof of possession
+api POST "/api/v1/trusted-certificates/$root_id/verification-code"
+code=$(body .verification_code)
+check_eq "a verification code is handed out" 32 "${#code}"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout p.key -subj "/CN=$code" -out p.csr 2>/dev/null
+openssl x509 -req -in p.csr -CA second.pem -CAkey second.key -CAcreateserial -days 1 -out wrongca.pem 2>/dev/null
+openssl x509 -req -in p.csr -CA root.pem -CAkey root.key -CAcreateserial -days 1 -out proof.pem 2>/dev/null
+openssl req -new -key p.key -subj "/CN=not-the-code" -out q.csr 2>/dev/null
+openssl x509 -req -in q.csr -CA root.pem -CAkey root.key -CAcreateserial -days 1 -out wrongcode.pem 2>/dev/null
+api POST "/api/v1/trusted-certificates/$root_id/verify" "$(jq -n --arg c "$(cat wrongcode.pem)" '{certificate:$c}')"
+check_eq "a proof with another CN is refused" "422 wrong_code" "$status $(body .error.reason)"
+api POST "/api/v1/trusted-certificates/$root_id/verify" "$(jq -n --arg c "$(cat wrongca.pem)" '{certificate:$c}')"
+check_eq "a proof signed by another CA is refused" "422 not_signed_by_ca" "$status $(body .error.reason)"
+api POST "/api/v1/trusted-certificates/$root_id/verify" "$(jq -n --arg c "$(cat proof.pem)" '{certificate:$c}')"
+check_eq "the right proof verifies it" "200 true" "$status $(body '.verified|tostring')"
+api POST "/api/v1/trusted-certificates/$root_id/verify" "$(jq -n --arg c "$(cat proof.pem)" '{certificate:$c}')"
+check_eq "a code is used once" 409 "$status"
+
+remote trusted delete "$second_id" >/dev/null
+api GET "/api/v1/trusted-certificates/$second_id"
+check_eq "deleted" 404 "$status"
+api GET "/api/v1/audit?limit=1000"
+check_contains "every change is audited" "$(body '[.items[].action] | unique | join(",")')" "trusted.add,trusted.delete,trusted.update,trusted.verification_code,trusted.verify"
+
+done_testing
