@@ -205,6 +205,59 @@ int ch_svc_trusted_verification_code(ch_svc *svc, const ch_actor *actor, const c
 int ch_svc_trusted_verify(ch_svc *svc, const ch_actor *actor, const char *id, const uint8_t *cert, size_t len,
                           ch_store_trusted *out);
 
+/* ------------------------------------------------------------- devices */
+
+typedef enum {
+    CH_DECIDE_KNOWN_DEVICE,        /* allow */
+    CH_DECIDE_AUTO_REGISTERED,     /* allow */
+    CH_DECIDE_NEW_CERTIFICATE,     /* allow: a known device with a new certificate from a trusted CA */
+    CH_DECIDE_UNKNOWN_DEVICE,
+    CH_DECIDE_UNTRUSTED,
+    CH_DECIDE_ANCHOR_DISABLED,
+    CH_DECIDE_ANCHOR_DELETED,
+    CH_DECIDE_DEVICE_BLOCKED,
+    CH_DECIDE_EXPIRED,
+    CH_DECIDE_BAD_DEVICE_ID,
+    CH_DECIDE_USERNAME_MISMATCH,
+    CH_DECIDE_UNKNOWN_TENANT,
+    CH_DECIDE_BAD_CERTIFICATE,
+    CH_DECIDE_ERROR,
+    CH_DECISION_NREASONS
+} ch_decision_reason;
+
+typedef struct ch_svc_decision {
+    bool allow;
+    ch_decision_reason reason;
+    char message[256];
+    char tenant_id[CH_ID_MAX];
+    char device_id[256];          /* the certificate's CN: the MQTT user name to set on allow */
+    char trusted_id[CH_ID_MAX];
+} ch_svc_decision;
+
+/* The device authentication decision (see svc_device.c).  chain: the client's certificate
+ * first, then the intermediates it sent; PEM, or one DER certificate.  username: the MQTT user
+ * name "tenant/device" or NULL.  Always fills *d (the answer is in d, not in the return). */
+int ch_svc_device_decide(ch_svc *svc, const uint8_t *chain, size_t len, const char *username, ch_svc_decision *d);
+const char *ch_decision_reason_name(ch_decision_reason r);
+unsigned long ch_svc_decision_count(ch_svc *svc, ch_decision_reason r);
+
+/* The bounded log of decisions, newest first, the actor's tenant only. */
+typedef struct ch_svc_decision_entry {
+    int64_t at;
+    bool allow;
+    ch_decision_reason reason;
+    char tenant_id[CH_ID_MAX];
+    char device_id[128];
+    char message[160];
+} ch_svc_decision_entry;
+size_t ch_svc_decision_log(ch_svc *svc, const ch_actor *actor, ch_svc_decision_entry *out, size_t max);
+
+int ch_svc_device_list(ch_svc *svc, const ch_actor *actor, ch_store_device **out, size_t *count);
+int ch_svc_device_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_device *out);
+/* Blocks (or unblocks) a device: a blocked device is refused whatever its certificate. */
+int ch_svc_device_set_status(ch_svc *svc, const ch_actor *actor, const char *id, bool blocked, ch_store_device *out);
+int ch_svc_device_delete(ch_svc *svc, const ch_actor *actor, const char *id);
+
 /* ------------------------------------------------------------- profiles */
 
 /* A profile as issuing uses it: a built-in one (custom false, strings static) or a tenant's

@@ -127,6 +127,32 @@ int ch_store_trusted_delete(ch_store *s, const char *tenant_id, const char *id);
 void ch_store_trusted_dispose(ch_store_trusted *t);
 void ch_store_trusted_list_free(ch_store_trusted *list, size_t count);
 
+/* ------------------------------------------------------------- devices */
+
+/* A device registered through a trusted certificate (found by its certificate's SHA-256). */
+typedef struct ch_store_device {
+    char *id;
+    char *tenant_id;
+    char *device_id;        /* the certificate's CN */
+    char cert_sha256[65];
+    int64_t cert_not_after;
+    char *trusted_id;       /* the trusted certificate it chained to */
+    int64_t registered_at, last_seen;
+    char *status;           /* active | blocked */
+} ch_store_device;
+
+int ch_store_device_put(ch_store *s, const ch_store_device *d); /* CH_EEXISTS: device_id taken */
+/* By certificate; tenant_id NULL: in any tenant (CH_ECONFLICT when in several). */
+int ch_store_device_by_cert(ch_store *s, ch_store_device *out, const char *tenant_id, const char *sha256_hex);
+int ch_store_device_by_name(ch_store *s, ch_store_device *out, const char *tenant_id, const char *device_id);
+int ch_store_device_get(ch_store *s, ch_store_device *out, const char *tenant_id, const char *id);
+int ch_store_device_list(ch_store *s, const char *tenant_id, ch_store_device **out, size_t *count);
+/* Writes cert_sha256, cert_not_after, trusted_id, last_seen and status. */
+int ch_store_device_update(ch_store *s, const ch_store_device *d);
+int ch_store_device_delete(ch_store *s, const char *tenant_id, const char *id);
+void ch_store_device_dispose(ch_store_device *d);
+void ch_store_device_list_free(ch_store_device *list, size_t count);
+
 /* ------------------------------------------------------------- custom profiles */
 
 typedef struct ch_store_profile {

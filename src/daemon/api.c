@@ -916,6 +916,15 @@ static void metrics(req *r)
         }
         ch_store_ca_list_free(cas, ncas);
     }
+    /* Device authentication decisions of this process, by reason (every tenant: these are
+     * counts, not data). */
+    e |= ch_buf_puts(&b, "# HELP certhub_device_decisions_total Device authentication decisions by reason.\n"
+                          "# TYPE certhub_device_decisions_total counter\n");
+    for (int k = 0; k < CH_DECISION_NREASONS; k++)
+        e |= ch_buf_printf(&b, "certhub_device_decisions_total{reason=\"%s\",result=\"%s\"} %lu\n",
+                           ch_decision_reason_name((ch_decision_reason)k),
+                           k <= CH_DECIDE_NEW_CERTIFICATE ? "allow" : "deny",
+                           ch_svc_decision_count(r->svc, (ch_decision_reason)k));
     if (e)
         reply_error(r, CH_ENOMEM);
     else
@@ -1377,6 +1386,154 @@ done:
     upload_dispose(&u);
 }
 
+/* ---- devices and the device authentication decision */
+
+static json_t *device_json(const ch_store_device *d)
+{
+    char reg[32], seen[32], na[32];
+
+    ch_time_format(reg, sizeof reg, d->registered_at);
+    ch_time_format(seen, sizeof seen, d->last_seen);
+    ch_time_format(na, sizeof na, d->cert_not_after);
+    return json_pack("{ss ss ss ss ss ss ss ss}", "id", d->id, "device_id", d->device_id, "status", d->status,
+                     "certificate_sha256", d->cert_sha256, "certificate_not_after", na, "trusted_certificate_id",
+                     d->trusted_id ? d->trusted_id : "", "registered_at", reg, "last_seen", seen);
+}
+
+/* POST /device-auth {"chain": PEM, "username": "tenant/device"}: the answer of
+ * ch_svc_device_decide, as {"result":"allow"|"deny", ...} (the shape EMQX's HTTP
+ * authentication reads).  A token of an ordinary tenant decides for its own tenant only. */
+static void device_auth(req *r, const char *unused)
+{
+    static const char *const F[] = {"chain", "certificate", "username", NULL};
+    json_t *body = read_json(r, F);
+    const char *chain = NULL, *cert = NULL, *username = NULL;
+    char scoped[320];
+    ch_svc_decision d;
+
+    (void)unused;
+    if (body == NULL || get_str(r, body, "chain", &chain) || get_str(r, body, "certificate", &cert) ||
+        get_str(r, body, "username", &username))
+        goto done;
+    if (chain == NULL)
+        chain = cert;
+    if (chain == NULL) {
+        reply_error_msg(r, CH_EINVAL, "chain", "chain is required: the client's certificate first, in PEM");
+        goto done;
+    }
+    if (!(r->who.actor.perms & CH_PERM_TENANTS)) {
+        ch_store_tenant t;
+        const char *slash = username ? strchr(username, '/') : NULL;
+        if (ch_store_tenant_get(ch_svc_store(r->svc), &t, r->who.tenant_id) < 0) {
+            reply_error(r, CH_ESTORE);
+            goto done;
+        }
+        if (username && *username && (slash ? (size_t)(slash - username) : strlen(username)) == strlen(t.name) &&
+            strncmp(username, t.name, strlen(t.name)) == 0) {
+            snprintf(scoped, sizeof scoped, "%s", username);
+        } else if (username && *username && strchr(username, '/')) {
+            ch_store_tenant_dispose(&t);
+            reply_error_msg(r, CH_EPERM, "username", "this token decides for its own tenant only");
+            goto done;
+        } else {
+            snprintf(scoped, sizeof scoped, "%s%s%s", t.name, username && *username ? "/" : "",
+                     username ? username : "");
+        }
+        ch_store_tenant_dispose(&t);
+        username = scoped;
+    }
+    ch_svc_device_decide(r->svc, (const uint8_t *)chain, strlen(chain), username, &d);
+    reply_json(r, 200, json_pack("{ss sb ss ss ss ss}", "result", d.allow ? "allow" : "deny", "allow", d.allow,
+                                 "reason", ch_decision_reason_name(d.reason), "message", d.message, "device_id",
+                                 d.device_id, "tenant_id", d.tenant_id));
+done:
+    json_decref(body);
+}
+
+static void device_decisions(req *r, const char *unused)
+{
+    ch_svc_decision_entry *buf = malloc(200 * sizeof *buf);
+    size_t n;
+    json_t *items = json_array();
+    char at[32];
+
+    (void)unused;
+    if (buf == NULL) {
+        json_decref(items);
+        return reply_error(r, CH_ENOMEM);
+    }
+    n = ch_svc_decision_log(r->svc, &r->who.actor, buf, 200);
+    for (size_t i = 0; i < n; i++) {
+        ch_time_format(at, sizeof at, buf[i].at);
+        json_array_append_new(items, json_pack("{ss ss ss ss ss}", "at", at, "result", buf[i].allow ? "allow" : "deny",
+                                               "reason", ch_decision_reason_name(buf[i].reason), "device_id",
+                                               buf[i].device_id, "message", buf[i].message));
+    }
+    free(buf);
+    reply_json(r, 200, json_pack("{so}", "items", items));
+}
+
+static void devices_list(req *r, const char *unused)
+{
+    ch_store_device *rows = NULL;
+    size_t n = 0;
+    json_t *items;
+    int error = ch_svc_device_list(r->svc, &r->who.actor, &rows, &n);
+
+    (void)unused;
+    if (error < 0)
+        return reply_error(r, error);
+    items = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(items, device_json(&rows[i]));
+    ch_store_device_list_free(rows, n);
+    reply_json(r, 200, json_pack("{so so}", "items", items, "next_cursor", json_null()));
+}
+
+static void device_get(req *r, const char *id)
+{
+    ch_store_device d;
+    int error = ch_svc_device_get(r->svc, &r->who.actor, id, &d);
+
+    if (error < 0)
+        return reply_error(r, error);
+    reply_json(r, 200, device_json(&d));
+    ch_store_device_dispose(&d);
+}
+
+static void device_update(req *r, const char *id)
+{
+    static const char *const F[] = {"status", NULL};
+    json_t *body = read_json(r, F);
+    const char *status = NULL;
+    ch_store_device d;
+    int error;
+
+    if (body == NULL || get_str(r, body, "status", &status))
+        goto done;
+    if (status == NULL || (strcmp(status, "blocked") != 0 && strcmp(status, "active") != 0)) {
+        reply_error_msg(r, CH_EINVAL, "status", "status must be blocked or active");
+        goto done;
+    }
+    if ((error = ch_svc_device_set_status(r->svc, &r->who.actor, id, strcmp(status, "blocked") == 0, &d)) < 0) {
+        reply_error(r, error);
+        goto done;
+    }
+    reply_json(r, 200, device_json(&d));
+    ch_store_device_dispose(&d);
+done:
+    json_decref(body);
+}
+
+static void device_delete(req *r, const char *id)
+{
+    int error = ch_svc_device_delete(r->svc, &r->who.actor, id);
+
+    if (error < 0)
+        return reply_error(r, error);
+    reply_json(r, 200, json_pack("{ss sb}", "id", id, "deleted", 1));
+}
+
 /* Adapters so every handler has one shape. */
 static void h_certificates_list(req *r, const char *id) { (void)id; certificates_list(r); }
 static void h_certificates_issue(req *r, const char *id) { (void)id; certificates_issue(r); }
@@ -1430,6 +1587,12 @@ static const struct route {
     {EVHTTP_REQ_DELETE, "trusted-certificates/{id}", trusted_delete},
     {EVHTTP_REQ_POST, "trusted-certificates/{id}/verification-code", trusted_code},
     {EVHTTP_REQ_POST, "trusted-certificates/{id}/verify", trusted_verify},
+    {EVHTTP_REQ_POST, "device-auth", device_auth},
+    {EVHTTP_REQ_GET, "device-decisions", device_decisions},
+    {EVHTTP_REQ_GET, "devices", devices_list},
+    {EVHTTP_REQ_GET, "devices/{id}", device_get},
+    {EVHTTP_REQ_PATCH, "devices/{id}", device_update},
+    {EVHTTP_REQ_DELETE, "devices/{id}", device_delete},
     {EVHTTP_REQ_GET, "tenants", tenants_list},
     {EVHTTP_REQ_POST, "tenants", h_tenants_create},
     {EVHTTP_REQ_GET, "tokens", tokens_list},

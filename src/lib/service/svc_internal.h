@@ -24,6 +24,9 @@ typedef struct svc_ca {
 
 struct svc_gc_item;
 
+#define SVC_DECISION_LOG 1024
+typedef ch_svc_decision_entry svc_decision_entry;
+
 struct ch_svc {
     ch_store *store;
     ch_seal *seal;
@@ -34,6 +37,11 @@ struct ch_svc {
     pthread_cond_t gc_cond;
     struct svc_gc_item *gc_head, *gc_tail;
     bool gc_leader;
+    /* device authentication (svc_device.c): counts by reason, the last decisions */
+    atomic_ulong decisions[CH_DECISION_NREASONS];
+    pthread_mutex_t dlog_lock;
+    svc_decision_entry dlog[SVC_DECISION_LOG];
+    size_t dlog_next;
 };
 
 /* Runs fn(arg) in a write transaction, possibly together with other threads' writes (group

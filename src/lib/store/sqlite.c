@@ -124,9 +124,11 @@ static const char *const migrations[] = {
     "  UNIQUE(tenant_id, sha256));"
     "CREATE TABLE devices ("
     "  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id), device_id TEXT NOT NULL,"
-    "  cert_sha256 TEXT NOT NULL, trusted_id TEXT, registered_at INTEGER NOT NULL,"
-    "  last_seen INTEGER NOT NULL, status TEXT NOT NULL, UNIQUE(tenant_id, device_id));"
-    "CREATE INDEX devices_cert ON devices(tenant_id, cert_sha256);",
+    "  cert_sha256 TEXT NOT NULL, cert_not_after INTEGER NOT NULL, trusted_id TEXT,"
+    "  registered_at INTEGER NOT NULL, last_seen INTEGER NOT NULL, status TEXT NOT NULL,"
+    "  UNIQUE(tenant_id, device_id));"
+    /* Without a tenant in the MQTT user name, a device is found by its certificate alone. */
+    "CREATE INDEX devices_cert ON devices(cert_sha256);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -136,6 +138,7 @@ static const char *const migrations[] = {
 enum stmt_id {
     S_TENANT_PUT, S_TENANT_GET, S_TENANT_GET_NAME, S_TENANT_LIST,
     S_KEY_PUT, S_KEY_GET, S_KEY_DELETE, S_TOKEN_PUT, S_TOKEN_GET, S_TOKEN_COUNT, S_TOKEN_LIST, S_TOKEN_REVOKE, S_TOKEN_TENANT,
+    S_DEV_PUT, S_DEV_BY_CERT, S_DEV_BY_NAME, S_DEV_GET, S_DEV_LIST, S_DEV_UPDATE, S_DEV_DELETE,
     S_TRUSTED_PUT, S_TRUSTED_GET, S_TRUSTED_LIST, S_TRUSTED_UPDATE, S_TRUSTED_DELETE,
     S_PROFILE_PUT, S_PROFILE_UPDATE, S_PROFILE_GET, S_PROFILE_LIST, S_PROFILE_DELETE,
     S_CERT_PUT, S_CERT_GET, S_CERT_GET_SHA, S_CERT_ID_BY_SHA, S_CERT_DELETE, S_CERT_RENAME, S_CERT_STATUS,
@@ -153,6 +156,7 @@ enum stmt_id {
 #define CSR_COLS "id, tenant_id, name, der, subject, key_id, cert_id, created_at"
 #define TRUSTED_COLS "id, tenant_id, name, der, sha256, subject, issuer, serial, not_before, not_after, " \
                      "auto_registration, status, verified, verification_code, created_at, updated_at"
+#define DEV_COLS "id, tenant_id, device_id, cert_sha256, cert_not_after, trusted_id, registered_at, last_seen, status"
 #define AUDIT_COLS "seq, tenant_id, at, actor, action, object_type, object_id, detail, prev_hash, hash"
 
 static const char *const stmt_sql[S_COUNT] = {
@@ -171,6 +175,14 @@ static const char *const stmt_sql[S_COUNT] = {
                      "WHERE tenant_id=? ORDER BY created_at, id",
     [S_TOKEN_TENANT] = "SELECT tenant_id FROM api_tokens WHERE id=?",
     [S_TOKEN_REVOKE] = "UPDATE api_tokens SET revoked_at=? WHERE tenant_id=? AND id=? AND revoked_at IS NULL",
+    [S_DEV_PUT] = "INSERT INTO devices(" DEV_COLS ") VALUES(?,?,?,?,?,?,?,?,?)",
+    [S_DEV_BY_CERT] = "SELECT " DEV_COLS " FROM devices WHERE cert_sha256=?1 AND (?2 IS NULL OR tenant_id=?2) LIMIT 2",
+    [S_DEV_BY_NAME] = "SELECT " DEV_COLS " FROM devices WHERE tenant_id=? AND device_id=?",
+    [S_DEV_GET] = "SELECT " DEV_COLS " FROM devices WHERE tenant_id=? AND id=?",
+    [S_DEV_LIST] = "SELECT " DEV_COLS " FROM devices WHERE tenant_id=? ORDER BY registered_at, id",
+    [S_DEV_UPDATE] = "UPDATE devices SET cert_sha256=?, cert_not_after=?, trusted_id=?, last_seen=?, status=?"
+                     " WHERE tenant_id=? AND id=?",
+    [S_DEV_DELETE] = "DELETE FROM devices WHERE tenant_id=? AND id=?",
     [S_TRUSTED_PUT] = "INSERT INTO trusted_certs(" TRUSTED_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [S_TRUSTED_GET] = "SELECT " TRUSTED_COLS " FROM trusted_certs WHERE tenant_id=? AND id=?",
     [S_TRUSTED_LIST] = "SELECT " TRUSTED_COLS " FROM trusted_certs WHERE tenant_id=? ORDER BY created_at, id",
@@ -1016,6 +1028,137 @@ int ch_store_token_revoke(ch_store *s, const char *tenant_id, const char *id, in
     bind_text(st, 2, tenant_id);
     bind_text(st, 3, id);
     return step_one_row(db, st, "revoking a token", "active token");
+}
+
+/* ------------------------------------------------------------- devices */
+
+static void read_device(void *row, sqlite3_stmt *st)
+{
+    ch_store_device *d = row;
+
+    d->id = col_text(st, 0);
+    d->tenant_id = col_text(st, 1);
+    d->device_id = col_text(st, 2);
+    col_hex(d->cert_sha256, st, 3);
+    d->cert_not_after = sqlite3_column_int64(st, 4);
+    d->trusted_id = col_text(st, 5);
+    d->registered_at = sqlite3_column_int64(st, 6);
+    d->last_seen = sqlite3_column_int64(st, 7);
+    d->status = col_text(st, 8);
+}
+
+static void dispose_device_row(void *row)
+{
+    ch_store_device_dispose(row);
+}
+
+int ch_store_device_put(ch_store *s, const ch_store_device *d)
+{
+    STMT(S_DEV_PUT, "registering a device");
+    bind_text(st, 1, d->id);
+    bind_text(st, 2, d->tenant_id);
+    bind_text(st, 3, d->device_id);
+    bind_text(st, 4, d->cert_sha256);
+    sqlite3_bind_int64(st, 5, d->cert_not_after);
+    bind_text(st, 6, d->trusted_id);
+    sqlite3_bind_int64(st, 7, d->registered_at);
+    sqlite3_bind_int64(st, 8, d->last_seen);
+    bind_text(st, 9, d->status);
+    return step_done(db, st, "registering a device");
+}
+
+static int device_one(ch_store *s, int which, ch_store_device *out, const char *a, const char *b)
+{
+    STMT(which, "reading a device");
+    memset(out, 0, sizeof *out);
+    bind_text(st, 1, a);
+    bind_text(st, 2, b);
+    int error = step_row(db, st, "device");
+    if (error == 0) {
+        read_device(out, st);
+        sqlite3_reset(st);
+    }
+    return error;
+}
+
+int ch_store_device_by_cert(ch_store *s, ch_store_device *out, const char *tenant_id, const char *sha256_hex)
+{
+    STMT(S_DEV_BY_CERT, "reading a device");
+    memset(out, 0, sizeof *out);
+    bind_text(st, 1, sha256_hex);
+    bind_text(st, 2, tenant_id);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? ch_error_set(CH_ENOTFOUND, "no device with this certificate")
+                                 : db_error(db, rc, "reading a device");
+    }
+    read_device(out, st);
+    /* The same certificate registered in two tenants: only the MQTT user name can tell. */
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW) {
+        ch_store_device_dispose(out);
+        return ch_error_set(CH_ECONFLICT, "this certificate is registered in several tenants");
+    }
+    return 0;
+}
+
+int ch_store_device_by_name(ch_store *s, ch_store_device *out, const char *tenant_id, const char *device_id)
+{
+    return device_one(s, S_DEV_BY_NAME, out, tenant_id, device_id);
+}
+
+int ch_store_device_get(ch_store *s, ch_store_device *out, const char *tenant_id, const char *id)
+{
+    return device_one(s, S_DEV_GET, out, tenant_id, id);
+}
+
+int ch_store_device_list(ch_store *s, const char *tenant_id, ch_store_device **out, size_t *count)
+{
+    STMT(S_DEV_LIST, "listing devices");
+    bind_text(st, 1, tenant_id);
+    return collect(db, st, sizeof **out, read_device, dispose_device_row, (void **)out, count, "listing devices");
+}
+
+int ch_store_device_update(ch_store *s, const ch_store_device *d)
+{
+    STMT(S_DEV_UPDATE, "updating a device");
+    bind_text(st, 1, d->cert_sha256);
+    sqlite3_bind_int64(st, 2, d->cert_not_after);
+    bind_text(st, 3, d->trusted_id);
+    sqlite3_bind_int64(st, 4, d->last_seen);
+    bind_text(st, 5, d->status);
+    bind_text(st, 6, d->tenant_id);
+    bind_text(st, 7, d->id);
+    return step_one_row(db, st, "updating a device", "device");
+}
+
+int ch_store_device_delete(ch_store *s, const char *tenant_id, const char *id)
+{
+    STMT(S_DEV_DELETE, "deleting a device");
+    bind_text(st, 1, tenant_id);
+    bind_text(st, 2, id);
+    return step_one_row(db, st, "deleting a device", "device");
+}
+
+void ch_store_device_dispose(ch_store_device *d)
+{
+    if (d == NULL)
+        return;
+    free(d->id);
+    free(d->tenant_id);
+    free(d->device_id);
+    free(d->trusted_id);
+    free(d->status);
+    memset(d, 0, sizeof *d);
+}
+
+void ch_store_device_list_free(ch_store_device *list, size_t count)
+{
+    for (size_t i = 0; list && i < count; i++)
+        ch_store_device_dispose(&list[i]);
+    free(list);
 }
 
 /* ------------------------------------------------------------- trusted certificates */

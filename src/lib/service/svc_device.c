@@ -1,0 +1,439 @@
+/*
+ * Device authentication: the one decision every broker integration asks for (the mosquitto
+ * plugin in process, other brokers over HTTP).  Given a client's certificate chain and,
+ * optionally, the MQTT user name "tenant/device":
+ *
+ *   a device seen before is recognised by the SHA-256 of its certificate's DER, without
+ *   parsing it (DESIGN.md: decoding per connection is the cost to avoid), and allowed while
+ *   it is active, its certificate unexpired and its trusted certificate enabled;
+ *   an unknown device is verified with OpenSSL against the tenant's enabled trusted
+ *   certificates (client-auth purpose, time, strict X.509) and registered when the trusted
+ *   certificate it chains to has auto registration, else refused.
+ *
+ * The device id is the certificate's CN; one holding '+', '#', '/', NUL or a control
+ * character is refused (it would be an MQTT wildcard or topic level).  Every decision has a
+ * reason, counted for /metrics and kept in a bounded log.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "svc_internal.h"
+
+static const char *const reasons[CH_DECISION_NREASONS] = {
+    [CH_DECIDE_KNOWN_DEVICE] = "known_device",
+    [CH_DECIDE_AUTO_REGISTERED] = "auto_registered",
+    [CH_DECIDE_NEW_CERTIFICATE] = "known_device_new_certificate",
+    [CH_DECIDE_UNKNOWN_DEVICE] = "unknown_device",
+    [CH_DECIDE_UNTRUSTED] = "untrusted",
+    [CH_DECIDE_ANCHOR_DISABLED] = "anchor_disabled",
+    [CH_DECIDE_ANCHOR_DELETED] = "anchor_deleted",
+    [CH_DECIDE_DEVICE_BLOCKED] = "device_blocked",
+    [CH_DECIDE_EXPIRED] = "certificate_expired",
+    [CH_DECIDE_BAD_DEVICE_ID] = "bad_device_id",
+    [CH_DECIDE_USERNAME_MISMATCH] = "username_mismatch",
+    [CH_DECIDE_UNKNOWN_TENANT] = "unknown_tenant",
+    [CH_DECIDE_BAD_CERTIFICATE] = "bad_certificate",
+    [CH_DECIDE_ERROR] = "error",
+};
+
+const char *ch_decision_reason_name(ch_decision_reason r)
+{
+    return r >= 0 && r < CH_DECISION_NREASONS && reasons[r] ? reasons[r] : "error";
+}
+
+unsigned long ch_svc_decision_count(ch_svc *svc, ch_decision_reason r)
+{
+    return r >= 0 && r < CH_DECISION_NREASONS ? atomic_load(&svc->decisions[r]) : 0;
+}
+
+static void decided(ch_svc *svc, ch_svc_decision *d, bool allow, ch_decision_reason r, const char *msg)
+{
+    svc_decision_entry *e;
+
+    d->allow = allow;
+    d->reason = r;
+    snprintf(d->message, sizeof d->message, "%s", msg ? msg : "");
+    atomic_fetch_add(&svc->decisions[r], 1);
+    pthread_mutex_lock(&svc->dlog_lock);
+    e = &svc->dlog[svc->dlog_next++ % SVC_DECISION_LOG];
+    e->at = ch_now();
+    e->allow = allow;
+    e->reason = r;
+    snprintf(e->tenant_id, sizeof e->tenant_id, "%s", d->tenant_id);
+    snprintf(e->device_id, sizeof e->device_id, "%.127s", d->device_id);
+    snprintf(e->message, sizeof e->message, "%.159s", d->message);
+    pthread_mutex_unlock(&svc->dlog_lock);
+}
+
+/* The DER of the first certificate of PEM (base64 only, no ASN.1 decoding) or the input
+ * itself when it is DER.  *der is malloc'd when *owned. */
+static int leaf_der(const uint8_t *in, size_t len, const uint8_t **der, size_t *der_len, uint8_t **owned)
+{
+    BIO *bio;
+    char *name = NULL, *header = NULL;
+    unsigned char *data = NULL;
+    long dlen = 0;
+    int found = 0;
+
+    *owned = NULL;
+    if (len > 0 && in[0] == 0x30) {
+        *der = in;
+        *der_len = len;
+        return 0;
+    }
+    if ((bio = BIO_new_mem_buf(in, (int)len)) == NULL)
+        return -1;
+    while (!found && PEM_read_bio(bio, &name, &header, &data, &dlen) == 1) {
+        if (strcmp(name, "CERTIFICATE") == 0 && dlen > 0) {
+            if ((*owned = malloc((size_t)dlen)) != NULL) {
+                memcpy(*owned, data, (size_t)dlen);
+                *der = *owned;
+                *der_len = (size_t)dlen;
+                found = 1;
+            }
+        }
+        OPENSSL_free(name);
+        OPENSSL_free(header);
+        OPENSSL_free(data);
+        name = header = NULL;
+        data = NULL;
+    }
+    BIO_free(bio);
+    ERR_clear_error();
+    return found ? 0 : -1;
+}
+
+/* A device id usable as an MQTT client id and user name part. */
+static bool good_device_id(const char *cn)
+{
+    if (cn == NULL || *cn == '\0' || strlen(cn) > 200)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)cn; *p; p++)
+        if (*p < 0x20 || *p == 0x7f || *p == '+' || *p == '#' || *p == '/')
+            return false;
+    return true;
+}
+
+/* The tenant named in "tenant/device" (or the whole user name when it has no '/'). */
+static int tenant_of(ch_svc *svc, const char *username, char tenant_id[CH_ID_MAX], const char **device_part)
+{
+    char name[128];
+    const char *slash = strchr(username, '/');
+    size_t n = slash ? (size_t)(slash - username) : strlen(username);
+    ch_store_tenant t;
+
+    *device_part = slash ? slash + 1 : NULL;
+    if (n == 0 || n >= sizeof name)
+        return CH_ENOTFOUND;
+    memcpy(name, username, n);
+    name[n] = '\0';
+    if (ch_store_tenant_get_by_name(svc->store, &t, name) < 0)
+        return CH_ENOTFOUND;
+    snprintf(tenant_id, CH_ID_MAX, "%s", t.id);
+    ch_store_tenant_dispose(&t);
+    return 0;
+}
+
+/* Writes a device row (register, refresh) in its own transaction. */
+struct device_tx {
+    ch_svc *svc;
+    ch_store_device *d;
+    bool insert;
+};
+
+static int device_tx_run(void *arg)
+{
+    struct device_tx *t = arg;
+    ch_actor system = {t->d->tenant_id, "system:device-auth", CH_ROLE_ADMIN, 0};
+    int error = t->insert ? ch_store_device_put(t->svc->store, t->d) : ch_store_device_update(t->svc->store, t->d);
+
+    if (error == 0 && t->insert)
+        error = svc_audit(t->svc, &system, "device.register", "device", t->d->id, NULL);
+    return error;
+}
+
+/* The trusted certificate that verifies the chain, among the tenant's enabled ones; when only
+ * a disabled one does, *disabled_hit is set. */
+static int verify_chain(ch_svc *svc, const char *tenant_id, ch_cert **chain, size_t n, ch_store_trusted *anchor_out,
+                        bool *disabled_hit, char *why, size_t whysize)
+{
+    ch_store_trusted *rows = NULL;
+    size_t nrows = 0;
+    int found = -1, error;
+    bool tried = false;
+
+    *disabled_hit = false;
+    snprintf(why, whysize, "no trusted certificate of the tenant");
+    if ((error = ch_store_trusted_list(svc->store, tenant_id, &rows, &nrows)) < 0)
+        return error;
+    /* Enabled ones first, so a disabled anchor is reported only when nothing else verifies. */
+    for (int pass = 0; pass < 2 && found < 0; pass++)
+        for (size_t i = 0; i < nrows && found < 0; i++) {
+            bool enabled = strcmp(rows[i].status, "enabled") == 0;
+            ch_cert *anchor = NULL;
+            ch_verify_opts o = {.purpose = CH_PURPOSE_CLIENT};
+            if (enabled != (pass == 0) || ch_cert_parse(&anchor, rows[i].der, rows[i].der_len) < 0)
+                continue;
+            o.anchors = &anchor;
+            o.anchor_count = 1;
+            o.untrusted = n > 1 ? chain + 1 : NULL;
+            o.untrusted_count = n > 1 ? n - 1 : 0;
+            if (ch_chain_verify(chain[0], &o) == 0) {
+                found = (int)i;
+                *disabled_hit = !enabled;
+            } else if (pass == 0 && (!tried || strstr(ch_error_last(), "unknown issuer") == NULL)) {
+                /* Tell the failure against the anchor that issued the chain, not against
+                 * every other anchor ("unknown issuer"). */
+                snprintf(why, whysize, "%s", ch_error_last());
+                tried = true;
+            }
+            ch_cert_free(anchor);
+        }
+    if (found >= 0) {
+        *anchor_out = rows[found];
+        memset(&rows[found], 0, sizeof rows[found]);
+    }
+    ch_store_trusted_list_free(rows, nrows);
+    return found >= 0 ? 0 : CH_EVERIFY;
+}
+
+int ch_svc_device_decide(ch_svc *svc, const uint8_t *chain_data, size_t len, const char *username,
+                         ch_svc_decision *d)
+{
+    const uint8_t *der = NULL;
+    uint8_t *owned = NULL, md[32];
+    size_t der_len = 0, n = 0;
+    char sha[65], why[256];
+    const char *device_part = NULL;
+    ch_store_device dev = {0};
+    ch_store_trusted anchor = {0};
+    ch_cert **chain = NULL;
+    char *cn = NULL;
+    bool tenant_known = false, disabled_hit;
+    int64_t now = ch_now();
+    int error;
+
+    memset(d, 0, sizeof *d);
+    if (chain_data == NULL || len == 0 || len > CH_MAX_UPLOAD_BYTES || leaf_der(chain_data, len, &der, &der_len, &owned) < 0) {
+        decided(svc, d, false, CH_DECIDE_BAD_CERTIFICATE, "no client certificate (PEM or DER) was given");
+        return 0;
+    }
+    EVP_Digest(der, der_len, md, NULL, EVP_sha256(), NULL);
+    ch_hex(sha, md, sizeof md);
+    if (username != NULL && *username != '\0') {
+        if (tenant_of(svc, username, d->tenant_id, &device_part) < 0) {
+            decided(svc, d, false, CH_DECIDE_UNKNOWN_TENANT, "the user name names no tenant (tenant/device)");
+            goto done;
+        }
+        tenant_known = true;
+    }
+
+    /* A device seen before: no parsing. */
+    error = ch_store_device_by_cert(svc->store, &dev, tenant_known ? d->tenant_id : NULL, sha);
+    if (error == 0) {
+        snprintf(d->tenant_id, sizeof d->tenant_id, "%s", dev.tenant_id);
+        snprintf(d->device_id, sizeof d->device_id, "%s", dev.device_id);
+        snprintf(d->trusted_id, sizeof d->trusted_id, "%s", dev.trusted_id ? dev.trusted_id : "");
+        if (device_part && strcmp(device_part, dev.device_id) != 0)
+            decided(svc, d, false, CH_DECIDE_USERNAME_MISMATCH, "the user name's device is not the certificate's");
+        else if (strcmp(dev.status, "active") != 0)
+            decided(svc, d, false, CH_DECIDE_DEVICE_BLOCKED, "the device is blocked");
+        else if (dev.cert_not_after <= now)
+            decided(svc, d, false, CH_DECIDE_EXPIRED, "the device's certificate has expired");
+        else if (dev.trusted_id == NULL || ch_store_trusted_get(svc->store, &anchor, dev.tenant_id, dev.trusted_id) < 0)
+            decided(svc, d, false, CH_DECIDE_ANCHOR_DELETED, "the trusted certificate it was registered with is gone");
+        else if (strcmp(anchor.status, "enabled") != 0)
+            decided(svc, d, false, CH_DECIDE_ANCHOR_DISABLED, "its trusted certificate is disabled");
+        else if (anchor.not_after <= now)
+            decided(svc, d, false, CH_DECIDE_EXPIRED, "its trusted certificate has expired");
+        else {
+            decided(svc, d, true, CH_DECIDE_KNOWN_DEVICE, NULL);
+            /* last_seen to the minute: a connect storm does not turn into a write storm. */
+            if (now - dev.last_seen >= 60) {
+                struct device_tx t = {svc, &dev, false};
+                dev.last_seen = now;
+                (void)svc_commit(svc, device_tx_run, &t);
+            }
+        }
+        goto done;
+    }
+    if (error != CH_ENOTFOUND && error != CH_ECONFLICT) {
+        decided(svc, d, false, CH_DECIDE_ERROR, ch_error_last());
+        goto done;
+    }
+    if (!tenant_known) {
+        decided(svc, d, false, CH_DECIDE_UNKNOWN_DEVICE,
+                "unknown device: give the tenant in the user name (tenant/device) so it can be verified");
+        goto done;
+    }
+
+    /* A new device, or a known one with a new certificate: verify the chain. */
+    if (ch_cert_parse_all(&chain, &n, chain_data, len) < 0 || n == 0 || n > CH_MAX_CHAIN_LEN) {
+        decided(svc, d, false, CH_DECIDE_BAD_CERTIFICATE, "the client certificate chain cannot be read");
+        goto done;
+    }
+    if (ch_cert_subject_get(&cn, chain[0], NID_commonName) < 0 || !good_device_id(cn)) {
+        snprintf(d->device_id, sizeof d->device_id, "%s", cn && good_device_id(cn) ? cn : "");
+        decided(svc, d, false, CH_DECIDE_BAD_DEVICE_ID,
+                "the certificate's CN is no device id: empty, too long, or holding '+', '#', '/' or a control "
+                "character");
+        goto done;
+    }
+    snprintf(d->device_id, sizeof d->device_id, "%s", cn);
+    if (device_part && strcmp(device_part, cn) != 0) {
+        decided(svc, d, false, CH_DECIDE_USERNAME_MISMATCH, "the user name's device is not the certificate's CN");
+        goto done;
+    }
+    if ((error = verify_chain(svc, d->tenant_id, chain, n, &anchor, &disabled_hit, why, sizeof why)) < 0) {
+        decided(svc, d, false, error == CH_EVERIFY ? CH_DECIDE_UNTRUSTED : CH_DECIDE_ERROR, why);
+        goto done;
+    }
+    snprintf(d->trusted_id, sizeof d->trusted_id, "%s", anchor.id);
+    if (disabled_hit) {
+        decided(svc, d, false, CH_DECIDE_ANCHOR_DISABLED, "the trusted certificate it chains to is disabled");
+        goto done;
+    }
+    if (ch_store_device_by_name(svc->store, &dev, d->tenant_id, cn) == 0) {
+        /* The device came back with a new certificate from a trusted CA. */
+        if (strcmp(dev.status, "active") != 0) {
+            decided(svc, d, false, CH_DECIDE_DEVICE_BLOCKED, "the device is blocked");
+        } else {
+            struct device_tx t = {svc, &dev, false};
+            snprintf(dev.cert_sha256, sizeof dev.cert_sha256, "%s", sha);
+            dev.cert_not_after = ch_cert_not_after(chain[0]);
+            free(dev.trusted_id);
+            dev.trusted_id = strdup(anchor.id);
+            dev.last_seen = now;
+            if (svc_commit(svc, device_tx_run, &t) == 0)
+                decided(svc, d, true, CH_DECIDE_NEW_CERTIFICATE, NULL);
+            else
+                decided(svc, d, false, CH_DECIDE_ERROR, ch_error_last());
+        }
+        goto done;
+    }
+    if (!anchor.auto_registration) {
+        decided(svc, d, false, CH_DECIDE_UNKNOWN_DEVICE,
+                "unknown device, and its trusted certificate does not register devices automatically");
+        goto done;
+    }
+    {
+        char id[CH_ID_MAX];
+        struct device_tx t = {svc, &dev, true};
+        ch_store_new_id(id, "dev_");
+        dev = (ch_store_device){.id = strdup(id), .tenant_id = strdup(d->tenant_id), .device_id = strdup(cn),
+                                .cert_not_after = ch_cert_not_after(chain[0]), .trusted_id = strdup(anchor.id),
+                                .registered_at = now, .last_seen = now, .status = strdup("active")};
+        snprintf(dev.cert_sha256, sizeof dev.cert_sha256, "%s", sha);
+        if (svc_commit(svc, device_tx_run, &t) == 0)
+            decided(svc, d, true, CH_DECIDE_AUTO_REGISTERED, NULL);
+        else
+            decided(svc, d, false, CH_DECIDE_ERROR, ch_error_last());
+    }
+done:
+    free(cn);
+    ch_cert_list_free(chain, n);
+    ch_store_device_dispose(&dev);
+    ch_store_trusted_dispose(&anchor);
+    free(owned);
+    return 0;
+}
+
+size_t ch_svc_decision_log(ch_svc *svc, const ch_actor *actor, ch_svc_decision_entry *out, size_t max)
+{
+    size_t n = 0;
+
+    if (svc_need(actor, CH_ROLE_VIEWER, "reading device decisions") < 0)
+        return 0;
+    pthread_mutex_lock(&svc->dlog_lock);
+    /* Newest first. */
+    for (size_t k = 0; k < SVC_DECISION_LOG && k < svc->dlog_next && n < max; k++) {
+        const svc_decision_entry *e = &svc->dlog[(svc->dlog_next - 1 - k) % SVC_DECISION_LOG];
+        if (strcmp(e->tenant_id, actor->tenant_id) == 0)
+            out[n++] = *e;
+    }
+    pthread_mutex_unlock(&svc->dlog_lock);
+    return n;
+}
+
+int ch_svc_device_list(ch_svc *svc, const ch_actor *actor, ch_store_device **out, size_t *count)
+{
+    int error;
+
+    *out = NULL;
+    *count = 0;
+    if ((error = svc_need(actor, CH_ROLE_VIEWER, "listing devices")) < 0)
+        return error;
+    return ch_store_device_list(svc->store, actor->tenant_id, out, count);
+}
+
+int ch_svc_device_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_device *out)
+{
+    int error;
+
+    memset(out, 0, sizeof *out);
+    if ((error = svc_need(actor, CH_ROLE_VIEWER, "reading devices")) < 0)
+        return error;
+    return ch_store_device_get(svc->store, out, actor->tenant_id, id);
+}
+
+struct block_tx {
+    ch_svc *svc;
+    const ch_actor *actor;
+    ch_store_device *d;
+    bool remove;
+};
+
+static int block_tx_run(void *arg)
+{
+    struct block_tx *t = arg;
+    int error = t->remove ? ch_store_device_delete(t->svc->store, t->actor->tenant_id, t->d->id)
+                          : ch_store_device_update(t->svc->store, t->d);
+
+    return error < 0 ? error
+                     : svc_audit(t->svc, t->actor, t->remove ? "device.delete" : "device.status", "device", t->d->id,
+                                 NULL);
+}
+
+int ch_svc_device_set_status(ch_svc *svc, const ch_actor *actor, const char *id, bool blocked, ch_store_device *out)
+{
+    ch_store_device d;
+    struct block_tx t;
+    int error;
+
+    if (out)
+        memset(out, 0, sizeof *out);
+    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "blocking devices")) < 0)
+        return error;
+    if ((error = ch_store_device_get(svc->store, &d, actor->tenant_id, id)) < 0)
+        return error;
+    free(d.status);
+    d.status = strdup(blocked ? "blocked" : "active");
+    t = (struct block_tx){svc, actor, &d, false};
+    if ((error = svc_commit(svc, block_tx_run, &t)) == 0 && out)
+        *out = d;
+    else
+        ch_store_device_dispose(&d);
+    return error;
+}
+
+int ch_svc_device_delete(ch_svc *svc, const ch_actor *actor, const char *id)
+{
+    ch_store_device d;
+    struct block_tx t;
+    int error;
+
+    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "deleting devices")) < 0)
+        return error;
+    if ((error = ch_store_device_get(svc->store, &d, actor->tenant_id, id)) < 0)
+        return error;
+    t = (struct block_tx){svc, actor, &d, true};
+    error = svc_commit(svc, block_tx_run, &t);
+    ch_store_device_dispose(&d);
+    return error;
+}

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# The device authentication decision over HTTP (POST /api/v1/device-auth), with real chains
+# made by openssl: auto registration, known devices recognised again, a CA never added, auto
+# registration off, a registered device kept after auto registration is turned off, disabled
+# and deleted trusted certificates, blocked devices, a CN with '#', another tenant's user name;
+# devices listed, decisions counted in /metrics and logged.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/daemon.sh"
+
+start_daemon
+TOKEN=$(cat "$data/admin-token")
+
+ca() { # NAME: a root CA (with the key usage strict X.509 checking asks of a CA)
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1.key" -subj "/CN=$1" -days 30 \
+        -addext "keyUsage=critical,keyCertSign,cRLSign" -out "$1.pem" 2>/dev/null
+}
+sub_ca() { # NAME PARENT
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1.key" -subj "/CN=$1" -out "$1.csr" 2>/dev/null
+    printf 'basicConstraints=critical,CA:true\nkeyUsage=critical,keyCertSign,cRLSign\n' > ca.ext
+    openssl x509 -req -in "$1.csr" -CA "$2.pem" -CAkey "$2.key" -CAcreateserial -days 20 -extfile ca.ext -out "$1.pem" 2>/dev/null
+}
+device() { # FILE CN ISSUER: a client certificate and its chain (leaf then issuer) in FILE
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1.key" -subj "/CN=$2" -out "$1.csr" 2>/dev/null
+    printf 'basicConstraints=CA:false\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n' > leaf.ext
+    openssl x509 -req -in "$1.csr" -CA "$3.pem" -CAkey "$3.key" -CAcreateserial -days 10 -extfile leaf.ext -out "$1.leaf" 2>/dev/null
+    cat "$1.leaf" "$3.pem" > "$1.pem"
+}
+decide() { # CHAIN_FILE [USERNAME]: the result and reason
+    api POST /api/v1/device-auth "$(jq -n --arg c "$(cat "$1")" --arg u "${2:-}" '{chain:$c} + (if $u == "" then {} else {username:$u} end)')"
+    echo "$(body .result) $(body .reason)"
+}
+trust() { # FILE AUTO_REGISTRATION: prints the id
+    api POST /api/v1/trusted-certificates "$(jq -n --arg c "$(cat "$1")" --argjson a "$2" '{certificate:$c, auto_registration:$a}')"
+    [ "$status" = 201 ] || fail "trusting $1: $status $(cat "$T/body")"
+    body .id
+}
+
+ca fleet; sub_ca fleet-issuing fleet
+ca manual; ca stranger
+fleet_id=$(trust fleet.pem true)
+manual_id=$(trust manual.pem false)
+device d1 sensor-1 fleet-issuing
+device d2 sensor-2 manual
+device d3 sensor-3 stranger
+device d4 'sensor#4' fleet-issuing
+device d5 sensor-5 fleet-issuing
+
+check_eq "trusted, enabled, auto registration: a new device is let in" "allow auto_registered" "$(decide d1.pem default/sensor-1)"
+api GET /api/v1/devices
+check_eq "and appears in the devices" "sensor-1 active $fleet_id" \
+    "$(body '.items[0] | .device_id + " " + .status + " " + .trusted_certificate_id')"
+check_eq "seen again: recognised" "allow known_device" "$(decide d1.pem default/sensor-1)"
+check_eq "recognised without a user name" "allow known_device" "$(decide d1.pem)"
+check_eq "a CA never added: refused" "deny untrusted" "$(decide d3.pem default/sensor-3)"
+check_eq "auto registration off, unknown device: refused" "deny unknown_device" "$(decide d2.pem default/sensor-2)"
+check_eq "a CN with '#': refused" "deny bad_device_id" "$(decide d4.pem default/sensor#4)"
+check_eq "a user name whose device is not the CN: refused" "deny username_mismatch" "$(decide d5.pem default/someone-else)"
+check_eq "an unknown tenant: refused" "deny unknown_tenant" "$(decide d5.pem nowhere/sensor-5)"
+check_eq "a leaf without its intermediate: refused" "deny untrusted" "$(decide d5.leaf default/sensor-5)"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout loose.key -subj "/CN=loose" -days 30 \
+    -out loose.pem 2>/dev/null
+loose_id=$(trust loose.pem true)
+device d6 sensor-6 loose
+check_eq "strict X.509: a CA without key usage does not authenticate" "deny untrusted" "$(decide d6.pem default/sensor-6)"
+check_contains "and the reason says why" "$(body .message)" "key usage"
+
+api PATCH "/api/v1/trusted-certificates/$fleet_id" '{"auto_registration":false}'
+check_eq "auto registration turned off later: a registered device still gets in" "allow known_device" "$(decide d1.pem default/sensor-1)"
+check_eq "but a new one does not" "deny unknown_device" "$(decide d5.pem default/sensor-5)"
+
+# Another tenant, with its own admin, trusting nothing: tenant A's device is refused there.
+"$CERTHUB" --server "https://localhost:$port" --token-file "$data/admin-token" --ca-file "$data/ca.pem" tenant create other >/dev/null
+check_eq "tenant A's device under tenant B's user name: refused" "deny untrusted" "$(decide d1.pem other/sensor-1)"
+other=$("$CERTHUB" --server "https://localhost:$port" --token-file "$data/admin-token" --ca-file "$data/ca.pem" token create --tenant other --role operator)
+check_eq "a tenant's token decides within its tenant only" "deny untrusted" "$(TOKEN=$other decide d1.pem sensor-1)"
+TOKEN=$other api POST /api/v1/device-auth "$(jq -n --arg c "$(cat d1.pem)" '{chain:$c, username:"default/sensor-1"}')"
+check_eq "and may not name another tenant" 403 "$status"
+TOKEN=$other api GET /api/v1/devices
+check_eq "tenant B sees none of A's devices" 0 "$(body '.items | length')"
+
+dev_id=$(api GET /api/v1/devices >/dev/null; body '.items[0].id')
+api PATCH "/api/v1/devices/$dev_id" '{"status":"blocked"}'
+check_eq "a device is blocked" "200 blocked" "$status $(body .status)"
+check_eq "a blocked device is refused" "deny device_blocked" "$(decide d1.pem default/sensor-1)"
+api PATCH "/api/v1/devices/$dev_id" '{"status":"active"}'
+check_eq "and let in again once unblocked" "allow known_device" "$(decide d1.pem default/sensor-1)"
+
+api PATCH "/api/v1/trusted-certificates/$fleet_id" '{"status":"disabled"}'
+check_eq "its trusted certificate disabled: refused" "deny anchor_disabled" "$(decide d1.pem default/sensor-1)"
+check_eq "a new device under a disabled one: refused" "deny anchor_disabled" "$(decide d5.pem default/sensor-5)"
+api PATCH "/api/v1/trusted-certificates/$fleet_id" '{"status":"enabled"}'
+check_eq "enabled again: let in" "allow known_device" "$(decide d1.pem default/sensor-1)"
+api DELETE "/api/v1/trusted-certificates/$fleet_id"
+check_eq "its trusted certificate deleted: refused" "deny anchor_deleted" "$(decide d1.pem default/sensor-1)"
+
+api GET /metrics
+check_contains "decisions are counted in /metrics" "$(cat "$T/body")" 'certhub_device_decisions_total{reason="auto_registered",result="allow"} 1'
+api GET /api/v1/device-decisions
+check_eq "and logged, newest first" "deny anchor_deleted sensor-1" "$(body '.items[0] | .result + " " + .reason + " " + .device_id')"
+api POST /api/v1/device-auth '{"chain":"not a certificate"}'
+check_eq "a chain that is not a certificate: a refusal, not an error" "200 deny bad_certificate" "$status $(body .result) $(body .reason)"
+api POST /api/v1/device-auth '{"username":"x"}'
+check_eq "no chain: 400" "400 chain" "$status $(body .error.field)"
+
+done_testing
