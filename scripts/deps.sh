@@ -14,6 +14,7 @@ packages=(
   curl                              # integration tests of the REST API
   jq                                # reading JSON responses in integration tests
   faketime                          # moving certhubd's clock in renewal tests
+  mosquitto mosquitto-clients mosquitto-dev  # the MQTT broker, its plugin API and clients
   libcurl4-openssl-dev              # the CLI as a client of certhubd
   openjdk-17-jdk-headless           # keytool, for JKS/JCEKS/PKCS#12 interop tests
 )

@@ -41,6 +41,10 @@ int ch_svc_open(ch_svc **out, const ch_svc_opts *opts)
     so.durability = opts->durability;
     if ((error = ch_store_open(&svc->store, &so)) < 0)
         goto fail;
+    if ((svc->data_dir = strdup(opts->data_dir)) == NULL) {
+        error = ch_error_set(CH_ENOMEM, "out of memory");
+        goto fail;
+    }
     *out = svc;
     return 0;
 fail:
@@ -64,6 +68,7 @@ void ch_svc_close(ch_svc *svc)
     pthread_mutex_destroy(&svc->gc_lock);
     pthread_mutex_destroy(&svc->dlog_lock);
     pthread_cond_destroy(&svc->gc_cond);
+    free(svc->data_dir);
     free(svc);
 }
 

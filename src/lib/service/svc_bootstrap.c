@@ -126,6 +126,8 @@ int ch_svc_bootstrap_run(ch_svc *svc, const char *data_dir, const char *hostname
         (error = ch_store_cert_get(svc->store, &issuer_row, out->tenant_id, issuer.cert_id)) < 0 ||
         (error = ch_cert_parse(&out->issuer_cert, issuer_row.der, issuer_row.der_len)) < 0)
         goto done;
+    /* The broker's CA directory follows the trusted certificates from the start. */
+    error = svc_trust_dir_sync(svc);
 done:
     if (error < 0)
         ch_svc_bootstrap_dispose(out);

@@ -158,13 +158,44 @@ static int device_tx_run(void *arg)
     return error;
 }
 
+/* The CA certificates of the tenant's inventory (the CAs certhub runs for it, and imported
+ * ones): a broker hands over the client's certificate alone, and these are the intermediates
+ * it may have been issued under. */
+static void inventory_cas(ch_svc *svc, const char *tenant_id, ch_cert ***out, size_t *n)
+{
+    ch_store_cert_filter f = {.is_ca = 1};
+    ch_store_cert *rows = NULL;
+    size_t nrows = 0;
+    char *next = NULL;
+
+    *out = NULL;
+    *n = 0;
+    if (ch_store_cert_list(svc->store, tenant_id, &f, 100, NULL, &rows, &nrows, &next) < 0 ||
+        (*out = calloc(nrows + 1, sizeof **out)) == NULL) {
+        ch_store_cert_list_free(rows, nrows);
+        free(next);
+        return;
+    }
+    for (size_t i = 0; i < nrows; i++) {
+        ch_store_cert full;
+        if (ch_store_cert_get(svc->store, &full, tenant_id, rows[i].id) == 0) {
+            if (ch_cert_parse(&(*out)[*n], full.der, full.der_len) == 0)
+                (*n)++;
+            ch_store_cert_dispose(&full);
+        }
+    }
+    ch_store_cert_list_free(rows, nrows);
+    free(next);
+}
+
 /* The trusted certificate that verifies the chain, among the tenant's enabled ones; when only
  * a disabled one does, *disabled_hit is set. */
 static int verify_chain(ch_svc *svc, const char *tenant_id, ch_cert **chain, size_t n, ch_store_trusted *anchor_out,
                         bool *disabled_hit, char *why, size_t whysize)
 {
     ch_store_trusted *rows = NULL;
-    size_t nrows = 0;
+    size_t nrows = 0, ninv = 0;
+    ch_cert **inv = NULL, **untrusted = NULL;
     int found = -1, error;
     bool tried = false;
 
@@ -172,6 +203,18 @@ static int verify_chain(ch_svc *svc, const char *tenant_id, ch_cert **chain, siz
     snprintf(why, whysize, "no trusted certificate of the tenant");
     if ((error = ch_store_trusted_list(svc->store, tenant_id, &rows, &nrows)) < 0)
         return error;
+    /* Intermediates: those the client sent, then the tenant's own CAs. */
+    if (n == 1)
+        inventory_cas(svc, tenant_id, &inv, &ninv);
+    if ((untrusted = calloc(n + ninv, sizeof *untrusted)) == NULL) {
+        ch_cert_list_free(inv, ninv);
+        ch_store_trusted_list_free(rows, nrows);
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    }
+    for (size_t i = 1; i < n; i++)
+        untrusted[i - 1] = chain[i];
+    for (size_t i = 0; i < ninv; i++)
+        untrusted[n - 1 + i] = inv[i];
     /* Enabled ones first, so a disabled anchor is reported only when nothing else verifies. */
     for (int pass = 0; pass < 2 && found < 0; pass++)
         for (size_t i = 0; i < nrows && found < 0; i++) {
@@ -182,8 +225,8 @@ static int verify_chain(ch_svc *svc, const char *tenant_id, ch_cert **chain, siz
                 continue;
             o.anchors = &anchor;
             o.anchor_count = 1;
-            o.untrusted = n > 1 ? chain + 1 : NULL;
-            o.untrusted_count = n > 1 ? n - 1 : 0;
+            o.untrusted = n - 1 + ninv > 0 ? untrusted : NULL;
+            o.untrusted_count = n - 1 + ninv;
             if (ch_chain_verify(chain[0], &o) == 0) {
                 found = (int)i;
                 *disabled_hit = !enabled;
@@ -199,6 +242,8 @@ static int verify_chain(ch_svc *svc, const char *tenant_id, ch_cert **chain, siz
         *anchor_out = rows[found];
         memset(&rows[found], 0, sizeof rows[found]);
     }
+    free(untrusted);
+    ch_cert_list_free(inv, ninv);
     ch_store_trusted_list_free(rows, nrows);
     return found >= 0 ? 0 : CH_EVERIFY;
 }

@@ -29,6 +29,7 @@ typedef ch_svc_decision_entry svc_decision_entry;
 
 struct ch_svc {
     ch_store *store;
+    char *data_dir;
     ch_seal *seal;
     pthread_mutex_t ca_lock;
     svc_ca *cas;
@@ -89,6 +90,11 @@ int svc_cert_row(ch_store_cert *row, const ch_cert *cert, const char *tenant_id,
 int svc_ca_load(ch_svc *svc, const char *tenant_id, const char *ca_id, svc_ca **out);
 void svc_ca_release(svc_ca *ca);
 void svc_ca_forget(ch_svc *svc, const char *tenant_id, const char *ca_id);
+
+/* Rewrites DATA_DIR/trust/mqtt/: the enabled trusted certificates of every tenant as a hashed
+ * CA directory (<subject hash>.<n>, the layout OpenSSL's capath reads), so a broker's TLS
+ * listener trusts exactly the list.  Called after every change of a trusted certificate. */
+int svc_trust_dir_sync(ch_svc *svc);
 
 /* Runs f inside a transaction: commit when it returns 0, roll back otherwise. */
 #define SVC_TX(svc, expr)                                                                                    \

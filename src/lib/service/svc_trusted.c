@@ -6,14 +6,96 @@
  * it holds the CA's key by uploading a certificate whose CN is a code handed out here,
  * signed by that CA.
  */
+#include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/x509.h>
 
 #include "svc_internal.h"
+
+int svc_trust_dir_sync(ch_svc *svc)
+{
+    char dir[4096], path[4400];
+    ch_store_tenant *tenants = NULL;
+    size_t nt = 0;
+    char (*keep)[32] = NULL;
+    size_t nkeep = 0, cap = 0;
+    DIR *d;
+    struct dirent *e;
+    int error;
+
+    snprintf(dir, sizeof dir, "%s/trust", svc->data_dir);
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return ch_error_set(CH_EIO, "cannot create %s: %s", dir, strerror(errno));
+    snprintf(dir, sizeof dir, "%s/trust/mqtt", svc->data_dir);
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return ch_error_set(CH_EIO, "cannot create %s: %s", dir, strerror(errno));
+    if ((error = ch_store_tenant_list(svc->store, &tenants, &nt)) < 0)
+        return error;
+    for (size_t t = 0; t < nt && error == 0; t++) {
+        ch_store_trusted *rows = NULL;
+        size_t n = 0;
+        if ((error = ch_store_trusted_list(svc->store, tenants[t].id, &rows, &n)) < 0)
+            break;
+        for (size_t i = 0; i < n && error == 0; i++) {
+            ch_cert *c = NULL;
+            ch_buf pem = CH_BUF_INIT;
+            unsigned long h;
+            int k = 0;
+            if (strcmp(rows[i].status, "enabled") != 0 || ch_cert_parse(&c, rows[i].der, rows[i].der_len) < 0)
+                continue;
+            h = X509_subject_name_hash(ch_cert_x509(c));
+            /* The same subject may be trusted twice (two tenants, or a renewed CA): .0, .1... */
+            for (;; k++) {
+                bool taken = false;
+                char name[32];
+                snprintf(name, sizeof name, "%08lx.%d", h, k);
+                for (size_t j = 0; j < nkeep && !taken; j++)
+                    taken = strcmp(keep[j], name) == 0;
+                if (taken)
+                    continue;
+                if (nkeep == cap) {
+                    void *g = realloc(keep, (cap = cap ? cap * 2 : 16) * sizeof *keep);
+                    if (g == NULL) {
+                        error = ch_error_set(CH_ENOMEM, "out of memory");
+                        break;
+                    }
+                    keep = g;
+                }
+                snprintf(keep[nkeep++], sizeof keep[0], "%s", name);
+                snprintf(path, sizeof path, "%s/%s", dir, name);
+                if ((error = ch_pem_encode(&pem, "CERTIFICATE", rows[i].der, rows[i].der_len)) == 0)
+                    error = ch_file_write_atomic(path, pem.data, pem.len, 0644);
+                break;
+            }
+            ch_buf_dispose(&pem);
+            ch_cert_free(c);
+        }
+        ch_store_trusted_list_free(rows, n);
+    }
+    ch_store_tenant_list_free(tenants, nt);
+    /* What is no longer enabled goes. */
+    if (error == 0 && (d = opendir(dir)) != NULL) {
+        while ((e = readdir(d)) != NULL) {
+            bool kept = e->d_name[0] == '.';
+            for (size_t j = 0; j < nkeep && !kept; j++)
+                kept = strcmp(keep[j], e->d_name) == 0;
+            if (!kept) {
+                snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+                unlink(path);
+            }
+        }
+        closedir(d);
+    }
+    free(keep);
+    return error;
+}
 
 static int fail(int code, const char *reason, const char *msg)
 {
@@ -128,7 +210,9 @@ static int add_one(ch_svc *svc, const ch_actor *actor, const ch_cert *cert, cons
         return error;
     }
     t = (struct trusted_tx){svc, actor, &row, "trusted.add"};
-    if ((error = svc_commit(svc, trusted_tx_run, &t)) == 0 && out != NULL)
+    if ((error = svc_commit(svc, trusted_tx_run, &t)) == 0)
+        (void)svc_trust_dir_sync(svc); /* the store holds the truth; a broker catches up next change */
+    if (error == 0 && out != NULL)
         *out = row;
     else
         ch_store_trusted_dispose(&row);
@@ -251,7 +335,9 @@ int ch_svc_trusted_update(ch_svc *svc, const ch_actor *actor, const char *id, co
         return ch_error_set(CH_ENOMEM, "out of memory");
     }
     t = (struct trusted_tx){svc, actor, &row, "trusted.update"};
-    if ((error = svc_commit(svc, trusted_tx_run, &t)) == 0 && out != NULL)
+    if ((error = svc_commit(svc, trusted_tx_run, &t)) == 0)
+        (void)svc_trust_dir_sync(svc);
+    if (error == 0 && out != NULL)
         *out = row;
     else
         ch_store_trusted_dispose(&row);
@@ -269,7 +355,8 @@ int ch_svc_trusted_delete(ch_svc *svc, const ch_actor *actor, const char *id)
     if ((error = ch_store_trusted_get(svc->store, &row, actor->tenant_id, id)) < 0)
         return error;
     t = (struct trusted_tx){svc, actor, &row, "trusted.delete"};
-    error = svc_commit(svc, trusted_tx_run, &t);
+    if ((error = svc_commit(svc, trusted_tx_run, &t)) == 0)
+        (void)svc_trust_dir_sync(svc);
     ch_store_trusted_dispose(&row);
     return error;
 }

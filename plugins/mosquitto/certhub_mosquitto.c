@@ -1,0 +1,208 @@
+/*
+ * certhub_mosquitto.so: device authentication for mosquitto 2 (plugin API v5).
+ *
+ *   plugin /usr/lib/certhub/certhub_mosquitto.so
+ *   plugin_opt_data_dir /var/lib/certhub
+ *
+ * On connect it takes the client's TLS certificate and asks certhub's decision function (on
+ * the same store as certhubd) whether the device may connect; on allow the client's user name
+ * becomes the device id.  Once a second it asks again for every connected device, so a
+ * trusted certificate disabled or deleted, or a device blocked, disconnects its clients
+ * within seconds.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
+#include <mosquitto_plugin.h>
+#include <openssl/x509.h>
+
+#include "certhub/service.h"
+
+struct client {
+    char *client_id;
+    char *username;     /* as the client gave it ("tenant/device" or NULL) */
+    unsigned char *der; /* its certificate */
+    size_t der_len;
+    struct client *next;
+};
+
+static struct {
+    mosquitto_plugin_id_t *id;
+    ch_svc *svc;
+    struct client *clients;
+    time_t last_check;
+} P;
+
+int mosquitto_plugin_version(int count, const int *versions)
+{
+    for (int i = 0; i < count; i++)
+        if (versions[i] == 5)
+            return 5;
+    return -1;
+}
+
+static void client_free(struct client *c)
+{
+    free(c->client_id);
+    free(c->username);
+    free(c->der);
+    free(c);
+}
+
+static void forget(const char *client_id)
+{
+    for (struct client **pp = &P.clients; *pp; pp = &(*pp)->next)
+        if (strcmp((*pp)->client_id, client_id) == 0) {
+            struct client *c = *pp;
+            *pp = c->next;
+            client_free(c);
+            return;
+        }
+}
+
+static int on_basic_auth(int event, void *event_data, void *userdata)
+{
+    struct mosquitto_evt_basic_auth *ed = event_data;
+    X509 *x = mosquitto_client_certificate(ed->client);
+    const char *client_id = mosquitto_client_id(ed->client);
+    unsigned char *der = NULL;
+    int len;
+    ch_svc_decision d;
+    struct client *c;
+    /* Copied first: mosquitto_set_username frees the string ed->username points to. */
+    char *given = ed->username ? strdup(ed->username) : NULL;
+
+    (void)event;
+    (void)userdata;
+    if (x == NULL) {
+        free(given);
+        mosquitto_log_printf(MOSQ_LOG_NOTICE, "certhub: deny %s: no client certificate", client_id ? client_id : "?");
+        return MOSQ_ERR_AUTH;
+    }
+    len = i2d_X509(x, &der);
+    X509_free(x);
+    if (len <= 0) {
+        free(given);
+        return MOSQ_ERR_AUTH;
+    }
+    ch_svc_device_decide(P.svc, der, (size_t)len, given, &d);
+    mosquitto_log_printf(d.allow ? MOSQ_LOG_INFO : MOSQ_LOG_NOTICE, "certhub: %s %s (%s): %s%s%s",
+                         d.allow ? "allow" : "deny", d.device_id[0] ? d.device_id : "?",
+                         client_id ? client_id : "?", ch_decision_reason_name(d.reason), d.message[0] ? ": " : "",
+                         d.message);
+    if (!d.allow || mosquitto_set_username(ed->client, d.device_id) != MOSQ_ERR_SUCCESS) {
+        OPENSSL_free(der);
+        free(given);
+        return MOSQ_ERR_AUTH;
+    }
+    if (client_id != NULL && (c = calloc(1, sizeof *c)) != NULL) {
+        forget(client_id);
+        c->client_id = strdup(client_id);
+        c->username = given;
+        given = NULL;
+        c->der = malloc((size_t)len);
+        if (c->client_id == NULL || c->der == NULL) {
+            client_free(c);
+        } else {
+            memcpy(c->der, der, (size_t)len);
+            c->der_len = (size_t)len;
+            c->next = P.clients;
+            P.clients = c;
+        }
+    }
+    OPENSSL_free(der);
+    free(given);
+    return MOSQ_ERR_SUCCESS;
+}
+
+static int on_disconnect(int event, void *event_data, void *userdata)
+{
+    struct mosquitto_evt_disconnect *ed = event_data;
+    const char *client_id = mosquitto_client_id(ed->client);
+
+    (void)event;
+    (void)userdata;
+    if (client_id != NULL)
+        forget(client_id);
+    return MOSQ_ERR_SUCCESS;
+}
+
+/* Once a second: every connected device asked about again. */
+static int on_tick(int event, void *event_data, void *userdata)
+{
+    struct mosquitto_evt_tick *ed = event_data;
+    time_t now = time(NULL);
+    struct client **pp = &P.clients;
+
+    (void)event;
+    (void)userdata;
+    (void)ed;
+    if (now == P.last_check)
+        return MOSQ_ERR_SUCCESS;
+    P.last_check = now;
+    while (*pp) {
+        struct client *c = *pp;
+        ch_svc_decision d;
+        ch_svc_device_decide(P.svc, c->der, c->der_len, c->username, &d);
+        if (d.allow) {
+            pp = &c->next;
+            continue;
+        }
+        mosquitto_log_printf(MOSQ_LOG_NOTICE, "certhub: disconnecting %s (%s): %s", d.device_id, c->client_id,
+                             ch_decision_reason_name(d.reason));
+        mosquitto_kick_client_by_clientid(c->client_id, false);
+        *pp = c->next;
+        client_free(c);
+    }
+    return MOSQ_ERR_SUCCESS;
+}
+
+int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, struct mosquitto_opt *options,
+                          int option_count)
+{
+    ch_svc_opts so = {0};
+
+    *userdata = NULL;
+    P.id = identifier;
+    for (int i = 0; i < option_count; i++)
+        if (strcmp(options[i].key, "data_dir") == 0)
+            so.data_dir = options[i].value;
+    if (so.data_dir == NULL) {
+        mosquitto_log_printf(MOSQ_LOG_ERR, "certhub: set plugin_opt_data_dir to certhubd's data directory");
+        return MOSQ_ERR_INVAL;
+    }
+    if (ch_svc_open(&P.svc, &so) < 0) {
+        mosquitto_log_printf(MOSQ_LOG_ERR, "certhub: cannot open %s: %s", so.data_dir, ch_error_last());
+        return MOSQ_ERR_UNKNOWN;
+    }
+    if (mosquitto_callback_register(P.id, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL, NULL) != MOSQ_ERR_SUCCESS ||
+        mosquitto_callback_register(P.id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL, NULL) != MOSQ_ERR_SUCCESS ||
+        mosquitto_callback_register(P.id, MOSQ_EVT_TICK, on_tick, NULL, NULL) != MOSQ_ERR_SUCCESS) {
+        mosquitto_log_printf(MOSQ_LOG_ERR, "certhub: cannot register the plugin's callbacks");
+        return MOSQ_ERR_UNKNOWN;
+    }
+    mosquitto_log_printf(MOSQ_LOG_INFO, "certhub: device authentication on %s", so.data_dir);
+    return MOSQ_ERR_SUCCESS;
+}
+
+int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int option_count)
+{
+    (void)userdata;
+    (void)options;
+    (void)option_count;
+    mosquitto_callback_unregister(P.id, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL);
+    mosquitto_callback_unregister(P.id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL);
+    mosquitto_callback_unregister(P.id, MOSQ_EVT_TICK, on_tick, NULL);
+    while (P.clients) {
+        struct client *c = P.clients;
+        P.clients = c->next;
+        client_free(c);
+    }
+    ch_svc_close(P.svc);
+    P.svc = NULL;
+    return MOSQ_ERR_SUCCESS;
+}

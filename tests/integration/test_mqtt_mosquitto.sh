@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# Device authentication with the real broker: mosquitto 2 with certhub_mosquitto.so on the
+# data directory of a running certhubd, a TLS listener that requires client certificates and
+# trusts DATA_DIR/trust/mqtt (kept by certhubd), devices connecting with mosquitto_pub and
+# mosquitto_sub.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/daemon.sh"
+
+plugin=${CERTHUB_MOSQUITTO_PLUGIN:-$(dirname "$CERTHUBD")/certhub_mosquitto.so}
+[ -f "$plugin" ] || fail "the mosquitto plugin is not built ($plugin): scripts/deps.sh installs mosquitto-dev"
+command -v mosquitto >/dev/null || fail "mosquitto is missing (scripts/deps.sh installs it)"
+start_daemon
+TOKEN=$(cat "$data/admin-token")
+remote() { "$CERTHUB" --server "https://localhost:$port" --token-file "$data/admin-token" --ca-file "$data/ca.pem" "$@"; }
+
+# The device CAs, run by certhub: a root the tenant trusts, and an issuing CA under it.
+api POST /api/v1/cas '{"name":"Devices Root","type":"root","subject":{"common_name":"Devices Root"},"key_type":"p256"}'
+droot=$(body .id)
+api GET "/api/v1/cas/$droot/chain"
+cp "$T/body" droot.pem
+api POST /api/v1/cas "{\"name\":\"Devices Issuing\",\"type\":\"intermediate\",\"parent_id\":\"$droot\",\"subject\":{\"common_name\":\"Devices Issuing\"},\"key_type\":\"p256\",\"days\":365}"
+dissuing=$(body .id)
+api POST /api/v1/cas '{"name":"Lab Root","type":"root","subject":{"common_name":"Lab Root"},"key_type":"p256"}'
+lab=$(body .id)
+api GET "/api/v1/cas/$lab/chain"
+cp "$T/body" lab.pem
+issue() { # NAME CN CA_ID: NAME.pem (leaf + issuing CA), NAME.key
+    api POST /api/v1/certificates "$(jq -n --arg cn "$2" --arg ca "$3" '{profile:"tls-client",subject:{common_name:$cn},key_type:"p256",ca_id:$ca,days:30}')"
+    [ "$status" = 201 ] || fail "issuing $2: $(cat "$T/body")"
+    local id
+    id=$(body .id)
+    api GET "/api/v1/certificates/$id/export?format=pem"
+    cp "$T/body" "$1.pem" # the certificate and its issuing chain
+    api POST "/api/v1/certificates/$id/private-key"
+    cp "$T/body" "$1.key"
+}
+issue s1 sensor-1 "$dissuing"
+issue s2 sensor-2 "$dissuing"
+issue s3 sensor-3 "$lab"
+issue s4 'sensor#4' "$dissuing"
+issue s5 sensor-5 "$dissuing"
+# The broker's own certificate, from the quickstart issuing CA.
+api GET /api/v1/cas
+qissuer=$(body '.items[] | select(.name | startswith("certhub Quickstart Issuing")) | .id')
+api POST /api/v1/certificates "{\"profile\":\"tls-server\",\"subject\":{\"common_name\":\"localhost\"},\"sans\":[\"dns:localhost\"],\"key_type\":\"p256\",\"ca_id\":\"$qissuer\"}"
+bid=$(body .id)
+api GET "/api/v1/certificates/$bid/export?format=pem"
+cp "$T/body" broker.pem
+api POST "/api/v1/certificates/$bid/private-key"
+cp "$T/body" broker.key
+
+api POST /api/v1/trusted-certificates "$(jq -n --arg c "$(cat droot.pem)" '{name:"Devices Root",certificate:$c,auto_registration:true}')"
+check_eq "the device root is trusted, with auto registration" 201 "$status"
+droot_trust=$(body .id)
+check_eq "certhubd wrote it to the broker's CA directory" 1 "$(ls "$data/trust/mqtt" | wc -l)"
+
+# mosquitto on a free port.
+mport=""
+for attempt in 1 2 3 4 5; do
+    try=$((20000 + RANDOM % 40000))
+    cat > mosquitto.conf <<CONF
+per_listener_settings false
+user $(id -un)
+listener $try 127.0.0.1
+capath $data/trust/mqtt
+certfile $T/broker.pem
+keyfile $T/broker.key
+require_certificate true
+plugin $plugin
+plugin_opt_data_dir $data
+log_dest file $T/mosquitto.log
+log_type all
+CONF
+    mosquitto -c mosquitto.conf > mosquitto.out 2>&1 &
+    mpid=$!
+    for i in $(seq 1 50); do
+        grep -q "listen socket on port $try" mosquitto.log 2>/dev/null && { mport=$try; break 2; }
+        kill -0 "$mpid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill "$mpid" 2>/dev/null; wait "$mpid" 2>/dev/null || true
+done
+[ -n "$mport" ] || fail "mosquitto did not start: $(cat mosquitto.out mosquitto.log 2>/dev/null)"
+cleanup() {
+    if [ -n "${subpid:-}" ]; then kill "$subpid" 2>/dev/null || true; fi
+    kill "$mpid" 2>/dev/null || true
+    wait "$mpid" 2>/dev/null || true
+    stop_daemon -KILL
+    rm -rf "$T"
+}
+trap cleanup EXIT
+check_contains "mosquitto loaded the plugin" "$(cat mosquitto.log)" "certhub: device authentication on"
+
+pub() { # NAME [USERNAME]: publish once as device NAME
+    mosquitto_pub -h localhost -p "$mport" --cafile "$data/ca.pem" --cert "$1.pem" --key "$1.key" \
+        -i "client-$1" ${2:+-u "$2"} -t "devices/$1" -m hello -q 1 2>&1
+}
+expect_connects() { out=$(pub "$@") || fail "device $1 could not connect: $out"; }
+expect_refused() { if out=$(pub "$@"); then fail "device $1 connected but should not"; fi; }
+
+expect_connects s1 default/sensor-1
+ok "trusted, enabled, auto registration: the device connects"
+api GET /api/v1/devices
+check_eq "and is registered" "sensor-1" "$(body '[.items[].device_id] | join(",")')"
+expect_connects s1
+ok "known device, without a user name: connects"
+expect_refused s3 default/sensor-3
+ok "a CA never added: refused"
+expect_refused s4 'default/sensor#4'
+ok "a CN with '#': refused"
+check_contains "the broker logs why" "$(cat mosquitto.log)" "deny"
+api POST /api/v1/tenants '{"name":"beta"}'
+expect_refused s2 beta/sensor-2
+ok "a device of tenant default under tenant beta's user name: refused"
+
+api PATCH "/api/v1/trusted-certificates/$droot_trust" '{"auto_registration":false}'
+expect_refused s2 default/sensor-2
+ok "auto registration off, unknown device: refused"
+expect_connects s1 default/sensor-1
+ok "registered before auto registration was turned off: still connects"
+
+api PATCH "/api/v1/trusted-certificates/$droot_trust" '{"status":"disabled"}'
+check_eq "disabled: gone from the broker's CA directory" 0 "$(ls "$data/trust/mqtt" | wc -l)"
+expect_refused s1 default/sensor-1
+ok "its trusted certificate disabled: refused"
+api PATCH "/api/v1/trusted-certificates/$droot_trust" '{"status":"enabled","auto_registration":true}'
+expect_connects s5 default/sensor-5
+ok "enabled again: a new device registers"
+
+# Deleted while connected: disconnected within 5 seconds.
+mosquitto_sub -h localhost -p "$mport" --cafile "$data/ca.pem" --cert s1.pem --key s1.key -i client-sub \
+    -u default/sensor-1 -t 'devices/#' -v > sub.out 2>&1 &
+subpid=$!
+for i in $(seq 1 50); do grep -q "client-sub" mosquitto.log && grep -q "allow sensor-1 (client-sub)" mosquitto.log && break; sleep 0.1; done
+check_contains "a subscriber is connected" "$(grep 'client-sub' mosquitto.log)" "allow sensor-1"
+api DELETE "/api/v1/trusted-certificates/$droot_trust"
+start=$SECONDS
+for i in $(seq 1 70); do grep -q "disconnecting sensor-1 (client-sub)" mosquitto.log && break; sleep 0.1; done
+check_contains "deleting its trusted certificate disconnects it" "$(cat mosquitto.log)" "disconnecting sensor-1 (client-sub)"
+[ $((SECONDS - start)) -le 5 ] || fail "disconnected after $((SECONDS - start)) s"
+ok "within 5 seconds"
+kill $subpid 2>/dev/null; wait $subpid 2>/dev/null || true
+subpid=""
+expect_refused s1 default/sensor-1
+ok "and it cannot connect again"
+
+done_testing
