@@ -29,6 +29,7 @@ int ch_svc_open(ch_svc **out, const ch_svc_opts *opts)
     pthread_mutex_init(&svc->ca_lock, NULL);
     pthread_mutex_init(&svc->gc_lock, NULL);
     pthread_mutex_init(&svc->dlog_lock, NULL);
+    pthread_mutex_init(&svc->anchor_lock, NULL);
     pthread_cond_init(&svc->gc_cond, NULL);
     if ((error = ch_seal_open(&svc->seal, opts->data_dir)) < 0)
         goto fail;
@@ -67,6 +68,13 @@ void ch_svc_close(ch_svc *svc)
     pthread_mutex_destroy(&svc->ca_lock);
     pthread_mutex_destroy(&svc->gc_lock);
     pthread_mutex_destroy(&svc->dlog_lock);
+    pthread_mutex_destroy(&svc->anchor_lock);
+    while (svc->anchors) {
+        struct svc_anchor *a = svc->anchors;
+        svc->anchors = a->next;
+        ch_cert_free(a->cert);
+        free(a);
+    }
     pthread_cond_destroy(&svc->gc_cond);
     free(svc->data_dir);
     free(svc);

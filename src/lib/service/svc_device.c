@@ -188,6 +188,43 @@ static void inventory_cas(ch_svc *svc, const char *tenant_id, ch_cert ***out, si
     free(next);
 }
 
+/* A trusted certificate decoded, from the cache or decoded now and kept (a new reference). */
+static ch_cert *anchor_cert(ch_svc *svc, const ch_store_trusted *t)
+{
+    struct svc_anchor *a;
+    ch_cert *c = NULL;
+
+    pthread_mutex_lock(&svc->anchor_lock);
+    for (a = svc->anchors; a; a = a->next)
+        if (strcmp(a->sha256, t->sha256) == 0) {
+            c = ch_cert_dup(a->cert);
+            break;
+        }
+    pthread_mutex_unlock(&svc->anchor_lock);
+    if (c != NULL || ch_cert_parse(&c, t->der, t->der_len) < 0)
+        return c;
+    if ((a = calloc(1, sizeof *a)) != NULL && (a->cert = ch_cert_dup(c)) != NULL) {
+        snprintf(a->sha256, sizeof a->sha256, "%s", t->sha256);
+        pthread_mutex_lock(&svc->anchor_lock);
+        if (svc->nanchors >= 1024) { /* bounded: start over rather than grow without end */
+            while (svc->anchors) {
+                struct svc_anchor *old = svc->anchors;
+                svc->anchors = old->next;
+                ch_cert_free(old->cert);
+                free(old);
+            }
+            svc->nanchors = 0;
+        }
+        a->next = svc->anchors;
+        svc->anchors = a;
+        svc->nanchors++;
+        pthread_mutex_unlock(&svc->anchor_lock);
+    } else {
+        free(a);
+    }
+    return c;
+}
+
 /* The trusted certificate that verifies the chain, among the tenant's enabled ones; when only
  * a disabled one does, *disabled_hit is set. */
 static int verify_chain(ch_svc *svc, const char *tenant_id, ch_cert **chain, size_t n, ch_store_trusted *anchor_out,
@@ -221,7 +258,7 @@ static int verify_chain(ch_svc *svc, const char *tenant_id, ch_cert **chain, siz
             bool enabled = strcmp(rows[i].status, "enabled") == 0;
             ch_cert *anchor = NULL;
             ch_verify_opts o = {.purpose = CH_PURPOSE_CLIENT};
-            if (enabled != (pass == 0) || ch_cert_parse(&anchor, rows[i].der, rows[i].der_len) < 0)
+            if (enabled != (pass == 0) || (anchor = anchor_cert(svc, &rows[i])) == NULL)
                 continue;
             o.anchors = &anchor;
             o.anchor_count = 1;

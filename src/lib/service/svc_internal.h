@@ -23,6 +23,11 @@ typedef struct svc_ca {
 } svc_ca;
 
 struct svc_gc_item;
+struct svc_anchor {
+    char sha256[65];
+    ch_cert *cert;
+    struct svc_anchor *next;
+};
 
 #define SVC_DECISION_LOG 1024
 typedef ch_svc_decision_entry svc_decision_entry;
@@ -38,7 +43,12 @@ struct ch_svc {
     pthread_cond_t gc_cond;
     struct svc_gc_item *gc_head, *gc_tail;
     bool gc_leader;
-    /* device authentication (svc_device.c): counts by reason, the last decisions */
+    /* device authentication (svc_device.c): trusted certificates decoded once (by the SHA-256
+     * of their DER, which never changes for a given certificate), counts by reason, the last
+     * decisions */
+    pthread_mutex_t anchor_lock;
+    struct svc_anchor *anchors;
+    size_t nanchors;
     atomic_ulong decisions[CH_DECISION_NREASONS];
     pthread_mutex_t dlog_lock;
     svc_decision_entry dlog[SVC_DECISION_LOG];
