@@ -674,6 +674,44 @@ int cmd_remote_trusted_delete(cli_args *a)
     return delete_and_say(a, "trusted-certificates");
 }
 
+int cmd_remote_device_list(cli_args *a)
+{
+    static const char *const cols[] = {"id", "device_id", "status", "trusted_certificate_id", "last_seen"};
+    static const int w[] = {28, 32, 8, 28, 20};
+
+    return list_and_print(a, "devices", cols, w, 5);
+}
+
+static int device_status(cli_args *a, const char *status)
+{
+    json_t *body = json_pack("{ss}", "status", status), *ans = NULL;
+    char path[200];
+    int rc;
+
+    snprintf(path, sizeof path, "devices/%s", a->pos[0]);
+    rc = remote_call(a, "PATCH", path, body, &ans, NULL);
+    if (rc == 0)
+        printf("%s  %s  %s\n", str(ans, "id"), str(ans, "device_id"), str(ans, "status"));
+    json_decref(body);
+    json_decref(ans);
+    return rc;
+}
+
+int cmd_remote_device_block(cli_args *a)
+{
+    return device_status(a, "blocked");
+}
+
+int cmd_remote_device_unblock(cli_args *a)
+{
+    return device_status(a, "active");
+}
+
+int cmd_remote_device_delete(cli_args *a)
+{
+    return delete_and_say(a, "devices");
+}
+
 int cmd_remote_token_list(cli_args *a)
 {
     static const char *const cols[] = {"id", "name", "role", "created_at", "revoked_at"};

@@ -82,8 +82,13 @@ dev_id=$(api GET /api/v1/devices >/dev/null; body '.items[0].id')
 api PATCH "/api/v1/devices/$dev_id" '{"status":"blocked"}'
 check_eq "a device is blocked" "200 blocked" "$status $(body .status)"
 check_eq "a blocked device is refused" "deny device_blocked" "$(decide d1.pem default/sensor-1)"
-api PATCH "/api/v1/devices/$dev_id" '{"status":"active"}'
-check_eq "and let in again once unblocked" "allow known_device" "$(decide d1.pem default/sensor-1)"
+remote() { "$CERTHUB" --server "https://localhost:$port" --token-file "$data/admin-token" --ca-file "$data/ca.pem" "$@"; }
+check_contains "the CLI lists devices" "$(remote device list)" "sensor-1"
+check_contains "and unblocks one" "$(remote device unblock "$dev_id")" "active"
+check_eq "let in again once unblocked" "allow known_device" "$(decide d1.pem default/sensor-1)"
+remote device block "$dev_id" >/dev/null
+check_eq "blocked from the CLI" "deny device_blocked" "$(decide d1.pem default/sensor-1)"
+remote device unblock "$dev_id" >/dev/null
 
 api PATCH "/api/v1/trusted-certificates/$fleet_id" '{"status":"disabled"}'
 check_eq "its trusted certificate disabled: refused" "deny anchor_disabled" "$(decide d1.pem default/sensor-1)"
