@@ -205,6 +205,20 @@ int ch_svc_trusted_verification_code(ch_svc *svc, const ch_actor *actor, const c
 int ch_svc_trusted_verify(ch_svc *svc, const ch_actor *actor, const char *id, const uint8_t *cert, size_t len,
                           ch_store_trusted *out);
 
+/* ------------------------------------------------------------- tenant settings */
+
+typedef struct ch_svc_settings {
+    /* Whether trusted certificates without a proof of possession authenticate devices
+     * (default true: a certificate the tenant added is trusted). */
+    bool unverified_trusted_certificates_authenticate;
+} ch_svc_settings;
+
+int ch_svc_settings_get(ch_svc *svc, const ch_actor *actor, ch_svc_settings *out);
+/* Changes the settings named in a JSON object (admins); unknown names are refused. */
+int ch_svc_settings_update(ch_svc *svc, const ch_actor *actor, const char *json, ch_svc_settings *out);
+/* The same without an actor (the device decision). */
+int svc_settings_of(ch_svc *svc, const char *tenant_id, ch_svc_settings *out);
+
 /* ------------------------------------------------------------- devices */
 
 typedef enum {
@@ -215,6 +229,7 @@ typedef enum {
     CH_DECIDE_UNTRUSTED,
     CH_DECIDE_ANCHOR_DISABLED,
     CH_DECIDE_ANCHOR_DELETED,
+    CH_DECIDE_ANCHOR_UNVERIFIED,
     CH_DECIDE_DEVICE_BLOCKED,
     CH_DECIDE_EXPIRED,
     CH_DECIDE_BAD_DEVICE_ID,

@@ -74,6 +74,9 @@ int ch_store_tenant_get_by_name(ch_store *s, ch_store_tenant *out, const char *n
 int ch_store_tenant_list(ch_store *s, ch_store_tenant **out, size_t *count);
 void ch_store_tenant_dispose(ch_store_tenant *t);
 void ch_store_tenant_list_free(ch_store_tenant *list, size_t count);
+/* A tenant's settings as a JSON object ("{}" when none were set); free() the text. */
+int ch_store_tenant_settings_get(ch_store *s, const char *tenant_id, char **json);
+int ch_store_tenant_settings_put(ch_store *s, const char *tenant_id, const char *json);
 
 /* ------------------------------------------------------------- API tokens */
 

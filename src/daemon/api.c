@@ -1534,6 +1534,45 @@ static void device_delete(req *r, const char *id)
     reply_json(r, 200, json_pack("{ss sb}", "id", id, "deleted", 1));
 }
 
+/* ---- the tenant's settings */
+
+static void settings_reply(req *r, const ch_svc_settings *st)
+{
+    reply_json(r, 200, json_pack("{sb}", "unverified_trusted_certificates_authenticate",
+                                 st->unverified_trusted_certificates_authenticate));
+}
+
+static void settings_get(req *r, const char *unused)
+{
+    ch_svc_settings st;
+    int error = ch_svc_settings_get(r->svc, &r->who.actor, &st);
+
+    (void)unused;
+    if (error < 0)
+        return reply_error(r, error);
+    settings_reply(r, &st);
+}
+
+static void settings_update(req *r, const char *unused)
+{
+    static const char *const F[] = {"unverified_trusted_certificates_authenticate", NULL};
+    json_t *body = read_json(r, F);
+    ch_svc_settings st;
+    char *text;
+    int error;
+
+    (void)unused;
+    if (body == NULL)
+        return;
+    text = json_dumps(body, JSON_COMPACT);
+    if ((error = ch_svc_settings_update(r->svc, &r->who.actor, text, &st)) < 0)
+        reply_error(r, error);
+    else
+        settings_reply(r, &st);
+    free(text);
+    json_decref(body);
+}
+
 /* Adapters so every handler has one shape. */
 static void h_certificates_list(req *r, const char *id) { (void)id; certificates_list(r); }
 static void h_certificates_issue(req *r, const char *id) { (void)id; certificates_issue(r); }
@@ -1587,6 +1626,8 @@ static const struct route {
     {EVHTTP_REQ_DELETE, "trusted-certificates/{id}", trusted_delete},
     {EVHTTP_REQ_POST, "trusted-certificates/{id}/verification-code", trusted_code},
     {EVHTTP_REQ_POST, "trusted-certificates/{id}/verify", trusted_verify},
+    {EVHTTP_REQ_GET, "settings", settings_get},
+    {EVHTTP_REQ_PATCH, "settings", settings_update},
     {EVHTTP_REQ_POST, "device-auth", device_auth},
     {EVHTTP_REQ_GET, "device-decisions", device_decisions},
     {EVHTTP_REQ_GET, "devices", devices_list},

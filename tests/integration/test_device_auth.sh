@@ -90,6 +90,15 @@ remote device block "$dev_id" >/dev/null
 check_eq "blocked from the CLI" "deny device_blocked" "$(decide d1.pem default/sensor-1)"
 remote device unblock "$dev_id" >/dev/null
 
+# A tenant that asks for proofs of possession: unverified trusted certificates stop counting.
+api PATCH /api/v1/settings '{"unverified_trusted_certificates_authenticate":false}'
+check_eq "the tenant asks for proofs of possession" "200 false" "$status $(body .unverified_trusted_certificates_authenticate)"
+check_eq "a known device under an unverified trusted certificate: refused" "deny anchor_unverified" "$(decide d1.pem default/sensor-1)"
+api PATCH /api/v1/settings '{"colour":true}'
+check_eq "an unknown setting: 400" "400 colour" "$status $(body .error.field)"
+api PATCH /api/v1/settings '{"unverified_trusted_certificates_authenticate":true}'
+check_eq "back to the default: let in" "allow known_device" "$(decide d1.pem default/sensor-1)"
+
 api PATCH "/api/v1/trusted-certificates/$fleet_id" '{"status":"disabled"}'
 check_eq "its trusted certificate disabled: refused" "deny anchor_disabled" "$(decide d1.pem default/sensor-1)"
 check_eq "a new device under a disabled one: refused" "deny anchor_disabled" "$(decide d5.pem default/sensor-5)"

@@ -558,3 +558,95 @@ int ch_svc_cert_pem(ch_buf *out, const ch_store_cert *cert)
     /* The row was checked when it was stored. */
     return ch_pem_encode(out, "CERTIFICATE", cert->der, cert->der_len);
 }
+
+/* ---- tenant settings */
+
+static int settings_parse(ch_svc_settings *out, const char *text)
+{
+    json_t *j = json_loads(text ? text : "{}", 0, NULL), *v;
+
+    out->unverified_trusted_certificates_authenticate = true;
+    if (j == NULL)
+        return ch_error_set(CH_ESTORE, "a tenant's settings are damaged");
+    if ((v = json_object_get(j, "unverified_trusted_certificates_authenticate")) != NULL)
+        out->unverified_trusted_certificates_authenticate = json_is_true(v);
+    json_decref(j);
+    return 0;
+}
+
+int svc_settings_of(ch_svc *svc, const char *tenant_id, ch_svc_settings *out)
+{
+    char *text = NULL;
+    int error = ch_store_tenant_settings_get(svc->store, tenant_id, &text);
+
+    if (error == 0)
+        error = settings_parse(out, text);
+    free(text);
+    return error;
+}
+
+int ch_svc_settings_get(ch_svc *svc, const ch_actor *actor, ch_svc_settings *out)
+{
+    int error;
+
+    if ((error = svc_need(actor, CH_ROLE_VIEWER, "reading settings")) < 0)
+        return error;
+    return svc_settings_of(svc, actor->tenant_id, out);
+}
+
+struct settings_tx {
+    ch_svc *svc;
+    const ch_actor *actor;
+    const char *json;
+};
+
+static int settings_tx_run(void *arg)
+{
+    struct settings_tx *t = arg;
+    int error = ch_store_tenant_settings_put(t->svc->store, t->actor->tenant_id, t->json);
+
+    return error < 0 ? error : svc_audit(t->svc, t->actor, "settings.update", "tenant", t->actor->tenant_id, t->json);
+}
+
+int ch_svc_settings_update(ch_svc *svc, const ch_actor *actor, const char *json, ch_svc_settings *out)
+{
+    char *old = NULL, *merged = NULL;
+    json_t *cur = NULL, *patch = NULL, *v;
+    const char *key;
+    struct settings_tx t;
+    int error;
+
+    if ((error = svc_need(actor, CH_ROLE_ADMIN, "changing settings")) < 0)
+        return error;
+    if ((patch = json_loads(json ? json : "", 0, NULL)) == NULL || !json_is_object(patch)) {
+        json_decref(patch);
+        return ch_error_set(CH_EPARSE, "settings are a JSON object");
+    }
+    json_object_foreach(patch, key, v) {
+        if (strcmp(key, "unverified_trusted_certificates_authenticate") != 0) {
+            json_decref(patch);
+            return ch_error_set_field(CH_EINVAL, key,
+                                      "unknown setting \"%.64s\"; accepted: unverified_trusted_certificates_authenticate",
+                                      key);
+        }
+        if (!json_is_boolean(v)) {
+            json_decref(patch);
+            return ch_error_set_field(CH_EINVAL, key, "%s must be true or false", key);
+        }
+    }
+    if ((error = ch_store_tenant_settings_get(svc->store, actor->tenant_id, &old)) == 0 &&
+        (cur = json_loads(old, 0, NULL)) != NULL && json_object_update(cur, patch) == 0 &&
+        (merged = json_dumps(cur, JSON_COMPACT | JSON_SORT_KEYS)) != NULL) {
+        t = (struct settings_tx){svc, actor, merged};
+        error = svc_commit(svc, settings_tx_run, &t);
+    } else if (error == 0) {
+        error = ch_error_set(CH_ENOMEM, "out of memory");
+    }
+    if (error == 0 && out)
+        error = settings_parse(out, merged);
+    free(old);
+    free(merged);
+    json_decref(cur);
+    json_decref(patch);
+    return error;
+}

@@ -33,6 +33,7 @@ static const char *const reasons[CH_DECISION_NREASONS] = {
     [CH_DECIDE_UNTRUSTED] = "untrusted",
     [CH_DECIDE_ANCHOR_DISABLED] = "anchor_disabled",
     [CH_DECIDE_ANCHOR_DELETED] = "anchor_deleted",
+    [CH_DECIDE_ANCHOR_UNVERIFIED] = "anchor_unverified",
     [CH_DECIDE_DEVICE_BLOCKED] = "device_blocked",
     [CH_DECIDE_EXPIRED] = "certificate_expired",
     [CH_DECIDE_BAD_DEVICE_ID] = "bad_device_id",
@@ -228,7 +229,7 @@ static ch_cert *anchor_cert(ch_svc *svc, const ch_store_trusted *t)
 /* The trusted certificate that verifies the chain, among the tenant's enabled ones; when only
  * a disabled one does, *disabled_hit is set. */
 static int verify_chain(ch_svc *svc, const char *tenant_id, ch_cert **chain, size_t n, ch_store_trusted *anchor_out,
-                        bool *disabled_hit, char *why, size_t whysize)
+                        bool *disabled_hit, bool need_verified, char *why, size_t whysize)
 {
     ch_store_trusted *rows = NULL;
     size_t nrows = 0, ninv = 0;
@@ -255,7 +256,9 @@ static int verify_chain(ch_svc *svc, const char *tenant_id, ch_cert **chain, siz
     /* Enabled ones first, so a disabled anchor is reported only when nothing else verifies. */
     for (int pass = 0; pass < 2 && found < 0; pass++)
         for (size_t i = 0; i < nrows && found < 0; i++) {
-            bool enabled = strcmp(rows[i].status, "enabled") == 0;
+            /* An anchor without its proof of possession counts as disabled when the tenant
+             * asks for proofs. */
+            bool enabled = strcmp(rows[i].status, "enabled") == 0 && (rows[i].verified || !need_verified);
             ch_cert *anchor = NULL;
             ch_verify_opts o = {.purpose = CH_PURPOSE_CLIENT};
             if (enabled != (pass == 0) || (anchor = anchor_cert(svc, &rows[i])) == NULL)
@@ -298,6 +301,7 @@ int ch_svc_device_decide(ch_svc *svc, const uint8_t *chain_data, size_t len, con
     ch_cert **chain = NULL;
     char *cn = NULL;
     bool tenant_known = false, disabled_hit;
+    ch_svc_settings settings;
     int64_t now = ch_now();
     int error;
 
@@ -332,6 +336,10 @@ int ch_svc_device_decide(ch_svc *svc, const uint8_t *chain_data, size_t len, con
             decided(svc, d, false, CH_DECIDE_ANCHOR_DELETED, "the trusted certificate it was registered with is gone");
         else if (strcmp(anchor.status, "enabled") != 0)
             decided(svc, d, false, CH_DECIDE_ANCHOR_DISABLED, "its trusted certificate is disabled");
+        else if (!anchor.verified && svc_settings_of(svc, dev.tenant_id, &settings) == 0 &&
+                 !settings.unverified_trusted_certificates_authenticate)
+            decided(svc, d, false, CH_DECIDE_ANCHOR_UNVERIFIED,
+                    "its trusted certificate has no proof of possession, which this tenant requires");
         else if (anchor.not_after <= now)
             decided(svc, d, false, CH_DECIDE_EXPIRED, "its trusted certificate has expired");
         else {
@@ -356,6 +364,10 @@ int ch_svc_device_decide(ch_svc *svc, const uint8_t *chain_data, size_t len, con
     }
 
     /* A new device, or a known one with a new certificate: verify the chain. */
+    if (svc_settings_of(svc, d->tenant_id, &settings) < 0) {
+        decided(svc, d, false, CH_DECIDE_ERROR, ch_error_last());
+        goto done;
+    }
     if (ch_cert_parse_all(&chain, &n, chain_data, len) < 0 || n == 0 || n > CH_MAX_CHAIN_LEN) {
         decided(svc, d, false, CH_DECIDE_BAD_CERTIFICATE, "the client certificate chain cannot be read");
         goto done;
@@ -372,13 +384,18 @@ int ch_svc_device_decide(ch_svc *svc, const uint8_t *chain_data, size_t len, con
         decided(svc, d, false, CH_DECIDE_USERNAME_MISMATCH, "the user name's device is not the certificate's CN");
         goto done;
     }
-    if ((error = verify_chain(svc, d->tenant_id, chain, n, &anchor, &disabled_hit, why, sizeof why)) < 0) {
+    if ((error = verify_chain(svc, d->tenant_id, chain, n, &anchor, &disabled_hit,
+                              !settings.unverified_trusted_certificates_authenticate, why, sizeof why)) < 0) {
         decided(svc, d, false, error == CH_EVERIFY ? CH_DECIDE_UNTRUSTED : CH_DECIDE_ERROR, why);
         goto done;
     }
     snprintf(d->trusted_id, sizeof d->trusted_id, "%s", anchor.id);
     if (disabled_hit) {
-        decided(svc, d, false, CH_DECIDE_ANCHOR_DISABLED, "the trusted certificate it chains to is disabled");
+        if (strcmp(anchor.status, "enabled") == 0)
+            decided(svc, d, false, CH_DECIDE_ANCHOR_UNVERIFIED,
+                    "the trusted certificate it chains to has no proof of possession, which this tenant requires");
+        else
+            decided(svc, d, false, CH_DECIDE_ANCHOR_DISABLED, "the trusted certificate it chains to is disabled");
         goto done;
     }
     if (ch_store_device_by_name(svc->store, &dev, d->tenant_id, cn) == 0) {

@@ -129,6 +129,8 @@ static const char *const migrations[] = {
     "  UNIQUE(tenant_id, device_id));"
     /* Without a tenant in the MQTT user name, a device is found by its certificate alone. */
     "CREATE INDEX devices_cert ON devices(cert_sha256);",
+    /* 6: settings of a tenant, a JSON object (absent keys take their defaults). */
+    "ALTER TABLE tenants ADD COLUMN settings TEXT;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -136,7 +138,7 @@ static const char *const migrations[] = {
 /* ------------------------------------------------------------- connections */
 
 enum stmt_id {
-    S_TENANT_PUT, S_TENANT_GET, S_TENANT_GET_NAME, S_TENANT_LIST,
+    S_TENANT_PUT, S_TENANT_GET, S_TENANT_GET_NAME, S_TENANT_LIST, S_TENANT_SETTINGS_GET, S_TENANT_SETTINGS_PUT,
     S_KEY_PUT, S_KEY_GET, S_KEY_DELETE, S_TOKEN_PUT, S_TOKEN_GET, S_TOKEN_COUNT, S_TOKEN_LIST, S_TOKEN_REVOKE, S_TOKEN_TENANT,
     S_DEV_PUT, S_DEV_BY_CERT, S_DEV_BY_NAME, S_DEV_GET, S_DEV_LIST, S_DEV_UPDATE, S_DEV_DELETE,
     S_TRUSTED_PUT, S_TRUSTED_GET, S_TRUSTED_LIST, S_TRUSTED_UPDATE, S_TRUSTED_DELETE,
@@ -162,6 +164,8 @@ enum stmt_id {
 static const char *const stmt_sql[S_COUNT] = {
     [S_TENANT_PUT] = "INSERT INTO tenants(id, name, created_at) VALUES(?,?,?)",
     [S_TENANT_GET] = "SELECT id, name, created_at FROM tenants WHERE id=?",
+    [S_TENANT_SETTINGS_GET] = "SELECT coalesce(settings, '{}') FROM tenants WHERE id=?",
+    [S_TENANT_SETTINGS_PUT] = "UPDATE tenants SET settings=? WHERE id=?",
     [S_TENANT_GET_NAME] = "SELECT id, name, created_at FROM tenants WHERE name=?",
     [S_TENANT_LIST] = "SELECT id, name, created_at FROM tenants ORDER BY name",
     [S_KEY_PUT] = "INSERT INTO keys(id, tenant_id, algorithm, sealed, spki_sha256, created_at) VALUES(?,?,?,?,?,?)",
@@ -849,6 +853,29 @@ static int collect(sqlite3 *db, sqlite3_stmt *st, size_t size, row_reader read, 
 }
 
 /* ------------------------------------------------------------- tenants */
+
+int ch_store_tenant_settings_get(ch_store *s, const char *tenant_id, char **json)
+{
+    STMT(S_TENANT_SETTINGS_GET, "reading a tenant's settings");
+    *json = NULL;
+    bind_text(st, 1, tenant_id);
+    int error = step_row(db, st, "tenant");
+    if (error == 0) {
+        *json = col_text(st, 0);
+        sqlite3_reset(st);
+        if (*json == NULL)
+            error = ch_error_set(CH_ENOMEM, "out of memory");
+    }
+    return error;
+}
+
+int ch_store_tenant_settings_put(ch_store *s, const char *tenant_id, const char *json)
+{
+    STMT(S_TENANT_SETTINGS_PUT, "writing a tenant's settings");
+    bind_text(st, 1, json);
+    bind_text(st, 2, tenant_id);
+    return step_one_row(db, st, "writing a tenant's settings", "tenant");
+}
 
 static void read_tenant(ch_store_tenant *t, sqlite3_stmt *st)
 {
