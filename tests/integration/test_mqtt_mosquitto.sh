@@ -73,9 +73,16 @@ log_type all
 CONF
     mosquitto -c mosquitto.conf > mosquitto.out 2>&1 &
     mpid=$!
+    # Listening once a TCP connection is accepted and mosquitto is still running (a port
+    # another test took makes it exit after logging that it opened the socket).
     for i in $(seq 1 50); do
-        grep -q "listen socket on port $try" mosquitto.log 2>/dev/null && { mport=$try; break 2; }
         kill -0 "$mpid" 2>/dev/null || break
+        if grep -q "listen socket on port $try" mosquitto.log 2>/dev/null &&
+            (exec 3<>"/dev/tcp/127.0.0.1/$try") 2>/dev/null; then
+            sleep 0.2
+            kill -0 "$mpid" 2>/dev/null && ! grep -q "Error" mosquitto.log && { mport=$try; break 2; }
+            break
+        fi
         sleep 0.1
     done
     kill "$mpid" 2>/dev/null; wait "$mpid" 2>/dev/null || true
