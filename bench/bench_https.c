@@ -34,7 +34,7 @@
 
 static double seconds = 3.0;
 static int conns = 8;
-static char server_threads[8] = "2";
+static char server_threads[8] = "8";
 
 /* ------------------------------------------------------------ the load */
 
