@@ -15,9 +15,12 @@ packages=(
   jq                                # reading JSON responses in integration tests
   faketime                          # moving certhubd's clock in renewal tests
   mosquitto mosquitto-clients mosquitto-dev  # the MQTT broker, its plugin API and clients
+  chromium                          # the web console's browser tests (driven by playwright-core)
   libcurl4-openssl-dev              # the CLI as a client of certhubd
   openjdk-17-jdk-headless           # keytool, for JKS/JCEKS/PKCS#12 interop tests
 )
+# Node.js runs the browser-test driver; the machine's own is used when there is one.
+command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 # `scripts/deps.sh bench`: also what the benchmarks compare against.
 if [ "${1:-}" = bench ]; then
   packages+=(golang-cfssl)          # cfssl serve, beside certhubd in bench_https

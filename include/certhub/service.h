@@ -92,6 +92,31 @@ typedef struct ch_svc_principal {
 } ch_svc_principal;
 int ch_svc_authenticate(ch_svc *svc, const char *token, ch_svc_principal *out);
 
+/* ------------------------------------------------------------- console users */
+
+/* Creates a user of the actor's tenant (admins); the password (8+ characters) is kept as an
+ * scrypt hash. */
+int ch_svc_user_create(ch_svc *svc, const ch_actor *actor, const char *name, ch_role role, const char *password);
+/* First start: the user "admin" of the tenant with a random password handed back once
+ * (*password NULL when the tenant already has users). */
+int ch_svc_user_bootstrap(ch_svc *svc, const char *tenant_id, char **password);
+
+typedef struct ch_svc_session {
+    char *token;      /* the cookie (only here) */
+    char *csrf;       /* sent back on every change in X-CSRF-Token */
+    char tenant_id[CH_ID_MAX];
+    char tenant[64];
+    char user[65];
+    ch_role role;
+    int64_t expires_at;
+} ch_svc_session;
+/* Signs a user in (tenant NULL: "default"); CH_EAUTH "wrong user name or password" otherwise. */
+int ch_svc_login(ch_svc *svc, const char *tenant, const char *user, const char *password, ch_svc_session *out);
+/* The principal of a session cookie, and its CSRF token. */
+int ch_svc_session_authenticate(ch_svc *svc, const char *token, ch_svc_principal *who, char csrf[65]);
+int ch_svc_logout(ch_svc *svc, const char *token);
+void ch_svc_session_dispose(ch_svc_session *s);
+
 const char *ch_role_name(ch_role role);
 int ch_role_parse(ch_role *out, const char *name);
 
@@ -103,6 +128,7 @@ int ch_role_parse(ch_role *out, const char *name);
 typedef struct ch_svc_bootstrap {
     char tenant_id[CH_ID_MAX];  /* the "default" tenant */
     char *admin_token;          /* only on the first start (free with ch_secure_free_str) */
+    char *admin_password;       /* the console user "admin", first start only (likewise) */
     ch_cert *server_cert;       /* certhubd's own TLS certificate ... */
     ch_cert *issuer_cert;       /* ... its issuer (sent in the chain) */
     ch_key *server_key;

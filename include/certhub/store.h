@@ -130,6 +130,33 @@ int ch_store_trusted_delete(ch_store *s, const char *tenant_id, const char *id);
 void ch_store_trusted_dispose(ch_store_trusted *t);
 void ch_store_trusted_list_free(ch_store_trusted *list, size_t count);
 
+/* ------------------------------------------------------------- users and sessions */
+
+typedef struct ch_store_user {
+    char *id, *tenant_id, *name, *role;
+    char *password_hash;    /* "scrypt$N$r$p$salt$hash", hex */
+    int64_t created_at;
+} ch_store_user;
+
+int ch_store_user_put(ch_store *s, const ch_store_user *u); /* CH_EEXISTS: the name is taken */
+int ch_store_user_get_by_name(ch_store *s, ch_store_user *out, const char *tenant_id, const char *name);
+int ch_store_user_count(ch_store *s, const char *tenant_id, int64_t *count);
+int ch_store_user_set_password(ch_store *s, const char *tenant_id, const char *id, const char *hash);
+void ch_store_user_dispose(ch_store_user *u);
+
+/* A console session: the cookie itself is never stored, only its SHA-256. */
+typedef struct ch_store_session {
+    char token_hash[65];
+    char *user_id, *tenant_id, *role, *user_name;
+    char *csrf;             /* the token every change must carry (X-CSRF-Token) */
+    int64_t created_at, expires_at;
+} ch_store_session;
+
+int ch_store_session_put(ch_store *s, const ch_store_session *x);
+int ch_store_session_get(ch_store *s, ch_store_session *out, const char *token_hash);
+int ch_store_session_delete(ch_store *s, const char *token_hash);
+void ch_store_session_dispose(ch_store_session *x);
+
 /* ------------------------------------------------------------- devices */
 
 /* A device registered through a trusted certificate (found by its certificate's SHA-256). */

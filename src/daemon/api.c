@@ -1573,6 +1573,70 @@ static void settings_update(req *r, const char *unused)
     json_decref(body);
 }
 
+/* ---- console sessions */
+
+static json_t *session_json(const char *user, const char *tenant, ch_role role, const char *csrf)
+{
+    return json_pack("{ss ss ss ss}", "user", user, "tenant", tenant, "role", ch_role_name(role), "csrf_token", csrf);
+}
+
+/* POST /api/v1/session {"username","password","tenant"}: signs in; the session is a cookie
+ * (HttpOnly, Secure, SameSite=Strict). */
+static void session_create(req *r)
+{
+    static const char *const F[] = {"username", "password", "tenant", NULL};
+    json_t *body = read_json(r, F);
+    const char *user = NULL, *password = NULL, *tenant = NULL;
+    ch_svc_session s;
+    char cookie[200];
+    int error;
+
+    if (body == NULL || get_str(r, body, "username", &user) || get_str(r, body, "password", &password) ||
+        get_str(r, body, "tenant", &tenant))
+        goto done;
+    if ((error = ch_svc_login(r->svc, tenant, user, password, &s)) < 0) {
+        reply_error(r, error);
+        goto done;
+    }
+    snprintf(cookie, sizeof cookie, "certhub_session=%s; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=%lld",
+             s.token, (long long)(s.expires_at - ch_now()));
+    evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Set-Cookie", cookie);
+    ch_wipe(cookie, sizeof cookie);
+    reply_json(r, 201, session_json(s.user, s.tenant, s.role, s.csrf));
+    ch_svc_session_dispose(&s);
+done:
+    json_decref(body);
+}
+
+static void session_get(req *r, const char *unused)
+{
+    char cookie[128], csrf[65] = "";
+    ch_svc_principal who;
+    ch_store_tenant t;
+    const char *name = r->who.name;
+
+    (void)unused;
+    /* The CSRF token again (the page may have been reloaded); for a token, just who it is. */
+    if (session_cookie(r, cookie, sizeof cookie) != NULL)
+        ch_svc_session_authenticate(r->svc, cookie, &who, csrf);
+    if (ch_store_tenant_get(ch_svc_store(r->svc), &t, r->who.tenant_id) < 0)
+        return reply_error(r, CH_ESTORE);
+    reply_json(r, 200, session_json(strncmp(name, "user:", 5) == 0 ? name + 5 : name, t.name, r->who.actor.role, csrf));
+    ch_store_tenant_dispose(&t);
+}
+
+static void session_delete(req *r, const char *unused)
+{
+    char cookie[128];
+
+    (void)unused;
+    if (session_cookie(r, cookie, sizeof cookie) != NULL)
+        ch_svc_logout(r->svc, cookie);
+    evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Set-Cookie",
+                      "certhub_session=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0");
+    reply_json(r, 200, json_pack("{sb}", "signed_out", 1));
+}
+
 /* Adapters so every handler has one shape. */
 static void h_certificates_list(req *r, const char *id) { (void)id; certificates_list(r); }
 static void h_certificates_issue(req *r, const char *id) { (void)id; certificates_issue(r); }
@@ -1626,6 +1690,8 @@ static const struct route {
     {EVHTTP_REQ_DELETE, "trusted-certificates/{id}", trusted_delete},
     {EVHTTP_REQ_POST, "trusted-certificates/{id}/verification-code", trusted_code},
     {EVHTTP_REQ_POST, "trusted-certificates/{id}/verify", trusted_verify},
+    {EVHTTP_REQ_GET, "session", session_get},
+    {EVHTTP_REQ_DELETE, "session", session_delete},
     {EVHTTP_REQ_GET, "settings", settings_get},
     {EVHTTP_REQ_PATCH, "settings", settings_update},
     {EVHTTP_REQ_POST, "device-auth", device_auth},
@@ -1659,6 +1725,37 @@ static const char *method_name(enum evhttp_cmd_type m)
     }
 }
 
+extern const unsigned char console_index_html[], console_app_js[], console_style_css[];
+extern const size_t console_index_html_len, console_app_js_len, console_style_css_len;
+
+/* The web console's files (embedded at build time), with headers that keep it to itself:
+ * scripts and styles from this origin only, never framed, types not sniffed. */
+static void console_file(req *r, const char *path)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(r->ev);
+    const unsigned char *data;
+    size_t len;
+    const char *type;
+
+    if (evhttp_request_get_command(r->ev) != EVHTTP_REQ_GET)
+        return reply_error_msg(r, CH_ENOTFOUND, NULL, "no such resource; the API lives under /api/v1/");
+    if (strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0) {
+        data = console_index_html, len = console_index_html_len, type = "text/html; charset=utf-8";
+    } else if (strcmp(path, "/app.js") == 0) {
+        data = console_app_js, len = console_app_js_len, type = "text/javascript; charset=utf-8";
+    } else if (strcmp(path, "/style.css") == 0) {
+        data = console_style_css, len = console_style_css_len, type = "text/css; charset=utf-8";
+    } else {
+        return reply_error_msg(r, CH_ENOTFOUND, NULL, "no such resource; the API lives under /api/v1/");
+    }
+    evhttp_add_header(h, "Content-Security-Policy",
+                      "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
+    evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+    evhttp_add_header(h, "Referrer-Policy", "no-referrer");
+    evhttp_add_header(h, "Cache-Control", "no-cache");
+    reply_text(r, type, data, len, NULL);
+}
+
 extern const unsigned char openapi_yaml[];
 extern const size_t openapi_yaml_len;
 
@@ -1666,6 +1763,7 @@ void api_print_routes(void)
 {
     printf("GET /api/v1/health\n");
     printf("GET /api/v1/openapi.yaml\n");
+    printf("POST /api/v1/session\n");
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
         printf("%s /api/v1/%s\n", method_name(routes[i].method), routes[i].pattern);
 }
@@ -1749,8 +1847,10 @@ static void dispatch(req *r, size_t *route_index)
     }
     if (strcmp(p, "/api/v1/openapi.yaml") == 0 && m == EVHTTP_REQ_GET)
         return reply_text(r, "application/yaml", openapi_yaml, openapi_yaml_len, NULL);
+    if (strcmp(p, "/api/v1/session") == 0 && m == EVHTTP_REQ_POST) /* signing in needs no credential */
+        return session_create(r);
     if (strncmp(p, "/api/v1/", 8) != 0)
-        return reply_error_msg(r, CH_ENOTFOUND, NULL, "no such resource; the API lives under /api/v1/");
+        return console_file(r, p);
     if (need_auth(r) < 0)
         return;
     p += 8;

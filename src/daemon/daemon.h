@@ -42,6 +42,8 @@ int read_upload(req *r, upload *u, const char *const *allowed, const char *file_
 void upload_dispose(upload *u);
 /* Authenticates the Bearer token; 0, or -1 after replying 401. */
 int need_auth(req *r);
+/* The certhub_session cookie of the request, copied into buf, or NULL. */
+const char *session_cookie(req *r, char *buf, size_t size);
 /* A query parameter or NULL. */
 const char *query(req *r, const char *name);
 

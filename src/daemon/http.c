@@ -20,6 +20,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/thread.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -211,11 +212,47 @@ void upload_dispose(upload *u)
     memset(u, 0, sizeof *u);
 }
 
+const char *session_cookie(req *r, char *buf, size_t size)
+{
+    const char *c = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Cookie"), *p;
+    size_t n;
+
+    for (p = c; p && (p = strstr(p, "certhub_session=")) != NULL; p += 16) {
+        if (p != c && p[-1] != ' ' && p[-1] != ';')
+            continue;
+        p += 16;
+        n = strcspn(p, "; ");
+        if (n == 0 || n >= size)
+            return NULL;
+        memcpy(buf, p, n);
+        buf[n] = '\0';
+        return buf;
+    }
+    return NULL;
+}
+
 int need_auth(req *r)
 {
     const char *h = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Authorization");
+    char cookie[128], csrf[65];
     int error;
 
+    /* The console: a session cookie, and on every change the CSRF token of the session (a
+     * page of another site can send the cookie along, but cannot read the token). */
+    if (h == NULL && session_cookie(r, cookie, sizeof cookie) != NULL) {
+        enum evhttp_cmd_type m = evhttp_request_get_command(r->ev);
+        const char *sent = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "X-CSRF-Token");
+        if ((error = ch_svc_session_authenticate(r->svc, cookie, &r->who, csrf)) < 0) {
+            reply_error(r, error);
+            return -1;
+        }
+        if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_HEAD &&
+            (sent == NULL || strlen(sent) != strlen(csrf) || CRYPTO_memcmp(sent, csrf, strlen(csrf)) != 0)) {
+            reply_error_msg(r, CH_EPERM, NULL, "missing or wrong X-CSRF-Token for this session");
+            return -1;
+        }
+        return 0;
+    }
     if (h == NULL || strncmp(h, "Bearer ", 7) != 0) {
         evhttp_add_header(evhttp_request_get_output_headers(r->ev), "WWW-Authenticate", "Bearer");
         reply_error_msg(r, CH_EAUTH, NULL, "an API token is required: Authorization: Bearer <token>");

@@ -210,6 +210,9 @@ int main(int argc, char **argv)
                "certhubd: admin API token (shown once; also in %s/admin-token): %s\n"
                "certhubd: trust %s/ca.pem (certhub Quickstart Root CA - Not for Production)\n",
                data_dir, data_dir, b.admin_token, data_dir);
+    if (b.admin_password != NULL)
+        printf("certhubd: console user admin, password (shown once; also in %s/admin-password): %s\n", data_dir,
+               b.admin_password);
     if ((tls = tls_context(&b)) == NULL) {
         fprintf(stderr, "certhubd: cannot set up TLS with the server certificate\n");
         ch_svc_bootstrap_dispose(&b);

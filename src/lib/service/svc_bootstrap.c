@@ -102,6 +102,14 @@ int ch_svc_bootstrap_run(ch_svc *svc, const char *data_dir, const char *hostname
         if ((error = ch_file_write_atomic(path, out->admin_token, strlen(out->admin_token), 0600)) < 0)
             goto done;
     }
+    /* The console's first user, "admin", with a password shown once and kept 0600. */
+    if ((error = ch_svc_user_bootstrap(svc, out->tenant_id, &out->admin_password)) < 0)
+        goto done;
+    if (out->admin_password != NULL) {
+        snprintf(path, sizeof path, "%s/admin-password", data_dir);
+        if ((error = ch_file_write_atomic(path, out->admin_password, strlen(out->admin_password), 0600)) < 0)
+            goto done;
+    }
     /* certhubd's own certificate, renewed when a third of its life is left. */
     error = find_server_cert(svc, &a, &server);
     if (error == CH_ENOTFOUND) {
@@ -143,6 +151,7 @@ done:
 void ch_svc_bootstrap_dispose(ch_svc_bootstrap *b)
 {
     ch_secure_free_str(b->admin_token);
+    ch_secure_free_str(b->admin_password);
     ch_cert_free(b->server_cert);
     ch_cert_free(b->issuer_cert);
     ch_key_free(b->server_key);

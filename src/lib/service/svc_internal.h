@@ -106,6 +106,9 @@ void svc_ca_forget(ch_svc *svc, const char *tenant_id, const char *ca_id);
  * listener trusts exactly the list.  Called after every change of a trusted certificate. */
 int svc_trust_dir_sync(ch_svc *svc);
 
+/* An scrypt hash of a password ("scrypt$N$r$p$salt$hash"); free with ch_secure_free_str. */
+int svc_password_hash(char **out, const char *password);
+
 /* Runs f inside a transaction: commit when it returns 0, roll back otherwise. */
 #define SVC_TX(svc, expr)                                                                                    \
     do {                                                                                                     \

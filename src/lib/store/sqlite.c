@@ -131,6 +131,11 @@ static const char *const migrations[] = {
     "CREATE INDEX devices_cert ON devices(cert_sha256);",
     /* 6: settings of a tenant, a JSON object (absent keys take their defaults). */
     "ALTER TABLE tenants ADD COLUMN settings TEXT;",
+    /* 7: console sessions, stored as the SHA-256 of their cookie. */
+    "CREATE TABLE sessions ("
+    "  token_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  tenant_id TEXT NOT NULL, role TEXT NOT NULL, user_name TEXT NOT NULL, csrf TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -141,6 +146,7 @@ enum stmt_id {
     S_TENANT_PUT, S_TENANT_GET, S_TENANT_GET_NAME, S_TENANT_LIST, S_TENANT_SETTINGS_GET, S_TENANT_SETTINGS_PUT,
     S_KEY_PUT, S_KEY_GET, S_KEY_DELETE, S_TOKEN_PUT, S_TOKEN_GET, S_TOKEN_COUNT, S_TOKEN_LIST, S_TOKEN_REVOKE, S_TOKEN_TENANT,
     S_DEV_PUT, S_DEV_BY_CERT, S_DEV_BY_NAME, S_DEV_GET, S_DEV_LIST, S_DEV_UPDATE, S_DEV_DELETE,
+    S_USER_PUT, S_USER_GET_NAME, S_USER_COUNT, S_USER_PASSWORD, S_SESS_PUT, S_SESS_GET, S_SESS_DELETE,
     S_TRUSTED_PUT, S_TRUSTED_GET, S_TRUSTED_LIST, S_TRUSTED_UPDATE, S_TRUSTED_DELETE,
     S_PROFILE_PUT, S_PROFILE_UPDATE, S_PROFILE_GET, S_PROFILE_LIST, S_PROFILE_DELETE,
     S_CERT_PUT, S_CERT_GET, S_CERT_GET_SHA, S_CERT_ID_BY_SHA, S_CERT_DELETE, S_CERT_RENAME, S_CERT_STATUS,
@@ -187,6 +193,15 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_DEV_UPDATE] = "UPDATE devices SET cert_sha256=?, cert_not_after=?, trusted_id=?, last_seen=?, status=?"
                      " WHERE tenant_id=? AND id=?",
     [S_DEV_DELETE] = "DELETE FROM devices WHERE tenant_id=? AND id=?",
+    [S_USER_PUT] = "INSERT INTO users(id, tenant_id, name, role, password_hash, created_at) VALUES(?,?,?,?,?,?)",
+    [S_USER_GET_NAME] = "SELECT id, tenant_id, name, role, password_hash, created_at FROM users WHERE tenant_id=? AND name=?",
+    [S_USER_COUNT] = "SELECT count(*) FROM users WHERE tenant_id=?",
+    [S_USER_PASSWORD] = "UPDATE users SET password_hash=? WHERE tenant_id=? AND id=?",
+    [S_SESS_PUT] = "INSERT INTO sessions(token_hash, user_id, tenant_id, role, user_name, csrf, created_at, expires_at)"
+                   " VALUES(?,?,?,?,?,?,?,?)",
+    [S_SESS_GET] = "SELECT token_hash, user_id, tenant_id, role, user_name, csrf, created_at, expires_at FROM sessions"
+                   " WHERE token_hash=?",
+    [S_SESS_DELETE] = "DELETE FROM sessions WHERE token_hash=?",
     [S_TRUSTED_PUT] = "INSERT INTO trusted_certs(" TRUSTED_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [S_TRUSTED_GET] = "SELECT " TRUSTED_COLS " FROM trusted_certs WHERE tenant_id=? AND id=?",
     [S_TRUSTED_LIST] = "SELECT " TRUSTED_COLS " FROM trusted_certs WHERE tenant_id=? ORDER BY created_at, id",
@@ -1055,6 +1070,125 @@ int ch_store_token_revoke(ch_store *s, const char *tenant_id, const char *id, in
     bind_text(st, 2, tenant_id);
     bind_text(st, 3, id);
     return step_one_row(db, st, "revoking a token", "active token");
+}
+
+/* ------------------------------------------------------------- users and sessions */
+
+int ch_store_user_put(ch_store *s, const ch_store_user *u)
+{
+    STMT(S_USER_PUT, "storing a user");
+    bind_text(st, 1, u->id);
+    bind_text(st, 2, u->tenant_id);
+    bind_text(st, 3, u->name);
+    bind_text(st, 4, u->role);
+    bind_text(st, 5, u->password_hash);
+    sqlite3_bind_int64(st, 6, u->created_at);
+    return step_done(db, st, "storing a user");
+}
+
+int ch_store_user_get_by_name(ch_store *s, ch_store_user *out, const char *tenant_id, const char *name)
+{
+    STMT(S_USER_GET_NAME, "reading a user");
+    memset(out, 0, sizeof *out);
+    bind_text(st, 1, tenant_id);
+    bind_text(st, 2, name);
+    int error = step_row(db, st, "user");
+    if (error == 0) {
+        out->id = col_text(st, 0);
+        out->tenant_id = col_text(st, 1);
+        out->name = col_text(st, 2);
+        out->role = col_text(st, 3);
+        out->password_hash = col_text(st, 4);
+        out->created_at = sqlite3_column_int64(st, 5);
+        sqlite3_reset(st);
+    }
+    return error;
+}
+
+int ch_store_user_count(ch_store *s, const char *tenant_id, int64_t *count)
+{
+    STMT(S_USER_COUNT, "counting users");
+    bind_text(st, 1, tenant_id);
+    int rc = sqlite3_step(st);
+    *count = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : db_error(db, rc, "counting users");
+}
+
+int ch_store_user_set_password(ch_store *s, const char *tenant_id, const char *id, const char *hash)
+{
+    STMT(S_USER_PASSWORD, "changing a password");
+    bind_text(st, 1, hash);
+    bind_text(st, 2, tenant_id);
+    bind_text(st, 3, id);
+    return step_one_row(db, st, "changing a password", "user");
+}
+
+void ch_store_user_dispose(ch_store_user *u)
+{
+    if (u == NULL)
+        return;
+    free(u->id);
+    free(u->tenant_id);
+    free(u->name);
+    free(u->role);
+    if (u->password_hash)
+        ch_secure_free_str(u->password_hash);
+    memset(u, 0, sizeof *u);
+}
+
+int ch_store_session_put(ch_store *s, const ch_store_session *x)
+{
+    STMT(S_SESS_PUT, "storing a session");
+    bind_text(st, 1, x->token_hash);
+    bind_text(st, 2, x->user_id);
+    bind_text(st, 3, x->tenant_id);
+    bind_text(st, 4, x->role);
+    bind_text(st, 5, x->user_name);
+    bind_text(st, 6, x->csrf);
+    sqlite3_bind_int64(st, 7, x->created_at);
+    sqlite3_bind_int64(st, 8, x->expires_at);
+    return step_done(db, st, "storing a session");
+}
+
+int ch_store_session_get(ch_store *s, ch_store_session *out, const char *token_hash)
+{
+    STMT(S_SESS_GET, "reading a session");
+    memset(out, 0, sizeof *out);
+    bind_text(st, 1, token_hash);
+    int error = step_row(db, st, "session");
+    if (error == 0) {
+        col_hex(out->token_hash, st, 0);
+        out->user_id = col_text(st, 1);
+        out->tenant_id = col_text(st, 2);
+        out->role = col_text(st, 3);
+        out->user_name = col_text(st, 4);
+        out->csrf = col_text(st, 5);
+        out->created_at = sqlite3_column_int64(st, 6);
+        out->expires_at = sqlite3_column_int64(st, 7);
+        sqlite3_reset(st);
+    }
+    return error;
+}
+
+int ch_store_session_delete(ch_store *s, const char *token_hash)
+{
+    STMT(S_SESS_DELETE, "ending a session");
+    bind_text(st, 1, token_hash);
+    return step_done(db, st, "ending a session");
+}
+
+void ch_store_session_dispose(ch_store_session *x)
+{
+    if (x == NULL)
+        return;
+    free(x->user_id);
+    free(x->tenant_id);
+    free(x->role);
+    free(x->user_name);
+    if (x->csrf)
+        ch_secure_free_str(x->csrf);
+    memset(x, 0, sizeof *x);
 }
 
 /* ------------------------------------------------------------- devices */

@@ -1,0 +1,277 @@
+// certhub web console: one ES module, no build step.  Every request goes through the same
+// REST API and permissions as any other client; every value from a certificate is put on
+// the page as text (textContent), never as markup.
+
+let csrf = "";
+let me = null;
+
+// ---- the API
+async function api(method, path, body) {
+  const opts = { method, headers: {}, credentials: "same-origin" };
+  if (method !== "GET") opts.headers["X-CSRF-Token"] = csrf;
+  if (body instanceof FormData) opts.body = body;
+  else if (body !== undefined) {
+    opts.headers["Content-Type"] = "application/json";
+    opts.body = JSON.stringify(body);
+  }
+  const res = await fetch("/api/v1/" + path, opts);
+  const text = await res.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch { data = null; }
+  if (res.status === 401 && path !== "session") { showSignin(); throw new Error("signed out"); }
+  if (!res.ok) {
+    const e = new Error(data?.error?.message || res.statusText);
+    e.field = data?.error?.field;
+    e.reason = data?.error?.reason;
+    e.status = res.status;
+    throw e;
+  }
+  return data;
+}
+
+// ---- small DOM helpers: text only
+function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") e.className = v;
+    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else if (v === true) e.setAttribute(k, "");
+    else if (v !== false && v != null) e.setAttribute(k, v);
+  }
+  for (const c of children.flat()) if (c != null) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return e;
+}
+const canChange = () => me && me.role !== "viewer";
+const day = (t) => (t || "").slice(0, 10);
+const badge = (s) => el("span", { class: "badge " + s }, s);
+
+// ---- sign in and out
+function showSignin() {
+  document.getElementById("app").hidden = true;
+  document.getElementById("signin").hidden = false;
+  document.getElementById("si-user").focus();
+}
+
+async function start() {
+  try {
+    me = await api("GET", "session");
+    csrf = me.csrf_token;
+    document.getElementById("signin").hidden = true;
+    document.getElementById("app").hidden = false;
+    document.getElementById("who").textContent = `${me.user} · ${me.tenant} · ${me.role}`;
+    route();
+  } catch {
+    showSignin();
+  }
+}
+
+document.getElementById("signin-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const f = new FormData(ev.target);
+  const err = document.getElementById("si-error");
+  err.textContent = "";
+  try {
+    const s = await api("POST", "session", { tenant: f.get("tenant"), username: f.get("username"), password: f.get("password") });
+    csrf = s.csrf_token;
+    ev.target.reset();
+    await start();
+  } catch (e) {
+    err.textContent = e.message;
+  }
+});
+
+document.getElementById("signout").addEventListener("click", async () => {
+  await api("DELETE", "session").catch(() => {});
+  csrf = "";
+  me = null;
+  location.hash = "";
+  showSignin();
+});
+
+// ---- dialogs
+function openDialog(content) {
+  const d = document.getElementById("dialog");
+  d.replaceChildren(content);
+  d.showModal();
+  return d;
+}
+
+function confirmDialog(question, action) {
+  const d = openDialog(el("form", { method: "dialog" },
+    el("p", {}, question),
+    el("div", { class: "row-actions" },
+      el("button", { class: "danger", value: "yes", type: "submit" }, "Delete"),
+      el("button", { class: "secondary", value: "no", type: "submit" }, "Cancel"))));
+  d.addEventListener("close", () => { if (d.returnValue === "yes") action(); }, { once: true });
+}
+
+// ---- screens
+const screens = {
+  overview: overviewScreen,
+  certificates: certificatesScreen,
+  trusted: trustedScreen,
+  devices: devicesScreen,
+  audit: auditScreen,
+};
+
+function route() {
+  const name = (location.hash.replace(/^#\//, "") || "overview").split("/")[0];
+  for (const a of document.querySelectorAll("nav a"))
+    a.setAttribute("aria-current", a.getAttribute("href") === "#/" + name ? "page" : "false");
+  const screen = document.getElementById("screen");
+  screen.replaceChildren(el("p", {}, "Loading…"));
+  (screens[name] || overviewScreen)(screen).catch((e) => screen.replaceChildren(el("p", { class: "error" }, e.message)));
+}
+window.addEventListener("hashchange", route);
+
+async function overviewScreen(screen) {
+  const now = Date.now(), week = 7 * 86400e3;
+  const weeks = new Array(26).fill(0);
+  let active = 0, expired = 0;
+  const list = await api("GET", "certificates?limit=1000&kind=leaf");
+  for (const c of list.items) {
+    const t = Date.parse(c.not_after);
+    if (t <= now) { expired++; continue; }
+    active++;
+    const w = Math.floor((t - now) / week);
+    if (w < 26) weeks[w]++;
+  }
+  const max = Math.max(1, ...weeks), W = 26 * 22, H = 140;
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", `0 0 ${W} ${H + 20}`);
+  svg.setAttribute("class", "chart");
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", "Certificates expiring per week for the next 26 weeks");
+  weeks.forEach((n, i) => {
+    const r = document.createElementNS(svg.namespaceURI, "rect");
+    const h = Math.round((n / max) * H);
+    r.setAttribute("x", i * 22 + 2); r.setAttribute("y", H - h); r.setAttribute("width", 18); r.setAttribute("height", h);
+    const t = document.createElementNS(svg.namespaceURI, "title");
+    t.textContent = `week ${i + 1}: ${n}`;
+    r.append(t);
+    svg.append(r);
+  });
+  screen.replaceChildren(
+    el("h1", {}, "Overview"),
+    el("div", { class: "card" },
+      el("p", {}, `${active} valid, ${expired} expired certificates`),
+      el("h2", {}, "Expiring per week, next 26 weeks"), svg));
+}
+
+async function certificatesScreen(screen) {
+  const search = el("input", { type: "search", id: "cert-search", placeholder: "Search subject, name or SAN", "aria-label": "Search certificates" });
+  const body = el("tbody");
+  async function load() {
+    const q = search.value ? "&search=" + encodeURIComponent(search.value) : "";
+    const list = await api("GET", "certificates?limit=200" + q);
+    body.replaceChildren(...list.items.map((c) => el("tr", {},
+      el("td", {}, c.name), el("td", {}, c.subject), el("td", { class: "hide-narrow" }, c.issuer),
+      el("td", {}, day(c.not_after)), el("td", {}, badge(Date.parse(c.not_after) > Date.now() ? c.status : "expired")))));
+  }
+  search.addEventListener("input", () => load());
+  screen.replaceChildren(el("h1", {}, "Certificates"), el("div", { class: "toolbar" }, search),
+    el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Subject"),
+      el("th", { class: "hide-narrow" }, "Issuer"), el("th", {}, "Valid until"), el("th", {}, "Status"))), body));
+  await load();
+}
+
+function trustedDetails(t) {
+  const d = t.details || {};
+  return el("dl", {},
+    el("dt", {}, "Subject"), el("dd", {}, t.subject),
+    el("dt", {}, "Issuer"), el("dd", {}, t.issuer),
+    el("dt", {}, "Serial"), el("dd", {}, t.serial),
+    el("dt", {}, "Valid from"), el("dd", {}, t.not_before),
+    el("dt", {}, "Valid until"), el("dd", {}, t.not_after),
+    el("dt", {}, "SHA-256"), el("dd", {}, t.sha256),
+    el("dt", {}, "Key"), el("dd", {}, `${d.key_algorithm || ""} ${d.key_curve || d.key_bits || ""}`),
+    el("dt", {}, "Proof of possession"), el("dd", {}, t.verified ? "verified" : "not verified"));
+}
+
+async function trustedScreen(screen) {
+  const body = el("tbody");
+  async function load() {
+    const list = await api("GET", "trusted-certificates");
+    body.replaceChildren();
+    for (const t of list.items) {
+      const detailRow = el("tr", { class: "details", hidden: true }, el("td", { colspan: 5 }));
+      const expand = el("button", { class: "secondary", "aria-expanded": "false", "aria-label": `Details of ${t.name}` }, "Details");
+      expand.addEventListener("click", async () => {
+        const open = expand.getAttribute("aria-expanded") === "true";
+        expand.setAttribute("aria-expanded", String(!open));
+        detailRow.hidden = open;
+        if (!open) detailRow.firstChild.replaceChildren(trustedDetails(await api("GET", "trusted-certificates/" + t.id)));
+      });
+      const actions = el("div", { class: "row-actions" }, expand);
+      if (canChange()) {
+        actions.append(
+          el("button", { class: "secondary", onclick: async () => {
+            await api("PATCH", "trusted-certificates/" + t.id, { status: t.status === "enabled" ? "disabled" : "enabled" });
+            load();
+          } }, t.status === "enabled" ? "Disable" : "Enable"),
+          el("button", { class: "danger", onclick: () => confirmDialog(`Delete the trusted certificate "${t.name}"? Devices using it can no longer connect.`,
+            async () => { await api("DELETE", "trusted-certificates/" + t.id); load(); }) }, "Delete"));
+      }
+      body.append(el("tr", { "data-id": t.id }, el("td", {}, t.name), el("td", {}, badge(t.status)),
+        el("td", {}, t.auto_registration ? "on" : "off"), el("td", {}, day(t.not_after)), el("td", {}, actions)), detailRow);
+    }
+  }
+  const add = canChange() ? el("button", { id: "add-trusted", onclick: () => addTrustedDialog(load) }, "Add trusted certificate") : null;
+  screen.replaceChildren(el("h1", {}, "Trusted certificates"), el("div", { class: "toolbar" }, el("span", {}, "CAs whose devices may connect over MQTT"), add),
+    el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Status"), el("th", {}, "Auto registration"),
+      el("th", {}, "Valid until"), el("th", {}, ""))), body));
+  await load();
+}
+
+function addTrustedDialog(reload) {
+  const file = el("input", { type: "file", id: "tc-file", name: "file", accept: ".pem,.crt,.cer", "aria-describedby": "tc-file-error" });
+  const drop = el("div", { class: "drop" }, "Drop a PEM file here, or browse: ", file);
+  drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); file.files = e.dataTransfer.files; });
+  const errors = { name: el("p", { class: "error", id: "tc-name-error" }), certificate: el("p", { class: "error", id: "tc-file-error", role: "alert" }) };
+  const form = el("form", { method: "dialog", novalidate: true },
+    el("h2", {}, "Add trusted certificate"),
+    el("label", { for: "tc-name" }, "Certificate name"), el("input", { id: "tc-name", name: "name", "aria-describedby": "tc-name-error" }), errors.name,
+    el("label", { for: "tc-file" }, "Certificate (PEM)"), drop, errors.certificate,
+    el("label", { class: "check" }, el("input", { type: "checkbox", name: "auto_registration", id: "tc-auto" }), "Auto registration"),
+    el("label", { class: "check" }, el("input", { type: "checkbox", name: "enabled", id: "tc-enabled", checked: true }), "Enabled"),
+    el("div", { class: "row-actions" }, el("button", { type: "submit", id: "tc-submit" }, "Add certificate"),
+      el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    errors.name.textContent = errors.certificate.textContent = "";
+    const f = new FormData();
+    if (form.name.value) f.append("name", form.name.value);
+    if (!file.files[0]) { errors.certificate.textContent = "Choose a certificate file (PEM)."; return; }
+    f.append("file", file.files[0]);
+    f.append("auto_registration", form.auto_registration.checked ? "true" : "false");
+    f.append("status", form.enabled.checked ? "enabled" : "disabled");
+    try {
+      await api("POST", "trusted-certificates", f);
+      d.close();
+      reload();
+    } catch (e) {
+      (errors[e.field] || errors.certificate).textContent = e.message;
+    }
+  });
+  const d = openDialog(form);
+  form.name.focus();
+}
+
+async function devicesScreen(screen) {
+  const list = await api("GET", "devices");
+  screen.replaceChildren(el("h1", {}, "Devices"),
+    el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Device"), el("th", {}, "Status"), el("th", {}, "Registered"), el("th", {}, "Last seen"))),
+      el("tbody", {}, list.items.map((d) => el("tr", {}, el("td", {}, d.device_id), el("td", {}, badge(d.status)),
+        el("td", {}, day(d.registered_at)), el("td", {}, d.last_seen))))));
+}
+
+async function auditScreen(screen) {
+  const list = await api("GET", "audit?limit=200");
+  screen.replaceChildren(el("h1", {}, "Audit log"),
+    el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "When"), el("th", {}, "Who"), el("th", {}, "What"), el("th", {}, "Object"))),
+      el("tbody", {}, list.items.slice().reverse().map((a) => el("tr", {}, el("td", {}, a.at), el("td", {}, a.actor), el("td", {}, a.action), el("td", {}, a.object_id || ""))))));
+}
+
+start();

@@ -1,0 +1,264 @@
+/*
+ * Users of the web console and their sessions.  Passwords are kept as scrypt hashes
+ * (N=2^15, r=8, p=1, 16-byte salt); a session is a random cookie whose SHA-256 is stored,
+ * with a CSRF token every change must carry.  Users belong to a tenant and have the roles
+ * tokens have.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+
+#include "svc_internal.h"
+
+#define SCRYPT_N 32768u
+#define SCRYPT_R 8u
+#define SCRYPT_P 1u
+#define SESSION_SECONDS (12 * 3600)
+
+static int scrypt(unsigned char out[32], const char *password, const unsigned char *salt, size_t salt_len,
+                  uint64_t n, uint64_t r, uint64_t p)
+{
+    if (EVP_PBE_scrypt(password, strlen(password), salt, salt_len, n, r, p, 64u * 1024 * 1024, out, 32) != 1)
+        return ch_error_ossl(CH_ECRYPTO, "EVP_PBE_scrypt", "hashing a password");
+    return 0;
+}
+
+int svc_password_hash(char **out, const char *password)
+{
+    unsigned char salt[16], key[32];
+    char salt_hex[33], key_hex[65];
+    int error;
+
+    *out = NULL;
+    if (password == NULL || strlen(password) < 8 || strlen(password) > CH_MAX_PASSWORD_LEN)
+        return ch_error_set_field(CH_EINVAL, "password", "a password is 8 to %u characters", CH_MAX_PASSWORD_LEN);
+    if ((error = ch_random(salt, sizeof salt)) < 0 ||
+        (error = scrypt(key, password, salt, sizeof salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)) < 0)
+        return error;
+    ch_hex(salt_hex, salt, sizeof salt);
+    ch_hex(key_hex, key, sizeof key);
+    ch_wipe(key, sizeof key);
+    if ((*out = malloc(128)) == NULL)
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    snprintf(*out, 128, "scrypt$%u$%u$%u$%s$%s", SCRYPT_N, SCRYPT_R, SCRYPT_P, salt_hex, key_hex);
+    return 0;
+}
+
+static int unhex(unsigned char *out, size_t max, const char *hex, size_t *len)
+{
+    size_t n = strlen(hex);
+
+    if (n % 2 || n / 2 > max)
+        return -1;
+    for (size_t i = 0; i < n / 2; i++) {
+        unsigned v;
+        if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+            return -1;
+        out[i] = (unsigned char)v;
+    }
+    *len = n / 2;
+    return 0;
+}
+
+/* true when password matches the stored hash (constant-time comparison). */
+static bool password_ok(const char *stored, const char *password)
+{
+    unsigned long long n, r, p;
+    char salt_hex[65], key_hex[129];
+    unsigned char salt[32], want[64], got[32];
+    size_t salt_len, want_len;
+    bool ok;
+
+    if (stored == NULL || password == NULL ||
+        sscanf(stored, "scrypt$%llu$%llu$%llu$%64[0-9a-f]$%128[0-9a-f]", &n, &r, &p, salt_hex, key_hex) != 5 ||
+        unhex(salt, sizeof salt, salt_hex, &salt_len) < 0 || unhex(want, sizeof want, key_hex, &want_len) < 0 ||
+        want_len != 32 || n > (1u << 20) || r > 16 || p > 4)
+        return false;
+    if (scrypt(got, password, salt, salt_len, n, r, p) < 0)
+        return false;
+    ok = CRYPTO_memcmp(got, want, 32) == 0;
+    ch_wipe(got, sizeof got);
+    return ok;
+}
+
+struct user_tx {
+    ch_svc *svc;
+    const ch_actor *actor;
+    ch_store_user *u;
+};
+
+static int user_tx_run(void *arg)
+{
+    struct user_tx *t = arg;
+    int error = ch_store_user_put(t->svc->store, t->u);
+
+    if (error == CH_EEXISTS)
+        return ch_error_set_field(CH_EEXISTS, "name", "the tenant already has a user named %s", t->u->name);
+    return error < 0 ? error : svc_audit(t->svc, t->actor, "user.create", "user", t->u->id, NULL);
+}
+
+int ch_svc_user_create(ch_svc *svc, const ch_actor *actor, const char *name, ch_role role, const char *password)
+{
+    ch_store_user u = {0};
+    char id[CH_ID_MAX], *hash = NULL;
+    struct user_tx t;
+    int error;
+
+    if ((error = svc_need(actor, CH_ROLE_ADMIN, "creating a user")) < 0)
+        return error;
+    if (name == NULL || *name == '\0' || strlen(name) > 64 || strpbrk(name, "/:\\ \t\r\n") != NULL)
+        return ch_error_set_field(CH_EINVAL, "name", "a user name is 1 to 64 characters without spaces, '/' or ':'");
+    if ((error = svc_password_hash(&hash, password)) < 0)
+        return error;
+    ch_store_new_id(id, "usr_");
+    u = (ch_store_user){id, (char *)actor->tenant_id, (char *)name, (char *)ch_role_name(role), hash, ch_now()};
+    t = (struct user_tx){svc, actor, &u};
+    error = svc_commit(svc, user_tx_run, &t);
+    ch_secure_free_str(hash);
+    return error;
+}
+
+int ch_svc_user_bootstrap(ch_svc *svc, const char *tenant_id, char **password)
+{
+    static const char alphabet[] = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    ch_actor system = {tenant_id, "system:bootstrap", CH_ROLE_ADMIN, 0};
+    unsigned char raw[20];
+    char *pw;
+    int64_t n = 0;
+    int error;
+
+    *password = NULL;
+    if ((error = ch_store_user_count(svc->store, tenant_id, &n)) < 0 || n > 0)
+        return error;
+    if ((error = ch_random(raw, sizeof raw)) < 0)
+        return error;
+    if ((pw = malloc(sizeof raw + 1)) == NULL)
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    for (size_t i = 0; i < sizeof raw; i++)
+        pw[i] = alphabet[raw[i] % (sizeof alphabet - 1)];
+    pw[sizeof raw] = '\0';
+    ch_wipe(raw, sizeof raw);
+    if ((error = ch_svc_user_create(svc, &system, "admin", CH_ROLE_ADMIN, pw)) < 0) {
+        ch_secure_free_str(pw);
+        return error;
+    }
+    *password = pw;
+    return 0;
+}
+
+static void sha256_hex(char out[65], const char *s)
+{
+    unsigned char md[32];
+
+    EVP_Digest(s, strlen(s), md, NULL, EVP_sha256(), NULL);
+    ch_hex(out, md, sizeof md);
+}
+
+static int random_token(char **out, const char *prefix)
+{
+    unsigned char raw[32];
+    char hex[65];
+    int error;
+
+    *out = NULL;
+    if ((error = ch_random(raw, sizeof raw)) < 0)
+        return error;
+    ch_hex(hex, raw, sizeof raw);
+    ch_wipe(raw, sizeof raw);
+    if ((*out = malloc(strlen(prefix) + sizeof hex)) == NULL)
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    snprintf(*out, strlen(prefix) + sizeof hex, "%s%s", prefix, hex);
+    ch_wipe(hex, sizeof hex);
+    return 0;
+}
+
+int ch_svc_login(ch_svc *svc, const char *tenant, const char *user, const char *password, ch_svc_session *out)
+{
+    ch_store_tenant t = {0};
+    ch_store_user u = {0};
+    ch_store_session x = {0};
+    int error;
+
+    memset(out, 0, sizeof *out);
+    /* One answer for every failure, so names cannot be probed. */
+    if (ch_store_tenant_get_by_name(svc->store, &t, tenant ? tenant : "default") < 0 ||
+        ch_store_user_get_by_name(svc->store, &u, t.id, user ? user : "") < 0 || !password_ok(u.password_hash, password)) {
+        error = ch_error_set(CH_EAUTH, "wrong user name or password");
+        goto done;
+    }
+    if ((error = random_token(&out->token, "chs_")) < 0 || (error = random_token(&out->csrf, "")) < 0)
+        goto done;
+    sha256_hex(x.token_hash, out->token);
+    x.user_id = u.id;
+    x.tenant_id = u.tenant_id;
+    x.role = u.role;
+    x.user_name = u.name;
+    x.csrf = out->csrf;
+    x.created_at = ch_now();
+    x.expires_at = x.created_at + SESSION_SECONDS;
+    if ((error = ch_store_session_put(svc->store, &x)) < 0)
+        goto done;
+    snprintf(out->tenant_id, sizeof out->tenant_id, "%s", u.tenant_id);
+    snprintf(out->tenant, sizeof out->tenant, "%s", t.name);
+    snprintf(out->user, sizeof out->user, "%s", u.name);
+    (void)ch_role_parse(&out->role, u.role);
+    out->expires_at = x.expires_at;
+done:
+    if (error < 0) {
+        ch_secure_free_str(out->token);
+        ch_secure_free_str(out->csrf);
+        out->token = out->csrf = NULL;
+    }
+    ch_store_user_dispose(&u);
+    ch_store_tenant_dispose(&t);
+    return error;
+}
+
+int ch_svc_session_authenticate(ch_svc *svc, const char *token, ch_svc_principal *who, char csrf[65])
+{
+    ch_store_session x;
+    ch_role role;
+    char hash[65];
+
+    memset(who, 0, sizeof *who);
+    csrf[0] = '\0';
+    if (token == NULL || strlen(token) != 68 || strncmp(token, "chs_", 4) != 0)
+        return ch_error_set(CH_EAUTH, "not signed in");
+    sha256_hex(hash, token);
+    if (ch_store_session_get(svc->store, &x, hash) < 0)
+        return ch_error_set(CH_EAUTH, "the session has ended: sign in again");
+    if (CRYPTO_memcmp(x.token_hash, hash, 64) != 0 || x.expires_at <= ch_now() || ch_role_parse(&role, x.role) < 0) {
+        ch_store_session_dispose(&x);
+        return ch_error_set(CH_EAUTH, "the session has ended: sign in again");
+    }
+    snprintf(who->tenant_id, sizeof who->tenant_id, "%s", x.tenant_id);
+    snprintf(who->name, sizeof who->name, "user:%.40s", x.user_name);
+    who->actor.tenant_id = who->tenant_id;
+    who->actor.name = who->name;
+    who->actor.role = role;
+    who->actor.perms = role == CH_ROLE_ADMIN ? CH_PERM_KEYS_EXPORT : 0;
+    snprintf(csrf, 65, "%s", x.csrf);
+    ch_store_session_dispose(&x);
+    return 0;
+}
+
+int ch_svc_logout(ch_svc *svc, const char *token)
+{
+    char hash[65];
+
+    if (token == NULL)
+        return 0;
+    sha256_hex(hash, token);
+    return ch_store_session_delete(svc->store, hash);
+}
+
+void ch_svc_session_dispose(ch_svc_session *s)
+{
+    ch_secure_free_str(s->token);
+    ch_secure_free_str(s->csrf);
+    memset(s, 0, sizeof *s);
+}

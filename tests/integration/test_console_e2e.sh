@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The web console end to end: certhubd serves it, Debian's Chromium (headless) drives it with
+# playwright-core (npm; no browser is downloaded).  Screenshots of each screen go to
+# tests/e2e/screenshots/.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/daemon.sh"
+
+[ -x /usr/bin/chromium ] || fail "Debian's chromium is missing (scripts/deps.sh installs it)"
+command -v node >/dev/null || fail "node is missing"
+e2e="$(dirname "$CERTHUBD")/e2e"
+mkdir -p "$e2e"
+cp "$CERTHUB_SOURCE_DIR/tests/e2e/package.json" "$CERTHUB_SOURCE_DIR/tests/e2e/console.mjs" "$e2e/"
+if [ ! -d "$e2e/node_modules/playwright-core" ]; then
+    (cd "$e2e" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --silent >/dev/null 2>&1) ||
+        fail "npm install of playwright-core failed"
+fi
+shots="$CERTHUB_SOURCE_DIR/tests/e2e/screenshots"
+mkdir -p "$shots"
+
+start_daemon
+ca() {
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1.key" -subj "$2" -days 30 \
+        -addext "keyUsage=critical,keyCertSign,cRLSign" -out "$1.pem" 2>/dev/null
+}
+ca fleet "/CN=Fleet Root CA/O=Example"
+ca xss "/CN=<img src=x onerror=alert(1)>"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout v1.key -subj /CN=v1 -out v1.csr 2>/dev/null
+openssl x509 -req -in v1.csr -signkey v1.key -days 5 -out v1.pem 2>/dev/null
+echo "this is not a certificate" > garbage.pem
+
+out=$(node "$e2e/console.mjs" "https://localhost:$port/" "$data" "$T" "$shots" 2>&1) || fail "the browser test failed: $out"
+echo "$out"
+check_contains "every browser check passed" "$out" "passed, 0 failed"
+for s in overview trusted trusted-add-error certificates devices audit trusted-phone; do
+    [ -s "$shots/$s.png" ] || fail "no screenshot $s.png"
+done
+ok "screenshots of each screen are written"
+
+done_testing
