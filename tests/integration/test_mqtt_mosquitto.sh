@@ -80,7 +80,7 @@ CONF
         if grep -q "listen socket on port $try" mosquitto.log 2>/dev/null &&
             (exec 3<>"/dev/tcp/127.0.0.1/$try") 2>/dev/null; then
             sleep 0.2
-            kill -0 "$mpid" 2>/dev/null && ! grep -q "Error" mosquitto.log && { mport=$try; break 2; }
+            kill -0 "$mpid" 2>/dev/null && ! grep -q "Address already in use" mosquitto.log && { mport=$try; break 2; }
             break
         fi
         sleep 0.1
