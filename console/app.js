@@ -110,6 +110,7 @@ const screens = {
   overview: overviewScreen,
   certificates: certificatesScreen,
   trusted: trustedScreen,
+  keystores: keystoresScreen,
   devices: devicesScreen,
   audit: auditScreen,
 };
@@ -158,20 +159,182 @@ async function overviewScreen(screen) {
       el("h2", {}, "Expiring per week, next 26 weeks"), svg));
 }
 
+// A download of what the API answered, under a file name.
+function saveBlob(blob, name) {
+  const a = el("a", { href: URL.createObjectURL(blob), download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+}
+
+async function download(method, path, body, name) {
+  const opts = { method, headers: { "X-CSRF-Token": csrf }, credentials: "same-origin" };
+  if (body) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
+  const res = await fetch("/api/v1/" + path, opts);
+  if (!res.ok) {
+    const data = await res.json().catch(() => null);
+    const e = new Error(data?.error?.message || res.statusText);
+    e.field = data?.error?.field;
+    throw e;
+  }
+  saveBlob(await res.blob(), name);
+}
+
+function exportDialog(c) {
+  const password = el("input", { id: "ex-password", type: "password", autocomplete: "new-password", "aria-describedby": "ex-error" });
+  const format = el("select", { id: "ex-format" }, ["pem", "der", "p7b", "p12", "jks"].map((f) => el("option", { value: f }, f.toUpperCase())));
+  const pwRow = el("div", { hidden: true }, el("label", { for: "ex-password" }, "Password (P12 and JKS)"), password);
+  const err = el("p", { class: "error", id: "ex-error", role: "alert" });
+  format.addEventListener("change", () => { pwRow.hidden = !["p12", "jks"].includes(format.value); });
+  const form = el("form", { method: "dialog" },
+    el("h2", {}, `Export ${c.name}`),
+    el("label", { for: "ex-format" }, "Format"), format, pwRow, err,
+    el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Download"),
+      el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    err.textContent = "";
+    const f = format.value, name = `${c.name}.${f}`;
+    try {
+      if (f === "p12" || f === "jks") await download("POST", `certificates/${c.id}/export`, { format: f, password: password.value }, name);
+      else await download("GET", `certificates/${c.id}/export?format=${f}`, null, name);
+      d.close();
+    } catch (e) { err.textContent = e.message; }
+  });
+  const d = openDialog(form);
+  format.focus();
+}
+
+// The create wizard: the storage seed's fields, a step at a time, Back and Next, review last.
+async function createWizard(reload) {
+  const [cas, profiles] = await Promise.all([api("GET", "cas"), api("GET", "profiles")]);
+  const v = { type: "internal", profile: "tls-server", key_type: "p256", days: "365", digest: "sha256",
+    ca_id: (cas.items.find((c) => c.can_sign && c.parent_id) || cas.items.find((c) => c.can_sign) || {}).id };
+  const field = (id, label, attrs = {}) => [el("label", { for: id }, label), el("input", { id, name: id, value: v[id] || "", ...attrs })];
+  const select = (id, label, options) => [el("label", { for: id }, label),
+    el("select", { id, name: id }, options.map(([val, text]) => el("option", { value: val, selected: v[id] === val }, text)))];
+  const steps = [
+    ["Identifier and type", () => [...field("name", "Identifier"),
+      ...select("type", "Type", [["internal", "Internal certificate (key made here)"], ["csr", "From a CSR"]])]],
+    ["Profile, key and lifetime", () => [
+      ...select("profile", "Profile", profiles.items.filter((p) => !p.is_ca).map((p) => [p.name, `${p.name} — ${p.description}`])),
+      ...select("key_type", "Key type", [["p256", "EC P-256"], ["p384", "EC P-384"], ["rsa2048", "RSA 2048"], ["rsa3072", "RSA 3072"], ["ed25519", "Ed25519"]]),
+      ...select("digest", "Digest", [["sha256", "SHA-256"], ["sha384", "SHA-384"], ["sha512", "SHA-512"]]),
+      ...field("days", "Lifetime (days)", { type: "number", min: "1" }),
+      ...select("ca_id", "Signing CA", cas.items.filter((c) => c.can_sign).map((c) => [c.id, c.name]))]],
+    ["Subject", () => [...field("common_name", "Common name"), ...field("organization", "Organization"),
+      ...field("organizational_unit", "Organizational unit"), ...field("locality", "Locality"), ...field("state", "State"),
+      ...field("country", "Country (2 letters)"), ...field("email", "Email"),
+      ...field("sans", "Subject alternative names (dns:..., ip:..., comma separated)")]],
+    ["Review", () => [el("dl", {}, [["Identifier", v.name], ["Profile", v.profile], ["Key type", v.key_type], ["Digest", v.digest],
+      ["Lifetime (days)", v.days], ["Signing CA", (cas.items.find((c) => c.id === v.ca_id) || {}).name],
+      ["Common name", v.common_name], ["Organization", v.organization], ["Subject alternative names", v.sans]]
+      .flatMap(([k, val]) => [el("dt", {}, k), el("dd", {}, val || "—")]))]],
+  ];
+  let step = 0;
+  const err = el("p", { class: "error", role: "alert", id: "wz-error" });
+  const form = el("form", { method: "dialog", novalidate: true });
+  const d = openDialog(form);
+  function save() { for (const e of form.querySelectorAll("input, select")) v[e.name] = e.value; }
+  function show() {
+    const [title, body] = steps[step];
+    form.replaceChildren(el("h2", {}, `Create certificate — ${title} (${step + 1}/${steps.length})`), ...body(), err,
+      el("div", { class: "row-actions" },
+        step > 0 ? el("button", { type: "button", class: "secondary", onclick: () => { save(); step--; show(); } }, "Back") : null,
+        el("button", { type: "submit" }, step === steps.length - 1 ? "Create" : "Next"),
+        el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
+    form.querySelector("input, select, button")?.focus();
+  }
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    save();
+    err.textContent = "";
+    if (step < steps.length - 1) { step++; return show(); }
+    const subject = {};
+    for (const k of ["common_name", "organization", "organizational_unit", "locality", "state", "country", "email"]) if (v[k]) subject[k] = v[k];
+    const body = { name: v.name || undefined, profile: v.profile, key_type: v.key_type, digest: v.digest, days: Number(v.days), ca_id: v.ca_id, subject,
+      sans: v.sans ? v.sans.split(",").map((x) => x.trim()).filter(Boolean) : undefined };
+    try {
+      await api("POST", "certificates", body);
+      d.close();
+      reload();
+    } catch (e) { err.textContent = (e.field ? e.field + ": " : "") + e.message; }
+  });
+  show();
+}
+
 async function certificatesScreen(screen) {
   const search = el("input", { type: "search", id: "cert-search", placeholder: "Search subject, name or SAN", "aria-label": "Search certificates" });
   const body = el("tbody");
   async function load() {
     const q = search.value ? "&search=" + encodeURIComponent(search.value) : "";
     const list = await api("GET", "certificates?limit=200" + q);
-    body.replaceChildren(...list.items.map((c) => el("tr", {},
-      el("td", {}, c.name), el("td", {}, c.subject), el("td", { class: "hide-narrow" }, c.issuer),
-      el("td", {}, day(c.not_after)), el("td", {}, badge(Date.parse(c.not_after) > Date.now() ? c.status : "expired")))));
+    body.replaceChildren(...list.items.map((c) => {
+      const actions = el("div", { class: "row-actions" }, el("button", { class: "secondary", onclick: () => exportDialog(c), "aria-label": `Export ${c.name}` }, "Export"));
+      if (canChange())
+        actions.append(el("button", { class: "danger", "aria-label": `Delete ${c.name}`, onclick: () => confirmDialog(`Delete the certificate "${c.name}"?`,
+          async () => { await api("DELETE", "certificates/" + c.id); load(); }) }, "Delete"));
+      return el("tr", {}, el("td", {}, c.name), el("td", {}, c.subject), el("td", { class: "hide-narrow" }, c.issuer),
+        el("td", {}, day(c.not_after)), el("td", {}, badge(Date.parse(c.not_after) > Date.now() ? c.status : "expired")), el("td", {}, actions));
+    }));
   }
   search.addEventListener("input", () => load());
-  screen.replaceChildren(el("h1", {}, "Certificates"), el("div", { class: "toolbar" }, search),
+  const create = canChange() ? el("button", { id: "create-cert", onclick: () => createWizard(load) }, "Create certificate") : null;
+  screen.replaceChildren(el("h1", {}, "Certificates"), el("div", { class: "toolbar" }, search, create),
     el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Subject"),
-      el("th", { class: "hide-narrow" }, "Issuer"), el("th", {}, "Valid until"), el("th", {}, "Status"))), body));
+      el("th", { class: "hide-narrow" }, "Issuer"), el("th", {}, "Valid until"), el("th", {}, "Status"), el("th", {}, ""))), body));
+  await load();
+}
+
+async function keystoresScreen(screen) {
+  const body = el("tbody");
+  async function load() {
+    const list = await api("GET", "keystores");
+    body.replaceChildren();
+    for (const k of list.items) {
+      const entries = el("tr", { hidden: true }, el("td", { colspan: 3 }));
+      const show = el("button", { class: "secondary", "aria-expanded": "false", "aria-label": `Entries of ${k.name}` }, "Entries");
+      show.addEventListener("click", async () => {
+        const open = show.getAttribute("aria-expanded") === "true";
+        show.setAttribute("aria-expanded", String(!open));
+        entries.hidden = open;
+        if (open) return;
+        const e = await api("GET", `keystores/${k.id}/entries`);
+        entries.firstChild.replaceChildren(el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Alias"), el("th", {}, "Subject"), el("th", {}, "Valid until"), el("th", {}, "Key"))),
+          el("tbody", {}, e.items.map((x) => el("tr", {}, el("td", {}, x.alias), el("td", {}, x.certificate?.subject || ""),
+            el("td", {}, day(x.certificate?.not_after)), el("td", {}, x.has_private_key ? "private key (sealed)" : "certificate only"))))));
+      });
+      const actions = el("div", { class: "row-actions" }, show);
+      if (canChange())
+        actions.append(el("button", { class: "danger", onclick: () => confirmDialog(`Delete the keystore "${k.name}"?`,
+          async () => { await api("DELETE", "keystores/" + k.id); load(); }) }, "Delete"));
+      body.append(el("tr", {}, el("td", {}, k.name), el("td", {}, k.format.toUpperCase()), el("td", {}, actions)), entries);
+    }
+  }
+  const upload = canChange() ? el("button", { id: "upload-keystore", onclick: () => {
+    const file = el("input", { type: "file", id: "ks-file", accept: ".jks,.pfx,.p12,.pem,.cer,.crt,.der,.p7b", "aria-describedby": "ks-error" });
+    const password = el("input", { type: "password", id: "ks-password", autocomplete: "off" });
+    const err = el("p", { class: "error", id: "ks-error", role: "alert" });
+    const form = el("form", { method: "dialog" }, el("h2", {}, "Upload keystore"),
+      el("label", { for: "ks-file" }, "Keystore file (JKS, PFX, P12, PEM, CER, CRT)"), file,
+      el("label", { for: "ks-password" }, "Password"), password, err,
+      el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Upload"),
+        el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      err.textContent = "";
+      if (!file.files[0]) { err.textContent = "Choose a keystore file."; return; }
+      const f = new FormData();
+      f.append("file", file.files[0]);
+      if (password.value) f.append("password", password.value);
+      try { await api("POST", "keystores", f); d.close(); load(); } catch (e) { err.textContent = e.message; }
+    });
+    const d = openDialog(form);
+    file.focus();
+  } }, "Upload keystore") : null;
+  screen.replaceChildren(el("h1", {}, "Keystores"), el("div", { class: "toolbar" }, el("span", {}, "Keystores are kept entry by entry; keys sealed"), upload),
+    el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Format"), el("th", {}, ""))), body));
   await load();
 }
 

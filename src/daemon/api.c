@@ -1637,6 +1637,32 @@ static void session_delete(req *r, const char *unused)
     reply_json(r, 200, json_pack("{sb}", "signed_out", 1));
 }
 
+/* POST /api/v1/users {"name","role","password"} (admins): a console user of the tenant. */
+static void users_create(req *r, const char *unused)
+{
+    static const char *const F[] = {"name", "role", "password", NULL};
+    json_t *body = read_json(r, F);
+    const char *name = NULL, *role_name = NULL, *password = NULL;
+    ch_role role = CH_ROLE_VIEWER;
+    int error;
+
+    (void)unused;
+    if (body == NULL || get_str(r, body, "name", &name) || get_str(r, body, "role", &role_name) ||
+        get_str(r, body, "password", &password))
+        goto done;
+    if (role_name && (error = ch_role_parse(&role, role_name)) < 0) {
+        reply_error(r, error);
+        goto done;
+    }
+    if ((error = ch_svc_user_create(r->svc, &r->who.actor, name, role, password)) < 0) {
+        reply_error(r, error);
+        goto done;
+    }
+    reply_json(r, 201, json_pack("{ss ss}", "name", name, "role", ch_role_name(role)));
+done:
+    json_decref(body);
+}
+
 /* Adapters so every handler has one shape. */
 static void h_certificates_list(req *r, const char *id) { (void)id; certificates_list(r); }
 static void h_certificates_issue(req *r, const char *id) { (void)id; certificates_issue(r); }
@@ -1690,6 +1716,7 @@ static const struct route {
     {EVHTTP_REQ_DELETE, "trusted-certificates/{id}", trusted_delete},
     {EVHTTP_REQ_POST, "trusted-certificates/{id}/verification-code", trusted_code},
     {EVHTTP_REQ_POST, "trusted-certificates/{id}/verify", trusted_verify},
+    {EVHTTP_REQ_POST, "users", users_create},
     {EVHTTP_REQ_GET, "session", session_get},
     {EVHTTP_REQ_DELETE, "session", session_delete},
     {EVHTTP_REQ_GET, "settings", settings_get},

@@ -3,6 +3,7 @@
 //   node console.mjs URL DATA_DIR WORK_DIR SCREENSHOT_DIR
 import { chromium } from "playwright-core";
 import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
 import assert from "node:assert/strict";
 
 const [url, data, work, shots] = process.argv.slice(2);
@@ -55,6 +56,15 @@ await row.waitFor();
 assert.match(await row.innerText(), /enabled/);
 assert.match(await row.innerText(), /on/);
 ok("the uploaded certificate is in the list, enabled, auto registration on");
+for (const [file, message] of [["leaf.pem", "does not contain BasicConstraints CA:true"], ["fleet.pem", "already been uploaded"],
+  ["old.pem", "has expired"], ["future.pem", "not valid yet"]]) {
+  await page.getByRole("button", { name: "Add trusted certificate" }).click();
+  await page.locator("#tc-file").setInputFiles(`${work}/${file}`);
+  await page.getByRole("button", { name: "Add certificate" }).click();
+  await page.locator("#tc-file-error").getByText(message).waitFor();
+  await page.getByRole("dialog").getByRole("button", { name: "Cancel" }).click();
+}
+ok("every validation error of an upload is shown (not PEM, v1, not a CA, already there, expired, not yet valid)");
 await row.getByRole("button", { name: "Details of Fleet root" }).click();
 await page.getByText("CN=Fleet Root CA").first().waitFor();
 ok("expanding the row shows the details read from the certificate");
@@ -81,7 +91,57 @@ await page.getByRole("dialog").getByRole("button", { name: "Delete" }).click();
 await page.locator("tr", { hasText: "Fleet root" }).waitFor({ state: "detached" });
 ok("deleted after confirming (and kept when cancelled)");
 
-for (const [link, file] of [["Certificates", "certificates"], ["Devices", "devices"], ["Audit log", "audit"]]) {
+// A server certificate through the wizard, exported as PKCS#12 and read back by openssl.
+await page.getByRole("link", { name: "Certificates", exact: true }).click();
+await page.getByRole("button", { name: "Create certificate" }).click();
+await page.getByLabel("Identifier").fill("web.example");
+await page.getByRole("button", { name: "Next" }).click();
+await page.getByLabel("Profile").selectOption("tls-server");
+await page.getByLabel("Lifetime (days)").fill("90");
+await page.getByRole("button", { name: "Next" }).click();
+await page.getByLabel("Common name").fill("web.example");
+await page.getByLabel("Organization", { exact: true }).fill("Example");
+await page.getByLabel(/Subject alternative names/).fill("dns:web.example, ip:10.0.0.5");
+await page.getByRole("button", { name: "Back" }).click();
+assert.equal(await page.getByLabel("Lifetime (days)").inputValue(), "90");
+await page.getByRole("button", { name: "Next" }).click();
+assert.equal(await page.getByLabel("Common name").inputValue(), "web.example");
+await page.getByRole("button", { name: "Next" }).click();
+await page.getByRole("dialog").getByText("Review").waitFor();
+await page.screenshot({ path: `${shots}/certificate-wizard.png` });
+await page.getByRole("dialog").getByRole("button", { name: "Create", exact: true }).click();
+await page.getByRole("dialog").waitFor({ state: "hidden" }).catch(async () => {
+  throw new Error("the wizard did not create the certificate: " + (await page.locator("#wz-error").innerText()));
+});
+const web = page.locator("tr", { hasText: "web.example" }).filter({ hasText: "Example" }).first();
+await web.waitFor();
+ok("a server certificate created through the wizard (with Back keeping what was typed)");
+await web.getByRole("button", { name: "Export web.example" }).click();
+await page.getByLabel("Format").selectOption("p12");
+await page.getByLabel("Password (P12 and JKS)").fill("s3cret-p12");
+const [dl] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download" }).click()]);
+await dl.saveAs(`${work}/web.p12`);
+const p12 = execFileSync("openssl", ["pkcs12", "-in", `${work}/web.p12`, "-passin", "pass:s3cret-p12", "-nodes"]).toString();
+assert.match(p12, /subject=O = Example, CN = web.example/);
+assert.match(p12, /BEGIN PRIVATE KEY/);
+ok("exported as P12 and read back with openssl pkcs12 (certificate and key)");
+await page.screenshot({ path: `${shots}/certificates.png`, fullPage: true });
+
+// A JKS uploaded, shown entry by entry.
+await page.getByRole("link", { name: "Keystores" }).click();
+await page.getByRole("button", { name: "Upload keystore" }).click();
+await page.locator("#ks-file").setInputFiles(`${work}/store.jks`);
+await page.locator("#ks-password").fill("changeit");
+await page.getByRole("dialog").getByRole("button", { name: "Upload", exact: true }).click();
+const ks = page.locator("tr", { hasText: "store.jks" });
+await ks.waitFor();
+await ks.getByRole("button", { name: "Entries of store.jks" }).click();
+await page.getByText("tomcat", { exact: true }).waitFor();
+await page.getByText("private key (sealed)").first().waitFor();
+ok("a JKS uploaded and its entries listed");
+await page.screenshot({ path: `${shots}/keystores.png`, fullPage: true });
+
+for (const [link, file] of [["Devices", "devices"], ["Audit log", "audit"]]) {
   await page.getByRole("link", { name: link, exact: true }).click();
   await page.getByRole("heading", { name: link, exact: true }).waitFor();
   await page.screenshot({ path: `${shots}/${file}.png`, fullPage: true });
@@ -104,6 +164,34 @@ ok("works at phone width, focus moves with the keyboard");
 const status = await page.evaluate(async () => (await fetch("/api/v1/settings", { method: "PATCH", headers: { "Content-Type": "application/json" }, body: "{}" })).status);
 assert.equal(status, 403);
 ok("a change without the CSRF token is refused");
+
+// A viewer sees no button that changes anything, and the API refuses anyway.
+const viewerCtx = await browser.newContext({ ignoreHTTPSErrors: true });
+const vp = await viewerCtx.newPage();
+vp.on("pageerror", (e) => problems.push(e.message));
+await vp.goto(url);
+await vp.getByLabel("User name").fill("viewer");
+await vp.getByLabel("Password").fill("viewer-password-1");
+await vp.getByRole("button", { name: "Sign in" }).click();
+await vp.getByText("viewer · default · viewer").waitFor();
+await vp.getByRole("link", { name: "Trusted certificates" }).click();
+await vp.getByRole("heading", { name: "Trusted certificates" }).waitFor();
+await vp.locator("tr", { hasText: "<img" }).first().waitFor();
+for (const name of ["Add trusted certificate", "Disable", "Enable", "Delete"])
+  assert.equal(await vp.getByRole("button", { name }).count(), 0, `a viewer sees ${name}`);
+await vp.getByRole("link", { name: "Certificates", exact: true }).click();
+await vp.locator("tr", { hasText: "web.example" }).first().waitFor();
+assert.equal(await vp.getByRole("button", { name: "Create certificate" }).count(), 0);
+assert.equal(await vp.getByRole("button", { name: /^Delete/ }).count(), 0);
+const refused = await vp.evaluate(async () => {
+  const s = await (await fetch("/api/v1/session")).json();
+  return (await fetch("/api/v1/certificates", { method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": s.csrf_token },
+    body: JSON.stringify({ subject: { common_name: "x" }, ca_id: "x" }) })).status;
+});
+assert.equal(refused, 403);
+ok("a viewer sees no buttons that change anything, and the API refuses them anyway");
+await vp.screenshot({ path: `${shots}/viewer.png`, fullPage: true });
+await viewerCtx.close();
 
 await page.getByRole("button", { name: "Sign out" }).click();
 await page.getByRole("button", { name: "Sign in" }).waitFor();

@@ -27,11 +27,25 @@ ca xss "/CN=<img src=x onerror=alert(1)>"
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout v1.key -subj /CN=v1 -out v1.csr 2>/dev/null
 openssl x509 -req -in v1.csr -signkey v1.key -days 5 -out v1.pem 2>/dev/null
 echo "this is not a certificate" > garbage.pem
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout leaf.key -subj /CN=leaf -days 30 \
+    -addext "basicConstraints=critical,CA:FALSE" -out leaf.pem 2>/dev/null
+ft=$(ls /usr/lib/*/faketime/libfaketime.so.1 | head -1)
+LD_PRELOAD=$ft FAKETIME="@2020-01-01 00:00:00" openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout old.key -subj /CN=old -days 30 -out old.pem 2>/dev/null
+LD_PRELOAD=$ft FAKETIME="+400d" openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout future.key -subj /CN=future -days 30 -out future.pem 2>/dev/null
+keytool -genkeypair -alias tomcat -keyalg EC -groupname secp256r1 -dname CN=tomcat.example -validity 30 \
+    -keystore store.jks -storetype JKS -storepass changeit -keypass changeit >/dev/null 2>&1 || fail "keytool failed"
+TOKEN=$(cat "$data/admin-token")
+api POST /api/v1/users '{"name":"viewer","role":"viewer","password":"viewer-password-1"}'
+check_eq "a viewer user is created through the API" 201 "$status"
+api POST /api/v1/users '{"name":"weak","password":"short"}'
+check_eq "a short password is refused" "400 password" "$status $(body .error.field)"
 
 out=$(node "$e2e/console.mjs" "https://localhost:$port/" "$data" "$T" "$shots" 2>&1) || fail "the browser test failed: $out"
 echo "$out"
 check_contains "every browser check passed" "$out" "passed, 0 failed"
-for s in overview trusted trusted-add-error certificates devices audit trusted-phone; do
+for s in overview trusted trusted-add-error certificate-wizard certificates keystores devices audit trusted-phone viewer; do
     [ -s "$shots/$s.png" ] || fail "no screenshot $s.png"
 done
 ok "screenshots of each screen are written"
