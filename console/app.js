@@ -111,6 +111,8 @@ const screens = {
   certificates: certificatesScreen,
   trusted: trustedScreen,
   keystores: keystoresScreen,
+  cas: casScreen,
+  csrs: csrsScreen,
   devices: devicesScreen,
   audit: auditScreen,
 };
@@ -227,16 +229,29 @@ async function createWizard(reload) {
       ...field("organizational_unit", "Organizational unit"), ...field("locality", "Locality"), ...field("state", "State"),
       ...field("country", "Country (2 letters)"), ...field("email", "Email"),
       ...field("sans", "Subject alternative names (dns:..., ip:..., comma separated)")]],
+    ["Extensions", () => [el("p", {}, "Leave unticked to take the profile's key usages."),
+      el("fieldset", {}, el("legend", {}, "Key usage"), ...["digital_signature", "key_encipherment", "key_agreement", "non_repudiation"]
+        .map((u) => el("label", { class: "check" }, el("input", { type: "checkbox", name: "ku_" + u, checked: (v.ku || []).includes(u) }), u))),
+      el("fieldset", {}, el("legend", {}, "Extended key usage"), ...["server_auth", "client_auth", "code_signing", "email_protection"]
+        .map((u) => el("label", { class: "check" }, el("input", { type: "checkbox", name: "eku_" + u, checked: (v.eku || []).includes(u) }), u)))]],
     ["Review", () => [el("dl", {}, [["Identifier", v.name], ["Profile", v.profile], ["Key type", v.key_type], ["Digest", v.digest],
       ["Lifetime (days)", v.days], ["Signing CA", (cas.items.find((c) => c.id === v.ca_id) || {}).name],
-      ["Common name", v.common_name], ["Organization", v.organization], ["Subject alternative names", v.sans]]
+      ["Common name", v.common_name], ["Organization", v.organization], ["Subject alternative names", v.sans],
+      ["Key usage", (v.ku || []).join(", ") || "the profile's"], ["Extended key usage", (v.eku || []).join(", ") || "the profile's"]]
       .flatMap(([k, val]) => [el("dt", {}, k), el("dd", {}, val || "—")]))]],
   ];
   let step = 0;
   const err = el("p", { class: "error", role: "alert", id: "wz-error" });
   const form = el("form", { method: "dialog", novalidate: true });
   const d = openDialog(form);
-  function save() { for (const e of form.querySelectorAll("input, select")) v[e.name] = e.value; }
+  function save() {
+    const boxes = form.querySelectorAll("input[type=checkbox]");
+    if (boxes.length) { v.ku = []; v.eku = []; }
+    for (const e of form.querySelectorAll("input, select")) {
+      if (e.type !== "checkbox") v[e.name] = e.value;
+      else if (e.checked) (e.name.startsWith("eku_") ? v.eku : v.ku).push(e.name.replace(/^e?ku_/, ""));
+    }
+  }
   function show() {
     const [title, body] = steps[step];
     form.replaceChildren(el("h2", {}, `Create certificate — ${title} (${step + 1}/${steps.length})`), ...body(), err,
@@ -254,7 +269,8 @@ async function createWizard(reload) {
     const subject = {};
     for (const k of ["common_name", "organization", "organizational_unit", "locality", "state", "country", "email"]) if (v[k]) subject[k] = v[k];
     const body = { name: v.name || undefined, profile: v.profile, key_type: v.key_type, digest: v.digest, days: Number(v.days), ca_id: v.ca_id, subject,
-      sans: v.sans ? v.sans.split(",").map((x) => x.trim()).filter(Boolean) : undefined };
+      sans: v.sans ? v.sans.split(",").map((x) => x.trim()).filter(Boolean) : undefined,
+      key_usage: v.ku && v.ku.length ? v.ku : undefined, ext_key_usage: v.eku && v.eku.length ? v.eku : undefined };
     try {
       await api("POST", "certificates", body);
       d.close();
@@ -284,6 +300,114 @@ async function certificatesScreen(screen) {
   screen.replaceChildren(el("h1", {}, "Certificates"), el("div", { class: "toolbar" }, search, create),
     el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Subject"),
       el("th", { class: "hide-narrow" }, "Issuer"), el("th", {}, "Valid until"), el("th", {}, "Status"), el("th", {}, ""))), body));
+  await load();
+}
+
+function caDialog(title, parent, reload) {
+  const err = el("p", { class: "error", role: "alert" });
+  const form = el("form", { method: "dialog" }, el("h2", {}, title),
+    el("label", { for: "ca-name" }, "Name"), el("input", { id: "ca-name", name: "name", required: true }),
+    el("label", { for: "ca-cn" }, "Common name"), el("input", { id: "ca-cn", name: "cn", required: true }),
+    el("label", { for: "ca-org" }, "Organization"), el("input", { id: "ca-org", name: "org" }),
+    el("label", { for: "ca-key" }, "Key type"), el("select", { id: "ca-key", name: "key" }, ["p256", "p384", "rsa3072", "rsa4096"].map((k) => el("option", {}, k))),
+    el("label", { for: "ca-days" }, "Lifetime (days)"), el("input", { id: "ca-days", name: "days", type: "number", value: parent ? "1825" : "3650" }), err,
+    el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Create CA"), el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      await api("POST", "cas", { name: form.name.value, type: parent ? "intermediate" : "root", parent_id: parent || undefined,
+        subject: { common_name: form.cn.value, organization: form.org.value || undefined }, key_type: form.key.value, days: Number(form.days.value) });
+      d.close();
+      reload();
+    } catch (e) { err.textContent = e.message; }
+  });
+  const d = openDialog(form);
+  form.name.focus();
+}
+
+function importCaDialog(reload) {
+  const err = el("p", { class: "error", role: "alert" });
+  const form = el("form", { method: "dialog" }, el("h2", {}, "Import a CA (bring your own issuer)"),
+    el("label", { for: "ci-name" }, "Name"), el("input", { id: "ci-name", name: "name" }),
+    el("label", { for: "ci-cert" }, "Certificate (PEM), pasted"), el("textarea", { id: "ci-cert", name: "cert", rows: 6 }),
+    el("label", { for: "ci-key" }, "Private key (PEM), optional: without it the CA cannot sign"), el("textarea", { id: "ci-key", name: "key", rows: 4 }),
+    el("label", { for: "ci-pass" }, "Key passphrase"), el("input", { id: "ci-pass", name: "pass", type: "password", autocomplete: "off" }), err,
+    el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Import"), el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      await api("POST", "cas", { name: form.name.value, type: "import", certificate: form.cert.value,
+        private_key: form.key.value || undefined, password: form.pass.value || undefined });
+      d.close();
+      reload();
+    } catch (e) { err.textContent = e.message; }
+  });
+  const d = openDialog(form);
+  form.name.focus();
+}
+
+async function casScreen(screen) {
+  const tree = el("ul", { class: "tree", role: "tree", "aria-label": "Certificate authorities" });
+  async function load() {
+    const list = (await api("GET", "cas")).items;
+    const node = (ca) => {
+      const kids = list.filter((c) => c.parent_id === ca.id);
+      const actions = el("span", { class: "row-actions" },
+        el("button", { class: "secondary", "aria-label": `Download the chain of ${ca.name}`, onclick: () => download("GET", `cas/${ca.id}/chain`, null, `${ca.name}-chain.pem`) }, "Chain"),
+        canChange() && ca.can_sign ? el("button", { class: "secondary", "aria-label": `Create an intermediate under ${ca.name}`, onclick: () => caDialog(`Intermediate CA under ${ca.name}`, ca.id, load) }, "Create intermediate") : null);
+      return el("li", { role: "treeitem", "aria-expanded": kids.length ? "true" : null },
+        el("div", { class: "ca" }, el("strong", {}, ca.name), " ", badge(ca.status), ca.can_sign ? "" : " (cannot sign: no key here)", " ", actions),
+        kids.length ? el("ul", { role: "group" }, kids.map(node)) : null);
+    };
+    tree.replaceChildren(...list.filter((c) => !c.parent_id || !list.some((p) => p.id === c.parent_id)).map(node));
+  }
+  screen.replaceChildren(el("h1", {}, "Certificate authorities"),
+    el("div", { class: "toolbar" }, el("span", {}, "The hierarchy of the tenant's CAs"),
+      canChange() ? el("span", { class: "row-actions" }, el("button", { onclick: () => caDialog("Root CA", null, load) }, "Create root CA"),
+        el("button", { class: "secondary", onclick: () => importCaDialog(load) }, "Import CA")) : null),
+    el("div", { class: "card" }, tree));
+  await load();
+}
+
+async function csrsScreen(screen) {
+  const body = el("tbody");
+  async function load() {
+    const list = await api("GET", "csrs");
+    body.replaceChildren(...list.items.map((c) => {
+      const file = el("input", { type: "file", accept: ".pem,.crt,.cer", "aria-label": `Signed certificate for ${c.name}`, hidden: true });
+      file.addEventListener("change", async () => {
+        try { await api("POST", `csrs/${c.id}/certificate`, { certificate: await file.files[0].text() }); load(); }
+        catch (e) { alertRow.textContent = e.message; }
+      });
+      const alertRow = el("span", { class: "error", role: "alert" });
+      return el("tr", {}, el("td", {}, c.name), el("td", {}, c.subject), el("td", {}, c.certificate_id ? "signed" : "waiting"),
+        el("td", {}, el("div", { class: "row-actions" },
+          el("button", { class: "secondary", "aria-label": `Download ${c.name}`, onclick: () => download("GET", `csrs/${c.id}/export`, null, `${c.name}.csr`) }, "Download"),
+          canChange() && !c.certificate_id ? el("button", { class: "secondary", onclick: () => file.click() }, "Attach signed certificate") : null, file, alertRow)));
+    }));
+  }
+  const create = canChange() ? el("button", { onclick: () => {
+    const err = el("p", { class: "error", role: "alert" });
+    const form = el("form", { method: "dialog" }, el("h2", {}, "New CSR (the key stays here, sealed)"),
+      el("label", { for: "csr-name" }, "Name"), el("input", { id: "csr-name", name: "name" }),
+      el("label", { for: "csr-cn" }, "Common name"), el("input", { id: "csr-cn", name: "cn" }),
+      el("label", { for: "csr-sans" }, "Subject alternative names (comma separated)"), el("input", { id: "csr-sans", name: "sans" }),
+      el("label", { for: "csr-key" }, "Key type"), el("select", { id: "csr-key", name: "key" }, ["p256", "p384", "rsa2048", "rsa3072"].map((k) => el("option", {}, k))), err,
+      el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Create CSR"), el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      try {
+        await api("POST", "csrs", { name: form.name.value || undefined, subject: { common_name: form.cn.value }, key_type: form.key.value,
+          sans: form.sans.value ? form.sans.value.split(",").map((x) => x.trim()) : undefined });
+        d.close();
+        load();
+      } catch (e) { err.textContent = e.message; }
+    });
+    const d = openDialog(form);
+    form.name.focus();
+  } }, "New CSR") : null;
+  screen.replaceChildren(el("h1", {}, "Certificate signing requests"), el("div", { class: "toolbar" }, el("span", {}, "CSRs made here, to be signed by an outside CA"), create),
+    el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Subject"), el("th", {}, "State"), el("th", {}, ""))), body));
   await load();
 }
 

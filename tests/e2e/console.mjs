@@ -107,7 +107,12 @@ assert.equal(await page.getByLabel("Lifetime (days)").inputValue(), "90");
 await page.getByRole("button", { name: "Next" }).click();
 assert.equal(await page.getByLabel("Common name").inputValue(), "web.example");
 await page.getByRole("button", { name: "Next" }).click();
+await page.getByRole("dialog").getByText("Extensions").waitFor();
+await page.getByLabel("server_auth").check();
+await page.getByLabel("client_auth").check();
+await page.getByRole("button", { name: "Next" }).click();
 await page.getByRole("dialog").getByText("Review").waitFor();
+await page.getByRole("dialog").getByText("server_auth, client_auth").waitFor();
 await page.screenshot({ path: `${shots}/certificate-wizard.png` });
 await page.getByRole("dialog").getByRole("button", { name: "Create", exact: true }).click();
 await page.getByRole("dialog").waitFor({ state: "hidden" }).catch(async () => {
@@ -124,8 +129,42 @@ await dl.saveAs(`${work}/web.p12`);
 const p12 = execFileSync("openssl", ["pkcs12", "-in", `${work}/web.p12`, "-passin", "pass:s3cret-p12", "-nodes"]).toString();
 assert.match(p12, /subject=O = Example, CN = web.example/);
 assert.match(p12, /BEGIN PRIVATE KEY/);
+const leafPem = p12.slice(p12.indexOf("-----BEGIN CERTIFICATE-----"), p12.indexOf("-----END CERTIFICATE-----") + 25);
+const text = execFileSync("openssl", ["x509", "-noout", "-ext", "extendedKeyUsage,subjectAltName"], { input: leafPem }).toString();
+assert.match(text, /TLS Web Server Authentication, TLS Web Client Authentication/);
+assert.match(text, /IP Address:10\.0\.0\.5/);
 ok("exported as P12 and read back with openssl pkcs12 (certificate and key)");
 await page.screenshot({ path: `${shots}/certificates.png`, fullPage: true });
+
+// The CA hierarchy: a root and an intermediate under it, its chain downloaded.
+await page.getByRole("link", { name: "CAs", exact: true }).click();
+await page.getByRole("button", { name: "Create root CA" }).click();
+await page.getByLabel("Name", { exact: true }).fill("Lab Root");
+await page.getByLabel("Common name").fill("Lab Root CA");
+await page.getByRole("button", { name: "Create CA" }).click();
+await page.getByRole("button", { name: "Create an intermediate under Lab Root" }).click();
+await page.getByLabel("Name", { exact: true }).fill("Lab Issuing");
+await page.getByLabel("Common name").fill("Lab Issuing CA");
+await page.getByRole("button", { name: "Create CA" }).click();
+await page.locator("li", { hasText: "Lab Root" }).locator("ul li", { hasText: "Lab Issuing" }).waitFor();
+ok("the CA tree shows an intermediate under its root");
+const [chain] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download the chain of Lab Issuing" }).click()]);
+await chain.saveAs(`${work}/lab-chain.pem`);
+assert.equal((readFileSync(`${work}/lab-chain.pem`, "utf8").match(/BEGIN CERTIFICATE/g) || []).length, 2);
+ok("its chain downloads as two certificates");
+await page.screenshot({ path: `${shots}/cas.png`, fullPage: true });
+
+// A CSR made here, downloaded and checked by openssl.
+await page.getByRole("link", { name: "CSRs", exact: true }).click();
+await page.getByRole("button", { name: "New CSR" }).click();
+await page.getByLabel("Name", { exact: true }).fill("partner");
+await page.getByLabel("Common name").fill("partner.example");
+await page.getByRole("button", { name: "Create CSR" }).click();
+const [csrDl] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download partner" }).click()]);
+await csrDl.saveAs(`${work}/partner.csr`);
+assert.match(execFileSync("openssl", ["req", "-in", `${work}/partner.csr`, "-noout", "-verify", "-subject"], { stdio: ["ignore", "pipe", "pipe"] }).toString(), /partner\.example/);
+ok("a CSR made in the console downloads and verifies with openssl");
+await page.screenshot({ path: `${shots}/csrs.png`, fullPage: true });
 
 // A JKS uploaded, shown entry by entry.
 await page.getByRole("link", { name: "Keystores" }).click();

@@ -45,7 +45,7 @@ check_eq "a short password is refused" "400 password" "$status $(body .error.fie
 out=$(node "$e2e/console.mjs" "https://localhost:$port/" "$data" "$T" "$shots" 2>&1) || fail "the browser test failed: $out"
 echo "$out"
 check_contains "every browser check passed" "$out" "passed, 0 failed"
-for s in overview trusted trusted-add-error certificate-wizard certificates keystores devices audit trusted-phone viewer; do
+for s in overview trusted trusted-add-error certificate-wizard certificates cas csrs keystores devices audit trusted-phone viewer; do
     [ -s "$shots/$s.png" ] || fail "no screenshot $s.png"
 done
 ok "screenshots of each screen are written"
