@@ -131,8 +131,11 @@ async function overviewScreen(screen) {
   const now = Date.now(), week = 7 * 86400e3;
   const weeks = new Array(26).fill(0);
   let active = 0, expired = 0;
+  const byStatus = {};
   const list = await api("GET", "certificates?limit=1000&kind=leaf");
   for (const c of list.items) {
+    const st = Date.parse(c.not_after) <= now ? "expired" : c.status;
+    byStatus[st] = (byStatus[st] || 0) + 1;
     const t = Date.parse(c.not_after);
     if (t <= now) { expired++; continue; }
     active++;
@@ -158,6 +161,8 @@ async function overviewScreen(screen) {
     el("h1", {}, "Overview"),
     el("div", { class: "card" },
       el("p", {}, `${active} valid, ${expired} expired certificates`),
+      el("ul", { class: "counts", "aria-label": "Certificates per status" },
+        Object.entries(byStatus).map(([k, n]) => el("li", {}, badge(k), ` ${n}`))),
       el("h2", {}, "Expiring per week, next 26 weeks"), svg));
 }
 
@@ -218,7 +223,8 @@ async function createWizard(reload) {
     el("select", { id, name: id }, options.map(([val, text]) => el("option", { value: val, selected: v[id] === val }, text)))];
   const steps = [
     ["Identifier and type", () => [...field("name", "Identifier"),
-      ...select("type", "Type", [["internal", "Internal certificate (key made here)"], ["csr", "From a CSR"]])]],
+      ...select("type", "Type", [["internal", "Internal certificate (key made here)"], ["import", "Import a certificate (and its key)"],
+        ["csr", "Certificate for a CSR that exists on this system"]])]],
     ["Profile, key and lifetime", () => [
       ...select("profile", "Profile", profiles.items.filter((p) => !p.is_ca).map((p) => [p.name, `${p.name} — ${p.description}`])),
       ...select("key_type", "Key type", [["p256", "EC P-256"], ["p384", "EC P-384"], ["rsa2048", "RSA 2048"], ["rsa3072", "RSA 3072"], ["ed25519", "Ed25519"]]),
@@ -247,7 +253,7 @@ async function createWizard(reload) {
   function save() {
     const boxes = form.querySelectorAll("input[type=checkbox]");
     if (boxes.length) { v.ku = []; v.eku = []; }
-    for (const e of form.querySelectorAll("input, select")) {
+    for (const e of form.querySelectorAll("input, select, textarea")) {
       if (e.type !== "checkbox") v[e.name] = e.value;
       else if (e.checked) (e.name.startsWith("eku_") ? v.eku : v.ku).push(e.name.replace(/^e?ku_/, ""));
     }
@@ -257,14 +263,37 @@ async function createWizard(reload) {
     form.replaceChildren(el("h2", {}, `Create certificate — ${title} (${step + 1}/${steps.length})`), ...body(), err,
       el("div", { class: "row-actions" },
         step > 0 ? el("button", { type: "button", class: "secondary", onclick: () => { save(); step--; show(); } }, "Back") : null,
-        el("button", { type: "submit" }, step === steps.length - 1 ? "Create" : "Next"),
+        el("button", { type: "submit" }, step === steps.length - 1 ? (v.type === "internal" ? "Create" : "Import") : "Next"),
         el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
     form.querySelector("input, select, button")?.focus();
   }
+  // Import and CSR certificates take a step of their own instead of the issuing ones.
+  const importStep = ["Import", () => [
+    el("label", { for: "im-cert" }, "Certificate (PEM), pasted or uploaded"), el("textarea", { id: "im-cert", name: "im_cert", rows: 6 }, v.im_cert || ""),
+    el("input", { type: "file", "aria-label": "Upload the certificate", onchange: async (e) => { form.im_cert.value = await e.target.files[0].text(); } }),
+    el("label", { for: "im-key" }, "Private key (PEM), optional"), el("textarea", { id: "im-key", name: "im_key", rows: 4 }, v.im_key || ""),
+    el("label", { for: "im-pass" }, "Key passphrase"), el("input", { id: "im-pass", name: "im_pass", type: "password", autocomplete: "off" })]];
+  const csrStep = ["CSR on this system", () => [
+    el("label", { for: "im-csr" }, "CSR"), el("select", { id: "im-csr", name: "im_csr" }, csrs.filter((c) => !c.certificate_id).map((c) => el("option", { value: c.id }, `${c.name} (${c.subject})`))),
+    el("label", { for: "im-signed" }, "Signed certificate (PEM)"), el("textarea", { id: "im-signed", name: "im_cert", rows: 6 }, v.im_cert || "")]];
+  const csrs = (await api("GET", "csrs")).items;
+  const issuing = steps.slice();
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     save();
     err.textContent = "";
+    if (step === 0) steps.splice(0, steps.length, issuing[0], ...(v.type === "internal" ? issuing.slice(1) : [v.type === "import" ? importStep : csrStep]));
+    if (v.type !== "internal" && step === steps.length - 1) {
+      try {
+        if (v.type === "import")
+          await api("POST", "certificates/import", { name: v.name || undefined, certificate: v.im_cert, private_key: v.im_key || undefined, password: v.im_pass || undefined });
+        else
+          await api("POST", `csrs/${v.im_csr}/certificate`, { certificate: v.im_cert });
+        d.close();
+        reload();
+      } catch (e) { err.textContent = (e.field ? e.field + ": " : "") + e.message; }
+      return;
+    }
     if (step < steps.length - 1) { step++; return show(); }
     const subject = {};
     for (const k of ["common_name", "organization", "organizational_unit", "locality", "state", "country", "email"]) if (v[k]) subject[k] = v[k];
@@ -487,7 +516,12 @@ async function trustedScreen(screen) {
         const open = expand.getAttribute("aria-expanded") === "true";
         expand.setAttribute("aria-expanded", String(!open));
         detailRow.hidden = open;
-        if (!open) detailRow.firstChild.replaceChildren(trustedDetails(await api("GET", "trusted-certificates/" + t.id)));
+        if (open) return;
+        const [full, devs] = await Promise.all([api("GET", "trusted-certificates/" + t.id), api("GET", "devices")]);
+        const mine = devs.items.filter((x) => x.trusted_certificate_id === t.id);
+        detailRow.firstChild.replaceChildren(trustedDetails(full),
+          el("p", {}, mine.length ? `Devices registered through it (${mine.length}): ` + mine.map((x) => x.device_id).join(", ")
+                                  : "No device registered through it yet."));
       });
       const actions = el("div", { class: "row-actions" }, expand);
       if (canChange()) {

@@ -134,6 +134,16 @@ const text = execFileSync("openssl", ["x509", "-noout", "-ext", "extendedKeyUsag
 assert.match(text, /TLS Web Server Authentication, TLS Web Client Authentication/);
 assert.match(text, /IP Address:10\.0\.0\.5/);
 ok("exported as P12 and read back with openssl pkcs12 (certificate and key)");
+// Import through the wizard: a certificate and its key, pasted.
+await page.getByRole("button", { name: "Create certificate" }).click();
+await page.getByLabel("Identifier").fill("imported-one");
+await page.getByLabel("Type").selectOption("import");
+await page.getByRole("button", { name: "Next" }).click();
+await page.getByLabel("Certificate (PEM), pasted or uploaded").fill(readFileSync(`${work}/imp.pem`, "utf8"));
+await page.getByLabel("Private key (PEM), optional").fill(readFileSync(`${work}/imp.key`, "utf8"));
+await page.getByRole("dialog").getByRole("button", { name: "Import", exact: true }).click();
+await page.locator("tr", { hasText: "imported-one" }).waitFor();
+ok("a certificate and its key imported through the wizard");
 await page.screenshot({ path: `${shots}/certificates.png`, fullPage: true });
 
 // The CA hierarchy: a root and an intermediate under it, its chain downloaded.
