@@ -58,7 +58,14 @@ async function start() {
     csrf = me.csrf_token;
     document.getElementById("signin").hidden = true;
     document.getElementById("app").hidden = false;
-    document.getElementById("who").textContent = `${me.user} · ${me.tenant} · ${me.role}`;
+    const who = document.getElementById("who");
+    who.replaceChildren(`${me.user} · ${me.tenant} · ${me.role}`);
+    if ((me.tenants || []).length > 1) {
+      // The tenant switcher, for admins of several tenants.
+      const sw = el("select", { id: "tenant-switch", "aria-label": "Tenant" }, me.tenants.map((t) => el("option", { value: t, selected: t === me.tenant }, t)));
+      sw.addEventListener("change", async () => { await api("PATCH", "session", { tenant: sw.value }); await start(); });
+      who.append(" ", sw);
+    }
     route();
   } catch {
     showSignin();

@@ -150,7 +150,9 @@ typedef struct ch_store_session {
     char *user_id, *tenant_id, *role, *user_name;
     char *csrf;             /* the token every change must carry (X-CSRF-Token) */
     int64_t created_at, expires_at;
+    char *acting_tenant_id; /* the tenant an installation admin switched to, or NULL */
 } ch_store_session;
+int ch_store_session_act_as(ch_store *s, const char *token_hash, const char *tenant_id);
 
 int ch_store_session_put(ch_store *s, const ch_store_session *x);
 int ch_store_session_get(ch_store *s, ch_store_session *out, const char *token_hash);

@@ -1580,6 +1580,31 @@ static json_t *session_json(const char *user, const char *tenant, ch_role role, 
     return json_pack("{ss ss ss ss}", "user", user, "tenant", tenant, "role", ch_role_name(role), "csrf_token", csrf);
 }
 
+/* PATCH /api/v1/session {"tenant"}: the tenant switcher of the console. */
+static void session_switch(req *r, const char *unused)
+{
+    static const char *const F[] = {"tenant", NULL};
+    json_t *body = read_json(r, F);
+    const char *tenant = NULL;
+    char cookie[128];
+    int error;
+
+    (void)unused;
+    if (body == NULL || get_str(r, body, "tenant", &tenant))
+        goto done;
+    if (session_cookie(r, cookie, sizeof cookie) == NULL) {
+        reply_error_msg(r, CH_EINVAL, NULL, "only a console session switches tenants (tokens belong to one tenant)");
+        goto done;
+    }
+    if ((error = ch_svc_session_switch(r->svc, cookie, &r->who, tenant)) < 0) {
+        reply_error(r, error);
+        goto done;
+    }
+    reply_json(r, 200, json_pack("{ss}", "tenant", tenant));
+done:
+    json_decref(body);
+}
+
 /* POST /api/v1/session {"username","password","tenant"}: signs in; the session is a cookie
  * (HttpOnly, Secure, SameSite=Strict). */
 static void session_create(req *r)
@@ -1621,7 +1646,19 @@ static void session_get(req *r, const char *unused)
         ch_svc_session_authenticate(r->svc, cookie, &who, csrf);
     if (ch_store_tenant_get(ch_svc_store(r->svc), &t, r->who.tenant_id) < 0)
         return reply_error(r, CH_ESTORE);
-    reply_json(r, 200, session_json(strncmp(name, "user:", 5) == 0 ? name + 5 : name, t.name, r->who.actor.role, csrf));
+    {
+        json_t *o = session_json(strncmp(name, "user:", 5) == 0 ? name + 5 : name, t.name, r->who.actor.role, csrf);
+        json_t *names = json_array();
+        ch_store_tenant *all = NULL;
+        size_t n = 0;
+        /* The tenants this session may act in: every one for the installation's admins. */
+        if (ch_svc_tenant_list(r->svc, &r->who.actor, &all, &n) == 0)
+            for (size_t i = 0; i < n; i++)
+                json_array_append_new(names, json_string(all[i].name));
+        ch_store_tenant_list_free(all, n);
+        json_object_set_new(o, "tenants", names);
+        reply_json(r, 200, o);
+    }
     ch_store_tenant_dispose(&t);
 }
 
@@ -1719,6 +1756,7 @@ static const struct route {
     {EVHTTP_REQ_POST, "users", users_create},
     {EVHTTP_REQ_GET, "session", session_get},
     {EVHTTP_REQ_DELETE, "session", session_delete},
+    {EVHTTP_REQ_PATCH, "session", session_switch},
     {EVHTTP_REQ_GET, "settings", settings_get},
     {EVHTTP_REQ_PATCH, "settings", settings_update},
     {EVHTTP_REQ_POST, "device-auth", device_auth},

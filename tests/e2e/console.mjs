@@ -214,6 +214,17 @@ const status = await page.evaluate(async () => (await fetch("/api/v1/settings", 
 assert.equal(status, 403);
 ok("a change without the CSRF token is refused");
 
+// The tenant switcher: the installation's admin acts in another tenant and back.
+await page.locator("#tenant-switch").selectOption("acme");
+await page.getByText("admin · acme · admin").waitFor();
+await page.getByRole("link", { name: "Trusted certificates" }).click();
+await page.getByRole("heading", { name: "Trusted certificates" }).waitFor();
+assert.equal(await page.locator("tr", { hasText: "<img" }).count(), 0);
+ok("switched to tenant acme: none of default's trusted certificates");
+await page.locator("#tenant-switch").selectOption("default");
+await page.getByText("admin · default · admin").waitFor();
+ok("and back to default");
+
 // A viewer sees no button that changes anything, and the API refuses anyway.
 const viewerCtx = await browser.newContext({ ignoreHTTPSErrors: true });
 const vp = await viewerCtx.newPage();

@@ -38,6 +38,7 @@ LD_PRELOAD=$ft FAKETIME="+400d" openssl req -x509 -newkey ec -pkeyopt ec_paramge
 keytool -genkeypair -alias tomcat -keyalg EC -groupname secp256r1 -dname CN=tomcat.example -validity 30 \
     -keystore store.jks -storetype JKS -storepass changeit -keypass changeit >/dev/null 2>&1 || fail "keytool failed"
 TOKEN=$(cat "$data/admin-token")
+api POST /api/v1/tenants '{"name":"acme"}'
 api POST /api/v1/users '{"name":"viewer","role":"viewer","password":"viewer-password-1"}'
 check_eq "a viewer user is created through the API" 201 "$status"
 api POST /api/v1/users '{"name":"weak","password":"short"}'

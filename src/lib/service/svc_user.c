@@ -235,15 +235,40 @@ int ch_svc_session_authenticate(ch_svc *svc, const char *token, ch_svc_principal
         ch_store_session_dispose(&x);
         return ch_error_set(CH_EAUTH, "the session has ended: sign in again");
     }
-    snprintf(who->tenant_id, sizeof who->tenant_id, "%s", x.tenant_id);
+    snprintf(who->tenant_id, sizeof who->tenant_id, "%s", x.acting_tenant_id ? x.acting_tenant_id : x.tenant_id);
     snprintf(who->name, sizeof who->name, "user:%.40s", x.user_name);
     who->actor.tenant_id = who->tenant_id;
     who->actor.name = who->name;
     who->actor.role = role;
     who->actor.perms = role == CH_ROLE_ADMIN ? CH_PERM_KEYS_EXPORT : 0;
+    /* Admins of the default tenant run the installation (as their tokens do). */
+    if (role == CH_ROLE_ADMIN) {
+        ch_store_tenant home;
+        if (ch_store_tenant_get(svc->store, &home, x.tenant_id) == 0) {
+            if (strcmp(home.name, "default") == 0)
+                who->actor.perms |= CH_PERM_TENANTS;
+            ch_store_tenant_dispose(&home);
+        }
+    }
     snprintf(csrf, 65, "%s", x.csrf);
     ch_store_session_dispose(&x);
     return 0;
+}
+
+int ch_svc_session_switch(ch_svc *svc, const char *token, const ch_svc_principal *who, const char *tenant)
+{
+    ch_store_tenant t;
+    char hash[65];
+    int error;
+
+    if (!(who->actor.perms & CH_PERM_TENANTS))
+        return ch_error_set_field(CH_EPERM, "tenant", "only admins of the default tenant switch tenants");
+    if (tenant == NULL || ch_store_tenant_get_by_name(svc->store, &t, tenant) < 0)
+        return ch_error_set_field(CH_ENOTFOUND, "tenant", "no such tenant");
+    sha256_hex(hash, token);
+    error = ch_store_session_act_as(svc->store, hash, t.id);
+    ch_store_tenant_dispose(&t);
+    return error;
 }
 
 int ch_svc_logout(ch_svc *svc, const char *token)

@@ -135,7 +135,7 @@ static const char *const migrations[] = {
     "CREATE TABLE sessions ("
     "  token_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
     "  tenant_id TEXT NOT NULL, role TEXT NOT NULL, user_name TEXT NOT NULL, csrf TEXT NOT NULL,"
-    "  created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;",
+    "  created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, acting_tenant_id TEXT) WITHOUT ROWID;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -146,7 +146,7 @@ enum stmt_id {
     S_TENANT_PUT, S_TENANT_GET, S_TENANT_GET_NAME, S_TENANT_LIST, S_TENANT_SETTINGS_GET, S_TENANT_SETTINGS_PUT,
     S_KEY_PUT, S_KEY_GET, S_KEY_DELETE, S_TOKEN_PUT, S_TOKEN_GET, S_TOKEN_COUNT, S_TOKEN_LIST, S_TOKEN_REVOKE, S_TOKEN_TENANT,
     S_DEV_PUT, S_DEV_BY_CERT, S_DEV_BY_NAME, S_DEV_GET, S_DEV_LIST, S_DEV_UPDATE, S_DEV_DELETE,
-    S_USER_PUT, S_USER_GET_NAME, S_USER_COUNT, S_USER_PASSWORD, S_SESS_PUT, S_SESS_GET, S_SESS_DELETE,
+    S_USER_PUT, S_USER_GET_NAME, S_USER_COUNT, S_USER_PASSWORD, S_SESS_PUT, S_SESS_GET, S_SESS_DELETE, S_SESS_ACT,
     S_TRUSTED_PUT, S_TRUSTED_GET, S_TRUSTED_LIST, S_TRUSTED_UPDATE, S_TRUSTED_DELETE,
     S_PROFILE_PUT, S_PROFILE_UPDATE, S_PROFILE_GET, S_PROFILE_LIST, S_PROFILE_DELETE,
     S_CERT_PUT, S_CERT_GET, S_CERT_GET_SHA, S_CERT_ID_BY_SHA, S_CERT_DELETE, S_CERT_RENAME, S_CERT_STATUS,
@@ -199,8 +199,9 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_USER_PASSWORD] = "UPDATE users SET password_hash=? WHERE tenant_id=? AND id=?",
     [S_SESS_PUT] = "INSERT INTO sessions(token_hash, user_id, tenant_id, role, user_name, csrf, created_at, expires_at)"
                    " VALUES(?,?,?,?,?,?,?,?)",
-    [S_SESS_GET] = "SELECT token_hash, user_id, tenant_id, role, user_name, csrf, created_at, expires_at FROM sessions"
-                   " WHERE token_hash=?",
+    [S_SESS_GET] = "SELECT token_hash, user_id, tenant_id, role, user_name, csrf, created_at, expires_at,"
+                   " acting_tenant_id FROM sessions WHERE token_hash=?",
+    [S_SESS_ACT] = "UPDATE sessions SET acting_tenant_id=? WHERE token_hash=?",
     [S_SESS_DELETE] = "DELETE FROM sessions WHERE token_hash=?",
     [S_TRUSTED_PUT] = "INSERT INTO trusted_certs(" TRUSTED_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [S_TRUSTED_GET] = "SELECT " TRUSTED_COLS " FROM trusted_certs WHERE tenant_id=? AND id=?",
@@ -1166,9 +1167,18 @@ int ch_store_session_get(ch_store *s, ch_store_session *out, const char *token_h
         out->csrf = col_text(st, 5);
         out->created_at = sqlite3_column_int64(st, 6);
         out->expires_at = sqlite3_column_int64(st, 7);
+        out->acting_tenant_id = col_text(st, 8);
         sqlite3_reset(st);
     }
     return error;
+}
+
+int ch_store_session_act_as(ch_store *s, const char *token_hash, const char *tenant_id)
+{
+    STMT(S_SESS_ACT, "switching tenants");
+    bind_text(st, 1, tenant_id);
+    bind_text(st, 2, token_hash);
+    return step_one_row(db, st, "switching tenants", "session");
 }
 
 int ch_store_session_delete(ch_store *s, const char *token_hash)
@@ -1186,6 +1196,7 @@ void ch_store_session_dispose(ch_store_session *x)
     free(x->tenant_id);
     free(x->role);
     free(x->user_name);
+    free(x->acting_tenant_id);
     if (x->csrf)
         ch_secure_free_str(x->csrf);
     memset(x, 0, sizeof *x);
