@@ -87,6 +87,23 @@ document.getElementById("signin-form").addEventListener("submit", async (ev) => 
   }
 });
 
+document.getElementById("password").addEventListener("click", () => {
+  const err = el("p", { class: "error", role: "alert" });
+  const form = el("form", { method: "dialog" }, el("h2", {}, "Change password"),
+    el("label", { for: "pw-current" }, "Current password"), el("input", { id: "pw-current", type: "password", autocomplete: "current-password" }),
+    el("label", { for: "pw-new" }, "New password (8 characters or more)"), el("input", { id: "pw-new", type: "password", autocomplete: "new-password" }), err,
+    el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Change password"), el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      await api("POST", "session/password", { current_password: form.querySelector("#pw-current").value, new_password: form.querySelector("#pw-new").value });
+      d.close();
+    } catch (e) { err.textContent = e.message; }
+  });
+  const d = openDialog(form);
+  form.querySelector("#pw-current").focus();
+});
+
 document.getElementById("signout").addEventListener("click", async () => {
   await api("DELETE", "session").catch(() => {});
   csrf = "";
@@ -322,13 +339,21 @@ async function certificatesScreen(screen) {
   async function load() {
     const q = search.value ? "&search=" + encodeURIComponent(search.value) : "";
     const list = await api("GET", "certificates?limit=200" + q);
-    body.replaceChildren(...list.items.map((c) => {
-      const actions = el("div", { class: "row-actions" }, el("button", { class: "secondary", onclick: () => exportDialog(c), "aria-label": `Export ${c.name}` }, "Export"));
+    body.replaceChildren(...list.items.flatMap((c) => {
+      const detailRow = el("tr", { hidden: true }, el("td", { colspan: 6, class: "details" }));
+      const more = el("button", { class: "secondary", "aria-expanded": "false", "aria-label": `Details of ${c.name}` }, "Details");
+      more.addEventListener("click", async () => {
+        const open = more.getAttribute("aria-expanded") === "true";
+        more.setAttribute("aria-expanded", String(!open));
+        detailRow.hidden = open;
+        if (!open) detailRow.firstChild.replaceChildren(certDetails(await api("GET", "certificates/" + c.id)));
+      });
+      const actions = el("div", { class: "row-actions" }, more, el("button", { class: "secondary", onclick: () => exportDialog(c), "aria-label": `Export ${c.name}` }, "Export"));
       if (canChange())
         actions.append(el("button", { class: "danger", "aria-label": `Delete ${c.name}`, onclick: () => confirmDialog(`Delete the certificate "${c.name}"?`,
           async () => { await api("DELETE", "certificates/" + c.id); load(); }) }, "Delete"));
-      return el("tr", {}, el("td", {}, c.name), el("td", {}, c.subject), el("td", { class: "hide-narrow" }, c.issuer),
-        el("td", {}, day(c.not_after)), el("td", {}, badge(Date.parse(c.not_after) > Date.now() ? c.status : "expired")), el("td", {}, actions));
+      return [el("tr", {}, el("td", {}, c.name), el("td", {}, c.subject), el("td", { class: "hide-narrow" }, c.issuer),
+        el("td", {}, day(c.not_after)), el("td", {}, badge(Date.parse(c.not_after) > Date.now() ? c.status : "expired")), el("td", {}, actions)), detailRow];
     }));
   }
   search.addEventListener("input", () => load());
@@ -447,6 +472,24 @@ async function csrsScreen(screen) {
   await load();
 }
 
+function keystoreExport(k) {
+  const format = el("select", { id: "kx-format" }, ["pem", "p7b", "p12", "jks"].map((f) => el("option", { value: f }, f.toUpperCase())));
+  const password = el("input", { id: "kx-password", type: "password", autocomplete: "new-password" });
+  const err = el("p", { class: "error", role: "alert" });
+  const form = el("form", { method: "dialog" }, el("h2", {}, `Export ${k.name}`),
+    el("label", { for: "kx-format" }, "Format"), format, el("label", { for: "kx-password" }, "Password (P12 and JKS)"), password, err,
+    el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Download"), el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      await download("POST", `keystores/${k.id}/export`, { format: format.value, password: password.value || undefined }, `${k.name}.${format.value}`);
+      d.close();
+    } catch (e) { err.textContent = e.message; }
+  });
+  const d = openDialog(form);
+  format.focus();
+}
+
 async function keystoresScreen(screen) {
   const body = el("tbody");
   async function load() {
@@ -465,7 +508,8 @@ async function keystoresScreen(screen) {
           el("tbody", {}, e.items.map((x) => el("tr", {}, el("td", {}, x.alias), el("td", {}, x.certificate?.subject || ""),
             el("td", {}, day(x.certificate?.not_after)), el("td", {}, x.has_private_key ? "private key (sealed)" : "certificate only"))))));
       });
-      const actions = el("div", { class: "row-actions" }, show);
+      const actions = el("div", { class: "row-actions" }, show,
+        el("button", { class: "secondary", "aria-label": `Export ${k.name}`, onclick: () => keystoreExport(k) }, "Export"));
       if (canChange())
         actions.append(el("button", { class: "danger", onclick: () => confirmDialog(`Delete the keystore "${k.name}"?`,
           async () => { await api("DELETE", "keystores/" + k.id); load(); }) }, "Delete"));
@@ -496,6 +540,24 @@ async function keystoresScreen(screen) {
   screen.replaceChildren(el("h1", {}, "Keystores"), el("div", { class: "toolbar" }, el("span", {}, "Keystores are kept entry by entry; keys sealed"), upload),
     el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Format"), el("th", {}, ""))), body));
   await load();
+}
+
+// Everything inspect shows, and how the certificate came to be here (no key, ever).
+function certDetails(c) {
+  const d = c.details || {};
+  const list = (a) => (a && a.length ? a.join(", ") : "—");
+  return el("dl", {},
+    el("dt", {}, "Valid from"), el("dd", {}, c.not_before), el("dt", {}, "Valid until"), el("dd", {}, c.not_after),
+    el("dt", {}, "Subject"), el("dd", {}, c.subject), el("dt", {}, "Issuer"), el("dd", {}, c.issuer),
+    el("dt", {}, "Serial"), el("dd", {}, c.serial),
+    el("dt", {}, "SHA-256"), el("dd", {}, c.sha256), el("dt", {}, "SHA-1"), el("dd", {}, d.sha1 || "—"),
+    el("dt", {}, "Key"), el("dd", {}, `${d.key_algorithm || ""} ${d.key_curve || d.key_bits || ""}`),
+    el("dt", {}, "Signature"), el("dd", {}, d.signature_algorithm || "—"),
+    el("dt", {}, "Basic constraints"), el("dd", {}, d.is_ca ? `CA${d.path_len != null ? ", path length " + d.path_len : ""}` : "not a CA"),
+    el("dt", {}, "Key usage"), el("dd", {}, list(d.key_usage)), el("dt", {}, "Extended key usage"), el("dd", {}, list(d.ext_key_usage)),
+    el("dt", {}, "Subject alternative names"), el("dd", {}, list(d.sans)),
+    el("dt", {}, "Created"), el("dd", {}, `${c.method}${c.profile ? " with profile " + c.profile : ""}, ${c.created_at}`),
+    el("dt", {}, "Private key"), el("dd", {}, c.has_private_key ? "held here, sealed" : "not held here"));
 }
 
 function trustedDetails(t) {

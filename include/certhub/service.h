@@ -115,6 +115,9 @@ int ch_svc_login(ch_svc *svc, const char *tenant, const char *user, const char *
 /* The principal of a session cookie, and its CSRF token. */
 int ch_svc_session_authenticate(ch_svc *svc, const char *token, ch_svc_principal *who, char csrf[65]);
 int ch_svc_logout(ch_svc *svc, const char *token);
+/* A signed-in user changes its own password (the current one is asked again). */
+int ch_svc_password_change(ch_svc *svc, const ch_svc_principal *who, const char *user, const char *current,
+                           const char *fresh);
 /* Installation admins (CH_PERM_TENANTS) switch the tenant their session acts in. */
 int ch_svc_session_switch(ch_svc *svc, const char *token, const ch_svc_principal *who, const char *tenant);
 void ch_svc_session_dispose(ch_svc_session *s);

@@ -1580,6 +1580,30 @@ static json_t *session_json(const char *user, const char *tenant, ch_role role, 
     return json_pack("{ss ss ss ss}", "user", user, "tenant", tenant, "role", ch_role_name(role), "csrf_token", csrf);
 }
 
+/* POST /api/v1/session/password {"current_password","new_password"}: a console user's own. */
+static void session_password(req *r, const char *unused)
+{
+    static const char *const F[] = {"current_password", "new_password", NULL};
+    json_t *body = read_json(r, F);
+    const char *cur = NULL, *fresh = NULL, *name = r->who.name;
+    int error;
+
+    (void)unused;
+    if (body == NULL || get_str(r, body, "current_password", &cur) || get_str(r, body, "new_password", &fresh))
+        goto done;
+    if (strncmp(name, "user:", 5) != 0) {
+        reply_error_msg(r, CH_EINVAL, NULL, "only a signed-in console user has a password");
+        goto done;
+    }
+    if ((error = ch_svc_password_change(r->svc, &r->who, name + 5, cur, fresh)) < 0) {
+        reply_error(r, error == CH_EAUTH ? CH_EPERM : error);
+        goto done;
+    }
+    reply_json(r, 200, json_pack("{sb}", "changed", 1));
+done:
+    json_decref(body);
+}
+
 /* PATCH /api/v1/session {"tenant"}: the tenant switcher of the console. */
 static void session_switch(req *r, const char *unused)
 {
@@ -1757,6 +1781,7 @@ static const struct route {
     {EVHTTP_REQ_GET, "session", session_get},
     {EVHTTP_REQ_DELETE, "session", session_delete},
     {EVHTTP_REQ_PATCH, "session", session_switch},
+    {EVHTTP_REQ_POST, "session/password", session_password},
     {EVHTTP_REQ_GET, "settings", settings_get},
     {EVHTTP_REQ_PATCH, "settings", settings_update},
     {EVHTTP_REQ_POST, "device-auth", device_auth},

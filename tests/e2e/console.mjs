@@ -20,11 +20,11 @@ page.on("dialog", (d) => { problems.push("a browser dialog opened: " + d.message
 
 await page.goto(url);
 await page.getByLabel("User name").fill("admin");
-await page.getByLabel("Password").fill("not the password");
+await page.getByLabel("Password", { exact: true }).fill("not the password");
 await page.getByRole("button", { name: "Sign in" }).click();
 await page.getByText("wrong user name or password").waitFor();
 ok("a wrong password is refused with a message");
-await page.getByLabel("Password").fill(password);
+await page.getByLabel("Password", { exact: true }).fill(password);
 await page.getByRole("button", { name: "Sign in" }).click();
 await page.getByText("admin · default · admin").waitFor();
 ok("signed in");
@@ -121,6 +121,11 @@ await page.getByRole("dialog").waitFor({ state: "hidden" }).catch(async () => {
 const web = page.locator("tr", { hasText: "web.example" }).filter({ hasText: "Example" }).first();
 await web.waitFor();
 ok("a server certificate created through the wizard (with Back keeping what was typed)");
+await web.getByRole("button", { name: "Details of web.example" }).click();
+await page.getByText("generated with profile tls-server").waitFor();
+await page.getByText("held here, sealed").first().waitFor();
+assert.equal(await page.getByText("BEGIN PRIVATE KEY").count(), 0);
+ok("a certificate's details: validity, names, fingerprints, extensions, how it was created; never its key");
 await web.getByRole("button", { name: "Export web.example" }).click();
 await page.getByLabel("Format").selectOption("p12");
 await page.getByLabel("Password (P12 and JKS)").fill("s3cret-p12");
@@ -188,6 +193,12 @@ await ks.getByRole("button", { name: "Entries of store.jks" }).click();
 await page.getByText("tomcat", { exact: true }).waitFor();
 await page.getByText("private key (sealed)").first().waitFor();
 ok("a JKS uploaded and its entries listed");
+await ks.getByRole("button", { name: "Export store.jks" }).click();
+await page.locator("#kx-format").selectOption("pem");
+const [ksDl] = await Promise.all([page.waitForEvent("download"), page.getByRole("dialog").getByRole("button", { name: "Download" }).click()]);
+await ksDl.saveAs(`${work}/store.pem`);
+assert.match(readFileSync(`${work}/store.pem`, "utf8"), /BEGIN CERTIFICATE/);
+ok("a keystore exported (PEM)");
 await page.screenshot({ path: `${shots}/keystores.png`, fullPage: true });
 
 for (const [link, file] of [["Devices", "devices"], ["Audit log", "audit"]]) {
@@ -231,7 +242,7 @@ const vp = await viewerCtx.newPage();
 vp.on("pageerror", (e) => problems.push(e.message));
 await vp.goto(url);
 await vp.getByLabel("User name").fill("viewer");
-await vp.getByLabel("Password").fill("viewer-password-1");
+await vp.getByLabel("Password", { exact: true }).fill("viewer-password-1");
 await vp.getByRole("button", { name: "Sign in" }).click();
 await vp.getByText("viewer · default · viewer").waitFor();
 await vp.getByRole("link", { name: "Trusted certificates" }).click();
@@ -253,11 +264,30 @@ ok("a viewer sees no buttons that change anything, and the API refuses them anyw
 await vp.screenshot({ path: `${shots}/viewer.png`, fullPage: true });
 await viewerCtx.close();
 
+// The first-start password changed: the old one no longer signs in, the new one does.
+await page.getByRole("button", { name: "Change password" }).click();
+await page.getByLabel("Current password").fill("wrong");
+await page.getByLabel("New password (8 characters or more)").fill("a-new-password-1");
+await page.getByRole("dialog").getByRole("button", { name: "Change password" }).click();
+await page.getByRole("dialog").getByText("the current password is wrong").waitFor();
+await page.getByLabel("Current password").fill(password);
+await page.getByRole("dialog").getByRole("button", { name: "Change password" }).click();
+await page.getByRole("dialog").waitFor({ state: "hidden" });
+ok("the password changed (the current one asked again)");
+
 await page.getByRole("button", { name: "Sign out" }).click();
 await page.getByRole("button", { name: "Sign in" }).waitFor();
 const after = await page.evaluate(async () => (await fetch("/api/v1/certificates")).status);
 assert.equal(after, 401);
 ok("signed out: the API answers 401");
+await page.getByLabel("User name").fill("admin");
+await page.getByLabel("Password", { exact: true }).fill(password);
+await page.getByRole("button", { name: "Sign in" }).click();
+await page.getByText("wrong user name or password").waitFor();
+await page.getByLabel("Password", { exact: true }).fill("a-new-password-1");
+await page.getByRole("button", { name: "Sign in" }).click();
+await page.getByText("admin · default · admin").waitFor();
+ok("the old password no longer signs in, the new one does");
 assert.deepEqual(problems, []);
 ok("no script errors");
 await browser.close();

@@ -51,5 +51,7 @@ for s in overview trusted trusted-add-error certificate-wizard certificates cas 
     [ -s "$shots/$s.png" ] || fail "no screenshot $s.png"
 done
 ok "screenshots of each screen are written"
+[ ! -e "$data/admin-password" ] || fail "DATA_DIR/admin-password is still there after the password was changed"
+ok "the first-start password file is gone once the password is changed"
 
 done_testing

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -267,6 +268,40 @@ int ch_svc_session_switch(ch_svc *svc, const char *token, const ch_svc_principal
         return ch_error_set_field(CH_ENOTFOUND, "tenant", "no such tenant");
     sha256_hex(hash, token);
     error = ch_store_session_act_as(svc->store, hash, t.id);
+    ch_store_tenant_dispose(&t);
+    return error;
+}
+
+int ch_svc_password_change(ch_svc *svc, const ch_svc_principal *who, const char *user, const char *current,
+                           const char *fresh)
+{
+    ch_store_tenant t = {0};
+    ch_store_user u = {0};
+    char *hash = NULL, path[4200];
+    int error;
+
+    /* The user's home tenant is the one it signed in to: look the user up by name there. */
+    if ((error = svc_need(&who->actor, CH_ROLE_VIEWER, "changing a password")) < 0)
+        return error;
+    if (ch_store_tenant_get(svc->store, &t, who->actor.tenant_id) < 0 ||
+        ch_store_user_get_by_name(svc->store, &u, t.id, user) < 0 || !password_ok(u.password_hash, current)) {
+        error = ch_error_set_field(CH_EAUTH, "current_password", "the current password is wrong");
+        goto done;
+    }
+    if ((error = svc_password_hash(&hash, fresh)) < 0) {
+        ch_error_set_field(error, "new_password", "%s", ch_error_last());
+        goto done;
+    }
+    if ((error = ch_store_user_set_password(svc->store, u.tenant_id, u.id, hash)) < 0)
+        goto done;
+    /* The first-start password file is kept only until that password is changed. */
+    if (strcmp(u.name, "admin") == 0 && strcmp(t.name, "default") == 0) {
+        snprintf(path, sizeof path, "%s/admin-password", svc->data_dir);
+        (void)unlink(path);
+    }
+done:
+    ch_secure_free_str(hash);
+    ch_store_user_dispose(&u);
     ch_store_tenant_dispose(&t);
     return error;
 }
