@@ -350,11 +350,32 @@ typedef struct ch_svc_issue_req {
     unsigned key_usage;       /* 0: the profile's */
     unsigned ext_key_usage;   /* 0: the profile's */
     bool cap_validity;        /* shorten to the CA's end instead of refusing */
+    bool auto_renew;          /* renewed by certhubd before it expires */
+    const char *renews;       /* internal: the certificate this one renews (linked in the same transaction) */
 } ch_svc_issue_req;
 
 /* Issues and stores a certificate (method "generated" with a server key, "csr_signed" from
  * a CSR, "issued" from a public key). */
 int ch_svc_cert_issue(ch_svc *svc, const ch_actor *actor, const ch_svc_issue_req *req, ch_store_cert *out);
+
+/* When a certificate of this validity is renewed: at 2/3 of its life, and never later than a
+ * threshold before its end that grows with the lifetime (12 hours for a day-long certificate,
+ * 30 days for those of 60 days and more). */
+int64_t ch_renew_at(int64_t not_before, int64_t not_after);
+/* Renews a certificate now: same subject, SANs, profile, CA and lifetime; a new key of the
+ * same type (reuse_key: the same key; certificates whose key is not held here keep their public
+ * key); linked to the old one (renews / renewed_by).  Uploaded certificates cannot be renewed
+ * (CH_EPOLICY); one renewed already is CH_ECONFLICT. */
+int ch_svc_cert_renew(ch_svc *svc, const ch_actor *actor, const char *id, bool reuse_key, ch_store_cert *out);
+/* Turns automatic renewal on or off. */
+int ch_svc_cert_set_auto_renew(ch_svc *svc, const ch_actor *actor, const char *id, bool on);
+/* Runs the renewals that are due (every tenant); returns how many were attempted.  Failures
+ * are retried with backoff (1, 2, 4... minutes, at most an hour) and audited. */
+int ch_svc_renew_due(ch_svc *svc, size_t max);
+/* The scheduler thread of certhubd: ch_svc_renew_due every interval seconds until
+ * ch_svc_scheduler_stop (also done by ch_svc_close). */
+int ch_svc_scheduler_start(ch_svc *svc, int interval_seconds);
+void ch_svc_scheduler_stop(ch_svc *svc);
 
 /* Imports a certificate (PEM or DER) with an optional private key that must match it.  A
  * certificate the tenant already holds is CH_EEXISTS with its id in existing_id. */

@@ -242,6 +242,13 @@ typedef struct ch_store_cert {
     char *profile;          /* or NULL */
     char *status;           /* active | revoked | ... */
     int64_t created_at;
+    /* automatic renewal */
+    bool auto_renew;
+    int64_t renew_at;       /* when it is due (0: not set) */
+    char *renews;           /* the certificate this one replaced, or NULL */
+    char *renewed_by;       /* the certificate that replaced this one, or NULL */
+    int renew_attempts;     /* failed attempts so far */
+    char *renew_error;      /* the last failure, or NULL */
 } ch_store_cert;
 
 /* Stores a certificate.  When the tenant already holds one with this sha256, nothing is
@@ -279,6 +286,18 @@ int ch_store_cert_list(ch_store *s, const char *tenant_id, const ch_store_cert_f
 /* Certificates (of every tenant) the search index has not reached yet: a background thread
  * adds them within a second or so; searches find them meanwhile by scanning just those. */
 int ch_store_search_pending(ch_store *s, int64_t *rows);
+/* A certificate by tenant and id. */
+typedef struct ch_store_cert_ref {
+    char tenant_id[CH_ID_MAX];
+    char id[CH_ID_MAX];
+} ch_store_cert_ref;
+/* Certificates whose automatic renewal is due (every tenant), earliest first; free(*out). */
+int ch_store_cert_due_renewals(ch_store *s, int64_t now, size_t max, ch_store_cert_ref **out, size_t *count);
+int ch_store_cert_set_auto_renew(ch_store *s, const char *tenant_id, const char *id, bool on, int64_t renew_at);
+/* Records that new_id renewed old_id; CH_ECONFLICT when old_id was renewed already. */
+int ch_store_cert_link_renewal(ch_store *s, const char *tenant_id, const char *old_id, const char *new_id);
+/* A failed renewal: tried again at next_at. */
+int ch_store_cert_renew_failed(ch_store *s, const char *tenant_id, const char *id, int64_t next_at, const char *error);
 /* Counts certificates of a tenant matching the filter. */
 int ch_store_cert_count(ch_store *s, const char *tenant_id, const ch_store_cert_filter *f, int64_t *count);
 

@@ -239,6 +239,9 @@ void ch_cert_info_dispose(ch_cert_info *info);
  * key_usage and ext_key_usage as arrays of names like "digital_signature", "server_auth").
  * free() the result. */
 int ch_cert_info_to_json(char **out, const ch_cert_info *info);
+/* The certificate's SANs as "dns:a,ip:1.2.3.4" (NULL when it has none), without decoding the
+ * key: what the inventory keeps for search and renewal. */
+int ch_cert_sans_text(char **out, const ch_cert *cert);
 /* Formats a time as RFC 3339 UTC into out (at least 21 bytes). */
 void ch_time_format(char *out, size_t outlen, int64_t t);
 /* Parses "2030-01-01T00:00:00Z" (also "2030-01-01"). */

@@ -18,12 +18,12 @@
  * is never silently ignored. */
 static const char *const F_ISSUE[] = {"name", "profile", "ca_id", "key_type", "csr", "public_key", "digest", "days",
                                       "subject", "sans", "key_usage", "ext_key_usage", "path_len",
-                                      "cap_validity", NULL};
+                                      "cap_validity", "auto_renew", NULL};
 static const char *const F_TENANT[] = {"name", NULL};
 static const char *const F_TOKEN[] = {"tenant", "role", "name", NULL};
 static const char *const F_CA[] = {"name", "type", "key_type", "parent_id", "digest", "days", "path_len", "subject",
                                    "certificate", "private_key", "password", "csr_id", NULL};
-static const char *const F_RENAME[] = {"name", NULL};
+static const char *const F_RENAME[] = {"name", "auto_renew", NULL};
 static const char *const F_PASSWORD[] = {"password", NULL};
 static const char *const F_EXPORT[] = {"format", "password", "include_key", "legacy", NULL};
 static const char *const F_CSR[] = {"name", "key_type", "digest", "subject", "sans", NULL};
@@ -47,6 +47,16 @@ static json_t *cert_json(const ch_store_cert *c, bool with_pem)
     if (c->ca_id)
         json_object_set_new(o, "ca_id", json_string(c->ca_id));
     json_object_set_new(o, "has_private_key", json_boolean(c->key_id != NULL));
+    json_object_set_new(o, "auto_renew", json_boolean(c->auto_renew));
+    if (c->renew_at) {
+        char ra[32];
+        ch_time_format(ra, sizeof ra, c->renew_at);
+        json_object_set_new(o, "renew_at", json_string(ra));
+    }
+    json_object_set_new(o, "renews", c->renews ? json_string(c->renews) : json_null());
+    json_object_set_new(o, "renewed_by", c->renewed_by ? json_string(c->renewed_by) : json_null());
+    if (c->renew_error)
+        json_object_set_new(o, "renew_error", json_string(c->renew_error));
     if (with_pem && c->der) {
         ch_buf pem = CH_BUF_INIT;
         if (ch_svc_cert_pem(&pem, c) == 0)
@@ -189,6 +199,13 @@ static void certificates_issue(req *r)
         get_usages(r, body, "key_usage", false, &q.key_usage) ||
         get_usages(r, body, "ext_key_usage", true, &q.ext_key_usage))
         goto done;
+    if ((v = json_object_get(body, "auto_renew")) != NULL) {
+        if (!json_is_boolean(v)) {
+            reply_error_msg(r, CH_EINVAL, "auto_renew", "auto_renew must be true or false");
+            goto done;
+        }
+        q.auto_renew = json_is_true(v);
+    }
     if ((v = json_object_get(body, "cap_validity")) != NULL) {
         if (!json_is_boolean(v)) {
             reply_error_msg(r, CH_EINVAL, "cap_validity", "cap_validity must be true or false");
@@ -470,9 +487,19 @@ static void certificate_rename(req *r, const char *id)
     const char *name = NULL;
     int error;
 
+    json_t *ar;
+
     if (body == NULL || get_str(r, body, "name", &name))
         goto done;
-    if ((error = ch_svc_cert_rename(r->svc, &r->who.actor, id, name)) < 0) {
+    if ((ar = json_object_get(body, "auto_renew")) != NULL && !json_is_boolean(ar)) {
+        reply_error_msg(r, CH_EINVAL, "auto_renew", "auto_renew must be true or false");
+        goto done;
+    }
+    if (name && (error = ch_svc_cert_rename(r->svc, &r->who.actor, id, name)) < 0) {
+        reply_error(r, error);
+        goto done;
+    }
+    if (ar && (error = ch_svc_cert_set_auto_renew(r->svc, &r->who.actor, id, json_is_true(ar))) < 0) {
         reply_error(r, error);
         goto done;
     }
@@ -1724,6 +1751,27 @@ done:
     json_decref(body);
 }
 
+/* POST /certificates/{id}/renew {"reuse_key"}: renewed now, linked to the old one. */
+static void certificate_renew(req *r, const char *id)
+{
+    static const char *const F[] = {"reuse_key", NULL};
+    struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
+    json_t *body = NULL;
+    ch_store_cert out;
+    int error;
+
+    if (evbuffer_get_length(in) > 0 && (body = read_json(r, F)) == NULL)
+        return;
+    if ((error = ch_svc_cert_renew(r->svc, &r->who.actor, id, body && json_is_true(json_object_get(body, "reuse_key")),
+                                   &out)) < 0)
+        reply_error(r, error);
+    else {
+        reply_json(r, 201, cert_json(&out, true));
+        ch_store_cert_dispose(&out);
+    }
+    json_decref(body);
+}
+
 /* Adapters so every handler has one shape. */
 static void h_certificates_list(req *r, const char *id) { (void)id; certificates_list(r); }
 static void h_certificates_issue(req *r, const char *id) { (void)id; certificates_issue(r); }
@@ -1754,6 +1802,7 @@ static const struct route {
     {EVHTTP_REQ_GET, "certificates/{id}/export", h_certificate_export_get},
     {EVHTTP_REQ_POST, "certificates/{id}/export", h_certificate_export_post},
     {EVHTTP_REQ_POST, "certificates/{id}/private-key", certificate_private_key},
+    {EVHTTP_REQ_POST, "certificates/{id}/renew", certificate_renew},
     {EVHTTP_REQ_GET, "cas", h_cas_list},
     {EVHTTP_REQ_POST, "cas", h_cas_create},
     {EVHTTP_REQ_GET, "cas/{id}", ca_get},

@@ -18,13 +18,13 @@
 static void usage(void)
 {
     fprintf(stderr, "usage: certhubd --data-dir DIR [--listen ADDR:PORT] [--threads N] [--durability process|power]\n"
-                    "                [--renew-check SECONDS] [--config FILE] [--routes]\n");
+                    "                [--renew-check SECONDS] [--job-interval SECONDS] [--config FILE] [--routes]\n");
     exit(2);
 }
 
 struct settings {
     char data_dir[4096], listen[160];
-    int threads, renew_check;
+    int threads, renew_check, job_interval;
     ch_durability durability;
 };
 
@@ -39,6 +39,8 @@ static int set(struct settings *st, const char *name, const char *value, const c
         st->threads = atoi(value);
     else if ((strcmp(name, "renew-check") == 0 || strcmp(name, "renew_check") == 0) && atoi(value) >= 1)
         st->renew_check = atoi(value);
+    else if ((strcmp(name, "job-interval") == 0 || strcmp(name, "job_interval") == 0) && atoi(value) >= 1)
+        st->job_interval = atoi(value);
     else if (strcmp(name, "durability") == 0 && strcmp(value, "process") == 0)
         st->durability = CH_DURABLE_PROCESS;
     else if (strcmp(name, "durability") == 0 && strcmp(value, "power") == 0)
@@ -46,7 +48,7 @@ static int set(struct settings *st, const char *name, const char *value, const c
     else {
         fprintf(stderr,
                 "certhubd: %s: bad setting %s = \"%s\"; accepted: data_dir = DIR, listen = ADDR:PORT, "
-                "threads = 1..16, durability = process|power, renew_check = SECONDS\n",
+                "threads = 1..16, durability = process|power, renew_check = SECONDS, job_interval = SECONDS\n",
                 where, name, value);
         return -1;
     }
@@ -148,7 +150,7 @@ int main(int argc, char **argv)
      * holding it is written, and more requests waiting means more of them per transaction
      * (bench_https: about +15 % certificates/s over one loop per core). */
     struct settings st = {.listen = "127.0.0.1:8443", .threads = 4 * (int)sysconf(_SC_NPROCESSORS_ONLN),
-                          .renew_check = 3600};
+                          .renew_check = 3600, .job_interval = 60};
     const char *data_dir, *listen;
     char addr[128], host[256] = "";
     int port, threads, rc, renew_check;
@@ -224,6 +226,9 @@ int main(int argc, char **argv)
     snprintf(src.host, sizeof src.host, "%s", host);
     memcpy(src.served, ch_cert_sha256(b.server_cert), 32);
     ch_svc_bootstrap_dispose(&b);
+    /* The job runner: renewals that are due, every job_interval seconds. */
+    if (ch_svc_scheduler_start(svc, st.job_interval) < 0)
+        fprintf(stderr, "certhubd: %s\n", ch_error_last());
     rc = server_run(svc, tls, addr, port, threads, tls_refresh, &src, renew_check);
     ch_svc_close(svc);
     return rc;

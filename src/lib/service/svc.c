@@ -59,6 +59,7 @@ void ch_svc_close(ch_svc *svc)
 
     if (svc == NULL)
         return;
+    ch_svc_scheduler_stop(svc);
     for (c = svc->cas; c != NULL; c = next) {
         next = c->next;
         svc_ca_release(c);
@@ -533,7 +534,7 @@ int svc_cert_row(ch_store_cert *row, const ch_cert *cert, const char *tenant_id,
     row->is_ca = is_ca >= 0 ? is_ca != 0 : ch_cert_is_ca(cert);
     row->created_at = ch_now();
     if ((error = ch_cert_subject_string(&row->subject, cert)) < 0 ||
-        (error = ch_cert_issuer_string(&row->issuer, cert)) < 0)
+        (error = ch_cert_issuer_string(&row->issuer, cert)) < 0 || (error = ch_cert_sans_text(&row->sans, cert)) < 0)
         goto fail;
     if (name != NULL && *name != '\0') {
         row->name = strdup(name);

@@ -26,6 +26,10 @@ static int cert_tx_run(void *arg)
         return error;
     if ((error = ch_store_cert_put(t->svc->store, t->row, t->existing)) < 0)
         return error;
+    /* A renewal is linked in the same transaction: it happens once or not at all. */
+    if (t->row->renews != NULL &&
+        (error = ch_store_cert_link_renewal(t->svc->store, t->actor->tenant_id, t->row->renews, t->row->id)) < 0)
+        return error;
     return svc_audit(t->svc, t->actor, t->action, "certificate", t->row->id, t->detail);
 }
 
@@ -169,6 +173,9 @@ int ch_svc_cert_issue(ch_svc *svc, const ch_actor *actor, const ch_svc_issue_req
         goto done;
     row.profile = strdup(o.profile->name);
     row.ca_id = strdup(ca->id);
+    row.auto_renew = req->auto_renew;
+    row.renew_at = ch_renew_at(row.not_before, row.not_after);
+    row.renews = req->renews ? strdup(req->renews) : NULL;
     /* A public key alone has no private half to keep. */
     if ((error = cert_prepare(svc, actor, req->key_type ? key : NULL, &row, &sealed, &detail)) < 0)
         goto done;

@@ -35,6 +35,7 @@ typedef ch_svc_decision_entry svc_decision_entry;
 struct ch_svc {
     ch_store *store;
     char *data_dir;
+    struct scheduler *scheduler; /* svc_renew.c, when started */
     ch_seal *seal;
     pthread_mutex_t ca_lock;
     svc_ca *cas;

@@ -136,6 +136,14 @@ static const char *const migrations[] = {
     "  token_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
     "  tenant_id TEXT NOT NULL, role TEXT NOT NULL, user_name TEXT NOT NULL, csrf TEXT NOT NULL,"
     "  created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, acting_tenant_id TEXT) WITHOUT ROWID;",
+    /* 8: automatic renewal: whether, when, and the lineage (renews / renewed_by). */
+    "ALTER TABLE certificates ADD COLUMN auto_renew INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE certificates ADD COLUMN renew_at INTEGER;"
+    "ALTER TABLE certificates ADD COLUMN renews TEXT;"
+    "ALTER TABLE certificates ADD COLUMN renewed_by TEXT;"
+    "ALTER TABLE certificates ADD COLUMN renew_attempts INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE certificates ADD COLUMN renew_error TEXT;"
+    "CREATE INDEX certificates_renew ON certificates(renew_at) WHERE auto_renew = 1 AND renewed_by IS NULL;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -159,7 +167,8 @@ enum stmt_id {
 };
 
 #define CERT_COLS "id, tenant_id, name, der, subject, issuer, serial, sha256, not_before, not_after, is_ca, sans, " \
-                  "key_id, ca_id, method, profile, status, created_at"
+                  "key_id, ca_id, method, profile, status, created_at, auto_renew, renew_at, renews, renewed_by, " \
+                  "renew_attempts, renew_error"
 #define CA_COLS "id, tenant_id, name, cert_id, key_id, parent_id, status, settings, created_at"
 #define CSR_COLS "id, tenant_id, name, der, subject, key_id, cert_id, created_at"
 #define TRUSTED_COLS "id, tenant_id, name, der, sha256, subject, issuer, serial, not_before, not_after, " \
@@ -216,7 +225,7 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_PROFILE_LIST] = "SELECT tenant_id, name, definition, created_at, updated_at FROM profiles "
                        "WHERE tenant_id=? ORDER BY name",
     [S_PROFILE_DELETE] = "DELETE FROM profiles WHERE tenant_id=? AND name=?",
-    [S_CERT_PUT] = "INSERT INTO certificates(" CERT_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [S_CERT_PUT] = "INSERT INTO certificates(" CERT_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [S_CERT_GET] = "SELECT " CERT_COLS " FROM certificates WHERE tenant_id=? AND id=?",
     [S_CERT_GET_SHA] = "SELECT " CERT_COLS " FROM certificates WHERE tenant_id=? AND sha256=?",
     [S_CERT_ID_BY_SHA] = "SELECT id FROM certificates WHERE tenant_id=? AND sha256=?",
@@ -1612,6 +1621,12 @@ static void read_cert(ch_store_cert *c, sqlite3_stmt *st, bool with_der)
     c->profile = col_text(st, 15);
     c->status = col_text(st, 16);
     c->created_at = sqlite3_column_int64(st, 17);
+    c->auto_renew = sqlite3_column_int(st, 18) != 0;
+    c->renew_at = sqlite3_column_int64(st, 19);
+    c->renews = col_text(st, 20);
+    c->renewed_by = col_text(st, 21);
+    c->renew_attempts = sqlite3_column_int(st, 22);
+    c->renew_error = col_text(st, 23);
 }
 
 int ch_store_cert_put(ch_store *s, const ch_store_cert *c, char existing_id[CH_ID_MAX])
@@ -1638,6 +1653,15 @@ int ch_store_cert_put(ch_store *s, const ch_store_cert *c, char existing_id[CH_I
         bind_text(st, 16, c->profile);
         bind_text(st, 17, c->status ? c->status : "active");
         sqlite3_bind_int64(st, 18, c->created_at);
+        sqlite3_bind_int(st, 19, c->auto_renew);
+        if (c->renew_at)
+            sqlite3_bind_int64(st, 20, c->renew_at);
+        else
+            sqlite3_bind_null(st, 20);
+        bind_text(st, 21, c->renews);
+        bind_text(st, 22, c->renewed_by);
+        sqlite3_bind_int(st, 23, c->renew_attempts);
+        bind_text(st, 24, c->renew_error);
         error = step_done(db, st, "storing a certificate");
     }
     if (error == CH_EEXISTS) {
@@ -1709,6 +1733,11 @@ int ch_store_cert_set_status(ch_store *s, const char *tenant_id, const char *id,
 
 void ch_store_cert_dispose(ch_store_cert *c)
 {
+    if (c != NULL) {
+        free(c->renews);
+        free(c->renewed_by);
+        free(c->renew_error);
+    }
     if (c == NULL)
         return;
     free(c->id);
@@ -1987,6 +2016,86 @@ done:
     ch_buf_dispose(&sql);
     search_dispose(&q);
     return error;
+}
+
+int ch_store_cert_due_renewals(ch_store *s, int64_t now, size_t max, ch_store_cert_ref **out, size_t *count)
+{
+    struct conn *c = conn_get(s);
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    *out = NULL;
+    *count = 0;
+    if (c == NULL)
+        return ch_error_last_code();
+    if ((*out = calloc(max ? max : 1, sizeof **out)) == NULL)
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    if ((rc = sqlite3_prepare_v2(c->db,
+                                 "SELECT tenant_id, id FROM certificates WHERE auto_renew = 1 AND renewed_by IS NULL"
+                                 " AND renew_at <= ? ORDER BY renew_at LIMIT ?",
+                                 -1, &st, NULL)) != SQLITE_OK)
+        return db_error(c->db, rc, "finding certificates to renew");
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_int64(st, 2, (int64_t)max);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && *count < max) {
+        snprintf((*out)[*count].tenant_id, CH_ID_MAX, "%s", (const char *)sqlite3_column_text(st, 0));
+        snprintf((*out)[*count].id, CH_ID_MAX, "%s", (const char *)sqlite3_column_text(st, 1));
+        (*count)++;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error(c->db, rc, "finding certificates to renew");
+}
+
+static int exec_bound(ch_store *s, const char *sql, const char *what, int nargs, const char *const *texts,
+                      const int64_t *ints, bool one_row)
+{
+    struct conn *c = conn_get(s);
+    sqlite3_stmt *st = NULL;
+    int rc, error;
+
+    if (c == NULL)
+        return ch_error_last_code();
+    if ((rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL)) != SQLITE_OK)
+        return db_error(c->db, rc, what);
+    for (int i = 0; i < nargs; i++) {
+        if (texts[i])
+            sqlite3_bind_text(st, i + 1, texts[i], -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_int64(st, i + 1, ints[i]);
+    }
+    error = step_done_locked(s, c->db, st, what);
+    if (error == 0 && one_row && sqlite3_changes(c->db) == 0)
+        error = ch_error_set(CH_ECONFLICT, "%s: nothing to change (already done?)", what);
+    sqlite3_finalize(st);
+    return error;
+}
+
+int ch_store_cert_set_auto_renew(ch_store *s, const char *tenant_id, const char *id, bool on, int64_t renew_at)
+{
+    const char *texts[] = {NULL, NULL, tenant_id, id};
+    int64_t ints[] = {on, renew_at, 0, 0};
+
+    return exec_bound(s, "UPDATE certificates SET auto_renew = ?, renew_at = ?, renew_attempts = 0, renew_error = NULL"
+                         " WHERE tenant_id = ? AND id = ?", "changing automatic renewal", 4, texts, ints, true);
+}
+
+int ch_store_cert_link_renewal(ch_store *s, const char *tenant_id, const char *old_id, const char *new_id)
+{
+    const char *texts[] = {new_id, tenant_id, old_id};
+    int64_t ints[] = {0, 0, 0};
+
+    /* "renewed_by IS NULL": a certificate is renewed once, whoever tries again. */
+    return exec_bound(s, "UPDATE certificates SET renewed_by = ?, renew_error = NULL WHERE tenant_id = ? AND id = ?"
+                         " AND renewed_by IS NULL", "linking a renewal", 3, texts, ints, true);
+}
+
+int ch_store_cert_renew_failed(ch_store *s, const char *tenant_id, const char *id, int64_t next_at, const char *error)
+{
+    const char *texts[] = {NULL, error, tenant_id, id};
+    int64_t ints[] = {next_at, 0, 0, 0};
+
+    return exec_bound(s, "UPDATE certificates SET renew_at = ?, renew_error = ?, renew_attempts = renew_attempts + 1"
+                         " WHERE tenant_id = ? AND id = ?", "recording a failed renewal", 4, texts, ints, false);
 }
 
 int ch_store_search_pending(ch_store *s, int64_t *rows)

@@ -387,6 +387,34 @@ static int dump(char **out, json_t *o)
     return *out ? 0 : ch_error_set(CH_ENOMEM, "out of memory");
 }
 
+int ch_cert_sans_text(char **out, const ch_cert *cert)
+{
+    GENERAL_NAMES *names = X509_get_ext_d2i(x509_cert_obj(cert), NID_subject_alt_name, NULL, NULL);
+    char **list = NULL;
+    size_t n = 0, len = 1;
+    int error = 0;
+
+    *out = NULL;
+    ERR_clear_error();
+    if (names == NULL)
+        return 0;
+    error = general_names(&list, &n, names, false);
+    GENERAL_NAMES_free(names);
+    if (error < 0)
+        return error;
+    for (size_t i = 0; i < n; i++)
+        len += strlen(list[i]) + 1;
+    if (n > 0 && (*out = malloc(len)) != NULL) {
+        char *w = *out;
+        for (size_t i = 0; i < n; i++)
+            w += sprintf(w, "%s%s", i ? "," : "", list[i]);
+    } else if (n > 0) {
+        error = ch_error_set(CH_ENOMEM, "out of memory");
+    }
+    list_free(list);
+    return error;
+}
+
 int ch_cert_info_to_json(char **out, const ch_cert_info *i)
 {
     json_t *o = json_object();

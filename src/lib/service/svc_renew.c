@@ -1,0 +1,224 @@
+/*
+ * Automatic renewal: certificates certhub issued renew themselves at a point of their life,
+ * keeping subject, SANs, profile and CA, with a new key unless told otherwise, and linked to
+ * the certificate they replace.  The due ones are found in the store (so a restart loses none)
+ * and each renewal is linked in the transaction that stores it (so none happens twice).
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "svc_internal.h"
+
+int64_t ch_renew_at(int64_t nb, int64_t na)
+{
+    int64_t life = na - nb, thr = life / 2, at = nb + life * 2 / 3;
+
+    if (thr < 12 * 3600)
+        thr = 12 * 3600;
+    if (thr > 30 * 86400)
+        thr = 30 * 86400;
+    return at < na - thr ? at : na - thr;
+}
+
+/* "dns:a,ip:b" into a NULL-terminated array of strings in *store. */
+static size_t split_sans(const char *sans, char **store, const char **out, size_t max)
+{
+    size_t n = 0;
+    char *p, *save = NULL;
+
+    *store = sans ? strdup(sans) : NULL;
+    for (p = *store ? strtok_r(*store, ",", &save) : NULL; p && n < max; p = strtok_r(NULL, ",", &save))
+        out[n++] = p;
+    out[n] = NULL;
+    return n;
+}
+
+int ch_svc_cert_renew(ch_svc *svc, const ch_actor *actor, const char *id, bool reuse_key, ch_store_cert *out)
+{
+    ch_store_cert old = {0};
+    ch_store_key key = {0};
+    ch_cert *cert = NULL;
+    ch_key *pub = NULL;
+    ch_buf pub_pem = CH_BUF_INIT;
+    ch_svc_issue_req q = {.path_len = -2};
+    const char *sans[CH_MAX_SANS + 1];
+    char *san_store = NULL;
+    int error;
+
+    if (out)
+        memset(out, 0, sizeof *out);
+    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "renewing a certificate")) < 0)
+        return error;
+    if ((error = ch_store_cert_get(svc->store, &old, actor->tenant_id, id)) < 0)
+        return error;
+    if (old.renewed_by != NULL) {
+        error = ch_error_set(CH_ECONFLICT, "certificate %s was renewed already, by %s", id, old.renewed_by);
+        goto done;
+    }
+    if (old.ca_id == NULL || old.profile == NULL || strcmp(old.method, "imported") == 0) {
+        error = ch_error_set(CH_EPOLICY, "uploaded certificates cannot be renewed by certhub: their issuer is elsewhere");
+        goto done;
+    }
+    q.name = old.name;
+    q.profile = old.profile;
+    q.ca_id = old.ca_id;
+    q.subject.dn = old.subject;
+    q.days = (int)((old.not_after - old.not_before + 43200) / 86400);
+    if (q.days < 1)
+        q.days = 1;
+    q.auto_renew = old.auto_renew;
+    q.renews = old.id;
+    split_sans(old.sans, &san_store, sans, CH_MAX_SANS);
+    q.sans = sans;
+    if (old.key_id != NULL && !reuse_key) {
+        /* A new key of the same kind. */
+        if ((error = ch_store_key_get(svc->store, &key, actor->tenant_id, old.key_id)) < 0)
+            goto done;
+        q.key_type = key.algorithm;
+    } else {
+        /* The same public key: reused on request, or held by the device and not by us. */
+        if ((error = ch_cert_parse(&cert, old.der, old.der_len)) < 0 || (error = ch_cert_public_key(&pub, cert)) < 0 ||
+            (error = ch_key_write_public_pem(&pub_pem, pub)) < 0)
+            goto done;
+        q.public_key = pub_pem.data;
+        q.public_key_len = pub_pem.len;
+    }
+    error = ch_svc_cert_issue(svc, actor, &q, out);
+done:
+    free(san_store);
+    ch_buf_dispose(&pub_pem);
+    ch_key_free(pub);
+    ch_cert_free(cert);
+    ch_store_key_dispose(&key);
+    ch_store_cert_dispose(&old);
+    return error;
+}
+
+int ch_svc_cert_set_auto_renew(ch_svc *svc, const ch_actor *actor, const char *id, bool on)
+{
+    ch_store_cert c;
+    int error;
+
+    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "changing automatic renewal")) < 0)
+        return error;
+    if ((error = ch_store_cert_get(svc->store, &c, actor->tenant_id, id)) < 0)
+        return error;
+    if (on && (c.ca_id == NULL || strcmp(c.method, "imported") == 0))
+        error = ch_error_set_field(CH_EPOLICY, "auto_renew",
+                                   "uploaded certificates cannot be renewed automatically: their issuer is elsewhere");
+    else
+        error = ch_store_cert_set_auto_renew(svc->store, actor->tenant_id, id, on, ch_renew_at(c.not_before, c.not_after));
+    ch_store_cert_dispose(&c);
+    return error;
+}
+
+int ch_svc_renew_due(ch_svc *svc, size_t max)
+{
+    ch_store_cert_ref *due = NULL;
+    size_t n = 0;
+    int64_t now = ch_now();
+
+    if (ch_store_cert_due_renewals(svc->store, now, max, &due, &n) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        ch_actor system = {due[i].tenant_id, "system:renewal", CH_ROLE_ADMIN, 0};
+        ch_store_cert fresh, old;
+        char detail[600];
+        json_t *d;
+        char *text;
+        if (ch_svc_cert_renew(svc, &system, due[i].id, false, &fresh) == 0) {
+            ch_store_cert_dispose(&fresh); /* the issue was audited as certificate.issue, linked by renews */
+            continue;
+        }
+        snprintf(detail, sizeof detail, "%s", ch_error_last());
+        if (ch_error_last_code() == CH_ECONFLICT)
+            continue; /* renewed meanwhile (another node, or a person) */
+        /* Retried with backoff: 1, 2, 4... minutes, at most an hour; the old one stays served. */
+        if (ch_store_cert_get(svc->store, &old, due[i].tenant_id, due[i].id) == 0) {
+            int64_t wait = 60LL << (old.renew_attempts < 6 ? old.renew_attempts : 6);
+            (void)ch_store_cert_renew_failed(svc->store, due[i].tenant_id, due[i].id, now + (wait > 3600 ? 3600 : wait),
+                                             detail);
+            d = json_pack("{ss si}", "error", detail, "attempt", old.renew_attempts + 1);
+            text = json_dumps(d, JSON_COMPACT);
+            json_decref(d);
+            if (ch_store_begin(svc->store) == 0 &&
+                (svc_audit(svc, &system, "certificate.renew_failed", "certificate", due[i].id, text) < 0 ||
+                 ch_store_commit(svc->store) < 0))
+                ch_store_rollback(svc->store);
+            free(text);
+            ch_store_cert_dispose(&old);
+        }
+    }
+    free(due);
+    return (int)n;
+}
+
+struct scheduler {
+    pthread_t tid;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool stop;
+    int interval;
+    ch_svc *svc;
+};
+
+static void *scheduler_main(void *arg)
+{
+    struct scheduler *s = arg;
+    struct timespec until;
+
+    pthread_mutex_lock(&s->lock);
+    while (!s->stop) {
+        pthread_mutex_unlock(&s->lock);
+        (void)ch_svc_renew_due(s->svc, 100);
+        pthread_mutex_lock(&s->lock);
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += s->interval;
+        if (!s->stop)
+            pthread_cond_timedwait(&s->cond, &s->lock, &until);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+int ch_svc_scheduler_start(ch_svc *svc, int interval_seconds)
+{
+    struct scheduler *s;
+
+    if (svc->scheduler != NULL)
+        return 0;
+    if ((s = calloc(1, sizeof *s)) == NULL)
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    s->svc = svc;
+    s->interval = interval_seconds > 0 ? interval_seconds : 60;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->cond, NULL);
+    if (pthread_create(&s->tid, NULL, scheduler_main, s) != 0) {
+        free(s);
+        return ch_error_set(CH_EINTERNAL, "cannot start the scheduler thread");
+    }
+    svc->scheduler = s;
+    return 0;
+}
+
+void ch_svc_scheduler_stop(ch_svc *svc)
+{
+    struct scheduler *s = svc->scheduler;
+
+    if (s == NULL)
+        return;
+    pthread_mutex_lock(&s->lock);
+    s->stop = true;
+    pthread_cond_signal(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+    pthread_join(s->tid, NULL);
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->cond);
+    free(s);
+    svc->scheduler = NULL;
+}

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Automatic renewal with a moved clock (libfaketime, certhubd's clock only): a one-day
+# certificate with auto_renew is renewed once, before its 12-hour threshold, across a
+# restart of certhubd in the middle; the new one keeps subject, SANs and profile, has a new
+# key, and is linked to the old one.  Uploaded certificates cannot be renewed automatically.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/daemon.sh"
+
+lib=$(ls /usr/lib/*/faketime/libfaketimeMT.so.1 2>/dev/null | head -1)
+[ -n "$lib" ] || fail "libfaketime is missing (scripts/deps.sh installs faketime)"
+echo "+0" > clock
+DAEMON_ENV="LD_PRELOAD=$lib FAKETIME_TIMESTAMP_FILE=$T/clock FAKETIME_NO_CACHE=1"
+start_daemon --job-interval 1
+TOKEN=$(cat "$data/admin-token")
+api GET /api/v1/cas
+issuer=$(body '.items[] | select(.name | startswith("certhub Quickstart Issuing")) | .id')
+
+api POST /api/v1/certificates "{\"name\":\"edge-gw\",\"profile\":\"tls-server\",\"subject\":{\"common_name\":\"gw.example\"},\"sans\":[\"dns:gw.example\",\"ip:10.1.2.3\"],\"key_type\":\"p256\",\"days\":1,\"ca_id\":\"$issuer\",\"auto_renew\":true}"
+check_eq "a one-day certificate with automatic renewal" "201 true" "$status $(body .auto_renew)"
+old=$(body .id)
+nb=$(date -d "$(body .not_before)" +%s); ra=$(date -d "$(body .renew_at)" +%s); na=$(date -d "$(body .not_after)" +%s)
+[ $((na - ra)) -ge 43200 ] && [ $((na - ra)) -le 43300 ] || fail "renew_at is $((na - ra)) s before the end, not 12 hours"
+ok "renewed 12 hours before its end (half of its life, backdating included)"
+[ "$ra" -gt "$nb" ] || fail "renew_at before not_before"
+ok "not before it was made"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout up.key -subj /CN=up.example -days 1 -out up.pem 2>/dev/null
+api POST /api/v1/certificates/import "$(jq -n --arg c "$(cat up.pem)" '{certificate:$c}')"
+up=$(body .id)
+api PATCH "/api/v1/certificates/$up" '{"auto_renew":true}'
+check_eq "an uploaded certificate cannot be renewed automatically" "422 auto_renew" "$status $(body .error.field)"
+check_contains "and says why" "$(body .error.message)" "uploaded certificates cannot be renewed automatically"
+
+sleep 2
+api GET "/api/v1/certificates/$old"
+check_eq "not renewed while it is young" "null" "$(body .renewed_by)"
+
+# Restart in the middle: stopped, the clock moves 13 hours on, started again.
+stop_daemon
+echo "+13h" > clock
+start_daemon --job-interval 1
+for i in $(seq 1 50); do
+    api GET "/api/v1/certificates/$old"
+    [ "$(body .renewed_by)" != "null" ] && break
+    sleep 0.2
+done
+new=$(body .renewed_by)
+check_contains "renewed after the restart, past its renewal point" "$new" "crt_"
+sleep 3 # more scheduler rounds: nothing more happens
+api GET "/api/v1/certificates?limit=1000&search=gw.example"
+check_eq "renewed exactly once" 2 "$(body '.items | length')"
+api GET "/api/v1/certificates/$new"
+check_eq "the new one renews the old one, keeps auto_renew and the profile" "$old true tls-server" "$(body '.renews + " " + (.auto_renew|tostring) + " " + .profile')"
+body .pem > new.pem
+api GET "/api/v1/certificates/$old"
+body .pem > old.pem
+check_eq "the same subject" "$(openssl x509 -in old.pem -noout -subject)" "$(openssl x509 -in new.pem -noout -subject)"
+check_eq "the same SANs" "$(openssl x509 -in old.pem -noout -ext subjectAltName | tail -1)" "$(openssl x509 -in new.pem -noout -ext subjectAltName | tail -1)"
+[ "$(openssl x509 -in old.pem -noout -pubkey)" != "$(openssl x509 -in new.pem -noout -pubkey)" ] || fail "the key was reused"
+ok "a new key"
+nb2=$(date -d "$(openssl x509 -in new.pem -noout -startdate | cut -d= -f2)" +%s)
+[ "$nb2" -gt $((nb + 12 * 3600)) ] || fail "the new certificate does not start at the daemon's time"
+ok "issued at the daemon's (moved) time, for the same lifetime"
+api POST "/api/v1/certificates/$old/renew"
+check_eq "renewing it again by hand: 409" 409 "$status"
+api POST "/api/v1/certificates/$up/renew"
+check_eq "renewing an uploaded one by hand: 422" 422 "$status"
+api GET "/api/v1/audit?limit=1000"
+check_contains "the renewal is audited" "$(body '[.items[] | select(.object_id == "'"$new"'") | .actor] | join(",")')" "system:renewal"
+
+done_testing
