@@ -168,6 +168,7 @@ typedef struct ch_svc_ca_req {
     const char *digest;       /* NULL: sha256 */
     const char *const *crl_urls;  /* put into what this CA issues */
     const char *const *ocsp_urls;
+    const ch_store_ca *rotate;    /* internal (ch_svc_ca_rotate): the CA that gets the new certificate */
 } ch_svc_ca_req;
 
 int ch_svc_ca_create(ch_svc *svc, const ch_actor *actor, const ch_svc_ca_req *req, ch_store_ca *out);
@@ -182,6 +183,17 @@ int ch_svc_ca_import(ch_svc *svc, const ch_actor *actor, const char *name, const
 int ch_svc_ca_import_csr(ch_svc *svc, const ch_actor *actor, const char *name, const char *csr_id,
                          const uint8_t *cert, size_t cert_len, ch_store_ca *out);
 int ch_svc_ca_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_ca *out);
+/* Rotates a CA: a new key and certificate (same name, subject, key type and lifetime; an
+ * intermediate signed by its parent's current certificate).  Issuance moves to the new one at
+ * once; the old certificate stays (status "rotated") and keeps validating what it issued. */
+int ch_svc_ca_rotate(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_ca *out);
+
+/* A trust bundle: the tenant's CA certificates that are still valid ("default": every CA
+ * certhub holds for the tenant, during a rotation the old and the new).  out gets PEM, or a
+ * JKS/PKCS#12 truststore (password required for those); etag the SHA-256 of the PEM, which
+ * changes the moment a CA is rotated, added or retired. */
+int ch_svc_bundle(ch_svc *svc, const ch_actor *actor, const char *name, int fmt, const char *password, ch_buf *out,
+                  char etag[65]);
 int ch_svc_ca_list(ch_svc *svc, const ch_actor *actor, ch_store_ca **out, size_t *count);
 /* The CA's chain as PEM, the CA first, up to its root. */
 int ch_svc_ca_chain_pem(ch_svc *svc, const ch_actor *actor, const char *id, ch_buf *out);

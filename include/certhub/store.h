@@ -319,6 +319,8 @@ int ch_store_ca_put(ch_store *s, const ch_store_ca *ca); /* CH_EEXISTS on a take
 int ch_store_ca_get(ch_store *s, ch_store_ca *out, const char *tenant_id, const char *id);
 int ch_store_ca_list(ch_store *s, const char *tenant_id, ch_store_ca **out, size_t *count);
 int ch_store_ca_set_status(ch_store *s, const char *tenant_id, const char *id, const char *status);
+/* Points the CA at a new certificate and key (rotation). */
+int ch_store_ca_set_cert(ch_store *s, const char *tenant_id, const char *id, const char *cert_id, const char *key_id);
 int ch_store_ca_delete(ch_store *s, const char *tenant_id, const char *id);
 void ch_store_ca_dispose(ch_store_ca *ca);
 void ch_store_ca_list_free(ch_store_ca *list, size_t count);

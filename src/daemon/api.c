@@ -1772,6 +1772,47 @@ static void certificate_renew(req *r, const char *id)
     json_decref(body);
 }
 
+/* POST /cas/{id}/rotate */
+static void ca_rotate(req *r, const char *id)
+{
+    ch_store_ca ca;
+    int error = ch_svc_ca_rotate(r->svc, &r->who.actor, id, &ca);
+
+    if (error < 0)
+        return reply_error(r, error);
+    reply_json(r, 200, ca_json(&ca));
+    ch_store_ca_dispose(&ca);
+}
+
+/* GET /bundles/{name}?format=pem|jks|p12 (password in the Certhub-Password header for the
+ * truststores), with an ETag: If-None-Match answers 304 while the bundle is unchanged. */
+static void bundle_get(req *r, const char *name)
+{
+    const char *format = query(r, "format"), *inm;
+    const char *pw = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Certhub-Password");
+    ch_format fmt = CH_FMT_PEM;
+    ch_buf out = CH_BUF_INIT;
+    char etag[65], quoted[70];
+    int error;
+
+    if (format && (ch_format_parse(&fmt, format) < 0 || (fmt != CH_FMT_PEM && fmt != CH_FMT_JKS && fmt != CH_FMT_PKCS12)))
+        return reply_error_msg(r, CH_EINVAL, "format", "format must be pem, jks or p12");
+    if (fmt != CH_FMT_PEM && (pw == NULL || *pw == '\0'))
+        return reply_error_msg(r, CH_EINVAL, "password", "a jks or p12 truststore needs a password: Certhub-Password header");
+    if ((error = ch_svc_bundle(r->svc, &r->who.actor, name, fmt, pw, &out, etag)) < 0) {
+        ch_buf_dispose(&out);
+        return reply_error(r, error);
+    }
+    snprintf(quoted, sizeof quoted, "\"%s\"", etag);
+    evhttp_add_header(evhttp_request_get_output_headers(r->ev), "ETag", quoted);
+    inm = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "If-None-Match");
+    if (inm && strcmp(inm, quoted) == 0)
+        evhttp_send_reply(r->ev, 304, "Not Modified", NULL);
+    else
+        reply_text(r, fmt == CH_FMT_PEM ? "application/x-pem-file" : "application/octet-stream", out.data, out.len, NULL);
+    ch_buf_dispose(&out);
+}
+
 /* Adapters so every handler has one shape. */
 static void h_certificates_list(req *r, const char *id) { (void)id; certificates_list(r); }
 static void h_certificates_issue(req *r, const char *id) { (void)id; certificates_issue(r); }
@@ -1808,6 +1849,8 @@ static const struct route {
     {EVHTTP_REQ_GET, "cas/{id}", ca_get},
     {EVHTTP_REQ_DELETE, "cas/{id}", ca_delete},
     {EVHTTP_REQ_GET, "cas/{id}/chain", ca_chain},
+    {EVHTTP_REQ_POST, "cas/{id}/rotate", ca_rotate},
+    {EVHTTP_REQ_GET, "bundles/{id}", bundle_get},
     {EVHTTP_REQ_GET, "csrs", csrs_list},
     {EVHTTP_REQ_POST, "csrs", h_csrs_create},
     {EVHTTP_REQ_GET, "csrs/{id}", csr_get},

@@ -29,7 +29,10 @@ expect_error "missing key password" "a password is needed" -- "$CERTHUB" csr cre
 openssl req -in ok.csr -outform DER -out ok.der
 cp ok.der broken.der
 size=$(stat -c %s broken.der)
-printf '\x55' | dd of=broken.der bs=1 seek=$((size - 6)) conv=notrunc 2>/dev/null
+# Flip bits of a signature byte (writing a fixed value left it unchanged when it was that value).
+byte=$(od -An -tu1 -j $((size - 6)) -N1 broken.der | tr -d ' ')
+printf "$(printf '\\%03o' $((byte ^ 0x55)))" | dd of=broken.der bs=1 seek=$((size - 6)) conv=notrunc 2>/dev/null
+cmp -s ok.der broken.der && fail "the CSR was not changed"
 expect_error "CSR with a broken signature" "CSR signature does not verify" -- "$CERTHUB" cert create --profile tls-client --csr broken.der --ca ca.pem --ca-key ca.key --out x.pem
 expect_error "self-signed leaf" "cannot be self-signed" -- "$CERTHUB" cert create --profile tls-server --subject CN=x --key leaf.key --out x.pem
 expect_error "days beyond the CA" "validity ends after the issuing CA's" -- "$CERTHUB" cert create --profile tls-server --subject CN=x --key leaf.key --ca ca.pem --ca-key ca.key --days 500 --out x.pem

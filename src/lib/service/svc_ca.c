@@ -5,6 +5,9 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
+
+#include "certhub/formats.h"
 
 #include "svc_internal.h"
 
@@ -38,6 +41,7 @@ struct ca_tx {
     bool cert_exists;         /* the certificate is already in the inventory */
     const char *action;
     const ch_store_csr *csr;  /* the CA's key is this CSR's (signed by an outside CA), or NULL */
+    const ch_store_ca *rotate; /* rotation: this CA gets the new certificate and key, no new CA row */
 };
 
 static int ca_tx_run(struct ca_tx *t)
@@ -70,6 +74,15 @@ static int ca_tx_run(struct ca_tx *t)
         return error;
     free(t->ca->cert_id);
     t->ca->cert_id = strdup(t->cert->id);
+    if (t->rotate != NULL) {
+        /* The old certificate stays in the inventory (it validates what it issued until it
+         * expires); issuance moves to the new one. */
+        if ((error = ch_store_ca_set_cert(t->svc->store, t->actor->tenant_id, t->rotate->id, t->cert->id,
+                                          t->ca->key_id)) < 0 ||
+            (error = ch_store_cert_set_status(t->svc->store, t->actor->tenant_id, t->rotate->cert_id, "rotated")) < 0)
+            return error;
+        return svc_audit(t->svc, t->actor, "ca.rotate", "ca", t->rotate->id, NULL);
+    }
     if ((error = ch_store_ca_put(t->svc->store, t->ca)) < 0)
         return error;
     if (t->csr != NULL && (error = ch_store_csr_attach(t->svc->store, t->actor->tenant_id, t->csr->id, t->cert->id)) < 0)
@@ -165,8 +178,12 @@ int ch_svc_ca_create(ch_svc *svc, const ch_actor *actor, const ch_svc_ca_req *re
     if ((error = ca_row(&ca, actor->tenant_id, req->name, parent ? parent->id : NULL, req->crl_urls,
                         req->ocsp_urls)) < 0)
         goto done;
-    t = (struct ca_tx){svc, actor, key, &row, &ca, false, "ca.create", NULL};
+    t = (struct ca_tx){svc, actor, key, &row, &ca, false, "ca.create", NULL, req->rotate};
     SVC_TX(svc, ca_tx_run(&t));
+    if (req->rotate != NULL) {
+        svc_ca_forget(svc, actor->tenant_id, req->rotate->id);
+        (void)svc_trust_dir_sync(svc);
+    }
     if (out) {
         *out = ca;
         memset(&ca, 0, sizeof ca);
@@ -204,7 +221,7 @@ int ch_svc_ca_import(ch_svc *svc, const ch_actor *actor, const char *name, const
     if ((error = svc_cert_row(&row, cert, actor->tenant_id, name, "imported", -1)) < 0 ||
         (error = ca_row(&ca, actor->tenant_id, name, NULL, NULL, NULL)) < 0)
         goto done;
-    t = (struct ca_tx){svc, actor, key, &row, &ca, false, "ca.import", NULL};
+    t = (struct ca_tx){svc, actor, key, &row, &ca, false, "ca.import", NULL, NULL};
     SVC_TX(svc, ca_tx_run(&t));
     if (out) {
         *out = ca;
@@ -261,7 +278,7 @@ int ch_svc_ca_import_csr(ch_svc *svc, const ch_actor *actor, const char *name, c
     if ((error = svc_cert_row(&row, cert, actor->tenant_id, name ? name : csr_row.name, "csr_signed", -1)) < 0 ||
         (error = ca_row(&ca, actor->tenant_id, name ? name : csr_row.name, NULL, NULL, NULL)) < 0)
         goto done;
-    t = (struct ca_tx){svc, actor, NULL, &row, &ca, false, "ca.import", &csr_row};
+    t = (struct ca_tx){svc, actor, NULL, &row, &ca, false, "ca.import", &csr_row, NULL};
     SVC_TX(svc, ca_tx_run(&t));
     if (out) {
         *out = ca;
@@ -274,6 +291,44 @@ done:
     ch_csr_free(csr);
     ch_cert_free(cert);
     ch_store_csr_dispose(&csr_row);
+    return error;
+}
+
+int ch_svc_ca_rotate(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_ca *out)
+{
+    ch_store_ca ca = {0};
+    ch_store_cert cur = {0};
+    ch_store_key key = {0};
+    ch_svc_ca_req req = {.path_len = -2};
+    int error;
+
+    if (out)
+        memset(out, 0, sizeof *out);
+    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "rotating a CA")) < 0)
+        return error;
+    if ((error = ch_store_ca_get(svc->store, &ca, actor->tenant_id, id)) < 0)
+        return error;
+    if (ca.key_id == NULL) {
+        error = ch_error_set(CH_EPOLICY, "CA %s was imported without its private key: rotate it where its key is", id);
+        goto done;
+    }
+    if ((error = ch_store_cert_get(svc->store, &cur, actor->tenant_id, ca.cert_id)) < 0 ||
+        (error = ch_store_key_get(svc->store, &key, actor->tenant_id, ca.key_id)) < 0)
+        goto done;
+    /* The same name, subject, key type and lifetime; a new key, and a new certificate. */
+    req.name = ca.name;
+    req.subject.dn = cur.subject;
+    req.key_type = key.algorithm;
+    req.days = (int)((cur.not_after - cur.not_before + 43200) / 86400);
+    req.intermediate = ca.parent_id != NULL;
+    req.parent_id = ca.parent_id;
+    req.rotate = &ca;
+    if ((error = ch_svc_ca_create(svc, actor, &req, NULL)) == 0 && out)
+        error = ch_store_ca_get(svc->store, out, actor->tenant_id, id);
+done:
+    ch_store_key_dispose(&key);
+    ch_store_cert_dispose(&cur);
+    ch_store_ca_dispose(&ca);
     return error;
 }
 
@@ -366,5 +421,63 @@ int ch_svc_ca_delete(ch_svc *svc, const ch_actor *actor, const char *id, bool fo
 done:
     ch_store_ca_list_free(all, n);
     ch_store_ca_dispose(&ca);
+    return error;
+}
+
+int ch_svc_bundle(ch_svc *svc, const ch_actor *actor, const char *name, int fmt, const char *password, ch_buf *out,
+                  char etag[65])
+{
+    ch_store_cert_filter f = {.is_ca = 1, .order = CH_ORDER_EXPIRY};
+    ch_store_cert *rows = NULL;
+    size_t n = 0;
+    char *next = NULL;
+    ch_buf pem = CH_BUF_INIT;
+    unsigned char md[32];
+    int64_t now = ch_now();
+    int error;
+
+    etag[0] = '\0';
+    if ((error = svc_need(actor, CH_ROLE_VIEWER, "reading trust bundles")) < 0)
+        return error;
+    if (name == NULL || strcmp(name, "default") != 0)
+        return ch_error_set(CH_ENOTFOUND, "no trust bundle named %.64s; the tenant's bundle is \"default\"",
+                            name ? name : "");
+    f.valid_at = now;
+    if ((error = ch_store_cert_list(svc->store, actor->tenant_id, &f, 1000, NULL, &rows, &n, &next)) < 0)
+        return error;
+    for (size_t i = 0; i < n && error == 0; i++) {
+        ch_store_cert full;
+        if ((error = ch_store_cert_get(svc->store, &full, actor->tenant_id, rows[i].id)) == 0) {
+            error = ch_svc_cert_pem(&pem, &full);
+            ch_store_cert_dispose(&full);
+        }
+    }
+    if (error == 0) {
+        EVP_Digest(pem.data ? pem.data : (uint8_t *)"", pem.len, md, NULL, EVP_sha256(), NULL);
+        ch_hex(etag, md, sizeof md);
+        if (fmt == CH_FMT_PEM) {
+            error = ch_buf_put(out, pem.data ? pem.data : (uint8_t *)"", pem.len);
+        } else {
+            ch_keystore *ks = NULL;
+            ch_cert **list = NULL;
+            size_t m = 0;
+            ch_export_opts eo = {.password = password};
+            if ((error = ch_keystore_new(&ks)) == 0 && pem.len > 0 &&
+                (error = ch_cert_parse_all(&list, &m, pem.data, pem.len)) == 0) {
+                for (size_t i = 0; i < m && error == 0; i++) {
+                    char alias[32];
+                    snprintf(alias, sizeof alias, "ca-%zu", i + 1);
+                    error = ch_keystore_add(ks, alias, &list[i], 1, NULL);
+                }
+            }
+            if (error == 0)
+                error = ch_keystore_export(out, ks, (ch_format)fmt, &eo);
+            ch_cert_list_free(list, m);
+            ch_keystore_free(ks);
+        }
+    }
+    ch_buf_dispose(&pem);
+    ch_store_cert_list_free(rows, n);
+    free(next);
     return error;
 }

@@ -2181,6 +2181,15 @@ int ch_store_ca_list(ch_store *s, const char *tenant_id, ch_store_ca **out, size
     return collect(db, st, sizeof **out, read_ca_row, dispose_ca_row, (void **)out, count, "listing CAs");
 }
 
+int ch_store_ca_set_cert(ch_store *s, const char *tenant_id, const char *id, const char *cert_id, const char *key_id)
+{
+    const char *texts[] = {cert_id, key_id, tenant_id, id};
+    int64_t ints[] = {0, 0, 0, 0};
+
+    return exec_bound(s, "UPDATE cas SET cert_id = ?, key_id = ? WHERE tenant_id = ? AND id = ?", "rotating a CA", 4, texts,
+                      ints, true);
+}
+
 int ch_store_ca_set_status(ch_store *s, const char *tenant_id, const char *id, const char *status)
 {
     STMT(S_CA_STATUS, "updating a CA");

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# CA rotation and the trust bundle: rotating the issuing CA moves issuance to a new key at
+# once, the old certificate keeps validating what it issued, and the tenant's bundle (PEM or a
+# JKS truststore) holds old and new under a new ETag; clients that trust the bundle verify
+# certificates from before and after the rotation.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/daemon.sh"
+
+start_daemon
+TOKEN=$(cat "$data/admin-token")
+api GET /api/v1/cas
+issuer=$(body '.items[] | select(.name | startswith("certhub Quickstart Issuing")) | .id')
+old_cert=$(body ".items[] | select(.id == \"$issuer\") | .certificate_id")
+leaf() { # NAME: issue, save NAME.pem
+    api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"$1.example\"},\"sans\":[\"dns:$1.example\"],\"ca_id\":\"$issuer\"}"
+    [ "$status" = 201 ] || fail "issuing $1: $(cat "$T/body")"
+    body .pem > "$1.pem"
+}
+bundle() { # FILE: the bundle and its ETag in $etag
+    status=$(curl -s -o "$1" -D headers -w '%{http_code}' --cacert "$data/ca.pem" -H "Authorization: Bearer $TOKEN" "https://localhost:$port/api/v1/bundles/default")
+    etag=$(sed -n 's/^ETag: *//Ip' headers | tr -d '\r')
+}
+
+leaf before
+bundle b1.pem
+check_eq "the bundle holds the root and the issuing CA" 2 "$(grep -c 'BEGIN CERTIFICATE' b1.pem)"
+etag1=$etag
+check_contains "with an ETag" "$etag1" '"'
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$data/ca.pem" -H "Authorization: Bearer $TOKEN" -H "If-None-Match: $etag1" "https://localhost:$port/api/v1/bundles/default")
+check_eq "unchanged: 304" 304 "$code"
+
+api POST "/api/v1/cas/$issuer/rotate"
+check_eq "the issuing CA is rotated" 200 "$status"
+new_cert=$(body .certificate_id)
+[ "$new_cert" != "$old_cert" ] || fail "the CA still has its old certificate"
+ok "it has a new certificate, under the same id"
+api GET "/api/v1/certificates/$old_cert"
+check_eq "the old certificate is kept, marked rotated" "rotated" "$(body .status)"
+leaf after
+old_ski=$(openssl x509 -in before.pem -noout -ext authorityKeyIdentifier | tail -1)
+new_ski=$(openssl x509 -in after.pem -noout -ext authorityKeyIdentifier | tail -1)
+[ "$old_ski" != "$new_ski" ] || fail "issued under the old key after the rotation"
+ok "issuance moved to the new key at once"
+bundle b2.pem
+check_eq "a new version of the bundle: old and new issuing CA and the root" 3 "$(grep -c 'BEGIN CERTIFICATE' b2.pem)"
+[ "$etag" != "$etag1" ] || fail "the ETag did not change"
+ok "under a new ETag"
+openssl verify -CAfile b2.pem before.pem >/dev/null || fail "a certificate from before the rotation does not verify with the bundle"
+ok "a client trusting the bundle verifies a certificate from before the rotation"
+openssl verify -CAfile b2.pem after.pem >/dev/null || fail "a certificate from after the rotation does not verify"
+ok "and one from after it"
+curl -s -o bundle.jks --cacert "$data/ca.pem" -H "Authorization: Bearer $TOKEN" -H "Certhub-Password: changeit" "https://localhost:$port/api/v1/bundles/default?format=jks"
+check_eq "the same as a JKS truststore keytool reads" 3 "$(keytool -list -keystore bundle.jks -storepass changeit 2>/dev/null | grep -c trustedCertEntry)"
+api GET "/api/v1/bundles/default?format=jks"
+check_eq "a truststore needs a password" "400 password" "$status $(body .error.field)"
+api GET /api/v1/bundles/other
+check_eq "an unknown bundle: 404" 404 "$status"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout x.key -subj /CN=outside -days 30 \
+    -addext "keyUsage=critical,keyCertSign,cRLSign" -out x.pem 2>/dev/null
+api POST /api/v1/cas "$(jq -n --arg c "$(cat x.pem)" '{name:"outside", type:"import", certificate:$c}')"
+api POST "/api/v1/cas/$(body .id)/rotate"
+check_eq "a CA imported without its key cannot be rotated here" 422 "$status"
+api GET "/api/v1/audit?limit=1000"
+check_contains "the rotation is audited" "$(body '[.items[].action] | join(",")')" "ca.rotate"
+
+done_testing
