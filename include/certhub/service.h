@@ -250,15 +250,34 @@ int ch_svc_trusted_verify(ch_svc *svc, const ch_actor *actor, const char *id, co
 
 /* ------------------------------------------------------------- tenant settings */
 
+#define CH_MAX_THRESHOLDS 8
+#define CH_MAX_WEBHOOKS 4
 typedef struct ch_svc_settings {
     /* Whether trusted certificates without a proof of possession authenticate devices
      * (default true: a certificate the tenant added is trusted). */
     bool unverified_trusted_certificates_authenticate;
+    /* Expiry alerts: days before the end (default 30, 14, 7, 1) and where they go. */
+    int thresholds[CH_MAX_THRESHOLDS];
+    size_t nthresholds;
+    struct {
+        char url[512];
+        char secret[129];     /* HMAC-SHA256 key of the X-Certhub-Signature header */
+    } webhooks[CH_MAX_WEBHOOKS];
+    size_t nwebhooks;
 } ch_svc_settings;
 
 int ch_svc_settings_get(ch_svc *svc, const ch_actor *actor, ch_svc_settings *out);
 /* Changes the settings named in a JSON object (admins); unknown names are refused. */
 int ch_svc_settings_update(ch_svc *svc, const ch_actor *actor, const char *json, ch_svc_settings *out);
+/* Expiry alerts.  The scheduler finds, for every tenant, certificates whose remaining time
+ * has crossed one of the tenant's thresholds and that were not alerted for it yet (and are
+ * neither expired nor renewed), hands each to the sender for each webhook, and records it once
+ * every webhook took it (a 2xx), so each crossing is sent once, restarts included.  The sender
+ * is certhubd's (it owns the network); it returns 0 when the receiver accepted. */
+typedef int (*ch_alert_sender)(void *arg, const char *url, const char *secret, const char *json_body);
+void ch_svc_set_alert_sender(ch_svc *svc, ch_alert_sender fn, void *arg);
+int ch_svc_alerts_run(ch_svc *svc);
+
 /* The same without an actor (the device decision). */
 int svc_settings_of(ch_svc *svc, const char *tenant_id, ch_svc_settings *out);
 

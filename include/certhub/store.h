@@ -298,6 +298,11 @@ int ch_store_cert_set_auto_renew(ch_store *s, const char *tenant_id, const char 
 int ch_store_cert_link_renewal(ch_store *s, const char *tenant_id, const char *old_id, const char *new_id);
 /* A failed renewal: tried again at next_at. */
 int ch_store_cert_renew_failed(ch_store *s, const char *tenant_id, const char *id, int64_t next_at, const char *error);
+/* Active certificates of a tenant (not renewed) with at most threshold_days left and no alert
+ * sent for that threshold yet; free(*out). */
+int ch_store_alerts_due(ch_store *s, const char *tenant_id, int64_t now, int threshold_days, size_t max,
+                        ch_store_cert_ref **out, size_t *count);
+int ch_store_alert_sent(ch_store *s, const char *tenant_id, const char *cert_id, int threshold_days, int64_t at);
 /* Counts certificates of a tenant matching the filter. */
 int ch_store_cert_count(ch_store *s, const char *tenant_id, const ch_store_cert_filter *f, int64_t *count);
 

@@ -1565,8 +1565,18 @@ static void device_delete(req *r, const char *id)
 
 static void settings_reply(req *r, const ch_svc_settings *st)
 {
-    reply_json(r, 200, json_pack("{sb}", "unverified_trusted_certificates_authenticate",
-                                 st->unverified_trusted_certificates_authenticate));
+    json_t *o = json_pack("{sb}", "unverified_trusted_certificates_authenticate",
+                          st->unverified_trusted_certificates_authenticate);
+    json_t *th = json_array(), *wh = json_array();
+
+    for (size_t i = 0; i < st->nthresholds; i++)
+        json_array_append_new(th, json_integer(st->thresholds[i]));
+    /* Secrets are written, never read back. */
+    for (size_t i = 0; i < st->nwebhooks; i++)
+        json_array_append_new(wh, json_pack("{ss ss}", "url", st->webhooks[i].url, "secret", "(set)"));
+    json_object_set_new(o, "alert_thresholds_days", th);
+    json_object_set_new(o, "webhooks", wh);
+    reply_json(r, 200, o);
 }
 
 static void settings_get(req *r, const char *unused)
@@ -1582,7 +1592,8 @@ static void settings_get(req *r, const char *unused)
 
 static void settings_update(req *r, const char *unused)
 {
-    static const char *const F[] = {"unverified_trusted_certificates_authenticate", NULL};
+    static const char *const F[] = {"unverified_trusted_certificates_authenticate", "alert_thresholds_days", "webhooks",
+                                    NULL};
     json_t *body = read_json(r, F);
     ch_svc_settings st;
     char *text;

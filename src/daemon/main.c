@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+#include <openssl/hmac.h>
 #include <openssl/ssl.h>
 
 #include "daemon.h"
@@ -144,6 +146,52 @@ static SSL_CTX *tls_refresh(void *arg)
     return ctx;
 }
 
+static size_t discard(char *p, size_t size, size_t n, void *arg)
+{
+    (void)p;
+    (void)arg;
+    return size * n;
+}
+
+/* Expiry alerts go out here: a JSON POST signed with HMAC-SHA256 of the body under the
+ * webhook's secret (X-Certhub-Signature: sha256=<hex>), like the webhooks of GitHub. */
+static int send_webhook(void *arg, const char *url, const char *secret, const char *body)
+{
+    unsigned char mac[32];
+    unsigned int maclen = 0;
+    char hex[65], sig[100];
+    struct curl_slist *h = NULL;
+    CURL *c = curl_easy_init();
+    long status = 0;
+    CURLcode rc;
+
+    (void)arg;
+    if (c == NULL)
+        return -1;
+    HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)body, strlen(body), mac, &maclen);
+    ch_hex(hex, mac, maclen);
+    snprintf(sig, sizeof sig, "X-Certhub-Signature: sha256=%s", hex);
+    h = curl_slist_append(h, "Content-Type: application/json");
+    h = curl_slist_append(h, "X-Certhub-Event: certificate.expiring");
+    h = curl_slist_append(h, sig);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+    rc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    if (rc != CURLE_OK || status < 200 || status >= 300) {
+        fprintf(stderr, "certhubd: webhook %s: %s\n", url, rc != CURLE_OK ? curl_easy_strerror(rc) : "not accepted");
+        return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     /* Four event loops per core: a request waits in the group commit while the transaction
@@ -226,7 +274,9 @@ int main(int argc, char **argv)
     snprintf(src.host, sizeof src.host, "%s", host);
     memcpy(src.served, ch_cert_sha256(b.server_cert), 32);
     ch_svc_bootstrap_dispose(&b);
-    /* The job runner: renewals that are due, every job_interval seconds. */
+    /* The job runner: renewals that are due and expiry alerts, every job_interval seconds. */
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    ch_svc_set_alert_sender(svc, send_webhook, NULL);
     if (ch_svc_scheduler_start(svc, st.job_interval) < 0)
         fprintf(stderr, "certhubd: %s\n", ch_error_last());
     rc = server_run(svc, tls, addr, port, threads, tls_refresh, &src, renew_check);

@@ -562,17 +562,79 @@ int ch_svc_cert_pem(ch_buf *out, const ch_store_cert *cert)
 
 /* ---- tenant settings */
 
+static const int default_thresholds[] = {30, 14, 7, 1};
+
 static int settings_parse(ch_svc_settings *out, const char *text)
 {
-    json_t *j = json_loads(text ? text : "{}", 0, NULL), *v;
+    json_t *j = json_loads(text ? text : "{}", 0, NULL), *v, *e;
+    size_t i;
 
+    memset(out, 0, sizeof *out);
     out->unverified_trusted_certificates_authenticate = true;
+    for (i = 0; i < sizeof default_thresholds / sizeof default_thresholds[0]; i++)
+        out->thresholds[out->nthresholds++] = default_thresholds[i];
     if (j == NULL)
         return ch_error_set(CH_ESTORE, "a tenant's settings are damaged");
     if ((v = json_object_get(j, "unverified_trusted_certificates_authenticate")) != NULL)
         out->unverified_trusted_certificates_authenticate = json_is_true(v);
+    if ((v = json_object_get(j, "alert_thresholds_days")) != NULL) {
+        out->nthresholds = 0;
+        json_array_foreach(v, i, e) if (out->nthresholds < CH_MAX_THRESHOLDS && json_is_integer(e))
+            out->thresholds[out->nthresholds++] = (int)json_integer_value(e);
+    }
+    json_array_foreach(json_object_get(j, "webhooks"), i, e) {
+        if (out->nwebhooks >= CH_MAX_WEBHOOKS)
+            break;
+        snprintf(out->webhooks[out->nwebhooks].url, sizeof out->webhooks[0].url, "%s",
+                 json_string_value(json_object_get(e, "url")) ? json_string_value(json_object_get(e, "url")) : "");
+        snprintf(out->webhooks[out->nwebhooks].secret, sizeof out->webhooks[0].secret, "%s",
+                 json_string_value(json_object_get(e, "secret")) ? json_string_value(json_object_get(e, "secret")) : "");
+        out->nwebhooks++;
+    }
     json_decref(j);
     return 0;
+}
+
+/* Checks the value of one setting; the message says what is accepted. */
+static int settings_check(const char *key, json_t *v)
+{
+    size_t i;
+    json_t *e;
+
+    if (strcmp(key, "unverified_trusted_certificates_authenticate") == 0) {
+        if (!json_is_boolean(v))
+            return ch_error_set_field(CH_EINVAL, key, "%s must be true or false", key);
+        return 0;
+    }
+    if (strcmp(key, "alert_thresholds_days") == 0) {
+        if (!json_is_array(v) || json_array_size(v) > CH_MAX_THRESHOLDS)
+            return ch_error_set_field(CH_EINVAL, key, "%s is an array of at most %d whole numbers of days", key,
+                                      CH_MAX_THRESHOLDS);
+        json_array_foreach(v, i, e) if (!json_is_integer(e) || json_integer_value(e) < 1 ||
+                                        json_integer_value(e) > 3650)
+            return ch_error_set_field(CH_EINVAL, key, "each threshold is a number of days from 1 to 3650");
+        return 0;
+    }
+    if (strcmp(key, "webhooks") == 0) {
+        if (!json_is_array(v) || json_array_size(v) > CH_MAX_WEBHOOKS)
+            return ch_error_set_field(CH_EINVAL, key, "webhooks is an array of at most %d {\"url\",\"secret\"}",
+                                      CH_MAX_WEBHOOKS);
+        json_array_foreach(v, i, e) {
+            const char *url = json_string_value(json_object_get(e, "url"));
+            const char *secret = json_string_value(json_object_get(e, "secret"));
+            if (!json_is_object(e) || json_object_size(e) != 2 || url == NULL || secret == NULL ||
+                (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0) || strlen(url) >= 512 ||
+                strlen(secret) < 16 || strlen(secret) > 128)
+                return ch_error_set_field(CH_EINVAL, key,
+                                          "each webhook is {\"url\": \"https://...\", \"secret\": 16 to 128 "
+                                          "characters}");
+        }
+        return 0;
+    }
+    return ch_error_set_field(CH_EINVAL, key,
+                              "unknown setting \"%.64s\"; accepted: unverified_trusted_certificates_authenticate, "
+                              "alert_thresholds_days, webhooks",
+                              key);
 }
 
 int svc_settings_of(ch_svc *svc, const char *tenant_id, ch_svc_settings *out)
@@ -624,15 +686,9 @@ int ch_svc_settings_update(ch_svc *svc, const ch_actor *actor, const char *json,
         return ch_error_set(CH_EPARSE, "settings are a JSON object");
     }
     json_object_foreach(patch, key, v) {
-        if (strcmp(key, "unverified_trusted_certificates_authenticate") != 0) {
+        if ((error = settings_check(key, v)) < 0) {
             json_decref(patch);
-            return ch_error_set_field(CH_EINVAL, key,
-                                      "unknown setting \"%.64s\"; accepted: unverified_trusted_certificates_authenticate",
-                                      key);
-        }
-        if (!json_is_boolean(v)) {
-            json_decref(patch);
-            return ch_error_set_field(CH_EINVAL, key, "%s must be true or false", key);
+            return error;
         }
     }
     if ((error = ch_store_tenant_settings_get(svc->store, actor->tenant_id, &old)) == 0 &&

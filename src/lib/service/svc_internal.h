@@ -36,6 +36,8 @@ struct ch_svc {
     ch_store *store;
     char *data_dir;
     struct scheduler *scheduler; /* svc_renew.c, when started */
+    ch_alert_sender alert_sender;  /* certhubd's webhook sender, or NULL */
+    void *alert_arg;
     ch_seal *seal;
     pthread_mutex_t ca_lock;
     svc_ca *cas;

@@ -158,6 +158,65 @@ int ch_svc_renew_due(ch_svc *svc, size_t max)
     return (int)n;
 }
 
+void ch_svc_set_alert_sender(ch_svc *svc, ch_alert_sender fn, void *arg)
+{
+    svc->alert_sender = fn;
+    svc->alert_arg = arg;
+}
+
+int ch_svc_alerts_run(ch_svc *svc)
+{
+    ch_store_tenant *tenants = NULL;
+    size_t nt = 0;
+    int64_t now = ch_now();
+    int sent = 0;
+
+    if (svc->alert_sender == NULL || ch_store_tenant_list(svc->store, &tenants, &nt) < 0)
+        return 0;
+    for (size_t t = 0; t < nt; t++) {
+        ch_svc_settings st;
+        if (svc_settings_of(svc, tenants[t].id, &st) < 0 || st.nwebhooks == 0)
+            continue;
+        for (size_t k = 0; k < st.nthresholds; k++) {
+            ch_store_cert_ref *due = NULL;
+            size_t n = 0;
+            if (ch_store_alerts_due(svc->store, tenants[t].id, now, st.thresholds[k], 100, &due, &n) < 0)
+                continue;
+            for (size_t i = 0; i < n; i++) {
+                ch_store_cert c;
+                ch_actor system = {tenants[t].id, "system:alerts", CH_ROLE_ADMIN, 0};
+                char na[32], *body;
+                json_t *j;
+                bool all = true;
+                if (ch_store_cert_get(svc->store, &c, tenants[t].id, due[i].id) < 0)
+                    continue;
+                ch_time_format(na, sizeof na, c.not_after);
+                j = json_pack("{ss ss s{ss ss ss ss ss} si sI}", "event", "certificate.expiring", "tenant",
+                              tenants[t].name, "certificate", "id", c.id, "name", c.name, "subject", c.subject, "serial",
+                              c.serial, "not_after", na, "threshold_days", st.thresholds[k], "seconds_left",
+                              (json_int_t)(c.not_after - now));
+                body = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+                json_decref(j);
+                for (size_t w = 0; w < st.nwebhooks && body; w++)
+                    all &= svc->alert_sender(svc->alert_arg, st.webhooks[w].url, st.webhooks[w].secret, body) == 0;
+                /* Sent once every webhook took it; otherwise tried again at the next round. */
+                if (all && body && ch_store_alert_sent(svc->store, tenants[t].id, c.id, st.thresholds[k], now) == 0) {
+                    sent++;
+                    if (ch_store_begin(svc->store) == 0 &&
+                        (svc_audit(svc, &system, "alert.sent", "certificate", c.id, body) < 0 ||
+                         ch_store_commit(svc->store) < 0))
+                        ch_store_rollback(svc->store);
+                }
+                free(body);
+                ch_store_cert_dispose(&c);
+            }
+            free(due);
+        }
+    }
+    ch_store_tenant_list_free(tenants, nt);
+    return sent;
+}
+
 struct scheduler {
     pthread_t tid;
     pthread_mutex_t lock;
@@ -176,6 +235,7 @@ static void *scheduler_main(void *arg)
     while (!s->stop) {
         pthread_mutex_unlock(&s->lock);
         (void)ch_svc_renew_due(s->svc, 100);
+        (void)ch_svc_alerts_run(s->svc);
         pthread_mutex_lock(&s->lock);
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += s->interval;

@@ -144,6 +144,9 @@ static const char *const migrations[] = {
     "ALTER TABLE certificates ADD COLUMN renew_attempts INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE certificates ADD COLUMN renew_error TEXT;"
     "CREATE INDEX certificates_renew ON certificates(renew_at) WHERE auto_renew = 1 AND renewed_by IS NULL;",
+    /* 9: expiry alerts sent, one row per certificate and threshold crossed. */
+    "CREATE TABLE alerts_sent (tenant_id TEXT NOT NULL, cert_id TEXT NOT NULL, threshold_days INTEGER NOT NULL,"
+    "  sent_at INTEGER NOT NULL, PRIMARY KEY(tenant_id, cert_id, threshold_days)) WITHOUT ROWID;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -2096,6 +2099,48 @@ int ch_store_cert_renew_failed(ch_store *s, const char *tenant_id, const char *i
 
     return exec_bound(s, "UPDATE certificates SET renew_at = ?, renew_error = ?, renew_attempts = renew_attempts + 1"
                          " WHERE tenant_id = ? AND id = ?", "recording a failed renewal", 4, texts, ints, false);
+}
+
+int ch_store_alerts_due(ch_store *s, const char *tenant_id, int64_t now, int threshold_days, size_t max,
+                        ch_store_cert_ref **out, size_t *count)
+{
+    struct conn *c = conn_get(s);
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    *out = NULL;
+    *count = 0;
+    if (c == NULL)
+        return ch_error_last_code();
+    if ((*out = calloc(max ? max : 1, sizeof **out)) == NULL)
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    if ((rc = sqlite3_prepare_v2(c->db,
+                                 "SELECT id FROM certificates c WHERE tenant_id = ?1 AND not_after > ?2"
+                                 " AND not_after <= ?2 + ?3 * 86400 AND renewed_by IS NULL AND status = 'active'"
+                                 " AND NOT EXISTS (SELECT 1 FROM alerts_sent a WHERE a.tenant_id = ?1"
+                                 " AND a.cert_id = c.id AND a.threshold_days = ?3) ORDER BY not_after LIMIT ?4",
+                                 -1, &st, NULL)) != SQLITE_OK)
+        return db_error(c->db, rc, "finding expiry alerts");
+    sqlite3_bind_text(st, 1, tenant_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now);
+    sqlite3_bind_int(st, 3, threshold_days);
+    sqlite3_bind_int64(st, 4, (int64_t)max);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && *count < max) {
+        snprintf((*out)[*count].tenant_id, CH_ID_MAX, "%s", tenant_id);
+        snprintf((*out)[*count].id, CH_ID_MAX, "%s", (const char *)sqlite3_column_text(st, 0));
+        (*count)++;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error(c->db, rc, "finding expiry alerts");
+}
+
+int ch_store_alert_sent(ch_store *s, const char *tenant_id, const char *cert_id, int threshold_days, int64_t at)
+{
+    const char *texts[] = {tenant_id, cert_id, NULL, NULL};
+    int64_t ints[] = {0, 0, threshold_days, at};
+
+    return exec_bound(s, "INSERT OR IGNORE INTO alerts_sent(tenant_id, cert_id, threshold_days, sent_at) VALUES(?,?,?,?)",
+                      "recording an alert", 4, texts, ints, false);
 }
 
 int ch_store_search_pending(ch_store *s, int64_t *rows)

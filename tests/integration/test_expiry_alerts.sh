@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Expiry alerts with a moved clock: a 40-day certificate crosses the 30, 14 and 7 day
+# thresholds; a webhook receiver on loopback gets each crossing exactly once (across a restart
+# of certhubd), with a valid HMAC-SHA256 signature of the body.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/daemon.sh"
+
+lib=$(ls /usr/lib/*/faketime/libfaketimeMT.so.1 2>/dev/null | head -1)
+[ -n "$lib" ] || fail "libfaketime is missing (scripts/deps.sh installs faketime)"
+python3 "$CERTHUB_SOURCE_DIR/tests/integration/webhook_receiver.py" "$T/hooks" "$T/hookport" &
+hookpid=$!
+trap 'kill $hookpid 2>/dev/null || true; stop_daemon -KILL; rm -rf "$T"' EXIT
+for i in $(seq 1 50); do [ -s hookport ] && break; sleep 0.1; done
+touch hooks
+hook="http://127.0.0.1:$(cat hookport)/alerts"
+secret="a-webhook-secret-of-some-length"
+echo "+0" > clock
+DAEMON_ENV="LD_PRELOAD=$lib FAKETIME_TIMESTAMP_FILE=$T/clock FAKETIME_NO_CACHE=1"
+start_daemon --job-interval 1
+TOKEN=$(cat "$data/admin-token")
+api PATCH /api/v1/settings '{"webhooks":[{"url":"ftp://x","secret":"short"}]}'
+check_eq "a bad webhook is refused" "400 webhooks" "$status $(body .error.field)"
+api PATCH /api/v1/settings "{\"alert_thresholds_days\":[30,14,7],\"webhooks\":[{\"url\":\"$hook\",\"secret\":\"$secret\"}]}"
+check_eq "thresholds and a webhook set" "200 30,14,7 (set)" "$status $(body '(.alert_thresholds_days | map(tostring) | join(","))') $(body '.webhooks[0].secret')"
+api GET /api/v1/cas
+issuer=$(body '.items[] | select(.name | startswith("certhub Quickstart Issuing")) | .id')
+api POST /api/v1/certificates "{\"name\":\"billing-api\",\"subject\":{\"common_name\":\"billing.example\"},\"days\":40,\"ca_id\":\"$issuer\"}"
+cid=$(body .id)
+
+alerts_for() { grep -c "\"threshold_days\":$1" hooks 2>/dev/null || true; }
+wait_alert() { for i in $(seq 1 60); do [ "$(alerts_for "$1")" -ge 1 ] && return 0; sleep 0.1; done; return 1; }
+sleep 2
+check_eq "40 days left: nothing sent" 0 "$(grep -c "$cid" hooks 2>/dev/null || true)"
+echo "+11d" > clock
+wait_alert 30 || fail "no alert at 29 days left"
+ok "29 days left: the 30-day alert"
+sleep 2
+check_eq "sent once" 1 "$(alerts_for 30)"
+stop_daemon
+echo "+27d" > clock
+start_daemon --job-interval 1
+wait_alert 14 || fail "no alert at 13 days left"
+ok "13 days left, after a restart: the 14-day alert"
+sleep 2
+check_eq "the 30-day one not again after the restart" 1 "$(alerts_for 30)"
+echo "+34d" > clock
+wait_alert 7 || fail "no alert at 6 days left"
+sleep 2
+check_eq "each threshold exactly once" "1 1 1" "$(alerts_for 30) $(alerts_for 14) $(alerts_for 7)"
+while IFS=$'\t' read -r sig body; do
+    want="sha256=$(printf '%s' "$body" | openssl dgst -sha256 -hmac "$secret" | sed 's/.*= //')"
+    [ "$sig" = "$want" ] || fail "a bad signature: $sig"
+    check_contains "the alert names the certificate" "$body" "\"name\":\"billing-api\""
+done < hooks
+ok "every alert carries a valid HMAC-SHA256 signature"
+api GET "/api/v1/audit?limit=1000"
+check_eq "each alert is in the audit log" 3 "$(body '[.items[] | select(.action == "alert.sent")] | length')"
+
+done_testing

@@ -1,0 +1,25 @@
+#!/usr/bin/env python3
+# A webhook receiver on loopback for the expiry alert test: appends each POST as one line
+# "<signature header>\t<body>" to the file given, answers 204; port written to the port file.
+import http.server
+import sys
+
+out, portfile = sys.argv[1], sys.argv[2]
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        with open(out, "a") as f:
+            f.write(self.headers.get("X-Certhub-Signature", "") + "\t" + body.decode() + "\n")
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+with open(portfile, "w") as f:
+    f.write(str(server.server_address[1]))
+server.serve_forever()
