@@ -4,6 +4,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <openssl/x509v3.h>
+
 #include "svc_internal.h"
 
 static int find_ca(ch_svc *svc, const ch_actor *a, const char *name, ch_store_ca *out)
@@ -110,8 +112,22 @@ int ch_svc_bootstrap_run(ch_svc *svc, const char *data_dir, const char *hostname
         if ((error = ch_file_write_atomic(path, out->admin_password, strlen(out->admin_password), 0600)) < 0)
             goto done;
     }
-    /* certhubd's own certificate, renewed when a third of its life is left. */
+    /* certhubd's own certificate, renewed when a third of its life is left, and when the issuing
+     * CA was rotated (the chain it is served with is the CA's current certificate). */
+    if ((error = ch_store_cert_get(svc->store, &issuer_row, out->tenant_id, issuer.cert_id)) < 0 ||
+        (error = ch_cert_parse(&out->issuer_cert, issuer_row.der, issuer_row.der_len)) < 0)
+        goto done;
     error = find_server_cert(svc, &a, &server);
+    if (error == 0) {
+        ch_cert *c = NULL;
+        bool current = ch_cert_parse(&c, server.der, server.der_len) == 0 &&
+                       X509_check_issued(ch_cert_x509(out->issuer_cert), ch_cert_x509(c)) == X509_V_OK;
+        ch_cert_free(c);
+        if (!current) {
+            ch_store_cert_dispose(&server);
+            error = CH_ENOTFOUND;
+        }
+    }
     if (error == CH_ENOTFOUND) {
         const char *sans[5] = {"dns:localhost", "ip:127.0.0.1", "ip:::1", NULL, NULL};
         char host[300];
@@ -130,9 +146,7 @@ int ch_svc_bootstrap_run(ch_svc *svc, const char *data_dir, const char *hostname
     if (error < 0)
         goto done;
     if ((error = ch_cert_parse(&out->server_cert, server.der, server.der_len)) < 0 ||
-        (error = svc_key_load(svc, out->tenant_id, server.key_id, &out->server_key)) < 0 ||
-        (error = ch_store_cert_get(svc->store, &issuer_row, out->tenant_id, issuer.cert_id)) < 0 ||
-        (error = ch_cert_parse(&out->issuer_cert, issuer_row.der, issuer_row.der_len)) < 0)
+        (error = svc_key_load(svc, out->tenant_id, server.key_id, &out->server_key)) < 0)
         goto done;
     /* The broker's CA directory follows the trusted certificates from the start. */
     error = svc_trust_dir_sync(svc);

@@ -7,6 +7,8 @@
 #include <jansson.h>
 
 #include "certhub/formats.h"
+#include <openssl/x509v3.h>
+
 #include "svc_internal.h"
 
 struct ks_tx {
@@ -256,6 +258,29 @@ done:
     return error;
 }
 
+/* The tenant's CA certificate that issued child (names and key identifiers), if any. */
+static void issuer_among_cas(ch_svc *svc, const char *tenant_id, const ch_cert *child, ch_cert **out)
+{
+    ch_store_cert_filter f = {.is_ca = 1};
+    ch_store_cert *rows = NULL;
+    size_t n = 0;
+    char *next = NULL;
+
+    *out = NULL;
+    if (ch_store_cert_list(svc->store, tenant_id, &f, 1000, NULL, &rows, &n, &next) < 0)
+        return;
+    for (size_t i = 0; i < n && *out == NULL; i++) {
+        ch_cert *c = NULL;
+        if (load_cert(svc, tenant_id, rows[i].id, &c) == 0 &&
+            X509_check_issued(ch_cert_x509(c), ch_cert_x509(child)) == X509_V_OK)
+            *out = c;
+        else
+            ch_cert_free(c);
+    }
+    ch_store_cert_list_free(rows, n);
+    free(next);
+}
+
 int ch_svc_cert_export(ch_svc *svc, const ch_actor *actor, const char *id, int fmt, const char *password,
                        bool include_key, bool legacy, ch_buf *out)
 {
@@ -292,6 +317,16 @@ int ch_svc_cert_export(ch_svc *svc, const ch_actor *actor, const char *id, int f
     while (next[0] && len < CH_MAX_CHAIN_LEN && ch_store_ca_get(svc->store, &ca, actor->tenant_id, next) == 0) {
         if ((error = load_cert(svc, actor->tenant_id, ca.cert_id, &chain[len])) < 0)
             goto done;
+        /* After a rotation the CA's current certificate did not sign what came before it: the
+         * certificate that did is among the tenant's CA certificates (kept as "rotated"). */
+        if (X509_check_issued(ch_cert_x509(chain[len]), ch_cert_x509(chain[len - 1])) != X509_V_OK) {
+            ch_cert *found = NULL;
+            issuer_among_cas(svc, actor->tenant_id, chain[len - 1], &found);
+            if (found != NULL) {
+                ch_cert_free(chain[len]);
+                chain[len] = found;
+            }
+        }
         len++;
         snprintf(next, sizeof next, "%s", ca.parent_id ? ca.parent_id : "");
         ch_store_ca_dispose(&ca);

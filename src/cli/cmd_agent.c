@@ -1,0 +1,309 @@
+/*
+ * certhub agent --config FILE [--once]: keeps files on a machine equal to what certhubd holds.
+ *
+ *   server = https://certhub.example:8443
+ *   token_file = /etc/certhub/agent.token
+ *   ca_file = /etc/certhub/ca.pem
+ *   interval = 300
+ *   state = /var/lib/certhub-agent/state      # the files the agent wrote, per target
+ *
+ *   [target web]
+ *   certificate = crt_...        # follows renewals (renewed_by) to the newest
+ *   cert_path = /etc/nginx/web.pem   # the certificate and its chain
+ *   key_path = /etc/nginx/web.key    # optional: the private key too
+ *   mode = 0640
+ *   reload = systemctl reload nginx
+ *
+ *   [target trust]
+ *   bundle = default
+ *   path = /etc/ssl/certhub-bundle.pem
+ *   reload = ...
+ *
+ * A file is written only when its content changed (temporary file, fsync, rename), and the
+ * target's reload command runs only then, once.  When certhubd cannot be reached the files
+ * stay as they are.  A target removed from the file has its files removed (the ones the state
+ * says the agent wrote); nothing is ever deleted on the server.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define MAX_TARGETS 32
+
+struct target {
+    char name[64];
+    char certificate[64], bundle[64];
+    char cert_path[1024], key_path[1024], path[1024], reload[1024];
+    unsigned mode;
+};
+
+struct agent {
+    char state[1024];
+    int interval;
+    struct target t[MAX_TARGETS];
+    int n;
+};
+
+static char *trim(char *s)
+{
+    char *e;
+
+    while (*s == ' ' || *s == '\t')
+        s++;
+    for (e = s + strlen(s); e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'); e--)
+        ;
+    *e = '\0';
+    return s;
+}
+
+static int read_config(cli_args *a, const char *path, struct agent *ag)
+{
+    FILE *f = fopen(path, "r");
+    char line[2048];
+    int lineno = 0;
+    struct target *cur = NULL;
+
+    if (f == NULL)
+        return cli_fail(a, "cannot read %s: %s", path, strerror(errno));
+    memset(ag, 0, sizeof *ag);
+    ag->interval = 300;
+    while (fgets(line, sizeof line, f)) {
+        char *s = trim(line), *eq, *k, *v;
+        lineno++;
+        if (*s == '\0' || *s == '#')
+            continue;
+        if (strncmp(s, "[target ", 8) == 0 && s[strlen(s) - 1] == ']') {
+            if (ag->n == MAX_TARGETS) {
+                fclose(f);
+                return cli_fail(a, "%s:%d: more than %d targets", path, lineno, MAX_TARGETS);
+            }
+            cur = &ag->t[ag->n++];
+            memset(cur, 0, sizeof *cur);
+            cur->mode = 0600;
+            s[strlen(s) - 1] = '\0';
+            snprintf(cur->name, sizeof cur->name, "%s", trim(s + 8));
+            continue;
+        }
+        if ((eq = strchr(s, '=')) == NULL) {
+            fclose(f);
+            return cli_fail(a, "%s:%d: expected name = value or [target NAME]", path, lineno);
+        }
+        *eq = '\0';
+        k = trim(s);
+        v = trim(eq + 1);
+        if (cur == NULL) {
+            if (strcmp(k, "server") == 0)
+                g_remote.url = strdup(v);
+            else if (strcmp(k, "token_file") == 0)
+                g_remote.token_file = strdup(v);
+            else if (strcmp(k, "ca_file") == 0)
+                g_remote.ca_file = strdup(v);
+            else if (strcmp(k, "interval") == 0 && atoi(v) > 0)
+                ag->interval = atoi(v);
+            else if (strcmp(k, "state") == 0)
+                snprintf(ag->state, sizeof ag->state, "%s", v);
+            else {
+                fclose(f);
+                return cli_fail(a, "%s:%d: unknown setting %s (server, token_file, ca_file, interval, state)", path,
+                                lineno, k);
+            }
+        } else if (strcmp(k, "certificate") == 0) {
+            snprintf(cur->certificate, sizeof cur->certificate, "%s", v);
+        } else if (strcmp(k, "bundle") == 0) {
+            snprintf(cur->bundle, sizeof cur->bundle, "%s", v);
+        } else if (strcmp(k, "cert_path") == 0) {
+            snprintf(cur->cert_path, sizeof cur->cert_path, "%s", v);
+        } else if (strcmp(k, "key_path") == 0) {
+            snprintf(cur->key_path, sizeof cur->key_path, "%s", v);
+        } else if (strcmp(k, "path") == 0) {
+            snprintf(cur->path, sizeof cur->path, "%s", v);
+        } else if (strcmp(k, "reload") == 0) {
+            snprintf(cur->reload, sizeof cur->reload, "%s", v);
+        } else if (strcmp(k, "mode") == 0) {
+            cur->mode = (unsigned)strtoul(v, NULL, 8);
+        } else {
+            fclose(f);
+            return cli_fail(a, "%s:%d: unknown target setting %s (certificate, bundle, cert_path, key_path, path, "
+                               "mode, reload)", path, lineno, k);
+        }
+    }
+    fclose(f);
+    for (int i = 0; i < ag->n; i++) {
+        struct target *t = &ag->t[i];
+        if ((t->certificate[0] != '\0') == (t->bundle[0] != '\0'))
+            return cli_fail(a, "%s: target %s needs exactly one of certificate or bundle", path, t->name);
+        if (t->certificate[0] && t->cert_path[0] == '\0')
+            return cli_fail(a, "%s: target %s needs cert_path", path, t->name);
+        if (t->bundle[0] && t->path[0] == '\0')
+            return cli_fail(a, "%s: target %s needs path", path, t->name);
+    }
+    if (ag->state[0] == '\0')
+        snprintf(ag->state, sizeof ag->state, "%s.state", path);
+    return 0;
+}
+
+/* Writes data to path when it differs from what is there; 1 when written, 0 unchanged. */
+static int put_file(cli_args *a, const char *path, const ch_buf *data, unsigned mode)
+{
+    uint8_t *old = NULL;
+    size_t len = 0;
+    int same;
+
+    if (ch_file_read(&old, &len, path, 16u * 1024 * 1024) == 0) {
+        same = len == data->len && memcmp(old, data->data, len) == 0;
+        ch_secure_free(old, len);
+        if (same)
+            return 0;
+    }
+    if (ch_file_write_atomic(path, data->data, data->len, mode) < 0) {
+        cli_fail_last(a);
+        return -1;
+    }
+    return 1;
+}
+
+/* The newest certificate of a lineage: follows renewed_by. */
+static int newest(cli_args *a, const char *id, char out[64])
+{
+    char path[200];
+    json_t *ans = NULL;
+
+    snprintf(out, 64, "%s", id);
+    for (int depth = 0; depth < 64; depth++) {
+        const char *next;
+        snprintf(path, sizeof path, "certificates/%s", out);
+        if (remote_call(a, "GET", path, NULL, &ans, NULL) != 0)
+            return -1;
+        next = json_string_value(json_object_get(ans, "renewed_by"));
+        if (next == NULL) {
+            json_decref(ans);
+            return 0;
+        }
+        snprintf(out, 64, "%s", next);
+        json_decref(ans);
+    }
+    return 0;
+}
+
+/* One target: 1 when something changed, 0 not, -1 when certhubd could not give it. */
+static int sync_target(cli_args *a, const struct target *t)
+{
+    ch_buf cert = CH_BUF_INIT, key = CH_BUF_INIT;
+    char path[300], id[64];
+    int changed = 0, r;
+
+    if (t->bundle[0]) {
+        snprintf(path, sizeof path, "bundles/%s", t->bundle);
+        if (remote_call(a, "GET", path, NULL, NULL, &cert) != 0)
+            return -1;
+        r = put_file(a, t->path, &cert, t->mode ? t->mode : 0644);
+        ch_buf_dispose(&cert);
+        return r;
+    }
+    if (newest(a, t->certificate, id) != 0)
+        return -1;
+    snprintf(path, sizeof path, "certificates/%s/export?format=pem", id);
+    if (remote_call(a, "GET", path, NULL, NULL, &cert) != 0)
+        return -1;
+    if (t->key_path[0]) {
+        snprintf(path, sizeof path, "certificates/%s/private-key", id);
+        if (remote_call(a, "POST", path, NULL, NULL, &key) != 0) {
+            ch_buf_dispose(&cert);
+            return -1;
+        }
+    }
+    /* The key first: a server reloading between the two files must not pair a new certificate
+     * with the old key. */
+    if (t->key_path[0] && (r = put_file(a, t->key_path, &key, t->mode ? t->mode : 0600)) != 0)
+        changed = r;
+    if (changed >= 0 && (r = put_file(a, t->cert_path, &cert, t->mode ? t->mode | 0044 : 0644)) != 0)
+        changed = r < 0 ? r : 1;
+    ch_buf_dispose(&cert);
+    ch_buf_dispose_secure(&key);
+    return changed;
+}
+
+/* The state file: "target<TAB>file" lines of what the agent wrote. */
+static void forget_removed(const struct agent *ag)
+{
+    FILE *f = fopen(ag->state, "r");
+    char line[1200], tmp[1100];
+    FILE *w;
+
+    if (f != NULL) {
+        while (fgets(line, sizeof line, f)) {
+            char *tab = strchr(line, '\t');
+            bool kept = false;
+            if (tab == NULL)
+                continue;
+            *tab = '\0';
+            for (int i = 0; i < ag->n && !kept; i++)
+                kept = strcmp(ag->t[i].name, line) == 0;
+            if (!kept) {
+                char *file = trim(tab + 1);
+                if (unlink(file) == 0)
+                    fprintf(stderr, "certhub agent: target %s is gone: removed %s (the certificate stays on the "
+                                    "server)\n", line, file);
+            }
+        }
+        fclose(f);
+    }
+    snprintf(tmp, sizeof tmp, "%s.tmp", ag->state);
+    if ((w = fopen(tmp, "w")) == NULL)
+        return;
+    for (int i = 0; i < ag->n; i++) {
+        const struct target *t = &ag->t[i];
+        const char *files[] = {t->cert_path, t->key_path, t->path};
+        for (int k = 0; k < 3; k++)
+            if (files[k][0])
+                fprintf(w, "%s\t%s\n", t->name, files[k]);
+    }
+    if (fclose(w) == 0)
+        rename(tmp, ag->state);
+}
+
+static int pass(cli_args *a, const struct agent *ag)
+{
+    int failed = 0;
+
+    forget_removed(ag);
+    for (int i = 0; i < ag->n; i++) {
+        const struct target *t = &ag->t[i];
+        int r = sync_target(a, t);
+        if (r < 0) {
+            failed = 1;
+            fprintf(stderr, "certhub agent: %s: kept the files it has (certhubd did not answer)\n", t->name);
+        } else if (r > 0) {
+            printf("certhub agent: %s: updated\n", t->name);
+            if (t->reload[0] && system(t->reload) != 0)
+                fprintf(stderr, "certhub agent: %s: the reload command failed: %s\n", t->name, t->reload);
+        }
+        fflush(stdout);
+    }
+    return failed;
+}
+
+int cmd_agent(cli_args *a)
+{
+    struct agent ag;
+    int rc;
+
+    if (cli_opt(a, "config") == NULL)
+        return cli_fail(a, "--config FILE is required");
+    if (read_config(a, cli_opt(a, "config"), &ag) != 0)
+        return 1;
+    if (cli_opt(a, "once"))
+        return pass(a, &ag);
+    signal(SIGPIPE, SIG_IGN);
+    for (;;) {
+        rc = pass(a, &ag);
+        (void)rc;
+        sleep((unsigned)ag.interval);
+    }
+}

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# The sync agent: `certhub agent --once` writes a certificate with its key and the trust
+# bundle, with their modes, runs the reload command only when something changed, follows a
+# renewal, rewrites the bundle once after a CA rotation, keeps its files while certhubd is
+# down and catches up when it returns, and removes only local files when a target goes.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/daemon.sh"
+
+start_daemon
+TOKEN=$(cat "$data/admin-token")
+api GET /api/v1/cas
+issuer=$(body '.items[] | select(.name | startswith("certhub Quickstart Issuing")) | .id')
+api POST /api/v1/certificates "{\"name\":\"web\",\"subject\":{\"common_name\":\"web.example\"},\"sans\":[\"dns:web.example\"],\"days\":30,\"ca_id\":\"$issuer\"}"
+cid=$(body .id)
+mkdir out
+write_config() {
+    cat > agent.conf <<CONF
+server = https://localhost:$port
+token_file = $data/admin-token
+ca_file = $data/ca.pem
+state = $T/agent.state
+
+[target web]
+certificate = $cid
+cert_path = $T/out/web.pem
+key_path = $T/out/web.key
+mode = 0640
+reload = echo web >> $T/reloads
+
+[target trust]
+bundle = default
+path = $T/out/bundle.pem
+reload = echo trust >> $T/reloads
+CONF
+}
+write_config
+agent() { "$CERTHUB" agent --config agent.conf --once; }
+reloads() { grep -c "^$1\$" reloads 2>/dev/null || true; }
+
+agent >/dev/null || fail "the first pass failed"
+check_eq "the certificate and its chain (to the root) are written" 3 "$(grep -c 'BEGIN CERTIFICATE' out/web.pem)"
+check_eq "the key beside it, 0640" "640" "$(stat -c %a out/web.key)"
+[ "$(openssl x509 -in out/web.pem -noout -pubkey)" = "$(openssl pkey -in out/web.key -pubout)" ] || fail "key and certificate do not match"
+ok "the key belongs to the certificate"
+check_eq "the bundle is written" 2 "$(grep -c 'BEGIN CERTIFICATE' out/bundle.pem)"
+check_eq "each reload ran once" "1 1" "$(reloads web) $(reloads trust)"
+agent >/dev/null
+check_eq "nothing changed: no reload" "1 1" "$(reloads web) $(reloads trust)"
+
+api POST "/api/v1/cas/$issuer/rotate"
+agent >/dev/null
+check_eq "after a CA rotation the bundle is rewritten with old and new" 3 "$(grep -c 'BEGIN CERTIFICATE' out/bundle.pem)"
+check_eq "and its reload command ran exactly once more" "1 2" "$(reloads web) $(reloads trust)"
+
+api POST "/api/v1/certificates/$cid/renew"
+new=$(body .id)
+agent >/dev/null
+check_eq "a renewal is followed" "$(body .serial)" "$(openssl x509 -in out/web.pem -noout -serial | cut -d= -f2 | tr A-F a-f)"
+check_eq "and the web reload ran once more" 2 "$(reloads web)"
+
+stop_daemon
+cp out/web.pem web.before
+expect_exit 1 "certhubd down: the pass reports it" -- "$CERTHUB" agent --config agent.conf --once
+check_eq "and keeps the files" "" "$(cmp web.before out/web.pem)"
+api_port=$port
+start_daemon
+write_config
+api POST "/api/v1/certificates/$new/renew"
+newest_serial=$(body .serial)
+agent >/dev/null 2>agent2.err || fail "the pass after the return failed: $(cat agent2.err)"
+check_eq "certhubd back: the agent catches up" "$newest_serial" "$(openssl x509 -in out/web.pem -noout -serial | cut -d= -f2 | tr A-F a-f)"
+
+sed -i '/^\[target web\]/,/^reload = echo web/d' agent.conf
+agent 2>agent.err >/dev/null
+[ ! -e out/web.pem ] && [ ! -e out/web.key ] || fail "the removed target's files are still there"
+ok "a target removed from the config: its local files are removed"
+check_contains "and the agent says so" "$(cat agent.err)" "the certificate stays on the server"
+api GET "/api/v1/certificates/$cid"
+check_eq "the managed certificate is untouched" 200 "$status"
+[ -e out/bundle.pem ] || fail "the other target's file went too"
+ok "the other target's files stay"
+
+done_testing
