@@ -403,6 +403,9 @@ int ch_svc_cert_set_auto_renew(ch_svc *svc, const ch_actor *actor, const char *i
 /* Runs the renewals that are due (every tenant); returns how many were attempted.  Failures
  * are retried with backoff (1, 2, 4... minutes, at most an hour) and audited. */
 int ch_svc_renew_due(ch_svc *svc, size_t max);
+/* Rotates the CAs whose policy says so (the quickstart root and issuer, and CAs whose settings
+ * have "auto_rotate": true) once a third of their certificate's life is left. */
+int ch_svc_rotate_due(ch_svc *svc);
 /* The scheduler thread of certhubd: ch_svc_renew_due every interval seconds until
  * ch_svc_scheduler_stop (also done by ch_svc_close). */
 int ch_svc_scheduler_start(ch_svc *svc, int interval_seconds);

@@ -116,6 +116,7 @@ int cmd_remote_cert_import(cli_args *a);
 int cmd_remote_token_create(cli_args *a);
 int cmd_remote_token_list(cli_args *a);
 int cmd_agent(cli_args *a);
+int cmd_remote_ca_rotate(cli_args *a);
 int cmd_remote_device_list(cli_args *a);
 int cmd_remote_device_block(cli_args *a);
 int cmd_remote_device_unblock(cli_args *a);

@@ -674,6 +674,23 @@ int cmd_remote_trusted_delete(cli_args *a)
     return delete_and_say(a, "trusted-certificates");
 }
 
+int cmd_remote_ca_rotate(cli_args *a)
+{
+    char path[200];
+    json_t *ans = NULL;
+    int rc;
+
+    snprintf(path, sizeof path, "cas/%s/rotate", a->pos[0]);
+    if ((rc = remote_call(a, "POST", path, NULL, &ans, NULL)) == 0) {
+        if (g_remote.json)
+            print_json(ans);
+        else
+            printf("%s  %s  new certificate %s\n", str(ans, "id"), str(ans, "name"), str(ans, "certificate_id"));
+    }
+    json_decref(ans);
+    return rc;
+}
+
 int cmd_remote_device_list(cli_args *a)
 {
     static const char *const cols[] = {"id", "device_id", "status", "trusted_certificate_id", "last_seen"};

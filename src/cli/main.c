@@ -39,6 +39,8 @@ static const cli_cmd commands[] = {
     {"ca list", cmd_remote_ca_list, "", "list the CAs on the server", "", 0, 0},
     {"ca create", cmd_remote_ca_create, "--name NAME --subject DN [--parent CA_ID] [--key-type T] [--days N]",
      "create a root CA on the server (an intermediate with --parent)", "name= subject= parent= key-type= days=", 0, 0},
+    {"ca rotate", cmd_remote_ca_rotate, "CA_ID", "rotate a CA: a new key and certificate, the old one kept for what it issued",
+     "", 1, 1},
     {"cert list", cmd_remote_cert_list, "[--search TEXT] [--expiring-before TIME] [--limit N]",
      "list certificates on the server", "search= expiring-before= limit=", 0, 0},
     {"cert get", cmd_remote_cert_get, "ID", "show a certificate on the server", "", 1, 1},

@@ -919,6 +919,22 @@ static void metrics(req *r)
                         "certhub_certificates{state=\"expired\"} %lld\n"
                         "certhub_certificates{state=\"expiring_30d\"} %lld\n",
                         (long long)active, (long long)expired, (long long)(soon - expired));
+    /* Counts within each of the tenant's alert thresholds, for dashboards and alert rules. */
+    {
+        ch_svc_settings st;
+        if (ch_svc_settings_get(r->svc, &r->who.actor, &st) == 0) {
+            e |= ch_buf_puts(&b, "# HELP certhub_certificates_expiring_within Unexpired certificates ending within "
+                                  "the threshold.\n# TYPE certhub_certificates_expiring_within gauge\n");
+            for (size_t k = 0; k < st.nthresholds; k++) {
+                ch_store_cert_filter tf = {.is_ca = -1, .valid_at = now,
+                                           .expiring_before = now + (int64_t)st.thresholds[k] * 86400};
+                int64_t cnt = 0;
+                error |= ch_store_cert_count(ch_svc_store(r->svc), r->who.tenant_id, &tf, &cnt);
+                e |= ch_buf_printf(&b, "certhub_certificates_expiring_within{days=\"%d\"} %lld\n", st.thresholds[k],
+                                   (long long)cnt);
+            }
+        }
+    }
     e |= ch_buf_puts(&b, "# HELP certhub_ca_seconds_to_earliest_expiry Seconds until the first certificate a CA "
                           "issued (or the CA itself) expires.\n# TYPE certhub_ca_seconds_to_earliest_expiry gauge\n");
     if (ch_svc_ca_list(r->svc, &r->who.actor, &cas, &ncas) == 0) {

@@ -60,6 +60,12 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout x.k
 api POST /api/v1/cas "$(jq -n --arg c "$(cat x.pem)" '{name:"outside", type:"import", certificate:$c}')"
 api POST "/api/v1/cas/$(body .id)/rotate"
 check_eq "a CA imported without its key cannot be rotated here" 422 "$status"
+out=$("$CERTHUB" --server "https://localhost:$port" --token-file "$data/admin-token" --ca-file "$data/ca.pem" ca rotate "$issuer")
+check_contains "certhub ca rotate" "$out" "new certificate crt_"
+bundle b3.pem
+check_eq "a second rotation: the root, three issuing certificates and the imported CA" 5 "$(grep -c 'BEGIN CERTIFICATE' b3.pem)"
+api GET /metrics
+check_contains "/metrics counts certificates within each alert threshold" "$(cat "$T/body")" 'certhub_certificates_expiring_within{days="30"}'
 api GET "/api/v1/audit?limit=1000"
 check_contains "the rotation is audited" "$(body '[.items[].action] | join(",")')" "ca.rotate"
 

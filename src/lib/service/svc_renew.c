@@ -217,6 +217,42 @@ int ch_svc_alerts_run(ch_svc *svc)
     return sent;
 }
 
+int ch_svc_rotate_due(ch_svc *svc)
+{
+    ch_store_tenant *tenants = NULL;
+    size_t nt = 0;
+    int64_t now = ch_now();
+    int rotated = 0;
+
+    if (ch_store_tenant_list(svc->store, &tenants, &nt) < 0)
+        return 0;
+    for (size_t t = 0; t < nt; t++) {
+        ch_store_ca *cas = NULL;
+        size_t n = 0;
+        ch_actor system = {tenants[t].id, "system:rotation", CH_ROLE_ADMIN, 0};
+        if (ch_store_ca_list(svc->store, tenants[t].id, &cas, &n) < 0)
+            continue;
+        for (size_t i = 0; i < n; i++) {
+            json_t *settings = cas[i].settings ? json_loads(cas[i].settings, 0, NULL) : NULL;
+            /* The quickstart CAs rotate by themselves; other CAs when their settings ask for it. */
+            bool policy = strcmp(cas[i].name, CH_QUICKSTART_ROOT) == 0 || strcmp(cas[i].name, CH_QUICKSTART_ISSUER) == 0 ||
+                          json_is_true(json_object_get(settings, "auto_rotate"));
+            ch_store_cert cur;
+            json_decref(settings);
+            if (!policy || cas[i].key_id == NULL ||
+                ch_store_cert_get(svc->store, &cur, tenants[t].id, cas[i].cert_id) < 0)
+                continue;
+            /* Rotate when a third of the CA certificate's life is left. */
+            if (cur.not_after - now < (cur.not_after - cur.not_before) / 3 && ch_svc_ca_rotate(svc, &system, cas[i].id, NULL) == 0)
+                rotated++;
+            ch_store_cert_dispose(&cur);
+        }
+        ch_store_ca_list_free(cas, n);
+    }
+    ch_store_tenant_list_free(tenants, nt);
+    return rotated;
+}
+
 struct scheduler {
     pthread_t tid;
     pthread_mutex_t lock;
@@ -234,6 +270,7 @@ static void *scheduler_main(void *arg)
     pthread_mutex_lock(&s->lock);
     while (!s->stop) {
         pthread_mutex_unlock(&s->lock);
+        (void)ch_svc_rotate_due(s->svc);
         (void)ch_svc_renew_due(s->svc, 100);
         (void)ch_svc_alerts_run(s->svc);
         pthread_mutex_lock(&s->lock);
