@@ -89,7 +89,15 @@ typedef struct ch_svc_principal {
     ch_actor actor;
     char tenant_id[CH_ID_MAX];
     char name[CH_ID_MAX + 8];
+    char scope[4096];          /* "" or the token's scope (JSON): what it may read */
 } ch_svc_principal;
+/* A token limited to named objects ({"objects": ["crt_...", "bundle:default"], "keys_export":
+ * bool}): what one sync agent may fetch, nothing else. */
+int ch_svc_token_create_scoped(ch_svc *svc, const ch_actor *actor, const char *tenant_id, ch_role role,
+                               const char *name, const char *scope, char **token, char id[CH_ID_MAX]);
+/* Whether the principal may read object (always, unscoped; a certificate also when one it
+ * renews is named). */
+bool ch_svc_scope_allows(ch_svc *svc, const ch_svc_principal *who, const char *object);
 int ch_svc_authenticate(ch_svc *svc, const char *token, ch_svc_principal *out);
 
 /* ------------------------------------------------------------- console users */

@@ -88,6 +88,7 @@ typedef struct ch_store_token {
     char token_hash[65];    /* SHA-256 hex of the token: the token itself is never stored */
     int64_t created_at;
     int64_t revoked_at;     /* 0 while valid */
+    char *scope;            /* {"objects":[...],"keys_export":bool} or NULL: the whole tenant */
 } ch_store_token;
 
 int ch_store_token_put(ch_store *s, const ch_store_token *t);

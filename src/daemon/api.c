@@ -20,7 +20,7 @@ static const char *const F_ISSUE[] = {"name", "profile", "ca_id", "key_type", "c
                                       "subject", "sans", "key_usage", "ext_key_usage", "path_len",
                                       "cap_validity", "auto_renew", NULL};
 static const char *const F_TENANT[] = {"name", NULL};
-static const char *const F_TOKEN[] = {"tenant", "role", "name", NULL};
+static const char *const F_TOKEN[] = {"tenant", "role", "name", "scope", NULL};
 static const char *const F_CA[] = {"name", "type", "key_type", "parent_id", "digest", "days", "path_len", "subject",
                                    "certificate", "private_key", "password", "csr_id", NULL};
 static const char *const F_RENAME[] = {"name", "auto_renew", NULL};
@@ -365,7 +365,13 @@ static void tokens_create(req *r)
         reply_error_msg(r, CH_ENOTFOUND, "tenant", "no such tenant");
         goto done;
     }
-    if ((error = ch_svc_token_create(r->svc, &r->who.actor, tenant ? t.id : NULL, role, name, &token, id)) < 0) {
+    {
+        json_t *sc = json_object_get(body, "scope");
+        char *scope = sc && !json_is_null(sc) ? json_dumps(sc, JSON_COMPACT) : NULL;
+        error = ch_svc_token_create_scoped(r->svc, &r->who.actor, tenant ? t.id : NULL, role, name, scope, &token, id);
+        free(scope);
+    }
+    if (error < 0) {
         reply_error(r, error);
         goto done;
     }
@@ -2019,6 +2025,23 @@ const char *api_route_label(size_t i)
 
 static void dispatch(req *r, size_t *route_index);
 
+/* What a scoped token may do: read its certificates (details, export, key when allowed) and
+ * bundles, and nothing else. */
+static bool scoped_route_allowed(req *r, const char *pattern, const char *id)
+{
+    char obj[CH_ID_MAX + 8];
+
+    if (strcmp(pattern, "certificates/{id}") == 0 || strcmp(pattern, "certificates/{id}/export") == 0 ||
+        strcmp(pattern, "certificates/{id}/private-key") == 0)
+        return (evhttp_request_get_command(r->ev) == EVHTTP_REQ_GET || strcmp(pattern, "certificates/{id}") != 0) &&
+               ch_svc_scope_allows(r->svc, &r->who, id);
+    if (strcmp(pattern, "bundles/{id}") == 0) {
+        snprintf(obj, sizeof obj, "bundle:%s", id);
+        return ch_svc_scope_allows(r->svc, &r->who, obj);
+    }
+    return strcmp(pattern, "session") == 0 && evhttp_request_get_command(r->ev) == EVHTTP_REQ_GET;
+}
+
 void api_dispatch(req *r)
 {
     struct timespec t0, t1;
@@ -2069,6 +2092,9 @@ static void dispatch(req *r, size_t *route_index)
         path_known = true;
         if (routes[i].method == m) {
             *route_index = i + 1;
+            if (r->who.scope[0] && !scoped_route_allowed(r, routes[i].pattern, id))
+                return reply_error_msg(r, CH_EPERM, NULL,
+                                       "this token is limited to the objects named in its scope");
             return routes[i].handler(r, id);
         }
     }

@@ -13,10 +13,15 @@ issuer=$(body '.items[] | select(.name | startswith("certhub Quickstart Issuing"
 api POST /api/v1/certificates "{\"name\":\"web\",\"subject\":{\"common_name\":\"web.example\"},\"sans\":[\"dns:web.example\"],\"days\":30,\"ca_id\":\"$issuer\"}"
 cid=$(body .id)
 mkdir out
+# The agent's token may read exactly its objects: this certificate (and its renewals, with the
+# key) and the default bundle.
+api POST /api/v1/tokens "{\"role\":\"operator\",\"name\":\"agent on web-1\",\"scope\":{\"objects\":[\"$cid\",\"bundle:default\"],\"keys_export\":true}}"
+check_eq "a token scoped to the agent's objects" 201 "$status"
+body .token > agent.token
 write_config() {
     cat > agent.conf <<CONF
 server = https://localhost:$port
-token_file = $data/admin-token
+token_file = $T/agent.token
 ca_file = $data/ca.pem
 state = $T/agent.state
 
@@ -44,6 +49,15 @@ check_eq "the key beside it, 0640" "640" "$(stat -c %a out/web.key)"
 ok "the key belongs to the certificate"
 check_eq "the bundle is written" 2 "$(grep -c 'BEGIN CERTIFICATE' out/bundle.pem)"
 check_eq "each reload ran once" "1 1" "$(reloads web) $(reloads trust)"
+SCOPED=$(cat agent.token)
+TOKEN=$SCOPED api GET /api/v1/certificates
+check_eq "the scoped token cannot list certificates" 403 "$status"
+api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"other.example\"},\"ca_id\":\"$issuer\"}"
+other=$(body .id)
+TOKEN=$SCOPED api GET "/api/v1/certificates/$other/export?format=pem"
+check_eq "nor read another certificate" 403 "$status"
+TOKEN=$SCOPED api DELETE "/api/v1/certificates/$cid"
+check_eq "nor delete its own" 403 "$status"
 agent >/dev/null
 check_eq "nothing changed: no reload" "1 1" "$(reloads web) $(reloads trust)"
 

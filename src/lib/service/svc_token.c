@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <openssl/evp.h>
 
 #include "svc_internal.h"
@@ -33,8 +34,8 @@ static void token_hash(char out[65], const char *token)
     ch_hex(out, md, sizeof md);
 }
 
-static int token_new(ch_svc *svc, const char *tenant_id, ch_role role, const char *name, char **token,
-                     char id[CH_ID_MAX])
+static int token_new(ch_svc *svc, const char *tenant_id, ch_role role, const char *name, const char *scope,
+                     char **token, char id[CH_ID_MAX])
 {
     unsigned char raw[32];
     char hex[65], *t;
@@ -56,6 +57,7 @@ static int token_new(ch_svc *svc, const char *tenant_id, ch_role role, const cha
     row.tenant_id = (char *)tenant_id;
     row.role = (char *)ch_role_name(role);
     row.name = (char *)(name ? name : "");
+    row.scope = (char *)scope;
     token_hash(row.token_hash, t);
     row.created_at = ch_now();
     if ((error = ch_store_token_put(svc->store, &row)) < 0) {
@@ -70,12 +72,46 @@ int ch_svc_token_bootstrap(ch_svc *svc, const char *tenant_id, ch_role role, con
 {
     char id[CH_ID_MAX];
 
-    return token_new(svc, tenant_id, role, name, token, id);
+    return token_new(svc, tenant_id, role, name, NULL, token, id);
 }
 
 int ch_svc_token_create(ch_svc *svc, const ch_actor *actor, const char *tenant_id, ch_role role, const char *name,
                         char **token, char id[CH_ID_MAX])
 {
+    return ch_svc_token_create_scoped(svc, actor, tenant_id, role, name, NULL, token, id);
+}
+
+/* Checks a scope: {"objects": ["crt_...", "bundle:default", ...], "keys_export": bool}. */
+static int scope_check(const char *scope, char **canon)
+{
+    json_t *j = json_loads(scope, 0, NULL), *objs, *v;
+    const char *key;
+    size_t i;
+
+    *canon = NULL;
+    if (j == NULL || !json_is_object(j))
+        goto bad;
+    json_object_foreach(j, key, v) if (strcmp(key, "objects") != 0 && strcmp(key, "keys_export") != 0) goto bad;
+    objs = json_object_get(j, "objects");
+    if (!json_is_array(objs) || json_array_size(objs) == 0 || json_array_size(objs) > 64)
+        goto bad;
+    json_array_foreach(objs, i, v) if (!json_is_string(v) || strlen(json_string_value(v)) >= CH_ID_MAX + 8) goto bad;
+    if ((v = json_object_get(j, "keys_export")) != NULL && !json_is_boolean(v))
+        goto bad;
+    *canon = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(j);
+    return *canon ? 0 : ch_error_set(CH_ENOMEM, "out of memory");
+bad:
+    json_decref(j);
+    return ch_error_set_field(CH_EINVAL, "scope",
+                              "scope is {\"objects\": [certificate ids, \"bundle:NAME\"...] (1 to 64), "
+                              "\"keys_export\": true|false}");
+}
+
+int ch_svc_token_create_scoped(ch_svc *svc, const ch_actor *actor, const char *tenant_id, ch_role role,
+                               const char *name, const char *scope, char **token, char id[CH_ID_MAX])
+{
+    char *canon = NULL;
     ch_store_tenant t;
     int error;
 
@@ -92,7 +128,15 @@ int ch_svc_token_create(ch_svc *svc, const ch_actor *actor, const char *tenant_i
     ch_store_tenant_dispose(&t);
     if (role < CH_ROLE_VIEWER || role > CH_ROLE_ADMIN)
         return ch_error_set_field(CH_EINVAL, "role", "unknown role; accepted: admin, operator, viewer");
-    if ((error = token_new(svc, tenant_id, role, name, token, id)) < 0)
+    if (scope != NULL && (error = scope_check(scope, &canon)) < 0)
+        return error;
+    if (canon && strstr(canon, "\"keys_export\":true") && !(actor->perms & CH_PERM_KEYS_EXPORT)) {
+        free(canon);
+        return ch_error_set_field(CH_EPERM, "scope", "only a credential that may export keys makes one that may");
+    }
+    error = token_new(svc, tenant_id, role, name, canon, token, id);
+    free(canon);
+    if (error < 0)
         return error;
     SVC_TX(svc, svc_audit(svc, actor, "token.create", "token", id, NULL));
 done:
@@ -128,7 +172,11 @@ int ch_svc_authenticate(ch_svc *svc, const char *token, ch_svc_principal *out)
     out->actor.name = out->name;
     out->actor.role = role;
     out->actor.perms = role == CH_ROLE_ADMIN ? CH_PERM_KEYS_EXPORT : 0;
-    if (role == CH_ROLE_ADMIN) {
+    if (row.scope != NULL) {
+        /* A scoped token: its objects only, keys only when it says so, never across tenants. */
+        snprintf(out->scope, sizeof out->scope, "%s", row.scope);
+        out->actor.perms = strstr(row.scope, "\"keys_export\":true") ? CH_PERM_KEYS_EXPORT : 0;
+    } else if (role == CH_ROLE_ADMIN) {
         ch_store_tenant t;
         if (ch_store_tenant_get(svc->store, &t, row.tenant_id) == 0) {
             if (strcmp(t.name, "default") == 0)
@@ -183,4 +231,30 @@ int ch_svc_token_revoke(ch_svc *svc, const ch_actor *actor, const char *id)
         t.tenant_id = owner;
     error = svc_commit(svc, revoke_tx_run, &t);
     return error == CH_ENOTFOUND ? ch_error_set(CH_ENOTFOUND, "no such active token") : error;
+}
+
+bool ch_svc_scope_allows(ch_svc *svc, const ch_svc_principal *who, const char *object)
+{
+    json_t *j, *objs, *v;
+    char id[CH_ID_MAX];
+    size_t i;
+    bool ok = false;
+
+    if (who->scope[0] == '\0')
+        return true;
+    if (object == NULL || (j = json_loads(who->scope, 0, NULL)) == NULL)
+        return false;
+    objs = json_object_get(j, "objects");
+    snprintf(id, sizeof id, "%s", object);
+    /* A certificate is allowed when it, or one it renews (the lineage), is named. */
+    for (int depth = 0; depth < 32 && !ok && id[0]; depth++) {
+        ch_store_cert c;
+        json_array_foreach(objs, i, v) if (strcmp(json_string_value(v), id) == 0) ok = true;
+        if (ok || strncmp(id, "crt_", 4) != 0 || ch_store_cert_get(svc->store, &c, who->tenant_id, id) < 0)
+            break;
+        snprintf(id, sizeof id, "%s", c.renews ? c.renews : "");
+        ch_store_cert_dispose(&c);
+    }
+    json_decref(j);
+    return ok;
 }

@@ -147,6 +147,8 @@ static const char *const migrations[] = {
     /* 9: expiry alerts sent, one row per certificate and threshold crossed. */
     "CREATE TABLE alerts_sent (tenant_id TEXT NOT NULL, cert_id TEXT NOT NULL, threshold_days INTEGER NOT NULL,"
     "  sent_at INTEGER NOT NULL, PRIMARY KEY(tenant_id, cert_id, threshold_days)) WITHOUT ROWID;",
+    /* 10: tokens limited to named objects (the sync agent's), a JSON object. */
+    "ALTER TABLE api_tokens ADD COLUMN scope TEXT;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -189,8 +191,8 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_KEY_PUT] = "INSERT INTO keys(id, tenant_id, algorithm, sealed, spki_sha256, created_at) VALUES(?,?,?,?,?,?)",
     [S_KEY_GET] = "SELECT id, tenant_id, algorithm, sealed, spki_sha256, created_at FROM keys WHERE tenant_id=? AND id=?",
     [S_KEY_DELETE] = "DELETE FROM keys WHERE tenant_id=? AND id=?",
-    [S_TOKEN_PUT] = "INSERT INTO api_tokens(id, tenant_id, role, token_hash, name, created_at) VALUES(?,?,?,?,?,?)",
-    [S_TOKEN_GET] = "SELECT id, tenant_id, role, name, token_hash, created_at, revoked_at FROM api_tokens "
+    [S_TOKEN_PUT] = "INSERT INTO api_tokens(id, tenant_id, role, token_hash, name, created_at, scope) VALUES(?,?,?,?,?,?,?)",
+    [S_TOKEN_GET] = "SELECT id, tenant_id, role, name, token_hash, created_at, revoked_at, scope FROM api_tokens "
                     "WHERE token_hash=?",
     [S_TOKEN_COUNT] = "SELECT count(*) FROM api_tokens WHERE tenant_id=? AND revoked_at IS NULL",
     [S_TOKEN_LIST] = "SELECT id, tenant_id, role, name, '', created_at, revoked_at FROM api_tokens "
@@ -990,6 +992,7 @@ int ch_store_token_put(ch_store *s, const ch_store_token *t)
     bind_text(st, 4, t->token_hash);
     bind_text(st, 5, t->name);
     sqlite3_bind_int64(st, 6, t->created_at);
+    bind_text(st, 7, t->scope);
     return step_done(db, st, "storing a token");
 }
 
@@ -1007,6 +1010,7 @@ int ch_store_token_get_by_hash(ch_store *s, ch_store_token *out, const char *tok
         col_hex(out->token_hash, st, 4);
         out->created_at = sqlite3_column_int64(st, 5);
         out->revoked_at = sqlite3_column_int64(st, 6);
+        out->scope = col_text(st, 7);
         sqlite3_reset(st);
     }
     return error;
@@ -1030,6 +1034,7 @@ void ch_store_token_dispose(ch_store_token *t)
     free(t->tenant_id);
     free(t->role);
     free(t->name);
+    free(t->scope);
     memset(t, 0, sizeof *t);
 }
 
