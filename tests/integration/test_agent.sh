@@ -30,13 +30,32 @@ certificate = $cid
 cert_path = $T/out/web.pem
 key_path = $T/out/web.key
 mode = 0640
-reload = echo web >> $T/reloads
+reload = echo web >> $T/reloads; $T/restart-server
 
 [target trust]
 bundle = default
 path = $T/out/bundle.pem
 reload = echo trust >> $T/reloads
 CONF
+}
+# The TLS server the agent feeds: openssl s_server, restarted by the reload command.
+sport=$((20000 + RANDOM % 40000))
+cat > restart-server <<SH
+#!/bin/sh
+[ -f $T/server.pid ] && kill \$(cat $T/server.pid) 2>/dev/null
+sleep 0.2
+openssl s_server -accept 127.0.0.1:$sport -cert $T/out/web.pem -cert_chain $T/out/web.pem -key $T/out/web.key -www -quiet >/dev/null 2>&1 &
+echo \$! > $T/server.pid
+SH
+chmod +x restart-server
+trap '[ -f "$T/server.pid" ] && kill "$(cat "$T/server.pid")" 2>/dev/null; stop_daemon -KILL; rm -rf "$T"' EXIT
+client() { # a client trusting only the bundle the agent keeps
+    for i in $(seq 1 30); do
+        out=$(echo | openssl s_client -connect "127.0.0.1:$sport" -servername web.example -CAfile "$T/out/bundle.pem" \
+            -verify_return_error 2>&1) && break
+        sleep 0.1
+    done
+    echo "$out" | grep -q "Verify return code: 0 (ok)"
 }
 write_config
 agent() { "$CERTHUB" agent --config agent.conf --once; }
@@ -49,6 +68,8 @@ check_eq "the key beside it, 0640" "640" "$(stat -c %a out/web.key)"
 ok "the key belongs to the certificate"
 check_eq "the bundle is written" 2 "$(grep -c 'BEGIN CERTIFICATE' out/bundle.pem)"
 check_eq "each reload ran once" "1 1" "$(reloads web) $(reloads trust)"
+client || fail "a client trusting the bundle cannot connect to the server the agent feeds: $out"
+ok "the TLS server fed by the agent serves, a client trusting the bundle connects"
 SCOPED=$(cat agent.token)
 TOKEN=$SCOPED api GET /api/v1/certificates
 check_eq "the scoped token cannot list certificates" 403 "$status"
@@ -65,12 +86,23 @@ api POST "/api/v1/cas/$issuer/rotate"
 agent >/dev/null
 check_eq "after a CA rotation the bundle is rewritten with old and new" 3 "$(grep -c 'BEGIN CERTIFICATE' out/bundle.pem)"
 check_eq "and its reload command ran exactly once more" "1 2" "$(reloads web) $(reloads trust)"
+client || fail "after the CA rotation the client cannot connect: $out"
+ok "across the CA rotation the client keeps connecting"
+root=$(api GET /api/v1/cas >/dev/null; body '.items[] | select(.name | startswith("certhub Quickstart Root")) | .id')
+api POST "/api/v1/cas/$root/rotate"
+agent >/dev/null
+check_eq "a rotated root: the bundle holds old and new roots, rewritten once more" "4 3" "$(grep -c 'BEGIN CERTIFICATE' out/bundle.pem) $(reloads trust)"
+client || fail "after the root rotation the client cannot connect: $out"
+ok "and across the root's rotation"
 
 api POST "/api/v1/certificates/$cid/renew"
 new=$(body .id)
 agent >/dev/null
 check_eq "a renewal is followed" "$(body .serial)" "$(openssl x509 -in out/web.pem -noout -serial | cut -d= -f2 | tr A-F a-f)"
 check_eq "and the web reload ran once more" 2 "$(reloads web)"
+client || fail "after the renewal the client cannot connect: $out"
+check_eq "the server now serves the renewed certificate" "$(body .serial)" \
+    "$(echo | openssl s_client -connect "127.0.0.1:$sport" 2>/dev/null | openssl x509 -noout -serial | cut -d= -f2 | tr A-F a-f)"
 
 stop_daemon
 cp out/web.pem web.before
