@@ -49,8 +49,8 @@ echo \$! > $T/server.pid
 SH
 chmod +x restart-server
 trap '[ -f "$T/server.pid" ] && kill "$(cat "$T/server.pid")" 2>/dev/null; stop_daemon -KILL; rm -rf "$T"' EXIT
-client() { # a client trusting only the bundle the agent keeps
-    for i in $(seq 1 30); do
+client() { # a client trusting only the bundle the agent keeps (the server may still be starting)
+    for i in $(seq 1 150); do
         out=$(echo | openssl s_client -connect "127.0.0.1:$sport" -servername web.example -CAfile "$T/out/bundle.pem" \
             -verify_return_error 2>&1) && break
         sleep 0.1
