@@ -30,16 +30,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <dirent.h>
+#include <grp.h>
+#include <pwd.h>
 #include <unistd.h>
 
+#include <openssl/x509.h>
+
+#include "certhub/x509.h"
 #include "cli.h"
 
 #define MAX_TARGETS 32
 
 struct target {
     char name[64];
-    char certificate[64], bundle[64];
-    char cert_path[1024], key_path[1024], path[1024], reload[1024];
+    char certificate[64], bundle[64], trusted[16];
+    char cert_path[1024], key_path[1024], path[1024], dir[1024], reload[1024], owner[64];
     unsigned mode;
 };
 
@@ -117,6 +123,12 @@ static int read_config(cli_args *a, const char *path, struct agent *ag)
             snprintf(cur->certificate, sizeof cur->certificate, "%s", v);
         } else if (strcmp(k, "bundle") == 0) {
             snprintf(cur->bundle, sizeof cur->bundle, "%s", v);
+        } else if (strcmp(k, "trusted") == 0) {
+            snprintf(cur->trusted, sizeof cur->trusted, "%s", v);
+        } else if (strcmp(k, "dir") == 0) {
+            snprintf(cur->dir, sizeof cur->dir, "%s", v);
+        } else if (strcmp(k, "owner") == 0) {
+            snprintf(cur->owner, sizeof cur->owner, "%s", v);
         } else if (strcmp(k, "cert_path") == 0) {
             snprintf(cur->cert_path, sizeof cur->cert_path, "%s", v);
         } else if (strcmp(k, "key_path") == 0) {
@@ -129,15 +141,18 @@ static int read_config(cli_args *a, const char *path, struct agent *ag)
             cur->mode = (unsigned)strtoul(v, NULL, 8);
         } else {
             fclose(f);
-            return cli_fail(a, "%s:%d: unknown target setting %s (certificate, bundle, cert_path, key_path, path, "
-                               "mode, reload)", path, lineno, k);
+            return cli_fail(a, "%s:%d: unknown target setting %s (certificate, bundle, trusted, cert_path, key_path, "
+                               "path, dir, mode, owner, reload)", path, lineno, k);
         }
     }
     fclose(f);
     for (int i = 0; i < ag->n; i++) {
         struct target *t = &ag->t[i];
-        if ((t->certificate[0] != '\0') == (t->bundle[0] != '\0'))
-            return cli_fail(a, "%s: target %s needs exactly one of certificate or bundle", path, t->name);
+        if ((t->certificate[0] != '\0') + (t->bundle[0] != '\0') + (t->trusted[0] != '\0') != 1)
+            return cli_fail(a, "%s: target %s needs exactly one of certificate, bundle or trusted", path, t->name);
+        if (t->trusted[0] && (strcmp(t->trusted, "mqtt") != 0 || t->dir[0] == '\0'))
+            return cli_fail(a, "%s: target %s: trusted = mqtt needs dir (a CA directory for the broker's capath)", path,
+                            t->name);
         if (t->certificate[0] && t->cert_path[0] == '\0')
             return cli_fail(a, "%s: target %s needs cert_path", path, t->name);
         if (t->bundle[0] && t->path[0] == '\0')
@@ -145,6 +160,27 @@ static int read_config(cli_args *a, const char *path, struct agent *ag)
     }
     if (ag->state[0] == '\0')
         snprintf(ag->state, sizeof ag->state, "%s.state", path);
+    return 0;
+}
+
+static const char *g_owner; /* the current target's owner ("user" or "user:group"), or NULL */
+
+/* Gives path to the target's owner. */
+static int chown_to(cli_args *a, const char *path)
+{
+    char user[64], *colon;
+    struct passwd *pw;
+    struct group *gr = NULL;
+
+    if (g_owner == NULL || *g_owner == '\0')
+        return 0;
+    snprintf(user, sizeof user, "%s", g_owner);
+    if ((colon = strchr(user, ':')) != NULL)
+        *colon++ = '\0';
+    if ((pw = getpwnam(user)) == NULL || (colon && (gr = getgrnam(colon)) == NULL))
+        return cli_fail(a, "owner %s: no such user or group", g_owner);
+    if (chown(path, pw->pw_uid, gr ? gr->gr_gid : pw->pw_gid) != 0)
+        return cli_fail(a, "cannot give %s to %s: %s", path, g_owner, strerror(errno));
     return 0;
 }
 
@@ -165,7 +201,7 @@ static int put_file(cli_args *a, const char *path, const ch_buf *data, unsigned 
         cli_fail_last(a);
         return -1;
     }
-    return 1;
+    return chown_to(a, path) == 0 ? 1 : -1;
 }
 
 /* The newest certificate of a lineage: follows renewed_by. */
@@ -191,6 +227,72 @@ static int newest(cli_args *a, const char *id, char out[64])
     return 0;
 }
 
+/* The tenant's enabled trusted certificates as a hashed CA directory (<hash>.<n>), the layout a
+ * broker's capath reads; files of certificates no longer enabled go. */
+static int sync_trusted_dir(cli_args *a, const struct target *t)
+{
+    json_t *list = NULL, *it;
+    char keep[256][32], path[1400];
+    size_t nkeep = 0, i;
+    int changed = 0, r;
+    DIR *d;
+    struct dirent *e;
+
+    if (remote_call(a, "GET", "trusted-certificates", NULL, &list, NULL) != 0)
+        return -1;
+    if (mkdir(t->dir, 0755) != 0 && errno != EEXIST) {
+        json_decref(list);
+        return cli_fail(a, "cannot create %s: %s", t->dir, strerror(errno)) ? -1 : -1;
+    }
+    json_array_foreach(json_object_get(list, "items"), i, it) {
+        json_t *full = NULL;
+        char one[200];
+        ch_cert *c = NULL;
+        const char *pem;
+        if (!json_is_string(json_object_get(it, "status")) || strcmp(json_string_value(json_object_get(it, "status")), "enabled") != 0 || nkeep >= 256)
+            continue;
+        snprintf(one, sizeof one, "trusted-certificates/%s", json_string_value(json_object_get(it, "id")));
+        if (remote_call(a, "GET", one, NULL, &full, NULL) != 0) {
+            json_decref(list);
+            return -1;
+        }
+        pem = json_string_value(json_object_get(full, "pem"));
+        if (pem && ch_cert_parse(&c, (const uint8_t *)pem, strlen(pem)) == 0) {
+            unsigned long h = X509_subject_name_hash(ch_cert_x509(c));
+            int k = 0;
+            for (;; k++) {
+                bool taken = false;
+                snprintf(keep[nkeep], sizeof keep[0], "%08lx.%d", h, k);
+                for (size_t j = 0; j < nkeep && !taken; j++)
+                    taken = strcmp(keep[j], keep[nkeep]) == 0;
+                if (!taken)
+                    break;
+            }
+            snprintf(path, sizeof path, "%s/%s", t->dir, keep[nkeep++]);
+            ch_buf b = {.data = (uint8_t *)pem, .len = strlen(pem)};
+            if ((r = put_file(a, path, &b, t->mode ? t->mode : 0644)) < 0)
+                changed = -1;
+            else if (r > 0 && changed >= 0)
+                changed = 1;
+        }
+        ch_cert_free(c);
+        json_decref(full);
+    }
+    json_decref(list);
+    if ((d = opendir(t->dir)) != NULL) {
+        while ((e = readdir(d)) != NULL) {
+            bool kept = e->d_name[0] == '.';
+            for (size_t j = 0; j < nkeep && !kept; j++)
+                kept = strcmp(keep[j], e->d_name) == 0;
+            snprintf(path, sizeof path, "%s/%s", t->dir, e->d_name);
+            if (!kept && unlink(path) == 0 && changed >= 0)
+                changed = 1;
+        }
+        closedir(d);
+    }
+    return changed;
+}
+
 /* One target: 1 when something changed, 0 not, -1 when certhubd could not give it. */
 static int sync_target(cli_args *a, const struct target *t)
 {
@@ -198,6 +300,9 @@ static int sync_target(cli_args *a, const struct target *t)
     char path[300], id[64];
     int changed = 0, r;
 
+    g_owner = t->owner;
+    if (t->trusted[0])
+        return sync_trusted_dir(a, t);
     if (t->bundle[0]) {
         snprintf(path, sizeof path, "bundles/%s", t->bundle);
         if (remote_call(a, "GET", path, NULL, NULL, &cert) != 0)

@@ -172,7 +172,6 @@ static int send_webhook(void *arg, const char *url, const char *secret, const ch
     ch_hex(hex, mac, maclen);
     snprintf(sig, sizeof sig, "X-Certhub-Signature: sha256=%s", hex);
     h = curl_slist_append(h, "Content-Type: application/json");
-    h = curl_slist_append(h, "X-Certhub-Event: certificate.expiring");
     h = curl_slist_append(h, sig);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);

@@ -68,6 +68,32 @@ check_eq "the key beside it, 0640" "640" "$(stat -c %a out/web.key)"
 ok "the key belongs to the certificate"
 check_eq "the bundle is written" 2 "$(grep -c 'BEGIN CERTIFICATE' out/bundle.pem)"
 check_eq "each reload ran once" "1 1" "$(reloads web) $(reloads trust)"
+# A broker's agent: the enabled trusted certificates as the broker's CA directory.
+api POST /api/v1/tokens "{\"role\":\"viewer\",\"name\":\"broker agent\"}"
+body .token > broker.token
+cat > broker.conf <<CONF
+server = https://localhost:$port
+token_file = $T/broker.token
+ca_file = $data/ca.pem
+state = $T/broker.state
+
+[target broker]
+trusted = mqtt
+dir = $T/out/mqtt-ca
+reload = echo broker >> $T/reloads
+CONF
+"$CERTHUB" agent --config broker.conf --once >/dev/null || fail "the broker agent failed"
+check_eq "no trusted certificate yet: an empty CA directory, no broker reload" "0 0" "$(ls out/mqtt-ca | wc -l) $(reloads broker)"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout dev.key -subj /CN=devices -days 30 \
+    -addext "keyUsage=critical,keyCertSign,cRLSign" -out dev.pem 2>/dev/null
+api POST /api/v1/trusted-certificates "$(jq -n --arg c "$(cat dev.pem)" '{certificate:$c}')"
+tid=$(body .id)
+"$CERTHUB" agent --config broker.conf --once >/dev/null || fail "the broker agent failed"
+check_eq "the broker's CA directory holds the enabled trusted certificate under its hash" \
+    "$(openssl x509 -in dev.pem -noout -subject_hash).0" "$(ls out/mqtt-ca)"
+api PATCH "/api/v1/trusted-certificates/$tid" '{"status":"disabled"}'
+"$CERTHUB" agent --config broker.conf --once >/dev/null
+check_eq "disabled: gone from the directory, the broker reloaded each time" "0 2" "$(ls out/mqtt-ca | wc -l) $(reloads broker)"
 client || fail "a client trusting the bundle cannot connect to the server the agent feeds: $out"
 ok "the TLS server fed by the agent serves, a client trusting the bundle connects"
 SCOPED=$(cat agent.token)

@@ -27,7 +27,15 @@ issuer=$(body '.items[] | select(.name | startswith("certhub Quickstart Issuing"
 api POST /api/v1/certificates "{\"name\":\"billing-api\",\"subject\":{\"common_name\":\"billing.example\"},\"days\":40,\"ca_id\":\"$issuer\"}"
 cid=$(body .id)
 
-alerts_for() { grep -c "\"threshold_days\":$1" hooks 2>/dev/null || true; }
+# A renewal that cannot happen (its CA is gone) is alerted too.
+api POST /api/v1/cas '{"name":"short-lived","type":"root","subject":{"common_name":"Short Lived Root"}}'
+xca=$(body .id)
+api POST /api/v1/certificates "{\"name\":\"orphan\",\"subject\":{\"common_name\":\"orphan.example\"},\"days\":1,\"ca_id\":\"$xca\",\"auto_renew\":true}"
+orphan=$(body .id)
+api DELETE "/api/v1/cas/$xca?force=true"
+check_eq "its CA deleted" 200 "$status"
+
+alerts_for() { grep "\"threshold_days\":$1" hooks | grep -c '"name":"billing-api"' || true; }
 wait_alert() { for i in $(seq 1 60); do [ "$(alerts_for "$1")" -ge 1 ] && return 0; sleep 0.1; done; return 1; }
 sleep 2
 check_eq "40 days left: nothing sent" 0 "$(grep -c "$cid" hooks 2>/dev/null || true)"
@@ -47,13 +55,14 @@ echo "+34d" > clock
 wait_alert 7 || fail "no alert at 6 days left"
 sleep 2
 check_eq "each threshold exactly once" "1 1 1" "$(alerts_for 30) $(alerts_for 14) $(alerts_for 7)"
+check_contains "the failed renewal was alerted" "$(grep renewal_failed hooks | head -1)" "\"id\":\"$orphan\""
 while IFS=$'\t' read -r sig body; do
     want="sha256=$(printf '%s' "$body" | openssl dgst -sha256 -hmac "$secret" | sed 's/.*= //')"
     [ "$sig" = "$want" ] || fail "a bad signature: $sig"
-    check_contains "the alert names the certificate" "$body" "\"name\":\"billing-api\""
 done < hooks
+check_eq "the expiry alerts name the certificate" 3 "$(grep '"event":"certificate.expiring"' hooks | grep -c '"name":"billing-api"')"
 ok "every alert carries a valid HMAC-SHA256 signature"
 api GET "/api/v1/audit?limit=1000"
-check_eq "each alert is in the audit log" 3 "$(body '[.items[] | select(.action == "alert.sent")] | length')"
+check_eq "each expiry alert is in the audit log" 3 "$(body '[.items[] | select(.action == "alert.sent" and .object_id == "'"$cid"'")] | length')"
 
 done_testing

@@ -150,6 +150,19 @@ int ch_svc_renew_due(ch_svc *svc, size_t max)
                 (svc_audit(svc, &system, "certificate.renew_failed", "certificate", due[i].id, text) < 0 ||
                  ch_store_commit(svc->store) < 0))
                 ch_store_rollback(svc->store);
+            /* And alerted, to the tenant's webhooks. */
+            if (svc->alert_sender != NULL) {
+                ch_svc_settings st;
+                json_t *ev = json_pack("{ss s{ss ss ss} ss si}", "event", "certificate.renewal_failed", "certificate",
+                                       "id", old.id, "name", old.name, "subject", old.subject, "error", detail,
+                                       "attempt", old.renew_attempts + 1);
+                char *evtext = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
+                json_decref(ev);
+                if (evtext && svc_settings_of(svc, due[i].tenant_id, &st) == 0)
+                    for (size_t w = 0; w < st.nwebhooks; w++)
+                        (void)svc->alert_sender(svc->alert_arg, st.webhooks[w].url, st.webhooks[w].secret, evtext);
+                free(evtext);
+            }
             free(text);
             ch_store_cert_dispose(&old);
         }
