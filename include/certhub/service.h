@@ -272,6 +272,9 @@ typedef struct ch_svc_settings {
         char secret[129];     /* HMAC-SHA256 key of the X-Certhub-Signature header */
     } webhooks[CH_MAX_WEBHOOKS];
     size_t nwebhooks;
+    /* Automatic renewal happens at this fraction of a certificate's life (default 2/3), and
+     * never later than the thresholds of ch_renew_at. */
+    double renewal_point;
 } ch_svc_settings;
 
 int ch_svc_settings_get(ch_svc *svc, const ch_actor *actor, ch_svc_settings *out);
@@ -401,6 +404,8 @@ int ch_svc_cert_issue(ch_svc *svc, const ch_actor *actor, const ch_svc_issue_req
  * threshold before its end that grows with the lifetime (12 hours for a day-long certificate,
  * 30 days for those of 60 days and more). */
 int64_t ch_renew_at(int64_t not_before, int64_t not_after);
+/* The same at another fraction of the life (0.5 to 0.9). */
+int64_t ch_renew_at_fraction(int64_t not_before, int64_t not_after, double fraction);
 /* Renews a certificate now: same subject, SANs, profile, CA and lifetime; a new key of the
  * same type (reuse_key: the same key; certificates whose key is not held here keep their public
  * key); linked to the old one (renews / renewed_by).  Uploaded certificates cannot be renewed

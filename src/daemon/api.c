@@ -1597,6 +1597,7 @@ static void settings_reply(req *r, const ch_svc_settings *st)
     for (size_t i = 0; i < st->nwebhooks; i++)
         json_array_append_new(wh, json_pack("{ss ss}", "url", st->webhooks[i].url, "secret", "(set)"));
     json_object_set_new(o, "alert_thresholds_days", th);
+    json_object_set_new(o, "renewal_point", json_real(st->renewal_point));
     json_object_set_new(o, "webhooks", wh);
     reply_json(r, 200, o);
 }
@@ -1615,7 +1616,7 @@ static void settings_get(req *r, const char *unused)
 static void settings_update(req *r, const char *unused)
 {
     static const char *const F[] = {"unverified_trusted_certificates_authenticate", "alert_thresholds_days", "webhooks",
-                                    NULL};
+                                    "renewal_point", NULL};
     json_t *body = read_json(r, F);
     ch_svc_settings st;
     char *text;

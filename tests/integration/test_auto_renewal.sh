@@ -23,6 +23,14 @@ nb=$(date -d "$(body .not_before)" +%s); ra=$(date -d "$(body .renew_at)" +%s); 
 ok "renewed 12 hours before its end (half of its life, backdating included)"
 [ "$ra" -gt "$nb" ] || fail "renew_at before not_before"
 ok "not before it was made"
+api PATCH /api/v1/settings '{"renewal_point":0.95}'
+check_eq "a renewal point past 0.9 is refused" "400 renewal_point" "$status $(body .error.field)"
+api PATCH /api/v1/settings '{"renewal_point":0.5}'
+api POST /api/v1/certificates "{\"name\":\"half\",\"subject\":{\"common_name\":\"half.example\"},\"days\":300,\"ca_id\":\"$issuer\",\"auto_renew\":true}"
+hnb=$(date -d "$(body .not_before)" +%s); hra=$(date -d "$(body .renew_at)" +%s); hna=$(date -d "$(body .not_after)" +%s)
+[ $(( (hra - hnb) * 100 / (hna - hnb) )) -eq 50 ] || fail "renew_at is not at half of the life"
+ok "the renewal point is configurable per tenant (half of a 300-day life)"
+api PATCH /api/v1/settings '{"renewal_point":0.6667}'
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout up.key -subj /CN=up.example -days 1 -out up.pem 2>/dev/null
 api POST /api/v1/certificates/import "$(jq -n --arg c "$(cat up.pem)" '{certificate:$c}')"
 up=$(body .id)

@@ -571,12 +571,15 @@ static int settings_parse(ch_svc_settings *out, const char *text)
 
     memset(out, 0, sizeof *out);
     out->unverified_trusted_certificates_authenticate = true;
+    out->renewal_point = 2.0 / 3.0;
     for (i = 0; i < sizeof default_thresholds / sizeof default_thresholds[0]; i++)
         out->thresholds[out->nthresholds++] = default_thresholds[i];
     if (j == NULL)
         return ch_error_set(CH_ESTORE, "a tenant's settings are damaged");
     if ((v = json_object_get(j, "unverified_trusted_certificates_authenticate")) != NULL)
         out->unverified_trusted_certificates_authenticate = json_is_true(v);
+    if ((v = json_object_get(j, "renewal_point")) != NULL && json_is_number(v))
+        out->renewal_point = json_number_value(v);
     if ((v = json_object_get(j, "alert_thresholds_days")) != NULL) {
         out->nthresholds = 0;
         json_array_foreach(v, i, e) if (out->nthresholds < CH_MAX_THRESHOLDS && json_is_integer(e))
@@ -606,6 +609,11 @@ static int settings_check(const char *key, json_t *v)
             return ch_error_set_field(CH_EINVAL, key, "%s must be true or false", key);
         return 0;
     }
+    if (strcmp(key, "renewal_point") == 0) {
+        if (!json_is_number(v) || json_number_value(v) < 0.5 || json_number_value(v) > 0.9)
+            return ch_error_set_field(CH_EINVAL, key, "renewal_point is a fraction of the lifetime from 0.5 to 0.9");
+        return 0;
+    }
     if (strcmp(key, "alert_thresholds_days") == 0) {
         if (!json_is_array(v) || json_array_size(v) > CH_MAX_THRESHOLDS)
             return ch_error_set_field(CH_EINVAL, key, "%s is an array of at most %d whole numbers of days", key,
@@ -633,7 +641,7 @@ static int settings_check(const char *key, json_t *v)
     }
     return ch_error_set_field(CH_EINVAL, key,
                               "unknown setting \"%.64s\"; accepted: unverified_trusted_certificates_authenticate, "
-                              "alert_thresholds_days, webhooks",
+                              "alert_thresholds_days, webhooks, renewal_point",
                               key);
 }
 

@@ -175,6 +175,11 @@ int ch_svc_cert_issue(ch_svc *svc, const ch_actor *actor, const ch_svc_issue_req
     row.ca_id = strdup(ca->id);
     row.auto_renew = req->auto_renew;
     row.renew_at = ch_renew_at(row.not_before, row.not_after);
+    if (req->auto_renew) {
+        ch_svc_settings st;
+        if (svc_settings_of(svc, actor->tenant_id, &st) == 0)
+            row.renew_at = ch_renew_at_fraction(row.not_before, row.not_after, st.renewal_point);
+    }
     row.renews = req->renews ? strdup(req->renews) : NULL;
     /* A public key alone has no private half to keep. */
     if ((error = cert_prepare(svc, actor, req->key_type ? key : NULL, &row, &sealed, &detail)) < 0)

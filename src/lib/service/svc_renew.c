@@ -16,7 +16,12 @@
 
 int64_t ch_renew_at(int64_t nb, int64_t na)
 {
-    int64_t life = na - nb, thr = life / 2, at = nb + life * 2 / 3;
+    return ch_renew_at_fraction(nb, na, 2.0 / 3.0);
+}
+
+int64_t ch_renew_at_fraction(int64_t nb, int64_t na, double fraction)
+{
+    int64_t life = na - nb, thr = life / 2, at = nb + (int64_t)((double)life * fraction);
 
     if (thr < 12 * 3600)
         thr = 12 * 3600;
