@@ -254,6 +254,8 @@ async function createWizard(reload) {
       ...select("key_type", "Key type", [["p256", "EC P-256"], ["p384", "EC P-384"], ["rsa2048", "RSA 2048"], ["rsa3072", "RSA 3072"], ["ed25519", "Ed25519"]]),
       ...select("digest", "Digest", [["sha256", "SHA-256"], ["sha384", "SHA-384"], ["sha512", "SHA-512"]]),
       ...field("days", "Lifetime (days)", { type: "number", min: "1" }),
+      el("label", { class: "check" }, el("input", { type: "checkbox", name: "auto_renew", id: "auto_renew", checked: !!v.auto_renew }),
+        "Renew automatically before it expires"),
       ...select("ca_id", "Signing CA", cas.items.filter((c) => c.can_sign).map((c) => [c.id, c.name]))]],
     ["Subject", () => [...field("common_name", "Common name"), ...field("organization", "Organization"),
       ...field("organizational_unit", "Organizational unit"), ...field("locality", "Locality"), ...field("state", "State"),
@@ -267,7 +269,8 @@ async function createWizard(reload) {
     ["Review", () => [el("dl", {}, [["Identifier", v.name], ["Profile", v.profile], ["Key type", v.key_type], ["Digest", v.digest],
       ["Lifetime (days)", v.days], ["Signing CA", (cas.items.find((c) => c.id === v.ca_id) || {}).name],
       ["Common name", v.common_name], ["Organization", v.organization], ["Subject alternative names", v.sans],
-      ["Key usage", (v.ku || []).join(", ") || "the profile's"], ["Extended key usage", (v.eku || []).join(", ") || "the profile's"]]
+      ["Key usage", (v.ku || []).join(", ") || "the profile's"], ["Extended key usage", (v.eku || []).join(", ") || "the profile's"],
+      ["Automatic renewal", v.auto_renew ? "on" : "off"]]
       .flatMap(([k, val]) => [el("dt", {}, k), el("dd", {}, val || "—")]))]],
   ];
   let step = 0;
@@ -275,10 +278,11 @@ async function createWizard(reload) {
   const form = el("form", { method: "dialog", novalidate: true });
   const d = openDialog(form);
   function save() {
-    const boxes = form.querySelectorAll("input[type=checkbox]");
+    const boxes = form.querySelectorAll("input[type=checkbox][name^=ku_], input[type=checkbox][name^=eku_]");
     if (boxes.length) { v.ku = []; v.eku = []; }
     for (const e of form.querySelectorAll("input, select, textarea")) {
-      if (e.type !== "checkbox") v[e.name] = e.value;
+      if (e.name === "auto_renew") v.auto_renew = e.checked;
+      else if (e.type !== "checkbox") v[e.name] = e.value;
       else if (e.checked) (e.name.startsWith("eku_") ? v.eku : v.ku).push(e.name.replace(/^e?ku_/, ""));
     }
   }
@@ -323,7 +327,8 @@ async function createWizard(reload) {
     for (const k of ["common_name", "organization", "organizational_unit", "locality", "state", "country", "email"]) if (v[k]) subject[k] = v[k];
     const body = { name: v.name || undefined, profile: v.profile, key_type: v.key_type, digest: v.digest, days: Number(v.days), ca_id: v.ca_id, subject,
       sans: v.sans ? v.sans.split(",").map((x) => x.trim()).filter(Boolean) : undefined,
-      key_usage: v.ku && v.ku.length ? v.ku : undefined, ext_key_usage: v.eku && v.eku.length ? v.eku : undefined };
+      key_usage: v.ku && v.ku.length ? v.ku : undefined, ext_key_usage: v.eku && v.eku.length ? v.eku : undefined,
+      auto_renew: v.auto_renew || undefined };
     try {
       await api("POST", "certificates", body);
       d.close();
@@ -557,7 +562,10 @@ function certDetails(c) {
     el("dt", {}, "Key usage"), el("dd", {}, list(d.key_usage)), el("dt", {}, "Extended key usage"), el("dd", {}, list(d.ext_key_usage)),
     el("dt", {}, "Subject alternative names"), el("dd", {}, list(d.sans)),
     el("dt", {}, "Created"), el("dd", {}, `${c.method}${c.profile ? " with profile " + c.profile : ""}, ${c.created_at}`),
-    el("dt", {}, "Private key"), el("dd", {}, c.has_private_key ? "held here, sealed" : "not held here"));
+    el("dt", {}, "Private key"), el("dd", {}, c.has_private_key ? "held here, sealed" : "not held here"),
+    el("dt", {}, "Automatic renewal"), el("dd", {}, c.auto_renew ? `on, due ${c.renew_at || ""}` : "off"),
+    c.renewed_by ? [el("dt", {}, "Renewed by"), el("dd", {}, c.renewed_by)] : null,
+    c.renews ? [el("dt", {}, "Renews"), el("dd", {}, c.renews)] : null);
 }
 
 function trustedDetails(t) {

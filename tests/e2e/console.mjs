@@ -98,6 +98,7 @@ await page.getByLabel("Identifier").fill("web.example");
 await page.getByRole("button", { name: "Next" }).click();
 await page.getByLabel("Profile").selectOption("tls-server");
 await page.getByLabel("Lifetime (days)").fill("90");
+await page.getByLabel("Renew automatically before it expires").check();
 await page.getByRole("button", { name: "Next" }).click();
 await page.getByLabel("Common name").fill("web.example");
 await page.getByLabel("Organization", { exact: true }).fill("Example");
@@ -124,6 +125,7 @@ ok("a server certificate created through the wizard (with Back keeping what was 
 await web.getByRole("button", { name: "Details of web.example" }).click();
 await page.getByText("generated with profile tls-server").waitFor();
 await page.getByText("held here, sealed").first().waitFor();
+await page.getByText(/^on, due /).first().waitFor();
 assert.equal(await page.getByText("BEGIN PRIVATE KEY").count(), 0);
 ok("a certificate's details: validity, names, fingerprints, extensions, how it was created; never its key");
 await web.getByRole("button", { name: "Export web.example" }).click();
