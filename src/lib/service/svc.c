@@ -86,6 +86,26 @@ ch_store *ch_svc_store(ch_svc *svc)
     return svc->store;
 }
 
+bool svc_is_system_tenant(ch_svc *svc, const char *tenant_id)
+{
+    char id[CH_ID_MAX];
+    ch_store_tenant t;
+
+    pthread_mutex_lock(&svc->ca_lock);
+    snprintf(id, sizeof id, "%s", svc->system_tenant);
+    pthread_mutex_unlock(&svc->ca_lock);
+    if (id[0] == '\0') {
+        if (ch_store_tenant_get_by_name(svc->store, &t, "default") < 0)
+            return false; /* not created yet: asked again next time */
+        snprintf(id, sizeof id, "%s", t.id);
+        ch_store_tenant_dispose(&t);
+        pthread_mutex_lock(&svc->ca_lock);
+        snprintf(svc->system_tenant, sizeof svc->system_tenant, "%s", id);
+        pthread_mutex_unlock(&svc->ca_lock);
+    }
+    return tenant_id != NULL && strcmp(id, tenant_id) == 0;
+}
+
 int svc_need(const ch_actor *actor, ch_role role, const char *what)
 {
     static const char *const names[] = {"", "viewer", "operator", "admin"};

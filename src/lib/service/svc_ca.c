@@ -240,8 +240,6 @@ int ch_svc_ca_import_csr(ch_svc *svc, const ch_actor *actor, const char *name, c
 {
     ch_store_csr csr_row = {0};
     ch_cert *cert = NULL;
-    ch_csr *csr = NULL;
-    ch_key *pub = NULL;
     ch_store_cert row = {0};
     ch_store_ca ca = {0};
     struct ca_tx t;
@@ -268,15 +266,10 @@ int ch_svc_ca_import_csr(ch_svc *svc, const ch_actor *actor, const char *name, c
                                    "certificate is not a CA: BasicConstraints CA:true is missing");
         goto done;
     }
-    if ((error = ch_csr_parse(&csr, csr_row.der, csr_row.der_len)) < 0 || (error = ch_csr_public_key(&pub, csr)) < 0)
+    if ((error = svc_cert_for_csr(&csr_row, cert)) < 0)
         goto done;
-    if (!ch_cert_matches_key(cert, pub)) {
-        error = ch_error_set_field(CH_EINVAL, "certificate",
-                                   "the certificate is not for this CSR: its public key is not the CSR's");
-        goto done;
-    }
-    if ((error = svc_cert_row(&row, cert, actor->tenant_id, name ? name : csr_row.name, "csr_signed", -1)) < 0 ||
-        (error = ca_row(&ca, actor->tenant_id, name ? name : csr_row.name, NULL, NULL, NULL)) < 0)
+    if ((error = svc_cert_row(&row, cert, actor->tenant_id, name, "csr_signed", -1)) < 0 ||
+        (error = ca_row(&ca, actor->tenant_id, name, NULL, NULL, NULL)) < 0)
         goto done;
     t = (struct ca_tx){svc, actor, NULL, &row, &ca, false, "ca.import", &csr_row, NULL};
     SVC_TX(svc, ca_tx_run(&t));
@@ -287,8 +280,6 @@ int ch_svc_ca_import_csr(ch_svc *svc, const ch_actor *actor, const char *name, c
 done:
     ch_store_ca_dispose(&ca);
     ch_store_cert_dispose(&row);
-    ch_key_free(pub);
-    ch_csr_free(csr);
     ch_cert_free(cert);
     ch_store_csr_dispose(&csr_row);
     return error;

@@ -157,13 +157,26 @@ static int attach_tx_run(struct attach_tx *t)
     return error;
 }
 
+int svc_cert_for_csr(const ch_store_csr *csr_row, const ch_cert *cert)
+{
+    ch_csr *csr = NULL;
+    ch_key *pub = NULL;
+    int error;
+
+    if ((error = ch_csr_parse(&csr, csr_row->der, csr_row->der_len)) == 0 &&
+        (error = ch_csr_public_key(&pub, csr)) == 0 && !ch_cert_matches_key(cert, pub))
+        error = ch_error_set_field(CH_EINVAL, "certificate",
+                                   "the certificate is not for this CSR: its public key is not the CSR's");
+    ch_key_free(pub);
+    ch_csr_free(csr);
+    return error;
+}
+
 int ch_svc_csr_attach(ch_svc *svc, const ch_actor *actor, const char *csr_id, const uint8_t *cert_data, size_t len,
                       ch_store_cert *out)
 {
     ch_store_csr csr_row = {0};
     ch_cert *cert = NULL;
-    ch_csr *csr = NULL;
-    ch_key *pub = NULL;
     ch_store_cert row = {0};
     struct attach_tx t;
     int error;
@@ -182,14 +195,8 @@ int ch_svc_csr_attach(ch_svc *svc, const ch_actor *actor, const char *csr_id, co
         ch_error_set_field(error, "certificate", "%s", ch_error_last());
         goto done;
     }
-    if ((error = ch_csr_parse(&csr, csr_row.der, csr_row.der_len)) < 0 ||
-        (error = ch_csr_public_key(&pub, csr)) < 0)
+    if ((error = svc_cert_for_csr(&csr_row, cert)) < 0)
         goto done;
-    if (!ch_cert_matches_key(cert, pub)) {
-        error = ch_error_set_field(CH_EINVAL, "certificate",
-                                   "the certificate is not for this CSR: its public key is not the CSR's");
-        goto done;
-    }
     if ((error = svc_cert_row(&row, cert, actor->tenant_id, csr_row.name, "csr_signed", -1)) < 0)
         goto done;
     t = (struct attach_tx){svc, actor, &csr_row, &row};
@@ -200,8 +207,6 @@ int ch_svc_csr_attach(ch_svc *svc, const ch_actor *actor, const char *csr_id, co
     }
 done:
     ch_store_cert_dispose(&row);
-    ch_key_free(pub);
-    ch_csr_free(csr);
     ch_cert_free(cert);
     ch_store_csr_dispose(&csr_row);
     return error;

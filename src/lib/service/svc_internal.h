@@ -36,6 +36,7 @@ struct ch_svc {
     ch_store *store;
     char *data_dir;
     struct scheduler *scheduler; /* svc_renew.c, when started */
+    char system_tenant[CH_ID_MAX]; /* the "default" tenant's id once known (under ca_lock) */
     ch_alert_sender alert_sender;  /* certhubd's webhook sender, or NULL */
     void *alert_arg;
     ch_seal *seal;
@@ -63,6 +64,10 @@ struct ch_svc {
 typedef int (*svc_tx_fn)(void *arg);
 int svc_commit(ch_svc *svc, svc_tx_fn fn, void *arg);
 
+/* Whether tenant_id is the "default" tenant, whose admins run the installation
+ * (CH_PERM_TENANTS).  Its id is looked up once: tenants are never renamed. */
+bool svc_is_system_tenant(ch_svc *svc, const char *tenant_id);
+
 /* Role checks: CH_EPERM with a sentence when the actor may not. */
 int svc_need(const ch_actor *actor, ch_role role, const char *what);
 
@@ -70,6 +75,10 @@ int svc_need(const ch_actor *actor, ch_role role, const char *what);
  * Errors name the field ("certificate", "private_key").  *key stays NULL without key bytes. */
 int svc_cert_and_key(ch_cert **cert, ch_key **key, const uint8_t *cert_data, size_t cert_len,
                      const uint8_t *key_data, size_t key_len, const char *password);
+
+/* 0 when cert is for the CSR of csr_row (its public key is the CSR's), else CH_EINVAL on the
+ * "certificate" field. */
+int svc_cert_for_csr(const ch_store_csr *csr_row, const ch_cert *cert);
 
 /* Builds the subject name of a request. */
 int svc_subject(X509_NAME **out, const ch_svc_subject *s);

@@ -176,13 +176,8 @@ int ch_svc_authenticate(ch_svc *svc, const char *token, ch_svc_principal *out)
         /* A scoped token: its objects only, keys only when it says so, never across tenants. */
         snprintf(out->scope, sizeof out->scope, "%s", row.scope);
         out->actor.perms = strstr(row.scope, "\"keys_export\":true") ? CH_PERM_KEYS_EXPORT : 0;
-    } else if (role == CH_ROLE_ADMIN) {
-        ch_store_tenant t;
-        if (ch_store_tenant_get(svc->store, &t, row.tenant_id) == 0) {
-            if (strcmp(t.name, "default") == 0)
-                out->actor.perms |= CH_PERM_TENANTS;
-            ch_store_tenant_dispose(&t);
-        }
+    } else if (role == CH_ROLE_ADMIN && svc_is_system_tenant(svc, row.tenant_id)) {
+        out->actor.perms |= CH_PERM_TENANTS;
     }
     ch_store_token_dispose(&row);
     return 0;

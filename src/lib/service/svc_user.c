@@ -243,14 +243,8 @@ int ch_svc_session_authenticate(ch_svc *svc, const char *token, ch_svc_principal
     who->actor.role = role;
     who->actor.perms = role == CH_ROLE_ADMIN ? CH_PERM_KEYS_EXPORT : 0;
     /* Admins of the default tenant run the installation (as their tokens do). */
-    if (role == CH_ROLE_ADMIN) {
-        ch_store_tenant home;
-        if (ch_store_tenant_get(svc->store, &home, x.tenant_id) == 0) {
-            if (strcmp(home.name, "default") == 0)
-                who->actor.perms |= CH_PERM_TENANTS;
-            ch_store_tenant_dispose(&home);
-        }
-    }
+    if (role == CH_ROLE_ADMIN && svc_is_system_tenant(svc, x.tenant_id))
+        who->actor.perms |= CH_PERM_TENANTS;
     snprintf(csrf, 65, "%s", x.csrf);
     ch_store_session_dispose(&x);
     return 0;
