@@ -36,6 +36,15 @@ static const char *str(json_t *o, const char *k)
     return s ? s : "";
 }
 
+/* The server's answer: all of it with --output json, else the one field scripts want. */
+static void print_answer(json_t *ans, const char *field)
+{
+    if (g_remote.json)
+        print_json(ans);
+    else
+        printf("%s\n", str(ans, field));
+}
+
 /* Prints the items of a list answer as a table of the given columns. */
 static void print_table(json_t *answer, const char *const *cols, const int *widths, size_t ncols)
 {
@@ -100,10 +109,7 @@ int cmd_remote_ca_create(cli_args *a)
     json_decref(body);
     if (rc != 0)
         return rc;
-    if (g_remote.json)
-        print_json(ans);
-    else
-        printf("%s\n", str(ans, "id"));
+    print_answer(ans, "id");
     json_decref(ans);
     return 0;
 }
@@ -185,10 +191,7 @@ int cmd_remote_cert_issue(cli_args *a)
         if ((rc = cli_write(a, out, pem, strlen(pem), 0644)) != 0)
             goto done;
     }
-    if (g_remote.json)
-        print_json(ans);
-    else
-        printf("%s\n", str(ans, "id"));
+    print_answer(ans, "id");
     rc = 0;
 done:
     free(store);
@@ -366,10 +369,7 @@ int cmd_remote_cert_import(cli_args *a)
     if (cli_opt(a, "key") == NULL) {
         /* The file as it is (PEM, DER, PKCS#7, PKCS#12). */
         if (upload_file(a, "certificates/import", a->pos[0], cli_opt(a, "name"), password, false, &ans) == 201) {
-            if (g_remote.json)
-                print_json(ans);
-            else
-                printf("%s\n", str(ans, "id"));
+            print_answer(ans, "id");
             rc = 0;
         }
         goto done;
@@ -389,10 +389,7 @@ int cmd_remote_cert_import(cli_args *a)
         json_object_set_new(body, "name", json_string(cli_opt(a, "name")));
     if (remote_call(a, "POST", "certificates/import", body, &ans, NULL) != 0)
         goto done;
-    if (g_remote.json)
-        print_json(ans);
-    else
-        printf("%s\n", str(ans, "id"));
+    print_answer(ans, "id");
     rc = 0;
 done:
     json_decref(body);
@@ -413,10 +410,7 @@ int cmd_remote_keystore_upload(cli_args *a)
     if (cli_password(a, "password-file", NULL, &password) != 0)
         return 1;
     if (upload_file(a, "keystores", a->pos[0], cli_opt(a, "name"), password, false, &ans) == 201) {
-        if (g_remote.json)
-            print_json(ans);
-        else
-            printf("%s\n", str(ans, "id"));
+        print_answer(ans, "id");
         rc = 0;
     }
     json_decref(ans);
@@ -511,10 +505,7 @@ int cmd_remote_csr_create(cli_args *a)
         goto done;
     if (cli_opt(a, "out") && cli_write(a, cli_opt(a, "out"), str(ans, "pem"), strlen(str(ans, "pem")), 0644) != 0)
         goto done;
-    if (g_remote.json)
-        print_json(ans);
-    else
-        printf("%s\n", str(ans, "id"));
+    print_answer(ans, "id");
     rc = 0;
 done:
     json_decref(body);
@@ -568,10 +559,7 @@ int cmd_remote_trusted_add(cli_args *a)
 
     trusted_query(a, path, sizeof path, "trusted-certificates");
     if (upload_file(a, path, a->pos[0], cli_opt(a, "name"), NULL, false, &ans) == 201) {
-        if (g_remote.json)
-            print_json(ans);
-        else
-            printf("%s\n", str(ans, "id"));
+        print_answer(ans, "id");
         rc = 0;
     }
     json_decref(ans);
@@ -768,10 +756,7 @@ int cmd_remote_token_create(cli_args *a)
     json_decref(body);
     if (rc != 0)
         return rc;
-    if (g_remote.json)
-        print_json(ans);
-    else
-        printf("%s\n", str(ans, "token"));
+    print_answer(ans, "token");
     json_decref(ans);
     return 0;
 }
@@ -784,10 +769,7 @@ int cmd_remote_tenant_create(cli_args *a)
     json_decref(body);
     if (rc != 0)
         return rc;
-    if (g_remote.json)
-        print_json(ans);
-    else
-        printf("%s\n", str(ans, "id"));
+    print_answer(ans, "id");
     json_decref(ans);
     return 0;
 }

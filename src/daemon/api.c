@@ -31,6 +31,12 @@ static const char *const F_ATTACH[] = {"certificate", NULL};
 static const char *const F_IMPORT[] = {"name", "certificate", "private_key", "password", NULL};
 static const char *const F_KEYSTORE[] = {"name", "data", "password", "key_password", NULL};
 
+/* A list answered in one page: {"items": [...], "next_cursor": null}. */
+static void reply_list(req *r, json_t *items)
+{
+    reply_json(r, 200, json_pack("{so so}", "items", items, "next_cursor", json_null()));
+}
+
 static json_t *cert_json(const ch_store_cert *c, bool with_pem)
 {
     char nb[32], na[32];
@@ -278,7 +284,7 @@ static void cas_list(req *r)
     for (size_t i = 0; i < n; i++)
         json_array_append_new(items, ca_json(&rows[i]));
     ch_store_ca_list_free(rows, n);
-    reply_json(r, 200, json_pack("{so so}", "items", items, "next_cursor", json_null()));
+    reply_list(r, items);
 }
 
 /* Reads a subject member: an object of fields or a DN string. */
@@ -715,7 +721,7 @@ static void csrs_list(req *r, const char *unused)
     for (size_t i = 0; i < n; i++)
         json_array_append_new(items, csr_json(&rows[i]));
     ch_store_csr_list_free(rows, n);
-    reply_json(r, 200, json_pack("{so so}", "items", items, "next_cursor", json_null()));
+    reply_list(r, items);
 }
 
 static void csr_get(req *r, const char *id)
@@ -813,7 +819,7 @@ static void keystores_list(req *r, const char *unused)
         json_array_append_new(items, json_pack("{ss ss ss}", "id", rows[i].id, "name", rows[i].name, "format",
                                                rows[i].format));
     ch_store_keystore_list_free(rows, n);
-    reply_json(r, 200, json_pack("{so so}", "items", items, "next_cursor", json_null()));
+    reply_list(r, items);
 }
 
 static void keystore_entries(req *r, const char *id)
@@ -998,7 +1004,7 @@ static void tenants_list(req *r, const char *unused)
         json_array_append_new(items, json_pack("{ss ss ss}", "id", rows[i].id, "name", rows[i].name, "created_at", at));
     }
     ch_store_tenant_list_free(rows, n);
-    reply_json(r, 200, json_pack("{so so}", "items", items, "next_cursor", json_null()));
+    reply_list(r, items);
 }
 
 static void tokens_list(req *r, const char *unused)
@@ -1034,7 +1040,7 @@ static void tokens_list(req *r, const char *unused)
         json_array_append_new(items, o);
     }
     ch_store_token_list_free(rows, n);
-    reply_json(r, 200, json_pack("{so so}", "items", items, "next_cursor", json_null()));
+    reply_list(r, items);
 }
 
 static void token_revoke(req *r, const char *id)
@@ -1080,7 +1086,7 @@ static void profiles_list(req *r, const char *unused)
     for (size_t i = 0; i < n; i++)
         json_array_append_new(items, profile_json(&rows[i]));
     ch_svc_profile_list_free(rows, n);
-    reply_json(r, 200, json_pack("{so so}", "items", items, "next_cursor", json_null()));
+    reply_list(r, items);
 }
 
 static void profile_get(req *r, const char *name)
@@ -1354,7 +1360,7 @@ static void trusted_list(req *r, const char *unused)
     for (size_t i = 0; i < n; i++)
         json_array_append_new(items, trusted_json(&rows[i], false));
     ch_store_trusted_list_free(rows, n);
-    reply_json(r, 200, json_pack("{so so}", "items", items, "next_cursor", json_null()));
+    reply_list(r, items);
 }
 
 static void trusted_get(req *r, const char *id)
@@ -1536,7 +1542,7 @@ static void devices_list(req *r, const char *unused)
     for (size_t i = 0; i < n; i++)
         json_array_append_new(items, device_json(&rows[i]));
     ch_store_device_list_free(rows, n);
-    reply_json(r, 200, json_pack("{so so}", "items", items, "next_cursor", json_null()));
+    reply_list(r, items);
 }
 
 static void device_get(req *r, const char *id)
