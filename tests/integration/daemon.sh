@@ -47,3 +47,9 @@ api() {
 
 # jq over the last body.
 body() { jq -r "$1" "$T/body"; }
+
+# The id of the quickstart issuing CA (the CA list stays in $T/body).
+quickstart_issuer() {
+    api GET /api/v1/cas
+    body '.items[] | select(.name | startswith("certhub Quickstart Issuing")) | .id'
+}

@@ -8,8 +8,7 @@
 
 start_daemon
 TOKEN=$(cat "$data/admin-token")
-api GET /api/v1/cas
-issuer=$(body '.items[] | select(.name | startswith("certhub Quickstart Issuing")) | .id')
+issuer=$(quickstart_issuer)
 api POST /api/v1/certificates "{\"name\":\"web\",\"subject\":{\"common_name\":\"web.example\"},\"sans\":[\"dns:web.example\"],\"days\":30,\"ca_id\":\"$issuer\"}"
 cid=$(body .id)
 mkdir out

@@ -7,8 +7,7 @@
 
 start_daemon
 TOKEN=$(cat "$data/admin-token")
-api GET /api/v1/cas
-issuer=$(body '.items[] | select(.name | startswith("certhub Quickstart Issuing")) | .id')
+issuer=$(quickstart_issuer)
 check_contains "the issuing CA is listed" "$issuer" "ca_"
 
 # ---- tenants and tokens

@@ -12,8 +12,7 @@ echo "+0" > clock
 DAEMON_ENV="LD_PRELOAD=$lib FAKETIME_TIMESTAMP_FILE=$T/clock FAKETIME_NO_CACHE=1"
 start_daemon --job-interval 1
 TOKEN=$(cat "$data/admin-token")
-api GET /api/v1/cas
-issuer=$(body '.items[] | select(.name | startswith("certhub Quickstart Issuing")) | .id')
+issuer=$(quickstart_issuer)
 
 api POST /api/v1/certificates "{\"name\":\"edge-gw\",\"profile\":\"tls-server\",\"subject\":{\"common_name\":\"gw.example\"},\"sans\":[\"dns:gw.example\",\"ip:10.1.2.3\"],\"key_type\":\"p256\",\"days\":1,\"ca_id\":\"$issuer\",\"auto_renew\":true}"
 check_eq "a one-day certificate with automatic renewal" "201 true" "$status $(body .auto_renew)"

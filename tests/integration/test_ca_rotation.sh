@@ -8,8 +8,7 @@
 
 start_daemon
 TOKEN=$(cat "$data/admin-token")
-api GET /api/v1/cas
-issuer=$(body '.items[] | select(.name | startswith("certhub Quickstart Issuing")) | .id')
+issuer=$(quickstart_issuer)
 old_cert=$(body ".items[] | select(.id == \"$issuer\") | .certificate_id")
 leaf() { # NAME: issue, save NAME.pem
     api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"$1.example\"},\"sans\":[\"dns:$1.example\"],\"ca_id\":\"$issuer\"}"

@@ -8,8 +8,7 @@
 
 start_daemon
 TOKEN=$(cat "$data/admin-token")
-api GET /api/v1/cas
-issuer=$(body '.items[] | select(.name | startswith("certhub Quickstart Issuing")) | .id')
+issuer=$(quickstart_issuer)
 api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"soak.example\"},\"ca_id\":\"$issuer\"}"
 known=$(body .id)
 

@@ -22,8 +22,7 @@ api PATCH /api/v1/settings '{"webhooks":[{"url":"ftp://x","secret":"short"}]}'
 check_eq "a bad webhook is refused" "400 webhooks" "$status $(body .error.field)"
 api PATCH /api/v1/settings "{\"alert_thresholds_days\":[30,14,7],\"webhooks\":[{\"url\":\"$hook\",\"secret\":\"$secret\"}]}"
 check_eq "thresholds and a webhook set" "200 30,14,7 (set)" "$status $(body '(.alert_thresholds_days | map(tostring) | join(","))') $(body '.webhooks[0].secret')"
-api GET /api/v1/cas
-issuer=$(body '.items[] | select(.name | startswith("certhub Quickstart Issuing")) | .id')
+issuer=$(quickstart_issuer)
 api POST /api/v1/certificates "{\"name\":\"billing-api\",\"subject\":{\"common_name\":\"billing.example\"},\"days\":40,\"ca_id\":\"$issuer\"}"
 cid=$(body .id)
 

@@ -40,8 +40,7 @@ issue s3 sensor-3 "$lab"
 issue s4 'sensor#4' "$dissuing"
 issue s5 sensor-5 "$dissuing"
 # The broker's own certificate, from the quickstart issuing CA.
-api GET /api/v1/cas
-qissuer=$(body '.items[] | select(.name | startswith("certhub Quickstart Issuing")) | .id')
+qissuer=$(quickstart_issuer)
 api POST /api/v1/certificates "{\"profile\":\"tls-server\",\"subject\":{\"common_name\":\"localhost\"},\"sans\":[\"dns:localhost\"],\"key_type\":\"p256\",\"ca_id\":\"$qissuer\"}"
 bid=$(body .id)
 api GET "/api/v1/certificates/$bid/export?format=pem"
