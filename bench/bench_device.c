@@ -21,6 +21,7 @@
 #include <openssl/x509v3.h>
 
 #include "bench_common.h"
+#include "bench_svc.h"
 
 #include "certhub/service.h"
 
@@ -157,12 +158,8 @@ int main(int argc, char **argv)
     ch_svc_opts so = {.data_dir = dir};
     ch_store_tenant tenant;
     ch_actor actor;
-    ch_svc_ca_req rr = {.name = "bench device root", .key_type = "p256", .path_len = -2};
-    ch_svc_ca_req ir = {.name = "bench device issuing", .key_type = "p256", .path_len = -2, .intermediate = true,
-                        .days = 3000};
     ch_store_ca root, inter;
     ch_buf root_pem = CH_BUF_INIT, inter_pem = CH_BUF_INIT;
-    ch_svc_trusted_req tq = {.auto_registration = true};
     ch_store_trusted trusted, manual_t;
     struct arg args[2];
     X509 *root_x, *inter_x;
@@ -185,27 +182,10 @@ int main(int argc, char **argv)
     if (ch_svc_open(&svc, &so) != 0 || ch_svc_tenant_ensure(svc, "bench", &tenant) != 0)
         return 1;
     actor = (ch_actor){tenant.id, "bench", CH_ROLE_ADMIN, 0};
-    rr.subject.fields.common_name = "bench device root";
-    ir.subject.fields.common_name = "bench device issuing";
-    if (ch_svc_ca_create(svc, &actor, &rr, &root) != 0)
+    if (bench_device_pki(svc, &actor, "bench device", &root, &inter, &root_pem, &inter_pem, &trusted) != 0)
         return 1;
-    ir.parent_id = root.id;
-    if (ch_svc_ca_create(svc, &actor, &ir, &inter) != 0 || ch_svc_ca_chain_pem(svc, &actor, root.id, &root_pem) != 0)
-        return 1;
-    {
-        ch_store_cert c;
-        if (ch_store_cert_get(ch_svc_store(svc), &c, tenant.id, inter.cert_id) != 0 || ch_svc_cert_pem(&inter_pem, &c) != 0)
-            return 1;
-        ch_store_cert_dispose(&c);
-    }
     root_pem_text = (const char *)root_pem.data;
     inter_pem_text = (const char *)inter_pem.data;
-    tq.cert = root_pem.data;
-    tq.cert_len = root_pem.len;
-    if (ch_svc_trusted_add(svc, &actor, &tq, &trusted) != 0) {
-        fprintf(stderr, "trusting failed: %s\n", ch_error_last());
-        return 1;
-    }
     fprintf(stderr, "issuing %d device certificates...\n", ndevices * 2);
     if (issue_devices(&actor, inter.id, "known", ndevices, &devs) != 0 ||
         issue_devices(&actor, inter.id, "fresh", ndevices, &fresh) != 0)

@@ -11,6 +11,7 @@
 
 #include "bench_common.h"
 #include "bench_http.h"
+#include "bench_svc.h"
 
 #include "certhub/service.h"
 
@@ -125,12 +126,8 @@ int main(int argc, char **argv)
     ch_svc_opts so = {.data_dir = data};
     ch_store_tenant tenant;
     ch_actor actor;
-    ch_svc_ca_req rr = {.name = "mqtt bench root", .key_type = "p256", .path_len = -2};
-    ch_svc_ca_req ir = {.name = "mqtt bench issuing", .key_type = "p256", .path_len = -2, .intermediate = true,
-                        .days = 3000};
     ch_store_ca root, inter;
     ch_buf root_pem = CH_BUF_INIT, inter_pem = CH_BUF_INIT;
-    ch_svc_trusted_req tq = {.auto_registration = true};
     ch_store_trusted trusted;
     SSL_CTX *tls;
     pid_t p1, p2;
@@ -165,17 +162,9 @@ int main(int argc, char **argv)
     if (ch_svc_open(&svc, &so) != 0 || ch_svc_tenant_ensure(svc, "bench", &tenant) != 0)
         return 1;
     actor = (ch_actor){tenant.id, "bench", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT};
-    rr.subject.fields.common_name = "mqtt bench root";
-    ir.subject.fields.common_name = "mqtt bench issuing";
-    if (ch_svc_ca_create(svc, &actor, &rr, &root) != 0)
-        return 1;
-    ir.parent_id = root.id;
-    if (ch_svc_ca_create(svc, &actor, &ir, &inter) != 0 || ch_svc_ca_chain_pem(svc, &actor, root.id, &root_pem) != 0 ||
-        ch_svc_ca_chain_pem(svc, &actor, inter.id, &inter_pem) != 0)
-        return 1;
-    tq.cert = root_pem.data;
-    tq.cert_len = root_pem.len;
-    if (ch_svc_trusted_add(svc, &actor, &tq, &trusted) != 0)
+    /* The device chain sent on connect: its issuing CA, then the root. */
+    if (bench_device_pki(svc, &actor, "mqtt bench", &root, &inter, &root_pem, &inter_pem, &trusted) != 0 ||
+        ch_buf_put(&inter_pem, root_pem.data, root_pem.len) != 0)
         return 1;
     /* The broker's certificate and a device's, with their keys and chains. */
     {

@@ -62,4 +62,39 @@ static inline double svc_rate(ch_svc *svc, const ch_actor *actor, const char *ca
     return bench_run(svc_op, args, threads, seconds);
 }
 
+/* A device PKI as the device benchmarks use it: a P-256 root trusted by the tenant (auto
+ * registration on) and an issuing CA under it; the root's PEM and the issuing CA's own PEM. */
+static inline int bench_device_pki(ch_svc *svc, const ch_actor *actor, const char *prefix, ch_store_ca *root,
+                                   ch_store_ca *inter, ch_buf *root_pem, ch_buf *inter_pem, ch_store_trusted *trusted)
+{
+    char rname[64], iname[64];
+    ch_svc_ca_req rr = {.name = rname, .key_type = "p256", .path_len = -2};
+    ch_svc_ca_req ir = {.name = iname, .key_type = "p256", .path_len = -2, .intermediate = true, .days = 3000};
+    ch_svc_trusted_req tq = {.auto_registration = true};
+    ch_store_cert c;
+
+    snprintf(rname, sizeof rname, "%s root", prefix);
+    snprintf(iname, sizeof iname, "%s issuing", prefix);
+    rr.subject.fields.common_name = rname;
+    ir.subject.fields.common_name = iname;
+    if (ch_svc_ca_create(svc, actor, &rr, root) != 0)
+        return -1;
+    ir.parent_id = root->id;
+    if (ch_svc_ca_create(svc, actor, &ir, inter) != 0 || ch_svc_ca_chain_pem(svc, actor, root->id, root_pem) != 0 ||
+        ch_store_cert_get(ch_svc_store(svc), &c, actor->tenant_id, inter->cert_id) != 0)
+        return -1;
+    if (ch_svc_cert_pem(inter_pem, &c) != 0) {
+        ch_store_cert_dispose(&c);
+        return -1;
+    }
+    ch_store_cert_dispose(&c);
+    tq.cert = root_pem->data;
+    tq.cert_len = root_pem->len;
+    if (ch_svc_trusted_add(svc, actor, &tq, trusted) != 0) {
+        fprintf(stderr, "trusting failed: %s\n", ch_error_last());
+        return -1;
+    }
+    return 0;
+}
+
 #endif
