@@ -144,6 +144,25 @@ static inline int wait_port(int port, pid_t pid)
     return -1;
 }
 
+/* CPU seconds (user + system) a process has used so far, from /proc/PID/stat. */
+static inline double cpu_seconds(pid_t pid)
+{
+    char path[64], line[1024], *p;
+    unsigned long ut = 0, st = 0;
+    FILE *f;
+
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    if ((f = fopen(path, "r")) == NULL)
+        return -1;
+    p = fgets(line, sizeof line, f);
+    fclose(f);
+    /* The command name may hold spaces: fields are counted after its closing parenthesis. */
+    if (p == NULL || (p = strrchr(line, ')')) == NULL ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 static inline long rss_kb(pid_t pid)
 {
     char path[64], line[256];

@@ -7,7 +7,7 @@
  * after the run.
  *
  *   bench_https [--seconds S] [--conns N] [--server-threads N] [--certhubd PATH] [--cfssl PATH]
- *               [--durability process|power]
+ *               [--durability process|power] [--only-certhubd]
  *
  * The client runs on the same 2 cores as the server, so every figure includes its cost.
  */
@@ -35,6 +35,7 @@
 static double seconds = 3.0;
 static int conns = 8;
 static char server_threads[8] = "8";
+static int certhubd_only;     /* --only-certhubd: skip the in-process and cfssl cases (for profiling) */
 
 /* ------------------------------------------------------------ the load */
 
@@ -64,8 +65,12 @@ static int load_op(void *p)
     return 0;
 }
 
-static double load_rate(int port, SSL_CTX *tls, const char *req, int want_status, const char *want_body)
+/* The server's CPU time per request in the last load_rate, in microseconds. */
+static double server_us;
+
+static double load_rate(pid_t server, int port, SSL_CTX *tls, const char *req, int want_status, const char *want_body)
 {
+    double cpu0 = cpu_seconds(server);
     struct load *l = calloc((size_t)conns, sizeof *l);
     void *args[8];
     double r;
@@ -76,6 +81,7 @@ static double load_rate(int port, SSL_CTX *tls, const char *req, int want_status
         args[i] = &l[i];
     }
     r = bench_run(load_op, args, conns, seconds);
+    server_us = r > 0 ? 1e6 * (cpu_seconds(server) - cpu0) / (r * seconds) : -1;
     for (int i = 0; i < conns; i++)
         conn_close(&l[i].c);
     free(l);
@@ -128,6 +134,7 @@ int main(int argc, char **argv)
     size_t i;
     const char *issuer = NULL, *issuer_cert = NULL;
     double in_csr, in_key, h_csr, h_key, c_csr = -1, c_key = -1;
+    double h_csr_us, h_key_us, c_csr_us = -1, c_key_us = -1;
     long rss_idle, rss_after, c_rss_idle = -1, c_rss_after = -1;
     FILE *f;
 
@@ -144,9 +151,11 @@ int main(int argc, char **argv)
             cfssl = argv[++k];
         else if (strcmp(argv[k], "--durability") == 0 && k + 1 < argc)
             durability = argv[++k];
+        else if (strcmp(argv[k], "--only-certhubd") == 0)
+            certhubd_only = 1, cfssl = NULL;
         else {
             fprintf(stderr, "usage: bench_https [--seconds S] [--conns N] [--server-threads N] [--certhubd PATH] "
-                            "[--cfssl PATH] [--durability process|power]\n");
+                            "[--cfssl PATH] [--durability process|power] [--only-certhubd]\n");
             return 2;
         }
     }
@@ -202,7 +211,8 @@ int main(int argc, char **argv)
            "P-256 issuing CA, durability %s\n", seconds, conns, server_threads, durability);
 
     /* In-process: the service layer on its own store, the same kind of CA, 2 threads. */
-    {
+    in_csr = in_key = -1;
+    if (!certhubd_only) {
         char sub[400];
         ch_svc *svc;
         ch_svc_opts so = {.data_dir = sub,
@@ -228,7 +238,8 @@ int main(int argc, char **argv)
 
     asprintf(&body, "{\"profile\":\"tls-server\",\"ca_id\":\"%s\",\"csr\":%s,\"days\":365}", issuer, csr_json);
     req = http_request("POST", "/api/v1/certificates", token, body);
-    h_csr = load_rate(port, tls, req, 201, "\"id\":\"crt_");
+    h_csr = load_rate(pid, port, tls, req, 201, "\"id\":\"crt_");
+    h_csr_us = server_us;
     free(body);
     free(req);
     asprintf(&body,
@@ -236,7 +247,8 @@ int main(int argc, char **argv)
              "\"subject\":{\"common_name\":\"bench.example\"},\"sans\":[\"dns:bench.example\"]}",
              issuer);
     req = http_request("POST", "/api/v1/certificates", token, body);
-    h_key = load_rate(port, tls, req, 201, "\"id\":\"crt_");
+    h_key = load_rate(pid, port, tls, req, 201, "\"id\":\"crt_");
+    h_key_us = server_us;
     free(body);
     free(req);
     rss_after = rss_kb(pid);
@@ -276,13 +288,15 @@ int main(int argc, char **argv)
             c_rss_idle = rss_kb(cpid);
             asprintf(&body, "{\"certificate_request\":%s}", csr_json);
             req = http_request("POST", "/api/v1/cfssl/sign", NULL, body);
-            c_csr = load_rate(cport, NULL, req, 200, "\"success\":true");
+            c_csr = load_rate(cpid, cport, NULL, req, 200, "\"success\":true");
+            c_csr_us = server_us;
             free(body);
             free(req);
             req = http_request("POST", "/api/v1/cfssl/newcert", NULL,
                                "{\"request\":{\"CN\":\"bench.example\",\"hosts\":[\"bench.example\"],"
                                "\"key\":{\"algo\":\"ecdsa\",\"size\":256}}}");
-            c_key = load_rate(cport, NULL, req, 200, "\"success\":true");
+            c_key = load_rate(cpid, cport, NULL, req, 200, "\"success\":true");
+            c_key_us = server_us;
             free(req);
             c_rss_after = rss_kb(cpid);
         } else {
@@ -292,13 +306,15 @@ int main(int argc, char **argv)
         waitpid(cpid, NULL, 0);
     }
 
-    printf("%-22s %14s %14s %8s %16s\n", "case", "in-process/s", "certhubd/s", "ratio", "cfssl serve/s");
-    printf("%-22s %14.0f %14.0f %7.0f%% %16.0f\n", "CSR supplied", in_csr, h_csr, 100 * h_csr / in_csr, c_csr);
-    printf("%-22s %14.0f %14.0f %7.0f%% %16.0f\n", "server-generated key", in_key, h_key, 100 * h_key / in_key,
-           c_key);
+    printf("%-22s %14s %14s %8s %16s %18s\n", "case", "in-process/s", "certhubd/s", "ratio", "cfssl serve/s",
+           "CPU us/cert (c/s)");
+    printf("%-22s %14.0f %14.0f %7.0f%% %16.0f %9.0f/%.0f\n", "CSR supplied", in_csr, h_csr, 100 * h_csr / in_csr,
+           c_csr, h_csr_us, c_csr_us);
+    printf("%-22s %14.0f %14.0f %7.0f%% %16.0f %9.0f/%.0f\n", "server-generated key", in_key, h_key,
+           100 * h_key / in_key, c_key, h_key_us, c_key_us);
     printf("resident memory: certhubd idle %.1f MB, after the run %.1f MB; cfssl serve idle %.1f MB, after %.1f MB\n",
            rss_idle / 1024.0, rss_after / 1024.0, c_rss_idle / 1024.0, c_rss_after / 1024.0);
-    if (cfssl == NULL)
+    if (cfssl == NULL && !certhubd_only)
         printf("(cfssl not found: install Debian's golang-cfssl, or give --cfssl PATH)\n");
     free(csr_json);
     free(csr);

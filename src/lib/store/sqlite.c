@@ -269,7 +269,7 @@ static const char *const stmt_sql[S_COUNT] = {
 
 struct conn {
     sqlite3 *db;
-    bool in_tx;               /* this thread holds the store's write lock */
+    bool in_tx;               /* this thread holds the store's write lock (and the writer) */
     sqlite3_stmt *stmt[S_COUNT];
     struct conn *next;
     struct ch_store *owner;
@@ -284,6 +284,11 @@ struct ch_store {
      * for milliseconds when the database is locked: with two issuing threads that sleep, not
      * the work, would set the pace.  Other processes still meet the busy timeout. */
     pthread_mutex_t write_lock;
+    /* The one connection every write transaction runs on, whichever thread holds the write
+     * lock.  A connection drops its page cache whenever another one has written, so with a
+     * connection per thread each transaction started cold and read its B-tree pages again;
+     * the writer's cache stays warm across transactions. */
+    struct conn *writer;
     /* WAL checkpoints run on their own thread and connection, so a commit never pays for
      * copying the log back into the database (SQLite would do it in the committing thread). */
     pthread_t checkpointer;
@@ -500,7 +505,7 @@ static struct conn *conn_get(struct ch_store *s)
     struct conn *c = pthread_getspecific(s->tls);
 
     if (c != NULL)
-        return c;
+        return c->in_tx ? s->writer : c;
     if (conn_open(&c, s) < 0)
         return NULL;
     pthread_mutex_lock(&s->lock);
@@ -672,11 +677,24 @@ int ch_store_begin(ch_store *s)
     if (c->in_tx)
         return ch_error_set(CH_EINTERNAL, "a transaction is already open on this thread");
     pthread_mutex_lock(&s->write_lock);
+    if (s->writer == NULL) {
+        if ((error = conn_open(&s->writer, s)) < 0) {
+            pthread_mutex_unlock(&s->write_lock);
+            return error;
+        }
+        /* Pages the writes touch (the certificate indexes above all) stay in memory. */
+        (void)sqlite3_exec(s->writer->db, "PRAGMA cache_size=-8192", NULL, NULL, NULL);
+        pthread_mutex_lock(&s->lock);
+        s->writer->next = s->conns;
+        s->conns = s->writer;
+        pthread_mutex_unlock(&s->lock);
+    }
+    c->in_tx = true;
     if ((error = run_simple(s, S_BEGIN, "starting a transaction")) < 0) {
+        c->in_tx = false;
         pthread_mutex_unlock(&s->write_lock);
         return error;
     }
-    c->in_tx = true;
     return 0;
 }
 
