@@ -28,6 +28,7 @@ int ch_svc_open(ch_svc **out, const ch_svc_opts *opts)
         return ch_error_set(CH_ENOMEM, "out of memory");
     pthread_mutex_init(&svc->ca_lock, NULL);
     pthread_mutex_init(&svc->gc_lock, NULL);
+    pthread_mutex_init(&svc->tok_lock, NULL);
     pthread_mutex_init(&svc->dlog_lock, NULL);
     pthread_mutex_init(&svc->anchor_lock, NULL);
     pthread_cond_init(&svc->gc_cond, NULL);
@@ -68,6 +69,9 @@ void ch_svc_close(ch_svc *svc)
     ch_seal_free(svc->seal);
     pthread_mutex_destroy(&svc->ca_lock);
     pthread_mutex_destroy(&svc->gc_lock);
+    pthread_mutex_destroy(&svc->tok_lock);
+    for (size_t i = 0; i < SVC_TOK_CACHE; i++)
+        free(svc->tok[i]);
     pthread_mutex_destroy(&svc->dlog_lock);
     pthread_mutex_destroy(&svc->anchor_lock);
     while (svc->anchors) {

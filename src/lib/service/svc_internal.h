@@ -30,6 +30,7 @@ struct svc_anchor {
 };
 
 #define SVC_DECISION_LOG 1024
+#define SVC_TOK_CACHE 64
 typedef ch_svc_decision_entry svc_decision_entry;
 
 struct ch_svc {
@@ -42,6 +43,10 @@ struct ch_svc {
     ch_seal *seal;
     pthread_mutex_t ca_lock;
     svc_ca *cas;
+    /* API tokens recently authenticated (svc_token.c), by the SHA-256 of the token */
+    pthread_mutex_t tok_lock;
+    struct svc_tok_entry *tok[SVC_TOK_CACHE];
+    unsigned tok_gen;          /* bumped by every revocation: older entries are not used */
     /* group commit (svc_commit.c) */
     pthread_mutex_t gc_lock;
     pthread_cond_t gc_cond;

@@ -1,10 +1,13 @@
 /* API tokens: random, shown once, stored as SHA-256, scoped to one tenant and one role. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <time.h>
 
 #include "svc_internal.h"
 
@@ -147,17 +150,90 @@ done:
     return error;
 }
 
+/* Every request carries its token, and looking it up in the store was a twentieth of an
+ * issuance.  A principal is kept for TOK_CACHE_MS after its lookup: a revocation through this
+ * process ends it at once (tok_gen), one made elsewhere (another process on the same store)
+ * within that time. */
+#define TOK_CACHE_MS 1000
+
+struct svc_tok_entry {
+    char hash[65];
+    unsigned gen;
+    int64_t until_ms;
+    ch_svc_principal who;
+};
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static size_t tok_slot(const char hash[65])
+{
+    return (size_t)strtoul((char[3]){hash[0], hash[1], '\0'}, NULL, 16) % SVC_TOK_CACHE;
+}
+
+/* The principal's pointers lead into itself: a copy must point into the copy. */
+static void principal_copy(ch_svc_principal *to, const ch_svc_principal *from)
+{
+    *to = *from;
+    to->actor.tenant_id = to->tenant_id;
+    to->actor.name = to->name;
+}
+
+static bool tok_cached(ch_svc *svc, const char hash[65], ch_svc_principal *out)
+{
+    struct svc_tok_entry *e;
+    bool hit = false;
+
+    pthread_mutex_lock(&svc->tok_lock);
+    e = svc->tok[tok_slot(hash)];
+    if (e != NULL && CRYPTO_memcmp(e->hash, hash, 64) == 0 && e->gen == svc->tok_gen && mono_ms() < e->until_ms) {
+        principal_copy(out, &e->who);
+        hit = true;
+    }
+    pthread_mutex_unlock(&svc->tok_lock);
+    return hit;
+}
+
+static void tok_remember(ch_svc *svc, const char hash[65], unsigned gen, const ch_svc_principal *who)
+{
+    size_t slot = tok_slot(hash);
+    struct svc_tok_entry *e;
+
+    pthread_mutex_lock(&svc->tok_lock);
+    if ((e = svc->tok[slot]) == NULL)
+        e = svc->tok[slot] = malloc(sizeof *e);
+    /* A revocation since the lookup began: the row read may predate it. */
+    if (e != NULL && gen == svc->tok_gen) {
+        memcpy(e->hash, hash, sizeof e->hash);
+        e->gen = gen;
+        e->until_ms = mono_ms() + TOK_CACHE_MS;
+        principal_copy(&e->who, who);
+    }
+    pthread_mutex_unlock(&svc->tok_lock);
+}
+
 int ch_svc_authenticate(ch_svc *svc, const char *token, ch_svc_principal *out)
 {
     ch_store_token row;
     char hash[65];
     ch_role role;
+    unsigned gen;
     int error;
 
     memset(out, 0, sizeof *out);
     if (token == NULL || strlen(token) != 68 || strncmp(token, "cht_", 4) != 0)
         return ch_error_set(CH_EAUTH, "missing or malformed API token");
     token_hash(hash, token);
+    if (tok_cached(svc, hash, out))
+        return 0;
+    pthread_mutex_lock(&svc->tok_lock);
+    gen = svc->tok_gen;
+    pthread_mutex_unlock(&svc->tok_lock);
     if ((error = ch_store_token_get_by_hash(svc->store, &row, hash)) < 0)
         return error == CH_ENOTFOUND ? ch_error_set(CH_EAUTH, "unknown API token") : error;
     /* The lookup was by hash; compare again in constant time before trusting the row. */
@@ -180,6 +256,7 @@ int ch_svc_authenticate(ch_svc *svc, const char *token, ch_svc_principal *out)
         out->actor.perms |= CH_PERM_TENANTS;
     }
     ch_store_token_dispose(&row);
+    tok_remember(svc, hash, gen, out);
     return 0;
 }
 
@@ -225,6 +302,11 @@ int ch_svc_token_revoke(ch_svc *svc, const ch_actor *actor, const char *id)
     if ((actor->perms & CH_PERM_TENANTS) && id != NULL && ch_store_token_tenant(svc->store, id, owner) == 0)
         t.tenant_id = owner;
     error = svc_commit(svc, revoke_tx_run, &t);
+    if (error == 0) {
+        pthread_mutex_lock(&svc->tok_lock);
+        svc->tok_gen++;
+        pthread_mutex_unlock(&svc->tok_lock);
+    }
     return error == CH_ENOTFOUND ? ch_error_set(CH_ENOTFOUND, "no such active token") : error;
 }
 
