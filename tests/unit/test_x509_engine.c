@@ -200,6 +200,101 @@ static void test_issue_rules(void **state)
     ch_key_free(lk);
 }
 
+/* Certificates are written as DER by certhub itself: OpenSSL's re-encoding of what it decodes
+ * must give the same bytes (DER has one encoding per value), and what issuing kept for storing
+ * (validity, serial, names, SANs) must be what the decoded certificate says. */
+static void assert_canonical(const ch_cert *c)
+{
+    size_t len, tbs_len;
+    const uint8_t *der = ch_cert_der(c, &len), *p = der;
+    X509 *x = d2i_X509(NULL, &p, (long)len);
+    unsigned char *re = NULL;
+    ch_cert *parsed = NULL;
+    char *a = NULL, *b = NULL, sa[41], sb[41];
+
+    assert_non_null(x);
+    assert_ptr_equal(p, der + len);
+    /* the TBSCertificate starts after the outer header (4 bytes: 30 82 LL LL) */
+    assert_int_equal(der[0], 0x30);
+    tbs_len = (size_t)i2d_re_X509_tbs(x, &re);
+    assert_true(tbs_len > 0 && tbs_len < len);
+    assert_memory_equal(re, der + 4, tbs_len);
+    OPENSSL_free(re);
+    X509_free(x);
+    assert_int_equal(ch_cert_parse(&parsed, der, len), 0);
+    assert_int_equal(ch_cert_not_before(c), ch_cert_not_before(parsed));
+    assert_int_equal(ch_cert_not_after(c), ch_cert_not_after(parsed));
+    ch_cert_serial_hex(sa, c);
+    ch_cert_serial_hex(sb, parsed);
+    assert_string_equal(sa, sb);
+    assert_int_equal(ch_cert_is_ca(c), ch_cert_is_ca(parsed));
+    assert_int_equal(ch_cert_subject_string(&a, c), 0);
+    assert_int_equal(ch_cert_subject_string(&b, parsed), 0);
+    assert_string_equal(a, b);
+    free(a), free(b);
+    assert_int_equal(ch_cert_issuer_string(&a, c), 0);
+    assert_int_equal(ch_cert_issuer_string(&b, parsed), 0);
+    assert_string_equal(a, b);
+    free(a), free(b);
+    a = b = NULL;
+    assert_int_equal(ch_cert_sans_text(&a, c), 0);
+    assert_int_equal(ch_cert_sans_text(&b, parsed), 0);
+    assert_true((a == NULL) == (b == NULL));
+    if (a != NULL)
+        assert_string_equal(a, b);
+    free(a), free(b);
+    ch_cert_free(parsed);
+}
+
+static void test_issued_der(void **state)
+{
+    ch_key *rk = gen(CH_KEY_P256), *ik = gen(CH_KEY_RSA2048), *lk = gen(CH_KEY_P256), *ek = gen(CH_KEY_ED25519);
+    ch_cert *root, *inter, *leaf, *ed, *edleaf;
+    X509_NAME *n = name("CN=www.example.com,O=Acme \\, Inc.,C=DE");
+    static const char *const crl[] = {"http://crl.example/a.crl", "http://crl2.example/b.crl", NULL};
+    static const char *const ocsp[] = {"http://ocsp.example", NULL};
+    ch_san sans[5];
+    ch_issue_opts o;
+
+    (void)state;
+    assert_int_equal(ch_san_parse(&sans[0], "dns:www.example.com"), 0);
+    assert_int_equal(ch_san_parse(&sans[1], "ip:10.1.2.3"), 0);
+    assert_int_equal(ch_san_parse(&sans[2], "ip:2001:db8:0:0::1"), 0);
+    assert_int_equal(ch_san_parse(&sans[3], "email:ops@example.com"), 0);
+    assert_int_equal(ch_san_parse(&sans[4], "uri:spiffe://example/x"), 0);
+    assert_int_equal(issue(&root, "root-ca", NULL, rk, rk, "CN=Root,O=Acme", 36500, 300), 0);
+    assert_int_equal(issue(&inter, "intermediate-ca", root, rk, ik, "CN=Inter", 30000, 0), 0);
+    o = (ch_issue_opts){.profile = ch_profile_get("tls-server"), .ca_cert = inter, .ca_key = ik, .subject_key = lk,
+                        .subject = n, .sans = sans, .san_count = 5, .days = 9000, .path_len = -2, .crl_urls = crl,
+                        .ocsp_urls = ocsp, .ext_key_usage = CH_EKU_SERVER_AUTH | CH_EKU_CLIENT_AUTH | CH_EKU_OCSP_SIGNING,
+                        .key_usage = CH_KU_DIGITAL_SIGNATURE | CH_KU_KEY_AGREEMENT | CH_KU_DECIPHER_ONLY};
+    assert_int_equal(ch_cert_issue(&leaf, &o), 0);
+    assert_int_equal(issue(&ed, "root-ca", NULL, ek, ek, "CN=Ed", 10, -2), 0);
+    assert_int_equal(issue(&edleaf, "device", ed, ek, lk, "CN=dev", 5, -2), 0);
+    assert_canonical(root);  /* validity past 2049: GeneralizedTime; path length 300 */
+    assert_canonical(inter); /* signed with ECDSA, CA with path length 0 */
+    assert_canonical(leaf);  /* signed with RSA, every extension */
+    assert_canonical(ed);
+    assert_canonical(edleaf);
+    {
+        char *t = NULL;
+        assert_int_equal(ch_cert_sans_text(&t, leaf), 0);
+        assert_string_equal(t, "dns:www.example.com,ip:10.1.2.3,ip:2001:db8::1,email:ops@example.com,"
+                               "uri:spiffe://example/x");
+        free(t);
+    }
+    X509_NAME_free(n);
+    ch_cert_free(edleaf);
+    ch_cert_free(ed);
+    ch_cert_free(leaf);
+    ch_cert_free(inter);
+    ch_cert_free(root);
+    ch_key_free(rk);
+    ch_key_free(ik);
+    ch_key_free(lk);
+    ch_key_free(ek);
+}
+
 static void test_csr_rules(void **state)
 {
     ch_key *rk = gen(CH_KEY_P256), *lk = gen(CH_KEY_RSA2048);
@@ -419,7 +514,7 @@ int main(void)
         cmocka_unit_test(test_names_and_sans), cmocka_unit_test(test_issue_rules),
         cmocka_unit_test(test_csr_rules),     cmocka_unit_test(test_cert_parse_negative),
         cmocka_unit_test(test_nul_in_common_name), cmocka_unit_test(test_chains),
-        cmocka_unit_test(test_times),
+        cmocka_unit_test(test_times),         cmocka_unit_test(test_issued_der),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

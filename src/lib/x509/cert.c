@@ -15,14 +15,14 @@
 #include "certhub/x509.h"
 #include "x509/x509_internal.h"
 
-/* A certificate this process just signed is kept as the object it was built as (`built`):
- * its public key was copied as bytes and never decoded, and decoding it costs a global lock
- * in OpenSSL 3.0.  Most uses (names, validity, extensions, DER) need no decoded key; the
- * first caller of ch_cert_x509() gets a full object decoded from the DER, once. */
+/* A certificate this process just signed is kept as its DER and what issuing already knew
+ * of it (`issued`: validity, serial, names as text), which is all that storing it needs:
+ * decoding it again would cost more than building it, under a global lock in OpenSSL 3.0.
+ * The first caller that needs more (ch_cert_x509(), x509_cert_obj()) decodes the DER, once. */
 struct ch_cert {
     atomic_int refs;
-    _Atomic(X509 *) x509;  /* full object (NULL until needed when built) */
-    X509 *built;
+    _Atomic(X509 *) x509;  /* full object (NULL until needed when issued here) */
+    struct x509_issued *issued;
     pthread_mutex_t lock;
     uint8_t *der;
     size_t der_len;
@@ -55,40 +55,36 @@ static int cert_wrap(ch_cert **out, X509 *x509, uint8_t *der, size_t der_len)
     return 0;
 }
 
-/* The object for everything that does not need the decoded public key. */
-X509 *x509_cert_obj(const ch_cert *cert)
+const struct x509_issued *x509_cert_issued(const ch_cert *cert)
 {
-    X509 *x = atomic_load(&((ch_cert *)cert)->x509);
-
-    return x != NULL ? x : cert->built;
+    return cert->issued;
 }
 
-int x509_cert_from_built(ch_cert **out, X509 *built)
+X509 *x509_cert_obj(const ch_cert *cert)
 {
-    unsigned char *der = NULL;
-    uint8_t *copy;
-    ch_cert *c;
-    int len, error;
+    return ch_cert_x509(cert);
+}
 
-    *out = NULL;
-    if ((len = i2d_X509(built, &der)) <= 0) {
-        X509_free(built);
-        return ch_error_ossl(CH_ECRYPTO, "i2d_X509", "encoding the certificate");
-    }
-    copy = malloc((size_t)len);
-    if (copy == NULL) {
-        OPENSSL_free(der);
-        X509_free(built);
-        return ch_error_set(CH_ENOMEM, "out of memory");
-    }
-    memcpy(copy, der, (size_t)len);
-    OPENSSL_free(der);
-    if ((error = cert_wrap(&c, NULL, copy, (size_t)len)) < 0) {
-        X509_free(built);
+void x509_issued_free(struct x509_issued *m)
+{
+    if (m == NULL)
+        return;
+    free(m->subject);
+    free(m->issuer);
+    free(m->common_name);
+    free(m->sans);
+    free(m);
+}
+
+int x509_cert_from_issued(ch_cert **out, uint8_t *der, size_t len, struct x509_issued *issued)
+{
+    int error;
+
+    if ((error = cert_wrap(out, NULL, der, len)) < 0) {
+        x509_issued_free(issued);
         return error;
     }
-    c->built = built;
-    *out = c;
+    (*out)->issued = issued;
     return 0;
 }
 
@@ -327,12 +323,9 @@ X509 *ch_cert_x509(const ch_cert *cert)
     pthread_mutex_lock(&c->lock);
     if ((x = atomic_load(&c->x509)) == NULL) {
         p = c->der;
-        x = d2i_X509(NULL, &p, (long)c->der_len);
+        x = d2i_X509(NULL, &p, (long)c->der_len); /* our own DER always decodes */
         ERR_clear_error();
-        atomic_store(&c->x509, x != NULL ? x : c->built); /* our own DER always decodes */
-        x = atomic_load(&c->x509);
-        if (x == c->built)
-            c->built = NULL;
+        atomic_store(&c->x509, x);
     }
     pthread_mutex_unlock(&c->lock);
     return x;
@@ -370,7 +363,7 @@ void ch_cert_free(ch_cert *cert)
     if (cert == NULL || atomic_fetch_sub(&cert->refs, 1) != 1)
         return;
     X509_free(atomic_load(&cert->x509));
-    X509_free(cert->built);
+    x509_issued_free(cert->issued);
     pthread_mutex_destroy(&cert->lock);
     free(cert->der);
     free(cert);
@@ -408,6 +401,8 @@ bool ch_cert_matches_key(const ch_cert *cert, const ch_key *key)
 
 bool ch_cert_is_ca(const ch_cert *cert)
 {
+    if (cert->issued != NULL)
+        return cert->issued->is_ca;
     /* RFC 5280 4.2.1.9: only BasicConstraints cA=TRUE makes a CA (no v1 exceptions). */
     return (X509_get_extension_flags(x509_cert_obj(cert)) & EXFLAG_CA) != 0;
 }
@@ -424,6 +419,8 @@ int64_t ch_cert_not_before(const ch_cert *cert)
 {
     int64_t t = 0;
 
+    if (cert->issued != NULL)
+        return cert->issued->not_before;
     (void)x509_time_to_epoch(&t, X509_get0_notBefore(x509_cert_obj(cert)));
     return t;
 }
@@ -432,31 +429,58 @@ int64_t ch_cert_not_after(const ch_cert *cert)
 {
     int64_t t = 0;
 
+    if (cert->issued != NULL)
+        return cert->issued->not_after;
     (void)x509_time_to_epoch(&t, X509_get0_notAfter(x509_cert_obj(cert)));
     return t;
 }
 
 void ch_cert_serial_hex(char out[41], const ch_cert *cert)
 {
-    const ASN1_INTEGER *sn = X509_get0_serialNumber(x509_cert_obj(cert));
-    int len = ASN1_STRING_length(sn);
+    const ASN1_INTEGER *sn;
+    int len;
+
+    if (cert->issued != NULL) {
+        ch_hex(out, cert->issued->serial, cert->issued->serial_len);
+        return;
+    }
+    sn = X509_get0_serialNumber(x509_cert_obj(cert));
+    len = ASN1_STRING_length(sn);
 
     if (len > 20)
         len = 20;
     ch_hex(out, ASN1_STRING_get0_data(sn), len > 0 ? (size_t)len : 0);
 }
 
+static int issued_text(char **out, const char *text)
+{
+    if ((*out = strdup(text)) == NULL)
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    return 0;
+}
+
 int ch_cert_subject_string(char **out, const ch_cert *cert)
 {
+    if (cert->issued != NULL)
+        return issued_text(out, cert->issued->subject);
     return ch_name_to_string(out, X509_get_subject_name(x509_cert_obj(cert)));
 }
 
 int ch_cert_issuer_string(char **out, const ch_cert *cert)
 {
+    if (cert->issued != NULL)
+        return issued_text(out, cert->issued->issuer);
     return ch_name_to_string(out, X509_get_issuer_name(x509_cert_obj(cert)));
 }
 
 int ch_cert_subject_get(char **out, const ch_cert *cert, int nid)
 {
+    if (cert->issued != NULL && nid == NID_commonName) {
+        if (cert->issued->common_name == NULL) {
+            *out = NULL;
+            return ch_error_set(CH_ENOTFOUND, "the name has no CN");
+        }
+        return issued_text(out, cert->issued->common_name);
+    }
     return ch_name_get(out, X509_get_subject_name(x509_cert_obj(cert)), nid);
 }

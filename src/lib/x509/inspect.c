@@ -389,12 +389,19 @@ static int dump(char **out, json_t *o)
 
 int ch_cert_sans_text(char **out, const ch_cert *cert)
 {
-    GENERAL_NAMES *names = X509_get_ext_d2i(x509_cert_obj(cert), NID_subject_alt_name, NULL, NULL);
+    const struct x509_issued *issued = x509_cert_issued(cert);
+    GENERAL_NAMES *names;
     char **list = NULL;
     size_t n = 0, len = 1;
     int error = 0;
 
     *out = NULL;
+    if (issued != NULL) {
+        if (issued->sans != NULL && (*out = strdup(issued->sans)) == NULL)
+            return ch_error_set(CH_ENOMEM, "out of memory");
+        return 0;
+    }
+    names = X509_get_ext_d2i(x509_cert_obj(cert), NID_subject_alt_name, NULL, NULL);
     ERR_clear_error();
     if (names == NULL)
         return 0;

@@ -7,235 +7,443 @@
  * issuer's), 4.2.1.1/4.2.1.2 (AKI/SKI), 4.2.1.9 (basic constraints, path length).
  */
 #include <arpa/inet.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
 #include "certhub/x509.h"
 #include "x509/x509_internal.h"
 
-/* Copies a SubjectPublicKeyInfo into the certificate without decoding the key. */
-static int copy_spki(X509 *x, const X509_PUBKEY *src)
-{
-    ASN1_OBJECT *obj;
-    const unsigned char *pk;
-    const void *pval;
-    X509_ALGOR *alg;
-    void *param = NULL;
-    unsigned char *bits;
-    int pklen, ptype;
+/* ---------------------------------------------------------------- DER */
 
-    if (X509_PUBKEY_get0_param(&obj, &pk, &pklen, &alg, src) != 1 || pklen <= 0)
-        return ch_error_ossl(CH_EINVAL, "X509_PUBKEY_get0_param", "reading the subject public key");
-    X509_ALGOR_get0(NULL, &ptype, &pval, alg);
-    if (ptype == V_ASN1_OBJECT)
-        param = OBJ_dup(pval);
-    else if (ptype == V_ASN1_SEQUENCE)
-        param = ASN1_STRING_dup(pval);
-    else if (ptype != V_ASN1_NULL)
-        ptype = V_ASN1_UNDEF;
-    if ((ptype == V_ASN1_OBJECT || ptype == V_ASN1_SEQUENCE) && param == NULL)
+/* The certificate is written as DER directly: each value's contents go into a ch_buf and a
+ * constructed value is wrapped in its tag and length once its contents are in place.  Going
+ * through OpenSSL's X509 object (setters, extension objects, ASN1_item_sign, i2d) cost more
+ * than the signature itself. */
+
+static size_t der_len_size(size_t n)
+{
+    return n < 0x80 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 4;
+}
+
+/* Makes the bytes from start to the end of b the contents of one value with tag. */
+static int der_wrap(ch_buf *b, size_t start, uint8_t tag)
+{
+    size_t n = b->len - start, h = 1 + der_len_size(n);
+    uint8_t *p;
+
+    if (n >= 0x1000000 || ch_buf_grow(b, h) < 0)
         return ch_error_set(CH_ENOMEM, "out of memory");
-    if ((bits = OPENSSL_memdup(pk, (size_t)pklen)) == NULL) {
-        if (ptype == V_ASN1_OBJECT)
-            ASN1_OBJECT_free(param);
-        else if (ptype == V_ASN1_SEQUENCE)
-            ASN1_STRING_free(param);
-        return ch_error_set(CH_ENOMEM, "out of memory");
+    memmove(b->data + start + h, b->data + start, n);
+    p = b->data + start;
+    *p++ = tag;
+    if (n >= 0x80) {
+        *p++ = (uint8_t)(0x80 | (h - 2));
+        for (size_t i = h - 2; i > 0; i--)
+            *p++ = (uint8_t)(n >> (8 * (i - 1)));
+    } else {
+        *p = (uint8_t)n;
     }
-    if (X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), OBJ_dup(obj), ptype, param, bits, pklen) != 1) {
-        OPENSSL_free(bits);
-        return ch_error_ossl(CH_ECRYPTO, "X509_PUBKEY_set0_param", "setting the subject public key");
+    b->len += h;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+static int der_put(ch_buf *b, const void *v, size_t n)
+{
+    return ch_buf_put(b, v, n) < 0 ? ch_error_set(CH_ENOMEM, "out of memory") : 0;
+}
+
+static int der_prim(ch_buf *b, uint8_t tag, const void *v, size_t n)
+{
+    size_t at = b->len;
+    int error = der_put(b, v, n);
+
+    return error < 0 ? error : der_wrap(b, at, tag);
+}
+
+#define DER_SEQUENCE 0x30
+#define DER_OCTETS 0x04
+#define DER_BITS 0x03
+
+/* An i2d_* result appended (names, SubjectPublicKeyInfo). */
+#define DER_I2D(b, fn, obj)                                                                              \
+    do {                                                                                                 \
+        int n_ = fn(obj, NULL);                                                                          \
+        unsigned char *p_;                                                                               \
+        if (n_ <= 0 || ch_buf_grow(b, (size_t)n_) < 0)                                                   \
+            return ch_error_ossl(CH_ECRYPTO, #fn, "encoding the certificate");                           \
+        p_ = (b)->data + (b)->len;                                                                       \
+        if (fn(obj, &p_) != n_)                                                                          \
+            return ch_error_ossl(CH_ECRYPTO, #fn, "encoding the certificate");                           \
+        (b)->len += (size_t)n_;                                                                          \
+    } while (0)
+
+/* RFC 5280 4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050. */
+static int der_time(ch_buf *b, int64_t t)
+{
+    struct tm tm;
+    time_t tt = (time_t)t;
+    char s[24];
+    int n;
+
+    if (gmtime_r(&tt, &tm) == NULL)
+        return ch_error_set(CH_EINVAL, "a validity date cannot be represented");
+    if (tm.tm_year >= 50 && tm.tm_year < 150) {
+        n = snprintf(s, sizeof s, "%02d%02d%02d%02d%02d%02dZ", tm.tm_year % 100, tm.tm_mon + 1, tm.tm_mday,
+                     tm.tm_hour, tm.tm_min, tm.tm_sec);
+        return der_prim(b, 0x17, s, (size_t)n);
     }
-    return 0;
+    if (tm.tm_year + 1900 > 9999 || tm.tm_year + 1900 < 0)
+        return ch_error_set(CH_EINVAL, "a validity date is beyond the year 9999");
+    n = snprintf(s, sizeof s, "%04d%02d%02d%02d%02d%02dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                 tm.tm_hour, tm.tm_min, tm.tm_sec);
+    return der_prim(b, 0x18, s, (size_t)n);
 }
 
-/* RFC 5280 4.2.1.2 (1): the SHA-1 of the subjectPublicKey BIT STRING's value. */
-static int key_id(ASN1_OCTET_STRING **out, const X509_PUBKEY *pub)
+/* Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING };
+ * the value's DER is what was written from value_start on. */
+static int der_ext_end(ch_buf *b, size_t ext_start, size_t value_start, const uint8_t *oid, size_t oid_len,
+                       bool critical)
 {
-    const unsigned char *pk;
-    unsigned char md[20];
-    int pklen;
-
-    *out = NULL;
-    if (X509_PUBKEY_get0_param(NULL, &pk, &pklen, NULL, pub) != 1 ||
-        EVP_Digest(pk, (size_t)pklen, md, NULL, x509_sha1(), NULL) != 1)
-        return ch_error_ossl(CH_ECRYPTO, "EVP_Digest", "computing the key identifier");
-    if ((*out = ASN1_OCTET_STRING_new()) == NULL || ASN1_OCTET_STRING_set(*out, md, sizeof md) != 1)
-        return ch_error_set(CH_ENOMEM, "out of memory");
-    return 0;
-}
-
-static int add_ext(X509 *x, int nid, void *value, int critical)
-{
-    if (X509_add1_ext_i2d(x, nid, value, critical, X509V3_ADD_APPEND) != 1)
-        return ch_error_ossl(CH_ECRYPTO, "X509_add1_ext_i2d", OBJ_nid2sn(nid));
-    return 0;
-}
-
-static int add_basic_constraints(X509 *x, bool ca, int path_len)
-{
-    BASIC_CONSTRAINTS *bc = BASIC_CONSTRAINTS_new();
+    static const uint8_t crit[] = {0x01, 0x01, 0xff};
+    uint8_t head[16];
+    size_t h = 0;
     int error;
 
-    if (bc == NULL)
-        return ch_error_set(CH_ENOMEM, "out of memory");
-    bc->ca = ca ? 0xFF : 0;
-    if (ca && path_len >= 0) {
-        if ((bc->pathlen = ASN1_INTEGER_new()) == NULL || ASN1_INTEGER_set(bc->pathlen, path_len) != 1) {
-            BASIC_CONSTRAINTS_free(bc);
-            return ch_error_set(CH_ENOMEM, "out of memory");
-        }
+    if ((error = der_wrap(b, value_start, DER_OCTETS)) < 0)
+        return error;
+    head[h++] = 0x06;
+    head[h++] = (uint8_t)oid_len;
+    memcpy(head + h, oid, oid_len);
+    h += oid_len;
+    if (critical) {
+        memcpy(head + h, crit, sizeof crit);
+        h += sizeof crit;
     }
-    /* RFC 5280 4.2.1.9: critical in CA certificates; we mark it critical in all. */
-    error = add_ext(x, NID_basic_constraints, bc, 1);
-    BASIC_CONSTRAINTS_free(bc);
-    return error;
+    if (ch_buf_grow(b, h) < 0)
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    memmove(b->data + value_start + h, b->data + value_start, b->len - value_start);
+    memcpy(b->data + value_start, head, h);
+    b->len += h;
+    return der_wrap(b, ext_start, DER_SEQUENCE);
 }
 
-static int add_key_usage(X509 *x, unsigned ku)
+#define OID(...) (const uint8_t[]){__VA_ARGS__}, sizeof((const uint8_t[]){__VA_ARGS__})
+
+/* A non-negative INTEGER, minimal. */
+static int der_uint(ch_buf *b, unsigned long v)
 {
-    ASN1_BIT_STRING *bits = ASN1_BIT_STRING_new();
+    uint8_t t[sizeof v + 1];
+    size_t n = 0;
+
+    do {
+        t[sizeof t - 1 - n++] = (uint8_t)v;
+        v >>= 8;
+    } while (v != 0);
+    if (t[sizeof t - n] & 0x80)
+        t[sizeof t - 1 - n++] = 0;
+    return der_prim(b, 0x02, t + sizeof t - n, n);
+}
+
+/* RFC 5280 4.2.1.9, always critical (RFC 5280 asks it of CAs). */
+static int ext_basic_constraints(ch_buf *b, bool ca, int path_len)
+{
+    static const uint8_t ca_true[] = {0x01, 0x01, 0xff};
+    size_t at = b->len;
     int error;
 
-    if (bits == NULL)
-        return ch_error_set(CH_ENOMEM, "out of memory");
+    if (ca && ((error = der_put(b, ca_true, sizeof ca_true)) < 0 ||
+               (path_len >= 0 && (error = der_uint(b, (unsigned long)path_len)) < 0)))
+        return error;
+    if ((error = der_wrap(b, at, DER_SEQUENCE)) < 0)
+        return error;
+    return der_ext_end(b, at, at, OID(0x55, 0x1d, 0x13), true);
+}
+
+/* RFC 5280 4.2.1.3 (critical): bit i of ku is KeyUsage bit i. */
+static int ext_key_usage(ch_buf *b, unsigned ku)
+{
+    uint8_t bits[3] = {0, 0, 0};
+    size_t at = b->len, n = 0;
+    int last = -1;
+
     for (int i = 0; i < 9; i++)
-        if ((ku & (1u << i)) && ASN1_BIT_STRING_set_bit(bits, i, 1) != 1) {
-            ASN1_BIT_STRING_free(bits);
-            return ch_error_set(CH_ENOMEM, "out of memory");
+        if (ku & (1u << i)) {
+            bits[1 + i / 8] |= (uint8_t)(0x80 >> (i % 8));
+            last = i;
         }
-    error = add_ext(x, NID_key_usage, bits, 1); /* RFC 5280 4.2.1.3: SHOULD be critical */
-    ASN1_BIT_STRING_free(bits);
-    return error;
+    if (last >= 0) {
+        n = (size_t)last / 8 + 1;
+        bits[0] = (uint8_t)(7 - last % 8); /* unused bits after the last one set */
+    }
+    if (der_prim(b, DER_BITS, bits, n + 1) < 0)
+        return CH_ENOMEM;
+    return der_ext_end(b, at, at, OID(0x55, 0x1d, 0x0f), true);
 }
 
-static int add_ext_key_usage(X509 *x, unsigned eku)
+static int ext_ext_key_usage(ch_buf *b, unsigned eku)
 {
     static const struct {
         unsigned bit;
-        int nid;
+        uint8_t last;
     } map[] = {
-        {CH_EKU_SERVER_AUTH, NID_server_auth},     {CH_EKU_CLIENT_AUTH, NID_client_auth},
-        {CH_EKU_CODE_SIGNING, NID_code_sign},      {CH_EKU_EMAIL_PROTECTION, NID_email_protect},
-        {CH_EKU_TIME_STAMPING, NID_time_stamp},    {CH_EKU_OCSP_SIGNING, NID_OCSP_sign},
+        {CH_EKU_SERVER_AUTH, 1},  {CH_EKU_CLIENT_AUTH, 2},    {CH_EKU_CODE_SIGNING, 3},
+        {CH_EKU_EMAIL_PROTECTION, 4}, {CH_EKU_TIME_STAMPING, 8}, {CH_EKU_OCSP_SIGNING, 9},
     };
-    EXTENDED_KEY_USAGE *ext = sk_ASN1_OBJECT_new_null();
+    size_t at = b->len;
     int error;
 
-    if (ext == NULL)
-        return ch_error_set(CH_ENOMEM, "out of memory");
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if ((eku & map[i].bit) && sk_ASN1_OBJECT_push(ext, OBJ_nid2obj(map[i].nid)) <= 0) {
-            sk_ASN1_OBJECT_free(ext);
-            return ch_error_set(CH_ENOMEM, "out of memory");
+        if (eku & map[i].bit) {
+            /* id-kp: 1.3.6.1.5.5.7.3.n */
+            uint8_t oid[] = {0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, map[i].last};
+            if ((error = der_put(b, oid, sizeof oid)) < 0)
+                return error;
         }
-    error = add_ext(x, NID_ext_key_usage, ext, 0);
-    sk_ASN1_OBJECT_free(ext); /* the objects are OpenSSL's static ones */
-    return error;
+    if ((error = der_wrap(b, at, DER_SEQUENCE)) < 0)
+        return error;
+    return der_ext_end(b, at, at, OID(0x55, 0x1d, 0x25), false);
 }
 
-static GENERAL_NAME *general_name(int type, const char *value)
+/* A GeneralName: dNSName [2], rfc822Name [1], uniformResourceIdentifier [6] (IA5String), or
+ * iPAddress [7] (4 or 16 octets). */
+static int der_general_name(ch_buf *b, ch_san_type type, const char *value)
 {
-    GENERAL_NAME *gn = GENERAL_NAME_new();
-    ASN1_IA5STRING *s;
+    if (type == CH_SAN_IP) {
+        uint8_t ip[16];
+        if (inet_pton(AF_INET, value, ip) == 1)
+            return der_prim(b, 0x87, ip, 4);
+        if (inet_pton(AF_INET6, value, ip) == 1)
+            return der_prim(b, 0x87, ip, 16);
+        return ch_error_set_field(CH_EINVAL, "sans", "subject alternative name \"%.128s\" cannot be encoded", value);
+    }
+    return der_prim(b, type == CH_SAN_DNS ? 0x82 : type == CH_SAN_EMAIL ? 0x81 : 0x86, value, strlen(value));
+}
 
-    if (gn == NULL)
-        return NULL;
-    if (type == GEN_IPADD) {
-        ASN1_OCTET_STRING *ip = a2i_IPADDRESS(value);
-        if (ip == NULL) {
-            GENERAL_NAME_free(gn);
+static int ext_sans(ch_buf *b, const ch_san *sans, size_t n)
+{
+    size_t at = b->len;
+    int error;
+
+    for (size_t i = 0; i < n; i++)
+        if ((error = der_general_name(b, sans[i].type, sans[i].value)) < 0)
+            return error;
+    if ((error = der_wrap(b, at, DER_SEQUENCE)) < 0)
+        return error;
+    return der_ext_end(b, at, at, OID(0x55, 0x1d, 0x11), false);
+}
+
+/* CRLDistributionPoints: each URL a DistributionPoint with a fullName. */
+static int ext_crl_urls(ch_buf *b, const char *const *urls)
+{
+    size_t at = b->len;
+    int error;
+
+    for (size_t i = 0; urls[i] != NULL; i++) {
+        size_t dp = b->len;
+        if ((error = der_general_name(b, CH_SAN_URI, urls[i])) < 0 || (error = der_wrap(b, dp, 0xa0)) < 0 ||
+            (error = der_wrap(b, dp, 0xa0)) < 0 || (error = der_wrap(b, dp, DER_SEQUENCE)) < 0)
+            return error;
+    }
+    if ((error = der_wrap(b, at, DER_SEQUENCE)) < 0)
+        return error;
+    return der_ext_end(b, at, at, OID(0x55, 0x1d, 0x1f), false);
+}
+
+/* AuthorityInfoAccess with one id-ad-ocsp AccessDescription per URL. */
+static int ext_ocsp_urls(ch_buf *b, const char *const *urls)
+{
+    static const uint8_t ocsp[] = {0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01};
+    size_t at = b->len;
+    int error;
+
+    for (size_t i = 0; urls[i] != NULL; i++) {
+        size_t ad = b->len;
+        if ((error = der_put(b, ocsp, sizeof ocsp)) < 0 || (error = der_general_name(b, CH_SAN_URI, urls[i])) < 0 ||
+            (error = der_wrap(b, ad, DER_SEQUENCE)) < 0)
+            return error;
+    }
+    if ((error = der_wrap(b, at, DER_SEQUENCE)) < 0)
+        return error;
+    return der_ext_end(b, at, at, OID(0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x01, 0x01), false);
+}
+
+/* RFC 5280 4.2.1.2 (1): the SHA-1 of the subjectPublicKey BIT STRING's value. */
+static int key_id(uint8_t out[20], const X509_PUBKEY *pub)
+{
+    const unsigned char *pk;
+    int pklen;
+
+    if (X509_PUBKEY_get0_param(NULL, &pk, &pklen, NULL, pub) != 1 ||
+        EVP_Digest(pk, (size_t)pklen, out, NULL, x509_sha1(), NULL) != 1)
+        return ch_error_ossl(CH_ECRYPTO, "EVP_Digest", "computing the key identifier");
+    return 0;
+}
+
+static int ext_key_ids(ch_buf *b, const uint8_t ski[20], const uint8_t *aki, size_t aki_len)
+{
+    size_t at = b->len;
+    int error;
+
+    if ((error = der_prim(b, DER_OCTETS, ski, 20)) < 0 ||
+        (error = der_ext_end(b, at, at, OID(0x55, 0x1d, 0x0e), false)) < 0)
+        return error;
+    at = b->len;
+    if ((error = der_prim(b, 0x80, aki, aki_len)) < 0 || (error = der_wrap(b, at, DER_SEQUENCE)) < 0)
+        return error;
+    return der_ext_end(b, at, at, OID(0x55, 0x1d, 0x23), false);
+}
+
+/* ---------------------------------------------------------------- signing */
+
+/* Signing reuses, per thread, a context made for the CA key and digest: making one per
+ * certificate (EVP_DigestSignInit) fetched the algorithm and set up the key each time.  The
+ * context holds a reference to its key, so a cached key's address cannot be reused by another
+ * key while it is cached. */
+#define SIGN_SLOTS 4
+
+struct sign_slot {
+    EVP_PKEY *pkey;
+    const EVP_MD *md;
+    EVP_PKEY_CTX *ctx;
+    uint8_t alg[128]; /* the signature's AlgorithmIdentifier, DER */
+    size_t alg_len;
+};
+
+struct sign_cache {
+    struct sign_slot slot[SIGN_SLOTS];
+    unsigned next;
+};
+
+static pthread_key_t sign_key;
+static pthread_once_t sign_once = PTHREAD_ONCE_INIT;
+
+static void sign_cache_free(void *p)
+{
+    struct sign_cache *c = p;
+
+    for (int i = 0; i < SIGN_SLOTS; i++)
+        EVP_PKEY_CTX_free(c->slot[i].ctx);
+    free(c);
+}
+
+static void sign_init_key(void)
+{
+    (void)pthread_key_create(&sign_key, sign_cache_free);
+}
+
+static int alg_id(uint8_t *out, size_t *len, size_t cap, EVP_PKEY_CTX *ctx)
+{
+    OSSL_PARAM params[] = {OSSL_PARAM_octet_string(OSSL_SIGNATURE_PARAM_ALGORITHM_ID, out, cap), OSSL_PARAM_END};
+
+    if (EVP_PKEY_CTX_get_params(ctx, params) != 1 || params[0].return_size == 0 || params[0].return_size > cap)
+        return ch_error_ossl(CH_EUNSUPPORTED, "EVP_PKEY_CTX_get_params",
+                             "the CA key's signature algorithm has no identifier");
+    *len = params[0].return_size;
+    return 0;
+}
+
+/* The thread's context for pkey and md (a digest is given: RSA, ECDSA). */
+static struct sign_slot *sign_slot(EVP_PKEY *pkey, const EVP_MD *md)
+{
+    struct sign_cache *c;
+    struct sign_slot *s;
+    EVP_PKEY_CTX *ctx;
+
+    pthread_once(&sign_once, sign_init_key);
+    if ((c = pthread_getspecific(sign_key)) == NULL) {
+        if ((c = calloc(1, sizeof *c)) == NULL || pthread_setspecific(sign_key, c) != 0) {
+            free(c);
+            ch_error_set(CH_ENOMEM, "out of memory");
             return NULL;
         }
-        GENERAL_NAME_set0_value(gn, GEN_IPADD, ip);
-        return gn;
     }
-    if ((s = ASN1_IA5STRING_new()) == NULL || ASN1_STRING_set(s, value, (int)strlen(value)) != 1) {
-        ASN1_IA5STRING_free(s);
-        GENERAL_NAME_free(gn);
+    for (int i = 0; i < SIGN_SLOTS; i++)
+        if (c->slot[i].ctx != NULL && c->slot[i].pkey == pkey && c->slot[i].md == md)
+            return &c->slot[i];
+    if ((ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL)) == NULL || EVP_PKEY_sign_init(ctx) != 1 ||
+        EVP_PKEY_CTX_set_signature_md(ctx, md) != 1) {
+        EVP_PKEY_CTX_free(ctx);
+        ch_error_ossl(CH_ECRYPTO, "EVP_PKEY_sign_init", "preparing to sign the certificate");
         return NULL;
     }
-    GENERAL_NAME_set0_value(gn, type, s);
-    return gn;
+    s = &c->slot[c->next++ % SIGN_SLOTS];
+    EVP_PKEY_CTX_free(s->ctx);
+    *s = (struct sign_slot){.pkey = pkey, .md = md, .ctx = ctx};
+    if (alg_id(s->alg, &s->alg_len, sizeof s->alg, ctx) < 0) {
+        EVP_PKEY_CTX_free(s->ctx);
+        s->ctx = NULL;
+        return NULL;
+    }
+    return s;
 }
 
-static int add_sans(X509 *x, const ch_san *sans, size_t n)
+/* Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue }: tbs holds
+ * the TBSCertificate with a placeholder for its signature AlgorithmIdentifier at alg_at,
+ * which is filled in first (the identifier is part of what is signed). */
+static int sign_tbs(ch_buf *b, size_t alg_at, const ch_key *issuer_key, const EVP_MD *md)
 {
-    GENERAL_NAMES *names = sk_GENERAL_NAME_new_null();
+    EVP_PKEY *pkey = ch_key_pkey(issuer_key);
+    uint8_t alg[128], sig[1024], hash[EVP_MAX_MD_SIZE];
+    size_t alg_len, sig_len = sizeof sig;
+    unsigned hash_len;
+    EVP_MD_CTX *mctx = NULL;
+    struct sign_slot *slot = NULL;
     int error;
 
-    if (names == NULL)
-        return ch_error_set(CH_ENOMEM, "out of memory");
-    for (size_t i = 0; i < n; i++) {
-        int type = sans[i].type == CH_SAN_DNS ? GEN_DNS : sans[i].type == CH_SAN_IP ? GEN_IPADD
-                   : sans[i].type == CH_SAN_EMAIL ? GEN_EMAIL : GEN_URI;
-        GENERAL_NAME *gn = general_name(type, sans[i].value);
-        if (gn == NULL || sk_GENERAL_NAME_push(names, gn) <= 0) {
-            GENERAL_NAME_free(gn);
-            GENERAL_NAMES_free(names);
-            ERR_clear_error();
-            return ch_error_set_field(CH_EINVAL, "sans", "subject alternative name \"%.128s\" cannot be encoded",
-                                      sans[i].value);
+    if (md != NULL) {
+        if ((slot = sign_slot(pkey, md)) == NULL)
+            return ch_error_last_code();
+        memcpy(alg, slot->alg, slot->alg_len);
+        alg_len = slot->alg_len;
+    } else {
+        /* Ed25519 and Ed448 sign the message itself. */
+        if ((mctx = EVP_MD_CTX_new()) == NULL || EVP_DigestSignInit(mctx, NULL, NULL, NULL, pkey) != 1 ||
+            alg_id(alg, &alg_len, sizeof alg, EVP_MD_CTX_get_pkey_ctx(mctx)) < 0) {
+            error = ch_error_last_code() ? ch_error_last_code()
+                                         : ch_error_ossl(CH_ECRYPTO, "EVP_DigestSignInit", "signing the certificate");
+            EVP_MD_CTX_free(mctx);
+            return error;
         }
     }
-    error = add_ext(x, NID_subject_alt_name, names, 0);
-    GENERAL_NAMES_free(names);
-    return error;
-}
-
-static int add_crl_urls(X509 *x, const char *const *urls)
-{
-    CRL_DIST_POINTS *dps = sk_DIST_POINT_new_null();
-    int error = 0;
-
-    if (dps == NULL)
+    /* The identifier goes into the TBSCertificate, which is then wrapped and signed. */
+    if (ch_buf_grow(b, alg_len) < 0) {
+        EVP_MD_CTX_free(mctx);
         return ch_error_set(CH_ENOMEM, "out of memory");
-    for (size_t i = 0; urls[i] != NULL; i++) {
-        DIST_POINT *dp = DIST_POINT_new();
-        GENERAL_NAME *gn = general_name(GEN_URI, urls[i]);
-        if (dp == NULL || gn == NULL || (dp->distpoint = DIST_POINT_NAME_new()) == NULL ||
-            (dp->distpoint->name.fullname = sk_GENERAL_NAME_new_null()) == NULL ||
-            sk_GENERAL_NAME_push(dp->distpoint->name.fullname, gn) <= 0 || sk_DIST_POINT_push(dps, dp) <= 0) {
-            GENERAL_NAME_free(gn);
-            DIST_POINT_free(dp);
-            error = ch_error_set(CH_ENOMEM, "out of memory");
-            goto done;
-        }
-        dp->distpoint->type = 0; /* fullName */
     }
-    error = add_ext(x, NID_crl_distribution_points, dps, 0);
-done:
-    CRL_DIST_POINTS_free(dps);
-    return error;
-}
-
-static int add_ocsp_urls(X509 *x, const char *const *urls)
-{
-    AUTHORITY_INFO_ACCESS *aia = sk_ACCESS_DESCRIPTION_new_null();
-    int error = 0;
-
-    if (aia == NULL)
-        return ch_error_set(CH_ENOMEM, "out of memory");
-    for (size_t i = 0; urls[i] != NULL; i++) {
-        ACCESS_DESCRIPTION *ad = ACCESS_DESCRIPTION_new();
-        GENERAL_NAME *gn = general_name(GEN_URI, urls[i]);
-        if (ad == NULL || gn == NULL || sk_ACCESS_DESCRIPTION_push(aia, ad) <= 0) {
-            GENERAL_NAME_free(gn);
-            ACCESS_DESCRIPTION_free(ad);
-            error = ch_error_set(CH_ENOMEM, "out of memory");
-            goto done;
-        }
-        ASN1_OBJECT_free(ad->method);
-        ad->method = OBJ_nid2obj(NID_ad_OCSP);
-        GENERAL_NAME_free(ad->location);
-        ad->location = gn;
+    memmove(b->data + alg_at + alg_len, b->data + alg_at, b->len - alg_at);
+    memcpy(b->data + alg_at, alg, alg_len);
+    b->len += alg_len;
+    if ((error = der_wrap(b, 0, DER_SEQUENCE)) < 0) {
+        EVP_MD_CTX_free(mctx);
+        return error;
     }
-    error = add_ext(x, NID_info_access, aia, 0);
-done:
-    AUTHORITY_INFO_ACCESS_free(aia);
-    return error;
+    if (slot != NULL) {
+        if (EVP_Digest(b->data, b->len, hash, &hash_len, md, NULL) != 1 ||
+            EVP_PKEY_sign(slot->ctx, sig, &sig_len, hash, hash_len) != 1)
+            return ch_error_ossl(CH_ECRYPTO, "EVP_PKEY_sign", "signing the certificate");
+    } else {
+        int ok = EVP_DigestSign(mctx, sig, &sig_len, b->data, b->len) == 1;
+        EVP_MD_CTX_free(mctx);
+        if (!ok)
+            return ch_error_ossl(CH_ECRYPTO, "EVP_DigestSign", "signing the certificate");
+    }
+    if ((error = der_put(b, alg, alg_len)) < 0)
+        return error;
+    {
+        size_t at = b->len;
+        uint8_t zero = 0; /* no unused bits */
+        if ((error = der_put(b, &zero, 1)) < 0 || (error = der_put(b, sig, sig_len)) < 0 ||
+            (error = der_wrap(b, at, DER_BITS)) < 0)
+            return error;
+    }
+    return der_wrap(b, 0, DER_SEQUENCE);
 }
 
 /* Whether a CSR asks for a CA certificate in its extension request. */
@@ -342,18 +550,83 @@ static void csr_sans_free(ch_san *sans, char **store)
     free(sans);
 }
 
-static int set_serial(X509 *x)
+/* RFC 5280 4.1.2.2: positive, at most 20 octets.  The sign bit is cleared and the next set,
+ * so the DER INTEGER is always exactly 16 bytes with 126 random bits. */
+static int new_serial(uint8_t serial[16])
 {
-    unsigned char serial[16];
     int error;
 
-    if ((error = ch_random(serial, sizeof serial)) < 0)
+    if ((error = ch_random(serial, 16)) < 0)
         return error;
-    /* RFC 5280 4.1.2.2: positive, at most 20 octets.  Clear the sign bit and set the next,
-     * so the DER INTEGER is always exactly 16 bytes with 126 random bits. */
-    serial[0] = (unsigned char)((serial[0] & 0x7f) | 0x40);
-    if (ASN1_STRING_set(X509_get_serialNumber(x), serial, sizeof serial) != 1)
-        return ch_error_set(CH_ENOMEM, "out of memory");
+    serial[0] = (uint8_t)((serial[0] & 0x7f) | 0x40);
+    return 0;
+}
+
+/* The text forms of what was issued, for storing it without decoding it again. */
+static int issued_texts(struct x509_issued *m, const X509_NAME *subject, const X509_NAME *issuer,
+                        const ch_san *sans, size_t nsans)
+{
+    ch_buf b = CH_BUF_INIT;
+    int error;
+
+    if ((error = ch_name_to_string(&m->subject, subject)) < 0 || (error = ch_name_to_string(&m->issuer, issuer)) < 0)
+        return error;
+    if (ch_name_get(&m->common_name, subject, NID_commonName) < 0)
+        m->common_name = NULL; /* none (or not text): the caller names the certificate otherwise */
+    ch_error_clear();
+    for (size_t i = 0; i < nsans; i++) {
+        static const char *const prefix[] = {[CH_SAN_DNS] = "dns:", [CH_SAN_IP] = "ip:", [CH_SAN_EMAIL] = "email:",
+                                             [CH_SAN_URI] = "uri:"};
+        char ip[INET6_ADDRSTRLEN];
+        uint8_t raw[16];
+        const char *v = sans[i].value;
+        /* as the certificate will read back: addresses in their canonical form */
+        if (sans[i].type == CH_SAN_IP)
+            v = (inet_pton(AF_INET, v, raw) == 1 && inet_ntop(AF_INET, raw, ip, sizeof ip)) ||
+                        (inet_pton(AF_INET6, v, raw) == 1 && inet_ntop(AF_INET6, raw, ip, sizeof ip))
+                    ? ip
+                    : v;
+        if (ch_buf_printf(&b, "%s%s%s", i ? "," : "", prefix[sans[i].type], v) < 0) {
+            ch_buf_dispose(&b);
+            return ch_error_set(CH_ENOMEM, "out of memory");
+        }
+    }
+    if (nsans > 0)
+        m->sans = (char *)ch_buf_detach(&b, NULL);
+    return 0;
+}
+
+/* TBSCertificate (RFC 5280 4.1) into *b, leaving out the signature AlgorithmIdentifier, whose
+ * place is *alg_at (sign_tbs puts it there). */
+static int encode_tbs(ch_buf *b, size_t *alg_at, const struct x509_issued *m, const X509_NAME *subject,
+                      const X509_NAME *issuer, const X509_PUBKEY *spki, int path_len, unsigned ku, unsigned eku,
+                      const ch_san *sans, size_t nsans, const ch_issue_opts *o, const uint8_t ski[20],
+                      const uint8_t *aki, size_t aki_len)
+{
+    static const uint8_t v3[] = {0xa0, 0x03, 0x02, 0x01, 0x02};
+    size_t at;
+    int error;
+
+    if ((error = der_put(b, v3, sizeof v3)) < 0 || (error = der_prim(b, 0x02, m->serial, m->serial_len)) < 0)
+        return error;
+    *alg_at = b->len;
+    DER_I2D(b, i2d_X509_NAME, issuer);
+    at = b->len;
+    if ((error = der_time(b, m->not_before)) < 0 || (error = der_time(b, m->not_after)) < 0 ||
+        (error = der_wrap(b, at, DER_SEQUENCE)) < 0)
+        return error;
+    DER_I2D(b, i2d_X509_NAME, subject);
+    DER_I2D(b, i2d_X509_PUBKEY, spki);
+    /* extensions [3] EXPLICIT SEQUENCE OF Extension, in the order OpenSSL wrote them before */
+    at = b->len;
+    if ((error = ext_basic_constraints(b, m->is_ca, m->is_ca ? path_len : -1)) < 0 ||
+        (error = ext_key_usage(b, ku)) < 0 || (eku && (error = ext_ext_key_usage(b, eku)) < 0) ||
+        (error = ext_key_ids(b, ski, aki, aki_len)) < 0 || (nsans > 0 && (error = ext_sans(b, sans, nsans)) < 0) ||
+        (o->crl_urls && o->crl_urls[0] && (error = ext_crl_urls(b, o->crl_urls)) < 0) ||
+        (o->ocsp_urls && o->ocsp_urls[0] && (error = ext_ocsp_urls(b, o->ocsp_urls)) < 0))
+        return error;
+    if ((error = der_wrap(b, at, DER_SEQUENCE)) < 0 || (error = der_wrap(b, at, 0xa3)) < 0)
+        return error;
     return 0;
 }
 
@@ -369,11 +642,11 @@ int ch_cert_issue(ch_cert **out, const ch_issue_opts *o)
     size_t san_count = o->san_count;
     ch_san *req_sans = NULL;
     char **req_store = NULL;
-    X509 *x = NULL;
-    EVP_MD_CTX *mctx = NULL;
     const EVP_MD *md = o->digest;
-    ASN1_OCTET_STRING *ski = NULL;
-    AUTHORITY_KEYID *akid = NULL;
+    struct x509_issued *issued = NULL;
+    ch_buf der = CH_BUF_INIT;
+    size_t alg_at = 0, aki_len = 0;
+    uint8_t ski[20], aki[64];
     int64_t now = ch_now(), nb, na, issuer_na = 0;
     int path_len, days, error = 0;
     unsigned ku, eku;
@@ -501,70 +774,47 @@ int ch_cert_issue(ch_cert **out, const ch_issue_opts *o)
         goto done;
     }
 
-    /* Build. */
-    if ((x = X509_new()) == NULL) {
-        error = ch_error_set(CH_ENOMEM, "out of memory");
-        goto done;
-    }
-    if (X509_set_version(x, X509_VERSION_3) != 1 || (error = set_serial(x)) < 0 ||
-        X509_set_subject_name(x, subject) != 1 ||
-        X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : subject) != 1 ||
-        ASN1_TIME_set(X509_getm_notBefore(x), (time_t)nb) == NULL ||
-        ASN1_TIME_set(X509_getm_notAfter(x), (time_t)na) == NULL) {
-        error = error < 0 ? error : ch_error_ossl(CH_ECRYPTO, "X509_set_*", "building the certificate");
-        goto done;
-    }
-    if ((error = copy_spki(x, spki)) < 0)
-        goto done;
-    if ((error = add_basic_constraints(x, p->is_ca, p->is_ca ? path_len : -1)) < 0 ||
-        (error = add_key_usage(x, ku)) < 0 || (eku && (error = add_ext_key_usage(x, eku)) < 0))
-        goto done;
-    if ((error = key_id(&ski, X509_get_X509_PUBKEY(x))) < 0 || (error = add_ext(x, NID_subject_key_identifier, ski, 0)) < 0)
-        goto done;
-    if ((akid = AUTHORITY_KEYID_new()) == NULL) {
-        error = ch_error_set(CH_ENOMEM, "out of memory");
-        goto done;
-    }
-    if (issuer == NULL) {
-        akid->keyid = ASN1_OCTET_STRING_dup(ski);
-    } else if (X509_get0_subject_key_id(issuer) != NULL) {
-        akid->keyid = ASN1_OCTET_STRING_dup(X509_get0_subject_key_id(issuer));
-    } else if ((error = key_id(&akid->keyid, X509_get_X509_PUBKEY(issuer))) < 0) {
-        goto done;
-    }
-    if (akid->keyid == NULL) {
-        error = ch_error_set(CH_ENOMEM, "out of memory");
-        goto done;
-    }
-    if ((error = add_ext(x, NID_authority_key_identifier, akid, 0)) < 0)
-        goto done;
-    if (san_count > 0 && (error = add_sans(x, sans, san_count)) < 0)
-        goto done;
-    if (o->crl_urls && o->crl_urls[0] && (error = add_crl_urls(x, o->crl_urls)) < 0)
-        goto done;
-    if (o->ocsp_urls && o->ocsp_urls[0] && (error = add_ocsp_urls(x, o->ocsp_urls)) < 0)
-        goto done;
-
     /* Sign: Ed25519 signs the message itself and takes no digest. */
     if (ch_key_get_type(issuer_key) == CH_KEY_ED25519)
         md = NULL;
     else if (md == NULL && (error = ch_digest_parse(&md, "sha256")) < 0)
         goto done;
-    if ((mctx = EVP_MD_CTX_new()) == NULL) {
+    if ((issued = calloc(1, sizeof *issued)) == NULL) {
         error = ch_error_set(CH_ENOMEM, "out of memory");
         goto done;
     }
-    if (EVP_DigestSignInit(mctx, NULL, md, NULL, ch_key_pkey(issuer_key)) != 1 || X509_sign_ctx(x, mctx) <= 0) {
-        error = ch_error_ossl(CH_ECRYPTO, "X509_sign_ctx", "signing the certificate");
+    issued->not_before = nb;
+    issued->not_after = na;
+    issued->is_ca = p->is_ca;
+    issued->serial_len = 16;
+    if ((error = new_serial(issued->serial)) < 0 || (error = key_id(ski, spki)) < 0)
         goto done;
+    if (issuer == NULL) {
+        memcpy(aki, ski, sizeof ski);
+        aki_len = sizeof ski;
+    } else if (X509_get0_subject_key_id(issuer) != NULL) {
+        const ASN1_OCTET_STRING *id = X509_get0_subject_key_id(issuer);
+        aki_len = (size_t)ASN1_STRING_length(id) < sizeof aki ? (size_t)ASN1_STRING_length(id) : sizeof aki;
+        memcpy(aki, ASN1_STRING_get0_data(id), aki_len);
+    } else if ((error = key_id(aki, X509_get_X509_PUBKEY(issuer))) < 0) {
+        goto done;
+    } else {
+        aki_len = 20;
     }
-    error = x509_cert_from_built(out, x);
-    x = NULL;
+    if ((error = encode_tbs(&der, &alg_at, issued, subject, issuer ? X509_get_subject_name(issuer) : subject, spki,
+                            path_len, ku, eku, sans, san_count, o, ski, aki, aki_len)) < 0 ||
+        (error = sign_tbs(&der, alg_at, issuer_key, md)) < 0 ||
+        (error = issued_texts(issued, subject, issuer ? X509_get_subject_name(issuer) : subject, sans, san_count)) < 0)
+        goto done;
+    {
+        size_t len;
+        uint8_t *bytes = ch_buf_detach(&der, &len);
+        error = x509_cert_from_issued(out, bytes, len, issued);
+        issued = NULL;
+    }
 done:
-    EVP_MD_CTX_free(mctx);
-    AUTHORITY_KEYID_free(akid);
-    ASN1_OCTET_STRING_free(ski);
-    X509_free(x);
+    ch_buf_dispose(&der);
+    x509_issued_free(issued);
     csr_sans_free(req_sans, req_store);
     return error;
 }

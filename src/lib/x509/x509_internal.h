@@ -5,6 +5,7 @@
 #ifndef CERTHUB_X509_INTERNAL_H
 #define CERTHUB_X509_INTERNAL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <openssl/asn1.h>
@@ -29,14 +30,24 @@ int x509_pbe_check(const X509_ALGOR *alg, const char *what);
 struct ch_key;
 const X509_PUBKEY *x509_key_xpub(const struct ch_key *key);
 
-/* A certificate's object for uses that need no decoded public key (names, validity,
- * extensions); ch_cert_x509() decodes the key of a just-built certificate.  Borrowed. */
+/* A certificate's object (decoded once, when first asked for).  Borrowed. */
 struct ch_cert;
 X509 *x509_cert_obj(const struct ch_cert *cert);
 
-/* Wraps a certificate this process built and signed (takes ownership of built, also on
- * failure).  Its public key is decoded only if ch_cert_x509() is called. */
-int x509_cert_from_built(struct ch_cert **out, X509 *built);
+/* What issuing knew of a certificate it encoded (issue.c), so that storing it decodes
+ * nothing.  Strings are malloc'd; common_name and sans may be NULL (none). */
+struct x509_issued {
+    int64_t not_before, not_after;
+    uint8_t serial[20];
+    size_t serial_len;
+    bool is_ca;
+    char *subject, *issuer, *common_name, *sans;
+};
+void x509_issued_free(struct x509_issued *issued);
+/* Wraps the DER of a certificate issued here (takes ownership of der and issued, also on
+ * failure). */
+int x509_cert_from_issued(struct ch_cert **out, uint8_t *der, size_t len, struct x509_issued *issued);
+const struct x509_issued *x509_cert_issued(const struct ch_cert *cert);
 
 #include "certhub/common.h"
 
