@@ -360,10 +360,15 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 /* Rows indexed per transaction: small enough that the write lock is held for milliseconds. */
 #define INDEX_BATCH 1000
 
+static struct conn *writer_get(struct ch_store *s);
+
 /* Adds the certificates above the search index's mark to it, a batch per transaction, until
  * it has caught up or the store is closing. */
-static void index_pending(struct ch_store *s, sqlite3 *db)
+static void index_pending(struct ch_store *s, sqlite3 *own)
 {
+    sqlite3 *db = own;
+    struct conn *w;
+
     for (;;) {
         sqlite3_stmt *st = NULL;
         int64_t mark = 0, top = 0, hi;
@@ -381,6 +386,13 @@ static void index_pending(struct ch_store *s, sqlite3 *db)
             return;
         hi = top - mark > INDEX_BATCH ? mark + INDEX_BATCH : top;
         pthread_mutex_lock(&s->write_lock);
+        /* Written on the writer's connection: a write on any other would drop the writer's
+         * page cache (SQLite resets a connection's cache when another one has written). */
+        if ((w = writer_get(s)) == NULL) {
+            pthread_mutex_unlock(&s->write_lock);
+            return;
+        }
+        db = w->db;
         rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
         if (rc == SQLITE_OK && sqlite3_prepare_v2(db,
                                                   "INSERT INTO certificates_search(rowid, subject, name, sans)"
@@ -402,6 +414,7 @@ static void index_pending(struct ch_store *s, sqlite3 *db)
         }
         rc = sqlite3_exec(db, rc == SQLITE_OK ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
         pthread_mutex_unlock(&s->write_lock);
+        db = own;
         if (rc != SQLITE_OK)
             return; /* tried again at the next wake; searches stay correct meanwhile */
     }
@@ -667,6 +680,22 @@ static int run_simple(ch_store *s, enum stmt_id id, const char *what)
     return rc == SQLITE_DONE ? 0 : db_error(db, rc, what);
 }
 
+/* The writer connection, opened on first use; the caller holds the write lock. */
+static struct conn *writer_get(struct ch_store *s)
+{
+    if (s->writer == NULL) {
+        /* SQLite's default cache (2 MB) holds the pages appends touch (the right edges of
+         * the tables and indexes); a bigger one only grows the resident memory. */
+        if (conn_open(&s->writer, s) < 0)
+            return NULL;
+        pthread_mutex_lock(&s->lock);
+        s->writer->next = s->conns;
+        s->conns = s->writer;
+        pthread_mutex_unlock(&s->lock);
+    }
+    return s->writer;
+}
+
 int ch_store_begin(ch_store *s)
 {
     struct conn *c = conn_get(s);
@@ -677,17 +706,9 @@ int ch_store_begin(ch_store *s)
     if (c->in_tx)
         return ch_error_set(CH_EINTERNAL, "a transaction is already open on this thread");
     pthread_mutex_lock(&s->write_lock);
-    if (s->writer == NULL) {
-        if ((error = conn_open(&s->writer, s)) < 0) {
-            pthread_mutex_unlock(&s->write_lock);
-            return error;
-        }
-        /* Pages the writes touch (the certificate indexes above all) stay in memory. */
-        (void)sqlite3_exec(s->writer->db, "PRAGMA cache_size=-8192", NULL, NULL, NULL);
-        pthread_mutex_lock(&s->lock);
-        s->writer->next = s->conns;
-        s->conns = s->writer;
-        pthread_mutex_unlock(&s->lock);
+    if (writer_get(s) == NULL) {
+        pthread_mutex_unlock(&s->write_lock);
+        return ch_error_last_code();
     }
     c->in_tx = true;
     if ((error = run_simple(s, S_BEGIN, "starting a transaction")) < 0) {
