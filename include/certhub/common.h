@@ -89,9 +89,11 @@ int ch_multipart_boundary(char out[CH_MULTIPART_BOUNDARY_MAX], const char *conte
 int ch_multipart_parse(const uint8_t *body, size_t len, const char *boundary, ch_multipart_part *parts, size_t max,
                        size_t *count) CH_WARN_UNUSED;
 
-/* One-time initialisation (OpenSSL providers including "legacy" for old PKCS#12, fetched
- * algorithms).  Safe to call many times and from many threads. */
+/* One-time initialisation (OpenSSL's default provider, fetched algorithms).  Safe to call many
+ * times and from many threads.  ch_init_legacy also loads the "legacy" provider, for reading
+ * old PKCS#12 files and keys (RC2, DES): readers of outside keystores and keys call it. */
 int ch_init(void);
+int ch_init_legacy(void);
 
 /* Seconds since the epoch from the one clock the library uses.  Test builds may move it
  * with CERTHUB_TEST_NOW (seconds since the epoch). */

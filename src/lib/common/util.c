@@ -169,16 +169,15 @@ static int init_result;
 /* Kept for the life of the process (and so reachable, not leaked, at exit). */
 static OSSL_PROVIDER *prov_default, *prov_legacy;
 
+static pthread_once_t legacy_once = PTHREAD_ONCE_INIT;
+
 static void init_run(void)
 {
-    /* The legacy provider reads old PKCS#12 files (RC2, 3DES) that Java and Windows still
-     * write; the default provider must then be loaded explicitly as well. */
+    /* Loaded explicitly, since the legacy provider may be loaded too (ch_init_legacy). */
     if ((prov_default = OSSL_PROVIDER_load(NULL, "default")) == NULL) {
         init_result = ch_error_ossl(CH_ECRYPTO, "OSSL_PROVIDER_load", "loading the default provider");
         return;
     }
-    prov_legacy = OSSL_PROVIDER_load(NULL, "legacy"); /* optional: without it only old formats are lost */
-    ERR_clear_error();
     init_result = 0;
 }
 
@@ -186,6 +185,24 @@ int ch_init(void)
 {
     pthread_once(&init_once, init_run);
     return init_result;
+}
+
+static void legacy_run(void)
+{
+    prov_legacy = OSSL_PROVIDER_load(NULL, "legacy"); /* optional: without it only old formats are lost */
+    ERR_clear_error();
+}
+
+/* The legacy provider reads old PKCS#12 files and keys (RC2, DES) that Java and Windows still
+ * write.  It is loaded by the first reader of such input, not at start: a certhubd that never
+ * reads one does not keep it resident. */
+int ch_init_legacy(void)
+{
+    int error = ch_init();
+
+    if (error == 0)
+        pthread_once(&legacy_once, legacy_run);
+    return error;
 }
 
 int64_t ch_now(void)

@@ -581,7 +581,7 @@ int ch_keystore_import(ch_keystore **out, const uint8_t *data, size_t len, const
     *out = NULL;
     if (opts == NULL)
         opts = &none;
-    if ((error = ch_init()) < 0)
+    if ((error = ch_init_legacy()) < 0)
         return error;
     if (data == NULL || len == 0)
         return ch_error_set(CH_EPARSE, "the file is empty; accepted: " CH_FORMATS_ACCEPTED);

@@ -441,6 +441,9 @@ int ch_key_parse(ch_key **out, const uint8_t *data, size_t len, const char *pass
         return ch_error_set(CH_EINVAL, "password is longer than %u bytes", CH_MAX_PASSWORD_LEN);
     if ((error = check_encryption(data, len, &encrypted)) < 0)
         return error;
+    /* old ciphers (DES, RC2) may have encrypted it */
+    if (encrypted && (error = ch_init_legacy()) < 0)
+        return error;
     if (decode_key(&pkey, data, len, password, EVP_PKEY_KEYPAIR) < 0) {
         if (encrypted && (password == NULL || *password == '\0'))
             return ch_error_set(CH_EPASSWORD, "private key is encrypted: a password is needed");
