@@ -38,6 +38,8 @@ typedef struct ch_svc_opts {
 int ch_svc_open(ch_svc **out, const ch_svc_opts *opts);
 void ch_svc_close(ch_svc *svc);
 ch_store *ch_svc_store(ch_svc *svc); /* borrowed; for tests and tools */
+/* The calling thread is done with the store for a while (ch_store_thread_release). */
+void ch_svc_thread_idle(ch_svc *svc);
 
 typedef enum {
     CH_ROLE_VIEWER = 1,   /* read only */

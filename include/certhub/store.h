@@ -42,6 +42,10 @@ typedef struct ch_store_opts {
 /* Opens (creating if needed) and migrates the store. */
 int ch_store_open(ch_store **out, const ch_store_opts *opts);
 void ch_store_close(ch_store *store);
+/* Closes the calling thread's connection, if it has one and no transaction is open on it; the
+ * next use opens another.  For threads that use the store rarely (start-up, the scheduler):
+ * an idle connection holds its schema and cache in memory. */
+void ch_store_thread_release(ch_store *store);
 
 /* The schema version the store is at (migrations applied). */
 int ch_store_schema_version(ch_store *store);

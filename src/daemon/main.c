@@ -7,11 +7,14 @@
  * DIR.  Later starts reuse them and print nothing secret.
  */
 #include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -239,6 +242,42 @@ static int send_webhook(void *arg, const char *url, const char *secret, const ch
     return 0;
 }
 
+/* What only a first start has: the admin token and password, shown once. */
+static void print_secrets(const ch_svc_bootstrap *b, const char *data_dir)
+{
+    if (b->admin_token != NULL)
+        printf("certhubd: first start in %s\n"
+               "certhubd: admin API token (shown once; also in %s/admin-token): %s\n"
+               "certhubd: trust %s/ca.pem (certhub Quickstart Root CA - Not for Production)\n",
+               data_dir, data_dir, b->admin_token, data_dir);
+    if (b->admin_password != NULL)
+        printf("certhubd: console user admin, password (shown once; also in %s/admin-password): %s\n", data_dir,
+               b->admin_password);
+    fflush(stdout);
+}
+
+/* The first start's set-up (run in a child process): store, master key, CAs, server
+ * certificate, admin token and user.  Returns the exit status. */
+static int first_start(const ch_svc_opts *so, const char *data_dir, const char *host)
+{
+    ch_svc *svc;
+    ch_svc_bootstrap b;
+
+    if (ch_svc_open(&svc, so) < 0) {
+        fprintf(stderr, "certhubd: %s\n", ch_error_last());
+        return 1;
+    }
+    if (ch_svc_bootstrap_run(svc, data_dir, host, &b) < 0) {
+        fprintf(stderr, "certhubd: first-start set-up failed: %s\n", ch_error_last());
+        ch_svc_close(svc);
+        return 1;
+    }
+    print_secrets(&b, data_dir);
+    ch_svc_bootstrap_dispose(&b);
+    ch_svc_close(svc);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     /* Four event loops per core: a request waits in the group commit while the transaction
@@ -292,24 +331,38 @@ int main(int argc, char **argv)
     }
     so.data_dir = data_dir;
     so.durability = st.durability;
+    gethostname(host, sizeof host - 1);
+    /* A first start sets up in a child process: the admin secrets it prints never enter the
+     * long-running daemon's memory, nor does what the set-up used (schema creation, the keys
+     * made for the CAs); the daemon then starts as it does every later time. */
+    {
+        char db[4096];
+        struct stat sb;
+        int n = snprintf(db, sizeof db, "%s/certhub.db", data_dir);
+        if (n > 0 && (size_t)n < sizeof db && stat(db, &sb) != 0) {
+            int status = 0;
+            pid_t child;
+            fflush(stdout);
+            if ((child = fork()) < 0) {
+                fprintf(stderr, "certhubd: cannot fork for the first-start set-up: %s\n", strerror(errno));
+                return 1;
+            }
+            if (child == 0)
+                _exit(first_start(&so, data_dir, host));
+            if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return 1; /* the child said why */
+        }
+    }
     if (ch_svc_open(&svc, &so) < 0) {
         fprintf(stderr, "certhubd: %s\n", ch_error_last());
         return 1;
     }
-    gethostname(host, sizeof host - 1);
     if (ch_svc_bootstrap_run(svc, data_dir, host, &b) < 0) {
-        fprintf(stderr, "certhubd: first-start set-up failed: %s\n", ch_error_last());
+        fprintf(stderr, "certhubd: start-up failed: %s\n", ch_error_last());
         ch_svc_close(svc);
         return 1;
     }
-    if (b.admin_token != NULL)
-        printf("certhubd: first start in %s\n"
-               "certhubd: admin API token (shown once; also in %s/admin-token): %s\n"
-               "certhubd: trust %s/ca.pem (certhub Quickstart Root CA - Not for Production)\n",
-               data_dir, data_dir, b.admin_token, data_dir);
-    if (b.admin_password != NULL)
-        printf("certhubd: console user admin, password (shown once; also in %s/admin-password): %s\n", data_dir,
-               b.admin_password);
+    print_secrets(&b, data_dir);
     if ((tls = tls_context(&b)) == NULL) {
         fprintf(stderr, "certhubd: cannot set up TLS with the server certificate\n");
         ch_svc_bootstrap_dispose(&b);
@@ -325,6 +378,7 @@ int main(int argc, char **argv)
     ch_svc_set_alert_sender(svc, send_webhook, NULL);
     if (ch_svc_scheduler_start(svc, st.job_interval) < 0)
         fprintf(stderr, "certhubd: %s\n", ch_error_last());
+    ch_svc_thread_idle(svc); /* start-up's connection: the event loops open their own */
     rc = server_run(svc, tls, addr, port, threads, tls_refresh, &src, renew_check);
     ch_svc_close(svc);
     return rc;

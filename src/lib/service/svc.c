@@ -90,6 +90,11 @@ ch_store *ch_svc_store(ch_svc *svc)
     return svc->store;
 }
 
+void ch_svc_thread_idle(ch_svc *svc)
+{
+    ch_store_thread_release(svc->store);
+}
+
 bool svc_is_system_tenant(ch_svc *svc, const char *tenant_id)
 {
     char id[CH_ID_MAX];

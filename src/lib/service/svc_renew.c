@@ -291,6 +291,7 @@ static void *scheduler_main(void *arg)
         (void)ch_svc_rotate_due(s->svc);
         (void)ch_svc_renew_due(s->svc, 100);
         (void)ch_svc_alerts_run(s->svc);
+        ch_svc_thread_idle(s->svc); /* a connection kept for the next round would sit idle */
         pthread_mutex_lock(&s->lock);
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += s->interval;

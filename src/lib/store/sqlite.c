@@ -676,6 +676,16 @@ void ch_store_close(ch_store *s)
     free(s);
 }
 
+void ch_store_thread_release(ch_store *s)
+{
+    struct conn *c = pthread_getspecific(s->tls);
+
+    if (c == NULL || c->in_tx)
+        return;
+    pthread_setspecific(s->tls, NULL);
+    conn_release(c);
+}
+
 int ch_store_schema_version(ch_store *s)
 {
     return s->version;
