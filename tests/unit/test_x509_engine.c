@@ -62,6 +62,17 @@ static void test_keys(void **state)
         assert_int_equal(ch_key_parse(&back, der.data, der.len, NULL), 0);
         assert_true(ch_key_public_equal(k, back));
         ch_key_free(back);
+        {
+            /* The PKCS#8 certhub writes itself is the one OpenSSL writes for the same key. */
+            PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(ch_key_pkey(k));
+            unsigned char *ref = NULL;
+            int n = i2d_PKCS8_PRIV_KEY_INFO(p8, &ref);
+            assert_int_equal((size_t)n, der.len);
+            assert_memory_equal(ref, der.data, der.len);
+            OPENSSL_clear_free(ref, (size_t)n);
+            PKCS8_PRIV_KEY_INFO_free(p8);
+            assert_int_equal(ch_key_bits(k), EVP_PKEY_get_bits(ch_key_pkey(k)));
+        }
         assert_int_equal(ch_key_parse(&back, pem.data, pem.len, NULL), 0);
         ch_key_free(back);
         assert_int_equal(ch_key_parse(&enc, epem.data, epem.len, "wrong"), CH_EPASSWORD);

@@ -8,9 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/decoder.h>
+#include <openssl/ec.h>
 #include <openssl/err.h>
+#include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/pkcs12.h>
 #include <openssl/x509.h>
@@ -18,9 +21,18 @@
 #include "certhub/x509.h"
 #include "x509/x509_internal.h"
 
+/* A key generated here on an EC curve is kept as its scalar and point (`raw`) and becomes an
+ * EVP_PKEY only when something asks for one (ch_key_pkey): issuing needs the point for the
+ * certificate and both for the PKCS#8 that is sealed, and OpenSSL 3.0's EVP_PKEY_generate
+ * cost twice the scalar multiplication itself (a key object made and looked up by name under
+ * a global lock). */
 struct ch_key {
     atomic_int refs;
-    EVP_PKEY *pkey;
+    _Atomic(EVP_PKEY *) pkey;
+    uint8_t *raw_priv;        /* OPENSSL_secure_malloc'd, raw_priv_len bytes (EC keys made here) */
+    size_t raw_priv_len;
+    uint8_t raw_pub[133];     /* the uncompressed point */
+    size_t raw_pub_len;
     ch_key_type type;
     bool has_private;
     uint8_t *spki;
@@ -155,12 +167,38 @@ static bool pkey_has_private(EVP_PKEY *pkey)
 /* Builds the X509_PUBKEY of an EC or Ed25519 key from its raw public key: no provider
  * encoder or decoder runs (they take global locks in OpenSSL 3.0), which keeps generating
  * keys in parallel fast.  Returns NULL when the key is of another kind. */
+static X509_PUBKEY *xpub_from_point(const unsigned char *point, size_t plen, ch_key_type type)
+{
+    X509_PUBKEY *pub;
+    unsigned char *bits;
+    int curve;
+
+    switch (type) {
+    case CH_KEY_P256: curve = NID_X9_62_prime256v1; break;
+    case CH_KEY_P384: curve = NID_secp384r1; break;
+    case CH_KEY_P521: curve = NID_secp521r1; break;
+    case CH_KEY_ED25519: curve = NID_undef; break;
+    default: return NULL;
+    }
+    if ((pub = X509_PUBKEY_new()) == NULL || (bits = OPENSSL_memdup(point, plen)) == NULL) {
+        X509_PUBKEY_free(pub);
+        return NULL;
+    }
+    /* RFC 5480 2.1.1 (namedCurve parameters) and RFC 8410 3 (no parameters). */
+    if (X509_PUBKEY_set0_param(pub, OBJ_nid2obj(curve != NID_undef ? NID_X9_62_id_ecPublicKey : NID_ED25519),
+                               curve != NID_undef ? V_ASN1_OBJECT : V_ASN1_UNDEF,
+                               curve != NID_undef ? OBJ_nid2obj(curve) : NULL, bits, (int)plen) != 1) {
+        OPENSSL_free(bits);
+        X509_PUBKEY_free(pub);
+        return NULL;
+    }
+    return pub;
+}
+
 static X509_PUBKEY *xpub_from_raw(EVP_PKEY *pkey, ch_key_type type)
 {
     unsigned char point[160];
     size_t plen = 0;
-    X509_PUBKEY *pub;
-    unsigned char *bits;
     int curve;
 
     switch (type) {
@@ -179,19 +217,7 @@ static X509_PUBKEY *xpub_from_raw(EVP_PKEY *pkey, ch_key_type type)
         if (EVP_PKEY_get_raw_public_key(pkey, point, &plen) != 1)
             return NULL;
     }
-    if ((pub = X509_PUBKEY_new()) == NULL || (bits = OPENSSL_memdup(point, plen)) == NULL) {
-        X509_PUBKEY_free(pub);
-        return NULL;
-    }
-    /* RFC 5480 2.1.1 (namedCurve parameters) and RFC 8410 3 (no parameters). */
-    if (X509_PUBKEY_set0_param(pub, OBJ_nid2obj(curve != NID_undef ? NID_X9_62_id_ecPublicKey : NID_ED25519),
-                               curve != NID_undef ? V_ASN1_OBJECT : V_ASN1_UNDEF,
-                               curve != NID_undef ? OBJ_nid2obj(curve) : NULL, bits, (int)plen) != 1) {
-        OPENSSL_free(bits);
-        X509_PUBKEY_free(pub);
-        return NULL;
-    }
-    return pub;
+    return xpub_from_point(point, plen, type);
 }
 
 /* Takes ownership of pkey (also on failure). */
@@ -208,7 +234,7 @@ static int key_wrap(ch_key **out, EVP_PKEY *pkey, bool has_private)
         return ch_error_set(CH_ENOMEM, "out of memory");
     }
     atomic_init(&k->refs, 1);
-    k->pkey = pkey;
+    atomic_init(&k->pkey, pkey);
     k->has_private = has_private;
     if ((error = classify(&k->type, pkey)) < 0)
         goto fail;
@@ -294,6 +320,130 @@ static EVP_PKEY *ec_generate(int slot, const char *curve)
     return pkey;
 }
 
+static const struct {
+    ch_key_type type;
+    int nid;
+    size_t len;               /* of the scalar */
+} raw_curves[] = {
+    {CH_KEY_P256, NID_X9_62_prime256v1, 32},
+    {CH_KEY_P384, NID_secp384r1, 48},
+    {CH_KEY_P521, NID_secp521r1, 66},
+};
+static EC_GROUP *raw_groups[3];
+static pthread_once_t raw_once = PTHREAD_ONCE_INIT;
+
+static void raw_groups_make(void)
+{
+    for (size_t i = 0; i < 3; i++)
+        raw_groups[i] = EC_GROUP_new_by_curve_name(raw_curves[i].nid);
+    ERR_clear_error();
+}
+
+/* An EC key: a scalar d uniformly in [1, n-1] from the private DRBG and Q = dG (EC_POINT_mul
+ * on the generator is constant-time, as for OpenSSL's own key generation).  Returns 1 when
+ * the curve takes the general path. */
+static int ec_generate_raw(ch_key **out, ch_key_type type)
+{
+    const EC_GROUP *g = NULL;
+    BIGNUM *d = NULL;
+    EC_POINT *q = NULL;
+    BN_CTX *bn = NULL;
+    ch_key *k = NULL;
+    size_t i, len = 0;
+    unsigned char *der = NULL;
+    int n, error = 0;
+
+    pthread_once(&raw_once, raw_groups_make);
+    for (i = 0; i < 3; i++)
+        if (raw_curves[i].type == type) {
+            g = raw_groups[i];
+            len = raw_curves[i].len;
+            break;
+        }
+    if (g == NULL)
+        return 1;
+    if ((k = calloc(1, sizeof *k)) == NULL || (k->raw_priv = OPENSSL_secure_malloc(len)) == NULL ||
+        (bn = BN_CTX_secure_new()) == NULL || (d = BN_secure_new()) == NULL || (q = EC_POINT_new(g)) == NULL) {
+        error = ch_error_set(CH_ENOMEM, "out of memory");
+        goto done;
+    }
+    atomic_init(&k->refs, 1);
+    atomic_init(&k->pkey, NULL);
+    k->type = type;
+    k->has_private = true;
+    k->raw_priv_len = len;
+    do {
+        if (BN_priv_rand_range_ex(d, EC_GROUP_get0_order(g), 0, bn) != 1) {
+            error = ch_error_ossl(CH_ECRYPTO, "BN_priv_rand_range_ex", "generating a key");
+            goto done;
+        }
+    } while (BN_is_zero(d));
+    if (EC_POINT_mul(g, q, d, NULL, NULL, bn) != 1 || BN_bn2binpad(d, k->raw_priv, (int)len) != (int)len ||
+        (k->raw_pub_len = EC_POINT_point2oct(g, q, POINT_CONVERSION_UNCOMPRESSED, k->raw_pub, sizeof k->raw_pub,
+                                             bn)) == 0) {
+        error = ch_error_ossl(CH_ECRYPTO, "EC_POINT_mul", "generating a key");
+        goto done;
+    }
+    if ((k->xpub = xpub_from_point(k->raw_pub, k->raw_pub_len, type)) == NULL ||
+        (n = i2d_X509_PUBKEY(k->xpub, &der)) <= 0) {
+        error = ch_error_ossl(CH_ECRYPTO, "i2d_X509_PUBKEY", "encoding the public key");
+        goto done;
+    }
+    k->spki = der;
+    k->spki_len = (size_t)n;
+    if (EVP_Digest(der, (size_t)n, k->spki_sha256, NULL, x509_sha256(), NULL) != 1) {
+        error = ch_error_ossl(CH_ECRYPTO, "EVP_Digest", "hashing the public key");
+        goto done;
+    }
+    *out = k;
+    k = NULL;
+done:
+    BN_clear_free(d);
+    EC_POINT_free(q);
+    BN_CTX_free(bn);
+    ch_key_free(k);
+    return error;
+}
+
+/* The EVP_PKEY of a key generated here, made on first use. */
+static pthread_mutex_t pkey_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static EVP_PKEY *key_pkey(const ch_key *key)
+{
+    ch_key *k = (ch_key *)key;
+    EVP_PKEY *pkey = atomic_load(&k->pkey);
+    const char *group = NULL;
+
+    if (pkey != NULL || k->raw_priv == NULL)
+        return pkey;
+    for (size_t i = 0; i < 3; i++)
+        if (raw_curves[i].type == k->type)
+            group = OBJ_nid2sn(raw_curves[i].nid);
+    pthread_mutex_lock(&pkey_lock);
+    if ((pkey = atomic_load(&k->pkey)) == NULL && group != NULL) {
+        BIGNUM *d = BN_secure_new();
+        OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+        OSSL_PARAM *params = NULL;
+        EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+        if (d != NULL && bld != NULL && ctx != NULL && BN_bin2bn(k->raw_priv, (int)k->raw_priv_len, d) != NULL &&
+            OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, group, 0) == 1 &&
+            OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, d) == 1 &&
+            OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, k->raw_pub, k->raw_pub_len) == 1 &&
+            (params = OSSL_PARAM_BLD_to_param(bld)) != NULL && EVP_PKEY_fromdata_init(ctx) == 1 &&
+            EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_KEYPAIR, params) == 1)
+            atomic_store(&k->pkey, pkey);
+        else
+            pkey = NULL;
+        OSSL_PARAM_free(params); /* OSSL_PARAM_BLD_to_param's copy of the scalar is cleared */
+        OSSL_PARAM_BLD_free(bld);
+        BN_clear_free(d);
+        EVP_PKEY_CTX_free(ctx);
+        ERR_clear_error();
+    }
+    pthread_mutex_unlock(&pkey_lock);
+    return pkey;
+}
+
 int ch_key_generate(ch_key **out, ch_key_type type)
 {
     EVP_PKEY *pkey = NULL;
@@ -301,6 +451,8 @@ int ch_key_generate(ch_key **out, ch_key_type type)
     *out = NULL;
     if (ch_init() < 0)
         return ch_error_last_code();
+    if (ec_generate_raw(out, type) <= 0)
+        return *out != NULL ? 0 : ch_error_last_code();
     switch (type) {
     case CH_KEY_RSA2048: pkey = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048); break;
     case CH_KEY_RSA3072: pkey = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)3072); break;
@@ -542,10 +694,10 @@ int ch_key_write_pem(ch_buf *out, const ch_key *key, const char *password)
         return ch_error_set(CH_ENOMEM, "out of memory");
     if (password != NULL && *password != '\0')
         /* PBES2: AES-256-CBC with a PBKDF2-HMAC-SHA256 key, OpenSSL 3's default PRF. */
-        ok = PEM_write_bio_PKCS8PrivateKey(bio, key->pkey, EVP_aes_256_cbc(), NULL, 0, NULL,
+        ok = PEM_write_bio_PKCS8PrivateKey(bio, key_pkey(key), EVP_aes_256_cbc(), NULL, 0, NULL,
                                            (void *)password);
     else
-        ok = PEM_write_bio_PKCS8PrivateKey(bio, key->pkey, NULL, NULL, 0, NULL, NULL);
+        ok = PEM_write_bio_PKCS8PrivateKey(bio, key_pkey(key), NULL, NULL, 0, NULL, NULL);
     if (ok != 1)
         error = ch_error_ossl(CH_ECRYPTO, "PEM_write_bio_PKCS8PrivateKey", "writing the private key");
     else
@@ -606,10 +758,14 @@ static int pkcs8_direct(ch_buf *out, const ch_key *key)
     default: return 1;
     }
     if (curve != NULL) {
-        if (EVP_PKEY_get_bn_param(key->pkey, OSSL_PKEY_PARAM_PRIV_KEY, &d) != 1 ||
-            BN_bn2binpad(d, priv, (int)flen) != (int)flen ||
-            EVP_PKEY_get_octet_string_param(key->pkey, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point + 1,
-                                            sizeof point - 1, &ptlen) != 1) {
+        if (key->raw_priv != NULL && key->raw_priv_len == flen && key->raw_pub_len <= sizeof point - 1) {
+            memcpy(priv, key->raw_priv, flen);
+            memcpy(point + 1, key->raw_pub, key->raw_pub_len);
+            ptlen = key->raw_pub_len;
+        } else if (EVP_PKEY_get_bn_param(key_pkey(key), OSSL_PKEY_PARAM_PRIV_KEY, &d) != 1 ||
+                   BN_bn2binpad(d, priv, (int)flen) != (int)flen ||
+                   EVP_PKEY_get_octet_string_param(key_pkey(key), OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point + 1,
+                                                   sizeof point - 1, &ptlen) != 1) {
             error = 1; /* let OpenSSL's encoder try */
             goto done;
         }
@@ -626,7 +782,7 @@ static int pkcs8_direct(ch_buf *out, const ch_key *key)
             goto done;
     } else {
         plen = sizeof priv;
-        if (EVP_PKEY_get_raw_private_key(key->pkey, priv, &plen) != 1 || plen != 32) {
+        if (EVP_PKEY_get_raw_private_key(key_pkey(key), priv, &plen) != 1 || plen != 32) {
             error = 1;
             goto done;
         }
@@ -665,7 +821,7 @@ int ch_key_write_der(ch_buf *out, const ch_key *key)
     if ((error = pkcs8_direct(out, key)) <= 0)
         return error;
     out->len = start;
-    if ((p8 = EVP_PKEY2PKCS8(key->pkey)) == NULL)
+    if ((p8 = EVP_PKEY2PKCS8(key_pkey(key))) == NULL)
         return ch_error_ossl(CH_ECRYPTO, "EVP_PKEY2PKCS8", "writing the private key");
     len = i2d_PKCS8_PRIV_KEY_INFO(p8, &der);
     PKCS8_PRIV_KEY_INFO_free(p8);
@@ -694,7 +850,7 @@ ch_key_type ch_key_get_type(const ch_key *key)
 
 EVP_PKEY *ch_key_pkey(const ch_key *key)
 {
-    return key->pkey;
+    return key_pkey(key);
 }
 
 const uint8_t *ch_key_spki_der(const ch_key *key, size_t *len)
@@ -716,7 +872,12 @@ const char *ch_key_algorithm(const ch_key *key)
 
 int ch_key_bits(const ch_key *key)
 {
-    return EVP_PKEY_get_bits(key->pkey);
+    switch (key->type) {
+    case CH_KEY_P256: return 256;
+    case CH_KEY_P384: return 384;
+    case CH_KEY_P521: return 521;
+    default: return EVP_PKEY_get_bits(key_pkey(key));
+    }
 }
 
 const char *ch_key_curve(const ch_key *key)
@@ -752,7 +913,8 @@ void ch_key_free(ch_key *key)
 {
     if (key == NULL || atomic_fetch_sub(&key->refs, 1) != 1)
         return;
-    EVP_PKEY_free(key->pkey); /* OpenSSL clears private key material as it frees it */
+    EVP_PKEY_free(atomic_load(&key->pkey)); /* OpenSSL clears private key material as it frees it */
+    OPENSSL_secure_clear_free(key->raw_priv, key->raw_priv_len);
     X509_PUBKEY_free(key->xpub);
     OPENSSL_free(key->spki);
     free(key);
