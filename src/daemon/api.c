@@ -37,39 +37,74 @@ static void reply_list(req *r, json_t *items)
     reply_json(r, 200, json_pack("{so so}", "items", items, "next_cursor", json_null()));
 }
 
-static json_t *cert_json(const ch_store_cert *c, bool with_pem)
+/* A certificate as the API shows it: the one definition of its shape (cert_json parses it
+ * for answers that add to it).  Written as text: issuing answers with it. */
+static bool cert_json_text(ch_buf *out, const ch_store_cert *c, bool with_pem)
 {
-    char nb[32], na[32];
-    json_t *o;
+    char nb[32], na[32], ra[32];
+    size_t start = out->len;
+    jw w;
 
     ch_time_format(nb, sizeof nb, c->not_before);
     ch_time_format(na, sizeof na, c->not_after);
-    o = json_pack("{ss ss ss ss ss ss ss ss ss ss sb}", "id", c->id, "name", c->name ? c->name : "", "subject",
-                  c->subject ? c->subject : "", "issuer", c->issuer ? c->issuer : "", "serial",
-                  c->serial ? c->serial : "", "not_before", nb, "not_after", na, "sha256", c->sha256, "status",
-                  c->status ? c->status : "", "method", c->method ? c->method : "", "is_ca", c->is_ca);
+    jw_begin(&w, out);
+    jw_str(&w, "id", c->id);
+    jw_str(&w, "name", c->name ? c->name : "");
+    jw_str(&w, "subject", c->subject ? c->subject : "");
+    jw_str(&w, "issuer", c->issuer ? c->issuer : "");
+    jw_str(&w, "serial", c->serial ? c->serial : "");
+    jw_str(&w, "not_before", nb);
+    jw_str(&w, "not_after", na);
+    jw_str(&w, "sha256", c->sha256);
+    jw_str(&w, "status", c->status ? c->status : "");
+    jw_str(&w, "method", c->method ? c->method : "");
+    jw_bool(&w, "is_ca", c->is_ca);
     if (c->profile)
-        json_object_set_new(o, "profile", json_string(c->profile));
+        jw_str(&w, "profile", c->profile);
     if (c->ca_id)
-        json_object_set_new(o, "ca_id", json_string(c->ca_id));
-    json_object_set_new(o, "has_private_key", json_boolean(c->key_id != NULL));
-    json_object_set_new(o, "auto_renew", json_boolean(c->auto_renew));
+        jw_str(&w, "ca_id", c->ca_id);
+    jw_bool(&w, "has_private_key", c->key_id != NULL);
+    jw_bool(&w, "auto_renew", c->auto_renew);
     if (c->renew_at) {
-        char ra[32];
         ch_time_format(ra, sizeof ra, c->renew_at);
-        json_object_set_new(o, "renew_at", json_string(ra));
+        jw_str(&w, "renew_at", ra);
     }
-    json_object_set_new(o, "renews", c->renews ? json_string(c->renews) : json_null());
-    json_object_set_new(o, "renewed_by", c->renewed_by ? json_string(c->renewed_by) : json_null());
+    jw_str(&w, "renews", c->renews);
+    jw_str(&w, "renewed_by", c->renewed_by);
     if (c->renew_error)
-        json_object_set_new(o, "renew_error", json_string(c->renew_error));
+        jw_str(&w, "renew_error", c->renew_error);
     if (with_pem && c->der) {
         ch_buf pem = CH_BUF_INIT;
         if (ch_svc_cert_pem(&pem, c) == 0)
-            json_object_set_new(o, "pem", json_string((const char *)pem.data));
+            jw_str(&w, "pem", (const char *)pem.data);
         ch_buf_dispose(&pem);
     }
-    return o;
+    jw_end(&w);
+    if (w.oom)
+        out->len = start;
+    return !w.oom;
+}
+
+static json_t *cert_json(const ch_store_cert *c, bool with_pem)
+{
+    ch_buf text = CH_BUF_INIT;
+    json_t *o;
+
+    o = cert_json_text(&text, c, with_pem) ? json_loadb((const char *)text.data, text.len, 0, NULL) : NULL;
+    ch_buf_dispose(&text);
+    return o != NULL ? o : json_object();
+}
+
+/* Answers with one certificate (a 201 for one just made). */
+static void reply_cert(req *r, int status, const ch_store_cert *c)
+{
+    ch_buf text = CH_BUF_INIT;
+
+    if (!cert_json_text(&text, c, true))
+        reply_error_msg(r, CH_ENOMEM, NULL, "out of memory");
+    else
+        reply_json_text(r, status, &text);
+    ch_buf_dispose(&text);
 }
 
 static json_t *ca_json(const ch_store_ca *ca)
@@ -107,7 +142,6 @@ static void certificates_list(req *r)
     char *next = NULL;
     const char *limit_s = query(r, "limit"), *exp = query(r, "expiring_before");
     long limit = limit_s ? strtol(limit_s, NULL, 10) : 50;
-    json_t *items, *body;
     int error;
 
     f.search = query(r, "search");
@@ -127,14 +161,27 @@ static void certificates_list(req *r)
         return reply_error_msg(r, CH_EINVAL, "limit", "limit must be between 1 and 1000");
     if ((error = ch_svc_cert_list(r->svc, &r->who.actor, &f, (size_t)limit, query(r, "cursor"), &rows, &n, &next)) < 0)
         return reply_error(r, error);
-    items = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(items, cert_json(&rows[i], false));
-    body = json_pack("{so}", "items", items);
-    json_object_set_new(body, "next_cursor", next ? json_string(next) : json_null());
-    free(next);
-    ch_store_cert_list_free(rows, n);
-    reply_json(r, 200, body);
+    /* {"items":[...],"next_cursor":...} written as text, like each certificate in it */
+    {
+        ch_buf items = CH_BUF_INIT, text = CH_BUF_INIT;
+        jw w;
+        bool ok = ch_buf_puts(&items, "[") == 0;
+        for (size_t i = 0; i < n && ok; i++)
+            ok = (i == 0 || ch_buf_puts(&items, ",") == 0) && cert_json_text(&items, &rows[i], false);
+        ok = ok && ch_buf_puts(&items, "]") == 0;
+        jw_begin(&w, &text);
+        jw_raw(&w, "items", ok ? (const char *)items.data : "[]");
+        jw_str(&w, "next_cursor", next);
+        jw_end(&w);
+        free(next);
+        ch_store_cert_list_free(rows, n);
+        if (!ok || w.oom)
+            reply_error_msg(r, CH_ENOMEM, NULL, "out of memory");
+        else
+            reply_json_text(r, 200, &text);
+        ch_buf_dispose(&items);
+        ch_buf_dispose(&text);
+    }
 }
 
 static int get_subject(req *r, json_t *body, ch_svc_subject *out);
@@ -237,7 +284,7 @@ static void certificates_issue(req *r)
         reply_error(r, error);
         goto done;
     }
-    reply_json(r, 201, cert_json(&out, true));
+    reply_cert(r, 201, &out);
     ch_store_cert_dispose(&out);
 done:
     json_decref(body);
@@ -579,7 +626,7 @@ static void certificate_import(req *r)
         }
         goto done;
     }
-    reply_json(r, 201, cert_json(&out, true));
+    reply_cert(r, 201, &out);
     ch_store_cert_dispose(&out);
 done:
     upload_dispose(&u);
@@ -752,7 +799,7 @@ static void csr_attach(req *r, const char *id)
         reply_error(r, error);
         goto done;
     }
-    reply_json(r, 201, cert_json(&out, true));
+    reply_cert(r, 201, &out);
     ch_store_cert_dispose(&out);
 done:
     json_decref(body);
@@ -1806,7 +1853,7 @@ static void certificate_renew(req *r, const char *id)
                                    &out)) < 0)
         reply_error(r, error);
     else {
-        reply_json(r, 201, cert_json(&out, true));
+        reply_cert(r, 201, &out);
         ch_store_cert_dispose(&out);
     }
     json_decref(body);

@@ -56,6 +56,18 @@ ok "no private key in responses"
 api GET "/api/v1/certificates?search=web.example&limit=5"
 check_contains "search finds it" "$(cat "$T/body")" "\"id\":\"$id\""
 
+# Answers are written as JSON text by certhubd itself: quotes, backslashes, control
+# characters and non-ASCII text in a name and subject come back exactly as given.
+odd='q\"uote \\back\ttab\nline \u0001 Zürich ✓ 日本'
+api POST /api/v1/certificates "{\"name\":\"$odd\",\"profile\":\"tls-server\",\"subject\":{\"common_name\":\"Zürich \\\"odd\\\" ✓\"},\"key_type\":\"p256\",\"days\":30,\"ca_id\":\"$issuer\"}"
+check_eq "odd name: 201" 201 "$status"
+odd_id=$(body .id)
+check_eq "the name back as given" "$(jq -r -n "\"$odd\"")" "$(body .name)"
+check_contains "the subject back as given (RFC 4514 escapes)" "$(body .subject)" 'CN=Zürich \"odd\" ✓'
+api GET "/api/v1/certificates?limit=1000"
+check_eq "the list is valid JSON with that name in it" "$(jq -r -n "\"$odd\"")" \
+    "$(body ".items[] | select(.id == \"$odd_id\") | .name")"
+
 # Bad requests change nothing.
 api GET "/api/v1/certificates?limit=1000"
 before=$(grep -o '"id":"crt_' "$T/body" | wc -l)
