@@ -256,23 +256,33 @@ static void print_secrets(const ch_svc_bootstrap *b, const char *data_dir)
     fflush(stdout);
 }
 
-/* The first start's set-up (run in a child process): store, master key, CAs, server
- * certificate, admin token and user.  Returns the exit status. */
+/* Opens the service and runs the set-up (everything on a first start; on later ones it
+ * finds what is there and renews the server certificate if due), printing what only a first
+ * start has.  On failure says why and returns -1. */
+static int open_and_set_up(ch_svc **svc, ch_svc_bootstrap *b, const ch_svc_opts *so, const char *data_dir,
+                           const char *host)
+{
+    if (ch_svc_open(svc, so) < 0) {
+        fprintf(stderr, "certhubd: %s\n", ch_error_last());
+        return -1;
+    }
+    if (ch_svc_bootstrap_run(*svc, data_dir, host, b) < 0) {
+        fprintf(stderr, "certhubd: set-up failed: %s\n", ch_error_last());
+        ch_svc_close(*svc);
+        return -1;
+    }
+    print_secrets(b, data_dir);
+    return 0;
+}
+
+/* The first start's set-up, run in a child process.  Returns the exit status. */
 static int first_start(const ch_svc_opts *so, const char *data_dir, const char *host)
 {
     ch_svc *svc;
     ch_svc_bootstrap b;
 
-    if (ch_svc_open(&svc, so) < 0) {
-        fprintf(stderr, "certhubd: %s\n", ch_error_last());
+    if (open_and_set_up(&svc, &b, so, data_dir, host) < 0)
         return 1;
-    }
-    if (ch_svc_bootstrap_run(svc, data_dir, host, &b) < 0) {
-        fprintf(stderr, "certhubd: first-start set-up failed: %s\n", ch_error_last());
-        ch_svc_close(svc);
-        return 1;
-    }
-    print_secrets(&b, data_dir);
     ch_svc_bootstrap_dispose(&b);
     ch_svc_close(svc);
     return 0;
@@ -353,16 +363,8 @@ int main(int argc, char **argv)
                 return 1; /* the child said why */
         }
     }
-    if (ch_svc_open(&svc, &so) < 0) {
-        fprintf(stderr, "certhubd: %s\n", ch_error_last());
+    if (open_and_set_up(&svc, &b, &so, data_dir, host) < 0)
         return 1;
-    }
-    if (ch_svc_bootstrap_run(svc, data_dir, host, &b) < 0) {
-        fprintf(stderr, "certhubd: start-up failed: %s\n", ch_error_last());
-        ch_svc_close(svc);
-        return 1;
-    }
-    print_secrets(&b, data_dir);
     if ((tls = tls_context(&b)) == NULL) {
         fprintf(stderr, "certhubd: cannot set up TLS with the server certificate\n");
         ch_svc_bootstrap_dispose(&b);

@@ -39,10 +39,20 @@ CONF
 }
 # The TLS server the agent feeds: openssl s_server, restarted by the reload command.
 sport=$((20000 + RANDOM % 40000))
+# The old server must have let go of the port before the new one listens on it: under load
+# it may take longer to exit than a fixed pause.
 cat > restart-server <<SH
 #!/bin/sh
-[ -f $T/server.pid ] && kill \$(cat $T/server.pid) 2>/dev/null
-sleep 0.2
+if [ -f $T/server.pid ]; then
+    old=\$(cat $T/server.pid)
+    kill \$old 2>/dev/null
+    # gone, or a zombie (it no longer holds the port)
+    for i in \$(seq 1 100); do
+        state=\$(sed 's/.*) //' /proc/\$old/stat 2>/dev/null | cut -c1)
+        [ -z "\$state" ] || [ "\$state" = Z ] && break
+        sleep 0.05
+    done
+fi
 openssl s_server -accept 127.0.0.1:$sport -cert $T/out/web.pem -cert_chain $T/out/web.pem -key $T/out/web.key -www -quiet >/dev/null 2>&1 &
 echo \$! > $T/server.pid
 SH

@@ -198,24 +198,17 @@ static X509_PUBKEY *xpub_from_point(const unsigned char *point, size_t plen, ch_
 static X509_PUBKEY *xpub_from_raw(EVP_PKEY *pkey, ch_key_type type)
 {
     unsigned char point[160];
-    size_t plen = 0;
-    int curve;
+    size_t plen = sizeof point;
 
-    switch (type) {
-    case CH_KEY_P256: curve = NID_X9_62_prime256v1; break;
-    case CH_KEY_P384: curve = NID_secp384r1; break;
-    case CH_KEY_P521: curve = NID_secp521r1; break;
-    case CH_KEY_ED25519: curve = NID_undef; break;
-    default: return NULL;
-    }
-    if (curve != NID_undef) {
+    if (type == CH_KEY_ED25519) {
+        if (EVP_PKEY_get_raw_public_key(pkey, point, &plen) != 1)
+            return NULL;
+    } else if (type == CH_KEY_P256 || type == CH_KEY_P384 || type == CH_KEY_P521) {
         if (EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point, sizeof point,
                                             &plen) != 1)
             return NULL;
     } else {
-        plen = sizeof point;
-        if (EVP_PKEY_get_raw_public_key(pkey, point, &plen) != 1)
-            return NULL;
+        return NULL;
     }
     return xpub_from_point(point, plen, type);
 }
