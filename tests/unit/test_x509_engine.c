@@ -96,6 +96,70 @@ static void test_keys(void **state)
     assert_non_null(strstr(ch_error_last(), "accepted:"));
 }
 
+/* Public keys: EC keys with an uncompressed point are read as bytes (their point checked to
+ * be on the curve), others by OpenSSL; either way the key verifies what its private half
+ * signed, and a point off the curve is refused. */
+static void test_public_keys(void **state)
+{
+    static const ch_key_type types[] = {CH_KEY_P256, CH_KEY_P384, CH_KEY_P521, CH_KEY_ED25519, CH_KEY_RSA2048};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        ch_key *k = gen(types[i]), *pub = NULL, *bad = NULL;
+        ch_buf pem = CH_BUF_INIT;
+        size_t spki_len;
+        const uint8_t *spki = ch_key_spki_der(k, &spki_len);
+        uint8_t sig[1024], msg[] = "to be signed", *der = malloc(spki_len);
+        size_t sig_len = sizeof sig;
+        EVP_MD_CTX *m = EVP_MD_CTX_new();
+        const EVP_MD *md = types[i] == CH_KEY_ED25519 ? NULL : EVP_sha256();
+
+        assert_int_equal(ch_key_write_public_pem(&pem, k), 0);
+        assert_int_equal(ch_key_parse_public(&pub, pem.data, pem.len), 0);
+        assert_false(ch_key_has_private(pub));
+        assert_int_equal(ch_key_get_type(pub), types[i]);
+        assert_true(ch_key_public_equal(k, pub));
+        assert_int_equal(ch_key_bits(pub), ch_key_bits(k));
+        assert_int_equal(EVP_DigestSignInit(m, NULL, md, NULL, ch_key_pkey(k)), 1);
+        assert_int_equal(EVP_DigestSign(m, sig, &sig_len, msg, sizeof msg), 1);
+        EVP_MD_CTX_free(m);
+        m = EVP_MD_CTX_new();
+        assert_int_equal(EVP_DigestVerifyInit(m, NULL, md, NULL, ch_key_pkey(pub)), 1);
+        assert_int_equal(EVP_DigestVerify(m, sig, sig_len, msg, sizeof msg), 1);
+        EVP_MD_CTX_free(m);
+        ch_key_free(pub);
+        /* the same as DER */
+        assert_int_equal(ch_key_parse_public(&pub, spki, spki_len), 0);
+        assert_true(ch_key_public_equal(k, pub));
+        ch_key_free(pub);
+        if (types[i] <= CH_KEY_P521 && types[i] >= CH_KEY_P256) {
+            memcpy(der, spki, spki_len);
+            der[spki_len - 1] ^= 0x01; /* y no longer fits x */
+            assert_int_equal(ch_key_parse_public(&bad, der, spki_len), CH_EPARSE);
+        }
+        free(der);
+        ch_buf_dispose(&pem);
+        ch_key_free(k);
+    }
+    {
+        /* a compressed point takes OpenSSL's path and gives the same key */
+        EVP_PKEY *p = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+        unsigned char *d = NULL;
+        int n;
+        ch_key *pub = NULL, *full = NULL;
+        assert_int_equal(EVP_PKEY_set_utf8_string_param(p, "point-format", "compressed"), 1);
+        n = i2d_PUBKEY(p, &d);
+        assert_true(n > 0 && n < 70);
+        assert_int_equal(ch_key_parse_public(&pub, d, (size_t)n), 0);
+        assert_int_equal(ch_key_from_pkey(&full, p), 0);
+        assert_int_equal(ch_key_get_type(pub), CH_KEY_P256);
+        OPENSSL_free(d);
+        ch_key_free(pub);
+        ch_key_free(full);
+        EVP_PKEY_free(p);
+    }
+}
+
 static void test_weak_keys_refused(void **state)
 {
     const char *dir = tu_tmpdir("x509weak");
@@ -522,6 +586,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keys),          cmocka_unit_test(test_weak_keys_refused),
+        cmocka_unit_test(test_public_keys),
         cmocka_unit_test(test_names_and_sans), cmocka_unit_test(test_issue_rules),
         cmocka_unit_test(test_csr_rules),     cmocka_unit_test(test_cert_parse_negative),
         cmocka_unit_test(test_nul_in_common_name), cmocka_unit_test(test_chains),

@@ -355,12 +355,13 @@ static int ec_generate_raw(ch_key **out, ch_key_type type)
         }
     if (g == NULL)
         return 1;
-    if ((k = calloc(1, sizeof *k)) == NULL || (k->raw_priv = OPENSSL_secure_malloc(len)) == NULL ||
-        (bn = BN_CTX_secure_new()) == NULL || (d = BN_secure_new()) == NULL || (q = EC_POINT_new(g)) == NULL) {
+    if ((k = calloc(1, sizeof *k)) != NULL)
+        atomic_init(&k->refs, 1); /* first, so that ch_key_free frees it on any failure */
+    if (k == NULL || (k->raw_priv = OPENSSL_secure_malloc(len)) == NULL || (bn = BN_CTX_secure_new()) == NULL ||
+        (d = BN_secure_new()) == NULL || (q = EC_POINT_new(g)) == NULL) {
         error = ch_error_set(CH_ENOMEM, "out of memory");
         goto done;
     }
-    atomic_init(&k->refs, 1);
     atomic_init(&k->pkey, NULL);
     k->type = type;
     k->has_private = true;
@@ -407,7 +408,7 @@ static EVP_PKEY *key_pkey(const ch_key *key)
     EVP_PKEY *pkey = atomic_load(&k->pkey);
     const char *group = NULL;
 
-    if (pkey != NULL || k->raw_priv == NULL)
+    if (pkey != NULL || k->raw_pub_len == 0)
         return pkey;
     for (size_t i = 0; i < 3; i++)
         if (raw_curves[i].type == k->type)
@@ -418,12 +419,15 @@ static EVP_PKEY *key_pkey(const ch_key *key)
         OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
         OSSL_PARAM *params = NULL;
         EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-        if (d != NULL && bld != NULL && ctx != NULL && BN_bin2bn(k->raw_priv, (int)k->raw_priv_len, d) != NULL &&
+        /* a public key read here has only its point */
+        bool priv = k->raw_priv != NULL;
+        if (d != NULL && bld != NULL && ctx != NULL &&
+            (!priv || BN_bin2bn(k->raw_priv, (int)k->raw_priv_len, d) != NULL) &&
             OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, group, 0) == 1 &&
-            OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, d) == 1 &&
+            (!priv || OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, d) == 1) &&
             OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, k->raw_pub, k->raw_pub_len) == 1 &&
             (params = OSSL_PARAM_BLD_to_param(bld)) != NULL && EVP_PKEY_fromdata_init(ctx) == 1 &&
-            EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_KEYPAIR, params) == 1)
+            EVP_PKEY_fromdata(ctx, &pkey, priv ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, params) == 1)
             atomic_store(&k->pkey, pkey);
         else
             pkey = NULL;
@@ -607,6 +611,74 @@ int ch_key_parse(ch_key **out, const uint8_t *data, size_t len, const char *pass
 /* One DER SubjectPublicKeyInfo that fills the input exactly.  d2i_PUBKEY takes OpenSSL's
  * per-type path; an OSSL_DECODER context would cost far more than the rest of an issuance
  * (it enumerates every decoder of every provider). */
+/* An EC public key on P-256, P-384 or P-521 with an uncompressed point, in the one DER
+ * encoding a SubjectPublicKeyInfo has (RFC 5480), read as bytes: the point is checked to be
+ * on its curve and kept raw, like a key generated here.  OpenSSL 3.0 builds an EVP_PKEY for
+ * d2i_PUBKEY under a global lock, which cost more than issuing the certificate.  Returns 1
+ * for any other input (d2i_PUBKEY reads it). */
+static int ec_public_raw(ch_key **out, const uint8_t *der, size_t len)
+{
+    static const struct {
+        ch_key_type type;
+        uint8_t prefix[27];
+        size_t prefix_len, point_len;
+    } forms[] = {
+        {CH_KEY_P256, {0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08,
+                       0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00}, 26, 65},
+        {CH_KEY_P384, {0x30, 0x76, 0x30, 0x10, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x05,
+                       0x2b, 0x81, 0x04, 0x00, 0x22, 0x03, 0x62, 0x00}, 23, 97},
+        {CH_KEY_P521, {0x30, 0x81, 0x9b, 0x30, 0x10, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06,
+                       0x05, 0x2b, 0x81, 0x04, 0x00, 0x23, 0x03, 0x81, 0x86, 0x00}, 25, 133},
+    };
+    const EC_GROUP *g = NULL;
+    EC_POINT *q = NULL;
+    ch_key *k = NULL;
+    size_t i;
+    int error = 0;
+
+    for (i = 0; i < sizeof forms / sizeof forms[0]; i++)
+        if (len == forms[i].prefix_len + forms[i].point_len && memcmp(der, forms[i].prefix, forms[i].prefix_len) == 0 &&
+            der[forms[i].prefix_len] == 0x04)
+            break;
+    if (i == sizeof forms / sizeof forms[0])
+        return 1;
+    pthread_once(&raw_once, raw_groups_make);
+    for (size_t c = 0; c < 3; c++)
+        if (raw_curves[c].type == forms[i].type)
+            g = raw_groups[c];
+    if (g == NULL)
+        return 1;
+    if ((k = calloc(1, sizeof *k)) != NULL)
+        atomic_init(&k->refs, 1); /* first, so that ch_key_free frees it on any failure */
+    if (k == NULL || (q = EC_POINT_new(g)) == NULL || (k->spki = OPENSSL_malloc(len)) == NULL) {
+        error = ch_error_set(CH_ENOMEM, "out of memory");
+        goto done;
+    }
+    /* EC_POINT_oct2point refuses a point that is not on the curve. */
+    if (EC_POINT_oct2point(g, q, der + forms[i].prefix_len, forms[i].point_len, NULL) != 1) {
+        ERR_clear_error();
+        error = ch_error_set(CH_EPARSE, "the public key's point is not on its curve");
+        goto done;
+    }
+    atomic_init(&k->pkey, NULL);
+    k->type = forms[i].type;
+    memcpy(k->raw_pub, der + forms[i].prefix_len, forms[i].point_len);
+    k->raw_pub_len = forms[i].point_len;
+    memcpy(k->spki, der, len);
+    k->spki_len = len;
+    if ((k->xpub = xpub_from_point(k->raw_pub, k->raw_pub_len, k->type)) == NULL ||
+        EVP_Digest(der, len, k->spki_sha256, NULL, x509_sha256(), NULL) != 1) {
+        error = ch_error_ossl(CH_ECRYPTO, "EVP_Digest", "reading the public key");
+        goto done;
+    }
+    *out = k;
+    k = NULL;
+done:
+    EC_POINT_free(q);
+    ch_key_free(k);
+    return error;
+}
+
 static int pubkey_from_der(EVP_PKEY **out, const uint8_t *der, size_t len)
 {
     const unsigned char *p = der;
@@ -642,6 +714,8 @@ int ch_key_parse_public(ch_key **out, const uint8_t *data, size_t len)
         return ch_error_set(CH_ETOOBIG, "public key file is larger than the limit of %u bytes",
                             CH_MAX_UPLOAD_BYTES);
     if (!x509_looks_pem(data, len)) {
+        if ((found = ec_public_raw(out, data, len)) <= 0)
+            return found;
         found = pubkey_from_der(&pkey, data, len);
     } else if ((bio = BIO_new_mem_buf(data, (int)len)) != NULL) {
         /* The first "PUBLIC KEY" block; an encrypted private key is never tried, so no
@@ -649,8 +723,18 @@ int ch_key_parse_public(ch_key **out, const uint8_t *data, size_t len)
         for (int blocks = 0; found < 0 && blocks < (int)CH_MAX_PEM_OBJECTS &&
                              PEM_read_bio(bio, &name, &header, &der, &dlen) == 1;
              blocks++) {
-            if (strcmp(name, "PUBLIC KEY") == 0)
+            if (strcmp(name, "PUBLIC KEY") == 0) {
+                int raw = ec_public_raw(out, der, (size_t)dlen);
+                if (raw <= 0) { /* read as bytes (0), or refused */
+                    OPENSSL_free(name);
+                    OPENSSL_free(header);
+                    OPENSSL_free(der);
+                    BIO_free(bio);
+                    ERR_clear_error();
+                    return raw;
+                }
                 found = pubkey_from_der(&pkey, der, (size_t)dlen);
+            }
             OPENSSL_free(name);
             OPENSSL_free(header);
             OPENSSL_free(der);
