@@ -613,6 +613,7 @@ struct wal_file {
     size_t len, cap;
     sqlite3_int64 at;         /* file offset of buf[0] */
     bool committing;          /* a commit frame's header was gathered: write through */
+    bool passthrough;         /* an unexpected write was seen: no more gathering */
 };
 
 static sqlite3_vfs *base_vfs;
@@ -635,6 +636,16 @@ static int wal_write(sqlite3_file *file, const void *data, int n, sqlite3_int64 
     const uint8_t *d = data;
     int rc;
 
+    /* Only the shapes SQLite writes a log in are gathered: its 32-byte header, 24-byte frame
+     * headers and whole pages (a power of two).  Anything else (a frame written in one piece
+     * by another SQLite, a write split at a sync point) turns gathering off for this file. */
+    if (!f->passthrough && n != 24 && n != 32 && !(n >= 512 && (n & (n - 1)) == 0)) {
+        if ((rc = wal_flush(f)) != SQLITE_OK)
+            return rc;
+        f->passthrough = true;
+    }
+    if (f->passthrough)
+        return f->real->pMethods->xWrite(f->real, data, n, off);
     if (f->len > 0 && (off != f->at + (sqlite3_int64)f->len || f->len + (size_t)n > WAL_GATHER_MAX) &&
         (rc = wal_flush(f)) != SQLITE_OK)
         return rc;

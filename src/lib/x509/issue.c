@@ -792,9 +792,12 @@ int ch_cert_issue(ch_cert **out, const ch_issue_opts *o)
     if (issuer == NULL) {
         memcpy(aki, ski, sizeof ski);
         aki_len = sizeof ski;
-    } else if (X509_get0_subject_key_id(issuer) != NULL) {
+    } else if (X509_get0_subject_key_id(issuer) != NULL &&
+               (size_t)ASN1_STRING_length(X509_get0_subject_key_id(issuer)) <= sizeof aki) {
+        /* RFC 5280 4.2.1.1: the issuer's own key identifier (an imported CA's may be of any
+         * length; one longer than any seen in practice takes the computed one below) */
         const ASN1_OCTET_STRING *id = X509_get0_subject_key_id(issuer);
-        aki_len = (size_t)ASN1_STRING_length(id) < sizeof aki ? (size_t)ASN1_STRING_length(id) : sizeof aki;
+        aki_len = (size_t)ASN1_STRING_length(id);
         memcpy(aki, ASN1_STRING_get0_data(id), aki_len);
     } else if ((error = key_id(aki, X509_get_X509_PUBKEY(issuer))) < 0) {
         goto done;
