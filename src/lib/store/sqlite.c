@@ -298,6 +298,8 @@ struct ch_store {
     _Atomic bool ck_stop;     /* read by the indexer between batches without the lock */
     unsigned ck_pending;      /* WAL size in pages at the last commit (0: checkpointed since) */
     unsigned ck_signaled;     /* WAL size when the checkpointer was last woken */
+    unsigned long ck_commits; /* commits so far: the checkpointer has work when it moves */
+    bool ck_behind;           /* the search index was behind at open */
     struct conn *conns; /* every open connection, to close them all at the end */
     int version;
 };
@@ -355,6 +357,7 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
         pthread_cond_signal(&s->ck_cond);
     s->ck_signaled = (unsigned)pages;
     s->ck_pending = (unsigned)pages;
+    s->ck_commits++;
     pthread_mutex_unlock(&s->ck_lock);
     return SQLITE_OK;
 }
@@ -422,11 +425,10 @@ static void index_pending(struct ch_store *s, sqlite3 *own)
     }
 }
 
-static void *checkpoint_main(void *arg)
+/* The checkpointer's connection, opened at its first round with work. */
+static sqlite3 *checkpoint_db(struct ch_store *s)
 {
-    struct ch_store *s = arg;
     sqlite3 *db = NULL;
-    struct timespec until;
 
     if (sqlite3_open_v2(s->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, store_vfs) != SQLITE_OK) {
         sqlite3_close_v2(db);
@@ -444,6 +446,19 @@ static void *checkpoint_main(void *arg)
      * copy); bench_https showed no difference in the issuing rate. */
     (void)sqlite3_exec(db, s->durability == CH_DURABLE_POWER ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
                        NULL, NULL, NULL);
+    return db;
+}
+
+/* Once a second, or sooner when the log grows: adds new certificates to the search index and
+ * checkpoints the log.  Rounds run only once something was committed (or the index was
+ * behind at open): an idle certhubd never opens this connection, nor runs its code. */
+static void *checkpoint_main(void *arg)
+{
+    struct ch_store *s = arg;
+    sqlite3 *db = NULL;
+    struct timespec until;
+    unsigned long seen = 0;
+
     pthread_mutex_lock(&s->ck_lock);
     while (!s->ck_stop) {
         clock_gettime(CLOCK_REALTIME, &until);
@@ -451,7 +466,16 @@ static void *checkpoint_main(void *arg)
         pthread_cond_timedwait(&s->ck_cond, &s->ck_lock, &until);
         if (s->ck_stop)
             break;
+        if (s->ck_commits == seen && s->ck_pending == 0 && !s->ck_behind)
+            continue;
+        seen = s->ck_commits;
+        s->ck_behind = false;
         pthread_mutex_unlock(&s->ck_lock);
+        if (db == NULL && (db = checkpoint_db(s)) == NULL) {
+            pthread_mutex_lock(&s->ck_lock);
+            s->ck_behind = true; /* tried again next round */
+            continue;
+        }
         index_pending(s, db);
         pthread_mutex_lock(&s->ck_lock);
         if (s->ck_pending == 0)
@@ -785,6 +809,23 @@ static void sqlite_configure(void)
         store_vfs = "certhub";
 }
 
+/* Whether certificates were stored that the search index has not reached (read on the
+ * opening thread's connection). */
+static bool index_behind(struct ch_store *s)
+{
+    struct conn *c = conn_get(s);
+    sqlite3_stmt *st = NULL;
+    bool behind = true; /* when in doubt, let the checkpointer look */
+
+    if (c != NULL && sqlite3_prepare_v2(c->db, "SELECT (SELECT indexed_upto FROM search_state) < "
+                                               "(SELECT coalesce(max(rowid), 0) FROM certificates)",
+                                        -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        behind = sqlite3_column_int(st, 0) != 0;
+    sqlite3_finalize(st);
+    return behind;
+}
+
 int ch_store_open(ch_store **out, const ch_store_opts *opts)
 {
     struct ch_store *s;
@@ -819,6 +860,7 @@ int ch_store_open(ch_store **out, const ch_store_opts *opts)
         ch_store_close(s);
         return error;
     }
+    s->ck_behind = index_behind(s);
     /* Every connection leaves checkpoints to the checkpointer: those opened from now on, and
      * the one that migrated (its thread may go on to serve requests, which would otherwise pay
      * for SQLite's automatic checkpoints). */
