@@ -21,50 +21,14 @@
 
 /* ---------------------------------------------------------------- DER */
 
-/* The certificate is written as DER directly: each value's contents go into a ch_buf and a
- * constructed value is wrapped in its tag and length once its contents are in place.  Going
- * through OpenSSL's X509 object (setters, extension objects, ASN1_item_sign, i2d) cost more
- * than the signature itself. */
-
-static size_t der_len_size(size_t n)
-{
-    return n < 0x80 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 4;
-}
-
-/* Makes the bytes from start to the end of b the contents of one value with tag. */
-static int der_wrap(ch_buf *b, size_t start, uint8_t tag)
-{
-    size_t n = b->len - start, h = 1 + der_len_size(n);
-    uint8_t *p;
-
-    if (n >= 0x1000000 || ch_buf_grow(b, h) < 0)
-        return ch_error_set(CH_ENOMEM, "out of memory");
-    memmove(b->data + start + h, b->data + start, n);
-    p = b->data + start;
-    *p++ = tag;
-    if (n >= 0x80) {
-        *p++ = (uint8_t)(0x80 | (h - 2));
-        for (size_t i = h - 2; i > 0; i--)
-            *p++ = (uint8_t)(n >> (8 * (i - 1)));
-    } else {
-        *p = (uint8_t)n;
-    }
-    b->len += h;
-    b->data[b->len] = '\0';
-    return 0;
-}
+/* The certificate is written as DER directly (x509_der_tlv, x509_der_wrap): each value's
+ * contents go into a ch_buf and a constructed value is wrapped in its tag and length once its
+ * contents are in place.  Going through OpenSSL's X509 object (setters, extension objects,
+ * ASN1_item_sign, i2d) cost more than the signature itself. */
 
 static int der_put(ch_buf *b, const void *v, size_t n)
 {
     return ch_buf_put(b, v, n) < 0 ? ch_error_set(CH_ENOMEM, "out of memory") : 0;
-}
-
-static int der_prim(ch_buf *b, uint8_t tag, const void *v, size_t n)
-{
-    size_t at = b->len;
-    int error = der_put(b, v, n);
-
-    return error < 0 ? error : der_wrap(b, at, tag);
 }
 
 #define DER_SEQUENCE 0x30
@@ -97,13 +61,13 @@ static int der_time(ch_buf *b, int64_t t)
     if (tm.tm_year >= 50 && tm.tm_year < 150) {
         n = snprintf(s, sizeof s, "%02d%02d%02d%02d%02d%02dZ", tm.tm_year % 100, tm.tm_mon + 1, tm.tm_mday,
                      tm.tm_hour, tm.tm_min, tm.tm_sec);
-        return der_prim(b, 0x17, s, (size_t)n);
+        return x509_der_tlv(b, 0x17, s, (size_t)n);
     }
     if (tm.tm_year + 1900 > 9999 || tm.tm_year + 1900 < 0)
         return ch_error_set(CH_EINVAL, "a validity date is beyond the year 9999");
     n = snprintf(s, sizeof s, "%04d%02d%02d%02d%02d%02dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
                  tm.tm_hour, tm.tm_min, tm.tm_sec);
-    return der_prim(b, 0x18, s, (size_t)n);
+    return x509_der_tlv(b, 0x18, s, (size_t)n);
 }
 
 /* Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING };
@@ -116,7 +80,7 @@ static int der_ext_end(ch_buf *b, size_t ext_start, size_t value_start, const ui
     size_t h = 0;
     int error;
 
-    if ((error = der_wrap(b, value_start, DER_OCTETS)) < 0)
+    if ((error = x509_der_wrap(b, value_start, DER_OCTETS)) < 0)
         return error;
     head[h++] = 0x06;
     head[h++] = (uint8_t)oid_len;
@@ -131,7 +95,7 @@ static int der_ext_end(ch_buf *b, size_t ext_start, size_t value_start, const ui
     memmove(b->data + value_start + h, b->data + value_start, b->len - value_start);
     memcpy(b->data + value_start, head, h);
     b->len += h;
-    return der_wrap(b, ext_start, DER_SEQUENCE);
+    return x509_der_wrap(b, ext_start, DER_SEQUENCE);
 }
 
 #define OID(...) (const uint8_t[]){__VA_ARGS__}, sizeof((const uint8_t[]){__VA_ARGS__})
@@ -148,7 +112,7 @@ static int der_uint(ch_buf *b, unsigned long v)
     } while (v != 0);
     if (t[sizeof t - n] & 0x80)
         t[sizeof t - 1 - n++] = 0;
-    return der_prim(b, 0x02, t + sizeof t - n, n);
+    return x509_der_tlv(b, 0x02, t + sizeof t - n, n);
 }
 
 /* RFC 5280 4.2.1.9, always critical (RFC 5280 asks it of CAs). */
@@ -161,7 +125,7 @@ static int ext_basic_constraints(ch_buf *b, bool ca, int path_len)
     if (ca && ((error = der_put(b, ca_true, sizeof ca_true)) < 0 ||
                (path_len >= 0 && (error = der_uint(b, (unsigned long)path_len)) < 0)))
         return error;
-    if ((error = der_wrap(b, at, DER_SEQUENCE)) < 0)
+    if ((error = x509_der_wrap(b, at, DER_SEQUENCE)) < 0)
         return error;
     return der_ext_end(b, at, at, OID(0x55, 0x1d, 0x13), true);
 }
@@ -182,7 +146,7 @@ static int ext_key_usage(ch_buf *b, unsigned ku)
         n = (size_t)last / 8 + 1;
         bits[0] = (uint8_t)(7 - last % 8); /* unused bits after the last one set */
     }
-    if (der_prim(b, DER_BITS, bits, n + 1) < 0)
+    if (x509_der_tlv(b, DER_BITS, bits, n + 1) < 0)
         return CH_ENOMEM;
     return der_ext_end(b, at, at, OID(0x55, 0x1d, 0x0f), true);
 }
@@ -206,7 +170,7 @@ static int ext_ext_key_usage(ch_buf *b, unsigned eku)
             if ((error = der_put(b, oid, sizeof oid)) < 0)
                 return error;
         }
-    if ((error = der_wrap(b, at, DER_SEQUENCE)) < 0)
+    if ((error = x509_der_wrap(b, at, DER_SEQUENCE)) < 0)
         return error;
     return der_ext_end(b, at, at, OID(0x55, 0x1d, 0x25), false);
 }
@@ -218,12 +182,12 @@ static int der_general_name(ch_buf *b, ch_san_type type, const char *value)
     if (type == CH_SAN_IP) {
         uint8_t ip[16];
         if (inet_pton(AF_INET, value, ip) == 1)
-            return der_prim(b, 0x87, ip, 4);
+            return x509_der_tlv(b, 0x87, ip, 4);
         if (inet_pton(AF_INET6, value, ip) == 1)
-            return der_prim(b, 0x87, ip, 16);
+            return x509_der_tlv(b, 0x87, ip, 16);
         return ch_error_set_field(CH_EINVAL, "sans", "subject alternative name \"%.128s\" cannot be encoded", value);
     }
-    return der_prim(b, type == CH_SAN_DNS ? 0x82 : type == CH_SAN_EMAIL ? 0x81 : 0x86, value, strlen(value));
+    return x509_der_tlv(b, type == CH_SAN_DNS ? 0x82 : type == CH_SAN_EMAIL ? 0x81 : 0x86, value, strlen(value));
 }
 
 static int ext_sans(ch_buf *b, const ch_san *sans, size_t n)
@@ -234,7 +198,7 @@ static int ext_sans(ch_buf *b, const ch_san *sans, size_t n)
     for (size_t i = 0; i < n; i++)
         if ((error = der_general_name(b, sans[i].type, sans[i].value)) < 0)
             return error;
-    if ((error = der_wrap(b, at, DER_SEQUENCE)) < 0)
+    if ((error = x509_der_wrap(b, at, DER_SEQUENCE)) < 0)
         return error;
     return der_ext_end(b, at, at, OID(0x55, 0x1d, 0x11), false);
 }
@@ -247,11 +211,11 @@ static int ext_crl_urls(ch_buf *b, const char *const *urls)
 
     for (size_t i = 0; urls[i] != NULL; i++) {
         size_t dp = b->len;
-        if ((error = der_general_name(b, CH_SAN_URI, urls[i])) < 0 || (error = der_wrap(b, dp, 0xa0)) < 0 ||
-            (error = der_wrap(b, dp, 0xa0)) < 0 || (error = der_wrap(b, dp, DER_SEQUENCE)) < 0)
+        if ((error = der_general_name(b, CH_SAN_URI, urls[i])) < 0 || (error = x509_der_wrap(b, dp, 0xa0)) < 0 ||
+            (error = x509_der_wrap(b, dp, 0xa0)) < 0 || (error = x509_der_wrap(b, dp, DER_SEQUENCE)) < 0)
             return error;
     }
-    if ((error = der_wrap(b, at, DER_SEQUENCE)) < 0)
+    if ((error = x509_der_wrap(b, at, DER_SEQUENCE)) < 0)
         return error;
     return der_ext_end(b, at, at, OID(0x55, 0x1d, 0x1f), false);
 }
@@ -266,10 +230,10 @@ static int ext_ocsp_urls(ch_buf *b, const char *const *urls)
     for (size_t i = 0; urls[i] != NULL; i++) {
         size_t ad = b->len;
         if ((error = der_put(b, ocsp, sizeof ocsp)) < 0 || (error = der_general_name(b, CH_SAN_URI, urls[i])) < 0 ||
-            (error = der_wrap(b, ad, DER_SEQUENCE)) < 0)
+            (error = x509_der_wrap(b, ad, DER_SEQUENCE)) < 0)
             return error;
     }
-    if ((error = der_wrap(b, at, DER_SEQUENCE)) < 0)
+    if ((error = x509_der_wrap(b, at, DER_SEQUENCE)) < 0)
         return error;
     return der_ext_end(b, at, at, OID(0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x01, 0x01), false);
 }
@@ -291,11 +255,11 @@ static int ext_key_ids(ch_buf *b, const uint8_t ski[20], const uint8_t *aki, siz
     size_t at = b->len;
     int error;
 
-    if ((error = der_prim(b, DER_OCTETS, ski, 20)) < 0 ||
+    if ((error = x509_der_tlv(b, DER_OCTETS, ski, 20)) < 0 ||
         (error = der_ext_end(b, at, at, OID(0x55, 0x1d, 0x0e), false)) < 0)
         return error;
     at = b->len;
-    if ((error = der_prim(b, 0x80, aki, aki_len)) < 0 || (error = der_wrap(b, at, DER_SEQUENCE)) < 0)
+    if ((error = x509_der_tlv(b, 0x80, aki, aki_len)) < 0 || (error = x509_der_wrap(b, at, DER_SEQUENCE)) < 0)
         return error;
     return der_ext_end(b, at, at, OID(0x55, 0x1d, 0x23), false);
 }
@@ -420,7 +384,7 @@ static int sign_tbs(ch_buf *b, size_t alg_at, const ch_key *issuer_key, const EV
     memmove(b->data + alg_at + alg_len, b->data + alg_at, b->len - alg_at);
     memcpy(b->data + alg_at, alg, alg_len);
     b->len += alg_len;
-    if ((error = der_wrap(b, 0, DER_SEQUENCE)) < 0) {
+    if ((error = x509_der_wrap(b, 0, DER_SEQUENCE)) < 0) {
         EVP_MD_CTX_free(mctx);
         return error;
     }
@@ -440,10 +404,10 @@ static int sign_tbs(ch_buf *b, size_t alg_at, const ch_key *issuer_key, const EV
         size_t at = b->len;
         uint8_t zero = 0; /* no unused bits */
         if ((error = der_put(b, &zero, 1)) < 0 || (error = der_put(b, sig, sig_len)) < 0 ||
-            (error = der_wrap(b, at, DER_BITS)) < 0)
+            (error = x509_der_wrap(b, at, DER_BITS)) < 0)
             return error;
     }
-    return der_wrap(b, 0, DER_SEQUENCE);
+    return x509_der_wrap(b, 0, DER_SEQUENCE);
 }
 
 /* Whether a CSR asks for a CA certificate in its extension request. */
@@ -607,13 +571,13 @@ static int encode_tbs(ch_buf *b, size_t *alg_at, const struct x509_issued *m, co
     size_t at;
     int error;
 
-    if ((error = der_put(b, v3, sizeof v3)) < 0 || (error = der_prim(b, 0x02, m->serial, m->serial_len)) < 0)
+    if ((error = der_put(b, v3, sizeof v3)) < 0 || (error = x509_der_tlv(b, 0x02, m->serial, m->serial_len)) < 0)
         return error;
     *alg_at = b->len;
     DER_I2D(b, i2d_X509_NAME, issuer);
     at = b->len;
     if ((error = der_time(b, m->not_before)) < 0 || (error = der_time(b, m->not_after)) < 0 ||
-        (error = der_wrap(b, at, DER_SEQUENCE)) < 0)
+        (error = x509_der_wrap(b, at, DER_SEQUENCE)) < 0)
         return error;
     DER_I2D(b, i2d_X509_NAME, subject);
     DER_I2D(b, i2d_X509_PUBKEY, spki);
@@ -625,7 +589,7 @@ static int encode_tbs(ch_buf *b, size_t *alg_at, const struct x509_issued *m, co
         (o->crl_urls && o->crl_urls[0] && (error = ext_crl_urls(b, o->crl_urls)) < 0) ||
         (o->ocsp_urls && o->ocsp_urls[0] && (error = ext_ocsp_urls(b, o->ocsp_urls)) < 0))
         return error;
-    if ((error = der_wrap(b, at, DER_SEQUENCE)) < 0 || (error = der_wrap(b, at, 0xa3)) < 0)
+    if ((error = x509_der_wrap(b, at, DER_SEQUENCE)) < 0 || (error = x509_der_wrap(b, at, 0xa3)) < 0)
         return error;
     return 0;
 }

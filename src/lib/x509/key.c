@@ -164,6 +164,43 @@ static bool pkey_has_private(EVP_PKEY *pkey)
     return has;
 }
 
+/* The EC curves certhub makes and reads keys on, and their groups (made once, read-only). */
+static const struct {
+    ch_key_type type;
+    int nid;
+    size_t len;               /* of the scalar */
+} raw_curves[] = {
+    {CH_KEY_P256, NID_X9_62_prime256v1, 32},
+    {CH_KEY_P384, NID_secp384r1, 48},
+    {CH_KEY_P521, NID_secp521r1, 66},
+};
+#define RAW_CURVES (sizeof raw_curves / sizeof raw_curves[0])
+static EC_GROUP *raw_groups[RAW_CURVES];
+static pthread_once_t raw_once = PTHREAD_ONCE_INIT;
+
+static void raw_groups_make(void)
+{
+    for (size_t i = 0; i < RAW_CURVES; i++)
+        raw_groups[i] = EC_GROUP_new_by_curve_name(raw_curves[i].nid);
+    ERR_clear_error();
+}
+
+/* The index of type in raw_curves, or -1 (not an EC key type). */
+static int raw_curve(ch_key_type type)
+{
+    for (size_t i = 0; i < RAW_CURVES; i++)
+        if (raw_curves[i].type == type)
+            return (int)i;
+    return -1;
+}
+
+/* The group of raw_curves[i], or NULL when OpenSSL could not make it. */
+static const EC_GROUP *raw_group(int i)
+{
+    pthread_once(&raw_once, raw_groups_make);
+    return raw_groups[i];
+}
+
 /* Builds the X509_PUBKEY of an EC or Ed25519 key from its raw public key: no provider
  * encoder or decoder runs (they take global locks in OpenSSL 3.0), which keeps generating
  * keys in parallel fast.  Returns NULL when the key is of another kind. */
@@ -171,15 +208,10 @@ static X509_PUBKEY *xpub_from_point(const unsigned char *point, size_t plen, ch_
 {
     X509_PUBKEY *pub;
     unsigned char *bits;
-    int curve;
+    int c = raw_curve(type), curve = c >= 0 ? raw_curves[c].nid : NID_undef;
 
-    switch (type) {
-    case CH_KEY_P256: curve = NID_X9_62_prime256v1; break;
-    case CH_KEY_P384: curve = NID_secp384r1; break;
-    case CH_KEY_P521: curve = NID_secp521r1; break;
-    case CH_KEY_ED25519: curve = NID_undef; break;
-    default: return NULL;
-    }
+    if (c < 0 && type != CH_KEY_ED25519)
+        return NULL;
     if ((pub = X509_PUBKEY_new()) == NULL || (bits = OPENSSL_memdup(point, plen)) == NULL) {
         X509_PUBKEY_free(pub);
         return NULL;
@@ -203,7 +235,7 @@ static X509_PUBKEY *xpub_from_raw(EVP_PKEY *pkey, ch_key_type type)
     if (type == CH_KEY_ED25519) {
         if (EVP_PKEY_get_raw_public_key(pkey, point, &plen) != 1)
             return NULL;
-    } else if (type == CH_KEY_P256 || type == CH_KEY_P384 || type == CH_KEY_P521) {
+    } else if (raw_curve(type) >= 0) {
         if (EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point, sizeof point,
                                             &plen) != 1)
             return NULL;
@@ -313,25 +345,6 @@ static EVP_PKEY *ec_generate(int slot, const char *curve)
     return pkey;
 }
 
-static const struct {
-    ch_key_type type;
-    int nid;
-    size_t len;               /* of the scalar */
-} raw_curves[] = {
-    {CH_KEY_P256, NID_X9_62_prime256v1, 32},
-    {CH_KEY_P384, NID_secp384r1, 48},
-    {CH_KEY_P521, NID_secp521r1, 66},
-};
-static EC_GROUP *raw_groups[3];
-static pthread_once_t raw_once = PTHREAD_ONCE_INIT;
-
-static void raw_groups_make(void)
-{
-    for (size_t i = 0; i < 3; i++)
-        raw_groups[i] = EC_GROUP_new_by_curve_name(raw_curves[i].nid);
-    ERR_clear_error();
-}
-
 /* An EC key: a scalar d uniformly in [1, n-1] from the private DRBG and Q = dG (EC_POINT_mul
  * on the generator is constant-time, as for OpenSSL's own key generation).  Returns 1 when
  * the curve takes the general path. */
@@ -342,18 +355,11 @@ static int ec_generate_raw(ch_key **out, ch_key_type type)
     EC_POINT *q = NULL;
     BN_CTX *bn = NULL;
     ch_key *k = NULL;
-    size_t i, len = 0;
+    int c = raw_curve(type), n, error = 0;
+    size_t len = c >= 0 ? raw_curves[c].len : 0;
     unsigned char *der = NULL;
-    int n, error = 0;
 
-    pthread_once(&raw_once, raw_groups_make);
-    for (i = 0; i < 3; i++)
-        if (raw_curves[i].type == type) {
-            g = raw_groups[i];
-            len = raw_curves[i].len;
-            break;
-        }
-    if (g == NULL)
+    if (c < 0 || (g = raw_group(c)) == NULL)
         return 1;
     if ((k = calloc(1, sizeof *k)) != NULL)
         atomic_init(&k->refs, 1); /* first, so that ch_key_free frees it on any failure */
@@ -406,13 +412,11 @@ static EVP_PKEY *key_pkey(const ch_key *key)
 {
     ch_key *k = (ch_key *)key;
     EVP_PKEY *pkey = atomic_load(&k->pkey);
-    const char *group = NULL;
+    int c = raw_curve(k->type);
+    const char *group = c >= 0 ? OBJ_nid2sn(raw_curves[c].nid) : NULL;
 
     if (pkey != NULL || k->raw_pub_len == 0)
         return pkey;
-    for (size_t i = 0; i < 3; i++)
-        if (raw_curves[i].type == k->type)
-            group = OBJ_nid2sn(raw_curves[i].nid);
     pthread_mutex_lock(&pkey_lock);
     if ((pkey = atomic_load(&k->pkey)) == NULL && group != NULL) {
         BIGNUM *d = BN_secure_new();
@@ -640,13 +644,7 @@ static int ec_public_raw(ch_key **out, const uint8_t *der, size_t len)
         if (len == forms[i].prefix_len + forms[i].point_len && memcmp(der, forms[i].prefix, forms[i].prefix_len) == 0 &&
             der[forms[i].prefix_len] == 0x04)
             break;
-    if (i == sizeof forms / sizeof forms[0])
-        return 1;
-    pthread_once(&raw_once, raw_groups_make);
-    for (size_t c = 0; c < 3; c++)
-        if (raw_curves[c].type == forms[i].type)
-            g = raw_groups[c];
-    if (g == NULL)
+    if (i == sizeof forms / sizeof forms[0] || (g = raw_group(raw_curve(forms[i].type))) == NULL)
         return 1;
     if ((k = calloc(1, sizeof *k)) != NULL)
         atomic_init(&k->refs, 1); /* first, so that ch_key_free frees it on any failure */
@@ -783,30 +781,6 @@ int ch_key_write_pem(ch_buf *out, const ch_key *key, const char *password)
     return error;
 }
 
-/* Appends one DER TLV (definite length, at most 65535 bytes of content). */
-static int der_tlv(ch_buf *b, uint8_t tag, const uint8_t *v, size_t len)
-{
-    uint8_t hdr[4] = {tag};
-    size_t h = 2;
-    int error;
-
-    if (len < 128) {
-        hdr[1] = (uint8_t)len;
-    } else if (len < 256) {
-        hdr[1] = 0x81;
-        hdr[2] = (uint8_t)len;
-        h = 3;
-    } else {
-        hdr[1] = 0x82;
-        hdr[2] = (uint8_t)(len >> 8);
-        hdr[3] = (uint8_t)len;
-        h = 4;
-    }
-    if ((error = ch_buf_put(b, hdr, h)) < 0)
-        return error;
-    return ch_buf_put(b, v, len);
-}
-
 /* PKCS#8 (RFC 5208) of EC keys (RFC 5915 inside) and Ed25519 keys (RFC 8410) written
  * directly: EVP_PKEY2PKCS8 runs a provider encoder whose set-up costs more than making the
  * key, under a global lock.  The bytes are what OpenSSL writes for the same key.  Returns 1
@@ -850,9 +824,9 @@ static int pkcs8_direct(ch_buf *out, const ch_key *key)
         point[0] = 0x00; /* BIT STRING: no unused bits */
         /* ECPrivateKey ::= SEQUENCE { 1, privateKey OCTET STRING, [1] publicKey BIT STRING } */
         if ((error = ch_buf_put(&tmp, version1, sizeof version1)) < 0 ||
-            (error = der_tlv(&tmp, 0x04, priv, plen)) < 0 || (error = der_tlv(&alg, 0x03, point, ptlen + 1)) < 0 ||
-            (error = der_tlv(&tmp, 0xa1, alg.data, alg.len)) < 0 ||
-            (error = der_tlv(&inner, 0x30, tmp.data, tmp.len)) < 0)
+            (error = x509_der_tlv(&tmp, 0x04, priv, plen)) < 0 || (error = x509_der_tlv(&alg, 0x03, point, ptlen + 1)) < 0 ||
+            (error = x509_der_tlv(&tmp, 0xa1, alg.data, alg.len)) < 0 ||
+            (error = x509_der_tlv(&inner, 0x30, tmp.data, tmp.len)) < 0)
             goto done;
         alg.len = 0;
         if ((error = ch_buf_put(&alg, oid_ec, sizeof oid_ec)) < 0 || (error = ch_buf_put(&alg, curve, curve_len)) < 0)
@@ -864,16 +838,16 @@ static int pkcs8_direct(ch_buf *out, const ch_key *key)
             goto done;
         }
         /* CurvePrivateKey ::= OCTET STRING */
-        if ((error = der_tlv(&inner, 0x04, priv, plen)) < 0 ||
+        if ((error = x509_der_tlv(&inner, 0x04, priv, plen)) < 0 ||
             (error = ch_buf_put(&alg, oid_ed25519, sizeof oid_ed25519)) < 0)
             goto done;
     }
     /* PrivateKeyInfo ::= SEQUENCE { 0, AlgorithmIdentifier, privateKey OCTET STRING } */
     tmp.len = 0;
     if ((error = ch_buf_put(&body, version0, sizeof version0)) < 0 ||
-        (error = der_tlv(&body, 0x30, alg.data, alg.len)) < 0 ||
-        (error = der_tlv(&body, 0x04, inner.data, inner.len)) < 0 ||
-        (error = der_tlv(out, 0x30, body.data, body.len)) < 0)
+        (error = x509_der_tlv(&body, 0x30, alg.data, alg.len)) < 0 ||
+        (error = x509_der_tlv(&body, 0x04, inner.data, inner.len)) < 0 ||
+        (error = x509_der_tlv(out, 0x30, body.data, body.len)) < 0)
         goto done;
 done:
     ERR_clear_error();

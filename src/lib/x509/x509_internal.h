@@ -59,6 +59,12 @@ STACK_OF(X509_EXTENSION) *x509_csr_extensions(const ch_csr *csr); /* requested; 
 
 int x509_pem_block(ch_buf *out, const char *name, const uint8_t *der, size_t len, const char *what);
 
+/* DER written into a ch_buf (certificates, PKCS#8): x509_der_tlv appends one value with its
+ * tag and length; x509_der_wrap makes the bytes from start to the end of b the contents of
+ * one value with tag (for constructed values whose contents were written first). */
+int x509_der_wrap(ch_buf *b, size_t start, uint8_t tag);
+int x509_der_tlv(ch_buf *b, uint8_t tag, const void *v, size_t n);
+
 /* Days since 1970-01-01 of a proleptic Gregorian date. */
 int64_t x509_days_from_civil(int64_t y, unsigned m, unsigned d);
 

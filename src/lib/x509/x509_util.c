@@ -138,6 +138,42 @@ int x509_pbe_check(const X509_ALGOR *alg, const char *what)
     return error;
 }
 
+static size_t der_len_size(size_t n)
+{
+    return n < 0x80 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 4;
+}
+
+int x509_der_wrap(ch_buf *b, size_t start, uint8_t tag)
+{
+    size_t n = b->len - start, h = 1 + der_len_size(n);
+    uint8_t *p;
+
+    if (n >= 0x1000000 || ch_buf_grow(b, h) < 0)
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    memmove(b->data + start + h, b->data + start, n);
+    p = b->data + start;
+    *p++ = tag;
+    if (n >= 0x80) {
+        *p++ = (uint8_t)(0x80 | (h - 2));
+        for (size_t i = h - 2; i > 0; i--)
+            *p++ = (uint8_t)(n >> (8 * (i - 1)));
+    } else {
+        *p = (uint8_t)n;
+    }
+    b->len += h;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+int x509_der_tlv(ch_buf *b, uint8_t tag, const void *v, size_t n)
+{
+    size_t at = b->len;
+
+    if (ch_buf_put(b, v, n) < 0)
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    return x509_der_wrap(b, at, tag);
+}
+
 int ch_pem_encode(ch_buf *out, const char *label, const uint8_t *der, size_t len)
 {
     return x509_pem_block(out, label, der, len, "writing PEM");
