@@ -367,6 +367,24 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 
 static struct conn *writer_get(struct ch_store *s);
 
+/* How far the search index goes (mark) and the last certificate's rowid (top). */
+static int index_marks(sqlite3 *db, int64_t *mark, int64_t *top)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+
+    *mark = *top = 0;
+    if (sqlite3_prepare_v2(db, "SELECT (SELECT indexed_upto FROM search_state), (SELECT max(rowid) FROM certificates)",
+                           -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        *mark = sqlite3_column_int64(st, 0);
+        *top = sqlite3_column_int64(st, 1);
+        rc = 0;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 /* Adds the certificates above the search index's mark to it, a batch per transaction, until
  * it has caught up or the store is closing. */
 static void index_pending(struct ch_store *s, sqlite3 *own)
@@ -376,18 +394,10 @@ static void index_pending(struct ch_store *s, sqlite3 *own)
 
     for (;;) {
         sqlite3_stmt *st = NULL;
-        int64_t mark = 0, top = 0, hi;
+        int64_t mark, top, hi;
         int rc;
 
-        if (sqlite3_prepare_v2(db, "SELECT (SELECT indexed_upto FROM search_state), (SELECT max(rowid) FROM certificates)",
-                               -1, &st, NULL) != SQLITE_OK)
-            return;
-        if (sqlite3_step(st) == SQLITE_ROW) {
-            mark = sqlite3_column_int64(st, 0);
-            top = sqlite3_column_int64(st, 1);
-        }
-        sqlite3_finalize(st);
-        if (top <= mark || s->ck_stop)
+        if (index_marks(db, &mark, &top) < 0 || top <= mark || s->ck_stop)
             return;
         hi = top - mark > INDEX_BATCH ? mark + INDEX_BATCH : top;
         pthread_mutex_lock(&s->write_lock);
@@ -814,16 +824,10 @@ static void sqlite_configure(void)
 static bool index_behind(struct ch_store *s)
 {
     struct conn *c = conn_get(s);
-    sqlite3_stmt *st = NULL;
-    bool behind = true; /* when in doubt, let the checkpointer look */
+    int64_t mark, top;
 
-    if (c != NULL && sqlite3_prepare_v2(c->db, "SELECT (SELECT indexed_upto FROM search_state) < "
-                                               "(SELECT coalesce(max(rowid), 0) FROM certificates)",
-                                        -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        behind = sqlite3_column_int(st, 0) != 0;
-    sqlite3_finalize(st);
-    return behind;
+    /* when in doubt, let the checkpointer look */
+    return c == NULL || index_marks(c->db, &mark, &top) < 0 || top > mark;
 }
 
 int ch_store_open(ch_store **out, const ch_store_opts *opts)
