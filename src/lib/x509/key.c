@@ -245,6 +245,17 @@ static X509_PUBKEY *xpub_from_raw(EVP_PKEY *pkey, ch_key_type type)
     return xpub_from_point(point, plen, type);
 }
 
+/* Gives k its SubjectPublicKeyInfo (der, OPENSSL_malloc'd, owned from now on, also on
+ * failure) and the SHA-256 of it. */
+static int key_set_spki(ch_key *k, unsigned char *der, size_t len)
+{
+    k->spki = der;
+    k->spki_len = len;
+    if (EVP_Digest(der, len, k->spki_sha256, NULL, x509_sha256(), NULL) != 1)
+        return ch_error_ossl(CH_ECRYPTO, "EVP_Digest", "hashing the public key");
+    return 0;
+}
+
 /* Takes ownership of pkey (also on failure). */
 static int key_wrap(ch_key **out, EVP_PKEY *pkey, bool has_private)
 {
@@ -276,12 +287,8 @@ static int key_wrap(ch_key **out, EVP_PKEY *pkey, bool has_private)
         error = ch_error_ossl(CH_ECRYPTO, "i2d_PUBKEY", "encoding the public key");
         goto fail;
     }
-    k->spki = der;
-    k->spki_len = (size_t)len;
-    if (EVP_Digest(der, (size_t)len, k->spki_sha256, NULL, x509_sha256(), NULL) != 1) {
-        error = ch_error_ossl(CH_ECRYPTO, "EVP_Digest", "hashing the public key");
+    if ((error = key_set_spki(k, der, (size_t)len)) < 0)
         goto fail;
-    }
     *out = k;
     return 0;
 fail:
@@ -389,12 +396,8 @@ static int ec_generate_raw(ch_key **out, ch_key_type type)
         error = ch_error_ossl(CH_ECRYPTO, "i2d_X509_PUBKEY", "encoding the public key");
         goto done;
     }
-    k->spki = der;
-    k->spki_len = (size_t)n;
-    if (EVP_Digest(der, (size_t)n, k->spki_sha256, NULL, x509_sha256(), NULL) != 1) {
-        error = ch_error_ossl(CH_ECRYPTO, "EVP_Digest", "hashing the public key");
+    if ((error = key_set_spki(k, der, (size_t)n)) < 0)
         goto done;
-    }
     *out = k;
     k = NULL;
 done:
@@ -636,6 +639,7 @@ static int ec_public_raw(ch_key **out, const uint8_t *der, size_t len)
     };
     const EC_GROUP *g = NULL;
     EC_POINT *q = NULL;
+    unsigned char *copy = NULL;
     ch_key *k = NULL;
     size_t i;
     int error = 0;
@@ -648,7 +652,7 @@ static int ec_public_raw(ch_key **out, const uint8_t *der, size_t len)
         return 1;
     if ((k = calloc(1, sizeof *k)) != NULL)
         atomic_init(&k->refs, 1); /* first, so that ch_key_free frees it on any failure */
-    if (k == NULL || (q = EC_POINT_new(g)) == NULL || (k->spki = OPENSSL_malloc(len)) == NULL) {
+    if (k == NULL || (q = EC_POINT_new(g)) == NULL || (copy = OPENSSL_memdup(der, len)) == NULL) {
         error = ch_error_set(CH_ENOMEM, "out of memory");
         goto done;
     }
@@ -662,16 +666,18 @@ static int ec_public_raw(ch_key **out, const uint8_t *der, size_t len)
     k->type = forms[i].type;
     memcpy(k->raw_pub, der + forms[i].prefix_len, forms[i].point_len);
     k->raw_pub_len = forms[i].point_len;
-    memcpy(k->spki, der, len);
-    k->spki_len = len;
-    if ((k->xpub = xpub_from_point(k->raw_pub, k->raw_pub_len, k->type)) == NULL ||
-        EVP_Digest(der, len, k->spki_sha256, NULL, x509_sha256(), NULL) != 1) {
-        error = ch_error_ossl(CH_ECRYPTO, "EVP_Digest", "reading the public key");
+    error = key_set_spki(k, copy, len);
+    copy = NULL; /* k's now */
+    if (error < 0)
+        goto done;
+    if ((k->xpub = xpub_from_point(k->raw_pub, k->raw_pub_len, k->type)) == NULL) {
+        error = ch_error_ossl(CH_ECRYPTO, "X509_PUBKEY_set0_param", "reading the public key");
         goto done;
     }
     *out = k;
     k = NULL;
 done:
+    OPENSSL_free(copy);
     EC_POINT_free(q);
     ch_key_free(k);
     return error;
