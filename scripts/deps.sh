@@ -14,7 +14,7 @@ packages=(
   curl                              # integration tests of the REST API
   jq                                # reading JSON responses in integration tests
   faketime                          # moving certhubd's clock in renewal tests
-  mosquitto mosquitto-clients mosquitto-dev  # the MQTT broker, its plugin API and clients
+  mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev  # the MQTT broker, its plugin API (mosquitto_broker.h includes mosquitto.h) and clients
   chromium                          # the web console's browser tests (driven by playwright-core)
   libcurl4-openssl-dev              # the CLI as a client of certhubd
   openjdk-17-jdk-headless           # keytool, for JKS/JCEKS/PKCS#12 interop tests
