@@ -134,7 +134,7 @@ int main(int argc, char **argv)
     size_t i;
     const char *issuer = NULL, *issuer_cert = NULL;
     double in_csr, in_key, h_csr, h_key, c_csr = -1, c_key = -1;
-    double h_csr_us, h_key_us, c_csr_us = -1, c_key_us = -1;
+    double h_csr_us, h_key_us, c_csr_us = -1, c_key_us = -1, r_health, r_health_us, r_get, r_get_us;
     long rss_idle, rss_after, c_rss_idle = -1, c_rss_after = -1;
     FILE *f;
 
@@ -254,6 +254,17 @@ int main(int argc, char **argv)
     h_key_us = server_us;
     free(body);
     free(req);
+    /* Reading: the HTTPS floor (health: no authentication, no store) and one certificate with
+     * its details (token, store, the certificate decoded as inspect shows it). */
+    req = http_request("GET", "/api/v1/health", NULL, "");
+    r_health = load_rate(pid, port, tls, req, 200, "ok");
+    r_health_us = server_us;
+    free(req);
+    snprintf(path, sizeof path, "/api/v1/certificates/%s", issuer_cert);
+    req = http_request("GET", path, token, "");
+    r_get = load_rate(pid, port, tls, req, 200, "\"details\":{");
+    r_get_us = server_us;
+    free(req);
     rss_after = rss_kb(pid);
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
@@ -316,6 +327,8 @@ int main(int argc, char **argv)
            c_csr, h_csr_us, c_csr_us);
     printf("%-22s %14.0f %14.0f %7.0f%% %16.0f %9.0f/%.0f\n", "server-generated key", in_key, h_key,
            100 * h_key / in_key, c_key, h_key_us, c_key_us);
+    printf("reading over HTTPS: GET /api/v1/health %.0f/s (%.0f us CPU each), GET /api/v1/certificates/{id} "
+           "%.0f/s (%.0f us)\n", r_health, r_health_us, r_get, r_get_us);
     printf("resident memory: certhubd idle %.1f MB, after the run %.1f MB; cfssl serve idle %.1f MB, after %.1f MB\n",
            rss_idle / 1024.0, rss_after / 1024.0, c_rss_idle / 1024.0, c_rss_after / 1024.0);
     if (cfssl == NULL && !certhubd_only)

@@ -38,8 +38,9 @@ static void reply_list(req *r, json_t *items)
 }
 
 /* A certificate as the API shows it: the one definition of its shape (cert_json parses it
- * for answers that add to it).  Written as text: issuing answers with it. */
-static bool cert_json_text(ch_buf *out, const ch_store_cert *c, bool with_pem)
+ * for answers that add to it).  Written as text: issuing answers with it.  details (JSON text
+ * or NULL) adds created_at and the decoded certificate, as GET shows one. */
+static bool cert_json_text_ex(ch_buf *out, const ch_store_cert *c, bool with_pem, const char *details)
 {
     char nb[32], na[32], ra[32];
     size_t start = out->len;
@@ -83,10 +84,21 @@ static bool cert_json_text(ch_buf *out, const ch_store_cert *c, bool with_pem)
             jw_str(&w, "pem", (const char *)pem.data);
         ch_buf_dispose(&pem);
     }
+    if (details != NULL) {
+        char at[32];
+        ch_time_format(at, sizeof at, c->created_at);
+        jw_str(&w, "created_at", at);
+        jw_raw(&w, "details", details);
+    }
     jw_end(&w);
     if (w.oom)
         out->len = start;
     return !w.oom;
+}
+
+static bool cert_json_text(ch_buf *out, const ch_store_cert *c, bool with_pem)
+{
+    return cert_json_text_ex(out, c, with_pem, NULL);
 }
 
 static json_t *cert_json(const ch_store_cert *c, bool with_pem)
@@ -298,27 +310,25 @@ static void certificate_get(req *r, const char *id)
 {
     ch_store_cert c;
     int error = ch_svc_cert_get(r->svc, &r->who.actor, id, &c);
-
-    json_t *o, *details = NULL;
     ch_cert *x = NULL;
     ch_cert_info info;
-    char *text = NULL, at[32];
+    ch_buf out = CH_BUF_INIT;
+    char *details = NULL;
 
     if (error < 0)
         return reply_error(r, error);
-    o = cert_json(&c, true);
-    ch_time_format(at, sizeof at, c.created_at);
-    json_object_set_new(o, "created_at", json_string(at));
     /* Everything `certhub inspect` shows: decoded here, on the one certificate asked for. */
     if (ch_cert_parse(&x, c.der, c.der_len) == 0 && ch_cert_inspect(&info, x) == 0) {
-        if (ch_cert_info_to_json(&text, &info) == 0)
-            details = json_loads(text, 0, NULL);
+        (void)ch_cert_info_to_json(&details, &info);
         ch_cert_info_dispose(&info);
     }
-    json_object_set_new(o, "details", details ? details : json_null());
-    free(text);
+    if (cert_json_text_ex(&out, &c, true, details ? details : "null"))
+        reply_json_text(r, 200, &out);
+    else
+        reply_error_msg(r, CH_ENOMEM, NULL, "out of memory");
+    ch_buf_dispose(&out);
+    free(details);
     ch_cert_free(x);
-    reply_json(r, 200, o);
     ch_store_cert_dispose(&c);
 }
 

@@ -177,7 +177,7 @@ static int urls(ch_cert_info *info, X509 *x)
     return error;
 }
 
-static void key_info(char **alg, int *bits, char **curve, EVP_PKEY *pkey)
+static void pkey_info(char **alg, int *bits, char **curve, EVP_PKEY *pkey)
 {
     char group[64];
     size_t glen = 0;
@@ -205,9 +205,20 @@ static void key_info(char **alg, int *bits, char **curve, EVP_PKEY *pkey)
     ERR_clear_error();
 }
 
+static void key_info(char **alg, int *bits, char **curve, const ch_key *key)
+{
+    if (key != NULL && ch_key_curve(key)[0] != '\0') { /* a NIST curve: known without a key object */
+        *alg = strdup("EC");
+        *bits = ch_key_bits(key);
+        *curve = strdup(ch_key_curve(key));
+        return;
+    }
+    pkey_info(alg, bits, curve, key ? ch_key_pkey(key) : NULL);
+}
+
 int ch_cert_inspect(ch_cert_info *info, const ch_cert *cert)
 {
-    X509 *x = ch_cert_x509(cert);
+    X509 *x = x509_cert_obj(cert);
     const ASN1_INTEGER *sn = X509_get0_serialNumber(x);
     const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(x);
     const ASN1_OCTET_STRING *aki = X509_get0_authority_key_id(x);
@@ -246,7 +257,12 @@ int ch_cert_inspect(ch_cert_info *info, const ch_cert *cert)
         ch_hex(info->sha1, sha1, sizeof sha1);
         ch_hex(info->sha256, ch_cert_sha256(cert), 32);
     }
-    key_info(&info->key_algorithm, &info->key_bits, &info->key_curve, X509_get0_pubkey(x));
+    {
+        ch_key *k = NULL;
+        (void)ch_cert_public_key(&k, cert);
+        key_info(&info->key_algorithm, &info->key_bits, &info->key_curve, k);
+        ch_key_free(k);
+    }
     X509_get0_signature(NULL, &sig_alg, x);
     info->signature_algorithm = strdup(OBJ_nid2ln(OBJ_obj2nid(sig_alg->algorithm)));
     info->has_basic_constraints = X509_get_ext_by_NID(x, NID_basic_constraints, -1) >= 0;
@@ -469,7 +485,7 @@ int ch_csr_inspect(ch_csr_info *info, const ch_csr *csr)
         error = CH_EPARSE;
         goto fail;
     }
-    key_info(&info->key_algorithm, &info->key_bits, &info->key_curve, X509_REQ_get0_pubkey(req));
+    pkey_info(&info->key_algorithm, &info->key_bits, &info->key_curve, X509_REQ_get0_pubkey(req));
     X509_REQ_get0_signature(req, NULL, &sig_alg);
     info->signature_algorithm = strdup(OBJ_nid2ln(OBJ_obj2nid(sig_alg->algorithm)));
     info->signature_ok = ch_csr_verify(csr) == 0;
