@@ -189,23 +189,30 @@ static void inventory_cas(ch_svc *svc, const char *tenant_id, ch_cert ***out, si
     free(next);
 }
 
-/* A trusted certificate decoded, from the cache or decoded now and kept (a new reference). */
-static ch_cert *anchor_cert(ch_svc *svc, const ch_store_trusted *t)
+/* A certificate decoded once and kept, by the SHA-256 of its DER (sha256, hex): from the
+ * cache, or decoded now from der (or taken from parsed, when given) and kept.  A new
+ * reference.  Trusted certificates and the intermediates devices send are kept so: each
+ * verification needs their full objects, which OpenSSL 3.0 decodes slowly. */
+static ch_cert *cached_cert(ch_svc *svc, const char *sha256, const uint8_t *der, size_t der_len, ch_cert *parsed)
 {
     struct svc_anchor *a;
     ch_cert *c = NULL;
 
     pthread_mutex_lock(&svc->anchor_lock);
     for (a = svc->anchors; a; a = a->next)
-        if (strcmp(a->sha256, t->sha256) == 0) {
+        if (strcmp(a->sha256, sha256) == 0) {
             c = ch_cert_dup(a->cert);
             break;
         }
     pthread_mutex_unlock(&svc->anchor_lock);
-    if (c != NULL || ch_cert_parse(&c, t->der, t->der_len) < 0)
+    if (c != NULL)
         return c;
+    if (parsed != NULL)
+        c = ch_cert_dup(parsed);
+    else if (ch_cert_parse(&c, der, der_len) < 0)
+        return NULL;
     if ((a = calloc(1, sizeof *a)) != NULL && (a->cert = ch_cert_dup(c)) != NULL) {
-        snprintf(a->sha256, sizeof a->sha256, "%s", t->sha256);
+        snprintf(a->sha256, sizeof a->sha256, "%s", sha256);
         pthread_mutex_lock(&svc->anchor_lock);
         if (svc->nanchors >= 1024) { /* bounded: start over rather than grow without end */
             while (svc->anchors) {
@@ -224,6 +231,11 @@ static ch_cert *anchor_cert(ch_svc *svc, const ch_store_trusted *t)
         free(a);
     }
     return c;
+}
+
+static ch_cert *anchor_cert(ch_svc *svc, const ch_store_trusted *t)
+{
+    return cached_cert(svc, t->sha256, t->der, t->der_len, NULL);
 }
 
 /* The trusted certificate that verifies the chain, among the tenant's enabled ones; when only
@@ -249,8 +261,13 @@ static int verify_chain(ch_svc *svc, const char *tenant_id, ch_cert **chain, siz
         ch_store_trusted_list_free(rows, nrows);
         return ch_error_set(CH_ENOMEM, "out of memory");
     }
-    for (size_t i = 1; i < n; i++)
-        untrusted[i - 1] = chain[i];
+    for (size_t i = 1; i < n; i++) {
+        char hex[65];
+        ch_hex(hex, ch_cert_sha256(chain[i]), 32);
+        /* the kept one, whose full object is decoded already after its first device */
+        if ((untrusted[i - 1] = cached_cert(svc, hex, NULL, 0, chain[i])) == NULL)
+            untrusted[i - 1] = ch_cert_dup(chain[i]);
+    }
     for (size_t i = 0; i < ninv; i++)
         untrusted[n - 1 + i] = inv[i];
     /* Enabled ones first, so a disabled anchor is reported only when nothing else verifies. */
@@ -282,6 +299,8 @@ static int verify_chain(ch_svc *svc, const char *tenant_id, ch_cert **chain, siz
         *anchor_out = rows[found];
         memset(&rows[found], 0, sizeof rows[found]);
     }
+    for (size_t i = 1; i < n; i++)
+        ch_cert_free(untrusted[i - 1]);
     free(untrusted);
     ch_cert_list_free(inv, ninv);
     ch_store_trusted_list_free(rows, nrows);
