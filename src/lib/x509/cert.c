@@ -174,6 +174,11 @@ static X509 *view_decode(const uint8_t *der, size_t len, const uint8_t **end)
     if (d2i_X509(&x, &p, (long)len) == NULL) {
         X509_free(x);
         x = NULL;
+    } else {
+        /* Cache the extensions now: OpenSSL also looks for the signature's algorithms then,
+         * which this context has not, and the errors it queues are cleared here rather than
+         * met by whoever reads the queue next. */
+        (void)X509_get_extension_flags(x);
     }
     ERR_clear_error();
     *end = p;
