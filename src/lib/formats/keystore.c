@@ -153,11 +153,12 @@ int ch_format_detect(ch_format *out, const uint8_t *data, size_t len)
     else if (x509_looks_pem(data, len))
         *out = CH_FMT_PEM;
     else if (len > 0 && data[0] == 0x30) {
-        /* DER: which structure decodes and fills the input. */
-        p = data;
-        if ((obj = d2i_X509(NULL, &p, (long)len)) != NULL && p == data + len)
+        /* DER: which structure decodes and fills the input (a certificate is decoded as
+         * ch_cert_parse does, without OpenSSL's slow decoding of its key). */
+        ch_cert *c = NULL;
+        if (ch_cert_parse(&c, data, len) == 0)
             *out = CH_FMT_DER;
-        X509_free(obj);
+        ch_cert_free(c);
         if (*out == CH_FMT_UNKNOWN) {
             p = data;
             if ((obj = d2i_PKCS12(NULL, &p, (long)len)) != NULL && p == data + len)
