@@ -39,7 +39,10 @@ static void *bench_thread_main(void *p)
     while (bench_now() < end) {
         /* Check the clock every 16 operations: cheap ones would otherwise measure the clock. */
         for (int i = 0; i < 16; i++) {
-            if (t->op(t->arg) != 0) {
+            int r = t->op(t->arg);
+            if (r > 0)
+                return NULL; /* no more work: the rate is over the time it took */
+            if (r != 0) {
                 t->failed = 1;
                 return NULL;
             }
@@ -49,8 +52,8 @@ static void *bench_thread_main(void *p)
     return NULL;
 }
 
-/* Runs op on nthreads threads (args[i] per thread) for seconds; returns operations/s, or
- * -1 when an operation failed. */
+/* Runs op on nthreads threads (args[i] per thread) for seconds, or until op returns 1 (no
+ * more work); returns operations/s, or -1 when an operation failed (op returned < 0). */
 static inline double bench_run(bench_op op, void **args, int nthreads, double seconds)
 {
     struct bench_thread t[8];

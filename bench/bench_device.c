@@ -68,7 +68,7 @@ static int op_new_registered(void *p)
     int k = atomic_fetch_add(&next_fresh, 1);
 
     if (k >= nfresh)
-        return -1; /* the pool ran out: the run is too long for it */
+        return 1; /* the pool ran out: the rate is over the devices it had */
     ch_svc_device_decide(svc, (const uint8_t *)fresh[k].pem, fresh[k].len, a->username, &d);
     return d.allow && d.reason == CH_DECIDE_AUTO_REGISTERED ? 0 : -1;
 }
