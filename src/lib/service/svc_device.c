@@ -189,11 +189,10 @@ static void inventory_cas(ch_svc *svc, const char *tenant_id, ch_cert ***out, si
     free(next);
 }
 
-/* A certificate decoded once and kept, by the SHA-256 of its DER (sha256, hex): from the
- * cache, or decoded now from der (or taken from parsed, when given) and kept.  A new
- * reference.  Trusted certificates and the intermediates devices send are kept so: each
- * verification needs their full objects, which OpenSSL 3.0 decodes slowly. */
-static ch_cert *cached_cert(ch_svc *svc, const char *sha256, const uint8_t *der, size_t der_len, ch_cert *parsed)
+/* Certificates kept decoded, by the SHA-256 of their DER (hex): trusted certificates, and
+ * the intermediates of chains that verified.  Each verification needs their full objects,
+ * which OpenSSL 3.0 decodes slowly.  Found: a new reference, or NULL. */
+static ch_cert *kept_cert(ch_svc *svc, const char *sha256)
 {
     struct svc_anchor *a;
     ch_cert *c = NULL;
@@ -205,37 +204,41 @@ static ch_cert *cached_cert(ch_svc *svc, const char *sha256, const uint8_t *der,
             break;
         }
     pthread_mutex_unlock(&svc->anchor_lock);
-    if (c != NULL)
-        return c;
-    if (parsed != NULL)
-        c = ch_cert_dup(parsed);
-    else if (ch_cert_parse(&c, der, der_len) < 0)
-        return NULL;
-    if ((a = calloc(1, sizeof *a)) != NULL && (a->cert = ch_cert_dup(c)) != NULL) {
-        snprintf(a->sha256, sizeof a->sha256, "%s", sha256);
-        pthread_mutex_lock(&svc->anchor_lock);
-        if (svc->nanchors >= 1024) { /* bounded: start over rather than grow without end */
-            while (svc->anchors) {
-                struct svc_anchor *old = svc->anchors;
-                svc->anchors = old->next;
-                ch_cert_free(old->cert);
-                free(old);
-            }
-            svc->nanchors = 0;
-        }
-        a->next = svc->anchors;
-        svc->anchors = a;
-        svc->nanchors++;
-        pthread_mutex_unlock(&svc->anchor_lock);
-    } else {
-        free(a);
-    }
     return c;
 }
 
+static void keep_cert(ch_svc *svc, const char *sha256, ch_cert *c)
+{
+    struct svc_anchor *a;
+
+    if ((a = calloc(1, sizeof *a)) == NULL)
+        return;
+    a->cert = ch_cert_dup(c);
+    snprintf(a->sha256, sizeof a->sha256, "%s", sha256);
+    pthread_mutex_lock(&svc->anchor_lock);
+    if (svc->nanchors >= 1024) { /* bounded: start over rather than grow without end */
+        while (svc->anchors) {
+            struct svc_anchor *old = svc->anchors;
+            svc->anchors = old->next;
+            ch_cert_free(old->cert);
+            free(old);
+        }
+        svc->nanchors = 0;
+    }
+    a->next = svc->anchors;
+    svc->anchors = a;
+    svc->nanchors++;
+    pthread_mutex_unlock(&svc->anchor_lock);
+}
+
+/* A trusted certificate decoded, kept or decoded now and kept (a new reference). */
 static ch_cert *anchor_cert(ch_svc *svc, const ch_store_trusted *t)
 {
-    return cached_cert(svc, t->sha256, t->der, t->der_len, NULL);
+    ch_cert *c = kept_cert(svc, t->sha256);
+
+    if (c == NULL && ch_cert_parse(&c, t->der, t->der_len) == 0)
+        keep_cert(svc, t->sha256, c);
+    return c;
 }
 
 /* The trusted certificate that verifies the chain, among the tenant's enabled ones; when only
@@ -261,11 +264,12 @@ static int verify_chain(ch_svc *svc, const char *tenant_id, ch_cert **chain, siz
         ch_store_trusted_list_free(rows, nrows);
         return ch_error_set(CH_ENOMEM, "out of memory");
     }
+    /* The intermediates the client sent: the kept one where this intermediate verified a
+     * chain before (its full object decoded then). */
     for (size_t i = 1; i < n; i++) {
         char hex[65];
         ch_hex(hex, ch_cert_sha256(chain[i]), 32);
-        /* the kept one, whose full object is decoded already after its first device */
-        if ((untrusted[i - 1] = cached_cert(svc, hex, NULL, 0, chain[i])) == NULL)
+        if ((untrusted[i - 1] = kept_cert(svc, hex)) == NULL)
             untrusted[i - 1] = ch_cert_dup(chain[i]);
     }
     for (size_t i = 0; i < ninv; i++)
@@ -298,6 +302,14 @@ static int verify_chain(ch_svc *svc, const char *tenant_id, ch_cert **chain, siz
     if (found >= 0) {
         *anchor_out = rows[found];
         memset(&rows[found], 0, sizeof rows[found]);
+        /* Kept only from a chain that verified, and only CA certificates: so what a client
+         * makes up is not kept (and the list is bounded besides). */
+        for (size_t i = 1; i < n; i++)
+            if (untrusted[i - 1] == chain[i] && ch_cert_is_ca(chain[i])) {
+                char hex[65];
+                ch_hex(hex, ch_cert_sha256(chain[i]), 32);
+                keep_cert(svc, hex, chain[i]);
+            }
     }
     for (size_t i = 1; i < n; i++)
         ch_cert_free(untrusted[i - 1]);
