@@ -38,7 +38,11 @@ reload = echo trust >> $T/reloads
 CONF
 }
 # The TLS server the agent feeds: openssl s_server, restarted by the reload command.
-sport=$((20000 + RANDOM % 40000))
+# A port nothing listens on now (tests run side by side and pick theirs at random too).
+while :; do
+    sport=$((20000 + RANDOM % 40000))
+    (echo >/dev/tcp/127.0.0.1/$sport) 2>/dev/null || break
+done
 # The old server must have let go of the port before the new one listens on it: under load
 # it may take longer to exit than a fixed pause.
 cat > restart-server <<SH
@@ -53,7 +57,7 @@ if [ -f $T/server.pid ]; then
         sleep 0.05
     done
 fi
-openssl s_server -accept 127.0.0.1:$sport -cert $T/out/web.pem -cert_chain $T/out/web.pem -key $T/out/web.key -www -quiet >/dev/null 2>&1 &
+openssl s_server -accept 127.0.0.1:$sport -cert $T/out/web.pem -cert_chain $T/out/web.pem -key $T/out/web.key -www -quiet >>$T/server.log 2>&1 &
 echo \$! > $T/server.pid
 SH
 chmod +x restart-server
@@ -64,7 +68,9 @@ client() { # a client trusting only the bundle the agent keeps (the server may s
             -verify_return_error 2>&1) && break
         sleep 0.1
     done
-    echo "$out" | grep -q "Verify return code: 0 (ok)"
+    echo "$out" | grep -q "Verify return code: 0 (ok)" && return 0
+    out="$out (s_server's output: $(cat "$T/server.log" 2>/dev/null))"
+    return 1
 }
 write_config
 agent() { "$CERTHUB" agent --config agent.conf --once; }
