@@ -40,6 +40,8 @@ void ch_svc_close(ch_svc *svc);
 ch_store *ch_svc_store(ch_svc *svc); /* borrowed; for tests and tools */
 /* The calling thread is done with the store for a while (ch_store_thread_release). */
 void ch_svc_thread_idle(ch_svc *svc);
+/* No request for a while: what the whole service keeps for speed is given back (ch_store_idle). */
+void ch_svc_idle(ch_svc *svc);
 
 typedef enum {
     CH_ROLE_VIEWER = 1,   /* read only */

@@ -46,6 +46,9 @@ void ch_store_close(ch_store *store);
  * next use opens another.  For threads that use the store rarely (start-up, the scheduler):
  * an idle connection holds its schema and cache in memory. */
 void ch_store_thread_release(ch_store *store);
+/* The store has been idle a while: closes the writer's connection (if no transaction holds
+ * it; the next one opens another), giving back its schema, statements and cache. */
+void ch_store_idle(ch_store *store);
 
 /* The schema version the store is at (migrations applied). */
 int ch_store_schema_version(ch_store *store);

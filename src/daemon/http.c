@@ -2,10 +2,12 @@
  * thread sharing the listening socket, so signing uses every core. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -385,8 +387,15 @@ struct server {
         pthread_t tid;
         struct event_base *base;
         struct evhttp *http;
+        struct event *idle_timer;
+        struct server *server;
     } workers[16];
+    _Atomic unsigned long served; /* requests, by every loop */
 };
+
+/* Requests this thread's loop has answered, and what its idle timer saw of them. */
+static _Thread_local unsigned long served, served_seen, served_released;
+static _Thread_local unsigned long all_seen, all_released;
 
 static void on_request(struct evhttp_request *ev, void *arg)
 {
@@ -395,6 +404,8 @@ static void on_request(struct evhttp_request *ev, void *arg)
     req r = {.ev = ev, .svc = s->svc};
     char *decoded = NULL;
 
+    served++;
+    atomic_fetch_add_explicit(&s->served, 1, memory_order_relaxed);
     r.query.tqh_first = NULL; /* TAILQ_INIT without sys/queue.h */
     r.query.tqh_last = &r.query.tqh_first;
     if (uri == NULL || evhttp_uri_get_path(uri) == NULL ||
@@ -426,6 +437,36 @@ static struct bufferevent *tls_bev(struct event_base *base, void *arg)
 }
 
 static volatile sig_atomic_t stopping;
+
+/* Every few seconds on each loop: once a loop has answered nothing for a whole period after
+ * answering something, its thread gives back its store connection; once the whole server has,
+ * the first loop gives back the writer's connection and the heap's free memory.  A busy
+ * server keeps them (opening a connection reads the schema again); an idle one goes back to
+ * about what it held at start. */
+static void on_idle_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+    struct server *s = w->server;
+    unsigned long all = atomic_load_explicit(&s->served, memory_order_relaxed);
+
+    (void)fd;
+    (void)what;
+    if (served != served_seen)
+        served_seen = served;
+    else if (served_released != served) {
+        served_released = served;
+        ch_svc_thread_idle(s->svc);
+    }
+    if (w != &s->workers[0])
+        return;
+    if (all != all_seen)
+        all_seen = all;
+    else if (all_released != all) {
+        all_released = all;
+        ch_svc_idle(s->svc);
+        malloc_trim(0);
+    }
+}
 
 static void *worker_main(void *arg)
 {
@@ -513,6 +554,9 @@ int server_run(ch_svc *svc, SSL_CTX *tls, const char *addr, int port, int nthrea
             fprintf(stderr, "certhubd: cannot accept on the listening socket\n");
             return 1;
         }
+        w->server = &s;
+        w->idle_timer = event_new(w->base, -1, EV_PERSIST, on_idle_timer, w);
+        event_add(w->idle_timer, &(struct timeval){5, 0});
     }
     sigint = evsignal_new(s.workers[0].base, SIGINT, on_signal, &s);
     sigterm = evsignal_new(s.workers[0].base, SIGTERM, on_signal, &s);
@@ -536,6 +580,7 @@ int server_run(ch_svc *svc, SSL_CTX *tls, const char *addr, int port, int nthrea
     if (s.renew_timer)
         event_free(s.renew_timer);
     for (int i = 0; i < s.nthreads; i++) {
+        event_free(s.workers[i].idle_timer);
         evhttp_free(s.workers[i].http);
         event_base_free(s.workers[i].base);
     }

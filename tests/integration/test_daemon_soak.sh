@@ -56,8 +56,17 @@ ok "certhubd is still running"
 echo "# resident memory after 3 rounds: ${warm} kB; after $r rounds: ${last} kB"
 [ "$last" -le $((warm + 4096)) ] || fail "memory grew from $warm kB to $last kB"
 ok "memory is flat after warm-up (grew $((last - warm)) kB, at most 4096 allowed)"
+# Idle again: after a quiet period (5 s) the event loops give back their store connections,
+# then the writer's and the free heap; the checkpointer's after ten quiet seconds.
+sleep 12
+rested=$(rss)
+echo "# resident memory 12 s after the soak: ${rested} kB"
+[ "$rested" -le $((last - 512)) ] || fail "an idle certhubd kept its memory: $last kB after the soak, $rested kB idle"
+ok "idle again, certhubd gives memory back ($((last - rested)) kB)"
 api GET "/api/v1/certificates?limit=1000&search=soak-1-"
 check_eq "the first round's certificates are all there" 60 "$(body '.items | length')"
+api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"after-idle.example\"},\"ca_id\":\"$issuer\"}"
+check_eq "a certificate is issued after the connections were given back" 201 "$status"
 stop_daemon
 check_contains "stops cleanly after the soak" "$(cat "$log")" "certhubd: stopped"
 

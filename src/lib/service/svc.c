@@ -95,6 +95,11 @@ void ch_svc_thread_idle(ch_svc *svc)
     ch_store_thread_release(svc->store);
 }
 
+void ch_svc_idle(ch_svc *svc)
+{
+    ch_store_idle(svc->store);
+}
+
 bool svc_is_system_tenant(ch_svc *svc, const char *tenant_id)
 {
     char id[CH_ID_MAX];

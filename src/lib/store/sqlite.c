@@ -470,6 +470,7 @@ static void *checkpoint_main(void *arg)
     sqlite3 *db = NULL;
     struct timespec until;
     unsigned long seen = 0;
+    unsigned idle_rounds = 0;
 
     pthread_mutex_lock(&s->ck_lock);
     while (!s->ck_stop) {
@@ -478,8 +479,18 @@ static void *checkpoint_main(void *arg)
         pthread_cond_timedwait(&s->ck_cond, &s->ck_lock, &until);
         if (s->ck_stop)
             break;
-        if (s->ck_commits == seen && s->ck_pending == 0 && !s->ck_behind)
+        if (s->ck_commits == seen && s->ck_pending == 0 && !s->ck_behind) {
+            /* Ten rounds without work: the connection goes (its schema and cache with it)
+             * until there is work again. */
+            if (++idle_rounds == 10 && db != NULL) {
+                pthread_mutex_unlock(&s->ck_lock);
+                sqlite3_close_v2(db);
+                db = NULL;
+                pthread_mutex_lock(&s->ck_lock);
+            }
             continue;
+        }
+        idle_rounds = 0;
         seen = s->ck_commits;
         s->ck_behind = false;
         pthread_mutex_unlock(&s->ck_lock);
@@ -920,6 +931,19 @@ void ch_store_thread_release(ch_store *s)
         return;
     pthread_setspecific(s->tls, NULL);
     conn_release(c);
+}
+
+void ch_store_idle(ch_store *s)
+{
+    struct conn *w;
+
+    if (pthread_mutex_trylock(&s->write_lock) != 0)
+        return; /* someone is writing: not idle */
+    if ((w = s->writer) != NULL) {
+        s->writer = NULL;
+        conn_release(w);
+    }
+    pthread_mutex_unlock(&s->write_lock);
 }
 
 int ch_store_schema_version(ch_store *s)
