@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/x509v3.h>
 
 #include "certhub/x509.h"
@@ -370,6 +372,180 @@ static void test_issued_der(void **state)
     ch_key_free(ek);
 }
 
+/* Whether certhub accepts a CSR's signature exactly when OpenSSL's own check does. */
+static void csr_agrees(X509_REQ *req, const char *what)
+{
+    unsigned char *der = NULL;
+    int len = i2d_X509_REQ(req, &der), want;
+    ch_csr *c = NULL;
+    EVP_PKEY *pk;
+
+    assert_true(len > 0);
+    pk = X509_REQ_get0_pubkey(req);
+    want = pk != NULL && X509_REQ_verify(req, pk) == 1;
+    ERR_clear_error();
+    if (ch_csr_parse(&c, der, (size_t)len) == 0) {
+        if ((ch_csr_verify(c) == 0) != want)
+            fail_msg("%s: certhub %s a signature OpenSSL %s", what, want ? "refuses" : "accepts",
+                     want ? "accepts" : "refuses");
+    } else {
+        assert_false(want);
+    }
+    ch_csr_free(c);
+    OPENSSL_free(der);
+}
+
+/* Sets the CSR's signature to the DER of (r, s), or to raw bytes when der is given. */
+static void csr_set_sig(X509_REQ *req, const BIGNUM *r, const BIGNUM *s, const unsigned char *der, int der_len)
+{
+    const ASN1_BIT_STRING *sig;
+    unsigned char *buf = NULL;
+    int n = der_len;
+
+    X509_REQ_get0_signature(req, &sig, NULL);
+    if (der == NULL) {
+        ECDSA_SIG *e = ECDSA_SIG_new();
+        assert_int_equal(ECDSA_SIG_set0(e, BN_dup(r), BN_dup(s)), 1);
+        n = i2d_ECDSA_SIG(e, &buf);
+        ECDSA_SIG_free(e);
+        der = buf;
+    }
+    if (ASN1_BIT_STRING_set((ASN1_BIT_STRING *)sig, (unsigned char *)der, n) != 1)
+        fail_msg("setting a signature of %d bytes", n);
+    OPENSSL_free(buf);
+}
+
+/* ECDSA CSRs on every NIST curve with every SHA-2 digest, and signatures broken in every
+ * way that matters (values changed, out of range, zero, not in DER, another key's, another
+ * message's): certhub's verification must agree with OpenSSL's on each. */
+static void test_csr_signatures(void **state)
+{
+    static const char *const curves[] = {"P-256", "P-384", "P-521"};
+    const EVP_MD *mds[] = {EVP_sha256(), EVP_sha384(), EVP_sha512()};
+
+    (void)state;
+    for (size_t c = 0; c < 3; c++)
+        for (size_t m = 0; m < 3; m++) {
+            EVP_PKEY *k = EVP_EC_gen(curves[c]), *other = EVP_EC_gen(curves[c]);
+            X509_REQ *req = X509_REQ_new();
+            X509_NAME *n = name("CN=csr.example");
+            const ASN1_BIT_STRING *sig;
+            const unsigned char *p;
+            ECDSA_SIG *es;
+            const BIGNUM *r, *s;
+            BIGNUM *r0, *s0, *order = NULL, *t = BN_new();
+            unsigned char *orig;
+            int olen;
+            char what[64];
+
+            assert_non_null(k);
+            X509_REQ_set_subject_name(req, n);
+            X509_REQ_set_pubkey(req, k);
+            assert_true(X509_REQ_sign(req, k, mds[m]) > 0);
+            snprintf(what, sizeof what, "%s with %s", curves[c], EVP_MD_get0_name(mds[m]));
+            csr_agrees(req, what);
+            assert_int_equal(X509_REQ_verify(req, k), 1); /* the good one verifies */
+
+            X509_REQ_get0_signature(req, &sig, NULL);
+            olen = ASN1_STRING_length(sig);
+            orig = OPENSSL_memdup(ASN1_STRING_get0_data(sig), (size_t)olen);
+            p = orig;
+            es = d2i_ECDSA_SIG(NULL, &p, olen);
+            ECDSA_SIG_get0(es, &r, &s);
+            r0 = BN_dup(r);
+            s0 = BN_dup(s);
+            EVP_PKEY_get_bn_param(k, "order", &order);
+            if (order == NULL) { /* the order from the group */
+                EC_GROUP *g = EC_GROUP_new_by_curve_name(OBJ_txt2nid(curves[c]) != NID_undef
+                                                             ? OBJ_txt2nid(curves[c])
+                                                             : EC_curve_nist2nid(curves[c]));
+                order = BN_dup(EC_GROUP_get0_order(g));
+                EC_GROUP_free(g);
+            }
+
+            BN_add_word(BN_copy(t, r0), 1);
+            csr_set_sig(req, t, s0, NULL, 0);
+            csr_agrees(req, "r + 1");
+            BN_add_word(BN_copy(t, s0), 1);
+            csr_set_sig(req, r0, t, NULL, 0);
+            csr_agrees(req, "s + 1");
+            BN_sub(t, order, s0);
+            csr_set_sig(req, r0, t, NULL, 0);
+            csr_agrees(req, "n - s");
+            BN_zero(t);
+            csr_set_sig(req, t, s0, NULL, 0);
+            csr_agrees(req, "r = 0");
+            csr_set_sig(req, r0, t, NULL, 0);
+            csr_agrees(req, "s = 0");
+            csr_set_sig(req, order, s0, NULL, 0);
+            csr_agrees(req, "r = n");
+            BN_add(t, r0, order);
+            csr_set_sig(req, t, s0, NULL, 0);
+            csr_agrees(req, "r + n");
+            csr_set_sig(req, r0, order, NULL, 0);
+            csr_agrees(req, "s = n");
+            {
+                /* r = -1: INTEGER 0xff, which i2d_ECDSA_SIG will not write. */
+                unsigned char neg[300], sb[80];
+                int sl = BN_bn2bin(s0, sb + 1), lead = (sb[1] & 0x80) != 0, off = 0;
+                sb[0] = 0;
+                neg[off++] = 0x30;
+                if (3 + 2 + sl + lead >= 0x80)
+                    neg[off++] = 0x81;
+                neg[off++] = (unsigned char)(3 + 2 + sl + lead);
+                neg[off++] = 0x02;
+                neg[off++] = 0x01;
+                neg[off++] = 0xff;
+                neg[off++] = 0x02;
+                neg[off++] = (unsigned char)(sl + lead);
+                memcpy(neg + off, sb + 1 - lead, (size_t)(sl + lead));
+                off += sl + lead;
+                csr_set_sig(req, NULL, NULL, neg, off);
+                csr_agrees(req, "r negative");
+            }
+            {
+                /* Not DER: the same SEQUENCE with a length in more bytes than it needs. */
+                unsigned char ber[300];
+                int hdr = orig[1] < 0x80 ? 2 : 3, clen = olen - hdr;
+                assert_true(clen + 4 <= (int)sizeof ber && (orig[1] < 0x80 || orig[1] == 0x81));
+                ber[0] = 0x30;
+                ber[1] = 0x82;
+                ber[2] = 0;
+                ber[3] = (unsigned char)clen;
+                memcpy(ber + 4, orig + hdr, (size_t)clen);
+                csr_set_sig(req, NULL, NULL, ber, clen + 4);
+                csr_agrees(req, "long-form length");
+                memcpy(ber, orig, (size_t)olen);
+                ber[olen] = 0;
+                csr_set_sig(req, NULL, NULL, ber, olen + 1);
+                csr_agrees(req, "a byte after the signature");
+                csr_set_sig(req, NULL, NULL, orig, olen - 1);
+                csr_agrees(req, "truncated");
+            }
+            csr_set_sig(req, NULL, NULL, orig, olen);
+            csr_agrees(req, "restored");
+            /* Another key's: the signature stays, the key changes. */
+            X509_REQ_set_pubkey(req, other);
+            csr_agrees(req, "another key");
+            /* Another message: the key back, the subject changed. */
+            X509_REQ_set_pubkey(req, k);
+            X509_NAME_add_entry_by_txt(n, "O", MBSTRING_ASC, (const unsigned char *)"x", -1, -1, 0);
+            X509_REQ_set_subject_name(req, n);
+            csr_agrees(req, "another subject");
+
+            ECDSA_SIG_free(es);
+            BN_free(r0);
+            BN_free(s0);
+            BN_free(order);
+            BN_free(t);
+            OPENSSL_free(orig);
+            X509_NAME_free(n);
+            X509_REQ_free(req);
+            EVP_PKEY_free(k);
+            EVP_PKEY_free(other);
+        }
+}
+
 static void test_csr_rules(void **state)
 {
     ch_key *rk = gen(CH_KEY_P256), *lk = gen(CH_KEY_RSA2048);
@@ -588,7 +764,8 @@ int main(void)
         cmocka_unit_test(test_keys),          cmocka_unit_test(test_weak_keys_refused),
         cmocka_unit_test(test_public_keys),
         cmocka_unit_test(test_names_and_sans), cmocka_unit_test(test_issue_rules),
-        cmocka_unit_test(test_csr_rules),     cmocka_unit_test(test_cert_parse_negative),
+        cmocka_unit_test(test_csr_rules),     cmocka_unit_test(test_csr_signatures),
+        cmocka_unit_test(test_cert_parse_negative),
         cmocka_unit_test(test_nul_in_common_name), cmocka_unit_test(test_chains),
         cmocka_unit_test(test_times),         cmocka_unit_test(test_issued_der),
     };
