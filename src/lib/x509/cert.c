@@ -9,12 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/core_dispatch.h>
-#include <openssl/core_names.h>
 #include <openssl/err.h>
-#include <openssl/params.h>
 #include <openssl/pem.h>
-#include <openssl/provider.h>
 #include <openssl/x509v3.h>
 
 #include "certhub/x509.h"
@@ -37,153 +33,6 @@ struct ch_cert {
 };
 
 #define NOT_A_CERT "not an X.509 certificate in PEM or DER format"
-
-/*
- * Certificates that are only read (names, validity, extensions, what inspect shows) are
- * decoded in a library context of their own.  OpenSSL 3.0's d2i_X509 decodes the public key
- * through its decoder framework, which goes through every decoder of every provider under
- * global locks: 140 us for a P-256 certificate on one thread, and no faster on two than on
- * one.  The reading context's one provider offers SHA-1 alone (OpenSSL fingerprints a
- * certificate when it caches its extensions), so no decoder is found, the key stays
- * undecoded, and a certificate decodes in under 20 us on every thread at once.  Anything
- * that verifies, chains, serves TLS or writes a key store takes the full object
- * (ch_cert_x509), which fails closed if given a reading one: nothing can be fetched in its
- * context but SHA-1.
- */
-static const EVP_MD *view_md;
-
-static void *view_sha1_new(void *provctx)
-{
-    (void)provctx;
-    return EVP_MD_CTX_new();
-}
-
-static void view_sha1_free(void *ctx)
-{
-    EVP_MD_CTX_free(ctx);
-}
-
-static void *view_sha1_dup(void *ctx)
-{
-    EVP_MD_CTX *d = EVP_MD_CTX_new();
-
-    if (d != NULL && EVP_MD_CTX_copy_ex(d, ctx) != 1) {
-        EVP_MD_CTX_free(d);
-        d = NULL;
-    }
-    return d;
-}
-
-static int view_sha1_init(void *ctx, const OSSL_PARAM params[])
-{
-    (void)params;
-    return EVP_DigestInit_ex(ctx, view_md, NULL);
-}
-
-static int view_sha1_update(void *ctx, const unsigned char *in, size_t len)
-{
-    return EVP_DigestUpdate(ctx, in, len);
-}
-
-static int view_sha1_final(void *ctx, unsigned char *out, size_t *outl, size_t outsz)
-{
-    unsigned int n = 0;
-
-    if (outsz < SHA_DIGEST_LENGTH || EVP_DigestFinal_ex(ctx, out, &n) != 1)
-        return 0;
-    *outl = n;
-    return 1;
-}
-
-static int view_sha1_params(OSSL_PARAM params[])
-{
-    OSSL_PARAM *p;
-
-    if ((p = OSSL_PARAM_locate(params, OSSL_DIGEST_PARAM_BLOCK_SIZE)) != NULL && !OSSL_PARAM_set_size_t(p, 64))
-        return 0;
-    if ((p = OSSL_PARAM_locate(params, OSSL_DIGEST_PARAM_SIZE)) != NULL &&
-        !OSSL_PARAM_set_size_t(p, SHA_DIGEST_LENGTH))
-        return 0;
-    return 1;
-}
-
-static const OSSL_DISPATCH view_sha1_fns[] = {
-    {OSSL_FUNC_DIGEST_NEWCTX, (void (*)(void))view_sha1_new},
-    {OSSL_FUNC_DIGEST_FREECTX, (void (*)(void))view_sha1_free},
-    {OSSL_FUNC_DIGEST_DUPCTX, (void (*)(void))view_sha1_dup},
-    {OSSL_FUNC_DIGEST_INIT, (void (*)(void))view_sha1_init},
-    {OSSL_FUNC_DIGEST_UPDATE, (void (*)(void))view_sha1_update},
-    {OSSL_FUNC_DIGEST_FINAL, (void (*)(void))view_sha1_final},
-    {OSSL_FUNC_DIGEST_GET_PARAMS, (void (*)(void))view_sha1_params},
-    {0, NULL},
-};
-
-static const OSSL_ALGORITHM view_digests[] = {
-    {"SHA1:SHA-1:SSL3-SHA1:1.3.14.3.2.26", "provider=certhub-reading", view_sha1_fns, NULL},
-    {NULL, NULL, NULL, NULL},
-};
-
-static const OSSL_ALGORITHM *view_query(void *provctx, int operation, int *no_cache)
-{
-    (void)provctx;
-    *no_cache = 0;
-    return operation == OSSL_OP_DIGEST ? view_digests : NULL;
-}
-
-static const OSSL_DISPATCH view_provider_fns[] = {
-    {OSSL_FUNC_PROVIDER_QUERY_OPERATION, (void (*)(void))view_query},
-    {0, NULL},
-};
-
-static int view_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in, const OSSL_DISPATCH **out,
-                              void **provctx)
-{
-    (void)in;
-    *out = view_provider_fns;
-    *provctx = (void *)handle;
-    return 1;
-}
-
-static OSSL_LIB_CTX *view_ctx;
-static pthread_once_t view_once = PTHREAD_ONCE_INIT;
-
-static void view_ctx_make(void)
-{
-    OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_new();
-
-    /* Loading a provider explicitly keeps OpenSSL from loading its default one there. */
-    if (ctx == NULL || (view_md = EVP_MD_fetch(NULL, "SHA1", NULL)) == NULL ||
-        OSSL_PROVIDER_add_builtin(ctx, "certhub-reading", view_provider_init) != 1 ||
-        OSSL_PROVIDER_load(ctx, "certhub-reading") == NULL) {
-        OSSL_LIB_CTX_free(ctx); /* certificates are then read with full objects */
-        ctx = NULL;
-    }
-    ERR_clear_error();
-    view_ctx = ctx;
-}
-
-/* One DER certificate decoded for reading; *end is where it stopped.  NULL if it is not one. */
-static X509 *view_decode(const uint8_t *der, size_t len, const uint8_t **end)
-{
-    const unsigned char *p = der;
-    X509 *x = NULL;
-
-    pthread_once(&view_once, view_ctx_make);
-    if (len > LONG_MAX || (view_ctx != NULL && (x = X509_new_ex(view_ctx, NULL)) == NULL))
-        return NULL;
-    if (d2i_X509(&x, &p, (long)len) == NULL) {
-        X509_free(x);
-        x = NULL;
-    } else {
-        /* Cache the extensions now: OpenSSL also looks for the signature's algorithms then,
-         * which this context has not, and the errors it queues are cleared here rather than
-         * met by whoever reads the queue next. */
-        (void)X509_get_extension_flags(x);
-    }
-    ERR_clear_error();
-    *end = p;
-    return x;
-}
 
 /* Takes ownership of x509, view and der (malloc'd), also on failure. */
 static int cert_wrap(ch_cert **out, X509 *x509, X509 *view, uint8_t *der, size_t der_len)
@@ -226,7 +75,7 @@ X509 *x509_cert_obj(const ch_cert *cert)
         return x;
     pthread_mutex_lock(&c->lock);
     if ((x = atomic_load(&c->view)) == NULL) {
-        x = view_decode(c->der, c->der_len, &end);
+        x = x509_view_decode(c->der, c->der_len, &end);
         atomic_store(&c->view, x);
     }
     pthread_mutex_unlock(&c->lock);
@@ -269,7 +118,7 @@ static int cert_from_der(ch_cert **out, const uint8_t *der, size_t len)
                             CH_MAX_UPLOAD_BYTES);
     /* Decoded for reading: the template is X509's own, so what it refuses is what d2i_X509
      * refuses (the public key is not decoded by either: d2i_X509 only tries). */
-    if ((x = view_decode(der, len, &p)) == NULL)
+    if ((x = x509_view_decode(der, len, &p)) == NULL)
         return ch_error_set(CH_EPARSE, NOT_A_CERT);
     if (p != der + len) {
         X509_free(x);
@@ -295,7 +144,7 @@ static bool is_cert_pem_name(const char *name)
 static size_t cert_der_prefix(const uint8_t *der, size_t len)
 {
     const uint8_t *p;
-    X509 *x = view_decode(der, len, &p);
+    X509 *x = x509_view_decode(der, len, &p);
     size_t n = x ? (size_t)(p - der) : len;
 
     X509_free(x);

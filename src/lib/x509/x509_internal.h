@@ -16,6 +16,13 @@
 const EVP_MD *x509_sha256(void);
 const EVP_MD *x509_sha1(void);
 
+/* One DER certificate decoded for reading only: names, validity, extensions, what inspect
+ * shows; not its key, so it cannot verify, chain, serve TLS or go into a key store (the full
+ * object does: ch_cert_x509).  Decoded in a library context whose one provider offers SHA-1
+ * alone, so OpenSSL 3.0 does not decode its key through its decoders (slow, under global
+ * locks).  *end is where the certificate stopped; NULL if the input is not one. */
+X509 *x509_view_decode(const uint8_t *der, size_t len, const uint8_t **end);
+
 /* Seconds since the epoch of an ASN1_TIME, independent of the local time zone. */
 int x509_time_to_epoch(int64_t *out, const ASN1_TIME *t);
 
