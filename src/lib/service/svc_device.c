@@ -159,38 +159,8 @@ static int device_tx_run(void *arg)
     return error;
 }
 
-/* The CA certificates of the tenant's inventory (the CAs certhub runs for it, and imported
- * ones): a broker hands over the client's certificate alone, and these are the intermediates
- * it may have been issued under. */
-static void inventory_cas(ch_svc *svc, const char *tenant_id, ch_cert ***out, size_t *n)
-{
-    ch_store_cert_filter f = {.is_ca = 1};
-    ch_store_cert *rows = NULL;
-    size_t nrows = 0;
-    char *next = NULL;
-
-    *out = NULL;
-    *n = 0;
-    if (ch_store_cert_list(svc->store, tenant_id, &f, 100, NULL, &rows, &nrows, &next) < 0 ||
-        (*out = calloc(nrows + 1, sizeof **out)) == NULL) {
-        ch_store_cert_list_free(rows, nrows);
-        free(next);
-        return;
-    }
-    for (size_t i = 0; i < nrows; i++) {
-        ch_store_cert full;
-        if (ch_store_cert_get(svc->store, &full, tenant_id, rows[i].id) == 0) {
-            if (ch_cert_parse(&(*out)[*n], full.der, full.der_len) == 0)
-                (*n)++;
-            ch_store_cert_dispose(&full);
-        }
-    }
-    ch_store_cert_list_free(rows, nrows);
-    free(next);
-}
-
-/* Certificates kept decoded, by the SHA-256 of their DER (hex): trusted certificates, and
- * the intermediates of chains that verified.  Each verification needs their full objects,
+/* Certificates kept decoded, by the SHA-256 of their DER (hex): trusted certificates, the
+ * tenants' own CAs, and the intermediates of chains that verified.  Each verification needs their full objects,
  * which OpenSSL 3.0 decodes slowly.  Found: a new reference, or NULL. */
 static ch_cert *kept_cert(ch_svc *svc, const char *sha256)
 {
@@ -239,6 +209,39 @@ static ch_cert *anchor_cert(ch_svc *svc, const ch_store_trusted *t)
     if (c == NULL && ch_cert_parse(&c, t->der, t->der_len) == 0)
         keep_cert(svc, t->sha256, c);
     return c;
+}
+
+/* The CA certificates of the tenant's inventory (the CAs certhub runs for it, and imported
+ * ones): a broker hands over the client's certificate alone, and these are the intermediates
+ * it may have been issued under. */
+static void inventory_cas(ch_svc *svc, const char *tenant_id, ch_cert ***out, size_t *n)
+{
+    ch_store_cert_filter f = {.is_ca = 1};
+    ch_store_cert *rows = NULL;
+    size_t nrows = 0;
+    char *next = NULL;
+
+    *out = NULL;
+    *n = 0;
+    if (ch_store_cert_list(svc->store, tenant_id, &f, 100, NULL, &rows, &nrows, &next) < 0 ||
+        (*out = calloc(nrows + 1, sizeof **out)) == NULL) {
+        ch_store_cert_list_free(rows, nrows);
+        free(next);
+        return;
+    }
+    for (size_t i = 0; i < nrows; i++) {
+        ch_store_cert full;
+        /* kept from an earlier decision, whose full object is decoded already */
+        if (((*out)[*n] = kept_cert(svc, rows[i].sha256)) != NULL) {
+            (*n)++;
+        } else if (ch_store_cert_get(svc->store, &full, tenant_id, rows[i].id) == 0) {
+            if (ch_cert_parse(&(*out)[*n], full.der, full.der_len) == 0)
+                keep_cert(svc, rows[i].sha256, (*out)[(*n)++]);
+            ch_store_cert_dispose(&full);
+        }
+    }
+    ch_store_cert_list_free(rows, nrows);
+    free(next);
 }
 
 /* The trusted certificate that verifies the chain, among the tenant's enabled ones; when only
