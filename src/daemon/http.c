@@ -120,31 +120,31 @@ void jw_end(jw *w)
     jw_put(w, "}", 1);
 }
 
-void reply_json_text(req *r, int status, const ch_buf *body)
+/* Answers with JSON text and a newline (NULL: an empty body). */
+static void send_json(req *r, int status, const void *text, size_t len)
 {
     struct evbuffer *buf = evbuffer_new();
-
-    evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Content-Type", "application/json");
-    evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Cache-Control", "no-store");
-    evbuffer_add(buf, body->data, body->len);
-    evbuffer_add(buf, "\n", 1);
-    evhttp_send_reply(r->ev, status, status < 300 ? "OK" : "Error", buf);
-    evbuffer_free(buf);
-}
-
-void reply_json(req *r, int status, json_t *body)
-{
-    struct evbuffer *buf = evbuffer_new();
-    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 
     evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Content-Type", "application/json");
     evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Cache-Control", "no-store");
     if (text) {
-        evbuffer_add(buf, text, strlen(text));
+        evbuffer_add(buf, text, len);
         evbuffer_add(buf, "\n", 1);
     }
     evhttp_send_reply(r->ev, status, status < 300 ? "OK" : "Error", buf);
     evbuffer_free(buf);
+}
+
+void reply_json_text(req *r, int status, const ch_buf *body)
+{
+    send_json(r, status, body->data ? (const void *)body->data : "", body->len);
+}
+
+void reply_json(req *r, int status, json_t *body)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+
+    send_json(r, status, text, text ? strlen(text) : 0);
     free(text);
     json_decref(body);
 }
