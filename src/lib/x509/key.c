@@ -415,11 +415,13 @@ static EVP_PKEY *key_pkey(const ch_key *key)
 {
     ch_key *k = (ch_key *)key;
     EVP_PKEY *pkey = atomic_load(&k->pkey);
-    int c = raw_curve(k->type);
-    const char *group = c >= 0 ? OBJ_nid2sn(raw_curves[c].nid) : NULL;
+    int c;
+    const char *group;
 
     if (pkey != NULL || k->raw_pub_len == 0)
         return pkey;
+    c = raw_curve(k->type);
+    group = c >= 0 ? OBJ_nid2sn(raw_curves[c].nid) : NULL;
     pthread_mutex_lock(&pkey_lock);
     if ((pkey = atomic_load(&k->pkey)) == NULL && group != NULL) {
         BIGNUM *d = BN_secure_new();
@@ -615,9 +617,6 @@ int ch_key_parse(ch_key **out, const uint8_t *data, size_t len, const char *pass
     return key_wrap(out, pkey, true);
 }
 
-/* One DER SubjectPublicKeyInfo that fills the input exactly.  d2i_PUBKEY takes OpenSSL's
- * per-type path; an OSSL_DECODER context would cost far more than the rest of an issuance
- * (it enumerates every decoder of every provider). */
 /* An EC public key on P-256, P-384 or P-521 with an uncompressed point, in the one DER
  * encoding a SubjectPublicKeyInfo has (RFC 5480), read as bytes: the point is checked to be
  * on its curve and kept raw, like a key generated here.  OpenSSL 3.0 builds an EVP_PKEY for
@@ -683,6 +682,9 @@ done:
     return error;
 }
 
+/* One DER SubjectPublicKeyInfo that fills the input exactly.  d2i_PUBKEY takes OpenSSL's
+ * per-type path; an OSSL_DECODER context would cost far more than the rest of an issuance
+ * (it enumerates every decoder of every provider). */
 static int pubkey_from_der(EVP_PKEY **out, const uint8_t *der, size_t len)
 {
     const unsigned char *p = der;
@@ -707,7 +709,7 @@ int ch_key_parse_public(ch_key **out, const uint8_t *data, size_t len)
     char *name = NULL, *header = NULL;
     unsigned char *der = NULL;
     long dlen = 0;
-    int found = -1;
+    int found = -1, raw = 1;
 
     *out = NULL;
     if (ch_init() < 0)
@@ -718,27 +720,16 @@ int ch_key_parse_public(ch_key **out, const uint8_t *data, size_t len)
         return ch_error_set(CH_ETOOBIG, "public key file is larger than the limit of %u bytes",
                             CH_MAX_UPLOAD_BYTES);
     if (!x509_looks_pem(data, len)) {
-        if ((found = ec_public_raw(out, data, len)) <= 0)
-            return found;
-        found = pubkey_from_der(&pkey, data, len);
+        if ((raw = ec_public_raw(out, data, len)) > 0)
+            found = pubkey_from_der(&pkey, data, len);
     } else if ((bio = BIO_new_mem_buf(data, (int)len)) != NULL) {
         /* The first "PUBLIC KEY" block; an encrypted private key is never tried, so no
          * KDF runs on a public-key path. */
-        for (int blocks = 0; found < 0 && blocks < (int)CH_MAX_PEM_OBJECTS &&
+        for (int blocks = 0; found < 0 && raw > 0 && blocks < (int)CH_MAX_PEM_OBJECTS &&
                              PEM_read_bio(bio, &name, &header, &der, &dlen) == 1;
              blocks++) {
-            if (strcmp(name, "PUBLIC KEY") == 0) {
-                int raw = ec_public_raw(out, der, (size_t)dlen);
-                if (raw <= 0) { /* read as bytes (0), or refused */
-                    OPENSSL_free(name);
-                    OPENSSL_free(header);
-                    OPENSSL_free(der);
-                    BIO_free(bio);
-                    ERR_clear_error();
-                    return raw;
-                }
+            if (strcmp(name, "PUBLIC KEY") == 0 && (raw = ec_public_raw(out, der, (size_t)dlen)) > 0)
                 found = pubkey_from_der(&pkey, der, (size_t)dlen);
-            }
             OPENSSL_free(name);
             OPENSSL_free(header);
             OPENSSL_free(der);
@@ -748,6 +739,8 @@ int ch_key_parse_public(ch_key **out, const uint8_t *data, size_t len)
         ERR_clear_error();
         BIO_free(bio);
     }
+    if (raw <= 0) /* read as bytes by ec_public_raw (0), or refused by it */
+        return raw;
     if (found < 0)
         return ch_error_set(CH_EPARSE, "not a public key: expected PEM \"PUBLIC KEY\" or DER "
                                        "SubjectPublicKeyInfo");
