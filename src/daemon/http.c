@@ -424,16 +424,35 @@ static void on_request(struct evhttp_request *ev, void *arg)
     free(decoded);
 }
 
+/* bufferevent_openssl makes one TLS record, and one write(2), of each piece of its output
+ * buffer, and evhttp leaves a response in at least two: the headers and the body moved in
+ * after them.  The client then wakes twice and the kernel carries two segments.  A response
+ * that fits in one record is made one piece as it is added, before the write event comes. */
+#define ONE_RECORD 16384
+
+static void one_record(struct evbuffer *out, const struct evbuffer_cb_info *info, void *arg)
+{
+    (void)arg;
+    if (info->n_added > 0 && evbuffer_get_length(out) <= ONE_RECORD)
+        evbuffer_pullup(out, -1);
+}
+
 static struct bufferevent *tls_bev(struct event_base *base, void *arg)
 {
     struct server *s = arg;
+    struct bufferevent *bev;
     SSL *ssl;
 
     pthread_mutex_lock(&s->tls_lock);
     ssl = SSL_new(s->tls);
     pthread_mutex_unlock(&s->tls_lock);
 
-    return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+    bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+    if (bev != NULL && evbuffer_add_cb(bufferevent_get_output(bev), one_record, NULL) == NULL) {
+        bufferevent_free(bev);
+        return NULL;
+    }
+    return bev;
 }
 
 static volatile sig_atomic_t stopping;
