@@ -482,6 +482,9 @@ static void test_csr_signatures(void **state)
             BN_add(t, r0, order);
             csr_set_sig(req, t, s0, NULL, 0);
             csr_agrees(req, "r + n");
+            BN_add(t, s0, order); /* the same s modulo n: only the range check refuses it */
+            csr_set_sig(req, r0, t, NULL, 0);
+            csr_agrees(req, "s + n");
             csr_set_sig(req, r0, order, NULL, 0);
             csr_agrees(req, "s = n");
             {
