@@ -65,12 +65,13 @@ static int load_op(void *p)
     return 0;
 }
 
-/* The server's CPU time per request in the last load_rate, in microseconds. */
-static double server_us;
+/* The server's and this client's CPU time per request in the last load_rate, in
+ * microseconds: the two share the cores, so what the client spends the server cannot. */
+static double server_us, client_us;
 
 static double load_rate(pid_t server, int port, SSL_CTX *tls, const char *req, int want_status, const char *want_body)
 {
-    double cpu0 = cpu_seconds(server);
+    double cpu0 = cpu_seconds(server), own0 = cpu_seconds(getpid());
     struct load *l = calloc((size_t)conns, sizeof *l);
     void *args[8];
     double r;
@@ -82,6 +83,7 @@ static double load_rate(pid_t server, int port, SSL_CTX *tls, const char *req, i
     }
     r = bench_run(load_op, args, conns, seconds);
     server_us = r > 0 ? 1e6 * (cpu_seconds(server) - cpu0) / (r * seconds) : -1;
+    client_us = r > 0 ? 1e6 * (cpu_seconds(getpid()) - own0) / (r * seconds) : -1;
     for (int i = 0; i < conns; i++)
         conn_close(&l[i].c);
     free(l);
@@ -122,20 +124,90 @@ static char *find_in_path(const char *name)
     return NULL;
 }
 
+/* One cfssl serve on the CA in dir (ca.pem, ca-key.pem, cfssl.json), over TLS when tls is
+ * given (its certificate and key in dir: tls.pem, tls-key.pem): the CSR case and the
+ * server-key case, the server's and client's CPU per certificate, its memory idle and after. */
+struct cfssl_run {
+    double csr, key, csr_us, key_us, csr_client_us, key_client_us;
+    long rss_idle, rss_after;
+};
+
+static void cfssl_serve(struct cfssl_run *out, const char *cfssl, const char *dir, SSL_CTX *tls, const char *csr_json)
+{
+    char ca_path[400], key_path[400], cfg_path[400], tls_path[400], tls_key[400], clog[400], port_s[16];
+    char *body, *req;
+    int cport = free_port();
+    pid_t cpid;
+
+    *out = (struct cfssl_run){-1, -1, -1, -1, -1, -1, -1, -1};
+    snprintf(ca_path, sizeof ca_path, "%s/ca.pem", dir);
+    snprintf(key_path, sizeof key_path, "%s/ca-key.pem", dir);
+    snprintf(cfg_path, sizeof cfg_path, "%s/cfssl.json", dir);
+    snprintf(tls_path, sizeof tls_path, "%s/tls.pem", dir);
+    snprintf(tls_key, sizeof tls_key, "%s/tls-key.pem", dir);
+    snprintf(clog, sizeof clog, "%s/cfssl%s.log", dir, tls ? "-tls" : "");
+    snprintf(port_s, sizeof port_s, "%d", cport);
+    {
+        char *args[] = {(char *)cfssl, "serve", "-address", "127.0.0.1", "-port", port_s, "-ca", ca_path,
+                        "-ca-key", key_path, "-config", cfg_path,
+                        tls ? "-tls-cert" : NULL, tls_path, "-tls-key", tls_key, NULL};
+        cpid = spawn(args, clog);
+    }
+    if (wait_port(cport, cpid) != 0) {
+        fprintf(stderr, "cfssl serve did not start; see %s\n", clog);
+        kill(cpid, SIGTERM);
+        waitpid(cpid, NULL, 0);
+        return;
+    }
+    sleep(3);
+    out->rss_idle = rss_kb(cpid);
+    asprintf(&body, "{\"certificate_request\":%s}", csr_json);
+    req = http_request("POST", "/api/v1/cfssl/sign", NULL, body);
+    out->csr = load_rate(cpid, cport, tls, req, 200, "\"success\":true");
+    out->csr_us = server_us;
+    out->csr_client_us = client_us;
+    free(body);
+    free(req);
+    req = http_request("POST", "/api/v1/cfssl/newcert", NULL,
+                       "{\"request\":{\"CN\":\"bench.example\",\"hosts\":[\"bench.example\"],"
+                       "\"key\":{\"algo\":\"ecdsa\",\"size\":256}}}");
+    out->key = load_rate(cpid, cport, tls, req, 200, "\"success\":true");
+    out->key_us = server_us;
+    out->key_client_us = client_us;
+    free(req);
+    out->rss_after = rss_kb(cpid);
+    kill(cpid, SIGTERM);
+    waitpid(cpid, NULL, 0);
+}
+
+/* Writes len bytes of text (all of it when len is 0) to dir/name. */
+static void put_file(const char *dir, const char *name, const char *text, size_t len)
+{
+    char path[400];
+    FILE *f;
+
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (text != NULL && (f = fopen(path, "w")) != NULL) {
+        fwrite(text, 1, len ? len : strlen(text), f);
+        fclose(f);
+    }
+}
+
 int main(int argc, char **argv)
 {
     const char *certhubd = certhubd_default(argv[0]), *cfssl = find_in_path("cfssl"), *durability = "process";
-    char dir[256], data[300], logf[300], listen[64], port_s[16], token[128] = "", *csr, *csr_json, *body, *req;
-    char *ca_pem = NULL, *ca_key = NULL, path[512];
-    int port, cport;
-    pid_t pid, cpid = -1;
+    char dir[256], data[300], logf[300], listen[64], token[128] = "", *csr, *csr_json, *body, *req;
+    char *ca_pem = NULL, *ca_key = NULL, *tls_pem = NULL, *tls_key = NULL, path[512];
+    int port;
+    pid_t pid;
     SSL_CTX *tls;
     json_t *j, *v;
     size_t i;
     const char *issuer = NULL, *issuer_cert = NULL;
-    double in_csr, in_key, h_csr, h_key, c_csr = -1, c_key = -1;
-    double h_csr_us, h_key_us, c_csr_us = -1, c_key_us = -1, r_health, r_health_us, r_get, r_get_us;
-    long rss_idle, rss_after, rss_rested, c_rss_idle = -1, c_rss_after = -1;
+    double in_csr, in_key, h_csr, h_key;
+    double h_csr_us, h_key_us, h_csr_client_us, h_key_client_us, r_health, r_health_us, r_get, r_get_us;
+    long rss_idle, rss_after, rss_rested;
+    struct cfssl_run plain = {-1, -1, -1, -1, -1, -1, -1, -1}, over_tls = plain;
     FILE *f;
 
     for (int k = 1; k < argc; k++) {
@@ -246,6 +318,7 @@ int main(int argc, char **argv)
     req = http_request("POST", "/api/v1/certificates", token, body);
     h_csr = load_rate(pid, port, tls, req, 201, "\"id\":\"crt_");
     h_csr_us = server_us;
+    h_csr_client_us = client_us;
     free(body);
     free(req);
     asprintf(&body,
@@ -255,6 +328,7 @@ int main(int argc, char **argv)
     req = http_request("POST", "/api/v1/certificates", token, body);
     h_key = load_rate(pid, port, tls, req, 201, "\"id\":\"crt_");
     h_key_us = server_us;
+    h_key_client_us = client_us;
     free(body);
     free(req);
     /* Reading: the HTTPS floor (health: no authentication, no store) and one certificate with
@@ -269,6 +343,27 @@ int main(int argc, char **argv)
     r_get_us = server_us;
     free(req);
     rss_after = rss_kb(pid);
+    /* A server certificate for cfssl's TLS (localhost, from the same issuing CA, so the
+     * client trusts both servers alike). */
+    if (!certhubd_only) {
+        char *id = NULL;
+        asprintf(&body,
+                 "{\"profile\":\"tls-server\",\"ca_id\":\"%s\",\"key_type\":\"p256\",\"days\":30,"
+                 "\"subject\":{\"common_name\":\"localhost\"},\"sans\":[\"dns:localhost\",\"ip:127.0.0.1\"]}",
+                 issuer);
+        if ((j = call(port, tls, "POST", "/api/v1/certificates", token, body, NULL)) != NULL &&
+            json_string_value(json_object_get(j, "id")) != NULL)
+            id = strdup(json_string_value(json_object_get(j, "id")));
+        json_decref(j);
+        free(body);
+        if (id != NULL) {
+            snprintf(path, sizeof path, "/api/v1/certificates/%s/export?format=pem", id);
+            call(port, tls, "GET", path, token, "", &tls_pem);
+            snprintf(path, sizeof path, "/api/v1/certificates/%s/private-key", id);
+            call(port, tls, "POST", path, token, "", &tls_key);
+            free(id);
+        }
+    }
     /* Idle again: certhubd gives back its connections and free heap once its loops have
      * answered nothing for a period (5 s), the checkpointer's after ten idle seconds. */
     sleep(12);
@@ -276,73 +371,44 @@ int main(int argc, char **argv)
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
 
-    /* cfssl serve on the same CA certificate and key. */
+    /* cfssl serve on the same CA certificate and key: over plain HTTP (as the goal was set),
+     * then over TLS with the client's same TLS as certhubd's. */
     if (cfssl != NULL && ca_pem != NULL && ca_key != NULL) {
-        char ca_path[400], key_path[400], cfg_path[400], clog[400];
-        snprintf(ca_path, sizeof ca_path, "%s/ca.pem", dir);
-        snprintf(key_path, sizeof key_path, "%s/ca-key.pem", dir);
-        snprintf(cfg_path, sizeof cfg_path, "%s/cfssl.json", dir);
-        snprintf(clog, sizeof clog, "%s/cfssl.log", dir);
         /* The export holds the chain: cfssl wants the issuing certificate alone, first. */
-        if ((f = fopen(ca_path, "w")) != NULL) {
-            char *end = strstr(ca_pem, "-----END CERTIFICATE-----");
-            fwrite(ca_pem, 1, end ? (size_t)(end - ca_pem) + 26 : strlen(ca_pem), f);
-            fclose(f);
+        char *end = strstr(ca_pem, "-----END CERTIFICATE-----");
+        put_file(dir, "ca.pem", ca_pem, end ? (size_t)(end - ca_pem) + 26 : 0);
+        put_file(dir, "ca-key.pem", ca_key, 0);
+        put_file(dir, "cfssl.json",
+                 "{\"signing\":{\"default\":{\"expiry\":\"8760h\",\"usages\":[\"digital signature\","
+                 "\"server auth\"]}}}\n", 0);
+        cfssl_serve(&plain, cfssl, dir, NULL, csr_json);
+        if (tls_pem != NULL && tls_key != NULL) {
+            put_file(dir, "tls.pem", tls_pem, 0);
+            put_file(dir, "tls-key.pem", tls_key, 0);
+            cfssl_serve(&over_tls, cfssl, dir, tls, csr_json);
         }
-        if ((f = fopen(key_path, "w")) != NULL) {
-            fputs(ca_key, f);
-            fclose(f);
-        }
-        if ((f = fopen(cfg_path, "w")) != NULL) {
-            fputs("{\"signing\":{\"default\":{\"expiry\":\"8760h\",\"usages\":[\"digital signature\","
-                  "\"server auth\"]}}}\n", f);
-            fclose(f);
-        }
-        cport = free_port();
-        snprintf(port_s, sizeof port_s, "%d", cport);
-        {
-            char *args[] = {(char *)cfssl, "serve", "-address", "127.0.0.1", "-port", port_s, "-ca", ca_path,
-                            "-ca-key", key_path, "-config", cfg_path, NULL};
-            cpid = spawn(args, clog);
-        }
-        if (wait_port(cport, cpid) == 0) {
-            sleep(3);
-            c_rss_idle = rss_kb(cpid);
-            asprintf(&body, "{\"certificate_request\":%s}", csr_json);
-            req = http_request("POST", "/api/v1/cfssl/sign", NULL, body);
-            c_csr = load_rate(cpid, cport, NULL, req, 200, "\"success\":true");
-            c_csr_us = server_us;
-            free(body);
-            free(req);
-            req = http_request("POST", "/api/v1/cfssl/newcert", NULL,
-                               "{\"request\":{\"CN\":\"bench.example\",\"hosts\":[\"bench.example\"],"
-                               "\"key\":{\"algo\":\"ecdsa\",\"size\":256}}}");
-            c_key = load_rate(cpid, cport, NULL, req, 200, "\"success\":true");
-            c_key_us = server_us;
-            free(req);
-            c_rss_after = rss_kb(cpid);
-        } else {
-            fprintf(stderr, "cfssl serve did not start; see %s\n", clog);
-        }
-        kill(cpid, SIGTERM);
-        waitpid(cpid, NULL, 0);
     }
 
-    printf("%-22s %14s %14s %8s %16s %18s\n", "case", "in-process/s", "certhubd/s", "ratio", "cfssl serve/s",
-           "CPU us/cert (c/s)");
-    printf("%-22s %14.0f %14.0f %7.0f%% %16.0f %9.0f/%.0f\n", "CSR supplied", in_csr, h_csr, 100 * h_csr / in_csr,
-           c_csr, h_csr_us, c_csr_us);
-    printf("%-22s %14.0f %14.0f %7.0f%% %16.0f %9.0f/%.0f\n", "server-generated key", in_key, h_key,
-           100 * h_key / in_key, c_key, h_key_us, c_key_us);
+    printf("%-22s %12s %11s %6s %14s %10s %17s %17s\n", "case", "in-process/s", "certhubd/s", "ratio",
+           "cfssl serve/s", "(TLS)/s", "server us c/s/sT", "client us c/s/sT");
+    printf("%-22s %12.0f %11.0f %5.0f%% %14.0f %10.0f %7.0f/%.0f/%.0f %9.0f/%.0f/%.0f\n", "CSR supplied", in_csr, h_csr,
+           100 * h_csr / in_csr, plain.csr, over_tls.csr, h_csr_us, plain.csr_us, over_tls.csr_us, h_csr_client_us,
+           plain.csr_client_us, over_tls.csr_client_us);
+    printf("%-22s %12.0f %11.0f %5.0f%% %14.0f %10.0f %7.0f/%.0f/%.0f %9.0f/%.0f/%.0f\n", "server-generated key", in_key,
+           h_key, 100 * h_key / in_key, plain.key, over_tls.key, h_key_us, plain.key_us, over_tls.key_us,
+           h_key_client_us, plain.key_client_us, over_tls.key_client_us);
     printf("reading over HTTPS: GET /api/v1/health %.0f/s (%.0f us CPU each), GET /api/v1/certificates/{id} "
            "%.0f/s (%.0f us)\n", r_health, r_health_us, r_get, r_get_us);
     printf("resident memory: certhubd idle %.1f MB, after the run %.1f MB, idle again 12 s later %.1f MB; cfssl serve "
            "idle %.1f MB, after %.1f MB\n",
-           rss_idle / 1024.0, rss_after / 1024.0, rss_rested / 1024.0, c_rss_idle / 1024.0, c_rss_after / 1024.0);
+           rss_idle / 1024.0, rss_after / 1024.0, rss_rested / 1024.0, plain.rss_idle / 1024.0,
+           plain.rss_after / 1024.0);
     if (cfssl == NULL && !certhubd_only)
         printf("(cfssl not found: install Debian's golang-cfssl, or give --cfssl PATH)\n");
     free(csr_json);
     free(csr);
+    free(tls_pem);
+    free(tls_key);
     SSL_CTX_free(tls);
     {
         char cmd[400];
