@@ -113,7 +113,7 @@ static void help(FILE *f)
                "(--password-file), never from the command line.\n"
                "Server commands (ca, cert list/get/issue/export/delete/import, token, tenant, audit) take\n"
                "  --server URL (or CERTHUB_URL, default https://127.0.0.1:8443), --token-file F (or\n"
-               "  CERTHUB_TOKEN), --ca-file F (or CERTHUB_CA) and --output table|json before the command.\n");
+               "  CERTHUB_TOKEN), --ca-file F (or CERTHUB_CA) and --output table|json, before or after the command.\n");
 }
 
 static void command_help(const cli_cmd *c)
@@ -141,6 +141,41 @@ static bool accepts(const cli_cmd *c, const char *name, size_t len, bool *takes_
     return false;
 }
 
+/* The commands that work on files alone; every other one talks to certhubd. */
+static bool offline(const cli_cmd *c)
+{
+    static const char *const names[] = {"key create", "csr create", "cert create", "convert", "agent", "inspect",
+                                        "verify"};
+
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(c->name, names[i]) == 0)
+            return true;
+    return false;
+}
+
+/* --server, --token-file, --ca-file and --output, which go before the command, are also
+ * taken after it (as "certhub cert list --output json" is often written).  Returns whether
+ * argv[0] was one (it and its value then used). */
+static bool connection_option(int argc, char **argv)
+{
+    if (argc < 2)
+        return false;
+    if (strcmp(argv[0], "--server") == 0)
+        g_remote.url = argv[1];
+    else if (strcmp(argv[0], "--token-file") == 0)
+        g_remote.token_file = argv[1];
+    else if (strcmp(argv[0], "--ca-file") == 0)
+        g_remote.ca_file = argv[1];
+    else if (strcmp(argv[0], "--output") == 0 && (strcmp(argv[1], "json") == 0 || strcmp(argv[1], "table") == 0))
+        g_remote.json = strcmp(argv[1], "json") == 0;
+    else if (strcmp(argv[0], "--output") == 0) {
+        fprintf(stderr, "certhub: --output takes table or json, not \"%.32s\"\n", argv[1]);
+        exit(2);
+    } else
+        return false;
+    return true;
+}
+
 static void parse(cli_args *a, int argc, char **argv)
 {
     for (int i = 0; i < argc; i++) {
@@ -148,6 +183,10 @@ static void parse(cli_args *a, int argc, char **argv)
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
             command_help(a->cmd);
             exit(0);
+        }
+        if (!offline(a->cmd) && connection_option(argc - i, argv + i)) {
+            i++;
+            continue;
         }
         if (strncmp(arg, "--", 2) == 0 && arg[2] != '\0') {
             const char *name = arg + 2, *eq = strchr(name, '=');
@@ -186,18 +225,8 @@ int main(int argc, char **argv)
     cli_args a;
     int rc;
 
-    /* Options for talking to certhubd come before the command. */
-    while (argc > 2 && strncmp(argv[1], "--", 2) == 0) {
-        if (strcmp(argv[1], "--server") == 0)
-            g_remote.url = argv[2];
-        else if (strcmp(argv[1], "--token-file") == 0)
-            g_remote.token_file = argv[2];
-        else if (strcmp(argv[1], "--ca-file") == 0)
-            g_remote.ca_file = argv[2];
-        else if (strcmp(argv[1], "--output") == 0 && (strcmp(argv[2], "json") == 0 || strcmp(argv[2], "table") == 0))
-            g_remote.json = strcmp(argv[2], "json") == 0;
-        else
-            break;
+    /* Options for talking to certhubd come before the command (or after it, see parse). */
+    while (argc > 2 && connection_option(argc - 1, argv + 1)) {
         argv += 2;
         argc -= 2;
     }

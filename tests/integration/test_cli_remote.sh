@@ -16,6 +16,12 @@ remote cert export "$id" --format pem --out chain.pem
 openssl verify -CAfile "$data/ca.pem" -untrusted chain.pem cli.pem >/dev/null && ok "the issued certificate verifies with the exported chain"
 check_contains "cert list finds it" "$(remote cert list --search cli.example)" "$id"
 check_contains "cert get --output json" "$(remote --output json cert get "$id")" '"subject": "CN=cli.example,O=Acme"'
+check_contains "--output json after the command too" "$(remote cert get "$id" --output json)" '"subject": "CN=cli.example,O=Acme"'
+check_contains "--server and --token-file after the command too" \
+    "$("$CERTHUB" ca list --server "https://localhost:$port" --token-file "$data/admin-token" --ca-file "$data/ca.pem")" "$issuer"
+expect_exit 2 "--output with another value is a usage error" -- remote cert get "$id" --output xml
+check_contains "--output says what it takes" "$(cat "$T/stderr")" "takes table or json"
+expect_exit 2 "an offline command takes no --output" -- "$CERTHUB" inspect cli.pem --output json
 echo s3cret > pw
 remote cert export "$id" --format p12 --password-file pw --out cli.p12
 check_eq "PKCS#12 holds one key" 1 "$(openssl pkcs12 -in cli.p12 -nocerts -nodes -passin pass:s3cret 2>/dev/null | grep -c 'BEGIN PRIVATE KEY')"
