@@ -306,11 +306,14 @@ static int import_folder(cli_args *a, const char *dir, const char *password)
     char **files = NULL, full[4096];
     size_t n = 0, cap = 0, imported = 0, present = 0, failed = 0;
     struct stat st;
+    size_t dlen = strlen(dir);
 
     if (d == NULL)
         return cli_fail(a, "cannot read the folder %s", dir);
+    while (dlen > 1 && dir[dlen - 1] == '/') /* "old/" and "old" name their files alike */
+        dlen--;
     while ((e = readdir(d)) != NULL) {
-        snprintf(full, sizeof full, "%s/%s", dir, e->d_name);
+        snprintf(full, sizeof full, "%.*s/%s", (int)dlen, dir, e->d_name);
         if (e->d_name[0] == '.' || stat(full, &st) != 0 || !S_ISREG(st.st_mode))
             continue;
         if (n == cap) {
@@ -358,7 +361,11 @@ int cmd_remote_cert_import(cli_args *a)
     struct stat st;
     int rc = 1;
 
-    if (cli_password(a, "key-password-file", NULL, &password) != 0)
+    /* --password-file opens a PKCS#12 or JKS file; --key-password-file, the key of --key (or
+     * the same, as it always was). */
+    if (cli_opt(a, "password-file") && cli_opt(a, "key-password-file"))
+        return cli_fail(a, "give --password-file or --key-password-file, not both");
+    if (cli_password(a, cli_opt(a, "password-file") ? "password-file" : "key-password-file", NULL, &password) != 0)
         return 1;
     if (stat(a->pos[0], &st) == 0 && S_ISDIR(st.st_mode)) {
         rc = cli_opt(a, "key") ? cli_fail(a, "--key goes with one certificate file, not a folder")

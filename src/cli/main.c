@@ -53,9 +53,10 @@ static const cli_cmd commands[] = {
      "download a certificate (with its key: p12, jks, or pem --with-key)",
      "out= format= password-file= with-key force", 1, 1},
     {"cert delete", cmd_remote_cert_delete, "ID", "delete a certificate on the server", "", 1, 1},
-    {"cert import", cmd_remote_cert_import, "FILE|FOLDER [--key FILE] [--key-password-file F] [--name N]",
-     "import a certificate (PEM, DER, P7B, P12; with --key, its PEM key), or every file of a folder",
-     "key= key-password-file= name=", 1, 1},
+    {"cert import", cmd_remote_cert_import, "FILE|FOLDER [--password-file F] [--key FILE] [--key-password-file F] [--name N]",
+     "import a certificate (PEM, DER, P7B; P12, JKS or PEM with its key; or with --key, its PEM key), or every "
+     "file of a folder",
+     "password-file= key= key-password-file= name=", 1, 1},
     {"csr new", cmd_remote_csr_create, "--subject DN [--san LIST] [--key-type T] [--name N] [--out FILE]",
      "make a CSR on the server (its key stays there, sealed)", "subject= san= key-type= name= out= force", 0, 0},
     {"csr list", cmd_remote_csr_list, "", "list the CSRs on the server", "", 0, 0},

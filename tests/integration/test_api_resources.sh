@@ -146,6 +146,44 @@ check_eq "unknown form field: 400" "400 colour" "$status $(body .error.field)"
 api POST /api/v1/certificates/import "" -H "Content-Type: multipart/form-data; boundary=zz" --data-binary $'--zz\r\nContent-Disposition: form-data; name="file"\r\n\r\nabc'
 check_eq "a cut multipart body: 400" 400 "$status"
 openssl pkcs12 -export -in up.pem -inkey up.key -name web -passout pass:s3cret -out up.p12
+
+# ---- a certificate imported from a file that holds its key, or from a certificate bag
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout bag.key -subj /CN=bag.example -days 30 -out bag.pem 2>/dev/null
+openssl pkcs12 -export -in bag.pem -inkey bag.key -name bag -passout pass:s3cret -out bag.p12
+api POST /api/v1/certificates/import "" -F "file=@bag.p12"
+check_eq "a PKCS#12 without its password: 400, the password asked for" "400 password" "$status $(body .error.field)"
+check_contains "and said so" "$(body .error.message)" "give its password"
+api POST /api/v1/certificates/import "" -F "file=@bag.p12" -F "password=wrong"
+check_eq "with a wrong password: 400 wrong_password" "400 wrong_password" "$status $(body .error.code)"
+api GET "/api/v1/certificates?search=bag.example"
+check_eq "and nothing was stored" 0 "$(body '.items | length')"
+api POST /api/v1/certificates/import "" -F "file=@bag.p12" -F "password=s3cret"
+check_eq "a PKCS#12 imported as a certificate with its key" "201 CN=bag.example true bag.p12" \
+    "$status $(body .subject) $(body .has_private_key) $(body .name)"
+bag_id=$(body .id)
+api POST "/api/v1/certificates/$bag_id/private-key" ""
+[ "$status" = 200 ] && openssl pkey -in "$T/body" -pubout 2>/dev/null | cmp -s - <(openssl pkey -in bag.key -pubout) &&
+    ok "the key imported from the PKCS#12 is the certificate's"
+api DELETE "/api/v1/certificates/$bag_id"
+cat bag.key bag.pem > bag-with-key.pem
+api POST "/api/v1/certificates/import?name=pem-with-key" "" -H "Content-Type: application/x-pem-file" --data-binary @bag-with-key.pem
+check_eq "PEM with the key in the same file: the key is kept" "201 true" "$status $(body .has_private_key)"
+api DELETE "/api/v1/certificates/$(body .id)"
+openssl crl2pkcs7 -nocrl -certfile bag.pem -certfile up.pem -outform DER -out bag.p7b
+api POST "/api/v1/certificates/import?name=from-p7b" "" -H "Content-Type: application/pkcs7-mime" --data-binary @bag.p7b
+check_eq "a PKCS#7 bag: its first certificate" "201 CN=bag.example false" "$status $(body .subject) $(body .has_private_key)"
+openssl pkcs12 -export -in up.pem -inkey up.key -name two -passout pass:s3cret -out two.p12 2>/dev/null
+keytool -importkeystore -srckeystore bag.p12 -srcstoretype pkcs12 -srcstorepass s3cret -destkeystore two.jks \
+    -deststoretype jks -deststorepass s3cret -noprompt >/dev/null 2>&1
+keytool -importkeystore -srckeystore two.p12 -srcstoretype pkcs12 -srcstorepass s3cret -destkeystore two.jks \
+    -deststoretype jks -deststorepass s3cret -noprompt >/dev/null 2>&1
+api POST /api/v1/certificates/import "" -F "file=@two.jks" -F "password=s3cret"
+check_eq "a keystore of two keys is refused as one certificate, pointing at keystores" "400 /api/v1/keystores" \
+    "$status $(body .error.message | grep -o /api/v1/keystores)"
+printf 'not a certificate' > junk.txt
+api POST /api/v1/certificates/import "" -F "file=@junk.txt"
+check_contains "junk: 400 naming the accepted formats" "$status $(body .error.message)" "400 "
+check_contains "junk: the formats" "$(body .error.message)" "PKCS#12"
 api POST "/api/v1/keystores?name=raw-p12" "" -H "Content-Type: application/x-pkcs12" -H "Certhub-Password: s3cret" --data-binary @up.p12
 check_eq "raw PKCS#12 keystore with the password in a header" "201 p12" "$status $(body .format)"
 api POST /api/v1/keystores "" -F "file=@up.p12" -F "password=wrong"

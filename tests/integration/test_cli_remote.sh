@@ -34,6 +34,13 @@ expect_error "no token" "no API token" -- env -u CERTHUB_TOKEN "$CERTHUB" --serv
 expect_error "untrusted server certificate" "cannot reach" -- "$CERTHUB" --server "https://localhost:$port" --token-file "$data/admin-token" --ca-file cli.pem cert list
 remote cert delete "$id" >/dev/null
 expect_error "deleted certificate" "HTTP 404" -- remote cert get "$id"
+expect_error "a PKCS#12 without its password" "give its password" -- remote cert import cli.p12
+back=$(remote cert import cli.p12 --password-file pw)
+check_contains "the exported PKCS#12 imported again, with its key" "$(remote --output json cert get "$back")" '"has_private_key": true'
+mkdir folder && cp cli.pem folder/ && echo junk >folder/junk.txt
+out=$(remote cert import folder/ 2>&1 || true)
+check_contains "a folder: what was held and what failed counted" "$out" "already held 1, failed 1"
+check_contains "a failed file named as the folder was given (no doubled slash)" "$out" "certhub: folder/junk.txt:"
 
 # Tokens and tenants.
 tok_id=$(remote token list | awk '$2 == "cli-test" {print $1}')

@@ -8,6 +8,8 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "certhub/formats.h"
+
 #include "svc_internal.h"
 
 int ch_svc_open(ch_svc **out, const ch_svc_opts *opts)
@@ -140,6 +142,59 @@ int svc_subject(X509_NAME **out, const ch_svc_subject *s)
     return ch_name_build(out, &s->fields);
 }
 
+/* Whether an upload is more than one certificate: a keystore format, or PEM with a key. */
+static bool holds_more(const uint8_t *data, size_t len)
+{
+    static const char key_block[] = "PRIVATE KEY-----";
+    ch_format f;
+
+    if (ch_format_detect(&f, data, len) < 0)
+        return false; /* ch_cert_parse says what is wrong */
+    if (f == CH_FMT_PEM) {
+        for (size_t i = 0; i + sizeof key_block - 1 <= len; i++)
+            if (memcmp(data + i, key_block, sizeof key_block - 1) == 0)
+                return true;
+        return false;
+    }
+    return f == CH_FMT_PKCS7 || f == CH_FMT_PKCS12 || f == CH_FMT_JKS || f == CH_FMT_JCEKS;
+}
+
+/* The certificate of an upload read as a keystore: its one key entry's, or without keys the
+ * first certificate. */
+static int cert_from_keystore(ch_cert **cert, ch_key **key, const uint8_t *data, size_t len, const char *password)
+{
+    ch_import_opts io = {.password = password};
+    ch_keystore *ks = NULL;
+    const ch_ks_entry *pick = NULL;
+    size_t keyed = 0;
+    int error;
+
+    if ((error = ch_keystore_import(&ks, data, len, &io)) < 0 && error == CH_EPASSWORD && password == NULL)
+        return ch_error_set_field(error, "password", "the file is protected by a password: give its password");
+    if (error < 0)
+        return ch_error_set_field(error, error == CH_EPASSWORD ? "password" : "certificate", "%s", ch_error_last());
+    for (size_t e = 0; e < ks->count; e++)
+        if (ks->entries[e].key != NULL && keyed++ == 0)
+            pick = &ks->entries[e];
+    if (pick == NULL && ks->count > 0)
+        pick = &ks->entries[0];
+    if (keyed > 1)
+        error = ch_error_set_field(CH_EINVAL, "certificate",
+                                   "the file holds %zu private keys: upload it as a keystore (POST /api/v1/keystores) "
+                                   "to keep every entry, or import one certificate with its key",
+                                   keyed);
+    else if (pick == NULL || pick->chain_len == 0)
+        error = ch_error_set_field(CH_EINVAL, "certificate", "the file holds no certificate");
+    else if ((*cert = ch_cert_dup(pick->chain[0])) == NULL || (pick->key && (*key = ch_key_dup(pick->key)) == NULL))
+        error = ch_error_set(CH_ENOMEM, "out of memory");
+    if (error < 0) {
+        ch_cert_free(*cert);
+        *cert = NULL;
+    }
+    ch_keystore_free(ks);
+    return error;
+}
+
 int svc_cert_and_key(ch_cert **cert, ch_key **key, const uint8_t *cert_data, size_t cert_len,
                      const uint8_t *key_data, size_t key_len, const char *password)
 {
@@ -147,7 +202,11 @@ int svc_cert_and_key(ch_cert **cert, ch_key **key, const uint8_t *cert_data, siz
 
     *cert = NULL;
     *key = NULL;
-    if ((error = ch_cert_parse(cert, cert_data, cert_len)) < 0)
+    if ((key_data == NULL || key_len == 0) && holds_more(cert_data, cert_len))
+        return cert_from_keystore(cert, key, cert_data, cert_len, password);
+    if ((error = ch_cert_parse(cert, cert_data, cert_len)) < 0 && key_data == NULL)
+        return ch_error_set_field(error, "certificate", "%s (accepted: %s)", ch_error_last(), CH_FORMATS_ACCEPTED);
+    if (error < 0)
         return ch_error_set_field(error, "certificate", "%s", ch_error_last());
     if (key_data == NULL || key_len == 0)
         return 0;

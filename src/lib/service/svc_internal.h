@@ -77,7 +77,11 @@ bool svc_is_system_tenant(ch_svc *svc, const char *tenant_id);
 int svc_need(const ch_actor *actor, ch_role role, const char *what);
 
 /* Reads an uploaded certificate and, if given, its private key, which must belong to it.
- * Errors name the field ("certificate", "private_key").  *key stays NULL without key bytes. */
+ * Without key bytes, the certificate's own file may hold its key: a PKCS#12, JKS or JCEKS
+ * file, or PEM with a private key block, gives its one key entry (several keys are refused:
+ * that is a keystore); a file of certificates alone (PEM, DER, PKCS#7) gives its first.
+ * password opens the file or its key.  Errors name the field ("certificate", "private_key");
+ * *key stays NULL when there is no key. */
 int svc_cert_and_key(ch_cert **cert, ch_key **key, const uint8_t *cert_data, size_t cert_len,
                      const uint8_t *key_data, size_t key_len, const char *password);
 
