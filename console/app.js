@@ -666,10 +666,10 @@ async function devicesScreen(screen) {
 }
 
 async function auditScreen(screen) {
-  const list = await api("GET", "audit?limit=200");
+  const list = await api("GET", "audit?limit=200&order=desc");
   screen.replaceChildren(el("h1", {}, "Audit log"),
     el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "When"), el("th", {}, "Who"), el("th", {}, "What"), el("th", {}, "Object"))),
-      el("tbody", {}, list.items.slice().reverse().map((a) => el("tr", {}, el("td", {}, a.at), el("td", {}, a.actor), el("td", {}, a.action), el("td", {}, a.object_id || ""))))));
+      el("tbody", {}, list.items.map((a) => el("tr", {}, el("td", {}, a.at), el("td", {}, a.actor), el("td", {}, a.action), el("td", {}, a.object_id || ""))))));
 }
 
 start();

@@ -490,8 +490,10 @@ int ch_svc_keystore_delete(ch_svc *svc, const ch_actor *actor, const char *id);
 
 /* ------------------------------------------------------------- audit log */
 
-int ch_svc_audit_list(ch_svc *svc, const ch_actor *actor, int64_t after_seq, size_t limit, ch_store_audit **out,
-                      size_t *count);
+/* A page of the tenant's audit log that matches f (NULL: all of it, oldest first); *next_seq
+ * is the next page's from_seq, 0 after the last page. */
+int ch_svc_audit_list(ch_svc *svc, const ch_actor *actor, const ch_store_audit_filter *f, size_t limit,
+                      ch_store_audit **out, size_t *count, int64_t *next_seq);
 /* Walks the tenant's hash chain: 0 when intact, else CH_EVERIFY with the first bad seq in
  * *bad_seq. */
 int ch_svc_audit_verify(ch_svc *svc, const ch_actor *actor, int64_t *bad_seq);

@@ -416,6 +416,22 @@ int ch_store_audit_last_hash(ch_store *s, const char *tenant_id, char out[65]);
 /* Rows of a tenant with seq > after_seq, oldest first, at most limit. */
 int ch_store_audit_list(ch_store *s, const char *tenant_id, int64_t after_seq, size_t limit,
                         ch_store_audit **out, size_t *count);
+
+/* What an audit query keeps; NULL and 0 keep everything. */
+typedef struct ch_store_audit_filter {
+    bool newest_first;
+    int64_t from_seq;        /* rows past this one in the order (a page's cursor); 0: from the start */
+    const char *action;      /* "certificate.issue", or a prefix ending in '*': "certificate.*" */
+    const char *actor;       /* "token:tok_...", "user:admin", "system:renewal" */
+    const char *object_type;
+    const char *object_id;
+    int64_t since, until;    /* since <= at < until */
+} ch_store_audit_filter;
+
+/* A page of the tenant's rows that match f, at most limit (1 to 1000); *next_seq is the
+ * from_seq of the next page, 0 when this one is the last. */
+int ch_store_audit_query(ch_store *s, const char *tenant_id, const ch_store_audit_filter *f, size_t limit,
+                         ch_store_audit **out, size_t *count, int64_t *next_seq);
 void ch_store_audit_dispose(ch_store_audit *a);
 void ch_store_audit_list_free(ch_store_audit *list, size_t count);
 

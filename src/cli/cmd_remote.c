@@ -74,10 +74,14 @@ static int list_and_print(cli_args *a, const char *path, const char *const *cols
 
     if (remote_call(a, "GET", path, NULL, &ans, NULL) != 0)
         return 1;
-    if (g_remote.json)
+    if (g_remote.json) {
         print_json(ans);
-    else
+    } else {
+        const char *next = json_string_value(json_object_get(ans, "next_cursor"));
         print_table(ans, cols, widths, n);
+        if (next != NULL && strstr(a->cmd->opts, "cursor=") != NULL)
+            fprintf(stderr, "certhub: more: the same command with --cursor %s\n", next);
+    }
     json_decref(ans);
     return 0;
 }
@@ -781,10 +785,29 @@ int cmd_remote_tenant_create(cli_args *a)
     return 0;
 }
 
+/* Newest first unless --oldest-first; each filter option is the API's parameter of the same
+ * name (--object is object_id). */
 int cmd_remote_audit_list(cli_args *a)
 {
     static const char *const cols[] = {"seq", "at", "actor", "action", "object_id"};
     static const int w[] = {6, 20, 34, 20, 28};
+    static const char *const filters[][2] = {{"action", "action"}, {"actor", "actor"}, {"object", "object_id"},
+                                             {"since", "since"},   {"until", "until"}, {"cursor", "cursor"}};
+    char path[2048];
+    size_t used;
 
-    return list_and_print(a, "audit", cols, w, 5);
+    used = (size_t)snprintf(path, sizeof path, "audit?limit=%ld&order=%s", cli_int(a, "limit", 100, 1, 1000),
+                            cli_flag(a, "oldest-first") ? "asc" : "desc");
+    for (size_t i = 0; i < sizeof filters / sizeof filters[0]; i++) {
+        char *esc;
+        if (cli_opt(a, filters[i][0]) == NULL)
+            continue;
+        esc = curl_easy_escape_str(cli_opt(a, filters[i][0]));
+        used += (size_t)snprintf(path + used, used < sizeof path ? sizeof path - used : 0, "&%s=%s", filters[i][1],
+                                 esc ? esc : "");
+        free(esc);
+    }
+    if (used >= sizeof path)
+        return cli_fail(a, "the filters are too long");
+    return list_and_print(a, path, cols, w, 5);
 }

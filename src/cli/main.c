@@ -89,7 +89,10 @@ static const cli_cmd commands[] = {
     {"token revoke", cmd_remote_token_revoke, "ID", "revoke an API token", "", 1, 1},
     {"tenant create", cmd_remote_tenant_create, "NAME", "create a tenant", "", 1, 1},
     {"tenant list", cmd_remote_tenant_list, "", "list tenants", "", 0, 0},
-    {"audit list", cmd_remote_audit_list, "", "show the audit log", "", 0, 0},
+    {"audit list", cmd_remote_audit_list,
+     "[--action A|PREFIX*] [--actor WHO] [--object ID] [--since TIME] [--until TIME] [--limit N] [--oldest-first] "
+     "[--cursor C]",
+     "show the audit log, newest first", "action= actor= object= since= until= limit= oldest-first cursor=", 0, 0},
     {"agent", cmd_agent, "--config FILE [--once]",
      "keep certificates, keys and trust bundles of this machine equal to certhubd's (docs/agent.md)",
      "config= once", 0, 0},

@@ -686,18 +686,55 @@ done:
     json_decref(body);
 }
 
+/* A time of the query: RFC 3339; 400 naming the parameter otherwise. */
+static int query_time(req *r, const char *name, int64_t *out)
+{
+    const char *v = query(r, name);
+
+    *out = 0;
+    if (v != NULL && ch_time_parse(out, v) < 0) {
+        reply_error_msg(r, CH_EINVAL, name, ch_error_last());
+        return -1;
+    }
+    return 0;
+}
+
+/* GET /audit: oldest first, or newest first with order=desc; limit (1 to 1000, 100), cursor
+ * (the previous page's next_cursor), filters action (exact, or a prefix ending in '*'),
+ * actor, object_type, object_id, since and until (RFC 3339).  after=SEQ is the older way to
+ * page, oldest first. */
 static void audit_list(req *r)
 {
-    const char *after = query(r, "after");
+    const char *after = query(r, "after"), *cursor = query(r, "cursor"), *order = query(r, "order");
+    const char *limit_s = query(r, "limit");
+    ch_store_audit_filter f = {.action = query(r, "action"), .actor = query(r, "actor"),
+                               .object_type = query(r, "object_type"), .object_id = query(r, "object_id")};
+    long limit = limit_s ? strtol(limit_s, NULL, 10) : 100;
     ch_store_audit *rows = NULL;
     size_t n = 0;
-    json_t *items = json_array();
-    int error = ch_svc_audit_list(r->svc, &r->who.actor, after ? strtoll(after, NULL, 10) : 0, 100, &rows, &n);
+    int64_t next = 0;
+    char *end = NULL;
+    json_t *items;
+    int error;
 
-    if (error < 0) {
-        json_decref(items);
+    if (order != NULL && strcmp(order, "asc") != 0 && strcmp(order, "desc") != 0)
+        return reply_error_msg(r, CH_EINVAL, "order", "order must be asc (oldest first) or desc (newest first)");
+    f.newest_first = order != NULL && strcmp(order, "desc") == 0;
+    if (limit < 1 || limit > 1000)
+        return reply_error_msg(r, CH_EINVAL, "limit", "limit must be between 1 and 1000");
+    if (after != NULL && cursor != NULL)
+        return reply_error_msg(r, CH_EINVAL, "cursor", "give cursor or after, not both");
+    if (cursor != NULL && (cursor[0] != 's' || (f.from_seq = strtoll(cursor + 1, &end, 10)) <= 0 || *end != '\0'))
+        return reply_error_msg(r, CH_EINVAL, "cursor", "invalid cursor: pass the next_cursor of the previous page");
+    if (after != NULL && ((f.from_seq = strtoll(after, &end, 10)) < 0 || *end != '\0' || end == after))
+        return reply_error_msg(r, CH_EINVAL, "after", "after must be a sequence number");
+    if (after != NULL && f.newest_first)
+        return reply_error_msg(r, CH_EINVAL, "after", "after pages oldest first; use cursor with order=desc");
+    if (query_time(r, "since", &f.since) < 0 || query_time(r, "until", &f.until) < 0)
+        return;
+    if ((error = ch_svc_audit_list(r->svc, &r->who.actor, &f, (size_t)limit, &rows, &n, &next)) < 0)
         return reply_error(r, error);
-    }
+    items = json_array();
     for (size_t i = 0; i < n; i++) {
         char at[32];
         ch_time_format(at, sizeof at, rows[i].at);
@@ -710,7 +747,13 @@ static void audit_list(req *r)
         json_array_append_new(items, o);
     }
     ch_store_audit_list_free(rows, n);
-    reply_json(r, 200, json_pack("{so}", "items", items));
+    if (next > 0) {
+        char c[32];
+        snprintf(c, sizeof c, "s%lld", (long long)next);
+        reply_json(r, 200, json_pack("{so ss}", "items", items, "next_cursor", c));
+    } else {
+        reply_json(r, 200, json_pack("{so so}", "items", items, "next_cursor", json_null()));
+    }
 }
 
 static void csrs_create(req *r)

@@ -79,4 +79,15 @@ remote keystore export "$ks" --format jks --password-file pw --with-key --out on
 check_contains "exported as JKS, read by keytool" "$(keytool -list -keystore one.jks -storepass s3cret 2>/dev/null)" "PrivateKeyEntry"
 remote keystore delete "$ks" >/dev/null
 check_eq "keystore deleted" "" "$(remote keystore list | grep "$ks" || true)"
+
+# The audit log, newest first, filtered, a page at a time.
+check_eq "audit list: newest first" "keystore.delete" "$(remote audit list --limit 1 | awk 'NR == 2 {print $4}')"
+check_eq "audit list --action with a prefix" "keystore." \
+    "$(remote audit list --action 'keystore.*' | awk 'NR > 1 {print substr($4, 1, 9)}' | sort -u)"
+remote audit list --limit 1 --oldest-first >first.txt 2>more.txt
+check_contains "the oldest entry is the first start's" "$(cat first.txt)" "system:bootstrap"
+cursor=$(sed -n 's/.*--cursor //p' more.txt)
+check_contains "a next page is offered" "$cursor" "s"
+check_eq "and --cursor gives it" "2" "$(remote audit list --limit 1 --oldest-first --cursor "$cursor" 2>/dev/null | awk 'NR == 2 {print $1}')"
+expect_error "audit list --since with a bad time" "not a UTC time" -- remote audit list --since yesterday
 done_testing

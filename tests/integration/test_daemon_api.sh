@@ -120,6 +120,40 @@ openssl x509 -in leaf.pem -pubkey -noout > cert.pub
 check_eq "the exported key is the certificate's" "$(cat cert.pub)" "$(cat key.pub)"
 api GET /api/v1/audit
 check_contains "the export is in the audit log" "$(cat "$T/body")" '"action":"key.export"'
+# The audit log: pages, order and filters.
+api GET "/api/v1/audit?limit=1000"
+all=$(body '[.items[].seq] | map(tostring) | join(" ")')
+newest=$(body '.items[-1].seq')
+api GET "/api/v1/audit?limit=1000&order=desc"
+check_eq "order=desc: the same entries, newest first" "$(echo "$all" | tr ' ' '\n' | sort -rn | tr '\n' ' ' | sed 's/ $//')" \
+    "$(body '[.items[].seq] | map(tostring) | join(" ")')"
+paged="" cursor=""
+while :; do
+    api GET "/api/v1/audit?limit=2${cursor:+&cursor=$cursor}"
+    paged="$paged $(body '[.items[].seq] | map(tostring) | join(" ")')"
+    cursor=$(body '.next_cursor // empty')
+    [ -n "$cursor" ] || break
+done
+check_eq "pages of two, cursor after cursor, give every entry once" "$all" "$(echo $paged)"
+api GET "/api/v1/audit?limit=1&order=desc"
+check_eq "the newest alone" "$newest" "$(body '.items[0].seq')"
+api GET "/api/v1/audit?action=key.export"
+check_eq "action: that action only" "key.export" "$(body '[.items[].action] | unique | join(",")')"
+api GET "/api/v1/audit?action=certificate.*&limit=1000"
+check_eq "action prefix: certificate actions only" "true" "$(body '[.items[].action | startswith("certificate.")] | all and length > 0')"
+api GET "/api/v1/audit?object_id=$id&limit=1000"
+check_eq "object_id: that certificate's entries" "$id" "$(body '[.items[].object_id] | unique | join(",")')"
+api GET "/api/v1/audit?actor=system:bootstrap&limit=1000"
+check_eq "actor: the first start's entries" "system:bootstrap" "$(body '[.items[].actor] | unique | join(",")')"
+api GET "/api/v1/audit?since=2999-01-01T00:00:00Z"
+check_eq "since the future: nothing" "0 null" "$(body '.items | length') $(body .next_cursor)"
+api GET "/api/v1/audit?until=2000-01-01"
+check_eq "until the past: nothing" 0 "$(body '.items | length')"
+for bad in "order=sideways order" "limit=0 limit" "limit=1001 limit" "cursor=zz cursor" "since=yesterday since" \
+    "after=-1 after" "after=3&order=desc after" "since=2030-01-01&until=2029-01-01 until"; do
+    api GET "/api/v1/audit?${bad% *}"
+    check_eq "audit with ${bad% *}: 400 naming ${bad#* }" "400 ${bad#* }" "$status $(body .error.field)"
+done
 
 # Export in every format; PKCS#12 with its key, read back by openssl.
 curl -s --cacert "$data/ca.pem" -H "Authorization: Bearer $TOKEN" -o exported.der "https://localhost:$port/api/v1/certificates/$id/export?format=der"

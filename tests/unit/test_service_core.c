@@ -355,6 +355,7 @@ static void test_key_export_and_db_scan(void **state)
     ch_key *key;
     ch_buf der = CH_BUF_INIT;
     ch_store_audit *rows;
+    int64_t next_seq;
     size_t n;
     bool found = false;
     char path[1200];
@@ -375,7 +376,8 @@ static void test_key_export_and_db_scan(void **state)
     assert_true(ch_cert_matches_key(c, key));
     ch_cert_free(c);
     /* The export is in the audit log. */
-    assert_int_equal(ch_svc_audit_list(svc, &admin_a, 0, 1000, &rows, &n), 0);
+    assert_int_equal(ch_svc_audit_list(svc, &admin_a, NULL, 1000, &rows, &n, &next_seq), 0);
+    assert_int_equal(next_seq, 0);
     for (size_t i = 0; i < n; i++)
         found |= strcmp(rows[i].action, "key.export") == 0 && strcmp(rows[i].object_id, leaf.id) == 0;
     ch_store_audit_list_free(rows, n);

@@ -436,16 +436,21 @@ int svc_audit(ch_svc *svc, const ch_actor *actor, const char *action, const char
     return ch_store_audit_append(svc->store, &row);
 }
 
-int ch_svc_audit_list(ch_svc *svc, const ch_actor *actor, int64_t after_seq, size_t limit, ch_store_audit **out,
-                      size_t *count)
+int ch_svc_audit_list(ch_svc *svc, const ch_actor *actor, const ch_store_audit_filter *f, size_t limit,
+                      ch_store_audit **out, size_t *count, int64_t *next_seq)
 {
     int error;
 
+    *out = NULL;
+    *count = 0;
+    *next_seq = 0;
     if ((error = svc_need(actor, CH_ROLE_VIEWER, "reading the audit log")) < 0)
         return error;
     if (limit == 0 || limit > 1000)
         return ch_error_set_field(CH_EINVAL, "limit", "limit must be between 1 and 1000");
-    return ch_store_audit_list(svc->store, actor->tenant_id, after_seq, limit, out, count);
+    if (f != NULL && f->since != 0 && f->until != 0 && f->until <= f->since)
+        return ch_error_set_field(CH_EINVAL, "until", "until must be later than since");
+    return ch_store_audit_query(svc->store, actor->tenant_id, f, limit, out, count, next_seq);
 }
 
 int ch_svc_audit_verify(ch_svc *svc, const ch_actor *actor, int64_t *bad_seq)

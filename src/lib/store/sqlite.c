@@ -2914,6 +2914,104 @@ int ch_store_audit_list(ch_store *s, const char *tenant_id, int64_t after_seq, s
                    "reading the audit log");
 }
 
+int ch_store_audit_query(ch_store *s, const char *tenant_id, const ch_store_audit_filter *f, size_t limit,
+                         ch_store_audit **out, size_t *count, int64_t *next_seq)
+{
+    static const ch_store_audit_filter none = {0};
+    ch_buf sql = CH_BUF_INIT;
+    sqlite3_stmt *st = NULL;
+    struct conn *c = conn_get(s);
+    ch_store_audit *list = NULL, *g;
+    size_t n = 0, action_len = 0;
+    bool prefix = false;
+    int rc, error = 0, i = 1;
+
+    *out = NULL;
+    *count = 0;
+    *next_seq = 0;
+    if (c == NULL)
+        return ch_error_last_code();
+    if (f == NULL)
+        f = &none;
+    if (limit == 0 || limit > 1000)
+        return ch_error_set_field(CH_EINVAL, "limit", "limit must be between 1 and 1000");
+    if (f->action != NULL) {
+        action_len = strlen(f->action);
+        prefix = action_len > 0 && f->action[action_len - 1] == '*';
+        action_len -= prefix;
+    }
+    /* The (tenant_id, seq) index gives the order and the page; the other conditions are
+     * checked on the rows it walks. */
+    error = ch_buf_puts(&sql, "SELECT " AUDIT_COLS " FROM audit_log WHERE tenant_id=?");
+    if (error == 0 && f->from_seq > 0)
+        error = ch_buf_puts(&sql, f->newest_first ? " AND seq<?" : " AND seq>?");
+    if (error == 0 && f->action != NULL)
+        error = ch_buf_puts(&sql, prefix ? " AND substr(action, 1, ?)=?" : " AND action=?");
+    if (error == 0 && f->actor != NULL)
+        error = ch_buf_puts(&sql, " AND actor=?");
+    if (error == 0 && f->object_type != NULL)
+        error = ch_buf_puts(&sql, " AND object_type=?");
+    if (error == 0 && f->object_id != NULL)
+        error = ch_buf_puts(&sql, " AND object_id=?");
+    if (error == 0 && f->since != 0)
+        error = ch_buf_puts(&sql, " AND at>=?");
+    if (error == 0 && f->until != 0)
+        error = ch_buf_puts(&sql, " AND at<?");
+    if (error == 0)
+        error = ch_buf_puts(&sql, f->newest_first ? " ORDER BY seq DESC LIMIT ?" : " ORDER BY seq LIMIT ?");
+    if (error < 0)
+        goto done;
+    if ((rc = sqlite3_prepare_v2(c->db, (const char *)sql.data, -1, &st, NULL)) != SQLITE_OK) {
+        error = db_error(c->db, rc, "reading the audit log");
+        goto done;
+    }
+    sqlite3_bind_text(st, i++, tenant_id, -1, SQLITE_STATIC);
+    if (f->from_seq > 0)
+        sqlite3_bind_int64(st, i++, f->from_seq);
+    if (f->action != NULL) {
+        if (prefix)
+            sqlite3_bind_int64(st, i++, (int64_t)action_len);
+        sqlite3_bind_text(st, i++, f->action, (int)action_len, SQLITE_STATIC);
+    }
+    if (f->actor != NULL)
+        sqlite3_bind_text(st, i++, f->actor, -1, SQLITE_STATIC);
+    if (f->object_type != NULL)
+        sqlite3_bind_text(st, i++, f->object_type, -1, SQLITE_STATIC);
+    if (f->object_id != NULL)
+        sqlite3_bind_text(st, i++, f->object_id, -1, SQLITE_STATIC);
+    if (f->since != 0)
+        sqlite3_bind_int64(st, i++, f->since);
+    if (f->until != 0)
+        sqlite3_bind_int64(st, i++, f->until);
+    sqlite3_bind_int64(st, i, (int64_t)limit + 1); /* one more tells whether a next page exists */
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == limit) {
+            *next_seq = list[n - 1].seq;
+            break;
+        }
+        if ((g = grow(list, n, sizeof *list)) == NULL) {
+            error = ch_error_set(CH_ENOMEM, "out of memory");
+            break;
+        }
+        list = g;
+        memset(&list[n], 0, sizeof list[n]);
+        read_audit_row(&list[n++], st);
+    }
+    if (error == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        error = db_error(c->db, rc, "reading the audit log");
+done:
+    sqlite3_finalize(st);
+    ch_buf_dispose(&sql);
+    if (error < 0) {
+        ch_store_audit_list_free(list, n);
+        *next_seq = 0;
+        return error;
+    }
+    *out = list;
+    *count = n;
+    return 0;
+}
+
 void ch_store_audit_dispose(ch_store_audit *a)
 {
     if (a == NULL)
