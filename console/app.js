@@ -304,7 +304,7 @@ async function createWizard(reload) {
   const csrStep = ["CSR on this system", () => [
     el("label", { for: "im-csr" }, "CSR"), el("select", { id: "im-csr", name: "im_csr" }, csrs.filter((c) => !c.certificate_id).map((c) => el("option", { value: c.id }, `${c.name} (${c.subject})`))),
     el("label", { for: "im-signed" }, "Signed certificate (PEM)"), el("textarea", { id: "im-signed", name: "im_cert", rows: 6 }, v.im_cert || "")]];
-  const csrs = (await api("GET", "csrs")).items;
+  const csrs = (await api("GET", "csrs?limit=1000")).items;
   const issuing = steps.slice();
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
@@ -438,7 +438,7 @@ async function casScreen(screen) {
 async function csrsScreen(screen) {
   const body = el("tbody");
   async function load() {
-    const list = await api("GET", "csrs");
+    const list = await api("GET", "csrs?limit=1000");
     body.replaceChildren(...list.items.map((c) => {
       const file = el("input", { type: "file", accept: ".pem,.crt,.cer", "aria-label": `Signed certificate for ${c.name}`, hidden: true });
       file.addEventListener("change", async () => {
@@ -498,7 +498,7 @@ function keystoreExport(k) {
 async function keystoresScreen(screen) {
   const body = el("tbody");
   async function load() {
-    const list = await api("GET", "keystores");
+    const list = await api("GET", "keystores?limit=1000");
     body.replaceChildren();
     for (const k of list.items) {
       const entries = el("tr", { hidden: true }, el("td", { colspan: 3 }));
@@ -594,7 +594,7 @@ async function trustedScreen(screen) {
         expand.setAttribute("aria-expanded", String(!open));
         detailRow.hidden = open;
         if (open) return;
-        const [full, devs] = await Promise.all([api("GET", "trusted-certificates/" + t.id), api("GET", "devices")]);
+        const [full, devs] = await Promise.all([api("GET", "trusted-certificates/" + t.id), api("GET", "devices?limit=1000")]);
         const mine = devs.items.filter((x) => x.trusted_certificate_id === t.id);
         detailRow.firstChild.replaceChildren(trustedDetails(full),
           el("p", {}, mine.length ? `Devices registered through it (${mine.length}): ` + mine.map((x) => x.device_id).join(", ")
@@ -658,7 +658,7 @@ function addTrustedDialog(reload) {
 }
 
 async function devicesScreen(screen) {
-  const list = await api("GET", "devices");
+  const list = await api("GET", "devices?limit=1000");
   screen.replaceChildren(el("h1", {}, "Devices"),
     el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Device"), el("th", {}, "Status"), el("th", {}, "Registered"), el("th", {}, "Last seen"))),
       el("tbody", {}, list.items.map((d) => el("tr", {}, el("td", {}, d.device_id), el("td", {}, badge(d.status)),

@@ -344,7 +344,8 @@ typedef struct ch_svc_decision_entry {
 } ch_svc_decision_entry;
 size_t ch_svc_decision_log(ch_svc *svc, const ch_actor *actor, ch_svc_decision_entry *out, size_t max);
 
-int ch_svc_device_list(ch_svc *svc, const ch_actor *actor, ch_store_device **out, size_t *count);
+/* page NULL: every row; else one page (ch_store_page). */
+int ch_svc_device_list(ch_svc *svc, const ch_actor *actor, ch_store_page *page, ch_store_device **out, size_t *count);
 int ch_svc_device_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_device *out);
 /* Blocks (or unblocks) a device: a blocked device is refused whatever its certificate. */
 int ch_svc_device_set_status(ch_svc *svc, const ch_actor *actor, const char *id, bool blocked, ch_store_device *out);
@@ -464,7 +465,8 @@ typedef struct ch_svc_csr_req {
 
 int ch_svc_csr_create(ch_svc *svc, const ch_actor *actor, const ch_svc_csr_req *req, ch_store_csr *out);
 int ch_svc_csr_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_csr *out);
-int ch_svc_csr_list(ch_svc *svc, const ch_actor *actor, ch_store_csr **out, size_t *count);
+/* page NULL: every row; else one page (ch_store_page). */
+int ch_svc_csr_list(ch_svc *svc, const ch_actor *actor, ch_store_page *page, ch_store_csr **out, size_t *count);
 /* Attaches the certificate an outside CA signed for the CSR ("CSR exists on this system"):
  * its key must be the CSR's.  The certificate is stored with the CSR's key. */
 int ch_svc_csr_attach(ch_svc *svc, const ch_actor *actor, const char *csr_id, const uint8_t *cert, size_t len,
@@ -478,7 +480,8 @@ int ch_svc_csr_pem(ch_buf *out, const ch_store_csr *csr);
  * is shared, not copied), keys sealed.  format receives what was detected (may be NULL). */
 int ch_svc_keystore_import(ch_svc *svc, const ch_actor *actor, const char *name, const uint8_t *data, size_t len,
                            const char *password, const char *key_password, ch_store_keystore *out);
-int ch_svc_keystore_list(ch_svc *svc, const ch_actor *actor, ch_store_keystore **out, size_t *count);
+/* page NULL: every row; else one page (ch_store_page). */
+int ch_svc_keystore_list(ch_svc *svc, const ch_actor *actor, ch_store_page *page, ch_store_keystore **out, size_t *count);
 int ch_svc_keystore_entries(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_keystore_entry **out,
                             size_t *count);
 /* Writes a stored keystore in fmt (pem, der, p7b, p12, jks).  Writing keys (p12, jks, or pem

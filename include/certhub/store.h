@@ -170,6 +170,15 @@ void ch_store_session_dispose(ch_store_session *x);
 /* ------------------------------------------------------------- devices */
 
 /* A device registered through a trusted certificate (found by its certificate's SHA-256). */
+/* One page of a list, in the list's order: at most limit rows (1 to 1000) after cursor (NULL
+ * or "": from the start).  next_cursor is set (malloc'd; the caller frees it) when more rows
+ * follow, else NULL.  A list function given no page returns every row. */
+typedef struct ch_store_page {
+    size_t limit;
+    const char *cursor;
+    char *next_cursor;
+} ch_store_page;
+
 typedef struct ch_store_device {
     char *id;
     char *tenant_id;
@@ -186,7 +195,8 @@ int ch_store_device_put(ch_store *s, const ch_store_device *d); /* CH_EEXISTS: d
 int ch_store_device_by_cert(ch_store *s, ch_store_device *out, const char *tenant_id, const char *sha256_hex);
 int ch_store_device_by_name(ch_store *s, ch_store_device *out, const char *tenant_id, const char *device_id);
 int ch_store_device_get(ch_store *s, ch_store_device *out, const char *tenant_id, const char *id);
-int ch_store_device_list(ch_store *s, const char *tenant_id, ch_store_device **out, size_t *count);
+int ch_store_device_list(ch_store *s, const char *tenant_id, ch_store_page *page, ch_store_device **out,
+                         size_t *count);
 /* Writes cert_sha256, cert_not_after, trusted_id, last_seen and status. */
 int ch_store_device_update(ch_store *s, const ch_store_device *d);
 int ch_store_device_delete(ch_store *s, const char *tenant_id, const char *id);
@@ -354,7 +364,7 @@ typedef struct ch_store_csr {
 
 int ch_store_csr_put(ch_store *s, const ch_store_csr *c);
 int ch_store_csr_get(ch_store *s, ch_store_csr *out, const char *tenant_id, const char *id);
-int ch_store_csr_list(ch_store *s, const char *tenant_id, ch_store_csr **out, size_t *count);
+int ch_store_csr_list(ch_store *s, const char *tenant_id, ch_store_page *page, ch_store_csr **out, size_t *count);
 int ch_store_csr_attach(ch_store *s, const char *tenant_id, const char *id, const char *cert_id);
 int ch_store_csr_delete(ch_store *s, const char *tenant_id, const char *id);
 void ch_store_csr_dispose(ch_store_csr *c);
@@ -384,7 +394,8 @@ typedef struct ch_store_keystore_entry {
 
 int ch_store_keystore_put(ch_store *s, const ch_store_keystore *k);
 int ch_store_keystore_get(ch_store *s, ch_store_keystore *out, const char *tenant_id, const char *id);
-int ch_store_keystore_list(ch_store *s, const char *tenant_id, ch_store_keystore **out, size_t *count);
+int ch_store_keystore_list(ch_store *s, const char *tenant_id, ch_store_page *page, ch_store_keystore **out,
+                           size_t *count);
 int ch_store_keystore_delete(ch_store *s, const char *tenant_id, const char *id); /* and its entries */
 int ch_store_keystore_entry_put(ch_store *s, const ch_store_keystore_entry *e); /* CH_EEXISTS: alias taken */
 int ch_store_keystore_entries(ch_store *s, const char *tenant_id, const char *keystore_id,

@@ -86,6 +86,17 @@ static int list_and_print(cli_args *a, const char *path, const char *const *cols
     return 0;
 }
 
+/* "resource?limit=N" with the command's --limit (100) and --cursor, for the lists that page. */
+static const char *paged(cli_args *a, const char *resource, char *buf, size_t cap)
+{
+    char *esc = cli_opt(a, "cursor") ? curl_easy_escape_str(cli_opt(a, "cursor")) : NULL;
+
+    snprintf(buf, cap, "%s?limit=%ld%s%s", resource, cli_int(a, "limit", 100, 1, 1000), esc ? "&cursor=" : "",
+             esc ? esc : "");
+    free(esc);
+    return buf;
+}
+
 int cmd_remote_ca_list(cli_args *a)
 {
     static const char *const cols[] = {"id", "name", "status", "can_sign"};
@@ -125,7 +136,7 @@ int cmd_remote_cert_list(cli_args *a)
     char path[1024], *esc;
     size_t used;
 
-    used = (size_t)snprintf(path, sizeof path, "certificates?limit=%ld", cli_int(a, "limit", 100, 1, 1000));
+    used = strlen(paged(a, "certificates", path, sizeof path));
     if (cli_opt(a, "search")) {
         esc = curl_easy_escape_str(cli_opt(a, "search"));
         used += (size_t)snprintf(path + used, sizeof path - used, "&search=%s", esc ? esc : "");
@@ -433,8 +444,9 @@ int cmd_remote_keystore_list(cli_args *a)
 {
     static const char *const cols[] = {"id", "name", "format"};
     static const int w[] = {28, 40, 8};
+    char path[512];
 
-    return list_and_print(a, "keystores", cols, w, 3);
+    return list_and_print(a, paged(a, "keystores", path, sizeof path), cols, w, 3);
 }
 
 int cmd_remote_keystore_entries(cli_args *a)
@@ -528,8 +540,9 @@ int cmd_remote_csr_list(cli_args *a)
 {
     static const char *const cols[] = {"id", "name", "subject", "certificate_id"};
     static const int w[] = {28, 24, 40, 28};
+    char path[512];
 
-    return list_and_print(a, "csrs", cols, w, 4);
+    return list_and_print(a, paged(a, "csrs", path, sizeof path), cols, w, 4);
 }
 
 int cmd_remote_csr_attach(cli_args *a)
@@ -694,8 +707,9 @@ int cmd_remote_device_list(cli_args *a)
 {
     static const char *const cols[] = {"id", "device_id", "status", "trusted_certificate_id", "last_seen"};
     static const int w[] = {28, 32, 8, 28, 20};
+    char path[512];
 
-    return list_and_print(a, "devices", cols, w, 5);
+    return list_and_print(a, paged(a, "devices", path, sizeof path), cols, w, 5);
 }
 
 static int device_status(cli_args *a, const char *status)

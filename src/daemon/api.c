@@ -37,6 +37,32 @@ static void reply_list(req *r, json_t *items)
     reply_json(r, 200, json_pack("{so so}", "items", items, "next_cursor", json_null()));
 }
 
+/* The page a list request asks for: ?limit (1 to 1000, 100 when absent) and ?cursor.  A bad
+ * limit is answered with a 400 here (-1). */
+static int page_of(req *r, ch_store_page *page)
+{
+    const char *limit = query(r, "limit");
+    char *end = NULL;
+    long n = limit ? strtol(limit, &end, 10) : 100;
+
+    *page = (ch_store_page){.cursor = query(r, "cursor")};
+    if ((limit != NULL && (end == limit || *end != '\0')) || n < 1 || n > 1000) {
+        reply_error_msg(r, CH_EINVAL, "limit", "limit must be between 1 and 1000");
+        return -1;
+    }
+    page->limit = (size_t)n;
+    return 0;
+}
+
+/* A page of a list: {"items": [...], "next_cursor": "..." or null}; frees the page's cursor. */
+static void reply_page(req *r, json_t *items, ch_store_page *page)
+{
+    reply_json(r, 200, json_pack("{so so}", "items", items, "next_cursor",
+                                 page->next_cursor ? json_string(page->next_cursor) : json_null()));
+    free(page->next_cursor);
+    page->next_cursor = NULL;
+}
+
 /* A certificate as the API shows it: the one definition of its shape (cert_json parses it
  * for answers that add to it).  Written as text: issuing answers with it.  details (JSON text
  * or NULL) adds created_at and the decoded certificate, as GET shows one. */
@@ -816,16 +842,19 @@ static void csrs_list(req *r, const char *unused)
     ch_store_csr *rows = NULL;
     size_t n = 0;
     json_t *items;
-    int error = ch_svc_csr_list(r->svc, &r->who.actor, &rows, &n);
+    ch_store_page page;
+    int error;
 
     (void)unused;
-    if (error < 0)
+    if (page_of(r, &page) < 0)
+        return;
+    if ((error = ch_svc_csr_list(r->svc, &r->who.actor, &page, &rows, &n)) < 0)
         return reply_error(r, error);
     items = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(items, csr_json(&rows[i]));
     ch_store_csr_list_free(rows, n);
-    reply_list(r, items);
+    reply_page(r, items, &page);
 }
 
 static void csr_get(req *r, const char *id)
@@ -913,17 +942,20 @@ static void keystores_list(req *r, const char *unused)
     ch_store_keystore *rows = NULL;
     size_t n = 0;
     json_t *items;
-    int error = ch_svc_keystore_list(r->svc, &r->who.actor, &rows, &n);
+    ch_store_page page;
+    int error;
 
     (void)unused;
-    if (error < 0)
+    if (page_of(r, &page) < 0)
+        return;
+    if ((error = ch_svc_keystore_list(r->svc, &r->who.actor, &page, &rows, &n)) < 0)
         return reply_error(r, error);
     items = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(items, json_pack("{ss ss ss}", "id", rows[i].id, "name", rows[i].name, "format",
                                                rows[i].format));
     ch_store_keystore_list_free(rows, n);
-    reply_list(r, items);
+    reply_page(r, items, &page);
 }
 
 static void keystore_entries(req *r, const char *id)
@@ -1637,16 +1669,19 @@ static void devices_list(req *r, const char *unused)
     ch_store_device *rows = NULL;
     size_t n = 0;
     json_t *items;
-    int error = ch_svc_device_list(r->svc, &r->who.actor, &rows, &n);
+    ch_store_page page;
+    int error;
 
     (void)unused;
-    if (error < 0)
+    if (page_of(r, &page) < 0)
+        return;
+    if ((error = ch_svc_device_list(r->svc, &r->who.actor, &page, &rows, &n)) < 0)
         return reply_error(r, error);
     items = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(items, device_json(&rows[i]));
     ch_store_device_list_free(rows, n);
-    reply_list(r, items);
+    reply_page(r, items, &page);
 }
 
 static void device_get(req *r, const char *id)

@@ -216,4 +216,18 @@ ok "its leaf chains to the outside root"
 api POST /api/v1/cas "$(jq -n --arg c "$(cat edge.pem)" --arg id "$csr_id" '{name:"again", type:"import", certificate:$c, csr_id:$id}')"
 check_eq "the CSR is used up: 409" 409 "$status"
 
+# CSRs and keystores a page at a time.
+for i in 1 2 3; do
+    api POST /api/v1/csrs "{\"subject\":{\"common_name\":\"paged-$i\"},\"key_type\":\"p256\"}"
+    [ "$status" = 201 ] || fail "CSR paged-$i: $status"
+done
+api GET "/api/v1/csrs?limit=1000"
+all=$(body '[.items[].id] | join(" ")')
+check_eq "CSRs in pages of 2 give each once" "$all" "$(walk_pages /api/v1/csrs 2)"
+check_eq "and there are more than two" "true" "$([ "$(echo "$all" | wc -w)" -gt 2 ] && echo true)"
+api GET "/api/v1/keystores?limit=1000"
+all=$(body '[.items[].id] | join(" ")')
+check_eq "keystores in pages of 1 give each once" "$all" "$(walk_pages /api/v1/keystores 1)"
+check_eq "and there are more than one" "true" "$([ "$(echo "$all" | wc -w)" -gt 1 ] && echo true)"
+
 done_testing

@@ -116,4 +116,24 @@ check_eq "a chain that is not a certificate: a refusal, not an error" "200 deny 
 api POST /api/v1/device-auth '{"username":"x"}'
 check_eq "no chain: 400" "400 chain" "$status $(body .error.field)"
 
+# The devices a page at a time.
+ca pool
+trust pool.pem true >/dev/null
+for i in 1 2 3 4 5 6 7; do
+    device "p$i" "pooled-$i" pool
+    [ "$(decide "p$i.pem" "default/pooled-$i")" = "allow auto_registered" ] || fail "pooled-$i not registered"
+done
+api GET "/api/v1/devices?limit=1000"
+all=$(body '[.items[].id] | join(" ")')
+check_eq "devices: every one in a single page when it fits" "null" "$(body .next_cursor)"
+check_eq "devices in pages of 3 (cursor after cursor): each once, in the same order" "$all" "$(walk_pages /api/v1/devices 3)"
+api GET /api/v1/devices?limit=2
+check_eq "a page of 2 says there is more" "2 true" "$(body '.items | length') $(body '.next_cursor != null')"
+api GET "/api/v1/devices?limit=0"
+check_eq "limit 0: 400" "400 limit" "$status $(body .error.field)"
+api GET "/api/v1/devices?limit=ten"
+check_eq "limit not a number: 400" "400 limit" "$status $(body .error.field)"
+api GET "/api/v1/devices?cursor=nonsense"
+check_eq "a cursor that is not one: 400" "400 cursor" "$status $(body .error.field)"
+
 done_testing

@@ -117,13 +117,13 @@ int ch_svc_csr_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_
     return ch_store_csr_get(svc->store, out, actor->tenant_id, id);
 }
 
-int ch_svc_csr_list(ch_svc *svc, const ch_actor *actor, ch_store_csr **out, size_t *count)
+int ch_svc_csr_list(ch_svc *svc, const ch_actor *actor, ch_store_page *page, ch_store_csr **out, size_t *count)
 {
     int error;
 
     if ((error = svc_need(actor, CH_ROLE_VIEWER, "listing CSRs")) < 0)
         return error;
-    return ch_store_csr_list(svc->store, actor->tenant_id, out, count);
+    return ch_store_csr_list(svc->store, actor->tenant_id, page, out, count);
 }
 
 int ch_svc_csr_pem(ch_buf *out, const ch_store_csr *row)

@@ -494,7 +494,7 @@ size_t ch_svc_decision_log(ch_svc *svc, const ch_actor *actor, ch_svc_decision_e
     return n;
 }
 
-int ch_svc_device_list(ch_svc *svc, const ch_actor *actor, ch_store_device **out, size_t *count)
+int ch_svc_device_list(ch_svc *svc, const ch_actor *actor, ch_store_page *page, ch_store_device **out, size_t *count)
 {
     int error;
 
@@ -502,7 +502,7 @@ int ch_svc_device_list(ch_svc *svc, const ch_actor *actor, ch_store_device **out
     *count = 0;
     if ((error = svc_need(actor, CH_ROLE_VIEWER, "listing devices")) < 0)
         return error;
-    return ch_store_device_list(svc->store, actor->tenant_id, out, count);
+    return ch_store_device_list(svc->store, actor->tenant_id, page, out, count);
 }
 
 int ch_svc_device_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_device *out)

@@ -153,13 +153,13 @@ done:
     return error;
 }
 
-int ch_svc_keystore_list(ch_svc *svc, const ch_actor *actor, ch_store_keystore **out, size_t *count)
+int ch_svc_keystore_list(ch_svc *svc, const ch_actor *actor, ch_store_page *page, ch_store_keystore **out, size_t *count)
 {
     int error;
 
     if ((error = svc_need(actor, CH_ROLE_VIEWER, "listing keystores")) < 0)
         return error;
-    return ch_store_keystore_list(svc->store, actor->tenant_id, out, count);
+    return ch_store_keystore_list(svc->store, actor->tenant_id, page, out, count);
 }
 
 int ch_svc_keystore_entries(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_keystore_entry **out,

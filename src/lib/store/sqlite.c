@@ -1205,6 +1205,83 @@ static int collect(sqlite3 *db, sqlite3_stmt *st, size_t size, row_reader read, 
     return 0;
 }
 
+static int parse_cursor(const char *cursor, int64_t *key, char id[CH_ID_MAX]);
+
+/* A page of a tenant's rows in (key, id) order.  head selects the columns and ends in
+ * "WHERE tenant_id=?"; key names the ordering column; key_at and id_at are the result
+ * columns of the key and the id, from which the next page's cursor is made. */
+static int collect_page(ch_store *s, const char *head, const char *key, int key_at, int id_at, const char *tenant_id,
+                        ch_store_page *page, size_t size, row_reader read, row_disposer dispose, void **out,
+                        size_t *count, const char *what)
+{
+    struct conn *c = conn_get(s);
+    ch_buf sql = CH_BUF_INIT;
+    sqlite3_stmt *st = NULL;
+    uint8_t *list = NULL, *g;
+    char cur_id[CH_ID_MAX], last_id[CH_ID_MAX] = "";
+    int64_t cur_key = 0, last_key = 0;
+    bool after = page->cursor != NULL && *page->cursor != '\0';
+    size_t n = 0;
+    int rc = SQLITE_OK, error;
+
+    *out = NULL;
+    *count = 0;
+    page->next_cursor = NULL;
+    if (c == NULL)
+        return ch_error_last_code();
+    if (page->limit == 0 || page->limit > 1000)
+        return ch_error_set_field(CH_EINVAL, "limit", "limit must be between 1 and 1000");
+    if (after && (error = parse_cursor(page->cursor, &cur_key, cur_id)) < 0)
+        return error;
+    error = ch_buf_printf(&sql, "%s%s%s%s ORDER BY %s, id LIMIT ?", head, after ? " AND (" : "", after ? key : "",
+                          after ? ", id) > (?, ?)" : "", key);
+    if (error == 0 && (rc = sqlite3_prepare_v2(c->db, (const char *)sql.data, -1, &st, NULL)) != SQLITE_OK)
+        error = db_error(c->db, rc, what);
+    if (error < 0)
+        goto done;
+    sqlite3_bind_text(st, 1, tenant_id, -1, SQLITE_STATIC);
+    if (after) {
+        sqlite3_bind_int64(st, 2, cur_key);
+        sqlite3_bind_text(st, 3, cur_id, -1, SQLITE_STATIC);
+    }
+    sqlite3_bind_int64(st, after ? 4 : 2, (int64_t)page->limit + 1); /* one more: is there a next page? */
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == page->limit) {
+            char buf[CH_ID_MAX + 32];
+            snprintf(buf, sizeof buf, "%lld:%s", (long long)last_key, last_id);
+            if ((page->next_cursor = strdup(buf)) == NULL)
+                error = ch_error_set(CH_ENOMEM, "out of memory");
+            break;
+        }
+        if ((g = realloc(list, (n + 1) * size)) == NULL) {
+            error = ch_error_set(CH_ENOMEM, "out of memory");
+            break;
+        }
+        list = g;
+        memset(list + n * size, 0, size);
+        read(list + n * size, st);
+        n++;
+        last_key = sqlite3_column_int64(st, key_at);
+        snprintf(last_id, sizeof last_id, "%s", (const char *)sqlite3_column_text(st, id_at));
+    }
+    if (error == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        error = db_error(c->db, rc, what);
+done:
+    sqlite3_finalize(st);
+    ch_buf_dispose(&sql);
+    if (error < 0) {
+        for (size_t i = 0; i < n; i++)
+            dispose(list + i * size);
+        free(list);
+        free(page->next_cursor);
+        page->next_cursor = NULL;
+        return error;
+    }
+    *out = list;
+    *count = n;
+    return 0;
+}
+
 /* ------------------------------------------------------------- tenants */
 
 int ch_store_tenant_settings_get(ch_store *s, const char *tenant_id, char **json)
@@ -1626,8 +1703,13 @@ int ch_store_device_get(ch_store *s, ch_store_device *out, const char *tenant_id
     return device_one(s, S_DEV_GET, out, tenant_id, id);
 }
 
-int ch_store_device_list(ch_store *s, const char *tenant_id, ch_store_device **out, size_t *count)
+int ch_store_device_list(ch_store *s, const char *tenant_id, ch_store_page *page, ch_store_device **out,
+                         size_t *count)
 {
+    if (page != NULL)
+        return collect_page(s, "SELECT " DEV_COLS " FROM devices WHERE tenant_id=?", "registered_at", 6, 0, tenant_id,
+                            page, sizeof **out, read_device, dispose_device_row, (void **)out, count,
+                            "listing devices");
     STMT(S_DEV_LIST, "listing devices");
     bind_text(st, 1, tenant_id);
     return collect(db, st, sizeof **out, read_device, dispose_device_row, (void **)out, count, "listing devices");
@@ -2654,8 +2736,11 @@ static void dispose_csr_row(void *row)
     ch_store_csr_dispose(row);
 }
 
-int ch_store_csr_list(ch_store *s, const char *tenant_id, ch_store_csr **out, size_t *count)
+int ch_store_csr_list(ch_store *s, const char *tenant_id, ch_store_page *page, ch_store_csr **out, size_t *count)
 {
+    if (page != NULL)
+        return collect_page(s, "SELECT " CSR_COLS " FROM csrs WHERE tenant_id=?", "created_at", 7, 0, tenant_id, page,
+                            sizeof **out, read_csr_row, dispose_csr_row, (void **)out, count, "listing CSRs");
     STMT(S_CSR_LIST, "listing CSRs");
     bind_text(st, 1, tenant_id);
     return collect(db, st, sizeof **out, read_csr_row, dispose_csr_row, (void **)out, count, "listing CSRs");
@@ -2745,8 +2830,13 @@ static void dispose_ks_row(void *row)
     ch_store_keystore_dispose(row);
 }
 
-int ch_store_keystore_list(ch_store *s, const char *tenant_id, ch_store_keystore **out, size_t *count)
+int ch_store_keystore_list(ch_store *s, const char *tenant_id, ch_store_page *page, ch_store_keystore **out,
+                           size_t *count)
 {
+    if (page != NULL)
+        return collect_page(s, "SELECT id, tenant_id, name, format, created_at FROM keystores WHERE tenant_id=?",
+                            "created_at", 4, 0, tenant_id, page, sizeof **out, read_ks_row, dispose_ks_row,
+                            (void **)out, count, "listing keystores");
     STMT(S_KS_LIST, "listing keystores");
     bind_text(st, 1, tenant_id);
     return collect(db, st, sizeof **out, read_ks_row, dispose_ks_row, (void **)out, count, "listing keystores");
