@@ -686,6 +686,91 @@ int cmd_remote_trusted_delete(cli_args *a)
     return delete_and_say(a, "trusted-certificates");
 }
 
+int cmd_remote_ca_get(cli_args *a)
+{
+    static const char *const keys[] = {"id", "name", "status", "certificate_id", "parent_id"};
+    char path[200];
+    json_t *ans = NULL;
+
+    snprintf(path, sizeof path, "cas/%.64s", a->pos[0]);
+    if (remote_call(a, "GET", path, NULL, &ans, NULL) != 0)
+        return 1;
+    if (g_remote.json) {
+        print_json(ans);
+    } else {
+        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+            if (*str(ans, keys[i]))
+                printf("%-15s %s\n", keys[i], str(ans, keys[i]));
+        printf("%-15s %s\n", "can_sign", json_is_true(json_object_get(ans, "can_sign")) ? "yes" : "no");
+    }
+    json_decref(ans);
+    return 0;
+}
+
+int cmd_remote_ca_chain(cli_args *a)
+{
+    char path[200];
+    ch_buf raw = CH_BUF_INIT;
+    int rc;
+
+    snprintf(path, sizeof path, "cas/%.64s/chain", a->pos[0]);
+    if ((rc = remote_call(a, "GET", path, NULL, NULL, &raw)) == 0)
+        rc = cli_write(a, cli_need(a, "out"), raw.data, raw.len, 0644);
+    ch_buf_dispose(&raw);
+    return rc;
+}
+
+int cmd_remote_ca_delete(cli_args *a)
+{
+    char path[200];
+
+    snprintf(path, sizeof path, "cas/%.64s%s", a->pos[0], cli_flag(a, "force") ? "?force=true" : "");
+    if (remote_call(a, "DELETE", path, NULL, NULL, NULL) != 0)
+        return 1;
+    printf("deleted %s\n", a->pos[0]);
+    return 0;
+}
+
+/* The certificate and key go in the JSON body as text (PEM); a binary file is refused here with
+ * a message rather than sent mangled. */
+int cmd_remote_ca_import(cli_args *a)
+{
+    uint8_t *cert = NULL, *key = NULL;
+    size_t clen = 0, klen = 0;
+    char *password = NULL;
+    json_t *body = NULL, *ans = NULL;
+    int rc = 1;
+
+    if (cli_password(a, "password-file", NULL, &password) != 0)
+        return 1;
+    if (cli_read(a, a->pos[0], &cert, &clen) != 0 || (cli_opt(a, "key") && cli_read(a, cli_opt(a, "key"), &key, &klen) != 0))
+        goto done;
+    body = json_pack("{ss ss}", "name", cli_need(a, "name"), "type", "import");
+    json_object_set_new(body, "certificate", json_stringn((const char *)cert, clen));
+    if (key != NULL)
+        json_object_set_new(body, "private_key", json_stringn((const char *)key, klen));
+    if (json_object_get(body, "certificate") == NULL || (key != NULL && json_object_get(body, "private_key") == NULL)) {
+        rc = cli_fail(a, "give the CA's certificate and key as PEM text");
+        goto done;
+    }
+    if (password != NULL)
+        json_object_set_new(body, "password", json_string(password));
+    if (cli_opt(a, "csr-id"))
+        json_object_set_new(body, "csr_id", json_string(cli_opt(a, "csr-id")));
+    if (remote_call(a, "POST", "cas", body, &ans, NULL) != 0)
+        goto done;
+    print_answer(ans, "id");
+    rc = 0;
+done:
+    json_decref(body);
+    json_decref(ans);
+    free(cert);
+    if (key)
+        ch_secure_free(key, klen);
+    ch_secure_free_str(password);
+    return rc;
+}
+
 int cmd_remote_ca_rotate(cli_args *a)
 {
     char path[200];

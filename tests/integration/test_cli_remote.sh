@@ -63,6 +63,24 @@ check_contains "the summary counts each kind" "$(cat "$T/stdout")" "imported 3, 
 check_contains "the broken file is named" "$(cat "$T/stderr")" "broken.txt"
 check_contains "imported under their file names" "$(remote cert list --search folder-)" "c2.pem"
 
+# CAs: shown, their chain, brought in, deleted.
+check_contains "ca get" "$(remote ca get "$issuer")" "can_sign        yes"
+remote ca chain "$issuer" --out issuer-chain.pem
+check_eq "ca chain: the issuing CA and its root" 2 "$(grep -c 'BEGIN CERTIFICATE' issuer-chain.pem)"
+openssl verify -CAfile "$data/ca.pem" issuer-chain.pem >/dev/null && ok "the chain's first certificate verifies against the root"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout byo.key -subj "/CN=Brought CA" -days 30 \
+    -addext "basicConstraints=critical,CA:true" -addext "keyUsage=critical,keyCertSign,cRLSign" -out byo.pem 2>/dev/null
+byo=$(remote ca import byo.pem --name "Brought CA" --key byo.key)
+check_contains "ca import with its key" "$byo" "ca_"
+check_contains "it can sign" "$(remote ca get "$byo")" "can_sign        yes"
+remote cert issue --ca-id "$byo" --subject CN=byo-leaf --days 5 --out byo-leaf.pem >/dev/null
+openssl verify -CAfile byo.pem byo-leaf.pem >/dev/null && ok "a certificate issued by the CA brought in verifies against it"
+expect_error "ca delete with an unexpired certificate: refused, saying how" "has 1 unexpired certificate; revoke or delete it first" -- \
+    remote ca delete "$byo"
+check_eq "ca delete --force" "deleted $byo" "$(remote ca delete "$byo" --force)"
+expect_error "the deleted CA is gone" "HTTP 404" -- remote ca get "$byo"
+expect_error "ca import of a binary file" "as PEM text" -- remote ca import cli.p12 --name binary
+
 # CSRs and keystores.
 csr=$(remote csr new --subject "CN=partner.example" --san dns:partner.example --out partner.csr)
 check_contains "csr new (key on the server)" "$csr" "csr_"
