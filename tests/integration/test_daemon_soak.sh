@@ -30,10 +30,12 @@ round() {
             printf 'output = "/dev/null"\nwrite-out = "%%{http_code}\\n"\ncacert = "%s"\nheader = "Authorization: Bearer %s"\n' \
                 "$data/ca.pem" "$TOKEN" >> "cfg.$c"
         done
-        curl -s -K "cfg.$c" > "codes.$c" &
+        curl -sS -K "cfg.$c" > "codes.$c" 2> "err.$c" &
         pids+=($!)
     done
-    wait "${pids[@]}" # not the daemon
+    for c in 1 2 3 4; do # not the daemon; a client that fails says why
+        wait "${pids[$((c - 1))]}" || fail "round $r, client $c: curl failed after $(wc -l < "codes.$c") responses: $(cat "err.$c")"
+    done
     cat codes.1 codes.2 codes.3 codes.4 >> codes.all
 }
 
