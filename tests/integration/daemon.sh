@@ -13,7 +13,25 @@ stop_daemon() {
     fi
     pid=""
 }
-trap 'stop_daemon -KILL; rm -rf "$T"' EXIT
+# On a failure (also one that set -e ends without a word), say whether certhubd was still
+# running and show the end of its log: the directory with the log goes with the test.
+on_exit() { # [STATUS]: the test's exit status, when a trap of its own ran commands first
+    local rc=${1:-$?}
+    if [ "$rc" != 0 ] && [ -n "$pid" ]; then
+        if kill -0 "$pid" 2>/dev/null; then
+            echo "# (the test ended with status $rc; certhubd was running)" >&2
+        else
+            wait "$pid" 2>/dev/null && st=0 || st=$?
+            echo "# (the test ended with status $rc; certhubd had exited with status $st)" >&2
+        fi
+        # (without the first start's lines that hold the token and the password)
+        [ -n "$log" ] && [ -f "$log" ] && { echo "# the end of certhubd's log:" >&2
+            grep -v -e 'API token' -e 'password' "$log" | tail -n 30 | sed 's/^/#   /' >&2; }
+    fi
+    stop_daemon -KILL
+    rm -rf "$T"
+}
+trap on_exit EXIT
 
 start_daemon() {
     local attempt i

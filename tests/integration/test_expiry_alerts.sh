@@ -9,7 +9,7 @@ lib=$(ls /usr/lib/*/faketime/libfaketimeMT.so.1 2>/dev/null | head -1)
 [ -n "$lib" ] || fail "libfaketime is missing (scripts/deps.sh installs faketime)"
 python3 "$CERTHUB_SOURCE_DIR/tests/integration/webhook_receiver.py" "$T/hooks" "$T/hookport" &
 hookpid=$!
-trap 'kill $hookpid 2>/dev/null || true; stop_daemon -KILL; rm -rf "$T"' EXIT
+trap 'rc=$?; kill $hookpid 2>/dev/null || true; on_exit $rc' EXIT
 for i in $(seq 1 50); do [ -s hookport ] && break; sleep 0.1; done
 touch hooks
 hook="http://127.0.0.1:$(cat hookport)/alerts"

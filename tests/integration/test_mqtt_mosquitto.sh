@@ -88,11 +88,11 @@ CONF
 done
 [ -n "$mport" ] || fail "mosquitto did not start: $(cat mosquitto.out mosquitto.log 2>/dev/null)"
 cleanup() {
+    local rc=$?
     if [ -n "${subpid:-}" ]; then kill "$subpid" 2>/dev/null || true; fi
     kill "$mpid" 2>/dev/null || true
     wait "$mpid" 2>/dev/null || true
-    stop_daemon -KILL
-    rm -rf "$T"
+    on_exit "$rc"
 }
 trap cleanup EXIT
 check_contains "mosquitto loaded the plugin" "$(cat mosquitto.log)" "certhub: device authentication on"
