@@ -66,6 +66,10 @@ typedef struct ch_actor {
 
 /* Creates a tenant (admins only).  The actor's tenant is where the audit row goes. */
 int ch_svc_tenant_create(ch_svc *svc, const ch_actor *actor, const char *name, ch_store_tenant *out);
+/* Revokes a tenant (by id or name; admins of the default tenant only): its tokens are
+ * revoked, its console sessions end, no new token or login is let in, its devices are
+ * refused; its data stays.  The default tenant is never revoked. */
+int ch_svc_tenant_disable(ch_svc *svc, const ch_actor *actor, const char *tenant);
 /* Every tenant for CH_PERM_TENANTS, else the actor's own. */
 int ch_svc_tenant_list(ch_svc *svc, const ch_actor *actor, ch_store_tenant **out, size_t *count);
 /* Finds or creates a tenant by name without an actor (first start). */

@@ -73,11 +73,15 @@ typedef struct ch_store_tenant {
     char *id;
     char *name;
     int64_t created_at;
+    int64_t disabled_at;   /* 0: active */
 } ch_store_tenant;
 
 int ch_store_tenant_put(ch_store *s, const ch_store_tenant *t);  /* CH_EEXISTS on a taken name */
 int ch_store_tenant_get(ch_store *s, ch_store_tenant *out, const char *id);
 int ch_store_tenant_get_by_name(ch_store *s, ch_store_tenant *out, const char *name);
+/* Revokes the tenant at time at: marks it, revokes its tokens and ends its console sessions
+ * (in the caller's transaction).  CH_ENOTFOUND when it is unknown or already revoked. */
+int ch_store_tenant_disable(ch_store *s, const char *id, int64_t at);
 int ch_store_tenant_list(ch_store *s, ch_store_tenant **out, size_t *count);
 void ch_store_tenant_dispose(ch_store_tenant *t);
 void ch_store_tenant_list_free(ch_store_tenant *list, size_t count);

@@ -686,6 +686,18 @@ int cmd_remote_trusted_delete(cli_args *a)
     return delete_and_say(a, "trusted-certificates");
 }
 
+int cmd_remote_tenant_revoke(cli_args *a)
+{
+    char path[200], *esc = curl_easy_escape_str(a->pos[0]);
+    int rc;
+
+    snprintf(path, sizeof path, "tenants/%s", esc ? esc : "");
+    free(esc);
+    if ((rc = remote_call(a, "DELETE", path, NULL, NULL, NULL)) == 0)
+        printf("revoked %s\n", a->pos[0]);
+    return rc;
+}
+
 int cmd_remote_ca_get(cli_args *a)
 {
     static const char *const keys[] = {"id", "name", "status", "certificate_id", "parent_id"};
@@ -847,10 +859,10 @@ int cmd_remote_token_revoke(cli_args *a)
 
 int cmd_remote_tenant_list(cli_args *a)
 {
-    static const char *const cols[] = {"id", "name", "created_at"};
-    static const int w[] = {28, 32, 20};
+    static const char *const cols[] = {"id", "name", "created_at", "status"};
+    static const int w[] = {28, 32, 20, 8};
 
-    return list_and_print(a, "tenants", cols, w, 3);
+    return list_and_print(a, "tenants", cols, w, 4);
 }
 
 int cmd_remote_token_create(cli_args *a)

@@ -100,6 +100,8 @@ static const cli_cmd commands[] = {
     {"token revoke", cmd_remote_token_revoke, "ID", "revoke an API token", "", 1, 1},
     {"tenant create", cmd_remote_tenant_create, "NAME", "create a tenant", "", 1, 1},
     {"tenant list", cmd_remote_tenant_list, "", "list tenants", "", 0, 0},
+    {"tenant revoke", cmd_remote_tenant_revoke, "NAME|ID",
+     "revoke a tenant: its tokens and sessions end, nothing of it is let in; its data stays", "", 1, 1},
     {"audit list", cmd_remote_audit_list,
      "[--action A|PREFIX*] [--actor WHO] [--object ID] [--since TIME] [--until TIME] [--limit N] [--oldest-first] "
      "[--cursor C]",

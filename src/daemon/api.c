@@ -1137,7 +1137,8 @@ static void tenants_list(req *r, const char *unused)
     items = json_array();
     for (size_t i = 0; i < n; i++) {
         ch_time_format(at, sizeof at, rows[i].created_at);
-        json_array_append_new(items, json_pack("{ss ss ss}", "id", rows[i].id, "name", rows[i].name, "created_at", at));
+        json_array_append_new(items, json_pack("{ss ss ss ss}", "id", rows[i].id, "name", rows[i].name, "created_at", at,
+                                               "status", rows[i].disabled_at ? "revoked" : "active"));
     }
     ch_store_tenant_list_free(rows, n);
     reply_list(r, items);
@@ -2001,6 +2002,16 @@ static void h_certificate_export_post(req *r, const char *id) { certificate_expo
 static void h_cas_list(req *r, const char *id) { (void)id; cas_list(r); }
 static void h_cas_create(req *r, const char *id) { (void)id; cas_create(r); }
 static void h_tenants_create(req *r, const char *id) { (void)id; tenants_create(r); }
+
+/* DELETE /tenants/{id or name}: the tenant is revoked, not erased (its data and audit log stay). */
+static void tenant_revoke(req *r, const char *id)
+{
+    int error = ch_svc_tenant_disable(r->svc, &r->who.actor, id);
+
+    if (error < 0)
+        return reply_error(r, error);
+    reply_json(r, 200, json_pack("{ss ss}", "id", id, "status", "revoked"));
+}
 static void h_tokens_create(req *r, const char *id) { (void)id; tokens_create(r); }
 static void h_audit_list(req *r, const char *id) { (void)id; audit_list(r); }
 static void h_csrs_create(req *r, const char *id) { (void)id; csrs_create(r); }
@@ -2063,6 +2074,7 @@ static const struct route {
     {EVHTTP_REQ_DELETE, "devices/{id}", device_delete},
     {EVHTTP_REQ_GET, "tenants", tenants_list},
     {EVHTTP_REQ_POST, "tenants", h_tenants_create},
+    {EVHTTP_REQ_DELETE, "tenants/{id}", tenant_revoke},
     {EVHTTP_REQ_GET, "tokens", tokens_list},
     {EVHTTP_REQ_POST, "tokens", h_tokens_create},
     {EVHTTP_REQ_DELETE, "tokens/{id}", token_revoke},

@@ -50,6 +50,9 @@ expect_error "a revoked token stops working" "revoked" -- \
     "$CERTHUB" --server "https://localhost:$port" --token-file viewer-token --ca-file "$data/ca.pem" cert list
 remote tenant create lab >/dev/null
 check_contains "tenant list" "$(remote tenant list)" "lab"
+check_eq "tenant revoke" "revoked lab" "$(remote tenant revoke lab)"
+check_eq "tenant list shows it revoked" "revoked" "$(remote tenant list | awk '$2 == "lab" {print $4}')"
+expect_error "the default tenant is never revoked" "never revoked" -- remote tenant revoke default
 
 # A folder of certificates in several formats, one of them broken and one already held.
 mkdir certs

@@ -111,6 +111,32 @@ TOKEN=$beta api GET "/api/v1/certificates?limit=1000"
 if grep -q "$id" "$T/body"; then fail "tenant beta lists tenant default's certificate"; fi
 ok "another tenant's certificate is not listed"
 
+# A tenant revoked: its tokens stop, no token is made for it, it says so in the list; only
+# the installation's admins revoke, and never the default tenant.
+api POST /api/v1/tenants '{"name":"gamma"}'
+api POST /api/v1/tokens '{"tenant":"gamma","role":"operator"}'
+gamma=$(field token)
+TOKEN=$gamma api GET /api/v1/certificates
+check_eq "gamma's token works" 200 "$status"
+TOKEN=$beta api DELETE /api/v1/tenants/gamma
+check_eq "another tenant's admin may not revoke it: 403" 403 "$status"
+api DELETE /api/v1/tenants/gamma
+check_eq "revoked by name" "200 revoked" "$status $(body .status)"
+TOKEN=$gamma api GET /api/v1/certificates
+check_eq "its token stops at once: 401" 401 "$status"
+api POST /api/v1/tokens '{"tenant":"gamma","role":"viewer"}'
+check_eq "no token is made for it: 409" "409 tenant" "$status $(body .error.field)"
+api GET /api/v1/tenants
+check_eq "the list says so" "revoked active" "$(body '[.items[] | select(.name == "gamma" or .name == "beta") | .status] | sort | reverse | join(" ")')"
+api DELETE /api/v1/tenants/gamma
+check_eq "revoked twice: 409" 409 "$status"
+api DELETE /api/v1/tenants/default
+check_eq "the default tenant is never revoked: 409" 409 "$status"
+api DELETE /api/v1/tenants/nowhere
+check_eq "an unknown tenant: 404" 404 "$status"
+TOKEN=$beta api GET /api/v1/certificates
+check_eq "the other tenants go on" 200 "$status"
+
 # Key export: admin only, audited, and the key belongs to the certificate.
 openssl x509 -in leaf.pem -pubkey -noout > cert.pub
 api POST "/api/v1/certificates/$id/private-key"
@@ -239,5 +265,7 @@ if grep -q "cht_" "$log"; then fail "the second start printed a token"; fi
 ok "the second start prints nothing secret"
 api GET "/api/v1/certificates/$id"
 check_eq "the certificate survived the restart" 200 "$status"
+TOKEN=$gamma api GET /api/v1/certificates
+check_eq "the revoked tenant's token is still refused after the restart" 401 "$status"
 
 done_testing

@@ -116,6 +116,19 @@ check_eq "a chain that is not a certificate: a refusal, not an error" "200 deny 
 api POST /api/v1/device-auth '{"username":"x"}'
 check_eq "no chain: 400" "400 chain" "$status $(body .error.field)"
 
+# A revoked tenant lets no device in, named or known by its certificate alone.
+api POST /api/v1/tenants '{"name":"lab"}'
+api POST /api/v1/tokens '{"tenant":"lab","role":"admin"}'
+lab=$(body .token)
+ca labca
+device l1 lab-1 labca
+TOKEN=$lab trust labca.pem true >/dev/null
+check_eq "a device of tenant lab is let in" "allow auto_registered" "$(decide l1.pem lab/lab-1)"
+api DELETE /api/v1/tenants/lab
+check_eq "tenant lab revoked" 200 "$status"
+check_eq "revoked: its device is refused by name" "deny unknown_tenant" "$(decide l1.pem lab/lab-1)"
+check_eq "and by its certificate alone" "deny unknown_tenant" "$(decide l1.pem)"
+
 # The devices a page at a time.
 ca pool
 trust pool.pem true >/dev/null

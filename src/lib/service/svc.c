@@ -12,6 +12,8 @@
 
 #include "svc_internal.h"
 
+static int revoked_load(ch_svc *svc);
+
 int ch_svc_open(ch_svc **out, const ch_svc_opts *opts)
 {
     ch_svc *svc;
@@ -43,7 +45,7 @@ int ch_svc_open(ch_svc **out, const ch_svc_opts *opts)
         so.url = url;
     }
     so.durability = opts->durability;
-    if ((error = ch_store_open(&svc->store, &so)) < 0)
+    if ((error = ch_store_open(&svc->store, &so)) < 0 || (error = revoked_load(svc)) < 0)
         goto fail;
     if ((svc->data_dir = strdup(opts->data_dir)) == NULL) {
         error = ch_error_set(CH_ENOMEM, "out of memory");
@@ -83,6 +85,7 @@ void ch_svc_close(ch_svc *svc)
         free(a);
     }
     pthread_cond_destroy(&svc->gc_cond);
+    free(svc->revoked);
     free(svc->data_dir);
     free(svc);
 }
@@ -266,6 +269,99 @@ int ch_svc_tenant_list(ch_svc *svc, const ch_actor *actor, ch_store_tenant **out
     }
     *count = 1;
     return 0;
+}
+
+bool svc_tenant_revoked(ch_svc *svc, const char *tenant_id)
+{
+    bool hit = false;
+
+    if (svc->nrevoked == 0 || tenant_id == NULL) /* a revocation is rare; most installations have none */
+        return false;
+    pthread_mutex_lock(&svc->tok_lock);
+    for (size_t i = 0; i < svc->nrevoked && !hit; i++)
+        hit = strcmp(svc->revoked[i], tenant_id) == 0;
+    pthread_mutex_unlock(&svc->tok_lock);
+    return hit;
+}
+
+static int revoked_add(ch_svc *svc, const char *tenant_id)
+{
+    char(*g)[CH_ID_MAX];
+
+    pthread_mutex_lock(&svc->tok_lock);
+    if ((g = realloc(svc->revoked, (svc->nrevoked + 1) * sizeof *g)) != NULL) {
+        svc->revoked = g;
+        snprintf(svc->revoked[svc->nrevoked], CH_ID_MAX, "%s", tenant_id);
+        svc->nrevoked++;
+    }
+    pthread_mutex_unlock(&svc->tok_lock);
+    return g != NULL ? 0 : ch_error_set(CH_ENOMEM, "out of memory");
+}
+
+/* The revoked tenants, read once when the service opens. */
+static int revoked_load(ch_svc *svc)
+{
+    ch_store_tenant *rows = NULL;
+    size_t n = 0;
+    int error = ch_store_tenant_list(svc->store, &rows, &n);
+
+    for (size_t i = 0; error == 0 && i < n; i++)
+        if (rows[i].disabled_at != 0)
+            error = revoked_add(svc, rows[i].id);
+    ch_store_tenant_list_free(rows, n);
+    return error;
+}
+
+struct tenant_disable_tx {
+    ch_svc *svc;
+    const ch_actor *actor;
+    const char *id, *name;
+};
+
+static int tenant_disable_run(void *arg)
+{
+    struct tenant_disable_tx *t = arg;
+    json_t *d = json_pack("{ss}", "name", t->name);
+    char *detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
+    int error = ch_store_tenant_disable(t->svc->store, t->id, ch_now());
+
+    json_decref(d);
+    if (error == 0)
+        error = svc_audit(t->svc, t->actor, "tenant.revoke", "tenant", t->id, detail);
+    free(detail);
+    return error;
+}
+
+int ch_svc_tenant_disable(ch_svc *svc, const ch_actor *actor, const char *tenant)
+{
+    ch_store_tenant t = {0};
+    struct tenant_disable_tx tx;
+    int error;
+
+    if ((error = svc_need(actor, CH_ROLE_ADMIN, "revoking a tenant")) < 0)
+        return error;
+    if (!(actor->perms & CH_PERM_TENANTS))
+        return ch_error_set(CH_EPERM, "only admins of the default tenant revoke tenants");
+    if (tenant == NULL || (ch_store_tenant_get(svc->store, &t, tenant) == CH_ENOTFOUND &&
+                           ch_store_tenant_get_by_name(svc->store, &t, tenant) < 0))
+        return ch_error_set(CH_ENOTFOUND, "no such tenant");
+    if (svc_is_system_tenant(svc, t.id))
+        error = ch_error_set(CH_ECONFLICT, "the default tenant holds the installation's admins and is never revoked");
+    else if (t.disabled_at != 0)
+        error = ch_error_set(CH_ECONFLICT, "tenant \"%s\" is already revoked", t.name);
+    else {
+        tx = (struct tenant_disable_tx){svc, actor, t.id, t.name};
+        error = svc_commit(svc, tenant_disable_run, &tx);
+    }
+    if (error == 0) {
+        /* Tokens remembered as authenticated are not used again. */
+        pthread_mutex_lock(&svc->tok_lock);
+        svc->tok_gen++;
+        pthread_mutex_unlock(&svc->tok_lock);
+        error = revoked_add(svc, t.id);
+    }
+    ch_store_tenant_dispose(&t);
+    return error;
 }
 
 int ch_svc_tenant_create(ch_svc *svc, const ch_actor *actor, const char *name, ch_store_tenant *out)

@@ -57,6 +57,12 @@ static void decided(ch_svc *svc, ch_svc_decision *d, bool allow, ch_decision_rea
 {
     svc_decision_entry *e;
 
+    /* Whatever the device, a revoked tenant lets none in (one check, here, for every path). */
+    if (allow && svc_tenant_revoked(svc, d->tenant_id)) {
+        allow = false;
+        r = CH_DECIDE_UNKNOWN_TENANT;
+        msg = "the device's tenant is revoked";
+    }
     d->allow = allow;
     d->reason = r;
     snprintf(d->message, sizeof d->message, "%s", msg ? msg : "");
@@ -136,6 +142,10 @@ static int tenant_of(ch_svc *svc, const char *username, char tenant_id[CH_ID_MAX
     name[n] = '\0';
     if (ch_store_tenant_get_by_name(svc->store, &t, name) < 0)
         return CH_ENOTFOUND;
+    if (t.disabled_at != 0) {
+        ch_store_tenant_dispose(&t);
+        return CH_ENOTFOUND;
+    }
     snprintf(tenant_id, CH_ID_MAX, "%s", t.id);
     ch_store_tenant_dispose(&t);
     return 0;

@@ -52,6 +52,9 @@ struct ch_svc {
     pthread_cond_t gc_cond;
     struct svc_gc_item *gc_head, *gc_tail;
     bool gc_leader;
+    /* revoked tenants (svc.c), under tok_lock: loaded at open, added to by a revocation */
+    char (*revoked)[CH_ID_MAX];
+    size_t nrevoked;
     /* device authentication (svc_device.c): trusted certificates decoded once (by the SHA-256
      * of their DER, which never changes for a given certificate), counts by reason, the last
      * decisions */
@@ -72,6 +75,9 @@ int svc_commit(ch_svc *svc, svc_tx_fn fn, void *arg);
 /* Whether tenant_id is the "default" tenant, whose admins run the installation
  * (CH_PERM_TENANTS).  Its id is looked up once: tenants are never renamed. */
 bool svc_is_system_tenant(ch_svc *svc, const char *tenant_id);
+
+/* Whether a tenant was revoked (kept in memory: device decisions ask on every connect). */
+bool svc_tenant_revoked(ch_svc *svc, const char *tenant_id);
 
 /* Role checks: CH_EPERM with a sentence when the actor may not. */
 int svc_need(const ch_actor *actor, ch_role role, const char *what);

@@ -128,7 +128,10 @@ int ch_svc_token_create_scoped(ch_svc *svc, const ch_actor *actor, const char *t
                                   "only admins of the default tenant make tokens for other tenants");
     if ((error = ch_store_tenant_get(svc->store, &t, tenant_id)) < 0)
         return error;
+    error = t.disabled_at != 0 ? ch_error_set_field(CH_ECONFLICT, "tenant", "the tenant is revoked") : 0;
     ch_store_tenant_dispose(&t);
+    if (error < 0)
+        return error;
     if (role < CH_ROLE_VIEWER || role > CH_ROLE_ADMIN)
         return ch_error_set_field(CH_EINVAL, "role", "unknown role; accepted: admin, operator, viewer");
     if (scope != NULL && (error = scope_check(scope, &canon)) < 0)

@@ -186,7 +186,7 @@ int ch_svc_login(ch_svc *svc, const char *tenant, const char *user, const char *
 
     memset(out, 0, sizeof *out);
     /* One answer for every failure, so names cannot be probed. */
-    if (ch_store_tenant_get_by_name(svc->store, &t, tenant ? tenant : "default") < 0 ||
+    if (ch_store_tenant_get_by_name(svc->store, &t, tenant ? tenant : "default") < 0 || t.disabled_at != 0 ||
         ch_store_user_get_by_name(svc->store, &u, t.id, user ? user : "") < 0 || !password_ok(u.password_hash, password)) {
         error = ch_error_set(CH_EAUTH, "wrong user name or password");
         goto done;
@@ -260,6 +260,10 @@ int ch_svc_session_switch(ch_svc *svc, const char *token, const ch_svc_principal
         return ch_error_set_field(CH_EPERM, "tenant", "only admins of the default tenant switch tenants");
     if (tenant == NULL || ch_store_tenant_get_by_name(svc->store, &t, tenant) < 0)
         return ch_error_set_field(CH_ENOTFOUND, "tenant", "no such tenant");
+    if (t.disabled_at != 0) {
+        ch_store_tenant_dispose(&t);
+        return ch_error_set_field(CH_ECONFLICT, "tenant", "the tenant is revoked");
+    }
     sha256_hex(hash, token);
     error = ch_store_session_act_as(svc->store, hash, t.id);
     ch_store_tenant_dispose(&t);

@@ -149,6 +149,8 @@ static const char *const migrations[] = {
     "  sent_at INTEGER NOT NULL, PRIMARY KEY(tenant_id, cert_id, threshold_days)) WITHOUT ROWID;",
     /* 10: tokens limited to named objects (the sync agent's), a JSON object. */
     "ALTER TABLE api_tokens ADD COLUMN scope TEXT;",
+    /* 11: a tenant revoked: its data kept, no one let in any more. */
+    "ALTER TABLE tenants ADD COLUMN disabled_at INTEGER;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -156,7 +158,8 @@ static const char *const migrations[] = {
 /* ------------------------------------------------------------- connections */
 
 enum stmt_id {
-    S_TENANT_PUT, S_TENANT_GET, S_TENANT_GET_NAME, S_TENANT_LIST, S_TENANT_SETTINGS_GET, S_TENANT_SETTINGS_PUT,
+    S_TENANT_PUT, S_TENANT_GET, S_TENANT_GET_NAME, S_TENANT_LIST, S_TENANT_DISABLE, S_TOKEN_REVOKE_TENANT,
+    S_SESS_DELETE_TENANT, S_TENANT_SETTINGS_GET, S_TENANT_SETTINGS_PUT,
     S_KEY_PUT, S_KEY_GET, S_KEY_DELETE, S_TOKEN_PUT, S_TOKEN_GET, S_TOKEN_COUNT, S_TOKEN_LIST, S_TOKEN_REVOKE, S_TOKEN_TENANT,
     S_DEV_PUT, S_DEV_BY_CERT, S_DEV_BY_NAME, S_DEV_GET, S_DEV_LIST, S_DEV_UPDATE, S_DEV_DELETE,
     S_USER_PUT, S_USER_GET_NAME, S_USER_COUNT, S_USER_PASSWORD, S_SESS_PUT, S_SESS_GET, S_SESS_DELETE, S_SESS_ACT,
@@ -183,11 +186,14 @@ enum stmt_id {
 
 static const char *const stmt_sql[S_COUNT] = {
     [S_TENANT_PUT] = "INSERT INTO tenants(id, name, created_at) VALUES(?,?,?)",
-    [S_TENANT_GET] = "SELECT id, name, created_at FROM tenants WHERE id=?",
+    [S_TENANT_GET] = "SELECT id, name, created_at, coalesce(disabled_at, 0) FROM tenants WHERE id=?",
     [S_TENANT_SETTINGS_GET] = "SELECT coalesce(settings, '{}') FROM tenants WHERE id=?",
     [S_TENANT_SETTINGS_PUT] = "UPDATE tenants SET settings=? WHERE id=?",
-    [S_TENANT_GET_NAME] = "SELECT id, name, created_at FROM tenants WHERE name=?",
-    [S_TENANT_LIST] = "SELECT id, name, created_at FROM tenants ORDER BY name",
+    [S_TENANT_GET_NAME] = "SELECT id, name, created_at, coalesce(disabled_at, 0) FROM tenants WHERE name=?",
+    [S_TENANT_LIST] = "SELECT id, name, created_at, coalesce(disabled_at, 0) FROM tenants ORDER BY name",
+    [S_TENANT_DISABLE] = "UPDATE tenants SET disabled_at=? WHERE id=? AND disabled_at IS NULL",
+    [S_TOKEN_REVOKE_TENANT] = "UPDATE api_tokens SET revoked_at=? WHERE tenant_id=? AND revoked_at IS NULL",
+    [S_SESS_DELETE_TENANT] = "DELETE FROM sessions WHERE tenant_id=?1 OR acting_tenant_id=?1",
     [S_KEY_PUT] = "INSERT INTO keys(id, tenant_id, algorithm, sealed, spki_sha256, created_at) VALUES(?,?,?,?,?,?)",
     [S_KEY_GET] = "SELECT id, tenant_id, algorithm, sealed, spki_sha256, created_at FROM keys WHERE tenant_id=? AND id=?",
     [S_KEY_DELETE] = "DELETE FROM keys WHERE tenant_id=? AND id=?",
@@ -1314,6 +1320,29 @@ static void read_tenant(ch_store_tenant *t, sqlite3_stmt *st)
     t->id = col_text(st, 0);
     t->name = col_text(st, 1);
     t->created_at = sqlite3_column_int64(st, 2);
+    t->disabled_at = sqlite3_column_int64(st, 3);
+}
+
+int ch_store_tenant_disable(ch_store *s, const char *id, int64_t at)
+{
+    int error;
+    {
+        STMT(S_TENANT_DISABLE, "revoking a tenant");
+        sqlite3_bind_int64(st, 1, at);
+        bind_text(st, 2, id);
+        if ((error = step_one_row(db, st, "revoking a tenant", "active tenant")) < 0)
+            return error;
+    }
+    {
+        STMT(S_TOKEN_REVOKE_TENANT, "revoking a tenant's tokens");
+        sqlite3_bind_int64(st, 1, at);
+        bind_text(st, 2, id);
+        if ((error = step_done(db, st, "revoking a tenant's tokens")) < 0)
+            return error;
+    }
+    STMT(S_SESS_DELETE_TENANT, "ending a tenant's sessions");
+    bind_text(st, 1, id);
+    return step_done(db, st, "ending a tenant's sessions");
 }
 
 int ch_store_tenant_put(ch_store *s, const ch_store_tenant *t)
