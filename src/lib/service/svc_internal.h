@@ -54,7 +54,7 @@ struct ch_svc {
     bool gc_leader;
     /* revoked tenants (svc.c), under tok_lock: loaded at open, added to by a revocation */
     char (*revoked)[CH_ID_MAX];
-    size_t nrevoked;
+    atomic_size_t nrevoked;     /* read without the lock by svc_tenant_revoked's quick "none" */
     /* device authentication (svc_device.c): trusted certificates decoded once (by the SHA-256
      * of their DER, which never changes for a given certificate), counts by reason, the last
      * decisions */
