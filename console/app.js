@@ -341,10 +341,14 @@ async function createWizard(reload) {
 async function certificatesScreen(screen) {
   const search = el("input", { type: "search", id: "cert-search", placeholder: "Search subject, name or SAN", "aria-label": "Search certificates" });
   const body = el("tbody");
-  async function load() {
+  // A page of 200, and "Show more" for the next one (the API's next_cursor).
+  const moreBtn = el("button", { class: "secondary", id: "cert-more", hidden: true }, "Show more");
+  let next = null;
+  async function load(append) {
     const q = search.value ? "&search=" + encodeURIComponent(search.value) : "";
-    const list = await api("GET", "certificates?limit=200" + q);
-    body.replaceChildren(...list.items.flatMap((c) => {
+    const page = append === true && next ? "&cursor=" + encodeURIComponent(next) : "";
+    const list = await api("GET", "certificates?limit=200" + q + page);
+    const rows = list.items.flatMap((c) => {
       const detailRow = el("tr", { hidden: true }, el("td", { colspan: 6, class: "details" }));
       const more = el("button", { class: "secondary", "aria-expanded": "false", "aria-label": `Details of ${c.name}` }, "Details");
       more.addEventListener("click", async () => {
@@ -359,13 +363,18 @@ async function certificatesScreen(screen) {
           async () => { await api("DELETE", "certificates/" + c.id); load(); }) }, "Delete"));
       return [el("tr", {}, el("td", {}, c.name), el("td", {}, c.subject), el("td", { class: "hide-narrow" }, c.issuer),
         el("td", {}, day(c.not_after)), el("td", {}, badge(Date.parse(c.not_after) > Date.now() ? c.status : "expired")), el("td", {}, actions)), detailRow];
-    }));
+    });
+    if (append === true) body.append(...rows);
+    else body.replaceChildren(...rows);
+    next = list.next_cursor;
+    moreBtn.hidden = !next;
   }
+  moreBtn.addEventListener("click", () => load(true));
   search.addEventListener("input", () => load());
   const create = canChange() ? el("button", { id: "create-cert", onclick: () => createWizard(load) }, "Create certificate") : null;
   screen.replaceChildren(el("h1", {}, "Certificates"), el("div", { class: "toolbar" }, search, create),
     el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Subject"),
-      el("th", { class: "hide-narrow" }, "Issuer"), el("th", {}, "Valid until"), el("th", {}, "Status"), el("th", {}, ""))), body));
+      el("th", { class: "hide-narrow" }, "Issuer"), el("th", {}, "Valid until"), el("th", {}, "Status"), el("th", {}, ""))), body), moreBtn);
   await load();
 }
 

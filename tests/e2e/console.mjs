@@ -212,6 +212,36 @@ await page.getByRole("link", { name: "Audit log" }).click();
 await page.getByText("trusted.delete").first().waitFor();
 ok("the console's changes are in the audit log");
 
+// More certificates than a page: the list shows 200 and "Show more" brings the rest (made
+// through the API in the page's own session, and deleted after).
+const bulk = await page.evaluate(async () => {
+  const s = await (await fetch("/api/v1/session")).json();
+  const headers = { "Content-Type": "application/json", "X-CSRF-Token": s.csrf_token };
+  const cas = await (await fetch("/api/v1/cas")).json();
+  const issuer = cas.items.find((c) => c.name.includes("Issuing")).id;
+  const ids = [];
+  for (let i = 0; i < 205; i++) {
+    const r = await fetch("/api/v1/certificates", { method: "POST", headers,
+      body: JSON.stringify({ name: `bulk-${i}`, profile: "device", subject: { common_name: `bulk-${i}` }, key_type: "p256", ca_id: issuer }) });
+    if (r.status === 201) ids.push((await r.json()).id);
+  }
+  const total = (await (await fetch("/api/v1/certificates?limit=1000")).json()).items.length;
+  return { ids, total };
+});
+assert.equal(bulk.ids.length, 205);
+await page.getByRole("link", { name: "CAs", exact: true }).click();
+await page.getByRole("link", { name: "Certificates", exact: true }).click();
+await page.locator("#cert-more").waitFor();
+assert.equal(await page.locator("tbody tr:not([hidden])").count(), 200);
+await page.locator("#cert-more").click();
+await page.locator("#cert-more").waitFor({ state: "hidden" });
+assert.equal(await page.locator("tbody tr:not([hidden])").count(), bulk.total);
+ok(`a page of 200 certificates, and "Show more" shows the other ${bulk.total - 200}`);
+await page.evaluate(async (ids) => {
+  const s = await (await fetch("/api/v1/session")).json();
+  for (const id of ids) await fetch("/api/v1/certificates/" + id, { method: "DELETE", headers: { "X-CSRF-Token": s.csrf_token } });
+}, bulk.ids);
+
 // Phone width, keyboard only.
 await page.setViewportSize({ width: 390, height: 800 });
 await page.getByRole("link", { name: "Trusted certificates" }).click();
