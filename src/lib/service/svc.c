@@ -342,9 +342,13 @@ int ch_svc_tenant_disable(ch_svc *svc, const ch_actor *actor, const char *tenant
         return error;
     if (!(actor->perms & CH_PERM_TENANTS))
         return ch_error_set(CH_EPERM, "only admins of the default tenant revoke tenants");
-    if (tenant == NULL || (ch_store_tenant_get(svc->store, &t, tenant) == CH_ENOTFOUND &&
-                           ch_store_tenant_get_by_name(svc->store, &t, tenant) < 0))
+    error = tenant != NULL ? ch_store_tenant_get(svc->store, &t, tenant) : CH_ENOTFOUND;
+    if (error == CH_ENOTFOUND && tenant != NULL)
+        error = ch_store_tenant_get_by_name(svc->store, &t, tenant);
+    if (error == CH_ENOTFOUND)
         return ch_error_set(CH_ENOTFOUND, "no such tenant");
+    if (error < 0)
+        return error;
     if (svc_is_system_tenant(svc, t.id))
         error = ch_error_set(CH_ECONFLICT, "the default tenant holds the installation's admins and is never revoked");
     else if (t.disabled_at != 0)
