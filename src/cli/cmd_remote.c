@@ -367,11 +367,45 @@ static int import_folder(cli_args *a, const char *dir, const char *password)
     return failed ? 1 : 0;
 }
 
-int cmd_remote_cert_import(cli_args *a)
+/* POSTs to path the certificate file named first on the command line and, with key_file, its
+ * key, as PEM text in body (which holds the other members; it is taken), with the password
+ * when there is one; prints the new id.  A file that is not text is refused with not_text
+ * rather than sent mangled. */
+static int post_pem(cli_args *a, const char *path, json_t *body, const char *key_file, const char *password,
+                    const char *not_text)
 {
     uint8_t *cert = NULL, *key = NULL;
     size_t clen = 0, klen = 0;
-    json_t *body = NULL, *ans = NULL;
+    json_t *ans = NULL;
+    int rc = 1;
+
+    if (cli_read(a, a->pos[0], &cert, &clen) != 0 || (key_file && cli_read(a, key_file, &key, &klen) != 0))
+        goto done;
+    json_object_set_new(body, "certificate", json_stringn((const char *)cert, clen));
+    if (key != NULL)
+        json_object_set_new(body, "private_key", json_stringn((const char *)key, klen));
+    if (json_object_get(body, "certificate") == NULL || (key != NULL && json_object_get(body, "private_key") == NULL)) {
+        rc = cli_fail(a, "%s", not_text);
+        goto done;
+    }
+    if (password != NULL)
+        json_object_set_new(body, "password", json_string(password));
+    if (remote_call(a, "POST", path, body, &ans, NULL) != 0)
+        goto done;
+    print_answer(ans, "id");
+    rc = 0;
+done:
+    json_decref(body);
+    json_decref(ans);
+    free(cert);
+    if (key)
+        ch_secure_free(key, klen);
+    return rc;
+}
+
+int cmd_remote_cert_import(cli_args *a)
+{
+    json_t *body, *ans = NULL;
     char *password = NULL;
     struct stat st;
     int rc = 1;
@@ -396,29 +430,13 @@ int cmd_remote_cert_import(cli_args *a)
         }
         goto done;
     }
-    if (cli_read(a, a->pos[0], &cert, &clen) != 0 || cli_read(a, cli_opt(a, "key"), &key, &klen) != 0)
-        goto done;
     body = json_object();
-    json_object_set_new(body, "certificate", json_stringn((const char *)cert, clen));
-    json_object_set_new(body, "private_key", json_stringn((const char *)key, klen));
-    if (json_object_get(body, "certificate") == NULL || json_object_get(body, "private_key") == NULL) {
-        rc = cli_fail(a, "with --key, give the certificate and the key in PEM");
-        goto done;
-    }
-    if (password)
-        json_object_set_new(body, "password", json_string(password));
     if (cli_opt(a, "name"))
         json_object_set_new(body, "name", json_string(cli_opt(a, "name")));
-    if (remote_call(a, "POST", "certificates/import", body, &ans, NULL) != 0)
-        goto done;
-    print_answer(ans, "id");
-    rc = 0;
+    rc = post_pem(a, "certificates/import", body, cli_opt(a, "key"), password,
+                  "with --key, give the certificate and the key in PEM");
 done:
-    json_decref(body);
     json_decref(ans);
-    free(cert);
-    if (key)
-        ch_secure_free(key, klen);
     ch_secure_free_str(password);
     return rc;
 }
@@ -743,42 +761,18 @@ int cmd_remote_ca_delete(cli_args *a)
     return 0;
 }
 
-/* The certificate and key go in the JSON body as text (PEM); a binary file is refused here with
- * a message rather than sent mangled. */
 int cmd_remote_ca_import(cli_args *a)
 {
-    uint8_t *cert = NULL, *key = NULL;
-    size_t clen = 0, klen = 0;
     char *password = NULL;
-    json_t *body = NULL, *ans = NULL;
-    int rc = 1;
+    json_t *body;
+    int rc;
 
     if (cli_password(a, "password-file", NULL, &password) != 0)
         return 1;
-    if (cli_read(a, a->pos[0], &cert, &clen) != 0 || (cli_opt(a, "key") && cli_read(a, cli_opt(a, "key"), &key, &klen) != 0))
-        goto done;
     body = json_pack("{ss ss}", "name", cli_need(a, "name"), "type", "import");
-    json_object_set_new(body, "certificate", json_stringn((const char *)cert, clen));
-    if (key != NULL)
-        json_object_set_new(body, "private_key", json_stringn((const char *)key, klen));
-    if (json_object_get(body, "certificate") == NULL || (key != NULL && json_object_get(body, "private_key") == NULL)) {
-        rc = cli_fail(a, "give the CA's certificate and key as PEM text");
-        goto done;
-    }
-    if (password != NULL)
-        json_object_set_new(body, "password", json_string(password));
     if (cli_opt(a, "csr-id"))
         json_object_set_new(body, "csr_id", json_string(cli_opt(a, "csr-id")));
-    if (remote_call(a, "POST", "cas", body, &ans, NULL) != 0)
-        goto done;
-    print_answer(ans, "id");
-    rc = 0;
-done:
-    json_decref(body);
-    json_decref(ans);
-    free(cert);
-    if (key)
-        ch_secure_free(key, klen);
+    rc = post_pem(a, "cas", body, cli_opt(a, "key"), password, "give the CA's certificate and key as PEM text");
     ch_secure_free_str(password);
     return rc;
 }
