@@ -1179,58 +1179,77 @@ static void *grow(void *list, size_t count, size_t size)
     return realloc(list, (count + 1) * size);
 }
 
-/* Steps a bound SELECT to its end, reading each row with read into a growing array of
- * size-byte rows.  On failure the rows read so far are released with dispose. */
+/* Steps a bound SELECT, reading each row with read into a growing array of size-byte rows,
+ * to its end or to limit rows; with more, *more says whether a row followed the last one
+ * kept (a page asks for one row more than it shows).  On failure the rows read so far are
+ * released with dispose. */
 typedef void (*row_reader)(void *row, sqlite3_stmt *st);
 typedef void (*row_disposer)(void *row);
 
-static int collect(sqlite3 *db, sqlite3_stmt *st, size_t size, row_reader read, row_disposer dispose, void **out,
-                   size_t *count, const char *what)
+static int collect_upto(sqlite3 *db, sqlite3_stmt *st, size_t limit, size_t size, row_reader read,
+                        row_disposer dispose, void **out, size_t *count, bool *more, const char *what)
 {
     uint8_t *list = NULL, *g;
     size_t n = 0;
+    bool oom = false;
     int rc;
 
     *out = NULL;
     *count = 0;
+    if (more)
+        *more = false;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if ((g = realloc(list, (n + 1) * size)) == NULL)
+        if (n == limit) {
+            if (more)
+                *more = true;
             break;
+        }
+        if ((g = grow(list, n, size)) == NULL) {
+            oom = true;
+            break;
+        }
         list = g;
         memset(list + n * size, 0, size);
         read(list + n * size, st);
         n++;
     }
     sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
+    if (oom || (rc != SQLITE_DONE && rc != SQLITE_ROW)) {
         for (size_t i = 0; i < n; i++)
             dispose(list + i * size);
         free(list);
-        return rc == SQLITE_ROW ? ch_error_set(CH_ENOMEM, "out of memory") : db_error(db, rc, what);
+        return oom ? ch_error_set(CH_ENOMEM, "out of memory") : db_error(db, rc, what);
     }
     *out = list;
     *count = n;
     return 0;
 }
 
+static int collect(sqlite3 *db, sqlite3_stmt *st, size_t size, row_reader read, row_disposer dispose, void **out,
+                   size_t *count, const char *what)
+{
+    return collect_upto(db, st, SIZE_MAX, size, read, dispose, out, count, NULL, what);
+}
+
 static int parse_cursor(const char *cursor, int64_t *key, char id[CH_ID_MAX]);
 
+/* Where a row stands in its list's (key, id) order: what the next page's cursor is made of. */
+typedef void (*row_position)(const void *row, int64_t *key, const char **id);
+
 /* A page of a tenant's rows in (key, id) order.  head selects the columns and ends in
- * "WHERE tenant_id=?"; key names the ordering column; key_at and id_at are the result
- * columns of the key and the id, from which the next page's cursor is made. */
-static int collect_page(ch_store *s, const char *head, const char *key, int key_at, int id_at, const char *tenant_id,
-                        ch_store_page *page, size_t size, row_reader read, row_disposer dispose, void **out,
+ * "WHERE tenant_id=?"; key names the ordering column; position reads it back from a row, for
+ * the next page's cursor. */
+static int collect_page(ch_store *s, const char *head, const char *key, const char *tenant_id, ch_store_page *page,
+                        size_t size, row_reader read, row_disposer dispose, row_position position, void **out,
                         size_t *count, const char *what)
 {
     struct conn *c = conn_get(s);
     ch_buf sql = CH_BUF_INIT;
     sqlite3_stmt *st = NULL;
-    uint8_t *list = NULL, *g;
-    char cur_id[CH_ID_MAX], last_id[CH_ID_MAX] = "";
-    int64_t cur_key = 0, last_key = 0;
-    bool after = page->cursor != NULL && *page->cursor != '\0';
-    size_t n = 0;
-    int rc = SQLITE_OK, error;
+    char cur_id[CH_ID_MAX];
+    int64_t cur_key = 0;
+    bool after = page->cursor != NULL && *page->cursor != '\0', more = false;
+    int rc, error;
 
     *out = NULL;
     *count = 0;
@@ -1253,41 +1272,26 @@ static int collect_page(ch_store *s, const char *head, const char *key, int key_
         sqlite3_bind_text(st, 3, cur_id, -1, SQLITE_STATIC);
     }
     sqlite3_bind_int64(st, after ? 4 : 2, (int64_t)page->limit + 1); /* one more: is there a next page? */
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == page->limit) {
-            char buf[CH_ID_MAX + 32];
-            snprintf(buf, sizeof buf, "%lld:%s", (long long)last_key, last_id);
-            if ((page->next_cursor = strdup(buf)) == NULL)
-                error = ch_error_set(CH_ENOMEM, "out of memory");
-            break;
-        }
-        if ((g = realloc(list, (n + 1) * size)) == NULL) {
+    error = collect_upto(c->db, st, page->limit, size, read, dispose, out, count, &more, what);
+    if (error == 0 && more) {
+        char buf[CH_ID_MAX + 32];
+        int64_t last_key;
+        const char *last_id;
+        position((const uint8_t *)*out + (*count - 1) * size, &last_key, &last_id);
+        snprintf(buf, sizeof buf, "%lld:%s", (long long)last_key, last_id);
+        if ((page->next_cursor = strdup(buf)) == NULL) {
+            for (size_t i = 0; i < *count; i++)
+                dispose((uint8_t *)*out + i * size);
+            free(*out);
+            *out = NULL;
+            *count = 0;
             error = ch_error_set(CH_ENOMEM, "out of memory");
-            break;
         }
-        list = g;
-        memset(list + n * size, 0, size);
-        read(list + n * size, st);
-        n++;
-        last_key = sqlite3_column_int64(st, key_at);
-        snprintf(last_id, sizeof last_id, "%s", (const char *)sqlite3_column_text(st, id_at));
     }
-    if (error == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
-        error = db_error(c->db, rc, what);
 done:
     sqlite3_finalize(st);
     ch_buf_dispose(&sql);
-    if (error < 0) {
-        for (size_t i = 0; i < n; i++)
-            dispose(list + i * size);
-        free(list);
-        free(page->next_cursor);
-        page->next_cursor = NULL;
-        return error;
-    }
-    *out = list;
-    *count = n;
-    return 0;
+    return error;
 }
 
 /* ------------------------------------------------------------- tenants */
@@ -1734,12 +1738,20 @@ int ch_store_device_get(ch_store *s, ch_store_device *out, const char *tenant_id
     return device_one(s, S_DEV_GET, out, tenant_id, id);
 }
 
+static void device_position(const void *row, int64_t *key, const char **id)
+{
+    const ch_store_device *d = row;
+
+    *key = d->registered_at;
+    *id = d->id;
+}
+
 int ch_store_device_list(ch_store *s, const char *tenant_id, ch_store_page *page, ch_store_device **out,
                          size_t *count)
 {
     if (page != NULL)
-        return collect_page(s, "SELECT " DEV_COLS " FROM devices WHERE tenant_id=?", "registered_at", 6, 0, tenant_id,
-                            page, sizeof **out, read_device, dispose_device_row, (void **)out, count,
+        return collect_page(s, "SELECT " DEV_COLS " FROM devices WHERE tenant_id=?", "registered_at", tenant_id, page,
+                            sizeof **out, read_device, dispose_device_row, device_position, (void **)out, count,
                             "listing devices");
     STMT(S_DEV_LIST, "listing devices");
     bind_text(st, 1, tenant_id);
@@ -2345,6 +2357,17 @@ bad:
     return ch_error_set_field(CH_EINVAL, "cursor", "invalid cursor: pass the next_cursor of the previous page");
 }
 
+/* A listed certificate: its columns without the DER. */
+static void read_cert_listed(void *row, sqlite3_stmt *st)
+{
+    read_cert(row, st, false);
+}
+
+static void dispose_cert_row(void *row)
+{
+    ch_store_cert_dispose(row);
+}
+
 int ch_store_cert_list(ch_store *s, const char *tenant_id, const ch_store_cert_filter *f, size_t limit,
                        const char *cursor, ch_store_cert **out, size_t *count, char **next_cursor)
 {
@@ -2352,12 +2375,12 @@ int ch_store_cert_list(ch_store *s, const char *tenant_id, const ch_store_cert_f
     ch_buf sql = CH_BUF_INIT;
     sqlite3_stmt *st = NULL;
     struct conn *c = conn_get(s);
-    ch_store_cert *list = NULL, *g;
+    ch_store_cert *list = NULL;
     struct search q = {0};
     char cur_id[CH_ID_MAX];
     int64_t cur_key = 0;
     size_t n = 0;
-    bool expiry;
+    bool expiry, more = false;
     int rc, error, i;
 
     *out = NULL;
@@ -2394,25 +2417,15 @@ int ch_store_cert_list(ch_store *s, const char *tenant_id, const ch_store_cert_f
         sqlite3_bind_text(st, i++, cur_id, -1, SQLITE_STATIC);
     }
     sqlite3_bind_int64(st, i, (int64_t)limit + 1); /* one more tells whether a next page exists */
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == limit) {
-            char buf[CH_ID_MAX + 32];
-            snprintf(buf, sizeof buf, "%lld:%s",
-                     (long long)(expiry ? list[n - 1].not_after : list[n - 1].created_at), list[n - 1].id);
-            if ((*next_cursor = strdup(buf)) == NULL)
-                error = ch_error_set(CH_ENOMEM, "out of memory");
-            break;
-        }
-        if ((g = grow(list, n, sizeof *list)) == NULL) {
+    error = collect_upto(c->db, st, limit, sizeof *list, read_cert_listed, dispose_cert_row, (void **)&list, &n, &more,
+                         "listing certificates");
+    if (error == 0 && more) {
+        char buf[CH_ID_MAX + 32];
+        snprintf(buf, sizeof buf, "%lld:%s", (long long)(expiry ? list[n - 1].not_after : list[n - 1].created_at),
+                 list[n - 1].id);
+        if ((*next_cursor = strdup(buf)) == NULL)
             error = ch_error_set(CH_ENOMEM, "out of memory");
-            break;
-        }
-        list = g;
-        memset(&list[n], 0, sizeof list[n]);
-        read_cert(&list[n++], st, false);
     }
-    if (error == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
-        error = db_error(c->db, rc, "listing certificates");
 done:
     sqlite3_finalize(st);
     ch_buf_dispose(&sql);
@@ -2767,11 +2780,20 @@ static void dispose_csr_row(void *row)
     ch_store_csr_dispose(row);
 }
 
+static void csr_position(const void *row, int64_t *key, const char **id)
+{
+    const ch_store_csr *c = row;
+
+    *key = c->created_at;
+    *id = c->id;
+}
+
 int ch_store_csr_list(ch_store *s, const char *tenant_id, ch_store_page *page, ch_store_csr **out, size_t *count)
 {
     if (page != NULL)
-        return collect_page(s, "SELECT " CSR_COLS " FROM csrs WHERE tenant_id=?", "created_at", 7, 0, tenant_id, page,
-                            sizeof **out, read_csr_row, dispose_csr_row, (void **)out, count, "listing CSRs");
+        return collect_page(s, "SELECT " CSR_COLS " FROM csrs WHERE tenant_id=?", "created_at", tenant_id, page,
+                            sizeof **out, read_csr_row, dispose_csr_row, csr_position, (void **)out, count,
+                            "listing CSRs");
     STMT(S_CSR_LIST, "listing CSRs");
     bind_text(st, 1, tenant_id);
     return collect(db, st, sizeof **out, read_csr_row, dispose_csr_row, (void **)out, count, "listing CSRs");
@@ -2861,12 +2883,20 @@ static void dispose_ks_row(void *row)
     ch_store_keystore_dispose(row);
 }
 
+static void ks_position(const void *row, int64_t *key, const char **id)
+{
+    const ch_store_keystore *k = row;
+
+    *key = k->created_at;
+    *id = k->id;
+}
+
 int ch_store_keystore_list(ch_store *s, const char *tenant_id, ch_store_page *page, ch_store_keystore **out,
                            size_t *count)
 {
     if (page != NULL)
         return collect_page(s, "SELECT id, tenant_id, name, format, created_at FROM keystores WHERE tenant_id=?",
-                            "created_at", 4, 0, tenant_id, page, sizeof **out, read_ks_row, dispose_ks_row,
+                            "created_at", tenant_id, page, sizeof **out, read_ks_row, dispose_ks_row, ks_position,
                             (void **)out, count, "listing keystores");
     STMT(S_KS_LIST, "listing keystores");
     bind_text(st, 1, tenant_id);
@@ -3042,9 +3072,8 @@ int ch_store_audit_query(ch_store *s, const char *tenant_id, const ch_store_audi
     ch_buf sql = CH_BUF_INIT;
     sqlite3_stmt *st = NULL;
     struct conn *c = conn_get(s);
-    ch_store_audit *list = NULL, *g;
-    size_t n = 0, action_len = 0;
-    bool prefix = false;
+    size_t action_len = 0;
+    bool prefix = false, more = false;
     int rc, error = 0, i = 1;
 
     *out = NULL;
@@ -3105,32 +3134,14 @@ int ch_store_audit_query(ch_store *s, const char *tenant_id, const ch_store_audi
     if (f->until != 0)
         sqlite3_bind_int64(st, i++, f->until);
     sqlite3_bind_int64(st, i, (int64_t)limit + 1); /* one more tells whether a next page exists */
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == limit) {
-            *next_seq = list[n - 1].seq;
-            break;
-        }
-        if ((g = grow(list, n, sizeof *list)) == NULL) {
-            error = ch_error_set(CH_ENOMEM, "out of memory");
-            break;
-        }
-        list = g;
-        memset(&list[n], 0, sizeof list[n]);
-        read_audit_row(&list[n++], st);
-    }
-    if (error == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
-        error = db_error(c->db, rc, "reading the audit log");
+    error = collect_upto(c->db, st, limit, sizeof **out, read_audit_row, dispose_audit_row, (void **)out, count, &more,
+                         "reading the audit log");
+    if (error == 0 && more)
+        *next_seq = (*out)[*count - 1].seq;
 done:
     sqlite3_finalize(st);
     ch_buf_dispose(&sql);
-    if (error < 0) {
-        ch_store_audit_list_free(list, n);
-        *next_seq = 0;
-        return error;
-    }
-    *out = list;
-    *count = n;
-    return 0;
+    return error;
 }
 
 void ch_store_audit_dispose(ch_store_audit *a)
