@@ -731,11 +731,10 @@ static int query_time(req *r, const char *name, int64_t *out)
  * page, oldest first. */
 static void audit_list(req *r)
 {
-    const char *after = query(r, "after"), *cursor = query(r, "cursor"), *order = query(r, "order");
-    const char *limit_s = query(r, "limit");
+    const char *after = query(r, "after"), *cursor, *order = query(r, "order");
     ch_store_audit_filter f = {.action = query(r, "action"), .actor = query(r, "actor"),
                                .object_type = query(r, "object_type"), .object_id = query(r, "object_id")};
-    long limit = limit_s ? strtol(limit_s, NULL, 10) : 100;
+    ch_store_page page; /* the limit and the cursor; the audit log's cursor is its own */
     ch_store_audit *rows = NULL;
     size_t n = 0;
     int64_t next = 0;
@@ -746,8 +745,9 @@ static void audit_list(req *r)
     if (order != NULL && strcmp(order, "asc") != 0 && strcmp(order, "desc") != 0)
         return reply_error_msg(r, CH_EINVAL, "order", "order must be asc (oldest first) or desc (newest first)");
     f.newest_first = order != NULL && strcmp(order, "desc") == 0;
-    if (limit < 1 || limit > 1000)
-        return reply_error_msg(r, CH_EINVAL, "limit", "limit must be between 1 and 1000");
+    if (page_of(r, &page) < 0)
+        return;
+    cursor = page.cursor;
     if (after != NULL && cursor != NULL)
         return reply_error_msg(r, CH_EINVAL, "cursor", "give cursor or after, not both");
     if (cursor != NULL && (cursor[0] != 's' || (f.from_seq = strtoll(cursor + 1, &end, 10)) <= 0 || *end != '\0'))
@@ -758,7 +758,7 @@ static void audit_list(req *r)
         return reply_error_msg(r, CH_EINVAL, "after", "after pages oldest first; use cursor with order=desc");
     if (query_time(r, "since", &f.since) < 0 || query_time(r, "until", &f.until) < 0)
         return;
-    if ((error = ch_svc_audit_list(r->svc, &r->who.actor, &f, (size_t)limit, &rows, &n, &next)) < 0)
+    if ((error = ch_svc_audit_list(r->svc, &r->who.actor, &f, page.limit, &rows, &n, &next)) < 0)
         return reply_error(r, error);
     items = json_array();
     for (size_t i = 0; i < n; i++) {
