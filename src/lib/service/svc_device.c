@@ -170,8 +170,8 @@ static int device_tx_run(void *arg)
 }
 
 /* Certificates kept decoded, by the SHA-256 of their DER (hex): trusted certificates, the
- * tenants' own CAs, and the intermediates of chains that verified.  Each verification needs their full objects,
- * which OpenSSL 3.0 decodes slowly.  Found: a new reference, or NULL. */
+ * tenants' own CAs, and the intermediates of chains that verified.  Each verification needs
+ * their full objects, which OpenSSL 3.0 decodes slowly.  Found: a new reference, or NULL. */
 static ch_cert *kept_cert(ch_svc *svc, const char *sha256)
 {
     struct svc_anchor *a;
