@@ -193,6 +193,31 @@ static void put_file(const char *dir, const char *name, const char *text, size_t
     }
 }
 
+/* A figure not measured in this run (a case skipped) is shown as "-". */
+static const char *fig(char *buf, size_t n, double v, const char *suffix)
+{
+    if (v < 0)
+        return "-";
+    snprintf(buf, n, "%.0f%s", v, suffix);
+    return buf;
+}
+
+/* One case: rates, then CPU per certificate of certhubd / cfssl over HTTP / cfssl over TLS,
+ * for the servers and for the benchmark's clients. */
+static void print_row(const char *name, double in_process, double certhubd, double cfssl, double cfssl_tls,
+                      const double server[3], const double client[3])
+{
+    char b[10][24], ratio[24];
+
+    printf("%-22s %12s %11s %6s %14s %10s %7s/%s/%s %9s/%s/%s\n", name, fig(b[0], sizeof b[0], in_process, ""),
+           fig(b[1], sizeof b[1], certhubd, ""),
+           fig(ratio, sizeof ratio, in_process > 0 && certhubd >= 0 ? 100 * certhubd / in_process : -1, "%"),
+           fig(b[2], sizeof b[2], cfssl, ""), fig(b[3], sizeof b[3], cfssl_tls, ""),
+           fig(b[4], sizeof b[4], server[0], ""), fig(b[5], sizeof b[5], server[1], ""),
+           fig(b[6], sizeof b[6], server[2], ""), fig(b[7], sizeof b[7], client[0], ""),
+           fig(b[8], sizeof b[8], client[1], ""), fig(b[9], sizeof b[9], client[2], ""));
+}
+
 int main(int argc, char **argv)
 {
     const char *certhubd = certhubd_default(argv[0]), *cfssl = find_in_path("cfssl"), *durability = "process";
@@ -391,18 +416,19 @@ int main(int argc, char **argv)
 
     printf("%-22s %12s %11s %6s %14s %10s %17s %17s\n", "case", "in-process/s", "certhubd/s", "ratio",
            "cfssl serve/s", "(TLS)/s", "server us c/s/sT", "client us c/s/sT");
-    printf("%-22s %12.0f %11.0f %5.0f%% %14.0f %10.0f %7.0f/%.0f/%.0f %9.0f/%.0f/%.0f\n", "CSR supplied", in_csr, h_csr,
-           100 * h_csr / in_csr, plain.csr, over_tls.csr, h_csr_us, plain.csr_us, over_tls.csr_us, h_csr_client_us,
-           plain.csr_client_us, over_tls.csr_client_us);
-    printf("%-22s %12.0f %11.0f %5.0f%% %14.0f %10.0f %7.0f/%.0f/%.0f %9.0f/%.0f/%.0f\n", "server-generated key", in_key,
-           h_key, 100 * h_key / in_key, plain.key, over_tls.key, h_key_us, plain.key_us, over_tls.key_us,
-           h_key_client_us, plain.key_client_us, over_tls.key_client_us);
+    print_row("CSR supplied", in_csr, h_csr, plain.csr, over_tls.csr,
+              (const double[]){h_csr_us, plain.csr_us, over_tls.csr_us},
+              (const double[]){h_csr_client_us, plain.csr_client_us, over_tls.csr_client_us});
+    print_row("server-generated key", in_key, h_key, plain.key, over_tls.key,
+              (const double[]){h_key_us, plain.key_us, over_tls.key_us},
+              (const double[]){h_key_client_us, plain.key_client_us, over_tls.key_client_us});
     printf("reading over HTTPS: GET /api/v1/health %.0f/s (%.0f us CPU each), GET /api/v1/certificates/{id} "
            "%.0f/s (%.0f us)\n", r_health, r_health_us, r_get, r_get_us);
-    printf("resident memory: certhubd idle %.1f MB, after the run %.1f MB, idle again 12 s later %.1f MB; cfssl serve "
-           "idle %.1f MB, after %.1f MB\n",
-           rss_idle / 1024.0, rss_after / 1024.0, rss_rested / 1024.0, plain.rss_idle / 1024.0,
-           plain.rss_after / 1024.0);
+    printf("resident memory: certhubd idle %.1f MB, after the run %.1f MB, idle again 12 s later %.1f MB", rss_idle / 1024.0,
+           rss_after / 1024.0, rss_rested / 1024.0);
+    if (plain.rss_idle > 0)
+        printf("; cfssl serve idle %.1f MB, after %.1f MB", plain.rss_idle / 1024.0, plain.rss_after / 1024.0);
+    printf("\n");
     if (cfssl == NULL && !certhubd_only)
         printf("(cfssl not found: install Debian's golang-cfssl, or give --cfssl PATH)\n");
     free(csr_json);
