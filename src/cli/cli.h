@@ -144,6 +144,17 @@ int cmd_remote_csr_list(cli_args *a);
 int cmd_remote_csr_attach(cli_args *a);
 int cmd_remote_tenant_create(cli_args *a);
 int cmd_remote_audit_list(cli_args *a);
+int cmd_remote_cert_update(cli_args *a);
+int cmd_remote_cert_renew(cli_args *a);
+int cmd_remote_cert_key(cli_args *a);
+int cmd_remote_csr_get(cli_args *a);
+int cmd_remote_csr_export(cli_args *a);
+int cmd_remote_device_get(cli_args *a);
+int cmd_remote_profile_list(cli_args *a);
+int cmd_remote_profile_get(cli_args *a);
+int cmd_remote_profile_create(cli_args *a);
+int cmd_remote_profile_update(cli_args *a);
+int cmd_remote_profile_delete(cli_args *a);
 /* Lists a keystore (PKCS#12, JKS, JCEKS, PKCS#7) entry by entry; 0, or 1 after a message. */
 int cli_inspect_keystore(cli_args *a, const uint8_t *data, size_t len, const char *password, bool json);
 

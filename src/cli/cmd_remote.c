@@ -21,6 +21,17 @@ static char *curl_easy_escape_str(const char *s)
     return copy;
 }
 
+/* "collection/ID/tail" with the id %-escaped: an id is the user's text, and "../tokens/x"
+ * must name no other object. */
+static const char *obj_path(char *buf, size_t cap, const char *collection, const char *id, const char *tail)
+{
+    char *esc = curl_easy_escape_str(id);
+
+    snprintf(buf, cap, "%s/%.200s%s", collection, esc ? esc : "", tail);
+    free(esc);
+    return buf;
+}
+
 static void print_json(json_t *j)
 {
     char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -86,6 +97,46 @@ static int list_and_print(cli_args *a, const char *path, const char *const *cols
     return 0;
 }
 
+/* Prints the fields of an object answer that are text, numbers or true/false, one a line, in
+ * the server's order: for the "get" commands of objects whose shape grows. */
+static void print_fields(json_t *ans)
+{
+    const char *k;
+    json_t *v;
+
+    if (g_remote.json) {
+        print_json(ans);
+        return;
+    }
+    json_object_foreach(ans, k, v) {
+        if (json_is_string(v) && strcmp(k, "pem") != 0)
+            printf("%-22s %s\n", k, json_string_value(v));
+        else if (json_is_integer(v))
+            printf("%-22s %lld\n", k, (long long)json_integer_value(v));
+        else if (json_is_boolean(v))
+            printf("%-22s %s\n", k, json_is_true(v) ? "yes" : "no");
+        else if (json_is_array(v) && json_array_size(v) > 0 && json_is_string(json_array_get(v, 0))) {
+            size_t i;
+            json_t *e;
+            printf("%-22s", k);
+            json_array_foreach(v, i, e) printf("%s%s", i ? ", " : " ", json_string_value(e) ? json_string_value(e) : "");
+            printf("\n");
+        }
+    }
+}
+
+static int get_and_print(cli_args *a, const char *collection)
+{
+    char path[300];
+    json_t *ans = NULL;
+
+    if (remote_call(a, "GET", obj_path(path, sizeof path, collection, a->pos[0], ""), NULL, &ans, NULL) != 0)
+        return 1;
+    print_fields(ans);
+    json_decref(ans);
+    return 0;
+}
+
 /* "resource?limit=N" with the command's --limit (100) and --cursor, for the lists that page. */
 static const char *paged(cli_args *a, const char *resource, char *buf, size_t cap)
 {
@@ -147,22 +198,31 @@ int cmd_remote_cert_list(cli_args *a)
     return list_and_print(a, path, cols, w, 5);
 }
 
+/* Everything the server says of the certificate, then from its decoded form what a reader
+ * looks for next: the key, the SANs and the usages. */
 int cmd_remote_cert_get(cli_args *a)
 {
-    char path[256];
-    json_t *ans;
+    char path[300];
+    json_t *ans, *d;
 
-    snprintf(path, sizeof path, "certificates/%.64s", a->pos[0]);
-    if (remote_call(a, "GET", path, NULL, &ans, NULL) != 0)
+    if (remote_call(a, "GET", obj_path(path, sizeof path, "certificates", a->pos[0], ""), NULL, &ans, NULL) != 0)
         return 1;
-    if (g_remote.json) {
-        print_json(ans);
-    } else {
-        const char *keys[] = {"id", "name", "subject", "issuer", "serial", "not_before", "not_after", "sha256",
-                              "status", "method", "profile", "ca_id"};
-        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-            if (*str(ans, keys[i]))
-                printf("%-12s %s\n", keys[i], str(ans, keys[i]));
+    print_fields(ans);
+    d = json_object_get(ans, "details");
+    if (!g_remote.json && d != NULL) {
+        json_t *sub = json_object();
+        char key[64];
+        if (*str(d, "key_curve"))
+            snprintf(key, sizeof key, "%s %s", str(d, "key_algorithm"), str(d, "key_curve"));
+        else
+            snprintf(key, sizeof key, "%s %lld", str(d, "key_algorithm"),
+                     (long long)json_integer_value(json_object_get(d, "key_bits")));
+        json_object_set_new(sub, "key", json_string(key));
+        json_object_set(sub, "sans", json_object_get(d, "sans"));
+        json_object_set(sub, "key_usage", json_object_get(d, "key_usage"));
+        json_object_set(sub, "ext_key_usage", json_object_get(d, "ext_key_usage"));
+        print_fields(sub);
+        json_decref(sub);
     }
     json_decref(ans);
     return 0;
@@ -224,9 +284,12 @@ int cmd_remote_cert_export(cli_args *a)
     json_t *body = NULL;
     int rc = 1;
 
-    snprintf(path, sizeof path, "certificates/%.64s/export%s%s", a->pos[0],
-             strcmp(format, "p12") && strcmp(format, "jks") ? "?format=" : "",
-             strcmp(format, "p12") && strcmp(format, "jks") ? format : "");
+    {
+        char tail[64];
+        snprintf(tail, sizeof tail, "/export%s%.32s", strcmp(format, "p12") && strcmp(format, "jks") ? "?format=" : "",
+                 strcmp(format, "p12") && strcmp(format, "jks") ? format : "");
+        obj_path(path, sizeof path, "certificates", a->pos[0], tail);
+    }
     if (cli_password(a, "password-file", "CERTHUB_PASSWORD", &password) != 0)
         return 1;
     if (!strcmp(format, "p12") || !strcmp(format, "jks") || cli_flag(a, "with-key")) {
@@ -234,7 +297,7 @@ int cmd_remote_cert_export(cli_args *a)
             rc = cli_fail(a, "--format %s needs --password-file", format);
             goto done;
         }
-        snprintf(path, sizeof path, "certificates/%.64s/export", a->pos[0]);
+        obj_path(path, sizeof path, "certificates", a->pos[0], "/export");
         body = json_pack("{ss sb}", "format", format, "include_key", cli_flag(a, "with-key"));
         if (password)
             json_object_set_new(body, "password", json_string(password));
@@ -253,7 +316,7 @@ int cmd_remote_cert_delete(cli_args *a)
 {
     char path[256];
 
-    snprintf(path, sizeof path, "certificates/%.64s", a->pos[0]);
+    obj_path(path, sizeof path, "certificates", a->pos[0], "");
     if (remote_call(a, "DELETE", path, NULL, NULL, NULL) != 0)
         return 1;
     printf("deleted %s\n", a->pos[0]);
@@ -473,7 +536,7 @@ int cmd_remote_keystore_entries(cli_args *a)
     static const int w[] = {8, 24, 15, 28, 10};
     char path[200];
 
-    snprintf(path, sizeof path, "keystores/%s/entries", a->pos[0]);
+    obj_path(path, sizeof path, "keystores", a->pos[0], "/entries");
     return list_and_print(a, path, cols, w, 5);
 }
 
@@ -494,7 +557,7 @@ int cmd_remote_keystore_export(cli_args *a)
         json_object_set_new(body, "password", json_string(password));
     if (cli_opt(a, "with-key"))
         json_object_set_new(body, "include_key", json_true());
-    snprintf(path, sizeof path, "keystores/%s/export", a->pos[0]);
+    obj_path(path, sizeof path, "keystores", a->pos[0], "/export");
     if (remote_call(a, "POST", path, body, NULL, &out) == 0)
         rc = cli_write(a, cli_opt(a, "out"), out.data, out.len, 0600);
 done:
@@ -508,7 +571,7 @@ static int delete_and_say(cli_args *a, const char *collection)
 {
     char path[200];
 
-    snprintf(path, sizeof path, "%s/%s", collection, a->pos[0]);
+    obj_path(path, sizeof path, collection, a->pos[0], "");
     if (remote_call(a, "DELETE", path, NULL, NULL, NULL) != 0)
         return 1;
     printf("%s\n", a->pos[0]);
@@ -574,7 +637,7 @@ int cmd_remote_csr_attach(cli_args *a)
     if (cli_read(a, a->pos[1], &cert, &len) != 0)
         return 1;
     body = json_pack("{s:s%}", "certificate", (const char *)cert, len);
-    snprintf(path, sizeof path, "csrs/%s/certificate", a->pos[0]);
+    obj_path(path, sizeof path, "csrs", a->pos[0], "/certificate");
     if (body != NULL && remote_call(a, "POST", path, body, &ans, NULL) == 0) {
         printf("%s\n", str(ans, "id"));
         rc = 0;
@@ -650,7 +713,7 @@ int cmd_remote_trusted_get(cli_args *a)
     json_t *ans;
     int rc;
 
-    snprintf(path, sizeof path, "trusted-certificates/%s", a->pos[0]);
+    obj_path(path, sizeof path, "trusted-certificates", a->pos[0], "");
     if ((rc = remote_call(a, "GET", path, NULL, &ans, NULL)) != 0)
         return rc;
     print_json(ans);
@@ -684,7 +747,7 @@ int cmd_remote_trusted_update(cli_args *a)
         json_object_set_new(body, "name", json_string(cli_opt(a, "name")));
     if (on_off(a, "auto-registration", body, "auto_registration") != 0 || on_off(a, "enabled", body, "enabled") != 0)
         goto done;
-    snprintf(path, sizeof path, "trusted-certificates/%s", a->pos[0]);
+    obj_path(path, sizeof path, "trusted-certificates", a->pos[0], "");
     if (remote_call(a, "PATCH", path, body, &ans, NULL) != 0)
         goto done;
     if (g_remote.json)
@@ -722,7 +785,7 @@ int cmd_remote_ca_get(cli_args *a)
     char path[200];
     json_t *ans = NULL;
 
-    snprintf(path, sizeof path, "cas/%.64s", a->pos[0]);
+    obj_path(path, sizeof path, "cas", a->pos[0], "");
     if (remote_call(a, "GET", path, NULL, &ans, NULL) != 0)
         return 1;
     if (g_remote.json) {
@@ -743,7 +806,7 @@ int cmd_remote_ca_chain(cli_args *a)
     ch_buf raw = CH_BUF_INIT;
     int rc;
 
-    snprintf(path, sizeof path, "cas/%.64s/chain", a->pos[0]);
+    obj_path(path, sizeof path, "cas", a->pos[0], "/chain");
     if ((rc = remote_call(a, "GET", path, NULL, NULL, &raw)) == 0)
         rc = cli_write(a, cli_need(a, "out"), raw.data, raw.len, 0644);
     ch_buf_dispose(&raw);
@@ -754,7 +817,7 @@ int cmd_remote_ca_delete(cli_args *a)
 {
     char path[200];
 
-    snprintf(path, sizeof path, "cas/%.64s%s", a->pos[0], cli_flag(a, "force") ? "?force=true" : "");
+    obj_path(path, sizeof path, "cas", a->pos[0], cli_flag(a, "force") ? "?force=true" : "");
     if (remote_call(a, "DELETE", path, NULL, NULL, NULL) != 0)
         return 1;
     printf("deleted %s\n", a->pos[0]);
@@ -783,7 +846,7 @@ int cmd_remote_ca_rotate(cli_args *a)
     json_t *ans = NULL;
     int rc;
 
-    snprintf(path, sizeof path, "cas/%s/rotate", a->pos[0]);
+    obj_path(path, sizeof path, "cas", a->pos[0], "/rotate");
     if ((rc = remote_call(a, "POST", path, NULL, &ans, NULL)) == 0) {
         if (g_remote.json)
             print_json(ans);
@@ -809,7 +872,7 @@ static int device_status(cli_args *a, const char *status)
     char path[200];
     int rc;
 
-    snprintf(path, sizeof path, "devices/%s", a->pos[0]);
+    obj_path(path, sizeof path, "devices", a->pos[0], "");
     rc = remote_call(a, "PATCH", path, body, &ans, NULL);
     if (rc == 0)
         printf("%s  %s  %s\n", str(ans, "id"), str(ans, "device_id"), str(ans, "status"));
@@ -915,4 +978,190 @@ int cmd_remote_audit_list(cli_args *a)
     if (used >= sizeof path)
         return cli_fail(a, "the filters are too long");
     return list_and_print(a, path, cols, w, 5);
+}
+
+int cmd_remote_cert_update(cli_args *a)
+{
+    json_t *body = json_object(), *ans = NULL;
+    char path[300];
+    int rc = 1;
+
+    if (cli_opt(a, "name"))
+        json_object_set_new(body, "name", json_string(cli_opt(a, "name")));
+    if (on_off(a, "auto-renew", body, "auto_renew") != 0)
+        goto done;
+    if (json_object_size(body) == 0) {
+        rc = cli_fail(a, "give --name, --auto-renew or both");
+        goto done;
+    }
+    if (remote_call(a, "PATCH", obj_path(path, sizeof path, "certificates", a->pos[0], ""), body, &ans, NULL) != 0)
+        goto done;
+    if (g_remote.json)
+        print_json(ans);
+    else
+        printf("%s  %s  auto_renew=%s\n", str(ans, "id"), str(ans, "name"),
+               json_is_true(json_object_get(ans, "auto_renew")) ? "on" : "off");
+    rc = 0;
+done:
+    json_decref(body);
+    json_decref(ans);
+    return rc;
+}
+
+int cmd_remote_cert_renew(cli_args *a)
+{
+    json_t *body = json_pack("{sb}", "reuse_key", cli_flag(a, "reuse-key")), *ans = NULL;
+    char path[300];
+    int rc = 1;
+
+    if (remote_call(a, "POST", obj_path(path, sizeof path, "certificates", a->pos[0], "/renew"), body, &ans, NULL) != 0)
+        goto done;
+    if (cli_opt(a, "out") && cli_write(a, cli_opt(a, "out"), str(ans, "pem"), strlen(str(ans, "pem")), 0644) != 0)
+        goto done;
+    print_answer(ans, "id");
+    rc = 0;
+done:
+    json_decref(body);
+    json_decref(ans);
+    return rc;
+}
+
+/* The private key, as PEM: encrypted under --password-file when given, else in clear (the
+ * file is then made 0600 like every file holding a key). */
+int cmd_remote_cert_key(cli_args *a)
+{
+    char path[300], *password = NULL;
+    ch_buf pem = CH_BUF_INIT;
+    json_t *body = NULL;
+    int rc = 1;
+
+    if (cli_password(a, "password-file", "CERTHUB_PASSWORD", &password) != 0)
+        return 1;
+    if (password)
+        body = json_pack("{ss}", "password", password);
+    if (remote_call(a, "POST", obj_path(path, sizeof path, "certificates", a->pos[0], "/private-key"), body, NULL,
+                    &pem) == 0)
+        rc = cli_write(a, cli_need(a, "out"), pem.data, pem.len, 0600);
+    json_decref(body);
+    ch_buf_dispose_secure(&pem);
+    ch_secure_free_str(password);
+    return rc;
+}
+
+int cmd_remote_csr_get(cli_args *a)
+{
+    return get_and_print(a, "csrs");
+}
+
+int cmd_remote_csr_export(cli_args *a)
+{
+    const char *format = cli_opt(a, "format") ? cli_opt(a, "format") : "pem";
+    char path[300], tail[48];
+    ch_buf raw = CH_BUF_INIT;
+    int rc;
+
+    if (strcmp(format, "pem") != 0 && strcmp(format, "der") != 0)
+        return cli_fail(a, "--format takes pem or der, not \"%.32s\"", format);
+    snprintf(tail, sizeof tail, "/export?format=%s", format);
+    if ((rc = remote_call(a, "GET", obj_path(path, sizeof path, "csrs", a->pos[0], tail), NULL, NULL, &raw)) == 0)
+        rc = cli_write(a, cli_need(a, "out"), raw.data, raw.len, 0644);
+    ch_buf_dispose(&raw);
+    return rc;
+}
+
+int cmd_remote_device_get(cli_args *a)
+{
+    return get_and_print(a, "devices");
+}
+
+int cmd_remote_profile_list(cli_args *a)
+{
+    static const char *const cols[] = {"name", "custom", "is_ca", "default_days", "max_days", "description"};
+    static const int w[] = {24, 6, 5, 12, 8, 40};
+
+    return list_and_print(a, "profiles", cols, w, 6);
+}
+
+int cmd_remote_profile_get(cli_args *a)
+{
+    return get_and_print(a, "profiles");
+}
+
+/* A comma-separated list option as a JSON array member of body. */
+static void list_member(cli_args *a, const char *opt, json_t *body, const char *field)
+{
+    const char *parts[32];
+    char *store = NULL;
+    size_t n;
+    json_t *arr;
+
+    if (cli_opt(a, opt) == NULL)
+        return;
+    n = cli_split(&store, cli_opt(a, opt), parts, 32);
+    arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, json_string(parts[i]));
+    json_object_set_new(body, field, arr);
+    free(store);
+}
+
+/* profile create builds the definition from the options; profile update starts from the
+ * profile as the server holds it and changes what the options say (the API replaces the
+ * whole definition). */
+static int profile_put(cli_args *a, bool create)
+{
+    json_t *body = NULL, *ans = NULL;
+    char path[300];
+    int rc = 1;
+
+    if (create) {
+        cli_need(a, "key-usage");
+        body = json_pack("{ss}", "name", a->pos[0]);
+    } else {
+        if (remote_call(a, "GET", obj_path(path, sizeof path, "profiles", a->pos[0], ""), NULL, &body, NULL) != 0)
+            return 1;
+        json_object_del(body, "name");
+        json_object_del(body, "custom");
+        json_object_del(body, "is_ca");
+        if (json_array_size(json_object_get(body, "ext_key_usage")) == 0)
+            json_object_del(body, "ext_key_usage");
+        if (json_integer_value(json_object_get(body, "max_days")) == 0)
+            json_object_del(body, "max_days");
+    }
+    if (cli_opt(a, "description"))
+        json_object_set_new(body, "description", json_string(cli_opt(a, "description")));
+    list_member(a, "key-usage", body, "key_usage");
+    list_member(a, "ext-key-usage", body, "ext_key_usage");
+    if (cli_opt(a, "default-days"))
+        json_object_set_new(body, "default_days", json_integer(cli_int(a, "default-days", 0, 1, 36600)));
+    if (cli_opt(a, "max-days"))
+        json_object_set_new(body, "max_days", json_integer(cli_int(a, "max-days", 0, 1, 36600)));
+    if (on_off(a, "sans", body, "allow_sans") != 0)
+        goto done;
+    if (remote_call(a, create ? "POST" : "PUT", create ? "profiles" : path, body, &ans, NULL) != 0)
+        goto done;
+    if (g_remote.json)
+        print_json(ans);
+    else
+        printf("%s\n", str(ans, "name"));
+    rc = 0;
+done:
+    json_decref(body);
+    json_decref(ans);
+    return rc;
+}
+
+int cmd_remote_profile_create(cli_args *a)
+{
+    return profile_put(a, true);
+}
+
+int cmd_remote_profile_update(cli_args *a)
+{
+    return profile_put(a, false);
+}
+
+int cmd_remote_profile_delete(cli_args *a)
+{
+    return delete_and_say(a, "profiles");
 }

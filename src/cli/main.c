@@ -61,6 +61,14 @@ static const cli_cmd commands[] = {
     {"cert export", cmd_remote_cert_export, "ID --out FILE [--format pem|der|p7b|p12|jks] [--password-file F] [--with-key]",
      "download a certificate (with its key: p12, jks, or pem --with-key)",
      "out= format= password-file= with-key force", 1, 1},
+    {"cert update", cmd_remote_cert_update, "ID [--name N] [--auto-renew on|off]",
+     "rename a certificate, or switch its automatic renewal on or off", "name= auto-renew=", 1, 1},
+    {"cert renew", cmd_remote_cert_renew, "ID [--reuse-key] [--out FILE]",
+     "renew a certificate now: the same subject, SANs and profile, a new key unless --reuse-key", "reuse-key out= force",
+     1, 1},
+    {"cert key", cmd_remote_cert_key, "ID --out FILE [--password-file F]",
+     "download a certificate's private key as PEM, encrypted under the password when given (admins; audited)",
+     "out= password-file= force", 1, 1},
     {"cert delete", cmd_remote_cert_delete, "ID", "delete a certificate on the server", "", 1, 1},
     {"cert import", cmd_remote_cert_import, "FILE|FOLDER [--password-file F] [--key FILE] [--key-password-file F] [--name N]",
      "import a certificate (PEM, DER, P7B; P12, JKS or PEM with its key; or with --key, its PEM key), or every "
@@ -69,6 +77,9 @@ static const cli_cmd commands[] = {
     {"csr new", cmd_remote_csr_create, "--subject DN [--san LIST] [--key-type T] [--name N] [--out FILE]",
      "make a CSR on the server (its key stays there, sealed)", "subject= san= key-type= name= out= force", 0, 0},
     {"csr list", cmd_remote_csr_list, "[--limit N] [--cursor C]", "list the CSRs on the server", "limit= cursor=", 0, 0},
+    {"csr get", cmd_remote_csr_get, "ID", "show a CSR on the server", "", 1, 1},
+    {"csr export", cmd_remote_csr_export, "ID --out FILE [--format pem|der]", "download a CSR", "out= format= force", 1,
+     1},
     {"csr attach", cmd_remote_csr_attach, "ID CERT_FILE", "attach the certificate an outside CA signed for a CSR", "",
      2, 2},
     {"keystore upload", cmd_remote_keystore_upload, "FILE [--password-file F] [--name N]",
@@ -92,6 +103,7 @@ static const cli_cmd commands[] = {
     {"trusted delete", cmd_remote_trusted_delete, "ID", "delete a trusted certificate", "", 1, 1},
     {"device list", cmd_remote_device_list, "[--limit N] [--cursor C]",
      "list the devices registered through trusted certificates", "limit= cursor=", 0, 0},
+    {"device get", cmd_remote_device_get, "ID", "show a device", "", 1, 1},
     {"device block", cmd_remote_device_block, "ID", "refuse a device whatever its certificate", "", 1, 1},
     {"device unblock", cmd_remote_device_unblock, "ID", "let a blocked device in again", "", 1, 1},
     {"device delete", cmd_remote_device_delete, "ID", "forget a device", "", 1, 1},
@@ -102,6 +114,19 @@ static const cli_cmd commands[] = {
     {"tenant list", cmd_remote_tenant_list, "", "list tenants", "", 0, 0},
     {"tenant revoke", cmd_remote_tenant_revoke, "NAME|ID",
      "revoke a tenant: its tokens and sessions end, nothing of it is let in; its data stays", "", 1, 1},
+    {"profile list", cmd_remote_profile_list, "", "list certificate profiles, built-in and custom", "", 0, 0},
+    {"profile get", cmd_remote_profile_get, "NAME", "show a profile", "", 1, 1},
+    {"profile create", cmd_remote_profile_create,
+     "NAME --key-usage LIST [--ext-key-usage LIST] [--default-days N] [--max-days N] [--sans on|off] "
+     "[--description D]",
+     "create a custom profile (usages such as digital_signature,key_encipherment and server_auth,client_auth)",
+     "key-usage= ext-key-usage= default-days= max-days= sans= description=", 1, 1},
+    {"profile update", cmd_remote_profile_update,
+     "NAME [--key-usage LIST] [--ext-key-usage LIST] [--default-days N] [--max-days N] [--sans on|off] "
+     "[--description D]",
+     "change a custom profile: what the options say, the rest kept",
+     "key-usage= ext-key-usage= default-days= max-days= sans= description=", 1, 1},
+    {"profile delete", cmd_remote_profile_delete, "NAME", "delete a custom profile", "", 1, 1},
     {"audit list", cmd_remote_audit_list,
      "[--action A|PREFIX*] [--actor WHO] [--object ID] [--since TIME] [--until TIME] [--limit N] [--oldest-first] "
      "[--cursor C]",
@@ -127,10 +152,11 @@ static void help(FILE *f)
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n'certhub COMMAND --help' shows a command's options.  Passwords are read from files\n"
-               "(--password-file), never from the command line.\n"
-               "Server commands (ca, cert list/get/issue/export/delete/import, token, tenant, audit) take\n"
-               "  --server URL (or CERTHUB_URL, default https://127.0.0.1:8443), --token-file F (or\n"
-               "  CERTHUB_TOKEN), --ca-file F (or CERTHUB_CA) and --output table|json, before or after the command.\n");
+               "(--password-file), never from the command line.  key create, csr create, cert create, convert,\n"
+               "inspect and verify work on files alone; agent follows its --config.\n"
+               "The other commands talk to certhubd and take --server URL (or CERTHUB_URL, default\n"
+               "  https://127.0.0.1:8443), --token-file F (or CERTHUB_TOKEN), --ca-file F (or CERTHUB_CA)\n"
+               "  and --output table|json, before or after the command.\n");
 }
 
 static void command_help(const cli_cmd *c)

@@ -829,8 +829,12 @@ static json_t *csr_json(const ch_store_csr *c)
 {
     json_t *o = json_pack("{ss ss ss}", "id", c->id, "name", c->name, "subject", c->subject);
     ch_buf pem = CH_BUF_INIT;
+    char at[32];
 
+    ch_time_format(at, sizeof at, c->created_at);
     json_object_set_new(o, "certificate_id", c->cert_id ? json_string(c->cert_id) : json_null());
+    json_object_set_new(o, "has_private_key", json_boolean(c->key_id != NULL));
+    json_object_set_new(o, "created_at", json_string(at));
     if (ch_svc_csr_pem(&pem, c) == 0)
         json_object_set_new(o, "pem", json_string((const char *)pem.data));
     ch_buf_dispose(&pem);

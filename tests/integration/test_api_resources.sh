@@ -75,6 +75,9 @@ TOKEN=$acme_admin api GET /api/v1/profiles/mqtt-device
 check_eq "another tenant does not see it" 404 "$status"
 api DELETE /api/v1/profiles/tls-server
 check_eq "built-in profiles stay" 422 "$status"
+api PUT /api/v1/profiles/tls-server '{"key_usage":["digital_signature"]}'
+check_eq "built-in profiles are not changed" "422 built-in profiles cannot be changed; create a custom profile" \
+    "$status $(body .error.message)"
 api DELETE /api/v1/profiles/mqtt-device
 check_eq "custom profile deleted" 200 "$status"
 api POST /api/v1/certificates "{\"profile\":\"mqtt-device\",\"subject\":{\"common_name\":\"sensor-3\"},\"ca_id\":\"$issuer\"}"

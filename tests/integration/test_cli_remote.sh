@@ -84,6 +84,46 @@ check_eq "ca delete --force" "deleted $byo" "$(remote ca delete "$byo" --force)"
 expect_error "the deleted CA is gone" "HTTP 404" -- remote ca get "$byo"
 expect_error "ca import of a binary file" "as PEM text" -- remote ca import cli.p12 --name binary
 
+# Certificates renamed, renewed and their key downloaded; ids never leave their collection.
+id2=$(remote cert issue --ca-id "$issuer" --subject CN=renew.example --san dns:renew.example --days 10)
+check_eq "cert update renames and switches renewal on" "$id2  web-renew  auto_renew=on" \
+    "$(remote cert update "$id2" --name web-renew --auto-renew on)"
+expect_error "cert update with nothing to change" "give --name, --auto-renew" -- remote cert update "$id2"
+expect_error "cert update --auto-renew takes on or off" "takes on or off" -- remote cert update "$id2" --auto-renew maybe
+out=$(remote cert get "$id2")
+check_contains "cert get shows the new name" "$out" "web-renew"
+check_contains "cert get shows the SANs of the certificate" "$out" "dns:renew.example"
+check_contains "cert get shows the key" "$out" "EC P-256"
+new=$(remote cert renew "$id2" --out renewed.pem)
+check_contains "cert renew prints the new id" "$new" "crt_"
+check_contains "the renewed certificate has the same subject" "$(openssl x509 -in renewed.pem -noout -subject)" "renew.example"
+check_contains "the old one points to the new one" "$(remote cert get "$id2")" "renewed_by             $new"
+remote cert key "$new" --out new.key --password-file pw
+check_eq "cert key: encrypted under the password" "-----BEGIN ENCRYPTED PRIVATE KEY-----" "$(head -1 new.key)"
+check_eq "cert key: a file only its owner reads" "600" "$(stat -c %a new.key)"
+check_eq "the key is the renewed certificate's" "$(openssl x509 -in renewed.pem -noout -pubkey)" \
+    "$(openssl pkey -in new.key -passin pass:s3cret -pubout)"
+expect_error "cert key of an id that is not there" "HTTP 404" -- remote cert key crt_missing --out none.key
+expect_error "an id is one path segment, never another route" "HTTP 404" -- remote cert get ../tokens
+
+# Profiles.
+check_contains "profile list shows the built-in ones" "$(remote profile list)" "tls-server"
+check_eq "profile create" "mqtt-device" "$(remote profile create mqtt-device --key-usage digital_signature \
+    --ext-key-usage client_auth --default-days 90 --max-days 397 --description 'MQTT client')"
+remote profile update mqtt-device --default-days 30 >/dev/null
+out=$(remote profile get mqtt-device)
+check_contains "profile update changes what was given" "$out" "default_days           30"
+check_contains "and keeps the usages" "$out" "ext_key_usage          client_auth"
+check_contains "and the longest validity" "$out" "max_days               397"
+dev=$(remote cert issue --ca-id "$issuer" --profile mqtt-device --subject CN=sensor-9)
+check_contains "issued with the custom profile" "$(remote cert get "$dev")" "ext_key_usage          client_auth"
+expect_exit 2 "profile create needs --key-usage" -- remote profile create bare
+expect_error "an unknown usage is named with the accepted ones" 'unknown key usage "flying"; accepted:' -- \
+    remote profile create odd --key-usage flying
+expect_error "built-in profiles are not changed" "built-in profiles cannot be changed" -- \
+    remote profile update tls-server --default-days 3
+check_eq "profile delete" "mqtt-device" "$(remote profile delete mqtt-device)"
+
 # CSRs and keystores.
 csr=$(remote csr new --subject "CN=partner.example" --san dns:partner.example --out partner.csr)
 check_contains "csr new (key on the server)" "$csr" "csr_"
@@ -92,6 +132,11 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout oca
 openssl x509 -req -in partner.csr -CA oca.pem -CAkey oca.key -CAcreateserial -days 2 -out partner.pem 2>/dev/null
 check_contains "csr attach" "$(remote csr attach "$csr" partner.pem)" "crt_"
 check_contains "csr list shows it attached" "$(remote csr list)" "$csr"
+check_contains "csr get: its key was made here" "$(remote csr get "$csr")" "has_private_key        yes"
+remote csr export "$csr" --format der --out partner.der
+check_eq "csr export --format der: the same CSR" "$(openssl req -in partner.csr -outform DER | sha256sum)" \
+    "$(sha256sum <partner.der)"
+expect_error "csr export --format says what it takes" "takes pem or der" -- remote csr export "$csr" --format xml --out x
 openssl pkcs12 -export -in certs/c1.pem -inkey k1.pem -name one -passout pass:s3cret -out one.p12
 ks=$(remote keystore upload one.p12 --password-file pw)
 check_contains "keystore upload" "$ks" "kst_"

@@ -84,6 +84,7 @@ check_eq "a device is blocked" "200 blocked" "$status $(body .status)"
 check_eq "a blocked device is refused" "deny device_blocked" "$(decide d1.pem default/sensor-1)"
 remote() { "$CERTHUB" --server "https://localhost:$port" --token-file "$data/admin-token" --ca-file "$data/ca.pem" "$@"; }
 check_contains "the CLI lists devices" "$(remote device list)" "sensor-1"
+check_contains "device get shows it blocked" "$(remote device get "$dev_id")" "blocked"
 check_contains "and unblocks one" "$(remote device unblock "$dev_id")" "active"
 check_eq "let in again once unblocked" "allow known_device" "$(decide d1.pem default/sensor-1)"
 remote device block "$dev_id" >/dev/null

@@ -234,6 +234,8 @@ int ch_svc_profile_put(ch_svc *svc, const ch_actor *actor, const char *name, con
         memset(out, 0, sizeof *out);
     if ((error = svc_need(actor, CH_ROLE_OPERATOR, create ? "creating a profile" : "changing a profile")) < 0)
         return error;
+    if (!create && name != NULL && ch_profile_get(name) != NULL)
+        return ch_error_set_field(CH_EPOLICY, "name", "built-in profiles cannot be changed; create a custom profile");
     if ((error = check_name(name)) < 0)
         return error;
     if ((def = json_loads(definition ? definition : "", JSON_REJECT_DUPLICATES, &jerr)) == NULL)
