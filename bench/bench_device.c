@@ -228,7 +228,7 @@ int main(int argc, char **argv)
             ch_svc_trusted_patch p = {.auto_registration = 0, .enabled = -1};
             ch_store_device *list = NULL;
             size_t n = 0;
-            ch_svc_device_list(svc, &actor, NULL, &list, &n);
+            ch_svc_device_list(svc, &actor, NULL, NULL, &list, &n);
             for (size_t k = 0; k < n; k++)
                 ch_svc_device_delete(svc, &actor, list[k].id);
             ch_store_device_list_free(list, n);

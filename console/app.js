@@ -338,43 +338,52 @@ async function createWizard(reload) {
   show();
 }
 
-async function certificatesScreen(screen) {
-  const search = el("input", { type: "search", id: "cert-search", placeholder: "Search subject, name or SAN", "aria-label": "Search certificates" });
-  const body = el("tbody");
-  // A page of 200, and "Show more" for the next one (the API's next_cursor).
-  const moreBtn = el("button", { class: "secondary", id: "cert-more", hidden: true }, "Show more");
+// A list read a page at a time: load() shows the first page, "Show more" (the API's
+// next_cursor) the next ones, so a fleet of devices or years of audit entries never come as
+// one answer.  path() is read at each load (a search may change it); rowsOf gives the rows
+// of one item.
+function pagedList(body, id, limit, path, rowsOf) {
+  const more = el("button", { class: "secondary", id, hidden: true }, "Show more");
   let next = null;
   async function load(append) {
-    const q = search.value ? "&search=" + encodeURIComponent(search.value) : "";
+    const p = path();
     const page = append === true && next ? "&cursor=" + encodeURIComponent(next) : "";
-    const list = await api("GET", "certificates?limit=200" + q + page);
-    const rows = list.items.flatMap((c) => {
-      const detailRow = el("tr", { hidden: true }, el("td", { colspan: 6, class: "details" }));
-      const more = el("button", { class: "secondary", "aria-expanded": "false", "aria-label": `Details of ${c.name}` }, "Details");
-      more.addEventListener("click", async () => {
-        const open = more.getAttribute("aria-expanded") === "true";
-        more.setAttribute("aria-expanded", String(!open));
-        detailRow.hidden = open;
-        if (!open) detailRow.firstChild.replaceChildren(certDetails(await api("GET", "certificates/" + c.id)));
-      });
-      const actions = el("div", { class: "row-actions" }, more, el("button", { class: "secondary", onclick: () => exportDialog(c), "aria-label": `Export ${c.name}` }, "Export"));
-      if (canChange())
-        actions.append(el("button", { class: "danger", "aria-label": `Delete ${c.name}`, onclick: () => confirmDialog(`Delete the certificate "${c.name}"?`,
-          async () => { await api("DELETE", "certificates/" + c.id); load(); }) }, "Delete"));
-      return [el("tr", {}, el("td", {}, c.name), el("td", {}, c.subject), el("td", { class: "hide-narrow" }, c.issuer),
-        el("td", {}, day(c.not_after)), el("td", {}, badge(Date.parse(c.not_after) > Date.now() ? c.status : "expired")), el("td", {}, actions)), detailRow];
-    });
+    const list = await api("GET", `${p}${p.includes("?") ? "&" : "?"}limit=${limit}${page}`);
+    const rows = list.items.flatMap(rowsOf);
     if (append === true) body.append(...rows);
     else body.replaceChildren(...rows);
     next = list.next_cursor;
-    moreBtn.hidden = !next;
+    more.hidden = !next;
   }
-  moreBtn.addEventListener("click", () => load(true));
+  more.addEventListener("click", () => load(true));
+  return { load, more };
+}
+
+async function certificatesScreen(screen) {
+  const search = el("input", { type: "search", id: "cert-search", placeholder: "Search subject, name or SAN", "aria-label": "Search certificates" });
+  const body = el("tbody");
+  const list = pagedList(body, "cert-more", 200, () => "certificates" + (search.value ? "?search=" + encodeURIComponent(search.value) : ""), (c) => {
+    const detailRow = el("tr", { hidden: true }, el("td", { colspan: 6, class: "details" }));
+    const more = el("button", { class: "secondary", "aria-expanded": "false", "aria-label": `Details of ${c.name}` }, "Details");
+    more.addEventListener("click", async () => {
+      const open = more.getAttribute("aria-expanded") === "true";
+      more.setAttribute("aria-expanded", String(!open));
+      detailRow.hidden = open;
+      if (!open) detailRow.firstChild.replaceChildren(certDetails(await api("GET", "certificates/" + c.id)));
+    });
+    const actions = el("div", { class: "row-actions" }, more, el("button", { class: "secondary", onclick: () => exportDialog(c), "aria-label": `Export ${c.name}` }, "Export"));
+    if (canChange())
+      actions.append(el("button", { class: "danger", "aria-label": `Delete ${c.name}`, onclick: () => confirmDialog(`Delete the certificate "${c.name}"?`,
+        async () => { await api("DELETE", "certificates/" + c.id); load(); }) }, "Delete"));
+    return [el("tr", {}, el("td", {}, c.name), el("td", {}, c.subject), el("td", { class: "hide-narrow" }, c.issuer),
+      el("td", {}, day(c.not_after)), el("td", {}, badge(Date.parse(c.not_after) > Date.now() ? c.status : "expired")), el("td", {}, actions)), detailRow];
+  });
+  const load = () => list.load();
   search.addEventListener("input", () => load());
   const create = canChange() ? el("button", { id: "create-cert", onclick: () => createWizard(load) }, "Create certificate") : null;
   screen.replaceChildren(el("h1", {}, "Certificates"), el("div", { class: "toolbar" }, search, create),
     el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Subject"),
-      el("th", { class: "hide-narrow" }, "Issuer"), el("th", {}, "Valid until"), el("th", {}, "Status"), el("th", {}, ""))), body), moreBtn);
+      el("th", { class: "hide-narrow" }, "Issuer"), el("th", {}, "Valid until"), el("th", {}, "Status"), el("th", {}, ""))), body), list.more);
   await load();
 }
 
@@ -446,9 +455,7 @@ async function casScreen(screen) {
 
 async function csrsScreen(screen) {
   const body = el("tbody");
-  async function load() {
-    const list = await api("GET", "csrs?limit=1000");
-    body.replaceChildren(...list.items.map((c) => {
+  const list = pagedList(body, "csr-more", 100, () => "csrs", (c) => {
       const file = el("input", { type: "file", accept: ".pem,.crt,.cer", "aria-label": `Signed certificate for ${c.name}`, hidden: true });
       file.addEventListener("change", async () => {
         try { await api("POST", `csrs/${c.id}/certificate`, { certificate: await file.files[0].text() }); load(); }
@@ -459,8 +466,8 @@ async function csrsScreen(screen) {
         el("td", {}, el("div", { class: "row-actions" },
           el("button", { class: "secondary", "aria-label": `Download ${c.name}`, onclick: () => download("GET", `csrs/${c.id}/export`, null, `${c.name}.csr`) }, "Download"),
           canChange() && !c.certificate_id ? el("button", { class: "secondary", onclick: () => file.click() }, "Attach signed certificate") : null, file, alertRow)));
-    }));
-  }
+  });
+  const load = () => list.load();
   const create = canChange() ? el("button", { onclick: () => {
     const err = el("p", { class: "error", role: "alert" });
     const form = el("form", { method: "dialog" }, el("h2", {}, "New CSR (the key stays here, sealed)"),
@@ -482,7 +489,7 @@ async function csrsScreen(screen) {
     form.name.focus();
   } }, "New CSR") : null;
   screen.replaceChildren(el("h1", {}, "Certificate signing requests"), el("div", { class: "toolbar" }, el("span", {}, "CSRs made here, to be signed by an outside CA"), create),
-    el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Subject"), el("th", {}, "State"), el("th", {}, ""))), body));
+    el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Subject"), el("th", {}, "State"), el("th", {}, ""))), body), list.more);
   await load();
 }
 
@@ -506,30 +513,27 @@ function keystoreExport(k) {
 
 async function keystoresScreen(screen) {
   const body = el("tbody");
-  async function load() {
-    const list = await api("GET", "keystores?limit=1000");
-    body.replaceChildren();
-    for (const k of list.items) {
-      const entries = el("tr", { hidden: true }, el("td", { colspan: 3 }));
-      const show = el("button", { class: "secondary", "aria-expanded": "false", "aria-label": `Entries of ${k.name}` }, "Entries");
-      show.addEventListener("click", async () => {
-        const open = show.getAttribute("aria-expanded") === "true";
-        show.setAttribute("aria-expanded", String(!open));
-        entries.hidden = open;
-        if (open) return;
-        const e = await api("GET", `keystores/${k.id}/entries`);
-        entries.firstChild.replaceChildren(el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Alias"), el("th", {}, "Subject"), el("th", {}, "Valid until"), el("th", {}, "Key"))),
-          el("tbody", {}, e.items.map((x) => el("tr", {}, el("td", {}, x.alias), el("td", {}, x.certificate?.subject || ""),
-            el("td", {}, day(x.certificate?.not_after)), el("td", {}, x.has_private_key ? "private key (sealed)" : "certificate only"))))));
-      });
-      const actions = el("div", { class: "row-actions" }, show,
-        el("button", { class: "secondary", "aria-label": `Export ${k.name}`, onclick: () => keystoreExport(k) }, "Export"));
-      if (canChange())
-        actions.append(el("button", { class: "danger", onclick: () => confirmDialog(`Delete the keystore "${k.name}"?`,
-          async () => { await api("DELETE", "keystores/" + k.id); load(); }) }, "Delete"));
-      body.append(el("tr", {}, el("td", {}, k.name), el("td", {}, k.format.toUpperCase()), el("td", {}, actions)), entries);
-    }
-  }
+  const list = pagedList(body, "ks-more", 100, () => "keystores", (k) => {
+    const entries = el("tr", { hidden: true }, el("td", { colspan: 3 }));
+    const show = el("button", { class: "secondary", "aria-expanded": "false", "aria-label": `Entries of ${k.name}` }, "Entries");
+    show.addEventListener("click", async () => {
+      const open = show.getAttribute("aria-expanded") === "true";
+      show.setAttribute("aria-expanded", String(!open));
+      entries.hidden = open;
+      if (open) return;
+      const e = await api("GET", `keystores/${k.id}/entries`);
+      entries.firstChild.replaceChildren(el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Alias"), el("th", {}, "Subject"), el("th", {}, "Valid until"), el("th", {}, "Key"))),
+        el("tbody", {}, e.items.map((x) => el("tr", {}, el("td", {}, x.alias), el("td", {}, x.certificate?.subject || ""),
+          el("td", {}, day(x.certificate?.not_after)), el("td", {}, x.has_private_key ? "private key (sealed)" : "certificate only"))))));
+    });
+    const actions = el("div", { class: "row-actions" }, show,
+      el("button", { class: "secondary", "aria-label": `Export ${k.name}`, onclick: () => keystoreExport(k) }, "Export"));
+    if (canChange())
+      actions.append(el("button", { class: "danger", onclick: () => confirmDialog(`Delete the keystore "${k.name}"?`,
+        async () => { await api("DELETE", "keystores/" + k.id); load(); }) }, "Delete"));
+    return [el("tr", {}, el("td", {}, k.name), el("td", {}, k.format.toUpperCase()), el("td", {}, actions)), entries];
+  });
+  const load = () => list.load();
   const upload = canChange() ? el("button", { id: "upload-keystore", onclick: () => {
     const file = el("input", { type: "file", id: "ks-file", accept: ".jks,.pfx,.p12,.pem,.cer,.crt,.der,.p7b", "aria-describedby": "ks-error" });
     const password = el("input", { type: "password", id: "ks-password", autocomplete: "off" });
@@ -552,7 +556,7 @@ async function keystoresScreen(screen) {
     file.focus();
   } }, "Upload keystore") : null;
   screen.replaceChildren(el("h1", {}, "Keystores"), el("div", { class: "toolbar" }, el("span", {}, "Keystores are kept entry by entry; keys sealed"), upload),
-    el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Format"), el("th", {}, ""))), body));
+    el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Format"), el("th", {}, ""))), body), list.more);
   await load();
 }
 
@@ -603,11 +607,13 @@ async function trustedScreen(screen) {
         expand.setAttribute("aria-expanded", String(!open));
         detailRow.hidden = open;
         if (open) return;
-        const [full, devs] = await Promise.all([api("GET", "trusted-certificates/" + t.id), api("GET", "devices?limit=1000")]);
-        const mine = devs.items.filter((x) => x.trusted_certificate_id === t.id);
+        const [full, devs] = await Promise.all([api("GET", "trusted-certificates/" + t.id),
+          api("GET", "devices?limit=50&trusted_id=" + encodeURIComponent(t.id))]);
+        const names = devs.items.map((x) => x.device_id).join(", ");
         detailRow.firstChild.replaceChildren(trustedDetails(full),
-          el("p", {}, mine.length ? `Devices registered through it (${mine.length}): ` + mine.map((x) => x.device_id).join(", ")
-                                  : "No device registered through it yet."));
+          el("p", {}, !devs.items.length ? "No device registered through it yet."
+            : devs.next_cursor ? `Devices registered through it (the first ${devs.items.length}; all of them under Devices): ${names}`
+              : `Devices registered through it (${devs.items.length}): ${names}`));
       });
       const actions = el("div", { class: "row-actions" }, expand);
       if (canChange()) {
@@ -667,18 +673,37 @@ function addTrustedDialog(reload) {
 }
 
 async function devicesScreen(screen) {
-  const list = await api("GET", "devices?limit=1000");
-  screen.replaceChildren(el("h1", {}, "Devices"),
-    el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Device"), el("th", {}, "Status"), el("th", {}, "Registered"), el("th", {}, "Last seen"))),
-      el("tbody", {}, list.items.map((d) => el("tr", {}, el("td", {}, d.device_id), el("td", {}, badge(d.status)),
-        el("td", {}, day(d.registered_at)), el("td", {}, d.last_seen))))));
+  const body = el("tbody");
+  const status = el("select", { id: "dev-status", "aria-label": "Show devices" },
+    el("option", { value: "" }, "All devices"), el("option", { value: "active" }, "Active"), el("option", { value: "blocked" }, "Blocked"));
+  const list = pagedList(body, "dev-more", 100, () => "devices" + (status.value ? "?status=" + status.value : ""), (d) => {
+    const actions = el("div", { class: "row-actions" });
+    if (canChange())
+      actions.append(
+        el("button", { class: "secondary", "aria-label": `${d.status === "blocked" ? "Unblock" : "Block"} ${d.device_id}`, onclick: async () => {
+          await api("PATCH", "devices/" + d.id, { status: d.status === "blocked" ? "active" : "blocked" });
+          load();
+        } }, d.status === "blocked" ? "Unblock" : "Block"),
+        el("button", { class: "danger", "aria-label": `Forget ${d.device_id}`, onclick: () => confirmDialog(`Forget the device "${d.device_id}"? It registers again on its next connection if its trusted certificate allows.`,
+          async () => { await api("DELETE", "devices/" + d.id); load(); }) }, "Forget"));
+    return el("tr", {}, el("td", {}, d.device_id), el("td", {}, badge(d.status)), el("td", {}, day(d.registered_at)), el("td", {}, d.last_seen),
+      el("td", {}, actions));
+  });
+  const load = () => list.load();
+  status.addEventListener("change", load);
+  screen.replaceChildren(el("h1", {}, "Devices"), el("div", { class: "toolbar" }, el("span", {}, "Devices registered through trusted certificates"), status),
+    el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Device"), el("th", {}, "Status"), el("th", {}, "Registered"), el("th", {}, "Last seen"), el("th", {}, ""))),
+      body), list.more);
+  await load();
 }
 
 async function auditScreen(screen) {
-  const list = await api("GET", "audit?limit=200&order=desc");
+  const body = el("tbody");
+  const list = pagedList(body, "audit-more", 200, () => "audit?order=desc",
+    (a) => el("tr", {}, el("td", {}, a.at), el("td", {}, a.actor), el("td", {}, a.action), el("td", {}, a.object_id || "")));
   screen.replaceChildren(el("h1", {}, "Audit log"),
-    el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "When"), el("th", {}, "Who"), el("th", {}, "What"), el("th", {}, "Object"))),
-      el("tbody", {}, list.items.map((a) => el("tr", {}, el("td", {}, a.at), el("td", {}, a.actor), el("td", {}, a.action), el("td", {}, a.object_id || ""))))));
+    el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "When"), el("th", {}, "Who"), el("th", {}, "What"), el("th", {}, "Object"))), body), list.more);
+  await list.load();
 }
 
 start();

@@ -349,7 +349,8 @@ typedef struct ch_svc_decision_entry {
 size_t ch_svc_decision_log(ch_svc *svc, const ch_actor *actor, ch_svc_decision_entry *out, size_t max);
 
 /* page NULL: every row; else one page (ch_store_page). */
-int ch_svc_device_list(ch_svc *svc, const ch_actor *actor, ch_store_page *page, ch_store_device **out, size_t *count);
+int ch_svc_device_list(ch_svc *svc, const ch_actor *actor, const ch_store_device_filter *filter, ch_store_page *page,
+                       ch_store_device **out, size_t *count);
 int ch_svc_device_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_device *out);
 /* Blocks (or unblocks) a device: a blocked device is refused whatever its certificate. */
 int ch_svc_device_set_status(ch_svc *svc, const ch_actor *actor, const char *id, bool blocked, ch_store_device *out);

@@ -199,8 +199,13 @@ int ch_store_device_put(ch_store *s, const ch_store_device *d); /* CH_EEXISTS: d
 int ch_store_device_by_cert(ch_store *s, ch_store_device *out, const char *tenant_id, const char *sha256_hex);
 int ch_store_device_by_name(ch_store *s, ch_store_device *out, const char *tenant_id, const char *device_id);
 int ch_store_device_get(ch_store *s, ch_store_device *out, const char *tenant_id, const char *id);
-int ch_store_device_list(ch_store *s, const char *tenant_id, ch_store_page *page, ch_store_device **out,
-                         size_t *count);
+/* What a device list keeps: NULL members keep every device. */
+typedef struct ch_store_device_filter {
+    const char *trusted_id; /* registered through this trusted certificate */
+    const char *status;     /* active | blocked */
+} ch_store_device_filter;
+int ch_store_device_list(ch_store *s, const char *tenant_id, const ch_store_device_filter *filter,
+                         ch_store_page *page, ch_store_device **out, size_t *count);
 /* Writes cert_sha256, cert_not_after, trusted_id, last_seen and status. */
 int ch_store_device_update(ch_store *s, const ch_store_device *d);
 int ch_store_device_delete(ch_store *s, const char *tenant_id, const char *id);

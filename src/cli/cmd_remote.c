@@ -861,9 +861,18 @@ int cmd_remote_device_list(cli_args *a)
 {
     static const char *const cols[] = {"id", "device_id", "status", "trusted_certificate_id", "last_seen"};
     static const int w[] = {28, 32, 8, 28, 20};
-    char path[512];
+    char path[1024], *esc;
+    size_t used = strlen(paged(a, "devices", path, sizeof path));
 
-    return list_and_print(a, paged(a, "devices", path, sizeof path), cols, w, 5);
+    if (cli_opt(a, "trusted-id") && (esc = curl_easy_escape_str(cli_opt(a, "trusted-id"))) != NULL) {
+        used += (size_t)snprintf(path + used, sizeof path - used, "&trusted_id=%.200s", esc);
+        free(esc);
+    }
+    if (cli_opt(a, "status") && (esc = curl_easy_escape_str(cli_opt(a, "status"))) != NULL) {
+        snprintf(path + used, sizeof path - used, "&status=%.32s", esc);
+        free(esc);
+    }
+    return list_and_print(a, path, cols, w, 5);
 }
 
 static int device_status(cli_args *a, const char *status)

@@ -1677,10 +1677,12 @@ static void devices_list(req *r, const char *unused)
     ch_store_page page;
     int error;
 
+    ch_store_device_filter filter = {query(r, "trusted_id"), query(r, "status")};
+
     (void)unused;
     if (page_of(r, &page) < 0)
         return;
-    if ((error = ch_svc_device_list(r->svc, &r->who.actor, &page, &rows, &n)) < 0)
+    if ((error = ch_svc_device_list(r->svc, &r->who.actor, &filter, &page, &rows, &n)) < 0)
         return reply_error(r, error);
     items = json_array();
     for (size_t i = 0; i < n; i++)

@@ -203,6 +203,27 @@ assert.match(readFileSync(`${work}/store.pem`, "utf8"), /BEGIN CERTIFICATE/);
 ok("a keystore exported (PEM)");
 await page.screenshot({ path: `${shots}/keystores.png`, fullPage: true });
 
+// Devices: those of a trusted certificate in its details, blocked and let in again, filtered.
+await page.getByRole("link", { name: "Trusted certificates" }).click();
+await page.getByRole("button", { name: "Details of Plant root" }).click();
+await page.getByText("Devices registered through it (2): pump-1, pump-2").waitFor();
+ok("a trusted certificate's details name the devices registered through it");
+await page.getByRole("link", { name: "Devices", exact: true }).click();
+await page.getByRole("button", { name: "Block pump-1" }).click();
+await page.locator("tr", { hasText: "pump-1" }).getByText("blocked").waitFor();
+await page.getByLabel("Show devices").selectOption("blocked");
+await page.getByRole("button", { name: "Block pump-2" }).waitFor({ state: "detached" });
+await page.getByRole("button", { name: "Unblock pump-1" }).waitFor();
+assert.equal(await page.locator("tbody tr").count(), 1);
+ok("a device blocked from its row, and the blocked ones listed apart");
+await page.getByRole("button", { name: "Unblock pump-1" }).click();
+await page.locator("tbody tr").first().waitFor({ state: "detached" });
+await page.getByLabel("Show devices").selectOption("active");
+await page.getByRole("button", { name: "Block pump-1" }).waitFor();
+await page.getByRole("button", { name: "Block pump-2" }).waitFor();
+assert.equal(await page.locator("tbody tr").count(), 2);
+ok("let in again: both devices are active");
+
 for (const [link, file] of [["Devices", "devices"], ["Audit log", "audit"]]) {
   await page.getByRole("link", { name: link, exact: true }).click();
   await page.getByRole("heading", { name: link, exact: true }).waitFor();
@@ -237,6 +258,13 @@ await page.locator("#cert-more").click();
 await page.locator("#cert-more").waitFor({ state: "hidden" });
 assert.equal(await page.locator("tbody tr:not([hidden])").count(), bulk.total);
 ok(`a page of 200 certificates, and "Show more" shows the other ${bulk.total - 200}`);
+await page.getByRole("link", { name: "Audit log" }).click();
+await page.locator("#audit-more").waitFor();
+assert.equal(await page.locator("tbody tr").count(), 200);
+assert.match(await page.locator("tbody tr").first().innerText(), new RegExp(bulk.ids[204]));
+await page.locator("#audit-more").click();
+await page.waitForFunction(() => document.querySelectorAll("tbody tr").length > 200);
+ok("the audit log shows its newest 200 entries first, and \"Show more\" the older ones");
 await page.evaluate(async (ids) => {
   const s = await (await fetch("/api/v1/session")).json();
   for (const id of ids) await fetch("/api/v1/certificates/" + id, { method: "DELETE", headers: { "X-CSRF-Token": s.csrf_token } });

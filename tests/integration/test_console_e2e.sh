@@ -44,6 +44,21 @@ check_eq "a viewer user is created through the API" 201 "$status"
 api POST /api/v1/users '{"name":"weak","password":"short"}'
 check_eq "a short password is refused" "400 password" "$status $(body .error.field)"
 
+# Two devices registered through a trusted certificate, for the devices screen.
+ca plant "/CN=Plant Root CA"
+printf 'basicConstraints=CA:false\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n' >pump.ext
+api POST /api/v1/trusted-certificates "$(jq -n --arg c "$(cat plant.pem)" '{name:"Plant root", certificate:$c, auto_registration:true}')"
+check_eq "a trusted certificate for the devices" 201 "$status"
+for n in 1 2; do
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "pump-$n.key" -subj "/CN=pump-$n" \
+        -out pump.csr 2>/dev/null
+    openssl x509 -req -in pump.csr -CA plant.pem -CAkey plant.key -CAcreateserial -days 10 -extfile pump.ext \
+        -out "pump-$n.pem" 2>/dev/null
+    cat plant.pem >>"pump-$n.pem"
+    api POST /api/v1/device-auth "$(jq -n --arg c "$(cat "pump-$n.pem")" --arg u "default/pump-$n" '{chain:$c, username:$u}')"
+    check_eq "device pump-$n registered" "allow" "$(body .result)"
+done
+
 out=$(node "$e2e/console.mjs" "https://localhost:$port/" "$data" "$T" "$shots" 2>&1) || fail "the browser test failed: $out"
 echo "$out"
 check_contains "every browser check passed" "$out" "passed, 0 failed"

@@ -78,12 +78,33 @@ check_eq "and may not name another tenant" 403 "$status"
 TOKEN=$other api GET /api/v1/devices
 check_eq "tenant B sees none of A's devices" 0 "$(body '.items | length')"
 
+# Devices listed by the trusted certificate they registered through, by status, a page at a time.
+ca second
+second_id=$(trust second.pem true)
+device d7 sensor-7 second
+check_eq "a device of a second trusted certificate" "allow auto_registered" "$(decide d7.pem default/sensor-7)"
+api GET "/api/v1/devices?trusted_id=$fleet_id"
+check_eq "devices of one trusted certificate" "sensor-1" "$(body '[.items[].device_id] | join(",")')"
+api GET "/api/v1/devices?trusted_id=$second_id"
+check_eq "and of the other" "sensor-7" "$(body '[.items[].device_id] | join(",")')"
+api GET "/api/v1/devices?limit=1"
+cursor=$(body .next_cursor)
+check_eq "a page of one device, then the next" "sensor-1" "$(body '.items[0].device_id')"
+api GET "/api/v1/devices?limit=1&cursor=$cursor"
+check_eq "the second page" "sensor-7 null" "$(body '.items[0].device_id + " " + (.next_cursor | tostring)')"
+api GET "/api/v1/devices?status=asleep"
+check_eq "an unknown status: 400 naming the accepted ones" "400 status must be active or blocked" "$status $(body .error.message)"
+
 dev_id=$(api GET /api/v1/devices >/dev/null; body '.items[0].id')
 api PATCH "/api/v1/devices/$dev_id" '{"status":"blocked"}'
 check_eq "a device is blocked" "200 blocked" "$status $(body .status)"
+api GET "/api/v1/devices?status=blocked"
+check_eq "blocked devices listed apart" "sensor-1" "$(body '[.items[].device_id] | join(",")')"
 check_eq "a blocked device is refused" "deny device_blocked" "$(decide d1.pem default/sensor-1)"
 remote() { "$CERTHUB" --server "https://localhost:$port" --token-file "$data/admin-token" --ca-file "$data/ca.pem" "$@"; }
 check_contains "the CLI lists devices" "$(remote device list)" "sensor-1"
+check_eq "the CLI lists the blocked ones" "sensor-1" "$(remote device list --status blocked | awk 'NR > 1 {print $2}')"
+check_eq "and those of one trusted certificate" "sensor-7" "$(remote device list --trusted-id "$second_id" | awk 'NR > 1 {print $2}')"
 check_contains "device get shows it blocked" "$(remote device get "$dev_id")" "blocked"
 check_contains "and unblocks one" "$(remote device unblock "$dev_id")" "active"
 check_eq "let in again once unblocked" "allow known_device" "$(decide d1.pem default/sensor-1)"
@@ -109,7 +130,7 @@ api DELETE "/api/v1/trusted-certificates/$fleet_id"
 check_eq "its trusted certificate deleted: refused" "deny anchor_deleted" "$(decide d1.pem default/sensor-1)"
 
 api GET /metrics
-check_contains "decisions are counted in /metrics" "$(cat "$T/body")" 'certhub_device_decisions_total{reason="auto_registered",result="allow"} 1'
+check_contains "decisions are counted in /metrics" "$(cat "$T/body")" 'certhub_device_decisions_total{reason="auto_registered",result="allow"} 2'
 api GET /api/v1/device-decisions
 check_eq "and logged, newest first" "deny anchor_deleted sensor-1" "$(body '.items[0] | .result + " " + .reason + " " + .device_id')"
 api POST /api/v1/device-auth '{"chain":"not a certificate"}'

@@ -504,7 +504,8 @@ size_t ch_svc_decision_log(ch_svc *svc, const ch_actor *actor, ch_svc_decision_e
     return n;
 }
 
-int ch_svc_device_list(ch_svc *svc, const ch_actor *actor, ch_store_page *page, ch_store_device **out, size_t *count)
+int ch_svc_device_list(ch_svc *svc, const ch_actor *actor, const ch_store_device_filter *filter, ch_store_page *page,
+                       ch_store_device **out, size_t *count)
 {
     int error;
 
@@ -512,7 +513,10 @@ int ch_svc_device_list(ch_svc *svc, const ch_actor *actor, ch_store_page *page, 
     *count = 0;
     if ((error = svc_need(actor, CH_ROLE_VIEWER, "listing devices")) < 0)
         return error;
-    return ch_store_device_list(svc->store, actor->tenant_id, page, out, count);
+    if (filter != NULL && filter->status != NULL && strcmp(filter->status, "active") != 0 &&
+        strcmp(filter->status, "blocked") != 0)
+        return ch_error_set_field(CH_EINVAL, "status", "status must be active or blocked");
+    return ch_store_device_list(svc->store, actor->tenant_id, filter, page, out, count);
 }
 
 int ch_svc_device_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_device *out)

@@ -151,6 +151,10 @@ static const char *const migrations[] = {
     "ALTER TABLE api_tokens ADD COLUMN scope TEXT;",
     /* 11: a tenant revoked: its data kept, no one let in any more. */
     "ALTER TABLE tenants ADD COLUMN disabled_at INTEGER;",
+    /* 12: a fleet's devices listed a page at a time, all of them or those of one trusted
+     * certificate, in the order they registered, without sorting the fleet for each page. */
+    "CREATE INDEX devices_registered ON devices(tenant_id, registered_at, id);"
+    "CREATE INDEX devices_trusted ON devices(tenant_id, trusted_id, registered_at, id);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -209,7 +213,8 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_DEV_BY_CERT] = "SELECT " DEV_COLS " FROM devices WHERE cert_sha256=?1 AND (?2 IS NULL OR tenant_id=?2) LIMIT 2",
     [S_DEV_BY_NAME] = "SELECT " DEV_COLS " FROM devices WHERE tenant_id=? AND device_id=?",
     [S_DEV_GET] = "SELECT " DEV_COLS " FROM devices WHERE tenant_id=? AND id=?",
-    [S_DEV_LIST] = "SELECT " DEV_COLS " FROM devices WHERE tenant_id=? ORDER BY registered_at, id",
+    [S_DEV_LIST] = "SELECT " DEV_COLS " FROM devices WHERE tenant_id=?1 AND (?2 IS NULL OR trusted_id=?2)"
+                   " AND (?3 IS NULL OR status=?3) ORDER BY registered_at, id",
     [S_DEV_UPDATE] = "UPDATE devices SET cert_sha256=?, cert_not_after=?, trusted_id=?, last_seen=?, status=?"
                      " WHERE tenant_id=? AND id=?",
     [S_DEV_DELETE] = "DELETE FROM devices WHERE tenant_id=? AND id=?",
@@ -1236,12 +1241,14 @@ static int parse_cursor(const char *cursor, int64_t *key, char id[CH_ID_MAX]);
 /* Where a row stands in its list's (key, id) order: what the next page's cursor is made of. */
 typedef void (*row_position)(const void *row, int64_t *key, const char **id);
 
-/* A page of a tenant's rows in (key, id) order.  head selects the columns and ends in
- * "WHERE tenant_id=?"; key names the ordering column; position reads it back from a row, for
- * the next page's cursor. */
-static int collect_page(ch_store *s, const char *head, const char *key, const char *tenant_id, ch_store_page *page,
-                        size_t size, row_reader read, row_disposer dispose, row_position position, void **out,
-                        size_t *count, const char *what)
+/* A page of a tenant's rows in (key, id) order.  head selects the columns and ends in its
+ * WHERE clause ("WHERE tenant_id=?" and maybe more), whose parameters are the texts of binds
+ * (NULL-terminated, the tenant first; a NULL among them is bound as NULL, for "?2 IS NULL OR"
+ * filters, so nbinds counts them); key names the ordering column; position reads it back
+ * from a row, for the next page's cursor. */
+static int collect_page(ch_store *s, const char *head, const char *key, const char *const *binds, int nbinds,
+                        ch_store_page *page, size_t size, row_reader read, row_disposer dispose, row_position position,
+                        void **out, size_t *count, const char *what)
 {
     struct conn *c = conn_get(s);
     ch_buf sql = CH_BUF_INIT;
@@ -1266,12 +1273,13 @@ static int collect_page(ch_store *s, const char *head, const char *key, const ch
         error = db_error(c->db, rc, what);
     if (error < 0)
         goto done;
-    sqlite3_bind_text(st, 1, tenant_id, -1, SQLITE_STATIC);
+    for (int i = 0; i < nbinds; i++)
+        bind_text(st, i + 1, binds[i]);
     if (after) {
-        sqlite3_bind_int64(st, 2, cur_key);
-        sqlite3_bind_text(st, 3, cur_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, nbinds + 1, cur_key);
+        sqlite3_bind_text(st, nbinds + 2, cur_id, -1, SQLITE_STATIC);
     }
-    sqlite3_bind_int64(st, after ? 4 : 2, (int64_t)page->limit + 1); /* one more: is there a next page? */
+    sqlite3_bind_int64(st, nbinds + (after ? 3 : 1), (int64_t)page->limit + 1); /* one more: is there a next page? */
     error = collect_upto(c->db, st, page->limit, size, read, dispose, out, count, &more, what);
     if (error == 0 && more) {
         char buf[CH_ID_MAX + 32];
@@ -1746,15 +1754,20 @@ static void device_position(const void *row, int64_t *key, const char **id)
     *id = d->id;
 }
 
-int ch_store_device_list(ch_store *s, const char *tenant_id, ch_store_page *page, ch_store_device **out,
-                         size_t *count)
+int ch_store_device_list(ch_store *s, const char *tenant_id, const ch_store_device_filter *filter,
+                         ch_store_page *page, ch_store_device **out, size_t *count)
 {
+    const char *binds[] = {tenant_id, filter ? filter->trusted_id : NULL, filter ? filter->status : NULL};
+
     if (page != NULL)
-        return collect_page(s, "SELECT " DEV_COLS " FROM devices WHERE tenant_id=?", "registered_at", tenant_id, page,
-                            sizeof **out, read_device, dispose_device_row, device_position, (void **)out, count,
-                            "listing devices");
+        return collect_page(s,
+                            "SELECT " DEV_COLS " FROM devices WHERE tenant_id=?1 AND (?2 IS NULL OR trusted_id=?2)"
+                            " AND (?3 IS NULL OR status=?3)",
+                            "registered_at", binds, 3, page, sizeof **out, read_device, dispose_device_row,
+                            device_position, (void **)out, count, "listing devices");
     STMT(S_DEV_LIST, "listing devices");
-    bind_text(st, 1, tenant_id);
+    for (int i = 0; i < 3; i++)
+        bind_text(st, i + 1, binds[i]);
     return collect(db, st, sizeof **out, read_device, dispose_device_row, (void **)out, count, "listing devices");
 }
 
@@ -2791,7 +2804,7 @@ static void csr_position(const void *row, int64_t *key, const char **id)
 int ch_store_csr_list(ch_store *s, const char *tenant_id, ch_store_page *page, ch_store_csr **out, size_t *count)
 {
     if (page != NULL)
-        return collect_page(s, "SELECT " CSR_COLS " FROM csrs WHERE tenant_id=?", "created_at", tenant_id, page,
+        return collect_page(s, "SELECT " CSR_COLS " FROM csrs WHERE tenant_id=?", "created_at", &tenant_id, 1, page,
                             sizeof **out, read_csr_row, dispose_csr_row, csr_position, (void **)out, count,
                             "listing CSRs");
     STMT(S_CSR_LIST, "listing CSRs");
@@ -2896,7 +2909,7 @@ int ch_store_keystore_list(ch_store *s, const char *tenant_id, ch_store_page *pa
 {
     if (page != NULL)
         return collect_page(s, "SELECT id, tenant_id, name, format, created_at FROM keystores WHERE tenant_id=?",
-                            "created_at", tenant_id, page, sizeof **out, read_ks_row, dispose_ks_row, ks_position,
+                            "created_at", &tenant_id, 1, page, sizeof **out, read_ks_row, dispose_ks_row, ks_position,
                             (void **)out, count, "listing keystores");
     STMT(S_KS_LIST, "listing keystores");
     bind_text(st, 1, tenant_id);
