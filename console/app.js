@@ -145,8 +145,11 @@ function route() {
   const name = (location.hash.replace(/^#\//, "") || "overview").split("/")[0];
   for (const a of document.querySelectorAll("nav a"))
     a.setAttribute("aria-current", a.getAttribute("href") === "#/" + name ? "page" : "false");
-  const screen = document.getElementById("screen");
-  screen.replaceChildren(el("p", {}, "Loading…"));
+  // Each visit draws into an element of its own: a screen still loading when the user moves
+  // on (the overview reads many certificates) then fills a detached element instead of
+  // replacing the screen the user went to.
+  const screen = el("div", { class: "screen" }, el("p", {}, "Loading…"));
+  document.getElementById("screen").replaceChildren(screen);
   (screens[name] || overviewScreen)(screen).catch((e) => screen.replaceChildren(el("p", { class: "error" }, e.message)));
 }
 window.addEventListener("hashchange", route);
