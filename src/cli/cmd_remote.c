@@ -150,10 +150,10 @@ static const char *paged(cli_args *a, const char *resource, char *buf, size_t ca
 
 int cmd_remote_ca_list(cli_args *a)
 {
-    static const char *const cols[] = {"id", "name", "status", "can_sign"};
-    static const int w[] = {28, 52, 8, 8};
+    static const char *const cols[] = {"id", "name", "status", "can_sign", "not_after"};
+    static const int w[] = {28, 52, 8, 8, 20};
 
-    return list_and_print(a, "cas", cols, w, 4);
+    return list_and_print(a, "cas", cols, w, 5);
 }
 
 int cmd_remote_ca_create(cli_args *a)
@@ -781,23 +781,7 @@ int cmd_remote_tenant_revoke(cli_args *a)
 
 int cmd_remote_ca_get(cli_args *a)
 {
-    static const char *const keys[] = {"id", "name", "status", "certificate_id", "parent_id"};
-    char path[200];
-    json_t *ans = NULL;
-
-    obj_path(path, sizeof path, "cas", a->pos[0], "");
-    if (remote_call(a, "GET", path, NULL, &ans, NULL) != 0)
-        return 1;
-    if (g_remote.json) {
-        print_json(ans);
-    } else {
-        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-            if (*str(ans, keys[i]))
-                printf("%-15s %s\n", keys[i], str(ans, keys[i]));
-        printf("%-15s %s\n", "can_sign", json_is_true(json_object_get(ans, "can_sign")) ? "yes" : "no");
-    }
-    json_decref(ans);
-    return 0;
+    return get_and_print(a, "cas");
 }
 
 int cmd_remote_ca_chain(cli_args *a)

@@ -149,12 +149,26 @@ static void reply_cert(req *r, int status, const ch_store_cert *c)
     ch_buf_dispose(&text);
 }
 
-static json_t *ca_json(const ch_store_ca *ca)
+/* A CA with what its certificate says of it (subject, serial, validity, fingerprint), so a
+ * list of CAs shows which expire when without a request per CA. */
+static json_t *ca_json(req *r, const ch_store_ca *ca)
 {
     json_t *o = json_pack("{ss ss ss ss sb}", "id", ca->id, "name", ca->name, "certificate_id", ca->cert_id,
                           "status", ca->status, "can_sign", ca->key_id != NULL);
+    ch_store_cert c;
 
     json_object_set_new(o, "parent_id", ca->parent_id ? json_string(ca->parent_id) : json_null());
+    if (ch_svc_cert_get(r->svc, &r->who.actor, ca->cert_id, &c) == 0) {
+        char nb[32], na[32];
+        ch_time_format(nb, sizeof nb, c.not_before);
+        ch_time_format(na, sizeof na, c.not_after);
+        json_object_set_new(o, "subject", json_string(c.subject ? c.subject : ""));
+        json_object_set_new(o, "serial", json_string(c.serial ? c.serial : ""));
+        json_object_set_new(o, "not_before", json_string(nb));
+        json_object_set_new(o, "not_after", json_string(na));
+        json_object_set_new(o, "sha256", json_string(c.sha256));
+        ch_store_cert_dispose(&c);
+    }
     return o;
 }
 
@@ -369,7 +383,7 @@ static void cas_list(req *r)
         return reply_error(r, error);
     items = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(items, ca_json(&rows[i]));
+        json_array_append_new(items, ca_json(r, &rows[i]));
     ch_store_ca_list_free(rows, n);
     reply_list(r, items);
 }
@@ -518,7 +532,7 @@ static void cas_create(req *r)
         reply_error(r, error);
         goto done;
     }
-    reply_json(r, 201, ca_json(&out));
+    reply_json(r, 201, ca_json(r, &out));
     ch_store_ca_dispose(&out);
 done:
     json_decref(body);
@@ -531,7 +545,7 @@ static void ca_get(req *r, const char *id)
 
     if (error < 0)
         return reply_error(r, error);
-    reply_json(r, 200, ca_json(&ca));
+    reply_json(r, 200, ca_json(r, &ca));
     ch_store_ca_dispose(&ca);
 }
 
@@ -1966,7 +1980,7 @@ static void ca_rotate(req *r, const char *id)
 
     if (error < 0)
         return reply_error(r, error);
-    reply_json(r, 200, ca_json(&ca));
+    reply_json(r, 200, ca_json(r, &ca));
     ch_store_ca_dispose(&ca);
 }
 

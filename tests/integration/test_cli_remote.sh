@@ -67,15 +67,19 @@ check_contains "the broken file is named" "$(cat "$T/stderr")" "broken.txt"
 check_contains "imported under their file names" "$(remote cert list --search folder-)" "c2.pem"
 
 # CAs: shown, their chain, brought in, deleted.
-check_contains "ca get" "$(remote ca get "$issuer")" "can_sign        yes"
+check_eq "ca get" "yes" "$(remote ca get "$issuer" | awk '$1 == "can_sign" {print $2}')"
+check_contains "ca get shows the CA's subject" "$(remote ca get "$issuer")" "CN=certhub Quickstart Issuing CA"
 remote ca chain "$issuer" --out issuer-chain.pem
+check_eq "ca list shows when each CA expires" \
+    "$(date -u -d "$(openssl x509 -in issuer-chain.pem -noout -enddate | cut -d= -f2)" +%Y-%m-%dT%H:%M:%SZ)" \
+    "$(remote ca list | awk -v id="$issuer" '$1 == id {print $NF}')"
 check_eq "ca chain: the issuing CA and its root" 2 "$(grep -c 'BEGIN CERTIFICATE' issuer-chain.pem)"
 openssl verify -CAfile "$data/ca.pem" issuer-chain.pem >/dev/null && ok "the chain's first certificate verifies against the root"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout byo.key -subj "/CN=Brought CA" -days 30 \
     -addext "basicConstraints=critical,CA:true" -addext "keyUsage=critical,keyCertSign,cRLSign" -out byo.pem 2>/dev/null
 byo=$(remote ca import byo.pem --name "Brought CA" --key byo.key)
 check_contains "ca import with its key" "$byo" "ca_"
-check_contains "it can sign" "$(remote ca get "$byo")" "can_sign        yes"
+check_eq "it can sign" "yes" "$(remote ca get "$byo" | awk '$1 == "can_sign" {print $2}')"
 remote cert issue --ca-id "$byo" --subject CN=byo-leaf --days 5 --out byo-leaf.pem >/dev/null
 openssl verify -CAfile byo.pem byo-leaf.pem >/dev/null && ok "a certificate issued by the CA brought in verifies against it"
 expect_error "ca delete with an unexpired certificate: refused, saying how" "has 1 unexpired certificate; revoke or delete it first" -- \
