@@ -70,6 +70,9 @@ int ch_svc_tenant_create(ch_svc *svc, const ch_actor *actor, const char *name, c
  * revoked, its console sessions end, no new token or login is let in, its devices are
  * refused; its data stays.  The default tenant is never revoked. */
 int ch_svc_tenant_disable(ch_svc *svc, const ch_actor *actor, const char *tenant);
+/* Lets a revoked tenant in again: logins, new tokens and its devices.  The tokens it had stay
+ * revoked (new ones are made) and its console sessions were ended. */
+int ch_svc_tenant_restore(ch_svc *svc, const ch_actor *actor, const char *tenant);
 /* Every tenant for CH_PERM_TENANTS, else the actor's own. */
 int ch_svc_tenant_list(ch_svc *svc, const ch_actor *actor, ch_store_tenant **out, size_t *count);
 /* Finds or creates a tenant by name without an actor (first start). */

@@ -82,6 +82,9 @@ int ch_store_tenant_get_by_name(ch_store *s, ch_store_tenant *out, const char *n
 /* Revokes the tenant at time at: marks it, revokes its tokens and ends its console sessions
  * (in the caller's transaction).  CH_ENOTFOUND when it is unknown or already revoked. */
 int ch_store_tenant_disable(ch_store *s, const char *id, int64_t at);
+/* Lets a revoked tenant in again (its revoked tokens stay revoked).  CH_ENOTFOUND when it is
+ * unknown or not revoked. */
+int ch_store_tenant_restore(ch_store *s, const char *id);
 int ch_store_tenant_list(ch_store *s, ch_store_tenant **out, size_t *count);
 void ch_store_tenant_dispose(ch_store_tenant *t);
 void ch_store_tenant_list_free(ch_store_tenant *list, size_t count);

@@ -779,6 +779,18 @@ int cmd_remote_tenant_revoke(cli_args *a)
     return rc;
 }
 
+int cmd_remote_tenant_restore(cli_args *a)
+{
+    json_t *body = json_pack("{ss}", "status", "active");
+    char path[300];
+    int rc = remote_call(a, "PATCH", obj_path(path, sizeof path, "tenants", a->pos[0], ""), body, NULL, NULL);
+
+    json_decref(body);
+    if (rc == 0)
+        printf("restored %s\n", a->pos[0]);
+    return rc;
+}
+
 int cmd_remote_ca_get(cli_args *a)
 {
     return get_and_print(a, "cas");

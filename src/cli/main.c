@@ -114,6 +114,8 @@ static const cli_cmd commands[] = {
     {"tenant list", cmd_remote_tenant_list, "", "list tenants", "", 0, 0},
     {"tenant revoke", cmd_remote_tenant_revoke, "NAME|ID",
      "revoke a tenant: its tokens and sessions end, nothing of it is let in; its data stays", "", 1, 1},
+    {"tenant restore", cmd_remote_tenant_restore, "NAME|ID",
+     "let a revoked tenant in again (its old tokens stay revoked: make new ones)", "", 1, 1},
     {"profile list", cmd_remote_profile_list, "", "list certificate profiles, built-in and custom", "", 0, 0},
     {"profile get", cmd_remote_profile_get, "NAME", "show a profile", "", 1, 1},
     {"profile create", cmd_remote_profile_create,

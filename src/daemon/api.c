@@ -2032,6 +2032,29 @@ static void tenant_revoke(req *r, const char *id)
         return reply_error(r, error);
     reply_json(r, 200, json_pack("{ss ss}", "id", id, "status", "revoked"));
 }
+/* PATCH /tenants/{id or name} {"status":"active"|"revoked"}: restored, or revoked as DELETE does. */
+static void tenant_update(req *r, const char *id)
+{
+    static const char *const F[] = {"status", NULL};
+    json_t *body = read_json(r, F);
+    const char *status = NULL;
+    int error;
+
+    if (body == NULL || get_str(r, body, "status", &status))
+        goto done;
+    if (status == NULL || (strcmp(status, "active") != 0 && strcmp(status, "revoked") != 0)) {
+        reply_error_msg(r, CH_EINVAL, "status", "status must be active (restore the tenant) or revoked");
+        goto done;
+    }
+    error = strcmp(status, "active") == 0 ? ch_svc_tenant_restore(r->svc, &r->who.actor, id)
+                                          : ch_svc_tenant_disable(r->svc, &r->who.actor, id);
+    if (error < 0)
+        reply_error(r, error);
+    else
+        reply_json(r, 200, json_pack("{ss ss}", "id", id, "status", status));
+done:
+    json_decref(body);
+}
 static void h_tokens_create(req *r, const char *id) { (void)id; tokens_create(r); }
 static void h_audit_list(req *r, const char *id) { (void)id; audit_list(r); }
 static void h_csrs_create(req *r, const char *id) { (void)id; csrs_create(r); }
@@ -2095,6 +2118,7 @@ static const struct route {
     {EVHTTP_REQ_GET, "tenants", tenants_list},
     {EVHTTP_REQ_POST, "tenants", h_tenants_create},
     {EVHTTP_REQ_DELETE, "tenants/{id}", tenant_revoke},
+    {EVHTTP_REQ_PATCH, "tenants/{id}", tenant_update},
     {EVHTTP_REQ_GET, "tokens", tokens_list},
     {EVHTTP_REQ_POST, "tokens", h_tokens_create},
     {EVHTTP_REQ_DELETE, "tokens/{id}", token_revoke},

@@ -53,6 +53,9 @@ check_contains "tenant list" "$(remote tenant list)" "lab"
 check_eq "tenant revoke" "revoked lab" "$(remote tenant revoke lab)"
 check_eq "tenant list shows it revoked" "revoked" "$(remote tenant list | awk '$2 == "lab" {print $4}')"
 expect_error "the default tenant is never revoked" "never revoked" -- remote tenant revoke default
+check_eq "tenant restore" "restored lab" "$(remote tenant restore lab)"
+check_eq "tenant list shows it active again" "active" "$(remote tenant list | awk '$2 == "lab" {print $4}')"
+expect_error "a tenant that is not revoked" "is not revoked" -- remote tenant restore lab
 
 # A folder of certificates in several formats, one of them broken and one already held.
 mkdir certs

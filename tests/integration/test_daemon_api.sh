@@ -136,6 +136,22 @@ api DELETE /api/v1/tenants/nowhere
 check_eq "an unknown tenant: 404" 404 "$status"
 TOKEN=$beta api GET /api/v1/certificates
 check_eq "the other tenants go on" 200 "$status"
+TOKEN=$beta api PATCH /api/v1/tenants/gamma '{"status":"active"}'
+check_eq "another tenant's admin may not restore it: 403" 403 "$status"
+api PATCH /api/v1/tenants/gamma '{"status":"asleep"}'
+check_eq "a status other than active or revoked: 400" "400 status" "$status $(body .error.field)"
+api PATCH /api/v1/tenants/gamma '{"status":"active"}'
+check_eq "restored" "200 active" "$status $(body .status)"
+TOKEN=$gamma api GET /api/v1/certificates
+check_eq "the token it had stays revoked" 401 "$status"
+api POST /api/v1/tokens '{"tenant":"gamma","role":"viewer"}'
+check_eq "a new token is made for it" 201 "$status"
+TOKEN=$(field token) api GET /api/v1/certificates
+check_eq "and works" 200 "$status"
+api PATCH /api/v1/tenants/gamma '{"status":"active"}'
+check_eq "restored twice: 409" 409 "$status"
+api GET "/api/v1/audit?action=tenant.*&order=desc&limit=2"
+check_eq "both in the audit log" "tenant.restore tenant.revoke" "$(body '[.items[].action] | join(" ")')"
 
 # Key export: admin only, audited, and the key belongs to the certificate.
 openssl x509 -in leaf.pem -pubkey -noout > cert.pub

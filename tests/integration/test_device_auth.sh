@@ -138,7 +138,7 @@ check_eq "a chain that is not a certificate: a refusal, not an error" "200 deny 
 api POST /api/v1/device-auth '{"username":"x"}'
 check_eq "no chain: 400" "400 chain" "$status $(body .error.field)"
 
-# A revoked tenant lets no device in, named or known by its certificate alone.
+# A revoked tenant lets no device in, named or known by its certificate alone; restored, it does.
 api POST /api/v1/tenants '{"name":"lab"}'
 api POST /api/v1/tokens '{"tenant":"lab","role":"admin"}'
 lab=$(body .token)
@@ -150,6 +150,9 @@ api DELETE /api/v1/tenants/lab
 check_eq "tenant lab revoked" 200 "$status"
 check_eq "revoked: its device is refused by name" "deny unknown_tenant" "$(decide l1.pem lab/lab-1)"
 check_eq "and by its certificate alone" "deny unknown_tenant" "$(decide l1.pem)"
+api PATCH /api/v1/tenants/lab '{"status":"active"}'
+check_eq "tenant lab restored" 200 "$status"
+check_eq "restored: its device is let in again" "allow known_device" "$(decide l1.pem lab/lab-1)"
 
 # The devices a page at a time.
 ca pool

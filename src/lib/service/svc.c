@@ -312,36 +312,52 @@ static int revoked_load(ch_svc *svc)
     return error;
 }
 
-struct tenant_disable_tx {
+static void revoked_remove(ch_svc *svc, const char *tenant_id)
+{
+    pthread_mutex_lock(&svc->tok_lock);
+    for (size_t i = 0; i < svc->nrevoked; i++)
+        if (strcmp(svc->revoked[i], tenant_id) == 0) {
+            memmove(svc->revoked[i], svc->revoked[svc->nrevoked - 1], CH_ID_MAX);
+            svc->nrevoked--;
+            break;
+        }
+    pthread_mutex_unlock(&svc->tok_lock);
+}
+
+struct tenant_state_tx {
     ch_svc *svc;
     const ch_actor *actor;
     const char *id, *name;
+    bool restore;
 };
 
-static int tenant_disable_run(void *arg)
+static int tenant_state_run(void *arg)
 {
-    struct tenant_disable_tx *t = arg;
+    struct tenant_state_tx *t = arg;
     json_t *d = json_pack("{ss}", "name", t->name);
     char *detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
-    int error = ch_store_tenant_disable(t->svc->store, t->id, ch_now());
+    int error = t->restore ? ch_store_tenant_restore(t->svc->store, t->id)
+                           : ch_store_tenant_disable(t->svc->store, t->id, ch_now());
 
     json_decref(d);
     if (error == 0)
-        error = svc_audit(t->svc, t->actor, "tenant.revoke", "tenant", t->id, detail);
+        error = svc_audit(t->svc, t->actor, t->restore ? "tenant.restore" : "tenant.revoke", "tenant", t->id, detail);
     free(detail);
     return error;
 }
 
-int ch_svc_tenant_disable(ch_svc *svc, const ch_actor *actor, const char *tenant)
+/* Revokes or restores a tenant named by id or name: admins of the default tenant only, never
+ * the default tenant itself. */
+static int tenant_set_state(ch_svc *svc, const ch_actor *actor, const char *tenant, bool restore)
 {
     ch_store_tenant t = {0};
-    struct tenant_disable_tx tx;
+    struct tenant_state_tx tx;
     int error;
 
-    if ((error = svc_need(actor, CH_ROLE_ADMIN, "revoking a tenant")) < 0)
+    if ((error = svc_need(actor, CH_ROLE_ADMIN, restore ? "restoring a tenant" : "revoking a tenant")) < 0)
         return error;
     if (!(actor->perms & CH_PERM_TENANTS))
-        return ch_error_set(CH_EPERM, "only admins of the default tenant revoke tenants");
+        return ch_error_set(CH_EPERM, "only admins of the default tenant %s tenants", restore ? "restore" : "revoke");
     error = tenant != NULL ? ch_store_tenant_get(svc->store, &t, tenant) : CH_ENOTFOUND;
     if (error == CH_ENOTFOUND && tenant != NULL)
         error = ch_store_tenant_get_by_name(svc->store, &t, tenant);
@@ -351,13 +367,17 @@ int ch_svc_tenant_disable(ch_svc *svc, const ch_actor *actor, const char *tenant
         return error;
     if (svc_is_system_tenant(svc, t.id))
         error = ch_error_set(CH_ECONFLICT, "the default tenant holds the installation's admins and is never revoked");
-    else if (t.disabled_at != 0)
+    else if (!restore && t.disabled_at != 0)
         error = ch_error_set(CH_ECONFLICT, "tenant \"%s\" is already revoked", t.name);
+    else if (restore && t.disabled_at == 0)
+        error = ch_error_set(CH_ECONFLICT, "tenant \"%s\" is not revoked", t.name);
     else {
-        tx = (struct tenant_disable_tx){svc, actor, t.id, t.name};
-        error = svc_commit(svc, tenant_disable_run, &tx);
+        tx = (struct tenant_state_tx){svc, actor, t.id, t.name, restore};
+        error = svc_commit(svc, tenant_state_run, &tx);
     }
-    if (error == 0) {
+    if (error == 0 && restore) {
+        revoked_remove(svc, t.id);
+    } else if (error == 0) {
         /* Tokens remembered as authenticated are not used again. */
         pthread_mutex_lock(&svc->tok_lock);
         svc->tok_gen++;
@@ -366,6 +386,16 @@ int ch_svc_tenant_disable(ch_svc *svc, const ch_actor *actor, const char *tenant
     }
     ch_store_tenant_dispose(&t);
     return error;
+}
+
+int ch_svc_tenant_disable(ch_svc *svc, const ch_actor *actor, const char *tenant)
+{
+    return tenant_set_state(svc, actor, tenant, false);
+}
+
+int ch_svc_tenant_restore(ch_svc *svc, const ch_actor *actor, const char *tenant)
+{
+    return tenant_set_state(svc, actor, tenant, true);
 }
 
 int ch_svc_tenant_create(ch_svc *svc, const ch_actor *actor, const char *name, ch_store_tenant *out)

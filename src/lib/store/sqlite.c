@@ -162,7 +162,7 @@ static const char *const migrations[] = {
 /* ------------------------------------------------------------- connections */
 
 enum stmt_id {
-    S_TENANT_PUT, S_TENANT_GET, S_TENANT_GET_NAME, S_TENANT_LIST, S_TENANT_DISABLE, S_TOKEN_REVOKE_TENANT,
+    S_TENANT_PUT, S_TENANT_GET, S_TENANT_GET_NAME, S_TENANT_LIST, S_TENANT_DISABLE, S_TENANT_RESTORE, S_TOKEN_REVOKE_TENANT,
     S_SESS_DELETE_TENANT, S_TENANT_SETTINGS_GET, S_TENANT_SETTINGS_PUT,
     S_KEY_PUT, S_KEY_GET, S_KEY_DELETE, S_TOKEN_PUT, S_TOKEN_GET, S_TOKEN_COUNT, S_TOKEN_LIST, S_TOKEN_REVOKE, S_TOKEN_TENANT,
     S_DEV_PUT, S_DEV_BY_CERT, S_DEV_BY_NAME, S_DEV_GET, S_DEV_LIST, S_DEV_UPDATE, S_DEV_DELETE,
@@ -196,6 +196,7 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_TENANT_GET_NAME] = "SELECT id, name, created_at, coalesce(disabled_at, 0) FROM tenants WHERE name=?",
     [S_TENANT_LIST] = "SELECT id, name, created_at, coalesce(disabled_at, 0) FROM tenants ORDER BY name",
     [S_TENANT_DISABLE] = "UPDATE tenants SET disabled_at=? WHERE id=? AND disabled_at IS NULL",
+    [S_TENANT_RESTORE] = "UPDATE tenants SET disabled_at=NULL WHERE id=? AND disabled_at IS NOT NULL",
     [S_TOKEN_REVOKE_TENANT] = "UPDATE api_tokens SET revoked_at=? WHERE tenant_id=? AND revoked_at IS NULL",
     [S_SESS_DELETE_TENANT] = "DELETE FROM sessions WHERE tenant_id=?1 OR acting_tenant_id=?1",
     [S_KEY_PUT] = "INSERT INTO keys(id, tenant_id, algorithm, sealed, spki_sha256, created_at) VALUES(?,?,?,?,?,?)",
@@ -1355,6 +1356,13 @@ int ch_store_tenant_disable(ch_store *s, const char *id, int64_t at)
     STMT(S_SESS_DELETE_TENANT, "ending a tenant's sessions");
     bind_text(st, 1, id);
     return step_done(db, st, "ending a tenant's sessions");
+}
+
+int ch_store_tenant_restore(ch_store *s, const char *id)
+{
+    STMT(S_TENANT_RESTORE, "restoring a tenant");
+    bind_text(st, 1, id);
+    return step_one_row(db, st, "restoring a tenant", "revoked tenant");
 }
 
 int ch_store_tenant_put(ch_store *s, const ch_store_tenant *t)
