@@ -148,6 +148,23 @@ static const char *paged(cli_args *a, const char *resource, char *buf, size_t ca
     return buf;
 }
 
+/* Appends "&param=value" (%-escaped) to path for each {option, param} pair of map whose
+ * option was given.  Returns 1 (after saying so) when path cannot hold them. */
+static int add_filters(cli_args *a, char *path, size_t cap, const char *const (*map)[2], size_t n)
+{
+    size_t used = strlen(path);
+
+    for (size_t i = 0; i < n; i++) {
+        char *esc;
+        if (cli_opt(a, map[i][0]) == NULL)
+            continue;
+        esc = curl_easy_escape_str(cli_opt(a, map[i][0]));
+        used += (size_t)snprintf(path + used, used < cap ? cap - used : 0, "&%s=%s", map[i][1], esc ? esc : "");
+        free(esc);
+    }
+    return used < cap ? 0 : cli_fail(a, "the filters are too long");
+}
+
 int cmd_remote_ca_list(cli_args *a)
 {
     static const char *const cols[] = {"id", "name", "status", "can_sign", "not_after"};
@@ -184,17 +201,14 @@ int cmd_remote_cert_list(cli_args *a)
 {
     static const char *const cols[] = {"id", "name", "not_after", "status", "subject"};
     static const int w[] = {28, 24, 20, 7, 40};
-    char path[1024], *esc;
-    size_t used;
+    static const char *const filters[][2] = {{"search", "search"}, {"expiring-before", "expiring_before"},
+                                             {"ca-id", "ca_id"},   {"kind", "kind"},
+                                             {"method", "method"}, {"status", "status"}};
+    char path[2048];
 
-    used = strlen(paged(a, "certificates", path, sizeof path));
-    if (cli_opt(a, "search")) {
-        esc = curl_easy_escape_str(cli_opt(a, "search"));
-        used += (size_t)snprintf(path + used, sizeof path - used, "&search=%s", esc ? esc : "");
-        free(esc);
-    }
-    if (cli_opt(a, "expiring-before"))
-        snprintf(path + used, sizeof path - used, "&expiring_before=%s", cli_opt(a, "expiring-before"));
+    paged(a, "certificates", path, sizeof path);
+    if (add_filters(a, path, sizeof path, filters, sizeof filters / sizeof filters[0]) != 0)
+        return 1;
     return list_and_print(a, path, cols, w, 5);
 }
 
@@ -857,17 +871,12 @@ int cmd_remote_device_list(cli_args *a)
 {
     static const char *const cols[] = {"id", "device_id", "status", "trusted_certificate_id", "last_seen"};
     static const int w[] = {28, 32, 8, 28, 20};
-    char path[1024], *esc;
-    size_t used = strlen(paged(a, "devices", path, sizeof path));
+    static const char *const filters[][2] = {{"trusted-id", "trusted_id"}, {"status", "status"}};
+    char path[1024];
 
-    if (cli_opt(a, "trusted-id") && (esc = curl_easy_escape_str(cli_opt(a, "trusted-id"))) != NULL) {
-        used += (size_t)snprintf(path + used, sizeof path - used, "&trusted_id=%.200s", esc);
-        free(esc);
-    }
-    if (cli_opt(a, "status") && (esc = curl_easy_escape_str(cli_opt(a, "status"))) != NULL) {
-        snprintf(path + used, sizeof path - used, "&status=%.32s", esc);
-        free(esc);
-    }
+    paged(a, "devices", path, sizeof path);
+    if (add_filters(a, path, sizeof path, filters, sizeof filters / sizeof filters[0]) != 0)
+        return 1;
     return list_and_print(a, path, cols, w, 5);
 }
 
@@ -967,21 +976,11 @@ int cmd_remote_audit_list(cli_args *a)
     static const char *const filters[][2] = {{"action", "action"}, {"actor", "actor"}, {"object", "object_id"},
                                              {"since", "since"},   {"until", "until"}, {"cursor", "cursor"}};
     char path[2048];
-    size_t used;
 
-    used = (size_t)snprintf(path, sizeof path, "audit?limit=%ld&order=%s", cli_int(a, "limit", 100, 1, 1000),
-                            cli_flag(a, "oldest-first") ? "asc" : "desc");
-    for (size_t i = 0; i < sizeof filters / sizeof filters[0]; i++) {
-        char *esc;
-        if (cli_opt(a, filters[i][0]) == NULL)
-            continue;
-        esc = curl_easy_escape_str(cli_opt(a, filters[i][0]));
-        used += (size_t)snprintf(path + used, used < sizeof path ? sizeof path - used : 0, "&%s=%s", filters[i][1],
-                                 esc ? esc : "");
-        free(esc);
-    }
-    if (used >= sizeof path)
-        return cli_fail(a, "the filters are too long");
+    snprintf(path, sizeof path, "audit?limit=%ld&order=%s", cli_int(a, "limit", 100, 1, 1000),
+             cli_flag(a, "oldest-first") ? "asc" : "desc");
+    if (add_filters(a, path, sizeof path, filters, sizeof filters / sizeof filters[0]) != 0)
+        return 1;
     return list_and_print(a, path, cols, w, 5);
 }
 

@@ -50,8 +50,11 @@ static const cli_cmd commands[] = {
      "delete a CA (refused while it has unexpired certificates, unless --force)", "force", 1, 1},
     {"ca rotate", cmd_remote_ca_rotate, "CA_ID", "rotate a CA: a new key and certificate, the old one kept for what it issued",
      "", 1, 1},
-    {"cert list", cmd_remote_cert_list, "[--search TEXT] [--expiring-before TIME] [--limit N] [--cursor C]",
-     "list certificates on the server", "search= expiring-before= limit= cursor=", 0, 0},
+    {"cert list", cmd_remote_cert_list,
+     "[--search TEXT] [--expiring-before TIME] [--ca-id ID] [--kind leaf|ca] [--method M] [--status S] [--limit N] "
+     "[--cursor C]",
+     "list certificates on the server (method: generated, csr_signed, issued or imported; status: active or expired)",
+     "search= expiring-before= ca-id= kind= method= status= limit= cursor=", 0, 0},
     {"cert get", cmd_remote_cert_get, "ID", "show a certificate on the server", "", 1, 1},
     {"cert issue", cmd_remote_cert_issue,
      "--ca-id ID [--profile P] [--subject DN] [--san LIST] [--key-type T | --csr FILE] [--days N] [--name N] "

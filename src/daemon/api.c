@@ -87,7 +87,8 @@ static bool cert_json_text_ex(ch_buf *out, const ch_store_cert *c, bool with_pem
     jw_str(&w, "not_before", nb);
     jw_str(&w, "not_after", na);
     jw_str(&w, "sha256", c->sha256);
-    jw_str(&w, "status", c->status ? c->status : "");
+    /* Stored as issued; an answer says what it is now. */
+    jw_str(&w, "status", c->not_after <= ch_now() ? "expired" : c->status ? c->status : "");
     jw_str(&w, "method", c->method ? c->method : "");
     jw_bool(&w, "is_ca", c->is_ca);
     if (c->profile)
@@ -208,9 +209,22 @@ static void certificates_list(req *r)
         f.is_ca = strcmp(query(r, "kind"), "ca") == 0;
     }
     f.method = query(r, "method");
-    f.status = query(r, "status");
+    if (f.method && strcmp(f.method, "generated") != 0 && strcmp(f.method, "csr_signed") != 0 &&
+        strcmp(f.method, "issued") != 0 && strcmp(f.method, "imported") != 0)
+        return reply_error_msg(r, CH_EINVAL, "method", "method must be generated, csr_signed, issued or imported");
     if (exp && ch_time_parse(&f.expiring_before, exp) < 0)
         return reply_error_msg(r, CH_EINVAL, "expiring_before", ch_error_last());
+    /* The state a certificate is in now, as each answer's status says it: valid now, or past
+     * its end. */
+    if (query(r, "status") != NULL) {
+        int64_t now = ch_now();
+        if (strcmp(query(r, "status"), "active") == 0)
+            f.valid_at = now;
+        else if (strcmp(query(r, "status"), "expired") == 0)
+            f.expiring_before = f.expiring_before && f.expiring_before < now ? f.expiring_before : now;
+        else
+            return reply_error_msg(r, CH_EINVAL, "status", "status must be active or expired");
+    }
     if (query(r, "expiring_before"))
         f.order = CH_ORDER_EXPIRY;
     if (limit < 1 || limit > 1000)

@@ -132,6 +132,22 @@ api GET "/api/v1/certificates?kind=leaf&limit=5"
 check_eq "kind=leaf lists no CA" "false" "$(body '[.items[].is_ca] | any')"
 api GET "/api/v1/certificates?kind=root"
 check_eq "an unknown kind: 400" "400 kind" "$status $(body .error.field)"
+ft=$(ls /usr/lib/*/faketime/libfaketime.so.1 | head -1)
+LD_PRELOAD=$ft FAKETIME="@2020-01-01 00:00:00" openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout lapsed.key -subj /CN=lapsed.example -days 30 -out lapsed.pem 2>/dev/null
+api POST /api/v1/certificates/import "$(jq -n --arg c "$(cat lapsed.pem)" '{name:"lapsed", certificate:$c}')"
+check_eq "an expired certificate imported says so" "201 expired" "$status $(body .status)"
+api GET "/api/v1/certificates?status=expired"
+check_eq "status=expired lists what is past its end" "lapsed" "$(body '[.items[].name] | join(",")')"
+api GET "/api/v1/certificates?status=active&limit=1000"
+check_eq "status=active leaves it out" "false" "$(body '[.items[].name] | any(. == "lapsed")')"
+check_eq "and lists only valid ones" "true" "$(body '[.items[].status] | all(. == "active")')"
+api GET "/api/v1/certificates?status=revoked"
+check_eq "another status: 400" "400 status" "$status $(body .error.field)"
+api GET "/api/v1/certificates?method=imported&limit=1000"
+check_eq "method=imported lists imports only" "true" "$(body '[.items[].method] | all(. == "imported")')"
+api GET "/api/v1/certificates?method=stolen"
+check_eq "an unknown method: 400" "400 method" "$status $(body .error.field)"
 
 # ---- uploads: JSON, multipart, raw
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout up.key -subj /CN=upload.example -days 30 -out up.pem 2>/dev/null

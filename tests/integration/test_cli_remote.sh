@@ -68,6 +68,10 @@ expect_exit 1 "a folder with one broken file: exit 1" -- remote cert import cert
 check_contains "the summary counts each kind" "$(cat "$T/stdout")" "imported 3, already held 1, failed 1 (of 5 files)"
 check_contains "the broken file is named" "$(cat "$T/stderr")" "broken.txt"
 check_contains "imported under their file names" "$(remote cert list --search folder-)" "c2.pem"
+check_eq "cert list --method imported --kind leaf: the imports only" "imported" \
+    "$(remote --output json cert list --method imported --kind leaf --limit 1000 | jq -r '[.items[].method] | unique | join(",")')"
+expect_error "cert list --method with another value" "method must be generated, csr_signed, issued or imported" -- \
+    remote cert list --method stolen
 
 # CAs: shown, their chain, brought in, deleted.
 check_eq "ca get" "yes" "$(remote ca get "$issuer" | awk '$1 == "can_sign" {print $2}')"
@@ -85,7 +89,7 @@ check_contains "ca import with its key" "$byo" "ca_"
 check_eq "it can sign" "yes" "$(remote ca get "$byo" | awk '$1 == "can_sign" {print $2}')"
 remote cert issue --ca-id "$byo" --subject CN=byo-leaf --days 5 --out byo-leaf.pem >/dev/null
 openssl verify -CAfile byo.pem byo-leaf.pem >/dev/null && ok "a certificate issued by the CA brought in verifies against it"
-expect_error "ca delete with an unexpired certificate: refused, saying how" "has 1 unexpired certificate; revoke or delete it first" -- \
+expect_error "ca delete with an unexpired certificate: refused, saying how" "has 1 unexpired certificate; delete it first" -- \
     remote ca delete "$byo"
 check_eq "ca delete --force" "deleted $byo" "$(remote ca delete "$byo" --force)"
 expect_error "the deleted CA is gone" "HTTP 404" -- remote ca get "$byo"
