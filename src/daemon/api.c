@@ -39,11 +39,11 @@ static void reply_list(req *r, json_t *items)
 
 /* The page a list request asks for: ?limit (1 to 1000, 100 when absent) and ?cursor.  A bad
  * limit is answered with a 400 here (-1). */
-static int page_of(req *r, ch_store_page *page)
+static int page_of_ex(req *r, ch_store_page *page, long dflt)
 {
     const char *limit = query(r, "limit");
     char *end = NULL;
-    long n = limit ? strtol(limit, &end, 10) : 100;
+    long n = limit ? strtol(limit, &end, 10) : dflt;
 
     *page = (ch_store_page){.cursor = query(r, "cursor")};
     if ((limit != NULL && (end == limit || *end != '\0')) || n < 1 || n > 1000) {
@@ -52,6 +52,11 @@ static int page_of(req *r, ch_store_page *page)
     }
     page->limit = (size_t)n;
     return 0;
+}
+
+static int page_of(req *r, ch_store_page *page)
+{
+    return page_of_ex(r, page, 100);
 }
 
 /* A page of a list: {"items": [...], "next_cursor": "..." or null}; frees the page's cursor. */
@@ -197,9 +202,12 @@ static void certificates_list(req *r)
     ch_store_cert *rows = NULL;
     size_t n = 0;
     char *next = NULL;
-    const char *limit_s = query(r, "limit"), *exp = query(r, "expiring_before");
-    long limit = limit_s ? strtol(limit_s, NULL, 10) : 50;
+    const char *exp = query(r, "expiring_before");
+    ch_store_page page;
     int error;
+
+    if (page_of_ex(r, &page, 50) < 0)
+        return;
 
     f.search = query(r, "search");
     f.ca_id = query(r, "ca_id");
@@ -227,9 +235,7 @@ static void certificates_list(req *r)
     }
     if (query(r, "expiring_before"))
         f.order = CH_ORDER_EXPIRY;
-    if (limit < 1 || limit > 1000)
-        return reply_error_msg(r, CH_EINVAL, "limit", "limit must be between 1 and 1000");
-    if ((error = ch_svc_cert_list(r->svc, &r->who.actor, &f, (size_t)limit, query(r, "cursor"), &rows, &n, &next)) < 0)
+    if ((error = ch_svc_cert_list(r->svc, &r->who.actor, &f, page.limit, page.cursor, &rows, &n, &next)) < 0)
         return reply_error(r, error);
     /* {"items":[...],"next_cursor":...} written as text, like each certificate in it */
     {

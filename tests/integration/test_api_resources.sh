@@ -132,6 +132,10 @@ api GET "/api/v1/certificates?kind=leaf&limit=5"
 check_eq "kind=leaf lists no CA" "false" "$(body '[.items[].is_ca] | any')"
 api GET "/api/v1/certificates?kind=root"
 check_eq "an unknown kind: 400" "400 kind" "$status $(body .error.field)"
+for bad in 0 1001 10abc; do
+    api GET "/api/v1/certificates?limit=$bad"
+    check_eq "certificates?limit=$bad: 400" "400 limit" "$status $(body .error.field)"
+done
 ft=$(ls /usr/lib/*/faketime/libfaketime.so.1 | head -1)
 LD_PRELOAD=$ft FAKETIME="@2020-01-01 00:00:00" openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
     -keyout lapsed.key -subj /CN=lapsed.example -days 30 -out lapsed.pem 2>/dev/null
