@@ -445,6 +445,10 @@ int ch_svc_cert_import(ch_svc *svc, const ch_actor *actor, const char *name, con
 int ch_svc_cert_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_cert *out);
 int ch_svc_cert_list(ch_svc *svc, const ch_actor *actor, const ch_store_cert_filter *filter, size_t limit,
                      const char *cursor, ch_store_cert **out, size_t *count, char **next_cursor);
+/* The tenant's certificates by expiry now (see ch_store_cert_expiry): for an overview that
+ * stays right and quick however many there are. */
+int ch_svc_cert_expiry(ch_svc *svc, const ch_actor *actor, int64_t bucket, size_t nbuckets, int64_t *valid,
+                       int64_t *expired, int64_t *buckets);
 int ch_svc_cert_rename(ch_svc *svc, const ch_actor *actor, const char *id, const char *name);
 int ch_svc_cert_delete(ch_svc *svc, const ch_actor *actor, const char *id);
 /* The certificate as PEM. */

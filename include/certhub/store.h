@@ -335,6 +335,10 @@ int ch_store_alerts_due(ch_store *s, const char *tenant_id, int64_t now, int thr
 int ch_store_alert_sent(ch_store *s, const char *tenant_id, const char *cert_id, int threshold_days, int64_t at);
 /* Counts certificates of a tenant matching the filter. */
 int ch_store_cert_count(ch_store *s, const char *tenant_id, const ch_store_cert_filter *f, int64_t *count);
+/* A tenant's certificates by expiry at time now: *valid (not_after later), *expired (the rest),
+ * and buckets[k], those ending in [now + k*bucket, now + (k+1)*bucket) for k < nbuckets. */
+int ch_store_cert_expiry(ch_store *s, const char *tenant_id, int64_t now, int64_t bucket, size_t nbuckets,
+                         int64_t *valid, int64_t *expired, int64_t *buckets);
 
 /* ------------------------------------------------------------- certificate authorities */
 

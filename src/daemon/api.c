@@ -2075,6 +2075,28 @@ static void tenant_update(req *r, const char *id)
 done:
     json_decref(body);
 }
+/* GET /overview: the tenant's certificates valid and expired now, and how many end in each of
+ * the next 26 weeks, counted by the store (a list of every certificate in the browser was
+ * wrong beyond its first page). */
+static void overview(req *r, const char *unused)
+{
+    int64_t valid, expired, weeks[26];
+    json_t *w = json_array();
+    char at[32];
+    int error = ch_svc_cert_expiry(r->svc, &r->who.actor, 7 * 86400, 26, &valid, &expired, weeks);
+
+    (void)unused;
+    if (error < 0) {
+        json_decref(w);
+        return reply_error(r, error);
+    }
+    for (size_t i = 0; i < 26; i++)
+        json_array_append_new(w, json_integer(weeks[i]));
+    ch_time_format(at, sizeof at, ch_now());
+    reply_json(r, 200, json_pack("{ss s{sI sI so}}", "at", at, "certificates", "valid", (json_int_t)valid, "expired",
+                                 (json_int_t)expired, "expiring_per_week", w));
+}
+
 static void h_tokens_create(req *r, const char *id) { (void)id; tokens_create(r); }
 static void h_audit_list(req *r, const char *id) { (void)id; audit_list(r); }
 static void h_csrs_create(req *r, const char *id) { (void)id; csrs_create(r); }
@@ -2143,6 +2165,7 @@ static const struct route {
     {EVHTTP_REQ_POST, "tokens", h_tokens_create},
     {EVHTTP_REQ_DELETE, "tokens/{id}", token_revoke},
     {EVHTTP_REQ_GET, "audit", h_audit_list},
+    {EVHTTP_REQ_GET, "overview", overview},
     {EVHTTP_REQ_GET, "profiles", profiles_list},
     {EVHTTP_REQ_POST, "profiles", profiles_create},
     {EVHTTP_REQ_GET, "profiles/{id}", profile_get},

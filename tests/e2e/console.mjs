@@ -32,6 +32,8 @@ const cookies = await context.cookies();
 const session = cookies.find((c) => c.name === "certhub_session");
 assert.ok(session && session.httpOnly && session.secure && session.sameSite === "Strict");
 ok("the session cookie is HttpOnly, Secure, SameSite=Strict");
+await page.getByText(/^\d+ valid, \d+ expired certificates$/).waitFor();
+ok("the overview counts the certificates");
 await page.screenshot({ path: `${shots}/overview.png`, fullPage: true });
 
 await page.getByRole("link", { name: "Trusted certificates" }).click();

@@ -146,6 +146,16 @@ check_eq "status=expired lists what is past its end" "lapsed" "$(body '[.items[]
 api GET "/api/v1/certificates?status=active&limit=1000"
 check_eq "status=active leaves it out" "false" "$(body '[.items[].name] | any(. == "lapsed")')"
 check_eq "and lists only valid ones" "true" "$(body '[.items[].status] | all(. == "active")')"
+api GET /api/v1/overview
+overview=$(cat "$T/body")
+api GET "/api/v1/certificates?status=active&limit=1000"
+check_eq "the overview counts the valid certificates" "$(body '.items | length')" "$(echo "$overview" | jq .certificates.valid)"
+api GET "/api/v1/certificates?status=expired&limit=1000"
+check_eq "and the expired ones" "$(body '.items | length')" "$(echo "$overview" | jq .certificates.expired)"
+api GET "/api/v1/certificates?status=active&limit=1000&expiring_before=$(date -u -d '+182 days' +%Y-%m-%dT%H:%M:%SZ)"
+check_eq "and those ending in the next 26 weeks, week by week" "$(body '.items | length')" \
+    "$(echo "$overview" | jq '.certificates.expiring_per_week | add')"
+check_eq "26 weeks" 26 "$(echo "$overview" | jq '.certificates.expiring_per_week | length')"
 api GET "/api/v1/certificates?status=revoked"
 check_eq "another status: 400" "400 status" "$status $(body .error.field)"
 api GET "/api/v1/certificates?method=imported&limit=1000"

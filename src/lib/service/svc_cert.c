@@ -268,6 +268,16 @@ int ch_svc_cert_list(ch_svc *svc, const ch_actor *actor, const ch_store_cert_fil
     return ch_store_cert_list(svc->store, actor->tenant_id, filter, limit, cursor, out, count, next_cursor);
 }
 
+int ch_svc_cert_expiry(ch_svc *svc, const ch_actor *actor, int64_t bucket, size_t nbuckets, int64_t *valid,
+                       int64_t *expired, int64_t *buckets)
+{
+    int error;
+
+    if ((error = svc_need(actor, CH_ROLE_VIEWER, "reading certificates")) < 0)
+        return error;
+    return ch_store_cert_expiry(svc->store, actor->tenant_id, ch_now(), bucket, nbuckets, valid, expired, buckets);
+}
+
 static int rename_tx(ch_svc *svc, const ch_actor *actor, const char *id, const char *name)
 {
     json_t *d = json_pack("{ss}", "name", name);

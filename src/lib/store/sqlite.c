@@ -169,7 +169,7 @@ enum stmt_id {
     S_USER_PUT, S_USER_GET_NAME, S_USER_COUNT, S_USER_PASSWORD, S_SESS_PUT, S_SESS_GET, S_SESS_DELETE, S_SESS_ACT,
     S_TRUSTED_PUT, S_TRUSTED_GET, S_TRUSTED_LIST, S_TRUSTED_UPDATE, S_TRUSTED_DELETE,
     S_PROFILE_PUT, S_PROFILE_UPDATE, S_PROFILE_GET, S_PROFILE_LIST, S_PROFILE_DELETE,
-    S_CERT_PUT, S_CERT_GET, S_CERT_GET_SHA, S_CERT_ID_BY_SHA, S_CERT_DELETE, S_CERT_RENAME, S_CERT_STATUS,
+    S_CERT_EXPIRY_SUMMARY, S_CERT_EXPIRY_BUCKETS, S_CERT_PUT, S_CERT_GET, S_CERT_GET_SHA, S_CERT_ID_BY_SHA, S_CERT_DELETE, S_CERT_RENAME, S_CERT_STATUS,
     S_CA_PUT, S_CA_GET, S_CA_LIST, S_CA_STATUS, S_CA_DELETE,
     S_CSR_PUT, S_CSR_GET, S_CSR_LIST, S_CSR_ATTACH, S_CSR_DELETE,
     S_KS_PUT, S_KS_GET, S_KS_LIST, S_KS_DELETE, S_KSE_PUT, S_KSE_LIST,
@@ -242,6 +242,14 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_PROFILE_LIST] = "SELECT tenant_id, name, definition, created_at, updated_at FROM profiles "
                        "WHERE tenant_id=? ORDER BY name",
     [S_PROFILE_DELETE] = "DELETE FROM profiles WHERE tenant_id=? AND name=?",
+    /* Each walks a range of the expiry index alone ((tenant_id, not_after, id) holds every
+     * column read): two ranges cost less than one walk of the tenant testing each row, and
+     * the buckets are counted here as the rows come in not_after order, without the temporary
+     * B-tree a GROUP BY on a computed key needs. */
+    [S_CERT_EXPIRY_SUMMARY] = "SELECT (SELECT count(*) FROM certificates WHERE tenant_id=?1 AND not_after > ?2),"
+                              " (SELECT count(*) FROM certificates WHERE tenant_id=?1 AND not_after <= ?2)",
+    [S_CERT_EXPIRY_BUCKETS] = "SELECT not_after FROM certificates WHERE tenant_id=?1 AND not_after > ?2 AND not_after < ?3"
+                              " ORDER BY not_after",
     [S_CERT_PUT] = "INSERT INTO certificates(" CERT_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [S_CERT_GET] = "SELECT " CERT_COLS " FROM certificates WHERE tenant_id=? AND id=?",
     [S_CERT_GET_SHA] = "SELECT " CERT_COLS " FROM certificates WHERE tenant_id=? AND sha256=?",
@@ -2493,6 +2501,39 @@ done:
     sqlite3_finalize(st);
     ch_buf_dispose(&sql);
     search_dispose(&q);
+    return error;
+}
+
+int ch_store_cert_expiry(ch_store *s, const char *tenant_id, int64_t now, int64_t bucket, size_t nbuckets,
+                         int64_t *valid, int64_t *expired, int64_t *buckets)
+{
+    int rc, error;
+
+    *valid = *expired = 0;
+    memset(buckets, 0, nbuckets * sizeof *buckets);
+    if (bucket <= 0)
+        return ch_error_set(CH_EINVAL, "the bucket of an expiry summary must be positive");
+    {
+        STMT(S_CERT_EXPIRY_SUMMARY, "counting certificates by expiry");
+        bind_text(st, 1, tenant_id);
+        sqlite3_bind_int64(st, 2, now);
+        if ((rc = sqlite3_step(st)) != SQLITE_ROW)
+            return db_error(db, rc, "counting certificates by expiry");
+        *valid = sqlite3_column_int64(st, 0);
+        *expired = sqlite3_column_int64(st, 1);
+        sqlite3_reset(st); /* its read ends here, not at the statement's next use */
+    }
+    STMT(S_CERT_EXPIRY_BUCKETS, "counting certificates by expiry");
+    bind_text(st, 1, tenant_id);
+    sqlite3_bind_int64(st, 2, now);
+    sqlite3_bind_int64(st, 3, now + bucket * (int64_t)nbuckets);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t k = (sqlite3_column_int64(st, 0) - now) / bucket;
+        if (k >= 0 && (size_t)k < nbuckets)
+            buckets[k]++;
+    }
+    error = rc == SQLITE_DONE ? 0 : db_error(db, rc, "counting certificates by expiry");
+    sqlite3_reset(st);
     return error;
 }
 
