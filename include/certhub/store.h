@@ -300,7 +300,7 @@ typedef enum {
 typedef struct ch_store_cert_filter {
     const char *ca_id;        /* issued by this CA */
     int64_t expiring_before;  /* not_after < this (0: any) */
-    int64_t valid_at;         /* not_before <= t < not_after (0: any) */
+    int64_t unexpired_at;     /* not_after > t: valid then, or not yet (0: any) */
     const char *search;       /* substring of subject, name or SANs */
     int is_ca;                /* -1 any, 0 leaves, 1 CAs */
     const char *method;
@@ -335,6 +335,9 @@ int ch_store_alerts_due(ch_store *s, const char *tenant_id, int64_t now, int thr
 int ch_store_alert_sent(ch_store *s, const char *tenant_id, const char *cert_id, int threshold_days, int64_t at);
 /* Counts certificates of a tenant matching the filter. */
 int ch_store_cert_count(ch_store *s, const char *tenant_id, const ch_store_cert_filter *f, int64_t *count);
+/* The not_after of the first of a CA's certificates to end after time after; CH_ENOTFOUND
+ * (without setting an error) when it has none. */
+int ch_store_cert_first_expiry(ch_store *s, const char *tenant_id, const char *ca_id, int64_t after, int64_t *first);
 /* A tenant's certificates by expiry at time now: *valid (not_after later), *expired (the rest),
  * and buckets[k], those ending in [now + k*bucket, now + (k+1)*bucket) for k < nbuckets. */
 int ch_store_cert_expiry(ch_store *s, const char *tenant_id, int64_t now, int64_t bucket, size_t nbuckets,

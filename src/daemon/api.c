@@ -222,12 +222,12 @@ static void certificates_list(req *r)
         return reply_error_msg(r, CH_EINVAL, "method", "method must be generated, csr_signed, issued or imported");
     if (exp && ch_time_parse(&f.expiring_before, exp) < 0)
         return reply_error_msg(r, CH_EINVAL, "expiring_before", ch_error_last());
-    /* The state a certificate is in now, as each answer's status says it: valid now, or past
-     * its end. */
+    /* The state a certificate is in now, as each answer's status says it: not past its end
+     * (valid now, or not yet), or past it. */
     if (query(r, "status") != NULL) {
         int64_t now = ch_now();
         if (strcmp(query(r, "status"), "active") == 0)
-            f.valid_at = now;
+            f.unexpired_at = now;
         else if (strcmp(query(r, "status"), "expired") == 0)
             f.expiring_before = f.expiring_before && f.expiring_before < now ? f.expiring_before : now;
         else
@@ -1076,9 +1076,9 @@ static void metrics(req *r)
     size_t ncas = 0;
     int error = 0, e = 0; /* e: any append failed (out of memory or over the cap) */
 
-    f.valid_at = now;
+    f.unexpired_at = now;
     error |= ch_store_cert_count(ch_svc_store(r->svc), r->who.tenant_id, &f, &active);
-    f.valid_at = 0;
+    f.unexpired_at = 0;
     f.expiring_before = now;
     error |= ch_store_cert_count(ch_svc_store(r->svc), r->who.tenant_id, &f, &expired);
     f.expiring_before = now + 30 * 86400;
@@ -1112,7 +1112,7 @@ static void metrics(req *r)
             e |= ch_buf_puts(&b, "# HELP certhub_certificates_expiring_within Unexpired certificates ending within "
                                   "the threshold.\n# TYPE certhub_certificates_expiring_within gauge\n");
             for (size_t k = 0; k < st.nthresholds; k++) {
-                ch_store_cert_filter tf = {.is_ca = -1, .valid_at = now,
+                ch_store_cert_filter tf = {.is_ca = -1, .unexpired_at = now,
                                            .expiring_before = now + (int64_t)st.thresholds[k] * 86400};
                 int64_t cnt = 0;
                 error |= ch_store_cert_count(ch_svc_store(r->svc), r->who.tenant_id, &tf, &cnt);
@@ -1125,20 +1125,15 @@ static void metrics(req *r)
                           "issued (or the CA itself) expires.\n# TYPE certhub_ca_seconds_to_earliest_expiry gauge\n");
     if (ch_svc_ca_list(r->svc, &r->who.actor, &cas, &ncas) == 0) {
         for (size_t i = 0; i < ncas; i++) {
-            ch_store_cert_filter cf = {.is_ca = -1, .ca_id = cas[i].id, .valid_at = now, .order = CH_ORDER_EXPIRY};
-            ch_store_cert *rows = NULL, own;
-            size_t n = 0;
-            char *next = NULL;
-            int64_t first = INT64_MAX;
+            ch_store_cert own;
+            int64_t first = INT64_MAX, issued;
             if (ch_store_cert_get(ch_svc_store(r->svc), &own, r->who.tenant_id, cas[i].cert_id) == 0) {
                 first = own.not_after;
                 ch_store_cert_dispose(&own);
             }
-            if (ch_store_cert_list(ch_svc_store(r->svc), r->who.tenant_id, &cf, 1, NULL, &rows, &n, &next) == 0 &&
-                n > 0 && rows[0].not_after < first)
-                first = rows[0].not_after;
-            free(next);
-            ch_store_cert_list_free(rows, n);
+            if (ch_store_cert_first_expiry(ch_svc_store(r->svc), r->who.tenant_id, cas[i].id, now, &issued) == 0 &&
+                issued < first)
+                first = issued;
             if (first != INT64_MAX)
                 e |= ch_buf_printf(&b, "certhub_ca_seconds_to_earliest_expiry{ca=\"%s\"} %lld\n", cas[i].id,
                                     (long long)(first - now));

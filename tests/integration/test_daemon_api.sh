@@ -263,14 +263,20 @@ api GET "/api/v1/keystores/$ks_id/entries"
 check_contains "the entry with its alias" "$(cat "$T/body")" '"alias":"upload-me"'
 check_contains "the entry's certificate details" "$(cat "$T/body")" '"subject":"CN=uploaded"'
 
-# Metrics for Prometheus (bearer token like every other route but health).
+# Metrics for Prometheus (bearer token like every other route but health).  A certificate of
+# 3 days makes the issuer's first expiry 3 days away.
+api POST /api/v1/certificates "{\"name\":\"soon\",\"profile\":\"tls-server\",\"subject\":{\"common_name\":\"soon.example\"},\"key_type\":\"p256\",\"days\":3,\"ca_id\":\"$issuer\"}"
+check_eq "a certificate of 3 days" 201 "$status"
 status=$(curl -s -o metrics.txt -w '%{http_code}' --cacert "$data/ca.pem" "https://localhost:$port/metrics")
 check_eq "metrics need a token" 401 "$status"
 curl -s --cacert "$data/ca.pem" -H "Authorization: Bearer $TOKEN" -o metrics.txt "https://localhost:$port/metrics"
 check_contains "request counter by route" "$(cat metrics.txt)" 'certhub_http_requests_total{route="POST /api/v1/certificates",status="2xx"}'
 check_contains "client errors counted" "$(cat metrics.txt)" 'status="4xx"'
 check_contains "certificates by state" "$(cat metrics.txt)" 'certhub_certificates{state="valid"}'
-check_contains "seconds to the earliest expiry per CA" "$(cat metrics.txt)" "certhub_ca_seconds_to_earliest_expiry{ca=\"$issuer\"}"
+left=$(sed -n "s/^certhub_ca_seconds_to_earliest_expiry{ca=\"$issuer\"} //p" metrics.txt)
+[ -n "$left" ] && [ "$left" -gt $((3 * 86400 - 120)) ] && [ "$left" -le $((3 * 86400 + 120)) ] ||
+    fail "seconds to the issuer's earliest expiry: '$left', expected about $((3 * 86400))"
+ok "seconds to the earliest expiry per CA: its certificate of 3 days"
 
 # Restart: nothing secret printed, the same CA, the same token, the certificate still there.
 kill -TERM "$pid"

@@ -398,7 +398,7 @@ int ch_svc_ca_delete(ch_svc *svc, const ch_actor *actor, const char *id, bool fo
             goto done;
         }
     f.ca_id = id;
-    f.valid_at = ch_now();
+    f.unexpired_at = ch_now();
     if ((error = ch_store_cert_count(svc->store, actor->tenant_id, &f, &live)) < 0)
         goto done;
     if (live > 0 && !force) {
@@ -434,7 +434,7 @@ int ch_svc_bundle(ch_svc *svc, const ch_actor *actor, const char *name, int fmt,
     if (name == NULL || strcmp(name, "default") != 0)
         return ch_error_set(CH_ENOTFOUND, "no trust bundle named %.64s; the tenant's bundle is \"default\"",
                             name ? name : "");
-    f.valid_at = now;
+    f.unexpired_at = now;
     if ((error = ch_store_cert_list(svc->store, actor->tenant_id, &f, 1000, NULL, &rows, &n, &next)) < 0)
         return error;
     for (size_t i = 0; i < n && error == 0; i++) {

@@ -155,6 +155,11 @@ static const char *const migrations[] = {
      * certificate, in the order they registered, without sorting the fleet for each page. */
     "CREATE INDEX devices_registered ON devices(tenant_id, registered_at, id);"
     "CREATE INDEX devices_trusted ON devices(tenant_id, trusted_id, registered_at, id);",
+    /* 13: a CA's certificates in expiry order (a page of them, or the first to expire) read
+     * from the CA's index alone: without id in it, SQLite walked the tenant's expiry index
+     * testing each row's CA, all of them for a CA with few certificates (0.6 s at 1,000,000). */
+    "DROP INDEX certificates_ca;"
+    "CREATE INDEX certificates_ca ON certificates(tenant_id, ca_id, not_after, id);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -169,7 +174,7 @@ enum stmt_id {
     S_USER_PUT, S_USER_GET_NAME, S_USER_COUNT, S_USER_PASSWORD, S_SESS_PUT, S_SESS_GET, S_SESS_DELETE, S_SESS_ACT,
     S_TRUSTED_PUT, S_TRUSTED_GET, S_TRUSTED_LIST, S_TRUSTED_UPDATE, S_TRUSTED_DELETE,
     S_PROFILE_PUT, S_PROFILE_UPDATE, S_PROFILE_GET, S_PROFILE_LIST, S_PROFILE_DELETE,
-    S_CERT_EXPIRY_SUMMARY, S_CERT_EXPIRY_BUCKETS, S_CERT_PUT, S_CERT_GET, S_CERT_GET_SHA, S_CERT_ID_BY_SHA, S_CERT_DELETE, S_CERT_RENAME, S_CERT_STATUS,
+    S_CERT_EXPIRY_SUMMARY, S_CERT_EXPIRY_BUCKETS, S_CERT_FIRST_EXPIRY, S_CERT_PUT, S_CERT_GET, S_CERT_GET_SHA, S_CERT_ID_BY_SHA, S_CERT_DELETE, S_CERT_RENAME, S_CERT_STATUS,
     S_CA_PUT, S_CA_GET, S_CA_LIST, S_CA_STATUS, S_CA_DELETE,
     S_CSR_PUT, S_CSR_GET, S_CSR_LIST, S_CSR_ATTACH, S_CSR_DELETE,
     S_KS_PUT, S_KS_GET, S_KS_LIST, S_KS_DELETE, S_KSE_PUT, S_KSE_LIST,
@@ -248,6 +253,7 @@ static const char *const stmt_sql[S_COUNT] = {
      * B-tree a GROUP BY on a computed key needs. */
     [S_CERT_EXPIRY_SUMMARY] = "SELECT (SELECT count(*) FROM certificates WHERE tenant_id=?1 AND not_after > ?2),"
                               " (SELECT count(*) FROM certificates WHERE tenant_id=?1 AND not_after <= ?2)",
+    [S_CERT_FIRST_EXPIRY] = "SELECT min(not_after) FROM certificates WHERE tenant_id=? AND ca_id=? AND not_after>?",
     [S_CERT_EXPIRY_BUCKETS] = "SELECT not_after FROM certificates WHERE tenant_id=?1 AND not_after > ?2 AND not_after < ?3"
                               " ORDER BY not_after",
     [S_CERT_PUT] = "INSERT INTO certificates(" CERT_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -2325,8 +2331,8 @@ static int filter_sql(ch_buf *sql, const ch_store_cert_filter *f, const struct s
         error = ch_buf_puts(sql, " AND ca_id=?");
     if (error == 0 && f->expiring_before)
         error = ch_buf_puts(sql, " AND not_after<?");
-    if (error == 0 && f->valid_at)
-        error = ch_buf_puts(sql, " AND not_before<=? AND not_after>?");
+    if (error == 0 && f->unexpired_at)
+        error = ch_buf_puts(sql, " AND not_after>?");
     if (error == 0 && f->search && q->phrase)
         error = ch_buf_puts(sql, " AND rowid IN (SELECT rowid FROM certificates_search WHERE certificates_search MATCH ?"
                                  " UNION ALL SELECT rowid FROM certificates WHERE rowid > (SELECT indexed_upto FROM"
@@ -2351,10 +2357,8 @@ static int bind_filter(sqlite3_stmt *st, int i, const char *tenant_id, const ch_
         sqlite3_bind_text(st, i++, f->ca_id, -1, SQLITE_STATIC);
     if (f->expiring_before)
         sqlite3_bind_int64(st, i++, f->expiring_before);
-    if (f->valid_at) {
-        sqlite3_bind_int64(st, i++, f->valid_at);
-        sqlite3_bind_int64(st, i++, f->valid_at);
-    }
+    if (f->unexpired_at)
+        sqlite3_bind_int64(st, i++, f->unexpired_at);
     if (f->search && q->phrase)
         sqlite3_bind_text(st, i++, q->phrase, -1, SQLITE_STATIC);
     if (f->search) /* the LIKE of a scan, or of the rows the index has not reached yet */
@@ -2533,6 +2537,25 @@ int ch_store_cert_expiry(ch_store *s, const char *tenant_id, int64_t now, int64_
             buckets[k]++;
     }
     error = rc == SQLITE_DONE ? 0 : db_error(db, rc, "counting certificates by expiry");
+    sqlite3_reset(st);
+    return error;
+}
+
+int ch_store_cert_first_expiry(ch_store *s, const char *tenant_id, const char *ca_id, int64_t after, int64_t *first)
+{
+    int rc, error = 0;
+
+    *first = 0;
+    STMT(S_CERT_FIRST_EXPIRY, "finding a CA's first certificate to expire");
+    bind_text(st, 1, tenant_id);
+    bind_text(st, 2, ca_id);
+    sqlite3_bind_int64(st, 3, after);
+    if ((rc = sqlite3_step(st)) != SQLITE_ROW)
+        error = db_error(db, rc, "finding a CA's first certificate to expire");
+    else if (sqlite3_column_type(st, 0) == SQLITE_NULL)
+        error = CH_ENOTFOUND;
+    else
+        *first = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
     return error;
 }
