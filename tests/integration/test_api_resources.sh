@@ -130,6 +130,13 @@ api GET "/api/v1/certificates?kind=ca"
 check_eq "kind=ca lists CAs only" "true" "$(body '[.items[].is_ca] | all')"
 api GET "/api/v1/certificates?kind=leaf&limit=5"
 check_eq "kind=leaf lists no CA" "false" "$(body '[.items[].is_ca] | any')"
+api GET "/api/v1/certificates?ca_id=$issuer&limit=1000"
+by_ca=$(body '[.items[].id] | join(" ")')
+check_eq "ca_id: only that CA's certificates" "true" "$(body "[.items[].ca_id] | all(. == \"$issuer\")")"
+api GET "/api/v1/certificates?limit=1000"
+check_eq "every one of them, in the unfiltered list's order (newest first)" "$(body "[.items[] | select(.ca_id == \"$issuer\") | .id] | join(\" \")")" "$by_ca"
+check_eq "a CA's certificates in pages of 2 (cursor after cursor): each once, in the same order" "$by_ca" \
+    "$(walk_pages "/api/v1/certificates?ca_id=$issuer" 2)"
 api GET "/api/v1/certificates?kind=root"
 check_eq "an unknown kind: 400" "400 kind" "$status $(body .error.field)"
 for bad in 0 1001 10abc; do

@@ -2401,6 +2401,35 @@ static void dispose_cert_row(void *row)
     ch_store_cert_dispose(row);
 }
 
+/* Newest first with a CA filter, SQLite walks the tenant's newest-first index and reads each
+ * row for its CA: quick for a CA holding most of the certificates, a walk of the whole tenant
+ * for one holding few (0.56 s at 1,000,000).  A CA with fewer than FEW_OF_CA certificates
+ * (counted on its index, up to that many) is listed from its own index instead, its rows
+ * sorted by age: at most that many reads, and above it the newest-first walk reads at most
+ * limit * tenant / FEW_OF_CA rows. */
+#define FEW_OF_CA 10000
+#define FEW_OF_CA_TEXT "10000" /* the same, inside SQL */
+
+static bool few_of_ca(struct conn *c, const char *tenant_id, const ch_store_cert_filter *f, bool expiry,
+                      const struct search *q)
+{
+    sqlite3_stmt *st = NULL;
+    bool few = false;
+
+    if (f->ca_id == NULL || expiry || q->phrase != NULL)
+        return false;
+    if (sqlite3_prepare_v2(c->db,
+                           "SELECT count(*) FROM (SELECT 1 FROM certificates INDEXED BY certificates_ca"
+                           " WHERE tenant_id=? AND ca_id=? LIMIT " FEW_OF_CA_TEXT ")",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, tenant_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, f->ca_id, -1, SQLITE_STATIC);
+        few = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) < FEW_OF_CA;
+    }
+    sqlite3_finalize(st);
+    return few;
+}
+
 int ch_store_cert_list(ch_store *s, const char *tenant_id, const ch_store_cert_filter *f, size_t limit,
                        const char *cursor, ch_store_cert **out, size_t *count, char **next_cursor)
 {
@@ -2431,6 +2460,7 @@ int ch_store_cert_list(ch_store *s, const char *tenant_id, const ch_store_cert_f
     if (f->search && (error = search_prepare(c, f->search, &q)) < 0)
         goto done;
     if ((error = ch_buf_puts(&sql, "SELECT " CERT_COLS " FROM certificates")) < 0 ||
+        (error = ch_buf_puts(&sql, few_of_ca(c, tenant_id, f, expiry, &q) ? " INDEXED BY certificates_ca" : "")) < 0 ||
         (error = filter_sql(&sql, f, &q)) < 0)
         goto done;
     if (cursor && *cursor)
