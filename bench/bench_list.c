@@ -3,7 +3,8 @@
  * (default 1,000,000) in the default tenant, certhubd is started on it, and pages are asked
  * for over one keep-alive HTTPS connection: expiring before a date (first page and 20 pages
  * deep through the cursor), a search matching one certificate, a search matching a tenth of
- * them, and the overview (every certificate counted by expiry, 26 weekly buckets).  p50/p99 of
+ * them, the overview (every certificate counted by expiry, 26 weekly buckets), /metrics and the
+ * trust bundle (the tenant's CA certificates among all of them).  p50/p99 of
  * each beside the same query through the store in-process (the limit), and certhubd's
  * resident memory idle and after the queries.
  *
@@ -116,13 +117,16 @@ static int fill(const char *dir)
     return 0;
 }
 
-enum { Q_EXPIRING, Q_DEEP, Q_RARE, Q_COMMON, Q_OVERVIEW, Q_METRICS, NQ };
+enum { Q_EXPIRING, Q_DEEP, Q_RARE, Q_COMMON, Q_OVERVIEW, Q_METRICS, Q_BUNDLE, NQ };
 static const char *const qnames[NQ] = {"expiring before, page 1", "expiring before, page 21",
                                        "search, 1 match", "search, 10% match", "overview (counts)",
-                                       "GET /metrics"};
+                                       "GET /metrics", "GET trust bundle (PEM)"};
+/* The paths of the cases asked over HTTPS alone (the others are certificate lists). */
+static const char *const qpaths[NQ] = {[Q_OVERVIEW] = "/api/v1/overview", [Q_METRICS] = "/metrics",
+                                       [Q_BUNDLE] = "/api/v1/bundles/default"};
 
-/* The overview and /metrics read every row's expiry: fewer runs of them keep the benchmark
- * short. */
+/* The overview and /metrics read every valid row's expiry: fewer runs of them (and of the
+ * bundle after them) keep the benchmark short. */
 static int runs_of(int q)
 {
     return q >= Q_OVERVIEW && queries > 20 ? 20 : queries;
@@ -159,7 +163,7 @@ static void run_inprocess(const char *dir, const char *tenant_id, int64_t before
     if (ch_svc_open(&svc, &so) != 0)
         return;
     for (int q = 0; q < NQ; q++) {
-        if (q == Q_METRICS) { /* several store calls and the process's counters: HTTPS only */
+        if (q >= Q_METRICS) { /* several store calls, or the process's counters: HTTPS only */
             out[q] = (struct stats){-1, -1};
             continue;
         }
@@ -314,7 +318,7 @@ int main(int argc, char **argv)
                 query_of(q, qs, sizeof qs, before, k);
                 if (q >= Q_OVERVIEW)
                     snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer %s\r\n\r\n",
-                             q == Q_OVERVIEW ? "/api/v1/overview" : "/metrics", token);
+                             qpaths[q], token);
                 else
                     snprintf(req, sizeof req,
                              "GET /api/v1/certificates?%s%s%s HTTP/1.1\r\nHost: localhost\r\n"
@@ -325,7 +329,7 @@ int main(int argc, char **argv)
                     fprintf(stderr, "list request failed: %.200s\n", c.buf);
                     return 1;
                 }
-                j = q == Q_METRICS ? NULL : json_loadb(c.buf + at, len, 0, NULL);
+                j = q >= Q_METRICS ? NULL : json_loadb(c.buf + at, len, 0, NULL);
                 nc = json_string_value(json_object_get(j, "next_cursor"));
                 snprintf(cursor, sizeof cursor, "%s", nc ? nc : "");
                 if (q == Q_RARE && json_array_size(json_object_get(j, "items")) != 1) {
@@ -343,7 +347,7 @@ int main(int argc, char **argv)
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
 
-    printf("listing benchmark: %ld certificates in one tenant, %d queries per case (the overview and /metrics %d), pages of 50\n",
+    printf("listing benchmark: %ld certificates in one tenant, %d queries per case (the last three %d), pages of 50\n",
            rows, queries, runs_of(Q_OVERVIEW));
     printf("%-26s %12s %12s %14s %14s\n", "case", "in-proc p50", "in-proc p99", "HTTPS p50 ms", "HTTPS p99 ms");
     for (int q = 0; q < NQ; q++)

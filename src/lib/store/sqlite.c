@@ -160,6 +160,10 @@ static const char *const migrations[] = {
      * testing each row's CA, all of them for a CA with few certificates (0.6 s at 1,000,000). */
     "DROP INDEX certificates_ca;"
     "CREATE INDEX certificates_ca ON certificates(tenant_id, ca_id, not_after, id);",
+    /* 14: the CA certificates of a tenant (its trust bundle, kind=ca), a few among perhaps
+     * millions: found in an index of their own instead of reading every certificate for is_ca
+     * (0.77 s at 1,000,000).  Partial, so issuing a leaf writes nothing to it. */
+    "CREATE INDEX certificates_cas ON certificates(tenant_id, not_after, id) WHERE is_ca=1;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -2340,8 +2344,9 @@ static int filter_sql(ch_buf *sql, const ch_store_cert_filter *f, const struct s
                                  " sans LIKE ? ESCAPE '\\'))");
     else if (error == 0 && f->search)
         error = ch_buf_puts(sql, " AND (subject LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\' OR sans LIKE ? ESCAPE '\\')");
+    /* Written, not bound: the planner uses the partial index of CAs only for a literal 1. */
     if (error == 0 && f->is_ca >= 0)
-        error = ch_buf_puts(sql, " AND is_ca=?");
+        error = ch_buf_puts(sql, f->is_ca ? " AND is_ca=1" : " AND is_ca=0");
     if (error == 0 && f->method)
         error = ch_buf_puts(sql, " AND method=?");
     if (error == 0 && f->status)
@@ -2364,8 +2369,6 @@ static int bind_filter(sqlite3_stmt *st, int i, const char *tenant_id, const ch_
     if (f->search) /* the LIKE of a scan, or of the rows the index has not reached yet */
         for (int k = 0; k < 3; k++)
             sqlite3_bind_text(st, i++, q->like, -1, SQLITE_STATIC);
-    if (f->is_ca >= 0)
-        sqlite3_bind_int(st, i++, f->is_ca ? 1 : 0);
     if (f->method)
         sqlite3_bind_text(st, i++, f->method, -1, SQLITE_STATIC);
     if (f->status)
@@ -2460,7 +2463,9 @@ int ch_store_cert_list(ch_store *s, const char *tenant_id, const ch_store_cert_f
     if (f->search && (error = search_prepare(c, f->search, &q)) < 0)
         goto done;
     if ((error = ch_buf_puts(&sql, "SELECT " CERT_COLS " FROM certificates")) < 0 ||
-        (error = ch_buf_puts(&sql, few_of_ca(c, tenant_id, f, expiry, &q) ? " INDEXED BY certificates_ca" : "")) < 0 ||
+        (error = ch_buf_puts(&sql, f->is_ca == 1 && q.phrase == NULL          ? " INDEXED BY certificates_cas"
+                                   : few_of_ca(c, tenant_id, f, expiry, &q) ? " INDEXED BY certificates_ca"
+                                                                            : "")) < 0 ||
         (error = filter_sql(&sql, f, &q)) < 0)
         goto done;
     if (cursor && *cursor)
