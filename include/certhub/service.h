@@ -494,6 +494,7 @@ int ch_svc_keystore_import(ch_svc *svc, const ch_actor *actor, const char *name,
                            const char *password, const char *key_password, ch_store_keystore *out);
 /* page NULL: every row; else one page (ch_store_page). */
 int ch_svc_keystore_list(ch_svc *svc, const ch_actor *actor, ch_store_page *page, ch_store_keystore **out, size_t *count);
+int ch_svc_keystore_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_keystore *out);
 int ch_svc_keystore_entries(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_keystore_entry **out,
                             size_t *count);
 /* Writes a stored keystore in fmt (pem, der, p7b, p12, jks).  Writing keys (p12, jks, or pem

@@ -554,6 +554,27 @@ int cmd_remote_keystore_entries(cli_args *a)
     return list_and_print(a, path, cols, w, 5);
 }
 
+int cmd_remote_keystore_get(cli_args *a)
+{
+    char path[300];
+    json_t *ans = NULL, *e;
+    size_t i;
+
+    if (remote_call(a, "GET", obj_path(path, sizeof path, "keystores", a->pos[0], ""), NULL, &ans, NULL) != 0)
+        return 1;
+    print_fields(ans);
+    if (!g_remote.json) {
+        printf("\n%-8s  %-24s  %-15s  %s\n", "position", "alias", "has_private_key", "subject");
+        json_array_foreach(json_object_get(ans, "entries"), i, e) {
+            printf("%-8lld  %-24.24s  %-15s  %s\n", (long long)json_integer_value(json_object_get(e, "position")),
+                   str(e, "alias"), json_is_true(json_object_get(e, "has_private_key")) ? "yes" : "no",
+                   str(json_object_get(e, "certificate"), "subject"));
+        }
+    }
+    json_decref(ans);
+    return 0;
+}
+
 int cmd_remote_keystore_export(cli_args *a)
 {
     json_t *body = json_pack("{ss}", "format", cli_opt(a, "format") ? cli_opt(a, "format") : "pem");

@@ -89,6 +89,7 @@ static const cli_cmd commands[] = {
      "upload a keystore (JKS, JCEKS, PKCS#12, PEM, DER, P7B)", "password-file= name=", 1, 1},
     {"keystore list", cmd_remote_keystore_list, "[--limit N] [--cursor C]", "list keystores on the server",
      "limit= cursor=", 0, 0},
+    {"keystore get", cmd_remote_keystore_get, "ID", "show a keystore and its entries", "", 1, 1},
     {"keystore entries", cmd_remote_keystore_entries, "ID", "list the entries of a keystore", "", 1, 1},
     {"keystore export", cmd_remote_keystore_export, "ID --out FILE [--format pem|der|p7b|p12|jks] [--password-file F] [--with-key]",
      "download a keystore in any format", "out= format= password-file= with-key force", 1, 1},

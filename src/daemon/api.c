@@ -975,6 +975,14 @@ done:
     upload_dispose(&u);
 }
 
+static json_t *keystore_json(const ch_store_keystore *k)
+{
+    char at[32];
+
+    ch_time_format(at, sizeof at, k->created_at);
+    return json_pack("{ss ss ss ss}", "id", k->id, "name", k->name, "format", k->format, "created_at", at);
+}
+
 static void keystores_list(req *r, const char *unused)
 {
     ch_store_keystore *rows = NULL;
@@ -990,22 +998,22 @@ static void keystores_list(req *r, const char *unused)
         return reply_error(r, error);
     items = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(items, json_pack("{ss ss ss}", "id", rows[i].id, "name", rows[i].name, "format",
-                                               rows[i].format));
+        json_array_append_new(items, keystore_json(&rows[i]));
     ch_store_keystore_list_free(rows, n);
     reply_page(r, items, &page);
 }
 
-static void keystore_entries(req *r, const char *id)
+/* The entries of keystore id, each with its certificate's summary, into *items. */
+static int keystore_entries_json(req *r, const char *id, json_t **items)
 {
     ch_store_keystore_entry *rows = NULL;
     size_t n = 0;
-    json_t *items;
     int error = ch_svc_keystore_entries(r->svc, &r->who.actor, id, &rows, &n);
 
+    *items = NULL;
     if (error < 0)
-        return reply_error(r, error);
-    items = json_array();
+        return error;
+    *items = json_array();
     for (size_t i = 0; i < n; i++) {
         ch_store_cert c;
         json_t *o = json_pack("{ss si ss ss sb}", "alias", rows[i].alias, "position", rows[i].position,
@@ -1015,10 +1023,37 @@ static void keystore_entries(req *r, const char *id)
             json_object_set_new(o, "certificate", cert_json(&c, false));
             ch_store_cert_dispose(&c);
         }
-        json_array_append_new(items, o);
+        json_array_append_new(*items, o);
     }
     ch_store_keystore_entry_list_free(rows, n);
+    return 0;
+}
+
+static void keystore_entries(req *r, const char *id)
+{
+    json_t *items;
+    int error = keystore_entries_json(r, id, &items);
+
+    if (error < 0)
+        return reply_error(r, error);
     reply_json(r, 200, json_pack("{so}", "items", items));
+}
+
+/* GET /keystores/{id}: the keystore and its entries. */
+static void keystore_get(req *r, const char *id)
+{
+    ch_store_keystore k;
+    json_t *o, *items;
+    int error = ch_svc_keystore_get(r->svc, &r->who.actor, id, &k);
+
+    if (error == 0 && (error = keystore_entries_json(r, id, &items)) < 0)
+        ch_store_keystore_dispose(&k);
+    if (error < 0)
+        return reply_error(r, error);
+    o = keystore_json(&k);
+    json_object_set_new(o, "entries", items);
+    ch_store_keystore_dispose(&k);
+    reply_json(r, 200, o);
 }
 
 static void keystore_export(req *r, const char *id)
@@ -2128,6 +2163,7 @@ static const struct route {
     {EVHTTP_REQ_POST, "csrs/{id}/certificate", csr_attach},
     {EVHTTP_REQ_GET, "keystores", keystores_list},
     {EVHTTP_REQ_POST, "keystores", h_keystores_upload},
+    {EVHTTP_REQ_GET, "keystores/{id}", keystore_get},
     {EVHTTP_REQ_GET, "keystores/{id}/entries", keystore_entries},
     {EVHTTP_REQ_POST, "keystores/{id}/export", keystore_export},
     {EVHTTP_REQ_DELETE, "keystores/{id}", keystore_delete},

@@ -152,6 +152,9 @@ openssl pkcs12 -export -in certs/c1.pem -inkey k1.pem -name one -passout pass:s3
 ks=$(remote keystore upload one.p12 --password-file pw)
 check_contains "keystore upload" "$ks" "kst_"
 check_contains "keystore entries" "$(remote keystore entries "$ks")" "one"
+out=$(remote keystore get "$ks")
+check_contains "keystore get: its format" "$out" "p12"
+check_contains "and its entry, with its key and subject" "$out" "one                       yes              CN=folder-1"
 remote keystore export "$ks" --format jks --password-file pw --with-key --out one.jks
 check_contains "exported as JKS, read by keytool" "$(keytool -list -keystore one.jks -storepass s3cret 2>/dev/null)" "PrivateKeyEntry"
 remote keystore delete "$ks" >/dev/null

@@ -262,6 +262,11 @@ ks_id=$(field id)
 api GET "/api/v1/keystores/$ks_id/entries"
 check_contains "the entry with its alias" "$(cat "$T/body")" '"alias":"upload-me"'
 check_contains "the entry's certificate details" "$(cat "$T/body")" '"subject":"CN=uploaded"'
+api GET "/api/v1/keystores/$ks_id"
+check_eq "the keystore with its entries" "from keytool upload-me CN=uploaded" \
+    "$(body '.name + " " + .entries[0].alias + " " + .entries[0].certificate.subject')"
+TOKEN=$beta api GET "/api/v1/keystores/$ks_id"
+check_eq "another tenant's keystore is not found" 404 "$status"
 
 # Metrics for Prometheus (bearer token like every other route but health).  A certificate of
 # 3 days makes the issuer's first expiry 3 days away.

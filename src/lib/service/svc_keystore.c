@@ -162,6 +162,16 @@ int ch_svc_keystore_list(ch_svc *svc, const ch_actor *actor, ch_store_page *page
     return ch_store_keystore_list(svc->store, actor->tenant_id, page, out, count);
 }
 
+int ch_svc_keystore_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_keystore *out)
+{
+    int error;
+
+    memset(out, 0, sizeof *out);
+    if ((error = svc_need(actor, CH_ROLE_VIEWER, "reading keystores")) < 0)
+        return error;
+    return ch_store_keystore_get(svc->store, out, actor->tenant_id, id);
+}
+
 int ch_svc_keystore_entries(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_keystore_entry **out,
                             size_t *count)
 {
