@@ -165,6 +165,24 @@ static int add_filters(cli_args *a, char *path, size_t cap, const char *const (*
     return used < cap ? 0 : cli_fail(a, "the filters are too long");
 }
 
+/* A comma-separated list option as a JSON array member of body. */
+static void list_member(cli_args *a, const char *opt, json_t *body, const char *field)
+{
+    const char *parts[32];
+    char *store = NULL;
+    size_t n;
+    json_t *arr;
+
+    if (cli_opt(a, opt) == NULL)
+        return;
+    n = cli_split(&store, cli_opt(a, opt), parts, 32);
+    arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, json_string(parts[i]));
+    json_object_set_new(body, field, arr);
+    free(store);
+}
+
 int cmd_remote_ca_list(cli_args *a)
 {
     static const char *const cols[] = {"id", "name", "status", "can_sign", "not_after"};
@@ -268,6 +286,17 @@ int cmd_remote_cert_issue(cli_args *a)
             json_array_append_new(sans, json_string(parts[i]));
         json_object_set_new(body, "sans", sans);
     }
+    /* Overrides of the profile, as the API takes them. */
+    if (cli_opt(a, "digest"))
+        json_object_set_new(body, "digest", json_string(cli_opt(a, "digest")));
+    list_member(a, "key-usage", body, "key_usage");
+    list_member(a, "ext-key-usage", body, "ext_key_usage");
+    if (cli_opt(a, "path-len"))
+        json_object_set_new(body, "path_len", json_integer(cli_int(a, "path-len", 0, 0, 32)));
+    if (cli_flag(a, "auto-renew"))
+        json_object_set_new(body, "auto_renew", json_true());
+    if (cli_flag(a, "cap-validity"))
+        json_object_set_new(body, "cap_validity", json_true());
     if (csr_path) {
         if (cli_read(a, csr_path, &csr, &len) != 0)
             goto done;
@@ -1110,24 +1139,6 @@ int cmd_remote_profile_list(cli_args *a)
 int cmd_remote_profile_get(cli_args *a)
 {
     return get_and_print(a, "profiles");
-}
-
-/* A comma-separated list option as a JSON array member of body. */
-static void list_member(cli_args *a, const char *opt, json_t *body, const char *field)
-{
-    const char *parts[32];
-    char *store = NULL;
-    size_t n;
-    json_t *arr;
-
-    if (cli_opt(a, opt) == NULL)
-        return;
-    n = cli_split(&store, cli_opt(a, opt), parts, 32);
-    arr = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, json_string(parts[i]));
-    json_object_set_new(body, field, arr);
-    free(store);
 }
 
 /* profile create builds the definition from the options; profile update starts from the

@@ -58,9 +58,12 @@ static const cli_cmd commands[] = {
     {"cert get", cmd_remote_cert_get, "ID", "show a certificate on the server", "", 1, 1},
     {"cert issue", cmd_remote_cert_issue,
      "--ca-id ID [--profile P] [--subject DN] [--san LIST] [--key-type T | --csr FILE] [--days N] [--name N] "
+     "[--digest D] [--key-usage LIST] [--ext-key-usage LIST] [--path-len N] [--auto-renew] [--cap-validity] "
      "[--out FILE]",
-     "issue a certificate on the server", "ca-id= profile= subject= san= key-type= csr= days= name= out= force", 0,
-     0},
+     "issue a certificate on the server (--cap-validity: end with the CA rather than be refused)",
+     "ca-id= profile= subject= san= key-type= csr= days= name= digest= key-usage= ext-key-usage= path-len= "
+     "auto-renew cap-validity out= force",
+     0, 0},
     {"cert export", cmd_remote_cert_export, "ID --out FILE [--format pem|der|p7b|p12|jks] [--password-file F] [--with-key]",
      "download a certificate (with its key: p12, jks, or pem --with-key)",
      "out= format= password-file= with-key force", 1, 1},

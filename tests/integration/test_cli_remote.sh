@@ -95,6 +95,15 @@ check_eq "ca delete --force" "deleted $byo" "$(remote ca delete "$byo" --force)"
 expect_error "the deleted CA is gone" "HTTP 404" -- remote ca get "$byo"
 expect_error "ca import of a binary file" "as PEM text" -- remote ca import cli.p12 --name binary
 
+# The profile's usages and digest overridden from the command line.
+remote cert issue --ca-id "$issuer" --subject CN=both.example --san dns:both.example --ext-key-usage server_auth,client_auth \
+    --digest sha384 --auto-renew --out both.pem >both.id
+check_contains "--ext-key-usage overrides the profile's" "$(openssl x509 -in both.pem -noout -ext extendedKeyUsage)" \
+    "TLS Web Server Authentication, TLS Web Client Authentication"
+check_contains "--digest" "$(openssl x509 -in both.pem -noout -text)" "ecdsa-with-SHA384"
+check_eq "--auto-renew" "yes" "$(remote cert get "$(cat both.id)" | awk '$1 == "auto_renew" {print $2}')"
+expect_error "an unknown usage" "unknown" -- remote cert issue --ca-id "$issuer" --subject CN=x --key-usage flying
+
 # Certificates renamed, renewed and their key downloaded; ids never leave their collection.
 id2=$(remote cert issue --ca-id "$issuer" --subject CN=renew.example --san dns:renew.example --days 10)
 check_eq "cert update renames and switches renewal on" "$id2  web-renew  auto_renew=on" \
