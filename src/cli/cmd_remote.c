@@ -206,6 +206,10 @@ int cmd_remote_ca_create(cli_args *a)
         json_object_set_new(body, "key_type", json_string(cli_opt(a, "key-type")));
     if (cli_opt(a, "days"))
         json_object_set_new(body, "days", json_integer(cli_int(a, "days", 0, 1, 36600)));
+    if (cli_opt(a, "digest"))
+        json_object_set_new(body, "digest", json_string(cli_opt(a, "digest")));
+    if (cli_opt(a, "path-len"))
+        json_object_set_new(body, "path_len", json_integer(cli_int(a, "path-len", 0, 0, 32)));
     rc = remote_call(a, "POST", "cas", body, &ans, NULL);
     json_decref(body);
     if (rc != 0)
@@ -669,6 +673,8 @@ int cmd_remote_csr_create(cli_args *a)
         json_object_set_new(body, "key_type", json_string(cli_opt(a, "key-type")));
     if (cli_opt(a, "name"))
         json_object_set_new(body, "name", json_string(cli_opt(a, "name")));
+    if (cli_opt(a, "digest"))
+        json_object_set_new(body, "digest", json_string(cli_opt(a, "digest")));
     if (remote_call(a, "POST", "csrs", body, &ans, NULL) != 0)
         goto done;
     if (cli_opt(a, "out") && cli_write(a, cli_opt(a, "out"), str(ans, "pem"), strlen(str(ans, "pem")), 0644) != 0)

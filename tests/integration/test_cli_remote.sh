@@ -103,6 +103,15 @@ check_contains "--ext-key-usage overrides the profile's" "$(openssl x509 -in bot
 check_contains "--digest" "$(openssl x509 -in both.pem -noout -text)" "ecdsa-with-SHA384"
 check_eq "--auto-renew" "yes" "$(remote cert get "$(cat both.id)" | awk '$1 == "auto_renew" {print $2}')"
 expect_error "an unknown usage" "unknown" -- remote cert issue --ca-id "$issuer" --subject CN=x --key-usage flying
+expect_error "an intermediate under a CA of path length 0: refused, saying why" "cannot sign another CA" -- \
+    remote ca create --name "Under issuing" --subject "CN=Under issuing" --parent "$issuer"
+root=$(remote ca list | awk '/Quickstart Root CA/ {print $1}')
+team=$(remote ca create --name "Team CA" --subject "CN=Team CA" --parent "$root" --path-len 0 --digest sha384)
+remote ca chain "$team" --out team.pem
+check_contains "ca create --path-len" "$(openssl x509 -in team.pem -noout -ext basicConstraints)" "pathlen:0"
+check_contains "ca create --digest (the issuer's signature)" "$(openssl x509 -in team.pem -noout -text)" "ecdsa-with-SHA384"
+remote csr new --subject CN=digest.example --digest sha512 --out digest.csr >/dev/null
+check_contains "csr new --digest" "$(openssl req -in digest.csr -noout -text)" "ecdsa-with-SHA512"
 
 # Certificates renamed, renewed and their key downloaded; ids never leave their collection.
 id2=$(remote cert issue --ca-id "$issuer" --subject CN=renew.example --san dns:renew.example --days 10)
