@@ -165,22 +165,48 @@ static int add_filters(cli_args *a, char *path, size_t cap, const char *const (*
     return used < cap ? 0 : cli_fail(a, "the filters are too long");
 }
 
-/* A comma-separated list option as a JSON array member of body. */
+/* A text option as a member of body, when given. */
+static void str_member(cli_args *a, const char *opt, json_t *body, const char *field)
+{
+    if (cli_opt(a, opt) != NULL)
+        json_object_set_new(body, field, json_string(cli_opt(a, opt)));
+}
+
+/* A comma-separated list option (SANs, usages) as a JSON array member of body. */
 static void list_member(cli_args *a, const char *opt, json_t *body, const char *field)
 {
-    const char *parts[32];
+    const char *parts[CH_MAX_SANS];
     char *store = NULL;
     size_t n;
     json_t *arr;
 
     if (cli_opt(a, opt) == NULL)
         return;
-    n = cli_split(&store, cli_opt(a, opt), parts, 32);
+    n = cli_split(&store, cli_opt(a, opt), parts, CH_MAX_SANS);
     arr = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(arr, json_string(parts[i]));
     json_object_set_new(body, field, arr);
     free(store);
+}
+
+/* POSTs body to path, writes the answer's PEM to --out when given, and prints its id: the
+ * end of every command that makes a certificate or a CSR. */
+static int post_and_save(cli_args *a, const char *path, json_t *body)
+{
+    json_t *ans = NULL;
+    const char *pem;
+    int rc = 1;
+
+    if (remote_call(a, "POST", path, body, &ans, NULL) == 0) {
+        pem = str(ans, "pem");
+        if (cli_opt(a, "out") == NULL || cli_write(a, cli_opt(a, "out"), pem, strlen(pem), 0644) == 0) {
+            print_answer(ans, "id");
+            rc = 0;
+        }
+    }
+    json_decref(ans);
+    return rc;
 }
 
 int cmd_remote_ca_list(cli_args *a)
@@ -202,12 +228,10 @@ int cmd_remote_ca_create(cli_args *a)
     json_object_set_new(body, "subject", json_string(cli_need(a, "subject")));
     if (parent)
         json_object_set_new(body, "parent_id", json_string(parent));
-    if (cli_opt(a, "key-type"))
-        json_object_set_new(body, "key_type", json_string(cli_opt(a, "key-type")));
+    str_member(a, "key-type", body, "key_type");
     if (cli_opt(a, "days"))
         json_object_set_new(body, "days", json_integer(cli_int(a, "days", 0, 1, 36600)));
-    if (cli_opt(a, "digest"))
-        json_object_set_new(body, "digest", json_string(cli_opt(a, "digest")));
+    str_member(a, "digest", body, "digest");
     if (cli_opt(a, "path-len"))
         json_object_set_new(body, "path_len", json_integer(cli_int(a, "path-len", 0, 0, 32)));
     rc = remote_call(a, "POST", "cas", body, &ans, NULL);
@@ -266,33 +290,22 @@ int cmd_remote_cert_get(cli_args *a)
 
 int cmd_remote_cert_issue(cli_args *a)
 {
-    json_t *body = json_object(), *ans = NULL, *sans;
-    const char *csr_path = cli_opt(a, "csr"), *out = cli_opt(a, "out"), *parts[CH_MAX_SANS];
+    json_t *body = json_object();
+    const char *csr_path = cli_opt(a, "csr");
     uint8_t *csr = NULL;
-    size_t len = 0, n;
-    char *store = NULL;
+    size_t len = 0;
     int rc = 1;
 
     json_object_set_new(body, "ca_id", json_string(cli_need(a, "ca-id")));
     json_object_set_new(body, "profile", json_string(cli_opt(a, "profile") ? cli_opt(a, "profile") : "tls-server"));
-    if (cli_opt(a, "subject"))
-        json_object_set_new(body, "subject", json_string(cli_opt(a, "subject")));
-    if (cli_opt(a, "name"))
-        json_object_set_new(body, "name", json_string(cli_opt(a, "name")));
+    str_member(a, "subject", body, "subject");
+    str_member(a, "name", body, "name");
     if (cli_opt(a, "days"))
         json_object_set_new(body, "days", json_integer(cli_int(a, "days", 0, 1, 36600)));
-    if (cli_opt(a, "key-type"))
-        json_object_set_new(body, "key_type", json_string(cli_opt(a, "key-type")));
-    if (cli_opt(a, "san")) {
-        n = cli_split(&store, cli_opt(a, "san"), parts, CH_MAX_SANS);
-        sans = json_array();
-        for (size_t i = 0; i < n; i++)
-            json_array_append_new(sans, json_string(parts[i]));
-        json_object_set_new(body, "sans", sans);
-    }
+    str_member(a, "key-type", body, "key_type");
+    list_member(a, "san", body, "sans");
     /* Overrides of the profile, as the API takes them. */
-    if (cli_opt(a, "digest"))
-        json_object_set_new(body, "digest", json_string(cli_opt(a, "digest")));
+    str_member(a, "digest", body, "digest");
     list_member(a, "key-usage", body, "key_usage");
     list_member(a, "ext-key-usage", body, "ext_key_usage");
     if (cli_opt(a, "path-len"))
@@ -306,19 +319,9 @@ int cmd_remote_cert_issue(cli_args *a)
             goto done;
         json_object_set_new(body, "csr", json_stringn((const char *)csr, len));
     }
-    if (remote_call(a, "POST", "certificates", body, &ans, NULL) != 0)
-        goto done;
-    if (out) {
-        const char *pem = str(ans, "pem");
-        if ((rc = cli_write(a, out, pem, strlen(pem), 0644)) != 0)
-            goto done;
-    }
-    print_answer(ans, "id");
-    rc = 0;
+    rc = post_and_save(a, "certificates", body);
 done:
-    free(store);
     free(csr);
-    json_decref(ans);
     json_decref(body);
     return rc;
 }
@@ -541,8 +544,7 @@ int cmd_remote_cert_import(cli_args *a)
         goto done;
     }
     body = json_object();
-    if (cli_opt(a, "name"))
-        json_object_set_new(body, "name", json_string(cli_opt(a, "name")));
+    str_member(a, "name", body, "name");
     rc = post_pem(a, "certificates/import", body, cli_opt(a, "key"), password,
                   "with --key, give the certificate and the key in PEM");
 done:
@@ -653,37 +655,18 @@ int cmd_remote_keystore_delete(cli_args *a)
 
 int cmd_remote_csr_create(cli_args *a)
 {
-    json_t *body = json_object(), *ans = NULL, *sans = json_array();
-    const char *list = cli_opt(a, "san");
-    int rc = 1;
+    json_t *body;
+    int rc;
 
-    if (cli_opt(a, "subject") == NULL) {
-        json_decref(body);
-        json_decref(sans);
+    if (cli_opt(a, "subject") == NULL)
         return cli_fail(a, "--subject DN is required");
-    }
-    json_object_set_new(body, "subject", json_string(cli_opt(a, "subject")));
-    while (list && *list) {
-        size_t k = strcspn(list, ",");
-        json_array_append_new(sans, json_stringn(list, k));
-        list += k + (list[k] == ',');
-    }
-    json_object_set_new(body, "sans", sans);
-    if (cli_opt(a, "key-type"))
-        json_object_set_new(body, "key_type", json_string(cli_opt(a, "key-type")));
-    if (cli_opt(a, "name"))
-        json_object_set_new(body, "name", json_string(cli_opt(a, "name")));
-    if (cli_opt(a, "digest"))
-        json_object_set_new(body, "digest", json_string(cli_opt(a, "digest")));
-    if (remote_call(a, "POST", "csrs", body, &ans, NULL) != 0)
-        goto done;
-    if (cli_opt(a, "out") && cli_write(a, cli_opt(a, "out"), str(ans, "pem"), strlen(str(ans, "pem")), 0644) != 0)
-        goto done;
-    print_answer(ans, "id");
-    rc = 0;
-done:
+    body = json_pack("{ss}", "subject", cli_opt(a, "subject"));
+    list_member(a, "san", body, "sans");
+    str_member(a, "key-type", body, "key_type");
+    str_member(a, "name", body, "name");
+    str_member(a, "digest", body, "digest");
+    rc = post_and_save(a, "csrs", body);
     json_decref(body);
-    json_decref(ans);
     return rc;
 }
 
@@ -813,8 +796,7 @@ int cmd_remote_trusted_update(cli_args *a)
     char path[200];
     int rc = 1;
 
-    if (cli_opt(a, "name"))
-        json_object_set_new(body, "name", json_string(cli_opt(a, "name")));
+    str_member(a, "name", body, "name");
     if (on_off(a, "auto-registration", body, "auto_registration") != 0 || on_off(a, "enabled", body, "enabled") != 0)
         goto done;
     obj_path(path, sizeof path, "trusted-certificates", a->pos[0], "");
@@ -899,8 +881,7 @@ int cmd_remote_ca_import(cli_args *a)
     if (cli_password(a, "password-file", NULL, &password) != 0)
         return 1;
     body = json_pack("{ss ss}", "name", cli_need(a, "name"), "type", "import");
-    if (cli_opt(a, "csr-id"))
-        json_object_set_new(body, "csr_id", json_string(cli_opt(a, "csr-id")));
+    str_member(a, "csr-id", body, "csr_id");
     rc = post_pem(a, "cas", body, cli_opt(a, "key"), password, "give the CA's certificate and key as PEM text");
     ch_secure_free_str(password);
     return rc;
@@ -997,10 +978,8 @@ int cmd_remote_token_create(cli_args *a)
     json_t *body = json_pack("{ss}", "role", cli_opt(a, "role") ? cli_opt(a, "role") : "viewer"), *ans;
     int rc;
 
-    if (cli_opt(a, "tenant"))
-        json_object_set_new(body, "tenant", json_string(cli_opt(a, "tenant")));
-    if (cli_opt(a, "name"))
-        json_object_set_new(body, "name", json_string(cli_opt(a, "name")));
+    str_member(a, "tenant", body, "tenant");
+    str_member(a, "name", body, "name");
     rc = remote_call(a, "POST", "tokens", body, &ans, NULL);
     json_decref(body);
     if (rc != 0)
@@ -1046,8 +1025,7 @@ int cmd_remote_cert_update(cli_args *a)
     char path[300];
     int rc = 1;
 
-    if (cli_opt(a, "name"))
-        json_object_set_new(body, "name", json_string(cli_opt(a, "name")));
+    str_member(a, "name", body, "name");
     if (on_off(a, "auto-renew", body, "auto_renew") != 0)
         goto done;
     if (json_object_size(body) == 0) {
@@ -1070,19 +1048,11 @@ done:
 
 int cmd_remote_cert_renew(cli_args *a)
 {
-    json_t *body = json_pack("{sb}", "reuse_key", cli_flag(a, "reuse-key")), *ans = NULL;
+    json_t *body = json_pack("{sb}", "reuse_key", cli_flag(a, "reuse-key"));
     char path[300];
-    int rc = 1;
+    int rc = post_and_save(a, obj_path(path, sizeof path, "certificates", a->pos[0], "/renew"), body);
 
-    if (remote_call(a, "POST", obj_path(path, sizeof path, "certificates", a->pos[0], "/renew"), body, &ans, NULL) != 0)
-        goto done;
-    if (cli_opt(a, "out") && cli_write(a, cli_opt(a, "out"), str(ans, "pem"), strlen(str(ans, "pem")), 0644) != 0)
-        goto done;
-    print_answer(ans, "id");
-    rc = 0;
-done:
     json_decref(body);
-    json_decref(ans);
     return rc;
 }
 
@@ -1170,8 +1140,7 @@ static int profile_put(cli_args *a, bool create)
         if (json_integer_value(json_object_get(body, "max_days")) == 0)
             json_object_del(body, "max_days");
     }
-    if (cli_opt(a, "description"))
-        json_object_set_new(body, "description", json_string(cli_opt(a, "description")));
+    str_member(a, "description", body, "description");
     list_member(a, "key-usage", body, "key_usage");
     list_member(a, "ext-key-usage", body, "ext_key_usage");
     if (cli_opt(a, "default-days"))
