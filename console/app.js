@@ -120,11 +120,11 @@ function openDialog(content) {
   return d;
 }
 
-function confirmDialog(question, action) {
+function confirmDialog(question, action, verb = "Delete") {
   const d = openDialog(el("form", { method: "dialog" },
     el("p", {}, question),
     el("div", { class: "row-actions" },
-      el("button", { class: "danger", value: "yes", type: "submit" }, "Delete"),
+      el("button", { class: "danger", value: "yes", type: "submit" }, verb),
       el("button", { class: "secondary", value: "no", type: "submit" }, "Cancel"))));
   d.addEventListener("close", () => { if (d.returnValue === "yes") action(); }, { once: true });
 }
@@ -431,9 +431,13 @@ async function casScreen(screen) {
       const kids = list.filter((c) => c.parent_id === ca.id);
       const actions = el("span", { class: "row-actions" },
         el("button", { class: "secondary", "aria-label": `Download the chain of ${ca.name}`, onclick: () => download("GET", `cas/${ca.id}/chain`, null, `${ca.name}-chain.pem`) }, "Chain"),
-        canChange() && ca.can_sign ? el("button", { class: "secondary", "aria-label": `Create an intermediate under ${ca.name}`, onclick: () => caDialog(`Intermediate CA under ${ca.name}`, ca.id, load) }, "Create intermediate") : null);
+        canChange() && ca.can_sign ? el("button", { class: "secondary", "aria-label": `Create an intermediate under ${ca.name}`, onclick: () => caDialog(`Intermediate CA under ${ca.name}`, ca.id, load) }, "Create intermediate") : null,
+        canChange() && ca.can_sign && ca.status === "active" ? el("button", { class: "secondary", "aria-label": `Rotate ${ca.name}`, onclick: () => confirmDialog(
+          `Rotate "${ca.name}"? It gets a new key and certificate and issues from them; the old certificate stays in trust bundles for what it issued.`,
+          async () => { await api("POST", `cas/${ca.id}/rotate`); load(); }, "Rotate") }, "Rotate") : null);
       return el("li", { role: "treeitem", "aria-expanded": kids.length ? "true" : null },
-        el("div", { class: "ca" }, el("strong", {}, ca.name), " ", badge(ca.status), ca.can_sign ? "" : " (cannot sign: no key here)", " ", actions),
+        el("div", { class: "ca" }, el("strong", {}, ca.name), " ", badge(ca.status), ca.can_sign ? "" : " (cannot sign: no key here)",
+          ca.not_after ? el("span", { class: "muted" }, ` valid until ${day(ca.not_after)}`) : null, " ", actions),
         kids.length ? el("ul", { role: "group" }, kids.map(node)) : null);
     };
     tree.replaceChildren(...list.filter((c) => !c.parent_id || !list.some((p) => p.id === c.parent_id)).map(node));
@@ -449,16 +453,16 @@ async function casScreen(screen) {
 async function csrsScreen(screen) {
   const body = el("tbody");
   const list = pagedList(body, "csr-more", 100, () => "csrs", (c) => {
-      const file = el("input", { type: "file", accept: ".pem,.crt,.cer", "aria-label": `Signed certificate for ${c.name}`, hidden: true });
-      file.addEventListener("change", async () => {
-        try { await api("POST", `csrs/${c.id}/certificate`, { certificate: await file.files[0].text() }); load(); }
-        catch (e) { alertRow.textContent = e.message; }
-      });
-      const alertRow = el("span", { class: "error", role: "alert" });
-      return el("tr", {}, el("td", {}, c.name), el("td", {}, c.subject), el("td", {}, c.certificate_id ? "signed" : "waiting"),
-        el("td", {}, el("div", { class: "row-actions" },
-          el("button", { class: "secondary", "aria-label": `Download ${c.name}`, onclick: () => download("GET", `csrs/${c.id}/export`, null, `${c.name}.csr`) }, "Download"),
-          canChange() && !c.certificate_id ? el("button", { class: "secondary", onclick: () => file.click() }, "Attach signed certificate") : null, file, alertRow)));
+    const file = el("input", { type: "file", accept: ".pem,.crt,.cer", "aria-label": `Signed certificate for ${c.name}`, hidden: true });
+    file.addEventListener("change", async () => {
+      try { await api("POST", `csrs/${c.id}/certificate`, { certificate: await file.files[0].text() }); load(); }
+      catch (e) { alertRow.textContent = e.message; }
+    });
+    const alertRow = el("span", { class: "error", role: "alert" });
+    return el("tr", {}, el("td", {}, c.name), el("td", {}, c.subject), el("td", {}, c.certificate_id ? "signed" : "waiting"),
+      el("td", {}, el("div", { class: "row-actions" },
+        el("button", { class: "secondary", "aria-label": `Download ${c.name}`, onclick: () => download("GET", `csrs/${c.id}/export`, null, `${c.name}.csr`) }, "Download"),
+        canChange() && !c.certificate_id ? el("button", { class: "secondary", onclick: () => file.click() }, "Attach signed certificate") : null, file, alertRow)));
   });
   const load = () => list.load();
   const create = canChange() ? el("button", { onclick: () => {
@@ -678,7 +682,7 @@ async function devicesScreen(screen) {
           load();
         } }, d.status === "blocked" ? "Unblock" : "Block"),
         el("button", { class: "danger", "aria-label": `Forget ${d.device_id}`, onclick: () => confirmDialog(`Forget the device "${d.device_id}"? It registers again on its next connection if its trusted certificate allows.`,
-          async () => { await api("DELETE", "devices/" + d.id); load(); }) }, "Forget"));
+          async () => { await api("DELETE", "devices/" + d.id); load(); }, "Forget") }, "Forget"));
     return el("tr", {}, el("td", {}, d.device_id), el("td", {}, badge(d.status)), el("td", {}, day(d.registered_at)), el("td", {}, d.last_seen),
       el("td", {}, actions));
   });

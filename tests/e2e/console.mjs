@@ -167,6 +167,17 @@ await page.getByLabel("Common name").fill("Lab Issuing CA");
 await page.getByRole("button", { name: "Create CA" }).click();
 await page.locator("li", { hasText: "Lab Root" }).locator("ul li", { hasText: "Lab Issuing" }).waitFor();
 ok("the CA tree shows an intermediate under its root");
+await page.locator("li", { hasText: "Lab Root" }).getByText(/valid until \d{4}-\d{2}-\d{2}/).first().waitFor();
+ok("each CA shows when it expires");
+const certOf = (name) => page.evaluate(async (n) =>
+  (await (await fetch("/api/v1/cas")).json()).items.find((c) => c.name === n).certificate_id, name);
+const before = await certOf("Lab Issuing");
+await page.getByRole("button", { name: "Rotate Lab Issuing" }).click();
+await page.getByRole("dialog").getByText("gets a new key and certificate").waitFor();
+await page.getByRole("dialog").getByRole("button", { name: "Rotate" }).click();
+await page.waitForFunction(async ([n, old]) =>
+  (await (await fetch("/api/v1/cas")).json()).items.find((c) => c.name === n).certificate_id !== old, ["Lab Issuing", before]);
+ok("a CA rotated from the tree, after confirming: a new certificate");
 const [chain] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download the chain of Lab Issuing" }).click()]);
 await chain.saveAs(`${work}/lab-chain.pem`);
 assert.equal((readFileSync(`${work}/lab-chain.pem`, "utf8").match(/BEGIN CERTIFICATE/g) || []).length, 2);
