@@ -431,7 +431,7 @@ async function casScreen(screen) {
       const kids = list.filter((c) => c.parent_id === ca.id);
       const actions = el("span", { class: "row-actions" },
         el("button", { class: "secondary", "aria-label": `Download the chain of ${ca.name}`, onclick: () => download("GET", `cas/${ca.id}/chain`, null, `${ca.name}-chain.pem`) }, "Chain"),
-        canChange() && ca.can_sign ? el("button", { class: "secondary", "aria-label": `Create an intermediate under ${ca.name}`, onclick: () => caDialog(`Intermediate CA under ${ca.name}`, ca.id, load) }, "Create intermediate") : null,
+        canChange() && ca.can_sign && ca.path_len !== 0 ? el("button", { class: "secondary", "aria-label": `Create an intermediate under ${ca.name}`, onclick: () => caDialog(`Intermediate CA under ${ca.name}`, ca.id, load) }, "Create intermediate") : null,
         canChange() && ca.can_sign && ca.status === "active" ? el("button", { class: "secondary", "aria-label": `Rotate ${ca.name}`, onclick: () => confirmDialog(
           `Rotate "${ca.name}"? It gets a new key and certificate and issues from them; the old certificate stays in trust bundles for what it issued.`,
           async () => { await api("POST", `cas/${ca.id}/rotate`); load(); }, "Rotate") }, "Rotate") : null);

@@ -173,6 +173,22 @@ static json_t *ca_json(req *r, const ch_store_ca *ca)
         json_object_set_new(o, "not_before", json_string(nb));
         json_object_set_new(o, "not_after", json_string(na));
         json_object_set_new(o, "sha256", json_string(c.sha256));
+        /* What the certificate allows: its key, and whether it may sign CAs under it. */
+        {
+            ch_cert *x = NULL;
+            ch_cert_info info;
+            if (ch_cert_parse(&x, c.der, c.der_len) == 0 && ch_cert_inspect(&info, x) == 0) {
+                char key[64];
+                if (info.key_curve)
+                    snprintf(key, sizeof key, "%s %s", info.key_algorithm, info.key_curve);
+                else
+                    snprintf(key, sizeof key, "%s %d", info.key_algorithm, info.key_bits);
+                json_object_set_new(o, "key", json_string(info.key_algorithm ? key : ""));
+                json_object_set_new(o, "path_len", info.path_len >= 0 ? json_integer(info.path_len) : json_null());
+                ch_cert_info_dispose(&info);
+            }
+            ch_cert_free(x);
+        }
         ch_store_cert_dispose(&c);
     }
     return o;

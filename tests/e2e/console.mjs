@@ -168,7 +168,8 @@ await page.getByRole("button", { name: "Create CA" }).click();
 await page.locator("li", { hasText: "Lab Root" }).locator("ul li", { hasText: "Lab Issuing" }).waitFor();
 ok("the CA tree shows an intermediate under its root");
 await page.locator("li", { hasText: "Lab Root" }).getByText(/valid until \d{4}-\d{2}-\d{2}/).first().waitFor();
-ok("each CA shows when it expires");
+assert.equal(await page.getByRole("button", { name: "Create an intermediate under Lab Issuing" }).count(), 0);
+ok("each CA shows when it expires, and an issuing CA (path length 0) offers no intermediate");
 const certOf = (name) => page.evaluate(async (n) =>
   (await (await fetch("/api/v1/cas")).json()).items.find((c) => c.name === n).certificate_id, name);
 const before = await certOf("Lab Issuing");

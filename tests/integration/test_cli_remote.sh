@@ -76,6 +76,8 @@ expect_error "cert list --method with another value" "method must be generated, 
 # CAs: shown, their chain, brought in, deleted.
 check_eq "ca get" "yes" "$(remote ca get "$issuer" | awk '$1 == "can_sign" {print $2}')"
 check_contains "ca get shows the CA's subject" "$(remote ca get "$issuer")" "CN=certhub Quickstart Issuing CA"
+check_eq "ca get: its key and path length" "EC P-256 0" \
+    "$(remote ca get "$issuer" --output json | jq -r '.key + " " + (.path_len | tostring)')"
 remote ca chain "$issuer" --out issuer-chain.pem
 check_eq "ca list shows when each CA expires" \
     "$(date -u -d "$(openssl x509 -in issuer-chain.pem -noout -enddate | cut -d= -f2)" +%Y-%m-%dT%H:%M:%SZ)" \
