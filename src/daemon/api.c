@@ -249,7 +249,10 @@ static void certificates_list(req *r)
         else
             return reply_error_msg(r, CH_EINVAL, "status", "status must be active or expired");
     }
-    if (query(r, "expiring_before"))
+    /* A list by expiry or state comes soonest to end first: read along the expiry index, the
+     * page is at hand; newest first, SQLite took every valid certificate and sorted them by
+     * age (2.6 s for status=active at 1,000,000). */
+    if (query(r, "expiring_before") || query(r, "status"))
         f.order = CH_ORDER_EXPIRY;
     if ((error = ch_svc_cert_list(r->svc, &r->who.actor, &f, page.limit, page.cursor, &rows, &n, &next)) < 0)
         return reply_error(r, error);

@@ -153,6 +153,7 @@ check_eq "status=expired lists what is past its end" "lapsed" "$(body '[.items[]
 api GET "/api/v1/certificates?status=active&limit=1000"
 check_eq "status=active leaves it out" "false" "$(body '[.items[].name] | any(. == "lapsed")')"
 check_eq "and lists only valid ones" "true" "$(body '[.items[].status] | all(. == "active")')"
+check_eq "soonest to end first" "$(body '[.items[].not_after] | join(" ")')" "$(body '[.items[].not_after] | sort | join(" ")')"
 api GET /api/v1/overview
 overview=$(cat "$T/body")
 api GET "/api/v1/certificates?status=active&limit=1000"
