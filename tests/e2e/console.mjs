@@ -272,6 +272,13 @@ await page.locator("#cert-more").click();
 await page.locator("#cert-more").waitFor({ state: "hidden" });
 assert.equal(await page.locator("tbody tr:not([hidden])").count(), bulk.total);
 ok(`a page of 200 certificates, and "Show more" shows the other ${bulk.total - 200}`);
+await page.locator("#cert-search").fill("bulk-20");
+await page.waitForFunction(() => document.querySelectorAll("tbody tr:not([hidden])").length === 6);
+assert.deepEqual((await page.locator("tbody tr:not([hidden]) td:first-child").allInnerTexts()).sort(),
+  ["bulk-20", "bulk-200", "bulk-201", "bulk-202", "bulk-203", "bulk-204"]);
+ok("the search box finds the certificates whose name holds the term");
+await page.locator("#cert-search").fill("");
+await page.locator("#cert-more").waitFor();
 await page.getByRole("link", { name: "Audit log" }).click();
 await page.locator("#audit-more").waitFor();
 assert.equal(await page.locator("tbody tr").count(), 200);
