@@ -1210,25 +1210,66 @@ static void metrics(req *r)
     ch_buf_dispose(&b);
 }
 
+static json_t *tenant_json(const ch_store_tenant *t)
+{
+    char at[32];
+
+    ch_time_format(at, sizeof at, t->created_at);
+    return json_pack("{ss ss ss ss}", "id", t->id, "name", t->name, "created_at", at, "status",
+                     t->disabled_at ? "revoked" : "active");
+}
+
 static void tenants_list(req *r, const char *unused)
 {
     ch_store_tenant *rows = NULL;
     size_t n = 0;
     json_t *items;
-    char at[32];
     int error = ch_svc_tenant_list(r->svc, &r->who.actor, &rows, &n);
 
     (void)unused;
     if (error < 0)
         return reply_error(r, error);
     items = json_array();
-    for (size_t i = 0; i < n; i++) {
-        ch_time_format(at, sizeof at, rows[i].created_at);
-        json_array_append_new(items, json_pack("{ss ss ss ss}", "id", rows[i].id, "name", rows[i].name, "created_at", at,
-                                               "status", rows[i].disabled_at ? "revoked" : "active"));
-    }
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(items, tenant_json(&rows[i]));
     ch_store_tenant_list_free(rows, n);
     reply_list(r, items);
+}
+
+/* GET /tenants/{id or name}: among the tenants the caller may see (all of them for the
+ * installation's admins, else its own). */
+static void tenant_get(req *r, const char *id)
+{
+    ch_store_tenant *rows = NULL;
+    size_t n = 0, i;
+    int error = ch_svc_tenant_list(r->svc, &r->who.actor, &rows, &n);
+
+    if (error < 0)
+        return reply_error(r, error);
+    for (i = 0; i < n && strcmp(rows[i].id, id) != 0 && strcmp(rows[i].name, id) != 0; i++)
+        ;
+    if (i < n)
+        reply_json(r, 200, tenant_json(&rows[i]));
+    else
+        reply_error_msg(r, CH_ENOTFOUND, NULL, "no such tenant");
+    ch_store_tenant_list_free(rows, n);
+}
+
+static json_t *token_json(const ch_store_token *t)
+{
+    char at[32];
+    json_t *o;
+
+    ch_time_format(at, sizeof at, t->created_at);
+    o = json_pack("{ss ss ss ss ss}", "id", t->id, "tenant_id", t->tenant_id, "name", t->name ? t->name : "", "role",
+                  t->role, "created_at", at);
+    if (t->revoked_at) {
+        ch_time_format(at, sizeof at, t->revoked_at);
+        json_object_set_new(o, "revoked_at", json_string(at));
+    } else {
+        json_object_set_new(o, "revoked_at", json_null());
+    }
+    return o;
 }
 
 static void tokens_list(req *r, const char *unused)
@@ -1238,7 +1279,6 @@ static void tokens_list(req *r, const char *unused)
     const char *tenant = query(r, "tenant");
     size_t n = 0;
     json_t *items;
-    char at[32];
     int error;
 
     (void)unused;
@@ -1250,21 +1290,33 @@ static void tokens_list(req *r, const char *unused)
     if (error < 0)
         return reply_error(r, error);
     items = json_array();
-    for (size_t i = 0; i < n; i++) {
-        json_t *o;
-        ch_time_format(at, sizeof at, rows[i].created_at);
-        o = json_pack("{ss ss ss ss}", "id", rows[i].id, "name", rows[i].name ? rows[i].name : "", "role",
-                      rows[i].role, "created_at", at);
-        if (rows[i].revoked_at) {
-            ch_time_format(at, sizeof at, rows[i].revoked_at);
-            json_object_set_new(o, "revoked_at", json_string(at));
-        } else {
-            json_object_set_new(o, "revoked_at", json_null());
-        }
-        json_array_append_new(items, o);
-    }
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(items, token_json(&rows[i]));
     ch_store_token_list_free(rows, n);
     reply_list(r, items);
+}
+
+/* GET /tokens/{id}: a token of the caller's tenant (of any tenant for the installation's
+ * admins); never the token itself, which is not kept. */
+static void token_get(req *r, const char *id)
+{
+    ch_store_token *rows = NULL;
+    char owner[CH_ID_MAX];
+    const char *tenant = NULL;
+    size_t n = 0, i;
+    int error;
+
+    if ((r->who.actor.perms & CH_PERM_TENANTS) && ch_store_token_tenant(ch_svc_store(r->svc), id, owner) == 0)
+        tenant = owner;
+    if ((error = ch_svc_token_list(r->svc, &r->who.actor, tenant, &rows, &n)) < 0)
+        return reply_error(r, error);
+    for (i = 0; i < n && strcmp(rows[i].id, id) != 0; i++)
+        ;
+    if (i < n)
+        reply_json(r, 200, token_json(&rows[i]));
+    else
+        reply_error_msg(r, CH_ENOTFOUND, NULL, "no such token");
+    ch_store_token_list_free(rows, n);
 }
 
 static void token_revoke(req *r, const char *id)
@@ -2209,10 +2261,12 @@ static const struct route {
     {EVHTTP_REQ_DELETE, "devices/{id}", device_delete},
     {EVHTTP_REQ_GET, "tenants", tenants_list},
     {EVHTTP_REQ_POST, "tenants", h_tenants_create},
+    {EVHTTP_REQ_GET, "tenants/{id}", tenant_get},
     {EVHTTP_REQ_DELETE, "tenants/{id}", tenant_revoke},
     {EVHTTP_REQ_PATCH, "tenants/{id}", tenant_update},
     {EVHTTP_REQ_GET, "tokens", tokens_list},
     {EVHTTP_REQ_POST, "tokens", h_tokens_create},
+    {EVHTTP_REQ_GET, "tokens/{id}", token_get},
     {EVHTTP_REQ_DELETE, "tokens/{id}", token_revoke},
     {EVHTTP_REQ_GET, "audit", h_audit_list},
     {EVHTTP_REQ_GET, "overview", overview},

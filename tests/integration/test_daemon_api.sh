@@ -152,6 +152,17 @@ api PATCH /api/v1/tenants/gamma '{"status":"active"}'
 check_eq "restored twice: 409" 409 "$status"
 api GET "/api/v1/audit?action=tenant.*&order=desc&limit=2"
 check_eq "both in the audit log" "tenant.restore tenant.revoke" "$(body '[.items[].action] | join(" ")')"
+api GET /api/v1/tenants/gamma
+check_eq "a tenant read by name" "gamma active" "$(body '.name + " " + .status')"
+TOKEN=$beta api GET /api/v1/tenants/gamma
+check_eq "another tenant's admin does not see it: 404" 404 "$status"
+api GET /api/v1/tokens
+tok=$(body '.items[0].id')
+api GET "/api/v1/tokens/$tok"
+check_eq "a token read by id, never the token itself" "$tok admin null" \
+    "$(body '.id + " " + .role + " " + (.token | tostring)')"
+TOKEN=$beta api GET "/api/v1/tokens/$tok"
+check_eq "another tenant's token: 404" 404 "$status"
 
 # Key export: admin only, audited, and the key belongs to the certificate.
 openssl x509 -in leaf.pem -pubkey -noout > cert.pub
