@@ -120,6 +120,8 @@ int cmd_remote_ca_rotate(cli_args *a);
 int cmd_remote_ca_get(cli_args *a);
 int cmd_remote_tenant_revoke(cli_args *a);
 int cmd_remote_tenant_restore(cli_args *a);
+int cmd_remote_tenant_get(cli_args *a);
+int cmd_remote_token_get(cli_args *a);
 int cmd_remote_ca_delete(cli_args *a);
 int cmd_remote_ca_chain(cli_args *a);
 int cmd_remote_ca_import(cli_args *a);

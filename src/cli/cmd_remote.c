@@ -1099,6 +1099,16 @@ int cmd_remote_csr_export(cli_args *a)
     return rc;
 }
 
+int cmd_remote_tenant_get(cli_args *a)
+{
+    return get_and_print(a, "tenants");
+}
+
+int cmd_remote_token_get(cli_args *a)
+{
+    return get_and_print(a, "tokens");
+}
+
 int cmd_remote_device_get(cli_args *a)
 {
     return get_and_print(a, "devices");

@@ -45,11 +45,13 @@ check_contains "a failed file named as the folder was given (no doubled slash)" 
 # Tokens and tenants.
 tok_id=$(remote token list | awk '$2 == "cli-test" {print $1}')
 check_contains "token list shows the viewer token" "$tok_id" "tok_"
+check_eq "token get" "viewer" "$(remote token get "$tok_id" | awk '$1 == "role" {print $2}')"
 remote token revoke "$tok_id" >/dev/null
 expect_error "a revoked token stops working" "revoked" -- \
     "$CERTHUB" --server "https://localhost:$port" --token-file viewer-token --ca-file "$data/ca.pem" cert list
 remote tenant create lab >/dev/null
 check_contains "tenant list" "$(remote tenant list)" "lab"
+check_eq "tenant get, by name" "active" "$(remote tenant get lab | awk '$1 == "status" {print $2}')"
 check_eq "tenant revoke" "revoked lab" "$(remote tenant revoke lab)"
 check_eq "tenant list shows it revoked" "revoked" "$(remote tenant list | awk '$2 == "lab" {print $4}')"
 expect_error "the default tenant is never revoked" "never revoked" -- remote tenant revoke default
