@@ -100,8 +100,6 @@ static const cli_cmd commands[] = {
     {"keystore export", cmd_remote_keystore_export, "ID --out FILE [--format pem|der|p7b|p12|jks] [--password-file F] [--with-key]",
      "download a keystore in any format", "out= format= password-file= with-key force", 1, 1},
     {"keystore delete", cmd_remote_keystore_delete, "ID", "delete a keystore on the server", "", 1, 1},
-    {"token create", cmd_remote_token_create, "[--role admin|operator|viewer] [--tenant NAME] [--name N]",
-     "create an API token (printed once)", "role= tenant= name=", 0, 0},
     {"trusted add", cmd_remote_trusted_add, "FILE [--name N] [--auto-registration] [--disabled]",
      "trust a CA certificate (PEM) for device authentication", "name= auto-registration disabled", 1, 1},
     {"trusted bulk", cmd_remote_trusted_bulk, "FILE [--auto-registration] [--disabled]",
@@ -117,6 +115,8 @@ static const cli_cmd commands[] = {
     {"device block", cmd_remote_device_block, "ID", "refuse a device whatever its certificate", "", 1, 1},
     {"device unblock", cmd_remote_device_unblock, "ID", "let a blocked device in again", "", 1, 1},
     {"device delete", cmd_remote_device_delete, "ID", "forget a device", "", 1, 1},
+    {"token create", cmd_remote_token_create, "[--role admin|operator|viewer] [--tenant NAME] [--name N]",
+     "create an API token (printed once)", "role= tenant= name=", 0, 0},
     {"token list", cmd_remote_token_list, "[--tenant NAME]", "list API tokens (never the tokens themselves)",
      "tenant=", 0, 0},
     {"token get", cmd_remote_token_get, "ID", "show an API token (never the token itself)", "", 1, 1},
@@ -164,7 +164,7 @@ static void help(FILE *f)
     fprintf(f, "certhub %s: certificates, keys and CAs\n\nusage: certhub COMMAND [OPTIONS]\n\ncommands:\n",
             CERTHUB_VERSION);
     for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-16s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n'certhub COMMAND --help' shows a command's options.  Passwords are read from files\n"
                "(--password-file), never from the command line.  key create, csr create, cert create, convert,\n"
                "inspect and verify work on files alone; agent follows its --config.\n"
