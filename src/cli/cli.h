@@ -92,7 +92,8 @@ typedef struct remote_req {
     json_t *json;
     const uint8_t *data;
     size_t len;
-    const char *password;
+    const char *password;     /* of the file: the Certhub-Password header */
+    const char *key_password; /* of its keys, when another: Certhub-Key-Password */
     bool quiet;
     long *status;  /* the HTTP status, when not NULL */
 } remote_req;

@@ -376,15 +376,20 @@ int cmd_remote_cert_delete(cli_args *a)
 /* Uploads one file to path (certificates/import or keystores) as the raw body, named after the
  * file unless --name says otherwise.  Returns the HTTP status (0 when unreachable); *ans holds
  * the answer. */
-static long upload_file(cli_args *a, const char *collection, const char *file, const char *name,
-                        const char *password, bool quiet, json_t **ans)
+static long upload_file_ex(cli_args *a, const char *collection, const char *file, const char *name,
+                           const char *password, const char *key_password, bool quiet, json_t **ans)
 {
     uint8_t *data = NULL;
     size_t len = 0;
     char path[1200], *esc;
     const char *base = strrchr(file, '/');
     long status = 0;
-    remote_req q = {.method = "POST", .path = path, .password = password, .quiet = quiet, .status = &status};
+    remote_req q = {.method = "POST",
+                    .path = path,
+                    .password = password,
+                    .key_password = key_password,
+                    .quiet = quiet,
+                    .status = &status};
 
     *ans = NULL;
     if (cli_read(a, file, &data, &len) != 0)
@@ -401,6 +406,12 @@ static long upload_file(cli_args *a, const char *collection, const char *file, c
     free(esc);
     ch_secure_free(data, len);
     return status;
+}
+
+static long upload_file(cli_args *a, const char *collection, const char *file, const char *name,
+                        const char *password, bool quiet, json_t **ans)
+{
+    return upload_file_ex(a, collection, file, name, password, NULL, quiet, ans);
 }
 
 static int cmp_str(const void *x, const void *y)
@@ -555,18 +566,21 @@ done:
 
 int cmd_remote_keystore_upload(cli_args *a)
 {
-    char *password = NULL;
+    char *password = NULL, *key_password = NULL;
     json_t *ans = NULL;
     int rc = 1;
 
-    if (cli_password(a, "password-file", NULL, &password) != 0)
-        return 1;
-    if (upload_file(a, "keystores", a->pos[0], cli_opt(a, "name"), password, false, &ans) == 201) {
+    if (cli_password(a, "password-file", NULL, &password) != 0 ||
+        cli_password(a, "key-password-file", NULL, &key_password) != 0)
+        goto done;
+    if (upload_file_ex(a, "keystores", a->pos[0], cli_opt(a, "name"), password, key_password, false, &ans) == 201) {
         print_answer(ans, "id");
         rc = 0;
     }
+done:
     json_decref(ans);
     ch_secure_free_str(password);
+    ch_secure_free_str(key_password);
     return rc;
 }
 

@@ -59,7 +59,7 @@ int remote_request(cli_args *a, const remote_req *q, json_t **out, ch_buf *raw)
     json_t *body = q->json;
     CURL *c;
     struct curl_slist *h = NULL;
-    ch_buf resp = CH_BUF_INIT, auth = CH_BUF_INIT, pw = CH_BUF_INIT;
+    ch_buf resp = CH_BUF_INIT, auth = CH_BUF_INIT, pw = CH_BUF_INIT, kpw = CH_BUF_INIT;
     char url[2048], *text = NULL, errbuf[CURL_ERROR_SIZE] = "";
     long status = 0;
     CURLcode rc;
@@ -86,6 +86,8 @@ int remote_request(cli_args *a, const remote_req *q, json_t **out, ch_buf *raw)
         h = curl_slist_append(h, "Content-Type: application/octet-stream");
         if (q->password != NULL && ch_buf_printf(&pw, "Certhub-Password: %s", q->password) == 0)
             h = curl_slist_append(h, (const char *)pw.data);
+        if (q->key_password != NULL && ch_buf_printf(&kpw, "Certhub-Key-Password: %s", q->key_password) == 0)
+            h = curl_slist_append(h, (const char *)kpw.data);
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, q->data);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)q->len);
     }
@@ -134,6 +136,7 @@ done:
     curl_easy_cleanup(c);
     ch_buf_dispose_secure(&auth);
     ch_buf_dispose_secure(&pw);
+    ch_buf_dispose_secure(&kpw);
     ch_buf_dispose(&resp);
     return ret;
 }

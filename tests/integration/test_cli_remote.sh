@@ -179,6 +179,12 @@ check_contains "keystore get: its format" "$out" "p12"
 check_contains "and its entry, with its key and subject" "$out" "one                       yes              CN=folder-1"
 remote keystore export "$ks" --format jks --password-file pw --with-key --out one.jks
 check_contains "exported as JKS, read by keytool" "$(keytool -list -keystore one.jks -storepass s3cret 2>/dev/null)" "PrivateKeyEntry"
+keytool -genkeypair -alias two -keyalg EC -groupname secp256r1 -dname CN=two.example -validity 5 -keystore two.jks \
+    -storetype JKS -storepass storepass -keypass keypass1 >/dev/null 2>&1
+echo storepass >store.pw
+echo keypass1 >key.pw
+expect_error "a JKS whose key has its own password, without it" "password" -- remote keystore upload two.jks --password-file store.pw
+check_contains "and with --key-password-file" "$(remote keystore upload two.jks --password-file store.pw --key-password-file key.pw)" "kst_"
 remote keystore delete "$ks" >/dev/null
 check_eq "keystore deleted" "" "$(remote keystore list | grep "$ks" || true)"
 
