@@ -145,7 +145,7 @@ static int jks_open_key(ch_buf *out, const uint8_t *enc, size_t len, const char 
     if ((error = sha1_pw_data(check, &pw, out->data, out->len)) < 0)
         goto done;
     if (CRYPTO_memcmp(check, enc + 20 + n, 20) != 0)
-        error = ch_error_set(CH_EPASSWORD, "wrong password for a key of the keystore");
+        error = ch_error_set(CH_EPASSWORD, "wrong password for a key of the keystore (when its keys have a password of their own, give it as the key password)");
 done:
     if (stream)
         ch_secure_free(stream, n);
@@ -198,7 +198,7 @@ static int jceks_open_key(ch_buf *out, const uint8_t *salt8, uint64_t iter, cons
         EVP_DecryptUpdate(cctx, out->data + out->len, &outl, enc, (int)len) != 1 ||
         EVP_DecryptFinal_ex(cctx, out->data + out->len + outl, &fin) != 1) {
         ERR_clear_error();
-        error = ch_error_set(CH_EPASSWORD, "wrong password for a key of the keystore");
+        error = ch_error_set(CH_EPASSWORD, "wrong password for a key of the keystore (when its keys have a password of their own, give it as the key password)");
         goto done;
     }
     out->len += (size_t)(outl + fin);
