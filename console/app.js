@@ -289,11 +289,26 @@ async function createWizard(reload) {
     form.querySelector("input, select, button")?.focus();
   }
   // Import and CSR certificates take a step of their own instead of the issuing ones.
+  // A PEM file fills the text box; any other (DER, P7B, PKCS#12, JKS) is sent as it is.
+  let imFile = null;
+  const imFileNote = el("p", { class: "muted", id: "im-file-note" });
   const importStep = ["Import", () => [
     el("label", { for: "im-cert" }, "Certificate (PEM), pasted or uploaded"), el("textarea", { id: "im-cert", name: "im_cert", rows: 6 }, v.im_cert || ""),
-    el("input", { type: "file", "aria-label": "Upload the certificate", onchange: async (e) => { form.im_cert.value = await e.target.files[0].text(); } }),
+    el("input", { type: "file", "aria-label": "Upload the certificate (PEM, DER, P7B, PKCS#12 or JKS)", onchange: async (e) => {
+      const f = e.target.files[0];
+      const head = f ? new TextDecoder().decode(await f.slice(0, 64).arrayBuffer()) : "";
+      if (f && head.trimStart().startsWith("-----BEGIN")) {
+        imFile = null;
+        imFileNote.textContent = "";
+        form.im_cert.value = await f.text();
+      } else if (f) {
+        imFile = f;
+        form.im_cert.value = "";
+        imFileNote.textContent = `${f.name} is sent as it is (give its password below if it has one).`;
+      }
+    } }), imFileNote,
     el("label", { for: "im-key" }, "Private key (PEM), optional"), el("textarea", { id: "im-key", name: "im_key", rows: 4 }, v.im_key || ""),
-    el("label", { for: "im-pass" }, "Key passphrase"), el("input", { id: "im-pass", name: "im_pass", type: "password", autocomplete: "off" })]];
+    el("label", { for: "im-pass" }, "Password (of the key, or of a PKCS#12 or JKS file)"), el("input", { id: "im-pass", name: "im_pass", type: "password", autocomplete: "off" })]];
   const csrStep = ["CSR on this system", () => [
     el("label", { for: "im-csr" }, "CSR"), el("select", { id: "im-csr", name: "im_csr" }, csrs.filter((c) => !c.certificate_id).map((c) => el("option", { value: c.id }, `${c.name} (${c.subject})`))),
     el("label", { for: "im-signed" }, "Signed certificate (PEM)"), el("textarea", { id: "im-signed", name: "im_cert", rows: 6 }, v.im_cert || "")]];
@@ -306,7 +321,14 @@ async function createWizard(reload) {
     if (step === 0) steps.splice(0, steps.length, issuing[0], ...(v.type === "internal" ? issuing.slice(1) : [v.type === "import" ? importStep : csrStep]));
     if (v.type !== "internal" && step === steps.length - 1) {
       try {
-        if (v.type === "import")
+        if (v.type === "import" && imFile && !v.im_cert) {
+          const f = new FormData();
+          f.append("file", imFile);
+          if (v.name) f.append("name", v.name);
+          if (v.im_key) f.append("private_key", v.im_key);
+          if (v.im_pass) f.append("password", v.im_pass);
+          await api("POST", "certificates/import", f);
+        } else if (v.type === "import")
           await api("POST", "certificates/import", { name: v.name || undefined, certificate: v.im_cert, private_key: v.im_key || undefined, password: v.im_pass || undefined });
         else
           await api("POST", `csrs/${v.im_csr}/certificate`, { certificate: v.im_cert });

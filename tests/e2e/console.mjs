@@ -153,6 +153,23 @@ await page.getByLabel("Private key (PEM), optional").fill(readFileSync(`${work}/
 await page.getByRole("dialog").getByRole("button", { name: "Import", exact: true }).click();
 await page.locator("tr", { hasText: "imported-one" }).waitFor();
 ok("a certificate and its key imported through the wizard");
+await page.getByRole("button", { name: "Create certificate" }).click();
+await page.getByLabel("Identifier").fill("from-p12");
+await page.getByLabel("Type").selectOption("import");
+await page.getByRole("button", { name: "Next" }).click();
+await page.getByLabel("Upload the certificate (PEM, DER, P7B, PKCS#12 or JKS)").setInputFiles(`${work}/bundle.p12`);
+await page.locator("#im-file-note").getByText("bundle.p12 is sent as it is").waitFor();
+await page.getByLabel("Password (of the key, or of a PKCS#12 or JKS file)").fill("wrong-pw");
+await page.getByRole("dialog").getByRole("button", { name: "Import", exact: true }).click();
+await page.locator("#wz-error").getByText(/password/).waitFor();
+await page.getByLabel("Password (of the key, or of a PKCS#12 or JKS file)").fill("bundle-pw");
+await page.getByRole("dialog").getByRole("button", { name: "Import", exact: true }).click();
+await page.locator("tr", { hasText: "from-p12" }).waitFor();
+const fromP12 = await page.evaluate(async () =>
+  (await (await fetch("/api/v1/certificates?search=from-p12")).json()).items[0]);
+assert.equal(fromP12.has_private_key, true);
+assert.equal(fromP12.subject, "CN=bundled.example");
+ok("a PKCS#12 file imported through the wizard, with its key; a wrong password shown first");
 await page.screenshot({ path: `${shots}/certificates.png`, fullPage: true });
 
 // The CA hierarchy: a root and an intermediate under it, its chain downloaded.

@@ -28,6 +28,8 @@ openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout v1.k
 openssl x509 -req -in v1.csr -signkey v1.key -days 5 -out v1.pem 2>/dev/null
 echo "this is not a certificate" > garbage.pem
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout imp.key -subj /CN=imported.example -days 30 -out imp.pem 2>/dev/null
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout bundle.key -subj /CN=bundled.example -days 30 -out bundle.pem 2>/dev/null
+openssl pkcs12 -export -in bundle.pem -inkey bundle.key -name bundled -passout pass:bundle-pw -out bundle.p12
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout leaf.key -subj /CN=leaf -days 30 \
     -addext "basicConstraints=critical,CA:FALSE" -out leaf.pem 2>/dev/null
 ft=$(ls /usr/lib/*/faketime/libfaketime.so.1 | head -1)
