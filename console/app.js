@@ -562,10 +562,12 @@ async function keystoresScreen(screen) {
   const upload = canChange() ? el("button", { id: "upload-keystore", onclick: () => {
     const file = el("input", { type: "file", id: "ks-file", accept: ".jks,.pfx,.p12,.pem,.cer,.crt,.der,.p7b", "aria-describedby": "ks-error" });
     const password = el("input", { type: "password", id: "ks-password", autocomplete: "off" });
+    const keyPassword = el("input", { type: "password", id: "ks-key-password", autocomplete: "off" });
     const err = el("p", { class: "error", id: "ks-error", role: "alert" });
     const form = el("form", { method: "dialog" }, el("h2", {}, "Upload keystore"),
       el("label", { for: "ks-file" }, "Keystore file (JKS, PFX, P12, PEM, CER, CRT)"), file,
-      el("label", { for: "ks-password" }, "Password"), password, err,
+      el("label", { for: "ks-password" }, "Password"), password,
+      el("label", { for: "ks-key-password" }, "Key password, when the keys have their own"), keyPassword, err,
       el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Upload"),
         el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
     form.addEventListener("submit", async (ev) => {
@@ -575,6 +577,7 @@ async function keystoresScreen(screen) {
       const f = new FormData();
       f.append("file", file.files[0]);
       if (password.value) f.append("password", password.value);
+      if (keyPassword.value) f.append("key_password", keyPassword.value);
       try { await api("POST", "keystores", f); d.close(); load(); } catch (e) { err.textContent = e.message; }
     });
     const d = openDialog(form);

@@ -39,6 +39,8 @@ LD_PRELOAD=$ft FAKETIME="+400d" openssl req -x509 -newkey ec -pkeyopt ec_paramge
     -keyout future.key -subj /CN=future -days 30 -out future.pem 2>/dev/null
 keytool -genkeypair -alias tomcat -keyalg EC -groupname secp256r1 -dname CN=tomcat.example -validity 30 \
     -keystore store.jks -storetype JKS -storepass changeit -keypass changeit >/dev/null 2>&1 || fail "keytool failed"
+keytool -genkeypair -alias apart -keyalg EC -groupname secp256r1 -dname CN=apart.example -validity 30 \
+    -keystore apart.jks -storetype JKS -storepass changeit -keypass key-of-its-own >/dev/null 2>&1 || fail "keytool failed"
 TOKEN=$(cat "$data/admin-token")
 api POST /api/v1/tenants '{"name":"acme"}'
 api POST /api/v1/users '{"name":"viewer","role":"viewer","password":"viewer-password-1"}'
