@@ -7,7 +7,7 @@
  * after the run.
  *
  *   bench_https [--seconds S] [--conns N] [--server-threads N] [--certhubd PATH] [--cfssl PATH]
- *               [--durability process|power] [--only-certhubd]
+ *               [--durability process|power] [--only-certhubd] [--data-dir DIR]
  *
  * The client runs on the same 2 cores as the server, so every figure includes its cost.
  */
@@ -36,6 +36,7 @@ static double seconds = 3.0;
 static int conns = 8;
 static char server_threads[8] = "8";
 static int certhubd_only;     /* --only-certhubd: skip the in-process and cfssl cases (for profiling) */
+static const char *data_dir;  /* --data-dir: certhubd's store, instead of a fresh one */
 
 /* ------------------------------------------------------------ the load */
 
@@ -250,9 +251,11 @@ int main(int argc, char **argv)
             durability = argv[++k];
         else if (strcmp(argv[k], "--only-certhubd") == 0)
             certhubd_only = 1, cfssl = NULL;
+        else if (strcmp(argv[k], "--data-dir") == 0 && k + 1 < argc)
+            data_dir = argv[++k];
         else {
             fprintf(stderr, "usage: bench_https [--seconds S] [--conns N] [--server-threads N] [--certhubd PATH] "
-                            "[--cfssl PATH] [--durability process|power] [--only-certhubd]\n");
+                            "[--cfssl PATH] [--durability process|power] [--only-certhubd] [--data-dir DIR]\n");
             return 2;
         }
     }
@@ -261,7 +264,11 @@ int main(int argc, char **argv)
         return 1;
     snprintf(dir, sizeof dir, "/tmp/certhub-bench-https-%ld", (long)getpid());
     mkdir(dir, 0700);
-    snprintf(data, sizeof data, "%s/data", dir);
+    /* --data-dir: issue into a store that exists (a large one, say), which is kept. */
+    if (data_dir != NULL)
+        snprintf(data, sizeof data, "%s", data_dir);
+    else
+        snprintf(data, sizeof data, "%s/data", dir);
     snprintf(logf, sizeof logf, "%s/certhubd.log", dir);
     port = free_port();
     snprintf(listen, sizeof listen, "127.0.0.1:%d", port);

@@ -562,13 +562,13 @@ static int exec(sqlite3 *db, const char *sql, const char *what)
     return rc == SQLITE_OK ? 0 : db_error(db, rc, what);
 }
 
-/* A connection; the writer's keeps SQLite's default cache (2 MB), which holds the pages
- * appends touch (the right edges of the tables and indexes; a bigger one only grows the
- * resident memory).  Each reading connection (one per thread that reads) caches 512 kB: the
- * operating system caches the file as well, and with 2 MB each, certhubd's memory grew with
- * the store by up to 2 MB per event loop (bench_list at 1,000,000: pages alike, 10.6 MB
- * resident after the queries instead of 12.2 MB). */
-static int conn_open(struct conn **out, struct ch_store *s, bool writer)
+/* A connection, with a page cache of 512 kB instead of SQLite's 2 MB: the operating system
+ * caches the file as well, and with 2 MB each (a connection per thread that reads, and the
+ * writer) certhubd's memory grew with the store by up to 2 MB a connection.  Measured at
+ * 1,000,000 certificates: pages read alike (bench_list; 10.6 MB resident after it instead of
+ * 12.2 MB) and issuing into that store alike (bench_https --data-dir, three alternating pairs);
+ * the soak test's growth after its warm-up went from about 3 MB to 1.1-1.4 MB. */
+static int conn_open(struct conn **out, struct ch_store *s)
 {
     struct conn *c = calloc(1, sizeof *c);
     char pragmas[256];
@@ -590,8 +590,8 @@ static int conn_open(struct conn **out, struct ch_store *s, bool writer)
     sqlite3_busy_timeout(c->db, 10000);
     snprintf(pragmas, sizeof pragmas,
              "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;"
-             " PRAGMA cache_size=-%d;",
-             s->durability == CH_DURABLE_POWER ? "FULL" : "NORMAL", writer ? 2000 : 512);
+             " PRAGMA cache_size=-512;",
+             s->durability == CH_DURABLE_POWER ? "FULL" : "NORMAL");
     if ((error = exec(c->db, pragmas, "configuring the store")) < 0) {
         ch_error_prefix("%s", s->path);
         conn_close(c);
@@ -611,7 +611,7 @@ static struct conn *conn_get(struct ch_store *s)
 
     if (c != NULL)
         return c->in_tx ? s->writer : c;
-    if (conn_open(&c, s, false) < 0)
+    if (conn_open(&c, s) < 0)
         return NULL;
     pthread_mutex_lock(&s->lock);
     c->next = s->conns;
@@ -1007,7 +1007,7 @@ static int run_simple(ch_store *s, enum stmt_id id, const char *what)
 static struct conn *writer_get(struct ch_store *s)
 {
     if (s->writer == NULL) {
-        if (conn_open(&s->writer, s, true) < 0)
+        if (conn_open(&s->writer, s) < 0)
             return NULL;
         pthread_mutex_lock(&s->lock);
         s->writer->next = s->conns;
