@@ -190,6 +190,27 @@ static void list_member(cli_args *a, const char *opt, json_t *body, const char *
     free(store);
 }
 
+/* A whole-number option as a member of body, when given (out of [min, max]: a usage error). */
+static void int_member(cli_args *a, const char *opt, json_t *body, const char *field, long min, long max)
+{
+    if (cli_opt(a, opt) != NULL)
+        json_object_set_new(body, field, json_integer(cli_int(a, opt, 0, min, max)));
+}
+
+/* Asks for path and writes what comes back, as it is, to the file out with mode; the answer's
+ * bytes are wiped after (they may hold a key). */
+static int fetch_to_file(cli_args *a, const char *method, const char *path, json_t *body, const char *out,
+                         unsigned mode)
+{
+    ch_buf raw = CH_BUF_INIT;
+    int rc = remote_call(a, method, path, body, NULL, &raw);
+
+    if (rc == 0)
+        rc = cli_write(a, out, raw.data, raw.len, mode);
+    ch_buf_dispose_secure(&raw);
+    return rc;
+}
+
 /* POSTs body to path, writes the answer's PEM to --out when given, and prints its id: the
  * end of every command that makes a certificate or a CSR. */
 static int post_and_save(cli_args *a, const char *path, json_t *body)
@@ -229,11 +250,9 @@ int cmd_remote_ca_create(cli_args *a)
     if (parent)
         json_object_set_new(body, "parent_id", json_string(parent));
     str_member(a, "key-type", body, "key_type");
-    if (cli_opt(a, "days"))
-        json_object_set_new(body, "days", json_integer(cli_int(a, "days", 0, 1, 36600)));
+    int_member(a, "days", body, "days", 1, 36600);
     str_member(a, "digest", body, "digest");
-    if (cli_opt(a, "path-len"))
-        json_object_set_new(body, "path_len", json_integer(cli_int(a, "path-len", 0, 0, 32)));
+    int_member(a, "path-len", body, "path_len", 0, 32);
     rc = remote_call(a, "POST", "cas", body, &ans, NULL);
     json_decref(body);
     if (rc != 0)
@@ -300,16 +319,14 @@ int cmd_remote_cert_issue(cli_args *a)
     json_object_set_new(body, "profile", json_string(cli_opt(a, "profile") ? cli_opt(a, "profile") : "tls-server"));
     str_member(a, "subject", body, "subject");
     str_member(a, "name", body, "name");
-    if (cli_opt(a, "days"))
-        json_object_set_new(body, "days", json_integer(cli_int(a, "days", 0, 1, 36600)));
+    int_member(a, "days", body, "days", 1, 36600);
     str_member(a, "key-type", body, "key_type");
     list_member(a, "san", body, "sans");
     /* Overrides of the profile, as the API takes them. */
     str_member(a, "digest", body, "digest");
     list_member(a, "key-usage", body, "key_usage");
     list_member(a, "ext-key-usage", body, "ext_key_usage");
-    if (cli_opt(a, "path-len"))
-        json_object_set_new(body, "path_len", json_integer(cli_int(a, "path-len", 0, 0, 32)));
+    int_member(a, "path-len", body, "path_len", 0, 32);
     if (cli_flag(a, "auto-renew"))
         json_object_set_new(body, "auto_renew", json_true());
     if (cli_flag(a, "cap-validity"))
@@ -329,35 +346,28 @@ done:
 int cmd_remote_cert_export(cli_args *a)
 {
     const char *format = cli_opt(a, "format") ? cli_opt(a, "format") : "pem", *out = cli_need(a, "out");
-    char path[256], *password = NULL;
-    ch_buf raw = CH_BUF_INIT;
+    /* A keystore holds the key and is asked for by POST, with its password in the body. */
+    bool keystore = strcmp(format, "p12") == 0 || strcmp(format, "jks") == 0;
+    char path[256], tail[64], *password = NULL;
     json_t *body = NULL;
     int rc = 1;
 
-    {
-        char tail[64];
-        snprintf(tail, sizeof tail, "/export%s%.32s", strcmp(format, "p12") && strcmp(format, "jks") ? "?format=" : "",
-                 strcmp(format, "p12") && strcmp(format, "jks") ? format : "");
-        obj_path(path, sizeof path, "certificates", a->pos[0], tail);
-    }
     if (cli_password(a, "password-file", "CERTHUB_PASSWORD", &password) != 0)
         return 1;
-    if (!strcmp(format, "p12") || !strcmp(format, "jks") || cli_flag(a, "with-key")) {
-        if (password == NULL && (!strcmp(format, "p12") || !strcmp(format, "jks"))) {
+    if (keystore || cli_flag(a, "with-key")) {
+        if (password == NULL && keystore) {
             rc = cli_fail(a, "--format %s needs --password-file", format);
             goto done;
         }
-        obj_path(path, sizeof path, "certificates", a->pos[0], "/export");
         body = json_pack("{ss sb}", "format", format, "include_key", cli_flag(a, "with-key"));
         if (password)
             json_object_set_new(body, "password", json_string(password));
     }
-    if (remote_call(a, body ? "POST" : "GET", path, body, NULL, &raw) != 0)
-        goto done;
-    rc = cli_write(a, out, raw.data, raw.len, body ? 0600 : 0644);
+    snprintf(tail, sizeof tail, "/export%s%.32s", body ? "" : "?format=", body ? "" : format);
+    rc = fetch_to_file(a, body ? "POST" : "GET", obj_path(path, sizeof path, "certificates", a->pos[0], tail), body,
+                       out, body ? 0600 : 0644);
 done:
     json_decref(body);
-    ch_buf_dispose_secure(&raw);
     ch_secure_free_str(password);
     return rc;
 }
@@ -628,7 +638,6 @@ int cmd_remote_keystore_export(cli_args *a)
 {
     json_t *body = json_pack("{ss}", "format", cli_opt(a, "format") ? cli_opt(a, "format") : "pem");
     char path[200], *password = NULL;
-    ch_buf out = CH_BUF_INIT;
     int rc = 1;
 
     if (cli_opt(a, "out") == NULL) {
@@ -641,12 +650,10 @@ int cmd_remote_keystore_export(cli_args *a)
         json_object_set_new(body, "password", json_string(password));
     if (cli_opt(a, "with-key"))
         json_object_set_new(body, "include_key", json_true());
-    obj_path(path, sizeof path, "keystores", a->pos[0], "/export");
-    if (remote_call(a, "POST", path, body, NULL, &out) == 0)
-        rc = cli_write(a, cli_opt(a, "out"), out.data, out.len, 0600);
+    rc = fetch_to_file(a, "POST", obj_path(path, sizeof path, "keystores", a->pos[0], "/export"), body,
+                       cli_opt(a, "out"), 0600);
 done:
     json_decref(body);
-    ch_buf_dispose_secure(&out);
     ch_secure_free_str(password);
     return rc;
 }
@@ -835,12 +842,10 @@ int cmd_remote_trusted_delete(cli_args *a)
 
 int cmd_remote_tenant_revoke(cli_args *a)
 {
-    char path[200], *esc = curl_easy_escape_str(a->pos[0]);
-    int rc;
+    char path[300];
+    int rc = remote_call(a, "DELETE", obj_path(path, sizeof path, "tenants", a->pos[0], ""), NULL, NULL, NULL);
 
-    snprintf(path, sizeof path, "tenants/%s", esc ? esc : "");
-    free(esc);
-    if ((rc = remote_call(a, "DELETE", path, NULL, NULL, NULL)) == 0)
+    if (rc == 0)
         printf("revoked %s\n", a->pos[0]);
     return rc;
 }
@@ -865,14 +870,9 @@ int cmd_remote_ca_get(cli_args *a)
 int cmd_remote_ca_chain(cli_args *a)
 {
     char path[200];
-    ch_buf raw = CH_BUF_INIT;
-    int rc;
 
-    obj_path(path, sizeof path, "cas", a->pos[0], "/chain");
-    if ((rc = remote_call(a, "GET", path, NULL, NULL, &raw)) == 0)
-        rc = cli_write(a, cli_need(a, "out"), raw.data, raw.len, 0644);
-    ch_buf_dispose(&raw);
-    return rc;
+    return fetch_to_file(a, "GET", obj_path(path, sizeof path, "cas", a->pos[0], "/chain"), NULL, cli_need(a, "out"),
+                         0644);
 }
 
 int cmd_remote_ca_delete(cli_args *a)
@@ -1075,19 +1075,16 @@ int cmd_remote_cert_renew(cli_args *a)
 int cmd_remote_cert_key(cli_args *a)
 {
     char path[300], *password = NULL;
-    ch_buf pem = CH_BUF_INIT;
     json_t *body = NULL;
-    int rc = 1;
+    int rc;
 
     if (cli_password(a, "password-file", "CERTHUB_PASSWORD", &password) != 0)
         return 1;
     if (password)
         body = json_pack("{ss}", "password", password);
-    if (remote_call(a, "POST", obj_path(path, sizeof path, "certificates", a->pos[0], "/private-key"), body, NULL,
-                    &pem) == 0)
-        rc = cli_write(a, cli_need(a, "out"), pem.data, pem.len, 0600);
+    rc = fetch_to_file(a, "POST", obj_path(path, sizeof path, "certificates", a->pos[0], "/private-key"), body,
+                       cli_need(a, "out"), 0600);
     json_decref(body);
-    ch_buf_dispose_secure(&pem);
     ch_secure_free_str(password);
     return rc;
 }
@@ -1101,16 +1098,12 @@ int cmd_remote_csr_export(cli_args *a)
 {
     const char *format = cli_opt(a, "format") ? cli_opt(a, "format") : "pem";
     char path[300], tail[48];
-    ch_buf raw = CH_BUF_INIT;
-    int rc;
 
     if (strcmp(format, "pem") != 0 && strcmp(format, "der") != 0)
         return cli_fail(a, "--format takes pem or der, not \"%.32s\"", format);
     snprintf(tail, sizeof tail, "/export?format=%s", format);
-    if ((rc = remote_call(a, "GET", obj_path(path, sizeof path, "csrs", a->pos[0], tail), NULL, NULL, &raw)) == 0)
-        rc = cli_write(a, cli_need(a, "out"), raw.data, raw.len, 0644);
-    ch_buf_dispose(&raw);
-    return rc;
+    return fetch_to_file(a, "GET", obj_path(path, sizeof path, "csrs", a->pos[0], tail), NULL, cli_need(a, "out"),
+                         0644);
 }
 
 int cmd_remote_tenant_get(cli_args *a)
@@ -1167,10 +1160,8 @@ static int profile_put(cli_args *a, bool create)
     str_member(a, "description", body, "description");
     list_member(a, "key-usage", body, "key_usage");
     list_member(a, "ext-key-usage", body, "ext_key_usage");
-    if (cli_opt(a, "default-days"))
-        json_object_set_new(body, "default_days", json_integer(cli_int(a, "default-days", 0, 1, 36600)));
-    if (cli_opt(a, "max-days"))
-        json_object_set_new(body, "max_days", json_integer(cli_int(a, "max-days", 0, 1, 36600)));
+    int_member(a, "default-days", body, "default_days", 1, 36600);
+    int_member(a, "max-days", body, "max_days", 1, 36600);
     if (on_off(a, "sans", body, "allow_sans") != 0)
         goto done;
     if (remote_call(a, create ? "POST" : "PUT", create ? "profiles" : path, body, &ans, NULL) != 0)
