@@ -195,6 +195,10 @@ enum stmt_id {
 #define TRUSTED_COLS "id, tenant_id, name, der, sha256, subject, issuer, serial, not_before, not_after, " \
                      "auto_registration, status, verified, verification_code, created_at, updated_at"
 #define DEV_COLS "id, tenant_id, device_id, cert_sha256, cert_not_after, trusted_id, registered_at, last_seen, status"
+/* The devices of a list: a tenant's (?1), of one trusted certificate (?2) and status (?3) when
+ * those are not NULL; a page adds its cursor's condition after it. */
+#define DEV_LIST_WHERE                                                                                      \
+    " FROM devices WHERE tenant_id=?1 AND (?2 IS NULL OR trusted_id=?2) AND (?3 IS NULL OR status=?3)"
 #define AUDIT_COLS "seq, tenant_id, at, actor, action, object_type, object_id, detail, prev_hash, hash"
 
 static const char *const stmt_sql[S_COUNT] = {
@@ -223,8 +227,7 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_DEV_BY_CERT] = "SELECT " DEV_COLS " FROM devices WHERE cert_sha256=?1 AND (?2 IS NULL OR tenant_id=?2) LIMIT 2",
     [S_DEV_BY_NAME] = "SELECT " DEV_COLS " FROM devices WHERE tenant_id=? AND device_id=?",
     [S_DEV_GET] = "SELECT " DEV_COLS " FROM devices WHERE tenant_id=? AND id=?",
-    [S_DEV_LIST] = "SELECT " DEV_COLS " FROM devices WHERE tenant_id=?1 AND (?2 IS NULL OR trusted_id=?2)"
-                   " AND (?3 IS NULL OR status=?3) ORDER BY registered_at, id",
+    [S_DEV_LIST] = "SELECT " DEV_COLS DEV_LIST_WHERE " ORDER BY registered_at, id",
     [S_DEV_UPDATE] = "UPDATE devices SET cert_sha256=?, cert_not_after=?, trusted_id=?, last_seen=?, status=?"
                      " WHERE tenant_id=? AND id=?",
     [S_DEV_DELETE] = "DELETE FROM devices WHERE tenant_id=? AND id=?",
@@ -1260,7 +1263,32 @@ static int collect(sqlite3 *db, sqlite3_stmt *st, size_t size, row_reader read, 
     return collect_upto(db, st, SIZE_MAX, size, read, dispose, out, count, NULL, what);
 }
 
-static int parse_cursor(const char *cursor, int64_t *key, char id[CH_ID_MAX]);
+/* A page's cursor: "<key>:<id>" of its last row, key the list's ordering column (created_at,
+ * not_after, registered_at). */
+static int parse_cursor(const char *cursor, int64_t *key, char id[CH_ID_MAX])
+{
+    char *end;
+    const char *colon = strchr(cursor, ':');
+
+    if (colon == NULL || strlen(colon + 1) >= CH_ID_MAX || strlen(colon + 1) == 0)
+        goto bad;
+    *key = strtoll(cursor, &end, 10);
+    if (end != colon)
+        goto bad;
+    snprintf(id, CH_ID_MAX, "%s", colon + 1);
+    return 0;
+bad:
+    return ch_error_set_field(CH_EINVAL, "cursor", "invalid cursor: pass the next_cursor of the previous page");
+}
+
+/* The cursor after the row at (key, id), malloc'd into *out. */
+static int make_cursor(char **out, int64_t key, const char *id)
+{
+    char buf[CH_ID_MAX + 32];
+
+    snprintf(buf, sizeof buf, "%lld:%s", (long long)key, id);
+    return (*out = strdup(buf)) != NULL ? 0 : ch_error_set(CH_ENOMEM, "out of memory");
+}
 
 /* Where a row stands in its list's (key, id) order: what the next page's cursor is made of. */
 typedef void (*row_position)(const void *row, int64_t *key, const char **id);
@@ -1306,18 +1334,15 @@ static int collect_page(ch_store *s, const char *head, const char *key, const ch
     sqlite3_bind_int64(st, nbinds + (after ? 3 : 1), (int64_t)page->limit + 1); /* one more: is there a next page? */
     error = collect_upto(c->db, st, page->limit, size, read, dispose, out, count, &more, what);
     if (error == 0 && more) {
-        char buf[CH_ID_MAX + 32];
         int64_t last_key;
         const char *last_id;
         position((const uint8_t *)*out + (*count - 1) * size, &last_key, &last_id);
-        snprintf(buf, sizeof buf, "%lld:%s", (long long)last_key, last_id);
-        if ((page->next_cursor = strdup(buf)) == NULL) {
+        if ((error = make_cursor(&page->next_cursor, last_key, last_id)) < 0) {
             for (size_t i = 0; i < *count; i++)
                 dispose((uint8_t *)*out + i * size);
             free(*out);
             *out = NULL;
             *count = 0;
-            error = ch_error_set(CH_ENOMEM, "out of memory");
         }
     }
 done:
@@ -1791,11 +1816,8 @@ int ch_store_device_list(ch_store *s, const char *tenant_id, const ch_store_devi
     const char *binds[] = {tenant_id, filter ? filter->trusted_id : NULL, filter ? filter->status : NULL};
 
     if (page != NULL)
-        return collect_page(s,
-                            "SELECT " DEV_COLS " FROM devices WHERE tenant_id=?1 AND (?2 IS NULL OR trusted_id=?2)"
-                            " AND (?3 IS NULL OR status=?3)",
-                            "registered_at", binds, 3, page, sizeof **out, read_device, dispose_device_row,
-                            device_position, (void **)out, count, "listing devices");
+        return collect_page(s, "SELECT " DEV_COLS DEV_LIST_WHERE, "registered_at", binds, 3, page, sizeof **out,
+                            read_device, dispose_device_row, device_position, (void **)out, count, "listing devices");
     STMT(S_DEV_LIST, "listing devices");
     for (int i = 0; i < 3; i++)
         bind_text(st, i + 1, binds[i]);
@@ -2354,8 +2376,6 @@ static int filter_sql(ch_buf *sql, const ch_store_cert_filter *f, const struct s
         error = ch_buf_puts(sql, f->is_ca ? " AND is_ca=1" : " AND is_ca=0");
     if (error == 0 && f->method)
         error = ch_buf_puts(sql, " AND method=?");
-    if (error == 0 && f->status)
-        error = ch_buf_puts(sql, " AND status=?");
     return error;
 }
 
@@ -2376,27 +2396,9 @@ static int bind_filter(sqlite3_stmt *st, int i, const char *tenant_id, const ch_
             sqlite3_bind_text(st, i++, q->like, -1, SQLITE_STATIC);
     if (f->method)
         sqlite3_bind_text(st, i++, f->method, -1, SQLITE_STATIC);
-    if (f->status)
-        sqlite3_bind_text(st, i++, f->status, -1, SQLITE_STATIC);
     return i;
 }
 
-/* Cursor: "<key>:<id>" where key is created_at or not_after of the last row. */
-static int parse_cursor(const char *cursor, int64_t *key, char id[CH_ID_MAX])
-{
-    char *end;
-    const char *colon = strchr(cursor, ':');
-
-    if (colon == NULL || strlen(colon + 1) >= CH_ID_MAX || strlen(colon + 1) == 0)
-        goto bad;
-    *key = strtoll(cursor, &end, 10);
-    if (end != colon)
-        goto bad;
-    snprintf(id, CH_ID_MAX, "%s", colon + 1);
-    return 0;
-bad:
-    return ch_error_set_field(CH_EINVAL, "cursor", "invalid cursor: pass the next_cursor of the previous page");
-}
 
 /* A listed certificate: its columns without the DER. */
 static void read_cert_listed(void *row, sqlite3_stmt *st)
@@ -2492,13 +2494,8 @@ int ch_store_cert_list(ch_store *s, const char *tenant_id, const ch_store_cert_f
     sqlite3_bind_int64(st, i, (int64_t)limit + 1); /* one more tells whether a next page exists */
     error = collect_upto(c->db, st, limit, sizeof *list, read_cert_listed, dispose_cert_row, (void **)&list, &n, &more,
                          "listing certificates");
-    if (error == 0 && more) {
-        char buf[CH_ID_MAX + 32];
-        snprintf(buf, sizeof buf, "%lld:%s", (long long)(expiry ? list[n - 1].not_after : list[n - 1].created_at),
-                 list[n - 1].id);
-        if ((*next_cursor = strdup(buf)) == NULL)
-            error = ch_error_set(CH_ENOMEM, "out of memory");
-    }
+    if (error == 0 && more)
+        error = make_cursor(next_cursor, expiry ? list[n - 1].not_after : list[n - 1].created_at, list[n - 1].id);
 done:
     sqlite3_finalize(st);
     ch_buf_dispose(&sql);
