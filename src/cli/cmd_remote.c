@@ -211,22 +211,52 @@ static int fetch_to_file(cli_args *a, const char *method, const char *path, json
     return rc;
 }
 
+/* The files a command is to write, checked before the server is asked: a certificate made
+ * and then not saved would be made for nothing (and counted, and audited). */
+static int check_outputs(cli_args *a)
+{
+    const char *outs[] = {cli_opt(a, "out"), cli_opt(a, "key-out")};
+    struct stat st;
+
+    for (size_t i = 0; i < sizeof outs / sizeof *outs; i++)
+        if (outs[i] != NULL && !cli_flag(a, "force") && stat(outs[i], &st) == 0)
+            return cli_fail(a, "%s exists; pass --force to replace it", outs[i]);
+    return 0;
+}
+
 /* POSTs body to path, writes the answer's PEM to --out when given, and prints its id: the
- * end of every command that makes a certificate or a CSR. */
+ * end of every command that makes a certificate or a CSR.  With --key-out, the key the server
+ * made for it is fetched too (as `cert key` does: admins, audited), encrypted under
+ * --key-password-file when given. */
 static int post_and_save(cli_args *a, const char *path, json_t *body)
 {
-    json_t *ans = NULL;
-    const char *pem;
+    json_t *ans = NULL, *kbody = NULL;
+    const char *pem, *key_out = cli_opt(a, "key-out");
+    char kpath[300], *key_password = NULL;
     int rc = 1;
 
+    if (cli_opt(a, "key-password-file") != NULL && key_out == NULL)
+        return cli_fail(a, "--key-password-file goes with --key-out");
+    if (key_out != NULL && cli_opt(a, "csr") != NULL)
+        return cli_fail(a, "--key-out fetches a key the server made; with --csr the key is already yours");
+    if (check_outputs(a) != 0 || cli_password(a, "key-password-file", NULL, &key_password) != 0)
+        return 1;
     if (remote_call(a, "POST", path, body, &ans, NULL) == 0) {
         pem = str(ans, "pem");
         if (cli_opt(a, "out") == NULL || cli_write(a, cli_opt(a, "out"), pem, strlen(pem), 0644) == 0) {
             print_answer(ans, "id");
             rc = 0;
+            if (key_out != NULL) {
+                if (key_password != NULL)
+                    kbody = json_pack("{ss}", "password", key_password);
+                rc = fetch_to_file(a, "POST", obj_path(kpath, sizeof kpath, "certificates", str(ans, "id"), "/private-key"),
+                                   kbody, key_out, 0600);
+            }
         }
     }
+    json_decref(kbody);
     json_decref(ans);
+    ch_secure_free_str(key_password);
     return rc;
 }
 

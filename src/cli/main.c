@@ -61,18 +61,20 @@ static const cli_cmd commands[] = {
     {"cert issue", cmd_remote_cert_issue,
      "--ca-id ID [--profile P] [--subject DN] [--san LIST] [--key-type T | --csr FILE] [--days N] [--name N] "
      "[--digest D] [--key-usage LIST] [--ext-key-usage LIST] [--path-len N] [--auto-renew] [--cap-validity] "
-     "[--out FILE]",
-     "issue a certificate on the server (--cap-validity: end with the CA rather than be refused)",
+     "[--out FILE] [--key-out FILE [--key-password-file F]]",
+     "issue a certificate on the server (--cap-validity: end with the CA rather than be refused; --key-out: "
+     "download the key the server made, encrypted under the password when given)",
      "ca-id= profile= subject= san= key-type= csr= days= name= digest= key-usage= ext-key-usage= path-len= "
-     "auto-renew cap-validity out= force",
+     "auto-renew cap-validity out= key-out= key-password-file= force",
      0, 0},
     {"cert export", cmd_remote_cert_export, "ID --out FILE [--format pem|der|p7b|p12|jks] [--password-file F] [--with-key]",
      "download a certificate (with its key: p12, jks, or pem --with-key)",
      "out= format= password-file= with-key force", 1, 1},
     {"cert update", cmd_remote_cert_update, "ID [--name N] [--auto-renew on|off]",
      "rename a certificate, or switch its automatic renewal on or off", "name= auto-renew=", 1, 1},
-    {"cert renew", cmd_remote_cert_renew, "ID [--reuse-key] [--out FILE]",
-     "renew a certificate now: the same subject, SANs and profile, a new key unless --reuse-key", "reuse-key out= force",
+    {"cert renew", cmd_remote_cert_renew, "ID [--reuse-key] [--out FILE] [--key-out FILE [--key-password-file F]]",
+     "renew a certificate now: the same subject, SANs and profile, a new key unless --reuse-key",
+     "reuse-key out= key-out= key-password-file= force",
      1, 1},
     {"cert key", cmd_remote_cert_key, "ID --out FILE [--password-file F]",
      "download a certificate's private key as PEM, encrypted under the password when given (admins; audited)",

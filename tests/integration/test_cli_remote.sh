@@ -137,6 +137,27 @@ check_eq "cert key: a file only its owner reads" "600" "$(stat -c %a new.key)"
 check_eq "the key is the renewed certificate's" "$(openssl x509 -in renewed.pem -noout -pubkey)" \
     "$(openssl pkey -in new.key -passin pass:s3cret -pubout)"
 expect_error "cert key of an id that is not there" "HTTP 404" -- remote cert key crt_missing --out none.key
+# The key the server made, downloaded with the certificate (as step-ca and Vault answer an issue).
+kid=$(remote cert issue --ca-id "$issuer" --subject CN=withkey.example --san dns:withkey.example --days 10 \
+    --out withkey.pem --key-out withkey.key)
+check_contains "cert issue --key-out prints the id" "$kid" "crt_"
+check_eq "cert issue --key-out: the certificate's key" "$(openssl x509 -in withkey.pem -noout -pubkey)" \
+    "$(openssl pkey -in withkey.key -pubout)"
+check_eq "cert issue --key-out: a file only its owner reads" "600" "$(stat -c %a withkey.key)"
+check_contains "the download is in the audit log" "$(remote audit list --action key.export --object "$kid")" "key.export"
+rid=$(remote cert renew "$kid" --out withkey2.pem --key-out withkey2.key --key-password-file pw)
+check_eq "cert renew --key-out --key-password-file: the new key, encrypted" "$(openssl x509 -in withkey2.pem -noout -pubkey)" \
+    "$(openssl pkey -in withkey2.key -passin pass:s3cret -pubout)"
+before=$(remote cert list --search withkey.example | grep -c crt_)
+expect_error "cert issue --out over a file: refused before anything is issued" "withkey.pem exists; pass --force" -- \
+    remote cert issue --ca-id "$issuer" --subject CN=withkey.example --san dns:withkey.example --out withkey.pem
+expect_error "cert issue --key-out over a file: refused too" "withkey.key exists" -- \
+    remote cert issue --ca-id "$issuer" --subject CN=withkey.example --out fresh.pem --key-out withkey.key
+check_eq "nothing was issued by the refused commands" "$before" "$(remote cert list --search withkey.example | grep -c crt_)"
+expect_error "cert issue --key-out with --csr: the key is the caller's" "with --csr the key is already yours" -- \
+    remote cert issue --ca-id "$issuer" --subject CN=x --csr withkey.pem --key-out x.key
+expect_error "--key-password-file alone" "goes with --key-out" -- \
+    remote cert issue --ca-id "$issuer" --subject CN=x --key-password-file pw
 expect_error "an id is one path segment, never another route" "HTTP 404" -- remote cert get ../tokens
 
 # Profiles.
