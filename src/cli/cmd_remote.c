@@ -476,14 +476,112 @@ static void progress(size_t done, size_t total, const char *name)
     fflush(stderr);
 }
 
+/* A folder often holds a certificate and its key side by side (web.pem and web.key).  A file
+ * holding only a private key is opened here (with the folder's password when encrypted) and
+ * goes with the certificate of the folder it belongs to; the server keeps no key alone. */
+struct folder_key {
+    const char *file;
+    ch_key *key;     /* NULL: could not be opened (why) */
+    const char *why;
+    bool used;
+};
+
+/* The folder's files that hold only a private key.  A file that is a certificate, a
+ * keystore or anything else is left to the server, which says what it is. */
+static size_t folder_keys(struct folder_key *keys, char **files, size_t n, const char *password)
+{
+    size_t k = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        uint8_t *data = NULL;
+        size_t len = 0;
+        ch_cert *cert = NULL;
+        ch_key *key = NULL;
+        int error;
+
+        if (ch_file_read(&data, &len, files[i], CH_MAX_UPLOAD_BYTES) < 0)
+            continue;
+        if (ch_cert_parse(&cert, data, len) == 0) {
+            ch_cert_free(cert);
+        } else if ((error = ch_key_parse(&key, data, len, password)) == 0 || error == CH_EPASSWORD) {
+            keys[k++] = (struct folder_key){files[i], key,
+                                            password ? "the password does not open this private key"
+                                                     : "an encrypted private key: give its password with --password-file",
+                                            false};
+        }
+        ch_secure_free(data, len);
+    }
+    return k;
+}
+
+/* Whether the bytes hold text (a PEM label, say). */
+static bool holds(const uint8_t *data, size_t len, const char *text)
+{
+    size_t n = strlen(text);
+
+    for (size_t i = 0; n <= len && i <= len - n; i++)
+        if (data[i] == (uint8_t)text[0] && memcmp(data + i, text, n) == 0)
+            return true;
+    return false;
+}
+
+/* Imports file with the key among keys that belongs to it, if any: 0 when none does (the file
+ * goes as it is), else the HTTP status. */
+static long import_with_key(cli_args *a, const char *file, struct folder_key *keys, size_t nkeys, json_t **ans)
+{
+    uint8_t *data = NULL;
+    size_t len = 0, i;
+    ch_cert *cert = NULL;
+    ch_buf cert_pem = CH_BUF_INIT, key_pem = CH_BUF_INIT;
+    json_t *body = NULL;
+    long status = 0;
+    const char *base = strrchr(file, '/');
+    remote_req q = {.method = "POST", .path = "certificates/import", .quiet = true, .status = &status};
+
+    *ans = NULL;
+    if (nkeys == 0 || ch_file_read(&data, &len, file, CH_MAX_UPLOAD_BYTES) < 0)
+        return 0;
+    /* A PEM that carries its own key, or no certificate at all, goes as it is. */
+    if (ch_cert_parse(&cert, data, len) != 0 || holds(data, len, "PRIVATE KEY-----"))
+        goto done;
+    for (i = 0; i < nkeys && (keys[i].key == NULL || keys[i].used || !ch_cert_matches_key(cert, keys[i].key)); i++)
+        ;
+    if (i == nkeys)
+        goto done;
+    keys[i].used = true;
+    /* PEM text as the JSON import takes it: the file when it is PEM, else its DER encoded. */
+    if ((holds(data, len, "-----BEGIN") ? ch_buf_put(&cert_pem, data, len)
+                                        : ch_pem_encode(&cert_pem, "CERTIFICATE", data, len)) < 0 ||
+        ch_key_write_pem(&key_pem, keys[i].key, NULL) < 0) {
+        status = -1;
+        goto done;
+    }
+    body = json_pack("{ss ss ss}", "certificate", (const char *)cert_pem.data, "private_key", (const char *)key_pem.data,
+                     "name", base ? base + 1 : file);
+    q.json = body;
+    if (body == NULL)
+        status = -1;
+    else
+        remote_request(a, &q, ans, NULL);
+done:
+    json_decref(body);
+    ch_buf_dispose(&cert_pem);
+    ch_buf_dispose_secure(&key_pem);
+    ch_cert_free(cert);
+    ch_secure_free(data, len);
+    return status;
+}
+
 /* Every regular file of a folder (sorted), imported one by one: a file that fails is reported
- * and the others go on; certificates already held count apart.  Exit 1 if any failed. */
+ * and the others go on; certificates already held count apart; a key goes with its
+ * certificate.  Exit 1 if any failed. */
 static int import_folder(cli_args *a, const char *dir, const char *password)
 {
     DIR *d = opendir(dir);
     struct dirent *e;
     char **files = NULL, full[4096];
-    size_t n = 0, cap = 0, imported = 0, present = 0, failed = 0;
+    size_t n = 0, cap = 0, imported = 0, with_key = 0, present = 0, failed = 0, nkeys;
+    struct folder_key *keys;
     struct stat st;
     size_t dlen = strlen(dir);
 
@@ -505,17 +603,30 @@ static int import_folder(cli_args *a, const char *dir, const char *password)
     }
     closedir(d);
     qsort(files, n, sizeof *files, cmp_str);
-    for (size_t i = 0; i < n; i++) {
-        json_t *ans;
+    if ((keys = calloc(n ? n : 1, sizeof *keys)) == NULL)
+        return cli_fail(a, "out of memory");
+    nkeys = folder_keys(keys, files, n, password);
+    for (size_t i = 0, k = 0; i < n; i++) {
+        json_t *ans = NULL;
         long status;
+        const char *msg;
+
         progress(i, n, strrchr(files[i], '/') + 1);
-        status = upload_file(a, "certificates/import", files[i], NULL, password, true, &ans);
+        if (k < nkeys && keys[k].file == files[i]) { /* both in the folder's order */
+            k++;
+            continue;
+        }
+        status = import_with_key(a, files[i], keys, nkeys, &ans);
+        if (status > 0)
+            with_key += status == 201;
+        else if (status == 0)
+            status = upload_file(a, "certificates/import", files[i], NULL, password, true, &ans);
         if (status == 201) {
             imported++;
         } else if (status == 409) {
             present++;
         } else {
-            const char *msg = json_string_value(json_object_get(json_object_get(ans, "error"), "message"));
+            msg = json_string_value(json_object_get(json_object_get(ans, "error"), "message"));
             failed++;
             if (isatty(2))
                 fprintf(stderr, "\n");
@@ -524,7 +635,20 @@ static int import_folder(cli_args *a, const char *dir, const char *password)
         json_decref(ans);
     }
     progress(n, n, "");
-    printf("imported %zu, already held %zu, failed %zu (of %zu files)\n", imported, present, failed, n);
+    for (size_t k = 0; k < nkeys; k++) {
+        if (keys[k].used)
+            continue;
+        failed++;
+        fprintf(stderr, "certhub: %s: %s\n", keys[k].file,
+                keys[k].key ? "a private key that belongs to no certificate of the folder" : keys[k].why);
+    }
+    printf("imported %zu", imported);
+    if (with_key)
+        printf(" (%zu with the key beside it)", with_key);
+    printf(", already held %zu, failed %zu (of %zu files)\n", present, failed, n);
+    for (size_t k = 0; k < nkeys; k++)
+        ch_key_free(keys[k].key);
+    free(keys);
     for (size_t i = 0; i < n; i++)
         free(files[i]);
     free(files);

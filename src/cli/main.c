@@ -82,7 +82,7 @@ static const cli_cmd commands[] = {
     {"cert delete", cmd_remote_cert_delete, "ID", "delete a certificate on the server", "", 1, 1},
     {"cert import", cmd_remote_cert_import, "FILE|FOLDER [--password-file F] [--key FILE] [--key-password-file F] [--name N]",
      "import a certificate (PEM, DER, P7B; P12, JKS or PEM with its key; or with --key, its PEM key), or every "
-     "file of a folder",
+     "file of a folder (a file holding only a key goes with the certificate it belongs to)",
      "password-file= key= key-password-file= name=", 1, 1},
     {"csr new", cmd_remote_csr_create, "--subject DN [--san LIST] [--key-type T] [--digest D] [--name N] [--out FILE]",
      "make a CSR on the server (its key stays there, sealed)", "subject= san= key-type= digest= name= out= force", 0,

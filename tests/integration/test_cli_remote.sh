@@ -41,6 +41,28 @@ mkdir folder && cp cli.pem folder/ && echo junk >folder/junk.txt
 out=$(remote cert import folder/ 2>&1 || true)
 check_contains "a folder: what was held and what failed counted" "$out" "already held 1, failed 1"
 check_contains "a failed file named as the folder was given (no doubled slash)" "$out" "certhub: folder/junk.txt:"
+# A certificate and its key side by side, in PEM or DER, the key encrypted or not.
+mkdir pairs
+for n in pem der enc orphan; do
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "pairs/$n.key" \
+        -subj "/CN=$n.pair.example" -days 10 -out "pairs/$n.pem" 2>/dev/null
+done
+openssl x509 -in pairs/der.pem -outform DER -out pairs/der.crt && rm pairs/der.pem
+openssl pkey -in pairs/der.key -outform DER -out pairs/der.key.der && rm pairs/der.key
+openssl pkey -in pairs/enc.key -aes256 -passout pass:s3cret -out pairs/enc.key.p8 && rm pairs/enc.key
+rm pairs/orphan.pem
+out=$(remote cert import pairs --password-file pw 2>&1 || true)
+check_contains "a folder's keys go with their certificates" "$out" "imported 3 (3 with the key beside it)"
+check_contains "a key of no certificate in the folder is named" "$out" \
+    "certhub: pairs/orphan.key: a private key that belongs to no certificate of the folder"
+for n in pem der enc; do
+    check_eq "$n.pair.example was stored with its key" "true" \
+        "$(remote --output json cert list --search "$n.pair.example" | python3 -c 'import json,sys; print(str(json.load(sys.stdin)["items"][0]["has_private_key"]).lower())')"
+done
+rm pairs/orphan.key
+mkdir pairs2 && cp pairs/enc.pem pairs/enc.key.p8 pairs2/
+out=$(remote cert import pairs2 2>&1 || true)
+check_contains "an encrypted key without the password: said how to open it" "$out" "give its password with --password-file"
 
 # Tokens and tenants.
 tok_id=$(remote token list | awk '$2 == "cli-test" {print $1}')
