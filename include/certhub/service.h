@@ -438,7 +438,9 @@ int ch_svc_scheduler_start(ch_svc *svc, int interval_seconds);
 void ch_svc_scheduler_stop(ch_svc *svc);
 
 /* Imports a certificate (PEM or DER) with an optional private key that must match it.  A
- * certificate the tenant already holds is CH_EEXISTS with its id in existing_id. */
+ * certificate the tenant already holds is CH_EEXISTS with its id in existing_id, unless it
+ * was held without its key and the key is given now: the key is added to it and the answer is
+ * 1 (out holds that certificate), where a new one is 0. */
 int ch_svc_cert_import(ch_svc *svc, const ch_actor *actor, const char *name, const uint8_t *cert, size_t cert_len,
                        const uint8_t *key, size_t key_len, const char *password, ch_store_cert *out,
                        char existing_id[CH_ID_MAX]);

@@ -288,6 +288,9 @@ int ch_store_cert_get(ch_store *s, ch_store_cert *out, const char *tenant_id, co
 int ch_store_cert_get_by_sha256(ch_store *s, ch_store_cert *out, const char *tenant_id, const char *sha256_hex);
 int ch_store_cert_delete(ch_store *s, const char *tenant_id, const char *id);
 int ch_store_cert_rename(ch_store *s, const char *tenant_id, const char *id, const char *name);
+/* Links a stored key to a certificate that has none; CH_ENOTFOUND when it is not there or
+ * already has one. */
+int ch_store_cert_set_key(ch_store *s, const char *tenant_id, const char *id, const char *key_id);
 int ch_store_cert_set_status(ch_store *s, const char *tenant_id, const char *id, const char *status);
 void ch_store_cert_dispose(ch_store_cert *c);
 void ch_store_cert_list_free(ch_store_cert *list, size_t count);

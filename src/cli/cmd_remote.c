@@ -580,7 +580,7 @@ static int import_folder(cli_args *a, const char *dir, const char *password)
     DIR *d = opendir(dir);
     struct dirent *e;
     char **files = NULL, full[4096];
-    size_t n = 0, cap = 0, imported = 0, with_key = 0, present = 0, failed = 0, nkeys;
+    size_t n = 0, cap = 0, imported = 0, with_key = 0, present = 0, added = 0, failed = 0, nkeys;
     struct folder_key *keys;
     struct stat st;
     size_t dlen = strlen(dir);
@@ -623,6 +623,9 @@ static int import_folder(cli_args *a, const char *dir, const char *password)
             status = upload_file(a, "certificates/import", files[i], NULL, password, true, &ans);
         if (status == 201) {
             imported++;
+        } else if (status == 200) { /* held without its key, which it has now */
+            present++;
+            added++;
         } else if (status == 409) {
             present++;
         } else {
@@ -645,7 +648,10 @@ static int import_folder(cli_args *a, const char *dir, const char *password)
     printf("imported %zu", imported);
     if (with_key)
         printf(" (%zu with the key beside it)", with_key);
-    printf(", already held %zu, failed %zu (of %zu files)\n", present, failed, n);
+    printf(", already held %zu", present);
+    if (added)
+        printf(" (the key added to %zu)", added);
+    printf(", failed %zu (of %zu files)\n", failed, n);
     for (size_t k = 0; k < nkeys; k++)
         ch_key_free(keys[k].key);
     free(keys);
@@ -712,7 +718,9 @@ int cmd_remote_cert_import(cli_args *a)
     }
     if (cli_opt(a, "key") == NULL) {
         /* The file as it is (PEM, DER, PKCS#7, PKCS#12). */
-        if (upload_file(a, "certificates/import", a->pos[0], cli_opt(a, "name"), password, false, &ans) == 201) {
+        long status = upload_file(a, "certificates/import", a->pos[0], cli_opt(a, "name"), password, false, &ans);
+        /* 200: held already without its key, which it has now. */
+        if (status == 201 || status == 200) {
             print_answer(ans, "id");
             rc = 0;
         }

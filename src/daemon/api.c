@@ -719,7 +719,8 @@ static void certificate_import(req *r)
         }
         goto done;
     }
-    reply_cert(r, 201, &out);
+    /* 1: the key was added to the certificate already held. */
+    reply_cert(r, error == 1 ? 200 : 201, &out);
     ch_store_cert_dispose(&out);
 done:
     upload_dispose(&u);

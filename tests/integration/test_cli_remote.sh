@@ -60,9 +60,14 @@ for n in pem der enc; do
         "$(remote --output json cert list --search "$n.pair.example" | python3 -c 'import json,sys; print(str(json.load(sys.stdin)["items"][0]["has_private_key"]).lower())')"
 done
 rm pairs/orphan.key
-mkdir pairs2 && cp pairs/enc.pem pairs/enc.key.p8 pairs2/
+mkdir pairs2
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -passout pass:s3cret -keyout pairs2/late.key \
+    -subj /CN=late.pair.example -days 10 -out pairs2/late.pem 2>/dev/null
 out=$(remote cert import pairs2 2>&1 || true)
 check_contains "an encrypted key without the password: said how to open it" "$out" "give its password with --password-file"
+out=$(remote cert import pairs2 --password-file pw 2>&1)
+check_contains "the same folder with the password: the key added to the certificate held" "$out" \
+    "already held 1 (the key added to 1), failed 0"
 
 # Tokens and tenants.
 tok_id=$(remote token list | awk '$2 == "cli-test" {print $1}')

@@ -232,6 +232,22 @@ pem_json=$(awk '{printf "%s\\n", $0}' leaf.pem)
 api POST /api/v1/certificates/import "{\"name\":\"again\",\"certificate\":\"$pem_json\"}"
 check_eq "importing a certificate already held: 409" 409 "$status"
 check_contains "the duplicate names the existing id" "$(cat "$T/body")" "\"existing_id\":\"$id\""
+# Imported alone, then with its key: the key is added to the one held (200), once.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout later.key -subj /CN=later.example \
+    -days 10 -out later.pem 2>/dev/null
+later_json=$(awk '{printf "%s\\n", $0}' later.pem)
+later_key=$(awk '{printf "%s\\n", $0}' later.key)
+api POST /api/v1/certificates/import "{\"certificate\":\"$later_json\"}"
+check_eq "a certificate imported without its key" 201 "$status"
+later_id=$(field id)
+api POST /api/v1/certificates/import "{\"certificate\":\"$later_json\",\"private_key\":\"$later_key\"}"
+check_eq "the same with its key: 200, the key added" 200 "$status"
+check_contains "the one held, now with its key" "$(cat "$T/body")" "\"id\":\"$later_id\""
+check_contains "has_private_key" "$(cat "$T/body")" '"has_private_key":true'
+api POST /api/v1/certificates/import "{\"certificate\":\"$later_json\",\"private_key\":\"$later_key\"}"
+check_eq "and once only: then 409" 409 "$status"
+api GET "/api/v1/audit?action=certificate.key_add"
+check_contains "the key added is audited" "$(cat "$T/body")" "$later_id"
 api POST /api/v1/cas '{"name":"Team Root","type":"root","subject":{"common_name":"Team Root","organization":"Acme"},"key_type":"p384","days":3650}'
 check_eq "create a root CA" 201 "$status"
 api GET /api/v1/profiles

@@ -233,6 +233,19 @@ static void test_import_duplicates_and_isolation(void **state)
     for (size_t i = 0; i < n; i++)
         assert_string_not_equal(rows[i].id, first.id);
     ch_store_cert_list_free(rows, n);
+    /* Held without its key, imported again with it: the key is added to the one held (1), once. */
+    {
+        ch_store_cert third;
+        char held[CH_ID_MAX] = "";
+        assert_null(second.key_id);
+        assert_int_equal(ch_svc_cert_import(svc, &admin_b, "with key", cert, cert_len, key, key_len, NULL, &third, held), 1);
+        assert_string_equal(third.id, second.id);
+        assert_non_null(third.key_id);
+        ch_store_cert_dispose(&third);
+        assert_int_equal(ch_svc_cert_import(svc, &admin_b, "again", cert, cert_len, key, key_len, NULL, &third, held),
+                         CH_EEXISTS);
+        assert_string_equal(held, second.id);
+    }
     /* A key that is not the certificate's is refused. */
     assert_int_equal(tu_sh("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out '%s.other' "
                            "2>/dev/null", key_path),

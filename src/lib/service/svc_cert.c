@@ -33,6 +33,25 @@ static int cert_tx_run(void *arg)
     return svc_audit(t->svc, t->actor, t->action, "certificate", t->row->id, t->detail);
 }
 
+/* A key for a certificate held without one: stored, linked, audited together. */
+struct key_attach {
+    ch_svc *svc;
+    const ch_actor *actor;
+    svc_sealed *sealed;
+    const char *cert_id;
+};
+
+static int key_attach_run(void *arg)
+{
+    struct key_attach *a = arg;
+    int error;
+
+    if ((error = ch_store_key_put(a->svc->store, &a->sealed->row)) < 0 ||
+        (error = ch_store_cert_set_key(a->svc->store, a->actor->tenant_id, a->cert_id, a->sealed->id)) < 0)
+        return error;
+    return svc_audit(a->svc, a->actor, "certificate.key_add", "certificate", a->cert_id, NULL);
+}
+
 /* Seals the key (if any) and writes the audit detail: all the work that needs no lock. */
 static int cert_prepare(ch_svc *svc, const ch_actor *actor, const ch_key *key, ch_store_cert *row,
                         svc_sealed *sealed, char **detail)
@@ -230,7 +249,20 @@ int ch_svc_cert_import(ch_svc *svc, const ch_actor *actor, const char *name, con
     if ((error = cert_prepare(svc, actor, key, &row, &sealed, &detail)) < 0)
         goto done;
     t = (struct cert_tx){svc, actor, key ? &sealed : NULL, &row, "certificate.import", detail, existing};
-    if ((error = svc_commit(svc, cert_tx_run, &t)) < 0)
+    error = svc_commit(svc, cert_tx_run, &t);
+    /* Held without its key (imported alone before, the key file coming later): the key is
+     * added to it, as importing both at once would have stored them. */
+    if (error == CH_EEXISTS && key != NULL && existing[0]) {
+        struct key_attach a = {svc, actor, &sealed, existing};
+        if (svc_commit(svc, key_attach_run, &a) == 0) {
+            error = out ? ch_store_cert_get(svc->store, out, actor->tenant_id, existing) : 0;
+            if (error == 0)
+                error = 1;
+            goto done;
+        }
+        error = CH_EEXISTS;
+    }
+    if (error < 0)
         goto done;
     if (out) {
         *out = row;

@@ -178,7 +178,7 @@ enum stmt_id {
     S_USER_PUT, S_USER_GET_NAME, S_USER_COUNT, S_USER_PASSWORD, S_SESS_PUT, S_SESS_GET, S_SESS_DELETE, S_SESS_ACT,
     S_TRUSTED_PUT, S_TRUSTED_GET, S_TRUSTED_LIST, S_TRUSTED_UPDATE, S_TRUSTED_DELETE,
     S_PROFILE_PUT, S_PROFILE_UPDATE, S_PROFILE_GET, S_PROFILE_LIST, S_PROFILE_DELETE,
-    S_CERT_EXPIRY_SUMMARY, S_CERT_EXPIRY_BUCKETS, S_CERT_FIRST_EXPIRY, S_CERT_PUT, S_CERT_GET, S_CERT_GET_SHA, S_CERT_ID_BY_SHA, S_CERT_DELETE, S_CERT_RENAME, S_CERT_STATUS,
+    S_CERT_EXPIRY_SUMMARY, S_CERT_EXPIRY_BUCKETS, S_CERT_FIRST_EXPIRY, S_CERT_PUT, S_CERT_GET, S_CERT_GET_SHA, S_CERT_ID_BY_SHA, S_CERT_DELETE, S_CERT_RENAME, S_CERT_SET_KEY, S_CERT_STATUS,
     S_CA_PUT, S_CA_GET, S_CA_LIST, S_CA_STATUS, S_CA_DELETE,
     S_CSR_PUT, S_CSR_GET, S_CSR_LIST, S_CSR_ATTACH, S_CSR_DELETE,
     S_KS_PUT, S_KS_GET, S_KS_LIST, S_KS_DELETE, S_KSE_PUT, S_KSE_LIST,
@@ -269,6 +269,7 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_CERT_ID_BY_SHA] = "SELECT id FROM certificates WHERE tenant_id=? AND sha256=?",
     [S_CERT_DELETE] = "DELETE FROM certificates WHERE tenant_id=? AND id=?",
     [S_CERT_RENAME] = "UPDATE certificates SET name=? WHERE tenant_id=? AND id=?",
+    [S_CERT_SET_KEY] = "UPDATE certificates SET key_id=? WHERE tenant_id=? AND id=? AND key_id IS NULL",
     [S_CERT_STATUS] = "UPDATE certificates SET status=? WHERE tenant_id=? AND id=?",
     [S_CA_PUT] = "INSERT INTO cas(" CA_COLS ") VALUES(?,?,?,?,?,?,?,?,?)",
     [S_CA_GET] = "SELECT " CA_COLS " FROM cas WHERE tenant_id=? AND id=?",
@@ -2242,6 +2243,15 @@ int ch_store_cert_rename(ch_store *s, const char *tenant_id, const char *id, con
     bind_text(st, 2, tenant_id);
     bind_text(st, 3, id);
     return step_one_row(db, st, "renaming a certificate", "certificate");
+}
+
+int ch_store_cert_set_key(ch_store *s, const char *tenant_id, const char *id, const char *key_id)
+{
+    STMT(S_CERT_SET_KEY, "adding a key to a certificate");
+    bind_text(st, 1, key_id);
+    bind_text(st, 2, tenant_id);
+    bind_text(st, 3, id);
+    return step_one_row(db, st, "adding a key to a certificate", "certificate without a key");
 }
 
 int ch_store_cert_set_status(ch_store *s, const char *tenant_id, const char *id, const char *status)
