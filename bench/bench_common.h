@@ -52,17 +52,20 @@ static void *bench_thread_main(void *p)
     return NULL;
 }
 
+/* The most threads (or connections) a case may run: the load tools size their arrays by it. */
+#define BENCH_MAX_THREADS 64
+
 /* Runs op on nthreads threads (args[i] per thread) for seconds, or until op returns 1 (no
  * more work); returns operations/s, or -1 when an operation failed (op returned < 0). */
 static inline double bench_run(bench_op op, void **args, int nthreads, double seconds)
 {
-    struct bench_thread t[8];
+    struct bench_thread *t = calloc((size_t)(nthreads > 0 ? nthreads : 1), sizeof *t);
     unsigned long total = 0;
     double start, elapsed;
     int failed = 0;
 
-    if (nthreads > 8)
-        nthreads = 8;
+    if (t == NULL)
+        return -1.0;
     start = bench_now();
     for (int i = 0; i < nthreads; i++) {
         t[i] = (struct bench_thread){.op = op, .arg = args[i], .seconds = seconds};
@@ -74,6 +77,7 @@ static inline double bench_run(bench_op op, void **args, int nthreads, double se
         failed |= t[i].failed;
     }
     elapsed = bench_now() - start;
+    free(t);
     return failed ? -1.0 : (double)total / elapsed;
 }
 

@@ -6,7 +6,7 @@
  * over plain HTTP, storing nothing.  Also the resident memory of both servers, idle and
  * after the run.
  *
- *   bench_https [--seconds S] [--conns N] [--server-threads N] [--certhubd PATH] [--cfssl PATH]
+ *   bench_https [--seconds S] [--conns N (1-64)] [--server-threads N] [--certhubd PATH] [--cfssl PATH]
  *               [--durability process|power] [--only-certhubd] [--data-dir DIR]
  *
  * The client runs on the same 2 cores as the server, so every figure includes its cost.
@@ -74,7 +74,7 @@ static double load_rate(pid_t server, int port, SSL_CTX *tls, const char *req, i
 {
     double cpu0 = cpu_seconds(server), own0 = cpu_seconds(getpid());
     struct load *l = calloc((size_t)conns, sizeof *l);
-    void *args[8];
+    void *args[BENCH_MAX_THREADS];
     double r;
 
     for (int i = 0; i < conns; i++) {
@@ -240,7 +240,7 @@ int main(int argc, char **argv)
         if (strcmp(argv[k], "--seconds") == 0 && k + 1 < argc)
             seconds = atof(argv[++k]);
         else if (strcmp(argv[k], "--conns") == 0 && k + 1 < argc)
-            conns = atoi(argv[++k]) < 1 ? 1 : atoi(argv[k]) > 8 ? 8 : atoi(argv[k]);
+            conns = atoi(argv[++k]) < 1 ? 1 : atoi(argv[k]) > BENCH_MAX_THREADS ? BENCH_MAX_THREADS : atoi(argv[k]);
         else if (strcmp(argv[k], "--server-threads") == 0 && k + 1 < argc)
             snprintf(server_threads, sizeof server_threads, "%d", atoi(argv[++k]));
         else if (strcmp(argv[k], "--certhubd") == 0 && k + 1 < argc)

@@ -4,7 +4,7 @@
  * Each connect is a TCP connection, a full TLS 1.3 handshake with a P-256 client certificate,
  * an MQTT 3.1.1 CONNECT and its CONNACK; the device is known after its first connect.
  *
- *   bench_mqtt [--seconds S] [--clients N] [--plugin PATH]
+ *   bench_mqtt [--seconds S] [--clients N (1-64)] [--plugin PATH]
  */
 #include <signal.h>
 #include <sys/stat.h>
@@ -106,9 +106,9 @@ static pid_t start_mosquitto(const char *dir, const char *name, const char *plug
 
 static double run(int port, SSL_CTX *tls, const char *username)
 {
-    struct client_arg a[8];
-    void *args[8];
-    char ids[8][32];
+    struct client_arg a[BENCH_MAX_THREADS];
+    void *args[BENCH_MAX_THREADS];
+    char ids[BENCH_MAX_THREADS][32];
 
     for (int i = 0; i < clients; i++) {
         snprintf(ids[i], sizeof ids[i], "bench-%d", i);
@@ -138,7 +138,7 @@ int main(int argc, char **argv)
         if (strcmp(argv[k], "--seconds") == 0 && k + 1 < argc)
             seconds = atof(argv[++k]);
         else if (strcmp(argv[k], "--clients") == 0 && k + 1 < argc)
-            clients = atoi(argv[++k]) < 1 ? 1 : atoi(argv[k]) > 8 ? 8 : atoi(argv[k]);
+            clients = atoi(argv[++k]) < 1 ? 1 : atoi(argv[k]) > BENCH_MAX_THREADS ? BENCH_MAX_THREADS : atoi(argv[k]);
         else if (strcmp(argv[k], "--plugin") == 0 && k + 1 < argc)
             plugin = argv[++k];
         else {
