@@ -110,12 +110,19 @@ int cli_password(const cli_args *a, const char *opt, const char *env, char **out
     return 0;
 }
 
-int cli_write(const cli_args *a, const char *path, const void *data, size_t len, unsigned mode)
+int cli_may_write(const cli_args *a, const char *path)
 {
     struct stat st;
 
-    if (!cli_flag(a, "force") && stat(path, &st) == 0)
+    if (path != NULL && !cli_flag(a, "force") && stat(path, &st) == 0)
         return cli_fail(a, "%s exists; pass --force to replace it", path);
+    return 0;
+}
+
+int cli_write(const cli_args *a, const char *path, const void *data, size_t len, unsigned mode)
+{
+    if (cli_may_write(a, path) != 0)
+        return 1;
     if (ch_file_write_atomic(path, data, len, mode) < 0)
         return cli_fail_last(a);
     return 0;

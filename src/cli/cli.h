@@ -57,6 +57,9 @@ int cli_read(const cli_args *a, const char *path, uint8_t **data, size_t *len);
  * variable env (may be NULL).  *out is NULL when neither is given; free with
  * ch_secure_free_str. */
 int cli_password(const cli_args *a, const char *opt, const char *env, char **out);
+/* 0 when path may be written: NULL, not there, or --force; else says so (exit 1).  Commands
+ * ask it of their outputs before any work, so that a refusal changes nothing. */
+int cli_may_write(const cli_args *a, const char *path);
 /* Writes a file atomically with mode; refuses to replace an existing one without --force. */
 int cli_write(const cli_args *a, const char *path, const void *data, size_t len, unsigned mode);
 

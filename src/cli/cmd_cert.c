@@ -1,7 +1,6 @@
 /* certhub cert create */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "certhub/x509.h"
 #include "cli.h"
@@ -24,13 +23,6 @@ static int parse_bits(cli_args *a, bool extended, const char *text, unsigned *ou
     }
     free(store);
     return rc;
-}
-
-static bool exists(const char *path)
-{
-    struct stat st;
-
-    return path != NULL && stat(path, &st) == 0;
 }
 
 int cmd_cert_create(cli_args *a)
@@ -66,8 +58,8 @@ int cmd_cert_create(cli_args *a)
     if (subject_text == NULL && csr_path == NULL)
         cli_usage(a, "--subject is required (or a --csr that carries it)");
     /* Check the outputs first so a refusal changes nothing. */
-    if (!cli_flag(a, "force") && (exists(out) || exists(key_out)))
-        return cli_fail(a, "%s exists; pass --force to replace it", exists(out) ? out : key_out);
+    if (cli_may_write(a, out) != 0 || cli_may_write(a, key_out) != 0)
+        return 1;
 
     o.profile = profile;
     o.days = (int)cli_int(a, "days", 0, 1, 36600);

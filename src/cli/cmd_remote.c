@@ -211,19 +211,6 @@ static int fetch_to_file(cli_args *a, const char *method, const char *path, json
     return rc;
 }
 
-/* The files a command is to write, checked before the server is asked: a certificate made
- * and then not saved would be made for nothing (and counted, and audited). */
-static int check_outputs(cli_args *a)
-{
-    const char *outs[] = {cli_opt(a, "out"), cli_opt(a, "key-out")};
-    struct stat st;
-
-    for (size_t i = 0; i < sizeof outs / sizeof *outs; i++)
-        if (outs[i] != NULL && !cli_flag(a, "force") && stat(outs[i], &st) == 0)
-            return cli_fail(a, "%s exists; pass --force to replace it", outs[i]);
-    return 0;
-}
-
 /* POSTs body to path, writes the answer's PEM to --out when given, and prints its id: the
  * end of every command that makes a certificate or a CSR.  With --key-out, the key the server
  * made for it is fetched too (as `cert key` does: admins, audited), encrypted under
@@ -237,9 +224,10 @@ static int post_and_save(cli_args *a, const char *path, json_t *body)
 
     if (cli_opt(a, "key-password-file") != NULL && key_out == NULL)
         return cli_fail(a, "--key-password-file goes with --key-out");
-    if (key_out != NULL && cli_opt(a, "csr") != NULL)
-        return cli_fail(a, "--key-out fetches a key the server made; with --csr the key is already yours");
-    if (check_outputs(a) != 0 || cli_password(a, "key-password-file", NULL, &key_password) != 0)
+    /* Outputs checked before the server is asked: a certificate made and then not saved
+     * would be made for nothing (and counted, and audited). */
+    if (cli_may_write(a, cli_opt(a, "out")) != 0 || cli_may_write(a, key_out) != 0 ||
+        cli_password(a, "key-password-file", NULL, &key_password) != 0)
         return 1;
     if (remote_call(a, "POST", path, body, &ans, NULL) == 0) {
         pem = str(ans, "pem");
@@ -339,12 +327,15 @@ int cmd_remote_cert_get(cli_args *a)
 
 int cmd_remote_cert_issue(cli_args *a)
 {
-    json_t *body = json_object();
+    json_t *body;
     const char *csr_path = cli_opt(a, "csr");
     uint8_t *csr = NULL;
     size_t len = 0;
     int rc = 1;
 
+    if (cli_opt(a, "key-out") != NULL && csr_path != NULL)
+        return cli_fail(a, "--key-out fetches a key the server made; with --csr the key is already yours");
+    body = json_object();
     json_object_set_new(body, "ca_id", json_string(cli_need(a, "ca-id")));
     json_object_set_new(body, "profile", json_string(cli_opt(a, "profile") ? cli_opt(a, "profile") : "tls-server"));
     str_member(a, "subject", body, "subject");
