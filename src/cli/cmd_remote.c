@@ -404,37 +404,47 @@ int cmd_remote_cert_delete(cli_args *a)
     return 0;
 }
 
-/* Uploads one file to path (certificates/import or keystores) as the raw body, named after the
- * file unless --name says otherwise.  Returns the HTTP status (0 when unreachable); *ans holds
- * the answer. */
-static long upload_file_ex(cli_args *a, const char *collection, const char *file, const char *name,
-                           const char *password, const char *key_password, bool quiet, json_t **ans)
+/* Uploads bytes to collection (certificates/import or keystores) as the raw body, named after
+ * file unless name says otherwise ("" sends no name: the server names what it stores itself).
+ * Returns the HTTP status (0 when unreachable); *ans holds the answer. */
+static long upload_data(cli_args *a, const char *collection, const char *file, const uint8_t *data, size_t len,
+                        const char *name, const char *password, const char *key_password, bool quiet, json_t **ans)
 {
-    uint8_t *data = NULL;
-    size_t len = 0;
     char path[1200], *esc;
     const char *base = strrchr(file, '/');
     long status = 0;
     remote_req q = {.method = "POST",
                     .path = path,
+                    .data = data,
+                    .len = len,
                     .password = password,
                     .key_password = key_password,
                     .quiet = quiet,
                     .status = &status};
 
     *ans = NULL;
-    if (cli_read(a, file, &data, &len) != 0)
-        return 0;
-    /* name "" sends no name (the server names what it stores itself). */
     esc = curl_easy_escape_str(name ? name : base ? base + 1 : file);
     if (name && *name == '\0')
         snprintf(path, sizeof path, "%s", collection);
     else
         snprintf(path, sizeof path, "%s%cname=%s", collection, strchr(collection, '?') ? '&' : '?', esc ? esc : "");
-    q.data = data;
-    q.len = len;
     remote_request(a, &q, ans, NULL);
     free(esc);
+    return status;
+}
+
+/* Uploads one file as upload_data does. */
+static long upload_file_ex(cli_args *a, const char *collection, const char *file, const char *name,
+                           const char *password, const char *key_password, bool quiet, json_t **ans)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    long status;
+
+    *ans = NULL;
+    if (cli_read(a, file, &data, &len) != 0)
+        return 0;
+    status = upload_data(a, collection, file, data, len, name, password, key_password, quiet, ans);
     ch_secure_free(data, len);
     return status;
 }
@@ -472,8 +482,7 @@ static void progress(size_t done, size_t total, const char *name)
  * goes with the certificate of the folder it belongs to; the server keeps no key alone. */
 struct folder_key {
     const char *file;
-    ch_key *key;     /* NULL: could not be opened (why) */
-    const char *why;
+    ch_key *key; /* NULL: encrypted, and the password (if any) did not open it */
     bool used;
 };
 
@@ -495,10 +504,7 @@ static size_t folder_keys(struct folder_key *keys, char **files, size_t n, const
         if (ch_cert_parse(&cert, data, len) == 0) {
             ch_cert_free(cert);
         } else if ((error = ch_key_parse(&key, data, len, password)) == 0 || error == CH_EPASSWORD) {
-            keys[k++] = (struct folder_key){files[i], key,
-                                            password ? "the password does not open this private key"
-                                                     : "an encrypted private key: give its password with --password-file",
-                                            false};
+            keys[k++] = (struct folder_key){files[i], key, false};
         }
         ch_secure_free(data, len);
     }
@@ -516,12 +522,12 @@ static bool holds(const uint8_t *data, size_t len, const char *text)
     return false;
 }
 
-/* Imports file with the key among keys that belongs to it, if any: 0 when none does (the file
- * goes as it is), else the HTTP status. */
-static long import_with_key(cli_args *a, const char *file, struct folder_key *keys, size_t nkeys, json_t **ans)
+/* Imports file (its bytes read) with the key among keys that belongs to it, if any: 0 when
+ * none does (the file goes as it is), else the HTTP status. */
+static long import_with_key(cli_args *a, const char *file, const uint8_t *data, size_t len, struct folder_key *keys,
+                            size_t nkeys, json_t **ans)
 {
-    uint8_t *data = NULL;
-    size_t len = 0, i;
+    size_t i;
     ch_cert *cert = NULL;
     ch_buf cert_pem = CH_BUF_INIT, key_pem = CH_BUF_INIT;
     json_t *body = NULL;
@@ -530,7 +536,7 @@ static long import_with_key(cli_args *a, const char *file, struct folder_key *ke
     remote_req q = {.method = "POST", .path = "certificates/import", .quiet = true, .status = &status};
 
     *ans = NULL;
-    if (nkeys == 0 || ch_file_read(&data, &len, file, CH_MAX_UPLOAD_BYTES) < 0)
+    if (nkeys == 0)
         return 0;
     /* A PEM that carries its own key, or no certificate at all, goes as it is. */
     if (ch_cert_parse(&cert, data, len) != 0 || holds(data, len, "PRIVATE KEY-----"))
@@ -559,7 +565,6 @@ done:
     ch_buf_dispose(&cert_pem);
     ch_buf_dispose_secure(&key_pem);
     ch_cert_free(cert);
-    ch_secure_free(data, len);
     return status;
 }
 
@@ -599,19 +604,26 @@ static int import_folder(cli_args *a, const char *dir, const char *password)
     nkeys = folder_keys(keys, files, n, password);
     for (size_t i = 0, k = 0; i < n; i++) {
         json_t *ans = NULL;
-        long status;
+        long status = 0;
         const char *msg;
+        uint8_t *data = NULL;
+        size_t len = 0;
+        bool read = false;
 
         progress(i, n, strrchr(files[i], '/') + 1);
         if (k < nkeys && keys[k].file == files[i]) { /* both in the folder's order */
             k++;
             continue;
         }
-        status = import_with_key(a, files[i], keys, nkeys, &ans);
-        if (status > 0)
-            with_key += status == 201;
-        else if (status == 0)
-            status = upload_file(a, "certificates/import", files[i], NULL, password, true, &ans);
+        if (ch_file_read(&data, &len, files[i], CH_MAX_UPLOAD_BYTES) == 0) {
+            read = true;
+            status = import_with_key(a, files[i], data, len, keys, nkeys, &ans);
+            if (status > 0)
+                with_key += status == 201;
+            else if (status == 0)
+                status = upload_data(a, "certificates/import", files[i], data, len, NULL, password, NULL, true, &ans);
+            ch_secure_free(data, len);
+        }
         if (status == 201) {
             imported++;
         } else if (status == 200) { /* held without its key, which it has now */
@@ -620,7 +632,8 @@ static int import_folder(cli_args *a, const char *dir, const char *password)
         } else if (status == 409) {
             present++;
         } else {
-            msg = json_string_value(json_object_get(json_object_get(ans, "error"), "message"));
+            msg = !read ? ch_error_last()
+                               : json_string_value(json_object_get(json_object_get(ans, "error"), "message"));
             failed++;
             if (isatty(2))
                 fprintf(stderr, "\n");
@@ -634,7 +647,9 @@ static int import_folder(cli_args *a, const char *dir, const char *password)
             continue;
         failed++;
         fprintf(stderr, "certhub: %s: %s\n", keys[k].file,
-                keys[k].key ? "a private key that belongs to no certificate of the folder" : keys[k].why);
+                keys[k].key        ? "a private key that belongs to no certificate of the folder"
+                : password != NULL ? "the password does not open this private key"
+                                   : "an encrypted private key: give its password with --password-file");
     }
     printf("imported %zu", imported);
     if (with_key)
