@@ -254,13 +254,13 @@ int ch_svc_cert_import(ch_svc *svc, const ch_actor *actor, const char *name, con
      * added to it, as importing both at once would have stored them. */
     if (error == CH_EEXISTS && key != NULL && existing[0]) {
         struct key_attach a = {svc, actor, &sealed, existing};
-        if (svc_commit(svc, key_attach_run, &a) == 0) {
-            error = out ? ch_store_cert_get(svc->store, out, actor->tenant_id, existing) : 0;
-            if (error == 0)
-                error = 1;
-            goto done;
-        }
-        error = CH_EEXISTS;
+        /* Not found: it has a key already, and stays a plain duplicate; a store error is
+         * reported as itself. */
+        if ((error = svc_commit(svc, key_attach_run, &a)) == CH_ENOTFOUND)
+            error = CH_EEXISTS;
+        else if (error == 0 && (error = out ? ch_store_cert_get(svc->store, out, actor->tenant_id, existing) : 0) == 0)
+            error = 1;
+        goto done;
     }
     if (error < 0)
         goto done;
