@@ -172,8 +172,9 @@ static void help(FILE *f)
                "(--password-file), never from the command line.  key create, csr create, cert create, convert,\n"
                "inspect and verify work on files alone; agent follows its --config.\n"
                "The other commands talk to certhubd and take --server URL (or CERTHUB_URL, default\n"
-               "  https://127.0.0.1:8443), --token-file F (or CERTHUB_TOKEN), --ca-file F (or CERTHUB_CA)\n"
-               "  and --output table|json, before or after the command.\n");
+               "  https://127.0.0.1:8443; HOST:PORT means https://), --token-file F (or CERTHUB_TOKEN),\n"
+               "  --ca-file F (or CERTHUB_CA: the CA of certhubd's certificate, DATA-DIR/ca.pem) and\n"
+               "  --output table|json, before or after the command.\n");
 }
 
 static void command_help(const cli_cmd *c)

@@ -1,4 +1,5 @@
 /* The CLI as a client of certhubd: one HTTPS call helper over libcurl. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,61 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
     return ch_buf_put(b, p, size * n) == 0 ? size * n : 0;
 }
 
+/* True when host (the URL after its scheme) names this machine: a token may go there over
+ * plain HTTP (a local proxy in front of certhubd), nowhere else. */
+static bool loopback_host(const char *host)
+{
+    size_t n = strcspn(host, ":/");
+
+    if (n == 9 && strncmp(host, "localhost", 9) == 0)
+        return true;
+    if (strncmp(host, "[::1]", 5) == 0)
+        return host[5] == '\0' || host[5] == ':' || host[5] == '/';
+    /* 127.0.0.0/8 written as an address, not a name that begins so (127.0.0.1.example.com). */
+    return n > 4 && strncmp(host, "127.", 4) == 0 && strspn(host, "0123456789.") == n;
+}
+
+/* The server URL as given, with https:// when it names no scheme ("host:8443") and without
+ * a trailing slash; http:// only to this machine, as the token travels in every request. */
+static char checked_url[1024];
+
+static int url_check(cli_args *a)
+{
+    char *url = checked_url;
+    const size_t cap = sizeof checked_url;
+    const char *u = g_remote.url;
+    size_t n;
+
+    if (strstr(u, "://") == NULL)
+        n = (size_t)snprintf(url, cap, "https://%s", u);
+    else
+        n = (size_t)snprintf(url, cap, "%s", u);
+    if (n >= cap)
+        return cli_fail(a, "the server URL is too long");
+    while (n > 0 && url[n - 1] == '/')
+        url[--n] = '\0';
+    if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)
+        return cli_fail(a, "the server URL %s is not https://HOST[:PORT]", url);
+    if (strncmp(url, "http://", 7) == 0 && !loopback_host(url + 7))
+        return cli_fail(a, "the API token would cross the network in clear over %s: use https:// (http:// is "
+                           "accepted for localhost only)", url);
+    g_remote.url = url;
+    return 0;
+}
+
+/* A reason curl gives, with what to do about the common ones. */
+static const char *reach_hint(CURLcode rc)
+{
+    if (rc == CURLE_PEER_FAILED_VERIFICATION)
+        return "; give the CA that issued the server's certificate with --ca-file or CERTHUB_CA (certhubd writes its "
+               "root to DATA-DIR/ca.pem)";
+    if (rc == CURLE_GOT_NOTHING && strncmp(g_remote.url, "http://", 7) == 0)
+        return "; certhubd answers HTTPS only: use https://";
+    if (rc == CURLE_COULDNT_CONNECT)
+        return "; is certhubd running and listening there?";
+    return "";
+}
+
 int remote_setup(cli_args *a)
 {
     const char *env;
@@ -26,6 +82,8 @@ int remote_setup(cli_args *a)
         g_remote.url = getenv("CERTHUB_URL");
     if (g_remote.url == NULL)
         g_remote.url = "https://127.0.0.1:8443";
+    if (g_remote.url != checked_url && url_check(a) != 0)
+        return 1;
     if (g_remote.ca_file == NULL && (env = getenv("CERTHUB_CA")) != NULL)
         g_remote.ca_file = env;
     if (g_remote.token == NULL) {
@@ -102,7 +160,8 @@ int remote_request(cli_args *a, const remote_req *q, json_t **out, ch_buf *raw)
     if (g_remote.ca_file)
         curl_easy_setopt(c, CURLOPT_CAINFO, g_remote.ca_file);
     if ((rc = curl_easy_perform(c)) != CURLE_OK) {
-        ret = cli_fail(a, "cannot reach %s: %s", g_remote.url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        ret = cli_fail(a, "cannot reach %s: %s%s", g_remote.url, errbuf[0] ? errbuf : curl_easy_strerror(rc),
+                       reach_hint(rc));
         goto done;
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);

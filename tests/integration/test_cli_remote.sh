@@ -31,7 +31,20 @@ expect_error "a viewer cannot issue: the server's reason, one line" "needs the o
     "$CERTHUB" --server "https://localhost:$port" --token-file viewer-token --ca-file "$data/ca.pem" cert issue --ca-id "$issuer" --subject CN=x
 expect_error "unknown CA id" "no CA with id" -- remote cert issue --ca-id ca_missing --subject CN=x
 expect_error "no token" "no API token" -- env -u CERTHUB_TOKEN "$CERTHUB" --server "https://localhost:$port" cert list
-expect_error "untrusted server certificate" "cannot reach" -- "$CERTHUB" --server "https://localhost:$port" --token-file "$data/admin-token" --ca-file cli.pem cert list
+expect_error "untrusted server certificate: what to give" "give the CA that issued the server's certificate with --ca-file" -- \
+    "$CERTHUB" --server "https://localhost:$port" --token-file "$data/admin-token" --ca-file cli.pem cert list
+# The server URL: https:// when no scheme is named, a trailing slash dropped, plain HTTP
+# (the token in clear) to this machine only, and a hint when certhubd is asked over HTTP.
+for u in "localhost:$port" "https://localhost:$port/"; do
+    check_contains "--server $u reaches the API" \
+        "$("$CERTHUB" --server "$u" --token-file "$data/admin-token" --ca-file "$data/ca.pem" ca list)" "$issuer"
+done
+expect_error "the token is not sent in clear to another machine" "use https:// (http:// is accepted for localhost only)" -- \
+    "$CERTHUB" --server "http://127.0.0.1.example.com:$port" --token-file "$data/admin-token" ca list
+expect_error "certhubd asked over plain HTTP says to use https" "certhubd answers HTTPS only: use https://" -- \
+    "$CERTHUB" --server "http://127.0.0.1:$port" --token-file "$data/admin-token" ca list
+expect_error "a URL of another scheme" "is not https://HOST[:PORT]" -- \
+    "$CERTHUB" --server "ftp://localhost:$port" --token-file "$data/admin-token" ca list
 remote cert delete "$id" >/dev/null
 expect_error "deleted certificate" "HTTP 404" -- remote cert get "$id"
 expect_error "a PKCS#12 without its password" "give its password" -- remote cert import cli.p12
