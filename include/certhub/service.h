@@ -389,7 +389,7 @@ void ch_svc_profile_list_free(ch_svc_profile *list, size_t count);
 typedef struct ch_svc_issue_req {
     const char *name;         /* NULL: the subject's CN */
     const char *profile;      /* required */
-    const char *ca_id;        /* required: the signing CA */
+    const char *ca_id;        /* the signing CA; NULL: the tenant's one issuing CA (see ch_svc_cert_issue) */
     ch_svc_subject subject;   /* required unless a CSR supplies it */
     const char *const *sans;  /* "dns:a.example"...; NULL-terminated or use san_count */
     size_t san_count;

@@ -336,7 +336,7 @@ int cmd_remote_cert_issue(cli_args *a)
     if (cli_opt(a, "key-out") != NULL && csr_path != NULL)
         return cli_fail(a, "--key-out fetches a key the server made; with --csr the key is already yours");
     body = json_object();
-    json_object_set_new(body, "ca_id", json_string(cli_need(a, "ca-id")));
+    str_member(a, "ca-id", body, "ca_id"); /* none: the server takes the tenant's one issuing CA */
     json_object_set_new(body, "profile", json_string(cli_opt(a, "profile") ? cli_opt(a, "profile") : "tls-server"));
     str_member(a, "subject", body, "subject");
     str_member(a, "name", body, "name");

@@ -59,11 +59,12 @@ static const cli_cmd commands[] = {
      "search= expiring-before= ca-id= kind= method= status= limit= cursor=", 0, 0},
     {"cert get", cmd_remote_cert_get, "ID", "show a certificate on the server", "", 1, 1},
     {"cert issue", cmd_remote_cert_issue,
-     "--ca-id ID [--profile P] [--subject DN] [--san LIST] [--key-type T | --csr FILE] [--days N] [--name N] "
+     "[--ca-id ID] [--profile P] [--subject DN] [--san LIST] [--key-type T | --csr FILE] [--days N] [--name N] "
      "[--digest D] [--key-usage LIST] [--ext-key-usage LIST] [--path-len N] [--auto-renew] [--cap-validity] "
      "[--out FILE] [--key-out FILE [--key-password-file F]]",
-     "issue a certificate on the server (--cap-validity: end with the CA rather than be refused; --key-out: "
-     "download the key the server made, encrypted under the password when given)",
+     "issue a certificate on the server (without --ca-id: the tenant's one issuing CA; --cap-validity: end with "
+     "the CA rather than be refused; --key-out: download the key the server made, encrypted under the password "
+     "when given)",
      "ca-id= profile= subject= san= key-type= csr= days= name= digest= key-usage= ext-key-usage= path-len= "
      "auto-renew cap-validity out= key-out= key-password-file= force",
      0, 0},

@@ -12,6 +12,8 @@ issuer=$(remote ca list | awk '/Issuing CA/ {print $1}')
 check_contains "ca list shows the issuing CA" "$issuer" "ca_"
 id=$(remote cert issue --ca-id "$issuer" --profile tls-server --subject "CN=cli.example,O=Acme" --san dns:cli.example --days 10 --out cli.pem)
 check_contains "cert issue prints the id" "$id" "crt_"
+check_contains "cert issue without --ca-id: the tenant's one issuing CA signs" \
+    "$(remote --output json cert get "$(remote cert issue --subject CN=nocaid.example)")" "\"ca_id\": \"$issuer\""
 remote cert export "$id" --format pem --out chain.pem
 openssl verify -CAfile "$data/ca.pem" -untrusted chain.pem cli.pem >/dev/null && ok "the issued certificate verifies with the exported chain"
 check_contains "cert list finds it" "$(remote cert list --search cli.example)" "$id"

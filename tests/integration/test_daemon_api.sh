@@ -111,6 +111,34 @@ TOKEN=$beta api GET "/api/v1/certificates?limit=1000"
 if grep -q "$id" "$T/body"; then fail "tenant beta lists tenant default's certificate"; fi
 ok "another tenant's certificate is not listed"
 
+# Without ca_id the tenant's one issuing CA signs (the end of its CA tree, not a root above
+# it); with none or several, ca_id is required and the answer names them.
+dflt='{"profile":"tls-server","subject":{"common_name":"dflt.example"},"key_type":"p256"}'
+api POST /api/v1/certificates "$dflt"
+check_eq "no ca_id: 201" 201 "$status"
+check_eq "no ca_id: the quickstart issuing CA signed" "$issuer" "$(body .ca_id)"
+TOKEN=$beta api POST /api/v1/certificates "$dflt"
+check_eq "no ca_id in a tenant without a CA: 400" 400 "$status"
+check_contains "no ca_id in a tenant without a CA: says so" "$(body .error.message)" "no CA of this tenant can sign"
+TOKEN=$beta api POST /api/v1/cas '{"name":"beta root","type":"root","subject":{"common_name":"Beta Root"},"key_type":"p256"}'
+beta_root=$(field id)
+TOKEN=$beta api POST /api/v1/cas "{\"name\":\"beta issuing\",\"type\":\"intermediate\",\"parent_id\":\"$beta_root\",\"subject\":{\"common_name\":\"Beta Issuing\"},\"key_type\":\"p256\"}"
+check_eq "beta's intermediate: 201" 201 "$status"
+beta_issuing=$(field id)
+TOKEN=$beta api POST /api/v1/certificates "$dflt"
+check_eq "no ca_id under a root and its intermediate: the intermediate signs" "$beta_issuing" "$(body .ca_id)"
+TOKEN=$beta api POST /api/v1/cas '{"name":"beta lab root","type":"root","subject":{"common_name":"Beta Lab Root"},"key_type":"p256"}'
+beta_lab=$(field id)
+TOKEN=$beta api GET "/api/v1/certificates?limit=1000"
+before=$(body '.items | length')
+TOKEN=$beta api POST /api/v1/certificates "$dflt"
+check_eq "no ca_id with two CAs that could sign: 400" 400 "$status"
+check_contains "no ca_id with two CAs: the intermediate named" "$(body .error.message)" "$beta_issuing (beta issuing)"
+check_contains "no ca_id with two CAs: the other root named" "$(body .error.message)" "$beta_lab (beta lab root)"
+check_eq "no ca_id with two CAs: the field" ca_id "$(body .error.field)"
+TOKEN=$beta api GET "/api/v1/certificates?limit=1000"
+check_eq "no ca_id with two CAs: nothing issued" "$before" "$(body '.items | length')"
+
 # A tenant revoked: its tokens stop, no token is made for it, it says so in the list; only
 # the installation's admins revoke, and never the default tenant.
 api POST /api/v1/tenants '{"name":"gamma"}'

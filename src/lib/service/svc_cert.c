@@ -92,6 +92,44 @@ static int parse_sans(ch_san *sans, size_t *n, const ch_svc_issue_req *req)
     return 0;
 }
 
+/* The CA that signs when a request names none: the tenant's one active CA that holds its key
+ * and signs no other CA of the tenant (the issuing end of its CA tree: the quickstart issuing
+ * CA, not the root above it), as step-ca signs with its one intermediate.  With none or
+ * several, the request must name one, and the message says which there are. */
+static int default_issuer(ch_svc *svc, const char *tenant_id, char id[CH_ID_MAX])
+{
+    ch_store_ca *cas = NULL;
+    size_t n = 0, found = 0;
+    ch_buf names = CH_BUF_INIT;
+    int error;
+
+    if ((error = ch_store_ca_list(svc->store, tenant_id, &cas, &n)) < 0)
+        return error;
+    for (size_t i = 0; i < n && error == 0; i++) {
+        bool signs_a_ca = false;
+
+        if (cas[i].key_id == NULL || strcmp(cas[i].status, "active") != 0)
+            continue;
+        for (size_t k = 0; k < n && !signs_a_ca; k++)
+            signs_a_ca = cas[k].parent_id != NULL && strcmp(cas[k].parent_id, cas[i].id) == 0;
+        if (signs_a_ca)
+            continue;
+        if (found++ == 0)
+            snprintf(id, CH_ID_MAX, "%s", cas[i].id);
+        if (found <= 5 && ch_buf_printf(&names, "%s%s (%s)", found > 1 ? ", " : "", cas[i].id, cas[i].name) < 0)
+            error = ch_error_set(CH_ENOMEM, "out of memory");
+    }
+    if (error == 0 && found == 0)
+        error = ch_error_set_field(CH_EINVAL, "ca_id",
+                                   "ca_id is required: no CA of this tenant can sign (create one: POST /api/v1/cas)");
+    else if (error == 0 && found > 1)
+        error = ch_error_set_field(CH_EINVAL, "ca_id", "ca_id is required: %zu CAs of this tenant can sign: %s%s",
+                                   found, names.data ? (const char *)names.data : "", found > 5 ? ", ..." : "");
+    ch_buf_dispose(&names);
+    ch_store_ca_list_free(cas, n);
+    return error;
+}
+
 int ch_svc_cert_issue(ch_svc *svc, const ch_actor *actor, const ch_svc_issue_req *req, ch_store_cert *out)
 {
     ch_san sans[CH_MAX_SANS];
@@ -109,7 +147,8 @@ int ch_svc_cert_issue(ch_svc *svc, const ch_actor *actor, const ch_svc_issue_req
     const char *method;
     struct cert_tx t;
     svc_sealed sealed = {0};
-    char *detail = NULL;
+    char *detail = NULL, default_ca[CH_ID_MAX];
+    const char *ca_id;
     int error;
 
     if (out)
@@ -118,8 +157,11 @@ int ch_svc_cert_issue(ch_svc *svc, const ch_actor *actor, const ch_svc_issue_req
         return error;
     if (sources != 1)
         return ch_error_set(CH_EINVAL, "give exactly one of key_type (a key made by the server), csr or public_key");
-    if (req->ca_id == NULL)
-        return ch_error_set_field(CH_EINVAL, "ca_id", "ca_id is required: the CA that signs the certificate");
+    if ((ca_id = req->ca_id) == NULL) {
+        if ((error = default_issuer(svc, actor->tenant_id, default_ca)) < 0)
+            return error;
+        ca_id = default_ca;
+    }
     if (req->name != NULL && strlen(req->name) > 128)
         return ch_error_set_field(CH_EINVAL, "name", "the name is longer than 128 characters");
     if ((error = parse_sans(sans, &nsans, req)) < 0)
@@ -145,11 +187,11 @@ int ch_svc_cert_issue(ch_svc *svc, const ch_actor *actor, const ch_svc_issue_req
         goto done;
     }
     o.profile = &prof.p;
-    if ((error = svc_ca_load(svc, actor->tenant_id, req->ca_id, &ca)) < 0)
+    if ((error = svc_ca_load(svc, actor->tenant_id, ca_id, &ca)) < 0)
         goto done;
     if (ca->key == NULL) {
         error = ch_error_set_field(CH_EPOLICY, "ca_id", "CA %s was imported without its private key and cannot sign",
-                                   req->ca_id);
+                                   ca_id);
         goto done;
     }
     if (req->key_type != NULL) {
