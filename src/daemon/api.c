@@ -16,6 +16,8 @@
 
 /* The fields each request body may hold: anything else is a 400 naming the field, so a typo
  * is never silently ignored. */
+static const char *const F_SUBJECT[] = {"common_name", "organization", "organizational_unit", "country", "state",
+                                        "locality", "email", NULL};
 static const char *const F_ISSUE[] = {"name", "profile", "ca_id", "key_type", "csr", "public_key", "digest", "days",
                                       "subject", "sans", "key_usage", "ext_key_usage", "path_len",
                                       "cap_validity", "auto_renew", NULL};
@@ -443,6 +445,8 @@ static int get_subject(req *r, json_t *body, ch_svc_subject *out)
         reply_error_msg(r, CH_EINVAL, "subject", "subject must be an object or a DN string");
         return -1;
     }
+    if (only_fields_in(r, subject, F_SUBJECT, "subject") < 0)
+        return -1;
     return get_str(r, subject, "common_name", &out->fields.common_name) ||
                    get_str(r, subject, "organization", &out->fields.organization) ||
                    get_str(r, subject, "organizational_unit", &out->fields.org_unit) ||

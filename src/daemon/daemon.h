@@ -41,6 +41,7 @@ void reply_error_msg(req *r, int code, const char *field, const char *msg);
 /* Reads a JSON object body (Content-Type application/json, size-capped) whose members are all
  * in allowed (NULL-terminated; NULL allows any).  NULL after replying with the error. */
 json_t *read_json(req *r, const char *const *allowed);
+int only_fields_in(req *r, json_t *obj, const char *const *allowed, const char *within);
 
 /* An uploaded file with its form fields, from any of: a JSON body (fields only: the caller
  * reads the file from a field), multipart/form-data (the part named file_field is the file,

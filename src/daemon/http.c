@@ -176,8 +176,9 @@ const char *query(req *r, const char *name)
     return evhttp_find_header(&r->query, name);
 }
 
-/* 400 naming the first field of obj that allowed does not list. */
-static int only_fields(req *r, json_t *obj, const char *const *allowed)
+/* 400 naming the first field of obj that allowed does not list; within names the object
+ * (an object inside the body, such as "subject"), NULL for the body itself. */
+int only_fields_in(req *r, json_t *obj, const char *const *allowed, const char *within)
 {
     const char *key;
     json_t *v;
@@ -190,10 +191,11 @@ static int only_fields(req *r, json_t *obj, const char *const *allowed)
             i++;
         if (allowed[i])
             continue;
-        used = (size_t)snprintf(msg, sizeof msg, "unknown field \"%.64s\"; accepted:", key);
+        used = (size_t)snprintf(msg, sizeof msg, "unknown field \"%.64s\"%s%s; accepted:", key,
+                                within ? " in " : "", within ? within : "");
         for (i = 0; allowed[i] && used < sizeof msg; i++)
             used += (size_t)snprintf(msg + used, sizeof msg - used, "%s %s", i ? "," : "", allowed[i]);
-        reply_error_msg(r, CH_EINVAL, key, msg);
+        reply_error_msg(r, CH_EINVAL, within ? within : key, msg);
         return -1;
     }
     return 0;
@@ -223,7 +225,7 @@ json_t *read_json(req *r, const char *const *allowed)
         reply_error_msg(r, CH_EPARSE, NULL, msg);
         return NULL;
     }
-    if (allowed && only_fields(r, j, allowed) < 0) {
+    if (allowed && only_fields_in(r, j, allowed, NULL) < 0) {
         json_decref(j);
         return NULL;
     }
@@ -282,7 +284,7 @@ int read_upload(req *r, upload *u, const char *const *allowed, const char *file_
             }
             json_object_set_new(u->fields, parts[i].name, v);
         }
-        if (only_fields(r, u->fields, allowed) < 0)
+        if (only_fields_in(r, u->fields, allowed, NULL) < 0)
             goto fail;
         return 0;
     }

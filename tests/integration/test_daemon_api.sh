@@ -139,6 +139,25 @@ check_eq "no ca_id with two CAs: the field" ca_id "$(body .error.field)"
 TOKEN=$beta api GET "/api/v1/certificates?limit=1000"
 check_eq "no ca_id with two CAs: nothing issued" "$before" "$(body '.items | length')"
 
+# Without a subject the common name is the first dns: SAN, else the name; a subject object
+# holds only its known fields, and X.509's length bounds are said as such.
+api POST /api/v1/certificates '{"name":"orders api","key_type":"p256"}'
+check_eq "no subject, a name: CN is the name" "CN=orders api" "$(body .subject)"
+api POST /api/v1/certificates '{"key_type":"p256","sans":["ip:10.0.0.7","dns:svc.example","dns:b.example"]}'
+check_eq "no subject, SANs: CN is the first dns: SAN" "CN=svc.example" "$(body .subject)"
+api POST /api/v1/certificates '{"key_type":"p256","sans":["ip:10.0.0.7"]}'
+check_eq "no subject, no name, no dns: SAN: 400" 400 "$status"
+check_eq "no subject, no name, no dns: SAN: the field" subject "$(body .error.field)"
+long=$(printf 'x%.0s' $(seq 65))
+api POST /api/v1/certificates "{\"key_type\":\"p256\",\"subject\":{\"common_name\":\"$long\"}}"
+check_eq "a 65-character common name: 400" 400 "$status"
+check_contains "a 65-character common name: the bound said" "$(body .error.message)" "X.509 allows at most 64"
+api POST /api/v1/certificates "{\"key_type\":\"p256\",\"name\":\"$long\"}"
+check_contains "a name too long to be the common name: said so" "$(body .error.message)" "the name cannot be its common name"
+api POST /api/v1/certificates '{"key_type":"p256","subject":{"dn":"CN=typo.example"}}'
+check_eq "an unknown field in subject: 400" 400 "$status"
+check_contains "an unknown field in subject: named" "$(body .error.message)" 'unknown field "dn" in subject'
+
 # A tenant revoked: its tokens stop, no token is made for it, it says so in the list; only
 # the installation's admins revoke, and never the default tenant.
 api POST /api/v1/tenants '{"name":"gamma"}'

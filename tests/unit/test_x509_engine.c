@@ -204,6 +204,23 @@ static void test_names_and_sans(void **state)
     assert_string_equal(ch_error_field(), "country");
     memset(&f, 0, sizeof f);
     assert_int_equal(ch_name_build(&n, &f), CH_EINVAL);
+    /* X.520's bounds count characters: 64 two-byte ones fit a common name, 65 ASCII do not. */
+    {
+        char wide[64 * 2 + 1] = "", long_cn[66];
+        for (int i = 0; i < 64; i++)
+            strcat(wide, "\xc3\x84");
+        memset(long_cn, 'a', 65);
+        long_cn[65] = '\0';
+        f.common_name = wide;
+        assert_int_equal(ch_name_build(&n, &f), 0);
+        X509_NAME_free(n);
+        n = NULL;
+        f.common_name = long_cn;
+        assert_int_equal(ch_name_build(&n, &f), CH_EINVAL);
+        assert_string_equal(ch_error_field(), "common_name");
+        assert_non_null(strstr(ch_error_last(), "65 characters long; X.509 allows at most 64"));
+        memset(&f, 0, sizeof f);
+    }
     n = name("/C=DE/O=Acme Inc/CN=a\\,b");
     assert_int_equal(ch_name_to_string(&s, n), 0);
     assert_string_equal(s, "CN=a\\,b,O=Acme Inc,C=DE");

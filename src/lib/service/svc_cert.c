@@ -173,7 +173,23 @@ int ch_svc_cert_issue(ch_svc *svc, const ch_actor *actor, const ch_svc_issue_req
         if ((error = svc_subject(&subject, &req->subject)) < 0)
             return error;
     } else if (req->csr == NULL) {
-        return ch_error_set_field(CH_EINVAL, "subject", "the subject is required (at least a common name)");
+        /* No subject: the common name is the first DNS name, as an ACME certificate's is, or
+         * else the certificate's name, as a "Generate" given a name alone makes it. */
+        ch_svc_subject cn = {0};
+
+        for (size_t i = 0; i < nsans && cn.fields.common_name == NULL; i++)
+            if (sans[i].type == CH_SAN_DNS)
+                cn.fields.common_name = sans[i].value;
+        if (cn.fields.common_name == NULL && req->name != NULL && req->name[0] != '\0')
+            cn.fields.common_name = req->name;
+        if (cn.fields.common_name == NULL)
+            return ch_error_set_field(CH_EINVAL, "subject",
+                                      "the subject is required (at least a common name), unless a dns: SAN or the "
+                                      "name can be its common name");
+        if ((error = svc_subject(&subject, &cn)) < 0)
+            return ch_error_set_field(error, "subject", "the subject is required: %s cannot be its common name (%s)",
+                                      cn.fields.common_name == req->name ? "the name" : "the first dns: SAN",
+                                      ch_error_last());
     }
     if ((error = ch_svc_profile_get(svc, actor, req->profile, &prof)) < 0) {
         if (error == CH_ENOTFOUND) /* a bad request, not a missing resource */
