@@ -9,9 +9,6 @@
 #include "certhub/x509.h"
 #include "cli.h"
 
-#ifndef CERTHUB_VERSION
-#define CERTHUB_VERSION "0.1.0"
-#endif
 
 static const cli_cmd commands[] = {
     {"key create", cmd_key_create, "--type TYPE --out FILE [--password-file F] [--force]",

@@ -24,11 +24,31 @@
 
 #include "daemon.h"
 
+#define USAGE                                                                                                       \
+    "usage: certhubd --data-dir DIR [--listen ADDR:PORT] [--threads N] [--durability process|power]\n"               \
+    "                [--renew-check SECONDS] [--job-interval SECONDS] [--config FILE] [--routes]\n"
+
 static void usage(void)
 {
-    fprintf(stderr, "usage: certhubd --data-dir DIR [--listen ADDR:PORT] [--threads N] [--durability process|power]\n"
-                    "                [--renew-check SECONDS] [--job-interval SECONDS] [--config FILE] [--routes]\n");
+    fprintf(stderr, USAGE "'certhubd --help' says what each option does.\n");
     exit(2);
+}
+
+static void help(void)
+{
+    printf("certhubd %s: the certhub service (HTTPS REST API, web console, renewals and alerts)\n\n" USAGE "\n"
+           "  --data-dir DIR        the store, master key, CA certificate (ca.pem) and admin secrets;\n"
+           "                        made and set up on the first start\n"
+           "  --listen ADDR:PORT    where to serve HTTPS (default 127.0.0.1:8443; [::1]:8443 for IPv6)\n"
+           "  --threads N           event loops serving requests, 1..16 (default: 4 per core, at most 16)\n"
+           "  --durability process  a certificate survives a crash of certhubd once its response is sent\n"
+           "                        (the default); power: a power loss too (an fsync per group of commits)\n"
+           "  --renew-check SECONDS how often the server certificate is checked for renewal (3600)\n"
+           "  --job-interval SECONDS how often due renewals and expiry alerts run (60)\n"
+           "  --config FILE         the same settings as 'name = value' lines; the command line wins\n"
+           "  --routes              print the API's routes and exit\n"
+           "  --version             print the version and exit\n",
+           CERTHUB_VERSION);
 }
 
 struct settings {
@@ -317,6 +337,14 @@ int main(int argc, char **argv)
         if (strcmp(argv[i], "--config") == 0 && read_config(&st, argv[i + 1]) < 0)
             return 2;
     for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            help();
+            return 0;
+        }
+        if (strcmp(argv[i], "--version") == 0) {
+            printf("certhubd %s\n", CERTHUB_VERSION);
+            return 0;
+        }
         if (strcmp(argv[i], "--routes") == 0) {
             api_print_routes();
             return 0;

@@ -5,6 +5,11 @@
 . "$(dirname "$0")/daemon.sh"
 field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p" "$T/body" | head -1; }
 
+# --help and --version answer on stdout with status 0; an unknown option is a usage error.
+check_contains "certhubd --help says what --data-dir is" "$("$CERTHUBD" --help)" "--data-dir DIR        the store"
+check_eq "certhubd --version is certhub's" "$("$CERTHUB" --version | cut -d' ' -f2)" "$("$CERTHUBD" --version | cut -d' ' -f2)"
+expect_exit 2 "certhubd with an unknown option" -- "$CERTHUBD" --data-dir "$T/never" --bogus 1
+[ ! -e "$T/never" ] && ok "an unknown option creates nothing"
 start_daemon
 # A taken port makes start_daemon try again: the first start's words are in the first log.
 first_logs=$(cat "$T"/daemon.log.*)
