@@ -177,6 +177,20 @@ static void test_keyset_pages_and_filters(void **state)
     f = (ch_store_cert_filter){.is_ca = 1};
     assert_int_equal(ch_store_cert_count(s, "tp", &f, &count), 0);
     assert_int_equal(count, 30);
+    /* By method: "imported" from its partial index (newest first, and sorted in expiry order),
+     * another method by a walk; pages meet every row once either way. */
+    f = (ch_store_cert_filter){.is_ca = -1, .method = "imported"};
+    walk(s, &f, 11, 150, false);
+    f.order = CH_ORDER_EXPIRY;
+    walk(s, &f, 11, 150, true);
+    f.expiring_before = 110000; /* i % 50 < 10 and i even: 30 rows */
+    walk(s, &f, 4, 30, true);
+    assert_int_equal(ch_store_cert_count(s, "tp", &f, &count), 0);
+    assert_int_equal(count, 30);
+    f.method = "generated";
+    walk(s, &f, 4, 30, true);
+    f.order = CH_ORDER_NEWEST;
+    walk(s, &f, 4, 30, false);
     f = (ch_store_cert_filter){.is_ca = -1, .search = "device-012"};
     assert_int_equal(ch_store_cert_count(s, "tp", &f, &count), 0);
     assert_int_equal(count, 10);
