@@ -399,6 +399,8 @@ typedef struct ch_svc_issue_req {
     size_t csr_len;
     const uint8_t *public_key;    /* a public key, PEM or DER */
     size_t public_key_len;
+    const char *csr_id;           /* a CSR made on this server: signed, its key becomes the
+                                   * certificate's, and the CSR is marked signed */
     int days;                 /* 0: the profile's */
     const char *digest;
     int path_len;             /* -2: the profile's */

@@ -342,6 +342,7 @@ int cmd_remote_cert_issue(cli_args *a)
     str_member(a, "name", body, "name");
     int_member(a, "days", body, "days", 1, 36600);
     str_member(a, "key-type", body, "key_type");
+    str_member(a, "csr-id", body, "csr_id");
     list_member(a, "san", body, "sans");
     /* Overrides of the profile, as the API takes them. */
     str_member(a, "digest", body, "digest");

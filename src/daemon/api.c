@@ -18,7 +18,7 @@
  * is never silently ignored. */
 static const char *const F_SUBJECT[] = {"common_name", "organization", "organizational_unit", "country", "state",
                                         "locality", "email", NULL};
-static const char *const F_ISSUE[] = {"name", "profile", "ca_id", "key_type", "csr", "public_key", "digest", "days",
+static const char *const F_ISSUE[] = {"name", "profile", "ca_id", "key_type", "csr", "csr_id", "public_key", "digest", "days",
                                       "subject", "sans", "key_usage", "ext_key_usage", "path_len",
                                       "cap_validity", "auto_renew", NULL};
 static const char *const F_TENANT[] = {"name", NULL};
@@ -342,7 +342,7 @@ static void certificates_issue(req *r)
         return;
     if (get_str(r, body, "name", &q.name) || get_str(r, body, "profile", &q.profile) ||
         get_str(r, body, "ca_id", &q.ca_id) || get_str(r, body, "key_type", &q.key_type) ||
-        get_str(r, body, "csr", &csr) || get_str(r, body, "public_key", &pub) ||
+        get_str(r, body, "csr", &csr) || get_str(r, body, "csr_id", &q.csr_id) || get_str(r, body, "public_key", &pub) ||
         get_str(r, body, "digest", &q.digest) || get_int(r, body, "days", 1, 36600, &q.days) ||
         get_int(r, body, "path_len", 0, 64, &q.path_len) || get_subject(r, body, &q.subject) ||
         get_strings(r, body, "sans", san_list, CH_MAX_SANS, &q.san_count, "\"dns:a.example\"") ||
@@ -375,7 +375,7 @@ static void certificates_issue(req *r)
         q.public_key = (const uint8_t *)pub;
         q.public_key_len = strlen(pub);
     }
-    if (csr == NULL && pub == NULL && q.key_type == NULL)
+    if (csr == NULL && pub == NULL && q.csr_id == NULL && q.key_type == NULL)
         q.key_type = "p256";
     if ((error = ch_svc_cert_issue(r->svc, &r->who.actor, &q, &out)) < 0) {
         reply_error(r, error);

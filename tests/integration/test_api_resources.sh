@@ -257,6 +257,27 @@ ok "its leaf chains to the outside root"
 api POST /api/v1/cas "$(jq -n --arg c "$(cat edge.pem)" --arg id "$csr_id" '{name:"again", type:"import", certificate:$c, csr_id:$id}')"
 check_eq "the CSR is used up: 409" 409 "$status"
 
+# A CSR made here, signed by certhub's own CA: the certificate takes the CSR's key and the CSR
+# its certificate, once.
+api POST /api/v1/csrs '{"name":"partner","subject":{"common_name":"partner.example"},"sans":["dns:partner.example"],"key_type":"p256"}'
+pcsr=$(body .id)
+api POST /api/v1/certificates "{\"csr_id\":\"$pcsr\",\"ca_id\":\"$issuer\"}"
+check_eq "issued on a CSR made here: 201, holding its key" "201 true csr_signed" "$status $(body .has_private_key) $(body .method)"
+pcert=$(body .id)
+body .pem > partner.pem
+check_contains "the CSR's SAN is the certificate's" "$(openssl x509 -in partner.pem -noout -ext subjectAltName)" "DNS:partner.example"
+api GET "/api/v1/csrs/$pcsr"
+check_eq "the CSR knows its certificate" "$pcert" "$(body .certificate_id)"
+api POST "/api/v1/certificates/$pcert/private-key"
+cp "$T/body" partner.key
+check_eq "the certificate's key is the CSR's" "$(openssl x509 -in partner.pem -noout -pubkey)" "$(openssl pkey -in partner.key -pubout)"
+api POST /api/v1/certificates "{\"csr_id\":\"$pcsr\",\"ca_id\":\"$issuer\"}"
+check_eq "a CSR signed already: 409 on csr_id" "409 csr_id" "$status $(body .error.field)"
+api POST /api/v1/certificates "{\"csr_id\":\"csr_missing\",\"ca_id\":\"$issuer\"}"
+check_eq "an unknown CSR: 404 on csr_id" "404 csr_id" "$status $(body .error.field)"
+api POST /api/v1/certificates "{\"csr_id\":\"$pcsr\",\"key_type\":\"p256\",\"ca_id\":\"$issuer\"}"
+check_eq "csr_id with key_type: 400" 400 "$status"
+
 # CSRs and keystores a page at a time.
 for i in 1 2 3; do
     api POST /api/v1/csrs "{\"subject\":{\"common_name\":\"paged-$i\"},\"key_type\":\"p256\"}"

@@ -233,6 +233,11 @@ remote csr export "$csr" --format der --out partner.der
 check_eq "csr export --format der: the same CSR" "$(openssl req -in partner.csr -outform DER | sha256sum)" \
     "$(sha256sum <partner.der)"
 expect_error "csr export --format says what it takes" "takes pem or der" -- remote csr export "$csr" --format xml --out x
+own=$(remote csr new --subject "CN=own.example" --san dns:own.example)
+remote cert issue --ca-id "$issuer" --csr-id "$own" --out own.pem --key-out own.key >/dev/null
+check_eq "cert issue --csr-id: the certificate has the CSR's key" "$(openssl pkey -in own.key -pubout)" \
+    "$(openssl x509 -in own.pem -noout -pubkey)"
+expect_error "cert issue --csr-id twice" "is signed already" -- remote cert issue --ca-id "$issuer" --csr-id "$own"
 openssl pkcs12 -export -in certs/c1.pem -inkey k1.pem -name one -passout pass:s3cret -out one.p12
 ks=$(remote keystore upload one.p12 --password-file pw)
 check_contains "keystore upload" "$ks" "kst_"

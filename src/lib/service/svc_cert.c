@@ -15,6 +15,7 @@ struct cert_tx {
     const char *action;
     const char *detail;       /* audit detail, prepared before the transaction */
     char *existing;           /* receives the id of a duplicate */
+    const char *csr_id;       /* a stored CSR this certificate is for, marked signed with it */
 };
 
 static int cert_tx_run(void *arg)
@@ -24,7 +25,20 @@ static int cert_tx_run(void *arg)
 
     if (t->sealed != NULL && (error = ch_store_key_put(t->svc->store, &t->sealed->row)) < 0)
         return error;
+    /* Checked under the write lock: two requests signing one CSR give it one certificate. */
+    if (t->csr_id != NULL) {
+        ch_store_csr csr;
+        if ((error = ch_store_csr_get(t->svc->store, &csr, t->actor->tenant_id, t->csr_id)) < 0)
+            return error;
+        if (csr.cert_id != NULL)
+            error = ch_error_set_field(CH_ECONFLICT, "csr_id", "CSR %s is signed already (%s)", t->csr_id, csr.cert_id);
+        ch_store_csr_dispose(&csr);
+        if (error < 0)
+            return error;
+    }
     if ((error = ch_store_cert_put(t->svc->store, t->row, t->existing)) < 0)
+        return error;
+    if (t->csr_id != NULL && (error = ch_store_csr_attach(t->svc->store, t->actor->tenant_id, t->csr_id, t->row->id)) < 0)
         return error;
     /* A renewal is linked in the same transaction: it happens once or not at all. */
     if (t->row->renews != NULL &&
@@ -134,12 +148,13 @@ int ch_svc_cert_issue(ch_svc *svc, const ch_actor *actor, const ch_svc_issue_req
 {
     ch_san sans[CH_MAX_SANS];
     size_t nsans = 0;
-    int sources = (req->key_type != NULL) + (req->csr != NULL) + (req->public_key != NULL);
+    int sources = (req->key_type != NULL) + (req->csr != NULL) + (req->public_key != NULL) + (req->csr_id != NULL);
     ch_issue_opts o = {0};
     ch_svc_profile prof = {0};
     svc_ca *ca = NULL;
     ch_key *key = NULL;
     ch_csr *csr = NULL;
+    ch_store_csr stored_csr = {0};
     ch_cert *cert = NULL;
     X509_NAME *subject = NULL;
     ch_store_cert row = {0};
@@ -156,7 +171,8 @@ int ch_svc_cert_issue(ch_svc *svc, const ch_actor *actor, const ch_svc_issue_req
     if ((error = svc_need(actor, CH_ROLE_OPERATOR, "issuing a certificate")) < 0)
         return error;
     if (sources != 1)
-        return ch_error_set(CH_EINVAL, "give exactly one of key_type (a key made by the server), csr or public_key");
+        return ch_error_set(CH_EINVAL, "give exactly one of key_type (a key made by the server), csr, csr_id (a CSR "
+                                       "made here) or public_key");
     if ((ca_id = req->ca_id) == NULL) {
         if ((error = default_issuer(svc, actor->tenant_id, default_ca)) < 0)
             return error;
@@ -172,7 +188,7 @@ int ch_svc_cert_issue(ch_svc *svc, const ch_actor *actor, const ch_svc_issue_req
         req->subject.fields.country || req->subject.fields.org_unit || req->subject.fields.email) {
         if ((error = svc_subject(&subject, &req->subject)) < 0)
             return error;
-    } else if (req->csr == NULL) {
+    } else if (req->csr == NULL && req->csr_id == NULL) {
         /* No subject: the common name is the first DNS name, as an ACME certificate's is, or
          * else the certificate's name, as a "Generate" given a name alone makes it. */
         ch_svc_subject cn = {0};
@@ -215,9 +231,22 @@ int ch_svc_cert_issue(ch_svc *svc, const ch_actor *actor, const ch_svc_issue_req
             goto done;
         o.subject_key = key;
         method = "generated";
-    } else if (req->csr != NULL) {
-        if ((error = ch_csr_parse(&csr, req->csr, req->csr_len)) < 0 || (error = ch_csr_verify(csr)) < 0) {
-            ch_error_set_field(error, "csr", "%s", ch_error_last());
+    } else if (req->csr != NULL || req->csr_id != NULL) {
+        if (req->csr_id != NULL) {
+            if ((error = ch_store_csr_get(svc->store, &stored_csr, actor->tenant_id, req->csr_id)) < 0) {
+                ch_error_set_field(error, "csr_id", "%s", ch_error_last());
+                goto done;
+            }
+            if (stored_csr.cert_id != NULL) {
+                error = ch_error_set_field(CH_ECONFLICT, "csr_id", "CSR %s is signed already (%s)", req->csr_id,
+                                           stored_csr.cert_id);
+                goto done;
+            }
+        }
+        if ((error = req->csr_id ? ch_csr_parse(&csr, stored_csr.der, stored_csr.der_len)
+                                 : ch_csr_parse(&csr, req->csr, req->csr_len)) < 0 ||
+            (error = ch_csr_verify(csr)) < 0) {
+            ch_error_set_field(error, req->csr_id ? "csr_id" : "csr", "%s", ch_error_last());
             goto done;
         }
         o.csr = csr;
@@ -258,10 +287,16 @@ int ch_svc_cert_issue(ch_svc *svc, const ch_actor *actor, const ch_svc_issue_req
             row.renew_at = ch_renew_at_fraction(row.not_before, row.not_after, st.renewal_point);
     }
     row.renews = req->renews ? strdup(req->renews) : NULL;
+    /* A CSR made here holds its key sealed: the certificate has it as its own. */
+    if (stored_csr.key_id != NULL && (row.key_id = strdup(stored_csr.key_id)) == NULL) {
+        error = ch_error_set(CH_ENOMEM, "out of memory");
+        goto done;
+    }
     /* A public key alone has no private half to keep. */
     if ((error = cert_prepare(svc, actor, req->key_type ? key : NULL, &row, &sealed, &detail)) < 0)
         goto done;
-    t = (struct cert_tx){svc, actor, req->key_type ? &sealed : NULL, &row, "certificate.issue", detail, NULL};
+    t = (struct cert_tx){svc, actor, req->key_type ? &sealed : NULL, &row, "certificate.issue", detail, NULL,
+                         req->csr_id};
     if ((error = svc_commit(svc, cert_tx_run, &t)) < 0)
         goto done;
     if (out) {
@@ -274,6 +309,7 @@ done:
     ch_store_cert_dispose(&row);
     ch_cert_free(cert);
     ch_csr_free(csr);
+    ch_store_csr_dispose(&stored_csr);
     ch_key_free(key);
     svc_ca_release(ca);
     X509_NAME_free(subject);
@@ -306,7 +342,7 @@ int ch_svc_cert_import(ch_svc *svc, const ch_actor *actor, const char *name, con
         goto done;
     if ((error = cert_prepare(svc, actor, key, &row, &sealed, &detail)) < 0)
         goto done;
-    t = (struct cert_tx){svc, actor, key ? &sealed : NULL, &row, "certificate.import", detail, existing};
+    t = (struct cert_tx){svc, actor, key ? &sealed : NULL, &row, "certificate.import", detail, existing, NULL};
     error = svc_commit(svc, cert_tx_run, &t);
     /* Held without its key (imported alone before, the key file coming later): the key is
      * added to it, as importing both at once would have stored them. */
