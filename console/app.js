@@ -478,6 +478,32 @@ async function casScreen(screen) {
   await load();
 }
 
+// A CSR made here signed by one of the tenant's CAs: the certificate takes the CSR's key.
+async function signHere(c, reload) {
+  const [cas, profiles] = await Promise.all([api("GET", "cas"), api("GET", "profiles")]);
+  const signers = cas.items.filter((x) => x.can_sign);
+  const preferred = (signers.find((x) => x.parent_id) || signers[0] || {}).id;
+  const err = el("p", { class: "error", role: "alert" });
+  const form = el("form", { method: "dialog" }, el("h2", {}, `Sign ${c.name} here`),
+    el("p", {}, `${c.subject}: the certificate keeps the key this CSR was made with.`),
+    el("label", { for: "sign-ca" }, "Signing CA"),
+    el("select", { id: "sign-ca", name: "ca" }, signers.map((x) => el("option", { value: x.id, selected: x.id === preferred }, x.name))),
+    el("label", { for: "sign-profile" }, "Profile"),
+    el("select", { id: "sign-profile", name: "profile" }, profiles.items.filter((p) => !p.is_ca).map((p) => el("option", { value: p.name, selected: p.name === "tls-server" }, p.name))),
+    el("label", { for: "sign-days" }, "Lifetime (days)"), el("input", { id: "sign-days", name: "days", type: "number", min: "1", value: "365" }), err,
+    el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Sign"), el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      await api("POST", "certificates", { csr_id: c.id, ca_id: form.ca.value, profile: form.profile.value, days: Number(form.days.value), name: c.name });
+      d.close();
+      reload();
+    } catch (e) { err.textContent = (e.field ? e.field + ": " : "") + e.message; }
+  });
+  const d = openDialog(form);
+  form.ca.focus();
+}
+
 async function csrsScreen(screen) {
   const body = el("tbody");
   const list = pagedList(body, "csr-more", 100, () => "csrs", (c) => {
@@ -490,6 +516,7 @@ async function csrsScreen(screen) {
     return el("tr", {}, el("td", {}, c.name), el("td", {}, c.subject), el("td", {}, c.certificate_id ? "signed" : "waiting"),
       el("td", {}, el("div", { class: "row-actions" },
         el("button", { class: "secondary", "aria-label": `Download ${c.name}`, onclick: () => download("GET", `csrs/${c.id}/export`, null, `${c.name}.csr`) }, "Download"),
+        canChange() && !c.certificate_id ? el("button", { class: "secondary", "aria-label": `Sign ${c.name} here`, onclick: () => signHere(c, load) }, "Sign here") : null,
         canChange() && !c.certificate_id ? el("button", { class: "secondary", onclick: () => file.click() }, "Attach signed certificate") : null, file, alertRow)));
   });
   const load = () => list.load();
@@ -513,7 +540,7 @@ async function csrsScreen(screen) {
     const d = openDialog(form);
     form.name.focus();
   } }, "New CSR") : null;
-  screen.replaceChildren(el("h1", {}, "Certificate signing requests"), el("div", { class: "toolbar" }, el("span", {}, "CSRs made here, to be signed by an outside CA"), create),
+  screen.replaceChildren(el("h1", {}, "Certificate signing requests"), el("div", { class: "toolbar" }, el("span", {}, "CSRs made here, to be signed by an outside CA or here"), create),
     el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Subject"), el("th", {}, "State"), el("th", {}, ""))), body), list.more);
   await load();
 }

@@ -212,6 +212,16 @@ const [csrDl] = await Promise.all([page.waitForEvent("download"), page.getByRole
 await csrDl.saveAs(`${work}/partner.csr`);
 assert.match(execFileSync("openssl", ["req", "-in", `${work}/partner.csr`, "-noout", "-verify", "-subject"], { stdio: ["ignore", "pipe", "pipe"] }).toString(), /partner\.example/);
 ok("a CSR made in the console downloads and verifies with openssl");
+await page.getByRole("button", { name: "Sign partner here" }).click();
+await page.getByRole("dialog").getByRole("button", { name: "Sign", exact: true }).click();
+await page.locator("tr", { hasText: "partner.example" }).getByText("signed", { exact: true }).waitFor();
+const signed = await page.evaluate(async () => {
+  const csr = (await (await fetch("/api/v1/csrs?limit=1000")).json()).items.find((x) => x.name === "partner");
+  return (await (await fetch("/api/v1/certificates/" + csr.certificate_id)).json());
+});
+assert.equal(signed.has_private_key, true);
+assert.equal(signed.method, "csr_signed");
+ok("a CSR signed here from its row: the certificate holds the CSR's key");
 await page.screenshot({ path: `${shots}/csrs.png`, fullPage: true });
 
 // A JKS uploaded, shown entry by entry.
