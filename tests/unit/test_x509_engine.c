@@ -287,6 +287,30 @@ static void test_issue_rules(void **state)
     assert_non_null(info.aki);
     ch_cert_info_dispose(&info);
     ch_cert_free(leaf);
+    /* A TLS server certificate given no names takes its common name as one when it is a host
+     * name or an address; a device's does not, nor a name that is neither. */
+    {
+        static const struct {
+            const char *profile, *dn, *sans; /* NULL: no SAN extension */
+        } cases[] = {
+            {"tls-server", "CN=web.example,O=Acme", "dns:web.example"},
+            {"tls-server", "CN=192.0.2.7", "ip:192.0.2.7"},
+            {"tls-server", "CN=My Web Server", NULL},
+            {"device", "CN=sensor-2", NULL},
+        };
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            char *t = NULL;
+            assert_int_equal(issue(&x, cases[i].profile, inter, ik, lk, cases[i].dn, 10, -2), 0);
+            assert_int_equal(ch_cert_sans_text(&t, x), 0);
+            if (cases[i].sans == NULL)
+                assert_null(t);
+            else
+                assert_string_equal(t, cases[i].sans);
+            free(t);
+            ch_cert_free(x);
+            x = NULL;
+        }
+    }
     ch_cert_free(inter);
     ch_cert_free(root);
     ch_key_free(rk);

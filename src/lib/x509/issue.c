@@ -604,8 +604,8 @@ int ch_cert_issue(ch_cert **out, const ch_issue_opts *o)
     const X509_NAME *subject = o->subject;
     const ch_san *sans = o->sans;
     size_t san_count = o->san_count;
-    ch_san *req_sans = NULL;
-    char **req_store = NULL;
+    ch_san *req_sans = NULL, cn_san;
+    char **req_store = NULL, *cn = NULL;
     const EVP_MD *md = o->digest;
     struct x509_issued *issued = NULL;
     ch_buf der = CH_BUF_INIT;
@@ -737,6 +737,14 @@ int ch_cert_issue(ch_cert **out, const ch_issue_opts *o)
         error = ch_error_set_field(CH_EPOLICY, "key_usage", "a CA certificate needs the keyCertSign key usage");
         goto done;
     }
+    /* A TLS server certificate without names is refused by today's clients, which read no
+     * common name: a common name that is a host name or an address becomes its one name, as
+     * Vault's PKI does unless told not to. */
+    if (san_count == 0 && !p->is_ca && p->allow_sans && (eku & CH_EKU_SERVER_AUTH) &&
+        ch_name_get(&cn, subject, NID_commonName) == 0 && ch_san_parse(&cn_san, cn) == 0) {
+        sans = &cn_san;
+        san_count = 1;
+    }
 
     /* Sign: Ed25519 signs the message itself and takes no digest. */
     if (ch_key_get_type(issuer_key) == CH_KEY_ED25519)
@@ -783,5 +791,6 @@ done:
     ch_buf_dispose(&der);
     x509_issued_free(issued);
     csr_sans_free(req_sans, req_store);
+    free(cn);
     return error;
 }
