@@ -2442,24 +2442,32 @@ static void dispose_cert_row(void *row)
 #define FEW_OF_CA 10000
 #define FEW_OF_CA_TEXT "10000" /* the same, inside SQL */
 
-static bool few_of_ca(struct conn *c, const char *tenant_id, const ch_store_cert_filter *f, bool expiry,
-                      const struct search *q)
+/* Whether the count query (at most FEW_OF_CA rows, read from one index), bound to tenant_id
+ * and, when not NULL, to arg, finds fewer than FEW_OF_CA. */
+static bool fewer_than_few(struct conn *c, const char *count_sql, const char *tenant_id, const char *arg)
 {
     sqlite3_stmt *st = NULL;
     bool few = false;
 
-    if (f->ca_id == NULL || expiry || q->phrase != NULL)
-        return false;
-    if (sqlite3_prepare_v2(c->db,
-                           "SELECT count(*) FROM (SELECT 1 FROM certificates INDEXED BY certificates_ca"
-                           " WHERE tenant_id=? AND ca_id=? LIMIT " FEW_OF_CA_TEXT ")",
-                           -1, &st, NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(c->db, count_sql, -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_text(st, 1, tenant_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, f->ca_id, -1, SQLITE_STATIC);
+        if (arg != NULL)
+            sqlite3_bind_text(st, 2, arg, -1, SQLITE_STATIC);
         few = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) < FEW_OF_CA;
     }
     sqlite3_finalize(st);
     return few;
+}
+
+static bool few_of_ca(struct conn *c, const char *tenant_id, const ch_store_cert_filter *f, bool expiry,
+                      const struct search *q)
+{
+    if (f->ca_id == NULL || expiry || q->phrase != NULL)
+        return false;
+    return fewer_than_few(c,
+                          "SELECT count(*) FROM (SELECT 1 FROM certificates INDEXED BY certificates_ca"
+                          " WHERE tenant_id=? AND ca_id=? LIMIT " FEW_OF_CA_TEXT ")",
+                          tenant_id, f->ca_id);
 }
 
 /* Imported certificates in expiry order: SQLite walks the tenant's expiry index and reads each
@@ -2468,20 +2476,12 @@ static bool few_of_ca(struct conn *c, const char *tenant_id, const ch_store_cert
 static bool few_imported(struct conn *c, const char *tenant_id, const ch_store_cert_filter *f, bool expiry,
                          const struct search *q)
 {
-    sqlite3_stmt *st = NULL;
-    bool few = false;
-
     if (!method_literal(f) || !expiry || q->phrase != NULL || f->is_ca == 1)
         return false;
-    if (sqlite3_prepare_v2(c->db,
-                           "SELECT count(*) FROM (SELECT 1 FROM certificates INDEXED BY certificates_imported"
-                           " WHERE tenant_id=? AND method='imported' LIMIT " FEW_OF_CA_TEXT ")",
-                           -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, tenant_id, -1, SQLITE_STATIC);
-        few = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) < FEW_OF_CA;
-    }
-    sqlite3_finalize(st);
-    return few;
+    return fewer_than_few(c,
+                          "SELECT count(*) FROM (SELECT 1 FROM certificates INDEXED BY certificates_imported"
+                          " WHERE tenant_id=? AND method='imported' LIMIT " FEW_OF_CA_TEXT ")",
+                          tenant_id, NULL);
 }
 
 int ch_store_cert_list(ch_store *s, const char *tenant_id, const ch_store_cert_filter *f, size_t limit,
