@@ -283,6 +283,7 @@ for i in 1 2 3; do
     api POST /api/v1/csrs "{\"subject\":{\"common_name\":\"paged-$i\"},\"key_type\":\"p256\"}"
     [ "$status" = 201 ] || fail "CSR paged-$i: $status"
 done
+check_eq "an unnamed CSR is called by its common name" "paged-3" "$(body .name)"
 api GET "/api/v1/csrs?limit=1000"
 all=$(body '[.items[].id] | join(" ")')
 check_eq "CSRs in pages of 2 give each once" "$all" "$(walk_pages /api/v1/csrs 2)"

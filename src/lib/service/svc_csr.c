@@ -87,7 +87,11 @@ int ch_svc_csr_create(ch_svc *svc, const ch_actor *actor, const ch_svc_csr_req *
     row.der_len = (size_t)len;
     if ((error = ch_name_to_string(&row.subject, subject)) < 0)
         goto done;
-    row.name = strdup(req->name && *req->name ? req->name : row.subject);
+    /* Unnamed, it is called by its common name, as a certificate is (else by its subject). */
+    if (req->name != NULL && *req->name != '\0')
+        row.name = strdup(req->name);
+    else if (ch_name_get(&row.name, subject, NID_commonName) < 0)
+        row.name = strdup(row.subject);
     row.created_at = ch_now();
     if (!row.id || !row.tenant_id || !row.der || !row.name) {
         error = ch_error_set(CH_ENOMEM, "out of memory");
