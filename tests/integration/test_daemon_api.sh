@@ -143,6 +143,13 @@ check_contains "no ca_id with two CAs: the other root named" "$(body .error.mess
 check_eq "no ca_id with two CAs: the field" ca_id "$(body .error.field)"
 TOKEN=$beta api GET "/api/v1/certificates?limit=1000"
 check_eq "no ca_id with two CAs: nothing issued" "$before" "$(body '.items | length')"
+# Another tenant's CSR cannot be signed into this one: its key stays where it was made.
+api POST /api/v1/csrs '{"subject":{"common_name":"default-only.example"},"key_type":"p256"}'
+default_csr=$(field id)
+TOKEN=$beta api POST /api/v1/certificates "{\"csr_id\":\"$default_csr\",\"ca_id\":\"$beta_issuing\"}"
+check_eq "another tenant's csr_id: 404" 404 "$status"
+api GET "/api/v1/csrs/$default_csr"
+check_eq "another tenant's csr_id: the CSR still waits" null "$(body .certificate_id)"
 
 # Without a subject the common name is the first dns: SAN, else the name; a subject object
 # holds only its known fields, and X.509's length bounds are said as such.
