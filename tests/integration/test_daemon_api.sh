@@ -130,6 +130,8 @@ beta_root=$(field id)
 TOKEN=$beta api POST /api/v1/cas "{\"name\":\"beta issuing\",\"type\":\"intermediate\",\"parent_id\":\"$beta_root\",\"subject\":{\"common_name\":\"Beta Issuing\"},\"key_type\":\"p256\"}"
 check_eq "beta's intermediate: 201" 201 "$status"
 beta_issuing=$(field id)
+TOKEN=$beta api POST /api/v1/cas '{"name":"orphan","type":"intermediate","parent_id":"ca_nope","subject":{"common_name":"Orphan"}}'
+check_eq "an intermediate under an unknown CA: 404 on parent_id" "404 parent_id" "$status $(body .error.field)"
 TOKEN=$beta api POST /api/v1/certificates "$dflt"
 check_eq "no ca_id under a root and its intermediate: the intermediate signs" "$beta_issuing" "$(body .ca_id)"
 TOKEN=$beta api POST /api/v1/cas '{"name":"beta lab root","type":"root","subject":{"common_name":"Beta Lab Root"},"key_type":"p256"}'

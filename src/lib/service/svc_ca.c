@@ -151,8 +151,10 @@ int ch_svc_ca_create(ch_svc *svc, const ch_actor *actor, const ch_svc_ca_req *re
             error = ch_error_set_field(CH_EINVAL, "parent_id", "an intermediate CA needs the id of its signing CA");
             goto done;
         }
-        if ((error = svc_ca_load(svc, actor->tenant_id, req->parent_id, &parent)) < 0)
+        if ((error = svc_ca_load(svc, actor->tenant_id, req->parent_id, &parent)) < 0) {
+            ch_error_set_field(error, "parent_id", "%s", ch_error_last()); /* the request's name for it */
             goto done;
+        }
         if (parent->key == NULL) {
             error = ch_error_set_field(CH_EPOLICY, "parent_id",
                                        "CA %s was imported without its private key and cannot sign", req->parent_id);
