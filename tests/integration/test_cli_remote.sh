@@ -17,6 +17,10 @@ check_contains "cert issue without --ca-id: the tenant's one issuing CA signs" \
 remote cert export "$id" --format pem --out chain.pem
 openssl verify -CAfile "$data/ca.pem" -untrusted chain.pem cli.pem >/dev/null && ok "the issued certificate verifies with the exported chain"
 check_contains "cert list finds it" "$(remote cert list --search cli.example)" "$id"
+longname="the certificate of the orders service in the staging cluster"
+remote cert issue --ca-id "$issuer" --subject CN=orders.example --name "$longname" >/dev/null
+check_contains "cert list shows a long name whole (the column widens)" "$(remote cert list --search orders.example)" \
+    "$longname  "
 check_contains "cert get --output json" "$(remote --output json cert get "$id")" '"subject": "CN=cli.example,O=Acme"'
 check_contains "--output json after the command too" "$(remote cert get "$id" --output json)" '"subject": "CN=cli.example,O=Acme"'
 check_contains "--server and --token-file after the command too" \
