@@ -36,7 +36,7 @@ trap on_exit EXIT
 start_daemon() {
     local attempt i
     for attempt in 1 2 3 4 5; do
-        port=$((20000 + RANDOM % 40000))
+        port=$(free_port)
         log="$T/daemon.log.$attempt"
         # shellcheck disable=SC2086
         env ${DAEMON_ENV:-} "$CERTHUBD" --data-dir "$data" --listen "127.0.0.1:$port" --threads 2 "$@" >"$log" 2>&1 &

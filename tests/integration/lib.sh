@@ -51,6 +51,18 @@ expect_error() {
     grep -qF -- "$msg" "$T/stderr" || fail "$what: stderr lacks '$msg': $(cat "$T/stderr")"
 }
 
+# A loopback port nothing listens on now, below the kernel's ephemeral range: a port in that
+# range may be taken by any test's outgoing connection between the pick and the listen.
+free_port() {
+    local lo p
+    lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+    [ "$lo" -gt 12000 ] 2>/dev/null || lo=32768
+    while :; do
+        p=$((10000 + RANDOM % (lo - 10000)))
+        (echo >/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo "$p"; return; }
+    done
+}
+
 done_testing() {
     echo "$checks passed, 0 failed"
 }

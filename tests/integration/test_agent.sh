@@ -39,10 +39,7 @@ CONF
 }
 # The TLS server the agent feeds: openssl s_server, restarted by the reload command.
 # A port nothing listens on now (tests run side by side and pick theirs at random too).
-while :; do
-    sport=$((20000 + RANDOM % 40000))
-    (echo >/dev/tcp/127.0.0.1/$sport) 2>/dev/null || break
-done
+sport=$(free_port)
 # The old server must have let go of the port before the new one listens on it: under load
 # it may take longer to exit than a fixed pause.
 cat > restart-server <<SH

@@ -56,7 +56,7 @@ check_eq "certhubd wrote it to the broker's CA directory" 1 "$(ls "$data/trust/m
 # mosquitto on a free port.
 mport=""
 for attempt in 1 2 3 4 5; do
-    try=$((20000 + RANDOM % 40000))
+    try=$(free_port)
     cat > mosquitto.conf <<CONF
 per_listener_settings false
 user $(id -un)
