@@ -490,12 +490,13 @@ async function signHere(c, reload) {
     el("select", { id: "sign-ca", name: "ca" }, signers.map((x) => el("option", { value: x.id, selected: x.id === preferred }, x.name))),
     el("label", { for: "sign-profile" }, "Profile"),
     el("select", { id: "sign-profile", name: "profile" }, profiles.items.filter((p) => !p.is_ca).map((p) => el("option", { value: p.name, selected: p.name === "tls-server" }, p.name))),
-    el("label", { for: "sign-days" }, "Lifetime (days)"), el("input", { id: "sign-days", name: "days", type: "number", min: "1", value: "365" }), err,
+    el("label", { for: "sign-days" }, "Lifetime (days)"), el("input", { id: "sign-days", name: "days", type: "number", min: "1", placeholder: "the profile's default" }), err,
     el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Sign"), el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     try {
-      await api("POST", "certificates", { csr_id: c.id, ca_id: form.ca.value, profile: form.profile.value, days: Number(form.days.value), name: c.name });
+      await api("POST", "certificates", { csr_id: c.id, ca_id: form.ca.value, profile: form.profile.value,
+        days: form.days.value ? Number(form.days.value) : undefined, name: c.name });
       d.close();
       reload();
     } catch (e) { err.textContent = (e.field ? e.field + ": " : "") + e.message; }
