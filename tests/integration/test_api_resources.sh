@@ -268,6 +268,9 @@ body .pem > partner.pem
 check_contains "the CSR's SAN is the certificate's" "$(openssl x509 -in partner.pem -noout -ext subjectAltName)" "DNS:partner.example"
 api GET "/api/v1/csrs/$pcsr"
 check_eq "the CSR knows its certificate" "$pcert" "$(body .certificate_id)"
+api GET "/api/v1/audit?limit=1000&order=desc"
+check_contains "the issuance's audit entry names the CSR" \
+    "$(body '[.items[] | select(.object_id == "'"$pcert"'" and .action == "certificate.issue") | .detail] | tostring')" "$pcsr"
 api POST "/api/v1/certificates/$pcert/private-key"
 cp "$T/body" partner.key
 check_eq "the certificate's key is the CSR's" "$(openssl x509 -in partner.pem -noout -pubkey)" "$(openssl pkey -in partner.key -pubout)"

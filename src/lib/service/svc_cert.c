@@ -66,8 +66,9 @@ static int key_attach_run(void *arg)
     return svc_audit(a->svc, a->actor, "certificate.key_add", "certificate", a->cert_id, NULL);
 }
 
-/* Seals the key (if any) and writes the audit detail: all the work that needs no lock. */
-static int cert_prepare(ch_svc *svc, const ch_actor *actor, const ch_key *key, ch_store_cert *row,
+/* Seals the key (if any) and writes the audit detail (naming the CSR of this tenant that was
+ * signed, when there is one): all the work that needs no lock. */
+static int cert_prepare(ch_svc *svc, const ch_actor *actor, const ch_key *key, const char *csr_id, ch_store_cert *row,
                         svc_sealed *sealed, char **detail)
 {
     json_t *d;
@@ -84,6 +85,8 @@ static int cert_prepare(ch_svc *svc, const ch_actor *actor, const ch_key *key, c
                   row->sha256);
     if (d != NULL && row->profile)
         json_object_set_new(d, "profile", json_string(row->profile));
+    if (d != NULL && csr_id)
+        json_object_set_new(d, "csr_id", json_string(csr_id));
     *detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
     json_decref(d);
     return *detail ? 0 : ch_error_set(CH_ENOMEM, "out of memory");
@@ -293,8 +296,9 @@ int ch_svc_cert_issue(ch_svc *svc, const ch_actor *actor, const ch_svc_issue_req
         goto done;
     }
     /* A public key alone has no private half to keep. */
-    if ((error = cert_prepare(svc, actor, req->key_type ? key : NULL, &row, &sealed, &detail)) < 0)
+    if ((error = cert_prepare(svc, actor, req->key_type ? key : NULL, req->csr_id, &row, &sealed, &detail)) < 0)
         goto done;
+
     t = (struct cert_tx){svc, actor, req->key_type ? &sealed : NULL, &row, "certificate.issue", detail, NULL,
                          req->csr_id};
     if ((error = svc_commit(svc, cert_tx_run, &t)) < 0)
@@ -340,7 +344,7 @@ int ch_svc_cert_import(ch_svc *svc, const ch_actor *actor, const char *name, con
         return error;
     if ((error = svc_cert_row(&row, cert, actor->tenant_id, name, "imported", -1)) < 0)
         goto done;
-    if ((error = cert_prepare(svc, actor, key, &row, &sealed, &detail)) < 0)
+    if ((error = cert_prepare(svc, actor, key, NULL, &row, &sealed, &detail)) < 0)
         goto done;
     t = (struct cert_tx){svc, actor, key ? &sealed : NULL, &row, "certificate.import", detail, existing, NULL};
     error = svc_commit(svc, cert_tx_run, &t);
