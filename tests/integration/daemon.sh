@@ -38,6 +38,10 @@ start_daemon() {
     for attempt in 1 2 3 4 5; do
         port=$(free_port)
         log="$T/daemon.log.$attempt"
+        # Emptied here, before the daemon starts: a restart writes to the log of an earlier
+        # start, whose "listening on" the wait below would otherwise find before the new
+        # process has truncated it.
+        : >"$log"
         # shellcheck disable=SC2086
         env ${DAEMON_ENV:-} "$CERTHUBD" --data-dir "$data" --listen "127.0.0.1:$port" --threads 2 "$@" >"$log" 2>&1 &
         pid=$!
