@@ -58,6 +58,10 @@ void ch_secure_free(void *p, size_t len);
 /* Constant-time comparison: 0 when equal. */
 int ch_memeq_ct(const void *a, const void *b, size_t len);
 
+/* The characters of UTF-8 text (bytes that begin one), which is what X.520's bounds and a
+ * table column count. */
+size_t ch_utf8_chars(const char *s);
+
 /* Lower-case hex of len bytes into out (2*len+1 bytes incl. NUL). */
 void ch_hex(char *out, const uint8_t *in, size_t len);
 /* Hex with ':' between bytes, upper case (fingerprint style); out holds 3*len bytes. */

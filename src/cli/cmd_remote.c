@@ -66,16 +66,6 @@ static const char *cell(json_t *v, char *buf, size_t n)
     return json_is_string(v) ? json_string_value(v) : json_is_boolean(v) ? (json_is_true(v) ? "yes" : "no") : "";
 }
 
-/* Characters, not bytes: a UTF-8 name is as wide as its letters. */
-static int text_width(const char *s)
-{
-    int w = 0;
-
-    for (; *s; s++)
-        w += ((unsigned char)*s & 0xc0) != 0x80;
-    return w;
-}
-
 /* Prints the items of a list answer as a table of the given columns.  A column is as wide as
  * widths[] says, or as its longest value when that is longer: nothing is cut short. */
 static void print_table(json_t *answer, const char *const *cols, const int *widths, size_t ncols)
@@ -85,21 +75,23 @@ static void print_table(json_t *answer, const char *const *cols, const int *widt
     char buf[64];
     size_t i;
 
-    for (size_t c = 0; c < ncols && c < 16; c++) {
+    if (ncols > 16) /* the tables have at most six */
+        ncols = 16;
+    for (size_t c = 0; c < ncols; c++) {
         w[c] = widths[c];
         json_array_foreach(items, i, it) {
-            int tw = text_width(cell(json_object_get(it, cols[c]), buf, sizeof buf));
+            int tw = (int)ch_utf8_chars(cell(json_object_get(it, cols[c]), buf, sizeof buf));
             if (tw > w[c])
                 w[c] = tw;
         }
     }
-    for (size_t c = 0; c < ncols && c < 16; c++)
+    for (size_t c = 0; c < ncols; c++)
         printf("%-*s%s", w[c], cols[c], c + 1 < ncols ? "  " : "\n");
     json_array_foreach(items, i, it) {
-        for (size_t c = 0; c < ncols && c < 16; c++) {
+        for (size_t c = 0; c < ncols; c++) {
             const char *s = cell(json_object_get(it, cols[c]), buf, sizeof buf);
             /* printf pads by bytes: a value with multi-byte letters gets the difference. */
-            int pad = c + 1 < ncols ? w[c] - text_width(s) : 0;
+            int pad = c + 1 < ncols ? w[c] - (int)ch_utf8_chars(s) : 0;
             printf("%s%*s%s", s, pad > 0 ? pad : 0, "", c + 1 < ncols ? "  " : "\n");
         }
     }

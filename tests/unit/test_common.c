@@ -80,6 +80,8 @@ static void test_hex(void **state)
     ch_hex_colon(c, in, 3);
     assert_string_equal(c, "00:AB:FF");
     assert_int_equal(ch_memeq_ct("abc", "abc", 3), 0);
+    assert_int_equal(ch_utf8_chars("\xc3\x84rger \xe2\x82\xac"), 7); /* "Ärger €" */
+    assert_int_equal(ch_utf8_chars(""), 0);
     assert_int_not_equal(ch_memeq_ct("abc", "abd", 3), 0);
 }
 

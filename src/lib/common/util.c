@@ -44,6 +44,15 @@ int ch_memeq_ct(const void *a, const void *b, size_t len)
     return CRYPTO_memcmp(a, b, len);
 }
 
+size_t ch_utf8_chars(const char *s)
+{
+    size_t n = 0;
+
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xc0) != 0x80;
+    return n;
+}
+
 void ch_hex(char *out, const uint8_t *in, size_t len)
 {
     static const char digits[] = "0123456789abcdef";

@@ -40,14 +40,10 @@ static int add_entry(X509_NAME *name, int nid, const char *value, const char *fi
                                   value);
     /* X.520's upper bound of the attribute (64 characters for a common name or an
      * organisation), said as such rather than as OpenSSL's "string too long". */
-    if ((bounds = ASN1_STRING_TABLE_get(nid)) != NULL && bounds->maxsize > 0) {
-        long chars = 0;
-        for (const char *p = value; *p; p++)
-            chars += ((unsigned char)*p & 0xc0) != 0x80;
-        if (chars > bounds->maxsize)
-            return ch_error_set_field(CH_EINVAL, field, "%s is %ld characters long; X.509 allows at most %ld", field,
-                                      chars, bounds->maxsize);
-    }
+    if ((bounds = ASN1_STRING_TABLE_get(nid)) != NULL && bounds->maxsize > 0 &&
+        ch_utf8_chars(value) > (size_t)bounds->maxsize)
+        return ch_error_set_field(CH_EINVAL, field, "%s is %zu characters long; X.509 allows at most %ld", field,
+                                  ch_utf8_chars(value), bounds->maxsize);
     if (X509_NAME_add_entry_by_NID(name, nid, MBSTRING_UTF8, (const unsigned char *)value, (int)len, -1,
                                    0) != 1)
         return ch_error_ossl(CH_EINVAL, "X509_NAME_add_entry_by_NID", field);
