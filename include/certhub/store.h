@@ -386,6 +386,8 @@ typedef struct ch_store_csr {
 int ch_store_csr_put(ch_store *s, const ch_store_csr *c);
 int ch_store_csr_get(ch_store *s, ch_store_csr *out, const char *tenant_id, const char *id);
 int ch_store_csr_list(ch_store *s, const char *tenant_id, ch_store_page *page, ch_store_csr **out, size_t *count);
+/* CH_ECONFLICT when the CSR has a certificate already (CSRs are never deleted): inside a write
+ * transaction, the check and the attach are one. */
 int ch_store_csr_attach(ch_store *s, const char *tenant_id, const char *id, const char *cert_id);
 int ch_store_csr_delete(ch_store *s, const char *tenant_id, const char *id);
 void ch_store_csr_dispose(ch_store_csr *c);

@@ -355,6 +355,15 @@ static void test_csr_attach(void **state)
     ch_store_cert_dispose(&cert);
     /* Only once. */
     assert_int_equal(ch_svc_csr_attach(svc, &operator_a, csr.id, data, len, &cert), CH_ECONFLICT);
+    /* ...and the store holds to it under the write lock, where two requests may both have
+     * seen the CSR waiting: the second attach changes nothing. */
+    assert_int_equal(ch_store_csr_attach(ch_svc_store(svc), operator_a.tenant_id, csr.id, "crt_other"), CH_ECONFLICT);
+    {
+        ch_store_csr again;
+        assert_int_equal(ch_store_csr_get(ch_svc_store(svc), &again, operator_a.tenant_id, csr.id), 0);
+        assert_string_not_equal(again.cert_id, "crt_other");
+        ch_store_csr_dispose(&again);
+    }
     free(data);
     ch_store_csr_dispose(&csr);
 }

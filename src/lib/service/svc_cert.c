@@ -25,19 +25,10 @@ static int cert_tx_run(void *arg)
 
     if (t->sealed != NULL && (error = ch_store_key_put(t->svc->store, &t->sealed->row)) < 0)
         return error;
-    /* Checked under the write lock: two requests signing one CSR give it one certificate. */
-    if (t->csr_id != NULL) {
-        ch_store_csr csr;
-        if ((error = ch_store_csr_get(t->svc->store, &csr, t->actor->tenant_id, t->csr_id)) < 0)
-            return error;
-        if (csr.cert_id != NULL)
-            error = ch_error_set_field(CH_ECONFLICT, "csr_id", "CSR %s is signed already (%s)", t->csr_id, csr.cert_id);
-        ch_store_csr_dispose(&csr);
-        if (error < 0)
-            return error;
-    }
     if ((error = ch_store_cert_put(t->svc->store, t->row, t->existing)) < 0)
         return error;
+    /* Once (the store refuses a second): two requests signing one CSR give it one certificate,
+     * the other's rolled back with it. */
     if (t->csr_id != NULL && (error = ch_store_csr_attach(t->svc->store, t->actor->tenant_id, t->csr_id, t->row->id)) < 0)
         return error;
     /* A renewal is linked in the same transaction: it happens once or not at all. */
@@ -176,11 +167,6 @@ int ch_svc_cert_issue(ch_svc *svc, const ch_actor *actor, const ch_svc_issue_req
     if (sources != 1)
         return ch_error_set(CH_EINVAL, "give exactly one of key_type (a key made by the server), csr, csr_id (a CSR "
                                        "made here) or public_key");
-    if ((ca_id = req->ca_id) == NULL) {
-        if ((error = default_issuer(svc, actor->tenant_id, default_ca)) < 0)
-            return error;
-        ca_id = default_ca;
-    }
     if (req->name != NULL && strlen(req->name) > 128)
         return ch_error_set_field(CH_EINVAL, "name", "the name is longer than 128 characters");
     if ((error = parse_sans(sans, &nsans, req)) < 0)
@@ -222,6 +208,12 @@ int ch_svc_cert_issue(ch_svc *svc, const ch_actor *actor, const ch_svc_issue_req
         goto done;
     }
     o.profile = &prof.p;
+    /* Looked for once the request itself holds up. */
+    if ((ca_id = req->ca_id) == NULL) {
+        if ((error = default_issuer(svc, actor->tenant_id, default_ca)) < 0)
+            goto done;
+        ca_id = default_ca;
+    }
     if ((error = svc_ca_load(svc, actor->tenant_id, ca_id, &ca)) < 0)
         goto done;
     if (ca->key == NULL) {

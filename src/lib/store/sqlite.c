@@ -284,7 +284,7 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_CSR_PUT] = "INSERT INTO csrs(" CSR_COLS ") VALUES(?,?,?,?,?,?,?,?)",
     [S_CSR_GET] = "SELECT " CSR_COLS " FROM csrs WHERE tenant_id=? AND id=?",
     [S_CSR_LIST] = "SELECT " CSR_COLS " FROM csrs WHERE tenant_id=? ORDER BY created_at, id",
-    [S_CSR_ATTACH] = "UPDATE csrs SET cert_id=? WHERE tenant_id=? AND id=?",
+    [S_CSR_ATTACH] = "UPDATE csrs SET cert_id=? WHERE tenant_id=? AND id=? AND cert_id IS NULL",
     [S_CSR_DELETE] = "DELETE FROM csrs WHERE tenant_id=? AND id=?",
     [S_KS_PUT] = "INSERT INTO keystores(id, tenant_id, name, format, created_at) VALUES(?,?,?,?,?)",
     [S_KS_GET] = "SELECT id, tenant_id, name, format, created_at FROM keystores WHERE tenant_id=? AND id=?",
@@ -2476,7 +2476,7 @@ static bool few_of_ca(struct conn *c, const char *tenant_id, const ch_store_cert
 static bool few_imported(struct conn *c, const char *tenant_id, const ch_store_cert_filter *f, bool expiry,
                          const struct search *q)
 {
-    if (!method_literal(f) || !expiry || q->phrase != NULL || f->is_ca == 1)
+    if (!method_literal(f) || !expiry || q->phrase != NULL)
         return false;
     return fewer_than_few(c,
                           "SELECT count(*) FROM (SELECT 1 FROM certificates INDEXED BY certificates_imported"
@@ -2968,11 +2968,16 @@ int ch_store_csr_list(ch_store *s, const char *tenant_id, ch_store_page *page, c
 
 int ch_store_csr_attach(ch_store *s, const char *tenant_id, const char *id, const char *cert_id)
 {
+    int error;
+
     STMT(S_CSR_ATTACH, "attaching a certificate to a CSR");
     bind_text(st, 1, cert_id);
     bind_text(st, 2, tenant_id);
     bind_text(st, 3, id);
-    return step_one_row(db, st, "attaching a certificate to a CSR", "CSR");
+    /* Once: a CSR that has its certificate keeps it, whoever got here first. */
+    if ((error = step_one_row(db, st, "attaching a certificate to a CSR", "CSR")) == CH_ENOTFOUND)
+        error = ch_error_set_field(CH_ECONFLICT, "csr_id", "CSR %s has its certificate already", id);
+    return error;
 }
 
 int ch_store_csr_delete(ch_store *s, const char *tenant_id, const char *id)
