@@ -230,11 +230,17 @@ function exportDialog(c) {
   format.focus();
 }
 
+// The CA a form offers first: one that can sign and has an issuer of its own (an issuing CA,
+// not a root), else any that can sign.
+function preferredSigner(cas) {
+  return (cas.find((c) => c.can_sign && c.parent_id) || cas.find((c) => c.can_sign) || {}).id;
+}
+
 // The create wizard: the storage seed's fields, a step at a time, Back and Next, review last.
 async function createWizard(reload) {
   const [cas, profiles] = await Promise.all([api("GET", "cas"), api("GET", "profiles")]);
   const v = { type: "internal", profile: "tls-server", key_type: "p256", days: "365", digest: "sha256",
-    ca_id: (cas.items.find((c) => c.can_sign && c.parent_id) || cas.items.find((c) => c.can_sign) || {}).id };
+    ca_id: preferredSigner(cas.items) };
   const field = (id, label, attrs = {}) => [el("label", { for: id }, label), el("input", { id, name: id, value: v[id] || "", ...attrs })];
   const select = (id, label, options) => [el("label", { for: id }, label),
     el("select", { id, name: id }, options.map(([val, text]) => el("option", { value: val, selected: v[id] === val }, text)))];
@@ -482,7 +488,7 @@ async function casScreen(screen) {
 async function signHere(c, reload) {
   const [cas, profiles] = await Promise.all([api("GET", "cas"), api("GET", "profiles")]);
   const signers = cas.items.filter((x) => x.can_sign);
-  const preferred = (signers.find((x) => x.parent_id) || signers[0] || {}).id;
+  const preferred = preferredSigner(signers);
   const err = el("p", { class: "error", role: "alert" });
   const form = el("form", { method: "dialog" }, el("h2", {}, `Sign ${c.name} here`),
     el("p", {}, `${c.subject}: the certificate keeps the key this CSR was made with.`),
