@@ -50,6 +50,8 @@ openssl verify -CAfile b2.pem after.pem >/dev/null || fail "a certificate from a
 ok "and one from after it"
 curl -s -o bundle.jks --cacert "$data/ca.pem" -H "Authorization: Bearer $TOKEN" -H "Certhub-Password: changeit" "https://localhost:$port/api/v1/bundles/default?format=jks"
 check_eq "the same as a JKS truststore keytool reads" 3 "$(keytool -list -keystore bundle.jks -storepass changeit 2>/dev/null | grep -c trustedCertEntry)"
+curl -s -o bundle.p12 --cacert "$data/ca.pem" -H "Authorization: Bearer $TOKEN" -H "Certhub-Password: changeit" "https://localhost:$port/api/v1/bundles/default?format=p12"
+check_eq "and as a PKCS#12 truststore keytool reads" 3 "$(keytool -list -keystore bundle.p12 -storepass changeit -storetype PKCS12 2>/dev/null | grep -c trustedCertEntry)"
 api GET "/api/v1/bundles/default?format=jks"
 check_eq "a truststore needs a password" "400 password" "$status $(body .error.field)"
 api GET /api/v1/bundles/other

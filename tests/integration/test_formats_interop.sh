@@ -71,6 +71,12 @@ check_eq "exported leaf is the same certificate" "$(fp leaf.pem)" "$(openssl pkc
 "$CERTHUB" convert modern.p12 --in-password-file pw --to p12 --legacy --password-file pw --out out-legacy.p12
 check_contains "legacy PKCS#12 uses 3DES" "$(openssl pkcs12 -legacy -in out-legacy.p12 -info -noout -passin pass:changeit 2>&1)" "TripleDES"
 keytool -list -keystore out.p12 -storepass changeit -storetype PKCS12 >/dev/null 2>&1 && ok "keytool opens certhub's PKCS#12"
+# A JKS with a trusted root, as PKCS#12: Java still finds the root as a trusted entry.
+"$CERTHUB" convert a.jks --in-password-file pw --to p12 --password-file pw --out trust.p12
+list=$(keytool -list -v -keystore trust.p12 -storepass changeit -storetype PKCS12 2>/dev/null)
+check_contains "keytool lists the root of certhub's PKCS#12 as trusted" "$list" "Entry type: trustedCertEntry"
+check_contains "and the key entries beside it" "$list" "Entry type: PrivateKeyEntry"
+check_eq "openssl reads its three certificates" 3 "$(openssl pkcs12 -in trust.p12 -nokeys -passin pass:changeit 2>/dev/null | grep -c 'BEGIN CERTIFICATE')"
 
 # PEM, DER and P7B round trips keep the certificates.
 "$CERTHUB" convert modern.p12 --in-password-file pw --to p7b --out out.p7b

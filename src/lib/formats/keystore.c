@@ -679,6 +679,20 @@ done:
     return error;
 }
 
+/* Java reads a certificate without a key from a PKCS#12 as a trusted entry only when its bag
+ * says what it is trusted for, in Oracle's attribute (the one `openssl pkcs12 -jdktrust` and
+ * keytool write); without it keytool and the JDK see an empty truststore.  Any purpose, as
+ * a JKS trusted entry is. */
+static int p12_java_trust(PKCS12_SAFEBAG *bag)
+{
+    ASN1_OBJECT *any = OBJ_txt2obj("2.5.29.37.0", 1);
+    int ok = any != NULL && PKCS12_add1_attr_by_txt(bag, "2.16.840.1.113894.746875.1.1", V_ASN1_OBJECT,
+                                                    (const unsigned char *)any, -1) == 1;
+
+    ASN1_OBJECT_free(any);
+    return ok ? 0 : -1;
+}
+
 static int export_p12(ch_buf *out, const ch_keystore *ks, const char *pass, bool legacy)
 {
     int nid = legacy ? NID_pbe_WithSHA1And3_Key_TripleDES_CBC : NID_aes_256_cbc;
@@ -700,7 +714,8 @@ static int export_p12(ch_buf *out, const ch_keystore *ks, const char *pass, bool
             if ((bag = PKCS12_add_cert(&certs, ch_cert_x509(en->chain[c]))) == NULL)
                 goto ossl;
             if (c == 0 && (PKCS12_add_friendlyname(bag, en->alias, -1) != 1 ||
-                           (en->key && PKCS12_add_localkeyid(bag, id, sizeof id) != 1)))
+                           (en->key && PKCS12_add_localkeyid(bag, id, sizeof id) != 1) ||
+                           (!en->key && p12_java_trust(bag) < 0)))
                 goto ossl;
         }
         if (en->key != NULL) {
