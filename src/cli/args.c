@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -110,17 +111,37 @@ int cli_password(const cli_args *a, const char *opt, const char *env, char **out
     return 0;
 }
 
+bool cli_is_stdout(const char *path)
+{
+    return path != NULL && strcmp(path, "-") == 0;
+}
+
 int cli_may_write(const cli_args *a, const char *path)
 {
     struct stat st;
 
-    if (path != NULL && !cli_flag(a, "force") && stat(path, &st) == 0)
+    if (path != NULL && !cli_is_stdout(path) && !cli_flag(a, "force") && stat(path, &st) == 0)
         return cli_fail(a, "%s exists; pass --force to replace it", path);
+    return 0;
+}
+
+/* "-" is standard output (`--out - | openssl x509 -text`); bytes that are not text are not
+ * written to a terminal. */
+static int write_stdout(const cli_args *a, const unsigned char *data, size_t len)
+{
+    if (isatty(STDOUT_FILENO))
+        for (size_t i = 0; i < len; i++)
+            if (data[i] < 0x20 && data[i] != '\n' && data[i] != '\r' && data[i] != '\t')
+                return cli_fail(a, "the output is binary: give --out FILE, or send it to a pipe");
+    if (fwrite(data, 1, len, stdout) != len || fflush(stdout) != 0)
+        return cli_fail(a, "cannot write to standard output: %s", strerror(errno));
     return 0;
 }
 
 int cli_write(const cli_args *a, const char *path, const void *data, size_t len, unsigned mode)
 {
+    if (cli_is_stdout(path))
+        return write_stdout(a, data, len);
     if (cli_may_write(a, path) != 0)
         return 1;
     if (ch_file_write_atomic(path, data, len, mode) < 0)

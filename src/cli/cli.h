@@ -57,10 +57,13 @@ int cli_read(const cli_args *a, const char *path, uint8_t **data, size_t *len);
  * variable env (may be NULL).  *out is NULL when neither is given; free with
  * ch_secure_free_str. */
 int cli_password(const cli_args *a, const char *opt, const char *env, char **out);
-/* 0 when path may be written: NULL, not there, or --force; else says so (exit 1).  Commands
- * ask it of their outputs before any work, so that a refusal changes nothing. */
+/* Whether an output path is "-", standard output. */
+bool cli_is_stdout(const char *path);
+/* 0 when path may be written: NULL, "-", not there, or --force; else says so (exit 1).
+ * Commands ask it of their outputs before any work, so that a refusal changes nothing. */
 int cli_may_write(const cli_args *a, const char *path);
-/* Writes a file atomically with mode; refuses to replace an existing one without --force. */
+/* Writes a file atomically with mode; refuses to replace an existing one without --force.
+ * "-" writes to standard output, text only when that is a terminal. */
 int cli_write(const cli_args *a, const char *path, const void *data, size_t len, unsigned mode);
 
 /* Splits "a,b,c" into at most max parts (in a malloc'd copy kept in *store). */

@@ -1,10 +1,12 @@
 /* Commands that talk to certhubd: ca, cert, csr, keystore, token, tenant, audit.  Output is a table for
  * people, or the server's JSON with --output json. */
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "certhub/x509.h"
@@ -168,15 +170,34 @@ static const char *paged(cli_args *a, const char *resource, char *buf, size_t ca
 
 /* Appends "&param=value" (%-escaped) to path for each {option, param} pair of map whose
  * option was given.  Returns 1 (after saying so) when path cannot hold them. */
+/* A time filter may be given from now, in days or hours ("30d", "12h"): ahead for
+ * expiring_before, back for since and until.  Anything else goes to the server as written. */
+static const char *relative_time(const char *field, const char *v, char *buf, size_t cap)
+{
+    bool ahead = strcmp(field, "expiring_before") == 0;
+    char *end;
+    long n;
+
+    if (!ahead && strcmp(field, "since") != 0 && strcmp(field, "until") != 0)
+        return v;
+    errno = 0;
+    n = strtol(v, &end, 10);
+    if (end == v || *v == '-' || *v == '+' || errno != 0 || n > 36500L * 24 || (*end != 'd' && *end != 'h') ||
+        end[1] != '\0')
+        return v;
+    ch_time_format(buf, cap, (int64_t)time(NULL) + (ahead ? 1 : -1) * (int64_t)n * (*end == 'd' ? 86400 : 3600));
+    return buf;
+}
+
 static int add_filters(cli_args *a, char *path, size_t cap, const char *const (*map)[2], size_t n)
 {
     size_t used = strlen(path);
 
     for (size_t i = 0; i < n; i++) {
-        char *esc;
+        char *esc, when[32];
         if (cli_opt(a, map[i][0]) == NULL)
             continue;
-        esc = curl_easy_escape_str(cli_opt(a, map[i][0]));
+        esc = curl_easy_escape_str(relative_time(map[i][1], cli_opt(a, map[i][0]), when, sizeof when));
         used += (size_t)snprintf(path + used, used < cap ? cap - used : 0, "&%s=%s", map[i][1], esc ? esc : "");
         free(esc);
     }
@@ -250,7 +271,9 @@ static int post_and_save(cli_args *a, const char *path, json_t *body)
     if (remote_call(a, "POST", path, body, &ans, NULL) == 0) {
         pem = str(ans, "pem");
         if (cli_opt(a, "out") == NULL || cli_write(a, cli_opt(a, "out"), pem, strlen(pem), 0644) == 0) {
-            print_answer(ans, "id");
+            /* The PEM on standard output is all it holds (--output json gives the id with it). */
+            if (!cli_is_stdout(cli_opt(a, "out")) || g_remote.json)
+                print_answer(ans, "id");
             rc = 0;
             if (key_out != NULL) {
                 if (key_password != NULL)

@@ -167,17 +167,166 @@ static void help(FILE *f)
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(f, "  %-16s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n'certhub COMMAND --help' shows a command's options.  Passwords are read from files\n"
-               "(--password-file), never from the command line.  key create, csr create, cert create, convert,\n"
-               "inspect and verify work on files alone; agent follows its --config.\n"
+               "(--password-file), never from the command line; --out - writes to standard output.  key create,\n"
+               "csr create, cert create, convert, inspect and verify work on files alone; agent follows its\n"
+               "--config.  "
                "The other commands talk to certhubd and take --server URL (or CERTHUB_URL, default\n"
                "  https://127.0.0.1:8443; HOST:PORT means https://), --token-file F (or CERTHUB_TOKEN),\n"
                "  --ca-file F (or CERTHUB_CA: the CA of certhubd's certificate, DATA-DIR/ca.pem) and\n"
                "  --output table|json, before or after the command.\n");
 }
 
+/* What each option means, for `certhub COMMAND --help`.  An entry naming commands (a list
+ * of names, each followed by ';') is for those alone and comes before the general one. */
+static bool offline(const cli_cmd *c);
+
+static const struct opt_help {
+    const char *cmds, *name, *text;
+} opt_help[] = {
+    {"ca delete;", "force", "delete it even while certificates it issued are unexpired"},
+    {"key create;cert key;", "password-file", "encrypt the key under the password in F (its first line)"},
+    {"convert;", "password-file", "the password of the P12 or JKS written (also CERTHUB_PASSWORD)"},
+    {"convert;", "in-password-file", "the password of FILE when it is a P12 or JKS (also CERTHUB_IN_PASSWORD)"},
+    {"convert;keystore upload;", "key-password-file", "the password of its keys when not the keystore's own"},
+    {"cert export;keystore export;", "password-file",
+     "the password of the P12 or JKS downloaded (needed for those; with pem --with-key, of the key)"},
+    {"cert import;", "password-file", "the password of a P12 or JKS file"},
+    {"cert import;", "key-password-file", "the password of the --key file"},
+    {"cert import;", "key", "the certificate's private key, PEM (encrypted or not)"},
+    {"cert import;cert update;csr new;ca import;keystore upload;trusted add;trusted update;token create;", "name",
+     "the name it is listed by"},
+    {"keystore upload;inspect;", "password-file", "the keystore's password (P12, JKS, JCEKS)"},
+    {"inspect;", "key-password-file", "the password of encrypted keys, when not the keystore's own"},
+    {"ca import;", "key", "the CA's private key, PEM: certhubd then issues from it"},
+    {"ca import;", "password-file", "the password of the --key file"},
+    {"ca import;", "csr-id", "the CSR made here (csr new) that the outside CA signed: the CA takes its key"},
+    {"csr create;cert create;", "key-password-file", "the password of the --key file"},
+    {"cert issue;cert renew;", "key-password-file", "encrypt the key downloaded with --key-out under this password"},
+    {"cert issue;cert renew;", "out", "write the certificate (PEM) there; - for standard output"},
+    {"cert issue;cert renew;", "key-out", "download the private key the server made (admins; audited) to FILE"},
+    {"cert create;", "key-out", "write the new private key there"},
+    {"cert create;", "key", "the subject's private key, PEM"},
+    {"cert create;", "csr", "a CSR file: the certificate takes its key and, unless given, subject and SANs"},
+    {"cert create;", "ca", "the issuing CA's certificate (PEM); without it the certificate signs itself"},
+    {"cert create;", "profile", "root-ca, intermediate-ca, tls-server, tls-client, code-signing, email, ..."},
+    {"cert issue;", "csr", "a CSR file to sign (its signature is checked); the key stays with you"},
+    {"cert issue;", "csr-id", "a CSR made on the server by csr new: the certificate takes its key"},
+    {"cert issue;", "profile", "a built-in or custom profile (certhub profile list)"},
+    {"profile create;profile update;", "sans", "whether certificates of this profile take SANs"},
+    {"trusted add;trusted bulk;", "auto-registration", "register a device the first time its certificate connects"},
+    {"trusted update;", "auto-registration", "on or off: register a device the first time it connects"},
+    {"trusted add;trusted bulk;", "disabled", "add it switched off: no device is let in through it yet"},
+    {"cert list;device list;", "status", "active or expired (devices: active or blocked)"},
+    {NULL, "type", "the key type: p256 p384 p521 rsa2048 rsa3072 rsa4096 ed25519"},
+    {NULL, "key-type", "p256 (the default) p384 p521 rsa2048 rsa3072 rsa4096 ed25519"},
+    {NULL, "subject", "the distinguished name, as CN=web.example,O=Example,C=DE"},
+    {NULL, "san", "subject alternative names, comma-separated: dns:NAME, ip:ADDR, email:ADDR, uri:URI"},
+    {NULL, "digest", "sha256 (the default), sha384 or sha512"},
+    {NULL, "days", "how long it is valid, in days (the profile's default without it)"},
+    {NULL, "path-len", "how many CAs may follow below this one"},
+    {NULL, "key-usage", "comma-separated: digital_signature, key_encipherment, key_agreement, key_cert_sign, "
+                        "crl_sign, non_repudiation, data_encipherment"},
+    {NULL, "ext-key-usage", "comma-separated: server_auth, client_auth, code_signing, email_protection, "
+                            "time_stamping, ocsp_signing"},
+    {NULL, "crl-url", "the CRL distribution point to write into the certificate"},
+    {NULL, "ocsp-url", "the OCSP responder to write into the certificate"},
+    {NULL, "ca-key", "the issuing CA's private key (PEM)"},
+    {NULL, "ca-key-password-file", "the password of the --ca-key file"},
+    {NULL, "key-out-password-file", "encrypt the key written to --key-out under this password"},
+    {NULL, "out", "the file to write; - for standard output"},
+    {NULL, "force", "replace the output file if it exists"},
+    {NULL, "to", "the format to write: pem, der, p7b, p12 or jks"},
+    {NULL, "format", "pem (the default), der, p7b, p12 or jks"},
+    {NULL, "legacy", "PKCS#12 with 3DES and SHA-1, for old Java and Windows"},
+    {NULL, "no-key", "leave the private keys out"},
+    {NULL, "with-key", "with the private key (admins; audited)"},
+    {NULL, "ca-id", "the CA, by id (certhub ca list)"},
+    {NULL, "parent", "the CA that signs the new one (an intermediate), by id"},
+    {NULL, "auto-renew", "certhubd renews it at 2/3 of its life (cert update: on or off)"},
+    {NULL, "cap-validity", "end with the CA when the days asked go past it, instead of being refused"},
+    {NULL, "reuse-key", "keep the key (a new one is made without it)"},
+    {NULL, "search", "text in the name, subject or SANs"},
+    {NULL, "expiring-before", "a time (2027-01-01 or 2027-01-01T00:00:00Z), or days or hours from now (30d, 12h)"},
+    {NULL, "kind", "leaf or ca"},
+    {NULL, "method", "how it came: generated, csr_signed, issued or imported"},
+    {NULL, "trusted-id", "the trusted certificate the devices came in through"},
+    {NULL, "limit", "how many per page (1 to 1000)"},
+    {NULL, "cursor", "the next_cursor of the previous page (--output json shows it)"},
+    {NULL, "role", "admin, operator (no key export, no tokens) or viewer (read only)"},
+    {NULL, "tenant", "the tenant, by name (an admin's own without it)"},
+    {NULL, "default-days", "the validity when none is asked"},
+    {NULL, "max-days", "the longest validity it allows"},
+    {NULL, "description", "a line saying what it is for"},
+    {NULL, "enabled", "on or off: whether devices are let in through it"},
+    {NULL, "action", "an action (certificate.issue) or all that begin so (certificate.*)"},
+    {NULL, "actor", "who did it: a token's or a user's id"},
+    {NULL, "object", "the id of what it was done to"},
+    {NULL, "since", "from this time on (2026-12-01, 2026-12-01T08:00:00Z), or days or hours ago (7d, 12h)"},
+    {NULL, "until", "up to this time, written as for --since"},
+    {NULL, "oldest-first", "the oldest entries first"},
+    {NULL, "config", "the agent's configuration file (docs/agent.md)"},
+    {NULL, "once", "do one round and exit instead of following certhubd"},
+    {NULL, "json", "print JSON"},
+    {NULL, "password-file", "read the password from F (its first line), never from the command line"},
+    {NULL, "key-password-file", "the password of the keys"},
+    {NULL, "ca", "the trusted roots, PEM"},
+    {NULL, "untrusted", "intermediate certificates to build the chain with, PEM"},
+    {NULL, "hostname", "check the certificate is for this host name"},
+    {NULL, "purpose", "server or client"},
+    {NULL, "at", "verify as at this time instead of now"},
+    {NULL, "key", "the private key file, PEM"},
+    {NULL, "csr", "a CSR file, PEM or DER"},
+    {NULL, "csr-id", "a CSR made on the server, by id"},
+    {NULL, "profile", "the certificate profile"},
+    {NULL, "name", "the name it is listed by"},
+    {NULL, "key-out", "where to write the private key"},
+};
+
+static bool names_command(const char *cmds, const char *name)
+{
+    size_t n = strlen(name);
+
+    for (const char *p = cmds; (p = strstr(p, name)) != NULL; p += n)
+        if ((p == cmds || p[-1] == ';') && p[n] == ';')
+            return true;
+    return false;
+}
+
+static const char *option_text(const cli_cmd *c, const char *name)
+{
+    const size_t count = sizeof opt_help / sizeof opt_help[0];
+
+    for (size_t i = 0; i < count; i++)
+        if (opt_help[i].cmds != NULL && strcmp(opt_help[i].name, name) == 0 && names_command(opt_help[i].cmds, c->name))
+            return opt_help[i].text;
+    for (size_t i = 0; i < count; i++)
+        if (opt_help[i].cmds == NULL && strcmp(opt_help[i].name, name) == 0)
+            return opt_help[i].text;
+    return NULL;
+}
+
+/* The usage line, the summary, then each option the command takes with what it means. */
 static void command_help(const cli_cmd *c)
 {
+    const char *p = c->opts;
+
     printf("usage: certhub %s %s\n\n%s\n", c->name, c->usage, c->summary);
+    if (*p != '\0')
+        printf("\noptions:\n");
+    while (*p != '\0') {
+        char name[40];
+        size_t n = strcspn(p, " ");
+        bool value = n > 0 && p[n - 1] == '=';
+        const char *text;
+
+        snprintf(name, sizeof name, "%.*s", (int)(value ? n - 1 : n), p);
+        text = option_text(c, name);
+        printf("  --%-22s %s\n", name, text ? text : "");
+        p += n;
+        p += strspn(p, " ");
+    }
+    if (!offline(c))
+        printf("\nand --server URL, --token-file F, --ca-file F, --output table|json (see certhub --help)\n");
 }
 
 /* Whether name is among the command's accepted options; sets *takes_value. */

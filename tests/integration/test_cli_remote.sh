@@ -17,6 +17,19 @@ check_contains "cert issue without --ca-id: the tenant's one issuing CA signs" \
 remote cert export "$id" --format pem --out chain.pem
 openssl verify -CAfile "$data/ca.pem" -untrusted chain.pem cli.pem >/dev/null && ok "the issued certificate verifies with the exported chain"
 check_contains "cert list finds it" "$(remote cert list --search cli.example)" "$id"
+check_contains "cert list --expiring-before in days from now finds it" "$(remote cert list --search cli.example --expiring-before 11d)" "$id"
+check_eq "and not before its end" 0 "$(remote --output json cert list --search cli.example --expiring-before 9d | jq '.items | length')"
+check_contains "audit list --since in hours ago" "$(remote audit list --since 1h --object "$id")" "certificate.issue"
+check_eq "--out - writes the PEM alone to standard output" "subject=CN = pipe.example" \
+    "$(remote cert issue --subject CN=pipe.example --out - | openssl x509 -noout -subject)"
+check_eq "ca chain --out - to a pipe" 2 "$(remote ca chain "$issuer" --out - | grep -c 'BEGIN CERTIFICATE')"
+check_eq "binary output goes to a pipe" "subject=O = Acme, CN = cli.example" \
+    "$(remote cert export "$id" --format der --out - | openssl x509 -inform DER -noout -subject)"
+script -qec "$CERTHUB --server https://localhost:$port --token-file $data/admin-token --ca-file $data/ca.pem cert export $id --format der --out -" /dev/null > tty.out 2>&1 || true
+check_contains "but not to a terminal" "$(cat tty.out)" "the output is binary"
+help=$("$CERTHUB" cert issue --help)
+check_contains "a command's --help says what its options take" "$help" "dns:NAME, ip:ADDR"
+check_contains "and what an option means in that command" "$("$CERTHUB" ca delete --help)" "even while certificates it issued are unexpired"
 longname="the certificate of the orders service in the staging cluster"
 remote cert issue --ca-id "$issuer" --subject CN=orders.example --name "$longname" >/dev/null
 check_contains "cert list shows a long name whole (the column widens)" "$(remote cert list --search orders.example)" \
