@@ -101,8 +101,15 @@ static void print_table(json_t *answer, const char *const *cols, const int *widt
 
 static int list_and_print(cli_args *a, const char *path, const char *const *cols, const int *widths, size_t n)
 {
+    char with_tenant[2400], *esc;
     json_t *ans;
 
+    /* --tenant: another tenant's list, for the installation's admins (?tenant= on a GET). */
+    if (cli_opt(a, "tenant") != NULL && (esc = curl_easy_escape_str(cli_opt(a, "tenant"))) != NULL) {
+        snprintf(with_tenant, sizeof with_tenant, "%s%ctenant=%s", path, strchr(path, '?') ? '&' : '?', esc);
+        free(esc);
+        path = with_tenant;
+    }
     if (remote_call(a, "GET", path, NULL, &ans, NULL) != 0)
         return 1;
     if (g_remote.json) {
@@ -1175,13 +1182,7 @@ int cmd_remote_token_list(cli_args *a)
 {
     static const char *const cols[] = {"id", "name", "role", "created_at", "revoked_at"};
     static const int w[] = {28, 24, 8, 20, 20};
-    char path[300] = "tokens", *esc;
-
-    if (cli_opt(a, "tenant") && (esc = curl_easy_escape_str(cli_opt(a, "tenant"))) != NULL) {
-        snprintf(path, sizeof path, "tokens?tenant=%s", esc);
-        free(esc);
-    }
-    return list_and_print(a, path, cols, w, 5);
+    return list_and_print(a, "tokens", cols, w, 5);
 }
 
 int cmd_remote_token_revoke(cli_args *a)

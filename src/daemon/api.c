@@ -2396,6 +2396,32 @@ static bool scoped_route_allowed(req *r, const char *pattern, const char *id)
     return strcmp(pattern, "session") == 0 && evhttp_request_get_command(r->ev) == EVHTTP_REQ_GET;
 }
 
+/* GET ...?tenant=NAME (or id): the installation's admins, who may make tokens for any tenant
+ * and switch tenants in the console, read another tenant's lists and objects with their own
+ * token; anyone else may name only their own tenant (another is "no such tenant", as if it
+ * did not exist).  Writes, exports and keys stay with the caller's own tenant. */
+static int read_as_tenant(req *r, const char *pattern)
+{
+    const char *name = query(r, "tenant");
+    ch_store_tenant t = {0};
+
+    if (name == NULL || evhttp_request_get_command(r->ev) != EVHTTP_REQ_GET || strncmp(pattern, "tenants", 7) == 0 ||
+        strcmp(pattern, "session") == 0 || strcmp(pattern, "users") == 0 || strcmp(pattern, "settings") == 0 ||
+        strstr(pattern, "/export") != NULL || strstr(pattern, "private-key") != NULL)
+        return 0;
+    if ((ch_store_tenant_get_by_name(ch_svc_store(r->svc), &t, name) < 0 &&
+         ch_store_tenant_get(ch_svc_store(r->svc), &t, name) < 0) ||
+        (strcmp(t.id, r->who.actor.tenant_id) != 0 && !(r->who.actor.perms & CH_PERM_TENANTS))) {
+        ch_store_tenant_dispose(&t);
+        reply_error_msg(r, CH_ENOTFOUND, "tenant", "no such tenant");
+        return -1;
+    }
+    snprintf(r->who.tenant_id, sizeof r->who.tenant_id, "%s", t.id);
+    r->who.actor.tenant_id = r->who.tenant_id;
+    ch_store_tenant_dispose(&t);
+    return 0;
+}
+
 void api_dispatch(req *r)
 {
     struct timespec t0, t1;
@@ -2449,6 +2475,8 @@ static void dispatch(req *r, size_t *route_index)
             if (r->who.scope[0] && !scoped_route_allowed(r, routes[i].pattern, id))
                 return reply_error_msg(r, CH_EPERM, NULL,
                                        "this token is limited to the objects named in its scope");
+            if (read_as_tenant(r, routes[i].pattern) < 0)
+                return;
             return routes[i].handler(r, id);
         }
     }

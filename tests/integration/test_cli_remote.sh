@@ -117,6 +117,12 @@ expect_error "the default tenant is never revoked" "never revoked" -- remote ten
 check_eq "tenant restore" "restored lab" "$(remote tenant restore lab)"
 check_eq "tenant list shows it active again" "active" "$(remote tenant list | awk '$2 == "lab" {print $4}')"
 expect_error "a tenant that is not revoked" "is not revoked" -- remote tenant restore lab
+remote token create --tenant lab --role admin --name lab-admin > lab-token
+"$CERTHUB" --server "https://localhost:$port" --token-file lab-token --ca-file "$data/ca.pem" ca create --name "Lab Root" --subject "CN=Lab Root" >/dev/null
+check_contains "ca list --tenant: another tenant's CAs, for the installation's admins" "$(remote ca list --tenant lab)" "Lab Root"
+check_contains "audit list --tenant" "$(remote audit list --tenant lab --action ca.create)" "ca.create"
+expect_error "a tenant's own admin names another tenant" "no such tenant" -- \
+    "$CERTHUB" --server "https://localhost:$port" --token-file lab-token --ca-file "$data/ca.pem" cert list --tenant default
 
 # A folder of certificates in several formats, one of them broken and one already held.
 mkdir certs

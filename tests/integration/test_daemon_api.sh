@@ -145,6 +145,25 @@ check_contains "no ca_id with two CAs: the other root named" "$(body .error.mess
 check_eq "no ca_id with two CAs: the field" ca_id "$(body .error.field)"
 TOKEN=$beta api GET "/api/v1/certificates?limit=1000"
 check_eq "no ca_id with two CAs: nothing issued" "$before" "$(body '.items | length')"
+
+# ?tenant= on a read: the installation's admins read another tenant's lists and objects with
+# their own token; a tenant's own admin may name only its own tenant.
+api GET "/api/v1/cas?tenant=beta"
+check_eq "an installation admin lists beta's CAs" "beta issuing,beta lab root,beta root" "$(body '[.items[].name] | sort | join(",")')"
+api GET "/api/v1/cas/$beta_root?tenant=beta"
+check_eq "and reads one of them" "200 Beta Root" "$status $(body .subject | sed 's/^CN=//')"
+api GET "/api/v1/cas/$beta_root"
+check_eq "without ?tenant= its own tenant's view: 404" 404 "$status"
+api GET "/api/v1/audit?tenant=beta&action=ca.create"
+check_eq "beta's audit log" 3 "$(body '.items | length')"
+api POST "/api/v1/certificates?tenant=beta" "$dflt"
+check_eq "a write stays in the caller's tenant" "$issuer" "$(body .ca_id)"
+TOKEN=$beta api GET "/api/v1/certificates?tenant=default"
+check_eq "a tenant's admin naming another tenant: no such tenant" "404 tenant" "$status $(body .error.field)"
+TOKEN=$beta api GET "/api/v1/cas?tenant=beta"
+check_eq "naming its own: its list" 3 "$(body '.items | length')"
+api GET "/api/v1/cas?tenant=nowhere"
+check_eq "an unknown tenant: 404" 404 "$status"
 # Another tenant's CSR cannot be signed into this one: its key stays where it was made.
 api POST /api/v1/csrs '{"subject":{"common_name":"default-only.example"},"key_type":"p256"}'
 default_csr=$(field id)
