@@ -6,9 +6,30 @@
 data="$T/data"
 pid=""
 log=""
+# Whether process $1 runs: kill -0 also succeeds on a child that has exited and not yet been
+# waited for (a zombie).
+alive() {
+    local st
+    st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
+    [ -n "$st" ] && [ "${st%% *}" != Z ]
+}
+# stop_daemon [-SIGNAL]: SIGTERM by default, and certhubd must then stop by itself within
+# 15 s (in-flight requests finish); one that does not is killed and the test fails, rather
+# than hang in a wait until CTest's timeout kills the script and leaves the daemon running.
 stop_daemon() {
+    local sig=${1:--TERM} i
     if [ -n "$pid" ]; then
-        kill "${1:--TERM}" "$pid" 2>/dev/null || true
+        kill "$sig" "$pid" 2>/dev/null || true
+        for i in $(seq 1 300); do
+            alive "$pid" || break
+            sleep 0.05
+        done
+        if alive "$pid"; then
+            kill -KILL "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+            pid=""
+            fail "certhubd did not stop within 15 s of SIG${sig#-}"
+        fi
         wait "$pid" 2>/dev/null || true
     fi
     pid=""
@@ -18,7 +39,7 @@ stop_daemon() {
 on_exit() { # [STATUS]: the test's exit status, when a trap of its own ran commands first
     local rc=${1:-$?}
     if [ "$rc" != 0 ] && [ -n "$pid" ]; then
-        if kill -0 "$pid" 2>/dev/null; then
+        if alive "$pid"; then
             echo "# (the test ended with status $rc; certhubd was running)" >&2
         else
             wait "$pid" 2>/dev/null && st=0 || st=$?
@@ -45,11 +66,15 @@ start_daemon() {
         # shellcheck disable=SC2086
         env ${DAEMON_ENV:-} "$CERTHUBD" --data-dir "$data" --listen "127.0.0.1:$port" --threads 2 "$@" >"$log" 2>&1 &
         pid=$!
-        for i in $(seq 1 200); do
+        for i in $(seq 1 600); do
             grep -q "listening on" "$log" 2>/dev/null && return 0
-            kill -0 "$pid" 2>/dev/null || break
+            alive "$pid" || break
             sleep 0.05
         done
+        # Not listening after 30 s, or gone: stopped before it is waited for (a wait on a
+        # daemon still running would hang the test until CTest's timeout killed the script,
+        # and the daemon would outlive it).
+        kill -KILL "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
         pid=""
     done

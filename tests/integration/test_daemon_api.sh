@@ -391,8 +391,7 @@ left=$(sed -n "s/^certhub_ca_seconds_to_earliest_expiry{ca=\"$issuer\"} //p" met
 ok "seconds to the earliest expiry per CA: its certificate of 3 days"
 
 # Restart: nothing secret printed, the same CA, the same token, the certificate still there.
-kill -TERM "$pid"
-wait "$pid" 2>/dev/null || true
+stop_daemon -TERM
 check_contains "SIGTERM stops it cleanly" "$(cat "$log")" "certhubd: stopped"
 start_daemon
 if grep -q "cht_" "$log"; then fail "the second start printed a token"; fi
