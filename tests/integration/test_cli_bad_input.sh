@@ -39,6 +39,7 @@ expect_error "days beyond the CA" "validity ends after the issuing CA's" -- "$CE
 openssl req -new -key leaf.key -subj /CN=sneaky -addext basicConstraints=critical,CA:TRUE -out ca-request.csr
 expect_error "CSR asking CA:TRUE for a leaf profile" "asks for a CA certificate" -- "$CERTHUB" cert create --profile tls-server --csr ca-request.csr --ca ca.pem --ca-key ca.key --out x.pem
 expect_error "bad SAN" "is not a valid DNS name" -- "$CERTHUB" cert create --profile tls-server --subject CN=x --san dns:bad..name --key leaf.key --ca ca.pem --ca-key ca.key --out x.pem
+expect_error "a Unicode host name is asked in its xn-- form" "xn--bcher-kva.example" -- "$CERTHUB" cert create --profile tls-server --subject CN=x --san dns:bücher.example --key leaf.key --ca ca.pem --ca-key ca.key --out x.pem
 expect_error "subject without a value" "is not KEY=value" -- "$CERTHUB" cert create --profile tls-server --subject CN --key leaf.key --ca ca.pem --ca-key ca.key --out x.pem
 expect_error "unknown subject attribute" "unknown subject attribute" -- "$CERTHUB" csr create --key leaf.key --subject "XX=1" --out x.csr
 expect_error "unknown profile" "unknown profile" -- "$CERTHUB" cert create --profile nope --subject CN=x --key leaf.key --out x.pem

@@ -103,6 +103,12 @@ int ch_san_parse(ch_san *out, const char *text)
     }
     switch (type) {
     case CH_SAN_DNS:
+        for (const char *p = value; *p; p++)
+            if ((unsigned char)*p >= 0x80)
+                return ch_error_set_field(CH_EINVAL, "sans",
+                                          "\"%.128s\" is not in ASCII: write an internationalized name as DNS "
+                                          "carries it, in its xn-- form (bücher.example is xn--bcher-kva.example)",
+                                          text);
         if (!valid_dns(value))
             return ch_error_set_field(CH_EINVAL, "sans", "\"%.128s\" is not a valid DNS name; " SAN_FORMS, text);
         break;
