@@ -396,7 +396,10 @@ async function certificatesScreen(screen) {
     if (canChange())
       actions.append(el("button", { class: "danger", "aria-label": `Delete ${c.name}`, onclick: () => confirmDialog(`Delete the certificate "${c.name}"?`,
         async () => { await api("DELETE", "certificates/" + c.id); load(); }) }, "Delete"));
-    return [el("tr", {}, el("td", {}, c.name), el("td", {}, c.subject), el("td", { class: "hide-narrow" }, c.issuer),
+    // The names a client checks, under the subject: the first three, and how many more.
+    const sans = c.sans || [];
+    const sanLine = sans.length ? el("div", { class: "muted sans" }, sans.slice(0, 3).join(", ") + (sans.length > 3 ? ` and ${sans.length - 3} more` : "")) : null;
+    return [el("tr", {}, el("td", {}, c.name), el("td", {}, c.subject, sanLine), el("td", { class: "hide-narrow" }, c.issuer),
       el("td", {}, day(c.not_after)), el("td", {}, badge(Date.parse(c.not_after) > Date.now() ? c.status : "expired")), el("td", {}, actions)), detailRow];
   });
   const load = () => list.load();

@@ -73,6 +73,33 @@ static void reply_page(req *r, json_t *items, ch_store_page *page)
 /* A certificate as the API shows it: the one definition of its shape (cert_json parses it
  * for answers that add to it).  Written as text: issuing answers with it.  details (JSON text
  * or NULL) adds created_at and the decoded certificate, as GET shows one. */
+/* "sans" as an array, from the text the store keeps for search ("dns:a,ip:10.0.0.1,uri:..."):
+ * split where a comma begins the next name's type, since a URI may hold commas of its own. */
+static void jw_sans(jw *w, const char *stored)
+{
+    static const char *const types[] = {"dns:", "ip:", "email:", "uri:"};
+    char *copy = stored != NULL && *stored != '\0' ? strdup(stored) : NULL, **items = NULL;
+    size_t n = 0, cap = 1;
+
+    for (const char *p = copy; p != NULL && (p = strchr(p, ',')) != NULL; p++)
+        cap++;
+    if (copy != NULL && (items = malloc(cap * sizeof *items)) != NULL) {
+        items[n++] = copy;
+        for (char *p = strchr(copy, ','); p != NULL; p = strchr(p + 1, ','))
+            for (size_t t = 0; t < sizeof types / sizeof types[0]; t++)
+                if (strncmp(p + 1, types[t], strlen(types[t])) == 0) {
+                    *p = '\0';
+                    items[n++] = p + 1;
+                    break;
+                }
+    }
+    if (copy != NULL && items == NULL)
+        w->oom = true;
+    jw_strs(w, "sans", items, n);
+    free(items);
+    free(copy);
+}
+
 static bool cert_json_text_ex(ch_buf *out, const ch_store_cert *c, bool with_pem, const char *details)
 {
     char nb[32], na[32], ra[32];
@@ -93,6 +120,7 @@ static bool cert_json_text_ex(ch_buf *out, const ch_store_cert *c, bool with_pem
     jw_str(&w, "serial", c->serial ? c->serial : "");
     jw_str(&w, "not_before", nb);
     jw_str(&w, "not_after", na);
+    jw_sans(&w, c->sans);
     jw_str(&w, "sha256", c->sha256);
     /* Stored as issued; an answer says what it is now. */
     jw_str(&w, "status", c->not_after <= ch_now() ? "expired" : c->status ? c->status : "");

@@ -27,6 +27,7 @@ typedef struct jw {
 void jw_begin(jw *w, ch_buf *b);
 void jw_str(jw *w, const char *key, const char *value); /* NULL: null */
 void jw_bool(jw *w, const char *key, bool value);
+void jw_strs(jw *w, const char *key, char *const *values, size_t n); /* an array of strings */
 void jw_raw(jw *w, const char *key, const char *json); /* a JSON value written as it is */
 void jw_end(jw *w);
 /* Answers with JSON text (body: a complete JSON value). */

@@ -109,6 +109,18 @@ void jw_bool(jw *w, const char *key, bool value)
     jw_put(w, value ? "true" : "false", value ? 4 : 5);
 }
 
+void jw_strs(jw *w, const char *key, char *const *values, size_t n)
+{
+    jw_key(w, key);
+    jw_put(w, "[", 1);
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            jw_put(w, ",", 1);
+        jw_text(w, values[i]);
+    }
+    jw_put(w, "]", 1);
+}
+
 void jw_raw(jw *w, const char *key, const char *json)
 {
     jw_key(w, key);

@@ -124,6 +124,8 @@ await page.getByRole("dialog").waitFor({ state: "hidden" }).catch(async () => {
 const web = page.locator("tr", { hasText: "web.example" }).filter({ hasText: "Example" }).first();
 await web.waitFor();
 ok("a server certificate created through the wizard (with Back keeping what was typed)");
+await web.getByText("dns:web.example, ip:10.0.0.5").waitFor();
+ok("its row shows the names it holds under its subject");
 await web.getByRole("button", { name: "Details of web.example" }).click();
 await page.getByText("generated with profile tls-server").waitFor();
 await page.getByText("held here, sealed").first().waitFor();

@@ -48,6 +48,7 @@ api POST /api/v1/certificates "{\"name\":\"web\",\"profile\":\"tls-server\",\"su
 check_eq "issue: 201" 201 "$status"
 id=$(field id)
 check_contains "issued certificate has an id" "$id" "crt_"
+check_eq "the answer lists its SANs" '["dns:web.example","ip:10.1.2.3"]' "$(jq -c .sans "$T/body")"
 printf '%b' "$(field pem)" > leaf.pem
 api GET "/api/v1/certificates/$issuer_cert"
 printf '%b' "$(field pem)" > issuer.pem
@@ -60,6 +61,10 @@ if grep -q "PRIVATE KEY" "$T/body"; then fail "a private key appeared in a respo
 ok "no private key in responses"
 api GET "/api/v1/certificates?search=web.example&limit=5"
 check_contains "search finds it" "$(cat "$T/body")" "\"id\":\"$id\""
+api POST /api/v1/certificates '{"subject":{"common_name":"uri.example"},"sans":["uri:https://uri.example/a,b","dns:uri.example","email:ops@uri.example"]}'
+api GET "/api/v1/certificates?search=uri.example&limit=5"
+check_eq "a list row carries its SANs, a URI with a comma whole" \
+    '["uri:https://uri.example/a,b","dns:uri.example","email:ops@uri.example"]' "$(jq -c '.items[0].sans' "$T/body")"
 
 # Answers are written as JSON text by certhubd itself: quotes, backslashes, control
 # characters and non-ASCII text in a name and subject come back exactly as given.
