@@ -13,6 +13,7 @@
 #ifndef CERTHUB_SEAL_H
 #define CERTHUB_SEAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +32,8 @@ typedef struct ch_seal ch_seal;
  * does not exist.  A master key file that is readable by group or others, or whose size is
  * not 32 bytes, is refused with a message saying how to fix it.  Free with ch_seal_free. */
 int ch_seal_open(ch_seal **out, const char *data_dir);
+/* The same; without create, a missing master.key is CH_ENOTFOUND instead of made anew. */
+int ch_seal_open_ex(ch_seal **out, const char *data_dir, bool create);
 
 /* Opens a sealer with one given master key (for tests and benchmarks). */
 int ch_seal_open_key(ch_seal **out, const uint8_t key[CH_SEAL_KEY_BYTES]);

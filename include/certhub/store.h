@@ -52,6 +52,9 @@ void ch_store_idle(ch_store *store);
 
 /* The schema version the store is at (migrations applied). */
 int ch_store_schema_version(ch_store *store);
+/* Writes a consistent copy of the whole store to path (a new file), while others go on
+ * reading and writing: one read snapshot, compacted.  CH_EEXISTS when path exists. */
+int ch_store_backup(ch_store *store, const char *path);
 
 int ch_store_begin(ch_store *store) CH_WARN_UNUSED;
 int ch_store_commit(ch_store *store) CH_WARN_UNUSED;
@@ -249,6 +252,8 @@ int ch_store_key_put(ch_store *s, const ch_store_key *k);
 int ch_store_key_get(ch_store *s, ch_store_key *out, const char *tenant_id, const char *id);
 int ch_store_key_delete(ch_store *s, const char *tenant_id, const char *id);
 void ch_store_key_dispose(ch_store_key *k);
+/* 1 when the store holds any sealed key (of any tenant), 0 when none. */
+int ch_store_key_any(ch_store *s);
 
 /* ------------------------------------------------------------- certificates */
 

@@ -124,6 +124,11 @@ static void test_master_key_file(void **state)
     assert_int_equal(truncate(path, 31), 0);
     assert_int_equal(ch_seal_open(&bad, dir), CH_EINVAL);
     assert_non_null(strstr(ch_error_last(), "exactly 32 bytes"));
+    /* Asked not to make one, a missing key is said missing and not made. */
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(ch_seal_open_ex(&bad, dir, false), CH_ENOTFOUND);
+    assert_null(bad);
+    assert_int_not_equal(stat(path, &st), 0);
     ch_buf_dispose(&blob);
     ch_seal_free(s1);
     ch_seal_free(s2);

@@ -80,6 +80,11 @@ int ch_seal_open_key(ch_seal **out, const uint8_t key[CH_SEAL_KEY_BYTES])
 
 int ch_seal_open(ch_seal **out, const char *data_dir)
 {
+    return ch_seal_open_ex(out, data_dir, true);
+}
+
+int ch_seal_open_ex(ch_seal **out, const char *data_dir, bool create)
+{
     uint8_t key[CH_SEAL_KEY_BYTES];
     char path[4096];
     struct stat st;
@@ -92,6 +97,8 @@ int ch_seal_open(ch_seal **out, const char *data_dir)
     if (stat(path, &st) != 0) {
         if (errno != ENOENT)
             return ch_error_set(CH_EIO, "cannot read %s: %s", path, strerror(errno));
+        if (!create)
+            return ch_error_set(CH_ENOTFOUND, "%s is missing", path);
         if ((error = ch_random(key, sizeof key)) < 0)
             return error;
         error = ch_file_write_atomic(path, key, sizeof key, 0600);

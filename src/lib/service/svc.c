@@ -36,8 +36,6 @@ int ch_svc_open(ch_svc **out, const ch_svc_opts *opts)
     pthread_mutex_init(&svc->dlog_lock, NULL);
     pthread_mutex_init(&svc->anchor_lock, NULL);
     pthread_cond_init(&svc->gc_cond, NULL);
-    if ((error = ch_seal_open(&svc->seal, opts->data_dir)) < 0)
-        goto fail;
     if (opts->store_url != NULL)
         so.url = opts->store_url;
     else {
@@ -47,6 +45,16 @@ int ch_svc_open(ch_svc **out, const ch_svc_opts *opts)
     so.durability = opts->durability;
     if ((error = ch_store_open(&svc->store, &so)) < 0 || (error = revoked_load(svc)) < 0)
         goto fail;
+    /* A master key is made for a store that holds no key sealed under one; a store restored
+     * without its master key is refused before a new key could be made that opens nothing. */
+    if ((error = ch_store_key_any(svc->store)) < 0 ||
+        (error = ch_seal_open_ex(&svc->seal, opts->data_dir, error == 0)) < 0) {
+        if (error == CH_ENOTFOUND)
+            error = ch_error_set(CH_ENOTFOUND, "%s/master.key is missing, and the store holds private keys sealed "
+                                 "under it: put the master key kept with the store's backup back there",
+                                 opts->data_dir);
+        goto fail;
+    }
     if ((svc->data_dir = strdup(opts->data_dir)) == NULL) {
         error = ch_error_set(CH_ENOMEM, "out of memory");
         goto fail;

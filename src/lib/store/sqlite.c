@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <sqlite3.h>
@@ -997,6 +998,45 @@ void ch_store_idle(ch_store *s)
 int ch_store_schema_version(ch_store *s)
 {
     return s->version;
+}
+
+int ch_store_key_any(ch_store *s)
+{
+    struct conn *c = conn_get(s);
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (c == NULL)
+        return ch_error_last_code();
+    rc = sqlite3_prepare_v2(c->db, "SELECT 1 FROM keys LIMIT 1", -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW)
+        return 1;
+    return rc == SQLITE_DONE ? 0 : db_error(c->db, rc, "looking for sealed keys");
+}
+
+int ch_store_backup(ch_store *s, const char *path)
+{
+    struct conn *c = conn_get(s);
+    sqlite3_stmt *st = NULL;
+    struct stat sb;
+    int rc;
+
+    if (c == NULL)
+        return ch_error_last_code();
+    if (stat(path, &sb) == 0)
+        return ch_error_set_field(CH_EEXISTS, "path", "%s exists: a backup goes to a new file", path);
+    /* VACUUM INTO reads the database in one read transaction, so writers go on and the copy
+     * is of one moment, and writes it compacted, with no log beside it. */
+    rc = sqlite3_prepare_v2(c->db, "VACUUM INTO ?1", -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 1, path, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : db_error(c->db, rc, "writing the backup");
 }
 
 static int run_simple(ch_store *s, enum stmt_id id, const char *what)
