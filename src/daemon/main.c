@@ -16,17 +16,23 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
 #include <openssl/hmac.h>
+#include <openssl/pem.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "daemon.h"
 
 #define USAGE                                                                                                       \
     "usage: certhubd --data-dir DIR [--listen ADDR:PORT] [--threads N] [--durability process|power]\n"               \
-    "                [--renew-check SECONDS] [--job-interval SECONDS] [--config FILE] [--routes]\n"
+    "                [--tls-cert FILE --tls-key FILE] [--renew-check SECONDS] [--job-interval SECONDS]\n"    \
+    "                [--config FILE] [--routes]\n"                                                              \
+    "       certhubd --data-dir DIR --backup FILE\n"
 
 static void usage(void)
 {
@@ -43,16 +49,22 @@ static void help(void)
            "  --threads N           event loops serving requests, 1..16 (default: 4 per core, at most 16)\n"
            "  --durability process  a certificate survives a crash of certhubd once its response is sent\n"
            "                        (the default); power: a power loss too (an fsync per group of commits)\n"
-           "  --renew-check SECONDS how often the server certificate is checked for renewal (3600)\n"
+           "  --tls-cert FILE       serve this certificate (PEM, the server's first, then its chain)\n"
+           "  --tls-key FILE        and its private key (PEM, unencrypted; keep it 0600) instead of the\n"
+           "                        one certhubd issues itself; both files are read again when they change\n"
+           "  --renew-check SECONDS how often the server certificate is checked for renewal, or the\n"
+           "                        --tls-cert files for a change (3600)\n"
            "  --job-interval SECONDS how often due renewals and expiry alerts run (60)\n"
            "  --config FILE         the same settings as 'name = value' lines; the command line wins\n"
            "  --routes              print the API's routes and exit\n"
+           "  --backup FILE         write a copy of the store to FILE (a new file, 0600) and exit; safe\n"
+           "                        while certhubd runs: the copy is of one moment and writes go on\n"
            "  --version             print the version and exit\n",
            CERTHUB_VERSION);
 }
 
 struct settings {
-    char data_dir[4096], listen[160];
+    char data_dir[4096], listen[160], tls_cert[4096], tls_key[4096], backup[4096];
     int threads, renew_check, job_interval;
     ch_durability durability;
 };
@@ -64,6 +76,12 @@ static int set(struct settings *st, const char *name, const char *value, const c
         snprintf(st->data_dir, sizeof st->data_dir, "%s", value);
     else if (strcmp(name, "listen") == 0)
         snprintf(st->listen, sizeof st->listen, "%s", value);
+    else if (strcmp(name, "tls-cert") == 0 || strcmp(name, "tls_cert") == 0)
+        snprintf(st->tls_cert, sizeof st->tls_cert, "%s", value);
+    else if (strcmp(name, "tls-key") == 0 || strcmp(name, "tls_key") == 0)
+        snprintf(st->tls_key, sizeof st->tls_key, "%s", value);
+    else if (strcmp(name, "backup") == 0 && strcmp(where, "command line") == 0)
+        snprintf(st->backup, sizeof st->backup, "%s", value);
     else if (strcmp(name, "threads") == 0 && atoi(value) >= 1 && atoi(value) <= 16)
         st->threads = atoi(value);
     else if ((strcmp(name, "renew-check") == 0 || strcmp(name, "renew_check") == 0) && atoi(value) >= 1)
@@ -77,7 +95,8 @@ static int set(struct settings *st, const char *name, const char *value, const c
     else {
         fprintf(stderr,
                 "certhubd: %s: bad setting %s = \"%s\"; accepted: data_dir = DIR, listen = ADDR:PORT, "
-                "threads = 1..16, durability = process|power, renew_check = SECONDS, job_interval = SECONDS\n",
+                "threads = 1..16, durability = process|power, tls_cert = FILE, tls_key = FILE, renew_check = SECONDS, "
+                "job_interval = SECONDS\n",
                 where, name, value);
         return -1;
     }
@@ -138,13 +157,75 @@ static SSL_CTX *tls_context(const ch_svc_bootstrap *b)
     return ctx;
 }
 
-/* What the renewal check needs to run the first-start set-up again. */
+/* What the renewal check needs to run the first-start set-up again, or to read the
+ * operator's certificate files again. */
 struct tls_source {
     ch_svc *svc;
     const char *data_dir;
     char host[256];
     uint8_t served[32]; /* SHA-256 of the server certificate being served */
+    const char *cert_file, *key_file; /* --tls-cert, --tls-key: served instead */
+    struct timespec cert_mtime, key_mtime;
 };
+
+/* An encrypted key is refused, not asked for on a terminal nobody watches. */
+static int no_password(char *buf, int size, int rwflag, void *arg)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    (void)arg;
+    return -1;
+}
+
+/* A TLS context on the operator's files: the chain in the certificate file, the key that
+ * belongs to its first certificate.  NULL after saying what is wrong. */
+static SSL_CTX *tls_context_files(struct tls_source *src)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    struct stat cs, ks;
+    const char *what = NULL;
+    char until[32];
+    EVP_PKEY *key = NULL;
+    BIO *kb = NULL;
+
+    if (stat(src->cert_file, &cs) != 0 || stat(src->key_file, &ks) != 0)
+        what = "cannot read the file";
+    else if (ctx == NULL || SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1)
+        what = "out of memory";
+    else if (SSL_CTX_use_certificate_chain_file(ctx, src->cert_file) != 1)
+        what = "--tls-cert holds no PEM certificate";
+    else if ((kb = BIO_new_file(src->key_file, "r")) == NULL ||
+             (key = PEM_read_bio_PrivateKey(kb, NULL, no_password, NULL)) == NULL)
+        what = "--tls-key holds no unencrypted PEM private key";
+    else if (X509_check_private_key(SSL_CTX_get0_certificate(ctx), key) != 1 || SSL_CTX_use_PrivateKey(ctx, key) != 1)
+        what = "the --tls-key does not belong to the first certificate of --tls-cert";
+    EVP_PKEY_free(key);
+    BIO_free(kb);
+    ERR_clear_error();
+    if (what != NULL) {
+        fprintf(stderr, "certhubd: --tls-cert %s, --tls-key %s: %s\n", src->cert_file, src->key_file, what);
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    src->cert_mtime = cs.st_mtim;
+    src->key_mtime = ks.st_mtim;
+    {
+        const ASN1_TIME *na = X509_get0_notAfter(SSL_CTX_get0_certificate(ctx));
+        struct tm tm;
+        if (na != NULL && ASN1_TIME_to_tm(na, &tm) == 1 && strftime(until, sizeof until, "%Y-%m-%dT%H:%M:%SZ", &tm) > 0)
+            printf("certhubd: serving %s, valid until %s\n", src->cert_file, until);
+        if (na != NULL && X509_cmp_current_time(na) < 0)
+            fprintf(stderr, "certhubd: warning: the certificate in %s has expired\n", src->cert_file);
+        fflush(stdout);
+    }
+    return ctx;
+}
+
+static bool same_time(struct timespec a, struct timespec b)
+{
+    return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+}
 
 /* The set-up reuses everything that is still good and issues a new server certificate once a
  * third of the old one's life is left; a new one means a new TLS context. */
@@ -154,6 +235,16 @@ static SSL_CTX *tls_refresh(void *arg)
     ch_svc_bootstrap b;
     SSL_CTX *ctx = NULL;
     char until[32];
+
+    /* The operator's files: read again once either has changed (a renewal by another tool);
+     * a pair that does not load leaves the one being served in place. */
+    if (src->cert_file != NULL) {
+        struct stat cs, ks;
+        if (stat(src->cert_file, &cs) != 0 || stat(src->key_file, &ks) != 0 ||
+            (same_time(cs.st_mtim, src->cert_mtime) && same_time(ks.st_mtim, src->key_mtime)))
+            return NULL;
+        return tls_context_files(src);
+    }
 
     if (ch_svc_bootstrap_run(src->svc, src->data_dir, src->host, &b) < 0) {
         fprintf(stderr, "certhubd: checking the server certificate failed: %s\n", ch_error_last());
@@ -296,6 +387,37 @@ static int open_and_set_up(ch_svc **svc, ch_svc_bootstrap *b, const ch_svc_opts 
     return 0;
 }
 
+/* --backup FILE: a copy of the store, taken while certhubd may be running.  The private keys
+ * in it are sealed under the master key, which is not in it: it is kept apart. */
+static int backup(const ch_svc_opts *so, const char *data_dir, const char *file)
+{
+    char db[4200];
+    struct stat sb;
+    ch_svc *svc;
+    int rc = 1;
+
+    snprintf(db, sizeof db, "%s/certhub.db", data_dir);
+    if (stat(db, &sb) != 0) {
+        fprintf(stderr, "certhubd: --backup: no store in %s (%s)\n", data_dir, strerror(errno));
+        return 1;
+    }
+    umask(077);
+    if (ch_svc_open(&svc, so) < 0) {
+        fprintf(stderr, "certhubd: --backup: %s\n", ch_error_last());
+        return 1;
+    }
+    if (ch_store_backup(ch_svc_store(svc), file) < 0) {
+        fprintf(stderr, "certhubd: --backup: %s\n", ch_error_last());
+    } else if (stat(file, &sb) == 0) {
+        printf("certhubd: the store of %s written to %s (%lld bytes); keep %s/master.key apart from it: the\n"
+               "certhubd: private keys in it are sealed under that key, and a restore needs both\n",
+               data_dir, file, (long long)sb.st_size, data_dir);
+        rc = 0;
+    }
+    ch_svc_close(svc);
+    return rc;
+}
+
 /* The first start's set-up, run in a child process.  Returns the exit status. */
 static int first_start(const ch_svc_opts *so, const char *data_dir, const char *host)
 {
@@ -374,6 +496,8 @@ int main(int argc, char **argv)
     }
     so.data_dir = data_dir;
     so.durability = st.durability;
+    if (st.backup[0] != '\0')
+        return backup(&so, data_dir, st.backup);
     gethostname(host, sizeof host - 1);
     /* A first start sets up in a child process: the admin secrets it prints never enter the
      * long-running daemon's memory, nor does what the set-up used (schema creation, the keys
@@ -396,9 +520,22 @@ int main(int argc, char **argv)
                 return 1; /* the child said why */
         }
     }
+    if ((st.tls_cert[0] != '\0') != (st.tls_key[0] != '\0')) {
+        fprintf(stderr, "certhubd: --tls-cert and --tls-key go together\n");
+        return 2;
+    }
+    if (st.tls_cert[0] != '\0') {
+        src.cert_file = st.tls_cert;
+        src.key_file = st.tls_key;
+    }
     if (open_and_set_up(&svc, &b, &so, data_dir, host) < 0)
         return 1;
-    if ((tls = tls_context(&b)) == NULL) {
+    if (src.cert_file != NULL && (tls = tls_context_files(&src)) == NULL) {
+        ch_svc_bootstrap_dispose(&b);
+        ch_svc_close(svc);
+        return 1;
+    }
+    if (src.cert_file == NULL && (tls = tls_context(&b)) == NULL) {
         fprintf(stderr, "certhubd: cannot set up TLS with the server certificate\n");
         ch_svc_bootstrap_dispose(&b);
         ch_svc_close(svc);

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# certhubd --backup copies the store while certhubd runs and issues; the copy and the master
+# key, put in a new data directory, start a certhubd that holds every certificate acknowledged
+# before the backup began, with keys that still open.  Without the master key it refuses to
+# start rather than make a new key that opens nothing.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/daemon.sh"
+
+start_daemon
+TOKEN=$(cat "$data/admin-token")
+issue() { # issue N: a certificate with a server key; its id on stdout
+    api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"backup-$1.example\"}}"
+    [ "$status" = 201 ] || fail "issuing backup-$1: $status $(cat "$T/body")"
+    body .id
+}
+for n in 1 2 3 4 5; do issue "$n" >> before.ids; done
+# Issuing goes on while the copy is taken.
+( for n in $(seq 100 160); do
+      curl -s -o /dev/null --cacert "$data/ca.pem" -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" \
+          -d "{\"subject\":{\"common_name\":\"during-$n.example\"}}" "https://localhost:$port/api/v1/certificates" || break
+  done ) &
+writer=$!
+"$CERTHUBD" --data-dir "$data" --backup "$T/snap.db" > backup.out 2>&1 || fail "--backup: $(cat backup.out)"
+wait "$writer"
+ok "a backup is taken while certhubd issues"
+check_contains "it says to keep the master key apart" "$(cat backup.out)" "master.key apart from it"
+check_eq "the copy is readable by its owner alone" 600 "$(stat -c %a "$T/snap.db")"
+expect_error "a backup does not replace a file" "exists: a backup goes to a new file" -- \
+    "$CERTHUBD" --data-dir "$data" --backup "$T/snap.db"
+expect_error "a directory without a store" "no store in" -- "$CERTHUBD" --data-dir "$T/nothing" --backup "$T/x.db"
+[ ! -e "$T/nothing" ] || fail "--backup made a data directory"
+ok "and makes none"
+stop_daemon
+
+# Restore into a new data directory: first without the master key.
+old=$data
+data="$T/restored"
+mkdir -m 700 "$data"
+cp "$T/snap.db" "$data/certhub.db"
+expect_error "the store without its master key" "master.key is missing, and the store holds private keys" -- \
+    "$CERTHUBD" --data-dir "$data" --listen "127.0.0.1:$(free_port)"
+[ ! -e "$data/master.key" ] || fail "a new master key was made for a store whose keys it cannot open"
+ok "no new master key was made"
+cp "$old/master.key" "$data/master.key"
+start_daemon
+missing=0
+while read -r id; do
+    api GET "/api/v1/certificates/$id"
+    [ "$status" = 200 ] || missing=$((missing + 1))
+done < before.ids
+check_eq "every certificate from before the backup is there" 0 "$missing"
+id=$(head -1 before.ids)
+api POST "/api/v1/certificates/$id/private-key"
+check_eq "its key still opens" 200 "$status"
+cp "$T/body" key.pem
+api GET "/api/v1/certificates/$id"
+body .pem > cert.pem
+check_eq "and belongs to its certificate" "$(openssl x509 -in cert.pem -noout -pubkey)" "$(openssl pkey -in key.pem -pubout)"

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# certhubd serves the operator's own certificate (--tls-cert, --tls-key) instead of the one it
+# issues itself, reads the files again when another tool replaces them, keeps the old pair
+# while a new one does not load, and refuses a pair that does not belong together.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/daemon.sh"
+
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ops-ca.key -subj "/CN=Ops CA" \
+    -days 30 -out ops-ca.pem 2>/dev/null
+printf 'subjectAltName=DNS:localhost\n' > ext
+# leaf NAME: a localhost certificate from the operator's CA, in NAME.pem (with the CA after it) and NAME.key.
+leaf() {
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1.key" -subj "/CN=$1" -out "$1.csr" 2>/dev/null
+    openssl x509 -req -in "$1.csr" -CA ops-ca.pem -CAkey ops-ca.key -days 10 -extfile ext -out "$1.leaf" 2>/dev/null
+    cat "$1.leaf" ops-ca.pem > "$1.pem"
+}
+leaf one
+leaf two
+cp one.pem served.pem
+cp one.key served.key
+start_daemon --tls-cert "$T/served.pem" --tls-key "$T/served.key" --renew-check 1
+# subject: the subject of the certificate a new connection is served.
+subject() {
+    openssl s_client -connect "127.0.0.1:$port" -servername localhost -CAfile ops-ca.pem </dev/null 2>/dev/null |
+        openssl x509 -noout -subject
+}
+check_eq "its own certificate served" "subject=CN = one" "$(subject)"
+check_eq "clients trusting the operator's CA get in" '{"status":"ok"}' \
+    "$(curl -s --cacert ops-ca.pem "https://localhost:$port/api/v1/health")"
+check_contains "the log says what is served" "$(cat "$log")" "serving $T/served.pem, valid until"
+
+# A certificate without its key yet (a tool writes one file, then the other): the old pair stays.
+cp two.pem served.pem
+sleep 2.5
+check_eq "a new certificate without its key: the old pair still served" "subject=CN = one" "$(subject)"
+check_contains "and the log says why" "$(cat "$log")" "does not belong to the first certificate"
+cp two.key served.key
+for i in $(seq 1 40); do [ "$(subject)" = "subject=CN = two" ] && break; sleep 0.25; done
+check_eq "once both are replaced, new connections get the new one without a restart" "subject=CN = two" "$(subject)"
+stop_daemon
+
+expect_error "a key that is not the certificate's" "does not belong to the first certificate" -- \
+    "$CERTHUBD" --data-dir "$data" --listen "127.0.0.1:$(free_port)" --tls-cert one.pem --tls-key two.key
+openssl pkey -in one.key -aes256 -passout pass:secret -out encrypted.key
+expect_error "an encrypted key is refused, not asked for" "no unencrypted PEM private key" -- \
+    "$CERTHUBD" --data-dir "$data" --listen "127.0.0.1:$(free_port)" --tls-cert one.pem --tls-key encrypted.key
+expect_exit 2 "--tls-cert without --tls-key" -- "$CERTHUBD" --data-dir "$data" --tls-cert one.pem
