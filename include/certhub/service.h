@@ -161,9 +161,10 @@ typedef struct ch_svc_bootstrap {
 /* Makes a data directory ready to serve, creating only what is missing: the "default"
  * tenant, a quickstart root CA and an issuing CA under it, DATA_DIR/ca.pem (the root), an
  * admin API token in DATA_DIR/admin-token (0600, first start only), and a server certificate
- * for the listener (localhost, 127.0.0.1, ::1 and hostname), renewed once a third of its
- * lifetime is left.  Release with ch_svc_bootstrap_dispose. */
-int ch_svc_bootstrap_run(ch_svc *svc, const char *data_dir, const char *hostname, ch_svc_bootstrap *out);
+ * for the listener (localhost, 127.0.0.1, ::1 and each host name or address of the
+ * comma-separated names; others are left out), issued anew once a third of its lifetime is
+ * left or when it lacks one of those names.  Release with ch_svc_bootstrap_dispose. */
+int ch_svc_bootstrap_run(ch_svc *svc, const char *data_dir, const char *names, ch_svc_bootstrap *out);
 void ch_svc_bootstrap_dispose(ch_svc_bootstrap *b);
 
 /* ------------------------------------------------------------- subjects */

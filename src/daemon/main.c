@@ -30,7 +30,8 @@
 
 #define USAGE                                                                                                       \
     "usage: certhubd --data-dir DIR [--listen ADDR:PORT] [--threads N] [--durability process|power]\n"               \
-    "                [--tls-cert FILE --tls-key FILE] [--renew-check SECONDS] [--job-interval SECONDS]\n"    \
+    "                [--server-names LIST] [--tls-cert FILE --tls-key FILE] [--renew-check SECONDS]\n"       \
+    "                [--job-interval SECONDS]\n"                                                               \
     "                [--config FILE] [--routes]\n"                                                              \
     "       certhubd --data-dir DIR --backup FILE\n"
 
@@ -49,6 +50,9 @@ static void help(void)
            "  --threads N           event loops serving requests, 1..16 (default: 4 per core, at most 16)\n"
            "  --durability process  a certificate survives a crash of certhubd once its response is sent\n"
            "                        (the default); power: a power loss too (an fsync per group of commits)\n"
+           "  --server-names LIST   more names for certhubd's own certificate, comma-separated host names\n"
+           "                        and addresses (it always has localhost, 127.0.0.1, ::1, the host name\n"
+           "                        and the --listen address); a new certificate is issued when one is added\n"
            "  --tls-cert FILE       serve this certificate (PEM, the server's first, then its chain)\n"
            "  --tls-key FILE        and its private key (PEM, unencrypted; keep it 0600) instead of the\n"
            "                        one certhubd issues itself; both files are read again when they change\n"
@@ -64,7 +68,7 @@ static void help(void)
 }
 
 struct settings {
-    char data_dir[4096], listen[160], tls_cert[4096], tls_key[4096], backup[4096];
+    char data_dir[4096], listen[160], tls_cert[4096], tls_key[4096], backup[4096], server_names[4096];
     int threads, renew_check, job_interval;
     ch_durability durability;
 };
@@ -80,6 +84,8 @@ static int set(struct settings *st, const char *name, const char *value, const c
         snprintf(st->tls_cert, sizeof st->tls_cert, "%s", value);
     else if (strcmp(name, "tls-key") == 0 || strcmp(name, "tls_key") == 0)
         snprintf(st->tls_key, sizeof st->tls_key, "%s", value);
+    else if (strcmp(name, "server-names") == 0 || strcmp(name, "server_names") == 0)
+        snprintf(st->server_names, sizeof st->server_names, "%s", value);
     else if (strcmp(name, "backup") == 0 && strcmp(where, "command line") == 0)
         snprintf(st->backup, sizeof st->backup, "%s", value);
     else if (strcmp(name, "threads") == 0 && atoi(value) >= 1 && atoi(value) <= 16)
@@ -95,7 +101,8 @@ static int set(struct settings *st, const char *name, const char *value, const c
     else {
         fprintf(stderr,
                 "certhubd: %s: bad setting %s = \"%s\"; accepted: data_dir = DIR, listen = ADDR:PORT, "
-                "threads = 1..16, durability = process|power, tls_cert = FILE, tls_key = FILE, renew_check = SECONDS, "
+                "threads = 1..16, durability = process|power, server_names = LIST, tls_cert = FILE, tls_key = FILE, "
+                "renew_check = SECONDS, "
                 "job_interval = SECONDS\n",
                 where, name, value);
         return -1;
@@ -162,7 +169,7 @@ static SSL_CTX *tls_context(const ch_svc_bootstrap *b)
 struct tls_source {
     ch_svc *svc;
     const char *data_dir;
-    char host[256];
+    char host[4500];    /* the names of its own certificate, comma-separated */
     uint8_t served[32]; /* SHA-256 of the server certificate being served */
     const char *cert_file, *key_file; /* --tls-cert, --tls-key: served instead */
     struct timespec cert_mtime, key_mtime;
@@ -439,7 +446,7 @@ int main(int argc, char **argv)
     struct settings st = {.listen = "127.0.0.1:8443", .threads = 4 * (int)sysconf(_SC_NPROCESSORS_ONLN),
                           .renew_check = 3600, .job_interval = 60};
     const char *data_dir, *listen;
-    char addr[128], host[256] = "";
+    char addr[128], host[4500] = "";
     int port, threads, rc, renew_check;
     struct tls_source src = {0};
     ch_svc_opts so = {0};
@@ -498,7 +505,26 @@ int main(int argc, char **argv)
     so.durability = st.durability;
     if (st.backup[0] != '\0')
         return backup(&so, data_dir, st.backup);
-    gethostname(host, sizeof host - 1);
+    /* The names of certhubd's own certificate besides localhost: the host name, the address
+     * it listens on when that is one address, and --server-names. */
+    gethostname(host, 256);
+    if (strcmp(addr, "0.0.0.0") != 0 && strcmp(addr, "::") != 0 && addr[0] != '\0')
+        snprintf(host + strlen(host), sizeof host - strlen(host), ",%s", addr);
+    if (st.server_names[0] != '\0') {
+        char copy[4096], *save = NULL;
+        snprintf(copy, sizeof copy, "%s", st.server_names);
+        for (char *one = strtok_r(copy, ",", &save); one != NULL; one = strtok_r(NULL, ",", &save)) {
+            ch_san san;
+            while (*one == ' ')
+                one++;
+            if (ch_san_parse(&san, one) != 0 || (san.type != CH_SAN_DNS && san.type != CH_SAN_IP)) {
+                fprintf(stderr, "certhubd: --server-names: \"%s\" is not a host name or an address (such as "
+                        "certhub.example or 10.0.0.5)\n", one);
+                return 2;
+            }
+            snprintf(host + strlen(host), sizeof host - strlen(host), ",%s", one);
+        }
+    }
     /* A first start sets up in a child process: the admin secrets it prints never enter the
      * long-running daemon's memory, nor does what the set-up used (schema creation, the keys
      * made for the CAs); the daemon then starts as it does every later time. */

@@ -45,3 +45,19 @@ openssl pkey -in one.key -aes256 -passout pass:secret -out encrypted.key
 expect_error "an encrypted key is refused, not asked for" "no unencrypted PEM private key" -- \
     "$CERTHUBD" --data-dir "$data" --listen "127.0.0.1:$(free_port)" --tls-cert one.pem --tls-key encrypted.key
 expect_exit 2 "--tls-cert without --tls-key" -- "$CERTHUBD" --data-dir "$data" --tls-cert one.pem
+
+# Without --tls-cert, certhubd's own certificate takes the names it is given (--server-names),
+# kept across restarts while they stay the same, issued anew when one is added.
+start_daemon --server-names "certhub.example,10.0.0.5"
+own() { openssl s_client -connect "127.0.0.1:$port" </dev/null 2>/dev/null | openssl x509 -noout "$@"; }
+check_contains "its own certificate holds the names asked for" "$(own -ext subjectAltName)" \
+    "DNS:certhub.example, IP Address:10.0.0.5"
+first=$(own -serial)
+stop_daemon
+start_daemon --server-names "10.0.0.5, CERTHUB.example"
+check_eq "the same names again (another order, case): the same certificate" "$first" "$(own -serial)"
+stop_daemon
+start_daemon --server-names "certhub.example,10.0.0.5,ops.example"
+check_contains "a name added: a new certificate that holds it" "$(own -ext subjectAltName)" "DNS:ops.example"
+stop_daemon
+expect_exit 2 "a server name that is no host name or address" -- "$CERTHUBD" --data-dir "$data" --server-names "bad name"

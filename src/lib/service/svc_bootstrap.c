@@ -1,4 +1,6 @@
 /* First start: everything certhubd needs to serve, created once and reused after. */
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,8 +68,71 @@ static int find_server_cert(ch_svc *svc, const ch_actor *a, ch_store_cert *out)
     return error;
 }
 
-int ch_svc_bootstrap_run(ch_svc *svc, const char *data_dir, const char *hostname, ch_svc_bootstrap *out)
+#define SERVER_NAMES_MAX 32
+
+/* The SANs of certhubd's own certificate: localhost and its loopback addresses, then each
+ * name of the comma-separated list that is a host name or an address, as "dns:..."/"ip:..."
+ * in the form the store keeps them (an address as inet_ntop writes it), without repeats. */
+static size_t server_sans(char out[][300], const char *names)
 {
+    size_t n = 0;
+    const char *p = names;
+
+    snprintf(out[n++], 300, "dns:localhost");
+    snprintf(out[n++], 300, "ip:127.0.0.1");
+    snprintf(out[n++], 300, "ip:::1");
+    while (p != NULL && *p != '\0' && n < SERVER_NAMES_MAX) {
+        size_t len = strcspn(p, ",");
+        char one[300];
+        ch_san san;
+        bool seen = false;
+        snprintf(one, sizeof one, "%.*s", (int)(len < sizeof one - 1 ? len : sizeof one - 1), p);
+        p += len + (p[len] == ',');
+        if (ch_san_parse(&san, one) != 0 || (san.type != CH_SAN_DNS && san.type != CH_SAN_IP))
+            continue;
+        if (san.type == CH_SAN_IP) {
+            unsigned char a[16];
+            char text[64];
+            int af = strchr(san.value, ':') ? AF_INET6 : AF_INET;
+            if (inet_pton(af, san.value, a) != 1 || inet_ntop(af, a, text, sizeof text) == NULL)
+                continue;
+            snprintf(one, sizeof one, "ip:%s", text);
+        } else {
+            char host[300];
+            snprintf(host, sizeof host, "%s", san.value);
+            for (char *c = host; *c; c++)
+                *c = (char)tolower((unsigned char)*c);
+            snprintf(one, sizeof one, "dns:%.290s", host);
+        }
+        for (size_t i = 0; i < n && !seen; i++)
+            seen = strcmp(out[i], one) == 0;
+        if (!seen)
+            snprintf(out[n++], 300, "%s", one);
+    }
+    return n;
+}
+
+/* Whether the stored SAN text of a certificate ("dns:a,ip:b") holds each of want. */
+static bool holds_sans(const char *stored, char want[][300], size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *at = stored;
+        size_t len = strlen(want[i]);
+        bool found = false;
+        while (!found && at != NULL && (at = strstr(at, want[i])) != NULL) {
+            found = (at == stored || at[-1] == ',') && (at[len] == ',' || at[len] == '\0');
+            at += len;
+        }
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
+int ch_svc_bootstrap_run(ch_svc *svc, const char *data_dir, const char *names, ch_svc_bootstrap *out)
+{
+    char sans_text[SERVER_NAMES_MAX][300];
+    size_t nsans = server_sans(sans_text, names);
     ch_store_tenant tenant = {0};
     ch_store_ca root = {0}, issuer = {0};
     ch_store_cert server = {0}, issuer_row = {0};
@@ -120,8 +185,10 @@ int ch_svc_bootstrap_run(ch_svc *svc, const char *data_dir, const char *hostname
     error = find_server_cert(svc, &a, &server);
     if (error == 0) {
         ch_cert *c = NULL;
+        /* Current: issued by the issuing CA's current certificate, for every name asked. */
         bool current = ch_cert_parse(&c, server.der, server.der_len) == 0 &&
-                       X509_check_issued(ch_cert_x509(out->issuer_cert), ch_cert_x509(c)) == X509_V_OK;
+                       X509_check_issued(ch_cert_x509(out->issuer_cert), ch_cert_x509(c)) == X509_V_OK &&
+                       server.sans != NULL && holds_sans(server.sans, sans_text, nsans);
         ch_cert_free(c);
         if (!current) {
             ch_store_cert_dispose(&server);
@@ -129,16 +196,11 @@ int ch_svc_bootstrap_run(ch_svc *svc, const char *data_dir, const char *hostname
         }
     }
     if (error == CH_ENOTFOUND) {
-        const char *sans[5] = {"dns:localhost", "ip:127.0.0.1", "ip:::1", NULL, NULL};
-        char host[300];
+        const char *sans[SERVER_NAMES_MAX];
         ch_svc_issue_req req = {.name = "certhubd server", .profile = "tls-server", .ca_id = issuer.id,
-                                .key_type = "p256", .days = 90, .sans = sans};
-        ch_san probe;
-        if (hostname && *hostname && strcmp(hostname, "localhost") != 0) {
-            snprintf(host, sizeof host, "dns:%s", hostname);
-            if (ch_san_parse(&probe, host) == 0)
-                sans[3] = host;
-        }
+                                .key_type = "p256", .days = 90, .sans = sans, .san_count = nsans};
+        for (size_t i = 0; i < nsans; i++)
+            sans[i] = sans_text[i];
         req.subject.fields.common_name = "localhost";
         req.subject.fields.organization = "certhub";
         error = ch_svc_cert_issue(svc, &a, &req, &server);
