@@ -562,7 +562,7 @@ int server_run(ch_svc *svc, SSL_CTX *tls, const char *addr, int port, int nthrea
                        .refresh_arg = refresh_arg};
     struct sockaddr_storage ss;
     socklen_t sl;
-    struct event *sigint, *sigterm;
+    struct event *sigint, *sigterm, *sighup = NULL;
     int one = 1;
 
     evthread_use_pthreads();
@@ -617,6 +617,9 @@ int server_run(ch_svc *svc, SSL_CTX *tls, const char *addr, int port, int nthrea
     if (refresh != NULL) {
         s.renew_timer = event_new(s.workers[0].base, -1, EV_PERSIST, on_renew_timer, &s);
         event_add(s.renew_timer, &(struct timeval){renew_check_seconds > 0 ? renew_check_seconds : 3600, 0});
+        /* SIGHUP checks at once (systemd's reload; after replacing --tls-cert's files). */
+        sighup = evsignal_new(s.workers[0].base, SIGHUP, on_renew_timer, &s);
+        event_add(sighup, NULL);
     }
     signal(SIGPIPE, SIG_IGN);
     for (int i = 1; i < s.nthreads; i++)
@@ -631,6 +634,8 @@ int server_run(ch_svc *svc, SSL_CTX *tls, const char *addr, int port, int nthrea
     event_free(sigterm);
     if (s.renew_timer)
         event_free(s.renew_timer);
+    if (sighup)
+        event_free(sighup);
     for (int i = 0; i < s.nthreads; i++) {
         event_free(s.workers[i].idle_timer);
         evhttp_free(s.workers[i].http);

@@ -57,7 +57,7 @@ static void help(void)
            "  --tls-key FILE        and its private key (PEM, unencrypted; keep it 0600) instead of the\n"
            "                        one certhubd issues itself; both files are read again when they change\n"
            "  --renew-check SECONDS how often the server certificate is checked for renewal, or the\n"
-           "                        --tls-cert files for a change (3600)\n"
+           "                        --tls-cert files for a change (3600); SIGHUP checks at once\n"
            "  --job-interval SECONDS how often due renewals and expiry alerts run (60)\n"
            "  --config FILE         the same settings as 'name = value' lines; the command line wins\n"
            "  --routes              print the API's routes and exit\n"

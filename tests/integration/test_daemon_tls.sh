@@ -38,6 +38,15 @@ cp two.key served.key
 for i in $(seq 1 40); do [ "$(subject)" = "subject=CN = two" ] && break; sleep 0.25; done
 check_eq "once both are replaced, new connections get the new one without a restart" "subject=CN = two" "$(subject)"
 stop_daemon
+# With no check due for an hour, SIGHUP reads them at once.
+start_daemon --tls-cert "$T/served.pem" --tls-key "$T/served.key"
+cp one.pem served.pem
+cp one.key served.key
+kill -HUP "$pid"
+for i in $(seq 1 40); do [ "$(subject)" = "subject=CN = one" ] && break; sleep 0.1; done
+check_eq "SIGHUP: the replaced pair is served at once" "subject=CN = one" "$(subject)"
+alive "$pid" || fail "SIGHUP stopped certhubd"
+stop_daemon
 
 expect_error "a key that is not the certificate's" "does not belong to the first certificate" -- \
     "$CERTHUBD" --data-dir "$data" --listen "127.0.0.1:$(free_port)" --tls-cert one.pem --tls-key two.key
