@@ -395,6 +395,28 @@ left=$(sed -n "s/^certhub_ca_seconds_to_earliest_expiry{ca=\"$issuer\"} //p" met
     fail "seconds to the issuer's earliest expiry: '$left', expected about $((3 * 86400))"
 ok "seconds to the earliest expiry per CA: its certificate of 3 days"
 
+# Signing in: a user that does not exist is answered as a wrong password is; after five
+# failures in a row for a name, the next attempt must wait, the right password too; once the
+# window has passed the right password gets in and clears the count.
+login() { TOKEN="" api POST /api/v1/session "{\"username\":\"$1\",\"password\":\"$2\"}"; }
+login nobody "some password"
+check_eq "an unknown user: 401, the words of a wrong password" "401 wrong user name or password" \
+    "$status $(body .error.message)"
+for i in 1 2 3 4 5; do
+    login admin "not the password $i"
+    [ "$status" = 401 ] || fail "wrong password $i: $status"
+done
+ok "five wrong passwords: 401 each"
+login admin "$(cat "$data/admin-password")"
+check_eq "the sixth attempt waits, even with the right password: 429" "429 too_many_requests" \
+    "$status $(body .error.code)"
+check_contains "and says for how long" "$(body .error.message)" "try again in 1 s"
+sleep 1.2
+login admin "$(cat "$data/admin-password")"
+check_eq "after the window the right password gets in" 201 "$status"
+login admin "wrong again"
+check_eq "and the count started again: a wrong one is a 401, not a wait" 401 "$status"
+
 # Restart: nothing secret printed, the same CA, the same token, the certificate still there.
 stop_daemon -TERM
 check_contains "SIGTERM stops it cleanly" "$(cat "$log")" "certhubd: stopped"

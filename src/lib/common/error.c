@@ -156,6 +156,7 @@ const char *ch_error_code_string(int code)
     case CH_ECONFLICT: return "conflict";
     case CH_EAUTH: return "unauthorized";
     case CH_EINTERNAL: return "internal_error";
+    case CH_EBUSY: return "too_many_requests";
     default: return "internal_error";
     }
 }
@@ -172,6 +173,7 @@ int ch_error_http_status(int code)
     case CH_ETOOBIG: return 413;
     case CH_EUNSUPPORTED: return 415;
     case CH_EPOLICY: case CH_EVERIFY: return 422;
+    case CH_EBUSY: return 429;
     default: return 500;
     }
 }

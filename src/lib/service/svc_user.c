@@ -4,6 +4,7 @@
  * with a CSRF token every change must carry.  Users belong to a tenant and have the roles
  * tokens have.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,12 +21,105 @@
 #define SCRYPT_P 1u
 #define SESSION_SECONDS (12 * 3600)
 
+/* A hash takes 32 MiB (128 * r * N bytes): at most two at once, so that sign-ins arriving
+ * together (anyone may ask) cannot make certhubd take 32 MiB for each of them. */
+#define SCRYPT_AT_ONCE 2
+static pthread_mutex_t scrypt_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t scrypt_free = PTHREAD_COND_INITIALIZER;
+static int scrypt_running;
+
 static int scrypt(unsigned char out[32], const char *password, const unsigned char *salt, size_t salt_len,
                   uint64_t n, uint64_t r, uint64_t p)
 {
-    if (EVP_PBE_scrypt(password, strlen(password), salt, salt_len, n, r, p, 64u * 1024 * 1024, out, 32) != 1)
-        return ch_error_ossl(CH_ECRYPTO, "EVP_PBE_scrypt", "hashing a password");
-    return 0;
+    int ok;
+
+    pthread_mutex_lock(&scrypt_lock);
+    while (scrypt_running >= SCRYPT_AT_ONCE)
+        pthread_cond_wait(&scrypt_free, &scrypt_lock);
+    scrypt_running++;
+    pthread_mutex_unlock(&scrypt_lock);
+    ok = EVP_PBE_scrypt(password, strlen(password), salt, salt_len, n, r, p, 64u * 1024 * 1024, out, 32) == 1;
+    pthread_mutex_lock(&scrypt_lock);
+    scrypt_running--;
+    pthread_cond_signal(&scrypt_free);
+    pthread_mutex_unlock(&scrypt_lock);
+    return ok ? 0 : ch_error_ossl(CH_ECRYPTO, "EVP_PBE_scrypt", "hashing a password");
+}
+
+/* Failed sign-ins, by tenant and user name (whether or not the user exists): after
+ * THROTTLE_FREE failures in a row, each attempt must wait a window that doubles with every
+ * further failure (1 s, 2 s, 4 s ... up to 15 minutes); one inside the window is refused at
+ * once, without hashing.  A success clears the count.  Kept in memory, in a table of a few
+ * hundred names where the oldest entry gives way: a restart forgets it. */
+#define THROTTLE_FREE 5
+#define THROTTLE_SLOTS 256
+#define THROTTLE_MAX_SECONDS (15 * 60)
+static struct throttle {
+    uint64_t key; /* a hash of tenant and name; 0: free */
+    unsigned failures;
+    int64_t until, last;
+} throttles[THROTTLE_SLOTS];
+static pthread_mutex_t throttle_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static uint64_t throttle_key(const char *tenant, const char *user)
+{
+    unsigned char h[32];
+    char both[600];
+    uint64_t k = 0;
+
+    snprintf(both, sizeof both, "%s\n%s", tenant, user);
+    (void)EVP_Digest(both, strlen(both), h, NULL, EVP_sha256(), NULL);
+    memcpy(&k, h, sizeof k);
+    return k ? k : 1;
+}
+
+/* The slot of key, or the one it may take (free, or the least recently used). */
+static struct throttle *throttle_slot(uint64_t key)
+{
+    struct throttle *oldest = &throttles[key % THROTTLE_SLOTS];
+
+    for (size_t i = 0; i < 8; i++) {
+        struct throttle *t = &throttles[(key + i) % THROTTLE_SLOTS];
+        if (t->key == key)
+            return t;
+        if (t->key == 0 || t->last < oldest->last)
+            oldest = t;
+    }
+    return oldest;
+}
+
+/* Seconds until key may try again (0: now). */
+static int64_t throttle_wait(uint64_t key, int64_t now)
+{
+    struct throttle *t;
+    int64_t wait = 0;
+
+    pthread_mutex_lock(&throttle_lock);
+    t = throttle_slot(key);
+    if (t->key == key && t->until > now)
+        wait = t->until - now;
+    pthread_mutex_unlock(&throttle_lock);
+    return wait;
+}
+
+static void throttle_note(uint64_t key, bool ok, int64_t now)
+{
+    struct throttle *t;
+
+    pthread_mutex_lock(&throttle_lock);
+    t = throttle_slot(key);
+    if (t->key != key)
+        *t = (struct throttle){.key = key};
+    t->last = now;
+    if (ok) {
+        t->failures = 0;
+        t->until = 0;
+    } else if (++t->failures >= THROTTLE_FREE) {
+        unsigned shift = t->failures - THROTTLE_FREE;
+        int64_t window = shift >= 10 ? THROTTLE_MAX_SECONDS : (int64_t)1 << shift;
+        t->until = now + (window < THROTTLE_MAX_SECONDS ? window : THROTTLE_MAX_SECONDS);
+    }
+    pthread_mutex_unlock(&throttle_lock);
 }
 
 int svc_password_hash(char **out, const char *password)
@@ -84,6 +178,28 @@ static bool password_ok(const char *stored, const char *password)
     ok = CRYPTO_memcmp(got, want, 32) == 0;
     ch_wipe(got, sizeof got);
     return ok;
+}
+
+/* A hash of a random password, made once: what a name that does not exist is checked
+ * against. */
+static char *dummy;
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+
+static void dummy_make(void)
+{
+    unsigned char r[16];
+    char pw[33];
+
+    if (ch_random(r, sizeof r) == 0) {
+        ch_hex(pw, r, sizeof r);
+        (void)svc_password_hash(&dummy, pw);
+    }
+}
+
+static const char *dummy_hash(void)
+{
+    pthread_once(&dummy_once, dummy_make);
+    return dummy;
 }
 
 struct user_tx {
@@ -184,13 +300,23 @@ int ch_svc_login(ch_svc *svc, const char *tenant, const char *user, const char *
     ch_store_session x = {0};
     int error;
 
+    uint64_t key = throttle_key(tenant ? tenant : "default", user ? user : "");
+    int64_t now = ch_now(), wait;
+    bool found;
+
     memset(out, 0, sizeof *out);
-    /* One answer for every failure, so names cannot be probed. */
-    if (ch_store_tenant_get_by_name(svc->store, &t, tenant ? tenant : "default") < 0 || t.disabled_at != 0 ||
-        ch_store_user_get_by_name(svc->store, &u, t.id, user ? user : "") < 0 || !password_ok(u.password_hash, password)) {
+    if ((wait = throttle_wait(key, now)) > 0)
+        return ch_error_set(CH_EBUSY, "too many failed sign-ins for this user: try again in %lld s", (long long)wait);
+    /* One answer for every failure, and one time: a name that does not exist is checked
+     * against a hash all the same, so names cannot be probed by the answer or its delay. */
+    found = ch_store_tenant_get_by_name(svc->store, &t, tenant ? tenant : "default") == 0 && t.disabled_at == 0 &&
+            ch_store_user_get_by_name(svc->store, &u, t.id, user ? user : "") == 0;
+    if (!password_ok(found ? u.password_hash : dummy_hash(), password) || !found) {
+        throttle_note(key, false, now);
         error = ch_error_set(CH_EAUTH, "wrong user name or password");
         goto done;
     }
+    throttle_note(key, true, now);
     if ((error = random_token(&out->token, "chs_")) < 0 || (error = random_token(&out->csrf, "")) < 0)
         goto done;
     sha256_hex(x.token_hash, out->token);
