@@ -175,8 +175,6 @@ static const char *paged(cli_args *a, const char *resource, char *buf, size_t ca
     return buf;
 }
 
-/* Appends "&param=value" (%-escaped) to path for each {option, param} pair of map whose
- * option was given.  Returns 1 (after saying so) when path cannot hold them. */
 /* A time filter may be given from now, in days or hours ("30d", "12h"): ahead for
  * expiring_before, back for since and until.  Anything else goes to the server as written. */
 static const char *relative_time(const char *field, const char *v, char *buf, size_t cap)
@@ -196,6 +194,8 @@ static const char *relative_time(const char *field, const char *v, char *buf, si
     return buf;
 }
 
+/* Appends "&param=value" (%-escaped) to path for each {option, param} pair of map whose
+ * option was given.  Returns 1 (after saying so) when path cannot hold them. */
 static int add_filters(cli_args *a, char *path, size_t cap, const char *const (*map)[2], size_t n)
 {
     size_t used = strlen(path);

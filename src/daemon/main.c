@@ -31,8 +31,7 @@
 #define USAGE                                                                                                       \
     "usage: certhubd --data-dir DIR [--listen ADDR:PORT] [--threads N] [--durability process|power]\n"               \
     "                [--server-names LIST] [--tls-cert FILE --tls-key FILE] [--renew-check SECONDS]\n"       \
-    "                [--job-interval SECONDS]\n"                                                               \
-    "                [--config FILE] [--routes]\n"                                                              \
+    "                [--job-interval SECONDS] [--config FILE] [--routes]\n"                                    \
     "       certhubd --data-dir DIR --backup FILE\n"
 
 static void usage(void)
@@ -102,8 +101,7 @@ static int set(struct settings *st, const char *name, const char *value, const c
         fprintf(stderr,
                 "certhubd: %s: bad setting %s = \"%s\"; accepted: data_dir = DIR, listen = ADDR:PORT, "
                 "threads = 1..16, durability = process|power, server_names = LIST, tls_cert = FILE, tls_key = FILE, "
-                "renew_check = SECONDS, "
-                "job_interval = SECONDS\n",
+                "renew_check = SECONDS, job_interval = SECONDS\n",
                 where, name, value);
         return -1;
     }
@@ -192,12 +190,16 @@ static SSL_CTX *tls_context_files(struct tls_source *src)
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     struct stat cs, ks;
     const char *what = NULL;
-    char until[32];
+    char until[32], unreadable[300];
     EVP_PKEY *key = NULL;
     BIO *kb = NULL;
 
-    if (stat(src->cert_file, &cs) != 0 || stat(src->key_file, &ks) != 0)
-        what = "cannot read the file";
+    const char *gone = stat(src->cert_file, &cs) != 0 ? "--tls-cert" : stat(src->key_file, &ks) != 0 ? "--tls-key" : NULL;
+
+    if (gone != NULL) {
+        snprintf(unreadable, sizeof unreadable, "cannot read %s: %s", gone, strerror(errno));
+        what = unreadable;
+    }
     else if (ctx == NULL || SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1)
         what = "out of memory";
     else if (SSL_CTX_use_certificate_chain_file(ctx, src->cert_file) != 1)
