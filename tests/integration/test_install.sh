@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# `cmake --install` puts the programs, the mosquitto plugin and the documents under a prefix,
+# and the installed programs run from there.
+. "$(dirname "$0")/lib.sh"
+
+[ -n "${CERTHUB_BUILD_DIR:-}" ] || fail "CERTHUB_BUILD_DIR must name the build directory"
+cmake --install "$CERTHUB_BUILD_DIR" --prefix "$T/prefix" >install.log 2>&1 || fail "cmake --install: $(cat install.log)"
+for f in bin/certhub bin/certhubd share/doc/certhub/operations.md share/doc/certhub/openapi.yaml; do
+    [ -e "$T/prefix/$f" ] || fail "$f was not installed"
+done
+ok "the programs and the documents are installed"
+if [ -e "$CERTHUB_BUILD_DIR/certhub_mosquitto.so" ]; then
+    [ -e "$T/prefix/lib/certhub/certhub_mosquitto.so" ] || fail "the mosquitto plugin was not installed"
+    ok "the mosquitto plugin where docs/mosquitto.md says (PREFIX/lib/certhub)"
+fi
+check_contains "the installed certhub runs" "$("$T/prefix/bin/certhub" --version)" "certhub "
+check_contains "the installed certhubd runs" "$("$T/prefix/bin/certhubd" --version)" "certhubd "
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout k.pem -subj /CN=installed -days 2 \
+    -out c.pem 2>/dev/null
+check_contains "and does its work" "$("$T/prefix/bin/certhub" inspect c.pem)" "CN=installed"
