@@ -5,10 +5,13 @@
 
 [ -n "${CERTHUB_BUILD_DIR:-}" ] || fail "CERTHUB_BUILD_DIR must name the build directory"
 cmake --install "$CERTHUB_BUILD_DIR" --prefix "$T/prefix" >install.log 2>&1 || fail "cmake --install: $(cat install.log)"
-for f in bin/certhub bin/certhubd share/doc/certhub/operations.md share/doc/certhub/openapi.yaml; do
+for f in bin/certhub bin/certhubd share/doc/certhub/operations.md share/doc/certhub/openapi.yaml \
+    share/man/man1/certhub.1 share/man/man8/certhubd.8; do
     [ -e "$T/prefix/$f" ] || fail "$f was not installed"
 done
-ok "the programs and the documents are installed"
+ok "the programs, the documents and the manuals are installed"
+command -v man >/dev/null && { man -l "$T/prefix/share/man/man8/certhubd.8" 2>/dev/null | grep -q -- "--backup" ||
+    fail "man certhubd does not read"; ok "man reads certhubd(8)"; }
 if [ -e "$CERTHUB_BUILD_DIR/certhub_mosquitto.so" ]; then
     [ -e "$T/prefix/lib/certhub/certhub_mosquitto.so" ] || fail "the mosquitto plugin was not installed"
     ok "the mosquitto plugin where docs/mosquitto.md says (PREFIX/lib/certhub)"
