@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -47,13 +48,23 @@ static int scrypt(unsigned char out[32], const char *password, const unsigned ch
 }
 
 /* Failed sign-ins, by tenant and user name (whether or not the user exists): after
- * THROTTLE_FREE failures in a row, each attempt must wait a window that doubles with every
- * further failure (1 s, 2 s, 4 s ... up to 15 minutes); one inside the window is refused at
- * once, without hashing.  A success clears the count.  Kept in memory, in a table of a few
+ * THROTTLE_FREE failures in a row, each attempt must wait a window, counted from the end of
+ * the last failure, that doubles with every further failure (2 s, 4 s, 8 s ... up to 15
+ * minutes); one inside the window is refused at once, without hashing.  A success clears the
+ * count.  Kept in memory (times in milliseconds of the monotonic clock), in a table of a few
  * hundred names where the oldest entry gives way: a restart forgets it. */
 #define THROTTLE_FREE 5
 #define THROTTLE_SLOTS 256
-#define THROTTLE_MAX_SECONDS (15 * 60)
+#define THROTTLE_FIRST_MS 2000
+#define THROTTLE_MAX_MS (15 * 60 * 1000)
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 static struct throttle {
     uint64_t key; /* a hash of tenant and name; 0: free */
     unsigned failures;
@@ -116,8 +127,8 @@ static void throttle_note(uint64_t key, bool ok, int64_t now)
         t->until = 0;
     } else if (++t->failures >= THROTTLE_FREE) {
         unsigned shift = t->failures - THROTTLE_FREE;
-        int64_t window = shift >= 10 ? THROTTLE_MAX_SECONDS : (int64_t)1 << shift;
-        t->until = now + (window < THROTTLE_MAX_SECONDS ? window : THROTTLE_MAX_SECONDS);
+        int64_t window = shift >= 10 ? THROTTLE_MAX_MS : (int64_t)THROTTLE_FIRST_MS << shift;
+        t->until = now + (window < THROTTLE_MAX_MS ? window : THROTTLE_MAX_MS);
     }
     pthread_mutex_unlock(&throttle_lock);
 }
@@ -299,24 +310,24 @@ int ch_svc_login(ch_svc *svc, const char *tenant, const char *user, const char *
     ch_store_user u = {0};
     ch_store_session x = {0};
     int error;
-
     uint64_t key = throttle_key(tenant ? tenant : "default", user ? user : "");
-    int64_t now = ch_now(), wait;
+    int64_t wait;
     bool found;
 
     memset(out, 0, sizeof *out);
-    if ((wait = throttle_wait(key, now)) > 0)
-        return ch_error_set(CH_EBUSY, "too many failed sign-ins for this user: try again in %lld s", (long long)wait);
+    if ((wait = throttle_wait(key, mono_ms())) > 0)
+        return ch_error_set(CH_EBUSY, "too many failed sign-ins for this user: try again in %lld s",
+                            (long long)(wait + 999) / 1000);
     /* One answer for every failure, and one time: a name that does not exist is checked
      * against a hash all the same, so names cannot be probed by the answer or its delay. */
     found = ch_store_tenant_get_by_name(svc->store, &t, tenant ? tenant : "default") == 0 && t.disabled_at == 0 &&
             ch_store_user_get_by_name(svc->store, &u, t.id, user ? user : "") == 0;
     if (!password_ok(found ? u.password_hash : dummy_hash(), password) || !found) {
-        throttle_note(key, false, now);
+        throttle_note(key, false, mono_ms());
         error = ch_error_set(CH_EAUTH, "wrong user name or password");
         goto done;
     }
-    throttle_note(key, true, now);
+    throttle_note(key, true, mono_ms());
     if ((error = random_token(&out->token, "chs_")) < 0 || (error = random_token(&out->csrf, "")) < 0)
         goto done;
     sha256_hex(x.token_hash, out->token);
