@@ -128,8 +128,10 @@ typedef struct ch_svc_session {
     char user[65];
     ch_role role;
     int64_t expires_at;
+    int retry_after;  /* on CH_EBUSY: seconds until the name may try again */
 } ch_svc_session;
-/* Signs a user in (tenant NULL: "default"); CH_EAUTH "wrong user name or password" otherwise. */
+/* Signs a user in (tenant NULL: "default"); CH_EAUTH "wrong user name or password" otherwise,
+ * and CH_EBUSY after too many failures in a row for the name (retry_after says when). */
 int ch_svc_login(ch_svc *svc, const char *tenant, const char *user, const char *password, ch_svc_session *out);
 /* The principal of a session cookie, and its CSRF token. */
 int ch_svc_session_authenticate(ch_svc *svc, const char *token, ch_svc_principal *who, char csrf[65]);

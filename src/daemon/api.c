@@ -2025,6 +2025,11 @@ static void session_create(req *r)
         get_str(r, body, "tenant", &tenant))
         goto done;
     if ((error = ch_svc_login(r->svc, tenant, user, password, &s)) < 0) {
+        if (error == CH_EBUSY && s.retry_after > 0) {
+            char after[16];
+            snprintf(after, sizeof after, "%d", s.retry_after);
+            evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Retry-After", after);
+        }
         reply_error(r, error);
         goto done;
     }

@@ -411,6 +411,10 @@ login admin "$(cat "$data/admin-password")"
 check_eq "the sixth attempt waits, even with the right password: 429" "429 too_many_requests" \
     "$status $(body .error.code)"
 check_contains "and says for how long" "$(body .error.message)" "try again in 2 s"
+curl -s -o /dev/null -D headers.txt --cacert "$data/ca.pem" -H "Content-Type: application/json" \
+    --data '{"username":"admin","password":"x"}' "https://localhost:$port/api/v1/session"
+tr -d '\r' < headers.txt | grep -qE '^Retry-After: [12]$' || fail "no Retry-After of the window left: $(cat headers.txt)"
+ok "with a Retry-After header of the seconds left"
 sleep 2.2
 login admin "$(cat "$data/admin-password")"
 check_eq "after the window the right password gets in" 201 "$status"

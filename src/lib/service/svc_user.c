@@ -315,9 +315,10 @@ int ch_svc_login(ch_svc *svc, const char *tenant, const char *user, const char *
     bool found;
 
     memset(out, 0, sizeof *out);
-    if ((wait = throttle_wait(key, mono_ms())) > 0)
-        return ch_error_set(CH_EBUSY, "too many failed sign-ins for this user: try again in %lld s",
-                            (long long)(wait + 999) / 1000);
+    if ((wait = throttle_wait(key, mono_ms())) > 0) {
+        out->retry_after = (int)((wait + 999) / 1000);
+        return ch_error_set(CH_EBUSY, "too many failed sign-ins for this user: try again in %d s", out->retry_after);
+    }
     /* One answer for every failure, and one time: a name that does not exist is checked
      * against a hash all the same, so names cannot be probed by the answer or its delay. */
     found = ch_store_tenant_get_by_name(svc->store, &t, tenant ? tenant : "default") == 0 && t.disabled_at == 0 &&
