@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -96,6 +97,14 @@ void ch_svc_close(ch_svc *svc)
     free(svc->revoked);
     free(svc->data_dir);
     free(svc);
+}
+
+int64_t svc_mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 ch_store *ch_svc_store(ch_svc *svc)

@@ -80,6 +80,9 @@ bool svc_is_system_tenant(ch_svc *svc, const char *tenant_id);
 bool svc_tenant_revoked(ch_svc *svc, const char *tenant_id);
 
 /* Role checks: CH_EPERM with a sentence when the actor may not. */
+/* Milliseconds of the monotonic clock: for caches and windows that a change of the wall
+ * clock must not stretch or cut. */
+int64_t svc_mono_ms(void);
 int svc_need(const ch_actor *actor, ch_role role, const char *what);
 
 /* Reads an uploaded certificate and, if given, its private key, which must belong to it.

@@ -166,13 +166,6 @@ struct svc_tok_entry {
     ch_svc_principal who;
 };
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static size_t tok_slot(const char hash[65])
 {
@@ -194,7 +187,7 @@ static bool tok_cached(ch_svc *svc, const char hash[65], ch_svc_principal *out)
 
     pthread_mutex_lock(&svc->tok_lock);
     e = svc->tok[tok_slot(hash)];
-    if (e != NULL && CRYPTO_memcmp(e->hash, hash, 64) == 0 && e->gen == svc->tok_gen && mono_ms() < e->until_ms) {
+    if (e != NULL && CRYPTO_memcmp(e->hash, hash, 64) == 0 && e->gen == svc->tok_gen && svc_mono_ms() < e->until_ms) {
         principal_copy(out, &e->who);
         hit = true;
     }
@@ -214,7 +207,7 @@ static void tok_remember(ch_svc *svc, const char hash[65], unsigned gen, const c
     if (e != NULL && gen == svc->tok_gen) {
         memcpy(e->hash, hash, sizeof e->hash);
         e->gen = gen;
-        e->until_ms = mono_ms() + TOK_CACHE_MS;
+        e->until_ms = svc_mono_ms() + TOK_CACHE_MS;
         principal_copy(&e->who, who);
     }
     pthread_mutex_unlock(&svc->tok_lock);

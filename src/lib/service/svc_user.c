@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -58,13 +57,6 @@ static int scrypt(unsigned char out[32], const char *password, const unsigned ch
 #define THROTTLE_FIRST_MS 2000
 #define THROTTLE_MAX_MS (15 * 60 * 1000)
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 static struct throttle {
     uint64_t key; /* a hash of tenant and name; 0: free */
     unsigned failures;
@@ -99,7 +91,7 @@ static struct throttle *throttle_slot(uint64_t key)
     return oldest;
 }
 
-/* Seconds until key may try again (0: now). */
+/* Milliseconds until key may try again (0: now). */
 static int64_t throttle_wait(uint64_t key, int64_t now)
 {
     struct throttle *t;
@@ -315,7 +307,7 @@ int ch_svc_login(ch_svc *svc, const char *tenant, const char *user, const char *
     bool found;
 
     memset(out, 0, sizeof *out);
-    if ((wait = throttle_wait(key, mono_ms())) > 0) {
+    if ((wait = throttle_wait(key, svc_mono_ms())) > 0) {
         out->retry_after = (int)((wait + 999) / 1000);
         return ch_error_set(CH_EBUSY, "too many failed sign-ins for this user: try again in %d s", out->retry_after);
     }
@@ -324,11 +316,11 @@ int ch_svc_login(ch_svc *svc, const char *tenant, const char *user, const char *
     found = ch_store_tenant_get_by_name(svc->store, &t, tenant ? tenant : "default") == 0 && t.disabled_at == 0 &&
             ch_store_user_get_by_name(svc->store, &u, t.id, user ? user : "") == 0;
     if (!password_ok(found ? u.password_hash : dummy_hash(), password) || !found) {
-        throttle_note(key, false, mono_ms());
+        throttle_note(key, false, svc_mono_ms());
         error = ch_error_set(CH_EAUTH, "wrong user name or password");
         goto done;
     }
-    throttle_note(key, true, mono_ms());
+    throttle_note(key, true, svc_mono_ms());
     if ((error = random_token(&out->token, "chs_")) < 0 || (error = random_token(&out->csrf, "")) < 0)
         goto done;
     sha256_hex(x.token_hash, out->token);
