@@ -127,6 +127,9 @@ typedef struct ch_san {
 /* Parses "dns:a.example", "ip:127.0.0.1", "email:a@b", "uri:https://x"; also a bare host
  * name or IP.  value points into text (borrowed). */
 int ch_san_parse(ch_san *out, const char *text);
+/* Appends a SAN to b as certhub writes and keeps it ("dns:a.example", "ip:10.0.0.5"), an
+ * address in its canonical form (as inet_ntop writes it, as a certificate reads back). */
+int ch_san_append(ch_buf *b, const ch_san *san);
 
 /* ---------------------------------------------------------------- certificates */
 

@@ -1,5 +1,4 @@
 /* First start: everything certhubd needs to serve, created once and reused after. */
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,8 +70,8 @@ static int find_server_cert(ch_svc *svc, const ch_actor *a, ch_store_cert *out)
 #define SERVER_NAMES_MAX 32
 
 /* The SANs of certhubd's own certificate: localhost and its loopback addresses, then each
- * name of the comma-separated list that is a host name or an address, as "dns:..."/"ip:..."
- * in the form the store keeps them (an address as inet_ntop writes it), without repeats. */
+ * name of the comma-separated list that is a host name or an address, in the form the store
+ * keeps them (ch_san_append), host names in lower case, without repeats. */
 static size_t server_sans(char out[][300], const char *names)
 {
     size_t n = 0;
@@ -85,25 +84,20 @@ static size_t server_sans(char out[][300], const char *names)
         size_t len = strcspn(p, ",");
         char one[300];
         ch_san san;
+        ch_buf text = CH_BUF_INIT;
         bool seen = false;
         snprintf(one, sizeof one, "%.*s", (int)(len < sizeof one - 1 ? len : sizeof one - 1), p);
         p += len + (p[len] == ',');
-        if (ch_san_parse(&san, one) != 0 || (san.type != CH_SAN_DNS && san.type != CH_SAN_IP))
+        if (ch_san_parse(&san, one) != 0 || (san.type != CH_SAN_DNS && san.type != CH_SAN_IP) ||
+            ch_san_append(&text, &san) < 0 || text.len >= sizeof one) {
+            ch_buf_dispose(&text);
             continue;
-        if (san.type == CH_SAN_IP) {
-            unsigned char a[16];
-            char text[64];
-            int af = strchr(san.value, ':') ? AF_INET6 : AF_INET;
-            if (inet_pton(af, san.value, a) != 1 || inet_ntop(af, a, text, sizeof text) == NULL)
-                continue;
-            snprintf(one, sizeof one, "ip:%s", text);
-        } else {
-            char host[300];
-            snprintf(host, sizeof host, "%s", san.value);
-            for (char *c = host; *c; c++)
-                *c = (char)tolower((unsigned char)*c);
-            snprintf(one, sizeof one, "dns:%.290s", host);
         }
+        memcpy(one, text.data, text.len + 1);
+        ch_buf_dispose(&text);
+        if (san.type == CH_SAN_DNS)
+            for (char *c = one; *c; c++)
+                *c = (char)tolower((unsigned char)*c);
         for (size_t i = 0; i < n && !seen; i++)
             seen = strcmp(out[i], one) == 0;
         if (!seen)

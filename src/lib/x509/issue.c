@@ -538,23 +538,11 @@ static int issued_texts(struct x509_issued *m, const X509_NAME *subject, const X
     if (ch_name_get(&m->common_name, subject, NID_commonName) < 0)
         m->common_name = NULL; /* none (or not text): the caller names the certificate otherwise */
     ch_error_clear();
-    for (size_t i = 0; i < nsans; i++) {
-        static const char *const prefix[] = {[CH_SAN_DNS] = "dns:", [CH_SAN_IP] = "ip:", [CH_SAN_EMAIL] = "email:",
-                                             [CH_SAN_URI] = "uri:"};
-        char ip[INET6_ADDRSTRLEN];
-        uint8_t raw[16];
-        const char *v = sans[i].value;
-        /* as the certificate will read back: addresses in their canonical form */
-        if (sans[i].type == CH_SAN_IP)
-            v = (inet_pton(AF_INET, v, raw) == 1 && inet_ntop(AF_INET, raw, ip, sizeof ip)) ||
-                        (inet_pton(AF_INET6, v, raw) == 1 && inet_ntop(AF_INET6, raw, ip, sizeof ip))
-                    ? ip
-                    : v;
-        if (ch_buf_printf(&b, "%s%s%s", i ? "," : "", prefix[sans[i].type], v) < 0) {
+    for (size_t i = 0; i < nsans; i++)
+        if ((i > 0 && ch_buf_puts(&b, ",") < 0) || ch_san_append(&b, &sans[i]) < 0) {
             ch_buf_dispose(&b);
             return ch_error_set(CH_ENOMEM, "out of memory");
         }
-    }
     if (nsans > 0)
         m->sans = (char *)ch_buf_detach(&b, NULL);
     return 0;

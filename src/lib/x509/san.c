@@ -130,3 +130,19 @@ int ch_san_parse(ch_san *out, const char *text)
     out->value = value;
     return 0;
 }
+
+int ch_san_append(ch_buf *b, const ch_san *san)
+{
+    static const char *const prefix[] = {[CH_SAN_DNS] = "dns:", [CH_SAN_IP] = "ip:", [CH_SAN_EMAIL] = "email:",
+                                         [CH_SAN_URI] = "uri:"};
+    char ip[INET6_ADDRSTRLEN];
+    uint8_t raw[16];
+    const char *v = san->value;
+
+    if (san->type == CH_SAN_IP)
+        v = (inet_pton(AF_INET, v, raw) == 1 && inet_ntop(AF_INET, raw, ip, sizeof ip)) ||
+                    (inet_pton(AF_INET6, v, raw) == 1 && inet_ntop(AF_INET6, raw, ip, sizeof ip))
+                ? ip
+                : v;
+    return ch_buf_printf(b, "%s%s", prefix[san->type], v) < 0 ? ch_error_set(CH_ENOMEM, "out of memory") : 0;
+}
