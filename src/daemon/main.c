@@ -505,6 +505,15 @@ int main(int argc, char **argv)
     }
     so.data_dir = data_dir;
     so.durability = st.durability;
+    /* Usage errors before any work: a first start would otherwise have made the data directory. */
+    if ((st.tls_cert[0] != '\0') != (st.tls_key[0] != '\0')) {
+        fprintf(stderr, "certhubd: --tls-cert and --tls-key go together\n");
+        return 2;
+    }
+    if (st.tls_cert[0] != '\0') {
+        src.cert_file = st.tls_cert;
+        src.key_file = st.tls_key;
+    }
     if (st.backup[0] != '\0')
         return backup(&so, data_dir, st.backup);
     /* The names of certhubd's own certificate besides localhost: the host name, the address
@@ -548,23 +557,12 @@ int main(int argc, char **argv)
                 return 1; /* the child said why */
         }
     }
-    if ((st.tls_cert[0] != '\0') != (st.tls_key[0] != '\0')) {
-        fprintf(stderr, "certhubd: --tls-cert and --tls-key go together\n");
-        return 2;
-    }
-    if (st.tls_cert[0] != '\0') {
-        src.cert_file = st.tls_cert;
-        src.key_file = st.tls_key;
-    }
     if (open_and_set_up(&svc, &b, &so, data_dir, host) < 0)
         return 1;
-    if (src.cert_file != NULL && (tls = tls_context_files(&src)) == NULL) {
-        ch_svc_bootstrap_dispose(&b);
-        ch_svc_close(svc);
-        return 1;
-    }
-    if (src.cert_file == NULL && (tls = tls_context(&b)) == NULL) {
-        fprintf(stderr, "certhubd: cannot set up TLS with the server certificate\n");
+    /* tls_context_files says itself what is wrong with the operator's files. */
+    if ((tls = src.cert_file != NULL ? tls_context_files(&src) : tls_context(&b)) == NULL) {
+        if (src.cert_file == NULL)
+            fprintf(stderr, "certhubd: cannot set up TLS with the server certificate\n");
         ch_svc_bootstrap_dispose(&b);
         ch_svc_close(svc);
         return 1;
