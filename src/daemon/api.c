@@ -70,9 +70,6 @@ static void reply_page(req *r, json_t *items, ch_store_page *page)
     page->next_cursor = NULL;
 }
 
-/* A certificate as the API shows it: the one definition of its shape (cert_json parses it
- * for answers that add to it).  Written as text: issuing answers with it.  details (JSON text
- * or NULL) adds created_at and the decoded certificate, as GET shows one. */
 /* "sans" as an array, from the text the store keeps for search ("dns:a,ip:10.0.0.1,uri:..."):
  * split where a comma begins the next name's type, since a URI may hold commas of its own. */
 static void jw_sans(jw *w, const char *stored)
@@ -100,6 +97,9 @@ static void jw_sans(jw *w, const char *stored)
     free(copy);
 }
 
+/* A certificate as the API shows it: the one definition of its shape (cert_json parses it
+ * for answers that add to it).  Written as text: issuing answers with it.  details (JSON text
+ * or NULL) adds created_at and the decoded certificate, as GET shows one. */
 static bool cert_json_text_ex(ch_buf *out, const ch_store_cert *c, bool with_pem, const char *details)
 {
     char nb[32], na[32], ra[32];
