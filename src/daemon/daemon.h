@@ -70,6 +70,12 @@ typedef struct ssl_ctx_st *(*tls_refresh_fn)(void *arg);
 int server_run(ch_svc *svc, struct ssl_ctx_st *tls, const char *addr, int port, int nthreads, tls_refresh_fn refresh,
                void *refresh_arg, int renew_check_seconds);
 
+/* Answers one request through the API: the HTTPS server's workers, and the API fuzz target,
+ * which serves plain HTTP in-process, call it. */
+void http_answer(struct evhttp_request *ev, ch_svc *svc);
+/* The body size cap, timeouts and methods of every certhubd HTTP server. */
+void http_limits(struct evhttp *http);
+
 /* Route handlers (api.c).  rest is what follows "/api/v1/<resource>". */
 void api_dispatch(req *r);
 /* Prints every route, one "METHOD /path" a line. */

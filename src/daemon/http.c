@@ -161,26 +161,41 @@ void reply_json(req *r, int status, json_t *body)
     json_decref(body);
 }
 
+/* An error answer, written by hand: a message often quotes the request (a name, a path) and
+ * jansson refuses a string that is not UTF-8, which left such an answer without a body; here
+ * those bytes become U+FFFD. */
+static void reply_error_text(req *r, int code, const char *field, const char *msg, const char *reason)
+{
+    ch_buf b = CH_BUF_INIT;
+    jw w, e;
+
+    jw_begin(&w, &b);
+    jw_key(&w, "error");
+    jw_begin(&e, &b);
+    jw_str(&e, "code", ch_error_code_string(code));
+    jw_str(&e, "message", msg);
+    if (field)
+        jw_str(&e, "field", field);
+    if (reason)
+        jw_str(&e, "reason", reason);
+    jw_end(&e);
+    jw_end(&w);
+    if (w.oom || e.oom)
+        send_json(r, ch_error_http_status(code), NULL, 0);
+    else
+        reply_json_text(r, ch_error_http_status(code), &b);
+    ch_buf_dispose(&b);
+}
+
 void reply_error_msg(req *r, int code, const char *field, const char *msg)
 {
-    json_t *e = json_pack("{s:{s:s, s:s}}", "error", "code", ch_error_code_string(code), "message", msg);
-
-    if (field)
-        json_object_set_new(json_object_get(e, "error"), "field", json_string(field));
-    reply_json(r, ch_error_http_status(code), e);
+    reply_error_text(r, code, field, msg, NULL);
 }
 
 void reply_error(req *r, int code)
 {
-    const char *field = ch_error_field(), *reason = ch_error_reason();
-    json_t *e = json_pack("{s:{s:s, s:s}}", "error", "code", ch_error_code_string(code), "message",
-                          ch_error_last()[0] ? ch_error_last() : ch_error_code_string(code));
-
-    if (field)
-        json_object_set_new(json_object_get(e, "error"), "field", json_string(field));
-    if (reason)
-        json_object_set_new(json_object_get(e, "error"), "reason", json_string(reason));
-    reply_json(r, ch_error_http_status(code), e);
+    reply_error_text(r, code, ch_error_field(), ch_error_last()[0] ? ch_error_last() : ch_error_code_string(code),
+                     ch_error_reason());
 }
 
 const char *query(req *r, const char *name)
@@ -411,15 +426,12 @@ struct server {
 static _Thread_local unsigned long served, served_seen, served_released;
 static _Thread_local unsigned long all_seen, all_released;
 
-static void on_request(struct evhttp_request *ev, void *arg)
+void http_answer(struct evhttp_request *ev, ch_svc *svc)
 {
-    struct server *s = arg;
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
-    req r = {.ev = ev, .svc = s->svc};
+    req r = {.ev = ev, .svc = svc};
     char *decoded = NULL;
 
-    served++;
-    atomic_fetch_add_explicit(&s->served, 1, memory_order_relaxed);
     r.query.tqh_first = NULL; /* TAILQ_INIT without sys/queue.h */
     r.query.tqh_last = &r.query.tqh_first;
     if (uri == NULL || evhttp_uri_get_path(uri) == NULL ||
@@ -436,6 +448,23 @@ static void on_request(struct evhttp_request *ev, void *arg)
     api_dispatch(&r);
     evhttp_clear_headers(&r.query);
     free(decoded);
+}
+
+void http_limits(struct evhttp *http)
+{
+    evhttp_set_max_body_size(http, CH_MAX_UPLOAD_BYTES + 65536);
+    evhttp_set_timeout(http, 30);
+    evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH |
+                                         EVHTTP_REQ_DELETE);
+}
+
+static void on_request(struct evhttp_request *ev, void *arg)
+{
+    struct server *s = arg;
+
+    served++;
+    atomic_fetch_add_explicit(&s->served, 1, memory_order_relaxed);
+    http_answer(ev, s->svc);
 }
 
 /* bufferevent_openssl makes one TLS record, and one write(2), of each piece of its output
@@ -598,10 +627,7 @@ int server_run(ch_svc *svc, SSL_CTX *tls, const char *addr, int port, int nthrea
         }
         evhttp_set_bevcb(w->http, tls_bev, &s);
         evhttp_set_gencb(w->http, on_request, &s);
-        evhttp_set_max_body_size(w->http, CH_MAX_UPLOAD_BYTES + 65536);
-        evhttp_set_timeout(w->http, 30);
-        evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH |
-                                                EVHTTP_REQ_DELETE);
+        http_limits(w->http);
         if (evhttp_accept_socket(w->http, s.fd) != 0) {
             fprintf(stderr, "certhubd: cannot accept on the listening socket\n");
             return 1;

@@ -1,0 +1,335 @@
+/* Fuzz target: HTTP requests from outside bytes, answered by certhubd's own request handling
+ * (routing, authentication, query strings, JSON and multipart bodies, every handler) over
+ * plain HTTP on a loopback port, against a real store made ready as a first start makes it.
+ * Every answer must be a complete HTTP response; one certhub writes as JSON must be JSON, an
+ * error one with an error code; and no request may be answered with a 5xx.
+ *
+ * Input: up to four requests separated by a line "%%".  A request is a line
+ * "METHOD PATH[?QUERY]", a line with the Content-Type (empty: none), a line of flags ('n': no
+ * token, 'v': a viewer's token, 'o': an operator's; an admin's otherwise; "p=WORD" sends WORD
+ * as the Certhub-Password header) and the body.  In
+ * the path and the body, {ca} is the quickstart issuing CA's id, {root} the root's, {tenant}
+ * the default tenant's, {cert} a certificate issued at set-up and {last} the "id" of the
+ * previous answer of the same input. */
+#define _GNU_SOURCE
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+
+#include "certhub/common.h"
+#include "certhub/service.h"
+#include "daemon.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+enum { MAX_REQUESTS = 4 };
+
+static char dir[64];
+static ch_svc *svc;
+static struct event_base *base;
+static struct evhttp *http;
+static int port;
+static char *tokens[3]; /* admin, operator, viewer */
+static char ca_id[CH_ID_MAX], root_id[CH_ID_MAX], tenant_id[CH_ID_MAX], cert_id[CH_ID_MAX];
+
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void cleanup(void)
+{
+    evhttp_free(http);
+    event_base_free(base);
+    for (int i = 0; i < 3; i++)
+        ch_secure_free_str(tokens[i]);
+    ch_svc_close(svc);
+    if (dir[0] != '\0')
+        nftw(dir, remove_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+static void on_request(struct evhttp_request *ev, void *arg)
+{
+    http_answer(ev, arg);
+}
+
+/* One exchange's outcome, as the client saw it. */
+typedef struct answer {
+    bool done;
+    int status;
+    char type[64];
+    char *body;
+} answer;
+
+static void on_answer(struct evhttp_request *ev, void *arg)
+{
+    answer *a = arg;
+
+    a->done = true;
+    if (ev != NULL && evhttp_request_get_response_code(ev) > 0) {
+        struct evbuffer *in = evhttp_request_get_input_buffer(ev);
+        const char *type = evhttp_find_header(evhttp_request_get_input_headers(ev), "Content-Type");
+        size_t len = evbuffer_get_length(in);
+
+        a->status = evhttp_request_get_response_code(ev);
+        snprintf(a->type, sizeof a->type, "%s", type ? type : "");
+        if ((a->body = malloc(len + 1)) != NULL) {
+            evbuffer_remove(in, a->body, len);
+            a->body[len] = '\0';
+        }
+    }
+    event_base_loopbreak(base);
+}
+
+/* Sends one request and waits for its answer; the server answers in the same loop. */
+static void exchange(enum evhttp_cmd_type method, const char *uri, const char *type, const char *token,
+                     const char *password, const char *body, size_t body_len, answer *a)
+{
+    struct evhttp_connection *conn = evhttp_connection_base_new(base, NULL, "127.0.0.1", (unsigned short)port);
+    struct evhttp_request *ev;
+    struct evkeyvalq *h;
+    char auth[128], length[32];
+
+    *a = (answer){0};
+    if (conn == NULL || (ev = evhttp_request_new(on_answer, a)) == NULL)
+        abort();
+    evhttp_connection_set_timeout(conn, 60);
+    h = evhttp_request_get_output_headers(ev);
+    evhttp_add_header(h, "Host", "127.0.0.1");
+    if (token != NULL) {
+        snprintf(auth, sizeof auth, "Bearer %s", token);
+        evhttp_add_header(h, "Authorization", auth);
+    }
+    if (password != NULL)
+        evhttp_add_header(h, "Certhub-Password", password);
+    if (type[0] != '\0')
+        evhttp_add_header(h, "Content-Type", type);
+    /* libevent's client adds a length to POST and PUT only. */
+    snprintf(length, sizeof length, "%zu", body_len);
+    evhttp_add_header(h, "Content-Length", length);
+    evbuffer_add(evhttp_request_get_output_buffer(ev), body, body_len);
+    if (evhttp_make_request(conn, ev, method, uri) != 0) {
+        evhttp_connection_free(conn);
+        return;
+    }
+    while (!a->done)
+        event_base_loop(base, EVLOOP_ONCE);
+    evhttp_connection_free(conn);
+}
+
+/* Checks what every answer of certhub's must be; aborts (a finding) when it is not. */
+static void check(const answer *a, const char *uri)
+{
+    json_t *j;
+
+    if (!a->done || a->status == 0)
+        return; /* refused by libevent before a handler: the connection closed */
+    if (a->status >= 500) {
+        fprintf(stderr, "fuzz_api: %s answered %d: %s\n", uri, a->status, a->body ? a->body : "");
+        abort();
+    }
+    if (a->body == NULL || strncmp(a->type, "application/json", 16) != 0)
+        return;
+    if ((j = json_loads(a->body, JSON_DECODE_ANY, NULL)) == NULL) {
+        fprintf(stderr, "fuzz_api: %s answered JSON that does not parse: %s\n", uri, a->body);
+        abort();
+    }
+    if (a->status >= 400 && !json_is_string(json_object_get(json_object_get(j, "error"), "code"))) {
+        fprintf(stderr, "fuzz_api: %s answered %d without an error code: %s\n", uri, a->status, a->body);
+        abort();
+    }
+    json_decref(j);
+}
+
+/* The id of an answer ("id" of its object), for {last}. */
+static void last_id(const answer *a, char out[CH_ID_MAX])
+{
+    json_t *j = a->body ? json_loads(a->body, JSON_DECODE_ANY, NULL) : NULL;
+    const char *id = json_string_value(json_object_get(j, "id"));
+
+    if (id != NULL && strlen(id) < CH_ID_MAX)
+        snprintf(out, CH_ID_MAX, "%s", id);
+    json_decref(j);
+}
+
+/* A CA's id by name, from the API. */
+static void ca_by_name(const char *name, char out[CH_ID_MAX])
+{
+    answer a;
+    json_t *j, *item;
+    size_t i;
+
+    exchange(EVHTTP_REQ_GET, "/api/v1/cas", "", tokens[0], NULL, "", 0, &a);
+    if (a.status != 200 || (j = json_loads(a.body, 0, NULL)) == NULL)
+        abort();
+    json_array_foreach(json_object_get(j, "items"), i, item)
+        if (strcmp(json_string_value(json_object_get(item, "name")), name) == 0)
+            snprintf(out, CH_ID_MAX, "%s", json_string_value(json_object_get(item, "id")));
+    json_decref(j);
+    free(a.body);
+    if (out[0] == '\0')
+        abort();
+}
+
+static void setup(void)
+{
+    ch_svc_opts so = {.data_dir = dir};
+    ch_svc_bootstrap b;
+    struct evhttp_bound_socket *sock;
+    static const char issue[] = "{\"name\":\"fuzz\",\"subject\":{\"common_name\":\"fuzz.example\"},"
+                                "\"sans\":[\"dns:fuzz.example\"],\"key_type\":\"p256\",\"days\":30}";
+    answer a;
+
+    snprintf(dir, sizeof dir, "/tmp/certhub-fuzz-api-XXXXXX");
+    if (mkdtemp(dir) == NULL || ch_svc_open(&svc, &so) != 0 || ch_svc_bootstrap_run(svc, dir, NULL, &b) != 0)
+        abort();
+    snprintf(tenant_id, sizeof tenant_id, "%s", b.tenant_id);
+    tokens[0] = b.admin_token;
+    b.admin_token = NULL;
+    ch_svc_bootstrap_dispose(&b);
+    if (ch_svc_token_bootstrap(svc, tenant_id, CH_ROLE_OPERATOR, "fuzz operator", &tokens[1]) != 0 ||
+        ch_svc_token_bootstrap(svc, tenant_id, CH_ROLE_VIEWER, "fuzz viewer", &tokens[2]) != 0)
+        abort();
+    if ((base = event_base_new()) == NULL || (http = evhttp_new(base)) == NULL ||
+        (sock = evhttp_bind_socket_with_handle(http, "127.0.0.1", 0)) == NULL)
+        abort();
+    http_limits(http);
+    evhttp_set_gencb(http, on_request, svc);
+    {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        if (getsockname(evhttp_bound_socket_get_fd(sock), (struct sockaddr *)&ss, &sl) != 0)
+            abort();
+        port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    }
+    atexit(cleanup);
+    ca_by_name(CH_QUICKSTART_ISSUER, ca_id);
+    ca_by_name(CH_QUICKSTART_ROOT, root_id);
+    exchange(EVHTTP_REQ_POST, "/api/v1/certificates", "application/json", tokens[0], NULL, issue, sizeof issue - 1, &a);
+    if (a.status != 201)
+        abort();
+    last_id(&a, cert_id);
+    free(a.body);
+}
+
+/* text with {ca}, {root}, {tenant}, {cert} and {last} replaced; malloc'd, its length in *len. */
+static char *expand(const char *text, size_t n, const char *last, size_t *len)
+{
+    const char *names[] = {"{ca}", "{root}", "{tenant}", "{cert}", "{last}"};
+    const char *values[] = {ca_id, root_id, tenant_id, cert_id, last};
+    /* Each value is shorter than CH_ID_MAX and each name at least four bytes. */
+    char *out = malloc(n / 4 * CH_ID_MAX + n + 1), *o = out;
+
+    if (out == NULL)
+        return NULL;
+    for (size_t i = 0; i < n;) {
+        size_t k;
+        for (k = 0; k < 5; k++) {
+            size_t nl = strlen(names[k]);
+            if (n - i >= nl && memcmp(text + i, names[k], nl) == 0) {
+                o = stpcpy(o, values[k]);
+                i += nl;
+                break;
+            }
+        }
+        if (k == 5)
+            *o++ = text[i++];
+    }
+    *o = '\0';
+    *len = (size_t)(o - out);
+    return out;
+}
+
+static enum evhttp_cmd_type method_of(const char *m, size_t n)
+{
+    static const struct {
+        const char *name;
+        enum evhttp_cmd_type type;
+    } methods[] = {{"GET", EVHTTP_REQ_GET},     {"POST", EVHTTP_REQ_POST},     {"PUT", EVHTTP_REQ_PUT},
+                   {"PATCH", EVHTTP_REQ_PATCH}, {"DELETE", EVHTTP_REQ_DELETE}};
+    /* Others are refused by libevent (501) before certhub sees them. */
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+        if (strlen(methods[i].name) == n && memcmp(methods[i].name, m, n) == 0)
+            return methods[i].type;
+    return EVHTTP_REQ_GET;
+}
+
+/* The next line of [*p, end) (without its newline) as a string in buf; empty past the end. */
+static void line(const char **p, const char *end, char *buf, size_t size)
+{
+    const char *nl = memchr(*p, '\n', (size_t)(end - *p));
+    size_t n = (size_t)((nl ? nl : end) - *p);
+
+    if (n >= size)
+        n = size - 1;
+    memcpy(buf, *p, n);
+    buf[n] = '\0';
+    *p = nl ? nl + 1 : end;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const char *p = (const char *)data, *end = p + size;
+    char last[CH_ID_MAX] = "";
+
+    if (svc == NULL)
+        setup();
+    for (int n = 0; n < MAX_REQUESTS && p < end; n++) {
+        const char *sep = memmem(p, (size_t)(end - p), "\n%%\n", 4), *stop = sep ? sep : end;
+        char first[2048], type[256], flags[256], pw[256], *uri, *body, *sp, *password;
+        size_t uri_len, body_len;
+        const char *token;
+        answer a;
+
+        line(&p, stop, first, sizeof first);
+        line(&p, stop, type, sizeof type);
+        line(&p, stop, flags, sizeof flags);
+        /* An RSA key of 3072 bits or more is seconds of work for nothing the rules would see. */
+        if (memmem(p, (size_t)(stop - p), "rsa3072", 7) || memmem(p, (size_t)(stop - p), "rsa4096", 7))
+            return 0;
+        sp = strchr(first, ' ');
+        if ((uri = expand(sp ? sp + 1 : "/", sp ? strlen(sp + 1) : 1, last, &uri_len)) == NULL)
+            return 0;
+        /* The request line cannot carry control characters or spaces: libevent's client
+         * would write them as they are and the server refuse the line before any handler. */
+        for (char *c = uri; *c; c++)
+            if ((unsigned char)*c <= ' ' || *c == 0x7f)
+                *c = '_';
+        if ((body = expand(p, (size_t)(stop - p), last, &body_len)) == NULL) {
+            free(uri);
+            return 0;
+        }
+        for (char *c = type; *c; c++)
+            if ((unsigned char)*c < ' ' || *c == 0x7f)
+                *c = '_';
+        if ((password = strstr(flags, "p=")) != NULL) {
+            snprintf(pw, sizeof pw, "%.*s", (int)strcspn(password + 2, " "), password + 2);
+            *password = '\0'; /* the flags end there */
+            password = pw;
+        }
+        token = strchr(flags, 'n') ? NULL : strchr(flags, 'v') ? tokens[2] : strchr(flags, 'o') ? tokens[1] : tokens[0];
+        exchange(method_of(first, sp ? (size_t)(sp - first) : strlen(first)), uri[0] == '/' ? uri : "/", type, token,
+                 password, body, body_len, &a);
+        check(&a, uri);
+        /* For whoever writes seeds: what each request was answered. */
+        if (getenv("FUZZ_API_TRACE"))
+            fprintf(stderr, "%s %s -> %d %.160s\n", first, uri, a.status, a.body ? a.body : "");
+        last_id(&a, last);
+        free(a.body);
+        free(uri);
+        free(body);
+        p = sep ? sep + 4 : end;
+    }
+    return 0;
+}
