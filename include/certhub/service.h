@@ -216,6 +216,11 @@ int ch_svc_ca_rotate(ch_svc *svc, const ch_actor *actor, const char *id, ch_stor
  * changes the moment a CA is rotated, added or retired. */
 int ch_svc_bundle(ch_svc *svc, const ch_actor *actor, const char *name, int fmt, const char *password, ch_buf *out,
                   char etag[65]);
+/* The same without a credential, for the tenant named (name or id; NULL: "default"), when its
+ * settings make its bundle public.  A tenant that does not exist, is revoked or keeps its
+ * bundle to itself is one answer, CH_ENOTFOUND, so that nothing is learnt of which exist. */
+int ch_svc_bundle_public(ch_svc *svc, const char *tenant, const char *name, int fmt, const char *password,
+                         ch_buf *out, char etag[65]);
 int ch_svc_ca_list(ch_svc *svc, const ch_actor *actor, ch_store_ca **out, size_t *count);
 /* The CA's chain as PEM, the CA first, up to its root. */
 int ch_svc_ca_chain_pem(ch_svc *svc, const ch_actor *actor, const char *id, ch_buf *out);
@@ -289,6 +294,11 @@ typedef struct ch_svc_settings {
     /* Automatic renewal happens at this fraction of a certificate's life (default 2/3), and
      * never later than the thresholds of ch_renew_at. */
     double renewal_point;
+    /* Whether anyone may read the tenant's trust bundle without a token (GET
+     * /api/v1/bundles/default?tenant=NAME): CA certificates are public, and a machine that is to
+     * trust them often has no credential yet.  Default false; a first start sets it for the
+     * "default" tenant. */
+    bool public_bundle;
 } ch_svc_settings;
 
 int ch_svc_settings_get(ch_svc *svc, const ch_actor *actor, ch_svc_settings *out);

@@ -1919,6 +1919,7 @@ static void settings_reply(req *r, const ch_svc_settings *st)
     json_object_set_new(o, "alert_thresholds_days", th);
     json_object_set_new(o, "renewal_point", json_real(st->renewal_point));
     json_object_set_new(o, "webhooks", wh);
+    json_object_set_new(o, "public_bundle", json_boolean(st->public_bundle));
     reply_json(r, 200, o);
 }
 
@@ -1936,7 +1937,7 @@ static void settings_get(req *r, const char *unused)
 static void settings_update(req *r, const char *unused)
 {
     static const char *const F[] = {"unverified_trusted_certificates_authenticate", "alert_thresholds_days", "webhooks",
-                                    "renewal_point", NULL};
+                                    "renewal_point", "public_bundle", NULL};
     json_t *body = read_json(r, F);
     ch_svc_settings st;
     char *text;
@@ -2145,7 +2146,7 @@ static void ca_rotate(req *r, const char *id)
 
 /* GET /bundles/{name}?format=pem|jks|p12 (password in the Certhub-Password header for the
  * truststores), with an ETag: If-None-Match answers 304 while the bundle is unchanged. */
-static void bundle_get(req *r, const char *name)
+static void bundle_reply(req *r, const char *name, bool public)
 {
     const char *format = query(r, "format"), *inm;
     const char *pw = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Certhub-Password");
@@ -2158,7 +2159,9 @@ static void bundle_get(req *r, const char *name)
         return reply_error_msg(r, CH_EINVAL, "format", "format must be pem, jks or p12");
     if (fmt != CH_FMT_PEM && (pw == NULL || *pw == '\0'))
         return reply_error_msg(r, CH_EINVAL, "password", "a jks or p12 truststore needs a password: Certhub-Password header");
-    if ((error = ch_svc_bundle(r->svc, &r->who.actor, name, fmt, pw, &out, etag)) < 0) {
+    error = public ? ch_svc_bundle_public(r->svc, query(r, "tenant"), name, fmt, pw, &out, etag)
+                   : ch_svc_bundle(r->svc, &r->who.actor, name, fmt, pw, &out, etag);
+    if (error < 0) {
         ch_buf_dispose(&out);
         return reply_error(r, error);
     }
@@ -2170,6 +2173,11 @@ static void bundle_get(req *r, const char *name)
     else
         reply_text(r, fmt == CH_FMT_PEM ? "application/x-pem-file" : "application/octet-stream", out.data, out.len, NULL);
     ch_buf_dispose(&out);
+}
+
+static void bundle_get(req *r, const char *name)
+{
+    bundle_reply(r, name, false);
 }
 
 /* Adapters so every handler has one shape. */
@@ -2496,6 +2504,12 @@ static void dispatch(req *r, size_t *route_index)
         return session_create(r);
     if (strncmp(p, "/api/v1/", 8) != 0)
         return console_file(r, p);
+    /* A trust bundle is read without a token where its tenant made it public (the tenant named
+     * by ?tenant, "default" when none). */
+    if (m == EVHTTP_REQ_GET && match("bundles/{id}", p + 8, id, sizeof id) &&
+        evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Authorization") == NULL &&
+        session_cookie(r, (char[128]){0}, 128) == NULL)
+        return bundle_reply(r, id, true);
     if (need_auth(r) < 0)
         return;
     p += 8;

@@ -56,6 +56,33 @@ api GET "/api/v1/bundles/default?format=jks"
 check_eq "a truststore needs a password" "400 password" "$status $(body .error.field)"
 api GET /api/v1/bundles/other
 check_eq "an unknown bundle: 404" 404 "$status"
+
+# The public bundle: read without a token where the tenant made it public, as a first start
+# does for "default"; a tenant that keeps it, or that does not exist, is the same 404.
+public() { # URL-PATH [curl args]: status of an anonymous GET, body in public.out
+    local path=$1
+    shift
+    curl -s -o public.out -w '%{http_code}' --cacert "$data/ca.pem" "$@" "https://localhost:$port$path"
+}
+check_eq "the default tenant's bundle without a token" 200 "$(public /api/v1/bundles/default)"
+cmp -s public.out b2.pem || fail "the public bundle is not the tenant's bundle"
+ok "the same bundle as with a token"
+check_eq "also as a truststore" 200 "$(public "/api/v1/bundles/default?format=jks" -H "Certhub-Password: changeit")"
+check_eq "a wrong token is still refused" 401 "$(public /api/v1/bundles/default -H "Authorization: Bearer cht_wrong")"
+api POST /api/v1/tenants '{"name":"private"}'
+check_eq "a second tenant" 201 "$status"
+check_eq "its bundle is not public" 404 "$(public "/api/v1/bundles/default?tenant=private")"
+check_eq "no tenant by that name: the same answer" 404 "$(public "/api/v1/bundles/default?tenant=nosuch")"
+check_contains "which says how to read it" "$(jq -r .error.message public.out)" "public_bundle"
+api GET /api/v1/settings
+check_eq "the default tenant's settings say its bundle is public" true "$(body .public_bundle)"
+api PATCH /api/v1/settings '{"public_bundle":false}'
+check_eq "an admin keeps it to the tenant" "200 false" "$status $(body .public_bundle)"
+check_eq "then it needs a token" 404 "$(public /api/v1/bundles/default)"
+api PATCH /api/v1/settings '{"public_bundle":"yes"}'
+check_eq "public_bundle is true or false" "400 public_bundle" "$status $(body .error.field)"
+api PATCH /api/v1/settings '{"public_bundle":true}'
+check_eq "and makes it public again" 200 "$(public /api/v1/bundles/default)"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout x.key -subj /CN=outside -days 30 \
     -addext "keyUsage=critical,keyCertSign,cRLSign" -out x.pem 2>/dev/null
 api POST /api/v1/cas "$(jq -n --arg c "$(cat x.pem)" '{name:"outside", type:"import", certificate:$c}')"

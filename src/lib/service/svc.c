@@ -825,6 +825,7 @@ static int settings_parse(ch_svc_settings *out, const char *text)
         out->unverified_trusted_certificates_authenticate = json_is_true(v);
     if ((v = json_object_get(j, "renewal_point")) != NULL && json_is_number(v))
         out->renewal_point = json_number_value(v);
+    out->public_bundle = json_is_true(json_object_get(j, "public_bundle"));
     if ((v = json_object_get(j, "alert_thresholds_days")) != NULL) {
         out->nthresholds = 0;
         json_array_foreach(v, i, e) if (out->nthresholds < CH_MAX_THRESHOLDS && json_is_integer(e))
@@ -849,7 +850,7 @@ static int settings_check(const char *key, json_t *v)
     size_t i;
     json_t *e;
 
-    if (strcmp(key, "unverified_trusted_certificates_authenticate") == 0) {
+    if (strcmp(key, "unverified_trusted_certificates_authenticate") == 0 || strcmp(key, "public_bundle") == 0) {
         if (!json_is_boolean(v))
             return ch_error_set_field(CH_EINVAL, key, "%s must be true or false", key);
         return 0;
@@ -886,7 +887,7 @@ static int settings_check(const char *key, json_t *v)
     }
     return ch_error_set_field(CH_EINVAL, key,
                               "unknown setting \"%.64s\"; accepted: unverified_trusted_certificates_authenticate, "
-                              "alert_thresholds_days, webhooks, renewal_point",
+                              "alert_thresholds_days, webhooks, renewal_point, public_bundle",
                               key);
 }
 

@@ -162,6 +162,10 @@ int ch_svc_bootstrap_run(ch_svc *svc, const char *data_dir, const char *names, c
         snprintf(path, sizeof path, "%s/admin-token", data_dir);
         if ((error = ch_file_write_atomic(path, out->admin_token, strlen(out->admin_token), 0600)) < 0)
             goto done;
+        /* The default tenant's CAs, the quickstart's among them, are for anyone to trust: a
+         * machine fetches them before it has a credential. */
+        if ((error = ch_svc_settings_update(svc, &a, "{\"public_bundle\":true}", NULL)) < 0)
+            goto done;
     }
     /* The console's first user, "admin", with a password shown once and kept 0600. */
     if ((error = ch_svc_user_bootstrap(svc, out->tenant_id, &out->admin_password)) < 0)

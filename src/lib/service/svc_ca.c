@@ -475,3 +475,29 @@ int ch_svc_bundle(ch_svc *svc, const ch_actor *actor, const char *name, int fmt,
     free(next);
     return error;
 }
+
+int ch_svc_bundle_public(ch_svc *svc, const char *tenant, const char *name, int fmt, const char *password,
+                         ch_buf *out, char etag[65])
+{
+    ch_store_tenant t = {0};
+    ch_svc_settings st;
+    ch_actor a;
+    int error;
+
+    etag[0] = '\0';
+    if (tenant == NULL)
+        tenant = "default";
+    error = ch_store_tenant_get_by_name(svc->store, &t, tenant);
+    if (error == CH_ENOTFOUND)
+        error = ch_store_tenant_get(svc->store, &t, tenant);
+    if (error == 0 && t.disabled_at == 0 && (error = svc_settings_of(svc, t.id, &st)) == 0 && st.public_bundle) {
+        a = (ch_actor){t.id, "public", CH_ROLE_VIEWER, 0};
+        error = ch_svc_bundle(svc, &a, name, fmt, password, out, etag);
+    } else if (error == 0 || error == CH_ENOTFOUND) {
+        error = ch_error_set(CH_ENOTFOUND, "no public trust bundle here: this tenant's bundle needs a token "
+                                           "(Authorization: Bearer), or its admins make it public "
+                                           "(setting public_bundle)");
+    }
+    ch_store_tenant_dispose(&t);
+    return error;
+}
