@@ -275,6 +275,7 @@ int read_upload(req *r, upload *u, const char *const *allowed, const char *file_
     char boundary[CH_MULTIPART_BOUNDARY_MAX], msg[200];
     ch_multipart_part parts[16];
     size_t n;
+    json_t *v;
 
     memset(u, 0, sizeof *u);
     if (ct != NULL && strncmp(ct, "application/json", 16) == 0)
@@ -292,7 +293,6 @@ int read_upload(req *r, upload *u, const char *const *allowed, const char *file_
             goto fail;
         }
         for (size_t i = 0; i < n; i++) {
-            json_t *v;
             if (strcmp(parts[i].name, file_field) == 0 && u->file == NULL) {
                 u->file = parts[i].data;
                 u->file_len = parts[i].len;
@@ -319,16 +319,31 @@ int read_upload(req *r, upload *u, const char *const *allowed, const char *file_
         if (strncasecmp(ct, raw_types[i], strlen(raw_types[i])) == 0) {
             /* The body is the file; other fields come from the query (?name=...), passwords
              * from headers so they stay out of URLs and access logs. */
+            static const char *const headers[][2] = {{"password", "Certhub-Password"},
+                                                     {"key_password", "Certhub-Key-Password"}};
             u->file = body;
             u->file_len = len;
-            for (size_t k = 0; allowed[k]; k++)
-                if (strcmp(allowed[k], "password") != 0 && strcmp(allowed[k], "key_password") != 0 &&
-                    query(r, allowed[k]) != NULL)
-                    json_object_set_new(u->fields, allowed[k], json_string(query(r, allowed[k])));
-            if ((pw = evhttp_find_header(hdrs, "Certhub-Password")) != NULL)
-                json_object_set_new(u->fields, "password", json_string(pw));
-            if ((pw = evhttp_find_header(hdrs, "Certhub-Key-Password")) != NULL)
-                json_object_set_new(u->fields, "key_password", json_string(pw));
+            for (size_t k = 0; allowed[k]; k++) {
+                const char *value = query(r, allowed[k]);
+                if (strcmp(allowed[k], "password") == 0 || strcmp(allowed[k], "key_password") == 0 || value == NULL)
+                    continue;
+                if ((v = json_string(value)) == NULL) {
+                    snprintf(msg, sizeof msg, "the query parameter \"%s\" is not UTF-8 text", allowed[k]);
+                    reply_error_msg(r, CH_EINVAL, allowed[k], msg);
+                    goto fail;
+                }
+                json_object_set_new(u->fields, allowed[k], v);
+            }
+            for (size_t k = 0; k < 2; k++) {
+                if ((pw = evhttp_find_header(hdrs, headers[k][1])) == NULL)
+                    continue;
+                if ((v = json_string(pw)) == NULL) {
+                    snprintf(msg, sizeof msg, "the %s header is not UTF-8 text", headers[k][1]);
+                    reply_error_msg(r, CH_EINVAL, headers[k][0], msg);
+                    goto fail;
+                }
+                json_object_set_new(u->fields, headers[k][0], v);
+            }
             return 0;
         }
     reply_error_msg(r, CH_EUNSUPPORTED, NULL,

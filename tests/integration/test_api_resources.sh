@@ -180,6 +180,8 @@ check_eq "named from the form" "from a form true" "$(body '.name + " " + (.has_p
 api POST "/api/v1/certificates/import?name=raw" "" -H "Content-Type: application/pkix-cert" --data-binary @up.der
 check_eq "the same certificate as a raw DER body: 409" 409 "$status"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout raw.key -subj /CN=raw.example -days 30 -outform DER -out raw.der 2>/dev/null
+api POST "/api/v1/certificates/import?name=raw%FF" "" -H "Content-Type: application/pkix-cert" --data-binary @raw.der
+check_eq "a name in the query that is not UTF-8: 400, not a silent default" "400 name" "$status $(body .error.field)"
 api POST "/api/v1/certificates/import?name=raw" "" -H "Content-Type: application/pkix-cert" --data-binary @raw.der
 check_eq "raw DER body imported" "201 raw" "$status $(body .name)"
 api POST /api/v1/certificates/import "" -F "file=@up.pem" -F "colour=red"
