@@ -87,6 +87,8 @@ typedef struct cli_remote {
 } cli_remote;
 extern cli_remote g_remote;
 int remote_setup(cli_args *a);
+/* The same where a token may be missing (then g_remote.token stays NULL). */
+int remote_setup_ex(cli_args *a, bool token_optional);
 /* Calls method path (under /api/v1/) with an optional JSON body; *out gets the JSON answer, or
  * raw the bytes.  Errors are printed (the server's message) and return 1. */
 int remote_call(cli_args *a, const char *method, const char *path, json_t *body, json_t **out, ch_buf *raw);
@@ -101,6 +103,7 @@ typedef struct remote_req {
     const char *password;     /* of the file: the Certhub-Password header */
     const char *key_password; /* of its keys, when another: Certhub-Key-Password */
     bool quiet;
+    bool token_optional; /* without a token, asked anonymously (the public trust bundle) */
     long *status;  /* the HTTP status, when not NULL */
 } remote_req;
 int remote_request(cli_args *a, const remote_req *q, json_t **out, ch_buf *raw);
@@ -166,6 +169,9 @@ int cmd_remote_profile_get(cli_args *a);
 int cmd_remote_profile_create(cli_args *a);
 int cmd_remote_profile_update(cli_args *a);
 int cmd_remote_profile_delete(cli_args *a);
+int cmd_remote_ca_bundle(cli_args *a);
+int cmd_remote_settings_get(cli_args *a);
+int cmd_remote_settings_set(cli_args *a);
 /* Lists a keystore (PKCS#12, JKS, JCEKS, PKCS#7) entry by entry; 0, or 1 after a message. */
 int cli_inspect_keystore(cli_args *a, const uint8_t *data, size_t len, const char *password, bool json);
 

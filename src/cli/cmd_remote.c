@@ -1402,3 +1402,153 @@ int cmd_remote_profile_delete(cli_args *a)
 {
     return delete_and_say(a, "profiles");
 }
+
+/* ---- the trust bundle and the tenant's settings */
+
+/* The tenant's trust bundle to a file: with a token, the caller's tenant (or, for the
+ * installation's admins, --tenant); without one, the public bundle of --tenant ("default"). */
+int cmd_remote_ca_bundle(cli_args *a)
+{
+    const char *format = cli_opt(a, "format") ? cli_opt(a, "format") : "pem", *out = cli_need(a, "out");
+    const char *tenant = cli_opt(a, "tenant");
+    char path[300], *password = NULL, *esc = NULL;
+    ch_buf raw = CH_BUF_INIT;
+    remote_req q = {.method = "GET", .path = path, .token_optional = true};
+    int rc = 1;
+
+    if (strcmp(format, "pem") != 0 && strcmp(format, "jks") != 0 && strcmp(format, "p12") != 0)
+        return cli_fail(a, "--format takes pem, jks or p12");
+    if (cli_may_write(a, out) != 0 || cli_password(a, "password-file", NULL, &password) != 0)
+        return 1;
+    if (strcmp(format, "pem") != 0 && password == NULL)
+        return cli_fail(a, "a %s truststore needs a password: --password-file F", format);
+    if (tenant != NULL && (esc = curl_easy_escape_str(tenant)) == NULL) {
+        ch_secure_free_str(password);
+        return cli_fail(a, "out of memory");
+    }
+    snprintf(path, sizeof path, "bundles/default?format=%s%s%s", format, esc ? "&tenant=" : "", esc ? esc : "");
+    q.password = password;
+    if (remote_request(a, &q, NULL, &raw) == 0)
+        rc = cli_write(a, out, raw.data, raw.len, 0644);
+    ch_buf_dispose(&raw);
+    ch_secure_free_str(password);
+    free(esc);
+    return rc;
+}
+
+static void print_settings(json_t *s)
+{
+    json_t *v;
+    size_t i;
+
+    if (g_remote.json) {
+        print_json(s);
+        return;
+    }
+    printf("%-45s %s\n", "public_bundle", json_is_true(json_object_get(s, "public_bundle")) ? "on" : "off");
+    printf("%-45s %s\n", "unverified_trusted_certificates_authenticate",
+           json_is_true(json_object_get(s, "unverified_trusted_certificates_authenticate")) ? "on" : "off");
+    printf("%-45s %.2f\n", "renewal_point", json_number_value(json_object_get(s, "renewal_point")));
+    printf("%-45s", "alert_thresholds_days");
+    json_array_foreach(json_object_get(s, "alert_thresholds_days"), i, v)
+        printf("%s%lld", i ? "," : " ", (long long)json_integer_value(v));
+    printf("\n");
+    json_array_foreach(json_object_get(s, "webhooks"), i, v)
+        printf("%-45s %s\n", "webhook", str(v, "url"));
+}
+
+int cmd_remote_settings_get(cli_args *a)
+{
+    json_t *ans = NULL;
+
+    if (remote_call(a, "GET", "settings", NULL, &ans, NULL) != 0)
+        return 1;
+    print_settings(ans);
+    json_decref(ans);
+    return 0;
+}
+
+/* "30,14,7" as a JSON array of whole numbers (the server checks their range). */
+static int day_list(cli_args *a, const char *text, json_t **out)
+{
+    json_t *list = json_array();
+    const char *p = text;
+
+    while (list != NULL) {
+        char *end;
+        long n = strtol(p, &end, 10);
+        if (end == p || (*end != ',' && *end != '\0') || n < 1) {
+            json_decref(list);
+            return cli_fail(a, "--alert-days takes whole numbers of days, comma-separated, as 30,14,7,1");
+        }
+        json_array_append_new(list, json_integer(n));
+        if (*end == '\0')
+            break;
+        p = end + 1;
+    }
+    *out = list;
+    return list ? 0 : cli_fail(a, "out of memory");
+}
+
+int cmd_remote_settings_set(cli_args *a)
+{
+    json_t *body = json_object(), *ans = NULL, *days = NULL;
+    const char *point = cli_opt(a, "renewal-point"), *webhook = cli_opt(a, "webhook");
+    char *secret = NULL;
+    int rc = 1;
+
+    if (on_off(a, "public-bundle", body, "public_bundle") != 0 ||
+        on_off(a, "unverified-trusted", body, "unverified_trusted_certificates_authenticate") != 0)
+        goto done;
+    if (point != NULL) {
+        char *end;
+        double v = strtod(point, &end);
+        if (end == point || *end != '\0') {
+            cli_fail(a, "--renewal-point takes a fraction of the lifetime, as 0.66");
+            goto done;
+        }
+        json_object_set_new(body, "renewal_point", json_real(v));
+    }
+    if (cli_opt(a, "alert-days") != NULL) {
+        if (day_list(a, cli_opt(a, "alert-days"), &days) != 0)
+            goto done;
+        json_object_set_new(body, "alert_thresholds_days", days);
+    }
+    if (webhook != NULL && cli_flag(a, "no-webhooks")) {
+        cli_fail(a, "give --webhook or --no-webhooks, not both");
+        goto done;
+    }
+    if (webhook != NULL) {
+        if (cli_password(a, "webhook-secret-file", NULL, &secret) != 0)
+            goto done;
+        if (secret == NULL) {
+            cli_fail(a, "--webhook needs --webhook-secret-file F: the key that signs each alert (16 to 128 characters)");
+            goto done;
+        }
+        json_t *list = json_pack("[{ss ss}]", "url", webhook, "secret", secret);
+        if (list == NULL) {
+            cli_fail(a, "the webhook's URL and secret must be UTF-8 text");
+            goto done;
+        }
+        json_object_set_new(body, "webhooks", list);
+    } else if (cli_opt(a, "webhook-secret-file") != NULL) {
+        cli_fail(a, "--webhook-secret-file goes with --webhook");
+        goto done;
+    }
+    if (cli_flag(a, "no-webhooks"))
+        json_object_set_new(body, "webhooks", json_array());
+    if (json_object_size(body) == 0) {
+        cli_fail(a, "nothing to change: give --public-bundle, --unverified-trusted, --renewal-point, --alert-days, "
+                    "--webhook or --no-webhooks");
+        goto done;
+    }
+    if (remote_call(a, "PATCH", "settings", body, &ans, NULL) != 0)
+        goto done;
+    print_settings(ans);
+    rc = 0;
+done:
+    ch_secure_free_str(secret);
+    json_decref(body);
+    json_decref(ans);
+    return rc;
+}

@@ -76,6 +76,11 @@ static const char *reach_hint(CURLcode rc)
 
 int remote_setup(cli_args *a)
 {
+    return remote_setup_ex(a, false);
+}
+
+int remote_setup_ex(cli_args *a, bool token_optional)
+{
     const char *env;
 
     if (g_remote.url == NULL)
@@ -99,7 +104,7 @@ int remote_setup(cli_args *a)
             g_remote.token = strdup(env);
         }
     }
-    if (g_remote.token == NULL)
+    if (g_remote.token == NULL && !token_optional)
         return cli_fail(a, "no API token: give --token-file FILE or set CERTHUB_TOKEN");
     return 0;
 }
@@ -125,27 +130,30 @@ int remote_request(cli_args *a, const remote_req *q, json_t **out, ch_buf *raw)
 
     if (out)
         *out = NULL;
-    if (remote_setup(a) != 0)
+    if (remote_setup_ex(a, q->token_optional) != 0)
         return 1;
     if ((size_t)snprintf(url, sizeof url, "%s/api/v1/%s", g_remote.url, path) >= sizeof url)
         return cli_fail(a, "the server URL is too long");
     if ((c = curl_easy_init()) == NULL)
         return cli_fail(a, "out of memory");
     ch_buf_init(&resp, CH_MAX_UPLOAD_BYTES * 2);
-    if (ch_buf_printf(&auth, "Authorization: Bearer %s", g_remote.token) < 0)
-        goto done;
-    h = curl_slist_append(h, auth.data ? (char *)auth.data : "");
+    if (g_remote.token != NULL) {
+        if (ch_buf_printf(&auth, "Authorization: Bearer %s", g_remote.token) < 0)
+            goto done;
+        h = curl_slist_append(h, (char *)auth.data);
+    }
+    /* Passwords go in headers, never in the URL: a file's, or the one to write a truststore
+     * under. */
+    if (q->password != NULL && ch_buf_printf(&pw, "Certhub-Password: %s", q->password) == 0)
+        h = curl_slist_append(h, (const char *)pw.data);
+    if (q->key_password != NULL && ch_buf_printf(&kpw, "Certhub-Key-Password: %s", q->key_password) == 0)
+        h = curl_slist_append(h, (const char *)kpw.data);
     if (body != NULL) {
         text = json_dumps(body, JSON_COMPACT);
         h = curl_slist_append(h, "Content-Type: application/json");
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
     } else if (q->data != NULL) {
-        /* A file as the body; its password in a header, never in the URL. */
         h = curl_slist_append(h, "Content-Type: application/octet-stream");
-        if (q->password != NULL && ch_buf_printf(&pw, "Certhub-Password: %s", q->password) == 0)
-            h = curl_slist_append(h, (const char *)pw.data);
-        if (q->key_password != NULL && ch_buf_printf(&kpw, "Certhub-Key-Password: %s", q->key_password) == 0)
-            h = curl_slist_append(h, (const char *)kpw.data);
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, q->data);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)q->len);
     }

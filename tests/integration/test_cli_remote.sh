@@ -164,6 +164,34 @@ check_eq "ca delete --force" "deleted $byo" "$(remote ca delete "$byo" --force)"
 expect_error "the deleted CA is gone" "HTTP 404" -- remote ca get "$byo"
 expect_error "ca import of a binary file" "as PEM text" -- remote ca import cli.p12 --name binary
 
+# The trust bundle and the tenant's settings.
+remote ca bundle --out bundle.pem
+check_eq "ca bundle: the tenant's CAs" "$(remote --output json cert list --kind ca --status active | jq '.items | length')" \
+    "$(grep -c 'BEGIN CERTIFICATE' bundle.pem)"
+openssl verify -CAfile bundle.pem -untrusted chain.pem cli.pem >/dev/null && ok "a certificate it issued verifies with it"
+"$CERTHUB" --server "https://localhost:$port" --ca-file "$data/ca.pem" ca bundle --out anonymous.pem
+cmp -s bundle.pem anonymous.pem && ok "ca bundle without a token: the default tenant's public bundle"
+echo changeit > store.pw
+remote ca bundle --format jks --password-file store.pw --out bundle.jks
+check_eq "ca bundle --format jks: a truststore keytool reads" "$(grep -c 'BEGIN CERTIFICATE' bundle.pem)" \
+    "$(keytool -list -keystore bundle.jks -storepass changeit 2>/dev/null | grep -c trustedCertEntry)"
+expect_error "a truststore needs a password" "needs a password: --password-file" -- remote ca bundle --format p12 --out x.p12
+[ ! -e x.p12 ] && ok "and nothing is written"
+check_contains "settings get" "$(remote settings get)" "public_bundle"
+echo 0123456789abcdef0123 > hook.secret
+out=$(remote settings set --public-bundle off --alert-days 20,5 --renewal-point 0.75 \
+    --webhook https://hooks.example/certhub --webhook-secret-file hook.secret)
+check_eq "settings set: what the options say" "off 20,5 0.75 https://hooks.example/certhub" \
+    "$(echo "$out" | awk '$1 == "public_bundle" {p=$2} $1 == "alert_thresholds_days" {d=$2} $1 == "renewal_point" {r=$2} $1 == "webhook" {w=$2} END {print p, d, r, w}')"
+check_eq "the rest kept" "on" "$(remote settings get | awk '$1 == "unverified_trusted_certificates_authenticate" {print $2}')"
+expect_error "then ca bundle without a token is refused, saying why" "public_bundle" -- \
+    "$CERTHUB" --server "https://localhost:$port" --ca-file "$data/ca.pem" ca bundle --out anonymous2.pem
+expect_error "a renewal point out of range: the server's message" "0.5 to 0.9" -- remote settings set --renewal-point 0.95
+expect_error "nothing to change" "nothing to change" -- remote settings set
+expect_error "--webhook needs its secret" "--webhook-secret-file" -- remote settings set --webhook https://x.example
+check_eq "--no-webhooks and the bundle public again" "" \
+    "$(remote settings set --no-webhooks --public-bundle on | awk '$1 == "webhook"')"
+
 # The profile's usages and digest overridden from the command line.
 remote cert issue --ca-id "$issuer" --subject CN=both.example --san dns:both.example --ext-key-usage server_auth,client_auth \
     --digest sha384 --auto-renew --out both.pem >both.id
