@@ -12,7 +12,6 @@
  * the default tenant's, {cert} a certificate issued at set-up and {last} the "id" of the
  * previous answer of the same input. */
 #define _GNU_SOURCE
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +26,7 @@
 #include "certhub/common.h"
 #include "certhub/service.h"
 #include "daemon.h"
+#include "fuzz_dir.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -40,14 +40,6 @@ static int port;
 static char *tokens[3]; /* admin, operator, viewer */
 static char ca_id[CH_ID_MAX], root_id[CH_ID_MAX], tenant_id[CH_ID_MAX], cert_id[CH_ID_MAX];
 
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static void cleanup(void)
 {
     evhttp_free(http);
@@ -55,8 +47,7 @@ static void cleanup(void)
     for (int i = 0; i < 3; i++)
         ch_secure_free_str(tokens[i]);
     ch_svc_close(svc);
-    if (dir[0] != '\0')
-        nftw(dir, remove_one, 8, FTW_DEPTH | FTW_PHYS);
+    fuzz_dir_remove(dir);
 }
 
 static void on_request(struct evhttp_request *ev, void *arg)

@@ -7,7 +7,6 @@
  * key_usage, ext_key_usage, path_len and flags ('c': the rest is a CSR, 'p': a public key,
  * 'v': cap_validity, 'r': auto_renew), then the rest of the bytes. */
 #define _GNU_SOURCE
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 
 #include "certhub/service.h"
 #include "certhub/x509.h"
+#include "fuzz_dir.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -25,19 +25,10 @@ static ch_svc *svc;
 static ch_actor actor;
 static char tenant_id[64];
 
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static void cleanup(void)
 {
     ch_svc_close(svc);
-    if (dir[0] != '\0')
-        nftw(dir, remove_one, 8, FTW_DEPTH | FTW_PHYS);
+    fuzz_dir_remove(dir);
 }
 
 static void setup(void)
