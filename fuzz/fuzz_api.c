@@ -6,11 +6,12 @@
  *
  * Input: up to four requests separated by a line "%%".  A request is a line
  * "METHOD PATH[?QUERY]", a line with the Content-Type (empty: none), a line of flags ('n': no
- * token, 'v': a viewer's token, 'o': an operator's; an admin's otherwise; "p=WORD" sends WORD
- * as the Certhub-Password header) and the body.  In
- * the path and the body, {ca} is the quickstart issuing CA's id, {root} the root's, {tenant}
- * the default tenant's, {cert} a certificate issued at set-up and {last} the "id" of the
- * previous answer of the same input. */
+ * token, 'v': a viewer's token, 'o': an operator's; an admin's otherwise), header lines
+ * ("Name: value"; an Authorization among them replaces the token) up to an empty line, and the
+ * body.  In the path, the headers and the body, {ca} is the quickstart issuing CA's id, {root}
+ * the root's, {tenant} the default tenant's, {cert} a certificate issued at set-up, {password}
+ * the console password of "admin"; {last} is the "id" of the previous answer of the same input,
+ * {session} the console session cookie and {csrf} the CSRF token an earlier answer of it gave. */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,15 @@ static struct evhttp *http;
 static int port;
 static char *tokens[3]; /* admin, operator, viewer */
 static char ca_id[CH_ID_MAX], root_id[CH_ID_MAX], tenant_id[CH_ID_MAX], cert_id[CH_ID_MAX];
+static char *admin_password;
+
+/* What earlier answers of an input gave, for the requests after them. */
+enum { VALUE_MAX = 160 };
+typedef struct seen {
+    char last[VALUE_MAX];    /* {last} */
+    char session[VALUE_MAX]; /* {session} */
+    char csrf[VALUE_MAX];    /* {csrf} */
+} seen;
 
 static void cleanup(void)
 {
@@ -46,6 +56,7 @@ static void cleanup(void)
     event_base_free(base);
     for (int i = 0; i < 3; i++)
         ch_secure_free_str(tokens[i]);
+    ch_secure_free_str(admin_password);
     ch_svc_close(svc);
     fuzz_dir_remove(dir);
 }
@@ -60,6 +71,7 @@ typedef struct answer {
     bool done;
     int status;
     char type[64];
+    char cookie[VALUE_MAX]; /* the certhub_session a Set-Cookie gave */
     char *body;
 } answer;
 
@@ -71,7 +83,11 @@ static void on_answer(struct evhttp_request *ev, void *arg)
     if (ev != NULL && evhttp_request_get_response_code(ev) > 0) {
         struct evbuffer *in = evhttp_request_get_input_buffer(ev);
         const char *type = evhttp_find_header(evhttp_request_get_input_headers(ev), "Content-Type");
+        const char *cookie = evhttp_find_header(evhttp_request_get_input_headers(ev), "Set-Cookie");
         size_t len = evbuffer_get_length(in);
+
+        if (cookie != NULL && strncmp(cookie, "certhub_session=", 16) == 0)
+            snprintf(a->cookie, sizeof a->cookie, "%.*s", (int)strcspn(cookie + 16, ";"), cookie + 16);
 
         a->status = evhttp_request_get_response_code(ev);
         snprintf(a->type, sizeof a->type, "%s", type ? type : "");
@@ -85,7 +101,7 @@ static void on_answer(struct evhttp_request *ev, void *arg)
 
 /* Sends one request and waits for its answer; the server answers in the same loop. */
 static void exchange(enum evhttp_cmd_type method, const char *uri, const char *type, const char *token,
-                     const char *password, const char *body, size_t body_len, answer *a)
+                     char *headers, const char *body, size_t body_len, answer *a)
 {
     struct evhttp_connection *conn = evhttp_connection_base_new(base, NULL, "127.0.0.1", (unsigned short)port);
     struct evhttp_request *ev;
@@ -98,12 +114,22 @@ static void exchange(enum evhttp_cmd_type method, const char *uri, const char *t
     evhttp_connection_set_timeout(conn, 60);
     h = evhttp_request_get_output_headers(ev);
     evhttp_add_header(h, "Host", "127.0.0.1");
+    for (char *line = headers, *next; line != NULL && *line != '\0'; line = next) {
+        char *colon;
+        if ((next = strchr(line, '\n')) != NULL)
+            *next++ = '\0';
+        if ((colon = strchr(line, ':')) == NULL)
+            continue;
+        *colon = '\0';
+        if (strcasecmp(line, "Authorization") == 0)
+            token = NULL;
+        /* libevent refuses a name or value it could not send; that header is left out. */
+        evhttp_add_header(h, line, colon + 1 + strspn(colon + 1, " "));
+    }
     if (token != NULL) {
         snprintf(auth, sizeof auth, "Bearer %s", token);
         evhttp_add_header(h, "Authorization", auth);
     }
-    if (password != NULL)
-        evhttp_add_header(h, "Certhub-Password", password);
     if (type[0] != '\0')
         evhttp_add_header(h, "Content-Type", type);
     /* libevent's client adds a length to POST and PUT only. */
@@ -143,14 +169,20 @@ static void check(const answer *a, const char *uri)
     json_decref(j);
 }
 
-/* The id of an answer ("id" of its object), for {last}. */
-static void last_id(const answer *a, char out[CH_ID_MAX])
+/* What an answer gives the requests after it: the "id" of its object, a session cookie, a
+ * CSRF token. */
+static void remember(const answer *a, seen *s)
 {
     json_t *j = a->body ? json_loads(a->body, JSON_DECODE_ANY, NULL) : NULL;
     const char *id = json_string_value(json_object_get(j, "id"));
+    const char *csrf = json_string_value(json_object_get(j, "csrf_token"));
 
-    if (id != NULL && strlen(id) < CH_ID_MAX)
-        snprintf(out, CH_ID_MAX, "%s", id);
+    if (id != NULL && strlen(id) < VALUE_MAX)
+        snprintf(s->last, sizeof s->last, "%s", id);
+    if (csrf != NULL && strlen(csrf) < VALUE_MAX)
+        snprintf(s->csrf, sizeof s->csrf, "%s", csrf);
+    if (a->cookie[0] != '\0')
+        snprintf(s->session, sizeof s->session, "%s", a->cookie);
     json_decref(j);
 }
 
@@ -187,7 +219,9 @@ static void setup(void)
         abort();
     snprintf(tenant_id, sizeof tenant_id, "%s", b.tenant_id);
     tokens[0] = b.admin_token;
+    admin_password = b.admin_password;
     b.admin_token = NULL;
+    b.admin_password = NULL;
     ch_svc_bootstrap_dispose(&b);
     if (ch_svc_token_bootstrap(svc, tenant_id, CH_ROLE_OPERATOR, "fuzz operator", &tokens[1]) != 0 ||
         ch_svc_token_bootstrap(svc, tenant_id, CH_ROLE_VIEWER, "fuzz viewer", &tokens[2]) != 0)
@@ -210,23 +244,30 @@ static void setup(void)
     exchange(EVHTTP_REQ_POST, "/api/v1/certificates", "application/json", tokens[0], NULL, issue, sizeof issue - 1, &a);
     if (a.status != 201)
         abort();
-    last_id(&a, cert_id);
+    {
+        seen first;
+        memset(&first, 0, sizeof first);
+        remember(&a, &first);
+        snprintf(cert_id, sizeof cert_id, "%.*s", (int)sizeof cert_id - 1, first.last);
+    }
     free(a.body);
 }
 
-/* text with {ca}, {root}, {tenant}, {cert} and {last} replaced; malloc'd, its length in *len. */
-static char *expand(const char *text, size_t n, const char *last, size_t *len)
+/* text with the names of the header comment replaced; malloc'd, its length in *len. */
+static char *expand(const char *text, size_t n, const seen *s, size_t *len)
 {
-    const char *names[] = {"{ca}", "{root}", "{tenant}", "{cert}", "{last}"};
-    const char *values[] = {ca_id, root_id, tenant_id, cert_id, last};
-    /* Each value is shorter than CH_ID_MAX and each name at least four bytes. */
-    char *out = malloc(n / 4 * CH_ID_MAX + n + 1), *o = out;
+    const char *names[] = {"{ca}", "{root}", "{tenant}", "{cert}", "{password}", "{last}", "{session}", "{csrf}"};
+    const char *values[] = {ca_id, root_id, tenant_id, cert_id, admin_password ? admin_password : "", s->last,
+                            s->session, s->csrf};
+    enum { NAMES = sizeof names / sizeof names[0] };
+    /* Each value is shorter than VALUE_MAX and each name at least four bytes. */
+    char *out = malloc(n / 4 * VALUE_MAX + n + 1), *o = out;
 
     if (out == NULL)
         return NULL;
     for (size_t i = 0; i < n;) {
         size_t k;
-        for (k = 0; k < 5; k++) {
+        for (k = 0; k < NAMES; k++) {
             size_t nl = strlen(names[k]);
             if (n - i >= nl && memcmp(text + i, names[k], nl) == 0) {
                 o = stpcpy(o, values[k]);
@@ -234,7 +275,7 @@ static char *expand(const char *text, size_t n, const char *last, size_t *len)
                 break;
             }
         }
-        if (k == 5)
+        if (k == NAMES)
             *o++ = text[i++];
     }
     *o = '\0';
@@ -272,54 +313,64 @@ static void line(const char **p, const char *end, char *buf, size_t size)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *p = (const char *)data, *end = p + size;
-    char last[CH_ID_MAX] = "";
+    seen so_far;
 
     if (svc == NULL)
         setup();
+    memset(&so_far, 0, sizeof so_far);
     for (int n = 0; n < MAX_REQUESTS && p < end; n++) {
         const char *sep = memmem(p, (size_t)(end - p), "\n%%\n", 4), *stop = sep ? sep : end;
-        char first[2048], type[256], flags[256], pw[256], *uri, *body, *sp, *password;
-        size_t uri_len, body_len;
+        char first[2048], type[256], flags[256], *uri, *body, *sp, *headers;
+        const char *blank;
+        size_t uri_len, body_len, headers_len;
         const char *token;
         answer a;
 
         line(&p, stop, first, sizeof first);
         line(&p, stop, type, sizeof type);
         line(&p, stop, flags, sizeof flags);
+        blank = p < stop && *p == '\n' ? p : memmem(p, (size_t)(stop - p), "\n\n", 2);
+        if ((headers = expand(p, blank ? (size_t)(blank - p) : 0, &so_far, &headers_len)) == NULL)
+            return 0;
+        p = blank ? blank + (blank == p ? 1 : 2) : p;
+        for (char *c = headers; *c; c++)
+            if (*c == '\r' || *c == 0x7f)
+                *c = '_';
         /* An RSA key of 3072 bits or more is seconds of work for nothing the rules would see. */
-        if (memmem(p, (size_t)(stop - p), "rsa3072", 7) || memmem(p, (size_t)(stop - p), "rsa4096", 7))
+        if (memmem(p, (size_t)(stop - p), "rsa3072", 7) || memmem(p, (size_t)(stop - p), "rsa4096", 7)) {
+            free(headers);
             return 0;
+        }
         sp = strchr(first, ' ');
-        if ((uri = expand(sp ? sp + 1 : "/", sp ? strlen(sp + 1) : 1, last, &uri_len)) == NULL)
+        if ((uri = expand(sp ? sp + 1 : "/", sp ? strlen(sp + 1) : 1, &so_far, &uri_len)) == NULL) {
+            free(headers);
             return 0;
+        }
         /* The request line cannot carry control characters or spaces: libevent's client
          * would write them as they are and the server refuse the line before any handler. */
         for (char *c = uri; *c; c++)
             if ((unsigned char)*c <= ' ' || *c == 0x7f)
                 *c = '_';
-        if ((body = expand(p, (size_t)(stop - p), last, &body_len)) == NULL) {
+        if ((body = expand(p, (size_t)(stop - p), &so_far, &body_len)) == NULL) {
             free(uri);
+            free(headers);
             return 0;
         }
         for (char *c = type; *c; c++)
             if ((unsigned char)*c < ' ' || *c == 0x7f)
                 *c = '_';
-        if ((password = strstr(flags, "p=")) != NULL) {
-            snprintf(pw, sizeof pw, "%.*s", (int)strcspn(password + 2, " "), password + 2);
-            *password = '\0'; /* the flags end there */
-            password = pw;
-        }
         token = strchr(flags, 'n') ? NULL : strchr(flags, 'v') ? tokens[2] : strchr(flags, 'o') ? tokens[1] : tokens[0];
         exchange(method_of(first, sp ? (size_t)(sp - first) : strlen(first)), uri[0] == '/' ? uri : "/", type, token,
-                 password, body, body_len, &a);
+                 headers, body, body_len, &a);
         check(&a, uri);
         /* For whoever writes seeds: what each request was answered. */
         if (getenv("FUZZ_API_TRACE"))
             fprintf(stderr, "%s %s -> %d %.160s\n", first, uri, a.status, a.body ? a.body : "");
-        last_id(&a, last);
+        remember(&a, &so_far);
         free(a.body);
         free(uri);
         free(body);
+        free(headers);
         p = sep ? sep + 4 : end;
     }
     return 0;

@@ -403,7 +403,8 @@ int need_auth(req *r)
         }
         return 0;
     }
-    if (h == NULL || strncmp(h, "Bearer ", 7) != 0) {
+    /* The scheme's name is case-insensitive (RFC 9110, 11.1). */
+    if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0) {
         evhttp_add_header(evhttp_request_get_output_headers(r->ev), "WWW-Authenticate", "Bearer");
         reply_error_msg(r, CH_EAUTH, NULL, "an API token is required: Authorization: Bearer <token>");
         return -1;
