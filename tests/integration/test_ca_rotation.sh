@@ -97,4 +97,23 @@ check_contains "/metrics counts certificates within each alert threshold" "$(cat
 api GET "/api/v1/audit?limit=1000"
 check_contains "the rotation is audited" "$(body '[.items[].action] | join(",")')" "ca.rotate"
 
+# The quickstart root rotated, then the issuing CA under it: certhubd's chain moves to the new
+# root, and DATA_DIR/ca.pem, which clients trust to reach it, holds both roots.
+cp "$data/ca.pem" old-root.pem
+api GET /api/v1/cas
+root=$(body '.items[] | select(.name | contains("Quickstart Root")) | .id')
+api POST "/api/v1/cas/$root/rotate"
+check_eq "the quickstart root is rotated" 200 "$status"
+api POST "/api/v1/cas/$issuer/rotate"
+check_eq "then the issuing CA, now under the new root" 200 "$status"
+kill -HUP "$pid"
+for i in $(seq 1 50); do [ "$(grep -c 'BEGIN CERTIFICATE' "$data/ca.pem")" = 2 ] && break; sleep 0.1; done
+check_eq "ca.pem holds the new root and the old" 2 "$(grep -c 'BEGIN CERTIFICATE' "$data/ca.pem")"
+served() { # the CA file: whether a TLS client trusting only it reaches certhubd
+    curl -s -o /dev/null -w '%{http_code}' --cacert "$1" "https://localhost:$port/api/v1/health" || true
+}
+for i in $(seq 1 50); do [ "$(served old-root.pem)" != 200 ] && break; sleep 0.1; done
+check_eq "certhubd serves a chain under the new root: the old root alone no longer reaches it" 000 "$(served old-root.pem)"
+check_eq "ca.pem does" 200 "$(served "$data/ca.pem")"
+
 done_testing

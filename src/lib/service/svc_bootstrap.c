@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <openssl/x509v3.h>
 
@@ -42,6 +41,52 @@ static int ensure_ca(ch_svc *svc, const ch_actor *a, const char *name, const cha
     req.parent_id = parent_id;
     req.days = parent_id ? 1825 : 3650;
     return ch_svc_ca_create(svc, a, &req, out);
+}
+
+/* DATA_DIR/ca.pem: the roots clients trust to reach certhubd (curl --cacert, the CLI): every
+ * unexpired certificate of the quickstart root, the newest first.  Once the root is rotated,
+ * certhubd's chain moves to the new root with the issuing CA's next certificate; clients that
+ * read the file again then trust both.  Written only when it differs. */
+static int write_roots(ch_svc *svc, const ch_actor *a, const char *data_dir)
+{
+    ch_store_cert_filter f = {.is_ca = 1, .unexpired_at = ch_now(), .search = "Quickstart Root"};
+    ch_store_cert *rows = NULL;
+    size_t n = 0;
+    char *next = NULL, path[4200];
+    ch_buf pem = CH_BUF_INIT;
+    uint8_t *old = NULL;
+    size_t old_len = 0;
+    bool taken[50] = {false};
+    int error = ch_store_cert_list(svc->store, a->tenant_id, &f, 50, NULL, &rows, &n, &next);
+
+    free(next);
+    for (size_t done = 0; error == 0 && done < n; done++) {
+        /* the newest of those left, self-signed under the quickstart root's name */
+        size_t best = n;
+        for (size_t i = 0; i < n; i++)
+            if (!taken[i] && strcmp(rows[i].subject, rows[i].issuer) == 0 &&
+                strstr(rows[i].subject, CH_QUICKSTART_ROOT) != NULL &&
+                (best == n || rows[i].not_after > rows[best].not_after))
+                best = i;
+        if (best == n)
+            break;
+        ch_store_cert full;
+        if ((error = ch_store_cert_get(svc->store, &full, a->tenant_id, rows[best].id)) == 0) {
+            error = ch_svc_cert_pem(&pem, &full);
+            ch_store_cert_dispose(&full);
+        }
+        taken[best] = true;
+    }
+    snprintf(path, sizeof path, "%s/ca.pem", data_dir);
+    if (error == 0 && pem.len == 0)
+        error = ch_error_set(CH_ENOTFOUND, "the quickstart root has no valid certificate");
+    if (error == 0 && (ch_file_read(&old, &old_len, path, 1 << 20) < 0 || old_len != pem.len ||
+                       memcmp(old, pem.data, pem.len) != 0))
+        error = ch_file_write_atomic(path, pem.data, pem.len, 0644);
+    free(old);
+    ch_buf_dispose(&pem);
+    ch_store_cert_list_free(rows, n);
+    return error;
 }
 
 /* The newest "certhubd server" certificate that still has a third of its life, if any. */
@@ -131,10 +176,8 @@ int ch_svc_bootstrap_run(ch_svc *svc, const char *data_dir, const char *names, c
     ch_store_ca root = {0}, issuer = {0};
     ch_store_cert server = {0}, issuer_row = {0};
     ch_actor a;
-    ch_buf pem = CH_BUF_INIT;
     char path[4200];
     int64_t tokens = 0;
-    struct stat st;
     int error;
 
     memset(out, 0, sizeof *out);
@@ -145,13 +188,8 @@ int ch_svc_bootstrap_run(ch_svc *svc, const char *data_dir, const char *names, c
     if ((error = ensure_ca(svc, &a, CH_QUICKSTART_ROOT, NULL, &root)) < 0 ||
         (error = ensure_ca(svc, &a, CH_QUICKSTART_ISSUER, root.id, &issuer)) < 0)
         goto done;
-    /* DATA_DIR/ca.pem: the root clients trust (curl --cacert, the CLI). */
-    snprintf(path, sizeof path, "%s/ca.pem", data_dir);
-    if (stat(path, &st) != 0) {
-        if ((error = ch_svc_ca_chain_pem(svc, &a, root.id, &pem)) < 0 ||
-            (error = ch_file_write_atomic(path, pem.data, pem.len, 0644)) < 0)
-            goto done;
-    }
+    if ((error = write_roots(svc, &a, data_dir)) < 0)
+        goto done;
     /* The first admin token, shown once and kept 0600 beside the data. */
     if ((error = ch_store_token_count(svc->store, out->tenant_id, &tokens)) < 0)
         goto done;
@@ -213,7 +251,6 @@ int ch_svc_bootstrap_run(ch_svc *svc, const char *data_dir, const char *names, c
 done:
     if (error < 0)
         ch_svc_bootstrap_dispose(out);
-    ch_buf_dispose(&pem);
     ch_store_cert_dispose(&server);
     ch_store_cert_dispose(&issuer_row);
     ch_store_ca_dispose(&root);
