@@ -139,6 +139,7 @@ const screens = {
   csrs: csrsScreen,
   devices: devicesScreen,
   audit: auditScreen,
+  settings: settingsScreen,
 };
 
 function route() {
@@ -769,6 +770,75 @@ async function auditScreen(screen) {
   screen.replaceChildren(el("h1", {}, "Audit log"),
     el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "When"), el("th", {}, "Who"), el("th", {}, "What"), el("th", {}, "Object"))), body), list.more);
   await list.load();
+}
+
+// The tenant's settings: its trust bundle (downloaded here, public or not), how devices are
+// trusted, when certificates renew and where expiry alerts go.  Admins change them; others see
+// them.  A refused value is told next to its field.
+async function settingsScreen(screen) {
+  const st = await api("GET", "settings");
+  const admin = me.role === "admin";
+  const errors = {};
+  const error = (field) => (errors[field] = el("p", { class: "error", id: `st-${field}-error`, role: "alert" }));
+  const field = (field, label, input) => [el("label", { for: input.id }, label), input, error(field)];
+  const publicBundle = el("input", { type: "checkbox", id: "st-public", checked: st.public_bundle, disabled: !admin, "aria-describedby": "st-public_bundle-error" });
+  const unverified = el("input", { type: "checkbox", id: "st-unverified", checked: st.unverified_trusted_certificates_authenticate, disabled: !admin });
+  const point = el("input", { id: "st-point", type: "number", min: "0.5", max: "0.9", step: "0.01", value: st.renewal_point.toFixed(2), disabled: !admin, "aria-describedby": "st-renewal_point-error" });
+  const days = el("input", { id: "st-days", value: st.alert_thresholds_days.join(", "), disabled: !admin, "aria-describedby": "st-alert_thresholds_days-error" });
+  const hook = st.webhooks[0] || { url: "", secret: "" };
+  const url = el("input", { id: "st-url", type: "url", value: hook.url, placeholder: "https://hooks.example/certhub", disabled: !admin, "aria-describedby": "st-webhooks-error" });
+  // The secret is written, never read back: left empty it stays as it is.
+  const secret = el("input", { id: "st-secret", type: "password", autocomplete: "new-password", placeholder: hook.url ? "(set; type to replace)" : "16 to 128 characters", disabled: !admin });
+  const saved = el("p", { role: "status" });
+  const bundleLink = `${location.origin}/api/v1/bundles/default${me.tenant === "default" ? "" : "?tenant=" + encodeURIComponent(me.tenant)}`;
+  const address = el("p", { class: "muted", hidden: !st.public_bundle }, "Public address: ", el("code", {}, bundleLink));
+  const form = el("form", { class: "card", novalidate: true },
+    el("h2", {}, "Trust bundle"),
+    el("p", {}, "The tenant's valid CA certificates, old and new during a rotation. ",
+      el("a", { href: "/api/v1/bundles/default", download: "bundle.pem" }, "Download (PEM)")),
+    el("label", { class: "check" }, publicBundle, "Public: anyone may download it without signing in"), error("public_bundle"),
+    address,
+    el("h2", {}, "Devices"),
+    el("label", { class: "check" }, unverified, "Trusted certificates without a proof of possession let devices in"),
+    el("h2", {}, "Renewal and expiry alerts"),
+    field("renewal_point", "Renew automatically at this fraction of a certificate's life (0.5 to 0.9)", point),
+    field("alert_thresholds_days", "Alert this many days before the end (comma-separated)", days),
+    field("webhooks", "Send alerts to (webhook URL; empty: none)", url),
+    el("label", { for: "st-secret" }, "Webhook secret (signs each alert)"), secret,
+    error("other"), admin ? el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Save settings")) : null, saved);
+  publicBundle.addEventListener("change", () => { address.hidden = !publicBundle.checked; });
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    for (const e of Object.values(errors)) e.textContent = "";
+    saved.textContent = "";
+    const change = {
+      public_bundle: publicBundle.checked,
+      unverified_trusted_certificates_authenticate: unverified.checked,
+      renewal_point: Number(point.value),
+    };
+    const list = days.value.split(/[,\s]+/).filter((d) => d !== "");
+    if (list.some((d) => !/^\d+$/.test(d))) {
+      errors.alert_thresholds_days.textContent = "whole numbers of days, such as 30, 14, 7, 1";
+      return;
+    }
+    change.alert_thresholds_days = list.map(Number);
+    if (url.value === "") change.webhooks = [];
+    else if (secret.value !== "" || url.value !== hook.url) {
+      if (secret.value === "") {
+        errors.webhooks.textContent = "a new webhook needs its secret";
+        return;
+      }
+      change.webhooks = [{ url: url.value, secret: secret.value }];
+    }
+    try {
+      await api("PATCH", "settings", change);
+      saved.textContent = "Saved.";
+      secret.value = "";
+    } catch (e) {
+      (errors[e.field] || errors.other).textContent = e.message;
+    }
+  });
+  screen.replaceChildren(el("h1", {}, "Settings"), form);
 }
 
 start();

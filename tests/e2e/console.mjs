@@ -329,6 +329,39 @@ await page.evaluate(async (ids) => {
   for (const id of ids) await fetch("/api/v1/certificates/" + id, { method: "DELETE", headers: { "X-CSRF-Token": s.csrf_token } });
 }, bulk.ids);
 
+// Settings: the trust bundle made private and public again; a refused value told at its field.
+await page.getByRole("link", { name: "Settings" }).click();
+await page.getByRole("heading", { name: "Trust bundle" }).waitFor();
+const anonymous = () => page.evaluate(async () => (await fetch("/api/v1/bundles/default", { credentials: "omit" })).status);
+assert.equal(await anonymous(), 200);
+const publicBox = page.getByLabel("Public: anyone may download it without signing in");
+assert.ok(await publicBox.isChecked());
+await publicBox.uncheck();
+await page.getByRole("button", { name: "Save settings" }).click();
+await page.getByText("Saved.").waitFor();
+assert.equal(await anonymous(), 404);
+ok("the trust bundle made private from the settings: no longer downloaded without signing in");
+const signedIn = await page.evaluate(async () => (await (await fetch("/api/v1/bundles/default")).text()).split("BEGIN CERTIFICATE").length - 1);
+assert.ok(signedIn >= 2);
+ok("signed in, the bundle still downloads");
+await page.getByLabel(/^Renew automatically/).fill("0.95");
+await page.getByRole("button", { name: "Save settings" }).click();
+await page.locator("#st-renewal_point-error").getByText("0.5 to 0.9").waitFor();
+ok("a renewal point out of range: the server's message at the field");
+await page.getByLabel(/^Renew automatically/).fill("0.75");
+await page.getByLabel(/^Send alerts to/).fill("https://127.0.0.1:9/certhub");
+await page.getByRole("button", { name: "Save settings" }).click();
+await page.locator("#st-webhooks-error").getByText("needs its secret").waitFor();
+await page.getByLabel(/^Webhook secret/).fill("0123456789abcdef0123");
+await publicBox.check();
+await page.getByRole("button", { name: "Save settings" }).click();
+await page.getByText("Saved.").waitFor();
+const saved = await page.evaluate(async () => await (await fetch("/api/v1/settings")).json());
+assert.deepEqual([saved.public_bundle, saved.renewal_point, saved.webhooks.map((w) => w.url)], [true, 0.75, ["https://127.0.0.1:9/certhub"]]);
+assert.equal(await anonymous(), 200);
+ok("renewal point, webhook and the public bundle saved");
+await page.screenshot({ path: `${shots}/settings.png`, fullPage: true });
+
 // Phone width, keyboard only.
 await page.setViewportSize({ width: 390, height: 800 });
 await page.getByRole("link", { name: "Trusted certificates" }).click();
@@ -379,6 +412,10 @@ const refused = await vp.evaluate(async () => {
     body: JSON.stringify({ subject: { common_name: "x" }, ca_id: "x" }) })).status;
 });
 assert.equal(refused, 403);
+await vp.getByRole("link", { name: "Settings" }).click();
+await vp.getByRole("heading", { name: "Trust bundle" }).waitFor();
+assert.equal(await vp.getByRole("button", { name: "Save settings" }).count(), 0);
+assert.ok(await vp.getByLabel(/^Renew automatically/).isDisabled());
 ok("a viewer sees no buttons that change anything, and the API refuses them anyway");
 await vp.screenshot({ path: `${shots}/viewer.png`, fullPage: true });
 await viewerCtx.close();

@@ -180,8 +180,8 @@ expect_error "a truststore needs a password" "needs a password: --password-file"
 check_contains "settings get" "$(remote settings get)" "public_bundle"
 echo 0123456789abcdef0123 > hook.secret
 out=$(remote settings set --public-bundle off --alert-days 20,5 --renewal-point 0.75 \
-    --webhook https://hooks.example/certhub --webhook-secret-file hook.secret)
-check_eq "settings set: what the options say" "off 20,5 0.75 https://hooks.example/certhub" \
+    --webhook https://127.0.0.1:9/certhub --webhook-secret-file hook.secret)
+check_eq "settings set: what the options say" "off 20,5 0.75 https://127.0.0.1:9/certhub" \
     "$(echo "$out" | awk '$1 == "public_bundle" {p=$2} $1 == "alert_thresholds_days" {d=$2} $1 == "renewal_point" {r=$2} $1 == "webhook" {w=$2} END {print p, d, r, w}')"
 check_eq "the rest kept" "on" "$(remote settings get | awk '$1 == "unverified_trusted_certificates_authenticate" {print $2}')"
 expect_error "then ca bundle without a token is refused, saying why" "public_bundle" -- \
