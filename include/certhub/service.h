@@ -116,6 +116,15 @@ int ch_svc_authenticate(ch_svc *svc, const char *token, ch_svc_principal *out);
 /* Creates a user of the actor's tenant (admins); the password (8+ characters) is kept as an
  * scrypt hash. */
 int ch_svc_user_create(ch_svc *svc, const ch_actor *actor, const char *name, ch_role role, const char *password);
+/* The actor's tenant's users (admins). */
+int ch_svc_user_list(ch_svc *svc, const ch_actor *actor, ch_store_user **out, size_t *count);
+/* Changes a user's role and/or sets a new password (admins; NULL keeps it).  The user's
+ * sessions end: they carry the old role, or were opened with the old password.  Admins cannot
+ * change their own role (another admin must). */
+int ch_svc_user_update(ch_svc *svc, const ch_actor *actor, const char *name, const ch_role *role,
+                       const char *password);
+/* Removes a user and ends its sessions (admins; not the user the actor is). */
+int ch_svc_user_delete(ch_svc *svc, const ch_actor *actor, const char *name);
 /* First start: the user "admin" of the tenant with a random password handed back once
  * (*password NULL when the tenant already has users). */
 int ch_svc_user_bootstrap(ch_svc *svc, const char *tenant_id, char **password);
@@ -136,9 +145,10 @@ int ch_svc_login(ch_svc *svc, const char *tenant, const char *user, const char *
 /* The principal of a session cookie, and its CSRF token. */
 int ch_svc_session_authenticate(ch_svc *svc, const char *token, ch_svc_principal *who, char csrf[65]);
 int ch_svc_logout(ch_svc *svc, const char *token);
-/* A signed-in user changes its own password (the current one is asked again). */
+/* A signed-in user changes its own password (the current one is asked again); the user's
+ * other sessions end, the one given (its cookie) stays. */
 int ch_svc_password_change(ch_svc *svc, const ch_svc_principal *who, const char *user, const char *current,
-                           const char *fresh);
+                           const char *fresh, const char *session);
 /* Installation admins (CH_PERM_TENANTS) switch the tenant their session acts in. */
 int ch_svc_session_switch(ch_svc *svc, const char *token, const ch_svc_principal *who, const char *tenant);
 void ch_svc_session_dispose(ch_svc_session *s);

@@ -160,6 +160,14 @@ int ch_store_user_put(ch_store *s, const ch_store_user *u); /* CH_EEXISTS: the n
 int ch_store_user_get_by_name(ch_store *s, ch_store_user *out, const char *tenant_id, const char *name);
 int ch_store_user_count(ch_store *s, const char *tenant_id, int64_t *count);
 int ch_store_user_set_password(ch_store *s, const char *tenant_id, const char *id, const char *hash);
+/* A tenant's users by name, without their password hashes. */
+int ch_store_user_list(ch_store *s, const char *tenant_id, ch_store_user **out, size_t *count);
+void ch_store_user_list_free(ch_store_user *list, size_t count);
+int ch_store_user_set_role(ch_store *s, const char *tenant_id, const char *id, const char *role);
+/* Removes a user and its sessions. */
+int ch_store_user_delete(ch_store *s, const char *tenant_id, const char *id);
+/* Ends a user's sessions but the one whose hash is keep_hash (NULL: all). */
+int ch_store_session_delete_user(ch_store *s, const char *user_id, const char *keep_hash);
 void ch_store_user_dispose(ch_store_user *u);
 
 /* A console session: the cookie itself is never stored, only its SHA-256. */

@@ -1977,7 +1977,8 @@ static void session_password(req *r, const char *unused)
         reply_error_msg(r, CH_EINVAL, NULL, "only a signed-in console user has a password");
         goto done;
     }
-    if ((error = ch_svc_password_change(r->svc, &r->who, name + 5, cur, fresh)) < 0) {
+    if ((error = ch_svc_password_change(r->svc, &r->who, name + 5, cur, fresh,
+                                        session_cookie(r, (char[128]){0}, 128))) < 0) {
         reply_error(r, error == CH_EAUTH ? CH_EPERM : error);
         goto done;
     }
@@ -2109,6 +2110,62 @@ static void users_create(req *r, const char *unused)
     reply_json(r, 201, json_pack("{ss ss}", "name", name, "role", ch_role_name(role)));
 done:
     json_decref(body);
+}
+
+/* GET /users: the tenant's console users (admins), never their passwords. */
+static void users_list(req *r, const char *unused)
+{
+    ch_store_user *list = NULL;
+    size_t n = 0;
+    json_t *items;
+    int error;
+
+    (void)unused;
+    if ((error = ch_svc_user_list(r->svc, &r->who.actor, &list, &n)) < 0)
+        return reply_error(r, error);
+    items = json_array();
+    for (size_t i = 0; i < n; i++) {
+        char at[32];
+        ch_time_format(at, sizeof at, list[i].created_at);
+        json_array_append_new(items, json_pack("{ss ss ss}", "name", list[i].name, "role", list[i].role, "created_at", at));
+    }
+    ch_store_user_list_free(list, n);
+    reply_list(r, items);
+}
+
+/* PATCH /users/{name} {"role", "password"}: the user's sessions end. */
+static void user_update(req *r, const char *name)
+{
+    static const char *const F[] = {"role", "password", NULL};
+    json_t *body = read_json(r, F);
+    const char *role_name = NULL, *password = NULL;
+    ch_role role;
+    int error;
+
+    if (body == NULL || get_str(r, body, "role", &role_name) || get_str(r, body, "password", &password))
+        goto done;
+    if (role_name && (error = ch_role_parse(&role, role_name)) < 0) {
+        reply_error(r, error);
+        goto done;
+    }
+    if ((error = ch_svc_user_update(r->svc, &r->who.actor, name, role_name ? &role : NULL, password)) < 0) {
+        reply_error(r, error);
+        goto done;
+    }
+    reply_json(r, 200, json_pack("{ss sb sb}", "name", name, "role_changed", role_name != NULL, "password_changed",
+                                 password != NULL));
+done:
+    json_decref(body);
+}
+
+/* DELETE /users/{name}: removed, its sessions ended. */
+static void user_delete(req *r, const char *name)
+{
+    int error = ch_svc_user_delete(r->svc, &r->who.actor, name);
+
+    if (error < 0)
+        return reply_error(r, error);
+    reply_json(r, 200, json_pack("{ss sb}", "name", name, "deleted", 1));
 }
 
 /* POST /certificates/{id}/renew {"reuse_key"}: renewed now, linked to the old one. */
@@ -2292,7 +2349,10 @@ static const struct route {
     {EVHTTP_REQ_DELETE, "trusted-certificates/{id}", trusted_delete},
     {EVHTTP_REQ_POST, "trusted-certificates/{id}/verification-code", trusted_code},
     {EVHTTP_REQ_POST, "trusted-certificates/{id}/verify", trusted_verify},
+    {EVHTTP_REQ_GET, "users", users_list},
     {EVHTTP_REQ_POST, "users", users_create},
+    {EVHTTP_REQ_PATCH, "users/{id}", user_update},
+    {EVHTTP_REQ_DELETE, "users/{id}", user_delete},
     {EVHTTP_REQ_GET, "session", session_get},
     {EVHTTP_REQ_DELETE, "session", session_delete},
     {EVHTTP_REQ_PATCH, "session", session_switch},

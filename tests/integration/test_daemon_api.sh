@@ -421,6 +421,48 @@ check_eq "after the window the right password gets in" 201 "$status"
 login admin "wrong again"
 check_eq "and the count started again: a wrong one is a 401, not a wait" 401 "$status"
 
+# Console users: listed, their role changed and password reset by an admin (their sessions end
+# with it), removed; not the admin's own user.
+api POST /api/v1/users '{"name":"ops","role":"operator","password":"ops-password-1"}'
+check_eq "a user made" 201 "$status"
+api GET /api/v1/users
+check_eq "users listed by name, no password in sight" "admin:admin ops:operator false" \
+    "$(body '[.items[] | .name + ":" + .role] | join(" ")') $(grep -q password "$T/body" && echo true || echo false)"
+curl -s -o /dev/null -c ops.jar --cacert "$data/ca.pem" -H "Content-Type: application/json" \
+    --data '{"username":"ops","password":"ops-password-1"}' "https://localhost:$port/api/v1/session"
+session_role() { curl -s -b ops.jar --cacert "$data/ca.pem" "https://localhost:$port/api/v1/session" | jq -r '.role // .error.code'; }
+check_eq "ops signed in" operator "$(session_role)"
+api PATCH /api/v1/users/ops '{"role":"viewer"}'
+check_eq "its role changed" "200 true" "$status $(body .role_changed)"
+check_eq "which ends its session: it carried the old role" unauthorized "$(session_role)"
+api PATCH /api/v1/users/ops '{"password":"short"}'
+check_eq "a new password too short: 400" "400 password" "$status $(body .error.field)"
+api PATCH /api/v1/users/ops '{"password":"a-reset-password-1"}'
+check_eq "an admin resets a password" 200 "$status"
+login ops "ops-password-1"
+check_eq "the old one no longer signs in" 401 "$status"
+login ops "a-reset-password-1"
+check_eq "the new one does, with the new role" "201 viewer" "$status $(body .role)"
+api PATCH /api/v1/users/ops '{}'
+check_eq "nothing to change: 400" 400 "$status"
+api PATCH /api/v1/users/nobody '{"role":"admin"}'
+check_eq "an unknown user: 404" 404 "$status"
+curl -s -o /dev/null -c admin.jar --cacert "$data/ca.pem" -H "Content-Type: application/json" \
+    --data "{\"username\":\"admin\",\"password\":\"$(cat "$data/admin-password")\"}" "https://localhost:$port/api/v1/session"
+csrf=$(curl -s -b admin.jar --cacert "$data/ca.pem" "https://localhost:$port/api/v1/session" | jq -r .csrf_token)
+code=$(curl -s -o self.json -w '%{http_code}' -b admin.jar -H "X-CSRF-Token: $csrf" -X DELETE --cacert "$data/ca.pem" \
+    "https://localhost:$port/api/v1/users/admin")
+check_eq "an admin signed in cannot remove itself" "409 another admin can" "$code $(jq -r .error.message self.json | grep -o 'another admin can')"
+TOKEN=$viewer api GET /api/v1/users
+check_eq "a viewer does not list users" 403 "$status"
+api DELETE /api/v1/users/ops
+check_eq "a user removed" "200 true" "$status $(body .deleted)"
+login ops "a-reset-password-1"
+check_eq "it no longer signs in" 401 "$status"
+api GET "/api/v1/audit?action=user.*"
+check_eq "each change audited (after the first start's admin), no password in the log" "user.create user.create user.update user.update user.delete false" \
+    "$(body '[.items[].action] | join(" ")') $(grep -q 'reset-password' "$T/body" && echo true || echo false)"
+
 # Restart: nothing secret printed, the same CA, the same token, the certificate still there.
 stop_daemon -TERM
 check_contains "SIGTERM stops it cleanly" "$(cat "$log")" "certhubd: stopped"

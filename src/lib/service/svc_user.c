@@ -242,6 +242,95 @@ int ch_svc_user_create(ch_svc *svc, const ch_actor *actor, const char *name, ch_
     return error;
 }
 
+int ch_svc_user_list(ch_svc *svc, const ch_actor *actor, ch_store_user **out, size_t *count)
+{
+    int error;
+
+    *out = NULL;
+    *count = 0;
+    if ((error = svc_need(actor, CH_ROLE_ADMIN, "listing users")) < 0)
+        return error;
+    return ch_store_user_list(svc->store, actor->tenant_id, out, count);
+}
+
+/* Whether the actor is this user, signed in to the console. */
+static bool actor_is(const ch_actor *actor, const char *name)
+{
+    return strncmp(actor->name, "user:", 5) == 0 && strcmp(actor->name + 5, name) == 0;
+}
+
+struct user_change_tx {
+    ch_svc *svc;
+    const ch_actor *actor;
+    const ch_store_user *u;
+    const char *role, *hash; /* NULL: kept */
+    bool remove;
+};
+
+static int user_change_tx_run(void *arg)
+{
+    struct user_change_tx *t = arg;
+    ch_store *st = t->svc->store;
+    char detail[64];
+    int error = 0;
+
+    if (t->remove) {
+        if ((error = ch_store_user_delete(st, t->u->tenant_id, t->u->id)) < 0)
+            return error;
+        return svc_audit(t->svc, t->actor, "user.delete", "user", t->u->id, NULL);
+    }
+    if (t->role != NULL && (error = ch_store_user_set_role(st, t->u->tenant_id, t->u->id, t->role)) < 0)
+        return error;
+    if (t->hash != NULL && (error = ch_store_user_set_password(st, t->u->tenant_id, t->u->id, t->hash)) < 0)
+        return error;
+    if ((error = ch_store_session_delete_user(st, t->u->id, NULL)) < 0)
+        return error;
+    /* What changed, never the password. */
+    snprintf(detail, sizeof detail, "{%s%s%s%s%s}", t->role ? "\"role\":\"" : "", t->role ? t->role : "",
+             t->role ? "\"" : "", t->role && t->hash ? "," : "", t->hash ? "\"password\":\"(set)\"" : "");
+    return svc_audit(t->svc, t->actor, "user.update", "user", t->u->id, detail);
+}
+
+static int user_change(ch_svc *svc, const ch_actor *actor, const char *name, const ch_role *role,
+                       const char *password, bool remove)
+{
+    ch_store_user u = {0};
+    char *hash = NULL;
+    struct user_change_tx t;
+    int error;
+
+    if ((error = svc_need(actor, CH_ROLE_ADMIN, remove ? "removing a user" : "changing a user")) < 0)
+        return error;
+    if (!remove && role == NULL && password == NULL)
+        return ch_error_set(CH_EINVAL, "nothing to change: give role or password");
+    if (actor_is(actor, name) && (remove || role != NULL))
+        return ch_error_set(CH_ECONFLICT, "you cannot %s the user you are signed in as: another admin can",
+                            remove ? "remove" : "change the role of");
+    if ((error = ch_store_user_get_by_name(svc->store, &u, actor->tenant_id, name)) < 0)
+        return error == CH_ENOTFOUND ? ch_error_set(CH_ENOTFOUND, "no such user") : error;
+    if (password != NULL && (error = svc_password_hash(&hash, password)) < 0) {
+        ch_error_set_field(error, "password", "%s", ch_error_last());
+        goto done;
+    }
+    t = (struct user_change_tx){svc, actor, &u, role ? ch_role_name(*role) : NULL, hash, remove};
+    error = svc_commit(svc, user_change_tx_run, &t);
+done:
+    ch_secure_free_str(hash);
+    ch_store_user_dispose(&u);
+    return error;
+}
+
+int ch_svc_user_update(ch_svc *svc, const ch_actor *actor, const char *name, const ch_role *role,
+                       const char *password)
+{
+    return user_change(svc, actor, name, role, password, false);
+}
+
+int ch_svc_user_delete(ch_svc *svc, const ch_actor *actor, const char *name)
+{
+    return user_change(svc, actor, name, NULL, NULL, true);
+}
+
 int ch_svc_user_bootstrap(ch_svc *svc, const char *tenant_id, char **password)
 {
     static const char alphabet[] = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
@@ -401,11 +490,11 @@ int ch_svc_session_switch(ch_svc *svc, const char *token, const ch_svc_principal
 }
 
 int ch_svc_password_change(ch_svc *svc, const ch_svc_principal *who, const char *user, const char *current,
-                           const char *fresh)
+                           const char *fresh, const char *session)
 {
     ch_store_tenant t = {0};
     ch_store_user u = {0};
-    char *hash = NULL, path[4200];
+    char *hash = NULL, path[4200], keep[65];
     int error;
 
     /* The user's home tenant is the one it signed in to: look the user up by name there. */
@@ -421,6 +510,11 @@ int ch_svc_password_change(ch_svc *svc, const ch_svc_principal *who, const char 
         goto done;
     }
     if ((error = ch_store_user_set_password(svc->store, u.tenant_id, u.id, hash)) < 0)
+        goto done;
+    /* Whoever else had signed in as this user with the old password is signed out. */
+    if (session != NULL)
+        sha256_hex(keep, session);
+    if ((error = ch_store_session_delete_user(svc->store, u.id, session ? keep : NULL)) < 0)
         goto done;
     /* The first-start password file is kept only until that password is changed. */
     if (strcmp(u.name, "admin") == 0 && strcmp(t.name, "default") == 0) {

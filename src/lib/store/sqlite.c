@@ -181,7 +181,8 @@ enum stmt_id {
     S_SESS_DELETE_TENANT, S_TENANT_SETTINGS_GET, S_TENANT_SETTINGS_PUT,
     S_KEY_PUT, S_KEY_GET, S_KEY_DELETE, S_TOKEN_PUT, S_TOKEN_GET, S_TOKEN_COUNT, S_TOKEN_LIST, S_TOKEN_REVOKE, S_TOKEN_TENANT,
     S_DEV_PUT, S_DEV_BY_CERT, S_DEV_BY_NAME, S_DEV_GET, S_DEV_LIST, S_DEV_UPDATE, S_DEV_DELETE,
-    S_USER_PUT, S_USER_GET_NAME, S_USER_COUNT, S_USER_PASSWORD, S_SESS_PUT, S_SESS_GET, S_SESS_DELETE, S_SESS_ACT,
+    S_USER_PUT, S_USER_GET_NAME, S_USER_COUNT, S_USER_PASSWORD, S_USER_LIST, S_USER_ROLE, S_USER_DELETE,
+    S_SESS_DELETE_USER, S_SESS_PUT, S_SESS_GET, S_SESS_DELETE, S_SESS_ACT,
     S_TRUSTED_PUT, S_TRUSTED_GET, S_TRUSTED_LIST, S_TRUSTED_UPDATE, S_TRUSTED_DELETE,
     S_PROFILE_PUT, S_PROFILE_UPDATE, S_PROFILE_GET, S_PROFILE_LIST, S_PROFILE_DELETE,
     S_CERT_EXPIRY_SUMMARY, S_CERT_EXPIRY_BUCKETS, S_CERT_FIRST_EXPIRY, S_CERT_PUT, S_CERT_GET, S_CERT_GET_SHA, S_CERT_ID_BY_SHA, S_CERT_DELETE, S_CERT_RENAME, S_CERT_SET_KEY, S_CERT_STATUS,
@@ -241,6 +242,11 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_USER_GET_NAME] = "SELECT id, tenant_id, name, role, password_hash, created_at FROM users WHERE tenant_id=? AND name=?",
     [S_USER_COUNT] = "SELECT count(*) FROM users WHERE tenant_id=?",
     [S_USER_PASSWORD] = "UPDATE users SET password_hash=? WHERE tenant_id=? AND id=?",
+    [S_USER_LIST] = "SELECT id, tenant_id, name, role, NULL, created_at FROM users WHERE tenant_id=? ORDER BY name",
+    [S_USER_ROLE] = "UPDATE users SET role=? WHERE tenant_id=? AND id=?",
+    /* Its sessions go with it (ON DELETE CASCADE). */
+    [S_USER_DELETE] = "DELETE FROM users WHERE tenant_id=? AND id=?",
+    [S_SESS_DELETE_USER] = "DELETE FROM sessions WHERE user_id=?1 AND token_hash<>coalesce(?2, '')",
     [S_SESS_PUT] = "INSERT INTO sessions(token_hash, user_id, tenant_id, role, user_name, csrf, created_at, expires_at)"
                    " VALUES(?,?,?,?,?,?,?,?)",
     [S_SESS_GET] = "SELECT token_hash, user_id, tenant_id, role, user_name, csrf, created_at, expires_at,"
@@ -1685,6 +1691,62 @@ int ch_store_user_set_password(ch_store *s, const char *tenant_id, const char *i
     bind_text(st, 2, tenant_id);
     bind_text(st, 3, id);
     return step_one_row(db, st, "changing a password", "user");
+}
+
+static void read_user_row(void *row, sqlite3_stmt *st)
+{
+    ch_store_user *u = row;
+
+    u->id = col_text(st, 0);
+    u->tenant_id = col_text(st, 1);
+    u->name = col_text(st, 2);
+    u->role = col_text(st, 3);
+    u->created_at = sqlite3_column_int64(st, 5);
+}
+
+static void dispose_user_row(void *row)
+{
+    ch_store_user_dispose(row);
+}
+
+int ch_store_user_list(ch_store *s, const char *tenant_id, ch_store_user **out, size_t *count)
+{
+    STMT(S_USER_LIST, "listing users");
+    bind_text(st, 1, tenant_id);
+    return collect(db, st, sizeof **out, read_user_row, dispose_user_row, (void **)out, count, "listing users");
+}
+
+void ch_store_user_list_free(ch_store_user *list, size_t count)
+{
+    for (size_t i = 0; list && i < count; i++)
+        ch_store_user_dispose(&list[i]);
+    free(list);
+}
+
+int ch_store_user_set_role(ch_store *s, const char *tenant_id, const char *id, const char *role)
+{
+    STMT(S_USER_ROLE, "changing a user's role");
+    bind_text(st, 1, role);
+    bind_text(st, 2, tenant_id);
+    bind_text(st, 3, id);
+    return step_one_row(db, st, "changing a user's role", "user");
+}
+
+int ch_store_user_delete(ch_store *s, const char *tenant_id, const char *id)
+{
+    STMT(S_USER_DELETE, "removing a user");
+    bind_text(st, 1, tenant_id);
+    bind_text(st, 2, id);
+    return step_one_row(db, st, "removing a user", "user");
+}
+
+int ch_store_session_delete_user(ch_store *s, const char *user_id, const char *keep_hash)
+{
+    STMT(S_SESS_DELETE_USER, "ending a user's sessions");
+    bind_text(st, 1, user_id);
+    if (keep_hash != NULL)
+        bind_text(st, 2, keep_hash);
+    return step_done(db, st, "ending a user's sessions");
 }
 
 void ch_store_user_dispose(ch_store_user *u)
