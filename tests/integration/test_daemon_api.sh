@@ -443,6 +443,20 @@ login ops "ops-password-1"
 check_eq "the old one no longer signs in" 401 "$status"
 login ops "a-reset-password-1"
 check_eq "the new one does, with the new role" "201 viewer" "$status $(body .role)"
+ops_session() { # JAR: signed in as ops, the CSRF token printed
+    curl -s -o "$1.json" -c "$1" --cacert "$data/ca.pem" -H "Content-Type: application/json" \
+        --data '{"username":"ops","password":"a-reset-password-1"}' "https://localhost:$port/api/v1/session"
+    jq -r .csrf_token "$1.json"
+}
+csrf1=$(ops_session one.jar)
+ops_session two.jar >/dev/null
+code=$(curl -s -o /dev/null -w '%{http_code}' -b one.jar -H "X-CSRF-Token: $csrf1" -H "Content-Type: application/json" \
+    --data '{"current_password":"a-reset-password-1","new_password":"ops-own-password-2"}' --cacert "$data/ca.pem" \
+    "https://localhost:$port/api/v1/session/password")
+check_eq "ops changes its own password" 200 "$code"
+role_of() { curl -s -b "$1" --cacert "$data/ca.pem" "https://localhost:$port/api/v1/session" | jq -r '.role // .error.code'; }
+check_eq "its other session ends, the one it changed it in stays" "unauthorized viewer" "$(role_of two.jar) $(role_of one.jar)"
+api PATCH /api/v1/users/ops '{"password":"a-reset-password-1"}'
 api PATCH /api/v1/users/ops '{}'
 check_eq "nothing to change: 400" 400 "$status"
 api PATCH /api/v1/users/nobody '{"role":"admin"}'
@@ -460,7 +474,7 @@ check_eq "a user removed" "200 true" "$status $(body .deleted)"
 login ops "a-reset-password-1"
 check_eq "it no longer signs in" 401 "$status"
 api GET "/api/v1/audit?action=user.*"
-check_eq "each change audited (after the first start's admin), no password in the log" "user.create user.create user.update user.update user.delete false" \
+check_eq "each change audited (after the first start's admin), no password in the log" "user.create user.create user.update user.update user.update user.delete false" \
     "$(body '[.items[].action] | join(" ")') $(grep -q 'reset-password' "$T/body" && echo true || echo false)"
 
 # Restart: nothing secret printed, the same CA, the same token, the certificate still there.
