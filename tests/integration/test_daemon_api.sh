@@ -474,7 +474,7 @@ check_eq "a user removed" "200 true" "$status $(body .deleted)"
 login ops "a-reset-password-1"
 check_eq "it no longer signs in" 401 "$status"
 api GET "/api/v1/audit?action=user.*"
-check_eq "each change audited (after the first start's admin), no password in the log" "user.create user.create user.update user.update user.update user.delete false" \
+check_eq "each change audited (after the first start's admin), no password in the log" "user.create user.create user.update user.update user.password user.update user.delete false" \
     "$(body '[.items[].action] | join(" ")') $(grep -q 'reset-password' "$T/body" && echo true || echo false)"
 
 # Restart: nothing secret printed, the same CA, the same token, the certificate still there.

@@ -489,9 +489,28 @@ int ch_svc_session_switch(ch_svc *svc, const char *token, const ch_svc_principal
     return error;
 }
 
+struct password_tx {
+    ch_svc *svc;
+    const ch_actor *actor;
+    const ch_store_user *u;
+    const char *hash, *keep;
+};
+
+static int password_tx_run(void *arg)
+{
+    struct password_tx *t = arg;
+    int error = ch_store_user_set_password(t->svc->store, t->u->tenant_id, t->u->id, t->hash);
+
+    /* Whoever else had signed in as this user with the old password is signed out. */
+    if (error == 0)
+        error = ch_store_session_delete_user(t->svc->store, t->u->id, t->keep);
+    return error < 0 ? error : svc_audit(t->svc, t->actor, "user.password", "user", t->u->id, NULL);
+}
+
 int ch_svc_password_change(ch_svc *svc, const ch_svc_principal *who, const char *user, const char *current,
                            const char *fresh, const char *session)
 {
+    struct password_tx tx;
     ch_store_tenant t = {0};
     ch_store_user u = {0};
     char *hash = NULL, path[4200], keep[65];
@@ -509,12 +528,10 @@ int ch_svc_password_change(ch_svc *svc, const ch_svc_principal *who, const char 
         ch_error_set_field(error, "new_password", "%s", ch_error_last());
         goto done;
     }
-    if ((error = ch_store_user_set_password(svc->store, u.tenant_id, u.id, hash)) < 0)
-        goto done;
-    /* Whoever else had signed in as this user with the old password is signed out. */
     if (session != NULL)
         sha256_hex(keep, session);
-    if ((error = ch_store_session_delete_user(svc->store, u.id, session ? keep : NULL)) < 0)
+    tx = (struct password_tx){svc, &who->actor, &u, hash, session ? keep : NULL};
+    if ((error = svc_commit(svc, password_tx_run, &tx)) < 0)
         goto done;
     /* The first-start password file is kept only until that password is changed. */
     if (strcmp(u.name, "admin") == 0 && strcmp(t.name, "default") == 0) {
