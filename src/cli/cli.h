@@ -172,6 +172,10 @@ int cmd_remote_profile_delete(cli_args *a);
 int cmd_remote_ca_bundle(cli_args *a);
 int cmd_remote_settings_get(cli_args *a);
 int cmd_remote_settings_set(cli_args *a);
+int cmd_remote_user_list(cli_args *a);
+int cmd_remote_user_create(cli_args *a);
+int cmd_remote_user_update(cli_args *a);
+int cmd_remote_user_delete(cli_args *a);
 /* Lists a keystore (PKCS#12, JKS, JCEKS, PKCS#7) entry by entry; 0, or 1 after a message. */
 int cli_inspect_keystore(cli_args *a, const uint8_t *data, size_t len, const char *password, bool json);
 

@@ -1552,3 +1552,77 @@ done:
     json_decref(ans);
     return rc;
 }
+
+/* ---- console users */
+
+int cmd_remote_user_list(cli_args *a)
+{
+    static const char *const cols[] = {"name", "role", "created_at"};
+    static const int w[] = {32, 10, 20};
+
+    return list_and_print(a, "users", cols, w, 3);
+}
+
+/* The password of a user made or reset: the first line of --password-file, never an argument. */
+static int user_password(cli_args *a, bool needed, char **out)
+{
+    if (cli_password(a, "password-file", NULL, out) != 0)
+        return 1;
+    if (*out == NULL && needed)
+        return cli_fail(a, "a user needs a password: --password-file F (8 characters or more)");
+    return 0;
+}
+
+int cmd_remote_user_create(cli_args *a)
+{
+    json_t *body, *ans = NULL;
+    char *password = NULL;
+    int rc;
+
+    if (user_password(a, true, &password) != 0)
+        return 1;
+    body = json_pack("{ss ss ss}", "name", a->pos[0], "role", cli_opt(a, "role") ? cli_opt(a, "role") : "viewer",
+                     "password", password);
+    ch_secure_free_str(password);
+    if (body == NULL)
+        return cli_fail(a, "the name and the password must be UTF-8 text");
+    rc = remote_call(a, "POST", "users", body, &ans, NULL);
+    json_decref(body);
+    if (rc == 0)
+        printf("%s  %s\n", str(ans, "name"), str(ans, "role"));
+    json_decref(ans);
+    return rc;
+}
+
+int cmd_remote_user_update(cli_args *a)
+{
+    json_t *body = json_object(), *ans = NULL;
+    char path[300], *password = NULL;
+    int rc = 1;
+
+    if (user_password(a, false, &password) != 0)
+        goto done;
+    str_member(a, "role", body, "role");
+    if (password != NULL && json_object_set_new(body, "password", json_string(password)) != 0) {
+        cli_fail(a, "the password must be UTF-8 text");
+        goto done;
+    }
+    if (json_object_size(body) == 0) {
+        cli_fail(a, "nothing to change: give --role or --password-file");
+        goto done;
+    }
+    if (remote_call(a, "PATCH", obj_path(path, sizeof path, "users", a->pos[0], ""), body, &ans, NULL) != 0)
+        goto done;
+    printf("%s updated; its sessions ended\n", a->pos[0]);
+    rc = 0;
+done:
+    ch_secure_free_str(password);
+    json_decref(body);
+    json_decref(ans);
+    return rc;
+}
+
+int cmd_remote_user_delete(cli_args *a)
+{
+    return delete_and_say(a, "users");
+}

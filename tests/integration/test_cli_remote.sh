@@ -192,6 +192,19 @@ expect_error "--webhook needs its secret" "--webhook-secret-file" -- remote sett
 check_eq "--no-webhooks and the bundle public again" "" \
     "$(remote settings set --no-webhooks --public-bundle on | awk '$1 == "webhook"')"
 
+# Console users.
+echo "ops-password-1" > ops.pw
+check_eq "user create" "ops  operator" "$(remote user create ops --role operator --password-file ops.pw)"
+check_eq "user list" "admin admin ops operator" "$(remote user list | awk 'NR > 1 {printf "%s%s %s", sep, $1, $2; sep=" "}')"
+expect_error "a user needs a password" "--password-file" -- remote user create nopw
+echo "short" > short.pw
+expect_error "a password too short: the server's message" "8" -- remote user create weak --password-file short.pw
+check_eq "user update" "ops updated; its sessions ended" "$(remote user update ops --role viewer)"
+check_eq "the new role listed" viewer "$(remote user list | awk '$1 == "ops" {print $2}')"
+expect_error "nothing to change" "nothing to change" -- remote user update ops
+check_eq "user delete" ops "$(remote user delete ops)"
+expect_error "gone" "no such user" -- remote user delete ops
+
 # The profile's usages and digest overridden from the command line.
 remote cert issue --ca-id "$issuer" --subject CN=both.example --san dns:both.example --ext-key-usage server_auth,client_auth \
     --digest sha384 --auto-renew --out both.pem >both.id
