@@ -839,6 +839,73 @@ async function settingsScreen(screen) {
     }
   });
   screen.replaceChildren(el("h1", {}, "Settings"), form);
+  if (admin) screen.append(await usersCard());
+}
+
+// The tenant's console users (admins): added with a role and a password, their role changed
+// or password reset (they are signed out), removed.
+async function usersCard() {
+  const card = el("section", { class: "card", "aria-labelledby": "users-h" });
+  const err = el("p", { class: "error", id: "users-error", role: "alert" });
+  const draw = async () => {
+    const { items } = await api("GET", "users");
+    const rows = items.map((u) => {
+      const role = el("select", { "aria-label": `Role of ${u.name}`, disabled: u.name === me.user },
+        ["admin", "operator", "viewer"].map((r) => el("option", { value: r, selected: r === u.role }, r)));
+      role.addEventListener("change", () => act(() => api("PATCH", "users/" + encodeURIComponent(u.name), { role: role.value })));
+      const reset = el("button", { class: "secondary", "aria-label": `Reset the password of ${u.name}` }, "Reset password");
+      reset.addEventListener("click", () => passwordDialog(u.name));
+      const remove = el("button", { class: "danger", "aria-label": `Remove ${u.name}`, disabled: u.name === me.user }, "Remove");
+      remove.addEventListener("click", () => confirmDialog(`Remove the user ${u.name}? Its sessions end.`,
+        () => act(() => api("DELETE", "users/" + encodeURIComponent(u.name)))));
+      return el("tr", {}, el("td", {}, u.name), el("td", {}, role), el("td", {}, day(u.created_at)), el("td", {}, reset, " ", remove));
+    });
+    const add = el("button", {}, "Add user");
+    add.addEventListener("click", () => addDialog());
+    card.replaceChildren(el("h2", { id: "users-h" }, "Console users"),
+      el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Role"), el("th", {}, "Created"), el("th", {}, ""))), el("tbody", {}, rows)),
+      err, el("div", { class: "row-actions" }, add));
+  };
+  const act = async (call) => {
+    err.textContent = "";
+    try { await call(); } catch (e) { err.textContent = e.message; }
+    await draw();
+  };
+  const addDialog = () => {
+    const e = el("p", { class: "error", role: "alert", id: "nu-error" });
+    const form = el("form", { method: "dialog", novalidate: true }, el("h2", {}, "Add user"),
+      el("label", { for: "nu-name" }, "User name"), el("input", { id: "nu-name", autocomplete: "off" }),
+      el("label", { for: "nu-role" }, "Role"), el("select", { id: "nu-role" }, ["viewer", "operator", "admin"].map((r) => el("option", { value: r }, r))),
+      el("label", { for: "nu-password" }, "Password (8 characters or more)"), el("input", { id: "nu-password", type: "password", autocomplete: "new-password" }), e,
+      el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Add"), el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      try {
+        await api("POST", "users", { name: form.querySelector("#nu-name").value, role: form.querySelector("#nu-role").value, password: form.querySelector("#nu-password").value });
+        d.close();
+        await draw();
+      } catch (x) { e.textContent = x.message; }
+    });
+    const d = openDialog(form);
+    form.querySelector("#nu-name").focus();
+  };
+  const passwordDialog = (name) => {
+    const e = el("p", { class: "error", role: "alert" });
+    const form = el("form", { method: "dialog", novalidate: true }, el("h2", {}, `New password for ${name}`),
+      el("label", { for: "rp-password" }, "New password (8 characters or more)"), el("input", { id: "rp-password", type: "password", autocomplete: "new-password" }), e,
+      el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Set password"), el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      try {
+        await api("PATCH", "users/" + encodeURIComponent(name), { password: form.querySelector("#rp-password").value });
+        d.close();
+      } catch (x) { e.textContent = x.message; }
+    });
+    const d = openDialog(form);
+    form.querySelector("#rp-password").focus();
+  };
+  await draw();
+  return card;
 }
 
 start();

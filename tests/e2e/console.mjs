@@ -360,6 +360,33 @@ const saved = await page.evaluate(async () => await (await fetch("/api/v1/settin
 assert.deepEqual([saved.public_bundle, saved.renewal_point, saved.webhooks.map((w) => w.url)], [true, 0.75, ["https://127.0.0.1:9/certhub"]]);
 assert.equal(await anonymous(), 200);
 ok("renewal point, webhook and the public bundle saved");
+// Console users, from the same screen.
+await page.getByRole("heading", { name: "Console users" }).waitFor();
+assert.ok(await page.getByRole("button", { name: "Remove admin" }).isDisabled());
+await page.getByRole("button", { name: "Add user" }).click();
+await page.locator("#nu-name").fill("helper");
+await page.locator("#nu-role").selectOption("operator");
+await page.locator("#nu-password").fill("short");
+await page.getByRole("button", { name: "Add", exact: true }).click();
+await page.locator("#nu-error").getByText("8").waitFor();
+await page.locator("#nu-password").fill("helper-password-1");
+await page.getByRole("button", { name: "Add", exact: true }).click();
+await page.getByLabel("Role of helper").waitFor();
+ok("a console user added (a short password refused first)");
+// The list is drawn again once the change is in: wait for that before the next click.
+await Promise.all([page.waitForResponse((r) => r.url().endsWith("/api/v1/users") && r.request().method() === "GET"),
+  page.getByLabel("Role of helper").selectOption("admin")]);
+await page.getByRole("button", { name: "Reset the password of helper" }).click();
+await page.locator("#rp-password").fill("helper-password-2");
+await page.getByRole("button", { name: "Set password" }).click();
+await page.getByRole("dialog").waitFor({ state: "hidden" });
+const users = await page.evaluate(async () => (await (await fetch("/api/v1/users")).json()).items.map((u) => u.name + ":" + u.role));
+assert.ok(users.includes("helper:admin"), users.join(" "));
+ok("its role changed and its password reset from its row");
+await page.getByRole("button", { name: "Remove helper" }).click();
+await page.getByRole("dialog").getByRole("button", { name: "Delete" }).click();
+await page.getByLabel("Role of helper").waitFor({ state: "detached" });
+ok("and removed");
 await page.screenshot({ path: `${shots}/settings.png`, fullPage: true });
 
 // Phone width, keyboard only.
