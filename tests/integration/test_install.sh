@@ -21,3 +21,20 @@ check_contains "the installed certhubd runs" "$("$T/prefix/bin/certhubd" --versi
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout k.pem -subj /CN=installed -days 2 \
     -out c.pem 2>/dev/null
 check_contains "and does its work" "$("$T/prefix/bin/certhub" inspect c.pem)" "CN=installed"
+
+# The systemd unit names the installed certhubd and is a unit systemd accepts; the example
+# configuration is one the installed certhubd starts with.
+unit="$T/prefix/lib/systemd/system/certhubd.service"
+check_contains "a systemd unit, naming certhubd where it was installed" "$(grep '^ExecStart=' "$unit")" \
+    "ExecStart=$T/prefix/bin/certhubd --config /etc/certhub/certhubd.conf"
+if command -v systemd-analyze >/dev/null; then
+    MANPATH="$T/prefix/share/man" systemd-analyze verify "$unit" >verify.log 2>&1 || fail "systemd-analyze: $(cat verify.log)"
+    ok "systemd-analyze verify finds nothing wrong with it"
+fi
+. "$(dirname "$0")/daemon.sh"
+CERTHUBD="$T/prefix/bin/certhubd"
+start_daemon --config "$T/prefix/share/doc/certhub/examples/certhubd.conf"
+check_eq "the installed certhubd serves with the example configuration (its data directory and address given)" \
+    200 "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$data/ca.pem" "https://localhost:$port/api/v1/health")"
+stop_daemon
+done_testing
