@@ -839,7 +839,57 @@ async function settingsScreen(screen) {
     }
   });
   screen.replaceChildren(el("h1", {}, "Settings"), form);
-  if (admin) screen.append(await usersCard());
+  if (admin) screen.append(await usersCard(), await tokensCard());
+}
+
+// The tenant's API tokens (admins): made with a role and a name, shown once, revoked.
+async function tokensCard() {
+  const card = el("section", { class: "card", "aria-labelledby": "tokens-h" });
+  const err = el("p", { class: "error", id: "tokens-error", role: "alert" });
+  const draw = async () => {
+    const { items } = await api("GET", "tokens");
+    const rows = items.map((t) => {
+      const revoke = t.revoked_at ? null : el("button", { class: "danger", "aria-label": `Revoke ${t.name || t.id}` }, "Revoke");
+      revoke?.addEventListener("click", () => confirmDialog(`Revoke the token ${t.name || t.id}? Scripts using it are refused from now on.`,
+        async () => {
+          err.textContent = "";
+          try { await api("DELETE", "tokens/" + encodeURIComponent(t.id)); } catch (e) { err.textContent = e.message; }
+          await draw();
+        }, "Revoke"));
+      return el("tr", {}, el("td", {}, t.name || "—"), el("td", {}, t.role), el("td", {}, day(t.created_at)),
+        el("td", {}, t.revoked_at ? badge("revoked") : badge("active")), el("td", {}, revoke));
+    });
+    const add = el("button", {}, "Create token");
+    add.addEventListener("click", () => createDialog());
+    card.replaceChildren(el("h2", { id: "tokens-h" }, "API tokens"),
+      el("p", { class: "muted" }, "For scripts and the certhub CLI: Authorization: Bearer <token>."),
+      el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Role"), el("th", {}, "Created"), el("th", {}, "Status"), el("th", {}, ""))), el("tbody", {}, rows)),
+      err, el("div", { class: "row-actions" }, add));
+  };
+  const createDialog = () => {
+    const e = el("p", { class: "error", role: "alert", id: "nt-error" });
+    const form = el("form", { method: "dialog", novalidate: true }, el("h2", {}, "Create API token"),
+      el("label", { for: "nt-name" }, "Token name (what uses it)"), el("input", { id: "nt-name", autocomplete: "off" }),
+      el("label", { for: "nt-role" }, "Role"), el("select", { id: "nt-role" }, ["viewer", "operator", "admin"].map((r) => el("option", { value: r }, r))), e,
+      el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Create"), el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      try {
+        const t = await api("POST", "tokens", { name: form.querySelector("#nt-name").value, role: form.querySelector("#nt-role").value });
+        // Shown this once: only its hash is kept.
+        const shown = el("input", { id: "nt-token", readonly: true, value: t.token, "aria-label": "The new token" });
+        d.replaceChildren(el("form", { method: "dialog" }, el("h2", {}, "Token created"),
+          el("p", {}, "Copy it now: it is not shown again."), shown,
+          el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Done"))));
+        shown.select();
+        await draw();
+      } catch (x) { e.textContent = x.message; }
+    });
+    const d = openDialog(form);
+    form.querySelector("#nt-name").focus();
+  };
+  await draw();
+  return card;
 }
 
 // The tenant's console users (admins): added with a role and a password, their role changed

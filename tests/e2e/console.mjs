@@ -387,6 +387,22 @@ await page.getByRole("button", { name: "Remove helper" }).click();
 await page.getByRole("dialog").getByRole("button", { name: "Delete" }).click();
 await page.getByLabel("Role of helper").waitFor({ state: "detached" });
 ok("and removed");
+// API tokens: made, shown once, usable, revoked.
+await page.getByRole("button", { name: "Create token" }).click();
+await page.locator("#nt-name").fill("backup script");
+await page.locator("#nt-role").selectOption("viewer");
+await page.getByRole("button", { name: "Create", exact: true }).click();
+const token = await page.locator("#nt-token").inputValue();
+assert.match(token, /^cht_[0-9a-f]{64}$/);
+const withToken = () => page.evaluate(async (t) => (await fetch("/api/v1/certificates?limit=1", { credentials: "omit", headers: { Authorization: "Bearer " + t } })).status, token);
+assert.equal(await withToken(), 200);
+await page.getByRole("button", { name: "Done" }).click();
+ok("an API token made from the console, shown once, works");
+await page.getByRole("button", { name: "Revoke backup script" }).click();
+await page.getByRole("dialog").getByRole("button", { name: "Revoke" }).click();
+await page.locator("tr", { hasText: "backup script" }).getByText("revoked").waitFor();
+assert.equal(await withToken(), 401);
+ok("revoked from its row: refused from then on");
 await page.screenshot({ path: `${shots}/settings.png`, fullPage: true });
 
 // Phone width, keyboard only.
