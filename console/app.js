@@ -840,6 +840,41 @@ async function settingsScreen(screen) {
   });
   screen.replaceChildren(el("h1", {}, "Settings"), form);
   if (admin) screen.append(await usersCard(), await tokensCard());
+  // The installation's admins (those the tenant switcher is for) manage the tenants.
+  if (admin && (me.tenants || []).length > 0) screen.append(await tenantsCard());
+}
+
+// Tenants (the installation's admins): made, revoked (their tokens and sessions end, their
+// data stays) and restored.  The tenant switcher follows.
+async function tenantsCard() {
+  const card = el("section", { class: "card", "aria-labelledby": "tenants-h" });
+  const err = el("p", { class: "error", id: "tenants-error", role: "alert" });
+  const change = async (call) => {
+    err.textContent = "";
+    try { await call(); } catch (e) { err.textContent = e.message; return; }
+    await start(); // the switcher and this screen drawn again
+  };
+  const { items } = await api("GET", "tenants");
+  const rows = items.map((t) => {
+    const revoked = t.status === "revoked";
+    const b = el("button", { class: revoked ? "secondary" : "danger", "aria-label": `${revoked ? "Restore" : "Revoke"} ${t.name}`,
+      disabled: t.name === me.tenant }, revoked ? "Restore" : "Revoke");
+    b.addEventListener("click", () => revoked
+      ? change(() => api("PATCH", "tenants/" + encodeURIComponent(t.id), { status: "active" }))
+      : confirmDialog(`Revoke the tenant ${t.name}? Its tokens and sessions end and nothing of it is let in; its data stays.`,
+        () => change(() => api("DELETE", "tenants/" + encodeURIComponent(t.id))), "Revoke"));
+    return el("tr", {}, el("td", {}, t.name), el("td", {}, day(t.created_at)), el("td", {}, badge(revoked ? "revoked" : "active")), el("td", {}, b));
+  });
+  const name = el("input", { id: "tn-name", autocomplete: "off", "aria-describedby": "tenants-error" });
+  const form = el("form", { class: "inline", novalidate: true }, el("label", { for: "tn-name" }, "New tenant"), name, el("button", { type: "submit" }, "Create tenant"));
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    change(() => api("POST", "tenants", { name: name.value }));
+  });
+  card.replaceChildren(el("h2", { id: "tenants-h" }, "Tenants"),
+    el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Created"), el("th", {}, "Status"), el("th", {}, ""))), el("tbody", {}, rows)),
+    err, form);
+  return card;
 }
 
 // The tenant's API tokens (admins): made with a role and a name, shown once, revoked.

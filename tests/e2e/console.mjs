@@ -403,6 +403,18 @@ await page.getByRole("dialog").getByRole("button", { name: "Revoke" }).click();
 await page.locator("tr", { hasText: "backup script" }).getByText("revoked").waitFor();
 assert.equal(await withToken(), 401);
 ok("revoked from its row: refused from then on");
+// Tenants, for the installation's admins: one made (the switcher offers it), revoked, restored.
+await page.locator("#tn-name").fill("contractors");
+await page.getByRole("button", { name: "Create tenant" }).click();
+await page.locator("#tenant-switch option", { hasText: "contractors" }).waitFor({ state: "attached" });
+await page.getByRole("button", { name: "Revoke contractors" }).click();
+await page.getByRole("dialog").getByRole("button", { name: "Revoke" }).click();
+await page.getByRole("button", { name: "Restore contractors" }).waitFor();
+assert.equal((await page.evaluate(async () => (await (await fetch("/api/v1/tenants/contractors")).json()).status)), "revoked");
+await page.getByRole("button", { name: "Restore contractors" }).click();
+await page.getByRole("button", { name: "Revoke contractors" }).waitFor();
+assert.ok(await page.getByRole("button", { name: "Revoke default" }).isDisabled());
+ok("a tenant made from the settings (and offered by the switcher), revoked and restored; not the one in use");
 await page.screenshot({ path: `${shots}/settings.png`, fullPage: true });
 
 // Phone width, keyboard only.
