@@ -2568,8 +2568,12 @@ static void dispatch(req *r, size_t *route_index)
      * by ?tenant, "default" when none). */
     if (m == EVHTTP_REQ_GET && match("bundles/{id}", p + 8, id, sizeof id) &&
         evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Authorization") == NULL &&
-        session_cookie(r, (char[128]){0}, 128) == NULL)
+        session_cookie(r, (char[128]){0}, 128) == NULL) {
+        for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+            if (routes[i].handler == bundle_get)
+                *route_index = i + 1; /* counted in /metrics with the route */
         return bundle_reply(r, id, true);
+    }
     if (need_auth(r) < 0)
         return;
     p += 8;

@@ -69,6 +69,13 @@ cmp -s public.out b2.pem || fail "the public bundle is not the tenant's bundle"
 ok "the same bundle as with a token"
 check_eq "also as a truststore" 200 "$(public "/api/v1/bundles/default?format=jks" -H "Certhub-Password: changeit")"
 check_eq "a wrong token is still refused" 401 "$(public /api/v1/bundles/default -H "Authorization: Bearer cht_wrong")"
+bundle_reads() {
+    api GET /metrics
+    sed -n 's|^certhub_http_requests_total{route="GET /api/v1/bundles/{id}",status="2xx"} ||p' "$T/body"
+}
+before=$(bundle_reads)
+public /api/v1/bundles/default >/dev/null
+check_eq "/metrics counts a read without a token under its route" $((before + 1)) "$(bundle_reads)"
 api POST /api/v1/tenants '{"name":"private"}'
 check_eq "a second tenant" 201 "$status"
 check_eq "its bundle is not public" 404 "$(public "/api/v1/bundles/default?tenant=private")"
