@@ -839,6 +839,7 @@ async function settingsScreen(screen) {
     }
   });
   screen.replaceChildren(el("h1", {}, "Settings"), form);
+  screen.append(await profilesCard());
   if (admin) screen.append(await usersCard(), await tokensCard());
   // The installation's admins (those the tenant switcher is for) manage the tenants.
   if (admin && (me.tenants || []).length > 0) screen.append(await tenantsCard());
@@ -874,6 +875,71 @@ async function tenantsCard() {
   card.replaceChildren(el("h2", { id: "tenants-h" }, "Tenants"),
     el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Created"), el("th", {}, "Status"), el("th", {}, ""))), el("tbody", {}, rows)),
     err, form);
+  return card;
+}
+
+// Certificate profiles: the built-in ones and the tenant's own, which operators and admins
+// make (usages, lifetimes, whether SANs are taken) and delete.
+const KEY_USAGES = ["digital_signature", "key_encipherment", "key_agreement", "key_cert_sign", "crl_sign", "non_repudiation", "data_encipherment"];
+const EXT_KEY_USAGES = ["server_auth", "client_auth", "code_signing", "email_protection", "time_stamping", "ocsp_signing"];
+
+async function profilesCard() {
+  const card = el("section", { class: "card", "aria-labelledby": "profiles-h" });
+  const err = el("p", { class: "error", id: "profiles-error", role: "alert" });
+  const draw = async () => {
+    const { items } = await api("GET", "profiles");
+    const rows = items.map((p) => {
+      let del = null;
+      if (p.custom && canChange()) {
+        del = el("button", { class: "danger", "aria-label": `Delete profile ${p.name}` }, "Delete");
+        del.addEventListener("click", () => confirmDialog(`Delete the profile ${p.name}? Certificates issued from it stay.`, async () => {
+          err.textContent = "";
+          try { await api("DELETE", "profiles/" + encodeURIComponent(p.name)); } catch (e) { err.textContent = e.message; }
+          await draw();
+        }));
+      }
+      return el("tr", {}, el("td", {}, p.name, p.custom ? " " : null, p.custom ? badge("custom") : null),
+        el("td", {}, [...p.key_usage, ...p.ext_key_usage].join(", ")),
+        el("td", {}, `${p.default_days} / ${p.max_days || "—"}`), el("td", {}, del));
+    });
+    const add = canChange() ? el("button", {}, "Create profile") : null;
+    add?.addEventListener("click", () => createDialog());
+    card.replaceChildren(el("h2", { id: "profiles-h" }, "Certificate profiles"),
+      el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Usages"), el("th", {}, "Days (default / most)"), el("th", {}, ""))), el("tbody", {}, rows)),
+      err, add ? el("div", { class: "row-actions" }, add) : null);
+  };
+  const createDialog = () => {
+    const errors = {};
+    const error = (f) => (errors[f] = el("p", { class: "error", id: `np-${f}-error`, role: "alert" }));
+    const boxes = (names, group) => el("fieldset", {}, el("legend", {}, group),
+      names.map((n) => el("label", { class: "check" }, el("input", { type: "checkbox", value: n, name: group }), n)));
+    const form = el("form", { method: "dialog", novalidate: true }, el("h2", {}, "Create profile"),
+      el("label", { for: "np-name" }, "Profile name (lower-case letters, digits, '.', '_', '-')"), el("input", { id: "np-name", autocomplete: "off" }), error("name"),
+      el("label", { for: "np-description" }, "What it is for"), el("input", { id: "np-description" }),
+      boxes(KEY_USAGES, "Key usage"), error("key_usage"), boxes(EXT_KEY_USAGES, "Extended key usage"), error("ext_key_usage"),
+      el("label", { for: "np-default" }, "Default days"), el("input", { id: "np-default", type: "number", min: "1", value: "365" }), error("default_days"),
+      el("label", { for: "np-max" }, "Most days"), el("input", { id: "np-max", type: "number", min: "1", value: "397" }), error("max_days"),
+      el("label", { class: "check" }, el("input", { type: "checkbox", id: "np-sans", checked: true }), "Certificates take SANs"), error("other"),
+      el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Create"), el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      for (const e of Object.values(errors)) e.textContent = "";
+      const checked = (group) => [...form.querySelectorAll(`input[name="${group}"]:checked`)].map((i) => i.value);
+      try {
+        await api("POST", "profiles", {
+          name: form.querySelector("#np-name").value, description: form.querySelector("#np-description").value,
+          key_usage: checked("Key usage"), ext_key_usage: checked("Extended key usage"),
+          default_days: Number(form.querySelector("#np-default").value), max_days: Number(form.querySelector("#np-max").value),
+          allow_sans: form.querySelector("#np-sans").checked,
+        });
+        d.close();
+        await draw();
+      } catch (x) { (errors[x.field] || errors.other).textContent = x.message; }
+    });
+    const d = openDialog(form);
+    form.querySelector("#np-name").focus();
+  };
+  await draw();
   return card;
 }
 

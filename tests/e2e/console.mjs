@@ -360,6 +360,27 @@ const saved = await page.evaluate(async () => await (await fetch("/api/v1/settin
 assert.deepEqual([saved.public_bundle, saved.renewal_point, saved.webhooks.map((w) => w.url)], [true, 0.75, ["https://127.0.0.1:9/certhub"]]);
 assert.equal(await anonymous(), 200);
 ok("renewal point, webhook and the public bundle saved");
+// Custom profiles, from the same screen.
+await page.getByRole("button", { name: "Create profile" }).click();
+await page.locator("#np-name").fill("mqtt-device");
+await page.getByRole("button", { name: "Create", exact: true }).click();
+await page.locator("#np-key_usage-error").getByText("key_usage needs at least one usage").waitFor();
+ok("a profile without a key usage: the server's message at the usages");
+await page.getByRole("dialog").getByLabel("digital_signature").check();
+await page.getByRole("dialog").getByLabel("client_auth").check();
+await page.locator("#np-default").fill("90");
+await page.getByRole("button", { name: "Create", exact: true }).click();
+const profileRow = page.locator("tr", { hasText: "mqtt-device" });
+await profileRow.waitFor();
+assert.match(await profileRow.innerText(), /digital_signature, client_auth/);
+const made = await page.evaluate(async () => (await (await fetch("/api/v1/profiles/mqtt-device")).json()));
+assert.deepEqual([made.custom, made.default_days, made.max_days, made.ext_key_usage], [true, 90, 397, ["client_auth"]]);
+ok("a custom profile made from the settings");
+await page.getByRole("button", { name: "Delete profile mqtt-device" }).click();
+await page.getByRole("dialog").getByRole("button", { name: "Delete" }).click();
+await profileRow.waitFor({ state: "detached" });
+ok("and deleted");
+
 // Console users, from the same screen.
 await page.getByRole("heading", { name: "Console users" }).waitFor();
 assert.ok(await page.getByRole("button", { name: "Remove admin" }).isDisabled());
