@@ -382,6 +382,7 @@ function pagedList(body, id, limit, path, rowsOf) {
 }
 
 async function certificatesScreen(screen) {
+  const notice = el("p", { role: "status", id: "cert-notice" });
   const search = el("input", { type: "search", id: "cert-search", placeholder: "Search subject, name or SAN (3 letters or more)", "aria-label": "Search certificates" });
   const body = el("tbody");
   const list = pagedList(body, "cert-more", 200, () => "certificates" + (search.value.length >= 3 ? "?search=" + encodeURIComponent(search.value) : ""), (c) => {
@@ -394,6 +395,18 @@ async function certificatesScreen(screen) {
       if (!open) detailRow.firstChild.replaceChildren(certDetails(await api("GET", "certificates/" + c.id)));
     });
     const actions = el("div", { class: "row-actions" }, more, el("button", { class: "secondary", onclick: () => exportDialog(c), "aria-label": `Export ${c.name}` }, "Export"));
+    if (canChange() && c.method !== "imported")
+      // Renewed now: the same subject, SANs and profile under a new key, linked to this one.
+      actions.append(el("button", { class: "secondary", "aria-label": `Renew ${c.name}`, onclick: () => confirmDialog(
+        `Renew "${c.name}" now? A new certificate is issued with the same subject, names and profile, and a new key.`,
+        async () => {
+          notice.textContent = "";
+          try {
+            const n = await api("POST", `certificates/${c.id}/renew`, {});
+            notice.textContent = `Renewed: ${n.name}, valid until ${day(n.not_after)}.`;
+          } catch (e) { notice.textContent = e.message; }
+          load();
+        }, "Renew") }, "Renew"));
     if (canChange())
       actions.append(el("button", { class: "danger", "aria-label": `Delete ${c.name}`, onclick: () => confirmDialog(`Delete the certificate "${c.name}"?`,
         async () => { await api("DELETE", "certificates/" + c.id); load(); }) }, "Delete"));
@@ -412,7 +425,7 @@ async function certificatesScreen(screen) {
     if (search.value.length === 0 || search.value.length >= 3) typing = setTimeout(load, 250);
   });
   const create = canChange() ? el("button", { id: "create-cert", onclick: () => createWizard(load) }, "Create certificate") : null;
-  screen.replaceChildren(el("h1", {}, "Certificates"), el("div", { class: "toolbar" }, search, create),
+  screen.replaceChildren(el("h1", {}, "Certificates"), el("div", { class: "toolbar" }, search, create), notice,
     el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Subject"),
       el("th", { class: "hide-narrow" }, "Issuer"), el("th", {}, "Valid until"), el("th", {}, "Status"), el("th", {}, ""))), body), list.more);
   await load();

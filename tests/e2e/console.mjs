@@ -145,6 +145,13 @@ const text = execFileSync("openssl", ["x509", "-noout", "-ext", "extendedKeyUsag
 assert.match(text, /TLS Web Server Authentication, TLS Web Client Authentication/);
 assert.match(text, /IP Address:10\.0\.0\.5/);
 ok("exported as P12 and read back with openssl pkcs12 (certificate and key)");
+await web.getByRole("button", { name: "Renew web.example" }).click();
+await page.getByRole("dialog").getByRole("button", { name: "Renew" }).click();
+await page.locator("#cert-notice").getByText(/^Renewed: web\.example, valid until /).waitFor();
+await page.waitForFunction(() => [...document.querySelectorAll("tr")].filter((r) => r.textContent.includes("CN=web.example")).length === 2);
+const renewed = await page.evaluate(async () => (await (await fetch("/api/v1/certificates?search=web.example")).json()).items.map((c) => c.method));
+assert.equal(renewed.length, 2);
+ok("renewed now from its row: a second web.example, the first kept");
 // Import through the wizard: a certificate and its key, pasted.
 await page.getByRole("button", { name: "Create certificate" }).click();
 await page.getByLabel("Identifier").fill("imported-one");
@@ -154,7 +161,9 @@ await page.getByLabel("Certificate (PEM), pasted or uploaded").fill(readFileSync
 await page.getByLabel("Private key (PEM), optional").fill(readFileSync(`${work}/imp.key`, "utf8"));
 await page.getByRole("dialog").getByRole("button", { name: "Import", exact: true }).click();
 await page.locator("tr", { hasText: "imported-one" }).waitFor();
-ok("a certificate and its key imported through the wizard");
+await page.locator("tr", { hasText: "imported-one" }).getByRole("button", { name: "Export imported-one" }).waitFor();
+assert.equal(await page.locator("tr", { hasText: "imported-one" }).getByRole("button", { name: /^Renew/ }).count(), 0);
+ok("a certificate and its key imported through the wizard (one certhub did not issue offers no renewal)");
 await page.getByRole("button", { name: "Create certificate" }).click();
 await page.getByLabel("Identifier").fill("from-p12");
 await page.getByLabel("Type").selectOption("import");
