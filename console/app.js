@@ -87,22 +87,13 @@ document.getElementById("signin-form").addEventListener("submit", async (ev) => 
   }
 });
 
-document.getElementById("password").addEventListener("click", () => {
-  const err = el("p", { class: "error", role: "alert" });
-  const form = el("form", { method: "dialog" }, el("h2", {}, "Change password"),
-    el("label", { for: "pw-current" }, "Current password"), el("input", { id: "pw-current", type: "password", autocomplete: "current-password" }),
-    el("label", { for: "pw-new" }, "New password (8 characters or more)"), el("input", { id: "pw-new", type: "password", autocomplete: "new-password" }), err,
-    el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Change password"), el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    try {
-      await api("POST", "session/password", { current_password: form.querySelector("#pw-current").value, new_password: form.querySelector("#pw-new").value });
-      d.close();
-    } catch (e) { err.textContent = e.message; }
-  });
-  const d = openDialog(form);
-  form.querySelector("#pw-current").focus();
-});
+document.getElementById("password").addEventListener("click", () => formDialog("Change password", [
+  el("label", { for: "pw-current" }, "Current password"), el("input", { id: "pw-current", type: "password", autocomplete: "current-password" }),
+  el("label", { for: "pw-new" }, "New password (8 characters or more)"), el("input", { id: "pw-new", type: "password", autocomplete: "new-password" })],
+"Change password", async (form, d) => {
+  await api("POST", "session/password", { current_password: form.querySelector("#pw-current").value, new_password: form.querySelector("#pw-new").value });
+  d.close();
+}, "pw-error"));
 
 document.getElementById("signout").addEventListener("click", async () => {
   await api("DELETE", "session").catch(() => {});
@@ -128,6 +119,25 @@ function confirmDialog(question, action, verb = "Delete") {
       el("button", { class: "secondary", value: "no", type: "submit" }, "Cancel"))));
   d.addEventListener("close", () => { if (d.returnValue === "yes") action(); }, { once: true });
 }
+
+// A dialog of a form: a title, the fields, an error line and the submit and Cancel buttons.
+// onSubmit(form, dialog) runs on submit; what it throws is told on the error line (errorId
+// names it).  The first field takes the focus.
+function formDialog(title, fields, submitLabel, onSubmit, errorId) {
+  const err = el("p", { class: "error", role: "alert", id: errorId });
+  const form = el("form", { method: "dialog", novalidate: true }, el("h2", {}, title), fields, err,
+    el("div", { class: "row-actions" }, el("button", { type: "submit" }, submitLabel),
+      el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    err.textContent = "";
+    try { await onSubmit(form, d); } catch (x) { err.textContent = x.message; }
+  });
+  const d = openDialog(form);
+  form.querySelector("input, select")?.focus();
+  return d;
+}
+const roleSelect = (id) => el("select", { id }, ["viewer", "operator", "admin"].map((r) => el("option", { value: r }, r)));
 
 // ---- screens
 const screens = {
@@ -926,16 +936,14 @@ async function profilesCard() {
     const error = (f) => (errors[f] = el("p", { class: "error", id: `np-${f}-error`, role: "alert" }));
     const boxes = (names, group) => el("fieldset", {}, el("legend", {}, group),
       names.map((n) => el("label", { class: "check" }, el("input", { type: "checkbox", value: n, name: group }), n)));
-    const form = el("form", { method: "dialog", novalidate: true }, el("h2", {}, "Create profile"),
+    formDialog("Create profile", [
       el("label", { for: "np-name" }, "Profile name (lower-case letters, digits, '.', '_', '-')"), el("input", { id: "np-name", autocomplete: "off" }), error("name"),
       el("label", { for: "np-description" }, "What it is for"), el("input", { id: "np-description" }),
       boxes(KEY_USAGES, "Key usage"), error("key_usage"), boxes(EXT_KEY_USAGES, "Extended key usage"), error("ext_key_usage"),
       el("label", { for: "np-default" }, "Default days"), el("input", { id: "np-default", type: "number", min: "1", value: "365" }), error("default_days"),
       el("label", { for: "np-max" }, "Most days"), el("input", { id: "np-max", type: "number", min: "1", value: "397" }), error("max_days"),
-      el("label", { class: "check" }, el("input", { type: "checkbox", id: "np-sans", checked: true }), "Certificates take SANs"), error("other"),
-      el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Create"), el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
-    form.addEventListener("submit", async (ev) => {
-      ev.preventDefault();
+      el("label", { class: "check" }, el("input", { type: "checkbox", id: "np-sans", checked: true }), "Certificates take SANs")],
+    "Create", async (form, d) => {
       for (const e of Object.values(errors)) e.textContent = "";
       const checked = (group) => [...form.querySelectorAll(`input[name="${group}"]:checked`)].map((i) => i.value);
       try {
@@ -945,12 +953,14 @@ async function profilesCard() {
           default_days: Number(form.querySelector("#np-default").value), max_days: Number(form.querySelector("#np-max").value),
           allow_sans: form.querySelector("#np-sans").checked,
         });
-        d.close();
-        await draw();
-      } catch (x) { (errors[x.field] || errors.other).textContent = x.message; }
-    });
-    const d = openDialog(form);
-    form.querySelector("#np-name").focus();
+      } catch (x) {
+        if (!errors[x.field]) throw x; // told on the dialog's own line
+        errors[x.field].textContent = x.message;
+        return;
+      }
+      d.close();
+      await draw();
+    }, "np-error");
   };
   await draw();
   return card;
@@ -980,28 +990,19 @@ async function tokensCard() {
       el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Role"), el("th", {}, "Created"), el("th", {}, "Status"), el("th", {}, ""))), el("tbody", {}, rows)),
       err, el("div", { class: "row-actions" }, add));
   };
-  const createDialog = () => {
-    const e = el("p", { class: "error", role: "alert", id: "nt-error" });
-    const form = el("form", { method: "dialog", novalidate: true }, el("h2", {}, "Create API token"),
-      el("label", { for: "nt-name" }, "Token name (what uses it)"), el("input", { id: "nt-name", autocomplete: "off" }),
-      el("label", { for: "nt-role" }, "Role"), el("select", { id: "nt-role" }, ["viewer", "operator", "admin"].map((r) => el("option", { value: r }, r))), e,
-      el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Create"), el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
-    form.addEventListener("submit", async (ev) => {
-      ev.preventDefault();
-      try {
-        const t = await api("POST", "tokens", { name: form.querySelector("#nt-name").value, role: form.querySelector("#nt-role").value });
-        // Shown this once: only its hash is kept.
-        const shown = el("input", { id: "nt-token", readonly: true, value: t.token, "aria-label": "The new token" });
-        d.replaceChildren(el("form", { method: "dialog" }, el("h2", {}, "Token created"),
-          el("p", {}, "Copy it now: it is not shown again."), shown,
-          el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Done"))));
-        shown.select();
-        await draw();
-      } catch (x) { e.textContent = x.message; }
-    });
-    const d = openDialog(form);
-    form.querySelector("#nt-name").focus();
-  };
+  const createDialog = () => formDialog("Create API token", [
+    el("label", { for: "nt-name" }, "Token name (what uses it)"), el("input", { id: "nt-name", autocomplete: "off" }),
+    el("label", { for: "nt-role" }, "Role"), roleSelect("nt-role")],
+  "Create", async (form, d) => {
+    const t = await api("POST", "tokens", { name: form.querySelector("#nt-name").value, role: form.querySelector("#nt-role").value });
+    // Shown this once: only its hash is kept.
+    const shown = el("input", { id: "nt-token", readonly: true, value: t.token, "aria-label": "The new token" });
+    d.replaceChildren(el("form", { method: "dialog" }, el("h2", {}, "Token created"),
+      el("p", {}, "Copy it now: it is not shown again."), shown,
+      el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Done"))));
+    shown.select();
+    await draw();
+  }, "nt-error");
   await draw();
   return card;
 }
@@ -1035,39 +1036,21 @@ async function usersCard() {
     try { await call(); } catch (e) { err.textContent = e.message; }
     await draw();
   };
-  const addDialog = () => {
-    const e = el("p", { class: "error", role: "alert", id: "nu-error" });
-    const form = el("form", { method: "dialog", novalidate: true }, el("h2", {}, "Add user"),
-      el("label", { for: "nu-name" }, "User name"), el("input", { id: "nu-name", autocomplete: "off" }),
-      el("label", { for: "nu-role" }, "Role"), el("select", { id: "nu-role" }, ["viewer", "operator", "admin"].map((r) => el("option", { value: r }, r))),
-      el("label", { for: "nu-password" }, "Password (8 characters or more)"), el("input", { id: "nu-password", type: "password", autocomplete: "new-password" }), e,
-      el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Add"), el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
-    form.addEventListener("submit", async (ev) => {
-      ev.preventDefault();
-      try {
-        await api("POST", "users", { name: form.querySelector("#nu-name").value, role: form.querySelector("#nu-role").value, password: form.querySelector("#nu-password").value });
-        d.close();
-        await draw();
-      } catch (x) { e.textContent = x.message; }
-    });
-    const d = openDialog(form);
-    form.querySelector("#nu-name").focus();
-  };
-  const passwordDialog = (name) => {
-    const e = el("p", { class: "error", role: "alert" });
-    const form = el("form", { method: "dialog", novalidate: true }, el("h2", {}, `New password for ${name}`),
-      el("label", { for: "rp-password" }, "New password (8 characters or more)"), el("input", { id: "rp-password", type: "password", autocomplete: "new-password" }), e,
-      el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Set password"), el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
-    form.addEventListener("submit", async (ev) => {
-      ev.preventDefault();
-      try {
-        await api("PATCH", "users/" + encodeURIComponent(name), { password: form.querySelector("#rp-password").value });
-        d.close();
-      } catch (x) { e.textContent = x.message; }
-    });
-    const d = openDialog(form);
-    form.querySelector("#rp-password").focus();
-  };
+  const addDialog = () => formDialog("Add user", [
+    el("label", { for: "nu-name" }, "User name"), el("input", { id: "nu-name", autocomplete: "off" }),
+    el("label", { for: "nu-role" }, "Role"), roleSelect("nu-role"),
+    el("label", { for: "nu-password" }, "Password (8 characters or more)"), el("input", { id: "nu-password", type: "password", autocomplete: "new-password" })],
+  "Add", async (form, d) => {
+    await api("POST", "users", { name: form.querySelector("#nu-name").value, role: form.querySelector("#nu-role").value, password: form.querySelector("#nu-password").value });
+    d.close();
+    await draw();
+  }, "nu-error");
+  const passwordDialog = (name) => formDialog(`New password for ${name}`, [
+    el("label", { for: "rp-password" }, "New password (8 characters or more)"), el("input", { id: "rp-password", type: "password", autocomplete: "new-password" })],
+  "Set password", async (form, d) => {
+    await api("PATCH", "users/" + encodeURIComponent(name), { password: form.querySelector("#rp-password").value });
+    d.close();
+  }, "rp-error");
   await draw();
   return card;
 }
