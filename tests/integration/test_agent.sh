@@ -132,6 +132,20 @@ agent >/dev/null
 check_eq "a rotated root: the bundle holds old and new roots, rewritten once more" "4 3" "$(grep -c 'BEGIN CERTIFICATE' out/bundle.pem) $(reloads trust)"
 client || fail "after the root rotation the client cannot connect: $out"
 ok "and across the root's rotation"
+cat > public.conf <<CONF
+server = https://localhost:$port
+ca_file = $data/ca.pem
+state = $T/public.state
+
+[target trust]
+bundle = default
+path = $T/out/public-bundle.pem
+CONF
+"$CERTHUB" agent --config public.conf --once >/dev/null || fail "the agent without a token failed"
+cmp -s out/public-bundle.pem out/bundle.pem && ok "an agent without a token keeps the public bundle: the same as with one"
+sed -i 's/^bundle = default$/certificate = '"$cid"'/; s|^path = .*|cert_path = '"$T"'/out/x.pem|' public.conf
+expect_exit 1 "but a certificate needs a token" -- "$CERTHUB" agent --config public.conf --once
+check_contains "and it says so, keeping its files" "$(cat "$T/stderr")" "no API token"
 
 api POST "/api/v1/certificates/$cid/renew"
 new=$(body .id)
