@@ -78,10 +78,9 @@ static int write_roots(ch_svc *svc, const ch_actor *a, const char *data_dir)
         taken[best] = true;
     }
     snprintf(path, sizeof path, "%s/ca.pem", data_dir);
-    if (error == 0 && pem.len == 0)
-        error = ch_error_set(CH_ENOTFOUND, "the quickstart root has no valid certificate");
-    if (error == 0 && (ch_file_read(&old, &old_len, path, 1 << 20) < 0 || old_len != pem.len ||
-                       memcmp(old, pem.data, pem.len) != 0))
+    /* None valid (the root let expire, never rotated): the file is left as it is. */
+    if (error == 0 && pem.len > 0 &&
+        (ch_file_read(&old, &old_len, path, 1 << 20) < 0 || old_len != pem.len || memcmp(old, pem.data, pem.len) != 0))
         error = ch_file_write_atomic(path, pem.data, pem.len, 0644);
     free(old);
     ch_buf_dispose(&pem);
