@@ -81,6 +81,12 @@ check_eq "a second tenant" 201 "$status"
 check_eq "its bundle is not public" 404 "$(public "/api/v1/bundles/default?tenant=private")"
 check_eq "no tenant by that name: the same answer" 404 "$(public "/api/v1/bundles/default?tenant=nosuch")"
 check_contains "which says how to read it" "$(jq -r .error.message public.out)" "public_bundle"
+api POST /api/v1/tokens '{"tenant":"private","role":"admin"}'
+TOKEN=$(body .token) api PATCH /api/v1/settings '{"public_bundle":true}'
+check_eq "its admins make it public" 200 "$status"
+check_eq "then it is read without a token, by the tenant's name" 200 "$(public "/api/v1/bundles/default?tenant=private")"
+api DELETE /api/v1/tenants/private
+check_eq "a revoked tenant's bundle is no longer public" 404 "$(public "/api/v1/bundles/default?tenant=private")"
 api GET /api/v1/settings
 check_eq "the default tenant's settings say its bundle is public" true "$(body .public_bundle)"
 api PATCH /api/v1/settings '{"public_bundle":false}'
