@@ -11,7 +11,9 @@
  * body.  In the path, the headers and the body, {ca} is the quickstart issuing CA's id, {root}
  * the root's, {tenant} the default tenant's, {cert} a certificate issued at set-up, {password}
  * the console password of "admin"; {last} is the "id" of the previous answer of the same input,
- * {session} the console session cookie and {csrf} the CSRF token an earlier answer of it gave. */
+ * {session} the console session cookie, {csrf} the CSRF token and {token} the API token an
+ * earlier answer of it gave (of a list, its first item's "id"; of a device decision, its
+ * "device_id"). */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +50,7 @@ typedef struct seen {
     char last[VALUE_MAX];    /* {last} */
     char session[VALUE_MAX]; /* {session} */
     char csrf[VALUE_MAX];    /* {csrf} */
+    char token[VALUE_MAX];   /* {token}: a token an answer made */
 } seen;
 
 static void cleanup(void)
@@ -176,6 +179,14 @@ static void remember(const answer *a, seen *s)
     json_t *j = a->body ? json_loads(a->body, JSON_DECODE_ANY, NULL) : NULL;
     const char *id = json_string_value(json_object_get(j, "id"));
     const char *csrf = json_string_value(json_object_get(j, "csrf_token"));
+    const char *token = json_string_value(json_object_get(j, "token"));
+
+    if (id == NULL) /* a list: its first item's */
+        id = json_string_value(json_object_get(json_array_get(json_object_get(j, "items"), 0), "id"));
+    if (id == NULL) /* a device-auth decision names its device so */
+        id = json_string_value(json_object_get(j, "device_id"));
+    if (token != NULL && strlen(token) < VALUE_MAX)
+        snprintf(s->token, sizeof s->token, "%s", token);
 
     if (id != NULL && strlen(id) < VALUE_MAX)
         snprintf(s->last, sizeof s->last, "%s", id);
@@ -256,9 +267,9 @@ static void setup(void)
 /* text with the names of the header comment replaced; malloc'd, its length in *len. */
 static char *expand(const char *text, size_t n, const seen *s, size_t *len)
 {
-    const char *names[] = {"{ca}", "{root}", "{tenant}", "{cert}", "{password}", "{last}", "{session}", "{csrf}"};
+    const char *names[] = {"{ca}", "{root}", "{tenant}", "{cert}", "{password}", "{last}", "{session}", "{csrf}", "{token}"};
     const char *values[] = {ca_id, root_id, tenant_id, cert_id, admin_password ? admin_password : "", s->last,
-                            s->session, s->csrf};
+                            s->session, s->csrf, s->token};
     enum { NAMES = sizeof names / sizeof names[0] };
     /* Each value is shorter than VALUE_MAX and each name at least four bytes. */
     char *out = malloc(n / 4 * VALUE_MAX + n + 1), *o = out;
