@@ -44,7 +44,7 @@
 
 struct target {
     char name[64];
-    char certificate[64], bundle[64], trusted[16];
+    char certificate[64], bundle[64], trusted[16], tenant[64];
     char cert_path[1024], key_path[1024], path[1024], dir[1024], reload[1024], owner[64];
     unsigned mode;
 };
@@ -125,6 +125,8 @@ static int read_config(cli_args *a, const char *path, struct agent *ag)
             snprintf(cur->bundle, sizeof cur->bundle, "%s", v);
         } else if (strcmp(k, "trusted") == 0) {
             snprintf(cur->trusted, sizeof cur->trusted, "%s", v);
+        } else if (strcmp(k, "tenant") == 0) {
+            snprintf(cur->tenant, sizeof cur->tenant, "%s", v);
         } else if (strcmp(k, "dir") == 0) {
             snprintf(cur->dir, sizeof cur->dir, "%s", v);
         } else if (strcmp(k, "owner") == 0) {
@@ -141,8 +143,8 @@ static int read_config(cli_args *a, const char *path, struct agent *ag)
             cur->mode = (unsigned)strtoul(v, NULL, 8);
         } else {
             fclose(f);
-            return cli_fail(a, "%s:%d: unknown target setting %s (certificate, bundle, trusted, cert_path, key_path, "
-                               "path, dir, mode, owner, reload)", path, lineno, k);
+            return cli_fail(a, "%s:%d: unknown target setting %s (certificate, bundle, tenant, trusted, cert_path, "
+                               "key_path, path, dir, mode, owner, reload)", path, lineno, k);
         }
     }
     fclose(f);
@@ -157,6 +159,10 @@ static int read_config(cli_args *a, const char *path, struct agent *ag)
             return cli_fail(a, "%s: target %s needs cert_path", path, t->name);
         if (t->bundle[0] && t->path[0] == '\0')
             return cli_fail(a, "%s: target %s needs path", path, t->name);
+        if (t->tenant[0] && t->bundle[0] == '\0')
+            return cli_fail(a, "%s: target %s: tenant goes with bundle (whose bundle)", path, t->name);
+        if (strspn(t->tenant, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != strlen(t->tenant))
+            return cli_fail(a, "%s: target %s: a tenant is named with letters, digits, '.', '_' and '-'", path, t->name);
     }
     if (ag->state[0] == '\0')
         snprintf(ag->state, sizeof ag->state, "%s.state", path);
@@ -307,7 +313,7 @@ static int sync_target(cli_args *a, const struct target *t)
         /* Without a token, the public bundle: a machine that only trusts certhub's CAs needs
          * no credential at all. */
         remote_req q = {.method = "GET", .path = path, .token_optional = true};
-        snprintf(path, sizeof path, "bundles/%s", t->bundle);
+        snprintf(path, sizeof path, "bundles/%s%s%s", t->bundle, t->tenant[0] ? "?tenant=" : "", t->tenant);
         if (remote_request(a, &q, NULL, &cert) != 0)
             return -1;
         r = put_file(a, t->path, &cert, t->mode ? t->mode : 0644);

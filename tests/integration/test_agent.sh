@@ -143,6 +143,13 @@ path = $T/out/public-bundle.pem
 CONF
 "$CERTHUB" agent --config public.conf --once >/dev/null || fail "the agent without a token failed"
 cmp -s out/public-bundle.pem out/bundle.pem && ok "an agent without a token keeps the public bundle: the same as with one"
+sed -i 's|^path = .*|&\ntenant = default|; s|public-bundle.pem|public-named.pem|' public.conf
+"$CERTHUB" agent --config public.conf --once >/dev/null || fail "the agent naming the tenant failed"
+cmp -s out/public-named.pem out/bundle.pem && ok "or a tenant's public bundle named with tenant ="
+sed -i 's|^tenant = default|tenant = x/../y|' public.conf
+expect_error "a tenant name that could say more than a name is refused" "letters, digits" -- \
+    "$CERTHUB" agent --config public.conf --once
+sed -i '/^tenant = /d' public.conf
 sed -i 's/^bundle = default$/certificate = '"$cid"'/; s|^path = .*|cert_path = '"$T"'/out/x.pem|' public.conf
 expect_exit 1 "but a certificate needs a token" -- "$CERTHUB" agent --config public.conf --once
 check_contains "and it says so, keeping its files" "$(cat "$T/stderr")" "no API token"
