@@ -84,6 +84,7 @@ typedef struct cli_remote {
     char *token;            /* or CERTHUB_TOKEN */
     const char *ca_file;    /* --ca-file or CERTHUB_CA: the root that signed the server */
     bool json;              /* --output json */
+    const char *verify_hint; /* said when the server's certificate fails the check, instead of --ca-file's */
 } cli_remote;
 extern cli_remote g_remote;
 int remote_setup(cli_args *a);
@@ -104,6 +105,7 @@ typedef struct remote_req {
     const char *key_password; /* of its keys, when another: Certhub-Key-Password */
     bool quiet;
     bool token_optional; /* without a token, asked anonymously (the public trust bundle) */
+    bool insecure;       /* the server's certificate not checked: only to fetch what is checked after */
     long *status;  /* the HTTP status, when not NULL */
 } remote_req;
 int remote_request(cli_args *a, const remote_req *q, json_t **out, ch_buf *raw);

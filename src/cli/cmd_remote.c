@@ -1,5 +1,6 @@
 /* Commands that talk to certhubd: ca, cert, csr, keystore, token, tenant, audit.  Output is a table for
  * people, or the server's JSON with --output json. */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -1405,13 +1406,78 @@ int cmd_remote_profile_delete(cli_args *a)
 
 /* ---- the trust bundle and the tenant's settings */
 
+/* --fingerprint: 32 bytes from 64 hex digits, colons allowed (as certhubd and openssl print it). */
+static int parse_fingerprint(const char *text, uint8_t out[32])
+{
+    size_t n = 0;
+
+    for (const char *p = text; *p; p++) {
+        int hi, lo;
+        if (*p == ':')
+            continue;
+        if (n == 32 || !isxdigit((unsigned char)p[0]) || !isxdigit((unsigned char)p[1]))
+            return -1;
+        hi = isdigit((unsigned char)p[0]) ? p[0] - '0' : (tolower((unsigned char)p[0]) - 'a' + 10);
+        lo = isdigit((unsigned char)p[1]) ? p[1] - '0' : (tolower((unsigned char)p[1]) - 'a' + 10);
+        out[n++] = (uint8_t)(hi << 4 | lo);
+        p++;
+    }
+    return n == 32 ? 0 : -1;
+}
+
+/* A first contact, as step-ca's bootstrap does it: the bundle is fetched without checking
+ * certhubd's certificate, kept only if it holds the root of the fingerprint given (which
+ * certhubd prints at start), and then fetched again with certhubd's certificate checked
+ * against it, so that a server in the middle is found out on either step.  *ca_file names a
+ * temporary file of the bundle, for the checked fetch. */
+static int bundle_trust_first(cli_args *a, const char *path, const char *fingerprint, char ca_file[64])
+{
+    uint8_t want[32];
+    ch_buf raw = CH_BUF_INIT;
+    remote_req q = {.method = "GET", .path = path, .token_optional = true, .insecure = true};
+    ch_cert **certs = NULL;
+    size_t n = 0;
+    bool found = false;
+    int fd, rc = 1;
+
+    if (parse_fingerprint(fingerprint, want) != 0)
+        return cli_fail(a, "--fingerprint takes the SHA-256 certhubd prints when it starts: 64 hex digits, colons "
+                           "allowed");
+    if (remote_request(a, &q, NULL, &raw) != 0)
+        return 1;
+    if (ch_cert_parse_all(&certs, &n, raw.data, raw.len) == 0)
+        for (size_t i = 0; i < n && !found; i++)
+            found = memcmp(ch_cert_sha256(certs[i]), want, 32) == 0;
+    ch_cert_list_free(certs, n);
+    if (!found) {
+        cli_fail(a, "the bundle %s sent holds no certificate of that fingerprint: not the certhubd you expect, or "
+                    "not its fingerprint", g_remote.url);
+        goto done;
+    }
+    snprintf(ca_file, 64, "/tmp/certhub-bundle-XXXXXX");
+    if ((fd = mkstemp(ca_file)) < 0 || write(fd, raw.data, raw.len) != (ssize_t)raw.len) {
+        if (fd >= 0)
+            close(fd);
+        cli_fail(a, "cannot write a temporary file: %s", strerror(errno));
+        goto done;
+    }
+    close(fd);
+    g_remote.ca_file = ca_file;
+    g_remote.verify_hint = "; the certificate certhubd serves does not chain to the root of that fingerprint: "
+                           "not the certhubd you expect, or it serves another CA's certificate (--tls-cert)";
+    rc = 0;
+done:
+    ch_buf_dispose(&raw);
+    return rc;
+}
+
 /* The tenant's trust bundle to a file: with a token, the caller's tenant (or, for the
  * installation's admins, --tenant); without one, the public bundle of --tenant ("default"). */
 int cmd_remote_ca_bundle(cli_args *a)
 {
     const char *format = cli_opt(a, "format") ? cli_opt(a, "format") : "pem", *out = cli_need(a, "out");
     const char *tenant = cli_opt(a, "tenant");
-    char path[300], *password = NULL, *esc = NULL;
+    char path[300], *password = NULL, *esc = NULL, ca_file[64] = "";
     ch_buf raw = CH_BUF_INIT;
     remote_req q = {.method = "GET", .path = path, .token_optional = true};
     int rc = 1;
@@ -1426,10 +1492,18 @@ int cmd_remote_ca_bundle(cli_args *a)
         ch_secure_free_str(password);
         return cli_fail(a, "out of memory");
     }
+    if (cli_opt(a, "fingerprint") != NULL) {
+        snprintf(path, sizeof path, "bundles/default?format=pem%s%s", esc ? "&tenant=" : "", esc ? esc : "");
+        if (bundle_trust_first(a, path, cli_opt(a, "fingerprint"), ca_file) != 0)
+            goto done;
+    }
     snprintf(path, sizeof path, "bundles/default?format=%s%s%s", format, esc ? "&tenant=" : "", esc ? esc : "");
     q.password = password;
     if (remote_request(a, &q, NULL, &raw) == 0)
         rc = cli_write(a, out, raw.data, raw.len, 0644);
+done:
+    if (ca_file[0] != '\0')
+        unlink(ca_file);
     ch_buf_dispose(&raw);
     ch_secure_free_str(password);
     free(esc);

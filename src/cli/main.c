@@ -49,9 +49,10 @@ static const cli_cmd commands[] = {
      "delete a CA (refused while it has unexpired certificates, unless --force)", "force", 1, 1},
     {"ca rotate", cmd_remote_ca_rotate, "CA_ID", "rotate a CA: a new key and certificate, the old one kept for what it issued",
      "", 1, 1},
-    {"ca bundle", cmd_remote_ca_bundle, "--out FILE [--format pem|jks|p12] [--password-file F] [--tenant NAME]",
+    {"ca bundle", cmd_remote_ca_bundle,
+     "--out FILE [--format pem|jks|p12] [--password-file F] [--tenant NAME] [--fingerprint SHA256]",
      "download the tenant's trust bundle: its valid CA certificates (without a token: a public bundle)",
-     "out= format= password-file= tenant= force", 0, 0},
+     "out= format= password-file= tenant= fingerprint= force", 0, 0},
     {"cert list", cmd_remote_cert_list,
      "[--search TEXT] [--expiring-before TIME] [--ca-id ID] [--kind leaf|ca] [--method M] [--status S] [--limit N] "
      "[--cursor C] [--tenant NAME]",
@@ -235,6 +236,9 @@ static const struct opt_help {
     {"trusted add;trusted bulk;", "disabled", "add it switched off: no device is let in through it yet"},
     {"cert list;device list;", "status", "active or expired (devices: active or blocked)"},
     {"ca bundle;", "format", "pem (the default), or a jks or p12 truststore"},
+    {"ca bundle;", "fingerprint", "a first contact, before this machine trusts certhubd: the root's SHA-256 as "
+                                  "certhubd prints it at start; the bundle is kept only if it holds that root and "
+                                  "certhubd's certificate chains to it"},
     {"ca bundle;", "password-file", "the password of the jks or p12 truststore"},
     {"ca bundle;", "tenant", "whose bundle, by name: without a token, a tenant whose bundle is public (default: "
                              "\"default\"); with one, another tenant's (the installation's admins)"},

@@ -64,6 +64,8 @@ static int url_check(cli_args *a)
 /* A reason curl gives, with what to do about the common ones. */
 static const char *reach_hint(CURLcode rc)
 {
+    if (rc == CURLE_PEER_FAILED_VERIFICATION && g_remote.verify_hint != NULL)
+        return g_remote.verify_hint;
     if (rc == CURLE_PEER_FAILED_VERIFICATION)
         return "; give the CA that issued the server's certificate with --ca-file or CERTHUB_CA (certhubd writes its "
                "root to DATA-DIR/ca.pem)";
@@ -167,6 +169,10 @@ int remote_request(cli_args *a, const remote_req *q, json_t **out, ch_buf *raw)
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
     if (g_remote.ca_file)
         curl_easy_setopt(c, CURLOPT_CAINFO, g_remote.ca_file);
+    if (q->insecure) {
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
     if ((rc = curl_easy_perform(c)) != CURLE_OK) {
         ret = cli_fail(a, "cannot reach %s: %s%s", g_remote.url, errbuf[0] ? errbuf : curl_easy_strerror(rc),
                        reach_hint(rc));

@@ -363,6 +363,27 @@ static int send_webhook(void *arg, const char *url, const char *secret, const ch
     return 0;
 }
 
+/* The SHA-256 fingerprint of the newest root in DATA_DIR/ca.pem, printed at every start (it
+ * is not secret): a machine that fetches the trust bundle before it trusts certhubd checks
+ * what it got against it (certhub ca bundle --fingerprint). */
+static void print_fingerprint(const char *data_dir)
+{
+    char path[4200], hex[32 * 3];
+    uint8_t *pem = NULL;
+    size_t len = 0;
+    ch_cert *root = NULL;
+
+    snprintf(path, sizeof path, "%s/ca.pem", data_dir);
+    if (ch_file_read(&pem, &len, path, 1 << 20) == 0 && ch_cert_parse(&root, pem, len) == 0) {
+        const uint8_t *md = ch_cert_sha256(root);
+        for (int i = 0; i < 32; i++)
+            snprintf(hex + 3 * i, 4, "%02X%s", md[i], i < 31 ? ":" : "");
+        printf("certhubd: root fingerprint (SHA-256) %s\n", hex);
+    }
+    ch_cert_free(root);
+    free(pem);
+}
+
 /* What only a first start has: the admin token and password, shown once. */
 static void print_secrets(const ch_svc_bootstrap *b, const char *data_dir)
 {
@@ -393,6 +414,7 @@ static int open_and_set_up(ch_svc **svc, ch_svc_bootstrap *b, const ch_svc_opts 
         return -1;
     }
     print_secrets(b, data_dir);
+    print_fingerprint(data_dir);
     return 0;
 }
 

@@ -171,6 +171,18 @@ check_eq "ca bundle: the tenant's CAs" "$(remote --output json cert list --kind 
 openssl verify -CAfile bundle.pem -untrusted chain.pem cli.pem >/dev/null && ok "a certificate it issued verifies with it"
 "$CERTHUB" --server "https://localhost:$port" --ca-file "$data/ca.pem" ca bundle --out anonymous.pem
 cmp -s bundle.pem anonymous.pem && ok "ca bundle without a token: the default tenant's public bundle"
+# A first contact from a machine that trusts nothing yet: the root's fingerprint, as certhubd
+# printed it, is all it is given.
+fp=$(sed -n 's/^certhubd: root fingerprint (SHA-256) //p' "$log")
+check_eq "certhubd prints the root's fingerprint as openssl computes it" \
+    "$(openssl x509 -in "$data/ca.pem" -noout -fingerprint -sha256 | cut -d= -f2)" "$fp"
+"$CERTHUB" --server "https://localhost:$port" ca bundle --fingerprint "$fp" --out first.pem
+cmp -s first.pem anonymous.pem && ok "ca bundle --fingerprint without --ca-file: the bundle, checked against it"
+expect_error "a bundle without that root is refused" "no certificate of that fingerprint" -- \
+    "$CERTHUB" --server "https://localhost:$port" ca bundle --fingerprint "$(echo "$fp" | tr 0-9A-F 1-9A-F0)" --out wrong.pem
+[ ! -e wrong.pem ] && ok "and nothing is written"
+expect_error "a fingerprint that is not one" "64 hex digits" -- \
+    "$CERTHUB" --server "https://localhost:$port" ca bundle --fingerprint AB:CD --out wrong.pem
 echo changeit > store.pw
 remote ca bundle --format jks --password-file store.pw --out bundle.jks
 check_eq "ca bundle --format jks: a truststore keytool reads" "$(grep -c 'BEGIN CERTIFICATE' bundle.pem)" \

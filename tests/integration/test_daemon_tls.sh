@@ -28,6 +28,13 @@ check_eq "its own certificate served" "subject=CN = one" "$(subject)"
 check_eq "clients trusting the operator's CA get in" '{"status":"ok"}' \
     "$(curl -s --cacert ops-ca.pem "https://localhost:$port/api/v1/health")"
 check_contains "the log says what is served" "$(cat "$log")" "serving $T/served.pem, valid until"
+# ca bundle --fingerprint checks the served certificate chains to the root it fetched: here it
+# does not (the operator's CA serves), as it would not for a server in the middle.
+fp=$(sed -n 's/^certhubd: root fingerprint (SHA-256) //p' "$log")
+expect_exit 1 "a first contact whose server certificate is not under that root is refused" -- \
+    "$CERTHUB" --server "https://localhost:$port" ca bundle --fingerprint "$fp" --out first.pem
+check_contains "saying so" "$(cat "$T/stderr")" "does not chain to the root of that fingerprint"
+[ ! -e first.pem ] && ok "and nothing is written"
 
 # A certificate without its key yet (a tool writes one file, then the other): the old pair stays.
 cp two.pem served.pem
