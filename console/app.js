@@ -799,8 +799,11 @@ async function auditScreen(screen) {
 // trusted, when certificates renew and where expiry alerts go.  Admins change them; others see
 // them.  A refused value is told next to its field.
 async function settingsScreen(screen) {
-  const st = await api("GET", "settings");
+  const [st, cas] = await Promise.all([api("GET", "settings"), api("GET", "cas")]);
   const admin = me.role === "admin";
+  // The roots' fingerprints, for a machine's first contact (certhub ca bundle --fingerprint).
+  const colons = (hex) => (hex || "").toUpperCase().match(/../g)?.join(":") || "";
+  const roots = cas.items.filter((c) => !c.parent_id && c.sha256);
   const errors = {};
   const error = (field) => (errors[field] = el("p", { class: "error", id: `st-${field}-error`, role: "alert" }));
   const field = (field, label, input) => [el("label", { for: input.id }, label), input, error(field)];
@@ -821,6 +824,8 @@ async function settingsScreen(screen) {
       el("a", { href: "/api/v1/bundles/default", download: "bundle.pem" }, "Download (PEM)")),
     el("label", { class: "check" }, publicBundle, "Public: anyone may download it without signing in"), error("public_bundle"),
     address,
+    roots.length ? el("p", { class: "muted" }, "A machine that does not trust certhub yet checks the bundle against a root's SHA-256 fingerprint (certhub ca bundle --fingerprint):") : null,
+    roots.length ? el("dl", { class: "details", id: "root-fingerprints" }, roots.flatMap((r) => [el("dt", {}, r.name), el("dd", {}, el("code", {}, colons(r.sha256)))])) : null,
     el("h2", {}, "Devices"),
     el("label", { class: "check" }, unverified, "Trusted certificates without a proof of possession let devices in"),
     el("h2", {}, "Renewal and expiry alerts"),

@@ -341,6 +341,9 @@ await page.evaluate(async (ids) => {
 // Settings: the trust bundle made private and public again; a refused value told at its field.
 await page.getByRole("link", { name: "Settings" }).click();
 await page.getByRole("heading", { name: "Trust bundle" }).waitFor();
+const printed = readFileSync(`${work}/fingerprint`, "utf8").trim();
+await page.locator("#root-fingerprints").getByText(printed).waitFor();
+ok("the settings show the root's fingerprint as certhubd printed it");
 const anonymous = () => page.evaluate(async () => (await fetch("/api/v1/bundles/default", { credentials: "omit" })).status);
 assert.equal(await anonymous(), 200);
 const publicBox = page.getByLabel("Public: anyone may download it without signing in");

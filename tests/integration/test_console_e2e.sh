@@ -63,6 +63,7 @@ for n in 1 2; do
     check_eq "device pump-$n registered" "allow" "$(body .result)"
 done
 
+sed -n 's/^certhubd: root fingerprint (SHA-256) //p' "$log" > "$T/fingerprint"
 out=$(node "$e2e/console.mjs" "https://localhost:$port/" "$data" "$T" "$shots" 2>&1) || fail "the browser test failed: $out"
 echo "$out"
 check_contains "every browser check passed" "$out" "passed, 0 failed"
