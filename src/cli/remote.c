@@ -139,14 +139,15 @@ int remote_request(cli_args *a, const remote_req *q, json_t **out, ch_buf *raw)
     if ((c = curl_easy_init()) == NULL)
         return cli_fail(a, "out of memory");
     ch_buf_init(&resp, CH_MAX_UPLOAD_BYTES * 2);
-    if (g_remote.token != NULL) {
+    /* Never to a server whose certificate is not checked: it could be anyone. */
+    if (g_remote.token != NULL && !q->insecure) {
         if (ch_buf_printf(&auth, "Authorization: Bearer %s", g_remote.token) < 0)
             goto done;
         h = curl_slist_append(h, (char *)auth.data);
     }
     /* Passwords go in headers, never in the URL: a file's, or the one to write a truststore
      * under. */
-    if (q->password != NULL && ch_buf_printf(&pw, "Certhub-Password: %s", q->password) == 0)
+    if (q->password != NULL && !q->insecure && ch_buf_printf(&pw, "Certhub-Password: %s", q->password) == 0)
         h = curl_slist_append(h, (const char *)pw.data);
     if (q->key_password != NULL && ch_buf_printf(&kpw, "Certhub-Key-Password: %s", q->key_password) == 0)
         h = curl_slist_append(h, (const char *)kpw.data);

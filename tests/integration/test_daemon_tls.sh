@@ -35,6 +35,17 @@ expect_exit 1 "a first contact whose server certificate is not under that root i
     "$CERTHUB" --server "https://localhost:$port" ca bundle --fingerprint "$fp" --out first.pem
 check_contains "saying so" "$(cat "$T/stderr")" "does not chain to the root of that fingerprint"
 [ ! -e first.pem ] && ok "and nothing is written"
+# A server in the middle that hands out the genuine root: its own certificate is not under it,
+# so the checked fetch fails; and no token or password ever went to it.
+python3 "$CERTHUB_SOURCE_DIR/tests/integration/impostor.py" "$data/ca.pem" impostor.log impostor.port one.pem one.key &
+impostor=$!
+for i in $(seq 1 50); do [ -s impostor.port ] && break; sleep 0.1; done
+echo changeit > pw
+CERTHUB_TOKEN=cht_not_for_impostors expect_exit 1 "an impostor serving the genuine root is found out" -- \
+    "$CERTHUB" --server "https://localhost:$(cat impostor.port)" ca bundle --fingerprint "$fp" --format jks \
+    --password-file pw --out impostor.jks
+kill "$impostor" 2>/dev/null; wait "$impostor" 2>/dev/null || true
+check_eq "it was asked once, anonymously: no token, no password" "-	-" "$(cut -f2,3 impostor.log)"
 
 # A certificate without its key yet (a tool writes one file, then the other): the old pair stays.
 cp two.pem served.pem

@@ -1,0 +1,36 @@
+#!/usr/bin/env python3
+# A server in the middle, for the first-contact test: answers every GET over TLS (its own
+# certificate) with the file given, and appends to the log what each request carried:
+# "<path>\t<Authorization header or ->\t<Certhub-Password header or ->".  Port written to the
+# port file.
+import http.server
+import ssl
+import sys
+
+body_file, log, portfile, cert, key = sys.argv[1:6]
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        with open(log, "a") as f:
+            f.write("%s\t%s\t%s\n" % (self.path, self.headers.get("Authorization", "-"),
+                                      self.headers.get("Certhub-Password", "-")))
+        with open(body_file, "rb") as f:
+            body = f.read()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-pem-file")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain(cert, key)
+server.socket = context.wrap_socket(server.socket, server_side=True)
+with open(portfile, "w") as f:
+    f.write(str(server.server_address[1]))
+server.serve_forever()
