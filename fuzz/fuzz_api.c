@@ -149,17 +149,21 @@ static void exchange(enum evhttp_cmd_type method, const char *uri, const char *t
 }
 
 /* Checks what every answer of certhub's must be; aborts (a finding) when it is not. */
-static void check(const answer *a, const char *uri)
+static void check(const answer *a, const char *uri, bool head)
 {
     json_t *j;
 
     if (!a->done || a->status == 0)
         return; /* refused by libevent before a handler: the connection closed */
+    if (head && a->body != NULL && a->body[0] != '\0') {
+        fprintf(stderr, "fuzz_api: HEAD %s answered with a body: %s\n", uri, a->body);
+        abort();
+    }
     if (a->status >= 500) {
         fprintf(stderr, "fuzz_api: %s answered %d: %s\n", uri, a->status, a->body ? a->body : "");
         abort();
     }
-    if (a->body == NULL || strncmp(a->type, "application/json", 16) != 0)
+    if (head || a->body == NULL || strncmp(a->type, "application/json", 16) != 0)
         return;
     if ((j = json_loads(a->body, JSON_DECODE_ANY, NULL)) == NULL) {
         fprintf(stderr, "fuzz_api: %s answered JSON that does not parse: %s\n", uri, a->body);
@@ -299,8 +303,8 @@ static enum evhttp_cmd_type method_of(const char *m, size_t n)
     static const struct {
         const char *name;
         enum evhttp_cmd_type type;
-    } methods[] = {{"GET", EVHTTP_REQ_GET},     {"POST", EVHTTP_REQ_POST},     {"PUT", EVHTTP_REQ_PUT},
-                   {"PATCH", EVHTTP_REQ_PATCH}, {"DELETE", EVHTTP_REQ_DELETE}};
+    } methods[] = {{"GET", EVHTTP_REQ_GET},     {"HEAD", EVHTTP_REQ_HEAD},     {"POST", EVHTTP_REQ_POST},
+                   {"PUT", EVHTTP_REQ_PUT},     {"PATCH", EVHTTP_REQ_PATCH}, {"DELETE", EVHTTP_REQ_DELETE}};
     /* Others are refused by libevent (501) before certhub sees them. */
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
         if (strlen(methods[i].name) == n && memcmp(methods[i].name, m, n) == 0)
@@ -371,9 +375,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if ((unsigned char)*c < ' ' || *c == 0x7f)
                 *c = '_';
         token = strchr(flags, 'n') ? NULL : strchr(flags, 'v') ? tokens[2] : strchr(flags, 'o') ? tokens[1] : tokens[0];
-        exchange(method_of(first, sp ? (size_t)(sp - first) : strlen(first)), uri[0] == '/' ? uri : "/", type, token,
-                 headers, body, body_len, &a);
-        check(&a, uri);
+        enum evhttp_cmd_type method = method_of(first, sp ? (size_t)(sp - first) : strlen(first));
+        exchange(method, uri[0] == '/' ? uri : "/", type, token, headers, body, body_len, &a);
+        check(&a, uri, method == EVHTTP_REQ_HEAD);
         /* For whoever writes seeds: what each request was answered. */
         if (getenv("FUZZ_API_TRACE"))
             fprintf(stderr, "%s %s -> %d %.160s\n", first, uri, a.status, a.body ? a.body : "");

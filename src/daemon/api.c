@@ -631,7 +631,7 @@ static void reply_text(req *r, const char *type, const void *data, size_t len, c
         evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Content-Disposition", disp);
     }
     evbuffer_add(buf, data, len);
-    evhttp_send_reply(r->ev, 200, "OK", buf);
+    send_reply(r, 200, "OK", buf);
     evbuffer_free(buf);
 }
 
@@ -2226,7 +2226,7 @@ static void bundle_reply(req *r, const char *name, bool public)
     evhttp_add_header(evhttp_request_get_output_headers(r->ev), "ETag", quoted);
     inm = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "If-None-Match");
     if (inm && strcmp(inm, quoted) == 0)
-        evhttp_send_reply(r->ev, 304, "Not Modified", NULL);
+        send_reply(r, 304, "Not Modified", NULL);
     else
         reply_text(r, fmt == CH_FMT_PEM ? "application/x-pem-file" : "application/octet-stream", out.data, out.len, NULL);
     ch_buf_dispose(&out);
@@ -2407,7 +2407,7 @@ static void console_file(req *r, const char *path)
     size_t len;
     const char *type;
 
-    if (evhttp_request_get_command(r->ev) != EVHTTP_REQ_GET)
+    if (req_command(r) != EVHTTP_REQ_GET)
         return reply_error_msg(r, CH_ENOTFOUND, NULL, "no such resource; the API lives under /api/v1/");
     if (strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0) {
         data = console_index_html, len = console_index_html_len, type = "text/html; charset=utf-8";
@@ -2488,13 +2488,13 @@ static bool scoped_route_allowed(req *r, const char *pattern, const char *id)
 
     if (strcmp(pattern, "certificates/{id}") == 0 || strcmp(pattern, "certificates/{id}/export") == 0 ||
         strcmp(pattern, "certificates/{id}/private-key") == 0)
-        return (evhttp_request_get_command(r->ev) == EVHTTP_REQ_GET || strcmp(pattern, "certificates/{id}") != 0) &&
+        return (req_command(r) == EVHTTP_REQ_GET || strcmp(pattern, "certificates/{id}") != 0) &&
                ch_svc_scope_allows(r->svc, &r->who, id);
     if (strcmp(pattern, "bundles/{id}") == 0) {
         snprintf(obj, sizeof obj, "bundle:%s", id);
         return ch_svc_scope_allows(r->svc, &r->who, obj);
     }
-    return strcmp(pattern, "session") == 0 && evhttp_request_get_command(r->ev) == EVHTTP_REQ_GET;
+    return strcmp(pattern, "session") == 0 && req_command(r) == EVHTTP_REQ_GET;
 }
 
 /* GET ...?tenant=NAME (or id): the installation's admins, who may make tokens for any tenant
@@ -2506,7 +2506,7 @@ static int read_as_tenant(req *r, const char *pattern)
     const char *name = query(r, "tenant");
     ch_store_tenant t = {0};
 
-    if (name == NULL || evhttp_request_get_command(r->ev) != EVHTTP_REQ_GET || strncmp(pattern, "tenants", 7) == 0 ||
+    if (name == NULL || req_command(r) != EVHTTP_REQ_GET || strncmp(pattern, "tenants", 7) == 0 ||
         strcmp(pattern, "session") == 0 || strcmp(pattern, "users") == 0 || strcmp(pattern, "settings") == 0 ||
         strstr(pattern, "/export") != NULL || strstr(pattern, "private-key") != NULL)
         return 0;
@@ -2543,7 +2543,7 @@ void api_dispatch(req *r)
 
 static void dispatch(req *r, size_t *route_index)
 {
-    enum evhttp_cmd_type m = evhttp_request_get_command(r->ev);
+    enum evhttp_cmd_type m = req_command(r);
     const char *p = r->path;
     char id[CH_ID_MAX] = "";
     bool path_known = false;

@@ -61,6 +61,12 @@ void upload_dispose(upload *u);
 int need_auth(req *r);
 /* The certhub_session cookie of the request, copied into buf, or NULL. */
 const char *session_cookie(req *r, char *buf, size_t size);
+/* The request's method, HEAD taken as GET (send_reply leaves the body out of the answer). */
+enum evhttp_cmd_type req_command(req *r);
+/* evhttp_send_reply, but without the body for a HEAD request: libevent 2.1 writes it anyway
+ * (without a Content-Length), and a client keeping the connection would read it as the start
+ * of the next answer. */
+void send_reply(req *r, int status, const char *reason, struct evbuffer *body);
 /* A query parameter or NULL. */
 const char *query(req *r, const char *name);
 

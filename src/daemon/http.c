@@ -143,7 +143,7 @@ static void send_json(req *r, int status, const void *text, size_t len)
         evbuffer_add(buf, text, len);
         evbuffer_add(buf, "\n", 1);
     }
-    evhttp_send_reply(r->ev, status, status < 300 ? "OK" : "Error", buf);
+    send_reply(r, status, status < 300 ? "OK" : "Error", buf);
     evbuffer_free(buf);
 }
 
@@ -196,6 +196,18 @@ void reply_error(req *r, int code)
 {
     reply_error_text(r, code, ch_error_field(), ch_error_last()[0] ? ch_error_last() : ch_error_code_string(code),
                      ch_error_reason());
+}
+
+void send_reply(req *r, int status, const char *reason, struct evbuffer *body)
+{
+    evhttp_send_reply(r->ev, status, reason, evhttp_request_get_command(r->ev) == EVHTTP_REQ_HEAD ? NULL : body);
+}
+
+enum evhttp_cmd_type req_command(req *r)
+{
+    enum evhttp_cmd_type m = evhttp_request_get_command(r->ev);
+
+    return m == EVHTTP_REQ_HEAD ? EVHTTP_REQ_GET : m;
 }
 
 const char *query(req *r, const char *name)
@@ -470,8 +482,9 @@ void http_limits(struct evhttp *http)
 {
     evhttp_set_max_body_size(http, CH_MAX_UPLOAD_BYTES + 65536);
     evhttp_set_timeout(http, 30);
-    evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH |
-                                         EVHTTP_REQ_DELETE);
+    /* HEAD too: monitors ask a health check so. */
+    evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+                                         EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE);
 }
 
 static void on_request(struct evhttp_request *ev, void *arg)

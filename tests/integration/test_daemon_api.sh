@@ -23,6 +23,16 @@ status=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$data/ca.pem" "https:/
 check_eq "health over verified TLS (localhost)" 200 "$status"
 status=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$data/ca.pem" "https://127.0.0.1:$port/api/v1/health")
 check_eq "health over verified TLS (127.0.0.1)" 200 "$status"
+# HEAD, as monitors ask: the headers alone, and the connection still good for the next request
+# (libevent would write the body after them).
+out=$(curl -s -I -o /dev/null -w '%{http_code} %{size_download}\n' --cacert "$data/ca.pem" "https://localhost:$port/api/v1/health" \
+    --next -s -o /dev/null -w '%{http_code} %{num_connects}' --cacert "$data/ca.pem" "https://localhost:$port/api/v1/health")
+check_eq "HEAD answers 200 without a body; a GET after it on the same connection is answered" "200 0
+200 0" "$out"
+raw=$( (printf 'HEAD /api/v1/health HTTP/1.1\r\nHost: localhost\r\n\r\n'; sleep 0.5) |
+    openssl s_client -quiet -connect "127.0.0.1:$port" 2>/dev/null | tr -d '\r' || true)
+check_eq "and on the wire: the status line and headers, nothing after them" "HTTP/1.1 200 OK|" \
+    "$(echo "$raw" | head -1)|$(echo "$raw" | sed '1,/^$/d')"
 echo | openssl s_client -connect "127.0.0.1:$port" -tls1_1 >/dev/null 2>&1 && fail "TLS 1.1 accepted"
 ok "TLS 1.1 refused"
 
