@@ -181,7 +181,7 @@ int main(int argc, char **argv)
     snprintf(dir, sizeof dir, "/tmp/certhub-bench-device-%ld", (long)getpid());
     if (ch_svc_open(&svc, &so) != 0 || ch_svc_tenant_ensure(svc, "bench", &tenant) != 0)
         return 1;
-    actor = (ch_actor){tenant.id, "bench", CH_ROLE_ADMIN, 0};
+    actor = (ch_actor){tenant.id, "bench", CH_ROLE_ADMIN, 0, NULL};
     if (bench_device_pki(svc, &actor, "bench device", &root, &inter, &root_pem, &inter_pem, &trusted) != 0)
         return 1;
     root_pem_text = (const char *)root_pem.data;

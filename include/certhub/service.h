@@ -60,6 +60,7 @@ typedef struct ch_actor {
     const char *name;     /* who, for the audit log: "token:tok_...", "user:admin", "system" */
     ch_role role;
     unsigned perms;       /* CH_PERM_* */
+    const char *user_id;  /* a console user's id (its own, whatever tenant it acts in), or NULL */
 } ch_actor;
 
 /* ------------------------------------------------------------- tenants */
@@ -100,6 +101,7 @@ typedef struct ch_svc_principal {
     ch_actor actor;
     char tenant_id[CH_ID_MAX];
     char name[CH_ID_MAX + 8];
+    char user_id[CH_ID_MAX];   /* a console session's user, or "" */
     char scope[4096];          /* "" or the token's scope (JSON): what it may read */
 } ch_svc_principal;
 /* A token limited to named objects ({"objects": ["crt_...", "bundle:default"], "keys_export":

@@ -477,6 +477,17 @@ csrf=$(curl -s -b admin.jar --cacert "$data/ca.pem" "https://localhost:$port/api
 code=$(curl -s -o self.json -w '%{http_code}' -b admin.jar -H "X-CSRF-Token: $csrf" -X DELETE --cacert "$data/ca.pem" \
     "https://localhost:$port/api/v1/users/admin")
 check_eq "an admin signed in cannot remove itself" "409 another admin can" "$code $(jq -r .error.message self.json | grep -o 'another admin can')"
+# Acting in another tenant, the installation's admin meets a user there with its own name:
+# that one is not itself, and may be removed.
+as_admin() { curl -s -o as.json -w '%{http_code}' -b admin.jar -H "X-CSRF-Token: $csrf" -H "Content-Type: application/json" \
+    --cacert "$data/ca.pem" "$@"; }
+codes="$(as_admin -X PATCH --data '{"tenant":"beta"}' "https://localhost:$port/api/v1/session")"
+codes="$codes $(as_admin --data '{"name":"admin","role":"admin","password":"beta-admin-pass-1"}' "https://localhost:$port/api/v1/users")"
+codes="$codes $(as_admin -X PATCH --data '{"role":"viewer"}' "https://localhost:$port/api/v1/users/admin")"
+codes="$codes $(as_admin -X DELETE "https://localhost:$port/api/v1/users/admin")"
+codes="$codes $(as_admin -X PATCH --data '{"tenant":"default"}' "https://localhost:$port/api/v1/session")"
+codes="$codes $(as_admin -X DELETE "https://localhost:$port/api/v1/users/admin")"
+check_eq "in beta its namesake is changed and removed; back home, itself is still refused" "200 201 200 200 200 409" "$codes"
 TOKEN=$viewer api GET /api/v1/users
 check_eq "a viewer does not list users" 403 "$status"
 api DELETE /api/v1/users/ops

@@ -30,10 +30,10 @@ static int setup(void **state)
     if (ch_svc_open(&svc, &o) != 0 || ch_svc_tenant_ensure(svc, "alpha", &ta) != 0 ||
         ch_svc_tenant_ensure(svc, "beta", &tb) != 0)
         return -1;
-    admin_a = (ch_actor){ta.id, "test:admin-a", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT};
-    admin_b = (ch_actor){tb.id, "test:admin-b", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT};
-    viewer_a = (ch_actor){ta.id, "test:viewer", CH_ROLE_VIEWER, 0};
-    operator_a = (ch_actor){ta.id, "test:operator", CH_ROLE_OPERATOR, 0};
+    admin_a = (ch_actor){ta.id, "test:admin-a", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT, NULL};
+    admin_b = (ch_actor){tb.id, "test:admin-b", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT, NULL};
+    viewer_a = (ch_actor){ta.id, "test:viewer", CH_ROLE_VIEWER, 0, NULL};
+    operator_a = (ch_actor){ta.id, "test:operator", CH_ROLE_OPERATOR, 0, NULL};
     return 0;
 }
 

@@ -72,9 +72,9 @@ static void test_keystore_lifecycle(void **state)
     assert_int_equal(ch_svc_open(&svc, &so), 0);
     assert_int_equal(ch_svc_tenant_ensure(svc, "a", &ta), 0);
     assert_int_equal(ch_svc_tenant_ensure(svc, "b", &tb), 0);
-    admin = (ch_actor){ta.id, "admin", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT};
-    operator= (ch_actor){ta.id, "op", CH_ROLE_OPERATOR, 0};
-    other = (ch_actor){tb.id, "b-admin", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT};
+    admin = (ch_actor){ta.id, "admin", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT, NULL};
+    operator= (ch_actor){ta.id, "op", CH_ROLE_OPERATOR, 0, NULL};
+    other = (ch_actor){tb.id, "b-admin", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT, NULL};
     make_jks(&jks, &root);
     /* The root is already in the inventory: the keystore shares its row. */
     assert_int_equal(ch_cert_write_pem(&root_pem, root), 0);

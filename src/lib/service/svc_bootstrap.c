@@ -183,7 +183,7 @@ int ch_svc_bootstrap_run(ch_svc *svc, const char *data_dir, const char *names, c
     if ((error = ch_svc_tenant_ensure(svc, "default", &tenant)) < 0)
         return error;
     snprintf(out->tenant_id, sizeof out->tenant_id, "%s", tenant.id);
-    a = (ch_actor){out->tenant_id, "system:bootstrap", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT};
+    a = (ch_actor){out->tenant_id, "system:bootstrap", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT, NULL};
     if ((error = ensure_ca(svc, &a, CH_QUICKSTART_ROOT, NULL, &root)) < 0 ||
         (error = ensure_ca(svc, &a, CH_QUICKSTART_ISSUER, root.id, &issuer)) < 0)
         goto done;

@@ -131,7 +131,7 @@ int ch_svc_renew_due(ch_svc *svc, size_t max)
     if (ch_store_cert_due_renewals(svc->store, now, max, &due, &n) < 0)
         return -1;
     for (size_t i = 0; i < n; i++) {
-        ch_actor system = {due[i].tenant_id, "system:renewal", CH_ROLE_ADMIN, 0};
+        ch_actor system = {due[i].tenant_id, "system:renewal", CH_ROLE_ADMIN, 0, NULL};
         ch_store_cert fresh, old;
         char detail[600];
         json_t *d;
@@ -202,7 +202,7 @@ int ch_svc_alerts_run(ch_svc *svc)
                 continue;
             for (size_t i = 0; i < n; i++) {
                 ch_store_cert c;
-                ch_actor system = {tenants[t].id, "system:alerts", CH_ROLE_ADMIN, 0};
+                ch_actor system = {tenants[t].id, "system:alerts", CH_ROLE_ADMIN, 0, NULL};
                 char na[32], *body;
                 json_t *j;
                 bool all = true;
@@ -247,7 +247,7 @@ int ch_svc_rotate_due(ch_svc *svc)
     for (size_t t = 0; t < nt; t++) {
         ch_store_ca *cas = NULL;
         size_t n = 0;
-        ch_actor system = {tenants[t].id, "system:rotation", CH_ROLE_ADMIN, 0};
+        ch_actor system = {tenants[t].id, "system:rotation", CH_ROLE_ADMIN, 0, NULL};
         if (ch_store_ca_list(svc->store, tenants[t].id, &cas, &n) < 0)
             continue;
         for (size_t i = 0; i < n; i++) {

@@ -253,10 +253,11 @@ int ch_svc_user_list(ch_svc *svc, const ch_actor *actor, ch_store_user **out, si
     return ch_store_user_list(svc->store, actor->tenant_id, out, count);
 }
 
-/* Whether the actor is this user, signed in to the console. */
-static bool actor_is(const ch_actor *actor, const char *name)
+/* Whether the actor is this user, signed in to the console.  By id: an installation admin
+ * acting in another tenant may meet a user there with its own name. */
+static bool actor_is(const ch_actor *actor, const ch_store_user *u)
 {
-    return strncmp(actor->name, "user:", 5) == 0 && strcmp(actor->name + 5, name) == 0;
+    return actor->user_id != NULL && strcmp(actor->user_id, u->id) == 0;
 }
 
 struct user_change_tx {
@@ -303,11 +304,13 @@ static int user_change(ch_svc *svc, const ch_actor *actor, const char *name, con
         return error;
     if (!remove && role == NULL && password == NULL)
         return ch_error_set(CH_EINVAL, "nothing to change: give role or password");
-    if (actor_is(actor, name) && (remove || role != NULL))
-        return ch_error_set(CH_ECONFLICT, "you cannot %s the user you are signed in as: another admin can",
-                            remove ? "remove" : "change the role of");
     if ((error = ch_store_user_get_by_name(svc->store, &u, actor->tenant_id, name)) < 0)
         return error == CH_ENOTFOUND ? ch_error_set(CH_ENOTFOUND, "no such user") : error;
+    if (actor_is(actor, &u) && (remove || role != NULL)) {
+        error = ch_error_set(CH_ECONFLICT, "you cannot %s the user you are signed in as: another admin can",
+                             remove ? "remove" : "change the role of");
+        goto done;
+    }
     if (password != NULL && (error = svc_password_hash(&hash, password)) < 0) {
         ch_error_set_field(error, "password", "%s", ch_error_last());
         goto done;
@@ -334,7 +337,7 @@ int ch_svc_user_delete(ch_svc *svc, const ch_actor *actor, const char *name)
 int ch_svc_user_bootstrap(ch_svc *svc, const char *tenant_id, char **password)
 {
     static const char alphabet[] = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    ch_actor system = {tenant_id, "system:bootstrap", CH_ROLE_ADMIN, 0};
+    ch_actor system = {tenant_id, "system:bootstrap", CH_ROLE_ADMIN, 0, NULL};
     unsigned char raw[20];
     char *pw;
     int64_t n = 0;
@@ -457,8 +460,10 @@ int ch_svc_session_authenticate(ch_svc *svc, const char *token, ch_svc_principal
     }
     snprintf(who->tenant_id, sizeof who->tenant_id, "%s", x.acting_tenant_id ? x.acting_tenant_id : x.tenant_id);
     snprintf(who->name, sizeof who->name, "user:%.40s", x.user_name);
+    snprintf(who->user_id, sizeof who->user_id, "%s", x.user_id);
     who->actor.tenant_id = who->tenant_id;
     who->actor.name = who->name;
+    who->actor.user_id = who->user_id;
     who->actor.role = role;
     who->actor.perms = role == CH_ROLE_ADMIN ? CH_PERM_KEYS_EXPORT : 0;
     /* Admins of the default tenant run the installation (as their tokens do). */
