@@ -17,6 +17,14 @@ const char *cli_opt(const cli_args *a, const char *name)
     return NULL;
 }
 
+const char *cli_opt_nth(const cli_args *a, const char *name, int n)
+{
+    for (int i = 0; i < a->nopts; i++)
+        if (strcmp(a->names[i], name) == 0 && n-- == 0)
+            return a->values[i];
+    return NULL;
+}
+
 bool cli_flag(const cli_args *a, const char *name)
 {
     return cli_opt(a, name) != NULL;
@@ -86,8 +94,6 @@ int cli_password(const cli_args *a, const char *opt, const char *env, char **out
 {
     const char *path = cli_opt(a, opt);
     const char *e = env ? getenv(env) : NULL;
-    uint8_t *data = NULL;
-    size_t len = 0, n;
 
     *out = NULL;
     if (path == NULL) {
@@ -95,6 +101,15 @@ int cli_password(const cli_args *a, const char *opt, const char *env, char **out
             return cli_fail(a, "out of memory");
         return 0;
     }
+    return cli_password_file(a, path, out);
+}
+
+int cli_password_file(const cli_args *a, const char *path, char **out)
+{
+    uint8_t *data = NULL;
+    size_t len = 0, n;
+
+    *out = NULL;
     if (ch_file_read(&data, &len, path, CH_MAX_PASSWORD_LEN + 2) < 0)
         return cli_fail(a, "cannot read the password file: %s", ch_error_last());
     /* The first line, without its line end: what `echo secret > file` writes. */

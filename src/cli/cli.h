@@ -39,6 +39,8 @@ struct cli_cmd {
 /* Option value or NULL; a flag's value is "". */
 const char *cli_opt(const cli_args *a, const char *name);
 bool cli_flag(const cli_args *a, const char *name);
+/* The n-th (from 0) of an option given more than once, in the order given, or NULL. */
+const char *cli_opt_nth(const cli_args *a, const char *name, int n);
 /* Value of a required option; prints usage and exits 2 when missing. */
 const char *cli_need(const cli_args *a, const char *name);
 /* Integer option (def when absent); exits 2 on a value that is not a whole number in range. */
@@ -57,6 +59,8 @@ int cli_read(const cli_args *a, const char *path, uint8_t **data, size_t *len);
  * variable env (may be NULL).  *out is NULL when neither is given; free with
  * ch_secure_free_str. */
 int cli_password(const cli_args *a, const char *opt, const char *env, char **out);
+/* The same from a file's path. */
+int cli_password_file(const cli_args *a, const char *path, char **out);
 /* Whether an output path is "-", standard output. */
 bool cli_is_stdout(const char *path);
 /* 0 when path may be written: NULL, "-", not there, or --force; else says so (exit 1).

@@ -1564,11 +1564,53 @@ static int day_list(cli_args *a, const char *text, json_t **out)
     return list ? 0 : cli_fail(a, "out of memory");
 }
 
+/* --webhook URL given once or more, each with its --webhook-secret-file in the same order (or
+ * one secret file for them all): the tenant's webhooks, replacing those it had. */
+static int set_webhooks(cli_args *a, json_t *body)
+{
+    json_t *list = json_array();
+    const char *url, *path;
+    int urls = 0, secrets = 0, rc = 1;
+
+    while (cli_opt_nth(a, "webhook", urls) != NULL)
+        urls++;
+    while (cli_opt_nth(a, "webhook-secret-file", secrets) != NULL)
+        secrets++;
+    if (secrets == 0) {
+        cli_fail(a, "--webhook needs --webhook-secret-file F: the key that signs each alert (16 to 128 characters)");
+        goto done;
+    }
+    if (secrets != 1 && secrets != urls) {
+        cli_fail(a, "%d --webhook and %d --webhook-secret-file: give one secret file for each webhook, in the same "
+                    "order, or one for them all", urls, secrets);
+        goto done;
+    }
+    for (int i = 0; (url = cli_opt_nth(a, "webhook", i)) != NULL; i++) {
+        char *secret = NULL;
+        json_t *w;
+
+        path = cli_opt_nth(a, "webhook-secret-file", secrets == 1 ? 0 : i);
+        if (cli_password_file(a, path, &secret) != 0)
+            goto done;
+        w = json_pack("{ss ss}", "url", url, "secret", secret);
+        ch_secure_free_str(secret);
+        if (w == NULL) {
+            cli_fail(a, "the webhook's URL and secret must be UTF-8 text");
+            goto done;
+        }
+        json_array_append_new(list, w);
+    }
+    json_object_set(body, "webhooks", list);
+    rc = 0;
+done:
+    json_decref(list);
+    return rc;
+}
+
 int cmd_remote_settings_set(cli_args *a)
 {
     json_t *body = json_object(), *ans = NULL, *days = NULL;
     const char *point = cli_opt(a, "renewal-point"), *webhook = cli_opt(a, "webhook");
-    char *secret = NULL;
     int rc = 1;
 
     if (on_off(a, "public-bundle", body, "public_bundle") != 0 ||
@@ -1592,20 +1634,9 @@ int cmd_remote_settings_set(cli_args *a)
         cli_fail(a, "give --webhook or --no-webhooks, not both");
         goto done;
     }
-    if (webhook != NULL) {
-        if (cli_password(a, "webhook-secret-file", NULL, &secret) != 0)
-            goto done;
-        if (secret == NULL) {
-            cli_fail(a, "--webhook needs --webhook-secret-file F: the key that signs each alert (16 to 128 characters)");
-            goto done;
-        }
-        json_t *list = json_pack("[{ss ss}]", "url", webhook, "secret", secret);
-        if (list == NULL) {
-            cli_fail(a, "the webhook's URL and secret must be UTF-8 text");
-            goto done;
-        }
-        json_object_set_new(body, "webhooks", list);
-    } else if (cli_opt(a, "webhook-secret-file") != NULL) {
+    if (webhook != NULL && set_webhooks(a, body) != 0)
+        goto done;
+    if (webhook == NULL && cli_opt(a, "webhook-secret-file") != NULL) {
         cli_fail(a, "--webhook-secret-file goes with --webhook");
         goto done;
     }
@@ -1621,7 +1652,6 @@ int cmd_remote_settings_set(cli_args *a)
     print_settings(ans);
     rc = 0;
 done:
-    ch_secure_free_str(secret);
     json_decref(body);
     json_decref(ans);
     return rc;

@@ -201,6 +201,17 @@ expect_error "then ca bundle without a token is refused, saying why" "public_bun
 expect_error "a renewal point out of range: the server's message" "0.5 to 0.9" -- remote settings set --renewal-point 0.95
 expect_error "nothing to change" "nothing to change" -- remote settings set
 expect_error "--webhook needs its secret" "--webhook-secret-file" -- remote settings set --webhook https://x.example
+echo fedcba9876543210fedcba > hook2.secret
+check_eq "two webhooks, each with its secret file" "https://127.0.0.1:9/a https://127.0.0.1:9/b" \
+    "$(remote settings set --webhook https://127.0.0.1:9/a --webhook-secret-file hook.secret \
+        --webhook https://127.0.0.1:9/b --webhook-secret-file hook2.secret | awk '$1 == "webhook" {printf "%s%s", s, $2; s=" "}')"
+check_eq "three sharing one secret file" "3" \
+    "$(remote settings set --webhook https://127.0.0.1:9/a --webhook https://127.0.0.1:9/b \
+        --webhook https://127.0.0.1:9/c --webhook-secret-file hook.secret | grep -c '^webhook ')"
+expect_error "two webhooks and three secret files: refused" "one secret file for each webhook" -- remote settings set \
+    --webhook https://x.example/a --webhook-secret-file hook.secret --webhook https://x.example/b \
+    --webhook-secret-file hook.secret --webhook-secret-file hook2.secret
+check_eq "and the webhooks stay as they were" "3" "$(remote settings get | grep -c '^webhook ')"
 check_eq "--no-webhooks and the bundle public again" "" \
     "$(remote settings set --no-webhooks --public-bundle on | awk '$1 == "webhook"')"
 
