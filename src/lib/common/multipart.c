@@ -106,11 +106,16 @@ static int part_headers(ch_multipart_part *part, const uint8_t *p, const uint8_t
 int ch_multipart_parse(const uint8_t *body, size_t len, const char *boundary, ch_multipart_part *parts, size_t max,
                        size_t *count)
 {
+    static const uint8_t none[1];
     char delim[CH_MULTIPART_BOUNDARY_MAX + 4];
     size_t dlen;
-    const uint8_t *end = body + len, *p;
+    const uint8_t *end, *p;
 
     *count = 0;
+    /* An empty body may come as NULL: no arithmetic on a null pointer. */
+    if (body == NULL)
+        body = none, len = 0;
+    end = body + len;
     dlen = (size_t)snprintf(delim, sizeof delim, "\r\n--%s", boundary ? boundary : "");
     if (boundary == NULL || boundary[0] == '\0' || dlen >= sizeof delim)
         return ch_error_set(CH_EINVAL, "no multipart boundary");
