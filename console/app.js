@@ -985,14 +985,16 @@ async function tokensCard() {
           try { await api("DELETE", "tokens/" + encodeURIComponent(t.id)); } catch (e) { err.textContent = e.message; }
           await draw();
         }, "Revoke"));
-      return el("tr", {}, el("td", {}, t.name || "—"), el("td", {}, t.role), el("td", {}, day(t.created_at)),
+      // A sync agent's token reads only what its scope names.
+      const reach = t.scope ? t.scope.objects.join(", ") + (t.scope.keys_export ? " (with keys)" : "") : "the whole tenant";
+      return el("tr", {}, el("td", {}, t.name || "—"), el("td", {}, t.role), el("td", {}, reach), el("td", {}, day(t.created_at)),
         el("td", {}, t.revoked_at ? badge("revoked") : badge("active")), el("td", {}, revoke));
     });
     const add = el("button", {}, "Create token");
     add.addEventListener("click", () => createDialog());
     card.replaceChildren(el("h2", { id: "tokens-h" }, "API tokens"),
       el("p", { class: "muted" }, "For scripts and the certhub CLI: Authorization: Bearer <token>."),
-      el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Role"), el("th", {}, "Created"), el("th", {}, "Status"), el("th", {}, ""))), el("tbody", {}, rows)),
+      el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Role"), el("th", {}, "Reads"), el("th", {}, "Created"), el("th", {}, "Status"), el("th", {}, ""))), el("tbody", {}, rows)),
       err, el("div", { class: "row-actions" }, add));
   };
   const createDialog = () => formDialog("Create API token", [

@@ -125,30 +125,47 @@ static int list_and_print(cli_args *a, const char *path, const char *const *cols
     return 0;
 }
 
-/* Prints the fields of an object answer that are text, numbers or true/false, one a line, in
- * the server's order: for the "get" commands of objects whose shape grows. */
+/* One field of an object answer, when it is text, a number, true/false or a list of texts. */
+static void print_field(const char *k, json_t *v)
+{
+    if (json_is_string(v) && strcmp(k, "pem") != 0)
+        printf("%-27s %s\n", k, json_string_value(v));
+    else if (json_is_integer(v))
+        printf("%-27s %lld\n", k, (long long)json_integer_value(v));
+    else if (json_is_boolean(v))
+        printf("%-27s %s\n", k, json_is_true(v) ? "yes" : "no");
+    else if (json_is_array(v) && json_array_size(v) > 0 && json_is_string(json_array_get(v, 0))) {
+        size_t i;
+        json_t *e;
+        printf("%-27s", k);
+        json_array_foreach(v, i, e) printf("%s%s", i ? ", " : " ", json_string_value(e) ? json_string_value(e) : "");
+        printf("\n");
+    }
+}
+
+/* Prints the fields of an object answer one a line, in the server's order, an object's
+ * members as "field.member" (a token's scope.objects, a certificate's details.key_curve) unless
+ * the same is a field already: for the "get" commands of objects whose shape grows. */
 static void print_fields(json_t *ans)
 {
-    const char *k;
-    json_t *v;
+    const char *k, *m;
+    json_t *v, *mv;
+    char name[128];
 
     if (g_remote.json) {
         print_json(ans);
         return;
     }
     json_object_foreach(ans, k, v) {
-        if (json_is_string(v) && strcmp(k, "pem") != 0)
-            printf("%-22s %s\n", k, json_string_value(v));
-        else if (json_is_integer(v))
-            printf("%-22s %lld\n", k, (long long)json_integer_value(v));
-        else if (json_is_boolean(v))
-            printf("%-22s %s\n", k, json_is_true(v) ? "yes" : "no");
-        else if (json_is_array(v) && json_array_size(v) > 0 && json_is_string(json_array_get(v, 0))) {
-            size_t i;
-            json_t *e;
-            printf("%-22s", k);
-            json_array_foreach(v, i, e) printf("%s%s", i ? ", " : " ", json_string_value(e) ? json_string_value(e) : "");
-            printf("\n");
+        if (!json_is_object(v)) {
+            print_field(k, v);
+            continue;
+        }
+        json_object_foreach(v, m, mv) {
+            if (json_object_get(ans, m) != NULL)
+                continue; /* a certificate's details repeat its serial, subject, dates, usages */
+            snprintf(name, sizeof name, "%s.%s", k, m);
+            print_field(name, mv);
         }
     }
 }
@@ -363,10 +380,8 @@ int cmd_remote_cert_get(cli_args *a)
         else
             snprintf(key, sizeof key, "%s %lld", str(d, "key_algorithm"),
                      (long long)json_integer_value(json_object_get(d, "key_bits")));
+        /* The details are printed above as details.*; the key in one word as well. */
         json_object_set_new(sub, "key", json_string(key));
-        json_object_set(sub, "sans", json_object_get(d, "sans"));
-        json_object_set(sub, "key_usage", json_object_get(d, "key_usage"));
-        json_object_set(sub, "ext_key_usage", json_object_get(d, "ext_key_usage"));
         print_fields(sub);
         json_decref(sub);
     }
@@ -1206,6 +1221,16 @@ int cmd_remote_token_create(cli_args *a)
 
     str_member(a, "tenant", body, "tenant");
     str_member(a, "name", body, "name");
+    /* A token for one agent: the objects it may read, and their keys when it says so. */
+    if (cli_opt(a, "objects") != NULL) {
+        json_t *scope = json_object();
+        list_member(a, "objects", scope, "objects");
+        json_object_set_new(scope, "keys_export", json_boolean(cli_flag(a, "keys-export")));
+        json_object_set_new(body, "scope", scope);
+    } else if (cli_flag(a, "keys-export")) {
+        json_decref(body);
+        return cli_fail(a, "--keys-export goes with --objects: an unscoped token's role says whether it exports keys");
+    }
     rc = remote_call(a, "POST", "tokens", body, &ans, NULL);
     json_decref(body);
     if (rc != 0)

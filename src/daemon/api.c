@@ -1291,7 +1291,7 @@ static void tenant_get(req *r, const char *id)
 static json_t *token_json(const ch_store_token *t)
 {
     char at[32];
-    json_t *o;
+    json_t *o, *sc;
 
     ch_time_format(at, sizeof at, t->created_at);
     o = json_pack("{ss ss ss ss ss}", "id", t->id, "tenant_id", t->tenant_id, "name", t->name ? t->name : "", "role",
@@ -1302,6 +1302,9 @@ static json_t *token_json(const ch_store_token *t)
     } else {
         json_object_set_new(o, "revoked_at", json_null());
     }
+    /* What a scoped token may read (null: the whole tenant, as its role allows). */
+    sc = t->scope ? json_loads(t->scope, 0, NULL) : NULL;
+    json_object_set_new(o, "scope", sc ? sc : json_null());
     return o;
 }
 

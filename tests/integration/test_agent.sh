@@ -17,6 +17,20 @@ mkdir out
 api POST /api/v1/tokens "{\"role\":\"operator\",\"name\":\"agent on web-1\",\"scope\":{\"objects\":[\"$cid\",\"bundle:default\"],\"keys_export\":true}}"
 check_eq "a token scoped to the agent's objects" 201 "$status"
 body .token > agent.token
+api POST /api/v1/tokens "{\"role\":\"operator\",\"scope\":{\"objects\":[\"crt_nosuch\",\"bundle:default\"]}}"
+check_eq "a scope naming a certificate the tenant does not have: 400" "400 scope no certificate crt_nosuch" \
+    "$status $(body .error.field) $(body .error.message | grep -o 'no certificate crt_nosuch')"
+api POST /api/v1/tokens "{\"role\":\"operator\",\"scope\":{\"objects\":[\"bundle:other\"]}}"
+check_eq "or a bundle that is not there: 400" "400 scope" "$status $(body .error.field)"
+echo "$TOKEN" > admin.token
+cli="$CERTHUB --server https://localhost:$port --token-file admin.token --ca-file $data/ca.pem"
+$cli token create --role viewer --name "cli agent" --objects "$cid,bundle:default" > cli-agent.token
+check_eq "the CLI makes the same scoped token" "true" \
+    "$($cli token list --output json | jq '[.items[] | select(.name == "cli agent")] | length == 1')"
+expect_error "--keys-export alone is refused, saying why" "goes with --objects" -- $cli token create --keys-export
+tid=$($cli token list --output json | jq -r '.items[] | select(.name == "agent on web-1") | .id')
+check_eq "token get shows what it is limited to" "yes $cid, bundle:default" \
+    "$($cli token get "$tid" | awk '$1 == "scope.keys_export" {k=$2} $1 == "scope.objects" {$1=""; o=substr($0, 2)} END {print k, o}')"
 write_config() {
     cat > agent.conf <<CONF
 server = https://localhost:$port

@@ -111,6 +111,36 @@ bad:
                               "\"keys_export\": true|false}");
 }
 
+/* Each object of a scope is there to be read: a certificate of the tenant, or its bundle.  A
+ * mistyped id would make a token that can read nothing, found out only when the agent fails. */
+static int scope_objects_exist(ch_svc *svc, const char *tenant_id, const char *canon)
+{
+    json_t *j = json_loads(canon, 0, NULL), *v;
+    ch_store_cert c;
+    size_t i;
+    int error = 0;
+
+    json_array_foreach(json_object_get(j, "objects"), i, v) {
+        const char *obj = json_string_value(v);
+        if (strncmp(obj, "bundle:", 7) == 0) {
+            if (strcmp(obj + 7, "default") != 0) {
+                error = ch_error_set_field(CH_EINVAL, "scope", "no trust bundle %.64s: the tenant's is bundle:default",
+                                           obj);
+                break;
+            }
+        } else if (ch_store_cert_get(svc->store, &c, tenant_id, obj) == 0) {
+            ch_store_cert_dispose(&c);
+        } else {
+            error = ch_error_set_field(CH_EINVAL, "scope",
+                                       "no certificate %.64s in the tenant: a scope names certificate ids (crt_...) "
+                                       "and bundle:default", obj);
+            break;
+        }
+    }
+    json_decref(j);
+    return error;
+}
+
 int ch_svc_token_create_scoped(ch_svc *svc, const ch_actor *actor, const char *tenant_id, ch_role role,
                                const char *name, const char *scope, char **token, char id[CH_ID_MAX])
 {
@@ -134,8 +164,11 @@ int ch_svc_token_create_scoped(ch_svc *svc, const ch_actor *actor, const char *t
         return error;
     if (role < CH_ROLE_VIEWER || role > CH_ROLE_ADMIN)
         return ch_error_set_field(CH_EINVAL, "role", "unknown role; accepted: admin, operator, viewer");
-    if (scope != NULL && (error = scope_check(scope, &canon)) < 0)
+    if (scope != NULL && ((error = scope_check(scope, &canon)) < 0 ||
+                          (error = scope_objects_exist(svc, tenant_id, canon)) < 0)) {
+        free(canon);
         return error;
+    }
     if (canon && strstr(canon, "\"keys_export\":true") && !(actor->perms & CH_PERM_KEYS_EXPORT)) {
         free(canon);
         return ch_error_set_field(CH_EPERM, "scope", "only a credential that may export keys makes one that may");

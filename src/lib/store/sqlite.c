@@ -226,7 +226,7 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_TOKEN_GET] = "SELECT id, tenant_id, role, name, token_hash, created_at, revoked_at, scope FROM api_tokens "
                     "WHERE token_hash=?",
     [S_TOKEN_COUNT] = "SELECT count(*) FROM api_tokens WHERE tenant_id=? AND revoked_at IS NULL",
-    [S_TOKEN_LIST] = "SELECT id, tenant_id, role, name, '', created_at, revoked_at FROM api_tokens "
+    [S_TOKEN_LIST] = "SELECT id, tenant_id, role, name, '', created_at, revoked_at, scope FROM api_tokens "
                      "WHERE tenant_id=? ORDER BY created_at, id",
     [S_TOKEN_TENANT] = "SELECT tenant_id FROM api_tokens WHERE id=?",
     [S_TOKEN_REVOKE] = "UPDATE api_tokens SET revoked_at=? WHERE tenant_id=? AND id=? AND revoked_at IS NULL",
@@ -1599,6 +1599,7 @@ static void read_token_row(void *row, sqlite3_stmt *st)
     t->name = col_text(st, 3);
     t->created_at = sqlite3_column_int64(st, 5);
     t->revoked_at = sqlite3_column_int64(st, 6);
+    t->scope = col_text(st, 7);
 }
 
 static void dispose_token_row(void *row)
