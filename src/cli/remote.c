@@ -189,8 +189,14 @@ int remote_request(cli_args *a, const remote_req *q, json_t **out, ch_buf *raw)
     }
     if (status >= 400) {
         json_t *e = json_loadb((const char *)resp.data, resp.len, 0, NULL);
-        const char *msg = json_string_value(json_object_get(json_object_get(e, "error"), "message"));
-        ret = cli_fail(a, "%s (HTTP %ld)", msg ? msg : "the server refused the request", status);
+        json_t *err = json_object_get(e, "error");
+        const char *msg = json_string_value(json_object_get(err, "message"));
+        const char *field = json_string_value(json_object_get(err, "field"));
+        /* The server names the field; say which option gives it, when one was left out. */
+        bool pw_hint = field && strcmp(field, "password") == 0 && strstr(a->cmd->opts, "password-file=") != NULL &&
+                       cli_opt(a, "password-file") == NULL;
+        ret = cli_fail(a, "%s (HTTP %ld)%s", msg ? msg : "the server refused the request", status,
+                       pw_hint ? "; pass --password-file F" : "");
         json_decref(e);
         goto done;
     }

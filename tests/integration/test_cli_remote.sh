@@ -326,6 +326,8 @@ check_eq "cert issue --csr-id: the certificate has the CSR's key" "$(openssl pke
     "$(openssl x509 -in own.pem -noout -pubkey)"
 expect_error "cert issue --csr-id twice" "is signed already" -- remote cert issue --ca-id "$issuer" --csr-id "$own"
 openssl pkcs12 -export -in certs/c1.pem -inkey k1.pem -name one -passout pass:s3cret -out one.p12
+expect_error "a keystore without its password: the option that gives it is named" "pass --password-file F" -- \
+    remote keystore upload one.p12
 ks=$(remote keystore upload one.p12 --password-file pw)
 check_contains "keystore upload" "$ks" "kst_"
 check_contains "keystore entries" "$(remote keystore entries "$ks")" "one"

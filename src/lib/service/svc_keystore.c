@@ -102,7 +102,7 @@ int ch_svc_keystore_import(ch_svc *svc, const ch_actor *actor, const char *name,
     if (name == NULL || *name == '\0' || strlen(name) > 128)
         return ch_error_set_field(CH_EINVAL, "name", "a name of 1 to 128 characters is required");
     if ((error = ch_keystore_import(&ks, data, len, &io)) < 0) {
-        ch_error_set_field(error, "file", "%s", ch_error_last());
+        ch_error_set_field(error, error == CH_EPASSWORD ? "password" : "file", "%s", ch_error_last());
         return error;
     }
     /* Everything that needs no lock first: sealing keys, reading certificates. */
