@@ -160,6 +160,9 @@ int ch_cert_public_key(ch_key **out, const ch_cert *cert);
 bool ch_cert_matches_key(const ch_cert *cert, const ch_key *key);
 bool ch_cert_is_ca(const ch_cert *cert);
 bool ch_cert_is_self_signed(const ch_cert *cert);
+/* Whether issuer issued cert: names, key identifiers and key usage agree and the signature
+ * verifies with issuer's key. */
+bool ch_cert_issued_by(const ch_cert *cert, const ch_cert *issuer);
 int64_t ch_cert_not_before(const ch_cert *cert); /* seconds since the epoch */
 int64_t ch_cert_not_after(const ch_cert *cert);
 /* Serial number as lower-case hex (at most 40 digits for RFC 5280 serials; longer ones are

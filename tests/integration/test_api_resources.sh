@@ -258,6 +258,29 @@ openssl verify -CAfile outside.pem -untrusted edge.pem gw.pem >/dev/null || fail
 ok "its leaf chains to the outside root"
 api POST /api/v1/cas "$(jq -n --arg c "$(cat edge.pem)" --arg id "$csr_id" '{name:"again", type:"import", certificate:$c, csr_id:$id}')"
 check_eq "the CSR is used up: 409" 409 "$status"
+# The outside root brought in after it (to chain to, without its key): the intermediate it
+# signed is linked to it, and its chain now ends at the root.
+api GET "/api/v1/cas/$edge/chain"
+check_eq "before, the intermediate's chain is itself" 1 "$(grep -c 'BEGIN CERTIFICATE' "$T/body")"
+api POST /api/v1/cas "$(jq -n --arg c "$(cat outside.pem)" '{name:"outside root", type:"import", certificate:$c}')"
+check_eq "the outside root imported without its key" "201 false null" "$status $(body .can_sign) $(body .parent_id)"
+outside=$(body .id)
+api GET "/api/v1/cas/$edge"
+check_eq "the intermediate it signed now has it as parent" "$outside" "$(body .parent_id)"
+api GET "/api/v1/cas/$edge/chain"
+cp "$T/body" edge-chain.pem
+check_eq "and its chain ends at the root" "$(openssl x509 -in outside.pem -noout -fingerprint -sha256)" \
+    "$(awk '/BEGIN CERT/ {b = ""} {b = b $0 "\n"} END {printf "%s", b}' edge-chain.pem | openssl x509 -noout -fingerprint -sha256)"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout mid2.key -subj "/CN=Second Outside Issuing" -days 20 \
+    -CA outside.pem -CAkey outside.key -addext "basicConstraints=critical,CA:true,pathlen:0" \
+    -addext "keyUsage=critical,keyCertSign,cRLSign" -out mid2.pem 2>/dev/null
+api POST /api/v1/cas "$(jq -n --arg c "$(cat mid2.pem)" --arg k "$(cat mid2.key)" '{name:"second issuing", type:"import", certificate:$c, private_key:$k}')"
+check_eq "an intermediate imported after its root is linked at once" "201 $outside" "$status $(body .parent_id)"
+mid2=$(body .id)
+api GET "/api/v1/cas/$mid2/chain"
+check_eq "its chain: itself and the root" 2 "$(grep -c 'BEGIN CERTIFICATE' "$T/body")"
+api DELETE "/api/v1/cas/$outside"
+check_eq "the root is not deleted while CAs it signed are there" 409 "$status"
 
 # A CSR made here, signed by certhub's own CA: the certificate takes the CSR's key and the CSR
 # its certificate, once.

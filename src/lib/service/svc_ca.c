@@ -42,7 +42,87 @@ struct ca_tx {
     const char *action;
     const ch_store_csr *csr;  /* the CA's key is this CSR's (signed by an outside CA), or NULL */
     const ch_store_ca *rotate; /* rotation: this CA gets the new certificate and key, no new CA row */
+    const struct ca_links *links; /* an import: the CAs it issued that had no parent, or NULL */
 };
+
+/* An imported CA joins the tenant's tree of CAs: its parent is the tenant's CA that issued it,
+ * and the CAs it issued that had none (imported before it, their issuer not yet known) become
+ * its children.  Without, the chain of an intermediate imported with its root ended at the
+ * intermediate. */
+struct ca_links {
+    char parent[CH_ID_MAX];      /* "": none known */
+    char (*children)[CH_ID_MAX];
+    size_t nchildren;
+};
+
+/* Whether id is start or one of its ancestors among the tenant's CAs. */
+static bool ca_is_ancestor(const ch_store_ca *all, size_t n, const char *start, const char *id)
+{
+    const char *at = start;
+
+    for (size_t steps = 0; at != NULL && *at != '\0' && steps <= n; steps++) {
+        const char *up = NULL;
+        if (strcmp(at, id) == 0)
+            return true;
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(all[i].id, at) == 0)
+                up = all[i].parent_id;
+        at = up;
+    }
+    return false;
+}
+
+static void ca_links_dispose(struct ca_links *l)
+{
+    free(l->children);
+    memset(l, 0, sizeof *l);
+}
+
+static int ca_links_find(ch_svc *svc, const char *tenant_id, const ch_cert *cert, struct ca_links *out)
+{
+    ch_store_ca *all = NULL;
+    ch_cert **certs = NULL;
+    size_t n = 0;
+    bool parent_active = false;
+    int error;
+
+    memset(out, 0, sizeof *out);
+    if ((error = ch_store_ca_list(svc->store, tenant_id, &all, &n)) < 0)
+        return error;
+    certs = calloc(n + 1, sizeof *certs);
+    out->children = calloc(n + 1, sizeof *out->children);
+    if (certs == NULL || out->children == NULL) {
+        error = ch_error_set(CH_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        ch_store_cert row;
+        if (all[i].cert_id == NULL || ch_store_cert_get(svc->store, &row, tenant_id, all[i].cert_id) < 0)
+            continue;
+        if (ch_cert_parse(&certs[i], row.der, row.der_len) < 0)
+            certs[i] = NULL;
+        ch_store_cert_dispose(&row);
+    }
+    /* Its issuer: an active CA before a retired one with the same key. */
+    for (size_t i = 0; i < n && !ch_cert_is_self_signed(cert); i++)
+        if (certs[i] != NULL && !parent_active && ch_cert_issued_by(cert, certs[i])) {
+            snprintf(out->parent, sizeof out->parent, "%s", all[i].id);
+            parent_active = strcmp(all[i].status, "active") == 0;
+        }
+    for (size_t i = 0; i < n; i++)
+        if (certs[i] != NULL && all[i].parent_id == NULL && !ch_cert_is_self_signed(certs[i]) &&
+            ch_cert_issued_by(certs[i], cert) && !ca_is_ancestor(all, n, out->parent, all[i].id))
+            snprintf(out->children[out->nchildren++], CH_ID_MAX, "%s", all[i].id);
+    ch_error_clear();
+done:
+    for (size_t i = 0; certs != NULL && i < n; i++)
+        ch_cert_free(certs[i]);
+    free(certs);
+    ch_store_ca_list_free(all, n);
+    if (error < 0)
+        ca_links_dispose(out);
+    return error;
+}
 
 static int ca_tx_run(struct ca_tx *t)
 {
@@ -85,6 +165,9 @@ static int ca_tx_run(struct ca_tx *t)
     }
     if ((error = ch_store_ca_put(t->svc->store, t->ca)) < 0)
         return error;
+    for (size_t i = 0; t->links != NULL && i < t->links->nchildren; i++)
+        if ((error = ch_store_ca_set_parent(t->svc->store, t->actor->tenant_id, t->links->children[i], t->ca->id)) < 0)
+            return error;
     if (t->csr != NULL && (error = ch_store_csr_attach(t->svc->store, t->actor->tenant_id, t->csr->id, t->cert->id)) < 0)
         return error;
     d = json_pack("{ss ss ss sb}", "name", t->ca->name, "subject", t->cert->subject, "certificate_id", t->cert->id,
@@ -180,7 +263,7 @@ int ch_svc_ca_create(ch_svc *svc, const ch_actor *actor, const ch_svc_ca_req *re
     if ((error = ca_row(&ca, actor->tenant_id, req->name, parent ? parent->id : NULL, req->crl_urls,
                         req->ocsp_urls)) < 0)
         goto done;
-    t = (struct ca_tx){svc, actor, key, &row, &ca, false, "ca.create", NULL, req->rotate};
+    t = (struct ca_tx){svc, actor, key, &row, &ca, false, "ca.create", NULL, req->rotate, NULL};
     SVC_TX(svc, ca_tx_run(&t));
     if (req->rotate != NULL) {
         svc_ca_forget(svc, actor->tenant_id, req->rotate->id);
@@ -208,6 +291,7 @@ int ch_svc_ca_import(ch_svc *svc, const ch_actor *actor, const char *name, const
     ch_key *key = NULL;
     ch_store_cert row = {0};
     ch_store_ca ca = {0};
+    struct ca_links links = {0};
     struct ca_tx t;
     int error;
 
@@ -220,16 +304,18 @@ int ch_svc_ca_import(ch_svc *svc, const ch_actor *actor, const char *name, const
                                    "certificate is not a CA: BasicConstraints CA:true is missing");
         goto done;
     }
-    if ((error = svc_cert_row(&row, cert, actor->tenant_id, name, "imported", -1)) < 0 ||
-        (error = ca_row(&ca, actor->tenant_id, name, NULL, NULL, NULL)) < 0)
+    if ((error = ca_links_find(svc, actor->tenant_id, cert, &links)) < 0 ||
+        (error = svc_cert_row(&row, cert, actor->tenant_id, name, "imported", -1)) < 0 ||
+        (error = ca_row(&ca, actor->tenant_id, name, links.parent[0] ? links.parent : NULL, NULL, NULL)) < 0)
         goto done;
-    t = (struct ca_tx){svc, actor, key, &row, &ca, false, "ca.import", NULL, NULL};
+    t = (struct ca_tx){svc, actor, key, &row, &ca, false, "ca.import", NULL, NULL, &links};
     SVC_TX(svc, ca_tx_run(&t));
     if (out) {
         *out = ca;
         memset(&ca, 0, sizeof ca);
     }
 done:
+    ca_links_dispose(&links);
     ch_store_ca_dispose(&ca);
     ch_store_cert_dispose(&row);
     ch_cert_free(cert);
@@ -244,6 +330,7 @@ int ch_svc_ca_import_csr(ch_svc *svc, const ch_actor *actor, const char *name, c
     ch_cert *cert = NULL;
     ch_store_cert row = {0};
     ch_store_ca ca = {0};
+    struct ca_links links = {0};
     struct ca_tx t;
     int error;
 
@@ -270,16 +357,18 @@ int ch_svc_ca_import_csr(ch_svc *svc, const ch_actor *actor, const char *name, c
     }
     if ((error = svc_cert_for_csr(&csr_row, cert)) < 0)
         goto done;
-    if ((error = svc_cert_row(&row, cert, actor->tenant_id, name, "csr_signed", -1)) < 0 ||
-        (error = ca_row(&ca, actor->tenant_id, name, NULL, NULL, NULL)) < 0)
+    if ((error = ca_links_find(svc, actor->tenant_id, cert, &links)) < 0 ||
+        (error = svc_cert_row(&row, cert, actor->tenant_id, name, "csr_signed", -1)) < 0 ||
+        (error = ca_row(&ca, actor->tenant_id, name, links.parent[0] ? links.parent : NULL, NULL, NULL)) < 0)
         goto done;
-    t = (struct ca_tx){svc, actor, NULL, &row, &ca, false, "ca.import", &csr_row, NULL};
+    t = (struct ca_tx){svc, actor, NULL, &row, &ca, false, "ca.import", &csr_row, NULL, &links};
     SVC_TX(svc, ca_tx_run(&t));
     if (out) {
         *out = ca;
         memset(&ca, 0, sizeof ca);
     }
 done:
+    ca_links_dispose(&links);
     ch_store_ca_dispose(&ca);
     ch_store_cert_dispose(&row);
     ch_cert_free(cert);

@@ -2968,6 +2968,15 @@ int ch_store_ca_set_status(ch_store *s, const char *tenant_id, const char *id, c
     return step_one_row(db, st, "updating a CA", "CA");
 }
 
+int ch_store_ca_set_parent(ch_store *s, const char *tenant_id, const char *id, const char *parent_id)
+{
+    const char *texts[] = {parent_id, tenant_id, id};
+    int64_t ints[] = {0, 0, 0};
+
+    return exec_bound(s, "UPDATE cas SET parent_id = ? WHERE tenant_id = ? AND id = ?", "linking a CA", 3, texts, ints,
+                      true);
+}
+
 int ch_store_ca_delete(ch_store *s, const char *tenant_id, const char *id)
 {
     STMT(S_CA_DELETE, "deleting a CA");

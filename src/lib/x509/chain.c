@@ -13,8 +13,7 @@
 #include "certhub/x509.h"
 #include "x509/x509_internal.h"
 
-/* Whether b issued a: names, key identifiers and key usage agree and the signature verifies. */
-static bool issued_by(const ch_cert *a, const ch_cert *b)
+bool ch_cert_issued_by(const ch_cert *a, const ch_cert *b)
 {
     X509 *xa = ch_cert_x509(a), *xb = ch_cert_x509(b);
     EVP_PKEY *pk;
@@ -73,7 +72,7 @@ int ch_chain_order(ch_cert ***out, size_t *count, ch_cert *const *certs, size_t 
         if (ch_cert_is_self_signed(uniq[i]))
             continue;
         for (size_t j = 0; j < u; j++) {
-            if (j != i && issued_by(uniq[i], uniq[j])) {
+            if (j != i && ch_cert_issued_by(uniq[i], uniq[j])) {
                 parent[i] = (int)j;
                 is_parent[j] = true;
                 break;
