@@ -811,10 +811,27 @@ async function settingsScreen(screen) {
   const unverified = el("input", { type: "checkbox", id: "st-unverified", checked: st.unverified_trusted_certificates_authenticate, disabled: !admin });
   const point = el("input", { id: "st-point", type: "number", min: "0.5", max: "0.9", step: "0.01", value: st.renewal_point.toFixed(2), disabled: !admin, "aria-describedby": "st-renewal_point-error" });
   const days = el("input", { id: "st-days", value: st.alert_thresholds_days.join(", "), disabled: !admin, "aria-describedby": "st-alert_thresholds_days-error" });
-  const hook = st.webhooks[0] || { url: "", secret: "" };
-  const url = el("input", { id: "st-url", type: "url", value: hook.url, placeholder: "https://hooks.example/certhub", disabled: !admin, "aria-describedby": "st-webhooks-error" });
-  // The secret is written, never read back: left empty it stays as it is.
-  const secret = el("input", { id: "st-secret", type: "password", autocomplete: "new-password", placeholder: hook.url ? "(set; type to replace)" : "16 to 128 characters", disabled: !admin });
+  // Up to four webhooks, a row each.  A secret is written, never read back: a row whose
+  // secret is left empty is sent by its URL alone, and the server keeps the secret it has.
+  const hookList = el("div", { id: "st-webhooks" });
+  const hookRows = [];
+  const drawHooks = () => {
+    hookList.replaceChildren(...hookRows.flatMap((h, i) => {
+      h.url.id = `st-url-${i}`; h.secret.id = `st-secret-${i}`;
+      const remove = el("button", { type: "button", class: "secondary", disabled: !admin }, `Remove webhook ${i + 1}`);
+      remove.addEventListener("click", () => { hookRows.splice(i, 1); drawHooks(); });
+      return [el("div", { class: "webhook" },
+        el("label", { for: h.url.id }, `Webhook ${i + 1} URL`), h.url,
+        el("label", { for: h.secret.id }, `Webhook ${i + 1} secret (signs each alert)`), h.secret, remove)];
+    }));
+    addHook.disabled = !admin || hookRows.length >= 4;
+  };
+  const hookRow = (w) => ({ known: w.url, url: el("input", { type: "url", value: w.url, placeholder: "https://hooks.example/certhub", disabled: !admin, "aria-describedby": "st-webhooks-error" }),
+    secret: el("input", { type: "password", autocomplete: "new-password", placeholder: w.url ? "(set; type to replace)" : "16 to 128 characters", disabled: !admin }) });
+  const addHook = el("button", { type: "button", class: "secondary" }, "Add webhook");
+  addHook.addEventListener("click", () => { hookRows.push(hookRow({ url: "" })); drawHooks(); hookRows.at(-1).url.focus(); });
+  for (const w of st.webhooks) hookRows.push(hookRow(w));
+  drawHooks();
   const saved = el("p", { role: "status" });
   const bundleLink = `${location.origin}/api/v1/bundles/default${me.tenant === "default" ? "" : "?tenant=" + encodeURIComponent(me.tenant)}`;
   const address = el("p", { class: "muted", hidden: !st.public_bundle }, "Public address: ", el("code", {}, bundleLink));
@@ -831,8 +848,8 @@ async function settingsScreen(screen) {
     el("h2", {}, "Renewal and expiry alerts"),
     field("renewal_point", "Renew automatically at this fraction of a certificate's life (0.5 to 0.9)", point),
     field("alert_thresholds_days", "Alert this many days before the end (comma-separated)", days),
-    field("webhooks", "Send alerts to (webhook URL; empty: none)", url),
-    el("label", { for: "st-secret" }, "Webhook secret (signs each alert)"), secret,
+    el("p", { class: "muted" }, "Alerts are POSTed to these webhooks, signed with each one's secret (HMAC-SHA256, X-Certhub-Signature)."),
+    hookList, error("webhooks"), admin ? el("div", { class: "row-actions" }, addHook) : null,
     error("other"), admin ? el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Save settings")) : null, saved);
   publicBundle.addEventListener("change", () => { address.hidden = !publicBundle.checked; });
   form.addEventListener("submit", async (ev) => {
@@ -850,18 +867,16 @@ async function settingsScreen(screen) {
       return;
     }
     change.alert_thresholds_days = list.map(Number);
-    if (url.value === "") change.webhooks = [];
-    else if (secret.value !== "" || url.value !== hook.url) {
-      if (secret.value === "") {
-        errors.webhooks.textContent = "a new webhook needs its secret";
-        return;
-      }
-      change.webhooks = [{ url: url.value, secret: secret.value }];
-    }
+    const hooks = hookRows.filter((h) => h.url.value !== "");
+    const before = st.webhooks.map((w) => w.url).join(" ");
+    if (hooks.map((h) => h.url.value).join(" ") !== before || hooks.some((h) => h.secret.value !== ""))
+      change.webhooks = hooks.map((h) => (h.secret.value !== "" ? { url: h.url.value, secret: h.secret.value } : { url: h.url.value }));
     try {
-      await api("PATCH", "settings", change);
+      const now = await api("PATCH", "settings", change);
       saved.textContent = "Saved.";
-      secret.value = "";
+      st.webhooks = now.webhooks;
+      hookRows.splice(0, hookRows.length, ...now.webhooks.map(hookRow));
+      drawHooks();
     } catch (e) {
       (errors[e.field] || errors.other).textContent = e.message;
     }

@@ -1590,7 +1590,8 @@ static int day_list(cli_args *a, const char *text, json_t **out)
 }
 
 /* --webhook URL given once or more, each with its --webhook-secret-file in the same order (or
- * one secret file for them all): the tenant's webhooks, replacing those it had. */
+ * one secret file for them all; or none, for webhooks kept as they are): the tenant's webhooks,
+ * replacing those it had. */
 static int set_webhooks(cli_args *a, json_t *body)
 {
     json_t *list = json_array();
@@ -1602,7 +1603,26 @@ static int set_webhooks(cli_args *a, json_t *body)
     while (cli_opt_nth(a, "webhook-secret-file", secrets) != NULL)
         secrets++;
     if (secrets == 0) {
-        cli_fail(a, "--webhook needs --webhook-secret-file F: the key that signs each alert (16 to 128 characters)");
+        /* URLs alone: the webhooks kept (with their secrets) are those named; a new one needs
+         * its secret, told here before anything is sent. */
+        json_t *cur = NULL, *w;
+        size_t j;
+        if (remote_call(a, "GET", "settings", NULL, &cur, NULL) != 0)
+            goto done;
+        for (int i = 0; (url = cli_opt_nth(a, "webhook", i)) != NULL; i++) {
+            bool known = false;
+            json_array_foreach(json_object_get(cur, "webhooks"), j, w) known |= strcmp(str(w, "url"), url) == 0;
+            if (!known) {
+                json_decref(cur);
+                cli_fail(a, "--webhook %s is new: it needs --webhook-secret-file F, the key that signs each alert "
+                            "(16 to 128 characters)", url);
+                goto done;
+            }
+            json_array_append_new(list, json_pack("{ss}", "url", url));
+        }
+        json_decref(cur);
+        json_object_set(body, "webhooks", list);
+        rc = 0;
         goto done;
     }
     if (secrets != 1 && secrets != urls) {

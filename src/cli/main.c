@@ -248,7 +248,7 @@ static const struct opt_help {
     {NULL, "renewal-point", "automatic renewal at this fraction of a certificate's life (0.5 to 0.9; 0.66 by default)"},
     {NULL, "alert-days", "expiry alerts this many days before the end, comma-separated (30,14,7,1 by default)"},
     {NULL, "webhook", "where expiry alerts are POSTed (https://...), up to 4 times; replaces the webhooks set"},
-    {NULL, "webhook-secret-file", "the key that signs each alert (X-Certhub-Signature), 16 to 128 characters: one per --webhook, in order, or one for all"},
+    {NULL, "webhook-secret-file", "the key that signs each alert (X-Certhub-Signature), 16 to 128 characters: one per --webhook, in order, or one for all (none: the webhooks named are kept with theirs)"},
     {NULL, "no-webhooks", "send no expiry alerts"},
     {NULL, "type", "the key type: p256 p384 p521 rsa2048 rsa3072 rsa4096 ed25519"},
     {NULL, "key-type", "p256 (the default) p384 p521 rsa2048 rsa3072 rsa4096 ed25519"},

@@ -200,7 +200,7 @@ expect_error "then ca bundle without a token is refused, saying why" "public_bun
     "$CERTHUB" --server "https://localhost:$port" --ca-file "$data/ca.pem" ca bundle --out anonymous2.pem
 expect_error "a renewal point out of range: the server's message" "0.5 to 0.9" -- remote settings set --renewal-point 0.95
 expect_error "nothing to change" "nothing to change" -- remote settings set
-expect_error "--webhook needs its secret" "--webhook-secret-file" -- remote settings set --webhook https://x.example
+expect_error "--webhook needs its secret" "needs --webhook-secret-file" -- remote settings set --webhook https://x.example
 echo fedcba9876543210fedcba > hook2.secret
 check_eq "two webhooks, each with its secret file" "https://127.0.0.1:9/a https://127.0.0.1:9/b" \
     "$(remote settings set --webhook https://127.0.0.1:9/a --webhook-secret-file hook.secret \
@@ -212,6 +212,10 @@ expect_error "two webhooks and three secret files: refused" "one secret file for
     --webhook https://x.example/a --webhook-secret-file hook.secret --webhook https://x.example/b \
     --webhook-secret-file hook.secret --webhook-secret-file hook2.secret
 check_eq "and the webhooks stay as they were" "3" "$(remote settings get | grep -c '^webhook ')"
+check_eq "--webhook without a secret file keeps the ones named, with their secrets" "https://127.0.0.1:9/a https://127.0.0.1:9/c" \
+    "$(remote settings set --webhook https://127.0.0.1:9/a --webhook https://127.0.0.1:9/c | awk '$1 == "webhook" {printf "%s%s", s, $2; s=" "}')"
+expect_error "a new one without its secret file is refused, saying what it needs" "is new: it needs --webhook-secret-file" -- \
+    remote settings set --webhook https://127.0.0.1:9/a --webhook https://127.0.0.1:9/new
 check_eq "--no-webhooks and the bundle public again" "" \
     "$(remote settings set --no-webhooks --public-bundle on | awk '$1 == "webhook"')"
 

@@ -22,6 +22,18 @@ api PATCH /api/v1/settings '{"webhooks":[{"url":"ftp://x","secret":"short"}]}'
 check_eq "a bad webhook is refused" "400 webhooks" "$status $(body .error.field)"
 api PATCH /api/v1/settings "{\"alert_thresholds_days\":[30,14,7],\"webhooks\":[{\"url\":\"$hook\",\"secret\":\"$secret\"}]}"
 check_eq "thresholds and a webhook set" "200 30,14,7 (set)" "$status $(body '(.alert_thresholds_days | map(tostring) | join(","))') $(body '.webhooks[0].secret')"
+api POST /api/v1/tokens '{"role":"viewer","name":"reader"}'
+viewer=$(body .token)
+TOKEN=$viewer api GET "/api/v1/audit?action=settings.update&order=desc&limit=1"
+check_eq "the change is in the audit log without the secret (viewers read it)" "200 (set) false" \
+    "$status $(body '.items[0].detail.webhooks[0].secret') $(grep -q "$secret" "$T/body" && echo true || echo false)"
+api PATCH /api/v1/settings "{\"webhooks\":[{\"url\":\"$hook\"},{\"url\":\"http://127.0.0.1:9/b\",\"secret\":\"another-secret-of-length\"}]}"
+check_eq "a webhook given by its URL alone keeps its secret, beside a new one" "200 2" "$status $(body '.webhooks | length')"
+api PATCH /api/v1/settings '{"webhooks":[{"url":"http://127.0.0.1:9/c"}]}'
+check_eq "a new webhook without its secret: 400" "400 webhooks" "$status $(body .error.field)"
+api PATCH /api/v1/settings "{\"webhooks\":[{\"url\":\"$hook\"}]}"
+check_eq "back to the one webhook, its secret kept (the signatures below are checked with it)" "200 1" \
+    "$status $(body '.webhooks | length')"
 issuer=$(quickstart_issuer)
 api POST /api/v1/certificates "{\"name\":\"billing-api\",\"subject\":{\"common_name\":\"billing.example\"},\"days\":40,\"ca_id\":\"$issuer\"}"
 cid=$(body .id)

@@ -915,6 +915,7 @@ struct settings_tx {
     ch_svc *svc;
     const ch_actor *actor;
     const char *json;
+    const char *detail;   /* what changed, for the audit log: no webhook secret */
 };
 
 static int settings_tx_run(void *arg)
@@ -922,12 +923,50 @@ static int settings_tx_run(void *arg)
     struct settings_tx *t = arg;
     int error = ch_store_tenant_settings_put(t->svc->store, t->actor->tenant_id, t->json);
 
-    return error < 0 ? error : svc_audit(t->svc, t->actor, "settings.update", "tenant", t->actor->tenant_id, t->json);
+    return error < 0 ? error : svc_audit(t->svc, t->actor, "settings.update", "tenant", t->actor->tenant_id, t->detail);
+}
+
+/* A webhook given by its URL alone keeps the secret it has: the secret is never read back, so
+ * a client that changes one webhook of several sends the others without theirs. */
+static int webhook_secrets_kept(json_t *patch, json_t *cur)
+{
+    json_t *list = json_object_get(patch, "webhooks"), *w, *old;
+    size_t i, j;
+
+    json_array_foreach(list, i, w) {
+        const char *url = json_string_value(json_object_get(w, "url"));
+        if (!json_is_object(w) || json_object_get(w, "secret") != NULL || url == NULL)
+            continue;
+        json_array_foreach(json_object_get(cur, "webhooks"), j, old) {
+            if (json_equal(json_object_get(old, "url"), json_object_get(w, "url"))) {
+                json_object_set(w, "secret", json_object_get(old, "secret"));
+                break;
+            }
+        }
+        if (json_object_get(w, "secret") == NULL)
+            return ch_error_set_field(CH_EINVAL, "webhooks", "the new webhook %.200s needs its secret (16 to 128 characters)",
+                                      url);
+    }
+    return 0;
+}
+
+/* The patch as the audit log keeps it: webhook secrets are credentials, and the log is read by
+ * viewers and kept for good. */
+static char *settings_detail(json_t *patch)
+{
+    json_t *copy = json_deep_copy(patch), *w;
+    size_t i;
+    char *text;
+
+    json_array_foreach(json_object_get(copy, "webhooks"), i, w) json_object_set_new(w, "secret", json_string("(set)"));
+    text = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(copy);
+    return text;
 }
 
 int ch_svc_settings_update(ch_svc *svc, const ch_actor *actor, const char *json, ch_svc_settings *out)
 {
-    char *old = NULL, *merged = NULL;
+    char *old = NULL, *merged = NULL, *detail = NULL;
     json_t *cur = NULL, *patch = NULL, *v;
     const char *key;
     struct settings_tx t;
@@ -939,23 +978,32 @@ int ch_svc_settings_update(ch_svc *svc, const ch_actor *actor, const char *json,
         json_decref(patch);
         return ch_error_set(CH_EPARSE, "settings are a JSON object");
     }
-    json_object_foreach(patch, key, v) {
-        if ((error = settings_check(key, v)) < 0) {
-            json_decref(patch);
-            return error;
-        }
+    if ((error = ch_store_tenant_settings_get(svc->store, actor->tenant_id, &old)) < 0)
+        goto done;
+    if ((cur = json_loads(old, 0, NULL)) == NULL) {
+        error = ch_error_set(CH_ESTORE, "the tenant's settings in the store are not JSON");
+        goto done;
     }
-    if ((error = ch_store_tenant_settings_get(svc->store, actor->tenant_id, &old)) == 0 &&
-        (cur = json_loads(old, 0, NULL)) != NULL && json_object_update(cur, patch) == 0 &&
-        (merged = json_dumps(cur, JSON_COMPACT | JSON_SORT_KEYS)) != NULL) {
-        t = (struct settings_tx){svc, actor, merged};
+    if ((error = webhook_secrets_kept(patch, cur)) < 0)
+        goto done;
+    json_object_foreach(patch, key, v) {
+        if ((error = settings_check(key, v)) < 0)
+            goto done;
+    }
+    if (json_object_update(cur, patch) == 0 && (merged = json_dumps(cur, JSON_COMPACT | JSON_SORT_KEYS)) != NULL &&
+        (detail = settings_detail(patch)) != NULL) {
+        t = (struct settings_tx){svc, actor, merged, detail};
         error = svc_commit(svc, settings_tx_run, &t);
-    } else if (error == 0) {
+    } else {
         error = ch_error_set(CH_ENOMEM, "out of memory");
     }
     if (error == 0 && out)
         error = settings_parse(out, merged);
+done:
     free(old);
+    free(detail);
+    if (merged != NULL)
+        ch_wipe(merged, strlen(merged)); /* it holds the webhooks' secrets */
     free(merged);
     json_decref(cur);
     json_decref(patch);
