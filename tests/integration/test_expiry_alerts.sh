@@ -34,6 +34,7 @@ check_eq "a new webhook without its secret: 400" "400 webhooks" "$status $(body 
 api PATCH /api/v1/settings "{\"webhooks\":[{\"url\":\"$hook\"}]}"
 check_eq "back to the one webhook, its secret kept (the signatures below are checked with it)" "200 1" \
     "$status $(body '.webhooks | length')"
+check_eq "the store keeps the secret sealed: it is in none of its files" 0 "$(cat "$data"/certhub.db* | grep -ac "$secret" || true)"
 issuer=$(quickstart_issuer)
 api POST /api/v1/certificates "{\"name\":\"billing-api\",\"subject\":{\"common_name\":\"billing.example\"},\"days\":40,\"ca_id\":\"$issuer\"}"
 cid=$(body .id)
@@ -56,8 +57,14 @@ ok "29 days left: the 30-day alert"
 sleep 2
 check_eq "sent once" 1 "$(alerts_for 30)"
 stop_daemon
+# A store written by an earlier certhub holds the secret in clear: sealed at the next start,
+# and the alerts go on, signed with it.
+sqlite3 "$data/certhub.db" "UPDATE tenants SET settings = json_set(settings, '\$.webhooks', \
+    json('[{\"url\":\"$hook\",\"secret\":\"$secret\"}]')) WHERE name = 'default'"
+check_eq "(an earlier store: the secret in clear)" 1 "$(sqlite3 "$data/certhub.db" "SELECT settings FROM tenants WHERE name = 'default'" | grep -c "$secret")"
 echo "+27d" > clock
 start_daemon --job-interval 1
+check_eq "sealed at the start" 0 "$(sqlite3 "$data/certhub.db" "SELECT settings FROM tenants WHERE name = 'default'" | grep -c "$secret" || true)"
 wait_alert 14 || fail "no alert at 13 days left"
 ok "13 days left, after a restart: the 14-day alert"
 sleep 2

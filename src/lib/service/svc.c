@@ -1,4 +1,5 @@
 /* The service: opening, roles, subjects, sealed keys, the audit chain and the CA cache. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,8 @@
 #include "svc_internal.h"
 
 static int revoked_load(ch_svc *svc);
+
+static int webhooks_seal_legacy(ch_svc *svc);
 
 int ch_svc_open(ch_svc **out, const ch_svc_opts *opts)
 {
@@ -60,6 +63,8 @@ int ch_svc_open(ch_svc **out, const ch_svc_opts *opts)
         error = ch_error_set(CH_ENOMEM, "out of memory");
         goto fail;
     }
+    if ((error = webhooks_seal_legacy(svc)) < 0)
+        goto fail;
     *out = svc;
     return 0;
 fail:
@@ -809,7 +814,74 @@ int ch_svc_cert_pem(ch_buf *out, const ch_store_cert *cert)
 
 static const int default_thresholds[] = {30, 14, 7, 1};
 
-static int settings_parse(ch_svc_settings *out, const char *text)
+/* Webhook secrets are kept sealed under the master key, as private keys are (the store and its
+ * backups do not give them away), as hex in the settings' JSON: {"url", "sealed_secret"}.  A
+ * store from before keeps {"url", "secret"} until certhubd seals them at its start. */
+#define WEBHOOK_KEY_ID "webhook"
+
+static int unhex(ch_buf *out, const char *hex)
+{
+    size_t n = hex ? strlen(hex) : 0;
+
+    if (n == 0 || n % 2 != 0 || ch_buf_grow(out, n / 2) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i += 2) {
+        unsigned v;
+        if (!isxdigit((unsigned char)hex[i]) || !isxdigit((unsigned char)hex[i + 1]) || sscanf(hex + i, "%2x", &v) != 1)
+            return -1;
+        out->data[out->len++] = (uint8_t)v;
+    }
+    return 0;
+}
+
+/* The secret of one stored webhook, opened, into out; false when it does not open. */
+static bool webhook_secret(ch_svc *svc, const char *tenant_id, json_t *w, char *out, size_t cap)
+{
+    const char *clear = json_string_value(json_object_get(w, "secret"));
+    ch_buf blob = {0}, plain = {0};
+    bool ok = false;
+
+    out[0] = '\0';
+    if (clear != NULL) {
+        snprintf(out, cap, "%s", clear);
+        return true;
+    }
+    if (svc != NULL && unhex(&blob, json_string_value(json_object_get(w, "sealed_secret"))) == 0 &&
+        ch_seal_decrypt(&plain, svc->seal, blob.data, blob.len, tenant_id, WEBHOOK_KEY_ID) == 0 && plain.len < cap) {
+        memcpy(out, plain.data, plain.len);
+        out[plain.len] = '\0';
+        ok = true;
+    }
+    ch_buf_dispose(&blob);
+    ch_buf_dispose_secure(&plain);
+    return ok;
+}
+
+/* Replaces a webhook's clear "secret" by its "sealed_secret". */
+static int webhook_seal(ch_svc *svc, const char *tenant_id, json_t *w)
+{
+    const char *clear = json_string_value(json_object_get(w, "secret"));
+    ch_buf blob = {0};
+    char *hex;
+    int error;
+
+    if (clear == NULL)
+        return 0;
+    if ((error = ch_seal_encrypt(&blob, svc->seal, (const uint8_t *)clear, strlen(clear), tenant_id, WEBHOOK_KEY_ID)) < 0)
+        return error;
+    if ((hex = malloc(blob.len * 2 + 1)) == NULL) {
+        ch_buf_dispose(&blob);
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    }
+    ch_hex(hex, blob.data, blob.len);
+    json_object_set_new(w, "sealed_secret", json_string(hex));
+    json_object_del(w, "secret");
+    free(hex);
+    ch_buf_dispose(&blob);
+    return 0;
+}
+
+static int settings_parse(ch_svc *svc, const char *tenant_id, ch_svc_settings *out, const char *text)
 {
     json_t *j = json_loads(text ? text : "{}", 0, NULL), *v, *e;
     size_t i;
@@ -834,10 +906,12 @@ static int settings_parse(ch_svc_settings *out, const char *text)
     json_array_foreach(json_object_get(j, "webhooks"), i, e) {
         if (out->nwebhooks >= CH_MAX_WEBHOOKS)
             break;
+        /* One whose secret does not open (its master key gone) is left out: an alert it would
+         * sign could not be told from a forged one. */
+        if (!webhook_secret(svc, tenant_id, e, out->webhooks[out->nwebhooks].secret, sizeof out->webhooks[0].secret))
+            continue;
         snprintf(out->webhooks[out->nwebhooks].url, sizeof out->webhooks[0].url, "%s",
                  json_string_value(json_object_get(e, "url")) ? json_string_value(json_object_get(e, "url")) : "");
-        snprintf(out->webhooks[out->nwebhooks].secret, sizeof out->webhooks[0].secret, "%s",
-                 json_string_value(json_object_get(e, "secret")) ? json_string_value(json_object_get(e, "secret")) : "");
         out->nwebhooks++;
     }
     json_decref(j);
@@ -876,9 +950,10 @@ static int settings_check(const char *key, json_t *v)
         json_array_foreach(v, i, e) {
             const char *url = json_string_value(json_object_get(e, "url"));
             const char *secret = json_string_value(json_object_get(e, "secret"));
-            if (!json_is_object(e) || json_object_size(e) != 2 || url == NULL || secret == NULL ||
+            /* Without its secret: one kept (webhook_secrets_kept has looked it up). */
+            if (!json_is_object(e) || json_object_size(e) != (secret != NULL ? 2u : 1u) || url == NULL ||
                 (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0) || strlen(url) >= 512 ||
-                strlen(secret) < 16 || strlen(secret) > 128)
+                (secret != NULL && (strlen(secret) < 16 || strlen(secret) > 128)))
                 return ch_error_set_field(CH_EINVAL, key,
                                           "each webhook is {\"url\": \"https://...\", \"secret\": 16 to 128 "
                                           "characters}");
@@ -897,7 +972,7 @@ int svc_settings_of(ch_svc *svc, const char *tenant_id, ch_svc_settings *out)
     int error = ch_store_tenant_settings_get(svc->store, tenant_id, &text);
 
     if (error == 0)
-        error = settings_parse(out, text);
+        error = settings_parse(svc, tenant_id, out, text);
     free(text);
     return error;
 }
@@ -937,17 +1012,87 @@ static int webhook_secrets_kept(json_t *patch, json_t *cur)
         const char *url = json_string_value(json_object_get(w, "url"));
         if (!json_is_object(w) || json_object_get(w, "secret") != NULL || url == NULL)
             continue;
+        bool known = false;
         json_array_foreach(json_object_get(cur, "webhooks"), j, old) {
-            if (json_equal(json_object_get(old, "url"), json_object_get(w, "url"))) {
-                json_object_set(w, "secret", json_object_get(old, "secret"));
-                break;
-            }
+            known |= json_equal(json_object_get(old, "url"), json_object_get(w, "url"));
         }
-        if (json_object_get(w, "secret") == NULL)
+        if (!known)
             return ch_error_set_field(CH_EINVAL, "webhooks", "the new webhook %.200s needs its secret (16 to 128 characters)",
                                       url);
     }
     return 0;
+}
+
+/* The patch's webhooks as the store keeps them: a new secret sealed, a kept one as it was
+ * (sealed now if it was kept in clear). */
+static int webhooks_for_store(ch_svc *svc, const char *tenant_id, json_t *patch, json_t *cur)
+{
+    json_t *w, *old;
+    size_t i, j;
+    int error;
+
+    json_array_foreach(json_object_get(patch, "webhooks"), i, w) {
+        if (json_object_get(w, "secret") == NULL) {
+            json_array_foreach(json_object_get(cur, "webhooks"), j, old) {
+                if (json_equal(json_object_get(old, "url"), json_object_get(w, "url"))) {
+                    json_object_update(w, old);
+                    break;
+                }
+            }
+        }
+        if ((error = webhook_seal(svc, tenant_id, w)) < 0)
+            return error;
+    }
+    return 0;
+}
+
+struct legacy_tx {
+    ch_svc *svc;
+    const char *tenant_id, *json;
+};
+
+static int legacy_tx_run(void *arg)
+{
+    struct legacy_tx *t = arg;
+
+    return ch_store_tenant_settings_put(t->svc->store, t->tenant_id, t->json);
+}
+
+/* A store written before webhook secrets were sealed has them in clear: sealed at the start. */
+static int webhooks_seal_legacy(ch_svc *svc)
+{
+    ch_store_tenant *tenants = NULL;
+    size_t n = 0;
+    int error;
+
+    if ((error = ch_store_tenant_list(svc->store, &tenants, &n)) < 0)
+        return error;
+    for (size_t i = 0; i < n && error == 0; i++) {
+        char *text = NULL, *sealed = NULL;
+        json_t *j = NULL, *w;
+        size_t k;
+        bool clear = false;
+        if ((error = ch_store_tenant_settings_get(svc->store, tenants[i].id, &text)) < 0)
+            break;
+        if ((j = json_loads(text ? text : "{}", 0, NULL)) != NULL) {
+            json_array_foreach(json_object_get(j, "webhooks"), k, w) {
+                clear |= json_object_get(w, "secret") != NULL;
+                if (error == 0)
+                    error = webhook_seal(svc, tenants[i].id, w);
+            }
+        }
+        if (error == 0 && clear && (sealed = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS)) != NULL) {
+            struct legacy_tx t = {svc, tenants[i].id, sealed};
+            error = svc_commit(svc, legacy_tx_run, &t);
+        }
+        if (text != NULL)
+            ch_wipe(text, strlen(text));
+        free(text);
+        free(sealed);
+        json_decref(j);
+    }
+    ch_store_tenant_list_free(tenants, n);
+    return error;
 }
 
 /* The patch as the audit log keeps it: webhook secrets are credentials, and the log is read by
@@ -990,15 +1135,20 @@ int ch_svc_settings_update(ch_svc *svc, const ch_actor *actor, const char *json,
         if ((error = settings_check(key, v)) < 0)
             goto done;
     }
-    if (json_object_update(cur, patch) == 0 && (merged = json_dumps(cur, JSON_COMPACT | JSON_SORT_KEYS)) != NULL &&
-        (detail = settings_detail(patch)) != NULL) {
+    if ((detail = settings_detail(patch)) == NULL) {
+        error = ch_error_set(CH_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((error = webhooks_for_store(svc, actor->tenant_id, patch, cur)) < 0)
+        goto done;
+    if (json_object_update(cur, patch) == 0 && (merged = json_dumps(cur, JSON_COMPACT | JSON_SORT_KEYS)) != NULL) {
         t = (struct settings_tx){svc, actor, merged, detail};
         error = svc_commit(svc, settings_tx_run, &t);
     } else {
         error = ch_error_set(CH_ENOMEM, "out of memory");
     }
     if (error == 0 && out)
-        error = settings_parse(out, merged);
+        error = settings_parse(svc, actor->tenant_id, out, merged);
 done:
     free(old);
     free(detail);
