@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -21,6 +23,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <event2/thread.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -445,6 +448,8 @@ struct server {
         struct event_base *base;
         struct evhttp *http;
         struct event *idle_timer;
+        struct evconnlistener *listener;
+        struct event *resume;   /* accepting again after running out of descriptors */
         struct server *server;
     } workers[16];
     _Atomic unsigned long served; /* requests, by every loop */
@@ -576,6 +581,57 @@ static void on_idle_timer(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+static struct server *the_server; /* for the listeners' error callback */
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+
+    (void)fd;
+    (void)what;
+    evconnlistener_enable(w->listener);
+}
+
+/* accept() failed for want of descriptors or memory.  The listening socket stays readable, so
+ * libevent would call again at once: every loop spun on both cores and wrote a warning for
+ * each call (millions a minute).  This loop stops accepting for a tenth of a second instead,
+ * while connections close, and certhubd says so once a minute. */
+static void on_accept_error(struct evconnlistener *lev, void *arg)
+{
+    static _Atomic long last_told;
+    int err = EVUTIL_SOCKET_ERROR();
+    long now = (long)time(NULL), told = atomic_load(&last_told);
+    struct timeval pause = {0, 100000};
+    struct rlimit rl;
+
+    (void)arg; /* evhttp's: the listener's own argument */
+    if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM)
+        return;
+    for (int i = 0; i < the_server->nthreads; i++)
+        if (the_server->workers[i].listener == lev) {
+            evconnlistener_disable(lev);
+            evtimer_add(the_server->workers[i].resume, &pause);
+        }
+    if (now - told >= 60 && atomic_compare_exchange_strong(&last_told, &told, now)) {
+        getrlimit(RLIMIT_NOFILE, &rl);
+        fprintf(stderr, "certhubd: cannot accept connections: %s (the limit is %llu descriptors); waiting for "
+                        "some to close (raise LimitNOFILE= or ulimit -n)\n",
+                strerror(err), (unsigned long long)rl.rlim_cur);
+    }
+}
+
+/* The soft limit of open descriptors up to the hard one: each connection is one, and the soft
+ * limit is often 1,024 where the hard one is far above (as Go's runtime does for cfssl). */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
@@ -624,6 +680,8 @@ int server_run(ch_svc *svc, SSL_CTX *tls, const char *addr, int port, int nthrea
     int one = 1;
 
     evthread_use_pthreads();
+    raise_nofile();
+    the_server = &s;
     pthread_mutex_init(&s.tls_lock, NULL);
     memset(&ss, 0, sizeof ss);
     if (inet_pton(AF_INET6, addr, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
@@ -657,10 +715,13 @@ int server_run(ch_svc *svc, SSL_CTX *tls, const char *addr, int port, int nthrea
         evhttp_set_bevcb(w->http, tls_bev, &s);
         evhttp_set_gencb(w->http, on_request, &s);
         http_limits(w->http);
-        if (evhttp_accept_socket(w->http, s.fd) != 0) {
+        struct evhttp_bound_socket *bound = evhttp_accept_socket_with_handle(w->http, s.fd);
+        if (bound == NULL || (w->resume = evtimer_new(w->base, on_resume, w)) == NULL) {
             fprintf(stderr, "certhubd: cannot accept on the listening socket\n");
             return 1;
         }
+        w->listener = evhttp_bound_socket_get_listener(bound);
+        evconnlistener_set_error_cb(w->listener, on_accept_error);
         w->server = &s;
         w->idle_timer = event_new(w->base, -1, EV_PERSIST, on_idle_timer, w);
         event_add(w->idle_timer, &(struct timeval){5, 0});
@@ -693,6 +754,7 @@ int server_run(ch_svc *svc, SSL_CTX *tls, const char *addr, int port, int nthrea
         event_free(sighup);
     for (int i = 0; i < s.nthreads; i++) {
         event_free(s.workers[i].idle_timer);
+        event_free(s.workers[i].resume);
         evhttp_free(s.workers[i].http);
         event_base_free(s.workers[i].base);
     }

@@ -88,3 +88,25 @@ start_daemon --server-names "certhub.example,10.0.0.5,ops.example"
 check_contains "a name added: a new certificate that holds it" "$(own -ext subjectAltName)" "DNS:ops.example"
 stop_daemon
 expect_exit 2 "a server name that is no host name or address" -- "$CERTHUBD" --data-dir "$data" --server-names "bad name"
+
+# Descriptors: certhubd lifts its soft limit to the hard one (each connection is one); out of
+# them, it waits for some to close, saying so once, instead of retrying accept() on both cores
+# with a warning each time (millions of lines a minute before).
+ulimit -Sn 512 2>/dev/null || true
+start_daemon
+read -r soft hard < <(awk '/^Max open files/ {print $4, $5}' "/proc/$pid/limits")
+check_eq "the soft limit of open files raised to the hard one" "$hard" "$soft"
+prlimit --pid "$pid" --nofile=48:48
+python3 - "$port" <<'PY' &
+import socket, sys, time
+held = [socket.create_connection(("127.0.0.1", int(sys.argv[1]))) for _ in range(100)]
+time.sleep(3)
+PY
+holder=$!
+sleep 2
+wait "$holder"
+check_eq "out of descriptors: told once, no flood of warnings" "1 0" \
+    "$(grep -c 'cannot accept connections: Too many open files' "$log") $(grep -c 'Error from accept' "$log" || true)"
+check_eq "and it serves again once they close" '{"status":"ok"}' \
+    "$(curl -s --retry 5 --retry-delay 1 --retry-all-errors --cacert "$data/ca.pem" "https://localhost:$port/api/v1/health")"
+stop_daemon
