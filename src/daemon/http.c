@@ -738,6 +738,9 @@ int server_run(ch_svc *svc, SSL_CTX *tls, const char *addr, int port, int nthrea
         event_add(sighup, NULL);
     }
     signal(SIGPIPE, SIG_IGN);
+    /* Past a file size limit (ulimit -f) a write fails (EFBIG), and the request that needed it
+     * with it, rather than the signal ending certhubd with every request in flight. */
+    signal(SIGXFSZ, SIG_IGN);
     for (int i = 1; i < s.nthreads; i++)
         pthread_create(&s.workers[i].tid, NULL, worker_main, &s.workers[i]);
     printf("certhubd: listening on https://%s%s%s:%d\n", ss.ss_family == AF_INET6 ? "[" : "", addr,

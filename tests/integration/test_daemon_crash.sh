@@ -57,4 +57,35 @@ while :; do
 done
 check_eq "no duplicate serials" 0 "$(sort serials | uniq -d | wc -l)"
 [ "$(wc -l < serials)" -ge "$acked" ] && ok "the store holds at least every acknowledged certificate"
+
+# No room to write (a full disk, here a file size limit on certhubd): a 507 saying so, the
+# certificate not stored, certhubd still up, and issuing again once there is room.
+stop_daemon
+rm -rf "$data"
+start_daemon
+TOKEN=$(cat "$data/admin-token")
+prlimit --pid "$pid" --fsize=$(($(stat -c %s "$data/certhub.db-wal") + 150000)):unlimited
+issue() {
+    api POST /api/v1/certificates "{\"name\":\"$1\",\"subject\":{\"common_name\":\"$1.example\"},\"days\":30}"
+}
+api GET /api/v1/certificates
+before=$(body '.items | length')
+made=0
+for i in $(seq 1 500); do
+    issue "full$i"
+    [ "$status" = 201 ] || break
+    made=$i
+done
+check_eq "out of room: 507 insufficient_storage, saying why" "507 insufficient_storage the store cannot grow" \
+    "$status $(body .error.code) $(body .error.message | grep -o 'the store cannot grow')"
+[ "$made" -gt 0 ] && [ "$made" -lt 500 ] && ok "after $made certificates"
+issue "full-again"
+check_eq "again: the same" 507 "$status"
+alive "$pid" && ok "certhubd is still up"
+api GET "/api/v1/certificates?limit=1000"
+check_eq "every acknowledged certificate is there, the refused ones are not" "$((before + made)) 0" \
+    "$(body '.items | length') $(body '[.items[] | select(.name == "full-again")] | length')"
+prlimit --pid "$pid" --fsize=unlimited:unlimited
+issue "room-again"
+check_eq "with room again it issues" 201 "$status"
 done_testing

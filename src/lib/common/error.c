@@ -157,6 +157,7 @@ const char *ch_error_code_string(int code)
     case CH_EAUTH: return "unauthorized";
     case CH_EINTERNAL: return "internal_error";
     case CH_EBUSY: return "too_many_requests";
+    case CH_ENOSPACE: return "insufficient_storage";
     default: return "internal_error";
     }
 }
@@ -174,6 +175,7 @@ int ch_error_http_status(int code)
     case CH_EUNSUPPORTED: return 415;
     case CH_EPOLICY: case CH_EVERIFY: return 422;
     case CH_EBUSY: return 429;
+    case CH_ENOSPACE: return 507;
     default: return 500;
     }
 }

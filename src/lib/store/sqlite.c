@@ -7,6 +7,7 @@
  * written before the commit returns); synchronous=FULL adds an fsync per commit for power
  * loss.  The schema is versioned with PRAGMA user_version and migrated on open.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdatomic.h>
@@ -356,6 +357,9 @@ static int db_error(sqlite3 *db, int rc, const char *what)
 {
     if (rc == SQLITE_CONSTRAINT || (rc & 0xff) == SQLITE_CONSTRAINT)
         return ch_error_set(CH_EEXISTS, "%s: %s", what, sqlite3_errmsg(db));
+    if ((rc & 0xff) == SQLITE_FULL)
+        return ch_error_set(CH_ENOSPACE, "%s: the store cannot grow: its disk is full (or a quota or file size limit "
+                            "is reached); nothing was stored: free some space and try again", what);
     if ((rc & 0xff) == SQLITE_NOTADB || (rc & 0xff) == SQLITE_CORRUPT)
         return ch_error_set(CH_ESTORE, "%s: the database file is not a certhub database or is damaged (%s)", what,
                             sqlite3_errmsg(db));
@@ -722,12 +726,24 @@ static sqlite3_vfs *base_vfs;
 static sqlite3_vfs wal_vfs;
 static sqlite3_io_methods wal_methods;
 
+/* A write to the log.  Out of room (the disk full, a quota, a file size limit) is SQLITE_FULL,
+ * said while errno still says so: SQLite's unix VFS makes a short write SQLITE_FULL, but a
+ * write that fails outright SQLITE_IOERR_WRITE ("disk I/O error"), whatever the cause. */
+static int wal_real_write(struct wal_file *f, const void *data, int n, sqlite3_int64 off)
+{
+    int rc = f->real->pMethods->xWrite(f->real, data, n, off);
+
+    if ((rc & 0xff) == SQLITE_IOERR && (errno == ENOSPC || errno == EDQUOT || errno == EFBIG))
+        rc = SQLITE_FULL;
+    return rc;
+}
+
 static int wal_flush(struct wal_file *f)
 {
     int rc = SQLITE_OK;
 
     if (f->len > 0)
-        rc = f->real->pMethods->xWrite(f->real, f->buf, (int)f->len, f->at);
+        rc = wal_real_write(f, f->buf, (int)f->len, f->at);
     f->len = 0;
     return rc;
 }
@@ -747,12 +763,12 @@ static int wal_write(sqlite3_file *file, const void *data, int n, sqlite3_int64 
         f->passthrough = true;
     }
     if (f->passthrough)
-        return f->real->pMethods->xWrite(f->real, data, n, off);
+        return wal_real_write(f, data, n, off);
     if (f->len > 0 && (off != f->at + (sqlite3_int64)f->len || f->len + (size_t)n > WAL_GATHER_MAX) &&
         (rc = wal_flush(f)) != SQLITE_OK)
         return rc;
     if ((size_t)n > WAL_GATHER_MAX)
-        return f->real->pMethods->xWrite(f->real, data, n, off);
+        return wal_real_write(f, data, n, off);
     if (n == 24) /* a frame header: is this the transaction's commit frame? */
         f->committing = (d[4] | d[5] | d[6] | d[7]) != 0;
     else if (n == 32 && off == 0)
@@ -765,7 +781,7 @@ static int wal_write(sqlite3_file *file, const void *data, int n, sqlite3_int64 
         if ((nb = realloc(f->buf, cap)) == NULL) {
             if ((rc = wal_flush(f)) != SQLITE_OK)
                 return rc;
-            return f->real->pMethods->xWrite(f->real, data, n, off);
+            return wal_real_write(f, data, n, off);
         }
         f->buf = nb;
         f->cap = cap;
@@ -1117,7 +1133,12 @@ int ch_store_commit(ch_store *s)
 
 void ch_store_rollback(ch_store *s)
 {
-    (void)run_simple(s, S_ROLLBACK, "rolling back");
+    struct conn *c = pthread_getspecific(s->tls);
+
+    /* A COMMIT that failed for a full disk may have ended the transaction itself: a ROLLBACK
+     * would then fail, and its message take the place of the one that says why. */
+    if (c == NULL || !c->in_tx || s->writer == NULL || !sqlite3_get_autocommit(s->writer->db))
+        (void)run_simple(s, S_ROLLBACK, "rolling back");
     end_tx(s);
 }
 
