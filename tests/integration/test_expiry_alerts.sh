@@ -29,6 +29,9 @@ check_eq "the change is in the audit log without the secret (viewers read it)" "
     "$status $(body '.items[0].detail.webhooks[0].secret') $(grep -q "$secret" "$T/body" && echo true || echo false)"
 api PATCH /api/v1/settings "{\"webhooks\":[{\"url\":\"$hook\"},{\"url\":\"http://127.0.0.1:9/b\",\"secret\":\"another-secret-of-length\"}]}"
 check_eq "a webhook given by its URL alone keeps its secret, beside a new one" "200 2" "$status $(body '.webhooks | length')"
+api GET /api/v1/settings
+api PATCH /api/v1/settings "$(cat "$T/body")"
+check_eq "settings read and sent back as they are (secrets as (set)): nothing changes" "200 2" "$status $(body '.webhooks | length')"
 api PATCH /api/v1/settings '{"webhooks":[{"url":"http://127.0.0.1:9/c"}]}'
 check_eq "a new webhook without its secret: 400" "400 webhooks" "$status $(body .error.field)"
 api PATCH /api/v1/settings "{\"webhooks\":[{\"url\":\"$hook\"}]}"

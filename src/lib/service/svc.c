@@ -989,16 +989,39 @@ int ch_svc_settings_get(ch_svc *svc, const ch_actor *actor, ch_svc_settings *out
 struct settings_tx {
     ch_svc *svc;
     const ch_actor *actor;
-    const char *json;
+    json_t *patch;
     const char *detail;   /* what changed, for the audit log: no webhook secret */
+    char *merged;         /* out: the settings as stored */
 };
 
+static int webhook_secrets_kept(json_t *patch, json_t *cur);
+static int webhooks_for_store(ch_svc *svc, const char *tenant_id, json_t *patch, json_t *cur);
+
+/* Read, merged and written in one transaction: two changes at once both count. */
 static int settings_tx_run(void *arg)
 {
     struct settings_tx *t = arg;
-    int error = ch_store_tenant_settings_put(t->svc->store, t->actor->tenant_id, t->json);
+    const char *tenant_id = t->actor->tenant_id;
+    char *old = NULL;
+    json_t *cur = NULL;
+    int error;
 
-    return error < 0 ? error : svc_audit(t->svc, t->actor, "settings.update", "tenant", t->actor->tenant_id, t->detail);
+    if ((error = ch_store_tenant_settings_get(t->svc->store, tenant_id, &old)) < 0)
+        return error;
+    if ((cur = json_loads(old, 0, NULL)) == NULL)
+        error = ch_error_set(CH_ESTORE, "the tenant's settings in the store are not JSON");
+    else if ((error = webhook_secrets_kept(t->patch, cur)) == 0 &&
+             (error = webhooks_for_store(t->svc, tenant_id, t->patch, cur)) == 0) {
+        if (json_object_update(cur, t->patch) != 0 || (t->merged = json_dumps(cur, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
+            error = ch_error_set(CH_ENOMEM, "out of memory");
+        else if ((error = ch_store_tenant_settings_put(t->svc->store, tenant_id, t->merged)) == 0)
+            error = svc_audit(t->svc, t->actor, "settings.update", "tenant", tenant_id, t->detail);
+    }
+    if (old != NULL)
+        ch_wipe(old, strlen(old));
+    free(old);
+    json_decref(cur);
+    return error;
 }
 
 /* A webhook given by its URL alone keeps the secret it has: the secret is never read back, so
@@ -1111,10 +1134,11 @@ static char *settings_detail(json_t *patch)
 
 int ch_svc_settings_update(ch_svc *svc, const ch_actor *actor, const char *json, ch_svc_settings *out)
 {
-    char *old = NULL, *merged = NULL, *detail = NULL;
-    json_t *cur = NULL, *patch = NULL, *v;
+    char *detail = NULL;
+    json_t *patch = NULL, *v;
     const char *key;
-    struct settings_tx t;
+    size_t i;
+    struct settings_tx t = {0};
     int error;
 
     if ((error = svc_need(actor, CH_ROLE_ADMIN, "changing settings")) < 0)
@@ -1123,14 +1147,13 @@ int ch_svc_settings_update(ch_svc *svc, const ch_actor *actor, const char *json,
         json_decref(patch);
         return ch_error_set(CH_EPARSE, "settings are a JSON object");
     }
-    if ((error = ch_store_tenant_settings_get(svc->store, actor->tenant_id, &old)) < 0)
-        goto done;
-    if ((cur = json_loads(old, 0, NULL)) == NULL) {
-        error = ch_error_set(CH_ESTORE, "the tenant's settings in the store are not JSON");
-        goto done;
+    /* "(set)" is what GET answers for a secret: settings read and sent back as they are keep
+     * their webhooks' secrets. */
+    json_array_foreach(json_object_get(patch, "webhooks"), i, v) {
+        const char *secret = json_string_value(json_object_get(v, "secret"));
+        if (secret != NULL && strcmp(secret, "(set)") == 0)
+            json_object_del(v, "secret");
     }
-    if ((error = webhook_secrets_kept(patch, cur)) < 0)
-        goto done;
     json_object_foreach(patch, key, v) {
         if ((error = settings_check(key, v)) < 0)
             goto done;
@@ -1139,23 +1162,15 @@ int ch_svc_settings_update(ch_svc *svc, const ch_actor *actor, const char *json,
         error = ch_error_set(CH_ENOMEM, "out of memory");
         goto done;
     }
-    if ((error = webhooks_for_store(svc, actor->tenant_id, patch, cur)) < 0)
-        goto done;
-    if (json_object_update(cur, patch) == 0 && (merged = json_dumps(cur, JSON_COMPACT | JSON_SORT_KEYS)) != NULL) {
-        t = (struct settings_tx){svc, actor, merged, detail};
-        error = svc_commit(svc, settings_tx_run, &t);
-    } else {
-        error = ch_error_set(CH_ENOMEM, "out of memory");
-    }
+    t = (struct settings_tx){svc, actor, patch, detail, NULL};
+    error = svc_commit(svc, settings_tx_run, &t);
     if (error == 0 && out)
-        error = settings_parse(svc, actor->tenant_id, out, merged);
+        error = settings_parse(svc, actor->tenant_id, out, t.merged);
 done:
-    free(old);
     free(detail);
-    if (merged != NULL)
-        ch_wipe(merged, strlen(merged)); /* it holds the webhooks' secrets */
-    free(merged);
-    json_decref(cur);
+    if (t.merged != NULL)
+        ch_wipe(t.merged, strlen(t.merged)); /* it may hold a webhook's secret in clear, from before */
+    free(t.merged);
     json_decref(patch);
     return error;
 }
