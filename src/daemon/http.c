@@ -453,6 +453,9 @@ struct server {
         struct server *server;
     } workers[16];
     _Atomic unsigned long served; /* requests, by every loop */
+    _Atomic int conns;            /* TLS connections open */
+    int max_conns;
+    _Atomic bool full;            /* not accepting: max_conns are open */
 };
 
 /* Requests this thread's loop has answered, and what its idle timer saw of them. */
@@ -514,6 +517,47 @@ static void one_record(struct evbuffer *out, const struct evbuffer_cb_info *info
         evbuffer_pullup(out, -1);
 }
 
+/* Connections are counted by their SSL objects: SSL_free, wherever libevent calls it, runs
+ * conn_gone through this ex_data index. */
+static int conn_index = -1;
+
+static void listeners_set(struct server *s, bool on)
+{
+    for (int i = 0; i < s->nthreads; i++)
+        if (s->workers[i].listener != NULL)
+            (on ? evconnlistener_enable : evconnlistener_disable)(s->workers[i].listener);
+}
+
+static void conn_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+    struct server *s = ptr;
+
+    (void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
+    if (s == NULL)
+        return;
+    /* Accepting again once a tenth have closed, not at each close and open at the line. */
+    if (atomic_fetch_sub(&s->conns, 1) - 1 <= s->max_conns - s->max_conns / 10 && atomic_load(&s->full) &&
+        atomic_exchange(&s->full, false))
+        listeners_set(s, true);
+}
+
+/* At max_conns open connections the loops stop accepting: each costs about 20 kB (TLS state,
+ * buffers), and descriptors are plenty (the soft limit is lifted), so without a line a flood
+ * of connections would take the box's memory.  New ones wait in the kernel's listen queue. */
+static void conn_new(struct server *s, SSL *ssl)
+{
+    static _Atomic long last_told;
+    long now = (long)time(NULL), told = atomic_load(&last_told);
+
+    SSL_set_ex_data(ssl, conn_index, s);
+    if (atomic_fetch_add(&s->conns, 1) + 1 >= s->max_conns && !atomic_exchange(&s->full, true)) {
+        listeners_set(s, false);
+        if (now - told >= 60 && atomic_compare_exchange_strong(&last_told, &told, now))
+            fprintf(stderr, "certhubd: %d connections open, the most it holds (--max-connections): new ones wait "
+                            "until some close\n", s->max_conns);
+    }
+}
+
 static struct bufferevent *tls_bev(struct event_base *base, void *arg)
 {
     struct server *s = arg;
@@ -523,6 +567,8 @@ static struct bufferevent *tls_bev(struct event_base *base, void *arg)
     pthread_mutex_lock(&s->tls_lock);
     ssl = SSL_new(s->tls);
     pthread_mutex_unlock(&s->tls_lock);
+    if (ssl != NULL)
+        conn_new(s, ssl);
 
     bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
     if (bev != NULL && evbuffer_add_cb(bufferevent_get_output(bev), one_record, NULL) == NULL) {
@@ -589,7 +635,8 @@ static void on_resume(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    evconnlistener_enable(w->listener);
+    if (!atomic_load(&w->server->full))
+        evconnlistener_enable(w->listener);
 }
 
 /* accept() failed for want of descriptors or memory.  The listening socket stays readable, so
@@ -669,11 +716,11 @@ static void on_renew_timer(evutil_socket_t fd, short what, void *arg)
     SSL_CTX_free(old);
 }
 
-int server_run(ch_svc *svc, SSL_CTX *tls, const char *addr, int port, int nthreads, tls_refresh_fn refresh,
-               void *refresh_arg, int renew_check_seconds)
+int server_run(ch_svc *svc, SSL_CTX *tls, const char *addr, int port, int nthreads, int max_connections,
+               tls_refresh_fn refresh, void *refresh_arg, int renew_check_seconds)
 {
     struct server s = {.svc = svc, .tls = tls, .nthreads = nthreads > 16 ? 16 : nthreads, .refresh = refresh,
-                       .refresh_arg = refresh_arg};
+                       .refresh_arg = refresh_arg, .max_conns = max_connections > 0 ? max_connections : 4096};
     struct sockaddr_storage ss;
     socklen_t sl;
     struct event *sigint, *sigterm, *sighup = NULL;
@@ -682,6 +729,8 @@ int server_run(ch_svc *svc, SSL_CTX *tls, const char *addr, int port, int nthrea
     evthread_use_pthreads();
     raise_nofile();
     the_server = &s;
+    if (conn_index < 0)
+        conn_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_gone);
     pthread_mutex_init(&s.tls_lock, NULL);
     memset(&ss, 0, sizeof ss);
     if (inet_pton(AF_INET6, addr, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
@@ -755,6 +804,10 @@ int server_run(ch_svc *svc, SSL_CTX *tls, const char *addr, int port, int nthrea
         event_free(s.renew_timer);
     if (sighup)
         event_free(sighup);
+    /* evhttp_free frees its listener before its connections, whose SSL_free may want to
+     * enable the listeners again. */
+    for (int i = 0; i < s.nthreads; i++)
+        s.workers[i].listener = NULL;
     for (int i = 0; i < s.nthreads; i++) {
         event_free(s.workers[i].idle_timer);
         event_free(s.workers[i].resume);

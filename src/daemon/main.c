@@ -31,7 +31,7 @@
 #define USAGE                                                                                                       \
     "usage: certhubd --data-dir DIR [--listen ADDR:PORT] [--threads N] [--durability process|power]\n"               \
     "                [--server-names LIST] [--tls-cert FILE --tls-key FILE] [--renew-check SECONDS]\n"       \
-    "                [--job-interval SECONDS] [--config FILE] [--routes]\n"                                    \
+    "                [--job-interval SECONDS] [--max-connections N] [--config FILE] [--routes]\n"                                    \
     "       certhubd --data-dir DIR --backup FILE\n"
 
 static void usage(void)
@@ -58,6 +58,8 @@ static void help(void)
            "  --renew-check SECONDS how often the server certificate is checked for renewal, or the\n"
            "                        --tls-cert files for a change (3600); SIGHUP checks at once\n"
            "  --job-interval SECONDS how often due renewals and expiry alerts run (60)\n"
+           "  --max-connections N   connections held open at once (4096; about 20 kB each); past\n"
+           "                        it new ones wait in the listen queue until some close\n"
            "  --config FILE         the same settings as 'name = value' lines; the command line wins\n"
            "  --routes              print the API's routes and exit\n"
            "  --backup FILE         write a copy of the store to FILE (a new file, 0600) and exit; safe\n"
@@ -68,7 +70,7 @@ static void help(void)
 
 struct settings {
     char data_dir[4096], listen[160], tls_cert[4096], tls_key[4096], backup[4096], server_names[4096];
-    int threads, renew_check, job_interval;
+    int threads, renew_check, job_interval, max_connections;
     ch_durability durability;
 };
 
@@ -93,6 +95,8 @@ static int set(struct settings *st, const char *name, const char *value, const c
         st->renew_check = atoi(value);
     else if ((strcmp(name, "job-interval") == 0 || strcmp(name, "job_interval") == 0) && atoi(value) >= 1)
         st->job_interval = atoi(value);
+    else if ((strcmp(name, "max-connections") == 0 || strcmp(name, "max_connections") == 0) && atoi(value) >= 16)
+        st->max_connections = atoi(value);
     else if (strcmp(name, "durability") == 0 && strcmp(value, "process") == 0)
         st->durability = CH_DURABLE_PROCESS;
     else if (strcmp(name, "durability") == 0 && strcmp(value, "power") == 0)
@@ -101,7 +105,7 @@ static int set(struct settings *st, const char *name, const char *value, const c
         fprintf(stderr,
                 "certhubd: %s: bad setting %s = \"%s\"; accepted: data_dir = DIR, listen = ADDR:PORT, "
                 "threads = 1..16, durability = process|power, server_names = LIST, tls_cert = FILE, tls_key = FILE, "
-                "renew_check = SECONDS, job_interval = SECONDS\n",
+                "renew_check = SECONDS, job_interval = SECONDS, max_connections = 16 or more\n",
                 where, name, value);
         return -1;
     }
@@ -468,7 +472,7 @@ int main(int argc, char **argv)
      * holding it is written, and more requests waiting means more of them per transaction
      * (bench_https: about +15 % certificates/s over one loop per core). */
     struct settings st = {.listen = "127.0.0.1:8443", .threads = 4 * (int)sysconf(_SC_NPROCESSORS_ONLN),
-                          .renew_check = 3600, .job_interval = 60};
+                          .renew_check = 3600, .job_interval = 60, .max_connections = 4096};
     const char *data_dir, *listen;
     char addr[128], host[4500] = "";
     int port, threads, rc, renew_check;
@@ -599,7 +603,7 @@ int main(int argc, char **argv)
     if (ch_svc_scheduler_start(svc, st.job_interval) < 0)
         fprintf(stderr, "certhubd: %s\n", ch_error_last());
     ch_svc_thread_idle(svc); /* start-up's connection: the event loops open their own */
-    rc = server_run(svc, tls, addr, port, threads, tls_refresh, &src, renew_check);
+    rc = server_run(svc, tls, addr, port, threads, st.max_connections, tls_refresh, &src, renew_check);
     ch_svc_close(svc);
     return rc;
 }

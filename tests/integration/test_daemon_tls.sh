@@ -110,3 +110,26 @@ check_eq "out of descriptors: told once, no flood of warnings" "1 0" \
 check_eq "and it serves again once they close" '{"status":"ok"}' \
     "$(curl -s --retry 5 --retry-delay 1 --retry-all-errors --cacert "$data/ca.pem" "https://localhost:$port/api/v1/health")"
 stop_daemon
+
+# At --max-connections open, new connections wait (in the listen queue) until some close: a
+# flood of connections takes at most that many times one's memory.
+start_daemon --max-connections 32
+python3 - "$port" "$data/ca.pem" > held.txt <<'PY'
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+held, waiting = [], 0
+for _ in range(36):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+    s.settimeout(0.5)
+    try:
+        held.append(ctx.wrap_socket(s, server_hostname="localhost"))
+    except (socket.timeout, ssl.SSLError, OSError):
+        waiting += 1
+print(len(held), waiting)
+PY
+check_eq "32 served, the 4 beyond wait" "32 4" "$(cat held.txt)"
+check_eq "said once" 1 "$(grep -c '32 connections open, the most it holds' "$log")"
+check_eq "once they close it serves again" '{"status":"ok"}' \
+    "$(curl -s --retry 5 --retry-delay 1 --retry-all-errors --cacert "$data/ca.pem" "https://localhost:$port/api/v1/health")"
+stop_daemon
+expect_exit 2 "--max-connections below 16 is refused" -- "$CERTHUBD" --data-dir "$data" --max-connections 8
