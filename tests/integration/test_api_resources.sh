@@ -281,6 +281,21 @@ api GET "/api/v1/cas/$mid2/chain"
 check_eq "its chain: itself and the root" 2 "$(grep -c 'BEGIN CERTIFICATE' "$T/body")"
 api DELETE "/api/v1/cas/$outside"
 check_eq "the root is not deleted while CAs it signed are there" 409 "$status"
+# A cross-signed pair (B signed by A's key, and A's name and key signed by B's) is linked one
+# way only: no loop.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout xa.key -subj "/CN=Cross A" -days 20 \
+    -addext "basicConstraints=critical,CA:true" -addext "keyUsage=critical,keyCertSign,cRLSign" -out xa.pem 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout xb.key -subj "/CN=Cross B" -out xb.csr 2>/dev/null
+printf 'basicConstraints=critical,CA:true\nkeyUsage=critical,keyCertSign,cRLSign\n' > xca.cnf
+openssl x509 -req -in xb.csr -CA xa.pem -CAkey xa.key -days 20 -extfile xca.cnf -out xb.pem 2>/dev/null
+openssl req -new -key xa.key -subj "/CN=Cross A" -out xa.csr 2>/dev/null
+openssl x509 -req -in xa.csr -CA xb.pem -CAkey xb.key -days 20 -extfile xca.cnf -out xa-by-b.pem 2>/dev/null
+api POST /api/v1/cas "$(jq -n --arg c "$(cat xb.pem)" '{name:"cross b", type:"import", certificate:$c}')"
+xb=$(body .id)
+api POST /api/v1/cas "$(jq -n --arg c "$(cat xa-by-b.pem)" '{name:"cross a by b", type:"import", certificate:$c}')"
+check_eq "the cross-certificate takes B as parent" "201 $xb" "$status $(body .parent_id)"
+api GET "/api/v1/cas/$xb"
+check_eq "and B is not made its child in turn" null "$(body .parent_id)"
 
 # A CSR made here, signed by certhub's own CA: the certificate takes the CSR's key and the CSR
 # its certificate, once.
