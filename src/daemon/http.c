@@ -455,7 +455,8 @@ struct server {
     _Atomic unsigned long served; /* requests, by every loop */
     _Atomic int conns;            /* TLS connections open */
     int max_conns;
-    _Atomic bool full;            /* not accepting: max_conns are open */
+    pthread_mutex_t full_lock;    /* full and the listeners' state change together */
+    bool full;                    /* not accepting: max_conns are open */
 };
 
 /* Requests this thread's loop has answered, and what its idle timer saw of them. */
@@ -536,9 +537,14 @@ static void conn_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long
     if (s == NULL)
         return;
     /* Accepting again once a tenth have closed, not at each close and open at the line. */
-    if (atomic_fetch_sub(&s->conns, 1) - 1 <= s->max_conns - s->max_conns / 10 && atomic_load(&s->full) &&
-        atomic_exchange(&s->full, false))
-        listeners_set(s, true);
+    if (atomic_fetch_sub(&s->conns, 1) - 1 <= s->max_conns - s->max_conns / 10) {
+        pthread_mutex_lock(&s->full_lock);
+        if (s->full && atomic_load(&s->conns) <= s->max_conns - s->max_conns / 10) {
+            s->full = false;
+            listeners_set(s, true);
+        }
+        pthread_mutex_unlock(&s->full_lock);
+    }
 }
 
 /* At max_conns open connections the loops stop accepting: each costs about 20 kB (TLS state,
@@ -550,11 +556,16 @@ static void conn_new(struct server *s, SSL *ssl)
     long now = (long)time(NULL), told = atomic_load(&last_told);
 
     SSL_set_ex_data(ssl, conn_index, s);
-    if (atomic_fetch_add(&s->conns, 1) + 1 >= s->max_conns && !atomic_exchange(&s->full, true)) {
-        listeners_set(s, false);
-        if (now - told >= 60 && atomic_compare_exchange_strong(&last_told, &told, now))
-            fprintf(stderr, "certhubd: %d connections open, the most it holds (--max-connections): new ones wait "
-                            "until some close\n", s->max_conns);
+    if (atomic_fetch_add(&s->conns, 1) + 1 >= s->max_conns) {
+        pthread_mutex_lock(&s->full_lock);
+        if (!s->full && atomic_load(&s->conns) >= s->max_conns) {
+            s->full = true;
+            listeners_set(s, false);
+            if (now - told >= 60 && atomic_compare_exchange_strong(&last_told, &told, now))
+                fprintf(stderr, "certhubd: %d connections open, the most it holds (--max-connections): new ones wait "
+                                "until some close\n", s->max_conns);
+        }
+        pthread_mutex_unlock(&s->full_lock);
     }
 }
 
@@ -635,8 +646,10 @@ static void on_resume(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    if (!atomic_load(&w->server->full))
+    pthread_mutex_lock(&w->server->full_lock);
+    if (!w->server->full)
         evconnlistener_enable(w->listener);
+    pthread_mutex_unlock(&w->server->full_lock);
 }
 
 /* accept() failed for want of descriptors or memory.  The listening socket stays readable, so
@@ -732,6 +745,7 @@ int server_run(ch_svc *svc, SSL_CTX *tls, const char *addr, int port, int nthrea
     if (conn_index < 0)
         conn_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_gone);
     pthread_mutex_init(&s.tls_lock, NULL);
+    pthread_mutex_init(&s.full_lock, NULL);
     memset(&ss, 0, sizeof ss);
     if (inet_pton(AF_INET6, addr, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
         ((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
@@ -817,6 +831,7 @@ int server_run(ch_svc *svc, SSL_CTX *tls, const char *addr, int port, int nthrea
     evutil_closesocket(s.fd);
     SSL_CTX_free(s.tls);
     pthread_mutex_destroy(&s.tls_lock);
+    pthread_mutex_destroy(&s.full_lock);
     printf("certhubd: stopped\n");
     return 0;
 }
