@@ -4,6 +4,7 @@
  * the certificate they replace.  The due ones are found in the store (so a restart loses none)
  * and each renewal is linked in the transaction that stores it (so none happens twice).
  */
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -292,6 +293,9 @@ static void *scheduler_main(void *arg)
         (void)ch_svc_renew_due(s->svc, 100);
         (void)ch_svc_alerts_run(s->svc);
         ch_svc_thread_idle(s->svc); /* a connection kept for the next round would sit idle */
+        /* And what the round freed goes back to the system: this thread's malloc arena held
+         * about 150 kB of an idle certhubd's 10 MB between rounds. */
+        malloc_trim(0);
         pthread_mutex_lock(&s->lock);
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += s->interval;
