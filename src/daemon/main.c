@@ -328,6 +328,21 @@ static size_t discard(char *p, size_t size, size_t n, void *arg)
     return size * n;
 }
 
+/* A webhook's scheme and host, for the log: its path is often its credential (Slack's and
+ * Teams' are), and userinfo is one. */
+static void webhook_origin(char *out, size_t cap, const char *url)
+{
+    const char *sep = strstr(url, "://"), *host = sep ? sep + 3 : url, *at;
+    int scheme = (int)(host - url);
+    size_t n = strcspn(host, "/?#");
+
+    if ((at = memchr(host, '@', n)) != NULL) {
+        n -= (size_t)(at + 1 - host);
+        host = at + 1;
+    }
+    snprintf(out, cap, "%.*s%.*s", scheme, url, (int)n, host);
+}
+
 /* Expiry alerts go out here: a JSON POST signed with HMAC-SHA256 of the body under the
  * webhook's secret (X-Certhub-Signature: sha256=<hex>), like the webhooks of GitHub. */
 static int send_webhook(void *arg, const char *url, const char *secret, const char *body)
@@ -361,7 +376,12 @@ static int send_webhook(void *arg, const char *url, const char *secret, const ch
     cu.slist_free_all(h);
     cu.easy_cleanup(c);
     if (rc != CURLE_OK || status < 200 || status >= 300) {
-        fprintf(stderr, "certhubd: webhook %s: %s\n", url, rc != CURLE_OK ? cu.easy_strerror(rc) : "not accepted");
+        char origin[300];
+        webhook_origin(origin, sizeof origin, url);
+        if (rc != CURLE_OK)
+            fprintf(stderr, "certhubd: webhook %s: %s\n", origin, cu.easy_strerror(rc));
+        else
+            fprintf(stderr, "certhubd: webhook %s: answered HTTP %ld; tried again at the next round\n", origin, status);
         return -1;
     }
     return 0;

@@ -86,4 +86,13 @@ ok "every alert carries a valid HMAC-SHA256 signature"
 api GET "/api/v1/audit?limit=1000"
 check_eq "each expiry alert is in the audit log" 3 "$(body '[.items[] | select(.action == "alert.sent" and .object_id == "'"$cid"'")] | length')"
 
+# A webhook that refuses: certhubd's log names its scheme and host, never its path or userinfo
+# (a Slack or Teams webhook's path is its credential).
+api PATCH /api/v1/settings "{\"webhooks\":[{\"url\":\"$hook\"},{\"url\":\"http://ops:pw-in-url@127.0.0.1:$(cat hookport)/refuse/T0PATHSECRET\",\"secret\":\"$secret\"}]}"
+api POST /api/v1/certificates "{\"name\":\"short\",\"subject\":{\"common_name\":\"short.example\"},\"days\":3,\"ca_id\":\"$issuer\"}"
+for i in $(seq 1 100); do grep -q "answered HTTP 403" "$log" && break; sleep 0.1; done
+check_contains "the refusal is logged by scheme and host" "$(cat "$log")" \
+    "certhubd: webhook http://127.0.0.1:$(cat hookport): answered HTTP 403; tried again at the next round"
+check_eq "without its path or userinfo" "0 0" "$(grep -c T0PATHSECRET "$log" || true) $(grep -c pw-in-url "$log" || true)"
+
 done_testing

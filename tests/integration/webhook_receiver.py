@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # A webhook receiver on loopback for the expiry alert test: appends each POST as one line
-# "<signature header>\t<body>" to the file given, answers 204; port written to the port file.
+# "<signature header>\t<body>" to the file given, answers 204 (403 and nothing kept for a path
+# under /refuse/); port written to the port file.
 import http.server
 import sys
 
@@ -10,6 +11,10 @@ out, portfile = sys.argv[1], sys.argv[2]
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if self.path.startswith("/refuse/"):
+            self.send_response(403)
+            self.end_headers()
+            return
         with open(out, "a") as f:
             f.write(self.headers.get("X-Certhub-Signature", "") + "\t" + body.decode() + "\n")
         self.send_response(204)
