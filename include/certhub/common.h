@@ -64,6 +64,9 @@ size_t ch_utf8_chars(const char *s);
 
 /* Lower-case hex of len bytes into out (2*len+1 bytes incl. NUL). */
 void ch_hex(char *out, const uint8_t *in, size_t len);
+/* The bytes of hex text (either case, an even number of digits, nothing else) into out, at
+ * most max; -1 when it is not that or does not fit. */
+int ch_unhex(uint8_t *out, size_t max, const char *hex, size_t *len);
 /* Hex with ':' between bytes, upper case (fingerprint style); out holds 3*len bytes. */
 void ch_hex_colon(char *out, const uint8_t *in, size_t len);
 

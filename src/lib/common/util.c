@@ -64,6 +64,27 @@ void ch_hex(char *out, const uint8_t *in, size_t len)
     out[2 * len] = '\0';
 }
 
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+int ch_unhex(uint8_t *out, size_t max, const char *hex, size_t *len)
+{
+    size_t n = hex ? strlen(hex) : 0;
+
+    if (n % 2 != 0 || n / 2 > max)
+        return -1;
+    for (size_t i = 0; i < n / 2; i++) {
+        int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return -1;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    *len = n / 2;
+    return 0;
+}
+
 void ch_hex_colon(char *out, const uint8_t *in, size_t len)
 {
     static const char digits[] = "0123456789ABCDEF";

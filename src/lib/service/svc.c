@@ -1,5 +1,4 @@
 /* The service: opening, roles, subjects, sealed keys, the audit chain and the CA cache. */
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -819,26 +818,13 @@ static const int default_thresholds[] = {30, 14, 7, 1};
  * store from before keeps {"url", "secret"} until certhubd seals them at its start. */
 #define WEBHOOK_KEY_ID "webhook"
 
-static int unhex(ch_buf *out, const char *hex)
-{
-    size_t n = hex ? strlen(hex) : 0;
-
-    if (n == 0 || n % 2 != 0 || ch_buf_grow(out, n / 2) < 0)
-        return -1;
-    for (size_t i = 0; i < n; i += 2) {
-        unsigned v;
-        if (!isxdigit((unsigned char)hex[i]) || !isxdigit((unsigned char)hex[i + 1]) || sscanf(hex + i, "%2x", &v) != 1)
-            return -1;
-        out->data[out->len++] = (uint8_t)v;
-    }
-    return 0;
-}
-
 /* The secret of one stored webhook, opened, into out; false when it does not open. */
 static bool webhook_secret(ch_svc *svc, const char *tenant_id, json_t *w, char *out, size_t cap)
 {
     const char *clear = json_string_value(json_object_get(w, "secret"));
-    ch_buf blob = {0}, plain = {0};
+    uint8_t blob[CH_SEAL_OVERHEAD + 256];
+    size_t blob_len;
+    ch_buf plain = {0};
     bool ok = false;
 
     out[0] = '\0';
@@ -846,13 +832,12 @@ static bool webhook_secret(ch_svc *svc, const char *tenant_id, json_t *w, char *
         snprintf(out, cap, "%s", clear);
         return true;
     }
-    if (svc != NULL && unhex(&blob, json_string_value(json_object_get(w, "sealed_secret"))) == 0 &&
-        ch_seal_decrypt(&plain, svc->seal, blob.data, blob.len, tenant_id, WEBHOOK_KEY_ID) == 0 && plain.len < cap) {
+    if (svc != NULL && ch_unhex(blob, sizeof blob, json_string_value(json_object_get(w, "sealed_secret")), &blob_len) == 0 &&
+        ch_seal_decrypt(&plain, svc->seal, blob, blob_len, tenant_id, WEBHOOK_KEY_ID) == 0 && plain.len < cap) {
         memcpy(out, plain.data, plain.len);
         out[plain.len] = '\0';
         ok = true;
     }
-    ch_buf_dispose(&blob);
     ch_buf_dispose_secure(&plain);
     return ok;
 }

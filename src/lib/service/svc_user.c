@@ -146,22 +146,6 @@ int svc_password_hash(char **out, const char *password)
     return 0;
 }
 
-static int unhex(unsigned char *out, size_t max, const char *hex, size_t *len)
-{
-    size_t n = strlen(hex);
-
-    if (n % 2 || n / 2 > max)
-        return -1;
-    for (size_t i = 0; i < n / 2; i++) {
-        unsigned v;
-        if (sscanf(hex + 2 * i, "%2x", &v) != 1)
-            return -1;
-        out[i] = (unsigned char)v;
-    }
-    *len = n / 2;
-    return 0;
-}
-
 /* true when password matches the stored hash (constant-time comparison). */
 static bool password_ok(const char *stored, const char *password)
 {
@@ -173,7 +157,7 @@ static bool password_ok(const char *stored, const char *password)
 
     if (stored == NULL || password == NULL ||
         sscanf(stored, "scrypt$%llu$%llu$%llu$%64[0-9a-f]$%128[0-9a-f]", &n, &r, &p, salt_hex, key_hex) != 5 ||
-        unhex(salt, sizeof salt, salt_hex, &salt_len) < 0 || unhex(want, sizeof want, key_hex, &want_len) < 0 ||
+        ch_unhex(salt, sizeof salt, salt_hex, &salt_len) < 0 || ch_unhex(want, sizeof want, key_hex, &want_len) < 0 ||
         want_len != 32 || n > (1u << 20) || r > 16 || p > 4)
         return false;
     if (scrypt(got, password, salt, salt_len, n, r, p) < 0)
