@@ -979,7 +979,6 @@ struct settings_tx {
     char *merged;         /* out: the settings as stored */
 };
 
-static int webhook_secrets_kept(json_t *patch, json_t *cur);
 static int webhooks_for_store(ch_svc *svc, const char *tenant_id, json_t *patch, json_t *cur);
 
 /* Read, merged and written in one transaction: two changes at once both count. */
@@ -995,8 +994,7 @@ static int settings_tx_run(void *arg)
         return error;
     if ((cur = json_loads(old, 0, NULL)) == NULL)
         error = ch_error_set(CH_ESTORE, "the tenant's settings in the store are not JSON");
-    else if ((error = webhook_secrets_kept(t->patch, cur)) == 0 &&
-             (error = webhooks_for_store(t->svc, tenant_id, t->patch, cur)) == 0) {
+    else if ((error = webhooks_for_store(t->svc, tenant_id, t->patch, cur)) == 0) {
         if (json_object_update(cur, t->patch) != 0 || (t->merged = json_dumps(cur, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
             error = ch_error_set(CH_ENOMEM, "out of memory");
         else if ((error = ch_store_tenant_settings_put(t->svc->store, tenant_id, t->merged)) == 0)
@@ -1009,30 +1007,9 @@ static int settings_tx_run(void *arg)
     return error;
 }
 
-/* A webhook given by its URL alone keeps the secret it has: the secret is never read back, so
- * a client that changes one webhook of several sends the others without theirs. */
-static int webhook_secrets_kept(json_t *patch, json_t *cur)
-{
-    json_t *list = json_object_get(patch, "webhooks"), *w, *old;
-    size_t i, j;
-
-    json_array_foreach(list, i, w) {
-        const char *url = json_string_value(json_object_get(w, "url"));
-        if (!json_is_object(w) || json_object_get(w, "secret") != NULL || url == NULL)
-            continue;
-        bool known = false;
-        json_array_foreach(json_object_get(cur, "webhooks"), j, old) {
-            known |= json_equal(json_object_get(old, "url"), json_object_get(w, "url"));
-        }
-        if (!known)
-            return ch_error_set_field(CH_EINVAL, "webhooks", "the new webhook %.200s needs its secret (16 to 128 characters)",
-                                      url);
-    }
-    return 0;
-}
-
-/* The patch's webhooks as the store keeps them: a new secret sealed, a kept one as it was
- * (sealed now if it was kept in clear). */
+/* The patch's webhooks as the store keeps them: a new secret sealed.  One given by its URL
+ * alone keeps the secret it has (sealed now if it was kept in clear): the secret is never read
+ * back, so a client that changes one webhook of several sends the others without theirs. */
 static int webhooks_for_store(ch_svc *svc, const char *tenant_id, json_t *patch, json_t *cur)
 {
     json_t *w, *old;
@@ -1041,12 +1018,18 @@ static int webhooks_for_store(ch_svc *svc, const char *tenant_id, json_t *patch,
 
     json_array_foreach(json_object_get(patch, "webhooks"), i, w) {
         if (json_object_get(w, "secret") == NULL) {
+            bool known = false;
             json_array_foreach(json_object_get(cur, "webhooks"), j, old) {
                 if (json_equal(json_object_get(old, "url"), json_object_get(w, "url"))) {
                     json_object_update(w, old);
+                    known = true;
                     break;
                 }
             }
+            if (!known)
+                return ch_error_set_field(CH_EINVAL, "webhooks",
+                                          "the new webhook %.200s needs its secret (16 to 128 characters)",
+                                          json_string_value(json_object_get(w, "url")));
         }
         if ((error = webhook_seal(svc, tenant_id, w)) < 0)
             return error;
