@@ -84,43 +84,16 @@ int ch_svc_token_create(ch_svc *svc, const ch_actor *actor, const char *tenant_i
     return ch_svc_token_create_scoped(svc, actor, tenant_id, role, name, NULL, token, id);
 }
 
-/* Checks a scope: {"objects": ["crt_...", "bundle:default", ...], "keys_export": bool}. */
-static int scope_check(const char *scope, char **canon)
-{
-    json_t *j = json_loads(scope, 0, NULL), *objs, *v;
-    const char *key;
-    size_t i;
-
-    *canon = NULL;
-    if (j == NULL || !json_is_object(j))
-        goto bad;
-    json_object_foreach(j, key, v) if (strcmp(key, "objects") != 0 && strcmp(key, "keys_export") != 0) goto bad;
-    objs = json_object_get(j, "objects");
-    if (!json_is_array(objs) || json_array_size(objs) == 0 || json_array_size(objs) > 64)
-        goto bad;
-    json_array_foreach(objs, i, v) if (!json_is_string(v) || strlen(json_string_value(v)) >= CH_ID_MAX + 8) goto bad;
-    if ((v = json_object_get(j, "keys_export")) != NULL && !json_is_boolean(v))
-        goto bad;
-    *canon = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(j);
-    return *canon ? 0 : ch_error_set(CH_ENOMEM, "out of memory");
-bad:
-    json_decref(j);
-    return ch_error_set_field(CH_EINVAL, "scope",
-                              "scope is {\"objects\": [certificate ids, \"bundle:NAME\"...] (1 to 64), "
-                              "\"keys_export\": true|false}");
-}
-
 /* Each object of a scope is there to be read: a certificate of the tenant, or its bundle.  A
  * mistyped id would make a token that can read nothing, found out only when the agent fails. */
-static int scope_objects_exist(ch_svc *svc, const char *tenant_id, const char *canon)
+static int scope_objects_exist(ch_svc *svc, const char *tenant_id, json_t *objs)
 {
-    json_t *j = json_loads(canon, 0, NULL), *v;
+    json_t *v;
     ch_store_cert c;
     size_t i;
     int error = 0;
 
-    json_array_foreach(json_object_get(j, "objects"), i, v) {
+    json_array_foreach(objs, i, v) {
         const char *obj = json_string_value(v);
         if (strncmp(obj, "bundle:", 7) == 0) {
             if (strcmp(obj + 7, "default") != 0) {
@@ -137,8 +110,40 @@ static int scope_objects_exist(ch_svc *svc, const char *tenant_id, const char *c
             break;
         }
     }
-    json_decref(j);
     return error;
+}
+
+/* Checks a scope: {"objects": ["crt_...", "bundle:default", ...], "keys_export": bool}, its
+ * objects the tenant's. */
+static int scope_check(ch_svc *svc, const char *tenant_id, const char *scope, char **canon)
+{
+    json_t *j = json_loads(scope, 0, NULL), *objs, *v;
+    const char *key;
+    size_t i;
+    int error;
+
+    *canon = NULL;
+    if (j == NULL || !json_is_object(j))
+        goto bad;
+    json_object_foreach(j, key, v) if (strcmp(key, "objects") != 0 && strcmp(key, "keys_export") != 0) goto bad;
+    objs = json_object_get(j, "objects");
+    if (!json_is_array(objs) || json_array_size(objs) == 0 || json_array_size(objs) > 64)
+        goto bad;
+    json_array_foreach(objs, i, v) if (!json_is_string(v) || strlen(json_string_value(v)) >= CH_ID_MAX + 8) goto bad;
+    if ((v = json_object_get(j, "keys_export")) != NULL && !json_is_boolean(v))
+        goto bad;
+    if ((error = scope_objects_exist(svc, tenant_id, objs)) < 0) {
+        json_decref(j);
+        return error;
+    }
+    *canon = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(j);
+    return *canon ? 0 : ch_error_set(CH_ENOMEM, "out of memory");
+bad:
+    json_decref(j);
+    return ch_error_set_field(CH_EINVAL, "scope",
+                              "scope is {\"objects\": [certificate ids, \"bundle:NAME\"...] (1 to 64), "
+                              "\"keys_export\": true|false}");
 }
 
 int ch_svc_token_create_scoped(ch_svc *svc, const ch_actor *actor, const char *tenant_id, ch_role role,
@@ -164,11 +169,8 @@ int ch_svc_token_create_scoped(ch_svc *svc, const ch_actor *actor, const char *t
         return error;
     if (role < CH_ROLE_VIEWER || role > CH_ROLE_ADMIN)
         return ch_error_set_field(CH_EINVAL, "role", "unknown role; accepted: admin, operator, viewer");
-    if (scope != NULL && ((error = scope_check(scope, &canon)) < 0 ||
-                          (error = scope_objects_exist(svc, tenant_id, canon)) < 0)) {
-        free(canon);
+    if (scope != NULL && (error = scope_check(svc, tenant_id, scope, &canon)) < 0)
         return error;
-    }
     if (canon && strstr(canon, "\"keys_export\":true") && !(actor->perms & CH_PERM_KEYS_EXPORT)) {
         free(canon);
         return ch_error_set_field(CH_EPERM, "scope", "only a credential that may export keys makes one that may");
