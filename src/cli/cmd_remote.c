@@ -1594,51 +1594,43 @@ static int day_list(cli_args *a, const char *text, json_t **out)
  * replacing those it had. */
 static int set_webhooks(cli_args *a, json_t *body)
 {
-    json_t *list = json_array();
-    const char *url, *path;
+    json_t *list = json_array(), *cur = NULL;
+    const char *url;
     int urls = 0, secrets = 0, rc = 1;
 
     while (cli_opt_nth(a, "webhook", urls) != NULL)
         urls++;
     while (cli_opt_nth(a, "webhook-secret-file", secrets) != NULL)
         secrets++;
-    if (secrets == 0) {
-        /* URLs alone: the webhooks kept (with their secrets) are those named; a new one needs
-         * its secret, told here before anything is sent. */
-        json_t *cur = NULL, *w;
-        size_t j;
-        if (remote_call(a, "GET", "settings", NULL, &cur, NULL) != 0)
-            goto done;
-        for (int i = 0; (url = cli_opt_nth(a, "webhook", i)) != NULL; i++) {
-            bool known = false;
-            json_array_foreach(json_object_get(cur, "webhooks"), j, w) known |= strcmp(str(w, "url"), url) == 0;
-            if (!known) {
-                json_decref(cur);
-                cli_fail(a, "--webhook %s is new: it needs --webhook-secret-file F, the key that signs each alert "
-                            "(16 to 128 characters)", url);
-                goto done;
-            }
-            json_array_append_new(list, json_pack("{ss}", "url", url));
-        }
-        json_decref(cur);
-        json_object_set(body, "webhooks", list);
-        rc = 0;
-        goto done;
-    }
-    if (secrets != 1 && secrets != urls) {
+    if (secrets > 1 && secrets != urls) {
         cli_fail(a, "%d --webhook and %d --webhook-secret-file: give one secret file for each webhook, in the same "
                     "order, or one for them all", urls, secrets);
         goto done;
     }
+    /* URLs alone: the webhooks kept (with their secrets) are those named; a new one needs its
+     * secret, told here before anything is sent. */
+    if (secrets == 0 && remote_call(a, "GET", "settings", NULL, &cur, NULL) != 0)
+        goto done;
     for (int i = 0; (url = cli_opt_nth(a, "webhook", i)) != NULL; i++) {
-        char *secret = NULL;
-        json_t *w;
+        json_t *w, *old;
+        size_t j;
 
-        path = cli_opt_nth(a, "webhook-secret-file", secrets == 1 ? 0 : i);
-        if (cli_password_file(a, path, &secret) != 0)
-            goto done;
-        w = json_pack("{ss ss}", "url", url, "secret", secret);
-        ch_secure_free_str(secret);
+        if (secrets == 0) {
+            bool known = false;
+            json_array_foreach(json_object_get(cur, "webhooks"), j, old) known |= strcmp(str(old, "url"), url) == 0;
+            if (!known) {
+                cli_fail(a, "--webhook %s is new: it needs --webhook-secret-file F, the key that signs each alert "
+                            "(16 to 128 characters)", url);
+                goto done;
+            }
+            w = json_pack("{ss}", "url", url);
+        } else {
+            char *secret = NULL;
+            if (cli_password_file(a, cli_opt_nth(a, "webhook-secret-file", secrets == 1 ? 0 : i), &secret) != 0)
+                goto done;
+            w = json_pack("{ss ss}", "url", url, "secret", secret);
+            ch_secure_free_str(secret);
+        }
         if (w == NULL) {
             cli_fail(a, "the webhook's URL and secret must be UTF-8 text");
             goto done;
@@ -1648,6 +1640,7 @@ static int set_webhooks(cli_args *a, json_t *body)
     json_object_set(body, "webhooks", list);
     rc = 0;
 done:
+    json_decref(cur);
     json_decref(list);
     return rc;
 }
