@@ -103,8 +103,9 @@ static int ca_links_find(ch_svc *svc, const char *tenant_id, const ch_cert *cert
             certs[i] = NULL;
         ch_store_cert_dispose(&row);
     }
-    /* Its issuer: an active CA before a retired one with the same key. */
-    for (size_t i = 0; i < n && !ch_cert_is_self_signed(cert); i++)
+    /* Its issuer: an active CA before a retired one with the same key.  (Whether it is
+     * self-signed verifies its signature: asked once.) */
+    for (size_t i = 0, root = ch_cert_is_self_signed(cert); i < n && !root; i++)
         if (certs[i] != NULL && !parent_active && ch_cert_issued_by(cert, certs[i])) {
             snprintf(out->parent, sizeof out->parent, "%s", all[i].id);
             parent_active = strcmp(all[i].status, "active") == 0;
