@@ -450,13 +450,14 @@ struct server {
         struct event *idle_timer;
         struct evconnlistener *listener;
         struct event *resume;   /* accepting again after running out of descriptors */
+        struct event *toggle;   /* made active by any thread: this loop follows `full` */
         struct server *server;
     } workers[16];
     _Atomic unsigned long served; /* requests, by every loop */
     _Atomic int conns;            /* TLS connections open */
     int max_conns;
-    pthread_mutex_t full_lock;    /* full and the listeners' state change together */
-    bool full;                    /* not accepting: max_conns are open */
+    pthread_mutex_t full_lock;    /* full is decided under it */
+    _Atomic bool full;            /* not accepting: max_conns are open */
 };
 
 /* Requests this thread's loop has answered, and what its idle timer saw of them. */
@@ -522,11 +523,35 @@ static void one_record(struct evbuffer *out, const struct evbuffer_cb_info *info
  * conn_gone through this ex_data index. */
 static int conn_index = -1;
 
-static void listeners_set(struct server *s, bool on)
+static _Thread_local struct worker *this_worker; /* the loop running on this thread */
+
+/* Each loop turns its own listener on or off, on its own thread.  Done from the thread that
+ * saw the count cross the line, disabling another loop's listener waited for that loop's
+ * accept callback to finish, which could be waiting for full_lock here: both loops stopped
+ * for good.  event_active only queues the toggle, and never waits; this thread's own loop
+ * toggles at once (so its accept callback stops taking the connections queued). */
+static void on_toggle(evutil_socket_t fd, short what, void *arg)
 {
+    struct worker *w = arg;
+
+    (void)fd;
+    (void)what;
+    if (w->listener == NULL)
+        return;
+    if (atomic_load(&w->server->full))
+        evconnlistener_disable(w->listener);
+    else if (!evtimer_pending(w->resume, NULL)) /* paused for descriptors: on_resume enables */
+        evconnlistener_enable(w->listener);
+}
+
+static void listeners_set(struct server *s, bool full)
+{
+    atomic_store(&s->full, full);
     for (int i = 0; i < s->nthreads; i++)
-        if (s->workers[i].listener != NULL)
-            (on ? evconnlistener_enable : evconnlistener_disable)(s->workers[i].listener);
+        if (&s->workers[i] == this_worker)
+            on_toggle(-1, 0, this_worker);
+        else if (s->workers[i].toggle != NULL)
+            event_active(s->workers[i].toggle, EV_TIMEOUT, 0);
 }
 
 static void conn_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
@@ -539,17 +564,16 @@ static void conn_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long
     /* Accepting again once a tenth have closed, not at each close and open at the line. */
     if (atomic_fetch_sub(&s->conns, 1) - 1 <= s->max_conns - s->max_conns / 10) {
         pthread_mutex_lock(&s->full_lock);
-        if (s->full && atomic_load(&s->conns) <= s->max_conns - s->max_conns / 10) {
-            s->full = false;
-            listeners_set(s, true);
-        }
+        if (atomic_load(&s->full) && atomic_load(&s->conns) <= s->max_conns - s->max_conns / 10)
+            listeners_set(s, false);
         pthread_mutex_unlock(&s->full_lock);
     }
 }
 
 /* At max_conns open connections the loops stop accepting: each costs about 20 kB (TLS state,
  * buffers), and descriptors are plenty (the soft limit is lifted), so without a line a flood
- * of connections would take the box's memory.  New ones wait in the kernel's listen queue. */
+ * of connections would take the box's memory.  New ones wait in the kernel's listen queue.
+ * A loop may accept a few more before its toggle runs. */
 static void conn_new(struct server *s, SSL *ssl)
 {
     static _Atomic long last_told;
@@ -558,9 +582,8 @@ static void conn_new(struct server *s, SSL *ssl)
     SSL_set_ex_data(ssl, conn_index, s);
     if (atomic_fetch_add(&s->conns, 1) + 1 >= s->max_conns) {
         pthread_mutex_lock(&s->full_lock);
-        if (!s->full && atomic_load(&s->conns) >= s->max_conns) {
-            s->full = true;
-            listeners_set(s, false);
+        if (!atomic_load(&s->full) && atomic_load(&s->conns) >= s->max_conns) {
+            listeners_set(s, true);
             if (now - told >= 60 && atomic_compare_exchange_strong(&last_told, &told, now))
                 fprintf(stderr, "certhubd: %d connections open, the most it holds (--max-connections): new ones wait "
                                 "until some close\n", s->max_conns);
@@ -646,10 +669,8 @@ static void on_resume(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    pthread_mutex_lock(&w->server->full_lock);
-    if (!w->server->full)
+    if (w->listener != NULL && !atomic_load(&w->server->full))
         evconnlistener_enable(w->listener);
-    pthread_mutex_unlock(&w->server->full_lock);
 }
 
 /* accept() failed for want of descriptors or memory.  The listening socket stays readable, so
@@ -696,6 +717,7 @@ static void *worker_main(void *arg)
 {
     struct worker *w = arg;
 
+    this_worker = w;
     event_base_dispatch(w->base);
     return NULL;
 }
@@ -779,7 +801,8 @@ int server_run(ch_svc *svc, SSL_CTX *tls, const char *addr, int port, int nthrea
         evhttp_set_gencb(w->http, on_request, &s);
         http_limits(w->http);
         struct evhttp_bound_socket *bound = evhttp_accept_socket_with_handle(w->http, s.fd);
-        if (bound == NULL || (w->resume = evtimer_new(w->base, on_resume, w)) == NULL) {
+        if (bound == NULL || (w->resume = evtimer_new(w->base, on_resume, w)) == NULL ||
+            (w->toggle = event_new(w->base, -1, 0, on_toggle, w)) == NULL) {
             fprintf(stderr, "certhubd: cannot accept on the listening socket\n");
             return 1;
         }
@@ -809,7 +832,9 @@ int server_run(ch_svc *svc, SSL_CTX *tls, const char *addr, int port, int nthrea
     printf("certhubd: listening on https://%s%s%s:%d\n", ss.ss_family == AF_INET6 ? "[" : "", addr,
            ss.ss_family == AF_INET6 ? "]" : "", port);
     fflush(stdout);
+    this_worker = &s.workers[0];
     event_base_dispatch(s.workers[0].base);
+    this_worker = NULL;
     for (int i = 1; i < s.nthreads; i++)
         pthread_join(s.workers[i].tid, NULL);
     event_free(sigint);
@@ -825,6 +850,8 @@ int server_run(ch_svc *svc, SSL_CTX *tls, const char *addr, int port, int nthrea
     for (int i = 0; i < s.nthreads; i++) {
         event_free(s.workers[i].idle_timer);
         event_free(s.workers[i].resume);
+        event_free(s.workers[i].toggle);
+        s.workers[i].toggle = NULL;
         evhttp_free(s.workers[i].http);
         event_base_free(s.workers[i].base);
     }
