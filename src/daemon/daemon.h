@@ -8,6 +8,9 @@
 
 #include "certhub/service.h"
 
+/* A request's line and headers together. */
+#define CH_MAX_HEADER_BYTES (64u * 1024u)
+
 /* One request being answered. */
 typedef struct req {
     struct evhttp_request *ev;

@@ -491,6 +491,10 @@ void http_answer(struct evhttp_request *ev, ch_svc *svc)
 void http_limits(struct evhttp *http)
 {
     evhttp_set_max_body_size(http, CH_MAX_UPLOAD_BYTES + 65536);
+    /* The request line and headers together (a token, a session cookie and the rest fit many
+     * times over).  evhttp has no limit of its own: a client that never ended its request line
+     * made certhubd buffer all it sent, hundreds of megabytes in seconds. */
+    evhttp_set_max_headers_size(http, CH_MAX_HEADER_BYTES);
     evhttp_set_timeout(http, 30);
     /* HEAD too: monitors ask a health check so. */
     evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |

@@ -108,6 +108,31 @@ check_eq "validity beyond the CA's: 422" 422 "$status"
 head -c 5000000 /dev/zero | tr '\0' 'a' > big
 api POST /api/v1/certificates/import "" -H "Content-Type: application/octet-stream" --data-binary @big
 check_eq "oversized body: 413" 413 "$status"
+check_eq "headers of 60 kB are taken" 200 "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$data/ca.pem" \
+    -H "X-Pad: $(head -c 60000 /dev/zero | tr '\0' a)" "https://localhost:$port/api/v1/health")"
+check_eq "headers over 64 kB: 400" 400 "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$data/ca.pem" \
+    -H "X-Pad: $(head -c 70000 /dev/zero | tr '\0' a)" "https://localhost:$port/api/v1/health")"
+# A request line that never ends is cut at the same line, not buffered while it comes.
+check_eq "an endless request line is answered 400 and closed" "400 before 8 MB" "$(python3 - "$port" "$data/ca.pem" <<'PY'
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1]))), server_hostname="localhost")
+sent = 0
+try:
+    s.sendall(b"GET /")
+    while sent < 8 << 20:
+        s.sendall(b"a" * 65536)
+        sent += 65536
+except OSError:
+    pass
+s.settimeout(5)
+try:
+    answer = s.recv(100).split(b" ")[1].decode()
+except (OSError, IndexError):
+    answer = "nothing"
+print(answer, "before 8 MB" if sent < 8 << 20 else "after 8 MB")
+PY
+)"
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout csr.key -subj /CN=bad.example -outform DER -out csr.der 2>/dev/null
 # Flip a bit near the end: inside the signature, so the CSR parses but does not verify.
 size=$(stat -c %s csr.der)
