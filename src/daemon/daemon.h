@@ -75,10 +75,11 @@ const char *query(req *r, const char *name);
 
 /* The HTTPS server (http.c).  Takes tls (freed on return).  Every renew_check_seconds it
  * calls refresh, which returns a new context when the server certificate was renewed, or NULL.
- * At max_connections open it stops accepting until a tenth of them have closed. */
+ * At max_connections open it stops accepting until a tenth of them have closed.  A connection
+ * that has not sent a whole request in request_seconds is closed. */
 typedef struct ssl_ctx_st *(*tls_refresh_fn)(void *arg);
 int server_run(ch_svc *svc, struct ssl_ctx_st *tls, const char *addr, int port, int nthreads, int max_connections,
-               tls_refresh_fn refresh, void *refresh_arg, int renew_check_seconds);
+               int request_seconds, tls_refresh_fn refresh, void *refresh_arg, int renew_check_seconds);
 
 /* Answers one request through the API: the HTTPS server's workers, and the API fuzz target,
  * which serves plain HTTP in-process, call it. */

@@ -451,11 +451,13 @@ struct server {
         struct evconnlistener *listener;
         struct event *resume;   /* accepting again after running out of descriptors */
         struct event *toggle;   /* made active by any thread: this loop follows `full` */
+        const struct timeval *request_tv; /* request_seconds, a common timeout of the loop */
         struct server *server;
     } workers[16];
     _Atomic unsigned long served; /* requests, by every loop */
     _Atomic int conns;            /* TLS connections open */
     int max_conns;
+    int request_seconds;
     pthread_mutex_t full_lock;    /* full is decided under it */
     _Atomic bool full;            /* not accepting: max_conns are open */
 };
@@ -501,10 +503,13 @@ void http_limits(struct evhttp *http)
                                          EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE);
 }
 
+static void conn_request(struct evhttp_request *ev);
+
 static void on_request(struct evhttp_request *ev, void *arg)
 {
     struct server *s = arg;
 
+    conn_request(ev);
     served++;
     atomic_fetch_add_explicit(&s->served, 1, memory_order_relaxed);
     http_answer(ev, s->svc);
@@ -524,8 +529,45 @@ static void one_record(struct evbuffer *out, const struct evbuffer_cb_info *info
 }
 
 /* Connections are counted by their SSL objects: SSL_free, wherever libevent calls it, runs
- * conn_gone through this ex_data index. */
+ * conn_gone through this ex_data index, which holds the connection's state. */
 static int conn_index = -1;
+
+/* A request must arrive whole, line, headers and body, within --request-timeout of the
+ * connection opening or of the request before it (checked each period, so it may have up to
+ * twice that).  evhttp's timeout is for each read: a client sending a byte every few seconds
+ * held its connection, and enough of them every connection certhubd takes (--max-connections). */
+struct conn {
+    struct server *server;
+    struct bufferevent *bev;
+    struct event *deadline; /* every request_seconds */
+    unsigned long requests, seen;
+};
+
+/* A request read whole: the connection has kept up. */
+static void conn_request(struct evhttp_request *ev)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(ev);
+    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+    SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
+    struct conn *c = ssl ? SSL_get_ex_data(ssl, conn_index) : NULL;
+
+    if (c != NULL)
+        c->requests++;
+}
+
+/* No request read whole in a whole period, and no response being written: ended as if the
+ * client had closed (evhttp frees the connection on its own path, with the SSL and this). */
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *c = arg;
+
+    (void)fd;
+    (void)what;
+    if (c->requests != c->seen)
+        c->seen = c->requests;
+    else if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+        shutdown(bufferevent_getfd(c->bev), SHUT_RDWR);
+}
 
 static _Thread_local struct worker *this_worker; /* the loop running on this thread */
 
@@ -560,11 +602,16 @@ static void listeners_set(struct server *s, bool full)
 
 static void conn_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
 {
-    struct server *s = ptr;
+    struct conn *c = ptr;
+    struct server *s;
 
     (void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
-    if (s == NULL)
+    if (c == NULL)
         return;
+    s = c->server;
+    if (c->deadline != NULL)
+        event_free(c->deadline);
+    free(c);
     /* Accepting again once a tenth have closed, not at each close and open at the line. */
     if (atomic_fetch_sub(&s->conns, 1) - 1 <= s->max_conns - s->max_conns / 10) {
         pthread_mutex_lock(&s->full_lock);
@@ -578,12 +625,13 @@ static void conn_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long
  * buffers), and descriptors are plenty (the soft limit is lifted), so without a line a flood
  * of connections would take the box's memory.  New ones wait in the kernel's listen queue.
  * A loop may accept a few more before its toggle runs. */
-static void conn_new(struct server *s, SSL *ssl)
+static void conn_new(struct server *s, SSL *ssl, struct conn *c)
 {
     static _Atomic long last_told;
     long now = (long)time(NULL), told = atomic_load(&last_told);
 
-    SSL_set_ex_data(ssl, conn_index, s);
+    c->server = s;
+    SSL_set_ex_data(ssl, conn_index, c);
     if (atomic_fetch_add(&s->conns, 1) + 1 >= s->max_conns) {
         pthread_mutex_lock(&s->full_lock);
         if (!atomic_load(&s->full) && atomic_load(&s->conns) >= s->max_conns) {
@@ -600,19 +648,27 @@ static struct bufferevent *tls_bev(struct event_base *base, void *arg)
 {
     struct server *s = arg;
     struct bufferevent *bev;
+    struct conn *c = calloc(1, sizeof *c);
     SSL *ssl;
 
     pthread_mutex_lock(&s->tls_lock);
-    ssl = SSL_new(s->tls);
+    ssl = c != NULL ? SSL_new(s->tls) : NULL;
     pthread_mutex_unlock(&s->tls_lock);
-    if (ssl != NULL)
-        conn_new(s, ssl);
-
+    if (ssl == NULL) {
+        free(c);
+        return NULL; /* out of memory: evhttp closes the connection */
+    }
+    conn_new(s, ssl, c);
     bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
     if (bev != NULL && evbuffer_add_cb(bufferevent_get_output(bev), one_record, NULL) == NULL) {
         bufferevent_free(bev);
         return NULL;
     }
+    c->bev = bev;
+    if (bev != NULL && (c->deadline = event_new(base, -1, EV_PERSIST, on_deadline, c)) != NULL)
+        event_add(c->deadline, this_worker != NULL && this_worker->base == base && this_worker->request_tv != NULL
+                                   ? this_worker->request_tv
+                                   : &(struct timeval){s->request_seconds, 0});
     return bev;
 }
 
@@ -756,10 +812,11 @@ static void on_renew_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 int server_run(ch_svc *svc, SSL_CTX *tls, const char *addr, int port, int nthreads, int max_connections,
-               tls_refresh_fn refresh, void *refresh_arg, int renew_check_seconds)
+               int request_seconds, tls_refresh_fn refresh, void *refresh_arg, int renew_check_seconds)
 {
     struct server s = {.svc = svc, .tls = tls, .nthreads = nthreads > 16 ? 16 : nthreads, .refresh = refresh,
-                       .refresh_arg = refresh_arg, .max_conns = max_connections > 0 ? max_connections : 4096};
+                       .refresh_arg = refresh_arg, .max_conns = max_connections > 0 ? max_connections : 4096,
+                       .request_seconds = request_seconds > 0 ? request_seconds : 60};
     struct sockaddr_storage ss;
     socklen_t sl;
     struct event *sigint, *sigterm, *sighup = NULL;
@@ -813,6 +870,8 @@ int server_run(ch_svc *svc, SSL_CTX *tls, const char *addr, int port, int nthrea
         w->listener = evhttp_bound_socket_get_listener(bound);
         evconnlistener_set_error_cb(w->listener, on_accept_error);
         w->server = &s;
+        /* Every connection's deadline is the same period: a queue, not a heap of timers. */
+        w->request_tv = event_base_init_common_timeout(w->base, &(struct timeval){s.request_seconds, 0});
         w->idle_timer = event_new(w->base, -1, EV_PERSIST, on_idle_timer, w);
         event_add(w->idle_timer, &(struct timeval){5, 0});
     }

@@ -31,7 +31,8 @@
 #define USAGE                                                                                                       \
     "usage: certhubd --data-dir DIR [--listen ADDR:PORT] [--threads N] [--durability process|power]\n"               \
     "                [--server-names LIST] [--tls-cert FILE --tls-key FILE] [--renew-check SECONDS]\n"       \
-    "                [--job-interval SECONDS] [--max-connections N] [--config FILE] [--routes]\n"                                    \
+    "                [--job-interval SECONDS] [--max-connections N] [--request-timeout SECONDS]\n"                  \
+    "                [--config FILE] [--routes]\n"                                                                    \
     "       certhubd --data-dir DIR --backup FILE\n"
 
 static void usage(void)
@@ -60,6 +61,10 @@ static void help(void)
            "  --job-interval SECONDS how often due renewals and expiry alerts run (60)\n"
            "  --max-connections N   connections held open at once (4096; about 20 kB each); past\n"
            "                        it new ones wait in the listen queue until some close\n"
+           "  --request-timeout SECONDS\n"
+           "                        a connection that has not sent a whole request (line, headers and\n"
+           "                        body) this long after it opened or after its last request is closed\n"
+           "                        (60; 5 or more)\n"
            "  --config FILE         the same settings as 'name = value' lines; the command line wins\n"
            "  --routes              print the API's routes and exit\n"
            "  --backup FILE         write a copy of the store to FILE (a new file, 0600) and exit; safe\n"
@@ -70,7 +75,7 @@ static void help(void)
 
 struct settings {
     char data_dir[4096], listen[160], tls_cert[4096], tls_key[4096], backup[4096], server_names[4096];
-    int threads, renew_check, job_interval, max_connections;
+    int threads, renew_check, job_interval, max_connections, request_timeout;
     ch_durability durability;
 };
 
@@ -97,6 +102,8 @@ static int set(struct settings *st, const char *name, const char *value, const c
         st->job_interval = atoi(value);
     else if ((strcmp(name, "max-connections") == 0 || strcmp(name, "max_connections") == 0) && atoi(value) >= 16)
         st->max_connections = atoi(value);
+    else if ((strcmp(name, "request-timeout") == 0 || strcmp(name, "request_timeout") == 0) && atoi(value) >= 5)
+        st->request_timeout = atoi(value);
     else if (strcmp(name, "durability") == 0 && strcmp(value, "process") == 0)
         st->durability = CH_DURABLE_PROCESS;
     else if (strcmp(name, "durability") == 0 && strcmp(value, "power") == 0)
@@ -105,7 +112,7 @@ static int set(struct settings *st, const char *name, const char *value, const c
         fprintf(stderr,
                 "certhubd: %s: bad setting %s = \"%s\"; accepted: data_dir = DIR, listen = ADDR:PORT, "
                 "threads = 1..16, durability = process|power, server_names = LIST, tls_cert = FILE, tls_key = FILE, "
-                "renew_check = SECONDS, job_interval = SECONDS, max_connections = 16 or more\n",
+                "renew_check = SECONDS, job_interval = SECONDS, max_connections = 16 or more, request_timeout = 5 or more (seconds)\n",
                 where, name, value);
         return -1;
     }
@@ -492,7 +499,7 @@ int main(int argc, char **argv)
      * holding it is written, and more requests waiting means more of them per transaction
      * (bench_https: about +15 % certificates/s over one loop per core). */
     struct settings st = {.listen = "127.0.0.1:8443", .threads = 4 * (int)sysconf(_SC_NPROCESSORS_ONLN),
-                          .renew_check = 3600, .job_interval = 60, .max_connections = 4096};
+                          .renew_check = 3600, .job_interval = 60, .max_connections = 4096, .request_timeout = 60};
     const char *data_dir, *listen;
     char addr[128], host[4500] = "";
     int port, threads, rc, renew_check;
@@ -626,7 +633,7 @@ int main(int argc, char **argv)
     /* What start-up freed (certificates parsed, the bootstrap's work) goes back to the system
      * now rather than at the first idle round: about 100 kB of an idle certhubd's 10 MB. */
     malloc_trim(0);
-    rc = server_run(svc, tls, addr, port, threads, st.max_connections, tls_refresh, &src, renew_check);
+    rc = server_run(svc, tls, addr, port, threads, st.max_connections, st.request_timeout, tls_refresh, &src, renew_check);
     ch_svc_close(svc);
     return rc;
 }

@@ -110,6 +110,28 @@ check_eq "out of descriptors: told once, no flood of warnings" "1 0" \
 check_eq "and it serves again once they close" '{"status":"ok"}' \
     "$(curl -s --max-time 10 --retry 5 --retry-delay 1 --retry-all-errors --cacert "$data/ca.pem" "https://localhost:$port/api/v1/health")"
 stop_daemon
+
+# At --max-connections open, new connections wait (in the listen queue) until some close: a
+# flood of connections takes at most that many times one's memory.
+start_daemon --max-connections 32
+python3 - "$port" "$data/ca.pem" > held.txt <<'PY'
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+held, waiting = [], 0
+for _ in range(36):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+    s.settimeout(0.5)
+    try:
+        held.append(ctx.wrap_socket(s, server_hostname="localhost"))
+    except (socket.timeout, ssl.SSLError, OSError):
+        waiting += 1
+print(len(held), waiting)
+PY
+check_eq "32 served, the 4 beyond wait" "32 4" "$(cat held.txt)"
+check_eq "said once" 1 "$(grep -c '32 connections open, the most it holds' "$log")"
+check_eq "once they close it serves again" '{"status":"ok"}' \
+    "$(curl -s --max-time 10 --retry 5 --retry-delay 1 --retry-all-errors --cacert "$data/ca.pem" "https://localhost:$port/api/v1/health")"
+stop_daemon
 # Connections opened and closed from many clients at once, so the line is crossed both ways on
 # both loops together: each loop must go on accepting after.  (Each loop once turned the other's
 # listener off itself, and waited for it while it waited for the same lock: both stopped.)
@@ -138,26 +160,56 @@ PY
 check_eq "after a flood at the line it still serves" '{"status":"ok"}' \
     "$(curl -s --max-time 10 --retry 3 --retry-delay 1 --retry-all-errors --cacert "$data/ca.pem" "https://localhost:$port/api/v1/health")"
 stop_daemon
-
-# At --max-connections open, new connections wait (in the listen queue) until some close: a
-# flood of connections takes at most that many times one's memory.
-start_daemon --max-connections 32
-python3 - "$port" "$data/ca.pem" > held.txt <<'PY'
-import socket, ssl, sys
-ctx = ssl.create_default_context(cafile=sys.argv[2])
-held, waiting = [], 0
-for _ in range(36):
-    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-    s.settimeout(0.5)
-    try:
-        held.append(ctx.wrap_socket(s, server_hostname="localhost"))
-    except (socket.timeout, ssl.SSLError, OSError):
-        waiting += 1
-print(len(held), waiting)
-PY
-check_eq "32 served, the 4 beyond wait" "32 4" "$(cat held.txt)"
-check_eq "said once" 1 "$(grep -c '32 connections open, the most it holds' "$log")"
-check_eq "once they close it serves again" '{"status":"ok"}' \
-    "$(curl -s --max-time 10 --retry 5 --retry-delay 1 --retry-all-errors --cacert "$data/ca.pem" "https://localhost:$port/api/v1/health")"
-stop_daemon
 expect_exit 2 "--max-connections below 16 is refused" -- "$CERTHUBD" --data-dir "$data" --max-connections 8
+
+# A request must arrive whole within --request-timeout: a client trickling a header every two
+# seconds is cut off after one to two periods, while one asking every two seconds on the same
+# connection is not.
+start_daemon --request-timeout 5
+python3 - "$port" "$data/ca.pem" > timeout.txt <<'PY'
+import socket, ssl, sys, threading, time
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+def connect():
+    return ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1]))), server_hostname="localhost")
+result = {}
+def trickle():
+    s, t0 = connect(), time.time()
+    s.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: localhost\r\n")
+    try:
+        while time.time() - t0 < 20:
+            time.sleep(2)
+            s.sendall(b"X-Pad: a\r\n")
+            s.setblocking(False)
+            try:
+                if s.recv(1) == b"":
+                    break
+            except (ssl.SSLWantReadError, BlockingIOError):
+                pass
+            s.setblocking(True)
+    except OSError:
+        pass
+    took = time.time() - t0
+    result["trickle"] = "cut" if 5 <= took < 12 else "not cut in 5-12 s (%.1f s)" % took
+def steady():
+    s, answers = connect(), 0
+    for _ in range(7):
+        s.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        data = b""
+        while b'{"status":"ok"}' not in data:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        answers += b'{"status":"ok"}' in data
+        time.sleep(2)
+    result["steady"] = "%d of 7" % answers
+threads = [threading.Thread(target=trickle), threading.Thread(target=steady)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print(result["trickle"], result["steady"])
+PY
+check_eq "a trickled request is cut, a steady client served" "cut 7 of 7" "$(cat timeout.txt)"
+stop_daemon
+expect_exit 2 "--request-timeout below 5 is refused" -- "$CERTHUBD" --data-dir "$data" --request-timeout 2
