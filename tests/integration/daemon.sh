@@ -86,7 +86,8 @@ api() {
     local method=$1 path=$2 json=${3:-}
     shift 2
     [ $# -gt 0 ] && shift
-    local args=(-s -o "$T/body" -w '%{http_code}' --cacert "$data/ca.pem" -X "$method")
+    # --max-time: a server that stopped answering fails the check at hand, not the whole run later.
+    local args=(-s --max-time 120 -o "$T/body" -w '%{http_code}' --cacert "$data/ca.pem" -X "$method")
     [ -n "${TOKEN:-}" ] && args+=(-H "Authorization: Bearer $TOKEN")
     [ -n "$json" ] && args+=(-H "Content-Type: application/json" --data "$json")
     status=$(curl "${args[@]}" "$@" "https://localhost:$port$path" || true)
