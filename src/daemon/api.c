@@ -2551,18 +2551,18 @@ static void dispatch(req *r, size_t *route_index)
     char id[CH_ID_MAX] = "";
     bool path_known = false;
 
-    if (strcmp(p, "/api/v1/health") == 0) {
+    if (strcmp(p, "/api/v1/health") == 0 || strcmp(p, "/metrics") == 0 || strcmp(p, "/api/v1/openapi.yaml") == 0) {
         if (m != EVHTTP_REQ_GET)
-            return reply_error_msg(r, CH_EINVAL, NULL, "use GET");
-        return reply_json(r, 200, json_pack("{ss}", "status", "ok"));
-    }
-    if (strcmp(p, "/metrics") == 0 && m == EVHTTP_REQ_GET) {
-        if (need_auth(r) < 0)
+            return reply_method_not_allowed(r, "GET, HEAD");
+        if (strcmp(p, "/metrics") == 0) {
+            if (need_auth(r) >= 0)
+                metrics(r);
             return;
-        return metrics(r);
-    }
-    if (strcmp(p, "/api/v1/openapi.yaml") == 0 && m == EVHTTP_REQ_GET)
+        }
+        if (strcmp(p, "/api/v1/health") == 0)
+            return reply_json(r, 200, json_pack("{ss}", "status", "ok"));
         return reply_text(r, "application/yaml", openapi_yaml, openapi_yaml_len, NULL);
+    }
     if (strcmp(p, "/api/v1/session") == 0 && m == EVHTTP_REQ_POST) /* signing in needs no credential */
         return session_create(r);
     if (strncmp(p, "/api/v1/", 8) != 0)
@@ -2594,7 +2594,14 @@ static void dispatch(req *r, size_t *route_index)
             return routes[i].handler(r, id);
         }
     }
-    if (path_known)
-        return reply_error_msg(r, CH_EINVAL, NULL, "this method is not allowed here");
+    if (path_known) {
+        /* The route's methods, in the table's order; GET brings HEAD. */
+        char allow[96] = "";
+        for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+            if (match(routes[i].pattern, p, id, sizeof id))
+                snprintf(allow + strlen(allow), sizeof allow - strlen(allow), "%s%s%s", allow[0] ? ", " : "",
+                         method_name(routes[i].method), routes[i].method == EVHTTP_REQ_GET ? ", HEAD" : "");
+        return reply_method_not_allowed(r, allow);
+    }
     reply_error_msg(r, CH_ENOTFOUND, NULL, "no such resource");
 }

@@ -42,6 +42,8 @@ void reply_json(req *r, int status, json_t *body);
 void reply_error(req *r, int code);
 /* Answers with an error built here. */
 void reply_error_msg(req *r, int code, const char *field, const char *msg);
+/* 405 method_not_allowed, with the methods the resource takes ("GET, HEAD, POST") in Allow. */
+void reply_method_not_allowed(req *r, const char *allow);
 /* Reads a JSON object body (Content-Type application/json, size-capped) whose members are all
  * in allowed (NULL-terminated; NULL allows any).  NULL after replying with the error. */
 json_t *read_json(req *r, const char *const *allowed);

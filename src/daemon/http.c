@@ -135,6 +135,24 @@ void jw_end(jw *w)
     jw_put(w, "}", 1);
 }
 
+/* The reason phrase of a status: libevent's table stops at 417 and 505, and names the others
+ * by their class ("Client Error"). */
+static const char *reason_phrase(int status)
+{
+    switch (status) {
+    case 422:
+        return "Unprocessable Content";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 507:
+        return "Insufficient Storage";
+    default:
+        return NULL; /* libevent's own */
+    }
+}
+
 /* Answers with JSON text and a newline (NULL: an empty body). */
 static void send_json(req *r, int status, const void *text, size_t len)
 {
@@ -146,7 +164,7 @@ static void send_json(req *r, int status, const void *text, size_t len)
         evbuffer_add(buf, text, len);
         evbuffer_add(buf, "\n", 1);
     }
-    send_reply(r, status, status < 300 ? "OK" : "Error", buf);
+    send_reply(r, status, reason_phrase(status), buf);
     evbuffer_free(buf);
 }
 
@@ -167,7 +185,8 @@ void reply_json(req *r, int status, json_t *body)
 /* An error answer, written by hand: a message often quotes the request (a name, a path) and
  * jansson refuses a string that is not UTF-8, which left such an answer without a body; here
  * those bytes become U+FFFD. */
-static void reply_error_text(req *r, int code, const char *field, const char *msg, const char *reason)
+static void reply_error_as(req *r, int status, const char *code, const char *field, const char *msg,
+                           const char *reason)
 {
     ch_buf b = CH_BUF_INIT;
     jw w, e;
@@ -175,7 +194,7 @@ static void reply_error_text(req *r, int code, const char *field, const char *ms
     jw_begin(&w, &b);
     jw_key(&w, "error");
     jw_begin(&e, &b);
-    jw_str(&e, "code", ch_error_code_string(code));
+    jw_str(&e, "code", code);
     jw_str(&e, "message", msg);
     if (field)
         jw_str(&e, "field", field);
@@ -184,10 +203,24 @@ static void reply_error_text(req *r, int code, const char *field, const char *ms
     jw_end(&e);
     jw_end(&w);
     if (w.oom || e.oom)
-        send_json(r, ch_error_http_status(code), NULL, 0);
+        send_json(r, status, NULL, 0);
     else
-        reply_json_text(r, ch_error_http_status(code), &b);
+        reply_json_text(r, status, &b);
     ch_buf_dispose(&b);
+}
+
+static void reply_error_text(req *r, int code, const char *field, const char *msg, const char *reason)
+{
+    reply_error_as(r, ch_error_http_status(code), ch_error_code_string(code), field, msg, reason);
+}
+
+void reply_method_not_allowed(req *r, const char *allow)
+{
+    char msg[200];
+
+    snprintf(msg, sizeof msg, "this resource takes %s", allow);
+    evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Allow", allow);
+    reply_error_as(r, 405, "method_not_allowed", NULL, msg, NULL);
 }
 
 void reply_error_msg(req *r, int code, const char *field, const char *msg)

@@ -108,6 +108,11 @@ check_eq "validity beyond the CA's: 422" 422 "$status"
 head -c 5000000 /dev/zero | tr '\0' 'a' > big
 api POST /api/v1/certificates/import "" -H "Content-Type: application/octet-stream" --data-binary @big
 check_eq "oversized body: 413" 413 "$status"
+api PUT /api/v1/certificates "" -D headers
+check_eq "a method the resource does not take: 405" "405 method_not_allowed" "$status $(body .error.code)"
+check_contains "and Allow names those it takes" "$(tr -d '\r' < headers)" "Allow: GET, HEAD, POST"
+api POST /api/v1/health
+check_eq "health too" "405 this resource takes GET, HEAD" "$status $(body .error.message)"
 check_eq "headers of 60 kB are taken" 200 "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$data/ca.pem" \
     -H "X-Pad: $(head -c 60000 /dev/zero | tr '\0' a)" "https://localhost:$port/api/v1/health")"
 check_eq "headers over 64 kB: 400" 400 "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$data/ca.pem" \
