@@ -35,6 +35,21 @@ check_eq "and on the wire: the status line and headers, nothing after them" "HTT
     "$(echo "$raw" | head -1)|$(echo "$raw" | sed '1,/^$/d')"
 echo | openssl s_client -connect "127.0.0.1:$port" -tls1_1 >/dev/null 2>&1 && fail "TLS 1.1 accepted"
 ok "TLS 1.1 refused"
+# Under TLS 1.2, forward-secret AEAD suites only; the CBC and SHA-1 ones OpenSSL offers by default are refused.
+# suite_used SUITE: the suite a TLS 1.2 handshake offering SUITE alone agreed on ("(NONE)" when refused).
+suite_used() {
+    echo | openssl s_client -connect "127.0.0.1:$port" -tls1_2 -cipher "$1" 2>/dev/null |
+        sed -n 's/^New, [^,]*, Cipher is //p' | head -1
+}
+for suite in ECDHE-ECDSA-AES128-GCM-SHA256 ECDHE-ECDSA-CHACHA20-POLY1305; do
+    check_eq "TLS 1.2 with $suite" "$suite" "$(suite_used "$suite")"
+done
+for suite in ECDHE-ECDSA-AES128-SHA ECDHE-ECDSA-AES256-SHA384 AES128-GCM-SHA256; do
+    check_eq "TLS 1.2 with $suite refused" "(NONE)" "$(suite_used "$suite")"
+done
+# A renegotiation the client asks for is refused (openssl s_client's "R" command).
+reneg=$( (sleep 0.5; echo R; sleep 1) | openssl s_client -connect "127.0.0.1:$port" -tls1_2 2>&1 || true)
+check_contains "a client's renegotiation is refused" "$reneg" "no renegotiation"
 
 # Authentication.
 saved=$TOKEN
