@@ -489,6 +489,8 @@ struct server {
     } workers[16];
     _Atomic unsigned long served; /* requests, by every loop */
     _Atomic int conns;            /* TLS connections open */
+    _Atomic size_t inflight;      /* bytes of requests read and not yet answered, every loop's */
+    size_t inflight_max;
     int max_conns;
     int request_seconds;
     pthread_mutex_t full_lock;    /* full is decided under it */
@@ -537,6 +539,7 @@ void http_limits(struct evhttp *http)
 }
 
 static void conn_request(struct evhttp_request *ev);
+static void conn_answered(struct evhttp_request *ev);
 
 static void on_request(struct evhttp_request *ev, void *arg)
 {
@@ -546,6 +549,7 @@ static void on_request(struct evhttp_request *ev, void *arg)
     served++;
     atomic_fetch_add_explicit(&s->served, 1, memory_order_relaxed);
     http_answer(ev, s->svc);
+    conn_answered(ev); /* ev is still there: evhttp frees it once the answer is written */
 }
 
 /* bufferevent_openssl makes one TLS record, and one write(2), of each piece of its output
@@ -573,8 +577,47 @@ struct conn {
     struct server *server;
     struct bufferevent *bev;
     struct event *deadline; /* every request_seconds */
+    struct evbuffer_cb_entry *counting;
     unsigned long requests, seen;
+    size_t pending; /* of server->inflight: read since its last request was answered */
+    bool cut;
 };
+
+/* Requests are held in memory while they arrive, up to 4 MB each, so connections all sending
+ * large bodies at once (no token is needed to send one) could take several gigabytes.  What
+ * requests in flight hold together is capped at 64 kB a connection on average (256 MB at the
+ * default --max-connections), and at least four of the largest: a connection whose bytes go
+ * over is closed. */
+#define INFLIGHT_PER_CONN (64u * 1024u)
+#define INFLIGHT_FLOOR (4u * (CH_MAX_UPLOAD_BYTES + 65536u))
+
+static void inflight_release(struct conn *c)
+{
+    atomic_fetch_sub(&c->server->inflight, c->pending);
+    c->pending = 0;
+}
+
+static void count_in(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    static _Atomic long last_told;
+    struct conn *c = arg;
+    size_t total;
+
+    (void)buf;
+    if (info->n_added == 0 || c->cut)
+        return;
+    c->pending += info->n_added;
+    total = atomic_fetch_add(&c->server->inflight, info->n_added) + info->n_added;
+    if (total > c->server->inflight_max) {
+        long now = (long)time(NULL), told = atomic_load(&last_told);
+        c->cut = true;
+        shutdown(bufferevent_getfd(c->bev), SHUT_RDWR);
+        if (now - told >= 60 && atomic_compare_exchange_strong(&last_told, &told, now))
+            fprintf(stderr, "certhubd: requests in flight hold %.1f MB, over the %.1f MB certhubd holds at once (64 kB "
+                            "for each of --max-connections, and room for four of 4 MB): a connection sending more was "
+                            "closed\n", total / 1048576.0, c->server->inflight_max / 1048576.0);
+    }
+}
 
 /* A request read whole: the connection has kept up. */
 static void conn_request(struct evhttp_request *ev)
@@ -586,6 +629,18 @@ static void conn_request(struct evhttp_request *ev)
 
     if (c != NULL)
         c->requests++;
+}
+
+/* Its request answered: what it held is no longer counted. */
+static void conn_answered(struct evhttp_request *ev)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(ev);
+    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+    SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
+    struct conn *c = ssl ? SSL_get_ex_data(ssl, conn_index) : NULL;
+
+    if (c != NULL)
+        inflight_release(c);
 }
 
 /* No request read whole in a whole period, and no response being written: ended as if the
@@ -644,6 +699,9 @@ static void conn_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long
     s = c->server;
     if (c->deadline != NULL)
         event_free(c->deadline);
+    if (c->counting != NULL) /* the bufferevent is being freed: nothing is read into it again */
+        evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->counting);
+    inflight_release(c);
     free(c);
     /* Accepting again once a tenth have closed, not at each close and open at the line. */
     if (atomic_fetch_sub(&s->conns, 1) - 1 <= s->max_conns - s->max_conns / 10) {
@@ -698,6 +756,8 @@ static struct bufferevent *tls_bev(struct event_base *base, void *arg)
         return NULL;
     }
     c->bev = bev;
+    if (bev != NULL)
+        c->counting = evbuffer_add_cb(bufferevent_get_input(bev), count_in, c);
     if (bev != NULL && (c->deadline = event_new(base, -1, EV_PERSIST, on_deadline, c)) != NULL)
         event_add(c->deadline, this_worker != NULL && this_worker->base == base && this_worker->request_tv != NULL
                                    ? this_worker->request_tv
@@ -850,6 +910,9 @@ int server_run(ch_svc *svc, SSL_CTX *tls, const char *addr, int port, int nthrea
     struct server s = {.svc = svc, .tls = tls, .nthreads = nthreads > 16 ? 16 : nthreads, .refresh = refresh,
                        .refresh_arg = refresh_arg, .max_conns = max_connections > 0 ? max_connections : 4096,
                        .request_seconds = request_seconds > 0 ? request_seconds : 60};
+    s.inflight_max = (size_t)s.max_conns * INFLIGHT_PER_CONN;
+    if (s.inflight_max < INFLIGHT_FLOOR)
+        s.inflight_max = INFLIGHT_FLOOR;
     struct sockaddr_storage ss;
     socklen_t sl;
     struct event *sigint, *sigterm, *sighup = NULL;

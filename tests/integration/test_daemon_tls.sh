@@ -159,6 +159,51 @@ for t in threads:
 PY
 check_eq "after a flood at the line it still serves" '{"status":"ok"}' \
     "$(curl -s --max-time 10 --retry 3 --retry-delay 1 --retry-all-errors --cacert "$data/ca.pem" "https://localhost:$port/api/v1/health")"
+# What requests in flight hold together is capped (here at its least, 16 MB: four bodies of
+# 4 MB): of five uploads left short of their end, the one going over is closed; once they are
+# gone, 10 MB of requests one after the other are each answered.
+python3 - "$port" "$data/ca.pem" "$data/admin-token" > inflight.txt <<'PY'
+import socket, ssl, sys, time
+port, ctx = int(sys.argv[1]), ssl.create_default_context(cafile=sys.argv[2])
+token = open(sys.argv[3]).read().strip().encode()
+def connect():
+    return ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
+held, cut = [], 0
+for i in range(5):
+    s = connect()
+    try:
+        s.sendall(b"POST /api/v1/certificates/import HTTP/1.1\r\nHost: localhost\r\n"
+                  b"Content-Type: application/octet-stream\r\nContent-Length: 4000000\r\n\r\n")
+        for _ in range(35):
+            s.sendall(b"a" * 100000)
+        held.append(s)
+    except OSError:
+        cut += 1
+time.sleep(0.5)
+for s in held:
+    s.settimeout(1)
+    try:
+        cut += s.recv(1) == b""
+    except socket.timeout:
+        pass
+    except OSError:
+        cut += 1
+    s.close()
+answered = 0
+for i in range(20):
+    s = connect()
+    s.sendall(b"POST /api/v1/certificates/import HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + token +
+              b"\r\nContent-Type: application/octet-stream\r\nContent-Length: 500000\r\nConnection: close\r\n\r\n" +
+              b"a" * 500000)
+    data = b""
+    while chunk := s.recv(4096):
+        data += chunk
+    answered += data.startswith(b"HTTP/1.1 4")
+    s.close()
+print("cut", cut, "answered", answered)
+PY
+check_eq "requests in flight are capped, and what they held is given back" "cut 1 answered 20" "$(cat inflight.txt)"
+check_contains "the log says why" "$(cat "$log")" "MB, over the 16.2 MB certhubd holds at once"
 stop_daemon
 expect_exit 2 "--max-connections below 16 is refused" -- "$CERTHUBD" --data-dir "$data" --max-connections 8
 
