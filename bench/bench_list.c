@@ -117,10 +117,11 @@ static int fill(const char *dir)
     return 0;
 }
 
-enum { Q_EXPIRING, Q_DEEP, Q_RARE, Q_COMMON, Q_IMPORTED, Q_OVERVIEW, Q_METRICS, Q_BUNDLE, NQ };
+enum { Q_EXPIRING, Q_DEEP, Q_RARE, Q_COMMON, Q_IMPORTED, Q_GENERATED, Q_OVERVIEW, Q_METRICS, Q_BUNDLE, NQ };
 static const char *const qnames[NQ] = {"expiring before, page 1", "expiring before, page 21",
                                        "search, 1 match", "search, 10% match", "imported, soonest first",
-                                       "overview (counts)", "GET /metrics", "GET trust bundle (PEM)"};
+                                       "generated, newest first", "overview (counts)", "GET /metrics",
+                                       "GET trust bundle (PEM)"};
 /* The paths of the cases asked over HTTPS alone (the others are certificate lists). */
 static const char *const qpaths[NQ] = {[Q_OVERVIEW] = "/api/v1/overview", [Q_METRICS] = "/metrics",
                                        [Q_BUNDLE] = "/api/v1/bundles/default"};
@@ -146,6 +147,9 @@ static void query_of(int q, char *out, size_t size, int64_t before, int k)
     case Q_RARE: snprintf(out, size, "limit=50&search=device-%07d.", (k * 104729) % (int)rows); break;
     /* None of the filled rows is imported: the filter alone must not read them all. */
     case Q_IMPORTED: snprintf(out, size, "limit=50&method=imported&status=active"); break;
+    /* A method of issuing few certificates have (the filled rows are csr_signed; the first
+     * start's own are generated): it has no index of its own. */
+    case Q_GENERATED: snprintf(out, size, "limit=50&method=generated"); break;
     default: snprintf(out, size, "limit=50&search=OU%%3Dfleet%%20%d", k % 10); break;
     }
 }
@@ -193,6 +197,8 @@ static void run_inprocess(const char *dir, const char *tenant_id, int64_t before
                 f.method = "imported";
                 f.unexpired_at = time(NULL);
                 f.order = CH_ORDER_EXPIRY;
+            } else if (q == Q_GENERATED) {
+                f.method = "generated";
             } else if (q == Q_RARE) {
                 snprintf(search, sizeof search, "device-%07d.", (k * 104729) % (int)rows);
                 f.search = search;

@@ -171,6 +171,15 @@ static const char *const migrations[] = {
      * at 1,000,000 for none).  Partial, so issuing writes nothing to it; the methods of issuing
      * have no such index, as one would cost every issuance a B-tree more. */
     "CREATE INDEX certificates_imported ON certificates(tenant_id, created_at, id) WHERE method='imported';",
+    /* 16: a certificate's method in the tenant's newest-first and expiry indexes, after the
+     * columns they are ordered by: a filter on a method of issuing that few certificates have
+     * is tested on the index entries, and only the rows that match are read (SQLite's deferred
+     * seek), not every row of the tenant (1.0-1.4 s at 1,000,000, now 0.17 s).  The entries
+     * grow by a few bytes; no B-tree is added to an issuance. */
+    "DROP INDEX certificates_newest;"
+    "CREATE INDEX certificates_newest ON certificates(tenant_id, created_at, id, method);"
+    "DROP INDEX certificates_expiry;"
+    "CREATE INDEX certificates_expiry ON certificates(tenant_id, not_after, id, method);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
