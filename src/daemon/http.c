@@ -538,20 +538,6 @@ void http_limits(struct evhttp *http)
                                          EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE);
 }
 
-static void conn_request(struct evhttp_request *ev);
-static void conn_answered(struct evhttp_request *ev);
-
-static void on_request(struct evhttp_request *ev, void *arg)
-{
-    struct server *s = arg;
-
-    conn_request(ev);
-    served++;
-    atomic_fetch_add_explicit(&s->served, 1, memory_order_relaxed);
-    http_answer(ev, s->svc);
-    conn_answered(ev); /* ev is still there: evhttp frees it once the answer is written */
-}
-
 /* bufferevent_openssl makes one TLS record, and one write(2), of each piece of its output
  * buffer, and evhttp leaves a response in at least two: the headers and the body moved in
  * after them.  The client then wakes twice and the kernel carries two segments.  A response
@@ -619,26 +605,28 @@ static void count_in(struct evbuffer *buf, const struct evbuffer_cb_info *info, 
     }
 }
 
-/* A request read whole: the connection has kept up. */
-static void conn_request(struct evhttp_request *ev)
+/* The state of the connection a request came on. */
+static struct conn *conn_of(struct evhttp_request *ev)
 {
     struct evhttp_connection *evcon = evhttp_request_get_connection(ev);
     struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
     SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
-    struct conn *c = ssl ? SSL_get_ex_data(ssl, conn_index) : NULL;
 
-    if (c != NULL)
-        c->requests++;
+    return ssl ? SSL_get_ex_data(ssl, conn_index) : NULL;
 }
 
-/* Its request answered: what it held is no longer counted. */
-static void conn_answered(struct evhttp_request *ev)
+static void on_request(struct evhttp_request *ev, void *arg)
 {
-    struct evhttp_connection *evcon = evhttp_request_get_connection(ev);
-    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
-    SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
-    struct conn *c = ssl ? SSL_get_ex_data(ssl, conn_index) : NULL;
+    struct server *s = arg;
+    struct conn *c = conn_of(ev);
 
+    if (c != NULL)
+        c->requests++; /* read whole: the connection has kept up */
+    served++;
+    atomic_fetch_add_explicit(&s->served, 1, memory_order_relaxed);
+    http_answer(ev, s->svc);
+    /* Answered: what it held is no longer counted.  The connection stays while the answer is
+     * written, which evhttp does from the loop later. */
     if (c != NULL)
         inflight_release(c);
 }
