@@ -739,14 +739,15 @@ static struct bufferevent *tls_bev(struct event_base *base, void *arg)
     }
     conn_new(s, ssl, c);
     bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-    if (bev != NULL && evbuffer_add_cb(bufferevent_get_output(bev), one_record, NULL) == NULL) {
-        bufferevent_free(bev);
+    if (bev == NULL)
+        return NULL; /* c went with the SSL, if libevent freed it */
+    if (evbuffer_add_cb(bufferevent_get_output(bev), one_record, NULL) == NULL) {
+        bufferevent_free(bev); /* and with it the SSL and c */
         return NULL;
     }
     c->bev = bev;
-    if (bev != NULL)
-        c->counting = evbuffer_add_cb(bufferevent_get_input(bev), count_in, c);
-    if (bev != NULL && (c->deadline = event_new(base, -1, EV_PERSIST, on_deadline, c)) != NULL)
+    c->counting = evbuffer_add_cb(bufferevent_get_input(bev), count_in, c);
+    if ((c->deadline = event_new(base, -1, EV_PERSIST, on_deadline, c)) != NULL)
         event_add(c->deadline, this_worker != NULL && this_worker->base == base && this_worker->request_tv != NULL
                                    ? this_worker->request_tv
                                    : &(struct timeval){s->request_seconds, 0});
