@@ -577,6 +577,15 @@ struct conn {
 #define INFLIGHT_PER_CONN (64u * 1024u)
 #define INFLIGHT_FLOOR (4u * (CH_MAX_UPLOAD_BYTES + 65536u))
 
+/* Whether a minute has passed since *last said something (the first time, yes); if so it is
+ * now.  Each condition a flood makes is said once a minute, not once for each connection. */
+static bool minute_passed(_Atomic long *last)
+{
+    long now = (long)time(NULL), told = atomic_load(last);
+
+    return now - told >= 60 && atomic_compare_exchange_strong(last, &told, now);
+}
+
 static void inflight_release(struct conn *c)
 {
     atomic_fetch_sub(&c->server->inflight, c->pending);
@@ -595,10 +604,9 @@ static void count_in(struct evbuffer *buf, const struct evbuffer_cb_info *info, 
     c->pending += info->n_added;
     total = atomic_fetch_add(&c->server->inflight, info->n_added) + info->n_added;
     if (total > c->server->inflight_max) {
-        long now = (long)time(NULL), told = atomic_load(&last_told);
         c->cut = true;
         shutdown(bufferevent_getfd(c->bev), SHUT_RDWR);
-        if (now - told >= 60 && atomic_compare_exchange_strong(&last_told, &told, now))
+        if (minute_passed(&last_told))
             fprintf(stderr, "certhubd: requests in flight hold %.1f MB, over the %.1f MB certhubd holds at once (64 kB "
                             "for each of --max-connections, and room for four of 4 MB): a connection sending more was "
                             "closed\n", total / 1048576.0, c->server->inflight_max / 1048576.0);
@@ -707,7 +715,6 @@ static void conn_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long
 static void conn_new(struct server *s, SSL *ssl, struct conn *c)
 {
     static _Atomic long last_told;
-    long now = (long)time(NULL), told = atomic_load(&last_told);
 
     c->server = s;
     SSL_set_ex_data(ssl, conn_index, c);
@@ -715,7 +722,7 @@ static void conn_new(struct server *s, SSL *ssl, struct conn *c)
         pthread_mutex_lock(&s->full_lock);
         if (!atomic_load(&s->full) && atomic_load(&s->conns) >= s->max_conns) {
             listeners_set(s, true);
-            if (now - told >= 60 && atomic_compare_exchange_strong(&last_told, &told, now))
+            if (minute_passed(&last_told))
                 fprintf(stderr, "certhubd: %d connections open, the most it holds (--max-connections): new ones wait "
                                 "until some close\n", s->max_conns);
         }
@@ -823,7 +830,6 @@ static void on_accept_error(struct evconnlistener *lev, void *arg)
 {
     static _Atomic long last_told;
     int err = EVUTIL_SOCKET_ERROR();
-    long now = (long)time(NULL), told = atomic_load(&last_told);
     struct timeval pause = {0, 100000};
     struct rlimit rl;
 
@@ -835,7 +841,7 @@ static void on_accept_error(struct evconnlistener *lev, void *arg)
             evconnlistener_disable(lev);
             evtimer_add(the_server->workers[i].resume, &pause);
         }
-    if (now - told >= 60 && atomic_compare_exchange_strong(&last_told, &told, now)) {
+    if (minute_passed(&last_told)) {
         getrlimit(RLIMIT_NOFILE, &rl);
         fprintf(stderr, "certhubd: cannot accept connections: %s (the limit is %llu descriptors); waiting for "
                         "some to close (raise LimitNOFILE= or ulimit -n)\n",
