@@ -604,6 +604,9 @@ static void count_in(struct evbuffer *buf, const struct evbuffer_cb_info *info, 
     c->pending += info->n_added;
     total = atomic_fetch_add(&c->server->inflight, info->n_added) + info->n_added;
     if (total > c->server->inflight_max) {
+        /* Its bytes stop counting now, not when libevent frees the connection a loop round
+         * later: until then, every other connection reading would go over too and be cut. */
+        inflight_release(c);
         c->cut = true;
         shutdown(bufferevent_getfd(c->bev), SHUT_RDWR);
         if (minute_passed(&last_told))
