@@ -171,13 +171,13 @@ static SSL_CTX *tls_server_context(void)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 
-    if (ctx != NULL && (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
-                        SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) != 1)) {
+    if (ctx == NULL)
+        return NULL;
+    if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 || SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) != 1) {
         SSL_CTX_free(ctx);
         return NULL;
     }
-    if (ctx != NULL)
-        SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
     return ctx;
 }
 
