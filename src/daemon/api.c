@@ -1227,6 +1227,15 @@ static void metrics(req *r)
         }
         ch_store_ca_list_free(cas, ncas);
     }
+    /* The server's connections by event loop: new ones go to the loops serving the fewest. */
+    {
+        int conns[16], nloops = http_loop_connections(conns, 16);
+        if (nloops > 0)
+            e |= ch_buf_puts(&b, "# HELP certhub_http_connections Open connections, by event loop.\n"
+                                  "# TYPE certhub_http_connections gauge\n");
+        for (int k = 0; k < nloops; k++)
+            e |= ch_buf_printf(&b, "certhub_http_connections{loop=\"%d\"} %d\n", k, conns[k]);
+    }
     /* Device authentication decisions of this process, by reason (every tenant: these are
      * counts, not data). */
     e |= ch_buf_puts(&b, "# HELP certhub_device_decisions_total Device authentication decisions by reason.\n"

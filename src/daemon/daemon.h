@@ -86,6 +86,9 @@ int server_run(ch_svc *svc, struct ssl_ctx_st *tls, const char *addr, int port, 
 /* Answers one request through the API: the HTTPS server's workers, and the API fuzz target,
  * which serves plain HTTP in-process, call it. */
 void http_answer(struct evhttp_request *ev, ch_svc *svc);
+/* Connections each event loop serves now, into out (at most max); returns the number of loops,
+ * 0 outside a running server. */
+int http_loop_connections(int *out, int max);
 /* The body size cap, timeouts and methods of every certhubd HTTP server. */
 void http_limits(struct evhttp *http);
 

@@ -258,3 +258,53 @@ PY
 check_eq "a trickled request is cut, a steady client served" "cut 7 of 7" "$(cat timeout.txt)"
 stop_daemon
 expect_exit 2 "--request-timeout below 5 is refused" -- "$CERTHUBD" --data-dir "$data" --request-timeout 2
+
+# Connections go to the loops serving the fewest: 8 clients connecting at once, then 4 more
+# after 4 of the first have closed, and the connection asking for /metrics, spread over 4
+# loops with at most one more on any loop than on another.  (The loops share the listening
+# socket; before, whichever woke first took all that were queued, 3 loops of 8 serving 8
+# clients, and a loop serves its connections' requests one after the other.)
+start_daemon --threads 4
+python3 - "$port" "$data/ca.pem" "$data/admin-token" > balance.txt <<'PY'
+import re, socket, ssl, sys, threading, time
+port, ctx = int(sys.argv[1]), ssl.create_default_context(cafile=sys.argv[2])
+token = open(sys.argv[3]).read().strip().encode()
+def connect():
+    return ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
+def at_once(n):
+    held, go = [None] * n, threading.Barrier(n)
+    def one(i):
+        go.wait()
+        held[i] = connect()
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return held
+def loops():
+    s = connect()
+    s.sendall(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + token +
+              b"\r\nConnection: close\r\n\r\n")
+    data = b""
+    while chunk := s.recv(65536):
+        data += chunk
+    s.close()
+    return [int(n) for n in re.findall(rb'certhub_http_connections\{loop="\d+"\} (\d+)', data)]
+held = at_once(8)
+first = loops()
+for s in held[:4]:
+    s.close()
+for _ in range(100): # until certhubd has seen them close
+    if sum(loops()) == 5:
+        break
+    time.sleep(0.05)
+held += at_once(4)
+second = loops()
+def spread(c):
+    return "%d over %d loops, %s" % (sum(c), len(c), "even" if c and max(c) - min(c) <= 1 else "uneven %s" % c)
+print(spread(first) + "; " + spread(second))
+PY
+check_eq "connections are spread evenly over the loops" \
+    "9 over 4 loops, even; 9 over 4 loops, even" "$(cat balance.txt)"
+stop_daemon
