@@ -325,6 +325,8 @@ typedef struct ch_issue_opts {
     const ch_profile *profile;   /* required */
     const ch_cert *ca_cert;      /* NULL: self-signed (only for CA profiles) */
     const ch_key *ca_key;        /* the issuer's private key (the subject's own when self-signed) */
+    const char *issuer_text;     /* NULL, or ca_cert's subject as ch_cert_subject_string writes it:
+                                    then it is not written again for each certificate */
     /* The subject's public key: exactly one of these. */
     const ch_key *subject_key;   /* a key (private or public) */
     const ch_csr *csr;           /* a CSR: its subject, key and SANs are used unless overridden */

@@ -528,13 +528,19 @@ static int new_serial(uint8_t serial[16])
 
 /* The text forms of what was issued, for storing it without decoding it again. */
 static int issued_texts(struct x509_issued *m, const X509_NAME *subject, const X509_NAME *issuer,
-                        const ch_san *sans, size_t nsans)
+                        const char *issuer_text, const ch_san *sans, size_t nsans)
 {
     ch_buf b = CH_BUF_INIT;
     int error;
 
-    if ((error = ch_name_to_string(&m->subject, subject)) < 0 || (error = ch_name_to_string(&m->issuer, issuer)) < 0)
+    if ((error = ch_name_to_string(&m->subject, subject)) < 0)
         return error;
+    if (issuer_text != NULL) {
+        if ((m->issuer = strdup(issuer_text)) == NULL)
+            return ch_error_set(CH_ENOMEM, "out of memory");
+    } else if ((error = ch_name_to_string(&m->issuer, issuer)) < 0) {
+        return error;
+    }
     if (ch_name_get(&m->common_name, subject, NID_commonName) < 0)
         m->common_name = NULL; /* none (or not text): the caller names the certificate otherwise */
     ch_error_clear();
@@ -767,7 +773,8 @@ int ch_cert_issue(ch_cert **out, const ch_issue_opts *o)
     if ((error = encode_tbs(&der, &alg_at, issued, subject, issuer ? X509_get_subject_name(issuer) : subject, spki,
                             path_len, ku, eku, sans, san_count, o, ski, aki, aki_len)) < 0 ||
         (error = sign_tbs(&der, alg_at, issuer_key, md)) < 0 ||
-        (error = issued_texts(issued, subject, issuer ? X509_get_subject_name(issuer) : subject, sans, san_count)) < 0)
+        (error = issued_texts(issued, subject, issuer ? X509_get_subject_name(issuer) : subject,
+                              issuer ? o->issuer_text : NULL, sans, san_count)) < 0)
         goto done;
     {
         size_t len;
