@@ -2,6 +2,7 @@
  * thread sharing the listening socket, so signing uses every core. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -488,6 +489,7 @@ struct server {
         struct server *server;
         int conns;      /* open connections this loop serves, under balance_lock */
         bool wanted;    /* whether this loop should accept, under balance_lock */
+        _Atomic bool busy; /* answering a request: it accepts nothing until done */
     } workers[16];
     _Atomic unsigned long served; /* requests, by every loop */
     _Atomic int conns;            /* TLS connections open */
@@ -497,7 +499,8 @@ struct server {
     int request_seconds;
     pthread_mutex_t full_lock;    /* full is decided under it */
     _Atomic bool full;            /* not accepting: max_conns are open */
-    pthread_mutex_t balance_lock; /* the loops' conns and wanted */
+    pthread_mutex_t balance_lock; /* the loops' conns and wanted, and acceptors */
+    _Atomic int acceptors;        /* loops wanted */
 };
 
 /* Requests this thread's loop has answered, and what its idle timer saw of them. */
@@ -630,6 +633,9 @@ static struct conn *conn_of(struct evhttp_request *ev)
     return ssl ? SSL_get_ex_data(ssl, conn_index) : NULL;
 }
 
+static _Thread_local struct worker *this_worker; /* the loop running on this thread */
+static void balance_busy(struct server *s, struct worker *w);
+
 static void on_request(struct evhttp_request *ev, void *arg)
 {
     struct server *s = arg;
@@ -639,7 +645,11 @@ static void on_request(struct evhttp_request *ev, void *arg)
         c->requests++; /* read whole: the connection has kept up */
     served++;
     atomic_fetch_add_explicit(&s->served, 1, memory_order_relaxed);
+    if (this_worker != NULL && this_worker->server == s)
+        balance_busy(s, this_worker);
     http_answer(ev, s->svc);
+    if (this_worker != NULL && this_worker->server == s)
+        atomic_store(&this_worker->busy, false);
     /* Answered: what it held is no longer counted.  The connection stays while the answer is
      * written, which evhttp does from the loop later. */
     if (c != NULL)
@@ -659,8 +669,6 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
     else if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
         shutdown(bufferevent_getfd(c->bev), SHUT_RDWR);
 }
-
-static _Thread_local struct worker *this_worker; /* the loop running on this thread */
 
 /* Each loop turns its own listener on or off, on its own thread.  Done from the thread that
  * saw the count cross the line, disabling another loop's listener waited for that loop's
@@ -690,15 +698,38 @@ static void on_toggle(evutil_socket_t fd, short what, void *arg)
  * waited (bench_https: 8 % of the CPU unused).  Only the loops serving the fewest connections
  * accept; one that goes above them stops at once, from its own accept callback (which then
  * takes no more), and the others are told to start when the fewest rises to theirs.  A loop
- * turns its listener on or off on its own thread only (see on_toggle). */
+ * busy answering a request is left out of the count: it cannot accept until it is done (an
+ * RSA-4096 key takes a second), and the others must not wait for it (see balance_busy).  A
+ * loop turns its listener on or off on its own thread only (see on_toggle). */
 static int fewest_conns(struct server *s)
 {
-    int m = s->workers[0].conns;
+    int m = INT_MAX; /* every loop busy: any may start */
 
-    for (int i = 1; i < s->nthreads; i++)
-        if (s->workers[i].conns < m)
+    for (int i = 0; i < s->nthreads; i++)
+        if (s->workers[i].conns < m && !atomic_load(&s->workers[i].busy))
             m = s->workers[i].conns;
     return m;
+}
+
+static void set_wanted(struct server *s, struct worker *w, bool wanted)
+{
+    if (w->wanted != wanted)
+        atomic_fetch_add(&s->acceptors, wanted ? 1 : -1);
+    w->wanted = wanted;
+}
+
+/* Loops that are not wanted, and serve no more than the fewest of those not busy, start
+ * accepting; into wake[], returning how many. */
+static int wake_fewest(struct server *s, const struct worker *self, struct worker *wake[16])
+{
+    int m = fewest_conns(s), n = 0;
+
+    for (int i = 0; i < s->nthreads; i++)
+        if (!s->workers[i].wanted && s->workers[i].conns <= m && &s->workers[i] != self) {
+            set_wanted(s, &s->workers[i], true);
+            wake[n++] = &s->workers[i];
+        }
+    return n;
 }
 
 static void balance_opened(struct server *s, struct worker *w)
@@ -709,16 +740,11 @@ static void balance_opened(struct server *s, struct worker *w)
 
     pthread_mutex_lock(&s->balance_lock);
     w->conns++;
-    int m = fewest_conns(s);
-    if (w->conns > m) {
+    if (w->conns > fewest_conns(s)) {
         stop = true;
-        w->wanted = false;
+        set_wanted(s, w, false);
     } else {
-        for (int i = 0; i < s->nthreads; i++)
-            if (!s->workers[i].wanted && s->workers[i].conns == m) {
-                s->workers[i].wanted = true;
-                wake[nwake++] = &s->workers[i];
-            }
+        nwake = wake_fewest(s, w, wake);
     }
     pthread_mutex_unlock(&s->balance_lock);
     if (stop)
@@ -733,8 +759,10 @@ static void balance_closed(struct server *s, struct worker *w)
 
     pthread_mutex_lock(&s->balance_lock);
     w->conns--;
-    if (!w->wanted && w->conns <= fewest_conns(s))
-        start = w->wanted = true;
+    if (!w->wanted && w->conns <= fewest_conns(s)) {
+        set_wanted(s, w, true);
+        start = true;
+    }
     pthread_mutex_unlock(&s->balance_lock);
     if (start) {
         if (w == this_worker)
@@ -742,6 +770,25 @@ static void balance_closed(struct server *s, struct worker *w)
         else if (w->toggle != NULL) /* NULL once the server is being freed */
             event_active(w->toggle, EV_TIMEOUT, 0);
     }
+}
+
+/* This loop is about to answer a request.  When it is the only one accepting, the others
+ * start: new connections would otherwise wait for the answer in the listen queue.  (Only then:
+ * every request waking every loop would cost more than it balances.) */
+static void balance_busy(struct server *s, struct worker *w)
+{
+    struct worker *wake[16];
+    int nwake = 0;
+
+    atomic_store(&w->busy, true);
+    if (atomic_load(&s->acceptors) > 1)
+        return;
+    pthread_mutex_lock(&s->balance_lock);
+    if (w->wanted && atomic_load(&s->acceptors) == 1)
+        nwake = wake_fewest(s, w, wake);
+    pthread_mutex_unlock(&s->balance_lock);
+    for (int i = 0; i < nwake; i++)
+        event_active(wake[i]->toggle, EV_TIMEOUT, 0);
 }
 
 static void listeners_set(struct server *s, bool full)
@@ -1054,6 +1101,7 @@ int server_run(ch_svc *svc, SSL_CTX *tls, const char *addr, int port, int nthrea
         evconnlistener_set_error_cb(w->listener, on_accept_error);
         w->server = &s;
         w->wanted = true;
+        s.acceptors++;
         /* Every connection's deadline is the same period: a queue, not a heap of timers. */
         w->request_tv = event_base_init_common_timeout(w->base, &(struct timeval){s.request_seconds, 0});
         w->idle_timer = event_new(w->base, -1, EV_PERSIST, on_idle_timer, w);

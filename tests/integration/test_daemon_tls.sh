@@ -308,3 +308,68 @@ PY
 check_eq "connections are spread evenly over the loops" \
     "9 over 4 loops, even; 9 over 4 loops, even" "$(cat balance.txt)"
 stop_daemon
+
+# A loop answering a slow request (an RSA-4096 key) accepts nothing until it is done: when it
+# is the only loop taking connections, the others start, so a new client is not kept waiting
+# for that answer.  Two loops: A and B land on different loops, C on one of them, which leaves
+# the other the only one accepting.  A or B asks for a slow certificate while a new connection
+# asks for /api/v1/health, whose answer must come first.  Four rounds, from fresh connections:
+# each has an even chance of making the loop that accepts the busy one.
+start_daemon --threads 2
+python3 - "$port" "$data/ca.pem" "$data/admin-token" > busy.txt <<'PY'
+import re, socket, ssl, sys, threading, time
+port, ctx = int(sys.argv[1]), ssl.create_default_context(cafile=sys.argv[2])
+token = open(sys.argv[3]).read().strip().encode()
+def connect():
+    return ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
+def answer(s):
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += s.recv(65536)
+    head, body = data.split(b"\r\n\r\n", 1)
+    length = int([l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")][0])
+    while len(body) < length:
+        body += s.recv(65536)
+    return head.split(b" ")[1].decode()
+def open_connections():
+    m = connect()
+    m.sendall(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + token +
+              b"\r\nConnection: close\r\n\r\n")
+    data = b""
+    while chunk := m.recv(65536):
+        data += chunk
+    m.close()
+    return sum(int(n) for n in re.findall(rb'certhub_http_connections\{loop="\d+"\} (\d+)', data))
+order = []
+for name in ("A", "B", "A", "B"):
+    for _ in range(100): # until certhubd has seen the last round's connections close
+        if open_connections() == 1:
+            break
+        time.sleep(0.05)
+    a, b = connect(), connect()
+    c = connect()
+    s = a if name == "A" else b
+    body = b'{"profile":"tls-server","subject":{"common_name":"slow.example"},"key_type":"rsa4096"}'
+    s.sendall(b"POST /api/v1/certificates HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + token +
+              b"\r\nContent-Type: application/json\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    seen = []
+    def slow():
+        seen.append(("slow", answer(s)))
+    t = threading.Thread(target=slow)
+    t.start()
+    # Until the loop has taken the request (an RSA-4096 key takes a second or more here): a
+    # connection that comes first is accepted by that loop, and waits behind it, as any would.
+    time.sleep(0.2)
+    d = connect()
+    d.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    seen.append(("health", answer(d)))
+    t.join()
+    for x in (a, b, c, d):
+        x.close()
+    order.append(name + ": " + ", ".join("%s %s" % x for x in seen))
+print("; ".join(order))
+PY
+check_eq "a new connection is answered while a loop is busy with a slow request" \
+    "A: health 200, slow 201; B: health 200, slow 201; A: health 200, slow 201; B: health 200, slow 201" \
+    "$(cat busy.txt)"
+stop_daemon
