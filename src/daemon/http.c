@@ -697,7 +697,10 @@ static void on_toggle(evutil_socket_t fd, short what, void *arg)
  * serves its connections' requests one after the other, so a core stood idle while requests
  * waited (bench_https: 8 % of the CPU unused).  Only the loops serving the fewest connections
  * accept; one that goes above them stops at once, from its own accept callback (which then
- * takes no more), and the others are told to start when the fewest rises to theirs.  A loop
+ * takes no more), and the others are told to start when the fewest rises to theirs.  When a
+ * close leaves a loop with fewer than the others, they are not told to stop: each takes one
+ * more connection before it sees that and stops (telling them at every such close would wake
+ * every loop for each connection of a client that opens one per request).  A loop
  * busy answering a request is left out of the count: it cannot accept until it is done (an
  * RSA-4096 key takes a second), and the others must not wait for it (see balance_busy).  A
  * loop turns its listener on or off on its own thread only (see on_toggle). */
