@@ -40,6 +40,17 @@ static void run_batch(ch_svc *svc, struct svc_gc_item *batch)
             capture(it, error);
         return;
     }
+    /* Alone in its transaction, a change that fails is undone by rolling the transaction back:
+     * no savepoint (two statements more for each change when requests come one at a time). */
+    if (batch->next == NULL) {
+        if ((error = batch->fn(batch->arg)) < 0 || (error = ch_store_commit(svc->store)) < 0) {
+            capture(batch, error);
+            ch_store_rollback(svc->store);
+        } else {
+            batch->result = 0;
+        }
+        return;
+    }
     for (it = batch; it; it = it->next) {
         if ((error = ch_store_savepoint(svc->store)) < 0) {
             capture(it, error);
