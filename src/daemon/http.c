@@ -640,16 +640,17 @@ static void on_request(struct evhttp_request *ev, void *arg)
 {
     struct server *s = arg;
     struct conn *c = conn_of(ev);
+    struct worker *w = this_worker != NULL && this_worker->server == s ? this_worker : NULL;
 
     if (c != NULL)
         c->requests++; /* read whole: the connection has kept up */
     served++;
     atomic_fetch_add_explicit(&s->served, 1, memory_order_relaxed);
-    if (this_worker != NULL && this_worker->server == s)
-        balance_busy(s, this_worker);
+    if (w != NULL)
+        balance_busy(s, w);
     http_answer(ev, s->svc);
-    if (this_worker != NULL && this_worker->server == s)
-        atomic_store(&this_worker->busy, false);
+    if (w != NULL)
+        atomic_store(&w->busy, false);
     /* Answered: what it held is no longer counted.  The connection stays while the answer is
      * written, which evhttp does from the loop later. */
     if (c != NULL)
@@ -690,6 +691,16 @@ static void on_toggle(evutil_socket_t fd, short what, void *arg)
         evconnlistener_disable(w->listener);
     else if (!evtimer_pending(w->resume, NULL)) /* paused for descriptors: on_resume enables */
         evconnlistener_enable(w->listener);
+}
+
+/* Has loop w follow `full` and `wanted`: at once when it is this thread's, else through its
+ * toggle. */
+static void loop_follow(struct worker *w)
+{
+    if (w == this_worker)
+        on_toggle(-1, 0, w);
+    else if (w->toggle != NULL) /* NULL once the server is being freed */
+        event_active(w->toggle, EV_TIMEOUT, 0);
 }
 
 /* Least connections.  The loops share one listening socket, and whichever wakes first takes
@@ -751,9 +762,9 @@ static void balance_opened(struct server *s, struct worker *w)
     }
     pthread_mutex_unlock(&s->balance_lock);
     if (stop)
-        evconnlistener_disable(w->listener);
+        loop_follow(w);
     for (int i = 0; i < nwake; i++)
-        event_active(wake[i]->toggle, EV_TIMEOUT, 0);
+        loop_follow(wake[i]);
 }
 
 static void balance_closed(struct server *s, struct worker *w)
@@ -767,12 +778,8 @@ static void balance_closed(struct server *s, struct worker *w)
         start = true;
     }
     pthread_mutex_unlock(&s->balance_lock);
-    if (start) {
-        if (w == this_worker)
-            on_toggle(-1, 0, w);
-        else if (w->toggle != NULL) /* NULL once the server is being freed */
-            event_active(w->toggle, EV_TIMEOUT, 0);
-    }
+    if (start)
+        loop_follow(w);
 }
 
 /* This loop is about to answer a request.  When it is the only one accepting, the others
@@ -791,17 +798,14 @@ static void balance_busy(struct server *s, struct worker *w)
         nwake = wake_fewest(s, w, wake);
     pthread_mutex_unlock(&s->balance_lock);
     for (int i = 0; i < nwake; i++)
-        event_active(wake[i]->toggle, EV_TIMEOUT, 0);
+        loop_follow(wake[i]);
 }
 
 static void listeners_set(struct server *s, bool full)
 {
     atomic_store(&s->full, full);
     for (int i = 0; i < s->nthreads; i++)
-        if (&s->workers[i] == this_worker)
-            on_toggle(-1, 0, this_worker);
-        else if (s->workers[i].toggle != NULL)
-            event_active(s->workers[i].toggle, EV_TIMEOUT, 0);
+        loop_follow(&s->workers[i]);
 }
 
 static void conn_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
@@ -955,12 +959,9 @@ int http_loop_connections(int *out, int max)
 
 static void on_resume(evutil_socket_t fd, short what, void *arg)
 {
-    struct worker *w = arg;
-
     (void)fd;
     (void)what;
-    if (w->listener != NULL)
-        on_toggle(-1, 0, w);
+    on_toggle(-1, 0, arg);
 }
 
 /* accept() failed for want of descriptors or memory.  The listening socket stays readable, so
