@@ -78,6 +78,7 @@ void ch_svc_close(ch_svc *svc)
     if (svc == NULL)
         return;
     ch_svc_scheduler_stop(svc);
+    svc_commit_stop(svc);
     for (c = svc->cas; c != NULL; c = next) {
         next = c->next;
         svc_ca_release(c);

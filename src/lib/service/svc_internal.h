@@ -49,9 +49,12 @@ struct ch_svc {
     unsigned tok_gen;          /* bumped by every revocation: older entries are not used */
     /* group commit (svc_commit.c) */
     pthread_mutex_t gc_lock;
-    pthread_cond_t gc_cond;
+    pthread_cond_t gc_cond;        /* the writer thread waits here for changes */
     struct svc_gc_item *gc_head, *gc_tail;
-    bool gc_leader;
+    bool gc_busy;              /* a batch is being written */
+    bool gc_stop;
+    bool gc_writer_started;
+    pthread_t gc_writer;       /* started at the first change that had to queue */
     /* revoked tenants (svc.c), under tok_lock: loaded at open, added to by a revocation */
     char (*revoked)[CH_ID_MAX];
     atomic_size_t nrevoked;     /* read without the lock by svc_tenant_revoked's quick "none" */
@@ -71,6 +74,8 @@ struct ch_svc {
  * commit); returns when the transaction holding them has committed, with fn's result. */
 typedef int (*svc_tx_fn)(void *arg);
 int svc_commit(ch_svc *svc, svc_tx_fn fn, void *arg);
+/* Stops the writer thread of group commits, once what it was given is written (at close). */
+void svc_commit_stop(ch_svc *svc);
 
 /* Whether tenant_id is the "default" tenant, whose admins run the installation
  * (CH_PERM_TENANTS).  Its id is looked up once: tenants are never renamed. */
