@@ -106,6 +106,10 @@ int ch_init_legacy(void);
  * with CERTHUB_TEST_NOW (seconds since the epoch). */
 int64_t ch_now(void);
 
+/* Names the calling thread (at most 15 characters are kept), as top -H, ps -L and perf show
+ * it: certhubd's threads are told apart by what they do. */
+void ch_thread_name(const char *name);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1006,7 +1006,11 @@ static void raise_nofile(void)
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
+    char name[16];
 
+    /* Loop 0 is the main thread, which keeps the process's name (pidof, killall). */
+    snprintf(name, sizeof name, "certhubd-http%d", (int)(w - w->server->workers));
+    ch_thread_name(name);
     this_worker = w;
     event_base_dispatch(w->base);
     return NULL;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -244,4 +245,12 @@ int64_t ch_now(void)
         return strtoll(fake, NULL, 10);
 #endif
     return (int64_t)time(NULL);
+}
+
+void ch_thread_name(const char *name)
+{
+    char shortened[16];
+
+    snprintf(shortened, sizeof shortened, "%s", name);
+    (void)prctl(PR_SET_NAME, shortened, 0, 0, 0);
 }

@@ -134,6 +134,7 @@ static void *writer_main(void *arg)
 {
     ch_svc *svc = arg;
 
+    ch_thread_name("certhub-commit");
     pthread_mutex_lock(&svc->gc_lock);
     for (;;) {
         while ((svc->gc_head == NULL || svc->gc_busy) && !svc->gc_stop)

@@ -286,6 +286,7 @@ static void *scheduler_main(void *arg)
     struct scheduler *s = arg;
     struct timespec until;
 
+    ch_thread_name("certhub-sched");
     pthread_mutex_lock(&s->lock);
     while (!s->stop) {
         pthread_mutex_unlock(&s->lock);

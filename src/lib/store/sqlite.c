@@ -533,6 +533,7 @@ static void *checkpoint_main(void *arg)
     unsigned long seen = 0;
     unsigned idle_rounds = 0;
 
+    ch_thread_name("certhub-ckpt");
     pthread_mutex_lock(&s->ck_lock);
     while (!s->ck_stop) {
         clock_gettime(CLOCK_REALTIME, &until);
