@@ -74,7 +74,8 @@ struct ch_svc {
  * commit); returns when the transaction holding them has committed, with fn's result. */
 typedef int (*svc_tx_fn)(void *arg);
 int svc_commit(ch_svc *svc, svc_tx_fn fn, void *arg);
-/* Stops the writer thread of group commits, once what it was given is written (at close). */
+/* Stops the writer thread of group commits after the batch it is writing (at close); changes
+ * still queued are then written by their own threads. */
 void svc_commit_stop(ch_svc *svc);
 
 /* Whether tenant_id is the "default" tenant, whose admins run the installation
