@@ -464,6 +464,38 @@ static void parse(cli_args *a, int argc, char **argv)
         cli_usage(a, "missing argument");
 }
 
+static bool is_help(const char *arg)
+{
+    return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0 || strcmp(arg, "help") == 0;
+}
+
+/* When argv[1] names a group of commands ("cert" of "cert list", "cert get"...): lists them, on
+ * standard output when asked with --help, else on standard error after saying what is missing
+ * or unknown. */
+static bool group_help(int argc, char **argv)
+{
+    size_t n = strlen(argv[1]);
+    bool asked = argc > 2 && is_help(argv[2]), found = false;
+    FILE *f = asked ? stdout : stderr;
+
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        if (strncmp(commands[i].name, argv[1], n) != 0 || commands[i].name[n] != ' ')
+            continue;
+        if (!found) {
+            if (argc < 3)
+                fprintf(f, "certhub: \"%s\" needs a command after it\n\n", argv[1]);
+            else if (!asked)
+                fprintf(f, "certhub: unknown command \"%s %s\"\n\n", argv[1], argv[2]);
+            fprintf(f, "usage: certhub %s COMMAND [OPTIONS]\n\ncommands:\n", argv[1]);
+            found = true;
+        }
+        fprintf(f, "  %-16s %s\n", commands[i].name, commands[i].summary);
+    }
+    if (found)
+        fprintf(f, "\n'certhub %s COMMAND --help' shows a command's options.\n", argv[1]);
+    return found;
+}
+
 int main(int argc, char **argv)
 {
     cli_args a;
@@ -525,6 +557,9 @@ int main(int argc, char **argv)
             free((char *)a.names[k]);
         return rc;
     }
+    /* A group's word alone, or with --help (`certhub cert`, `certhub ca --help`): its commands. */
+    if (group_help(argc, argv))
+        return argc > 2 && is_help(argv[2]) ? 0 : 2;
     fprintf(stderr, "certhub: unknown command \"%s%s%s\"\n", argv[1], argc > 2 ? " " : "", argc > 2 ? argv[2] : "");
     help(stderr);
     return 2;

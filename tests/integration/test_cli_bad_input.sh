@@ -57,6 +57,18 @@ expect_exit 2 "days not a number" -- "$CERTHUB" cert create --profile root-ca --
 expect_exit 2 "bad purpose" -- "$CERTHUB" verify ca.pem --ca ca.pem --purpose email
 expect_exit 0 "help" -- "$CERTHUB" --help
 expect_exit 0 "command help" -- "$CERTHUB" cert create --help
+# A group's word alone or with --help lists the group's commands; an unknown one among them too.
+expect_exit 0 "group help" -- "$CERTHUB" cert --help
+grep -q "^  cert list " "$T/stdout" || fail "group help lacks cert list: $(cat "$T/stdout")"
+grep -q "^  ca list " "$T/stdout" && fail "group help of cert lists ca list"
+ok "group help lists the group's commands alone"
+expect_exit 2 "group without a command" -- "$CERTHUB" ca
+grep -q '"ca" needs a command after it' "$T/stderr" || fail "group without a command: $(cat "$T/stderr")"
+grep -q "^  ca rotate " "$T/stderr" || fail "group without a command lacks ca rotate: $(cat "$T/stderr")"
+ok "a group alone says a command is missing and lists them"
+expect_exit 2 "unknown command in a group" -- "$CERTHUB" cert frobnicate
+grep -q 'unknown command "cert frobnicate"' "$T/stderr" || fail "unknown command in a group: $(cat "$T/stderr")"
+ok "an unknown command in a group is named"
 
 # Every fuzz corpus file and every truncation of a small certificate: exit 0 or 1, never a
 # signal.
