@@ -470,9 +470,9 @@ static bool is_help(const char *arg)
 }
 
 /* When argv[1] names a group of commands ("cert" of "cert list", "cert get"...): lists them, on
- * standard output when asked with --help, else on standard error after saying what is missing
- * or unknown. */
-static bool group_help(int argc, char **argv)
+ * standard output when asked with --help (returns 0), else on standard error after saying what
+ * is missing or unknown (returns 2).  -1 when argv[1] names no group. */
+static int group_help(int argc, char **argv)
 {
     size_t n = strlen(argv[1]);
     bool asked = argc > 2 && is_help(argv[2]), found = false;
@@ -491,9 +491,10 @@ static bool group_help(int argc, char **argv)
         }
         fprintf(f, "  %-16s %s\n", commands[i].name, commands[i].summary);
     }
-    if (found)
-        fprintf(f, "\n'certhub %s COMMAND --help' shows a command's options.\n", argv[1]);
-    return found;
+    if (!found)
+        return -1;
+    fprintf(f, "\n'certhub %s COMMAND --help' shows a command's options.\n", argv[1]);
+    return asked ? 0 : 2;
 }
 
 int main(int argc, char **argv)
@@ -510,7 +511,7 @@ int main(int argc, char **argv)
         help(stderr);
         return 2;
     }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+    if (is_help(argv[1])) {
         if (argc > 2) {
             for (size_t i = 0; i < NCOMMANDS; i++) {
                 size_t n = strlen(argv[2]);
@@ -558,8 +559,8 @@ int main(int argc, char **argv)
         return rc;
     }
     /* A group's word alone, or with --help (`certhub cert`, `certhub ca --help`): its commands. */
-    if (group_help(argc, argv))
-        return argc > 2 && is_help(argv[2]) ? 0 : 2;
+    if ((rc = group_help(argc, argv)) >= 0)
+        return rc;
     fprintf(stderr, "certhub: unknown command \"%s%s%s\"\n", argv[1], argc > 2 ? " " : "", argc > 2 ? argv[2] : "");
     help(stderr);
     return 2;
