@@ -439,6 +439,16 @@ typedef struct ch_svc_issue_req {
 /* Issues and stores a certificate (method "generated" with a server key, "csr_signed" from
  * a CSR, "issued" from a public key). */
 int ch_svc_cert_issue(ch_svc *svc, const ch_actor *actor, const ch_svc_issue_req *req, ch_store_cert *out);
+/* Issuing for a caller that must not wait for the commit (an event loop serving other
+ * connections meanwhile).  As ch_svc_cert_issue, except that once the certificate is signed
+ * and its commit queued for the writer thread it returns 1 with *pending set: ready(arg) is
+ * called once, from another thread, when the commit is decided, and ch_svc_pending_end then
+ * returns, on the caller's thread, what ch_svc_cert_issue would have (its error the thread's),
+ * fills out, and frees pending.  The request and actor need not last past the call. */
+typedef struct ch_svc_pending ch_svc_pending;
+int ch_svc_cert_issue_start(ch_svc *svc, const ch_actor *actor, const ch_svc_issue_req *req, ch_store_cert *out,
+                            void (*ready)(void *), void *arg, ch_svc_pending **pending);
+int ch_svc_pending_end(ch_svc_pending *pending, ch_store_cert *out);
 
 /* When a certificate of this validity is renewed: at 2/3 of its life, and never later than a
  * threshold before its end that grows with the lifetime (12 hours for a day-long certificate,

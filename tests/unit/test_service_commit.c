@@ -1,6 +1,7 @@
 /* Group commit (svc_commit.c): changes from many threads at once are each written exactly once,
- * one that fails is undone alone and reports its own error, and closing the service writes
- * what is queued before it returns. */
+ * one that fails is undone alone and reports its own error, whether its caller waited or was
+ * told later (svc_commit_async), and closing the service writes what is queued before it
+ * returns. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -43,8 +44,50 @@ static int put_tenant(void *arg)
 
 struct worker {
     int index;
-    int ok, taken, refused, wrong_message;
+    int ok, taken, refused, wrong_message, told_twice, not_queued;
 };
+
+/* A caller told later: ready() says so, once. */
+struct told {
+    pthread_mutex_t m;
+    pthread_cond_t c;
+    int times;
+};
+
+static void ready(void *arg)
+{
+    struct told *t = arg;
+
+    pthread_mutex_lock(&t->m);
+    t->times++;
+    pthread_cond_signal(&t->c);
+    pthread_mutex_unlock(&t->m);
+}
+
+/* Odd threads do not wait for the commit: they are told, then take the result. */
+static int commit_as(struct worker *w, struct change *c)
+{
+    struct told t = {.m = PTHREAD_MUTEX_INITIALIZER, .c = PTHREAD_COND_INITIALIZER};
+    struct svc_gc_item *queued;
+    int error;
+
+    if (w->index % 2 == 0)
+        return svc_commit(svc, put_tenant, c);
+    if ((error = svc_commit_async(svc, put_tenant, c, ready, &t, &queued)) != 1) {
+        w->not_queued++;
+        return error;
+    }
+    pthread_mutex_lock(&t.m);
+    while (t.times == 0)
+        pthread_cond_wait(&t.c, &t.m);
+    pthread_mutex_unlock(&t.m);
+    error = svc_commit_end(queued);
+    pthread_mutex_lock(&t.m);
+    if (t.times != 1)
+        w->told_twice++;
+    pthread_mutex_unlock(&t.m);
+    return error;
+}
 
 static void *writer(void *p)
 {
@@ -61,7 +104,7 @@ static void *writer(void *p)
             snprintf(c.name, sizeof c.name, "shared-%d", i);
         else
             snprintf(c.name, sizeof c.name, "w%d-%d", w->index, i);
-        error = svc_commit(svc, put_tenant, &c);
+        error = commit_as(w, &c);
         if (error == 0) {
             w->ok++;
         } else if (error == CH_EEXISTS) {
@@ -104,6 +147,8 @@ static void test_many_threads(void **state)
     for (int i = 0; i < THREADS; i++) {
         assert_int_equal(pthread_join(t[i], NULL), 0);
         assert_int_equal(w[i].wrong_message, 0);
+        assert_int_equal(w[i].told_twice, 0);
+        assert_int_equal(w[i].not_queued, 0); /* the writer thread took every one */
         assert_int_equal(w[i].ok + w[i].taken + w[i].refused, CHANGES);
         ok += w[i].ok;
         taken += w[i].taken;
@@ -161,6 +206,43 @@ static void test_close_writes_queued(void **state)
     assert_int_equal(count_tenants("late"), ok);
 }
 
+/* Changes queued by callers that do not wait, outstanding when the writer thread is stopped:
+ * it writes them and tells each before it ends; once it has, such a change is written at
+ * once, on the caller's thread. */
+static void test_stop_writes_untold(void **state)
+{
+    enum { N = 200 };
+    static struct change c[N];
+    static struct svc_gc_item *queued[N];
+    struct told t = {.m = PTHREAD_MUTEX_INITIALIZER, .c = PTHREAD_COND_INITIALIZER};
+    struct change after = {0};
+    ch_svc_opts o = {.data_dir = dir};
+
+    (void)state;
+    for (int i = 0; i < N; i++) {
+        ch_store_new_id(c[i].id, "tnt_");
+        snprintf(c[i].name, sizeof c[i].name, "untold-%d", i);
+        c[i].fail_after_write = i % 9 == 4;
+        assert_int_equal(svc_commit_async(svc, put_tenant, &c[i], ready, &t, &queued[i]), 1);
+    }
+    svc_commit_stop(svc);
+    assert_int_equal(t.times, N);
+    for (int i = 0; i < N; i++) {
+        int error = svc_commit_end(queued[i]);
+        assert_int_equal(error, c[i].fail_after_write ? CH_EINVAL : 0);
+        if (error < 0)
+            assert_string_equal(ch_error_field(), "name");
+    }
+    ch_store_new_id(after.id, "tnt_");
+    snprintf(after.name, sizeof after.name, "untold-after");
+    assert_int_equal(svc_commit_async(svc, put_tenant, &after, ready, &t, &queued[0]), 0);
+    assert_null(queued[0]);
+    assert_int_equal(t.times, N);
+    ch_svc_close(svc);
+    assert_int_equal(ch_svc_open(&svc, &o), 0);
+    assert_int_equal(count_tenants("untold-"), N - (N + 4) / 9 + 1);
+}
+
 static int setup(void **state)
 {
     ch_svc_opts o = {0};
@@ -184,6 +266,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_many_threads),
         cmocka_unit_test(test_close_writes_queued),
+        cmocka_unit_test(test_stop_writes_untold),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

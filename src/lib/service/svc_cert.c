@@ -138,7 +138,67 @@ static int default_issuer(ch_svc *svc, const char *tenant_id, char id[CH_ID_MAX]
     return error;
 }
 
+/* What an issuance holds until its commit is decided: on the caller's stack when it waits,
+ * on the heap when it does not (the actor copied, the caller's being gone by then). */
+struct ch_svc_pending {
+    ch_store_cert row;
+    svc_sealed sealed;
+    char *detail;
+    char *csr_id;
+    struct cert_tx t;
+    ch_actor actor;
+    char *actor_strs[3];
+    struct svc_gc_item *queued;
+};
+
+static void pending_dispose(struct ch_svc_pending *p)
+{
+    svc_sealed_dispose(&p->sealed);
+    free(p->detail);
+    free(p->csr_id);
+    ch_store_cert_dispose(&p->row);
+    for (size_t i = 0; i < 3; i++)
+        free(p->actor_strs[i]);
+}
+
+/* The actor's strings copied into p, for a commit that outlives the caller's. */
+static int pending_actor(struct ch_svc_pending *p, const ch_actor *actor)
+{
+    const char *strs[3] = {actor->tenant_id, actor->name, actor->user_id};
+
+    p->actor = *actor;
+    for (size_t i = 0; i < 3; i++)
+        if (strs[i] != NULL && (p->actor_strs[i] = strdup(strs[i])) == NULL)
+            return ch_error_set(CH_ENOMEM, "out of memory");
+    p->actor.tenant_id = p->actor_strs[0];
+    p->actor.name = p->actor_strs[1];
+    p->actor.user_id = p->actor_strs[2];
+    return 0;
+}
+
+int ch_svc_pending_end(ch_svc_pending *p, ch_store_cert *out)
+{
+    int error = svc_commit_end(p->queued);
+
+    if (out) {
+        memset(out, 0, sizeof *out);
+        if (error == 0) {
+            *out = p->row;
+            memset(&p->row, 0, sizeof p->row);
+        }
+    }
+    pending_dispose(p);
+    free(p);
+    return error;
+}
+
 int ch_svc_cert_issue(ch_svc *svc, const ch_actor *actor, const ch_svc_issue_req *req, ch_store_cert *out)
+{
+    return ch_svc_cert_issue_start(svc, actor, req, out, NULL, NULL, NULL);
+}
+
+int ch_svc_cert_issue_start(ch_svc *svc, const ch_actor *actor, const ch_svc_issue_req *req, ch_store_cert *out,
+                            void (*ready)(void *), void *arg, ch_svc_pending **pending)
 {
     ch_san sans[CH_MAX_SANS];
     size_t nsans = 0;
@@ -151,17 +211,18 @@ int ch_svc_cert_issue(ch_svc *svc, const ch_actor *actor, const ch_svc_issue_req
     ch_store_csr stored_csr = {0};
     ch_cert *cert = NULL;
     X509_NAME *subject = NULL;
-    ch_store_cert row = {0};
+    struct ch_svc_pending local = {0}, *p = &local;
+    ch_store_cert *row = &p->row;
     ch_key_type kt;
     const char *method;
-    struct cert_tx t;
-    svc_sealed sealed = {0};
-    char *detail = NULL, default_ca[CH_ID_MAX];
+    char default_ca[CH_ID_MAX];
     const char *ca_id;
     int error;
 
     if (out)
         memset(out, 0, sizeof *out);
+    if (pending)
+        *pending = NULL;
     if ((error = svc_need(actor, CH_ROLE_OPERATOR, "issuing a certificate")) < 0)
         return error;
     if (sources != 1)
@@ -271,39 +332,61 @@ int ch_svc_cert_issue(ch_svc *svc, const ch_actor *actor, const ch_svc_issue_req
     o.ocsp_urls = (const char *const *)ca->ocsp_urls;
     if ((error = ch_cert_issue(&cert, &o)) < 0)
         goto done;
-    if ((error = svc_cert_row(&row, cert, actor->tenant_id, req->name, method, o.profile->is_ca)) < 0)
+    if ((error = svc_cert_row(row, cert, actor->tenant_id, req->name, method, o.profile->is_ca)) < 0)
         goto done;
-    row.profile = strdup(o.profile->name);
-    row.ca_id = strdup(ca->id);
-    row.auto_renew = req->auto_renew;
-    row.renew_at = ch_renew_at(row.not_before, row.not_after);
+    row->profile = strdup(o.profile->name);
+    row->ca_id = strdup(ca->id);
+    row->auto_renew = req->auto_renew;
+    row->renew_at = ch_renew_at(row->not_before, row->not_after);
     if (req->auto_renew) {
         ch_svc_settings st;
         if (svc_settings_of(svc, actor->tenant_id, &st) == 0)
-            row.renew_at = ch_renew_at_fraction(row.not_before, row.not_after, st.renewal_point);
+            row->renew_at = ch_renew_at_fraction(row->not_before, row->not_after, st.renewal_point);
     }
-    row.renews = req->renews ? strdup(req->renews) : NULL;
+    row->renews = req->renews ? strdup(req->renews) : NULL;
     /* A CSR made here holds its key sealed: the certificate has it as its own. */
-    if (stored_csr.key_id != NULL && (row.key_id = strdup(stored_csr.key_id)) == NULL) {
+    if (stored_csr.key_id != NULL && (row->key_id = strdup(stored_csr.key_id)) == NULL) {
+        error = ch_error_set(CH_ENOMEM, "out of memory");
+        goto done;
+    }
+    /* Not waiting: what the commit reads moves to the heap, the actor copied. */
+    if (ready != NULL) {
+        if ((p = calloc(1, sizeof *p)) == NULL) {
+            p = &local;
+            error = ch_error_set(CH_ENOMEM, "out of memory");
+            goto done;
+        }
+        p->row = local.row;
+        memset(&local.row, 0, sizeof local.row);
+        row = &p->row;
+        if ((error = pending_actor(p, actor)) < 0)
+            goto done;
+        actor = &p->actor;
+    }
+    if (req->csr_id != NULL && (p->csr_id = strdup(req->csr_id)) == NULL) {
         error = ch_error_set(CH_ENOMEM, "out of memory");
         goto done;
     }
     /* A public key alone has no private half to keep. */
-    if ((error = cert_prepare(svc, actor, req->key_type ? key : NULL, req->csr_id, &row, &sealed, &detail)) < 0)
+    if ((error = cert_prepare(svc, actor, req->key_type ? key : NULL, p->csr_id, row, &p->sealed, &p->detail)) < 0)
         goto done;
 
-    t = (struct cert_tx){svc, actor, req->key_type ? &sealed : NULL, &row, "certificate.issue", detail, NULL,
-                         req->csr_id};
-    if ((error = svc_commit(svc, cert_tx_run, &t)) < 0)
-        goto done;
-    if (out) {
-        *out = row;
-        memset(&row, 0, sizeof row);
+    p->t = (struct cert_tx){svc, actor, req->key_type ? &p->sealed : NULL, row, "certificate.issue", p->detail, NULL,
+                            p->csr_id};
+    if (ready == NULL)
+        error = svc_commit(svc, cert_tx_run, &p->t);
+    else if ((error = svc_commit_async(svc, cert_tx_run, &p->t, ready, arg, &p->queued)) == 1)
+        *pending = p; /* p is the caller's until ch_svc_pending_end */
+    if (error == 0 && out) {
+        *out = *row;
+        memset(row, 0, sizeof *row);
     }
 done:
-    svc_sealed_dispose(&sealed);
-    free(detail);
-    ch_store_cert_dispose(&row);
+    if (error != 1) {
+        pending_dispose(p);
+        if (p != &local)
+            free(p);
+    }
     ch_cert_free(cert);
     ch_csr_free(csr);
     ch_store_csr_dispose(&stored_csr);

@@ -12,6 +12,7 @@
  * thread made 11 % (CSR supplied) and 15 % (server key) more certificates a second over HTTPS.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "svc_internal.h"
@@ -21,7 +22,9 @@ struct svc_gc_item {
     void *arg;
     int result;
     bool done;
-    pthread_cond_t wake; /* signalled once its batch has committed */
+    pthread_cond_t wake; /* signalled once its batch has committed (a waiting caller's) */
+    void (*ready)(void *); /* called instead once its batch has committed (svc_commit_async's) */
+    void *ready_arg;
     char msg[512];
     char field[64];
     char reason[48];
@@ -83,49 +86,84 @@ static void run_batch(ch_svc *svc, struct svc_gc_item *batch)
     }
 }
 
-/* Marks a batch committed and wakes each of its threads (under gc_lock: a waiter sees done only
- * under the lock, so an item is not gone before it has been signalled). */
-static void finish(struct svc_gc_item *batch)
+/* Marks a batch committed and wakes each of its waiting threads (under gc_lock: a waiter sees
+ * done only under the lock, so an item is not gone before it has been signalled).  The items
+ * of callers that did not wait are unlinked into *later, for tell(). */
+static void finish(struct svc_gc_item *batch, struct svc_gc_item **later)
 {
     struct svc_gc_item *it, *next;
 
     for (it = batch; it; it = next) {
         next = it->next;
         it->done = true;
-        pthread_cond_signal(&it->wake);
+        if (it->ready != NULL) {
+            it->next = *later;
+            *later = it;
+        } else {
+            pthread_cond_signal(&it->wake);
+        }
+    }
+}
+
+/* Tells the callers that did not wait (without gc_lock: what they do next is theirs).  An item
+ * may be freed once told, so the next is read first. */
+static void tell(struct svc_gc_item *later)
+{
+    struct svc_gc_item *it, *next;
+
+    for (it = later; it; it = next) {
+        next = it->next;
+        it->ready(it->ready_arg);
     }
 }
 
 static void *writer_main(void *arg);
 
+static void write_queued(ch_svc *svc);
+
+/* Whether the writer thread runs, or can be started (under gc_lock). */
+static bool writer_up(ch_svc *svc)
+{
+    if (!svc->gc_writer_started && !svc->gc_stop)
+        svc->gc_writer_started = pthread_create(&svc->gc_writer, NULL, writer_main, svc) == 0;
+    return svc->gc_writer_started && !svc->gc_stop;
+}
+
 /* With nothing being written and changes queued (under gc_lock): the writer thread takes them,
- * started at the first change that had to queue; without one (none could start, or the service
- * is closing) the thread of the first change queued writes them. */
+ * started at the first change that had to queue.  Without one (none could start, or the
+ * service is closing) this thread writes them: it is the thread of a change that had to queue,
+ * or one that has just written and returns, or the writer leaving (no change queued by a
+ * caller that does not wait may be left without a thread to write it). */
 static void kick(ch_svc *svc)
 {
     if (svc->gc_head == NULL || svc->gc_busy)
         return;
-    if (!svc->gc_writer_started && !svc->gc_stop)
-        svc->gc_writer_started = pthread_create(&svc->gc_writer, NULL, writer_main, svc) == 0;
-    if (svc->gc_writer_started && !svc->gc_stop)
+    if (writer_up(svc)) {
         pthread_cond_signal(&svc->gc_cond);
-    else
-        pthread_cond_signal(&svc->gc_head->wake);
+        return;
+    }
+    while (svc->gc_head != NULL && !svc->gc_busy)
+        write_queued(svc);
 }
 
 /* Takes every queued change and writes them in one transaction (called with gc_lock held,
  * which it releases while writing). */
 static void write_queued(ch_svc *svc)
 {
-    struct svc_gc_item *batch = svc->gc_head;
+    struct svc_gc_item *batch = svc->gc_head, *later = NULL;
 
     svc->gc_head = svc->gc_tail = NULL;
     svc->gc_busy = true;
     pthread_mutex_unlock(&svc->gc_lock);
     run_batch(svc, batch);
     pthread_mutex_lock(&svc->gc_lock);
-    finish(batch);
+    finish(batch, &later);
     svc->gc_busy = false;
+    if (later != NULL) {
+        pthread_mutex_unlock(&svc->gc_lock);
+        tell(later);
+        pthread_mutex_lock(&svc->gc_lock);
+    }
 }
 
 /* The writer: writes what queued while a change was being written, batch after batch, without
@@ -143,7 +181,7 @@ static void *writer_main(void *arg)
             break;
         write_queued(svc);
     }
-    kick(svc); /* what queued meanwhile is written by its own threads */
+    kick(svc); /* what queued meanwhile is written here (gc_stop: kick writes, not signals) */
     pthread_mutex_unlock(&svc->gc_lock);
     return NULL;
 }
@@ -160,6 +198,17 @@ void svc_commit_stop(ch_svc *svc)
         svc->gc_writer_started = false;
         pthread_mutex_unlock(&svc->gc_lock);
     }
+}
+
+/* fn's result, its error made this thread's: the writes may have run on another thread. */
+static int result_of(const struct svc_gc_item *it)
+{
+    if (it->result < 0) {
+        ch_error_set_field(it->result, it->field[0] ? it->field : NULL, "%s", it->msg);
+        if (it->reason[0])
+            ch_error_set_reason(it->reason);
+    }
+    return it->result;
 }
 
 int svc_commit(ch_svc *svc, svc_tx_fn fn, void *arg)
@@ -184,22 +233,49 @@ int svc_commit(ch_svc *svc, svc_tx_fn fn, void *arg)
             svc->gc_head = &item;
         svc->gc_tail = &item;
         kick(svc);
-        while (!item.done) {
-            if (!svc->gc_busy && svc->gc_head == &item && (!svc->gc_writer_started || svc->gc_stop)) {
-                write_queued(svc);
-                kick(svc);
-                continue;
-            }
+        while (!item.done)
             pthread_cond_wait(&item.wake, &svc->gc_lock);
-        }
         pthread_mutex_unlock(&svc->gc_lock);
         pthread_cond_destroy(&item.wake);
     }
-    /* The writes may have run on another thread: its error becomes this thread's. */
-    if (item.result < 0) {
-        ch_error_set_field(item.result, item.field[0] ? item.field : NULL, "%s", item.msg);
-        if (item.reason[0])
-            ch_error_set_reason(item.reason);
+    return result_of(&item);
+}
+
+int svc_commit_async(ch_svc *svc, svc_tx_fn fn, void *arg, void (*ready)(void *), void *ready_arg,
+                     struct svc_gc_item **queued)
+{
+    struct svc_gc_item *it;
+
+    *queued = NULL;
+    pthread_mutex_lock(&svc->gc_lock);
+    /* Queued even when nothing is being written: the caller goes on with other work while
+     * the writer thread writes it (written at once here, its event loop's other connections
+     * waited; over HTTPS with two loops that was 10-25 % fewer certificates a second).
+     * Waited for when no writer thread can take it. */
+    if (!writer_up(svc)) {
+        pthread_mutex_unlock(&svc->gc_lock);
+        return svc_commit(svc, fn, arg);
     }
-    return item.result;
+    if ((it = calloc(1, sizeof *it)) == NULL) {
+        pthread_mutex_unlock(&svc->gc_lock);
+        return svc_commit(svc, fn, arg);
+    }
+    *it = (struct svc_gc_item){.fn = fn, .arg = arg, .ready = ready, .ready_arg = ready_arg};
+    if (svc->gc_tail)
+        svc->gc_tail->next = it;
+    else
+        svc->gc_head = it;
+    svc->gc_tail = it;
+    kick(svc);
+    pthread_mutex_unlock(&svc->gc_lock);
+    *queued = it;
+    return 1;
+}
+
+int svc_commit_end(struct svc_gc_item *it)
+{
+    int result = result_of(it);
+
+    free(it);
+    return result;
 }

@@ -74,8 +74,17 @@ struct ch_svc {
  * commit); returns when the transaction holding them has committed, with fn's result. */
 typedef int (*svc_tx_fn)(void *arg);
 int svc_commit(ch_svc *svc, svc_tx_fn fn, void *arg);
-/* Stops the writer thread of group commits after the batch it is writing (at close); changes
- * still queued are then written by their own threads. */
+/* svc_commit for a caller that must not wait for the commit (an event loop serving other
+ * connections).  It queues the change for the writer thread and returns 1 with *queued set
+ * (when no writer thread can take it, it waits and returns as svc_commit does); ready(ready_arg) is called, from the writer's
+ * thread, once the batch holding it has committed or failed, and svc_commit_end(*queued) then
+ * gives fn's result (its error made the calling thread's) and frees it.  fn and arg must last
+ * until ready is called. */
+int svc_commit_async(ch_svc *svc, svc_tx_fn fn, void *arg, void (*ready)(void *), void *ready_arg,
+                     struct svc_gc_item **queued);
+int svc_commit_end(struct svc_gc_item *queued);
+/* Stops the writer thread of group commits after it has written what is queued (at close);
+ * changes queued later are written by the thread of one of them. */
 void svc_commit_stop(ch_svc *svc);
 
 /* Whether tenant_id is the "default" tenant, whose admins run the installation
