@@ -38,7 +38,7 @@
 
 static double seconds = 3.0;
 static int conns = 8;
-static char server_threads[8] = "8";
+static char server_threads[8] = ""; /* certhubd's default: one loop per core */
 static int certhubd_only;     /* --only-certhubd: skip the in-process and cfssl cases (for profiling) */
 static const char *data_dir;  /* --data-dir: certhubd's store, instead of a fresh one */
 
@@ -303,6 +303,8 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    if (server_threads[0] == '\0')
+        snprintf(server_threads, sizeof server_threads, "%ld", sysconf(_SC_NPROCESSORS_ONLN));
     signal(SIGPIPE, SIG_IGN);
     if (ch_init() != 0)
         return 1;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <event2/buffer.h>
@@ -358,9 +359,43 @@ static int get_usages(req *r, json_t *body, const char *field, bool extended, un
     return 0;
 }
 
+static void count_request(size_t route, const struct timespec *t0, int status);
+
+/* An issuance whose commit is queued: answered once it is decided. */
+struct issue_later {
+    later *l;
+    ch_svc_pending *pending;
+    struct evhttp_request *ev;
+    ch_svc *svc;
+    struct timespec t0;
+    size_t route;
+};
+
+static void issue_answer(void *arg)
+{
+    struct issue_later *d = arg;
+    req r = {.ev = d->ev, .svc = d->svc};
+    ch_store_cert out;
+    int error = ch_svc_pending_end(d->pending, &out), status;
+
+    /* evhttp frees a request whose connection has gone once it is answered: its status is
+     * read before. */
+    if (error < 0) {
+        status = ch_error_http_status(error);
+        reply_error(&r, error);
+    } else {
+        status = 201;
+        reply_cert(&r, 201, &out);
+        ch_store_cert_dispose(&out);
+    }
+    count_request(d->route, &d->t0, status);
+    free(d);
+}
+
 static void certificates_issue(req *r)
 {
     json_t *body = read_json(r, F_ISSUE), *v;
+    struct issue_later *d;
     ch_svc_issue_req q = {.path_len = -2};
     const char *csr = NULL, *pub = NULL, *san_list[CH_MAX_SANS + 1] = {0};
     ch_store_cert out;
@@ -405,7 +440,28 @@ static void certificates_issue(req *r)
     }
     if (csr == NULL && pub == NULL && q.csr_id == NULL && q.key_type == NULL)
         q.key_type = "p256";
-    if ((error = ch_svc_cert_issue(r->svc, &r->who.actor, &q, &out)) < 0) {
+    /* An RSA key takes from 50 ms to seconds to make. */
+    if (q.key_type != NULL && strncasecmp(q.key_type, "rsa", 3) == 0 && hand_off(r))
+        goto done;
+    if ((d = calloc(1, sizeof *d)) != NULL && (d->l = later_new(issue_answer, d)) == NULL) {
+        free(d);
+        d = NULL;
+    }
+    if (d == NULL) /* outside the server's loops: waited for here */
+        error = ch_svc_cert_issue(r->svc, &r->who.actor, &q, &out);
+    else if ((error = ch_svc_cert_issue_start(r->svc, &r->who.actor, &q, &out, later_fire, d->l, &d->pending)) == 1) {
+        /* Signed, its commit queued: the loop goes on with other connections meanwhile. */
+        d->ev = r->ev;
+        d->svc = r->svc;
+        d->t0 = r->t0;
+        d->route = r->route;
+        r->deferred = true;
+        goto done;
+    } else {
+        later_cancel(d->l);
+        free(d);
+    }
+    if (error < 0) {
         reply_error(r, error);
         goto done;
     }
@@ -1236,6 +1292,12 @@ static void metrics(req *r)
         for (int k = 0; k < nloops; k++)
             e |= ch_buf_printf(&b, "certhub_http_connections{loop=\"%d\"} %d\n", k, conns[k]);
     }
+    /* Requests with the workers (queued, being answered, or their answers not yet sent): near
+     * --workers for long, and slow requests wait for one another. */
+    if (http_worker_requests() >= 0)
+        e |= ch_buf_printf(&b, "# HELP certhub_http_worker_requests Requests handed to the workers and not yet "
+                               "answered.\n# TYPE certhub_http_worker_requests gauge\ncerthub_http_worker_requests %d\n",
+                           http_worker_requests());
     /* Device authentication decisions of this process, by reason (every tenant: these are
      * counts, not data). */
     e |= ch_buf_puts(&b, "# HELP certhub_device_decisions_total Device authentication decisions by reason.\n"
@@ -2320,79 +2382,87 @@ static void h_keystores_upload(req *r, const char *id) { (void)id; keystores_upl
 
 /* Every route of the API.  "{id}" matches one path segment.  `certhubd --routes` prints this
  * table and a test holds it against docs/api/openapi.yaml. */
+/* LOOP: answered on the event loop that read the request (a point read, an issuance that
+ * signs and queues its commit).  POOL: handed to the pool of workers (hand_off): it may take
+ * long (an RSA key, a keystore's password, a search of a million rows) or wait for a commit,
+ * and the loop's other connections would wait with it. */
+#define LOOP true
+#define POOL false
+
 static const struct route {
     enum evhttp_cmd_type method;
     const char *pattern;
     void (*handler)(req *r, const char *id);
+    bool on_loop;
 } routes[] = {
-    {EVHTTP_REQ_GET, "certificates", h_certificates_list},
-    {EVHTTP_REQ_POST, "certificates", h_certificates_issue},
-    {EVHTTP_REQ_POST, "certificates/import", h_certificate_import},
-    {EVHTTP_REQ_GET, "certificates/{id}", certificate_get},
-    {EVHTTP_REQ_PATCH, "certificates/{id}", certificate_rename},
-    {EVHTTP_REQ_DELETE, "certificates/{id}", certificate_delete},
-    {EVHTTP_REQ_GET, "certificates/{id}/export", h_certificate_export_get},
-    {EVHTTP_REQ_POST, "certificates/{id}/export", h_certificate_export_post},
-    {EVHTTP_REQ_POST, "certificates/{id}/private-key", certificate_private_key},
-    {EVHTTP_REQ_POST, "certificates/{id}/renew", certificate_renew},
-    {EVHTTP_REQ_GET, "cas", h_cas_list},
-    {EVHTTP_REQ_POST, "cas", h_cas_create},
-    {EVHTTP_REQ_GET, "cas/{id}", ca_get},
-    {EVHTTP_REQ_DELETE, "cas/{id}", ca_delete},
-    {EVHTTP_REQ_GET, "cas/{id}/chain", ca_chain},
-    {EVHTTP_REQ_POST, "cas/{id}/rotate", ca_rotate},
-    {EVHTTP_REQ_GET, "bundles/{id}", bundle_get},
-    {EVHTTP_REQ_GET, "csrs", csrs_list},
-    {EVHTTP_REQ_POST, "csrs", h_csrs_create},
-    {EVHTTP_REQ_GET, "csrs/{id}", csr_get},
-    {EVHTTP_REQ_GET, "csrs/{id}/export", csr_export},
-    {EVHTTP_REQ_POST, "csrs/{id}/certificate", csr_attach},
-    {EVHTTP_REQ_GET, "keystores", keystores_list},
-    {EVHTTP_REQ_POST, "keystores", h_keystores_upload},
-    {EVHTTP_REQ_GET, "keystores/{id}", keystore_get},
-    {EVHTTP_REQ_GET, "keystores/{id}/entries", keystore_entries},
-    {EVHTTP_REQ_POST, "keystores/{id}/export", keystore_export},
-    {EVHTTP_REQ_DELETE, "keystores/{id}", keystore_delete},
-    {EVHTTP_REQ_GET, "trusted-certificates", trusted_list},
-    {EVHTTP_REQ_POST, "trusted-certificates", trusted_add},
-    {EVHTTP_REQ_POST, "trusted-certificates/bulk", trusted_bulk},
-    {EVHTTP_REQ_GET, "trusted-certificates/{id}", trusted_get},
-    {EVHTTP_REQ_PATCH, "trusted-certificates/{id}", trusted_update},
-    {EVHTTP_REQ_DELETE, "trusted-certificates/{id}", trusted_delete},
-    {EVHTTP_REQ_POST, "trusted-certificates/{id}/verification-code", trusted_code},
-    {EVHTTP_REQ_POST, "trusted-certificates/{id}/verify", trusted_verify},
-    {EVHTTP_REQ_GET, "users", users_list},
-    {EVHTTP_REQ_POST, "users", users_create},
-    {EVHTTP_REQ_PATCH, "users/{id}", user_update},
-    {EVHTTP_REQ_DELETE, "users/{id}", user_delete},
-    {EVHTTP_REQ_GET, "session", session_get},
-    {EVHTTP_REQ_DELETE, "session", session_delete},
-    {EVHTTP_REQ_PATCH, "session", session_switch},
-    {EVHTTP_REQ_POST, "session/password", session_password},
-    {EVHTTP_REQ_GET, "settings", settings_get},
-    {EVHTTP_REQ_PATCH, "settings", settings_update},
-    {EVHTTP_REQ_POST, "device-auth", device_auth},
-    {EVHTTP_REQ_GET, "device-decisions", device_decisions},
-    {EVHTTP_REQ_GET, "devices", devices_list},
-    {EVHTTP_REQ_GET, "devices/{id}", device_get},
-    {EVHTTP_REQ_PATCH, "devices/{id}", device_update},
-    {EVHTTP_REQ_DELETE, "devices/{id}", device_delete},
-    {EVHTTP_REQ_GET, "tenants", tenants_list},
-    {EVHTTP_REQ_POST, "tenants", h_tenants_create},
-    {EVHTTP_REQ_GET, "tenants/{id}", tenant_get},
-    {EVHTTP_REQ_DELETE, "tenants/{id}", tenant_revoke},
-    {EVHTTP_REQ_PATCH, "tenants/{id}", tenant_update},
-    {EVHTTP_REQ_GET, "tokens", tokens_list},
-    {EVHTTP_REQ_POST, "tokens", h_tokens_create},
-    {EVHTTP_REQ_GET, "tokens/{id}", token_get},
-    {EVHTTP_REQ_DELETE, "tokens/{id}", token_revoke},
-    {EVHTTP_REQ_GET, "audit", h_audit_list},
-    {EVHTTP_REQ_GET, "overview", overview},
-    {EVHTTP_REQ_GET, "profiles", profiles_list},
-    {EVHTTP_REQ_POST, "profiles", profiles_create},
-    {EVHTTP_REQ_GET, "profiles/{id}", profile_get},
-    {EVHTTP_REQ_PUT, "profiles/{id}", profile_update},
-    {EVHTTP_REQ_DELETE, "profiles/{id}", profile_delete},
+    {EVHTTP_REQ_GET, "certificates", h_certificates_list, POOL},
+    {EVHTTP_REQ_POST, "certificates", h_certificates_issue, LOOP},
+    {EVHTTP_REQ_POST, "certificates/import", h_certificate_import, POOL},
+    {EVHTTP_REQ_GET, "certificates/{id}", certificate_get, LOOP},
+    {EVHTTP_REQ_PATCH, "certificates/{id}", certificate_rename, POOL},
+    {EVHTTP_REQ_DELETE, "certificates/{id}", certificate_delete, POOL},
+    {EVHTTP_REQ_GET, "certificates/{id}/export", h_certificate_export_get, POOL},
+    {EVHTTP_REQ_POST, "certificates/{id}/export", h_certificate_export_post, POOL},
+    {EVHTTP_REQ_POST, "certificates/{id}/private-key", certificate_private_key, POOL},
+    {EVHTTP_REQ_POST, "certificates/{id}/renew", certificate_renew, POOL},
+    {EVHTTP_REQ_GET, "cas", h_cas_list, POOL},
+    {EVHTTP_REQ_POST, "cas", h_cas_create, POOL},
+    {EVHTTP_REQ_GET, "cas/{id}", ca_get, LOOP},
+    {EVHTTP_REQ_DELETE, "cas/{id}", ca_delete, POOL},
+    {EVHTTP_REQ_GET, "cas/{id}/chain", ca_chain, LOOP},
+    {EVHTTP_REQ_POST, "cas/{id}/rotate", ca_rotate, POOL},
+    {EVHTTP_REQ_GET, "bundles/{id}", bundle_get, LOOP},
+    {EVHTTP_REQ_GET, "csrs", csrs_list, POOL},
+    {EVHTTP_REQ_POST, "csrs", h_csrs_create, POOL},
+    {EVHTTP_REQ_GET, "csrs/{id}", csr_get, LOOP},
+    {EVHTTP_REQ_GET, "csrs/{id}/export", csr_export, LOOP},
+    {EVHTTP_REQ_POST, "csrs/{id}/certificate", csr_attach, POOL},
+    {EVHTTP_REQ_GET, "keystores", keystores_list, POOL},
+    {EVHTTP_REQ_POST, "keystores", h_keystores_upload, POOL},
+    {EVHTTP_REQ_GET, "keystores/{id}", keystore_get, LOOP},
+    {EVHTTP_REQ_GET, "keystores/{id}/entries", keystore_entries, POOL},
+    {EVHTTP_REQ_POST, "keystores/{id}/export", keystore_export, POOL},
+    {EVHTTP_REQ_DELETE, "keystores/{id}", keystore_delete, POOL},
+    {EVHTTP_REQ_GET, "trusted-certificates", trusted_list, POOL},
+    {EVHTTP_REQ_POST, "trusted-certificates", trusted_add, POOL},
+    {EVHTTP_REQ_POST, "trusted-certificates/bulk", trusted_bulk, POOL},
+    {EVHTTP_REQ_GET, "trusted-certificates/{id}", trusted_get, LOOP},
+    {EVHTTP_REQ_PATCH, "trusted-certificates/{id}", trusted_update, POOL},
+    {EVHTTP_REQ_DELETE, "trusted-certificates/{id}", trusted_delete, POOL},
+    {EVHTTP_REQ_POST, "trusted-certificates/{id}/verification-code", trusted_code, POOL},
+    {EVHTTP_REQ_POST, "trusted-certificates/{id}/verify", trusted_verify, POOL},
+    {EVHTTP_REQ_GET, "users", users_list, POOL},
+    {EVHTTP_REQ_POST, "users", users_create, POOL},
+    {EVHTTP_REQ_PATCH, "users/{id}", user_update, POOL},
+    {EVHTTP_REQ_DELETE, "users/{id}", user_delete, POOL},
+    {EVHTTP_REQ_GET, "session", session_get, LOOP},
+    {EVHTTP_REQ_DELETE, "session", session_delete, POOL},
+    {EVHTTP_REQ_PATCH, "session", session_switch, POOL},
+    {EVHTTP_REQ_POST, "session/password", session_password, POOL},
+    {EVHTTP_REQ_GET, "settings", settings_get, LOOP},
+    {EVHTTP_REQ_PATCH, "settings", settings_update, POOL},
+    {EVHTTP_REQ_POST, "device-auth", device_auth, POOL},
+    {EVHTTP_REQ_GET, "device-decisions", device_decisions, POOL},
+    {EVHTTP_REQ_GET, "devices", devices_list, POOL},
+    {EVHTTP_REQ_GET, "devices/{id}", device_get, LOOP},
+    {EVHTTP_REQ_PATCH, "devices/{id}", device_update, POOL},
+    {EVHTTP_REQ_DELETE, "devices/{id}", device_delete, POOL},
+    {EVHTTP_REQ_GET, "tenants", tenants_list, POOL},
+    {EVHTTP_REQ_POST, "tenants", h_tenants_create, POOL},
+    {EVHTTP_REQ_GET, "tenants/{id}", tenant_get, LOOP},
+    {EVHTTP_REQ_DELETE, "tenants/{id}", tenant_revoke, POOL},
+    {EVHTTP_REQ_PATCH, "tenants/{id}", tenant_update, POOL},
+    {EVHTTP_REQ_GET, "tokens", tokens_list, POOL},
+    {EVHTTP_REQ_POST, "tokens", h_tokens_create, POOL},
+    {EVHTTP_REQ_GET, "tokens/{id}", token_get, LOOP},
+    {EVHTTP_REQ_DELETE, "tokens/{id}", token_revoke, POOL},
+    {EVHTTP_REQ_GET, "audit", h_audit_list, POOL},
+    {EVHTTP_REQ_GET, "overview", overview, POOL},
+    {EVHTTP_REQ_GET, "profiles", profiles_list, LOOP},
+    {EVHTTP_REQ_POST, "profiles", profiles_create, POOL},
+    {EVHTTP_REQ_GET, "profiles/{id}", profile_get, LOOP},
+    {EVHTTP_REQ_PUT, "profiles/{id}", profile_update, POOL},
+    {EVHTTP_REQ_DELETE, "profiles/{id}", profile_delete, POOL},
 };
 
 static const char *method_name(enum evhttp_cmd_type m)
@@ -2535,22 +2605,27 @@ static int read_as_tenant(req *r, const char *pattern)
     return 0;
 }
 
+/* One request in /metrics, once answered with status. */
+static void count_request(size_t route, const struct timespec *t0, int status)
+{
+    struct timespec t1;
+    int cls = status >= 100 && status < 600 ? status / 100 - 1 : 4;
+
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (route < NROUTES_MAX) {
+        atomic_fetch_add(&m_requests[route][cls], 1);
+        atomic_fetch_add(&m_micros[route], (unsigned long)((t1.tv_sec - t0->tv_sec) * 1000000L +
+                                                           (t1.tv_nsec - t0->tv_nsec) / 1000));
+    }
+}
+
 void api_dispatch(req *r)
 {
-    struct timespec t0, t1;
-    size_t idx = 0;
-    int status, cls;
-
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    dispatch(r, &idx);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    status = evhttp_request_get_response_code(r->ev);
-    cls = status >= 100 && status < 600 ? status / 100 - 1 : 4;
-    if (idx < NROUTES_MAX) {
-        atomic_fetch_add(&m_requests[idx][cls], 1);
-        atomic_fetch_add(&m_micros[idx], (unsigned long)((t1.tv_sec - t0.tv_sec) * 1000000L +
-                                                         (t1.tv_nsec - t0.tv_nsec) / 1000));
-    }
+    clock_gettime(CLOCK_MONOTONIC, &r->t0);
+    r->route = 0;
+    dispatch(r, &r->route);
+    if (!r->deferred)
+        count_request(r->route, &r->t0, reply_status(r));
 }
 
 static void dispatch(req *r, size_t *route_index)
@@ -2572,8 +2647,11 @@ static void dispatch(req *r, size_t *route_index)
             return reply_json(r, 200, json_pack("{ss}", "status", "ok"));
         return reply_text(r, "application/yaml", openapi_yaml, openapi_yaml_len, NULL);
     }
-    if (strcmp(p, "/api/v1/session") == 0 && m == EVHTTP_REQ_POST) /* signing in needs no credential */
+    if (strcmp(p, "/api/v1/session") == 0 && m == EVHTTP_REQ_POST) { /* signing in needs no credential */
+        if (hand_off(r)) /* the password's hash is slow on purpose */
+            return;
         return session_create(r);
+    }
     if (strncmp(p, "/api/v1/", 8) != 0)
         return console_file(r, p);
     /* A trust bundle is read without a token where its tenant made it public (the tenant named
@@ -2586,9 +2664,12 @@ static void dispatch(req *r, size_t *route_index)
                 *route_index = i + 1; /* counted in /metrics with the route */
         return bundle_reply(r, id, true);
     }
+    p += 8;
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+        if (routes[i].method == m && !routes[i].on_loop && match(routes[i].pattern, p, id, sizeof id) && hand_off(r))
+            return;
     if (need_auth(r) < 0)
         return;
-    p += 8;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         if (!match(routes[i].pattern, p, id, sizeof id))
             continue;

@@ -5,6 +5,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
+#include <time.h>
 
 #include "certhub/service.h"
 
@@ -18,6 +19,9 @@ typedef struct req {
     const char *path;          /* decoded path without the query */
     struct evkeyvalq query;
     ch_svc_principal who;      /* set once authenticated */
+    struct timespec t0;        /* when it began, for /metrics */
+    size_t route;              /* its route in /metrics (0: other) */
+    bool deferred;             /* answered later, from a later (counted then) */
 } req;
 
 /* JSON written as text directly, for answers on the hot path (a certificate), where building
@@ -72,16 +76,36 @@ enum evhttp_cmd_type req_command(req *r);
  * (without a Content-Length), and a client keeping the connection would read it as the start
  * of the next answer. */
 void send_reply(req *r, int status, const char *reason, struct evbuffer *body);
+/* The status the request was answered with (0: not yet). */
+int reply_status(req *r);
+/* For a handler on an event loop about to do what may take long (an RSA key, a keystore's
+ * password, a search): hands the request to the server's pool of workers, where it is
+ * answered again from the start, and returns true; the handler returns at once.  False on a
+ * worker already, outside the server (the fuzz target), or when it cannot be handed: the
+ * handler goes on. */
+bool hand_off(req *r);
 /* A query parameter or NULL. */
 const char *query(req *r, const char *name);
+
+/* An answer finished on another thread.  A handler whose answer waits for something done
+ * elsewhere (a certificate's commit) takes a later and returns; whoever finishes that work
+ * calls later_fire, from any thread, and fn(arg) then runs on the loop that took the request,
+ * where the answer is sent.  later_new returns NULL outside the server's event loops (the API
+ * fuzz target answers in-process), where the handler waits instead.  A later not fired is
+ * given back with later_cancel.  The server's loops do not end while one is open. */
+typedef struct later later;
+later *later_new(void (*fn)(void *), void *arg);
+void later_fire(void *l); /* void *: it is a ready callback of the service */
+void later_cancel(later *l);
 
 /* The HTTPS server (http.c).  Takes tls (freed on return).  Every renew_check_seconds it
  * calls refresh, which returns a new context when the server certificate was renewed, or NULL.
  * At max_connections open it stops accepting until a tenth of them have closed.  A connection
  * that has not sent a whole request in request_seconds is closed. */
 typedef struct ssl_ctx_st *(*tls_refresh_fn)(void *arg);
-int server_run(ch_svc *svc, struct ssl_ctx_st *tls, const char *addr, int port, int nthreads, int max_connections,
-               int request_seconds, tls_refresh_fn refresh, void *refresh_arg, int renew_check_seconds);
+int server_run(ch_svc *svc, struct ssl_ctx_st *tls, const char *addr, int port, int nthreads, int nworkers,
+               int max_connections, int request_seconds, tls_refresh_fn refresh, void *refresh_arg,
+               int renew_check_seconds);
 
 /* Answers one request through the API: the HTTPS server's workers, and the API fuzz target,
  * which serves plain HTTP in-process, call it. */
@@ -89,6 +113,8 @@ void http_answer(struct evhttp_request *ev, ch_svc *svc);
 /* Connections each event loop serves now, into out (at most max); returns the number of loops,
  * 0 outside a running server. */
 int http_loop_connections(int *out, int max);
+/* Requests handed to the workers and not yet answered; -1 outside a running server. */
+int http_worker_requests(void);
 /* The body size cap, timeouts and methods of every certhubd HTTP server. */
 void http_limits(struct evhttp *http);
 

@@ -235,9 +235,42 @@ void reply_error(req *r, int code)
                      ch_error_reason());
 }
 
+/* A request answered on a worker of the pool: its answer is kept here, and sent by the loop
+ * that took it (evhttp's connections are the loop's alone).  The request's headers are the
+ * worker's meanwhile: evhttp reads nothing more from the connection until it is answered. */
+struct job {
+    struct evhttp_request *ev;
+    ch_svc *svc;
+    later *l;
+    int status;          /* 0 until answered */
+    const char *reason;  /* static text, or NULL */
+    struct evbuffer *body;
+    bool with_body;
+    struct job *next;
+};
+static _Thread_local struct job *this_job; /* the request a worker is answering */
+
 void send_reply(req *r, int status, const char *reason, struct evbuffer *body)
 {
-    evhttp_send_reply(r->ev, status, reason, evhttp_request_get_command(r->ev) == EVHTTP_REQ_HEAD ? NULL : body);
+    bool with_body = evhttp_request_get_command(r->ev) != EVHTTP_REQ_HEAD && body != NULL;
+    struct job *j = this_job;
+
+    if (j != NULL && j->ev == r->ev) {
+        if (j->status == 0 && (!with_body || evbuffer_add_buffer(j->body, body) == 0)) {
+            j->status = status;
+            j->reason = reason;
+            j->with_body = with_body;
+        }
+        return;
+    }
+    evhttp_send_reply(r->ev, status, reason, with_body ? body : NULL);
+}
+
+int reply_status(req *r)
+{
+    if (this_job != NULL && this_job->ev == r->ev)
+        return this_job->status;
+    return evhttp_request_get_response_code(r->ev);
 }
 
 enum evhttp_cmd_type req_command(req *r)
@@ -490,6 +523,10 @@ struct server {
         int conns;      /* open connections this loop serves, under balance_lock */
         bool wanted;    /* whether this loop should accept, under balance_lock */
         _Atomic bool busy; /* answering a request: it accepts nothing until done */
+        pthread_mutex_t later_lock;
+        struct later *fired;      /* under later_lock: run by on_later */
+        struct event *later_ev;   /* made active by later_fire */
+        _Atomic int laters;       /* taken and not yet run */
     } workers[16];
     _Atomic unsigned long served; /* requests, by every loop */
     _Atomic int conns;            /* TLS connections open */
@@ -501,6 +538,14 @@ struct server {
     _Atomic bool full;            /* not accepting: max_conns are open */
     pthread_mutex_t balance_lock; /* the loops' conns and wanted, and acceptors */
     _Atomic int acceptors;        /* loops wanted */
+    /* the pool of workers answering what may take long (hand_off) */
+    int nworkers;
+    pthread_t workers_tid[16];
+    pthread_mutex_t pool_lock;
+    pthread_cond_t pool_cond;
+    struct job *jobs, *jobs_tail;  /* under pool_lock */
+    _Atomic int jobs_open;         /* handed off and not yet answered */
+    bool pool_stop;
 };
 
 /* Requests this thread's loop has answered, and what its idle timer saw of them. */
@@ -1003,6 +1048,177 @@ static void raise_nofile(void)
     }
 }
 
+struct later {
+    void (*fn)(void *);
+    void *arg;
+    struct worker *w;
+    struct later *next;
+};
+
+later *later_new(void (*fn)(void *), void *arg)
+{
+    struct worker *w = this_worker;
+    later *l;
+
+    /* Stopping: the handler waits, so the loops' drain has an end. */
+    if (w == NULL || w->later_ev == NULL || stopping || (l = malloc(sizeof *l)) == NULL)
+        return NULL;
+    *l = (later){fn, arg, w, NULL};
+    atomic_fetch_add(&w->laters, 1);
+    return l;
+}
+
+void later_cancel(later *l)
+{
+    atomic_fetch_sub(&l->w->laters, 1);
+    free(l);
+}
+
+void later_fire(void *arg)
+{
+    later *l = arg;
+    struct worker *w = l->w;
+    bool first;
+
+    pthread_mutex_lock(&w->later_lock);
+    first = w->fired == NULL;
+    l->next = w->fired;
+    w->fired = l;
+    pthread_mutex_unlock(&w->later_lock);
+    /* One activation runs every later fired until then (event_active wakes the loop when it
+     * is another thread's). */
+    if (first)
+        event_active(w->later_ev, 0, 0);
+}
+
+/* Runs the laters fired, on their loop's thread, oldest first. */
+static void on_later(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+    later *list, *rev = NULL, *l;
+
+    (void)fd;
+    (void)what;
+    pthread_mutex_lock(&w->later_lock);
+    list = w->fired;
+    w->fired = NULL;
+    pthread_mutex_unlock(&w->later_lock);
+    while (list != NULL) {
+        l = list;
+        list = l->next;
+        l->next = rev;
+        rev = l;
+    }
+    while ((l = rev) != NULL) {
+        rev = l->next;
+        l->fn(l->arg);
+        free(l);
+        atomic_fetch_sub(&w->laters, 1);
+    }
+}
+
+/* After the loop was told to end: answers still waiting for their work are run as they come,
+ * then the loop runs a moment more to write them. */
+static void loop_drain(struct worker *w)
+{
+    if (atomic_load(&w->laters) == 0)
+        return;
+    while (atomic_load(&w->laters) > 0)
+        event_base_loop(w->base, EVLOOP_ONCE);
+    event_base_loopexit(w->base, &(struct timeval){0, 200000});
+    event_base_dispatch(w->base);
+}
+
+/* On the loop: sends what the worker answered. */
+static void job_answer(void *arg)
+{
+    struct job *j = arg;
+
+    if (j->status == 0) /* a handler that answered nothing: a bug, not a hang */
+        evhttp_send_reply(j->ev, 500, "Internal Server Error", NULL);
+    else
+        evhttp_send_reply(j->ev, j->status, j->reason, j->with_body ? j->body : NULL);
+    evbuffer_free(j->body);
+    free(j);
+    atomic_fetch_sub(&the_server->jobs_open, 1);
+}
+
+int http_worker_requests(void)
+{
+    return the_server != NULL ? atomic_load(&the_server->jobs_open) : -1;
+}
+
+bool hand_off(req *r)
+{
+    struct server *s = the_server;
+    struct job *j;
+
+    if (this_job != NULL || this_worker == NULL || s == NULL || s->nworkers == 0 || (j = calloc(1, sizeof *j)) == NULL)
+        return false;
+    *j = (struct job){.ev = r->ev, .svc = r->svc};
+    if ((j->body = evbuffer_new()) == NULL || (j->l = later_new(job_answer, j)) == NULL) {
+        if (j->body)
+            evbuffer_free(j->body);
+        free(j);
+        return false;
+    }
+    atomic_fetch_add(&s->jobs_open, 1);
+    pthread_mutex_lock(&s->pool_lock);
+    if (s->jobs_tail)
+        s->jobs_tail->next = j;
+    else
+        s->jobs = j;
+    s->jobs_tail = j;
+    pthread_cond_signal(&s->pool_cond);
+    pthread_mutex_unlock(&s->pool_lock);
+    r->deferred = true;
+    return true;
+}
+
+/* A worker of the pool: answers the requests handed off, each from the start, and gives back
+ * its store connection after a few idle seconds, as the loops do. */
+static void *pool_main(void *arg)
+{
+    struct server *s = arg;
+    char name[16] = "certhubd-work";
+    struct job *j;
+    bool used = false;
+
+    pthread_mutex_lock(&s->pool_lock);
+    for (int i = 0; i < s->nworkers; i++)
+        if (pthread_equal(pthread_self(), s->workers_tid[i]))
+            snprintf(name, sizeof name, "certhubd-work%u", (unsigned)i % 16u);
+    ch_thread_name(name);
+    for (;;) {
+        if (s->jobs == NULL && !s->pool_stop) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += 5;
+            if (pthread_cond_timedwait(&s->pool_cond, &s->pool_lock, &until) == ETIMEDOUT && used && s->jobs == NULL) {
+                used = false;
+                pthread_mutex_unlock(&s->pool_lock);
+                ch_svc_thread_idle(s->svc);
+                pthread_mutex_lock(&s->pool_lock);
+            }
+            continue;
+        }
+        if ((j = s->jobs) == NULL)
+            break; /* stopping, and nothing left */
+        if ((s->jobs = j->next) == NULL)
+            s->jobs_tail = NULL;
+        pthread_mutex_unlock(&s->pool_lock);
+        this_job = j;
+        http_answer(j->ev, j->svc);
+        this_job = NULL;
+        used = true;
+        later_fire(j->l);
+        pthread_mutex_lock(&s->pool_lock);
+    }
+    pthread_mutex_unlock(&s->pool_lock);
+    ch_svc_thread_idle(s->svc);
+    return NULL;
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
@@ -1013,6 +1229,7 @@ static void *worker_main(void *arg)
     ch_thread_name(name);
     this_worker = w;
     event_base_dispatch(w->base);
+    loop_drain(w);
     return NULL;
 }
 
@@ -1045,10 +1262,12 @@ static void on_renew_timer(evutil_socket_t fd, short what, void *arg)
     SSL_CTX_free(old);
 }
 
-int server_run(ch_svc *svc, SSL_CTX *tls, const char *addr, int port, int nthreads, int max_connections,
-               int request_seconds, tls_refresh_fn refresh, void *refresh_arg, int renew_check_seconds)
+int server_run(ch_svc *svc, SSL_CTX *tls, const char *addr, int port, int nthreads, int nworkers,
+               int max_connections, int request_seconds, tls_refresh_fn refresh, void *refresh_arg,
+               int renew_check_seconds)
 {
-    struct server s = {.svc = svc, .tls = tls, .nthreads = nthreads > 16 ? 16 : nthreads, .refresh = refresh,
+    struct server s = {.svc = svc, .tls = tls, .nthreads = nthreads > 16 ? 16 : nthreads,
+                       .nworkers = nworkers < 0 ? 0 : nworkers > 16 ? 16 : nworkers, .refresh = refresh,
                        .refresh_arg = refresh_arg, .max_conns = max_connections > 0 ? max_connections : 4096,
                        .request_seconds = request_seconds > 0 ? request_seconds : 60};
     s.inflight_max = (size_t)s.max_conns * INFLIGHT_PER_CONN;
@@ -1067,6 +1286,8 @@ int server_run(ch_svc *svc, SSL_CTX *tls, const char *addr, int port, int nthrea
     pthread_mutex_init(&s.tls_lock, NULL);
     pthread_mutex_init(&s.full_lock, NULL);
     pthread_mutex_init(&s.balance_lock, NULL);
+    pthread_mutex_init(&s.pool_lock, NULL);
+    pthread_cond_init(&s.pool_cond, NULL);
     memset(&ss, 0, sizeof ss);
     if (inet_pton(AF_INET6, addr, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
         ((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
@@ -1112,6 +1333,8 @@ int server_run(ch_svc *svc, SSL_CTX *tls, const char *addr, int port, int nthrea
         s.acceptors++;
         /* Every connection's deadline is the same period: a queue, not a heap of timers. */
         w->request_tv = event_base_init_common_timeout(w->base, &(struct timeval){s.request_seconds, 0});
+        pthread_mutex_init(&w->later_lock, NULL);
+        w->later_ev = event_new(w->base, -1, 0, on_later, w);
         w->idle_timer = event_new(w->base, -1, EV_PERSIST, on_idle_timer, w);
         event_add(w->idle_timer, &(struct timeval){5, 0});
     }
@@ -1130,6 +1353,13 @@ int server_run(ch_svc *svc, SSL_CTX *tls, const char *addr, int port, int nthrea
     /* Past a file size limit (ulimit -f) a write fails (EFBIG), and the request that needed it
      * with it, rather than the signal ending certhubd with every request in flight. */
     signal(SIGXFSZ, SIG_IGN);
+    pthread_mutex_lock(&s.pool_lock); /* each worker finds its own number under it */
+    for (int i = 0; i < s.nworkers; i++)
+        if (pthread_create(&s.workers_tid[i], NULL, pool_main, &s) != 0) {
+            s.nworkers = i; /* fewer workers; with none, every request is answered on its loop */
+            break;
+        }
+    pthread_mutex_unlock(&s.pool_lock);
     for (int i = 1; i < s.nthreads; i++)
         pthread_create(&s.workers[i].tid, NULL, worker_main, &s.workers[i]);
     printf("certhubd: listening on https://%s%s%s:%d\n", ss.ss_family == AF_INET6 ? "[" : "", addr,
@@ -1137,9 +1367,17 @@ int server_run(ch_svc *svc, SSL_CTX *tls, const char *addr, int port, int nthrea
     fflush(stdout);
     this_worker = &s.workers[0];
     event_base_dispatch(s.workers[0].base);
+    loop_drain(&s.workers[0]);
     this_worker = NULL;
     for (int i = 1; i < s.nthreads; i++)
         pthread_join(s.workers[i].tid, NULL);
+    /* The loops have drained: every job handed off is answered. */
+    pthread_mutex_lock(&s.pool_lock);
+    s.pool_stop = true;
+    pthread_cond_broadcast(&s.pool_cond);
+    pthread_mutex_unlock(&s.pool_lock);
+    for (int i = 0; i < s.nworkers; i++)
+        pthread_join(s.workers_tid[i], NULL);
     event_free(sigint);
     event_free(sigterm);
     if (s.renew_timer)
@@ -1155,6 +1393,9 @@ int server_run(ch_svc *svc, SSL_CTX *tls, const char *addr, int port, int nthrea
         event_free(s.workers[i].resume);
         event_free(s.workers[i].toggle);
         s.workers[i].toggle = NULL;
+        if (s.workers[i].later_ev)
+            event_free(s.workers[i].later_ev);
+        pthread_mutex_destroy(&s.workers[i].later_lock);
         evhttp_free(s.workers[i].http);
         event_base_free(s.workers[i].base);
     }
@@ -1164,6 +1405,8 @@ int server_run(ch_svc *svc, SSL_CTX *tls, const char *addr, int port, int nthrea
     pthread_mutex_destroy(&s.full_lock);
     the_server = NULL;
     pthread_mutex_destroy(&s.balance_lock);
+    pthread_mutex_destroy(&s.pool_lock);
+    pthread_cond_destroy(&s.pool_cond);
     printf("certhubd: stopped\n");
     return 0;
 }

@@ -338,3 +338,88 @@ check_eq "a new connection is answered while a loop is busy with a slow request"
     "A: health 200, slow 201; B: health 200, slow 201; A: health 200, slow 201; B: health 200, slow 201" \
     "$(cat busy.txt)"
 stop_daemon
+
+# One event loop serving every connection: a request that may take long (an RSA-4096 key) is
+# handed to a worker, and the loop answers its other connections meanwhile, a certificate
+# with a P-256 key (signed on the loop, its commit queued) and /api/v1/health, while /metrics
+# still shows the slow one with the worker (a round where the key came quicker than that is
+# tried again).  With --workers 0 the loop answers the slow request itself, and the others,
+# sent a second later, wait for it.
+slow_first() {
+    python3 - "$CERTHUB_SOURCE_DIR/tests/integration" "$port" "$data/ca.pem" "$data/admin-token" "$1" <<'PY'
+import sys, threading, time
+sys.path.insert(0, sys.argv[1])
+from loops import Server
+srv, pooled = Server(int(sys.argv[2]), sys.argv[3], sys.argv[4]), sys.argv[5] == "pooled"
+def post(s, body):
+    s.sendall(b"POST /api/v1/certificates HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + srv.token +
+              b"\r\nContent-Type: application/json\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+for attempt in range(5):
+    a, b, c = srv.connect(), srv.connect(), srv.connect()
+    seen = []
+    post(a, b'{"profile":"tls-server","subject":{"common_name":"slow.example"},"key_type":"rsa4096"}')
+    t = threading.Thread(target=lambda: seen.append("slow %s" % srv.answer(a)))
+    t.start()
+    if pooled:
+        for _ in range(500):
+            if srv.worker_requests() == 1:
+                break
+            time.sleep(0.01)
+    else:
+        time.sleep(1)  # the loop has read the slow request, and is making its key
+    post(b, b'{"profile":"tls-server","subject":{"common_name":"quick.example"},"key_type":"p256"}')
+    seen.append("quick %s" % srv.answer(b))
+    c.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    seen.append("health %s" % srv.answer(c))
+    during = not pooled or srv.worker_requests() == 1
+    t.join()
+    for x in (a, b, c):
+        x.close()
+    if during:
+        break
+print(", ".join(seen))
+PY
+}
+start_daemon --threads 1
+check_eq "one loop answers its other connections while a worker makes an RSA key" \
+    "quick 201, health 200, slow 201" "$(slow_first pooled)"
+# Clients that close their connections while their requests are with a worker or waiting for a
+# commit: each answer is dropped (evhttp frees a request whose connection has gone once it is
+# answered), and certhubd goes on.
+python3 - "$CERTHUB_SOURCE_DIR/tests/integration" "$port" "$data/ca.pem" "$data/admin-token" > gone.txt <<'PY'
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from loops import Server
+srv = Server(int(sys.argv[2]), sys.argv[3], sys.argv[4])
+for key in (b"rsa2048", b"p256", b"p256", b"rsa2048", b"p256"):
+    s = srv.connect()
+    body = b'{"profile":"tls-server","subject":{"common_name":"gone.example"},"key_type":"' + key + b'"}'
+    s.sendall(b"POST /api/v1/certificates HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + srv.token +
+              b"\r\nContent-Type: application/json\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    s.close()
+time.sleep(1.5)
+s = srv.connect()
+s.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+print("health %s" % srv.answer(s))
+# Requests sent together on one connection (pipelined), some answered later by a worker or
+# after their commit: each answered, in order.
+def issue(key):
+    body = b'{"profile":"tls-server","subject":{"common_name":"piped.example"},"key_type":"' + key + b'"}'
+    return (b"POST /api/v1/certificates HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + srv.token +
+            b"\r\nContent-Type: application/json\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+s.sendall(issue(b"rsa2048") + issue(b"p256") + issue(b"p256") + issue(b"rsa2048") +
+          b"GET /api/v1/health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+print("piped " + " ".join(srv.answer(s) for _ in range(5)))
+PY
+check_eq "clients gone before their answers leave certhubd serving; pipelined requests answered in order" \
+    "health 200
+piped 201 201 201 201 200" "$(cat gone.txt)"
+alive "$pid" || fail "certhubd ended after clients left before their answers"
+ok "certhubd still runs after clients left before their answers"
+stop_daemon
+start_daemon --threads 1 --workers 0
+check_eq "with --workers 0 the loop makes the RSA key itself, the others waiting" \
+    "slow 201, quick 201, health 200" "$(slow_first alone)"
+stop_daemon
+expect_exit 2 "--workers above 16 is refused" -- "$CERTHUBD" --data-dir "$data" --workers 17
+expect_exit 2 "--workers that is not a number is refused" -- "$CERTHUBD" --data-dir "$data" --workers many
