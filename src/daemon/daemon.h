@@ -94,6 +94,9 @@ const char *query(req *r, const char *name);
  * fuzz target answers in-process), where the handler waits instead.  A later not fired is
  * given back with later_cancel.  The server's loops do not end while one is open. */
 typedef struct later later;
+/* Whether the calling event loop serves other connections than the one it is answering: a
+ * loop serving one has nothing else to do while that request waits. */
+bool loop_shared(void);
 later *later_new(void (*fn)(void *), void *arg);
 void later_fire(void *l); /* void *: it is a ready callback of the service */
 void later_cancel(later *l);

@@ -1055,6 +1055,19 @@ struct later {
     struct later *next;
 };
 
+bool loop_shared(void)
+{
+    struct worker *w = this_worker;
+    int conns;
+
+    if (w == NULL)
+        return false;
+    pthread_mutex_lock(&w->server->balance_lock);
+    conns = w->conns;
+    pthread_mutex_unlock(&w->server->balance_lock);
+    return conns > 1;
+}
+
 later *later_new(void (*fn)(void *), void *arg)
 {
     struct worker *w = this_worker;
