@@ -538,8 +538,9 @@ struct server {
     _Atomic bool full;            /* not accepting: max_conns are open */
     pthread_mutex_t balance_lock; /* the loops' conns and wanted, and acceptors */
     _Atomic int acceptors;        /* loops wanted */
-    /* the pool of workers answering what may take long (hand_off) */
-    int nworkers;
+    /* the pool of workers answering what may take long (hand_off), started as needed */
+    int nworkers;                  /* at most */
+    int started, idle;             /* under pool_lock */
     pthread_t workers_tid[16];
     pthread_mutex_t pool_lock;
     pthread_cond_t pool_cond;
@@ -1161,6 +1162,8 @@ int http_worker_requests(void)
     return the_server != NULL ? atomic_load(&the_server->jobs_open) : -1;
 }
 
+static void *pool_main(void *arg);
+
 bool hand_off(req *r)
 {
     struct server *s = the_server;
@@ -1175,8 +1178,19 @@ bool hand_off(req *r)
         free(j);
         return false;
     }
-    atomic_fetch_add(&s->jobs_open, 1);
     pthread_mutex_lock(&s->pool_lock);
+    /* A worker is started when none is waiting (an idle certhubd holds none); with none able
+     * to start, the loop answers it. */
+    if (s->idle == 0 && s->started < s->nworkers &&
+        pthread_create(&s->workers_tid[s->started], NULL, pool_main, s) == 0)
+        s->started++;
+    if (s->started == 0) {
+        pthread_mutex_unlock(&s->pool_lock);
+        later_cancel(j->l);
+        evbuffer_free(j->body);
+        free(j);
+        return false;
+    }
     if (s->jobs_tail)
         s->jobs_tail->next = j;
     else
@@ -1184,6 +1198,7 @@ bool hand_off(req *r)
     s->jobs_tail = j;
     pthread_cond_signal(&s->pool_cond);
     pthread_mutex_unlock(&s->pool_lock);
+    atomic_fetch_add(&s->jobs_open, 1);
     r->deferred = true;
     return true;
 }
@@ -1197,17 +1212,21 @@ static void *pool_main(void *arg)
     struct job *j;
     bool used = false;
 
-    pthread_mutex_lock(&s->pool_lock);
-    for (int i = 0; i < s->nworkers; i++)
+    pthread_mutex_lock(&s->pool_lock); /* held by hand_off until workers_tid holds this one */
+    for (int i = 0; i < s->started; i++)
         if (pthread_equal(pthread_self(), s->workers_tid[i]))
             snprintf(name, sizeof name, "certhubd-work%u", (unsigned)i % 16u);
     ch_thread_name(name);
     for (;;) {
         if (s->jobs == NULL && !s->pool_stop) {
             struct timespec until;
+            int rc;
             clock_gettime(CLOCK_REALTIME, &until);
             until.tv_sec += 5;
-            if (pthread_cond_timedwait(&s->pool_cond, &s->pool_lock, &until) == ETIMEDOUT && used && s->jobs == NULL) {
+            s->idle++;
+            rc = pthread_cond_timedwait(&s->pool_cond, &s->pool_lock, &until);
+            s->idle--;
+            if (rc == ETIMEDOUT && used && s->jobs == NULL) {
                 used = false;
                 pthread_mutex_unlock(&s->pool_lock);
                 ch_svc_thread_idle(s->svc);
@@ -1366,13 +1385,6 @@ int server_run(ch_svc *svc, SSL_CTX *tls, const char *addr, int port, int nthrea
     /* Past a file size limit (ulimit -f) a write fails (EFBIG), and the request that needed it
      * with it, rather than the signal ending certhubd with every request in flight. */
     signal(SIGXFSZ, SIG_IGN);
-    pthread_mutex_lock(&s.pool_lock); /* each worker finds its own number under it */
-    for (int i = 0; i < s.nworkers; i++)
-        if (pthread_create(&s.workers_tid[i], NULL, pool_main, &s) != 0) {
-            s.nworkers = i; /* fewer workers; with none, every request is answered on its loop */
-            break;
-        }
-    pthread_mutex_unlock(&s.pool_lock);
     for (int i = 1; i < s.nthreads; i++)
         pthread_create(&s.workers[i].tid, NULL, worker_main, &s.workers[i]);
     printf("certhubd: listening on https://%s%s%s:%d\n", ss.ss_family == AF_INET6 ? "[" : "", addr,
@@ -1389,7 +1401,7 @@ int server_run(ch_svc *svc, SSL_CTX *tls, const char *addr, int port, int nthrea
     s.pool_stop = true;
     pthread_cond_broadcast(&s.pool_cond);
     pthread_mutex_unlock(&s.pool_lock);
-    for (int i = 0; i < s.nworkers; i++)
+    for (int i = 0; i < s.started; i++) /* none starts now: the loops have ended */
         pthread_join(s.workers_tid[i], NULL);
     event_free(sigint);
     event_free(sigterm);
