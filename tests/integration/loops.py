@@ -21,7 +21,10 @@ class Server:
         """The status of the next answer on s, its body read whole."""
         data = b""
         while b"\r\n\r\n" not in data:
-            data += s.recv(65536)
+            chunk = s.recv(65536)
+            if not chunk:
+                return "closed"
+            data += chunk
         head, body = data.split(b"\r\n\r\n", 1)
         length = int([l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")][0])
         while len(body) < length:

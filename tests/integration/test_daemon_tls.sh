@@ -416,6 +416,36 @@ check_eq "clients gone before their answers leave certhubd serving; pipelined re
 piped 201 201 201 201 200" "$(cat gone.txt)"
 alive "$pid" || fail "certhubd ended after clients left before their answers"
 ok "certhubd still runs after clients left before their answers"
+# SIGTERM while a worker makes an RSA-4096 key and a P-256 certificate waits for its commit:
+# both are answered before certhubd stops, and each certificate answered is stored.
+python3 - "$CERTHUB_SOURCE_DIR/tests/integration" "$port" "$data/ca.pem" "$data/admin-token" "$pid" > term.txt <<'PY'
+import os, signal, sys, time
+sys.path.insert(0, sys.argv[1])
+from loops import Server
+srv = Server(int(sys.argv[2]), sys.argv[3], sys.argv[4])
+def post(s, cn, key):
+    body = b'{"profile":"tls-server","subject":{"common_name":"' + cn + b'"},"key_type":"' + key + b'"}'
+    s.sendall(b"POST /api/v1/certificates HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + srv.token +
+              b"\r\nContent-Type: application/json\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+a, b = srv.connect(), srv.connect()
+for x in (a, b):
+    x.settimeout(30)  # an answer that never comes fails the check, not the run
+post(a, b"term-slow.example", b"rsa4096")
+for _ in range(500):
+    if srv.worker_requests() == 1:
+        break
+    time.sleep(0.01)
+post(b, b"term-quick.example", b"p256")
+os.kill(int(sys.argv[5]), signal.SIGTERM)
+print("slow %s, quick %s" % (srv.answer(a), srv.answer(b)))
+PY
+check_eq "requests in flight at SIGTERM are answered" "slow 201, quick 201" "$(cat term.txt)"
+stop_daemon
+check_contains "certhubd stopped by itself after answering them" "$(cat "$log")" "certhubd: stopped"
+start_daemon --threads 1
+TOKEN=$(cat "$data/admin-token") api GET "/api/v1/certificates?search=term-&limit=10"
+check_eq "the certificates answered at SIGTERM are stored" "200 term-quick.example term-slow.example" \
+    "$status $(body '[.items[].name | select(startswith("term-"))] | sort | join(" ")')"
 stop_daemon
 start_daemon --threads 1 --workers 0
 check_eq "with --workers 0 the loop makes the RSA key itself, the others waiting" \
