@@ -84,6 +84,8 @@ int reply_status(req *r);
  * worker already, outside the server (the fuzz target), or when it cannot be handed: the
  * handler goes on. */
 bool hand_off(req *r);
+/* Whether the calling thread is one of the pool's workers. */
+bool on_worker(void);
 /* A query parameter or NULL. */
 const char *query(req *r, const char *name);
 

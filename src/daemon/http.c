@@ -266,6 +266,11 @@ void send_reply(req *r, int status, const char *reason, struct evbuffer *body)
     evhttp_send_reply(r->ev, status, reason, with_body ? body : NULL);
 }
 
+bool on_worker(void)
+{
+    return this_job != NULL;
+}
+
 int reply_status(req *r)
 {
     if (this_job != NULL && this_job->ev == r->ev)
