@@ -447,7 +447,7 @@ static void certificates_issue(req *r)
      * else is): handing it to the writer thread and back cost a client issuing one at a time
      * 25-40 % of its certificates a second. */
     d = NULL;
-    if (loop_shared() && (d = calloc(1, sizeof *d)) != NULL && (d->l = later_new(issue_answer, d)) == NULL) {
+    if (loop_shared() && (d = calloc(1, sizeof *d)) != NULL && (d->l = later_new(r->ev, issue_answer, d)) == NULL) {
         free(d);
         d = NULL;
     }

@@ -90,16 +90,18 @@ bool on_worker(void);
 const char *query(req *r, const char *name);
 
 /* An answer finished on another thread.  A handler whose answer waits for something done
- * elsewhere (a certificate's commit) takes a later and returns; whoever finishes that work
- * calls later_fire, from any thread, and fn(arg) then runs on the loop that took the request,
- * where the answer is sent.  later_new returns NULL outside the server's event loops (the API
- * fuzz target answers in-process), where the handler waits instead.  A later not fired is
- * given back with later_cancel.  The server's loops do not end while one is open. */
+ * elsewhere (a certificate's commit) takes a later for its request ev and returns; whoever
+ * finishes that work calls later_fire, from any thread, and fn(arg) then runs on the loop that
+ * took the request, where the answer is sent.  The request's bytes count as in flight until
+ * then (the cap on what requests hold together).  later_new returns NULL outside the server's
+ * event loops (the API fuzz target answers in-process), where the handler waits instead.  A
+ * later not fired is given back with later_cancel.  The server's loops do not end while one
+ * is open. */
 typedef struct later later;
 /* Whether the calling event loop serves other connections than the one it is answering: a
  * loop serving one has nothing else to do while that request waits. */
 bool loop_shared(void);
-later *later_new(void (*fn)(void *), void *arg);
+later *later_new(struct evhttp_request *ev, void (*fn)(void *), void *arg);
 void later_fire(void *l); /* void *: it is a ready callback of the service */
 void later_cancel(later *l);
 
@@ -114,7 +116,7 @@ int server_run(ch_svc *svc, struct ssl_ctx_st *tls, const char *addr, int port, 
 
 /* Answers one request through the API: the HTTPS server's workers, and the API fuzz target,
  * which serves plain HTTP in-process, call it. */
-void http_answer(struct evhttp_request *ev, ch_svc *svc);
+bool http_answer(struct evhttp_request *ev, ch_svc *svc); /* true: answered later */
 /* Connections each event loop serves now, into out (at most max); returns the number of loops,
  * 0 outside a running server. */
 int http_loop_connections(int *out, int max);

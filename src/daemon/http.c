@@ -558,7 +558,7 @@ struct server {
 static _Thread_local unsigned long served, served_seen, served_released;
 static _Thread_local unsigned long all_seen, all_released;
 
-void http_answer(struct evhttp_request *ev, ch_svc *svc)
+bool http_answer(struct evhttp_request *ev, ch_svc *svc)
 {
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
     req r = {.ev = ev, .svc = svc};
@@ -569,17 +569,18 @@ void http_answer(struct evhttp_request *ev, ch_svc *svc)
     if (uri == NULL || evhttp_uri_get_path(uri) == NULL ||
         (decoded = evhttp_uridecode(evhttp_uri_get_path(uri), 0, NULL)) == NULL) {
         reply_error_msg(&r, CH_EINVAL, NULL, "bad request URI");
-        return;
+        return false;
     }
     if (evhttp_uri_get_query(uri) != NULL && evhttp_parse_query_str(evhttp_uri_get_query(uri), &r.query) != 0) {
         reply_error_msg(&r, CH_EINVAL, NULL, "bad query string");
         free(decoded);
-        return;
+        return false;
     }
     r.path = decoded;
     api_dispatch(&r);
     evhttp_clear_headers(&r.query);
     free(decoded);
+    return r.deferred;
 }
 
 void http_limits(struct evhttp *http)
@@ -692,6 +693,7 @@ static void on_request(struct evhttp_request *ev, void *arg)
     struct server *s = arg;
     struct conn *c = conn_of(ev);
     struct worker *w = this_worker != NULL && this_worker->server == s ? this_worker : NULL;
+    bool deferred;
 
     if (c != NULL)
         c->requests++; /* read whole: the connection has kept up */
@@ -699,12 +701,13 @@ static void on_request(struct evhttp_request *ev, void *arg)
     atomic_fetch_add_explicit(&s->served, 1, memory_order_relaxed);
     if (w != NULL)
         balance_busy(s, w);
-    http_answer(ev, s->svc);
+    deferred = http_answer(ev, s->svc);
     if (w != NULL)
         atomic_store(&w->busy, false);
     /* Answered: what it held is no longer counted.  The connection stays while the answer is
-     * written, which evhttp does from the loop later. */
-    if (c != NULL)
+     * written, which evhttp does from the loop later.  One answered later (by a worker, after
+     * its commit) stays counted until then (on_later): its body is held meanwhile. */
+    if (c != NULL && !deferred)
         inflight_release(c);
 }
 
@@ -1057,6 +1060,7 @@ static void raise_nofile(void)
 struct later {
     void (*fn)(void *);
     void *arg;
+    struct evhttp_request *ev;
     struct worker *w;
     struct later *next;
 };
@@ -1074,7 +1078,7 @@ bool loop_shared(void)
     return conns > 1;
 }
 
-later *later_new(void (*fn)(void *), void *arg)
+later *later_new(struct evhttp_request *ev, void (*fn)(void *), void *arg)
 {
     struct worker *w = this_worker;
     later *l;
@@ -1082,7 +1086,7 @@ later *later_new(void (*fn)(void *), void *arg)
     /* Stopping: the handler waits, so the loops' drain has an end. */
     if (w == NULL || w->later_ev == NULL || stopping || (l = malloc(sizeof *l)) == NULL)
         return NULL;
-    *l = (later){fn, arg, w, NULL};
+    *l = (later){fn, arg, ev, w, NULL};
     atomic_fetch_add(&w->laters, 1);
     return l;
 }
@@ -1129,7 +1133,10 @@ static void on_later(evutil_socket_t fd, short what, void *arg)
         rev = l;
     }
     while ((l = rev) != NULL) {
+        struct conn *c = conn_of(l->ev); /* NULL once the connection has gone (it released) */
         rev = l->next;
+        if (c != NULL)
+            inflight_release(c);
         l->fn(l->arg);
         free(l);
         atomic_fetch_sub(&w->laters, 1);
@@ -1177,7 +1184,7 @@ bool hand_off(req *r)
     if (this_job != NULL || this_worker == NULL || s == NULL || s->nworkers == 0 || (j = calloc(1, sizeof *j)) == NULL)
         return false;
     *j = (struct job){.ev = r->ev, .svc = r->svc};
-    if ((j->body = evbuffer_new()) == NULL || (j->l = later_new(job_answer, j)) == NULL) {
+    if ((j->body = evbuffer_new()) == NULL || (j->l = later_new(r->ev, job_answer, j)) == NULL) {
         if (j->body)
             evbuffer_free(j->body);
         free(j);
