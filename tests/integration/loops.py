@@ -31,27 +31,24 @@ class Server:
             body += s.recv(65536)
         return head.split(b" ")[1].decode()
 
+    def metrics(self):
+        """The text of /metrics, asked on a connection of its own."""
+        s = self.connect()
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + self.token +
+                  b"\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+        s.close()
+        return data
+
     def loops(self):
         """Open connections by loop, the one asking counted."""
-        s = self.connect()
-        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + self.token +
-                  b"\r\nConnection: close\r\n\r\n")
-        data = b""
-        while chunk := s.recv(65536):
-            data += chunk
-        s.close()
-        return [int(n) for n in re.findall(rb'certhub_http_connections\{loop="\d+"\} (\d+)', data)]
+        return [int(n) for n in re.findall(rb'certhub_http_connections\{loop="\d+"\} (\d+)', self.metrics())]
 
     def worker_requests(self):
-        """Requests with the workers, as /metrics says (a connection of its own, on a loop)."""
-        s = self.connect()
-        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + self.token +
-                  b"\r\nConnection: close\r\n\r\n")
-        data = b""
-        while chunk := s.recv(65536):
-            data += chunk
-        s.close()
-        return int(re.search(rb"certhub_http_worker_requests (\d+)", data).group(1))
+        """Requests with the workers, as /metrics says (the one asking left out)."""
+        return int(re.search(rb"certhub_http_worker_requests (\d+)", self.metrics()).group(1))
 
     def settle(self, open_connections):
         """Waits until certhubd has seen closed connections close."""

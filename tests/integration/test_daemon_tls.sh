@@ -462,3 +462,7 @@ check_eq "with --workers 0 the loop makes the RSA key itself, the others waiting
 stop_daemon
 expect_exit 2 "--workers above 16 is refused" -- "$CERTHUBD" --data-dir "$data" --workers 17
 expect_exit 2 "--workers that is not a number is refused" -- "$CERTHUBD" --data-dir "$data" --workers many
+printf 'workers = 17\n' > bad-workers.conf
+expect_exit 2 "workers = 17 in a config file is refused" -- "$CERTHUBD" --data-dir "$data" --config bad-workers.conf
+check_contains "and the message says what is accepted" "$("$CERTHUBD" --data-dir "$data" --config bad-workers.conf 2>&1 || true)" \
+    "workers = 0..16"
