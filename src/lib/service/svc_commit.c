@@ -261,6 +261,7 @@ int svc_commit_async(ch_svc *svc, svc_tx_fn fn, void *arg, void (*ready)(void *)
         return svc_commit(svc, fn, arg);
     }
     *it = (struct svc_gc_item){.fn = fn, .arg = arg, .ready = ready, .ready_arg = ready_arg};
+    *queued = it; /* before the writer can take it: ready may run before this returns */
     if (svc->gc_tail)
         svc->gc_tail->next = it;
     else
@@ -268,7 +269,6 @@ int svc_commit_async(ch_svc *svc, svc_tx_fn fn, void *arg, void (*ready)(void *)
     svc->gc_tail = it;
     kick(svc);
     pthread_mutex_unlock(&svc->gc_lock);
-    *queued = it;
     return 1;
 }
 

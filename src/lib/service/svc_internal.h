@@ -78,8 +78,9 @@ int svc_commit(ch_svc *svc, svc_tx_fn fn, void *arg);
  * connections).  It queues the change for the writer thread and returns 1 with *queued set
  * (when no writer thread can take it, it waits and returns as svc_commit does); ready(ready_arg) is called, from the writer's
  * thread, once the batch holding it has committed or failed, and svc_commit_end(*queued) then
- * gives fn's result (its error made the calling thread's) and frees it.  fn and arg must last
- * until ready is called. */
+ * gives fn's result (its error made the calling thread's) and frees it.  ready may be called
+ * before svc_commit_async returns (*queued is set before the writer can take the change).  fn
+ * and arg must last until ready is called. */
 int svc_commit_async(ch_svc *svc, svc_tx_fn fn, void *arg, void (*ready)(void *), void *ready_arg,
                      struct svc_gc_item **queued);
 int svc_commit_end(struct svc_gc_item *queued);
