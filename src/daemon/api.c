@@ -371,24 +371,27 @@ struct issue_later {
     size_t route;
 };
 
+/* Answers an issuance with its certificate, or with its error; returns the status, read
+ * before answering (evhttp frees a request whose connection has gone once it is answered). */
+static int reply_issued(req *r, int error, ch_store_cert *out)
+{
+    if (error < 0) {
+        reply_error(r, error);
+        return ch_error_http_status(error);
+    }
+    reply_cert(r, 201, out);
+    ch_store_cert_dispose(out);
+    return 201;
+}
+
 static void issue_answer(void *arg)
 {
     struct issue_later *d = arg;
     req r = {.ev = d->ev, .svc = d->svc};
     ch_store_cert out;
-    int error = ch_svc_pending_end(d->pending, &out), status;
+    int error = ch_svc_pending_end(d->pending, &out);
 
-    /* evhttp frees a request whose connection has gone once it is answered: its status is
-     * read before. */
-    if (error < 0) {
-        status = ch_error_http_status(error);
-        reply_error(&r, error);
-    } else {
-        status = 201;
-        reply_cert(&r, 201, &out);
-        ch_store_cert_dispose(&out);
-    }
-    count_request(d->route, &d->t0, status);
+    count_request(d->route, &d->t0, reply_issued(&r, error, &out));
     free(d);
 }
 
@@ -446,31 +449,24 @@ static void certificates_issue(req *r)
     /* A loop serving this connection alone waits for the commit (written at once when nothing
      * else is): handing it to the writer thread and back cost a client issuing one at a time
      * 25-40 % of its certificates a second. */
-    d = NULL;
-    if (loop_shared() && (d = calloc(1, sizeof *d)) != NULL && (d->l = later_new(r->ev, issue_answer, d)) == NULL) {
-        free(d);
-        d = NULL;
+    d = loop_shared() ? calloc(1, sizeof *d) : NULL;
+    if (d != NULL) {
+        *d = (struct issue_later){.ev = r->ev, .svc = r->svc, .t0 = r->t0, .route = r->route};
+        if ((d->l = later_new(r->ev, issue_answer, d)) == NULL) {
+            free(d);
+            d = NULL;
+        }
     }
     if (d == NULL) /* outside the server's loops, or alone on this one: waited for here */
         error = ch_svc_cert_issue(r->svc, &r->who.actor, &q, &out);
     else if ((error = ch_svc_cert_issue_start(r->svc, &r->who.actor, &q, &out, later_fire, d->l, &d->pending)) == 1) {
-        /* Signed, its commit queued: the loop goes on with other connections meanwhile. */
-        d->ev = r->ev;
-        d->svc = r->svc;
-        d->t0 = r->t0;
-        d->route = r->route;
-        r->deferred = true;
+        r->deferred = true; /* signed, its commit queued: the loop goes on with other connections */
         goto done;
     } else {
         later_cancel(d->l);
         free(d);
     }
-    if (error < 0) {
-        reply_error(r, error);
-        goto done;
-    }
-    reply_cert(r, 201, &out);
-    ch_store_cert_dispose(&out);
+    reply_issued(r, error, &out);
 done:
     json_decref(body);
 }
@@ -2636,8 +2632,8 @@ static void dispatch(req *r, size_t *route_index)
 {
     enum evhttp_cmd_type m = req_command(r);
     const char *p = r->path;
-    char id[CH_ID_MAX] = "";
-    bool path_known = false;
+    char id[CH_ID_MAX] = "", allow[96] = "";
+    size_t i = 0, nroutes = sizeof routes / sizeof routes[0];
 
     if (strcmp(p, "/api/v1/health") == 0 || strcmp(p, "/metrics") == 0 || strcmp(p, "/api/v1/openapi.yaml") == 0) {
         if (m != EVHTTP_REQ_GET)
@@ -2664,39 +2660,35 @@ static void dispatch(req *r, size_t *route_index)
     if (m == EVHTTP_REQ_GET && match("bundles/{id}", p + 8, id, sizeof id) &&
         evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Authorization") == NULL &&
         session_cookie(r, (char[128]){0}, 128) == NULL) {
-        for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+        for (i = 0; i < nroutes; i++)
             if (routes[i].handler == bundle_get)
                 *route_index = i + 1; /* counted in /metrics with the route */
         return bundle_reply(r, id, true);
     }
     p += 8;
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
-        if (routes[i].method == m && !routes[i].on_loop && match(routes[i].pattern, p, id, sizeof id) && hand_off(r))
-            return;
+    /* The route, found once: the first whose method and pattern match.  One the workers answer
+     * is handed to them before the token is checked (there, with the rest of the request). */
+    while (i < nroutes && !(routes[i].method == m && match(routes[i].pattern, p, id, sizeof id)))
+        i++;
+    if (i < nroutes && !routes[i].on_loop && hand_off(r))
+        return;
     if (need_auth(r) < 0)
         return;
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        if (!match(routes[i].pattern, p, id, sizeof id))
-            continue;
-        path_known = true;
-        if (routes[i].method == m) {
-            *route_index = i + 1;
-            if (r->who.scope[0] && !scoped_route_allowed(r, routes[i].pattern, id))
-                return reply_error_msg(r, CH_EPERM, NULL,
-                                       "this token is limited to the objects named in its scope");
-            if (read_as_tenant(r, routes[i].pattern) < 0)
-                return;
-            return routes[i].handler(r, id);
-        }
+    if (i < nroutes) {
+        *route_index = i + 1;
+        if (r->who.scope[0] && !scoped_route_allowed(r, routes[i].pattern, id))
+            return reply_error_msg(r, CH_EPERM, NULL, "this token is limited to the objects named in its scope");
+        if (read_as_tenant(r, routes[i].pattern) < 0)
+            return;
+        return routes[i].handler(r, id);
     }
-    if (path_known) {
-        /* The route's methods, in the table's order; GET brings HEAD. */
-        char allow[96] = "";
-        for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
-            if (match(routes[i].pattern, p, id, sizeof id))
-                snprintf(allow + strlen(allow), sizeof allow - strlen(allow), "%s%s%s", allow[0] ? ", " : "",
-                         method_name(routes[i].method), routes[i].method == EVHTTP_REQ_GET ? ", HEAD" : "");
+    /* A known path asked with another method: its methods, in the table's order; GET brings
+     * HEAD. */
+    for (i = 0; i < nroutes; i++)
+        if (match(routes[i].pattern, p, id, sizeof id))
+            snprintf(allow + strlen(allow), sizeof allow - strlen(allow), "%s%s%s", allow[0] ? ", " : "",
+                     method_name(routes[i].method), routes[i].method == EVHTTP_REQ_GET ? ", HEAD" : "");
+    if (allow[0])
         return reply_method_not_allowed(r, allow);
-    }
     reply_error_msg(r, CH_ENOTFOUND, NULL, "no such resource");
 }
