@@ -434,7 +434,14 @@ typedef struct ch_svc_issue_req {
     bool cap_validity;        /* shorten to the CA's end instead of refusing */
     bool auto_renew;          /* renewed by certhubd before it expires */
     const char *renews;       /* internal: the certificate this one renews (linked in the same transaction) */
+    /* For a caller that must not be held a millisecond or more (an event loop): what would
+     * take that long (a key other than P-256 or Ed25519 to make, a P-384, P-521 or Ed448 CSR
+     * signature to check, a CA key other than P-256, Ed25519 or RSA-2048 to sign with) is not
+     * begun, and the answer is CH_SVC_SLOW, nothing changed: the caller hands it elsewhere. */
+    bool quick_only;
 } ch_svc_issue_req;
+
+#define CH_SVC_SLOW 2
 
 /* Issues and stores a certificate (method "generated" with a server key, "csr_signed" from
  * a CSR, "issued" from a public key). */

@@ -443,9 +443,9 @@ static void certificates_issue(req *r)
     }
     if (csr == NULL && pub == NULL && q.csr_id == NULL && q.key_type == NULL)
         q.key_type = "p256";
-    /* An RSA key takes from 50 ms to seconds to make. */
-    if (q.key_type != NULL && strncasecmp(q.key_type, "rsa", 3) == 0 && hand_off(r))
-        goto done;
+    /* On a loop, what takes a millisecond or more (an RSA key to make, an RSA-4096 or P-384 CA
+     * to sign with) comes back CH_SVC_SLOW and is handed to a worker. */
+    q.quick_only = !on_worker();
     /* A loop serving this connection alone waits for the commit (written at once when nothing
      * else is): handing it to the writer thread and back cost a client issuing one at a time
      * 25-40 % of its certificates a second. */
@@ -465,6 +465,12 @@ static void certificates_issue(req *r)
     } else {
         later_cancel(d->l);
         free(d);
+    }
+    if (error == CH_SVC_SLOW) {
+        if (hand_off(r))
+            goto done;
+        q.quick_only = false; /* no worker: made here */
+        error = ch_svc_cert_issue(r->svc, &r->who.actor, &q, &out);
     }
     reply_issued(r, error, &out);
 done:
@@ -1298,6 +1304,13 @@ static void metrics(req *r)
         e |= ch_buf_printf(&b, "# HELP certhub_http_worker_requests Requests handed to the workers and not yet "
                                "answered.\n# TYPE certhub_http_worker_requests gauge\ncerthub_http_worker_requests %d\n",
                            http_worker_requests() - (on_worker() ? 1 : 0));
+    /* Every request handed to them, this one too: between two readings, how many went to the
+     * workers (an RSA key, a P-384 CA's signature, a search) rather than the loops. */
+    if (http_worker_requests_total() >= 0)
+        e |= ch_buf_printf(&b, "# HELP certhub_http_worker_requests_total Requests handed to the workers, these "
+                               "metrics among them.\n# TYPE certhub_http_worker_requests_total counter\n"
+                               "certhub_http_worker_requests_total %lld\n",
+                           http_worker_requests_total());
     /* Device authentication decisions of this process, by reason (every tenant: these are
      * counts, not data). */
     e |= ch_buf_puts(&b, "# HELP certhub_device_decisions_total Device authentication decisions by reason.\n"

@@ -122,6 +122,9 @@ bool http_answer(struct evhttp_request *ev, ch_svc *svc); /* true: answered late
 int http_loop_connections(int *out, int max);
 /* Requests handed to the workers and not yet answered; -1 outside a running server. */
 int http_worker_requests(void);
+/* Requests handed to the workers since the server started (these /metrics among them); -1
+ * outside a running server. */
+long long http_worker_requests_total(void);
 /* The body size cap, timeouts and methods of every certhubd HTTP server. */
 void http_limits(struct evhttp *http);
 

@@ -551,6 +551,7 @@ struct server {
     pthread_cond_t pool_cond;
     struct job *jobs, *jobs_tail;  /* under pool_lock */
     _Atomic int jobs_open;         /* handed off and not yet answered */
+    _Atomic long long jobs_total;  /* handed off since the start */
     bool pool_stop;
 };
 
@@ -1174,6 +1175,11 @@ int http_worker_requests(void)
     return the_server != NULL ? atomic_load(&the_server->jobs_open) : -1;
 }
 
+long long http_worker_requests_total(void)
+{
+    return the_server != NULL ? atomic_load(&the_server->jobs_total) : -1;
+}
+
 static void *pool_main(void *arg);
 
 bool hand_off(req *r)
@@ -1203,6 +1209,9 @@ bool hand_off(req *r)
         free(j);
         return false;
     }
+    /* Counted before a worker can take it: /metrics handed off counts itself. */
+    atomic_fetch_add(&s->jobs_open, 1);
+    atomic_fetch_add(&s->jobs_total, 1);
     if (s->jobs_tail)
         s->jobs_tail->next = j;
     else
@@ -1210,7 +1219,6 @@ bool hand_off(req *r)
     s->jobs_tail = j;
     pthread_cond_signal(&s->pool_cond);
     pthread_mutex_unlock(&s->pool_lock);
-    atomic_fetch_add(&s->jobs_open, 1);
     r->deferred = true;
     return true;
 }

@@ -475,3 +475,39 @@ printf 'workers = 17\n' > bad-workers.conf
 expect_exit 2 "workers = 17 in a config file is refused" -- "$CERTHUBD" --data-dir "$data" --config bad-workers.conf
 check_contains "and the message says what is accepted" "$("$CERTHUBD" --data-dir "$data" --config bad-workers.conf 2>&1 || true)" \
     "workers = 0..16"
+# Which issuances a loop hands to a worker: those that would hold it a millisecond or more (a
+# CA key of P-384 or RSA-3072 to sign with, a P-384 CSR signature to check, a P-384 key to
+# make); P-256 and RSA-2048 CAs sign on the loop.  Each /metrics is itself handed to a worker:
+# between two readings with one issuance between them the counter grows by 1, or by 2 when the
+# issuance went to a worker too.
+handed() { # handed JSON: "201 1" when the issuance went to a worker, "201 0" when not
+    local before after
+    before=$(worker_total)
+    api POST /api/v1/certificates "$1"
+    after=$(worker_total)
+    echo "$status $((after - before - 1))"
+}
+worker_total() {
+    curl -s --max-time 60 --cacert "$data/ca.pem" -H "Authorization: Bearer $TOKEN" "https://localhost:$port/metrics" |
+        awk '$1 == "certhub_http_worker_requests_total" {print $2}'
+}
+start_daemon --threads 1
+TOKEN=$(cat "$data/admin-token")
+for k in p384 rsa2048 rsa3072; do
+    api POST /api/v1/cas "{\"name\":\"$k-root\",\"type\":\"root\",\"subject\":{\"common_name\":\"$k Root\"},\"key_type\":\"$k\",\"days\":3650}"
+    [ "$status" = 201 ] || fail "a $k root CA: $status $(cat "$T/body")"
+    eval "ca_$k=\$(body .id)"
+done
+default_ca=$(quickstart_issuer)
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -keyout p384.key -subj /CN=p384.example \
+    -out p384.csr 2>/dev/null
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout p256.key -subj /CN=p256.example \
+    -out p256.csr 2>/dev/null
+csr_json() { jq -nc --rawfile c "$1" --arg ca "$default_ca" '{profile:"tls-server",csr:$c,ca_id:$ca}'; }
+issue_json() { echo "{\"profile\":\"tls-server\",\"subject\":{\"common_name\":\"w.example\"},\"key_type\":\"$1\",\"ca_id\":\"$2\"}"; }
+check_eq "which issuances go to a worker (P-256 CA: p256 key, p384 key, p256 CSR, p384 CSR; P-384, RSA-2048, RSA-3072 CAs)" \
+    "201 0, 201 1, 201 0, 201 1; 201 1, 201 0, 201 1" \
+    "$(handed "$(issue_json p256 "$default_ca")"), $(handed "$(issue_json p384 "$default_ca")"), $(handed "$(csr_json p256.csr)"), $(handed "$(csr_json p384.csr)"); $(handed "$(issue_json p256 "$ca_p384")"), $(handed "$(issue_json p256 "$ca_rsa2048")"), $(handed "$(issue_json p256 "$ca_rsa3072")")"
+api POST /api/v1/certificates "$(issue_json p256 "$ca_rsa3072")"
+check_eq "the certificate a worker signed is the RSA-3072 CA's" "201 rsa3072 Root" "$status $(body .issuer | sed 's/^CN=//')"
+stop_daemon

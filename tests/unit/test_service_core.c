@@ -198,6 +198,61 @@ static void test_bad_requests_change_nothing(void **state)
     ch_store_ca_dispose(&inter);
 }
 
+/* quick_only (an event loop's issuance): what takes a millisecond or more is not begun and
+ * comes back CH_SVC_SLOW with nothing stored; the same request without it is issued. */
+static void test_quick_only(void **state)
+{
+    ch_store_ca root, inter;
+    ch_store_cert out;
+    ch_svc_issue_req req = {.profile = "tls-server", .key_type = "p256", .quick_only = true};
+    int64_t before;
+    uint8_t *csr;
+    size_t csr_len;
+    char path[1200];
+
+    (void)state;
+    make_cas(&root, &inter, "quick");
+    req.subject.fields.common_name = "quick.example";
+    before = count_certs(&admin_a);
+    req.ca_id = inter.id; /* a P-384 key signs in 1.5 ms */
+    assert_int_equal(ch_svc_cert_issue(svc, &admin_a, &req, &out), CH_SVC_SLOW);
+    req.ca_id = root.id; /* P-256: 0.04 ms */
+    req.key_type = "rsa2048";
+    assert_int_equal(ch_svc_cert_issue(svc, &admin_a, &req, &out), CH_SVC_SLOW);
+    req.key_type = "p384";
+    assert_int_equal(ch_svc_cert_issue(svc, &admin_a, &req, &out), CH_SVC_SLOW);
+    snprintf(path, sizeof path, "%s/p384.csr", dir);
+    assert_int_equal(tu_sh("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -keyout /dev/null "
+                           "-subj /CN=quick.example -out '%s' 2>/dev/null",
+                           path),
+                     0);
+    csr = tu_read(path, &csr_len);
+    req.key_type = NULL;
+    req.csr = csr;
+    req.csr_len = csr_len;
+    assert_int_equal(ch_svc_cert_issue(svc, &admin_a, &req, &out), CH_SVC_SLOW);
+    assert_int_equal(count_certs(&admin_a), before);
+    /* The same, taken where it may take long. */
+    req.quick_only = false;
+    assert_int_equal(ch_svc_cert_issue(svc, &admin_a, &req, &out), 0);
+    assert_string_equal(out.method, "csr_signed");
+    ch_store_cert_dispose(&out);
+    req.csr = NULL;
+    req.key_type = "p256";
+    req.ca_id = inter.id;
+    assert_int_equal(ch_svc_cert_issue(svc, &admin_a, &req, &out), 0);
+    ch_store_cert_dispose(&out);
+    /* Quick ones are issued as they are. */
+    req.quick_only = true;
+    req.ca_id = root.id;
+    assert_int_equal(ch_svc_cert_issue(svc, &admin_a, &req, &out), 0);
+    ch_store_cert_dispose(&out);
+    assert_int_equal(count_certs(&admin_a), before + 3);
+    free(csr);
+    ch_store_ca_dispose(&root);
+    ch_store_ca_dispose(&inter);
+}
+
 static void test_import_duplicates_and_isolation(void **state)
 {
     char cert_path[1200], key_path[1200], path_leaf[1200], existing[CH_ID_MAX];
@@ -651,6 +706,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_issue_and_verify),
         cmocka_unit_test(test_bad_requests_change_nothing),
+        cmocka_unit_test(test_quick_only),
         cmocka_unit_test(test_import_duplicates_and_isolation),
         cmocka_unit_test(test_byo_issuer),
         cmocka_unit_test(test_csr_attach),
