@@ -2303,6 +2303,9 @@ static void bundle_reply(req *r, const char *name, bool public)
         return reply_error_msg(r, CH_EINVAL, "format", "format must be pem, jks or p12");
     if (fmt != CH_FMT_PEM && (pw == NULL || *pw == '\0'))
         return reply_error_msg(r, CH_EINVAL, "password", "a jks or p12 truststore needs a password: Certhub-Password header");
+    /* A PKCS#12 truststore's password costs its key derivation 3-4 ms, a JKS one about 1. */
+    if (fmt != CH_FMT_PEM && hand_off(r))
+        return;
     error = public ? ch_svc_bundle_public(r->svc, query(r, "tenant"), name, fmt, pw, &out, etag)
                    : ch_svc_bundle(r->svc, &r->who.actor, name, fmt, pw, &out, etag);
     if (error < 0) {

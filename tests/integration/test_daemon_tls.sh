@@ -508,6 +508,21 @@ issue_json() { echo "{\"profile\":\"tls-server\",\"subject\":{\"common_name\":\"
 check_eq "which issuances go to a worker (P-256 CA: p256 key, p384 key, p256 CSR, p384 CSR; P-384, RSA-2048, RSA-3072 CAs)" \
     "201 0, 201 1, 201 0, 201 1; 201 1, 201 0, 201 1" \
     "$(handed "$(issue_json p256 "$default_ca")"), $(handed "$(issue_json p384 "$default_ca")"), $(handed "$(csr_json p256.csr)"), $(handed "$(csr_json p384.csr)"); $(handed "$(issue_json p256 "$ca_p384")"), $(handed "$(issue_json p256 "$ca_rsa2048")"), $(handed "$(issue_json p256 "$ca_rsa3072")")"
+# A truststore with a password (its key derivation takes milliseconds) too, a PEM one not.
+bundle_handed() { # bundle_handed FORMAT [public]: "public" asks without a token
+    local before after
+    before=$(worker_total)
+    if [ "${2:-}" = public ]; then
+        TOKEN="" api GET "/api/v1/bundles/default?format=$1" "" -H "Certhub-Password: changeit"
+    else
+        api GET "/api/v1/bundles/default?format=$1" "" -H "Certhub-Password: changeit"
+    fi
+    after=$(worker_total)
+    echo "$status $((after - before - 1))"
+}
+check_eq "trust bundles as p12, jks and pem, then p12 and pem without a token: p12 and jks go to a worker" \
+    "200 1, 200 1, 200 0, 200 1, 200 0" \
+    "$(bundle_handed p12), $(bundle_handed jks), $(bundle_handed pem), $(bundle_handed p12 public), $(bundle_handed pem public)"
 api POST /api/v1/certificates "$(issue_json p256 "$ca_rsa3072")"
 check_eq "the certificate a worker signed is the RSA-3072 CA's" "201 rsa3072 Root" "$status $(body .issuer | sed 's/^CN=//')"
 stop_daemon
