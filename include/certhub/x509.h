@@ -273,6 +273,10 @@ int ch_csr_parse(ch_csr **out, const uint8_t *data, size_t len);
 int ch_csr_verify(const ch_csr *csr);
 X509_REQ *ch_csr_req(const ch_csr *csr);                                  /* borrowed */
 const uint8_t *ch_csr_spki_der(const ch_csr *csr, size_t *len);           /* borrowed */
+/* The CSR's key algorithm, read from its SubjectPublicKeyInfo without decoding the key (cheap,
+ * where ch_csr_req is not): EVP_PKEY_RSA, EVP_PKEY_EC with *curve the curve's NID (NID_undef
+ * for explicit parameters), EVP_PKEY_ED25519...; NID_undef when not known. */
+int ch_csr_key_id(const ch_csr *csr, int *curve);
 int ch_csr_public_key(ch_key **out, const ch_csr *csr);
 int ch_csr_write_pem(ch_buf *out, const ch_csr *csr);
 void ch_csr_free(ch_csr *csr);

@@ -610,6 +610,22 @@ static void test_csr_rules(void **state)
     assert_int_equal(ch_csr_verify(csr), 0);
     assert_int_equal(ch_csr_write_pem(&pem, csr), 0);
     assert_int_equal(ch_csr_parse(&back, pem.data, pem.len), 0);
+    /* The key's algorithm, read without decoding it, for each type. */
+    {
+        static const ch_key_type types[] = {CH_KEY_RSA2048, CH_KEY_P256, CH_KEY_P384, CH_KEY_P521, CH_KEY_ED25519};
+        static const int ids[] = {EVP_PKEY_RSA, EVP_PKEY_EC, EVP_PKEY_EC, EVP_PKEY_EC, EVP_PKEY_ED25519};
+        static const int curves[] = {NID_undef, NID_X9_62_prime256v1, NID_secp384r1, NID_secp521r1, NID_undef};
+        for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+            ch_key *k = gen(types[i]);
+            ch_csr *c;
+            int curve = -1;
+            assert_int_equal(ch_csr_create(&c, k, &co), 0);
+            assert_int_equal(ch_csr_key_id(c, &curve), ids[i]);
+            assert_int_equal(curve, curves[i]);
+            ch_csr_free(c);
+            ch_key_free(k);
+        }
+    }
     o.ca_cert = root;
     o.ca_key = rk;
     o.csr = back;

@@ -477,6 +477,24 @@ X509_REQ *ch_csr_req(const ch_csr *csr)
     return c->req;
 }
 
+int ch_csr_key_id(const ch_csr *csr, int *curve)
+{
+    ASN1_OBJECT *obj = NULL;
+    X509_ALGOR *alg = NULL;
+    const void *pval = NULL;
+    int ptype = V_ASN1_UNDEF, id;
+
+    *curve = NID_undef;
+    if (X509_PUBKEY_get0_param(&obj, NULL, NULL, &alg, csr->xpub) != 1 || obj == NULL)
+        return NID_undef;
+    if ((id = OBJ_obj2nid(obj)) == NID_X9_62_id_ecPublicKey && alg != NULL) {
+        X509_ALGOR_get0(NULL, &ptype, &pval, alg);
+        if (ptype == V_ASN1_OBJECT)
+            *curve = OBJ_obj2nid(pval);
+    }
+    return id; /* the NIDs of the algorithms are their EVP_PKEY ids */
+}
+
 const X509_NAME *x509_csr_subject(const ch_csr *csr)
 {
     return csr->lite->info->subject;
