@@ -10,7 +10,9 @@ for f in bin/certhub bin/certhubd share/doc/certhub/operations.md share/doc/cert
     [ -e "$T/prefix/$f" ] || fail "$f was not installed"
 done
 ok "the programs, the documents and the manuals are installed"
-command -v man >/dev/null && { man -l "$T/prefix/share/man/man8/certhubd.8" 2>/dev/null | grep -q -- "--backup" ||
+# grep reads the whole page (no -q): under pipefail, grep -q leaving at its first match could
+# fail the pipeline with man still writing.
+command -v man >/dev/null && { man -l "$T/prefix/share/man/man8/certhubd.8" 2>/dev/null | grep -c -- "--backup" >/dev/null ||
     fail "man certhubd does not read"; ok "man reads certhubd(8)"; }
 if [ -e "$CERTHUB_BUILD_DIR/certhub_mosquitto.so" ]; then
     [ -e "$T/prefix/lib/certhub/certhub_mosquitto.so" ] || fail "the mosquitto plugin was not installed"
