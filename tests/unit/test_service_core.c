@@ -133,6 +133,16 @@ static void test_issue_and_verify(void **state)
     ch_store_ca_dispose(&inter);
 }
 
+/* A CSR made by openssl req with args (key, subject, extensions, form), read back. */
+static uint8_t *openssl_csr(const char *file, const char *args, size_t *len)
+{
+    char path[1200];
+
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    assert_int_equal(tu_sh("openssl req -new -nodes -keyout /dev/null %s -out '%s' 2>/dev/null", args, path), 0);
+    return tu_read(path, len);
+}
+
 static void test_bad_requests_change_nothing(void **state)
 {
     ch_store_ca root, inter;
@@ -142,7 +152,6 @@ static void test_bad_requests_change_nothing(void **state)
     ch_svc_issue_req req = {.profile = "tls-server", .key_type = "p256"};
     uint8_t *csr;
     size_t csr_len;
-    char path[1200];
 
     (void)state;
     make_cas(&root, &inter, "bad");
@@ -163,12 +172,8 @@ static void test_bad_requests_change_nothing(void **state)
     req.key_type = "rsa1024";
     assert_int_equal(ch_svc_cert_issue(svc, &admin_a, &req, &out), CH_EINVAL);
     /* A CSR asking for CA:TRUE under a leaf profile, and one with a broken signature. */
-    snprintf(path, sizeof path, "%s/ca.csr", dir);
-    assert_int_equal(tu_sh("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null "
-                           "-subj /CN=sneaky -addext basicConstraints=critical,CA:TRUE -out '%s' 2>/dev/null",
-                           path),
-                     0);
-    csr = tu_read(path, &csr_len);
+    csr = openssl_csr("ca.csr", "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -subj /CN=sneaky "
+                                "-addext basicConstraints=critical,CA:TRUE", &csr_len);
     req.key_type = NULL;
     req.csr = csr;
     req.csr_len = csr_len;
@@ -176,12 +181,8 @@ static void test_bad_requests_change_nothing(void **state)
     assert_int_equal(ch_svc_cert_issue(svc, &admin_a, &req, &out), CH_EPOLICY);
     assert_non_null(strstr(ch_error_last(), "CA:TRUE"));
     free(csr);
-    snprintf(path, sizeof path, "%s/bad.der", dir);
-    assert_int_equal(tu_sh("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null "
-                           "-subj /CN=tampered -outform DER -out '%s' 2>/dev/null",
-                           path),
-                     0);
-    csr = tu_read(path, &csr_len);
+    csr = openssl_csr("bad.der", "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -subj /CN=tampered -outform DER",
+                      &csr_len);
     csr[csr_len - 5] ^= 0x55; /* inside the signature */
     req.csr = csr;
     req.csr_len = csr_len;
@@ -208,7 +209,6 @@ static void test_quick_only(void **state)
     int64_t before;
     uint8_t *csr;
     size_t csr_len;
-    char path[1200];
 
     (void)state;
     make_cas(&root, &inter, "quick");
@@ -221,12 +221,7 @@ static void test_quick_only(void **state)
     assert_int_equal(ch_svc_cert_issue(svc, &admin_a, &req, &out), CH_SVC_SLOW);
     req.key_type = "p384";
     assert_int_equal(ch_svc_cert_issue(svc, &admin_a, &req, &out), CH_SVC_SLOW);
-    snprintf(path, sizeof path, "%s/p384.csr", dir);
-    assert_int_equal(tu_sh("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -keyout /dev/null "
-                           "-subj /CN=quick.example -out '%s' 2>/dev/null",
-                           path),
-                     0);
-    csr = tu_read(path, &csr_len);
+    csr = openssl_csr("p384.csr", "-newkey ec -pkeyopt ec_paramgen_curve:P-384 -subj /CN=quick.example", &csr_len);
     req.key_type = NULL;
     req.csr = csr;
     req.csr_len = csr_len;
