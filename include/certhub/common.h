@@ -5,6 +5,7 @@
 #ifndef CERTHUB_COMMON_H
 #define CERTHUB_COMMON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,6 +49,22 @@ uint8_t *ch_buf_detach(ch_buf *b, size_t *len);
 void ch_buf_dispose(ch_buf *b);
 /* Wipes, then frees the bytes: for buffers that held secrets. */
 void ch_buf_dispose_secure(ch_buf *b);
+
+/* A JSON object written as text into a ch_buf, member by member, without a tree.  Strings are
+ * escaped as jansson does (UTF-8 kept; bytes that are not UTF-8 become U+FFFD).  A failed
+ * allocation sets oom and the rest is skipped. */
+typedef struct ch_jw {
+    ch_buf *b;
+    bool first, oom;
+} ch_jw;
+void ch_jw_begin(ch_jw *w, ch_buf *b);
+void ch_jw_key(ch_jw *w, const char *key); /* a member's key: its value follows (an object: ch_jw_begin) */
+void ch_jw_str(ch_jw *w, const char *key, const char *value); /* NULL: null */
+void ch_jw_bool(ch_jw *w, const char *key, bool value);
+void ch_jw_int(ch_jw *w, const char *key, long long value);
+void ch_jw_strs(ch_jw *w, const char *key, char *const *values, size_t n); /* an array of strings */
+void ch_jw_raw(ch_jw *w, const char *key, const char *json); /* a JSON value written as it is */
+void ch_jw_end(ch_jw *w);
 
 /* Wipes len bytes at p in a way the compiler cannot drop. */
 void ch_wipe(void *p, size_t len);

@@ -73,7 +73,7 @@ static void reply_page(req *r, json_t *items, ch_store_page *page)
 
 /* "sans" as an array, from the text the store keeps for search ("dns:a,ip:10.0.0.1,uri:..."):
  * split where a comma begins the next name's type, since a URI may hold commas of its own. */
-static void jw_sans(jw *w, const char *stored)
+static void jw_sans(ch_jw *w, const char *stored)
 {
     static const char *const types[] = {"dns:", "ip:", "email:", "uri:"};
     char *copy = stored != NULL && *stored != '\0' ? strdup(stored) : NULL, **items = NULL;
@@ -93,7 +93,7 @@ static void jw_sans(jw *w, const char *stored)
     }
     if (copy != NULL && items == NULL)
         w->oom = true;
-    jw_strs(w, "sans", items, n);
+    ch_jw_strs(w, "sans", items, n);
     free(items);
     free(copy);
 }
@@ -105,7 +105,7 @@ static bool cert_json_text_ex(ch_buf *out, const ch_store_cert *c, bool with_pem
 {
     char nb[32], na[32], ra[32];
     size_t start = out->len;
-    jw w;
+    ch_jw w;
 
     ch_time_format(nb, sizeof nb, c->not_before);
     ch_time_format(na, sizeof na, c->not_after);
@@ -113,47 +113,47 @@ static bool cert_json_text_ex(ch_buf *out, const ch_store_cert *c, bool with_pem
      * from nothing it was six reallocations, under the allocator's lock. */
     if (ch_buf_grow(out, 1024 + (with_pem ? 2 * c->der_len : 0)) < 0)
         return false;
-    jw_begin(&w, out);
-    jw_str(&w, "id", c->id);
-    jw_str(&w, "name", c->name ? c->name : "");
-    jw_str(&w, "subject", c->subject ? c->subject : "");
-    jw_str(&w, "issuer", c->issuer ? c->issuer : "");
-    jw_str(&w, "serial", c->serial ? c->serial : "");
-    jw_str(&w, "not_before", nb);
-    jw_str(&w, "not_after", na);
+    ch_jw_begin(&w, out);
+    ch_jw_str(&w, "id", c->id);
+    ch_jw_str(&w, "name", c->name ? c->name : "");
+    ch_jw_str(&w, "subject", c->subject ? c->subject : "");
+    ch_jw_str(&w, "issuer", c->issuer ? c->issuer : "");
+    ch_jw_str(&w, "serial", c->serial ? c->serial : "");
+    ch_jw_str(&w, "not_before", nb);
+    ch_jw_str(&w, "not_after", na);
     jw_sans(&w, c->sans);
-    jw_str(&w, "sha256", c->sha256);
+    ch_jw_str(&w, "sha256", c->sha256);
     /* Stored as issued; an answer says what it is now. */
-    jw_str(&w, "status", c->not_after <= ch_now() ? "expired" : c->status ? c->status : "");
-    jw_str(&w, "method", c->method ? c->method : "");
-    jw_bool(&w, "is_ca", c->is_ca);
+    ch_jw_str(&w, "status", c->not_after <= ch_now() ? "expired" : c->status ? c->status : "");
+    ch_jw_str(&w, "method", c->method ? c->method : "");
+    ch_jw_bool(&w, "is_ca", c->is_ca);
     if (c->profile)
-        jw_str(&w, "profile", c->profile);
+        ch_jw_str(&w, "profile", c->profile);
     if (c->ca_id)
-        jw_str(&w, "ca_id", c->ca_id);
-    jw_bool(&w, "has_private_key", c->key_id != NULL);
-    jw_bool(&w, "auto_renew", c->auto_renew);
+        ch_jw_str(&w, "ca_id", c->ca_id);
+    ch_jw_bool(&w, "has_private_key", c->key_id != NULL);
+    ch_jw_bool(&w, "auto_renew", c->auto_renew);
     if (c->renew_at) {
         ch_time_format(ra, sizeof ra, c->renew_at);
-        jw_str(&w, "renew_at", ra);
+        ch_jw_str(&w, "renew_at", ra);
     }
-    jw_str(&w, "renews", c->renews);
-    jw_str(&w, "renewed_by", c->renewed_by);
+    ch_jw_str(&w, "renews", c->renews);
+    ch_jw_str(&w, "renewed_by", c->renewed_by);
     if (c->renew_error)
-        jw_str(&w, "renew_error", c->renew_error);
+        ch_jw_str(&w, "renew_error", c->renew_error);
     if (with_pem && c->der) {
         ch_buf pem = CH_BUF_INIT;
         if (ch_svc_cert_pem(&pem, c) == 0)
-            jw_str(&w, "pem", (const char *)pem.data);
+            ch_jw_str(&w, "pem", (const char *)pem.data);
         ch_buf_dispose(&pem);
     }
     if (details != NULL) {
         char at[32];
         ch_time_format(at, sizeof at, c->created_at);
-        jw_str(&w, "created_at", at);
-        jw_raw(&w, "details", details);
+        ch_jw_str(&w, "created_at", at);
+        ch_jw_raw(&w, "details", details);
     }
-    jw_end(&w);
+    ch_jw_end(&w);
     if (w.oom)
         out->len = start;
     return !w.oom;
@@ -290,15 +290,15 @@ static void certificates_list(req *r)
     /* {"items":[...],"next_cursor":...} written as text, like each certificate in it */
     {
         ch_buf items = CH_BUF_INIT, text = CH_BUF_INIT;
-        jw w;
+        ch_jw w;
         bool ok = ch_buf_puts(&items, "[") == 0;
         for (size_t i = 0; i < n && ok; i++)
             ok = (i == 0 || ch_buf_puts(&items, ",") == 0) && cert_json_text(&items, &rows[i], false);
         ok = ok && ch_buf_puts(&items, "]") == 0;
-        jw_begin(&w, &text);
-        jw_raw(&w, "items", ok ? (const char *)items.data : "[]");
-        jw_str(&w, "next_cursor", next);
-        jw_end(&w);
+        ch_jw_begin(&w, &text);
+        ch_jw_raw(&w, "items", ok ? (const char *)items.data : "[]");
+        ch_jw_str(&w, "next_cursor", next);
+        ch_jw_end(&w);
         free(next);
         ch_store_cert_list_free(rows, n);
         if (!ok || w.oom)

@@ -24,19 +24,6 @@ typedef struct req {
     bool deferred;             /* answered later, from a later (counted then) */
 } req;
 
-/* JSON written as text directly, for answers on the hot path (a certificate), where building
- * a jansson tree and dumping it cost a tenth of an issuance.  Strings are escaped as jansson
- * does (UTF-8 kept; bytes that are not UTF-8 become U+FFFD).  A failed allocation sets oom. */
-typedef struct jw {
-    ch_buf *b;
-    bool first, oom;
-} jw;
-void jw_begin(jw *w, ch_buf *b);
-void jw_str(jw *w, const char *key, const char *value); /* NULL: null */
-void jw_bool(jw *w, const char *key, bool value);
-void jw_strs(jw *w, const char *key, char *const *values, size_t n); /* an array of strings */
-void jw_raw(jw *w, const char *key, const char *json); /* a JSON value written as it is */
-void jw_end(jw *w);
 /* Answers with JSON text (body: a complete JSON value). */
 void reply_json_text(req *r, int status, const ch_buf *body);
 

@@ -1,6 +1,7 @@
 /* Unit tests of the common module: errors, buffers, hex, files. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -69,6 +70,39 @@ static void test_buf_cap(void **state)
     ch_buf_dispose(&b);
 }
 
+/* The JSON writer: members in order, escapes, U+FFFD for bytes that are not UTF-8 (a quoted
+ * overlong form and a lone continuation byte), nested objects, and a buffer at its cap. */
+static void test_json_writer(void **state)
+{
+    ch_buf b = CH_BUF_INIT;
+    ch_jw w, e;
+    char *list[] = {"a\"b", "\xc3\xa9t\xc3\xa9"};
+
+    (void)state;
+    ch_jw_begin(&w, &b);
+    ch_jw_str(&w, "s", "tab\there\nquote\" back\\ \x01");
+    ch_jw_str(&w, "null", NULL);
+    ch_jw_int(&w, "n", -42);
+    ch_jw_bool(&w, "t", true);
+    ch_jw_strs(&w, "list", list, 2);
+    ch_jw_str(&w, "bad", "x\xc0\xafy\x80z");
+    ch_jw_key(&w, "o");
+    ch_jw_begin(&e, &b);
+    ch_jw_raw(&e, "raw", "[1,2]");
+    ch_jw_end(&e);
+    ch_jw_end(&w);
+    assert_false(w.oom);
+    assert_string_equal((char *)b.data, "{\"s\":\"tab\\there\\nquote\\\" back\\\\ \\u0001\",\"null\":null,\"n\":-42,"
+                                        "\"t\":true,\"list\":[\"a\\\"b\",\"\xc3\xa9t\xc3\xa9\"],"
+                                        "\"bad\":\"x\xef\xbf\xbd\xef\xbf\xbdy\xef\xbf\xbdz\",\"o\":{\"raw\":[1,2]}}");
+    ch_buf_dispose(&b);
+    ch_buf_init(&b, 4);
+    ch_jw_begin(&w, &b);
+    ch_jw_str(&w, "long", "more than four bytes");
+    assert_true(w.oom);
+    ch_buf_dispose(&b);
+}
+
 static void test_hex(void **state)
 {
     const uint8_t in[3] = {0x00, 0xab, 0xff};
@@ -132,6 +166,7 @@ int main(void)
         cmocka_unit_test(test_error_ossl_drains_queue),
         cmocka_unit_test(test_buf_cap),
         cmocka_unit_test(test_hex),
+        cmocka_unit_test(test_json_writer),
         cmocka_unit_test(test_files),
         cmocka_unit_test(test_init_and_random),
     };
