@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
@@ -316,20 +315,6 @@ void ch_cert_info_dispose(ch_cert_info *info)
     memset(info, 0, sizeof *info);
 }
 
-static json_t *str_or_null(const char *s)
-{
-    return s ? json_string(s) : json_null();
-}
-
-static json_t *str_array(char **list)
-{
-    json_t *a = json_array();
-
-    for (size_t i = 0; list && list[i]; i++)
-        json_array_append_new(a, json_string(list[i]));
-    return a;
-}
-
 static const char *const ku_names[] = {"digital_signature", "non_repudiation", "key_encipherment",
                                       "data_encipherment", "key_agreement",   "key_cert_sign",
                                       "crl_sign",          "encipher_only",   "decipher_only", NULL};
@@ -373,13 +358,6 @@ int ch_usage_parse(unsigned *bit, bool extended, const char *name)
         used += (size_t)snprintf(accepted + used, sizeof accepted - used, "%s%s", i ? ", " : "", names[i]);
     return ch_error_set(CH_EINVAL, "unknown %s \"%s\"; accepted: %s", extended ? "extended key usage" : "key usage",
                         name ? name : "", accepted);
-}
-
-static int dump(char **out, json_t *o)
-{
-    *out = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-    json_decref(o);
-    return *out ? 0 : ch_error_set(CH_ENOMEM, "out of memory");
 }
 
 int ch_cert_sans_text(char **out, const ch_cert *cert)
@@ -449,6 +427,18 @@ static void jw_time(ch_jw *w, const char *key, int64_t t)
     ch_jw_str(w, key, buf);
 }
 
+/* The text written, handed to the caller, or CH_ENOMEM. */
+static int jw_done(ch_jw *w, ch_buf *b, char **out)
+{
+    if (w->oom) {
+        ch_buf_dispose(b);
+        *out = NULL;
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    }
+    *out = (char *)ch_buf_detach(b, NULL);
+    return 0;
+}
+
 /* Written as text (ch_jw): through a jansson tree and json_dumps it was a quarter of the CPU of
  * certhubd's GET of a certificate. */
 int ch_cert_info_to_json(char **out, const ch_cert_info *i)
@@ -484,13 +474,7 @@ int ch_cert_info_to_json(char **out, const ch_cert_info *i)
     jw_list(&w, "ocsp_urls", i->ocsp_urls);
     ch_jw_bool(&w, "self_signed", i->self_signed);
     ch_jw_end(&w);
-    if (w.oom) {
-        ch_buf_dispose(&b);
-        *out = NULL;
-        return ch_error_set(CH_ENOMEM, "out of memory");
-    }
-    *out = (char *)ch_buf_detach(&b, NULL);
-    return 0;
+    return jw_done(&w, &b, out);
 }
 
 int ch_csr_inspect(ch_csr_info *info, const ch_csr *csr)
@@ -562,17 +546,20 @@ void ch_csr_info_dispose(ch_csr_info *info)
 
 int ch_csr_info_to_json(char **out, const ch_csr_info *i)
 {
-    json_t *o = json_object();
+    ch_buf b = CH_BUF_INIT;
+    ch_jw w;
 
-    json_object_set_new(o, "subject", str_or_null(i->subject));
-    json_object_set_new(o, "common_name", str_or_null(i->common_name));
-    json_object_set_new(o, "key_algorithm", str_or_null(i->key_algorithm));
-    json_object_set_new(o, "key_bits", json_integer(i->key_bits));
-    json_object_set_new(o, "key_curve", str_or_null(i->key_curve));
-    json_object_set_new(o, "signature_algorithm", str_or_null(i->signature_algorithm));
-    json_object_set_new(o, "signature_ok", json_boolean(i->signature_ok));
-    json_object_set_new(o, "sans", str_array(i->sans));
-    json_object_set_new(o, "requests_ca", json_boolean(i->requests_ca));
-    json_object_set_new(o, "sha256", json_string(i->sha256));
-    return dump(out, o);
+    ch_jw_begin(&w, &b);
+    ch_jw_str(&w, "subject", i->subject);
+    ch_jw_str(&w, "common_name", i->common_name);
+    ch_jw_str(&w, "key_algorithm", i->key_algorithm);
+    ch_jw_int(&w, "key_bits", i->key_bits);
+    ch_jw_str(&w, "key_curve", i->key_curve);
+    ch_jw_str(&w, "signature_algorithm", i->signature_algorithm);
+    ch_jw_bool(&w, "signature_ok", i->signature_ok);
+    jw_list(&w, "sans", i->sans);
+    ch_jw_bool(&w, "requests_ca", i->requests_ca);
+    ch_jw_str(&w, "sha256", i->sha256);
+    ch_jw_end(&w);
+    return jw_done(&w, &b, out);
 }
