@@ -386,26 +386,37 @@ static struct verify_slot *thread_curve_slot(size_t i)
     return &slots[i];
 }
 
+/* The key's algorithm (its NID, which is its EVP_PKEY id) and, for an EC key on a named curve,
+ * the curve's NID (NID_undef otherwise), read from the SubjectPublicKeyInfo's fields. */
+static int spki_key_id(const CSR_SPKI *k, int *curve)
+{
+    int nid = OBJ_obj2nid(k->algor->algorithm), ptype;
+    const void *pval;
+
+    *curve = NID_undef;
+    if (nid == NID_X9_62_id_ecPublicKey) {
+        X509_ALGOR_get0(NULL, &ptype, &pval, k->algor);
+        if (ptype == V_ASN1_OBJECT)
+            *curve = OBJ_obj2nid(pval);
+    }
+    return nid;
+}
+
 /* The CSR's key built from its parameters (EC named curves, Ed25519), or NULL when that
  * takes the general decoder.  An EC key is this thread's key of its curve with the point
  * set (*owned false: not to be freed; *slot its slot); building it from the group's name each
  * time (EVP_PKEY_fromdata) cost a fifth of a verification. */
 static EVP_PKEY *pkey_from_params(const CSR_SPKI *k, bool *owned, struct verify_slot **slot)
 {
-    int nid = OBJ_obj2nid(k->algor->algorithm), ptype, curve;
-    const void *pval;
+    int curve, nid = spki_key_id(k, &curve);
     struct verify_slot *vs;
 
     *owned = true;
     *slot = NULL;
     if (nid == NID_ED25519)
         return EVP_PKEY_new_raw_public_key_ex(NULL, "ED25519", NULL, k->key->data, (size_t)k->key->length);
-    if (nid != NID_X9_62_id_ecPublicKey)
+    if (nid != NID_X9_62_id_ecPublicKey || curve == NID_undef)
         return NULL;
-    X509_ALGOR_get0(NULL, &ptype, &pval, k->algor);
-    if (ptype != V_ASN1_OBJECT)
-        return NULL;
-    curve = OBJ_obj2nid(pval);
     pthread_once(&curve_once, curve_params_make);
     for (size_t i = 0; i < sizeof curve_nids / sizeof curve_nids[0]; i++) {
         if (curve != curve_nids[i] || curve_params[i] == NULL)
@@ -479,20 +490,7 @@ X509_REQ *ch_csr_req(const ch_csr *csr)
 
 int ch_csr_key_id(const ch_csr *csr, int *curve)
 {
-    ASN1_OBJECT *obj = NULL;
-    X509_ALGOR *alg = NULL;
-    const void *pval = NULL;
-    int ptype = V_ASN1_UNDEF, id;
-
-    *curve = NID_undef;
-    if (X509_PUBKEY_get0_param(&obj, NULL, NULL, &alg, csr->xpub) != 1 || obj == NULL)
-        return NID_undef;
-    if ((id = OBJ_obj2nid(obj)) == NID_X9_62_id_ecPublicKey && alg != NULL) {
-        X509_ALGOR_get0(NULL, &ptype, &pval, alg);
-        if (ptype == V_ASN1_OBJECT)
-            *curve = OBJ_obj2nid(pval);
-    }
-    return id; /* the NIDs of the algorithms are their EVP_PKEY ids */
+    return spki_key_id(csr->lite->info->spki, curve);
 }
 
 const X509_NAME *x509_csr_subject(const ch_csr *csr)
