@@ -411,7 +411,7 @@ static void jw_usage(ch_jw *w, const char *key, unsigned bits, bool extended, ch
     char *items[64];
     size_t n = 0;
 
-    for (int k = 0; names[k] && n < 32; k++)
+    for (int k = 0; names[k]; k++) /* 9 and 6 names */
         if (bits & (1u << k))
             items[n++] = (char *)names[k];
     for (size_t k = 0; other && other[k] && n < sizeof items / sizeof items[0]; k++)
