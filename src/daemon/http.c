@@ -225,7 +225,7 @@ json_t *read_json(req *r, const char *const *allowed)
         return NULL;
     }
     if (len > CH_MAX_JSON_BODY) {
-        reply_error_msg(r, CH_ETOOBIG, NULL, "the body is larger than the limit");
+        reply_error_msg(r, CH_ETOOBIG, NULL, "the body is larger than the limit of 4 MiB");
         return NULL;
     }
     j = json_loadb((const char *)evbuffer_pullup(in, (ssize_t)len), len, JSON_REJECT_DUPLICATES, &jerr);
@@ -499,11 +499,101 @@ void http_limits(struct evhttp *http)
  * that fits in one record is made one piece as it is added, before the write event comes. */
 #define ONE_RECORD 16384
 
+/* evhttp answers some requests itself, before any of certhubd's code sees them: a body over
+ * evhttp_set_max_body_size (413), a request line or headers it cannot read or over
+ * evhttp_set_max_headers_size (400), a method evhttp_set_allowed_methods leaves out (501), an
+ * Expect other than 100-continue (417).  It writes an HTML page for them, which a script
+ * reading the API's JSON errors cannot use, and libevent 2.1 has no hook for it (the error
+ * callback came in 2.2).  Its page is recognised whole in the output buffer, where the
+ * response is made one piece (below) before the write event comes, and replaced by the API's
+ * error: the same status line and headers, the JSON body. */
+static const char page_tail[] = "</BODY></HTML>\n";
+
+static const char *page_message(int status, const char **code)
+{
+    switch (status) {
+    case 413:
+        *code = "too_large";
+        return "the request body is too large: certhubd takes at most 4 MiB in an upload or a JSON body";
+    case 400:
+        *code = "malformed";
+        return "the request is not HTTP/1.1 as certhubd reads it: a malformed request line or header, or "
+               "a request line and headers over 64 kB together";
+    case 501:
+        *code = "method_not_allowed";
+        return "certhubd takes the methods GET, HEAD, POST, PUT, PATCH and DELETE";
+    case 417:
+        *code = "expectation_failed";
+        return "the only Expect header certhubd takes is 100-continue";
+    default:
+        *code = status < 500 ? "bad_request" : "internal_error";
+        return "the request could not be answered";
+    }
+}
+
+/* The first n bytes of needle in [p, end), or NULL (memmem is not C11 nor POSIX). */
+static const char *find_in(const char *p, const char *end, const char *needle, size_t n)
+{
+    for (; (size_t)(end - p) >= n; p++) {
+        if ((p = memchr(p, needle[0], (size_t)(end - p) - n + 1)) == NULL)
+            return NULL;
+        if (memcmp(p, needle, n) == 0)
+            return p;
+    }
+    return NULL;
+}
+
+static void replace_page(struct evbuffer *out, const char *p, size_t len)
+{
+    static const char head[] = "\r\n\r\n<HTML><HEAD>\n<TITLE>";
+    const char *stop = p + len, *end = find_in(p, stop, "\r\n\r\n", 4), *code, *msg;
+    ch_buf b = CH_BUF_INIT, body = CH_BUF_INIT;
+    ch_jw w, e;
+    int rc = 0;
+
+    /* The page alone in the buffer (a response before it still unsent: left as it is). */
+    if (len < 13 || memcmp(p, "HTTP/1.", 7) != 0 || end == NULL || (size_t)(stop - end) < sizeof head - 1 ||
+        memcmp(end, head, sizeof head - 1) != 0 || find_in(end, stop, "HTTP/1.", 7) != NULL)
+        return;
+    msg = page_message(atoi(p + 9), &code);
+    ch_jw_begin(&w, &body);
+    ch_jw_key(&w, "error");
+    ch_jw_begin(&e, &body);
+    ch_jw_str(&e, "code", code);
+    ch_jw_str(&e, "message", msg);
+    ch_jw_end(&e);
+    ch_jw_end(&w);
+    rc |= ch_buf_puts(&body, "\n");
+    /* The status line and the headers but the two that describe the body. */
+    for (const char *line = p; line < end && rc == 0;) {
+        const char *eol = find_in(line, end, "\r\n", 2);
+        size_t n = (size_t)((eol != NULL ? eol : end) - line);
+        if (strncasecmp(line, "Content-Type:", 13) != 0 && strncasecmp(line, "Content-Length:", 15) != 0)
+            rc |= ch_buf_put(&b, line, n) | ch_buf_puts(&b, "\r\n");
+        line += n + 2;
+    }
+    rc |= ch_buf_printf(&b, "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n", body.len);
+    rc |= ch_buf_put(&b, body.data, body.len);
+    if (rc == 0 && !w.oom && !e.oom) {
+        evbuffer_drain(out, len); /* the callbacks run again, on the JSON answer: left alone */
+        evbuffer_add(out, b.data, b.len);
+    }
+    ch_buf_dispose(&b);
+    ch_buf_dispose(&body);
+}
+
 static void one_record(struct evbuffer *out, const struct evbuffer_cb_info *info, void *arg)
 {
+    size_t len = evbuffer_get_length(out);
+    const char *p;
+
     (void)arg;
-    if (info->n_added > 0 && evbuffer_get_length(out) <= ONE_RECORD)
-        evbuffer_pullup(out, -1);
+    if (info->n_added == 0 || len > ONE_RECORD)
+        return;
+    p = (const char *)evbuffer_pullup(out, -1);
+    if (p != NULL && len >= sizeof page_tail - 1 &&
+        memcmp(p + len - (sizeof page_tail - 1), page_tail, sizeof page_tail - 1) == 0)
+        replace_page(out, p, len);
 }
 
 /* Connections are counted by their SSL objects: SSL_free, wherever libevent calls it, runs
