@@ -51,6 +51,7 @@ struct target {
 
 struct agent {
     char state[1024];
+    char server[1024], token_file[1024], ca_file[1024]; /* the settings g_remote points to */
     int interval;
     struct target t[MAX_TARGETS];
     int n;
@@ -66,6 +67,13 @@ static char *trim(char *s)
         ;
     *e = '\0';
     return s;
+}
+
+/* A setting's value, kept in the agent's own buffer for as long as it runs. */
+static const char *setting(char buf[1024], const char *v)
+{
+    snprintf(buf, 1024, "%s", v);
+    return buf;
 }
 
 static int read_config(cli_args *a, const char *path, struct agent *ag)
@@ -105,11 +113,11 @@ static int read_config(cli_args *a, const char *path, struct agent *ag)
         v = trim(eq + 1);
         if (cur == NULL) {
             if (strcmp(k, "server") == 0)
-                g_remote.url = strdup(v);
+                g_remote.url = setting(ag->server, v);
             else if (strcmp(k, "token_file") == 0)
-                g_remote.token_file = strdup(v);
+                g_remote.token_file = setting(ag->token_file, v);
             else if (strcmp(k, "ca_file") == 0)
-                g_remote.ca_file = strdup(v);
+                g_remote.ca_file = setting(ag->ca_file, v);
             else if (strcmp(k, "interval") == 0 && atoi(v) > 0)
                 ag->interval = atoi(v);
             else if (strcmp(k, "state") == 0)
