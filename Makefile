@@ -25,11 +25,12 @@ test: build
 	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 	@$(MAKE) --no-print-directory test-asan
 
-# Unit tests and fuzz corpus replays again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# Unit tests, fuzz corpus replays and the integration tests labelled asan (tests/CMakeLists.txt)
+# again under AddressSanitizer + UndefinedBehaviorSanitizer.
 test-asan: deps
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCERTHUB_SANITIZE=ON -DCERTHUB_WERROR=$(WERROR) >/dev/null
 	@cmake --build $(ASAN_BUILD) -j$(JOBS)
-	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j$(JOBS) -L 'unit|fuzz'
+	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j$(JOBS) -L 'unit|fuzz|asan'
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
