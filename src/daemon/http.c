@@ -901,6 +901,36 @@ static void conn_new(struct server *s, SSL *ssl, struct conn *c)
     }
 }
 
+/* A plain HTTP request sent to the HTTPS port (curl http://...) ended in an empty reply; it
+ * gets an answer saying so, as Go's servers (Vault, cfssl) give one.  OpenSSL recognises such
+ * a request's first bytes (GET, POST, HEAD, PUT) and fails the handshake with
+ * SSL_R_HTTP_REQUEST without an alert; the answer is written to the socket in clear, after
+ * what the request sent is read (a close with data unread would reset the connection before
+ * the client read the answer), and libevent then closes the connection. */
+static void plain_http(const SSL *ssl, int where, int ret)
+{
+    static const char body[] = "{\"error\":{\"code\":\"https_required\",\"message\":\"certhubd speaks HTTPS on "
+                               "this port: ask https:// instead of http://\"}}\n";
+    char answer[300];
+    unsigned long e;
+    char sink[4096];
+    int fd, n;
+
+    if (where != SSL_CB_ACCEPT_EXIT || ret > 0)
+        return;
+    e = ERR_peek_last_error();
+    if (ERR_GET_LIB(e) != ERR_LIB_SSL || ERR_GET_REASON(e) != SSL_R_HTTP_REQUEST || (fd = SSL_get_fd(ssl)) < 0)
+        return;
+    for (int i = 0; i < 16 && recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++)
+        ;
+    n = snprintf(answer, sizeof answer,
+                 "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                 "Content-Length: %zu\r\n\r\n%s",
+                 sizeof body - 1, body);
+    (void)!send(fd, answer, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+    shutdown(fd, SHUT_WR);
+}
+
 static struct bufferevent *tls_bev(struct event_base *base, void *arg)
 {
     struct server *s = arg;
@@ -916,6 +946,7 @@ static struct bufferevent *tls_bev(struct event_base *base, void *arg)
         return NULL; /* out of memory: evhttp closes the connection */
     }
     conn_new(s, ssl, c);
+    SSL_set_info_callback(ssl, plain_http);
     bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
     if (bev == NULL)
         return NULL; /* c went with the SSL, if libevent freed it */

@@ -127,6 +127,11 @@ check_eq "headers over 64 kB: 400" 400 "$(curl -s -o "$T/body" -w '%{http_code}'
     -H "X-Pad: $(head -c 70000 /dev/zero | tr '\0' a)" "https://localhost:$port/api/v1/health")"
 check_eq "as JSON too" malformed "$(body .error.code)"
 check_contains "saying what is taken" "$(body .error.message)" "over 64 kB"
+check_eq "plain HTTP to the HTTPS port: 400 saying so" "400 https_required" "$(curl -s -o "$T/body" \
+    -w '%{http_code}' "http://localhost:$port/api/v1/health") $(body .error.code)"
+check_eq "a POST too" "400 https_required" "$(curl -s -o "$T/body" -w '%{http_code}' -H 'Content-Type: application/json' \
+    -d '{"name":"x"}' "http://localhost:$port/api/v1/certificates") $(body .error.code)"
+check_eq "and HTTPS goes on" 200 "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$data/ca.pem" "https://localhost:$port/api/v1/health")"
 check_eq "a method evhttp does not take: 501 as JSON" "501 method_not_allowed" "$(curl -s -o "$T/body" -w '%{http_code}' \
     --cacert "$data/ca.pem" -X OPTIONS "https://localhost:$port/api/v1/health") $(body .error.code)"
 check_eq "an Expect other than 100-continue: 417 as JSON" "417 expectation_failed" "$(curl -s -o "$T/body" \

@@ -60,7 +60,7 @@ for u in "localhost:$port" "https://localhost:$port/"; do
 done
 expect_error "the token is not sent in clear to another machine" "use https:// (http:// is accepted for localhost only)" -- \
     "$CERTHUB" --server "http://127.0.0.1.example.com:$port" --token-file "$data/admin-token" ca list
-expect_error "certhubd asked over plain HTTP says to use https" "certhubd answers HTTPS only: use https://" -- \
+expect_error "certhubd asked over plain HTTP says to use https" "certhubd speaks HTTPS on this port: ask https://" -- \
     "$CERTHUB" --server "http://127.0.0.1:$port" --token-file "$data/admin-token" ca list
 expect_error "a URL of another scheme" "is not https://HOST[:PORT]" -- \
     "$CERTHUB" --server "ftp://localhost:$port" --token-file "$data/admin-token" ca list
