@@ -904,9 +904,25 @@ static void conn_new(struct server *s, SSL *ssl, struct conn *c)
 /* A plain HTTP request sent to the HTTPS port (curl http://...) ended in an empty reply; it
  * gets an answer saying so, as Go's servers (Vault, cfssl) give one.  OpenSSL recognises such
  * a request's first bytes (GET, POST, HEAD, PUT) and fails the handshake with
- * SSL_R_HTTP_REQUEST without an alert; the answer is written to the socket in clear, after
+ * SSL_R_HTTP_REQUEST without an alert (other methods below); the answer is written to the socket in clear, after
  * what the request sent is read (a close with data unread would reset the connection before
  * the client read the answer), and libevent then closes the connection. */
+/* Other methods (DELETE, PATCH, OPTIONS) fail as a record of a wrong version: OpenSSL read
+ * their first five bytes, and the rest of the request line, still unread, ends in HTTP/1.x. */
+static bool rest_is_http(int fd)
+{
+    char line[1024];
+    ssize_t n = recv(fd, line, sizeof line, MSG_PEEK | MSG_DONTWAIT);
+
+    for (ssize_t i = 0; i + 9 < n; i++) {
+        if (line[i] == '\r' || line[i] == '\n' || (unsigned char)line[i] < 0x20 || (unsigned char)line[i] > 0x7e)
+            return false;
+        if (memcmp(line + i, " HTTP/1.", 8) == 0 && (line[i + 9] == '\r' || line[i + 9] == '\n'))
+            return true;
+    }
+    return false;
+}
+
 static void plain_http(const SSL *ssl, int where, int ret)
 {
     static const char body[] = "{\"error\":{\"code\":\"https_required\",\"message\":\"certhubd speaks HTTPS on "
@@ -919,7 +935,9 @@ static void plain_http(const SSL *ssl, int where, int ret)
     if (where != SSL_CB_ACCEPT_EXIT || ret > 0)
         return;
     e = ERR_peek_last_error();
-    if (ERR_GET_LIB(e) != ERR_LIB_SSL || ERR_GET_REASON(e) != SSL_R_HTTP_REQUEST || (fd = SSL_get_fd(ssl)) < 0)
+    if (ERR_GET_LIB(e) != ERR_LIB_SSL || (fd = SSL_get_fd(ssl)) < 0)
+        return;
+    if (ERR_GET_REASON(e) != SSL_R_HTTP_REQUEST && !(ERR_GET_REASON(e) == SSL_R_WRONG_VERSION_NUMBER && rest_is_http(fd)))
         return;
     for (int i = 0; i < 16 && recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++)
         ;

@@ -131,6 +131,8 @@ check_eq "plain HTTP to the HTTPS port: 400 saying so" "400 https_required" "$(c
     -w '%{http_code}' "http://localhost:$port/api/v1/health") $(body .error.code)"
 check_eq "a POST too" "400 https_required" "$(curl -s -o "$T/body" -w '%{http_code}' -H 'Content-Type: application/json' \
     -d '{"name":"x"}' "http://localhost:$port/api/v1/certificates") $(body .error.code)"
+check_eq "a DELETE (which OpenSSL reads as a wrong version) too" "400 https_required" "$(curl -s -o "$T/body" \
+    -w '%{http_code}' -X DELETE "http://localhost:$port/api/v1/certificates/x") $(body .error.code)"
 check_eq "and HTTPS goes on" 200 "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$data/ca.pem" "https://localhost:$port/api/v1/health")"
 check_eq "a method evhttp does not take: 501 as JSON" "501 method_not_allowed" "$(curl -s -o "$T/body" -w '%{http_code}' \
     --cacert "$data/ca.pem" -X OPTIONS "https://localhost:$port/api/v1/health") $(body .error.code)"
