@@ -901,21 +901,15 @@ static void conn_new(struct server *s, SSL *ssl, struct conn *c)
     }
 }
 
-/* A plain HTTP request sent to the HTTPS port (curl http://...) ended in an empty reply; it
- * gets an answer saying so, as Go's servers (Vault, cfssl) give one.  OpenSSL recognises such
- * a request's first bytes (GET, POST, HEAD, PUT) and fails the handshake with
- * SSL_R_HTTP_REQUEST without an alert (other methods below); the answer is written to the socket in clear, after
- * what the request sent is read (a close with data unread would reset the connection before
- * the client read the answer), and libevent then closes the connection. */
-/* Other methods (DELETE, PATCH, OPTIONS) fail as a record of a wrong version: OpenSSL read
- * their first five bytes, and the rest of the request line, still unread, ends in HTTP/1.x. */
+/* Whether what a connection sent, past the five bytes OpenSSL read as a record's header, is
+ * the rest of an HTTP/1.x request line: printable, and ending in " HTTP/1.x". */
 static bool rest_is_http(int fd)
 {
-    char line[1024];
+    char line[8192]; /* a longer request line is not recognised: the empty reply as before */
     ssize_t n = recv(fd, line, sizeof line, MSG_PEEK | MSG_DONTWAIT);
 
     for (ssize_t i = 0; i + 9 < n; i++) {
-        if (line[i] == '\r' || line[i] == '\n' || (unsigned char)line[i] < 0x20 || (unsigned char)line[i] > 0x7e)
+        if ((unsigned char)line[i] < 0x20 || (unsigned char)line[i] > 0x7e)
             return false;
         if (memcmp(line + i, " HTTP/1.", 8) == 0 && (line[i + 9] == '\r' || line[i + 9] == '\n'))
             return true;
@@ -923,6 +917,14 @@ static bool rest_is_http(int fd)
     return false;
 }
 
+/* A plain HTTP request sent to the HTTPS port (curl http://...) ended in an empty reply; it
+ * gets an answer saying so, as Go's servers (Vault, cfssl) give one.  OpenSSL fails such a
+ * handshake on its first record without an alert, as an HTTP request (GET, POST, HEAD, PUT)
+ * or as a wrong version (other methods); the rest of the request line, still unread, tells
+ * it from a client that is wrong in another way (and from an error left in the queue).  The
+ * answer is written to the socket in clear after what the request sent is read (a close with
+ * data unread would reset the connection before the client read the answer), and libevent
+ * then closes the connection. */
 static void plain_http(const SSL *ssl, int where, int ret)
 {
     static const char body[] = "{\"error\":{\"code\":\"https_required\",\"message\":\"certhubd speaks HTTPS on "
@@ -935,9 +937,9 @@ static void plain_http(const SSL *ssl, int where, int ret)
     if (where != SSL_CB_ACCEPT_EXIT || ret > 0)
         return;
     e = ERR_peek_last_error();
-    if (ERR_GET_LIB(e) != ERR_LIB_SSL || (fd = SSL_get_fd(ssl)) < 0)
-        return;
-    if (ERR_GET_REASON(e) != SSL_R_HTTP_REQUEST && !(ERR_GET_REASON(e) == SSL_R_WRONG_VERSION_NUMBER && rest_is_http(fd)))
+    if (ERR_GET_LIB(e) != ERR_LIB_SSL ||
+        (ERR_GET_REASON(e) != SSL_R_HTTP_REQUEST && ERR_GET_REASON(e) != SSL_R_WRONG_VERSION_NUMBER) ||
+        (fd = SSL_get_fd(ssl)) < 0 || !rest_is_http(fd))
         return;
     for (int i = 0; i < 16 && recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++)
         ;
