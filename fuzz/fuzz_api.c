@@ -13,7 +13,8 @@
  * the console password of "admin"; {last} is the "id" of the previous answer of the same input,
  * {session} the console session cookie, {csrf} the CSRF token and {token} the API token an
  * earlier answer of it gave (of a list, its first item's "id"; of a device decision, its
- * "device_id"). */
+ * "device_id").  The whole input is also read as plain HTTP sent to the TLS port is
+ * (http_line_rest). */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -332,6 +333,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (svc == NULL)
         setup();
+    /* The same outside bytes as the rest of a request line sent in clear to the TLS port. */
+    (void)http_line_rest(p, size);
     memset(&so_far, 0, sizeof so_far);
     for (int n = 0; n < MAX_REQUESTS && p < end; n++) {
         const char *sep = memmem(p, (size_t)(end - p), "\n%%\n", 4), *stop = sep ? sep : end;

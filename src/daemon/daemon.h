@@ -75,6 +75,10 @@ bool hand_off(req *r);
 bool on_worker(void);
 /* A query parameter or NULL. */
 const char *query(req *r, const char *name);
+/* Whether bytes a client sent to the HTTPS port, past the five OpenSSL read as a record's
+ * header, are the rest of a plain HTTP/1.x request line: printable up to " HTTP/1.x" and its
+ * line end (the connection is then told to ask https://). */
+bool http_line_rest(const char *line, size_t n);
 
 /* An answer finished on another thread.  A handler whose answer waits for something done
  * elsewhere (a certificate's commit) takes a later for its request ev and returns; whoever

@@ -901,20 +901,25 @@ static void conn_new(struct server *s, SSL *ssl, struct conn *c)
     }
 }
 
-/* Whether what a connection sent, past the five bytes OpenSSL read as a record's header, is
- * the rest of an HTTP/1.x request line: printable, and ending in " HTTP/1.x". */
-static bool rest_is_http(int fd)
+bool http_line_rest(const char *line, size_t n)
 {
-    char line[8192]; /* a longer request line is not recognised: the empty reply as before */
-    ssize_t n = recv(fd, line, sizeof line, MSG_PEEK | MSG_DONTWAIT);
-
-    for (ssize_t i = 0; i + 9 < n; i++) {
+    for (size_t i = 0; i + 9 < n; i++) {
         if ((unsigned char)line[i] < 0x20 || (unsigned char)line[i] > 0x7e)
             return false;
         if (memcmp(line + i, " HTTP/1.", 8) == 0 && (line[i + 9] == '\r' || line[i + 9] == '\n'))
             return true;
     }
     return false;
+}
+
+/* Whether what a connection sent, past the five bytes OpenSSL read as a record's header, is
+ * the rest of an HTTP/1.x request line (left in the socket, peeked). */
+static bool rest_is_http(int fd)
+{
+    char line[8192]; /* a longer request line is not recognised: the empty reply as before */
+    ssize_t n = recv(fd, line, sizeof line, MSG_PEEK | MSG_DONTWAIT);
+
+    return n > 0 && http_line_rest(line, (size_t)n);
 }
 
 /* A plain HTTP request sent to the HTTPS port (curl http://...) ended in an empty reply; it
