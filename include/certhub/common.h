@@ -68,6 +68,8 @@ void ch_jw_end(ch_jw *w);
 
 /* Wipes len bytes at p in a way the compiler cannot drop. */
 void ch_wipe(void *p, size_t len);
+/* The first n bytes of needle in [p, end), or NULL (memmem is neither C11 nor POSIX). */
+const void *ch_mem_find(const void *p, const void *end, const char *needle, size_t n);
 /* Wipes a NUL-terminated string and frees it.  NULL is accepted. */
 void ch_secure_free_str(char *s);
 /* Wipes len bytes and frees them.  NULL is accepted. */

@@ -82,15 +82,13 @@ void reply_json(req *r, int status, json_t *body)
 /* An error answer, written by hand: a message often quotes the request (a name, a path) and
  * jansson refuses a string that is not UTF-8, which left such an answer without a body; here
  * those bytes become U+FFFD. */
-static void reply_error_as(req *r, int status, const char *code, const char *field, const char *msg,
-                           const char *reason)
+static bool error_json(ch_buf *b, const char *code, const char *field, const char *msg, const char *reason)
 {
-    ch_buf b = CH_BUF_INIT;
     ch_jw w, e;
 
-    ch_jw_begin(&w, &b);
+    ch_jw_begin(&w, b);
     ch_jw_key(&w, "error");
-    ch_jw_begin(&e, &b);
+    ch_jw_begin(&e, b);
     ch_jw_str(&e, "code", code);
     ch_jw_str(&e, "message", msg);
     if (field)
@@ -99,7 +97,15 @@ static void reply_error_as(req *r, int status, const char *code, const char *fie
         ch_jw_str(&e, "reason", reason);
     ch_jw_end(&e);
     ch_jw_end(&w);
-    if (w.oom || e.oom)
+    return !w.oom && !e.oom;
+}
+
+static void reply_error_as(req *r, int status, const char *code, const char *field, const char *msg,
+                           const char *reason)
+{
+    ch_buf b = CH_BUF_INIT;
+
+    if (!error_json(&b, code, field, msg, reason))
         send_json(r, status, NULL, 0);
     else
         reply_json_text(r, status, &b);
@@ -531,42 +537,23 @@ static const char *page_message(int status, const char **code)
     }
 }
 
-/* The first n bytes of needle in [p, end), or NULL (memmem is not C11 nor POSIX). */
-static const char *find_in(const char *p, const char *end, const char *needle, size_t n)
-{
-    for (; (size_t)(end - p) >= n; p++) {
-        if ((p = memchr(p, needle[0], (size_t)(end - p) - n + 1)) == NULL)
-            return NULL;
-        if (memcmp(p, needle, n) == 0)
-            return p;
-    }
-    return NULL;
-}
-
 static void replace_page(struct evbuffer *out, const char *p, size_t len)
 {
     static const char head[] = "\r\n\r\n<HTML><HEAD>\n<TITLE>";
-    const char *stop = p + len, *end = find_in(p, stop, "\r\n\r\n", 4), *code, *msg;
+    const char *stop = p + len, *end = ch_mem_find(p, stop, "\r\n\r\n", 4), *code, *msg;
     ch_buf b = CH_BUF_INIT, body = CH_BUF_INIT;
-    ch_jw w, e;
     int rc = 0;
 
     /* The page alone in the buffer (a response before it still unsent: left as it is). */
     if (len < 13 || memcmp(p, "HTTP/1.", 7) != 0 || end == NULL || (size_t)(stop - end) < sizeof head - 1 ||
-        memcmp(end, head, sizeof head - 1) != 0 || find_in(end, stop, "HTTP/1.", 7) != NULL)
+        memcmp(end, head, sizeof head - 1) != 0 || ch_mem_find(end, stop, "HTTP/1.", 7) != NULL)
         return;
     msg = page_message(atoi(p + 9), &code);
-    ch_jw_begin(&w, &body);
-    ch_jw_key(&w, "error");
-    ch_jw_begin(&e, &body);
-    ch_jw_str(&e, "code", code);
-    ch_jw_str(&e, "message", msg);
-    ch_jw_end(&e);
-    ch_jw_end(&w);
-    rc |= ch_buf_puts(&body, "\n");
+    if (!error_json(&body, code, NULL, msg, NULL) || ch_buf_puts(&body, "\n") < 0)
+        rc = -1;
     /* The status line and the headers but the two that describe the body. */
     for (const char *line = p; line < end && rc == 0;) {
-        const char *eol = find_in(line, end, "\r\n", 2);
+        const char *eol = ch_mem_find(line, end, "\r\n", 2);
         size_t n = (size_t)((eol != NULL ? eol : end) - line);
         if (strncasecmp(line, "Content-Type:", 13) != 0 && strncasecmp(line, "Content-Length:", 15) != 0)
             rc |= ch_buf_put(&b, line, n) | ch_buf_puts(&b, "\r\n");
@@ -574,7 +561,7 @@ static void replace_page(struct evbuffer *out, const char *p, size_t len)
     }
     rc |= ch_buf_printf(&b, "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n", body.len);
     rc |= ch_buf_put(&b, body.data, body.len);
-    if (rc == 0 && !w.oom && !e.oom) {
+    if (rc == 0) {
         evbuffer_drain(out, len); /* the callbacks run again, on the JSON answer: left alone */
         evbuffer_add(out, b.data, b.len);
     }

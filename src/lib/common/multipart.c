@@ -11,20 +11,6 @@
 
 #include "certhub/common.h"
 
-/* Finds needle in [p, end). */
-static const uint8_t *find(const uint8_t *p, const uint8_t *end, const char *needle, size_t n)
-{
-    while ((size_t)(end - p) >= n) {
-        const uint8_t *q = memchr(p, needle[0], (size_t)(end - p) - n + 1);
-        if (q == NULL)
-            return NULL;
-        if (memcmp(q, needle, n) == 0)
-            return q;
-        p = q + 1;
-    }
-    return NULL;
-}
-
 /* The value of param (boundary, name, filename) in a header value; quoted or token. */
 static int param(const char *h, size_t hlen, const char *name, char *out, size_t outsize)
 {
@@ -81,7 +67,7 @@ static int part_headers(ch_multipart_part *part, const uint8_t *p, const uint8_t
     bool disposition = false;
 
     while (p < end) {
-        const uint8_t *eol = find(p, end, "\r\n", 2);
+        const uint8_t *eol = ch_mem_find(p, end, "\r\n", 2);
         size_t n = (size_t)((eol ? eol : end) - p);
         if (n > 20 && strncasecmp((const char *)p, "Content-Disposition:", 20) == 0) {
             const char *v = (const char *)p + 20;
@@ -122,7 +108,7 @@ int ch_multipart_parse(const uint8_t *body, size_t len, const char *boundary, ch
     /* The first delimiter may open the body without the CRLF before it. */
     if (len >= dlen - 2 && memcmp(body, delim + 2, dlen - 2) == 0)
         p = body + dlen - 2;
-    else if ((p = find(body, end, delim, dlen)) != NULL)
+    else if ((p = ch_mem_find(body, end, delim, dlen)) != NULL)
         p += dlen;
     else
         return ch_error_set(CH_EPARSE, "the multipart body has no boundary line");
@@ -137,11 +123,11 @@ int ch_multipart_parse(const uint8_t *body, size_t len, const char *boundary, ch
         if (end - p < 2 || p[0] != '\r' || p[1] != '\n')
             return ch_error_set(CH_EPARSE, "the multipart body is cut short or malformed after a boundary");
         p += 2;
-        if ((hdr_end = find(p, end, "\r\n\r\n", 4)) == NULL) {
+        if ((hdr_end = ch_mem_find(p, end, "\r\n\r\n", 4)) == NULL) {
             /* A part without headers starts with the blank line itself. */
             return ch_error_set(CH_EPARSE, "a multipart part has no end to its headers");
         }
-        if ((next = find(hdr_end + 4, end, delim, dlen)) == NULL)
+        if ((next = ch_mem_find(hdr_end + 4, end, delim, dlen)) == NULL)
             return ch_error_set(CH_EPARSE, "the multipart body has no closing boundary");
         if (*count >= max)
             return ch_error_set(CH_ETOOBIG, "more than %zu parts in the multipart body", max);

@@ -54,6 +54,21 @@ size_t ch_utf8_chars(const char *s)
     return n;
 }
 
+const void *ch_mem_find(const void *p, const void *end, const char *needle, size_t n)
+{
+    const uint8_t *q = p, *stop = end;
+
+    while ((size_t)(stop - q) >= n) {
+        const uint8_t *hit = memchr(q, needle[0], (size_t)(stop - q) - n + 1);
+        if (hit == NULL)
+            return NULL;
+        if (memcmp(hit, needle, n) == 0)
+            return hit;
+        q = hit + 1;
+    }
+    return NULL;
+}
+
 void ch_hex(char *out, const uint8_t *in, size_t len)
 {
     static const char digits[] = "0123456789abcdef";
