@@ -515,6 +515,11 @@ void http_limits(struct evhttp *http)
  * error: the same status line and headers, the JSON body. */
 static const char page_tail[] = "</BODY></HTML>\n";
 
+/* The limits are named in the errors below and in read_json and read_upload as text: the
+ * build stops here if one changes without them. */
+_Static_assert(CH_MAX_UPLOAD_BYTES == 4u << 20 && CH_MAX_JSON_BODY == 4u << 20, "error messages say 4 MiB");
+_Static_assert(CH_MAX_HEADER_BYTES == 64u << 10, "an error message says 64 kB");
+
 static const char *page_message(int status, const char **code)
 {
     switch (status) {
