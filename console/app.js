@@ -29,6 +29,19 @@ async function api(method, path, body) {
   return data;
 }
 
+// Every item of a list the API gives a page at a time, for the short lists shown whole
+// (CAs and profiles in pickers, tokens, users, tenants, trusted certificates).
+async function apiAll(path) {
+  const items = [];
+  let cursor = null;
+  do {
+    const page = await api("GET", `${path}?limit=1000${cursor ? "&cursor=" + encodeURIComponent(cursor) : ""}`);
+    items.push(...page.items);
+    cursor = page.next_cursor;
+  } while (cursor);
+  return { items, next_cursor: null };
+}
+
 // ---- small DOM helpers: text only
 function el(tag, attrs = {}, ...children) {
   const e = document.createElement(tag);
@@ -249,7 +262,7 @@ function preferredSigner(cas) {
 
 // The create wizard: the storage seed's fields, a step at a time, Back and Next, review last.
 async function createWizard(reload) {
-  const [cas, profiles] = await Promise.all([api("GET", "cas"), api("GET", "profiles")]);
+  const [cas, profiles] = await Promise.all([apiAll("cas"), apiAll("profiles")]);
   const v = { type: "internal", profile: "tls-server", key_type: "p256", days: "365", digest: "sha256",
     ca_id: preferredSigner(cas.items) };
   const field = (id, label, attrs = {}) => [el("label", { for: id }, label), el("input", { id, name: id, value: v[id] || "", ...attrs })];
@@ -487,7 +500,7 @@ function importCaDialog(reload) {
 async function casScreen(screen) {
   const tree = el("ul", { class: "tree", role: "tree", "aria-label": "Certificate authorities" });
   async function load() {
-    const list = (await api("GET", "cas")).items;
+    const list = (await apiAll("cas")).items;
     const node = (ca) => {
       const kids = list.filter((c) => c.parent_id === ca.id);
       const actions = el("span", { class: "row-actions" },
@@ -513,7 +526,7 @@ async function casScreen(screen) {
 
 // A CSR made here signed by one of the tenant's CAs: the certificate takes the CSR's key.
 async function signHere(c, reload) {
-  const [cas, profiles] = await Promise.all([api("GET", "cas"), api("GET", "profiles")]);
+  const [cas, profiles] = await Promise.all([apiAll("cas"), apiAll("profiles")]);
   const signers = cas.items.filter((x) => x.can_sign);
   const preferred = preferredSigner(signers);
   const err = el("p", { class: "error", role: "alert" });
@@ -686,7 +699,7 @@ function trustedDetails(t) {
 async function trustedScreen(screen) {
   const body = el("tbody");
   async function load() {
-    const list = await api("GET", "trusted-certificates");
+    const list = await apiAll("trusted-certificates");
     body.replaceChildren();
     for (const t of list.items) {
       const detailRow = el("tr", { class: "details", hidden: true }, el("td", { colspan: 5 }));
@@ -799,7 +812,7 @@ async function auditScreen(screen) {
 // trusted, when certificates renew and where expiry alerts go.  Admins change them; others see
 // them.  A refused value is told next to its field.
 async function settingsScreen(screen) {
-  const [st, cas] = await Promise.all([api("GET", "settings"), api("GET", "cas")]);
+  const [st, cas] = await Promise.all([api("GET", "settings"), apiAll("cas")]);
   const admin = me.role === "admin";
   // The roots' fingerprints, for a machine's first contact (certhub ca bundle --fingerprint).
   const colons = (hex) => (hex || "").toUpperCase().match(/../g)?.join(":") || "";
@@ -898,7 +911,7 @@ async function tenantsCard() {
     try { await call(); } catch (e) { err.textContent = e.message; return; }
     await start(); // the switcher and this screen drawn again
   };
-  const { items } = await api("GET", "tenants");
+  const { items } = await apiAll("tenants");
   const rows = items.map((t) => {
     const revoked = t.status === "revoked";
     const b = el("button", { class: revoked ? "secondary" : "danger", "aria-label": `${revoked ? "Restore" : "Revoke"} ${t.name}`,
@@ -930,7 +943,7 @@ async function profilesCard() {
   const card = el("section", { class: "card", "aria-labelledby": "profiles-h" });
   const err = el("p", { class: "error", id: "profiles-error", role: "alert" });
   const draw = async () => {
-    const { items } = await api("GET", "profiles");
+    const { items } = await apiAll("profiles");
     const rows = items.map((p) => {
       let del = null;
       if (p.custom && canChange()) {
@@ -991,7 +1004,7 @@ async function tokensCard() {
   const card = el("section", { class: "card", "aria-labelledby": "tokens-h" });
   const err = el("p", { class: "error", id: "tokens-error", role: "alert" });
   const draw = async () => {
-    const { items } = await api("GET", "tokens");
+    const { items } = await apiAll("tokens");
     const rows = items.map((t) => {
       const revoke = t.revoked_at ? null : el("button", { class: "danger", "aria-label": `Revoke ${t.name || t.id}` }, "Revoke");
       revoke?.addEventListener("click", () => confirmDialog(`Revoke the token ${t.name || t.id}? Scripts using it are refused from now on.`,
@@ -1035,7 +1048,7 @@ async function usersCard() {
   const card = el("section", { class: "card", "aria-labelledby": "users-h" });
   const err = el("p", { class: "error", id: "users-error", role: "alert" });
   const draw = async () => {
-    const { items } = await api("GET", "users");
+    const { items } = await apiAll("users");
     const rows = items.map((u) => {
       const role = el("select", { "aria-label": `Role of ${u.name}`, disabled: u.name === me.user },
         ["admin", "operator", "viewer"].map((r) => el("option", { value: r, selected: r === u.role }, r)));

@@ -86,9 +86,10 @@ int ch_svc_tenant_ensure(ch_svc *svc, const char *name, ch_store_tenant *out);
  * and only its SHA-256 is stored. */
 int ch_svc_token_create(ch_svc *svc, const ch_actor *actor, const char *tenant_id, ch_role role, const char *name,
                         char **token, char id[CH_ID_MAX]);
-/* A tenant's tokens (admins only; tenant_id NULL = the actor's), without their hashes. */
-int ch_svc_token_list(ch_svc *svc, const ch_actor *actor, const char *tenant_id, ch_store_token **out,
-                      size_t *count);
+/* A tenant's tokens (admins only; tenant_id NULL = the actor's), without their hashes; page NULL:
+ * every one. */
+int ch_svc_token_list(ch_svc *svc, const ch_actor *actor, const char *tenant_id, ch_store_page *page,
+                      ch_store_token **out, size_t *count);
 /* Revokes a token of the actor's tenant (any tenant with CH_PERM_TENANTS); it stops working at
  * once.  Revoking the token in use is allowed. */
 int ch_svc_token_revoke(ch_svc *svc, const ch_actor *actor, const char *id);
@@ -233,7 +234,8 @@ int ch_svc_bundle(ch_svc *svc, const ch_actor *actor, const char *name, int fmt,
  * bundle to itself is one answer, CH_ENOTFOUND, so that nothing is learnt of which exist. */
 int ch_svc_bundle_public(ch_svc *svc, const char *tenant, const char *name, int fmt, const char *password,
                          ch_buf *out, char etag[65]);
-int ch_svc_ca_list(ch_svc *svc, const ch_actor *actor, ch_store_ca **out, size_t *count);
+/* page NULL: every CA; else one page (ch_store_page). */
+int ch_svc_ca_list(ch_svc *svc, const ch_actor *actor, ch_store_page *page, ch_store_ca **out, size_t *count);
 /* The CA's chain as PEM, the CA first, up to its root. */
 int ch_svc_ca_chain_pem(ch_svc *svc, const ch_actor *actor, const char *id, ch_buf *out);
 /* Deletes a CA; refused (CH_ECONFLICT) while certificates it issued are unexpired, unless
@@ -268,7 +270,9 @@ int ch_svc_trusted_add_bulk(ch_svc *svc, const ch_actor *actor, const ch_svc_tru
 void ch_svc_trusted_results_free(ch_svc_trusted_result *r, size_t n);
 
 int ch_svc_trusted_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_trusted *out);
-int ch_svc_trusted_list(ch_svc *svc, const ch_actor *actor, ch_store_trusted **out, size_t *count);
+/* page NULL: every one; else one page (ch_store_page). */
+int ch_svc_trusted_list(ch_svc *svc, const ch_actor *actor, ch_store_page *page, ch_store_trusted **out,
+                        size_t *count);
 
 /* What may be edited (the seed: name, auto registration, enabled). */
 typedef struct ch_svc_trusted_patch {

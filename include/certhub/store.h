@@ -72,6 +72,15 @@ void ch_store_new_id(char out[CH_ID_MAX], const char *prefix);
 
 /* ------------------------------------------------------------- tenants */
 
+/* One page of a list, in the list's order: at most limit rows (1 to 1000) after cursor (NULL
+ * or "": from the start).  next_cursor is set (malloc'd; the caller frees it) when more rows
+ * follow, else NULL.  A list function given no page returns every row. */
+typedef struct ch_store_page {
+    size_t limit;
+    const char *cursor;
+    char *next_cursor;
+} ch_store_page;
+
 typedef struct ch_store_tenant {
     char *id;
     char *name;
@@ -112,8 +121,9 @@ int ch_store_token_put(ch_store *s, const ch_store_token *t);
 int ch_store_token_get_by_hash(ch_store *s, ch_store_token *out, const char *token_hash);
 int ch_store_token_count(ch_store *s, const char *tenant_id, int64_t *count);
 void ch_store_token_dispose(ch_store_token *t);
-/* A tenant's tokens, oldest first (token_hash left empty). */
-int ch_store_token_list(ch_store *s, const char *tenant_id, ch_store_token **out, size_t *count);
+/* A tenant's tokens, oldest first (token_hash left empty): a page of them, or all when page is
+ * NULL. */
+int ch_store_token_list(ch_store *s, const char *tenant_id, ch_store_page *page, ch_store_token **out, size_t *count);
 void ch_store_token_list_free(ch_store_token *list, size_t count);
 /* The tenant a token belongs to (for the installation's admins, who act across tenants). */
 int ch_store_token_tenant(ch_store *s, const char *id, char tenant_id[CH_ID_MAX]);
@@ -141,7 +151,9 @@ typedef struct ch_store_trusted {
 
 int ch_store_trusted_put(ch_store *s, const ch_store_trusted *t); /* CH_EEXISTS: same sha256 */
 int ch_store_trusted_get(ch_store *s, ch_store_trusted *out, const char *tenant_id, const char *id);
-int ch_store_trusted_list(ch_store *s, const char *tenant_id, ch_store_trusted **out, size_t *count);
+/* A tenant's trusted certificates, oldest first: a page, or all when page is NULL. */
+int ch_store_trusted_list(ch_store *s, const char *tenant_id, ch_store_page *page, ch_store_trusted **out,
+                          size_t *count);
 /* Writes name, auto_registration, status, verified, verification_code and updated_at. */
 int ch_store_trusted_update(ch_store *s, const ch_store_trusted *t);
 int ch_store_trusted_delete(ch_store *s, const char *tenant_id, const char *id);
@@ -188,15 +200,6 @@ void ch_store_session_dispose(ch_store_session *x);
 /* ------------------------------------------------------------- devices */
 
 /* A device registered through a trusted certificate (found by its certificate's SHA-256). */
-/* One page of a list, in the list's order: at most limit rows (1 to 1000) after cursor (NULL
- * or "": from the start).  next_cursor is set (malloc'd; the caller frees it) when more rows
- * follow, else NULL.  A list function given no page returns every row. */
-typedef struct ch_store_page {
-    size_t limit;
-    const char *cursor;
-    char *next_cursor;
-} ch_store_page;
-
 typedef struct ch_store_device {
     char *id;
     char *tenant_id;
@@ -374,7 +377,8 @@ typedef struct ch_store_ca {
 
 int ch_store_ca_put(ch_store *s, const ch_store_ca *ca); /* CH_EEXISTS on a taken name */
 int ch_store_ca_get(ch_store *s, ch_store_ca *out, const char *tenant_id, const char *id);
-int ch_store_ca_list(ch_store *s, const char *tenant_id, ch_store_ca **out, size_t *count);
+/* A tenant's CAs, oldest first: a page, or all when page is NULL. */
+int ch_store_ca_list(ch_store *s, const char *tenant_id, ch_store_page *page, ch_store_ca **out, size_t *count);
 int ch_store_ca_set_status(ch_store *s, const char *tenant_id, const char *id, const char *status);
 /* Points the CA at a new certificate and key (rotation). */
 int ch_store_ca_set_cert(ch_store *s, const char *tenant_id, const char *id, const char *cert_id, const char *key_id);

@@ -94,6 +94,8 @@ extern cli_remote g_remote;
 int remote_setup(cli_args *a);
 /* The same where a token may be missing (then g_remote.token stays NULL). */
 int remote_setup_ex(cli_args *a, bool token_optional);
+/* A query-string value, %-escaped; free() the result. */
+char *remote_escape(const char *s);
 /* Calls method path (under /api/v1/) with an optional JSON body; *out gets the JSON answer, or
  * raw the bytes.  Errors are printed (the server's message) and return 1. */
 int remote_call(cli_args *a, const char *method, const char *path, json_t *body, json_t **out, ch_buf *raw);

@@ -241,6 +241,33 @@ static int newest(cli_args *a, const char *id, char out[64])
     return 0;
 }
 
+/* Every item of a list the API gives a page at a time, into *items (a new array). */
+static int list_all(cli_args *a, const char *resource, json_t **items)
+{
+    char path[600];
+    char *cursor = NULL;
+
+    *items = json_array();
+    do {
+        json_t *page = NULL;
+        char *esc = cursor ? remote_escape(cursor) : NULL;
+        snprintf(path, sizeof path, "%s?limit=1000%s%.400s", resource, esc ? "&cursor=" : "", esc ? esc : "");
+        free(esc);
+        free(cursor);
+        cursor = NULL;
+        if (remote_call(a, "GET", path, NULL, &page, NULL) != 0) {
+            json_decref(*items);
+            *items = NULL;
+            return -1;
+        }
+        json_array_extend(*items, json_object_get(page, "items"));
+        if (json_string_value(json_object_get(page, "next_cursor")) != NULL)
+            cursor = strdup(json_string_value(json_object_get(page, "next_cursor")));
+        json_decref(page);
+    } while (cursor != NULL);
+    return 0;
+}
+
 /* The tenant's enabled trusted certificates as a hashed CA directory (<hash>.<n>), the layout a
  * broker's capath reads; files of certificates no longer enabled go. */
 static int sync_trusted_dir(cli_args *a, const struct target *t)
@@ -252,13 +279,13 @@ static int sync_trusted_dir(cli_args *a, const struct target *t)
     DIR *d;
     struct dirent *e;
 
-    if (remote_call(a, "GET", "trusted-certificates", NULL, &list, NULL) != 0)
+    if (list_all(a, "trusted-certificates", &list) != 0)
         return -1;
     if (mkdir(t->dir, 0755) != 0 && errno != EEXIST) {
         json_decref(list);
         return cli_fail(a, "cannot create %s: %s", t->dir, strerror(errno)) ? -1 : -1;
     }
-    json_array_foreach(json_object_get(list, "items"), i, it) {
+    json_array_foreach(list, i, it) {
         json_t *full = NULL;
         char one[200];
         ch_cert *c = NULL;

@@ -11,27 +11,19 @@
 #include <unistd.h>
 
 #include "certhub/x509.h"
-#include <curl/curl.h>
 
 #include "cli.h"
-
-/* A query-string value, %-escaped; free() the result. */
-static char *curl_easy_escape_str(const char *s)
-{
-    char *e = curl_easy_escape(NULL, s, 0), *copy = e ? strdup(e) : NULL;
-
-    curl_free(e);
-    return copy;
-}
 
 /* "collection/ID/tail" with the id %-escaped: an id is the user's text, and "../tokens/x"
  * must name no other object. */
 static const char *obj_path(char *buf, size_t cap, const char *collection, const char *id, const char *tail)
 {
-    char *esc = curl_easy_escape_str(id);
+    char *esc = remote_escape(id);
+    int n = snprintf(buf, cap, "%s/%.200s%s", collection, esc ? esc : "", tail);
 
-    snprintf(buf, cap, "%s/%.200s%s", collection, esc ? esc : "", tail);
     free(esc);
+    if (n < 0 || (size_t)n >= cap) /* an id too long for any object: the collection's own path would be wrong */
+        snprintf(buf, cap, "%s/-", collection);
     return buf;
 }
 
@@ -106,7 +98,7 @@ static int list_and_print(cli_args *a, const char *path, const char *const *cols
     json_t *ans;
 
     /* --tenant: another tenant's list, for the installation's admins (?tenant= on a GET). */
-    if (cli_opt(a, "tenant") != NULL && (esc = curl_easy_escape_str(cli_opt(a, "tenant"))) != NULL) {
+    if (cli_opt(a, "tenant") != NULL && (esc = remote_escape(cli_opt(a, "tenant"))) != NULL) {
         snprintf(with_tenant, sizeof with_tenant, "%s%ctenant=%s", path, strchr(path, '?') ? '&' : '?', esc);
         free(esc);
         path = with_tenant;
@@ -185,7 +177,7 @@ static int get_and_print(cli_args *a, const char *collection)
 /* "resource?limit=N" with the command's --limit (100) and --cursor, for the lists that page. */
 static const char *paged(cli_args *a, const char *resource, char *buf, size_t cap)
 {
-    char *esc = cli_opt(a, "cursor") ? curl_easy_escape_str(cli_opt(a, "cursor")) : NULL;
+    char *esc = cli_opt(a, "cursor") ? remote_escape(cli_opt(a, "cursor")) : NULL;
 
     snprintf(buf, cap, "%s?limit=%ld%s%s", resource, cli_int(a, "limit", 100, 1, 1000), esc ? "&cursor=" : "",
              esc ? esc : "");
@@ -222,7 +214,7 @@ static int add_filters(cli_args *a, char *path, size_t cap, const char *const (*
         char *esc, when[32];
         if (cli_opt(a, map[i][0]) == NULL)
             continue;
-        esc = curl_easy_escape_str(relative_time(map[i][1], cli_opt(a, map[i][0]), when, sizeof when));
+        esc = remote_escape(relative_time(map[i][1], cli_opt(a, map[i][0]), when, sizeof when));
         used += (size_t)snprintf(path + used, used < cap ? cap - used : 0, "&%s=%s", map[i][1], esc ? esc : "");
         free(esc);
     }
@@ -318,8 +310,9 @@ int cmd_remote_ca_list(cli_args *a)
 {
     static const char *const cols[] = {"id", "name", "status", "can_sign", "not_after"};
     static const int w[] = {28, 52, 8, 8, 20};
+    char path[512];
 
-    return list_and_print(a, "cas", cols, w, 5);
+    return list_and_print(a, paged(a, "cas", path, sizeof path), cols, w, 5);
 }
 
 int cmd_remote_ca_create(cli_args *a)
@@ -488,7 +481,7 @@ static long upload_data(cli_args *a, const char *collection, const char *file, c
                     .status = &status};
 
     *ans = NULL;
-    esc = curl_easy_escape_str(name ? name : base ? base + 1 : file);
+    esc = remote_escape(name ? name : base ? base + 1 : file);
     if (name && *name == '\0')
         snprintf(path, sizeof path, "%s", collection);
     else
@@ -1010,8 +1003,9 @@ int cmd_remote_trusted_list(cli_args *a)
 {
     static const char *const cols[] = {"id", "name", "status", "auto_registration", "verified", "not_after"};
     static const int w[] = {28, 32, 8, 17, 8, 20};
+    char path[512];
 
-    return list_and_print(a, "trusted-certificates", cols, w, 6);
+    return list_and_print(a, paged(a, "trusted-certificates", path, sizeof path), cols, w, 6);
 }
 
 int cmd_remote_trusted_get(cli_args *a)
@@ -1198,7 +1192,9 @@ int cmd_remote_token_list(cli_args *a)
 {
     static const char *const cols[] = {"id", "name", "role", "created_at", "revoked_at"};
     static const int w[] = {28, 24, 8, 20, 20};
-    return list_and_print(a, "tokens", cols, w, 5);
+    char path[512];
+
+    return list_and_print(a, paged(a, "tokens", path, sizeof path), cols, w, 5);
 }
 
 int cmd_remote_token_revoke(cli_args *a)
@@ -1210,8 +1206,9 @@ int cmd_remote_tenant_list(cli_args *a)
 {
     static const char *const cols[] = {"id", "name", "created_at", "status"};
     static const int w[] = {28, 32, 20, 8};
+    char path[512];
 
-    return list_and_print(a, "tenants", cols, w, 4);
+    return list_and_print(a, paged(a, "tenants", path, sizeof path), cols, w, 4);
 }
 
 int cmd_remote_token_create(cli_args *a)
@@ -1362,8 +1359,9 @@ int cmd_remote_profile_list(cli_args *a)
 {
     static const char *const cols[] = {"name", "custom", "is_ca", "default_days", "max_days", "description"};
     static const int w[] = {24, 6, 5, 12, 8, 40};
+    char path[512];
 
-    return list_and_print(a, "profiles", cols, w, 6);
+    return list_and_print(a, paged(a, "profiles", path, sizeof path), cols, w, 6);
 }
 
 int cmd_remote_profile_get(cli_args *a)
@@ -1513,7 +1511,7 @@ int cmd_remote_ca_bundle(cli_args *a)
         return 1;
     if (strcmp(format, "pem") != 0 && password == NULL)
         return cli_fail(a, "a %s truststore needs a password: --password-file F", format);
-    if (tenant != NULL && (esc = curl_easy_escape_str(tenant)) == NULL) {
+    if (tenant != NULL && (esc = remote_escape(tenant)) == NULL) {
         ch_secure_free_str(password);
         return cli_fail(a, "out of memory");
     }
@@ -1701,8 +1699,9 @@ int cmd_remote_user_list(cli_args *a)
 {
     static const char *const cols[] = {"name", "role", "created_at"};
     static const int w[] = {32, 10, 20};
+    char path[512];
 
-    return list_and_print(a, "users", cols, w, 3);
+    return list_and_print(a, paged(a, "users", path, sizeof path), cols, w, 3);
 }
 
 /* The password of a user made or reset: the first line of --password-file, never an argument. */

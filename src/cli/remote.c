@@ -220,3 +220,11 @@ done:
     ch_buf_dispose(&resp);
     return ret;
 }
+
+char *remote_escape(const char *s)
+{
+    char *e = curl_easy_escape(NULL, s, 0), *copy = e ? strdup(e) : NULL;
+
+    curl_free(e);
+    return copy;
+}

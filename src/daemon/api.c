@@ -33,12 +33,6 @@ static const char *const F_ATTACH[] = {"certificate", NULL};
 static const char *const F_IMPORT[] = {"name", "certificate", "private_key", "password", NULL};
 static const char *const F_KEYSTORE[] = {"name", "data", "password", "key_password", NULL};
 
-/* A list answered in one page: {"items": [...], "next_cursor": null}. */
-static void reply_list(req *r, json_t *items)
-{
-    reply_json(r, 200, json_pack("{so so}", "items", items, "next_cursor", json_null()));
-}
-
 /* The page a list request asks for: ?limit (1 to 1000, 100 when absent) and ?cursor.  A bad
  * limit is answered with a 400 here (-1). */
 static int page_of_ex(req *r, ch_store_page *page, long dflt)
@@ -68,6 +62,53 @@ static void reply_page(req *r, json_t *items, ch_store_page *page)
                                  page->next_cursor ? json_string(page->next_cursor) : json_null()));
     free(page->next_cursor);
     page->next_cursor = NULL;
+}
+
+/* A page of a short list read whole and ordered by name (tenants, console users, profiles),
+ * with ?limit and ?cursor as the others take them; the cursor is the hex of the page's last
+ * name.  Items from index sorted on are in name order (a tenant's profiles: the built-in ones
+ * come first, in their own order): when the cursor's item went meanwhile, the page starts at
+ * the first name after it there.  Takes items. */
+static void reply_named_page(req *r, json_t *items, size_t sorted)
+{
+    ch_store_page page;
+    size_t n = json_array_size(items), start = 0, len = 0;
+    uint8_t *after = NULL;
+    json_t *out;
+
+    if (page_of(r, &page) < 0)
+        goto done;
+    if (page.cursor != NULL && *page.cursor != '\0') {
+        size_t max = strlen(page.cursor) / 2 + 1;
+        if ((after = malloc(max)) == NULL || ch_unhex(after, max - 1, page.cursor, &len) < 0 || len == 0) {
+            reply_error_msg(r, CH_EINVAL, "cursor", "invalid cursor: pass the next_cursor of the previous page");
+            goto done;
+        }
+        after[len] = '\0';
+        while (start < n && strcmp(json_string_value(json_object_get(json_array_get(items, start), "name")),
+                                   (const char *)after) != 0)
+            start++;
+        if (start < n) {
+            start++;
+        } else {
+            for (start = sorted; start < n; start++)
+                if (strcmp(json_string_value(json_object_get(json_array_get(items, start), "name")),
+                           (const char *)after) > 0)
+                    break;
+        }
+    }
+    out = json_array();
+    for (size_t i = start; i < n && i < start + page.limit; i++)
+        json_array_append(out, json_array_get(items, i));
+    if (start + page.limit < n) {
+        const char *last = json_string_value(json_object_get(json_array_get(items, start + page.limit - 1), "name"));
+        if ((page.next_cursor = malloc(2 * strlen(last) + 1)) != NULL)
+            ch_hex(page.next_cursor, (const uint8_t *)last, strlen(last));
+    }
+    reply_page(r, out, &page);
+done:
+    free(after);
+    json_decref(items);
 }
 
 /* "sans" as an array, from the text the store keeps for search ("dns:a,ip:10.0.0.1,uri:..."):
@@ -507,15 +548,18 @@ static void cas_list(req *r)
     ch_store_ca *rows = NULL;
     size_t n = 0;
     json_t *items;
-    int error = ch_svc_ca_list(r->svc, &r->who.actor, &rows, &n);
+    ch_store_page page;
+    int error;
 
-    if (error < 0)
+    if (page_of(r, &page) < 0)
+        return;
+    if ((error = ch_svc_ca_list(r->svc, &r->who.actor, &page, &rows, &n)) < 0)
         return reply_error(r, error);
     items = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(items, ca_json(r, &rows[i]));
     ch_store_ca_list_free(rows, n);
-    reply_list(r, items);
+    reply_page(r, items, &page);
 }
 
 /* Reads a subject member: an object of fields or a DN string. */
@@ -710,9 +754,11 @@ static void ca_chain(req *r, const char *id)
 static void ca_delete(req *r, const char *id)
 {
     const char *force = query(r, "force");
-    int error = ch_svc_ca_delete(r->svc, &r->who.actor, id, force && strcmp(force, "true") == 0);
+    int error;
 
-    if (error < 0)
+    if (force && strcmp(force, "true") != 0 && strcmp(force, "false") != 0)
+        return reply_error_msg(r, CH_EINVAL, "force", "force must be true or false");
+    if ((error = ch_svc_ca_delete(r->svc, &r->who.actor, id, force && strcmp(force, "true") == 0)) < 0)
         return reply_error(r, error);
     reply_json(r, 200, json_pack("{ss sb}", "id", id, "deleted", 1));
 }
@@ -1209,6 +1255,7 @@ static void keystore_delete(req *r, const char *id)
 size_t api_route_count(void);
 const char *api_route_label(size_t i);
 static const char *method_name(enum evhttp_cmd_type m);
+static bool tenant_readable(enum evhttp_cmd_type m, const char *pattern);
 
 #define NROUTES_MAX 64
 #define NCLASSES 5 /* 1xx..5xx */
@@ -1271,7 +1318,7 @@ static void metrics(req *r)
     }
     e |= ch_buf_puts(&b, "# HELP certhub_ca_seconds_to_earliest_expiry Seconds until the first certificate a CA "
                           "issued (or the CA itself) expires.\n# TYPE certhub_ca_seconds_to_earliest_expiry gauge\n");
-    if (ch_svc_ca_list(r->svc, &r->who.actor, &cas, &ncas) == 0) {
+    if (ch_svc_ca_list(r->svc, &r->who.actor, NULL, &cas, &ncas) == 0) {
         for (size_t i = 0; i < ncas; i++) {
             ch_store_cert own;
             int64_t first = INT64_MAX, issued;
@@ -1349,7 +1396,7 @@ static void tenants_list(req *r, const char *unused)
     for (size_t i = 0; i < n; i++)
         json_array_append_new(items, tenant_json(&rows[i]));
     ch_store_tenant_list_free(rows, n);
-    reply_list(r, items);
+    reply_named_page(r, items, 0);
 }
 
 /* GET /tenants/{id or name}: among the tenants the caller may see (all of them for the
@@ -1398,13 +1445,16 @@ static void tokens_list(req *r, const char *unused)
     const char *tenant = query(r, "tenant");
     size_t n = 0;
     json_t *items;
+    ch_store_page page;
     int error;
 
     (void)unused;
+    if (page_of(r, &page) < 0)
+        return;
     if (tenant && ch_store_tenant_get_by_name(ch_svc_store(r->svc), &t, tenant) < 0 &&
         ch_store_tenant_get(ch_svc_store(r->svc), &t, tenant) < 0)
         return reply_error_msg(r, CH_ENOTFOUND, "tenant", "no such tenant");
-    error = ch_svc_token_list(r->svc, &r->who.actor, tenant ? t.id : NULL, &rows, &n);
+    error = ch_svc_token_list(r->svc, &r->who.actor, tenant ? t.id : NULL, &page, &rows, &n);
     ch_store_tenant_dispose(&t);
     if (error < 0)
         return reply_error(r, error);
@@ -1412,7 +1462,7 @@ static void tokens_list(req *r, const char *unused)
     for (size_t i = 0; i < n; i++)
         json_array_append_new(items, token_json(&rows[i]));
     ch_store_token_list_free(rows, n);
-    reply_list(r, items);
+    reply_page(r, items, &page);
 }
 
 /* GET /tokens/{id}: a token of the caller's tenant (of any tenant for the installation's
@@ -1427,7 +1477,7 @@ static void token_get(req *r, const char *id)
 
     if ((r->who.actor.perms & CH_PERM_TENANTS) && ch_store_token_tenant(ch_svc_store(r->svc), id, owner) == 0)
         tenant = owner;
-    if ((error = ch_svc_token_list(r->svc, &r->who.actor, tenant, &rows, &n)) < 0)
+    if ((error = ch_svc_token_list(r->svc, &r->who.actor, tenant, NULL, &rows, &n)) < 0)
         return reply_error(r, error);
     for (i = 0; i < n && strcmp(rows[i].id, id) != 0; i++)
         ;
@@ -1470,7 +1520,7 @@ static json_t *profile_json(const ch_svc_profile *p)
 static void profiles_list(req *r, const char *unused)
 {
     ch_svc_profile *rows = NULL;
-    size_t n = 0;
+    size_t n = 0, builtin;
     json_t *items;
     int error = ch_svc_profile_list(r->svc, &r->who.actor, &rows, &n);
 
@@ -1480,8 +1530,10 @@ static void profiles_list(req *r, const char *unused)
     items = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(items, profile_json(&rows[i]));
+    for (builtin = 0; builtin < n && !rows[builtin].custom; builtin++)
+        ;
     ch_svc_profile_list_free(rows, n);
-    reply_list(r, items);
+    reply_named_page(r, items, builtin);
 }
 
 static void profile_get(req *r, const char *name)
@@ -1746,16 +1798,19 @@ static void trusted_list(req *r, const char *unused)
     ch_store_trusted *rows = NULL;
     size_t n = 0;
     json_t *items;
-    int error = ch_svc_trusted_list(r->svc, &r->who.actor, &rows, &n);
+    ch_store_page page;
+    int error;
 
     (void)unused;
-    if (error < 0)
+    if (page_of(r, &page) < 0)
+        return;
+    if ((error = ch_svc_trusted_list(r->svc, &r->who.actor, &page, &rows, &n)) < 0)
         return reply_error(r, error);
     items = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(items, trusted_json(&rows[i], false));
     ch_store_trusted_list_free(rows, n);
-    reply_list(r, items);
+    reply_page(r, items, &page);
 }
 
 static void trusted_get(req *r, const char *id)
@@ -2216,7 +2271,7 @@ static void users_list(req *r, const char *unused)
         json_array_append_new(items, json_pack("{ss ss ss}", "name", list[i].name, "role", list[i].role, "created_at", at));
     }
     ch_store_user_list_free(list, n);
-    reply_list(r, items);
+    reply_named_page(r, items, 0);
 }
 
 /* PATCH /users/{name} {"role", "password"}: the user's sessions end. */
@@ -2403,81 +2458,86 @@ static void h_keystores_upload(req *r, const char *id) { (void)id; keystores_upl
  * connections would wait with it. */
 #define LOOP true
 #define POOL false
+/* The query parameters a route takes (space-separated; others are refused by name, so that a
+ * misspelt filter is not a list unfiltered).  ?tenant comes with every GET read_as_tenant
+ * honours. */
+#define PAGE "limit cursor"
 
 static const struct route {
     enum evhttp_cmd_type method;
     const char *pattern;
     void (*handler)(req *r, const char *id);
     bool on_loop;
+    const char *params;
 } routes[] = {
-    {EVHTTP_REQ_GET, "certificates", h_certificates_list, POOL},
-    {EVHTTP_REQ_POST, "certificates", h_certificates_issue, LOOP},
-    {EVHTTP_REQ_POST, "certificates/import", h_certificate_import, POOL},
-    {EVHTTP_REQ_GET, "certificates/{id}", certificate_get, LOOP},
-    {EVHTTP_REQ_PATCH, "certificates/{id}", certificate_rename, POOL},
-    {EVHTTP_REQ_DELETE, "certificates/{id}", certificate_delete, POOL},
-    {EVHTTP_REQ_GET, "certificates/{id}/export", h_certificate_export_get, POOL},
-    {EVHTTP_REQ_POST, "certificates/{id}/export", h_certificate_export_post, POOL},
-    {EVHTTP_REQ_POST, "certificates/{id}/private-key", certificate_private_key, POOL},
-    {EVHTTP_REQ_POST, "certificates/{id}/renew", certificate_renew, POOL},
-    {EVHTTP_REQ_GET, "cas", h_cas_list, POOL},
-    {EVHTTP_REQ_POST, "cas", h_cas_create, POOL},
-    {EVHTTP_REQ_GET, "cas/{id}", ca_get, LOOP},
-    {EVHTTP_REQ_DELETE, "cas/{id}", ca_delete, POOL},
-    {EVHTTP_REQ_GET, "cas/{id}/chain", ca_chain, LOOP},
-    {EVHTTP_REQ_POST, "cas/{id}/rotate", ca_rotate, POOL},
-    {EVHTTP_REQ_GET, "bundles/{id}", bundle_get, LOOP},
-    {EVHTTP_REQ_GET, "csrs", csrs_list, POOL},
-    {EVHTTP_REQ_POST, "csrs", h_csrs_create, POOL},
-    {EVHTTP_REQ_GET, "csrs/{id}", csr_get, LOOP},
-    {EVHTTP_REQ_GET, "csrs/{id}/export", csr_export, LOOP},
-    {EVHTTP_REQ_POST, "csrs/{id}/certificate", csr_attach, POOL},
-    {EVHTTP_REQ_GET, "keystores", keystores_list, POOL},
-    {EVHTTP_REQ_POST, "keystores", h_keystores_upload, POOL},
-    {EVHTTP_REQ_GET, "keystores/{id}", keystore_get, LOOP},
-    {EVHTTP_REQ_GET, "keystores/{id}/entries", keystore_entries, POOL},
-    {EVHTTP_REQ_POST, "keystores/{id}/export", keystore_export, POOL},
-    {EVHTTP_REQ_DELETE, "keystores/{id}", keystore_delete, POOL},
-    {EVHTTP_REQ_GET, "trusted-certificates", trusted_list, POOL},
-    {EVHTTP_REQ_POST, "trusted-certificates", trusted_add, POOL},
-    {EVHTTP_REQ_POST, "trusted-certificates/bulk", trusted_bulk, POOL},
-    {EVHTTP_REQ_GET, "trusted-certificates/{id}", trusted_get, LOOP},
-    {EVHTTP_REQ_PATCH, "trusted-certificates/{id}", trusted_update, POOL},
-    {EVHTTP_REQ_DELETE, "trusted-certificates/{id}", trusted_delete, POOL},
-    {EVHTTP_REQ_POST, "trusted-certificates/{id}/verification-code", trusted_code, POOL},
-    {EVHTTP_REQ_POST, "trusted-certificates/{id}/verify", trusted_verify, POOL},
-    {EVHTTP_REQ_GET, "users", users_list, POOL},
-    {EVHTTP_REQ_POST, "users", users_create, POOL},
-    {EVHTTP_REQ_PATCH, "users/{id}", user_update, POOL},
-    {EVHTTP_REQ_DELETE, "users/{id}", user_delete, POOL},
-    {EVHTTP_REQ_GET, "session", session_get, LOOP},
-    {EVHTTP_REQ_DELETE, "session", session_delete, POOL},
-    {EVHTTP_REQ_PATCH, "session", session_switch, POOL},
-    {EVHTTP_REQ_POST, "session/password", session_password, POOL},
-    {EVHTTP_REQ_GET, "settings", settings_get, LOOP},
-    {EVHTTP_REQ_PATCH, "settings", settings_update, POOL},
-    {EVHTTP_REQ_POST, "device-auth", device_auth, POOL},
-    {EVHTTP_REQ_GET, "device-decisions", device_decisions, POOL},
-    {EVHTTP_REQ_GET, "devices", devices_list, POOL},
-    {EVHTTP_REQ_GET, "devices/{id}", device_get, LOOP},
-    {EVHTTP_REQ_PATCH, "devices/{id}", device_update, POOL},
-    {EVHTTP_REQ_DELETE, "devices/{id}", device_delete, POOL},
-    {EVHTTP_REQ_GET, "tenants", tenants_list, POOL},
-    {EVHTTP_REQ_POST, "tenants", h_tenants_create, POOL},
-    {EVHTTP_REQ_GET, "tenants/{id}", tenant_get, LOOP},
-    {EVHTTP_REQ_DELETE, "tenants/{id}", tenant_revoke, POOL},
-    {EVHTTP_REQ_PATCH, "tenants/{id}", tenant_update, POOL},
-    {EVHTTP_REQ_GET, "tokens", tokens_list, POOL},
-    {EVHTTP_REQ_POST, "tokens", h_tokens_create, POOL},
-    {EVHTTP_REQ_GET, "tokens/{id}", token_get, LOOP},
-    {EVHTTP_REQ_DELETE, "tokens/{id}", token_revoke, POOL},
-    {EVHTTP_REQ_GET, "audit", h_audit_list, POOL},
-    {EVHTTP_REQ_GET, "overview", overview, POOL},
-    {EVHTTP_REQ_GET, "profiles", profiles_list, LOOP},
-    {EVHTTP_REQ_POST, "profiles", profiles_create, POOL},
-    {EVHTTP_REQ_GET, "profiles/{id}", profile_get, LOOP},
-    {EVHTTP_REQ_PUT, "profiles/{id}", profile_update, POOL},
-    {EVHTTP_REQ_DELETE, "profiles/{id}", profile_delete, POOL},
+    {EVHTTP_REQ_GET, "certificates", h_certificates_list, POOL, PAGE " search expiring_before ca_id kind method status"},
+    {EVHTTP_REQ_POST, "certificates", h_certificates_issue, LOOP, NULL},
+    {EVHTTP_REQ_POST, "certificates/import", h_certificate_import, POOL, "name"},
+    {EVHTTP_REQ_GET, "certificates/{id}", certificate_get, LOOP, NULL},
+    {EVHTTP_REQ_PATCH, "certificates/{id}", certificate_rename, POOL, NULL},
+    {EVHTTP_REQ_DELETE, "certificates/{id}", certificate_delete, POOL, NULL},
+    {EVHTTP_REQ_GET, "certificates/{id}/export", h_certificate_export_get, POOL, "format"},
+    {EVHTTP_REQ_POST, "certificates/{id}/export", h_certificate_export_post, POOL, NULL},
+    {EVHTTP_REQ_POST, "certificates/{id}/private-key", certificate_private_key, POOL, NULL},
+    {EVHTTP_REQ_POST, "certificates/{id}/renew", certificate_renew, POOL, NULL},
+    {EVHTTP_REQ_GET, "cas", h_cas_list, POOL, PAGE},
+    {EVHTTP_REQ_POST, "cas", h_cas_create, POOL, NULL},
+    {EVHTTP_REQ_GET, "cas/{id}", ca_get, LOOP, NULL},
+    {EVHTTP_REQ_DELETE, "cas/{id}", ca_delete, POOL, "force"},
+    {EVHTTP_REQ_GET, "cas/{id}/chain", ca_chain, LOOP, NULL},
+    {EVHTTP_REQ_POST, "cas/{id}/rotate", ca_rotate, POOL, NULL},
+    {EVHTTP_REQ_GET, "bundles/{id}", bundle_get, LOOP, "format"},
+    {EVHTTP_REQ_GET, "csrs", csrs_list, POOL, PAGE},
+    {EVHTTP_REQ_POST, "csrs", h_csrs_create, POOL, NULL},
+    {EVHTTP_REQ_GET, "csrs/{id}", csr_get, LOOP, NULL},
+    {EVHTTP_REQ_GET, "csrs/{id}/export", csr_export, LOOP, "format"},
+    {EVHTTP_REQ_POST, "csrs/{id}/certificate", csr_attach, POOL, NULL},
+    {EVHTTP_REQ_GET, "keystores", keystores_list, POOL, PAGE},
+    {EVHTTP_REQ_POST, "keystores", h_keystores_upload, POOL, "name"},
+    {EVHTTP_REQ_GET, "keystores/{id}", keystore_get, LOOP, NULL},
+    {EVHTTP_REQ_GET, "keystores/{id}/entries", keystore_entries, POOL, NULL},
+    {EVHTTP_REQ_POST, "keystores/{id}/export", keystore_export, POOL, NULL},
+    {EVHTTP_REQ_DELETE, "keystores/{id}", keystore_delete, POOL, NULL},
+    {EVHTTP_REQ_GET, "trusted-certificates", trusted_list, POOL, PAGE},
+    {EVHTTP_REQ_POST, "trusted-certificates", trusted_add, POOL, "name auto_registration status enabled"},
+    {EVHTTP_REQ_POST, "trusted-certificates/bulk", trusted_bulk, POOL, "auto_registration status enabled"},
+    {EVHTTP_REQ_GET, "trusted-certificates/{id}", trusted_get, LOOP, NULL},
+    {EVHTTP_REQ_PATCH, "trusted-certificates/{id}", trusted_update, POOL, NULL},
+    {EVHTTP_REQ_DELETE, "trusted-certificates/{id}", trusted_delete, POOL, NULL},
+    {EVHTTP_REQ_POST, "trusted-certificates/{id}/verification-code", trusted_code, POOL, NULL},
+    {EVHTTP_REQ_POST, "trusted-certificates/{id}/verify", trusted_verify, POOL, NULL},
+    {EVHTTP_REQ_GET, "users", users_list, POOL, PAGE},
+    {EVHTTP_REQ_POST, "users", users_create, POOL, NULL},
+    {EVHTTP_REQ_PATCH, "users/{id}", user_update, POOL, NULL},
+    {EVHTTP_REQ_DELETE, "users/{id}", user_delete, POOL, NULL},
+    {EVHTTP_REQ_GET, "session", session_get, LOOP, NULL},
+    {EVHTTP_REQ_DELETE, "session", session_delete, POOL, NULL},
+    {EVHTTP_REQ_PATCH, "session", session_switch, POOL, NULL},
+    {EVHTTP_REQ_POST, "session/password", session_password, POOL, NULL},
+    {EVHTTP_REQ_GET, "settings", settings_get, LOOP, NULL},
+    {EVHTTP_REQ_PATCH, "settings", settings_update, POOL, NULL},
+    {EVHTTP_REQ_POST, "device-auth", device_auth, POOL, NULL},
+    {EVHTTP_REQ_GET, "device-decisions", device_decisions, POOL, NULL},
+    {EVHTTP_REQ_GET, "devices", devices_list, POOL, PAGE " trusted_id status"},
+    {EVHTTP_REQ_GET, "devices/{id}", device_get, LOOP, NULL},
+    {EVHTTP_REQ_PATCH, "devices/{id}", device_update, POOL, NULL},
+    {EVHTTP_REQ_DELETE, "devices/{id}", device_delete, POOL, NULL},
+    {EVHTTP_REQ_GET, "tenants", tenants_list, POOL, PAGE},
+    {EVHTTP_REQ_POST, "tenants", h_tenants_create, POOL, NULL},
+    {EVHTTP_REQ_GET, "tenants/{id}", tenant_get, LOOP, NULL},
+    {EVHTTP_REQ_DELETE, "tenants/{id}", tenant_revoke, POOL, NULL},
+    {EVHTTP_REQ_PATCH, "tenants/{id}", tenant_update, POOL, NULL},
+    {EVHTTP_REQ_GET, "tokens", tokens_list, POOL, PAGE},
+    {EVHTTP_REQ_POST, "tokens", h_tokens_create, POOL, NULL},
+    {EVHTTP_REQ_GET, "tokens/{id}", token_get, LOOP, NULL},
+    {EVHTTP_REQ_DELETE, "tokens/{id}", token_revoke, POOL, NULL},
+    {EVHTTP_REQ_GET, "audit", h_audit_list, POOL, PAGE " order action actor object_type object_id since until after"},
+    {EVHTTP_REQ_GET, "overview", overview, POOL, NULL},
+    {EVHTTP_REQ_GET, "profiles", profiles_list, LOOP, PAGE},
+    {EVHTTP_REQ_POST, "profiles", profiles_create, POOL, NULL},
+    {EVHTTP_REQ_GET, "profiles/{id}", profile_get, LOOP, NULL},
+    {EVHTTP_REQ_PUT, "profiles/{id}", profile_update, POOL, NULL},
+    {EVHTTP_REQ_DELETE, "profiles/{id}", profile_delete, POOL, NULL},
 };
 
 static const char *method_name(enum evhttp_cmd_type m)
@@ -2531,8 +2591,20 @@ void api_print_routes(void)
     printf("GET /api/v1/health\n");
     printf("GET /api/v1/openapi.yaml\n");
     printf("POST /api/v1/session\n");
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
-        printf("%s /api/v1/%s\n", method_name(routes[i].method), routes[i].pattern);
+    /* Then the query parameters each takes, as "?a&b". */
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        bool tenant = tenant_readable(routes[i].method, routes[i].pattern);
+        const char *p = routes[i].params;
+        printf("%s /api/v1/%s", method_name(routes[i].method), routes[i].pattern);
+        for (char sep = '?'; p && *p; sep = '&') {
+            size_t w = strcspn(p, " ");
+            printf("%c%.*s", sep, (int)w, p);
+            p += w + (p[w] == ' ');
+        }
+        if (tenant)
+            printf("%ctenant", routes[i].params ? '&' : '?');
+        printf("\n");
+    }
 }
 
 /* Matches path against pattern; an "{id}" segment is copied to id (at most one per pattern). */
@@ -2598,14 +2670,19 @@ static bool scoped_route_allowed(req *r, const char *pattern, const char *id)
  * and switch tenants in the console, read another tenant's lists and objects with their own
  * token; anyone else may name only their own tenant (another is "no such tenant", as if it
  * did not exist).  Writes, exports and keys stay with the caller's own tenant. */
+static bool tenant_readable(enum evhttp_cmd_type m, const char *pattern)
+{
+    return m == EVHTTP_REQ_GET && strncmp(pattern, "tenants", 7) != 0 && strcmp(pattern, "session") != 0 &&
+           strcmp(pattern, "users") != 0 && strcmp(pattern, "settings") != 0 && strstr(pattern, "/export") == NULL &&
+           strstr(pattern, "private-key") == NULL;
+}
+
 static int read_as_tenant(req *r, const char *pattern)
 {
     const char *name = query(r, "tenant");
     ch_store_tenant t = {0};
 
-    if (name == NULL || req_command(r) != EVHTTP_REQ_GET || strncmp(pattern, "tenants", 7) == 0 ||
-        strcmp(pattern, "session") == 0 || strcmp(pattern, "users") == 0 || strcmp(pattern, "settings") == 0 ||
-        strstr(pattern, "/export") != NULL || strstr(pattern, "private-key") != NULL)
+    if (name == NULL || !tenant_readable(req_command(r), pattern))
         return 0;
     if ((ch_store_tenant_get_by_name(ch_svc_store(r->svc), &t, name) < 0 &&
          ch_store_tenant_get(ch_svc_store(r->svc), &t, name) < 0) ||
@@ -2617,6 +2694,69 @@ static int read_as_tenant(req *r, const char *pattern)
     snprintf(r->who.tenant_id, sizeof r->who.tenant_id, "%s", t.id);
     r->who.actor.tenant_id = r->who.tenant_id;
     ch_store_tenant_dispose(&t);
+    return 0;
+}
+
+/* Whether name is a word of the space-separated list; its index into *at. */
+static bool param_in(const char *list, const char *name, unsigned *at)
+{
+    size_t len = strlen(name);
+    unsigned i = 0;
+
+    for (const char *p = list; p && *p; i++) {
+        size_t w = strcspn(p, " ");
+        if (w == len && strncmp(p, name, len) == 0) {
+            *at = i;
+            return true;
+        }
+        p += w + (p[w] == ' ');
+    }
+    return false;
+}
+
+/* Refuses (400, -1) a query parameter the route does not take, or one given twice: what the
+ * route takes is said, so that a misspelt filter is found at once rather than read as none. */
+static int query_params_known(req *r, const char *method, const char *pattern, const char *params, bool tenant)
+{
+    unsigned seen = 0, at;
+    char msg[400];
+
+    for (struct evkeyval *kv = r->query.tqh_first; kv; kv = kv->next.tqe_next) {
+        bool known = param_in(params, kv->key, &at);
+        if (!known && tenant && strcmp(kv->key, "tenant") == 0) {
+            known = true;
+            at = 31; /* past any route's own */
+        }
+        if (known) {
+            if (seen & (1u << at)) {
+                snprintf(msg, sizeof msg, "the query parameter \"%.64s\" is given twice", kv->key);
+                reply_error_msg(r, CH_EINVAL, kv->key, msg);
+                return -1;
+            }
+            seen |= 1u << at;
+            continue;
+        }
+        if (strcmp(kv->key, "tenant") == 0) {
+            snprintf(msg, sizeof msg, "%s /api/v1/%s does not take \"tenant\": it reads another tenant's lists and "
+                     "objects; writes, exports, keys, settings and users stay with the token's own tenant", method,
+                     pattern);
+        } else if ((params == NULL || *params == '\0') && !tenant) {
+            snprintf(msg, sizeof msg, "unknown query parameter \"%.64s\": %s /api/v1/%s takes no query parameters",
+                     kv->key, method, pattern);
+        } else {
+            int n = snprintf(msg, sizeof msg, "unknown query parameter \"%.64s\": %s /api/v1/%s takes ", kv->key,
+                             method, pattern);
+            for (const char *p = params; p && *p && n > 0 && (size_t)n < sizeof msg;) {
+                size_t w = strcspn(p, " ");
+                n += snprintf(msg + n, sizeof msg - (size_t)n, "%s%.*s", p == params ? "" : ", ", (int)w, p);
+                p += w + (p[w] == ' ');
+            }
+            if (tenant && n > 0 && (size_t)n < sizeof msg)
+                snprintf(msg + n, sizeof msg - (size_t)n, "%stenant", params && *params ? ", " : "");
+        }
+        reply_error_msg(r, CH_EINVAL, kv->key, msg);
+        return -1;
+    }
     return 0;
 }
 
@@ -2678,6 +2818,8 @@ static void dispatch(req *r, size_t *route_index)
         for (i = 0; i < nroutes; i++)
             if (routes[i].handler == bundle_get)
                 *route_index = i + 1; /* counted in /metrics with the route */
+        if (query_params_known(r, "GET", "bundles/{id}", "format", true) < 0)
+            return;
         return bundle_reply(r, id, true);
     }
     p += 8;
@@ -2693,6 +2835,9 @@ static void dispatch(req *r, size_t *route_index)
         *route_index = i + 1;
         if (r->who.scope[0] && !scoped_route_allowed(r, routes[i].pattern, id))
             return reply_error_msg(r, CH_EPERM, NULL, "this token is limited to the objects named in its scope");
+        if (query_params_known(r, method_name(m), routes[i].pattern, routes[i].params,
+                               tenant_readable(m, routes[i].pattern)) < 0)
+            return;
         if (read_as_tenant(r, routes[i].pattern) < 0)
             return;
         return routes[i].handler(r, id);

@@ -421,7 +421,7 @@ await page.getByRole("button", { name: "Add", exact: true }).click();
 await page.getByLabel("Role of helper").waitFor();
 ok("a console user added (a short password refused first)");
 // The list is drawn again once the change is in: wait for that before the next click.
-await Promise.all([page.waitForResponse((r) => r.url().endsWith("/api/v1/users") && r.request().method() === "GET"),
+await Promise.all([page.waitForResponse((r) => new URL(r.url()).pathname === "/api/v1/users" && r.request().method() === "GET"),
   page.getByLabel("Role of helper").selectOption("admin")]);
 await page.getByRole("button", { name: "Reset the password of helper" }).click();
 await page.locator("#rp-password").fill("helper-password-2");

@@ -96,16 +96,17 @@ api() {
 # jq over the last body.
 body() { jq -r "$1" "$T/body"; }
 
-# walk_pages PATH LIMIT: the ids of a list endpoint read a page of LIMIT at a time, following
-# next_cursor (one line, space separated); fails on a page that is not a 200.
+# walk_pages PATH LIMIT [FIELD]: the ids (or FIELD) of a list endpoint's items read a page of
+# LIMIT at a time, following next_cursor (one line, space separated); fails on a page that is
+# not a 200.
 walk_pages() {
-    local path=$1 limit=$2 cursor="" ids="" sep
+    local path=$1 limit=$2 field=${3:-id} cursor="" ids="" sep
     case $path in *\?*) sep="&" ;; *) sep="?" ;; esac
     while :; do
         api GET "$path${sep}limit=$limit${cursor:+&cursor=$cursor}"
         [ "$status" = 200 ] || fail "$path page after '$cursor': $status $(cat "$T/body")"
         [ "$(body '.items | length')" -le "$limit" ] || fail "$path: a page longer than $limit"
-        ids="$ids $(body '[.items[].id] | join(" ")')"
+        ids="$ids $(body "[.items[].$field] | join(\" \")")"
         cursor=$(body '.next_cursor // empty')
         [ -n "$cursor" ] || break
     done

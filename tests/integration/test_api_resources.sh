@@ -387,4 +387,68 @@ all=$(body '[.items[].id] | join(" ")')
 check_eq "keystores in pages of 1 give each once" "$all" "$(walk_pages /api/v1/keystores 1)"
 check_eq "and there are more than one" "true" "$([ "$(echo "$all" | wc -w)" -gt 1 ] && echo true)"
 
+
+# Every list a page at a time: CAs, tokens and trusted certificates in the order they came
+# (by id), tenants, console users and profiles by name.
+for n in 1 2; do
+    api POST /api/v1/tenants "{\"name\":\"paged-$n\"}"
+    api POST /api/v1/tokens "{\"role\":\"viewer\",\"name\":\"paged-$n\"}"
+    api POST /api/v1/users "{\"name\":\"paged-$n\",\"role\":\"viewer\",\"password\":\"correct horse $n\"}"
+    [ "$status" = 201 ] || fail "user paged-$n: $status $(cat "$T/body")"
+    api POST /api/v1/profiles "{\"name\":\"paged-$n\",\"key_usage\":[\"digital_signature\"]}"
+    [ "$status" = 201 ] || fail "profile paged-$n: $status $(cat "$T/body")"
+done
+api GET "/api/v1/cas/$issuer/chain"
+awk '/BEGIN/ { n++ } { print > ("chain-" n ".pem") }' "$T/body"
+for f in chain-1.pem chain-2.pem; do
+    api POST /api/v1/trusted-certificates "$(jq -n --rawfile c "$f" '{certificate: $c}')"
+    [ "$status" = 201 ] || fail "trusting $f: $status $(cat "$T/body")"
+done
+for list in cas:id tokens:id trusted-certificates:id tenants:name users:name profiles:name; do
+    path=/api/v1/${list%%:*} field=${list#*:}
+    api GET "$path?limit=1000"
+    all=$(body "[.items[].$field] | join(\" \")")
+    check_eq "${list%%:*} in pages of 1 give each once" "$all" "$(walk_pages "$path" 1 "$field")"
+    check_eq "${list%%:*}: more than one" "true" "$([ "$(echo "$all" | wc -w)" -gt 1 ] && echo true)"
+    api GET "$path?limit=1&cursor=not-a-cursor"
+    check_eq "${list%%:*}: a cursor not given by the server is refused" "400 cursor" "$status $(body .error.field)"
+done
+api GET /api/v1/tenants?limit=2
+check_eq "tenants by name" "acme default" "$(body '[.items[].name] | join(" ")')"
+# A page whose last profile goes before the next is read: the next starts after its name.
+api GET "/api/v1/profiles?limit=1000"
+before=$(body '[.items[].name | select(. != "paged-1")] | join(" ")')
+at=$(body '[.items[].name] | index("paged-1") + 1')
+api GET "/api/v1/profiles?limit=$at"
+check_eq "a page ending at paged-1" "paged-1" "$(body '.items[-1].name')"
+first=$(body '[.items[:-1][].name] | join(" ")')
+cursor=$(body .next_cursor)
+api DELETE /api/v1/profiles/paged-1
+api GET "/api/v1/profiles?limit=1000&cursor=$cursor"
+check_eq "after it went, the next page starts at the name after it" "$before" "$first $(body '[.items[].name] | join(" ")')"
+
+# A query parameter a route does not take is refused by name, with what the route takes: a
+# misspelt filter would otherwise list everything.
+api GET "/api/v1/certificates?expires_before=30d"
+check_eq "an unknown filter: 400 on its name" "400 expires_before" "$status $(body .error.field)"
+check_contains "saying what the route takes" "$(body .error.message)" "takes limit, cursor, search, expiring_before"
+api GET "/api/v1/certificates?limit=1&limit=2"
+check_eq "a parameter given twice: 400" "400 limit" "$status $(body .error.field)"
+api GET "/api/v1/settings?tenant=acme"
+check_eq "?tenant where it is not taken: 400" "400 tenant" "$status $(body .error.field)"
+check_contains "saying where it is" "$(body .error.message)" "reads another tenant's lists and objects"
+api GET "/api/v1/cas/$issuer?verbose=1"
+check_contains "a route with no parameters of its own names tenant" "$(body .error.message)" "takes tenant"
+api DELETE "/api/v1/cas/$issuer?forse=true"
+check_eq "a misspelt force deletes nothing" "400 forse" "$status $(body .error.field)"
+api DELETE "/api/v1/cas/$issuer?force=yes"
+check_eq "force is true or false" "400 force" "$status $(body .error.field)"
+api GET "/api/v1/cas/$issuer"
+check_eq "the CA is still there" 200 "$status"
+api POST "/api/v1/certificates?name=x" '{"name":"q","profile":"tls-server","subject":{"common_name":"q.example"},"key_type":"p256"}'
+check_eq "a JSON body takes no query" "400 name" "$status $(body .error.field)"
+check_contains "and says so" "$(body .error.message)" "takes no query parameters"
+TOKEN="" api GET "/api/v1/bundles/default?fromat=jks"
+check_eq "the public bundle too" "400 fromat" "$status $(body .error.field)"
+
 done_testing

@@ -10,6 +10,12 @@ remote() { "$CERTHUB" --server "https://localhost:$port" --token-file "$data/adm
 
 issuer=$(remote ca list | awk '/Issuing CA/ {print $1}')
 check_contains "ca list shows the issuing CA" "$issuer" "ca_"
+remote ca list --limit 1 > page1.txt 2> more.txt
+check_eq "ca list --limit 1: one CA under the heading" 2 "$(wc -l < page1.txt)"
+cursor=$(sed -n 's/.*--cursor \([^ ]*\)$/\1/p' more.txt)
+check_contains "and says how to see the next" "$(cat more.txt)" "the same command with --cursor"
+check_eq "which gives the other" "$(remote ca list | tail -n +2 | awk '{print $1}' | sort | tr '\n' ' ')" \
+    "$( (tail -n +2 page1.txt; remote ca list --limit 1 --cursor "$cursor" | tail -n +2) | awk '{print $1}' | sort | tr '\n' ' ')"
 id=$(remote cert issue --ca-id "$issuer" --profile tls-server --subject "CN=cli.example,O=Acme" --san dns:cli.example --days 10 --out cli.pem)
 check_contains "cert issue prints the id" "$id" "crt_"
 check_contains "cert issue without --ca-id: the tenant's one issuing CA signs" \

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Every route of certhubd is in docs/api/openapi.yaml and every operation there exists in the
-# code (the route table printed by `certhubd --routes`).
+# code (the route table printed by `certhubd --routes`), each with the same query parameters
+# (?tenant aside: the spec says once which reads take it).
 . "$(dirname "$0")/lib.sh"
 
 [ -n "${CERTHUBD:-}" ] || fail "CERTHUBD must name the certhubd binary"
 spec="$CERTHUB_SOURCE_DIR/docs/api/openapi.yaml"
-"$CERTHUBD" --routes | sort > code.txt
+"$CERTHUBD" --routes > routes.txt
+sed 's/?.*//' routes.txt | sort > code.txt
 # "  /path:" lines open a path; "    get:" lines under it are its operations.
 awk '/^  \/[^ ]*:$/ { path = substr($1, 1, length($1) - 1); next }
      /^    (get|post|put|patch|delete):$/ { m = toupper(substr($1, 1, length($1) - 1)); print m " /api/v1" path }' \
@@ -17,4 +19,22 @@ missing_in_code=$(comm -13 code.txt spec.txt)
 ok "every route in the code is in the spec ($(wc -l < code.txt) routes)"
 [ -z "$missing_in_code" ] || fail "operations in openapi.yaml that the code lacks: $missing_in_code"
 ok "every operation in the spec exists in the code"
+
+# "METHOD /path name" for each query parameter: from the code's "?a&b", and from the spec's
+# "in: query" entries of an operation or of its path (those apply to each of its operations).
+awk '{ split($2, p, "?"); n = split(p[2], q, "&"); for (i = 1; i <= n; i++) if (q[i] != "tenant") print $1 " " p[1] " " q[i] }' \
+    routes.txt | sort > code_params.txt
+awk '/^  \/[^ ]*:$/ { path = substr($1, 1, length($1) - 1); m = ""; delete shared; ns = 0; next }
+     /^    (get|post|put|patch|delete):$/ { m = toupper(substr($1, 1, length($1) - 1))
+         for (i = 1; i <= ns; i++) print m " /api/v1" path " " shared[i]; next }
+     /in: query/ { match($0, /name: [A-Za-z_]+/); name = substr($0, RSTART + 6, RLENGTH - 6)
+         if (name == "tenant") next
+         if (m == "") shared[++ns] = name; else print m " /api/v1" path " " name }' \
+    "$spec" | sort > spec_params.txt
+[ -s code_params.txt ] || fail "no query parameters read from certhubd --routes"
+missing_in_spec=$(comm -23 code_params.txt spec_params.txt)
+missing_in_code=$(comm -13 code_params.txt spec_params.txt)
+[ -z "$missing_in_spec" ] || fail "query parameters not described in openapi.yaml: $missing_in_spec"
+[ -z "$missing_in_code" ] || fail "query parameters in openapi.yaml that certhubd refuses: $missing_in_code"
+ok "each route takes the query parameters the spec gives it ($(wc -l < code_params.txt))"
 done_testing

@@ -597,19 +597,19 @@ static void test_tokens_list_and_revoke(void **state)
     char *token = NULL, id[CH_ID_MAX];
 
     (void)state;
-    assert_int_equal(ch_svc_token_list(svc, &admin_a, NULL, &toks, &before), 0);
+    assert_int_equal(ch_svc_token_list(svc, &admin_a, NULL, NULL, &toks, &before), 0);
     ch_store_token_list_free(toks, before);
     assert_int_equal(ch_svc_token_create(svc, &admin_a, NULL, CH_ROLE_OPERATOR, "ci", &token, id), 0);
     assert_int_equal(ch_svc_authenticate(svc, token, &who), 0);
     assert_int_equal(who.actor.role, CH_ROLE_OPERATOR);
-    assert_int_equal(ch_svc_token_list(svc, &admin_a, NULL, &toks, &n), 0);
+    assert_int_equal(ch_svc_token_list(svc, &admin_a, NULL, NULL, &toks, &n), 0);
     assert_int_equal(n, before + 1);
     assert_string_equal(toks[n - 1].id, id);
     assert_string_equal(toks[n - 1].name, "ci");
     assert_string_equal(toks[n - 1].token_hash, ""); /* hashes stay in the store */
     ch_store_token_list_free(toks, n);
     /* Another tenant's admin neither sees nor revokes it; a viewer may not. */
-    assert_int_equal(ch_svc_token_list(svc, &admin_b, ta.id, &toks, &n), CH_ENOTFOUND);
+    assert_int_equal(ch_svc_token_list(svc, &admin_b, ta.id, NULL, &toks, &n), CH_ENOTFOUND);
     assert_int_equal(ch_svc_token_revoke(svc, &admin_b, id), CH_ENOTFOUND);
     assert_int_equal(ch_svc_token_revoke(svc, &viewer_a, id), CH_EPERM);
     assert_int_equal(ch_svc_authenticate(svc, token, &who), 0);

@@ -12,7 +12,7 @@ static int find_ca(ch_svc *svc, const ch_actor *a, const char *name, ch_store_ca
 {
     ch_store_ca *list = NULL;
     size_t n = 0;
-    int error = ch_store_ca_list(svc->store, a->tenant_id, &list, &n);
+    int error = ch_store_ca_list(svc->store, a->tenant_id, NULL, &list, &n);
 
     if (error < 0)
         return error;

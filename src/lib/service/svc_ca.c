@@ -87,7 +87,7 @@ static int ca_links_find(ch_svc *svc, const char *tenant_id, const ch_cert *cert
     int error;
 
     memset(out, 0, sizeof *out);
-    if ((error = ch_store_ca_list(svc->store, tenant_id, &all, &n)) < 0)
+    if ((error = ch_store_ca_list(svc->store, tenant_id, NULL, &all, &n)) < 0)
         return error;
     certs = calloc(n + 1, sizeof *certs);
     out->children = calloc(n + 1, sizeof *out->children);
@@ -424,13 +424,13 @@ int ch_svc_ca_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_c
     return ch_store_ca_get(svc->store, out, actor->tenant_id, id);
 }
 
-int ch_svc_ca_list(ch_svc *svc, const ch_actor *actor, ch_store_ca **out, size_t *count)
+int ch_svc_ca_list(ch_svc *svc, const ch_actor *actor, ch_store_page *page, ch_store_ca **out, size_t *count)
 {
     int error;
 
     if ((error = svc_need(actor, CH_ROLE_VIEWER, "listing CAs")) < 0)
         return error;
-    return ch_store_ca_list(svc->store, actor->tenant_id, out, count);
+    return ch_store_ca_list(svc->store, actor->tenant_id, page, out, count);
 }
 
 int ch_svc_ca_chain_pem(ch_svc *svc, const ch_actor *actor, const char *id, ch_buf *out)
@@ -482,7 +482,7 @@ int ch_svc_ca_delete(ch_svc *svc, const ch_actor *actor, const char *id, bool fo
         return error;
     if ((error = ch_store_ca_get(svc->store, &ca, actor->tenant_id, id)) < 0)
         return error;
-    if ((error = ch_store_ca_list(svc->store, actor->tenant_id, &all, &n)) < 0)
+    if ((error = ch_store_ca_list(svc->store, actor->tenant_id, NULL, &all, &n)) < 0)
         goto done;
     for (size_t i = 0; i < n; i++)
         if (all[i].parent_id && strcmp(all[i].parent_id, id) == 0) {

@@ -113,7 +113,7 @@ static int default_issuer(ch_svc *svc, const char *tenant_id, char id[CH_ID_MAX]
     ch_buf names = CH_BUF_INIT;
     int error;
 
-    if ((error = ch_store_ca_list(svc->store, tenant_id, &cas, &n)) < 0)
+    if ((error = ch_store_ca_list(svc->store, tenant_id, NULL, &cas, &n)) < 0)
         return error;
     for (size_t i = 0; i < n && error == 0; i++) {
         bool signs_a_ca = false;
@@ -562,7 +562,7 @@ static int delete_tx(ch_svc *svc, const ch_actor *actor, const char *id)
 
     if ((error = ch_store_cert_get(svc->store, &c, actor->tenant_id, id)) < 0)
         return error;
-    if ((error = ch_store_ca_list(svc->store, actor->tenant_id, &cas, &n)) == 0) {
+    if ((error = ch_store_ca_list(svc->store, actor->tenant_id, NULL, &cas, &n)) == 0) {
         for (size_t i = 0; i < n && error == 0; i++)
             if (strcmp(cas[i].cert_id, id) == 0)
                 error = ch_error_set(CH_ECONFLICT, "the certificate belongs to CA \"%s\": delete the CA instead",

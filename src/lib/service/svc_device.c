@@ -267,7 +267,7 @@ static int verify_chain(ch_svc *svc, const char *tenant_id, ch_cert **chain, siz
 
     *disabled_hit = false;
     snprintf(why, whysize, "no trusted certificate of the tenant");
-    if ((error = ch_store_trusted_list(svc->store, tenant_id, &rows, &nrows)) < 0)
+    if ((error = ch_store_trusted_list(svc->store, tenant_id, NULL, &rows, &nrows)) < 0)
         return error;
     /* Intermediates: those the client sent, then the tenant's own CAs. */
     if (n == 1)

@@ -249,7 +249,7 @@ int ch_svc_rotate_due(ch_svc *svc)
         ch_store_ca *cas = NULL;
         size_t n = 0;
         ch_actor system = {tenants[t].id, "system:rotation", CH_ROLE_ADMIN, 0, NULL};
-        if (ch_store_ca_list(svc->store, tenants[t].id, &cas, &n) < 0)
+        if (ch_store_ca_list(svc->store, tenants[t].id, NULL, &cas, &n) < 0)
             continue;
         for (size_t i = 0; i < n; i++) {
             json_t *settings = cas[i].settings ? json_loads(cas[i].settings, 0, NULL) : NULL;

@@ -291,8 +291,8 @@ int ch_svc_authenticate(ch_svc *svc, const char *token, ch_svc_principal *out)
     return 0;
 }
 
-int ch_svc_token_list(ch_svc *svc, const ch_actor *actor, const char *tenant_id, ch_store_token **out,
-                      size_t *count)
+int ch_svc_token_list(ch_svc *svc, const ch_actor *actor, const char *tenant_id, ch_store_page *page,
+                      ch_store_token **out, size_t *count)
 {
     int error;
 
@@ -304,7 +304,7 @@ int ch_svc_token_list(ch_svc *svc, const ch_actor *actor, const char *tenant_id,
         tenant_id = actor->tenant_id;
     if (strcmp(tenant_id, actor->tenant_id) != 0 && !(actor->perms & CH_PERM_TENANTS))
         return ch_error_set(CH_ENOTFOUND, "no such tenant");
-    return ch_store_token_list(svc->store, tenant_id, out, count);
+    return ch_store_token_list(svc->store, tenant_id, page, out, count);
 }
 
 struct revoke_tx {

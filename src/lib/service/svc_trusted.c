@@ -41,7 +41,7 @@ int svc_trust_dir_sync(ch_svc *svc)
     for (size_t t = 0; t < nt && error == 0; t++) {
         ch_store_trusted *rows = NULL;
         size_t n = 0;
-        if ((error = ch_store_trusted_list(svc->store, tenants[t].id, &rows, &n)) < 0)
+        if ((error = ch_store_trusted_list(svc->store, tenants[t].id, NULL, &rows, &n)) < 0)
             break;
         for (size_t i = 0; i < n && error == 0; i++) {
             ch_cert *c = NULL;
@@ -294,7 +294,8 @@ int ch_svc_trusted_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_st
     return ch_store_trusted_get(svc->store, out, actor->tenant_id, id);
 }
 
-int ch_svc_trusted_list(ch_svc *svc, const ch_actor *actor, ch_store_trusted **out, size_t *count)
+int ch_svc_trusted_list(ch_svc *svc, const ch_actor *actor, ch_store_page *page, ch_store_trusted **out,
+                        size_t *count)
 {
     int error;
 
@@ -302,7 +303,7 @@ int ch_svc_trusted_list(ch_svc *svc, const ch_actor *actor, ch_store_trusted **o
     *count = 0;
     if ((error = svc_need(actor, CH_ROLE_VIEWER, "listing trusted certificates")) < 0)
         return error;
-    return ch_store_trusted_list(svc->store, actor->tenant_id, out, count);
+    return ch_store_trusted_list(svc->store, actor->tenant_id, page, out, count);
 }
 
 int ch_svc_trusted_update(ch_svc *svc, const ch_actor *actor, const char *id, const ch_svc_trusted_patch *p,

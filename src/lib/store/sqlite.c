@@ -208,6 +208,8 @@ enum stmt_id {
                   "key_id, ca_id, method, profile, status, created_at, auto_renew, renew_at, renews, renewed_by, " \
                   "renew_attempts, renew_error"
 #define CA_COLS "id, tenant_id, name, cert_id, key_id, parent_id, status, settings, created_at"
+/* A token as listed: never its hash. */
+#define TOKEN_COLS "id, tenant_id, role, name, '', created_at, revoked_at, scope"
 #define CSR_COLS "id, tenant_id, name, der, subject, key_id, cert_id, created_at"
 #define TRUSTED_COLS "id, tenant_id, name, der, sha256, subject, issuer, serial, not_before, not_after, " \
                      "auto_registration, status, verified, verification_code, created_at, updated_at"
@@ -236,7 +238,7 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_TOKEN_GET] = "SELECT id, tenant_id, role, name, token_hash, created_at, revoked_at, scope FROM api_tokens "
                     "WHERE token_hash=?",
     [S_TOKEN_COUNT] = "SELECT count(*) FROM api_tokens WHERE tenant_id=? AND revoked_at IS NULL",
-    [S_TOKEN_LIST] = "SELECT id, tenant_id, role, name, '', created_at, revoked_at, scope FROM api_tokens "
+    [S_TOKEN_LIST] = "SELECT " TOKEN_COLS " FROM api_tokens "
                      "WHERE tenant_id=? ORDER BY created_at, id",
     [S_TOKEN_TENANT] = "SELECT tenant_id FROM api_tokens WHERE id=?",
     [S_TOKEN_REVOKE] = "UPDATE api_tokens SET revoked_at=? WHERE tenant_id=? AND id=? AND revoked_at IS NULL",
@@ -1638,8 +1640,20 @@ static void dispose_token_row(void *row)
     ch_store_token_dispose(row);
 }
 
-int ch_store_token_list(ch_store *s, const char *tenant_id, ch_store_token **out, size_t *count)
+static void token_position(const void *row, int64_t *key, const char **id)
 {
+    const ch_store_token *t = row;
+
+    *key = t->created_at;
+    *id = t->id;
+}
+
+int ch_store_token_list(ch_store *s, const char *tenant_id, ch_store_page *page, ch_store_token **out, size_t *count)
+{
+    if (page != NULL)
+        return collect_page(s, "SELECT " TOKEN_COLS " FROM api_tokens WHERE tenant_id=?", "created_at", &tenant_id, 1,
+                            page, sizeof **out, read_token_row, dispose_token_row, token_position, (void **)out, count,
+                            "listing tokens");
     STMT(S_TOKEN_LIST, "listing tokens");
     bind_text(st, 1, tenant_id);
     return collect(db, st, sizeof **out, read_token_row, dispose_token_row, (void **)out, count, "listing tokens");
@@ -2069,8 +2083,21 @@ int ch_store_trusted_get(ch_store *s, ch_store_trusted *out, const char *tenant_
     return error;
 }
 
-int ch_store_trusted_list(ch_store *s, const char *tenant_id, ch_store_trusted **out, size_t *count)
+static void trusted_position(const void *row, int64_t *key, const char **id)
 {
+    const ch_store_trusted *t = row;
+
+    *key = t->created_at;
+    *id = t->id;
+}
+
+int ch_store_trusted_list(ch_store *s, const char *tenant_id, ch_store_page *page, ch_store_trusted **out,
+                          size_t *count)
+{
+    if (page != NULL)
+        return collect_page(s, "SELECT " TRUSTED_COLS " FROM trusted_certs WHERE tenant_id=?", "created_at", &tenant_id,
+                            1, page, sizeof **out, read_trusted, dispose_trusted_row, trusted_position, (void **)out,
+                            count, "listing trusted certificates");
     STMT(S_TRUSTED_LIST, "listing trusted certificates");
     bind_text(st, 1, tenant_id);
     return collect(db, st, sizeof **out, read_trusted, dispose_trusted_row, (void **)out, count,
@@ -2974,8 +3001,19 @@ static void dispose_ca_row(void *row)
     ch_store_ca_dispose(row);
 }
 
-int ch_store_ca_list(ch_store *s, const char *tenant_id, ch_store_ca **out, size_t *count)
+static void ca_position(const void *row, int64_t *key, const char **id)
 {
+    const ch_store_ca *c = row;
+
+    *key = c->created_at;
+    *id = c->id;
+}
+
+int ch_store_ca_list(ch_store *s, const char *tenant_id, ch_store_page *page, ch_store_ca **out, size_t *count)
+{
+    if (page != NULL)
+        return collect_page(s, "SELECT " CA_COLS " FROM cas WHERE tenant_id=?", "created_at", &tenant_id, 1, page,
+                            sizeof **out, read_ca_row, dispose_ca_row, ca_position, (void **)out, count, "listing CAs");
     STMT(S_CA_LIST, "listing CAs");
     bind_text(st, 1, tenant_id);
     return collect(db, st, sizeof **out, read_ca_row, dispose_ca_row, (void **)out, count, "listing CAs");
