@@ -610,6 +610,27 @@ function keystoreExport(k) {
   format.focus();
 }
 
+// An entry of a keystore, and a row under it that shows the entry whole once asked for (the
+// keystore seed's entry details): its certificate as the certificates screen shows one, and
+// the chain after it.
+function entryRows(k, x) {
+  const detail = el("tr", { hidden: true }, el("td", { colspan: 5 }));
+  const show = el("button", { class: "secondary", "aria-expanded": "false", "aria-label": `Details of ${x.alias}` }, "Details");
+  show.addEventListener("click", async () => {
+    const open = show.getAttribute("aria-expanded") === "true";
+    show.setAttribute("aria-expanded", String(!open));
+    detail.hidden = open;
+    if (open) return;
+    const full = await api("GET", `keystores/${k.id}/entries/${encodeURIComponent(x.alias)}`);
+    detail.firstChild.replaceChildren(certDetails(full.certificate),
+      full.chain.length ? el("p", {}, "The chain after it:") : "",
+      full.chain.length ? el("ol", {}, full.chain.map((c) => el("li", {}, `${c.subject}, valid until ${day(c.not_after)}`))) : "");
+  });
+  return [el("tr", {}, el("td", {}, x.alias), el("td", {}, x.certificate?.subject || ""),
+    el("td", {}, day(x.certificate?.not_after)), el("td", {}, x.has_private_key ? "private key (sealed)" : "certificate only"),
+    el("td", {}, show)), detail];
+}
+
 async function keystoresScreen(screen) {
   const body = el("tbody");
   const list = pagedList(body, "ks-more", 100, () => "keystores", (k) => {
@@ -621,9 +642,8 @@ async function keystoresScreen(screen) {
       entries.hidden = open;
       if (open) return;
       const e = await api("GET", `keystores/${k.id}/entries`);
-      entries.firstChild.replaceChildren(el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Alias"), el("th", {}, "Subject"), el("th", {}, "Valid until"), el("th", {}, "Key"))),
-        el("tbody", {}, e.items.map((x) => el("tr", {}, el("td", {}, x.alias), el("td", {}, x.certificate?.subject || ""),
-          el("td", {}, day(x.certificate?.not_after)), el("td", {}, x.has_private_key ? "private key (sealed)" : "certificate only"))))));
+      entries.firstChild.replaceChildren(el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Alias"), el("th", {}, "Subject"), el("th", {}, "Valid until"), el("th", {}, "Key"), el("th", {}, ""))),
+        el("tbody", {}, e.items.flatMap((x) => entryRows(k, x)))));
     });
     const actions = el("div", { class: "row-actions" }, show,
       el("button", { class: "secondary", "aria-label": `Export ${k.name}`, onclick: () => keystoreExport(k) }, "Export"));

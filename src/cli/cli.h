@@ -158,6 +158,7 @@ int cmd_remote_tenant_list(cli_args *a);
 int cmd_remote_keystore_upload(cli_args *a);
 int cmd_remote_keystore_list(cli_args *a);
 int cmd_remote_keystore_entries(cli_args *a);
+int cmd_remote_keystore_entry(cli_args *a);
 int cmd_remote_keystore_get(cli_args *a);
 int cmd_remote_keystore_export(cli_args *a);
 int cmd_remote_keystore_delete(cli_args *a);

@@ -839,6 +839,35 @@ int cmd_remote_keystore_entries(cli_args *a)
     return list_and_print(a, path, cols, w, 5);
 }
 
+/* One entry whole: its own fields, its certificate in full (as cert get shows one), then the
+ * chain after it. */
+int cmd_remote_keystore_entry(cli_args *a)
+{
+    char tail[1100], path[1300], *esc = remote_escape(a->pos[1]);
+    json_t *ans = NULL, *e;
+    size_t i;
+
+    snprintf(tail, sizeof tail, "/entries/%.1000s", esc ? esc : "");
+    free(esc);
+    if (remote_call(a, "GET", obj_path(path, sizeof path, "keystores", a->pos[0], tail), NULL, &ans, NULL) != 0)
+        return 1;
+    if (g_remote.json) {
+        print_json(ans);
+    } else {
+        static const char *const own[] = {"alias", "position", "origin", "has_private_key"};
+        for (i = 0; i < sizeof own / sizeof own[0]; i++)
+            print_field(own[i], json_object_get(ans, own[i]));
+        printf("\n");
+        print_fields(json_object_get(ans, "certificate"));
+        if (json_array_size(json_object_get(ans, "chain")) > 0)
+            printf("\nthe chain after it:\n%-28s  %-20s  %s\n", "id", "not_after", "subject");
+        json_array_foreach(json_object_get(ans, "chain"), i, e)
+            printf("%-28s  %-20s  %s\n", str(e, "id"), str(e, "not_after"), str(e, "subject"));
+    }
+    json_decref(ans);
+    return 0;
+}
+
 int cmd_remote_keystore_get(cli_args *a)
 {
     char path[300];

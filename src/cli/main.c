@@ -104,6 +104,8 @@ static const cli_cmd commands[] = {
      "limit= cursor= tenant=", 0, 0},
     {"keystore get", cmd_remote_keystore_get, "ID", "show a keystore and its entries", "", 1, 1},
     {"keystore entries", cmd_remote_keystore_entries, "ID", "list the entries of a keystore", "", 1, 1},
+    {"keystore entry", cmd_remote_keystore_entry, "ID ALIAS",
+     "show one entry of a keystore: its certificate in full and the chain after it", "", 2, 2},
     {"keystore export", cmd_remote_keystore_export, "ID --out FILE [--format pem|der|p7b|p12|jks] [--password-file F] [--with-key]",
      "download a keystore in any format", "out= format= password-file= with-key force", 1, 1},
     {"keystore delete", cmd_remote_keystore_delete, "ID", "delete a keystore on the server", "", 1, 1},

@@ -517,29 +517,38 @@ done:
     json_decref(body);
 }
 
-static void certificate_get(req *r, const char *id)
+/* A certificate as JSON text with everything `certhub inspect` shows of it, decoded here, on
+ * the one certificate asked for. */
+static bool cert_details_text(ch_buf *out, const ch_store_cert *c)
 {
-    ch_store_cert c;
-    int error = ch_svc_cert_get(r->svc, &r->who.actor, id, &c);
     ch_cert *x = NULL;
     ch_cert_info info;
-    ch_buf out = CH_BUF_INIT;
     char *details = NULL;
+    bool done;
 
-    if (error < 0)
-        return reply_error(r, error);
-    /* Everything `certhub inspect` shows: decoded here, on the one certificate asked for. */
-    if (ch_cert_parse(&x, c.der, c.der_len) == 0 && ch_cert_inspect(&info, x) == 0) {
+    if (ch_cert_parse(&x, c->der, c->der_len) == 0 && ch_cert_inspect(&info, x) == 0) {
         (void)ch_cert_info_to_json(&details, &info);
         ch_cert_info_dispose(&info);
     }
-    if (cert_json_text_ex(&out, &c, true, details ? details : "null"))
+    done = cert_json_text_ex(out, c, true, details ? details : "null");
+    free(details);
+    ch_cert_free(x);
+    return done;
+}
+
+static void certificate_get(req *r, const char *id)
+{
+    ch_store_cert c;
+    ch_buf out = CH_BUF_INIT;
+    int error = ch_svc_cert_get(r->svc, &r->who.actor, id, &c);
+
+    if (error < 0)
+        return reply_error(r, error);
+    if (cert_details_text(&out, &c))
         reply_json_text(r, 200, &out);
     else
         reply_error_msg(r, CH_ENOMEM, NULL, "out of memory");
     ch_buf_dispose(&out);
-    free(details);
-    ch_cert_free(x);
     ch_store_cert_dispose(&c);
 }
 
@@ -1196,6 +1205,62 @@ static void keystore_entries(req *r, const char *id)
     if (error < 0)
         return reply_error(r, error);
     reply_json(r, 200, json_pack("{so}", "items", items));
+}
+
+/* A certificate with everything `certhub inspect` shows of it, as GET /certificates/{id}. */
+static json_t *cert_details_json(const ch_store_cert *c)
+{
+    ch_buf out = CH_BUF_INIT;
+    json_t *o = cert_details_text(&out, c) ? json_loadb((const char *)out.data, out.len, 0, NULL) : NULL;
+
+    ch_buf_dispose(&out);
+    return o != NULL ? o : json_object();
+}
+
+/* GET /keystores/{id}/entries/{alias}: one entry whole (the keystore seed's entry details):
+ * its certificate with everything `certhub inspect` shows, and the certificates of its chain
+ * after it, in order. */
+static void keystore_entry(req *r, const char *id)
+{
+    ch_store_keystore_entry *rows = NULL;
+    size_t n = 0, i;
+    char msg[200];
+    json_t *o, *chain;
+    ch_store_cert c;
+    int error = ch_svc_keystore_entries(r->svc, &r->who.actor, id, &rows, &n);
+
+    if (error < 0)
+        return reply_error(r, error);
+    for (i = 0; i < n && strcmp(rows[i].alias, r->sub) != 0; i++)
+        ;
+    if (i == n) {
+        ch_store_keystore_entry_list_free(rows, n);
+        snprintf(msg, sizeof msg, "the keystore has no entry with the alias \"%.100s\"", r->sub);
+        return reply_error_msg(r, CH_ENOTFOUND, "alias", msg);
+    }
+    o = json_pack("{ss si ss ss sb}", "alias", rows[i].alias, "position", rows[i].position, "certificate_id",
+                  rows[i].cert_id, "origin", rows[i].origin, "has_private_key", rows[i].key_id != NULL);
+    if ((error = ch_svc_cert_get(r->svc, &r->who.actor, rows[i].cert_id, &c)) == 0) {
+        json_object_set_new(o, "certificate", cert_details_json(&c));
+        ch_store_cert_dispose(&c);
+    }
+    chain = json_array();
+    for (char *p = rows[i].chain, *end; error == 0 && p && *p; p = *end ? end + 1 : end) {
+        char cid[CH_ID_MAX];
+        end = p + strcspn(p, ",");
+        snprintf(cid, sizeof cid, "%.*s", (int)(end - p), p);
+        if ((error = ch_svc_cert_get(r->svc, &r->who.actor, cid, &c)) == 0) {
+            json_array_append_new(chain, cert_json(&c, true));
+            ch_store_cert_dispose(&c);
+        }
+    }
+    json_object_set_new(o, "chain", chain);
+    ch_store_keystore_entry_list_free(rows, n);
+    if (error < 0) {
+        json_decref(o);
+        return reply_error(r, error);
+    }
+    reply_json(r, 200, o);
 }
 
 /* GET /keystores/{id}: the keystore and its entries. */
@@ -2496,6 +2561,7 @@ static const struct route {
     {EVHTTP_REQ_POST, "keystores", h_keystores_upload, POOL, "name"},
     {EVHTTP_REQ_GET, "keystores/{id}", keystore_get, LOOP, NULL},
     {EVHTTP_REQ_GET, "keystores/{id}/entries", keystore_entries, POOL, NULL},
+    {EVHTTP_REQ_GET, "keystores/{id}/entries/{alias}", keystore_entry, POOL, NULL},
     {EVHTTP_REQ_POST, "keystores/{id}/export", keystore_export, POOL, NULL},
     {EVHTTP_REQ_DELETE, "keystores/{id}", keystore_delete, POOL, NULL},
     {EVHTTP_REQ_GET, "trusted-certificates", trusted_list, POOL, PAGE},
@@ -2607,10 +2673,16 @@ void api_print_routes(void)
     }
 }
 
-/* Matches path against pattern; an "{id}" segment is copied to id (at most one per pattern). */
-static bool match(const char *pattern, const char *path, char *id, size_t idsize)
+/* Matches path against pattern; an "{id}" segment is copied to id (at most one per pattern).
+ * "{alias}", last in a pattern, takes the rest of the path, slashes and all (a keystore alias
+ * may hold one), into *rest. */
+static bool match(const char *pattern, const char *path, char *id, size_t idsize, const char **rest)
 {
     while (*pattern && *path) {
+        if (strcmp(pattern, "{alias}") == 0) {
+            *rest = path;
+            return true;
+        }
         if (strncmp(pattern, "{id}", 4) == 0) {
             size_t n = strcspn(path, "/");
             if (n == 0 || n >= idsize)
@@ -2812,7 +2884,7 @@ static void dispatch(req *r, size_t *route_index)
         return console_file(r, p);
     /* A trust bundle is read without a token where its tenant made it public (the tenant named
      * by ?tenant, "default" when none). */
-    if (m == EVHTTP_REQ_GET && match("bundles/{id}", p + 8, id, sizeof id) &&
+    if (m == EVHTTP_REQ_GET && match("bundles/{id}", p + 8, id, sizeof id, &r->sub) &&
         evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Authorization") == NULL &&
         session_cookie(r, (char[128]){0}, 128) == NULL) {
         for (i = 0; i < nroutes; i++)
@@ -2825,7 +2897,7 @@ static void dispatch(req *r, size_t *route_index)
     p += 8;
     /* The route, found once: the first whose method and pattern match.  One the workers answer
      * is handed to them before the token is checked (there, with the rest of the request). */
-    while (i < nroutes && !(routes[i].method == m && match(routes[i].pattern, p, id, sizeof id)))
+    while (i < nroutes && !(routes[i].method == m && match(routes[i].pattern, p, id, sizeof id, &r->sub)))
         i++;
     if (i < nroutes && !routes[i].on_loop && hand_off(r))
         return;
@@ -2845,7 +2917,7 @@ static void dispatch(req *r, size_t *route_index)
     /* A known path asked with another method: its methods, in the table's order; GET brings
      * HEAD. */
     for (i = 0; i < nroutes; i++)
-        if (match(routes[i].pattern, p, id, sizeof id))
+        if (match(routes[i].pattern, p, id, sizeof id, &r->sub))
             snprintf(allow + strlen(allow), sizeof allow - strlen(allow), "%s%s%s", allow[0] ? ", " : "",
                      method_name(routes[i].method), routes[i].method == EVHTTP_REQ_GET ? ", HEAD" : "");
     if (allow[0])

@@ -17,6 +17,7 @@ typedef struct req {
     struct evhttp_request *ev;
     ch_svc *svc;
     const char *path;          /* decoded path without the query */
+    const char *sub;           /* what a route's {alias} matched, within path */
     struct evkeyvalq query;
     ch_svc_principal who;      /* set once authenticated */
     struct timespec t0;        /* when it began, for /metrics */

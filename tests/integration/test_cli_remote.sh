@@ -344,6 +344,10 @@ check_contains "keystore entries" "$(remote keystore entries "$ks")" "one"
 out=$(remote keystore get "$ks")
 check_contains "keystore get: its format" "$out" "p12"
 check_contains "and its entry, with its key and subject" "$out" "one                       yes              CN=folder-1"
+out=$(remote keystore entry "$ks" one)
+check_contains "keystore entry: its certificate in full" "$(echo "$out" | tr -s ' ')" "details.key_curve P-256"
+check_contains "and whether it holds a key" "$(echo "$out" | head -4 | tr -s ' ')" "has_private_key yes"
+expect_error "keystore entry of an alias it lacks" 'no entry with the alias "two"' -- remote keystore entry "$ks" two
 remote keystore export "$ks" --format jks --password-file pw --with-key --out one.jks
 check_contains "exported as JKS, read by keytool" "$(keytool -list -keystore one.jks -storepass s3cret 2>/dev/null)" "PrivateKeyEntry"
 keytool -genkeypair -alias two -keyalg EC -groupname secp256r1 -dname CN=two.example -validity 5 -keystore two.jks \

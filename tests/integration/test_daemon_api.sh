@@ -409,6 +409,25 @@ check_eq "the keystore with its entries" "from keytool upload-me CN=uploaded" \
     "$(body '.name + " " + .entries[0].alias + " " + .entries[0].certificate.subject')"
 TOKEN=$beta api GET "/api/v1/keystores/$ks_id"
 check_eq "another tenant's keystore is not found" 404 "$status"
+# One entry whole (the keystore seed's entry details): a PKCS#12 entry of a key, its
+# certificate and the outside CA after it, under an alias that holds a slash.
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout entry.key -subj /CN=entry.example -out entry.csr 2>/dev/null
+openssl x509 -req -in entry.csr -CA outside.pem -CAkey outside.key -CAcreateserial -days 3 -out entry.pem 2>/dev/null
+openssl pkcs12 -export -inkey entry.key -in entry.pem -certfile outside.pem -name "web/prod" -passout pass:changeit -out entry.p12
+api POST "/api/v1/keystores?name=chained" "" -H "Content-Type: application/x-pkcs12" -H "Certhub-Password: changeit" --data-binary @entry.p12
+check_eq "a PKCS#12 with a chain uploaded" 201 "$status"
+chained=$(field id)
+api GET "/api/v1/keystores/$chained/entries/web%2Fprod"
+check_eq "an entry by its alias: its certificate, key and chain" \
+    "200 web/prod true CN=entry.example P-256 CN=Outside" \
+    "$status $(body '.alias + " " + (.has_private_key | tostring) + " " + .certificate.subject + " " + .certificate.details.key_curve + " " + ([.chain[].subject] | join(","))')"
+check_eq "the entry's certificate is the one listed" "$(body .certificate_id)" "$(body .certificate.id)"
+openssl x509 -in entry.pem -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' | tr 'A-F' 'a-f' > want.txt
+check_eq "and it is the certificate that went in" "$(cat want.txt)" "$(body .certificate.sha256)"
+api GET "/api/v1/keystores/$chained/entries/nothing-here"
+check_eq "an alias the keystore lacks: 404 on alias" "404 alias" "$status $(body .error.field)"
+TOKEN=$beta api GET "/api/v1/keystores/$chained/entries/web%2Fprod"
+check_eq "nor does another tenant see the entry" 404 "$status"
 
 # Metrics for Prometheus (bearer token like every other route but health).  A certificate of
 # 3 days makes the issuer's first expiry 3 days away.
