@@ -97,12 +97,17 @@ later *later_new(struct evhttp_request *ev, void (*fn)(void *), void *arg);
 void later_fire(void *l); /* void *: it is a ready callback of the service */
 void later_cancel(later *l);
 
-/* The HTTPS server (http.c).  Takes tls (freed on return).  Every renew_check_seconds it
+/* The listening socket for ADDR:PORT (an IPv4 or IPv6 address), made before anything else
+ * is, so that a port taken or an address not this machine's is said before a first start
+ * sets up; -1 after saying what is wrong. */
+int server_listen(const char *addr, int port);
+/* The HTTPS server (http.c), on fd from server_listen (addr and port name it in messages).
+ * Takes tls (freed on return).  Every renew_check_seconds it
  * calls refresh, which returns a new context when the server certificate was renewed, or NULL.
  * At max_connections open it stops accepting until a tenth of them have closed.  A connection
  * that has not sent a whole request in request_seconds is closed. */
 typedef struct ssl_ctx_st *(*tls_refresh_fn)(void *arg);
-int server_run(ch_svc *svc, struct ssl_ctx_st *tls, const char *addr, int port, int nthreads, int nworkers,
+int server_run(ch_svc *svc, struct ssl_ctx_st *tls, int fd, const char *addr, int port, int nthreads, int nworkers,
                int max_connections, int request_seconds, tls_refresh_fn refresh, void *refresh_arg,
                int renew_check_seconds);
 

@@ -1348,32 +1348,12 @@ static void on_renew_timer(evutil_socket_t fd, short what, void *arg)
     SSL_CTX_free(old);
 }
 
-int server_run(ch_svc *svc, SSL_CTX *tls, const char *addr, int port, int nthreads, int nworkers,
-               int max_connections, int request_seconds, tls_refresh_fn refresh, void *refresh_arg,
-               int renew_check_seconds)
+int server_listen(const char *addr, int port)
 {
-    struct server s = {.svc = svc, .tls = tls, .nthreads = nthreads > 16 ? 16 : nthreads,
-                       .nworkers = nworkers < 0 ? 0 : nworkers > 16 ? 16 : nworkers, .refresh = refresh,
-                       .refresh_arg = refresh_arg, .max_conns = max_connections > 0 ? max_connections : 4096,
-                       .request_seconds = request_seconds > 0 ? request_seconds : 60};
-    s.inflight_max = (size_t)s.max_conns * INFLIGHT_PER_CONN;
-    if (s.inflight_max < INFLIGHT_FLOOR)
-        s.inflight_max = INFLIGHT_FLOOR;
     struct sockaddr_storage ss;
     socklen_t sl;
-    struct event *sigint, *sigterm, *sighup = NULL;
-    int one = 1;
+    int fd = -1, one = 1;
 
-    evthread_use_pthreads();
-    raise_nofile();
-    the_server = &s;
-    if (conn_index < 0)
-        conn_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_gone);
-    pthread_mutex_init(&s.tls_lock, NULL);
-    pthread_mutex_init(&s.full_lock, NULL);
-    pthread_mutex_init(&s.balance_lock, NULL);
-    pthread_mutex_init(&s.pool_lock, NULL);
-    pthread_cond_init(&s.pool_cond, NULL);
     memset(&ss, 0, sizeof ss);
     if (inet_pton(AF_INET6, addr, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
         ((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
@@ -1385,18 +1365,48 @@ int server_run(ch_svc *svc, SSL_CTX *tls, const char *addr, int port, int nthrea
         sl = sizeof(struct sockaddr_in);
     } else {
         fprintf(stderr, "certhubd: --listen: \"%s\" is not an IP address\n", addr);
-        return 1;
+        return -1;
     }
-    if ((s.fd = socket(ss.ss_family, SOCK_STREAM, 0)) < 0 ||
-        setsockopt(s.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+    if ((fd = socket(ss.ss_family, SOCK_STREAM, 0)) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
         /* Accepted sockets inherit it: without it the last TLS record of a response waits for
          * the client's delayed ACK (40 ms) behind Nagle's algorithm. */
-        setsockopt(s.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0 ||
-        bind(s.fd, (struct sockaddr *)&ss, sl) != 0 || listen(s.fd, 1024) != 0 ||
-        evutil_make_socket_nonblocking(s.fd) != 0) {
-        fprintf(stderr, "certhubd: cannot listen on %s:%d: %s\n", addr, port, strerror(errno));
-        return 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0 ||
+        bind(fd, (struct sockaddr *)&ss, sl) != 0 || listen(fd, 1024) != 0 ||
+        evutil_make_socket_nonblocking(fd) != 0) {
+        int e = errno;
+        fprintf(stderr, "certhubd: cannot listen on %s:%d: %s\n", addr, port, strerror(e));
+        if (fd >= 0)
+            close(fd);
+        return -1;
     }
+    return fd;
+}
+
+int server_run(ch_svc *svc, SSL_CTX *tls, int fd, const char *addr, int port, int nthreads, int nworkers,
+               int max_connections, int request_seconds, tls_refresh_fn refresh, void *refresh_arg,
+               int renew_check_seconds)
+{
+    struct server s = {.svc = svc, .tls = tls, .nthreads = nthreads > 16 ? 16 : nthreads,
+                       .nworkers = nworkers < 0 ? 0 : nworkers > 16 ? 16 : nworkers, .refresh = refresh,
+                       .refresh_arg = refresh_arg, .max_conns = max_connections > 0 ? max_connections : 4096,
+                       .request_seconds = request_seconds > 0 ? request_seconds : 60};
+    s.inflight_max = (size_t)s.max_conns * INFLIGHT_PER_CONN;
+    if (s.inflight_max < INFLIGHT_FLOOR)
+        s.inflight_max = INFLIGHT_FLOOR;
+    struct event *sigint, *sigterm, *sighup = NULL;
+
+    evthread_use_pthreads();
+    raise_nofile();
+    the_server = &s;
+    if (conn_index < 0)
+        conn_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_gone);
+    pthread_mutex_init(&s.tls_lock, NULL);
+    pthread_mutex_init(&s.full_lock, NULL);
+    pthread_mutex_init(&s.balance_lock, NULL);
+    pthread_mutex_init(&s.pool_lock, NULL);
+    pthread_cond_init(&s.pool_cond, NULL);
+    s.fd = fd;
     for (int i = 0; i < s.nthreads; i++) {
         struct worker *w = &s.workers[i];
         if ((w->base = loop_base()) == NULL || (w->http = evhttp_new(w->base)) == NULL) {
@@ -1441,8 +1451,8 @@ int server_run(ch_svc *svc, SSL_CTX *tls, const char *addr, int port, int nthrea
     signal(SIGXFSZ, SIG_IGN);
     for (int i = 1; i < s.nthreads; i++)
         pthread_create(&s.workers[i].tid, NULL, worker_main, &s.workers[i]);
-    printf("certhubd: listening on https://%s%s%s:%d\n", ss.ss_family == AF_INET6 ? "[" : "", addr,
-           ss.ss_family == AF_INET6 ? "]" : "", port);
+    printf("certhubd: listening on https://%s%s%s:%d\n", strchr(addr, ':') ? "[" : "", addr, strchr(addr, ':') ? "]" : "",
+           port);
     fflush(stdout);
     this_worker = &s.workers[0];
     event_base_dispatch(s.workers[0].base);

@@ -533,7 +533,7 @@ int main(int argc, char **argv)
                           .renew_check = 3600, .job_interval = 60, .max_connections = 4096, .request_timeout = 60};
     const char *data_dir, *listen;
     char addr[128], host[4500] = "";
-    int port, threads, rc, renew_check;
+    int port, threads, rc, renew_check, listen_fd;
     struct tls_source src = {0};
     ch_svc_opts so = {0};
     ch_svc *svc;
@@ -622,6 +622,10 @@ int main(int argc, char **argv)
             snprintf(host + strlen(host), sizeof host - strlen(host), ",%s", one);
         }
     }
+    /* The port before the store: a start that cannot listen changes nothing (a first one would
+     * otherwise set up, print the admin's secrets and then stop). */
+    if ((listen_fd = server_listen(addr, port)) < 0)
+        return 1;
     /* A first start sets up in a child process: the admin secrets it prints never enter the
      * long-running daemon's memory, nor does what the set-up used (schema creation, the keys
      * made for the CAs); the daemon then starts as it does every later time. */
@@ -637,8 +641,10 @@ int main(int argc, char **argv)
                 fprintf(stderr, "certhubd: cannot fork for the first-start set-up: %s\n", strerror(errno));
                 return 1;
             }
-            if (child == 0)
+            if (child == 0) {
+                close(listen_fd);
                 _exit(first_start(&so, data_dir, host));
+            }
             if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
                 return 1; /* the child said why */
         }
@@ -666,7 +672,7 @@ int main(int argc, char **argv)
     /* What start-up freed (certificates parsed, the bootstrap's work) goes back to the system
      * now rather than at the first idle round: about 100 kB of an idle certhubd's 10 MB. */
     malloc_trim(0);
-    rc = server_run(svc, tls, addr, port, threads, st.workers, st.max_connections, st.request_timeout, tls_refresh, &src, renew_check);
+    rc = server_run(svc, tls, listen_fd, addr, port, threads, st.workers, st.max_connections, st.request_timeout, tls_refresh, &src, renew_check);
     ch_svc_close(svc);
     return rc;
 }

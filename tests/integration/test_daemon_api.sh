@@ -17,6 +17,14 @@ check_contains "first start prints the admin token" "$first_logs" "admin API tok
 check_eq "admin-token file is 0600" 600 "$(stat -c %a "$data/admin-token")"
 TOKEN=$(cat "$data/admin-token")
 check_contains "the token appears once, in the log of the first start" "$first_logs" "$TOKEN"
+# A first start on a port taken (by the daemon above) or an address not this machine's says so
+# and sets nothing up: no data directory, no admin token printed.
+expect_error "a first start on a taken port" "cannot listen on 127.0.0.1:$port: Address already in use" -- \
+    "$CERTHUBD" --data-dir "$T/second" --listen "127.0.0.1:$port"
+[ ! -e "$T/second" ] && ok "and creates nothing"
+expect_error "a first start on an address not this machine's" "cannot listen on 192.0.2.1:$port" -- \
+    "$CERTHUBD" --data-dir "$T/second" --listen "192.0.2.1:$port"
+[ ! -e "$T/second" ] && ok "nor does that"
 
 # TLS: the listener's certificate chains to DATA_DIR/ca.pem for localhost and 127.0.0.1.
 status=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$data/ca.pem" "https://localhost:$port/api/v1/health")
