@@ -614,7 +614,7 @@ function keystoreExport(k) {
 // keystore seed's entry details): its certificate as the certificates screen shows one, and
 // the chain after it.
 function entryRows(k, x) {
-  const detail = el("tr", { hidden: true }, el("td", { colspan: 5 }));
+  const detail = el("tr", { hidden: true }, el("td", { colspan: 5, class: "details" }));
   const show = el("button", { class: "secondary", "aria-expanded": "false", "aria-label": `Details of ${x.alias}` }, "Details");
   show.addEventListener("click", async () => {
     const open = show.getAttribute("aria-expanded") === "true";

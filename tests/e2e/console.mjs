@@ -251,6 +251,7 @@ await page.getByRole("button", { name: "Details of tomcat" }).click();
 await page.getByText("Signature").first().waitFor();
 assert.ok(await page.locator("dd", { hasText: "held here, sealed" }).first().isVisible());
 ok("an entry shown whole from its row: its certificate's details");
+await page.screenshot({ path: `${shots}/keystores.png`, fullPage: true });
 await page.getByRole("button", { name: "Upload keystore" }).click();
 await page.locator("#ks-file").setInputFiles(`${work}/apart.jks`);
 await page.locator("#ks-password").fill("changeit");
@@ -266,7 +267,6 @@ const [ksDl] = await Promise.all([page.waitForEvent("download"), page.getByRole(
 await ksDl.saveAs(`${work}/store.pem`);
 assert.match(readFileSync(`${work}/store.pem`, "utf8"), /BEGIN CERTIFICATE/);
 ok("a keystore exported (PEM)");
-await page.screenshot({ path: `${shots}/keystores.png`, fullPage: true });
 
 // Devices: those of a trusted certificate in its details, blocked and let in again, filtered.
 await page.getByRole("link", { name: "Trusted certificates" }).click();
