@@ -1322,10 +1322,16 @@ const char *api_route_label(size_t i);
 static const char *method_name(enum evhttp_cmd_type m);
 static bool tenant_readable(enum evhttp_cmd_type m, const char *pattern);
 
-#define NROUTES_MAX 64
-#define NCLASSES 5 /* 1xx..5xx */
+#define NROUTES_MAX 96 /* the route table and "other" (held to it below the table) */
+#define NCLASSES 5     /* 1xx..5xx */
+/* The upper bounds of the latency histogram's buckets, in microseconds: from a point read
+ * (tens of microseconds) to an RSA key or a search of a million rows (seconds). */
+static const unsigned long bucket_us[] = {500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000,
+                                          1000000, 2500000, 5000000, 10000000};
+#define NBUCKETS (sizeof bucket_us / sizeof bucket_us[0])
 static _Atomic unsigned long m_requests[NROUTES_MAX][NCLASSES];
-static _Atomic unsigned long m_micros[NROUTES_MAX]; /* total handling time */
+static _Atomic unsigned long m_micros[NROUTES_MAX][NCLASSES];            /* total handling time */
+static _Atomic unsigned long m_buckets[NROUTES_MAX][NCLASSES][NBUCKETS]; /* not cumulative; past the last: the rest */
 
 static void metrics(req *r)
 {
@@ -1354,10 +1360,37 @@ static void metrics(req *r)
                                     api_route_label(i), c + 1, (unsigned long)m_requests[i][c]);
     e |= ch_buf_puts(&b, "# HELP certhub_http_request_seconds_total Time spent answering, by route.\n"
                           "# TYPE certhub_http_request_seconds_total counter\n");
-    for (size_t i = 0; i < api_route_count(); i++)
-        if (m_micros[i])
+    for (size_t i = 0; i < api_route_count(); i++) {
+        unsigned long us = 0;
+        for (int c = 0; c < NCLASSES; c++)
+            us += m_micros[i][c];
+        if (us)
             e |= ch_buf_printf(&b, "certhub_http_request_seconds_total{route=\"%s\"} %.6f\n", api_route_label(i),
-                                (double)m_micros[i] / 1e6);
+                                (double)us / 1e6);
+    }
+    /* The same requests as a histogram, for quantiles (histogram_quantile) by route and status. */
+    e |= ch_buf_puts(&b, "# HELP certhub_http_request_duration_seconds Time to answer a request, by route and status "
+                          "class.\n# TYPE certhub_http_request_duration_seconds histogram\n");
+    for (size_t i = 0; i < api_route_count(); i++)
+        for (int c = 0; c < NCLASSES; c++) {
+            unsigned long n = m_requests[i][c], upto = 0;
+            if (n == 0)
+                continue;
+            for (size_t k = 0; k < NBUCKETS; k++) {
+                /* Counted into its bucket before the total: one being counted now must not
+                 * make a bucket hold more than +Inf does. */
+                upto += m_buckets[i][c][k];
+                if (upto > n)
+                    upto = n;
+                e |= ch_buf_printf(&b, "certhub_http_request_duration_seconds_bucket{route=\"%s\",status=\"%dxx\","
+                                       "le=\"%g\"} %lu\n", api_route_label(i), c + 1, (double)bucket_us[k] / 1e6, upto);
+            }
+            e |= ch_buf_printf(&b, "certhub_http_request_duration_seconds_bucket{route=\"%s\",status=\"%dxx\","
+                                   "le=\"+Inf\"} %lu\ncerthub_http_request_duration_seconds_sum{route=\"%s\","
+                                   "status=\"%dxx\"} %.6f\ncerthub_http_request_duration_seconds_count{route=\"%s\","
+                                   "status=\"%dxx\"} %lu\n", api_route_label(i), c + 1, n, api_route_label(i), c + 1,
+                                (double)m_micros[i][c] / 1e6, api_route_label(i), c + 1, n);
+        }
     e |= ch_buf_printf(&b,
                         "# HELP certhub_certificates Certificates of this tenant by state.\n"
                         "# TYPE certhub_certificates gauge\n"
@@ -2699,9 +2732,13 @@ static bool match(const char *pattern, const char *path, char *id, size_t idsize
     return *pattern == '\0' && *path == '\0';
 }
 
+/* Every route counted in /metrics: the counters were once sized for fewer routes than the table
+ * came to hold, and its last ones (profiles, overview) went uncounted. */
+_Static_assert(sizeof routes / sizeof routes[0] + 1 <= NROUTES_MAX, "NROUTES_MAX holds every route and \"other\"");
+
 size_t api_route_count(void)
 {
-    return sizeof routes / sizeof routes[0] + 1 <= NROUTES_MAX ? sizeof routes / sizeof routes[0] + 1 : NROUTES_MAX;
+    return sizeof routes / sizeof routes[0] + 1;
 }
 
 const char *api_route_label(size_t i)
@@ -2837,12 +2874,19 @@ static void count_request(size_t route, const struct timespec *t0, int status)
 {
     struct timespec t1;
     int cls = status >= 100 && status < 600 ? status / 100 - 1 : 4;
+    unsigned long us;
+    size_t k = 0;
 
     clock_gettime(CLOCK_MONOTONIC, &t1);
+    us = (unsigned long)((t1.tv_sec - t0->tv_sec) * 1000000L + (t1.tv_nsec - t0->tv_nsec) / 1000);
+    while (k < NBUCKETS && us > bucket_us[k])
+        k++;
     if (route < NROUTES_MAX) {
+        /* A request past the last bound is counted in m_requests alone (the +Inf bucket). */
+        if (k < NBUCKETS)
+            atomic_fetch_add(&m_buckets[route][cls][k], 1);
+        atomic_fetch_add(&m_micros[route][cls], us);
         atomic_fetch_add(&m_requests[route][cls], 1);
-        atomic_fetch_add(&m_micros[route], (unsigned long)((t1.tv_sec - t0->tv_sec) * 1000000L +
-                                                           (t1.tv_nsec - t0->tv_nsec) / 1000));
     }
 }
 

@@ -446,6 +446,18 @@ check_eq "metrics need a token" 401 "$status"
 curl -s --cacert "$data/ca.pem" -H "Authorization: Bearer $TOKEN" -o metrics.txt "https://localhost:$port/metrics"
 check_contains "request counter by route" "$(cat metrics.txt)" 'certhub_http_requests_total{route="POST /api/v1/certificates",status="2xx"}'
 check_contains "client errors counted" "$(cat metrics.txt)" 'status="4xx"'
+post='route="POST /api/v1/certificates",status="2xx"'
+total=$(sed -n "s|^certhub_http_requests_total{$post} ||p" metrics.txt)
+check_eq "the latency histogram's +Inf bucket counts every request" "$total" \
+    "$(sed -n "s|^certhub_http_request_duration_seconds_bucket{$post,le=\"+Inf\"} ||p" metrics.txt)"
+check_eq "its buckets only grow, up to the count" "$total" \
+    "$(grep "^certhub_http_request_duration_seconds_bucket{$post," metrics.txt |
+        awk 'NR > 1 && $NF < last { bad = 1 } { last = $NF } END { print bad ? "shrinks" : last }')"
+check_eq "and it has a bucket per bound" 15 "$(grep -c "^certhub_http_request_duration_seconds_bucket{$post," metrics.txt)"
+api GET /api/v1/profiles
+curl -s --cacert "$data/ca.pem" -H "Authorization: Bearer $TOKEN" -o metrics.txt "https://localhost:$port/metrics"
+check_contains "the route table's last routes are counted too" "$(cat metrics.txt)" \
+    'certhub_http_requests_total{route="GET /api/v1/profiles",status="2xx"}'
 check_contains "certificates by state" "$(cat metrics.txt)" 'certhub_certificates{state="valid"}'
 left=$(sed -n "s/^certhub_ca_seconds_to_earliest_expiry{ca=\"$issuer\"} //p" metrics.txt)
 [ -n "$left" ] && [ "$left" -gt $((3 * 86400 - 120)) ] && [ "$left" -le $((3 * 86400 + 120)) ] ||
