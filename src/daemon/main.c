@@ -69,7 +69,7 @@ static void help(void)
            "                        body) this long after it opened or after its last request is closed\n"
            "                        (60; 5 or more)\n"
            "  --config FILE         the same settings as 'name = value' lines; the command line wins\n"
-           "  --routes              print the API's routes and exit\n"
+           "  --routes              print the API's routes, each with the query parameters it takes, and exit\n"
            "  --backup FILE         write a copy of the store to FILE (a new file, 0600) and exit; safe\n"
            "                        while certhubd runs: the copy is of one moment and writes go on\n"
            "  --version             print the version and exit\n",
