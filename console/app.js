@@ -641,7 +641,7 @@ async function keystoresScreen(screen) {
       show.setAttribute("aria-expanded", String(!open));
       entries.hidden = open;
       if (open) return;
-      const e = await api("GET", `keystores/${k.id}/entries`);
+      const e = await apiAll(`keystores/${k.id}/entries`);
       entries.firstChild.replaceChildren(el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Alias"), el("th", {}, "Subject"), el("th", {}, "Valid until"), el("th", {}, "Key"), el("th", {}, ""))),
         el("tbody", {}, e.items.flatMap((x) => entryRows(k, x)))));
     });

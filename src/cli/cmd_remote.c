@@ -833,10 +833,10 @@ int cmd_remote_keystore_entries(cli_args *a)
 {
     static const char *const cols[] = {"position", "alias", "has_private_key", "certificate_id", "origin"};
     static const int w[] = {8, 24, 15, 28, 10};
-    char path[200];
+    char path[200], page[700];
 
     obj_path(path, sizeof path, "keystores", a->pos[0], "/entries");
-    return list_and_print(a, path, cols, w, 5);
+    return list_and_print(a, paged(a, path, page, sizeof page), cols, w, 5);
 }
 
 /* One entry whole: its own fields, its certificate in full (as cert get shows one), then the

@@ -64,12 +64,13 @@ static void reply_page(req *r, json_t *items, ch_store_page *page)
     page->next_cursor = NULL;
 }
 
-/* A page of a short list read whole and ordered by name (tenants, console users, profiles),
- * with ?limit and ?cursor as the others take them; the cursor is the hex of the page's last
- * name.  Items from index sorted on are in name order (a tenant's profiles: the built-in ones
- * come first, in their own order): when the cursor's item went meanwhile, the page starts at
- * the first name after it there.  Takes items. */
-static void reply_named_page(req *r, json_t *items, size_t sorted)
+/* A page of a short list read whole (tenants, console users and profiles by name, a
+ * keystore's entries in their order), with ?limit and ?cursor as the others take them; the
+ * cursor is the hex of the member key (unique in the list) of the page's last item.  Items
+ * from index sorted on are in key order (a tenant's profiles: the built-in ones come first, in
+ * their own order): when the cursor's item went meanwhile, the page starts at the first key
+ * after it there.  Takes items. */
+static void reply_keyed_page(req *r, json_t *items, const char *key, size_t sorted)
 {
     ch_store_page page;
     size_t n = json_array_size(items), start = 0, len = 0;
@@ -85,14 +86,14 @@ static void reply_named_page(req *r, json_t *items, size_t sorted)
             goto done;
         }
         after[len] = '\0';
-        while (start < n && strcmp(json_string_value(json_object_get(json_array_get(items, start), "name")),
+        while (start < n && strcmp(json_string_value(json_object_get(json_array_get(items, start), key)),
                                    (const char *)after) != 0)
             start++;
         if (start < n) {
             start++;
         } else {
             for (start = sorted; start < n; start++)
-                if (strcmp(json_string_value(json_object_get(json_array_get(items, start), "name")),
+                if (strcmp(json_string_value(json_object_get(json_array_get(items, start), key)),
                            (const char *)after) > 0)
                     break;
         }
@@ -101,7 +102,7 @@ static void reply_named_page(req *r, json_t *items, size_t sorted)
     for (size_t i = start; i < n && i < start + page.limit; i++)
         json_array_append(out, json_array_get(items, i));
     if (start + page.limit < n) {
-        const char *last = json_string_value(json_object_get(json_array_get(items, start + page.limit - 1), "name"));
+        const char *last = json_string_value(json_object_get(json_array_get(items, start + page.limit - 1), key));
         if ((page.next_cursor = malloc(2 * strlen(last) + 1)) != NULL)
             ch_hex(page.next_cursor, (const uint8_t *)last, strlen(last));
     }
@@ -1197,6 +1198,7 @@ static int keystore_entries_json(req *r, const char *id, json_t **items)
     return 0;
 }
 
+/* A keystore's entries in their order, a page at a time (its entries do not change). */
 static void keystore_entries(req *r, const char *id)
 {
     json_t *items;
@@ -1204,7 +1206,7 @@ static void keystore_entries(req *r, const char *id)
 
     if (error < 0)
         return reply_error(r, error);
-    reply_json(r, 200, json_pack("{so}", "items", items));
+    reply_keyed_page(r, items, "alias", json_array_size(items));
 }
 
 /* A certificate with everything `certhub inspect` shows of it, as GET /certificates/{id}. */
@@ -1494,7 +1496,7 @@ static void tenants_list(req *r, const char *unused)
     for (size_t i = 0; i < n; i++)
         json_array_append_new(items, tenant_json(&rows[i]));
     ch_store_tenant_list_free(rows, n);
-    reply_named_page(r, items, 0);
+    reply_keyed_page(r, items, "name", 0);
 }
 
 /* GET /tenants/{id or name}: among the tenants the caller may see (all of them for the
@@ -1631,7 +1633,7 @@ static void profiles_list(req *r, const char *unused)
     for (builtin = 0; builtin < n && !rows[builtin].custom; builtin++)
         ;
     ch_svc_profile_list_free(rows, n);
-    reply_named_page(r, items, builtin);
+    reply_keyed_page(r, items, "name", builtin);
 }
 
 static void profile_get(req *r, const char *name)
@@ -2369,7 +2371,7 @@ static void users_list(req *r, const char *unused)
         json_array_append_new(items, json_pack("{ss ss ss}", "name", list[i].name, "role", list[i].role, "created_at", at));
     }
     ch_store_user_list_free(list, n);
-    reply_named_page(r, items, 0);
+    reply_keyed_page(r, items, "name", 0);
 }
 
 /* PATCH /users/{name} {"role", "password"}: the user's sessions end. */
@@ -2593,7 +2595,7 @@ static const struct route {
     {EVHTTP_REQ_GET, "keystores", keystores_list, POOL, PAGE},
     {EVHTTP_REQ_POST, "keystores", h_keystores_upload, POOL, "name"},
     {EVHTTP_REQ_GET, "keystores/{id}", keystore_get, LOOP, NULL},
-    {EVHTTP_REQ_GET, "keystores/{id}/entries", keystore_entries, POOL, NULL},
+    {EVHTTP_REQ_GET, "keystores/{id}/entries", keystore_entries, POOL, PAGE},
     {EVHTTP_REQ_GET, "keystores/{id}/entries/{alias}", keystore_entry, POOL, NULL},
     {EVHTTP_REQ_POST, "keystores/{id}/export", keystore_export, POOL, NULL},
     {EVHTTP_REQ_DELETE, "keystores/{id}", keystore_delete, POOL, NULL},

@@ -436,6 +436,18 @@ api GET "/api/v1/keystores/$chained/entries/nothing-here"
 check_eq "an alias the keystore lacks: 404 on alias" "404 alias" "$status $(body .error.field)"
 TOKEN=$beta api GET "/api/v1/keystores/$chained/entries/web%2Fprod"
 check_eq "nor does another tenant see the entry" 404 "$status"
+# A keystore's entries a page at a time, in the keystore's order.
+for a in alpha beta gamma; do
+    keytool -genkeypair -keystore three.jks -storetype JKS -storepass changeit -keypass changeit -alias "$a" \
+        -keyalg EC -groupname secp256r1 -dname "CN=$a" -validity 10 >/dev/null 2>&1
+done
+api POST "/api/v1/keystores?name=three" "" -H "Content-Type: application/x-java-keystore" -H "Certhub-Password: changeit" \
+    --data-binary @three.jks
+three=$(field id)
+api GET "/api/v1/keystores/$three/entries?limit=1000"
+all=$(body '[.items[].alias] | join(" ")')
+check_eq "a keystore's three entries" 3 "$(echo "$all" | wc -w)"
+check_eq "in pages of 1, each once and in order" "$all" "$(walk_pages "/api/v1/keystores/$three/entries" 1 alias)"
 
 # Metrics for Prometheus (bearer token like every other route but health).  A certificate of
 # 3 days makes the issuer's first expiry 3 days away.
