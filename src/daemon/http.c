@@ -475,7 +475,8 @@ bool http_answer(struct evhttp_request *ev, ch_svc *svc)
         return false;
     }
     if (evhttp_uri_get_query(uri) != NULL && evhttp_parse_query_str(evhttp_uri_get_query(uri), &r.query) != 0) {
-        reply_error_msg(&r, CH_EINVAL, NULL, "bad query string");
+        reply_error_msg(&r, CH_EINVAL, NULL,
+                        "the query string is not name=value pairs joined by &: a parameter needs its \"=\" and a name");
         free(decoded);
         return false;
     }

@@ -432,6 +432,9 @@ check_eq "after it went, the next page starts at the name after it" "$before" "$
 api GET "/api/v1/certificates?expires_before=30d"
 check_eq "an unknown filter: 400 on its name" "400 expires_before" "$status $(body .error.field)"
 check_contains "saying what the route takes" "$(body .error.message)" "takes limit, cursor, search, expiring_before"
+api GET "/api/v1/certificates?limit"
+check_eq "a parameter without its =: 400 saying what a query string is" "400 true" \
+    "$status $(body '.error.message | contains("name=value pairs")')"
 api GET "/api/v1/certificates?limit=1&limit=2"
 check_eq "a parameter given twice: 400" "400 limit" "$status $(body .error.field)"
 api GET "/api/v1/settings?tenant=acme"
