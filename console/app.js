@@ -383,6 +383,20 @@ async function createWizard(reload) {
   show();
 }
 
+// A button that shows and hides the row under its own (aria-expanded says which), the row's
+// cell filled from fill() each time it opens.
+function expander(text, label, colspan, cls, fill) {
+  const row = el("tr", { hidden: true }, el("td", cls ? { colspan, class: cls } : { colspan }));
+  const button = el("button", { class: "secondary", "aria-expanded": "false", "aria-label": label }, text);
+  button.addEventListener("click", async () => {
+    const open = button.getAttribute("aria-expanded") === "true";
+    button.setAttribute("aria-expanded", String(!open));
+    row.hidden = open;
+    if (!open) row.firstChild.replaceChildren(...[].concat(await fill()));
+  });
+  return { button, row };
+}
+
 // A list read a page at a time: load() shows the first page, "Show more" (the API's
 // next_cursor) the next ones, so a fleet of devices or years of audit entries never come as
 // one answer.  path() is read at each load (a search may change it); rowsOf gives the rows
@@ -409,14 +423,8 @@ async function certificatesScreen(screen) {
   const search = el("input", { type: "search", id: "cert-search", placeholder: "Search subject, name or SAN (3 letters or more)", "aria-label": "Search certificates" });
   const body = el("tbody");
   const list = pagedList(body, "cert-more", 200, () => "certificates" + (search.value.length >= 3 ? "?search=" + encodeURIComponent(search.value) : ""), (c) => {
-    const detailRow = el("tr", { hidden: true }, el("td", { colspan: 6, class: "details" }));
-    const more = el("button", { class: "secondary", "aria-expanded": "false", "aria-label": `Details of ${c.name}` }, "Details");
-    more.addEventListener("click", async () => {
-      const open = more.getAttribute("aria-expanded") === "true";
-      more.setAttribute("aria-expanded", String(!open));
-      detailRow.hidden = open;
-      if (!open) detailRow.firstChild.replaceChildren(certDetails(await api("GET", "certificates/" + c.id)));
-    });
+    const { button: more, row: detailRow } = expander("Details", `Details of ${c.name}`, 6, "details",
+      async () => certDetails(await api("GET", "certificates/" + c.id)));
     const actions = el("div", { class: "row-actions" }, more, el("button", { class: "secondary", onclick: () => exportDialog(c), "aria-label": `Export ${c.name}` }, "Export"));
     if (canChange() && c.method !== "imported")
       // Renewed now: the same subject, SANs and profile under a new key, linked to this one.
@@ -614,17 +622,11 @@ function keystoreExport(k) {
 // keystore seed's entry details): its certificate as the certificates screen shows one, and
 // the chain after it.
 function entryRows(k, x) {
-  const detail = el("tr", { hidden: true }, el("td", { colspan: 5, class: "details" }));
-  const show = el("button", { class: "secondary", "aria-expanded": "false", "aria-label": `Details of ${x.alias}` }, "Details");
-  show.addEventListener("click", async () => {
-    const open = show.getAttribute("aria-expanded") === "true";
-    show.setAttribute("aria-expanded", String(!open));
-    detail.hidden = open;
-    if (open) return;
+  const { button: show, row: detail } = expander("Details", `Details of ${x.alias}`, 5, "details", async () => {
     const full = await api("GET", `keystores/${k.id}/entries/${encodeURIComponent(x.alias)}`);
-    detail.firstChild.replaceChildren(certDetails(full.certificate),
+    return [certDetails(full.certificate),
       full.chain.length ? el("p", {}, "The chain after it:") : "",
-      full.chain.length ? el("ol", {}, full.chain.map((c) => el("li", {}, `${c.subject}, valid until ${day(c.not_after)}`))) : "");
+      full.chain.length ? el("ol", {}, full.chain.map((c) => el("li", {}, `${c.subject}, valid until ${day(c.not_after)}`))) : ""];
   });
   return [el("tr", {}, el("td", {}, x.alias), el("td", {}, x.certificate?.subject || ""),
     el("td", {}, day(x.certificate?.not_after)), el("td", {}, x.has_private_key ? "private key (sealed)" : "certificate only"),
@@ -634,16 +636,10 @@ function entryRows(k, x) {
 async function keystoresScreen(screen) {
   const body = el("tbody");
   const list = pagedList(body, "ks-more", 100, () => "keystores", (k) => {
-    const entries = el("tr", { hidden: true }, el("td", { colspan: 3 }));
-    const show = el("button", { class: "secondary", "aria-expanded": "false", "aria-label": `Entries of ${k.name}` }, "Entries");
-    show.addEventListener("click", async () => {
-      const open = show.getAttribute("aria-expanded") === "true";
-      show.setAttribute("aria-expanded", String(!open));
-      entries.hidden = open;
-      if (open) return;
+    const { button: show, row: entries } = expander("Entries", `Entries of ${k.name}`, 3, null, async () => {
       const e = await apiAll(`keystores/${k.id}/entries`);
-      entries.firstChild.replaceChildren(el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Alias"), el("th", {}, "Subject"), el("th", {}, "Valid until"), el("th", {}, "Key"), el("th", {}, ""))),
-        el("tbody", {}, e.items.flatMap((x) => entryRows(k, x)))));
+      return el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Alias"), el("th", {}, "Subject"), el("th", {}, "Valid until"), el("th", {}, "Key"), el("th", {}, ""))),
+        el("tbody", {}, e.items.flatMap((x) => entryRows(k, x))));
     });
     const actions = el("div", { class: "row-actions" }, show,
       el("button", { class: "secondary", "aria-label": `Export ${k.name}`, onclick: () => keystoreExport(k) }, "Export"));
@@ -722,20 +718,14 @@ async function trustedScreen(screen) {
     const list = await apiAll("trusted-certificates");
     body.replaceChildren();
     for (const t of list.items) {
-      const detailRow = el("tr", { class: "details", hidden: true }, el("td", { colspan: 5 }));
-      const expand = el("button", { class: "secondary", "aria-expanded": "false", "aria-label": `Details of ${t.name}` }, "Details");
-      expand.addEventListener("click", async () => {
-        const open = expand.getAttribute("aria-expanded") === "true";
-        expand.setAttribute("aria-expanded", String(!open));
-        detailRow.hidden = open;
-        if (open) return;
+      const { button: expand, row: detailRow } = expander("Details", `Details of ${t.name}`, 5, "details", async () => {
         const [full, devs] = await Promise.all([api("GET", "trusted-certificates/" + t.id),
           api("GET", "devices?limit=50&trusted_id=" + encodeURIComponent(t.id))]);
         const names = devs.items.map((x) => x.device_id).join(", ");
-        detailRow.firstChild.replaceChildren(trustedDetails(full),
+        return [trustedDetails(full),
           el("p", {}, !devs.items.length ? "No device registered through it yet."
             : devs.next_cursor ? `Devices registered through it (the first ${devs.items.length}; all of them under Devices): ${names}`
-              : `Devices registered through it (${devs.items.length}): ${names}`));
+              : `Devices registered through it (${devs.items.length}): ${names}`)];
       });
       const actions = el("div", { class: "row-actions" }, expand);
       if (canChange()) {
