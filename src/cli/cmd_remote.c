@@ -62,26 +62,29 @@ static const char *cell(json_t *v, char *buf, size_t n)
 }
 
 /* Prints the items of a list answer as a table of the given columns.  A column is as wide as
- * widths[] says, or as its longest value when that is longer: nothing is cut short. */
-static void print_table(json_t *answer, const char *const *cols, const int *widths, size_t ncols)
+ * widths[] says, or as its longest value when that is longer: nothing is cut short.  With
+ * w[0] set (a later page of --all), the widths of the first page are kept and the heading is
+ * not printed again; else they are worked out into w (16 columns at most). */
+static void print_table(json_t *answer, const char *const *cols, const int *widths, size_t ncols, int *w)
 {
     json_t *items = json_object_get(answer, "items"), *it;
-    int w[16];
     char buf[64];
     size_t i;
 
     if (ncols > 16) /* the tables have at most six */
         ncols = 16;
-    for (size_t c = 0; c < ncols; c++) {
-        w[c] = widths[c];
-        json_array_foreach(items, i, it) {
-            int tw = (int)ch_utf8_chars(cell(json_object_get(it, cols[c]), buf, sizeof buf));
-            if (tw > w[c])
-                w[c] = tw;
+    if (w[0] == 0) {
+        for (size_t c = 0; c < ncols; c++) {
+            w[c] = widths[c];
+            json_array_foreach(items, i, it) {
+                int tw = (int)ch_utf8_chars(cell(json_object_get(it, cols[c]), buf, sizeof buf));
+                if (tw > w[c])
+                    w[c] = tw;
+            }
         }
+        for (size_t c = 0; c < ncols; c++)
+            printf("%-*s%s", w[c], cols[c], c + 1 < ncols ? "  " : "\n");
     }
-    for (size_t c = 0; c < ncols; c++)
-        printf("%-*s%s", w[c], cols[c], c + 1 < ncols ? "  " : "\n");
     json_array_foreach(items, i, it) {
         for (size_t c = 0; c < ncols; c++) {
             const char *s = cell(json_object_get(it, cols[c]), buf, sizeof buf);
@@ -92,28 +95,66 @@ static void print_table(json_t *answer, const char *const *cols, const int *widt
     }
 }
 
+/* Prints a list: a page, or with --all every page from there on, following next_cursor (the
+ * JSON as one object whose items come page by page, so that no more than a page is held). */
 static int list_and_print(cli_args *a, const char *path, const char *const *cols, const int *widths, size_t n)
 {
-    char with_tenant[2400], *esc;
-    json_t *ans;
+    char url[2400], *esc, *next = NULL;
+    bool all = cli_flag(a, "all");
+    int w[16] = {0};
+    size_t printed = 0;
 
     /* --tenant: another tenant's list, for the installation's admins (?tenant= on a GET). */
+    snprintf(url, sizeof url, "%s", path);
     if (cli_opt(a, "tenant") != NULL && (esc = remote_escape(cli_opt(a, "tenant"))) != NULL) {
-        snprintf(with_tenant, sizeof with_tenant, "%s%ctenant=%s", path, strchr(path, '?') ? '&' : '?', esc);
+        snprintf(url + strlen(url), sizeof url - strlen(url), "%ctenant=%s", strchr(url, '?') ? '&' : '?', esc);
         free(esc);
-        path = with_tenant;
     }
-    if (remote_call(a, "GET", path, NULL, &ans, NULL) != 0)
-        return 1;
-    if (g_remote.json) {
-        print_json(ans);
-    } else {
-        const char *next = json_string_value(json_object_get(ans, "next_cursor"));
-        print_table(ans, cols, widths, n);
-        if (next != NULL && strstr(a->cmd->opts, "cursor=") != NULL)
-            fprintf(stderr, "certhub: more: the same command with --cursor %s\n", next);
-    }
-    json_decref(ans);
+    do {
+        json_t *ans, *it;
+        char page[2900];
+        size_t i;
+        const char *more;
+        esc = next ? remote_escape(next) : NULL;
+        /* The first page where the command says (its --cursor, if any, is in url): later ones
+         * after the page before, so url's own cursor is replaced. */
+        snprintf(page, sizeof page, "%s", url);
+        if (esc != NULL) {
+            char *c = strstr(page, "cursor=");
+            if (c != NULL && (c[-1] == '?' || c[-1] == '&')) {
+                char *end = strchr(c, '&');
+                memmove(c - 1, end ? end : c + strlen(c), strlen(end ? end : c + strlen(c)) + 1);
+            }
+            snprintf(page + strlen(page), sizeof page - strlen(page), "%ccursor=%s", strchr(page, '?') ? '&' : '?', esc);
+        }
+        free(esc);
+        free(next);
+        next = NULL;
+        if (remote_call(a, "GET", page, NULL, &ans, NULL) != 0) {
+            if (all && g_remote.json && printed > 0)
+                printf("\n]}\n"); /* what came so far stays a JSON document */
+            return 1;
+        }
+        more = json_string_value(json_object_get(ans, "next_cursor"));
+        next = more ? strdup(more) : NULL;
+        if (g_remote.json && !all) {
+            print_json(ans);
+        } else if (g_remote.json) {
+            json_array_foreach(json_object_get(ans, "items"), i, it) {
+                char *one = json_dumps(it, JSON_COMPACT | JSON_PRESERVE_ORDER);
+                printf("%s%s", printed++ ? ",\n" : "{\"items\": [\n", one ? one : "null");
+                free(one);
+            }
+        } else {
+            print_table(ans, cols, widths, n, w);
+            if (!all && more != NULL && strstr(a->cmd->opts, "cursor=") != NULL)
+                fprintf(stderr, "certhub: more: the same command with --cursor %s (or --all)\n", more);
+        }
+        json_decref(ans);
+    } while (all && next != NULL);
+    if (all && g_remote.json)
+        printf("%s\n], \"next_cursor\": null}\n", printed ? "" : "{\"items\": [");
+    free(next);
     return 0;
 }
 

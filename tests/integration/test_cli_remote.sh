@@ -12,10 +12,19 @@ issuer=$(remote ca list | awk '/Issuing CA/ {print $1}')
 check_contains "ca list shows the issuing CA" "$issuer" "ca_"
 remote ca list --limit 1 > page1.txt 2> more.txt
 check_eq "ca list --limit 1: one CA under the heading" 2 "$(wc -l < page1.txt)"
-cursor=$(sed -n 's/.*--cursor \([^ ]*\)$/\1/p' more.txt)
+cursor=$(sed -n 's/.*--cursor \([^ ]*\).*/\1/p' more.txt)
 check_contains "and says how to see the next" "$(cat more.txt)" "the same command with --cursor"
 check_eq "which gives the other" "$(remote ca list | tail -n +2 | awk '{print $1}' | sort | tr '\n' ' ')" \
     "$( (tail -n +2 page1.txt; remote ca list --limit 1 --cursor "$cursor" | tail -n +2) | awk '{print $1}' | sort | tr '\n' ' ')"
+check_eq "ca list --all --limit 1: every page under one heading" "$(remote ca list | awk '{print $1}')" \
+    "$(remote ca list --all --limit 1 2>more.txt | awk '{print $1}')"
+check_eq "without the hint" "" "$(cat more.txt)"
+check_eq "--output json --all: one JSON object of every item" "$(remote --output json ca list | jq -c '[.items[].id]')" \
+    "$(remote --output json ca list --all --limit 1 | jq -c '[.items[].id]')"
+check_eq "audit list --all after a --cursor: the pages after it" \
+    "$(remote --output json audit list --limit 1000 | jq -c '[.items[1:][].seq]')" \
+    "$(remote --output json audit list --limit 2 --all --cursor "$(remote --output json audit list --limit 1 | jq -r .next_cursor)" |
+        jq -c '[.items[].seq]')"
 id=$(remote cert issue --ca-id "$issuer" --profile tls-server --subject "CN=cli.example,O=Acme" --san dns:cli.example --days 10 --out cli.pem)
 check_contains "cert issue prints the id" "$id" "crt_"
 check_contains "cert issue without --ca-id: the tenant's one issuing CA signs" \
@@ -365,7 +374,7 @@ check_eq "audit list --action with a prefix" "keystore." \
     "$(remote audit list --action 'keystore.*' | awk 'NR > 1 {print substr($4, 1, 9)}' | sort -u)"
 remote audit list --limit 1 --oldest-first >first.txt 2>more.txt
 check_contains "the oldest entry is the first start's" "$(cat first.txt)" "system:bootstrap"
-cursor=$(sed -n 's/.*--cursor //p' more.txt)
+cursor=$(sed -n 's/.*--cursor \([^ ]*\).*/\1/p' more.txt)
 check_contains "a next page is offered" "$cursor" "s"
 check_eq "and --cursor gives it" "2" "$(remote audit list --limit 1 --oldest-first --cursor "$cursor" 2>/dev/null | awk 'NR == 2 {print $1}')"
 expect_error "audit list --since with a bad time" "not a UTC time" -- remote audit list --since yesterday
