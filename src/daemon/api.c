@@ -70,6 +70,11 @@ static void reply_page(req *r, json_t *items, ch_store_page *page)
  * from index sorted on are in key order (a tenant's profiles: the built-in ones come first, in
  * their own order): when the cursor's item went meanwhile, the page starts at the first key
  * after it there.  Takes items. */
+static const char *item_key(json_t *items, size_t i, const char *key)
+{
+    return json_string_value(json_object_get(json_array_get(items, i), key));
+}
+
 static void reply_keyed_page(req *r, json_t *items, const char *key, size_t sorted)
 {
     ch_store_page page;
@@ -86,23 +91,20 @@ static void reply_keyed_page(req *r, json_t *items, const char *key, size_t sort
             goto done;
         }
         after[len] = '\0';
-        while (start < n && strcmp(json_string_value(json_object_get(json_array_get(items, start), key)),
-                                   (const char *)after) != 0)
+        while (start < n && strcmp(item_key(items, start, key), (const char *)after) != 0)
             start++;
         if (start < n) {
             start++;
         } else {
-            for (start = sorted; start < n; start++)
-                if (strcmp(json_string_value(json_object_get(json_array_get(items, start), key)),
-                           (const char *)after) > 0)
-                    break;
+            for (start = sorted; start < n && strcmp(item_key(items, start, key), (const char *)after) <= 0; start++)
+                ;
         }
     }
     out = json_array();
     for (size_t i = start; i < n && i < start + page.limit; i++)
         json_array_append(out, json_array_get(items, i));
     if (start + page.limit < n) {
-        const char *last = json_string_value(json_object_get(json_array_get(items, start + page.limit - 1), key));
+        const char *last = item_key(items, start + page.limit - 1, key);
         if ((page.next_cursor = malloc(2 * strlen(last) + 1)) != NULL)
             ch_hex(page.next_cursor, (const uint8_t *)last, strlen(last));
     }
@@ -205,14 +207,22 @@ static bool cert_json_text(ch_buf *out, const ch_store_cert *c, bool with_pem)
     return cert_json_text_ex(out, c, with_pem, NULL);
 }
 
+/* The JSON text a writer put in text, read back as a value for an answer built with jansson
+ * (an empty object when it was not written); text is disposed of. */
+static json_t *json_of_text(ch_buf *text, bool written)
+{
+    json_t *o = written ? json_loadb((const char *)text->data, text->len, 0, NULL) : NULL;
+
+    ch_buf_dispose(text);
+    return o != NULL ? o : json_object();
+}
+
 static json_t *cert_json(const ch_store_cert *c, bool with_pem)
 {
     ch_buf text = CH_BUF_INIT;
-    json_t *o;
+    bool written = cert_json_text(&text, c, with_pem);
 
-    o = cert_json_text(&text, c, with_pem) ? json_loadb((const char *)text.data, text.len, 0, NULL) : NULL;
-    ch_buf_dispose(&text);
-    return o != NULL ? o : json_object();
+    return json_of_text(&text, written);
 }
 
 /* Answers with one certificate (a 201 for one just made). */
@@ -1212,11 +1222,10 @@ static void keystore_entries(req *r, const char *id)
 /* A certificate with everything `certhub inspect` shows of it, as GET /certificates/{id}. */
 static json_t *cert_details_json(const ch_store_cert *c)
 {
-    ch_buf out = CH_BUF_INIT;
-    json_t *o = cert_details_text(&out, c) ? json_loadb((const char *)out.data, out.len, 0, NULL) : NULL;
+    ch_buf text = CH_BUF_INIT;
+    bool written = cert_details_text(&text, c);
 
-    ch_buf_dispose(&out);
-    return o != NULL ? o : json_object();
+    return json_of_text(&text, written);
 }
 
 /* GET /keystores/{id}/entries/{alias}: one entry whole (the keystore seed's entry details):
@@ -2563,6 +2572,18 @@ static void h_keystores_upload(req *r, const char *id) { (void)id; keystores_upl
  * honours. */
 #define PAGE "limit cursor"
 
+/* The next word of such a list: its start (NULL past the last), its length in *w; *p moves on. */
+static const char *param_next(const char **p, size_t *w)
+{
+    const char *word = *p;
+
+    if (word == NULL || *word == '\0')
+        return NULL;
+    *w = strcspn(word, " ");
+    *p = word + *w + (word[*w] == ' ');
+    return word;
+}
+
 static const struct route {
     enum evhttp_cmd_type method;
     const char *pattern;
@@ -2694,16 +2715,14 @@ void api_print_routes(void)
     printf("POST /api/v1/session\n");
     /* Then the query parameters each takes, as "?a&b". */
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        bool tenant = tenant_readable(routes[i].method, routes[i].pattern);
-        const char *p = routes[i].params;
+        const char *p = routes[i].params, *word;
+        char sep = '?';
+        size_t w;
         printf("%s /api/v1/%s", method_name(routes[i].method), routes[i].pattern);
-        for (char sep = '?'; p && *p; sep = '&') {
-            size_t w = strcspn(p, " ");
-            printf("%c%.*s", sep, (int)w, p);
-            p += w + (p[w] == ' ');
-        }
-        if (tenant)
-            printf("%ctenant", routes[i].params ? '&' : '?');
+        for (; (word = param_next(&p, &w)) != NULL; sep = '&')
+            printf("%c%.*s", sep, (int)w, word);
+        if (tenant_readable(routes[i].method, routes[i].pattern))
+            printf("%ctenant", sep);
         printf("\n");
     }
 }
@@ -2811,17 +2830,14 @@ static int read_as_tenant(req *r, const char *pattern)
 /* Whether name is a word of the space-separated list; its index into *at. */
 static bool param_in(const char *list, const char *name, unsigned *at)
 {
-    size_t len = strlen(name);
+    size_t len = strlen(name), w;
     unsigned i = 0;
 
-    for (const char *p = list; p && *p; i++) {
-        size_t w = strcspn(p, " ");
-        if (w == len && strncmp(p, name, len) == 0) {
+    for (const char *p = list, *word; (word = param_next(&p, &w)) != NULL; i++)
+        if (w == len && strncmp(word, name, len) == 0) {
             *at = i;
             return true;
         }
-        p += w + (p[w] == ' ');
-    }
     return false;
 }
 
@@ -2855,15 +2871,14 @@ static int query_params_known(req *r, const char *method, const char *pattern, c
             snprintf(msg, sizeof msg, "unknown query parameter \"%.64s\": %s /api/v1/%s takes no query parameters",
                      kv->key, method, pattern);
         } else {
+            const char *p = params, *word, *sep = "";
+            size_t w;
             int n = snprintf(msg, sizeof msg, "unknown query parameter \"%.64s\": %s /api/v1/%s takes ", kv->key,
                              method, pattern);
-            for (const char *p = params; p && *p && n > 0 && (size_t)n < sizeof msg;) {
-                size_t w = strcspn(p, " ");
-                n += snprintf(msg + n, sizeof msg - (size_t)n, "%s%.*s", p == params ? "" : ", ", (int)w, p);
-                p += w + (p[w] == ' ');
-            }
+            for (; (word = param_next(&p, &w)) != NULL && n > 0 && (size_t)n < sizeof msg; sep = ", ")
+                n += snprintf(msg + n, sizeof msg - (size_t)n, "%s%.*s", sep, (int)w, word);
             if (tenant && n > 0 && (size_t)n < sizeof msg)
-                snprintf(msg + n, sizeof msg - (size_t)n, "%stenant", params && *params ? ", " : "");
+                snprintf(msg + n, sizeof msg - (size_t)n, "%stenant", sep);
         }
         reply_error_msg(r, CH_EINVAL, kv->key, msg);
         return -1;
@@ -2933,10 +2948,10 @@ static void dispatch(req *r, size_t *route_index)
     if (m == EVHTTP_REQ_GET && match("bundles/{id}", p + 8, id, sizeof id, &r->sub) &&
         evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Authorization") == NULL &&
         session_cookie(r, (char[128]){0}, 128) == NULL) {
-        for (i = 0; i < nroutes; i++)
-            if (routes[i].handler == bundle_get)
-                *route_index = i + 1; /* counted in /metrics with the route */
-        if (query_params_known(r, "GET", "bundles/{id}", "format", true) < 0)
+        while (routes[i].handler != bundle_get)
+            i++;
+        *route_index = i + 1; /* counted in /metrics with the route */
+        if (query_params_known(r, "GET", routes[i].pattern, routes[i].params, true) < 0)
             return;
         return bundle_reply(r, id, true);
     }
