@@ -99,6 +99,9 @@ char *remote_escape(const char *s);
 /* Calls method path (under /api/v1/) with an optional JSON body; *out gets the JSON answer, or
  * raw the bytes.  Errors are printed (the server's message) and return 1. */
 int remote_call(cli_args *a, const char *method, const char *path, json_t *body, json_t **out, ch_buf *raw);
+/* GETs one page of a list: path's first page, or with cursor the page after it (a cursor
+ * parameter path holds, the command's --cursor, gives way to it).  As remote_call. */
+int remote_get_page(cli_args *a, const char *path, const char *cursor, json_t **out);
 /* The general form: a JSON body or a file as the raw body (its password sent in the
  * Certhub-Password header); with quiet, a 4xx/5xx answer is not printed but returned in *out
  * (and the call returns 1) so that a loop can count it and go on. */

@@ -247,15 +247,14 @@ static int list_all(cli_args *a, const char *resource, json_t **items)
     char path[600];
     char *cursor = NULL;
 
+    snprintf(path, sizeof path, "%s?limit=1000", resource);
     *items = json_array();
     do {
         json_t *page = NULL;
-        char *esc = cursor ? remote_escape(cursor) : NULL;
-        snprintf(path, sizeof path, "%s?limit=1000%s%.400s", resource, esc ? "&cursor=" : "", esc ? esc : "");
-        free(esc);
+        int rc = remote_get_page(a, path, cursor, &page);
         free(cursor);
         cursor = NULL;
-        if (remote_call(a, "GET", path, NULL, &page, NULL) != 0) {
+        if (rc != 0) {
             json_decref(*items);
             *items = NULL;
             return -1;

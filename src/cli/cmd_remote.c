@@ -112,25 +112,14 @@ static int list_and_print(cli_args *a, const char *path, const char *const *cols
     }
     do {
         json_t *ans, *it;
-        char page[2900];
         size_t i;
         const char *more;
-        esc = next ? remote_escape(next) : NULL;
-        /* The first page where the command says (its --cursor, if any, is in url): later ones
-         * after the page before, so url's own cursor is replaced. */
-        snprintf(page, sizeof page, "%s", url);
-        if (esc != NULL) {
-            char *c = strstr(page, "cursor=");
-            if (c != NULL && (c[-1] == '?' || c[-1] == '&')) {
-                char *end = strchr(c, '&');
-                memmove(c - 1, end ? end : c + strlen(c), strlen(end ? end : c + strlen(c)) + 1);
-            }
-            snprintf(page + strlen(page), sizeof page - strlen(page), "%ccursor=%s", strchr(page, '?') ? '&' : '?', esc);
-        }
-        free(esc);
+        /* The first page where the command says (its --cursor, if any, is in url), the later
+         * ones after the page before. */
+        int rc = remote_get_page(a, url, next, &ans);
         free(next);
         next = NULL;
-        if (remote_call(a, "GET", page, NULL, &ans, NULL) != 0) {
+        if (rc != 0) {
             if (all && g_remote.json && printed > 0)
                 printf("\n]}\n"); /* what came so far stays a JSON document */
             return 1;

@@ -228,3 +228,33 @@ char *remote_escape(const char *s)
     curl_free(e);
     return copy;
 }
+
+int remote_get_page(cli_args *a, const char *path, const char *cursor, json_t **out)
+{
+    char url[3000], *c, *esc;
+    int n;
+
+    snprintf(url, sizeof url, "%s", path);
+    if (cursor == NULL)
+        return remote_call(a, "GET", url, NULL, out, NULL);
+    for (c = strstr(url, "cursor="); c != NULL && c[-1] != '?' && c[-1] != '&'; c = strstr(c + 1, "cursor="))
+        ;
+    if (c != NULL) {
+        char *end = c + strcspn(c, "&");
+        if (*end == '&')
+            memmove(c, end + 1, strlen(end + 1) + 1); /* "cursor=X&" goes, what follows stays */
+        else
+            c[-1] = '\0'; /* the last parameter: it goes with its separator */
+    }
+    if ((esc = remote_escape(cursor)) == NULL) {
+        fprintf(stderr, "certhub: out of memory\n");
+        return 1;
+    }
+    n = snprintf(url + strlen(url), sizeof url - strlen(url), "%ccursor=%s", strchr(url, '?') ? '&' : '?', esc);
+    free(esc);
+    if (n < 0 || strlen(url) + 1 >= sizeof url) {
+        fprintf(stderr, "certhub: the next page's address is too long\n");
+        return 1;
+    }
+    return remote_call(a, "GET", url, NULL, out, NULL);
+}
