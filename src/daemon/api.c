@@ -69,13 +69,14 @@ static void reply_page(req *r, json_t *items, ch_store_page *page)
  * cursor is the hex of the member key (unique in the list) of the page's last item.  Items
  * from index sorted on are in key order (a tenant's profiles: the built-in ones come first, in
  * their own order): when the cursor's item went meanwhile, the page starts at the first key
- * after it there.  Takes items. */
+ * after it there.  fill, when given, completes each item of the page alone before it is sent
+ * (what costs a read per item is not done for the items the page leaves out).  Takes items. */
 static const char *item_key(json_t *items, size_t i, const char *key)
 {
     return json_string_value(json_object_get(json_array_get(items, i), key));
 }
 
-static void reply_keyed_page(req *r, json_t *items, const char *key, size_t sorted)
+static void reply_keyed_page(req *r, json_t *items, const char *key, size_t sorted, void (*fill)(req *, json_t *))
 {
     ch_store_page page;
     size_t n = json_array_size(items), start = 0, len = 0;
@@ -101,8 +102,11 @@ static void reply_keyed_page(req *r, json_t *items, const char *key, size_t sort
         }
     }
     out = json_array();
-    for (size_t i = start; i < n && i < start + page.limit; i++)
+    for (size_t i = start; i < n && i < start + page.limit; i++) {
+        if (fill != NULL)
+            fill(r, json_array_get(items, i));
         json_array_append(out, json_array_get(items, i));
+    }
     if (start + page.limit < n) {
         const char *last = item_key(items, start + page.limit - 1, key);
         if ((page.next_cursor = malloc(2 * strlen(last) + 1)) != NULL)
@@ -1182,8 +1186,20 @@ static void keystores_list(req *r, const char *unused)
     reply_page(r, items, &page);
 }
 
-/* The entries of keystore id, each with its certificate's summary, into *items. */
-static int keystore_entries_json(req *r, const char *id, json_t **items)
+/* An entry's certificate summary into its object o (read by the id the object holds). */
+static void keystore_entry_fill(req *r, json_t *o)
+{
+    ch_store_cert c;
+
+    if (ch_svc_cert_get(r->svc, &r->who.actor, json_string_value(json_object_get(o, "certificate_id")), &c) == 0) {
+        json_object_set_new(o, "certificate", cert_json(&c, false));
+        ch_store_cert_dispose(&c);
+    }
+}
+
+/* The entries of keystore id into *items, in their order; with_certs adds each one's
+ * certificate summary (a read per entry: a page fills in its own alone). */
+static int keystore_entries_json(req *r, const char *id, bool with_certs, json_t **items)
 {
     ch_store_keystore_entry *rows = NULL;
     size_t n = 0;
@@ -1194,14 +1210,11 @@ static int keystore_entries_json(req *r, const char *id, json_t **items)
         return error;
     *items = json_array();
     for (size_t i = 0; i < n; i++) {
-        ch_store_cert c;
         json_t *o = json_pack("{ss si ss ss sb}", "alias", rows[i].alias, "position", rows[i].position,
                               "certificate_id", rows[i].cert_id, "origin", rows[i].origin, "has_private_key",
                               rows[i].key_id != NULL);
-        if (ch_svc_cert_get(r->svc, &r->who.actor, rows[i].cert_id, &c) == 0) {
-            json_object_set_new(o, "certificate", cert_json(&c, false));
-            ch_store_cert_dispose(&c);
-        }
+        if (with_certs)
+            keystore_entry_fill(r, o);
         json_array_append_new(*items, o);
     }
     ch_store_keystore_entry_list_free(rows, n);
@@ -1212,11 +1225,11 @@ static int keystore_entries_json(req *r, const char *id, json_t **items)
 static void keystore_entries(req *r, const char *id)
 {
     json_t *items;
-    int error = keystore_entries_json(r, id, &items);
+    int error = keystore_entries_json(r, id, false, &items);
 
     if (error < 0)
         return reply_error(r, error);
-    reply_keyed_page(r, items, "alias", json_array_size(items));
+    reply_keyed_page(r, items, "alias", json_array_size(items), keystore_entry_fill);
 }
 
 /* A certificate with everything `certhub inspect` shows of it, as GET /certificates/{id}. */
@@ -1281,7 +1294,7 @@ static void keystore_get(req *r, const char *id)
     json_t *o, *items;
     int error = ch_svc_keystore_get(r->svc, &r->who.actor, id, &k);
 
-    if (error == 0 && (error = keystore_entries_json(r, id, &items)) < 0)
+    if (error == 0 && (error = keystore_entries_json(r, id, true, &items)) < 0)
         ch_store_keystore_dispose(&k);
     if (error < 0)
         return reply_error(r, error);
@@ -1505,7 +1518,7 @@ static void tenants_list(req *r, const char *unused)
     for (size_t i = 0; i < n; i++)
         json_array_append_new(items, tenant_json(&rows[i]));
     ch_store_tenant_list_free(rows, n);
-    reply_keyed_page(r, items, "name", 0);
+    reply_keyed_page(r, items, "name", 0, NULL);
 }
 
 /* GET /tenants/{id or name}: among the tenants the caller may see (all of them for the
@@ -1642,7 +1655,7 @@ static void profiles_list(req *r, const char *unused)
     for (builtin = 0; builtin < n && !rows[builtin].custom; builtin++)
         ;
     ch_svc_profile_list_free(rows, n);
-    reply_keyed_page(r, items, "name", builtin);
+    reply_keyed_page(r, items, "name", builtin, NULL);
 }
 
 static void profile_get(req *r, const char *name)
@@ -2380,7 +2393,7 @@ static void users_list(req *r, const char *unused)
         json_array_append_new(items, json_pack("{ss ss ss}", "name", list[i].name, "role", list[i].role, "created_at", at));
     }
     ch_store_user_list_free(list, n);
-    reply_keyed_page(r, items, "name", 0);
+    reply_keyed_page(r, items, "name", 0, NULL);
 }
 
 /* PATCH /users/{name} {"role", "password"}: the user's sessions end. */

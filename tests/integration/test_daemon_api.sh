@@ -448,6 +448,12 @@ api GET "/api/v1/keystores/$three/entries?limit=1000"
 all=$(body '[.items[].alias] | join(" ")')
 check_eq "a keystore's three entries" 3 "$(echo "$all" | wc -w)"
 check_eq "in pages of 1, each once and in order" "$all" "$(walk_pages "/api/v1/keystores/$three/entries" 1 alias)"
+api GET "/api/v1/keystores/$three/entries?limit=2"
+# (each alias is its certificate's common name)
+check_eq "each entry of a page with its certificate" "$(echo "$all" | awk '{ print "CN=" $1 " CN=" $2 }')" \
+    "$(body '[.items[].certificate.subject] | join(" ")')"
+api GET "/api/v1/keystores/$three/entries?limit=2&cursor=$(body .next_cursor)"
+check_eq "and so on the next page" "CN=$(echo "$all" | awk '{ print $3 }')" "$(body '[.items[].certificate.subject] | join(" ")')"
 
 # Metrics for Prometheus (bearer token like every other route but health).  A certificate of
 # 3 days makes the issuer's first expiry 3 days away.
