@@ -480,6 +480,14 @@ bool http_answer(struct evhttp_request *ev, ch_svc *svc)
         free(decoded);
         return false;
     }
+    /* evhttp decodes each value and leaves the names as sent: "?li%6Dit=5" is "limit" to any
+     * other server, so decode the names too (a name only shrinks, so in place). */
+    for (struct evkeyval *kv = r.query.tqh_first; kv; kv = kv->next.tqe_next) {
+        char *name = evhttp_uridecode(kv->key, 1, NULL);
+        if (name != NULL)
+            memcpy(kv->key, name, strlen(name) + 1);
+        free(name);
+    }
     r.path = decoded;
     api_dispatch(&r);
     evhttp_clear_headers(&r.query);
