@@ -120,7 +120,7 @@ static X509 *pem_x509(const char *pem)
 /* Issues n leaf certificates for devices prefix-0..n-1 under the intermediate. */
 static int issue_devices(const ch_actor *actor, const char *ca_id, const char *prefix, int n, struct device **out)
 {
-    ch_svc_issue_req q = {.profile = "tls-client", .ca_id = ca_id, .key_type = "p256", .days = 30, .path_len = -2};
+    ch_svc_issue_req q = {.profile = "tls-client", .ca_id = ca_id, .key_type = "p256", .days = 30};
     char cn[64];
 
     *out = calloc((size_t)n, sizeof **out);

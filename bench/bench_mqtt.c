@@ -172,8 +172,7 @@ int main(int argc, char **argv)
                    *cns[] = {"localhost", "sensor-1"};
         const char *sans[] = {"dns:localhost", NULL};
         for (int i = 0; i < 2; i++) {
-            ch_svc_issue_req q = {.profile = profiles[i], .ca_id = inter.id, .key_type = "p256", .days = 30,
-                                  .path_len = -2};
+            ch_svc_issue_req q = {.profile = profiles[i], .ca_id = inter.id, .key_type = "p256", .days = 30};
             ch_store_cert row;
             ch_buf pem = CH_BUF_INIT, key = CH_BUF_INIT;
             q.subject.fields.common_name = cns[i];

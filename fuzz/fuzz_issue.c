@@ -1,10 +1,11 @@
 /* Fuzz target: a certificate request as a client writes it, through the service's rules into
  * a real store: the profile, key type, lifetime, digest, subject (fields or a DN), SANs,
- * usages, path length and a CSR or public key, all from outside bytes.  The service is
+ * usages and a CSR or public key, all from outside bytes.  The service is
  * opened once on a directory of its own, with one issuing CA, and removed at exit.
  *
  * Input: lines for profile, key_type, days, digest, CN, O, C, SANs (comma-separated), DN,
- * key_usage, ext_key_usage, path_len and flags ('c': the rest is a CSR, 'p': a public key,
+ * key_usage, ext_key_usage, an unused line (a certificate issued here is never a CA, so it
+ * took no path length; kept so the corpus reads as it did) and flags ('c': the rest is a CSR, 'p': a public key,
  * 'v': cap_validity, 'r': auto_renew), then the rest of the bytes. */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -18,7 +19,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-enum { F_PROFILE, F_KEY_TYPE, F_DAYS, F_DIGEST, F_CN, F_O, F_C, F_SANS, F_DN, F_KU, F_EKU, F_PATH_LEN, F_FLAGS, NFIELDS };
+enum { F_PROFILE, F_KEY_TYPE, F_DAYS, F_DIGEST, F_CN, F_O, F_C, F_SANS, F_DN, F_KU, F_EKU, F_UNUSED, F_FLAGS, NFIELDS };
 
 static char dir[64];
 static ch_svc *svc;
@@ -60,7 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *copy, *f[NFIELDS], *p, *rest;
     const char *sans[CH_MAX_SANS + 1] = {0}, *flags;
-    ch_svc_issue_req q = {.path_len = -2};
+    ch_svc_issue_req q = {0};
     ch_store_cert out;
     size_t i;
 
@@ -106,8 +107,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     q.key_usage = (unsigned)strtoul(f[F_KU], NULL, 10);
     q.ext_key_usage = (unsigned)strtoul(f[F_EKU], NULL, 10);
-    if (field(f, F_PATH_LEN))
-        q.path_len = atoi(f[F_PATH_LEN]);
     flags = f[F_FLAGS];
     if (strchr(flags, 'c')) {
         q.csr = (const uint8_t *)rest;

@@ -432,7 +432,6 @@ typedef struct ch_svc_issue_req {
                                    * certificate's, and the CSR is marked signed */
     int days;                 /* 0: the profile's */
     const char *digest;
-    int path_len;             /* -2: the profile's */
     unsigned key_usage;       /* 0: the profile's */
     unsigned ext_key_usage;   /* 0: the profile's */
     bool cap_validity;        /* shorten to the CA's end instead of refusing */

@@ -435,7 +435,6 @@ int cmd_remote_cert_issue(cli_args *a)
     str_member(a, "digest", body, "digest");
     list_member(a, "key-usage", body, "key_usage");
     list_member(a, "ext-key-usage", body, "ext_key_usage");
-    int_member(a, "path-len", body, "path_len", 0, 32);
     if (cli_flag(a, "auto-renew"))
         json_object_set_new(body, "auto_renew", json_true());
     if (cli_flag(a, "cap-validity"))

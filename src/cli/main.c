@@ -62,12 +62,12 @@ static const cli_cmd commands[] = {
     {"cert get", cmd_remote_cert_get, "ID", "show a certificate on the server", "", 1, 1},
     {"cert issue", cmd_remote_cert_issue,
      "[--ca-id ID] [--profile P] [--subject DN] [--san LIST] [--key-type T | --csr FILE | --csr-id ID] [--days N] "
-     "[--name N] [--digest D] [--key-usage LIST] [--ext-key-usage LIST] [--path-len N] [--auto-renew] "
+     "[--name N] [--digest D] [--key-usage LIST] [--ext-key-usage LIST] [--auto-renew] "
      "[--cap-validity] [--out FILE] [--key-out FILE [--key-password-file F]]",
      "issue a certificate on the server (without --ca-id: the tenant's one issuing CA; --csr-id: a CSR made there "
      "by csr new, whose key the certificate takes; --cap-validity: end with the CA rather than be refused; "
      "--key-out: download the key the server holds, encrypted under the password when given)",
-     "ca-id= profile= subject= san= key-type= csr= csr-id= days= name= digest= key-usage= ext-key-usage= path-len= "
+     "ca-id= profile= subject= san= key-type= csr= csr-id= days= name= digest= key-usage= ext-key-usage= "
      "auto-renew cap-validity out= key-out= key-password-file= force",
      0, 0},
     {"cert export", cmd_remote_cert_export, "ID --out FILE [--format pem|der|p7b|p12|jks] [--password-file F] [--with-key]",

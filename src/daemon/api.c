@@ -19,8 +19,7 @@
 static const char *const F_SUBJECT[] = {"common_name", "organization", "organizational_unit", "country", "state",
                                         "locality", "email", NULL};
 static const char *const F_ISSUE[] = {"name", "profile", "ca_id", "key_type", "csr", "csr_id", "public_key", "digest", "days",
-                                      "subject", "sans", "key_usage", "ext_key_usage", "path_len",
-                                      "cap_validity", "auto_renew", NULL};
+                                      "subject", "sans", "key_usage", "ext_key_usage", "cap_validity", "auto_renew", NULL};
 static const char *const F_TENANT[] = {"name", NULL};
 static const char *const F_TOKEN[] = {"tenant", "role", "name", "scope", NULL};
 static const char *const F_CA[] = {"name", "type", "key_type", "parent_id", "digest", "days", "path_len", "subject",
@@ -454,7 +453,7 @@ static void certificates_issue(req *r)
 {
     json_t *body = read_json(r, F_ISSUE), *v;
     struct issue_later *d;
-    ch_svc_issue_req q = {.path_len = -2};
+    ch_svc_issue_req q = {0};
     const char *csr = NULL, *pub = NULL, *san_list[CH_MAX_SANS + 1] = {0};
     ch_store_cert out;
     int error;
@@ -465,8 +464,7 @@ static void certificates_issue(req *r)
         get_str(r, body, "ca_id", &q.ca_id) || get_str(r, body, "key_type", &q.key_type) ||
         get_str(r, body, "csr", &csr) || get_str(r, body, "csr_id", &q.csr_id) || get_str(r, body, "public_key", &pub) ||
         get_str(r, body, "digest", &q.digest) || get_int(r, body, "days", 1, 36600, &q.days) ||
-        get_int(r, body, "path_len", 0, 64, &q.path_len) || get_subject(r, body, &q.subject) ||
-        get_strings(r, body, "sans", san_list, CH_MAX_SANS, &q.san_count, "\"dns:a.example\"") ||
+        get_subject(r, body, &q.subject) || get_strings(r, body, "sans", san_list, CH_MAX_SANS, &q.san_count, "\"dns:a.example\"") ||
         get_usages(r, body, "key_usage", false, &q.key_usage) ||
         get_usages(r, body, "ext_key_usage", true, &q.ext_key_usage))
         goto done;

@@ -94,6 +94,10 @@ check_contains "the overridden EKU" "$(openssl x509 -in ov.pem -noout -ext exten
 before=$((before + 1))
 api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"a\"},\"ca_id\":\"$issuer\",\"colour\":1}"
 check_eq "unknown field: 400" "400 colour" "$status $(body .error.field)"
+# A certificate issued here is never a CA (those are made by POST /cas), so a path length,
+# which only a CA's Basic Constraints carry, was taken and silently dropped: now refused.
+api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"a\"},\"ca_id\":\"$issuer\",\"path_len\":1}"
+check_eq "a path length for a certificate: 400" "400 path_len" "$status $(body .error.field)"
 api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"a\"},\"ca_id\":\"$issuer\",\"days\":\"ten\"}"
 check_eq "wrong type: 400" "400 days" "$status $(body .error.field)"
 api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"a\"},\"ca_id\":\"$issuer\",\"key_usage\":[\"signing\"]}"

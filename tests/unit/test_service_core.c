@@ -624,7 +624,7 @@ static void test_custom_profiles(void **state)
     ch_store_ca root, inter;
     ch_store_cert leaf;
     ch_svc_profile p, *list;
-    ch_svc_issue_req req = {.profile = "mqtt-device", .key_type = "p256", .path_len = -2};
+    ch_svc_issue_req req = {.profile = "mqtt-device", .key_type = "p256"};
     ch_cert *c;
     ch_cert_info info;
     size_t n;

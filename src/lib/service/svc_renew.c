@@ -51,7 +51,7 @@ int ch_svc_cert_renew(ch_svc *svc, const ch_actor *actor, const char *id, bool r
     ch_cert *cert = NULL;
     ch_key *pub = NULL;
     ch_buf pub_pem = CH_BUF_INIT;
-    ch_svc_issue_req q = {.path_len = -2};
+    ch_svc_issue_req q = {0};
     const char *sans[CH_MAX_SANS + 1];
     char *san_store = NULL;
     int error;
