@@ -24,6 +24,11 @@ static const char *const F_TENANT[] = {"name", NULL};
 static const char *const F_TOKEN[] = {"tenant", "role", "name", "scope", NULL};
 static const char *const F_CA[] = {"name", "type", "key_type", "parent_id", "digest", "days", "path_len", "subject",
                                    "certificate", "private_key", "password", "csr_id", NULL};
+/* What each type of CA reads of F_CA. */
+static const char *const F_CA_ROOT[] = {"name", "type", "key_type", "digest", "days", "path_len", "subject", NULL};
+static const char *const F_CA_INTERMEDIATE[] = {"name",     "type",     "key_type", "parent_id", "digest",
+                                                "days",     "path_len", "subject",  NULL};
+static const char *const F_CA_IMPORT[] = {"name", "type", "certificate", "private_key", "password", "csr_id", NULL};
 static const char *const F_RENAME[] = {"name", "auto_renew", NULL};
 static const char *const F_PASSWORD[] = {"password", NULL};
 static const char *const F_EXPORT[] = {"format", "password", "include_key", "legacy", NULL};
@@ -706,8 +711,15 @@ static void cas_create(req *r)
         goto done;
     if (type == NULL || strcmp(type, "root") == 0 || strcmp(type, "intermediate") == 0) {
         q.intermediate = type && strcmp(type, "intermediate") == 0;
+        if (only_fields_for(r, body, q.intermediate ? F_CA_INTERMEDIATE : F_CA_ROOT,
+                            q.intermediate ? "an intermediate CA (type \"intermediate\")"
+                                           : "a root CA (type \"root\", the default)") < 0)
+            goto done;
         error = ch_svc_ca_create(r->svc, &r->who.actor, &q, &out);
     } else if (strcmp(type, "import") == 0) {
+        if (only_fields_for(r, body, F_CA_IMPORT, "an imported CA (type \"import\": its subject, key "
+                                                  "and lifetime are its certificate's)") < 0)
+            goto done;
         if (cert == NULL) {
             reply_error_msg(r, CH_EINVAL, "certificate", "an imported CA needs its certificate (PEM)");
             goto done;

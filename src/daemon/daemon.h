@@ -40,6 +40,7 @@ void reply_method_not_allowed(req *r, const char *allow);
  * in allowed (NULL-terminated; NULL allows any).  NULL after replying with the error. */
 json_t *read_json(req *r, const char *const *allowed);
 int only_fields_in(req *r, json_t *obj, const char *const *allowed, const char *within);
+int only_fields_for(req *r, json_t *obj, const char *const *allowed, const char *what);
 
 /* An uploaded file with its form fields, from any of: a JSON body (fields only: the caller
  * reads the file from a field), multipart/form-data (the part named file_field is the file,

@@ -192,9 +192,10 @@ const char *query(req *r, const char *name)
     return evhttp_find_header(&r->query, name);
 }
 
-/* 400 naming the first field of obj that allowed does not list; within names the object
- * (an object inside the body, such as "subject"), NULL for the body itself. */
-int only_fields_in(req *r, json_t *obj, const char *const *allowed, const char *within)
+/* 400 naming the first field of obj that allowed does not list, the message made of before,
+ * the field's name quoted, after, and the list of what is allowed. */
+static int fields_refuse(req *r, json_t *obj, const char *const *allowed, const char *field, const char *before,
+                         const char *after)
 {
     const char *key;
     json_t *v;
@@ -207,14 +208,34 @@ int only_fields_in(req *r, json_t *obj, const char *const *allowed, const char *
             i++;
         if (allowed[i])
             continue;
-        used = (size_t)snprintf(msg, sizeof msg, "unknown field \"%.64s\"%s%s; accepted:", key,
-                                within ? " in " : "", within ? within : "");
+        used = (size_t)snprintf(msg, sizeof msg, "%s\"%.64s\"%s", before, key, after);
         for (i = 0; allowed[i] && used < sizeof msg; i++)
             used += (size_t)snprintf(msg + used, sizeof msg - used, "%s %s", i ? "," : "", allowed[i]);
-        reply_error_msg(r, CH_EINVAL, within ? within : key, msg);
+        reply_error_msg(r, CH_EINVAL, field ? field : key, msg);
         return -1;
     }
     return 0;
+}
+
+/* 400 naming the first field of obj that allowed does not list; within names the object
+ * (an object inside the body, such as "subject"), NULL for the body itself. */
+int only_fields_in(req *r, json_t *obj, const char *const *allowed, const char *within)
+{
+    char after[100];
+
+    snprintf(after, sizeof after, "%s%s; accepted:", within ? " in " : "", within ? within : "");
+    return fields_refuse(r, obj, allowed, within, "unknown field ", after);
+}
+
+/* 400 naming a field of obj that the kind of request it is (what, "a root CA") does not
+ * take, though the route takes it for another kind: a field that would go unread is refused,
+ * not ignored. */
+int only_fields_for(req *r, json_t *obj, const char *const *allowed, const char *what)
+{
+    char after[160];
+
+    snprintf(after, sizeof after, " does not apply to %s, which takes:", what);
+    return fields_refuse(r, obj, allowed, NULL, "", after);
 }
 
 json_t *read_json(req *r, const char *const *allowed)

@@ -170,6 +170,15 @@ check_eq "beta's intermediate: 201" 201 "$status"
 beta_issuing=$(field id)
 TOKEN=$beta api POST /api/v1/cas '{"name":"orphan","type":"intermediate","parent_id":"ca_nope","subject":{"common_name":"Orphan"}}'
 check_eq "an intermediate under an unknown CA: 404 on parent_id" "404 parent_id" "$status $(body .error.field)"
+# A field the type of CA does not read is refused, not ignored: a root given a parent_id was
+# made a root, though its maker wanted it under that parent.
+TOKEN=$beta api POST /api/v1/cas "{\"name\":\"meant below\",\"type\":\"root\",\"parent_id\":\"$beta_root\",\"subject\":{\"common_name\":\"Below\"}}"
+check_eq "a root with a parent_id: 400 on parent_id" "400 parent_id" "$status $(body .error.field)"
+check_contains "saying what a root takes" "$(body .error.message)" 'does not apply to a root CA (type "root", the default), which takes: name,'
+TOKEN=$beta api POST /api/v1/cas '{"name":"imp","type":"import","certificate":"x","key_type":"p384"}'
+check_eq "an import with a key_type: 400 on key_type" "400 key_type" "$status $(body .error.field)"
+TOKEN=$beta api GET "/api/v1/cas?limit=1000"
+check_eq "and neither was made" "" "$(body '[.items[].name | select(. == "meant below" or . == "imp")] | join(",")')"
 TOKEN=$beta api POST /api/v1/certificates "$dflt"
 check_eq "no ca_id under a root and its intermediate: the intermediate signs" "$beta_issuing" "$(body .ca_id)"
 TOKEN=$beta api POST /api/v1/cas '{"name":"beta lab root","type":"root","subject":{"common_name":"Beta Lab Root"},"key_type":"p256"}'
