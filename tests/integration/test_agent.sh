@@ -22,6 +22,15 @@ check_eq "a scope naming a certificate the tenant does not have: 400" "400 scope
     "$status $(body .error.field) $(body .error.message | grep -o 'no certificate crt_nosuch')"
 api POST /api/v1/tokens "{\"role\":\"operator\",\"scope\":{\"objects\":[\"bundle:other\"]}}"
 check_eq "or a bundle that is not there: 400" "400 scope" "$status $(body .error.field)"
+api GET "/api/v1/tokens?limit=1000"
+tokens=$(body '.items | length')
+for scope in '"web-1"' '["crt_x"]' 7 true; do
+    api POST /api/v1/tokens "{\"role\":\"viewer\",\"scope\":$scope}"
+    check_eq "a scope that is not an object ($scope): 400, not a token of the whole tenant" "400 scope" \
+        "$status $(body .error.field)"
+done
+api GET "/api/v1/tokens?limit=1000"
+check_eq "and none was made" "$tokens" "$(body '.items | length')"
 echo "$TOKEN" > admin.token
 cli="$CERTHUB --server https://localhost:$port --token-file admin.token --ca-file $data/ca.pem"
 $cli token create --role viewer --name "cli agent" --objects "$cid,bundle:default" > cli-agent.token
