@@ -603,14 +603,17 @@ async function csrsScreen(screen) {
 function keystoreExport(k) {
   const format = el("select", { id: "kx-format" }, ["pem", "p7b", "p12", "jks"].map((f) => el("option", { value: f }, f.toUpperCase())));
   const password = el("input", { id: "kx-password", type: "password", autocomplete: "new-password" });
+  // Only P12 and JKS are encrypted: the server refuses a password that would go unused.
+  const pwRow = el("div", { hidden: true }, el("label", { for: "kx-password" }, "Password (P12 and JKS)"), password);
+  format.addEventListener("change", () => { pwRow.hidden = !["p12", "jks"].includes(format.value); });
   const err = el("p", { class: "error", role: "alert" });
   const form = el("form", { method: "dialog" }, el("h2", {}, `Export ${k.name}`),
-    el("label", { for: "kx-format" }, "Format"), format, el("label", { for: "kx-password" }, "Password (P12 and JKS)"), password, err,
+    el("label", { for: "kx-format" }, "Format"), format, pwRow, err,
     el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Download"), el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     try {
-      await download("POST", `keystores/${k.id}/export`, { format: format.value, password: password.value || undefined }, `${k.name}.${format.value}`);
+      await download("POST", `keystores/${k.id}/export`, { format: format.value, password: pwRow.hidden ? undefined : password.value || undefined }, `${k.name}.${format.value}`);
       d.close();
     } catch (e) { err.textContent = e.message; }
   });

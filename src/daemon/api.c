@@ -371,6 +371,7 @@ static void certificates_list(req *r)
 
 static int get_subject(req *r, json_t *body, ch_svc_subject *out);
 static int get_int(req *r, json_t *body, const char *field, long min, long max, int *out);
+static int get_flag(req *r, json_t *body, const char *field, int *out);
 
 /* An optional array of strings into list (at most max); 400 naming the field otherwise. */
 static int get_strings(req *r, json_t *body, const char *field, const char **list, size_t max, size_t *n,
@@ -901,11 +902,48 @@ done:
     upload_dispose(&u);
 }
 
+/* The fields of an export (body NULL: a GET, the format from its query), each checked
+ * against the format it goes with, so that none is ignored: a password or include_key with
+ * der or p7b (certificates only, never encrypted), a password with pem without its key,
+ * legacy (PKCS#12's older ciphers) with anything but p12.  -1 once a 400 is sent. */
+static int export_fields(req *r, json_t *body, const char *format, ch_format *fmt, const char **password,
+                         bool *include_key, bool *legacy)
+{
+    int key = 0, old = 0;
+
+    *password = NULL;
+    if (body != NULL && (get_str(r, body, "format", &format) || get_str(r, body, "password", password) ||
+                         get_flag(r, body, "include_key", &key) || get_flag(r, body, "legacy", &old)))
+        return -1;
+    *include_key = key;
+    *legacy = old;
+    if (ch_format_parse(fmt, format ? format : "pem") < 0 || *fmt == CH_FMT_JCEKS) {
+        reply_error_msg(r, CH_EINVAL, "format", "format must be pem, der, p7b, p12 or jks");
+        return -1;
+    }
+    if (key && (*fmt == CH_FMT_DER || *fmt == CH_FMT_PKCS7)) {
+        reply_error_msg(r, CH_EINVAL, "include_key", "der and p7b hold certificates only: a key goes out in pem "
+                        "(include_key), p12 or jks");
+        return -1;
+    }
+    if (*password != NULL && (*fmt == CH_FMT_DER || *fmt == CH_FMT_PKCS7 || (*fmt == CH_FMT_PEM && !key))) {
+        reply_error_msg(r, CH_EINVAL, "password", "certificates alone go out unencrypted: a password goes with "
+                        "p12, jks, or pem with include_key (it encrypts the key)");
+        return -1;
+    }
+    if (old && *fmt != CH_FMT_PKCS12) {
+        reply_error_msg(r, CH_EINVAL, "legacy", "legacy (PKCS#12's older ciphers, for old Java and Windows) goes "
+                        "with p12");
+        return -1;
+    }
+    return 0;
+}
+
 /* GET .../export?format=pem|der|p7b (certificates only), POST .../export {"format","password",
  * "include_key","legacy"} for p12/jks or PEM with the key. */
 static void certificate_export(req *r, const char *id, bool post)
 {
-    json_t *body = NULL, *v;
+    json_t *body = NULL;
     const char *format = query(r, "format"), *password = NULL;
     bool include_key = false, legacy = false;
     ch_format fmt;
@@ -915,17 +953,10 @@ static void certificate_export(req *r, const char *id, bool post)
     char filename[64];
     int error;
 
-    if (post) {
-        if ((body = read_json(r, F_EXPORT)) == NULL || get_str(r, body, "format", &format) ||
-            get_str(r, body, "password", &password))
-            goto done;
-        include_key = (v = json_object_get(body, "include_key")) != NULL && json_is_true(v);
-        legacy = (v = json_object_get(body, "legacy")) != NULL && json_is_true(v);
-    }
-    if ((error = ch_format_parse(&fmt, format ? format : "pem")) < 0 || fmt == CH_FMT_JCEKS) {
-        reply_error_msg(r, CH_EINVAL, "format", "format must be pem, der, p7b, p12 or jks");
+    if (post && (body = read_json(r, F_EXPORT)) == NULL)
         goto done;
-    }
+    if (export_fields(r, body, format, &fmt, &password, &include_key, &legacy) < 0)
+        goto done;
     if (!post && (fmt == CH_FMT_PKCS12 || fmt == CH_FMT_JKS)) {
         reply_error_msg(r, CH_EINVAL, "format", "p12 and jks need a password: POST {\"format\",\"password\"}");
         goto done;
@@ -1318,21 +1349,16 @@ static void keystore_get(req *r, const char *id)
 
 static void keystore_export(req *r, const char *id)
 {
-    json_t *body = read_json(r, F_EXPORT), *v;
-    const char *format = NULL, *password = NULL;
+    json_t *body = read_json(r, F_EXPORT);
+    const char *password;
+    bool include_key, legacy;
     ch_format fmt;
     ch_buf out = CH_BUF_INIT;
     int error;
 
-    if (body == NULL || get_str(r, body, "format", &format) || get_str(r, body, "password", &password))
+    if (body == NULL || export_fields(r, body, NULL, &fmt, &password, &include_key, &legacy) < 0)
         goto done;
-    if (ch_format_parse(&fmt, format ? format : "pem") < 0 || fmt == CH_FMT_JCEKS) {
-        reply_error_msg(r, CH_EINVAL, "format", "format must be pem, der, p7b, p12 or jks");
-        goto done;
-    }
-    v = json_object_get(body, "include_key");
-    if ((error = ch_svc_keystore_export(r->svc, &r->who.actor, id, fmt, password, v && json_is_true(v),
-                                        json_is_true(json_object_get(body, "legacy")), &out)) < 0) {
+    if ((error = ch_svc_keystore_export(r->svc, &r->who.actor, id, fmt, password, include_key, legacy, &out)) < 0) {
         reply_error(r, error);
         goto done;
     }

@@ -354,6 +354,17 @@ TOKEN=$viewer api POST "/api/v1/certificates/$id/export" '{"format":"jks","passw
 check_eq "viewer may not export a keystore with the key: 403" 403 "$status"
 api GET "/api/v1/certificates/$id/export?format=p12"
 check_eq "PKCS#12 by GET (no password) is refused: 400" 400 "$status"
+# Each export field goes with the formats that use it; with another it would go unread (a
+# key asked for in DER came back without it), so it is refused, naming the field.
+for b in 'der include_key {"format":"der","include_key":true}' 'p7b include_key {"format":"p7b","include_key":true}' \
+    'der password {"format":"der","password":"s3cret"}' 'pem password {"format":"pem","password":"s3cret"}' \
+    'jks legacy {"format":"jks","password":"s3cret","legacy":true}' 'pem include_key {"format":"pem","include_key":"yes"}'; do
+    set -- $b
+    api POST "/api/v1/certificates/$id/export" "$3"
+    check_eq "$1 with $2 as given: 400 on $2" "400 $2" "$status $(body .error.field)"
+done
+api POST "/api/v1/certificates/$id/export" '{"format":"pem","include_key":true,"password":"s3cret"}'
+check_contains "pem with include_key and a password: the key encrypted" "$(cat "$T/body")" "BEGIN ENCRYPTED PRIVATE KEY"
 
 # Rename, chain, duplicate import, delete, a new root CA.
 api PATCH "/api/v1/certificates/$id" '{"name":"web renamed"}'
