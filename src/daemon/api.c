@@ -1044,32 +1044,19 @@ static void audit_list(req *r)
 
 static void csrs_create(req *r)
 {
-    json_t *body = read_json(r, F_CSR), *sans, *v;
+    json_t *body = read_json(r, F_CSR);
     ch_svc_csr_req q = {0};
     const char *san_list[CH_MAX_SANS + 1] = {0};
     ch_store_csr out;
     ch_buf pem = CH_BUF_INIT;
-    size_t i, k = 0;
     int error;
 
     if (body == NULL || get_str(r, body, "name", &q.name) || get_str(r, body, "key_type", &q.key_type) ||
-        get_str(r, body, "digest", &q.digest) || get_subject(r, body, &q.subject))
+        get_str(r, body, "digest", &q.digest) || get_subject(r, body, &q.subject) ||
+        get_strings(r, body, "sans", san_list, CH_MAX_SANS, &q.san_count, "\"dns:a.example\""))
         goto done;
-    if ((sans = json_object_get(body, "sans")) != NULL) {
-        if (!json_is_array(sans) || json_array_size(sans) > CH_MAX_SANS) {
-            reply_error_msg(r, CH_EINVAL, "sans", "sans must be an array of strings like \"dns:a.example\"");
-            goto done;
-        }
-        json_array_foreach(sans, i, v) {
-            if (!json_is_string(v)) {
-                reply_error_msg(r, CH_EINVAL, "sans", "sans must be an array of strings");
-                goto done;
-            }
-            san_list[k++] = json_string_value(v);
-        }
+    if (json_object_get(body, "sans") != NULL)
         q.sans = san_list;
-        q.san_count = k;
-    }
     if ((error = ch_svc_csr_create(r->svc, &r->who.actor, &q, &out)) < 0) {
         reply_error(r, error);
         goto done;
@@ -2080,6 +2067,10 @@ static void device_auth(req *r, const char *unused)
     if (body == NULL || get_str(r, body, "chain", &chain) || get_str(r, body, "certificate", &cert) ||
         get_str(r, body, "username", &username))
         goto done;
+    if (chain != NULL && cert != NULL) {
+        reply_error_msg(r, CH_EINVAL, "certificate", "give chain or certificate (another name for it), not both");
+        goto done;
+    }
     if (chain == NULL)
         chain = cert;
     if (chain == NULL) {

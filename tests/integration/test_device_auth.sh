@@ -137,6 +137,8 @@ api POST /api/v1/device-auth '{"chain":"not a certificate"}'
 check_eq "a chain that is not a certificate: a refusal, not an error" "200 deny bad_certificate" "$status $(body .result) $(body .reason)"
 api POST /api/v1/device-auth '{"username":"x"}'
 check_eq "no chain: 400" "400 chain" "$status $(body .error.field)"
+api POST /api/v1/device-auth "$(jq -n --arg c "$(cat d1.pem)" '{chain:$c, certificate:"not read"}')"
+check_eq "chain and certificate (another name for it) both: 400" "400 certificate" "$status $(body .error.field)"
 
 # A revoked tenant lets no device in, named or known by its certificate alone; restored, it does.
 api POST /api/v1/tenants '{"name":"lab"}'
