@@ -1850,6 +1850,12 @@ static int get_status(req *r, json_t *body, int *enabled)
         reply_error_msg(r, CH_EINVAL, "status", "status must be enabled or disabled");
         return -1;
     }
+    /* Both given and differing, one would be dropped without a word. */
+    if (json_object_get(body, "enabled") != NULL && !json_is_null(json_object_get(body, "enabled")) &&
+        *enabled != (strcmp(status, "enabled") == 0)) {
+        reply_error_msg(r, CH_EINVAL, "enabled", "status and enabled say different things: give one of them");
+        return -1;
+    }
     *enabled = strcmp(status, "enabled") == 0;
     return 0;
 }

@@ -81,6 +81,10 @@ check_eq "edited: name, status, auto registration" "200 Fleet root (renamed) dis
     "$status $(body '.name + " " + .status + " " + (.auto_registration|tostring)')"
 api PATCH "/api/v1/trusted-certificates/$root_id" '{"subject":"CN=forged"}'
 check_eq "what comes from the certificate cannot be edited" "400 subject" "$status $(body .error.field)"
+api PATCH "/api/v1/trusted-certificates/$root_id" '{"status":"enabled","enabled":false}'
+check_eq "status and enabled saying different things: 400 on enabled" "400 enabled" "$status $(body .error.field)"
+api GET "/api/v1/trusted-certificates/$root_id"
+check_eq "and neither is taken" disabled "$(body .status)"
 check_contains "CLI update" "$(remote trusted update "$root_id" --enabled on --auto-registration on)" "enabled  auto_registration=on"
 TOKEN=$(remote token create --role viewer) api PATCH "/api/v1/trusted-certificates/$root_id" '{"status":"disabled"}'
 check_eq "a viewer cannot edit" 403 "$status"
