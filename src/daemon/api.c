@@ -1861,6 +1861,8 @@ static int get_status(req *r, json_t *body, int *enabled)
 }
 
 static const char *const F_TRUSTED[] = {"name", "certificate", "auto_registration", "status", "enabled", NULL};
+/* A bulk upload names each certificate after its subject. */
+static const char *const F_TRUSTED_BULK[] = {"certificate", "auto_registration", "status", "enabled", NULL};
 
 /* The certificate of an upload: the file, or the "certificate" field (PEM). */
 static int upload_cert(req *r, upload *u, ch_svc_trusted_req *q, int *enabled)
@@ -1914,14 +1916,10 @@ static void trusted_bulk(req *r, const char *unused)
     int enabled = 1, error;
 
     (void)unused;
-    if (read_upload(r, &u, F_TRUSTED, "file") < 0)
+    if (read_upload(r, &u, F_TRUSTED_BULK, "file") < 0)
         return;
     if (upload_cert(r, &u, &q, &enabled) < 0)
         goto done;
-    if (q.name != NULL) {
-        reply_error_msg(r, CH_EINVAL, "name", "a bulk upload names each certificate after its subject");
-        goto done;
-    }
     if ((error = ch_svc_trusted_add_bulk(r->svc, &r->who.actor, &q, &res, &n)) < 0) {
         reply_error(r, error);
         goto done;
