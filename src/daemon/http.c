@@ -238,6 +238,14 @@ int only_fields_for(req *r, json_t *obj, const char *const *allowed, const char 
     return fields_refuse(r, obj, allowed, NULL, "", after);
 }
 
+/* Whether a Content-Type is JSON's: a media type is case-insensitive, and may carry
+ * parameters (RFC 9110 8.3.1). */
+static bool is_json_type(const char *ct)
+{
+    return ct != NULL && strncasecmp(ct, "application/json", 16) == 0 &&
+           (ct[16] == '\0' || ct[16] == ';' || ct[16] == ' ' || ct[16] == '\t');
+}
+
 json_t *read_json(req *r, const char *const *allowed)
 {
     struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
@@ -247,7 +255,7 @@ json_t *read_json(req *r, const char *const *allowed)
     json_t *j;
     char msg[300];
 
-    if (ct == NULL || strncmp(ct, "application/json", 16) != 0) {
+    if (!is_json_type(ct)) {
         reply_error_msg(r, CH_EUNSUPPORTED, NULL, "the body must be JSON (Content-Type: application/json)");
         return NULL;
     }
@@ -257,7 +265,10 @@ json_t *read_json(req *r, const char *const *allowed)
     }
     j = json_loadb((const char *)evbuffer_pullup(in, (ssize_t)len), len, JSON_REJECT_DUPLICATES, &jerr);
     if (j == NULL || !json_is_object(j)) {
-        snprintf(msg, sizeof msg, "the body is not a JSON object%s%s", j ? "" : ": ", j ? "" : jerr.text);
+        /* jansson names its own flag for a NUL in a string; say what it is instead. */
+        snprintf(msg, sizeof msg, "the body is not a JSON object%s%s", j ? "" : ": ",
+                 j ? "" : strstr(jerr.text, "JSON_ALLOW_NUL") ? "a string holds \\u0000, which no field takes"
+                                                               : jerr.text);
         json_decref(j);
         reply_error_msg(r, CH_EPARSE, NULL, msg);
         return NULL;
@@ -288,7 +299,7 @@ int read_upload(req *r, upload *u, const char *const *allowed, const char *file_
     json_t *v;
 
     memset(u, 0, sizeof *u);
-    if (ct != NULL && strncmp(ct, "application/json", 16) == 0)
+    if (is_json_type(ct))
         return (u->fields = read_json(r, allowed)) ? 0 : -1;
     if (len > CH_MAX_UPLOAD_BYTES) {
         reply_error_msg(r, CH_ETOOBIG, NULL, "the upload is larger than the limit (4 MiB)");
@@ -303,7 +314,13 @@ int read_upload(req *r, upload *u, const char *const *allowed, const char *file_
             goto fail;
         }
         for (size_t i = 0; i < n; i++) {
-            if (strcmp(parts[i].name, file_field) == 0 && u->file == NULL) {
+            if (strcmp(parts[i].name, file_field) == 0) {
+                if (u->file != NULL) {
+                    snprintf(msg, sizeof msg, "the form holds two files (parts \"%s\"): send one at a time",
+                             file_field);
+                    reply_error_msg(r, CH_EINVAL, file_field, msg);
+                    goto fail;
+                }
                 u->file = parts[i].data;
                 u->file_len = parts[i].len;
                 snprintf(u->filename, sizeof u->filename, "%s", parts[i].filename);

@@ -107,6 +107,14 @@ api POST /api/v1/certificates '{"subject":'
 check_eq "malformed JSON: 400" "400 malformed" "$status $(body .error.code)"
 api POST /api/v1/certificates "" -H "Content-Type: text/xml" --data "<cert/>"
 check_eq "wrong content type: 415" 415 "$status"
+api POST /api/v1/certificates "" -H "Content-Type: application/jsonp" --data '{}'
+check_eq "a type that only begins as JSON's: 415" 415 "$status"
+api POST /api/v1/certificates "" -H "Content-Type: Application/JSON; charset=utf-8" --data "{\"colour\":1}"
+check_eq "JSON's type in capitals, with a parameter, is JSON's (media types ignore case)" "400 colour" \
+    "$status $(body .error.field)"
+api POST /api/v1/certificates '{"name":"a\u0000b"}'
+check_eq "a NUL in a string: 400 saying so in plain words" "400 a string holds \\u0000, which no field takes" \
+    "$status $(body .error.message | sed 's/.*: //')"
 api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"a\"},\"ca_id\":\"$issuer\",\"days\":36000}"
 check_eq "validity beyond the CA's: 422" 422 "$status"
 head -c 5000000 /dev/zero | tr '\0' 'a' > big
@@ -241,6 +249,8 @@ api POST "/api/v1/certificates/import?name=raw" "" -H "Content-Type: application
 check_eq "raw DER body imported" "201 raw" "$status $(body .name)"
 api POST /api/v1/certificates/import "" -F "file=@up.pem" -F "colour=red"
 check_eq "unknown form field: 400" "400 colour" "$status $(body .error.field)"
+api POST /api/v1/certificates/import "" -F "file=@up.pem" -F "file=@raw.der"
+check_eq "two files in one form: 400 saying so" "400 file two files" "$status $(body .error.field) $(body .error.message | grep -o 'two files')"
 api POST /api/v1/certificates/import "" -H "Content-Type: multipart/form-data; boundary=zz" --data-binary $'--zz\r\nContent-Disposition: form-data; name="file"\r\n\r\nabc'
 check_eq "a cut multipart body: 400" 400 "$status"
 openssl pkcs12 -export -in up.pem -inkey up.key -name web -passout pass:s3cret -out up.p12
