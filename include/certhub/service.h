@@ -371,6 +371,7 @@ unsigned long ch_svc_decision_count(ch_svc *svc, ch_decision_reason r);
 
 /* The bounded log of decisions, newest first, the actor's tenant only. */
 typedef struct ch_svc_decision_entry {
+    uint64_t seq;             /* its place among all decisions (from 1), for paging */
     int64_t at;
     bool allow;
     ch_decision_reason reason;
@@ -378,7 +379,10 @@ typedef struct ch_svc_decision_entry {
     char device_id[128];
     char message[160];
 } ch_svc_decision_entry;
-size_t ch_svc_decision_log(ch_svc *svc, const ch_actor *actor, ch_svc_decision_entry *out, size_t max);
+/* The tenant's latest decisions still in memory, newest first: those before seq before (0:
+ * from the newest), at most max. */
+size_t ch_svc_decision_log(ch_svc *svc, const ch_actor *actor, uint64_t before, ch_svc_decision_entry *out,
+                           size_t max);
 
 /* page NULL: every row; else one page (ch_store_page). */
 int ch_svc_device_list(ch_svc *svc, const ch_actor *actor, const ch_store_device_filter *filter, ch_store_page *page,

@@ -2110,27 +2110,38 @@ done:
     json_decref(body);
 }
 
+/* GET /device-decisions: the latest decisions kept in memory (svc_device.c), newest first,
+ * a page at a time like every list; the cursor is the place of the page's last decision, so
+ * a page goes on where the one before ended however many came since. */
 static void device_decisions(req *r, const char *unused)
 {
-    ch_svc_decision_entry *buf = malloc(200 * sizeof *buf);
+    ch_store_page page;
+    ch_svc_decision_entry *buf;
+    unsigned long long before = 0;
+    char *end = NULL, at[32], next[32];
     size_t n;
-    json_t *items = json_array();
-    char at[32];
+    json_t *items;
 
     (void)unused;
-    if (buf == NULL) {
-        json_decref(items);
+    if (page_of(r, &page) < 0)
+        return;
+    if (page.cursor != NULL &&
+        (page.cursor[0] != 'd' || (before = strtoull(page.cursor + 1, &end, 10)) == 0 || *end != '\0'))
+        return reply_error_msg(r, CH_EINVAL, "cursor", "invalid cursor: pass the next_cursor of the previous page");
+    if ((buf = malloc((page.limit + 1) * sizeof *buf)) == NULL)
         return reply_error(r, CH_ENOMEM);
-    }
-    n = ch_svc_decision_log(r->svc, &r->who.actor, buf, 200);
-    for (size_t i = 0; i < n; i++) {
+    n = ch_svc_decision_log(r->svc, &r->who.actor, before, buf, page.limit + 1);
+    items = json_array();
+    for (size_t i = 0; i < n && i < page.limit; i++) {
         ch_time_format(at, sizeof at, buf[i].at);
         json_array_append_new(items, json_pack("{ss ss ss ss ss}", "at", at, "result", buf[i].allow ? "allow" : "deny",
                                                "reason", ch_decision_reason_name(buf[i].reason), "device_id",
                                                buf[i].device_id, "message", buf[i].message));
     }
+    snprintf(next, sizeof next, "d%llu", n > page.limit ? (unsigned long long)buf[page.limit - 1].seq : 0ULL);
     free(buf);
-    reply_json(r, 200, json_pack("{so}", "items", items));
+    reply_json(r, 200, json_pack("{so so}", "items", items, "next_cursor",
+                                 n > page.limit ? json_string(next) : json_null()));
 }
 
 static void devices_list(req *r, const char *unused)
@@ -2685,7 +2696,7 @@ static const struct route {
     {EVHTTP_REQ_GET, "settings", settings_get, LOOP, NULL},
     {EVHTTP_REQ_PATCH, "settings", settings_update, POOL, NULL},
     {EVHTTP_REQ_POST, "device-auth", device_auth, POOL, NULL},
-    {EVHTTP_REQ_GET, "device-decisions", device_decisions, POOL, NULL},
+    {EVHTTP_REQ_GET, "device-decisions", device_decisions, POOL, PAGE},
     {EVHTTP_REQ_GET, "devices", devices_list, POOL, PAGE " trusted_id status"},
     {EVHTTP_REQ_GET, "devices/{id}", device_get, LOOP, NULL},
     {EVHTTP_REQ_PATCH, "devices/{id}", device_update, POOL, NULL},

@@ -133,6 +133,21 @@ api GET /metrics
 check_contains "decisions are counted in /metrics" "$(cat "$T/body")" 'certhub_device_decisions_total{reason="auto_registered",result="allow"} 2'
 api GET /api/v1/device-decisions
 check_eq "and logged, newest first" "deny anchor_deleted sensor-1" "$(body '.items[0] | .result + " " + .reason + " " + .device_id')"
+# A page at a time like every list, each page going on where the one before ended even when
+# decisions came between (the cursor is a place in the log, not a count).
+api GET "/api/v1/device-decisions?limit=1000"
+all=$(body '[.items[].device_id] | join(" ")')
+third=$(body '.items[2] | .reason + ":" + .device_id')
+check_eq "every decision in one page of 1000" "true null" "$(body '.items | length > 5') $(body .next_cursor)"
+# (words compared: a decision without a device id is an empty word in both)
+check_eq "in pages of 2, each once and in order" "$(echo $all)" "$(walk_pages /api/v1/device-decisions 2 device_id)"
+api GET "/api/v1/device-decisions?limit=2"
+cursor=$(body .next_cursor)
+decide d2.pem default/sensor-2 >/dev/null
+api GET "/api/v1/device-decisions?limit=1&cursor=$cursor"
+check_eq "a decision made meanwhile does not shift the next page" "$third" "$(body '.items[0] | .reason + ":" + .device_id')"
+api GET "/api/v1/device-decisions?cursor=17"
+check_eq "a cursor not made here: 400" "400 cursor" "$status $(body .error.field)"
 api POST /api/v1/device-auth '{"chain":"not a certificate"}'
 check_eq "a chain that is not a certificate: a refusal, not an error" "200 deny bad_certificate" "$status $(body .result) $(body .reason)"
 api POST /api/v1/device-auth '{"username":"x"}'

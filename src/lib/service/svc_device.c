@@ -487,18 +487,22 @@ done:
     return 0;
 }
 
-size_t ch_svc_decision_log(ch_svc *svc, const ch_actor *actor, ch_svc_decision_entry *out, size_t max)
+size_t ch_svc_decision_log(ch_svc *svc, const ch_actor *actor, uint64_t before, ch_svc_decision_entry *out,
+                           size_t max)
 {
     size_t n = 0;
 
     if (svc_need(actor, CH_ROLE_VIEWER, "reading device decisions") < 0)
         return 0;
     pthread_mutex_lock(&svc->dlog_lock);
-    /* Newest first. */
+    /* Newest first; decision k back from the newest is number dlog_next - k. */
     for (size_t k = 0; k < SVC_DECISION_LOG && k < svc->dlog_next && n < max; k++) {
         const svc_decision_entry *e = &svc->dlog[(svc->dlog_next - 1 - k) % SVC_DECISION_LOG];
-        if (strcmp(e->tenant_id, actor->tenant_id) == 0)
-            out[n++] = *e;
+        uint64_t seq = (uint64_t)(svc->dlog_next - k);
+        if ((before == 0 || seq < before) && strcmp(e->tenant_id, actor->tenant_id) == 0) {
+            out[n] = *e;
+            out[n++].seq = seq;
+        }
     }
     pthread_mutex_unlock(&svc->dlog_lock);
     return n;
