@@ -7,6 +7,15 @@
 
 [ -n "${CERTHUBD:-}" ] || fail "CERTHUBD must name the certhubd binary"
 spec="$CERTHUB_SOURCE_DIR/docs/api/openapi.yaml"
+# same_as_spec CODE SPEC WHAT: the sorted lines of both files are the same, else a failure
+# naming those of either side alone.
+same_as_spec() {
+    local code_only spec_only
+    code_only=$(comm -23 "$1" "$2")
+    spec_only=$(comm -13 "$1" "$2")
+    [ -z "$code_only" ] || fail "$3 not described in openapi.yaml: $code_only"
+    [ -z "$spec_only" ] || fail "$3 in openapi.yaml that certhubd refuses: $spec_only"
+}
 "$CERTHUBD" --routes > routes.txt
 sed 's/?.*//' routes.txt | sort > code.txt
 # "  /path:" lines open a path; "    get:" lines under it are its operations.
@@ -33,10 +42,7 @@ awk '/^  \/[^ ]*:$/ { path = substr($1, 1, length($1) - 1); m = ""; delete share
          if (m == "") shared[++ns] = name; else print m " /api/v1" path " " name }' \
     "$spec" | sort > spec_params.txt
 [ -s code_params.txt ] || fail "no query parameters read from certhubd --routes"
-missing_in_spec=$(comm -23 code_params.txt spec_params.txt)
-missing_in_code=$(comm -13 code_params.txt spec_params.txt)
-[ -z "$missing_in_spec" ] || fail "query parameters not described in openapi.yaml: $missing_in_spec"
-[ -z "$missing_in_code" ] || fail "query parameters in openapi.yaml that certhubd refuses: $missing_in_code"
+same_as_spec code_params.txt spec_params.txt "query parameters"
 ok "each route takes the query parameters the spec gives it ($(wc -l < code_params.txt))"
 
 # "METHOD /path field" for each field of a request body: from the code, the list a 400 gives
@@ -50,10 +56,7 @@ grep -v '^GET ' routes.txt | sed 's/?.*//' | while read -r method path; do
 done | sort -u > code_fields.txt
 awk -f "$(dirname "$0")/spec_bodies.awk" "$spec" | sort -u > spec_fields.txt
 [ -s code_fields.txt ] || fail "no body fields read from certhubd's answers"
-missing_in_spec=$(comm -23 code_fields.txt spec_fields.txt)
-missing_in_code=$(comm -13 code_fields.txt spec_fields.txt)
-[ -z "$missing_in_spec" ] || fail "body fields not described in openapi.yaml: $missing_in_spec"
-[ -z "$missing_in_code" ] || fail "body fields in openapi.yaml that certhubd refuses: $missing_in_code"
+same_as_spec code_fields.txt spec_fields.txt "body fields"
 ok "each request body takes the fields the spec gives it ($(wc -l < code_fields.txt) in $(cut -d' ' -f1,2 code_fields.txt | sort -u | wc -l) bodies)"
 stop_daemon
 done_testing
