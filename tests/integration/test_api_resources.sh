@@ -98,6 +98,18 @@ check_eq "unknown field: 400" "400 colour" "$status $(body .error.field)"
 # which only a CA's Basic Constraints carry, was taken and silently dropped: now refused.
 api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"a\"},\"ca_id\":\"$issuer\",\"path_len\":1}"
 check_eq "a path length for a certificate: 400" "400 path_len" "$status $(body .error.field)"
+# A name is printed in tables, logs and audit details: a newline would forge a line there and
+# an escape sequence rewrite the terminal of whoever lists it.  Every kind of object refuses
+# them (CAs did; certificates, CSRs, keystores, trusted certificates and tokens did not).
+api POST /api/v1/certificates "{\"name\":\"web\\u001b[2Jx\",\"sans\":[\"dns:esc.example\"],\"ca_id\":\"$issuer\"}"
+check_eq "a certificate name with an escape sequence: 400" "400 name" "$status $(body .error.field)"
+check_contains "saying why" "$(body .error.message)" "control character"
+api POST /api/v1/csrs '{"name":"two\nlines","subject":{"common_name":"nl.example"}}'
+check_eq "a CSR name with a newline: 400" "400 name" "$status $(body .error.field)"
+api POST /api/v1/tokens "{\"role\":\"viewer\",\"name\":\"$(head -c 200 /dev/zero | tr '\0' t)\"}"
+check_eq "a token name of 200 characters: 400" "400 name" "$status $(body .error.field)"
+api POST "/api/v1/certificates/import?name=tab%09bed" "" -H "Content-Type: application/x-pem-file" --data-binary @"$data/ca.pem"
+check_eq "an imported certificate's name with a tab: 400" "400 name" "$status $(body .error.field)"
 api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"a\"},\"ca_id\":\"$issuer\",\"days\":\"ten\"}"
 check_eq "wrong type: 400" "400 days" "$status $(body .error.field)"
 api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"a\"},\"ca_id\":\"$issuer\",\"key_usage\":[\"signing\"]}"

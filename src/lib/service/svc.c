@@ -159,6 +159,19 @@ int svc_need(const ch_actor *actor, ch_role role, const char *what)
     return 0;
 }
 
+int svc_check_name(const char *name, size_t max)
+{
+    if (name == NULL)
+        return 0;
+    if (strlen(name) > max)
+        return ch_error_set_field(CH_EINVAL, "name", "the name is longer than %zu characters", max);
+    for (const char *p = name; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return ch_error_set_field(CH_EINVAL, "name", "the name contains a control character (a newline, a tab, "
+                                      "an escape...)");
+    return 0;
+}
+
 int svc_subject(X509_NAME **out, const ch_svc_subject *s)
 {
     *out = NULL;

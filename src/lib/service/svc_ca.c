@@ -24,12 +24,7 @@ static int check_name(const char *name)
 {
     if (name == NULL || *name == '\0')
         return ch_error_set_field(CH_EINVAL, "name", "a name is required");
-    if (strlen(name) > 128)
-        return ch_error_set_field(CH_EINVAL, "name", "the name is longer than 128 characters");
-    for (const char *p = name; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            return ch_error_set_field(CH_EINVAL, "name", "the name contains a control character");
-    return 0;
+    return svc_check_name(name, 128);
 }
 
 struct ca_tx {

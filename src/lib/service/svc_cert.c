@@ -257,8 +257,8 @@ int ch_svc_cert_issue_start(ch_svc *svc, const ch_actor *actor, const ch_svc_iss
     if (sources != 1)
         return ch_error_set(CH_EINVAL, "give exactly one of key_type (a key made by the server), csr, csr_id (a CSR "
                                        "made here) or public_key");
-    if (req->name != NULL && strlen(req->name) > 128)
-        return ch_error_set_field(CH_EINVAL, "name", "the name is longer than 128 characters");
+    if ((error = svc_check_name(req->name, 128)) < 0)
+        return error;
     if ((error = parse_sans(sans, &nsans, req)) < 0)
         return error;
     if (req->digest && (error = ch_digest_parse(&o.digest, req->digest)) < 0)
@@ -457,8 +457,8 @@ int ch_svc_cert_import(ch_svc *svc, const ch_actor *actor, const char *name, con
         memset(out, 0, sizeof *out);
     if ((error = svc_need(actor, CH_ROLE_OPERATOR, "importing a certificate")) < 0)
         return error;
-    if (name != NULL && strlen(name) > 128)
-        return ch_error_set_field(CH_EINVAL, "name", "the name is longer than 128 characters");
+    if ((error = svc_check_name(name, 128)) < 0)
+        return error;
     if ((error = svc_cert_and_key(&cert, &key, cert_data, cert_len, key_data, key_len, password)) < 0)
         return error;
     if ((error = svc_cert_row(&row, cert, actor->tenant_id, name, "imported", -1)) < 0)
@@ -546,8 +546,10 @@ int ch_svc_cert_rename(ch_svc *svc, const ch_actor *actor, const char *id, const
 
     if ((error = svc_need(actor, CH_ROLE_OPERATOR, "renaming a certificate")) < 0)
         return error;
-    if (name == NULL || *name == '\0' || strlen(name) > 128)
+    if (name == NULL || *name == '\0')
         return ch_error_set_field(CH_EINVAL, "name", "a name of 1 to 128 characters is required");
+    if ((error = svc_check_name(name, 128)) < 0)
+        return error;
     SVC_TX(svc, rename_tx(svc, actor, id, name));
 done:
     return error;

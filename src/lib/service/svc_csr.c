@@ -51,7 +51,8 @@ int ch_svc_csr_create(ch_svc *svc, const ch_actor *actor, const ch_svc_csr_req *
     struct csr_tx t;
     int len, error;
 
-    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "creating a CSR")) < 0)
+    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "creating a CSR")) < 0 ||
+        (error = svc_check_name(req->name, 128)) < 0)
         return error;
     if (nsans == 0 && req->sans != NULL)
         while (req->sans[nsans] != NULL)

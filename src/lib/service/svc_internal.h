@@ -95,11 +95,16 @@ bool svc_is_system_tenant(ch_svc *svc, const char *tenant_id);
 /* Whether a tenant was revoked (kept in memory: device decisions ask on every connect). */
 bool svc_tenant_revoked(ch_svc *svc, const char *tenant_id);
 
-/* Role checks: CH_EPERM with a sentence when the actor may not. */
 /* Milliseconds of the monotonic clock: for caches and windows that a change of the wall
  * clock must not stretch or cut. */
 int64_t svc_mono_ms(void);
+/* Role checks: CH_EPERM with a sentence when the actor may not. */
 int svc_need(const ch_actor *actor, ch_role role, const char *what);
+/* The name given to a stored object (NULL: none given; whether one must be, and whether it
+ * may be empty, is the caller's rule): at most max bytes and no control character, since
+ * names are printed in tables, logs and audit details, where a newline would forge a line
+ * and an escape sequence rewrite a terminal.  CH_EINVAL on "name" otherwise. */
+int svc_check_name(const char *name, size_t max);
 
 /* Reads an uploaded certificate and, if given, its private key, which must belong to it.
  * Without key bytes, the certificate's own file may hold its key: a PKCS#12, JKS or JCEKS

@@ -99,8 +99,10 @@ int ch_svc_keystore_import(ch_svc *svc, const ch_actor *actor, const char *name,
         memset(out, 0, sizeof *out);
     if ((error = svc_need(actor, CH_ROLE_OPERATOR, "uploading a keystore")) < 0)
         return error;
-    if (name == NULL || *name == '\0' || strlen(name) > 128)
+    if (name == NULL || *name == '\0')
         return ch_error_set_field(CH_EINVAL, "name", "a name of 1 to 128 characters is required");
+    if ((error = svc_check_name(name, 128)) < 0)
+        return error;
     if ((error = ch_keystore_import(&ks, data, len, &io)) < 0) {
         ch_error_set_field(error, error == CH_EPASSWORD ? "password" : "file", "%s", ch_error_last());
         return error;

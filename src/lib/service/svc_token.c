@@ -154,7 +154,7 @@ int ch_svc_token_create_scoped(ch_svc *svc, const ch_actor *actor, const char *t
     int error;
 
     *token = NULL;
-    if ((error = svc_need(actor, CH_ROLE_ADMIN, "creating a token")) < 0)
+    if ((error = svc_need(actor, CH_ROLE_ADMIN, "creating a token")) < 0 || (error = svc_check_name(name, 128)) < 0)
         return error;
     if (tenant_id == NULL)
         tenant_id = actor->tenant_id;

@@ -221,9 +221,9 @@ static int add_one(ch_svc *svc, const ch_actor *actor, const ch_cert *cert, cons
 
 static int check_name(const char *name)
 {
-    if (name != NULL && (strlen(name) == 0 || strlen(name) > 256))
+    if (name != NULL && strlen(name) == 0)
         return ch_error_set_field(CH_EINVAL, "name", "the name is 1 to 256 characters");
-    return 0;
+    return svc_check_name(name, 256);
 }
 
 int ch_svc_trusted_add(ch_svc *svc, const ch_actor *actor, const ch_svc_trusted_req *req, ch_store_trusted *out)
