@@ -51,6 +51,15 @@ static void print_answer(json_t *ans, const char *field)
         printf("%s\n", str(ans, field));
 }
 
+/* Writes a server's text to the terminal with each control character as '?' (one column, as
+ * it was counted): a name stored before certhubd refused them could hold an escape sequence
+ * that rewrites the terminal, or a newline that forges a row. */
+static void put_text(const char *s)
+{
+    for (const char *p = s; *p; p++)
+        putchar((unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p);
+}
+
 /* A table cell's text: a string, yes/no, or a whole number (in buf). */
 static const char *cell(json_t *v, char *buf, size_t n)
 {
@@ -90,7 +99,8 @@ static void print_table(json_t *answer, const char *const *cols, const int *widt
             const char *s = cell(json_object_get(it, cols[c]), buf, sizeof buf);
             /* printf pads by bytes: a value with multi-byte letters gets the difference. */
             int pad = c + 1 < ncols ? w[c] - (int)ch_utf8_chars(s) : 0;
-            printf("%s%*s%s", s, pad > 0 ? pad : 0, "", c + 1 < ncols ? "  " : "\n");
+            put_text(s);
+            printf("%*s%s", pad > 0 ? pad : 0, "", c + 1 < ncols ? "  " : "\n");
         }
     }
 }
@@ -150,9 +160,11 @@ static int list_and_print(cli_args *a, const char *path, const char *const *cols
 /* One field of an object answer, when it is text, a number, true/false or a list of texts. */
 static void print_field(const char *k, json_t *v)
 {
-    if (json_is_string(v) && strcmp(k, "pem") != 0)
-        printf("%-27s %s\n", k, json_string_value(v));
-    else if (json_is_integer(v))
+    if (json_is_string(v) && strcmp(k, "pem") != 0) {
+        printf("%-27s ", k);
+        put_text(json_string_value(v));
+        putchar('\n');
+    } else if (json_is_integer(v))
         printf("%-27s %lld\n", k, (long long)json_integer_value(v));
     else if (json_is_boolean(v))
         printf("%-27s %s\n", k, json_is_true(v) ? "yes" : "no");
@@ -160,7 +172,10 @@ static void print_field(const char *k, json_t *v)
         size_t i;
         json_t *e;
         printf("%-27s", k);
-        json_array_foreach(v, i, e) printf("%s%s", i ? ", " : " ", json_string_value(e) ? json_string_value(e) : "");
+        json_array_foreach(v, i, e) {
+            printf("%s", i ? ", " : " ");
+            put_text(json_string_value(e) ? json_string_value(e) : "");
+        }
         printf("\n");
     }
 }

@@ -49,6 +49,14 @@ longname="the certificate of the orders service in the staging cluster"
 remote cert issue --ca-id "$issuer" --subject CN=orders.example --name "$longname" >/dev/null
 check_contains "cert list shows a long name whole (the column widens)" "$(remote cert list --search orders.example)" \
     "$longname  "
+# A name stored before certhubd refused control characters (put there as such a store would
+# hold it) is shown with them as '?': an escape sequence would rewrite the terminal.
+oid=$(remote cert issue --ca-id "$issuer" --subject CN=old.example --name old --output json | jq -r .id)
+sqlite3 "$data/certhub.db" "PRAGMA busy_timeout = 5000; UPDATE certificates SET name = 'old' || char(27) || '[2J' || char(10) || 'row' WHERE id = '$oid';" >/dev/null
+check_eq "in a table" "0 old?[2J?row" "$(remote cert list --search old.example | grep -c $'\e') $(remote cert list --search old.example |
+    awk -v id="$oid" '$1 == id { print $2 }')"
+check_eq "and in cert get" "name                        old?[2J?row" "$(remote cert get "$oid" | grep '^name ')"
+check_eq "--output json keeps the text as it is" "$(printf 'old\e[2J\nrow')" "$(remote --output json cert get "$oid" | jq -r .name)"
 check_contains "cert get --output json" "$(remote --output json cert get "$id")" '"subject": "CN=cli.example,O=Acme"'
 check_contains "--output json after the command too" "$(remote cert get "$id" --output json)" '"subject": "CN=cli.example,O=Acme"'
 check_contains "--server and --token-file after the command too" \
