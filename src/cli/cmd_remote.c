@@ -477,6 +477,13 @@ int cmd_remote_cert_export(cli_args *a)
 
     if (cli_password(a, "password-file", "CERTHUB_PASSWORD", &password) != 0)
         return 1;
+    /* Certificates alone go out unencrypted: a password file given would be dropped without a
+     * word (CERTHUB_PASSWORD, set for every command, is simply not used). */
+    if (cli_opt(a, "password-file") != NULL && !keystore && !cli_flag(a, "with-key")) {
+        rc = cli_fail(a, "a password goes with --format p12 or jks, or with --with-key (it encrypts the key); "
+                         "--format %s alone is not encrypted", format);
+        goto done;
+    }
     if (keystore || cli_flag(a, "with-key")) {
         if (password == NULL && keystore) {
             rc = cli_fail(a, "--format %s needs --password-file", format);

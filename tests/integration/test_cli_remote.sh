@@ -67,6 +67,13 @@ expect_exit 2 "an offline command takes no --output" -- "$CERTHUB" inspect cli.p
 echo s3cret > pw
 remote cert export "$id" --format p12 --password-file pw --out cli.p12
 check_eq "PKCS#12 holds one key" 1 "$(openssl pkcs12 -in cli.p12 -nocerts -nodes -passin pass:s3cret 2>/dev/null | grep -c 'BEGIN PRIVATE KEY')"
+expect_error "a password file for a DER export, which is not encrypted: refused, saying why" "it encrypts the key" -- \
+    remote cert export "$id" --format der --password-file pw --out never.der
+[ ! -e never.der ] && ok "and nothing written"
+check_eq "CERTHUB_PASSWORD, set for every command, does not stop a PEM export" 0 \
+    "$(CERTHUB_PASSWORD=s3cret remote cert export "$id" --out env.pem >/dev/null 2>&1; echo $?)"
+expect_error "--with-key with DER: the server's reason" "der and p7b hold certificates only" -- \
+    remote cert export "$id" --format der --with-key --out never.der
 viewer=$(remote token create --role viewer --name cli-test)
 echo "$viewer" > viewer-token
 expect_error "a viewer cannot issue: the server's reason, one line" "needs the operator role" -- \
