@@ -426,8 +426,9 @@ async function certificatesScreen(screen) {
     const { button: more, row: detailRow } = expander("Details", `Details of ${c.name}`, 6, "details",
       async () => certDetails(await api("GET", "certificates/" + c.id)));
     const actions = el("div", { class: "row-actions" }, more, el("button", { class: "secondary", onclick: () => exportDialog(c), "aria-label": `Export ${c.name}` }, "Export"));
-    if (canChange() && c.method !== "imported")
+    if (canChange() && c.method !== "imported" && !c.is_ca)
       // Renewed now: the same subject, SANs and profile under a new key, linked to this one.
+      // (A CA's own certificate is renewed by rotating the CA, on the CAs screen.)
       actions.append(el("button", { class: "secondary", "aria-label": `Renew ${c.name}`, onclick: () => confirmDialog(
         `Renew "${c.name}" now? A new certificate is issued with the same subject, names and profile, and a new key.`,
         async () => {

@@ -36,6 +36,20 @@ up=$(body .id)
 api PATCH "/api/v1/certificates/$up" '{"auto_renew":true}'
 check_eq "an uploaded certificate cannot be renewed automatically" "422 auto_renew" "$status $(body .error.field)"
 check_contains "and says why" "$(body .error.message)" "uploaded certificates cannot be renewed automatically"
+# A CA's own certificate is renewed by rotating the CA; renewing it as a certificate made a
+# request for a CA profile that issuing refuses, and said only that.
+api GET "/api/v1/cas/$issuer"
+ca_cert=$(body .certificate_id)
+api PATCH "/api/v1/certificates/$ca_cert" '{"auto_renew":true}'
+check_eq "a CA's certificate: no automatic renewal, 422 saying to rotate the CA" "422 auto_renew true" \
+    "$status $(body .error.field) $(body '.error.message | contains("rotating its CA")')"
+api POST "/api/v1/certificates/$ca_cert/renew"
+check_eq "nor renewed by hand, the same said" "422 true" "$status $(body '.error.message | contains("rotating its CA")')"
+api GET /api/v1/cas
+root_cert=$(body '.items[] | select(.parent_id == null) | .certificate_id' | head -1)
+api PATCH "/api/v1/certificates/$root_cert" '{"auto_renew":true}'
+check_eq "a root's certificate (made here, no issuer of its own): the same" "422 true" \
+    "$status $(body '.error.message | contains("rotating its CA")')"
 
 sleep 2
 api GET "/api/v1/certificates/$old"

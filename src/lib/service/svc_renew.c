@@ -66,6 +66,13 @@ int ch_svc_cert_renew(ch_svc *svc, const ch_actor *actor, const char *id, bool r
         error = ch_error_set(CH_ECONFLICT, "certificate %s was renewed already, by %s", id, old.renewed_by);
         goto done;
     }
+    /* A CA's certificate made here is replaced by rotating the CA, which moves its issuing
+     * with it (a root has no issuing CA of its own, so it is named before that test). */
+    if (old.is_ca && strcmp(old.method, "imported") != 0) {
+        error = ch_error_set(CH_EPOLICY, "a CA's certificate is renewed by rotating its CA (POST /cas/{id}/rotate, "
+                                         "certhub ca rotate)");
+        goto done;
+    }
     if (old.ca_id == NULL || old.profile == NULL || strcmp(old.method, "imported") == 0) {
         error = ch_error_set(CH_EPOLICY, "uploaded certificates cannot be renewed by certhub: their issuer is elsewhere");
         goto done;
@@ -114,7 +121,11 @@ int ch_svc_cert_set_auto_renew(ch_svc *svc, const ch_actor *actor, const char *i
         return error;
     if ((error = ch_store_cert_get(svc->store, &c, actor->tenant_id, id)) < 0)
         return error;
-    if (on && (c.ca_id == NULL || strcmp(c.method, "imported") == 0))
+    if (on && c.is_ca && strcmp(c.method, "imported") != 0)
+        error = ch_error_set_field(CH_EPOLICY, "auto_renew",
+                                   "a CA's certificate is renewed by rotating its CA (POST /cas/{id}/rotate, certhub "
+                                   "ca rotate), not automatically as a certificate it issued");
+    else if (on && (c.ca_id == NULL || strcmp(c.method, "imported") == 0))
         error = ch_error_set_field(CH_EPOLICY, "auto_renew",
                                    "uploaded certificates cannot be renewed automatically: their issuer is elsewhere");
     else
