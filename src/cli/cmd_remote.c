@@ -1225,6 +1225,17 @@ int cmd_remote_ca_rotate(cli_args *a)
     return rc;
 }
 
+/* The latest decisions about the tenant's devices, newest first: why a device was let in or
+ * refused, for whoever wonders why one cannot connect. */
+int cmd_remote_device_decisions(cli_args *a)
+{
+    static const char *const cols[] = {"at", "result", "reason", "device_id", "message"};
+    static const int w[] = {20, 6, 20, 24, 40};
+    char path[512];
+
+    return list_and_print(a, paged(a, "device-decisions", path, sizeof path), cols, w, 5);
+}
+
 int cmd_remote_device_list(cli_args *a)
 {
     static const char *const cols[] = {"id", "device_id", "status", "trusted_certificate_id", "last_seen"};

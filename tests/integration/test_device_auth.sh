@@ -148,6 +148,14 @@ api GET "/api/v1/device-decisions?limit=1&cursor=$cursor"
 check_eq "a decision made meanwhile does not shift the next page" "$third" "$(body '.items[0] | .reason + ":" + .device_id')"
 api GET "/api/v1/device-decisions?cursor=17"
 check_eq "a cursor not made here: 400" "400 cursor" "$status $(body .error.field)"
+out=$(remote device decisions --limit 2)
+check_eq "certhub device decisions: a heading and the newest two" "at result reason device_id message|2" \
+    "$(echo "$out" | head -1 | tr -s ' ' | sed 's/ $//')|$(echo "$out" | tail -n +2 | wc -l)"
+api GET "/api/v1/device-decisions?limit=1"
+check_eq "newest first, with the result and reason" "$(body '.items[0] | .result + " " + .reason')" \
+    "$(echo "$out" | sed -n 2p | awk '{ print $2, $3 }')"
+check_eq "--all: every one" "$(api GET "/api/v1/device-decisions?limit=1000"; body '.items | length')" \
+    "$(remote device decisions --all --output json | jq '.items | length')"
 api POST /api/v1/device-auth '{"chain":"not a certificate"}'
 check_eq "a chain that is not a certificate: a refusal, not an error" "200 deny bad_certificate" "$status $(body .result) $(body .reason)"
 api POST /api/v1/device-auth '{"username":"x"}'
