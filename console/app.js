@@ -573,7 +573,11 @@ async function csrsScreen(screen) {
       el("td", {}, el("div", { class: "row-actions" },
         el("button", { class: "secondary", "aria-label": `Download ${c.name}`, onclick: () => download("GET", `csrs/${c.id}/export`, null, `${c.name}.csr`) }, "Download"),
         canChange() && !c.certificate_id ? el("button", { class: "secondary", "aria-label": `Sign ${c.name} here`, onclick: () => signHere(c, load) }, "Sign here") : null,
-        canChange() && !c.certificate_id ? el("button", { class: "secondary", onclick: () => file.click() }, "Attach signed certificate") : null, file, alertRow)));
+        canChange() && !c.certificate_id ? el("button", { class: "secondary", onclick: () => file.click() }, "Attach signed certificate") : null,
+        // Its key goes with it unless the certificate it was signed for holds it.
+        canChange() ? el("button", { class: "danger", "aria-label": `Delete ${c.name}`, onclick: () => confirmDialog(
+          c.certificate_id ? `Delete the CSR "${c.name}"? Its certificate stays, with its key.` : `Delete the CSR "${c.name}" and its key?`,
+          async () => { await api("DELETE", "csrs/" + c.id); load(); }) }, "Delete") : null, file, alertRow)));
   });
   const load = () => list.load();
   const create = canChange() ? el("button", { onclick: () => {

@@ -530,6 +530,8 @@ typedef struct ch_svc_csr_req {
 
 int ch_svc_csr_create(ch_svc *svc, const ch_actor *actor, const ch_svc_csr_req *req, ch_store_csr *out);
 int ch_svc_csr_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_csr *out);
+/* Deletes a CSR, and its key unless the certificate or CA it was signed for holds it. */
+int ch_svc_csr_delete(ch_svc *svc, const ch_actor *actor, const char *id);
 /* page NULL: every row; else one page (ch_store_page). */
 int ch_svc_csr_list(ch_svc *svc, const ch_actor *actor, ch_store_page *page, ch_store_csr **out, size_t *count);
 /* Attaches the certificate an outside CA signed for the CSR ("CSR exists on this system"):

@@ -409,6 +409,8 @@ int ch_store_csr_list(ch_store *s, const char *tenant_id, ch_store_page *page, c
  * transaction, the check and the attach are one. */
 int ch_store_csr_attach(ch_store *s, const char *tenant_id, const char *id, const char *cert_id);
 int ch_store_csr_delete(ch_store *s, const char *tenant_id, const char *id);
+/* The CSR signed as cert_id, if any, goes back to unsigned (the certificate is deleted). */
+int ch_store_csr_detach(ch_store *s, const char *tenant_id, const char *cert_id);
 void ch_store_csr_dispose(ch_store_csr *c);
 void ch_store_csr_list_free(ch_store_csr *list, size_t count);
 
@@ -440,6 +442,9 @@ int ch_store_keystore_list(ch_store *s, const char *tenant_id, ch_store_page *pa
                            size_t *count);
 int ch_store_keystore_delete(ch_store *s, const char *tenant_id, const char *id); /* and its entries */
 int ch_store_keystore_entry_put(ch_store *s, const ch_store_keystore_entry *e); /* CH_EEXISTS: alias taken */
+/* Where a keystore holds cert_id (an entry's certificate or one of its chain), as
+ * 'entry "ALIAS" of keystore "NAME" (ID)' into where; CH_ENOTFOUND when none does. */
+int ch_store_keystore_holding(ch_store *s, const char *tenant_id, const char *cert_id, char *where, size_t cap);
 int ch_store_keystore_entries(ch_store *s, const char *tenant_id, const char *keystore_id,
                               ch_store_keystore_entry **out, size_t *count);
 void ch_store_keystore_dispose(ch_store_keystore *k);

@@ -975,6 +975,11 @@ static int delete_and_say(cli_args *a, const char *collection)
     return 0;
 }
 
+int cmd_remote_csr_delete(cli_args *a)
+{
+    return delete_and_say(a, "csrs");
+}
+
 int cmd_remote_keystore_delete(cli_args *a)
 {
     return delete_and_say(a, "keystores");

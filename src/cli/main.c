@@ -97,6 +97,8 @@ static const cli_cmd commands[] = {
      1},
     {"csr attach", cmd_remote_csr_attach, "ID CERT_FILE", "attach the certificate an outside CA signed for a CSR", "",
      2, 2},
+    {"csr delete", cmd_remote_csr_delete, "ID",
+     "delete a CSR on the server, and its key unless the certificate it was signed for holds it", "", 1, 1},
     {"keystore upload", cmd_remote_keystore_upload, "FILE [--password-file F] [--key-password-file F] [--name N]",
      "upload a keystore (JKS, JCEKS, PKCS#12, PEM, DER, P7B; --key-password-file when its keys have another password)",
      "password-file= key-password-file= name=", 1, 1},

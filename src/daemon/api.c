@@ -1355,6 +1355,15 @@ done:
     json_decref(body);
 }
 
+static void csr_delete(req *r, const char *id)
+{
+    int error = ch_svc_csr_delete(r->svc, &r->who.actor, id);
+
+    if (error < 0)
+        return reply_error(r, error);
+    reply_json(r, 200, json_pack("{ss sb}", "id", id, "deleted", 1));
+}
+
 static void keystore_delete(req *r, const char *id)
 {
     int error = ch_svc_keystore_delete(r->svc, &r->who.actor, id);
@@ -2670,6 +2679,7 @@ static const struct route {
     {EVHTTP_REQ_GET, "csrs/{id}", csr_get, LOOP, NULL},
     {EVHTTP_REQ_GET, "csrs/{id}/export", csr_export, LOOP, "format"},
     {EVHTTP_REQ_POST, "csrs/{id}/certificate", csr_attach, POOL, NULL},
+    {EVHTTP_REQ_DELETE, "csrs/{id}", csr_delete, POOL, NULL},
     {EVHTTP_REQ_GET, "keystores", keystores_list, POOL, PAGE},
     {EVHTTP_REQ_POST, "keystores", h_keystores_upload, POOL, "name"},
     {EVHTTP_REQ_GET, "keystores/{id}", keystore_get, LOOP, NULL},

@@ -306,6 +306,17 @@ check_contains "junk: 400 naming the accepted formats" "$status $(body .error.me
 check_contains "junk: the formats" "$(body .error.message)" "PKCS#12"
 api POST "/api/v1/keystores?name=raw-p12" "" -H "Content-Type: application/x-pkcs12" -H "Certhub-Password: s3cret" --data-binary @up.p12
 check_eq "raw PKCS#12 keystore with the password in a header" "201 p12" "$status $(body .format)"
+# A certificate a keystore holds (an entry's, or in its chain) is not deleted from under it:
+# that failed on a foreign key ("already exists"), or for a chain's certificate succeeded and
+# left the keystore unable to export.
+ks=$(body .id)
+api GET "/api/v1/keystores/$ks/entries"
+kcert=$(body '.items[0].certificate_id')
+api DELETE "/api/v1/certificates/$kcert"
+check_eq "a keystore entry's certificate: 409 naming the keystore" "409 true" \
+    "$status $(body '.error.message | contains("of keystore \"raw-p12\"")')"
+api GET "/api/v1/certificates/$kcert"
+check_eq "and it is still there" 200 "$status"
 api POST /api/v1/keystores "" -F "file=@up.p12" -F "password=wrong"
 check_eq "multipart keystore, wrong password: 400" "400 wrong_password" "$status $(body .error.code)"
 api POST /api/v1/keystores "" -F "file=@up.p12;filename=web.p12" -F "password=s3cret"
@@ -397,6 +408,32 @@ api POST /api/v1/certificates "{\"csr_id\":\"csr_missing\",\"ca_id\":\"$issuer\"
 check_eq "an unknown CSR: 404 on csr_id" "404 csr_id" "$status $(body .error.field)"
 api POST /api/v1/certificates "{\"csr_id\":\"$pcsr\",\"key_type\":\"p256\",\"ca_id\":\"$issuer\"}"
 check_eq "csr_id with key_type: 400" 400 "$status"
+# Deleting a certificate issued on a CSR made here failed on the CSR's reference to it (a 409
+# "already exists" naming a foreign key): now the CSR goes back to waiting, its key kept.
+api DELETE "/api/v1/certificates/$pcert"
+check_eq "a certificate issued on a CSR made here is deleted" 200 "$status"
+api GET "/api/v1/csrs/$pcsr"
+check_eq "its CSR waits again, with its key" "null true" "$(body .certificate_id) $(body .has_private_key)"
+api POST /api/v1/certificates "{\"csr_id\":\"$pcsr\",\"ca_id\":\"$issuer\"}"
+check_eq "and can be signed again, under the same key" "201 $(openssl x509 -in partner.pem -noout -pubkey | tr -d '\n')" \
+    "$status $(body .pem | openssl x509 -noout -pubkey | tr -d '\n')"
+pcert=$(body .id)
+# A CSR is deleted with its key, unless the certificate it was signed for holds that key.
+api DELETE "/api/v1/csrs/$pcsr"
+check_eq "a signed CSR deleted" 200 "$status"
+api POST "/api/v1/certificates/$pcert/private-key"
+check_eq "its certificate keeps the key" "200 $(openssl pkey -in partner.key -pubout | tr -d '\n')" \
+    "$status $(openssl pkey -in "$T/body" -pubout 2>/dev/null | tr -d '\n')"
+api GET "/api/v1/csrs/$pcsr"
+check_eq "the CSR is gone" 404 "$status"
+api POST /api/v1/csrs '{"name":"abandoned","subject":{"common_name":"abandoned.example"}}'
+acsr=$(body .id)
+api DELETE "/api/v1/csrs/$acsr"
+check_eq "a CSR never signed deleted, its key with it" 200 "$status"
+api GET "/api/v1/audit?limit=1&order=desc"
+check_eq "and audited" "csr.delete $acsr" "$(body '.items[0] | .action + " " + .object_id')"
+api DELETE "/api/v1/csrs/$acsr"
+check_eq "again: 404" 404 "$status"
 
 # CSRs and keystores a page at a time.
 for i in 1 2 3; do

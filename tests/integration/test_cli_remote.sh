@@ -354,6 +354,8 @@ remote csr export "$csr" --format der --out partner.der
 check_eq "csr export --format der: the same CSR" "$(openssl req -in partner.csr -outform DER | sha256sum)" \
     "$(sha256sum <partner.der)"
 expect_error "csr export --format says what it takes" "takes pem or der" -- remote csr export "$csr" --format xml --out x
+check_eq "csr delete" "$csr" "$(remote csr delete "$csr")"
+expect_error "csr delete of one gone: the server's 404" "no such CSR" -- remote csr delete "$csr"
 own=$(remote csr new --subject "CN=own.example" --san dns:own.example)
 remote cert issue --ca-id "$issuer" --csr-id "$own" --out own.pem --key-out own.key >/dev/null
 check_eq "cert issue --csr-id: the certificate has the CSR's key" "$(openssl pkey -in own.key -pubout)" \

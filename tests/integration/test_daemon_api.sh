@@ -453,6 +453,10 @@ check_eq "an entry by its alias: its certificate, key and chain" \
 check_eq "the entry's certificate is the one listed" "$(body .certificate_id)" "$(body .certificate.id)"
 openssl x509 -in entry.pem -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' | tr 'A-F' 'a-f' > want.txt
 check_eq "and it is the certificate that went in" "$(cat want.txt)" "$(body .certificate.sha256)"
+outside_id=$(body '.chain[0].id')
+api DELETE "/api/v1/certificates/$outside_id"
+check_eq "a certificate of a keystore entry's chain is not deleted from under it: 409" "409 true" \
+    "$status $(body '.error.message | contains("entry \"web/prod\" of keystore \"chained\"")')"
 api GET "/api/v1/keystores/$chained/entries/nothing-here"
 check_eq "an alias the keystore lacks: 404 on alias" "404 alias" "$status $(body .error.field)"
 TOKEN=$beta api GET "/api/v1/keystores/$chained/entries/web%2Fprod"

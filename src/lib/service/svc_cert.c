@@ -571,6 +571,18 @@ static int delete_tx(ch_svc *svc, const ch_actor *actor, const char *id)
                                      cas[i].name);
         ch_store_ca_list_free(cas, n);
     }
+    /* A keystore's entry or chain would lose it (and its export fail): the keystore goes first. */
+    if (error == 0) {
+        char where[400];
+        int e = ch_store_keystore_holding(svc->store, actor->tenant_id, id, where, sizeof where);
+        if (e == 0)
+            error = ch_error_set(CH_ECONFLICT, "the certificate is %s: delete the keystore first", where);
+        else if (e != CH_ENOTFOUND)
+            error = e;
+    }
+    /* A CSR made here that it was signed for can be signed again. */
+    if (error == 0)
+        error = ch_store_csr_detach(svc->store, actor->tenant_id, id);
     if (error == 0)
         error = ch_store_cert_delete(svc->store, actor->tenant_id, id);
     /* Its key goes with it unless something else still uses it (a CSR). */

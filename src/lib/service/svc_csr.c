@@ -122,6 +122,37 @@ int ch_svc_csr_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_
     return ch_store_csr_get(svc->store, out, actor->tenant_id, id);
 }
 
+static int csr_delete_tx(ch_svc *svc, const ch_actor *actor, const char *id)
+{
+    ch_store_csr c;
+    int error;
+
+    if ((error = ch_store_csr_get(svc->store, &c, actor->tenant_id, id)) < 0)
+        return error;
+    if ((error = ch_store_csr_delete(svc->store, actor->tenant_id, id)) == 0 && c.key_id != NULL) {
+        /* Its key goes with it, unless the certificate (or CA) it was signed for holds it now:
+         * then the key is theirs, and the foreign key keeps it. */
+        int e = ch_store_key_delete(svc->store, actor->tenant_id, c.key_id);
+        if (e < 0 && e != CH_ENOTFOUND && e != CH_EEXISTS)
+            error = e;
+    }
+    if (error == 0)
+        error = svc_audit(svc, actor, "csr.delete", "csr", id, NULL);
+    ch_store_csr_dispose(&c);
+    return error;
+}
+
+int ch_svc_csr_delete(ch_svc *svc, const ch_actor *actor, const char *id)
+{
+    int error;
+
+    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "deleting a CSR")) < 0)
+        return error;
+    SVC_TX(svc, csr_delete_tx(svc, actor, id));
+done:
+    return error;
+}
+
 int ch_svc_csr_list(ch_svc *svc, const ch_actor *actor, ch_store_page *page, ch_store_csr **out, size_t *count)
 {
     int error;

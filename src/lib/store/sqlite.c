@@ -197,8 +197,8 @@ enum stmt_id {
     S_PROFILE_PUT, S_PROFILE_UPDATE, S_PROFILE_GET, S_PROFILE_LIST, S_PROFILE_DELETE,
     S_CERT_EXPIRY_SUMMARY, S_CERT_EXPIRY_BUCKETS, S_CERT_FIRST_EXPIRY, S_CERT_PUT, S_CERT_GET, S_CERT_GET_SHA, S_CERT_ID_BY_SHA, S_CERT_DELETE, S_CERT_RENAME, S_CERT_SET_KEY, S_CERT_STATUS,
     S_CA_PUT, S_CA_GET, S_CA_LIST, S_CA_STATUS, S_CA_DELETE,
-    S_CSR_PUT, S_CSR_GET, S_CSR_LIST, S_CSR_ATTACH, S_CSR_DELETE,
-    S_KS_PUT, S_KS_GET, S_KS_LIST, S_KS_DELETE, S_KSE_PUT, S_KSE_LIST,
+    S_CSR_PUT, S_CSR_GET, S_CSR_LIST, S_CSR_ATTACH, S_CSR_DETACH, S_CSR_DELETE,
+    S_KS_PUT, S_KS_GET, S_KS_LIST, S_KS_DELETE, S_KSE_PUT, S_KSE_LIST, S_KSE_OF_CERT,
     S_AUDIT_PUT, S_AUDIT_LAST, S_AUDIT_LIST,
     S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
     S_COUNT
@@ -304,6 +304,7 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_CSR_GET] = "SELECT " CSR_COLS " FROM csrs WHERE tenant_id=? AND id=?",
     [S_CSR_LIST] = "SELECT " CSR_COLS " FROM csrs WHERE tenant_id=? ORDER BY created_at, id",
     [S_CSR_ATTACH] = "UPDATE csrs SET cert_id=? WHERE tenant_id=? AND id=? AND cert_id IS NULL",
+    [S_CSR_DETACH] = "UPDATE csrs SET cert_id=NULL WHERE tenant_id=? AND cert_id=?",
     [S_CSR_DELETE] = "DELETE FROM csrs WHERE tenant_id=? AND id=?",
     [S_KS_PUT] = "INSERT INTO keystores(id, tenant_id, name, format, created_at) VALUES(?,?,?,?,?)",
     [S_KS_GET] = "SELECT id, tenant_id, name, format, created_at FROM keystores WHERE tenant_id=? AND id=?",
@@ -313,6 +314,10 @@ static const char *const stmt_sql[S_COUNT] = {
                   " VALUES(?,?,?,?,?,?,?,?,?)",
     [S_KSE_LIST] = "SELECT id, keystore_id, tenant_id, alias, position, cert_id, chain, key_id, origin FROM keystore_entries"
                    " WHERE tenant_id=? AND keystore_id=? ORDER BY position",
+    /* The chain is a list of certificate ids joined by commas. */
+    [S_KSE_OF_CERT] = "SELECT e.alias, k.name, k.id FROM keystore_entries e JOIN keystores k ON k.id = e.keystore_id"
+                      " WHERE e.tenant_id=?1 AND (e.cert_id=?2 OR instr(',' || ifnull(e.chain, '') || ',',"
+                      " ',' || ?2 || ',') > 0) LIMIT 1",
     [S_AUDIT_PUT] = "INSERT INTO audit_log(tenant_id, at, actor, action, object_type, object_id, detail, prev_hash, hash)"
                     " VALUES(?,?,?,?,?,?,?,?,?)",
     [S_AUDIT_LAST] = "SELECT hash FROM audit_log WHERE tenant_id=? ORDER BY seq DESC LIMIT 1",
@@ -3161,6 +3166,14 @@ int ch_store_csr_attach(ch_store *s, const char *tenant_id, const char *id, cons
     return error;
 }
 
+int ch_store_csr_detach(ch_store *s, const char *tenant_id, const char *cert_id)
+{
+    STMT(S_CSR_DETACH, "detaching a certificate from its CSR");
+    bind_text(st, 1, tenant_id);
+    bind_text(st, 2, cert_id);
+    return step_done(db, st, "detaching a certificate from its CSR");
+}
+
 int ch_store_csr_delete(ch_store *s, const char *tenant_id, const char *id)
 {
     STMT(S_CSR_DELETE, "deleting a CSR");
@@ -3300,6 +3313,21 @@ static void read_entry_row(void *row, sqlite3_stmt *st)
 static void dispose_entry_row(void *row)
 {
     ch_store_keystore_entry_dispose(row);
+}
+
+int ch_store_keystore_holding(ch_store *s, const char *tenant_id, const char *cert_id, char *where, size_t cap)
+{
+    int error;
+
+    STMT(S_KSE_OF_CERT, "looking for a certificate in keystores");
+    bind_text(st, 1, tenant_id);
+    bind_text(st, 2, cert_id);
+    if ((error = step_row(db, st, "keystore entry")) < 0)
+        return error;
+    snprintf(where, cap, "entry \"%s\" of keystore \"%s\" (%s)", (const char *)sqlite3_column_text(st, 0),
+             (const char *)sqlite3_column_text(st, 1), (const char *)sqlite3_column_text(st, 2));
+    sqlite3_reset(st);
+    return 0;
 }
 
 int ch_store_keystore_entries(ch_store *s, const char *tenant_id, const char *keystore_id,
