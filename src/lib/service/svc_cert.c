@@ -588,7 +588,7 @@ static int delete_tx(ch_svc *svc, const ch_actor *actor, const char *id)
     /* Its key goes with it unless something else still uses it (a CSR). */
     if (error == 0 && c.key_id != NULL) {
         int e = ch_store_key_delete(svc->store, actor->tenant_id, c.key_id);
-        if (e < 0 && e != CH_ENOTFOUND && e != CH_EEXISTS)
+        if (e < 0 && e != CH_ENOTFOUND && e != CH_ECONFLICT)
             error = e;
     }
     if (error == 0)

@@ -133,7 +133,7 @@ static int csr_delete_tx(ch_svc *svc, const ch_actor *actor, const char *id)
         /* Its key goes with it, unless the certificate (or CA) it was signed for holds it now:
          * then the key is theirs, and the foreign key keeps it. */
         int e = ch_store_key_delete(svc->store, actor->tenant_id, c.key_id);
-        if (e < 0 && e != CH_ENOTFOUND && e != CH_EEXISTS)
+        if (e < 0 && e != CH_ENOTFOUND && e != CH_ECONFLICT)
             error = e;
     }
     if (error == 0)

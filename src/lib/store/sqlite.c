@@ -371,6 +371,11 @@ static const char *store_vfs; /* "certhub" (WAL writes gathered, below), or NULL
 
 static int db_error(sqlite3 *db, int rc, const char *what)
 {
+    /* A row another still refers to is in use, not a duplicate: the callers that delete what
+     * may still be used (a key) tell the two apart, and a client gets a 409 that says so. */
+    if (((rc & 0xff) == SQLITE_CONSTRAINT) && db != NULL &&
+        sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_FOREIGNKEY)
+        return ch_error_set(CH_ECONFLICT, "%s: another stored object still refers to it", what);
     if (rc == SQLITE_CONSTRAINT || (rc & 0xff) == SQLITE_CONSTRAINT)
         return ch_error_set(CH_EEXISTS, "%s: %s", what, sqlite3_errmsg(db));
     if ((rc & 0xff) == SQLITE_FULL)
