@@ -234,6 +234,12 @@ assert.equal(signed.has_private_key, true);
 assert.equal(signed.method, "csr_signed");
 ok("a CSR signed here from its row: the certificate holds the CSR's key");
 await page.screenshot({ path: `${shots}/csrs.png`, fullPage: true });
+await page.getByRole("button", { name: "Delete partner" }).click();
+await page.getByRole("dialog").getByText("Its certificate stays, with its key.").waitFor();
+await page.getByRole("dialog").getByRole("button", { name: "Delete", exact: true }).click();
+await page.getByRole("button", { name: "Download partner" }).waitFor({ state: "detached" });
+assert.equal(await page.evaluate(async (id) => (await (await fetch("/api/v1/certificates/" + id)).json()).has_private_key, signed.id), true);
+ok("a signed CSR deleted from its row: its certificate keeps the key");
 
 // A JKS uploaded, shown entry by entry.
 await page.getByRole("link", { name: "Keystores" }).click();
