@@ -526,6 +526,13 @@ int svc_key_put(ch_svc *svc, const char *tenant_id, const ch_key *key, char id[C
     return error;
 }
 
+int svc_key_drop(ch_svc *svc, const char *tenant_id, const char *key_id)
+{
+    int error = key_id != NULL ? ch_store_key_delete(svc->store, tenant_id, key_id) : 0;
+
+    return error == CH_ENOTFOUND || error == CH_ECONFLICT ? 0 : error;
+}
+
 int svc_key_load(ch_svc *svc, const char *tenant_id, const char *key_id, ch_key **out)
 {
     ch_store_key row;

@@ -586,11 +586,8 @@ static int delete_tx(ch_svc *svc, const ch_actor *actor, const char *id)
     if (error == 0)
         error = ch_store_cert_delete(svc->store, actor->tenant_id, id);
     /* Its key goes with it unless something else still uses it (a CSR). */
-    if (error == 0 && c.key_id != NULL) {
-        int e = ch_store_key_delete(svc->store, actor->tenant_id, c.key_id);
-        if (e < 0 && e != CH_ENOTFOUND && e != CH_ECONFLICT)
-            error = e;
-    }
+    if (error == 0)
+        error = svc_key_drop(svc, actor->tenant_id, c.key_id);
     if (error == 0)
         error = svc_audit(svc, actor, "certificate.delete", "certificate", id, NULL);
     ch_store_cert_dispose(&c);

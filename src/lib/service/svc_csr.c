@@ -129,13 +129,9 @@ static int csr_delete_tx(ch_svc *svc, const ch_actor *actor, const char *id)
 
     if ((error = ch_store_csr_get(svc->store, &c, actor->tenant_id, id)) < 0)
         return error;
-    if ((error = ch_store_csr_delete(svc->store, actor->tenant_id, id)) == 0 && c.key_id != NULL) {
-        /* Its key goes with it, unless the certificate (or CA) it was signed for holds it now:
-         * then the key is theirs, and the foreign key keeps it. */
-        int e = ch_store_key_delete(svc->store, actor->tenant_id, c.key_id);
-        if (e < 0 && e != CH_ENOTFOUND && e != CH_ECONFLICT)
-            error = e;
-    }
+    /* Its key goes with it, unless the certificate (or CA) it was signed for holds it now. */
+    if ((error = ch_store_csr_delete(svc->store, actor->tenant_id, id)) == 0)
+        error = svc_key_drop(svc, actor->tenant_id, c.key_id);
     if (error == 0)
         error = svc_audit(svc, actor, "csr.delete", "csr", id, NULL);
     ch_store_csr_dispose(&c);

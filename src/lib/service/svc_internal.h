@@ -140,6 +140,9 @@ void svc_sealed_dispose(svc_sealed *s);
 int svc_key_put(ch_svc *svc, const char *tenant_id, const ch_key *key, char id[CH_ID_MAX]);
 /* Loads and opens a sealed key. */
 int svc_key_load(ch_svc *svc, const char *tenant_id, const char *key_id, ch_key **out);
+/* Deletes a stored key unless another stored object still refers to it (a CSR, the
+ * certificate or CA it was signed for): then the key is theirs and stays.  NULL: nothing. */
+int svc_key_drop(ch_svc *svc, const char *tenant_id, const char *key_id);
 
 /* Fills a certificate row from a certificate (borrowing nothing: strings are copied).
  * is_ca: 1 or 0 when the caller knows (it just issued the certificate from a profile), -1 to
