@@ -2135,7 +2135,8 @@ static void device_decisions(req *r, const char *unused)
     if (page_of(r, &page) < 0)
         return;
     if (page.cursor != NULL &&
-        (page.cursor[0] != 'd' || (before = strtoull(page.cursor + 1, &end, 10)) == 0 || *end != '\0'))
+        (page.cursor[0] != 'd' || page.cursor[1] < '0' || page.cursor[1] > '9' ||
+         (before = strtoull(page.cursor + 1, &end, 10)) == 0 || *end != '\0'))
         return reply_error_msg(r, CH_EINVAL, "cursor", "invalid cursor: pass the next_cursor of the previous page");
     if ((buf = malloc((page.limit + 1) * sizeof *buf)) == NULL)
         return reply_error(r, CH_ENOMEM);

@@ -146,8 +146,10 @@ cursor=$(body .next_cursor)
 decide d2.pem default/sensor-2 >/dev/null
 api GET "/api/v1/device-decisions?limit=1&cursor=$cursor"
 check_eq "a decision made meanwhile does not shift the next page" "$third" "$(body '.items[0] | .reason + ":" + .device_id')"
-api GET "/api/v1/device-decisions?cursor=17"
-check_eq "a cursor not made here: 400" "400 cursor" "$status $(body .error.field)"
+for cursor in 17 d-5 d+5 d; do
+    api GET "/api/v1/device-decisions?cursor=$cursor"
+    check_eq "a cursor not made here ($cursor): 400" "400 cursor" "$status $(body .error.field)"
+done
 out=$(remote device decisions --limit 2)
 check_eq "certhub device decisions: a heading and the newest two" "at result reason device_id message|2" \
     "$(echo "$out" | head -1 | tr -s ' ' | sed 's/ $//')|$(echo "$out" | tail -n +2 | wc -l)"
