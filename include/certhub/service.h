@@ -441,6 +441,7 @@ typedef struct ch_svc_issue_req {
     bool cap_validity;        /* shorten to the CA's end instead of refusing */
     bool auto_renew;          /* renewed by certhubd before it expires */
     const char *renews;       /* internal: the certificate this one renews (linked in the same transaction) */
+    const char *key_id;       /* internal: the stored key public_key is of (a renewal reusing its key) */
     /* For a caller that must not be held a millisecond or more (an event loop): what would
      * take that long (a key other than P-256 or Ed25519 to make, a P-384, P-521 or Ed448 CSR
      * signature to check, a CA key other than P-256, Ed25519 or RSA-2048 to sign with) is not

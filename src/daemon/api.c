@@ -2492,12 +2492,13 @@ static void certificate_renew(req *r, const char *id)
     struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
     json_t *body = NULL;
     ch_store_cert out;
-    int error;
+    int reuse = 0, error;
 
-    if (evbuffer_get_length(in) > 0 && (body = read_json(r, F)) == NULL)
+    if (evbuffer_get_length(in) > 0 && ((body = read_json(r, F)) == NULL || get_flag(r, body, "reuse_key", &reuse))) {
+        json_decref(body);
         return;
-    if ((error = ch_svc_cert_renew(r->svc, &r->who.actor, id, body && json_is_true(json_object_get(body, "reuse_key")),
-                                   &out)) < 0)
+    }
+    if ((error = ch_svc_cert_renew(r->svc, &r->who.actor, id, reuse, &out)) < 0)
         reply_error(r, error);
     else {
         reply_cert(r, 201, &out);

@@ -521,4 +521,23 @@ check_contains "and says so" "$(body .error.message)" "takes no query parameters
 TOKEN="" api GET "/api/v1/bundles/default?fromat=jks"
 check_eq "the public bundle too" "400 fromat" "$status $(body .error.field)"
 
+# Renewing by hand: a new key, or with reuse_key the same; reuse_key is true or false (a
+# string was read as false, a new key made where the same was asked for).
+api POST /api/v1/certificates "{\"name\":\"rk\",\"sans\":[\"dns:rk.example\"],\"key_type\":\"p256\",\"ca_id\":\"$issuer\"}"
+rk=$(body .id)
+key_of() { body .pem | openssl x509 -noout -pubkey | tr -d '\n'; }
+first=$(key_of)
+api POST "/api/v1/certificates/$rk/renew" '{"reuse_key":"yes"}'
+check_eq "reuse_key as a word: 400" "400 reuse_key" "$status $(body .error.field)"
+api POST "/api/v1/certificates/$rk/renew" '{"reuse_key":true}'
+check_eq "renewed with reuse_key: the same key" "201 $first" "$status $(key_of)"
+# It went out as a public key alone, and the renewed certificate held no key: no PKCS#12 of
+# it, no key for the agent, and its next renewal kept that key for good.
+check_eq "and certhub holds that key for the new certificate too" true "$(body .has_private_key)"
+rk2=$(body .id)
+api POST "/api/v1/certificates/$rk2/private-key"
+check_eq "the key exported for it is the one it certifies" "200 $first" "$status $(openssl pkey -in "$T/body" -pubout 2>/dev/null | tr -d '\n')"
+api POST "/api/v1/certificates/$rk2/renew" ""
+check_eq "renewed without a body: a new key" "201 new" "$status $([ "$(key_of)" != "$first" ] && echo new)"
+
 done_testing

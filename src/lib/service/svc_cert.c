@@ -387,8 +387,10 @@ int ch_svc_cert_issue_start(ch_svc *svc, const ch_actor *actor, const ch_svc_iss
             row->renew_at = ch_renew_at_fraction(row->not_before, row->not_after, st.renewal_point);
     }
     row->renews = req->renews ? strdup(req->renews) : NULL;
-    /* A CSR made here holds its key sealed: the certificate has it as its own. */
-    if (stored_csr.key_id != NULL && (row->key_id = strdup(stored_csr.key_id)) == NULL) {
+    /* A CSR made here holds its key sealed: the certificate has it as its own; so does a
+     * renewal that reuses the key certhub holds for the certificate it renews. */
+    if ((stored_csr.key_id != NULL || req->key_id != NULL) &&
+        (row->key_id = strdup(stored_csr.key_id != NULL ? stored_csr.key_id : req->key_id)) == NULL) {
         error = ch_error_set(CH_ENOMEM, "out of memory");
         goto done;
     }

@@ -100,6 +100,9 @@ int ch_svc_cert_renew(ch_svc *svc, const ch_actor *actor, const char *id, bool r
             goto done;
         q.public_key = pub_pem.data;
         q.public_key_len = pub_pem.len;
+        /* The key certhub holds goes on with it: the renewed certificate was issued for a
+         * public key alone, and held no key (no PKCS#12 of it, nothing for the agent). */
+        q.key_id = old.key_id;
     }
     error = ch_svc_cert_issue(svc, actor, &q, out);
 done:
