@@ -539,5 +539,9 @@ api POST "/api/v1/certificates/$rk2/private-key"
 check_eq "the key exported for it is the one it certifies" "200 $first" "$status $(openssl pkey -in "$T/body" -pubout 2>/dev/null | tr -d '\n')"
 api POST "/api/v1/certificates/$rk2/renew" ""
 check_eq "renewed without a body: a new key" "201 new" "$status $([ "$(key_of)" != "$first" ] && echo new)"
+api DELETE "/api/v1/certificates/$rk"
+api POST "/api/v1/certificates/$rk2/private-key"
+check_eq "the first deleted, the key stays for the one renewed with it" "200 $first" \
+    "$status $(openssl pkey -in "$T/body" -pubout 2>/dev/null | tr -d '\n')"
 
 done_testing
