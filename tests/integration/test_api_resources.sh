@@ -521,6 +521,22 @@ check_contains "and says so" "$(body .error.message)" "takes no query parameters
 TOKEN="" api GET "/api/v1/bundles/default?fromat=jks"
 check_eq "the public bundle too" "400 fromat" "$status $(body .error.field)"
 
+# Issued for a public key alone (the key stays with its owner), and with cap_validity ended
+# with the CA rather than refused.
+openssl genpkey -algorithm ed25519 -out pk.key 2>/dev/null
+api POST /api/v1/certificates "$(jq -n --arg p "$(openssl pkey -in pk.key -pubout)" --arg i "$issuer" \
+    '{name:"pk", public_key:$p, ca_id:$i, sans:["dns:pk.example"]}')"
+check_eq "issued for a public key: method issued, no key held" "201 issued false" \
+    "$status $(body .method) $(body .has_private_key)"
+check_eq "and it certifies that key" "$(openssl pkey -in pk.key -pubout | tr -d '\n')" \
+    "$(body .pem | openssl x509 -noout -pubkey | tr -d '\n')"
+api POST /api/v1/certificates "{\"name\":\"pk2\",\"public_key\":\"not a key\",\"ca_id\":\"$issuer\"}"
+check_eq "a public key that is none: 400 on public_key" "400 public_key" "$status $(body .error.field)"
+api GET "/api/v1/cas/$issuer"
+ca_end=$(body .not_after)
+api POST /api/v1/certificates "{\"name\":\"cv\",\"sans\":[\"dns:cv.example\"],\"days\":36000,\"ca_id\":\"$issuer\",\"cap_validity\":true}"
+check_eq "beyond the CA's end with cap_validity: ends with the CA" "201 $ca_end" "$status $(body .not_after)"
+
 # Renewing by hand: a new key, or with reuse_key the same; reuse_key is true or false (a
 # string was read as false, a new key made where the same was asked for).
 api POST /api/v1/certificates "{\"name\":\"rk\",\"sans\":[\"dns:rk.example\"],\"key_type\":\"p256\",\"ca_id\":\"$issuer\"}"
