@@ -362,8 +362,17 @@ check_eq "and its chain ends at the root" "$(openssl x509 -in outside.pem -noout
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout mid2.key -subj "/CN=Second Outside Issuing" -days 20 \
     -CA outside.pem -CAkey outside.key -addext "basicConstraints=critical,CA:true,pathlen:0" \
     -addext "keyUsage=critical,keyCertSign,cRLSign" -out mid2.pem 2>/dev/null
-api POST /api/v1/cas "$(jq -n --arg c "$(cat mid2.pem)" --arg k "$(cat mid2.key)" '{name:"second issuing", type:"import", certificate:$c, private_key:$k}')"
-check_eq "an intermediate imported after its root is linked at once" "201 $outside" "$status $(body .parent_id)"
+# Its key encrypted, as a CA's key often is: the password opens it, and is asked for.
+openssl pkey -in mid2.key -aes256 -passout pass:kp -out mid2-enc.key
+for pw in '' bad; do
+    api POST /api/v1/cas "$(jq -n --arg c "$(cat mid2.pem)" --arg k "$(cat mid2-enc.key)" --arg p "$pw" \
+        '{name:"second issuing", type:"import", certificate:$c, private_key:$k} + (if $p == "" then {} else {password:$p} end)')"
+    check_eq "an encrypted CA key with ${pw:-no} password: 400 wrong_password on private_key" \
+        "400 wrong_password private_key" "$status $(body .error.code) $(body .error.field)"
+done
+api POST /api/v1/cas "$(jq -n --arg c "$(cat mid2.pem)" --arg k "$(cat mid2-enc.key)" '{name:"second issuing", type:"import", certificate:$c, private_key:$k, password:"kp"}')"
+check_eq "an intermediate imported after its root is linked at once (its key opened with its password)" \
+    "201 $outside true" "$status $(body .parent_id) $(body .can_sign)"
 mid2=$(body .id)
 api GET "/api/v1/cas/$mid2/chain"
 check_eq "its chain: itself and the root" 2 "$(grep -c 'BEGIN CERTIFICATE' "$T/body")"
