@@ -29,6 +29,15 @@ api POST /api/v1/certificates "{\"name\":\"half\",\"subject\":{\"common_name\":\
 hnb=$(date -d "$(body .not_before)" +%s); hra=$(date -d "$(body .renew_at)" +%s); hna=$(date -d "$(body .not_after)" +%s)
 [ $(( (hra - hnb) * 100 / (hna - hnb) )) -eq 50 ] || fail "renew_at is not at half of the life"
 ok "the renewal point is configurable per tenant (half of a 300-day life)"
+# Switched on afterwards, the same point (it took the default 2/3 there), and audited.
+api POST /api/v1/certificates "{\"name\":\"later\",\"subject\":{\"common_name\":\"later.example\"},\"days\":300,\"ca_id\":\"$issuer\"}"
+later=$(body .id)
+api PATCH "/api/v1/certificates/$later" '{"auto_renew":true}'
+lnb=$(date -d "$(body .not_before)" +%s); lra=$(date -d "$(body .renew_at)" +%s); lna=$(date -d "$(body .not_after)" +%s)
+check_eq "switched on later: due at the tenant's point too" "200 50" "$status $(( (lra - lnb) * 100 / (lna - lnb) ))"
+api GET "/api/v1/audit?order=desc&limit=1"
+check_eq "and the switch is in the audit log" "certificate.auto_renew $later true" \
+    "$(body '.items[0] | .action + " " + .object_id + " " + (.detail.auto_renew | tostring)')"
 api PATCH /api/v1/settings '{"renewal_point":0.6667}'
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout up.key -subj /CN=up.example -days 1 -out up.pem 2>/dev/null
 api POST /api/v1/certificates/import "$(jq -n --arg c "$(cat up.pem)" '{certificate:$c}')"

@@ -115,9 +115,21 @@ done:
     return error;
 }
 
+static int auto_renew_tx(ch_svc *svc, const ch_actor *actor, const char *id, bool on, int64_t renew_at)
+{
+    int error = ch_store_cert_set_auto_renew(svc->store, actor->tenant_id, id, on, renew_at);
+
+    if (error == 0)
+        error = svc_audit(svc, actor, "certificate.auto_renew", "certificate", id,
+                          on ? "{\"auto_renew\":true}" : "{\"auto_renew\":false}");
+    return error;
+}
+
 int ch_svc_cert_set_auto_renew(ch_svc *svc, const ch_actor *actor, const char *id, bool on)
 {
     ch_store_cert c;
+    ch_svc_settings st;
+    int64_t renew_at;
     int error;
 
     if ((error = svc_need(actor, CH_ROLE_OPERATOR, "changing automatic renewal")) < 0)
@@ -131,8 +143,16 @@ int ch_svc_cert_set_auto_renew(ch_svc *svc, const ch_actor *actor, const char *i
     else if (on && (c.ca_id == NULL || strcmp(c.method, "imported") == 0))
         error = ch_error_set_field(CH_EPOLICY, "auto_renew",
                                    "uploaded certificates cannot be renewed automatically: their issuer is elsewhere");
-    else
-        error = ch_store_cert_set_auto_renew(svc->store, actor->tenant_id, id, on, ch_renew_at(c.not_before, c.not_after));
+    if (error < 0)
+        goto done;
+    /* Due where the tenant's renewal point puts it, as when it is issued with auto_renew (the
+     * default point was used here, whatever the tenant's setting). */
+    renew_at = ch_renew_at(c.not_before, c.not_after);
+    if (on && svc_settings_of(svc, actor->tenant_id, &st) == 0)
+        renew_at = ch_renew_at_fraction(c.not_before, c.not_after, st.renewal_point);
+    /* Audited as every change is. */
+    SVC_TX(svc, auto_renew_tx(svc, actor, id, on, renew_at));
+done:
     ch_store_cert_dispose(&c);
     return error;
 }
