@@ -476,8 +476,10 @@ int64_t ch_renew_at_fraction(int64_t not_before, int64_t not_after, double fract
  * key); linked to the old one (renews / renewed_by).  Uploaded certificates cannot be renewed
  * (CH_EPOLICY); one renewed already is CH_ECONFLICT. */
 int ch_svc_cert_renew(ch_svc *svc, const ch_actor *actor, const char *id, bool reuse_key, ch_store_cert *out);
-/* Turns automatic renewal on or off. */
-int ch_svc_cert_set_auto_renew(ch_svc *svc, const ch_actor *actor, const char *id, bool on);
+/* Renames a certificate (name NULL: kept) and turns its automatic renewal on or off
+ * (auto_renew 1 or 0; -1: kept), both or neither: every check is made before either is
+ * written, in one transaction. */
+int ch_svc_cert_update(ch_svc *svc, const ch_actor *actor, const char *id, const char *name, int auto_renew);
 /* Runs the renewals that are due (every tenant); returns how many were attempted.  Failures
  * are retried with backoff (1, 2, 4... minutes, at most an hour) and audited. */
 int ch_svc_renew_due(ch_svc *svc, size_t max);
@@ -503,7 +505,6 @@ int ch_svc_cert_list(ch_svc *svc, const ch_actor *actor, const ch_store_cert_fil
  * stays right and quick however many there are. */
 int ch_svc_cert_expiry(ch_svc *svc, const ch_actor *actor, int64_t bucket, size_t nbuckets, int64_t *valid,
                        int64_t *expired, int64_t *buckets);
-int ch_svc_cert_rename(ch_svc *svc, const ch_actor *actor, const char *id, const char *name);
 int ch_svc_cert_delete(ch_svc *svc, const ch_actor *actor, const char *id);
 /* The certificate as PEM. */
 int ch_svc_cert_pem(ch_buf *out, const ch_store_cert *cert);

@@ -823,11 +823,7 @@ static void certificate_rename(req *r, const char *id)
         reply_error_msg(r, CH_EINVAL, "auto_renew", "auto_renew must be true or false");
         goto done;
     }
-    if (name && (error = ch_svc_cert_rename(r->svc, &r->who.actor, id, name)) < 0) {
-        reply_error(r, error);
-        goto done;
-    }
-    if (ar && (error = ch_svc_cert_set_auto_renew(r->svc, &r->who.actor, id, json_is_true(ar))) < 0) {
+    if ((error = ch_svc_cert_update(r->svc, &r->who.actor, id, name, ar ? json_is_true(ar) : -1)) < 0) {
         reply_error(r, error);
         goto done;
     }

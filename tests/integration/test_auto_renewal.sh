@@ -45,6 +45,10 @@ up=$(body .id)
 api PATCH "/api/v1/certificates/$up" '{"auto_renew":true}'
 check_eq "an uploaded certificate cannot be renewed automatically" "422 auto_renew" "$status $(body .error.field)"
 check_contains "and says why" "$(body .error.message)" "uploaded certificates cannot be renewed automatically"
+api PATCH "/api/v1/certificates/$up" '{"name":"renamed with it","auto_renew":true}'
+check_eq "a rename that comes with a refused auto_renew: 422" 422 "$status"
+api GET "/api/v1/certificates/$up"
+check_eq "and the name is not changed either (a 4xx changes nothing)" "up.example" "$(body .name)"
 # A CA's own certificate is renewed by rotating the CA; renewing it as a certificate made a
 # request for a CA profile that issuing refuses, and said only that.
 api GET "/api/v1/cas/$issuer"

@@ -529,7 +529,7 @@ int ch_svc_cert_expiry(ch_svc *svc, const ch_actor *actor, int64_t bucket, size_
     return ch_store_cert_expiry(svc->store, actor->tenant_id, ch_now(), bucket, nbuckets, valid, expired, buckets);
 }
 
-static int rename_tx(ch_svc *svc, const ch_actor *actor, const char *id, const char *name)
+int svc_cert_rename_tx(ch_svc *svc, const ch_actor *actor, const char *id, const char *name)
 {
     json_t *d = json_pack("{ss}", "name", name);
     char *detail = json_dumps(d, JSON_COMPACT);
@@ -539,21 +539,6 @@ static int rename_tx(ch_svc *svc, const ch_actor *actor, const char *id, const c
     if (error == 0)
         error = svc_audit(svc, actor, "certificate.rename", "certificate", id, detail);
     free(detail);
-    return error;
-}
-
-int ch_svc_cert_rename(ch_svc *svc, const ch_actor *actor, const char *id, const char *name)
-{
-    int error;
-
-    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "renaming a certificate")) < 0)
-        return error;
-    if (name == NULL || *name == '\0')
-        return ch_error_set_field(CH_EINVAL, "name", "a name of 1 to 128 characters is required");
-    if ((error = svc_check_name(name, 128)) < 0)
-        return error;
-    SVC_TX(svc, rename_tx(svc, actor, id, name));
-done:
     return error;
 }
 

@@ -105,6 +105,8 @@ int svc_need(const ch_actor *actor, ch_role role, const char *what);
  * names are printed in tables, logs and audit details, where a newline would forge a line
  * and an escape sequence rewrite a terminal.  CH_EINVAL on "name" otherwise. */
 int svc_check_name(const char *name, size_t max);
+/* In a transaction: renames certificate id of the actor's tenant, audited. */
+int svc_cert_rename_tx(ch_svc *svc, const ch_actor *actor, const char *id, const char *name);
 
 /* Reads an uploaded certificate and, if given, its private key, which must belong to it.
  * Without key bytes, the certificate's own file may hold its key: a PKCS#12, JKS or JCEKS

@@ -115,43 +115,59 @@ done:
     return error;
 }
 
-static int auto_renew_tx(ch_svc *svc, const ch_actor *actor, const char *id, bool on, int64_t renew_at)
-{
-    int error = ch_store_cert_set_auto_renew(svc->store, actor->tenant_id, id, on, renew_at);
+struct update_tx {
+    ch_svc *svc;
+    const ch_actor *actor;
+    const char *id, *name;
+    int auto_renew;
+    int64_t renew_at;
+};
 
-    if (error == 0)
-        error = svc_audit(svc, actor, "certificate.auto_renew", "certificate", id,
-                          on ? "{\"auto_renew\":true}" : "{\"auto_renew\":false}");
+static int update_tx(struct update_tx *t)
+{
+    int error = 0;
+
+    if (t->name != NULL)
+        error = svc_cert_rename_tx(t->svc, t->actor, t->id, t->name);
+    if (error == 0 && t->auto_renew >= 0 &&
+        (error = ch_store_cert_set_auto_renew(t->svc->store, t->actor->tenant_id, t->id, t->auto_renew,
+                                              t->renew_at)) == 0)
+        error = svc_audit(t->svc, t->actor, "certificate.auto_renew", "certificate", t->id,
+                          t->auto_renew ? "{\"auto_renew\":true}" : "{\"auto_renew\":false}");
     return error;
 }
 
-int ch_svc_cert_set_auto_renew(ch_svc *svc, const ch_actor *actor, const char *id, bool on)
+int ch_svc_cert_update(ch_svc *svc, const ch_actor *actor, const char *id, const char *name, int auto_renew)
 {
     ch_store_cert c;
     ch_svc_settings st;
-    int64_t renew_at;
+    struct update_tx t = {svc, actor, id, name, auto_renew, 0};
     int error;
 
-    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "changing automatic renewal")) < 0)
+    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "changing a certificate")) < 0)
+        return error;
+    if (name != NULL && *name == '\0')
+        return ch_error_set_field(CH_EINVAL, "name", "a name of 1 to 128 characters is required");
+    if ((error = svc_check_name(name, 128)) < 0)
         return error;
     if ((error = ch_store_cert_get(svc->store, &c, actor->tenant_id, id)) < 0)
         return error;
-    if (on && c.is_ca && strcmp(c.method, "imported") != 0)
+    /* Both checked before either is written: a 4xx changes nothing (a rename went through
+     * before the automatic renewal it came with was refused). */
+    if (auto_renew == 1 && c.is_ca && strcmp(c.method, "imported") != 0)
         error = ch_error_set_field(CH_EPOLICY, "auto_renew",
                                    "a CA's certificate is renewed by rotating its CA (POST /cas/{id}/rotate, certhub "
                                    "ca rotate), not automatically as a certificate it issued");
-    else if (on && (c.ca_id == NULL || strcmp(c.method, "imported") == 0))
+    else if (auto_renew == 1 && (c.ca_id == NULL || strcmp(c.method, "imported") == 0))
         error = ch_error_set_field(CH_EPOLICY, "auto_renew",
                                    "uploaded certificates cannot be renewed automatically: their issuer is elsewhere");
     if (error < 0)
         goto done;
-    /* Due where the tenant's renewal point puts it, as when it is issued with auto_renew (the
-     * default point was used here, whatever the tenant's setting). */
-    renew_at = ch_renew_at(c.not_before, c.not_after);
-    if (on && svc_settings_of(svc, actor->tenant_id, &st) == 0)
-        renew_at = ch_renew_at_fraction(c.not_before, c.not_after, st.renewal_point);
-    /* Audited as every change is. */
-    SVC_TX(svc, auto_renew_tx(svc, actor, id, on, renew_at));
+    /* Due where the tenant's renewal point puts it, as when it is issued with auto_renew. */
+    t.renew_at = ch_renew_at(c.not_before, c.not_after);
+    if (auto_renew == 1 && svc_settings_of(svc, actor->tenant_id, &st) == 0)
+        t.renew_at = ch_renew_at_fraction(c.not_before, c.not_after, st.renewal_point);
+    SVC_TX(svc, update_tx(&t));
 done:
     ch_store_cert_dispose(&c);
     return error;
