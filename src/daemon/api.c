@@ -1223,6 +1223,13 @@ static void keystore_entry_fill(req *r, json_t *o)
     }
 }
 
+/* An entry's own fields, as the entries list and the entry's details show them. */
+static json_t *entry_json(const ch_store_keystore_entry *e)
+{
+    return json_pack("{ss si ss ss sb}", "alias", e->alias, "position", e->position, "certificate_id", e->cert_id,
+                     "origin", e->origin, "has_private_key", e->key_id != NULL);
+}
+
 /* The entries of keystore id into *items, in their order; with_certs adds each one's
  * certificate summary (a read per entry: a page fills in its own alone). */
 static int keystore_entries_json(req *r, const char *id, bool with_certs, json_t **items)
@@ -1236,9 +1243,7 @@ static int keystore_entries_json(req *r, const char *id, bool with_certs, json_t
         return error;
     *items = json_array();
     for (size_t i = 0; i < n; i++) {
-        json_t *o = json_pack("{ss si ss ss sb}", "alias", rows[i].alias, "position", rows[i].position,
-                              "certificate_id", rows[i].cert_id, "origin", rows[i].origin, "has_private_key",
-                              rows[i].key_id != NULL);
+        json_t *o = entry_json(&rows[i]);
         if (with_certs)
             keystore_entry_fill(r, o);
         json_array_append_new(*items, o);
@@ -1288,8 +1293,7 @@ static void keystore_entry(req *r, const char *id)
         snprintf(msg, sizeof msg, "the keystore has no entry with the alias \"%.100s\"", r->sub);
         return reply_error_msg(r, CH_ENOTFOUND, "alias", msg);
     }
-    o = json_pack("{ss si ss ss sb}", "alias", rows[i].alias, "position", rows[i].position, "certificate_id",
-                  rows[i].cert_id, "origin", rows[i].origin, "has_private_key", rows[i].key_id != NULL);
+    o = entry_json(&rows[i]);
     if ((error = ch_svc_cert_get(r->svc, &r->who.actor, rows[i].cert_id, &c)) == 0) {
         json_object_set_new(o, "certificate", cert_details_json(&c));
         ch_store_cert_dispose(&c);
