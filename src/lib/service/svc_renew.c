@@ -44,6 +44,25 @@ static size_t split_sans(const char *sans, char **store, const char **out, size_
     return n;
 }
 
+/* Whether certhub may renew c, now (automatic false) or by itself later (the auto_renew
+ * switch, whose field the refusal names).  A CA's certificate made here is replaced by
+ * rotating the CA, which moves its issuing with it (a root has no issuing CA of its own, so
+ * it is named before that test); one uploaded has its issuer elsewhere. */
+static int check_renewable(const ch_store_cert *c, bool automatic)
+{
+    const char *field = automatic ? "auto_renew" : NULL;
+
+    if (c->is_ca && strcmp(c->method, "imported") != 0)
+        return ch_error_set_field(CH_EPOLICY, field,
+                                  "a CA's certificate is renewed by rotating its CA (POST /cas/{id}/rotate, certhub "
+                                  "ca rotate)%s", automatic ? ", not automatically as a certificate it issued" : "");
+    /* (A renewal now also needs the profile to issue from; the switch never asked for it.) */
+    if (c->ca_id == NULL || strcmp(c->method, "imported") == 0 || (!automatic && c->profile == NULL))
+        return ch_error_set_field(CH_EPOLICY, field, "uploaded certificates cannot be renewed %s: their issuer is "
+                                  "elsewhere", automatic ? "automatically" : "by certhub");
+    return 0;
+}
+
 int ch_svc_cert_renew(ch_svc *svc, const ch_actor *actor, const char *id, bool reuse_key, ch_store_cert *out)
 {
     ch_store_cert old = {0};
@@ -66,17 +85,8 @@ int ch_svc_cert_renew(ch_svc *svc, const ch_actor *actor, const char *id, bool r
         error = ch_error_set(CH_ECONFLICT, "certificate %s was renewed already, by %s", id, old.renewed_by);
         goto done;
     }
-    /* A CA's certificate made here is replaced by rotating the CA, which moves its issuing
-     * with it (a root has no issuing CA of its own, so it is named before that test). */
-    if (old.is_ca && strcmp(old.method, "imported") != 0) {
-        error = ch_error_set(CH_EPOLICY, "a CA's certificate is renewed by rotating its CA (POST /cas/{id}/rotate, "
-                                         "certhub ca rotate)");
+    if ((error = check_renewable(&old, false)) < 0)
         goto done;
-    }
-    if (old.ca_id == NULL || old.profile == NULL || strcmp(old.method, "imported") == 0) {
-        error = ch_error_set(CH_EPOLICY, "uploaded certificates cannot be renewed by certhub: their issuer is elsewhere");
-        goto done;
-    }
     q.name = old.name;
     q.profile = old.profile;
     q.ca_id = old.ca_id;
@@ -154,14 +164,7 @@ int ch_svc_cert_update(ch_svc *svc, const ch_actor *actor, const char *id, const
         return error;
     /* Both checked before either is written: a 4xx changes nothing (a rename went through
      * before the automatic renewal it came with was refused). */
-    if (auto_renew == 1 && c.is_ca && strcmp(c.method, "imported") != 0)
-        error = ch_error_set_field(CH_EPOLICY, "auto_renew",
-                                   "a CA's certificate is renewed by rotating its CA (POST /cas/{id}/rotate, certhub "
-                                   "ca rotate), not automatically as a certificate it issued");
-    else if (auto_renew == 1 && (c.ca_id == NULL || strcmp(c.method, "imported") == 0))
-        error = ch_error_set_field(CH_EPOLICY, "auto_renew",
-                                   "uploaded certificates cannot be renewed automatically: their issuer is elsewhere");
-    if (error < 0)
+    if (auto_renew == 1 && (error = check_renewable(&c, true)) < 0)
         goto done;
     /* Due where the tenant's renewal point puts it, as when it is issued with auto_renew. */
     t.renew_at = ch_renew_at(c.not_before, c.not_after);
