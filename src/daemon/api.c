@@ -1032,10 +1032,9 @@ static void audit_list(req *r)
     if (next > 0) {
         char c[32];
         snprintf(c, sizeof c, "s%lld", (long long)next);
-        reply_json(r, 200, json_pack("{so ss}", "items", items, "next_cursor", c));
-    } else {
-        reply_json(r, 200, json_pack("{so so}", "items", items, "next_cursor", json_null()));
+        page.next_cursor = strdup(c);
     }
+    reply_page(r, items, &page);
 }
 
 static void csrs_create(req *r)
@@ -2148,10 +2147,12 @@ static void device_decisions(req *r, const char *unused)
                                                "reason", ch_decision_reason_name(buf[i].reason), "device_id",
                                                buf[i].device_id, "message", buf[i].message));
     }
-    snprintf(next, sizeof next, "d%llu", n > page.limit ? (unsigned long long)buf[page.limit - 1].seq : 0ULL);
+    if (n > page.limit) {
+        snprintf(next, sizeof next, "d%llu", (unsigned long long)buf[page.limit - 1].seq);
+        page.next_cursor = strdup(next);
+    }
     free(buf);
-    reply_json(r, 200, json_pack("{so so}", "items", items, "next_cursor",
-                                 n > page.limit ? json_string(next) : json_null()));
+    reply_page(r, items, &page);
 }
 
 static void devices_list(req *r, const char *unused)
