@@ -373,6 +373,24 @@ static int get_subject(req *r, json_t *body, ch_svc_subject *out);
 static int get_int(req *r, json_t *body, const char *field, long min, long max, int *out);
 static int get_flag(req *r, json_t *body, const char *field, int *out);
 
+/* An optional JSON true or false into *out (left as it is when absent); anything else, null
+ * too, is a 400 naming the field. */
+static int get_bool(req *r, json_t *body, const char *field, int *out)
+{
+    json_t *v = json_object_get(body, field);
+    char msg[96];
+
+    if (v == NULL)
+        return 0;
+    if (!json_is_boolean(v)) {
+        snprintf(msg, sizeof msg, "%s must be true or false", field);
+        reply_error_msg(r, CH_EINVAL, field, msg);
+        return -1;
+    }
+    *out = json_is_true(v);
+    return 0;
+}
+
 /* An optional array of strings into list (at most max); 400 naming the field otherwise. */
 static int get_strings(req *r, json_t *body, const char *field, const char **list, size_t max, size_t *n,
                        const char *example)
@@ -457,12 +475,12 @@ static void issue_answer(void *arg)
 
 static void certificates_issue(req *r)
 {
-    json_t *body = read_json(r, F_ISSUE), *v;
+    json_t *body = read_json(r, F_ISSUE);
     struct issue_later *d;
     ch_svc_issue_req q = {0};
     const char *csr = NULL, *pub = NULL, *san_list[CH_MAX_SANS + 1] = {0};
     ch_store_cert out;
-    int error;
+    int auto_renew = 0, cap_validity = 0, error;
 
     if (body == NULL)
         return;
@@ -474,20 +492,10 @@ static void certificates_issue(req *r)
         get_usages(r, body, "key_usage", false, &q.key_usage) ||
         get_usages(r, body, "ext_key_usage", true, &q.ext_key_usage))
         goto done;
-    if ((v = json_object_get(body, "auto_renew")) != NULL) {
-        if (!json_is_boolean(v)) {
-            reply_error_msg(r, CH_EINVAL, "auto_renew", "auto_renew must be true or false");
-            goto done;
-        }
-        q.auto_renew = json_is_true(v);
-    }
-    if ((v = json_object_get(body, "cap_validity")) != NULL) {
-        if (!json_is_boolean(v)) {
-            reply_error_msg(r, CH_EINVAL, "cap_validity", "cap_validity must be true or false");
-            goto done;
-        }
-        q.cap_validity = json_is_true(v);
-    }
+    if (get_bool(r, body, "auto_renew", &auto_renew) || get_bool(r, body, "cap_validity", &cap_validity))
+        goto done;
+    q.auto_renew = auto_renew;
+    q.cap_validity = cap_validity;
     if (q.profile == NULL)
         q.profile = "tls-server";
     if (json_object_get(body, "sans") != NULL)
@@ -813,17 +821,11 @@ static void certificate_rename(req *r, const char *id)
 {
     json_t *body = read_json(r, F_RENAME);
     const char *name = NULL;
-    int error;
+    int auto_renew = -1, error; /* -1: kept */
 
-    json_t *ar;
-
-    if (body == NULL || get_str(r, body, "name", &name))
+    if (body == NULL || get_str(r, body, "name", &name) || get_bool(r, body, "auto_renew", &auto_renew))
         goto done;
-    if ((ar = json_object_get(body, "auto_renew")) != NULL && !json_is_boolean(ar)) {
-        reply_error_msg(r, CH_EINVAL, "auto_renew", "auto_renew must be true or false");
-        goto done;
-    }
-    if ((error = ch_svc_cert_update(r->svc, &r->who.actor, id, name, ar ? json_is_true(ar) : -1)) < 0) {
+    if ((error = ch_svc_cert_update(r->svc, &r->who.actor, id, name, auto_renew)) < 0) {
         reply_error(r, error);
         goto done;
     }
