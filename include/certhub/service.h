@@ -371,7 +371,7 @@ unsigned long ch_svc_decision_count(ch_svc *svc, ch_decision_reason r);
 
 /* The bounded log of decisions, newest first, the actor's tenant only. */
 typedef struct ch_svc_decision_entry {
-    uint64_t seq;             /* its place among all decisions (from 1), for paging */
+    uint64_t seq;             /* its place among the tenant's decisions (from 1), for paging */
     int64_t at;
     bool allow;
     ch_decision_reason reason;
@@ -379,10 +379,16 @@ typedef struct ch_svc_decision_entry {
     char device_id[128];
     char message[160];
 } ch_svc_decision_entry;
-/* The tenant's latest decisions still in memory, newest first: those before seq before (0:
- * from the newest), at most max. */
-size_t ch_svc_decision_log(ch_svc *svc, const ch_actor *actor, uint64_t before, ch_svc_decision_entry *out,
-                           size_t max);
+/* Which decisions of the log to read; a NULL member takes any. */
+typedef struct ch_svc_decision_filter {
+    const char *device_id; /* the device id the decision named (its certificate's CN), exactly */
+    const char *result;    /* "allow" or "deny" */
+} ch_svc_decision_filter;
+/* The tenant's latest decisions still in memory (the last 1024 of each tenant),
+ * newest first: those before place before (0: from the newest) that filter (NULL: all) takes,
+ * at most max, their number in *count. */
+int ch_svc_decision_log(ch_svc *svc, const ch_actor *actor, const ch_svc_decision_filter *filter, uint64_t before,
+                        ch_svc_decision_entry *out, size_t max, size_t *count);
 
 /* page NULL: every row; else one page (ch_store_page). */
 int ch_svc_device_list(ch_svc *svc, const ch_actor *actor, const ch_store_device_filter *filter, ch_store_page *page,

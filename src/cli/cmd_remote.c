@@ -1236,9 +1236,13 @@ int cmd_remote_device_decisions(cli_args *a)
 {
     static const char *const cols[] = {"at", "result", "reason", "device_id", "message"};
     static const int w[] = {20, 6, 20, 24, 40};
-    char path[512];
+    static const char *const filters[][2] = {{"device", "device_id"}, {"result", "result"}};
+    char path[1024];
 
-    return list_and_print(a, paged(a, "device-decisions", path, sizeof path), cols, w, 5);
+    paged(a, "device-decisions", path, sizeof path);
+    if (add_filters(a, path, sizeof path, filters, sizeof filters / sizeof filters[0]) != 0)
+        return 1;
+    return list_and_print(a, path, cols, w, 5);
 }
 
 int cmd_remote_device_list(cli_args *a)

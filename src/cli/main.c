@@ -128,10 +128,11 @@ static const cli_cmd commands[] = {
     {"device block", cmd_remote_device_block, "ID", "refuse a device whatever its certificate", "", 1, 1},
     {"device unblock", cmd_remote_device_unblock, "ID", "let a blocked device in again", "", 1, 1},
     {"device delete", cmd_remote_device_delete, "ID", "forget a device", "", 1, 1},
-    {"device decisions", cmd_remote_device_decisions, "[--limit N] [--cursor C] [--all] [--tenant NAME]",
+    {"device decisions", cmd_remote_device_decisions,
+     "[--device DEVICE_ID] [--result allow|deny] [--limit N] [--cursor C] [--all] [--tenant NAME]",
      "the latest decisions certhubd made about devices (POST /device-auth; the mosquitto plugin's are in the "
      "broker's log), newest first: which were let in or refused, and why",
-     "limit= cursor= all tenant=", 0, 0},
+     "device= result= limit= cursor= all tenant=", 0, 0},
     {"token create", cmd_remote_token_create,
      "[--role admin|operator|viewer] [--tenant NAME] [--name N] [--objects LIST [--keys-export]]",
      "create an API token (printed once)", "role= tenant= name= objects= keys-export", 0, 0},

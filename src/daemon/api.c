@@ -2120,9 +2120,10 @@ done:
     json_decref(body);
 }
 
-/* GET /device-decisions: the latest decisions kept in memory (svc_device.c), newest first,
- * a page at a time like every list; the cursor is the place of the page's last decision, so
- * a page goes on where the one before ended however many came since. */
+/* GET /device-decisions[?device_id=&result=]: the tenant's latest decisions kept in memory
+ * (svc_device.c), newest first, a page at a time like every list; the cursor is the place of
+ * the page's last decision, so a page goes on where the one before ended however many came
+ * since. */
 static void device_decisions(req *r, const char *unused)
 {
     ch_store_page page;
@@ -2131,6 +2132,8 @@ static void device_decisions(req *r, const char *unused)
     char *end = NULL, at[32], next[32];
     size_t n;
     json_t *items;
+    ch_svc_decision_filter filter = {query(r, "device_id"), query(r, "result")};
+    int error;
 
     (void)unused;
     if (page_of(r, &page) < 0)
@@ -2141,7 +2144,10 @@ static void device_decisions(req *r, const char *unused)
         return reply_error_msg(r, CH_EINVAL, "cursor", "invalid cursor: pass the next_cursor of the previous page");
     if ((buf = malloc((page.limit + 1) * sizeof *buf)) == NULL)
         return reply_error(r, CH_ENOMEM);
-    n = ch_svc_decision_log(r->svc, &r->who.actor, before, buf, page.limit + 1);
+    if ((error = ch_svc_decision_log(r->svc, &r->who.actor, &filter, before, buf, page.limit + 1, &n)) < 0) {
+        free(buf);
+        return reply_error(r, error);
+    }
     items = json_array();
     for (size_t i = 0; i < n && i < page.limit; i++) {
         ch_time_format(at, sizeof at, buf[i].at);
@@ -2711,7 +2717,7 @@ static const struct route {
     {EVHTTP_REQ_GET, "settings", settings_get, LOOP, NULL},
     {EVHTTP_REQ_PATCH, "settings", settings_update, POOL, NULL},
     {EVHTTP_REQ_POST, "device-auth", device_auth, POOL, NULL},
-    {EVHTTP_REQ_GET, "device-decisions", device_decisions, POOL, PAGE},
+    {EVHTTP_REQ_GET, "device-decisions", device_decisions, POOL, PAGE " device_id result"},
     {EVHTTP_REQ_GET, "devices", devices_list, POOL, PAGE " trusted_id status"},
     {EVHTTP_REQ_GET, "devices/{id}", device_get, LOOP, NULL},
     {EVHTTP_REQ_PATCH, "devices/{id}", device_update, POOL, NULL},

@@ -3,7 +3,7 @@
 # made by openssl: auto registration, known devices recognised again, a CA never added, auto
 # registration off, a registered device kept after auto registration is turned off, disabled
 # and deleted trusted certificates, blocked devices, a CN with '#', another tenant's user name;
-# devices listed, decisions counted in /metrics and logged.
+# devices listed, decisions counted in /metrics and logged (filtered, each tenant its own).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon.sh"
 
@@ -158,6 +158,16 @@ check_eq "newest first, with the result and reason" "$(body '.items[0] | .result
     "$(echo "$out" | sed -n 2p | awk '{ print $2, $3 }')"
 check_eq "--all: every one" "$(api GET "/api/v1/device-decisions?limit=1000"; body '.items | length')" \
     "$(remote device decisions --all --output json | jq '.items | length')"
+api GET "/api/v1/device-decisions?device_id=sensor-2&limit=1000"
+check_eq "device_id: that device's decisions only" "sensor-2" "$(body '[.items[].device_id] | unique | join(" ")')"
+api GET "/api/v1/device-decisions?result=allow&limit=1000"
+check_eq "result=allow: those let in only" "allow" "$(body '[.items[].result] | unique | join(" ")')"
+api GET "/api/v1/device-decisions?result=deny&device_id=sensor-1&limit=1"
+check_eq "both: sensor-1's newest refusal" "deny anchor_deleted sensor-1" "$(body '.items[0] | .result + " " + .reason + " " + .device_id')"
+api GET "/api/v1/device-decisions?result=maybe"
+check_eq "a result other than allow or deny: 400" "400 result" "$status $(body .error.field)"
+check_eq "certhub device decisions --device --result" "deny sensor-2" \
+    "$(remote device decisions --device sensor-2 --result deny --output json | jq -r '[.items[] | .result + " " + .device_id] | unique | join(",")')"
 api POST /api/v1/device-auth '{"chain":"not a certificate"}'
 check_eq "a chain that is not a certificate: a refusal, not an error" "200 deny bad_certificate" "$status $(body .result) $(body .reason)"
 api POST /api/v1/device-auth '{"username":"x"}'
@@ -180,6 +190,33 @@ check_eq "and by its certificate alone" "deny unknown_tenant" "$(decide l1.pem)"
 api PATCH /api/v1/tenants/lab '{"status":"active"}'
 check_eq "tenant lab restored" 200 "$status"
 check_eq "restored: its device is let in again" "allow known_device" "$(decide l1.pem lab/lab-1)"
+
+# Each tenant reads its own decisions, kept apart: a tenant whose devices ask often pushes out
+# only its own, and its places in the log (the cursor) count its own decisions only.
+api GET "/api/v1/device-decisions?limit=1000"
+default_log=$(body '[.items[] | .at + .device_id + .reason] | join(" ")')
+api POST /api/v1/tokens '{"tenant":"lab","role":"viewer"}' # (its tokens went with the revocation)
+lab=$(body .token)
+TOKEN=$lab api GET "/api/v1/device-decisions?limit=1000"
+check_eq "tenant lab reads its own decisions only" "lab-1 lab-1 lab-1" "$(body '[.items[].device_id] | join(" ")')"
+# (refused by name while revoked, the device was known to no tenant: counted, not logged)
+check_eq "newest first: restored, refused while revoked, registered" "known_device unknown_tenant auto_registered" \
+    "$(body '[.items[].reason] | join(" ")')"
+TOKEN=$lab api GET "/api/v1/device-decisions?limit=1"
+check_eq "its places count its own decisions" "d3" "$(body .next_cursor)"
+# 1030 refusals for tenant lab on one connection (curl sends the body to each URL).
+lab_chain=$(jq -n --arg c "$(cat d3.pem)" '{chain:$c, username:"lab/sensor-3"}')
+urls=()
+for i in $(seq 1030); do urls+=("https://localhost:$port/api/v1/device-auth"); done
+curl -s --cacert "$data/ca.pem" -H "Authorization: Bearer $lab" -H "Content-Type: application/json" \
+    --data "$lab_chain" "${urls[@]}" > "$T/flood"
+check_eq "1030 decisions for lab" 1030 "$(grep -o '"result"' "$T/flood" | wc -l)"
+TOKEN=$lab api GET "/api/v1/device-decisions?limit=1000"
+check_eq "lab keeps its last 1024" "1000 sensor-3" "$(body '.items | length') $(body '.items[0].device_id')"
+TOKEN=$lab api GET "/api/v1/device-decisions?limit=1000&cursor=$(body .next_cursor)"
+check_eq "the rest of lab's 1024 on the next page" "24 null" "$(body '.items | length') $(body .next_cursor)"
+api GET "/api/v1/device-decisions?limit=1000"
+check_eq "the default tenant's decisions are all still there" "$default_log" "$(body '[.items[] | .at + .device_id + .reason] | join(" ")')"
 
 # The devices a page at a time.
 ca pool

@@ -90,6 +90,7 @@ void ch_svc_close(ch_svc *svc)
     pthread_mutex_destroy(&svc->tok_lock);
     for (size_t i = 0; i < SVC_TOK_CACHE; i++)
         free(svc->tok[i]);
+    svc_dlog_free(svc);
     pthread_mutex_destroy(&svc->dlog_lock);
     pthread_mutex_destroy(&svc->anchor_lock);
     while (svc->anchors) {

@@ -53,10 +53,67 @@ unsigned long ch_svc_decision_count(ch_svc *svc, ch_decision_reason r)
     return r >= 0 && r < CH_DECISION_NREASONS ? atomic_load(&svc->decisions[r]) : 0;
 }
 
+/* The tenant's log, made at its first decision (under dlog_lock). */
+static struct svc_dlog *dlog_of(ch_svc *svc, const char *tenant_id, bool make)
+{
+    struct svc_dlog *l;
+
+    for (l = svc->dlogs; l != NULL; l = l->link)
+        if (strcmp(l->tenant_id, tenant_id) == 0)
+            return l;
+    if (!make || (l = calloc(1, sizeof *l)) == NULL)
+        return NULL;
+    snprintf(l->tenant_id, sizeof l->tenant_id, "%s", tenant_id);
+    l->link = svc->dlogs;
+    svc->dlogs = l;
+    return l;
+}
+
+/* Logs d in its tenant's ring.  The ring grows only while it has not yet wrapped (next ==
+ * cap), so decision k stays at k - 1 modulo the capacity whatever the capacity became; one
+ * that cannot grow goes on wrapping at the size it has.  A decision naming no tenant (none
+ * was known from the user name or the certificate) is counted, not logged: no tenant may
+ * read it. */
+static void dlog_add(ch_svc *svc, const ch_svc_decision *d)
+{
+    struct svc_dlog *l;
+    ch_svc_decision_entry *e;
+
+    if (d->tenant_id[0] == '\0')
+        return;
+    pthread_mutex_lock(&svc->dlog_lock);
+    if ((l = dlog_of(svc, d->tenant_id, true)) != NULL && l->next == l->cap && l->cap < SVC_DECISION_LOG) {
+        size_t cap = l->cap ? 2 * l->cap : 16;
+        if ((e = realloc(l->e, cap * sizeof *e)) != NULL) {
+            l->e = e;
+            l->cap = cap;
+        }
+    }
+    if (l != NULL && l->cap > 0) {
+        e = &l->e[l->next++ % l->cap];
+        e->seq = l->next;
+        e->at = ch_now();
+        e->allow = d->allow;
+        e->reason = d->reason;
+        snprintf(e->tenant_id, sizeof e->tenant_id, "%s", d->tenant_id);
+        snprintf(e->device_id, sizeof e->device_id, "%.127s", d->device_id);
+        snprintf(e->message, sizeof e->message, "%.159s", d->message);
+    }
+    pthread_mutex_unlock(&svc->dlog_lock);
+}
+
+void svc_dlog_free(ch_svc *svc)
+{
+    while (svc->dlogs != NULL) {
+        struct svc_dlog *l = svc->dlogs;
+        svc->dlogs = l->link;
+        free(l->e);
+        free(l);
+    }
+}
+
 static void decided(ch_svc *svc, ch_svc_decision *d, bool allow, ch_decision_reason r, const char *msg)
 {
-    svc_decision_entry *e;
-
     /* Whatever the device, a revoked tenant lets none in (one check, here, for every path). */
     if (allow && svc_tenant_revoked(svc, d->tenant_id)) {
         allow = false;
@@ -67,15 +124,7 @@ static void decided(ch_svc *svc, ch_svc_decision *d, bool allow, ch_decision_rea
     d->reason = r;
     snprintf(d->message, sizeof d->message, "%s", msg ? msg : "");
     atomic_fetch_add(&svc->decisions[r], 1);
-    pthread_mutex_lock(&svc->dlog_lock);
-    e = &svc->dlog[svc->dlog_next++ % SVC_DECISION_LOG];
-    e->at = ch_now();
-    e->allow = allow;
-    e->reason = r;
-    snprintf(e->tenant_id, sizeof e->tenant_id, "%s", d->tenant_id);
-    snprintf(e->device_id, sizeof e->device_id, "%.127s", d->device_id);
-    snprintf(e->message, sizeof e->message, "%.159s", d->message);
-    pthread_mutex_unlock(&svc->dlog_lock);
+    dlog_add(svc, d);
 }
 
 /* The DER of the first certificate of PEM (base64 only, no ASN.1 decoding) or the input
@@ -487,25 +536,33 @@ done:
     return 0;
 }
 
-size_t ch_svc_decision_log(ch_svc *svc, const ch_actor *actor, uint64_t before, ch_svc_decision_entry *out,
-                           size_t max)
+int ch_svc_decision_log(ch_svc *svc, const ch_actor *actor, const ch_svc_decision_filter *filter, uint64_t before,
+                        ch_svc_decision_entry *out, size_t max, size_t *count)
 {
+    const char *device_id = filter ? filter->device_id : NULL, *result = filter ? filter->result : NULL;
+    const struct svc_dlog *l;
     size_t n = 0;
+    int error;
 
-    if (svc_need(actor, CH_ROLE_VIEWER, "reading device decisions") < 0)
-        return 0;
+    *count = 0;
+    if ((error = svc_need(actor, CH_ROLE_VIEWER, "reading device decisions")) < 0)
+        return error;
+    if (result != NULL && strcmp(result, "allow") != 0 && strcmp(result, "deny") != 0)
+        return ch_error_set_field(CH_EINVAL, "result", "result must be allow or deny");
     pthread_mutex_lock(&svc->dlog_lock);
-    /* Newest first; decision k back from the newest is number dlog_next - k. */
-    for (size_t k = 0; k < SVC_DECISION_LOG && k < svc->dlog_next && n < max; k++) {
-        const svc_decision_entry *e = &svc->dlog[(svc->dlog_next - 1 - k) % SVC_DECISION_LOG];
-        uint64_t seq = (uint64_t)(svc->dlog_next - k);
-        if ((before == 0 || seq < before) && strcmp(e->tenant_id, actor->tenant_id) == 0) {
-            out[n] = *e;
-            out[n++].seq = seq;
+    if ((l = dlog_of(svc, actor->tenant_id, false)) != NULL) {
+        /* Newest first, from the place before `before`, as far back as the ring still holds. */
+        uint64_t seq = before == 0 || before > l->next ? l->next : before - 1;
+        for (; seq > 0 && l->next - seq < l->cap && n < max; seq--) {
+            const ch_svc_decision_entry *e = &l->e[(seq - 1) % l->cap];
+            if ((device_id == NULL || strcmp(e->device_id, device_id) == 0) &&
+                (result == NULL || e->allow == (strcmp(result, "allow") == 0)))
+                out[n++] = *e;
         }
     }
     pthread_mutex_unlock(&svc->dlog_lock);
-    return n;
+    *count = n;
+    return 0;
 }
 
 int ch_svc_device_list(ch_svc *svc, const ch_actor *actor, const ch_store_device_filter *filter, ch_store_page *page,

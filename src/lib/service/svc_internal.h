@@ -23,15 +23,24 @@ typedef struct svc_ca {
 } svc_ca;
 
 struct svc_gc_item;
+/* One tenant's latest device decisions (svc_device.c): a ring grown as it fills, up to
+ * SVC_DECISION_LOG, so a tenant whose devices connect often pushes out only its own, and the
+ * places (seq) count the tenant's own decisions only. */
+struct svc_dlog {
+    char tenant_id[CH_ID_MAX];
+    ch_svc_decision_entry *e;
+    size_t cap;    /* 0 or a power of two up to SVC_DECISION_LOG */
+    uint64_t next; /* decisions logged: the newest is number next, at e[(next - 1) % cap] */
+    struct svc_dlog *link;
+};
 struct svc_anchor {
     char sha256[65];
     ch_cert *cert;
     struct svc_anchor *next;
 };
 
-#define SVC_DECISION_LOG 1024
+#define SVC_DECISION_LOG 1024 /* the latest decisions kept for each tenant */
 #define SVC_TOK_CACHE 64
-typedef ch_svc_decision_entry svc_decision_entry;
 
 struct ch_svc {
     ch_store *store;
@@ -66,8 +75,7 @@ struct ch_svc {
     size_t nanchors;
     atomic_ulong decisions[CH_DECISION_NREASONS];
     pthread_mutex_t dlog_lock;
-    svc_decision_entry dlog[SVC_DECISION_LOG];
-    size_t dlog_next;
+    struct svc_dlog *dlogs; /* one per tenant that has had a decision */
 };
 
 /* Runs fn(arg) in a write transaction, possibly together with other threads' writes (group
@@ -94,6 +102,9 @@ bool svc_is_system_tenant(ch_svc *svc, const char *tenant_id);
 
 /* Whether a tenant was revoked (kept in memory: device decisions ask on every connect). */
 bool svc_tenant_revoked(ch_svc *svc, const char *tenant_id);
+
+/* Frees the tenants' logs of device decisions (at close). */
+void svc_dlog_free(ch_svc *svc);
 
 /* Milliseconds of the monotonic clock: for caches and windows that a change of the wall
  * clock must not stretch or cut. */
