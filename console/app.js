@@ -811,10 +811,21 @@ async function devicesScreen(screen) {
   });
   const load = () => list.load();
   status.addEventListener("change", load);
+  // The latest decisions about the tenant's devices (those certhubd made for brokers asking
+  // over HTTP), newest first: where to look first when a device cannot connect.
+  const decBody = el("tbody");
+  const result = el("select", { id: "dec-result", "aria-label": "Show decisions" },
+    el("option", { value: "" }, "All decisions"), el("option", { value: "allow" }, "Let in"), el("option", { value: "deny" }, "Refused"));
+  const decisions = pagedList(decBody, "dec-more", 50, () => "device-decisions" + (result.value ? "?result=" + result.value : ""),
+    (d) => el("tr", {}, el("td", {}, d.at), el("td", {}, d.device_id), el("td", {}, badge(d.result)), el("td", {}, d.reason), el("td", {}, d.message)));
+  result.addEventListener("change", () => decisions.load());
   screen.replaceChildren(el("h1", {}, "Devices"), el("div", { class: "toolbar" }, el("span", {}, "Devices registered through trusted certificates"), status),
-    el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Device"), el("th", {}, "Status"), el("th", {}, "Registered"), el("th", {}, "Last seen"), el("th", {}, ""))),
-      body), list.more);
-  await load();
+    el("table", { id: "dev-table" }, el("thead", {}, el("tr", {}, el("th", {}, "Device"), el("th", {}, "Status"), el("th", {}, "Registered"), el("th", {}, "Last seen"), el("th", {}, ""))),
+      body), list.more,
+    el("h2", {}, "Recent decisions"), el("div", { class: "toolbar" }, el("span", {}, "Why devices were let in or refused (the last 1024, kept in memory)"), result),
+    el("table", { id: "dec-table" }, el("thead", {}, el("tr", {}, el("th", {}, "When"), el("th", {}, "Device"), el("th", {}, "Result"), el("th", {}, "Reason"), el("th", {}, "Message"))),
+      decBody), decisions.more);
+  await Promise.all([load(), decisions.load()]);
 }
 
 async function auditScreen(screen) {

@@ -285,15 +285,24 @@ await page.locator("tr", { hasText: "pump-1" }).getByText("blocked").waitFor();
 await page.getByLabel("Show devices").selectOption("blocked");
 await page.getByRole("button", { name: "Block pump-2" }).waitFor({ state: "detached" });
 await page.getByRole("button", { name: "Unblock pump-1" }).waitFor();
-assert.equal(await page.locator("tbody tr").count(), 1);
+assert.equal(await page.locator("#dev-table tbody tr").count(), 1);
 ok("a device blocked from its row, and the blocked ones listed apart");
 await page.getByRole("button", { name: "Unblock pump-1" }).click();
-await page.locator("tbody tr").first().waitFor({ state: "detached" });
+await page.locator("#dev-table tbody tr").first().waitFor({ state: "detached" });
 await page.getByLabel("Show devices").selectOption("active");
 await page.getByRole("button", { name: "Block pump-1" }).waitFor();
 await page.getByRole("button", { name: "Block pump-2" }).waitFor();
-assert.equal(await page.locator("tbody tr").count(), 2);
+assert.equal(await page.locator("#dev-table tbody tr").count(), 2);
 ok("let in again: both devices are active");
+// The decisions under them: the two registrations and the stranger refused (test_console_e2e.sh).
+const decRows = page.locator("#dec-table tbody tr");
+await decRows.filter({ hasText: "stranger-1" }).getByText("untrusted").waitFor();
+assert.equal(await decRows.filter({ hasText: "auto_registered" }).count(), 2);
+await page.getByLabel("Show decisions").selectOption("deny");
+await decRows.filter({ hasText: "auto_registered" }).first().waitFor({ state: "detached" });
+assert.equal(await decRows.count(), 1);
+assert.match(await decRows.first().innerText(), /stranger-1\s+deny\s+untrusted\s+unknown issuer/);
+ok("the latest decisions under the devices, the refused ones apart, with their reason");
 
 for (const [link, file] of [["Devices", "devices"], ["Audit log", "audit"]]) {
   await page.getByRole("link", { name: link, exact: true }).click();

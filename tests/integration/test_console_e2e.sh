@@ -62,6 +62,10 @@ for n in 1 2; do
     api POST /api/v1/device-auth "$(jq -n --arg c "$(cat "pump-$n.pem")" --arg u "default/pump-$n" '{chain:$c, username:$u}')"
     check_eq "device pump-$n registered" "allow" "$(body .result)"
 done
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout stranger.key -subj "/CN=stranger-1" \
+    -days 10 -out stranger.pem 2>/dev/null
+api POST /api/v1/device-auth "$(jq -n --arg c "$(cat stranger.pem)" '{chain:$c, username:"default/stranger-1"}')"
+check_eq "a device no trusted certificate vouches for: refused" "deny" "$(body .result)"
 
 sed -n 's/^certhubd: root fingerprint (SHA-256) //p' "$log" > "$T/fingerprint"
 out=$(node "$e2e/console.mjs" "https://localhost:$port/" "$data" "$T" "$shots" 2>&1) || fail "the browser test failed: $out"
