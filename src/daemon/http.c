@@ -154,8 +154,18 @@ static _Thread_local struct job *this_job; /* the request a worker is answering 
 
 void send_reply(req *r, int status, const char *reason, struct evbuffer *body)
 {
-    bool with_body = evhttp_request_get_command(r->ev) != EVHTTP_REQ_HEAD && body != NULL;
+    bool head = evhttp_request_get_command(r->ev) == EVHTTP_REQ_HEAD, with_body = !head && body != NULL;
     struct job *j = this_job;
+
+    /* HEAD: the header fields a GET would have had, its length among them (RFC 9110 9.3.2);
+     * evhttp adds a Content-Length only where it sends a body. */
+    if (head && body != NULL) {
+        struct evkeyvalq *h = evhttp_request_get_output_headers(r->ev);
+        char len[24];
+        snprintf(len, sizeof len, "%zu", evbuffer_get_length(body));
+        if (evhttp_find_header(h, "Content-Length") == NULL)
+            evhttp_add_header(h, "Content-Length", len);
+    }
 
     if (j != NULL && j->ev == r->ev) {
         if (j->status == 0 && (!with_body || evbuffer_add_buffer(j->body, body) == 0)) {

@@ -41,6 +41,8 @@ raw=$( (printf 'HEAD /api/v1/health HTTP/1.1\r\nHost: localhost\r\n\r\n'; sleep 
     openssl s_client -quiet -connect "127.0.0.1:$port" 2>/dev/null | tr -d '\r' || true)
 check_eq "and on the wire: the status line and headers, nothing after them" "HTTP/1.1 200 OK|" \
     "$(echo "$raw" | head -1)|$(echo "$raw" | sed '1,/^$/d')"
+get_len=$(curl -s -o /dev/null -w '%{size_download}' --cacert "$data/ca.pem" "https://localhost:$port/api/v1/health")
+check_eq "with the Content-Length a GET's body has" "Content-Length: $get_len" "$(echo "$raw" | grep -i '^Content-Length:')"
 echo | openssl s_client -connect "127.0.0.1:$port" -tls1_1 >/dev/null 2>&1 && fail "TLS 1.1 accepted"
 ok "TLS 1.1 refused"
 # Under TLS 1.2, forward-secret AEAD suites only; the CBC and SHA-1 ones OpenSSL offers by default are refused.
