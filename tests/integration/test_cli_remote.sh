@@ -196,8 +196,18 @@ expect_error "ca import of a binary file" "as PEM text" -- remote ca import cli.
 
 # The trust bundle and the tenant's settings.
 remote ca bundle --out bundle.pem
-check_eq "ca bundle: the tenant's CAs" "$(remote --output json cert list --kind ca --status active | jq '.items | length')" \
+check_eq "ca bundle: the tenant's active CAs" "$(remote --output json ca list | jq '[.items[] | select(.status == "active")] | length')" \
     "$(grep -c 'BEGIN CERTIFICATE' bundle.pem)"
+# A CA certificate that is only in the inventory (an import: anyone who may import could
+# otherwise add a root every machine trusts), or whose CA was deleted, is not in it.
+check_eq "(CA certificates in the inventory that are no CA's)" true \
+    "$(remote --output json cert list --kind ca --status active | jq ".items | length > $(grep -c 'BEGIN CERTIFICATE' bundle.pem)")"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout stray.key -subj "/CN=Stray Root" -days 30 \
+    -out stray.pem 2>/dev/null
+remote cert import stray.pem --name stray >/dev/null
+remote ca bundle --out bundle2.pem
+check_eq "an imported CA certificate is not in the bundle" "0 0" \
+    "$(grep -c 'Stray Root' <(openssl crl2pkcs7 -nocrl -certfile bundle2.pem | openssl pkcs7 -print_certs)) $(grep -c 'Brought CA' <(openssl crl2pkcs7 -nocrl -certfile bundle2.pem | openssl pkcs7 -print_certs))"
 openssl verify -CAfile bundle.pem -untrusted chain.pem cli.pem >/dev/null && ok "a certificate it issued verifies with it"
 "$CERTHUB" --server "https://localhost:$port" --ca-file "$data/ca.pem" ca bundle --out anonymous.pem
 cmp -s bundle.pem anonymous.pem && ok "ca bundle without a token: the default tenant's public bundle"

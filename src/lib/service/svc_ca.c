@@ -503,12 +503,34 @@ done:
     return error;
 }
 
+/* Whether CA certificate c of the tenant's unexpired ones (all) goes in its trust bundle: it
+ * is an active CA's certificate, or one such a CA had before it was rotated (same subject;
+ * it still validates what it issued).  A CA certificate that is only in the inventory (an
+ * import, a keystore's entry), or whose CA was deleted, retired or is waiting for its
+ * certificate, is not one the tenant's machines are to trust. */
+static bool in_bundle(const ch_store_cert *c, const ch_store_cert *all, size_t n, const ch_store_ca *cas, size_t ncas)
+{
+    bool rotated = c->status != NULL && strcmp(c->status, "rotated") == 0;
+
+    for (size_t i = 0; i < ncas; i++) {
+        if (cas[i].cert_id == NULL || cas[i].status == NULL || strcmp(cas[i].status, "active") != 0)
+            continue;
+        if (strcmp(cas[i].cert_id, c->id) == 0)
+            return true;
+        for (size_t j = 0; rotated && j < n; j++)
+            if (strcmp(all[j].id, cas[i].cert_id) == 0 && strcmp(all[j].subject, c->subject) == 0)
+                return true;
+    }
+    return false;
+}
+
 int ch_svc_bundle(ch_svc *svc, const ch_actor *actor, const char *name, int fmt, const char *password, ch_buf *out,
                   char etag[65])
 {
     ch_store_cert_filter f = {.is_ca = 1, .order = CH_ORDER_EXPIRY};
     ch_store_cert *rows = NULL;
-    size_t n = 0;
+    ch_store_ca *cas = NULL;
+    size_t n = 0, ncas = 0;
     char *next = NULL;
     ch_buf pem = CH_BUF_INIT;
     unsigned char md[32];
@@ -522,10 +544,13 @@ int ch_svc_bundle(ch_svc *svc, const ch_actor *actor, const char *name, int fmt,
         return ch_error_set(CH_ENOTFOUND, "no trust bundle named %.64s; the tenant's bundle is \"default\"",
                             name ? name : "");
     f.unexpired_at = now;
-    if ((error = ch_store_cert_list(svc->store, actor->tenant_id, &f, 1000, NULL, &rows, &n, &next)) < 0)
-        return error;
+    if ((error = ch_store_ca_list(svc->store, actor->tenant_id, NULL, &cas, &ncas)) < 0 ||
+        (error = ch_store_cert_list(svc->store, actor->tenant_id, &f, 1000, NULL, &rows, &n, &next)) < 0)
+        goto done;
     for (size_t i = 0; i < n && error == 0; i++) {
         ch_store_cert full;
+        if (!in_bundle(&rows[i], rows, n, cas, ncas))
+            continue;
         if ((error = ch_store_cert_get(svc->store, &full, actor->tenant_id, rows[i].id)) == 0) {
             error = ch_svc_cert_pem(&pem, &full);
             ch_store_cert_dispose(&full);
@@ -555,8 +580,10 @@ int ch_svc_bundle(ch_svc *svc, const ch_actor *actor, const char *name, int fmt,
             ch_keystore_free(ks);
         }
     }
+done:
     ch_buf_dispose(&pem);
     ch_store_cert_list_free(rows, n);
+    ch_store_ca_list_free(cas, ncas);
     free(next);
     return error;
 }
