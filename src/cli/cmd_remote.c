@@ -1549,18 +1549,19 @@ static int parse_fingerprint(const char *text, uint8_t out[32])
 }
 
 /* A first contact, as step-ca's bootstrap does it: the bundle is fetched without checking
- * certhubd's certificate, kept only if it holds the root of the fingerprint given (which
- * certhubd prints at start), and then fetched again with certhubd's certificate checked
- * against it, so that a server in the middle is found out on either step.  *ca_file names a
- * temporary file of the bundle, for the checked fetch. */
+ * certhubd's certificate and its certificate of the fingerprint given (the root, which
+ * certhubd prints at start) taken from it; the bundle is then fetched again with certhubd's
+ * certificate checked against that root alone, so that a server in the middle is found out
+ * on either step (one that sent the real bundle with a root of its own beside it, and served
+ * a certificate of that root, passed a check against the whole bundle).  *ca_file names a
+ * temporary file of the root, for the checked fetch. */
 static int bundle_trust_first(cli_args *a, const char *path, const char *fingerprint, char ca_file[64])
 {
     uint8_t want[32];
-    ch_buf raw = CH_BUF_INIT;
+    ch_buf raw = CH_BUF_INIT, root = CH_BUF_INIT;
     remote_req q = {.method = "GET", .path = path, .token_optional = true, .insecure = true};
     ch_cert **certs = NULL;
     size_t n = 0;
-    bool found = false;
     int fd, rc = 1;
 
     if (parse_fingerprint(fingerprint, want) != 0)
@@ -1569,16 +1570,17 @@ static int bundle_trust_first(cli_args *a, const char *path, const char *fingerp
     if (remote_request(a, &q, NULL, &raw) != 0)
         return 1;
     if (ch_cert_parse_all(&certs, &n, raw.data, raw.len) == 0)
-        for (size_t i = 0; i < n && !found; i++)
-            found = memcmp(ch_cert_sha256(certs[i]), want, 32) == 0;
+        for (size_t i = 0; i < n && root.len == 0; i++)
+            if (memcmp(ch_cert_sha256(certs[i]), want, 32) == 0 && ch_cert_write_pem(&root, certs[i]) < 0)
+                ch_buf_dispose(&root);
     ch_cert_list_free(certs, n);
-    if (!found) {
+    if (root.len == 0) {
         cli_fail(a, "the bundle %s sent holds no certificate of that fingerprint: not the certhubd you expect, or "
                     "not its fingerprint", g_remote.url);
         goto done;
     }
     snprintf(ca_file, 64, "/tmp/certhub-bundle-XXXXXX");
-    if ((fd = mkstemp(ca_file)) < 0 || write(fd, raw.data, raw.len) != (ssize_t)raw.len) {
+    if ((fd = mkstemp(ca_file)) < 0 || write(fd, root.data, root.len) != (ssize_t)root.len) {
         if (fd >= 0)
             close(fd);
         cli_fail(a, "cannot write a temporary file: %s", strerror(errno));
@@ -1591,6 +1593,7 @@ static int bundle_trust_first(cli_args *a, const char *path, const char *fingerp
     rc = 0;
 done:
     ch_buf_dispose(&raw);
+    ch_buf_dispose(&root);
     return rc;
 }
 

@@ -223,6 +223,15 @@ expect_error "a bundle without that root is refused" "no certificate of that fin
 [ ! -e wrong.pem ] && ok "and nothing is written"
 expect_error "a fingerprint that is not one" "64 hex digits" -- \
     "$CERTHUB" --server "https://localhost:$port" ca bundle --fingerprint AB:CD --out wrong.pem
+# A root in the bundle that certhubd's own certificate does not chain to: as a server in the
+# middle would send the real bundle with its own root beside it.
+other=$(remote ca create --name "Other Root" --subject "CN=Other Root")
+remote ca chain "$other" --out other.pem
+expect_error "a root of the bundle certhubd's certificate does not chain to is refused" "does not chain to the root" -- \
+    "$CERTHUB" --server "https://localhost:$port" ca bundle --fingerprint \
+    "$(openssl x509 -in other.pem -noout -fingerprint -sha256 | cut -d= -f2)" --out wrong.pem
+[ ! -e wrong.pem ] && ok "and nothing is written"
+remote ca delete "$other" >/dev/null
 echo changeit > store.pw
 remote ca bundle --format jks --password-file store.pw --out bundle.jks
 check_eq "ca bundle --format jks: a truststore keytool reads" "$(grep -c 'BEGIN CERTIFICATE' bundle.pem)" \
