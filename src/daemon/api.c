@@ -427,6 +427,12 @@ static int get_usages(req *r, json_t *body, const char *field, bool extended, un
     *out = 0;
     if (get_strings(r, body, field, names, 16, &n, extended ? "\"server_auth\"" : "\"digital_signature\""))
         return -1;
+    if (n == 0 && json_object_get(body, field) != NULL) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "%s needs at least one usage; leave it out for the profile's", field);
+        reply_error_msg(r, CH_EINVAL, field, msg);
+        return -1;
+    }
     for (size_t i = 0; i < n; i++) {
         if (ch_usage_parse(&bit, extended, names[i]) < 0) {
             reply_error_msg(r, CH_EINVAL, field, ch_error_last());

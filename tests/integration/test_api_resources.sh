@@ -115,6 +115,12 @@ check_eq "wrong type: 400" "400 days" "$status $(body .error.field)"
 api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"a\"},\"ca_id\":\"$issuer\",\"key_usage\":[\"signing\"]}"
 check_eq "unknown key usage: 400" "400 key_usage" "$status $(body .error.field)"
 check_contains "the accepted names are listed" "$(body .error.message)" "digital_signature"
+# RFC 5280 4.2.1.3: keyCertSign only in a CA's certificate (profiles refuse it too).
+api POST /api/v1/certificates "{\"sans\":[\"dns:ku.example\"],\"ca_id\":\"$issuer\",\"key_usage\":[\"digital_signature\",\"key_cert_sign\"]}"
+check_eq "key_cert_sign for a certificate that is no CA: 422" "422 key_usage" "$status $(body .error.field)"
+check_contains "saying where CAs are made" "$(body .error.message)" "create CAs through the CA calls"
+api POST /api/v1/certificates "{\"sans\":[\"dns:ku.example\"],\"ca_id\":\"$issuer\",\"ext_key_usage\":[]}"
+check_eq "an empty list of usages (not the profile's, silently): 400" "400 ext_key_usage" "$status $(body .error.field)"
 api POST /api/v1/certificates '{"subject":' 
 check_eq "malformed JSON: 400" "400 malformed" "$status $(body .error.code)"
 api POST /api/v1/certificates "" -H "Content-Type: text/xml" --data "<cert/>"

@@ -731,6 +731,14 @@ int ch_cert_issue(ch_cert **out, const ch_issue_opts *o)
         error = ch_error_set_field(CH_EPOLICY, "key_usage", "a CA certificate needs the keyCertSign key usage");
         goto done;
     }
+    /* RFC 5280 4.2.1.3: keyCertSign only with CA:TRUE (a leaf that says it signs certificates
+     * is refused by verifiers or, worse, taken at its word by lax ones); as profiles refuse. */
+    if (!p->is_ca && (ku & (CH_KU_KEY_CERT_SIGN | CH_KU_CRL_SIGN))) {
+        error = ch_error_set_field(CH_EPOLICY, "key_usage",
+                                   "key_cert_sign and crl_sign make a CA, and this profile's certificates are not "
+                                   "CAs: create CAs through the CA calls");
+        goto done;
+    }
     /* A TLS server certificate without names is refused by today's clients, which read no
      * common name: a common name that is a host name or an address becomes its one name, as
      * Vault's PKI does unless told not to. */
