@@ -344,6 +344,11 @@ int ch_store_cert_due_renewals(ch_store *s, int64_t now, size_t max, ch_store_ce
 int ch_store_cert_set_auto_renew(ch_store *s, const char *tenant_id, const char *id, bool on, int64_t renew_at);
 /* Records that new_id renewed old_id; CH_ECONFLICT when old_id was renewed already. */
 int ch_store_cert_link_renewal(ch_store *s, const char *tenant_id, const char *old_id, const char *new_id);
+/* Certificate id leaves its line of renewals (before it is deleted): the one it renewed
+ * (renews) is now renewed by the one that renewed it (renewed_by), and that one renews the
+ * first; a NULL end stays NULL. */
+int ch_store_cert_unlink_renewal(ch_store *s, const char *tenant_id, const char *id, const char *renews,
+                                 const char *renewed_by);
 /* A failed renewal: tried again at next_at. */
 int ch_store_cert_renew_failed(ch_store *s, const char *tenant_id, const char *id, int64_t next_at, const char *error);
 /* Active certificates of a tenant (not renewed) with at most threshold_days left and no alert

@@ -313,6 +313,21 @@ new=$(remote cert renew "$id2" --out renewed.pem)
 check_contains "cert renew prints the new id" "$new" "crt_"
 check_contains "the renewed certificate has the same subject" "$(openssl x509 -in renewed.pem -noout -subject)" "renew.example"
 check_contains "the old one points to the new one" "$(remote cert get "$id2" | tr -s ' ')" "renewed_by $new"
+expect_error "automatic renewal switched on for one renewed already: refused, naming the renewal" \
+    "renewed already, by $new: switch automatic renewal on for that one" -- remote cert update "$id2" --auto-renew on
+# A line of renewals closes over a certificate deleted from its middle; its newest deleted,
+# the one before does not renew itself in its place.
+third=$(remote cert renew "$new" --out third.pem)
+remote cert delete "$new" >/dev/null
+check_eq "the middle of a line of renewals deleted: the first is renewed by the third, the third renews the first" \
+    "$third $id2" "$(remote --output json cert get "$id2" | jq -r .renewed_by) $(remote --output json cert get "$third" | jq -r .renews)"
+remote cert delete "$third" >/dev/null
+check_eq "the newest deleted: the first is renewed by none, and its automatic renewal is off" "null false" \
+    "$(remote --output json cert get "$id2" | jq -r '(.renewed_by | tostring) + " " + (.auto_renew | tostring)')"
+check_contains "(said in the audit log)" "$(remote --output json audit list --action certificate.delete --object "$third" | jq -c '.items[0].detail')" \
+    "\"auto_renew_off\":\"$id2\""
+new=$(remote cert renew "$id2" --out renewed.pem --force)
+check_contains "and it can be renewed again" "$new" "crt_"
 remote cert key "$new" --out new.key --password-file pw
 check_eq "cert key: encrypted under the password" "-----BEGIN ENCRYPTED PRIVATE KEY-----" "$(head -1 new.key)"
 check_eq "cert key: a file only its owner reads" "600" "$(stat -c %a new.key)"

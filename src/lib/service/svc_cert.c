@@ -546,6 +546,7 @@ static int delete_tx(ch_svc *svc, const ch_actor *actor, const char *id)
 {
     ch_store_cert c;
     ch_store_ca *cas = NULL;
+    char *auto_renew_off = NULL;
     size_t n = 0;
     int error;
 
@@ -570,13 +571,35 @@ static int delete_tx(ch_svc *svc, const ch_actor *actor, const char *id)
     /* A CSR made here that it was signed for can be signed again. */
     if (error == 0)
         error = ch_store_csr_detach(svc->store, actor->tenant_id, id);
+    /* Its line of renewals closes over the gap (links to it would lead nowhere, and the one
+     * it renewed could never be renewed again: "renewed already, by" a certificate gone).
+     * The newest of a line deleted, the one before it does not renew itself in its place. */
+    if (error == 0 && (c.renews != NULL || c.renewed_by != NULL))
+        error = ch_store_cert_unlink_renewal(svc->store, actor->tenant_id, id, c.renews, c.renewed_by);
+    if (error == 0 && c.renews != NULL && c.renewed_by == NULL) {
+        ch_store_cert prev;
+        if ((error = ch_store_cert_get(svc->store, &prev, actor->tenant_id, c.renews)) == 0) {
+            if (prev.auto_renew && (error = ch_store_cert_set_auto_renew(svc->store, actor->tenant_id, prev.id,
+                                                                         false, 0)) == 0)
+                auto_renew_off = strdup(prev.id);
+            ch_store_cert_dispose(&prev);
+        } else if (error == CH_ENOTFOUND) {
+            error = 0;
+        }
+    }
     if (error == 0)
         error = ch_store_cert_delete(svc->store, actor->tenant_id, id);
     /* Its key goes with it unless something else still uses it (a CSR). */
     if (error == 0)
         error = svc_key_drop(svc, actor->tenant_id, c.key_id);
-    if (error == 0)
-        error = svc_audit(svc, actor, "certificate.delete", "certificate", id, NULL);
+    if (error == 0) {
+        json_t *d = auto_renew_off ? json_pack("{ss}", "auto_renew_off", auto_renew_off) : NULL;
+        char *detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
+        error = svc_audit(svc, actor, "certificate.delete", "certificate", id, detail);
+        free(detail);
+        json_decref(d);
+    }
+    free(auto_renew_off);
     ch_store_cert_dispose(&c);
     return error;
 }

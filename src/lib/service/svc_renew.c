@@ -52,6 +52,9 @@ static int check_renewable(const ch_store_cert *c, bool automatic)
 {
     const char *field = automatic ? "auto_renew" : NULL;
 
+    if (c->renewed_by != NULL)
+        return ch_error_set_field(CH_ECONFLICT, field, "certificate %s was renewed already, by %s%s", c->id,
+                                  c->renewed_by, automatic ? ": switch automatic renewal on for that one" : "");
     if (c->is_ca && strcmp(c->method, "imported") != 0)
         return ch_error_set_field(CH_EPOLICY, field,
                                   "a CA's certificate is renewed by rotating its CA (POST /cas/{id}/rotate, certhub "
@@ -81,10 +84,6 @@ int ch_svc_cert_renew(ch_svc *svc, const ch_actor *actor, const char *id, bool r
         return error;
     if ((error = ch_store_cert_get(svc->store, &old, actor->tenant_id, id)) < 0)
         return error;
-    if (old.renewed_by != NULL) {
-        error = ch_error_set(CH_ECONFLICT, "certificate %s was renewed already, by %s", id, old.renewed_by);
-        goto done;
-    }
     if ((error = check_renewable(&old, false)) < 0)
         goto done;
     q.name = old.name;

@@ -2884,6 +2884,21 @@ int ch_store_cert_link_renewal(ch_store *s, const char *tenant_id, const char *o
                          " AND renewed_by IS NULL", "linking a renewal", 3, texts, ints, true);
 }
 
+int ch_store_cert_unlink_renewal(ch_store *s, const char *tenant_id, const char *id, const char *renews,
+                                 const char *renewed_by)
+{
+    const char *before[] = {renewed_by ? renewed_by : "", tenant_id, id};
+    const char *after[] = {renews ? renews : "", tenant_id, id};
+    int64_t ints[] = {0, 0, 0};
+    int error;
+
+    if ((error = exec_bound(s, "UPDATE certificates SET renewed_by = nullif(?, '') WHERE tenant_id = ? AND renewed_by = ?",
+                            "relinking the certificate it renewed", 3, before, ints, false)) < 0)
+        return error;
+    return exec_bound(s, "UPDATE certificates SET renews = nullif(?, '') WHERE tenant_id = ? AND renews = ?",
+                      "relinking its renewal", 3, after, ints, false);
+}
+
 int ch_store_cert_renew_failed(ch_store *s, const char *tenant_id, const char *id, int64_t next_at, const char *error)
 {
     const char *texts[] = {NULL, error, tenant_id, id};
