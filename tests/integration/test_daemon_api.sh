@@ -368,6 +368,8 @@ for b in 'der include_key {"format":"der","include_key":true}' 'p7b include_key 
 done
 api POST "/api/v1/certificates/$id/export" '{"format":"pem","include_key":true,"password":"s3cret"}'
 check_contains "pem with include_key and a password: the key encrypted" "$(cat "$T/body")" "BEGIN ENCRYPTED PRIVATE KEY"
+check_eq "the key first, then the certificate and its chain (as the spec says)" \
+    "ENCRYPTED PRIVATE KEY,CERTIFICATE" "$(sed -n 's/^-----BEGIN \(.*\)-----$/\1/p' "$T/body" | uniq | paste -sd,)"
 
 # Rename, chain, duplicate import, delete, a new root CA.
 api PATCH "/api/v1/certificates/$id" '{"name":"web renamed"}'
