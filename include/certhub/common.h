@@ -80,6 +80,8 @@ int ch_memeq_ct(const void *a, const void *b, size_t len);
 /* The characters of UTF-8 text (bytes that begin one), which is what X.520's bounds and a
  * table column count. */
 size_t ch_utf8_chars(const char *s);
+/* Whether s is UTF-8 (RFC 3629: no overlong or surrogate forms, nothing above U+10FFFF). */
+bool ch_utf8_valid(const char *s);
 
 /* Lower-case hex of len bytes into out (2*len+1 bytes incl. NUL). */
 void ch_hex(char *out, const uint8_t *in, size_t len);

@@ -110,6 +110,20 @@ api POST /api/v1/tokens "{\"role\":\"viewer\",\"name\":\"$(head -c 200 /dev/zero
 check_eq "a token name of 200 characters: 400" "400 name" "$status $(body .error.field)"
 api POST "/api/v1/certificates/import?name=tab%09bed" "" -H "Content-Type: application/x-pem-file" --data-binary @"$data/ca.pem"
 check_eq "an imported certificate's name with a tab: 400" "400 name" "$status $(body .error.field)"
+# Names are bounded in characters, not bytes (128 of them in any script), and are UTF-8.
+e100=$(printf 'é%.0s' $(seq 100)); e129=$(printf 'é%.0s' $(seq 129))
+api POST /api/v1/csrs "{\"name\":\"$e100\",\"subject\":{\"common_name\":\"utf8.example\"}}"
+check_eq "a name of 100 characters (200 bytes): taken whole" "201 100" "$status $(body '.name | length')"
+api DELETE "/api/v1/csrs/$(body .id)"
+api POST /api/v1/csrs "{\"name\":\"$e129\",\"subject\":{\"common_name\":\"utf8.example\"}}"
+check_eq "a name of 129 characters: 400" "400 name" "$status $(body .error.field)"
+api POST "/api/v1/certificates/import?name=bad%ffname" "" -H "Content-Type: application/x-pem-file" --data-binary @"$data/ca.pem"
+check_eq "a name that is not UTF-8: 400" "400 name" "$status $(body .error.field)"
+check_contains "saying so" "$(body .error.message)" "not UTF-8"
+api POST /api/v1/csrs '{"name":"c1\u009b2Jx","subject":{"common_name":"c1.example"}}'
+check_eq "a name with a C1 control (CSI): 400" "400 name" "$status $(body .error.field)"
+api POST /api/v1/users '{"name":"esc\u001b[2J","role":"viewer","password":"correct horse battery"}'
+check_eq "a console user's name with an escape: 400" "400 name" "$status $(body .error.field)"
 api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"a\"},\"ca_id\":\"$issuer\",\"days\":\"ten\"}"
 check_eq "wrong type: 400" "400 days" "$status $(body .error.field)"
 api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"a\"},\"ca_id\":\"$issuer\",\"key_usage\":[\"signing\"]}"

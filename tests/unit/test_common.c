@@ -116,6 +116,15 @@ static void test_hex(void **state)
     assert_int_equal(ch_memeq_ct("abc", "abc", 3), 0);
     assert_int_equal(ch_utf8_chars("\xc3\x84rger \xe2\x82\xac"), 7); /* "Ärger €" */
     assert_int_equal(ch_utf8_chars(""), 0);
+    assert_true(ch_utf8_valid("\xc3\x84rger \xe2\x82\xac \xf0\x9f\x94\x91")); /* "Ärger € 🔑" */
+    assert_true(ch_utf8_valid(""));
+    assert_false(ch_utf8_valid("bad\xff"));         /* no lead byte */
+    assert_false(ch_utf8_valid("\xc0\xaf"));        /* overlong '/' */
+    assert_false(ch_utf8_valid("\xe0\x80\xaf"));    /* overlong, three bytes */
+    assert_false(ch_utf8_valid("\xed\xa0\x80"));    /* a surrogate */
+    assert_false(ch_utf8_valid("\xf4\x90\x80\x80")); /* above U+10FFFF */
+    assert_false(ch_utf8_valid("\xe2\x82"));        /* cut short */
+    assert_false(ch_utf8_valid("\xc3("));           /* a lead byte without its continuation */
     assert_int_not_equal(ch_memeq_ct("abc", "abd", 3), 0);
 }
 

@@ -54,6 +54,26 @@ size_t ch_utf8_chars(const char *s)
     return n;
 }
 
+bool ch_utf8_valid(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    while (*p) {
+        size_t n = *p < 0x80 ? 1 : *p >= 0xc2 && *p <= 0xdf ? 2 : *p >= 0xe0 && *p <= 0xef ? 3
+                 : *p >= 0xf0 && *p <= 0xf4 ? 4 : 0;
+        if (n == 0)
+            return false;
+        for (size_t i = 1; i < n; i++)
+            if ((p[i] & 0xc0) != 0x80)
+                return false; /* (a NUL ends the loop here too) */
+        if ((n == 3 && ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0))) ||
+            (n == 4 && ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90))))
+            return false;
+        p += n;
+    }
+    return true;
+}
+
 const void *ch_mem_find(const void *p, const void *end, const char *needle, size_t n)
 {
     const uint8_t *q = p, *stop = end;

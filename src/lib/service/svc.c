@@ -164,10 +164,15 @@ int svc_check_name(const char *name, size_t max)
 {
     if (name == NULL)
         return 0;
-    if (strlen(name) > max)
+    if (!ch_utf8_valid(name))
+        return ch_error_set_field(CH_EINVAL, "name", "the name is not UTF-8 text");
+    /* Characters, not bytes: 128 of them in any script. */
+    if (ch_utf8_chars(name) > max)
         return ch_error_set_field(CH_EINVAL, "name", "the name is longer than %zu characters", max);
-    for (const char *p = name; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        /* C0 controls, DEL, and the C1 controls (U+0080-U+009F: 0xc2 0x80-0x9f), whose CSI
+         * terminals read as an escape's */
+        if (*p < 0x20 || *p == 0x7f || (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
             return ch_error_set_field(CH_EINVAL, "name", "the name contains a control character (a newline, a tab, "
                                       "an escape...)");
     return 0;

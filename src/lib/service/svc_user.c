@@ -214,8 +214,10 @@ int ch_svc_user_create(ch_svc *svc, const ch_actor *actor, const char *name, ch_
 
     if ((error = svc_need(actor, CH_ROLE_ADMIN, "creating a user")) < 0)
         return error;
-    if (name == NULL || *name == '\0' || strlen(name) > 64 || strpbrk(name, "/:\\ \t\r\n") != NULL)
+    if (name == NULL || *name == '\0' || strpbrk(name, "/:\\ \t\r\n") != NULL)
         return ch_error_set_field(CH_EINVAL, "name", "a user name is 1 to 64 characters without spaces, '/' or ':'");
+    if ((error = svc_check_name(name, 64)) < 0)
+        return error;
     if ((error = svc_password_hash(&hash, password)) < 0)
         return error;
     ch_store_new_id(id, "usr_");
