@@ -330,6 +330,20 @@ static int post_and_save(cli_args *a, const char *path, json_t *body)
     if (cli_may_write(a, cli_opt(a, "out")) != 0 || cli_may_write(a, key_out) != 0 ||
         cli_password(a, "key-password-file", NULL, &key_password) != 0)
         return 1;
+    /* So is the permission the key's download needs: without it the certificate would be
+     * made, the command fail, and its next try make another. */
+    if (key_out != NULL) {
+        json_t *who = NULL;
+        int asked = remote_call(a, "GET", "session", NULL, &who, NULL);
+        bool may = asked == 0 && json_is_true(json_object_get(who, "keys_export"));
+        json_decref(who);
+        if (!may) {
+            ch_secure_free_str(key_password);
+            return asked != 0 ? 1
+                              : cli_fail(a, "--key-out downloads the key the server makes, which needs the keys:export "
+                                            "permission, and this token does not have it (an admin's does)");
+        }
+    }
     if (remote_call(a, "POST", path, body, &ans, NULL) == 0) {
         pem = str(ans, "pem");
         if (cli_opt(a, "out") == NULL || cli_write(a, cli_opt(a, "out"), pem, strlen(pem), 0644) == 0) {

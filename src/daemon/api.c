@@ -2393,6 +2393,8 @@ static void session_get(req *r, const char *unused)
     {
         json_t *o = session_json(strncmp(name, "user:", 5) == 0 ? name + 5 : name, t.name, r->who.actor.role, csrf);
         json_t *names = json_array();
+        /* What a client asks before it makes something whose key it is to fetch. */
+        json_object_set_new(o, "keys_export", json_boolean(r->who.actor.perms & CH_PERM_KEYS_EXPORT));
         ch_store_tenant *all = NULL;
         size_t n = 0;
         /* The tenants this session may act in: every one for the installation's admins. */

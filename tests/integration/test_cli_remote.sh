@@ -78,6 +78,14 @@ viewer=$(remote token create --role viewer --name cli-test)
 echo "$viewer" > viewer-token
 expect_error "a viewer cannot issue: the server's reason, one line" "needs the operator role" -- \
     "$CERTHUB" --server "https://localhost:$port" --token-file viewer-token --ca-file "$data/ca.pem" cert issue --ca-id "$issuer" --subject CN=x
+remote token create --role operator --name cli-operator > operator-token
+as_operator() { "$CERTHUB" --server "https://localhost:$port" --token-file operator-token --ca-file "$data/ca.pem" "$@"; }
+before=$(remote cert list --search opk.example | grep -c crt_ || true)
+expect_error "cert issue --key-out without keys:export: refused before anything is made" "needs the keys:export permission" -- \
+    as_operator cert issue --ca-id "$issuer" --subject CN=opk.example --san dns:opk.example --out opk.pem --key-out opk.key
+check_eq "(nothing issued, nothing written)" "$before no no" \
+    "$(remote cert list --search opk.example | grep -c crt_ || true) $([ -e opk.pem ] && echo yes || echo no) $([ -e opk.key ] && echo yes || echo no)"
+check_contains "without --key-out the operator issues" "$(as_operator cert issue --ca-id "$issuer" --subject CN=opk.example --san dns:opk.example)" "crt_"
 expect_error "unknown CA id" "no CA with id" -- remote cert issue --ca-id ca_missing --subject CN=x
 expect_error "no token" "no API token" -- env -u CERTHUB_TOKEN "$CERTHUB" --server "https://localhost:$port" cert list
 expect_error "untrusted server certificate: what to give" "give the CA that issued the server's certificate with --ca-file" -- \
