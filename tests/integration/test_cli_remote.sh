@@ -424,6 +424,20 @@ echo storepass >store.pw
 echo keypass1 >key.pw
 expect_error "a JKS whose key has its own password, without it" "password" -- remote keystore upload two.jks --password-file store.pw
 check_contains "and with --key-password-file" "$(remote keystore upload two.jks --password-file store.pw --key-password-file key.pw)" "kst_"
+# One key with a password of its own, another with the store's (keytool -keypass for one alias).
+keytool -genkeypair -alias three -keyalg EC -groupname secp256r1 -dname CN=three.example -validity 5 -keystore two.jks \
+    -storetype JKS -storepass storepass -keypass storepass >/dev/null 2>&1
+expect_error "keys of two passwords, without the key's own: the entry and the key password named" \
+    'wrong password for the key of entry "two": the keystore'"'"'s does not open it' -- \
+    remote keystore upload two.jks --password-file store.pw --name mixed
+mixed=$(remote keystore upload two.jks --password-file store.pw --key-password-file key.pw --name mixed)
+check_eq "with it, both entries and both keys" "three:true two:true" \
+    "$(remote --output json keystore get "$mixed" | jq -r '[.entries[] | .alias + ":" + (.has_private_key | tostring)] | sort | join(" ")')"
+echo wrong >wrong.pw
+api_status=$(curl -s -o "$T/ks.json" -w '%{http_code}' --cacert "$data/ca.pem" -H "Authorization: Bearer $(cat "$data/admin-token")" \
+    -H "Content-Type: application/octet-stream" -H "Certhub-Password: storepass" -H "Certhub-Key-Password: wrong" \
+    --data-binary @two.jks "https://localhost:$port/api/v1/keystores?name=mixed2")
+check_eq "a wrong key password: 400 naming key_password" "400 key_password" "$api_status $(jq -r .error.field "$T/ks.json")"
 remote keystore delete "$ks" >/dev/null
 check_eq "keystore deleted" "" "$(remote keystore list | grep "$ks" || true)"
 

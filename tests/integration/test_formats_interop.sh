@@ -20,7 +20,7 @@ root_fp=$(fp root.pem)
 kt -genkeypair -keystore a.jks -storetype JKS -storepass changeit -keypass changeit -alias rsa-entry -keyalg RSA -keysize 2048 -dname "CN=jks rsa" -validity 30
 kt -genkeypair -keystore a.jks -storetype JKS -storepass changeit -keypass keypass1 -alias ec-entry -keyalg EC -groupname secp256r1 -dname "CN=jks ec" -validity 30
 kt -importcert -noprompt -keystore a.jks -storetype JKS -storepass changeit -alias our-root -file root.pem
-expect_error "JKS key with its own password needs it" "wrong password for a key" -- "$CERTHUB" inspect a.jks --password-file pw
+expect_error "JKS key with its own password needs it" 'wrong password for the key of entry "ec-entry"' -- "$CERTHUB" inspect a.jks --password-file pw
 kt -keypasswd -keystore a.jks -storetype JKS -storepass changeit -alias ec-entry -keypass keypass1 -new changeit
 json=$("$CERTHUB" inspect a.jks --password-file pw --json)
 check_contains "JKS alias rsa-entry" "$json" '"alias": "rsa-entry"'
@@ -35,7 +35,7 @@ kt -importcert -noprompt -keystore b.jceks -storetype JCEKS -storepass changeit 
 json=$("$CERTHUB" inspect b.jceks --password-file pw --key-password-file kpw --json)
 check_contains "JCEKS key entry" "$json" '"alias": "jceks-ec"'
 check_contains "JCEKS trusted entry" "$json" "\"sha256\": \"$root_fp\""
-expect_error "JCEKS wrong key password" "wrong password for a key" -- "$CERTHUB" inspect b.jceks --password-file pw --key-password-file bad
+expect_error "JCEKS wrong key password" "wrong password for the key of entry" -- "$CERTHUB" inspect b.jceks --password-file pw --key-password-file bad
 
 # PKCS#12 by keytool, by openssl (modern) and by openssl -legacy (RC2/3DES, needs the legacy provider).
 kt -genkeypair -keystore c.p12 -storetype PKCS12 -storepass changeit -alias p12-rsa -keyalg RSA -dname "CN=p12 rsa" -validity 30

@@ -37,7 +37,7 @@ int fmt_assemble(ch_keystore *ks, fmt_items *it);
 /* Appends a line to the keystore's notes. */
 int fmt_note(ch_keystore *ks, const char *fmt, ...) CH_PRINTF(2, 3);
 
-/* JKS / JCEKS (jks.c). */
+/* JKS / JCEKS (jks.c).  key_password NULL: the keys have the store's password. */
 int fmt_import_jks(ch_keystore *ks, fmt_items *it, const uint8_t *data, size_t len, const char *store_password,
                    const char *key_password);
 int fmt_export_jks(ch_buf *out, const ch_keystore *ks, const char *password);

@@ -345,7 +345,19 @@ int fmt_import_jks(ch_keystore *ks, fmt_items *it, const uint8_t *data, size_t l
                 }
                 n++;
             }
-            error = open_protected_key(&plain, kb, klen, jceks, key_password);
+            error = open_protected_key(&plain, kb, klen, jceks, key_password ? key_password : store_password);
+            /* Keys with passwords of their own for some entries and not others (keytool's
+             * -keypass for one alias): a key the key password does not open may have the
+             * store's. */
+            if (error == CH_EPASSWORD && key_password != NULL && strcmp(key_password, store_password) != 0) {
+                ch_buf_dispose_secure(&plain);
+                error = open_protected_key(&plain, kb, klen, jceks, store_password);
+            }
+            if (error == CH_EPASSWORD)
+                ch_error_set_field(error, "key_password",
+                                   "wrong password for the key of entry \"%.64s\": %s", alias,
+                                   key_password ? "neither the key password nor the keystore's opens it"
+                                                : "the keystore's does not open it; give the key's own as the key password");
             if (error == 0)
                 error = ch_key_parse(&key, plain.data, plain.len, NULL);
             ch_buf_dispose_secure(&plain);

@@ -104,7 +104,11 @@ int ch_svc_keystore_import(ch_svc *svc, const ch_actor *actor, const char *name,
     if ((error = svc_check_name(name, 128)) < 0)
         return error;
     if ((error = ch_keystore_import(&ks, data, len, &io)) < 0) {
-        ch_error_set_field(error, error == CH_EPASSWORD ? "password" : "file", "%s", ch_error_last());
+        /* (a key's password named as such, where the format said so) */
+        const char *field = ch_error_field() != NULL && strcmp(ch_error_field(), "key_password") == 0 ? "key_password"
+                            : error == CH_EPASSWORD                                                  ? "password"
+                                                                                                     : "file";
+        ch_error_set_field(error, field, "%s", ch_error_last());
         return error;
     }
     /* Everything that needs no lock first: sealing keys, reading certificates. */
