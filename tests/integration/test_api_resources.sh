@@ -259,6 +259,17 @@ api GET "/api/v1/certificates?status=active&limit=1000&expiring_before=$(date -u
 check_eq "and those ending in the next 26 weeks, week by week" "$(body '.items | length')" \
     "$(echo "$overview" | jq '.certificates.expiring_per_week | add')"
 check_eq "26 weeks" 26 "$(echo "$overview" | jq '.certificates.expiring_per_week | length')"
+# RFC 3339 times with an offset name the same instant as in UTC (%2B: '+' in a query is a space).
+# (before the end of a certificate: it is not in the list, as it would be were the offset
+# ignored and the time read as a later one in UTC)
+api GET "/api/v1/certificates?status=active&limit=1"
+at=$(date -u -d "$(body '.items[0].not_after')" +%s)
+api GET "/api/v1/certificates?status=active&limit=1000&expiring_before=$(date -u -d "@$at" +%Y-%m-%dT%H:%M:%SZ)"
+utc=$(body '[.items[].id] | join(" ")')
+api GET "/api/v1/certificates?status=active&limit=1000&expiring_before=$(TZ=IST-5:30 date -d "@$at" +%Y-%m-%dT%H:%M:%S)%2B05:30"
+check_eq "expiring_before with an offset (+05:30): the same certificates" "200 $utc" "$status $(body '[.items[].id] | join(" ")')"
+api GET "/api/v1/audit?since=$(TZ=EST5 date -d '-1 hour' +%Y-%m-%dT%H:%M:%S%:z)&limit=1"
+check_eq "audit since with a negative offset" 200 "$status"
 api GET "/api/v1/certificates?status=revoked"
 check_eq "another status: 400" "400 status" "$status $(body .error.field)"
 api GET "/api/v1/certificates?method=imported&limit=1000"

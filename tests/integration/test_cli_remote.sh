@@ -450,5 +450,5 @@ check_contains "the oldest entry is the first start's" "$(cat first.txt)" "syste
 cursor=$(sed -n 's/.*--cursor \([^ ]*\).*/\1/p' more.txt)
 check_contains "a next page is offered" "$cursor" "s"
 check_eq "and --cursor gives it" "2" "$(remote audit list --limit 1 --oldest-first --cursor "$cursor" 2>/dev/null | awk 'NR == 2 {print $1}')"
-expect_error "audit list --since with a bad time" "not a UTC time" -- remote audit list --since yesterday
+expect_error "audit list --since with a bad time" "not an RFC 3339 time" -- remote audit list --since yesterday
 done_testing

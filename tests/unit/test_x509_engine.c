@@ -814,7 +814,15 @@ static void test_times(void **state)
     assert_int_equal(t, 1893456000);
     assert_int_equal(ch_time_parse(&t, "2031-02-29"), CH_EINVAL);
     assert_int_equal(ch_time_parse(&t, "2030-13-01"), CH_EINVAL);
-    assert_int_equal(ch_time_parse(&t, "2030-01-01T00:00:00+02:00"), CH_EINVAL);
+    /* RFC 3339 offsets: the same instant as UTC; ' ' is a query's form-decoded '+' */
+    assert_int_equal(ch_time_parse(&t, "2030-01-01T02:00:00+02:00"), 0);
+    assert_int_equal(t, 1893456000);
+    assert_int_equal(ch_time_parse(&t, "2029-12-31T18:30:00-05:30"), 0);
+    assert_int_equal(t, 1893456000);
+    assert_int_equal(ch_time_parse(&t, "2030-01-01T01:00:00 01:00"), 0);
+    assert_int_equal(t, 1893456000);
+    assert_int_equal(ch_time_parse(&t, "2030-01-01T00:00:00+24:00"), CH_EINVAL);
+    assert_int_equal(ch_time_parse(&t, "2030-01-01T00:00:00+0200"), CH_EINVAL);
     assert_int_equal(ch_time_parse(&t, "soon"), CH_EINVAL);
 }
 

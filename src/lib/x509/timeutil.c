@@ -52,7 +52,7 @@ static int digits(const char *s, int n)
 int ch_time_parse(int64_t *out, const char *text)
 {
     static const unsigned mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int y, mo, d, h = 0, mi = 0, s = 0;
+    int y, mo, d, h = 0, mi = 0, s = 0, offset = 0;
     size_t len = text ? strlen(text) : 0;
 
     *out = 0;
@@ -75,17 +75,25 @@ int ch_time_parse(int64_t *out, const char *text)
             while (*rest >= '0' && *rest <= '9')
                 rest++;
         }
-        if (!((rest[0] == 'Z' || rest[0] == 'z') && rest[1] == '\0') && strcmp(rest, "+00:00") != 0)
+        /* RFC 3339's offsets too, "+01:00" or "-05:00"; a ' ' for the '+' is a query string's
+         * form decoding of one sent unescaped. */
+        if ((rest[0] == '+' || rest[0] == '-' || rest[0] == ' ') && strlen(rest) == 6 && rest[3] == ':') {
+            int oh = digits(rest + 1, 2), om = digits(rest + 4, 2);
+            if (oh < 0 || oh > 23 || om < 0 || om > 59)
+                goto bad;
+            offset = (rest[0] == '-' ? -1 : 1) * (oh * 3600 + om * 60);
+        } else if (!((rest[0] == 'Z' || rest[0] == 'z') && rest[1] == '\0')) {
             goto bad;
+        }
     }
     if (y < 0 || mo < 1 || mo > 12 || d < 1 || (unsigned)d > mdays[mo - 1] || h < 0 || h > 23 || mi < 0 ||
         mi > 59 || s < 0 || s > 60)
         goto bad;
     if (mo == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
         goto bad;
-    *out = x509_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + s;
+    *out = x509_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + s - offset;
     return 0;
 bad:
-    return ch_error_set(CH_EINVAL, "\"%.40s\" is not a UTC time; expected e.g. 2030-01-01T00:00:00Z or 2030-01-01",
-                        text ? text : "");
+    return ch_error_set(CH_EINVAL, "\"%.40s\" is not an RFC 3339 time; expected e.g. 2030-01-01T00:00:00Z, "
+                        "2030-01-01T01:00:00+01:00 or 2030-01-01", text ? text : "");
 }
