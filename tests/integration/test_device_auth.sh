@@ -185,10 +185,11 @@ TOKEN=$lab trust labca.pem true >/dev/null
 check_eq "a device of tenant lab is let in" "allow auto_registered" "$(decide l1.pem lab/lab-1)"
 api DELETE /api/v1/tenants/lab
 check_eq "tenant lab revoked" 200 "$status"
+check_eq "the answer is the tenant, by its id" "ten_ lab revoked" "$(body '(.id | .[0:4]) + " " + .name + " " + .status')"
 check_eq "revoked: its device is refused by name" "deny unknown_tenant" "$(decide l1.pem lab/lab-1)"
 check_eq "and by its certificate alone" "deny unknown_tenant" "$(decide l1.pem)"
 api PATCH /api/v1/tenants/lab '{"status":"active"}'
-check_eq "tenant lab restored" 200 "$status"
+check_eq "tenant lab restored" "200 lab active" "$status $(body '.name + " " + .status')"
 check_eq "restored: its device is let in again" "allow known_device" "$(decide l1.pem lab/lab-1)"
 
 # Each tenant reads its own decisions, kept apart: a tenant whose devices ask often pushes out
