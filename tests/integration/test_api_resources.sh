@@ -92,6 +92,10 @@ check_eq "issued with usage overrides" 201 "$status"
 body .pem > ov.pem
 check_contains "the overridden EKU" "$(openssl x509 -in ov.pem -noout -ext extendedKeyUsage)" "TLS Web Client Authentication"
 before=$((before + 1))
+api POST /api/v1/certificates '{"sans":["dns:empty.example"],"ca_id":""}'
+check_eq "an empty ca_id: 400, not a 404 naming nothing" "400 ca_id" "$status $(body .error.field)"
+api POST /api/v1/certificates "{\"name\":\"\",\"sans\":[\"dns:empty.example\"],\"ca_id\":\"$issuer\"}"
+check_eq "an empty name: 400, not one made up unasked" "400 name" "$status $(body .error.field)"
 api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"a\"},\"ca_id\":\"$issuer\",\"colour\":1}"
 check_eq "unknown field: 400" "400 colour" "$status $(body .error.field)"
 # A certificate issued here is never a CA (those are made by POST /cas), so a path length,

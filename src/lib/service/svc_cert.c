@@ -259,6 +259,14 @@ int ch_svc_cert_issue_start(ch_svc *svc, const ch_actor *actor, const ch_svc_iss
                                        "made here) or public_key");
     if ((error = svc_check_name(req->name, 128)) < 0)
         return error;
+    /* An empty string is not "not given": said so, rather than read as absent (a name made
+     * up unasked) or as an id (a 404 naming nothing). */
+    if (req->name != NULL && *req->name == '\0')
+        return ch_error_set_field(CH_EINVAL, "name", "name is empty: give one, or leave it out for one taken from "
+                                  "the subject");
+    if (req->ca_id != NULL && *req->ca_id == '\0')
+        return ch_error_set_field(CH_EINVAL, "ca_id", "ca_id is empty: give a CA's id, or leave it out for the "
+                                  "tenant's one issuing CA");
     if ((error = parse_sans(sans, &nsans, req)) < 0)
         return error;
     if (req->digest && (error = ch_digest_parse(&o.digest, req->digest)) < 0)
