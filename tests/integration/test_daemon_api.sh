@@ -15,6 +15,7 @@ start_daemon
 first_logs=$(cat "$T"/daemon.log.*)
 check_contains "first start prints the admin token" "$first_logs" "admin API token"
 check_eq "admin-token file is 0600" 600 "$(stat -c %a "$data/admin-token")"
+check_eq "the store is its owner's alone (its log and index files take its mode)" 600 "$(stat -c %a "$data/certhub.db")"
 TOKEN=$(cat "$data/admin-token")
 check_contains "the token appears once, in the log of the first start" "$first_logs" "$TOKEN"
 # A first start on a port taken (by the daemon above) or an address not this machine's says so

@@ -8,6 +8,7 @@
  * loss.  The schema is versioned with PRAGMA user_version and migrated on open.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdatomic.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -966,6 +968,14 @@ int ch_store_open(ch_store **out, const ch_store_opts *opts)
     }
     pthread_mutex_init(&s->ck_lock, NULL);
     pthread_cond_init(&s->ck_cond, NULL);
+    /* A new store is its owner's alone (SQLite would make it 0644 and its log and index
+     * files after it, whatever the directory they are in): made empty here, which SQLite
+     * takes as an empty database. */
+    if (s->path[0] != ':') {
+        int fd = open(s->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0)
+            close(fd);
+    }
     if ((error = migrate(s)) < 0) {
         ch_store_close(s);
         return error;
