@@ -72,7 +72,9 @@ void reply_json_text(req *r, int status, const ch_buf *body)
 
 void reply_json(req *r, int status, json_t *body)
 {
-    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    /* 15 significant digits, those a double holds for any decimal: 2/3 reads
+     * 0.666666666666667, not 0.66666666666666663, and what was sent as 0.75 reads 0.75. */
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15)) : NULL;
 
     send_json(r, status, text, text ? strlen(text) : 0);
     free(text);

@@ -22,6 +22,8 @@ nb=$(date -d "$(body .not_before)" +%s); ra=$(date -d "$(body .renew_at)" +%s); 
 ok "renewed 12 hours before its end (half of its life, backdating included)"
 [ "$ra" -gt "$nb" ] || fail "renew_at before not_before"
 ok "not before it was made"
+api GET /api/v1/settings
+check_eq "the default renewal point reads as a person writes 2/3" 0.666666666666667 "$(jq -c .renewal_point "$T/body")"
 api PATCH /api/v1/settings '{"renewal_point":0.95}'
 check_eq "a renewal point past 0.9 is refused" "400 renewal_point" "$status $(body .error.field)"
 api PATCH /api/v1/settings '{"renewal_point":0.5}'
