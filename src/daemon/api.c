@@ -417,6 +417,24 @@ static int get_strings(req *r, json_t *body, const char *field, const char **lis
     return 0;
 }
 
+/* An upload's one source, the uploaded file or field (a JSON or form member holding it
+ * as text): 0 when exactly one came, else -1 after saying which of the two mistakes it is. */
+static int upload_once(req *r, const upload *u, bool field_given, const char *field, const char *what,
+                       const char *as_field)
+{
+    char msg[300];
+
+    if (field_given != (u->file != NULL))
+        return 0;
+    if (field_given)
+        snprintf(msg, sizeof msg, "give the %s once: %s or the uploaded file, not both", what, as_field);
+    else
+        snprintf(msg, sizeof msg, "no %s came (an empty body?): send the file as the request body, as a "
+                 "multipart form's file, or as %s in JSON", what, as_field);
+    reply_error_msg(r, CH_EINVAL, field, msg);
+    return -1;
+}
+
 /* An optional array of key usage names (extended false) or extended key usage names. */
 static int get_usages(req *r, json_t *body, const char *field, bool extended, unsigned *out)
 {
@@ -878,11 +896,8 @@ static void certificate_import(req *r)
     if (get_str(r, u.fields, "name", &name) || get_str(r, u.fields, "certificate", &cert) ||
         get_str(r, u.fields, "private_key", &key) || get_str(r, u.fields, "password", &password))
         goto done;
-    if ((cert == NULL) == (u.file == NULL)) {
-        reply_error_msg(r, CH_EINVAL, "certificate",
-                        "give the certificate once: the \"certificate\" field (PEM) or the uploaded file");
+    if (upload_once(r, &u, cert != NULL, "certificate", "certificate", "the \"certificate\" field (PEM)") < 0)
         goto done;
-    }
     cert_bytes = u.file ? u.file : (const uint8_t *)cert;
     cert_len = u.file ? u.file_len : strlen(cert);
     if (name == NULL && u.filename[0])
@@ -1161,10 +1176,8 @@ static void keystores_upload(req *r)
     if (get_str(r, u.fields, "name", &name) || get_str(r, u.fields, "data", &data) ||
         get_str(r, u.fields, "password", &password) || get_str(r, u.fields, "key_password", &key_password))
         goto done;
-    if ((data == NULL) == (u.file == NULL)) {
-        reply_error_msg(r, CH_EINVAL, "data", "give the keystore once: \"data\" (base64) or the uploaded file");
+    if (upload_once(r, &u, data != NULL, "data", "keystore", "\"data\" (base64)") < 0)
         goto done;
-    }
     if (data != NULL) {
         cap = strlen(data) / 4 * 3 + 4;
         if (strlen(data) > CH_MAX_UPLOAD_BYTES / 3 * 4 + 4 || (bytes = malloc(cap)) == NULL ||
@@ -1889,11 +1902,8 @@ static int upload_cert(req *r, upload *u, ch_svc_trusted_req *q, int *enabled)
     if (get_str(r, u->fields, "name", &q->name) || get_str(r, u->fields, "certificate", &cert) ||
         get_flag(r, u->fields, "auto_registration", &auto_reg) || get_status(r, u->fields, enabled))
         return -1;
-    if ((cert == NULL) == (u->file == NULL)) {
-        reply_error_msg(r, CH_EINVAL, "certificate",
-                        "give the certificate once: the \"certificate\" field (PEM) or the uploaded file");
+    if (upload_once(r, u, cert != NULL, "certificate", "certificate", "the \"certificate\" field (PEM)") < 0)
         return -1;
-    }
     q->cert = u->file ? u->file : (const uint8_t *)cert;
     q->cert_len = u->file ? u->file_len : strlen(cert);
     q->auto_registration = auto_reg;

@@ -275,6 +275,10 @@ json_t *read_json(req *r, const char *const *allowed)
         reply_error_msg(r, CH_ETOOBIG, NULL, "the body is larger than the limit of 4 MiB");
         return NULL;
     }
+    if (len == 0) { /* (jansson says "wrong arguments") */
+        reply_error_msg(r, CH_EPARSE, NULL, "the body is empty: send a JSON object, {} when no field is needed");
+        return NULL;
+    }
     j = json_loadb((const char *)evbuffer_pullup(in, (ssize_t)len), len, JSON_REJECT_DUPLICATES, &jerr);
     if (j == NULL || !json_is_object(j)) {
         /* jansson names its own flag for a NUL in a string; say what it is instead. */

@@ -92,6 +92,14 @@ check_eq "issued with usage overrides" 201 "$status"
 body .pem > ov.pem
 check_contains "the overridden EKU" "$(openssl x509 -in ov.pem -noout -ext extendedKeyUsage)" "TLS Web Client Authentication"
 before=$((before + 1))
+api POST /api/v1/certificates/import "" -H "Content-Type: application/x-pem-file" --data-binary @/dev/null
+check_eq "an import with an empty body: 400 saying nothing came" "400 certificate" "$status $(body .error.field)"
+check_contains "(and how to send it)" "$(body .error.message)" "no certificate came (an empty body?)"
+api POST /api/v1/keystores?name=empty "" -H "Content-Type: application/octet-stream" --data-binary @/dev/null
+check_eq "a keystore upload with an empty body: 400 saying nothing came" "400 no keystore came" \
+    "$status $(body .error.message | cut -c1-16)"
+api POST /api/v1/certificates/import "" -F "file=@$data/ca.pem" -F "certificate=$(cat "$data/ca.pem")"
+check_eq "an import with both a file and the field: 400 saying not both" "400 not both" "$status $(body .error.message | grep -o 'not both')"
 api POST /api/v1/certificates '{"sans":["dns:empty.example"],"ca_id":""}'
 check_eq "an empty ca_id: 400, not a 404 naming nothing" "400 ca_id" "$status $(body .error.field)"
 api POST /api/v1/certificates "{\"name\":\"\",\"sans\":[\"dns:empty.example\"],\"ca_id\":\"$issuer\"}"
@@ -141,6 +149,8 @@ api POST /api/v1/certificates "{\"sans\":[\"dns:ku.example\"],\"ca_id\":\"$issue
 check_eq "an empty list of usages (not the profile's, silently): 400" "400 ext_key_usage" "$status $(body .error.field)"
 api POST /api/v1/certificates '{"subject":' 
 check_eq "malformed JSON: 400" "400 malformed" "$status $(body .error.code)"
+api POST /api/v1/certificates "" -H "Content-Type: application/json" --data-binary @/dev/null
+check_eq "an empty JSON body: 400 saying so" "400 the body is empty" "$status $(body .error.message | cut -d: -f1)"
 api POST /api/v1/certificates "" -H "Content-Type: text/xml" --data "<cert/>"
 check_eq "wrong content type: 415" 415 "$status"
 api POST /api/v1/certificates "" -H "Content-Type: application/jsonp" --data '{}'
