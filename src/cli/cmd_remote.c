@@ -482,13 +482,17 @@ done:
 
 int cmd_remote_cert_export(cli_args *a)
 {
-    const char *format = cli_opt(a, "format") ? cli_opt(a, "format") : "pem", *out = cli_need(a, "out");
+    const char *format = cli_opt(a, "format") ? cli_opt(a, "format") : "pem", *out;
     /* A keystore holds the key and is asked for by POST, with its password in the body. */
     bool keystore = strcmp(format, "p12") == 0 || strcmp(format, "jks") == 0;
     char path[256], tail[64], *password = NULL;
     json_t *body = NULL;
     int rc = 1;
 
+    /* The format first: a misspelt one is the mistake to name, before a missing --out. */
+    if (!keystore && strcmp(format, "pem") != 0 && strcmp(format, "der") != 0 && strcmp(format, "p7b") != 0)
+        return cli_fail(a, "--format takes pem, der, p7b, p12 or jks, not \"%.32s\"", format);
+    out = cli_need(a, "out");
     if (cli_password(a, "password-file", "CERTHUB_PASSWORD", &password) != 0)
         return 1;
     /* Certificates alone go out unencrypted: a password file given would be dropped without a

@@ -262,7 +262,7 @@ await page.getByRole("button", { name: "Upload keystore" }).click();
 await page.locator("#ks-file").setInputFiles(`${work}/apart.jks`);
 await page.locator("#ks-password").fill("changeit");
 await page.getByRole("dialog").getByRole("button", { name: "Upload", exact: true }).click();
-await page.locator("#ks-error").getByText("give it as the key password").waitFor();
+await page.locator("#ks-error").getByText("give the key's own as the key password").waitFor();
 await page.getByLabel("Key password, when the keys have their own").fill("key-of-its-own");
 await page.getByRole("dialog").getByRole("button", { name: "Upload", exact: true }).click();
 await page.locator("tr", { hasText: "apart.jks" }).waitFor();

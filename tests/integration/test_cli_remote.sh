@@ -72,6 +72,8 @@ expect_error "a password file for a DER export, which is not encrypted: refused,
 [ ! -e never.der ] && ok "and nothing written"
 check_eq "CERTHUB_PASSWORD, set for every command, does not stop a PEM export" 0 \
     "$(CERTHUB_PASSWORD=s3cret remote cert export "$id" --out env.pem >/dev/null 2>&1; echo $?)"
+expect_error "cert export --format misspelt: the format named, before a missing --out" "--format takes pem, der, p7b, p12 or jks" -- \
+    remote cert export "$id" --format pkcs12
 expect_error "--with-key with DER: the server's reason" "der and p7b hold certificates only" -- \
     remote cert export "$id" --format der --with-key --out never.der
 viewer=$(remote token create --role viewer --name cli-test)
