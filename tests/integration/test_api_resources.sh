@@ -584,6 +584,14 @@ check_eq "issued for a public key: method issued, no key held" "201 issued false
     "$status $(body .method) $(body .has_private_key)"
 check_eq "and it certifies that key" "$(openssl pkey -in pk.key -pubout | tr -d '\n')" \
     "$(body .pem | openssl x509 -noout -pubkey | tr -d '\n')"
+# An Ed25519 CA signs without a digest: one asked for is refused, not dropped without a word.
+api POST /api/v1/cas '{"name":"ed root","type":"root","subject":{"common_name":"Ed Root"},"key_type":"ed25519","days":30}'
+edca=$(body .id)
+api POST /api/v1/certificates "{\"sans\":[\"dns:ed.example\"],\"ca_id\":\"$edca\",\"days\":5,\"digest\":\"sha512\"}"
+check_eq "a digest for an Ed25519 CA's signature: 400" "400 digest" "$status $(body .error.field)"
+api POST /api/v1/certificates "{\"sans\":[\"dns:ed.example\"],\"ca_id\":\"$edca\",\"days\":5}"
+check_eq "without one: issued, signed with Ed25519" "201 ED25519" "$status $(body .pem | openssl x509 -noout -text | sed -n 's/.*Signature Algorithm: //p' | head -1)"
+api DELETE "/api/v1/cas/$edca?force=true"
 api POST /api/v1/certificates "{\"name\":\"pk2\",\"public_key\":\"not a key\",\"ca_id\":\"$issuer\"}"
 check_eq "a public key that is none: 400 on public_key" "400 public_key" "$status $(body .error.field)"
 api GET "/api/v1/cas/$issuer"

@@ -748,10 +748,15 @@ int ch_cert_issue(ch_cert **out, const ch_issue_opts *o)
         san_count = 1;
     }
 
-    /* Sign: Ed25519 signs the message itself and takes no digest. */
-    if (ch_key_get_type(issuer_key) == CH_KEY_ED25519)
-        md = NULL;
-    else if (md == NULL && (error = ch_digest_parse(&md, "sha256")) < 0)
+    /* Sign: Ed25519 signs the message itself and takes no digest (one asked for is said to
+     * go unused, not dropped without a word). */
+    if (ch_key_get_type(issuer_key) == CH_KEY_ED25519) {
+        if (md != NULL) {
+            error = ch_error_set_field(CH_EINVAL, "digest", "the issuing CA's key is Ed25519, which signs without a "
+                                       "digest: leave digest out");
+            goto done;
+        }
+    } else if (md == NULL && (error = ch_digest_parse(&md, "sha256")) < 0)
         goto done;
     if ((issued = calloc(1, sizeof *issued)) == NULL) {
         error = ch_error_set(CH_ENOMEM, "out of memory");
