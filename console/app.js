@@ -231,13 +231,20 @@ async function download(method, path, body, name) {
 
 function exportDialog(c) {
   const password = el("input", { id: "ex-password", type: "password", autocomplete: "new-password", "aria-describedby": "ex-error" });
-  const format = el("select", { id: "ex-format" }, ["pem", "der", "p7b", "p12", "jks"].map((f) => el("option", { value: f }, f.toUpperCase())));
+  // P12 and JKS hold the private key: offered when certhub holds one and the account may
+  // export keys (keys:export), rather than refused after the click.
+  const keyFormats = c.has_private_key !== false && (!me || me.keys_export !== false);
+  const format = el("select", { id: "ex-format" }, ["pem", "der", "p7b"].concat(keyFormats ? ["p12", "jks"] : [])
+    .map((f) => el("option", { value: f }, f.toUpperCase())));
+  const why = keyFormats ? null : el("p", { class: "hint", id: "ex-why" }, c.has_private_key === false
+    ? "P12 and JKS hold a private key, and certhub holds none for this certificate."
+    : "P12 and JKS hold the private key, which this account may not export.");
   const pwRow = el("div", { hidden: true }, el("label", { for: "ex-password" }, "Password (P12 and JKS)"), password);
   const err = el("p", { class: "error", id: "ex-error", role: "alert" });
   format.addEventListener("change", () => { pwRow.hidden = !["p12", "jks"].includes(format.value); });
   const form = el("form", { method: "dialog" },
     el("h2", {}, `Export ${c.name}`),
-    el("label", { for: "ex-format" }, "Format"), format, pwRow, err,
+    el("label", { for: "ex-format" }, "Format"), format, why, pwRow, err,
     el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Download"),
       el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
   form.addEventListener("submit", async (ev) => {

@@ -528,6 +528,11 @@ await vp.getByRole("link", { name: "Certificates", exact: true }).click();
 await vp.locator("tr", { hasText: "web.example" }).first().waitFor();
 assert.equal(await vp.getByRole("button", { name: "Create certificate" }).count(), 0);
 assert.equal(await vp.getByRole("button", { name: /^Delete/ }).count(), 0);
+// Export offers a viewer the formats without the key, saying why P12 and JKS are not there.
+await vp.getByRole("button", { name: /^Export / }).first().click();
+await vp.locator("#ex-why").getByText("which this account may not export").waitFor();
+assert.deepEqual(await vp.locator("#ex-format option").allInnerTexts(), ["PEM", "DER", "P7B"]);
+await vp.getByRole("dialog").getByRole("button", { name: "Cancel" }).click();
 const refused = await vp.evaluate(async () => {
   const s = await (await fetch("/api/v1/session")).json();
   return (await fetch("/api/v1/certificates", { method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": s.csrf_token },
