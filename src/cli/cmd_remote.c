@@ -266,6 +266,19 @@ static int add_filters(cli_args *a, char *path, size_t cap, const char *const (*
     return used < cap ? 0 : cli_fail(a, "the filters are too long");
 }
 
+/* A list command: the resource a page at a time, with the filters given (map: an option to the
+ * API's parameter), printed as the five columns cols. */
+static int list_filtered(cli_args *a, const char *resource, const char *const (*filters)[2], size_t nfilters,
+                         const char *const *cols, const int *widths)
+{
+    char path[2048];
+
+    paged(a, resource, path, sizeof path);
+    if (add_filters(a, path, sizeof path, filters, nfilters) != 0)
+        return 1;
+    return list_and_print(a, path, cols, widths, 5);
+}
+
 /* A text option as a member of body, when given. */
 static void str_member(cli_args *a, const char *opt, json_t *body, const char *field)
 {
@@ -405,12 +418,7 @@ int cmd_remote_cert_list(cli_args *a)
     static const char *const filters[][2] = {{"search", "search"}, {"expiring-before", "expiring_before"},
                                              {"ca-id", "ca_id"},   {"kind", "kind"},
                                              {"method", "method"}, {"status", "status"}};
-    char path[2048];
-
-    paged(a, "certificates", path, sizeof path);
-    if (add_filters(a, path, sizeof path, filters, sizeof filters / sizeof filters[0]) != 0)
-        return 1;
-    return list_and_print(a, path, cols, w, 5);
+    return list_filtered(a, "certificates", filters, sizeof filters / sizeof filters[0], cols, w);
 }
 
 /* Everything the server says of the certificate, then from its decoded form what a reader
@@ -1255,12 +1263,7 @@ int cmd_remote_device_decisions(cli_args *a)
     static const char *const cols[] = {"at", "result", "reason", "device_id", "message"};
     static const int w[] = {20, 6, 20, 24, 40};
     static const char *const filters[][2] = {{"device", "device_id"}, {"result", "result"}};
-    char path[1024];
-
-    paged(a, "device-decisions", path, sizeof path);
-    if (add_filters(a, path, sizeof path, filters, sizeof filters / sizeof filters[0]) != 0)
-        return 1;
-    return list_and_print(a, path, cols, w, 5);
+    return list_filtered(a, "device-decisions", filters, sizeof filters / sizeof filters[0], cols, w);
 }
 
 int cmd_remote_device_list(cli_args *a)
@@ -1268,12 +1271,7 @@ int cmd_remote_device_list(cli_args *a)
     static const char *const cols[] = {"id", "device_id", "status", "trusted_certificate_id", "last_seen"};
     static const int w[] = {28, 32, 8, 28, 20};
     static const char *const filters[][2] = {{"trusted-id", "trusted_id"}, {"status", "status"}};
-    char path[1024];
-
-    paged(a, "devices", path, sizeof path);
-    if (add_filters(a, path, sizeof path, filters, sizeof filters / sizeof filters[0]) != 0)
-        return 1;
-    return list_and_print(a, path, cols, w, 5);
+    return list_filtered(a, "devices", filters, sizeof filters / sizeof filters[0], cols, w);
 }
 
 static int device_status(cli_args *a, const char *status)
