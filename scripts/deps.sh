@@ -13,6 +13,7 @@ packages=(
   libevent-dev                      # certhubd's HTTP server (evhttp + bufferevent_openssl)
   curl                              # integration tests of the REST API
   jq                                # reading JSON responses in integration tests
+  python3-yaml                      # reading docs/api/openapi.yaml as YAML in its test
   faketime                          # moving certhubd's clock in renewal tests
   mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev  # the MQTT broker, its plugin API (mosquitto_broker.h includes mosquitto.h) and clients
   chromium                          # the web console's browser tests (driven by playwright-core)

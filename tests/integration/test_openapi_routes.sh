@@ -16,6 +16,11 @@ same_as_spec() {
     [ -z "$code_only" ] || fail "$3 not described in openapi.yaml: $code_only"
     [ -z "$spec_only" ] || fail "$3 in openapi.yaml that certhubd refuses: $spec_only"
 }
+# The spec is read by OpenAPI tools as YAML: it must be YAML (a quote in a quoted string, say,
+# would pass the line-based reading below and fail every tool).
+out=$(python3 -c 'import sys, yaml; d = yaml.safe_load(open(sys.argv[1])); print(d["openapi"], len(d["paths"]))' "$spec" 2>&1) ||
+    fail "openapi.yaml is not YAML: $(echo "$out" | tail -3)"
+ok "openapi.yaml is YAML (OpenAPI $out paths)"
 "$CERTHUBD" --routes > routes.txt
 sed 's/?.*//' routes.txt | sort > code.txt
 # "  /path:" lines open a path; "    get:" lines under it are its operations.
