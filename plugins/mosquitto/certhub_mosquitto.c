@@ -154,8 +154,10 @@ static int on_tick(int event, void *event_data, void *userdata)
         }
         mosquitto_log_printf(MOSQ_LOG_NOTICE, "certhub: disconnecting %s (%s): %s", d.device_id, c->client_id,
                              ch_decision_reason_name(d.reason));
-        mosquitto_kick_client_by_clientid(c->client_id, false);
+        /* Unlinked before the kick: kicking runs on_disconnect at once, whose forget() would
+         * free c under this loop (and this loop free it again). */
         *pp = c->next;
+        mosquitto_kick_client_by_clientid(c->client_id, false);
         client_free(c);
     }
     return MOSQ_ERR_SUCCESS;

@@ -147,6 +147,9 @@ for i in $(seq 1 70); do grep -q "disconnecting sensor-1 (client-sub)" mosquitto
 check_contains "deleting its trusted certificate disconnects it" "$(cat mosquitto.log)" "disconnecting sensor-1 (client-sub)"
 [ $((SECONDS - start)) -le 5 ] || fail "disconnected after $((SECONDS - start)) s"
 ok "within 5 seconds"
+sleep 1
+kill -0 "$mpid" 2>/dev/null || fail "mosquitto died after the plugin disconnected a device: $(tail -3 mosquitto.out)"
+ok "and the broker goes on (the plugin forgets the client once, though kicking it runs its disconnect callback)"
 kill "$subpid" 2>/dev/null || true # it may have given up already
 wait "$subpid" 2>/dev/null || true
 subpid=""
