@@ -98,8 +98,7 @@ static int read_config(cli_args *a, const char *path, struct agent *ag)
                 return cli_fail(a, "%s:%d: more than %d targets", path, lineno, MAX_TARGETS);
             }
             cur = &ag->t[ag->n++];
-            memset(cur, 0, sizeof *cur);
-            cur->mode = 0600;
+            memset(cur, 0, sizeof *cur); /* mode 0: each file's own (0644; a key 0600) */
             s[strlen(s) - 1] = '\0';
             snprintf(cur->name, sizeof cur->name, "%s", trim(s + 8));
             continue;
@@ -118,8 +117,16 @@ static int read_config(cli_args *a, const char *path, struct agent *ag)
                 g_remote.token_file = setting(ag->token_file, v);
             else if (strcmp(k, "ca_file") == 0)
                 g_remote.ca_file = setting(ag->ca_file, v);
-            else if (strcmp(k, "interval") == 0 && atoi(v) > 0)
-                ag->interval = atoi(v);
+            else if (strcmp(k, "interval") == 0) {
+                char *end;
+                long n = strtol(v, &end, 10);
+                if (end == v || *end != '\0' || n < 1 || n > 86400) {
+                    fclose(f);
+                    return cli_fail(a, "%s:%d: interval is seconds between passes, 1 to 86400, not \"%.32s\"", path,
+                                    lineno, v);
+                }
+                ag->interval = (int)n;
+            }
             else if (strcmp(k, "state") == 0)
                 snprintf(ag->state, sizeof ag->state, "%s", v);
             else {
@@ -148,7 +155,13 @@ static int read_config(cli_args *a, const char *path, struct agent *ag)
         } else if (strcmp(k, "reload") == 0) {
             snprintf(cur->reload, sizeof cur->reload, "%s", v);
         } else if (strcmp(k, "mode") == 0) {
-            cur->mode = (unsigned)strtoul(v, NULL, 8);
+            char *end;
+            unsigned long m = strtoul(v, &end, 8);
+            if (*v < '0' || *v > '7' || *end != '\0' || m == 0 || m > 0777) {
+                fclose(f);
+                return cli_fail(a, "%s:%d: mode is an octal file mode such as 0640, not \"%.32s\"", path, lineno, v);
+            }
+            cur->mode = (unsigned)m;
         } else {
             fclose(f);
             return cli_fail(a, "%s:%d: unknown target setting %s (certificate, bundle, tenant, trusted, cert_path, "
@@ -177,7 +190,45 @@ static int read_config(cli_args *a, const char *path, struct agent *ag)
     return 0;
 }
 
-static const char *g_owner; /* the current target's owner ("user" or "user:group"), or NULL */
+/* The files the agent wrote, by target: what the state file holds, and what a pass finds. */
+struct owned_file {
+    char target[64];
+    char file[1400]; /* a directory the agent made ends in '/' */
+};
+struct owned {
+    struct owned_file *f;
+    size_t n, cap;
+};
+
+static bool owned_has(const struct owned *o, const char *target, const char *file)
+{
+    for (size_t i = 0; i < o->n; i++)
+        if (strcmp(o->f[i].target, target) == 0 && strcmp(o->f[i].file, file) == 0)
+            return true;
+    return false;
+}
+
+static void owned_add(struct owned *o, const char *target, const char *file)
+{
+    if (owned_has(o, target, file))
+        return;
+    if (o->n == o->cap) {
+        size_t cap = o->cap ? 2 * o->cap : 16;
+        struct owned_file *f = realloc(o->f, cap * sizeof *f);
+        if (f == NULL)
+            return;
+        o->f = f;
+        o->cap = cap;
+    }
+    snprintf(o->f[o->n].target, sizeof o->f[0].target, "%s", target);
+    snprintf(o->f[o->n].file, sizeof o->f[0].file, "%s", file);
+    o->n++;
+}
+
+static const char *g_owner;      /* the current target's owner ("user" or "user:group"), or NULL */
+static struct owned *g_written;  /* the files this pass found the agent's */
+static struct owned *g_before;   /* those the state said were, before the pass */
+static const char *g_target;     /* the target being synced */
 
 /* Gives path to the target's owner. */
 static int chown_to(cli_args *a, const char *path)
@@ -198,6 +249,20 @@ static int chown_to(cli_args *a, const char *path)
     return 0;
 }
 
+/* Whether path holds data. */
+static bool same_file(const char *path, const ch_buf *data)
+{
+    uint8_t *old = NULL;
+    size_t len = 0;
+    bool same = false;
+
+    if (ch_file_read(&old, &len, path, 16u * 1024 * 1024) == 0) {
+        same = len == data->len && memcmp(old, data->data, len) == 0;
+        ch_secure_free(old, len);
+    }
+    return same;
+}
+
 /* Writes data to path when it differs from what is there; 1 when written, 0 unchanged. */
 static int put_file(cli_args *a, const char *path, const ch_buf *data, unsigned mode)
 {
@@ -208,13 +273,17 @@ static int put_file(cli_args *a, const char *path, const ch_buf *data, unsigned 
     if (ch_file_read(&old, &len, path, 16u * 1024 * 1024) == 0) {
         same = len == data->len && memcmp(old, data->data, len) == 0;
         ch_secure_free(old, len);
-        if (same)
+        if (same) {
+            owned_add(g_written, g_target, path);
             return 0;
+        }
     }
     if (ch_file_write_atomic(path, data->data, data->len, mode) < 0) {
         cli_fail_last(a);
         return -1;
     }
+    /* Written: the agent's from now on (removed with its target), even if chown fails. */
+    owned_add(g_written, g_target, path);
     return chown_to(a, path) == 0 ? 1 : -1;
 }
 
@@ -272,7 +341,7 @@ static int list_all(cli_args *a, const char *resource, json_t **items)
 static int sync_trusted_dir(cli_args *a, const struct target *t)
 {
     json_t *list = NULL, *it;
-    char keep[256][32], path[1400];
+    char keep[256][32], path[1400], mine[1400];
     size_t nkeep = 0, i;
     int changed = 0, r;
     DIR *d;
@@ -280,7 +349,10 @@ static int sync_trusted_dir(cli_args *a, const struct target *t)
 
     if (list_all(a, "trusted-certificates", &list) != 0)
         return -1;
-    if (mkdir(t->dir, 0755) != 0 && errno != EEXIST) {
+    snprintf(mine, sizeof mine, "%s/", t->dir);
+    if (mkdir(t->dir, 0755) == 0 || (errno == EEXIST && owned_has(g_before, g_target, mine))) {
+        owned_add(g_written, g_target, mine); /* made by the agent (now or before) */
+    } else if (errno != EEXIST) {
         json_decref(list);
         return cli_fail(a, "cannot create %s: %s", t->dir, strerror(errno)) ? -1 : -1;
     }
@@ -359,16 +431,20 @@ static int sync_target(cli_args *a, const struct target *t)
     snprintf(path, sizeof path, "certificates/%s/export?format=pem", id);
     if (remote_call(a, "GET", path, NULL, NULL, &cert) != 0)
         return -1;
-    if (t->key_path[0]) {
+    /* The key is asked for only when the certificate changed or its file is missing: a
+     * certificate's key never changes, and each download leaves the server (and is audited). */
+    if (t->key_path[0] && (!same_file(t->cert_path, &cert) || access(t->key_path, F_OK) != 0)) {
         snprintf(path, sizeof path, "certificates/%s/private-key", id);
         if (remote_call(a, "POST", path, NULL, NULL, &key) != 0) {
             ch_buf_dispose(&cert);
             return -1;
         }
+    } else if (t->key_path[0]) {
+        owned_add(g_written, g_target, t->key_path);
     }
     /* The key first: a server reloading between the two files must not pair a new certificate
      * with the old key. */
-    if (t->key_path[0] && (r = put_file(a, t->key_path, &key, t->mode ? t->mode : 0600)) != 0)
+    if (key.len > 0 && (r = put_file(a, t->key_path, &key, t->mode ? t->mode : 0600)) != 0)
         changed = r;
     if (changed >= 0 && (r = put_file(a, t->cert_path, &cert, t->mode ? t->mode | 0044 : 0644)) != 0)
         changed = r < 0 ? r : 1;
@@ -377,55 +453,92 @@ static int sync_target(cli_args *a, const struct target *t)
     return changed;
 }
 
-/* The state file: "target<TAB>file" lines of what the agent wrote. */
-static void forget_removed(const struct agent *ag)
+/* The state file: "target<TAB>file" lines of the files the agent wrote. */
+static void state_load(const char *path, struct owned *o)
 {
-    FILE *f = fopen(ag->state, "r");
-    char line[1200], tmp[1100];
+    FILE *f = fopen(path, "r");
+    char line[1500];
+
+    if (f == NULL)
+        return;
+    while (fgets(line, sizeof line, f)) {
+        char *tab = strchr(line, '\t');
+        if (tab == NULL)
+            continue;
+        *tab = '\0';
+        owned_add(o, line, trim(tab + 1));
+    }
+    fclose(f);
+}
+
+static void state_save(const char *path, const struct owned *o)
+{
+    char tmp[1100];
     FILE *w;
 
-    if (f != NULL) {
-        while (fgets(line, sizeof line, f)) {
-            char *tab = strchr(line, '\t');
-            bool kept = false;
-            if (tab == NULL)
-                continue;
-            *tab = '\0';
-            for (int i = 0; i < ag->n && !kept; i++)
-                kept = strcmp(ag->t[i].name, line) == 0;
-            if (!kept) {
-                char *file = trim(tab + 1);
-                if (unlink(file) == 0)
-                    fprintf(stderr, "certhub agent: target %s is gone: removed %s (the certificate stays on the "
-                                    "server)\n", line, file);
-            }
-        }
-        fclose(f);
-    }
-    snprintf(tmp, sizeof tmp, "%s.tmp", ag->state);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
     if ((w = fopen(tmp, "w")) == NULL)
         return;
-    for (int i = 0; i < ag->n; i++) {
-        const struct target *t = &ag->t[i];
-        const char *files[] = {t->cert_path, t->key_path, t->path};
-        for (int k = 0; k < 3; k++)
-            if (files[k][0])
-                fprintf(w, "%s\t%s\n", t->name, files[k]);
-    }
+    for (size_t i = 0; i < o->n; i++)
+        fprintf(w, "%s\t%s\n", o->f[i].target, o->f[i].file);
     if (fclose(w) == 0)
-        rename(tmp, ag->state);
+        rename(tmp, path);
+}
+
+static const struct target *target_named(const struct agent *ag, const char *name)
+{
+    for (int i = 0; i < ag->n; i++)
+        if (strcmp(ag->t[i].name, name) == 0)
+            return &ag->t[i];
+    return NULL;
+}
+
+/* Removes what the agent wrote before and no longer writes: the files of a target gone from
+ * the configuration, and a file a target no longer names (its path changed).  Only files the
+ * agent itself wrote are in the state, so a file of the machine's that a target named, and that
+ * the agent never came to write, is never removed. */
+static void remove_stale(const struct agent *ag, const struct owned *before, const struct owned *now)
+{
+    /* Files first, then the directories they were in. */
+    for (int dirs = 0; dirs < 2; dirs++)
+        for (size_t i = 0; i < before->n; i++) {
+            const struct owned_file *e = &before->f[i];
+            size_t len = strlen(e->file);
+            bool dir = len > 0 && e->file[len - 1] == '/';
+            const struct target *t = target_named(ag, e->target);
+            char plain[1400];
+            if (dir != (dirs == 1) || owned_has(now, e->target, e->file))
+                continue;
+            snprintf(plain, sizeof plain, "%.*s", (int)(dir ? len - 1 : len), e->file);
+            if ((dir ? rmdir(plain) : unlink(plain)) != 0)
+                continue;
+            if (t == NULL)
+                fprintf(stderr, "certhub agent: target %s is gone: removed %s (the certificate stays on the server)\n",
+                        e->target, plain);
+            else
+                fprintf(stderr, "certhub agent: %s: removed %s, which it no longer names\n", e->target, plain);
+        }
 }
 
 static int pass(cli_args *a, const struct agent *ag)
 {
+    struct owned before = {0}, now = {0};
     int failed = 0;
 
-    forget_removed(ag);
+    state_load(ag->state, &before);
+    g_written = &now;
+    g_before = &before;
     for (int i = 0; i < ag->n; i++) {
         const struct target *t = &ag->t[i];
-        int r = sync_target(a, t);
+        int r;
+        g_target = t->name;
+        r = sync_target(a, t);
         if (r < 0) {
             failed = 1;
+            /* Its files stay the agent's: kept, and removed with it some day. */
+            for (size_t k = 0; k < before.n; k++)
+                if (strcmp(before.f[k].target, t->name) == 0)
+                    owned_add(&now, t->name, before.f[k].file);
             /* Why is on the line before (certhubd's answer, or that it could not be asked). */
             fprintf(stderr, "certhub agent: %s: kept the files it has\n", t->name);
         } else if (r > 0) {
@@ -435,6 +548,11 @@ static int pass(cli_args *a, const struct agent *ag)
         }
         fflush(stdout);
     }
+    remove_stale(ag, &before, &now);
+    state_save(ag->state, &now);
+    g_written = g_before = NULL;
+    free(before.f);
+    free(now.f);
     return failed;
 }
 

@@ -211,4 +211,51 @@ check_eq "the managed certificate is untouched" 200 "$status"
 [ -e out/bundle.pem ] || fail "the other target's file went too"
 ok "the other target's files stay"
 
+# Only what the agent wrote is ever removed; files take modes a reader can use; a key is
+# downloaded only when its certificate changed.
+echo "the machine's own" > out/precious.pem
+api PATCH "/api/v1/trusted-certificates/$tid" '{"status":"enabled"}'
+cat > more.conf <<CONF
+server = https://localhost:$port
+token_file = $data/admin-token
+ca_file = $data/ca.pem
+state = $T/more.state
+
+[target typo]
+certificate = crt_doesnotexist
+cert_path = $T/out/precious.pem
+
+[target k]
+certificate = $cid
+cert_path = $T/out/k.pem
+key_path = $T/out/k.key
+
+[target b]
+bundle = default
+path = $T/out/b.pem
+
+[target m]
+trusted = mqtt
+dir = $T/out/m-ca
+CONF
+more() { "$CERTHUB" agent --config more.conf --once; }
+expect_exit 1 "a target naming a certificate that is not there fails the pass" -- more
+check_eq "without a mode: the key 0600, the certificate, bundle and CA directory 0644" "600 644 644 644 755" \
+    "$(stat -c %a out/k.key out/k.pem out/b.pem out/m-ca/*.0 out/m-ca | paste -sd' ')"
+api GET "/api/v1/audit?action=key.export&limit=1000"
+exports=$(body '.items | length')
+more >/dev/null 2>&1 || true # (the typo target fails the pass)
+api GET "/api/v1/audit?action=key.export&limit=1000"
+check_eq "a pass with nothing changed downloads no key" "$exports" "$(body '.items | length')"
+sed -i '/^\[target typo\]/,/^cert_path = .*precious/d; /^\[target m\]/,/^dir = /d; s|out/b.pem|out/b2.pem|' more.conf
+more >/dev/null 2>more.err || fail "the pass after the edit failed: $(cat more.err)"
+check_eq "a file the agent never wrote stays when its target goes" "the machine's own" "$(cat out/precious.pem)"
+[ ! -e out/m-ca ] || fail "the CA directory of a removed trusted target is still there: $(ls out/m-ca)"
+ok "a removed trusted target: its CA directory goes, the broker trusts none of it any more"
+[ ! -e out/b.pem ] && [ -e out/b2.pem ] || fail "a target's old path: b.pem $(ls out/b.pem 2>&1), b2.pem $(ls out/b2.pem 2>&1)"
+ok "a target whose path changed: the old file goes, the new one is written"
+check_contains "and the agent says so" "$(cat more.err)" "removed $T/out/b.pem, which it no longer names"
+echo "mode = rw-r" >> more.conf
+expect_error "a mode that is not an octal mode is refused" "mode is an octal file mode such as 0640" -- more
+
 done_testing
