@@ -25,6 +25,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "daemon.h"
 
@@ -422,24 +423,35 @@ static int send_webhook(void *arg, const char *url, const char *secret, const ch
     return 0;
 }
 
-/* The SHA-256 fingerprint of the newest root in DATA_DIR/ca.pem, printed at every start (it
- * is not secret): a machine that fetches the trust bundle before it trusts certhubd checks
- * what it got against it (certhub ca bundle --fingerprint). */
-static void print_fingerprint(const char *data_dir)
+/* The SHA-256 fingerprint of the root in DATA_DIR/ca.pem that certhubd's own chain goes to,
+ * printed at every start (it is not secret): a machine that fetches the trust bundle before it
+ * trusts certhubd checks certhubd's certificate against that root alone (certhub ca bundle
+ * --fingerprint).  After the root is rotated ca.pem holds the new root first, while the chain
+ * goes on to the old one until the issuing CA is rotated too: the root that signed the issuer
+ * is the one to print, the newest only when none did. */
+static void print_fingerprint(const char *data_dir, const ch_cert *issuer)
 {
     char path[4200], hex[32 * 3];
     uint8_t *pem = NULL;
-    size_t len = 0;
-    ch_cert *root = NULL;
+    size_t len = 0, n = 0, pick = 0;
+    ch_cert **roots = NULL;
 
     snprintf(path, sizeof path, "%s/ca.pem", data_dir);
-    if (ch_file_read(&pem, &len, path, 1 << 20) == 0 && ch_cert_parse(&root, pem, len) == 0) {
-        const uint8_t *md = ch_cert_sha256(root);
+    if (ch_file_read(&pem, &len, path, 1 << 20) == 0 && ch_cert_parse_all(&roots, &n, pem, len) == 0 && n > 0) {
+        for (size_t i = 0; issuer != NULL && i < n; i++) {
+            X509 *r = ch_cert_x509(roots[i]), *x = ch_cert_x509(issuer);
+            if (X509_check_issued(r, x) == X509_V_OK && X509_verify(x, X509_get0_pubkey(r)) == 1) {
+                pick = i;
+                break;
+            }
+        }
+        const uint8_t *md = ch_cert_sha256(roots[pick]);
         for (int i = 0; i < 32; i++)
             snprintf(hex + 3 * i, 4, "%02X%s", md[i], i < 31 ? ":" : "");
         printf("certhubd: root fingerprint (SHA-256) %s\n", hex);
     }
-    ch_cert_free(root);
+    ERR_clear_error();
+    ch_cert_list_free(roots, n);
     free(pem);
 }
 
@@ -473,7 +485,7 @@ static int open_and_set_up(ch_svc **svc, ch_svc_bootstrap *b, const ch_svc_opts 
         return -1;
     }
     print_secrets(b, data_dir);
-    print_fingerprint(data_dir);
+    print_fingerprint(data_dir, b->issuer_cert);
     return 0;
 }
 

@@ -117,6 +117,18 @@ api GET /api/v1/cas
 root=$(body '.items[] | select(.name | contains("Quickstart Root")) | .id')
 api POST "/api/v1/cas/$root/rotate"
 check_eq "the quickstart root is rotated" 200 "$status"
+check_eq "ca.pem holds the new root beside the old at once (not at the next renewal check)" 2 \
+    "$(grep -c 'BEGIN CERTIFICATE' "$data/ca.pem")"
+# A restart now: the fingerprint printed is the root certhubd's chain still goes to (the old
+# one, until the issuing CA is rotated), so a first contact with it succeeds.
+stop_daemon
+start_daemon
+fp=$(sed -n 's/^certhubd: root fingerprint (SHA-256) //p' "$log" | tail -1)
+check_eq "after a root rotation, the fingerprint printed is that of the root the chain goes to" \
+    "$(openssl x509 -in old-root.pem -noout -fingerprint -sha256 | cut -d= -f2)" "$fp"
+"$CERTHUB" --server "https://localhost:$port" ca bundle --fingerprint "$fp" --out first.pem 2>first.err ||
+    fail "a first contact with the printed fingerprint failed: $(cat first.err)"
+ok "and a first contact with it succeeds"
 api POST "/api/v1/cas/$issuer/rotate"
 check_eq "then the issuing CA, now under the new root" 200 "$status"
 kill -HUP "$pid"

@@ -47,7 +47,7 @@ static int ensure_ca(ch_svc *svc, const ch_actor *a, const char *name, const cha
  * unexpired certificate of the quickstart root, the newest first.  Once the root is rotated,
  * certhubd's chain moves to the new root with the issuing CA's next certificate; clients that
  * read the file again then trust both.  Written only when it differs. */
-static int write_roots(ch_svc *svc, const ch_actor *a, const char *data_dir)
+int svc_write_roots(ch_svc *svc, const ch_actor *a, const char *data_dir)
 {
     ch_store_cert_filter f = {.is_ca = 1, .unexpired_at = ch_now(), .search = "Quickstart Root"};
     ch_store_cert *rows = NULL;
@@ -187,7 +187,7 @@ int ch_svc_bootstrap_run(ch_svc *svc, const char *data_dir, const char *names, c
     if ((error = ensure_ca(svc, &a, CH_QUICKSTART_ROOT, NULL, &root)) < 0 ||
         (error = ensure_ca(svc, &a, CH_QUICKSTART_ISSUER, root.id, &issuer)) < 0)
         goto done;
-    if ((error = write_roots(svc, &a, data_dir)) < 0)
+    if ((error = svc_write_roots(svc, &a, data_dir)) < 0)
         goto done;
     /* The first admin token, shown once and kept 0600 beside the data. */
     if ((error = ch_store_token_count(svc->store, out->tenant_id, &tokens)) < 0)

@@ -103,6 +103,10 @@ bool svc_is_system_tenant(ch_svc *svc, const char *tenant_id);
 /* Whether a tenant was revoked (kept in memory: device decisions ask on every connect). */
 bool svc_tenant_revoked(ch_svc *svc, const char *tenant_id);
 
+/* DATA_DIR/ca.pem from the quickstart root's unexpired certificates, newest first (written
+ * when it differs): at every start, and as soon as that root is rotated. */
+int svc_write_roots(ch_svc *svc, const ch_actor *a, const char *data_dir);
+
 /* Frees the tenants' logs of device decisions (at close). */
 void svc_dlog_free(ch_svc *svc);
 
