@@ -356,6 +356,11 @@ int ch_store_cert_renew_failed(ch_store *s, const char *tenant_id, const char *i
 int ch_store_alerts_due(ch_store *s, const char *tenant_id, int64_t now, int threshold_days, size_t max,
                         ch_store_cert_ref **out, size_t *count);
 int ch_store_alert_sent(ch_store *s, const char *tenant_id, const char *cert_id, int threshold_days, int64_t at);
+/* Whether webhook took the alert of threshold_days for the certificate, and that it did. */
+int ch_store_alert_delivered(ch_store *s, const char *tenant_id, const char *cert_id, int threshold_days,
+                             const char *webhook, bool *done);
+int ch_store_alert_delivery(ch_store *s, const char *tenant_id, const char *cert_id, int threshold_days,
+                            const char *webhook, int64_t at);
 /* Counts certificates of a tenant matching the filter. */
 int ch_store_cert_count(ch_store *s, const char *tenant_id, const ch_store_cert_filter *f, int64_t *count);
 /* The not_after of the first of a CA's certificates to end after time after; CH_ENOTFOUND

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Expiry alerts with a moved clock: a 40-day certificate crosses the 30, 14 and 7 day
 # thresholds; a webhook receiver on loopback gets each crossing exactly once (across a restart
-# of certhubd), with a valid HMAC-SHA256 signature of the body.
+# of certhubd), with a valid HMAC-SHA256 signature of the body; a webhook that refuses does not
+# make the others receive an alert again.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon.sh"
 
@@ -94,5 +95,11 @@ for i in $(seq 1 100); do grep -q "answered HTTP 403" "$log" && break; sleep 0.1
 check_contains "the refusal is logged by scheme and host" "$(cat "$log")" \
     "certhubd: webhook http://127.0.0.1:$(cat hookport): answered HTTP 403; tried again at the next round"
 check_eq "without its path or userinfo" "0 0" "$(grep -c T0PATHSECRET "$log" || true) $(grep -c pw-in-url "$log" || true)"
+# Meanwhile the webhook that took it has it once, not again at every round the other refuses;
+# and once only for the most urgent threshold the certificate is within (3 days left: the
+# 7-day alert, not the 30- and 14-day ones with it).
+sleep 3
+check_eq "the working webhook has the alert once, for the 7-day threshold alone" "1 7" \
+    "$(grep -c '"name":"short"' hooks) $(grep '"name":"short"' hooks | sed -n 's/.*"threshold_days":\([0-9]*\).*/\1/p' | paste -sd,)"
 
 done_testing

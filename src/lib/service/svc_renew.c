@@ -235,6 +235,16 @@ void ch_svc_set_alert_sender(ch_svc *svc, ch_alert_sender fn, void *arg)
     svc->alert_arg = arg;
 }
 
+
+/* Whether a threshold more urgent than thresholds[k] covers a certificate with left seconds. */
+static bool superseded(const ch_svc_settings *st, size_t k, int64_t left)
+{
+    for (size_t j = 0; j < st->nthresholds; j++)
+        if (st->thresholds[j] < st->thresholds[k] && left <= (int64_t)st->thresholds[j] * 86400)
+            return true;
+    return false;
+}
+
 int ch_svc_alerts_run(ch_svc *svc)
 {
     ch_store_tenant *tenants = NULL;
@@ -268,8 +278,27 @@ int ch_svc_alerts_run(ch_svc *svc)
                               (json_int_t)(c.not_after - now));
                 body = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
                 json_decref(j);
-                for (size_t w = 0; w < st.nwebhooks && body; w++)
-                    all &= svc->alert_sender(svc->alert_arg, st.webhooks[w].url, st.webhooks[w].secret, body) == 0;
+                /* A more urgent threshold the certificate is within already stands for this
+                 * one: one found with 5 days left has the 7-day alert, not the 30-day one too. */
+                if (superseded(&st, k, c.not_after - now)) {
+                    (void)ch_store_alert_sent(svc->store, tenants[t].id, c.id, st.thresholds[k], now);
+                    free(body);
+                    ch_store_cert_dispose(&c);
+                    continue;
+                }
+                /* Each webhook once: one that fails has it again at the next round, those that
+                 * took it do not. */
+                for (size_t w = 0; w < st.nwebhooks && body; w++) {
+                    bool done = false;
+                    if (ch_store_alert_delivered(svc->store, tenants[t].id, c.id, st.thresholds[k], st.webhooks[w].url,
+                                                 &done) == 0 && done)
+                        continue;
+                    if (svc->alert_sender(svc->alert_arg, st.webhooks[w].url, st.webhooks[w].secret, body) == 0)
+                        (void)ch_store_alert_delivery(svc->store, tenants[t].id, c.id, st.thresholds[k],
+                                                      st.webhooks[w].url, now);
+                    else
+                        all = false;
+                }
                 /* Sent once every webhook took it; otherwise tried again at the next round. */
                 if (all && body && ch_store_alert_sent(svc->store, tenants[t].id, c.id, st.thresholds[k], now) == 0) {
                     sent++;

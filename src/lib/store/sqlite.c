@@ -182,6 +182,11 @@ static const char *const migrations[] = {
     "CREATE INDEX certificates_newest ON certificates(tenant_id, created_at, id, method);"
     "DROP INDEX certificates_expiry;"
     "CREATE INDEX certificates_expiry ON certificates(tenant_id, not_after, id, method);",
+    /* 17: each webhook that took an expiry alert: one that fails has the alert again at the
+     * next round, and the others do not. */
+    "CREATE TABLE alert_deliveries (tenant_id TEXT NOT NULL, cert_id TEXT NOT NULL, threshold_days INTEGER NOT NULL,"
+    "  webhook TEXT NOT NULL, sent_at INTEGER NOT NULL,"
+    "  PRIMARY KEY(tenant_id, cert_id, threshold_days, webhook)) WITHOUT ROWID;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -2958,6 +2963,41 @@ int ch_store_alert_sent(ch_store *s, const char *tenant_id, const char *cert_id,
 
     return exec_bound(s, "INSERT OR IGNORE INTO alerts_sent(tenant_id, cert_id, threshold_days, sent_at) VALUES(?,?,?,?)",
                       "recording an alert", 4, texts, ints, false);
+}
+
+int ch_store_alert_delivered(ch_store *s, const char *tenant_id, const char *cert_id, int threshold_days,
+                             const char *webhook, bool *done)
+{
+    struct conn *c = conn_get(s);
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    *done = false;
+    if (c == NULL)
+        return ch_error_last_code();
+    if ((rc = sqlite3_prepare_v2(c->db,
+                                 "SELECT 1 FROM alert_deliveries WHERE tenant_id = ? AND cert_id = ? AND threshold_days = ?"
+                                 " AND webhook = ?",
+                                 -1, &st, NULL)) != SQLITE_OK)
+        return db_error(c->db, rc, "reading an alert's deliveries");
+    sqlite3_bind_text(st, 1, tenant_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, cert_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, threshold_days);
+    sqlite3_bind_text(st, 4, webhook, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    *done = rc == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error(c->db, rc, "reading an alert's deliveries");
+}
+
+int ch_store_alert_delivery(ch_store *s, const char *tenant_id, const char *cert_id, int threshold_days,
+                            const char *webhook, int64_t at)
+{
+    const char *texts[] = {tenant_id, cert_id, NULL, webhook, NULL};
+    int64_t ints[] = {0, 0, threshold_days, 0, at};
+
+    return exec_bound(s, "INSERT OR IGNORE INTO alert_deliveries(tenant_id, cert_id, threshold_days, webhook, sent_at)"
+                         " VALUES(?,?,?,?,?)", "recording an alert's delivery", 5, texts, ints, false);
 }
 
 int ch_store_search_pending(ch_store *s, int64_t *rows)
