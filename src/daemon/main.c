@@ -7,6 +7,7 @@
  * DIR.  Later starts reuse them and print nothing secret.
  */
 #include <dlfcn.h>
+#include <limits.h>
 #include <malloc.h>
 #include <errno.h>
 #include <pthread.h>
@@ -83,6 +84,20 @@ struct settings {
     ch_durability durability;
 };
 
+/* Whether value is a whole number from lo to hi, all of it ("3abc" and "5s" are not). */
+static bool whole(const char *value, long lo, long hi, int *out)
+{
+    char *end;
+    long n;
+
+    errno = 0;
+    n = strtol(value, &end, 10);
+    if (end == value || *end != '\0' || errno != 0 || n < lo || n > hi)
+        return false;
+    *out = (int)n;
+    return true;
+}
+
 /* One setting by name, from the command line (--name value) or the config file (name = value). */
 static int set(struct settings *st, const char *name, const char *value, const char *where)
 {
@@ -98,19 +113,22 @@ static int set(struct settings *st, const char *name, const char *value, const c
         snprintf(st->server_names, sizeof st->server_names, "%s", value);
     else if (strcmp(name, "backup") == 0 && strcmp(where, "command line") == 0)
         snprintf(st->backup, sizeof st->backup, "%s", value);
-    else if (strcmp(name, "threads") == 0 && atoi(value) >= 1 && atoi(value) <= 16)
-        st->threads = atoi(value);
-    else if (strcmp(name, "workers") == 0 && value[strspn(value, "0123456789")] == '\0' && value[0] &&
-             atoi(value) <= 16)
-        st->workers = atoi(value);
-    else if ((strcmp(name, "renew-check") == 0 || strcmp(name, "renew_check") == 0) && atoi(value) >= 1)
-        st->renew_check = atoi(value);
-    else if ((strcmp(name, "job-interval") == 0 || strcmp(name, "job_interval") == 0) && atoi(value) >= 1)
-        st->job_interval = atoi(value);
-    else if ((strcmp(name, "max-connections") == 0 || strcmp(name, "max_connections") == 0) && atoi(value) >= 16)
-        st->max_connections = atoi(value);
-    else if ((strcmp(name, "request-timeout") == 0 || strcmp(name, "request_timeout") == 0) && atoi(value) >= 5)
-        st->request_timeout = atoi(value);
+    else if (strcmp(name, "threads") == 0 && whole(value, 1, 16, &st->threads))
+        ;
+    else if (strcmp(name, "workers") == 0 && whole(value, 0, 16, &st->workers))
+        ;
+    else if ((strcmp(name, "renew-check") == 0 || strcmp(name, "renew_check") == 0) &&
+             whole(value, 1, INT_MAX, &st->renew_check))
+        ;
+    else if ((strcmp(name, "job-interval") == 0 || strcmp(name, "job_interval") == 0) &&
+             whole(value, 1, INT_MAX, &st->job_interval))
+        ;
+    else if ((strcmp(name, "max-connections") == 0 || strcmp(name, "max_connections") == 0) &&
+             whole(value, 16, INT_MAX, &st->max_connections))
+        ;
+    else if ((strcmp(name, "request-timeout") == 0 || strcmp(name, "request_timeout") == 0) &&
+             whole(value, 5, INT_MAX, &st->request_timeout))
+        ;
     else if (strcmp(name, "durability") == 0 && strcmp(value, "process") == 0)
         st->durability = CH_DURABLE_PROCESS;
     else if (strcmp(name, "durability") == 0 && strcmp(value, "power") == 0)

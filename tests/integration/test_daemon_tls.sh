@@ -475,6 +475,11 @@ printf 'workers = 17\n' > bad-workers.conf
 expect_exit 2 "workers = 17 in a config file is refused" -- "$CERTHUBD" --data-dir "$data" --config bad-workers.conf
 check_contains "and the message says what is accepted" "$("$CERTHUBD" --data-dir "$data" --config bad-workers.conf 2>&1 || true)" \
     "workers = 0..16"
+for bad in 'threads = 3abc' 'request_timeout = 5s' 'job_interval = 1.5'; do
+    printf '%s\n' "$bad" > bad.conf
+    expect_exit 2 "$bad in a config file is refused (not read as the number it begins with)" -- \
+        "$CERTHUBD" --data-dir "$data" --config bad.conf
+done
 # Which issuances a loop hands to a worker: those that would hold it a millisecond or more (a
 # CA key of P-384 or RSA-3072 to sign with, a P-384 CSR signature to check, a P-384 key to
 # make); P-256 and RSA-2048 CAs sign on the loop.  Each /metrics is itself handed to a worker:
