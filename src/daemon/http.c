@@ -730,6 +730,29 @@ static struct conn *conn_of(struct evhttp_request *ev)
 static _Thread_local struct worker *this_worker; /* the loop running on this thread */
 static void balance_busy(struct server *s, struct worker *w);
 
+static volatile sig_atomic_t stopping; /* SIGTERM or SIGINT came: finishing what was begun */
+
+/* A request read while certhubd stops is not begun: its client is told so (and may send it
+ * again to another node, or once certhubd is back), and the connection closes.  Otherwise a
+ * request begun in the last moments could be done (a certificate committed) with its answer
+ * never written. */
+static void refuse_stopping(struct evhttp_request *ev)
+{
+    static const char body[] = "{\"error\":{\"code\":\"stopping\",\"message\":\"certhubd is stopping: the request "
+                               "was not begun; send it again once certhubd is back\"}}\n";
+    struct evkeyvalq *h = evhttp_request_get_output_headers(ev);
+    struct evbuffer *b = evbuffer_new();
+
+    evhttp_add_header(h, "Content-Type", "application/json");
+    evhttp_add_header(h, "Connection", "close");
+    evhttp_add_header(h, "Retry-After", "5");
+    if (b != NULL && evhttp_request_get_command(ev) != EVHTTP_REQ_HEAD)
+        evbuffer_add(b, body, sizeof body - 1);
+    evhttp_send_reply(ev, 503, "Service Unavailable", b);
+    if (b != NULL)
+        evbuffer_free(b);
+}
+
 static void on_request(struct evhttp_request *ev, void *arg)
 {
     struct server *s = arg;
@@ -741,6 +764,12 @@ static void on_request(struct evhttp_request *ev, void *arg)
         c->requests++; /* read whole: the connection has kept up */
     served++;
     atomic_fetch_add_explicit(&s->served, 1, memory_order_relaxed);
+    if (stopping) {
+        refuse_stopping(ev);
+        if (c != NULL)
+            inflight_release(c);
+        return;
+    }
     if (w != NULL)
         balance_busy(s, w);
     deferred = http_answer(ev, s->svc);
@@ -1060,7 +1089,6 @@ static struct event_base *loop_base(void)
     return base;
 }
 
-static volatile sig_atomic_t stopping;
 
 /* Every few seconds on each loop: once a loop has answered nothing for a whole period after
  * answering something, its thread gives back its store connection; once the whole server has,

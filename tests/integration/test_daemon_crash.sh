@@ -88,4 +88,53 @@ check_eq "every acknowledged certificate is there, the refused ones are not" "$(
 prlimit --pid "$pid" --fsize=unlimited:unlimited
 issue "room-again"
 check_eq "with room again it issues" 201 "$status"
+
+# SIGTERM under load: what was begun finishes and is answered; a request read after the signal
+# is not begun, and says so (503 stopping).  Every certificate stored was answered, and every
+# answer's certificate is stored.
+cat > term_load.py <<'PY'
+import http.client, json, ssl, sys, threading, time
+port, token, ca, out = int(sys.argv[1]), open(sys.argv[2]).read().strip(), sys.argv[3], sys.argv[4]
+ctx = ssl.create_default_context(cafile=ca)
+ids, other, lock = [], {}, threading.Lock()
+def client(i):
+    c, n = None, 0
+    for _ in range(100000):
+        try:
+            if c is None:
+                c = http.client.HTTPSConnection("localhost", port, context=ctx, timeout=10)
+            n += 1
+            c.request("POST", "/api/v1/certificates", json.dumps({"name": "term-%d-%d" % (i, n), "sans": ["dns:term-%d-%d.example" % (i, n)], "key_type": "p256", "days": 5}),
+                      {"Authorization": "Bearer " + token, "Content-Type": "application/json"})
+            r = c.getresponse()
+            d = r.read()
+            with lock:
+                if r.status == 201:
+                    ids.append(json.loads(d)["name"])
+                else:
+                    key = "%d-%s" % (r.status, json.loads(d)["error"]["code"])
+                    other[key] = other.get(key, 0) + 1
+        except ConnectionRefusedError:
+            return  # stopped
+        except Exception:
+            c = None
+            time.sleep(0.02)
+ts = [threading.Thread(target=client, args=(i,)) for i in range(8)]
+[t.start() for t in ts]
+[t.join() for t in ts]
+open(out, "w").write("\n".join(sorted(ids)) + "\n")
+print(" ".join("%s:%d" % kv for kv in sorted(other.items())))
+PY
+python3 term_load.py "$port" "$data/admin-token" "$data/ca.pem" answered.txt > term.out 2>&1 &
+loadpid=$!
+sleep 2
+kill -TERM "$pid"
+wait "$pid"
+check_eq "SIGTERM under load: certhubd stops cleanly" 0 "$?"
+pid=""
+wait "$loadpid"
+sqlite3 "$data/certhub.db" "SELECT name FROM certificates WHERE name LIKE 'term-%' ORDER BY name" > stored.txt
+check_eq "every certificate stored was answered, every one answered is stored" "" "$(diff <(sort answered.txt | grep .) <(sort stored.txt))"
+[ "$(grep -c . answered.txt)" -gt 10 ] || fail "only $(grep -c . answered.txt) certificates answered before SIGTERM"
+check_eq "anything else was a 503 stopping" "" "$(tr ' ' '\n' < term.out | grep . | grep -v '^503-stopping:' || true)"
 done_testing
