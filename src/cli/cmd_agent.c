@@ -231,22 +231,64 @@ static struct owned *g_before;   /* those the state said were, before the pass *
 static const char *g_target;     /* the target being synced */
 
 /* Gives path to the target's owner. */
-static int chown_to(cli_args *a, const char *path)
+/* The uid and gid of owner ("user" or "user:group"). */
+static int owner_ids(cli_args *a, uid_t *uid, gid_t *gid)
 {
     char user[64], *colon;
     struct passwd *pw;
     struct group *gr = NULL;
 
-    if (g_owner == NULL || *g_owner == '\0')
-        return 0;
     snprintf(user, sizeof user, "%s", g_owner);
     if ((colon = strchr(user, ':')) != NULL)
         *colon++ = '\0';
     if ((pw = getpwnam(user)) == NULL || (colon && (gr = getgrnam(colon)) == NULL))
         return cli_fail(a, "owner %s: no such user or group", g_owner);
-    if (chown(path, pw->pw_uid, gr ? gr->gr_gid : pw->pw_gid) != 0)
+    *uid = pw->pw_uid;
+    *gid = gr ? gr->gr_gid : pw->pw_gid;
+    return 0;
+}
+
+static int chown_to(cli_args *a, const char *path)
+{
+    uid_t uid;
+    gid_t gid;
+
+    if (g_owner == NULL || *g_owner == '\0')
+        return 0;
+    if (owner_ids(a, &uid, &gid) != 0)
+        return 1;
+    if (chown(path, uid, gid) != 0)
         return cli_fail(a, "cannot give %s to %s: %s", path, g_owner, strerror(errno));
     return 0;
+}
+
+/* A file whose content is already right gets the mode and owner it should have (a mode or
+ * owner changed in the configuration, or an owner that failed before): 1 when that changed
+ * something, 0 not, -1 on failure. */
+static int settle(cli_args *a, const char *path, unsigned mode)
+{
+    struct stat sb;
+    uid_t uid;
+    gid_t gid;
+    int changed = 0;
+
+    if (stat(path, &sb) != 0)
+        return 0;
+    if ((sb.st_mode & 0777) != mode) {
+        if (chmod(path, mode) != 0)
+            return cli_fail(a, "cannot set the mode of %s: %s", path, strerror(errno)) ? -1 : -1;
+        changed = 1;
+    }
+    if (g_owner != NULL && *g_owner != '\0') {
+        if (owner_ids(a, &uid, &gid) != 0)
+            return -1;
+        if (sb.st_uid != uid || sb.st_gid != gid) {
+            if (chown(path, uid, gid) != 0)
+                return cli_fail(a, "cannot give %s to %s: %s", path, g_owner, strerror(errno)) ? -1 : -1;
+            changed = 1;
+        }
+    }
+    return changed;
 }
 
 /* Whether path holds data. */
@@ -275,7 +317,7 @@ static int put_file(cli_args *a, const char *path, const ch_buf *data, unsigned 
         ch_secure_free(old, len);
         if (same) {
             owned_add(g_written, g_target, path);
-            return 0;
+            return settle(a, path, mode);
         }
     }
     if (ch_file_write_atomic(path, data->data, data->len, mode) < 0) {

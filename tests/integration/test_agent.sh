@@ -255,6 +255,12 @@ ok "a removed trusted target: its CA directory goes, the broker trusts none of i
 [ ! -e out/b.pem ] && [ -e out/b2.pem ] || fail "a target's old path: b.pem $(ls out/b.pem 2>&1), b2.pem $(ls out/b2.pem 2>&1)"
 ok "a target whose path changed: the old file goes, the new one is written"
 check_contains "and the agent says so" "$(cat more.err)" "removed $T/out/b.pem, which it no longer names"
+sed -i "s|^path = $T/out/b2.pem|&\nmode = 0640\nowner = $(id -un):$(id -gn)|" more.conf
+out=$(more 2>&1) || fail "the pass with a mode and owner failed: $out"
+check_eq "a mode given later: the unchanged file takes it, and the target counts as updated" "640 1" \
+    "$(stat -c %a out/b2.pem) $(echo "$out" | grep -c 'b: updated')"
+out=$(more 2>&1)
+check_eq "and the pass after that changes nothing" 0 "$(echo "$out" | grep -c 'updated' || true)"
 echo "mode = rw-r" >> more.conf
 expect_error "a mode that is not an octal mode is refused" "mode is an octal file mode such as 0640" -- more
 
