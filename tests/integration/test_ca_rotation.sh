@@ -109,6 +109,8 @@ api GET /metrics
 check_contains "/metrics counts certificates within each alert threshold" "$(cat "$T/body")" 'certhub_certificates_expiring_within{days="30"}'
 api GET "/api/v1/audit?limit=1000"
 check_contains "the rotation is audited" "$(body '[.items[].action] | join(",")')" "ca.rotate"
+check_eq "with the certificate that went and the one that came" "true true" \
+    "$(body '[.items[] | select(.action == "ca.rotate")][0].detail | (.old_certificate_id | startswith("crt_") | tostring) + " " + (.certificate_id | startswith("crt_") | tostring)')"
 
 # The quickstart root rotated, then the issuing CA under it: certhubd's chain moves to the new
 # root, and DATA_DIR/ca.pem, which clients trust to reach it, holds both roots.

@@ -21,6 +21,9 @@ start_daemon --job-interval 1
 TOKEN=$(cat "$data/admin-token")
 api PATCH /api/v1/settings '{"webhooks":[{"url":"ftp://x","secret":"short"}]}'
 check_eq "a bad webhook is refused" "400 webhooks" "$status $(body .error.field)"
+api PATCH /api/v1/settings '{"webhooks":[{"url":"https://hooks.example/h","secret":"fifteen-chars-x"}]}'
+check_eq "a secret too short: said so, with its length" "400 webhook 1's secret has 15 characters: a secret has 16 to 128" \
+    "$status $(body .error.message)"
 api PATCH /api/v1/settings "{\"alert_thresholds_days\":[30,14,7],\"webhooks\":[{\"url\":\"$hook\",\"secret\":\"$secret\"}]}"
 check_eq "thresholds and a webhook set" "200 30,14,7 (set)" "$status $(body '(.alert_thresholds_days | map(tostring) | join(","))') $(body '.webhooks[0].secret')"
 api POST /api/v1/tokens '{"role":"viewer","name":"reader"}'

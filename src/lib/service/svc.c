@@ -962,6 +962,10 @@ static int settings_check(const char *key, json_t *v)
         json_array_foreach(v, i, e) {
             const char *url = json_string_value(json_object_get(e, "url"));
             const char *secret = json_string_value(json_object_get(e, "secret"));
+            /* The secret's length said apart: the shape's message would hide it. */
+            if (secret != NULL && (strlen(secret) < 16 || strlen(secret) > 128))
+                return ch_error_set_field(CH_EINVAL, key, "webhook %zu's secret has %zu characters: a secret has 16 to "
+                                          "128", i + 1, strlen(secret));
             /* Without its secret: one kept (webhook_secrets_kept has looked it up). */
             if (!json_is_object(e) || json_object_size(e) != (secret != NULL ? 2u : 1u) || url == NULL ||
                 (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0) || strlen(url) >= 512 ||

@@ -157,7 +157,13 @@ static int ca_tx_run(struct ca_tx *t)
                                           t->ca->key_id)) < 0 ||
             (error = ch_store_cert_set_status(t->svc->store, t->actor->tenant_id, t->rotate->cert_id, "rotated")) < 0)
             return error;
-        return svc_audit(t->svc, t->actor, "ca.rotate", "ca", t->rotate->id, NULL);
+        /* Which certificate went and which came, for whoever reads the log later. */
+        d = json_pack("{ss ss}", "old_certificate_id", t->rotate->cert_id, "certificate_id", t->cert->id);
+        detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
+        json_decref(d);
+        error = svc_audit(t->svc, t->actor, "ca.rotate", "ca", t->rotate->id, detail);
+        free(detail);
+        return error;
     }
     if ((error = ch_store_ca_put(t->svc->store, t->ca)) < 0)
         return error;
