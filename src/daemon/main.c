@@ -503,7 +503,6 @@ static int open_and_set_up(ch_svc **svc, ch_svc_bootstrap *b, const ch_svc_opts 
         return -1;
     }
     print_secrets(b, data_dir);
-    print_fingerprint(data_dir, b->issuer_cert);
     return 0;
 }
 
@@ -688,6 +687,13 @@ int main(int argc, char **argv)
         ch_svc_bootstrap_dispose(&b);
         ch_svc_close(svc);
         return 1;
+    }
+    /* The root to check a first contact against: the quickstart chain's; none of certhubd's
+     * when the operator's own certificate is served (the log says which is, and its chain's
+     * root is theirs to give). */
+    if (src.cert_file == NULL) {
+        print_fingerprint(data_dir, b.issuer_cert);
+        fflush(stdout);
     }
     src.svc = svc;
     src.data_dir = data_dir;
