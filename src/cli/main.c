@@ -186,7 +186,7 @@ static const cli_cmd commands[] = {
      1},
     {"verify", cmd_verify,
      "LEAF --ca ROOTS [--untrusted CHAIN] [--hostname NAME] [--purpose server|client] [--at 2030-01-01T00:00:00Z]",
-     "verify a certificate against trusted roots (exit 0 valid, 1 invalid)",
+     "verify a certificate against trusted roots, or an intermediate trusted as the end of the path (exit 0 valid, 1 invalid)",
      "ca= untrusted= hostname= purpose= at=", 1, 1},
 };
 
@@ -322,7 +322,7 @@ static const struct opt_help {
     {NULL, "key-password-file", "the password of the keys"},
     {NULL, "ca", "the trusted roots, PEM"},
     {NULL, "untrusted", "intermediate certificates to build the chain with, PEM"},
-    {NULL, "hostname", "check the certificate is for this host name"},
+    {NULL, "hostname", "check the certificate is for this host name, or IP address (matched against its IP SANs)"},
     {NULL, "purpose", "server or client"},
     {NULL, "at", "verify as at this time instead of now"},
     {NULL, "key", "the private key file, PEM"},

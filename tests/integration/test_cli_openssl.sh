@@ -102,6 +102,13 @@ expect_error "expired at a later time" "certificate has expired" -- "$CERTHUB" v
 expect_error "not yet valid at an earlier time" "not yet valid" -- "$CERTHUB" verify web.pem --ca root.pem --untrusted inter.pem --at 2001-01-01T00:00:00Z
 expect_error "wrong host name" "host name mismatch" -- "$CERTHUB" verify web.pem --ca root.pem --untrusted inter.pem --hostname other.example
 expect_error "wrong purpose" "wrong key usage for client authentication" -- "$CERTHUB" verify web.pem --ca root.pem --untrusted inter.pem --purpose client
+# An address given as the host name is matched against the IP SANs (as openssl's -verify_ip).
+"$CERTHUB" cert create --profile tls-server --subject CN=addr.example --san dns:addr.example,ip:10.0.0.5 --key-type p256 \
+    --key-out addr.key --ca inter.pem --ca-key inter.key --days 30 --out addr.pem
+check_eq "verify --hostname with the certificate's IP address" OK \
+    "$("$CERTHUB" verify addr.pem --ca root.pem --untrusted inter.pem --hostname 10.0.0.5)"
+expect_error "another address: an IP address mismatch" "IP address mismatch" -- \
+    "$CERTHUB" verify addr.pem --ca root.pem --untrusted inter.pem --hostname 10.0.0.6
 "$CERTHUB" cert create --profile root-ca --subject "CN=Other Root" --key-type p256 --key-out other.key --out other.pem
 expect_error "unknown issuer" "unknown issuer" -- "$CERTHUB" verify web.pem --ca other.pem --untrusted inter.pem
 openssl verify -CAfile other.pem -untrusted inter.pem web.pem >/dev/null 2>&1 && fail "openssl accepted the wrong root"

@@ -5,6 +5,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 
 #include <openssl/err.h>
 #include <openssl/x509_vfy.h>
@@ -148,6 +149,7 @@ static const char *reason(int err, ch_purpose purpose)
                : purpose == CH_PURPOSE_CLIENT ? "wrong key usage for client authentication"
                                               : "wrong key usage";
     case X509_V_ERR_HOSTNAME_MISMATCH: return "host name mismatch";
+    case X509_V_ERR_IP_ADDRESS_MISMATCH: return "IP address mismatch";
     default: return NULL;
     }
 }
@@ -191,9 +193,15 @@ int ch_chain_verify(const ch_cert *leaf, const ch_verify_opts *o)
         X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_SERVER);
     else if (o->purpose == CH_PURPOSE_CLIENT)
         X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);
-    if (o->hostname != NULL && X509_VERIFY_PARAM_set1_host(param, o->hostname, 0) != 1) {
-        error = ch_error_set(CH_EINVAL, "invalid host name \"%.64s\"", o->hostname);
-        goto done;
+    /* An address is matched against the IP SANs (a host name check would look for a DNS name
+     * "10.0.0.5" and never find one), a name against the DNS SANs. */
+    if (o->hostname != NULL) {
+        unsigned char ip[16];
+        bool is_ip = inet_pton(AF_INET, o->hostname, ip) == 1 || inet_pton(AF_INET6, o->hostname, ip) == 1;
+        if ((is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, o->hostname) : X509_VERIFY_PARAM_set1_host(param, o->hostname, 0)) != 1) {
+            error = ch_error_set(CH_EINVAL, "invalid host name \"%.64s\"", o->hostname);
+            goto done;
+        }
     }
     r = X509_verify_cert(ctx);
     if (r != 1) {
