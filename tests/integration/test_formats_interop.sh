@@ -85,6 +85,25 @@ check_contains "P7B holds both certificates" "$(openssl pkcs7 -inform DER -in ou
 check_eq "P7B to PEM keeps two certificates" 2 "$(grep -c 'BEGIN CERTIFICATE' out.pem)"
 "$CERTHUB" convert leaf.pem --to der --out leaf.der
 check_eq "DER is the same certificate" "$(fp leaf.pem)" "$(openssl x509 -inform DER -in leaf.der -noout -fingerprint -sha256 | cut -d= -f2 | tr -d : | tr A-F a-f)"
+# A CA chain without a key (each certificate followed by its issuer) becomes a truststore of
+# one trusted entry per certificate: a JKS trusted entry holds one, and the rest were dropped.
+"$CERTHUB" cert create --profile intermediate-ca --subject "CN=Interop Issuing" --key-type p256 --ca root.pem \
+    --ca-key root.key --key-out mid.key --out mid.pem
+cat mid.pem root.pem > ca-chain.pem
+"$CERTHUB" convert ca-chain.pem --to jks --password-file pw --out chain-trust.jks
+# kt_fps STORE [keytool options]: the fingerprints of every certificate keytool lists, sorted
+kt_fps() {
+    rm -rf kt.d && mkdir kt.d
+    keytool -list -rfc -keystore "$@" -storepass changeit 2>/dev/null |
+        awk '/BEGIN CERTIFICATE/ { f = "kt.d/" ++n ".pem" } f { print > f } /END CERTIFICATE/ { f = "" }'
+    for c in kt.d/*.pem; do fp "$c"; done | sort | paste -sd' '
+}
+check_eq "a keyless chain to JKS: each certificate its own trusted entry" \
+    "2 $(printf '%s\n' "$(fp mid.pem)" "$root_fp" | sort | paste -sd' ')" \
+    "$(keytool -list -keystore chain-trust.jks -storepass changeit 2>/dev/null | grep -c trustedCertEntry) $(kt_fps chain-trust.jks)"
+"$CERTHUB" convert ca-chain.pem --to p12 --password-file pw --out chain-trust.p12
+check_eq "and to PKCS#12: keytool lists both" 2 \
+    "$(keytool -list -keystore chain-trust.p12 -storetype PKCS12 -storepass changeit 2>/dev/null | grep -c trustedCertEntry)"
 expect_error "unknown bytes name the accepted formats" "accepted: PEM, DER certificate" -- "$CERTHUB" convert pw --to pem --out x.pem
 expect_error "writing PKCS#12 needs a password" "needs a password" -- "$CERTHUB" convert leaf.pem --to p12 --out x.p12
 

@@ -37,6 +37,12 @@ int fmt_assemble(ch_keystore *ks, fmt_items *it);
 /* Appends a line to the keystore's notes. */
 int fmt_note(ch_keystore *ks, const char *fmt, ...) CH_PRINTF(2, 3);
 
+/* The alias under which certificate c of keyless entry e is written to a keystore format that
+ * holds one certificate per trusted entry (JKS, PKCS#12 as keytool reads it): the entry's own
+ * for the first, "<alias>-<c+1>" for the others, made unique among the keystore's aliases
+ * (case-insensitively, as JKS compares them). */
+void fmt_trusted_alias(const ch_keystore *ks, size_t e, size_t c, char *out, size_t cap);
+
 /* JKS / JCEKS (jks.c).  key_password NULL: the keys have the store's password. */
 int fmt_import_jks(ch_keystore *ks, fmt_items *it, const uint8_t *data, size_t len, const char *store_password,
                    const char *key_password);

@@ -493,21 +493,29 @@ int fmt_export_jks(ch_buf *out, const ch_keystore *ks, const char *password)
     uint64_t now = (uint64_t)ch_now() * 1000u;
     int error;
 
-    if ((error = put_u32(&b, JKS_MAGIC)) < 0 || (error = put_u32(&b, 2)) < 0 ||
-        (error = put_u32(&b, (uint32_t)ks->count)) < 0)
+    size_t n = 0;
+
+    /* A trusted entry holds one certificate: a keyless entry's chain is one entry each. */
+    for (size_t e = 0; e < ks->count; e++)
+        n += ks->entries[e].key ? 1 : ks->entries[e].chain_len;
+    if ((error = put_u32(&b, JKS_MAGIC)) < 0 || (error = put_u32(&b, 2)) < 0 || (error = put_u32(&b, (uint32_t)n)) < 0)
         goto done;
     for (size_t e = 0; e < ks->count && error == 0; e++) {
         const ch_ks_entry *en = &ks->entries[e];
-        char alias[CH_MAX_NAME_LEN + 1];
-        /* JKS aliases are case-insensitive; keytool stores them in lower case. */
-        snprintf(alias, sizeof alias, "%s", en->alias);
-        for (char *p = alias; *p; p++)
-            if (*p >= 'A' && *p <= 'Z')
-                *p = (char)(*p + 32);
-        if ((error = put_u32(&b, en->key ? 1 : 2)) < 0 || (error = put_utf(&b, alias)) < 0 ||
-            (error = put_u64(&b, now)) < 0)
-            break;
-        if (en->key) {
+        for (size_t c = 0; c < (en->key ? 1 : en->chain_len) && error == 0; c++) {
+            char alias[CH_MAX_NAME_LEN + 24];
+            fmt_trusted_alias(ks, e, c, alias, sizeof alias);
+            /* JKS aliases are case-insensitive; keytool stores them in lower case. */
+            for (char *p = alias; *p; p++)
+                if (*p >= 'A' && *p <= 'Z')
+                    *p = (char)(*p + 32);
+            if ((error = put_u32(&b, en->key ? 1 : 2)) < 0 || (error = put_utf(&b, alias)) < 0 ||
+                (error = put_u64(&b, now)) < 0)
+                break;
+            if (!en->key)
+                error = put_cert(&b, en->chain[c]);
+        }
+        if (error == 0 && en->key) {
             ch_buf prot = CH_BUF_INIT;
             if ((error = protect_key(&prot, en->key, password)) == 0 && (error = put_u32(&b, (uint32_t)prot.len)) == 0)
                 error = ch_buf_put(&b, prot.data, prot.len);
@@ -516,8 +524,6 @@ int fmt_export_jks(ch_buf *out, const ch_keystore *ks, const char *password)
                 error = put_u32(&b, (uint32_t)en->chain_len);
             for (size_t c = 0; c < en->chain_len && error == 0; c++)
                 error = put_cert(&b, en->chain[c]);
-        } else {
-            error = put_cert(&b, en->chain[0]);
         }
     }
     if (error == 0 && (error = store_digest(md, password, b.data, b.len)) == 0 &&

@@ -692,6 +692,26 @@ static int p12_java_trust(PKCS12_SAFEBAG *bag)
     return ok ? 0 : -1;
 }
 
+void fmt_trusted_alias(const ch_keystore *ks, size_t e, size_t c, char *out, size_t cap)
+{
+    bool taken = true;
+
+    snprintf(out, cap, "%s", ks->entries[e].alias);
+    if (c == 0)
+        return;
+    /* Within the bound an alias has when read back (CH_MAX_NAME_LEN), suffixes included. */
+    size_t room = (cap - 1 < CH_MAX_NAME_LEN ? cap - 1 : CH_MAX_NAME_LEN) - 16;
+    snprintf(out, cap, "%.*s-%zu", (int)room, ks->entries[e].alias, c + 1);
+    /* Another entry named so already: suffixed again until none is (or the room is gone). */
+    for (int tries = 0; taken && tries < 6; tries++) {
+        taken = false;
+        for (size_t i = 0; i < ks->count && !taken; i++)
+            taken = strcasecmp(ks->entries[i].alias, out) == 0;
+        if (taken)
+            strcat(out, "-x");
+    }
+}
+
 static int export_p12(ch_buf *out, const ch_keystore *ks, const char *pass, bool legacy)
 {
     int nid = legacy ? NID_pbe_WithSHA1And3_Key_TripleDES_CBC : NID_aes_256_cbc;
@@ -710,12 +730,19 @@ static int export_p12(ch_buf *out, const ch_keystore *ks, const char *pass, bool
          * leaf, as unique as the entry. */
         memcpy(id, ch_cert_sha256(en->chain[0]), sizeof id);
         for (size_t c = 0; c < en->chain_len; c++) {
+            char alias[CH_MAX_NAME_LEN + 24];
             if ((bag = PKCS12_add_cert(&certs, ch_cert_x509(en->chain[c]))) == NULL)
                 goto ossl;
-            if (c == 0 && (PKCS12_add_friendlyname(bag, en->alias, -1) != 1 ||
-                           (en->key && PKCS12_add_localkeyid(bag, id, sizeof id) != 1) ||
-                           (!en->key && p12_java_trust(bag) < 0)))
+            /* A key's chain: its certificates after the first are the chain, unnamed.  Without
+             * a key each certificate is trusted on its own, named (keytool lists those alone). */
+            if (c == 0 && en->key && (PKCS12_add_friendlyname(bag, en->alias, -1) != 1 ||
+                                      PKCS12_add_localkeyid(bag, id, sizeof id) != 1))
                 goto ossl;
+            if (!en->key) {
+                fmt_trusted_alias(ks, e, c, alias, sizeof alias);
+                if (PKCS12_add_friendlyname(bag, alias, -1) != 1 || p12_java_trust(bag) < 0)
+                    goto ossl;
+            }
         }
         if (en->key != NULL) {
             if ((bag = PKCS12_add_key_ex(&keys, ch_key_pkey(en->key), 0, PKCS12_DEFAULT_ITER, nid, pass, NULL,
