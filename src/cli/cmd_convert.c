@@ -46,6 +46,18 @@ int cmd_convert(cli_args *a)
     if (fmt == CH_FMT_PEM && has_key && eo.include_key && out_pw == NULL)
         fprintf(stderr, "certhub: convert: note: the private key is written unencrypted (give --password-file to "
                         "encrypt it)\n");
+    /* What the format cannot hold is said, not dropped without a word. */
+    if (fmt == CH_FMT_DER || fmt == CH_FMT_PKCS7) {
+        size_t certs = 0;
+        for (size_t i = 0; i < ks->count; i++)
+            certs += ks->entries[i].chain_len;
+        if (fmt == CH_FMT_DER && certs > 1)
+            fprintf(stderr, "certhub: convert: note: DER holds one certificate: the first of %zu is written (pem or "
+                            "p7b hold them all)\n", certs);
+        if (has_key)
+            fprintf(stderr, "certhub: convert: note: %s holds certificates only: the private key is left out (pem, p12 "
+                            "or jks hold it)\n", fmt == CH_FMT_DER ? "DER" : "P7B");
+    }
     if (ch_keystore_export(&buf, ks, fmt, &eo) < 0) {
         rc = cli_fail_last(a);
         goto done;

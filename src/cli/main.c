@@ -22,7 +22,7 @@ static const cli_cmd commands[] = {
      "[--ca FILE --ca-key FILE] [--days N] [--path-len N] [--digest D] [--key-usage LIST] "
      "[--ext-key-usage LIST] [--crl-url URL] [--ocsp-url URL] [--key-password-file F] "
      "[--ca-key-password-file F] [--key-out-password-file F] --out FILE [--force]",
-     "issue a certificate from a profile (self-signed without --ca)",
+     "issue a certificate from a profile (a root-ca one is self-signed; the others need --ca and --ca-key)",
      "profile= subject= san= key= key-type= key-out= csr= ca= ca-key= days= path-len= digest= key-usage= "
      "ext-key-usage= crl-url= ocsp-url= key-password-file= ca-key-password-file= key-out-password-file= out= "
      "force",
@@ -241,7 +241,7 @@ static const struct opt_help {
     {"cert create;", "key", "the subject's private key, PEM"},
     {"cert create;", "csr", "a CSR file: the certificate takes its key and, unless given, subject and SANs"},
     {"cert create;", "ca", "the issuing CA's certificate (PEM); without it the certificate signs itself"},
-    {"cert create;", "profile", "root-ca, intermediate-ca, tls-server, tls-client, code-signing, email, ..."},
+    {"cert create;", "profile", "root-ca, intermediate-ca, tls-server, tls-client, tls-server-client, device, code-signing"},
     {"cert issue;", "csr", "a CSR file to sign (its signature is checked); the key stays with you"},
     {"cert issue;", "csr-id", "a CSR made on the server by csr new: the certificate takes its key"},
     {"cert issue;", "profile", "a built-in or custom profile (certhub profile list)"},

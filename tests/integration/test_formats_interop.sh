@@ -104,6 +104,10 @@ check_eq "a keyless chain to JKS: each certificate its own trusted entry" \
 "$CERTHUB" convert ca-chain.pem --to p12 --password-file pw --out chain-trust.p12
 check_eq "and to PKCS#12: keytool lists both" 2 \
     "$(keytool -list -keystore chain-trust.p12 -storetype PKCS12 -storepass changeit 2>/dev/null | grep -c trustedCertEntry)"
+check_contains "to DER, which holds one certificate: said, not dropped silently" \
+    "$("$CERTHUB" convert ca-chain.pem --to der --out first.der 2>&1)" "DER holds one certificate: the first of 2 is written"
+check_contains "to P7B from a keystore with a key: the key said to be left out" \
+    "$("$CERTHUB" convert modern.p12 --in-password-file pw --to p7b --out nokey.p7b 2>&1)" "P7B holds certificates only: the private key is left out"
 expect_error "unknown bytes name the accepted formats" "accepted: PEM, DER certificate" -- "$CERTHUB" convert pw --to pem --out x.pem
 expect_error "writing PKCS#12 needs a password" "needs a password" -- "$CERTHUB" convert leaf.pem --to p12 --out x.p12
 
