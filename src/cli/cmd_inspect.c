@@ -227,6 +227,14 @@ static int inspect_pem(cli_args *a, struct out *o, const uint8_t *data, size_t l
         name = header = NULL;
         der = NULL;
     }
+    /* The loop ends at the data's end (no further BEGIN line) or at a block it could not read:
+     * a cut or damaged one is said, not left out of what is shown as if it were not there. */
+    if (rc == 0 && ERR_GET_REASON(ERR_peek_last_error()) != PEM_R_NO_START_LINE) {
+        if (blocks == 0)
+            rc = cli_fail(a, "%s: the PEM data is truncated or damaged: its first block cannot be read", a->pos[0]);
+        else
+            rc = cli_fail(a, "%s: the PEM data is truncated or damaged after block %d", a->pos[0], blocks);
+    }
     ERR_clear_error();
     BIO_free(bio);
     return rc;
@@ -249,14 +257,25 @@ int cmd_inspect(cli_args *a)
     }
     {
         ch_format f;
-        if (ch_format_detect(&f, data, len) == 0 &&
-            (f == CH_FMT_PKCS12 || f == CH_FMT_JKS || f == CH_FMT_JCEKS || f == CH_FMT_PKCS7)) {
+        /* (PKCS#7 in PEM too: its certificates are shown as a keystore's, as convert reads them) */
+        if ((ch_format_detect(&f, data, len) == 0 &&
+             (f == CH_FMT_PKCS12 || f == CH_FMT_JKS || f == CH_FMT_JCEKS || f == CH_FMT_PKCS7)) ||
+            ch_mem_find(data, data + len, "-----BEGIN PKCS7-----", 21) != NULL) {
             rc = cli_inspect_keystore(a, data, len, password, o.json);
             ch_secure_free(data, len);
             ch_secure_free_str(password);
             return rc;
         }
         ch_error_clear();
+    }
+    /* A key file has no store password: --key-password-file, when given, is its key's. */
+    if (cli_opt(a, "key-password-file") != NULL) {
+        ch_secure_free_str(password);
+        password = NULL;
+        if (cli_password(a, "key-password-file", NULL, &password) != 0) {
+            ch_secure_free(data, len);
+            return 1;
+        }
     }
     if (o.json)
         o.list = json_array();

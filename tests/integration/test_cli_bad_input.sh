@@ -14,7 +14,7 @@ expect_error "missing file" "cannot open" -- "$CERTHUB" inspect no-such-file.pem
 printf 'hello, this is not a certificate\n' > garbage.txt
 expect_error "garbage file" "no certificate, CSR or key found" -- "$CERTHUB" inspect garbage.txt
 head -c 200 ca.pem > truncated.pem
-expect_error "truncated certificate" "no certificate, CSR or key found" -- "$CERTHUB" inspect truncated.pem
+expect_error "truncated certificate: said to be" "the PEM data is truncated or damaged: its first block" -- "$CERTHUB" inspect truncated.pem
 openssl x509 -in ca.pem -outform DER -out ca.der
 head -c 150 ca.der > truncated.der
 expect_error "truncated DER certificate" "no certificate, CSR or key found" -- "$CERTHUB" inspect truncated.der

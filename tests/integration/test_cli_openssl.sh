@@ -35,6 +35,8 @@ for k in legacy-rsa legacy-ec p8 scrypt der; do
     "$CERTHUB" inspect $k.key --password-file pw >/dev/null
     ok "certhub reads openssl's $k key"
 done
+check_contains "an encrypted key opened with --key-password-file as well" \
+    "$("$CERTHUB" inspect p8.key --key-password-file pw)" "EC 256"
 
 # A CSR with SANs verifies and carries them.
 "$CERTHUB" csr create --key p256.key --subject "CN=dev1,O=Acme,C=DE" --san dns:a.example,ip:127.0.0.1,email:ops@example.com --out req.csr
@@ -102,6 +104,13 @@ expect_error "expired at a later time" "certificate has expired" -- "$CERTHUB" v
 expect_error "not yet valid at an earlier time" "not yet valid" -- "$CERTHUB" verify web.pem --ca root.pem --untrusted inter.pem --at 2001-01-01T00:00:00Z
 expect_error "wrong host name" "host name mismatch" -- "$CERTHUB" verify web.pem --ca root.pem --untrusted inter.pem --hostname other.example
 expect_error "wrong purpose" "wrong key usage for client authentication" -- "$CERTHUB" verify web.pem --ca root.pem --untrusted inter.pem --purpose client
+# PKCS#7 in PEM, and a PEM chain cut short.
+cat web.pem inter.pem root.pem > full.pem
+openssl crl2pkcs7 -nocrl -certfile full.pem -out full-p7.pem
+check_contains "inspect reads PKCS#7 in PEM (BEGIN PKCS7)" "$("$CERTHUB" inspect full-p7.pem)" "Chain length:        3"
+head -c $(( $(stat -c %s full.pem) - 100 )) full.pem > cut.pem
+expect_error "a PEM chain cut short is said to be, not shown as if whole" "truncated or damaged after block 2" -- \
+    "$CERTHUB" inspect cut.pem
 # An address given as the host name is matched against the IP SANs (as openssl's -verify_ip).
 "$CERTHUB" cert create --profile tls-server --subject CN=addr.example --san dns:addr.example,ip:10.0.0.5 --key-type p256 \
     --key-out addr.key --ca inter.pem --ca-key inter.key --days 30 --out addr.pem

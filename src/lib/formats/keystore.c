@@ -597,7 +597,8 @@ int ch_keystore_import(ch_keystore **out, const uint8_t *data, size_t len, const
     ks->source = f;
     switch (f) {
     case CH_FMT_PEM:
-        error = import_pem(ks, &it, data, len, opts->password);
+        /* A PEM file has no store password: its keys' own is the key password, or the one given. */
+        error = import_pem(ks, &it, data, len, opts->key_password ? opts->key_password : opts->password);
         break;
     case CH_FMT_DER: {
         ch_cert *c = NULL;
