@@ -14,6 +14,9 @@ expect_error "missing file" "cannot open" -- "$CERTHUB" inspect no-such-file.pem
 printf 'hello, this is not a certificate\n' > garbage.txt
 expect_error "garbage file" "no certificate, CSR or key found" -- "$CERTHUB" inspect garbage.txt
 head -c 200 ca.pem > truncated.pem
+expect_error "a multi-valued RDN (an unescaped '+'): refused, not read into the value" "write \\+ for a '+' in a value" -- \
+    "$CERTHUB" cert create --profile root-ca --subject 'CN=x,O=Ex+OU=u' --key-type p256 --key-out mv.key --out mv.pem
+[ ! -e mv.pem ] && [ ! -e mv.key ] && ok "and nothing is written"
 expect_error "truncated certificate: said to be" "the PEM data is truncated or damaged: its first block" -- "$CERTHUB" inspect truncated.pem
 openssl x509 -in ca.pem -outform DER -out ca.der
 head -c 150 ca.der > truncated.der

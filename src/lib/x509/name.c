@@ -158,6 +158,12 @@ static int split(struct rdn *rdns, size_t *count, size_t max, char *buf, const c
             }
             continue;
         }
+        /* RFC 4514: an unescaped '+' joins two attributes into one multi-valued RDN, which
+         * certhub does not make; read as part of the value it would name something else. */
+        if (*p == '+' && sep == ',')
+            return ch_error_set_field(CH_EINVAL, "subject", "a '+' joins attributes into one multi-valued RDN, which "
+                                      "certhub does not make: write \\+ for a '+' in a value, or a ',' between "
+                                      "attributes");
         if (*p == sep || *p == '\0') {
             *w++ = '\0';
             if (eq == NULL) {
