@@ -251,7 +251,10 @@ int cmd_inspect(cli_args *a)
 
     if (cli_read(a, path, &data, &len) != 0)
         return 1;
-    if (cli_password(a, "password-file", "CERTHUB_PASSWORD", &password) != 0) {
+    /* What inspect opens is an input: CERTHUB_IN_PASSWORD, as convert reads it, before
+     * CERTHUB_PASSWORD. */
+    if (cli_password(a, "password-file", getenv("CERTHUB_IN_PASSWORD") ? "CERTHUB_IN_PASSWORD" : "CERTHUB_PASSWORD",
+                     &password) != 0) {
         ch_secure_free(data, len);
         return 1;
     }

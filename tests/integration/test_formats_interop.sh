@@ -108,6 +108,8 @@ check_contains "to DER, which holds one certificate: said, not dropped silently"
     "$("$CERTHUB" convert ca-chain.pem --to der --out first.der 2>&1)" "DER holds one certificate: the first of 2 is written"
 check_contains "to P7B from a keystore with a key: the key said to be left out" \
     "$("$CERTHUB" convert modern.p12 --in-password-file pw --to p7b --out nokey.p7b 2>&1)" "P7B holds certificates only: the private key is left out"
+check_contains "inspect reads CERTHUB_IN_PASSWORD, as convert does" \
+    "$(CERTHUB_IN_PASSWORD=changeit "$CERTHUB" inspect modern.p12)" "Keystore (p12)"
 expect_error "unknown bytes name the accepted formats" "accepted: PEM, DER certificate" -- "$CERTHUB" convert pw --to pem --out x.pem
 expect_error "writing PKCS#12 needs a password" "needs a password" -- "$CERTHUB" convert leaf.pem --to p12 --out x.p12
 
