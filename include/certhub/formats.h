@@ -43,7 +43,8 @@ typedef struct ch_ks_entry {
     char *alias;
     ch_cert **chain;       /* leaf first */
     size_t chain_len;
-    ch_key *key;           /* NULL: a trusted-certificate entry */
+    ch_key *key;           /* NULL: a trusted-certificate entry (or key_locked) */
+    bool key_locked;       /* a key entry whose key was not opened (ch_import_opts.keys_optional) */
 } ch_ks_entry;
 
 typedef struct ch_keystore {
@@ -58,6 +59,8 @@ typedef struct ch_keystore {
 typedef struct ch_import_opts {
     const char *password;      /* store password (PKCS#12, JKS, JCEKS), or of encrypted PEM keys */
     const char *key_password;  /* JKS/JCEKS key entries; NULL: the store password */
+    bool keys_optional;        /* a JKS/JCEKS key the passwords do not open: its entry kept without
+                                * it (key_locked), with a note, instead of failing the whole file */
 } ch_import_opts;
 
 /* Reads any accepted format.  A wrong password is CH_EPASSWORD ("wrong password for

@@ -30,6 +30,9 @@ int cmd_convert(cli_args *a)
         goto done;
     io.password = in_pw;
     io.key_password = key_pw;
+    /* No key written: a keystore's certificates are taken with its password alone, the keys
+     * the passwords given do not open left closed (as for a truststore pulled out of it). */
+    io.keys_optional = cli_flag(a, "no-key") || fmt == CH_FMT_DER || fmt == CH_FMT_PKCS7;
     if (ch_keystore_import(&ks, data, len, &io) < 0) {
         rc = cli_fail(a, "%s: %s", in, ch_error_last());
         goto done;

@@ -322,7 +322,9 @@ int cmd_inspect(cli_args *a)
 
 int cli_inspect_keystore(cli_args *a, const uint8_t *data, size_t len, const char *password, bool json)
 {
-    ch_import_opts io = {.password = password};
+    /* Listed with the store's password alone when need be, as keytool -list does: a key the
+     * passwords given do not open is said to be closed, the rest shown. */
+    ch_import_opts io = {.password = password, .keys_optional = true};
     ch_keystore *ks = NULL;
     json_t *list = json_array();
     char t1[32], t2[32], hex[65], *key_pw = NULL;
@@ -346,7 +348,10 @@ int cli_inspect_keystore(cli_args *a, const uint8_t *data, size_t len, const cha
         json_t *je = json_object(), *chain = json_array();
         if (!json)
             printf("Entry %zu: %s\n  %-20s %s\n  %-20s %zu\n", e + 1, en->alias, "Type:",
-                   en->key ? "private key entry" : "trusted certificate", "Chain length:", en->chain_len);
+                   en->key          ? "private key entry"
+                   : en->key_locked ? "private key entry (key not opened: see the notes)"
+                                    : "trusted certificate",
+                   "Chain length:", en->chain_len);
         for (size_t c = 0; c < en->chain_len; c++) {
             ch_cert_info i;
             if (ch_cert_inspect(&i, en->chain[c]) < 0)
@@ -378,7 +383,9 @@ int cli_inspect_keystore(cli_args *a, const uint8_t *data, size_t len, const cha
             }
         }
         json_object_set_new(je, "alias", json_string(en->alias));
-        json_object_set_new(je, "type", json_string(en->key ? "private_key_entry" : "trusted_certificate"));
+        json_object_set_new(je, "type", json_string(en->key || en->key_locked ? "private_key_entry" : "trusted_certificate"));
+        if (en->key_locked)
+            json_object_set_new(je, "key_opened", json_false());
         json_object_set_new(je, "chain", chain);
         json_object_set_new(je, "public_key_sha256", en->key ? json_string(hex) : json_null());
         json_array_append_new(list, je);

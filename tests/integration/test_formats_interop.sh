@@ -20,7 +20,10 @@ root_fp=$(fp root.pem)
 kt -genkeypair -keystore a.jks -storetype JKS -storepass changeit -keypass changeit -alias rsa-entry -keyalg RSA -keysize 2048 -dname "CN=jks rsa" -validity 30
 kt -genkeypair -keystore a.jks -storetype JKS -storepass changeit -keypass keypass1 -alias ec-entry -keyalg EC -groupname secp256r1 -dname "CN=jks ec" -validity 30
 kt -importcert -noprompt -keystore a.jks -storetype JKS -storepass changeit -alias our-root -file root.pem
-expect_error "JKS key with its own password needs it" 'wrong password for the key of entry "ec-entry"' -- "$CERTHUB" inspect a.jks --password-file pw
+check_contains "JKS key with its own password: listed, its key not opened without it" \
+    "$("$CERTHUB" inspect a.jks --password-file pw)" 'the key of entry "ec-entry" was not opened'
+expect_error "and a conversion writing keys needs it" 'wrong password for the key of entry "ec-entry"' -- \
+    "$CERTHUB" convert a.jks --in-password-file pw --to p12 --password-file pw --out needs-key.p12
 kt -keypasswd -keystore a.jks -storetype JKS -storepass changeit -alias ec-entry -keypass keypass1 -new changeit
 json=$("$CERTHUB" inspect a.jks --password-file pw --json)
 check_contains "JKS alias rsa-entry" "$json" '"alias": "rsa-entry"'
@@ -35,7 +38,10 @@ kt -importcert -noprompt -keystore b.jceks -storetype JCEKS -storepass changeit 
 json=$("$CERTHUB" inspect b.jceks --password-file pw --key-password-file kpw --json)
 check_contains "JCEKS key entry" "$json" '"alias": "jceks-ec"'
 check_contains "JCEKS trusted entry" "$json" "\"sha256\": \"$root_fp\""
-expect_error "JCEKS wrong key password" "wrong password for the key of entry" -- "$CERTHUB" inspect b.jceks --password-file pw --key-password-file bad
+expect_error "JCEKS wrong key password" "wrong password for the key of entry" -- \
+    "$CERTHUB" convert b.jceks --in-password-file pw --key-password-file bad --to jks --password-file pw --out bad-key.jks
+check_contains "(inspect lists it, the key not opened)" \
+    "$("$CERTHUB" inspect b.jceks --password-file pw --key-password-file bad)" "neither the key password nor the keystore's opens it"
 
 # PKCS#12 by keytool, by openssl (modern) and by openssl -legacy (RC2/3DES, needs the legacy provider).
 kt -genkeypair -keystore c.p12 -storetype PKCS12 -storepass changeit -alias p12-rsa -keyalg RSA -dname "CN=p12 rsa" -validity 30
@@ -108,6 +114,19 @@ check_contains "to DER, which holds one certificate: said, not dropped silently"
     "$("$CERTHUB" convert ca-chain.pem --to der --out first.der 2>&1)" "DER holds one certificate: the first of 2 is written"
 check_contains "to P7B from a keystore with a key: the key said to be left out" \
     "$("$CERTHUB" convert modern.p12 --in-password-file pw --to p7b --out nokey.p7b 2>&1)" "P7B holds certificates only: the private key is left out"
+# A keystore whose key has a password of its own is listed with the store's alone (as keytool
+# -list does), that key said to be closed; its certificates are taken out without it.
+kt -genkeypair -keystore own.jks -storetype JKS -storepass changeit -keypass keypass1 -alias own-key -keyalg EC \
+    -groupname secp256r1 -dname "CN=own key" -validity 30
+out=$("$CERTHUB" inspect own.jks --password-file pw)
+check_contains "inspect with the store password alone: the entry listed, its key said not opened" "$out" \
+    "private key entry (key not opened: see the notes)"
+check_contains "and why" "$out" "the key of entry \"own-key\" was not opened"
+"$CERTHUB" convert own.jks --in-password-file pw --to pem --no-key --out own-certs.pem 2>/dev/null
+check_eq "convert --no-key takes the certificate out without the key's password" "CN = own key" \
+    "$(openssl x509 -in own-certs.pem -noout -subject | sed 's/^subject=//')"
+expect_error "but a conversion that writes the key still needs it" 'wrong password for the key of entry "own-key"' -- \
+    "$CERTHUB" convert own.jks --in-password-file pw --to p12 --password-file pw --out own.p12
 check_contains "inspect reads CERTHUB_IN_PASSWORD, as convert does" \
     "$(CERTHUB_IN_PASSWORD=changeit "$CERTHUB" inspect modern.p12)" "Keystore (p12)"
 expect_error "unknown bytes name the accepted formats" "accepted: PEM, DER certificate" -- "$CERTHUB" convert pw --to pem --out x.pem

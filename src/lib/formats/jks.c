@@ -287,7 +287,7 @@ static int open_protected_key(ch_buf *plain, const uint8_t *der, size_t len, boo
 }
 
 int fmt_import_jks(ch_keystore *ks, fmt_items *it, const uint8_t *data, size_t len, const char *store_password,
-                   const char *key_password)
+                   const char *key_password, bool keys_optional)
 {
     ch_cursor c;
     uint32_t magic, version, count;
@@ -352,6 +352,22 @@ int fmt_import_jks(ch_keystore *ks, fmt_items *it, const uint8_t *data, size_t l
             if (error == CH_EPASSWORD && key_password != NULL && strcmp(key_password, store_password) != 0) {
                 ch_buf_dispose_secure(&plain);
                 error = open_protected_key(&plain, kb, klen, jceks, store_password);
+            }
+            if (error == CH_EPASSWORD && keys_optional) {
+                /* Listed as keytool -list does with the store's password alone: the entry and
+                 * its chain, its key left closed. */
+                ch_buf_dispose_secure(&plain);
+                if ((error = ch_keystore_add(ks, alias, chain, n, NULL)) == 0) {
+                    ks->entries[ks->count - 1].key_locked = true;
+                    error = fmt_note(ks, "the key of entry \"%.64s\" was not opened: %s", alias,
+                                     key_password ? "neither the key password nor the keystore's opens it"
+                                                  : "it has a password of its own (give it as the key password)");
+                }
+                for (size_t k = 0; k < n; k++)
+                    ch_cert_free(chain[k]);
+                if (error < 0)
+                    return error;
+                continue;
             }
             if (error == CH_EPASSWORD)
                 ch_error_set_field(error, "key_password",

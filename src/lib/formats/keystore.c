@@ -621,7 +621,7 @@ int ch_keystore_import(ch_keystore **out, const uint8_t *data, size_t len, const
         break;
     case CH_FMT_JKS:
     case CH_FMT_JCEKS:
-        error = fmt_import_jks(ks, &it, data, len, opts->password, opts->key_password);
+        error = fmt_import_jks(ks, &it, data, len, opts->password, opts->key_password, opts->keys_optional);
         break;
     default:
         error = ch_error_set(CH_EUNSUPPORTED, "unknown format; accepted: " CH_FORMATS_ACCEPTED);
