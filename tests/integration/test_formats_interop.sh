@@ -52,6 +52,8 @@ openssl pkcs12 -export -legacy -in leaf.pem -inkey leaf.key -name "legacy entry"
 check_contains "openssl PKCS#12 alias" "$("$CERTHUB" inspect modern.p12 --password-file pw --json)" '"alias": "openssl entry"'
 check_contains "openssl -legacy PKCS#12 alias" "$("$CERTHUB" inspect legacy.p12 --password-file pw --json)" '"alias": "legacy entry"'
 expect_error "PKCS#12 wrong password" "wrong password for keystore" -- "$CERTHUB" inspect modern.p12 --password-file bad
+expect_error "PKCS#12 without a password: said to need one (as JKS)" "a password is needed to open the keystore" -- \
+    env -u CERTHUB_PASSWORD -u CERTHUB_IN_PASSWORD "$CERTHUB" inspect modern.p12
 
 # certhub's JKS, read back by keytool: same aliases and certificates, keys usable.
 "$CERTHUB" convert a.jks --in-password-file pw --to jks --password-file pw --out out.jks

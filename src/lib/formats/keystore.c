@@ -524,7 +524,10 @@ static int import_p12(ch_keystore *ks, fmt_items *it, const uint8_t *data, size_
             if (*pass == '\0' && PKCS12_verify_mac(p12, NULL, 0) == 1) {
                 pass = NULL;
             } else {
-                error = ch_error_set(CH_EPASSWORD, "wrong password for keystore");
+                /* None given is said so, as for JKS: "wrong" would send the user looking for a
+                 * typo. */
+                error = ch_error_set(CH_EPASSWORD, password == NULL ? "a password is needed to open the keystore"
+                                                                    : "wrong password for keystore");
                 goto done;
             }
         }
