@@ -42,6 +42,10 @@ expect_error "days beyond the CA" "validity ends after the issuing CA's" -- "$CE
 openssl req -new -key leaf.key -subj /CN=sneaky -addext basicConstraints=critical,CA:TRUE -out ca-request.csr
 expect_error "CSR asking CA:TRUE for a leaf profile" "asks for a CA certificate" -- "$CERTHUB" cert create --profile tls-server --csr ca-request.csr --ca ca.pem --ca-key ca.key --out x.pem
 expect_error "bad SAN" "is not a valid DNS name" -- "$CERTHUB" cert create --profile tls-server --subject CN=x --san dns:bad..name --key leaf.key --ca ca.pem --ca-key ca.key --out x.pem
+expect_error "a SAN of a kind not taken is named as such" 'unknown kind of subject alternative name "rfc822:"; accepted: dns:NAME' -- \
+    "$CERTHUB" cert create --profile tls-server --subject CN=x --san rfc822:a@b.example --key leaf.key --ca ca.pem --ca-key ca.key --out x.pem
+expect_error "host:port is still a bad DNS name" '"web.example:8443" is not a valid DNS name' -- \
+    "$CERTHUB" cert create --profile tls-server --subject CN=x --san web.example:8443 --key leaf.key --ca ca.pem --ca-key ca.key --out x.pem
 expect_error "a Unicode host name is asked in its xn-- form" "xn--bcher-kva.example" -- "$CERTHUB" cert create --profile tls-server --subject CN=x --san dns:bücher.example --key leaf.key --ca ca.pem --ca-key ca.key --out x.pem
 expect_error "subject without a value" "is not KEY=value" -- "$CERTHUB" cert create --profile tls-server --subject CN --key leaf.key --ca ca.pem --ca-key ca.key --out x.pem
 expect_error "unknown subject attribute" "unknown subject attribute" -- "$CERTHUB" csr create --key leaf.key --subject "XX=1" --out x.csr

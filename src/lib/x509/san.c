@@ -97,7 +97,15 @@ int ch_san_parse(ch_san *out, const char *text)
         }
     }
     if (value == NULL) {
-        /* A bare value: an address if it parses as one, else a host name. */
+        /* A bare value: an address if it parses as one, else a host name; "word:..." (no '.'
+         * before the ':') is a kind of name misspelt or not taken, not a host name. */
+        const char *colon = strchr(text, ':');
+        bool kind = colon != NULL && colon > text && colon[1] != '\0' && !valid_ip(text) &&
+                    strspn(text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") == (size_t)(colon - text) &&
+                    strspn(colon + 1, "0123456789") != strlen(colon + 1); /* (not host:port) */
+        if (kind)
+            return ch_error_set_field(CH_EINVAL, "sans", "unknown kind of subject alternative name \"%.*s:\"; %s",
+                                      (int)(colon - text > 32 ? 32 : colon - text), text, SAN_FORMS);
         value = text;
         type = valid_ip(text) ? CH_SAN_IP : CH_SAN_DNS;
     }
