@@ -376,10 +376,18 @@ int cli_inspect_keystore(cli_args *a, const uint8_t *data, size_t len, const cha
         }
         if (en->key) {
             ch_hex(hex, ch_key_spki_sha256(en->key), 32);
+            /* Said as a key file's is: algorithm, bits and curve, in the text and the JSON. */
             if (!json) {
-                snprintf(t1, sizeof t1, "%s %d", ch_key_algorithm(en->key), ch_key_bits(en->key));
-                line("  Private key:", t1);
+                char kd[96];
+                snprintf(kd, sizeof kd, "%s %d%s%s", ch_key_algorithm(en->key), ch_key_bits(en->key),
+                         *ch_key_curve(en->key) ? " " : "", ch_key_curve(en->key));
+                line("  Private key:", kd);
                 line("  Public key SHA-256:", hex);
+            } else {
+                json_object_set_new(je, "key_type", json_string(ch_key_type_name(ch_key_get_type(en->key))));
+                json_object_set_new(je, "algorithm", json_string(ch_key_algorithm(en->key)));
+                json_object_set_new(je, "bits", json_integer(ch_key_bits(en->key)));
+                json_object_set_new(je, "curve", *ch_key_curve(en->key) ? json_string(ch_key_curve(en->key)) : json_null());
             }
         }
         json_object_set_new(je, "alias", json_string(en->alias));

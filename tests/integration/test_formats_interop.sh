@@ -129,6 +129,8 @@ check_eq "convert --no-key takes the certificate out without the key's password"
     "$(openssl x509 -in own-certs.pem -noout -subject | sed 's/^subject=//')"
 expect_error "but a conversion that writes the key still needs it" 'wrong password for the key of entry "own-key"' -- \
     "$CERTHUB" convert own.jks --in-password-file pw --to p12 --password-file pw --out own.p12
+check_eq "inspect --json: a keystore's key described as a key file's is" "private_key_entry EC 256 P-256" \
+    "$("$CERTHUB" inspect modern.p12 --password-file pw --json | jq -r '.entries[0] | "\(.type) \(.algorithm) \(.bits) \(.curve)"')"
 check_contains "inspect reads CERTHUB_IN_PASSWORD, as convert does" \
     "$(CERTHUB_IN_PASSWORD=changeit "$CERTHUB" inspect modern.p12)" "Keystore (p12)"
 expect_error "unknown bytes name the accepted formats" "accepted: PEM, DER certificate" -- "$CERTHUB" convert pw --to pem --out x.pem
