@@ -482,7 +482,10 @@ static int sync_target(cli_args *a, const struct target *t)
             return -1;
         }
     } else if (t->key_path[0]) {
+        /* Kept as it is, but with the mode and owner the target says now. */
         owned_add(g_written, g_target, t->key_path);
+        if ((r = settle(a, t->key_path, t->mode ? t->mode : 0600)) != 0)
+            changed = r;
     }
     /* The key first: a server reloading between the two files must not pair a new certificate
      * with the old key. */

@@ -261,6 +261,13 @@ check_eq "a mode given later: the unchanged file takes it, and the target counts
     "$(stat -c %a out/b2.pem) $(echo "$out" | grep -c 'b: updated')"
 out=$(more 2>&1)
 check_eq "and the pass after that changes nothing" 0 "$(echo "$out" | grep -c 'updated' || true)"
+sed -i "s|^key_path = $T/out/k.key|&\nmode = 0640|" more.conf
+api GET "/api/v1/audit?action=key.export&limit=1000"
+exports=$(body '.items | length')
+out=$(more 2>&1) || fail "the pass with the key's mode failed: $out"
+api GET "/api/v1/audit?action=key.export&limit=1000"
+check_eq "a mode given later for a kept key: the key takes it too (no new download)" "640 1 $exports" \
+    "$(stat -c %a out/k.key) $(echo "$out" | grep -c 'k: updated') $(body '.items | length')"
 echo "mode = rw-r" >> more.conf
 expect_error "a mode that is not an octal mode is refused" "mode is an octal file mode such as 0640" -- more
 
