@@ -2596,27 +2596,13 @@ static void h_cas_create(req *r, const char *id) { (void)id; cas_create(r); }
 static void h_tenants_create(req *r, const char *id) { (void)id; tenants_create(r); }
 
 /* DELETE /tenants/{id or name}: the tenant is revoked, not erased (its data and audit log stay). */
-/* The tenant named or numbered by key (the path's {id} takes either), as the list shows it. */
-static void reply_tenant(req *r, const char *key)
-{
-    ch_store_tenant t;
-    int error = ch_store_tenant_get_by_name(ch_svc_store(r->svc), &t, key);
-
-    if (error == CH_ENOTFOUND)
-        error = ch_store_tenant_get(ch_svc_store(r->svc), &t, key);
-    if (error < 0)
-        return reply_error(r, error);
-    reply_json(r, 200, tenant_json(&t));
-    ch_store_tenant_dispose(&t);
-}
-
 static void tenant_revoke(req *r, const char *id)
 {
     int error = ch_svc_tenant_disable(r->svc, &r->who.actor, id);
 
     if (error < 0)
         return reply_error(r, error);
-    reply_tenant(r, id);
+    tenant_get(r, id); /* the tenant as GET shows it, by its id */
 }
 /* PATCH /tenants/{id or name} {"status":"active"|"revoked"}: restored, or revoked as DELETE does. */
 static void tenant_update(req *r, const char *id)
@@ -2637,7 +2623,7 @@ static void tenant_update(req *r, const char *id)
     if (error < 0)
         reply_error(r, error);
     else
-        reply_tenant(r, id);
+        tenant_get(r, id);
 done:
     json_decref(body);
 }
