@@ -206,7 +206,7 @@ enum stmt_id {
     S_CA_PUT, S_CA_GET, S_CA_LIST, S_CA_STATUS, S_CA_DELETE,
     S_CSR_PUT, S_CSR_GET, S_CSR_LIST, S_CSR_ATTACH, S_CSR_DETACH, S_CSR_DELETE,
     S_KS_PUT, S_KS_GET, S_KS_LIST, S_KS_DELETE, S_KSE_PUT, S_KSE_LIST, S_KSE_OF_CERT,
-    S_AUDIT_PUT, S_AUDIT_LAST, S_AUDIT_LIST,
+    S_AUDIT_PUT, S_AUDIT_LAST, S_AUDIT_LIST, S_ALERT_DELIVERED,
     S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
     S_COUNT
 };
@@ -329,6 +329,7 @@ static const char *const stmt_sql[S_COUNT] = {
                     " VALUES(?,?,?,?,?,?,?,?,?)",
     [S_AUDIT_LAST] = "SELECT hash FROM audit_log WHERE tenant_id=? ORDER BY seq DESC LIMIT 1",
     [S_AUDIT_LIST] = "SELECT " AUDIT_COLS " FROM audit_log WHERE tenant_id=? AND seq>? ORDER BY seq LIMIT ?",
+    [S_ALERT_DELIVERED] = "SELECT 1 FROM alert_deliveries WHERE tenant_id=? AND cert_id=? AND threshold_days=? AND webhook=?",
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
@@ -2968,26 +2969,16 @@ int ch_store_alert_sent(ch_store *s, const char *tenant_id, const char *cert_id,
 int ch_store_alert_delivered(ch_store *s, const char *tenant_id, const char *cert_id, int threshold_days,
                              const char *webhook, bool *done)
 {
-    struct conn *c = conn_get(s);
-    sqlite3_stmt *st = NULL;
-    int rc;
-
     *done = false;
-    if (c == NULL)
-        return ch_error_last_code();
-    if ((rc = sqlite3_prepare_v2(c->db,
-                                 "SELECT 1 FROM alert_deliveries WHERE tenant_id = ? AND cert_id = ? AND threshold_days = ?"
-                                 " AND webhook = ?",
-                                 -1, &st, NULL)) != SQLITE_OK)
-        return db_error(c->db, rc, "reading an alert's deliveries");
-    sqlite3_bind_text(st, 1, tenant_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, cert_id, -1, SQLITE_STATIC);
+    STMT(S_ALERT_DELIVERED, "reading an alert's deliveries");
+    bind_text(st, 1, tenant_id);
+    bind_text(st, 2, cert_id);
     sqlite3_bind_int(st, 3, threshold_days);
-    sqlite3_bind_text(st, 4, webhook, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
+    bind_text(st, 4, webhook);
+    int rc = sqlite3_step(st);
     *done = rc == SQLITE_ROW;
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error(c->db, rc, "reading an alert's deliveries");
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error(db, rc, "reading an alert's deliveries");
 }
 
 int ch_store_alert_delivery(ch_store *s, const char *tenant_id, const char *cert_id, int threshold_days,
