@@ -283,8 +283,8 @@ static int settle(cli_args *a, const char *path, unsigned mode)
         if (owner_ids(a, &uid, &gid) != 0)
             return -1;
         if (sb.st_uid != uid || sb.st_gid != gid) {
-            if (chown(path, uid, gid) != 0)
-                return cli_fail(a, "cannot give %s to %s: %s", path, g_owner, strerror(errno)) ? -1 : -1;
+            if (chown_to(a, path) != 0)
+                return -1;
             changed = 1;
         }
     }
@@ -308,17 +308,9 @@ static bool same_file(const char *path, const ch_buf *data)
 /* Writes data to path when it differs from what is there; 1 when written, 0 unchanged. */
 static int put_file(cli_args *a, const char *path, const ch_buf *data, unsigned mode)
 {
-    uint8_t *old = NULL;
-    size_t len = 0;
-    int same;
-
-    if (ch_file_read(&old, &len, path, 16u * 1024 * 1024) == 0) {
-        same = len == data->len && memcmp(old, data->data, len) == 0;
-        ch_secure_free(old, len);
-        if (same) {
-            owned_add(g_written, g_target, path);
-            return settle(a, path, mode);
-        }
+    if (same_file(path, data)) {
+        owned_add(g_written, g_target, path);
+        return settle(a, path, mode);
     }
     if (ch_file_write_atomic(path, data->data, data->len, mode) < 0) {
         cli_fail_last(a);
