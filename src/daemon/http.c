@@ -738,19 +738,21 @@ static volatile sig_atomic_t stopping; /* SIGTERM or SIGINT came: finishing what
  * never written. */
 static void refuse_stopping(struct evhttp_request *ev)
 {
-    static const char body[] = "{\"error\":{\"code\":\"stopping\",\"message\":\"certhubd is stopping: the request "
-                               "was not begun; send it again once certhubd is back\"}}\n";
     struct evkeyvalq *h = evhttp_request_get_output_headers(ev);
     struct evbuffer *b = evbuffer_new();
+    ch_buf body = CH_BUF_INIT;
 
     evhttp_add_header(h, "Content-Type", "application/json");
     evhttp_add_header(h, "Connection", "close");
     evhttp_add_header(h, "Retry-After", "5");
-    if (b != NULL && evhttp_request_get_command(ev) != EVHTTP_REQ_HEAD)
-        evbuffer_add(b, body, sizeof body - 1);
+    if (b != NULL && evhttp_request_get_command(ev) != EVHTTP_REQ_HEAD &&
+        error_json(&body, "stopping", NULL, "certhubd is stopping: the request was not begun; send it again once "
+                   "certhubd is back", NULL) && ch_buf_puts(&body, "\n") == 0)
+        evbuffer_add(b, body.data, body.len);
     evhttp_send_reply(ev, 503, "Service Unavailable", b);
     if (b != NULL)
         evbuffer_free(b);
+    ch_buf_dispose(&body);
 }
 
 static void on_request(struct evhttp_request *ev, void *arg)
