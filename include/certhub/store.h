@@ -465,7 +465,7 @@ void ch_store_keystore_entry_list_free(ch_store_keystore_entry *list, size_t cou
 /* ------------------------------------------------------------- audit log */
 
 typedef struct ch_store_audit {
-    int64_t seq;            /* assigned by the store, increasing */
+    int64_t seq;            /* its place in its tenant's log, from 1 (the append's caller sets it) */
     char *tenant_id;
     int64_t at;
     char *actor;
@@ -477,10 +477,11 @@ typedef struct ch_store_audit {
     char hash[65];
 } ch_store_audit;
 
-/* Appends a row; the caller computed prev_hash/hash (the service owns the chain rule). */
+/* Appends a row; the caller computed seq, prev_hash and hash from ch_store_audit_last (the
+ * service owns the chain rule). */
 int ch_store_audit_append(ch_store *s, ch_store_audit *row);
-/* Hash of the tenant's newest audit row ("" when none). */
-int ch_store_audit_last_hash(ch_store *s, const char *tenant_id, char out[65]);
+/* Hash and seq of the tenant's newest audit row ("" and 0 when none). */
+int ch_store_audit_last(ch_store *s, const char *tenant_id, char out[65], int64_t *seq);
 /* Rows of a tenant with seq > after_seq, oldest first, at most limit. */
 int ch_store_audit_list(ch_store *s, const char *tenant_id, int64_t after_seq, size_t limit,
                         ch_store_audit **out, size_t *count);

@@ -207,6 +207,12 @@ api GET "/api/v1/cas/$beta_root"
 check_eq "without ?tenant= its own tenant's view: 404" 404 "$status"
 api GET "/api/v1/audit?tenant=beta&action=ca.create"
 check_eq "beta's audit log" 3 "$(body '.items | length')"
+# Beta's entries are numbered in beta's log alone (the default tenant's hundreds of entries
+# before them are not counted: a number across tenants told one how much the others did).
+TOKEN=$beta api GET "/api/v1/audit?limit=1000"
+check_eq "beta's audit entries numbered 1, 2, ... in its own log" \
+    "$(body '[range(1; (.items | length) + 1)] | map(tostring) | join(",")')" "$(body '[.items[].seq] | map(tostring) | join(",")')"
+check_eq "beta's first entry is 1" 1 "$(body '.items[0].seq')"
 api GET "/api/v1/certificates?limit=1000&tenant=beta"
 before=$(body '.items | length')
 api POST "/api/v1/certificates?tenant=beta" "$dflt"

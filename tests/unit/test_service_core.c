@@ -696,6 +696,71 @@ static void test_custom_profiles(void **state)
     ch_store_ca_dispose(&inter);
 }
 
+/* Each tenant's audit entries are numbered 1, 2, 3 ... in its own log: a number counting
+ * every tenant's entries told a tenant how much the others did. */
+static void expect_numbered(const ch_actor *a, int64_t *last)
+{
+    ch_store_audit_filter f = {0};
+    ch_store_audit *rows;
+    size_t n;
+    int64_t want = 1, next = 0;
+
+    do {
+        f.from_seq = next;
+        assert_int_equal(ch_svc_audit_list(svc, a, &f, 7, &rows, &n, &next), 0);
+        for (size_t i = 0; i < n; i++) {
+            assert_int_equal(rows[i].seq, want);
+            assert_string_equal(rows[i].tenant_id, a->tenant_id);
+            want++;
+        }
+        ch_store_audit_list_free(rows, n);
+    } while (next != 0);
+    *last = want - 1;
+}
+
+static void test_audit_numbered_per_tenant(void **state)
+{
+    ch_svc_opts o = {.data_dir = dir};
+    ch_svc_ca_req r = {.name = "beta root", .path_len = -2};
+    ch_store_ca ca;
+    int64_t last_a, last_b, again_a, again_b, bad = -1;
+    sqlite3 *db;
+    char path[1200];
+
+    (void)state;
+    expect_numbered(&admin_a, &last_a);
+    expect_numbered(&admin_b, &last_b);
+    assert_true(last_a > 10);
+    assert_true(last_b >= 1);
+    /* A store from before the numbering (schema 17, the global row id as the only number) is
+     * numbered per tenant when it is opened, in the order the entries were written. */
+    ch_svc_close(svc);
+    svc = NULL;
+    snprintf(path, sizeof path, "%s/certhub.db", dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "DROP INDEX audit_tenant; ALTER TABLE audit_log DROP COLUMN n;"
+                                  "CREATE INDEX audit_tenant ON audit_log(tenant_id, seq); PRAGMA user_version=17",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(ch_svc_open(&svc, &o), 0);
+    expect_numbered(&admin_a, &again_a);
+    expect_numbered(&admin_b, &again_b);
+    assert_int_equal(again_a, last_a);
+    assert_int_equal(again_b, last_b);
+    assert_int_equal(ch_svc_audit_verify(svc, &admin_b, &bad), 0);
+    /* The next entry goes on from there, and the chain over the renumbered rows holds. */
+    r.subject.dn = "CN=Beta Root";
+    assert_int_equal(ch_svc_ca_create(svc, &admin_b, &r, &ca), 0);
+    ch_store_ca_dispose(&ca);
+    expect_numbered(&admin_b, &again_b);
+    assert_int_equal(again_b, last_b + 1);
+    expect_numbered(&admin_a, &again_a);
+    assert_int_equal(again_a, last_a);
+    assert_int_equal(ch_svc_audit_verify(svc, &admin_b, &bad), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -711,6 +776,7 @@ int main(void)
         cmocka_unit_test(test_tokens_list_and_revoke),
         cmocka_unit_test(test_custom_profiles),
         cmocka_unit_test(test_tenants_need_admin),
+        cmocka_unit_test(test_audit_numbered_per_tenant),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

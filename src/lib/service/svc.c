@@ -607,9 +607,10 @@ int svc_audit(ch_svc *svc, const ch_actor *actor, const char *action, const char
     row.object_id = (char *)object_id;
     row.detail = (char *)detail_json;
     /* Inside the change's write transaction, so no other writer can slip between the read
-     * of the last hash and the append. */
-    if ((error = ch_store_audit_last_hash(svc->store, actor->tenant_id, row.prev_hash)) < 0)
+     * of the last row and the append. */
+    if ((error = ch_store_audit_last(svc->store, actor->tenant_id, row.prev_hash, &row.seq)) < 0)
         return error;
+    row.seq++;
     audit_hash(row.hash, &row);
     return ch_store_audit_append(svc->store, &row);
 }

@@ -187,6 +187,14 @@ static const char *const migrations[] = {
     "CREATE TABLE alert_deliveries (tenant_id TEXT NOT NULL, cert_id TEXT NOT NULL, threshold_days INTEGER NOT NULL,"
     "  webhook TEXT NOT NULL, sent_at INTEGER NOT NULL,"
     "  PRIMARY KEY(tenant_id, cert_id, threshold_days, webhook)) WITHOUT ROWID;",
+    /* 18: audit entries numbered within their tenant: the row id numbers every tenant's
+     * entries together, and a tenant paging its log saw how much the others did.  The rows
+     * there are numbered in their order; the row id stays the order of appends. */
+    "ALTER TABLE audit_log ADD COLUMN n INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE audit_log SET n = t.rn FROM (SELECT seq AS s, row_number() OVER (PARTITION BY tenant_id ORDER BY seq)"
+    "  AS rn FROM audit_log) AS t WHERE audit_log.seq = t.s;"
+    "DROP INDEX audit_tenant;"
+    "CREATE UNIQUE INDEX audit_tenant ON audit_log(tenant_id, n);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -225,7 +233,7 @@ enum stmt_id {
  * those are not NULL; a page adds its cursor's condition after it. */
 #define DEV_LIST_WHERE                                                                                      \
     " FROM devices WHERE tenant_id=?1 AND (?2 IS NULL OR trusted_id=?2) AND (?3 IS NULL OR status=?3)"
-#define AUDIT_COLS "seq, tenant_id, at, actor, action, object_type, object_id, detail, prev_hash, hash"
+#define AUDIT_COLS "n, tenant_id, at, actor, action, object_type, object_id, detail, prev_hash, hash"
 
 static const char *const stmt_sql[S_COUNT] = {
     [S_TENANT_PUT] = "INSERT INTO tenants(id, name, created_at) VALUES(?,?,?)",
@@ -325,10 +333,10 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_KSE_OF_CERT] = "SELECT e.alias, k.name, k.id FROM keystore_entries e JOIN keystores k ON k.id = e.keystore_id"
                       " WHERE e.tenant_id=?1 AND (e.cert_id=?2 OR instr(',' || ifnull(e.chain, '') || ',',"
                       " ',' || ?2 || ',') > 0) LIMIT 1",
-    [S_AUDIT_PUT] = "INSERT INTO audit_log(tenant_id, at, actor, action, object_type, object_id, detail, prev_hash, hash)"
-                    " VALUES(?,?,?,?,?,?,?,?,?)",
-    [S_AUDIT_LAST] = "SELECT hash FROM audit_log WHERE tenant_id=? ORDER BY seq DESC LIMIT 1",
-    [S_AUDIT_LIST] = "SELECT " AUDIT_COLS " FROM audit_log WHERE tenant_id=? AND seq>? ORDER BY seq LIMIT ?",
+    [S_AUDIT_PUT] = "INSERT INTO audit_log(tenant_id, at, actor, action, object_type, object_id, detail, prev_hash, hash,"
+                    " n) VALUES(?,?,?,?,?,?,?,?,?,?)",
+    [S_AUDIT_LAST] = "SELECT hash, n FROM audit_log WHERE tenant_id=? ORDER BY n DESC LIMIT 1",
+    [S_AUDIT_LIST] = "SELECT " AUDIT_COLS " FROM audit_log WHERE tenant_id=? AND n>? ORDER BY n LIMIT ?",
     [S_ALERT_DELIVERED] = "SELECT 1 FROM alert_deliveries WHERE tenant_id=? AND cert_id=? AND threshold_days=? AND webhook=?",
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
@@ -3455,22 +3463,23 @@ int ch_store_audit_append(ch_store *s, ch_store_audit *row)
     bind_text(st, 7, row->detail);
     bind_text(st, 8, row->prev_hash);
     bind_text(st, 9, row->hash);
-    int error = step_done(db, st, "writing the audit log");
-    if (error == 0)
-        row->seq = sqlite3_last_insert_rowid(db);
-    return error;
+    sqlite3_bind_int64(st, 10, row->seq);
+    return step_done(db, st, "writing the audit log");
 }
 
-int ch_store_audit_last_hash(ch_store *s, const char *tenant_id, char out[65])
+int ch_store_audit_last(ch_store *s, const char *tenant_id, char out[65], int64_t *seq)
 {
     STMT(S_AUDIT_LAST, "reading the audit log");
     int rc;
 
     out[0] = '\0';
+    *seq = 0;
     bind_text(st, 1, tenant_id);
     rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
+    if (rc == SQLITE_ROW) {
         col_hex(out, st, 0);
+        *seq = sqlite3_column_int64(st, 1);
+    }
     sqlite3_reset(st);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error(db, rc, "reading the audit log");
 }
@@ -3532,11 +3541,11 @@ int ch_store_audit_query(ch_store *s, const char *tenant_id, const ch_store_audi
         prefix = action_len > 0 && f->action[action_len - 1] == '*';
         action_len -= prefix;
     }
-    /* The (tenant_id, seq) index gives the order and the page; the other conditions are
+    /* The (tenant_id, n) index gives the order and the page; the other conditions are
      * checked on the rows it walks. */
     error = ch_buf_puts(&sql, "SELECT " AUDIT_COLS " FROM audit_log WHERE tenant_id=?");
     if (error == 0 && f->from_seq > 0)
-        error = ch_buf_puts(&sql, f->newest_first ? " AND seq<?" : " AND seq>?");
+        error = ch_buf_puts(&sql, f->newest_first ? " AND n<?" : " AND n>?");
     if (error == 0 && f->action != NULL)
         error = ch_buf_puts(&sql, prefix ? " AND substr(action, 1, ?)=?" : " AND action=?");
     if (error == 0 && f->actor != NULL)
@@ -3550,7 +3559,7 @@ int ch_store_audit_query(ch_store *s, const char *tenant_id, const ch_store_audi
     if (error == 0 && f->until != 0)
         error = ch_buf_puts(&sql, " AND at<?");
     if (error == 0)
-        error = ch_buf_puts(&sql, f->newest_first ? " ORDER BY seq DESC LIMIT ?" : " ORDER BY seq LIMIT ?");
+        error = ch_buf_puts(&sql, f->newest_first ? " ORDER BY n DESC LIMIT ?" : " ORDER BY n LIMIT ?");
     if (error < 0)
         goto done;
     if ((rc = sqlite3_prepare_v2(c->db, (const char *)sql.data, -1, &st, NULL)) != SQLITE_OK) {
