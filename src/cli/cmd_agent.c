@@ -305,6 +305,29 @@ static bool same_file(const char *path, const ch_buf *data)
     return same;
 }
 
+/* Creates the directories above path that are missing (0755, as `install -D` and Vault agent's
+ * templates do: a first deployment names a directory nothing has made yet).  They stay when
+ * the target goes: other files may have joined them. */
+static int make_parents(cli_args *a, const char *path)
+{
+    char dir[1400];
+    struct stat sb;
+
+    snprintf(dir, sizeof dir, "%s", path);
+    for (char *p = dir + 1; (p = strchr(p, '/')) != NULL; p++) {
+        *p = '\0';
+        if (stat(dir, &sb) != 0) {
+            if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+                return cli_fail(a, "cannot create the directory %s for %s: %s", dir, path, strerror(errno)) ? -1 : -1;
+            fprintf(stderr, "certhub agent: created the directory %s\n", dir);
+        } else if (!S_ISDIR(sb.st_mode)) {
+            return cli_fail(a, "cannot write %s: %s is not a directory", path, dir) ? -1 : -1;
+        }
+        *p = '/';
+    }
+    return 0;
+}
+
 /* Writes data to path when it differs from what is there; 1 when written, 0 unchanged. */
 static int put_file(cli_args *a, const char *path, const ch_buf *data, unsigned mode)
 {
@@ -312,6 +335,8 @@ static int put_file(cli_args *a, const char *path, const ch_buf *data, unsigned 
         owned_add(g_written, g_target, path);
         return settle(a, path, mode);
     }
+    if (make_parents(a, path) != 0)
+        return -1;
     if (ch_file_write_atomic(path, data->data, data->len, mode) < 0) {
         cli_fail_last(a);
         return -1;
@@ -384,6 +409,10 @@ static int sync_trusted_dir(cli_args *a, const struct target *t)
     if (list_all(a, "trusted-certificates", &list) != 0)
         return -1;
     snprintf(mine, sizeof mine, "%s/", t->dir);
+    if (make_parents(a, t->dir) != 0) {
+        json_decref(list);
+        return -1;
+    }
     if (mkdir(t->dir, 0755) == 0 || (errno == EEXIST && owned_has(g_before, g_target, mine))) {
         owned_add(g_written, g_target, mine); /* made by the agent (now or before) */
     } else if (errno != EEXIST) {

@@ -268,6 +268,37 @@ out=$(more 2>&1) || fail "the pass with the key's mode failed: $out"
 api GET "/api/v1/audit?action=key.export&limit=1000"
 check_eq "a mode given later for a kept key: the key takes it too (no new download)" "640 1 $exports" \
     "$(stat -c %a out/k.key) $(echo "$out" | grep -c 'k: updated') $(body '.items | length')"
+# A first deployment names directories nothing has made yet: the agent makes them (0755), and
+# says so; a path through a file is refused with the file named.
+cat >> more.conf <<CONF
+
+[target deep]
+bundle = default
+path = $T/out/new/tls/bundle.pem
+
+[target deepca]
+trusted = mqtt
+dir = $T/out/new/broker/ca
+CONF
+out=$(more 2>&1) || fail "the pass with new directories failed: $out"
+check_eq "missing directories are made, 0755" "755 755 755 644" \
+    "$(stat -c %a out/new out/new/tls out/new/broker out/new/tls/bundle.pem | paste -sd' ')"
+check_contains "and the agent says so" "$out" "created the directory $T/out/new/tls"
+[ -n "$(ls out/new/broker/ca)" ] || fail "the CA directory under a new directory is empty"
+sed -i '/^\[target deep\]/,$d' more.conf
+more >/dev/null 2>&1 || fail "the pass after removing the deep targets failed"
+[ ! -e out/new/tls/bundle.pem ] && [ ! -e out/new/broker/ca ] && [ -d out/new/tls ] ||
+    fail "removing the targets: $(find out/new)"
+ok "removed targets: their files go, the directories made for them stay"
+cat >> more.conf <<CONF
+
+[target through]
+bundle = default
+path = $T/out/b2.pem/inside.pem
+CONF
+out=$(more 2>&1) && fail "a path through a file passed: $out"
+check_contains "a path through a file is refused, the file named" "$out" "$T/out/b2.pem is not a directory"
+sed -i '/^\[target through\]/,$d' more.conf
 echo "mode = rw-r" >> more.conf
 expect_error "a mode that is not an octal mode is refused" "mode is an octal file mode such as 0640" -- more
 
