@@ -628,7 +628,7 @@ int cmd_agent(cli_args *a)
     int rc;
 
     if (cli_opt(a, "config") == NULL)
-        return cli_fail(a, "--config FILE is required");
+        cli_usage(a, "--config FILE is required");
     if (read_config(a, cli_opt(a, "config"), &ag) != 0)
         return 1;
     if (cli_opt(a, "once"))

@@ -337,7 +337,7 @@ static int post_and_save(cli_args *a, const char *path, json_t *body)
     int rc = 1;
 
     if (cli_opt(a, "key-password-file") != NULL && key_out == NULL)
-        return cli_fail(a, "--key-password-file goes with --key-out");
+        cli_usage(a, "--key-password-file goes with --key-out");
     /* Outputs checked before the server is asked: a certificate made and then not saved
      * would be made for nothing (and counted, and audited). */
     if (cli_may_write(a, cli_opt(a, "out")) != 0 || cli_may_write(a, key_out) != 0 ||
@@ -458,7 +458,7 @@ int cmd_remote_cert_issue(cli_args *a)
     int rc = 1;
 
     if (cli_opt(a, "key-out") != NULL && csr_path != NULL)
-        return cli_fail(a, "--key-out fetches a key the server made; with --csr the key is already yours");
+        cli_usage(a, "--key-out fetches a key the server made; with --csr the key is already yours");
     body = json_object();
     str_member(a, "ca-id", body, "ca_id"); /* none: the server takes the tenant's one issuing CA */
     json_object_set_new(body, "profile", json_string(cli_opt(a, "profile") ? cli_opt(a, "profile") : "tls-server"));
@@ -848,12 +848,15 @@ int cmd_remote_cert_import(cli_args *a)
     /* --password-file opens a PKCS#12 or JKS file; --key-password-file, the key of --key (or
      * the same, as it always was). */
     if (cli_opt(a, "password-file") && cli_opt(a, "key-password-file"))
-        return cli_fail(a, "give --password-file or --key-password-file, not both");
+        cli_usage(a, "give --password-file or --key-password-file, not both");
     if (cli_password(a, cli_opt(a, "password-file") ? "password-file" : "key-password-file", NULL, &password) != 0)
         return 1;
     if (stat(a->pos[0], &st) == 0 && S_ISDIR(st.st_mode)) {
-        rc = cli_opt(a, "key") ? cli_fail(a, "--key goes with one certificate file, not a folder")
-                               : import_folder(a, a->pos[0], password);
+        if (cli_opt(a, "key") != NULL) {
+            ch_secure_free_str(password);
+            cli_usage(a, "--key goes with one certificate file, not a folder");
+        }
+        rc = import_folder(a, a->pos[0], password);
         ch_secure_free_str(password);
         return rc;
     }
@@ -974,7 +977,7 @@ int cmd_remote_keystore_export(cli_args *a)
 
     if (cli_opt(a, "out") == NULL) {
         json_decref(body);
-        return cli_fail(a, "--out FILE is required");
+        cli_usage(a, "--out FILE is required");
     }
     if (cli_password(a, "password-file", NULL, &password) != 0)
         goto done;
@@ -1017,7 +1020,7 @@ int cmd_remote_csr_create(cli_args *a)
     int rc;
 
     if (cli_opt(a, "subject") == NULL)
-        return cli_fail(a, "--subject DN is required");
+        cli_usage(a, "--subject DN is required");
     body = json_pack("{ss}", "subject", cli_opt(a, "subject"));
     list_member(a, "san", body, "sans");
     str_member(a, "key-type", body, "key_type");
@@ -1342,7 +1345,7 @@ int cmd_remote_token_create(cli_args *a)
         json_object_set_new(body, "scope", scope);
     } else if (cli_flag(a, "keys-export")) {
         json_decref(body);
-        return cli_fail(a, "--keys-export goes with --objects: an unscoped token's role says whether it exports keys");
+        cli_usage(a, "--keys-export goes with --objects: an unscoped token's role says whether it exports keys");
     }
     rc = remote_call(a, "POST", "tokens", body, &ans, NULL);
     json_decref(body);
@@ -1393,8 +1396,8 @@ int cmd_remote_cert_update(cli_args *a)
     if (on_off(a, "auto-renew", body, "auto_renew") != 0)
         goto done;
     if (json_object_size(body) == 0) {
-        rc = cli_fail(a, "give --name, --auto-renew or both");
-        goto done;
+        json_decref(body);
+        cli_usage(a, "give --name, --auto-renew or both");
     }
     if (remote_call(a, "PATCH", obj_path(path, sizeof path, "certificates", a->pos[0], ""), body, &ans, NULL) != 0)
         goto done;
@@ -1786,21 +1789,21 @@ int cmd_remote_settings_set(cli_args *a)
         json_object_set_new(body, "alert_thresholds_days", days);
     }
     if (webhook != NULL && cli_flag(a, "no-webhooks")) {
-        cli_fail(a, "give --webhook or --no-webhooks, not both");
-        goto done;
+        json_decref(body);
+        cli_usage(a, "give --webhook or --no-webhooks, not both");
     }
     if (webhook != NULL && set_webhooks(a, body) != 0)
         goto done;
     if (webhook == NULL && cli_opt(a, "webhook-secret-file") != NULL) {
-        cli_fail(a, "--webhook-secret-file goes with --webhook");
-        goto done;
+        json_decref(body);
+        cli_usage(a, "--webhook-secret-file goes with --webhook");
     }
     if (cli_flag(a, "no-webhooks"))
         json_object_set_new(body, "webhooks", json_array());
     if (json_object_size(body) == 0) {
-        cli_fail(a, "nothing to change: give --public-bundle, --unverified-trusted, --renewal-point, --alert-days, "
-                    "--webhook or --no-webhooks");
-        goto done;
+        json_decref(body);
+        cli_usage(a, "nothing to change: give --public-bundle, --unverified-trusted, --renewal-point, --alert-days, "
+                     "--webhook or --no-webhooks");
     }
     if (remote_call(a, "PATCH", "settings", body, &ans, NULL) != 0)
         goto done;
@@ -1868,8 +1871,8 @@ int cmd_remote_user_update(cli_args *a)
         goto done;
     }
     if (json_object_size(body) == 0) {
-        cli_fail(a, "nothing to change: give --role or --password-file");
-        goto done;
+        json_decref(body);
+        cli_usage(a, "nothing to change: give --role or --password-file");
     }
     if (remote_call(a, "PATCH", obj_path(path, sizeof path, "users", a->pos[0], ""), body, &ans, NULL) != 0)
         goto done;

@@ -577,6 +577,22 @@ int main(int argc, char **argv)
     /* A group's word alone, or with --help (`certhub cert`, `certhub ca --help`): its commands. */
     if ((rc = group_help(argc, argv)) >= 0)
         return rc;
+    /* An option before the command that is none of the connection's (`--token T` as other
+     * tools take it): said as such, not as a command of that name with the whole help. */
+    if (strcmp(argv[1], "--server") == 0 || strcmp(argv[1], "--token-file") == 0 ||
+        strcmp(argv[1], "--ca-file") == 0 || strcmp(argv[1], "--output") == 0) {
+        fprintf(stderr, "certhub: %s takes a value, and a command comes after it\nusage: certhub [OPTIONS] COMMAND "
+                        "[ARGS]; certhub --help lists the commands\n", argv[1]);
+        return 2;
+    }
+    if (argv[1][0] == '-') {
+        fprintf(stderr,
+                "certhub: unknown option \"%.64s\" before the command: there it takes --server URL, --token-file "
+                "FILE (or CERTHUB_TOKEN for the token itself), --ca-file FILE and --output table|json, each with "
+                "its value\nusage: certhub [OPTIONS] COMMAND [ARGS]; certhub --help lists the commands\n",
+                argv[1]);
+        return 2;
+    }
     fprintf(stderr, "certhub: unknown command \"%s%s%s\"\n", argv[1], argc > 2 ? " " : "", argc > 2 ? argv[2] : "");
     help(stderr);
     return 2;

@@ -51,6 +51,16 @@ expect_error() {
     grep -qF -- "$msg" "$T/stderr" || fail "$what: stderr lacks '$msg': $(cat "$T/stderr")"
 }
 
+# expect_usage WHAT MESSAGE -- COMMAND...: a usage error: exit 2, stderr holding MESSAGE and the
+# command's usage line.
+expect_usage() {
+    local what=$1 msg=$2
+    shift 3
+    expect_exit 2 "$what" -- "$@"
+    grep -qF -- "$msg" "$T/stderr" || fail "$what: stderr lacks '$msg': $(cat "$T/stderr")"
+    grep -q '^usage: certhub ' "$T/stderr" || fail "$what: no usage line: $(cat "$T/stderr")"
+}
+
 # A loopback port nothing listens on now, below the kernel's ephemeral range: a port in that
 # range may be taken by any test's outgoing connection between the pick and the listen.
 free_port() {

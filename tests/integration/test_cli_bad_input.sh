@@ -76,6 +76,14 @@ ok "a group alone says a command is missing and lists them"
 expect_exit 2 "unknown command in a group" -- "$CERTHUB" cert frobnicate
 grep -q 'unknown command "cert frobnicate"' "$T/stderr" || fail "unknown command in a group: $(cat "$T/stderr")"
 ok "an unknown command in a group is named"
+# An option before the command that certhub does not take there (--token as other tools spell
+# it) is named as an option, with the ones it takes, not as an unknown command.
+expect_usage "an unknown option before the command" 'unknown option "--token" before the command' -- \
+    "$CERTHUB" --token abc cert list
+check_contains "and the ones it takes are said" "$(cat "$T/stderr")" "--token-file FILE (or CERTHUB_TOKEN"
+check_eq "without the whole command list" 2 "$(wc -l <"$T/stderr")"
+expect_usage "a connection option without its value" "--server takes a value" -- "$CERTHUB" --server
+expect_usage "agent without --config" "--config FILE is required" -- "$CERTHUB" agent --once
 
 # Every fuzz corpus file and every truncation of a small certificate: exit 0 or 1, never a
 # signal.

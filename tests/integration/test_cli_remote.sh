@@ -258,7 +258,7 @@ check_eq "the rest kept" "on" "$(remote settings get | awk '$1 == "unverified_tr
 expect_error "then ca bundle without a token is refused, saying why" "public_bundle" -- \
     "$CERTHUB" --server "https://localhost:$port" --ca-file "$data/ca.pem" ca bundle --out anonymous2.pem
 expect_error "a renewal point out of range: the server's message" "0.5 to 0.9" -- remote settings set --renewal-point 0.95
-expect_error "nothing to change" "nothing to change" -- remote settings set
+expect_usage "nothing to change" "nothing to change" -- remote settings set
 expect_error "--webhook needs its secret" "needs --webhook-secret-file" -- remote settings set --webhook https://x.example
 echo fedcba9876543210fedcba > hook2.secret
 check_eq "two webhooks, each with its secret file" "https://127.0.0.1:9/a https://127.0.0.1:9/b" \
@@ -287,7 +287,7 @@ echo "short" > short.pw
 expect_error "a password too short: the server's message" "8" -- remote user create weak --password-file short.pw
 check_eq "user update" "ops updated; its sessions ended" "$(remote user update ops --role viewer)"
 check_eq "the new role listed" viewer "$(remote user list | awk '$1 == "ops" {print $2}')"
-expect_error "nothing to change" "nothing to change" -- remote user update ops
+expect_usage "nothing to change" "nothing to change" -- remote user update ops
 check_eq "user delete" ops "$(remote user delete ops)"
 expect_error "gone" "no such user" -- remote user delete ops
 
@@ -313,7 +313,7 @@ check_contains "csr new --digest" "$(openssl req -in digest.csr -noout -text)" "
 id2=$(remote cert issue --ca-id "$issuer" --subject CN=renew.example --san dns:renew.example --days 10)
 check_eq "cert update renames and switches renewal on" "$id2  web-renew  auto_renew=on" \
     "$(remote cert update "$id2" --name web-renew --auto-renew on)"
-expect_error "cert update with nothing to change" "give --name, --auto-renew" -- remote cert update "$id2"
+expect_usage "cert update with nothing to change" "give --name, --auto-renew" -- remote cert update "$id2"
 expect_error "cert update --auto-renew takes on or off" "takes on or off" -- remote cert update "$id2" --auto-renew maybe
 out=$(remote cert get "$id2")
 check_contains "cert get shows the new name" "$out" "web-renew"
@@ -361,9 +361,9 @@ expect_error "cert issue --out over a file: refused before anything is issued" "
 expect_error "cert issue --key-out over a file: refused too" "withkey.key exists" -- \
     remote cert issue --ca-id "$issuer" --subject CN=withkey.example --out fresh.pem --key-out withkey.key
 check_eq "nothing was issued by the refused commands" "$before" "$(remote cert list --search withkey.example | grep -c crt_)"
-expect_error "cert issue --key-out with --csr: the key is the caller's" "with --csr the key is already yours" -- \
+expect_usage "cert issue --key-out with --csr: the key is the caller's" "with --csr the key is already yours" -- \
     remote cert issue --ca-id "$issuer" --subject CN=x --csr withkey.pem --key-out x.key
-expect_error "--key-password-file alone" "goes with --key-out" -- \
+expect_usage "--key-password-file alone" "goes with --key-out" -- \
     remote cert issue --ca-id "$issuer" --subject CN=x --key-password-file pw
 expect_error "an id is one path segment, never another route" "HTTP 404" -- remote cert get ../tokens
 
