@@ -33,8 +33,10 @@ typedef enum {
 #define CH_FORMATS_ACCEPTED "PEM, DER certificate (.cer/.crt), PKCS#7 (.p7b), PKCS#12 (.pfx/.p12), JKS, JCEKS"
 
 /* Detects the format from the bytes.  Unknown bytes are CH_EUNSUPPORTED naming the accepted
- * formats. */
+ * formats; DER that says it is longer than the bytes given, CH_EPARSE saying it is cut short. */
 int ch_format_detect(ch_format *out, const uint8_t *data, size_t len);
+/* Whether data begins a DER SEQUENCE longer than len; *want is the length it says. */
+bool ch_der_cut_short(const uint8_t *data, size_t len, size_t *want);
 const char *ch_format_name(ch_format f); /* "pem", "der", "p7b", "p12", "jks", "jceks" */
 /* "pem", "der", "cer", "crt", "p7b", "p7c", "p12", "pfx", "pkcs12", "jks", "jceks". */
 int ch_format_parse(ch_format *out, const char *name);

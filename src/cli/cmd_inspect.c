@@ -305,9 +305,14 @@ int cmd_inspect(cli_args *a)
     }
     if (rc == 0 && o.n_cert + o.n_csr + o.n_key == 0)
         rc = -1;
-    if (rc < 0)
+    size_t want;
+    if (rc < 0 && ch_der_cut_short(data, len, &want))
+        rc = cli_fail(a, "%s: the file is cut short: its DER encoding says %zu bytes and the file has %zu", path,
+                      want, len);
+    else if (rc < 0)
         rc = cli_fail(a, "%s: no certificate, CSR or key found; accepted: PEM or DER certificates, CSRs, "
-                         "PKCS#8 and legacy private keys, public keys", path);
+                         "PKCS#8 and legacy private keys, public keys, PKCS#7, PKCS#12, JKS and JCEKS keystores",
+                      path);
     if (rc == 0 && o.json) {
         char *s = json_dumps(o.list, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         if (s != NULL)

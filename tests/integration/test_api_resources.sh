@@ -362,6 +362,10 @@ check_eq "a keystore entry's certificate: 409 naming the keystore" "409 true" \
     "$status $(body '.error.message | contains("of keystore \"raw-p12\"")')"
 api GET "/api/v1/certificates/$kcert"
 check_eq "and it is still there" 200 "$status"
+head -c 700 up.p12 > cut.p12
+api POST "/api/v1/keystores?name=cut" "" -H "Content-Type: application/x-pkcs12" -H "Certhub-Password: s3cret" --data-binary @cut.p12
+check_eq "a keystore cut short: 400 saying so, with the lengths" "400 true" \
+    "$status $(body '.error.message | test("cut short: its DER encoding says [0-9]+ bytes, and only 700 are there")')"
 api POST /api/v1/keystores "" -F "file=@up.p12" -F "password=wrong"
 check_eq "multipart keystore, wrong password: 400" "400 wrong_password" "$status $(body .error.code)"
 api POST /api/v1/keystores "" -F "file=@up.p12;filename=web.p12" -F "password=s3cret"

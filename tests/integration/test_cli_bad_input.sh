@@ -20,7 +20,8 @@ expect_error "a multi-valued RDN (an unescaped '+'): refused, not read into the 
 expect_error "truncated certificate: said to be" "the PEM data is truncated or damaged: its first block" -- "$CERTHUB" inspect truncated.pem
 openssl x509 -in ca.pem -outform DER -out ca.der
 head -c 150 ca.der > truncated.der
-expect_error "truncated DER certificate" "no certificate, CSR or key found" -- "$CERTHUB" inspect truncated.der
+expect_error "truncated DER certificate: said to be cut, with the lengths" \
+    "the file is cut short: its DER encoding says $(stat -c %s ca.der) bytes and the file has 150" -- "$CERTHUB" inspect truncated.der
 openssl genrsa -out weak.key 1024 2>/dev/null
 expect_error "weak RSA key" "at least 2048 bits" -- "$CERTHUB" csr create --key weak.key --subject CN=x --out x.csr
 openssl ecparam -name secp256k1 -genkey -noout -out k1.key

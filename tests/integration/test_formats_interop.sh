@@ -142,10 +142,12 @@ for f in a.jks modern.p12; do
     for len in $(seq 0 13 $((size - 1))); do
         head -c $len $f > cut.bin
         rc=0
-        "$CERTHUB" inspect cut.bin --password-file pw >/dev/null 2>&1 || rc=$?
+        "$CERTHUB" inspect cut.bin --password-file pw >/dev/null 2>cut.err || rc=$?
         [ $rc = 1 ] || fail "$f cut to $len bytes: exit $rc"
+        # (a cut short of a JKS's 4-byte magic or a DER header is no keystore yet)
+        [ $len -lt 4 ] || grep -q "cut short" cut.err || fail "$f cut to $len bytes: not said to be cut: $(cat cut.err)"
     done
-    ok "$f truncated at every 13th length is refused cleanly"
+    ok "$f truncated at every 13th length is refused cleanly, and said to be cut short"
 done
 printf 'garbage' | cat a.jks - > tail.jks
 expect_error "garbage after a JKS" "wrong password for keystore" -- "$CERTHUB" inspect tail.jks --password-file pw

@@ -286,6 +286,38 @@ static int open_protected_key(ch_buf *plain, const uint8_t *der, size_t len, boo
     return error;
 }
 
+/* Whether the keystore's entries, walked by their lengths alone (nothing in them decoded: the
+ * digest has not matched), run past the end of data: a file cut short, whose digest cannot
+ * match whatever the password.  A JCEKS secret key stops the walk (its length is not written),
+ * and what cannot be walked is not called cut. */
+static bool jks_cut_short(const uint8_t *data, size_t len)
+{
+    ch_cursor c;
+    const uint8_t *b;
+    uint32_t count;
+
+    cur_init(&c, data, len);
+    (void)cur_u32(&c);
+    (void)cur_u32(&c);
+    count = cur_u32(&c);
+    for (uint32_t e = 0; e < count && e <= CH_MAX_KS_ENTRIES && !c.failed; e++) {
+        uint32_t tag = cur_u32(&c), nchain = 1;
+        (void)cur_take(&c, &b, cur_u16(&c)); /* alias */
+        (void)cur_u64(&c);
+        if (tag == 1) {
+            (void)cur_take(&c, &b, cur_u32(&c)); /* the protected key */
+            nchain = cur_u32(&c);
+        } else if (tag != 2) {
+            return false;
+        }
+        for (uint32_t i = 0; i < nchain && i <= CH_MAX_CHAIN_LEN && !c.failed; i++) {
+            (void)cur_take(&c, &b, cur_u16(&c)); /* "X.509" */
+            (void)cur_take(&c, &b, cur_u32(&c));
+        }
+    }
+    return c.failed || c.left < 20;
+}
+
 int fmt_import_jks(ch_keystore *ks, fmt_items *it, const uint8_t *data, size_t len, const char *store_password,
                    const char *key_password, bool keys_optional)
 {
@@ -297,14 +329,18 @@ int fmt_import_jks(ch_keystore *ks, fmt_items *it, const uint8_t *data, size_t l
 
     (void)it;
     if (len < 12 + 20)
-        return ch_error_set(CH_EPARSE, "the keystore is truncated");
+        return ch_error_set(CH_EPARSE, "the keystore is cut short: %zu bytes", len);
     if (store_password == NULL)
         return ch_error_set(CH_EPASSWORD, "a password is needed to open the keystore");
     /* Integrity first: nothing in the keystore is looked at before its digest matches. */
     if ((error = store_digest(md, store_password, data, len - 20)) < 0)
         return error;
-    if (CRYPTO_memcmp(md, data + len - 20, 20) != 0)
+    if (CRYPTO_memcmp(md, data + len - 20, 20) != 0) {
+        if (jks_cut_short(data, len))
+            return ch_error_set(CH_EPARSE, "the keystore is cut short: its entries and digest need more than its %zu bytes",
+                                len);
         return ch_error_set(CH_EPASSWORD, "wrong password for keystore (or the keystore was altered)");
+    }
     cur_init(&c, data, len - 20);
     magic = cur_u32(&c);
     version = cur_u32(&c);

@@ -140,8 +140,34 @@ int ch_format_parse(ch_format *out, const char *name)
                               name ? name : "");
 }
 
+bool ch_der_cut_short(const uint8_t *data, size_t len, size_t *want)
+{
+    size_t n, hdr;
+
+    if (len < 2 || data[0] != 0x30)
+        return false;
+    if (data[1] < 0x80) {
+        n = data[1];
+        hdr = 2;
+    } else {
+        size_t k = data[1] & 0x7f;
+        if (k == 0 || k > 4 || len < 2 + k)
+            return false;
+        n = 0;
+        for (size_t i = 0; i < k; i++)
+            n = n << 8 | data[2 + i];
+        hdr = 2 + k;
+    }
+    if (n > SIZE_MAX - hdr || hdr + n <= len)
+        return false;
+    *want = hdr + n;
+    return true;
+}
+
 int ch_format_detect(ch_format *out, const uint8_t *data, size_t len)
 {
+    size_t want;
+
     const unsigned char *p;
     void *obj;
 
@@ -173,6 +199,10 @@ int ch_format_detect(ch_format *out, const uint8_t *data, size_t len)
         }
         ERR_clear_error();
     }
+    /* A download or copy that stopped part way: said as such, not as a format not taken. */
+    if (*out == CH_FMT_UNKNOWN && ch_der_cut_short(data, len, &want))
+        return ch_error_set(CH_EPARSE, "the input is cut short: its DER encoding says %zu bytes, and only %zu are there",
+                            want, len);
     if (*out == CH_FMT_UNKNOWN)
         return ch_error_set(CH_EUNSUPPORTED, "unknown format; accepted: " CH_FORMATS_ACCEPTED);
     return 0;
