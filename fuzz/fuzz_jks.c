@@ -1,6 +1,9 @@
 /* Fuzz target: JKS and JCEKS.  The integrity digest is checked before parsing, so a fuzzer
  * would never get past it: this target recomputes the digest over the mutated body for the
- * password "changeit" (the last 20 bytes are replaced), which exercises the parser itself. */
+ * password "changeit" (the last 20 bytes are replaced), which exercises the parser itself.
+ * The input as it is goes first: its digest does not match, which runs the walk over the
+ * entries' lengths (JCEKS secret keys' serialized objects included) that tells a keystore
+ * cut short from a wrong password. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,7 +21,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t *copy;
     EVP_MD_CTX *ctx;
 
-    if (size < 32 || size > CH_MAX_UPLOAD_BYTES)
+    if (size > CH_MAX_UPLOAD_BYTES)
+        return 0;
+    if (ch_keystore_import(&ks, data, size, &io) == 0)
+        ch_keystore_free(ks);
+    ks = NULL;
+    if (size < 32)
         return 0;
     if ((copy = malloc(size)) == NULL)
         return 0;

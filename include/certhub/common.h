@@ -70,6 +70,9 @@ void ch_jw_end(ch_jw *w);
 void ch_wipe(void *p, size_t len);
 /* The first n bytes of needle in [p, end), or NULL (memmem is neither C11 nor POSIX). */
 const void *ch_mem_find(const void *p, const void *end, const char *needle, size_t n);
+/* The next non-empty line of the text at *cur (NULL or "" is none), its length without the
+ * '\n' in *len; NULL after the last.  *cur moves past it. */
+const char *ch_text_line(const char **cur, size_t *len);
 /* Wipes a NUL-terminated string and frees it.  NULL is accepted. */
 void ch_secure_free_str(char *s);
 /* Wipes len bytes and frees them.  NULL is accepted. */

@@ -432,6 +432,8 @@ typedef struct ch_store_keystore {
     char *name;
     char *format;           /* the format it came in: jks, pkcs12, pem... */
     int64_t created_at;
+    char *notes;            /* an upload's answer only: what the file held and was not read
+                             * (a JCEKS secret key), a line each; NULL for none.  Not stored. */
 } ch_store_keystore;
 
 typedef struct ch_store_keystore_entry {

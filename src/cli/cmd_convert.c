@@ -39,6 +39,13 @@ int cmd_convert(cli_args *a)
     }
     for (size_t i = 0; i < ks->count; i++)
         has_key |= ks->entries[i].key != NULL;
+    /* What the input held and was not read (a secret key, a key left closed) is said too. */
+    {
+        const char *cur = ks->notes, *line;
+        size_t n;
+        while ((line = ch_text_line(&cur, &n)) != NULL)
+            fprintf(stderr, "certhub: convert: note: %.*s\n", (int)n, line);
+    }
     if ((fmt == CH_FMT_PKCS12 || fmt == CH_FMT_JKS) && out_pw == NULL) {
         rc = cli_fail(a, "writing %s needs a password: give --password-file", to);
         goto done;

@@ -409,6 +409,15 @@ int cli_inspect_keystore(cli_args *a, const uint8_t *data, size_t len, const cha
         json_object_set_new(root, "format", json_string(ch_format_name(ks->source)));
         json_object_set_new(root, "entries", list);
         list = NULL;
+        /* What was read and left out (a secret key, a key not opened), as the text says it. */
+        if (ks->notes != NULL) {
+            json_t *notes = json_array();
+            const char *cur = ks->notes, *line;
+            size_t n;
+            while ((line = ch_text_line(&cur, &n)) != NULL)
+                json_array_append_new(notes, json_stringn(line, n));
+            json_object_set_new(root, "notes", notes);
+        }
         s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         if (s)
             printf("%s\n", s);

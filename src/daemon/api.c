@@ -1196,7 +1196,19 @@ static void keystores_upload(req *r)
         reply_error(r, error);
         goto done;
     }
-    reply_json(r, 201, json_pack("{ss ss ss}", "id", out.id, "name", out.name, "format", out.format));
+    {
+        json_t *ans = json_pack("{ss ss ss}", "id", out.id, "name", out.name, "format", out.format);
+        /* What the file held and was not taken (a JCEKS secret key): said, not dropped unseen. */
+        if (ans != NULL && out.notes != NULL) {
+            json_t *notes = json_array();
+            const char *cur = out.notes, *line;
+            size_t n;
+            while ((line = ch_text_line(&cur, &n)) != NULL)
+                json_array_append_new(notes, json_stringn(line, n));
+            json_object_set_new(ans, "notes", notes);
+        }
+        reply_json(r, 201, ans);
+    }
     ch_store_keystore_dispose(&out);
 done:
     if (bytes)

@@ -362,6 +362,19 @@ check_eq "a keystore entry's certificate: 409 naming the keystore" "409 true" \
     "$status $(body '.error.message | contains("of keystore \"raw-p12\"")')"
 api GET "/api/v1/certificates/$kcert"
 check_eq "and it is still there" 200 "$status"
+# A JCEKS holding a secret key beside a key entry: the key entry is taken, the secret key left
+# out and said to be in the answer.
+keytool -genseckey -keystore sec.jceks -storetype JCEKS -storepass s3cret -keypass s3cret -alias app-aes -keyalg AES \
+    -keysize 128 2>/dev/null
+keytool -importkeystore -srckeystore up.p12 -srcstoretype pkcs12 -srcstorepass s3cret -destkeystore sec.jceks \
+    -deststoretype JCEKS -deststorepass s3cret -destkeypass s3cret >/dev/null 2>&1
+api POST "/api/v1/keystores?name=with-secret" "" -H "Content-Type: application/octet-stream" -H "Certhub-Password: s3cret" \
+    --data-binary @sec.jceks
+check_eq "a JCEKS with a secret key: stored, the secret key said to be left out" \
+    "201 jceks entry \"app-aes\" is a secret key, which certhub does not hold: left out" \
+    "$status $(body .format) $(body '.notes[0]')"
+api GET "/api/v1/keystores/$(body .id)/entries"
+check_eq "and its key entry is there" "1 true" "$(body '.items | length') $(body '.items[0].has_private_key')"
 head -c 700 up.p12 > cut.p12
 api POST "/api/v1/keystores?name=cut" "" -H "Content-Type: application/x-pkcs12" -H "Certhub-Password: s3cret" --data-binary @cut.p12
 check_eq "a keystore cut short: 400 saying so, with the lengths" "400 true" \

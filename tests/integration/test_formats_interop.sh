@@ -43,6 +43,28 @@ expect_error "JCEKS wrong key password" "wrong password for the key of entry" --
 check_contains "(inspect lists it, the key not opened)" \
     "$("$CERTHUB" inspect b.jceks --password-file pw --key-password-file bad)" "neither the key password nor the keystore's opens it"
 
+# JCEKS secret keys (AES and HMAC keys of Java applications, between and around the entries
+# certhub holds): the other entries are read, each secret key is left out and said to be.
+kt -genseckey -keystore s.jceks -storetype JCEKS -storepass changeit -keypass changeit -alias aes-key -keyalg AES -keysize 128
+kt -genkeypair -keystore s.jceks -storetype JCEKS -storepass changeit -keypass changeit -alias s-ec -keyalg EC -groupname secp256r1 -dname "CN=beside secrets" -validity 30
+kt -genseckey -keystore s.jceks -storetype JCEKS -storepass changeit -keypass changeit -alias hmac-key -keyalg HmacSHA256 -keysize 256
+kt -importcert -noprompt -keystore s.jceks -storetype JCEKS -storepass changeit -alias our-root -file root.pem
+json=$("$CERTHUB" inspect s.jceks --password-file pw --json)
+check_eq "JCEKS with secret keys: the key and trusted entries read" "our-root,s-ec" \
+    "$(echo "$json" | jq -r '[.entries[].alias] | sort | join(",")')"
+check_eq "each secret key said to be left out" 2 "$(echo "$json" | jq '[.notes[] | select(test("is a secret key, which certhub does not hold: left out"))] | length')"
+"$CERTHUB" convert s.jceks --in-password-file pw --to p12 --password-file pw --out s.p12 2>s.err
+check_eq "converted to PKCS#12, keytool lists what was read" "our-root s-ec" \
+    "$(keytool -list -keystore s.p12 -storepass changeit 2>/dev/null | grep -oE '^(our-root|s-ec)' | sort | paste -sd' ')"
+check_contains "and convert says what it left out" "$(cat s.err)" 'entry "hmac-key" is a secret key'
+size=$(stat -c %s s.jceks)
+for len in $(seq 40 53 $((size - 1))); do
+    head -c $len s.jceks > cut.jceks
+    "$CERTHUB" inspect cut.jceks --password-file pw >/dev/null 2>cut.err && fail "JCEKS cut to $len bytes was read"
+    grep -q "cut short" cut.err || fail "JCEKS cut to $len bytes: $(cat cut.err)"
+done
+ok "a JCEKS with secret keys cut anywhere is said to be cut short"
+
 # PKCS#12 by keytool, by openssl (modern) and by openssl -legacy (RC2/3DES, needs the legacy provider).
 kt -genkeypair -keystore c.p12 -storetype PKCS12 -storepass changeit -alias p12-rsa -keyalg RSA -dname "CN=p12 rsa" -validity 30
 check_contains "keytool PKCS#12 key entry" "$("$CERTHUB" inspect c.p12 --password-file pw --json)" '"alias": "p12-rsa"'

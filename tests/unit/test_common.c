@@ -168,6 +168,29 @@ static void test_init_and_random(void **state)
     assert_true(ch_now() > 1700000000);
 }
 
+static void test_text_lines(void **state)
+{
+    const char *cur = "one\n\ntwo\nthree", *line;
+    size_t n;
+
+    (void)state;
+    assert_non_null(line = ch_text_line(&cur, &n));
+    assert_int_equal(n, 3);
+    assert_memory_equal(line, "one", 3);
+    assert_non_null(line = ch_text_line(&cur, &n)); /* the empty line between is skipped */
+    assert_int_equal(n, 3);
+    assert_memory_equal(line, "two", 3);
+    assert_non_null(line = ch_text_line(&cur, &n)); /* the last, without its '\n' */
+    assert_int_equal(n, 5);
+    assert_memory_equal(line, "three", 5);
+    assert_null(ch_text_line(&cur, &n));
+    assert_null(ch_text_line(&cur, &n));
+    cur = NULL;
+    assert_null(ch_text_line(&cur, &n));
+    cur = "\n\n";
+    assert_null(ch_text_line(&cur, &n));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -175,6 +198,7 @@ int main(void)
         cmocka_unit_test(test_error_ossl_drains_queue),
         cmocka_unit_test(test_buf_cap),
         cmocka_unit_test(test_hex),
+        cmocka_unit_test(test_text_lines),
         cmocka_unit_test(test_json_writer),
         cmocka_unit_test(test_files),
         cmocka_unit_test(test_init_and_random),

@@ -89,6 +89,25 @@ const void *ch_mem_find(const void *p, const void *end, const char *needle, size
     return NULL;
 }
 
+const char *ch_text_line(const char **cur, size_t *len)
+{
+    const char *p = *cur, *nl;
+
+    if (p == NULL)
+        return NULL;
+    while (*p == '\n')
+        p++;
+    if (*p == '\0') {
+        *cur = p;
+        return NULL;
+    }
+    if ((nl = strchr(p, '\n')) == NULL)
+        nl = p + strlen(p);
+    *len = (size_t)(nl - p);
+    *cur = nl;
+    return p;
+}
+
 void ch_hex(char *out, const uint8_t *in, size_t len)
 {
     static const char digits[] = "0123456789abcdef";

@@ -286,6 +286,256 @@ static int open_protected_key(ch_buf *plain, const uint8_t *der, size_t len, boo
     return error;
 }
 
+/* ------------------------------------------------------------- JCEKS secret keys
+ *
+ * A secret-key entry is a Java serialization stream (a SealedObjectForKeyProtector: the key
+ * encrypted under the store's password) whose length is written nowhere: the only way past
+ * it to the next entry is to read the stream's grammar.  What is read here is the part of it
+ * such a stream uses (objects, class descriptions, arrays, strings, references, block data),
+ * each with a bounded count, depth and size; nothing in it is kept.  The grammar is that of
+ * the Java Object Serialization Stream Protocol, read from its specification. */
+
+enum {
+    TC_NULL = 0x70, TC_REFERENCE = 0x71, TC_CLASSDESC = 0x72, TC_OBJECT = 0x73, TC_STRING = 0x74,
+    TC_ARRAY = 0x75, TC_BLOCKDATA = 0x77, TC_ENDBLOCKDATA = 0x78, TC_BLOCKDATALONG = 0x7a,
+    TC_LONGSTRING = 0x7c, TC_ENUM = 0x7e,
+    SC_WRITE_METHOD = 0x01, SC_SERIALIZABLE = 0x02, SC_EXTERNALIZABLE = 0x04,
+    JS_MAX_HANDLES = 256, JS_MAX_CLASSES = 32, JS_MAX_FIELDS = 32, JS_MAX_DEPTH = 12,
+};
+
+struct js_class {
+    uint8_t flags;
+    char elem;                       /* an array class's element type code ('B' of "[B"), else 0 */
+    uint8_t nfields;
+    char types[JS_MAX_FIELDS];       /* each field's type code: B C D F I J S Z, L or [ */
+    int super;                       /* the superclass's index in classes, -1 for none */
+};
+
+struct js_reader {
+    ch_cursor c;
+    struct js_class classes[JS_MAX_CLASSES];
+    int nclasses;
+    int handles[JS_MAX_HANDLES];     /* a class's index, or -1 for any other object */
+    int nhandles;
+};
+
+static bool js_handle(struct js_reader *r, int cls)
+{
+    if (r->nhandles >= JS_MAX_HANDLES)
+        return false;
+    r->handles[r->nhandles++] = cls;
+    return true;
+}
+
+static bool js_object(struct js_reader *r, int depth);
+
+/* A class description (or null, or a reference to one read before): its index in *cls, -1 for
+ * null. */
+static bool js_classdesc(struct js_reader *r, int depth, int *cls)
+{
+    const uint8_t *b;
+    uint8_t tc;
+    struct js_class *k;
+    int idx;
+
+    *cls = -1;
+    if (depth > JS_MAX_DEPTH || !cur_take(&r->c, &b, 1))
+        return false;
+    tc = b[0];
+    if (tc == TC_NULL)
+        return true;
+    if (tc == TC_REFERENCE) {
+        uint32_t h = cur_u32(&r->c) - 0x7e0000u;
+        if (r->c.failed || h >= (uint32_t)r->nhandles || r->handles[h] < 0)
+            return false;
+        *cls = r->handles[h];
+        return true;
+    }
+    if (tc != TC_CLASSDESC || r->nclasses >= JS_MAX_CLASSES)
+        return false;
+    idx = r->nclasses++;
+    k = &r->classes[idx];
+    memset(k, 0, sizeof *k);
+    {
+        uint16_t n = cur_u16(&r->c);
+        if (!cur_take(&r->c, &b, n)) /* the class name */
+            return false;
+        k->elem = n >= 2 && b[0] == '[' ? (char)b[1] : 0;
+    }
+    (void)cur_u64(&r->c); /* serialVersionUID */
+    if (!js_handle(r, idx) || !cur_take(&r->c, &b, 1))
+        return false;
+    k->flags = b[0];
+    {
+        uint16_t nf = cur_u16(&r->c);
+        if (r->c.failed || nf > JS_MAX_FIELDS)
+            return false;
+        k->nfields = (uint8_t)nf;
+    }
+    for (int i = 0; i < k->nfields; i++) {
+        if (!cur_take(&r->c, &b, 1) || b[0] == '\0' || strchr("BCDFIJSZL[", b[0]) == NULL)
+            return false;
+        k->types[i] = (char)b[0];
+        if (!cur_take(&r->c, &b, cur_u16(&r->c))) /* the field's name */
+            return false;
+        if ((k->types[i] == 'L' || k->types[i] == '[') && !js_object(r, depth + 1)) /* its class name */
+            return false;
+    }
+    /* The class annotation: contents up to TC_ENDBLOCKDATA. */
+    for (;;) {
+        if (r->c.left == 0)
+            return false;
+        if (r->c.p[0] == TC_ENDBLOCKDATA) {
+            (void)cur_take(&r->c, &b, 1);
+            break;
+        }
+        if (!js_object(r, depth + 1))
+            return false;
+    }
+    {
+        int super;
+        if (!js_classdesc(r, depth + 1, &super))
+            return false;
+        r->classes[idx].super = super;
+    }
+    *cls = idx;
+    return true;
+}
+
+static bool js_value(struct js_reader *r, char type, int depth)
+{
+    const uint8_t *b;
+    static const char sizes[][2] = {{'B', 1}, {'C', 2}, {'D', 8}, {'F', 4}, {'I', 4}, {'J', 8}, {'S', 2}, {'Z', 1}};
+
+    if (type == 'L' || type == '[')
+        return js_object(r, depth + 1);
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        if (sizes[i][0] == type)
+            return cur_take(&r->c, &b, (size_t)sizes[i][1]);
+    return false;
+}
+
+/* The values of an object of class cls: each class's fields from the topmost superclass down,
+ * and after a class's fields, when it wrote them itself, its annotation. */
+static bool js_classdata(struct js_reader *r, int cls, int depth)
+{
+    const uint8_t *b;
+    int chain[JS_MAX_CLASSES], n = 0;
+
+    for (int k = cls; k >= 0 && n < JS_MAX_CLASSES; k = r->classes[k].super)
+        chain[n++] = k;
+    if (n == JS_MAX_CLASSES)
+        return false; /* a loop through the superclasses */
+    while (n-- > 0) {
+        const struct js_class *k = &r->classes[chain[n]];
+        if (k->flags & SC_EXTERNALIZABLE || !(k->flags & SC_SERIALIZABLE))
+            return false;
+        for (int i = 0; i < k->nfields; i++)
+            if (!js_value(r, k->types[i], depth))
+                return false;
+        if (k->flags & SC_WRITE_METHOD) {
+            for (;;) {
+                if (r->c.left == 0)
+                    return false;
+                if (r->c.p[0] == TC_ENDBLOCKDATA) {
+                    (void)cur_take(&r->c, &b, 1);
+                    break;
+                }
+                if (!js_object(r, depth + 1))
+                    return false;
+            }
+        }
+    }
+    return true;
+}
+
+static bool js_object(struct js_reader *r, int depth)
+{
+    const uint8_t *b;
+    int cls;
+
+    if (depth > JS_MAX_DEPTH || r->c.left == 0)
+        return false;
+    switch (r->c.p[0]) {
+    case TC_NULL:
+        return cur_take(&r->c, &b, 1);
+    case TC_REFERENCE:
+        (void)cur_take(&r->c, &b, 1);
+        {
+            uint32_t h = cur_u32(&r->c) - 0x7e0000u;
+            return !r->c.failed && h < (uint32_t)r->nhandles;
+        }
+    case TC_STRING:
+        (void)cur_take(&r->c, &b, 1);
+        return cur_take(&r->c, &b, cur_u16(&r->c)) && js_handle(r, -1);
+    case TC_LONGSTRING: {
+        uint64_t n;
+        (void)cur_take(&r->c, &b, 1);
+        n = cur_u64(&r->c);
+        return cur_take(&r->c, &b, n > r->c.left ? SIZE_MAX : (size_t)n) && js_handle(r, -1);
+    }
+    case TC_BLOCKDATA:
+        (void)cur_take(&r->c, &b, 1);
+        return cur_take(&r->c, &b, cur_be(&r->c, 1));
+    case TC_BLOCKDATALONG:
+        (void)cur_take(&r->c, &b, 1);
+        return cur_take(&r->c, &b, cur_u32(&r->c));
+    case TC_CLASSDESC:
+        return js_classdesc(r, depth + 1, &cls);
+    case TC_OBJECT:
+        (void)cur_take(&r->c, &b, 1);
+        if (!js_classdesc(r, depth + 1, &cls) || cls < 0 || !js_handle(r, -1))
+            return false;
+        return js_classdata(r, cls, depth);
+    case TC_ENUM:
+        (void)cur_take(&r->c, &b, 1);
+        return js_classdesc(r, depth + 1, &cls) && cls >= 0 && js_handle(r, -1) && js_object(r, depth + 1);
+    case TC_ARRAY: {
+        uint32_t count;
+        char elem;
+        (void)cur_take(&r->c, &b, 1);
+        if (!js_classdesc(r, depth + 1, &cls) || cls < 0 || !js_handle(r, -1))
+            return false;
+        elem = r->classes[cls].elem;
+        count = cur_u32(&r->c);
+        if (count > r->c.left)
+            r->c.failed = true; /* more elements than bytes left: it runs past the end */
+        if (r->c.failed)
+            return false;
+        for (uint32_t i = 0; i < count; i++)
+            if (!js_value(r, elem, depth))
+                return false;
+        return true;
+    }
+    default:
+        return false;
+    }
+}
+
+/* Reads past one serialization stream (its header, then one object): 1 when read, -1 when it
+ * runs past the end of c, 0 when it is not a stream this reader follows.  c fails unless 1. */
+static int skip_java_object(ch_cursor *c)
+{
+    struct js_reader *r = calloc(1, sizeof *r);
+    int rc;
+
+    if (r == NULL) {
+        c->failed = true;
+        return 0;
+    }
+    r->c = *c;
+    if (cur_u16(&r->c) == 0xaced && cur_u16(&r->c) == 5 && js_object(r, 0))
+        rc = 1;
+    else
+        rc = r->c.failed || r->c.left == 0 ? -1 : 0;
+    if (rc == 1)
+        *c = r->c;
+    else
+        c->failed = true;
+    free(r);
+    return rc;
+}
+
 /* Whether the keystore's entries, walked by their lengths alone (nothing in them decoded: the
  * digest has not matched), run past the end of data: a file cut short, whose digest cannot
  * match whatever the password.  A JCEKS secret key stops the walk (its length is not written),
@@ -304,9 +554,16 @@ static bool jks_cut_short(const uint8_t *data, size_t len)
         uint32_t tag = cur_u32(&c), nchain = 1;
         (void)cur_take(&c, &b, cur_u16(&c)); /* alias */
         (void)cur_u64(&c);
+        if (c.failed)
+            break;
         if (tag == 1) {
             (void)cur_take(&c, &b, cur_u32(&c)); /* the protected key */
             nchain = cur_u32(&c);
+        } else if (tag == 3) {
+            int rc = skip_java_object(&c);
+            if (rc < 1)
+                return rc == -1; /* (one it cannot follow says nothing about the rest) */
+            continue;
         } else if (tag != 2) {
             return false;
         }
@@ -423,10 +680,12 @@ int fmt_import_jks(ch_keystore *ks, fmt_items *it, const uint8_t *data, size_t l
                 error = ch_keystore_add(ks, alias, chain, 1, NULL);
             }
         } else if (tag == 3 && jceks) {
-            /* A secret key is a serialized Java object whose length is not written down:
-             * reading past it would mean parsing Java serialization.  Refuse clearly. */
-            return ch_error_set(CH_EUNSUPPORTED, "entry \"%.64s\" is a JCEKS secret key; only private-key and "
-                                "trusted-certificate entries are supported", alias);
+            /* A secret key (an AES or HMAC key of a Java application) is no certificate or
+             * private key: the entries around it are read, it is left out and said to be. */
+            if (skip_java_object(&c) < 1)
+                return ch_error_set(CH_EPARSE, "entry \"%.64s\", a secret key, is not a serialized key this reader "
+                                    "follows, or runs past the end of the keystore", alias);
+            error = fmt_note(ks, "entry \"%.64s\" is a secret key, which certhub does not hold: left out", alias);
         } else {
             return ch_error_set(CH_EPARSE, "entry \"%.64s\" has an unknown type %u", alias, tag);
         }

@@ -137,6 +137,8 @@ int ch_svc_keystore_import(ch_svc *svc, const ch_actor *actor, const char *name,
         goto done;
     }
     d = json_pack("{ss ss si}", "name", name, "format", row.format, "entries", (int)ks->count);
+    if (d != NULL && ks->notes != NULL)
+        json_object_set_new(d, "notes", json_string(ks->notes));
     detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
     json_decref(d);
     t = (struct ks_tx){svc, actor, ks, &row, sealed, certs, ncerts, detail};
@@ -145,6 +147,7 @@ int ch_svc_keystore_import(ch_svc *svc, const ch_actor *actor, const char *name,
     if (out) {
         *out = row;
         memset(&row, 0, sizeof row);
+        out->notes = ks->notes != NULL ? strdup(ks->notes) : NULL;
     }
 done:
     free(detail);

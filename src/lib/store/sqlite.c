@@ -3417,6 +3417,7 @@ void ch_store_keystore_dispose(ch_store_keystore *k)
     free(k->tenant_id);
     free(k->name);
     free(k->format);
+    free(k->notes);
     memset(k, 0, sizeof *k);
 }
 
