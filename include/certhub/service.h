@@ -101,8 +101,11 @@ int ch_svc_token_bootstrap(ch_svc *svc, const char *tenant_id, ch_role role, con
 typedef struct ch_svc_principal {
     ch_actor actor;
     char tenant_id[CH_ID_MAX];
-    char name[CH_ID_MAX + 8];
+    char name[160];            /* the actor's name: "token:tok_...", "user:NAME", or "default/user:NAME"
+                                * for an installation admin acting in another tenant */
     char user_id[CH_ID_MAX];   /* a console session's user, or "" */
+    char user_name[132];       /* its name, or "" */
+    char home_tenant_id[CH_ID_MAX]; /* the tenant it signed in to (tenant_id is where it acts), or "" */
     char scope[4096];          /* "" or the token's scope (JSON): what it may read */
 } ch_svc_principal;
 /* A token limited to named objects ({"objects": ["crt_...", "bundle:default"], "keys_export":
@@ -148,9 +151,10 @@ int ch_svc_login(ch_svc *svc, const char *tenant, const char *user, const char *
 /* The principal of a session cookie, and its CSRF token. */
 int ch_svc_session_authenticate(ch_svc *svc, const char *token, ch_svc_principal *who, char csrf[65]);
 int ch_svc_logout(ch_svc *svc, const char *token);
-/* A signed-in user changes its own password (the current one is asked again); the user's
- * other sessions end, the one given (its cookie) stays. */
-int ch_svc_password_change(ch_svc *svc, const ch_svc_principal *who, const char *user, const char *current,
+/* A signed-in user changes its own password (the current one is asked again), in the tenant it
+ * signed in to whichever it acts in; the user's other sessions end, the one given (its
+ * cookie) stays. */
+int ch_svc_password_change(ch_svc *svc, const ch_svc_principal *who, const char *current,
                            const char *fresh, const char *session);
 /* Installation admins (CH_PERM_TENANTS) switch the tenant their session acts in. */
 int ch_svc_session_switch(ch_svc *svc, const char *token, const ch_svc_principal *who, const char *tenant);

@@ -702,9 +702,12 @@ static void tokens_create(req *r)
         reply_error(r, error);
         goto done;
     }
-    /* "tenant" is a tenant's name (or id); absent means the caller's own. */
-    if (tenant && ch_store_tenant_get_by_name(ch_svc_store(r->svc), &t, tenant) < 0 &&
-        ch_store_tenant_get(ch_svc_store(r->svc), &t, tenant) < 0) {
+    /* "tenant" is a tenant's name (or id); absent means the caller's own.  Another tenant
+     * than one's own is not there for those who may not make its tokens (a 403 for one that
+     * exists and a 404 for one that does not told which tenants exist). */
+    if (tenant && ((ch_store_tenant_get_by_name(ch_svc_store(r->svc), &t, tenant) < 0 &&
+                    ch_store_tenant_get(ch_svc_store(r->svc), &t, tenant) < 0) ||
+                   (strcmp(t.id, r->who.actor.tenant_id) != 0 && !(r->who.actor.perms & CH_PERM_TENANTS)))) {
         reply_error_msg(r, CH_ENOTFOUND, "tenant", "no such tenant");
         goto done;
     }
@@ -2321,18 +2324,13 @@ static void session_password(req *r, const char *unused)
 {
     static const char *const F[] = {"current_password", "new_password", NULL};
     json_t *body = read_json(r, F);
-    const char *cur = NULL, *fresh = NULL, *name = r->who.name;
+    const char *cur = NULL, *fresh = NULL;
     int error;
 
     (void)unused;
     if (body == NULL || get_str(r, body, "current_password", &cur) || get_str(r, body, "new_password", &fresh))
         goto done;
-    if (strncmp(name, "user:", 5) != 0) {
-        reply_error_msg(r, CH_EINVAL, NULL, "only a signed-in console user has a password");
-        goto done;
-    }
-    if ((error = ch_svc_password_change(r->svc, &r->who, name + 5, cur, fresh,
-                                        session_cookie(r, (char[128]){0}, 128))) < 0) {
+    if ((error = ch_svc_password_change(r->svc, &r->who, cur, fresh, session_cookie(r, (char[128]){0}, 128))) < 0) {
         reply_error(r, error == CH_EAUTH ? CH_EPERM : error);
         goto done;
     }
@@ -2404,7 +2402,7 @@ static void session_get(req *r, const char *unused)
     char cookie[128], csrf[65] = "";
     ch_svc_principal who;
     ch_store_tenant t;
-    const char *name = r->who.name;
+    const char *name = r->who.user_name[0] ? r->who.user_name : r->who.name;
 
     (void)unused;
     /* The CSRF token again (the page may have been reloaded); for a token, just who it is. */
@@ -2413,7 +2411,7 @@ static void session_get(req *r, const char *unused)
     if (ch_store_tenant_get(ch_svc_store(r->svc), &t, r->who.tenant_id) < 0)
         return reply_error(r, CH_ESTORE);
     {
-        json_t *o = session_json(strncmp(name, "user:", 5) == 0 ? name + 5 : name, t.name, r->who.actor.role, csrf);
+        json_t *o = session_json(name, t.name, r->who.actor.role, csrf);
         json_t *names = json_array();
         /* What a client asks before it makes something whose key it is to fetch. */
         json_object_set_new(o, "keys_export", json_boolean(r->who.actor.perms & CH_PERM_KEYS_EXPORT));
@@ -3036,9 +3034,12 @@ static void dispatch(req *r, size_t *route_index)
             return reply_method_not_allowed(r, "GET, HEAD");
         if (strcmp(p, "/metrics") == 0) {
             /* Its counts read the whole store (0.1 s at 1,000,000 certificates). */
-            if (!hand_off(r) && need_auth(r) >= 0)
-                metrics(r);
-            return;
+            if (hand_off(r) || need_auth(r) < 0)
+                return;
+            /* A token limited to its objects reads those alone, not its tenant's figures. */
+            if (r->who.scope[0])
+                return reply_error_msg(r, CH_EPERM, NULL, "this token is limited to the objects named in its scope");
+            return metrics(r);
         }
         if (strcmp(p, "/api/v1/health") == 0)
             return reply_json(r, 200, json_pack("{ss}", "status", "ok"));

@@ -31,12 +31,16 @@ for scope in '"web-1"' '["crt_x"]' 7 true; do
 done
 api GET "/api/v1/tokens?limit=1000"
 check_eq "and none was made" "$tokens" "$(body '.items | length')"
+# A scoped token reads its objects, not its tenant's figures (every CA's expiry, the counts).
+check_eq "a scoped token is refused /metrics" 403 \
+    "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$data/ca.pem" -H "Authorization: Bearer $(cat agent.token)" \
+        "https://localhost:$port/metrics")"
 echo "$TOKEN" > admin.token
 cli="$CERTHUB --server https://localhost:$port --token-file admin.token --ca-file $data/ca.pem"
 $cli token create --role viewer --name "cli agent" --objects "$cid,bundle:default" > cli-agent.token
 check_eq "the CLI makes the same scoped token" "true" \
     "$($cli token list --output json | jq '[.items[] | select(.name == "cli agent")] | length == 1')"
-expect_error "--keys-export alone is refused, saying why" "goes with --objects" -- $cli token create --keys-export
+expect_usage "--keys-export alone is refused, saying why" "goes with --objects" -- $cli token create --keys-export
 tid=$($cli token list --output json | jq -r '.items[] | select(.name == "agent on web-1") | .id')
 check_eq "token get shows what it is limited to" "yes $cid, bundle:default" \
     "$($cli token get "$tid" | awk '$1 == "scope.keys_export" {k=$2} $1 == "scope.objects" {$1=""; o=substr($0, 2)} END {print k, o}')"

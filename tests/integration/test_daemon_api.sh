@@ -154,6 +154,21 @@ check_eq "token for the other tenant: 201" 201 "$status"
 beta=$(field token)
 TOKEN=$beta api GET "/api/v1/certificates/$id"
 check_eq "another tenant's certificate is not found" 404 "$status"
+# Another tenant than one's own, named for a token by one who may not make its tokens, is as
+# absent as one that does not exist (403 for one and 404 for the other told which exist).
+TOKEN=$beta api POST /api/v1/tokens '{"tenant":"default","role":"viewer"}'
+there="$status $(body .error.message)"
+TOKEN=$beta api POST /api/v1/tokens '{"tenant":"nowhere","role":"viewer"}'
+check_eq "beta's admin naming the default tenant or none for a token: the same 404" "$there" "$status $(body .error.message)"
+check_eq "(which is a 404)" 404 "$status"
+# A tenant named as an id would stand for that tenant where a name is tried first (its public
+# bundle, its tokens).
+api GET /api/v1/tenants
+default_id=$(body '.items[] | select(.name == "default") | .id')
+api POST /api/v1/tenants "{\"name\":\"$default_id\"}"
+check_eq "a tenant named as another's id: 400" "400 name" "$status $(body .error.field)"
+api POST /api/v1/tenants '{"name":"ten_lookalike"}'
+check_eq "or as any id: 400 saying why" "400 true" "$status $(body '.error.message | contains("ten_")')"
 TOKEN=$beta api GET "/api/v1/certificates?limit=1000"
 if grep -q "$id" "$T/body"; then fail "tenant beta lists tenant default's certificate"; fi
 ok "another tenant's certificate is not listed"
@@ -601,6 +616,28 @@ codes="$codes $(as_admin -X DELETE "https://localhost:$port/api/v1/users/admin")
 codes="$codes $(as_admin -X PATCH --data '{"tenant":"default"}' "https://localhost:$port/api/v1/session")"
 codes="$codes $(as_admin -X DELETE "https://localhost:$port/api/v1/users/admin")"
 check_eq "in beta its namesake is changed and removed; back home, itself is still refused" "200 201 200 200 200 409" "$codes"
+# Its own password changed while acting in beta is its own, not beta's user of the same name
+# (checked against the current password of that one, and changed), and what it does in beta
+# is audited there as the installation's user.
+codes="$(as_admin -X PATCH --data '{"tenant":"beta"}' "https://localhost:$port/api/v1/session")"
+codes="$codes $(as_admin --data '{"name":"admin","role":"admin","password":"beta-admin-pass-1"}' "https://localhost:$port/api/v1/users")"
+codes="$codes $(as_admin --data '{"current_password":"beta-admin-pass-1","new_password":"hijacked-pass-12"}' \
+    "https://localhost:$port/api/v1/session/password")"
+codes="$codes $(as_admin --data "{\"current_password\":\"$(cat "$data/admin-password")\",\"new_password\":\"own-admin-pass-12\"}" \
+    "https://localhost:$port/api/v1/session/password")"
+check_eq "acting in beta: beta's admin's password is refused as the current one, its own is changed" "200 201 403 200" "$codes"
+check_eq "the session it changed it in goes on" 200 "$(as_admin "https://localhost:$port/api/v1/session")"
+codes="$(curl -s -o /dev/null -w '%{http_code}' --cacert "$data/ca.pem" -H "Content-Type: application/json" \
+    --data '{"username":"admin","password":"beta-admin-pass-1","tenant":"beta"}' "https://localhost:$port/api/v1/session")"
+codes="$codes $(curl -s -o /dev/null -w '%{http_code}' --cacert "$data/ca.pem" -H "Content-Type: application/json" \
+    --data '{"username":"admin","password":"own-admin-pass-12"}' "https://localhost:$port/api/v1/session")"
+check_eq "beta's admin keeps its password; the installation admin signs in with its new one" "201 201" "$codes"
+as_admin "https://localhost:$port/api/v1/audit?action=user.create&order=desc&limit=1" >/dev/null
+check_eq "in beta's log, the user made from the switched session is the installation's" "default/user:admin" \
+    "$(jq -r '.items[0].actor' as.json)"
+as_admin -X PATCH --data '{"tenant":"default"}' "https://localhost:$port/api/v1/session" >/dev/null
+as_admin "https://localhost:$port/api/v1/audit?action=user.password&order=desc&limit=1" >/dev/null
+check_eq "and its password change is in its own tenant's log, under its own name" "user:admin" "$(jq -r '.items[0].actor' as.json)"
 TOKEN=$viewer api GET /api/v1/users
 check_eq "a viewer does not list users" 403 "$status"
 api DELETE /api/v1/users/ops
@@ -608,7 +645,7 @@ check_eq "a user removed" "200 true" "$status $(body .deleted)"
 login ops "a-reset-password-1"
 check_eq "it no longer signs in" 401 "$status"
 api GET "/api/v1/audit?action=user.*"
-check_eq "each change audited (after the first start's admin), no password in the log" "user.create user.create user.update user.update user.password user.update user.delete false" \
+check_eq "each change audited (after the first start's admin), no password in the log" "user.create user.create user.update user.update user.password user.update user.password user.delete false" \
     "$(body '[.items[].action] | join(" ")') $(grep -q 'reset-password' "$T/body" && echo true || echo false)"
 
 # Restart: nothing secret printed, the same CA, the same token, the certificate still there.

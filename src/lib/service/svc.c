@@ -282,6 +282,11 @@ static int tenant_put(ch_svc *svc, const char *name, ch_store_tenant *out)
               *p == '_' || *p == '.'))
             return ch_error_set_field(CH_EINVAL, "name",
                                       "tenant names may hold letters, digits, '-', '_' and '.' only");
+    /* A tenant is named by its name or its id wherever one is asked for: a name shaped as an
+     * id would stand for another tenant (its bundle, its tokens) where the name is tried
+     * first. */
+    if (strncmp(name, "ten_", 4) == 0)
+        return ch_error_set_field(CH_EINVAL, "name", "tenant names may not begin with \"ten_\", which tenant ids do");
     ch_store_new_id(id, "ten_");
     t.id = id;
     t.name = (char *)name;

@@ -445,8 +445,15 @@ int ch_svc_session_authenticate(ch_svc *svc, const char *token, ch_svc_principal
         return ch_error_set(CH_EAUTH, "the session has ended: sign in again");
     }
     snprintf(who->tenant_id, sizeof who->tenant_id, "%s", x.acting_tenant_id ? x.acting_tenant_id : x.tenant_id);
-    snprintf(who->name, sizeof who->name, "user:%.40s", x.user_name);
+    /* Acting in another tenant, the audit there names the installation's user as such: its
+     * name alone was that tenant's own user of the same name. */
+    if (x.acting_tenant_id != NULL && strcmp(x.acting_tenant_id, x.tenant_id) != 0)
+        snprintf(who->name, sizeof who->name, "default/user:%.128s", x.user_name);
+    else
+        snprintf(who->name, sizeof who->name, "user:%.128s", x.user_name);
     snprintf(who->user_id, sizeof who->user_id, "%s", x.user_id);
+    snprintf(who->user_name, sizeof who->user_name, "%s", x.user_name);
+    snprintf(who->home_tenant_id, sizeof who->home_tenant_id, "%s", x.tenant_id);
     who->actor.tenant_id = who->tenant_id;
     who->actor.name = who->name;
     who->actor.user_id = who->user_id;
@@ -498,20 +505,29 @@ static int password_tx_run(void *arg)
     return error < 0 ? error : svc_audit(t->svc, t->actor, "user.password", "user", t->u->id, NULL);
 }
 
-int ch_svc_password_change(ch_svc *svc, const ch_svc_principal *who, const char *user, const char *current,
-                           const char *fresh, const char *session)
+int ch_svc_password_change(ch_svc *svc, const ch_svc_principal *who, const char *current, const char *fresh,
+                           const char *session)
 {
     struct password_tx tx;
     ch_store_tenant t = {0};
     ch_store_user u = {0};
-    char *hash = NULL, path[4200], keep[65];
+    ch_actor home = who->actor;
+    char *hash = NULL, path[4200], keep[65], name[160];
     int error;
 
-    /* The user's home tenant is the one it signed in to: look the user up by name there. */
-    if ((error = svc_need(&who->actor, CH_ROLE_VIEWER, "changing a password")) < 0)
+    if (who->user_id[0] == '\0')
+        return ch_error_set(CH_EINVAL, "only a signed-in console user has a password");
+    /* The user's home tenant is the one it signed in to, whichever it acts in now (an
+     * installation admin switched to another tenant changed that tenant's user of the same
+     * name): the user is looked up, and the change audited, there. */
+    snprintf(name, sizeof name, "user:%s", who->user_name);
+    home.tenant_id = who->home_tenant_id;
+    home.name = name;
+    if ((error = svc_need(&home, CH_ROLE_VIEWER, "changing a password")) < 0)
         return error;
-    if (ch_store_tenant_get(svc->store, &t, who->actor.tenant_id) < 0 ||
-        ch_store_user_get_by_name(svc->store, &u, t.id, user) < 0 || !password_ok(u.password_hash, current)) {
+    if (ch_store_tenant_get(svc->store, &t, who->home_tenant_id) < 0 ||
+        ch_store_user_get_by_name(svc->store, &u, t.id, who->user_name) < 0 || strcmp(u.id, who->user_id) != 0 ||
+        !password_ok(u.password_hash, current)) {
         error = ch_error_set_field(CH_EAUTH, "current_password", "the current password is wrong");
         goto done;
     }
@@ -521,7 +537,7 @@ int ch_svc_password_change(ch_svc *svc, const ch_svc_principal *who, const char 
     }
     if (session != NULL)
         sha256_hex(keep, session);
-    tx = (struct password_tx){svc, &who->actor, &u, hash, session ? keep : NULL};
+    tx = (struct password_tx){svc, &home, &u, hash, session ? keep : NULL};
     if ((error = svc_commit(svc, password_tx_run, &tx)) < 0)
         goto done;
     /* The first-start password file is kept only until that password is changed. */
