@@ -282,6 +282,9 @@ static int list_filtered(cli_args *a, const char *resource, const char *const (*
 /* A text option as a member of body, when given. */
 static void str_member(cli_args *a, const char *opt, json_t *body, const char *field)
 {
+    /* (json_string would give nothing for other bytes, and the member be left out) */
+    if (cli_opt(a, opt) != NULL && !ch_utf8_valid(cli_opt(a, opt)))
+        exit(cli_fail(a, "--%s must be UTF-8 text", opt));
     if (cli_opt(a, opt) != NULL)
         json_object_set_new(body, field, json_string(cli_opt(a, opt)));
 }
@@ -296,6 +299,8 @@ static void list_member(cli_args *a, const char *opt, json_t *body, const char *
 
     if (cli_opt(a, opt) == NULL)
         return;
+    if (!ch_utf8_valid(cli_opt(a, opt)))
+        exit(cli_fail(a, "--%s must be UTF-8 text", opt));
     n = cli_split(&store, cli_opt(a, opt), parts, CH_MAX_SANS);
     arr = json_array();
     for (size_t i = 0; i < n; i++)
@@ -454,6 +459,7 @@ int cmd_remote_cert_issue(cli_args *a)
     json_t *body;
     const char *csr_path = cli_opt(a, "csr");
     uint8_t *csr = NULL;
+    ch_buf pem = CH_BUF_INIT;
     size_t len = 0;
     int rc = 1;
 
@@ -477,12 +483,23 @@ int cmd_remote_cert_issue(cli_args *a)
     if (cli_flag(a, "cap-validity"))
         json_object_set_new(body, "cap_validity", json_true());
     if (csr_path) {
+        /* Read here and sent as PEM whatever it came as: a DER CSR is no JSON string, and a
+         * member that could not be made would have been left out, asking the server for a
+         * key of its own instead of signing the CSR. */
+        ch_csr *req = NULL;
         if (cli_read(a, csr_path, &csr, &len) != 0)
             goto done;
-        json_object_set_new(body, "csr", json_stringn((const char *)csr, len));
+        if (ch_csr_parse(&req, csr, len) < 0 || ch_csr_write_pem(&pem, req) < 0) {
+            ch_csr_free(req);
+            rc = cli_fail(a, "%s: %s", csr_path, ch_error_last());
+            goto done;
+        }
+        ch_csr_free(req);
+        json_object_set_new(body, "csr", json_stringn((const char *)pem.data, pem.len));
     }
     rc = post_and_save(a, "certificates", body);
 done:
+    ch_buf_dispose(&pem);
     free(csr);
     json_decref(body);
     return rc;

@@ -23,6 +23,9 @@ head -c 150 ca.der > truncated.der
 expect_error "truncated DER certificate: said to be cut, with the lengths" \
     "the file is cut short: its DER encoding says $(stat -c %s ca.der) bytes and the file has 150" -- "$CERTHUB" inspect truncated.der
 openssl genrsa -out weak.key 1024 2>/dev/null
+openssl req -new -key weak.key -subj /CN=weak -out weak.csr
+expect_error "a CSR with a weak key is not signed offline either" "RSA key of 1024 bits is too weak" -- \
+    "$CERTHUB" cert create --profile tls-server --csr weak.csr --ca ca.pem --ca-key ca.key --out weak.pem
 expect_error "weak RSA key" "at least 2048 bits" -- "$CERTHUB" csr create --key weak.key --subject CN=x --out x.csr
 openssl ecparam -name secp256k1 -genkey -noout -out k1.key
 expect_error "curve not accepted" "accepted curves: P-256, P-384, P-521" -- "$CERTHUB" csr create --key k1.key --subject CN=x --out x.csr

@@ -366,6 +366,24 @@ expect_usage "cert issue --key-out with --csr: the key is the caller's" "with --
 expect_usage "--key-password-file alone" "goes with --key-out" -- \
     remote cert issue --ca-id "$issuer" --subject CN=x --key-password-file pw
 expect_error "an id is one path segment, never another route" "HTTP 404" -- remote cert get ../tokens
+# A CSR in DER is signed as one in PEM (it was left out of the request, which then had the
+# server make a key of its own and issued for that).
+openssl req -new -newkey rsa:3072 -nodes -keyout der-csr.key -subj /CN=der-csr.example -outform DER -out der.csr 2>/dev/null
+remote cert issue --ca-id "$issuer" --csr der.csr --out der-csr.pem --output json > der-csr.json
+check_eq "cert issue --csr with a DER CSR: signed for the CSR's key" "csr_signed false $(openssl pkey -in der-csr.key -pubout | sha256sum)" \
+    "$(jq -r '"\(.method) \(.has_private_key)"' der-csr.json) $(openssl x509 -in der-csr.pem -noout -pubkey | sha256sum)"
+printf 'not a CSR' > junk.csr
+expect_error "a --csr file that is no CSR: refused before asking" "junk.csr:" -- remote cert issue --ca-id "$issuer" --csr junk.csr --out junk.pem
+# The keys a CSR brings are held to the rule for every key (a CSR was a way round it).
+openssl req -new -newkey rsa:1024 -nodes -keyout weak.key -subj /CN=weak.example -out weak.csr 2>/dev/null
+expect_error "a CSR with a 1024-bit RSA key: refused, saying why" "RSA key of 1024 bits is too weak" -- \
+    remote cert issue --ca-id "$issuer" --csr weak.csr --out weak.pem
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:secp256k1 -nodes -keyout k1-csr.key -subj /CN=k1.example -out k1.csr 2>/dev/null
+expect_error "a CSR on a curve not taken: refused, naming the curve and the accepted ones" \
+    "EC curve secp256k1, which is not accepted; accepted curves: P-256, P-384, P-521" -- \
+    remote cert issue --ca-id "$issuer" --csr k1.csr --out k1-out.pem
+openssl req -new -newkey ed448 -nodes -keyout ed448.key -subj /CN=ed448.example -out ed448.csr 2>/dev/null
+expect_error "an Ed448 CSR: refused" "ED448 keys are not accepted" -- remote cert issue --ca-id "$issuer" --csr ed448.csr --out e.pem
 
 # Profiles.
 check_contains "profile list shows the built-in ones" "$(remote profile list)" "tls-server"

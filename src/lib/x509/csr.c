@@ -498,6 +498,39 @@ const X509_NAME *x509_csr_subject(const ch_csr *csr)
     return csr->lite->info->subject;
 }
 
+int x509_csr_key_allowed(const ch_csr *csr)
+{
+    int curve, nid = ch_csr_key_id(csr, &curve), error;
+    X509_REQ *req;
+    EVP_PKEY *k;
+    ch_key_type t;
+
+    /* The common keys judged from the SPKI's algorithm alone (decoding an EC key through
+     * OpenSSL's decoders is what issuing from a CSR avoids). */
+    if (nid == NID_ED25519)
+        return 0;
+    if (nid == NID_X9_62_id_ecPublicKey) {
+        if (curve == NID_X9_62_prime256v1 || curve == NID_secp384r1 || curve == NID_secp521r1)
+            return 0;
+        return ch_error_set_field(CH_EPOLICY, "csr", "the CSR's key is on EC curve %s, which is not accepted; accepted "
+                                  "curves: P-256, P-384, P-521", curve != NID_undef ? OBJ_nid2sn(curve) : "(explicit parameters)");
+    }
+    if ((req = ch_csr_req(csr)) == NULL || (k = X509_REQ_get0_pubkey(req)) == NULL) {
+        ERR_clear_error();
+        return ch_error_set_field(CH_EPARSE, "csr", "the CSR's public key cannot be read");
+    }
+    if (EVP_PKEY_get_base_id(k) == EVP_PKEY_RSA_PSS) {
+        int bits = EVP_PKEY_get_bits(k);
+        if (bits >= 2048 && bits <= 16384)
+            return 0;
+        return ch_error_set_field(CH_EPOLICY, "csr", "the CSR's RSA-PSS key of %d bits is not accepted: RSA keys must "
+                                  "have 2048 to 16384 bits", bits);
+    }
+    if ((error = x509_key_classify(&t, k)) < 0)
+        return ch_error_set_field(error, "csr", "the CSR's key: %s", ch_error_last());
+    return 0;
+}
+
 const X509_PUBKEY *x509_csr_pubkey(const ch_csr *csr)
 {
     return csr->xpub;

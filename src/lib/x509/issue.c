@@ -662,6 +662,9 @@ int ch_cert_issue(ch_cert **out, const ch_issue_opts *o)
 
     /* The subject, its key and names. */
     if (req != NULL) {
+        /* The same keys as a key given or made: a CSR was a way round the rule. */
+        if ((error = x509_csr_key_allowed(req)) < 0)
+            goto done;
         if (csr_requests_ca(req) && !p->is_ca)
             return ch_error_set_field(CH_EPOLICY, "csr",
                                       "the CSR asks for a CA certificate (BasicConstraints CA:TRUE) but profile %s "

@@ -97,6 +97,13 @@ const char *ch_key_type_name(ch_key_type type)
 }
 
 /* Decides the type of a key, refusing anything weaker than what certhub issues with. */
+static int classify(ch_key_type *out, EVP_PKEY *pkey);
+
+int x509_key_classify(ch_key_type *out, EVP_PKEY *pkey)
+{
+    return classify(out, pkey);
+}
+
 static int classify(ch_key_type *out, EVP_PKEY *pkey)
 {
     char group[64];

@@ -62,6 +62,12 @@ const struct x509_issued *x509_cert_issued(const struct ch_cert *cert);
 /* What issuing reads of a CSR, without decoding its key (csr.c). */
 const X509_NAME *x509_csr_subject(const ch_csr *csr);
 const X509_PUBKEY *x509_csr_pubkey(const ch_csr *csr);
+/* The key's type, or CH_EPOLICY for a key certhub does not accept (RSA under 2048 bits, a curve
+ * other than P-256/384/521, DSA, Ed448...): the rule for every key, given or made. */
+int x509_key_classify(ch_key_type *out, EVP_PKEY *pkey);
+/* Whether the CSR's key is one certhub accepts (as x509_key_classify; RSA-PSS keys as RSA):
+ * CH_EPOLICY on field "csr" saying what is accepted, if not. */
+int x509_csr_key_allowed(const ch_csr *csr);
 STACK_OF(X509_EXTENSION) *x509_csr_extensions(const ch_csr *csr); /* requested; free with pop_free */
 
 int x509_pem_block(ch_buf *out, const char *name, const uint8_t *der, size_t len, const char *what);
