@@ -121,6 +121,17 @@ api POST "/api/v1/cas/$root/rotate"
 check_eq "the quickstart root is rotated" 200 "$status"
 check_eq "ca.pem holds the new root beside the old at once (not at the next renewal check)" 2 \
     "$(grep -c 'BEGIN CERTIFICATE' "$data/ca.pem")"
+# The issuing CA's chain ends with the root certificate that signed it (the one from before
+# the rotation), so that it verifies, as a leaf's export does.
+chain_verifies() { # CA-ID: whether its chain verifies up to the chain's last certificate
+    api GET "/api/v1/cas/$1/chain"
+    awk -v n="$(grep -c 'BEGIN CERTIFICATE' "$T/body")" '/BEGIN/{i++} i==n' "$T/body" > chain-root.pem
+    openssl verify -CAfile chain-root.pem -untrusted "$T/body" "$T/body" >/dev/null 2>&1 && echo yes || echo no
+}
+check_eq "after the root's rotation the issuing CA's chain still verifies (ends with the old root)" yes \
+    "$(chain_verifies "$issuer")"
+check_eq "(that root being the one from before)" "$(openssl x509 -in old-root.pem -noout -fingerprint -sha256)" \
+    "$(openssl x509 -in chain-root.pem -noout -fingerprint -sha256)"
 # A restart now: the fingerprint printed is the root certhubd's chain still goes to (the old
 # one, until the issuing CA is rotated), so a first contact with it succeeds.
 stop_daemon
@@ -133,6 +144,8 @@ check_eq "after a root rotation, the fingerprint printed is that of the root the
 ok "and a first contact with it succeeds"
 api POST "/api/v1/cas/$issuer/rotate"
 check_eq "then the issuing CA, now under the new root" 200 "$status"
+check_eq "its chain now ends with the new root, and verifies" "yes no" \
+    "$(chain_verifies "$issuer") $(cmp -s chain-root.pem old-root.pem && echo yes || echo no)"
 kill -HUP "$pid"
 for i in $(seq 1 50); do [ "$(grep -c 'BEGIN CERTIFICATE' "$data/ca.pem")" = 2 ] && break; sleep 0.1; done
 check_eq "ca.pem holds the new root and the old" 2 "$(grep -c 'BEGIN CERTIFICATE' "$data/ca.pem")"

@@ -442,30 +442,22 @@ int ch_svc_ca_list(ch_svc *svc, const ch_actor *actor, ch_store_page *page, ch_s
 
 int ch_svc_ca_chain_pem(ch_svc *svc, const ch_actor *actor, const char *id, ch_buf *out)
 {
-    ch_store_ca ca;
-    ch_store_cert cert;
-    char next[CH_ID_MAX];
+    ch_cert *chain[CH_MAX_CHAIN_LEN] = {0};
+    size_t len = 0;
     int error;
 
     if ((error = svc_need(actor, CH_ROLE_VIEWER, "reading CAs")) < 0)
         return error;
-    snprintf(next, sizeof next, "%s", id);
-    for (unsigned depth = 0; depth < CH_MAX_CHAIN_LEN; depth++) {
-        if ((error = ch_store_ca_get(svc->store, &ca, actor->tenant_id, next)) < 0)
-            return error;
-        error = ch_store_cert_get(svc->store, &cert, actor->tenant_id, ca.cert_id);
-        if (error == 0) {
-            error = ch_svc_cert_pem(out, &cert);
-            ch_store_cert_dispose(&cert);
-        }
-        if (error < 0 || ca.parent_id == NULL) {
-            ch_store_ca_dispose(&ca);
-            return error;
-        }
-        snprintf(next, sizeof next, "%s", ca.parent_id);
-        ch_store_ca_dispose(&ca);
-    }
-    return 0;
+    /* The certificates that signed each other (a parent rotated since signing its child ends
+     * with the certificate it signed it with, as a leaf's export does). */
+    error = svc_ca_chain(svc, actor->tenant_id, id, chain, &len, CH_MAX_CHAIN_LEN);
+    if (error == CH_ENOTFOUND && len > 0)
+        error = 0; /* a parent gone: the chain as far as it goes */
+    for (size_t i = 0; i < len && error == 0; i++)
+        error = ch_cert_write_pem(out, chain[i]);
+    for (size_t i = 0; i < len; i++)
+        ch_cert_free(chain[i]);
+    return error;
 }
 
 static int ca_delete_tx(ch_svc *svc, const ch_actor *actor, const char *id)

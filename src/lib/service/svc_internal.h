@@ -107,6 +107,12 @@ bool svc_tenant_revoked(ch_svc *svc, const char *tenant_id);
  * when it differs): at every start, and as soon as that root is rotated. */
 int svc_write_roots(ch_svc *svc, const ch_actor *a, const char *data_dir);
 
+/* Appends to chain[*len...] (at most cap in all) CA ca_id's certificate and its parents' up to
+ * the root; each certificate after the first the one that signed the one before it (after a
+ * rotation, the CA's certificate from before).  CH_ENOTFOUND where a CA is gone; what was
+ * found stays in chain. */
+int svc_ca_chain(ch_svc *svc, const char *tenant_id, const char *ca_id, ch_cert **chain, size_t *len, size_t cap);
+
 /* Frees the tenants' logs of device decisions (at close). */
 void svc_dlog_free(ch_svc *svc);
 

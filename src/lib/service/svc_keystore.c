@@ -300,18 +300,45 @@ static void issuer_among_cas(ch_svc *svc, const char *tenant_id, const ch_cert *
     free(next);
 }
 
+int svc_ca_chain(ch_svc *svc, const char *tenant_id, const char *ca_id, ch_cert **chain, size_t *len, size_t cap)
+{
+    ch_store_ca ca;
+    char next[CH_ID_MAX];
+    int error = 0;
+
+    snprintf(next, sizeof next, "%s", ca_id ? ca_id : "");
+    while (next[0] && *len < cap && (error = ch_store_ca_get(svc->store, &ca, tenant_id, next)) == 0) {
+        error = load_cert(svc, tenant_id, ca.cert_id, &chain[*len]);
+        /* After a rotation the CA's current certificate did not sign what came before it: the
+         * certificate that did is among the tenant's CA certificates (kept as "rotated"). */
+        if (error == 0 && *len > 0 &&
+            X509_check_issued(ch_cert_x509(chain[*len]), ch_cert_x509(chain[*len - 1])) != X509_V_OK) {
+            ch_cert *found = NULL;
+            issuer_among_cas(svc, tenant_id, chain[*len - 1], &found);
+            if (found != NULL) {
+                ch_cert_free(chain[*len]);
+                chain[*len] = found;
+            }
+        }
+        snprintf(next, sizeof next, "%s", ca.parent_id ? ca.parent_id : "");
+        ch_store_ca_dispose(&ca);
+        if (error < 0)
+            return error;
+        (*len)++;
+    }
+    return error;
+}
+
 int ch_svc_cert_export(ch_svc *svc, const ch_actor *actor, const char *id, int fmt, const char *password,
                        bool include_key, bool legacy, ch_buf *out)
 {
     ch_store_cert row = {0};
-    ch_store_ca ca = {0};
     ch_cert *chain[CH_MAX_CHAIN_LEN] = {0};
     size_t len = 0;
     ch_key *key = NULL;
     ch_keystore *ks = NULL;
     ch_export_opts eo = {.password = password, .legacy = legacy, .include_key = include_key};
     bool keys = fmt == CH_FMT_PKCS12 || fmt == CH_FMT_JKS || (fmt == CH_FMT_PEM && include_key);
-    char next[CH_ID_MAX] = "";
     int error;
 
     if ((error = svc_need(actor, CH_ROLE_VIEWER, "exporting a certificate")) < 0)
@@ -331,25 +358,10 @@ int ch_svc_cert_export(ch_svc *svc, const ch_actor *actor, const char *id, int f
         goto done;
     len++;
     /* The chain of the certhub CA that issued it, up to its root. */
-    if (row.ca_id)
-        snprintf(next, sizeof next, "%s", row.ca_id);
-    while (next[0] && len < CH_MAX_CHAIN_LEN && ch_store_ca_get(svc->store, &ca, actor->tenant_id, next) == 0) {
-        if ((error = load_cert(svc, actor->tenant_id, ca.cert_id, &chain[len])) < 0)
-            goto done;
-        /* After a rotation the CA's current certificate did not sign what came before it: the
-         * certificate that did is among the tenant's CA certificates (kept as "rotated"). */
-        if (X509_check_issued(ch_cert_x509(chain[len]), ch_cert_x509(chain[len - 1])) != X509_V_OK) {
-            ch_cert *found = NULL;
-            issuer_among_cas(svc, actor->tenant_id, chain[len - 1], &found);
-            if (found != NULL) {
-                ch_cert_free(chain[len]);
-                chain[len] = found;
-            }
-        }
-        len++;
-        snprintf(next, sizeof next, "%s", ca.parent_id ? ca.parent_id : "");
-        ch_store_ca_dispose(&ca);
-    }
+    if (row.ca_id && (error = svc_ca_chain(svc, actor->tenant_id, row.ca_id, chain, &len, CH_MAX_CHAIN_LEN)) < 0 &&
+        error != CH_ENOTFOUND)
+        goto done;
+    error = 0;
     if (keys && (error = svc_key_load(svc, actor->tenant_id, row.key_id, &key)) < 0)
         goto done;
     if ((error = ch_keystore_new(&ks)) < 0 || (error = ch_keystore_add(ks, row.name, chain, len, key)) < 0 ||
@@ -363,7 +375,6 @@ int ch_svc_cert_export(ch_svc *svc, const ch_actor *actor, const char *id, int f
 done:
     if (error < 0)
         ch_buf_dispose_secure(out);
-    ch_store_ca_dispose(&ca);
     ch_keystore_free(ks);
     ch_key_free(key);
     for (size_t i = 0; i < len; i++)
