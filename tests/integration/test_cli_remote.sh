@@ -196,6 +196,11 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout byo
 byo=$(remote ca import byo.pem --name "Brought CA" --key byo.key)
 check_contains "ca import with its key" "$byo" "ca_"
 check_eq "it can sign" "yes" "$(remote ca get "$byo" | awk '$1 == "can_sign" {print $2}')"
+cas=$(remote --output json ca list | jq '.items | length')
+expect_error "the same CA imported again: refused, naming the CA it is (two CAs signing with one key)" \
+    "this certificate is CA \"Brought CA\" ($byo) already" -- remote ca import byo.pem --name "Brought again" --key byo.key
+expect_error "and without its key" "($byo) already" -- remote ca import byo.pem --name "Brought thrice"
+check_eq "no CA was added" "$cas" "$(remote --output json ca list | jq '.items | length')"
 remote cert issue --ca-id "$byo" --subject CN=byo-leaf --days 5 --out byo-leaf.pem >/dev/null
 openssl verify -CAfile byo.pem byo-leaf.pem >/dev/null && ok "a certificate issued by the CA brought in verifies against it"
 expect_error "ca delete with an unexpired certificate: refused, saying how" "has 1 unexpired certificate; delete it first" -- \

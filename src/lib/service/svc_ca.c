@@ -97,6 +97,15 @@ static int ca_links_find(ch_svc *svc, const char *tenant_id, const ch_cert *cert
         if (ch_cert_parse(&certs[i], row.der, row.der_len) < 0)
             certs[i] = NULL;
         ch_store_cert_dispose(&row);
+        /* The same certificate as a CA the tenant has: a second CA of it (two that sign with
+         * one key, two trees of the same issuer) is refused, as a certificate imported twice. */
+        if (certs[i] != NULL && memcmp(ch_cert_sha256(certs[i]), ch_cert_sha256(cert), 32) == 0) {
+            error = ch_error_set_field(CH_EEXISTS, "certificate", "this certificate is CA \"%s\" (%s) already%s",
+                                       all[i].name, all[i].id,
+                                       all[i].key_id == NULL ? " (held without its key: delete it, then import the "
+                                                               "certificate with its key)" : "");
+            goto done;
+        }
     }
     /* Its issuer: an active CA before a retired one with the same key.  (Whether it is
      * self-signed verifies its signature: asked once.) */
