@@ -26,7 +26,7 @@ check_eq "a tenant's admin sees only its tenant" "acme" "$(body '[.items[].name]
 TOKEN=$acme_admin api POST /api/v1/tenants '{"name":"evil"}'
 check_eq "a tenant's admin cannot create tenants" 403 "$status"
 TOKEN=$acme_admin api POST /api/v1/tokens '{"tenant":"default","role":"admin"}'
-check_eq "nor make tokens for another tenant" 403 "$status"
+check_eq "nor make tokens for another tenant (which is not there for it: 404, as for one that does not exist)" 404 "$status"
 TOKEN=$acme_admin api DELETE "/api/v1/tokens/$viewer_id"
 check_eq "nor revoke another tenant's token" 404 "$status"
 TOKEN=$acme_admin api GET /api/v1/tokens
@@ -62,6 +62,7 @@ check_eq "listed after the built-in ones" "mqtt-device" "$(body '.items[-1].name
 check_eq "with its usages" "client_auth" "$(body '.items[-1].ext_key_usage | join(",")')"
 api POST /api/v1/certificates "{\"profile\":\"mqtt-device\",\"subject\":{\"common_name\":\"sensor-1\"},\"ca_id\":\"$issuer\"}"
 check_eq "issued with the custom profile" 201 "$status"
+sensor=$(body .id)
 body .pem > sensor.pem
 check_contains "client auth only" "$(openssl x509 -in sensor.pem -noout -ext extendedKeyUsage)" "TLS Web Client Authentication"
 days=$(( ($(date -d "$(openssl x509 -in sensor.pem -noout -enddate | cut -d= -f2)" +%s) - $(date +%s)) / 86400 ))
@@ -79,7 +80,12 @@ api PUT /api/v1/profiles/tls-server '{"key_usage":["digital_signature"]}'
 check_eq "built-in profiles are not changed" "422 built-in profiles cannot be changed; create a custom profile" \
     "$status $(body .error.message)"
 api DELETE /api/v1/profiles/mqtt-device
-check_eq "custom profile deleted" 200 "$status"
+check_eq "a custom profile that issued an unexpired certificate: 409, its renewals issue from it" \
+    "409 profile mqtt-device issued 1 unexpired certificate, whose renewals issue from it" \
+    "$status $(body .error.message | cut -d: -f1)"
+api DELETE "/api/v1/certificates/$sensor"
+api DELETE /api/v1/profiles/mqtt-device
+check_eq "custom profile deleted once that certificate is gone" 200 "$status"
 api POST /api/v1/certificates "{\"profile\":\"mqtt-device\",\"subject\":{\"common_name\":\"sensor-3\"},\"ca_id\":\"$issuer\"}"
 check_eq "an unknown profile: 400" 400 "$status"
 check_eq "naming the field" "profile" "$(body .error.field)"

@@ -406,7 +406,11 @@ expect_error "an unknown usage is named with the accepted ones" 'unknown key usa
     remote profile create odd --key-usage flying
 expect_error "built-in profiles are not changed" "built-in profiles cannot be changed" -- \
     remote profile update tls-server --default-days 3
-check_eq "profile delete" "mqtt-device" "$(remote profile delete mqtt-device)"
+expect_error "a profile whose certificates are unexpired is kept: their renewals issue from it" \
+    "profile mqtt-device issued 1 unexpired certificate, whose renewals issue from it" -- remote profile delete mqtt-device
+remote cert renew "$dev" >/dev/null && ok "so the certificate from it still renews"
+remote --output json cert list --search sensor-9 | jq -r '.items[].id' | while read -r c; do remote cert delete "$c" >/dev/null; done
+check_eq "profile delete, its certificates gone" "mqtt-device" "$(remote profile delete mqtt-device)"
 
 # CSRs and keystores.
 csr=$(remote csr new --subject "CN=partner.example" --san dns:partner.example --out partner.csr)

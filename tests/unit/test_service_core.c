@@ -625,6 +625,7 @@ static void test_custom_profiles(void **state)
     ch_store_cert leaf;
     ch_svc_profile p, *list;
     ch_svc_issue_req req = {.profile = "mqtt-device", .key_type = "p256"};
+    char leaf_id[CH_ID_MAX];
     ch_cert *c;
     ch_cert_info info;
     size_t n;
@@ -664,6 +665,7 @@ static void test_custom_profiles(void **state)
     /* Issuing follows it: client auth only, 90 days, and no more than max_days. */
     assert_int_equal(ch_svc_cert_issue(svc, &operator_a, &req, &leaf), 0);
     assert_string_equal(leaf.profile, "mqtt-device");
+    snprintf(leaf_id, sizeof leaf_id, "%s", leaf.id);
     assert_true(leaf.not_after - leaf.not_before >= 90 * 86400 - 3600 &&
                 leaf.not_after - leaf.not_before <= 90 * 86400 + 3600);
     c = parse_row(&leaf);
@@ -690,6 +692,10 @@ static void test_custom_profiles(void **state)
     assert_false(list[0].custom);
     ch_svc_profile_list_free(list, n);
     assert_int_equal(ch_svc_profile_delete(svc, &operator_a, "tls-server"), CH_EPOLICY);
+    /* Not while a certificate issued from it is unexpired (its renewal issues from it). */
+    assert_int_equal(ch_svc_profile_delete(svc, &operator_a, "mqtt-device"), CH_ECONFLICT);
+    assert_non_null(strstr(ch_error_last(), "issued 1 unexpired certificate,"));
+    assert_int_equal(ch_svc_cert_delete(svc, &operator_a, leaf_id), 0);
     assert_int_equal(ch_svc_profile_delete(svc, &operator_a, "mqtt-device"), 0);
     assert_int_equal(ch_svc_profile_delete(svc, &operator_a, "mqtt-device"), CH_ENOTFOUND);
     ch_store_ca_dispose(&root);

@@ -212,8 +212,19 @@ static int profile_tx_run(void *arg)
         error = ch_store_profile_put(t->svc->store, t->row);
     else if (t->op == 1)
         error = ch_store_profile_update(t->svc->store, t->row);
-    else
-        error = ch_store_profile_delete(t->svc->store, t->actor->tenant_id, t->row->name);
+    else {
+        /* A renewal issues from the certificate's profile: deleting one that unexpired
+         * certificates came from made their renewals (automatic ones too) fail later. */
+        int64_t users = 0;
+        error = ch_store_profile_users(t->svc->store, t->actor->tenant_id, t->row->name, ch_now(), &users);
+        if (error == 0 && users > 0)
+            error = ch_error_set_field(CH_ECONFLICT, "name",
+                                       "profile %s issued %lld unexpired certificate%s, whose renewals issue from it: "
+                                       "change the profile instead, or delete it once they have expired",
+                                       t->row->name, (long long)users, users == 1 ? "" : "s");
+        if (error == 0)
+            error = ch_store_profile_delete(t->svc->store, t->actor->tenant_id, t->row->name);
+    }
     if (error == CH_EEXISTS)
         error = ch_error_set_field(CH_EEXISTS, "name", "the tenant already has a profile named %s", t->row->name);
     return error < 0 ? error : svc_audit(t->svc, t->actor, actions[t->op], "profile", t->row->name, t->row->definition);
