@@ -51,6 +51,29 @@ static void print_answer(json_t *ans, const char *field)
         printf("%s\n", str(ans, field));
 }
 
+/* DELETE collection/ID[query]: the server's answer with --output json, else what the
+ * command always printed (prefix and the id). */
+static int delete_and_say_as(cli_args *a, const char *collection, const char *query, const char *prefix)
+{
+    char path[240];
+    json_t *ans = NULL;
+
+    obj_path(path, sizeof path, collection, a->pos[0], query);
+    if (remote_call(a, "DELETE", path, NULL, &ans, NULL) != 0)
+        return 1;
+    if (g_remote.json)
+        print_json(ans);
+    else
+        printf("%s%s\n", prefix, a->pos[0]);
+    json_decref(ans);
+    return 0;
+}
+
+static int delete_and_say(cli_args *a, const char *collection)
+{
+    return delete_and_say_as(a, collection, "", "");
+}
+
 /* Writes a server's text to the terminal with each control character as '?' (one column, as
  * it was counted): a name stored before certhubd refused them could hold an escape sequence
  * that rewrites the terminal, or a newline that forges a row. */
@@ -406,7 +429,7 @@ int cmd_remote_ca_create(cli_args *a)
     str_member(a, "key-type", body, "key_type");
     int_member(a, "days", body, "days", 1, 36600);
     str_member(a, "digest", body, "digest");
-    int_member(a, "path-len", body, "path_len", 0, 32);
+    int_member(a, "path-len", body, "path_len", 0, 64); /* (the API's range, and cert create's) */
     rc = remote_call(a, "POST", "cas", body, &ans, NULL);
     json_decref(body);
     if (rc != 0)
@@ -512,7 +535,7 @@ int cmd_remote_cert_export(cli_args *a)
     bool keystore = strcmp(format, "p12") == 0 || strcmp(format, "jks") == 0;
     char path[256], tail[64], *password = NULL;
     json_t *body = NULL;
-    int rc = 1;
+    int rc;
 
     /* The format first: a misspelt one is the mistake to name, before a missing --out. */
     if (!keystore && strcmp(format, "pem") != 0 && strcmp(format, "der") != 0 && strcmp(format, "p7b") != 0)
@@ -523,15 +546,13 @@ int cmd_remote_cert_export(cli_args *a)
     /* Certificates alone go out unencrypted: a password file given would be dropped without a
      * word (CERTHUB_PASSWORD, set for every command, is simply not used). */
     if (cli_opt(a, "password-file") != NULL && !keystore && !cli_flag(a, "with-key")) {
-        rc = cli_fail(a, "a password goes with --format p12 or jks, or with --with-key (it encrypts the key); "
-                         "--format %s alone is not encrypted", format);
-        goto done;
+        ch_secure_free_str(password);
+        cli_usage(a, "a password goes with --format p12 or jks, or with --with-key (it encrypts the key); "
+                     "--format %s alone is not encrypted", format);
     }
     if (keystore || cli_flag(a, "with-key")) {
-        if (password == NULL && keystore) {
-            rc = cli_fail(a, "--format %s needs --password-file", format);
-            goto done;
-        }
+        if (password == NULL && keystore)
+            cli_usage(a, "--format %s needs --password-file (or CERTHUB_PASSWORD)", format);
         body = json_pack("{ss sb}", "format", format, "include_key", cli_flag(a, "with-key"));
         if (password)
             json_object_set_new(body, "password", json_string(password));
@@ -539,7 +560,6 @@ int cmd_remote_cert_export(cli_args *a)
     snprintf(tail, sizeof tail, "/export%s%.32s", body ? "" : "?format=", body ? "" : format);
     rc = fetch_to_file(a, body ? "POST" : "GET", obj_path(path, sizeof path, "certificates", a->pos[0], tail), body,
                        out, body ? 0600 : 0644);
-done:
     json_decref(body);
     ch_secure_free_str(password);
     return rc;
@@ -547,13 +567,7 @@ done:
 
 int cmd_remote_cert_delete(cli_args *a)
 {
-    char path[256];
-
-    obj_path(path, sizeof path, "certificates", a->pos[0], "");
-    if (remote_call(a, "DELETE", path, NULL, NULL, NULL) != 0)
-        return 1;
-    printf("deleted %s\n", a->pos[0]);
-    return 0;
+    return delete_and_say_as(a, "certificates", "", "deleted ");
 }
 
 /* Uploads bytes to collection (certificates/import or keystores) as the raw body, named after
@@ -1010,16 +1024,6 @@ done:
     return rc;
 }
 
-static int delete_and_say(cli_args *a, const char *collection)
-{
-    char path[200];
-
-    obj_path(path, sizeof path, collection, a->pos[0], "");
-    if (remote_call(a, "DELETE", path, NULL, NULL, NULL) != 0)
-        return 1;
-    printf("%s\n", a->pos[0]);
-    return 0;
-}
 
 int cmd_remote_csr_delete(cli_args *a)
 {
@@ -1070,7 +1074,7 @@ int cmd_remote_csr_attach(cli_args *a)
     body = json_pack("{s:s%}", "certificate", (const char *)cert, len);
     obj_path(path, sizeof path, "csrs", a->pos[0], "/certificate");
     if (body != NULL && remote_call(a, "POST", path, body, &ans, NULL) == 0) {
-        printf("%s\n", str(ans, "id"));
+        print_answer(ans, "id");
         rc = 0;
     } else if (body == NULL) {
         rc = cli_fail(a, "the certificate must be PEM");
@@ -1235,13 +1239,7 @@ int cmd_remote_ca_chain(cli_args *a)
 
 int cmd_remote_ca_delete(cli_args *a)
 {
-    char path[200];
-
-    obj_path(path, sizeof path, "cas", a->pos[0], cli_flag(a, "force") ? "?force=true" : "");
-    if (remote_call(a, "DELETE", path, NULL, NULL, NULL) != 0)
-        return 1;
-    printf("deleted %s\n", a->pos[0]);
-    return 0;
+    return delete_and_say_as(a, "cas", cli_flag(a, "force") ? "?force=true" : "", "deleted ");
 }
 
 int cmd_remote_ca_import(cli_args *a)
@@ -1649,7 +1647,12 @@ int cmd_remote_ca_bundle(cli_args *a)
     if (cli_may_write(a, out) != 0 || cli_password(a, "password-file", NULL, &password) != 0)
         return 1;
     if (strcmp(format, "pem") != 0 && password == NULL)
-        return cli_fail(a, "a %s truststore needs a password: --password-file F", format);
+        cli_usage(a, "a %s truststore needs a password: --password-file F", format);
+    /* A PEM bundle is not encrypted: a password given would be dropped without a word. */
+    if (strcmp(format, "pem") == 0 && password != NULL) {
+        ch_secure_free_str(password);
+        cli_usage(a, "a password goes with --format jks or p12; a PEM bundle is not encrypted");
+    }
     if (tenant != NULL && (esc = remote_escape(tenant)) == NULL) {
         ch_secure_free_str(password);
         return cli_fail(a, "out of memory");

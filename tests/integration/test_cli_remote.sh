@@ -67,7 +67,7 @@ expect_exit 2 "an offline command takes no --output" -- "$CERTHUB" inspect cli.p
 echo s3cret > pw
 remote cert export "$id" --format p12 --password-file pw --out cli.p12
 check_eq "PKCS#12 holds one key" 1 "$(openssl pkcs12 -in cli.p12 -nocerts -nodes -passin pass:s3cret 2>/dev/null | grep -c 'BEGIN PRIVATE KEY')"
-expect_error "a password file for a DER export, which is not encrypted: refused, saying why" "it encrypts the key" -- \
+expect_usage "a password file for a DER export, which is not encrypted: refused, saying why" "it encrypts the key" -- \
     remote cert export "$id" --format der --password-file pw --out never.der
 [ ! -e never.der ] && ok "and nothing written"
 check_eq "CERTHUB_PASSWORD, set for every command, does not stop a PEM export" 0 \
@@ -76,6 +76,9 @@ expect_error "cert export --format misspelt: the format named, before a missing 
     remote cert export "$id" --format pkcs12
 expect_error "--with-key with DER: the server's reason" "der and p7b hold certificates only" -- \
     remote cert export "$id" --format der --with-key --out never.der
+expect_usage "--format p12 without a password" "--format p12 needs --password-file" -- \
+    env -u CERTHUB_PASSWORD "$CERTHUB" --server "https://localhost:$port" --token-file "$data/admin-token" \
+    --ca-file "$data/ca.pem" cert export "$id" --format p12 --out never.p12
 viewer=$(remote token create --role viewer --name cli-test)
 echo "$viewer" > viewer-token
 expect_error "a viewer cannot issue: the server's reason, one line" "needs the operator role" -- \
@@ -251,7 +254,9 @@ echo changeit > store.pw
 remote ca bundle --format jks --password-file store.pw --out bundle.jks
 check_eq "ca bundle --format jks: a truststore keytool reads" "$(grep -c 'BEGIN CERTIFICATE' bundle.pem)" \
     "$(keytool -list -keystore bundle.jks -storepass changeit 2>/dev/null | grep -c trustedCertEntry)"
-expect_error "a truststore needs a password" "needs a password: --password-file" -- remote ca bundle --format p12 --out x.p12
+expect_usage "a truststore needs a password" "needs a password: --password-file" -- remote ca bundle --format p12 --out x.p12
+expect_usage "a PEM bundle takes no password (it would be dropped)" "a PEM bundle is not encrypted" -- \
+    remote ca bundle --password-file pw --out x.pem
 [ ! -e x.p12 ] && ok "and nothing is written"
 check_contains "settings get" "$(remote settings get)" "public_bundle"
 echo 0123456789abcdef0123 > hook.secret
@@ -313,6 +318,11 @@ check_contains "ca create --path-len" "$(openssl x509 -in team.pem -noout -ext b
 check_contains "ca create --digest (the issuer's signature)" "$(openssl x509 -in team.pem -noout -text)" "ecdsa-with-SHA384"
 remote csr new --subject CN=digest.example --digest sha512 --out digest.csr >/dev/null
 check_contains "csr new --digest" "$(openssl req -in digest.csr -noout -text)" "ecdsa-with-SHA512"
+expect_error "an Ed25519 CSR with a digest: refused as issuing refuses it, not dropped" "signs without a digest" -- \
+    remote csr new --subject CN=ed.example --key-type ed25519 --digest sha384 --out ed.csr
+"$CERTHUB" key create --type ed25519 --out ed-own.key
+expect_error "and offline" "signs without a digest" -- \
+    "$CERTHUB" csr create --key ed-own.key --subject CN=ed.example --digest sha384 --out ed-own.csr
 
 # Certificates renamed, renewed and their key downloaded; ids never leave their collection.
 id2=$(remote cert issue --ca-id "$issuer" --subject CN=renew.example --san dns:renew.example --days 10)
@@ -409,7 +419,10 @@ expect_error "built-in profiles are not changed" "built-in profiles cannot be ch
 expect_error "a profile whose certificates are unexpired is kept: their renewals issue from it" \
     "profile mqtt-device issued 1 unexpired certificate, whose renewals issue from it" -- remote profile delete mqtt-device
 remote cert renew "$dev" >/dev/null && ok "so the certificate from it still renews"
-remote --output json cert list --search sensor-9 | jq -r '.items[].id' | while read -r c; do remote cert delete "$c" >/dev/null; done
+deleted=$(remote --output json cert list --search sensor-9 | jq -r '.items[].id' |
+    while read -r c; do remote --output json cert delete "$c" | jq -r '"\(.id) \(.deleted)"'; done)
+check_eq "cert delete --output json: the server's answer, for scripts" "2 2" \
+    "$(echo "$deleted" | grep -c ' true$') $(echo "$deleted" | grep -c '^crt_')"
 check_eq "profile delete, its certificates gone" "mqtt-device" "$(remote profile delete mqtt-device)"
 
 # CSRs and keystores.

@@ -259,10 +259,17 @@ int ch_csr_create(ch_csr **out, const ch_key *key, const ch_csr_opts *opts)
             goto done;
         }
     }
-    if (ch_key_get_type(key) == CH_KEY_ED25519)
-        md = NULL;
-    else if (md == NULL && (error = ch_digest_parse(&md, "sha256")) < 0)
+    /* Ed25519 signs without a digest: one asked for is said to go unused (as issuing says it),
+     * not dropped without a word. */
+    if (ch_key_get_type(key) == CH_KEY_ED25519) {
+        if (md != NULL) {
+            error = ch_error_set_field(CH_EINVAL, "digest", "the key is Ed25519, which signs without a digest: leave "
+                                       "digest out");
+            goto done;
+        }
+    } else if (md == NULL && (error = ch_digest_parse(&md, "sha256")) < 0) {
         goto done;
+    }
     if (X509_REQ_sign(req, ch_key_pkey(key), md) <= 0) {
         error = ch_error_ossl(CH_ECRYPTO, "X509_REQ_sign", "signing the CSR");
         goto done;
