@@ -206,7 +206,16 @@ expect_error "and without its key" "($byo) already" -- remote ca import byo.pem 
 check_eq "no CA was added" "$cas" "$(remote --output json ca list | jq '.items | length')"
 remote cert issue --ca-id "$byo" --subject CN=byo-leaf --days 5 --out byo-leaf.pem >/dev/null
 openssl verify -CAfile byo.pem byo-leaf.pem >/dev/null && ok "a certificate issued by the CA brought in verifies against it"
-expect_error "ca delete with an unexpired certificate: refused, saying how" "has 1 unexpired certificate; delete it first" -- \
+# A certificate that CA signed elsewhere (by openssl, with its key), brought in: it is that
+# CA's, and its export carries the CA's chain.
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout outside.key -subj /CN=outside-leaf \
+    -out outside.csr 2>/dev/null
+openssl x509 -req -in outside.csr -CA byo.pem -CAkey byo.key -CAcreateserial -days 5 -out outside.pem 2>/dev/null
+outside=$(remote cert import outside.pem)
+check_eq "a certificate a CA here signed elsewhere, imported: the CA's" "$byo" \
+    "$(remote --output json cert get "$outside" | jq -r .ca_id)"
+check_eq "and exported with its chain" 2 "$(remote cert export "$outside" --out - | grep -c 'BEGIN CERTIFICATE')"
+expect_error "ca delete with an unexpired certificate: refused, saying how" "has 2 unexpired certificates; delete them first" -- \
     remote ca delete "$byo"
 check_eq "ca delete --force" "deleted $byo" "$(remote ca delete "$byo" --force)"
 expect_error "the deleted CA is gone" "HTTP 404" -- remote ca get "$byo"

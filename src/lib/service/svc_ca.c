@@ -129,6 +129,33 @@ done:
     return error;
 }
 
+int svc_cert_link_issuer(ch_svc *svc, const char *tenant_id, const ch_cert *cert, ch_store_cert *row)
+{
+    ch_store_ca *all = NULL;
+    size_t n = 0;
+    int error;
+
+    if (row->ca_id != NULL || ch_cert_is_self_signed(cert))
+        return 0;
+    if ((error = ch_store_ca_list(svc->store, tenant_id, NULL, &all, &n)) < 0)
+        return error;
+    for (size_t i = 0; i < n && row->ca_id == NULL; i++) {
+        ch_store_cert ca_row;
+        ch_cert *ca = NULL;
+        if (strcmp(all[i].status, "active") != 0 || all[i].cert_id == NULL ||
+            ch_store_cert_get(svc->store, &ca_row, tenant_id, all[i].cert_id) < 0)
+            continue;
+        if (ch_cert_parse(&ca, ca_row.der, ca_row.der_len) == 0 && ch_cert_issued_by(cert, ca) &&
+            (row->ca_id = strdup(all[i].id)) == NULL)
+            error = ch_error_set(CH_ENOMEM, "out of memory");
+        ch_cert_free(ca);
+        ch_store_cert_dispose(&ca_row);
+    }
+    ch_error_clear();
+    ch_store_ca_list_free(all, n);
+    return error;
+}
+
 static int ca_tx_run(struct ca_tx *t)
 {
     char key_id[CH_ID_MAX], existing[CH_ID_MAX];

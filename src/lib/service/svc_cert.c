@@ -471,7 +471,8 @@ int ch_svc_cert_import(ch_svc *svc, const ch_actor *actor, const char *name, con
         return error;
     if ((error = svc_cert_and_key(&cert, &key, cert_data, cert_len, key_data, key_len, password)) < 0)
         return error;
-    if ((error = svc_cert_row(&row, cert, actor->tenant_id, name, "imported", -1)) < 0)
+    if ((error = svc_cert_row(&row, cert, actor->tenant_id, name, "imported", -1)) < 0 ||
+        (error = svc_cert_link_issuer(svc, actor->tenant_id, cert, &row)) < 0)
         goto done;
     if ((error = cert_prepare(svc, actor, key, NULL, &row, &sealed, &detail)) < 0)
         goto done;

@@ -229,7 +229,8 @@ int ch_svc_csr_attach(ch_svc *svc, const ch_actor *actor, const char *csr_id, co
     }
     if ((error = svc_cert_for_csr(&csr_row, cert)) < 0)
         goto done;
-    if ((error = svc_cert_row(&row, cert, actor->tenant_id, csr_row.name, "csr_signed", -1)) < 0)
+    if ((error = svc_cert_row(&row, cert, actor->tenant_id, csr_row.name, "csr_signed", -1)) < 0 ||
+        (error = svc_cert_link_issuer(svc, actor->tenant_id, cert, &row)) < 0)
         goto done;
     t = (struct attach_tx){svc, actor, &csr_row, &row};
     SVC_TX(svc, attach_tx_run(&t));

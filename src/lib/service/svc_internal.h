@@ -113,6 +113,11 @@ int svc_write_roots(ch_svc *svc, const ch_actor *a, const char *data_dir);
  * found stays in chain. */
 int svc_ca_chain(ch_svc *svc, const char *tenant_id, const char *ca_id, ch_cert **chain, size_t *len, size_t cap);
 
+/* Sets row->ca_id to the tenant's active CA that signed cert, when one did (a certificate
+ * brought in that a CA here issued: its exports carry that CA's chain, and it counts as the
+ * CA's).  Nothing for a self-signed one, or one whose row has a CA already. */
+int svc_cert_link_issuer(ch_svc *svc, const char *tenant_id, const ch_cert *cert, ch_store_cert *row);
+
 /* Frees the tenants' logs of device decisions (at close). */
 void svc_dlog_free(ch_svc *svc);
 
