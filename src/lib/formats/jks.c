@@ -329,6 +329,22 @@ static bool js_handle(struct js_reader *r, int cls)
 
 static bool js_object(struct js_reader *r, int depth);
 
+/* An annotation (a class's, or what an object's own writeObject wrote after its fields):
+ * contents up to TC_ENDBLOCKDATA. */
+static bool js_annotation(struct js_reader *r, int depth)
+{
+    const uint8_t *b;
+
+    for (;;) {
+        if (r->c.left == 0)
+            return false;
+        if (r->c.p[0] == TC_ENDBLOCKDATA)
+            return cur_take(&r->c, &b, 1);
+        if (!js_object(r, depth + 1))
+            return false;
+    }
+}
+
 /* A class description (or null, or a reference to one read before): its index in *cls, -1 for
  * null. */
 static bool js_classdesc(struct js_reader *r, int depth, int *cls)
@@ -381,17 +397,8 @@ static bool js_classdesc(struct js_reader *r, int depth, int *cls)
         if ((k->types[i] == 'L' || k->types[i] == '[') && !js_object(r, depth + 1)) /* its class name */
             return false;
     }
-    /* The class annotation: contents up to TC_ENDBLOCKDATA. */
-    for (;;) {
-        if (r->c.left == 0)
-            return false;
-        if (r->c.p[0] == TC_ENDBLOCKDATA) {
-            (void)cur_take(&r->c, &b, 1);
-            break;
-        }
-        if (!js_object(r, depth + 1))
-            return false;
-    }
+    if (!js_annotation(r, depth))
+        return false;
     {
         int super;
         if (!js_classdesc(r, depth + 1, &super))
@@ -419,7 +426,6 @@ static bool js_value(struct js_reader *r, char type, int depth)
  * and after a class's fields, when it wrote them itself, its annotation. */
 static bool js_classdata(struct js_reader *r, int cls, int depth)
 {
-    const uint8_t *b;
     int chain[JS_MAX_CLASSES], n = 0;
 
     for (int k = cls; k >= 0 && n < JS_MAX_CLASSES; k = r->classes[k].super)
@@ -433,18 +439,8 @@ static bool js_classdata(struct js_reader *r, int cls, int depth)
         for (int i = 0; i < k->nfields; i++)
             if (!js_value(r, k->types[i], depth))
                 return false;
-        if (k->flags & SC_WRITE_METHOD) {
-            for (;;) {
-                if (r->c.left == 0)
-                    return false;
-                if (r->c.p[0] == TC_ENDBLOCKDATA) {
-                    (void)cur_take(&r->c, &b, 1);
-                    break;
-                }
-                if (!js_object(r, depth + 1))
-                    return false;
-            }
-        }
+        if ((k->flags & SC_WRITE_METHOD) && !js_annotation(r, depth))
+            return false;
     }
     return true;
 }
