@@ -173,7 +173,10 @@ static int read_config(cli_args *a, const char *path, struct agent *ag)
         struct target *t = &ag->t[i];
         if ((t->certificate[0] != '\0') + (t->bundle[0] != '\0') + (t->trusted[0] != '\0') != 1)
             return cli_fail(a, "%s: target %s needs exactly one of certificate, bundle or trusted", path, t->name);
-        if (t->trusted[0] && (strcmp(t->trusted, "mqtt") != 0 || t->dir[0] == '\0'))
+        if (t->trusted[0] && strcmp(t->trusted, "mqtt") != 0)
+            return cli_fail(a, "%s: target %s: trusted takes mqtt (a broker's CA directory), not \"%.32s\"", path,
+                            t->name, t->trusted);
+        if (t->trusted[0] && t->dir[0] == '\0')
             return cli_fail(a, "%s: target %s: trusted = mqtt needs dir (a CA directory for the broker's capath)", path,
                             t->name);
         if (t->certificate[0] && t->cert_path[0] == '\0')
@@ -413,8 +416,11 @@ static int sync_trusted_dir(cli_args *a, const struct target *t)
         json_decref(list);
         return -1;
     }
-    if (mkdir(t->dir, 0755) == 0 || (errno == EEXIST && owned_has(g_before, g_target, mine))) {
-        owned_add(g_written, g_target, mine); /* made by the agent (now or before) */
+    if (mkdir(t->dir, 0755) == 0) {
+        fprintf(stderr, "certhub agent: created the directory %s\n", t->dir);
+        owned_add(g_written, g_target, mine); /* made by the agent: removed with the target, once empty */
+    } else if (errno == EEXIST && owned_has(g_before, g_target, mine)) {
+        owned_add(g_written, g_target, mine);
     } else if (errno != EEXIST) {
         json_decref(list);
         return cli_fail(a, "cannot create %s: %s", t->dir, strerror(errno)) ? -1 : -1;
@@ -454,13 +460,16 @@ static int sync_trusted_dir(cli_args *a, const struct target *t)
         json_decref(full);
     }
     json_decref(list);
+    /* The files of certificates no longer enabled go (and the broker reloads); only those the
+     * agent wrote: the directory may hold the machine's own files (its certificate and key,
+     * a README), which are never the agent's to remove. */
     if ((d = opendir(t->dir)) != NULL) {
         while ((e = readdir(d)) != NULL) {
             bool kept = e->d_name[0] == '.';
             for (size_t j = 0; j < nkeep && !kept; j++)
                 kept = strcmp(keep[j], e->d_name) == 0;
             snprintf(path, sizeof path, "%s/%s", t->dir, e->d_name);
-            if (!kept && unlink(path) == 0 && changed >= 0)
+            if (!kept && owned_has(g_before, g_target, path) && unlink(path) == 0 && changed >= 0)
                 changed = 1;
         }
         closedir(d);

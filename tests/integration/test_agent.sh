@@ -136,6 +136,26 @@ check_eq "the broker's CA directory holds the enabled trusted certificate under 
 api PATCH "/api/v1/trusted-certificates/$tid" '{"status":"disabled"}'
 "$CERTHUB" agent --config broker.conf --once >/dev/null
 check_eq "disabled: gone from the directory, the broker reloaded each time" "0 2" "$(ls out/mqtt-ca | wc -l) $(reloads broker)"
+# A CA directory that holds the machine's own files (the broker's certificate and key beside
+# the CAs, a README): the agent writes its hashed files there and never removes the others.
+mkdir out/etc-mosq
+echo "the broker's own" > out/etc-mosq/broker.pem
+echo "keep me" > out/etc-mosq/README
+sed "s|out/mqtt-ca|out/etc-mosq|" broker.conf > etc.conf
+sed -i "s|^state = .*|state = $T/etc.state|" etc.conf
+api PATCH "/api/v1/trusted-certificates/$tid" '{"status":"enabled"}'
+"$CERTHUB" agent --config etc.conf --once >/dev/null 2>&1 || fail "the agent on a shared directory failed"
+api PATCH "/api/v1/trusted-certificates/$tid" '{"status":"disabled"}'
+"$CERTHUB" agent --config etc.conf --once >/dev/null 2>&1 || fail "the agent's second pass on a shared directory failed"
+check_eq "a shared CA directory: the machine's files stay, the agent's hashed file came and went" \
+    "README broker.pem" "$(ls out/etc-mosq | paste -sd' ')"
+api PATCH "/api/v1/trusted-certificates/$tid" '{"status":"enabled"}'
+"$CERTHUB" agent --config etc.conf --once >/dev/null 2>&1
+sed -i '/^\[target broker\]/,$d' etc.conf
+"$CERTHUB" agent --config etc.conf --once >/dev/null 2>&1
+check_eq "and when the target goes, its hashed file goes, the directory (not the agent's) and its files stay" \
+    "README broker.pem" "$(ls out/etc-mosq | paste -sd' ')"
+api PATCH "/api/v1/trusted-certificates/$tid" '{"status":"disabled"}'
 client || fail "a client trusting the bundle cannot connect to the server the agent feeds: $out"
 ok "the TLS server fed by the agent serves, a client trusting the bundle connects"
 SCOPED=$(cat agent.token)
@@ -303,6 +323,9 @@ CONF
 out=$(more 2>&1) && fail "a path through a file passed: $out"
 check_contains "a path through a file is refused, the file named" "$out" "$T/out/b2.pem is not a directory"
 sed -i '/^\[target through\]/,$d' more.conf
+printf '[target typo2]\ntrusted = http\ndir = %s/out/x\n' "$T" >> more.conf
+expect_error "trusted takes mqtt only, and says so" 'trusted takes mqtt (a broker'"'"'s CA directory), not "http"' -- more
+sed -i '/^\[target typo2\]/,$d' more.conf
 echo "mode = rw-r" >> more.conf
 expect_error "a mode that is not an octal mode is refused" "mode is an octal file mode such as 0640" -- more
 
