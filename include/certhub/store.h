@@ -157,6 +157,8 @@ int ch_store_trusted_list(ch_store *s, const char *tenant_id, ch_store_page *pag
 /* Writes name, auto_registration, status, verified, verification_code and updated_at. */
 int ch_store_trusted_update(ch_store *s, const ch_store_trusted *t);
 int ch_store_trusted_delete(ch_store *s, const char *tenant_id, const char *id);
+/* Whether the tenant has a disabled trusted certificate (false too when the store cannot say). */
+bool ch_store_trusted_any_disabled(ch_store *s, const char *tenant_id);
 void ch_store_trusted_dispose(ch_store_trusted *t);
 void ch_store_trusted_list_free(ch_store_trusted *list, size_t count);
 

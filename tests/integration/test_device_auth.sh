@@ -186,8 +186,8 @@ check_eq "a device of tenant lab is let in" "allow auto_registered" "$(decide l1
 api DELETE /api/v1/tenants/lab
 check_eq "tenant lab revoked" 200 "$status"
 check_eq "the answer is the tenant, by its id" "ten_ lab revoked" "$(body '(.id | .[0:4]) + " " + .name + " " + .status')"
-check_eq "revoked: its device is refused by name" "deny unknown_tenant" "$(decide l1.pem lab/lab-1)"
-check_eq "and by its certificate alone" "deny unknown_tenant" "$(decide l1.pem)"
+check_eq "revoked: its device is refused by name, the tenant said to be revoked" "deny tenant_revoked" "$(decide l1.pem lab/lab-1)"
+check_eq "and by its certificate alone" "deny tenant_revoked" "$(decide l1.pem)"
 api PATCH /api/v1/tenants/lab '{"status":"active"}'
 check_eq "tenant lab restored" "200 lab active" "$status $(body '.name + " " + .status')"
 check_eq "restored: its device is let in again" "allow known_device" "$(decide l1.pem lab/lab-1)"
@@ -201,7 +201,7 @@ lab=$(body .token)
 TOKEN=$lab api GET "/api/v1/device-decisions?limit=1000"
 check_eq "tenant lab reads its own decisions only" "lab-1 lab-1 lab-1" "$(body '[.items[].device_id] | join(" ")')"
 # (refused by name while revoked, the device was known to no tenant: counted, not logged)
-check_eq "newest first: restored, refused while revoked, registered" "known_device unknown_tenant auto_registered" \
+check_eq "newest first: restored, refused while revoked, registered" "known_device tenant_revoked auto_registered" \
     "$(body '[.items[].reason] | join(" ")')"
 TOKEN=$lab api GET "/api/v1/device-decisions?limit=1"
 check_eq "its places count its own decisions" "d3" "$(body .next_cursor)"
@@ -238,5 +238,31 @@ api GET "/api/v1/devices?limit=ten"
 check_eq "limit not a number: 400" "400 limit" "$status $(body .error.field)"
 api GET "/api/v1/devices?cursor=nonsense"
 check_eq "a cursor that is not one: 400" "400 cursor" "$status $(body .error.field)"
+
+# The trusted certificate a device registered with, deleted and added again: the device is
+# verified again against it, not locked out for good.
+check_eq "sensor-1's trusted certificate is gone: refused" "deny anchor_deleted" "$(decide d1.pem default/sensor-1)"
+fleet_again=$(trust fleet.pem true)
+check_eq "added again: sensor-1 is verified again and let in" "allow known_device" "$(decide d1.pem default/sensor-1)"
+api GET "/api/v1/devices?limit=1000"
+check_eq "under the trusted certificate there now" "$fleet_again" \
+    "$(body '.items[] | select(.device_id == "sensor-1") | .trusted_certificate_id')"
+check_eq "recognised by its certificate alone after that" "allow known_device" "$(decide d1.pem)"
+# A user name holding the device alone (no tenant of that name): the device, found by its
+# certificate.
+check_eq "a user name of the device alone" "allow known_device" "$(decide d1.pem sensor-1)"
+check_eq "another device's name alone: refused" "deny username_mismatch" "$(decide d1.pem sensor-2)"
+# Cumulocity's rule: a disabled trusted certificate lets in none of the devices it signed, even
+# when the root above it is trusted and enabled; enabled again, they are let in.
+issuing_id=$(trust fleet-issuing.pem true)
+api PATCH "/api/v1/trusted-certificates/$issuing_id" '{"status":"disabled"}'
+check_eq "its issuing CA trusted and disabled: sensor-1 (registered under the root) refused" "deny anchor_disabled" \
+    "$(decide d1.pem default/sensor-1)"
+check_eq "by its certificate alone too" "deny anchor_disabled" "$(decide d1.pem)"
+check_eq "a new device it signed: refused, though the root verifies it" "deny anchor_disabled" \
+    "$(decide d5.pem default/sensor-5)"
+check_eq "a device of another CA is not touched" "allow known_device" "$(decide p1.pem default/pooled-1)"
+api PATCH "/api/v1/trusted-certificates/$issuing_id" '{"status":"enabled"}'
+check_eq "enabled again: sensor-1 let in" "allow known_device" "$(decide d1.pem default/sensor-1)"
 
 done_testing

@@ -39,6 +39,7 @@ static const char *const reasons[CH_DECISION_NREASONS] = {
     [CH_DECIDE_BAD_DEVICE_ID] = "bad_device_id",
     [CH_DECIDE_USERNAME_MISMATCH] = "username_mismatch",
     [CH_DECIDE_UNKNOWN_TENANT] = "unknown_tenant",
+    [CH_DECIDE_TENANT_REVOKED] = "tenant_revoked",
     [CH_DECIDE_BAD_CERTIFICATE] = "bad_certificate",
     [CH_DECIDE_ERROR] = "error",
 };
@@ -117,7 +118,7 @@ static void decided(ch_svc *svc, ch_svc_decision *d, bool allow, ch_decision_rea
     /* Whatever the device, a revoked tenant lets none in (one check, here, for every path). */
     if (allow && svc_tenant_revoked(svc, d->tenant_id)) {
         allow = false;
-        r = CH_DECIDE_UNKNOWN_TENANT;
+        r = CH_DECIDE_TENANT_REVOKED;
         msg = "the device's tenant is revoked";
     }
     d->allow = allow;
@@ -176,7 +177,8 @@ static bool good_device_id(const char *cn)
     return true;
 }
 
-/* The tenant named in "tenant/device" (or the whole user name when it has no '/'). */
+/* The tenant named in "tenant/device" (or the whole user name when it has no '/'):
+ * CH_ENOTFOUND for none, CH_EPERM for a revoked one. */
 static int tenant_of(ch_svc *svc, const char *username, char tenant_id[CH_ID_MAX], const char **device_part)
 {
     char name[128];
@@ -193,7 +195,7 @@ static int tenant_of(ch_svc *svc, const char *username, char tenant_id[CH_ID_MAX
         return CH_ENOTFOUND;
     if (t.disabled_at != 0) {
         ch_store_tenant_dispose(&t);
-        return CH_ENOTFOUND;
+        return CH_EPERM;
     }
     snprintf(tenant_id, CH_ID_MAX, "%s", t.id);
     ch_store_tenant_dispose(&t);
@@ -304,7 +306,9 @@ static void inventory_cas(ch_svc *svc, const char *tenant_id, ch_cert ***out, si
 }
 
 /* The trusted certificate that verifies the chain, among the tenant's enabled ones; when only
- * a disabled one does, *disabled_hit is set. */
+ * a disabled one does, *disabled_hit is set.  A disabled one that signed the chain (directly or
+ * through intermediates) wins over an enabled one above it: a disabled authority lets none of
+ * the devices it signed in, though the root above it stays trusted (Cumulocity's rule). */
 static int verify_chain(ch_svc *svc, const char *tenant_id, ch_cert **chain, size_t n, ch_store_trusted *anchor_out,
                         bool *disabled_hit, bool need_verified, char *why, size_t whysize)
 {
@@ -336,15 +340,19 @@ static int verify_chain(ch_svc *svc, const char *tenant_id, ch_cert **chain, siz
     }
     for (size_t i = 0; i < ninv; i++)
         untrusted[n - 1 + i] = inv[i];
-    /* Enabled ones first, so a disabled anchor is reported only when nothing else verifies. */
-    for (int pass = 0; pass < 2 && found < 0; pass++)
-        for (size_t i = 0; i < nrows && found < 0; i++) {
+    /* Enabled ones first; then the others, an unverified one reported only when nothing else
+     * verifies, a disabled one whenever it is on the path. */
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < nrows; i++) {
             /* An anchor without its proof of possession counts as disabled when the tenant
              * asks for proofs. */
             bool enabled = strcmp(rows[i].status, "enabled") == 0 && (rows[i].verified || !need_verified);
+            bool wanted = pass == 0 ? enabled && found < 0
+                                    : !enabled && !*disabled_hit &&
+                                          (found < 0 || strcmp(rows[i].status, "disabled") == 0);
             ch_cert *anchor = NULL;
             ch_verify_opts o = {.purpose = CH_PURPOSE_CLIENT};
-            if (enabled != (pass == 0) || (anchor = anchor_cert(svc, &rows[i])) == NULL)
+            if (!wanted || (anchor = anchor_cert(svc, &rows[i])) == NULL)
                 continue;
             o.anchors = &anchor;
             o.anchor_count = 1;
@@ -381,6 +389,31 @@ static int verify_chain(ch_svc *svc, const char *tenant_id, ch_cert **chain, siz
     return found >= 0 ? 0 : CH_EVERIFY;
 }
 
+/* Whether a disabled trusted certificate of the tenant signed a known device's chain: asked
+ * only of tenants that have one (the chain is read then; a known device is otherwise let in
+ * from its certificate's digest alone). */
+static bool signed_by_disabled(ch_svc *svc, const char *tenant_id, const uint8_t *chain_data, size_t len)
+{
+    ch_cert **chain = NULL;
+    size_t n = 0;
+    ch_store_trusted anchor = {0};
+    ch_svc_settings settings;
+    char why[256];
+    bool hit = false;
+
+    if (svc_settings_of(svc, tenant_id, &settings) == 0 && ch_cert_parse_all(&chain, &n, chain_data, len) == 0 &&
+        n > 0 && n <= CH_MAX_CHAIN_LEN &&
+        verify_chain(svc, tenant_id, chain, n, &anchor, &hit, !settings.unverified_trusted_certificates_authenticate,
+                     why, sizeof why) == 0)
+        hit = hit && anchor.status != NULL && strcmp(anchor.status, "disabled") == 0;
+    else
+        hit = false;
+    ch_store_trusted_dispose(&anchor);
+    ch_cert_list_free(chain, n);
+    ch_error_clear();
+    return hit;
+}
+
 int ch_svc_device_decide(ch_svc *svc, const uint8_t *chain_data, size_t len, const char *username,
                          ch_svc_decision *d)
 {
@@ -393,7 +426,7 @@ int ch_svc_device_decide(ch_svc *svc, const uint8_t *chain_data, size_t len, con
     ch_store_trusted anchor = {0};
     ch_cert **chain = NULL;
     char *cn = NULL;
-    bool tenant_known = false, disabled_hit;
+    bool tenant_known = false, anchor_gone = false, disabled_hit;
     ch_svc_settings settings;
     int64_t now = ch_now();
     int error;
@@ -406,11 +439,21 @@ int ch_svc_device_decide(ch_svc *svc, const uint8_t *chain_data, size_t len, con
     EVP_Digest(der, der_len, md, NULL, EVP_sha256(), NULL);
     ch_hex(sha, md, sizeof md);
     if (username != NULL && *username != '\0') {
-        if (tenant_of(svc, username, d->tenant_id, &device_part) < 0) {
-            decided(svc, d, false, CH_DECIDE_UNKNOWN_TENANT, "the user name names no tenant (tenant/device)");
+        error = tenant_of(svc, username, d->tenant_id, &device_part);
+        if (error == CH_ENOTFOUND && strchr(username, '/') == NULL) {
+            /* No tenant of that name: the user name is the device's id alone (a device seen
+             * before is found by its certificate). */
+            device_part = username;
+        } else if (error < 0) {
+            snprintf(d->device_id, sizeof d->device_id, "%s", device_part ? device_part : "");
+            if (error == CH_EPERM)
+                decided(svc, d, false, CH_DECIDE_TENANT_REVOKED, "the user name's tenant is revoked");
+            else
+                decided(svc, d, false, CH_DECIDE_UNKNOWN_TENANT, "the user name names no tenant (tenant/device)");
             goto done;
+        } else {
+            tenant_known = true;
         }
-        tenant_known = true;
     }
 
     /* A device seen before: no parsing. */
@@ -425,9 +468,16 @@ int ch_svc_device_decide(ch_svc *svc, const uint8_t *chain_data, size_t len, con
             decided(svc, d, false, CH_DECIDE_DEVICE_BLOCKED, "the device is blocked");
         else if (dev.cert_not_after <= now)
             decided(svc, d, false, CH_DECIDE_EXPIRED, "the device's certificate has expired");
-        else if (dev.trusted_id == NULL || ch_store_trusted_get(svc->store, &anchor, dev.tenant_id, dev.trusted_id) < 0)
-            decided(svc, d, false, CH_DECIDE_ANCHOR_DELETED, "the trusted certificate it was registered with is gone");
-        else if (strcmp(anchor.status, "enabled") != 0)
+        else if (dev.trusted_id == NULL || ch_store_trusted_get(svc->store, &anchor, dev.tenant_id, dev.trusted_id) < 0) {
+            /* The trusted certificate it registered with is gone (deleted, or added again): its
+             * chain is verified again against those there now, and it goes on under the one
+             * that verifies it. */
+            snprintf(d->tenant_id, sizeof d->tenant_id, "%s", dev.tenant_id);
+            tenant_known = true;
+            anchor_gone = true;
+            ch_store_device_dispose(&dev);
+            goto verify;
+        } else if (strcmp(anchor.status, "enabled") != 0)
             decided(svc, d, false, CH_DECIDE_ANCHOR_DISABLED, "its trusted certificate is disabled");
         else if (!anchor.verified && svc_settings_of(svc, dev.tenant_id, &settings) == 0 &&
                  !settings.unverified_trusted_certificates_authenticate)
@@ -435,6 +485,10 @@ int ch_svc_device_decide(ch_svc *svc, const uint8_t *chain_data, size_t len, con
                     "its trusted certificate has no proof of possession, which this tenant requires");
         else if (anchor.not_after <= now)
             decided(svc, d, false, CH_DECIDE_EXPIRED, "its trusted certificate has expired");
+        else if (ch_store_trusted_any_disabled(svc->store, dev.tenant_id) &&
+                 signed_by_disabled(svc, dev.tenant_id, chain_data, len))
+            decided(svc, d, false, CH_DECIDE_ANCHOR_DISABLED,
+                    "a trusted certificate its chain goes through is disabled");
         else {
             decided(svc, d, true, CH_DECIDE_KNOWN_DEVICE, NULL);
             /* last_seen to the minute: a connect storm does not turn into a write storm. */
@@ -457,6 +511,7 @@ int ch_svc_device_decide(ch_svc *svc, const uint8_t *chain_data, size_t len, con
     }
 
     /* A new device, or a known one with a new certificate: verify the chain. */
+verify:
     if (svc_settings_of(svc, d->tenant_id, &settings) < 0) {
         decided(svc, d, false, CH_DECIDE_ERROR, ch_error_last());
         goto done;
@@ -479,7 +534,11 @@ int ch_svc_device_decide(ch_svc *svc, const uint8_t *chain_data, size_t len, con
     }
     if ((error = verify_chain(svc, d->tenant_id, chain, n, &anchor, &disabled_hit,
                               !settings.unverified_trusted_certificates_authenticate, why, sizeof why)) < 0) {
-        decided(svc, d, false, error == CH_EVERIFY ? CH_DECIDE_UNTRUSTED : CH_DECIDE_ERROR, why);
+        if (anchor_gone && error == CH_EVERIFY)
+            decided(svc, d, false, CH_DECIDE_ANCHOR_DELETED,
+                    "the trusted certificate it was registered with is gone, and none there now verifies it");
+        else
+            decided(svc, d, false, error == CH_EVERIFY ? CH_DECIDE_UNTRUSTED : CH_DECIDE_ERROR, why);
         goto done;
     }
     snprintf(d->trusted_id, sizeof d->trusted_id, "%s", anchor.id);
@@ -497,13 +556,14 @@ int ch_svc_device_decide(ch_svc *svc, const uint8_t *chain_data, size_t len, con
             decided(svc, d, false, CH_DECIDE_DEVICE_BLOCKED, "the device is blocked");
         } else {
             struct device_tx t = {svc, &dev, false};
+            bool same = strcmp(dev.cert_sha256, sha) == 0; /* its trusted certificate is what changed */
             snprintf(dev.cert_sha256, sizeof dev.cert_sha256, "%s", sha);
             dev.cert_not_after = ch_cert_not_after(chain[0]);
             free(dev.trusted_id);
             dev.trusted_id = strdup(anchor.id);
             dev.last_seen = now;
             if (svc_commit(svc, device_tx_run, &t) == 0)
-                decided(svc, d, true, CH_DECIDE_NEW_CERTIFICATE, NULL);
+                decided(svc, d, true, same ? CH_DECIDE_KNOWN_DEVICE : CH_DECIDE_NEW_CERTIFICATE, NULL);
             else
                 decided(svc, d, false, CH_DECIDE_ERROR, ch_error_last());
         }

@@ -208,7 +208,7 @@ enum stmt_id {
     S_DEV_PUT, S_DEV_BY_CERT, S_DEV_BY_NAME, S_DEV_GET, S_DEV_LIST, S_DEV_UPDATE, S_DEV_DELETE,
     S_USER_PUT, S_USER_GET_NAME, S_USER_COUNT, S_USER_PASSWORD, S_USER_LIST, S_USER_ROLE, S_USER_DELETE,
     S_SESS_DELETE_USER, S_SESS_PUT, S_SESS_GET, S_SESS_DELETE, S_SESS_ACT,
-    S_TRUSTED_PUT, S_TRUSTED_GET, S_TRUSTED_LIST, S_TRUSTED_UPDATE, S_TRUSTED_DELETE,
+    S_TRUSTED_PUT, S_TRUSTED_GET, S_TRUSTED_LIST, S_TRUSTED_UPDATE, S_TRUSTED_DELETE, S_TRUSTED_ANY_DISABLED,
     S_PROFILE_PUT, S_PROFILE_UPDATE, S_PROFILE_GET, S_PROFILE_LIST, S_PROFILE_DELETE, S_PROFILE_USERS,
     S_CERT_EXPIRY_SUMMARY, S_CERT_EXPIRY_BUCKETS, S_CERT_FIRST_EXPIRY, S_CERT_PUT, S_CERT_GET, S_CERT_GET_SHA, S_CERT_ID_BY_SHA, S_CERT_DELETE, S_CERT_RENAME, S_CERT_SET_KEY, S_CERT_STATUS,
     S_CA_PUT, S_CA_GET, S_CA_LIST, S_CA_STATUS, S_CA_DELETE,
@@ -286,6 +286,7 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_TRUSTED_UPDATE] = "UPDATE trusted_certs SET name=?, auto_registration=?, status=?, verified=?,"
                          " verification_code=?, updated_at=? WHERE tenant_id=? AND id=?",
     [S_TRUSTED_DELETE] = "DELETE FROM trusted_certs WHERE tenant_id=? AND id=?",
+    [S_TRUSTED_ANY_DISABLED] = "SELECT 1 FROM trusted_certs WHERE tenant_id=? AND status='disabled' LIMIT 1",
     [S_PROFILE_PUT] = "INSERT INTO profiles(tenant_id, name, definition, created_at, updated_at) VALUES(?,?,?,?,?)",
     [S_PROFILE_UPDATE] = "UPDATE profiles SET definition=?, updated_at=? WHERE tenant_id=? AND name=?",
     [S_PROFILE_GET] = "SELECT tenant_id, name, definition, created_at, updated_at FROM profiles "
@@ -2159,6 +2160,20 @@ int ch_store_trusted_delete(ch_store *s, const char *tenant_id, const char *id)
     bind_text(st, 1, tenant_id);
     bind_text(st, 2, id);
     return step_one_row(db, st, "deleting a trusted certificate", "trusted certificate");
+}
+
+bool ch_store_trusted_any_disabled(ch_store *s, const char *tenant_id)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = stmt(s, S_TRUSTED_ANY_DISABLED, &db);
+    int rc;
+
+    if (st == NULL)
+        return false;
+    bind_text(st, 1, tenant_id);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW;
 }
 
 void ch_store_trusted_dispose(ch_store_trusted *t)
