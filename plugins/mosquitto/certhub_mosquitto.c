@@ -10,9 +10,11 @@
  * trusted certificate disabled or deleted, or a device blocked, disconnects its clients
  * within seconds.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <mosquitto.h>
@@ -176,6 +178,19 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
     if (so.data_dir == NULL) {
         mosquitto_log_printf(MOSQ_LOG_ERR, "certhub: set plugin_opt_data_dir to certhubd's data directory");
         return MOSQ_ERR_INVAL;
+    }
+    /* certhubd's store, or nothing: opening a directory that holds none would make a new,
+     * empty one there (a typo in the path, and every device refused with no word why). */
+    {
+        char db[4200];
+        struct stat sb;
+        snprintf(db, sizeof db, "%s/certhub.db", so.data_dir);
+        if (stat(db, &sb) != 0) {
+            mosquitto_log_printf(MOSQ_LOG_ERR,
+                                 "certhub: no certhub store in %s (%s): set plugin_opt_data_dir to certhubd's --data-dir",
+                                 so.data_dir, strerror(errno));
+            return MOSQ_ERR_INVAL;
+        }
     }
     if (ch_svc_open(&P.svc, &so) < 0) {
         mosquitto_log_printf(MOSQ_LOG_ERR, "certhub: cannot open %s: %s", so.data_dir, ch_error_last());

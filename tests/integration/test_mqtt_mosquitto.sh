@@ -156,4 +156,15 @@ subpid=""
 expect_refused s1 default/sensor-1
 ok "and it cannot connect again"
 
+# A plugin_opt_data_dir that holds no store (a typo): the broker does not start, saying why,
+# and nothing is made there (an empty store would refuse every device without a word).
+sed -e "s|^plugin_opt_data_dir .*|plugin_opt_data_dir $T/no-such-dir|" -e "s|^listener .*|listener $(free_port) 127.0.0.1|" \
+    -e "s|^log_dest file .*|log_dest stderr|" mosquitto.conf > typo.conf
+rc=0
+timeout 20 mosquitto -c typo.conf > typo.out 2>&1 || rc=$?
+check_eq "a data dir without a store: the broker stops at its start" "true" "$([ "$rc" != 0 ] && [ "$rc" != 124 ] && echo true)"
+check_contains "saying there is no store there" "$(cat typo.out)" "certhub: no certhub store in $T/no-such-dir"
+[ ! -e "$T/no-such-dir" ] || fail "the plugin made $T/no-such-dir"
+ok "and made nothing there"
+
 done_testing
