@@ -75,6 +75,25 @@ api POST /api/v1/trusted-certificates/bulk "$(jq -n --arg c "$(cat bundle.pem)" 
 check_eq "bulk over the API: every one reported" "0 5 already_exists,not_version_3,already_exists,already_exists,expired" \
     "$(body '.added|tostring') $(body '.refused|tostring') $(body '[.items[].error.reason] | join(",")')"
 
+# A damaged block in the middle: said, nothing taken (the certificates after it were dropped
+# without a word, those before it added).
+ca bulk3
+ca bulk4
+printf -- '-----BEGIN CERTIFICATE-----\nMIIBbroken!!!\n-----END CERTIFICATE-----\n' > broken.pem
+cat bulk3.pem broken.pem bulk4.pem > damaged.pem
+api GET /api/v1/trusted-certificates
+before=$(body '.items | length')
+api POST /api/v1/trusted-certificates/bulk "$(jq -n --arg c "$(cat damaged.pem)" '{certificate:$c}')"
+check_eq "bulk with a damaged block: 400 naming where" "400 true" \
+    "$status $(body '.error.message | contains("damaged after block 1")')"
+api GET /api/v1/trusted-certificates
+check_eq "and nothing was added" "$before" "$(body '.items | length')"
+for i in $(seq 1 1025); do cat bulk3.pem; done > many.pem
+jq -n --rawfile c many.pem '{certificate:$c}' > many.json
+api POST /api/v1/trusted-certificates/bulk "" -H "Content-Type: application/json" --data-binary @many.json
+check_eq "more blocks than a bulk upload takes: 413 saying the limit" "413 more than 1024 PEM blocks in one input" \
+    "$status $(body .error.message)"
+
 # ---- edit and delete
 api PATCH "/api/v1/trusted-certificates/$root_id" '{"name":"Fleet root (renamed)","status":"disabled","auto_registration":false}'
 check_eq "edited: name, status, auto registration" "200 Fleet root (renamed) disabled false" \

@@ -261,8 +261,14 @@ int ch_svc_trusted_add_bulk(ch_svc *svc, const ch_actor *actor, const ch_svc_tru
     *count = 0;
     if ((error = svc_need(actor, CH_ROLE_OPERATOR, "adding trusted certificates")) < 0)
         return error;
-    if (req->cert == NULL || req->cert_len == 0 || ch_cert_parse_all(&list, &n, req->cert, req->cert_len) < 0)
+    if (req->cert == NULL || req->cert_len == 0)
         return fail(CH_EPARSE, "not_a_certificate", "no X.509 certificate in PEM format found");
+    /* What is wrong with the file said as it is (a damaged block, more blocks than taken). */
+    if ((error = ch_cert_parse_all(&list, &n, req->cert, req->cert_len)) < 0) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", ch_error_last());
+        return fail(error, error == CH_ETOOBIG ? "too_many" : "not_a_certificate", msg);
+    }
     if ((*out = calloc(n, sizeof **out)) == NULL) {
         ch_cert_list_free(list, n);
         return ch_error_set(CH_ENOMEM, "out of memory");

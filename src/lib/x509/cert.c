@@ -153,7 +153,7 @@ static size_t cert_der_prefix(const uint8_t *der, size_t len)
 
 /* Calls fn for every certificate block of a PEM input, in order; stops at fn's error. */
 static int pem_each_cert(const uint8_t *data, size_t len, int (*fn)(void *, const uint8_t *, size_t),
-                         void *arg, size_t *blocks)
+                         void *arg, size_t *blocks, bool whole)
 {
     BIO *bio;
     char *name = NULL, *header = NULL;
@@ -182,6 +182,14 @@ static int pem_each_cert(const uint8_t *data, size_t len, int (*fn)(void *, cons
         der = NULL;
         if (error < 0)
             break;
+    }
+    /* The loop ends at "no more PEM"; anything else is a block cut off or damaged.  Where every
+     * certificate is read (a bundle, a chain), those after it would be dropped without a word. */
+    if (error == 0 && whole) {
+        unsigned long e = ERR_peek_last_error();
+        if (e != 0 && !(ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE))
+            error = ch_error_set(CH_EPARSE, "the PEM data is truncated or damaged after block %zu (its base64, or its "
+                                            "BEGIN and END lines): nothing was taken", seen);
     }
     ERR_clear_error();
     BIO_free(bio);
@@ -220,7 +228,7 @@ int ch_cert_parse(ch_cert **out, const uint8_t *data, size_t len)
         return cert_from_der(out, data, len);
     if (!x509_looks_pem(data, len))
         return ch_error_set(CH_EPARSE, NOT_A_CERT);
-    if ((error = pem_each_cert(data, len, take_first, &f, &blocks)) < 0) {
+    if ((error = pem_each_cert(data, len, take_first, &f, &blocks, false)) < 0) {
         ch_cert_free(f.cert);
         return error;
     }
@@ -281,7 +289,7 @@ int ch_cert_parse_all(ch_cert ***out, size_t *count, const uint8_t *data, size_t
     }
     if (!x509_looks_pem(data, len))
         return ch_error_set(CH_EPARSE, NOT_A_CERT);
-    if ((error = pem_each_cert(data, len, take_all, &a, &blocks)) < 0) {
+    if ((error = pem_each_cert(data, len, take_all, &a, &blocks, true)) < 0) {
         ch_cert_list_free(a.list, a.count);
         return error;
     }
