@@ -1179,6 +1179,10 @@ int cmd_remote_trusted_update(cli_args *a)
     char path[200];
     int rc = 1;
 
+    if (cli_opt(a, "name") == NULL && cli_opt(a, "auto-registration") == NULL && cli_opt(a, "enabled") == NULL) {
+        json_decref(body);
+        cli_usage(a, "nothing to change: give --name, --auto-registration or --enabled");
+    }
     str_member(a, "name", body, "name");
     if (on_off(a, "auto-registration", body, "auto_registration") != 0 || on_off(a, "enabled", body, "enabled") != 0)
         goto done;

@@ -250,7 +250,10 @@ static const struct opt_help {
     {"trusted add;trusted bulk;", "auto-registration", "register a device the first time its certificate connects"},
     {"trusted update;", "auto-registration", "on or off: register a device the first time it connects"},
     {"trusted add;trusted bulk;", "disabled", "add it switched off: no device is let in through it yet"},
-    {"cert list;device list;", "status", "active or expired (devices: active or blocked)"},
+    {"cert list;", "status", "active or expired"},
+    {"device list;", "status", "active or blocked"},
+    {"device decisions;", "device", "that device's decisions alone (its device id)"},
+    {"device decisions;", "result", "allow or deny: those let in, or those refused"},
     {"ca bundle;", "format", "pem (the default), or a jks or p12 truststore"},
     {"ca bundle;", "fingerprint", "a first contact, before this machine trusts certhubd: the root's SHA-256 as "
                                   "certhubd prints it at start; the bundle is kept only if it holds that root and "

@@ -109,4 +109,15 @@ for len in $(seq 1 7 $(stat -c %s ca.der)); do
 done
 ok "$n odd inputs to inspect, none crashed"
 
+# Every option of every command says what it takes in the command's --help.
+"$CERTHUB" --help | awk '/^commands:/{f=1;next} /^$/{if(f)exit} f' | cut -c3-18 | sed 's/ *$//' > commands.txt
+[ "$(wc -l < commands.txt)" -gt 40 ] || fail "the command list was not read from certhub --help"
+while read -r cmd; do
+    # shellcheck disable=SC2086 # (the command's words)
+    "$CERTHUB" $cmd --help > help.txt 2>&1 || fail "certhub $cmd --help failed"
+    awk -v c="$cmd" '/^options:/{f=1;next} f && /^  --/ && NF==1 {print c ": " $1}' help.txt
+done < commands.txt > bare.txt
+check_eq "every option of every command is described in its --help" "" "$(cat bare.txt)"
+expect_usage "trusted update with nothing to change" "nothing to change" -- "$CERTHUB" trusted update tru_x
+
 done_testing
