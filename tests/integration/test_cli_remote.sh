@@ -112,6 +112,31 @@ expect_error "deleted certificate" "HTTP 404" -- remote cert get "$id"
 expect_error "a PKCS#12 without its password" "give its password" -- remote cert import cli.p12
 back=$(remote cert import cli.p12 --password-file pw)
 check_contains "the exported PKCS#12 imported again, with its key" "$(remote --output json cert get "$back")" '"has_private_key": true'
+# A certificate brought in with its chain (an outside CA's intermediate and root after it, in
+# PEM, in PKCS#7 as PEM or DER): the chain is kept, and its exports carry it.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ext-root.key -subj "/CN=Ext Root" -days 30 \
+    -addext "basicConstraints=critical,CA:true" -addext "keyUsage=critical,keyCertSign" -out ext-root.pem 2>/dev/null
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ext-int.key -subj "/CN=Ext Int" -out ext-int.csr 2>/dev/null
+printf 'basicConstraints=critical,CA:true\nkeyUsage=critical,keyCertSign\n' > ext-ca.ext
+openssl x509 -req -in ext-int.csr -CA ext-root.pem -CAkey ext-root.key -CAcreateserial -days 20 -extfile ext-ca.ext \
+    -out ext-int.pem 2>/dev/null
+for n in 1 2 3; do
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "ext$n.key" -subj "/CN=ext$n.example" \
+        -out "ext$n.csr" 2>/dev/null
+    openssl x509 -req -in "ext$n.csr" -CA ext-int.pem -CAkey ext-int.key -CAcreateserial -days 10 -out "ext$n.pem" 2>/dev/null
+done
+cat ext1.pem ext-int.pem ext-root.pem > ext1-chain.pem
+cat ext2.pem ext-int.pem ext-root.pem | openssl crl2pkcs7 -nocrl -certfile /dev/stdin -out ext2-chain.p7b
+cat ext3.pem ext-int.pem ext-root.pem | openssl crl2pkcs7 -nocrl -certfile /dev/stdin -outform DER -out ext3-chain.p7b
+for f in ext1-chain.pem ext2-chain.p7b ext3-chain.p7b; do
+    ext=$(remote cert import "$f")
+    remote cert export "$ext" --out "$f.out" >/dev/null
+    check_eq "imported with its chain ($f): exported with it, and it verifies" "3 OK" \
+        "$(grep -c 'BEGIN CERTIFICATE' "$f.out") $(awk '/BEGIN/{n++} n==3' "$f.out" > r.pem; \
+            openssl verify -CAfile r.pem -untrusted "$f.out" "$f.out" 2>&1 | awk '{print $NF}')"
+done
+expect_error "imported twice: the one held named by its name" "already stored in this tenant as \"ext1-chain.pem\" (crt_" -- \
+    remote cert import ext1-chain.pem --name again
 mkdir folder && cp cli.pem folder/ && echo junk >folder/junk.txt
 out=$(remote cert import folder/ 2>&1 || true)
 check_contains "a folder: what was held and what failed counted" "$out" "already held 1, failed 1"

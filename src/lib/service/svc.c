@@ -195,17 +195,32 @@ static bool holds_more(const uint8_t *data, size_t len)
     if (ch_format_detect(&f, data, len) < 0)
         return false; /* ch_cert_parse says what is wrong */
     if (f == CH_FMT_PEM) {
-        for (size_t i = 0; i + sizeof key_block - 1 <= len; i++)
-            if (memcmp(data + i, key_block, sizeof key_block - 1) == 0)
-                return true;
-        return false;
+        /* (PKCS#7 in PEM too: its certificates are read as a keystore's) */
+        return ch_mem_find(data, data + len, key_block, sizeof key_block - 1) != NULL ||
+               ch_mem_find(data, data + len, "-----BEGIN PKCS7-----", 21) != NULL;
     }
     return f == CH_FMT_PKCS7 || f == CH_FMT_PKCS12 || f == CH_FMT_JKS || f == CH_FMT_JCEKS;
 }
 
+/* The CA certificates of list[from..n) into *rest (copies). */
+static int keep_rest(ch_cert ***rest, size_t *n_rest, ch_cert *const *list, size_t from, size_t n)
+{
+    *rest = NULL;
+    *n_rest = 0;
+    if (n <= from)
+        return 0;
+    if ((*rest = calloc(n - from, sizeof **rest)) == NULL)
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    for (size_t i = from; i < n; i++)
+        if (ch_cert_is_ca(list[i]) && ((*rest)[*n_rest] = ch_cert_dup(list[i])) != NULL)
+            (*n_rest)++;
+    return 0;
+}
+
 /* The certificate of an upload read as a keystore: its one key entry's, or without keys the
- * first certificate. */
-static int cert_from_keystore(ch_cert **cert, ch_key **key, const uint8_t *data, size_t len, const char *password)
+ * first certificate; its entry's chain in *rest. */
+static int cert_from_keystore(ch_cert **cert, ch_key **key, ch_cert ***rest, size_t *n_rest, const uint8_t *data,
+                              size_t len, const char *password)
 {
     ch_import_opts io = {.password = password};
     ch_keystore *ks = NULL;
@@ -231,6 +246,8 @@ static int cert_from_keystore(ch_cert **cert, ch_key **key, const uint8_t *data,
         error = ch_error_set_field(CH_EINVAL, "certificate", "the file holds no certificate");
     else if ((*cert = ch_cert_dup(pick->chain[0])) == NULL || (pick->key && (*key = ch_key_dup(pick->key)) == NULL))
         error = ch_error_set(CH_ENOMEM, "out of memory");
+    else if (rest != NULL)
+        error = keep_rest(rest, n_rest, pick->chain, 1, pick->chain_len);
     if (error < 0) {
         ch_cert_free(*cert);
         *cert = NULL;
@@ -242,27 +259,59 @@ static int cert_from_keystore(ch_cert **cert, ch_key **key, const uint8_t *data,
 int svc_cert_and_key(ch_cert **cert, ch_key **key, const uint8_t *cert_data, size_t cert_len,
                      const uint8_t *key_data, size_t key_len, const char *password)
 {
+    return svc_cert_key_chain(cert, key, NULL, NULL, cert_data, cert_len, key_data, key_len, password);
+}
+
+int svc_cert_key_chain(ch_cert **cert, ch_key **key, ch_cert ***rest, size_t *n_rest, const uint8_t *cert_data,
+                       size_t cert_len, const uint8_t *key_data, size_t key_len, const char *password)
+{
     int error;
 
     *cert = NULL;
     *key = NULL;
+    if (rest != NULL) {
+        *rest = NULL;
+        *n_rest = 0;
+    }
     if ((key_data == NULL || key_len == 0) && holds_more(cert_data, cert_len))
-        return cert_from_keystore(cert, key, cert_data, cert_len, password);
+        return cert_from_keystore(cert, key, rest, n_rest, cert_data, cert_len, password);
+    /* A PEM chain (the certificate, then its intermediates and root): the first is the
+     * certificate, the CAs after it its chain. */
+    if (rest != NULL && cert_len > 0 && cert_data[0] != 0x30) {
+        ch_cert **list = NULL;
+        size_t n = 0;
+        if (ch_cert_parse_all(&list, &n, cert_data, cert_len) == 0 && n > 1)
+            error = keep_rest(rest, n_rest, list, 1, n);
+        else
+            error = 0;
+        ch_cert_list_free(list, n);
+        ch_error_clear();
+        if (error < 0)
+            return error;
+    }
     if ((error = ch_cert_parse(cert, cert_data, cert_len)) < 0 && key_data == NULL)
-        return ch_error_set_field(error, "certificate", "%s (accepted: %s)", ch_error_last(), CH_FORMATS_ACCEPTED);
-    if (error < 0)
-        return ch_error_set_field(error, "certificate", "%s", ch_error_last());
-    if (key_data == NULL || key_len == 0)
+        ch_error_set_field(error, "certificate", "%s (accepted: %s)", ch_error_last(), CH_FORMATS_ACCEPTED);
+    else if (error < 0)
+        ch_error_set_field(error, "certificate", "%s", ch_error_last());
+    else if (key_data == NULL || key_len == 0)
         return 0;
+    if (error < 0)
+        goto fail;
     if ((error = ch_key_parse(key, key_data, key_len, password)) < 0)
         ch_error_set_field(error, "private_key", "%s", ch_error_last());
     else if (!ch_cert_matches_key(*cert, *key))
         error = ch_error_set_field(CH_EINVAL, "private_key", "the private key does not belong to the certificate");
     if (error < 0) {
+fail:
         ch_cert_free(*cert);
         ch_key_free(*key);
         *cert = NULL;
         *key = NULL;
+        if (rest != NULL) {
+            ch_cert_list_free(*rest, *n_rest);
+            *rest = NULL;
+            *n_rest = 0;
+        }
     }
     return error;
 }

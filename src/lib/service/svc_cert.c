@@ -18,6 +18,8 @@ struct cert_tx {
     const char *detail;       /* audit detail, prepared before the transaction */
     char *existing;           /* receives the id of a duplicate */
     const char *csr_id;       /* a stored CSR this certificate is for, marked signed with it */
+    ch_store_cert *chain;     /* an import's chain (its CA certificates), kept beside it; those held already stay */
+    size_t nchain;
 };
 
 static int cert_tx_run(void *arg)
@@ -29,6 +31,11 @@ static int cert_tx_run(void *arg)
         return error;
     if ((error = ch_store_cert_put(t->svc->store, t->row, t->existing)) < 0)
         return error;
+    for (size_t i = 0; i < t->nchain; i++) {
+        char held[CH_ID_MAX];
+        if ((error = ch_store_cert_put(t->svc->store, &t->chain[i], held)) < 0 && error != CH_EEXISTS)
+            return error;
+    }
     /* Once (the store refuses a second): two requests signing one CSR give it one certificate,
      * the other's rolled back with it. */
     if (t->csr_id != NULL && (error = ch_store_csr_attach(t->svc->store, t->actor->tenant_id, t->csr_id, t->row->id)) < 0)
@@ -425,7 +432,7 @@ int ch_svc_cert_issue_start(ch_svc *svc, const ch_actor *actor, const ch_svc_iss
         goto done;
 
     p->t = (struct cert_tx){svc, actor, req->key_type ? &p->sealed : NULL, row, "certificate.issue", p->detail, NULL,
-                            p->csr_id};
+                            p->csr_id, NULL, 0};
     if (ready == NULL)
         error = svc_commit(svc, cert_tx_run, &p->t);
     else if ((error = svc_commit_async(svc, cert_tx_run, &p->t, ready, arg, &p->queued)) == 1)
@@ -454,9 +461,10 @@ int ch_svc_cert_import(ch_svc *svc, const ch_actor *actor, const char *name, con
                        size_t cert_len, const uint8_t *key_data, size_t key_len, const char *password,
                        ch_store_cert *out, char existing_id[CH_ID_MAX])
 {
-    ch_cert *cert = NULL;
+    ch_cert *cert = NULL, **rest = NULL;
     ch_key *key = NULL;
-    ch_store_cert row = {0};
+    ch_store_cert row = {0}, *chain = NULL;
+    size_t nrest = 0, nchain = 0;
     char existing[CH_ID_MAX] = "";
     struct cert_tx t;
     svc_sealed sealed = {0};
@@ -469,14 +477,24 @@ int ch_svc_cert_import(ch_svc *svc, const ch_actor *actor, const char *name, con
         return error;
     if ((error = svc_check_name(name, 128)) < 0)
         return error;
-    if ((error = svc_cert_and_key(&cert, &key, cert_data, cert_len, key_data, key_len, password)) < 0)
+    if ((error = svc_cert_key_chain(&cert, &key, &rest, &nrest, cert_data, cert_len, key_data, key_len, password)) < 0)
         return error;
     if ((error = svc_cert_row(&row, cert, actor->tenant_id, name, "imported", -1)) < 0 ||
         (error = svc_cert_link_issuer(svc, actor->tenant_id, cert, &row)) < 0)
         goto done;
+    /* The chain sent with it (intermediates, a root) is kept in the inventory beside it, and its
+     * exports carry it: it was dropped, and the certificate went out alone. */
+    if (nrest > 0 && (chain = calloc(nrest, sizeof *chain)) == NULL) {
+        error = ch_error_set(CH_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (; nchain < nrest; nchain++)
+        if ((error = svc_cert_row(&chain[nchain], rest[nchain], actor->tenant_id, NULL, "imported", -1)) < 0)
+            goto done;
     if ((error = cert_prepare(svc, actor, key, NULL, &row, &sealed, &detail)) < 0)
         goto done;
-    t = (struct cert_tx){svc, actor, key ? &sealed : NULL, &row, "certificate.import", detail, existing, NULL};
+    t = (struct cert_tx){svc, actor, key ? &sealed : NULL, &row, "certificate.import", detail, existing, NULL, chain,
+                         nchain};
     error = svc_commit(svc, cert_tx_run, &t);
     /* Held without its key (imported alone before, the key file coming later): the key is
      * added to it, as importing both at once would have stored them. */
@@ -499,11 +517,23 @@ int ch_svc_cert_import(ch_svc *svc, const ch_actor *actor, const char *name, con
 done:
     if (error == CH_EEXISTS && existing_id != NULL)
         snprintf(existing_id, CH_ID_MAX, "%s", existing);
-    if (error == CH_EEXISTS)
-        ch_error_set(CH_EEXISTS, "this certificate is already stored in this tenant as %s", existing);
+    if (error == CH_EEXISTS) {
+        /* Named as the inventory shows it, with its id for scripts. */
+        ch_store_cert held = {0};
+        if (existing[0] && ch_store_cert_get(svc->store, &held, actor->tenant_id, existing) == 0)
+            ch_error_set(CH_EEXISTS, "this certificate is already stored in this tenant as \"%s\" (%s)", held.name,
+                         existing);
+        else
+            ch_error_set(CH_EEXISTS, "this certificate is already stored in this tenant as %s", existing);
+        ch_store_cert_dispose(&held);
+    }
     svc_sealed_dispose(&sealed);
     free(detail);
     ch_store_cert_dispose(&row);
+    for (size_t i = 0; i < nchain; i++)
+        ch_store_cert_dispose(&chain[i]);
+    free(chain);
+    ch_cert_list_free(rest, nrest);
     ch_cert_free(cert);
     ch_key_free(key);
     return error;

@@ -362,6 +362,15 @@ int ch_svc_cert_export(ch_svc *svc, const ch_actor *actor, const char *id, int f
         error != CH_ENOTFOUND)
         goto done;
     error = 0;
+    /* Brought in from elsewhere: its issuers among the tenant's CA certificates (the chain sent
+     * with it, kept in the inventory), up to a root. */
+    while (row.ca_id == NULL && len < CH_MAX_CHAIN_LEN && !ch_cert_is_self_signed(chain[len - 1])) {
+        ch_cert *up = NULL;
+        issuer_among_cas(svc, actor->tenant_id, chain[len - 1], &up);
+        if (up == NULL)
+            break;
+        chain[len++] = up;
+    }
     if (keys && (error = svc_key_load(svc, actor->tenant_id, row.key_id, &key)) < 0)
         goto done;
     if ((error = ch_keystore_new(&ks)) < 0 || (error = ch_keystore_add(ks, row.name, chain, len, key)) < 0 ||
