@@ -370,6 +370,14 @@ check_contains "cert get shows the SANs of the certificate" "$out" "dns:renew.ex
 check_contains "cert get shows the key" "$out" "EC P-256"
 new=$(remote cert renew "$id2" --out renewed.pem)
 check_contains "cert renew prints the new id" "$new" "crt_"
+# What was chosen at issuance beside the profile (a digest, usages) goes on with a renewal.
+chosen=$(remote cert issue --ca-id "$issuer" --subject CN=chosen.example --digest sha384 --ext-key-usage client_auth \
+    --out chosen.pem)
+remote cert renew "$chosen" --out chosen2.pem >/dev/null
+check_eq "a renewal keeps the digest and the usages chosen" \
+    "$(openssl x509 -in chosen.pem -noout -text | grep -E 'Signature Algorithm|TLS Web' | sort -u)" \
+    "$(openssl x509 -in chosen2.pem -noout -text | grep -E 'Signature Algorithm|TLS Web' | sort -u)"
+check_contains "(sha384, client auth alone)" "$(openssl x509 -in chosen2.pem -noout -text)" "ecdsa-with-SHA384"
 check_contains "the renewed certificate has the same subject" "$(openssl x509 -in renewed.pem -noout -subject)" "renew.example"
 check_contains "the old one points to the new one" "$(remote cert get "$id2" | tr -s ' ')" "renewed_by $new"
 expect_error "automatic renewal switched on for one renewed already: refused, naming the renewal" \

@@ -97,6 +97,22 @@ int ch_svc_cert_renew(ch_svc *svc, const ch_actor *actor, const char *id, bool r
     q.renews = old.id;
     split_sans(old.sans, &san_store, sans, CH_MAX_SANS);
     q.sans = sans;
+    /* What was chosen at issuance beside the profile goes on too: the digest, and the key
+     * usages (overrides of the profile's, or the profile's own then). */
+    if ((error = ch_cert_parse(&cert, old.der, old.der_len)) < 0)
+        goto done;
+    {
+        ch_cert_info info;
+        int md_nid = NID_undef, pk_nid;
+        if (OBJ_find_sigid_algs(X509_get_signature_nid(ch_cert_x509(cert)), &md_nid, &pk_nid) == 1)
+            q.digest = md_nid == NID_sha384 ? "sha384" : md_nid == NID_sha512 ? "sha512" : NULL;
+        if (ch_cert_inspect(&info, cert) == 0) {
+            q.key_usage = info.has_key_usage ? info.key_usage : 0;
+            q.ext_key_usage = info.has_ext_key_usage ? info.ext_key_usage : 0;
+            ch_cert_info_dispose(&info);
+        }
+        ch_error_clear();
+    }
     if (old.key_id != NULL && !reuse_key) {
         /* A new key of the same kind. */
         if ((error = ch_store_key_get(svc->store, &key, actor->tenant_id, old.key_id)) < 0)
@@ -104,7 +120,7 @@ int ch_svc_cert_renew(ch_svc *svc, const ch_actor *actor, const char *id, bool r
         q.key_type = key.algorithm;
     } else {
         /* The same public key: reused on request, or held by the device and not by us. */
-        if ((error = ch_cert_parse(&cert, old.der, old.der_len)) < 0 || (error = ch_cert_public_key(&pub, cert)) < 0 ||
+        if ((error = ch_cert_public_key(&pub, cert)) < 0 ||
             (error = ch_key_write_public_pem(&pub_pem, pub)) < 0)
             goto done;
         q.public_key = pub_pem.data;
