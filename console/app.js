@@ -18,7 +18,10 @@ async function api(method, path, body) {
   const text = await res.text();
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch { data = null; }
-  if (res.status === 401 && path !== "session") { showSignin(); throw new Error("signed out"); }
+  if (res.status === 401 && path !== "session") {
+    showSignin("Your session has ended: sign in again.");
+    throw new Error("signed out");
+  }
   if (!res.ok) {
     const e = new Error(data?.error?.message || res.statusText);
     e.field = data?.error?.field;
@@ -59,11 +62,37 @@ const day = (t) => (t || "").slice(0, 10);
 const badge = (s) => el("span", { class: "badge " + s }, s);
 
 // ---- sign in and out
-function showSignin() {
+function showSignin(why) {
+  // A dialog left open would stand over the form (the modal one keeps the page from the user).
+  const d = document.getElementById("dialog");
+  if (d.open) d.close();
   document.getElementById("app").hidden = true;
   document.getElementById("signin").hidden = false;
+  document.getElementById("si-error").textContent = why || "";
   document.getElementById("si-user").focus();
 }
+
+// What an action on the page could not do, said above the screen (any action whose error no
+// dialog shows lands here), and the screen read again: what it showed may be gone.
+function problem(message) {
+  document.getElementById("problem-text").textContent = message;
+  document.getElementById("problem").hidden = false;
+}
+function done(message) {
+  const p = document.getElementById("done");
+  p.textContent = message;
+  p.hidden = false;
+  clearTimeout(done.timer);
+  done.timer = setTimeout(() => { p.hidden = true; }, 8000);
+}
+document.getElementById("problem-close").addEventListener("click", () => { document.getElementById("problem").hidden = true; });
+window.addEventListener("unhandledrejection", (ev) => {
+  const m = ev.reason?.message;
+  if (!m || m === "signed out") return;
+  ev.preventDefault();
+  problem(m);
+  route();
+});
 
 async function start() {
   try {
@@ -106,6 +135,7 @@ document.getElementById("password").addEventListener("click", () => formDialog("
 "Change password", async (form, d) => {
   await api("POST", "session/password", { current_password: form.querySelector("#pw-current").value, new_password: form.querySelector("#pw-new").value });
   d.close();
+  done("Your password was changed; your other sessions have ended.");
 }, "pw-error"));
 
 document.getElementById("signout").addEventListener("click", async () => {
@@ -117,11 +147,20 @@ document.getElementById("signout").addEventListener("click", async () => {
 });
 
 // ---- dialogs
+// The one dialog element, shown with content; what is returned acts on it only while it
+// still shows that content: an action that ends after the user cancelled and opened another
+// dialog does not close the other one.
 function openDialog(content) {
   const d = document.getElementById("dialog");
   d.replaceChildren(content);
-  d.showModal();
-  return d;
+  if (!d.open) d.showModal();
+  const mine = () => d.open && d.firstChild === content;
+  return {
+    close: () => { if (mine()) d.close(); },
+    addEventListener: (...args) => d.addEventListener(...args),
+    get returnValue() { return d.returnValue; },
+    get open() { return mine(); },
+  };
 }
 
 function confirmDialog(question, action, verb = "Delete") {
@@ -176,7 +215,13 @@ function route() {
   document.getElementById("screen").replaceChildren(screen);
   (screens[name] || overviewScreen)(screen).catch((e) => screen.replaceChildren(el("p", { class: "error" }, e.message)));
 }
-window.addEventListener("hashchange", route);
+window.addEventListener("hashchange", () => {
+  // Another screen: what was open or said on the last one goes.
+  const d = document.getElementById("dialog");
+  if (d.open) d.close();
+  document.getElementById("problem").hidden = true;
+  route();
+});
 
 async function overviewScreen(screen) {
   // Counted by the server: right for any number of certificates.
@@ -270,8 +315,9 @@ function preferredSigner(cas) {
 // The create wizard: the storage seed's fields, a step at a time, Back and Next, review last.
 async function createWizard(reload) {
   const [cas, profiles] = await Promise.all([apiAll("cas"), apiAll("profiles")]);
-  const v = { type: "internal", profile: "tls-server", key_type: "p256", days: "365", digest: "sha256",
+  const v = { type: "internal", profile: "tls-server", key_type: "p256", digest: "sha256",
     ca_id: preferredSigner(cas.items) };
+  v.days = String((profiles.items.find((p) => p.name === v.profile) || {}).default_days || 365);
   const field = (id, label, attrs = {}) => [el("label", { for: id }, label), el("input", { id, name: id, value: v[id] || "", ...attrs })];
   const select = (id, label, options) => [el("label", { for: id }, label),
     el("select", { id, name: id }, options.map(([val, text]) => el("option", { value: val, selected: v[id] === val }, text)))];
@@ -323,6 +369,11 @@ async function createWizard(reload) {
         step > 0 ? el("button", { type: "button", class: "secondary", onclick: () => { save(); step--; show(); } }, "Back") : null,
         el("button", { type: "submit" }, step === steps.length - 1 ? (v.type === "internal" ? "Create" : "Import") : "Next"),
         el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
+    // A profile chosen brings its lifetime (the form's was 365 whatever the profile allowed).
+    form.profile?.addEventListener("change", () => {
+      const p = profiles.items.find((x) => x.name === form.profile.value);
+      if (p && p.default_days && form.days) form.days.value = p.default_days;
+    });
     form.querySelector("input, select, button")?.focus();
   }
   // Import and CSR certificates take a step of their own instead of the issuing ones.
@@ -347,6 +398,8 @@ async function createWizard(reload) {
     el("label", { for: "im-key" }, "Private key (PEM), optional"), el("textarea", { id: "im-key", name: "im_key", rows: 4 }, v.im_key || ""),
     el("label", { for: "im-pass" }, "Password (of the key, or of a PKCS#12 or JKS file)"), el("input", { id: "im-pass", name: "im_pass", type: "password", autocomplete: "off" })]];
   const csrStep = ["CSR on this system", () => [
+    csrs.some((c) => !c.certificate_id) ? null
+      : el("p", { class: "error", role: "alert" }, "No CSR is waiting for its certificate: make one on the CSRs screen first."),
     el("label", { for: "im-csr" }, "CSR"), el("select", { id: "im-csr", name: "im_csr" }, csrs.filter((c) => !c.certificate_id).map((c) => el("option", { value: c.id }, `${c.name} (${c.subject})`))),
     el("label", { for: "im-signed" }, "Signed certificate (PEM)"), el("textarea", { id: "im-signed", name: "im_cert", rows: 6 }, v.im_cert || "")]];
   const csrs = (await api("GET", "csrs?limit=1000")).items;
@@ -357,6 +410,7 @@ async function createWizard(reload) {
     err.textContent = "";
     if (step === 0) steps.splice(0, steps.length, issuing[0], ...(v.type === "internal" ? issuing.slice(1) : [v.type === "import" ? importStep : csrStep]));
     if (v.type !== "internal" && step === steps.length - 1) {
+      let made;
       try {
         if (v.type === "import" && imFile && !v.im_cert) {
           const f = new FormData();
@@ -364,12 +418,20 @@ async function createWizard(reload) {
           if (v.name) f.append("name", v.name);
           if (v.im_key) f.append("private_key", v.im_key);
           if (v.im_pass) f.append("password", v.im_pass);
-          await api("POST", "certificates/import", f);
+          made = await api("POST", "certificates/import", f);
         } else if (v.type === "import")
-          await api("POST", "certificates/import", { name: v.name || undefined, certificate: v.im_cert, private_key: v.im_key || undefined, password: v.im_pass || undefined });
-        else
-          await api("POST", `csrs/${v.im_csr}/certificate`, { certificate: v.im_cert });
+          made = await api("POST", "certificates/import", { name: v.name || undefined, certificate: v.im_cert, private_key: v.im_key || undefined, password: v.im_pass || undefined });
+        else {
+          if (!v.im_csr) throw new Error("choose the CSR the certificate was signed for");
+          made = await api("POST", `csrs/${v.im_csr}/certificate`, { certificate: v.im_cert });
+          // The identifier given on the first step names it (it took the CSR's name).
+          if (v.name && made.name !== v.name) made = await api("PATCH", `certificates/${made.id}`, { name: v.name });
+        }
         d.close();
+        // The key of a certificate held without one is added to it: said, as nothing new is listed.
+        done(v.type === "import" && v.name && made.name !== v.name
+          ? `This certificate was held already as "${made.name}": its key was added to it.`
+          : `${v.type === "import" ? "Imported" : "Stored"} "${made.name}", valid until ${day(made.not_after)}.`);
         reload();
       } catch (e) { err.textContent = (e.field ? e.field + ": " : "") + e.message; }
       return;
@@ -382,8 +444,9 @@ async function createWizard(reload) {
       key_usage: v.ku && v.ku.length ? v.ku : undefined, ext_key_usage: v.eku && v.eku.length ? v.eku : undefined,
       auto_renew: v.auto_renew || undefined };
     try {
-      await api("POST", "certificates", body);
+      const made = await api("POST", "certificates", body);
       d.close();
+      done(`Created "${made.name}", valid until ${day(made.not_after)}.`);
       reload();
     } catch (e) { err.textContent = (e.field ? e.field + ": " : "") + e.message; }
   });
@@ -425,6 +488,26 @@ function pagedList(body, id, limit, path, rowsOf) {
   return { load, more };
 }
 
+// Rename a certificate, and switch its automatic renewal (where certhub can renew it).
+function editCertDialog(c, reload) {
+  const renewable = c.method !== "imported" && c.method !== "csr_signed" && !c.is_ca && !c.renewed_by;
+  const fields = [el("label", { for: "ce-name" }, "Name"), el("input", { id: "ce-name", value: c.name, maxlength: 128 })];
+  if (renewable)
+    fields.push(el("label", { class: "check" }, el("input", { id: "ce-auto", type: "checkbox", checked: !!c.auto_renew }),
+      " Renew automatically before it expires"));
+  formDialog(`Edit "${c.name}"`, fields, "Save", async (form, d) => {
+    const body = {};
+    const name = form.querySelector("#ce-name").value;
+    if (name !== c.name) body.name = name;
+    const auto = form.querySelector("#ce-auto");
+    if (auto && auto.checked !== !!c.auto_renew) body.auto_renew = auto.checked;
+    if (Object.keys(body).length) await api("PATCH", "certificates/" + c.id, body);
+    d.close();
+    done(`Saved "${body.name || c.name}".`);
+    reload();
+  }, "ce-error");
+}
+
 async function certificatesScreen(screen) {
   const notice = el("p", { role: "status", id: "cert-notice" });
   const search = el("input", { type: "search", id: "cert-search", placeholder: "Search subject, name or SAN (3 letters or more)", "aria-label": "Search certificates" });
@@ -433,7 +516,8 @@ async function certificatesScreen(screen) {
     const { button: more, row: detailRow } = expander("Details", `Details of ${c.name}`, 6, "details",
       async () => certDetails(await api("GET", "certificates/" + c.id)));
     const actions = el("div", { class: "row-actions" }, more, el("button", { class: "secondary", onclick: () => exportDialog(c), "aria-label": `Export ${c.name}` }, "Export"));
-    if (canChange() && c.method !== "imported" && !c.is_ca)
+    // (An outside CA signed what came in through a CSR or an upload: certhub cannot renew it.)
+    if (canChange() && c.method !== "imported" && c.method !== "csr_signed" && !c.is_ca)
       // Renewed now: the same subject, SANs and profile under a new key, linked to this one.
       // (A CA's own certificate is renewed by rotating the CA, on the CAs screen.)
       actions.append(el("button", { class: "secondary", "aria-label": `Renew ${c.name}`, onclick: () => confirmDialog(
@@ -447,8 +531,9 @@ async function certificatesScreen(screen) {
           load();
         }, "Renew") }, "Renew"));
     if (canChange())
-      actions.append(el("button", { class: "danger", "aria-label": `Delete ${c.name}`, onclick: () => confirmDialog(`Delete the certificate "${c.name}"?`,
-        async () => { await api("DELETE", "certificates/" + c.id); load(); }) }, "Delete"));
+      actions.append(el("button", { class: "secondary", "aria-label": `Edit ${c.name}`, onclick: () => editCertDialog(c, load) }, "Edit"),
+        el("button", { class: "danger", "aria-label": `Delete ${c.name}`, onclick: () => confirmDialog(`Delete the certificate "${c.name}"?`,
+          async () => { await api("DELETE", "certificates/" + c.id); load(); }) }, "Delete"));
     // The names a client checks, under the subject: the first three, and how many more.
     const sans = c.sans || [];
     const sanLine = sans.length ? el("div", { class: "muted sans" }, sans.slice(0, 3).join(", ") + (sans.length > 3 ? ` and ${sans.length - 3} more` : "")) : null;
@@ -524,7 +609,21 @@ async function casScreen(screen) {
         canChange() && ca.can_sign && ca.path_len !== 0 ? el("button", { class: "secondary", "aria-label": `Create an intermediate under ${ca.name}`, onclick: () => caDialog(`Intermediate CA under ${ca.name}`, ca.id, load) }, "Create intermediate") : null,
         canChange() && ca.can_sign && ca.status === "active" ? el("button", { class: "secondary", "aria-label": `Rotate ${ca.name}`, onclick: () => confirmDialog(
           `Rotate "${ca.name}"? It gets a new key and certificate and issues from them; the old certificate stays in trust bundles for what it issued.`,
-          async () => { await api("POST", `cas/${ca.id}/rotate`); load(); }, "Rotate") }, "Rotate") : null);
+          async () => { await api("POST", `cas/${ca.id}/rotate`); load(); }, "Rotate") }, "Rotate") : null,
+        // Refused while it has unexpired certificates (the answer says how many); then it can
+        // be removed with them left as they are.
+        canChange() && !kids.length ? el("button", { class: "danger", "aria-label": `Delete ${ca.name}`, onclick: () => confirmDialog(
+          `Delete the CA "${ca.name}"? Its certificate stays in the inventory; it issues nothing more.`,
+          async () => {
+            try { await api("DELETE", `cas/${ca.id}`); }
+            catch (e) {
+              if (e.status !== 409 || !/unexpired/.test(e.message)) throw e;
+              confirmDialog(`${e.message}. Delete the CA anyway? What it issued stays, and still verifies up to it.`,
+                async () => { await api("DELETE", `cas/${ca.id}?force=true`); load(); }, "Delete anyway");
+              return;
+            }
+            load();
+          }) }, "Delete") : null);
       return el("li", { role: "treeitem", "aria-expanded": kids.length ? "true" : null },
         el("div", { class: "ca" }, el("strong", {}, ca.name), " ", badge(ca.status), ca.can_sign ? "" : " (cannot sign: no key here)",
           ca.not_after ? el("span", { class: "muted" }, ` valid until ${day(ca.not_after)}`) : null, " ", actions),
@@ -567,12 +666,24 @@ async function signHere(c, reload) {
   form.ca.focus();
 }
 
+// A certificate file as PEM text: PEM as it is, DER (a .cer from a Windows CA) wrapped in its
+// armour (as text it was bytes the API refused as JSON).
+async function certificatePem(f) {
+  const bytes = new Uint8Array(await f.arrayBuffer());
+  const head = new TextDecoder().decode(bytes.slice(0, 64));
+  if (head.trimStart().startsWith("-----BEGIN")) return new TextDecoder().decode(bytes);
+  let bin = "";
+  for (const b of bytes) bin += String.fromCharCode(b);
+  const b64 = btoa(bin).replace(/.{64}/g, "$&\n");
+  return `-----BEGIN CERTIFICATE-----\n${b64}${b64.endsWith("\n") ? "" : "\n"}-----END CERTIFICATE-----\n`;
+}
+
 async function csrsScreen(screen) {
   const body = el("tbody");
   const list = pagedList(body, "csr-more", 100, () => "csrs", (c) => {
     const file = el("input", { type: "file", accept: ".pem,.crt,.cer", "aria-label": `Signed certificate for ${c.name}`, hidden: true });
     file.addEventListener("change", async () => {
-      try { await api("POST", `csrs/${c.id}/certificate`, { certificate: await file.files[0].text() }); load(); }
+      try { await api("POST", `csrs/${c.id}/certificate`, { certificate: await certificatePem(file.files[0]) }); load(); }
       catch (e) { alertRow.textContent = e.message; }
     });
     const alertRow = el("span", { class: "error", role: "alert" });
@@ -1068,7 +1179,8 @@ async function tokensCard() {
     const t = await api("POST", "tokens", { name: form.querySelector("#nt-name").value, role: form.querySelector("#nt-role").value });
     // Shown this once: only its hash is kept.
     const shown = el("input", { id: "nt-token", readonly: true, value: t.token, "aria-label": "The new token" });
-    d.replaceChildren(el("form", { method: "dialog" }, el("h2", {}, "Token created"),
+    if (!d.open) return; /* (cancelled meanwhile: the token is listed, and can be revoked) */
+    openDialog(el("form", { method: "dialog" }, el("h2", {}, "Token created"),
       el("p", {}, "Copy it now: it is not shown again."), shown,
       el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Done"))));
     shown.select();

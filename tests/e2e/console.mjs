@@ -163,7 +163,29 @@ await page.getByRole("dialog").getByRole("button", { name: "Import", exact: true
 await page.locator("tr", { hasText: "imported-one" }).waitFor();
 await page.locator("tr", { hasText: "imported-one" }).getByRole("button", { name: "Export imported-one" }).waitFor();
 assert.equal(await page.locator("tr", { hasText: "imported-one" }).getByRole("button", { name: /^Renew/ }).count(), 0);
-ok("a certificate and its key imported through the wizard (one certhub did not issue offers no renewal)");
+await page.locator("#done").getByText('Imported "imported-one"').waitFor();
+ok("a certificate and its key imported through the wizard (one certhub did not issue offers no renewal), and said so");
+// Renamed and switched to automatic renewal from its row.
+await page.getByRole("button", { name: "Edit imported-one" }).click();
+assert.equal(await page.getByRole("dialog").getByLabel("Renew automatically before it expires").count(), 0);
+await page.getByRole("dialog").getByLabel("Name").fill("imported-renamed");
+await page.getByRole("dialog").getByRole("button", { name: "Save" }).click();
+await page.locator("tr", { hasText: "imported-renamed" }).waitFor();
+ok("a certificate renamed from its row (one certhub cannot renew offers no automatic renewal)");
+// An action the server refuses says why above the screen (it did nothing visible): a CA's
+// own certificate is deleted with its CA.
+const caCert = await page.evaluate(async () => {
+  const cas = (await (await fetch("/api/v1/cas")).json()).items;
+  const c = await (await fetch("/api/v1/certificates/" + cas[0].certificate_id)).json();
+  return c.name;
+});
+await page.getByLabel("Search certificates").fill(caCert.slice(0, 20));
+await page.getByRole("button", { name: `Delete ${caCert}` }).first().click();
+await page.getByRole("dialog").getByRole("button", { name: "Delete" }).click();
+await page.locator("#problem").getByText(/delete the CA instead/).waitFor();
+await page.getByRole("button", { name: "Dismiss" }).click();
+await page.getByLabel("Search certificates").fill("");
+ok("a refused action is said above the screen, with the server's reason");
 await page.getByRole("button", { name: "Create certificate" }).click();
 await page.getByLabel("Identifier").fill("from-p12");
 await page.getByLabel("Type").selectOption("import");
@@ -211,6 +233,20 @@ const [chain] = await Promise.all([page.waitForEvent("download"), page.getByRole
 await chain.saveAs(`${work}/lab-chain.pem`);
 assert.equal((readFileSync(`${work}/lab-chain.pem`, "utf8").match(/BEGIN CERTIFICATE/g) || []).length, 2);
 ok("its chain downloads as two certificates");
+// A CA without children deleted from the tree: refused while it has unexpired certificates,
+// then deleted anyway once confirmed.
+await page.evaluate(async (csrf) => {
+  const cas = (await (await fetch("/api/v1/cas")).json()).items;
+  const lab = cas.find((c) => c.name === "Lab Issuing");
+  await fetch("/api/v1/certificates", { method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+    body: JSON.stringify({ ca_id: lab.id, subject: { common_name: "lab-leaf" } }) });
+}, await page.evaluate(async () => (await (await fetch("/api/v1/session")).json()).csrf_token));
+await page.getByRole("button", { name: "Delete Lab Issuing" }).click();
+await page.getByRole("dialog").getByRole("button", { name: "Delete" }).click();
+await page.getByRole("dialog").getByText(/unexpired certificate/).waitFor();
+await page.getByRole("dialog").getByRole("button", { name: "Delete anyway" }).click();
+await page.getByRole("button", { name: "Delete Lab Issuing" }).waitFor({ state: "detached" });
+ok("a CA deleted from the tree: told it has an unexpired certificate, then deleted anyway");
 await page.screenshot({ path: `${shots}/cas.png`, fullPage: true });
 
 // A CSR made here, downloaded and checked by openssl.
