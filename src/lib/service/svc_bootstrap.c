@@ -187,6 +187,16 @@ int ch_svc_bootstrap_run(ch_svc *svc, const char *data_dir, const char *names, c
     if ((error = ensure_ca(svc, &a, CH_QUICKSTART_ROOT, NULL, &root)) < 0 ||
         (error = ensure_ca(svc, &a, CH_QUICKSTART_ISSUER, root.id, &issuer)) < 0)
         goto done;
+    /* CAs due for rotation are rotated before certhubd's own certificate is issued from them: a
+     * start after a long stop found the issuing CA too close to its end to issue from (or past
+     * it), refused to start, and so never reached the rotation it runs while up. */
+    if (ch_svc_rotate_due(svc) > 0) {
+        ch_store_ca_dispose(&root);
+        ch_store_ca_dispose(&issuer);
+        if ((error = ensure_ca(svc, &a, CH_QUICKSTART_ROOT, NULL, &root)) < 0 ||
+            (error = ensure_ca(svc, &a, CH_QUICKSTART_ISSUER, root.id, &issuer)) < 0)
+            goto done;
+    }
     if ((error = svc_write_roots(svc, &a, data_dir)) < 0)
         goto done;
     /* The first admin token, shown once and kept 0600 beside the data. */
