@@ -2046,12 +2046,30 @@ static void trusted_delete(req *r, const char *id)
     reply_json(r, 200, json_pack("{ss sb}", "id", id, "deleted", 1));
 }
 
+/* For an action that takes nothing (a rotation, a verification code): no body, or an empty
+ * JSON object.  A body asking for something, or one that is not JSON, is answered 400 (-1)
+ * rather than the action done anyway. */
+static int no_body(req *r)
+{
+    static const char *const F_NONE[] = {NULL};
+    json_t *body;
+
+    if (evbuffer_get_length(evhttp_request_get_input_buffer(r->ev)) == 0)
+        return 0;
+    if ((body = read_json(r, F_NONE)) == NULL)
+        return -1;
+    json_decref(body);
+    return 0;
+}
+
 static void trusted_code(req *r, const char *id)
 {
     char code[65];
-    int error = ch_svc_trusted_verification_code(r->svc, &r->who.actor, id, code);
+    int error;
 
-    if (error < 0)
+    if (no_body(r) < 0)
+        return;
+    if ((error = ch_svc_trusted_verification_code(r->svc, &r->who.actor, id, code)) < 0)
         return reply_error(r, error);
     reply_json(r, 200, json_pack("{ss ss}", "id", id, "verification_code", code));
 }
@@ -2548,9 +2566,11 @@ static void certificate_renew(req *r, const char *id)
 static void ca_rotate(req *r, const char *id)
 {
     ch_store_ca ca;
-    int error = ch_svc_ca_rotate(r->svc, &r->who.actor, id, &ca);
+    int error;
 
-    if (error < 0)
+    if (no_body(r) < 0)
+        return;
+    if ((error = ch_svc_ca_rotate(r->svc, &r->who.actor, id, &ca)) < 0)
         return reply_error(r, error);
     reply_json(r, 200, ca_json(r, &ca));
     ch_store_ca_dispose(&ca);

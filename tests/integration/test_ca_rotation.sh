@@ -28,8 +28,16 @@ check_contains "with an ETag" "$etag1" '"'
 code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$data/ca.pem" -H "Authorization: Bearer $TOKEN" -H "If-None-Match: $etag1" "https://localhost:$port/api/v1/bundles/default")
 check_eq "unchanged: 304" 304 "$code"
 
-api POST "/api/v1/cas/$issuer/rotate"
-check_eq "the issuing CA is rotated" 200 "$status"
+# A rotation takes nothing: a body asking for something, or one that is not JSON, is refused
+# and nothing rotates.
+api POST "/api/v1/cas/$issuer/rotate" '{"days":5}'
+check_eq "rotate with a field: 400 naming it" "400 days" "$status $(body .error.field)"
+api POST "/api/v1/cas/$issuer/rotate" "" -H "Content-Type: application/json" --data "garbage"
+check_eq "rotate with a body that is not JSON: 400" 400 "$status"
+api GET "/api/v1/cas/$issuer"
+check_eq "and the CA kept its certificate" "$old_cert" "$(body .certificate_id)"
+api POST "/api/v1/cas/$issuer/rotate" '{}'
+check_eq "the issuing CA is rotated (an empty object is no request)" 200 "$status"
 new_cert=$(body .certificate_id)
 [ "$new_cert" != "$old_cert" ] || fail "the CA still has its old certificate"
 ok "it has a new certificate, under the same id"
