@@ -171,6 +171,22 @@ static int read_config(cli_args *a, const char *path, struct agent *ag)
     fclose(f);
     for (int i = 0; i < ag->n; i++) {
         struct target *t = &ag->t[i];
+        /* Two targets writing one file (or one name for two): removing one removed the file the
+         * other still names. */
+        const char *mine[] = {t->cert_path, t->key_path, t->path, t->dir};
+        for (int j = 0; j < i; j++) {
+            const struct target *o = &ag->t[j];
+            const char *theirs[] = {o->cert_path, o->key_path, o->path, o->dir};
+            if (strcmp(o->name, t->name) == 0)
+                return cli_fail(a, "%s: target %s appears twice: give each target a name of its own", path, t->name);
+            for (size_t x = 0; x < 4; x++)
+                for (size_t y = 0; y < 4; y++)
+                    if (mine[x][0] && strcmp(mine[x], theirs[y]) == 0)
+                        return cli_fail(a, "%s: targets %s and %s both write %s: give each its own file", path,
+                                        o->name, t->name, mine[x]);
+        }
+        if (t->cert_path[0] && strcmp(t->cert_path, t->key_path) == 0)
+            return cli_fail(a, "%s: target %s: cert_path and key_path are the same file", path, t->name);
         if ((t->certificate[0] != '\0') + (t->bundle[0] != '\0') + (t->trusted[0] != '\0') != 1)
             return cli_fail(a, "%s: target %s needs exactly one of certificate, bundle or trusted", path, t->name);
         if (t->trusted[0] && strcmp(t->trusted, "mqtt") != 0)
@@ -192,6 +208,10 @@ static int read_config(cli_args *a, const char *path, struct agent *ag)
         snprintf(ag->state, sizeof ag->state, "%s.state", path);
     return 0;
 }
+
+/* In the state beside a target's files: its reload failed and is run again at the next pass
+ * (no path begins with '!'). */
+#define RELOAD_OWED "!reload"
 
 /* The files the agent wrote, by target: what the state file holds, and what a pass finds. */
 struct owned_file {
@@ -582,7 +602,7 @@ static void remove_stale(const struct agent *ag, const struct owned *before, con
             bool dir = len > 0 && e->file[len - 1] == '/';
             const struct target *t = target_named(ag, e->target);
             char plain[1400];
-            if (dir != (dirs == 1) || owned_has(now, e->target, e->file))
+            if (dir != (dirs == 1) || owned_has(now, e->target, e->file) || strcmp(e->file, RELOAD_OWED) == 0)
                 continue;
             snprintf(plain, sizeof plain, "%.*s", (int)(dir ? len - 1 : len), e->file);
             if ((dir ? rmdir(plain) : unlink(plain)) != 0)
@@ -616,10 +636,17 @@ static int pass(cli_args *a, const struct agent *ag)
                     owned_add(&now, t->name, before.f[k].file);
             /* Why is on the line before (certhubd's answer, or that it could not be asked). */
             fprintf(stderr, "certhub agent: %s: kept the files it has\n", t->name);
-        } else if (r > 0) {
-            printf("certhub agent: %s: updated\n", t->name);
-            if (t->reload[0] && system(t->reload) != 0)
-                fprintf(stderr, "certhub agent: %s: the reload command failed: %s\n", t->name, t->reload);
+        } else if (r > 0 || owned_has(&before, t->name, RELOAD_OWED)) {
+            if (r > 0)
+                printf("certhub agent: %s: updated\n", t->name);
+            /* A reload that failed is owed until one succeeds (the program still serves what
+             * it read before): run again at the next pass, and the pass counts as failed. */
+            if (t->reload[0] && system(t->reload) != 0) {
+                fprintf(stderr, "certhub agent: %s: the reload command failed (tried again at the next pass): %s\n",
+                        t->name, t->reload);
+                owned_add(&now, t->name, RELOAD_OWED);
+                failed = 1;
+            }
         }
         fflush(stdout);
     }

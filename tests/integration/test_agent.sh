@@ -329,4 +329,46 @@ sed -i '/^\[target typo2\]/,$d' more.conf
 echo "mode = rw-r" >> more.conf
 expect_error "a mode that is not an octal mode is refused" "mode is an octal file mode such as 0640" -- more
 
+# A reload that fails is owed: the pass says so and fails (cron sees it), and the next pass runs
+# it again though nothing changed, until it succeeds.
+cat > rl.conf <<CONF
+server = https://localhost:$port
+token_file = $data/admin-token
+ca_file = $data/ca.pem
+state = $T/rl.state
+
+[target rl]
+bundle = default
+path = $T/out/rl.pem
+reload = echo run >> $T/rl.runs; test -e $T/rl.ok
+CONF
+rc=0; "$CERTHUB" agent --config rl.conf --once >/dev/null 2>rl.err || rc=$?
+check_eq "a failed reload fails the pass, saying it is tried again" "1 1" \
+    "$rc $(grep -c 'reload command failed (tried again at the next pass)' rl.err)"
+touch rl.ok
+rc=0; "$CERTHUB" agent --config rl.conf --once >/dev/null 2>&1 || rc=$?
+check_eq "the next pass runs it again, nothing having changed, and passes" "0 2" "$rc $(wc -l < rl.runs)"
+"$CERTHUB" agent --config rl.conf --once >/dev/null 2>&1
+check_eq "then no more" 2 "$(wc -l < rl.runs)"
+# Two targets writing one file, or one name twice: refused when the file is read (removing
+# one target removed the file the other still named).
+cat > dup.conf <<CONF
+server = https://localhost:$port
+token_file = $data/admin-token
+ca_file = $data/ca.pem
+
+[target x]
+bundle = default
+path = $T/out/shared.pem
+
+[target y]
+bundle = default
+path = $T/out/shared.pem
+CONF
+expect_error "two targets writing one file" "targets x and y both write $T/out/shared.pem" -- \
+    "$CERTHUB" agent --config dup.conf --once
+sed -i 's/^\[target y\]/[target x]/; s|out/shared.pem$|out/other.pem|' dup.conf
+sed -i '0,/out\/other.pem/s//out\/shared.pem/' dup.conf
+expect_error "one target name twice" "target x appears twice" -- "$CERTHUB" agent --config dup.conf --once
+
 done_testing
