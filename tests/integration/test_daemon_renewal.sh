@@ -40,6 +40,10 @@ check_eq "it chains to ca.pem for localhost at the daemon's time" "renewed.pem: 
 nb=$(date -d "$(openssl x509 -in renewed.pem -noout -startdate | cut -d= -f2)" +%s)
 [ "$nb" -gt $(( $(date +%s) + 60 * 86400 )) ] || fail "the renewed certificate does not start at the daemon's time"
 ok "issued at the daemon's (moved) time"
+# The new one renews the old: linked, so the old one (served by nothing) raises no expiry alerts.
+TOKEN=$(cat "$data/admin-token") api GET "/api/v1/certificates?search=certhubd%20server&limit=100" "" -k
+check_eq "the replaced server certificate is linked to its renewal" "1 1" \
+    "$(body '[.items[] | select(.name == "certhubd server" and .renewed_by != null)] | length') $(body '[.items[] | select(.name == "certhubd server" and .renews != null)] | length')"
 stop_daemon
 check_contains "stops cleanly" "$(cat "$log")" "certhubd: stopped"
 start_daemon --renew-check 1

@@ -89,7 +89,9 @@ int svc_write_roots(ch_svc *svc, const ch_actor *a, const char *data_dir)
 }
 
 /* The newest "certhubd server" certificate that still has a third of its life, if any. */
-static int find_server_cert(ch_svc *svc, const ch_actor *a, ch_store_cert *out)
+/* certhubd's own certificate: the newest not renewed yet, and in *fresh whether more than a
+ * third of its life is left. */
+static int find_server_cert(ch_svc *svc, const ch_actor *a, ch_store_cert *out, bool *fresh)
 {
     ch_store_cert_filter f = {.is_ca = 0, .search = "certhubd server", .method = "generated"};
     ch_store_cert *rows = NULL;
@@ -98,14 +100,21 @@ static int find_server_cert(ch_svc *svc, const ch_actor *a, ch_store_cert *out)
     int64_t now = ch_now();
     int error = ch_store_cert_list(svc->store, a->tenant_id, &f, 20, NULL, &rows, &n, &next);
 
+    *fresh = false;
     free(next);
     if (error < 0)
         return error;
     error = CH_ENOTFOUND;
     for (size_t i = 0; i < n && error == CH_ENOTFOUND; i++) {
-        int64_t life = rows[i].not_after - rows[i].not_before;
-        if (strcmp(rows[i].name, "certhubd server") == 0 && rows[i].key_id && rows[i].not_after - now > life / 3)
-            error = ch_store_cert_get(svc->store, out, a->tenant_id, rows[i].id);
+        if (strcmp(rows[i].name, "certhubd server") != 0 || rows[i].key_id == NULL ||
+            ch_store_cert_get(svc->store, out, a->tenant_id, rows[i].id) < 0)
+            continue;
+        if (out->renewed_by != NULL) {
+            ch_store_cert_dispose(out);
+            continue;
+        }
+        *fresh = out->not_after - now > (out->not_after - out->not_before) / 3;
+        error = 0;
     }
     ch_store_cert_list_free(rows, n);
     return error;
@@ -175,8 +184,9 @@ int ch_svc_bootstrap_run(ch_svc *svc, const char *data_dir, const char *names, c
     ch_store_ca root = {0}, issuer = {0};
     ch_store_cert server = {0}, issuer_row = {0};
     ch_actor a;
-    char path[4200];
+    char path[4200], replaced[CH_ID_MAX] = "";
     int64_t tokens = 0;
+    bool fresh;
     int error;
 
     memset(out, 0, sizeof *out);
@@ -227,15 +237,18 @@ int ch_svc_bootstrap_run(ch_svc *svc, const char *data_dir, const char *names, c
     if ((error = ch_store_cert_get(svc->store, &issuer_row, out->tenant_id, issuer.cert_id)) < 0 ||
         (error = ch_cert_parse(&out->issuer_cert, issuer_row.der, issuer_row.der_len)) < 0)
         goto done;
-    error = find_server_cert(svc, &a, &server);
+    error = find_server_cert(svc, &a, &server, &fresh);
     if (error == 0) {
         ch_cert *c = NULL;
         /* Current: issued by the issuing CA's current certificate, for every name asked. */
-        bool current = ch_cert_parse(&c, server.der, server.der_len) == 0 &&
+        bool current = fresh && ch_cert_parse(&c, server.der, server.der_len) == 0 &&
                        X509_check_issued(ch_cert_x509(out->issuer_cert), ch_cert_x509(c)) == X509_V_OK &&
                        server.sans != NULL && holds_sans(server.sans, sans_text, nsans);
         ch_cert_free(c);
         if (!current) {
+            /* The new one renews it: linked, so the old one is known replaced (no expiry
+             * alerts for a certificate nothing serves any more). */
+            snprintf(replaced, sizeof replaced, "%s", server.id);
             ch_store_cert_dispose(&server);
             error = CH_ENOTFOUND;
         }
@@ -243,7 +256,8 @@ int ch_svc_bootstrap_run(ch_svc *svc, const char *data_dir, const char *names, c
     if (error == CH_ENOTFOUND) {
         const char *sans[SERVER_NAMES_MAX];
         ch_svc_issue_req req = {.name = "certhubd server", .profile = "tls-server", .ca_id = issuer.id,
-                                .key_type = "p256", .days = 90, .sans = sans, .san_count = nsans};
+                                .key_type = "p256", .days = 90, .sans = sans, .san_count = nsans,
+                                .renews = replaced[0] ? replaced : NULL};
         for (size_t i = 0; i < nsans; i++)
             sans[i] = sans_text[i];
         req.subject.fields.common_name = "localhost";
