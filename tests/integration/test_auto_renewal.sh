@@ -122,4 +122,24 @@ check_eq "the quickstart issuing CA rotated by policy (once), the old one kept" 
 api GET "/api/v1/audit?limit=1000" "" -k
 check_contains "by the scheduler" "$(body '[.items[] | select(.action == "ca.rotate") | .actor] | join(",")')" "system:rotation"
 
+# A certificate whose CA is gone is not renewed by trying again: its automatic renewal stops,
+# said once in the audit log (it was tried, and alerted, every hour for years).
+api POST /api/v1/cas '{"type":"root","name":"short-lived root","subject":{"common_name":"short-lived root"}}' -k
+check_eq "a root to delete" 201 "$status"
+gone_ca=$(body .id)
+api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"orphan.example\"},\"days\":1,\"ca_id\":\"$gone_ca\",\"auto_renew\":true}" -k
+orphan=$(body .id)
+api DELETE "/api/v1/cas/$gone_ca?force=true" "" -k
+check_eq "its CA deleted (forced)" 200 "$status"
+echo "+155571840" > clock # 1800.6 days on: past its renewal point, before its end
+for i in $(seq 1 100); do
+    api GET "/api/v1/certificates/$orphan" "" -k
+    [ "$(body .auto_renew)" = false ] && break
+    sleep 0.1
+done
+check_eq "its automatic renewal stopped, the reason kept" "false true" \
+    "$(body .auto_renew) $(body '.renew_error | contains("automatic renewal stopped")')"
+api GET "/api/v1/audit?action=certificate.renew_failed&object_id=$orphan&limit=100" "" -k
+check_eq "tried and said once" "1 true" "$(body '.items | length') $(body '.items[0].detail | if type == "string" then fromjson else . end | .stopped')"
+
 done_testing

@@ -202,7 +202,8 @@ int ch_svc_renew_due(ch_svc *svc, size_t max)
     for (size_t i = 0; i < n; i++) {
         ch_actor system = {due[i].tenant_id, "system:renewal", CH_ROLE_ADMIN, 0, NULL};
         ch_store_cert fresh, old;
-        char detail[600];
+        char detail[700];
+        int code;
         json_t *d;
         char *text;
         if (ch_svc_cert_renew(svc, &system, due[i].id, false, &fresh) == 0) {
@@ -210,14 +211,27 @@ int ch_svc_renew_due(ch_svc *svc, size_t max)
             continue;
         }
         snprintf(detail, sizeof detail, "%s", ch_error_last());
-        if (ch_error_last_code() == CH_ECONFLICT)
+        code = ch_error_last_code();
+        if (code == CH_ECONFLICT)
             continue; /* renewed meanwhile (another node, or a person) */
-        /* Retried with backoff: 1, 2, 4... minutes, at most an hour; the old one stays served. */
+        /* Retried with backoff: 1, 2, 4... minutes, at most an hour; the old one stays served.
+         * Not for ever: a certificate past its end, or whose CA or profile is gone, is not
+         * renewed by trying again; its automatic renewal stops, said once (it was tried and
+         * alerted every hour, years on). */
         if (ch_store_cert_get(svc->store, &old, due[i].tenant_id, due[i].id) == 0) {
             int64_t wait = 60LL << (old.renew_attempts < 6 ? old.renew_attempts : 6);
-            (void)ch_store_cert_renew_failed(svc->store, due[i].tenant_id, due[i].id, now + (wait > 3600 ? 3600 : wait),
-                                             detail);
-            d = json_pack("{ss si}", "error", detail, "attempt", old.renew_attempts + 1);
+            bool stop = old.not_after <= now || code == CH_ENOTFOUND;
+            if (stop) {
+                struct update_tx off = {svc, &system, old.id, NULL, 0, 0};
+                if (ch_store_begin(svc->store) == 0 && (update_tx(&off) < 0 || ch_store_commit(svc->store) < 0))
+                    ch_store_rollback(svc->store);
+                snprintf(detail + strlen(detail), sizeof detail - strlen(detail), "%s",
+                         old.not_after <= now ? "; it has expired: automatic renewal stopped"
+                                              : "; automatic renewal stopped");
+            }
+            (void)ch_store_cert_renew_failed(svc->store, due[i].tenant_id, due[i].id,
+                                             now + (wait > 3600 ? 3600 : wait), detail);
+            d = json_pack("{ss si sb}", "error", detail, "attempt", old.renew_attempts + 1, "stopped", stop);
             text = json_dumps(d, JSON_COMPACT);
             json_decref(d);
             if (ch_store_begin(svc->store) == 0 &&
@@ -227,9 +241,9 @@ int ch_svc_renew_due(ch_svc *svc, size_t max)
             /* And alerted, to the tenant's webhooks. */
             if (svc->alert_sender != NULL) {
                 ch_svc_settings st;
-                json_t *ev = json_pack("{ss s{ss ss ss} ss si}", "event", "certificate.renewal_failed", "certificate",
+                json_t *ev = json_pack("{ss s{ss ss ss} ss si sb}", "event", "certificate.renewal_failed", "certificate",
                                        "id", old.id, "name", old.name, "subject", old.subject, "error", detail,
-                                       "attempt", old.renew_attempts + 1);
+                                       "attempt", old.renew_attempts + 1, "stopped", stop);
                 char *evtext = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
                 json_decref(ev);
                 if (evtext && svc_settings_of(svc, due[i].tenant_id, &st) == 0)
