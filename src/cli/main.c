@@ -263,7 +263,8 @@ static const struct opt_help {
                              "\"default\"); with one, another tenant's (the installation's admins)"},
     {NULL, "public-bundle", "on or off: whether anyone may download the trust bundle without a token"},
     {NULL, "unverified-trusted", "on or off: whether trusted certificates without a proof of possession let devices in"},
-    {NULL, "renewal-point", "automatic renewal at this fraction of a certificate's life (0.5 to 0.9; 2/3 by default)"},
+    {NULL, "renewal-point", "automatic renewal at this fraction of a certificate's life (0.5 to 0.9; 2/3 by default), "
+                            "and never later than half its life or 30 days before its end, whichever is less"},
     {NULL, "alert-days", "expiry alerts this many days before the end, comma-separated (30,14,7,1 by default)"},
     {NULL, "webhook", "where expiry alerts are POSTed (https://...), up to 4 times; replaces the webhooks set"},
     {NULL, "webhook-secret-file", "the key that signs each alert (X-Certhub-Signature), 16 to 128 characters: one per --webhook, in order, or one for all (none: the webhooks named are kept with theirs)"},
@@ -293,7 +294,8 @@ static const struct opt_help {
     {NULL, "with-key", "with the private key (admins; audited)"},
     {NULL, "ca-id", "the CA, by id (certhub ca list)"},
     {NULL, "parent", "the CA that signs the new one (an intermediate), by id"},
-    {NULL, "auto-renew", "certhubd renews it at 2/3 of its life (cert update: on or off)"},
+    {NULL, "auto-renew", "certhubd renews it at 2/3 of its life (the tenant's renewal point), and at least half its "
+                         "life or 30 days before its end (cert update: on or off)"},
     {NULL, "cap-validity", "end with the CA when the days asked go past it, instead of being refused"},
     {NULL, "reuse-key", "keep the key (a new one is made without it)"},
     {NULL, "search", "text in the name, subject or SANs"},

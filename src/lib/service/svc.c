@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -46,7 +47,13 @@ int ch_svc_open(ch_svc **out, const ch_svc_opts *opts)
         so.url = url;
     }
     so.durability = opts->durability;
-    if ((error = ch_store_open(&svc->store, &so)) < 0 || (error = revoked_load(svc)) < 0)
+    if ((error = ch_store_open(&svc->store, &so)) < 0 && opts->store_url == NULL && access(opts->data_dir, W_OK) != 0) {
+        /* SQLite says only that it cannot open the file: the cause said, and what to do. */
+        int why = errno;
+        ch_error_set(error, "%s (the data directory %s is not writable: %s; certhubd keeps its store there and "
+                            "needs to write it)", ch_error_last(), opts->data_dir, strerror(why));
+    }
+    if (error < 0 || (error = revoked_load(svc)) < 0)
         goto fail;
     /* A master key is made for a store that holds no key sealed under one; a store restored
      * without its master key is refused before a new key could be made that opens nothing. */
