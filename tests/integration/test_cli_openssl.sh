@@ -52,7 +52,8 @@ check_contains "CSR subject" "$(openssl req -in req.csr -noout -subject -nameopt
 openssl verify -CAfile root.pem inter.pem >/dev/null && ok "openssl verifies the intermediate"
 text=$(openssl x509 -in root.pem -noout -text)
 check_contains "root is a CA" "$text" "CA:TRUE"
-check_contains "root key usage" "$text" "Certificate Sign, CRL Sign"
+check_eq "root key usage: certificate and CRL signing alone (as Vault's and step-ca's roots)" \
+    "Certificate Sign, CRL Sign" "$(openssl x509 -in root.pem -noout -ext keyUsage | tail -1 | sed 's/^ *//')"
 text=$(openssl x509 -in inter.pem -noout -text)
 check_contains "intermediate path length 0" "$text" "CA:TRUE, pathlen:0"
 root_ski=$(openssl x509 -in root.pem -noout -ext subjectKeyIdentifier | tail -1 | tr -d ' ')

@@ -14,7 +14,7 @@ static const ch_profile root_ca = {
     .description = "Root certificate authority (self-signed)",
     .is_ca = true,
     .path_len = -1,
-    .key_usage = CH_KU_KEY_CERT_SIGN | CH_KU_CRL_SIGN | CH_KU_DIGITAL_SIGNATURE,
+    .key_usage = CH_KU_KEY_CERT_SIGN | CH_KU_CRL_SIGN,
     .default_days = 3650,
 };
 
@@ -23,7 +23,7 @@ static const ch_profile intermediate_ca = {
     .description = "Intermediate (issuing) certificate authority",
     .is_ca = true,
     .path_len = 0,
-    .key_usage = CH_KU_KEY_CERT_SIGN | CH_KU_CRL_SIGN | CH_KU_DIGITAL_SIGNATURE,
+    .key_usage = CH_KU_KEY_CERT_SIGN | CH_KU_CRL_SIGN,
     .default_days = 1825,
 };
 
