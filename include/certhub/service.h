@@ -402,6 +402,11 @@ int ch_svc_device_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_sto
 /* Blocks (or unblocks) a device: a blocked device is refused whatever its certificate. */
 int ch_svc_device_set_status(ch_svc *svc, const ch_actor *actor, const char *id, bool blocked, ch_store_device *out);
 int ch_svc_device_delete(ch_svc *svc, const ch_actor *actor, const char *id);
+/* Registers a device by its id before it connects (for trusted certificates without auto
+ * registration): its first connection with a certificate that chains to an enabled trusted
+ * certificate of the tenant lets it in and binds that certificate.  CH_EEXISTS when the id is
+ * taken. */
+int ch_svc_device_register(ch_svc *svc, const ch_actor *actor, const char *device_id, ch_store_device *out);
 
 /* ------------------------------------------------------------- profiles */
 

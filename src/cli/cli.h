@@ -149,6 +149,7 @@ int cmd_remote_ca_import(cli_args *a);
 int cmd_remote_device_list(cli_args *a);
 int cmd_remote_device_decisions(cli_args *a);
 int cmd_remote_csr_delete(cli_args *a);
+int cmd_remote_device_add(cli_args *a);
 int cmd_remote_device_block(cli_args *a);
 int cmd_remote_device_unblock(cli_args *a);
 int cmd_remote_device_delete(cli_args *a);

@@ -1311,6 +1311,23 @@ static int device_status(cli_args *a, const char *status)
     return rc;
 }
 
+int cmd_remote_device_add(cli_args *a)
+{
+    json_t *body, *ans = NULL;
+    int rc = 1;
+
+    if (!ch_utf8_valid(a->pos[0]))
+        return cli_fail(a, "the device id must be UTF-8 text");
+    body = json_pack("{ss}", "device_id", a->pos[0]);
+    if (remote_call(a, "POST", "devices", body, &ans, NULL) == 0) {
+        print_answer(ans, "id");
+        rc = 0;
+    }
+    json_decref(body);
+    json_decref(ans);
+    return rc;
+}
+
 int cmd_remote_device_block(cli_args *a)
 {
     return device_status(a, "blocked");

@@ -2107,12 +2107,37 @@ static json_t *device_json(const ch_store_device *d)
 {
     char reg[32], seen[32], na[32];
 
+    bool bound = d->cert_sha256[0] != '\0'; /* a device registered by hand has no certificate before it connects */
+
     ch_time_format(reg, sizeof reg, d->registered_at);
     ch_time_format(seen, sizeof seen, d->last_seen);
     ch_time_format(na, sizeof na, d->cert_not_after);
-    return json_pack("{ss ss ss ss ss ss ss ss}", "id", d->id, "device_id", d->device_id, "status", d->status,
-                     "certificate_sha256", d->cert_sha256, "certificate_not_after", na, "trusted_certificate_id",
-                     d->trusted_id ? d->trusted_id : "", "registered_at", reg, "last_seen", seen);
+    return json_pack("{ss ss ss ss? ss? ss ss ss?}", "id", d->id, "device_id", d->device_id, "status", d->status,
+                     "certificate_sha256", bound ? d->cert_sha256 : NULL, "certificate_not_after", bound ? na : NULL,
+                     "trusted_certificate_id", d->trusted_id ? d->trusted_id : "", "registered_at", reg, "last_seen",
+                     d->last_seen ? seen : NULL);
+}
+
+/* POST /devices {"device_id"}: a device registered before it connects. */
+static void device_register(req *r, const char *unused)
+{
+    static const char *const F[] = {"device_id", NULL};
+    json_t *body = read_json(r, F);
+    const char *device_id = NULL;
+    ch_store_device d;
+    int error;
+
+    (void)unused;
+    if (body == NULL || get_str(r, body, "device_id", &device_id))
+        goto done;
+    if ((error = ch_svc_device_register(r->svc, &r->who.actor, device_id, &d)) < 0) {
+        reply_error(r, error);
+        goto done;
+    }
+    reply_json(r, 201, device_json(&d));
+    ch_store_device_dispose(&d);
+done:
+    json_decref(body);
 }
 
 /* POST /device-auth {"chain": PEM, "username": "tenant/device"}: the answer of
@@ -2767,6 +2792,7 @@ static const struct route {
     {EVHTTP_REQ_POST, "device-auth", device_auth, POOL, NULL},
     {EVHTTP_REQ_GET, "device-decisions", device_decisions, POOL, PAGE " device_id result"},
     {EVHTTP_REQ_GET, "devices", devices_list, POOL, PAGE " trusted_id status"},
+    {EVHTTP_REQ_POST, "devices", device_register, POOL, NULL},
     {EVHTTP_REQ_GET, "devices/{id}", device_get, LOOP, NULL},
     {EVHTTP_REQ_PATCH, "devices/{id}", device_update, POOL, NULL},
     {EVHTTP_REQ_DELETE, "devices/{id}", device_delete, POOL, NULL},

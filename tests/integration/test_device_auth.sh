@@ -265,4 +265,26 @@ check_eq "a device of another CA is not touched" "allow known_device" "$(decide 
 api PATCH "/api/v1/trusted-certificates/$issuing_id" '{"status":"enabled"}'
 check_eq "enabled again: sensor-1 let in" "allow known_device" "$(decide d1.pem default/sensor-1)"
 
+# A trusted certificate without auto registration: a device registered by hand before it
+# connects is let in at its first connection, its certificate bound then; others stay out.
+device m1 meter-1 manual
+device m2 meter-2 manual
+check_eq "not registered, auto registration off: refused" "deny unknown_device" "$(decide m1.pem default/meter-1)"
+api POST /api/v1/devices '{"device_id":"meter-1"}'
+check_eq "registered by hand: 201, no certificate yet" "201 meter-1 null null" \
+    "$status $(body .device_id) $(body .certificate_sha256) $(body .last_seen)"
+api POST /api/v1/devices '{"device_id":"meter-1"}'
+check_eq "registered twice: 409" "409 device_id" "$status $(body .error.field)"
+api POST /api/v1/devices '{"device_id":"a/b"}'
+check_eq "an id that is no CN: 400" "400 device_id" "$status $(body .error.field)"
+check_eq "its first connection: let in" "allow known_device" "$(decide m1.pem default/meter-1)"
+api GET "/api/v1/devices?limit=1000"
+check_eq "its certificate and trusted certificate bound then" \
+    "$(openssl x509 -in m1.leaf -outform DER | sha256sum | cut -d' ' -f1) $manual_id" \
+    "$(body '.items[] | select(.device_id == "meter-1") | .certificate_sha256 + " " + .trusted_certificate_id')"
+check_eq "then known by its certificate alone" "allow known_device" "$(decide m1.pem)"
+check_eq "another device of that CA, not registered: still refused" "deny unknown_device" "$(decide m2.pem default/meter-2)"
+check_contains "certhub device add" "$(remote device add meter-2)" "dev_"
+check_eq "and then let in" "allow known_device" "$(decide m2.pem default/meter-2)"
+
 done_testing

@@ -556,7 +556,9 @@ verify:
             decided(svc, d, false, CH_DECIDE_DEVICE_BLOCKED, "the device is blocked");
         } else {
             struct device_tx t = {svc, &dev, false};
-            bool same = strcmp(dev.cert_sha256, sha) == 0; /* its trusted certificate is what changed */
+            /* The same certificate (its trusted certificate is what changed), or none yet (a
+             * device registered before it first connected): the device known, as it was. */
+            bool same = strcmp(dev.cert_sha256, sha) == 0 || dev.cert_sha256[0] == '\0';
             snprintf(dev.cert_sha256, sizeof dev.cert_sha256, "%s", sha);
             dev.cert_not_after = ch_cert_not_after(chain[0]);
             free(dev.trusted_id);
@@ -684,6 +686,57 @@ int ch_svc_device_set_status(ch_svc *svc, const ch_actor *actor, const char *id,
     d.status = strdup(blocked ? "blocked" : "active");
     t = (struct block_tx){svc, actor, &d, false};
     if ((error = svc_commit(svc, block_tx_run, &t)) == 0 && out)
+        *out = d;
+    else
+        ch_store_device_dispose(&d);
+    return error;
+}
+
+struct register_tx {
+    ch_svc *svc;
+    const ch_actor *actor;
+    ch_store_device *d;
+};
+
+static int register_tx_run(void *arg)
+{
+    struct register_tx *t = arg;
+    int error = ch_store_device_put(t->svc->store, t->d);
+    char detail[300];
+
+    if (error == CH_EEXISTS)
+        return ch_error_set_field(CH_EEXISTS, "device_id", "a device %s is registered already", t->d->device_id);
+    if (error < 0)
+        return error;
+    snprintf(detail, sizeof detail, "{\"device_id\":\"%s\"}", t->d->device_id); /* (an id holds no '"' or '\\') */
+    return svc_audit(t->svc, t->actor, "device.register", "device", t->d->id, detail);
+}
+
+int ch_svc_device_register(ch_svc *svc, const ch_actor *actor, const char *device_id, ch_store_device *out)
+{
+    char id[CH_ID_MAX];
+    ch_store_device d = {0};
+    struct register_tx t;
+    int error;
+
+    if (out)
+        memset(out, 0, sizeof *out);
+    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "registering devices")) < 0)
+        return error;
+    if (device_id == NULL || !good_device_id(device_id) || strchr(device_id, '"') || strchr(device_id, '\\'))
+        return ch_error_set_field(CH_EINVAL, "device_id",
+                                  "a device id is its certificate's CN: 1 to 200 characters, without '+', '#', '/', "
+                                  "quotes, backslashes or control characters");
+    ch_store_new_id(id, "dev_");
+    /* No certificate yet (its digest empty, it ended at 0): bound at the first connection. */
+    d = (ch_store_device){.id = strdup(id), .tenant_id = strdup(actor->tenant_id), .device_id = strdup(device_id),
+                          .registered_at = ch_now(), .last_seen = 0, .status = strdup("active")};
+    if (d.id == NULL || d.tenant_id == NULL || d.device_id == NULL || d.status == NULL) {
+        ch_store_device_dispose(&d);
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    }
+    t = (struct register_tx){svc, actor, &d};
+    if ((error = svc_commit(svc, register_tx_run, &t)) == 0 && out)
         *out = d;
     else
         ch_store_device_dispose(&d);
