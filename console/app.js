@@ -750,7 +750,7 @@ function keystoreExport(k) {
 function entryRows(k, x) {
   const { button: show, row: detail } = expander("Details", `Details of ${x.alias}`, 5, "details", async () => {
     const full = await api("GET", `keystores/${k.id}/entries/${encodeURIComponent(x.alias)}`);
-    return [certDetails(full.certificate),
+    return [certDetails(full.certificate, { origin: full.origin || x.origin, has_private_key: x.has_private_key }),
       full.chain.length ? el("p", {}, "The chain after it:") : "",
       full.chain.length ? el("ol", {}, full.chain.map((c) => el("li", {}, `${c.subject}, valid until ${day(c.not_after)}`))) : ""];
   });
@@ -805,7 +805,10 @@ async function keystoresScreen(screen) {
 }
 
 // Everything inspect shows, and how the certificate came to be here (no key, ever).
-function certDetails(c) {
+// An inventory certificate's details; with entry (a keystore's), what the entry holds and where
+// it came from, in place of the inventory record's own (the same certificate may be held
+// there otherwise: imported with a key, or by an earlier upload).
+function certDetails(c, entry) {
   const d = c.details || {};
   const list = (a) => (a && a.length ? a.join(", ") : "—");
   return el("dl", {},
@@ -818,11 +821,12 @@ function certDetails(c) {
     el("dt", {}, "Basic constraints"), el("dd", {}, d.is_ca ? `CA${d.path_len != null ? ", path length " + d.path_len : ""}` : "not a CA"),
     el("dt", {}, "Key usage"), el("dd", {}, list(d.key_usage)), el("dt", {}, "Extended key usage"), el("dd", {}, list(d.ext_key_usage)),
     el("dt", {}, "Subject alternative names"), el("dd", {}, list(d.sans)),
-    el("dt", {}, "Created"), el("dd", {}, `${c.method}${c.profile ? " with profile " + c.profile : ""}, ${c.created_at}`),
-    el("dt", {}, "Private key"), el("dd", {}, c.has_private_key ? "held here, sealed" : "not held here"),
-    el("dt", {}, "Automatic renewal"), el("dd", {}, c.auto_renew ? `on, due ${c.renew_at || ""}` : "off"),
-    c.renewed_by ? [el("dt", {}, "Renewed by"), el("dd", {}, c.renewed_by)] : null,
-    c.renews ? [el("dt", {}, "Renews"), el("dd", {}, c.renews)] : null);
+    entry ? [el("dt", {}, "In this keystore"), el("dd", {}, `${entry.origin || "uploaded"}, ${entry.has_private_key ? "with its private key (sealed)" : "the certificate only"}`)]
+      : [el("dt", {}, "Created"), el("dd", {}, `${c.method}${c.profile ? " with profile " + c.profile : ""}, ${c.created_at}`),
+        el("dt", {}, "Private key"), el("dd", {}, c.has_private_key ? "held here, sealed" : "not held here"),
+        el("dt", {}, "Automatic renewal"), el("dd", {}, c.auto_renew ? `on, due ${c.renew_at || ""}` : "off"),
+        c.renewed_by ? [el("dt", {}, "Renewed by"), el("dd", {}, c.renewed_by)] : null,
+        c.renews ? [el("dt", {}, "Renews"), el("dd", {}, c.renews)] : null]);
 }
 
 function trustedDetails(t) {
