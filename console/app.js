@@ -540,13 +540,20 @@ async function certificatesScreen(screen) {
     return [el("tr", {}, el("td", {}, c.name), el("td", {}, c.subject, sanLine), el("td", { class: "hide-narrow" }, c.issuer),
       el("td", {}, day(c.not_after)), el("td", {}, badge(Date.parse(c.not_after) > Date.now() ? c.status : "expired")), el("td", {}, actions)), detailRow];
   });
-  const load = () => list.load();
+  // An empty page says so (a bare heading looked like a screen still loading).
+  const load = async () => {
+    await list.load();
+    if (!body.children.length)
+      body.append(el("tr", {}, el("td", { colspan: 6, class: "muted" },
+        search.value.length >= 3 ? `No certificate's subject, name or SAN holds "${search.value}".` : "No certificates yet.")));
+  };
   // A term of three characters or more (the search index is of trigrams; a shorter one reads
   // every certificate), asked for once typing pauses.
   let typing = null;
   search.addEventListener("input", () => {
     clearTimeout(typing);
-    if (search.value.length === 0 || search.value.length >= 3) typing = setTimeout(load, 250);
+    // (under 3 letters the whole list again: the results of a longer term stayed up)
+    typing = setTimeout(load, 250);
   });
   const create = canChange() ? el("button", { id: "create-cert", onclick: () => createWizard(load) }, "Create certificate") : null;
   screen.replaceChildren(el("h1", {}, "Certificates"), el("div", { class: "toolbar" }, search, create), notice,

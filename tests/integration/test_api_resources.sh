@@ -147,6 +147,14 @@ check_eq "wrong type: 400" "400 days" "$status $(body .error.field)"
 api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"a\"},\"ca_id\":\"$issuer\",\"key_usage\":[\"signing\"]}"
 check_eq "unknown key usage: 400" "400 key_usage" "$status $(body .error.field)"
 check_contains "the accepted names are listed" "$(body .error.message)" "digital_signature"
+# The subject's email is an address (it went into the certificate as any text).
+for bad in not-an-email "@example.com" "ops@" "a b@example.com" "a@b@c"; do
+    api POST /api/v1/certificates "$(jq -n --arg e "$bad" '{subject:{common_name:"mail.example",email:$e}}')"
+    check_eq "subject email \"$bad\": 400 on email" "400 email" "$status $(body .error.field)"
+done
+api POST /api/v1/certificates '{"subject":{"common_name":"mail.example","email":"ops@example.com"}}'
+check_eq "an address: 201, in the subject" "201 true" "$status $(body '.subject | contains("ops@example.com")')"
+api DELETE "/api/v1/certificates/$(body .id)" # (the count of what bad requests stored, below, is of the others)
 # RFC 5280 4.2.1.3: keyCertSign only in a CA's certificate (profiles refuse it too).
 api POST /api/v1/certificates "{\"sans\":[\"dns:ku.example\"],\"ca_id\":\"$issuer\",\"key_usage\":[\"digital_signature\",\"key_cert_sign\"]}"
 check_eq "key_cert_sign for a certificate that is no CA: 422" "422 key_usage" "$status $(body .error.field)"

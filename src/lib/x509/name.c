@@ -70,6 +70,14 @@ int ch_name_build(X509_NAME **out, const ch_name_fields *f)
     int error;
 
     *out = NULL;
+    /* An address, as an email SAN is one: "not-an-email" went into the subject as it was. */
+    if (f->email != NULL && f->email[0] != '\0') {
+        const char *at = strchr(f->email, '@');
+        if (at == NULL || at == f->email || at[1] == '\0' || strchr(at + 1, '@') != NULL ||
+            strpbrk(f->email, " \t<>()[],;:\"") != NULL)
+            return ch_error_set_field(CH_EINVAL, "email", "email must be an address such as ops@example.com, not \"%.64s\"",
+                                      f->email);
+    }
     if ((name = X509_NAME_new()) == NULL)
         return ch_error_set(CH_ENOMEM, "out of memory");
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
