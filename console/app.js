@@ -957,13 +957,41 @@ async function devicesScreen(screen) {
   await Promise.all([load(), decisions.load()]);
 }
 
+// The audit log, newest first, narrowed as the API narrows it: by kind of action, by who, by
+// object, by day.
 async function auditScreen(screen) {
   const body = el("tbody");
-  const list = pagedList(body, "audit-more", 200, () => "audit?order=desc",
+  const kinds = [["", "every action"], ["certificate.*", "certificates"], ["key.export", "key exports"], ["ca.*", "CAs"],
+    ["csr.*", "CSRs"], ["keystore.*", "keystores"], ["trusted.*", "trusted certificates"], ["device.*", "devices"],
+    ["profile.*", "profiles"], ["token.*", "tokens"], ["user.*", "users"], ["tenant.*", "tenants"], ["settings.*", "settings"]];
+  const action = el("select", { id: "au-action", "aria-label": "Action" }, kinds.map(([v, t]) => el("option", { value: v }, t)));
+  const actor = el("input", { id: "au-actor", placeholder: "who (user:NAME, token:ID)", "aria-label": "Who" });
+  const object = el("input", { id: "au-object", placeholder: "object id", "aria-label": "Object" });
+  const since = el("input", { id: "au-since", type: "date", "aria-label": "From (day)" });
+  const until = el("input", { id: "au-until", type: "date", "aria-label": "Until (day, inclusive)" });
+  const err = el("p", { class: "error", role: "alert", id: "au-error" });
+  const path = () => {
+    const q = new URLSearchParams({ order: "desc" });
+    if (action.value) q.set("action", action.value);
+    if (actor.value.trim()) q.set("actor", actor.value.trim());
+    if (object.value.trim()) q.set("object_id", object.value.trim());
+    if (since.value) q.set("since", since.value + "T00:00:00Z");
+    if (until.value) q.set("until", new Date(Date.parse(until.value + "T00:00:00Z") + 86400000).toISOString().slice(0, 19) + "Z");
+    return "audit?" + q.toString();
+  };
+  const list = pagedList(body, "audit-more", 200, path,
     (a) => el("tr", {}, el("td", {}, a.at), el("td", {}, a.actor), el("td", {}, a.action), el("td", {}, a.object_id || "")));
-  screen.replaceChildren(el("h1", {}, "Audit log"),
+  const load = async () => {
+    err.textContent = "";
+    try { await list.load(); } catch (e) { err.textContent = e.message; return; }
+    if (!body.children.length) body.append(el("tr", {}, el("td", { colspan: 4, class: "muted" }, "No entry matches.")));
+  };
+  let typing = null;
+  for (const f of [action, since, until]) f.addEventListener("change", load);
+  for (const f of [actor, object]) f.addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(load, 300); });
+  screen.replaceChildren(el("h1", {}, "Audit log"), el("div", { class: "toolbar" }, action, actor, object, since, until), err,
     el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "When"), el("th", {}, "Who"), el("th", {}, "What"), el("th", {}, "Object"))), body), list.more);
-  await list.load();
+  await load();
 }
 
 // The tenant's settings: its trust bundle (downloaded here, public or not), how devices are

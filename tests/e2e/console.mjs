@@ -388,6 +388,15 @@ assert.match(await page.locator("tbody tr").first().innerText(), new RegExp(bulk
 await page.locator("#audit-more").click();
 await page.waitForFunction(() => document.querySelectorAll("tbody tr").length > 200);
 ok("the audit log shows its newest 200 entries first, and \"Show more\" the older ones");
+// Narrowed as the API narrows it: key exports alone, then nothing for an unknown actor.
+await page.locator("#au-action").selectOption("key.export");
+await page.waitForFunction(() => [...document.querySelectorAll("tbody tr td:nth-child(3)")].every((td) => td.textContent === "key.export") &&
+  document.querySelectorAll("tbody tr").length > 0);
+await page.locator("#au-actor").fill("user:nobody-at-all");
+await page.getByText("No entry matches.").waitFor();
+await page.locator("#au-actor").fill("");
+await page.locator("#au-action").selectOption("");
+ok("the audit log filtered by action and by who, an empty result said");
 await page.evaluate(async (ids) => {
   const s = await (await fetch("/api/v1/session")).json();
   for (const id of ids) await fetch("/api/v1/certificates/" + id, { method: "DELETE", headers: { "X-CSRF-Token": s.csrf_token } });
