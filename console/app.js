@@ -191,6 +191,21 @@ function formDialog(title, fields, submitLabel, onSubmit, errorId) {
 }
 const roleSelect = (id) => el("select", { id }, ["viewer", "operator", "admin"].map((r) => el("option", { value: r }, r)));
 
+// A file input with an area around it that takes a dropped file as if it was chosen (its
+// change handlers run).
+function dropArea(file, text) {
+  const drop = el("div", { class: "drop" }, text, file);
+  drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (e) => {
+    e.preventDefault();
+    drop.classList.remove("over");
+    file.files = e.dataTransfer.files;
+    file.dispatchEvent(new Event("change"));
+  });
+  return drop;
+}
+
 // ---- screens
 const screens = {
   overview: overviewScreen,
@@ -382,7 +397,7 @@ async function createWizard(reload) {
   const imFileNote = el("p", { class: "muted", id: "im-file-note" });
   const importStep = ["Import", () => [
     el("label", { for: "im-cert" }, "Certificate (PEM), pasted or uploaded"), el("textarea", { id: "im-cert", name: "im_cert", rows: 6 }, v.im_cert || ""),
-    el("input", { type: "file", "aria-label": "Upload the certificate (PEM, DER, P7B, PKCS#12 or JKS)", onchange: async (e) => {
+    dropArea(el("input", { type: "file", "aria-label": "Upload the certificate (PEM, DER, P7B, PKCS#12 or JKS)", onchange: async (e) => {
       const f = e.target.files[0];
       const head = f ? new TextDecoder().decode(await f.slice(0, 64).arrayBuffer()) : "";
       if (f && head.trimStart().startsWith("-----BEGIN")) {
@@ -394,7 +409,7 @@ async function createWizard(reload) {
         form.im_cert.value = "";
         imFileNote.textContent = `${f.name} is sent as it is (give its password below if it has one).`;
       }
-    } }), imFileNote,
+    } }), "Drop the file here, or browse: "), imFileNote,
     el("label", { for: "im-key" }, "Private key (PEM), optional"), el("textarea", { id: "im-key", name: "im_key", rows: 4 }, v.im_key || ""),
     el("label", { for: "im-pass" }, "Password (of the key, or of a PKCS#12 or JKS file)"), el("input", { id: "im-pass", name: "im_pass", type: "password", autocomplete: "off" })]];
   const csrStep = ["CSR on this system", () => [
@@ -788,7 +803,7 @@ async function keystoresScreen(screen) {
     const keyPassword = el("input", { type: "password", id: "ks-key-password", autocomplete: "off" });
     const err = el("p", { class: "error", id: "ks-error", role: "alert" });
     const form = el("form", { method: "dialog" }, el("h2", {}, "Upload keystore"),
-      el("label", { for: "ks-file" }, "Keystore file (JKS, PFX, P12, PEM, CER, CRT)"), file,
+      el("label", { for: "ks-file" }, "Keystore file (JKS, PFX, P12, PEM, CER, CRT)"), dropArea(file, "Drop the file here, or browse: "),
       el("label", { for: "ks-password" }, "Password"), password,
       el("label", { for: "ks-key-password" }, "Key password, when the keys have their own"), keyPassword, err,
       el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Upload"),
@@ -887,10 +902,7 @@ async function trustedScreen(screen) {
 
 function addTrustedDialog(reload) {
   const file = el("input", { type: "file", id: "tc-file", name: "file", accept: ".pem,.crt,.cer", "aria-describedby": "tc-file-error" });
-  const drop = el("div", { class: "drop" }, "Drop a PEM file here, or browse: ", file);
-  drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
-  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
-  drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); file.files = e.dataTransfer.files; });
+  const drop = dropArea(file, "Drop a PEM file here, or browse: ");
   const errors = { name: el("p", { class: "error", id: "tc-name-error" }), certificate: el("p", { class: "error", id: "tc-file-error", role: "alert" }) };
   const form = el("form", { method: "dialog", novalidate: true },
     el("h2", {}, "Add trusted certificate"),

@@ -203,6 +203,20 @@ const fromP12 = await page.evaluate(async () =>
 assert.equal(fromP12.has_private_key, true);
 assert.equal(fromP12.subject, "CN=bundled.example");
 ok("a PKCS#12 file imported through the wizard, with its key; a wrong password shown first");
+// A file dropped on the wizard's import step is taken as if chosen (SAP BTP's "select (or drag
+// and drop) the certificate file"): a PEM one fills the text box.
+await page.getByRole("button", { name: "Create certificate" }).click();
+await page.getByLabel("Type").selectOption("import");
+await page.getByRole("button", { name: "Next" }).click();
+const dropped = await page.evaluateHandle((text) => {
+  const dt = new DataTransfer();
+  dt.items.add(new File([text], "dropped.pem", { type: "application/x-pem-file" }));
+  return dt;
+}, readFileSync(`${work}/imp.pem`, "utf8"));
+await page.getByRole("dialog").locator(".drop").dispatchEvent("drop", { dataTransfer: dropped });
+await page.waitForFunction(() => document.querySelector("#im-cert").value.startsWith("-----BEGIN CERTIFICATE-----"));
+await page.getByRole("dialog").getByRole("button", { name: "Cancel" }).click();
+ok("a certificate file dropped on the import step is read as if chosen");
 await page.screenshot({ path: `${shots}/certificates.png`, fullPage: true });
 
 // The CA hierarchy: a root and an intermediate under it, its chain downloaded.
