@@ -447,7 +447,7 @@ async function createWizard(reload) {
         done(v.type === "import" && v.name && made.name !== v.name
           ? `This certificate was held already as "${made.name}": its key was added to it.`
           : `${v.type === "import" ? "Imported" : "Stored"} "${made.name}", valid until ${day(made.not_after)}.`);
-        reload();
+        reload(made.id);
       } catch (e) { err.textContent = (e.field ? e.field + ": " : "") + e.message; }
       return;
     }
@@ -462,7 +462,7 @@ async function createWizard(reload) {
       const made = await api("POST", "certificates", body);
       d.close();
       done(`Created "${made.name}", valid until ${day(made.not_after)}.`);
-      reload();
+      reload(made.id); /* its details shown, as SAP BTP's screen shows the new certificate's */
     } catch (e) { err.textContent = (e.field ? e.field + ": " : "") + e.message; }
   });
   show();
@@ -552,15 +552,18 @@ async function certificatesScreen(screen) {
     // The names a client checks, under the subject: the first three, and how many more.
     const sans = c.sans || [];
     const sanLine = sans.length ? el("div", { class: "muted sans" }, sans.slice(0, 3).join(", ") + (sans.length > 3 ? ` and ${sans.length - 3} more` : "")) : null;
-    return [el("tr", {}, el("td", {}, c.name), el("td", {}, c.subject, sanLine), el("td", { class: "hide-narrow" }, c.issuer),
+    return [el("tr", { "data-id": c.id }, el("td", {}, c.name), el("td", {}, c.subject, sanLine), el("td", { class: "hide-narrow" }, c.issuer),
       el("td", {}, day(c.not_after)), el("td", {}, badge(Date.parse(c.not_after) > Date.now() ? c.status : "expired")), el("td", {}, actions)), detailRow];
   });
   // An empty page says so (a bare heading looked like a screen still loading).
-  const load = async () => {
+  // show: the id of a certificate whose details open once it is listed (one just made).
+  const load = async (show) => {
     await list.load();
     if (!body.children.length)
       body.append(el("tr", {}, el("td", { colspan: 6, class: "muted" },
         search.value.length >= 3 ? `No certificate's subject, name or SAN holds "${search.value}".` : "No certificates yet.")));
+    if (typeof show === "string")
+      body.querySelector(`tr[data-id="${CSS.escape(show)}"] button[aria-expanded="false"]`)?.click();
   };
   // A term of three characters or more (the search index is of trigrams; a shorter one reads
   // every certificate), asked for once typing pauses.
