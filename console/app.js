@@ -342,7 +342,7 @@ async function createWizard(reload) {
         ["csr", "Certificate for a CSR that exists on this system"]])]],
     ["Profile, key and lifetime", () => [
       ...select("profile", "Profile", profiles.items.filter((p) => !p.is_ca).map((p) => [p.name, `${p.name} — ${p.description}`])),
-      ...select("key_type", "Key type", [["p256", "EC P-256"], ["p384", "EC P-384"], ["rsa2048", "RSA 2048"], ["rsa3072", "RSA 3072"], ["ed25519", "Ed25519"]]),
+      ...select("key_type", "Key type", [["p256", "EC P-256"], ["p384", "EC P-384"], ["rsa2048", "RSA 2048"], ["rsa3072", "RSA 3072"], ["rsa4096", "RSA 4096"], ["ed25519", "Ed25519"]]),
       ...select("digest", "Digest", [["sha256", "SHA-256"], ["sha384", "SHA-384"], ["sha512", "SHA-512"]]),
       ...field("days", "Lifetime (days)", { type: "number", min: "1" }),
       el("label", { class: "check" }, el("input", { type: "checkbox", name: "auto_renew", id: "auto_renew", checked: !!v.auto_renew }),
@@ -587,13 +587,18 @@ function caDialog(title, parent, reload) {
     el("label", { for: "ca-cn" }, "Common name"), el("input", { id: "ca-cn", name: "cn", required: true }),
     el("label", { for: "ca-org" }, "Organization"), el("input", { id: "ca-org", name: "org" }),
     el("label", { for: "ca-key" }, "Key type"), el("select", { id: "ca-key", name: "key" }, ["p256", "p384", "rsa3072", "rsa4096"].map((k) => el("option", {}, k))),
-    el("label", { for: "ca-days" }, "Lifetime (days)"), el("input", { id: "ca-days", name: "days", type: "number", value: parent ? "1825" : "3650" }), err,
+    el("label", { for: "ca-days" }, "Lifetime (days)"), el("input", { id: "ca-days", name: "days", type: "number", value: parent ? "1825" : "3650" }),
+    // Basic constraints: how many CA levels may follow it (empty: none for an intermediate,
+    // any for a root, as the profiles say).
+    el("label", { for: "ca-pathlen" }, "Path length (CAs it may sign below it; empty for the default)"),
+    el("input", { id: "ca-pathlen", name: "pathlen", type: "number", min: "0", max: "64" }), err,
     el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Create CA"), el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     try {
       await api("POST", "cas", { name: form.name.value, type: parent ? "intermediate" : "root", parent_id: parent || undefined,
-        subject: { common_name: form.cn.value, organization: form.org.value || undefined }, key_type: form.key.value, days: Number(form.days.value) });
+        subject: { common_name: form.cn.value, organization: form.org.value || undefined }, key_type: form.key.value, days: Number(form.days.value),
+        path_len: form.pathlen.value === "" ? undefined : Number(form.pathlen.value) });
       d.close();
       reload();
     } catch (e) { err.textContent = e.message; }

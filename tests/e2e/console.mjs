@@ -225,6 +225,7 @@ await page.getByRole("link", { name: "CAs", exact: true }).click();
 await page.getByRole("button", { name: "Create root CA" }).click();
 await page.getByLabel("Name", { exact: true }).fill("Lab Root");
 await page.getByLabel("Common name").fill("Lab Root CA");
+await page.getByLabel(/^Path length/).fill("1"); // (TrueNAS: "Basic Constraints ... limits the path length")
 await page.getByRole("button", { name: "Create CA" }).click();
 await page.getByRole("button", { name: "Create an intermediate under Lab Root" }).click();
 await page.getByLabel("Name", { exact: true }).fill("Lab Issuing");
@@ -232,6 +233,8 @@ await page.getByLabel("Common name").fill("Lab Issuing CA");
 await page.getByRole("button", { name: "Create CA" }).click();
 await page.locator("li", { hasText: "Lab Root" }).locator("ul li", { hasText: "Lab Issuing" }).waitFor();
 ok("the CA tree shows an intermediate under its root");
+assert.equal(await page.evaluate(async () => (await (await fetch("/api/v1/cas")).json()).items.find((c) => c.name === "Lab Root").path_len), 1);
+ok("the root made with the path length given");
 await page.locator("li", { hasText: "Lab Root" }).getByText(/valid until \d{4}-\d{2}-\d{2}/).first().waitFor();
 assert.equal(await page.getByRole("button", { name: "Create an intermediate under Lab Issuing" }).count(), 0);
 ok("each CA shows when it expires, and an issuing CA (path length 0) offers no intermediate");
