@@ -556,6 +556,14 @@ await page.keyboard.press("Tab");
 const focused = await page.evaluate(() => document.activeElement && document.activeElement.tagName);
 assert.ok(["A", "BUTTON", "INPUT"].includes(focused));
 ok("works at phone width, focus moves with the keyboard");
+// A row's actions stay in sight at phone width (they sat past the right edge, behind a
+// sideways scroll).
+await page.getByRole("link", { name: "Certificates", exact: true }).click();
+const exportButton = page.getByRole("button", { name: /^Export / }).first();
+await exportButton.waitFor();
+const box = await exportButton.boundingBox();
+assert.ok(box.x >= 0 && box.x + box.width <= 390, JSON.stringify(box));
+ok("at phone width a certificate's actions are in sight");
 
 // A request without the CSRF token is refused even with the cookie.
 const status = await page.evaluate(async () => (await fetch("/api/v1/settings", { method: "PATCH", headers: { "Content-Type": "application/json" }, body: "{}" })).status);
