@@ -527,7 +527,20 @@ async function certificatesScreen(screen) {
   const notice = el("p", { role: "status", id: "cert-notice" });
   const search = el("input", { type: "search", id: "cert-search", placeholder: "Search subject, name or SAN (3 letters or more)", "aria-label": "Search certificates" });
   const body = el("tbody");
-  const list = pagedList(body, "cert-more", 200, () => "certificates" + (search.value.length >= 3 ? "?search=" + encodeURIComponent(search.value) : ""), (c) => {
+  // Which ones: all, those in force, those past their end, or those ending within 30 days.
+  const which = el("select", { id: "cert-which", "aria-label": "Which certificates" },
+    [["", "all"], ["active", "in force"], ["expiring", "ending within 30 days"], ["expired", "expired"]].map(([v, t]) => el("option", { value: v }, t)));
+  const certPath = () => {
+    const q = new URLSearchParams();
+    if (search.value.length >= 3) q.set("search", search.value);
+    if (which.value === "active" || which.value === "expired") q.set("status", which.value);
+    if (which.value === "expiring") {
+      q.set("status", "active");
+      q.set("expiring_before", new Date(Date.now() + 30 * 86400000).toISOString().slice(0, 19) + "Z");
+    }
+    return "certificates" + (q.toString() ? "?" + q.toString() : "");
+  };
+  const list = pagedList(body, "cert-more", 200, certPath, (c) => {
     const { button: more, row: detailRow } = expander("Details", `Details of ${c.name}`, 6, "details",
       async () => certDetails(await api("GET", "certificates/" + c.id)));
     const actions = el("div", { class: "row-actions" }, more, el("button", { class: "secondary", onclick: () => exportDialog(c), "aria-label": `Export ${c.name}` }, "Export"));
@@ -561,7 +574,8 @@ async function certificatesScreen(screen) {
     await list.load();
     if (!body.children.length)
       body.append(el("tr", {}, el("td", { colspan: 6, class: "muted" },
-        search.value.length >= 3 ? `No certificate's subject, name or SAN holds "${search.value}".` : "No certificates yet.")));
+        search.value.length >= 3 ? `No certificate's subject, name or SAN holds "${search.value}".`
+          : which.value ? "No certificate is in that state." : "No certificates yet.")));
     if (typeof show === "string")
       body.querySelector(`tr[data-id="${CSS.escape(show)}"] button[aria-expanded="false"]`)?.click();
   };
@@ -574,7 +588,8 @@ async function certificatesScreen(screen) {
     typing = setTimeout(load, 250);
   });
   const create = canChange() ? el("button", { id: "create-cert", onclick: () => createWizard(load) }, "Create certificate") : null;
-  screen.replaceChildren(el("h1", {}, "Certificates"), el("div", { class: "toolbar" }, search, create), notice,
+  which.addEventListener("change", () => load());
+  screen.replaceChildren(el("h1", {}, "Certificates"), el("div", { class: "toolbar" }, search, which, create), notice,
     el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Subject"),
       el("th", { class: "hide-narrow" }, "Issuer"), el("th", {}, "Valid until"), el("th", {}, "Status"), el("th", {}, ""))), body), list.more);
   await load();
