@@ -2,6 +2,7 @@
 #ifndef CERTHUBD_DAEMON_H
 #define CERTHUBD_DAEMON_H
 
+#include <stdio.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
@@ -81,6 +82,11 @@ const char *query(req *r, const char *name);
  * header, are the rest of a plain HTTP/1.x request line: printable up to " HTTP/1.x" and its
  * line end (the connection is then told to ask https://). */
 bool http_line_rest(const char *line, size_t n);
+
+/* A line about something that happened while certhubd runs ("certhubd: " and the message), on
+ * f, after the time (UTC, RFC 3339) unless journald takes the stream (it stamps lines itself):
+ * read later, a line without its time says nothing of when. */
+void event_log(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* An answer finished on another thread.  A handler whose answer waits for something done
  * elsewhere (a certificate's commit) takes a later for its request ev and returns; whoever

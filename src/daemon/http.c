@@ -8,6 +8,7 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -711,9 +712,9 @@ static void count_in(struct evbuffer *buf, const struct evbuffer_cb_info *info, 
         c->cut = true;
         shutdown(bufferevent_getfd(c->bev), SHUT_RDWR);
         if (minute_passed(&last_told))
-            fprintf(stderr, "certhubd: requests in flight hold %.1f MB, over the %.1f MB certhubd holds at once (64 kB "
-                            "for each of --max-connections, and room for four of 4 MB): a connection sending more was "
-                            "closed\n", total / 1048576.0, c->server->inflight_max / 1048576.0);
+            event_log(stderr, "requests in flight hold %.1f MB, over the %.1f MB certhubd holds at once (64 kB for each "
+                              "of --max-connections, and room for four of 4 MB): a connection sending more was closed",
+                      total / 1048576.0, c->server->inflight_max / 1048576.0);
     }
 }
 
@@ -980,11 +981,32 @@ static void conn_new(struct server *s, SSL *ssl, struct conn *c)
         if (!atomic_load(&s->full) && atomic_load(&s->conns) >= s->max_conns) {
             listeners_set(s, true);
             if (minute_passed(&last_told))
-                fprintf(stderr, "certhubd: %d connections open, the most it holds (--max-connections): new ones wait "
-                                "until some close\n", s->max_conns);
+                event_log(stderr, "%d connections open, the most it holds (--max-connections): new ones wait until "
+                                  "some close", s->max_conns);
         }
         pthread_mutex_unlock(&s->full_lock);
     }
+}
+
+void event_log(FILE *f, const char *fmt, ...)
+{
+    static int journald = -1;
+    char line[1024];
+    va_list ap;
+
+    if (journald < 0)
+        journald = getenv("JOURNAL_STREAM") != NULL;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (journald) {
+        fprintf(f, "certhubd: %s\n", line);
+    } else {
+        char at[32];
+        ch_time_format(at, sizeof at, ch_now());
+        fprintf(f, "%s certhubd: %s\n", at, line);
+    }
+    fflush(f);
 }
 
 bool http_line_rest(const char *line, size_t n)
@@ -1167,9 +1189,8 @@ static void on_accept_error(struct evconnlistener *lev, void *arg)
         }
     if (minute_passed(&last_told)) {
         getrlimit(RLIMIT_NOFILE, &rl);
-        fprintf(stderr, "certhubd: cannot accept connections: %s (the limit is %llu descriptors); waiting for "
-                        "some to close (raise LimitNOFILE= or ulimit -n)\n",
-                strerror(err), (unsigned long long)rl.rlim_cur);
+        event_log(stderr, "cannot accept connections: %s (the limit is %llu descriptors); waiting for some to close "
+                          "(raise LimitNOFILE= or ulimit -n)", strerror(err), (unsigned long long)rl.rlim_cur);
     }
 }
 
@@ -1589,6 +1610,6 @@ int server_run(ch_svc *svc, SSL_CTX *tls, int fd, const char *addr, int port, in
     pthread_mutex_destroy(&s.balance_lock);
     pthread_mutex_destroy(&s.pool_lock);
     pthread_cond_destroy(&s.pool_cond);
-    printf("certhubd: stopped\n");
+    event_log(stdout, "stopped");
     return 0;
 }

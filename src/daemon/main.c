@@ -314,17 +314,16 @@ static SSL_CTX *tls_refresh(void *arg)
     }
 
     if (ch_svc_bootstrap_run(src->svc, src->data_dir, src->host, &b) < 0) {
-        fprintf(stderr, "certhubd: checking the server certificate failed: %s\n", ch_error_last());
+        event_log(stderr, "checking the server certificate failed: %s", ch_error_last());
         return NULL;
     }
     if (memcmp(ch_cert_sha256(b.server_cert), src->served, 32) != 0) {
         if ((ctx = tls_context(&b)) != NULL) {
             memcpy(src->served, ch_cert_sha256(b.server_cert), 32);
             ch_time_format(until, sizeof until, ch_cert_not_after(b.server_cert));
-            printf("certhubd: server certificate renewed, valid until %s\n", until);
-            fflush(stdout);
+            event_log(stdout, "server certificate renewed, valid until %s", until);
         } else {
-            fprintf(stderr, "certhubd: cannot set up TLS with the renewed server certificate\n");
+            event_log(stderr, "cannot set up TLS with the renewed server certificate");
         }
     }
     ch_svc_bootstrap_dispose(&b);
@@ -433,9 +432,9 @@ static int send_webhook(void *arg, const char *url, const char *secret, const ch
         char origin[300];
         webhook_origin(origin, sizeof origin, url);
         if (rc != CURLE_OK)
-            fprintf(stderr, "certhubd: webhook %s: %s\n", origin, cu.easy_strerror(rc));
+            event_log(stderr, "webhook %s: %s", origin, cu.easy_strerror(rc));
         else
-            fprintf(stderr, "certhubd: webhook %s: answered HTTP %ld; tried again at the next round\n", origin, status);
+            event_log(stderr, "webhook %s: answered HTTP %ld; tried again at the next round", origin, status);
         return -1;
     }
     return 0;

@@ -98,6 +98,9 @@ for i in $(seq 1 100); do grep -q "answered HTTP 403" "$log" && break; sleep 0.1
 check_contains "the refusal is logged by scheme and host" "$(cat "$log")" \
     "certhubd: webhook http://127.0.0.1:$(cat hookport): answered HTTP 403; tried again at the next round"
 check_eq "without its path or userinfo" "0 0" "$(grep -c T0PATHSECRET "$log" || true) $(grep -c pw-in-url "$log" || true)"
+grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z certhubd: webhook ' "$log" ||
+    fail "the webhook's line carries no time: $(grep 'certhubd: webhook' "$log" | head -1)"
+ok "and carries its time (outside journald, which stamps lines itself)"
 # Meanwhile the webhook that took it has it once, not again at every round the other refuses;
 # and once only for the most urgent threshold the certificate is within (3 days left: the
 # 7-day alert, not the 30- and 14-day ones with it).
