@@ -927,10 +927,26 @@ function addTrustedDialog(reload) {
   const file = el("input", { type: "file", id: "tc-file", name: "file", accept: ".pem,.crt,.cer", "aria-describedby": "tc-file-error" });
   const drop = dropArea(file, "Drop a PEM file here, or browse: ");
   const errors = { name: el("p", { class: "error", id: "tc-name-error" }), certificate: el("p", { class: "error", id: "tc-file-error", role: "alert" }) };
+  // The certificate's details once it is chosen, read and checked by the server without
+  // storing it: what is about to be trusted is seen before it is added (Azure's "view the
+  // certificate details ... before adding").
+  const preview = el("div", { class: "details", id: "tc-preview" });
+  file.addEventListener("change", async () => {
+    preview.replaceChildren();
+    errors.certificate.textContent = "";
+    if (!file.files[0]) return;
+    const f = new FormData();
+    f.append("file", file.files[0]);
+    f.append("preview", "true");
+    try {
+      const t = await api("POST", "trusted-certificates", f);
+      preview.replaceChildren(el("p", {}, "To be trusted:"), trustedDetails(t));
+    } catch (e) { errors.certificate.textContent = e.message; }
+  });
   const form = el("form", { method: "dialog", novalidate: true },
     el("h2", {}, "Add trusted certificate"),
     el("label", { for: "tc-name" }, "Certificate name"), el("input", { id: "tc-name", name: "name", "aria-describedby": "tc-name-error" }), errors.name,
-    el("label", { for: "tc-file" }, "Certificate (PEM)"), drop, errors.certificate,
+    el("label", { for: "tc-file" }, "Certificate (PEM)"), drop, errors.certificate, preview,
     el("label", { class: "check" }, el("input", { type: "checkbox", name: "auto_registration", id: "tc-auto" }), "Auto registration"),
     el("label", { class: "check" }, el("input", { type: "checkbox", name: "enabled", id: "tc-enabled", checked: true }), "Enabled"),
     el("div", { class: "row-actions" }, el("button", { type: "submit", id: "tc-submit" }, "Add certificate"),

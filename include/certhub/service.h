@@ -254,6 +254,8 @@ typedef struct ch_svc_trusted_req {
     size_t cert_len;
     bool auto_registration;
     bool disabled;                 /* added disabled (enabled by default) */
+    bool preview;                  /* checked as an add would be, and nothing stored (the row is what
+                                    * would be added) */
 } ch_svc_trusted_req;
 
 /* Adds one CA certificate to the tenant's trusted certificates.  Refusals carry a reason

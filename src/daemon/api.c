@@ -1904,7 +1904,7 @@ static int get_status(req *r, json_t *body, int *enabled)
     return 0;
 }
 
-static const char *const F_TRUSTED[] = {"name", "certificate", "auto_registration", "status", "enabled", NULL};
+static const char *const F_TRUSTED[] = {"name", "certificate", "auto_registration", "status", "enabled", "preview", NULL};
 /* A bulk upload names each certificate after its subject. */
 static const char *const F_TRUSTED_BULK[] = {"certificate", "auto_registration", "status", "enabled", NULL};
 
@@ -1931,14 +1931,22 @@ static void trusted_add(req *r, const char *unused)
     upload u;
     ch_svc_trusted_req q = {0};
     ch_store_trusted out;
-    int enabled = 1, error;
+    int enabled = 1, preview = 0, error;
 
     (void)unused;
     if (read_upload(r, &u, F_TRUSTED, "file") < 0)
         return;
-    if (upload_cert(r, &u, &q, &enabled) == 0) {
+    if (get_flag(r, u.fields, "preview", &preview) == 0 && upload_cert(r, &u, &q, &enabled) == 0) {
+        q.preview = preview;
         if ((error = ch_svc_trusted_add(r->svc, &r->who.actor, &q, &out)) < 0) {
             reply_error(r, error);
+        } else if (preview) {
+            /* What would be added: no id, as nothing was stored. */
+            json_t *o = trusted_json(&out, true);
+            json_object_set_new(o, "id", json_null());
+            json_object_set_new(o, "preview", json_true());
+            reply_json(r, 200, o);
+            ch_store_trusted_dispose(&out);
         } else {
             reply_json(r, 201, trusted_json(&out, true));
             ch_store_trusted_dispose(&out);
@@ -2772,7 +2780,7 @@ static const struct route {
     {EVHTTP_REQ_POST, "keystores/{id}/export", keystore_export, POOL, NULL},
     {EVHTTP_REQ_DELETE, "keystores/{id}", keystore_delete, POOL, NULL},
     {EVHTTP_REQ_GET, "trusted-certificates", trusted_list, POOL, PAGE},
-    {EVHTTP_REQ_POST, "trusted-certificates", trusted_add, POOL, "name auto_registration status enabled"},
+    {EVHTTP_REQ_POST, "trusted-certificates", trusted_add, POOL, "name auto_registration status enabled preview"},
     {EVHTTP_REQ_POST, "trusted-certificates/bulk", trusted_bulk, POOL, "auto_registration status enabled"},
     {EVHTTP_REQ_GET, "trusted-certificates/{id}", trusted_get, LOOP, NULL},
     {EVHTTP_REQ_PATCH, "trusted-certificates/{id}", trusted_update, POOL, NULL},

@@ -50,7 +50,14 @@ await page.locator("#tc-file-error").getByText("not in version 3").waitFor();
 ok("a version 1 certificate: its own error");
 await page.screenshot({ path: `${shots}/trusted-add-error.png` });
 await page.getByLabel("Certificate name").fill("Fleet root");
+const trustedCount = () => page.evaluate(async () => (await (await fetch("/api/v1/trusted-certificates")).json()).items.length);
+const trustedBefore = await trustedCount();
 await page.locator("#tc-file").setInputFiles(`${work}/fleet.pem`);
+// Seen before it is added: its details, read by the server, nothing stored yet.
+await page.locator("#tc-preview").getByText("To be trusted:").waitFor();
+await page.locator("#tc-preview").getByText(/CN=Fleet Root CA/).first().waitFor();
+assert.equal(await trustedCount(), trustedBefore);
+ok("a chosen certificate's details are shown before it is added, nothing stored yet");
 await page.getByLabel("Auto registration").check();
 await page.getByRole("button", { name: "Add certificate" }).click();
 const row = page.locator("tr", { hasText: "Fleet root" });

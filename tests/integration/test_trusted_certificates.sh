@@ -33,6 +33,16 @@ add() { # FILE [JSON fields...] through the API
     api POST /api/v1/trusted-certificates "$(jq -n --arg c "$(cat "$1")" '{certificate:$c}' | jq -c ". + ${2:-{\}}")"
 }
 
+# ---- a preview: its details, every check made, nothing stored (Azure's "view the
+# certificate details once uploaded ... before adding", then Apply)
+add root.pem '{"preview":true}'
+check_eq "a preview: 200, the details, no id" "200 true null CN=root" \
+    "$status $(body .preview) $(body .id) $(body .details.subject)"
+api GET /api/v1/trusted-certificates
+check_eq "and nothing was added" 0 "$(body '.items | length')"
+add leaf.pem '{"preview":true}'
+check_eq "a preview of what would be refused: the refusal" "422 not_a_ca" "$status $(body .error.reason)"
+
 # ---- add, through the API
 add root.pem '{"name":"Fleet root","auto_registration":true}'
 check_eq "a CA certificate is added" "201 Fleet root enabled true false" \
@@ -46,6 +56,8 @@ for c in "garbage.pem not_a_certificate 400" "v1.pem not_version_3 422" "leaf.pe
     add "$1"
     check_eq "API refuses $1: $2" "$3 $2 certificate" "$status $(body .error.reason) $(body .error.field)"
 done
+add root.pem '{"preview":true}'
+check_eq "a preview of one trusted already: 409" "409 already_exists" "$status $(body .error.reason)"
 api POST /api/v1/trusted-certificates "" -F "file=@second.pem" -F "name=From a form" -F "auto_registration=false" -F "status=disabled"
 check_eq "added from a multipart form, disabled" "201 disabled From a form" "$status $(body '.status + " " + .name')"
 second_id=$(body .id)

@@ -209,6 +209,23 @@ static int add_one(ch_svc *svc, const ch_actor *actor, const ch_cert *cert, cons
         ch_store_trusted_dispose(&row);
         return error;
     }
+    /* A preview (Azure's "view the certificate details before adding", then Apply): every
+     * check an add makes, the tenant's own certificates for a duplicate among them, nothing
+     * stored. */
+    if (req->preview) {
+        ch_store_trusted *rows = NULL;
+        size_t n = 0;
+        if ((error = ch_store_trusted_list(svc->store, actor->tenant_id, NULL, &rows, &n)) == 0)
+            for (size_t i = 0; i < n && error == 0; i++)
+                if (strcmp(rows[i].sha256, row.sha256) == 0)
+                    error = fail(CH_EEXISTS, "already_exists", "this certificate is trusted already");
+        ch_store_trusted_list_free(rows, n);
+        if (error == 0 && out != NULL)
+            *out = row;
+        else
+            ch_store_trusted_dispose(&row);
+        return error;
+    }
     t = (struct trusted_tx){svc, actor, &row, "trusted.add"};
     if ((error = svc_commit(svc, trusted_tx_run, &t)) == 0)
         (void)svc_trust_dir_sync(svc); /* the store holds the truth; a broker catches up next change */
