@@ -566,18 +566,25 @@ static void state_load(const char *path, struct owned *o)
     fclose(f);
 }
 
-static void state_save(const char *path, const struct owned *o)
+/* The state written (its directory made if missing): without it the agent forgets what it
+ * wrote, and a target removed later leaves its files behind.  -1, said, when it cannot be. */
+static int state_save(cli_args *a, const char *path, const struct owned *o)
 {
     char tmp[1100];
     FILE *w;
+    bool ok;
 
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    if (make_parents(a, path) != 0)
+        return -1;
     if ((w = fopen(tmp, "w")) == NULL)
-        return;
+        return cli_fail(a, "cannot write the state file %s: %s", tmp, strerror(errno)) ? -1 : -1;
     for (size_t i = 0; i < o->n; i++)
         fprintf(w, "%s\t%s\n", o->f[i].target, o->f[i].file);
-    if (fclose(w) == 0)
-        rename(tmp, path);
+    ok = fclose(w) == 0;
+    if (!ok || rename(tmp, path) != 0)
+        return cli_fail(a, "cannot write the state file %s: %s", path, strerror(errno)) ? -1 : -1;
+    return 0;
 }
 
 static const struct target *target_named(const struct agent *ag, const char *name)
@@ -651,7 +658,8 @@ static int pass(cli_args *a, const struct agent *ag)
         fflush(stdout);
     }
     remove_stale(ag, &before, &now);
-    state_save(ag->state, &now);
+    if (state_save(a, ag->state, &now) != 0)
+        failed = 1;
     g_written = g_before = NULL;
     free(before.f);
     free(now.f);

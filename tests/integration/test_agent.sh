@@ -371,4 +371,25 @@ sed -i 's/^\[target y\]/[target x]/; s|out/shared.pem$|out/other.pem|' dup.conf
 sed -i '0,/out\/other.pem/s//out\/shared.pem/' dup.conf
 expect_error "one target name twice" "target x appears twice" -- "$CERTHUB" agent --config dup.conf --once
 
+# A state file in a directory not made yet (the doc's /var/lib/certhub-agent/state on a fresh
+# machine): made, so what the agent wrote is remembered (a target removed later took nothing
+# with it: the state was never written, and nothing said so).
+cat > st.conf <<CONF
+server = https://localhost:$port
+token_file = $data/admin-token
+ca_file = $data/ca.pem
+state = $T/agent-state/new/state
+
+[target st]
+bundle = default
+path = $T/out/st.pem
+CONF
+"$CERTHUB" agent --config st.conf --once >/dev/null 2>&1 || fail "the pass with a new state directory failed"
+[ -s agent-state/new/state ] || fail "no state written"
+sed -i '/^\[target st\]/,$d' st.conf
+printf '[target other]\nbundle = default\npath = %s/out/st2.pem\n' "$T" >> st.conf
+"$CERTHUB" agent --config st.conf --once >/dev/null 2>&1 || fail "the pass after removing the target failed"
+[ ! -e out/st.pem ] || fail "the removed target's file stayed"
+ok "a state file in a new directory: written, and a removed target's file goes"
+
 done_testing
