@@ -286,5 +286,13 @@ check_eq "then known by its certificate alone" "allow known_device" "$(decide m1
 check_eq "another device of that CA, not registered: still refused" "deny unknown_device" "$(decide m2.pem default/meter-2)"
 check_contains "certhub device add" "$(remote device add meter-2)" "dev_"
 check_eq "and then let in" "allow known_device" "$(decide m2.pem default/meter-2)"
+# A device named by its device id (as the broker's log and device add name it), not only by
+# its dev_ id.
+remote device block meter-2 >/dev/null
+check_eq "blocked by its device id" "deny device_blocked" "$(decide m2.pem default/meter-2)"
+remote device unblock meter-2 >/dev/null
+api GET /api/v1/devices/no-such-meter
+check_eq "a device id no device has: 404 saying what it takes" "404 true" \
+    "$status $(body '.error.message | contains("neither a device")')"
 
 done_testing

@@ -642,6 +642,19 @@ int ch_svc_device_list(ch_svc *svc, const ch_actor *actor, const ch_store_device
     return ch_store_device_list(svc->store, actor->tenant_id, filter, page, out, count);
 }
 
+/* A device by its id (dev_...) or by its device id (the certificate's CN, as the broker's log
+ * and device add name it). */
+static int device_find(ch_svc *svc, const char *tenant_id, const char *id, ch_store_device *out)
+{
+    int error = ch_store_device_get(svc->store, out, tenant_id, id);
+
+    if (error == CH_ENOTFOUND && strncmp(id, "dev_", 4) != 0 &&
+        (error = ch_store_device_by_name(svc->store, out, tenant_id, id)) == CH_ENOTFOUND)
+        error = ch_error_set(CH_ENOTFOUND, "no such device: %.200s is neither a device's id (dev_...) nor its "
+                                           "device id", id);
+    return error;
+}
+
 int ch_svc_device_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_device *out)
 {
     int error;
@@ -649,7 +662,7 @@ int ch_svc_device_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_sto
     memset(out, 0, sizeof *out);
     if ((error = svc_need(actor, CH_ROLE_VIEWER, "reading devices")) < 0)
         return error;
-    return ch_store_device_get(svc->store, out, actor->tenant_id, id);
+    return device_find(svc, actor->tenant_id, id, out);
 }
 
 struct block_tx {
@@ -680,7 +693,7 @@ int ch_svc_device_set_status(ch_svc *svc, const ch_actor *actor, const char *id,
         memset(out, 0, sizeof *out);
     if ((error = svc_need(actor, CH_ROLE_OPERATOR, "blocking devices")) < 0)
         return error;
-    if ((error = ch_store_device_get(svc->store, &d, actor->tenant_id, id)) < 0)
+    if ((error = device_find(svc, actor->tenant_id, id, &d)) < 0)
         return error;
     free(d.status);
     d.status = strdup(blocked ? "blocked" : "active");
@@ -751,7 +764,7 @@ int ch_svc_device_delete(ch_svc *svc, const ch_actor *actor, const char *id)
 
     if ((error = svc_need(actor, CH_ROLE_OPERATOR, "deleting devices")) < 0)
         return error;
-    if ((error = ch_store_device_get(svc->store, &d, actor->tenant_id, id)) < 0)
+    if ((error = device_find(svc, actor->tenant_id, id, &d)) < 0)
         return error;
     t = (struct block_tx){svc, actor, &d, true};
     error = svc_commit(svc, block_tx_run, &t);
