@@ -271,7 +271,7 @@ static SSL_CTX *tls_context_files(struct tls_source *src)
     BIO_free(kb);
     ERR_clear_error();
     if (what != NULL) {
-        fprintf(stderr, "certhubd: --tls-cert %s, --tls-key %s: %s\n", src->cert_file, src->key_file, what);
+        event_log(stderr, "--tls-cert %s, --tls-key %s: %s", src->cert_file, src->key_file, what);
         SSL_CTX_free(ctx);
         return NULL;
     }
@@ -281,10 +281,9 @@ static SSL_CTX *tls_context_files(struct tls_source *src)
         const ASN1_TIME *na = X509_get0_notAfter(SSL_CTX_get0_certificate(ctx));
         struct tm tm;
         if (na != NULL && ASN1_TIME_to_tm(na, &tm) == 1 && strftime(until, sizeof until, "%Y-%m-%dT%H:%M:%SZ", &tm) > 0)
-            printf("certhubd: serving %s, valid until %s\n", src->cert_file, until);
+            event_log(stdout, "serving %s, valid until %s", src->cert_file, until);
         if (na != NULL && X509_cmp_current_time(na) < 0)
-            fprintf(stderr, "certhubd: warning: the certificate in %s has expired\n", src->cert_file);
-        fflush(stdout);
+            event_log(stderr, "warning: the certificate in %s has expired", src->cert_file);
     }
     return ctx;
 }
@@ -518,6 +517,16 @@ static int backup(const ch_svc_opts *so, const char *data_dir, const char *file)
     if (stat(db, &sb) != 0) {
         fprintf(stderr, "certhubd: --backup: no store in %s (%s)\n", data_dir, strerror(errno));
         return 1;
+    }
+    /* SQLite says only that it cannot open the file: a directory that is not there is said. */
+    {
+        char dir[4200];
+        const char *slash = strrchr(file, '/');
+        snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - file) : 1, slash ? file : ".");
+        if (slash != NULL && slash != file && (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))) {
+            fprintf(stderr, "certhubd: --backup: the directory %s of %s is not there (make it first)\n", dir, file);
+            return 1;
+        }
     }
     umask(077);
     if (ch_svc_open(&svc, so) < 0) {

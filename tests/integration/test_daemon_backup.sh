@@ -20,6 +20,8 @@ for n in 1 2 3 4 5; do issue "$n" >> before.ids; done
           -d "{\"subject\":{\"common_name\":\"during-$n.example\"}}" "https://localhost:$port/api/v1/certificates" || break
   done ) &
 writer=$!
+expect_error "a backup into a directory that is not there: said so" "the directory $T/no-such-dir of $T/no-such-dir/snap.db is not there" -- \
+    "$CERTHUBD" --data-dir "$data" --backup "$T/no-such-dir/snap.db"
 "$CERTHUBD" --data-dir "$data" --backup "$T/snap.db" > backup.out 2>&1 || fail "--backup: $(cat backup.out)"
 wait "$writer"
 ok "a backup is taken while certhubd issues"

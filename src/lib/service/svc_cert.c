@@ -138,7 +138,8 @@ static int default_issuer(ch_svc *svc, const char *tenant_id, char id[CH_ID_MAX]
     }
     if (error == 0 && found == 0)
         error = ch_error_set_field(CH_EINVAL, "ca_id",
-                                   "ca_id is required: no CA of this tenant can sign (create one: POST /api/v1/cas)");
+                                   "no CA of this tenant can sign: create one first (certhub ca create, POST "
+                                   "/api/v1/cas) or import one with its key");
     else if (error == 0 && found > 1)
         error = ch_error_set_field(CH_EINVAL, "ca_id", "ca_id is required: %zu CAs of this tenant can sign: %s%s",
                                    found, names.data ? (const char *)names.data : "", found > 5 ? ", ..." : "");
