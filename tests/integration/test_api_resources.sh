@@ -332,6 +332,8 @@ openssl pkcs12 -export -in bag.pem -inkey bag.key -name bag -passout pass:s3cret
 api POST /api/v1/certificates/import "" -F "file=@bag.p12"
 check_eq "a PKCS#12 without its password: 400, the password asked for" "400 password" "$status $(body .error.field)"
 check_contains "and said so" "$(body .error.message)" "give its password"
+api POST /api/v1/certificates/import "" -H "Content-Type: application/x-pkcs12" --data-binary @bag.p12
+check_contains "a raw body: told where its password goes" "$(body .error.message)" "a raw body takes it in the Certhub-Password header"
 api POST /api/v1/certificates/import "" -F "file=@bag.p12" -F "password=wrong"
 check_eq "with a wrong password: 400 wrong_password" "400 wrong_password" "$status $(body .error.code)"
 api GET "/api/v1/certificates?search=bag.example"
