@@ -665,22 +665,32 @@ int ch_svc_device_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_sto
     return device_find(svc, actor->tenant_id, id, out);
 }
 
+/* A person's change of a device (its status, its removal, its registration), audited with it. */
+enum device_op { DEVICE_STATUS, DEVICE_DELETE, DEVICE_REGISTER };
+
 struct block_tx {
     ch_svc *svc;
     const ch_actor *actor;
     ch_store_device *d;
-    bool remove;
+    enum device_op op;
 };
 
 static int block_tx_run(void *arg)
 {
+    static const char *const actions[] = {"device.status", "device.delete", "device.register"};
     struct block_tx *t = arg;
-    int error = t->remove ? ch_store_device_delete(t->svc->store, t->actor->tenant_id, t->d->id)
-                          : ch_store_device_update(t->svc->store, t->d);
+    char detail[300] = "";
+    int error = t->op == DEVICE_DELETE   ? ch_store_device_delete(t->svc->store, t->actor->tenant_id, t->d->id)
+                : t->op == DEVICE_STATUS ? ch_store_device_update(t->svc->store, t->d)
+                                         : ch_store_device_put(t->svc->store, t->d);
 
-    return error < 0 ? error
-                     : svc_audit(t->svc, t->actor, t->remove ? "device.delete" : "device.status", "device", t->d->id,
-                                 NULL);
+    if (error == CH_EEXISTS && t->op == DEVICE_REGISTER)
+        return ch_error_set_field(CH_EEXISTS, "device_id", "a device %s is registered already", t->d->device_id);
+    if (error < 0)
+        return error;
+    if (t->op == DEVICE_REGISTER) /* (a device id holds no '"' or '\\') */
+        snprintf(detail, sizeof detail, "{\"device_id\":\"%s\"}", t->d->device_id);
+    return svc_audit(t->svc, t->actor, actions[t->op], "device", t->d->id, detail[0] ? detail : NULL);
 }
 
 int ch_svc_device_set_status(ch_svc *svc, const ch_actor *actor, const char *id, bool blocked, ch_store_device *out)
@@ -697,7 +707,7 @@ int ch_svc_device_set_status(ch_svc *svc, const ch_actor *actor, const char *id,
         return error;
     free(d.status);
     d.status = strdup(blocked ? "blocked" : "active");
-    t = (struct block_tx){svc, actor, &d, false};
+    t = (struct block_tx){svc, actor, &d, DEVICE_STATUS};
     if ((error = svc_commit(svc, block_tx_run, &t)) == 0 && out)
         *out = d;
     else
@@ -705,31 +715,11 @@ int ch_svc_device_set_status(ch_svc *svc, const ch_actor *actor, const char *id,
     return error;
 }
 
-struct register_tx {
-    ch_svc *svc;
-    const ch_actor *actor;
-    ch_store_device *d;
-};
-
-static int register_tx_run(void *arg)
-{
-    struct register_tx *t = arg;
-    int error = ch_store_device_put(t->svc->store, t->d);
-    char detail[300];
-
-    if (error == CH_EEXISTS)
-        return ch_error_set_field(CH_EEXISTS, "device_id", "a device %s is registered already", t->d->device_id);
-    if (error < 0)
-        return error;
-    snprintf(detail, sizeof detail, "{\"device_id\":\"%s\"}", t->d->device_id); /* (an id holds no '"' or '\\') */
-    return svc_audit(t->svc, t->actor, "device.register", "device", t->d->id, detail);
-}
-
 int ch_svc_device_register(ch_svc *svc, const ch_actor *actor, const char *device_id, ch_store_device *out)
 {
     char id[CH_ID_MAX];
     ch_store_device d = {0};
-    struct register_tx t;
+    struct block_tx t;
     int error;
 
     if (out)
@@ -748,8 +738,8 @@ int ch_svc_device_register(ch_svc *svc, const ch_actor *actor, const char *devic
         ch_store_device_dispose(&d);
         return ch_error_set(CH_ENOMEM, "out of memory");
     }
-    t = (struct register_tx){svc, actor, &d};
-    if ((error = svc_commit(svc, register_tx_run, &t)) == 0 && out)
+    t = (struct block_tx){svc, actor, &d, DEVICE_REGISTER};
+    if ((error = svc_commit(svc, block_tx_run, &t)) == 0 && out)
         *out = d;
     else
         ch_store_device_dispose(&d);
@@ -766,7 +756,7 @@ int ch_svc_device_delete(ch_svc *svc, const ch_actor *actor, const char *id)
         return error;
     if ((error = device_find(svc, actor->tenant_id, id, &d)) < 0)
         return error;
-    t = (struct block_tx){svc, actor, &d, true};
+    t = (struct block_tx){svc, actor, &d, DEVICE_DELETE};
     error = svc_commit(svc, block_tx_run, &t);
     ch_store_device_dispose(&d);
     return error;
