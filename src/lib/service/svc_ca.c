@@ -91,12 +91,8 @@ static int ca_links_find(ch_svc *svc, const char *tenant_id, const ch_cert *cert
         goto done;
     }
     for (size_t i = 0; i < n; i++) {
-        ch_store_cert row;
-        if (all[i].cert_id == NULL || ch_store_cert_get(svc->store, &row, tenant_id, all[i].cert_id) < 0)
+        if (all[i].cert_id == NULL || svc_cert_load(svc, tenant_id, all[i].cert_id, &certs[i]) < 0)
             continue;
-        if (ch_cert_parse(&certs[i], row.der, row.der_len) < 0)
-            certs[i] = NULL;
-        ch_store_cert_dispose(&row);
         /* The same certificate as a CA the tenant has: a second CA of it (two that sign with
          * one key, two trees of the same issuer) is refused, as a certificate imported twice. */
         if (certs[i] != NULL && memcmp(ch_cert_sha256(certs[i]), ch_cert_sha256(cert), 32) == 0) {
@@ -140,16 +136,13 @@ int svc_cert_link_issuer(ch_svc *svc, const char *tenant_id, const ch_cert *cert
     if ((error = ch_store_ca_list(svc->store, tenant_id, NULL, &all, &n)) < 0)
         return error;
     for (size_t i = 0; i < n && row->ca_id == NULL; i++) {
-        ch_store_cert ca_row;
         ch_cert *ca = NULL;
         if (strcmp(all[i].status, "active") != 0 || all[i].cert_id == NULL ||
-            ch_store_cert_get(svc->store, &ca_row, tenant_id, all[i].cert_id) < 0)
+            svc_cert_load(svc, tenant_id, all[i].cert_id, &ca) < 0)
             continue;
-        if (ch_cert_parse(&ca, ca_row.der, ca_row.der_len) == 0 && ch_cert_issued_by(cert, ca) &&
-            (row->ca_id = strdup(all[i].id)) == NULL)
+        if (ch_cert_issued_by(cert, ca) && (row->ca_id = strdup(all[i].id)) == NULL)
             error = ch_error_set(CH_ENOMEM, "out of memory");
         ch_cert_free(ca);
-        ch_store_cert_dispose(&ca_row);
     }
     ch_error_clear();
     ch_store_ca_list_free(all, n);

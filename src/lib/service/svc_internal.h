@@ -107,6 +107,9 @@ bool svc_tenant_revoked(ch_svc *svc, const char *tenant_id);
  * when it differs): at every start, and as soon as that root is rotated. */
 int svc_write_roots(ch_svc *svc, const ch_actor *a, const char *data_dir);
 
+/* The tenant's certificate id, read from the store and parsed. */
+int svc_cert_load(ch_svc *svc, const char *tenant, const char *id, ch_cert **out);
+
 /* Appends to chain[*len...] (at most cap in all) CA ca_id's certificate and its parents' up to
  * the root; each certificate after the first the one that signed the one before it (after a
  * rotation, the CA's certificate from before).  CH_ENOTFOUND where a CA is gone; what was

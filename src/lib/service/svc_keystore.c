@@ -195,7 +195,7 @@ int ch_svc_keystore_entries(ch_svc *svc, const ch_actor *actor, const char *id, 
     return ch_store_keystore_entries(svc->store, actor->tenant_id, id, out, count);
 }
 
-static int load_cert(ch_svc *svc, const char *tenant, const char *id, ch_cert **out)
+int svc_cert_load(ch_svc *svc, const char *tenant, const char *id, ch_cert **out)
 {
     ch_store_cert row;
     int error = ch_store_cert_get(svc->store, &row, tenant, id);
@@ -229,13 +229,13 @@ int ch_svc_keystore_export(ch_svc *svc, const ch_actor *actor, const char *id, i
         ch_cert *chain[CH_MAX_CHAIN_LEN] = {0};
         size_t len = 0;
         ch_key *key = NULL;
-        if ((error = load_cert(svc, actor->tenant_id, entries[e].cert_id, &chain[len])) == 0)
+        if ((error = svc_cert_load(svc, actor->tenant_id, entries[e].cert_id, &chain[len])) == 0)
             len++;
         if (error == 0 && entries[e].chain) {
             char *copy = strdup(entries[e].chain), *save = NULL;
             for (char *p = strtok_r(copy, ",", &save); p && error == 0 && len < CH_MAX_CHAIN_LEN;
                  p = strtok_r(NULL, ",", &save))
-                if ((error = load_cert(svc, actor->tenant_id, p, &chain[len])) == 0)
+                if ((error = svc_cert_load(svc, actor->tenant_id, p, &chain[len])) == 0)
                     len++;
             free(copy);
         }
@@ -290,7 +290,7 @@ static void issuer_among_cas(ch_svc *svc, const char *tenant_id, const ch_cert *
         return;
     for (size_t i = 0; i < n && *out == NULL; i++) {
         ch_cert *c = NULL;
-        if (load_cert(svc, tenant_id, rows[i].id, &c) == 0 &&
+        if (svc_cert_load(svc, tenant_id, rows[i].id, &c) == 0 &&
             X509_check_issued(ch_cert_x509(c), ch_cert_x509(child)) == X509_V_OK)
             *out = c;
         else
@@ -308,7 +308,7 @@ int svc_ca_chain(ch_svc *svc, const char *tenant_id, const char *ca_id, ch_cert 
 
     snprintf(next, sizeof next, "%s", ca_id ? ca_id : "");
     while (next[0] && *len < cap && (error = ch_store_ca_get(svc->store, &ca, tenant_id, next)) == 0) {
-        error = load_cert(svc, tenant_id, ca.cert_id, &chain[*len]);
+        error = svc_cert_load(svc, tenant_id, ca.cert_id, &chain[*len]);
         /* After a rotation the CA's current certificate did not sign what came before it: the
          * certificate that did is among the tenant's CA certificates (kept as "rotated"). */
         if (error == 0 && *len > 0 &&
