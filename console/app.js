@@ -399,11 +399,11 @@ async function createWizard(reload) {
     el("label", { for: "im-cert" }, "Certificate (PEM), pasted or uploaded"), el("textarea", { id: "im-cert", name: "im_cert", rows: 6 }, v.im_cert || ""),
     dropArea(el("input", { type: "file", "aria-label": "Upload the certificate (PEM, DER, P7B, PKCS#12 or JKS)", onchange: async (e) => {
       const f = e.target.files[0];
-      const head = f ? new TextDecoder().decode(await f.slice(0, 64).arrayBuffer()) : "";
-      if (f && head.trimStart().startsWith("-----BEGIN")) {
+      const pem = f ? await pemText(f) : null;
+      if (pem !== null) {
         imFile = null;
         imFileNote.textContent = "";
-        form.im_cert.value = await f.text();
+        form.im_cert.value = pem;
       } else if (f) {
         imFile = f;
         form.im_cert.value = "";
@@ -711,12 +711,18 @@ async function signHere(c, reload) {
   form.ca.focus();
 }
 
+// A file's text when it is PEM (its start is a BEGIN line), else null.
+async function pemText(f) {
+  const head = new TextDecoder().decode(await f.slice(0, 64).arrayBuffer());
+  return head.trimStart().startsWith("-----BEGIN") ? f.text() : null;
+}
+
 // A certificate file as PEM text: PEM as it is, DER (a .cer from a Windows CA) wrapped in its
 // armour (as text it was bytes the API refused as JSON).
 async function certificatePem(f) {
+  const pem = await pemText(f);
+  if (pem !== null) return pem;
   const bytes = new Uint8Array(await f.arrayBuffer());
-  const head = new TextDecoder().decode(bytes.slice(0, 64));
-  if (head.trimStart().startsWith("-----BEGIN")) return new TextDecoder().decode(bytes);
   let bin = "";
   for (const b of bytes) bin += String.fromCharCode(b);
   const b64 = btoa(bin).replace(/.{64}/g, "$&\n");
