@@ -303,11 +303,17 @@ static int list_filtered(cli_args *a, const char *resource, const char *const (*
 }
 
 /* A text option as a member of body, when given. */
-static void str_member(cli_args *a, const char *opt, json_t *body, const char *field)
+/* An option's value that is not UTF-8 is refused (exit 1): json_string would give nothing for
+ * its bytes, and the member be left out of the request without a word. */
+static void need_utf8(cli_args *a, const char *opt)
 {
-    /* (json_string would give nothing for other bytes, and the member be left out) */
     if (cli_opt(a, opt) != NULL && !ch_utf8_valid(cli_opt(a, opt)))
         exit(cli_fail(a, "--%s must be UTF-8 text", opt));
+}
+
+static void str_member(cli_args *a, const char *opt, json_t *body, const char *field)
+{
+    need_utf8(a, opt);
     if (cli_opt(a, opt) != NULL)
         json_object_set_new(body, field, json_string(cli_opt(a, opt)));
 }
@@ -322,8 +328,7 @@ static void list_member(cli_args *a, const char *opt, json_t *body, const char *
 
     if (cli_opt(a, opt) == NULL)
         return;
-    if (!ch_utf8_valid(cli_opt(a, opt)))
-        exit(cli_fail(a, "--%s must be UTF-8 text", opt));
+    need_utf8(a, opt);
     n = cli_split(&store, cli_opt(a, opt), parts, CH_MAX_SANS);
     arr = json_array();
     for (size_t i = 0; i < n; i++)
