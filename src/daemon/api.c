@@ -3094,6 +3094,13 @@ static void dispatch(req *r, size_t *route_index)
     if (strcmp(p, "/api/v1/health") == 0 || strcmp(p, "/metrics") == 0 || strcmp(p, "/api/v1/openapi.yaml") == 0) {
         if (m != EVHTTP_REQ_GET)
             return reply_method_not_allowed(r, "GET, HEAD");
+        /* None of the three takes a parameter: one given is a mistake said, as on every route. */
+        if (r->query.tqh_first != NULL) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "unknown query parameter \"%.64s\": GET %s takes no query parameters",
+                     r->query.tqh_first->key, p);
+            return reply_error_msg(r, CH_EINVAL, r->query.tqh_first->key, msg);
+        }
         if (strcmp(p, "/metrics") == 0) {
             /* Its counts read the whole store (0.1 s at 1,000,000 certificates). */
             if (hand_off(r) || need_auth(r) < 0)

@@ -193,6 +193,11 @@ check_eq "a method the resource does not take: 405" "405 method_not_allowed" "$s
 check_contains "and Allow names those it takes" "$(tr -d '\r' < headers)" "Allow: GET, HEAD, POST"
 api POST /api/v1/health
 check_eq "health too" "405 this resource takes GET, HEAD" "$status $(body .error.message)"
+api GET "/api/v1/health?verbose=1"
+check_eq "health takes no query parameter" "400 verbose" "$status $(body .error.field)"
+check_contains "and says so" "$(body .error.message)" "GET /api/v1/health takes no query parameters"
+api GET "/metrics?x=1"
+check_eq "nor /metrics" "400 x" "$status $(body .error.field)"
 check_eq "headers of 60 kB are taken" 200 "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$data/ca.pem" \
     -H "X-Pad: $(head -c 60000 /dev/zero | tr '\0' a)" "https://localhost:$port/api/v1/health")"
 check_eq "headers over 64 kB: 400" 400 "$(curl -s -o "$T/body" -w '%{http_code}' --cacert "$data/ca.pem" \
