@@ -159,6 +159,8 @@ int ch_store_trusted_update(ch_store *s, const ch_store_trusted *t);
 int ch_store_trusted_delete(ch_store *s, const char *tenant_id, const char *id);
 /* Whether the tenant has a disabled trusted certificate (false too when the store cannot say). */
 bool ch_store_trusted_any_disabled(ch_store *s, const char *tenant_id);
+/* The tenants (not disabled) with an enabled trusted certificate: at most max, by id. */
+int ch_store_trusted_tenants(ch_store *s, char (*ids)[CH_ID_MAX], size_t max, size_t *count);
 void ch_store_trusted_dispose(ch_store_trusted *t);
 void ch_store_trusted_list_free(ch_store_trusted *list, size_t count);
 

@@ -265,6 +265,14 @@ check_eq "a device of another CA is not touched" "allow known_device" "$(decide 
 api PATCH "/api/v1/trusted-certificates/$issuing_id" '{"status":"enabled"}'
 check_eq "enabled again: sensor-1 let in" "allow known_device" "$(decide d1.pem default/sensor-1)"
 
+# No tenant in the user name, a device not seen before: the tenant whose trusted certificates
+# verify it (tenant lab trusts another CA).
+device d8 sensor-8 fleet-issuing
+device d9 sensor-9 fleet-issuing
+check_eq "a new device without a user name: registered in the tenant that trusts it" "allow auto_registered" \
+    "$(decide d8.pem)"
+check_eq "with its device id alone as user name too" "allow auto_registered" "$(decide d9.pem sensor-9)"
+check_eq "a CA no tenant trusts, without a user name: refused" "deny untrusted" "$(decide d3.pem)"
 # A trusted certificate without auto registration: a device registered by hand before it
 # connects is let in at its first connection, its certificate bound then; others stay out.
 device m1 meter-1 manual
@@ -285,7 +293,15 @@ check_eq "its certificate and trusted certificate bound then" \
 check_eq "then known by its certificate alone" "allow known_device" "$(decide m1.pem)"
 check_eq "another device of that CA, not registered: still refused" "deny unknown_device" "$(decide m2.pem default/meter-2)"
 check_contains "certhub device add" "$(remote device add meter-2)" "dev_"
-check_eq "and then let in" "allow known_device" "$(decide m2.pem default/meter-2)"
+check_eq "and then let in at its first connection, without a user name (tenant lab trusts other CAs)" \
+    "allow known_device" "$(decide m2.pem)"
+# Two tenants trusting the same CA: a new device must name its tenant.
+api POST /api/v1/tokens '{"tenant":"lab","role":"admin"}'
+TOKEN=$(body .token) trust pool.pem true >/dev/null
+device p8 pooled-8 pool
+check_eq "a CA two tenants trust, a new device without a user name: refused" "deny unknown_device" "$(decide p8.pem)"
+check_contains "the tenant asked for" "$(body .message)" "several tenants"
+check_eq "named: let in" "allow auto_registered" "$(decide p8.pem default/pooled-8)"
 # A device named by its device id (as the broker's log and device add name it), not only by
 # its dev_ id.
 remote device block meter-2 >/dev/null

@@ -39,6 +39,7 @@ issue s2 sensor-2 "$dissuing"
 issue s3 sensor-3 "$lab"
 issue s4 'sensor#4' "$dissuing"
 issue s5 sensor-5 "$dissuing"
+issue s6 sensor-6 "$dissuing"
 # The broker's own certificate, from the quickstart issuing CA.
 qissuer=$(quickstart_issuer)
 api POST /api/v1/certificates "{\"profile\":\"tls-server\",\"subject\":{\"common_name\":\"localhost\"},\"sans\":[\"dns:localhost\"],\"key_type\":\"p256\",\"ca_id\":\"$qissuer\"}"
@@ -112,6 +113,10 @@ api GET /api/v1/devices
 check_eq "and is registered" "sensor-1" "$(body '[.items[].device_id] | join(",")')"
 expect_connects s1
 ok "known device, without a user name: connects"
+expect_connects s6
+ok "a new device without a user name: connects, registered in the tenant that trusts its CA"
+api GET /api/v1/devices
+check_eq "and is registered there" "sensor-1,sensor-6" "$(body '[.items[].device_id] | join(",")')"
 expect_refused s3 default/sensor-3
 ok "a CA never added: refused"
 expect_refused s4 'default/sensor#4'

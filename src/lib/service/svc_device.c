@@ -8,7 +8,8 @@
  *   it is active, its certificate unexpired and its trusted certificate enabled;
  *   an unknown device is verified with OpenSSL against the tenant's enabled trusted
  *   certificates (client-auth purpose, time, strict X.509) and registered when the trusted
- *   certificate it chains to has auto registration, else refused.
+ *   certificate it chains to has auto registration, else refused; without a tenant in the
+ *   user name, its tenant is the one whose trusted certificates verify it.
  *
  * The device id is the certificate's CN; one holding '+', '#', '/', NUL or a control
  * character is refused (it would be an MQTT wildcard or topic level).  Every decision has a
@@ -389,6 +390,61 @@ static int verify_chain(ch_svc *svc, const char *tenant_id, ch_cert **chain, siz
     return found >= 0 ? 0 : CH_EVERIFY;
 }
 
+/* Without a tenant in the user name, a device not seen before belongs to the one tenant whose
+ * enabled trusted certificates verify its chain (on most installations one tenant trusts any
+ * certificate at all, and it is tried alone).  0 with tenant_id set; CH_EVERIFY when none
+ * verifies it; CH_ECONFLICT when several do, or more tenants trust certificates than are tried
+ * (the user name must name the tenant then).  why says which. */
+#define CHAIN_TENANTS_MAX 16
+static int tenant_by_chain(ch_svc *svc, const uint8_t *chain_data, size_t len, char tenant_id[CH_ID_MAX], char *why,
+                           size_t whysize)
+{
+    char ids[CHAIN_TENANTS_MAX + 1][CH_ID_MAX], tried_why[256];
+    ch_cert **chain = NULL;
+    size_t ntenants = 0, n = 0, hits = 0;
+    int error;
+
+    if ((error = ch_store_trusted_tenants(svc->store, ids, CHAIN_TENANTS_MAX + 1, &ntenants)) < 0) {
+        snprintf(why, whysize, "%s", ch_error_last());
+        return error;
+    }
+    if (ntenants == 0) {
+        snprintf(why, whysize, "no tenant has an enabled trusted certificate");
+        return CH_EVERIFY;
+    }
+    if (ntenants > CHAIN_TENANTS_MAX) {
+        snprintf(why, whysize, "unknown device: give the tenant in the user name (tenant/device) so it can be verified");
+        return CH_ECONFLICT;
+    }
+    if (ch_cert_parse_all(&chain, &n, chain_data, len) < 0 || n == 0 || n > CH_MAX_CHAIN_LEN) {
+        ch_cert_list_free(chain, n);
+        snprintf(why, whysize, "the client certificate chain cannot be read");
+        return CH_EVERIFY;
+    }
+    snprintf(why, whysize, "no tenant's trusted certificates verify it");
+    for (size_t i = 0; i < ntenants; i++) {
+        ch_store_trusted anchor = {0};
+        ch_svc_settings settings;
+        bool disabled_hit;
+        if (svc_settings_of(svc, ids[i], &settings) < 0)
+            continue;
+        if (verify_chain(svc, ids[i], chain, n, &anchor, &disabled_hit,
+                         !settings.unverified_trusted_certificates_authenticate, tried_why, sizeof tried_why) == 0 &&
+            !disabled_hit && hits++ == 0)
+            memcpy(tenant_id, ids[i], CH_ID_MAX);
+        else if (ntenants == 1)
+            snprintf(why, whysize, "%s", tried_why);
+        ch_store_trusted_dispose(&anchor);
+    }
+    ch_cert_list_free(chain, n);
+    if (hits > 1) {
+        snprintf(why, whysize, "the trusted certificates of several tenants verify it: give the tenant in the user "
+                 "name (tenant/device)");
+        return CH_ECONFLICT;
+    }
+    return hits == 1 ? 0 : CH_EVERIFY;
+}
+
 /* Whether a disabled trusted certificate of the tenant signed a known device's chain: asked
  * only of tenants that have one (the chain is read then; a known device is otherwise let in
  * from its certificate's digest alone). */
@@ -505,9 +561,13 @@ int ch_svc_device_decide(ch_svc *svc, const uint8_t *chain_data, size_t len, con
         goto done;
     }
     if (!tenant_known) {
-        decided(svc, d, false, CH_DECIDE_UNKNOWN_DEVICE,
-                "unknown device: give the tenant in the user name (tenant/device) so it can be verified");
-        goto done;
+        if ((error = tenant_by_chain(svc, chain_data, len, d->tenant_id, why, sizeof why)) < 0) {
+            d->tenant_id[0] = '\0';
+            decided(svc, d, false, error == CH_EVERIFY ? CH_DECIDE_UNTRUSTED
+                                   : error == CH_ECONFLICT ? CH_DECIDE_UNKNOWN_DEVICE : CH_DECIDE_ERROR, why);
+            goto done;
+        }
+        tenant_known = true;
     }
 
     /* A new device, or a known one with a new certificate: verify the chain. */

@@ -208,7 +208,7 @@ enum stmt_id {
     S_DEV_PUT, S_DEV_BY_CERT, S_DEV_BY_NAME, S_DEV_GET, S_DEV_LIST, S_DEV_UPDATE, S_DEV_DELETE,
     S_USER_PUT, S_USER_GET_NAME, S_USER_COUNT, S_USER_PASSWORD, S_USER_LIST, S_USER_ROLE, S_USER_DELETE,
     S_SESS_DELETE_USER, S_SESS_PUT, S_SESS_GET, S_SESS_DELETE, S_SESS_ACT,
-    S_TRUSTED_PUT, S_TRUSTED_GET, S_TRUSTED_LIST, S_TRUSTED_UPDATE, S_TRUSTED_DELETE, S_TRUSTED_ANY_DISABLED,
+    S_TRUSTED_PUT, S_TRUSTED_GET, S_TRUSTED_LIST, S_TRUSTED_UPDATE, S_TRUSTED_DELETE, S_TRUSTED_ANY_DISABLED, S_TRUSTED_TENANTS,
     S_PROFILE_PUT, S_PROFILE_UPDATE, S_PROFILE_GET, S_PROFILE_LIST, S_PROFILE_DELETE, S_PROFILE_USERS,
     S_CERT_EXPIRY_SUMMARY, S_CERT_EXPIRY_BUCKETS, S_CERT_FIRST_EXPIRY, S_CERT_PUT, S_CERT_GET, S_CERT_GET_SHA, S_CERT_ID_BY_SHA, S_CERT_DELETE, S_CERT_RENAME, S_CERT_SET_KEY, S_CERT_STATUS,
     S_CA_PUT, S_CA_GET, S_CA_LIST, S_CA_STATUS, S_CA_DELETE,
@@ -287,6 +287,8 @@ static const char *const stmt_sql[S_COUNT] = {
                          " verification_code=?, updated_at=? WHERE tenant_id=? AND id=?",
     [S_TRUSTED_DELETE] = "DELETE FROM trusted_certs WHERE tenant_id=? AND id=?",
     [S_TRUSTED_ANY_DISABLED] = "SELECT 1 FROM trusted_certs WHERE tenant_id=? AND status='disabled' LIMIT 1",
+    [S_TRUSTED_TENANTS] = "SELECT DISTINCT t.tenant_id FROM trusted_certs t JOIN tenants n ON n.id = t.tenant_id "
+                          "WHERE t.status='enabled' AND n.disabled_at IS NULL ORDER BY t.tenant_id LIMIT ?",
     [S_PROFILE_PUT] = "INSERT INTO profiles(tenant_id, name, definition, created_at, updated_at) VALUES(?,?,?,?,?)",
     [S_PROFILE_UPDATE] = "UPDATE profiles SET definition=?, updated_at=? WHERE tenant_id=? AND name=?",
     [S_PROFILE_GET] = "SELECT tenant_id, name, definition, created_at, updated_at FROM profiles "
@@ -2174,6 +2176,22 @@ bool ch_store_trusted_any_disabled(ch_store *s, const char *tenant_id)
     rc = sqlite3_step(st);
     sqlite3_reset(st);
     return rc == SQLITE_ROW;
+}
+
+int ch_store_trusted_tenants(ch_store *s, char (*ids)[CH_ID_MAX], size_t max, size_t *count)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = stmt(s, S_TRUSTED_TENANTS, &db);
+    int rc;
+
+    *count = 0;
+    if (st == NULL)
+        return ch_error_last_code();
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)max);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && *count < max)
+        snprintf(ids[(*count)++], CH_ID_MAX, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error(db, rc, "listing the tenants that trust certificates");
 }
 
 void ch_store_trusted_dispose(ch_store_trusted *t)
