@@ -38,7 +38,7 @@ async function apiAll(path) {
   const items = [];
   let cursor = null;
   do {
-    const page = await api("GET", `${path}?limit=1000${cursor ? "&cursor=" + encodeURIComponent(cursor) : ""}`);
+    const page = await api("GET", `${path}${path.includes("?") ? "&" : "?"}limit=1000${cursor ? "&cursor=" + encodeURIComponent(cursor) : ""}`);
     items.push(...page.items);
     cursor = page.next_cursor;
   } while (cursor);
@@ -890,16 +890,25 @@ function trustedDetails(t) {
     el("dt", {}, "Valid until"), el("dd", {}, t.not_after),
     el("dt", {}, "SHA-256"), el("dd", {}, t.sha256),
     el("dt", {}, "Key"), el("dd", {}, `${d.key_algorithm || ""} ${d.key_curve || d.key_bits || ""}`),
+    el("dt", {}, "List"), el("dd", {}, listName(t.list) + (t.list === "issuer" ? " (helps build chains, authenticates nothing itself)" : "")),
     el("dt", {}, "Proof of possession"), el("dd", {}, t.verified ? "verified" : "not verified"));
 }
 
+// The two lists of trusted certificates (OPC UA's, Azure IoT Operations'): the trust list
+// authenticates, the issuer list only completes chains up to it.
+const listName = (l) => (l === "issuer" ? "Issuer list" : "Trust list");
+
 async function trustedScreen(screen) {
   const body = el("tbody");
+  const which = el("select", { id: "tc-list", "aria-label": "Show list" },
+    el("option", { value: "" }, "Both lists"), el("option", { value: "trust" }, "Trust list"), el("option", { value: "issuer" }, "Issuer list"));
   async function load() {
-    const list = await apiAll("trusted-certificates");
+    const list = await apiAll("trusted-certificates" + (which.value ? "?list=" + which.value : ""));
     body.replaceChildren();
+    if (!list.items.length)
+      body.append(el("tr", {}, el("td", { colspan: 6, class: "muted" }, which.value ? `Nothing in the ${listName(which.value).toLowerCase()}.` : "No trusted certificate yet.")));
     for (const t of list.items) {
-      const { button: expand, row: detailRow } = expander("Details", `Details of ${t.name}`, 5, "details", async () => {
+      const { button: expand, row: detailRow } = expander("Details", `Details of ${t.name}`, 6, "details", async () => {
         const [full, devs] = await Promise.all([api("GET", "trusted-certificates/" + t.id),
           api("GET", "devices?limit=50&trusted_id=" + encodeURIComponent(t.id))]);
         const names = devs.items.map((x) => x.device_id).join(", ");
@@ -915,16 +924,22 @@ async function trustedScreen(screen) {
             await api("PATCH", "trusted-certificates/" + t.id, { status: t.status === "enabled" ? "disabled" : "enabled" });
             load();
           } }, t.status === "enabled" ? "Disable" : "Enable"),
+          el("button", { class: "secondary", "aria-label": `Move ${t.name} to the ${t.list === "issuer" ? "trust" : "issuer"} list`, onclick: async () => {
+            await api("PATCH", "trusted-certificates/" + t.id, { list: t.list === "issuer" ? "trust" : "issuer" });
+            done(`${t.name} is in the ${t.list === "issuer" ? "trust" : "issuer"} list now.`);
+            load();
+          } }, t.list === "issuer" ? "To trust list" : "To issuer list"),
           el("button", { class: "danger", onclick: () => confirmDialog(`Delete the trusted certificate "${t.name}"? Devices using it can no longer connect.`,
             async () => { await api("DELETE", "trusted-certificates/" + t.id); load(); }) }, "Delete"));
       }
-      body.append(el("tr", { "data-id": t.id }, el("td", {}, t.name), el("td", {}, badge(t.status)),
-        el("td", {}, t.auto_registration ? "on" : "off"), el("td", {}, day(t.not_after)), el("td", {}, actions)), detailRow);
+      body.append(el("tr", { "data-id": t.id }, el("td", {}, t.name), el("td", {}, listName(t.list)), el("td", {}, badge(t.status)),
+        el("td", {}, t.list === "issuer" ? "—" : t.auto_registration ? "on" : "off"), el("td", {}, day(t.not_after)), el("td", {}, actions)), detailRow);
     }
   }
+  which.addEventListener("change", load);
   const add = canChange() ? el("button", { id: "add-trusted", onclick: () => addTrustedDialog(load) }, "Add trusted certificate") : null;
-  screen.replaceChildren(el("h1", {}, "Trusted certificates"), el("div", { class: "toolbar" }, el("span", {}, "CAs whose devices may connect over MQTT"), add),
-    el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Status"), el("th", {}, "Auto registration"),
+  screen.replaceChildren(el("h1", {}, "Trusted certificates"), el("div", { class: "toolbar" }, el("span", {}, "CAs whose devices may connect over MQTT"), which, add),
+    el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "List"), el("th", {}, "Status"), el("th", {}, "Auto registration"),
       el("th", {}, "Valid until"), el("th", {}, ""))), body));
   await load();
 }
@@ -953,6 +968,10 @@ function addTrustedDialog(reload) {
     el("h2", {}, "Add trusted certificate"),
     el("label", { for: "tc-name" }, "Certificate name"), el("input", { id: "tc-name", name: "name", "aria-describedby": "tc-name-error" }), errors.name,
     el("label", { for: "tc-file" }, "Certificate (PEM)"), drop, errors.certificate, preview,
+    el("label", { for: "tc-kind" }, "List"),
+    el("select", { id: "tc-kind", name: "list" },
+      el("option", { value: "trust" }, "Trust list: devices it signed may connect"),
+      el("option", { value: "issuer" }, "Issuer list: only completes chains up to the trust list")),
     el("label", { class: "check" }, el("input", { type: "checkbox", name: "auto_registration", id: "tc-auto" }), "Auto registration"),
     el("label", { class: "check" }, el("input", { type: "checkbox", name: "enabled", id: "tc-enabled", checked: true }), "Enabled"),
     el("div", { class: "row-actions" }, el("button", { type: "submit", id: "tc-submit" }, "Add certificate"),
@@ -966,6 +985,7 @@ function addTrustedDialog(reload) {
     f.append("file", file.files[0]);
     f.append("auto_registration", form.auto_registration.checked ? "true" : "false");
     f.append("status", form.enabled.checked ? "enabled" : "disabled");
+    f.append("list", form.list.value);
     try {
       await api("POST", "trusted-certificates", f);
       d.close();
@@ -973,6 +993,11 @@ function addTrustedDialog(reload) {
     } catch (e) {
       (errors[e.field] || errors.certificate).textContent = e.message;
     }
+  });
+  // The issuer list registers no device: its auto registration is off and cannot be chosen.
+  form.list.addEventListener("change", () => {
+    form.auto_registration.disabled = form.list.value === "issuer";
+    if (form.list.value === "issuer") form.auto_registration.checked = false;
   });
   const d = openDialog(form);
   form.name.focus();

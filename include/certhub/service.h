@@ -256,6 +256,7 @@ typedef struct ch_svc_trusted_req {
     bool disabled;                 /* added disabled (enabled by default) */
     bool preview;                  /* checked as an add would be, and nothing stored (the row is what
                                     * would be added) */
+    bool issuer_list;              /* into the issuer list (chains only), not the trust list */
 } ch_svc_trusted_req;
 
 /* Adds one CA certificate to the tenant's trusted certificates.  Refusals carry a reason
@@ -277,14 +278,16 @@ void ch_svc_trusted_results_free(ch_svc_trusted_result *r, size_t n);
 
 int ch_svc_trusted_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_trusted *out);
 /* page NULL: every one; else one page (ch_store_page). */
-int ch_svc_trusted_list(ch_svc *svc, const ch_actor *actor, ch_store_page *page, ch_store_trusted **out,
-                        size_t *count);
+/* list: "trust" or "issuer" for one list, NULL for both. */
+int ch_svc_trusted_list(ch_svc *svc, const ch_actor *actor, const char *list, ch_store_page *page,
+                        ch_store_trusted **out, size_t *count);
 
 /* What may be edited (the seed: name, auto registration, enabled). */
 typedef struct ch_svc_trusted_patch {
     const char *name;          /* NULL: keep */
     int auto_registration;     /* -1 keep, 0, 1 */
     int enabled;               /* -1 keep, 0, 1 */
+    int issuer_list;           /* -1 keep, 0 the trust list, 1 the issuer list */
 } ch_svc_trusted_patch;
 int ch_svc_trusted_update(ch_svc *svc, const ch_actor *actor, const char *id, const ch_svc_trusted_patch *p,
                           ch_store_trusted *out);

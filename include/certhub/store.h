@@ -146,15 +146,17 @@ typedef struct ch_store_trusted {
     char *status;           /* enabled | disabled */
     bool verified;          /* proof of possession given */
     char *verification_code; /* handed out for the proof, or NULL */
+    bool issuer_list;       /* in the issuer list: helps build chains, authenticates nothing */
     int64_t created_at, updated_at;
 } ch_store_trusted;
 
 int ch_store_trusted_put(ch_store *s, const ch_store_trusted *t); /* CH_EEXISTS: same sha256 */
 int ch_store_trusted_get(ch_store *s, ch_store_trusted *out, const char *tenant_id, const char *id);
-/* A tenant's trusted certificates, oldest first: a page, or all when page is NULL. */
-int ch_store_trusted_list(ch_store *s, const char *tenant_id, ch_store_page *page, ch_store_trusted **out,
-                          size_t *count);
-/* Writes name, auto_registration, status, verified, verification_code and updated_at. */
+/* A tenant's trusted certificates, oldest first: a page (of one list, "trust" or "issuer", when
+ * list_kind is not NULL), or all when page is NULL. */
+int ch_store_trusted_list(ch_store *s, const char *tenant_id, const char *list_kind, ch_store_page *page,
+                          ch_store_trusted **out, size_t *count);
+/* Writes name, auto_registration, status, verified, verification_code, updated_at and the list. */
 int ch_store_trusted_update(ch_store *s, const ch_store_trusted *t);
 int ch_store_trusted_delete(ch_store *s, const char *tenant_id, const char *id);
 /* Whether the tenant has a disabled trusted certificate (false too when the store cannot say). */

@@ -418,8 +418,8 @@ static int list_all(cli_args *a, const char *resource, json_t **items)
     return 0;
 }
 
-/* The tenant's enabled trusted certificates as a hashed CA directory (<hash>.<n>), the layout a
- * broker's capath reads; files of certificates no longer enabled go. */
+/* The tenant's enabled trusted certificates of the trust list as a hashed CA directory
+ * (<hash>.<n>), the layout a broker's capath reads; files of certificates no longer enabled go. */
 static int sync_trusted_dir(cli_args *a, const struct target *t)
 {
     json_t *list = NULL, *it;
@@ -450,7 +450,10 @@ static int sync_trusted_dir(cli_args *a, const struct target *t)
         char one[200];
         ch_cert *c = NULL;
         const char *pem;
-        if (!json_is_string(json_object_get(it, "status")) || strcmp(json_string_value(json_object_get(it, "status")), "enabled") != 0 || nkeep >= 256)
+        const char *list_kind = json_string_value(json_object_get(it, "list"));
+        /* The broker's anchors: the issuer list is not (it authenticates nothing). */
+        if (!json_is_string(json_object_get(it, "status")) || strcmp(json_string_value(json_object_get(it, "status")), "enabled") != 0 ||
+            (list_kind && strcmp(list_kind, "issuer") == 0) || nkeep >= 256)
             continue;
         snprintf(one, sizeof one, "trusted-certificates/%s", json_string_value(json_object_get(it, "id")));
         if (remote_call(a, "GET", one, NULL, &full, NULL) != 0) {

@@ -1090,10 +1090,23 @@ int cmd_remote_csr_attach(cli_args *a)
     return rc;
 }
 
+/* --list: trust or issuer, said here rather than by the server, as the other options are. */
+static const char *trusted_list_opt(cli_args *a)
+{
+    const char *list = cli_opt(a, "list");
+
+    if (list != NULL && strcmp(list, "trust") != 0 && strcmp(list, "issuer") != 0)
+        cli_usage(a, "--list takes trust (authenticates the devices it signed) or issuer (only helps build chains)");
+    return list;
+}
+
 static void trusted_query(cli_args *a, char *out, size_t size, const char *base)
 {
-    snprintf(out, size, "%s?auto_registration=%s&status=%s", base, cli_opt(a, "auto-registration") ? "true" : "false",
-             cli_opt(a, "disabled") ? "disabled" : "enabled");
+    const char *list = trusted_list_opt(a);
+
+    snprintf(out, size, "%s?auto_registration=%s&status=%s%s%s", base,
+             cli_opt(a, "auto-registration") ? "true" : "false", cli_opt(a, "disabled") ? "disabled" : "enabled",
+             list ? "&list=" : "", list ? list : "");
 }
 
 int cmd_remote_trusted_add(cli_args *a)
@@ -1141,11 +1154,16 @@ int cmd_remote_trusted_bulk(cli_args *a)
 
 int cmd_remote_trusted_list(cli_args *a)
 {
-    static const char *const cols[] = {"id", "name", "status", "auto_registration", "verified", "not_after"};
-    static const int w[] = {28, 32, 8, 17, 8, 20};
-    char path[512];
+    static const char *const cols[] = {"id", "name", "list", "status", "auto_registration", "verified", "not_after"};
+    static const int w[] = {28, 32, 6, 8, 17, 8, 20};
+    static const char *const filters[][2] = {{"list", "list"}};
+    char path[2048];
 
-    return list_and_print(a, paged(a, "trusted-certificates", path, sizeof path), cols, w, 6);
+    trusted_list_opt(a);
+    paged(a, "trusted-certificates", path, sizeof path);
+    if (add_filters(a, path, sizeof path, filters, 1) != 0)
+        return 1;
+    return list_and_print(a, path, cols, w, 7);
 }
 
 int cmd_remote_trusted_get(cli_args *a)
@@ -1184,11 +1202,14 @@ int cmd_remote_trusted_update(cli_args *a)
     char path[200];
     int rc = 1;
 
-    if (cli_opt(a, "name") == NULL && cli_opt(a, "auto-registration") == NULL && cli_opt(a, "enabled") == NULL) {
+    if (cli_opt(a, "name") == NULL && cli_opt(a, "auto-registration") == NULL && cli_opt(a, "enabled") == NULL &&
+        cli_opt(a, "list") == NULL) {
         json_decref(body);
-        cli_usage(a, "nothing to change: give --name, --auto-registration or --enabled");
+        cli_usage(a, "nothing to change: give --name, --auto-registration, --enabled or --list");
     }
+    trusted_list_opt(a);
     str_member(a, "name", body, "name");
+    str_member(a, "list", body, "list");
     if (on_off(a, "auto-registration", body, "auto_registration") != 0 || on_off(a, "enabled", body, "enabled") != 0)
         goto done;
     obj_path(path, sizeof path, "trusted-certificates", a->pos[0], "");
@@ -1197,8 +1218,8 @@ int cmd_remote_trusted_update(cli_args *a)
     if (g_remote.json)
         print_json(ans);
     else
-        printf("%s  %s  %s  auto_registration=%s\n", str(ans, "id"), str(ans, "name"), str(ans, "status"),
-               json_is_true(json_object_get(ans, "auto_registration")) ? "on" : "off");
+        printf("%s  %s  %s  %s list  auto_registration=%s\n", str(ans, "id"), str(ans, "name"), str(ans, "status"),
+               str(ans, "list"), json_is_true(json_object_get(ans, "auto_registration")) ? "on" : "off");
     rc = 0;
 done:
     json_decref(body);

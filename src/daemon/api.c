@@ -1838,10 +1838,10 @@ static json_t *trusted_json(const ch_store_trusted *t, bool full)
     ch_time_format(na, sizeof na, t->not_after);
     ch_time_format(ca, sizeof ca, t->created_at);
     ch_time_format(ua, sizeof ua, t->updated_at);
-    o = json_pack("{ss ss ss sb sb ss ss ss ss ss ss ss ss}", "id", t->id, "name", t->name, "status", t->status,
-                  "auto_registration", t->auto_registration, "verified", t->verified, "subject", t->subject, "issuer",
-                  t->issuer, "serial", t->serial, "not_before", nb, "not_after", na, "sha256", t->sha256,
-                  "created_at", ca, "updated_at", ua);
+    o = json_pack("{ss ss ss ss sb sb ss ss ss ss ss ss ss ss}", "id", t->id, "name", t->name, "list",
+                  t->issuer_list ? "issuer" : "trust", "status", t->status, "auto_registration", t->auto_registration,
+                  "verified", t->verified, "subject", t->subject, "issuer", t->issuer, "serial", t->serial,
+                  "not_before", nb, "not_after", na, "sha256", t->sha256, "created_at", ca, "updated_at", ua);
     if (full) {
         ch_buf pem = CH_BUF_INIT;
         ch_cert *x = NULL;
@@ -1912,19 +1912,40 @@ static int get_status(req *r, json_t *body, int *enabled)
     return 0;
 }
 
-static const char *const F_TRUSTED[] = {"name", "certificate", "auto_registration", "status", "enabled", "preview", NULL};
+/* "list": the trust list (1 -> 0) or the issuer list (1); absent, *issuer is left. */
+static int get_list(req *r, json_t *body, int *issuer)
+{
+    const char *list = NULL;
+
+    if (get_str(r, body, "list", &list))
+        return -1;
+    if (list == NULL)
+        return 0;
+    if (strcmp(list, "trust") != 0 && strcmp(list, "issuer") != 0) {
+        reply_error_msg(r, CH_EINVAL, "list", "list must be trust (authenticates what chains to it) or issuer (only "
+                        "helps build chains)");
+        return -1;
+    }
+    *issuer = strcmp(list, "issuer") == 0;
+    return 0;
+}
+
+static const char *const F_TRUSTED[] = {"name", "certificate", "auto_registration", "status", "enabled", "preview",
+                                        "list", NULL};
 /* A bulk upload names each certificate after its subject. */
-static const char *const F_TRUSTED_BULK[] = {"certificate", "auto_registration", "status", "enabled", NULL};
+static const char *const F_TRUSTED_BULK[] = {"certificate", "auto_registration", "status", "enabled", "list", NULL};
 
 /* The certificate of an upload: the file, or the "certificate" field (PEM). */
 static int upload_cert(req *r, upload *u, ch_svc_trusted_req *q, int *enabled)
 {
     const char *cert = NULL;
-    int auto_reg = 0;
+    int auto_reg = 0, issuer = 0;
 
     if (get_str(r, u->fields, "name", &q->name) || get_str(r, u->fields, "certificate", &cert) ||
-        get_flag(r, u->fields, "auto_registration", &auto_reg) || get_status(r, u->fields, enabled))
+        get_flag(r, u->fields, "auto_registration", &auto_reg) || get_status(r, u->fields, enabled) ||
+        get_list(r, u->fields, &issuer))
         return -1;
+    q->issuer_list = issuer;
     if (upload_once(r, u, cert != NULL, "certificate", "certificate", "the \"certificate\" field (PEM)") < 0)
         return -1;
     q->cert = u->file ? u->file : (const uint8_t *)cert;
@@ -2012,7 +2033,7 @@ static void trusted_list(req *r, const char *unused)
     (void)unused;
     if (page_of(r, &page) < 0)
         return;
-    if ((error = ch_svc_trusted_list(r->svc, &r->who.actor, &page, &rows, &n)) < 0)
+    if ((error = ch_svc_trusted_list(r->svc, &r->who.actor, query(r, "list"), &page, &rows, &n)) < 0)
         return reply_error(r, error);
     items = json_array();
     for (size_t i = 0; i < n; i++)
@@ -2034,14 +2055,14 @@ static void trusted_get(req *r, const char *id)
 
 static void trusted_update(req *r, const char *id)
 {
-    static const char *const F[] = {"name", "auto_registration", "status", "enabled", NULL};
+    static const char *const F[] = {"name", "auto_registration", "status", "enabled", "list", NULL};
     json_t *body = read_json(r, F);
-    ch_svc_trusted_patch p = {.auto_registration = -1, .enabled = -1};
+    ch_svc_trusted_patch p = {.auto_registration = -1, .enabled = -1, .issuer_list = -1};
     ch_store_trusted out;
     int error;
 
     if (body == NULL || get_str(r, body, "name", &p.name) || get_flag(r, body, "auto_registration", &p.auto_registration) ||
-        get_status(r, body, &p.enabled))
+        get_status(r, body, &p.enabled) || get_list(r, body, &p.issuer_list))
         goto done;
     if ((error = ch_svc_trusted_update(r->svc, &r->who.actor, id, &p, &out)) < 0) {
         reply_error(r, error);
@@ -2787,9 +2808,9 @@ static const struct route {
     {EVHTTP_REQ_GET, "keystores/{id}/entries/{alias}", keystore_entry, POOL, NULL},
     {EVHTTP_REQ_POST, "keystores/{id}/export", keystore_export, POOL, NULL},
     {EVHTTP_REQ_DELETE, "keystores/{id}", keystore_delete, POOL, NULL},
-    {EVHTTP_REQ_GET, "trusted-certificates", trusted_list, POOL, PAGE},
-    {EVHTTP_REQ_POST, "trusted-certificates", trusted_add, POOL, "name auto_registration status enabled preview"},
-    {EVHTTP_REQ_POST, "trusted-certificates/bulk", trusted_bulk, POOL, "auto_registration status enabled"},
+    {EVHTTP_REQ_GET, "trusted-certificates", trusted_list, POOL, PAGE " list"},
+    {EVHTTP_REQ_POST, "trusted-certificates", trusted_add, POOL, "name auto_registration status enabled preview list"},
+    {EVHTTP_REQ_POST, "trusted-certificates/bulk", trusted_bulk, POOL, "auto_registration status enabled list"},
     {EVHTTP_REQ_GET, "trusted-certificates/{id}", trusted_get, LOOP, NULL},
     {EVHTTP_REQ_PATCH, "trusted-certificates/{id}", trusted_update, POOL, NULL},
     {EVHTTP_REQ_DELETE, "trusted-certificates/{id}", trusted_delete, POOL, NULL},

@@ -82,6 +82,28 @@ await row.getByRole("button", { name: "Disable" }).click();
 await page.locator("tr", { hasText: "Fleet root" }).getByText("disabled").waitFor();
 ok("disabled from the row");
 
+// The issuer list: chosen when adding (auto registration cannot be), shown, and narrowed to.
+await page.getByRole("button", { name: "Add trusted certificate" }).click();
+await page.getByLabel("Certificate name").fill("Plant issuing");
+await page.locator("#tc-file").setInputFiles(`${work}/imp.pem`);
+await page.getByLabel("List", { exact: true }).selectOption("issuer");
+assert.equal(await page.getByLabel("Auto registration").isDisabled(), true);
+await page.getByRole("button", { name: "Add certificate" }).click();
+const issuerRow = page.locator("tr", { hasText: "Plant issuing" });
+await issuerRow.getByText("Issuer list").waitFor();
+ok("a certificate added to the issuer list, shown as such, its auto registration not offered");
+await page.locator("#tc-list").selectOption("issuer");
+await page.locator("tr", { hasText: "Fleet root" }).waitFor({ state: "detached" });
+assert.equal(await issuerRow.count(), 1);
+await page.locator("#tc-list").selectOption("trust");
+await issuerRow.waitFor({ state: "detached" });
+await page.locator("tr", { hasText: "Fleet root" }).waitFor();
+ok("the list narrowed to the issuer list, then the trust list");
+await page.locator("#tc-list").selectOption("");
+await page.locator("tr", { hasText: "Plant issuing" }).getByRole("button", { name: "Move Plant issuing to the trust list" }).click();
+await page.locator("tr", { hasText: "Plant issuing" }).getByText("Trust list").waitFor();
+ok("moved to the trust list from its row");
+
 // A subject holding markup is shown as text.
 await page.getByRole("button", { name: "Add trusted certificate" }).click();
 await page.locator("#tc-file").setInputFiles(`${work}/xss.pem`);

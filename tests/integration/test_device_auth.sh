@@ -311,4 +311,45 @@ api GET /api/v1/devices/no-such-meter
 check_eq "a device id no device has: 404 saying what it takes" "404 true" \
     "$status $(body '.error.message | contains("neither a device")')"
 
+# The issuer list (OPC UA's, Azure IoT Operations' "Issuer list"): CA certificates that help
+# build a chain up to the trust list and authenticate nothing themselves.  A broker hands over
+# the device's certificate alone; an outside intermediate in the issuer list completes it.
+ca orgroot; sub_ca orgsub orgroot
+device o1 plant-1 orgsub
+device o2 plant-2 orgsub
+api POST /api/v1/trusted-certificates "$(jq -n --arg c "$(cat orgsub.pem)" '{certificate:$c, list:"issuer"}')"
+check_eq "an intermediate into the issuer list: 201, the list said" "201 issuer false" \
+    "$status $(body .list) $(body .auto_registration)"
+orgsub_id=$(body .id)
+check_eq "the issuer list alone authenticates nothing" "deny untrusted" "$(decide o1.leaf default/plant-1)"
+orgroot_id=$(trust orgroot.pem true)
+check_eq "its root trusted: the device's certificate alone is let in, the chain built with the issuer list" \
+    "allow auto_registered" "$(decide o1.leaf default/plant-1)"
+check_eq "registered under the root of the trust list" "$orgroot_id" \
+    "$(api GET "/api/v1/devices?trusted_id=$orgroot_id"; body '.items[0].trusted_certificate_id')"
+check_eq "the broker's anchors leave the issuer list out" "" \
+    "$(grep -l "$(sed -n 2p orgsub.pem)" "$data"/trust/mqtt/* 2>/dev/null)"
+api GET "/api/v1/trusted-certificates?list=issuer"
+check_eq "listed by list: the issuer list" "$orgsub_id" "$(body '[.items[].id] | join(" ")')"
+api GET "/api/v1/trusted-certificates?list=trust&limit=1000"
+check_eq "and the trust list without it" "false" "$(body "[.items[].id] | index(\"$orgsub_id\") != null")"
+api GET "/api/v1/trusted-certificates?list=chains"
+check_eq "a list that is neither: 400" "400 list" "$status $(body .error.field)"
+check_contains "certhub trusted list --list issuer" "$(remote trusted list --list issuer)" "$orgsub_id"
+api POST /api/v1/trusted-certificates "$(jq -n --arg c "$(cat stranger.pem)" '{certificate:$c, list:"issuer", auto_registration:true}')"
+check_eq "auto registration in the issuer list: 400" "400 auto_registration" "$status $(body .error.field)"
+api PATCH "/api/v1/trusted-certificates/$orgsub_id" '{"status":"disabled"}'
+check_eq "an issuer of the list disabled: the devices it signed are refused" "deny anchor_disabled" \
+    "$(decide o1.leaf default/plant-1)"
+check_eq "a new one too" "deny anchor_disabled" "$(decide o2.leaf default/plant-2)"
+api PATCH "/api/v1/trusted-certificates/$orgsub_id" '{"status":"enabled"}'
+check_eq "enabled again: let in" "allow known_device" "$(decide o1.leaf default/plant-1)"
+api PATCH "/api/v1/trusted-certificates/$orgroot_id" '{"list":"issuer"}'
+check_eq "the root moved to the issuer list: its auto registration goes" "200 issuer false" \
+    "$status $(body .list) $(body .auto_registration)"
+check_eq "and its devices are refused" "deny anchor_deleted" "$(decide o1.leaf default/plant-1)"
+out=$(remote trusted update "$orgroot_id" --list trust --auto-registration on)
+check_contains "moved back with the CLI" "$out" "trust list"
+check_eq "let in again" "allow known_device" "$(decide o1.leaf default/plant-1)"
+
 done_testing

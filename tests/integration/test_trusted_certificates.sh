@@ -116,7 +116,7 @@ api PATCH "/api/v1/trusted-certificates/$root_id" '{"status":"enabled","enabled"
 check_eq "status and enabled saying different things: 400 on enabled" "400 enabled" "$status $(body .error.field)"
 api GET "/api/v1/trusted-certificates/$root_id"
 check_eq "and neither is taken" disabled "$(body .status)"
-check_contains "CLI update" "$(remote trusted update "$root_id" --enabled on --auto-registration on)" "enabled  auto_registration=on"
+check_contains "CLI update" "$(remote trusted update "$root_id" --enabled on --auto-registration on)" "enabled  trust list  auto_registration=on"
 TOKEN=$(remote token create --role viewer) api PATCH "/api/v1/trusted-certificates/$root_id" '{"status":"disabled"}'
 check_eq "a viewer cannot edit" 403 "$status"
 remote tenant create other >/dev/null

@@ -746,7 +746,8 @@ static void test_audit_numbered_per_tenant(void **state)
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db,
                                   "DROP INDEX audit_tenant; ALTER TABLE audit_log DROP COLUMN n;"
-                                  "CREATE INDEX audit_tenant ON audit_log(tenant_id, seq); PRAGMA user_version=17",
+                                  "CREATE INDEX audit_tenant ON audit_log(tenant_id, seq);"
+                                  "ALTER TABLE trusted_certs DROP COLUMN list_kind; PRAGMA user_version=17",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);

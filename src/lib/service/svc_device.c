@@ -314,19 +314,21 @@ static int verify_chain(ch_svc *svc, const char *tenant_id, ch_cert **chain, siz
                         bool *disabled_hit, bool need_verified, char *why, size_t whysize)
 {
     ch_store_trusted *rows = NULL;
-    size_t nrows = 0, ninv = 0;
+    size_t nrows = 0, ninv = 0, nissuers = 0;
     ch_cert **inv = NULL, **untrusted = NULL;
     int found = -1, error;
     bool tried = false;
 
     *disabled_hit = false;
     snprintf(why, whysize, "no trusted certificate of the tenant");
-    if ((error = ch_store_trusted_list(svc->store, tenant_id, NULL, &rows, &nrows)) < 0)
+    if ((error = ch_store_trusted_list(svc->store, tenant_id, NULL, NULL, &rows, &nrows)) < 0)
         return error;
-    /* Intermediates: those the client sent, then the tenant's own CAs. */
+    /* Intermediates: those the client sent, the tenant's own CAs, and its issuer list. */
     if (n == 1)
         inventory_cas(svc, tenant_id, &inv, &ninv);
-    if ((untrusted = calloc(n + ninv, sizeof *untrusted)) == NULL) {
+    for (size_t i = 0; i < nrows; i++)
+        nissuers += rows[i].issuer_list;
+    if ((untrusted = calloc(n + ninv + nissuers, sizeof *untrusted)) == NULL) {
         ch_cert_list_free(inv, ninv);
         ch_store_trusted_list_free(rows, nrows);
         return ch_error_set(CH_ENOMEM, "out of memory");
@@ -341,24 +343,31 @@ static int verify_chain(ch_svc *svc, const char *tenant_id, ch_cert **chain, siz
     }
     for (size_t i = 0; i < ninv; i++)
         untrusted[n - 1 + i] = inv[i];
+    nissuers = 0;
+    for (size_t i = 0; i < nrows; i++)
+        if (rows[i].issuer_list && strcmp(rows[i].status, "enabled") == 0 &&
+            (untrusted[n - 1 + ninv + nissuers] = anchor_cert(svc, &rows[i])) != NULL)
+            nissuers++;
     /* Enabled ones first; then the others, an unverified one reported only when nothing else
      * verifies, a disabled one whenever it is on the path. */
     for (int pass = 0; pass < 2; pass++)
         for (size_t i = 0; i < nrows; i++) {
             /* An anchor without its proof of possession counts as disabled when the tenant
              * asks for proofs. */
-            bool enabled = strcmp(rows[i].status, "enabled") == 0 && (rows[i].verified || !need_verified);
+            bool enabled = !rows[i].issuer_list && strcmp(rows[i].status, "enabled") == 0 &&
+                           (rows[i].verified || !need_verified);
+            /* The issuer list authenticates nothing; one of it disabled shuts out what it signed. */
             bool wanted = pass == 0 ? enabled && found < 0
                                     : !enabled && !*disabled_hit &&
-                                          (found < 0 || strcmp(rows[i].status, "disabled") == 0);
+                                          (strcmp(rows[i].status, "disabled") == 0 || (!rows[i].issuer_list && found < 0));
             ch_cert *anchor = NULL;
             ch_verify_opts o = {.purpose = CH_PURPOSE_CLIENT};
             if (!wanted || (anchor = anchor_cert(svc, &rows[i])) == NULL)
                 continue;
             o.anchors = &anchor;
             o.anchor_count = 1;
-            o.untrusted = n - 1 + ninv > 0 ? untrusted : NULL;
-            o.untrusted_count = n - 1 + ninv;
+            o.untrusted = n - 1 + ninv + nissuers > 0 ? untrusted : NULL;
+            o.untrusted_count = n - 1 + ninv + nissuers;
             if (ch_chain_verify(chain[0], &o) == 0) {
                 found = (int)i;
                 *disabled_hit = !enabled;
@@ -384,6 +393,8 @@ static int verify_chain(ch_svc *svc, const char *tenant_id, ch_cert **chain, siz
     }
     for (size_t i = 1; i < n; i++)
         ch_cert_free(untrusted[i - 1]);
+    for (size_t i = 0; i < nissuers; i++)
+        ch_cert_free(untrusted[n - 1 + ninv + i]);
     free(untrusted);
     ch_cert_list_free(inv, ninv);
     ch_store_trusted_list_free(rows, nrows);
@@ -524,10 +535,12 @@ int ch_svc_device_decide(ch_svc *svc, const uint8_t *chain_data, size_t len, con
             decided(svc, d, false, CH_DECIDE_DEVICE_BLOCKED, "the device is blocked");
         else if (dev.cert_not_after <= now)
             decided(svc, d, false, CH_DECIDE_EXPIRED, "the device's certificate has expired");
-        else if (dev.trusted_id == NULL || ch_store_trusted_get(svc->store, &anchor, dev.tenant_id, dev.trusted_id) < 0) {
-            /* The trusted certificate it registered with is gone (deleted, or added again): its
-             * chain is verified again against those there now, and it goes on under the one
-             * that verifies it. */
+        else if (dev.trusted_id == NULL || ch_store_trusted_get(svc->store, &anchor, dev.tenant_id, dev.trusted_id) < 0 ||
+                 anchor.issuer_list) {
+            /* The trusted certificate it registered with is gone (deleted, or added again, or
+             * moved to the issuer list): its chain is verified again against those there now,
+             * and it goes on under the one that verifies it. */
+            ch_store_trusted_dispose(&anchor);
             snprintf(d->tenant_id, sizeof d->tenant_id, "%s", dev.tenant_id);
             tenant_known = true;
             anchor_gone = true;

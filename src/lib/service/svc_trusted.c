@@ -41,14 +41,16 @@ int svc_trust_dir_sync(ch_svc *svc)
     for (size_t t = 0; t < nt && error == 0; t++) {
         ch_store_trusted *rows = NULL;
         size_t n = 0;
-        if ((error = ch_store_trusted_list(svc->store, tenants[t].id, NULL, &rows, &n)) < 0)
+        if ((error = ch_store_trusted_list(svc->store, tenants[t].id, NULL, NULL, &rows, &n)) < 0)
             break;
         for (size_t i = 0; i < n && error == 0; i++) {
             ch_cert *c = NULL;
             ch_buf pem = CH_BUF_INIT;
             unsigned long h;
             int k = 0;
-            if (strcmp(rows[i].status, "enabled") != 0 || ch_cert_parse(&c, rows[i].der, rows[i].der_len) < 0)
+            /* The broker's anchors: the issuer list is not (the plugin builds chains with it). */
+            if (strcmp(rows[i].status, "enabled") != 0 || rows[i].issuer_list ||
+                ch_cert_parse(&c, rows[i].der, rows[i].der_len) < 0)
                 continue;
             h = X509_subject_name_hash(ch_cert_x509(c));
             /* The same subject may be trusted twice (two tenants, or a renewed CA): .0, .1... */
@@ -149,6 +151,7 @@ static int row_from_cert(ch_store_trusted *row, const ch_cert *cert, const char 
     row->der_len = len;
     row->status = strdup(req->disabled ? "disabled" : "enabled");
     row->auto_registration = req->auto_registration;
+    row->issuer_list = req->issuer_list;
     row->not_before = ch_cert_not_before(cert);
     row->not_after = ch_cert_not_after(cert);
     row->created_at = row->updated_at = ch_now();
@@ -173,8 +176,9 @@ struct trusted_tx {
 static int trusted_tx_run(void *arg)
 {
     struct trusted_tx *t = arg;
-    json_t *d = json_pack("{ss ss ss ss sb}", "name", t->row->name, "subject", t->row->subject, "sha256",
-                          t->row->sha256, "status", t->row->status, "auto_registration", t->row->auto_registration);
+    json_t *d = json_pack("{ss ss ss ss sb ss}", "name", t->row->name, "subject", t->row->subject, "sha256",
+                          t->row->sha256, "status", t->row->status, "auto_registration", t->row->auto_registration,
+                          "list", t->row->issuer_list ? "issuer" : "trust");
     char *detail = json_dumps(d, JSON_COMPACT);
     int error;
 
@@ -215,7 +219,7 @@ static int add_one(ch_svc *svc, const ch_actor *actor, const ch_cert *cert, cons
     if (req->preview) {
         ch_store_trusted *rows = NULL;
         size_t n = 0;
-        if ((error = ch_store_trusted_list(svc->store, actor->tenant_id, NULL, &rows, &n)) == 0)
+        if ((error = ch_store_trusted_list(svc->store, actor->tenant_id, NULL, NULL, &rows, &n)) == 0)
             for (size_t i = 0; i < n && error == 0; i++)
                 if (strcmp(rows[i].sha256, row.sha256) == 0)
                     error = fail(CH_EEXISTS, "already_exists", "this certificate is trusted already");
@@ -236,6 +240,16 @@ static int add_one(ch_svc *svc, const ch_actor *actor, const ch_cert *cert, cons
     return error;
 }
 
+/* The issuer list only helps build chains: it registers no device. */
+static int check_issuer_list(bool issuer_list, bool auto_registration)
+{
+    if (issuer_list && auto_registration)
+        return ch_error_set_field(CH_EINVAL, "auto_registration",
+                                  "a certificate of the issuer list registers no devices: auto registration is for the "
+                                  "trust list");
+    return 0;
+}
+
 static int check_name(const char *name)
 {
     if (name != NULL && strlen(name) == 0)
@@ -252,7 +266,7 @@ int ch_svc_trusted_add(ch_svc *svc, const ch_actor *actor, const ch_svc_trusted_
     if (out)
         memset(out, 0, sizeof *out);
     if ((error = svc_need(actor, CH_ROLE_OPERATOR, "adding a trusted certificate")) < 0 ||
-        (error = check_name(req->name)) < 0)
+        (error = check_name(req->name)) < 0 || (error = check_issuer_list(req->issuer_list, req->auto_registration)) < 0)
         return error;
     if (req->cert == NULL || req->cert_len == 0 || ch_cert_parse_all(&list, &n, req->cert, req->cert_len) < 0)
         return fail(CH_EPARSE, "not_a_certificate", "not an X.509 certificate in PEM format");
@@ -276,7 +290,8 @@ int ch_svc_trusted_add_bulk(ch_svc *svc, const ch_actor *actor, const ch_svc_tru
 
     *out = NULL;
     *count = 0;
-    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "adding trusted certificates")) < 0)
+    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "adding trusted certificates")) < 0 ||
+        (error = check_issuer_list(req->issuer_list, req->auto_registration)) < 0)
         return error;
     if (req->cert == NULL || req->cert_len == 0)
         return fail(CH_EPARSE, "not_a_certificate", "no X.509 certificate in PEM format found");
@@ -317,8 +332,8 @@ int ch_svc_trusted_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_st
     return ch_store_trusted_get(svc->store, out, actor->tenant_id, id);
 }
 
-int ch_svc_trusted_list(ch_svc *svc, const ch_actor *actor, ch_store_page *page, ch_store_trusted **out,
-                        size_t *count)
+int ch_svc_trusted_list(ch_svc *svc, const ch_actor *actor, const char *list, ch_store_page *page,
+                        ch_store_trusted **out, size_t *count)
 {
     int error;
 
@@ -326,7 +341,9 @@ int ch_svc_trusted_list(ch_svc *svc, const ch_actor *actor, ch_store_page *page,
     *count = 0;
     if ((error = svc_need(actor, CH_ROLE_VIEWER, "listing trusted certificates")) < 0)
         return error;
-    return ch_store_trusted_list(svc->store, actor->tenant_id, page, out, count);
+    if (list != NULL && strcmp(list, "trust") != 0 && strcmp(list, "issuer") != 0)
+        return ch_error_set_field(CH_EINVAL, "list", "list must be trust or issuer");
+    return ch_store_trusted_list(svc->store, actor->tenant_id, list, page, out, count);
 }
 
 int ch_svc_trusted_update(ch_svc *svc, const ch_actor *actor, const char *id, const ch_svc_trusted_patch *p,
@@ -347,8 +364,17 @@ int ch_svc_trusted_update(ch_svc *svc, const ch_actor *actor, const char *id, co
         free(row.name);
         row.name = strdup(p->name);
     }
+    if (p->issuer_list >= 0) {
+        row.issuer_list = p->issuer_list != 0;
+        if (row.issuer_list && p->auto_registration < 0)
+            row.auto_registration = false; /* moved to the issuer list, it registers nothing */
+    }
     if (p->auto_registration >= 0)
         row.auto_registration = p->auto_registration != 0;
+    if ((error = check_issuer_list(row.issuer_list, row.auto_registration)) < 0) {
+        ch_store_trusted_dispose(&row);
+        return error;
+    }
     if (p->enabled >= 0) {
         free(row.status);
         row.status = strdup(p->enabled ? "enabled" : "disabled");

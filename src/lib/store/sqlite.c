@@ -195,6 +195,10 @@ static const char *const migrations[] = {
     "  AS rn FROM audit_log) AS t WHERE audit_log.seq = t.s;"
     "DROP INDEX audit_tenant;"
     "CREATE UNIQUE INDEX audit_tenant ON audit_log(tenant_id, n);",
+    /* 19: the list a trusted certificate is in: the trust list (it authenticates what chains to
+     * it) or the issuer list (a CA certificate that only helps build chains up to one of the
+     * trust list: OPC UA's two lists, Azure IoT Operations' "Trust list" and "Issuer list"). */
+    "ALTER TABLE trusted_certs ADD COLUMN list_kind TEXT NOT NULL DEFAULT 'trust';",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -227,7 +231,7 @@ enum stmt_id {
 #define TOKEN_COLS "id, tenant_id, role, name, '', created_at, revoked_at, scope"
 #define CSR_COLS "id, tenant_id, name, der, subject, key_id, cert_id, created_at"
 #define TRUSTED_COLS "id, tenant_id, name, der, sha256, subject, issuer, serial, not_before, not_after, " \
-                     "auto_registration, status, verified, verification_code, created_at, updated_at"
+                     "auto_registration, status, verified, verification_code, created_at, updated_at, list_kind"
 #define DEV_COLS "id, tenant_id, device_id, cert_sha256, cert_not_after, trusted_id, registered_at, last_seen, status"
 /* The devices of a list: a tenant's (?1), of one trusted certificate (?2) and status (?3) when
  * those are not NULL; a page adds its cursor's condition after it. */
@@ -280,15 +284,15 @@ static const char *const stmt_sql[S_COUNT] = {
                    " acting_tenant_id FROM sessions WHERE token_hash=?",
     [S_SESS_ACT] = "UPDATE sessions SET acting_tenant_id=? WHERE token_hash=?",
     [S_SESS_DELETE] = "DELETE FROM sessions WHERE token_hash=?",
-    [S_TRUSTED_PUT] = "INSERT INTO trusted_certs(" TRUSTED_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [S_TRUSTED_PUT] = "INSERT INTO trusted_certs(" TRUSTED_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [S_TRUSTED_GET] = "SELECT " TRUSTED_COLS " FROM trusted_certs WHERE tenant_id=? AND id=?",
     [S_TRUSTED_LIST] = "SELECT " TRUSTED_COLS " FROM trusted_certs WHERE tenant_id=? ORDER BY created_at, id",
     [S_TRUSTED_UPDATE] = "UPDATE trusted_certs SET name=?, auto_registration=?, status=?, verified=?,"
-                         " verification_code=?, updated_at=? WHERE tenant_id=? AND id=?",
+                         " verification_code=?, updated_at=?, list_kind=? WHERE tenant_id=? AND id=?",
     [S_TRUSTED_DELETE] = "DELETE FROM trusted_certs WHERE tenant_id=? AND id=?",
     [S_TRUSTED_ANY_DISABLED] = "SELECT 1 FROM trusted_certs WHERE tenant_id=? AND status='disabled' LIMIT 1",
     [S_TRUSTED_TENANTS] = "SELECT DISTINCT t.tenant_id FROM trusted_certs t JOIN tenants n ON n.id = t.tenant_id "
-                          "WHERE t.status='enabled' AND n.disabled_at IS NULL ORDER BY t.tenant_id LIMIT ?",
+                          "WHERE t.status='enabled' AND t.list_kind='trust' AND n.disabled_at IS NULL ORDER BY t.tenant_id LIMIT ?",
     [S_PROFILE_PUT] = "INSERT INTO profiles(tenant_id, name, definition, created_at, updated_at) VALUES(?,?,?,?,?)",
     [S_PROFILE_UPDATE] = "UPDATE profiles SET definition=?, updated_at=? WHERE tenant_id=? AND name=?",
     [S_PROFILE_GET] = "SELECT tenant_id, name, definition, created_at, updated_at FROM profiles "
@@ -2078,6 +2082,7 @@ static void read_trusted(void *row, sqlite3_stmt *st)
     t->verification_code = col_text(st, 13);
     t->created_at = sqlite3_column_int64(st, 14);
     t->updated_at = sqlite3_column_int64(st, 15);
+    t->issuer_list = strcmp((const char *)sqlite3_column_text(st, 16), "issuer") == 0;
 }
 
 static void dispose_trusted_row(void *row)
@@ -2104,6 +2109,7 @@ int ch_store_trusted_put(ch_store *s, const ch_store_trusted *t)
     bind_text(st, 14, t->verification_code);
     sqlite3_bind_int64(st, 15, t->created_at);
     sqlite3_bind_int64(st, 16, t->updated_at);
+    bind_text(st, 17, t->issuer_list ? "issuer" : "trust");
     return step_done(db, st, "storing a trusted certificate");
 }
 
@@ -2129,13 +2135,16 @@ static void trusted_position(const void *row, int64_t *key, const char **id)
     *id = t->id;
 }
 
-int ch_store_trusted_list(ch_store *s, const char *tenant_id, ch_store_page *page, ch_store_trusted **out,
-                          size_t *count)
+int ch_store_trusted_list(ch_store *s, const char *tenant_id, const char *list_kind, ch_store_page *page,
+                          ch_store_trusted **out, size_t *count)
 {
+    const char *binds[2] = {tenant_id, list_kind};
+
     if (page != NULL)
-        return collect_page(s, "SELECT " TRUSTED_COLS " FROM trusted_certs WHERE tenant_id=?", "created_at", &tenant_id,
-                            1, page, sizeof **out, read_trusted, dispose_trusted_row, trusted_position, (void **)out,
-                            count, "listing trusted certificates");
+        return collect_page(s, list_kind ? "SELECT " TRUSTED_COLS " FROM trusted_certs WHERE tenant_id=? AND list_kind=?"
+                                         : "SELECT " TRUSTED_COLS " FROM trusted_certs WHERE tenant_id=?",
+                            "created_at", binds, list_kind ? 2 : 1, page, sizeof **out, read_trusted,
+                            dispose_trusted_row, trusted_position, (void **)out, count, "listing trusted certificates");
     STMT(S_TRUSTED_LIST, "listing trusted certificates");
     bind_text(st, 1, tenant_id);
     return collect(db, st, sizeof **out, read_trusted, dispose_trusted_row, (void **)out, count,
@@ -2151,8 +2160,9 @@ int ch_store_trusted_update(ch_store *s, const ch_store_trusted *t)
     sqlite3_bind_int(st, 4, t->verified);
     bind_text(st, 5, t->verification_code);
     sqlite3_bind_int64(st, 6, t->updated_at);
-    bind_text(st, 7, t->tenant_id);
-    bind_text(st, 8, t->id);
+    bind_text(st, 7, t->issuer_list ? "issuer" : "trust");
+    bind_text(st, 8, t->tenant_id);
+    bind_text(st, 9, t->id);
     return step_one_row(db, st, "updating a trusted certificate", "trusted certificate");
 }
 
