@@ -251,8 +251,9 @@ int ch_store_profile_get(ch_store *s, ch_store_profile *out, const char *tenant_
 int ch_store_profile_list(ch_store *s, const char *tenant_id, ch_store_profile **out, size_t *count);
 int ch_store_profile_delete(ch_store *s, const char *tenant_id, const char *name);
 /* How many unexpired certificates not renewed yet were issued from the profile (their
- * renewals issue from it). */
-int ch_store_profile_users(ch_store *s, const char *tenant_id, const char *name, int64_t now, int64_t *count);
+ * renewals issue from it); since > 0: of those made since then only. */
+int ch_store_profile_users(ch_store *s, const char *tenant_id, const char *name, int64_t now, int64_t since,
+                           int64_t *count);
 void ch_store_profile_dispose(ch_store_profile *p);
 void ch_store_profile_list_free(ch_store_profile *list, size_t count);
 

@@ -695,6 +695,17 @@ static void test_custom_profiles(void **state)
     /* Not while a certificate issued from it is unexpired (its renewal issues from it). */
     assert_int_equal(ch_svc_profile_delete(svc, &operator_a, "mqtt-device"), CH_ECONFLICT);
     assert_non_null(strstr(ch_error_last(), "issued 1 unexpired certificate,"));
+    {
+        /* In the write transaction, only those made since the count before it are counted
+         * again (a certificate issued between the two). */
+        int64_t users = -1;
+        assert_int_equal(ch_store_profile_users(ch_svc_store(svc), admin_a.tenant_id, "mqtt-device", ch_now(),
+                                                ch_now() - 60, &users), 0);
+        assert_int_equal(users, 1);
+        assert_int_equal(ch_store_profile_users(ch_svc_store(svc), admin_a.tenant_id, "mqtt-device", ch_now(),
+                                                ch_now() + 60, &users), 0);
+        assert_int_equal(users, 0);
+    }
     assert_int_equal(ch_svc_cert_delete(svc, &operator_a, leaf_id), 0);
     assert_int_equal(ch_svc_profile_delete(svc, &operator_a, "mqtt-device"), 0);
     assert_int_equal(ch_svc_profile_delete(svc, &operator_a, "mqtt-device"), CH_ENOTFOUND);

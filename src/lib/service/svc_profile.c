@@ -199,8 +199,26 @@ struct profile_tx {
     ch_svc *svc;
     const ch_actor *actor;
     ch_store_profile *row;
-    int op; /* 0 create, 1 update, 2 delete */
+    int op;          /* 0 create, 1 update, 2 delete */
+    int64_t counted; /* delete: when its certificates were counted, before the transaction */
 };
+
+/* A renewal issues from the certificate's profile: deleting one that unexpired certificates
+ * came from made their renewals (automatic ones too) fail later.  Counted over the whole
+ * tenant before the write transaction (a walk of its unexpired certificates, a fraction of a
+ * second at 1,000,000, would hold every writer), and in it over those made since. */
+static int profile_in_use(ch_svc *svc, const char *tenant_id, const char *name, int64_t since)
+{
+    int64_t users = 0;
+    int error = ch_store_profile_users(svc->store, tenant_id, name, ch_now(), since, &users);
+
+    if (error == 0 && users > 0)
+        error = ch_error_set_field(CH_ECONFLICT, "name",
+                                   "profile %s issued %lld unexpired certificate%s, whose renewals issue from it: "
+                                   "change the profile instead, or delete it once they have expired",
+                                   name, (long long)users, users == 1 ? "" : "s");
+    return error;
+}
 
 static int profile_tx_run(void *arg)
 {
@@ -213,15 +231,7 @@ static int profile_tx_run(void *arg)
     else if (t->op == 1)
         error = ch_store_profile_update(t->svc->store, t->row);
     else {
-        /* A renewal issues from the certificate's profile: deleting one that unexpired
-         * certificates came from made their renewals (automatic ones too) fail later. */
-        int64_t users = 0;
-        error = ch_store_profile_users(t->svc->store, t->actor->tenant_id, t->row->name, ch_now(), &users);
-        if (error == 0 && users > 0)
-            error = ch_error_set_field(CH_ECONFLICT, "name",
-                                       "profile %s issued %lld unexpired certificate%s, whose renewals issue from it: "
-                                       "change the profile instead, or delete it once they have expired",
-                                       t->row->name, (long long)users, users == 1 ? "" : "s");
+        error = profile_in_use(t->svc, t->actor->tenant_id, t->row->name, t->counted);
         if (error == 0)
             error = ch_store_profile_delete(t->svc->store, t->actor->tenant_id, t->row->name);
     }
@@ -266,7 +276,7 @@ int ch_svc_profile_put(ch_svc *svc, const ch_actor *actor, const char *name, con
     row.name = (char *)name;
     row.definition = canon;
     row.created_at = row.updated_at = ch_now();
-    t = (struct profile_tx){svc, actor, &row, create ? 0 : 1};
+    t = (struct profile_tx){svc, actor, &row, create ? 0 : 1, 0};
     if ((error = svc_commit(svc, profile_tx_run, &t)) == 0 && out) {
         parsed.created_at = row.created_at;
         parsed.updated_at = row.updated_at;
@@ -281,13 +291,17 @@ int ch_svc_profile_put(ch_svc *svc, const ch_actor *actor, const char *name, con
 int ch_svc_profile_delete(ch_svc *svc, const ch_actor *actor, const char *name)
 {
     ch_store_profile row = {.name = (char *)name};
-    struct profile_tx t = {svc, actor, &row, 2};
+    struct profile_tx t = {svc, actor, &row, 2, 0};
     int error;
 
     if ((error = svc_need(actor, CH_ROLE_OPERATOR, "deleting a profile")) < 0)
         return error;
     if (name != NULL && ch_profile_get(name) != NULL)
         return ch_error_set_field(CH_EPOLICY, "name", "built-in profiles cannot be deleted");
+    /* (a second early: created_at is in seconds) */
+    t.counted = ch_now() - 1;
+    if (name != NULL && (error = profile_in_use(svc, actor->tenant_id, name, 0)) < 0)
+        return error;
     return svc_commit(svc, profile_tx_run, &t);
 }
 

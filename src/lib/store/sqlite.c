@@ -213,7 +213,7 @@ enum stmt_id {
     S_USER_PUT, S_USER_GET_NAME, S_USER_COUNT, S_USER_PASSWORD, S_USER_LIST, S_USER_ROLE, S_USER_DELETE,
     S_SESS_DELETE_USER, S_SESS_PUT, S_SESS_GET, S_SESS_DELETE, S_SESS_ACT,
     S_TRUSTED_PUT, S_TRUSTED_GET, S_TRUSTED_LIST, S_TRUSTED_UPDATE, S_TRUSTED_DELETE, S_TRUSTED_ANY_DISABLED, S_TRUSTED_TENANTS,
-    S_PROFILE_PUT, S_PROFILE_UPDATE, S_PROFILE_GET, S_PROFILE_LIST, S_PROFILE_DELETE, S_PROFILE_USERS,
+    S_PROFILE_PUT, S_PROFILE_UPDATE, S_PROFILE_GET, S_PROFILE_LIST, S_PROFILE_DELETE, S_PROFILE_USERS, S_PROFILE_USERS_SINCE,
     S_CERT_EXPIRY_SUMMARY, S_CERT_EXPIRY_BUCKETS, S_CERT_FIRST_EXPIRY, S_CERT_PUT, S_CERT_GET, S_CERT_GET_SHA, S_CERT_ID_BY_SHA, S_CERT_DELETE, S_CERT_RENAME, S_CERT_SET_KEY, S_CERT_STATUS,
     S_CA_PUT, S_CA_GET, S_CA_LIST, S_CA_STATUS, S_CA_DELETE,
     S_CSR_PUT, S_CSR_GET, S_CSR_LIST, S_CSR_ATTACH, S_CSR_DETACH, S_CSR_DELETE,
@@ -301,6 +301,10 @@ static const char *const stmt_sql[S_COUNT] = {
                        "WHERE tenant_id=? ORDER BY name",
     [S_PROFILE_DELETE] = "DELETE FROM profiles WHERE tenant_id=? AND name=?",
     [S_PROFILE_USERS] = "SELECT count(*) FROM certificates WHERE tenant_id=? AND profile=? AND not_after>? AND renewed_by IS NULL",
+    /* Those made since a time: a walk of the newest index from it, not of the whole tenant. */
+    [S_PROFILE_USERS_SINCE] = "SELECT count(*) FROM certificates INDEXED BY certificates_newest WHERE tenant_id=? "
+                              "AND profile=? AND not_after>? "
+                              "AND renewed_by IS NULL AND created_at>=?",
     /* Each walks a range of the expiry index alone ((tenant_id, not_after, id) holds every
      * column read): two ranges cost less than one walk of the tenant testing each row, and
      * the buckets are counted here as the rows come in not_after order, without the temporary
@@ -2296,12 +2300,15 @@ int ch_store_profile_delete(ch_store *s, const char *tenant_id, const char *name
     return step_one_row(db, st, "deleting a profile", "profile");
 }
 
-int ch_store_profile_users(ch_store *s, const char *tenant_id, const char *name, int64_t now, int64_t *count)
+int ch_store_profile_users(ch_store *s, const char *tenant_id, const char *name, int64_t now, int64_t since,
+                           int64_t *count)
 {
-    STMT(S_PROFILE_USERS, "counting a profile's certificates");
+    STMT(since > 0 ? S_PROFILE_USERS_SINCE : S_PROFILE_USERS, "counting a profile's certificates");
     bind_text(st, 1, tenant_id);
     bind_text(st, 2, name);
     sqlite3_bind_int64(st, 3, now);
+    if (since > 0)
+        sqlite3_bind_int64(st, 4, since);
     int rc = sqlite3_step(st);
     *count = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     sqlite3_reset(st);
