@@ -14,8 +14,21 @@ async function api(method, path, body) {
     opts.headers["Content-Type"] = "application/json";
     opts.body = JSON.stringify(body);
   }
-  const res = await fetch("/api/v1/" + path, opts);
-  const text = await res.text();
+  // A change asked from a dialog: its submit buttons wait for the answer (a second press
+  // would send it twice), and a dialog closed before the answer came is told what became of
+  // the request, which the server carries out once sent (a CA with an RSA key takes seconds).
+  const dlg = method !== "GET" ? document.getElementById("dialog") : null;
+  const from = dlg?.open ? dlg.firstChild : null;
+  const buttons = from ? [...from.querySelectorAll('button[type="submit"]')].filter((b) => !b.disabled) : [];
+  const left = () => from && !(dlg.open && dlg.firstChild === from);
+  let res, text;
+  buttons.forEach((b) => { b.disabled = true; });
+  try {
+    res = await fetch("/api/v1/" + path, opts);
+    text = await res.text();
+  } finally {
+    buttons.forEach((b) => { b.disabled = false; });
+  }
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch { data = null; }
   if (res.status === 401 && path !== "session") {
@@ -27,7 +40,11 @@ async function api(method, path, body) {
     e.field = data?.error?.field;
     e.reason = data?.error?.reason;
     e.status = res.status;
+    if (left()) problem(`Closed before its answer came, the request was refused: ${e.message}`);
     throw e;
+  }
+  if (left()) {
+    done(`Closed before its answer came, the request was carried out all the same (${method} ${path.split("?")[0]}${data?.name ? ": " + data.name : ""}): a request sent cannot be taken back.`);
   }
   return data;
 }

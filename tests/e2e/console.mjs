@@ -262,6 +262,19 @@ await page.getByLabel("Common name").fill("Lab Issuing CA");
 await page.getByRole("button", { name: "Create CA" }).click();
 await page.locator("li", { hasText: "Lab Root" }).locator("ul li", { hasText: "Lab Issuing" }).waitFor();
 ok("the CA tree shows an intermediate under its root");
+// A dialog closed while its request is on its way (held back here, as a CA with an RSA key
+// takes seconds): the button waits meanwhile, and what became of the request is said.
+await page.route("**/api/v1/cas", async (r) => { await new Promise((ok) => setTimeout(ok, 1500)); await r.continue(); });
+await page.getByRole("button", { name: "Create root CA" }).click();
+await page.getByLabel("Name", { exact: true }).fill("Slow Root");
+await page.getByLabel("Common name").fill("Slow Root CA");
+await page.getByRole("button", { name: "Create CA" }).click();
+assert.equal(await page.getByRole("button", { name: "Create CA" }).isDisabled(), true);
+await page.getByRole("dialog").getByRole("button", { name: "Cancel" }).click();
+await page.locator("#done").getByText(/carried out all the same \(POST cas: Slow Root\)/).waitFor();
+await page.locator("li", { hasText: "Slow Root" }).first().waitFor();
+await page.unroute("**/api/v1/cas");
+ok("a CA dialog closed before its answer: the button waited, and the CA made all the same is said and shown");
 assert.equal(await page.evaluate(async () => (await (await fetch("/api/v1/cas")).json()).items.find((c) => c.name === "Lab Root").path_len), 1);
 ok("the root made with the path length given");
 await page.locator("li", { hasText: "Lab Root" }).getByText(/valid until \d{4}-\d{2}-\d{2}/).first().waitFor();
