@@ -21,6 +21,22 @@ same_as_spec() {
 out=$(python3 -c 'import sys, yaml; d = yaml.safe_load(open(sys.argv[1])); print(d["openapi"], len(d["paths"]))' "$spec" 2>&1) ||
     fail "openapi.yaml is not YAML: $(echo "$out" | tail -3)"
 ok "openapi.yaml is YAML (OpenAPI $out paths)"
+# A comma in an unquoted value of a flow mapping ({description: a, b}) makes a key "b" with no
+# value: still YAML, but no longer OpenAPI.  No key of the spec is without a value.
+nulls=$(python3 -c '
+import sys, yaml
+def walk(x, path):
+    if isinstance(x, dict):
+        for k, v in x.items():
+            if v is None:
+                print(path + "/" + str(k))
+            walk(v, path + "/" + str(k))
+    elif isinstance(x, list):
+        for i, v in enumerate(x):
+            walk(v, path + "/" + str(i))
+walk(yaml.safe_load(open(sys.argv[1])), "")' "$spec")
+[ -z "$nulls" ] || fail "keys without a value in openapi.yaml (an unquoted comma in a {...} value?): $nulls"
+ok "no key of openapi.yaml is without a value"
 "$CERTHUBD" --routes > routes.txt
 sed 's/?.*//' routes.txt | sort > code.txt
 # "  /path:" lines open a path; "    get:" lines under it are its operations.
