@@ -544,13 +544,14 @@ async function certificatesScreen(screen) {
   const notice = el("p", { role: "status", id: "cert-notice" });
   const search = el("input", { type: "search", id: "cert-search", placeholder: "Search subject, name or SAN (3 letters or more)", "aria-label": "Search certificates" });
   const body = el("tbody");
-  // Which ones: all, those in force, those past their end, or those ending within 30 days.
+  // Which ones: all, those in force, those past their end, those ending within 30 days, or CA
+  // certificates their CA's rotation replaced.
   const which = el("select", { id: "cert-which", "aria-label": "Which certificates" },
-    [["", "all"], ["active", "in force"], ["expiring", "ending within 30 days"], ["expired", "expired"]].map(([v, t]) => el("option", { value: v }, t)));
+    [["", "all"], ["active", "in force"], ["expiring", "ending within 30 days"], ["expired", "expired"], ["rotated", "replaced by a CA rotation"]].map(([v, t]) => el("option", { value: v }, t)));
   const certPath = () => {
     const q = new URLSearchParams();
     if (search.value.length >= 3) q.set("search", search.value);
-    if (which.value === "active" || which.value === "expired") q.set("status", which.value);
+    if (which.value === "active" || which.value === "expired" || which.value === "rotated") q.set("status", which.value);
     if (which.value === "expiring") {
       q.set("status", "active");
       q.set("expiring_before", new Date(Date.now() + 30 * 86400000).toISOString().slice(0, 19) + "Z");

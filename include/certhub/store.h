@@ -333,6 +333,7 @@ typedef struct ch_store_cert_filter {
     const char *search;       /* substring of subject, name or SANs */
     int is_ca;                /* -1 any, 0 leaves, 1 CAs */
     const char *method;
+    const char *status;       /* the stored status: active, rotated (a CA certificate replaced) */
     ch_store_order order;
 } ch_store_cert_filter;
 

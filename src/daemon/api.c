@@ -330,15 +330,17 @@ static void certificates_list(req *r)
     if (exp && ch_time_parse(&f.expiring_before, exp) < 0)
         return reply_error_msg(r, CH_EINVAL, "expiring_before", ch_error_last());
     /* The state a certificate is in now, as each answer's status says it: not past its end
-     * (valid now, or not yet), or past it. */
+     * (valid now, or not yet) and in use, or replaced by a CA's rotation, or past its end. */
     if (query(r, "status") != NULL) {
         int64_t now = ch_now();
-        if (strcmp(query(r, "status"), "active") == 0)
+        if (strcmp(query(r, "status"), "active") == 0 || strcmp(query(r, "status"), "rotated") == 0) {
             f.unexpired_at = now;
-        else if (strcmp(query(r, "status"), "expired") == 0)
+            f.status = query(r, "status");
+        } else if (strcmp(query(r, "status"), "expired") == 0) {
             f.expiring_before = f.expiring_before && f.expiring_before < now ? f.expiring_before : now;
-        else
-            return reply_error_msg(r, CH_EINVAL, "status", "status must be active or expired");
+        } else {
+            return reply_error_msg(r, CH_EINVAL, "status", "status must be active, rotated or expired");
+        }
     }
     /* A list by expiry or state comes soonest to end first: read along the expiry index, the
      * page is at hand; newest first, SQLite took every valid certificate and sorted them by

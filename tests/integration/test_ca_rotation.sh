@@ -43,6 +43,10 @@ new_cert=$(body .certificate_id)
 ok "it has a new certificate, under the same id"
 api GET "/api/v1/certificates/$old_cert"
 check_eq "the old certificate is kept, marked rotated" "rotated" "$(body .status)"
+api GET "/api/v1/certificates?status=rotated&limit=1000"
+check_eq "listed as rotated" "$old_cert" "$(body '[.items[].id] | join(" ")')"
+api GET "/api/v1/certificates?status=active&limit=1000"
+check_eq "and not as active" "false" "$(body "[.items[].id] | index(\"$old_cert\") != null")"
 leaf after
 old_ski=$(openssl x509 -in before.pem -noout -ext authorityKeyIdentifier | tail -1)
 new_ski=$(openssl x509 -in after.pem -noout -ext authorityKeyIdentifier | tail -1)

@@ -2656,6 +2656,8 @@ static int filter_sql(ch_buf *sql, const ch_store_cert_filter *f, const struct s
      * certificates only for the literal. */
     if (error == 0 && f->method)
         error = ch_buf_puts(sql, method_literal(f) ? " AND method='imported'" : " AND method=?");
+    if (error == 0 && f->status)
+        error = ch_buf_puts(sql, " AND status=?");
     return error;
 }
 
@@ -2676,6 +2678,8 @@ static int bind_filter(sqlite3_stmt *st, int i, const char *tenant_id, const ch_
             sqlite3_bind_text(st, i++, q->like, -1, SQLITE_STATIC);
     if (f->method && !method_literal(f))
         sqlite3_bind_text(st, i++, f->method, -1, SQLITE_STATIC);
+    if (f->status)
+        sqlite3_bind_text(st, i++, f->status, -1, SQLITE_STATIC);
     return i;
 }
 
