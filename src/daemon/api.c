@@ -973,6 +973,17 @@ static int export_fields(req *r, json_t *body, const char *format, ch_format *fm
 
 /* GET .../export?format=pem|der|p7b (certificates only), POST .../export {"format","password",
  * "include_key","legacy"} for p12/jks or PEM with the key. */
+/* The media type of an exported file (a certificate's, a keystore's, a bundle's). */
+static const char *format_type(ch_format fmt)
+{
+    static const char *const types[] = {[CH_FMT_PEM] = "application/x-pem-file", [CH_FMT_DER] = "application/pkix-cert",
+                                        [CH_FMT_PKCS7] = "application/pkcs7-mime", [CH_FMT_PKCS12] = "application/x-pkcs12",
+                                        [CH_FMT_JKS] = "application/x-java-keystore",
+                                        [CH_FMT_JCEKS] = "application/x-java-jce-keystore"};
+
+    return (size_t)fmt < sizeof types / sizeof types[0] && types[fmt] ? types[fmt] : "application/octet-stream";
+}
+
 static void certificate_export(req *r, const char *id, bool post)
 {
     json_t *body = NULL;
@@ -980,8 +991,6 @@ static void certificate_export(req *r, const char *id, bool post)
     bool include_key = false, legacy = false;
     ch_format fmt;
     ch_buf out = CH_BUF_INIT;
-    static const char *const types[] = {"", "application/x-pem-file", "application/pkix-cert", "application/pkcs7-mime",
-                                        "application/x-pkcs12", "application/x-java-keystore", ""};
     char filename[64];
     int error;
 
@@ -998,7 +1007,7 @@ static void certificate_export(req *r, const char *id, bool post)
         goto done;
     }
     snprintf(filename, sizeof filename, "certificate.%s", ch_format_name(fmt));
-    reply_text(r, types[fmt], out.data, out.len, filename);
+    reply_text(r, format_type(fmt), out.data, out.len, filename);
 done:
     ch_buf_dispose_secure(&out);
     json_decref(body);
@@ -1394,7 +1403,7 @@ static void keystore_export(req *r, const char *id)
         reply_error(r, error);
         goto done;
     }
-    reply_text(r, "application/octet-stream", out.data, out.len, NULL);
+    reply_text(r, format_type(fmt), out.data, out.len, NULL);
 done:
     ch_buf_dispose_secure(&out);
     json_decref(body);
@@ -2460,6 +2469,13 @@ static void session_create(req *r)
     if (body == NULL || get_str(r, body, "username", &user) || get_str(r, body, "password", &password) ||
         get_str(r, body, "tenant", &tenant))
         goto done;
+    /* A request missing a part is a mistake said as such (not a wrong password: nothing was
+     * tried, and no attempt is counted against the user). */
+    if (user == NULL || password == NULL) {
+        reply_error_msg(r, CH_EINVAL, user == NULL ? "username" : "password",
+                        user == NULL ? "username is required" : "password is required");
+        goto done;
+    }
     if ((error = ch_svc_login(r->svc, tenant, user, password, &s)) < 0) {
         if (error == CH_EBUSY && s.retry_after > 0) {
             char after[16];
@@ -2670,7 +2686,7 @@ static void bundle_reply(req *r, const char *name, bool public)
     if (inm && strcmp(inm, quoted) == 0)
         send_reply(r, 304, "Not Modified", NULL);
     else
-        reply_text(r, fmt == CH_FMT_PEM ? "application/x-pem-file" : "application/octet-stream", out.data, out.len, NULL);
+        reply_text(r, format_type(fmt), out.data, out.len, NULL);
     ch_buf_dispose(&out);
 }
 

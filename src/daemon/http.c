@@ -316,6 +316,14 @@ int read_upload(req *r, upload *u, const char *const *allowed, const char *file_
     json_t *v;
 
     memset(u, 0, sizeof *u);
+    /* The query carries the fields of a raw body only: with JSON or a form, a value there
+     * would be dropped without a word (the body's own is read). */
+    if (r->query.tqh_first != NULL && (is_json_type(ct) || (ct != NULL && strncasecmp(ct, "multipart/form-data", 19) == 0))) {
+        snprintf(msg, sizeof msg, "the query parameter \"%.64s\" goes with a raw body (the file itself); with %s, give "
+                 "it in the body", r->query.tqh_first->key, is_json_type(ct) ? "JSON" : "a form");
+        reply_error_msg(r, CH_EINVAL, r->query.tqh_first->key, msg);
+        return -1;
+    }
     if (is_json_type(ct))
         return (u->fields = read_json(r, allowed)) ? 0 : -1;
     if (len > CH_MAX_UPLOAD_BYTES) {

@@ -106,6 +106,11 @@ check_eq "a keystore upload with an empty body: 400 saying nothing came" "400 no
     "$status $(body .error.message | cut -c1-16)"
 api POST /api/v1/certificates/import "" -F "file=@$data/ca.pem" -F "certificate=$(cat "$data/ca.pem")"
 check_eq "an import with both a file and the field: 400 saying not both" "400 not both" "$status $(body .error.message | grep -o 'not both')"
+api POST "/api/v1/certificates/import?name=x" "$(jq -n --arg c "$(cat "$data/ca.pem")" '{certificate:$c}')"
+check_eq "a query field beside a JSON body: 400 naming it, not dropped" "400 name" "$status $(body .error.field)"
+check_contains "saying where it goes" "$(body .error.message)" "with JSON, give it in the body"
+api POST "/api/v1/trusted-certificates?name=x" "" -F "file=@$data/ca.pem"
+check_eq "or beside a form" "400 name" "$status $(body .error.field)"
 api POST /api/v1/certificates '{"sans":["dns:empty.example"],"ca_id":""}'
 check_eq "an empty ca_id: 400, not a 404 naming nothing" "400 ca_id" "$status $(body .error.field)"
 api POST /api/v1/certificates "{\"name\":\"\",\"sans\":[\"dns:empty.example\"],\"ca_id\":\"$issuer\"}"
@@ -372,10 +377,16 @@ check_contains "junk: 400 naming the accepted formats" "$status $(body .error.me
 check_contains "junk: the formats" "$(body .error.message)" "PKCS#12"
 api POST "/api/v1/keystores?name=raw-p12" "" -H "Content-Type: application/x-pkcs12" -H "Certhub-Password: s3cret" --data-binary @up.p12
 check_eq "raw PKCS#12 keystore with the password in a header" "201 p12" "$status $(body .format)"
+ks=$(body .id)
+for f in pem:application/x-pem-file p7b:application/pkcs7-mime p12:application/x-pkcs12 jks:application/x-java-keystore; do
+    case $f in p12* | jks*) pw=',"password":"s3cret"' ;; *) pw="" ;; esac
+    api POST "/api/v1/keystores/$ks/export" "{\"format\":\"${f%%:*}\"$pw}" -D headers
+    check_eq "a keystore exported as ${f%%:*}: its own media type" "200 ${f#*:}" \
+        "$status $(tr -d '\r' < headers | sed -n 's/^Content-Type: //Ip')"
+done
 # A certificate a keystore holds (an entry's, or in its chain) is not deleted from under it:
 # that failed on a foreign key ("already exists"), or for a chain's certificate succeeded and
 # left the keystore unable to export.
-ks=$(body .id)
 api GET "/api/v1/keystores/$ks/entries"
 kcert=$(body '.items[0].certificate_id')
 api DELETE "/api/v1/certificates/$kcert"

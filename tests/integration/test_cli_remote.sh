@@ -135,6 +135,10 @@ for f in ext1-chain.pem ext2-chain.p7b ext3-chain.p7b; do
         "$(grep -c 'BEGIN CERTIFICATE' "$f.out") $(awk '/BEGIN/{n++} n==3' "$f.out" > r.pem; \
             openssl verify -CAfile r.pem -untrusted "$f.out" "$f.out" 2>&1 | awk '{print $NF}')"
 done
+audit=$(remote audit list --action certificate.import --output json --limit 1000)
+check_eq "the chain's CA certificates entered the inventory once each, in the audit log with the certificate they came with" \
+    "2 $(remote cert list --search ext1.example --output json | jq -r '.items[0].id')" \
+    "$(echo "$audit" | jq -r '[.items[] | select(.detail.chain_of? != null)] | length') $(echo "$audit" | jq -r '[.items[] | select(.detail.chain_of? != null)][-1].detail.chain_of')"
 expect_error "imported twice: the one held named by its name" "already stored in this tenant as \"ext1-chain.pem\" (crt_" -- \
     remote cert import ext1-chain.pem --name again
 mkdir folder && cp cli.pem folder/ && echo junk >folder/junk.txt

@@ -537,6 +537,8 @@ ok "seconds to the earliest expiry per CA: its certificate of 3 days"
 # failures in a row for a name, the next attempt must wait, the right password too; once the
 # window has passed the right password gets in and clears the count.
 login() { TOKEN="" api POST /api/v1/session "{\"username\":\"$1\",\"password\":\"$2\"}"; }
+TOKEN="" api POST /api/v1/session '{"username":"admin"}'
+check_eq "no password: 400 naming it (nothing tried, nothing counted)" "400 password" "$status $(body .error.field)"
 login nobody "some password"
 check_eq "an unknown user: 401, the words of a wrong password" "401 wrong user name or password" \
     "$status $(body .error.message)"

@@ -32,8 +32,21 @@ static int cert_tx_run(void *arg)
     if ((error = ch_store_cert_put(t->svc->store, t->row, t->existing)) < 0)
         return error;
     for (size_t i = 0; i < t->nchain; i++) {
-        char held[CH_ID_MAX];
-        if ((error = ch_store_cert_put(t->svc->store, &t->chain[i], held)) < 0 && error != CH_EEXISTS)
+        char held[CH_ID_MAX], *detail;
+        json_t *d;
+        if ((error = ch_store_cert_put(t->svc->store, &t->chain[i], held)) == CH_EEXISTS)
+            continue;
+        if (error < 0)
+            return error;
+        /* Each certificate that enters the inventory is in the audit log, this one with the
+         * certificate it came with. */
+        d = json_pack("{ss ss ss}", "subject", t->chain[i].subject ? t->chain[i].subject : "", "sha256",
+                      t->chain[i].sha256, "chain_of", t->row->id);
+        detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
+        json_decref(d);
+        error = svc_audit(t->svc, t->actor, t->action, "certificate", t->chain[i].id, detail);
+        free(detail);
+        if (error < 0)
             return error;
     }
     /* Once (the store refuses a second): two requests signing one CSR give it one certificate,
