@@ -740,8 +740,9 @@ static void test_audit_numbered_per_tenant(void **state)
     ch_svc_opts o = {.data_dir = dir};
     ch_svc_ca_req r = {.name = "beta root", .path_len = -2};
     ch_store_ca ca;
-    int64_t last_a, last_b, again_a, again_b, bad = -1;
+    int64_t last_a, last_b, again_a, again_b, bad = -1, with_sans = 0, refilled = -1;
     sqlite3 *db;
+    sqlite3_stmt *st;
     char path[1200];
 
     (void)state;
@@ -755,14 +756,34 @@ static void test_audit_numbered_per_tenant(void **state)
     svc = NULL;
     snprintf(path, sizeof path, "%s/certhub.db", dir);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM certificates WHERE sans IS NOT NULL", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    with_sans = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    assert_true(with_sans > 0);
+    /* (and from before the SANs were recorded: the column empty, read again from the DER) */
     assert_int_equal(sqlite3_exec(db,
                                   "DROP INDEX audit_tenant; ALTER TABLE audit_log DROP COLUMN n;"
                                   "CREATE INDEX audit_tenant ON audit_log(tenant_id, seq);"
-                                  "ALTER TABLE trusted_certs DROP COLUMN list_kind; PRAGMA user_version=17",
+                                  "ALTER TABLE trusted_certs DROP COLUMN list_kind; DROP TABLE sans_backfill;"
+                                  "UPDATE certificates SET sans = NULL; PRAGMA user_version=17",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);
     assert_int_equal(ch_svc_open(&svc, &o), 0);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM certificates WHERE sans IS NOT NULL", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    refilled = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM sans_backfill", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int64(st, 0), 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    assert_int_equal(refilled, with_sans);
     expect_numbered(&admin_a, &again_a);
     expect_numbered(&admin_b, &again_b);
     assert_int_equal(again_a, last_a);

@@ -18,6 +18,20 @@ static int revoked_load(ch_svc *svc);
 
 static int webhooks_seal_legacy(ch_svc *svc);
 
+/* The SANs of a stored certificate's DER as the store records them (for ch_store_sans_backfill). */
+static int sans_of_der(const uint8_t *der, size_t len, char **sans)
+{
+    ch_cert *c = NULL;
+    int error;
+
+    *sans = NULL;
+    if ((error = ch_cert_parse(&c, der, len)) < 0)
+        return error;
+    error = ch_cert_sans_text(sans, c);
+    ch_cert_free(c);
+    return error;
+}
+
 int ch_svc_open(ch_svc **out, const ch_svc_opts *opts)
 {
     ch_svc *svc;
@@ -55,6 +69,13 @@ int ch_svc_open(ch_svc **out, const ch_svc_opts *opts)
     }
     if (error < 0 || (error = revoked_load(svc)) < 0)
         goto fail;
+    {
+        /* Not fatal: one that cannot write now (a broker's plugin without write access) leaves
+         * it to the next open. */
+        size_t filled;
+        if (ch_store_sans_backfill(svc->store, sans_of_der, &filled) < 0)
+            ch_error_clear();
+    }
     /* A master key is made for a store that holds no key sealed under one; a store restored
      * without its master key is refused before a new key could be made that opens nothing. */
     if ((error = ch_store_key_any(svc->store)) < 0 ||

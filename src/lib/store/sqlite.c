@@ -199,6 +199,12 @@ static const char *const migrations[] = {
      * it) or the issuer list (a CA certificate that only helps build chains up to one of the
      * trust list: OPC UA's two lists, Azure IoT Operations' "Trust list" and "Issuer list"). */
     "ALTER TABLE trusted_certs ADD COLUMN list_kind TEXT NOT NULL DEFAULT 'trust';",
+    /* 20: certificates stored before their SANs were recorded (the column was left empty then)
+     * have them read from their DER once, by ch_store_sans_backfill at the next open: their
+     * renewals lost the SANs, and a search by SAN did not find them.  Rows without SANs are
+     * among these and are read once for nothing. */
+    "CREATE TABLE sans_backfill (id TEXT PRIMARY KEY) WITHOUT ROWID;"
+    "INSERT INTO sans_backfill SELECT id FROM certificates WHERE sans IS NULL;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -2190,6 +2196,71 @@ bool ch_store_trusted_any_disabled(ch_store *s, const char *tenant_id)
     rc = sqlite3_step(st);
     sqlite3_reset(st);
     return rc == SQLITE_ROW;
+}
+
+int ch_store_sans_backfill(ch_store *s, int (*sans_of)(const uint8_t *der, size_t len, char **sans), size_t *filled)
+{
+    struct conn *c0 = conn_get(s);
+    sqlite3_stmt *any = NULL;
+    bool pending;
+
+    *filled = 0;
+    /* Read first: most opens find nothing to do, and write nothing (a broker's plugin opens the
+     * store too). */
+    if (c0 == NULL)
+        return ch_error_last_code();
+    if (sqlite3_prepare_v2(c0->db, "SELECT 1 FROM sans_backfill LIMIT 1", -1, &any, NULL) != SQLITE_OK)
+        return db_error(c0->db, SQLITE_ERROR, "reading the SANs still to be recorded");
+    pending = sqlite3_step(any) == SQLITE_ROW;
+    sqlite3_finalize(any);
+    if (!pending)
+        return 0;
+    for (;;) {
+        struct conn *c;
+        sqlite3_stmt *sel = NULL, *upd = NULL, *del = NULL;
+        int rc, error, n = 0;
+        if ((error = ch_store_begin(s)) < 0)
+            return error;
+        c = conn_get(s);
+        if ((rc = sqlite3_prepare_v2(c->db, "SELECT b.id, c.der FROM sans_backfill b LEFT JOIN certificates c ON c.id = b.id "
+                                              "LIMIT 500", -1, &sel, NULL)) != SQLITE_OK ||
+            (rc = sqlite3_prepare_v2(c->db, "UPDATE certificates SET sans = ?1 WHERE id = ?2", -1, &upd, NULL)) !=
+                SQLITE_OK ||
+            (rc = sqlite3_prepare_v2(c->db, "DELETE FROM sans_backfill WHERE id = ?1", -1, &del, NULL)) != SQLITE_OK)
+            error = db_error(c->db, rc, "reading the SANs of certificates stored before they were recorded");
+        while (error == 0 && (rc = sqlite3_step(sel)) == SQLITE_ROW) {
+            const void *der = sqlite3_column_blob(sel, 1);
+            char *sans = NULL;
+            n++;
+            /* A row gone, or a DER that does not parse, is left as it is. */
+            if (der != NULL && sans_of(der, (size_t)sqlite3_column_bytes(sel, 1), &sans) == 0 && sans != NULL) {
+                sqlite3_bind_text(upd, 1, sans, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_text(upd, 2, (const char *)sqlite3_column_text(sel, 0), -1, SQLITE_TRANSIENT);
+                if ((rc = sqlite3_step(upd)) != SQLITE_DONE)
+                    error = db_error(c->db, rc, "recording a certificate's SANs");
+                sqlite3_reset(upd);
+                (*filled)++;
+            }
+            free(sans);
+            sqlite3_bind_text(del, 1, (const char *)sqlite3_column_text(sel, 0), -1, SQLITE_TRANSIENT);
+            if (error == 0 && (rc = sqlite3_step(del)) != SQLITE_DONE)
+                error = db_error(c->db, rc, "recording a certificate's SANs");
+            sqlite3_reset(del);
+        }
+        if (error == 0 && rc != SQLITE_DONE)
+            error = db_error(c->db, rc, "reading the SANs of certificates stored before they were recorded");
+        sqlite3_finalize(sel);
+        sqlite3_finalize(upd);
+        sqlite3_finalize(del);
+        if (error == 0)
+            error = ch_store_commit(s);
+        if (error < 0) {
+            ch_store_rollback(s);
+            return error;
+        }
+        if (n == 0)
+            return 0;
+    }
 }
 
 int ch_store_trusted_tenants(ch_store *s, char (*ids)[CH_ID_MAX], size_t max, size_t *count)
