@@ -719,6 +719,28 @@ static sqlite3_stmt *stmt(struct ch_store *s, enum stmt_id id, sqlite3 **db)
     return c->stmt[id];
 }
 
+/* Whether the tables are those of the schema version the store says it has: each statement of
+ * this certhub prepared once (and let go).  A store a development build made under a version
+ * whose migration changed later would otherwise open and fail request by request ("no such
+ * column"). */
+static int schema_matches(struct ch_store *s)
+{
+    struct conn *c = conn_get(s);
+
+    if (c == NULL)
+        return ch_error_last_code();
+    for (int i = 0; i < S_COUNT; i++) {
+        sqlite3_stmt *st = NULL;
+        int rc = sqlite3_prepare_v2(c->db, stmt_sql[i], -1, &st, NULL);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_OK)
+            return ch_error_set(CH_ESTORE, "the store %s has schema version %d but not its tables (%s): it was made "
+                                "by a build whose migrations differ from this one's; restore a backup made by a "
+                                "released certhub", s->path, s->version, sqlite3_errmsg(c->db));
+    }
+    return 0;
+}
+
 static int migrate(struct ch_store *s)
 {
     struct conn *c = conn_get(s);
@@ -1008,7 +1030,7 @@ int ch_store_open(ch_store **out, const ch_store_opts *opts)
         if (fd >= 0)
             close(fd);
     }
-    if ((error = migrate(s)) < 0) {
+    if ((error = migrate(s)) < 0 || (error = schema_matches(s)) < 0) {
         ch_store_close(s);
         return error;
     }
