@@ -739,7 +739,7 @@ static struct conn *conn_of(struct evhttp_request *ev)
 static _Thread_local struct worker *this_worker; /* the loop running on this thread */
 static void balance_busy(struct server *s, struct worker *w);
 
-static volatile sig_atomic_t stopping; /* SIGTERM or SIGINT came: finishing what was begun */
+static atomic_int stopping; /* SIGTERM or SIGINT came: finishing what was begun (set on loop 0, read by every loop) */
 
 /* A request read while certhubd stops is not begun: its client is told so (and may send it
  * again to another node, or once certhubd is back), and the connection closes.  Otherwise a

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <sqlite3.h>
@@ -529,6 +530,133 @@ static void *issue_many(void *p)
     return NULL;
 }
 
+struct rotator {
+    const char *ca_id;
+    int ok, conflicts;
+};
+
+static void *rotate_many(void *p)
+{
+    struct rotator *w = p;
+
+    for (int i = 0; i < 12; i++) {
+        ch_store_ca out;
+        int error = ch_svc_ca_rotate(svc, &admin_a, w->ca_id, &out);
+        if (error == 0) {
+            w->ok++;
+            ch_store_ca_dispose(&out);
+        } else {
+            assert_int_equal(error, CH_ECONFLICT);
+            w->conflicts++;
+        }
+    }
+    return NULL;
+}
+
+/* Rotations of one CA at once, and issuing from it meanwhile: each rotation that succeeds
+ * marks the certificate before it rotated (none is left neither current nor rotated), and
+ * once they are done a new certificate is signed by the CA's current certificate (a CA read
+ * before a rotation and cached after it was served until a restart). */
+static void test_concurrent_rotation(void **state)
+{
+    ch_store_ca root, inter, now;
+    struct rotator r[2];
+    struct issuer w[2];
+    pthread_t t[4];
+    ch_store_cert_filter f = {.is_ca = 1};
+    ch_store_cert *rows = NULL, cur, leaf;
+    size_t n = 0;
+    char *next = NULL;
+    int active = 0, rotated = 0;
+    ch_svc_issue_req req = {.profile = "device", .key_type = "p256", .subject.fields.common_name = "after-rotations"};
+    ch_cert *ca_cert, *leaf_cert;
+    ch_verify_opts o = {.purpose = CH_PURPOSE_ANY};
+
+    (void)state;
+    make_cas(&root, &inter, "rotating");
+    for (int i = 0; i < 2; i++) {
+        r[i] = (struct rotator){inter.id, 0, 0};
+        w[i] = (struct issuer){inter.id, 0, 0};
+        pthread_create(&t[i], NULL, rotate_many, &r[i]);
+        pthread_create(&t[2 + i], NULL, issue_many, &w[i]);
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    assert_true(r[0].ok + r[1].ok > 0);
+    assert_int_equal(ch_svc_ca_get(svc, &admin_a, inter.id, &now), 0);
+    assert_int_equal(ch_store_cert_list(ch_svc_store(svc), admin_a.tenant_id, &f, 1000, NULL, &rows, &n, &next), 0);
+    for (size_t i = 0; i < n; i++)
+        if (rows[i].subject != NULL && strcmp(rows[i].subject, "CN=Test Issuing CA,O=certhub tests") == 0 &&
+            rows[i].ca_id != NULL && strcmp(rows[i].ca_id, root.id) == 0) {
+            if (strcmp(rows[i].status, "rotated") == 0)
+                rotated++;
+            else if (strcmp(rows[i].id, now.cert_id) == 0)
+                active++;
+            else
+                fail_msg("certificate %s of the CA is %s, neither current nor rotated", rows[i].id, rows[i].status);
+        }
+    ch_store_cert_list_free(rows, n);
+    free(next);
+    assert_int_equal(active, 1);
+    assert_int_equal(rotated, r[0].ok + r[1].ok);
+    /* Issued now: by the current certificate. */
+    req.ca_id = inter.id;
+    assert_int_equal(ch_svc_cert_issue(svc, &admin_a, &req, &leaf), 0);
+    assert_int_equal(ch_svc_cert_get(svc, &admin_a, now.cert_id, &cur), 0);
+    ca_cert = parse_row(&cur);
+    leaf_cert = parse_row(&leaf);
+    o.anchors = &ca_cert;
+    o.anchor_count = 1;
+    assert_int_equal(ch_chain_verify(leaf_cert, &o), 0);
+    ch_cert_free(ca_cert);
+    ch_cert_free(leaf_cert);
+    ch_store_cert_dispose(&cur);
+    ch_store_cert_dispose(&leaf);
+    ch_store_ca_dispose(&now);
+    ch_store_ca_dispose(&root);
+    ch_store_ca_dispose(&inter);
+}
+
+static ch_actor installation_admin;
+
+static void *tokens_many(void *p)
+{
+    for (int i = 0; i < 300; i++) {
+        char *token = NULL, id[CH_ID_MAX];
+        if (ch_svc_token_create(svc, &installation_admin, p, CH_ROLE_ADMIN, "racer", &token, id) == 0)
+            ch_secure_free_str(token);
+    }
+    return NULL;
+}
+
+/* Tokens made for a tenant while it is revoked: none outlives the revocation (one checked
+ * before it and stored after it did, and let its holder in while the tenant was revoked). */
+static void test_token_during_revocation(void **state)
+{
+    ch_store_tenant t;
+    ch_store_token *rows = NULL;
+    size_t n = 0;
+    pthread_t th[2];
+    int alive = 0;
+
+    (void)state;
+    installation_admin = (ch_actor){ta.id, "test:installation", CH_ROLE_ADMIN, CH_PERM_TENANTS | CH_PERM_KEYS_EXPORT, NULL};
+    assert_int_equal(ch_svc_tenant_create(svc, &installation_admin, "racy", &t), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_create(&th[i], NULL, tokens_many, t.id);
+    usleep(20000);
+    assert_int_equal(ch_svc_tenant_disable(svc, &installation_admin, t.id), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    assert_int_equal(ch_store_token_list(ch_svc_store(svc), t.id, NULL, &rows, &n), 0);
+    assert_true(n > 0);
+    for (size_t i = 0; i < n; i++)
+        alive += rows[i].revoked_at == 0;
+    assert_int_equal(alive, 0);
+    ch_store_token_list_free(rows, n);
+    ch_store_tenant_dispose(&t);
+}
+
 /* Group commit: several threads issuing at once all get their certificates stored, each
  * exactly once, and the audit chain stays whole. */
 static void test_concurrent_issuing(void **state)
@@ -811,11 +939,13 @@ int main(void)
         cmocka_unit_test(test_csr_attach),
         cmocka_unit_test(test_key_export_and_db_scan),
         cmocka_unit_test(test_concurrent_issuing),
+        cmocka_unit_test(test_concurrent_rotation),
         cmocka_unit_test(test_audit_chain),
         cmocka_unit_test(test_tokens_list_and_revoke),
         cmocka_unit_test(test_custom_profiles),
         cmocka_unit_test(test_tenants_need_admin),
         cmocka_unit_test(test_audit_numbered_per_tenant),
+        cmocka_unit_test(test_token_during_revocation),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

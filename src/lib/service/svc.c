@@ -809,6 +809,7 @@ int svc_ca_load(ch_svc *svc, const char *tenant_id, const char *ca_id, svc_ca **
 {
     ch_store_ca row;
     svc_ca *c, *fresh;
+    uint64_t gen;
     int error;
 
     *out = NULL;
@@ -820,8 +821,11 @@ int svc_ca_load(ch_svc *svc, const char *tenant_id, const char *ca_id, svc_ca **
             *out = c;
             return 0;
         }
+    gen = svc->ca_gen;
     pthread_mutex_unlock(&svc->ca_lock);
-    /* Decode outside the lock; if two threads race, the first to insert wins. */
+    /* Decode outside the lock; if two threads race, the first to insert wins.  A CA forgotten
+     * meanwhile (rotated, deleted) may have been read as it was: used for this request, not
+     * kept, or it would be served until the next restart. */
     if ((error = ch_store_ca_get(svc->store, &row, tenant_id, ca_id)) < 0) {
         if (error == CH_ENOTFOUND)
             ch_error_set_field(CH_ENOTFOUND, "ca_id", "no CA with id %.48s", ca_id);
@@ -832,6 +836,11 @@ int svc_ca_load(ch_svc *svc, const char *tenant_id, const char *ca_id, svc_ca **
     if (error < 0)
         return error;
     pthread_mutex_lock(&svc->ca_lock);
+    if (svc->ca_gen != gen) {
+        pthread_mutex_unlock(&svc->ca_lock);
+        *out = fresh;
+        return 0;
+    }
     for (c = svc->cas; c != NULL; c = c->next)
         if (strcmp(c->id, ca_id) == 0 && strcmp(c->tenant_id, tenant_id) == 0)
             break;
@@ -855,6 +864,7 @@ void svc_ca_forget(ch_svc *svc, const char *tenant_id, const char *ca_id)
     svc_ca **pp, *c = NULL;
 
     pthread_mutex_lock(&svc->ca_lock);
+    svc->ca_gen++;
     for (pp = &svc->cas; *pp != NULL; pp = &(*pp)->next)
         if (strcmp((*pp)->id, ca_id) == 0 && strcmp((*pp)->tenant_id, tenant_id) == 0) {
             c = *pp;

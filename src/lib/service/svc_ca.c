@@ -180,6 +180,19 @@ static int ca_tx_run(struct ca_tx *t)
     free(t->ca->cert_id);
     t->ca->cert_id = strdup(t->cert->id);
     if (t->rotate != NULL) {
+        ch_store_ca now;
+        /* Two rotations at once both read the CA before either wrote: the second would mark
+         * the same old certificate rotated and strand the first's new one (neither current
+         * nor rotated, out of the trust bundle). */
+        if ((error = ch_store_ca_get(t->svc->store, &now, t->actor->tenant_id, t->rotate->id)) < 0)
+            return error;
+        error = strcmp(now.cert_id, t->rotate->cert_id) != 0
+                    ? ch_error_set(CH_ECONFLICT, "CA \"%s\" was rotated meanwhile (its certificate is now %s)",
+                                   now.name, now.cert_id)
+                    : 0;
+        ch_store_ca_dispose(&now);
+        if (error < 0)
+            return error;
         /* The old certificate stays in the inventory (it validates what it issued until it
          * expires); issuance moves to the new one. */
         if ((error = ch_store_ca_set_cert(t->svc->store, t->actor->tenant_id, t->rotate->id, t->cert->id,

@@ -52,6 +52,7 @@ struct ch_svc {
     ch_seal *seal;
     pthread_mutex_t ca_lock;
     svc_ca *cas;
+    uint64_t ca_gen; /* counts forgets (under ca_lock): a CA read before one is not cached */
     /* API tokens recently authenticated (svc_token.c), by the SHA-256 of the token */
     pthread_mutex_t tok_lock;
     struct svc_tok_entry *tok[SVC_TOK_CACHE];

@@ -37,8 +37,27 @@ static void token_hash(char out[65], const char *token)
     ch_hex(out, md, sizeof md);
 }
 
-static int token_new(ch_svc *svc, const char *tenant_id, ch_role role, const char *name, const char *scope,
-                     char **token, char id[CH_ID_MAX])
+/* The token stored in one transaction with the check that its tenant is not revoked (a
+ * revocation revokes the tokens there at its commit: one checked before it and stored after
+ * would outlive it) and, when made by someone, its audit entry. */
+static int token_put_tx(ch_svc *svc, const ch_actor *actor, const ch_store_token *row)
+{
+    ch_store_tenant t;
+    int error;
+
+    if ((error = ch_store_tenant_get(svc->store, &t, row->tenant_id)) < 0)
+        return error;
+    error = t.disabled_at != 0 ? ch_error_set_field(CH_ECONFLICT, "tenant", "the tenant is revoked") : 0;
+    ch_store_tenant_dispose(&t);
+    if (error == 0)
+        error = ch_store_token_put(svc->store, row);
+    if (error == 0 && actor != NULL)
+        error = svc_audit(svc, actor, "token.create", "token", row->id, NULL);
+    return error;
+}
+
+static int token_new(ch_svc *svc, const ch_actor *actor, const char *tenant_id, ch_role role, const char *name,
+                     const char *scope, char **token, char id[CH_ID_MAX])
 {
     unsigned char raw[32];
     char hex[65], *t;
@@ -63,7 +82,9 @@ static int token_new(ch_svc *svc, const char *tenant_id, ch_role role, const cha
     row.scope = (char *)scope;
     token_hash(row.token_hash, t);
     row.created_at = ch_now();
-    if ((error = ch_store_token_put(svc->store, &row)) < 0) {
+    SVC_TX(svc, token_put_tx(svc, actor, &row));
+done:
+    if (error < 0) {
         ch_secure_free_str(t);
         return error;
     }
@@ -75,7 +96,7 @@ int ch_svc_token_bootstrap(ch_svc *svc, const char *tenant_id, ch_role role, con
 {
     char id[CH_ID_MAX];
 
-    return token_new(svc, tenant_id, role, name, NULL, token, id);
+    return token_new(svc, NULL, tenant_id, role, name, NULL, token, id);
 }
 
 int ch_svc_token_create(ch_svc *svc, const ch_actor *actor, const char *tenant_id, ch_role role, const char *name,
@@ -175,16 +196,8 @@ int ch_svc_token_create_scoped(ch_svc *svc, const ch_actor *actor, const char *t
         free(canon);
         return ch_error_set_field(CH_EPERM, "scope", "only a credential that may export keys makes one that may");
     }
-    error = token_new(svc, tenant_id, role, name, canon, token, id);
+    error = token_new(svc, actor, tenant_id, role, name, canon, token, id);
     free(canon);
-    if (error < 0)
-        return error;
-    SVC_TX(svc, svc_audit(svc, actor, "token.create", "token", id, NULL));
-done:
-    if (error < 0) {
-        ch_secure_free_str(*token);
-        *token = NULL;
-    }
     return error;
 }
 
