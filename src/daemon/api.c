@@ -971,8 +971,6 @@ static int export_fields(req *r, json_t *body, const char *format, ch_format *fm
     return 0;
 }
 
-/* GET .../export?format=pem|der|p7b (certificates only), POST .../export {"format","password",
- * "include_key","legacy"} for p12/jks or PEM with the key. */
 /* The media type of an exported file (a certificate's, a keystore's, a bundle's). */
 static const char *format_type(ch_format fmt)
 {
@@ -984,6 +982,8 @@ static const char *format_type(ch_format fmt)
     return (size_t)fmt < sizeof types / sizeof types[0] && types[fmt] ? types[fmt] : "application/octet-stream";
 }
 
+/* GET .../export?format=pem|der|p7b (certificates only), POST .../export {"format","password",
+ * "include_key","legacy"} for p12/jks or PEM with the key. */
 static void certificate_export(req *r, const char *id, bool post)
 {
     json_t *body = NULL;
