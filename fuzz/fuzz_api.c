@@ -239,8 +239,8 @@ static void setup(void)
     b.admin_token = NULL;
     b.admin_password = NULL;
     ch_svc_bootstrap_dispose(&b);
-    if (ch_svc_token_bootstrap(svc, tenant_id, CH_ROLE_OPERATOR, "fuzz operator", &tokens[1]) != 0 ||
-        ch_svc_token_bootstrap(svc, tenant_id, CH_ROLE_VIEWER, "fuzz viewer", &tokens[2]) != 0)
+    if (ch_svc_token_bootstrap(svc, tenant_id, CH_ROLE_OPERATOR, "fuzz operator", NULL, &tokens[1]) != 0 ||
+        ch_svc_token_bootstrap(svc, tenant_id, CH_ROLE_VIEWER, "fuzz viewer", NULL, &tokens[2]) != 0)
         abort();
     if ((base = event_base_new()) == NULL || (http = evhttp_new(base)) == NULL ||
         (sock = evhttp_bind_socket_with_handle(http, "127.0.0.1", 0)) == NULL)

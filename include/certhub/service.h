@@ -94,7 +94,9 @@ int ch_svc_token_list(ch_svc *svc, const ch_actor *actor, const char *tenant_id,
  * once.  Revoking the token in use is allowed. */
 int ch_svc_token_revoke(ch_svc *svc, const ch_actor *actor, const char *id);
 /* The same without an actor, for the first start. */
-int ch_svc_token_bootstrap(ch_svc *svc, const char *tenant_id, ch_role role, const char *name, char **token);
+/* file: where the token is written (0600) before it is stored, or NULL. */
+int ch_svc_token_bootstrap(ch_svc *svc, const char *tenant_id, ch_role role, const char *name, const char *file,
+                           char **token);
 
 /* The authenticated caller of a token: tenant, role, permissions ("token:<id>" as its name).
  * A missing, unknown or revoked token is CH_EAUTH.  Release with ch_svc_principal_dispose. */
@@ -133,7 +135,7 @@ int ch_svc_user_update(ch_svc *svc, const ch_actor *actor, const char *name, con
 int ch_svc_user_delete(ch_svc *svc, const ch_actor *actor, const char *name);
 /* First start: the user "admin" of the tenant with a random password handed back once
  * (*password NULL when the tenant already has users). */
-int ch_svc_user_bootstrap(ch_svc *svc, const char *tenant_id, char **password);
+int ch_svc_user_bootstrap(ch_svc *svc, const char *tenant_id, const char *file, char **password);
 
 typedef struct ch_svc_session {
     char *token;      /* the cookie (only here) */

@@ -667,10 +667,22 @@ int main(int argc, char **argv)
      * long-running daemon's memory, nor does what the set-up used (schema creation, the keys
      * made for the CAs); the daemon then starts as it does every later time. */
     {
-        char db[4096];
-        struct stat sb;
+        char db[4096], key[4096];
+        struct stat sb, kb;
         int n = snprintf(db, sizeof db, "%s/certhub.db", data_dir);
-        if (n > 0 && (size_t)n < sizeof db && stat(db, &sb) != 0) {
+        bool no_store = n > 0 && (size_t)n < sizeof db && (stat(db, &sb) != 0 || sb.st_size == 0);
+        /* A directory that held a store (its master key is there) and lost it (a volume not
+         * mounted, a restore half done) is not a first start: one would make a new root and
+         * write new ca.pem and admin-token over those machines trust. */
+        if (no_store && snprintf(key, sizeof key, "%.4000s/master.key", data_dir) > 0 && stat(key, &kb) == 0) {
+            fprintf(stderr,
+                    "certhubd: %s is %s, but %s is there: this directory held a certhub store.  Put the store "
+                    "back (a backup made with this master key), or, to start afresh, move master.key, ca.pem and "
+                    "admin-token out of %s\n",
+                    db, stat(db, &sb) != 0 ? "missing" : "empty", key, data_dir);
+            return 1;
+        }
+        if (no_store && stat(db, &sb) != 0) {
             int status = 0;
             pid_t child;
             fflush(stdout);

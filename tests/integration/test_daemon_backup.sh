@@ -34,6 +34,17 @@ expect_error "a directory without a store" "no store in" -- "$CERTHUBD" --data-d
 ok "and makes none"
 stop_daemon
 
+# A data directory that lost its store (a volume not mounted, a restore half done) is not a
+# first start: no new root, and ca.pem and admin-token are left as they are.
+sums=$(cat "$data/ca.pem" "$data/admin-token" | sha256sum)
+mkdir "$T/away" && mv "$data"/certhub.db* "$T/away/"
+expect_error "the store missing beside its master key: refused" "certhub.db is missing, but $data/master.key is there" -- \
+    "$CERTHUBD" --data-dir "$data" --listen "127.0.0.1:$(free_port)"
+: > "$data/certhub.db"
+expect_error "an empty store too" "certhub.db is empty, but" -- "$CERTHUBD" --data-dir "$data" --listen "127.0.0.1:$(free_port)"
+check_eq "ca.pem and admin-token untouched" "$sums" "$(cat "$data/ca.pem" "$data/admin-token" | sha256sum)"
+rm "$data/certhub.db" && mv "$T/away"/certhub.db* "$data/"
+
 # Restore into a new data directory: first without the master key.
 old=$data
 data="$T/restored"

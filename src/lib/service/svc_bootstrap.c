@@ -213,25 +213,20 @@ int ch_svc_bootstrap_run(ch_svc *svc, const char *data_dir, const char *names, c
     if ((error = ch_store_token_count(svc->store, out->tenant_id, &tokens)) < 0)
         goto done;
     if (tokens == 0) {
-        if ((error = ch_svc_token_bootstrap(svc, out->tenant_id, CH_ROLE_ADMIN, "bootstrap admin",
-                                            &out->admin_token)) < 0)
+        /* The default tenant's CAs, the quickstart's among them, are for anyone to trust: a
+         * machine fetches them before it has a credential.  Set before the token is stored, so
+         * that a set-up stopped in between does it again at the next start. */
+        if ((error = ch_svc_settings_update(svc, &a, "{\"public_bundle\":true}", NULL)) < 0)
             goto done;
         snprintf(path, sizeof path, "%s/admin-token", data_dir);
-        if ((error = ch_file_write_atomic(path, out->admin_token, strlen(out->admin_token), 0600)) < 0)
-            goto done;
-        /* The default tenant's CAs, the quickstart's among them, are for anyone to trust: a
-         * machine fetches them before it has a credential. */
-        if ((error = ch_svc_settings_update(svc, &a, "{\"public_bundle\":true}", NULL)) < 0)
+        if ((error = ch_svc_token_bootstrap(svc, out->tenant_id, CH_ROLE_ADMIN, "bootstrap admin", path,
+                                            &out->admin_token)) < 0)
             goto done;
     }
     /* The console's first user, "admin", with a password shown once and kept 0600. */
-    if ((error = ch_svc_user_bootstrap(svc, out->tenant_id, &out->admin_password)) < 0)
+    snprintf(path, sizeof path, "%s/admin-password", data_dir);
+    if ((error = ch_svc_user_bootstrap(svc, out->tenant_id, path, &out->admin_password)) < 0)
         goto done;
-    if (out->admin_password != NULL) {
-        snprintf(path, sizeof path, "%s/admin-password", data_dir);
-        if ((error = ch_file_write_atomic(path, out->admin_password, strlen(out->admin_password), 0600)) < 0)
-            goto done;
-    }
     /* certhubd's own certificate, renewed when a third of its life is left, and when the issuing
      * CA was rotated (the chain it is served with is the CA's current certificate). */
     if ((error = ch_store_cert_get(svc->store, &issuer_row, out->tenant_id, issuer.cert_id)) < 0 ||

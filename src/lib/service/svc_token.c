@@ -57,7 +57,7 @@ static int token_put_tx(ch_svc *svc, const ch_actor *actor, const ch_store_token
 }
 
 static int token_new(ch_svc *svc, const ch_actor *actor, const char *tenant_id, ch_role role, const char *name,
-                     const char *scope, char **token, char id[CH_ID_MAX])
+                     const char *scope, const char *file, char **token, char id[CH_ID_MAX])
 {
     unsigned char raw[32];
     char hex[65], *t;
@@ -82,6 +82,11 @@ static int token_new(ch_svc *svc, const ch_actor *actor, const char *tenant_id, 
     row.scope = (char *)scope;
     token_hash(row.token_hash, t);
     row.created_at = ch_now();
+    /* Kept in its file before it is stored: stopped between the two, the token in the file
+     * opens nothing, and the next start (which finds no token) makes another and writes it
+     * there; the other way round, a token would be stored that nobody was ever given. */
+    if (file != NULL && (error = ch_file_write_atomic(file, t, strlen(t), 0600)) < 0)
+        goto done;
     SVC_TX(svc, token_put_tx(svc, actor, &row));
 done:
     if (error < 0) {
@@ -92,11 +97,12 @@ done:
     return 0;
 }
 
-int ch_svc_token_bootstrap(ch_svc *svc, const char *tenant_id, ch_role role, const char *name, char **token)
+int ch_svc_token_bootstrap(ch_svc *svc, const char *tenant_id, ch_role role, const char *name, const char *file,
+                           char **token)
 {
     char id[CH_ID_MAX];
 
-    return token_new(svc, NULL, tenant_id, role, name, NULL, token, id);
+    return token_new(svc, NULL, tenant_id, role, name, NULL, file, token, id);
 }
 
 int ch_svc_token_create(ch_svc *svc, const ch_actor *actor, const char *tenant_id, ch_role role, const char *name,
@@ -196,7 +202,7 @@ int ch_svc_token_create_scoped(ch_svc *svc, const ch_actor *actor, const char *t
         free(canon);
         return ch_error_set_field(CH_EPERM, "scope", "only a credential that may export keys makes one that may");
     }
-    error = token_new(svc, actor, tenant_id, role, name, canon, token, id);
+    error = token_new(svc, actor, tenant_id, role, name, canon, NULL, token, id);
     free(canon);
     return error;
 }

@@ -320,7 +320,7 @@ int ch_svc_user_delete(ch_svc *svc, const ch_actor *actor, const char *name)
     return user_change(svc, actor, name, NULL, NULL, true);
 }
 
-int ch_svc_user_bootstrap(ch_svc *svc, const char *tenant_id, char **password)
+int ch_svc_user_bootstrap(ch_svc *svc, const char *tenant_id, const char *file, char **password)
 {
     static const char alphabet[] = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     ch_actor system = {tenant_id, "system:bootstrap", CH_ROLE_ADMIN, 0, NULL};
@@ -340,7 +340,10 @@ int ch_svc_user_bootstrap(ch_svc *svc, const char *tenant_id, char **password)
         pw[i] = alphabet[raw[i] % (sizeof alphabet - 1)];
     pw[sizeof raw] = '\0';
     ch_wipe(raw, sizeof raw);
-    if ((error = ch_svc_user_create(svc, &system, "admin", CH_ROLE_ADMIN, pw)) < 0) {
+    /* In its file before the user is stored (as the first token): never a user whose password
+     * nobody was given. */
+    if ((file != NULL && (error = ch_file_write_atomic(file, pw, strlen(pw), 0600)) < 0) ||
+        (error = ch_svc_user_create(svc, &system, "admin", CH_ROLE_ADMIN, pw)) < 0) {
         ch_secure_free_str(pw);
         return error;
     }
