@@ -46,6 +46,7 @@ typedef enum {
     CH_EINTERNAL = -17,   /* a bug: an invariant does not hold        500 internal_error     */
     CH_EBUSY = -18,       /* too many attempts: try again later       429 too_many_requests  */
     CH_ENOSPACE = -19,    /* the store's disk is full: nothing stored 507 insufficient_storage */
+    CH_EUNAVAIL = -20,    /* out of a resource for now (descriptors)  503 unavailable        */
 } ch_error_code;
 
 /* The last error message of this thread ("" when none was set).  Borrowed; valid until the

@@ -682,6 +682,12 @@ int main(int argc, char **argv)
                     db, stat(db, &sb) != 0 ? "missing" : "empty", key, data_dir);
             return 1;
         }
+        /* A store certhubd may read and not write opened, then failed each write with a 500. */
+        if (!no_store && access(db, R_OK | W_OK) != 0) {
+            fprintf(stderr, "certhubd: %s is not writable by this user (%s): certhubd writes its store; give the "
+                    "file (and its -wal and -shm files) to certhubd's user, mode 0600\n", db, strerror(errno));
+            return 1;
+        }
         if (no_store && stat(db, &sb) != 0) {
             int status = 0;
             pid_t child;

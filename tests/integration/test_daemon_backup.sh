@@ -44,6 +44,16 @@ expect_error "the store missing beside its master key: refused" "certhub.db is m
 expect_error "an empty store too" "certhub.db is empty, but" -- "$CERTHUBD" --data-dir "$data" --listen "127.0.0.1:$(free_port)"
 check_eq "ca.pem and admin-token untouched" "$sums" "$(cat "$data/ca.pem" "$data/admin-token" | sha256sum)"
 rm "$data/certhub.db" && mv "$T/away"/certhub.db* "$data/"
+# A store certhubd could read and not write was opened, and each write failed (500).  (As root
+# every file is writable: the copy is tried as nobody then.)
+cp -a "$data" "$T/ro" && chmod 444 "$T/ro/certhub.db"
+as_user=()
+if [ "$(id -u)" = 0 ]; then
+    chown -R nobody "$T/ro" && chmod 755 "$T"
+    as_user=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+fi
+expect_error "a store it cannot write: refused at start" "certhub.db is not writable by this user (Permission denied)" -- \
+    "${as_user[@]}" "$CERTHUBD" --data-dir "$T/ro" --listen "127.0.0.1:$(free_port)"
 
 # Restore into a new data directory: first without the master key.
 old=$data

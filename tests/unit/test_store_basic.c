@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -17,6 +18,8 @@
 #include "testutil.h"
 
 static char dbpath[1200];
+
+static ch_store *g_store;
 
 static ch_store *open_store(void)
 {
@@ -114,6 +117,47 @@ static void test_schema_mismatch_refused(void **state)
                      SQLITE_OK);
     sqlite3_close(db);
     ch_store_close(open_store());
+}
+
+static char thread_msg[512];
+
+static void *tenant_get_on_new_thread(void *p)
+{
+    ch_store_tenant t;
+    int *error = p;
+
+    *error = ch_store_tenant_get_by_name(g_store, &t, "one");
+    snprintf(thread_msg, sizeof thread_msg, "%s", ch_error_last()); /* (the error is this thread's) */
+    if (*error == 0)
+        ch_store_tenant_dispose(&t);
+    ch_store_thread_release(g_store);
+    return NULL;
+}
+
+/* A thread that cannot open its connection for want of a file descriptor is told so (503:
+ * try again), not "unable to open database file" (500). */
+static void test_out_of_descriptors(void **state)
+{
+    struct rlimit old, low;
+    pthread_t th;
+    int error = 0, next;
+
+    (void)state;
+    g_store = open_store();
+    put_tenant(g_store, "t-fd", "one-fd");
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    next = dup(0); /* the lowest free descriptor: the limit is set just there */
+    close(next);
+    low = old;
+    low.rlim_cur = (rlim_t)next;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    pthread_create(&th, NULL, tenant_get_on_new_thread, &error);
+    pthread_join(th, NULL);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    assert_int_equal(error, CH_EUNAVAIL);
+    assert_non_null(strstr(thread_msg, "no file descriptor left"));
+    ch_store_close(g_store);
+    g_store = NULL;
 }
 
 static void test_isolation_and_duplicates(void **state)
@@ -347,6 +391,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_migrate_and_reopen),
         cmocka_unit_test(test_schema_mismatch_refused),
+        cmocka_unit_test(test_out_of_descriptors),
         cmocka_unit_test(test_isolation_and_duplicates),
         cmocka_unit_test(test_keyset_pages_and_filters),
         cmocka_unit_test(test_transactions),

@@ -158,6 +158,7 @@ const char *ch_error_code_string(int code)
     case CH_EINTERNAL: return "internal_error";
     case CH_EBUSY: return "too_many_requests";
     case CH_ENOSPACE: return "insufficient_storage";
+    case CH_EUNAVAIL: return "unavailable";
     default: return "internal_error";
     }
 }
@@ -176,6 +177,7 @@ int ch_error_http_status(int code)
     case CH_EPOLICY: case CH_EVERIFY: return 422;
     case CH_EBUSY: return 429;
     case CH_ENOSPACE: return 507;
+    case CH_EUNAVAIL: return 503;
     default: return 500;
     }
 }

@@ -412,9 +412,23 @@ static int db_error(sqlite3 *db, int rc, const char *what)
         return ch_error_set(CH_ECONFLICT, "%s: another stored object still refers to it", what);
     if (rc == SQLITE_CONSTRAINT || (rc & 0xff) == SQLITE_CONSTRAINT)
         return ch_error_set(CH_EEXISTS, "%s: %s", what, sqlite3_errmsg(db));
-    if ((rc & 0xff) == SQLITE_FULL)
+    /* A failed system call's errno says more than SQLite's words ("disk I/O error", "unable to
+     * open database file"): a full disk where the shared-memory index or the log could not
+     * grow, no descriptor left, no permission. */
+    int sys = db != NULL && ((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_CANTOPEN) ? sqlite3_system_errno(db) : 0;
+    if ((rc & 0xff) == SQLITE_FULL || sys == ENOSPC || sys == EDQUOT)
         return ch_error_set(CH_ENOSPACE, "%s: the store cannot grow: its disk is full (or a quota or file size limit "
                             "is reached); nothing was stored: free some space and try again", what);
+    if (sys == EMFILE || sys == ENFILE)
+        return ch_error_set(CH_EUNAVAIL, "%s: certhubd has no file descriptor left to open its store (%s): try "
+                            "again shortly; if it lasts, raise its limit (LimitNOFILE) or lower --max-connections",
+                            what, strerror(sys));
+    if (sys == EACCES || sys == EPERM || sys == EROFS)
+        return ch_error_set(CH_ESTORE, "%s: %s (%s): certhubd must be able to read and write its store and the "
+                            "-wal and -shm files beside it", what, sqlite3_errmsg(db), strerror(sys));
+    if ((rc & 0xff) == SQLITE_READONLY)
+        return ch_error_set(CH_ESTORE, "%s: the store is read-only for certhubd (its file's mode or owner, or a "
+                            "read-only mount): nothing was stored", what);
     if ((rc & 0xff) == SQLITE_NOTADB || (rc & 0xff) == SQLITE_CORRUPT)
         return ch_error_set(CH_ESTORE, "%s: the database file is not a certhub database or is damaged (%s)", what,
                             sqlite3_errmsg(db));
@@ -657,8 +671,9 @@ static int conn_open(struct conn **out, struct ch_store *s)
     rc = sqlite3_open_v2(s->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                          store_vfs);
     if (rc != SQLITE_OK) {
-        error = ch_error_set(CH_ESTORE, "cannot open the store %s: %s", s->path,
-                             c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+        char what[4200];
+        snprintf(what, sizeof what, "cannot open the store %s", s->path);
+        error = db_error(c->db, rc, what);
         conn_close(c);
         return error;
     }
