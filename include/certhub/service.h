@@ -31,6 +31,7 @@ typedef struct ch_svc_opts {
     const char *data_dir;      /* holds master.key and, by default, certhub.db */
     const char *store_url;     /* NULL: sqlite:DATA_DIR/certhub.db */
     ch_durability durability;
+    void (*log)(const char *line); /* where the service tells the operator what it could not do, or NULL */
 } ch_svc_opts;
 
 /* Opens the service on a data directory (created 0700 if missing): the store, migrated, and

@@ -558,6 +558,12 @@ static int first_start(const ch_svc_opts *so, const char *data_dir, const char *
     return 0;
 }
 
+/* What the service could not do and tells the operator, in certhubd's log. */
+static void service_log(const char *line)
+{
+    event_log(stderr, "%s", line);
+}
+
 int main(int argc, char **argv)
 {
     /* One event loop per core: a loop waits for nothing (an issuance's commit is queued, what
@@ -628,6 +634,7 @@ int main(int argc, char **argv)
     }
     so.data_dir = data_dir;
     so.durability = st.durability;
+    so.log = service_log;
     /* Usage errors before any work: a first start would otherwise have made the data directory. */
     if ((st.tls_cert[0] != '\0') != (st.tls_key[0] != '\0')) {
         fprintf(stderr, "certhubd: --tls-cert and --tls-key go together\n");

@@ -152,4 +152,21 @@ check_eq "deleted" 404 "$status"
 api GET "/api/v1/audit?limit=1000"
 check_contains "every change is audited" "$(body '[.items[].action] | unique | join(",")')" "trusted.add,trusted.delete,trusted.update,trusted.verification_code,trusted.verify"
 
+# The broker's CA directory that cannot be written (here a file in its place): the change is
+# stored, the failure said once in the log, and the directory written at a scheduler round
+# once it can be.
+stop_daemon
+start_daemon --job-interval 1
+rm -rf "$data/trust/mqtt" && touch "$data/trust/mqtt"
+ca late
+api POST /api/v1/trusted-certificates "$(jq -n --arg c "$(cat late.pem)" '{certificate:$c}')"
+check_eq "trusted while the directory cannot be written: stored" 201 "$status"
+for i in $(seq 50); do grep -q "could not be brought up to date" "$log" && break; sleep 0.1; done
+check_contains "and said in the log" "$(cat "$log")" "the broker's CA directory $data/trust/mqtt could not be brought up to date"
+rm "$data/trust/mqtt"
+for i in $(seq 50); do [ -d "$data/trust/mqtt" ] && [ -n "$(ls "$data/trust/mqtt")" ] && break; sleep 0.1; done
+check_eq "written at a later round, once it can be" "$(openssl x509 -in late.pem -noout -hash).0" \
+    "$(grep -l "$(sed -n 2p late.pem)" "$data"/trust/mqtt/* | head -1 | xargs basename)"
+check_contains "and that said too" "$(cat "$log")" "is up to date again"
+
 done_testing

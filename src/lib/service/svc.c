@@ -1,5 +1,6 @@
 /* The service: opening, roles, subjects, sealed keys, the audit chain and the CA cache. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,19 @@ static int sans_of_der(const uint8_t *der, size_t len, char **sans)
     return error;
 }
 
+void svc_log(ch_svc *svc, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+
+    if (svc->log == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    svc->log(line);
+}
+
 int ch_svc_open(ch_svc **out, const ch_svc_opts *opts)
 {
     ch_svc *svc;
@@ -61,6 +75,7 @@ int ch_svc_open(ch_svc **out, const ch_svc_opts *opts)
         so.url = url;
     }
     so.durability = opts->durability;
+    svc->log = opts->log;
     if ((error = ch_store_open(&svc->store, &so)) < 0 && opts->store_url == NULL && access(opts->data_dir, W_OK) != 0) {
         /* SQLite says only that it cannot open the file: the cause said, and what to do. */
         int why = errno;

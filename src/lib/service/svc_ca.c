@@ -311,7 +311,7 @@ int ch_svc_ca_create(ch_svc *svc, const ch_actor *actor, const ch_svc_ca_req *re
     SVC_TX(svc, ca_tx_run(&t));
     if (req->rotate != NULL) {
         svc_ca_forget(svc, actor->tenant_id, req->rotate->id);
-        (void)svc_trust_dir_sync(svc);
+        svc_trust_dir_refresh(svc);
     }
     if (out) {
         *out = ca;

@@ -53,6 +53,8 @@ struct ch_svc {
     pthread_mutex_t ca_lock;
     svc_ca *cas;
     uint64_t ca_gen; /* counts forgets (under ca_lock): a CA read before one is not cached */
+    void (*log)(const char *line);
+    atomic_bool trust_owed; /* the broker's CA directory could not be written: the scheduler tries again */
     /* API tokens recently authenticated (svc_token.c), by the SHA-256 of the token */
     pthread_mutex_t tok_lock;
     struct svc_tok_entry *tok[SVC_TOK_CACHE];
@@ -195,6 +197,9 @@ void svc_ca_forget(ch_svc *svc, const char *tenant_id, const char *ca_id);
  * CA directory (<subject hash>.<n>, the layout OpenSSL's capath reads), so a broker's TLS
  * listener trusts exactly the list.  Called after every change of a trusted certificate. */
 int svc_trust_dir_sync(ch_svc *svc);
+void svc_trust_dir_refresh(ch_svc *svc);
+/* A line for the operator (certhubd's log), when the service was opened with one. */
+void svc_log(ch_svc *svc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* An scrypt hash of a password ("scrypt$N$r$p$salt$hash"); free with ch_secure_free_str. */
 int svc_password_hash(char **out, const char *password);

@@ -404,6 +404,8 @@ static void *scheduler_main(void *arg)
         (void)ch_svc_rotate_due(s->svc);
         (void)ch_svc_renew_due(s->svc, 100);
         (void)ch_svc_alerts_run(s->svc);
+        if (atomic_load(&s->svc->trust_owed))
+            svc_trust_dir_refresh(s->svc);
         ch_svc_thread_idle(s->svc); /* a connection kept for the next round would sit idle */
         /* And what the round freed goes back to the system: this thread's malloc arena held
          * about 150 kB of an idle certhubd's 10 MB between rounds. */

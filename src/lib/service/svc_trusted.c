@@ -19,6 +19,19 @@
 
 #include "svc_internal.h"
 
+/* Writes the broker's CA directory, or says once that it could not and owes it: the scheduler
+ * tries again each round until it can (the store holds the truth; the directory follows). */
+void svc_trust_dir_refresh(ch_svc *svc)
+{
+    if (svc_trust_dir_sync(svc) < 0) {
+        if (!atomic_exchange(&svc->trust_owed, true))
+            svc_log(svc, "the broker's CA directory %s/trust/mqtt could not be brought up to date (%s): tried again "
+                    "each minute", svc->data_dir, ch_error_last());
+    } else if (atomic_exchange(&svc->trust_owed, false)) {
+        svc_log(svc, "the broker's CA directory %s/trust/mqtt is up to date again", svc->data_dir);
+    }
+}
+
 int svc_trust_dir_sync(ch_svc *svc)
 {
     char dir[4096], path[4400];
@@ -28,7 +41,7 @@ int svc_trust_dir_sync(ch_svc *svc)
     size_t nkeep = 0, cap = 0;
     DIR *d;
     struct dirent *e;
-    int error;
+    int error, written = 0;
 
     snprintf(dir, sizeof dir, "%s/trust", svc->data_dir);
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
@@ -72,8 +85,13 @@ int svc_trust_dir_sync(ch_svc *svc)
                 }
                 snprintf(keep[nkeep++], sizeof keep[0], "%s", name);
                 snprintf(path, sizeof path, "%s/%s", dir, name);
-                if ((error = ch_pem_encode(&pem, "CERTIFICATE", rows[i].der, rows[i].der_len)) == 0)
-                    error = ch_file_write_atomic(path, pem.data, pem.len, 0644);
+                /* One that cannot be written (a full disk) does not stop the others, nor the
+                 * removal of those no longer enabled below; the first failure is told. */
+                int w = ch_pem_encode(&pem, "CERTIFICATE", rows[i].der, rows[i].der_len);
+                if (w == 0)
+                    w = ch_file_write_atomic(path, pem.data, pem.len, 0644);
+                if (w < 0 && written == 0)
+                    written = w;
                 break;
             }
             ch_buf_dispose(&pem);
@@ -96,7 +114,7 @@ int svc_trust_dir_sync(ch_svc *svc)
         closedir(d);
     }
     free(keep);
-    return error;
+    return error < 0 ? error : written;
 }
 
 static int fail(int code, const char *reason, const char *msg)
@@ -232,7 +250,7 @@ static int add_one(ch_svc *svc, const ch_actor *actor, const ch_cert *cert, cons
     }
     t = (struct trusted_tx){svc, actor, &row, "trusted.add"};
     if ((error = svc_commit(svc, trusted_tx_run, &t)) == 0)
-        (void)svc_trust_dir_sync(svc); /* the store holds the truth; a broker catches up next change */
+        svc_trust_dir_refresh(svc);
     if (error == 0 && out != NULL)
         *out = row;
     else
@@ -386,7 +404,7 @@ int ch_svc_trusted_update(ch_svc *svc, const ch_actor *actor, const char *id, co
     }
     t = (struct trusted_tx){svc, actor, &row, "trusted.update"};
     if ((error = svc_commit(svc, trusted_tx_run, &t)) == 0)
-        (void)svc_trust_dir_sync(svc);
+        svc_trust_dir_refresh(svc);
     if (error == 0 && out != NULL)
         *out = row;
     else
@@ -406,7 +424,7 @@ int ch_svc_trusted_delete(ch_svc *svc, const ch_actor *actor, const char *id)
         return error;
     t = (struct trusted_tx){svc, actor, &row, "trusted.delete"};
     if ((error = svc_commit(svc, trusted_tx_run, &t)) == 0)
-        (void)svc_trust_dir_sync(svc);
+        svc_trust_dir_refresh(svc);
     ch_store_trusted_dispose(&row);
     return error;
 }
