@@ -10,11 +10,13 @@
 #include <limits.h>
 #include <malloc.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -558,6 +560,37 @@ static int first_start(const ch_svc_opts *so, const char *data_dir, const char *
     return 0;
 }
 
+/* One certhubd per data directory: a second on the same store would cache CAs, sessions and
+ * settings the first changes (it signed with a CA key the first had rotated away).  The lock
+ * is held for the life of the process (its descriptor stays open); the file names its pid.
+ * 0 when held, or when the directory cannot hold it yet (what opens the store says why). */
+static int lock_data_dir(const char *data_dir)
+{
+    char path[4200], pid[32] = "";
+    int fd;
+    ssize_t n;
+
+    if (mkdir(data_dir, 0700) != 0 && errno != EEXIST)
+        return 0;
+    snprintf(path, sizeof path, "%.4000s/certhubd.lock", data_dir);
+    if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
+        return 0;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        if ((n = read(fd, pid, sizeof pid - 1)) > 0)
+            pid[n] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        fprintf(stderr, "certhubd: another certhubd%s%s%s runs on %s: one certhubd per data directory (nodes that "
+                "share a store each have their own)\n", pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "", data_dir);
+        close(fd);
+        return -1;
+    }
+    n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || write(fd, pid, (size_t)n) != n) {
+        /* the pid is for the message above only: the lock holds without it */
+    }
+    return 0;
+}
+
 /* What the service could not do and tells the operator, in certhubd's log. */
 static void service_log(const char *line)
 {
@@ -673,6 +706,8 @@ int main(int argc, char **argv)
     /* A first start sets up in a child process: the admin secrets it prints never enter the
      * long-running daemon's memory, nor does what the set-up used (schema creation, the keys
      * made for the CAs); the daemon then starts as it does every later time. */
+    if (lock_data_dir(data_dir) < 0)
+        return 1;
     {
         char db[4096], key[4096];
         struct stat sb, kb;

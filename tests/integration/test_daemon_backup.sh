@@ -8,6 +8,8 @@
 
 start_daemon
 TOKEN=$(cat "$data/admin-token")
+expect_error "a second certhubd on the same data directory: refused, naming the first" "another certhubd (pid $pid) runs on $data" -- \
+    "$CERTHUBD" --data-dir "$data" --listen "127.0.0.1:$(free_port)"
 issue() { # issue N: a certificate with a server key; its id on stdout
     api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"backup-$1.example\"}}"
     [ "$status" = 201 ] || fail "issuing backup-$1: $status $(cat "$T/body")"
@@ -29,6 +31,11 @@ check_contains "it says to keep the master key apart" "$(cat backup.out)" "maste
 check_eq "the copy is readable by its owner alone" 600 "$(stat -c %a "$T/snap.db")"
 expect_error "a backup does not replace a file" "exists: a backup goes to a new file" -- \
     "$CERTHUBD" --data-dir "$data" --backup "$T/snap.db"
+# A backup that cannot be written whole (here a file size limit; a full disk alike) is said so
+# and leaves nothing behind, which would refuse the next try as a file already there.
+expect_error "a backup stopped half way: said" "the store cannot grow" -- \
+    bash -c 'trap "" XFSZ; ulimit -f 16; exec "$0" --data-dir "$1" --backup "$2"' "$CERTHUBD" "$data" "$T/half.db"
+check_eq "and nothing left of it" "" "$(ls "$T" | grep half)"
 expect_error "a directory without a store" "no store in" -- "$CERTHUBD" --data-dir "$T/nothing" --backup "$T/x.db"
 [ ! -e "$T/nothing" ] || fail "--backup made a data directory"
 ok "and makes none"

@@ -416,7 +416,7 @@ static int db_error(sqlite3 *db, int rc, const char *what)
      * open database file"): a full disk where the shared-memory index or the log could not
      * grow, no descriptor left, no permission. */
     int sys = db != NULL && ((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_CANTOPEN) ? sqlite3_system_errno(db) : 0;
-    if ((rc & 0xff) == SQLITE_FULL || sys == ENOSPC || sys == EDQUOT)
+    if ((rc & 0xff) == SQLITE_FULL || sys == ENOSPC || sys == EDQUOT || sys == EFBIG)
         return ch_error_set(CH_ENOSPACE, "%s: the store cannot grow: its disk is full (or a quota or file size limit "
                             "is reached); nothing was stored: free some space and try again", what);
     if (sys == EMFILE || sys == ENFILE)
@@ -1159,7 +1159,17 @@ int ch_store_backup(ch_store *s, const char *path)
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
     sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : db_error(c->db, rc, "writing the backup");
+    if (rc != SQLITE_DONE) {
+        char journal[4200];
+        int error = db_error(c->db, rc, "writing the backup");
+        /* What was written (a full disk stops it half way) is no backup, and would refuse the
+         * next try as a file already there. */
+        snprintf(journal, sizeof journal, "%s-journal", path);
+        unlink(path);
+        unlink(journal);
+        return error;
+    }
+    return 0;
 }
 
 static int run_simple(ch_store *s, enum stmt_id id, const char *what)
