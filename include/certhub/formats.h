@@ -74,6 +74,7 @@ typedef struct ch_export_opts {
     const char *password;  /* required for p12 and jks; optional for PEM keys */
     bool legacy;           /* p12: 3DES + SHA-1 MAC for old consumers */
     bool include_key;      /* pem: write the private keys too */
+    bool certs_only;       /* p12, jks: no private key; every certificate a trusted entry (a truststore) */
 } ch_export_opts;
 
 /* Writes the keystore: PEM (every entry's chain, and keys when include_key), DER (the first

@@ -53,6 +53,7 @@ int cmd_convert(cli_args *a)
     eo.password = out_pw;
     eo.legacy = cli_flag(a, "legacy");
     eo.include_key = !cli_flag(a, "no-key");
+    eo.certs_only = cli_flag(a, "no-key"); /* p12 and jks too: a truststore */
     if (fmt == CH_FMT_PEM && has_key && eo.include_key && out_pw == NULL)
         fprintf(stderr, "certhub: convert: note: the private key is written unencrypted (give --password-file to "
                         "encrypt it)\n");

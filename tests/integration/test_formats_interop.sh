@@ -88,6 +88,15 @@ check_contains "keytool sees the same root certificate" "$list" "$root_colon"
 kt -importkeystore -srckeystore out.jks -srcstorepass changeit -destkeystore via-keytool.p12 -deststoretype PKCS12 -deststorepass changeit -noprompt
 check_eq "keytool opens both keys of certhub's JKS" 2 "$(openssl pkcs12 -in via-keytool.p12 -nocerts -nodes -passin pass:changeit 2>/dev/null | grep -c 'BEGIN PRIVATE KEY')"
 
+# --no-key into JKS and PKCS#12: a truststore, certificates as trusted entries, no key.
+for to in jks p12; do
+    "$CERTHUB" convert a.jks --in-password-file pw --to $to --no-key --password-file pw --out "trust-only.$to"
+    list=$(keytool -list -keystore "trust-only.$to" -storepass changeit 2>/dev/null)
+    check_eq "convert --to $to --no-key: no key entry, every certificate trusted" "0 3" \
+        "$(echo "$list" | grep -c PrivateKeyEntry) $(echo "$list" | grep -c trustedCertEntry)"
+    check_eq "and readable by all, holding no secret" 644 "$(stat -c %a "trust-only.$to")"
+done
+
 # certhub's PKCS#12 (modern and legacy), read back by openssl: the key matches the certificate.
 "$CERTHUB" convert modern.p12 --in-password-file pw --to p12 --password-file pw --out out.p12
 info=$(openssl pkcs12 -in out.p12 -info -nodes -passin pass:changeit 2>&1)

@@ -818,6 +818,27 @@ int ch_keystore_export(ch_buf *out, const ch_keystore *ks, ch_format fmt, const 
         return ch_error_set(CH_EINVAL, "the keystore is empty");
     if ((fmt == CH_FMT_PKCS12 || fmt == CH_FMT_JKS) && (opts->password == NULL || *opts->password == '\0'))
         return ch_error_set_field(CH_EINVAL, "password", "a password is needed to write %s", ch_format_name(fmt));
+    /* A truststore: the same entries without their keys, each certificate then written as a
+     * trusted entry of its own. */
+    if (opts->certs_only && (fmt == CH_FMT_PKCS12 || fmt == CH_FMT_JKS)) {
+        ch_keystore *view = NULL;
+        ch_export_opts o = *opts;
+        bool keyed = false;
+        for (size_t e = 0; e < ks->count && !keyed; e++)
+            keyed = ks->entries[e].key != NULL;
+        if (keyed) {
+            if ((error = ch_keystore_new(&view)) < 0)
+                return error;
+            for (size_t e = 0; e < ks->count && error == 0; e++)
+                error = ch_keystore_add(view, ks->entries[e].alias, ks->entries[e].chain, ks->entries[e].chain_len,
+                                        NULL);
+            o.certs_only = false;
+            if (error == 0)
+                error = ch_keystore_export(out, view, fmt, &o);
+            ch_keystore_free(view);
+            return error;
+        }
+    }
     switch (fmt) {
     case CH_FMT_PEM:
         for (size_t e = 0; e < ks->count && error == 0; e++) {
