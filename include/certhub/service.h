@@ -535,9 +535,10 @@ int ch_svc_cert_pem(ch_buf *out, const ch_store_cert *cert);
 
 /* Writes a certificate with the chain of the certhub CA that issued it, in fmt (pem, der, p7b,
  * p12, jks; see formats.h).  With include_key (always for p12/jks) the private key goes too,
- * which needs CH_PERM_KEYS_EXPORT and is audited. */
+ * which needs CH_PERM_KEYS_EXPORT and is audited; truststore: p12/jks of the certificates
+ * alone, as trusted entries (no key, no permission beyond reading). */
 int ch_svc_cert_export(ch_svc *svc, const ch_actor *actor, const char *id, int fmt, const char *password,
-                       bool include_key, bool legacy, ch_buf *out);
+                       bool include_key, bool legacy, bool truststore, ch_buf *out);
 
 /* Exports the private key of a certificate as PEM (encrypted PKCS#8 when password is given).
  * Needs CH_PERM_KEYS_EXPORT; audited.  Dispose out with ch_buf_dispose_secure. */
@@ -580,9 +581,10 @@ int ch_svc_keystore_entries(ch_svc *svc, const ch_actor *actor, const char *id, 
                             size_t *count);
 /* Writes a stored keystore in fmt (pem, der, p7b, p12, jks).  Writing keys (p12, jks, or pem
  * with include_key) needs CH_PERM_KEYS_EXPORT and is audited; without it the keys are left
- * out of PEM and the call is refused for p12/jks. */
+ * out of PEM and the call is refused for p12/jks, unless truststore (p12/jks of its
+ * certificates alone, as trusted entries). */
 int ch_svc_keystore_export(ch_svc *svc, const ch_actor *actor, const char *id, int fmt, const char *password,
-                           bool include_key, bool legacy, ch_buf *out);
+                           bool include_key, bool legacy, bool truststore, ch_buf *out);
 int ch_svc_keystore_delete(ch_svc *svc, const ch_actor *actor, const char *id);
 
 /* ------------------------------------------------------------- audit log */

@@ -545,6 +545,8 @@ int cmd_remote_cert_export(cli_args *a)
     /* The format first: a misspelt one is the mistake to name, before a missing --out. */
     if (!keystore && strcmp(format, "pem") != 0 && strcmp(format, "der") != 0 && strcmp(format, "p7b") != 0)
         return cli_fail(a, "--format takes pem, der, p7b, p12 or jks, not \"%.32s\"", format);
+    if (cli_flag(a, "truststore") && (!keystore || cli_flag(a, "with-key")))
+        cli_usage(a, "--truststore goes with --format p12 or jks, without --with-key");
     out = cli_need(a, "out");
     if (cli_password(a, "password-file", "CERTHUB_PASSWORD", &password) != 0)
         return 1;
@@ -561,10 +563,12 @@ int cmd_remote_cert_export(cli_args *a)
         body = json_pack("{ss sb}", "format", format, "include_key", cli_flag(a, "with-key"));
         if (password)
             json_object_set_new(body, "password", json_string(password));
+        if (cli_flag(a, "truststore"))
+            json_object_set_new(body, "truststore", json_true());
     }
     snprintf(tail, sizeof tail, "/export%s%.32s", body ? "" : "?format=", body ? "" : format);
     rc = fetch_to_file(a, body ? "POST" : "GET", obj_path(path, sizeof path, "certificates", a->pos[0], tail), body,
-                       out, body ? 0600 : 0644);
+                       out, body && !cli_flag(a, "truststore") ? 0600 : 0644);
     json_decref(body);
     ch_secure_free_str(password);
     return rc;
@@ -1021,8 +1025,10 @@ int cmd_remote_keystore_export(cli_args *a)
         json_object_set_new(body, "password", json_string(password));
     if (cli_opt(a, "with-key"))
         json_object_set_new(body, "include_key", json_true());
+    if (cli_flag(a, "truststore"))
+        json_object_set_new(body, "truststore", json_true());
     rc = fetch_to_file(a, "POST", obj_path(path, sizeof path, "keystores", a->pos[0], "/export"), body,
-                       cli_opt(a, "out"), 0600);
+                       cli_opt(a, "out"), cli_flag(a, "truststore") ? 0644 : 0600);
 done:
     json_decref(body);
     ch_secure_free_str(password);

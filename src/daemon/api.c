@@ -32,7 +32,7 @@ static const char *const F_CA_INTERMEDIATE[] = {"name",     "type",     "key_typ
 static const char *const F_CA_IMPORT[] = {"name", "type", "certificate", "private_key", "password", "csr_id", NULL};
 static const char *const F_RENAME[] = {"name", "auto_renew", NULL};
 static const char *const F_PASSWORD[] = {"password", NULL};
-static const char *const F_EXPORT[] = {"format", "password", "include_key", "legacy", NULL};
+static const char *const F_EXPORT[] = {"format", "password", "include_key", "legacy", "truststore", NULL};
 static const char *const F_CSR[] = {"name", "key_type", "digest", "subject", "sans", NULL};
 static const char *const F_ATTACH[] = {"certificate", NULL};
 static const char *const F_IMPORT[] = {"name", "certificate", "private_key", "password", NULL};
@@ -939,16 +939,18 @@ done:
  * der or p7b (certificates only, never encrypted), a password with pem without its key,
  * legacy (PKCS#12's older ciphers) with anything but p12.  -1 once a 400 is sent. */
 static int export_fields(req *r, json_t *body, const char *format, ch_format *fmt, const char **password,
-                         bool *include_key, bool *legacy)
+                         bool *include_key, bool *legacy, bool *truststore)
 {
-    int key = 0, old = 0;
+    int key = 0, old = 0, trust = 0;
 
     *password = NULL;
     if (body != NULL && (get_str(r, body, "format", &format) || get_str(r, body, "password", password) ||
-                         get_flag(r, body, "include_key", &key) || get_flag(r, body, "legacy", &old)))
+                         get_flag(r, body, "include_key", &key) || get_flag(r, body, "legacy", &old) ||
+                         get_flag(r, body, "truststore", &trust)))
         return -1;
     *include_key = key;
     *legacy = old;
+    *truststore = trust;
     if (ch_format_parse(fmt, format ? format : "pem") < 0 || *fmt == CH_FMT_JCEKS) {
         reply_error_msg(r, CH_EINVAL, "format", "format must be pem, der, p7b, p12 or jks");
         return -1;
@@ -961,6 +963,13 @@ static int export_fields(req *r, json_t *body, const char *format, ch_format *fm
     if (*password != NULL && (*fmt == CH_FMT_DER || *fmt == CH_FMT_PKCS7 || (*fmt == CH_FMT_PEM && !key))) {
         reply_error_msg(r, CH_EINVAL, "password", "certificates alone go out unencrypted: a password goes with "
                         "p12, jks, or pem with include_key (it encrypts the key)");
+        return -1;
+    }
+    /* A truststore (Java's, a .NET one): the certificates alone as trusted entries, what
+     * `keytool -importcert` makes; no key, and so no key permission. */
+    if (trust && ((*fmt != CH_FMT_PKCS12 && *fmt != CH_FMT_JKS) || key)) {
+        reply_error_msg(r, CH_EINVAL, "truststore", "truststore goes with p12 or jks, without include_key: the "
+                        "certificates alone, as trusted entries");
         return -1;
     }
     if (old && *fmt != CH_FMT_PKCS12) {
@@ -988,7 +997,7 @@ static void certificate_export(req *r, const char *id, bool post)
 {
     json_t *body = NULL;
     const char *format = query(r, "format"), *password = NULL;
-    bool include_key = false, legacy = false;
+    bool include_key = false, legacy = false, truststore = false;
     ch_format fmt;
     ch_buf out = CH_BUF_INIT;
     char filename[64];
@@ -996,13 +1005,14 @@ static void certificate_export(req *r, const char *id, bool post)
 
     if (post && (body = read_json(r, F_EXPORT)) == NULL)
         goto done;
-    if (export_fields(r, body, format, &fmt, &password, &include_key, &legacy) < 0)
+    if (export_fields(r, body, format, &fmt, &password, &include_key, &legacy, &truststore) < 0)
         goto done;
     if (!post && (fmt == CH_FMT_PKCS12 || fmt == CH_FMT_JKS)) {
         reply_error_msg(r, CH_EINVAL, "format", "p12 and jks need a password: POST {\"format\",\"password\"}");
         goto done;
     }
-    if ((error = ch_svc_cert_export(r->svc, &r->who.actor, id, fmt, password, include_key, legacy, &out)) < 0) {
+    if ((error = ch_svc_cert_export(r->svc, &r->who.actor, id, fmt, password, include_key, legacy, truststore, &out)) <
+        0) {
         reply_error(r, error);
         goto done;
     }
@@ -1392,14 +1402,15 @@ static void keystore_export(req *r, const char *id)
 {
     json_t *body = read_json(r, F_EXPORT);
     const char *password;
-    bool include_key, legacy;
+    bool include_key, legacy, truststore;
     ch_format fmt;
     ch_buf out = CH_BUF_INIT;
     int error;
 
-    if (body == NULL || export_fields(r, body, NULL, &fmt, &password, &include_key, &legacy) < 0)
+    if (body == NULL || export_fields(r, body, NULL, &fmt, &password, &include_key, &legacy, &truststore) < 0)
         goto done;
-    if ((error = ch_svc_keystore_export(r->svc, &r->who.actor, id, fmt, password, include_key, legacy, &out)) < 0) {
+    if ((error = ch_svc_keystore_export(r->svc, &r->who.actor, id, fmt, password, include_key, legacy, truststore,
+                                        &out)) < 0) {
         reply_error(r, error);
         goto done;
     }

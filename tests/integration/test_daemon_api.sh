@@ -377,6 +377,15 @@ openssl pkcs12 -in exported.p12 -nocerts -nodes -passin pass:s3cret 2>/dev/null 
 check_eq "the PKCS#12 key is the certificate's" "$(cat cert.pub)" "$(cat p12key.pub)"
 TOKEN=$viewer api POST "/api/v1/certificates/$id/export" '{"format":"jks","password":"s3cret"}'
 check_eq "viewer may not export a keystore with the key: 403" 403 "$status"
+# A truststore (what keytool -importcert makes): the certificates alone, each a trusted entry,
+# for anyone who may read the certificate.
+TOKEN=$viewer api POST "/api/v1/certificates/$id/export" '{"format":"jks","password":"s3cret","truststore":true}'
+cp "$T/body" truststore.jks
+list=$(keytool -list -keystore truststore.jks -storepass s3cret 2>/dev/null)
+check_eq "a viewer exports it as a JKS truststore: trusted entries, no key" "200 0 true" \
+    "$status $(echo "$list" | grep -c PrivateKeyEntry) $(echo "$list" | grep -q trustedCertEntry && echo true)"
+api POST "/api/v1/certificates/$id/export" '{"format":"pem","truststore":true}'
+check_eq "truststore with pem: 400 on truststore" "400 truststore" "$status $(body .error.field)"
 api GET "/api/v1/certificates/$id/export?format=p12"
 check_eq "PKCS#12 by GET (no password) is refused: 400" 400 "$status"
 # Each export field goes with the formats that use it; with another it would go unread (a

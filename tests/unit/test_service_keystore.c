@@ -103,12 +103,12 @@ static void test_keystore_lifecycle(void **state)
     /* Another tenant sees nothing. */
     assert_int_equal(ch_svc_keystore_entries(svc, &other, ks.id, &entries, &n), CH_ENOTFOUND);
     /* Keys leave only with the permission; certificates alone need none. */
-    assert_int_equal(ch_svc_keystore_export(svc, &operator, ks.id, CH_FMT_PKCS12, "exportpw", true, false, &out),
+    assert_int_equal(ch_svc_keystore_export(svc, &operator, ks.id, CH_FMT_PKCS12, "exportpw", true, false, false, &out),
                      CH_EPERM);
-    assert_int_equal(ch_svc_keystore_export(svc, &operator, ks.id, CH_FMT_PEM, NULL, false, false, &out), 0);
+    assert_int_equal(ch_svc_keystore_export(svc, &operator, ks.id, CH_FMT_PEM, NULL, false, false, false, &out), 0);
     assert_null(strstr((char *)out.data, "PRIVATE KEY"));
     ch_buf_dispose(&out);
-    assert_int_equal(ch_svc_keystore_export(svc, &admin, ks.id, CH_FMT_PKCS12, "exportpw", true, false, &out), 0);
+    assert_int_equal(ch_svc_keystore_export(svc, &admin, ks.id, CH_FMT_PKCS12, "exportpw", true, false, false, &out), 0);
     assert_int_equal(ch_keystore_import(&back, out.data, out.len, &io), 0);
     assert_int_equal(back->count, 2);
     assert_non_null(back->entries[0].key);

@@ -208,13 +208,13 @@ int svc_cert_load(ch_svc *svc, const char *tenant, const char *id, ch_cert **out
 }
 
 int ch_svc_keystore_export(ch_svc *svc, const ch_actor *actor, const char *id, int fmt, const char *password,
-                           bool include_key, bool legacy, ch_buf *out)
+                           bool include_key, bool legacy, bool truststore, ch_buf *out)
 {
     ch_store_keystore_entry *entries = NULL;
     size_t n = 0;
     ch_keystore *ks = NULL;
-    ch_export_opts eo = {.password = password, .legacy = legacy, .include_key = include_key};
-    bool keys = fmt == CH_FMT_PKCS12 || fmt == CH_FMT_JKS || (fmt == CH_FMT_PEM && include_key);
+    ch_export_opts eo = {.password = password, .legacy = legacy, .include_key = include_key, .certs_only = truststore};
+    bool keys = ((fmt == CH_FMT_PKCS12 || fmt == CH_FMT_JKS) && !truststore) || (fmt == CH_FMT_PEM && include_key);
     int error;
 
     if ((error = ch_svc_keystore_entries(svc, actor, id, &entries, &n)) < 0)
@@ -330,15 +330,15 @@ int svc_ca_chain(ch_svc *svc, const char *tenant_id, const char *ca_id, ch_cert 
 }
 
 int ch_svc_cert_export(ch_svc *svc, const ch_actor *actor, const char *id, int fmt, const char *password,
-                       bool include_key, bool legacy, ch_buf *out)
+                       bool include_key, bool legacy, bool truststore, ch_buf *out)
 {
     ch_store_cert row = {0};
     ch_cert *chain[CH_MAX_CHAIN_LEN] = {0};
     size_t len = 0;
     ch_key *key = NULL;
     ch_keystore *ks = NULL;
-    ch_export_opts eo = {.password = password, .legacy = legacy, .include_key = include_key};
-    bool keys = fmt == CH_FMT_PKCS12 || fmt == CH_FMT_JKS || (fmt == CH_FMT_PEM && include_key);
+    ch_export_opts eo = {.password = password, .legacy = legacy, .include_key = include_key, .certs_only = truststore};
+    bool keys = ((fmt == CH_FMT_PKCS12 || fmt == CH_FMT_JKS) && !truststore) || (fmt == CH_FMT_PEM && include_key);
     int error;
 
     if ((error = svc_need(actor, CH_ROLE_VIEWER, "exporting a certificate")) < 0)
