@@ -66,6 +66,23 @@ static void forget(const char *client_id)
         }
 }
 
+/* The user name a device has in the broker once let in, what ACLs read as %u: its device id in
+ * the default tenant, "tenant/device" in another.  Device ids are unique within a tenant
+ * only: the id alone would give a device of one tenant the topics of another's device of the
+ * same CN. */
+static int broker_identity(const ch_svc_decision *d, char *out, size_t size)
+{
+    ch_store_tenant t;
+    int n;
+
+    if (ch_store_tenant_get(ch_svc_store(P.svc), &t, d->tenant_id) < 0)
+        return -1;
+    n = strcmp(t.name, "default") == 0 ? snprintf(out, size, "%s", d->device_id)
+                                        : snprintf(out, size, "%s/%s", t.name, d->device_id);
+    ch_store_tenant_dispose(&t);
+    return n > 0 && (size_t)n < size ? 0 : -1;
+}
+
 static int on_basic_auth(int event, void *event_data, void *userdata)
 {
     struct mosquitto_evt_basic_auth *ed = event_data;
@@ -75,6 +92,7 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
     int len;
     ch_svc_decision d;
     struct client *c;
+    char identity[CH_ID_MAX + 256];
     /* Copied first: mosquitto_set_username frees the string ed->username points to. */
     char *given = ed->username ? strdup(ed->username) : NULL;
 
@@ -96,7 +114,8 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
                          d.allow ? "allow" : "deny", d.device_id[0] ? d.device_id : "?",
                          client_id ? client_id : "?", ch_decision_reason_name(d.reason), d.message[0] ? ": " : "",
                          d.message);
-    if (!d.allow || mosquitto_set_username(ed->client, d.device_id) != MOSQ_ERR_SUCCESS) {
+    if (!d.allow || broker_identity(&d, identity, sizeof identity) < 0 ||
+        mosquitto_set_username(ed->client, identity) != MOSQ_ERR_SUCCESS) {
         OPENSSL_free(der);
         free(given);
         return MOSQ_ERR_AUTH;
@@ -146,6 +165,10 @@ static int on_tick(int event, void *event_data, void *userdata)
     if (now == P.last_check)
         return MOSQ_ERR_SUCCESS;
     P.last_check = now;
+    /* certhubd revokes tenants in its own process: the revoked ones are read again here, so
+     * that their devices are disconnected and refused within a second. */
+    if (ch_svc_tenants_reload(P.svc) < 0)
+        mosquitto_log_printf(MOSQ_LOG_WARNING, "certhub: cannot read the revoked tenants: %s", ch_error_last());
     while (*pp) {
         struct client *c = *pp;
         ch_svc_decision d;

@@ -161,6 +161,36 @@ subpid=""
 expect_refused s1 default/sensor-1
 ok "and it cannot connect again"
 
+# Another tenant's device with the same CN: its broker identity (%u in ACLs) carries its tenant,
+# so the two never share topics; revoking the tenant disconnects it within seconds.
+BETA=$(api POST /api/v1/tokens '{"tenant":"beta","role":"admin"}' >/dev/null; body .token)
+TOKEN=$BETA api POST /api/v1/cas '{"name":"beta root","type":"root","subject":{"common_name":"Beta Devices Root"},"key_type":"p256"}'
+beta_ca=$(body .id)
+TOKEN=$BETA issue b1 sensor-1 "$beta_ca"
+TOKEN=$BETA api GET "/api/v1/cas/$beta_ca/chain"
+TOKEN=$BETA api POST /api/v1/trusted-certificates "$(jq -n --arg c "$(cat "$T/body")" '{certificate:$c,auto_registration:true}')"
+check_eq "tenant beta trusts its own root" 201 "$status"
+expect_connects b1 beta/sensor-1
+ok "beta's sensor-1 connects"
+check_contains "its broker identity names its tenant" "$(grep 'as client-b1' mosquitto.log | tail -1)" "u'beta/sensor-1'"
+mosquitto_sub -h localhost -p "$mport" --cafile "$data/ca.pem" --cert b1.pem --key b1.key -i client-bsub \
+    -t 'devices/#' > bsub.out 2>&1 &
+subpid=$!
+for i in $(seq 1 50); do grep -q "allow sensor-1 (client-bsub)" mosquitto.log && break; sleep 0.1; done
+check_contains "a subscriber of tenant beta is connected" "$(grep 'client-bsub' mosquitto.log)" "allow sensor-1"
+api DELETE /api/v1/tenants/beta
+start=$SECONDS
+for i in $(seq 1 70); do grep -q "disconnecting sensor-1 (client-bsub)" mosquitto.log && break; sleep 0.1; done
+check_contains "revoking tenant beta in certhubd disconnects its device from the broker" "$(cat mosquitto.log)" \
+    "disconnecting sensor-1 (client-bsub): tenant_revoked"
+[ $((SECONDS - start)) -le 5 ] || fail "disconnected after $((SECONDS - start)) s"
+ok "within 5 seconds"
+kill "$subpid" 2>/dev/null || true
+wait "$subpid" 2>/dev/null || true
+subpid=""
+expect_refused b1
+ok "and it cannot connect again, even without a user name"
+
 # A plugin_opt_data_dir that holds no store (a typo): the broker does not start, saying why,
 # and nothing is made there (an empty store would refuse every device without a word).
 sed -e "s|^plugin_opt_data_dir .*|plugin_opt_data_dir $T/no-such-dir|" -e "s|^listener .*|listener $(free_port) 127.0.0.1|" \

@@ -450,6 +450,35 @@ static int revoked_load(ch_svc *svc)
     return error;
 }
 
+int ch_svc_tenants_reload(ch_svc *svc)
+{
+    ch_store_tenant *rows = NULL;
+    size_t n = 0, k = 0;
+    char(*fresh)[CH_ID_MAX] = NULL, (*old)[CH_ID_MAX];
+    int error = ch_store_tenant_list(svc->store, &rows, &n);
+
+    for (size_t i = 0; error == 0 && i < n; i++)
+        k += rows[i].disabled_at != 0;
+    if (error == 0 && k > 0 && (fresh = calloc(k, sizeof *fresh)) == NULL)
+        error = ch_error_set(CH_ENOMEM, "out of memory");
+    k = 0;
+    for (size_t i = 0; error == 0 && i < n; i++)
+        if (rows[i].disabled_at != 0)
+            snprintf(fresh[k++], CH_ID_MAX, "%s", rows[i].id);
+    ch_store_tenant_list_free(rows, n);
+    if (error < 0) {
+        free(fresh);
+        return error;
+    }
+    pthread_mutex_lock(&svc->tok_lock);
+    old = svc->revoked;
+    svc->revoked = fresh;
+    svc->nrevoked = k;
+    pthread_mutex_unlock(&svc->tok_lock);
+    free(old);
+    return 0;
+}
+
 static void revoked_remove(ch_svc *svc, const char *tenant_id)
 {
     pthread_mutex_lock(&svc->tok_lock);
