@@ -23,6 +23,7 @@ extern "C" {
 #define CH_MAX_NAME_LEN       1024u                 /* a DN field, SAN, alias, display name  */
 #define CH_MAX_SANS           256u
 #define CH_MAX_KDF_ITER       10000000u             /* PKCS#12 / PKCS#8 PBKDF2 iterations    */
+#define CH_MAX_KDF_BUDGET     32000000u             /* all of one file's derivations together */
 #define CH_MAX_PASSWORD_LEN   1024u
 
 /* A growable byte buffer.  data is NUL-terminated past len for convenience (the NUL is not

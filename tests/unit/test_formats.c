@@ -15,6 +15,7 @@
 
 #include "certhub/formats.h"
 #include "testutil.h"
+#include "x509/x509_internal.h"
 
 static ch_key *root_key, *leaf_key;
 static ch_cert *root, *leaf;
@@ -200,6 +201,43 @@ static void test_pkcs12_iteration_bomb(void **state)
     ch_keystore_free(ks);
 }
 
+/* A PKCS#12 of many copies of one encrypted key: each derivation within the limit, all of
+ * them together over the file's budget (a tenth of a second to make, hours asked of the
+ * service at the limit).  Here with a budget of 5,000 iterations and bags of 2,048. */
+static void test_pkcs12_derivation_budget(void **state)
+{
+    STACK_OF(PKCS12_SAFEBAG) *bags = NULL;
+    STACK_OF(PKCS7) *safes = NULL;
+    PKCS12_SAFEBAG *bag;
+    PKCS12 *p12;
+    unsigned char *der = NULL;
+    ch_keystore *back = NULL;
+    ch_import_opts io = {.password = "pw"};
+    int len;
+
+    (void)state;
+    bag = PKCS12_add_key_ex(&bags, ch_key_pkey(leaf_key), 0, 2048, NID_aes_256_cbc, "pw", NULL, NULL);
+    assert_non_null(bag);
+    for (int i = 0; i < 4; i++)
+        assert_true(sk_PKCS12_SAFEBAG_push(bags, ASN1_item_dup(ASN1_ITEM_rptr(PKCS12_SAFEBAG), bag)) > 0);
+    assert_int_equal(PKCS12_add_safe_ex(&safes, bags, -1, 0, NULL, NULL, NULL), 1);
+    p12 = PKCS12_add_safes_ex(safes, 0, NULL, NULL);
+    assert_non_null(p12);
+    len = i2d_PKCS12(p12, &der);
+    assert_true(len > 0);
+    x509_kdf_budget_set(5000);
+    assert_int_equal(ch_keystore_import(&back, der, (size_t)len, &io), CH_ETOOBIG);
+    assert_non_null(strstr(ch_error_last(), "key-derivation iterations in all"));
+    x509_kdf_budget_set(0);
+    /* The same file within the budget is read (its keys, without a certificate, skipped). */
+    assert_int_not_equal(ch_keystore_import(&back, der, (size_t)len, &io), CH_ETOOBIG);
+    ch_keystore_free(back);
+    OPENSSL_free(der);
+    PKCS12_free(p12);
+    sk_PKCS7_pop_free(safes, PKCS7_free);
+    sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
+}
+
 /* Appends the JKS digest for password "pw" over buf. */
 static void jks_seal(ch_buf *buf)
 {
@@ -318,6 +356,7 @@ int main(void)
         cmocka_unit_test(test_duplicate_alias),  cmocka_unit_test(test_pkcs12_iteration_bomb),
         cmocka_unit_test(test_jks_limits),       cmocka_unit_test(test_pem_grouping),
         cmocka_unit_test(test_alias_limits),
+        cmocka_unit_test(test_pkcs12_derivation_budget),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

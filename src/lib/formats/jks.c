@@ -21,6 +21,7 @@
 #include "certhub/formats.h"
 #include "formats/cursor.h"
 #include "formats/formats_internal.h"
+#include "x509/x509_internal.h"
 
 #define JKS_MAGIC 0xfeedfeedu
 #define JCEKS_MAGIC 0xcecececeu
@@ -164,6 +165,8 @@ static int jceks_open_key(ch_buf *out, const uint8_t *salt8, uint64_t iter, cons
 
     if (iter < 1 || iter > CH_MAX_KDF_ITER)
         return ch_error_set(CH_ETOOBIG, "a key's iteration count is above the limit of %u", CH_MAX_KDF_ITER);
+    if ((error = x509_kdf_spend(iter, "a key")) < 0)
+        return error;
     memcpy(salt, salt8, 8);
     if (memcmp(salt, salt + 4, 4) == 0) {
         /* Sun inverts the first half when both halves are equal. */

@@ -549,6 +549,9 @@ static int import_p12(ch_keystore *ks, fmt_items *it, const uint8_t *data, size_
                                  CH_MAX_KDF_ITER);
             goto done;
         }
+        /* (twice when the empty password is tried as none too) */
+        if ((error = x509_kdf_spend((uint64_t)n * (*pass == '\0' ? 2 : 1), "the keystore's MAC")) < 0)
+            goto done;
         /* RFC 7292 leaves "no password" ambiguous: try the empty string and none. */
         if (PKCS12_verify_mac(p12, pass, -1) != 1) {
             if (*pass == '\0' && PKCS12_verify_mac(p12, NULL, 0) == 1) {
@@ -604,7 +607,20 @@ done:
 
 /* ------------------------------------------------------------- import */
 
+static int keystore_import(ch_keystore **out, const uint8_t *data, size_t len, const ch_import_opts *opts);
+
+/* One key-derivation budget for the whole file, whatever its parts ask each. */
 int ch_keystore_import(ch_keystore **out, const uint8_t *data, size_t len, const ch_import_opts *opts)
+{
+    int error;
+
+    x509_kdf_begin();
+    error = keystore_import(out, data, len, opts);
+    x509_kdf_end();
+    return error;
+}
+
+static int keystore_import(ch_keystore **out, const uint8_t *data, size_t len, const ch_import_opts *opts)
 {
     static const ch_import_opts none = {0};
     ch_keystore *ks = NULL;

@@ -31,6 +31,12 @@ int x509_time_to_epoch(int64_t *out, const ASN1_TIME *t);
  * an upload must not make the service spin.  alg is the encryption AlgorithmIdentifier of an
  * EncryptedPrivateKeyInfo or of a PKCS#12 bag.  what names the object in the message. */
 int x509_pbe_check(const X509_ALGOR *alg, const char *what);
+/* The key-derivation budget of one file (CH_MAX_KDF_BUDGET iterations in all): begin and end
+ * around reading it (nested calls share the outer budget); spend each derivation it asks. */
+void x509_kdf_begin(void);
+void x509_kdf_end(void);
+int x509_kdf_spend(uint64_t iterations, const char *what);
+void x509_kdf_budget_set(uint64_t iterations); /* tests: another budget (0: the default) */
 
 /* The key's SubjectPublicKeyInfo as an X509_PUBKEY, decoded once when the key was made, so
  * issuing can copy it field by field.  Borrowed. */

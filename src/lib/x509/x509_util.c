@@ -63,6 +63,43 @@ int x509_time_to_epoch(int64_t *out, const ASN1_TIME *t)
     return 0;
 }
 
+/* The key derivations one file asks for, in iterations, within x509_kdf_begin/end (on this
+ * thread): one bag at the limit is a key, ten thousand copies of it in a 4 MiB file are hours
+ * of CPU asked of the service by one request. */
+static _Thread_local uint64_t kdf_spent;
+static _Thread_local int kdf_depth;
+static uint64_t kdf_budget = CH_MAX_KDF_BUDGET;
+
+void x509_kdf_budget_set(uint64_t iterations)
+{
+    kdf_budget = iterations ? iterations : CH_MAX_KDF_BUDGET;
+}
+
+void x509_kdf_begin(void)
+{
+    if (kdf_depth++ == 0)
+        kdf_spent = 0;
+}
+
+void x509_kdf_end(void)
+{
+    if (kdf_depth > 0)
+        kdf_depth--;
+}
+
+int x509_kdf_spend(uint64_t iterations, const char *what)
+{
+    if (iterations > CH_MAX_KDF_ITER)
+        return ch_error_set(CH_ETOOBIG, "%s: iteration count %llu is above the limit of %u", what,
+                            (unsigned long long)iterations, CH_MAX_KDF_ITER);
+    kdf_spent += iterations;
+    if (kdf_depth > 0 && kdf_spent > kdf_budget)
+        return ch_error_set(CH_ETOOBIG, "%s: the file asks for more than %llu key-derivation iterations in all (its "
+                            "encrypted parts together); a keystore asks for a few hundred thousand", what,
+                            (unsigned long long)kdf_budget);
+    return 0;
+}
+
 static int check_iter(const ASN1_INTEGER *iter, const char *what)
 {
     int64_t n = 0;
@@ -71,10 +108,7 @@ static int check_iter(const ASN1_INTEGER *iter, const char *what)
         ERR_clear_error();
         return ch_error_set(CH_EPARSE, "%s: invalid iteration count in its encryption parameters", what);
     }
-    if (n > (int64_t)CH_MAX_KDF_ITER)
-        return ch_error_set(CH_ETOOBIG, "%s: iteration count %lld is above the limit of %u",
-                            what, (long long)n, CH_MAX_KDF_ITER);
-    return 0;
+    return x509_kdf_spend((uint64_t)n, what);
 }
 
 int x509_pbe_check(const X509_ALGOR *alg, const char *what)
@@ -116,6 +150,10 @@ int x509_pbe_check(const X509_ALGOR *alg, const char *what)
                 error = ch_error_set(CH_ETOOBIG, "%s: scrypt cost N=%llu r=%llu p=%llu is above the limit "
                                      "(N <= 1048576, r <= 32, p <= 16)", what,
                                      (unsigned long long)n, (unsigned long long)r, (unsigned long long)p);
+            } else {
+                /* counted as N*r*p/8: N=2^20, r=8 is about as costly as the PBKDF2 limit */
+                uint64_t cost = n * r * p / 8;
+                error = x509_kdf_spend(cost < CH_MAX_KDF_ITER ? cost : CH_MAX_KDF_ITER, what);
             }
             SCRYPT_PARAMS_free(sp);
         } else {
