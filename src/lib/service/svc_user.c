@@ -12,6 +12,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/kdf.h>
 
 #include "svc_internal.h"
@@ -51,9 +52,12 @@ static int scrypt(unsigned char out[32], const char *password, const unsigned ch
  * the last failure, that doubles with every further failure (2 s, 4 s, 8 s ... up to 15
  * minutes); one inside the window is refused at once, without hashing.  A success clears the
  * count.  Kept in memory (times in milliseconds of the monotonic clock), in a table of a few
- * hundred names where the oldest entry gives way: a restart forgets it. */
+ * thousand names where an entry not holding anyone back gives way first, then the oldest: a
+ * restart forgets it.  Names are placed by a hash keyed with a secret of this process: with
+ * a known hash, failures for names made to fall on a user's slots evicted that user's count
+ * and let guessing go on. */
 #define THROTTLE_FREE 5
-#define THROTTLE_SLOTS 256
+#define THROTTLE_SLOTS 4096
 #define THROTTLE_FIRST_MS 2000
 #define THROTTLE_MAX_MS (15 * 60 * 1000)
 
@@ -64,31 +68,47 @@ static struct throttle {
 } throttles[THROTTLE_SLOTS];
 static pthread_mutex_t throttle_lock = PTHREAD_MUTEX_INITIALIZER;
 
+static unsigned char throttle_secret[32];
+static pthread_once_t throttle_once = PTHREAD_ONCE_INIT;
+
+static void throttle_secret_make(void)
+{
+    if (ch_random(throttle_secret, sizeof throttle_secret) < 0) /* (no randomness: the process does not get far) */
+        ch_error_clear();
+}
+
 static uint64_t throttle_key(const char *tenant, const char *user)
 {
     unsigned char h[32];
+    unsigned int hl = sizeof h;
     char both[600];
     uint64_t k = 0;
 
+    pthread_once(&throttle_once, throttle_secret_make);
     snprintf(both, sizeof both, "%s\n%s", tenant, user);
-    (void)EVP_Digest(both, strlen(both), h, NULL, EVP_sha256(), NULL);
+    (void)HMAC(EVP_sha256(), throttle_secret, sizeof throttle_secret, (const unsigned char *)both, strlen(both), h, &hl);
     memcpy(&k, h, sizeof k);
     return k ? k : 1;
 }
 
-/* The slot of key, or the one it may take (free, or the least recently used). */
-static struct throttle *throttle_slot(uint64_t key)
+/* The slot of key, or the one it may take: a free one, else the least recently used of those
+ * holding nobody back (their window over), else the least recently used. */
+static struct throttle *throttle_slot(uint64_t key, int64_t now)
 {
-    struct throttle *oldest = &throttles[key % THROTTLE_SLOTS];
+    struct throttle *idle = NULL, *oldest = NULL;
 
     for (size_t i = 0; i < 8; i++) {
         struct throttle *t = &throttles[(key + i) % THROTTLE_SLOTS];
         if (t->key == key)
             return t;
-        if (t->key == 0 || t->last < oldest->last)
+        if (t->key == 0)
+            return t;
+        if (t->until <= now && (idle == NULL || t->last < idle->last))
+            idle = t;
+        if (oldest == NULL || t->last < oldest->last)
             oldest = t;
     }
-    return oldest;
+    return idle ? idle : oldest;
 }
 
 /* Milliseconds until key may try again (0: now). */
@@ -98,7 +118,7 @@ static int64_t throttle_wait(uint64_t key, int64_t now)
     int64_t wait = 0;
 
     pthread_mutex_lock(&throttle_lock);
-    t = throttle_slot(key);
+    t = throttle_slot(key, now);
     if (t->key == key && t->until > now)
         wait = t->until - now;
     pthread_mutex_unlock(&throttle_lock);
@@ -110,7 +130,7 @@ static void throttle_note(uint64_t key, bool ok, int64_t now)
     struct throttle *t;
 
     pthread_mutex_lock(&throttle_lock);
-    t = throttle_slot(key);
+    t = throttle_slot(key, now);
     if (t->key != key)
         *t = (struct throttle){.key = key};
     t->last = now;
