@@ -2214,6 +2214,12 @@ static void device_auth(req *r, const char *unused)
     if (body == NULL || get_str(r, body, "chain", &chain) || get_str(r, body, "certificate", &cert) ||
         get_str(r, body, "username", &username))
         goto done;
+    /* A decision registers devices and binds certificates: not for a viewer. */
+    if (r->who.actor.role < CH_ROLE_OPERATOR) {
+        reply_error_msg(r, CH_EPERM, NULL, "deciding about devices registers them: a broker asks with an operator's "
+                        "or an admin's token");
+        goto done;
+    }
     if (chain != NULL && cert != NULL) {
         reply_error_msg(r, CH_EINVAL, "certificate", "give chain or certificate (another name for it), not both");
         goto done;

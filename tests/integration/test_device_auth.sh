@@ -207,9 +207,11 @@ TOKEN=$lab api GET "/api/v1/device-decisions?limit=1"
 check_eq "its places count its own decisions" "d3" "$(body .next_cursor)"
 # 1030 refusals for tenant lab on one connection (curl sends the body to each URL).
 lab_chain=$(jq -n --arg c "$(cat d3.pem)" '{chain:$c, username:"lab/sensor-3"}')
+api POST /api/v1/tokens '{"tenant":"lab","role":"operator"}' # (a broker's: a decision registers devices)
+lab_broker=$(body .token)
 urls=()
 for i in $(seq 1030); do urls+=("https://localhost:$port/api/v1/device-auth"); done
-curl -s --cacert "$data/ca.pem" -H "Authorization: Bearer $lab" -H "Content-Type: application/json" \
+curl -s --cacert "$data/ca.pem" -H "Authorization: Bearer $lab_broker" -H "Content-Type: application/json" \
     --data "$lab_chain" "${urls[@]}" > "$T/flood"
 check_eq "1030 decisions for lab" 1030 "$(grep -o '"result"' "$T/flood" | wc -l)"
 TOKEN=$lab api GET "/api/v1/device-decisions?limit=1000"
@@ -221,7 +223,7 @@ check_eq "the default tenant's decisions are all still there" "$default_log" "$(
 
 # The devices a page at a time.
 ca pool
-trust pool.pem true >/dev/null
+pool_id=$(trust pool.pem true)
 for i in 1 2 3 4 5 6 7; do
     device "p$i" "pooled-$i" pool
     [ "$(decide "p$i.pem" "default/pooled-$i")" = "allow auto_registered" ] || fail "pooled-$i not registered"
@@ -302,6 +304,22 @@ device p8 pooled-8 pool
 check_eq "a CA two tenants trust, a new device without a user name: refused" "deny unknown_device" "$(decide p8.pem)"
 check_contains "the tenant asked for" "$(body .message)" "several tenants"
 check_eq "named: let in" "allow auto_registered" "$(decide p8.pem default/pooled-8)"
+# The tenant that proved it holds the CA's key wins over one that only added its certificate
+# (a CA certificate is public: anyone can add one).
+api POST "/api/v1/trusted-certificates/$pool_id/verification-code"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout pop.key -subj "/CN=$(body .verification_code)" \
+    -out pop.csr 2>/dev/null
+openssl x509 -req -in pop.csr -CA pool.pem -CAkey pool.key -CAcreateserial -days 1 -out pop.pem 2>/dev/null
+api POST "/api/v1/trusted-certificates/$pool_id/verify" "$(jq -n --arg c "$(cat pop.pem)" '{certificate:$c}')"
+check_eq "default proves it holds the pool CA's key" "200 true" "$status $(body '.verified|tostring')"
+device p9 pooled-9 pool
+default_id=$(api GET /api/v1/tenants/default >/dev/null; body .id)
+check_eq "then a new device without a user name goes to the tenant with the proof" "allow auto_registered $default_id" \
+    "$(decide p9.pem) $(body .tenant_id)"
+# A decision registers devices: not for a viewer.
+api POST /api/v1/tokens '{"role":"viewer"}'
+TOKEN=$(body .token) api POST /api/v1/device-auth "$(jq -n --arg c "$(cat p9.pem)" '{chain:$c}')"
+check_eq "a viewer's token may not ask for a decision" 403 "$status"
 # A device named by its device id (as the broker's log and device add name it), not only by
 # its dev_ id.
 remote device block meter-2 >/dev/null

@@ -410,9 +410,9 @@ static int verify_chain(ch_svc *svc, const char *tenant_id, ch_cert **chain, siz
 static int tenant_by_chain(ch_svc *svc, const uint8_t *chain_data, size_t len, char tenant_id[CH_ID_MAX], char *why,
                            size_t whysize)
 {
-    char ids[CHAIN_TENANTS_MAX + 1][CH_ID_MAX], tried_why[256];
+    char ids[CHAIN_TENANTS_MAX + 1][CH_ID_MAX], tried_why[256], proven[CH_ID_MAX] = "";
     ch_cert **chain = NULL;
-    size_t ntenants = 0, n = 0, hits = 0;
+    size_t ntenants = 0, n = 0, hits = 0, proofs = 0;
     int error;
 
     if ((error = ch_store_trusted_tenants(svc->store, ids, CHAIN_TENANTS_MAX + 1, &ntenants)) < 0) {
@@ -441,16 +441,26 @@ static int tenant_by_chain(ch_svc *svc, const uint8_t *chain_data, size_t len, c
             continue;
         if (verify_chain(svc, ids[i], chain, n, &anchor, &disabled_hit,
                          !settings.unverified_trusted_certificates_authenticate, tried_why, sizeof tried_why) == 0 &&
-            !disabled_hit && hits++ == 0)
-            memcpy(tenant_id, ids[i], CH_ID_MAX);
-        else if (ntenants == 1)
+            !disabled_hit) {
+            if (hits++ == 0)
+                memcpy(tenant_id, ids[i], CH_ID_MAX);
+            /* Anyone can add a CA certificate (it is public) to their tenant's trusted
+             * certificates; only its owner can prove holding its key. */
+            if (anchor.verified && proofs++ == 0)
+                memcpy(proven, ids[i], CH_ID_MAX);
+        } else if (ntenants == 1) {
             snprintf(why, whysize, "%s", tried_why);
+        }
         ch_store_trusted_dispose(&anchor);
     }
     ch_cert_list_free(chain, n);
+    if (hits > 1 && proofs == 1) {
+        memcpy(tenant_id, proven, CH_ID_MAX);
+        return 0;
+    }
     if (hits > 1) {
-        snprintf(why, whysize, "the trusted certificates of several tenants verify it: give the tenant in the user "
-                 "name (tenant/device)");
+        snprintf(why, whysize, "the trusted certificates of several tenants verify it (and not one of them alone "
+                 "with a proof of possession): give the tenant in the user name (tenant/device)");
         return CH_ECONFLICT;
     }
     return hits == 1 ? 0 : CH_EVERIFY;
