@@ -745,7 +745,9 @@ static atomic_int stopping; /* SIGTERM or SIGINT came: finishing what was begun 
  * again to another node, or once certhubd is back), and the connection closes.  Otherwise a
  * request begun in the last moments could be done (a certificate committed) with its answer
  * never written. */
-static void refuse_stopping(struct evhttp_request *ev)
+/* A request refused before it is begun, its connection closed after the answer. */
+static void refuse_and_close(struct evhttp_request *ev, int status, const char *reason, const char *code,
+                             const char *message)
 {
     struct evkeyvalq *h = evhttp_request_get_output_headers(ev);
     struct evbuffer *b = evbuffer_new();
@@ -753,15 +755,33 @@ static void refuse_stopping(struct evhttp_request *ev)
 
     evhttp_add_header(h, "Content-Type", "application/json");
     evhttp_add_header(h, "Connection", "close");
-    evhttp_add_header(h, "Retry-After", "5");
-    if (b != NULL && evhttp_request_get_command(ev) != EVHTTP_REQ_HEAD &&
-        error_json(&body, "stopping", NULL, "certhubd is stopping: the request was not begun; send it again once "
-                   "certhubd is back", NULL) && ch_buf_puts(&body, "\n") == 0)
+    if (status == 503)
+        evhttp_add_header(h, "Retry-After", "5");
+    if (b != NULL && evhttp_request_get_command(ev) != EVHTTP_REQ_HEAD && error_json(&body, code, NULL, message, NULL) &&
+        ch_buf_puts(&body, "\n") == 0)
         evbuffer_add(b, body.data, body.len);
-    evhttp_send_reply(ev, 503, "Service Unavailable", b);
+    evhttp_send_reply(ev, status, reason, b);
     if (b != NULL)
         evbuffer_free(b);
     ch_buf_dispose(&body);
+}
+
+static void refuse_stopping(struct evhttp_request *ev)
+{
+    refuse_and_close(ev, 503, "Service Unavailable", "stopping",
+                     "certhubd is stopping: the request was not begun; send it again once certhubd is back");
+}
+
+/* Two Content-Length headers: evhttp reads the body by the first, a proxy in front may by the
+ * last, and what one takes for a body the other takes for a request of its own (RFC 9112
+ * 6.3: an error). */
+static bool framing_ambiguous(struct evhttp_request *ev)
+{
+    int n = 0;
+
+    for (struct evkeyval *kv = evhttp_request_get_input_headers(ev)->tqh_first; kv; kv = kv->next.tqe_next)
+        n += strcasecmp(kv->key, "Content-Length") == 0;
+    return n > 1;
 }
 
 static void on_request(struct evhttp_request *ev, void *arg)
@@ -777,6 +797,13 @@ static void on_request(struct evhttp_request *ev, void *arg)
     atomic_fetch_add_explicit(&s->served, 1, memory_order_relaxed);
     if (stopping) {
         refuse_stopping(ev);
+        if (c != NULL)
+            inflight_release(c);
+        return;
+    }
+    if (framing_ambiguous(ev)) {
+        refuse_and_close(ev, 400, "Bad Request", "malformed",
+                         "the request has more than one Content-Length header: its end is not certain");
         if (c != NULL)
             inflight_release(c);
         return;

@@ -220,6 +220,12 @@ check_eq "a method evhttp does not take: 501 as JSON" "501 method_not_allowed" "
     --cacert "$data/ca.pem" -X OPTIONS "https://localhost:$port/api/v1/health") $(body .error.code)"
 check_eq "an Expect other than 100-continue: 417 as JSON" "417 expectation_failed" "$(curl -s -o "$T/body" \
     -w '%{http_code}' --cacert "$data/ca.pem" -H 'Expect: later' -d x "https://localhost:$port/api/v1/health") $(body .error.code)"
+# Two Content-Length headers: what is read as a body by one reader is a request of its own to
+# another (smuggling).  Refused, and nothing after it on the connection is read.
+printf 'GET /api/v1/health HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 47\r\n\r\nGET /api/v1/openapi.yaml HTTP/1.1\r\nHost: x\r\n\r\n' > smuggle.req
+out=$(timeout 20 openssl s_client -quiet -ign_eof -connect "127.0.0.1:$port" -CAfile "$data/ca.pem" < smuggle.req 2>/dev/null || true)
+check_eq "two Content-Length headers: 400, and the request hidden behind them not answered" "1 0" \
+    "$(echo "$out" | grep -c '^HTTP/1.1 400') $(echo "$out" | grep -c 'openapi:')"
 # A request line that never ends is cut at the same line, not buffered while it comes.
 check_eq "an endless request line is answered 400 and closed" "400 before 8 MB" "$(python3 - "$port" "$data/ca.pem" <<'PY'
 import socket, ssl, sys
