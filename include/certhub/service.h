@@ -340,7 +340,10 @@ int ch_svc_settings_update(ch_svc *svc, const ch_actor *actor, const char *json,
  * neither expired nor renewed), hands each to the sender for each webhook, and records it once
  * every webhook took it (a 2xx), so each crossing is sent once, restarts included.  The sender
  * is certhubd's (it owns the network); it returns 0 when the receiver accepted. */
-typedef int (*ch_alert_sender)(void *arg, const char *url, const char *secret, const char *json_body);
+/* installation: the webhook is the default tenant's (its admins run the installation), which
+ * may reach services on the host itself; another tenant's may not. */
+typedef int (*ch_alert_sender)(void *arg, const char *url, const char *secret, const char *json_body,
+                               bool installation);
 void ch_svc_set_alert_sender(ch_svc *svc, ch_alert_sender fn, void *arg);
 int ch_svc_alerts_run(ch_svc *svc);
 

@@ -11,12 +11,15 @@
 #include <malloc.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -397,10 +400,50 @@ static void webhook_origin(char *out, size_t cap, const char *url)
     snprintf(out, cap, "%.*s%.*s", scheme, url, (int)n, host);
 }
 
+/* Where a webhook may connect, checked on each address its host resolves to (at connect time,
+ * so a name that resolves elsewhere later is checked too): never a link-local address (the
+ * cloud's metadata service, 169.254.169.254, hands out credentials) nor an unspecified or
+ * multicast one; the host itself (loopback) only for the installation's own tenant. */
+struct hook_policy {
+    bool installation;
+    char refused[64];
+};
+
+static curl_socket_t webhook_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    struct hook_policy *p = arg;
+    const char *why = NULL;
+
+    (void)purpose;
+    if (a->family == AF_INET) {
+        uint32_t ip = ntohl(((const struct sockaddr_in *)&a->addr)->sin_addr.s_addr);
+        if ((ip >> 16) == 0xa9fe)
+            why = "a link-local address";
+        else if (ip == 0 || (ip >> 28) == 0xe)
+            why = "an unspecified or multicast address";
+        else if ((ip >> 24) == 127 && !p->installation)
+            why = "the host itself (loopback)";
+    } else if (a->family == AF_INET6) {
+        const struct in6_addr *ip = &((const struct sockaddr_in6 *)&a->addr)->sin6_addr;
+        if (IN6_IS_ADDR_LINKLOCAL(ip) || (IN6_IS_ADDR_V4MAPPED(ip) && ip->s6_addr[12] == 169 && ip->s6_addr[13] == 254))
+            why = "a link-local address";
+        else if (IN6_IS_ADDR_UNSPECIFIED(ip) || IN6_IS_ADDR_MULTICAST(ip))
+            why = "an unspecified or multicast address";
+        else if ((IN6_IS_ADDR_LOOPBACK(ip) || (IN6_IS_ADDR_V4MAPPED(ip) && ip->s6_addr[12] == 127)) && !p->installation)
+            why = "the host itself (loopback)";
+    }
+    if (why != NULL) {
+        snprintf(p->refused, sizeof p->refused, "%s", why);
+        return CURL_SOCKET_BAD;
+    }
+    return socket(a->family, a->socktype, a->protocol);
+}
+
 /* Expiry alerts go out here: a JSON POST signed with HMAC-SHA256 of the body under the
  * webhook's secret (X-Certhub-Signature: sha256=<hex>), like the webhooks of GitHub. */
-static int send_webhook(void *arg, const char *url, const char *secret, const char *body)
+static int send_webhook(void *arg, const char *url, const char *secret, const char *body, bool installation)
 {
+    struct hook_policy policy = {.installation = installation};
     unsigned char mac[32];
     unsigned int maclen = 0;
     char hex[65], sig[100];
@@ -425,6 +468,8 @@ static int send_webhook(void *arg, const char *url, const char *secret, const ch
     cu.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     cu.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
     cu.easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+    cu.easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, webhook_socket);
+    cu.easy_setopt(c, CURLOPT_OPENSOCKETDATA, &policy);
     rc = cu.easy_perform(c);
     cu.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     cu.slist_free_all(h);
@@ -432,7 +477,12 @@ static int send_webhook(void *arg, const char *url, const char *secret, const ch
     if (rc != CURLE_OK || status < 200 || status >= 300) {
         char origin[300];
         webhook_origin(origin, sizeof origin, url);
-        if (rc != CURLE_OK)
+        if (rc != CURLE_OK && policy.refused[0])
+            event_log(stderr, "webhook %s: not sent: it leads to %s, where webhooks %s", origin, policy.refused,
+                      strcmp(policy.refused, "the host itself (loopback)") == 0
+                          ? "of tenants other than the default one may not go"
+                          : "may not go");
+        else if (rc != CURLE_OK)
             event_log(stderr, "webhook %s: %s", origin, cu.easy_strerror(rc));
         else
             event_log(stderr, "webhook %s: answered HTTP %ld; tried again at the next round", origin, status);

@@ -108,4 +108,22 @@ sleep 3
 check_eq "the working webhook has the alert once, for the 7-day threshold alone" "1 7" \
     "$(grep -c '"name":"short"' hooks) $(grep '"name":"short"' hooks | sed -n 's/.*"threshold_days":\([0-9]*\).*/\1/p' | paste -sd,)"
 
+# Where a webhook may lead: never to a link-local address (the cloud's metadata service), and
+# to the host itself only for the default tenant (the installation's).
+api PATCH /api/v1/settings '{"webhooks":[{"url":"http://169.254.169.254/latest/meta-data","secret":"a-webhook-secret-of-some-length"}]}'
+api POST /api/v1/certificates "{\"name\":\"meta\",\"subject\":{\"common_name\":\"meta.example\"},\"days\":3,\"ca_id\":\"$issuer\"}"
+for i in $(seq 1 100); do grep -q "leads to a link-local address" "$log" && break; sleep 0.1; done
+check_contains "a webhook to a link-local address is not sent" "$(cat "$log")" \
+    "webhook http://169.254.169.254: not sent: it leads to a link-local address, where webhooks may not go"
+api POST /api/v1/tenants '{"name":"guest"}'
+api POST /api/v1/tokens '{"tenant":"guest","role":"admin"}'
+GUEST=$(body .token)
+TOKEN=$GUEST api PATCH /api/v1/settings "{\"webhooks\":[{\"url\":\"$hook\",\"secret\":\"$secret\"}]}"
+TOKEN=$GUEST api POST /api/v1/cas '{"name":"guest root","type":"root","subject":{"common_name":"Guest Root"}}'
+TOKEN=$GUEST api POST /api/v1/certificates "{\"name\":\"guest-short\",\"subject\":{\"common_name\":\"g.example\"},\"days\":3,\"ca_id\":\"$(body .id)\"}"
+for i in $(seq 1 100); do grep -q "leads to the host itself" "$log" && break; sleep 0.1; done
+check_contains "another tenant's webhook to the host itself is not sent" "$(cat "$log")" \
+    "not sent: it leads to the host itself (loopback), where webhooks of tenants other than the default one may not go"
+check_eq "and the receiver has nothing of it" 0 "$(grep -c guest-short hooks || true)"
+
 done_testing

@@ -248,7 +248,8 @@ int ch_svc_renew_due(ch_svc *svc, size_t max)
                 json_decref(ev);
                 if (evtext && svc_settings_of(svc, due[i].tenant_id, &st) == 0)
                     for (size_t w = 0; w < st.nwebhooks; w++)
-                        (void)svc->alert_sender(svc->alert_arg, st.webhooks[w].url, st.webhooks[w].secret, evtext);
+                        (void)svc->alert_sender(svc->alert_arg, st.webhooks[w].url, st.webhooks[w].secret, evtext,
+                                                svc_is_system_tenant(svc, due[i].tenant_id));
                 free(evtext);
             }
             free(text);
@@ -323,7 +324,8 @@ int ch_svc_alerts_run(ch_svc *svc)
                     if (ch_store_alert_delivered(svc->store, tenants[t].id, c.id, st.thresholds[k], st.webhooks[w].url,
                                                  &done) == 0 && done)
                         continue;
-                    if (svc->alert_sender(svc->alert_arg, st.webhooks[w].url, st.webhooks[w].secret, body) == 0)
+                    if (svc->alert_sender(svc->alert_arg, st.webhooks[w].url, st.webhooks[w].secret, body,
+                                          svc_is_system_tenant(svc, tenants[t].id)) == 0)
                         (void)ch_store_alert_delivery(svc->store, tenants[t].id, c.id, st.thresholds[k],
                                                       st.webhooks[w].url, now);
                     else
