@@ -2699,6 +2699,8 @@ static void bundle_reply(req *r, const char *name, bool public)
     }
     snprintf(quoted, sizeof quoted, "\"%s\"", etag);
     evhttp_add_header(evhttp_request_get_output_headers(r->ev), "ETag", quoted);
+    /* kept, and asked again with its ETag (a 304 while no CA changed) */
+    evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Cache-Control", "no-cache");
     inm = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "If-None-Match");
     if (inm && strcmp(inm, quoted) == 0)
         send_reply(r, 304, "Not Modified", NULL);

@@ -57,7 +57,6 @@ static void send_json(req *r, int status, const void *text, size_t len)
     struct evbuffer *buf = evbuffer_new();
 
     evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Content-Type", "application/json");
-    evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Cache-Control", "no-store");
     if (text) {
         evbuffer_add(buf, text, len);
         evbuffer_add(buf, "\n", 1);
@@ -159,6 +158,15 @@ void send_reply(req *r, int status, const char *reason, struct evbuffer *body)
 {
     bool head = evhttp_request_get_command(r->ev) == EVHTTP_REQ_HEAD, with_body = !head && body != NULL;
     struct job *j = this_job;
+    struct evkeyvalq *out = evhttp_request_get_output_headers(r->ev);
+
+    /* Every answer: its type as said (never sniffed), and kept by no cache unless it says
+     * otherwise (a key, a keystore, a certificate list: none belongs in a proxy's or a
+     * browser's cache). */
+    if (evhttp_find_header(out, "X-Content-Type-Options") == NULL)
+        evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
+    if (evhttp_find_header(out, "Cache-Control") == NULL)
+        evhttp_add_header(out, "Cache-Control", "no-store");
 
     /* HEAD: the header fields a GET would have had, its length among them (RFC 9110 9.3.2);
      * evhttp adds a Content-Length only where it sends a body. */

@@ -323,8 +323,10 @@ check_eq "another tenant's token: 404" 404 "$status"
 
 # Key export: admin only, audited, and the key belongs to the certificate.
 openssl x509 -in leaf.pem -pubkey -noout > cert.pub
-api POST "/api/v1/certificates/$id/private-key"
+api POST "/api/v1/certificates/$id/private-key" "" -D key.headers
 check_eq "admin exports the key" 200 "$status"
+check_eq "kept by no cache, its type never sniffed" "2" \
+    "$(tr -d '\r' < key.headers | grep -c -i -e '^Cache-Control: no-store$' -e '^X-Content-Type-Options: nosniff$')"
 openssl pkey -in "$T/body" -pubout > key.pub
 openssl x509 -in leaf.pem -pubkey -noout > cert.pub
 check_eq "the exported key is the certificate's" "$(cat cert.pub)" "$(cat key.pub)"
