@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -671,6 +672,9 @@ int main(int argc, char **argv)
      * and background threads would otherwise hold an arena of its own (about 150 kB each
      * once used), while on these cores at most as many threads as cores allocate at once. */
     mallopt(M_ARENA_MAX, (int)sysconf(_SC_NPROCESSORS_ONLN));
+    /* The master key and the keys it opens live in this process's memory: no core file of it
+     * is written, and no process of the same user may attach to it. */
+    (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     if (st.threads > 16)
         st.threads = 16;
     if (st.workers > 16)
