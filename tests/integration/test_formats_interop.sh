@@ -88,6 +88,29 @@ check_contains "keytool sees the same root certificate" "$list" "$root_colon"
 kt -importkeystore -srckeystore out.jks -srcstorepass changeit -destkeystore via-keytool.p12 -deststoretype PKCS12 -deststorepass changeit -noprompt
 check_eq "keytool opens both keys of certhub's JKS" 2 "$(openssl pkcs12 -in via-keytool.p12 -nocerts -nodes -passin pass:changeit 2>/dev/null | grep -c 'BEGIN PRIVATE KEY')"
 
+# keytool's PKCS#12 of two keys whose chains carry the same CA, and that CA as a named trusted
+# entry: read as keytool reads it (three entries, each alias on its own certificate), not the
+# chains' copies of the CA as entries of their own.
+printf 'basicConstraints=critical,CA:true\nkeyUsage=critical,keyCertSign,cRLSign\n' > ica.ext
+for n in k1 k2; do
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$n.key" -subj "/CN=$n" -out "$n.csr" 2>/dev/null
+    openssl x509 -req -in "$n.csr" -CA root.pem -CAkey root.key -CAcreateserial -days 5 -out "$n.pem" 2>/dev/null
+    openssl pkcs12 -export -in "$n.pem" -inkey "$n.key" -certfile root.pem -name "$n" -passout pass:changeit -out "$n.p12"
+    kt -importkeystore -srckeystore "$n.p12" -srcstoretype PKCS12 -srcstorepass changeit -destkeystore multi.p12 \
+        -deststoretype PKCS12 -deststorepass changeit -noprompt
+done
+kt -importcert -noprompt -keystore multi.p12 -storetype PKCS12 -storepass changeit -alias our-root -file root.pem
+check_eq "keytool's PKCS#12 of two keys and a trusted CA: the same three entries" \
+    "$(keytool -list -keystore multi.p12 -storepass changeit 2>/dev/null | grep -o '^[a-z0-9-]*, [^,]*, [^,]*, [A-Za-z]*Entry' | cut -d, -f1,4 | tr -d ' ' | sort | paste -sd' ')" \
+    "$("$CERTHUB" inspect multi.p12 --password-file pw --json | jq -r '.entries[] | .alias + "," + (if .type == "private_key_entry" then "PrivateKeyEntry" else "trustedCertEntry" end)' | sort | paste -sd' ')"
+# A truststore of a root and an intermediate, each named: each name on its own certificate.
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ica.key -subj "/CN=Interop Intermediate" -out ica.csr 2>/dev/null
+openssl x509 -req -in ica.csr -CA root.pem -CAkey root.key -CAcreateserial -days 5 -extfile ica.ext -out ica.pem 2>/dev/null
+kt -importcert -noprompt -keystore ts.p12 -storetype PKCS12 -storepass changeit -alias root -file root.pem
+kt -importcert -noprompt -keystore ts.p12 -storetype PKCS12 -storepass changeit -alias intermediate -file ica.pem
+check_eq "a PKCS#12 truststore: each alias on its own certificate" "intermediate=CN=Interop Intermediate root=CN=Interop Root" \
+    "$("$CERTHUB" inspect ts.p12 --password-file pw --json | jq -r '.entries[] | .alias + "=" + .chain[0].subject' | sort | paste -sd' ')"
+
 # --no-key into JKS and PKCS#12: a truststore, certificates as trusted entries, no key.
 for to in jks p12; do
     "$CERTHUB" convert a.jks --in-password-file pw --to $to --no-key --password-file pw --out "trust-only.$to"

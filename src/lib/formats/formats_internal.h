@@ -13,6 +13,7 @@ typedef struct fmt_cert {
     unsigned char id[64];  /* PKCS#12 local key id */
     size_t idlen;
     bool used;
+    bool trusted;          /* a PKCS#12 bag marked trusted for Java (its own entry, as keytool reads it) */
 } fmt_cert;
 
 typedef struct fmt_key {

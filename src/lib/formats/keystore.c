@@ -346,25 +346,56 @@ int fmt_assemble(ch_keystore *ks, fmt_items *it)
         if ((error = ch_keystore_add(ks, alias, chain, n, it->keys[k].key)) < 0)
             return error;
     }
-    /* Certificates without keys: one chain becomes one entry; anything else, one trusted
-     * entry per certificate. */
+    /* A certificate a file holds twice (each key's chain carries its CA again) is used once
+     * used anywhere: the copies are no entries of their own.  One marked trusted for Java is
+     * one, though a chain uses it too: keytool lists it so. */
+    for (size_t c = 0; c < it->ncerts; c++) {
+        if (it->certs[c].trusted) {
+            it->certs[c].used = false;
+            continue;
+        }
+        for (size_t o = 0; o < it->ncerts && !it->certs[c].used; o++)
+            if (o != c && (it->certs[o].used || it->certs[o].trusted) &&
+                memcmp(ch_cert_sha256(it->certs[o].cert), ch_cert_sha256(it->certs[c].cert), 32) == 0)
+                it->certs[c].used = true;
+    }
+    for (size_t c = 0; c < it->ncerts; c++)
+        for (size_t o = c + 1; o < it->ncerts && !it->certs[c].used; o++)
+            if (!it->certs[o].used && it->certs[o].trusted == it->certs[c].trusted &&
+                memcmp(ch_cert_sha256(it->certs[o].cert), ch_cert_sha256(it->certs[c].cert), 32) == 0 &&
+                (it->certs[o].name == NULL || it->certs[c].name == NULL ||
+                 strcmp(it->certs[o].name, it->certs[c].name) == 0))
+                it->certs[o].used = true; /* the same certificate twice, not named apart */
+    /* Certificates without keys: one chain becomes one entry; anything else (or certificates
+     * each named or marked trusted, as a truststore's are), one trusted entry per certificate. */
     {
-        size_t left = 0;
+        size_t left = 0, named = 0;
+        bool trusted = false;
         ch_cert **rest = NULL, **ordered = NULL;
         size_t nordered = 0;
 
         for (size_t c = 0; c < it->ncerts; c++)
-            left += !it->certs[c].used;
+            if (!it->certs[c].used) {
+                left++;
+                named += it->certs[c].name != NULL;
+                trusted |= it->certs[c].trusted;
+            }
         if (left == 0)
             return 0;
-        if (it->nkeys == 0 && left > 1 && left <= CH_MAX_CHAIN_LEN) {
+        if (it->nkeys == 0 && left > 1 && left <= CH_MAX_CHAIN_LEN && !trusted && named <= 1) {
             if ((rest = calloc(left, sizeof *rest)) == NULL)
                 return ch_error_set(CH_ENOMEM, "out of memory");
             for (size_t c = 0, i = 0; c < it->ncerts; c++)
                 if (!it->certs[c].used)
                     rest[i++] = it->certs[c].cert;
             if (ch_chain_order(&ordered, &nordered, rest, left) == 0) {
-                make_alias(alias, sizeof alias, ks, it->certs[0].name, ordered[0]);
+                /* named after the certificate that heads it, when the file names it */
+                const char *name = NULL;
+                for (size_t c = 0; c < it->ncerts && name == NULL; c++)
+                    if (!it->certs[c].used && it->certs[c].name &&
+                        memcmp(ch_cert_sha256(it->certs[c].cert), ch_cert_sha256(ordered[0]), 32) == 0)
+                        name = it->certs[c].name;
+                make_alias(alias, sizeof alias, ks, name, ordered[0]);
                 error = ch_keystore_add(ks, alias, ordered, nordered, NULL);
                 ch_cert_list_free(ordered, nordered);
                 free(rest);
@@ -486,10 +517,19 @@ static int p12_bags(fmt_items *it, ch_keystore *ks, const STACK_OF(PKCS12_SAFEBA
         switch (PKCS12_SAFEBAG_get_nid(bag)) {
         case NID_certBag: {
             X509 *x = PKCS12_SAFEBAG_get1_cert(bag);
-            if (x == NULL)
+            if (x == NULL) {
                 error = fmt_note(ks, "a certificate bag that is not X.509 was skipped");
-            else
-                error = fmt_add_cert(it, x, name, id, idlen);
+            } else if ((error = fmt_add_cert(it, x, name, id, idlen)) == 0) {
+                /* Oracle's trust attribute (keytool's, openssl pkcs12 -jdktrust): Java's
+                 * trusted entry, listed on its own. */
+                const STACK_OF(X509_ATTRIBUTE) *attrs = PKCS12_SAFEBAG_get0_attrs(bag);
+                for (int k = 0; k < sk_X509_ATTRIBUTE_num(attrs); k++) {
+                    char oid[64];
+                    OBJ_obj2txt(oid, sizeof oid, X509_ATTRIBUTE_get0_object(sk_X509_ATTRIBUTE_value(attrs, k)), 1);
+                    if (strcmp(oid, "2.16.840.1.113894.746875.1.1") == 0)
+                        it->certs[it->ncerts - 1].trusted = true;
+                }
+            }
             X509_free(x);
             break;
         }
