@@ -498,6 +498,59 @@ static int import_pem(ch_keystore *ks, fmt_items *it, const uint8_t *data, size_
 
 /* ------------------------------------------------------------- PKCS#12 (RFC 7292) */
 
+/* A bag's friendly name (a BMPString: UTF-16 big-endian) as UTF-8, or NULL.  Decoded here:
+ * OpenSSL 3.0's conversion gives up on characters from U+0800 on (the euro sign, CJK), and the
+ * name was lost for the certificate's CN. */
+static char *p12_friendly_name(const PKCS12_SAFEBAG *bag)
+{
+    const ASN1_TYPE *a = PKCS12_SAFEBAG_get0_attr(bag, NID_friendlyName);
+    const unsigned char *p;
+    size_t n, o = 0;
+    char *out;
+
+    if (a == NULL || a->type != V_ASN1_BMPSTRING || a->value.bmpstring == NULL)
+        return NULL;
+    p = ASN1_STRING_get0_data(a->value.bmpstring);
+    n = (size_t)ASN1_STRING_length(a->value.bmpstring) & ~(size_t)1;
+    if ((out = malloc(n / 2 * 4 + 1)) == NULL)
+        return NULL;
+    for (size_t i = 0; i + 1 < n; i += 2) {
+        uint32_t c = (uint32_t)p[i] << 8 | p[i + 1];
+        if (c >= 0xd800 && c <= 0xdbff && i + 3 < n) { /* a surrogate pair */
+            uint32_t lo = (uint32_t)p[i + 2] << 8 | p[i + 3];
+            if (lo >= 0xdc00 && lo <= 0xdfff) {
+                c = 0x10000 + ((c - 0xd800) << 10) + (lo - 0xdc00);
+                i += 2;
+            }
+        }
+        if (c == 0)
+            break; /* a terminating NUL some writers add */
+        if (c >= 0xd800 && c <= 0xdfff)
+            c = 0xfffd; /* a lone surrogate */
+        if (c < 0x80) {
+            out[o++] = (char)c;
+        } else if (c < 0x800) {
+            out[o++] = (char)(0xc0 | c >> 6);
+            out[o++] = (char)(0x80 | (c & 0x3f));
+        } else if (c < 0x10000) {
+            out[o++] = (char)(0xe0 | c >> 12);
+            out[o++] = (char)(0x80 | (c >> 6 & 0x3f));
+            out[o++] = (char)(0x80 | (c & 0x3f));
+        } else {
+            out[o++] = (char)(0xf0 | c >> 18);
+            out[o++] = (char)(0x80 | (c >> 12 & 0x3f));
+            out[o++] = (char)(0x80 | (c >> 6 & 0x3f));
+            out[o++] = (char)(0x80 | (c & 0x3f));
+        }
+    }
+    out[o] = '\0';
+    if (o == 0) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
 static int p12_bags(fmt_items *it, ch_keystore *ks, const STACK_OF(PKCS12_SAFEBAG) *bags, const char *pass)
 {
     int error = 0;
@@ -507,7 +560,7 @@ static int p12_bags(fmt_items *it, ch_keystore *ks, const STACK_OF(PKCS12_SAFEBA
         const ASN1_TYPE *idattr = PKCS12_SAFEBAG_get0_attr(bag, NID_localKeyID);
         const unsigned char *id = NULL;
         size_t idlen = 0;
-        char *name = PKCS12_get_friendlyname((PKCS12_SAFEBAG *)bag);
+        char *name = p12_friendly_name(bag);
         PKCS8_PRIV_KEY_INFO *p8 = NULL;
 
         if (idattr != NULL && idattr->type == V_ASN1_OCTET_STRING) {
@@ -562,7 +615,7 @@ static int p12_bags(fmt_items *it, ch_keystore *ks, const STACK_OF(PKCS12_SAFEBA
                              OBJ_nid2sn(PKCS12_SAFEBAG_get_nid(bag)));
         }
         PKCS8_PRIV_KEY_INFO_free(p8);
-        OPENSSL_free(name);
+        free(name);
     }
     return error;
 }
