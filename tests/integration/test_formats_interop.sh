@@ -103,7 +103,7 @@ kt -importcert -noprompt -keystore multi.p12 -storetype PKCS12 -storepass change
 check_eq "keytool's PKCS#12 of two keys and a trusted CA: the same three entries" \
     "$(keytool -list -keystore multi.p12 -storepass changeit 2>/dev/null | grep -o '^[a-z0-9-]*, [^,]*, [^,]*, [A-Za-z]*Entry' | cut -d, -f1,4 | tr -d ' ' | sort | paste -sd' ')" \
     "$("$CERTHUB" inspect multi.p12 --password-file pw --json | jq -r '.entries[] | .alias + "," + (if .type == "private_key_entry" then "PrivateKeyEntry" else "trustedCertEntry" end)' | sort | paste -sd' ')"
-# A friendly name beyond U+07FF (the euro sign, CJK, in the BMP) is kept.
+# A friendly name beyond U+07FF (a check mark, CJK, the euro sign) is kept.
 openssl pkcs12 -export -in k1.pem -inkey k1.key -name "Zertifikat für Müller ✓ 証明書 €" -passout pass:changeit -out uni.p12
 check_eq "a friendly name in any script is the alias" "Zertifikat für Müller ✓ 証明書 €" \
     "$("$CERTHUB" inspect uni.p12 --password-file pw --json | jq -r '.entries[0].alias')"
