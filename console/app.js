@@ -863,7 +863,14 @@ async function keystoresScreen(screen) {
       f.append("file", file.files[0]);
       if (password.value) f.append("password", password.value);
       if (keyPassword.value) f.append("key_password", keyPassword.value);
-      try { await api("POST", "keystores", f); d.close(); load(); } catch (e) { err.textContent = e.message; }
+      try {
+        const made = await api("POST", "keystores", f);
+        d.close();
+        // What the file held and was not kept (a JCEKS secret key, a key without its
+        // certificate) is said, not dropped unseen.
+        if (made.notes?.length) done(`Keystore uploaded; not kept: ${made.notes.join("; ")}`);
+        load();
+      } catch (e) { err.textContent = e.message; }
     });
     const d = openDialog(form);
     file.focus();

@@ -930,7 +930,13 @@ int cmd_remote_keystore_upload(cli_args *a)
         cli_password(a, "key-password-file", NULL, &key_password) != 0)
         goto done;
     if (upload_file_ex(a, "keystores", a->pos[0], cli_opt(a, "name"), password, key_password, false, &ans) == 201) {
+        json_t *note;
+        size_t i;
         print_answer(ans, "id");
+        /* What the file held and the server did not keep (a JCEKS secret key, a key without
+         * its certificate): said, as convert says it. */
+        json_array_foreach(json_object_get(ans, "notes"), i, note)
+            fprintf(stderr, "certhub: keystore upload: note: %s\n", json_string_value(note));
         rc = 0;
     }
 done:
