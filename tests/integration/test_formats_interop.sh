@@ -107,6 +107,9 @@ check_eq "keytool's PKCS#12 of two keys and a trusted CA: the same three entries
 openssl pkcs12 -export -in k1.pem -inkey k1.key -name "Zertifikat für Müller ✓ 証明書 €" -passout pass:changeit -out uni.p12
 check_eq "a friendly name in any script is the alias" "Zertifikat für Müller ✓ 証明書 €" \
     "$("$CERTHUB" inspect uni.p12 --password-file pw --json | jq -r '.entries[0].alias')"
+"$CERTHUB" convert multi.p12 --in-password-file pw --to p7b --out multi.p7b 2>/dev/null
+check_eq "as PKCS#7: each certificate once (two leaves, their one CA)" 3 \
+    "$(openssl pkcs7 -in multi.p7b -inform DER -print_certs | grep -c 'BEGIN CERTIFICATE')"
 # A truststore of a root and an intermediate, each named: each name on its own certificate.
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ica.key -subj "/CN=Interop Intermediate" -out ica.csr 2>/dev/null
 openssl x509 -req -in ica.csr -CA root.pem -CAkey root.key -CAcreateserial -days 5 -extfile ica.ext -out ica.pem 2>/dev/null

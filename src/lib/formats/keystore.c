@@ -652,8 +652,10 @@ static int import_p12(ch_keystore *ks, fmt_items *it, const uint8_t *data, size_
             } else {
                 /* None given is said so, as for JKS: "wrong" would send the user looking for a
                  * typo. */
+                /* A MAC that does not match is a wrong password or an altered file alike. */
                 error = ch_error_set(CH_EPASSWORD, password == NULL ? "a password is needed to open the keystore"
-                                                                    : "wrong password for keystore");
+                                                                    : "wrong password for keystore (or the keystore "
+                                                                      "was altered)");
                 goto done;
             }
         }
@@ -806,11 +808,18 @@ static int export_p7(ch_buf *out, const ch_keystore *ks)
         goto done;
     }
     for (size_t e = 0; e < ks->count && error == 0; e++)
-        for (size_t c = 0; c < ks->entries[e].chain_len; c++)
-            if (PKCS7_add_certificate(p7, ch_cert_x509(ks->entries[e].chain[c])) != 1) {
+        for (size_t c = 0; c < ks->entries[e].chain_len; c++) {
+            /* Each certificate once: the chains of a keystore's keys share their CAs. */
+            bool seen = false;
+            for (size_t f = 0; f <= e && !seen; f++)
+                for (size_t d = 0; d < (f == e ? c : ks->entries[f].chain_len) && !seen; d++)
+                    seen = memcmp(ch_cert_sha256(ks->entries[f].chain[d]), ch_cert_sha256(ks->entries[e].chain[c]),
+                                  32) == 0;
+            if (!seen && PKCS7_add_certificate(p7, ch_cert_x509(ks->entries[e].chain[c])) != 1) {
                 error = ch_error_ossl(CH_ECRYPTO, "PKCS7_add_certificate", "writing PKCS#7");
                 break;
             }
+        }
     if (error == 0 && i2d_PKCS7_bio(bio, p7) != 1)
         error = ch_error_ossl(CH_ECRYPTO, "i2d_PKCS7_bio", "writing PKCS#7");
     if (error == 0)
