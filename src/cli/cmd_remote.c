@@ -888,7 +888,9 @@ int cmd_remote_cert_import(cli_args *a)
     /* --password-file opens a PKCS#12 or JKS file; --key-password-file, the key of --key (or
      * the same, as it always was). */
     if (cli_opt(a, "password-file") && cli_opt(a, "key-password-file"))
-        cli_usage(a, "give --password-file or --key-password-file, not both");
+        cli_usage(a, "give --password-file or --key-password-file, not both (a JKS whose key has a password of "
+                     "its own goes in with certhub keystore upload FILE --password-file F --key-password-file K, "
+                     "its certificates into the inventory with it)");
     if (cli_password(a, cli_opt(a, "password-file") ? "password-file" : "key-password-file", NULL, &password) != 0)
         return 1;
     if (stat(a->pos[0], &st) == 0 && S_ISDIR(st.st_mode)) {

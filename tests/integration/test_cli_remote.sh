@@ -520,6 +520,8 @@ echo storepass >store.pw
 echo keypass1 >key.pw
 expect_error "a JKS whose key has its own password, without it" "password" -- remote keystore upload two.jks --password-file store.pw
 check_contains "and with --key-password-file" "$(remote keystore upload two.jks --password-file store.pw --key-password-file key.pw)" "kst_"
+expect_usage "cert import with both passwords: pointed to keystore upload" "certhub keystore upload FILE --password-file F --key-password-file K" -- \
+    remote cert import two.jks --password-file store.pw --key-password-file key.pw
 # One key with a password of its own, another with the store's (keytool -keypass for one alias).
 keytool -genkeypair -alias three -keyalg EC -groupname secp256r1 -dname CN=three.example -validity 5 -keystore two.jks \
     -storetype JKS -storepass storepass -keypass storepass >/dev/null 2>&1
