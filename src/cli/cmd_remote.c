@@ -547,6 +547,8 @@ int cmd_remote_cert_export(cli_args *a)
         return cli_fail(a, "--format takes pem, der, p7b, p12 or jks, not \"%.32s\"", format);
     if (cli_flag(a, "truststore") && (!keystore || cli_flag(a, "with-key")))
         cli_usage(a, "--truststore goes with --format p12 or jks, without --with-key");
+    if (cli_flag(a, "legacy") && strcmp(format, "p12") != 0)
+        cli_usage(a, "--legacy goes with --format p12");
     out = cli_need(a, "out");
     if (cli_password(a, "password-file", "CERTHUB_PASSWORD", &password) != 0)
         return 1;
@@ -565,6 +567,8 @@ int cmd_remote_cert_export(cli_args *a)
             json_object_set_new(body, "password", json_string(password));
         if (cli_flag(a, "truststore"))
             json_object_set_new(body, "truststore", json_true());
+        if (cli_flag(a, "legacy"))
+            json_object_set_new(body, "legacy", json_true());
     }
     snprintf(tail, sizeof tail, "/export%s%.32s", body ? "" : "?format=", body ? "" : format);
     rc = fetch_to_file(a, body ? "POST" : "GET", obj_path(path, sizeof path, "certificates", a->pos[0], tail), body,
@@ -1035,6 +1039,8 @@ int cmd_remote_keystore_export(cli_args *a)
         json_object_set_new(body, "include_key", json_true());
     if (cli_flag(a, "truststore"))
         json_object_set_new(body, "truststore", json_true());
+    if (cli_flag(a, "legacy"))
+        json_object_set_new(body, "legacy", json_true());
     rc = fetch_to_file(a, "POST", obj_path(path, sizeof path, "keystores", a->pos[0], "/export"), body,
                        cli_opt(a, "out"), cli_flag(a, "truststore") ? 0644 : 0600);
 done:

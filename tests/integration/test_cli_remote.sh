@@ -513,6 +513,9 @@ check_contains "keystore entry: its certificate in full" "$(echo "$out" | tr -s 
 check_contains "and whether it holds a key" "$(echo "$out" | head -4 | tr -s ' ')" "has_private_key yes"
 expect_error "keystore entry of an alias it lacks" 'no entry with the alias "two"' -- remote keystore entry "$ks" two
 remote keystore export "$ks" --format jks --password-file pw --with-key --out one.jks
+remote keystore export "$ks" --format p12 --legacy --password-file pw --out legacy.p12
+check_contains "--legacy: a PKCS#12 with 3DES for old Java and Windows" \
+    "$(openssl pkcs12 -legacy -in legacy.p12 -info -noout -passin file:pw 2>&1)" "TripleDES"
 check_contains "exported as JKS, read by keytool" "$(keytool -list -keystore one.jks -storepass s3cret 2>/dev/null)" "PrivateKeyEntry"
 keytool -genkeypair -alias two -keyalg EC -groupname secp256r1 -dname CN=two.example -validity 5 -keystore two.jks \
     -storetype JKS -storepass storepass -keypass keypass1 >/dev/null 2>&1
