@@ -86,6 +86,9 @@ int ch_memeq_ct(const void *a, const void *b, size_t len);
 size_t ch_utf8_chars(const char *s);
 /* Whether s is UTF-8 (RFC 3629: no overlong or surrogate forms, nothing above U+10FFFF). */
 bool ch_utf8_valid(const char *s);
+/* A URL as those who may not use it see it: its scheme and host, and "/…" for the rest (a
+ * webhook's path or query is often its credential, as Slack's and Teams' are; userinfo is). */
+void ch_url_redacted(char *out, size_t cap, const char *url);
 
 /* Lower-case hex of len bytes into out (2*len+1 bytes incl. NUL). */
 void ch_hex(char *out, const uint8_t *in, size_t len);

@@ -2378,9 +2378,16 @@ static void settings_reply(req *r, const ch_svc_settings *st)
 
     for (size_t i = 0; i < st->nthresholds; i++)
         json_array_append_new(th, json_integer(st->thresholds[i]));
-    /* Secrets are written, never read back. */
-    for (size_t i = 0; i < st->nwebhooks; i++)
-        json_array_append_new(wh, json_pack("{ss ss}", "url", st->webhooks[i].url, "secret", "(set)"));
+    /* Secrets are written, never read back; the URLs whole for those who may change them (who
+     * send them back as read), as scheme and host to the others: a path is often a credential. */
+    for (size_t i = 0; i < st->nwebhooks; i++) {
+        char shown[600];
+        if (r->who.actor.role >= CH_ROLE_ADMIN)
+            snprintf(shown, sizeof shown, "%s", st->webhooks[i].url);
+        else
+            ch_url_redacted(shown, sizeof shown, st->webhooks[i].url);
+        json_array_append_new(wh, json_pack("{ss ss}", "url", shown, "secret", "(set)"));
+    }
     json_object_set_new(o, "alert_thresholds_days", th);
     json_object_set_new(o, "renewal_point", json_real(st->renewal_point));
     json_object_set_new(o, "webhooks", wh);

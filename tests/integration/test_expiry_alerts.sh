@@ -31,6 +31,12 @@ viewer=$(body .token)
 TOKEN=$viewer api GET "/api/v1/audit?action=settings.update&order=desc&limit=1"
 check_eq "the change is in the audit log without the secret (viewers read it)" "200 (set) false" \
     "$status $(body '.items[0].detail.webhooks[0].secret') $(grep -q "$secret" "$T/body" && echo true || echo false)"
+check_eq "nor its path (often the credential of a webhook): scheme and host" "http://127.0.0.1:$(cat hookport)/…" \
+    "$(body '.items[0].detail.webhooks[0].url')"
+TOKEN=$viewer api GET /api/v1/settings
+check_eq "a viewer reads the webhook as scheme and host" "http://127.0.0.1:$(cat hookport)/…" "$(body '.webhooks[0].url')"
+api GET /api/v1/settings
+check_eq "an admin, whole (to send it back as read)" "$hook" "$(body '.webhooks[0].url')"
 api PATCH /api/v1/settings "{\"webhooks\":[{\"url\":\"$hook\"},{\"url\":\"http://127.0.0.1:9/b\",\"secret\":\"another-secret-of-length\"}]}"
 check_eq "a webhook given by its URL alone keeps its secret, beside a new one" "200 2" "$status $(body '.webhooks | length')"
 api GET /api/v1/settings

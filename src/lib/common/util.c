@@ -108,6 +108,19 @@ const char *ch_text_line(const char **cur, size_t *len)
     return p;
 }
 
+void ch_url_redacted(char *out, size_t cap, const char *url)
+{
+    const char *sep = strstr(url, "://"), *host = sep ? sep + 3 : url, *at;
+    int scheme = (int)(host - url);
+    size_t n = strcspn(host, "/?#");
+
+    if ((at = memchr(host, '@', n)) != NULL) {
+        n -= (size_t)(at + 1 - host);
+        host = at + 1;
+    }
+    snprintf(out, cap, "%.*s%.*s%s", scheme, url, (int)n, host, host[n] != '\0' ? "/\u2026" : "");
+}
+
 void ch_hex(char *out, const uint8_t *in, size_t len)
 {
     static const char digits[] = "0123456789abcdef";

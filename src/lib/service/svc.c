@@ -1262,7 +1262,16 @@ static char *settings_detail(json_t *patch)
     size_t i;
     char *text;
 
-    json_array_foreach(json_object_get(copy, "webhooks"), i, w) json_object_set_new(w, "secret", json_string("(set)"));
+    /* The log is read by viewers: a webhook's path and query are often its credential. */
+    json_array_foreach(json_object_get(copy, "webhooks"), i, w) {
+        const char *url = json_string_value(json_object_get(w, "url"));
+        char shown[600];
+        if (url != NULL) {
+            ch_url_redacted(shown, sizeof shown, url);
+            json_object_set_new(w, "url", json_string(shown));
+        }
+        json_object_set_new(w, "secret", json_string("(set)"));
+    }
     text = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(copy);
     return text;
