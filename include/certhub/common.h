@@ -89,6 +89,8 @@ bool ch_utf8_valid(const char *s);
 /* A URL as those who may not use it see it: its scheme and host, and "/…" for the rest (a
  * webhook's path or query is often its credential, as Slack's and Teams' are; userinfo is). */
 void ch_url_redacted(char *out, size_t cap, const char *url);
+/* Its scheme and host alone (userinfo left out): what a log line names. */
+void ch_url_origin(char *out, size_t cap, const char *url);
 
 /* Lower-case hex of len bytes into out (2*len+1 bytes incl. NUL). */
 void ch_hex(char *out, const uint8_t *in, size_t len);

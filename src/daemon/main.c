@@ -386,21 +386,6 @@ static size_t discard(char *p, size_t size, size_t n, void *arg)
     return size * n;
 }
 
-/* A webhook's scheme and host, for the log: its path is often its credential (Slack's and
- * Teams' are), and userinfo is one. */
-static void webhook_origin(char *out, size_t cap, const char *url)
-{
-    const char *sep = strstr(url, "://"), *host = sep ? sep + 3 : url, *at;
-    int scheme = (int)(host - url);
-    size_t n = strcspn(host, "/?#");
-
-    if ((at = memchr(host, '@', n)) != NULL) {
-        n -= (size_t)(at + 1 - host);
-        host = at + 1;
-    }
-    snprintf(out, cap, "%.*s%.*s", scheme, url, (int)n, host);
-}
-
 /* Where a webhook may connect, checked on each address its host resolves to (at connect time,
  * so a name that resolves elsewhere later is checked too): never a link-local address (the
  * cloud's metadata service, 169.254.169.254, hands out credentials) nor an unspecified or
@@ -477,7 +462,7 @@ static int send_webhook(void *arg, const char *url, const char *secret, const ch
     cu.easy_cleanup(c);
     if (rc != CURLE_OK || status < 200 || status >= 300) {
         char origin[300];
-        webhook_origin(origin, sizeof origin, url);
+        ch_url_origin(origin, sizeof origin, url); /* (its path is often its credential) */
         if (rc != CURLE_OK && policy.refused[0])
             event_log(stderr, "webhook %s: not sent: it leads to %s, where webhooks %s", origin, policy.refused,
                       strcmp(policy.refused, "the host itself (loopback)") == 0

@@ -108,7 +108,8 @@ const char *ch_text_line(const char **cur, size_t *len)
     return p;
 }
 
-void ch_url_redacted(char *out, size_t cap, const char *url)
+/* The scheme and host of url into out; whether anything follows them. */
+static bool url_origin(char *out, size_t cap, const char *url)
 {
     const char *sep = strstr(url, "://"), *host = sep ? sep + 3 : url, *at;
     int scheme = (int)(host - url);
@@ -118,7 +119,21 @@ void ch_url_redacted(char *out, size_t cap, const char *url)
         n -= (size_t)(at + 1 - host);
         host = at + 1;
     }
-    snprintf(out, cap, "%.*s%.*s%s", scheme, url, (int)n, host, host[n] != '\0' ? "/\u2026" : "");
+    snprintf(out, cap, "%.*s%.*s", scheme, url, (int)n, host);
+    return host[n] != '\0';
+}
+
+void ch_url_origin(char *out, size_t cap, const char *url)
+{
+    (void)url_origin(out, cap, url);
+}
+
+void ch_url_redacted(char *out, size_t cap, const char *url)
+{
+    size_t n;
+
+    if (url_origin(out, cap, url) && (n = strlen(out)) + sizeof "/\u2026" <= cap)
+        memcpy(out + n, "/\u2026", sizeof "/\u2026");
 }
 
 void ch_hex(char *out, const uint8_t *in, size_t len)
