@@ -6,6 +6,7 @@
  * a server certificate for the listener and an admin token (printed once) are created in
  * DIR.  Later starts reuse them and print nothing secret.
  */
+#include <dirent.h>
 #include <dlfcn.h>
 #include <limits.h>
 #include <malloc.h>
@@ -627,6 +628,28 @@ static int lock_data_dir(const char *data_dir)
     return 0;
 }
 
+/* The files certhubd writes whole (a temporary file renamed over each) left half made by a
+ * stop in between: the next start removes them (one of admin-token holds a token).  Only
+ * while the data directory is locked: no other certhubd is writing them. */
+static void remove_stale_temps(const char *data_dir)
+{
+    static const char *const bases[] = {"admin-token.", "admin-password.", "ca.pem.", "master.key.", NULL};
+    DIR *d = opendir(data_dir);
+    struct dirent *e;
+
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL)
+        for (size_t i = 0; bases[i]; i++) {
+            size_t n = strlen(bases[i]);
+            /* <name>.XXXXXX, mkstemp's six characters */
+            if (strncmp(e->d_name, bases[i], n) == 0 && strlen(e->d_name) == n + 6 &&
+                strspn(e->d_name + n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") == 6)
+                (void)unlinkat(dirfd(d), e->d_name, 0);
+        }
+    closedir(d);
+}
+
 /* What the service could not do and tells the operator, in certhubd's log. */
 static void service_log(const char *line)
 {
@@ -747,6 +770,7 @@ int main(int argc, char **argv)
      * made for the CAs); the daemon then starts as it does every later time. */
     if (lock_data_dir(data_dir) < 0)
         return 1;
+    remove_stale_temps(data_dir);
     {
         char db[4096], key[4096];
         struct stat sb, kb;

@@ -51,6 +51,14 @@ expect_error "the store missing beside its master key: refused" "certhub.db is m
 expect_error "an empty store too" "certhub.db is empty, but" -- "$CERTHUBD" --data-dir "$data" --listen "127.0.0.1:$(free_port)"
 check_eq "ca.pem and admin-token untouched" "$sums" "$(cat "$data/ca.pem" "$data/admin-token" | sha256sum)"
 rm "$data/certhub.db" && mv "$T/away"/certhub.db* "$data/"
+# The temporary files of a write stopped half way (one of admin-token holds a token) are
+# removed at the next start; others are left.
+echo "cht_half_written" > "$data/admin-token.Ab12Cd"
+echo keep > "$data/admin-token.notes"
+start_daemon
+check_eq "a half-written admin-token removed at start, another file left" "gone kept" \
+    "$([ -e "$data/admin-token.Ab12Cd" ] && echo left || echo gone) $([ -e "$data/admin-token.notes" ] && echo kept || echo removed)"
+stop_daemon
 # A store certhubd could read and not write was opened, and each write failed (500).  (As root
 # every file is writable: the copy is tried as nobody then.)
 cp -a "$data" "$T/ro" && chmod 444 "$T/ro/certhub.db"
