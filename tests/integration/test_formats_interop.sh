@@ -103,6 +103,12 @@ kt -importcert -noprompt -keystore multi.p12 -storetype PKCS12 -storepass change
 check_eq "keytool's PKCS#12 of two keys and a trusted CA: the same three entries" \
     "$(keytool -list -keystore multi.p12 -storepass changeit 2>/dev/null | grep -o '^[a-z0-9-]*, [^,]*, [^,]*, [A-Za-z]*Entry' | cut -d, -f1,4 | tr -d ' ' | sort | paste -sd' ')" \
     "$("$CERTHUB" inspect multi.p12 --password-file pw --json | jq -r '.entries[] | .alias + "," + (if .type == "private_key_entry" then "PrivateKeyEntry" else "trustedCertEntry" end)' | sort | paste -sd' ')"
+# openssl pkcs12 -nodes writes each block's friendlyName before it ("Bag Attributes"): the alias
+# comes through PEM.
+openssl pkcs12 -in k1.p12 -nodes -passin pass:changeit -out k1-bags.pem 2>/dev/null
+"$CERTHUB" convert k1-bags.pem --to jks --password-file pw --out k1-bags.jks 2>/dev/null
+check_eq "PEM with openssl's Bag Attributes: the friendly name is the alias" "k1" \
+    "$(keytool -list -keystore k1-bags.jks -storepass changeit 2>/dev/null | grep PrivateKeyEntry | cut -d, -f1)"
 # A friendly name beyond U+07FF (a check mark, CJK, the euro sign) is kept.
 openssl pkcs12 -export -in k1.pem -inkey k1.key -name "Zertifikat für Müller ✓ 証明書 €" -passout pass:changeit -out uni.p12
 check_eq "a friendly name in any script is the alias" "Zertifikat für Müller ✓ 証明書 €" \

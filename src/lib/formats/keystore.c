@@ -431,6 +431,67 @@ static int add_p7_certs(fmt_items *it, PKCS7 *p7)
     return error;
 }
 
+/* What `openssl pkcs12 -nodes` writes before each block ("Bag Attributes", then
+ * "    friendlyName: NAME" and "    localKeyID: 01 AB ..."), for the next block of the text
+ * at *cur: its name ("" for none) and key id.  *cur moves past the block, in step with
+ * PEM_read_bio reading the same text. */
+struct pem_attrs {
+    char name[CH_MAX_NAME_LEN + 1];
+    unsigned char id[64];
+    size_t idlen;
+};
+
+static void pem_next_attrs(const char **cur, const char *end, struct pem_attrs *a)
+{
+    const char *begin = *cur, *stop, *line;
+
+    memset(a, 0, sizeof *a);
+    while (begin < end && (begin = memchr(begin, '-', (size_t)(end - begin))) != NULL &&
+           ((size_t)(end - begin) < 11 || memcmp(begin, "-----BEGIN ", 11) != 0))
+        begin++;
+    if (begin == NULL || begin >= end) {
+        *cur = end;
+        return;
+    }
+    for (line = *cur; line < begin;) {
+        const char *eol = memchr(line, '\n', (size_t)(begin - line));
+        const char *p = line;
+        size_t n;
+        if (eol == NULL)
+            eol = begin;
+        while (p < eol && (*p == ' ' || *p == '\t'))
+            p++;
+        n = (size_t)(eol - p);
+        if (n > 0 && p[n - 1] == '\r')
+            n--;
+        if (n > 14 && memcmp(p, "friendlyName: ", 14) == 0 && n - 14 <= CH_MAX_NAME_LEN) {
+            memcpy(a->name, p + 14, n - 14);
+            a->name[n - 14] = '\0';
+            if (!ch_utf8_valid(a->name))
+                a->name[0] = '\0';
+        } else if (n > 12 && memcmp(p, "localKeyID: ", 12) == 0) {
+            for (size_t i = 12; i + 1 < n && a->idlen < sizeof a->id; i += 3) {
+                unsigned v;
+                if (sscanf(p + i, "%2x", &v) != 1)
+                    break;
+                a->id[a->idlen++] = (unsigned char)v;
+            }
+        }
+        line = eol + 1;
+    }
+    /* past this block's END line */
+    stop = begin + 11;
+    while (stop < end && (stop = memchr(stop, '-', (size_t)(end - stop))) != NULL &&
+           ((size_t)(end - stop) < 9 || memcmp(stop, "-----END ", 9) != 0))
+        stop++;
+    if (stop == NULL || stop >= end) {
+        *cur = end;
+        return;
+    }
+    stop = memchr(stop, '\n', (size_t)(end - stop));
+    *cur = stop ? stop + 1 : end;
+}
+
 static int import_pem(ch_keystore *ks, fmt_items *it, const uint8_t *data, size_t len, const char *password)
 {
     BIO *bio = BIO_new_mem_buf(data, (int)len);
@@ -439,11 +500,14 @@ static int import_pem(ch_keystore *ks, fmt_items *it, const uint8_t *data, size_
     long dlen = 0;
     size_t blocks = 0;
     int error = 0;
+    const char *scan = (const char *)data, *scan_end = (const char *)data + len;
+    struct pem_attrs attrs;
 
     if (bio == NULL)
         return ch_error_set(CH_ENOMEM, "out of memory");
     while (error == 0 && PEM_read_bio(bio, &name, &header, &der, &dlen) == 1) {
         const unsigned char *p = der;
+        pem_next_attrs(&scan, scan_end, &attrs);
         if (++blocks > CH_MAX_PEM_OBJECTS) {
             error = ch_error_set(CH_ETOOBIG, "more than %u PEM blocks", CH_MAX_PEM_OBJECTS);
         } else if (strcmp(name, "CERTIFICATE") == 0 || strcmp(name, "X509 CERTIFICATE") == 0 ||
@@ -452,7 +516,7 @@ static int import_pem(ch_keystore *ks, fmt_items *it, const uint8_t *data, size_
             if (x == NULL)
                 error = ch_error_set(CH_EPARSE, "PEM block %zu is not a valid certificate", blocks);
             else
-                error = fmt_add_cert(it, x, NULL, NULL, 0);
+                error = fmt_add_cert(it, x, attrs.name[0] ? attrs.name : NULL, attrs.id, attrs.idlen);
             X509_free(x);
         } else if (strcmp(name, "PKCS7") == 0 || strcmp(name, "CERTIFICATE CHAIN") == 0) {
             PKCS7 *p7 = d2i_PKCS7(NULL, &p, dlen);
@@ -470,7 +534,7 @@ static int import_pem(ch_keystore *ks, fmt_items *it, const uint8_t *data, size_
             if (one == NULL || PEM_write_bio(one, name, header, der, dlen) <= 0 || (n = BIO_get_mem_data(one, &text)) <= 0)
                 error = ch_error_set(CH_ENOMEM, "out of memory");
             else if ((error = ch_key_parse(&key, (const uint8_t *)text, (size_t)n, password)) == 0)
-                error = fmt_add_key(it, key, NULL, NULL, 0);
+                error = fmt_add_key(it, key, attrs.name[0] ? attrs.name : NULL, attrs.id, attrs.idlen);
             ch_key_free(key);
             BIO_free(one);
         } else {
