@@ -66,10 +66,11 @@ static void forget(const char *client_id)
         }
 }
 
-/* The user name a device has in the broker once let in, what ACLs read as %u: its device id in
- * the default tenant, "tenant/device" in another.  Device ids are unique within a tenant
- * only: the id alone would give a device of one tenant the topics of another's device of the
- * same CN. */
+/* The user name a device has in the broker once let in, what ACLs read as %u: "tenant/device",
+ * in every tenant.  Device ids are unique within a tenant only: the id alone gave a device of
+ * one tenant the topics of another's device of the same CN, and the default tenant's ids
+ * alone overlapped the others' prefixes (a device named "acme" had devices/acme/# of tenant
+ * acme). */
 static int broker_identity(const ch_svc_decision *d, char *out, size_t size)
 {
     ch_store_tenant t;
@@ -77,8 +78,7 @@ static int broker_identity(const ch_svc_decision *d, char *out, size_t size)
 
     if (ch_store_tenant_get(ch_svc_store(P.svc), &t, d->tenant_id) < 0)
         return -1;
-    n = strcmp(t.name, "default") == 0 ? snprintf(out, size, "%s", d->device_id)
-                                        : snprintf(out, size, "%s/%s", t.name, d->device_id);
+    n = snprintf(out, size, "%s/%s", t.name, d->device_id);
     ch_store_tenant_dispose(&t);
     return n > 0 && (size_t)n < size ? 0 : -1;
 }

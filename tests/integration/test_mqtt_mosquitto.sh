@@ -173,6 +173,8 @@ check_eq "tenant beta trusts its own root" 201 "$status"
 expect_connects b1 beta/sensor-1
 ok "beta's sensor-1 connects"
 check_contains "its broker identity names its tenant" "$(grep 'as client-b1' mosquitto.log | tail -1)" "u'beta/sensor-1'"
+check_contains "as the default tenant's device's does (no CN can stand for a tenant's prefix)" \
+    "$(grep 'as client-s1' mosquitto.log | tail -1)" "u'default/sensor-1'"
 mosquitto_sub -h localhost -p "$mport" --cafile "$data/ca.pem" --cert b1.pem --key b1.key -i client-bsub \
     -t 'devices/#' > bsub.out 2>&1 &
 subpid=$!
