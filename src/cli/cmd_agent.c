@@ -418,8 +418,9 @@ static int list_all(cli_args *a, const char *resource, json_t **items)
     return 0;
 }
 
-/* The tenant's enabled trusted certificates of the trust list as a hashed CA directory
- * (<hash>.<n>), the layout a broker's capath reads; files of certificates no longer enabled go. */
+/* The tenant's enabled trusted certificates (the trust list, the issuer list's intermediates)
+ * as a hashed CA directory (<hash>.<n>), the layout a broker's capath reads; files of
+ * certificates no longer enabled go. */
 static int sync_trusted_dir(cli_args *a, const struct target *t)
 {
     json_t *list = NULL, *it;
@@ -451,9 +452,14 @@ static int sync_trusted_dir(cli_args *a, const struct target *t)
         ch_cert *c = NULL;
         const char *pem;
         const char *list_kind = json_string_value(json_object_get(it, "list"));
-        /* The broker's anchors: the issuer list is not (it authenticates nothing). */
+        const char *subject = json_string_value(json_object_get(it, "subject"));
+        const char *issuer = json_string_value(json_object_get(it, "issuer"));
+        /* The trust list, and the issuer list's intermediates (OpenSSL anchors a CA directory's
+         * self-signed certificates alone, and builds chains with the others): an issuer-list
+         * root stays out, it would be an anchor. */
         if (!json_is_string(json_object_get(it, "status")) || strcmp(json_string_value(json_object_get(it, "status")), "enabled") != 0 ||
-            (list_kind && strcmp(list_kind, "issuer") == 0) || nkeep >= 256)
+            (list_kind && strcmp(list_kind, "issuer") == 0 && subject && issuer && strcmp(subject, issuer) == 0) ||
+            nkeep >= 256)
             continue;
         snprintf(one, sizeof one, "trusted-certificates/%s", json_string_value(json_object_get(it, "id")));
         if (remote_call(a, "GET", one, NULL, &full, NULL) != 0) {

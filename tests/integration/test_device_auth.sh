@@ -345,8 +345,15 @@ check_eq "its root trusted: the device's certificate alone is let in, the chain 
     "allow auto_registered" "$(decide o1.leaf default/plant-1)"
 check_eq "registered under the root of the trust list" "$orgroot_id" \
     "$(api GET "/api/v1/devices?trusted_id=$orgroot_id"; body '.items[0].trusted_certificate_id')"
-check_eq "the broker's anchors leave the issuer list out" "" \
-    "$(grep -l "$(sed -n 2p orgsub.pem)" "$data"/trust/mqtt/* 2>/dev/null)"
+check_eq "the broker's CA directory holds the issuer list's intermediate (to build chains; not an anchor)" "1" \
+    "$(grep -l "$(sed -n 2p orgsub.pem)" "$data"/trust/mqtt/* 2>/dev/null | wc -l)"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ilroot.key -subj /CN=ilroot -days 30 \
+    -addext "keyUsage=critical,keyCertSign,cRLSign" -out ilroot.pem 2>/dev/null
+api POST /api/v1/trusted-certificates "$(jq -n --arg c "$(cat ilroot.pem)" '{certificate:$c, list:"issuer"}')"
+ilroot_id=$(body .id)
+check_eq "and no root of the issuer list (it would be an anchor)" "0" \
+    "$(grep -l "$(sed -n 2p ilroot.pem)" "$data"/trust/mqtt/* 2>/dev/null | wc -l)"
+api DELETE "/api/v1/trusted-certificates/$ilroot_id"
 api GET "/api/v1/trusted-certificates?list=issuer"
 check_eq "listed by list: the issuer list" "$orgsub_id" "$(body '[.items[].id] | join(" ")')"
 api GET "/api/v1/trusted-certificates?list=trust&limit=1000"

@@ -175,6 +175,19 @@ ok "beta's sensor-1 connects"
 check_contains "its broker identity names its tenant" "$(grep 'as client-b1' mosquitto.log | tail -1)" "u'beta/sensor-1'"
 check_contains "as the default tenant's device's does (no CN can stand for a tenant's prefix)" \
     "$(grep 'as client-s1' mosquitto.log | tail -1)" "u'default/sensor-1'"
+# A device that sends its certificate alone, issued by an intermediate in beta's issuer list:
+# the broker's CA directory holds that intermediate, so the broker's TLS builds its chain.
+TOKEN=$BETA api POST /api/v1/cas "{\"name\":\"beta issuing\",\"type\":\"intermediate\",\"parent_id\":\"$beta_ca\",\"subject\":{\"common_name\":\"Beta Issuing\"},\"key_type\":\"p256\"}"
+beta_int=$(body .id)
+TOKEN=$BETA issue b2 sensor-2 "$beta_int"
+openssl x509 -in b2.pem -out b2.leaf # (the certificate alone, without the chain the export adds)
+TOKEN=$BETA api GET "/api/v1/cas/$beta_int/chain"
+awk '/BEGIN/ {n++} n == 1' "$T/body" > beta-int.pem
+TOKEN=$BETA api POST /api/v1/trusted-certificates "$(jq -n --arg c "$(cat beta-int.pem)" '{certificate:$c,list:"issuer"}')"
+check_eq "beta's intermediate in its issuer list" "201 issuer" "$status $(body .list)"
+mosquitto_pub -h localhost -p "$mport" --cafile "$data/ca.pem" --cert b2.leaf --key b2.key -i client-b2 -t devices/b2 -m hi -q 1 \
+    >b2.out 2>&1 || fail "a device sending its certificate alone could not connect: $(cat b2.out)"
+ok "a device sending its certificate alone connects"
 mosquitto_sub -h localhost -p "$mport" --cafile "$data/ca.pem" --cert b1.pem --key b1.key -i client-bsub \
     -t 'devices/#' > bsub.out 2>&1 &
 subpid=$!

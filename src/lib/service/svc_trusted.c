@@ -61,10 +61,16 @@ int svc_trust_dir_sync(ch_svc *svc)
             ch_buf pem = CH_BUF_INIT;
             unsigned long h;
             int k = 0;
-            /* The broker's anchors: the issuer list is not (the plugin builds chains with it). */
-            if (strcmp(rows[i].status, "enabled") != 0 || rows[i].issuer_list ||
-                ch_cert_parse(&c, rows[i].der, rows[i].der_len) < 0)
+            /* The trust list, and the issuer list's intermediates: OpenSSL takes a certificate
+             * of a CA directory as an anchor only when it is self-signed, and uses the others to
+             * build a chain (a device sending its certificate alone).  An issuer-list root
+             * would be an anchor: it stays out. */
+            if (strcmp(rows[i].status, "enabled") != 0 || ch_cert_parse(&c, rows[i].der, rows[i].der_len) < 0)
                 continue;
+            if (rows[i].issuer_list && ch_cert_is_self_signed(c)) {
+                ch_cert_free(c);
+                continue;
+            }
             h = X509_subject_name_hash(ch_cert_x509(c));
             /* The same subject may be trusted twice (two tenants, or a renewed CA): .0, .1... */
             for (;; k++) {
