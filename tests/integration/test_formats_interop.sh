@@ -113,6 +113,9 @@ check_eq "PEM with openssl's Bag Attributes: the friendly name is the alias" "k1
 openssl pkcs12 -export -in k1.pem -inkey k1.key -name "Zertifikat für Müller ✓ 証明書 €" -passout pass:changeit -out uni.p12
 check_eq "a friendly name in any script is the alias" "Zertifikat für Müller ✓ 証明書 €" \
     "$("$CERTHUB" inspect uni.p12 --password-file pw --json | jq -r '.entries[0].alias')"
+"$CERTHUB" convert multi.p12 --in-password-file pw --to jks --no-key --password-file pw --out multi-trust.jks 2>/dev/null
+check_eq "as a truststore: each certificate once, the trusted CA under its own alias" "k1 k2 our-root" \
+    "$(keytool -list -keystore multi-trust.jks -storepass changeit 2>/dev/null | grep trustedCertEntry | cut -d, -f1 | sort | paste -sd' ')"
 "$CERTHUB" convert multi.p12 --in-password-file pw --to p7b --out multi.p7b 2>/dev/null
 check_eq "as PKCS#7: each certificate once (two leaves, their one CA)" 3 \
     "$(openssl pkcs7 -in multi.p7b -inform DER -print_certs | grep -c 'BEGIN CERTIFICATE')"

@@ -1000,26 +1000,35 @@ int ch_keystore_export(ch_buf *out, const ch_keystore *ks, ch_format fmt, const 
         return ch_error_set(CH_EINVAL, "the keystore is empty");
     if ((fmt == CH_FMT_PKCS12 || fmt == CH_FMT_JKS) && (opts->password == NULL || *opts->password == '\0'))
         return ch_error_set_field(CH_EINVAL, "password", "a password is needed to write %s", ch_format_name(fmt));
-    /* A truststore: the same entries without their keys, each certificate then written as a
-     * trusted entry of its own. */
+    /* A truststore: every certificate once, each a trusted entry of its own, as keytool
+     * -importcert makes one: an entry's first certificate under the entry's alias, its CAs
+     * under their own names (the keys' chains share them). */
     if (opts->certs_only && (fmt == CH_FMT_PKCS12 || fmt == CH_FMT_JKS)) {
         ch_keystore *view = NULL;
         ch_export_opts o = *opts;
-        bool keyed = false;
-        for (size_t e = 0; e < ks->count && !keyed; e++)
-            keyed = ks->entries[e].key != NULL;
-        if (keyed) {
-            if ((error = ch_keystore_new(&view)) < 0)
-                return error;
-            for (size_t e = 0; e < ks->count && error == 0; e++)
-                error = ch_keystore_add(view, ks->entries[e].alias, ks->entries[e].chain, ks->entries[e].chain_len,
-                                        NULL);
-            o.certs_only = false;
-            if (error == 0)
-                error = ch_keystore_export(out, view, fmt, &o);
-            ch_keystore_free(view);
+        char alias[256];
+        if ((error = ch_keystore_new(&view)) < 0)
             return error;
+        /* Each entry's own certificate first, under its alias (a CA trusted in its own entry
+         * keeps its alias), then the CAs of the chains not there yet. */
+        for (int pass = 0; pass < 2; pass++) {
+            for (size_t e = 0; e < ks->count && error == 0; e++)
+                for (size_t c = pass; c < (pass == 0 ? 1 : ks->entries[e].chain_len) && error == 0; c++) {
+                    const ch_cert *x = ks->entries[e].chain[c];
+                    bool seen = false;
+                    for (size_t v = 0; v < view->count && !seen; v++)
+                        seen = memcmp(ch_cert_sha256(view->entries[v].chain[0]), ch_cert_sha256(x), 32) == 0;
+                    if (seen)
+                        continue;
+                    make_alias(alias, sizeof alias, view, c == 0 ? ks->entries[e].alias : NULL, x);
+                    error = ch_keystore_add(view, alias, &ks->entries[e].chain[c], 1, NULL);
+                }
         }
+        o.certs_only = false;
+        if (error == 0)
+            error = ch_keystore_export(out, view, fmt, &o);
+        ch_keystore_free(view);
+        return error;
     }
     switch (fmt) {
     case CH_FMT_PEM:
