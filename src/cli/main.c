@@ -262,7 +262,8 @@ static const struct opt_help {
      "key permission needed"},
     {"trusted add;trusted bulk;trusted update;trusted list;", "list",
      "trust: the trust list (authenticates the devices it signed); issuer: the issuer list (CA certificates that "
-     "only help build their chains, such as intermediates a broker does not pass on)"},
+     "only help build their chains, such as intermediates a broker does not pass on; one moved there loses its "
+     "auto registration, which moving it back does not restore: give --auto-registration on with it)"},
     {"cert list;", "status", "active, rotated (a CA certificate replaced by a rotation) or expired"},
     {"device list;", "status", "active or blocked"},
     {"device decisions;", "device", "that device's decisions alone (its device id)"},
