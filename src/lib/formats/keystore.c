@@ -292,6 +292,12 @@ static int make_alias(char *out, size_t size, const ch_keystore *ks, const char 
     return 0;
 }
 
+/* The same certificate (its DER's digest), whichever object holds it. */
+static bool same_cert(const ch_cert *a, const ch_cert *b)
+{
+    return memcmp(ch_cert_sha256(a), ch_cert_sha256(b), 32) == 0;
+}
+
 static bool issued(const ch_cert *child, const ch_cert *parent)
 {
     X509 *c = ch_cert_x509(child), *p = ch_cert_x509(parent);
@@ -356,13 +362,13 @@ int fmt_assemble(ch_keystore *ks, fmt_items *it)
         }
         for (size_t o = 0; o < it->ncerts && !it->certs[c].used; o++)
             if (o != c && (it->certs[o].used || it->certs[o].trusted) &&
-                memcmp(ch_cert_sha256(it->certs[o].cert), ch_cert_sha256(it->certs[c].cert), 32) == 0)
+                same_cert(it->certs[o].cert, it->certs[c].cert))
                 it->certs[c].used = true;
     }
     for (size_t c = 0; c < it->ncerts; c++)
         for (size_t o = c + 1; o < it->ncerts && !it->certs[c].used; o++)
             if (!it->certs[o].used && it->certs[o].trusted == it->certs[c].trusted &&
-                memcmp(ch_cert_sha256(it->certs[o].cert), ch_cert_sha256(it->certs[c].cert), 32) == 0 &&
+                same_cert(it->certs[o].cert, it->certs[c].cert) &&
                 (it->certs[o].name == NULL || it->certs[c].name == NULL ||
                  strcmp(it->certs[o].name, it->certs[c].name) == 0))
                 it->certs[o].used = true; /* the same certificate twice, not named apart */
@@ -393,7 +399,7 @@ int fmt_assemble(ch_keystore *ks, fmt_items *it)
                 const char *name = NULL;
                 for (size_t c = 0; c < it->ncerts && name == NULL; c++)
                     if (!it->certs[c].used && it->certs[c].name &&
-                        memcmp(ch_cert_sha256(it->certs[c].cert), ch_cert_sha256(ordered[0]), 32) == 0)
+                        same_cert(it->certs[c].cert, ordered[0]))
                         name = it->certs[c].name;
                 make_alias(alias, sizeof alias, ks, name, ordered[0]);
                 error = ch_keystore_add(ks, alias, ordered, nordered, NULL);
@@ -877,8 +883,7 @@ static int export_p7(ch_buf *out, const ch_keystore *ks)
             bool seen = false;
             for (size_t f = 0; f <= e && !seen; f++)
                 for (size_t d = 0; d < (f == e ? c : ks->entries[f].chain_len) && !seen; d++)
-                    seen = memcmp(ch_cert_sha256(ks->entries[f].chain[d]), ch_cert_sha256(ks->entries[e].chain[c]),
-                                  32) == 0;
+                    seen = same_cert(ks->entries[f].chain[d], ks->entries[e].chain[c]);
             if (!seen && PKCS7_add_certificate(p7, ch_cert_x509(ks->entries[e].chain[c])) != 1) {
                 error = ch_error_ossl(CH_ECRYPTO, "PKCS7_add_certificate", "writing PKCS#7");
                 break;
@@ -1017,7 +1022,7 @@ int ch_keystore_export(ch_buf *out, const ch_keystore *ks, ch_format fmt, const 
                     const ch_cert *x = ks->entries[e].chain[c];
                     bool seen = false;
                     for (size_t v = 0; v < view->count && !seen; v++)
-                        seen = memcmp(ch_cert_sha256(view->entries[v].chain[0]), ch_cert_sha256(x), 32) == 0;
+                        seen = same_cert(view->entries[v].chain[0], x);
                     if (seen)
                         continue;
                     make_alias(alias, sizeof alias, view, c == 0 ? ks->entries[e].alias : NULL, x);
