@@ -163,7 +163,7 @@ int ch_store_trusted_delete(ch_store *s, const char *tenant_id, const char *id);
 bool ch_store_trusted_any_disabled(ch_store *s, const char *tenant_id);
 /* Records the SANs of the certificates stored before they were recorded (schema 20), each read
  * by sans_of from its DER (*sans NULL for none): at open, before anything reads them. */
-int ch_store_sans_backfill(ch_store *s, int (*sans_of)(const uint8_t *der, size_t len, char **sans), size_t *filled);
+int ch_store_sans_backfill(ch_store *s, int (*sans_of)(const uint8_t *der, size_t len, char **sans));
 /* The tenants (not disabled) with an enabled trusted certificate: at most max, by id. */
 int ch_store_trusted_tenants(ch_store *s, char (*ids)[CH_ID_MAX], size_t max, size_t *count);
 void ch_store_trusted_dispose(ch_store_trusted *t);

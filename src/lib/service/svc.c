@@ -84,13 +84,10 @@ int ch_svc_open(ch_svc **out, const ch_svc_opts *opts)
     }
     if (error < 0 || (error = revoked_load(svc)) < 0)
         goto fail;
-    {
-        /* Not fatal: one that cannot write now (a broker's plugin without write access) leaves
-         * it to the next open. */
-        size_t filled;
-        if (ch_store_sans_backfill(svc->store, sans_of_der, &filled) < 0)
-            ch_error_clear();
-    }
+    /* Not fatal: one that cannot write now (a broker's plugin without write access) leaves it
+     * to the next open. */
+    if (ch_store_sans_backfill(svc->store, sans_of_der) < 0)
+        ch_error_clear();
     /* A master key is made for a store that holds no key sealed under one; a store restored
      * without its master key is refused before a new key could be made that opens nothing. */
     if ((error = ch_store_key_any(svc->store)) < 0 ||

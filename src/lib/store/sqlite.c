@@ -2245,13 +2245,12 @@ bool ch_store_trusted_any_disabled(ch_store *s, const char *tenant_id)
     return rc == SQLITE_ROW;
 }
 
-int ch_store_sans_backfill(ch_store *s, int (*sans_of)(const uint8_t *der, size_t len, char **sans), size_t *filled)
+int ch_store_sans_backfill(ch_store *s, int (*sans_of)(const uint8_t *der, size_t len, char **sans))
 {
     struct conn *c0 = conn_get(s);
     sqlite3_stmt *any = NULL;
     bool pending;
 
-    *filled = 0;
     /* Read first: most opens find nothing to do, and write nothing (a broker's plugin opens the
      * store too). */
     if (c0 == NULL)
@@ -2286,7 +2285,6 @@ int ch_store_sans_backfill(ch_store *s, int (*sans_of)(const uint8_t *der, size_
                 if ((rc = sqlite3_step(upd)) != SQLITE_DONE)
                     error = db_error(c->db, rc, "recording a certificate's SANs");
                 sqlite3_reset(upd);
-                (*filled)++;
             }
             free(sans);
             sqlite3_bind_text(del, 1, (const char *)sqlite3_column_text(sel, 0), -1, SQLITE_TRANSIENT);
