@@ -38,8 +38,9 @@ typedef struct ch_svc_opts {
  * the master key.  Free with ch_svc_close. */
 int ch_svc_open(ch_svc **out, const ch_svc_opts *opts);
 void ch_svc_close(ch_svc *svc);
-/* Reads again which tenants are revoked, for a process on the store other than certhubd (the
- * broker's plugin): the service learns of its own revocations at once, another's only so. */
+/* Reads which tenants are revoked (at open, and again for a process on the store other than
+ * certhubd, the broker's plugin: the service learns of its own revocations at once, another's
+ * only so). */
 int ch_svc_tenants_reload(ch_svc *svc);
 ch_store *ch_svc_store(ch_svc *svc); /* borrowed; for tests and tools */
 /* The calling thread is done with the store for a while (ch_store_thread_release). */

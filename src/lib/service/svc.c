@@ -15,7 +15,6 @@
 
 #include "svc_internal.h"
 
-static int revoked_load(ch_svc *svc);
 
 static int webhooks_seal_legacy(ch_svc *svc);
 
@@ -82,7 +81,7 @@ int ch_svc_open(ch_svc **out, const ch_svc_opts *opts)
         ch_error_set(error, "%s (the data directory %s is not writable: %s; certhubd keeps its store there and "
                             "needs to write it)", ch_error_last(), opts->data_dir, strerror(why));
     }
-    if (error < 0 || (error = revoked_load(svc)) < 0)
+    if (error < 0 || (error = ch_svc_tenants_reload(svc)) < 0)
         goto fail;
     /* Not fatal: one that cannot write now (a broker's plugin without write access) leaves it
      * to the next open. */
@@ -431,20 +430,6 @@ static int revoked_add(ch_svc *svc, const char *tenant_id)
     }
     pthread_mutex_unlock(&svc->tok_lock);
     return g != NULL ? 0 : ch_error_set(CH_ENOMEM, "out of memory");
-}
-
-/* The revoked tenants, read once when the service opens. */
-static int revoked_load(ch_svc *svc)
-{
-    ch_store_tenant *rows = NULL;
-    size_t n = 0;
-    int error = ch_store_tenant_list(svc->store, &rows, &n);
-
-    for (size_t i = 0; error == 0 && i < n; i++)
-        if (rows[i].disabled_at != 0)
-            error = revoked_add(svc, rows[i].id);
-    ch_store_tenant_list_free(rows, n);
-    return error;
 }
 
 int ch_svc_tenants_reload(ch_svc *svc)
