@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include <event2/buffer.h>
@@ -917,10 +916,7 @@ static void certificate_import(req *r)
             reply_json(r, 409, e);
         } else {
             /* A file sent as the raw body has no field to put its password in: where it goes. */
-            const char *type = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Content-Type");
-            bool raw = type == NULL || (strncasecmp(type, "application/json", 16) != 0 &&
-                                        strncasecmp(type, "multipart/", 10) != 0);
-            if (raw && ch_error_field() != NULL && strcmp(ch_error_field(), "password") == 0 && password == NULL)
+            if (u.raw && ch_error_field() != NULL && strcmp(ch_error_field(), "password") == 0 && password == NULL)
                 ch_error_set_field(error, "password", "%s (a raw body takes it in the Certhub-Password header)",
                                    ch_error_last());
             reply_error(r, error);

@@ -383,6 +383,7 @@ int read_upload(req *r, upload *u, const char *const *allowed, const char *file_
                                                      {"key_password", "Certhub-Key-Password"}};
             u->file = body;
             u->file_len = len;
+            u->raw = true;
             for (size_t k = 0; allowed[k]; k++) {
                 const char *value = query(r, allowed[k]);
                 if (strcmp(allowed[k], "password") == 0 || strcmp(allowed[k], "key_password") == 0 || value == NULL)
