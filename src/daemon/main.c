@@ -775,7 +775,8 @@ int main(int argc, char **argv)
         char db[4096], key[4096];
         struct stat sb, kb;
         int n = snprintf(db, sizeof db, "%s/certhub.db", data_dir);
-        bool no_store = n > 0 && (size_t)n < sizeof db && (stat(db, &sb) != 0 || sb.st_size == 0);
+        bool named = n > 0 && (size_t)n < sizeof db, missing = named && stat(db, &sb) != 0;
+        bool no_store = missing || (named && sb.st_size == 0);
         /* A directory that held a store (its master key is there) and lost it (a volume not
          * mounted, a restore half done) is not a first start: one would make a new root and
          * write new ca.pem and admin-token over those machines trust. */
@@ -784,7 +785,7 @@ int main(int argc, char **argv)
                     "certhubd: %s is %s, but %s is there: this directory held a certhub store.  Put the store "
                     "back (a backup made with this master key), or, to start afresh, move master.key, ca.pem and "
                     "admin-token out of %s\n",
-                    db, stat(db, &sb) != 0 ? "missing" : "empty", key, data_dir);
+                    db, missing ? "missing" : "empty", key, data_dir);
             return 1;
         }
         /* A store certhubd may read and not write opened, then failed each write with a 500. */
@@ -793,7 +794,7 @@ int main(int argc, char **argv)
                     "file (and its -wal and -shm files) to certhubd's user, mode 0600\n", db, strerror(errno));
             return 1;
         }
-        if (no_store && stat(db, &sb) != 0) {
+        if (missing) {
             int status = 0;
             pid_t child;
             fflush(stdout);
