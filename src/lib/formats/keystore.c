@@ -707,13 +707,16 @@ static int import_p12(ch_keystore *ks, fmt_items *it, const uint8_t *data, size_
     if (PKCS12_mac_present(p12)) {
         int64_t n = 1;
         PKCS12_get0_mac(NULL, NULL, NULL, &iter, p12);
-        if (iter != NULL && (ASN1_INTEGER_get_int64(&n, iter) != 1 || n < 1 || n > (int64_t)CH_MAX_KDF_ITER)) {
+        if (iter != NULL && (ASN1_INTEGER_get_int64(&n, iter) != 1 || n < 1)) {
             error = ch_error_set(CH_ETOOBIG, "the keystore's MAC iteration count is above the limit of %u",
                                  CH_MAX_KDF_ITER);
             goto done;
         }
-        /* (twice when the empty password is tried as none too) */
-        if ((error = x509_kdf_spend((uint64_t)n * (*pass == '\0' ? 2 : 1), "the keystore's MAC")) < 0)
+        /* Each derivation within the limit (x509_kdf_spend says so), and within the file's
+         * budget: twice when the empty password is tried as none too. */
+        for (int k = 0; k < (*pass == '\0' ? 2 : 1) && error == 0; k++)
+            error = x509_kdf_spend((uint64_t)n, "the keystore's MAC");
+        if (error < 0)
             goto done;
         /* RFC 7292 leaves "no password" ambiguous: try the empty string and none. */
         if (PKCS12_verify_mac(p12, pass, -1) != 1) {
