@@ -208,16 +208,16 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
         char db[4200];
         struct stat sb;
         snprintf(db, sizeof db, "%s/certhub.db", so.data_dir);
-        if (stat(db, &sb) != 0 && errno == EACCES) {
-            mosquitto_log_printf(MOSQ_LOG_ERR,
-                                 "certhub: cannot read %s (%s): the broker's user needs read access to certhubd's data "
-                                 "directory (see docs/mosquitto.md)", so.data_dir, strerror(EACCES));
-            return MOSQ_ERR_INVAL;
-        }
         if (stat(db, &sb) != 0) {
-            mosquitto_log_printf(MOSQ_LOG_ERR,
-                                 "certhub: no certhub store in %s (%s): set plugin_opt_data_dir to certhubd's --data-dir",
-                                 so.data_dir, strerror(errno));
+            int e = errno;
+            if (e == EACCES)
+                mosquitto_log_printf(MOSQ_LOG_ERR,
+                                     "certhub: cannot read %s (%s): the broker's user needs read access to certhubd's "
+                                     "data directory (see docs/mosquitto.md)", so.data_dir, strerror(e));
+            else
+                mosquitto_log_printf(MOSQ_LOG_ERR,
+                                     "certhub: no certhub store in %s (%s): set plugin_opt_data_dir to certhubd's "
+                                     "--data-dir", so.data_dir, strerror(e));
             return MOSQ_ERR_INVAL;
         }
     }
