@@ -863,6 +863,19 @@ static void expect_numbered(const ch_actor *a, int64_t *last)
     *last = want - 1;
 }
 
+/* The one number a SELECT count(*) gives, read straight from the store's file. */
+static int64_t sql_count(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st;
+    int64_t n;
+
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
 static void test_audit_numbered_per_tenant(void **state)
 {
     ch_svc_opts o = {.data_dir = dir};
@@ -870,7 +883,6 @@ static void test_audit_numbered_per_tenant(void **state)
     ch_store_ca ca;
     int64_t last_a, last_b, again_a, again_b, bad = -1, with_sans = 0, refilled = -1;
     sqlite3 *db;
-    sqlite3_stmt *st;
     char path[1200];
 
     (void)state;
@@ -884,11 +896,7 @@ static void test_audit_numbered_per_tenant(void **state)
     svc = NULL;
     snprintf(path, sizeof path, "%s/certhub.db", dir);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM certificates WHERE sans IS NOT NULL", -1, &st, NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    with_sans = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    with_sans = sql_count(db, "SELECT count(*) FROM certificates WHERE sans IS NOT NULL");
     assert_true(with_sans > 0);
     /* (and from before the SANs were recorded: the column empty, read again from the DER) */
     assert_int_equal(sqlite3_exec(db,
@@ -901,15 +909,8 @@ static void test_audit_numbered_per_tenant(void **state)
     sqlite3_close(db);
     assert_int_equal(ch_svc_open(&svc, &o), 0);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM certificates WHERE sans IS NOT NULL", -1, &st, NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    refilled = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM sans_backfill", -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int64(st, 0), 0);
-    sqlite3_finalize(st);
+    refilled = sql_count(db, "SELECT count(*) FROM certificates WHERE sans IS NOT NULL");
+    assert_int_equal(sql_count(db, "SELECT count(*) FROM sans_backfill"), 0);
     sqlite3_close(db);
     assert_int_equal(refilled, with_sans);
     expect_numbered(&admin_a, &again_a);
