@@ -44,7 +44,7 @@ api PATCH /api/v1/settings "$(cat "$T/body")"
 check_eq "settings read and sent back as they are (secrets as (set)): nothing changes" "200 2" "$status $(body '.webhooks | length')"
 api PATCH /api/v1/settings '{"webhooks":[{"url":"http://127.0.0.1:9/c"}]}'
 check_eq "a new webhook without its secret: 400" "400 webhooks" "$status $(body .error.field)"
-api PATCH /api/v1/settings "{\"webhooks\":[{\"url\":\"$hook\"}]}"
+api PATCH /api/v1/settings "{\"webhooks\":[{\"url\":\"$hook\",\"secret\":\"$secret\"}]}"
 check_eq "back to the one webhook, its secret kept (the signatures below are checked with it)" "200 1" \
     "$status $(body '.webhooks | length')"
 check_eq "the store keeps the secret sealed: it is in none of its files" 0 "$(cat "$data"/certhub.db* | grep -ac "$secret" || true)"
@@ -131,5 +131,18 @@ for i in $(seq 1 100); do grep -q "leads to the host itself" "$log" && break; sl
 check_contains "another tenant's webhook to the host itself is not sent" "$(cat "$log")" \
     "not sent: it leads to the host itself (loopback), where webhooks of tenants other than the default one may not go"
 check_eq "and the receiver has nothing of it" 0 "$(grep -c guest-short hooks || true)"
+
+# A webhook that hangs (no answer until curl's timeout) is tried once a round, not once for each
+# alert due: the scheduler's round (renewals, rotations, other webhooks) is held for one timeout,
+# and the working webhook beside it has all three alerts within that round.
+api PATCH /api/v1/settings "{\"webhooks\":[{\"url\":\"http://127.0.0.1:$(cat hookport)/hang/x\",\"secret\":\"$secret\"},{\"url\":\"$hook\",\"secret\":\"$secret\"}]}"
+check_eq "a hanging webhook beside the working one" 200 "$status"
+for n in hang-a hang-b hang-c; do
+    api POST /api/v1/certificates "{\"name\":\"$n\",\"subject\":{\"common_name\":\"$n.example\"},\"days\":3,\"ca_id\":\"$issuer\"}"
+done
+for i in $(seq 1 300); do [ "$(grep -c '"name":"hang-' hooks || true)" -ge 3 ] && break; sleep 0.1; done
+check_eq "the working webhook has the three alerts" 3 "$(grep -c '"name":"hang-' hooks || true)"
+check_eq "the hanging one was asked about one certificate only, whatever came first" 1 \
+    "$(sed -n 's/.*"name":"\([^"]*\)".*/\1/p' hooks.hung | sort -u | wc -l)"
 
 done_testing

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 # A webhook receiver on loopback for the expiry alert test: appends each POST as one line
 # "<signature header>\t<body>" to the file given, answers 204 (403 and nothing kept for a path
-# under /refuse/); port written to the port file.
+# under /refuse/; for a path under /hang/ the body goes to the file's name + ".hung" and no
+# answer ever comes, as from a webhook that hangs); port written to the port file.
 import http.server
 import sys
+import time
 
 out, portfile = sys.argv[1], sys.argv[2]
 
@@ -11,6 +13,11 @@ out, portfile = sys.argv[1], sys.argv[2]
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if self.path.startswith("/hang/"):
+            with open(out + ".hung", "a") as f:
+                f.write(body.decode() + "\n")
+            time.sleep(120)
+            return
         if self.path.startswith("/refuse/"):
             self.send_response(403)
             self.end_headers()
@@ -24,7 +31,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+# Threads: a hanging request must not hold the others.
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+server.daemon_threads = True
 with open(portfile, "w") as f:
     f.write(str(server.server_address[1]))
 server.serve_forever()

@@ -191,9 +191,48 @@ done:
     return error;
 }
 
+/* The webhooks that failed in this round of the scheduler, by tenant and URL: one that hangs
+ * holds the scheduler (renewals, rotations, other tenants' alerts) for its whole timeout, so it
+ * is tried once a round, not once for each of its alerts; those it missed go at the next round,
+ * as any failed delivery does. */
+struct hook_round {
+    char (*down)[CH_ID_MAX + 520]; /* "tenant url" */
+    size_t n, cap;
+};
+
+static void hook_key(char *key, size_t cap, const char *tenant_id, const char *url)
+{
+    snprintf(key, cap, "%s %s", tenant_id, url);
+}
+
+/* Sends body to a webhook unless it failed earlier in the round: 0 when it took it. */
+static int hook_send(ch_svc *svc, struct hook_round *round, const char *tenant_id, const char *url,
+                     const char *secret, const char *body)
+{
+    char key[sizeof *round->down];
+
+    hook_key(key, sizeof key, tenant_id, url);
+    for (size_t i = 0; i < round->n; i++)
+        if (strcmp(round->down[i], key) == 0)
+            return -1;
+    if (svc->alert_sender(svc->alert_arg, url, secret, body, svc_is_system_tenant(svc, tenant_id)) == 0)
+        return 0;
+    if (round->n == round->cap) {
+        size_t cap = round->cap ? 2 * round->cap : 8;
+        void *p = realloc(round->down, cap * sizeof *round->down);
+        if (p == NULL)
+            return -1; /* tried again within the round: no worse than before */
+        round->down = p;
+        round->cap = cap;
+    }
+    memcpy(round->down[round->n++], key, sizeof key);
+    return -1;
+}
+
 int ch_svc_renew_due(ch_svc *svc, size_t max)
 {
     ch_store_cert_ref *due = NULL;
+    struct hook_round round = {0};
     size_t n = 0;
     int64_t now = ch_now();
 
@@ -248,8 +287,7 @@ int ch_svc_renew_due(ch_svc *svc, size_t max)
                 json_decref(ev);
                 if (evtext && svc_settings_of(svc, due[i].tenant_id, &st) == 0)
                     for (size_t w = 0; w < st.nwebhooks; w++)
-                        (void)svc->alert_sender(svc->alert_arg, st.webhooks[w].url, st.webhooks[w].secret, evtext,
-                                                svc_is_system_tenant(svc, due[i].tenant_id));
+                        (void)hook_send(svc, &round, due[i].tenant_id, st.webhooks[w].url, st.webhooks[w].secret, evtext);
                 free(evtext);
             }
             free(text);
@@ -257,6 +295,7 @@ int ch_svc_renew_due(ch_svc *svc, size_t max)
         }
     }
     free(due);
+    free(round.down);
     return (int)n;
 }
 
@@ -279,6 +318,7 @@ static bool superseded(const ch_svc_settings *st, size_t k, int64_t left)
 int ch_svc_alerts_run(ch_svc *svc)
 {
     ch_store_tenant *tenants = NULL;
+    struct hook_round round = {0};
     size_t nt = 0;
     int64_t now = ch_now();
     int sent = 0;
@@ -324,8 +364,7 @@ int ch_svc_alerts_run(ch_svc *svc)
                     if (ch_store_alert_delivered(svc->store, tenants[t].id, c.id, st.thresholds[k], st.webhooks[w].url,
                                                  &done) == 0 && done)
                         continue;
-                    if (svc->alert_sender(svc->alert_arg, st.webhooks[w].url, st.webhooks[w].secret, body,
-                                          svc_is_system_tenant(svc, tenants[t].id)) == 0)
+                    if (hook_send(svc, &round, tenants[t].id, st.webhooks[w].url, st.webhooks[w].secret, body) == 0)
                         (void)ch_store_alert_delivery(svc->store, tenants[t].id, c.id, st.thresholds[k],
                                                       st.webhooks[w].url, now);
                     else
@@ -346,6 +385,7 @@ int ch_svc_alerts_run(ch_svc *svc)
         }
     }
     ch_store_tenant_list_free(tenants, nt);
+    free(round.down);
     return sent;
 }
 
