@@ -75,8 +75,8 @@ for (const [file, message] of [["leaf.pem", "does not contain BasicConstraints C
 }
 ok("every validation error of an upload is shown (not PEM, v1, not a CA, already there, expired, not yet valid)");
 await row.getByRole("button", { name: "Details of Fleet root" }).click();
-await page.getByText("CN=Fleet Root CA").first().waitFor();
-ok("expanding the row shows the details read from the certificate");
+await page.locator("#panel").getByText("CN=Fleet Root CA").first().waitFor();
+ok("the row's Details opens the panel with the details read from the certificate");
 await page.screenshot({ path: `${shots}/trusted.png`, fullPage: true });
 await row.getByRole("button", { name: "Disable" }).click();
 await page.locator("tr", { hasText: "Fleet root" }).getByText("disabled").waitFor();
@@ -195,13 +195,13 @@ await page.locator("tr", { hasText: "imported-one" }).getByRole("button", { name
 assert.equal(await page.locator("tr", { hasText: "imported-one" }).getByRole("button", { name: /^Renew/ }).count(), 0);
 await page.locator("#done").getByText('Imported "imported-one"').waitFor();
 ok("a certificate and its key imported through the wizard (one certhub did not issue offers no renewal), and said so");
-// Renamed and switched to automatic renewal from its row.
-await page.getByRole("button", { name: "Edit imported-one" }).click();
+// Renamed from the panel its import opened (one certhub cannot renew offers no automatic renewal).
+await page.locator("#panel").getByRole("button", { name: "Edit imported-one" }).click();
 assert.equal(await page.getByRole("dialog").getByLabel("Renew automatically before it expires").count(), 0);
 await page.getByRole("dialog").getByLabel("Name").fill("imported-renamed");
 await page.getByRole("dialog").getByRole("button", { name: "Save" }).click();
 await page.locator("tr", { hasText: "imported-renamed" }).waitFor();
-ok("a certificate renamed from its row (one certhub cannot renew offers no automatic renewal)");
+ok("a certificate renamed from its panel (one certhub cannot renew offers no automatic renewal)");
 // An action the server refuses says why above the screen (it did nothing visible): a CA's
 // own certificate is deleted with its CA.
 const caCert = await page.evaluate(async () => {
@@ -345,14 +345,14 @@ await page.locator("#ks-password").fill("changeit");
 await page.getByRole("dialog").getByRole("button", { name: "Upload", exact: true }).click();
 const ks = page.locator("tr", { hasText: "store.jks" });
 await ks.waitFor();
-await ks.getByRole("button", { name: "Entries of store.jks" }).click();
+await ks.getByRole("button", { name: "Details of store.jks" }).click();
 await page.getByText("tomcat", { exact: true }).waitFor();
 await page.getByText("private key (sealed)").first().waitFor();
 ok("a JKS uploaded and its entries listed");
-await page.getByRole("button", { name: "Details of tomcat" }).click();
+await page.locator("#panel").getByRole("button", { name: "Details of tomcat" }).click();
 await page.getByText("Signature").first().waitFor();
 assert.ok(await page.locator("dd", { hasText: "uploaded, with its private key (sealed)" }).first().isVisible());
-ok("an entry shown whole from its row: its certificate's details, and what the entry holds");
+ok("an entry shown whole from the keystore's panel: its certificate's details, and what the entry holds");
 await page.screenshot({ path: `${shots}/keystores.png`, fullPage: true });
 await page.getByRole("button", { name: "Upload keystore" }).click();
 await page.locator("#ks-file").setInputFiles(`${work}/apart.jks`);
