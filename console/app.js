@@ -4,6 +4,7 @@
 
 let csrf = "";
 let me = null;
+let openPanel = null; // the details panel open on the screen shown (sidePanel), for Escape
 
 // ---- the API
 async function api(method, path, body) {
@@ -237,6 +238,7 @@ const screens = {
 };
 
 function route() {
+  openPanel = null;
   const name = (location.hash.replace(/^#\//, "") || "overview").split("/")[0];
   for (const a of document.querySelectorAll("nav a"))
     a.setAttribute("aria-current", a.getAttribute("href") === "#/" + name ? "page" : "false");
@@ -485,19 +487,119 @@ async function createWizard(reload) {
   show();
 }
 
-// A button that shows and hides the row under its own (aria-expanded says which), the row's
-// cell filled from fill() each time it opens.
-function expander(text, label, colspan, cls, fill) {
-  const row = el("tr", { hidden: true }, el("td", cls ? { colspan, class: cls } : { colspan }));
-  const button = el("button", { class: "secondary", "aria-expanded": "false", "aria-label": label }, text);
-  button.addEventListener("click", async () => {
-    const open = button.getAttribute("aria-expanded") === "true";
-    button.setAttribute("aria-expanded", String(!open));
-    row.hidden = open;
-    if (!open) row.firstChild.replaceChildren(...[].concat(await fill()));
-  });
-  return { button, row };
+// The details of one item of a list in a panel beside it (the destination seed: "click on the
+// certificate you want to view. A panel to the right will open with the details"); on a
+// narrow window the panel takes the list's place.  list is what the panel stands beside (the
+// toolbar, the table, "Show more"); element is the two together, for the screen.
+//   show(key, title, fill): opens the panel on the item key, fill() giving its content, or
+//     { title, body, focus } (the item read whole may have been renamed; focus: the element
+//     the focus moves to once it is drawn); read again by refresh(), after a change.  The
+//     focus moves to the panel's title at once.
+//   view(fill): the panel's content from another fill (a keystore's entry, and back), the
+//     content there kept until it is read.
+//   close(): the focus goes back to the item's row (its Details button).
+//   item(key, label, open): for a row of the list, a Details button (label names it for screen
+//     readers) that opens (open()) and closes the panel on the item, and row(tr), which makes a
+//     click anywhere on the row open it; both say whether the panel shows that item.
+function sidePanel(...list) {
+  const title = el("h2", { id: "panel-title", tabindex: "-1" });
+  const body = el("div", { class: "panel-body details" });
+  const aside = el("aside", { id: "panel", class: "panel card", "aria-labelledby": "panel-title", hidden: true },
+    el("div", { class: "panel-head" }, title,
+      el("button", { type: "button", class: "secondary", "aria-label": "Close the details", title: "Close (Escape)", onclick: () => ctl.close() }, "×")),
+    body);
+  const listPart = el("div", { class: "split-list" }, list);
+  const element = el("div", { class: "split" }, listPart, aside);
+  let fill = null, drawn = 0;
+  // Whether each row of the list is the one shown (rows drawn again by a load included).
+  const mark = () => {
+    for (const row of listPart.querySelectorAll("tr[data-id]")) {
+      const on = row.dataset.id === ctl.key;
+      if (on) row.setAttribute("aria-current", "true"); else row.removeAttribute("aria-current");
+      row.querySelector("button[aria-controls=panel]")?.setAttribute("aria-expanded", String(on));
+    }
+  };
+  const put = (nodes) => {
+    // A button that had the focus gives it to the same button drawn again (after Edit, Disable...).
+    const had = body.contains(document.activeElement) ? document.activeElement : null;
+    const name = had && (had.getAttribute("aria-label") || had.textContent);
+    body.replaceChildren(...[].concat(nodes));
+    if (had && !body.contains(document.activeElement))
+      ([...body.querySelectorAll("button")].find((b) => (b.getAttribute("aria-label") || b.textContent) === name) || title).focus();
+  };
+  async function draw(loading) {
+    const mine = ++drawn;
+    if (loading) body.replaceChildren(el("p", { class: "muted" }, "Loading…"));
+    let nodes;
+    try { nodes = await fill(); } catch (e) {
+      if (e.message === "signed out") return;
+      nodes = el("p", { class: "error", role: "alert" }, e.message);
+    }
+    if (mine !== drawn || ctl.key === null) return;
+    const got = nodes?.body ? nodes : { body: nodes };
+    if (got.title != null) title.textContent = got.title;
+    put(got.body);
+    got.focus?.focus();
+  }
+  const ctl = {
+    element,
+    key: null,
+    show(key, name, f) {
+      ctl.key = key;
+      fill = f;
+      title.textContent = name;
+      aside.hidden = false;
+      element.classList.add("open");
+      openPanel = ctl;
+      mark();
+      title.focus();
+      return draw(true);
+    },
+    refresh() { return ctl.key !== null ? draw(false) : undefined; },
+    view(f) {
+      fill = f;
+      return draw(false);
+    },
+    close() {
+      if (ctl.key === null) return;
+      const key = ctl.key;
+      ctl.key = null;
+      drawn++;
+      aside.hidden = true;
+      element.classList.remove("open");
+      body.replaceChildren();
+      if (openPanel === ctl) openPanel = null;
+      mark();
+      const row = [...listPart.querySelectorAll("tr[data-id]")].find((r) => r.dataset.id === key);
+      (row?.querySelector("button[aria-controls=panel]") || document.getElementById("screen")).focus();
+    },
+    item(key, label, open) {
+      const on = key === ctl.key;
+      const button = el("button", { class: "secondary", "aria-label": label, "aria-controls": "panel", "aria-expanded": String(on),
+        onclick: () => (ctl.key === key ? ctl.close() : open()) }, "Details");
+      const row = (tr) => {
+        tr.dataset.id = key;
+        tr.classList.add("pick");
+        if (on) tr.setAttribute("aria-current", "true");
+        // (not a click on one of its buttons, nor the end of selecting its text to copy it)
+        tr.addEventListener("click", (ev) => {
+          if (ev.target.closest("button, a, input, select, label") || getSelection().toString()) return;
+          if (ctl.key !== key) open();
+        });
+        return tr;
+      };
+      return { button, row };
+    },
+  };
+  return ctl;
 }
+// Escape closes the panel, unless a dialog is open (Escape closes that) or a field outside the
+// panel has the focus (Escape empties a search box).
+document.addEventListener("keydown", (ev) => {
+  if (ev.key !== "Escape" || ev.defaultPrevented || !openPanel || document.getElementById("dialog").open) return;
+  if (ev.target.closest?.("input, select, textarea") && !ev.target.closest(".panel")) return;
+  openPanel.close();
+});
 
 // A list read a page at a time: load() shows the first page, "Show more" (the API's
 // next_cursor) the next ones, so a fleet of devices or years of audit entries never come as
@@ -540,6 +642,35 @@ function editCertDialog(c, reload) {
   }, "ce-error");
 }
 
+// What can be done to a certificate, as buttons: in its row, and in the panel of its details
+// (from the certificate read whole there).  changed() reads the list and the panel again.
+function certActions(c, { notice, load, changed, panel }) {
+  const actions = [el("button", { class: "secondary", onclick: () => exportDialog(c), "aria-label": `Export ${c.name}` }, "Export")];
+  // (An outside CA signed what came in through a CSR or an upload: certhub cannot renew it.)
+  if (canChange() && c.method !== "imported" && c.method !== "csr_signed" && !c.is_ca)
+    // Renewed now: the same subject, SANs and profile under a new key, linked to this one.
+    // (A CA's own certificate is renewed by rotating the CA, on the CAs screen.)
+    actions.push(el("button", { class: "secondary", "aria-label": `Renew ${c.name}`, onclick: () => confirmDialog(
+      `Renew "${c.name}" now? A new certificate is issued with the same subject, names and profile, and a new key.`,
+      async () => {
+        notice.textContent = "";
+        try {
+          const n = await api("POST", `certificates/${c.id}/renew`, {});
+          notice.textContent = `Renewed: ${n.name}, valid until ${day(n.not_after)}.`;
+        } catch (e) { notice.textContent = e.message; }
+        changed();
+      }, "Renew") }, "Renew"));
+  if (canChange())
+    actions.push(el("button", { class: "secondary", "aria-label": `Edit ${c.name}`, onclick: () => editCertDialog(c, changed) }, "Edit"),
+      el("button", { class: "danger", "aria-label": `Delete ${c.name}`, onclick: () => confirmDialog(`Delete the certificate "${c.name}"?`,
+        async () => {
+          await api("DELETE", "certificates/" + c.id);
+          await load();
+          if (panel.key === c.id) panel.close();
+        }) }, "Delete"));
+  return actions;
+}
+
 async function certificatesScreen(screen) {
   const notice = el("p", { role: "status", id: "cert-notice" });
   const search = el("input", { type: "search", id: "cert-search", placeholder: "Search subject, name or SAN (3 letters or more)", "aria-label": "Search certificates" });
@@ -558,44 +689,37 @@ async function certificatesScreen(screen) {
     }
     return "certificates" + (q.toString() ? "?" + q.toString() : "");
   };
+  const create = canChange() ? el("button", { id: "create-cert", onclick: () => createWizard(load) }, "Create certificate") : null;
+  // (rows are drawn by load(), once the panel is there)
   const list = pagedList(body, "cert-more", 200, certPath, (c) => {
-    const { button: more, row: detailRow } = expander("Details", `Details of ${c.name}`, 6, "details",
-      async () => certDetails(await api("GET", "certificates/" + c.id)));
-    const actions = el("div", { class: "row-actions" }, more, el("button", { class: "secondary", onclick: () => exportDialog(c), "aria-label": `Export ${c.name}` }, "Export"));
-    // (An outside CA signed what came in through a CSR or an upload: certhub cannot renew it.)
-    if (canChange() && c.method !== "imported" && c.method !== "csr_signed" && !c.is_ca)
-      // Renewed now: the same subject, SANs and profile under a new key, linked to this one.
-      // (A CA's own certificate is renewed by rotating the CA, on the CAs screen.)
-      actions.append(el("button", { class: "secondary", "aria-label": `Renew ${c.name}`, onclick: () => confirmDialog(
-        `Renew "${c.name}" now? A new certificate is issued with the same subject, names and profile, and a new key.`,
-        async () => {
-          notice.textContent = "";
-          try {
-            const n = await api("POST", `certificates/${c.id}/renew`, {});
-            notice.textContent = `Renewed: ${n.name}, valid until ${day(n.not_after)}.`;
-          } catch (e) { notice.textContent = e.message; }
-          load();
-        }, "Renew") }, "Renew"));
-    if (canChange())
-      actions.append(el("button", { class: "secondary", "aria-label": `Edit ${c.name}`, onclick: () => editCertDialog(c, load) }, "Edit"),
-        el("button", { class: "danger", "aria-label": `Delete ${c.name}`, onclick: () => confirmDialog(`Delete the certificate "${c.name}"?`,
-          async () => { await api("DELETE", "certificates/" + c.id); load(); }) }, "Delete"));
+    const { button, row } = panel.item(c.id, `Details of ${c.name}`, () => showCert(c.id, c.name));
+    const actions = el("div", { class: "row-actions" }, button, certActions(c, ctx));
     // The names a client checks, under the subject: the first three, and how many more.
     const sans = c.sans || [];
     const sanLine = sans.length ? el("div", { class: "muted sans" }, sans.slice(0, 3).join(", ") + (sans.length > 3 ? ` and ${sans.length - 3} more` : "")) : null;
-    return [el("tr", { "data-id": c.id }, el("td", {}, c.name), el("td", {}, c.subject, sanLine), el("td", { class: "hide-narrow" }, c.issuer),
-      el("td", {}, day(c.not_after)), el("td", {}, badge(Date.parse(c.not_after) > Date.now() ? c.status : "expired")), el("td", {}, actions)), detailRow];
+    return row(el("tr", {}, el("td", {}, c.name), el("td", {}, c.subject, sanLine), el("td", { class: "hide-narrow" }, c.issuer),
+      el("td", { class: "day" }, day(c.not_after)), el("td", {}, badge(Date.parse(c.not_after) > Date.now() ? c.status : "expired")), el("td", {}, actions)));
+  });
+  const panel = sidePanel(el("div", { class: "toolbar" }, search, which, create),
+    el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Subject"),
+      el("th", { class: "hide-narrow" }, "Issuer"), el("th", {}, "Valid until"), el("th", {}, "Status"), el("th", {}, ""))), body), list.more);
+  const changed = async () => { await load(); await panel.refresh(); };
+  const ctx = { notice, load: () => load(), changed, panel };
+  // The panel: everything the certificate says and how it came here, and its actions.
+  const showCert = (id, name) => panel.show(id, name, async () => {
+    const c = await api("GET", "certificates/" + id);
+    return { title: c.name, body: [el("p", {}, badge(Date.parse(c.not_after) > Date.now() ? c.status : "expired")),
+      el("div", { class: "row-actions" }, certActions(c, ctx)), certDetails(c)] };
   });
   // An empty page says so (a bare heading looked like a screen still loading).
-  // show: the id of a certificate whose details open once it is listed (one just made).
+  // show: the id of a certificate whose details open once the list is read (one just made).
   const load = async (show) => {
     await list.load();
     if (!body.children.length)
       body.append(el("tr", {}, el("td", { colspan: 6, class: "muted" },
         search.value.length >= 3 ? `No certificate's subject, name or SAN holds "${search.value}".`
           : which.value ? "No certificate is in that state." : "No certificates yet.")));
-    if (typeof show === "string")
-      body.querySelector(`tr[data-id="${CSS.escape(show)}"] button[aria-expanded="false"]`)?.click();
+    if (typeof show === "string") showCert(show, "");
   };
   // A term of three characters or more (the search index is of trigrams; a shorter one reads
   // every certificate), asked for once typing pauses.
@@ -605,11 +729,8 @@ async function certificatesScreen(screen) {
     // (under 3 letters the whole list again: the results of a longer term stayed up)
     typing = setTimeout(load, 250);
   });
-  const create = canChange() ? el("button", { id: "create-cert", onclick: () => createWizard(load) }, "Create certificate") : null;
   which.addEventListener("change", () => load());
-  screen.replaceChildren(el("h1", {}, "Certificates"), el("div", { class: "toolbar" }, search, which, create), notice,
-    el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Subject"),
-      el("th", { class: "hide-narrow" }, "Issuer"), el("th", {}, "Valid until"), el("th", {}, "Status"), el("th", {}, ""))), body), list.more);
+  screen.replaceChildren(el("h1", {}, "Certificates"), notice, panel.element);
   await load();
 }
 
@@ -813,35 +934,58 @@ function keystoreExport(k) {
   format.focus();
 }
 
-// An entry of a keystore, and a row under it that shows the entry whole once asked for (the
-// keystore seed's entry details): its certificate as the certificates screen shows one, and
-// the chain after it.
-function entryRows(k, x) {
-  const { button: show, row: detail } = expander("Details", `Details of ${x.alias}`, 5, "details", async () => {
-    const full = await api("GET", `keystores/${k.id}/entries/${encodeURIComponent(x.alias)}`);
-    return [certDetails(full.certificate, { origin: full.origin || x.origin, has_private_key: x.has_private_key }),
-      full.chain.length ? el("p", {}, "The chain after it:") : "",
-      full.chain.length ? el("ol", {}, full.chain.map((c) => el("li", {}, `${c.subject}, valid until ${day(c.not_after)}`))) : ""];
-  });
-  return [el("tr", {}, el("td", {}, x.alias), el("td", {}, x.certificate?.subject || ""),
-    el("td", {}, day(x.certificate?.not_after)), el("td", {}, x.has_private_key ? "private key (sealed)" : "certificate only"),
-    el("td", {}, show)), detail];
+// The panel of a keystore (the destination seed's keystore view): how it came here and its
+// entries, each one shown whole once chosen (the seed's entry details): its certificate as the
+// certificates screen shows one, what the entry holds, and the chain after it.  k is the
+// keystore read whole (GET keystores/{id}), actions its buttons.
+function keystoreView(k, actions, panel, from) {
+  const origins = [...new Set(k.entries.map((x) => x.origin || "uploaded"))];
+  const buttons = new Map();
+  const entry = (x) => {
+    const b = el("button", { type: "button", class: "entry", "aria-label": `Details of ${x.alias}`, onclick: () => panel.view(async () => {
+      const full = await api("GET", `keystores/${k.id}/entries/${encodeURIComponent(x.alias)}`);
+      const head = el("h3", { tabindex: "-1" }, `Entry ${x.alias}`);
+      return { focus: head, body: [
+        el("button", { type: "button", class: "secondary", "aria-label": `Back to the entries of ${k.name}`,
+          onclick: () => panel.view(() => keystoreView(k, actions, panel, x.alias)) }, "← All entries"),
+        head, certDetails(full.certificate, { origin: full.origin || x.origin, has_private_key: x.has_private_key }),
+        full.chain.length ? el("p", {}, "The chain after it:") : "",
+        full.chain.length ? el("ol", {}, full.chain.map((c) => el("li", {}, `${c.subject}, valid until ${day(c.not_after)}`))) : ""] };
+    }) }, el("strong", {}, x.alias), el("span", {}, x.certificate?.subject || ""),
+    el("span", { class: "muted" }, `valid until ${day(x.certificate?.not_after) || "—"} · ${x.has_private_key ? "private key (sealed)" : "certificate only"}`));
+    buttons.set(x.alias, b);
+    return el("li", {}, b);
+  };
+  const body = [el("div", { class: "row-actions" }, actions),
+    el("dl", {}, el("dt", {}, "Format"), el("dd", {}, k.format.toUpperCase()),
+      el("dt", {}, "Method"), el("dd", {}, origins.join(", ") || "uploaded"),
+      el("dt", {}, "Created"), el("dd", {}, k.created_at)),
+    el("h3", {}, `Entries (${k.entries.length})`),
+    k.entries.length ? el("ul", { class: "entries" }, k.entries.map(entry)) : el("p", { class: "muted" }, "It holds no entry.")];
+  // Back from an entry: the focus on that entry's button.
+  return { body, focus: buttons.get(from) };
+}
+
+// What can be done to a keystore, as buttons: in its row and in its panel.
+function keystoreActions(k, load, panel) {
+  return [el("button", { class: "secondary", "aria-label": `Export ${k.name}`, onclick: () => keystoreExport(k) }, "Export"),
+    canChange() ? el("button", { class: "danger", "aria-label": `Delete ${k.name}`, onclick: () => confirmDialog(`Delete the keystore "${k.name}"?`,
+      async () => {
+        await api("DELETE", "keystores/" + k.id);
+        await load();
+        if (panel.key === k.id) panel.close();
+      }) }, "Delete") : null];
 }
 
 async function keystoresScreen(screen) {
   const body = el("tbody");
   const list = pagedList(body, "ks-more", 100, () => "keystores", (k) => {
-    const { button: show, row: entries } = expander("Entries", `Entries of ${k.name}`, 3, null, async () => {
-      const e = await apiAll(`keystores/${k.id}/entries`);
-      return el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Alias"), el("th", {}, "Subject"), el("th", {}, "Valid until"), el("th", {}, "Key"), el("th", {}, ""))),
-        el("tbody", {}, e.items.flatMap((x) => entryRows(k, x))));
-    });
-    const actions = el("div", { class: "row-actions" }, show,
-      el("button", { class: "secondary", "aria-label": `Export ${k.name}`, onclick: () => keystoreExport(k) }, "Export"));
-    if (canChange())
-      actions.append(el("button", { class: "danger", onclick: () => confirmDialog(`Delete the keystore "${k.name}"?`,
-        async () => { await api("DELETE", "keystores/" + k.id); load(); }) }, "Delete"));
-    return [el("tr", {}, el("td", {}, k.name), el("td", {}, k.format.toUpperCase()), el("td", {}, actions)), entries];
+    const { button, row } = panel.item(k.id, `Details of ${k.name}`, () => panel.show(k.id, k.name, async () => {
+      const full = await api("GET", "keystores/" + k.id);
+      return { title: full.name, ...keystoreView(full, keystoreActions(full, load, panel), panel) };
+    }));
+    return row(el("tr", {}, el("td", {}, k.name), el("td", {}, k.format.toUpperCase()),
+      el("td", {}, el("div", { class: "row-actions" }, button, keystoreActions(k, load, panel)))));
   });
   const load = () => list.load();
   const upload = canChange() ? el("button", { id: "upload-keystore", onclick: () => {
@@ -875,10 +1019,14 @@ async function keystoresScreen(screen) {
     const d = openDialog(form);
     file.focus();
   } }, "Upload keystore") : null;
-  screen.replaceChildren(el("h1", {}, "Keystores"), el("div", { class: "toolbar" }, el("span", {}, "Keystores are kept entry by entry; keys sealed"), upload),
+  const panel = sidePanel(el("div", { class: "toolbar" }, el("span", {}, "Keystores are kept entry by entry; keys sealed"), upload),
     el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Format"), el("th", {}, ""))), body), list.more);
+  screen.replaceChildren(el("h1", {}, "Keystores"), panel.element);
   await load();
 }
+
+// How a certificate came here, in words (the API's method).
+const methodName = (m) => ({ csr_signed: "signed for a CSR", issued: "issued for a public key sent" })[m] || m;
 
 // Everything inspect shows, and how the certificate came to be here (no key, ever).
 // An inventory certificate's details; with entry (a keystore's), what the entry holds and where
@@ -898,7 +1046,8 @@ function certDetails(c, entry) {
     el("dt", {}, "Key usage"), el("dd", {}, list(d.key_usage)), el("dt", {}, "Extended key usage"), el("dd", {}, list(d.ext_key_usage)),
     el("dt", {}, "Subject alternative names"), el("dd", {}, list(d.sans)),
     entry ? [el("dt", {}, "In this keystore"), el("dd", {}, `${entry.origin || "uploaded"}, ${entry.has_private_key ? "with its private key (sealed)" : "the certificate only"}`)]
-      : [el("dt", {}, "Created"), el("dd", {}, `${c.method}${c.profile ? " with profile " + c.profile : ""}, ${c.created_at}`),
+      : [el("dt", {}, "Method"), el("dd", {}, `${methodName(c.method)}${c.profile ? " with profile " + c.profile : ""}`),
+        el("dt", {}, "Created"), el("dd", {}, c.created_at),
         el("dt", {}, "Private key"), el("dd", {}, c.has_private_key ? "held here, sealed" : "not held here"),
         el("dt", {}, "Automatic renewal"), el("dd", {}, c.auto_renew ? `on, due ${c.renew_at || ""}` : "off"),
         c.renewed_by ? [el("dt", {}, "Renewed by"), el("dd", {}, c.renewed_by)] : null,
@@ -923,49 +1072,64 @@ function trustedDetails(t) {
 // authenticates, the issuer list only completes chains up to it.
 const listName = (l) => (l === "issuer" ? "Issuer list" : "Trust list");
 
+// What can be done to a trusted certificate, as buttons: in its row and in its panel.
+// changed() reads the list and the panel again.
+function trustedActions(t, { load, changed, panel }) {
+  if (!canChange()) return [];
+  const other = t.list === "issuer" ? "trust" : "issuer";
+  return [
+    el("button", { class: "secondary", "aria-label": `${t.status === "enabled" ? "Disable" : "Enable"} ${t.name}`, onclick: async () => {
+      await api("PATCH", "trusted-certificates/" + t.id, { status: t.status === "enabled" ? "disabled" : "enabled" });
+      changed();
+    } }, t.status === "enabled" ? "Disable" : "Enable"),
+    el("button", { class: "secondary", "aria-label": `Move ${t.name} to the ${other} list`, onclick: async () => {
+      await api("PATCH", "trusted-certificates/" + t.id, { list: other });
+      done(`${t.name} is in the ${other} list now.`);
+      changed();
+    } }, t.list === "issuer" ? "To trust list" : "To issuer list"),
+    el("button", { class: "danger", "aria-label": `Delete ${t.name}`, onclick: () => confirmDialog(`Delete the trusted certificate "${t.name}"? Devices using it can no longer connect.`,
+      async () => {
+        await api("DELETE", "trusted-certificates/" + t.id);
+        await load();
+        if (panel.key === t.id) panel.close();
+      }) }, "Delete")];
+}
+
 async function trustedScreen(screen) {
   const body = el("tbody");
   const which = el("select", { id: "tc-list", "aria-label": "Show list" },
     el("option", { value: "" }, "Both lists"), el("option", { value: "trust" }, "Trust list"), el("option", { value: "issuer" }, "Issuer list"));
+  // The panel: what the certificate says, the devices it registered, and its actions.
+  const show = (t) => panel.show(t.id, t.name, async () => {
+    const [full, devs] = await Promise.all([api("GET", "trusted-certificates/" + t.id),
+      api("GET", "devices?limit=50&trusted_id=" + encodeURIComponent(t.id))]);
+    const names = devs.items.map((x) => x.device_id).join(", ");
+    return { title: full.name, body: [el("p", {}, badge(full.status)), el("div", { class: "row-actions" }, trustedActions(full, ctx)),
+      trustedDetails(full),
+      el("p", {}, !devs.items.length ? "No device registered through it yet."
+        : devs.next_cursor ? `Devices registered through it (the first ${devs.items.length}; all of them under Devices): ${names}`
+          : `Devices registered through it (${devs.items.length}): ${names}`)] };
+  });
   async function load() {
     const list = await apiAll("trusted-certificates" + (which.value ? "?list=" + which.value : ""));
     body.replaceChildren();
     if (!list.items.length)
       body.append(el("tr", {}, el("td", { colspan: 6, class: "muted" }, which.value ? `Nothing in the ${listName(which.value).toLowerCase()}.` : "No trusted certificate yet.")));
     for (const t of list.items) {
-      const { button: expand, row: detailRow } = expander("Details", `Details of ${t.name}`, 6, "details", async () => {
-        const [full, devs] = await Promise.all([api("GET", "trusted-certificates/" + t.id),
-          api("GET", "devices?limit=50&trusted_id=" + encodeURIComponent(t.id))]);
-        const names = devs.items.map((x) => x.device_id).join(", ");
-        return [trustedDetails(full),
-          el("p", {}, !devs.items.length ? "No device registered through it yet."
-            : devs.next_cursor ? `Devices registered through it (the first ${devs.items.length}; all of them under Devices): ${names}`
-              : `Devices registered through it (${devs.items.length}): ${names}`)];
-      });
-      const actions = el("div", { class: "row-actions" }, expand);
-      if (canChange()) {
-        actions.append(
-          el("button", { class: "secondary", onclick: async () => {
-            await api("PATCH", "trusted-certificates/" + t.id, { status: t.status === "enabled" ? "disabled" : "enabled" });
-            load();
-          } }, t.status === "enabled" ? "Disable" : "Enable"),
-          el("button", { class: "secondary", "aria-label": `Move ${t.name} to the ${t.list === "issuer" ? "trust" : "issuer"} list`, onclick: async () => {
-            await api("PATCH", "trusted-certificates/" + t.id, { list: t.list === "issuer" ? "trust" : "issuer" });
-            done(`${t.name} is in the ${t.list === "issuer" ? "trust" : "issuer"} list now.`);
-            load();
-          } }, t.list === "issuer" ? "To trust list" : "To issuer list"),
-          el("button", { class: "danger", onclick: () => confirmDialog(`Delete the trusted certificate "${t.name}"? Devices using it can no longer connect.`,
-            async () => { await api("DELETE", "trusted-certificates/" + t.id); load(); }) }, "Delete"));
-      }
-      body.append(el("tr", { "data-id": t.id }, el("td", {}, t.name), el("td", {}, listName(t.list)), el("td", {}, badge(t.status)),
-        el("td", {}, t.list === "issuer" ? "—" : t.auto_registration ? "on" : "off"), el("td", {}, day(t.not_after)), el("td", {}, actions)), detailRow);
+      const { button, row } = panel.item(t.id, `Details of ${t.name}`, () => show(t));
+      body.append(row(el("tr", {}, el("td", {}, t.name), el("td", {}, listName(t.list)), el("td", {}, badge(t.status)),
+        el("td", {}, t.list === "issuer" ? "—" : t.auto_registration ? "on" : "off"), el("td", { class: "day" }, day(t.not_after)),
+        el("td", {}, el("div", { class: "row-actions" }, button, trustedActions(t, ctx))))));
     }
   }
   which.addEventListener("change", load);
   const add = canChange() ? el("button", { id: "add-trusted", onclick: () => addTrustedDialog(load) }, "Add trusted certificate") : null;
-  screen.replaceChildren(el("h1", {}, "Trusted certificates"), el("div", { class: "toolbar" }, el("span", {}, "CAs whose devices may connect over MQTT"), which, add),
+  const panel = sidePanel(el("div", { class: "toolbar" }, el("span", {}, "CAs whose devices may connect over MQTT"), which, add),
     el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "List"), el("th", {}, "Status"), el("th", {}, "Auto registration"),
       el("th", {}, "Valid until"), el("th", {}, ""))), body));
+  const changed = async () => { await load(); await panel.refresh(); };
+  const ctx = { load: () => load(), changed, panel };
+  screen.replaceChildren(el("h1", {}, "Trusted certificates"), panel.element);
   await load();
 }
 

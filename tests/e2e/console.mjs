@@ -10,6 +10,11 @@ const [url, data, work, shots] = process.argv.slice(2);
 const password = readFileSync(`${data}/admin-password`, "utf8").trim();
 let checks = 0;
 const ok = (what) => console.log(`ok ${++checks} - ${what}`);
+// The details panel beside a list: its title, and each of its labels with its value.
+const panelOf = (p) => p.locator("#panel");
+const panelFields = (p) => p.evaluate(() => Object.fromEntries([...document.querySelectorAll("#panel dt")]
+  .map((dt) => [dt.textContent, dt.nextElementSibling?.textContent])));
+const focusIn = (p, sel) => p.evaluate((s) => !!document.activeElement?.closest(s), sel);
 
 const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] });
 const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1200, height: 800 } });
@@ -75,12 +80,23 @@ for (const [file, message] of [["leaf.pem", "does not contain BasicConstraints C
 }
 ok("every validation error of an upload is shown (not PEM, v1, not a CA, already there, expired, not yet valid)");
 await row.getByRole("button", { name: "Details of Fleet root" }).click();
-await page.getByText("CN=Fleet Root CA").first().waitFor();
-ok("expanding the row shows the details read from the certificate");
+await panelOf(page).getByRole("heading", { name: "Fleet root" }).waitFor();
+await panelOf(page).getByText("CN=Fleet Root CA").first().waitFor();
+assert.equal((await panelFields(page))["Proof of possession"], "not verified");
+assert.equal(await row.getByRole("button", { name: "Details of Fleet root" }).getAttribute("aria-expanded"), "true");
+ok("the row's Details opens the panel with the details read from the certificate");
 await page.screenshot({ path: `${shots}/trusted.png`, fullPage: true });
 await row.getByRole("button", { name: "Disable" }).click();
 await page.locator("tr", { hasText: "Fleet root" }).getByText("disabled").waitFor();
-ok("disabled from the row");
+await panelOf(page).getByRole("button", { name: "Enable Fleet root" }).waitFor();
+ok("disabled from the row, and the panel says so (it offers Enable)");
+await panelOf(page).getByRole("button", { name: "Enable Fleet root" }).click();
+await page.locator("tr", { hasText: "Fleet root" }).getByText("enabled").waitFor();
+await panelOf(page).getByRole("button", { name: "Disable Fleet root" }).waitFor();
+assert.ok(await focusIn(page, "#panel"));
+ok("enabled again from the panel, the focus kept in it");
+await panelOf(page).getByRole("button", { name: "Disable Fleet root" }).click();
+await page.locator("tr", { hasText: "Fleet root" }).getByText("disabled").waitFor();
 
 // The issuer list: chosen when adding (auto registration cannot be), shown, and narrowed to.
 await page.getByRole("button", { name: "Add trusted certificate" }).click();
@@ -117,10 +133,12 @@ await page.locator("tr", { hasText: "Fleet root" }).getByRole("button", { name: 
 await page.getByRole("dialog").getByText("Delete the trusted certificate").waitFor();
 await page.getByRole("dialog").getByRole("button", { name: "Cancel" }).click();
 assert.equal(await page.locator("tr", { hasText: "Fleet root" }).count(), 1);
+assert.equal(await panelOf(page).getByRole("heading", { name: "Fleet root" }).count(), 1);
 await page.locator("tr", { hasText: "Fleet root" }).getByRole("button", { name: "Delete" }).click();
 await page.getByRole("dialog").getByRole("button", { name: "Delete" }).click();
 await page.locator("tr", { hasText: "Fleet root" }).waitFor({ state: "detached" });
-ok("deleted after confirming (and kept when cancelled)");
+await panelOf(page).waitFor({ state: "hidden" });
+ok("deleted after confirming (and kept when cancelled); its panel closed with it");
 
 // A server certificate through the wizard, exported as PKCS#12 and read back by openssl.
 await page.getByRole("link", { name: "Certificates", exact: true }).click();
@@ -156,10 +174,11 @@ ok("a server certificate created through the wizard (with Back keeping what was 
 await web.getByText("dns:web.example, ip:10.0.0.5").waitFor();
 ok("its row shows the names it holds under its subject");
 // Made, its details are shown at once (SAP BTP: "its detail view is shown").
+await panelOf(page).getByRole("heading", { name: "web.example" }).waitFor();
 await page.waitForFunction(() => document.querySelector('button[aria-label="Details of web.example"]')?.getAttribute("aria-expanded") === "true");
-await page.getByText("generated with profile tls-server").waitFor();
-await page.getByText("held here, sealed").first().waitFor();
-await page.getByText(/^on, due /).first().waitFor();
+await panelOf(page).getByText("generated with profile tls-server").waitFor();
+await panelOf(page).getByText("held here, sealed").first().waitFor();
+await panelOf(page).getByText(/^on, due /).first().waitFor();
 assert.equal(await page.getByText("BEGIN PRIVATE KEY").count(), 0);
 ok("a certificate's details: validity, names, fingerprints, extensions, how it was created; never its key");
 await web.getByRole("button", { name: "Export web.example" }).click();
@@ -195,13 +214,16 @@ await page.locator("tr", { hasText: "imported-one" }).getByRole("button", { name
 assert.equal(await page.locator("tr", { hasText: "imported-one" }).getByRole("button", { name: /^Renew/ }).count(), 0);
 await page.locator("#done").getByText('Imported "imported-one"').waitFor();
 ok("a certificate and its key imported through the wizard (one certhub did not issue offers no renewal), and said so");
-// Renamed and switched to automatic renewal from its row.
-await page.getByRole("button", { name: "Edit imported-one" }).click();
+// Renamed from the panel its import opened (one certhub cannot renew offers no automatic
+// renewal); the list and the panel follow.
+await panelOf(page).getByRole("heading", { name: "imported-one" }).waitFor();
+await panelOf(page).getByRole("button", { name: "Edit imported-one" }).click();
 assert.equal(await page.getByRole("dialog").getByLabel("Renew automatically before it expires").count(), 0);
 await page.getByRole("dialog").getByLabel("Name").fill("imported-renamed");
 await page.getByRole("dialog").getByRole("button", { name: "Save" }).click();
 await page.locator("tr", { hasText: "imported-renamed" }).waitFor();
-ok("a certificate renamed from its row (one certhub cannot renew offers no automatic renewal)");
+await panelOf(page).getByRole("heading", { name: "imported-renamed" }).waitFor();
+ok("a certificate renamed from its panel: its row and the panel's title follow");
 // An action the server refuses says why above the screen (it did nothing visible): a CA's
 // own certificate is deleted with its CA.
 const caCert = await page.evaluate(async () => {
@@ -248,6 +270,51 @@ await page.waitForFunction(() => document.querySelector("#im-cert").value.starts
 await page.getByRole("dialog").getByRole("button", { name: "Cancel" }).click();
 ok("a certificate file dropped on the import step is read as if chosen");
 await page.screenshot({ path: `${shots}/certificates.png`, fullPage: true });
+// A click on a certificate's row opens the panel beside the list (the destination seed's
+// "View a Certificate"): validity, subject and issuer DNs, how it was made; Escape closes it
+// and the focus goes back to the row.
+await page.keyboard.press("Escape");
+await panelOf(page).waitFor({ state: "hidden" });
+const importedRow = page.locator("tr", { hasText: "imported-renamed" });
+await importedRow.locator("td").nth(1).click();
+await panelOf(page).getByRole("heading", { name: "imported-renamed" }).waitFor();
+await panelOf(page).getByText("CN=imported.example").first().waitFor();
+let fields = await panelFields(page);
+assert.equal(fields.Subject, "CN=imported.example");
+assert.equal(fields.Issuer, "CN=imported.example");
+assert.equal(fields.Method, "imported");
+assert.match(fields["Valid until"], /^\d{4}-\d{2}-\d{2}T/);
+assert.match(fields["SHA-256"], /^[0-9a-f]{64}$/i);
+assert.equal(await importedRow.getAttribute("aria-current"), "true");
+assert.ok(await focusIn(page, "#panel"), "the focus is not in the panel");
+const panelBox = await panelOf(page).boundingBox(), tableBox = await page.locator("#screen table").boundingBox();
+assert.ok(panelBox.x >= tableBox.x + tableBox.width, `the panel is not right of the list: ${JSON.stringify([panelBox, tableBox])}`);
+for (const name of ["Export imported-renamed", "Edit imported-renamed", "Delete imported-renamed"])
+  await panelOf(page).getByRole("button", { name }).waitFor();
+ok("a click on a certificate's row opens the panel at its right: subject, issuer, method, validity, fingerprint, its actions");
+await page.screenshot({ path: `${shots}/certificate-panel.png`, fullPage: true });
+await page.keyboard.press("Escape");
+await panelOf(page).waitFor({ state: "hidden" });
+assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("aria-label")), "Details of imported-renamed");
+assert.equal(await importedRow.getAttribute("aria-current"), null);
+ok("Escape closes the panel and the focus goes back to the certificate's row");
+// The keyboard alone: the row's Details button opens it, the close button closes it.
+await page.keyboard.press("Enter");
+await panelOf(page).getByRole("heading", { name: "imported-renamed" }).waitFor();
+assert.ok(await focusIn(page, "#panel"));
+await panelOf(page).getByRole("button", { name: "Close the details" }).focus();
+await page.keyboard.press("Enter");
+await panelOf(page).waitFor({ state: "hidden" });
+assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("aria-label")), "Details of imported-renamed");
+ok("with the keyboard: Details opens the panel, its close button closes it, the focus back on the row");
+// Escape in a dialog opened from the panel closes the dialog only.
+await importedRow.locator("td").first().click();
+await panelOf(page).getByRole("button", { name: "Export imported-renamed" }).click();
+await page.getByRole("dialog").getByLabel("Format").waitFor();
+await page.keyboard.press("Escape");
+await page.getByRole("dialog").waitFor({ state: "hidden" });
+assert.ok(await panelOf(page).isVisible());
+ok("Escape in a dialog opened from the panel closes the dialog, not the panel");
 
 // The CA hierarchy: a root and an intermediate under it, its chain downloaded.
 await page.getByRole("link", { name: "CAs", exact: true }).click();
@@ -345,15 +412,33 @@ await page.locator("#ks-password").fill("changeit");
 await page.getByRole("dialog").getByRole("button", { name: "Upload", exact: true }).click();
 const ks = page.locator("tr", { hasText: "store.jks" });
 await ks.waitFor();
-await ks.getByRole("button", { name: "Entries of store.jks" }).click();
-await page.getByText("tomcat", { exact: true }).waitFor();
-await page.getByText("private key (sealed)").first().waitFor();
-ok("a JKS uploaded and its entries listed");
-await page.getByRole("button", { name: "Details of tomcat" }).click();
-await page.getByText("Signature").first().waitFor();
-assert.ok(await page.locator("dd", { hasText: "uploaded, with its private key (sealed)" }).first().isVisible());
-ok("an entry shown whole from its row: its certificate's details, and what the entry holds");
+await ks.locator("td").first().click();
+await panelOf(page).getByRole("heading", { name: "store.jks" }).waitFor();
+await panelOf(page).getByText("tomcat", { exact: true }).waitFor();
+await panelOf(page).getByText("private key (sealed)").first().waitFor();
+fields = await panelFields(page);
+assert.deepEqual([fields.Format, fields.Method], ["JKS", "uploaded"]);
+assert.equal(await panelOf(page).locator(".entries li").count(), 1);
+for (const name of ["Export store.jks", "Delete store.jks"]) await panelOf(page).getByRole("button", { name }).waitFor();
+ok("a JKS uploaded; a click on its row opens the panel: its entries, format, method and actions");
 await page.screenshot({ path: `${shots}/keystores.png`, fullPage: true });
+await panelOf(page).getByRole("button", { name: "Details of tomcat" }).click();
+await panelOf(page).getByRole("heading", { name: "Entry tomcat" }).waitFor();
+fields = await panelFields(page);
+assert.equal(fields.Subject, "CN=tomcat.example");
+assert.equal(fields["In this keystore"], "uploaded, with its private key (sealed)");
+assert.ok(fields.Signature && fields["SHA-256"]);
+assert.ok(await focusIn(page, "#panel h3"));
+ok("an entry shown whole from the panel: its certificate's details, and what the entry holds");
+await page.screenshot({ path: `${shots}/keystore-entry.png`, fullPage: true });
+await panelOf(page).getByRole("button", { name: "Back to the entries of store.jks" }).click();
+await panelOf(page).getByRole("heading", { name: "Entries (1)" }).waitFor();
+assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("aria-label")), "Details of tomcat");
+ok("and back to the keystore's entries, the focus on the entry");
+await page.keyboard.press("Escape");
+await panelOf(page).waitFor({ state: "hidden" });
+assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("aria-label")), "Details of store.jks");
+ok("Escape closes the keystore's panel, the focus back on its row");
 await page.getByRole("button", { name: "Upload keystore" }).click();
 await page.locator("#ks-file").setInputFiles(`${work}/apart.jks`);
 await page.locator("#ks-password").fill("changeit");
@@ -373,7 +458,7 @@ ok("a keystore exported (PEM)");
 // Devices: those of a trusted certificate in its details, blocked and let in again, filtered.
 await page.getByRole("link", { name: "Trusted certificates" }).click();
 await page.getByRole("button", { name: "Details of Plant root" }).click();
-await page.getByText("Devices registered through it (2): pump-1, pump-2").waitFor();
+await panelOf(page).getByText("Devices registered through it (2): pump-1, pump-2").waitFor();
 ok("a trusted certificate's details name the devices registered through it");
 await page.getByRole("link", { name: "Devices", exact: true }).click();
 await page.getByRole("button", { name: "Block pump-1" }).click();
@@ -614,6 +699,17 @@ await exportButton.waitFor();
 const box = await exportButton.boundingBox();
 assert.ok(box.x >= 0 && box.x + box.width <= 390, JSON.stringify(box));
 ok("at phone width a certificate's actions are in sight");
+// The panel takes the list's place at phone width, and gives it back when closed.
+await page.getByRole("button", { name: /^Details of / }).first().click();
+await panelOf(page).getByText("SHA-256").waitFor();
+const phonePanel = await panelOf(page).boundingBox();
+assert.ok(phonePanel.x >= 0 && phonePanel.x + phonePanel.width <= 390, JSON.stringify(phonePanel));
+assert.equal(await page.locator("#screen table").isVisible(), false);
+await page.screenshot({ path: `${shots}/certificate-panel-phone.png`, fullPage: true });
+await panelOf(page).getByRole("button", { name: "Close the details" }).click();
+await page.locator("#screen table").waitFor();
+assert.ok(await focusIn(page, "tr[data-id]"));
+ok("at phone width the panel covers the list, and closing it shows the list again");
 
 // A request without the CSRF token is refused even with the cookie.
 const status = await page.evaluate(async () => (await fetch("/api/v1/settings", { method: "PATCH", headers: { "Content-Type": "application/json" }, body: "{}" })).status);
@@ -645,10 +741,22 @@ await vp.getByRole("heading", { name: "Trusted certificates" }).waitFor();
 await vp.locator("tr", { hasText: "<img" }).first().waitFor();
 for (const name of ["Add trusted certificate", "Disable", "Enable", "Delete"])
   assert.equal(await vp.getByRole("button", { name }).count(), 0, `a viewer sees ${name}`);
+await vp.getByRole("button", { name: "Details of Plant root" }).click();
+await panelOf(vp).getByText("Devices registered through it").waitFor();
+for (const name of ["Disable", "Enable", "Delete", /^Move /])
+  assert.equal(await panelOf(vp).getByRole("button", { name }).count(), 0, `a viewer's panel offers ${name}`);
 await vp.getByRole("link", { name: "Certificates", exact: true }).click();
 await vp.locator("tr", { hasText: "web.example" }).first().waitFor();
 assert.equal(await vp.getByRole("button", { name: "Create certificate" }).count(), 0);
 assert.equal(await vp.getByRole("button", { name: /^Delete/ }).count(), 0);
+// Its panel: the details and Export, nothing that changes anything.
+await vp.locator("tr", { hasText: "web.example" }).first().locator("td").first().click();
+await panelOf(vp).getByText("SHA-256").waitFor();
+await panelOf(vp).getByRole("button", { name: /^Export / }).waitFor();
+for (const name of [/^Delete/, /^Edit/, /^Renew/])
+  assert.equal(await panelOf(vp).getByRole("button", { name }).count(), 0, `a viewer's panel offers ${name}`);
+await vp.keyboard.press("Escape");
+await panelOf(vp).waitFor({ state: "hidden" });
 // Export offers a viewer the formats without the key, saying why P12 and JKS are not there.
 await vp.getByRole("button", { name: /^Export / }).first().click();
 await vp.locator("#ex-why").getByText("which this account may not export").waitFor();
