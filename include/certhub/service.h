@@ -506,7 +506,8 @@ int64_t ch_renew_at(int64_t not_before, int64_t not_after);
 /* The same at another fraction of the life (0.5 to 0.9). */
 int64_t ch_renew_at_fraction(int64_t not_before, int64_t not_after, double fraction);
 /* Renews a certificate now: same subject, SANs, profile, CA and lifetime, the same usages and
- * extensions (those left out stay out, critical ones stay critical); a new key of the same type (reuse_key: the same key; certificates whose key is not held here keep their public
+ * extensions (those left out stay out, critical ones stay critical); a new key of the same
+ * type (reuse_key: the same key; certificates whose key is not held here keep their public
  * key); linked to the old one (renews / renewed_by).  Uploaded certificates cannot be renewed
  * (CH_EPOLICY); one renewed already is CH_ECONFLICT. */
 int ch_svc_cert_renew(ch_svc *svc, const ch_actor *actor, const char *id, bool reuse_key, ch_store_cert *out);

@@ -373,11 +373,12 @@ typedef struct ch_issue_opts {
 } ch_issue_opts;
 
 /* Issues a certificate: 16 random serial bytes (positive), SKI and AKI, Basic Constraints,
- * KU and EKU from the profile and overrides (AKI, BC, KU and EKU unless left out), SANs.  RFC 5280 rules: the issuer must be a CA
- * with keyCertSign, its path length is respected (an intermediate under a CA with
- * pathlen 0 is CH_EPOLICY), validity past the issuer's not_after is CH_EPOLICY (or capped
- * with cap_validity), a CSR asking for CA:TRUE under a leaf profile is CH_EPOLICY.  A CSR's
- * other requested extensions are never copied.  Thread-safe. */
+ * KU and EKU from the profile and overrides (AKI, BC, KU and EKU unless left out), SANs.
+ * RFC 5280 rules: the issuer must be a CA with keyCertSign, its path length is respected
+ * (an intermediate under a CA with pathlen 0 is CH_EPOLICY), validity past the issuer's
+ * not_after is CH_EPOLICY (or capped with cap_validity), a CSR asking for CA:TRUE under a
+ * leaf profile is CH_EPOLICY.  A CSR's other requested extensions are never copied.
+ * Thread-safe. */
 int ch_cert_issue(ch_cert **out, const ch_issue_opts *opts);
 /* The checks ch_cert_issue makes of the extension switches (leave_out, critical_set, critical)
  * against opts->profile, key_usage and ext_key_usage, for a caller that wants them answered
