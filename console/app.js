@@ -346,11 +346,17 @@ function preferredSigner(cas) {
   return (cas.find((c) => c.can_sign && c.parent_id) || cas.find((c) => c.can_sign) || {}).id;
 }
 
+// The extensions the create wizard switches, by the API's names; all on at first, and critical
+// as RFC 5280 advises (Basic Constraints and Key Usage; the AKI never, so it has no box).
+const EXT_NAMES = { bc: "basic_constraints", aki: "authority_key_id", ku: "key_usage", eku: "ext_key_usage" };
+const EXT_ON = { bc: true, aki: true, ku: true, eku: true };
+const EXT_CRITICAL = { bc: true, ku: true, eku: false };
+
 // The create wizard: the storage seed's fields, a step at a time, Back and Next, review last.
 async function createWizard(reload) {
   const [cas, profiles] = await Promise.all([apiAll("cas"), apiAll("profiles")]);
   const v = { type: "internal", profile: "tls-server", key_type: "p256", digest: "sha256",
-    ca_id: preferredSigner(cas.items) };
+    ca_id: preferredSigner(cas.items), ext: { ...EXT_ON }, crit: { ...EXT_CRITICAL } };
   v.days = String((profiles.items.find((p) => p.name === v.profile) || {}).default_days || 365);
   const field = (id, label, attrs = {}) => [el("label", { for: id }, label), el("input", { id, name: id, value: v[id] || "", ...attrs })];
   const select = (id, label, options) => [el("label", { for: id }, label),
@@ -371,18 +377,38 @@ async function createWizard(reload) {
       ...field("organizational_unit", "Organizational unit"), ...field("locality", "Locality"), ...field("state", "State"),
       ...field("country", "Country (2 letters)"), ...field("email", "Email"),
       ...field("sans", "Subject alternative names (dns:..., ip:..., comma separated)")]],
-    ["Extensions", () => [el("p", {}, "Leave unticked to take the profile's key usages."),
-      el("fieldset", {}, el("legend", {}, "Key usage"), ...["digital_signature", "key_encipherment", "key_agreement", "non_repudiation"]
-        .map((u) => el("label", { class: "check" }, el("input", { type: "checkbox", name: "ku_" + u, checked: (v.ku || []).includes(u) }), u))),
-      el("fieldset", {}, el("legend", {}, "Extended key usage"), ...["server_auth", "client_auth", "code_signing", "email_protection"]
-        .map((u) => el("label", { class: "check" }, el("input", { type: "checkbox", name: "eku_" + u, checked: (v.eku || []).includes(u) }), u)))]],
+    // The storage seed's Extra Constraints: each extension switched on or off, and marked
+    // critical or not (the AKI never is: RFC 5280 4.2.1.1).  This wizard issues leaf
+    // certificates, which may go without Basic Constraints; a CA's may not.
+    ["Extensions", () => [
+      extSwitch("bc", "Basic Constraints", "Says the certificate is no CA; a leaf certificate may go without it."),
+      extSwitch("aki", "Authority Key Identifier", "Names the key of the CA that signed it, so verifiers find that CA by more than its name (RFC 5280 asks for it)."),
+      extSwitch("ku", "Key Usage", "What the key may do. Leave the usages unticked to take the profile's.",
+        ["digital_signature", "key_encipherment", "key_agreement", "non_repudiation"].map((u) =>
+          el("label", { class: "check" }, el("input", { type: "checkbox", name: "ku_" + u, checked: (v.ku || []).includes(u) }), u))),
+      extSwitch("eku", "Extended Key Usage", "What the certificate is for. Leave the usages unticked to take the profile's; off, it serves any purpose.",
+        ["server_auth", "client_auth", "code_signing", "email_protection"].map((u) =>
+          el("label", { class: "check" }, el("input", { type: "checkbox", name: "eku_" + u, checked: (v.eku || []).includes(u) }), u)))]],
     ["Review", () => [el("dl", {}, [["Identifier", v.name], ["Profile", v.profile], ["Key type", v.key_type], ["Digest", v.digest],
       ["Lifetime (days)", v.days], ["Signing CA", (cas.items.find((c) => c.id === v.ca_id) || {}).name],
       ["Common name", v.common_name], ["Organization", v.organization], ["Subject alternative names", v.sans],
-      ["Key usage", (v.ku || []).join(", ") || "the profile's"], ["Extended key usage", (v.eku || []).join(", ") || "the profile's"],
+      ["Basic constraints", extReview("bc", "on")], ["Authority key identifier", extReview("aki", "on")],
+      ["Key usage", extReview("ku", (v.ku || []).join(", ") || "the profile's")],
+      ["Extended key usage", extReview("eku", (v.eku || []).join(", ") || "the profile's")],
       ["Automatic renewal", v.auto_renew ? "on" : "off"]]
       .flatMap(([k, val]) => [el("dt", {}, k), el("dd", {}, val || "—")]))]],
   ];
+  // An extension's switch, its "critical" box (where it may be) and what it holds (usages),
+  // shown while it is on.
+  function extSwitch(key, label, hint, usages) {
+    const on = el("input", { type: "checkbox", name: "ext_" + key, id: "ext_" + key, checked: v.ext[key] });
+    const crit = key in EXT_CRITICAL ? el("label", { class: "check" },
+      el("input", { type: "checkbox", name: "crit_" + key, "aria-label": `${label}: critical`, checked: v.crit[key] }), "Marked critical") : null;
+    const body = el("div", { hidden: !v.ext[key] }, crit, usages || null);
+    on.addEventListener("change", () => { body.hidden = !on.checked; });
+    return el("fieldset", {}, el("legend", {}, el("label", { class: "check" }, on, label)), el("p", { class: "hint" }, hint), body);
+  }
+  const extReview = (key, what) => (v.ext[key] ? what + (v.crit[key] ? ", critical" : "") : "off (left out)");
   let step = 0;
   const err = el("p", { class: "error", role: "alert", id: "wz-error" });
   const form = el("form", { method: "dialog", novalidate: true });
@@ -392,6 +418,8 @@ async function createWizard(reload) {
     if (boxes.length) { v.ku = []; v.eku = []; }
     for (const e of form.querySelectorAll("input, select, textarea")) {
       if (e.name === "auto_renew") v.auto_renew = e.checked;
+      else if (e.name.startsWith("ext_")) v.ext[e.name.slice(4)] = e.checked;
+      else if (e.name.startsWith("crit_")) v.crit[e.name.slice(5)] = e.checked;
       else if (e.type !== "checkbox") v[e.name] = e.value;
       else if (e.checked) (e.name.startsWith("eku_") ? v.eku : v.ku).push(e.name.replace(/^e?ku_/, ""));
     }
@@ -473,9 +501,15 @@ async function createWizard(reload) {
     if (step < steps.length - 1) { step++; return show(); }
     const subject = {};
     for (const k of ["common_name", "organization", "organizational_unit", "locality", "state", "country", "email"]) if (v[k]) subject[k] = v[k];
+    // An extension switched off goes as false or [] (no usages); critical is sent when a box
+    // differs from RFC 5280's advice, naming those on and critical.
+    const usages = (key, list) => (!v.ext[key] ? [] : list && list.length ? list : undefined);
+    const critical = Object.keys(EXT_CRITICAL).some((k) => v.ext[k] && v.crit[k] !== EXT_CRITICAL[k])
+      ? Object.keys(EXT_CRITICAL).filter((k) => v.ext[k] && v.crit[k]).map((k) => EXT_NAMES[k]) : undefined;
     const body = { name: v.name || undefined, profile: v.profile, key_type: v.key_type, digest: v.digest, days: Number(v.days), ca_id: v.ca_id, subject,
       sans: v.sans ? v.sans.split(",").map((x) => x.trim()).filter(Boolean) : undefined,
-      key_usage: v.ku && v.ku.length ? v.ku : undefined, ext_key_usage: v.eku && v.eku.length ? v.eku : undefined,
+      key_usage: usages("ku", v.ku), ext_key_usage: usages("eku", v.eku),
+      basic_constraints: v.ext.bc ? undefined : false, authority_key_id: v.ext.aki ? undefined : false, critical,
       auto_renew: v.auto_renew || undefined };
     try {
       const made = await api("POST", "certificates", body);
@@ -1035,6 +1069,7 @@ const methodName = (m) => ({ csr_signed: "signed for a CSR", issued: "issued for
 function certDetails(c, entry) {
   const d = c.details || {};
   const list = (a) => (a && a.length ? a.join(", ") : "—");
+  const critical = (name) => ((d.critical || []).includes(name) ? " (critical)" : "");
   return el("dl", {},
     el("dt", {}, "Valid from"), el("dd", {}, c.not_before), el("dt", {}, "Valid until"), el("dd", {}, c.not_after),
     el("dt", {}, "Subject"), el("dd", {}, c.subject), el("dt", {}, "Issuer"), el("dd", {}, c.issuer),
@@ -1042,8 +1077,13 @@ function certDetails(c, entry) {
     el("dt", {}, "SHA-256"), el("dd", {}, c.sha256), el("dt", {}, "SHA-1"), el("dd", {}, d.sha1 || "—"),
     el("dt", {}, "Key"), el("dd", {}, `${d.key_algorithm || ""} ${d.key_curve || d.key_bits || ""}`),
     el("dt", {}, "Signature"), el("dd", {}, d.signature_algorithm || "—"),
-    el("dt", {}, "Basic constraints"), el("dd", {}, d.is_ca ? `CA${d.path_len != null ? ", path length " + d.path_len : ""}` : "not a CA"),
-    el("dt", {}, "Key usage"), el("dd", {}, list(d.key_usage)), el("dt", {}, "Extended key usage"), el("dd", {}, list(d.ext_key_usage)),
+    // Each extension a create wizard switches: absent ones shown as such, critical ones said.
+    el("dt", {}, "Basic constraints"), el("dd", {}, (d.basic_constraints === false ? "absent"
+      : d.is_ca ? `CA${d.path_len != null ? ", path length " + d.path_len : ""}` : "not a CA") + critical("basic_constraints")),
+    el("dt", {}, "Key usage"), el("dd", {}, list(d.key_usage) + critical("key_usage")),
+    el("dt", {}, "Extended key usage"), el("dd", {}, list(d.ext_key_usage) + critical("ext_key_usage")),
+    el("dt", {}, "Subject key identifier"), el("dd", {}, d.ski || "—"),
+    el("dt", {}, "Authority key identifier"), el("dd", {}, d.aki || "—"),
     el("dt", {}, "Subject alternative names"), el("dd", {}, list(d.sans)),
     entry ? [el("dt", {}, "In this keystore"), el("dd", {}, `${entry.origin || "uploaded"}, ${entry.has_private_key ? "with its private key (sealed)" : "the certificate only"}`)]
       : [el("dt", {}, "Method"), el("dd", {}, `${methodName(c.method)}${c.profile ? " with profile " + c.profile : ""}`),

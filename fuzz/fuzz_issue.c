@@ -6,7 +6,8 @@
  * Input: lines for profile, key_type, days, digest, CN, O, C, SANs (comma-separated), DN,
  * key_usage, ext_key_usage, an unused line (a certificate issued here is never a CA, so it
  * took no path length; kept so the corpus reads as it did) and flags ('c': the rest is a CSR, 'p': a public key,
- * 'v': cap_validity, 'r': auto_renew), then the rest of the bytes. */
+ * 'v': cap_validity, 'r': auto_renew; 'B', 'K', 'E', 'A': Basic Constraints, Key Usage, EKU, the AKI left
+ * out; 'C': their criticality decided, critical those of 'b', 'k', 'e', 'a'), then the rest of the bytes. */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,6 +122,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     q.cap_validity = strchr(flags, 'v') != NULL;
     q.auto_renew = strchr(flags, 'r') != NULL;
+    {
+        static const char out_of[] = "BKEA", crit[] = "bkea"; /* in CH_EXT_* order */
+        for (unsigned k = 0; k < 4; k++) {
+            if (strchr(flags, out_of[k]))
+                q.leave_out |= 1u << k;
+            if (strchr(flags, crit[k]))
+                q.critical |= 1u << k;
+        }
+        q.critical_set = strchr(flags, 'C') ? CH_EXT_ALL : 0;
+    }
     if (ch_svc_cert_issue(svc, &actor, &q, &out) == 0) {
         ch_cert *c = NULL;
         /* What was stored is a certificate that reads back, from the CA asked for. */

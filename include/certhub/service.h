@@ -469,6 +469,9 @@ typedef struct ch_svc_issue_req {
     const char *digest;
     unsigned key_usage;       /* 0: the profile's */
     unsigned ext_key_usage;   /* 0: the profile's */
+    unsigned leave_out;       /* CH_EXT_* not written (ch_issue_opts; 0: all the profile has) */
+    unsigned critical_set;    /* CH_EXT_* whose criticality `critical` decides (0: RFC 5280's advice) */
+    unsigned critical;
     bool cap_validity;        /* shorten to the CA's end instead of refusing */
     bool auto_renew;          /* renewed by certhubd before it expires */
     const char *renews;       /* internal: the certificate this one renews (linked in the same transaction) */
@@ -502,8 +505,9 @@ int ch_svc_pending_end(ch_svc_pending *pending, ch_store_cert *out);
 int64_t ch_renew_at(int64_t not_before, int64_t not_after);
 /* The same at another fraction of the life (0.5 to 0.9). */
 int64_t ch_renew_at_fraction(int64_t not_before, int64_t not_after, double fraction);
-/* Renews a certificate now: same subject, SANs, profile, CA and lifetime; a new key of the
- * same type (reuse_key: the same key; certificates whose key is not held here keep their public
+/* Renews a certificate now: same subject, SANs, profile, CA and lifetime, the same usages and
+ * extensions (those left out stay out, critical ones stay critical); a new key of the same
+ * type (reuse_key: the same key; certificates whose key is not held here keep their public
  * key); linked to the old one (renews / renewed_by).  Uploaded certificates cannot be renewed
  * (CH_EPOLICY); one renewed already is CH_ECONFLICT. */
 int ch_svc_cert_renew(ch_svc *svc, const ch_actor *actor, const char *id, bool reuse_key, ch_store_cert *out);

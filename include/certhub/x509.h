@@ -200,6 +200,20 @@ int ch_pem_encode(ch_buf *out, const char *label, const uint8_t *der, size_t len
 #define CH_EKU_TIME_STAMPING    0x10
 #define CH_EKU_OCSP_SIGNING     0x20
 
+/* The extensions issuing may leave out or mark critical (ch_issue_opts.leave_out, .critical)
+ * and inspecting reports as critical (ch_cert_info.critical). */
+#define CH_EXT_BASIC_CONSTRAINTS 0x01
+#define CH_EXT_KEY_USAGE         0x02
+#define CH_EXT_EXT_KEY_USAGE     0x04
+#define CH_EXT_AUTHORITY_KEY_ID  0x08
+#define CH_EXT_ALL               0x0f
+
+/* Their names, bit i at index i, NULL-terminated: "basic_constraints", "key_usage",
+ * "ext_key_usage", "authority_key_id" (the API's fields that switch them). */
+const char *const *ch_ext_names(void);
+/* One extension's name into its bit; CH_EINVAL naming the accepted names otherwise. */
+int ch_ext_parse(unsigned *bit, const char *name);
+
 /* Names of the key usage (extended false) or extended key usage bits, bit i at index i,
  * NULL-terminated: "digital_signature"..., "server_auth"... */
 const char *const *ch_usage_names(bool extended);
@@ -237,6 +251,7 @@ typedef struct ch_cert_info {
     char **crl_urls;        /* NULL-terminated, may be NULL */
     char **ocsp_urls;       /* NULL-terminated, may be NULL */
     bool self_signed;
+    unsigned critical;      /* CH_EXT_* present and marked critical */
 } ch_cert_info;
 
 int ch_cert_inspect(ch_cert_info *out, const ch_cert *cert);
@@ -344,6 +359,13 @@ typedef struct ch_issue_opts {
     int path_len;                /* -2 keep, -1 none, >= 0 set */
     unsigned key_usage;          /* 0 keep */
     unsigned ext_key_usage;      /* 0 keep */
+    /* The extension switches of a create wizard (the storage seed's "Extra Constraints"); 0
+     * writes what the profile says, as RFC 5280 asks it. */
+    unsigned leave_out;          /* CH_EXT_* not written (see ch_issue_check_extensions) */
+    unsigned critical_set;       /* CH_EXT_* whose criticality `critical` decides; the others are
+                                    as RFC 5280 advises: Basic Constraints and Key Usage critical,
+                                    Extended Key Usage and the Authority Key Identifier not */
+    unsigned critical;           /* those of critical_set marked critical */
     bool cap_validity;           /* true: shorten to the issuer's not_after instead of refusing */
     /* URLs from the CA's settings (DESIGN.md: revocation comes later). NULL-terminated. */
     const char *const *crl_urls;
@@ -351,12 +373,23 @@ typedef struct ch_issue_opts {
 } ch_issue_opts;
 
 /* Issues a certificate: 16 random serial bytes (positive), SKI and AKI, Basic Constraints,
- * KU and EKU from the profile and overrides, SANs.  RFC 5280 rules: the issuer must be a CA
- * with keyCertSign, its path length is respected (an intermediate under a CA with
- * pathlen 0 is CH_EPOLICY), validity past the issuer's not_after is CH_EPOLICY (or capped
- * with cap_validity), a CSR asking for CA:TRUE under a leaf profile is CH_EPOLICY.  A CSR's
- * other requested extensions are never copied.  Thread-safe. */
+ * KU and EKU from the profile and overrides (AKI, BC, KU and EKU unless left out), SANs.
+ * RFC 5280 rules: the issuer must be a CA with keyCertSign, its path length is respected
+ * (an intermediate under a CA with pathlen 0 is CH_EPOLICY), validity past the issuer's
+ * not_after is CH_EPOLICY (or capped with cap_validity), a CSR asking for CA:TRUE under a
+ * leaf profile is CH_EPOLICY.  A CSR's other requested extensions are never copied.
+ * Thread-safe. */
 int ch_cert_issue(ch_cert **out, const ch_issue_opts *opts);
+/* The checks ch_cert_issue makes of the extension switches (leave_out, critical_set, critical)
+ * against opts->profile, key_usage and ext_key_usage, for a caller that wants them answered
+ * before other work: CH_EINVAL naming the API's field ("basic_constraints", "key_usage",
+ * "ext_key_usage", "critical") when a CA certificate would lack Basic Constraints (RFC 5280
+ * 4.2.1.9) or Key Usage (4.2.1.3), a CA's Basic Constraints would not be critical (4.2.1.9),
+ * the Authority Key Identifier would be critical (4.2.1.1), an extension left out is marked
+ * critical, or usages are given for an extension left out.  Leaving out the Authority Key
+ * Identifier is allowed, though RFC 5280 4.2.1.1 asks for it in all but self-signed
+ * certificates: verifiers then find the issuer by its name alone. */
+int ch_issue_check_extensions(const ch_issue_opts *opts);
 
 /* ---------------------------------------------------------------- chains */
 

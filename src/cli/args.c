@@ -66,6 +66,21 @@ long cli_int(const cli_args *a, const char *name, long def, long min, long max)
     return n;
 }
 
+int cli_on_off(const cli_args *a, const char *name, int *out)
+{
+    const char *v = cli_opt(a, name);
+
+    if (v == NULL)
+        return 0;
+    if (strcmp(v, "on") == 0 || strcmp(v, "true") == 0 || strcmp(v, "yes") == 0)
+        *out = 1;
+    else if (strcmp(v, "off") == 0 || strcmp(v, "false") == 0 || strcmp(v, "no") == 0)
+        *out = 0;
+    else
+        return cli_fail(a, "--%s takes on or off", name);
+    return 0;
+}
+
 int cli_fail(const cli_args *a, const char *fmt, ...)
 {
     va_list ap;

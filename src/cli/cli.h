@@ -45,6 +45,9 @@ const char *cli_opt_nth(const cli_args *a, const char *name, int n);
 const char *cli_need(const cli_args *a, const char *name);
 /* Integer option (def when absent); exits 2 on a value that is not a whole number in range. */
 long cli_int(const cli_args *a, const char *name, long def, long min, long max);
+/* An on/off option (also true/false, yes/no) into *out as 1 or 0, left as it is when absent;
+ * another value is reported (returns 1, via cli_fail). */
+int cli_on_off(const cli_args *a, const char *name, int *out);
 
 /* "certhub: <cmd>: <message>" on stderr; returns 1 (the exit status for bad input). */
 int cli_fail(const cli_args *a, const char *fmt, ...) CH_PRINTF(2, 3);

@@ -25,6 +25,50 @@ static int parse_bits(cli_args *a, bool extended, const char *text, unsigned *ou
     return rc;
 }
 
+/* A usage list option that may be "none": the extension (ext, CH_EXT_*) is then left out. */
+static int parse_usages(cli_args *a, const char *opt, bool extended, unsigned *out, unsigned ext,
+                        unsigned *leave_out)
+{
+    const char *v = cli_opt(a, opt);
+
+    if (v == NULL)
+        return 0;
+    if (strcmp(v, "none") == 0) {
+        *leave_out |= ext;
+        return 0;
+    }
+    if (strspn(v, ", ") == strlen(v))
+        cli_usage(a, "--%s is empty: give a comma-separated list, or none", opt);
+    return parse_bits(a, extended, v, out);
+}
+
+/* --critical: the extensions marked critical, and only these ("none": none of them). */
+static int parse_critical(cli_args *a, ch_issue_opts *o)
+{
+    const char *v = cli_opt(a, "critical"), *parts[8];
+    char *store = NULL;
+    size_t n;
+    unsigned bit;
+    int rc = 0;
+
+    if (v == NULL)
+        return 0;
+    o->critical_set = CH_EXT_ALL;
+    if (strcmp(v, "none") == 0)
+        return 0;
+    if (strspn(v, ", ") == strlen(v))
+        cli_usage(a, "--critical is empty: give a comma-separated list, or none");
+    n = cli_split(&store, v, parts, 8);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (ch_ext_parse(&bit, parts[i]) < 0)
+            rc = cli_fail(a, "--critical: %s", ch_error_last());
+        else
+            o->critical |= bit;
+    }
+    free(store);
+    return rc;
+}
+
 int cmd_cert_create(cli_args *a)
 {
     const char *out = cli_need(a, "out");
@@ -69,11 +113,22 @@ int cmd_cert_create(cli_args *a)
         rc = cli_fail_last(a);
         goto done;
     }
-    if (cli_opt(a, "key-usage") && parse_bits(a, false, cli_opt(a, "key-usage"), &o.key_usage) != 0)
+    if (parse_usages(a, "key-usage", false, &o.key_usage, CH_EXT_KEY_USAGE, &o.leave_out) != 0 ||
+        parse_usages(a, "ext-key-usage", true, &o.ext_key_usage, CH_EXT_EXT_KEY_USAGE, &o.leave_out) != 0 ||
+        parse_critical(a, &o) != 0)
         goto done;
-    if (cli_opt(a, "ext-key-usage") &&
-        parse_bits(a, true, cli_opt(a, "ext-key-usage"), &o.ext_key_usage) != 0)
+    {
+        /* The extension switches: off leaves one out (the library says what may not be). */
+        int bc = 1, aki = 1;
+        if (cli_on_off(a, "basic-constraints", &bc) != 0 || cli_on_off(a, "authority-key-id", &aki) != 0)
+            goto done;
+        o.leave_out |= (bc ? 0 : CH_EXT_BASIC_CONSTRAINTS) | (aki ? 0 : CH_EXT_AUTHORITY_KEY_ID);
+    }
+    /* Refused before a key is made or read. */
+    if ((o.leave_out | o.critical_set) && ch_issue_check_extensions(&o) < 0) {
+        rc = cli_fail_last(a);
         goto done;
+    }
     if (crl[0])
         o.crl_urls = crl;
     if (ocsp[0])

@@ -337,6 +337,37 @@ static void list_member(cli_args *a, const char *opt, json_t *body, const char *
     free(store);
 }
 
+/* A list option where "none" is the empty list: cert issue's usages and critical extensions,
+ * where [] asks for none.  An empty value is a usage error rather than a quiet "none" (an
+ * unset shell variable would have left an extension out). */
+static void list_or_none_member(cli_args *a, const char *opt, json_t *body, const char *field)
+{
+    const char *v = cli_opt(a, opt);
+
+    if (v == NULL)
+        return;
+    if (strcmp(v, "none") == 0) {
+        json_object_set_new(body, field, json_array());
+        return;
+    }
+    if (strspn(v, ", ") == strlen(v))
+        cli_usage(a, "--%s is empty: give a comma-separated list, or none", opt);
+    list_member(a, opt, body, field);
+}
+
+/* "on"/"off" (also true/false, yes/no) of an option as a boolean member of body, when given;
+ * 1 on a bad value. */
+static int on_off(cli_args *a, const char *opt, json_t *body, const char *field)
+{
+    int v = -1;
+
+    if (cli_on_off(a, opt, &v) != 0)
+        return 1;
+    if (v >= 0)
+        json_object_set_new(body, field, json_boolean(v));
+    return 0;
+}
+
 /* A whole-number option as a member of body, when given (out of [min, max]: a usage error). */
 static void int_member(cli_args *a, const char *opt, json_t *body, const char *field, long min, long max)
 {
@@ -502,10 +533,15 @@ int cmd_remote_cert_issue(cli_args *a)
     str_member(a, "key-type", body, "key_type");
     str_member(a, "csr-id", body, "csr_id");
     list_member(a, "san", body, "sans");
-    /* Overrides of the profile, as the API takes them. */
+    /* Overrides of the profile, as the API takes them, and the extension switches ("none"
+     * leaves a usage extension out, as [] does there). */
     str_member(a, "digest", body, "digest");
-    list_member(a, "key-usage", body, "key_usage");
-    list_member(a, "ext-key-usage", body, "ext_key_usage");
+    list_or_none_member(a, "key-usage", body, "key_usage");
+    list_or_none_member(a, "ext-key-usage", body, "ext_key_usage");
+    list_or_none_member(a, "critical", body, "critical");
+    if (on_off(a, "basic-constraints", body, "basic_constraints") != 0 ||
+        on_off(a, "authority-key-id", body, "authority_key_id") != 0)
+        goto done;
     if (cli_flag(a, "auto-renew"))
         json_object_set_new(body, "auto_renew", json_true());
     if (cli_flag(a, "cap-validity"))
@@ -1197,22 +1233,6 @@ int cmd_remote_trusted_get(cli_args *a)
         return rc;
     print_json(ans);
     json_decref(ans);
-    return 0;
-}
-
-/* "on"/"off" (also true/false, yes/no) of an option, into *out; 1 on a bad value. */
-static int on_off(cli_args *a, const char *opt, json_t *body, const char *field)
-{
-    const char *v = cli_opt(a, opt);
-
-    if (v == NULL)
-        return 0;
-    if (strcmp(v, "on") == 0 || strcmp(v, "true") == 0 || strcmp(v, "yes") == 0)
-        json_object_set_new(body, field, json_true());
-    else if (strcmp(v, "off") == 0 || strcmp(v, "false") == 0 || strcmp(v, "no") == 0)
-        json_object_set_new(body, field, json_false());
-    else
-        return cli_fail(a, "--%s takes on or off", opt);
     return 0;
 }
 

@@ -19,13 +19,14 @@ static const cli_cmd commands[] = {
      "create a certificate signing request", "key= subject= san= digest= out= key-password-file= force", 0, 0},
     {"cert create", cmd_cert_create,
      "--profile NAME [--subject DN] [--san LIST] [--key FILE | --key-type TYPE --key-out FILE | --csr FILE] "
-     "[--ca FILE --ca-key FILE] [--days N] [--path-len N] [--digest D] [--key-usage LIST] "
-     "[--ext-key-usage LIST] [--crl-url URL] [--ocsp-url URL] [--key-password-file F] "
+     "[--ca FILE --ca-key FILE] [--days N] [--path-len N] [--digest D] [--key-usage LIST|none] "
+     "[--ext-key-usage LIST|none] [--basic-constraints on|off] [--authority-key-id on|off] [--critical LIST|none] "
+     "[--crl-url URL] [--ocsp-url URL] [--key-password-file F] "
      "[--ca-key-password-file F] [--key-out-password-file F] --out FILE [--force]",
      "issue a certificate from a profile (a root-ca one is self-signed; the others need --ca and --ca-key)",
      "profile= subject= san= key= key-type= key-out= csr= ca= ca-key= days= path-len= digest= key-usage= "
-     "ext-key-usage= crl-url= ocsp-url= key-password-file= ca-key-password-file= key-out-password-file= out= "
-     "force",
+     "ext-key-usage= basic-constraints= authority-key-id= critical= crl-url= ocsp-url= key-password-file= "
+     "ca-key-password-file= key-out-password-file= out= force",
      0, 0},
     {"convert", cmd_convert,
      "FILE --to pem|der|p7b|p12|jks --out FILE [--in-password-file F] [--key-password-file F] [--password-file F] "
@@ -62,13 +63,14 @@ static const cli_cmd commands[] = {
     {"cert get", cmd_remote_cert_get, "ID", "show a certificate on the server", "", 1, 1},
     {"cert issue", cmd_remote_cert_issue,
      "[--ca-id ID] [--profile P] [--subject DN] [--san LIST] [--key-type T | --csr FILE | --csr-id ID] [--days N] "
-     "[--name N] [--digest D] [--key-usage LIST] [--ext-key-usage LIST] [--auto-renew] "
+     "[--name N] [--digest D] [--key-usage LIST|none] [--ext-key-usage LIST|none] [--basic-constraints on|off] "
+     "[--authority-key-id on|off] [--critical LIST|none] [--auto-renew] "
      "[--cap-validity] [--out FILE] [--key-out FILE [--key-password-file F]]",
      "issue a certificate on the server (without --ca-id: the tenant's one issuing CA; --csr-id: a CSR made there "
      "by csr new, whose key the certificate takes; --cap-validity: end with the CA rather than be refused; "
      "--key-out: download the key the server holds, encrypted under the password when given)",
      "ca-id= profile= subject= san= key-type= csr= csr-id= days= name= digest= key-usage= ext-key-usage= "
-     "auto-renew cap-validity out= key-out= key-password-file= force",
+     "basic-constraints= authority-key-id= critical= auto-renew cap-validity out= key-out= key-password-file= force",
      0, 0},
     {"cert export", cmd_remote_cert_export,
      "ID --out FILE [--format pem|der|p7b|p12|jks] [--password-file F] [--with-key | --truststore] [--legacy]",
@@ -291,9 +293,17 @@ static const struct opt_help {
     {NULL, "days", "how long it is valid, in days (the profile's default without it)"},
     {NULL, "path-len", "how many CAs may follow below this one"},
     {NULL, "key-usage", "comma-separated: digital_signature, key_encipherment, key_agreement, key_cert_sign, "
-                        "crl_sign, non_repudiation, data_encipherment"},
+                        "crl_sign, non_repudiation, data_encipherment (cert issue and cert create: none leaves the "
+                        "Key Usage extension out of a leaf certificate)"},
     {NULL, "ext-key-usage", "comma-separated: server_auth, client_auth, code_signing, email_protection, "
-                            "time_stamping, ocsp_signing"},
+                            "time_stamping, ocsp_signing (cert issue and cert create: none leaves the Extended Key "
+                            "Usage extension out)"},
+    {NULL, "basic-constraints", "off leaves Basic Constraints out of a leaf certificate (a CA's must have it, RFC "
+                                "5280 4.2.1.9)"},
+    {NULL, "authority-key-id", "off leaves the Authority Key Identifier out (RFC 5280 4.2.1.1 asks for it in all "
+                               "but self-signed certificates: verifiers then find the issuer by its name alone)"},
+    {NULL, "critical", "the extensions marked critical, comma-separated: basic_constraints, key_usage, "
+                       "ext_key_usage (none: no extension critical; without it Basic Constraints and Key Usage are)"},
     {NULL, "crl-url", "the CRL distribution point to write into the certificate"},
     {NULL, "ocsp-url", "the OCSP responder to write into the certificate"},
     {NULL, "ca-key", "the issuing CA's private key (PEM)"},

@@ -19,7 +19,8 @@
 static const char *const F_SUBJECT[] = {"common_name", "organization", "organizational_unit", "country", "state",
                                         "locality", "email", NULL};
 static const char *const F_ISSUE[] = {"name", "profile", "ca_id", "key_type", "csr", "csr_id", "public_key", "digest", "days",
-                                      "subject", "sans", "key_usage", "ext_key_usage", "cap_validity", "auto_renew", NULL};
+                                      "subject", "sans", "key_usage", "ext_key_usage", "basic_constraints",
+                                      "authority_key_id", "critical", "cap_validity", "auto_renew", NULL};
 static const char *const F_TENANT[] = {"name", NULL};
 static const char *const F_TOKEN[] = {"tenant", "role", "name", "scope", NULL};
 static const char *const F_CA[] = {"name", "type", "key_type", "parent_id", "digest", "days", "path_len", "subject",
@@ -437,8 +438,10 @@ static int upload_once(req *r, const upload *u, bool field_given, const char *fi
     return -1;
 }
 
-/* An optional array of key usage names (extended false) or extended key usage names. */
-static int get_usages(req *r, json_t *body, const char *field, bool extended, unsigned *out)
+/* An optional array of key usage names (extended false) or extended key usage names; an
+ * empty one ([]) asks for no such extension: ext (CH_EXT_*) goes into *leave_out. */
+static int get_usages(req *r, json_t *body, const char *field, bool extended, unsigned *out, unsigned ext,
+                      unsigned *leave_out)
 {
     const char *names[16];
     size_t n;
@@ -447,18 +450,43 @@ static int get_usages(req *r, json_t *body, const char *field, bool extended, un
     *out = 0;
     if (get_strings(r, body, field, names, 16, &n, extended ? "\"server_auth\"" : "\"digital_signature\""))
         return -1;
-    if (n == 0 && json_object_get(body, field) != NULL) {
-        char msg[96];
-        snprintf(msg, sizeof msg, "%s needs at least one usage; leave it out for the profile's", field);
-        reply_error_msg(r, CH_EINVAL, field, msg);
-        return -1;
-    }
+    if (n == 0 && json_is_array(json_object_get(body, field)))
+        *leave_out |= ext;
     for (size_t i = 0; i < n; i++) {
         if (ch_usage_parse(&bit, extended, names[i]) < 0) {
             reply_error_msg(r, CH_EINVAL, field, ch_error_last());
             return -1;
         }
         *out |= bit;
+    }
+    return 0;
+}
+
+/* The extension switches of an issuance: "basic_constraints" and "authority_key_id" (true
+ * when absent; false leaves the extension out) and "critical", the extensions marked critical
+ * (absent: RFC 5280's advice, Basic Constraints and Key Usage). */
+static int get_extensions(req *r, json_t *body, ch_svc_issue_req *q)
+{
+    const char *names[8];
+    size_t n;
+    int bc = 1, aki = 1;
+    unsigned bit;
+
+    if (get_bool(r, body, "basic_constraints", &bc) || get_bool(r, body, "authority_key_id", &aki) ||
+        get_strings(r, body, "critical", names, 8, &n, "\"key_usage\""))
+        return -1;
+    if (!bc)
+        q->leave_out |= CH_EXT_BASIC_CONSTRAINTS;
+    if (!aki)
+        q->leave_out |= CH_EXT_AUTHORITY_KEY_ID;
+    if (json_is_array(json_object_get(body, "critical")))
+        q->critical_set = CH_EXT_ALL;
+    for (size_t i = 0; i < n; i++) {
+        if (ch_ext_parse(&bit, names[i]) < 0) {
+            reply_error_msg(r, CH_EINVAL, "critical", ch_error_last());
+            return -1;
+        }
+        q->critical |= bit;
     }
     return 0;
 }
@@ -515,8 +543,9 @@ static void certificates_issue(req *r)
         get_str(r, body, "csr", &csr) || get_str(r, body, "csr_id", &q.csr_id) || get_str(r, body, "public_key", &pub) ||
         get_str(r, body, "digest", &q.digest) || get_int(r, body, "days", 1, 36600, &q.days) ||
         get_subject(r, body, &q.subject) || get_strings(r, body, "sans", san_list, CH_MAX_SANS, &q.san_count, "\"dns:a.example\"") ||
-        get_usages(r, body, "key_usage", false, &q.key_usage) ||
-        get_usages(r, body, "ext_key_usage", true, &q.ext_key_usage))
+        get_usages(r, body, "key_usage", false, &q.key_usage, CH_EXT_KEY_USAGE, &q.leave_out) ||
+        get_usages(r, body, "ext_key_usage", true, &q.ext_key_usage, CH_EXT_EXT_KEY_USAGE, &q.leave_out) ||
+        get_extensions(r, body, &q))
         goto done;
     if (get_bool(r, body, "auto_renew", &auto_renew) || get_bool(r, body, "cap_validity", &cap_validity))
         goto done;

@@ -201,6 +201,65 @@ await page.waitForFunction(() => [...document.querySelectorAll("tr")].filter((r)
 const renewed = await page.evaluate(async () => (await (await fetch("/api/v1/certificates?search=web.example")).json()).items.map((c) => c.method));
 assert.equal(renewed.length, 2);
 ok("renewed now from its row: a second web.example, the first kept");
+// The wizard's extension switches (the storage seed's Extra Constraints): a certificate without
+// the Authority Key Identifier and Basic Constraints, its EKU critical; its details and openssl
+// agree.
+await page.getByRole("button", { name: "Create certificate" }).click();
+await page.getByLabel("Identifier").fill("bare.example");
+await page.getByRole("button", { name: "Next" }).click();
+await page.getByRole("button", { name: "Next" }).click();
+await page.getByLabel("Common name").fill("bare.example");
+await page.getByRole("button", { name: "Next" }).click();
+await page.getByRole("dialog").getByText("Extensions").waitFor();
+for (const x of ["Basic Constraints", "Authority Key Identifier", "Key Usage", "Extended Key Usage"])
+  assert.equal(await page.getByLabel(x, { exact: true }).isChecked(), true, x);
+assert.equal(await page.getByLabel("Basic Constraints: critical", { exact: true }).isChecked(), true);
+assert.equal(await page.getByLabel("Key Usage: critical", { exact: true }).isChecked(), true);
+assert.equal(await page.getByLabel("Extended Key Usage: critical", { exact: true }).isChecked(), false);
+assert.equal(await page.getByLabel("Authority Key Identifier: critical", { exact: true }).count(), 0);
+await page.getByLabel("Key Usage", { exact: true }).uncheck();
+assert.equal(await page.getByLabel("digital_signature").isVisible(), false);
+await page.getByLabel("Key Usage", { exact: true }).check();
+assert.equal(await page.getByLabel("digital_signature").isVisible(), true);
+ok("the Extensions step: each extension on, Basic Constraints and Key Usage critical, the AKI never; usages shown while on");
+await page.getByLabel("Authority Key Identifier", { exact: true }).uncheck();
+await page.getByLabel("Basic Constraints", { exact: true }).uncheck();
+await page.getByLabel("Extended Key Usage: critical", { exact: true }).check();
+await page.screenshot({ path: `${shots}/certificate-extensions.png` });
+await page.getByRole("button", { name: "Next" }).click();
+await page.getByRole("dialog").getByText("Review").waitFor();
+const review = await page.getByRole("dialog").locator("dl").innerText();
+assert.match(review, /Basic constraints\s+off \(left out\)/);
+assert.match(review, /Authority key identifier\s+off \(left out\)/);
+assert.match(review, /Key usage\s+the profile's, critical/);
+assert.match(review, /Extended key usage\s+the profile's, critical/);
+await page.getByRole("button", { name: "Back" }).click();
+assert.equal(await page.getByLabel("Authority Key Identifier", { exact: true }).isChecked(), false);
+assert.equal(await page.getByLabel("Extended Key Usage: critical", { exact: true }).isChecked(), true);
+await page.getByRole("button", { name: "Next" }).click();
+ok("the review says which extensions are left out and which are critical, and Back keeps the switches");
+await page.getByRole("dialog").getByRole("button", { name: "Create", exact: true }).click();
+await page.getByRole("dialog").waitFor({ state: "hidden" }).catch(async () => {
+  throw new Error("the wizard did not create the certificate: " + (await page.locator("#wz-error").innerText()));
+});
+const bare = page.locator("dl", { hasText: "CN=bare.example" });
+await bare.waitFor();
+const dd = (term) => bare.locator("dt", { hasText: term }).locator("xpath=following-sibling::dd[1]");
+assert.equal(await dd("Authority key identifier").innerText(), "—");
+assert.equal(await dd("Basic constraints").innerText(), "absent");
+assert.equal(await dd("Extended key usage").innerText(), "server_auth (critical)");
+assert.match(await dd("Subject key identifier").innerText(), /^[0-9a-f]{40}$/);
+ok("made with the AKI off, its details show no authority key identifier (nor Basic Constraints; the EKU critical)");
+const barePem = await page.evaluate(async () => {
+  const id = (await (await fetch("/api/v1/certificates?search=bare.example")).json()).items[0].id;
+  return (await (await fetch("/api/v1/certificates/" + id)).json()).pem;
+});
+const bareText = execFileSync("openssl", ["x509", "-noout", "-text"], { input: barePem }).toString();
+assert.doesNotMatch(bareText, /Authority Key Identifier/);
+assert.doesNotMatch(bareText, /Basic Constraints/);
+assert.match(bareText, /X509v3 Key Usage: critical/);
+assert.match(bareText, /X509v3 Extended Key Usage: critical/);
+ok("openssl agrees: no AKI, no Basic Constraints, Key Usage and EKU critical");
 // Import through the wizard: a certificate and its key, pasted.
 await page.getByRole("button", { name: "Create certificate" }).click();
 await page.getByLabel("Identifier").fill("imported-one");

@@ -124,4 +124,32 @@ expect_error "unknown issuer" "unknown issuer" -- "$CERTHUB" verify web.pem --ca
 openssl verify -CAfile other.pem -untrusted inter.pem web.pem >/dev/null 2>&1 && fail "openssl accepted the wrong root"
 ok "openssl agrees the other root does not verify"
 
+# The extension switches (a create wizard's Extra Constraints): what openssl reads of each.
+# exts FILE: the four switched extensions, each "name" or "name:critical".
+exts() {
+    openssl x509 -in "$1" -noout -text | sed -n 's/^ *X509v3 \(Basic Constraints\|Key Usage\|Extended Key Usage\|Authority Key Identifier\): *\(critical\)\{0,1\}$/\1:\2/p' |
+        sed 's/:$//; s/ /_/g' | paste -sd, -
+}
+"$CERTHUB" cert create --profile tls-server --subject CN=sw.example --key-type p256 --key-out sw.key --ca inter.pem \
+    --ca-key inter.key --days 30 --out sw.pem --basic-constraints off --authority-key-id off --critical key_usage,ext_key_usage
+check_eq "cert create --basic-constraints off --authority-key-id off --critical: as openssl reads it" \
+    "Key_Usage:critical,Extended_Key_Usage:critical" "$(exts sw.pem)"
+check_eq "and inspect agrees (no authority key id line)" "absent 0" \
+    "$("$CERTHUB" inspect sw.pem | sed -n 's/^ *Basic constraints: *//p') $("$CERTHUB" inspect sw.pem | grep -c 'Authority key id' || true)"
+"$CERTHUB" cert create --profile device --subject CN=bare --key-type p256 --key-out bare.key --ca inter.pem \
+    --ca-key inter.key --days 30 --out bare.pem --key-usage none --ext-key-usage none --critical none
+check_eq "--key-usage none --ext-key-usage none --critical none" "Basic_Constraints,Authority_Key_Identifier" "$(exts bare.pem)"
+openssl verify -CAfile root.pem -untrusted inter.pem sw.pem >/dev/null && ok "a leaf without AKI verifies with openssl"
+expect_error "Basic Constraints off for a CA: refused, saying why" "RFC 5280 4.2.1.9" -- \
+    "$CERTHUB" cert create --profile root-ca --subject CN=NoBC --key-type p256 --key-out nobc.key --out nobc.pem \
+    --basic-constraints off
+[ ! -e nobc.key ] && [ ! -e nobc.pem ] || fail "a refused cert create wrote a file"
+ok "(and nothing written)"
+expect_error "a critical AKI: refused" "RFC 5280 4.2.1.1" -- "$CERTHUB" cert create --profile tls-server --subject CN=x \
+    --key-type p256 --key-out x.key --ca inter.pem --ca-key inter.key --out x.pem --critical authority_key_id
+expect_error "an unknown extension" "accepted: basic_constraints" -- "$CERTHUB" cert create --profile tls-server \
+    --subject CN=x --key-type p256 --key-out x.key --ca inter.pem --ca-key inter.key --out x.pem --critical subject_key_id
+expect_usage "an empty --key-usage is no \"none\"" "is empty" -- "$CERTHUB" cert create --profile tls-server \
+    --subject CN=x --key-type p256 --key-out x.key --ca inter.pem --ca-key inter.key --out x.pem --key-usage ""
+
 done_testing

@@ -347,6 +347,29 @@ check_contains "--ext-key-usage overrides the profile's" "$(openssl x509 -in bot
 check_contains "--digest" "$(openssl x509 -in both.pem -noout -text)" "ecdsa-with-SHA384"
 check_eq "--auto-renew" "yes" "$(remote cert get "$(cat both.id)" | awk '$1 == "auto_renew" {print $2}')"
 expect_error "an unknown usage" "unknown" -- remote cert issue --ca-id "$issuer" --subject CN=x --key-usage flying
+# The extension switches, read back by openssl, kept by a renewal.
+exts() { # FILE: the four switched extensions, each "name" or "name:critical"
+    openssl x509 -in "$1" -noout -text | sed -n 's/^ *X509v3 \(Basic Constraints\|Key Usage\|Extended Key Usage\|Authority Key Identifier\): *\(critical\)\{0,1\}$/\1:\2/p' |
+        sed 's/:$//; s/ /_/g' | paste -sd, -
+}
+sw=$(remote cert issue --ca-id "$issuer" --subject CN=sw.example --basic-constraints off --authority-key-id off \
+    --key-usage none --critical ext_key_usage --out sw.pem)
+check_eq "cert issue --basic-constraints off --authority-key-id off --key-usage none --critical ext_key_usage" \
+    "Extended_Key_Usage:critical" "$(exts sw.pem)"
+check_eq "cert get shows it" "false null ext_key_usage" \
+    "$(remote --output json cert get "$sw" | jq -r '"\(.details.basic_constraints) \(.details.aki) \(.details.critical | join(","))"')"
+remote cert renew "$sw" --out sw2.pem >/dev/null
+check_eq "cert renew keeps the switches" "$(exts sw.pem)" "$(exts sw2.pem)"
+remote cert issue --ca-id "$issuer" --subject CN=sw3.example --ext-key-usage none --basic-constraints on --out sw3.pem >/dev/null
+check_eq "--ext-key-usage none, --basic-constraints on" "Basic_Constraints:critical,Key_Usage:critical,Authority_Key_Identifier" \
+    "$(exts sw3.pem)"
+expect_error "Basic Constraints off for a CA profile: the server's 400, saying why" "RFC 5280 4.2.1.9" -- \
+    remote cert issue --ca-id "$issuer" --profile intermediate-ca --subject CN=x --basic-constraints off
+expect_error "a critical AKI: the server's 400" "RFC 5280 4.2.1.1" -- \
+    remote cert issue --ca-id "$issuer" --subject CN=x --critical authority_key_id
+expect_error "--authority-key-id takes on or off" "takes on or off" -- \
+    remote cert issue --ca-id "$issuer" --subject CN=x --authority-key-id maybe
+expect_usage "an empty --ext-key-usage is no \"none\"" "is empty" -- remote cert issue --ca-id "$issuer" --subject CN=x --ext-key-usage ""
 expect_error "an intermediate under a CA of path length 0: refused, saying why" "cannot sign another CA" -- \
     remote ca create --name "Under issuing" --subject "CN=Under issuing" --parent "$issuer"
 root=$(remote ca list | awk '/Quickstart Root CA/ {print $1}')

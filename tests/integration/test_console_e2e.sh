@@ -71,8 +71,8 @@ sed -n 's/^certhubd: root fingerprint (SHA-256) //p' "$log" > "$T/fingerprint"
 out=$(node "$e2e/console.mjs" "https://localhost:$port/" "$data" "$T" "$shots" 2>&1) || fail "the browser test failed: $out"
 echo "$out"
 check_contains "every browser check passed" "$out" "passed, 0 failed"
-for s in overview trusted trusted-add-error certificate-wizard certificates certificate-panel cas csrs keystores keystore-entry devices audit \
-        trusted-phone certificate-panel-phone viewer; do
+for s in overview trusted trusted-add-error certificate-wizard certificate-extensions certificates certificate-panel cas csrs \
+        keystores keystore-entry devices audit trusted-phone certificate-panel-phone viewer; do
     [ -s "$shots/$s.png" ] || fail "no screenshot $s.png"
 done
 ok "screenshots of each screen are written"

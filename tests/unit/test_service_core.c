@@ -200,6 +200,78 @@ static void test_bad_requests_change_nothing(void **state)
     ch_store_ca_dispose(&inter);
 }
 
+/* The extension switches through the service: the certificate holds what was asked, its
+ * renewal the same, and Basic Constraints left out of a CA is refused (400, saying why) before
+ * CA profiles are, nothing stored. */
+static void test_extension_switches_and_renewal(void **state)
+{
+    ch_store_ca root, inter;
+    ch_store_cert first, renewed, out;
+    ch_svc_issue_req req = {.profile = "tls-server", .key_type = "p256"};
+    ch_cert *c;
+    ch_cert_info info;
+    int64_t before;
+
+    (void)state;
+    make_cas(&root, &inter, "switches");
+    req.ca_id = inter.id;
+    req.subject.fields.common_name = "switches.example";
+    req.leave_out = CH_EXT_AUTHORITY_KEY_ID | CH_EXT_BASIC_CONSTRAINTS | CH_EXT_EXT_KEY_USAGE;
+    req.critical_set = CH_EXT_ALL;
+    req.critical = 0; /* Key Usage not critical */
+    assert_int_equal(ch_svc_cert_issue(svc, &operator_a, &req, &first), 0);
+    assert_int_equal(ch_svc_cert_renew(svc, &operator_a, first.id, false, &renewed), 0);
+    for (int i = 0; i < 2; i++) {
+        c = parse_row(i == 0 ? &first : &renewed);
+        assert_int_equal(ch_cert_inspect(&info, c), 0);
+        assert_false(info.has_basic_constraints);
+        assert_null(info.aki);
+        assert_false(info.has_ext_key_usage);
+        assert_true(info.has_key_usage);
+        assert_int_equal(info.key_usage, CH_KU_DIGITAL_SIGNATURE); /* the profile's, for a P-256 key */
+        assert_int_equal(info.critical, 0);
+        ch_cert_info_dispose(&info);
+        ch_cert_free(c);
+    }
+    assert_string_equal(renewed.renews, first.id);
+    ch_store_cert_dispose(&renewed);
+    ch_store_cert_dispose(&first);
+
+    /* The other way round: Key Usage left out, EKU critical; kept by the renewal too. */
+    req.leave_out = CH_EXT_KEY_USAGE;
+    req.critical = CH_EXT_EXT_KEY_USAGE | CH_EXT_BASIC_CONSTRAINTS;
+    req.name = "switches-2";
+    assert_int_equal(ch_svc_cert_issue(svc, &operator_a, &req, &first), 0);
+    assert_int_equal(ch_svc_cert_renew(svc, &operator_a, first.id, true, &renewed), 0);
+    c = parse_row(&renewed);
+    assert_int_equal(ch_cert_inspect(&info, c), 0);
+    assert_false(info.has_key_usage);
+    assert_true(info.has_basic_constraints);
+    assert_non_null(info.aki);
+    assert_int_equal(info.ext_key_usage, CH_EKU_SERVER_AUTH);
+    assert_int_equal(info.critical, CH_EXT_EXT_KEY_USAGE | CH_EXT_BASIC_CONSTRAINTS);
+    ch_cert_info_dispose(&info);
+    ch_cert_free(c);
+    ch_store_cert_dispose(&renewed);
+    ch_store_cert_dispose(&first);
+
+    before = count_certs(&admin_a);
+    req = (ch_svc_issue_req){.profile = "intermediate-ca", .key_type = "p256", .ca_id = inter.id,
+                             .leave_out = CH_EXT_BASIC_CONSTRAINTS};
+    req.subject.fields.common_name = "not a CA";
+    assert_int_equal(ch_svc_cert_issue(svc, &operator_a, &req, &out), CH_EINVAL);
+    assert_string_equal(ch_error_field(), "basic_constraints");
+    assert_non_null(strstr(ch_error_last(), "RFC 5280 4.2.1.9"));
+    req = (ch_svc_issue_req){.profile = "tls-server", .key_type = "p256", .ca_id = inter.id,
+                             .critical_set = CH_EXT_ALL, .critical = CH_EXT_AUTHORITY_KEY_ID};
+    req.subject.fields.common_name = "aki.example";
+    assert_int_equal(ch_svc_cert_issue(svc, &operator_a, &req, &out), CH_EINVAL);
+    assert_string_equal(ch_error_field(), "critical");
+    assert_int_equal(count_certs(&admin_a), before);
+    ch_store_ca_dispose(&root);
+    ch_store_ca_dispose(&inter);
+}
+
 /* quick_only (an event loop's issuance): what takes a millisecond or more is not begun and
  * comes back CH_SVC_SLOW with nothing stored; the same request without it is issued. */
 static void test_quick_only(void **state)
@@ -934,6 +1006,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_issue_and_verify),
         cmocka_unit_test(test_bad_requests_change_nothing),
+        cmocka_unit_test(test_extension_switches_and_renewal),
         cmocka_unit_test(test_quick_only),
         cmocka_unit_test(test_import_duplicates_and_isolation),
         cmocka_unit_test(test_byo_issuer),

@@ -413,6 +413,183 @@ static void test_issued_der(void **state)
     ch_key_free(ek);
 }
 
+/* The extensions of the wizard's switches, in CH_EXT_* order: their extnID's last byte (id-ce
+ * 2.5.29.n) and NID. */
+static const struct {
+    uint8_t id_ce;
+    int nid;
+} switched[] = {{0x13, NID_basic_constraints}, {0x0f, NID_key_usage}, {0x25, NID_ext_key_usage},
+                {0x23, NID_authority_key_identifier}};
+
+/* Which of them c's DER holds (CH_EXT_* bits), read twice: the extnID bytes in the DER itself,
+ * and what OpenSSL decodes, which must agree; *critical gets those OpenSSL finds critical. */
+static unsigned exts_of(const ch_cert *c, unsigned *critical)
+{
+    size_t len;
+    const uint8_t *der = ch_cert_der(c, &len), *p = der;
+    X509 *x = d2i_X509(NULL, &p, (long)len);
+    unsigned in_der = 0, decoded = 0;
+
+    assert_non_null(x);
+    *critical = 0;
+    for (size_t k = 0; k < sizeof switched / sizeof switched[0]; k++) {
+        const uint8_t oid[] = {0x06, 0x03, 0x55, 0x1d, switched[k].id_ce};
+        int at = X509_get_ext_by_NID(x, switched[k].nid, -1);
+        for (size_t i = 0; i + sizeof oid <= len; i++)
+            if (memcmp(der + i, oid, sizeof oid) == 0)
+                in_der |= 1u << k;
+        if (at >= 0) {
+            decoded |= 1u << k;
+            if (X509_EXTENSION_get_critical(X509_get_ext(x, at)))
+                *critical |= 1u << k;
+        }
+    }
+    X509_free(x);
+    assert_int_equal(in_der, decoded);
+    return decoded;
+}
+
+/* The extension switches of a create wizard (the storage seed's "Extra Constraints"): each of
+ * Basic Constraints, AKI, Key Usage and EKU left out or kept, critical or not, as asked; what
+ * RFC 5280 requires of a CA's certificate refused. */
+static void test_issue_extension_switches(void **state)
+{
+    ch_key *rk = gen(CH_KEY_P256), *ik = gen(CH_KEY_P256), *lk = gen(CH_KEY_P256);
+    ch_cert *root, *inter, *x = NULL;
+    X509_NAME *n = name("CN=web.example");
+    ch_issue_opts o;
+    ch_cert_info info;
+    unsigned crit, bit;
+    const unsigned all = CH_EXT_BASIC_CONSTRAINTS | CH_EXT_KEY_USAGE | CH_EXT_EXT_KEY_USAGE | CH_EXT_AUTHORITY_KEY_ID;
+    static const struct {
+        unsigned leave_out, critical_set, critical;
+        unsigned has, is_critical; /* what the certificate must hold */
+    } cases[] = {
+        /* nothing asked: all four; BC and KU critical (RFC 5280 4.2.1.9, 4.2.1.3) */
+        {0, 0, 0, CH_EXT_ALL, CH_EXT_BASIC_CONSTRAINTS | CH_EXT_KEY_USAGE},
+        {CH_EXT_AUTHORITY_KEY_ID, 0, 0, CH_EXT_ALL & ~CH_EXT_AUTHORITY_KEY_ID,
+         CH_EXT_BASIC_CONSTRAINTS | CH_EXT_KEY_USAGE},
+        {CH_EXT_BASIC_CONSTRAINTS, 0, 0, CH_EXT_ALL & ~CH_EXT_BASIC_CONSTRAINTS, CH_EXT_KEY_USAGE},
+        {CH_EXT_KEY_USAGE | CH_EXT_EXT_KEY_USAGE, 0, 0, CH_EXT_BASIC_CONSTRAINTS | CH_EXT_AUTHORITY_KEY_ID,
+         CH_EXT_BASIC_CONSTRAINTS},
+        {CH_EXT_ALL, 0, 0, 0, 0},
+        /* criticality as asked: EKU critical, BC and KU not */
+        {0, CH_EXT_ALL, CH_EXT_EXT_KEY_USAGE, CH_EXT_ALL, CH_EXT_EXT_KEY_USAGE},
+        /* only what critical_set names is decided by critical: KU keeps its default */
+        {0, CH_EXT_BASIC_CONSTRAINTS, 0, CH_EXT_ALL, CH_EXT_KEY_USAGE},
+        {CH_EXT_BASIC_CONSTRAINTS, CH_EXT_ALL, CH_EXT_KEY_USAGE | CH_EXT_EXT_KEY_USAGE,
+         CH_EXT_ALL & ~CH_EXT_BASIC_CONSTRAINTS, CH_EXT_KEY_USAGE | CH_EXT_EXT_KEY_USAGE},
+    };
+
+    (void)state;
+    assert_int_equal(CH_EXT_ALL, all);
+    assert_int_equal(issue(&root, "root-ca", NULL, rk, rk, "CN=Root", 3650, 1), 0);
+    assert_int_equal(issue(&inter, "intermediate-ca", root, rk, ik, "CN=Inter", 1000, -2), 0);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        o = (ch_issue_opts){.profile = ch_profile_get("tls-server"), .ca_cert = inter, .ca_key = ik,
+                            .subject_key = lk, .subject = n, .days = 10, .path_len = -2,
+                            .leave_out = cases[i].leave_out, .critical_set = cases[i].critical_set,
+                            .critical = cases[i].critical};
+        assert_int_equal(ch_cert_issue(&x, &o), 0);
+        assert_int_equal(exts_of(x, &crit), cases[i].has);
+        assert_int_equal(crit, cases[i].is_critical);
+        assert_canonical(x);
+        /* inspect says the same, and a leaf without Basic Constraints is still no CA */
+        assert_int_equal(ch_cert_inspect(&info, x), 0);
+        assert_int_equal(info.critical, cases[i].is_critical);
+        assert_int_equal(info.has_basic_constraints, (cases[i].has & CH_EXT_BASIC_CONSTRAINTS) != 0);
+        assert_int_equal(info.aki != NULL, (cases[i].has & CH_EXT_AUTHORITY_KEY_ID) != 0);
+        assert_int_equal(info.has_key_usage, (cases[i].has & CH_EXT_KEY_USAGE) != 0);
+        assert_int_equal(info.has_ext_key_usage, (cases[i].has & CH_EXT_EXT_KEY_USAGE) != 0);
+        assert_false(info.is_ca);
+        assert_non_null(info.ski); /* not a switch: RFC 5280 4.2.1.2 */
+        {
+            /* the server certificate's common name still becomes its SAN without an EKU */
+            char *t = NULL;
+            assert_int_equal(ch_cert_sans_text(&t, x), 0);
+            assert_string_equal(t, "dns:web.example");
+            free(t);
+        }
+        ch_cert_info_dispose(&info);
+        ch_cert_free(x);
+        x = NULL;
+    }
+    {
+        /* critical in the details' JSON by name */
+        char *json = NULL;
+        o = (ch_issue_opts){.profile = ch_profile_get("device"), .ca_cert = inter, .ca_key = ik, .subject_key = lk,
+                            .subject = n, .days = 10, .path_len = -2, .leave_out = CH_EXT_BASIC_CONSTRAINTS,
+                            .critical_set = CH_EXT_ALL, .critical = CH_EXT_EXT_KEY_USAGE | CH_EXT_KEY_USAGE};
+        assert_int_equal(ch_cert_issue(&x, &o), 0);
+        assert_int_equal(ch_cert_inspect(&info, x), 0);
+        assert_int_equal(ch_cert_info_to_json(&json, &info), 0);
+        assert_non_null(strstr(json, "\"basic_constraints\":false"));
+        assert_non_null(strstr(json, "\"critical\":[\"key_usage\",\"ext_key_usage\"]"));
+        free(json);
+        ch_cert_info_dispose(&info);
+        ch_cert_free(x);
+        x = NULL;
+    }
+    /* A self-signed root may go without its AKI (RFC 5280 4.2.1.1's one exception). */
+    o = (ch_issue_opts){.profile = ch_profile_get("root-ca"), .ca_key = rk, .subject_key = rk, .subject = n,
+                        .days = 10, .path_len = -2, .leave_out = CH_EXT_AUTHORITY_KEY_ID};
+    assert_int_equal(ch_cert_issue(&x, &o), 0);
+    assert_int_equal(exts_of(x, &crit), CH_EXT_BASIC_CONSTRAINTS | CH_EXT_KEY_USAGE);
+    assert_true(ch_cert_is_ca(x));
+    ch_cert_free(x);
+    x = NULL;
+
+    /* Refused, nothing issued: what a CA's certificate must hold, criticality RFC 5280 rules
+     * out, and switches that contradict each other. */
+    {
+        static const struct {
+            const char *profile;
+            unsigned leave_out, critical_set, critical, key_usage;
+            const char *field, *says;
+        } bad[] = {
+            {"intermediate-ca", CH_EXT_BASIC_CONSTRAINTS, 0, 0, 0, "basic_constraints", "RFC 5280 4.2.1.9"},
+            {"root-ca", CH_EXT_BASIC_CONSTRAINTS, 0, 0, 0, "basic_constraints", "leaf certificates only"},
+            {"intermediate-ca", CH_EXT_KEY_USAGE, 0, 0, 0, "key_usage", "RFC 5280 4.2.1.3"},
+            {"intermediate-ca", 0, CH_EXT_ALL, CH_EXT_KEY_USAGE, 0, "critical", "must be critical"},
+            {"tls-server", 0, CH_EXT_ALL, CH_EXT_AUTHORITY_KEY_ID, 0, "critical", "RFC 5280 4.2.1.1"},
+            {"tls-server", CH_EXT_EXT_KEY_USAGE, CH_EXT_ALL, CH_EXT_EXT_KEY_USAGE, 0, "critical",
+             "ext_key_usage is left out"},
+            {"tls-server", CH_EXT_KEY_USAGE, 0, 0, CH_KU_DIGITAL_SIGNATURE, "key_usage", "one or the other"},
+            {"tls-server", 0x10, 0, 0, 0, "critical", "unknown extension"},
+        };
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+            const ch_profile *p = ch_profile_get(bad[i].profile);
+            bool self = strcmp(p->name, "root-ca") == 0; /* signed with its own key */
+            o = (ch_issue_opts){.profile = p, .ca_cert = self ? NULL : p->is_ca ? root : inter,
+                                .ca_key = self ? lk : p->is_ca ? rk : ik, .subject_key = lk, .subject = n,
+                                .days = 10, .path_len = -2, .leave_out = bad[i].leave_out,
+                                .critical_set = bad[i].critical_set, .critical = bad[i].critical,
+                                .key_usage = bad[i].key_usage};
+            assert_int_equal(ch_cert_issue(&x, &o), CH_EINVAL);
+            assert_null(x);
+            assert_string_equal(ch_error_field(), bad[i].field);
+            assert_non_null(strstr(ch_error_last(), bad[i].says));
+            /* the same answer before any work */
+            assert_int_equal(ch_issue_check_extensions(&o), CH_EINVAL);
+            assert_string_equal(ch_error_field(), bad[i].field);
+        }
+    }
+    /* The names the API and the CLI take. */
+    assert_int_equal(ch_ext_parse(&bit, "authority_key_id"), 0);
+    assert_int_equal(bit, CH_EXT_AUTHORITY_KEY_ID);
+    assert_int_equal(ch_ext_parse(&bit, "basicConstraints"), 0); /* OpenSSL's spelling */
+    assert_int_equal(bit, CH_EXT_BASIC_CONSTRAINTS);
+    assert_int_equal(ch_ext_parse(&bit, "subject_key_id"), CH_EINVAL);
+    assert_non_null(strstr(ch_error_last(), "accepted: basic_constraints, key_usage, ext_key_usage, authority_key_id"));
+
+    X509_NAME_free(n);
+    ch_cert_free(inter);
+    ch_cert_free(root);
+    ch_key_free(rk);
+    ch_key_free(ik);
+    ch_key_free(lk);
+}
+
 /* Whether certhub accepts a CSR's signature exactly when OpenSSL's own check does. */
 static void csr_agrees(X509_REQ *req, const char *what)
 {
@@ -836,6 +1013,7 @@ int main(void)
         cmocka_unit_test(test_cert_parse_negative),
         cmocka_unit_test(test_nul_in_common_name), cmocka_unit_test(test_chains),
         cmocka_unit_test(test_times),         cmocka_unit_test(test_issued_der),
+        cmocka_unit_test(test_issue_extension_switches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -320,13 +320,22 @@ int ch_svc_cert_issue_start(ch_svc *svc, const ch_actor *actor, const ch_svc_iss
             error = ch_error_set_field(CH_EINVAL, "profile", "%s", ch_error_last());
         goto done;
     }
+    o.profile = &prof.p;
+    o.key_usage = req->key_usage;
+    o.ext_key_usage = req->ext_key_usage;
+    o.leave_out = req->leave_out;
+    o.critical_set = req->critical_set;
+    o.critical = req->critical;
+    /* Before the refusal of CA profiles (a 422): Basic Constraints asked away from a CA's
+     * certificate is the 400 that says why (RFC 5280 4.2.1.9), the mistake to fix first. */
+    if ((req->leave_out | req->critical_set | req->critical) && (error = ch_issue_check_extensions(&o)) < 0)
+        goto done;
     if (prof.p.is_ca) {
         error = ch_error_set_field(CH_EPOLICY, "profile",
                                    "profile %s makes a CA: create CAs through the CA calls so they can sign",
                                    prof.p.name);
         goto done;
     }
-    o.profile = &prof.p;
     /* Looked for once the request itself holds up. */
     if ((ca_id = req->ca_id) == NULL) {
         if ((error = default_issuer(svc, actor->tenant_id, default_ca)) < 0)
@@ -397,8 +406,6 @@ int ch_svc_cert_issue_start(ch_svc *svc, const ch_actor *actor, const ch_svc_iss
     o.ca_key = ca->key;
     o.days = req->days;
     o.path_len = -2;
-    o.key_usage = req->key_usage;
-    o.ext_key_usage = req->ext_key_usage;
     o.cap_validity = req->cap_validity;
     o.crl_urls = (const char *const *)ca->crl_urls;
     o.ocsp_urls = (const char *const *)ca->ocsp_urls;

@@ -97,8 +97,9 @@ int ch_svc_cert_renew(ch_svc *svc, const ch_actor *actor, const char *id, bool r
     q.renews = old.id;
     split_sans(old.sans, &san_store, sans, CH_MAX_SANS);
     q.sans = sans;
-    /* What was chosen at issuance beside the profile goes on too: the digest, and the key
-     * usages (overrides of the profile's, or the profile's own then). */
+    /* What was chosen at issuance beside the profile goes on too: the digest, the key usages
+     * (overrides of the profile's, or the profile's own then), and which of the extensions
+     * the wizard switches were left out or marked critical (the AKI is never critical). */
     if ((error = ch_cert_parse(&cert, old.der, old.der_len)) < 0)
         goto done;
     {
@@ -109,6 +110,12 @@ int ch_svc_cert_renew(ch_svc *svc, const ch_actor *actor, const char *id, bool r
         if (ch_cert_inspect(&info, cert) == 0) {
             q.key_usage = info.has_key_usage ? info.key_usage : 0;
             q.ext_key_usage = info.has_ext_key_usage ? info.ext_key_usage : 0;
+            q.leave_out = (info.has_basic_constraints ? 0 : CH_EXT_BASIC_CONSTRAINTS) |
+                          (info.has_key_usage ? 0 : CH_EXT_KEY_USAGE) |
+                          (info.has_ext_key_usage ? 0 : CH_EXT_EXT_KEY_USAGE) |
+                          (info.aki != NULL ? 0 : CH_EXT_AUTHORITY_KEY_ID);
+            q.critical_set = CH_EXT_BASIC_CONSTRAINTS | CH_EXT_KEY_USAGE | CH_EXT_EXT_KEY_USAGE;
+            q.critical = info.critical & q.critical_set;
             ch_cert_info_dispose(&info);
         }
         ch_error_clear();

@@ -284,6 +284,15 @@ int ch_cert_inspect(ch_cert_info *info, const ch_cert *cert)
     if ((error = urls(info, x)) < 0)
         goto fail;
     info->self_signed = ch_cert_is_self_signed(cert);
+    {
+        static const int nids[] = {NID_basic_constraints, NID_key_usage, NID_ext_key_usage,
+                                   NID_authority_key_identifier}; /* in CH_EXT_* order */
+        for (int k = 0; k < 4; k++) {
+            int at = X509_get_ext_by_NID(x, nids[k], -1);
+            if (at >= 0 && X509_EXTENSION_get_critical(X509_get_ext(x, at)))
+                info->critical |= 1u << k;
+        }
+    }
     ERR_clear_error();
     if (info->serial == NULL || info->key_algorithm == NULL || info->signature_algorithm == NULL) {
         error = ch_error_set(CH_ENOMEM, "out of memory");
@@ -358,6 +367,25 @@ int ch_usage_parse(unsigned *bit, bool extended, const char *name)
         used += (size_t)snprintf(accepted + used, sizeof accepted - used, "%s%s", i ? ", " : "", names[i]);
     return ch_error_set(CH_EINVAL, "unknown %s \"%s\"; accepted: %s", extended ? "extended key usage" : "key usage",
                         name ? name : "", accepted);
+}
+
+static const char *const ext_names[] = {"basic_constraints", "key_usage", "ext_key_usage", "authority_key_id",
+                                        NULL};
+
+const char *const *ch_ext_names(void)
+{
+    return ext_names;
+}
+
+int ch_ext_parse(unsigned *bit, const char *name)
+{
+    for (int i = 0; ext_names[i]; i++)
+        if (name && same_usage(name, ext_names[i])) {
+            *bit = 1u << i;
+            return 0;
+        }
+    return ch_error_set(CH_EINVAL, "unknown extension \"%.64s\"; accepted: basic_constraints, key_usage, "
+                        "ext_key_usage, authority_key_id", name ? name : "");
 }
 
 int ch_cert_sans_text(char **out, const ch_cert *cert)
@@ -460,6 +488,7 @@ int ch_cert_info_to_json(char **out, const ch_cert_info *i)
     ch_jw_int(&w, "key_bits", i->key_bits);
     ch_jw_str(&w, "key_curve", i->key_curve);
     ch_jw_str(&w, "signature_algorithm", i->signature_algorithm);
+    ch_jw_bool(&w, "basic_constraints", i->has_basic_constraints);
     ch_jw_bool(&w, "is_ca", i->is_ca);
     if (i->is_ca && i->path_len >= 0)
         ch_jw_int(&w, "path_len", i->path_len);
@@ -473,6 +502,14 @@ int ch_cert_info_to_json(char **out, const ch_cert_info *i)
     jw_list(&w, "crl_urls", i->crl_urls);
     jw_list(&w, "ocsp_urls", i->ocsp_urls);
     ch_jw_bool(&w, "self_signed", i->self_signed);
+    {
+        char *crit[4];
+        size_t n = 0;
+        for (int k = 0; ext_names[k]; k++)
+            if (i->critical & (1u << k))
+                crit[n++] = (char *)ext_names[k];
+        ch_jw_strs(&w, "critical", crit, n);
+    }
     ch_jw_end(&w);
     return jw_done(&w, &b, out);
 }

@@ -115,8 +115,8 @@ static int der_uint(ch_buf *b, unsigned long v)
     return x509_der_tlv(b, 0x02, t + sizeof t - n, n);
 }
 
-/* RFC 5280 4.2.1.9, always critical (RFC 5280 asks it of CAs). */
-static int ext_basic_constraints(ch_buf *b, bool ca, int path_len)
+/* RFC 5280 4.2.1.9 (critical unless a leaf's is asked otherwise: RFC 5280 asks it of CAs). */
+static int ext_basic_constraints(ch_buf *b, bool ca, int path_len, bool critical)
 {
     static const uint8_t ca_true[] = {0x01, 0x01, 0xff};
     size_t at = b->len;
@@ -127,11 +127,12 @@ static int ext_basic_constraints(ch_buf *b, bool ca, int path_len)
         return error;
     if ((error = x509_der_wrap(b, at, DER_SEQUENCE)) < 0)
         return error;
-    return der_ext_end(b, at, at, OID(0x55, 0x1d, 0x13), true);
+    return der_ext_end(b, at, at, OID(0x55, 0x1d, 0x13), critical);
 }
 
-/* RFC 5280 4.2.1.3 (critical): bit i of ku is KeyUsage bit i. */
-static int ext_key_usage(ch_buf *b, unsigned ku)
+/* RFC 5280 4.2.1.3 (critical, as it advises, unless asked otherwise): bit i of ku is
+ * KeyUsage bit i. */
+static int ext_key_usage(ch_buf *b, unsigned ku, bool critical)
 {
     uint8_t bits[3] = {0, 0, 0};
     size_t at = b->len, n = 0;
@@ -148,10 +149,10 @@ static int ext_key_usage(ch_buf *b, unsigned ku)
     }
     if (x509_der_tlv(b, DER_BITS, bits, n + 1) < 0)
         return CH_ENOMEM;
-    return der_ext_end(b, at, at, OID(0x55, 0x1d, 0x0f), true);
+    return der_ext_end(b, at, at, OID(0x55, 0x1d, 0x0f), critical);
 }
 
-static int ext_ext_key_usage(ch_buf *b, unsigned eku)
+static int ext_ext_key_usage(ch_buf *b, unsigned eku, bool critical)
 {
     static const struct {
         unsigned bit;
@@ -172,7 +173,7 @@ static int ext_ext_key_usage(ch_buf *b, unsigned eku)
         }
     if ((error = x509_der_wrap(b, at, DER_SEQUENCE)) < 0)
         return error;
-    return der_ext_end(b, at, at, OID(0x55, 0x1d, 0x25), false);
+    return der_ext_end(b, at, at, OID(0x55, 0x1d, 0x25), critical);
 }
 
 /* A GeneralName: dNSName [2], rfc822Name [1], uniformResourceIdentifier [6] (IA5String), or
@@ -250,6 +251,7 @@ static int key_id(uint8_t out[20], const X509_PUBKEY *pub)
     return 0;
 }
 
+/* SKI, and AKI unless aki is NULL (both never critical: RFC 5280 4.2.1.1, 4.2.1.2). */
 static int ext_key_ids(ch_buf *b, const uint8_t ski[20], const uint8_t *aki, size_t aki_len)
 {
     size_t at = b->len;
@@ -258,6 +260,8 @@ static int ext_key_ids(ch_buf *b, const uint8_t ski[20], const uint8_t *aki, siz
     if ((error = x509_der_tlv(b, DER_OCTETS, ski, 20)) < 0 ||
         (error = der_ext_end(b, at, at, OID(0x55, 0x1d, 0x0e), false)) < 0)
         return error;
+    if (aki == NULL)
+        return 0;
     at = b->len;
     if ((error = x509_der_tlv(b, 0x80, aki, aki_len)) < 0 || (error = x509_der_wrap(b, at, DER_SEQUENCE)) < 0)
         return error;
@@ -554,6 +558,55 @@ static int issued_texts(struct x509_issued *m, const X509_NAME *subject, const X
     return 0;
 }
 
+/* Whether an extension is marked critical: as asked, or else as RFC 5280 advises (Basic
+ * Constraints 4.2.1.9 and Key Usage 4.2.1.3 critical; EKU 4.2.1.12 may be either, and the
+ * AKI 4.2.1.1 never is). */
+static bool is_critical(const ch_issue_opts *o, unsigned ext)
+{
+    if (o->critical_set & ext)
+        return (o->critical & ext) != 0;
+    return ext == CH_EXT_BASIC_CONSTRAINTS || ext == CH_EXT_KEY_USAGE;
+}
+
+int ch_issue_check_extensions(const ch_issue_opts *o)
+{
+    const ch_profile *p = o->profile;
+    unsigned crit = o->critical & o->critical_set;
+
+    if (p == NULL)
+        return ch_error_set_field(CH_EINVAL, "profile", "no profile given");
+    if ((o->leave_out | o->critical_set | o->critical) & ~(unsigned)CH_EXT_ALL)
+        return ch_error_set_field(CH_EINVAL, "critical", "unknown extension bits: the switches are Basic "
+                                  "Constraints, Key Usage, Extended Key Usage and the Authority Key Identifier");
+    if (p->is_ca && (o->leave_out & CH_EXT_BASIC_CONSTRAINTS))
+        return ch_error_set_field(CH_EINVAL, "basic_constraints",
+                                  "a CA certificate must carry Basic Constraints with CA:TRUE (RFC 5280 4.2.1.9: "
+                                  "without it verifiers take the certificate for no CA); it can be left out of leaf "
+                                  "certificates only");
+    if (p->is_ca && (o->leave_out & CH_EXT_KEY_USAGE))
+        return ch_error_set_field(CH_EINVAL, "key_usage",
+                                  "a CA certificate must carry Key Usage with keyCertSign (RFC 5280 4.2.1.3); it "
+                                  "can be left out of leaf certificates only");
+    if ((o->leave_out & CH_EXT_KEY_USAGE) && o->key_usage)
+        return ch_error_set_field(CH_EINVAL, "key_usage", "key usages given for a Key Usage extension left out: "
+                                  "give one or the other");
+    if ((o->leave_out & CH_EXT_EXT_KEY_USAGE) && o->ext_key_usage)
+        return ch_error_set_field(CH_EINVAL, "ext_key_usage", "extended key usages given for an Extended Key Usage "
+                                  "extension left out: give one or the other");
+    if (crit & CH_EXT_AUTHORITY_KEY_ID)
+        return ch_error_set_field(CH_EINVAL, "critical", "the Authority Key Identifier cannot be critical (RFC 5280 "
+                                  "4.2.1.1: conforming CAs mark it non-critical); basic_constraints, key_usage and "
+                                  "ext_key_usage can be");
+    if (p->is_ca && (o->critical_set & CH_EXT_BASIC_CONSTRAINTS) && !(crit & CH_EXT_BASIC_CONSTRAINTS))
+        return ch_error_set_field(CH_EINVAL, "critical", "a CA certificate's Basic Constraints must be critical "
+                                  "(RFC 5280 4.2.1.9): keep basic_constraints in the list");
+    for (int k = 0; ch_ext_names()[k] != NULL; k++)
+        if (crit & o->leave_out & (1u << k))
+            return ch_error_set_field(CH_EINVAL, "critical", "%s is left out, so it cannot be marked critical",
+                                      ch_ext_names()[k]);
+    return 0;
+}
+
 /* TBSCertificate (RFC 5280 4.1) into *b, leaving out the signature AlgorithmIdentifier, whose
  * place is *alg_at (sign_tbs puts it there). */
 static int encode_tbs(ch_buf *b, size_t *alg_at, const struct x509_issued *m, const X509_NAME *subject,
@@ -575,11 +628,16 @@ static int encode_tbs(ch_buf *b, size_t *alg_at, const struct x509_issued *m, co
         return error;
     DER_I2D(b, i2d_X509_NAME, subject);
     DER_I2D(b, i2d_X509_PUBKEY, spki);
-    /* extensions [3] EXPLICIT SEQUENCE OF Extension, in the order OpenSSL wrote them before */
+    /* extensions [3] EXPLICIT SEQUENCE OF Extension, in the order OpenSSL wrote them before;
+     * each of the first four unless left out */
     at = b->len;
-    if ((error = ext_basic_constraints(b, m->is_ca, m->is_ca ? path_len : -1)) < 0 ||
-        (error = ext_key_usage(b, ku)) < 0 || (eku && (error = ext_ext_key_usage(b, eku)) < 0) ||
-        (error = ext_key_ids(b, ski, aki, aki_len)) < 0 || (nsans > 0 && (error = ext_sans(b, sans, nsans)) < 0) ||
+    if ((!(o->leave_out & CH_EXT_BASIC_CONSTRAINTS) &&
+         (error = ext_basic_constraints(b, m->is_ca, m->is_ca ? path_len : -1,
+                                        is_critical(o, CH_EXT_BASIC_CONSTRAINTS))) < 0) ||
+        (!(o->leave_out & CH_EXT_KEY_USAGE) && (error = ext_key_usage(b, ku, is_critical(o, CH_EXT_KEY_USAGE))) < 0) ||
+        (eku && (error = ext_ext_key_usage(b, eku, is_critical(o, CH_EXT_EXT_KEY_USAGE))) < 0) ||
+        (error = ext_key_ids(b, ski, (o->leave_out & CH_EXT_AUTHORITY_KEY_ID) ? NULL : aki, aki_len)) < 0 ||
+        (nsans > 0 && (error = ext_sans(b, sans, nsans)) < 0) ||
         (o->crl_urls && o->crl_urls[0] && (error = ext_crl_urls(b, o->crl_urls)) < 0) ||
         (o->ocsp_urls && o->ocsp_urls[0] && (error = ext_ocsp_urls(b, o->ocsp_urls)) < 0))
         return error;
@@ -616,6 +674,8 @@ int ch_cert_issue(ch_cert **out, const ch_issue_opts *o)
         return ch_error_set(CH_EINVAL, "give exactly one of a public key or a CSR for the new certificate");
     if (issuer_key == NULL || !ch_key_has_private(issuer_key))
         return ch_error_set_field(CH_EINVAL, "ca_key", "the issuer's private key is needed to sign");
+    if ((o->leave_out | o->critical_set | o->critical) && (error = ch_issue_check_extensions(o)) < 0)
+        return error;
 
     /* The issuer. */
     if (issuer == NULL) {
@@ -721,8 +781,8 @@ int ch_cert_issue(ch_cert **out, const ch_issue_opts *o)
         goto done;
     }
 
-    ku = o->key_usage ? o->key_usage : p->key_usage;
-    eku = o->ext_key_usage ? o->ext_key_usage : p->ext_key_usage;
+    ku = (o->leave_out & CH_EXT_KEY_USAGE) ? 0 : o->key_usage ? o->key_usage : p->key_usage;
+    eku = (o->leave_out & CH_EXT_EXT_KEY_USAGE) ? 0 : o->ext_key_usage ? o->ext_key_usage : p->ext_key_usage;
     if (!p->is_ca && !o->key_usage && req == NULL && ch_key_get_type(o->subject_key) > CH_KEY_RSA4096)
         ku &= ~(unsigned)CH_KU_KEY_ENCIPHERMENT; /* key transport exists for RSA keys only */
     if (!p->is_ca && !o->key_usage && req != NULL) {
@@ -744,8 +804,10 @@ int ch_cert_issue(ch_cert **out, const ch_issue_opts *o)
     }
     /* A TLS server certificate without names is refused by today's clients, which read no
      * common name: a common name that is a host name or an address becomes its one name, as
-     * Vault's PKI does unless told not to. */
-    if (san_count == 0 && !p->is_ca && p->allow_sans && (eku & CH_EKU_SERVER_AUTH) &&
+     * Vault's PKI does unless told not to.  Without an EKU the certificate serves any purpose,
+     * and the profile's says what it is for. */
+    if (san_count == 0 && !p->is_ca && p->allow_sans &&
+        (((o->leave_out & CH_EXT_EXT_KEY_USAGE) ? p->ext_key_usage : eku) & CH_EKU_SERVER_AUTH) &&
         ch_name_get(&cn, subject, NID_commonName) == 0 && ch_san_parse(&cn_san, cn) == 0) {
         sans = &cn_san;
         san_count = 1;
