@@ -72,7 +72,9 @@ function el(tag, attrs = {}, ...children) {
     else if (v === true) e.setAttribute(k, "");
     else if (v !== false && v != null) e.setAttribute(k, v);
   }
-  for (const c of children.flat()) if (c != null) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  // Flattened to any depth: optional groups of rows sit in arrays inside arrays (a renewed
+  // certificate's "Renewed by" showed as "[object HTMLElement]").
+  for (const c of children.flat(Infinity)) if (c != null) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
   return e;
 }
 const canChange = () => me && me.role !== "viewer";
@@ -1090,6 +1092,8 @@ function certDetails(c, entry) {
         el("dt", {}, "Created"), el("dd", {}, c.created_at),
         el("dt", {}, "Private key"), el("dd", {}, c.has_private_key ? "held here, sealed" : "not held here"),
         el("dt", {}, "Automatic renewal"), el("dd", {}, c.auto_renew ? `on, due ${c.renew_at || ""}` : "off"),
+        // Why the last automatic renewal failed (it is tried again, or stopped when it cannot help).
+        c.renew_error ? [el("dt", {}, "Last renewal failed"), el("dd", { class: "renew-error" }, c.renew_error)] : null,
         c.renewed_by ? [el("dt", {}, "Renewed by"), el("dd", {}, c.renewed_by)] : null,
         c.renews ? [el("dt", {}, "Renews"), el("dd", {}, c.renews)] : null]);
 }

@@ -181,6 +181,15 @@ await panelOf(page).getByText("held here, sealed").first().waitFor();
 await panelOf(page).getByText(/^on, due /).first().waitFor();
 assert.equal(await page.getByText("BEGIN PRIVATE KEY").count(), 0);
 ok("a certificate's details: validity, names, fingerprints, extensions, how it was created; never its key");
+// A renewal that failed says why in the details (the shell test wrote one into the store).
+await page.getByRole("button", { name: "Details of certhubd server" }).click();
+await panelOf(page).getByText("Last renewal failed").waitFor();
+await panelOf(page).getByText("the issuing CA is gone (set by the test)").waitFor();
+assert.equal(await panelOf(page).getByText("Last renewal failed").count(), 1);
+await page.getByRole("button", { name: "Details of web.example" }).click();
+await panelOf(page).getByRole("heading", { name: "web.example" }).waitFor();
+assert.equal(await panelOf(page).getByText("Last renewal failed").count(), 0);
+ok("a failed automatic renewal's reason is in the certificate's details, and only in its own");
 await web.getByRole("button", { name: "Export web.example" }).click();
 await page.getByLabel("Format").selectOption("p12");
 await page.getByLabel("Password (P12 and JKS)").fill("s3cret-p12");
@@ -201,6 +210,23 @@ await page.waitForFunction(() => [...document.querySelectorAll("tr")].filter((r)
 const renewed = await page.evaluate(async () => (await (await fetch("/api/v1/certificates?search=web.example")).json()).items.map((c) => c.method));
 assert.equal(renewed.length, 2);
 ok("renewed now from its row: a second web.example, the first kept");
+// The first one's details link to its successor.
+const renewedIds = await page.evaluate(async () => (await (await fetch("/api/v1/certificates?search=web.example")).json()).items.map((c) => [c.id, c.renewed_by || ""]));
+const [oldId, newId] = renewedIds.find(([, by]) => by) || [];
+assert.ok(newId, "the renewed certificate names its successor");
+// (Which row is the old one the list does not say: each is opened in turn.)
+let renewedBy = 0;
+for (const row of await page.locator("tr", { hasText: "CN=web.example" }).all()) {
+  await row.getByRole("button", { name: "Details of web.example" }).click();
+  await panelOf(page).getByText("Automatic renewal").waitFor();
+  if (await panelOf(page).getByText("Renewed by").count()) {
+    await panelOf(page).getByText(newId).waitFor();
+    renewedBy++;
+  }
+  assert.equal(await panelOf(page).getByText("[object").count(), 0);
+}
+assert.equal(renewedBy, 1);
+ok("the renewed one's details name the certificate that renewed it");
 // The wizard's extension switches (the storage seed's Extra Constraints): a certificate without
 // the Authority Key Identifier and Basic Constraints, its EKU critical; its details and openssl
 // agree.
