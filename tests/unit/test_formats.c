@@ -316,6 +316,45 @@ static void test_alias_limits(void **state)
     ch_buf_dispose(&out);
 }
 
+static bool holds(const ch_buf *b, const char *bytes, size_t n)
+{
+    for (size_t i = 0; i + n <= b->len; i++)
+        if (memcmp(b->data + i, bytes, n) == 0)
+            return true;
+    return false;
+}
+
+/* An alias in any script, a character beyond U+FFFF (an emoji) too: PKCS#12 keeps it as it is
+ * (a surrogate pair in its BMPString), JKS in Java's modified UTF-8 (the pair, three bytes a
+ * half: what keytool reads), lower case as JKS keeps aliases. */
+static void test_alias_any_script(void **state)
+{
+    static const char alias[] = "Zertifikat f\xc3\xbcr M\xc3\xbcller \xe2\x9c\x93 \xe8\xa8\xbc \xf0\x9f\x94\x92";
+    ch_cert *chain[2] = {leaf, root};
+    ch_keystore *ks, *back = NULL;
+    ch_buf out = CH_BUF_INIT;
+    ch_export_opts eo = {.password = "pw"};
+    ch_import_opts io = {.password = "pw"};
+
+    (void)state;
+    assert_int_equal(ch_keystore_new(&ks), 0);
+    assert_int_equal(ch_keystore_add(ks, alias, chain, 2, leaf_key), 0);
+    assert_int_equal(ch_keystore_export(&out, ks, CH_FMT_PKCS12, &eo), 0);
+    assert_int_equal(ch_keystore_import(&back, out.data, out.len, &io), 0);
+    assert_string_equal(back->entries[0].alias, alias);
+    ch_keystore_free(back);
+    out.len = 0;
+    assert_int_equal(ch_keystore_export(&out, ks, CH_FMT_JKS, &eo), 0);
+    assert_true(holds(&out, "\xed\xa0\xbd\xed\xb4\x92", 6));  /* U+1F512 as D83D DD12 */
+    assert_false(holds(&out, "\xf0\x9f\x94\x92", 4)); /* not as UTF-8 */
+    assert_int_equal(ch_keystore_import(&back, out.data, out.len, &io), 0);
+    assert_string_equal(back->entries[0].alias,
+                        "zertifikat f\xc3\xbcr m\xc3\xbcller \xe2\x9c\x93 \xe8\xa8\xbc \xf0\x9f\x94\x92");
+    ch_keystore_free(back);
+    ch_keystore_free(ks);
+    ch_buf_dispose_secure(&out);
+}
+
 static void test_pem_grouping(void **state)
 {
     ch_buf pem = CH_BUF_INIT;
@@ -353,7 +392,7 @@ int main(void)
         cmocka_unit_test(test_round_trips),      cmocka_unit_test(test_detect),
         cmocka_unit_test(test_duplicate_alias),  cmocka_unit_test(test_pkcs12_iteration_bomb),
         cmocka_unit_test(test_jks_limits),       cmocka_unit_test(test_pem_grouping),
-        cmocka_unit_test(test_alias_limits),
+        cmocka_unit_test(test_alias_limits),     cmocka_unit_test(test_alias_any_script),
         cmocka_unit_test(test_pkcs12_derivation_budget),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -936,6 +936,22 @@ void fmt_trusted_alias(const ch_keystore *ks, size_t e, size_t c, char *out, siz
     }
 }
 
+/* A bag's friendly name: the alias as UTF-16 big-endian, a character beyond U+FFFF (an emoji)
+ * as its surrogate pair, which Java and p12_friendly_name read back.  OpenSSL's own
+ * conversion (PKCS12_add_friendlyname_utf8) refuses those ("illegal characters"), and the
+ * export failed. */
+static int p12_name(PKCS12_SAFEBAG *bag, const char *alias)
+{
+    unsigned char *uni = NULL;
+    int len = 0, ok;
+
+    if (OPENSSL_utf82uni(alias, -1, &uni, &len) == NULL || len < 2)
+        return 0;
+    ok = PKCS12_add_friendlyname_uni(bag, uni, len - 2); /* (without the NUL it ends with) */
+    OPENSSL_free(uni);
+    return ok;
+}
+
 static int export_p12(ch_buf *out, const ch_keystore *ks, const char *pass, bool legacy)
 {
     int nid = legacy ? NID_pbe_WithSHA1And3_Key_TripleDES_CBC : NID_aes_256_cbc;
@@ -959,19 +975,19 @@ static int export_p12(ch_buf *out, const ch_keystore *ks, const char *pass, bool
                 goto ossl;
             /* A key's chain: its certificates after the first are the chain, unnamed.  Without
              * a key each certificate is trusted on its own, named (keytool lists those alone). */
-            if (c == 0 && en->key && (PKCS12_add_friendlyname(bag, en->alias, -1) != 1 ||
+            if (c == 0 && en->key && (p12_name(bag, en->alias) != 1 ||
                                       PKCS12_add_localkeyid(bag, id, sizeof id) != 1))
                 goto ossl;
             if (!en->key) {
                 fmt_trusted_alias(ks, e, c, alias, sizeof alias);
-                if (PKCS12_add_friendlyname(bag, alias, -1) != 1 || p12_java_trust(bag) < 0)
+                if (p12_name(bag, alias) != 1 || p12_java_trust(bag) < 0)
                     goto ossl;
             }
         }
         if (en->key != NULL) {
             if ((bag = PKCS12_add_key_ex(&keys, ch_key_pkey(en->key), 0, PKCS12_DEFAULT_ITER, nid, pass, NULL,
                                          NULL)) == NULL ||
-                PKCS12_add_friendlyname(bag, en->alias, -1) != 1 || PKCS12_add_localkeyid(bag, id, sizeof id) != 1)
+                p12_name(bag, en->alias) != 1 || PKCS12_add_localkeyid(bag, id, sizeof id) != 1)
                 goto ossl;
         }
     }
