@@ -28,11 +28,11 @@ static const cli_cmd commands[] = {
      "force",
      0, 0},
     {"convert", cmd_convert,
-     "FILE --to pem|der|p7b|p12|jks --out FILE [--in-password-file F] [--key-password-file F] [--password-file F] "
-     "[--legacy] [--no-key] "
+     "FILE --to pem|der|p7b|p12|jks --out FILE [--in-password-file F] [--key-password-file F] "
+     "[--password-file F | --no-password] [--legacy] [--no-key] "
      "[--force]",
      "convert certificates and keystores between PEM, DER, PKCS#7, PKCS#12, JKS (and from JCEKS)",
-     "to= out= in-password-file= key-password-file= password-file= legacy no-key force", 1, 1},
+     "to= out= in-password-file= key-password-file= password-file= no-password legacy no-key force", 1, 1},
     {"ca list", cmd_remote_ca_list, "[--limit N] [--cursor C] [--all] [--tenant NAME]", "list the CAs on the server",
      "limit= cursor= all tenant=", 0, 0},
     {"ca create", cmd_remote_ca_create,
@@ -305,6 +305,8 @@ static const struct opt_help {
     {NULL, "format", "pem (the default), der, p7b, p12 or jks"},
     {NULL, "legacy", "PKCS#12 with 3DES and SHA-1, for old Java and Windows"},
     {NULL, "no-key", "leave the private keys out"},
+    {NULL, "no-password", "a PKCS#12 without a password (the empty one, which Windows, Kubernetes secrets and "
+                          "openssl -passin pass: open): the key in it is not protected"},
     {NULL, "with-key", "with the private key (admins; audited)"},
     {NULL, "ca-id", "the CA, by id (certhub ca list)"},
     {NULL, "parent", "the CA that signs the new one (an intermediate), by id"},

@@ -841,7 +841,7 @@ done:
     return error;
 }
 
-int fmt_export_jks(ch_buf *out, const ch_keystore *ks, const char *password)
+int fmt_export_jks(ch_buf *out, const ch_keystore *ks, const char *password, const char *key_password)
 {
     ch_buf b = CH_BUF_INIT;
     uint8_t md[20];
@@ -872,7 +872,8 @@ int fmt_export_jks(ch_buf *out, const ch_keystore *ks, const char *password)
         }
         if (error == 0 && en->key) {
             ch_buf prot = CH_BUF_INIT;
-            if ((error = protect_key(&prot, en->key, password)) == 0 && (error = put_u32(&b, (uint32_t)prot.len)) == 0)
+            if ((error = protect_key(&prot, en->key, key_password ? key_password : password)) == 0 &&
+                (error = put_u32(&b, (uint32_t)prot.len)) == 0)
                 error = ch_buf_put(&b, prot.data, prot.len);
             ch_buf_dispose(&prot);
             if (error == 0)
