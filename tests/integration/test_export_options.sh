@@ -147,4 +147,63 @@ a keystore's empty jks key password|/api/v1/keystores/$ks/export|{"format":"jks"
 EOF
 check_eq "and none of them exported a key" "$before" "$(key_exports)"
 
+# ---- the CLI: cert export and keystore export
+remote() { "$CERTHUB" --server "https://localhost:$port" --token-file "$data/admin-token" --ca-file "$data/ca.pem" "$@"; }
+echo storepw > spw
+echo keypw1 > kpw
+: > empty
+remote cert export "$id" --format jks --password-file spw --key-password-file kpw --alias Tomcat --out cli.jks
+check_eq "cert export --alias --key-password-file: keytool lists the alias" "tomcat,PrivateKeyEntry" \
+    "$(kt_entries cli.jks storepw)"
+rm -f cli-key.p12
+kt -importkeystore -srckeystore cli.jks -srcstorepass storepw -srcalias tomcat -srckeypass keypw1 \
+    -destkeystore cli-key.p12 -deststoretype PKCS12 -deststorepass changeit -noprompt </dev/null >/dev/null ||
+    fail "keytool did not open the key of cert export --key-password-file with it"
+check_eq "and opens its key with the key password" "$(pub_of_cert web.pem)" \
+    "$(openssl pkcs12 -in cli-key.p12 -passin pass:changeit -nocerts -nodes 2>/dev/null | openssl pkey -pubout)"
+check_eq "downloaded for its owner alone" 600 "$(stat -c %a cli.jks)"
+env -u CERTHUB_PASSWORD "$CERTHUB" --server "https://localhost:$port" --token-file "$data/admin-token" \
+    --ca-file "$data/ca.pem" cert export "$id" --format p12 --no-password --alias tomcat --out cli-nopw.p12
+check_eq "cert export --no-password: openssl opens it with an empty password" "$(pub_of_cert web.pem)" \
+    "$(openssl pkcs12 -in cli-nopw.p12 -passin pass: -nocerts -nodes 2>/dev/null | openssl pkey -pubout)"
+check_eq "CERTHUB_PASSWORD set does not override --no-password" "tomcat,PrivateKeyEntry" \
+    "$(CERTHUB_PASSWORD=other remote cert export "$id" --format p12 --no-password --alias tomcat --out - |
+        cat > env-nopw.p12 && kt_entries env-nopw.p12 '' -storetype PKCS12)"
+remote keystore export "$ks" --format jks --password-file spw --key-password-file kpw --out cli-ks.jks
+rm -f cli-ks.p12
+kt -importkeystore -srckeystore cli-ks.jks -srcstorepass storepw -srcalias uploaded -srckeypass keypw1 \
+    -destkeystore cli-ks.p12 -deststoretype PKCS12 -deststorepass changeit -noprompt </dev/null >/dev/null ||
+    fail "keytool did not open the key of keystore export --key-password-file with it"
+ok "keystore export --key-password-file: keytool opens its key with it"
+remote keystore export "$ks" --format p12 --no-password --out cli-ks-nopw.p12
+check_eq "keystore export --no-password: openssl opens it with an empty password" "$(openssl pkey -in up.key -pubout)" \
+    "$(openssl pkcs12 -in cli-ks-nopw.p12 -passin pass: -nocerts -nodes 2>/dev/null | openssl pkey -pubout)"
+before=$(key_exports)
+expect_usage "--alias with pem" "--alias names the certificate's entry in a p12 or jks" -- \
+    remote cert export "$id" --alias tomcat --out never.pem
+expect_usage "--no-password with jks" "--no-password goes with --format p12" -- \
+    remote cert export "$id" --format jks --no-password --out never.jks
+expect_usage "--no-password with --password-file" "without --password-file" -- \
+    remote keystore export "$ks" --format p12 --no-password --password-file spw --out never.p12
+expect_usage "--key-password-file with p12" "--key-password-file goes with --format jks" -- \
+    remote cert export "$id" --format p12 --password-file spw --key-password-file kpw --out never.p12
+expect_usage "--key-password-file with a truststore" "without --truststore" -- \
+    remote keystore export "$ks" --format jks --password-file spw --key-password-file kpw --truststore --out never.jks
+expect_usage "keystore export p12 without a password: the way to ask for none said" \
+    "--format p12 needs --password-file; --no-password for a PKCS#12 without one" -- \
+    remote keystore export "$ks" --format p12 --out never.p12
+expect_usage "cert export jks without a password" "--format jks needs --password-file (or CERTHUB_PASSWORD)" -- \
+    env -u CERTHUB_PASSWORD "$CERTHUB" --server "https://localhost:$port" --token-file "$data/admin-token" \
+    --ca-file "$data/ca.pem" cert export "$id" --format jks --out never.jks
+expect_error "an empty password file is not taken for none" "--password-file gives an empty password: --no-password" -- \
+    remote cert export "$id" --format p12 --password-file empty --out never.p12
+expect_error "nor an empty key password file" "--key-password-file gives an empty password" -- \
+    remote keystore export "$ks" --format jks --password-file spw --key-password-file empty --out never.jks
+expect_usage "keystore export takes no --alias (its entries keep theirs)" "alias" -- \
+    remote keystore export "$ks" --format jks --password-file spw --alias x --out never.jks
+expect_error "an alias the server refuses: its message" "the alias contains a control character" -- \
+    remote cert export "$id" --format jks --password-file spw --alias "$(printf 'tom\tcat')" --out never.jks
+check_eq "nothing written by the refusals" "" "$(ls never.* 2>/dev/null || true)"
+check_eq "and no key exported by them" "$before" "$(key_exports)"
+
 done_testing
