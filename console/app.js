@@ -310,8 +310,41 @@ async function download(method, path, body, name) {
   saveBlob(await res.blob(), name);
 }
 
+// The passwords of a P12 or JKS export, shown with those formats: the store's; for a P12 none
+// at all (the empty password, which Windows and Kubernetes secrets read), asked for by its
+// box and never taken from an empty field; for a JKS its key entries' own (keytool -keypass).
+function storePasswords(id, format) {
+  const password = el("input", { id: `${id}-password`, type: "password", autocomplete: "new-password", "aria-describedby": `${id}-error` });
+  const none = el("input", { id: `${id}-no-password`, type: "checkbox" });
+  const keyPassword = el("input", { id: `${id}-key-password`, type: "password", autocomplete: "new-password" });
+  const pwRow = el("div", { hidden: true }, el("label", { for: `${id}-password` }, "Password (P12 and JKS)"), password);
+  const noneRow = el("div", { hidden: true }, el("label", { class: "check" }, none,
+    "No password: a P12 without one, as Windows and Kubernetes secrets take it (its key is not protected)"));
+  const keyRow = el("div", { hidden: true }, el("label", { for: `${id}-key-password` }, "Key password (JKS), when the key's is not the store's"),
+    keyPassword);
+  const show = () => {
+    const f = format.value;
+    pwRow.hidden = !["p12", "jks"].includes(f);
+    noneRow.hidden = f !== "p12";
+    keyRow.hidden = f !== "jks";
+    password.disabled = f === "p12" && none.checked;
+  };
+  format.addEventListener("change", show);
+  none.addEventListener("change", show);
+  return {
+    rows: [pwRow, noneRow, keyRow],
+    // The request's password fields for the format chosen; a missing password said here.
+    fields() {
+      const f = format.value;
+      if (f !== "p12" && f !== "jks") return {};
+      if (f === "p12" && none.checked) return { password: "" };
+      if (!password.value) throw new Error(f === "p12" ? 'Give a password, or tick "No password" for a P12 without one.' : "Give a password: a JKS needs one.");
+      return f === "jks" && keyPassword.value ? { password: password.value, key_password: keyPassword.value } : { password: password.value };
+    },
+  };
+}
+
 function exportDialog(c) {
-  const password = el("input", { id: "ex-password", type: "password", autocomplete: "new-password", "aria-describedby": "ex-error" });
   // P12 and JKS hold the private key: offered when certhub holds one and the account may
   // export keys (keys:export), rather than refused after the click.
   const keyFormats = c.has_private_key !== false && (!me || me.keys_export !== false);
@@ -320,12 +353,16 @@ function exportDialog(c) {
   const why = keyFormats ? null : el("p", { class: "hint", id: "ex-why" }, c.has_private_key === false
     ? "P12 and JKS hold a private key, and certhub holds none for this certificate."
     : "P12 and JKS hold the private key, which this account may not export.");
-  const pwRow = el("div", { hidden: true }, el("label", { for: "ex-password" }, "Password (P12 and JKS)"), password);
+  const passwords = storePasswords("ex", format);
+  // The entry's alias in the keystore (Tomcat looks for "tomcat"): the certificate's name
+  // unless another is given.
+  const alias = el("input", { id: "ex-alias", placeholder: c.name, autocomplete: "off" });
+  const aliasRow = el("div", { hidden: true }, el("label", { for: "ex-alias" }, "Alias of the entry (keytool lists it in lower case)"), alias);
   const err = el("p", { class: "error", id: "ex-error", role: "alert" });
-  format.addEventListener("change", () => { pwRow.hidden = !["p12", "jks"].includes(format.value); });
+  format.addEventListener("change", () => { aliasRow.hidden = !["p12", "jks"].includes(format.value); });
   const form = el("form", { method: "dialog" },
     el("h2", {}, `Export ${c.name}`),
-    el("label", { for: "ex-format" }, "Format"), format, why, pwRow, err,
+    el("label", { for: "ex-format" }, "Format"), format, why, passwords.rows, aliasRow, err,
     el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Download"),
       el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
   form.addEventListener("submit", async (ev) => {
@@ -333,8 +370,11 @@ function exportDialog(c) {
     err.textContent = "";
     const f = format.value, name = `${c.name}.${f}`;
     try {
-      if (f === "p12" || f === "jks") await download("POST", `certificates/${c.id}/export`, { format: f, password: password.value }, name);
-      else await download("GET", `certificates/${c.id}/export?format=${f}`, null, name);
+      if (f === "p12" || f === "jks") {
+        const body = { format: f, ...passwords.fields() };
+        if (alias.value) body.alias = alias.value;
+        await download("POST", `certificates/${c.id}/export`, body, name);
+      } else await download("GET", `certificates/${c.id}/export?format=${f}`, null, name);
       d.close();
     } catch (e) { err.textContent = e.message; }
   });
@@ -951,18 +991,18 @@ async function csrsScreen(screen) {
 
 function keystoreExport(k) {
   const format = el("select", { id: "kx-format" }, ["pem", "p7b", "p12", "jks"].map((f) => el("option", { value: f }, f.toUpperCase())));
-  const password = el("input", { id: "kx-password", type: "password", autocomplete: "new-password" });
-  // Only P12 and JKS are encrypted: the server refuses a password that would go unused.
-  const pwRow = el("div", { hidden: true }, el("label", { for: "kx-password" }, "Password (P12 and JKS)"), password);
-  format.addEventListener("change", () => { pwRow.hidden = !["p12", "jks"].includes(format.value); });
-  const err = el("p", { class: "error", role: "alert" });
+  // Only P12 and JKS are encrypted: the server refuses a password that would go unused.  The
+  // entries keep their aliases.
+  const passwords = storePasswords("kx", format);
+  const err = el("p", { class: "error", id: "kx-error", role: "alert" });
   const form = el("form", { method: "dialog" }, el("h2", {}, `Export ${k.name}`),
-    el("label", { for: "kx-format" }, "Format"), format, pwRow, err,
+    el("label", { for: "kx-format" }, "Format"), format, passwords.rows, err,
     el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Download"), el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
+    err.textContent = "";
     try {
-      await download("POST", `keystores/${k.id}/export`, { format: format.value, password: pwRow.hidden ? undefined : password.value || undefined }, `${k.name}.${format.value}`);
+      await download("POST", `keystores/${k.id}/export`, { format: format.value, ...passwords.fields() }, `${k.name}.${format.value}`);
       d.close();
     } catch (e) { err.textContent = e.message; }
   });

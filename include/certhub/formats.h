@@ -71,15 +71,20 @@ typedef struct ch_import_opts {
 int ch_keystore_import(ch_keystore **out, const uint8_t *data, size_t len, const ch_import_opts *opts);
 
 typedef struct ch_export_opts {
-    const char *password;  /* required for p12 and jks; optional for PEM keys */
-    bool legacy;           /* p12: 3DES + SHA-1 MAC for old consumers */
-    bool include_key;      /* pem: write the private keys too */
-    bool certs_only;       /* p12, jks: no private key; every certificate a trusted entry (a truststore) */
+    const char *password;     /* required for p12 ("": the empty password) and jks (not empty); optional
+                               * for PEM keys */
+    const char *key_password; /* jks: the key entries' own (keytool's -keypass), not empty; NULL: the
+                               * store's.  p12: only the password itself (one password for all) */
+    bool legacy;              /* p12: 3DES + SHA-1 MAC for old consumers */
+    bool include_key;         /* pem: write the private keys too */
+    bool certs_only;          /* p12, jks: no private key; every certificate a trusted entry (a truststore) */
 } ch_export_opts;
 
 /* Writes the keystore: PEM (every entry's chain, and keys when include_key), DER (the first
  * entry's leaf), P7B (every certificate), PKCS#12 (AES-256-CBC + PBKDF2-SHA256, SHA-256 MAC;
- * friendly names = aliases), JKS (key entries and trusted entries, readable by keytool). */
+ * friendly names = aliases), JKS (key entries and trusted entries, readable by keytool).
+ * A password missing for p12 or jks, empty for jks, or longer than CH_MAX_PASSWORD_LEN, and a
+ * key password where the format has none of its own, are CH_EINVAL naming the field. */
 int ch_keystore_export(ch_buf *out, const ch_keystore *ks, ch_format fmt, const ch_export_opts *opts);
 
 int ch_keystore_new(ch_keystore **out);

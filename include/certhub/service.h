@@ -544,12 +544,27 @@ int ch_svc_cert_delete(ch_svc *svc, const ch_actor *actor, const char *id);
 /* The certificate as PEM. */
 int ch_svc_cert_pem(ch_buf *out, const ch_store_cert *cert);
 
-/* Writes a certificate with the chain of the certhub CA that issued it, in fmt (pem, der, p7b,
- * p12, jks; see formats.h).  With include_key (always for p12/jks) the private key goes too,
- * which needs CH_PERM_KEYS_EXPORT and is audited; truststore: p12/jks of the certificates
- * alone, as trusted entries (no key, no permission beyond reading). */
-int ch_svc_cert_export(ch_svc *svc, const ch_actor *actor, const char *id, int fmt, const char *password,
-                       bool include_key, bool legacy, bool truststore, ch_buf *out);
+/* What an export writes (ch_svc_cert_export, ch_svc_keystore_export).  Each option goes with
+ * the formats it means something in; one given where it does not is CH_EINVAL naming it
+ * (never ignored), before anything is read. */
+typedef struct ch_svc_export_opts {
+    int fmt;                  /* ch_format: pem, der, p7b, p12 or jks */
+    const char *password;     /* p12: needed, "" for a PKCS#12 without a password; jks: needed, not
+                               * empty; pem with include_key: encrypts the key */
+    const char *key_password; /* jks: the key entries' own (keytool's -keypass), not empty; NULL: the
+                               * password.  p12: only the password itself (it is written with one) */
+    const char *alias;        /* p12, jks of one certificate: its entry's alias (1 to 128 characters,
+                               * no control character); NULL: the certificate's name */
+    bool include_key;         /* pem: the private key too (p12 and jks hold it unless truststore) */
+    bool legacy;              /* p12: 3DES and a SHA-1 MAC, for old Java and Windows */
+    bool truststore;          /* p12, jks: the certificates alone, as trusted entries */
+} ch_svc_export_opts;
+
+/* Writes a certificate with the chain of the certhub CA that issued it, in o->fmt (pem, der,
+ * p7b, p12, jks; see formats.h).  With include_key (always for p12/jks) the private key goes
+ * too, which needs CH_PERM_KEYS_EXPORT and is audited; truststore: p12/jks of the
+ * certificates alone, as trusted entries (no key, no permission beyond reading). */
+int ch_svc_cert_export(ch_svc *svc, const ch_actor *actor, const char *id, const ch_svc_export_opts *o, ch_buf *out);
 
 /* Exports the private key of a certificate as PEM (encrypted PKCS#8 when password is given).
  * Needs CH_PERM_KEYS_EXPORT; audited.  Dispose out with ch_buf_dispose_secure. */
@@ -590,12 +605,13 @@ int ch_svc_keystore_list(ch_svc *svc, const ch_actor *actor, ch_store_page *page
 int ch_svc_keystore_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_keystore *out);
 int ch_svc_keystore_entries(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_keystore_entry **out,
                             size_t *count);
-/* Writes a stored keystore in fmt (pem, der, p7b, p12, jks).  Writing keys (p12, jks, or pem
- * with include_key) needs CH_PERM_KEYS_EXPORT and is audited; without it the keys are left
- * out of PEM and the call is refused for p12/jks, unless truststore (p12/jks of its
- * certificates alone, as trusted entries). */
-int ch_svc_keystore_export(ch_svc *svc, const ch_actor *actor, const char *id, int fmt, const char *password,
-                           bool include_key, bool legacy, bool truststore, ch_buf *out);
+/* Writes a stored keystore in o->fmt (pem, der, p7b, p12, jks), its entries under their stored
+ * aliases (o->alias is CH_EINVAL).  Writing keys (p12, jks, or pem with include_key) needs
+ * CH_PERM_KEYS_EXPORT and is audited; without it the keys are left out of PEM and the call is
+ * refused for p12/jks, unless truststore (p12/jks of its certificates alone, as trusted
+ * entries). */
+int ch_svc_keystore_export(ch_svc *svc, const ch_actor *actor, const char *id, const ch_svc_export_opts *o,
+                           ch_buf *out);
 int ch_svc_keystore_delete(ch_svc *svc, const ch_actor *actor, const char *id);
 
 /* ------------------------------------------------------------- audit log */

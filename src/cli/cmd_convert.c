@@ -46,11 +46,17 @@ int cmd_convert(cli_args *a)
         while ((line = ch_text_line(&cur, &n)) != NULL)
             fprintf(stderr, "certhub: convert: note: %.*s\n", (int)n, line);
     }
-    if ((fmt == CH_FMT_PKCS12 || fmt == CH_FMT_JKS) && out_pw == NULL) {
-        rc = cli_fail(a, "writing %s needs a password: give --password-file", to);
+    /* A PKCS#12 without a password is asked for by name: an empty password file (or an unset
+     * variable echoed into one) does not write the key unprotected. */
+    if (cli_flag(a, "no-password") && (fmt != CH_FMT_PKCS12 || cli_opt(a, "password-file") != NULL))
+        cli_usage(a, "--no-password goes with --to p12, without --password-file");
+    if ((fmt == CH_FMT_PKCS12 || fmt == CH_FMT_JKS) && !cli_flag(a, "no-password") &&
+        (out_pw == NULL || *out_pw == '\0')) {
+        rc = cli_fail(a, "writing %s needs a password: give --password-file%s", to,
+                      out_pw == NULL ? "" : " whose first line is not empty");
         goto done;
     }
-    eo.password = out_pw;
+    eo.password = cli_flag(a, "no-password") ? "" : out_pw;
     eo.legacy = cli_flag(a, "legacy");
     eo.include_key = !cli_flag(a, "no-key");
     eo.certs_only = cli_flag(a, "no-key"); /* p12 and jks too: a truststore */

@@ -569,12 +569,62 @@ done:
     return rc;
 }
 
+/* The passwords of an export (cert export, keystore export): --password-file (or env, when
+ * not NULL), --no-password (p12: the empty one), --key-password-file (jks: the key entries'
+ * own), each refused by name where its format takes none, then put in body (NULL: a GET,
+ * which takes none).  An empty password read is refused: an unset variable echoed into the
+ * file would otherwise write the key unprotected.  0, or 1 once said. */
+static int export_passwords(cli_args *a, const char *format, const char *env, json_t *body)
+{
+    bool p12 = strcmp(format, "p12") == 0, store = p12 || strcmp(format, "jks") == 0;
+    bool none = cli_flag(a, "no-password");
+    char *password = NULL, *key_password = NULL;
+    int rc = 1;
+
+    if (none && (!p12 || cli_opt(a, "password-file") != NULL))
+        cli_usage(a, "--no-password goes with --format p12 (a PKCS#12 without a password), without --password-file");
+    if (cli_opt(a, "key-password-file") != NULL && (strcmp(format, "jks") != 0 || cli_flag(a, "truststore")))
+        cli_usage(a, "--key-password-file goes with --format jks (its key entries' own password), without "
+                     "--truststore");
+    if (body == NULL)
+        return 0;
+    if (cli_password(a, "password-file", none ? NULL : env, &password) != 0 ||
+        cli_password(a, "key-password-file", NULL, &key_password) != 0)
+        goto done;
+    if (store && password == NULL && !none) {
+        char alt[48] = "";
+        if (env != NULL)
+            snprintf(alt, sizeof alt, " (or %.32s)", env);
+        ch_secure_free_str(key_password);
+        cli_usage(a, "--format %s needs --password-file%s%s", format, alt,
+                  p12 ? "; --no-password for a PKCS#12 without one" : "");
+    }
+    if (password != NULL && *password == '\0') {
+        rc = cli_fail(a, "%s gives an empty password%s", cli_opt(a, "password-file") ? "--password-file" : env,
+                      p12 ? ": --no-password writes a PKCS#12 without one" : "");
+        goto done;
+    }
+    if (key_password != NULL && *key_password == '\0') {
+        rc = cli_fail(a, "--key-password-file gives an empty password, which keytool refuses for a key");
+        goto done;
+    }
+    if (none || password != NULL)
+        json_object_set_new(body, "password", json_string(none ? "" : password));
+    if (key_password != NULL)
+        json_object_set_new(body, "key_password", json_string(key_password));
+    rc = 0;
+done:
+    ch_secure_free_str(password);
+    ch_secure_free_str(key_password);
+    return rc;
+}
+
 int cmd_remote_cert_export(cli_args *a)
 {
     const char *format = cli_opt(a, "format") ? cli_opt(a, "format") : "pem", *out;
     /* A keystore holds the key and is asked for by POST, with its password in the body. */
     bool keystore = strcmp(format, "p12") == 0 || strcmp(format, "jks") == 0;
-    char path[256], tail[64], *password = NULL;
+    char path[256], tail[64];
     json_t *body = NULL;
     int rc;
 
@@ -585,22 +635,23 @@ int cmd_remote_cert_export(cli_args *a)
         cli_usage(a, "--truststore goes with --format p12 or jks, without --with-key");
     if (cli_flag(a, "legacy") && strcmp(format, "p12") != 0)
         cli_usage(a, "--legacy goes with --format p12");
+    if (cli_opt(a, "alias") != NULL && !keystore)
+        cli_usage(a, "--alias names the certificate's entry in a p12 or jks: --format %s has none", format);
     out = cli_need(a, "out");
-    if (cli_password(a, "password-file", "CERTHUB_PASSWORD", &password) != 0)
-        return 1;
     /* Certificates alone go out unencrypted: a password file given would be dropped without a
      * word (CERTHUB_PASSWORD, set for every command, is simply not used). */
-    if (cli_opt(a, "password-file") != NULL && !keystore && !cli_flag(a, "with-key")) {
-        ch_secure_free_str(password);
+    if (cli_opt(a, "password-file") != NULL && !keystore && !cli_flag(a, "with-key"))
         cli_usage(a, "a password goes with --format p12 or jks, or with --with-key (it encrypts the key); "
                      "--format %s alone is not encrypted", format);
-    }
-    if (keystore || cli_flag(a, "with-key")) {
-        if (password == NULL && keystore)
-            cli_usage(a, "--format %s needs --password-file (or CERTHUB_PASSWORD)", format);
+    if (keystore || cli_flag(a, "with-key"))
         body = json_pack("{ss sb}", "format", format, "include_key", cli_flag(a, "with-key"));
-        if (password)
-            json_object_set_new(body, "password", json_string(password));
+    if (export_passwords(a, format, "CERTHUB_PASSWORD", body) != 0) {
+        json_decref(body);
+        return 1;
+    }
+    if (body != NULL) {
+        if (cli_opt(a, "alias") != NULL)
+            json_object_set_new(body, "alias", json_string(cli_opt(a, "alias")));
         if (cli_flag(a, "truststore"))
             json_object_set_new(body, "truststore", json_true());
         if (cli_flag(a, "legacy"))
@@ -610,7 +661,6 @@ int cmd_remote_cert_export(cli_args *a)
     rc = fetch_to_file(a, body ? "POST" : "GET", obj_path(path, sizeof path, "certificates", a->pos[0], tail), body,
                        out, body && !cli_flag(a, "truststore") ? 0600 : 0644);
     json_decref(body);
-    ch_secure_free_str(password);
     return rc;
 }
 
@@ -1059,18 +1109,17 @@ int cmd_remote_keystore_get(cli_args *a)
 
 int cmd_remote_keystore_export(cli_args *a)
 {
-    json_t *body = json_pack("{ss}", "format", cli_opt(a, "format") ? cli_opt(a, "format") : "pem");
-    char path[200], *password = NULL;
+    const char *format = cli_opt(a, "format") ? cli_opt(a, "format") : "pem";
+    json_t *body = json_pack("{ss}", "format", format);
+    char path[200];
     int rc = 1;
 
     if (cli_opt(a, "out") == NULL) {
         json_decref(body);
         cli_usage(a, "--out FILE is required");
     }
-    if (cli_password(a, "password-file", NULL, &password) != 0)
+    if (export_passwords(a, format, NULL, body) != 0)
         goto done;
-    if (password)
-        json_object_set_new(body, "password", json_string(password));
     if (cli_opt(a, "with-key"))
         json_object_set_new(body, "include_key", json_true());
     if (cli_flag(a, "truststore"))
@@ -1081,7 +1130,6 @@ int cmd_remote_keystore_export(cli_args *a)
                        cli_opt(a, "out"), cli_flag(a, "truststore") ? 0644 : 0600);
 done:
     json_decref(body);
-    ch_secure_free_str(password);
     return rc;
 }
 

@@ -29,11 +29,11 @@ static const cli_cmd commands[] = {
      "ca-key-password-file= key-out-password-file= out= force",
      0, 0},
     {"convert", cmd_convert,
-     "FILE --to pem|der|p7b|p12|jks --out FILE [--in-password-file F] [--key-password-file F] [--password-file F] "
-     "[--legacy] [--no-key] "
+     "FILE --to pem|der|p7b|p12|jks --out FILE [--in-password-file F] [--key-password-file F] "
+     "[--password-file F | --no-password] [--legacy] [--no-key] "
      "[--force]",
      "convert certificates and keystores between PEM, DER, PKCS#7, PKCS#12, JKS (and from JCEKS)",
-     "to= out= in-password-file= key-password-file= password-file= legacy no-key force", 1, 1},
+     "to= out= in-password-file= key-password-file= password-file= no-password legacy no-key force", 1, 1},
     {"ca list", cmd_remote_ca_list, "[--limit N] [--cursor C] [--all] [--tenant NAME]", "list the CAs on the server",
      "limit= cursor= all tenant=", 0, 0},
     {"ca create", cmd_remote_ca_create,
@@ -73,9 +73,10 @@ static const cli_cmd commands[] = {
      "basic-constraints= authority-key-id= critical= auto-renew cap-validity out= key-out= key-password-file= force",
      0, 0},
     {"cert export", cmd_remote_cert_export,
-     "ID --out FILE [--format pem|der|p7b|p12|jks] [--password-file F] [--with-key | --truststore] [--legacy]",
+     "ID --out FILE [--format pem|der|p7b|p12|jks] [--password-file F | --no-password] [--key-password-file F] "
+     "[--alias NAME] [--with-key | --truststore] [--legacy]",
      "download a certificate (with its key: p12, jks, or pem --with-key; or as a truststore)",
-     "out= format= password-file= with-key truststore legacy force", 1, 1},
+     "out= format= password-file= no-password key-password-file= alias= with-key truststore legacy force", 1, 1},
     {"cert update", cmd_remote_cert_update, "ID [--name N] [--auto-renew on|off]",
      "rename a certificate, or switch its automatic renewal on or off", "name= auto-renew=", 1, 1},
     {"cert renew", cmd_remote_cert_renew, "ID [--reuse-key] [--out FILE] [--key-out FILE [--key-password-file F]]",
@@ -113,8 +114,10 @@ static const cli_cmd commands[] = {
     {"keystore entry", cmd_remote_keystore_entry, "ID ALIAS",
      "show one entry of a keystore: its certificate in full and the chain after it", "", 2, 2},
     {"keystore export", cmd_remote_keystore_export,
-     "ID --out FILE [--format pem|der|p7b|p12|jks] [--password-file F] [--with-key | --truststore] [--legacy]",
-     "download a keystore in any format", "out= format= password-file= with-key truststore legacy force", 1, 1},
+     "ID --out FILE [--format pem|der|p7b|p12|jks] [--password-file F | --no-password] [--key-password-file F] "
+     "[--with-key | --truststore] [--legacy]",
+     "download a keystore in any format (its entries under their aliases)",
+     "out= format= password-file= no-password key-password-file= with-key truststore legacy force", 1, 1},
     {"keystore delete", cmd_remote_keystore_delete, "ID", "delete a keystore on the server", "", 1, 1},
     {"trusted add", cmd_remote_trusted_add, "FILE [--name N] [--auto-registration] [--disabled] [--list trust|issuer]",
      "trust a CA certificate (PEM) for device authentication", "name= auto-registration disabled list=", 1, 1},
@@ -230,7 +233,14 @@ static const struct opt_help {
     {"convert;", "in-password-file", "the password of FILE when it is a P12 or JKS (also CERTHUB_IN_PASSWORD)"},
     {"convert;keystore upload;", "key-password-file", "the password of its keys when not the keystore's own"},
     {"cert export;keystore export;", "password-file",
-     "the password of the P12 or JKS downloaded (needed for those; with pem --with-key, of the key)"},
+     "the password of the P12 or JKS downloaded (needed for those, or --no-password for a P12; with pem "
+     "--with-key, of the key)"},
+    {"cert export;keystore export;", "key-password-file",
+     "jks: the password of its key entries apart from the keystore's (keytool -keypass); without it, the "
+     "keystore's"},
+    {"cert export;", "alias",
+     "p12 or jks: the alias of the certificate's entry (Tomcat's \"tomcat\"; keytool lists it in lower case); "
+     "without it, the certificate's name"},
     {"cert import;", "password-file", "the password of a P12 or JKS file"},
     {"cert import;", "key-password-file", "the password of the --key file"},
     {"cert import;", "key", "the certificate's private key, PEM (encrypted or not)"},
@@ -315,6 +325,8 @@ static const struct opt_help {
     {NULL, "format", "pem (the default), der, p7b, p12 or jks"},
     {NULL, "legacy", "PKCS#12 with 3DES and SHA-1, for old Java and Windows"},
     {NULL, "no-key", "leave the private keys out"},
+    {NULL, "no-password", "a PKCS#12 without a password (the empty one, which Windows, Kubernetes secrets and "
+                          "openssl -passin pass: open): the key in it is not protected"},
     {NULL, "with-key", "with the private key (admins; audited)"},
     {NULL, "ca-id", "the CA, by id (certhub ca list)"},
     {NULL, "parent", "the CA that signs the new one (an intermediate), by id"},

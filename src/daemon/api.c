@@ -32,7 +32,8 @@ static const char *const F_CA_INTERMEDIATE[] = {"name",     "type",     "key_typ
 static const char *const F_CA_IMPORT[] = {"name", "type", "certificate", "private_key", "password", "csr_id", NULL};
 static const char *const F_RENAME[] = {"name", "auto_renew", NULL};
 static const char *const F_PASSWORD[] = {"password", NULL};
-static const char *const F_EXPORT[] = {"format", "password", "include_key", "legacy", "truststore", NULL};
+static const char *const F_EXPORT[] = {"format",     "password",     "include_key", "legacy",
+                                       "truststore", "key_password", "alias",       NULL};
 static const char *const F_CSR[] = {"name", "key_type", "digest", "subject", "sans", NULL};
 static const char *const F_ATTACH[] = {"certificate", NULL};
 static const char *const F_IMPORT[] = {"name", "certificate", "private_key", "password", NULL};
@@ -962,42 +963,45 @@ done:
 /* The fields of an export (body NULL: a GET, the format from its query), each checked
  * against the format it goes with, so that none is ignored: a password or include_key with
  * der or p7b (certificates only, never encrypted), a password with pem without its key,
- * legacy (PKCS#12's older ciphers) with anything but p12.  -1 once a 400 is sent. */
-static int export_fields(req *r, json_t *body, const char *format, ch_format *fmt, const char **password,
-                         bool *include_key, bool *legacy, bool *truststore)
+ * legacy (PKCS#12's older ciphers) with anything but p12; alias and key_password the service
+ * checks (ch_svc_export_opts).  -1 once a 400 is sent. */
+static int export_fields(req *r, json_t *body, const char *format, ch_svc_export_opts *o)
 {
+    ch_format f;
     int key = 0, old = 0, trust = 0;
 
-    *password = NULL;
-    if (body != NULL && (get_str(r, body, "format", &format) || get_str(r, body, "password", password) ||
+    memset(o, 0, sizeof *o);
+    if (body != NULL && (get_str(r, body, "format", &format) || get_str(r, body, "password", &o->password) ||
                          get_flag(r, body, "include_key", &key) || get_flag(r, body, "legacy", &old) ||
-                         get_flag(r, body, "truststore", &trust)))
+                         get_flag(r, body, "truststore", &trust) ||
+                         get_str(r, body, "key_password", &o->key_password) || get_str(r, body, "alias", &o->alias)))
         return -1;
-    *include_key = key;
-    *legacy = old;
-    *truststore = trust;
-    if (ch_format_parse(fmt, format ? format : "pem") < 0 || *fmt == CH_FMT_JCEKS) {
+    o->include_key = key;
+    o->legacy = old;
+    o->truststore = trust;
+    if (ch_format_parse(&f, format ? format : "pem") < 0 || f == CH_FMT_JCEKS) {
         reply_error_msg(r, CH_EINVAL, "format", "format must be pem, der, p7b, p12 or jks");
         return -1;
     }
-    if (key && (*fmt == CH_FMT_DER || *fmt == CH_FMT_PKCS7)) {
+    o->fmt = f;
+    if (key && (f == CH_FMT_DER || f == CH_FMT_PKCS7)) {
         reply_error_msg(r, CH_EINVAL, "include_key", "der and p7b hold certificates only: a key goes out in pem "
                         "(include_key), p12 or jks");
         return -1;
     }
-    if (*password != NULL && (*fmt == CH_FMT_DER || *fmt == CH_FMT_PKCS7 || (*fmt == CH_FMT_PEM && !key))) {
+    if (o->password != NULL && (f == CH_FMT_DER || f == CH_FMT_PKCS7 || (f == CH_FMT_PEM && !key))) {
         reply_error_msg(r, CH_EINVAL, "password", "certificates alone go out unencrypted: a password goes with "
                         "p12, jks, or pem with include_key (it encrypts the key)");
         return -1;
     }
     /* A truststore (Java's, a .NET one): the certificates alone as trusted entries, what
      * `keytool -importcert` makes; no key, and so no key permission. */
-    if (trust && ((*fmt != CH_FMT_PKCS12 && *fmt != CH_FMT_JKS) || key)) {
+    if (trust && ((f != CH_FMT_PKCS12 && f != CH_FMT_JKS) || key)) {
         reply_error_msg(r, CH_EINVAL, "truststore", "truststore goes with p12 or jks, without include_key: the "
                         "certificates alone, as trusted entries");
         return -1;
     }
-    if (old && *fmt != CH_FMT_PKCS12) {
+    if (old && f != CH_FMT_PKCS12) {
         reply_error_msg(r, CH_EINVAL, "legacy", "legacy (PKCS#12's older ciphers, for old Java and Windows) goes "
                         "with p12");
         return -1;
@@ -1017,32 +1021,29 @@ static const char *format_type(ch_format fmt)
 }
 
 /* GET .../export?format=pem|der|p7b (certificates only), POST .../export {"format","password",
- * "include_key","legacy"} for p12/jks or PEM with the key. */
+ * "include_key","legacy","truststore","key_password","alias"} for p12/jks or PEM with the key. */
 static void certificate_export(req *r, const char *id, bool post)
 {
     json_t *body = NULL;
-    const char *format = query(r, "format"), *password = NULL;
-    bool include_key = false, legacy = false, truststore = false;
-    ch_format fmt;
+    ch_svc_export_opts o;
     ch_buf out = CH_BUF_INIT;
     char filename[64];
     int error;
 
     if (post && (body = read_json(r, F_EXPORT)) == NULL)
         goto done;
-    if (export_fields(r, body, format, &fmt, &password, &include_key, &legacy, &truststore) < 0)
+    if (export_fields(r, body, query(r, "format"), &o) < 0)
         goto done;
-    if (!post && (fmt == CH_FMT_PKCS12 || fmt == CH_FMT_JKS)) {
+    if (!post && (o.fmt == CH_FMT_PKCS12 || o.fmt == CH_FMT_JKS)) {
         reply_error_msg(r, CH_EINVAL, "format", "p12 and jks need a password: POST {\"format\",\"password\"}");
         goto done;
     }
-    if ((error = ch_svc_cert_export(r->svc, &r->who.actor, id, fmt, password, include_key, legacy, truststore, &out)) <
-        0) {
+    if ((error = ch_svc_cert_export(r->svc, &r->who.actor, id, &o, &out)) < 0) {
         reply_error(r, error);
         goto done;
     }
-    snprintf(filename, sizeof filename, "certificate.%s", ch_format_name(fmt));
-    reply_text(r, format_type(fmt), out.data, out.len, filename);
+    snprintf(filename, sizeof filename, "certificate.%s", ch_format_name((ch_format)o.fmt));
+    reply_text(r, format_type((ch_format)o.fmt), out.data, out.len, filename);
 done:
     ch_buf_dispose_secure(&out);
     json_decref(body);
@@ -1426,20 +1427,17 @@ static void keystore_get(req *r, const char *id)
 static void keystore_export(req *r, const char *id)
 {
     json_t *body = read_json(r, F_EXPORT);
-    const char *password;
-    bool include_key, legacy, truststore;
-    ch_format fmt;
+    ch_svc_export_opts o;
     ch_buf out = CH_BUF_INIT;
     int error;
 
-    if (body == NULL || export_fields(r, body, NULL, &fmt, &password, &include_key, &legacy, &truststore) < 0)
+    if (body == NULL || export_fields(r, body, NULL, &o) < 0)
         goto done;
-    if ((error = ch_svc_keystore_export(r->svc, &r->who.actor, id, fmt, password, include_key, legacy, truststore,
-                                        &out)) < 0) {
+    if ((error = ch_svc_keystore_export(r->svc, &r->who.actor, id, &o, &out)) < 0) {
         reply_error(r, error);
         goto done;
     }
-    reply_text(r, format_type(fmt), out.data, out.len, NULL);
+    reply_text(r, format_type((ch_format)o.fmt), out.data, out.len, NULL);
 done:
     ch_buf_dispose_secure(&out);
     json_decref(body);

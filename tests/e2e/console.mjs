@@ -203,6 +203,41 @@ const text = execFileSync("openssl", ["x509", "-noout", "-ext", "extendedKeyUsag
 assert.match(text, /TLS Web Server Authentication, TLS Web Client Authentication/);
 assert.match(text, /IP Address:10\.0\.0\.5/);
 ok("exported as P12 and read back with openssl pkcs12 (certificate and key)");
+// What a keystore's user asks of the export: the entry's alias with P12 and JKS (not PEM), a
+// key password of its own with JKS alone, and a P12 without a password only by its box.
+const quiet = { stdio: ["ignore", "pipe", "ignore"] }; // (keytool's warnings about JKS on stderr)
+await web.getByRole("button", { name: "Export web.example" }).click();
+await page.getByLabel("Format").selectOption("pem");
+assert.ok(await page.locator("#ex-alias").isHidden());
+await page.getByLabel("Format").selectOption("jks");
+await page.getByLabel("Password (P12 and JKS)").fill("s3cret-jks");
+await page.getByLabel(/^Alias of the entry/).fill("tomcat");
+await page.getByLabel(/^Key password \(JKS\)/).fill("key-s3cret");
+assert.ok(await page.locator("#ex-no-password").isHidden());
+const [jksDl] = await Promise.all([page.waitForEvent("download"), page.getByRole("dialog").getByRole("button", { name: "Download" }).click()]);
+await jksDl.saveAs(`${work}/web.jks`);
+assert.match(execFileSync("keytool", ["-list", "-keystore", `${work}/web.jks`, "-storepass", "s3cret-jks"], quiet).toString(),
+  /^tomcat, .*PrivateKeyEntry/m);
+execFileSync("keytool", ["-importkeystore", "-srckeystore", `${work}/web.jks`, "-srcstorepass", "s3cret-jks", "-srcalias", "tomcat",
+  "-srckeypass", "key-s3cret", "-destkeystore", `${work}/web-key.p12`, "-deststoretype", "PKCS12", "-deststorepass", "changeit",
+  "-noprompt"], quiet);
+assert.match(execFileSync("openssl", ["pkcs12", "-in", `${work}/web-key.p12`, "-passin", "pass:changeit", "-nocerts", "-nodes"]).toString(),
+  /BEGIN PRIVATE KEY/);
+ok("exported as JKS with an alias and a key password: keytool lists the alias and opens the key with that password");
+await web.getByRole("button", { name: "Export web.example" }).click();
+await page.getByLabel("Format").selectOption("p12");
+assert.ok(await page.locator("#ex-key-password").isHidden());
+await page.getByLabel(/^Alias of the entry/).fill("Tomcat");
+await page.getByRole("dialog").getByRole("button", { name: "Download" }).click();
+await page.locator("#ex-error").getByText('tick "No password"').waitFor();
+await page.getByLabel(/^No password/).check();
+assert.ok(await page.getByLabel("Password (P12 and JKS)").isDisabled());
+const [bareDl] = await Promise.all([page.waitForEvent("download"), page.getByRole("dialog").getByRole("button", { name: "Download" }).click()]);
+await bareDl.saveAs(`${work}/web-bare.p12`);
+const bare = execFileSync("openssl", ["pkcs12", "-in", `${work}/web-bare.p12`, "-passin", "pass:", "-nodes", "-info"], quiet).toString();
+assert.match(bare, /friendlyName: Tomcat/);
+assert.match(bare, /BEGIN PRIVATE KEY/);
+ok("a P12 without a password asked for by its box (an empty field is said to be missing), with its alias: openssl opens it with none");
 await web.getByRole("button", { name: "Renew web.example" }).click();
 await page.getByRole("dialog").getByRole("button", { name: "Renew" }).click();
 await page.locator("#cert-notice").getByText(/^Renewed: web\.example, valid until /).waitFor();
@@ -539,6 +574,17 @@ const [ksDl] = await Promise.all([page.waitForEvent("download"), page.getByRole(
 await ksDl.saveAs(`${work}/store.pem`);
 assert.match(readFileSync(`${work}/store.pem`, "utf8"), /BEGIN CERTIFICATE/);
 ok("a keystore exported (PEM)");
+await ks.getByRole("button", { name: "Export store.jks" }).click();
+await page.locator("#kx-format").selectOption("jks");
+assert.equal(await page.getByRole("dialog").getByLabel(/^Alias/).count(), 0); // its entries keep theirs
+await page.locator("#kx-password").fill("store-s3cret");
+await page.locator("#kx-key-password").fill("key-s3cret");
+const [ksJks] = await Promise.all([page.waitForEvent("download"), page.getByRole("dialog").getByRole("button", { name: "Download" }).click()]);
+await ksJks.saveAs(`${work}/store-out.jks`);
+execFileSync("keytool", ["-importkeystore", "-srckeystore", `${work}/store-out.jks`, "-srcstorepass", "store-s3cret", "-srcalias", "tomcat",
+  "-srckeypass", "key-s3cret", "-destkeystore", `${work}/store-key.p12`, "-deststoretype", "PKCS12", "-deststorepass", "changeit",
+  "-noprompt"], quiet);
+ok("a keystore exported as JKS with a key password: keytool opens its key with it, under its own alias");
 
 // Devices: those of a trusted certificate in its details, blocked and let in again, filtered.
 await page.getByRole("link", { name: "Trusted certificates" }).click();

@@ -205,6 +205,21 @@ check_contains "inspect reads CERTHUB_IN_PASSWORD, as convert does" \
     "$(CERTHUB_IN_PASSWORD=changeit "$CERTHUB" inspect modern.p12)" "Keystore (p12)"
 expect_error "unknown bytes name the accepted formats" "accepted: PEM, DER certificate" -- "$CERTHUB" convert pw --to pem --out x.pem
 expect_error "writing PKCS#12 needs a password" "needs a password" -- "$CERTHUB" convert leaf.pem --to p12 --out x.p12
+# A PKCS#12 without a password (the empty one), asked for by name: openssl and keytool open it
+# with an empty password; an empty password file is not taken for one.
+: > empty-pw
+expect_error "an empty password file does not write an unprotected key" "whose first line is not empty" -- \
+    "$CERTHUB" convert modern.p12 --in-password-file pw --to p12 --password-file empty-pw --out x.p12
+expect_usage "--no-password goes with p12 alone" "--no-password goes with --to p12" -- \
+    "$CERTHUB" convert modern.p12 --in-password-file pw --to jks --no-password --out x.jks
+"$CERTHUB" convert modern.p12 --in-password-file pw --to p12 --no-password --out nopw.p12
+openssl pkcs12 -in nopw.p12 -nocerts -nodes -passin pass: 2>/dev/null | openssl pkey -pubout > nopw-key.pub
+check_eq "convert --no-password: openssl opens the key with an empty password" "$(openssl pkey -in leaf.key -pubout)" \
+    "$(cat nopw-key.pub)"
+check_eq "and keytool lists its entry with -storepass ''" "openssl entry" \
+    "$(keytool -list -keystore nopw.p12 -storetype PKCS12 -storepass '' 2>/dev/null | grep PrivateKeyEntry | cut -d, -f1)"
+check_eq "and certhub reads it back without a password" "openssl entry" \
+    "$(env -u CERTHUB_PASSWORD -u CERTHUB_IN_PASSWORD "$CERTHUB" inspect nopw.p12 --json | jq -r '.entries[0].alias')"
 
 # Truncations of a small keystore of each kind: refused, never a crash.
 for f in a.jks modern.p12; do

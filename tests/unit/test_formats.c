@@ -316,6 +316,182 @@ static void test_alias_limits(void **state)
     ch_buf_dispose(&out);
 }
 
+static bool holds(const ch_buf *b, const char *bytes, size_t n)
+{
+    for (size_t i = 0; i + n <= b->len; i++)
+        if (memcmp(b->data + i, bytes, n) == 0)
+            return true;
+    return false;
+}
+
+/* An alias in any script, a character beyond U+FFFF (an emoji) too: PKCS#12 keeps it as it is
+ * (a surrogate pair in its BMPString), JKS in Java's modified UTF-8 (the pair, three bytes a
+ * half: what keytool reads), lower case as JKS keeps aliases. */
+static void test_alias_any_script(void **state)
+{
+    static const char alias[] = "Zertifikat f\xc3\xbcr M\xc3\xbcller \xe2\x9c\x93 \xe8\xa8\xbc \xf0\x9f\x94\x92";
+    ch_cert *chain[2] = {leaf, root};
+    ch_keystore *ks, *back = NULL;
+    ch_buf out = CH_BUF_INIT;
+    ch_export_opts eo = {.password = "pw"};
+    ch_import_opts io = {.password = "pw"};
+
+    (void)state;
+    assert_int_equal(ch_keystore_new(&ks), 0);
+    assert_int_equal(ch_keystore_add(ks, alias, chain, 2, leaf_key), 0);
+    assert_int_equal(ch_keystore_export(&out, ks, CH_FMT_PKCS12, &eo), 0);
+    assert_int_equal(ch_keystore_import(&back, out.data, out.len, &io), 0);
+    assert_string_equal(back->entries[0].alias, alias);
+    ch_keystore_free(back);
+    out.len = 0;
+    assert_int_equal(ch_keystore_export(&out, ks, CH_FMT_JKS, &eo), 0);
+    assert_true(holds(&out, "\xed\xa0\xbd\xed\xb4\x92", 6));  /* U+1F512 as D83D DD12 */
+    assert_false(holds(&out, "\xf0\x9f\x94\x92", 4)); /* not as UTF-8 */
+    assert_int_equal(ch_keystore_import(&back, out.data, out.len, &io), 0);
+    assert_string_equal(back->entries[0].alias,
+                        "zertifikat f\xc3\xbcr m\xc3\xbcller \xe2\x9c\x93 \xe8\xa8\xbc \xf0\x9f\x94\x92");
+    ch_keystore_free(back);
+    ch_keystore_free(ks);
+    ch_buf_dispose_secure(&out);
+}
+
+/* A PKCS#12 under the empty password: its MAC the empty string's (two NUL bytes, as Java and
+ * `openssl pkcs12 -passin pass:` take it), read back with "" or none, not with another. */
+static void test_pkcs12_empty_password(void **state)
+{
+    ch_keystore *ks = sample(), *back = NULL;
+    ch_buf out = CH_BUF_INIT;
+    ch_export_opts eo = {.password = ""};
+    ch_import_opts io = {.password = ""};
+    const unsigned char *p;
+    PKCS12 *p12;
+
+    (void)state;
+    assert_int_equal(ch_keystore_export(&out, ks, CH_FMT_PKCS12, &eo), 0);
+    p = out.data;
+    p12 = d2i_PKCS12(NULL, &p, (long)out.len);
+    assert_non_null(p12);
+    assert_int_equal(PKCS12_verify_mac(p12, "", -1), 1);
+    PKCS12_free(p12);
+    assert_int_equal(ch_keystore_import(&back, out.data, out.len, &io), 0);
+    check_sample(back, true, "Client");
+    ch_keystore_free(back);
+    io.password = NULL;
+    assert_int_equal(ch_keystore_import(&back, out.data, out.len, &io), 0);
+    ch_keystore_free(back);
+    io.password = "s3cret";
+    assert_int_equal(ch_keystore_import(&back, out.data, out.len, &io), CH_EPASSWORD);
+    /* legacy too (3DES, SHA-1 MAC) */
+    out.len = 0;
+    eo.legacy = true;
+    assert_int_equal(ch_keystore_export(&out, ks, CH_FMT_PKCS12, &eo), 0);
+    io.password = "";
+    assert_int_equal(ch_keystore_import(&back, out.data, out.len, &io), 0);
+    ch_keystore_free(back);
+    /* None at all is still refused, and JKS takes no empty one (keytool refuses it). */
+    out.len = 0;
+    eo.password = NULL;
+    assert_int_equal(ch_keystore_export(&out, ks, CH_FMT_PKCS12, &eo), CH_EINVAL);
+    assert_string_equal(ch_error_field(), "password");
+    eo.password = "";
+    assert_int_equal(ch_keystore_export(&out, ks, CH_FMT_JKS, &eo), CH_EINVAL);
+    assert_string_equal(ch_error_field(), "password");
+    assert_non_null(strstr(ch_error_last(), "keytool refuses"));
+    assert_int_equal(out.len, 0);
+    ch_keystore_free(ks);
+    ch_buf_dispose_secure(&out);
+}
+
+/* A JKS whose keys have a password of their own (keytool -keypass): the store's does not open
+ * them, the key password does; a PKCS#12 takes none but its own password. */
+static void test_jks_key_password(void **state)
+{
+    ch_keystore *ks = sample(), *back = NULL;
+    ch_buf out = CH_BUF_INIT;
+    ch_export_opts eo = {.password = "storepw", .key_password = "keypw"};
+    ch_import_opts io = {.password = "storepw"};
+
+    (void)state;
+    assert_int_equal(ch_keystore_export(&out, ks, CH_FMT_JKS, &eo), 0);
+    assert_int_equal(ch_keystore_import(&back, out.data, out.len, &io), CH_EPASSWORD);
+    assert_string_equal(ch_error_field(), "key_password");
+    io.keys_optional = true;
+    assert_int_equal(ch_keystore_import(&back, out.data, out.len, &io), 0);
+    for (size_t i = 0; i < back->count; i++)
+        assert_null(back->entries[i].key);
+    ch_keystore_free(back);
+    io.keys_optional = false;
+    io.key_password = "keypw";
+    assert_int_equal(ch_keystore_import(&back, out.data, out.len, &io), 0);
+    check_sample(back, true, "client");
+    ch_keystore_free(back);
+    /* The key password as the store's: what it was without one. */
+    out.len = 0;
+    eo.key_password = "storepw";
+    io.key_password = NULL;
+    assert_int_equal(ch_keystore_export(&out, ks, CH_FMT_JKS, &eo), 0);
+    assert_int_equal(ch_keystore_import(&back, out.data, out.len, &io), 0);
+    check_sample(back, true, "client");
+    ch_keystore_free(back);
+    /* Where it has no place: refused, naming it, nothing written. */
+    out.len = 0;
+    eo.key_password = "keypw";
+    assert_int_equal(ch_keystore_export(&out, ks, CH_FMT_PKCS12, &eo), CH_EINVAL);
+    assert_string_equal(ch_error_field(), "key_password");
+    eo.key_password = "storepw";
+    assert_int_equal(ch_keystore_export(&out, ks, CH_FMT_PKCS12, &eo), 0); /* the same: one password */
+    out.len = 0;
+    eo.key_password = "keypw";
+    eo.include_key = true;
+    assert_int_equal(ch_keystore_export(&out, ks, CH_FMT_PEM, &eo), CH_EINVAL);
+    eo.include_key = false;
+    eo.certs_only = true;
+    assert_int_equal(ch_keystore_export(&out, ks, CH_FMT_JKS, &eo), CH_EINVAL);
+    eo.certs_only = false;
+    eo.key_password = "";
+    assert_int_equal(ch_keystore_export(&out, ks, CH_FMT_JKS, &eo), CH_EINVAL);
+    assert_string_equal(ch_error_field(), "key_password");
+    assert_int_equal(out.len, 0);
+    ch_keystore_free(ks);
+    ch_buf_dispose_secure(&out);
+}
+
+/* A truststore keeps an entry's alias whole however long it may be, and cuts one longer than
+ * the room left for a suffix between two characters. */
+static void test_truststore_long_alias(void **state)
+{
+    char alias[CH_MAX_NAME_LEN + 1] = "";
+    ch_cert *chain[2] = {leaf, root};
+    ch_keystore *ks, *back = NULL;
+    ch_buf out = CH_BUF_INIT;
+    ch_export_opts eo = {.password = "pw", .certs_only = true};
+    ch_import_opts io = {.password = "pw"};
+
+    (void)state;
+    for (int i = 0; i < 100; i++)
+        strcat(alias, "\xe8\xa8\xbc"); /* 300 bytes */
+    assert_int_equal(ch_keystore_new(&ks), 0);
+    assert_int_equal(ch_keystore_add(ks, alias, chain, 2, leaf_key), 0);
+    assert_int_equal(ch_keystore_export(&out, ks, CH_FMT_JKS, &eo), 0);
+    assert_int_equal(ch_keystore_import(&back, out.data, out.len, &io), 0);
+    assert_int_equal(back->count, 2);
+    assert_string_equal(back->entries[0].alias, alias);
+    ch_keystore_free(back);
+    ch_keystore_free(ks);
+    for (int i = 100; i < 340; i++)
+        strcat(alias, "\xe8\xa8\xbc"); /* 1020 bytes: cut to 338 characters */
+    assert_int_equal(ch_keystore_new(&ks), 0);
+    assert_int_equal(ch_keystore_add(ks, alias, chain, 2, leaf_key), 0);
+    out.len = 0;
+    assert_int_equal(ch_keystore_export(&out, ks, CH_FMT_PKCS12, &eo), 0);
+    assert_int_equal(ch_keystore_import(&back, out.data, out.len, &io), 0);
+    assert_int_equal(strlen(back->entries[0].alias), 1014);
+    assert_memory_equal(back->entries[0].alias, alias, 1014);
+    ch_keystore_free(back);
+    ch_keystore_free(ks);
+    ch_buf_dispose(&out);
+}
+
 static void test_pem_grouping(void **state)
 {
     ch_buf pem = CH_BUF_INIT;
@@ -353,7 +529,9 @@ int main(void)
         cmocka_unit_test(test_round_trips),      cmocka_unit_test(test_detect),
         cmocka_unit_test(test_duplicate_alias),  cmocka_unit_test(test_pkcs12_iteration_bomb),
         cmocka_unit_test(test_jks_limits),       cmocka_unit_test(test_pem_grouping),
-        cmocka_unit_test(test_alias_limits),
+        cmocka_unit_test(test_alias_limits),     cmocka_unit_test(test_alias_any_script),
+        cmocka_unit_test(test_pkcs12_empty_password), cmocka_unit_test(test_jks_key_password),
+        cmocka_unit_test(test_truststore_long_alias),
         cmocka_unit_test(test_pkcs12_derivation_budget),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -65,6 +65,7 @@ static void test_keystore_lifecycle(void **state)
     ch_store_keystore_entry *entries;
     ch_keystore *back;
     ch_import_opts io = {.password = "exportpw"};
+    ch_svc_export_opts p12 = {.fmt = CH_FMT_PKCS12, .password = "exportpw"}, pem = {.fmt = CH_FMT_PEM};
     ch_store_cert_filter f = {.is_ca = -1};
     int64_t before, after;
     size_t n;
@@ -103,12 +104,11 @@ static void test_keystore_lifecycle(void **state)
     /* Another tenant sees nothing. */
     assert_int_equal(ch_svc_keystore_entries(svc, &other, ks.id, &entries, &n), CH_ENOTFOUND);
     /* Keys leave only with the permission; certificates alone need none. */
-    assert_int_equal(ch_svc_keystore_export(svc, &operator, ks.id, CH_FMT_PKCS12, "exportpw", true, false, false, &out),
-                     CH_EPERM);
-    assert_int_equal(ch_svc_keystore_export(svc, &operator, ks.id, CH_FMT_PEM, NULL, false, false, false, &out), 0);
+    assert_int_equal(ch_svc_keystore_export(svc, &operator, ks.id, &p12, &out), CH_EPERM);
+    assert_int_equal(ch_svc_keystore_export(svc, &operator, ks.id, &pem, &out), 0);
     assert_null(strstr((char *)out.data, "PRIVATE KEY"));
     ch_buf_dispose(&out);
-    assert_int_equal(ch_svc_keystore_export(svc, &admin, ks.id, CH_FMT_PKCS12, "exportpw", true, false, false, &out), 0);
+    assert_int_equal(ch_svc_keystore_export(svc, &admin, ks.id, &p12, &out), 0);
     assert_int_equal(ch_keystore_import(&back, out.data, out.len, &io), 0);
     assert_int_equal(back->count, 2);
     assert_non_null(back->entries[0].key);
@@ -130,10 +130,165 @@ static void test_keystore_lifecycle(void **state)
     tu_rmtree(dir);
 }
 
+/* The number of rows of the actor's audit log, and the detail of the last. */
+static size_t audit_rows(ch_svc *svc, const ch_actor *actor, char *last, size_t cap)
+{
+    ch_store_audit *rows = NULL;
+    size_t n = 0;
+    int64_t next = 0;
+
+    assert_int_equal(ch_svc_audit_list(svc, actor, NULL, 1000, &rows, &n, &next), 0);
+    if (last != NULL)
+        snprintf(last, cap, "%s", n > 0 && rows[n - 1].detail ? rows[n - 1].detail : "");
+    ch_store_audit_list_free(rows, n);
+    return n;
+}
+
+/* A certificate's export (cert: id is a certificate's) or a keystore's (id a keystore's). */
+static int export_as(ch_svc *svc, const ch_actor *a, bool cert, const char *id, const ch_svc_export_opts *o,
+                     ch_buf *out)
+{
+    return cert ? ch_svc_cert_export(svc, a, id, o, out) : ch_svc_keystore_export(svc, a, id, o, out);
+}
+
+/* What an export may be asked for beyond its format: the alias of one certificate's entry, a
+ * PKCS#12 under the empty password, a JKS key password of its own; each refused, naming its
+ * field and changing nothing (no audit row), where it has no place. */
+static void test_export_options(void **state)
+{
+    const char *dir = tu_tmpdir("svc-export");
+    ch_svc_opts so = {.data_dir = dir};
+    ch_svc *svc;
+    ch_store_tenant ta;
+    ch_actor admin;
+    ch_buf jks = CH_BUF_INIT, out = CH_BUF_INIT;
+    ch_cert *root;
+    ch_store_keystore ks;
+    ch_store_keystore_entry *entries;
+    ch_keystore *back;
+    ch_import_opts io = {.password = "storepw"};
+    char cert_id[CH_ID_MAX], detail[512], long_alias[4 * 129 + 1] = "";
+    size_t n, rows;
+    static const struct {
+        bool cert;
+        ch_svc_export_opts o;
+        const char *field, *says;
+    } refused[] = {
+        {false, {.fmt = CH_FMT_PKCS12, .password = "pw", .alias = "tomcat"}, "alias", "keep the aliases"},
+        {true, {.fmt = CH_FMT_PEM, .include_key = true, .alias = "tomcat"}, "alias", "pem, der and p7b"},
+        {true, {.fmt = CH_FMT_PKCS7, .alias = "tomcat"}, "alias", "pem, der and p7b"},
+        {true, {.fmt = CH_FMT_JKS, .password = "storepw", .alias = ""}, "alias", "1 to 128 characters"},
+        {true, {.fmt = CH_FMT_JKS, .password = "storepw", .alias = "tom\ncat"}, "alias", "control character"},
+        {true, {.fmt = CH_FMT_JKS, .password = "storepw", .alias = "tom\xc2\x9b"}, "alias", "control character"},
+        {true, {.fmt = CH_FMT_JKS, .password = "storepw", .alias = "tom\xff"}, "alias", "not UTF-8"},
+        {true, {.fmt = CH_FMT_PKCS12}, "password", "\"\" for a PKCS#12 without one"},
+        {false, {.fmt = CH_FMT_PKCS12}, "password", "\"\" for a PKCS#12 without one"},
+        {true, {.fmt = CH_FMT_JKS, .password = ""}, "password", "keytool refuses an empty one"},
+        {false, {.fmt = CH_FMT_JKS}, "password", "needs a password"},
+        {true, {.fmt = CH_FMT_PKCS12, .password = "storepw", .key_password = "keypw"}, "key_password", "one password"},
+        {false, {.fmt = CH_FMT_PKCS12, .password = "", .key_password = "keypw"}, "key_password", "one password"},
+        {true, {.fmt = CH_FMT_PEM, .include_key = true, .key_password = "keypw"}, "key_password", "goes with jks"},
+        {true, {.fmt = CH_FMT_JKS, .password = "storepw", .key_password = "keypw", .truststore = true},
+         "key_password", "truststore holds no key"},
+        {true, {.fmt = CH_FMT_JKS, .password = "storepw", .key_password = ""}, "key_password", "cannot be empty"},
+    };
+
+    (void)state;
+    assert_int_equal(ch_svc_open(&svc, &so), 0);
+    assert_int_equal(ch_svc_tenant_ensure(svc, "a", &ta), 0);
+    admin = (ch_actor){ta.id, "admin", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT, NULL};
+    make_jks(&jks, &root);
+    assert_int_equal(ch_svc_keystore_import(svc, &admin, "web", jks.data, jks.len, "changeit", NULL, &ks), 0);
+    assert_int_equal(ch_svc_keystore_entries(svc, &admin, ks.id, &entries, &n), 0);
+    snprintf(cert_id, sizeof cert_id, "%s", entries[0].cert_id); /* the leaf, with its key */
+    ch_store_keystore_entry_list_free(entries, n);
+
+    rows = audit_rows(svc, &admin, NULL, 0);
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        assert_int_equal(export_as(svc, &admin, refused[i].cert, refused[i].cert ? cert_id : ks.id, &refused[i].o,
+                                   &out),
+                         CH_EINVAL);
+        assert_string_equal(ch_error_field(), refused[i].field);
+        if (strstr(ch_error_last(), refused[i].says) == NULL)
+            fail_msg("refused[%zu]: \"%s\" lacks \"%s\"", i, ch_error_last(), refused[i].says);
+        assert_int_equal(out.len, 0);
+    }
+    for (int i = 0; i < 129; i++)
+        strcat(long_alias, "\xf0\x9f\x94\x92"); /* 129 characters, each beyond U+FFFF */
+    ch_svc_export_opts o = {.fmt = CH_FMT_PKCS12, .password = "storepw", .alias = long_alias};
+    assert_int_equal(ch_svc_cert_export(svc, &admin, cert_id, &o, &out), CH_EINVAL);
+    assert_non_null(strstr(ch_error_last(), "longer than 128 characters"));
+    assert_int_equal(audit_rows(svc, &admin, NULL, 0), rows); /* nothing was exported */
+
+    /* 128 of them are taken, and come back as given. */
+    long_alias[4 * 128] = '\0';
+    assert_int_equal(ch_svc_cert_export(svc, &admin, cert_id, &o, &out), 0);
+    assert_int_equal(ch_keystore_import(&back, out.data, out.len, &io), 0);
+    assert_string_equal(back->entries[0].alias, long_alias);
+    ch_keystore_free(back);
+    ch_buf_dispose_secure(&out);
+
+    /* The alias chosen, in the file and in the audit detail; without one, the certificate's name. */
+    o = (ch_svc_export_opts){.fmt = CH_FMT_JKS, .password = "storepw", .alias = "Tomcat"};
+    assert_int_equal(ch_svc_cert_export(svc, &admin, cert_id, &o, &out), 0);
+    assert_int_equal(ch_keystore_import(&back, out.data, out.len, &io), 0);
+    assert_string_equal(back->entries[0].alias, "tomcat");
+    assert_non_null(back->entries[0].key);
+    ch_keystore_free(back);
+    ch_buf_dispose_secure(&out);
+    assert_int_equal(audit_rows(svc, &admin, detail, sizeof detail), rows + 2);
+    assert_string_equal(detail, "{\"format\":\"jks\",\"encrypted\":true,\"alias\":\"Tomcat\"}");
+    o.alias = NULL;
+    assert_int_equal(ch_svc_cert_export(svc, &admin, cert_id, &o, &out), 0);
+    assert_int_equal(ch_keystore_import(&back, out.data, out.len, &io), 0);
+    assert_string_equal(back->entries[0].alias, "server");
+    ch_keystore_free(back);
+    ch_buf_dispose_secure(&out);
+
+    /* A PKCS#12 under the empty password: read with it; audited as not encrypted. */
+    o = (ch_svc_export_opts){.fmt = CH_FMT_PKCS12, .password = "", .alias = "tomcat"};
+    assert_int_equal(ch_svc_cert_export(svc, &admin, cert_id, &o, &out), 0);
+    io.password = "";
+    assert_int_equal(ch_keystore_import(&back, out.data, out.len, &io), 0);
+    assert_string_equal(back->entries[0].alias, "tomcat");
+    assert_non_null(back->entries[0].key);
+    ch_keystore_free(back);
+    ch_buf_dispose_secure(&out);
+    audit_rows(svc, &admin, detail, sizeof detail);
+    assert_string_equal(detail, "{\"format\":\"p12\",\"encrypted\":false,\"alias\":\"tomcat\"}");
+
+    /* A JKS key password: the keystore's export, every key under it, not under the store's. */
+    o = (ch_svc_export_opts){.fmt = CH_FMT_JKS, .password = "storepw", .key_password = "keypw"};
+    assert_int_equal(ch_svc_keystore_export(svc, &admin, ks.id, &o, &out), 0);
+    io.password = "storepw";
+    assert_int_equal(ch_keystore_import(&back, out.data, out.len, &io), CH_EPASSWORD);
+    assert_string_equal(ch_error_field(), "key_password");
+    io.key_password = "keypw";
+    assert_int_equal(ch_keystore_import(&back, out.data, out.len, &io), 0);
+    assert_string_equal(back->entries[0].alias, "server");
+    assert_non_null(back->entries[0].key);
+    ch_keystore_free(back);
+    ch_buf_dispose_secure(&out);
+    audit_rows(svc, &admin, detail, sizeof detail);
+    assert_string_equal(detail, "{\"format\":\"jks\",\"encrypted\":true,\"key_password\":true}");
+    /* With p12, the password itself is taken as the key's (the one password it has). */
+    o = (ch_svc_export_opts){.fmt = CH_FMT_PKCS12, .password = "storepw", .key_password = "storepw"};
+    assert_int_equal(ch_svc_cert_export(svc, &admin, cert_id, &o, &out), 0);
+    ch_buf_dispose_secure(&out);
+
+    ch_store_keystore_dispose(&ks);
+    ch_buf_dispose(&jks);
+    ch_cert_free(root);
+    ch_store_tenant_dispose(&ta);
+    ch_svc_close(svc);
+    tu_rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keystore_lifecycle),
+        cmocka_unit_test(test_export_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -47,6 +47,6 @@ void fmt_trusted_alias(const ch_keystore *ks, size_t e, size_t c, char *out, siz
 /* JKS / JCEKS (jks.c).  key_password NULL: the keys have the store's password. */
 int fmt_import_jks(ch_keystore *ks, fmt_items *it, const uint8_t *data, size_t len, const char *store_password,
                    const char *key_password, bool keys_optional);
-int fmt_export_jks(ch_buf *out, const ch_keystore *ks, const char *password);
+int fmt_export_jks(ch_buf *out, const ch_keystore *ks, const char *password, const char *key_password);
 
 #endif

@@ -212,21 +212,43 @@ done:
     return error;
 }
 
-/* An alias in modified UTF-8 (u16 length): NUL (C0 80) and control characters refused. */
+/* Whether b (n bytes left) begins a character beyond U+FFFF as modified UTF-8 writes it: a
+ * surrogate pair, each half three bytes (ED A0-AF xx, ED B0-BF xx). */
+static bool mutf8_pair(const uint8_t *b, size_t n)
+{
+    return n >= 6 && b[0] == 0xed && (b[1] & 0xf0) == 0xa0 && (b[2] & 0xc0) == 0x80 && b[3] == 0xed &&
+           (b[4] & 0xf0) == 0xb0 && (b[5] & 0xc0) == 0x80;
+}
+
+/* An alias in modified UTF-8 (u16 length), as UTF-8: NUL (C0 80) and control characters
+ * refused; a character beyond U+FFFF (an emoji), which Java writes as a surrogate pair of
+ * three bytes each, made the four bytes UTF-8 has for it (out holds no more than was read). */
 static int read_alias(ch_cursor *c, char *out, size_t size)
 {
     uint16_t n = cur_u16(c);
     const uint8_t *b;
+    size_t o = 0;
 
     if (!cur_take(c, &b, n))
         return ch_error_set(CH_EPARSE, "the keystore ends inside an alias");
     if (n == 0 || n >= size || n > CH_MAX_NAME_LEN)
         return ch_error_set(CH_EPARSE, "an alias of the keystore is empty or longer than %u bytes", CH_MAX_NAME_LEN);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         if (b[i] < 0x20 || b[i] == 0x7f || (b[i] == 0xc0 && i + 1 < n && b[i + 1] == 0x80))
             return ch_error_set(CH_EPARSE, "an alias of the keystore contains a control character");
-    memcpy(out, b, n);
-    out[n] = '\0';
+        if (mutf8_pair(b + i, n - i)) {
+            uint32_t hi = (uint32_t)(b[i + 1] & 0x0f) << 6 | (b[i + 2] & 0x3f),
+                     lo = (uint32_t)(b[i + 4] & 0x0f) << 6 | (b[i + 5] & 0x3f), u = 0x10000 + (hi << 10) + lo;
+            out[o++] = (char)(0xf0 | u >> 18);
+            out[o++] = (char)(0x80 | (u >> 12 & 0x3f));
+            out[o++] = (char)(0x80 | (u >> 6 & 0x3f));
+            out[o++] = (char)(0x80 | (u & 0x3f));
+            i += 5;
+            continue;
+        }
+        out[o++] = (char)b[i];
+    }
+    out[o] = '\0';
     return 0;
 }
 
@@ -720,16 +742,38 @@ static int put_u64(ch_buf *b, uint64_t v)
     return error ? error : put_u32(b, (uint32_t)v);
 }
 
+/* A string as Java's DataOutput.writeUTF writes it (u16 length + modified UTF-8): UTF-8,
+ * except a character beyond U+FFFF (an emoji), which is its UTF-16 surrogate pair, each half
+ * in three bytes.  Its four UTF-8 bytes made keytool stop on the keystore ("malformed input"). */
 static int put_utf(ch_buf *b, const char *s)
 {
-    size_t n = strlen(s);
-    int error;
+    const unsigned char *p = (const unsigned char *)s;
+    ch_buf m = CH_BUF_INIT;
+    int error = 0;
 
-    if (n > 65535)
-        return ch_error_set(CH_EINVAL, "alias too long");
-    if ((error = put_u16(b, (unsigned)n)) < 0)
-        return error;
-    return ch_buf_put(b, s, n);
+    for (size_t i = 0; p[i] && error == 0; i++) {
+        if (p[i] >= 0xf0 && (p[i + 1] & 0xc0) == 0x80 && (p[i + 2] & 0xc0) == 0x80 && (p[i + 3] & 0xc0) == 0x80) {
+            uint32_t u = (uint32_t)(p[i] & 0x07) << 18 | (uint32_t)(p[i + 1] & 0x3f) << 12 |
+                         (uint32_t)(p[i + 2] & 0x3f) << 6 | (p[i + 3] & 0x3f);
+            uint32_t hi = 0xd800 + ((u - 0x10000) >> 10), lo = 0xdc00 + ((u - 0x10000) & 0x3ff);
+            uint8_t pair[6] = {0xed, (uint8_t)(0x80 | (hi >> 6 & 0x3f)), (uint8_t)(0x80 | (hi & 0x3f)),
+                               0xed, (uint8_t)(0x80 | (lo >> 6 & 0x3f)), (uint8_t)(0x80 | (lo & 0x3f))};
+            if (u < 0x10000 || u > 0x10ffff) {
+                error = ch_error_set(CH_EINVAL, "the alias is not UTF-8 text");
+                break;
+            }
+            error = ch_buf_put(&m, pair, sizeof pair);
+            i += 3;
+        } else {
+            error = ch_buf_put(&m, &p[i], 1);
+        }
+    }
+    if (error == 0 && m.len > 65535)
+        error = ch_error_set(CH_EINVAL, "alias too long");
+    if (error == 0 && (error = put_u16(b, (unsigned)m.len)) == 0)
+        error = ch_buf_put(b, m.data, m.len);
+    ch_buf_dispose(&m);
+    return error;
 }
 
 static int put_cert(ch_buf *b, const ch_cert *c)
@@ -797,7 +841,7 @@ done:
     return error;
 }
 
-int fmt_export_jks(ch_buf *out, const ch_keystore *ks, const char *password)
+int fmt_export_jks(ch_buf *out, const ch_keystore *ks, const char *password, const char *key_password)
 {
     ch_buf b = CH_BUF_INIT;
     uint8_t md[20];
@@ -828,7 +872,8 @@ int fmt_export_jks(ch_buf *out, const ch_keystore *ks, const char *password)
         }
         if (error == 0 && en->key) {
             ch_buf prot = CH_BUF_INIT;
-            if ((error = protect_key(&prot, en->key, password)) == 0 && (error = put_u32(&b, (uint32_t)prot.len)) == 0)
+            if ((error = protect_key(&prot, en->key, key_password ? key_password : password)) == 0 &&
+                (error = put_u32(&b, (uint32_t)prot.len)) == 0)
                 error = ch_buf_put(&b, prot.data, prot.len);
             ch_buf_dispose(&prot);
             if (error == 0)

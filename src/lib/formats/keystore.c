@@ -271,10 +271,14 @@ int fmt_add_key(fmt_items *it, ch_key *key, const char *name, const unsigned cha
     return 0;
 }
 
-/* An alias for an entry: the given name, else the leaf's CN, else "entry-N"; made unique. */
+/* An alias for an entry: the given name, else the leaf's CN, else "entry-N"; made unique.  As
+ * long as an alias may be, with room for the suffix (an entry's chosen alias is kept whole in
+ * a truststore: 200 bytes cut a name of 128 characters of CJK or emoji); one longer is cut
+ * between two characters, not inside one. */
 static int make_alias(char *out, size_t size, const ch_keystore *ks, const char *name, const ch_cert *leaf)
 {
-    char base[200], *cn = NULL;
+    char base[CH_MAX_NAME_LEN - 7], *cn = NULL;
+    size_t len;
 
     if (name && *name)
         snprintf(base, sizeof base, "%s", name);
@@ -282,6 +286,15 @@ static int make_alias(char *out, size_t size, const ch_keystore *ks, const char 
         snprintf(base, sizeof base, "%s", cn);
     else
         snprintf(base, sizeof base, "entry-%zu", ks->count + 1);
+    len = strlen(base);
+    if (len == sizeof base - 1) {
+        const char *whole = name && *name ? name : cn ? cn : "";
+        bool cut = strlen(whole) > len;
+        /* cut: back to the first byte of the character the cut fell in */
+        while (cut && len > 0 && ((unsigned char)whole[len] & 0xc0) == 0x80)
+            len--;
+        base[len] = '\0';
+    }
     free(cn);
     for (char *p = base; *p; p++)
         if ((unsigned char)*p < 0x20 || *p == 0x7f)
@@ -310,7 +323,7 @@ static bool issued(const ch_cert *child, const ch_cert *parent)
 int fmt_assemble(ch_keystore *ks, fmt_items *it)
 {
     ch_cert *chain[CH_MAX_CHAIN_LEN];
-    char alias[256];
+    char alias[CH_MAX_NAME_LEN + 16];
     int error;
 
     for (size_t k = 0; k < it->nkeys; k++) {
@@ -936,6 +949,22 @@ void fmt_trusted_alias(const ch_keystore *ks, size_t e, size_t c, char *out, siz
     }
 }
 
+/* A bag's friendly name: the alias as UTF-16 big-endian, a character beyond U+FFFF (an emoji)
+ * as its surrogate pair, which Java and p12_friendly_name read back.  OpenSSL's own
+ * conversion (PKCS12_add_friendlyname_utf8) refuses those ("illegal characters"), and the
+ * export failed. */
+static int p12_name(PKCS12_SAFEBAG *bag, const char *alias)
+{
+    unsigned char *uni = NULL;
+    int len = 0, ok;
+
+    if (OPENSSL_utf82uni(alias, -1, &uni, &len) == NULL || len < 2)
+        return 0;
+    ok = PKCS12_add_friendlyname_uni(bag, uni, len - 2); /* (without the NUL it ends with) */
+    OPENSSL_free(uni);
+    return ok;
+}
+
 static int export_p12(ch_buf *out, const ch_keystore *ks, const char *pass, bool legacy)
 {
     int nid = legacy ? NID_pbe_WithSHA1And3_Key_TripleDES_CBC : NID_aes_256_cbc;
@@ -959,19 +988,19 @@ static int export_p12(ch_buf *out, const ch_keystore *ks, const char *pass, bool
                 goto ossl;
             /* A key's chain: its certificates after the first are the chain, unnamed.  Without
              * a key each certificate is trusted on its own, named (keytool lists those alone). */
-            if (c == 0 && en->key && (PKCS12_add_friendlyname(bag, en->alias, -1) != 1 ||
+            if (c == 0 && en->key && (p12_name(bag, en->alias) != 1 ||
                                       PKCS12_add_localkeyid(bag, id, sizeof id) != 1))
                 goto ossl;
             if (!en->key) {
                 fmt_trusted_alias(ks, e, c, alias, sizeof alias);
-                if (PKCS12_add_friendlyname(bag, alias, -1) != 1 || p12_java_trust(bag) < 0)
+                if (p12_name(bag, alias) != 1 || p12_java_trust(bag) < 0)
                     goto ossl;
             }
         }
         if (en->key != NULL) {
             if ((bag = PKCS12_add_key_ex(&keys, ch_key_pkey(en->key), 0, PKCS12_DEFAULT_ITER, nid, pass, NULL,
                                          NULL)) == NULL ||
-                PKCS12_add_friendlyname(bag, en->alias, -1) != 1 || PKCS12_add_localkeyid(bag, id, sizeof id) != 1)
+                p12_name(bag, en->alias) != 1 || PKCS12_add_localkeyid(bag, id, sizeof id) != 1)
                 goto ossl;
         }
     }
@@ -1006,15 +1035,42 @@ int ch_keystore_export(ch_buf *out, const ch_keystore *ks, ch_format fmt, const 
         opts = &none;
     if (ks == NULL || ks->count == 0)
         return ch_error_set(CH_EINVAL, "the keystore is empty");
-    if ((fmt == CH_FMT_PKCS12 || fmt == CH_FMT_JKS) && (opts->password == NULL || *opts->password == '\0'))
+    if ((fmt == CH_FMT_PKCS12 || fmt == CH_FMT_JKS) && opts->password == NULL)
         return ch_error_set_field(CH_EINVAL, "password", "a password is needed to write %s", ch_format_name(fmt));
+    /* PKCS#12 under the empty password is what Windows, Kubernetes secrets and `openssl pkcs12
+     * -passout pass:` call one without a password (RFC 7292 B.1: the empty string's two NUL
+     * bytes, as Java writes char[0]); keytool refuses an empty JKS password, and an empty key
+     * password, outright. */
+    if (fmt == CH_FMT_JKS && *opts->password == '\0')
+        return ch_error_set_field(CH_EINVAL, "password", "a JKS needs a password that is not empty (keytool refuses "
+                                  "an empty one); a PKCS#12 (p12) may have none");
+    if (opts->password != NULL && strlen(opts->password) > CH_MAX_PASSWORD_LEN)
+        return ch_error_set_field(CH_EINVAL, "password", "the password is longer than %u bytes", CH_MAX_PASSWORD_LEN);
+    if (opts->key_password != NULL) {
+        if (fmt != CH_FMT_JKS && fmt != CH_FMT_PKCS12)
+            return ch_error_set_field(CH_EINVAL, "key_password", "a key password goes with jks (or p12, the same as "
+                                      "its password)");
+        if (opts->certs_only)
+            return ch_error_set_field(CH_EINVAL, "key_password", "a truststore holds no key to give a password");
+        /* PKCS#12 as written has one password, for its MAC and every bag: keytool reads no
+         * other (it takes the store's for the keys). */
+        if (fmt == CH_FMT_PKCS12 && strcmp(opts->key_password, opts->password) != 0)
+            return ch_error_set_field(CH_EINVAL, "key_password", "a PKCS#12 has one password, for the store and its "
+                                      "keys: a key password of its own goes with jks");
+        if (fmt == CH_FMT_JKS && *opts->key_password == '\0')
+            return ch_error_set_field(CH_EINVAL, "key_password", "a JKS key password cannot be empty (keytool "
+                                      "refuses an empty one)");
+        if (strlen(opts->key_password) > CH_MAX_PASSWORD_LEN)
+            return ch_error_set_field(CH_EINVAL, "key_password", "the key password is longer than %u bytes",
+                                      CH_MAX_PASSWORD_LEN);
+    }
     /* A truststore: every certificate once, each a trusted entry of its own, as keytool
      * -importcert makes one: an entry's first certificate under the entry's alias, its CAs
      * under their own names (the keys' chains share them). */
     if (opts->certs_only && (fmt == CH_FMT_PKCS12 || fmt == CH_FMT_JKS)) {
         ch_keystore *view = NULL;
         ch_export_opts o = *opts;
-        char alias[256];
+        char alias[CH_MAX_NAME_LEN + 16];
         if ((error = ch_keystore_new(&view)) < 0)
             return error;
         /* Each entry's own certificate first, under its alias (a CA trusted in its own entry
@@ -1057,7 +1113,7 @@ int ch_keystore_export(ch_buf *out, const ch_keystore *ks, ch_format fmt, const 
     case CH_FMT_PKCS12:
         return export_p12(out, ks, opts->password, opts->legacy);
     case CH_FMT_JKS:
-        return fmt_export_jks(out, ks, opts->password);
+        return fmt_export_jks(out, ks, opts->password, opts->key_password);
     default:
         return ch_error_set_field(CH_EUNSUPPORTED, "format", "cannot write %s; accepted: pem, der, p7b, p12, jks",
                                   ch_format_name(fmt));

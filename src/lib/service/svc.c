@@ -199,22 +199,27 @@ int svc_need(const ch_actor *actor, ch_role role, const char *what)
     return 0;
 }
 
-int svc_check_name(const char *name, size_t max)
+int svc_check_text(const char *field, const char *text, size_t max)
 {
-    if (name == NULL)
+    if (text == NULL)
         return 0;
-    if (!ch_utf8_valid(name))
-        return ch_error_set_field(CH_EINVAL, "name", "the name is not UTF-8 text");
+    if (!ch_utf8_valid(text))
+        return ch_error_set_field(CH_EINVAL, field, "the %s is not UTF-8 text", field);
     /* Characters, not bytes: 128 of them in any script. */
-    if (ch_utf8_chars(name) > max)
-        return ch_error_set_field(CH_EINVAL, "name", "the name is longer than %zu characters", max);
-    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+    if (ch_utf8_chars(text) > max)
+        return ch_error_set_field(CH_EINVAL, field, "the %s is longer than %zu characters", field, max);
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
         /* C0 controls, DEL, and the C1 controls (U+0080-U+009F: 0xc2 0x80-0x9f), whose CSI
          * terminals read as an escape's */
         if (*p < 0x20 || *p == 0x7f || (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
-            return ch_error_set_field(CH_EINVAL, "name", "the name contains a control character (a newline, a tab, "
-                                      "an escape...)");
+            return ch_error_set_field(CH_EINVAL, field, "the %s contains a control character (a newline, a tab, "
+                                      "an escape...)", field);
     return 0;
+}
+
+int svc_check_name(const char *name, size_t max)
+{
+    return svc_check_text("name", name, max);
 }
 
 int svc_subject(X509_NAME **out, const ch_svc_subject *s)

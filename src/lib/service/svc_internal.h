@@ -137,6 +137,9 @@ int svc_need(const ch_actor *actor, ch_role role, const char *what);
  * names are printed in tables, logs and audit details, where a newline would forge a line
  * and an escape sequence rewrite a terminal.  CH_EINVAL on "name" otherwise. */
 int svc_check_name(const char *name, size_t max);
+/* The same for another field of such text (an alias): field names it, in the error and its
+ * sentences ("the alias contains a control character"). */
+int svc_check_text(const char *field, const char *text, size_t max);
 /* In a transaction: renames certificate id of the actor's tenant, audited. */
 int svc_cert_rename_tx(ch_svc *svc, const ch_actor *actor, const char *id, const char *name);
 

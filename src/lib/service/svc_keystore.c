@@ -207,18 +207,91 @@ int svc_cert_load(ch_svc *svc, const char *tenant, const char *id, ch_cert **out
     return error;
 }
 
-int ch_svc_keystore_export(ch_svc *svc, const ch_actor *actor, const char *id, int fmt, const char *password,
-                           bool include_key, bool legacy, bool truststore, ch_buf *out)
+/* The options of an export against the format they go with (the API's export_fields checks
+ * the others: include_key, legacy, truststore), before anything is read: what a caller asks
+ * is written or refused, never dropped.  one_cert: the export of one certificate, whose
+ * entry's alias may be chosen. */
+static int export_check(const ch_svc_export_opts *o, bool one_cert)
+{
+    bool store = o->fmt == CH_FMT_PKCS12 || o->fmt == CH_FMT_JKS;
+    int error;
+
+    if (o->alias != NULL) {
+        if (!one_cert)
+            return ch_error_set_field(CH_EINVAL, "alias", "a keystore's entries keep the aliases they are stored "
+                                      "under: alias names the entry of one certificate's export");
+        if (!store)
+            return ch_error_set_field(CH_EINVAL, "alias", "alias names the entry of a p12 or jks: pem, der and p7b "
+                                      "have no aliases");
+        if (*o->alias == '\0')
+            return ch_error_set_field(CH_EINVAL, "alias", "an alias of 1 to 128 characters, or none (the "
+                                      "certificate's name)");
+        if ((error = svc_check_text("alias", o->alias, 128)) < 0)
+            return error;
+    }
+    if (store && o->password == NULL)
+        return ch_error_set_field(CH_EINVAL, "password", o->fmt == CH_FMT_PKCS12
+                                      ? "a p12 needs a password: give \"password\" (\"\" for a PKCS#12 without "
+                                        "one)"
+                                      : "a jks needs a password (not empty: keytool refuses an empty one)");
+    if (o->fmt == CH_FMT_JKS && *o->password == '\0')
+        return ch_error_set_field(CH_EINVAL, "password", "a jks needs a password that is not empty (keytool "
+                                  "refuses an empty one); a p12 may have none (\"password\": \"\")");
+    if (o->key_password != NULL) {
+        if (!store)
+            return ch_error_set_field(CH_EINVAL, "key_password", "key_password goes with jks (its key entries' "
+                                      "own password, keytool's -keypass); a pem key is encrypted under "
+                                      "\"password\"");
+        if (o->truststore)
+            return ch_error_set_field(CH_EINVAL, "key_password", "a truststore holds no key: key_password goes "
+                                      "with a jks of the key");
+        /* PKCS#12 as written: one password for the MAC and every bag, which is the one keytool
+         * opens its keys with; a key bag under another is read by neither. */
+        if (o->fmt == CH_FMT_PKCS12 && strcmp(o->key_password, o->password) != 0)
+            return ch_error_set_field(CH_EINVAL, "key_password", "a p12 has one password, for the store and its "
+                                      "keys (keytool opens its keys with the store's): a key password of its own "
+                                      "goes with jks");
+        if (o->fmt == CH_FMT_JKS && *o->key_password == '\0')
+            return ch_error_set_field(CH_EINVAL, "key_password", "a jks key password cannot be empty (keytool "
+                                      "refuses an empty one); without key_password the key has the store's");
+    }
+    return 0;
+}
+
+/* The audit detail of a key export: its format, whether the key went out under a password,
+ * the alias chosen.  NULL when out of memory (the row is written without it). */
+static char *export_detail(const ch_svc_export_opts *o)
+{
+    bool encrypted = o->password != NULL && *o->password != '\0';
+    json_t *d = json_pack("{ss sb}", "format", ch_format_name((ch_format)o->fmt), "encrypted", encrypted);
+    char *text;
+
+    if (d != NULL && o->alias != NULL)
+        json_object_set_new(d, "alias", json_string(o->alias));
+    if (d != NULL && o->key_password != NULL && o->fmt == CH_FMT_JKS)
+        json_object_set_new(d, "key_password", json_true());
+    text = d ? json_dumps(d, JSON_COMPACT) : NULL;
+    json_decref(d);
+    return text;
+}
+
+int ch_svc_keystore_export(ch_svc *svc, const ch_actor *actor, const char *id, const ch_svc_export_opts *o,
+                           ch_buf *out)
 {
     ch_store_keystore_entry *entries = NULL;
     size_t n = 0;
     ch_keystore *ks = NULL;
-    ch_export_opts eo = {.password = password, .legacy = legacy, .include_key = include_key, .certs_only = truststore};
-    bool keys = ((fmt == CH_FMT_PKCS12 || fmt == CH_FMT_JKS) && !truststore) || (fmt == CH_FMT_PEM && include_key);
+    int fmt = o->fmt;
+    ch_export_opts eo = {.password = o->password, .key_password = o->key_password, .legacy = o->legacy,
+                         .include_key = o->include_key, .certs_only = o->truststore};
+    bool keys = ((fmt == CH_FMT_PKCS12 || fmt == CH_FMT_JKS) && !o->truststore) || (fmt == CH_FMT_PEM && o->include_key);
+    char *detail = NULL;
     int error;
 
     if ((error = ch_svc_keystore_entries(svc, actor, id, &entries, &n)) < 0)
         return error;
+    if ((error = export_check(o, false)) < 0)
+        goto done;
     if (keys && !(actor->perms & CH_PERM_KEYS_EXPORT)) {
         error = ch_error_set(CH_EPERM, "exporting a keystore with its private keys needs the keys:export permission");
         goto done;
@@ -249,11 +322,14 @@ int ch_svc_keystore_export(ch_svc *svc, const ch_actor *actor, const char *id, i
     }
     if (error == 0)
         error = ch_keystore_export(out, ks, (ch_format)fmt, &eo);
-    if (error == 0 && keys)
-        SVC_TX(svc, svc_audit(svc, actor, "keystore.export_keys", "keystore", id, NULL));
+    if (error == 0 && keys) {
+        detail = export_detail(o);
+        SVC_TX(svc, svc_audit(svc, actor, "keystore.export_keys", "keystore", id, detail));
+    }
 done:
     if (error < 0)
         ch_buf_dispose_secure(out);
+    free(detail);
     ch_keystore_free(ks);
     ch_store_keystore_entry_list_free(entries, n);
     return error;
@@ -329,22 +405,26 @@ int svc_ca_chain(ch_svc *svc, const char *tenant_id, const char *ca_id, ch_cert 
     return error;
 }
 
-int ch_svc_cert_export(ch_svc *svc, const ch_actor *actor, const char *id, int fmt, const char *password,
-                       bool include_key, bool legacy, bool truststore, ch_buf *out)
+int ch_svc_cert_export(ch_svc *svc, const ch_actor *actor, const char *id, const ch_svc_export_opts *o, ch_buf *out)
 {
     ch_store_cert row = {0};
     ch_cert *chain[CH_MAX_CHAIN_LEN] = {0};
     size_t len = 0;
     ch_key *key = NULL;
     ch_keystore *ks = NULL;
-    ch_export_opts eo = {.password = password, .legacy = legacy, .include_key = include_key, .certs_only = truststore};
-    bool keys = ((fmt == CH_FMT_PKCS12 || fmt == CH_FMT_JKS) && !truststore) || (fmt == CH_FMT_PEM && include_key);
+    int fmt = o->fmt;
+    ch_export_opts eo = {.password = o->password, .key_password = o->key_password, .legacy = o->legacy,
+                         .include_key = o->include_key, .certs_only = o->truststore};
+    bool keys = ((fmt == CH_FMT_PKCS12 || fmt == CH_FMT_JKS) && !o->truststore) || (fmt == CH_FMT_PEM && o->include_key);
+    char *detail = NULL;
     int error;
 
     if ((error = svc_need(actor, CH_ROLE_VIEWER, "exporting a certificate")) < 0)
         return error;
     if ((error = ch_store_cert_get(svc->store, &row, actor->tenant_id, id)) < 0)
         return error;
+    if ((error = export_check(o, true)) < 0)
+        goto done;
     if (keys && row.key_id == NULL) {
         error = ch_error_set_field(CH_EINVAL, "format",
                                    "certhub holds no private key for this certificate: choose pem, der or p7b");
@@ -373,17 +453,18 @@ int ch_svc_cert_export(ch_svc *svc, const ch_actor *actor, const char *id, int f
     }
     if (keys && (error = svc_key_load(svc, actor->tenant_id, row.key_id, &key)) < 0)
         goto done;
-    if ((error = ch_keystore_new(&ks)) < 0 || (error = ch_keystore_add(ks, row.name, chain, len, key)) < 0 ||
+    if ((error = ch_keystore_new(&ks)) < 0 || (error = ch_keystore_add(ks, o->alias ? o->alias : row.name, chain, len,
+                                                                        key)) < 0 ||
         (error = ch_keystore_export(out, ks, (ch_format)fmt, &eo)) < 0)
         goto done;
-    if (keys)
-        SVC_TX(svc, svc_audit(svc, actor, "key.export", "certificate", id,
-                              fmt == CH_FMT_PKCS12 ? "{\"format\":\"p12\"}"
-                              : fmt == CH_FMT_JKS  ? "{\"format\":\"jks\"}"
-                                                   : "{\"format\":\"pem\"}"));
+    if (keys) {
+        detail = export_detail(o);
+        SVC_TX(svc, svc_audit(svc, actor, "key.export", "certificate", id, detail));
+    }
 done:
     if (error < 0)
         ch_buf_dispose_secure(out);
+    free(detail);
     ch_keystore_free(ks);
     ch_key_free(key);
     for (size_t i = 0; i < len; i++)
