@@ -291,6 +291,104 @@ static void test_jks_limits(void **state)
     ch_buf_dispose(&out);
 }
 
+static void put_be(ch_buf *b, uint64_t v, int bytes)
+{
+    uint8_t t[8];
+
+    for (int i = 0; i < bytes; i++)
+        t[i] = (uint8_t)(v >> (8 * (bytes - 1 - i)));
+    assert_int_equal(ch_buf_put(b, t, (size_t)bytes), 0);
+}
+
+/* A JCEKS keystore (store password "pw") of one key entry, the leaf's key protected with Sun's
+ * PBEWithMD5AndTripleDES under key_pw, one iteration: keytool's files take a second a key
+ * password to try. */
+static void jceks_sample(ch_buf *out, const char *key_pw)
+{
+    static const uint8_t salt[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    static const uint8_t oid[] = {0x2b, 0x06, 0x01, 0x04, 0x01, 0x2a, 0x02, 0x13, 0x01};
+    uint8_t derived[32], enc[4096];
+    ch_buf key = CH_BUF_INIT, blob = CH_BUF_INIT;
+    const uint8_t *der;
+    size_t der_len, at;
+    int outl = 0, fin = 0;
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+
+    for (int h = 0; h < 2; h++) {
+        unsigned dl = 16;
+        EVP_MD_CTX *m = EVP_MD_CTX_new();
+        EVP_DigestInit_ex(m, EVP_md5(), NULL);
+        EVP_DigestUpdate(m, salt + 4 * h, 4);
+        EVP_DigestUpdate(m, key_pw, strlen(key_pw));
+        EVP_DigestFinal_ex(m, derived + 16 * h, &dl);
+        EVP_MD_CTX_free(m);
+    }
+    assert_int_equal(ch_key_write_der(&key, leaf_key), 0);
+    assert_true(key.len + 8 <= sizeof enc);
+    assert_int_equal(EVP_EncryptInit_ex(c, EVP_des_ede3_cbc(), NULL, derived, derived + 24), 1);
+    assert_int_equal(EVP_EncryptUpdate(c, enc, &outl, key.data, (int)key.len), 1);
+    assert_int_equal(EVP_EncryptFinal_ex(c, enc + outl, &fin), 1);
+    EVP_CIPHER_CTX_free(c);
+    /* EncryptedPrivateKeyInfo { { OID, PBEParameter { salt, 1 } }, enc } */
+    assert_int_equal(x509_der_tlv(&blob, 0x06, oid, sizeof oid), 0);
+    at = blob.len;
+    assert_int_equal(x509_der_tlv(&blob, 0x04, salt, sizeof salt), 0);
+    assert_int_equal(x509_der_tlv(&blob, 0x02, "\x01", 1), 0);
+    assert_int_equal(x509_der_wrap(&blob, at, 0x30), 0);
+    assert_int_equal(x509_der_wrap(&blob, 0, 0x30), 0);
+    assert_int_equal(x509_der_tlv(&blob, 0x04, enc, (size_t)(outl + fin)), 0);
+    assert_int_equal(x509_der_wrap(&blob, 0, 0x30), 0);
+
+    out->len = 0;
+    put_be(out, 0xcecececeu, 4);
+    put_be(out, 2, 4);
+    put_be(out, 1, 4);
+    put_be(out, 1, 4);                            /* a private key entry */
+    put_be(out, 1, 2);
+    assert_int_equal(ch_buf_put(out, "k", 1), 0); /* its alias */
+    put_be(out, 0, 8);                            /* its date */
+    put_be(out, blob.len, 4);
+    assert_int_equal(ch_buf_put(out, blob.data, blob.len), 0);
+    put_be(out, 1, 4);                            /* a chain of one */
+    put_be(out, 5, 2);
+    assert_int_equal(ch_buf_put(out, "X.509", 5), 0);
+    der = ch_cert_der(leaf, &der_len);
+    put_be(out, der_len, 4);
+    assert_int_equal(ch_buf_put(out, der, der_len), 0);
+    jks_seal(out);
+    ch_buf_dispose_secure(&key);
+    ch_buf_dispose(&blob);
+}
+
+/* A JCEKS key under a wrong key password: always the wrong password.  Its cipher has no check
+ * of its own, and about one wrong password in 256 decrypts to padding that looks right: the
+ * garbage was read as a key ("not a private key"), and a test of keytool's files failed now
+ * and then.  Three thousand wrong passwords meet such padding many times over. */
+static void test_jceks_wrong_key_password(void **state)
+{
+    ch_keystore *ks = NULL;
+    ch_buf b = CH_BUF_INIT;
+    ch_import_opts io = {.password = "pw", .key_password = "right-pw"};
+    char pw[32];
+
+    (void)state;
+    jceks_sample(&b, "right-pw");
+    assert_int_equal(ch_keystore_import(&ks, b.data, b.len, &io), 0);
+    assert_int_equal(ks->count, 1);
+    assert_non_null(ks->entries[0].key);
+    assert_true(ch_cert_matches_key(ks->entries[0].chain[0], ks->entries[0].key));
+    ch_keystore_free(ks);
+    for (int i = 0; i < 3000; i++) {
+        snprintf(pw, sizeof pw, "wrong-%d", i);
+        jceks_sample(&b, pw);
+        ks = NULL;
+        assert_int_equal(ch_keystore_import(&ks, b.data, b.len, &io), CH_EPASSWORD);
+        assert_string_equal(ch_error_field(), "key_password");
+        assert_null(ks);
+    }
+    ch_buf_dispose(&b);
+}
+
 /* An alias at the maximum length survives a JKS round trip; one byte more is refused. */
 static void test_alias_limits(void **state)
 {
@@ -531,7 +629,7 @@ int main(void)
         cmocka_unit_test(test_jks_limits),       cmocka_unit_test(test_pem_grouping),
         cmocka_unit_test(test_alias_limits),     cmocka_unit_test(test_alias_any_script),
         cmocka_unit_test(test_pkcs12_empty_password), cmocka_unit_test(test_jks_key_password),
-        cmocka_unit_test(test_truststore_long_alias),
+        cmocka_unit_test(test_truststore_long_alias),   cmocka_unit_test(test_jceks_wrong_key_password),
         cmocka_unit_test(test_pkcs12_derivation_budget),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

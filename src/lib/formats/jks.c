@@ -154,6 +154,26 @@ done:
     return error;
 }
 
+/* Whether d is one whole DER SEQUENCE (what a PKCS#8 key decrypts to). */
+static bool der_whole_sequence(const uint8_t *d, size_t n)
+{
+    size_t len = 0, hdr = 2;
+
+    if (n < 2 || d[0] != 0x30)
+        return false;
+    if (d[1] < 0x80) {
+        len = d[1];
+    } else {
+        size_t k = d[1] & 0x7fu;
+        if (k == 0 || k > 4 || n < 2 + k)
+            return false;
+        for (size_t i = 0; i < k; i++)
+            len = len << 8 | d[2 + i];
+        hdr += k;
+    }
+    return hdr + len == n;
+}
+
 /* Sun's PBEWithMD5AndTripleDES (JCEKS): two MD5 chains over the salt halves make key and IV. */
 static int jceks_open_key(ch_buf *out, const uint8_t *salt8, uint64_t iter, const uint8_t *enc, size_t len,
                           const char *password)
@@ -200,7 +220,11 @@ static int jceks_open_key(ch_buf *out, const uint8_t *salt8, uint64_t iter, cons
     if ((cctx = EVP_CIPHER_CTX_new()) == NULL ||
         EVP_DecryptInit_ex(cctx, EVP_des_ede3_cbc(), NULL, derived, derived + 24) != 1 ||
         EVP_DecryptUpdate(cctx, out->data + out->len, &outl, enc, (int)len) != 1 ||
-        EVP_DecryptFinal_ex(cctx, out->data + out->len + outl, &fin) != 1) {
+        EVP_DecryptFinal_ex(cctx, out->data + out->len + outl, &fin) != 1 ||
+        /* The cipher carries no check of its own: a wrong password also decrypts to padding
+         * that looks right, about one time in 256, and the garbage was then read as a key
+         * that is not one.  A key is one whole DER SEQUENCE; anything else is the wrong key. */
+        !der_whole_sequence(out->data + out->len, (size_t)(outl + fin))) {
         ERR_clear_error();
         error = ch_error_set(CH_EPASSWORD, "wrong password for a key of the keystore (when its keys have a password of their own, give it as the key password)");
         goto done;
