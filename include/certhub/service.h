@@ -529,10 +529,11 @@ void ch_svc_scheduler_stop(ch_svc *svc);
 /* Imports a certificate (PEM or DER) with an optional private key that must match it.  A
  * certificate the tenant already holds is CH_EEXISTS with its id in existing_id, unless it
  * was held without its key and the key is given now: the key is added to it and the answer is
- * 1 (out holds that certificate), where a new one is 0. */
+ * 1 (out holds that certificate), where a new one is 0.  key_password (or NULL) opens the key
+ * of a JKS or JCEKS file whose key has a password of its own (CH_EINVAL with anything else). */
 int ch_svc_cert_import(ch_svc *svc, const ch_actor *actor, const char *name, const uint8_t *cert, size_t cert_len,
-                       const uint8_t *key, size_t key_len, const char *password, ch_store_cert *out,
-                       char existing_id[CH_ID_MAX]);
+                       const uint8_t *key, size_t key_len, const char *password, const char *key_password,
+                       ch_store_cert *out, char existing_id[CH_ID_MAX]);
 int ch_svc_cert_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_cert *out);
 int ch_svc_cert_list(ch_svc *svc, const ch_actor *actor, const ch_store_cert_filter *filter, size_t limit,
                      const char *cursor, ch_store_cert **out, size_t *count, char **next_cursor);

@@ -971,22 +971,27 @@ done:
 int cmd_remote_cert_import(cli_args *a)
 {
     json_t *body, *ans = NULL;
-    char *password = NULL;
+    char *password = NULL, *key_password = NULL;
     struct stat st;
     int rc = 1;
 
     /* --password-file opens a PKCS#12 or JKS file; --key-password-file, the key of --key (or
-     * the same, as it always was). */
-    if (cli_opt(a, "password-file") && cli_opt(a, "key-password-file"))
-        cli_usage(a, "give --password-file or --key-password-file, not both (a JKS whose key has a password of "
-                     "its own goes in with certhub keystore upload FILE --password-file F --key-password-file K, "
-                     "its certificates into the inventory with it)");
+     * the same, as it always was), or beside --password-file the key of a JKS or JCEKS file
+     * whose key has a password of its own (keytool -keypass). */
+    if (cli_opt(a, "password-file") && cli_opt(a, "key-password-file") && cli_opt(a, "key") != NULL)
+        cli_usage(a, "with --key, give --password-file or --key-password-file (the key's password), not both");
     if (cli_password(a, cli_opt(a, "password-file") ? "password-file" : "key-password-file", NULL, &password) != 0)
         return 1;
+    if (cli_opt(a, "password-file") && cli_opt(a, "key-password-file") &&
+        cli_password(a, "key-password-file", NULL, &key_password) != 0) {
+        ch_secure_free_str(password);
+        return 1;
+    }
     if (stat(a->pos[0], &st) == 0 && S_ISDIR(st.st_mode)) {
-        if (cli_opt(a, "key") != NULL) {
+        if (cli_opt(a, "key") != NULL || key_password != NULL) {
             ch_secure_free_str(password);
-            cli_usage(a, "--key goes with one certificate file, not a folder");
+            ch_secure_free_str(key_password);
+            cli_usage(a, "--key and a key password of its own go with one certificate file, not a folder");
         }
         rc = import_folder(a, a->pos[0], password);
         ch_secure_free_str(password);
@@ -994,7 +999,8 @@ int cmd_remote_cert_import(cli_args *a)
     }
     if (cli_opt(a, "key") == NULL) {
         /* The file as it is (PEM, DER, PKCS#7, PKCS#12). */
-        long status = upload_file(a, "certificates/import", a->pos[0], cli_opt(a, "name"), password, false, &ans);
+        long status = upload_file_ex(a, "certificates/import", a->pos[0], cli_opt(a, "name"), password, key_password,
+                                     false, &ans);
         /* 200: held already without its key, which it has now. */
         if (status == 201 || status == 200) {
             print_answer(ans, "id");
@@ -1009,6 +1015,7 @@ int cmd_remote_cert_import(cli_args *a)
 done:
     json_decref(ans);
     ch_secure_free_str(password);
+    ch_secure_free_str(key_password);
     return rc;
 }
 

@@ -89,7 +89,8 @@ static const cli_cmd commands[] = {
     {"cert delete", cmd_remote_cert_delete, "ID", "delete a certificate on the server", "", 1, 1},
     {"cert import", cmd_remote_cert_import, "FILE|FOLDER [--password-file F] [--key FILE] [--key-password-file F] [--name N]",
      "import a certificate (PEM, DER, P7B; P12, JKS or PEM with its key; or with --key, its PEM key), or every "
-     "file of a folder (a file holding only a key goes with the certificate it belongs to)",
+     "file of a folder (a file holding only a key goes with the certificate it belongs to); --key-password-file "
+     "is the password of --key, or beside --password-file that of a JKS key with its own (keytool -keypass)",
      "password-file= key= key-password-file= name=", 1, 1},
     {"csr new", cmd_remote_csr_create, "--subject DN [--san LIST] [--key-type T] [--digest D] [--name N] [--out FILE]",
      "make a CSR on the server (its key stays there, sealed)", "subject= san= key-type= digest= name= out= force", 0,

@@ -36,7 +36,7 @@ static const char *const F_EXPORT[] = {"format",     "password",     "include_ke
                                        "truststore", "key_password", "alias",       NULL};
 static const char *const F_CSR[] = {"name", "key_type", "digest", "subject", "sans", NULL};
 static const char *const F_ATTACH[] = {"certificate", NULL};
-static const char *const F_IMPORT[] = {"name", "certificate", "private_key", "password", NULL};
+static const char *const F_IMPORT[] = {"name", "certificate", "private_key", "password", "key_password", NULL};
 static const char *const F_KEYSTORE[] = {"name", "data", "password", "key_password", NULL};
 
 /* The page a list request asks for: ?limit (1 to 1000, 100 when absent) and ?cursor.  A bad
@@ -919,7 +919,7 @@ done:
 static void certificate_import(req *r)
 {
     upload u;
-    const char *name = NULL, *cert = NULL, *key = NULL, *password = NULL;
+    const char *name = NULL, *cert = NULL, *key = NULL, *password = NULL, *key_password = NULL;
     const uint8_t *cert_bytes;
     size_t cert_len;
     char existing[CH_ID_MAX] = "";
@@ -929,7 +929,8 @@ static void certificate_import(req *r)
     if (read_upload(r, &u, F_IMPORT, "file") < 0)
         return;
     if (get_str(r, u.fields, "name", &name) || get_str(r, u.fields, "certificate", &cert) ||
-        get_str(r, u.fields, "private_key", &key) || get_str(r, u.fields, "password", &password))
+        get_str(r, u.fields, "private_key", &key) || get_str(r, u.fields, "password", &password) ||
+        get_str(r, u.fields, "key_password", &key_password))
         goto done;
     if (upload_once(r, &u, cert != NULL, "certificate", "certificate", "the \"certificate\" field (PEM)") < 0)
         goto done;
@@ -938,7 +939,7 @@ static void certificate_import(req *r)
     if (name == NULL && u.filename[0])
         name = u.filename;
     error = ch_svc_cert_import(r->svc, &r->who.actor, name, cert_bytes, cert_len, (const uint8_t *)key,
-                               key ? strlen(key) : 0, password, &out, existing);
+                               key ? strlen(key) : 0, password, key_password, &out, existing);
     if (error < 0) {
         if (error == CH_EEXISTS) {
             json_t *e = json_pack("{s:{s:s, s:s, s:s}}", "error", "code", "already_exists", "message",
@@ -949,6 +950,10 @@ static void certificate_import(req *r)
             if (u.raw && ch_error_field() != NULL && strcmp(ch_error_field(), "password") == 0 && password == NULL)
                 ch_error_set_field(error, "password", "%s (a raw body takes it in the Certhub-Password header)",
                                    ch_error_last());
+            else if (u.raw && ch_error_field() != NULL && strcmp(ch_error_field(), "key_password") == 0 &&
+                     key_password == NULL)
+                ch_error_set_field(error, "key_password",
+                                   "%s (a raw body takes it in the Certhub-Key-Password header)", ch_error_last());
             reply_error(r, error);
         }
         goto done;

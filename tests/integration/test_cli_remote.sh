@@ -546,8 +546,27 @@ echo storepass >store.pw
 echo keypass1 >key.pw
 expect_error "a JKS whose key has its own password, without it" "password" -- remote keystore upload two.jks --password-file store.pw
 check_contains "and with --key-password-file" "$(remote keystore upload two.jks --password-file store.pw --key-password-file key.pw)" "kst_"
-expect_usage "cert import with both passwords: pointed to keystore upload" "certhub keystore upload FILE --password-file F --key-password-file K" -- \
-    remote cert import two.jks --password-file store.pw --key-password-file key.pw
+# Such a JKS into the inventory as one certificate: its key's own password beside the store's.
+keytool -genkeypair -alias four -keyalg EC -groupname secp256r1 -dname CN=four.example -validity 5 -keystore four.jks \
+    -storetype JKS -storepass storepass -keypass keypass1 >/dev/null 2>&1
+expect_error "cert import of a JKS whose key has its own password, without it: the key password named" \
+    "give the key's own as the key password" -- remote cert import four.jks --password-file store.pw
+cid=$(remote cert import four.jks --password-file store.pw --key-password-file key.pw --name four-jks)
+remote cert key "$cid" --out two-jks.key
+keytool -exportcert -rfc -alias four -keystore four.jks -storepass storepass >two-jks.pem 2>/dev/null
+check_eq "cert import --key-password-file: the JKS key comes in, keytool's certificate its own" \
+    "$(openssl x509 -in two-jks.pem -noout -pubkey)" "$(openssl pkey -in two-jks.key -pubout)"
+TOKEN=$(cat "$data/admin-token") api POST /api/v1/certificates/import "" --data-binary @four.jks \
+    -H "Content-Type: application/x-java-keystore" -H "Certhub-Password: storepass" -H "Certhub-Key-Password: wrong"
+check_eq "a raw body with a wrong Certhub-Key-Password: 400 naming key_password" "400 key_password" "$status $(body .error.field)"
+TOKEN=$(cat "$data/admin-token") api POST /api/v1/certificates/import "" --data-binary @four.jks \
+    -H "Content-Type: application/x-java-keystore" -H "Certhub-Password: storepass"
+check_contains "without it, the header to give it in is said" "$(body .error.message)" "Certhub-Key-Password header"
+TOKEN=$(cat "$data/admin-token") api POST /api/v1/certificates/import \
+    "$(jq -n --arg c "$(cat two-jks.pem)" '{certificate:$c, key_password:"keypass1"}')"
+check_eq "key_password with a PEM certificate: 400" "400 key_password" "$status $(body .error.field)"
+expect_usage "with --key, one of the two password files" "not both" -- \
+    remote cert import two-jks.pem --key two-jks.key --password-file store.pw --key-password-file key.pw
 # One key with a password of its own, another with the store's (keytool -keypass for one alias).
 keytool -genkeypair -alias three -keyalg EC -groupname secp256r1 -dname CN=three.example -validity 5 -keystore two.jks \
     -storetype JKS -storepass storepass -keypass storepass >/dev/null 2>&1

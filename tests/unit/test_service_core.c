@@ -341,15 +341,15 @@ static void test_import_duplicates_and_isolation(void **state)
                      0);
     cert = tu_read(cert_path, &cert_len);
     key = tu_read(key_path, &key_len);
-    assert_int_equal(ch_svc_cert_import(svc, &admin_a, "outside", cert, cert_len, key, key_len, NULL, &first, NULL), 0);
+    assert_int_equal(ch_svc_cert_import(svc, &admin_a, "outside", cert, cert_len, key, key_len, NULL, NULL, &first, NULL), 0);
     assert_string_equal(first.method, "imported");
     assert_non_null(first.key_id);
     /* The same certificate again: reported with the id it already has, nothing stored. */
-    assert_int_equal(ch_svc_cert_import(svc, &admin_a, "again", cert, cert_len, NULL, 0, NULL, &second, existing),
+    assert_int_equal(ch_svc_cert_import(svc, &admin_a, "again", cert, cert_len, NULL, 0, NULL, NULL, &second, existing),
                      CH_EEXISTS);
     assert_string_equal(existing, first.id);
     /* Another tenant may import it, and sees only its own. */
-    assert_int_equal(ch_svc_cert_import(svc, &admin_b, "theirs", cert, cert_len, NULL, 0, NULL, &second, NULL), 0);
+    assert_int_equal(ch_svc_cert_import(svc, &admin_b, "theirs", cert, cert_len, NULL, 0, NULL, NULL, &second, NULL), 0);
     assert_int_equal(ch_svc_cert_get(svc, &admin_b, first.id, &got), CH_ENOTFOUND);
     assert_int_equal(ch_svc_cert_delete(svc, &admin_b, first.id), CH_ENOTFOUND);
     assert_int_equal(ch_svc_cert_list(svc, &admin_b, NULL, 100, NULL, &rows, &n, &next), 0);
@@ -361,11 +361,11 @@ static void test_import_duplicates_and_isolation(void **state)
         ch_store_cert third;
         char held[CH_ID_MAX] = "";
         assert_null(second.key_id);
-        assert_int_equal(ch_svc_cert_import(svc, &admin_b, "with key", cert, cert_len, key, key_len, NULL, &third, held), 1);
+        assert_int_equal(ch_svc_cert_import(svc, &admin_b, "with key", cert, cert_len, key, key_len, NULL, NULL, &third, held), 1);
         assert_string_equal(third.id, second.id);
         assert_non_null(third.key_id);
         ch_store_cert_dispose(&third);
-        assert_int_equal(ch_svc_cert_import(svc, &admin_b, "again", cert, cert_len, key, key_len, NULL, &third, held),
+        assert_int_equal(ch_svc_cert_import(svc, &admin_b, "again", cert, cert_len, key, key_len, NULL, NULL, &third, held),
                          CH_EEXISTS);
         assert_string_equal(held, second.id);
     }
@@ -376,7 +376,7 @@ static void test_import_duplicates_and_isolation(void **state)
     free(key);
     snprintf(key_path + strlen(key_path), 16, ".other");
     key = tu_read(key_path, &key_len);
-    assert_int_equal(ch_svc_cert_import(svc, &admin_a, "x", cert, cert_len, key, key_len, NULL, &got, NULL), CH_EINVAL);
+    assert_int_equal(ch_svc_cert_import(svc, &admin_a, "x", cert, cert_len, key, key_len, NULL, NULL, &got, NULL), CH_EINVAL);
     /* A certificate without BasicConstraints CA:TRUE is refused as an issuer. */
     free(cert);
     snprintf(key_path, sizeof key_path, "%s/ext.key", dir);

@@ -80,7 +80,7 @@ static void test_keystore_lifecycle(void **state)
     make_jks(&jks, &root);
     /* The root is already in the inventory: the keystore shares its row. */
     assert_int_equal(ch_cert_write_pem(&root_pem, root), 0);
-    assert_int_equal(ch_svc_cert_import(svc, &admin, "root", root_pem.data, root_pem.len, NULL, 0, NULL, &imported,
+    assert_int_equal(ch_svc_cert_import(svc, &admin, "root", root_pem.data, root_pem.len, NULL, 0, NULL, NULL, &imported,
                                         NULL),
                      0);
     assert_int_equal(ch_store_cert_count(ch_svc_store(svc), ta.id, &f, &before), 0);

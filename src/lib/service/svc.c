@@ -264,9 +264,9 @@ static int keep_rest(ch_cert ***rest, size_t *n_rest, ch_cert *const *list, size
 /* The certificate of an upload read as a keystore: its one key entry's, or without keys the
  * first certificate; its entry's chain in *rest. */
 static int cert_from_keystore(ch_cert **cert, ch_key **key, ch_cert ***rest, size_t *n_rest, const uint8_t *data,
-                              size_t len, const char *password)
+                              size_t len, const char *password, const char *key_password)
 {
-    ch_import_opts io = {.password = password};
+    ch_import_opts io = {.password = password, .key_password = key_password};
     ch_keystore *ks = NULL;
     const ch_ks_entry *pick = NULL;
     size_t keyed = 0;
@@ -274,6 +274,9 @@ static int cert_from_keystore(ch_cert **cert, ch_key **key, ch_cert ***rest, siz
 
     if ((error = ch_keystore_import(&ks, data, len, &io)) < 0 && error == CH_EPASSWORD && password == NULL)
         return ch_error_set_field(error, "password", "the file is protected by a password: give its password");
+    /* A key of a Java keystore with a password of its own: said of key_password, which opens it. */
+    if (error == CH_EPASSWORD && ch_error_field() != NULL && strcmp(ch_error_field(), "key_password") == 0)
+        return ch_error_set_field(error, "key_password", "%s", ch_error_last());
     if (error < 0)
         return ch_error_set_field(error, error == CH_EPASSWORD ? "password" : "certificate", "%s", ch_error_last());
     for (size_t e = 0; e < ks->count; e++)
@@ -303,12 +306,14 @@ static int cert_from_keystore(ch_cert **cert, ch_key **key, ch_cert ***rest, siz
 int svc_cert_and_key(ch_cert **cert, ch_key **key, const uint8_t *cert_data, size_t cert_len,
                      const uint8_t *key_data, size_t key_len, const char *password)
 {
-    return svc_cert_key_chain(cert, key, NULL, NULL, cert_data, cert_len, key_data, key_len, password);
+    return svc_cert_key_chain(cert, key, NULL, NULL, cert_data, cert_len, key_data, key_len, password, NULL);
 }
 
 int svc_cert_key_chain(ch_cert **cert, ch_key **key, ch_cert ***rest, size_t *n_rest, const uint8_t *cert_data,
-                       size_t cert_len, const uint8_t *key_data, size_t key_len, const char *password)
+                       size_t cert_len, const uint8_t *key_data, size_t key_len, const char *password,
+                       const char *key_password)
 {
+    ch_format f;
     int error;
 
     *cert = NULL;
@@ -317,8 +322,15 @@ int svc_cert_key_chain(ch_cert **cert, ch_key **key, ch_cert ***rest, size_t *n_
         *rest = NULL;
         *n_rest = 0;
     }
+    /* A key password of its own is a Java keystore's (keytool -keypass): anywhere else one
+     * password opens the key, and a second would be dropped unread. */
+    if (key_password != NULL && ((key_data != NULL && key_len > 0) || ch_format_detect(&f, cert_data, cert_len) < 0 ||
+                                 (f != CH_FMT_JKS && f != CH_FMT_JCEKS)))
+        return ch_error_set_field(CH_EINVAL, "key_password",
+                                  "key_password opens the key of a JKS or JCEKS file whose key has a password of its "
+                                  "own (keytool -keypass); a PKCS#12 or PEM key is opened by \"password\" alone");
     if ((key_data == NULL || key_len == 0) && holds_more(cert_data, cert_len))
-        return cert_from_keystore(cert, key, rest, n_rest, cert_data, cert_len, password);
+        return cert_from_keystore(cert, key, rest, n_rest, cert_data, cert_len, password, key_password);
     /* A PEM chain (the certificate, then its intermediates and root): the first is the
      * certificate, the CAs after it its chain. */
     if (rest != NULL && cert_len > 0 && cert_data[0] != 0x30) {

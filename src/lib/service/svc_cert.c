@@ -480,7 +480,7 @@ done:
 
 int ch_svc_cert_import(ch_svc *svc, const ch_actor *actor, const char *name, const uint8_t *cert_data,
                        size_t cert_len, const uint8_t *key_data, size_t key_len, const char *password,
-                       ch_store_cert *out, char existing_id[CH_ID_MAX])
+                       const char *key_password, ch_store_cert *out, char existing_id[CH_ID_MAX])
 {
     ch_cert *cert = NULL, **rest = NULL;
     ch_key *key = NULL;
@@ -498,7 +498,8 @@ int ch_svc_cert_import(ch_svc *svc, const ch_actor *actor, const char *name, con
         return error;
     if ((error = svc_check_name(name, 128)) < 0)
         return error;
-    if ((error = svc_cert_key_chain(&cert, &key, &rest, &nrest, cert_data, cert_len, key_data, key_len, password)) < 0)
+    if ((error = svc_cert_key_chain(&cert, &key, &rest, &nrest, cert_data, cert_len, key_data, key_len, password,
+                                    key_password)) < 0)
         return error;
     if ((error = svc_cert_row(&row, cert, actor->tenant_id, name, "imported", -1)) < 0 ||
         (error = svc_cert_link_issuer(svc, actor->tenant_id, cert, &row)) < 0)

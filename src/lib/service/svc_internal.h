@@ -152,9 +152,12 @@ int svc_cert_rename_tx(ch_svc *svc, const ch_actor *actor, const char *id, const
 int svc_cert_and_key(ch_cert **cert, ch_key **key, const uint8_t *cert_data, size_t cert_len,
                      const uint8_t *key_data, size_t key_len, const char *password);
 /* The same, and in *rest (n_rest) the CA certificates the file holds besides it (its chain: an
- * intermediate and root sent with it), to free with ch_cert_list_free. */
+ * intermediate and root sent with it), to free with ch_cert_list_free.  key_password (or NULL)
+ * opens the key of a JKS or JCEKS file whose key has a password of its own; with anything else
+ * it is CH_EINVAL. */
 int svc_cert_key_chain(ch_cert **cert, ch_key **key, ch_cert ***rest, size_t *n_rest, const uint8_t *cert_data,
-                       size_t cert_len, const uint8_t *key_data, size_t key_len, const char *password);
+                       size_t cert_len, const uint8_t *key_data, size_t key_len, const char *password,
+                       const char *key_password);
 
 /* 0 when cert is for the CSR of csr_row (its public key is the CSR's), else CH_EINVAL on the
  * "certificate" field. */
