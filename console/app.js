@@ -500,7 +500,8 @@ async function createWizard(reload) {
       }
     } }), "Drop the file here, or browse: "), imFileNote,
     el("label", { for: "im-key" }, "Private key (PEM), optional"), el("textarea", { id: "im-key", name: "im_key", rows: 4 }, v.im_key || ""),
-    el("label", { for: "im-pass" }, "Password (of the key, or of a PKCS#12 or JKS file)"), el("input", { id: "im-pass", name: "im_pass", type: "password", autocomplete: "off" })]];
+    el("label", { for: "im-pass" }, "Password (of the key, or of a PKCS#12 or JKS file)"), el("input", { id: "im-pass", name: "im_pass", type: "password", autocomplete: "off" }),
+    el("label", { for: "im-keypass" }, "Key password (a JKS key with a password of its own)"), el("input", { id: "im-keypass", name: "im_keypass", type: "password", autocomplete: "off" })]];
   const csrStep = ["CSR on this system", () => [
     csrs.some((c) => !c.certificate_id) ? null
       : el("p", { class: "error", role: "alert" }, "No CSR is waiting for its certificate: make one on the CSRs screen first."),
@@ -522,6 +523,7 @@ async function createWizard(reload) {
           if (v.name) f.append("name", v.name);
           if (v.im_key) f.append("private_key", v.im_key);
           if (v.im_pass) f.append("password", v.im_pass);
+          if (v.im_keypass) f.append("key_password", v.im_keypass);
           made = await api("POST", "certificates/import", f);
         } else if (v.type === "import")
           made = await api("POST", "certificates/import", { name: v.name || undefined, certificate: v.im_cert, private_key: v.im_key || undefined, password: v.im_pass || undefined });

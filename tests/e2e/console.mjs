@@ -375,6 +375,23 @@ const fromP12 = await page.evaluate(async () =>
 assert.equal(fromP12.has_private_key, true);
 assert.equal(fromP12.subject, "CN=bundled.example");
 ok("a PKCS#12 file imported through the wizard, with its key; a wrong password shown first");
+// A JKS whose key has a password of its own (keytool -keypass): asked for, then taken.
+await page.getByRole("button", { name: "Create certificate" }).click();
+await page.getByLabel("Identifier").fill("own-keypass");
+await page.getByLabel("Type").selectOption("import");
+await page.getByRole("button", { name: "Next" }).click();
+await page.getByLabel("Upload the certificate (PEM, DER, P7B, PKCS#12 or JKS)").setInputFiles(`${work}/own-keypass.jks`);
+await page.getByLabel("Password (of the key, or of a PKCS#12 or JKS file)").fill("changeit");
+await page.getByRole("dialog").getByRole("button", { name: "Import", exact: true }).click();
+await page.locator("#wz-error").getByText(/key password/).waitFor();
+await page.getByLabel("Key password (a JKS key with a password of its own)").fill("own-key-pw");
+await page.getByRole("dialog").getByRole("button", { name: "Import", exact: true }).click();
+await page.locator("tr", { hasText: "own-keypass" }).first().waitFor();
+const ownKeypass = await page.evaluate(async () =>
+  (await (await fetch("/api/v1/certificates?search=own-keypass")).json()).items[0]);
+assert.equal(ownKeypass.has_private_key, true);
+assert.equal(ownKeypass.subject, "CN=own-keypass.example");
+ok("a JKS whose key has its own password imported through the wizard: the key password asked for, then its key in");
 // A file dropped on the wizard's import step is taken as if chosen (SAP BTP's "select (or drag
 // and drop) the certificate file"): a PEM one fills the text box.
 await page.getByRole("button", { name: "Create certificate" }).click();

@@ -41,6 +41,8 @@ keytool -genkeypair -alias tomcat -keyalg EC -groupname secp256r1 -dname CN=tomc
     -keystore store.jks -storetype JKS -storepass changeit -keypass changeit >/dev/null 2>&1 || fail "keytool failed"
 keytool -genkeypair -alias apart -keyalg EC -groupname secp256r1 -dname CN=apart.example -validity 30 \
     -keystore apart.jks -storetype JKS -storepass changeit -keypass key-of-its-own >/dev/null 2>&1 || fail "keytool failed"
+keytool -genkeypair -alias own -keyalg EC -groupname secp256r1 -dname CN=own-keypass.example -validity 30 \
+    -keystore own-keypass.jks -storetype JKS -storepass changeit -keypass own-key-pw >/dev/null 2>&1 || fail "keytool failed"
 TOKEN=$(cat "$data/admin-token")
 api POST /api/v1/tenants '{"name":"acme"}'
 api POST /api/v1/users '{"name":"viewer","role":"viewer","password":"viewer-password-1"}'
