@@ -195,3 +195,25 @@ size_t cli_split(char **store, const char *text, const char **parts, size_t max)
     }
     return n;
 }
+
+void cli_none_alone(const cli_args *a, const char *opt, const char *value)
+{
+    const char *p = value;
+
+    while (p != NULL && *p != '\0') {
+        size_t len = strcspn(p, ",");
+        const char *w = p;
+        size_t n = len;
+
+        while (n > 0 && *w == ' ')
+            w++, n--;
+        while (n > 0 && w[n - 1] == ' ')
+            n--;
+        if (n == 4 && strncmp(w, "none", 4) == 0 && strcmp(value, "none") != 0)
+            cli_usage(a, "--%s: none stands alone (%s): give none or a list", opt,
+                      strcmp(opt, "critical") == 0 ? "no extension critical" : "the extension left out");
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+}

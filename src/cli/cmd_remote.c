@@ -352,6 +352,7 @@ static void list_or_none_member(cli_args *a, const char *opt, json_t *body, cons
     }
     if (strspn(v, ", ") == strlen(v))
         cli_usage(a, "--%s is empty: give a comma-separated list, or none", opt);
+    cli_none_alone(a, opt, v);
     list_member(a, opt, body, field);
 }
 

@@ -370,6 +370,8 @@ expect_error "a critical AKI: the server's 400" "RFC 5280 4.2.1.1" -- \
 expect_error "--authority-key-id takes on or off" "takes on or off" -- \
     remote cert issue --ca-id "$issuer" --subject CN=x --authority-key-id maybe
 expect_usage "an empty --ext-key-usage is no \"none\"" "is empty" -- remote cert issue --ca-id "$issuer" --subject CN=x --ext-key-usage ""
+expect_usage "none among usages: said to stand alone" "none stands alone" -- remote cert issue --ca-id "$issuer" \
+    --subject CN=x --ext-key-usage none,server_auth
 expect_error "an intermediate under a CA of path length 0: refused, saying why" "cannot sign another CA" -- \
     remote ca create --name "Under issuing" --subject "CN=Under issuing" --parent "$issuer"
 root=$(remote ca list | awk '/Quickstart Root CA/ {print $1}')

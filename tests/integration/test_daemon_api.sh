@@ -332,6 +332,14 @@ openssl x509 -in leaf.pem -pubkey -noout > cert.pub
 check_eq "the exported key is the certificate's" "$(cat cert.pub)" "$(cat key.pub)"
 api GET /api/v1/audit
 check_contains "the export is in the audit log" "$(cat "$T/body")" '"action":"key.export"'
+api POST "/api/v1/certificates/$id/private-key" '{"password":""}'
+check_eq "the empty password: the key in clear" "200 1" "$status $(grep -c -- '-----BEGIN PRIVATE KEY-----' "$T/body")"
+api GET "/api/v1/audit?action=key.export&order=desc&limit=1"
+check_eq "and audited as unencrypted" false "$(body '.items[0].detail.encrypted')"
+api POST "/api/v1/certificates/$id/private-key" '{"password":"a-key-password"}'
+check_eq "a password: the key encrypted" "200 1" "$status $(grep -c -- '-----BEGIN ENCRYPTED PRIVATE KEY-----' "$T/body")"
+api GET "/api/v1/audit?action=key.export&order=desc&limit=1"
+check_eq "and audited so" true "$(body '.items[0].detail.encrypted')"
 # The audit log: pages, order and filters.
 api GET "/api/v1/audit?limit=1000"
 all=$(body '[.items[].seq] | map(tostring) | join(" ")')

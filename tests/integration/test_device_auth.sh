@@ -19,9 +19,9 @@ sub_ca() { # NAME PARENT
     printf 'basicConstraints=critical,CA:true\nkeyUsage=critical,keyCertSign,cRLSign\n' > ca.ext
     openssl x509 -req -in "$1.csr" -CA "$2.pem" -CAkey "$2.key" -CAcreateserial -days 20 -extfile ca.ext -out "$1.pem" 2>/dev/null
 }
-device() { # FILE CN ISSUER: a client certificate and its chain (leaf then issuer) in FILE
+device() { # FILE CN ISSUER [EXTENSION]: a client certificate and its chain (leaf then issuer) in FILE
     openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1.key" -subj "/CN=$2" -out "$1.csr" 2>/dev/null
-    printf 'basicConstraints=CA:false\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n' > leaf.ext
+    printf 'basicConstraints=CA:false\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n%s\n' "${4:-}" > leaf.ext
     openssl x509 -req -in "$1.csr" -CA "$3.pem" -CAkey "$3.key" -CAcreateserial -days 10 -extfile leaf.ext -out "$1.leaf" 2>/dev/null
     cat "$1.leaf" "$3.pem" > "$1.pem"
 }
@@ -63,6 +63,11 @@ loose_id=$(trust loose.pem true)
 device d6 sensor-6 loose
 check_eq "strict X.509: a CA without key usage does not authenticate" "deny untrusted" "$(decide d6.pem default/sensor-6)"
 check_contains "and the reason says why" "$(body .message)" "key usage"
+# (of the CA without auto registration: verified, then refused as unknown, so no device more)
+device noaki sensor-noaki manual authorityKeyIdentifier=none
+openssl x509 -in noaki.leaf -noout -text | grep -q 'Authority Key Identifier' && fail "noaki has an Authority Key Identifier"
+check_eq "a device certificate without an Authority Key Identifier: its issuer found by name" \
+    "deny unknown_device" "$(decide noaki.pem default/sensor-noaki)"
 
 api PATCH "/api/v1/trusted-certificates/$fleet_id" '{"auto_registration":false}'
 check_eq "auto registration turned off later: a registered device still gets in" "allow known_device" "$(decide d1.pem default/sensor-1)"

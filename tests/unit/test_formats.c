@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cmocka.h>
 #include <openssl/evp.h>
@@ -590,6 +591,31 @@ static void test_truststore_long_alias(void **state)
     ch_buf_dispose(&out);
 }
 
+/* A truststore whose entry's alias is a CA's name in other case: JKS aliases are one case
+ * (keytool keeps one entry of two that differ only so), so the CA is named apart. */
+static void test_truststore_alias_case(void **state)
+{
+    ch_cert *chain[2] = {leaf, root};
+    ch_keystore *ks, *back = NULL;
+    ch_buf out = CH_BUF_INIT;
+    ch_export_opts eo = {.password = "pw", .certs_only = true};
+    ch_import_opts io = {.password = "pw"};
+
+    (void)state;
+    assert_int_equal(ch_keystore_new(&ks), 0);
+    assert_int_equal(ch_keystore_add(ks, "FORMATS ROOT", chain, 2, leaf_key), 0);
+    for (int f = 0; f < 2; f++) {
+        out.len = 0;
+        assert_int_equal(ch_keystore_export(&out, ks, f ? CH_FMT_PKCS12 : CH_FMT_JKS, &eo), 0);
+        assert_int_equal(ch_keystore_import(&back, out.data, out.len, &io), 0);
+        assert_int_equal(back->count, 2);
+        assert_int_not_equal(strcasecmp(back->entries[0].alias, back->entries[1].alias), 0);
+        ch_keystore_free(back);
+    }
+    ch_keystore_free(ks);
+    ch_buf_dispose(&out);
+}
+
 static void test_pem_grouping(void **state)
 {
     ch_buf pem = CH_BUF_INIT;
@@ -629,7 +655,7 @@ int main(void)
         cmocka_unit_test(test_jks_limits),       cmocka_unit_test(test_pem_grouping),
         cmocka_unit_test(test_alias_limits),     cmocka_unit_test(test_alias_any_script),
         cmocka_unit_test(test_pkcs12_empty_password), cmocka_unit_test(test_jks_key_password),
-        cmocka_unit_test(test_truststore_long_alias),   cmocka_unit_test(test_jceks_wrong_key_password),
+        cmocka_unit_test(test_truststore_long_alias),   cmocka_unit_test(test_truststore_alias_case),   cmocka_unit_test(test_jceks_wrong_key_password),
         cmocka_unit_test(test_pkcs12_derivation_budget),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

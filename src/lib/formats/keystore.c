@@ -271,7 +271,19 @@ int fmt_add_key(fmt_items *it, ch_key *key, const char *name, const unsigned cha
     return 0;
 }
 
-/* An alias for an entry: the given name, else the leaf's CN, else "entry-N"; made unique.  As
+/* Whether an alias is taken in any case: Java's keystores (JKS and PKCS#12 alike) compare
+ * aliases without case, and a JKS holds them in lower case, so two that differ only in case
+ * would be one entry there and keytool would drop the other. */
+static bool alias_taken_anycase(const ch_keystore *ks, const char *alias)
+{
+    for (size_t i = 0; i < ks->count; i++)
+        if (strcasecmp(ks->entries[i].alias, alias) == 0)
+            return true;
+    return false;
+}
+
+/* An alias for an entry: the given name, else the leaf's CN, else "entry-N"; made unique (in
+ * any case).  As
  * long as an alias may be, with room for the suffix (an entry's chosen alias is kept whole in
  * a truststore: 200 bytes cut a name of 128 characters of CJK or emoji); one longer is cut
  * between two characters, not inside one. */
@@ -300,7 +312,7 @@ static int make_alias(char *out, size_t size, const ch_keystore *ks, const char 
         if ((unsigned char)*p < 0x20 || *p == 0x7f)
             *p = '_';
     snprintf(out, size, "%s", base);
-    for (int n = 2; alias_taken(ks, out) && n < 100000; n++)
+    for (int n = 2; alias_taken_anycase(ks, out) && n < 100000; n++)
         snprintf(out, size, "%s-%d", base, n);
     return 0;
 }

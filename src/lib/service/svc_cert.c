@@ -695,9 +695,10 @@ int ch_svc_key_export(ch_svc *svc, const ch_actor *actor, const char *cert_id, c
     if ((error = svc_key_load(svc, actor->tenant_id, c.key_id, &key)) < 0 ||
         (error = ch_key_write_pem(out, key, password)) < 0)
         goto done;
-    /* The export is written to the audit log before the key leaves. */
+    /* The export is written to the audit log before the key leaves; the empty password writes
+     * the key in clear, as none does. */
     SVC_TX(svc, svc_audit(svc, actor, "key.export", "certificate", cert_id,
-                          password ? "{\"encrypted\":true}" : "{\"encrypted\":false}"));
+                          password != NULL && *password != '\0' ? "{\"encrypted\":true}" : "{\"encrypted\":false}"));
 done:
     if (error < 0)
         ch_buf_dispose_secure(out);

@@ -154,6 +154,17 @@ static const char *reason(int err, ch_purpose purpose)
     }
 }
 
+/* X509_V_FLAG_X509_STRICT refuses a certificate without an Authority Key Identifier, but RFC
+ * 5280 4.2.1.1 puts that duty on the CA, not on the verifier, which then finds the issuer by its
+ * name (6.1).  Issuing leaves it out when asked (authority_key_id false), and devices' certificates
+ * from other CAs often have none: the rest of the strict checks stay. */
+static int verify_cb(int ok, X509_STORE_CTX *ctx)
+{
+    if (!ok && X509_STORE_CTX_get_error(ctx) == X509_V_ERR_MISSING_AUTHORITY_KEY_IDENTIFIER)
+        return 1;
+    return ok;
+}
+
 int ch_chain_verify(const ch_cert *leaf, const ch_verify_opts *o)
 {
     X509_STORE *store = NULL;
@@ -185,6 +196,7 @@ int ch_chain_verify(const ch_cert *leaf, const ch_verify_opts *o)
         error = ch_error_ossl(CH_ECRYPTO, "X509_STORE_CTX_init", "verifying");
         goto done;
     }
+    X509_STORE_CTX_set_verify_cb(ctx, verify_cb);
     param = X509_STORE_CTX_get0_param(ctx);
     /* Strict RFC 5280 checks; an intermediate given as an anchor is a valid end of the path. */
     X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_X509_STRICT | X509_V_FLAG_PARTIAL_CHAIN);

@@ -385,7 +385,7 @@ int ch_ext_parse(unsigned *bit, const char *name)
             return 0;
         }
     return ch_error_set(CH_EINVAL, "unknown extension \"%.64s\"; accepted: basic_constraints, key_usage, "
-                        "ext_key_usage, authority_key_id", name ? name : "");
+                        "ext_key_usage (authority_key_id is never critical)", name ? name : "");
 }
 
 int ch_cert_sans_text(char **out, const ch_cert *cert)
