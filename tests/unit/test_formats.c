@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cmocka.h>
 #include <openssl/evp.h>
@@ -590,6 +591,50 @@ static void test_truststore_long_alias(void **state)
     ch_buf_dispose(&out);
 }
 
+/* A keystore's aliases come from whoever wrote it and are shown as they are read: what is not
+ * UTF-8 and each control character (a terminal's CSI, a right-to-left override) read as '_',
+ * in JKS and PKCS#12 alike. */
+static void test_alias_read_safe(void **state)
+{
+    static const struct {
+        const char *given, *read;
+    } cases[] = {
+        {"csi\xc2\x9b" "31mred", "csi_31mred"},
+        {"evil\xe2\x80\xae" "gpj.exe", "evil_gpj.exe"},
+        {"iso\xe2\x81\xa6x\xe2\x81\xa9", "iso_x_"},
+        {"bad\xffname", "bad_name"},
+        {"cut\xe2\x82", "cut__"},
+        {"lone \xed\xa0\xbd surrogate", "lone ___ surrogate"},
+        {"fine \xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d \xf0\x9f\x94\x92", "fine \xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d \xf0\x9f\x94\x92"},
+    };
+    ch_export_opts eo = {.password = "pw"};
+    ch_import_opts io = {.password = "pw"};
+    ch_buf out = CH_BUF_INIT;
+    ch_keystore *ks, *back = NULL;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ch_format fmts[] = {CH_FMT_JKS, CH_FMT_PKCS12};
+        for (size_t f = 0; f < 2; f++) {
+            /* (PKCS#12's BMPString holds no byte that is not UTF-8: those go by JKS alone) */
+            if (fmts[f] == CH_FMT_PKCS12 && !ch_utf8_valid(cases[i].given))
+                continue;
+            assert_int_equal(ch_keystore_new(&ks), 0);
+            assert_int_equal(ch_keystore_add(ks, cases[i].given, &root, 1, NULL), 0);
+            out.len = 0;
+            assert_int_equal(ch_keystore_export(&out, ks, fmts[f], &eo), 0);
+            assert_int_equal(ch_keystore_import(&back, out.data, out.len, &io), 0);
+            assert_int_equal(back->count, 1);
+            assert_true(ch_utf8_valid(back->entries[0].alias));
+            assert_int_equal(strcasecmp(back->entries[0].alias, cases[i].read), 0); /* (JKS: lower case) */
+            ch_keystore_free(back);
+            back = NULL;
+            ch_keystore_free(ks);
+        }
+    }
+    ch_buf_dispose(&out);
+}
+
 static void test_pem_grouping(void **state)
 {
     ch_buf pem = CH_BUF_INIT;
@@ -630,7 +675,7 @@ int main(void)
         cmocka_unit_test(test_alias_limits),     cmocka_unit_test(test_alias_any_script),
         cmocka_unit_test(test_pkcs12_empty_password), cmocka_unit_test(test_jks_key_password),
         cmocka_unit_test(test_truststore_long_alias),   cmocka_unit_test(test_jceks_wrong_key_password),
-        cmocka_unit_test(test_pkcs12_derivation_budget),
+        cmocka_unit_test(test_pkcs12_derivation_budget), cmocka_unit_test(test_alias_read_safe),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

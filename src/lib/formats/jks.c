@@ -244,9 +244,11 @@ static bool mutf8_pair(const uint8_t *b, size_t n)
            (b[4] & 0xf0) == 0xb0 && (b[5] & 0xc0) == 0x80;
 }
 
-/* An alias in modified UTF-8 (u16 length), as UTF-8: NUL (C0 80) and control characters
+/* An alias in modified UTF-8 (u16 length), as UTF-8: NUL (C0 80) and C0 control characters
  * refused; a character beyond U+FFFF (an emoji), which Java writes as a surrogate pair of
- * three bytes each, made the four bytes UTF-8 has for it (out holds no more than was read). */
+ * three bytes each, made the four bytes UTF-8 has for it (out holds no more than was read);
+ * what is left that is not UTF-8 or is a control character of another kind made '_'
+ * (fmt_alias_clean). */
 static int read_alias(ch_cursor *c, char *out, size_t size)
 {
     uint16_t n = cur_u16(c);
@@ -273,6 +275,7 @@ static int read_alias(ch_cursor *c, char *out, size_t size)
         out[o++] = (char)b[i];
     }
     out[o] = '\0';
+    fmt_alias_clean(out); /* (what Java would not write: a lone surrogate, a C1 control...) */
     return 0;
 }
 

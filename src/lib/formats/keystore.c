@@ -271,6 +271,23 @@ int fmt_add_key(fmt_items *it, ch_key *key, const char *name, const unsigned cha
     return 0;
 }
 
+void fmt_alias_clean(char *s)
+{
+    size_t len = 0;
+
+    for (size_t i = 0, n; s[i]; i += n) {
+        n = ch_utf8_char_len(s + i);
+        if (n == 0 || ch_utf8_control(s + i) > 0) {
+            s[len++] = '_';
+            n = n ? n : 1;
+        } else {
+            memmove(s + len, s + i, n);
+            len += n;
+        }
+    }
+    s[len] = '\0';
+}
+
 /* An alias for an entry: the given name, else the leaf's CN, else "entry-N"; made unique.  As
  * long as an alias may be, with room for the suffix (an entry's chosen alias is kept whole in
  * a truststore: 200 bytes cut a name of 128 characters of CJK or emoji); one longer is cut
@@ -296,9 +313,7 @@ static int make_alias(char *out, size_t size, const ch_keystore *ks, const char 
         base[len] = '\0';
     }
     free(cn);
-    for (char *p = base; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            *p = '_';
+    fmt_alias_clean(base);
     snprintf(out, size, "%s", base);
     for (int n = 2; alias_taken(ks, out) && n < 100000; n++)
         snprintf(out, size, "%s-%d", base, n);
