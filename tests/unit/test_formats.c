@@ -165,6 +165,7 @@ static void test_duplicate_alias(void **state)
 
     (void)state;
     assert_int_equal(ch_keystore_add(ks, "root", &root, 1, NULL), CH_EEXISTS);
+    assert_int_equal(ch_keystore_add(ks, "ROOT", &root, 1, NULL), CH_EEXISTS); /* one alias to Java */
     assert_int_equal(ch_keystore_add(ks, "bad\nalias", &root, 1, NULL), CH_EINVAL);
     ch_keystore_free(ks);
 }
@@ -273,9 +274,17 @@ static void test_jks_limits(void **state)
     jks_seal(&b);
     assert_int_equal(ch_keystore_import(&ks, b.data, b.len, &io), CH_EPARSE);
     b.len = 0;
-    /* Two entries with the same alias ("Client" and "client" are one in JKS). */
-    assert_int_equal(ch_keystore_add(two, "CLIENT", &root, 1, NULL), 0);
+    /* Two entries with the same alias ("client" and "CLIENT" are one in JKS, which certhub
+     * writes in lower case: this one is another writer's). */
+    assert_int_equal(ch_keystore_add(two, "Clienx", &root, 1, NULL), 0);
     assert_int_equal(ch_keystore_export(&out, two, CH_FMT_JKS, &eo), 0);
+    {
+        uint8_t *at = (uint8_t *)ch_mem_find(out.data, out.data + out.len, "\x00\x06" "clienx", 8);
+        assert_non_null(at);
+        memcpy(at + 2, "CLIENT", 6);
+        out.len -= 20;
+        jks_seal(&out);
+    }
     assert_int_equal(ch_keystore_import(&ks, out.data, out.len, &io), CH_EEXISTS);
     /* Garbage after a valid keystore breaks its digest. */
     ch_keystore_free(two);
@@ -635,6 +644,66 @@ static void test_alias_read_safe(void **state)
     ch_buf_dispose(&out);
 }
 
+/* "Web" and "web" are one alias to Java (keytool keeps one entry of the two; a JKS is written
+ * in lower case): the second is made another, in a keystore read and in a truststore written. */
+static void test_alias_case(void **state)
+{
+    ch_export_opts eo = {.password = "pw"};
+    ch_import_opts io = {.password = "pw"};
+    ch_cert *chain[2] = {leaf, root};
+    ch_buf out = CH_BUF_INIT;
+    ch_keystore *ks, *back = NULL;
+
+    (void)state;
+    /* Two entries whose aliases differ in case alone: refused as two of one alias, as keytool
+     * would take them; two certificates whose names do, read from a PKCS#12 (as openssl
+     * writes one), two aliases. */
+    assert_int_equal(ch_keystore_new(&ks), 0);
+    assert_int_equal(ch_keystore_add(ks, "Web", chain, 2, leaf_key), 0);
+    assert_int_equal(ch_keystore_add(ks, "web", &root, 1, NULL), CH_EEXISTS);
+    ch_keystore_free(ks);
+    {
+        STACK_OF(PKCS12_SAFEBAG) *bags = NULL;
+        STACK_OF(PKCS7) *safes = NULL;
+        PKCS12_SAFEBAG *bag;
+        PKCS12 *p12;
+        unsigned char *der = NULL;
+        int len;
+        assert_non_null(bag = PKCS12_add_cert(&bags, ch_cert_x509(leaf)));
+        assert_int_equal(PKCS12_add_friendlyname_asc(bag, "Web", -1), 1);
+        assert_non_null(bag = PKCS12_add_cert(&bags, ch_cert_x509(root)));
+        assert_int_equal(PKCS12_add_friendlyname_asc(bag, "web", -1), 1);
+        assert_non_null(PKCS12_add_safe(&safes, bags, -1, 0, NULL));
+        assert_non_null(p12 = PKCS12_add_safes(safes, 0));
+        assert_int_equal(PKCS12_set_mac(p12, "pw", -1, NULL, 0, 2048, NULL), 1);
+        assert_true((len = i2d_PKCS12(p12, &der)) > 0);
+        assert_int_equal(ch_keystore_import(&back, der, (size_t)len, &io), 0);
+        assert_int_equal(back->count, 2);
+        assert_string_equal(back->entries[0].alias, "Web");
+        assert_string_equal(back->entries[1].alias, "web-2");
+        ch_keystore_free(back);
+        back = NULL;
+        OPENSSL_free(der);
+        PKCS12_free(p12);
+        sk_PKCS7_pop_free(safes, PKCS7_free);
+        sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
+    }
+    /* A truststore whose entry's alias is its CA's name in another case: two trusted entries. */
+    assert_int_equal(ch_keystore_new(&ks), 0);
+    assert_int_equal(ch_keystore_add(ks, "FORMATS ROOT", chain, 2, leaf_key), 0);
+    eo.certs_only = true;
+    out.len = 0;
+    assert_int_equal(ch_keystore_export(&out, ks, CH_FMT_JKS, &eo), 0);
+    assert_true(holds(&out, "formats root-2", 14)); /* (certhub's reading would have made it so) */
+    assert_int_equal(ch_keystore_import(&back, out.data, out.len, &io), 0);
+    assert_int_equal(back->count, 2);
+    assert_string_equal(back->entries[0].alias, "formats root");
+    assert_string_equal(back->entries[1].alias, "formats root-2");
+    ch_keystore_free(back);
+    ch_keystore_free(ks);
+    ch_buf_dispose(&out);
+}
+
 static void test_pem_grouping(void **state)
 {
     ch_buf pem = CH_BUF_INIT;
@@ -676,6 +745,7 @@ int main(void)
         cmocka_unit_test(test_pkcs12_empty_password), cmocka_unit_test(test_jks_key_password),
         cmocka_unit_test(test_truststore_long_alias),   cmocka_unit_test(test_jceks_wrong_key_password),
         cmocka_unit_test(test_pkcs12_derivation_budget), cmocka_unit_test(test_alias_read_safe),
+        cmocka_unit_test(test_alias_case),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -42,10 +42,12 @@ void ch_keystore_free(ch_keystore *ks)
     free(ks);
 }
 
+/* Taken in any case (ASCII, as the JKS writer lowers it): Java compares aliases so, and of
+ * "Web" and "web" keytool keeps one entry. */
 static bool alias_taken(const ch_keystore *ks, const char *alias)
 {
     for (size_t i = 0; i < ks->count; i++)
-        if (strcmp(ks->entries[i].alias, alias) == 0)
+        if (strcasecmp(ks->entries[i].alias, alias) == 0)
             return true;
     return false;
 }
@@ -314,6 +316,8 @@ static int make_alias(char *out, size_t size, const ch_keystore *ks, const char 
     }
     free(cn);
     fmt_alias_clean(base);
+    /* Unique as Java compares aliases, in any case: keytool keeps one of "Web" and "web" (a
+     * JKS is written in lower case), and the other entry was lost. */
     snprintf(out, size, "%s", base);
     for (int n = 2; alias_taken(ks, out) && n < 100000; n++)
         snprintf(out, size, "%s-%d", base, n);
