@@ -207,13 +207,16 @@ static int jceks_open_key(ch_buf *out, const uint8_t *salt8, uint64_t iter, cons
             if (m == NULL || EVP_DigestInit_ex(m, EVP_md5(), NULL) != 1 || EVP_DigestUpdate(m, in, inlen) != 1 ||
                 EVP_DigestUpdate(m, password ? password : "", pwlen) != 1 || EVP_DigestFinal_ex(m, d, &dl) != 1) {
                 EVP_MD_CTX_free(m);
-                return ch_error_ossl(CH_ECRYPTO, "EVP_Digest", "opening a key");
+                ch_wipe(d, sizeof d);
+                error = ch_error_ossl(CH_ECRYPTO, "EVP_Digest", "opening a key");
+                goto done; /* (derived may hold the first half) */
             }
             EVP_MD_CTX_free(m);
             in = d;
             inlen = 16;
         }
         memcpy(derived + 16 * h, d, 16);
+        ch_wipe(d, sizeof d); /* (half the key and IV, as derived is) */
     }
     if ((error = ch_buf_grow(out, len + 16)) < 0)
         goto done;
