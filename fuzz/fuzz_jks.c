@@ -13,6 +13,39 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* What was read is written again, as JKS and as a PKCS#12 truststore, and read back: the
+ * writers take the aliases read from outside (modified UTF-8 to UTF-8 and back, surrogate
+ * pairs, UTF-16 friendly names, suffixes made unique), and a keystore certhub wrote that
+ * certhub cannot read, or that lost an entry, is a bug. */
+static void round_trip(const ch_keystore *ks)
+{
+    ch_export_opts eo = {.password = "changeit"};
+    ch_import_opts io = {.password = "changeit"};
+    ch_buf out = CH_BUF_INIT;
+    ch_keystore *back = NULL;
+    size_t certs = 0;
+
+    for (size_t e = 0; e < ks->count; e++)
+        certs += ks->entries[e].key ? 1 : ks->entries[e].chain_len;
+    if (ch_keystore_export(&out, ks, CH_FMT_JKS, &eo) != 0 || ch_keystore_import(&back, out.data, out.len, &io) != 0)
+        abort();
+    {
+        size_t n = 0;
+        for (size_t e = 0; e < back->count; e++)
+            n += back->entries[e].key ? 1 : back->entries[e].chain_len;
+        if (n != certs)
+            abort();
+    }
+    ch_keystore_free(back);
+    back = NULL;
+    ch_buf_dispose_secure(&out);
+    eo.certs_only = true;
+    if (ch_keystore_export(&out, ks, CH_FMT_PKCS12, &eo) != 0 || ch_keystore_import(&back, out.data, out.len, &io) != 0)
+        abort();
+    ch_keystore_free(back);
+    ch_buf_dispose(&out);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const uint8_t pw[] = {0, 'c', 0, 'h', 0, 'a', 0, 'n', 0, 'g', 0, 'e', 0, 'i', 0, 't'};
@@ -38,8 +71,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     EVP_DigestUpdate(ctx, copy, size - 20);
     EVP_DigestFinal_ex(ctx, copy + size - 20, NULL);
     EVP_MD_CTX_free(ctx);
-    if (ch_keystore_import(&ks, copy, size, &io) == 0)
+    if (ch_keystore_import(&ks, copy, size, &io) == 0) {
+        round_trip(ks);
         ch_keystore_free(ks);
+    }
     free(copy);
     return 0;
 }

@@ -86,6 +86,16 @@ int ch_memeq_ct(const void *a, const void *b, size_t len);
 size_t ch_utf8_chars(const char *s);
 /* Whether s is UTF-8 (RFC 3629: no overlong or surrogate forms, nothing above U+10FFFF). */
 bool ch_utf8_valid(const char *s);
+/* The bytes of the one UTF-8 character s begins with, as ch_utf8_valid takes it (1 to 4); 0
+ * when s begins with none (a byte that begins no character, one cut short, an overlong or
+ * surrogate form) or with the NUL that ends it. */
+size_t ch_utf8_char_len(const char *s);
+/* The bytes of the character s begins with when it is one no name or alias shown to people may
+ * hold, 0 otherwise: a C0 control, DEL, a C1 control (U+0080-U+009F, which terminals read as
+ * escapes, CSI among them), and the bidirectional embeddings, overrides and isolates
+ * (U+202A-U+202E, U+2066-U+2069), which reorder the text after them on the screen: a name
+ * shown as "invoice-exe.pem" may be another one (CVE-2021-42574).  s is UTF-8 (ch_utf8_valid). */
+size_t ch_utf8_control(const char *s);
 /* A URL as those who may not use it see it: its scheme and host, and "/…" for the rest (a
  * webhook's path or query is often its credential, as Slack's and Teams' are; userinfo is). */
 void ch_url_redacted(char *out, size_t cap, const char *url);

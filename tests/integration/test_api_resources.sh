@@ -197,6 +197,9 @@ check_eq "a path length for a certificate: 400" "400 path_len" "$status $(body .
 api POST /api/v1/certificates "{\"name\":\"web\\u001b[2Jx\",\"sans\":[\"dns:esc.example\"],\"ca_id\":\"$issuer\"}"
 check_eq "a certificate name with an escape sequence: 400" "400 name" "$status $(body .error.field)"
 check_contains "saying why" "$(body .error.message)" "control character"
+# A right-to-left override shows a name as another ("invoice\u202Egpj.exe" reads "invoiceexe.jpg").
+api POST /api/v1/certificates "{\"name\":\"invoice\\u202egpj.exe\",\"sans\":[\"dns:rlo.example\"],\"ca_id\":\"$issuer\"}"
+check_eq "a certificate name with a right-to-left override: 400" "400 name" "$status $(body .error.field)"
 api POST /api/v1/csrs '{"name":"two\nlines","subject":{"common_name":"nl.example"}}'
 check_eq "a CSR name with a newline: 400" "400 name" "$status $(body .error.field)"
 api POST /api/v1/tokens "{\"role\":\"viewer\",\"name\":\"$(head -c 200 /dev/zero | tr '\0' t)\"}"

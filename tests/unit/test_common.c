@@ -126,6 +126,25 @@ static void test_hex(void **state)
     assert_false(ch_utf8_valid("\xe2\x82"));        /* cut short */
     assert_false(ch_utf8_valid("\xc3("));           /* a lead byte without its continuation */
     assert_int_not_equal(ch_memeq_ct("abc", "abd", 3), 0);
+    assert_int_equal(ch_utf8_char_len("a"), 1);
+    assert_int_equal(ch_utf8_char_len("\xf0\x9f\x94\x91x"), 4);
+    assert_int_equal(ch_utf8_char_len(""), 0);
+    assert_int_equal(ch_utf8_char_len("\xed\xa0\x80"), 0);
+    /* What no name shown to people holds: C0, DEL, C1 (CSI), the bidirectional overrides and
+     * isolates; not the marks around them, nor text in a right-to-left script. */
+    assert_int_equal(ch_utf8_control("\x1b[2J"), 1);
+    assert_int_equal(ch_utf8_control("\x7f"), 1);
+    assert_int_equal(ch_utf8_control("\xc2\x9b" "31m"), 2);
+    assert_int_equal(ch_utf8_control("\xe2\x80\xae" "gpj.exe"), 3); /* U+202E */
+    assert_int_equal(ch_utf8_control("\xe2\x80\xaa"), 3);           /* U+202A */
+    assert_int_equal(ch_utf8_control("\xe2\x81\xa6"), 3);           /* U+2066 */
+    assert_int_equal(ch_utf8_control("\xe2\x81\xa9"), 3);           /* U+2069 */
+    assert_int_equal(ch_utf8_control("\xe2\x80\xaf"), 0);           /* U+202F, a space */
+    assert_int_equal(ch_utf8_control("\xe2\x80\x8f"), 0);           /* U+200F, a mark */
+    assert_int_equal(ch_utf8_control("\xc2\xa0"), 0);                /* U+00A0 */
+    assert_int_equal(ch_utf8_control("\xd7\xa9"), 0);                /* a Hebrew letter */
+    assert_int_equal(ch_utf8_control(""), 0);
+    assert_int_equal(ch_utf8_control("a"), 0);
 }
 
 static void test_files(void **state)

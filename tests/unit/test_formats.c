@@ -165,6 +165,7 @@ static void test_duplicate_alias(void **state)
 
     (void)state;
     assert_int_equal(ch_keystore_add(ks, "root", &root, 1, NULL), CH_EEXISTS);
+    assert_int_equal(ch_keystore_add(ks, "ROOT", &root, 1, NULL), CH_EEXISTS); /* one alias to Java */
     assert_int_equal(ch_keystore_add(ks, "bad\nalias", &root, 1, NULL), CH_EINVAL);
     ch_keystore_free(ks);
 }
@@ -273,9 +274,17 @@ static void test_jks_limits(void **state)
     jks_seal(&b);
     assert_int_equal(ch_keystore_import(&ks, b.data, b.len, &io), CH_EPARSE);
     b.len = 0;
-    /* Two entries with the same alias ("Client" and "client" are one in JKS). */
-    assert_int_equal(ch_keystore_add(two, "CLIENT", &root, 1, NULL), 0);
+    /* Two entries with the same alias ("client" and "CLIENT" are one in JKS, which certhub
+     * writes in lower case: this one is another writer's). */
+    assert_int_equal(ch_keystore_add(two, "Clienx", &root, 1, NULL), 0);
     assert_int_equal(ch_keystore_export(&out, two, CH_FMT_JKS, &eo), 0);
+    {
+        uint8_t *at = (uint8_t *)ch_mem_find(out.data, out.data + out.len, "\x00\x06" "clienx", 8);
+        assert_non_null(at);
+        memcpy(at + 2, "CLIENT", 6);
+        out.len -= 20;
+        jks_seal(&out);
+    }
     assert_int_equal(ch_keystore_import(&ks, out.data, out.len, &io), CH_EEXISTS);
     /* Garbage after a valid keystore breaks its digest. */
     ch_keystore_free(two);
@@ -591,27 +600,106 @@ static void test_truststore_long_alias(void **state)
     ch_buf_dispose(&out);
 }
 
-/* A truststore whose entry's alias is a CA's name in other case: JKS aliases are one case
- * (keytool keeps one entry of two that differ only so), so the CA is named apart. */
-static void test_truststore_alias_case(void **state)
+/* A keystore's aliases come from whoever wrote it and are shown as they are read: what is not
+ * UTF-8 and each control character (a terminal's CSI, a right-to-left override) read as '_',
+ * in JKS and PKCS#12 alike. */
+static void test_alias_read_safe(void **state)
 {
-    ch_cert *chain[2] = {leaf, root};
-    ch_keystore *ks, *back = NULL;
-    ch_buf out = CH_BUF_INIT;
-    ch_export_opts eo = {.password = "pw", .certs_only = true};
+    static const struct {
+        const char *given, *read;
+    } cases[] = {
+        {"csi\xc2\x9b" "31mred", "csi_31mred"},
+        {"evil\xe2\x80\xae" "gpj.exe", "evil_gpj.exe"},
+        {"iso\xe2\x81\xa6x\xe2\x81\xa9", "iso_x_"},
+        {"bad\xffname", "bad_name"},
+        {"cut\xe2\x82", "cut__"},
+        {"lone \xed\xa0\xbd surrogate", "lone ___ surrogate"},
+        {"fine \xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d \xf0\x9f\x94\x92", "fine \xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d \xf0\x9f\x94\x92"},
+    };
+    ch_export_opts eo = {.password = "pw"};
     ch_import_opts io = {.password = "pw"};
+    ch_buf out = CH_BUF_INIT;
+    ch_keystore *ks, *back = NULL;
 
     (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ch_format fmts[] = {CH_FMT_JKS, CH_FMT_PKCS12};
+        for (size_t f = 0; f < 2; f++) {
+            /* (PKCS#12's BMPString holds no byte that is not UTF-8: those go by JKS alone) */
+            if (fmts[f] == CH_FMT_PKCS12 && !ch_utf8_valid(cases[i].given))
+                continue;
+            assert_int_equal(ch_keystore_new(&ks), 0);
+            assert_int_equal(ch_keystore_add(ks, cases[i].given, &root, 1, NULL), 0);
+            out.len = 0;
+            assert_int_equal(ch_keystore_export(&out, ks, fmts[f], &eo), 0);
+            assert_int_equal(ch_keystore_import(&back, out.data, out.len, &io), 0);
+            assert_int_equal(back->count, 1);
+            assert_true(ch_utf8_valid(back->entries[0].alias));
+            assert_int_equal(strcasecmp(back->entries[0].alias, cases[i].read), 0); /* (JKS: lower case) */
+            ch_keystore_free(back);
+            back = NULL;
+            ch_keystore_free(ks);
+        }
+    }
+    ch_buf_dispose(&out);
+}
+
+/* "Web" and "web" are one alias to Java (keytool keeps one entry of the two; a JKS is written
+ * in lower case): the second is made another, in a keystore read and in a truststore written. */
+static void test_alias_case(void **state)
+{
+    ch_export_opts eo = {.password = "pw"};
+    ch_import_opts io = {.password = "pw"};
+    ch_cert *chain[2] = {leaf, root};
+    ch_buf out = CH_BUF_INIT;
+    ch_keystore *ks, *back = NULL;
+
+    (void)state;
+    /* Two entries whose aliases differ in case alone: refused as two of one alias, as keytool
+     * would take them; two certificates whose names do, read from a PKCS#12 (as openssl
+     * writes one), two aliases. */
+    assert_int_equal(ch_keystore_new(&ks), 0);
+    assert_int_equal(ch_keystore_add(ks, "Web", chain, 2, leaf_key), 0);
+    assert_int_equal(ch_keystore_add(ks, "web", &root, 1, NULL), CH_EEXISTS);
+    ch_keystore_free(ks);
+    {
+        STACK_OF(PKCS12_SAFEBAG) *bags = NULL;
+        STACK_OF(PKCS7) *safes = NULL;
+        PKCS12_SAFEBAG *bag;
+        PKCS12 *p12;
+        unsigned char *der = NULL;
+        int len;
+        assert_non_null(bag = PKCS12_add_cert(&bags, ch_cert_x509(leaf)));
+        assert_int_equal(PKCS12_add_friendlyname_asc(bag, "Web", -1), 1);
+        assert_non_null(bag = PKCS12_add_cert(&bags, ch_cert_x509(root)));
+        assert_int_equal(PKCS12_add_friendlyname_asc(bag, "web", -1), 1);
+        assert_non_null(PKCS12_add_safe(&safes, bags, -1, 0, NULL));
+        assert_non_null(p12 = PKCS12_add_safes(safes, 0));
+        assert_int_equal(PKCS12_set_mac(p12, "pw", -1, NULL, 0, 2048, NULL), 1);
+        assert_true((len = i2d_PKCS12(p12, &der)) > 0);
+        assert_int_equal(ch_keystore_import(&back, der, (size_t)len, &io), 0);
+        assert_int_equal(back->count, 2);
+        assert_string_equal(back->entries[0].alias, "Web");
+        assert_string_equal(back->entries[1].alias, "web-2");
+        ch_keystore_free(back);
+        back = NULL;
+        OPENSSL_free(der);
+        PKCS12_free(p12);
+        sk_PKCS7_pop_free(safes, PKCS7_free);
+        sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
+    }
+    /* A truststore whose entry's alias is its CA's name in another case: two trusted entries. */
     assert_int_equal(ch_keystore_new(&ks), 0);
     assert_int_equal(ch_keystore_add(ks, "FORMATS ROOT", chain, 2, leaf_key), 0);
-    for (int f = 0; f < 2; f++) {
-        out.len = 0;
-        assert_int_equal(ch_keystore_export(&out, ks, f ? CH_FMT_PKCS12 : CH_FMT_JKS, &eo), 0);
-        assert_int_equal(ch_keystore_import(&back, out.data, out.len, &io), 0);
-        assert_int_equal(back->count, 2);
-        assert_int_not_equal(strcasecmp(back->entries[0].alias, back->entries[1].alias), 0);
-        ch_keystore_free(back);
-    }
+    eo.certs_only = true;
+    out.len = 0;
+    assert_int_equal(ch_keystore_export(&out, ks, CH_FMT_JKS, &eo), 0);
+    assert_true(holds(&out, "formats root-2", 14)); /* (certhub's reading would have made it so) */
+    assert_int_equal(ch_keystore_import(&back, out.data, out.len, &io), 0);
+    assert_int_equal(back->count, 2);
+    assert_string_equal(back->entries[0].alias, "formats root");
+    assert_string_equal(back->entries[1].alias, "formats root-2");
+    ch_keystore_free(back);
     ch_keystore_free(ks);
     ch_buf_dispose(&out);
 }
@@ -655,8 +743,9 @@ int main(void)
         cmocka_unit_test(test_jks_limits),       cmocka_unit_test(test_pem_grouping),
         cmocka_unit_test(test_alias_limits),     cmocka_unit_test(test_alias_any_script),
         cmocka_unit_test(test_pkcs12_empty_password), cmocka_unit_test(test_jks_key_password),
-        cmocka_unit_test(test_truststore_long_alias),   cmocka_unit_test(test_truststore_alias_case),   cmocka_unit_test(test_jceks_wrong_key_password),
-        cmocka_unit_test(test_pkcs12_derivation_budget),
+        cmocka_unit_test(test_truststore_long_alias),   cmocka_unit_test(test_jceks_wrong_key_password),
+        cmocka_unit_test(test_pkcs12_derivation_budget), cmocka_unit_test(test_alias_read_safe),
+        cmocka_unit_test(test_alias_case),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

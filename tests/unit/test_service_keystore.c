@@ -180,6 +180,8 @@ static void test_export_options(void **state)
         {true, {.fmt = CH_FMT_JKS, .password = "storepw", .alias = ""}, "alias", "1 to 128 characters"},
         {true, {.fmt = CH_FMT_JKS, .password = "storepw", .alias = "tom\ncat"}, "alias", "control character"},
         {true, {.fmt = CH_FMT_JKS, .password = "storepw", .alias = "tom\xc2\x9b"}, "alias", "control character"},
+        {true, {.fmt = CH_FMT_JKS, .password = "storepw", .alias = "tom\xe2\x80\xae" "gpj.exe"}, "alias",
+         "right-to-left override"},
         {true, {.fmt = CH_FMT_JKS, .password = "storepw", .alias = "tom\xff"}, "alias", "not UTF-8"},
         {true, {.fmt = CH_FMT_PKCS12}, "password", "\"\" for a PKCS#12 without one"},
         {false, {.fmt = CH_FMT_PKCS12}, "password", "\"\" for a PKCS#12 without one"},

@@ -54,24 +54,45 @@ size_t ch_utf8_chars(const char *s)
     return n;
 }
 
+size_t ch_utf8_char_len(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = *p == 0 ? 0 : *p < 0x80 ? 1 : *p >= 0xc2 && *p <= 0xdf ? 2 : *p >= 0xe0 && *p <= 0xef ? 3
+             : *p >= 0xf0 && *p <= 0xf4 ? 4 : 0;
+
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0; /* (a NUL ends the loop here too) */
+    if ((n == 3 && ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0))) ||
+        (n == 4 && ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90))))
+        return 0;
+    return n;
+}
+
 bool ch_utf8_valid(const char *s)
+{
+    size_t n;
+
+    while (*s) {
+        if ((n = ch_utf8_char_len(s)) == 0)
+            return false;
+        s += n;
+    }
+    return true;
+}
+
+size_t ch_utf8_control(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
 
-    while (*p) {
-        size_t n = *p < 0x80 ? 1 : *p >= 0xc2 && *p <= 0xdf ? 2 : *p >= 0xe0 && *p <= 0xef ? 3
-                 : *p >= 0xf0 && *p <= 0xf4 ? 4 : 0;
-        if (n == 0)
-            return false;
-        for (size_t i = 1; i < n; i++)
-            if ((p[i] & 0xc0) != 0x80)
-                return false; /* (a NUL ends the loop here too) */
-        if ((n == 3 && ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0))) ||
-            (n == 4 && ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90))))
-            return false;
-        p += n;
-    }
-    return true;
+    if ((*p != 0 && *p < 0x20) || *p == 0x7f)
+        return 1;
+    if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+        return 2;
+    /* U+202A-U+202E: E2 80 AA-AE; U+2066-U+2069: E2 81 A6-A9 */
+    if (p[0] == 0xe2 && ((p[1] == 0x80 && p[2] >= 0xaa && p[2] <= 0xae) || (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9)))
+        return 3;
+    return 0;
 }
 
 const void *ch_mem_find(const void *p, const void *end, const char *needle, size_t n)

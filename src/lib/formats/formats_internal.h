@@ -44,6 +44,12 @@ int fmt_note(ch_keystore *ks, const char *fmt, ...) CH_PRINTF(2, 3);
  * (case-insensitively, as JKS compares them). */
 void fmt_trusted_alias(const ch_keystore *ks, size_t e, size_t c, char *out, size_t cap);
 
+/* An alias as read from a keystore, made fit to be shown (certhub inspect, the API, the
+ * console, the names of the certificates it brings, error sentences): what is not UTF-8 and
+ * each control character (ch_utf8_control: a terminal's escape, a right-to-left override)
+ * becomes '_', in place (never longer). */
+void fmt_alias_clean(char *s);
+
 /* JKS / JCEKS (jks.c).  key_password NULL: the keys have the store's password. */
 int fmt_import_jks(ch_keystore *ks, fmt_items *it, const uint8_t *data, size_t len, const char *store_password,
                    const char *key_password, bool keys_optional);

@@ -207,13 +207,16 @@ static int jceks_open_key(ch_buf *out, const uint8_t *salt8, uint64_t iter, cons
             if (m == NULL || EVP_DigestInit_ex(m, EVP_md5(), NULL) != 1 || EVP_DigestUpdate(m, in, inlen) != 1 ||
                 EVP_DigestUpdate(m, password ? password : "", pwlen) != 1 || EVP_DigestFinal_ex(m, d, &dl) != 1) {
                 EVP_MD_CTX_free(m);
-                return ch_error_ossl(CH_ECRYPTO, "EVP_Digest", "opening a key");
+                ch_wipe(d, sizeof d);
+                error = ch_error_ossl(CH_ECRYPTO, "EVP_Digest", "opening a key");
+                goto done; /* (derived may hold the first half) */
             }
             EVP_MD_CTX_free(m);
             in = d;
             inlen = 16;
         }
         memcpy(derived + 16 * h, d, 16);
+        ch_wipe(d, sizeof d); /* (half the key and IV, as derived is) */
     }
     if ((error = ch_buf_grow(out, len + 16)) < 0)
         goto done;
@@ -244,9 +247,11 @@ static bool mutf8_pair(const uint8_t *b, size_t n)
            (b[4] & 0xf0) == 0xb0 && (b[5] & 0xc0) == 0x80;
 }
 
-/* An alias in modified UTF-8 (u16 length), as UTF-8: NUL (C0 80) and control characters
+/* An alias in modified UTF-8 (u16 length), as UTF-8: NUL (C0 80) and C0 control characters
  * refused; a character beyond U+FFFF (an emoji), which Java writes as a surrogate pair of
- * three bytes each, made the four bytes UTF-8 has for it (out holds no more than was read). */
+ * three bytes each, made the four bytes UTF-8 has for it (out holds no more than was read);
+ * what is left that is not UTF-8 or is a control character of another kind made '_'
+ * (fmt_alias_clean). */
 static int read_alias(ch_cursor *c, char *out, size_t size)
 {
     uint16_t n = cur_u16(c);
@@ -273,6 +278,7 @@ static int read_alias(ch_cursor *c, char *out, size_t size)
         out[o++] = (char)b[i];
     }
     out[o] = '\0';
+    fmt_alias_clean(out); /* (what Java would not write: a lone surrogate, a C1 control...) */
     return 0;
 }
 

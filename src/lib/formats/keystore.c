@@ -42,10 +42,12 @@ void ch_keystore_free(ch_keystore *ks)
     free(ks);
 }
 
+/* Taken in any case (ASCII, as the JKS writer lowers it): Java compares aliases so, and of
+ * "Web" and "web" keytool keeps one entry. */
 static bool alias_taken(const ch_keystore *ks, const char *alias)
 {
     for (size_t i = 0; i < ks->count; i++)
-        if (strcmp(ks->entries[i].alias, alias) == 0)
+        if (strcasecmp(ks->entries[i].alias, alias) == 0)
             return true;
     return false;
 }
@@ -271,19 +273,24 @@ int fmt_add_key(fmt_items *it, ch_key *key, const char *name, const unsigned cha
     return 0;
 }
 
-/* Whether an alias is taken in any case: Java's keystores (JKS and PKCS#12 alike) compare
- * aliases without case, and a JKS holds them in lower case, so two that differ only in case
- * would be one entry there and keytool would drop the other. */
-static bool alias_taken_anycase(const ch_keystore *ks, const char *alias)
+void fmt_alias_clean(char *s)
 {
-    for (size_t i = 0; i < ks->count; i++)
-        if (strcasecmp(ks->entries[i].alias, alias) == 0)
-            return true;
-    return false;
+    size_t len = 0;
+
+    for (size_t i = 0, n; s[i]; i += n) {
+        n = ch_utf8_char_len(s + i);
+        if (n == 0 || ch_utf8_control(s + i) > 0) {
+            s[len++] = '_';
+            n = n ? n : 1;
+        } else {
+            memmove(s + len, s + i, n);
+            len += n;
+        }
+    }
+    s[len] = '\0';
 }
 
-/* An alias for an entry: the given name, else the leaf's CN, else "entry-N"; made unique (in
- * any case).  As
+/* An alias for an entry: the given name, else the leaf's CN, else "entry-N"; made unique.  As
  * long as an alias may be, with room for the suffix (an entry's chosen alias is kept whole in
  * a truststore: 200 bytes cut a name of 128 characters of CJK or emoji); one longer is cut
  * between two characters, not inside one. */
@@ -308,11 +315,11 @@ static int make_alias(char *out, size_t size, const ch_keystore *ks, const char 
         base[len] = '\0';
     }
     free(cn);
-    for (char *p = base; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            *p = '_';
+    fmt_alias_clean(base);
+    /* Unique as Java compares aliases, in any case: keytool keeps one of "Web" and "web" (a
+     * JKS is written in lower case), and the other entry was lost. */
     snprintf(out, size, "%s", base);
-    for (int n = 2; alias_taken_anycase(ks, out) && n < 100000; n++)
+    for (int n = 2; alias_taken(ks, out) && n < 100000; n++)
         snprintf(out, size, "%s-%d", base, n);
     return 0;
 }

@@ -208,12 +208,12 @@ int svc_check_text(const char *field, const char *text, size_t max)
     /* Characters, not bytes: 128 of them in any script. */
     if (ch_utf8_chars(text) > max)
         return ch_error_set_field(CH_EINVAL, field, "the %s is longer than %zu characters", field, max);
-    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
-        /* C0 controls, DEL, and the C1 controls (U+0080-U+009F: 0xc2 0x80-0x9f), whose CSI
-         * terminals read as an escape's */
-        if (*p < 0x20 || *p == 0x7f || (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
+    /* C0 controls, DEL, the C1 controls, whose CSI terminals read as an escape's, and the
+     * bidirectional overrides, which show the name as another */
+    for (const char *p = text; *p; p += ch_utf8_char_len(p))
+        if (ch_utf8_control(p) > 0)
             return ch_error_set_field(CH_EINVAL, field, "the %s contains a control character (a newline, a tab, "
-                                      "an escape...)", field);
+                                      "an escape, a right-to-left override...)", field);
     return 0;
 }
 

@@ -133,9 +133,10 @@ int64_t svc_mono_ms(void);
 /* Role checks: CH_EPERM with a sentence when the actor may not. */
 int svc_need(const ch_actor *actor, ch_role role, const char *what);
 /* The name given to a stored object (NULL: none given; whether one must be, and whether it
- * may be empty, is the caller's rule): at most max bytes and no control character, since
- * names are printed in tables, logs and audit details, where a newline would forge a line
- * and an escape sequence rewrite a terminal.  CH_EINVAL on "name" otherwise. */
+ * may be empty, is the caller's rule): UTF-8 of at most max characters and no control
+ * character (ch_utf8_control), since names are printed in tables, logs and audit details,
+ * where a newline would forge a line, an escape sequence rewrite a terminal and a
+ * right-to-left override show the name as another.  CH_EINVAL on "name" otherwise. */
 int svc_check_name(const char *name, size_t max);
 /* The same for another field of such text (an alias): field names it, in the error and its
  * sentences ("the alias contains a control character"). */
