@@ -145,4 +145,22 @@ check_eq "the working webhook has the three alerts" 3 "$(grep -c '"name":"hang-'
 check_eq "the hanging one was asked about one certificate only, whatever came first" 1 \
     "$(sed -n 's/.*"name":"\([^"]*\)".*/\1/p' hooks.hung | sort -u | wc -l)"
 
+# An event sent once (a renewal that failed for good) that its webhook did not take in its round
+# waits for the next rounds, and so does the one after it in the same round (the webhook was
+# down for the rest of that round): the receiver has both, once each.
+api PATCH /api/v1/settings "{\"webhooks\":[{\"url\":\"http://127.0.0.1:$(cat hookport)/flaky/x\",\"secret\":\"$secret\"}]}"
+check_eq "a webhook that is down for a moment" 200 "$status"
+api POST /api/v1/cas '{"name":"doomed","type":"root","subject":{"common_name":"Doomed Root"}}'
+doomed=$(body .id)
+for n in doomed-a doomed-b; do
+    api POST /api/v1/certificates "{\"name\":\"$n\",\"subject\":{\"common_name\":\"$n.example\"},\"days\":1,\"ca_id\":\"$doomed\",\"auto_renew\":true}"
+done
+api DELETE "/api/v1/cas/$doomed?force=true"
+echo "+$((34 * 86400 + 20 * 3600))" > clock   # their renewals due (two thirds of a day), their CA gone
+failed() { grep '"event":"certificate.renewal_failed"' hooks | grep -c "\"name\":\"$1\"" || true; }
+for i in $(seq 1 200); do [ "$(failed doomed-a)" -ge 1 ] && [ "$(failed doomed-b)" -ge 1 ] && break; sleep 0.1; done
+sleep 2
+check_eq "both renewals' failures reached the webhook, once each, the first after a 503" "1 1" \
+    "$(failed doomed-a) $(failed doomed-b)"
+
 done_testing

@@ -118,6 +118,7 @@ void ch_svc_close(ch_svc *svc)
         return;
     ch_svc_scheduler_stop(svc);
     svc_commit_stop(svc);
+    svc_hook_later_free(svc);
     for (c = svc->cas; c != NULL; c = next) {
         next = c->next;
         svc_ca_release(c);

@@ -49,6 +49,10 @@ struct ch_svc {
     char system_tenant[CH_ID_MAX]; /* the "default" tenant's id once known (under ca_lock) */
     ch_alert_sender alert_sender;  /* certhubd's webhook sender, or NULL */
     void *alert_arg;
+    /* Events sent once (certificate.renewal_failed) that a webhook down in their round did not
+     * take: tried again at the next rounds (svc_renew.c; the scheduler's thread alone). */
+    struct svc_hook_later *hook_later;
+    size_t hook_later_count;
     ch_seal *seal;
     pthread_mutex_t ca_lock;
     svc_ca *cas;
@@ -207,6 +211,8 @@ int svc_trust_dir_sync(ch_svc *svc);
 void svc_trust_dir_refresh(ch_svc *svc);
 /* A line for the operator (certhubd's log), when the service was opened with one. */
 void svc_log(ch_svc *svc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Drops the events waiting for a webhook (svc_renew.c), at close. */
+void svc_hook_later_free(ch_svc *svc);
 
 /* An scrypt hash of a password ("scrypt$N$r$p$salt$hash"); free with ch_secure_free_str. */
 int svc_password_hash(char **out, const char *password);

@@ -236,6 +236,83 @@ static int hook_send(ch_svc *svc, struct hook_round *round, const char *tenant_i
     return -1;
 }
 
+/* An event sent once that a webhook did not take, kept for the next rounds: at most
+ * HOOK_LATER_MAX of them (the oldest dropped, said in the log), in memory only. */
+#define HOOK_LATER_MAX 256
+
+struct svc_hook_later {
+    char tenant_id[CH_ID_MAX];
+    char url[512];
+    char *body;
+    struct svc_hook_later *next;
+};
+
+static void hook_later_add(ch_svc *svc, const char *tenant_id, const char *url, const char *body)
+{
+    struct svc_hook_later *l, **tail;
+
+    if (svc->hook_later_count >= HOOK_LATER_MAX && (l = svc->hook_later) != NULL) {
+        char origin[256];
+        ch_url_origin(origin, sizeof origin, l->url); /* (a webhook's path is often its credential) */
+        svc_log(svc, "webhook %s: an event it did not take dropped (more than %d waiting)", origin, HOOK_LATER_MAX);
+        svc->hook_later = l->next;
+        free(l->body);
+        free(l);
+        svc->hook_later_count--;
+    }
+    if ((l = calloc(1, sizeof *l)) == NULL || (l->body = strdup(body)) == NULL) {
+        free(l);
+        return;
+    }
+    snprintf(l->tenant_id, sizeof l->tenant_id, "%s", tenant_id);
+    snprintf(l->url, sizeof l->url, "%s", url);
+    for (tail = &svc->hook_later; *tail != NULL; tail = &(*tail)->next)
+        ;
+    *tail = l;
+    svc->hook_later_count++;
+}
+
+/* Sends an event sent once to a webhook; one it does not take waits for the next round. */
+static void hook_send_once(ch_svc *svc, struct hook_round *round, const char *tenant_id, const char *url,
+                           const char *secret, const char *body)
+{
+    if (hook_send(svc, round, tenant_id, url, secret, body) < 0)
+        hook_later_add(svc, tenant_id, url, body);
+}
+
+/* The events waiting from earlier rounds, each to its webhook if the tenant still has it (with
+ * its secret as it is now); those it does not take wait again, in their order. */
+static void hook_later_run(ch_svc *svc, struct hook_round *round)
+{
+    struct svc_hook_later *list = svc->hook_later, *l, *next;
+
+    svc->hook_later = NULL;
+    svc->hook_later_count = 0;
+    for (l = list; l != NULL; l = next) {
+        ch_svc_settings st;
+        next = l->next;
+        if (svc_settings_of(svc, l->tenant_id, &st) == 0)
+            for (size_t w = 0; w < st.nwebhooks; w++)
+                if (strcmp(st.webhooks[w].url, l->url) == 0) {
+                    hook_send_once(svc, round, l->tenant_id, l->url, st.webhooks[w].secret, l->body);
+                    break;
+                }
+        free(l->body);
+        free(l);
+    }
+}
+
+void svc_hook_later_free(ch_svc *svc)
+{
+    while (svc->hook_later != NULL) {
+        struct svc_hook_later *l = svc->hook_later;
+        svc->hook_later = l->next;
+        free(l->body);
+        free(l);
+    }
+    svc->hook_later_count = 0;
+}
+
 int ch_svc_renew_due(ch_svc *svc, size_t max)
 {
     ch_store_cert_ref *due = NULL;
@@ -243,8 +320,12 @@ int ch_svc_renew_due(ch_svc *svc, size_t max)
     size_t n = 0;
     int64_t now = ch_now();
 
-    if (ch_store_cert_due_renewals(svc->store, now, max, &due, &n) < 0)
+    if (svc->alert_sender != NULL)
+        hook_later_run(svc, &round);
+    if (ch_store_cert_due_renewals(svc->store, now, max, &due, &n) < 0) {
+        free(round.down);
         return -1;
+    }
     for (size_t i = 0; i < n; i++) {
         ch_actor system = {due[i].tenant_id, "system:renewal", CH_ROLE_ADMIN, 0, NULL};
         ch_store_cert fresh, old;
@@ -294,7 +375,8 @@ int ch_svc_renew_due(ch_svc *svc, size_t max)
                 json_decref(ev);
                 if (evtext && svc_settings_of(svc, due[i].tenant_id, &st) == 0)
                     for (size_t w = 0; w < st.nwebhooks; w++)
-                        (void)hook_send(svc, &round, due[i].tenant_id, st.webhooks[w].url, st.webhooks[w].secret, evtext);
+                        hook_send_once(svc, &round, due[i].tenant_id, st.webhooks[w].url, st.webhooks[w].secret,
+                                       evtext);
                 free(evtext);
             }
             free(text);
