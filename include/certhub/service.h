@@ -615,6 +615,27 @@ int ch_svc_keystore_export(ch_svc *svc, const ch_actor *actor, const char *id, c
                            ch_buf *out);
 int ch_svc_keystore_delete(ch_svc *svc, const ch_actor *actor, const char *id);
 
+/* A stored keystore changed entry by entry, as keytool's -importcert, -changealias and -delete
+ * change one: each needs the operator role, is audited (keystore.entry_add, entry_rename,
+ * entry_delete) and changes nothing when refused.  An alias is 1 to 128 characters without a
+ * control character, unique in the keystore without regard to case (Java compares aliases
+ * so): a clash is CH_EEXISTS on "alias".  An entry is found by its alias as spelt, else in
+ * another case; none is CH_ENOTFOUND on "alias".
+ *
+ * entry_add: certificate cert_id of the inventory as a new last entry, with its chain (as its
+ * export carries it) and, when certhub holds it, its private key (a trusted-certificate entry
+ * otherwise).  alias NULL: the certificate's name.  A certificate of no such id in the tenant
+ * is CH_ENOTFOUND on "certificate_id".  out (may be NULL) receives the entry
+ * (ch_store_keystore_entry_dispose). */
+int ch_svc_keystore_entry_add(ch_svc *svc, const ch_actor *actor, const char *id, const char *cert_id,
+                              const char *alias, ch_store_keystore_entry *out);
+/* The entry renamed new_alias (the same alias in another case is a rename); out as above. */
+int ch_svc_keystore_entry_rename(ch_svc *svc, const ch_actor *actor, const char *id, const char *alias,
+                                 const char *new_alias, ch_store_keystore_entry *out);
+/* The entry removed; its certificates and key stay in the inventory, as when the whole
+ * keystore is deleted. */
+int ch_svc_keystore_entry_delete(ch_svc *svc, const ch_actor *actor, const char *id, const char *alias);
+
 /* ------------------------------------------------------------- audit log */
 
 /* A page of the tenant's audit log that matches f (NULL: all of it, oldest first); *next_seq

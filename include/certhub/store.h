@@ -468,6 +468,11 @@ int ch_store_keystore_list(ch_store *s, const char *tenant_id, ch_store_page *pa
                            size_t *count);
 int ch_store_keystore_delete(ch_store *s, const char *tenant_id, const char *id); /* and its entries */
 int ch_store_keystore_entry_put(ch_store *s, const ch_store_keystore_entry *e); /* CH_EEXISTS: alias taken */
+/* The entry entry_id of the tenant (by its id: an alias may be one of several in any case);
+ * its certificates and key stay in the inventory.  CH_ENOTFOUND when there is none. */
+int ch_store_keystore_entry_delete(ch_store *s, const char *tenant_id, const char *entry_id);
+/* CH_EEXISTS: alias taken (in this case: the caller keeps aliases unique in any case). */
+int ch_store_keystore_entry_rename(ch_store *s, const char *tenant_id, const char *entry_id, const char *alias);
 /* Where a keystore holds cert_id (an entry's certificate or one of its chain), as
  * 'entry "ALIAS" of keystore "NAME" (ID)' into where; CH_ENOTFOUND when none does. */
 int ch_store_keystore_holding(ch_store *s, const char *tenant_id, const char *cert_id, char *where, size_t cap);

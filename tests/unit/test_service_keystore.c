@@ -286,11 +286,174 @@ static void test_export_options(void **state)
     tu_rmtree(dir);
 }
 
+/* The newest row of the actor's audit log: its action and detail into action and detail. */
+static size_t audit_last(ch_svc *svc, const ch_actor *actor, char *action, size_t acap, char *detail, size_t dcap)
+{
+    ch_store_audit *rows = NULL;
+    size_t n = 0;
+    int64_t next = 0;
+
+    assert_int_equal(ch_svc_audit_list(svc, actor, NULL, 1000, &rows, &n, &next), 0);
+    assert_true(n > 0);
+    snprintf(action, acap, "%s", rows[n - 1].action);
+    snprintf(detail, dcap, "%s", rows[n - 1].detail ? rows[n - 1].detail : "");
+    ch_store_audit_list_free(rows, n);
+    return n;
+}
+
+/* Whether the error now is code on field. */
+static void assert_refused(int got, int code, const char *field)
+{
+    assert_int_equal(got, code);
+    assert_non_null(ch_error_field());
+    assert_string_equal(ch_error_field(), field);
+}
+
+/* A stored keystore changed entry by entry: a certificate of the inventory added (its chain
+ * and key with it), an entry renamed and one deleted; aliases unique in any case; a viewer, or
+ * another tenant, changes nothing; each change audited, each refusal leaves no row. */
+static void test_entry_edits(void **state)
+{
+    const char *dir = tu_tmpdir("svc-entries");
+    ch_svc_opts so = {.data_dir = dir};
+    ch_svc *svc;
+    ch_store_tenant ta, tb;
+    ch_actor admin, operator, viewer, other;
+    ch_buf jks = CH_BUF_INIT, out = CH_BUF_INIT, root_pem = CH_BUF_INIT;
+    ch_cert *root;
+    ch_store_ca ca;
+    ch_svc_ca_req cr = {.name = "entries root", .path_len = -2};
+    ch_svc_issue_req ir = {.profile = "tls-server", .key_type = "p256"};
+    ch_store_cert app, theirs;
+    ch_store_keystore ks;
+    ch_store_keystore_entry *entries, e;
+    ch_keystore *back;
+    ch_import_opts io = {.password = "exportpw"};
+    ch_svc_export_opts p12 = {.fmt = CH_FMT_PKCS12, .password = "exportpw"};
+    ch_store_cert_filter f = {.is_ca = -1};
+    char action[64], detail[512];
+    int64_t certs_before, certs_after;
+    size_t n, rows;
+
+    (void)state;
+    assert_int_equal(ch_svc_open(&svc, &so), 0);
+    assert_int_equal(ch_svc_tenant_ensure(svc, "a", &ta), 0);
+    assert_int_equal(ch_svc_tenant_ensure(svc, "b", &tb), 0);
+    admin = (ch_actor){ta.id, "admin", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT, NULL};
+    operator= (ch_actor){ta.id, "op", CH_ROLE_OPERATOR, 0, NULL};
+    viewer = (ch_actor){ta.id, "viewer", CH_ROLE_VIEWER, 0, NULL};
+    other = (ch_actor){tb.id, "b-admin", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT, NULL};
+    make_jks(&jks, &root);
+    assert_int_equal(ch_svc_keystore_import(svc, &operator, "web", jks.data, jks.len, "changeit", NULL, &ks), 0);
+    /* A certificate issued here, with its key, and one of another tenant. */
+    cr.subject.dn = "CN=Entries Root";
+    assert_int_equal(ch_svc_ca_create(svc, &admin, &cr, &ca), 0);
+    ir.ca_id = ca.id;
+    ir.subject.fields.common_name = "app.example";
+    assert_int_equal(ch_svc_cert_issue(svc, &operator, &ir, &app), 0);
+    assert_int_equal(ch_cert_write_pem(&root_pem, root), 0);
+    assert_int_equal(ch_svc_cert_import(svc, &other, "theirs", root_pem.data, root_pem.len, NULL, 0, NULL, NULL,
+                                        &theirs, NULL),
+                     0);
+    rows = audit_rows(svc, &admin, NULL, 0);
+
+    /* Refused, nothing written: a viewer; another tenant's keystore or certificate; an alias
+     * taken in another case; an alias with a control character; no certificate. */
+    assert_int_equal(ch_svc_keystore_entry_add(svc, &viewer, ks.id, app.id, "app", &e), CH_EPERM);
+    assert_int_equal(ch_svc_keystore_entry_rename(svc, &viewer, ks.id, "server", "web", &e), CH_EPERM);
+    assert_int_equal(ch_svc_keystore_entry_delete(svc, &viewer, ks.id, "ca"), CH_EPERM);
+    assert_int_equal(ch_svc_keystore_entry_add(svc, &other, ks.id, theirs.id, "theirs", &e), CH_ENOTFOUND);
+    assert_int_equal(ch_svc_keystore_entry_delete(svc, &other, ks.id, "ca"), CH_ENOTFOUND);
+    assert_int_equal(ch_svc_keystore_entry_rename(svc, &other, ks.id, "ca", "x", &e), CH_ENOTFOUND);
+    assert_refused(ch_svc_keystore_entry_add(svc, &operator, ks.id, theirs.id, "theirs", &e), CH_ENOTFOUND,
+                   "certificate_id");
+    assert_refused(ch_svc_keystore_entry_add(svc, &operator, ks.id, NULL, "x", &e), CH_EINVAL, "certificate_id");
+    assert_refused(ch_svc_keystore_entry_add(svc, &operator, ks.id, app.id, "SERVER", &e), CH_EEXISTS, "alias");
+    assert_non_null(strstr(ch_error_last(), "\"server\""));
+    assert_refused(ch_svc_keystore_entry_add(svc, &operator, ks.id, app.id, "a\nb", &e), CH_EINVAL, "alias");
+    assert_refused(ch_svc_keystore_entry_add(svc, &operator, ks.id, app.id, "", &e), CH_EINVAL, "alias");
+    assert_refused(ch_svc_keystore_entry_rename(svc, &operator, ks.id, "server", "Ca", &e), CH_EEXISTS, "alias");
+    assert_refused(ch_svc_keystore_entry_rename(svc, &operator, ks.id, "nope", "x", &e), CH_ENOTFOUND, "alias");
+    assert_refused(ch_svc_keystore_entry_rename(svc, &operator, ks.id, "server", "", &e), CH_EINVAL, "alias");
+    assert_refused(ch_svc_keystore_entry_delete(svc, &operator, ks.id, "nope"), CH_ENOTFOUND, "alias");
+    assert_int_equal(ch_svc_keystore_entry_add(svc, &operator, "kst_none", app.id, NULL, &e), CH_ENOTFOUND);
+    assert_int_equal(audit_rows(svc, &admin, NULL, 0), rows);
+    assert_int_equal(ch_svc_keystore_entries(svc, &viewer, ks.id, &entries, &n), 0);
+    assert_int_equal(n, 2);
+    ch_store_keystore_entry_list_free(entries, n);
+
+    /* Added under the certificate's name, its key and its CA's certificate with it. */
+    assert_int_equal(ch_svc_keystore_entry_add(svc, &operator, ks.id, app.id, NULL, &e), 0);
+    assert_string_equal(e.alias, "app.example");
+    assert_string_equal(e.cert_id, app.id);
+    assert_non_null(e.key_id);
+    assert_string_equal(e.key_id, app.key_id);
+    assert_string_equal(e.chain, ca.cert_id);
+    assert_int_equal(e.position, 2);
+    ch_store_keystore_entry_dispose(&e);
+    assert_int_equal(audit_last(svc, &admin, action, sizeof action, detail, sizeof detail), rows + 1);
+    assert_string_equal(action, "keystore.entry_add");
+    assert_non_null(strstr(detail, "\"alias\":\"app.example\""));
+    /* Its name again, in another case: taken. */
+    assert_refused(ch_svc_keystore_entry_add(svc, &operator, ks.id, app.id, "APP.example", &e), CH_EEXISTS, "alias");
+
+    /* Renamed: found in any case; a change of case alone is a rename. */
+    assert_int_equal(ch_svc_keystore_entry_rename(svc, &operator, ks.id, "SERVER", "web", &e), 0);
+    assert_string_equal(e.alias, "web");
+    ch_store_keystore_entry_dispose(&e);
+    assert_int_equal(ch_svc_keystore_entry_rename(svc, &admin, ks.id, "web", "Web", &e), 0);
+    assert_string_equal(e.alias, "Web");
+    assert_non_null(e.key_id);
+    ch_store_keystore_entry_dispose(&e);
+    assert_int_equal(audit_last(svc, &admin, action, sizeof action, detail, sizeof detail), rows + 3);
+    assert_string_equal(action, "keystore.entry_rename");
+    assert_non_null(strstr(detail, "\"from\":\"web\""));
+    assert_non_null(strstr(detail, "\"alias\":\"Web\""));
+
+    /* Deleted: the entry alone, its certificate stays in the inventory. */
+    assert_int_equal(ch_store_cert_count(ch_svc_store(svc), ta.id, &f, &certs_before), 0);
+    assert_int_equal(ch_svc_keystore_entry_delete(svc, &operator, ks.id, "ca"), 0);
+    assert_int_equal(ch_store_cert_count(ch_svc_store(svc), ta.id, &f, &certs_after), 0);
+    assert_int_equal(certs_after, certs_before);
+    assert_int_equal(audit_last(svc, &admin, action, sizeof action, detail, sizeof detail), rows + 4);
+    assert_string_equal(action, "keystore.entry_delete");
+    assert_non_null(strstr(detail, "\"alias\":\"ca\""));
+    assert_refused(ch_svc_keystore_entry_delete(svc, &operator, ks.id, "ca"), CH_ENOTFOUND, "alias");
+    /* The freed alias may be taken again. */
+    assert_int_equal(ch_svc_keystore_entry_rename(svc, &operator, ks.id, "app.example", "CA", &e), 0);
+    ch_store_keystore_entry_dispose(&e);
+
+    /* The export is the keystore as edited. */
+    assert_int_equal(ch_svc_keystore_export(svc, &admin, ks.id, &p12, &out), 0);
+    assert_int_equal(ch_keystore_import(&back, out.data, out.len, &io), 0);
+    assert_int_equal(back->count, 2);
+    assert_string_equal(back->entries[0].alias, "Web");
+    assert_non_null(back->entries[0].key);
+    assert_string_equal(back->entries[1].alias, "CA");
+    assert_non_null(back->entries[1].key);
+    assert_int_equal(back->entries[1].chain_len, 2);
+    ch_keystore_free(back);
+    ch_buf_dispose_secure(&out);
+
+    ch_store_keystore_dispose(&ks);
+    ch_store_ca_dispose(&ca);
+    ch_store_cert_dispose(&app);
+    ch_store_cert_dispose(&theirs);
+    ch_buf_dispose(&jks);
+    ch_buf_dispose(&root_pem);
+    ch_cert_free(root);
+    ch_store_tenant_dispose(&ta);
+    ch_store_tenant_dispose(&tb);
+    ch_svc_close(svc);
+    tu_rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keystore_lifecycle),
         cmocka_unit_test(test_export_options),
+        cmocka_unit_test(test_entry_edits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

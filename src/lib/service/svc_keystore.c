@@ -1,8 +1,10 @@
 /* Keystores: uploaded in any format, stored entry by entry (certificates shared with the
- * inventory, keys sealed), listed, exported in any format, deleted. */
+ * inventory, keys sealed), listed, exported in any format, deleted; changed entry by entry
+ * (an entry added from the inventory, renamed, deleted), as keytool changes one. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
@@ -405,6 +407,31 @@ int svc_ca_chain(ch_svc *svc, const char *tenant_id, const char *ca_id, ch_cert 
     return error;
 }
 
+/* The certificate of row and the chain it goes out with (an export, a keystore entry made of
+ * it) into chain[*len...]: the chain of the certhub CA that issued it, up to its root, or for
+ * one brought in from elsewhere its issuers among the tenant's CA certificates (the chain
+ * sent with it, kept in the inventory), up to a root.  What was found stays in chain. */
+static int cert_chain(ch_svc *svc, const char *tenant_id, const ch_store_cert *row, ch_cert **chain, size_t *len)
+{
+    int error;
+
+    if ((error = ch_cert_parse(&chain[*len], row->der, row->der_len)) < 0)
+        return error;
+    (*len)++;
+    if (row->ca_id &&
+        (error = svc_ca_chain(svc, tenant_id, row->ca_id, chain, len, CH_MAX_CHAIN_LEN)) < 0 && error != CH_ENOTFOUND)
+        return error;
+    while (row->ca_id == NULL && *len < CH_MAX_CHAIN_LEN && !ch_cert_is_self_signed(chain[*len - 1])) {
+        ch_cert *up = NULL;
+        issuer_among_cas(svc, tenant_id, chain[*len - 1], &up);
+        if (up == NULL)
+            break;
+        chain[(*len)++] = up;
+    }
+    ch_error_clear();
+    return 0;
+}
+
 int ch_svc_cert_export(ch_svc *svc, const ch_actor *actor, const char *id, const ch_svc_export_opts *o, ch_buf *out)
 {
     ch_store_cert row = {0};
@@ -434,23 +461,8 @@ int ch_svc_cert_export(ch_svc *svc, const ch_actor *actor, const char *id, const
         error = ch_error_set(CH_EPERM, "exporting a private key needs the keys:export permission");
         goto done;
     }
-    if ((error = ch_cert_parse(&chain[len], row.der, row.der_len)) < 0)
+    if ((error = cert_chain(svc, actor->tenant_id, &row, chain, &len)) < 0)
         goto done;
-    len++;
-    /* The chain of the certhub CA that issued it, up to its root. */
-    if (row.ca_id && (error = svc_ca_chain(svc, actor->tenant_id, row.ca_id, chain, &len, CH_MAX_CHAIN_LEN)) < 0 &&
-        error != CH_ENOTFOUND)
-        goto done;
-    error = 0;
-    /* Brought in from elsewhere: its issuers among the tenant's CA certificates (the chain sent
-     * with it, kept in the inventory), up to a root. */
-    while (row.ca_id == NULL && len < CH_MAX_CHAIN_LEN && !ch_cert_is_self_signed(chain[len - 1])) {
-        ch_cert *up = NULL;
-        issuer_among_cas(svc, actor->tenant_id, chain[len - 1], &up);
-        if (up == NULL)
-            break;
-        chain[len++] = up;
-    }
     if (keys && (error = svc_key_load(svc, actor->tenant_id, row.key_id, &key)) < 0)
         goto done;
     if ((error = ch_keystore_new(&ks)) < 0 || (error = ch_keystore_add(ks, o->alias ? o->alias : row.name, chain, len,
@@ -470,5 +482,290 @@ done:
     for (size_t i = 0; i < len; i++)
         ch_cert_free(chain[i]);
     ch_store_cert_dispose(&row);
+    return error;
+}
+
+/* ------------------------------------------------------------- entry by entry */
+
+/* The entry of alias among entries: the one spelt so, else the one spelt so in another case
+ * (Java finds "Web" as "web", and aliases are unique in any case); n when there is none. */
+static size_t entry_find(const ch_store_keystore_entry *entries, size_t n, const char *alias)
+{
+    size_t i;
+
+    for (i = 0; i < n && strcmp(entries[i].alias, alias) != 0; i++)
+        ;
+    for (size_t k = 0; i == n && k < n; k++)
+        if (strcasecmp(entries[k].alias, alias) == 0)
+            i = k;
+    return i;
+}
+
+/* The entry other than skip that holds alias in any case (Java compares aliases so, and of
+ * "Web" and "web" keytool keeps one entry: see ch_keystore_add); n when none does. */
+static size_t alias_holder(const ch_store_keystore_entry *entries, size_t n, const char *alias, size_t skip)
+{
+    for (size_t i = 0; i < n; i++)
+        if (i != skip && strcasecmp(entries[i].alias, alias) == 0)
+            return i;
+    return n;
+}
+
+static int alias_clash(const char *alias, const char *held, bool from_name)
+{
+    return ch_error_set_field(CH_EEXISTS, "alias",
+                              "the keystore already has an entry \"%.64s\"%s: aliases are compared without regard "
+                              "to case, as Java does; %s",
+                              held, strcmp(alias, held) != 0 ? " (the same in another case)" : "",
+                              from_name ? "the alias was the certificate's name: give another in \"alias\""
+                                        : "choose another alias");
+}
+
+static int alias_check(const char *alias)
+{
+    if (alias == NULL || *alias == '\0')
+        return ch_error_set_field(CH_EINVAL, "alias", "an alias of 1 to 128 characters is required");
+    return svc_check_text("alias", alias, 128);
+}
+
+static int no_entry(const char *alias)
+{
+    return ch_error_set_field(CH_ENOTFOUND, "alias", "the keystore has no entry with the alias \"%.100s\"", alias);
+}
+
+static char *entry_detail(const char *alias, const char *cert_id, const char *from)
+{
+    json_t *d = json_pack("{ss}", "alias", alias);
+    char *text;
+
+    if (d != NULL && cert_id != NULL)
+        json_object_set_new(d, "certificate_id", json_string(cert_id));
+    if (d != NULL && from != NULL)
+        json_object_set_new(d, "from", json_string(from));
+    text = d ? json_dumps(d, JSON_COMPACT) : NULL;
+    json_decref(d);
+    return text;
+}
+
+static int entry_copy(ch_store_keystore_entry *out, const ch_store_keystore_entry *e)
+{
+    memset(out, 0, sizeof *out);
+    out->position = e->position;
+    if ((out->id = strdup(e->id)) == NULL || (out->keystore_id = strdup(e->keystore_id)) == NULL ||
+        (out->tenant_id = strdup(e->tenant_id)) == NULL || (out->alias = strdup(e->alias)) == NULL ||
+        (out->cert_id = strdup(e->cert_id)) == NULL || (e->chain && (out->chain = strdup(e->chain)) == NULL) ||
+        (e->key_id && (out->key_id = strdup(e->key_id)) == NULL) ||
+        (out->origin = strdup(e->origin ? e->origin : "uploaded")) == NULL) {
+        ch_store_keystore_entry_dispose(out);
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+/* The ids of a certificate's chain after it (a keystore entry's "chain"), comma-separated;
+ * *out NULL when it has none.  Each certificate of the chain is a row of the inventory
+ * already (cert_chain found it there), so it is looked up by its digest. */
+static int chain_ids(ch_svc *svc, const char *tenant_id, ch_cert *const *chain, size_t len, char **out)
+{
+    ch_buf ids = CH_BUF_INIT;
+    int error = 0;
+
+    *out = NULL;
+    for (size_t i = 1; i < len && error == 0; i++) {
+        ch_store_cert row;
+        char hex[65];
+        ch_hex(hex, ch_cert_sha256(chain[i]), 32);
+        if ((error = ch_store_cert_get_by_sha256(svc->store, &row, tenant_id, hex)) < 0)
+            break;
+        error = ch_buf_printf(&ids, "%s%s", i > 1 ? "," : "", row.id);
+        ch_store_cert_dispose(&row);
+    }
+    if (error == 0 && ids.len > 0 && (*out = strndup((const char *)ids.data, ids.len)) == NULL)
+        error = ch_error_set(CH_ENOMEM, "out of memory");
+    ch_buf_dispose(&ids);
+    return error;
+}
+
+/* In the transaction: the keystore's entries read again, so that the alias checked free is
+ * the one written (another change cannot come between). */
+static int entry_add_tx(ch_svc *svc, const ch_actor *actor, ch_store_keystore_entry *e, bool from_name)
+{
+    ch_store_keystore_entry *entries = NULL;
+    size_t n = 0, held;
+    char *detail = NULL;
+    int error;
+
+    if ((error = ch_store_keystore_entries(svc->store, actor->tenant_id, e->keystore_id, &entries, &n)) < 0)
+        return error;
+    if ((held = alias_holder(entries, n, e->alias, n)) < n) {
+        error = alias_clash(e->alias, entries[held].alias, from_name);
+        goto done;
+    }
+    if (n >= CH_MAX_KS_ENTRIES) {
+        error = ch_error_set(CH_ETOOBIG, "the keystore has %zu entries, the most one keystore holds: delete one first", n);
+        goto done;
+    }
+    /* After the last: the order of the others stays as it was (a deletion leaves a gap). */
+    e->position = 0;
+    for (size_t i = 0; i < n; i++)
+        if (entries[i].position >= e->position)
+            e->position = entries[i].position + 1;
+    if ((error = ch_store_keystore_entry_put(svc->store, e)) < 0)
+        goto done;
+    detail = entry_detail(e->alias, e->cert_id, NULL);
+    error = svc_audit(svc, actor, "keystore.entry_add", "keystore", e->keystore_id, detail);
+done:
+    free(detail);
+    ch_store_keystore_entry_list_free(entries, n);
+    return error;
+}
+
+int ch_svc_keystore_entry_add(ch_svc *svc, const ch_actor *actor, const char *id, const char *cert_id,
+                              const char *alias, ch_store_keystore_entry *out)
+{
+    ch_store_keystore ks = {0};
+    ch_store_cert row = {0};
+    ch_cert *chain[CH_MAX_CHAIN_LEN] = {0};
+    size_t len = 0;
+    ch_store_keystore_entry e = {0};
+    char eid[CH_ID_MAX], *ids = NULL;
+    int error;
+
+    if (out)
+        memset(out, 0, sizeof *out);
+    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "changing a keystore")) < 0)
+        return error;
+    if (cert_id == NULL || *cert_id == '\0')
+        return ch_error_set_field(CH_EINVAL, "certificate_id", "certificate_id is required: the id of a "
+                                  "certificate of the inventory");
+    if (alias != NULL && (error = alias_check(alias)) < 0)
+        return error;
+    if ((error = ch_store_keystore_get(svc->store, &ks, actor->tenant_id, id)) < 0)
+        return error;
+    if ((error = ch_store_cert_get(svc->store, &row, actor->tenant_id, cert_id)) < 0) {
+        if (error == CH_ENOTFOUND)
+            ch_error_set_field(error, "certificate_id", "no certificate \"%.64s\" in the inventory", cert_id);
+        goto done;
+    }
+    /* No alias: the certificate's name, as its own export names its entry. */
+    if (alias == NULL && (error = alias_check(alias = row.name)) < 0) {
+        char why[256];
+        snprintf(why, sizeof why, "%s", ch_error_last());
+        ch_error_set_field(error, "alias", "the certificate's name cannot be an alias (%s): give \"alias\"", why);
+        goto done;
+    }
+    if ((error = cert_chain(svc, actor->tenant_id, &row, chain, &len)) < 0 ||
+        (error = chain_ids(svc, actor->tenant_id, chain, len, &ids)) < 0)
+        goto done;
+    ch_store_new_id(eid, "kse_");
+    e.id = eid;
+    e.keystore_id = ks.id;
+    e.tenant_id = (char *)actor->tenant_id;
+    e.alias = (char *)alias;
+    e.cert_id = row.id;
+    e.chain = ids;
+    e.key_id = row.key_id; /* the key certhub holds for it, if any: a key entry, else a trusted one */
+    e.origin = "added";
+    SVC_TX(svc, entry_add_tx(svc, actor, &e, alias == row.name));
+    if (out)
+        error = entry_copy(out, &e);
+done:
+    for (size_t i = 0; i < len; i++)
+        ch_cert_free(chain[i]);
+    free(ids);
+    ch_store_cert_dispose(&row);
+    ch_store_keystore_dispose(&ks);
+    return error;
+}
+
+/* What an edit of an existing entry does in its transaction. */
+struct entry_edit {
+    const char *alias;
+    const char *new_alias; /* NULL: the entry is deleted */
+    ch_store_keystore_entry *out;
+};
+
+static int entry_edit_tx(ch_svc *svc, const ch_actor *actor, const char *id, struct entry_edit *ed)
+{
+    ch_store_keystore ks;
+    ch_store_keystore_entry *entries = NULL;
+    size_t n = 0, i, held;
+    char *detail = NULL;
+    int error;
+
+    if ((error = ch_store_keystore_get(svc->store, &ks, actor->tenant_id, id)) < 0)
+        return error;
+    ch_store_keystore_dispose(&ks);
+    if ((error = ch_store_keystore_entries(svc->store, actor->tenant_id, id, &entries, &n)) < 0)
+        return error;
+    if ((i = entry_find(entries, n, ed->alias)) == n) {
+        error = no_entry(ed->alias);
+        goto done;
+    }
+    if (ed->new_alias == NULL) {
+        /* The entry alone: its certificates and key stay in the inventory, as when the whole
+         * keystore is deleted. */
+        if ((error = ch_store_keystore_entry_delete(svc->store, actor->tenant_id, entries[i].id)) < 0)
+            goto done;
+        detail = entry_detail(entries[i].alias, entries[i].cert_id, NULL);
+        error = svc_audit(svc, actor, "keystore.entry_delete", "keystore", id, detail);
+        goto done;
+    }
+    if ((held = alias_holder(entries, n, ed->new_alias, i)) < n) {
+        error = alias_clash(ed->new_alias, entries[held].alias, false);
+        goto done;
+    }
+    if (strcmp(entries[i].alias, ed->new_alias) != 0) {
+        if ((error = ch_store_keystore_entry_rename(svc->store, actor->tenant_id, entries[i].id, ed->new_alias)) < 0)
+            goto done;
+        detail = entry_detail(ed->new_alias, entries[i].cert_id, entries[i].alias);
+        if ((error = svc_audit(svc, actor, "keystore.entry_rename", "keystore", id, detail)) < 0)
+            goto done;
+        free(entries[i].alias);
+        if ((entries[i].alias = strdup(ed->new_alias)) == NULL) {
+            error = ch_error_set(CH_ENOMEM, "out of memory");
+            goto done;
+        }
+    }
+    if (ed->out)
+        error = entry_copy(ed->out, &entries[i]);
+done:
+    free(detail);
+    ch_store_keystore_entry_list_free(entries, n);
+    return error;
+}
+
+int ch_svc_keystore_entry_delete(ch_svc *svc, const ch_actor *actor, const char *id, const char *alias)
+{
+    struct entry_edit ed = {.alias = alias};
+    int error;
+
+    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "changing a keystore")) < 0)
+        return error;
+    if (alias == NULL || *alias == '\0')
+        return ch_error_set_field(CH_EINVAL, "alias", "the alias of the entry to delete is required");
+    SVC_TX(svc, entry_edit_tx(svc, actor, id, &ed));
+done:
+    return error;
+}
+
+int ch_svc_keystore_entry_rename(ch_svc *svc, const ch_actor *actor, const char *id, const char *alias,
+                                 const char *new_alias, ch_store_keystore_entry *out)
+{
+    struct entry_edit ed = {.alias = alias, .new_alias = new_alias, .out = out};
+    int error;
+
+    if (out)
+        memset(out, 0, sizeof *out);
+    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "changing a keystore")) < 0)
+        return error;
+    if (alias == NULL || *alias == '\0')
+        return ch_error_set_field(CH_EINVAL, "alias", "the alias of the entry to rename is required");
+    if ((error = alias_check(new_alias)) < 0)
+        return error;
+    SVC_TX(svc, entry_edit_tx(svc, actor, id, &ed));
+done:
+    if (error < 0 && out)
+        ch_store_keystore_entry_dispose(out);
     return error;
 }

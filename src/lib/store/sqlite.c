@@ -223,7 +223,7 @@ enum stmt_id {
     S_CERT_EXPIRY_SUMMARY, S_CERT_EXPIRY_BUCKETS, S_CERT_FIRST_EXPIRY, S_CERT_PUT, S_CERT_GET, S_CERT_GET_SHA, S_CERT_ID_BY_SHA, S_CERT_DELETE, S_CERT_RENAME, S_CERT_SET_KEY, S_CERT_STATUS,
     S_CA_PUT, S_CA_GET, S_CA_LIST, S_CA_STATUS, S_CA_DELETE,
     S_CSR_PUT, S_CSR_GET, S_CSR_LIST, S_CSR_ATTACH, S_CSR_DETACH, S_CSR_DELETE,
-    S_KS_PUT, S_KS_GET, S_KS_LIST, S_KS_DELETE, S_KSE_PUT, S_KSE_LIST, S_KSE_OF_CERT,
+    S_KS_PUT, S_KS_GET, S_KS_LIST, S_KS_DELETE, S_KSE_PUT, S_KSE_LIST, S_KSE_OF_CERT, S_KSE_DELETE, S_KSE_RENAME,
     S_AUDIT_PUT, S_AUDIT_LAST, S_AUDIT_LIST, S_ALERT_DELIVERED,
     S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
     S_COUNT
@@ -347,6 +347,8 @@ static const char *const stmt_sql[S_COUNT] = {
                   " VALUES(?,?,?,?,?,?,?,?,?)",
     [S_KSE_LIST] = "SELECT id, keystore_id, tenant_id, alias, position, cert_id, chain, key_id, origin FROM keystore_entries"
                    " WHERE tenant_id=? AND keystore_id=? ORDER BY position",
+    [S_KSE_DELETE] = "DELETE FROM keystore_entries WHERE tenant_id=? AND id=?",
+    [S_KSE_RENAME] = "UPDATE keystore_entries SET alias=? WHERE tenant_id=? AND id=?",
     /* The chain is a list of certificate ids joined by commas. */
     [S_KSE_OF_CERT] = "SELECT e.alias, k.name, k.id FROM keystore_entries e JOIN keystores k ON k.id = e.keystore_id"
                       " WHERE e.tenant_id=?1 AND (e.cert_id=?2 OR instr(',' || ifnull(e.chain, '') || ',',"
@@ -3544,6 +3546,26 @@ int ch_store_keystore_entry_put(ch_store *s, const ch_store_keystore_entry *e)
     int error = step_done(db, st, "storing a keystore entry");
     if (error == CH_EEXISTS)
         ch_error_set_field(CH_EEXISTS, "alias", "the keystore already has an entry with alias \"%.64s\"", e->alias);
+    return error;
+}
+
+int ch_store_keystore_entry_delete(ch_store *s, const char *tenant_id, const char *entry_id)
+{
+    STMT(S_KSE_DELETE, "deleting a keystore entry");
+    bind_text(st, 1, tenant_id);
+    bind_text(st, 2, entry_id);
+    return step_one_row(db, st, "deleting a keystore entry", "keystore entry");
+}
+
+int ch_store_keystore_entry_rename(ch_store *s, const char *tenant_id, const char *entry_id, const char *alias)
+{
+    STMT(S_KSE_RENAME, "renaming a keystore entry");
+    bind_text(st, 1, alias);
+    bind_text(st, 2, tenant_id);
+    bind_text(st, 3, entry_id);
+    int error = step_one_row(db, st, "renaming a keystore entry", "keystore entry");
+    if (error == CH_EEXISTS)
+        ch_error_set_field(CH_EEXISTS, "alias", "the keystore already has an entry with alias \"%.64s\"", alias);
     return error;
 }
 
