@@ -38,6 +38,8 @@ static const char *const F_CSR[] = {"name", "key_type", "digest", "subject", "sa
 static const char *const F_ATTACH[] = {"certificate", NULL};
 static const char *const F_IMPORT[] = {"name", "certificate", "private_key", "password", "key_password", NULL};
 static const char *const F_KEYSTORE[] = {"name", "data", "password", "key_password", NULL};
+static const char *const F_ENTRY_ADD[] = {"certificate_id", "alias", NULL};
+static const char *const F_ENTRY_RENAME[] = {"alias", NULL};
 
 /* The page a list request asks for: ?limit (1 to 1000, 100 when absent) and ?cursor.  A bad
  * limit is answered with a 400 here (-1). */
@@ -1347,7 +1349,8 @@ static int keystore_entries_json(req *r, const char *id, bool with_certs, json_t
     return 0;
 }
 
-/* A keystore's entries in their order, a page at a time (its entries do not change). */
+/* A keystore's entries in their order, a page at a time (the cursor is the alias of the
+ * page's last entry: an entry added goes last). */
 static void keystore_entries(req *r, const char *id)
 {
     json_t *items;
@@ -1446,6 +1449,62 @@ static void keystore_export(req *r, const char *id)
 done:
     ch_buf_dispose_secure(&out);
     json_decref(body);
+}
+
+/* POST /keystores/{id}/entries {"certificate_id","alias"}: a certificate of the inventory as
+ * a new last entry (keytool -importcert into a stored keystore). */
+static void keystore_entry_add(req *r, const char *id)
+{
+    json_t *body = read_json(r, F_ENTRY_ADD), *o;
+    const char *cert_id = NULL, *alias = NULL;
+    ch_store_keystore_entry e;
+    int error;
+
+    if (body == NULL || get_str(r, body, "certificate_id", &cert_id) || get_str(r, body, "alias", &alias))
+        goto done;
+    if ((error = ch_svc_keystore_entry_add(r->svc, &r->who.actor, id, cert_id, alias, &e)) < 0) {
+        reply_error(r, error);
+        goto done;
+    }
+    o = entry_json(&e);
+    keystore_entry_fill(r, o);
+    ch_store_keystore_entry_dispose(&e);
+    reply_json(r, 201, o);
+done:
+    json_decref(body);
+}
+
+/* PATCH /keystores/{id}/entries/{alias} {"alias"}: the entry renamed (keytool -changealias). */
+static void keystore_entry_rename(req *r, const char *id)
+{
+    json_t *body = read_json(r, F_ENTRY_RENAME), *o;
+    const char *alias = NULL;
+    ch_store_keystore_entry e;
+    int error;
+
+    if (body == NULL || get_str(r, body, "alias", &alias))
+        goto done;
+    if ((error = ch_svc_keystore_entry_rename(r->svc, &r->who.actor, id, r->sub, alias, &e)) < 0) {
+        reply_error(r, error);
+        goto done;
+    }
+    o = entry_json(&e);
+    keystore_entry_fill(r, o);
+    ch_store_keystore_entry_dispose(&e);
+    reply_json(r, 200, o);
+done:
+    json_decref(body);
+}
+
+/* DELETE /keystores/{id}/entries/{alias}: the entry alone; its certificate stays in the
+ * inventory (keytool -delete). */
+static void keystore_entry_delete(req *r, const char *id)
+{
+    int error = ch_svc_keystore_entry_delete(r->svc, &r->who.actor, id, r->sub);
+
+    if (error < 0)
+        return reply_error(r, error);
+    reply_json(r, 200, json_pack("{ss ss sb}", "id", id, "alias", r->sub, "deleted", 1));
 }
 
 static void csr_delete(req *r, const char *id)
@@ -2877,7 +2936,10 @@ static const struct route {
     {EVHTTP_REQ_POST, "keystores", h_keystores_upload, POOL, "name"},
     {EVHTTP_REQ_GET, "keystores/{id}", keystore_get, LOOP, NULL},
     {EVHTTP_REQ_GET, "keystores/{id}/entries", keystore_entries, POOL, PAGE},
+    {EVHTTP_REQ_POST, "keystores/{id}/entries", keystore_entry_add, POOL, NULL},
     {EVHTTP_REQ_GET, "keystores/{id}/entries/{alias}", keystore_entry, POOL, NULL},
+    {EVHTTP_REQ_PATCH, "keystores/{id}/entries/{alias}", keystore_entry_rename, POOL, NULL},
+    {EVHTTP_REQ_DELETE, "keystores/{id}/entries/{alias}", keystore_entry_delete, POOL, NULL},
     {EVHTTP_REQ_POST, "keystores/{id}/export", keystore_export, POOL, NULL},
     {EVHTTP_REQ_DELETE, "keystores/{id}", keystore_delete, POOL, NULL},
     {EVHTTP_REQ_GET, "trusted-certificates", trusted_list, POOL, PAGE " list"},

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# A stored keystore changed entry by entry, as keytool changes one: a certificate of the
+# inventory added (with its chain, and its key where certhub holds it), an entry renamed, one
+# deleted; through the API and the CLI, each export read back by keytool and openssl.  Who may
+# (operators and admins, not viewers, not another tenant), aliases unique in any case, and bad
+# requests that change nothing.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/daemon.sh"
+
+command -v keytool >/dev/null || fail "keytool is missing (scripts/deps.sh installs it)"
+# keytool's output in UTF-8 whatever the locale, its warnings (JKS is "proprietary") dropped.
+kt() { keytool -J-Dsun.stdout.encoding=UTF-8 -J-Dstdout.encoding=UTF-8 "$@" 2>/dev/null; }
+# kt_entries STORE PASSWORD [keytool options]: "alias,EntryType" of each entry, sorted
+kt_entries() {
+    local store=$1 pass=$2
+    shift 2
+    kt -list -keystore "$store" -storepass "$pass" "$@" | grep -E 'PrivateKeyEntry|trustedCertEntry' |
+        sed -E 's/^(.*), [A-Z][a-z]{2} [0-9]+, [0-9]{4}, ([A-Za-z]+Entry),.*/\1,\2/' | sort | paste -sd' '
+}
+# p12_names FILE PASSWORD: the friendly names of a PKCS#12's bags, sorted and unique
+p12_names() {
+    openssl pkcs12 -in "$1" -passin "pass:$2" -nodes 2>/dev/null | sed -n 's/^ *friendlyName: //p' | sort -u | paste -sd,
+}
+entries() { api GET "/api/v1/keystores/$1/entries"; body '[.items[] | .alias + ":" + (.has_private_key | tostring)] | join(" ")'; }
+entry_audits() { api GET "/api/v1/audit?action=keystore.entry_*&limit=1000"; body '.items | length'; }
+
+start_daemon
+TOKEN=$(cat "$data/admin-token")
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout up.key -subj /CN=up.example -days 30 \
+    -out up.pem 2>/dev/null
+openssl pkcs12 -export -in up.pem -inkey up.key -name uploaded -passout pass:s3cret -out up.p12
+api POST "/api/v1/keystores?name=edited" "" -H "Content-Type: application/x-pkcs12" -H "Certhub-Password: s3cret" \
+    --data-binary @up.p12
+check_eq "a keystore uploaded" 201 "$status"
+ks=$(body .id)
+api POST /api/v1/certificates '{"subject":{"common_name":"web.example"},"sans":["dns:web.example"],"name":"web"}'
+check_eq "a certificate issued with a key certhub holds" "201 true" "$status $(body .has_private_key)"
+web=$(body .id)
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout partner.key -subj /CN=Partner \
+    -days 30 -out partner.pem 2>/dev/null
+api POST /api/v1/certificates/import "$(jq -n --rawfile c partner.pem '{name:"partner",certificate:$c}')"
+check_eq "a certificate imported without its key" "201 false" "$status $(body .has_private_key)"
+partner=$(body .id)
+api POST /api/v1/tokens '{"role":"viewer","name":"viewer"}'
+viewer=$(body .token)
+api POST /api/v1/tokens '{"role":"operator","name":"operator"}'
+operator=$(body .token)
+api POST /api/v1/tenants '{"name":"other"}'
+api POST /api/v1/tokens '{"tenant":"other","role":"admin","name":"other admin"}'
+other=$(body .token)
+TOKEN=$other api POST /api/v1/certificates/import "$(jq -n --rawfile c partner.pem '{name:"theirs",certificate:$c}')"
+theirs=$(body .id)
+
+# ---- refused, nothing changed
+TOKEN=$viewer api POST "/api/v1/keystores/$ks/entries" "{\"certificate_id\":\"$web\"}"
+check_eq "a viewer adds no entry" 403 "$status"
+TOKEN=$viewer api PATCH "/api/v1/keystores/$ks/entries/uploaded" '{"alias":"x"}'
+check_eq "nor renames one" 403 "$status"
+TOKEN=$viewer api DELETE "/api/v1/keystores/$ks/entries/uploaded"
+check_eq "nor deletes one" 403 "$status"
+TOKEN=$other api POST "/api/v1/keystores/$ks/entries" "{\"certificate_id\":\"$theirs\"}"
+check_eq "another tenant's keystore is not found" 404 "$status"
+TOKEN=$other api DELETE "/api/v1/keystores/$ks/entries/uploaded"
+check_eq "not even to delete an entry" 404 "$status"
+api POST "/api/v1/keystores/$ks/entries" "{\"certificate_id\":\"$theirs\"}"
+check_eq "another tenant's certificate is not found" "404 certificate_id" "$status $(body .error.field)"
+api POST "/api/v1/keystores/$ks/entries" '{"alias":"x"}'
+check_eq "no certificate_id: 400" "400 certificate_id" "$status $(body .error.field)"
+api POST "/api/v1/keystores/$ks/entries" "{\"certificate_id\":\"$web\",\"colour\":\"red\"}"
+check_eq "an unknown field: 400" "400 colour" "$status $(body .error.field)"
+api POST "/api/v1/keystores/$ks/entries" "{\"certificate_id\":\"$web\",\"alias\":\"UPLOADED\"}"
+check_eq "an alias taken in another case: 409" "409 alias" "$status $(body .error.field)"
+check_contains "the message says aliases are compared without regard to case" "$(body .error.message)" \
+    "without regard to case"
+api POST "/api/v1/keystores/$ks/entries" "{\"certificate_id\":\"$web\",\"alias\":\"a\\u0007b\"}"
+check_eq "an alias with a control character: 400" "400 alias" "$status $(body .error.field)"
+api PATCH "/api/v1/keystores/$ks/entries/nope" '{"alias":"x"}'
+check_eq "renaming no such entry: 404" "404 alias" "$status $(body .error.field)"
+api PATCH "/api/v1/keystores/$ks/entries/uploaded" '{"alias":""}'
+check_eq "renaming to nothing: 400" "400 alias" "$status $(body .error.field)"
+api DELETE "/api/v1/keystores/$ks/entries/nope"
+check_eq "deleting no such entry: 404" "404 alias" "$status $(body .error.field)"
+api POST "/api/v1/keystores/kst_none/entries" "{\"certificate_id\":\"$web\"}"
+check_eq "no such keystore: 404" 404 "$status"
+check_eq "the keystore as it was" "uploaded:true" "$(entries "$ks")"
+check_eq "and nothing audited" 0 "$(entry_audits)"
+
+# ---- added, renamed, deleted
+TOKEN=$operator api POST "/api/v1/keystores/$ks/entries" "{\"certificate_id\":\"$web\"}"
+check_eq "an operator adds a certificate with its key, under its name" "201 web true added" \
+    "$status $(body '.alias + " " + (.has_private_key | tostring) + " " + .origin')"
+api POST "/api/v1/keystores/$ks/entries" "{\"certificate_id\":\"$partner\",\"alias\":\"Partner CA\"}"
+check_eq "one without a key, under an alias chosen" "201 Partner CA false" \
+    "$status $(body '.alias + " " + (.has_private_key | tostring)')"
+api POST "/api/v1/keystores/$ks/entries" "{\"certificate_id\":\"$partner\",\"alias\":\"old/partner\"}"
+check_eq "an alias with a slash" 201 "$status"
+api GET "/api/v1/keystores/$ks/entries/web"
+check_eq "the added entry carries its CA's chain" 2 "$(body '.chain | length')"
+api PATCH "/api/v1/keystores/$ks/entries/uploaded" '{"alias":"PARTNER ca"}'
+check_eq "renaming to an alias taken in another case: 409" "409 alias" "$status $(body .error.field)"
+api PATCH "/api/v1/keystores/$ks/entries/uploaded" '{"alias":"Tomcat"}'
+check_eq "renamed" "200 Tomcat true" "$status $(body '.alias + " " + (.has_private_key | tostring)')"
+api DELETE "/api/v1/keystores/$ks/entries/old%2Fpartner"
+check_eq "an entry deleted (its alias %-escaped)" "200 true" "$status $(body .deleted)"
+api GET "/api/v1/certificates/$partner"
+check_eq "its certificate stays in the inventory" 200 "$status"
+check_eq "the keystore as edited, in its order" "Tomcat:true web:true Partner CA:false" "$(entries "$ks")"
+check_eq "each change audited" 5 "$(entry_audits)"
+api GET "/api/v1/audit?action=keystore.entry_rename&limit=10"
+check_eq "the rename's audit row says from what to what" "uploaded Tomcat $ks" \
+    "$(body '.items[0].detail.from + " " + .items[0].detail.alias + " " + .items[0].object_id')"
+
+# ---- exports reflect the edits
+api POST "/api/v1/keystores/$ks/export" '{"format":"jks","password":"changeit"}'
+cp "$T/body" edited.jks
+check_eq "keytool lists the JKS as edited" "partner ca,trustedCertEntry tomcat,PrivateKeyEntry web,PrivateKeyEntry" \
+    "$(kt_entries edited.jks changeit)"
+check_contains "the added key entry holds its chain" "$(kt -list -v -keystore edited.jks -storepass changeit -alias web)" \
+    "Certificate chain length: 3"
+api POST "/api/v1/keystores/$ks/export" '{"format":"p12","password":"changeit"}'
+cp "$T/body" edited.p12
+check_eq "keytool lists the p12 as edited" "partner ca,trustedCertEntry tomcat,PrivateKeyEntry web,PrivateKeyEntry" \
+    "$(kt_entries edited.p12 changeit -storetype PKCS12)"
+check_contains "openssl reads the new alias" "$(p12_names edited.p12 changeit)" "Tomcat"
+check_eq "and the key of the renamed entry is its own" "$(openssl pkey -in up.key -pubout)" \
+    "$(openssl pkcs12 -in edited.p12 -passin pass:changeit -nocerts -nodes 2>/dev/null |
+        awk '/friendlyName: Tomcat/ { p = 1 } p' | openssl pkey -pubout)"
+done_testing
