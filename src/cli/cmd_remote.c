@@ -1065,17 +1065,25 @@ int cmd_remote_keystore_entries(cli_args *a)
     return list_and_print(a, paged(a, path, page, sizeof page), cols, w, 5);
 }
 
+/* The path of entry ALIAS of keystore ID (the alias %-escaped: it may hold a slash). */
+static const char *entry_path(char *path, size_t n, const char *id, const char *alias)
+{
+    char tail[1100], *esc = remote_escape(alias);
+
+    snprintf(tail, sizeof tail, "/entries/%.1000s", esc ? esc : "");
+    free(esc);
+    return obj_path(path, n, "keystores", id, tail);
+}
+
 /* One entry whole: its own fields, its certificate in full (as cert get shows one), then the
  * chain after it. */
 int cmd_remote_keystore_entry(cli_args *a)
 {
-    char tail[1100], path[1300], *esc = remote_escape(a->pos[1]);
+    char path[1300];
     json_t *ans = NULL, *e;
     size_t i;
 
-    snprintf(tail, sizeof tail, "/entries/%.1000s", esc ? esc : "");
-    free(esc);
-    if (remote_call(a, "GET", obj_path(path, sizeof path, "keystores", a->pos[0], tail), NULL, &ans, NULL) != 0)
+    if (remote_call(a, "GET", entry_path(path, sizeof path, a->pos[0], a->pos[1]), NULL, &ans, NULL) != 0)
         return 1;
     if (g_remote.json) {
         print_json(ans);
@@ -1089,6 +1097,72 @@ int cmd_remote_keystore_entry(cli_args *a)
             printf("\nthe chain after it:\n%-28s  %-20s  %s\n", "id", "not_after", "subject");
         json_array_foreach(json_object_get(ans, "chain"), i, e)
             printf("%-28s  %-20s  %s\n", str(e, "id"), str(e, "not_after"), str(e, "subject"));
+    }
+    json_decref(ans);
+    return 0;
+}
+
+/* An entry as the server answered a change of it: "ALIAS  certificate ID  with its key". */
+static void print_entry(json_t *e)
+{
+    if (g_remote.json) {
+        print_json(e);
+        return;
+    }
+    put_text(str(e, "alias"));
+    printf("  %s  %s\n", str(e, "certificate_id"),
+           json_is_true(json_object_get(e, "has_private_key")) ? "with its private key" : "the certificate only");
+}
+
+/* keytool -importcert into a stored keystore: a certificate of the inventory, its chain and
+ * (when the server holds it) its key, as the last entry. */
+int cmd_remote_keystore_entry_add(cli_args *a)
+{
+    json_t *body, *ans = NULL;
+    char path[300];
+    int rc = 1;
+
+    if (cli_opt(a, "certificate") == NULL)
+        cli_usage(a, "--certificate ID is required: the certificate of the inventory to add");
+    body = json_pack("{ss}", "certificate_id", cli_opt(a, "certificate"));
+    str_member(a, "alias", body, "alias");
+    if (remote_call(a, "POST", obj_path(path, sizeof path, "keystores", a->pos[0], "/entries"), body, &ans, NULL) == 0) {
+        print_entry(ans);
+        rc = 0;
+    }
+    json_decref(body);
+    json_decref(ans);
+    return rc;
+}
+
+int cmd_remote_keystore_entry_rename(cli_args *a)
+{
+    json_t *body = json_pack("{ss}", "alias", a->pos[2]), *ans = NULL;
+    char path[1300];
+    int rc = 1;
+
+    if (remote_call(a, "PATCH", entry_path(path, sizeof path, a->pos[0], a->pos[1]), body, &ans, NULL) == 0) {
+        print_entry(ans);
+        rc = 0;
+    }
+    json_decref(body);
+    json_decref(ans);
+    return rc;
+}
+
+int cmd_remote_keystore_entry_delete(cli_args *a)
+{
+    json_t *ans = NULL;
+    char path[1300];
+
+    if (remote_call(a, "DELETE", entry_path(path, sizeof path, a->pos[0], a->pos[1]), NULL, &ans, NULL) != 0)
+        return 1;
+    if (g_remote.json) {
+        print_json(ans);
+    } else {
+        printf("deleted entry ");
+        put_text(a->pos[1]);
+        printf(" of %s (its certificate stays in the inventory)\n", a->pos[0]);
     }
     json_decref(ans);
     return 0;

@@ -114,6 +114,14 @@ static const cli_cmd commands[] = {
      "limit= cursor= all", 1, 1},
     {"keystore entry", cmd_remote_keystore_entry, "ID ALIAS",
      "show one entry of a keystore: its certificate in full and the chain after it", "", 2, 2},
+    {"keystore entry-add", cmd_remote_keystore_entry_add, "ID --certificate CERT_ID [--alias A]",
+     "add a certificate of the inventory as an entry, with its chain and its key when the server holds it (alias: "
+     "the certificate's name)",
+     "certificate= alias=", 1, 1},
+    {"keystore entry-rename", cmd_remote_keystore_entry_rename, "ID ALIAS NEW_ALIAS",
+     "rename an entry of a keystore (aliases are unique without regard to case)", "", 3, 3},
+    {"keystore entry-delete", cmd_remote_keystore_entry_delete, "ID ALIAS",
+     "delete an entry of a keystore (its certificate stays in the inventory)", "", 2, 2},
     {"keystore export", cmd_remote_keystore_export,
      "ID --out FILE [--format pem|der|p7b|p12|jks] [--password-file F | --no-password] [--key-password-file F] "
      "[--with-key | --truststore] [--legacy]",

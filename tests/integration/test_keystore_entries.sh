@@ -125,4 +125,27 @@ check_contains "openssl reads the new alias" "$(p12_names edited.p12 changeit)" 
 check_eq "and the key of the renamed entry is its own" "$(openssl pkey -in up.key -pubout)" \
     "$(openssl pkcs12 -in edited.p12 -passin pass:changeit -nocerts -nodes 2>/dev/null |
         awk '/friendlyName: Tomcat/ { p = 1 } p' | openssl pkey -pubout)"
+
+# ---- the CLI
+remote() { "$CERTHUB" --server "https://localhost:$port" --token-file "$data/admin-token" --ca-file "$data/ca.pem" "$@"; }
+echo "$viewer" > viewer-token
+expect_error "keystore entry-add by a viewer: refused" "operator role" -- \
+    "$CERTHUB" --server "https://localhost:$port" --token-file viewer-token --ca-file "$data/ca.pem" \
+    keystore entry-add "$ks" --certificate "$partner" --alias viewer
+expect_usage "keystore entry-add without --certificate" "--certificate ID is required" -- remote keystore entry-add "$ks"
+expect_error "keystore entry-add under an alias taken in another case" "without regard to case" -- \
+    remote keystore entry-add "$ks" --certificate "$partner" --alias TOMCAT
+check_contains "keystore entry-add: the certificate under the alias given, without a key" \
+    "$(remote keystore entry-add "$ks" --certificate "$partner" --alias partner2)" "partner2  $partner  the certificate only"
+check_contains "keystore entry-rename" "$(remote keystore entry-rename "$ks" web Web-Server)" "Web-Server  $web  with its private key"
+expect_error "keystore entry-rename of an alias it lacks" 'no entry with the alias "web"' -- \
+    remote keystore entry-rename "$ks" web other
+check_contains "keystore entry-delete (an alias with a space)" "$(remote keystore entry-delete "$ks" "Partner CA")" \
+    "deleted entry Partner CA of $ks"
+check_eq "the keystore as the CLI left it" "Tomcat:true Web-Server:true partner2:false" "$(entries "$ks")"
+remote keystore export "$ks" --format jks --password-file <(echo changeit) --out cli.jks
+check_eq "keytool lists the JKS as the CLI left it" \
+    "partner2,trustedCertEntry tomcat,PrivateKeyEntry web-server,PrivateKeyEntry" "$(kt_entries cli.jks changeit)"
+remote keystore export "$ks" --format p12 --password-file <(echo changeit) --out cli.p12
+check_eq "openssl reads the p12's aliases as the CLI left them" "Tomcat,Web-Server,partner2" "$(p12_names cli.p12 changeit)"
 done_testing
