@@ -1032,16 +1032,56 @@ function keystoreView(k, actions, panel, from) {
     }) }, el("strong", {}, x.alias), el("span", {}, x.certificate?.subject || ""),
     el("span", { class: "muted" }, `valid until ${day(x.certificate?.not_after) || "—"} · ${x.has_private_key ? "private key (sealed)" : "certificate only"}`));
     buttons.set(x.alias, b);
-    return el("li", {}, b);
+    return el("li", {}, b, canChange() ? el("div", { class: "row-actions" },
+      el("button", { type: "button", class: "secondary", "aria-label": `Rename ${x.alias}`, onclick: () => entryRename(k, x.alias, again) }, "Rename"),
+      el("button", { type: "button", class: "danger", "aria-label": `Delete ${x.alias}`,
+        onclick: () => confirmDialog(`Delete the entry "${x.alias}" from ${k.name}? Its certificate stays in the inventory.`, async () => {
+          try {
+            await api("DELETE", `keystores/${k.id}/entries/${encodeURIComponent(x.alias)}`);
+            done(`Entry "${x.alias}" deleted from ${k.name}.`);
+          } catch (e) { problem(e.message); }
+          again();
+        }) }, "Delete")) : null);
   };
+  // The panel drawn again from the keystore as stored now (after a change of its entries).
+  const again = (focusAlias) => panel.view(async () => keystoreView(await api("GET", "keystores/" + k.id), actions, panel, focusAlias));
+  const add = canChange() ? el("button", { type: "button", "aria-label": `Add an entry to ${k.name}`, onclick: () => entryAdd(k, again) }, "Add entry") : null;
   const body = [el("div", { class: "row-actions" }, actions),
     el("dl", {}, el("dt", {}, "Format"), el("dd", {}, k.format.toUpperCase()),
       el("dt", {}, "Method"), el("dd", {}, origins.join(", ") || "uploaded"),
       el("dt", {}, "Created"), el("dd", {}, k.created_at)),
-    el("h3", {}, `Entries (${k.entries.length})`),
+    el("h3", {}, `Entries (${k.entries.length})`), add,
     k.entries.length ? el("ul", { class: "entries" }, k.entries.map(entry)) : el("p", { class: "muted" }, "It holds no entry.")];
   // Back from an entry: the focus on that entry's button.
   return { body, focus: buttons.get(from) };
+}
+
+// A certificate of the inventory added to keystore k as its last entry (keytool -importcert):
+// its chain with it, and its key when certhub holds it; the alias the certificate's name unless
+// one is given (unique in the keystore without regard to case).  then(alias) redraws the panel.
+async function entryAdd(k, then) {
+  const certs = (await api("GET", "certificates?limit=1000")).items;
+  const pick = el("select", { id: "ke-certificate" }, certs.map((c) => el("option", { value: c.id },
+    `${c.name} — ${c.subject}${c.has_private_key ? " (with its private key)" : ""}`)));
+  const alias = el("input", { id: "ke-alias", autocomplete: "off", placeholder: "the certificate's name" });
+  formDialog(`Add an entry to ${k.name}`, [el("label", { for: "ke-certificate" }, "Certificate"), pick,
+    el("label", { for: "ke-alias" }, "Alias (optional)"), alias], "Add", async (form, d) => {
+    const made = await api("POST", `keystores/${k.id}/entries`, { certificate_id: pick.value, ...(alias.value ? { alias: alias.value } : {}) });
+    d.close();
+    done(`Entry "${made.alias}" added to ${k.name}${made.has_private_key ? ", with its private key" : ""}.`);
+    then(made.alias);
+  }, "ke-error");
+}
+
+// An entry of keystore k renamed (keytool -changealias).
+function entryRename(k, from, then) {
+  const alias = el("input", { id: "kr-alias", autocomplete: "off", value: from });
+  formDialog(`Rename ${from}`, [el("label", { for: "kr-alias" }, "New alias"), alias], "Rename", async (form, d) => {
+    const made = await api("PATCH", `keystores/${k.id}/entries/${encodeURIComponent(from)}`, { alias: alias.value });
+    d.close();
+    done(`Entry "${from}" renamed "${made.alias}".`);
+    then(made.alias);
+  }, "kr-error");
 }
 
 // What can be done to a keystore, as buttons: in its row and in its panel.

@@ -603,6 +603,41 @@ execFileSync("keytool", ["-importkeystore", "-srckeystore", `${work}/store-out.j
   "-noprompt"], quiet);
 ok("a keystore exported as JKS with a key password: keytool opens its key with it, under its own alias");
 
+// The keystore changed entry by entry from its panel: a certificate of the inventory added, an
+// entry renamed (an alias taken in another case refused, saying so), one deleted.
+await ks.locator("td").first().click();
+await panelOf(page).getByRole("heading", { name: "Entries (1)" }).waitFor();
+await panelOf(page).getByRole("button", { name: "Add an entry to store.jks" }).click();
+const webId = await page.evaluate(async () => (await (await fetch("/api/v1/certificates?search=web.example&limit=1")).json()).items[0].id);
+await page.locator("#ke-certificate").selectOption(webId);
+await page.getByLabel("Alias (optional)").fill("Web-Entry");
+await page.getByRole("dialog").getByRole("button", { name: "Add", exact: true }).click();
+await panelOf(page).getByRole("heading", { name: "Entries (2)" }).waitFor();
+await panelOf(page).getByRole("button", { name: "Details of Web-Entry" }).waitFor();
+ok("an entry added from the panel: a certificate of the inventory under the alias given");
+await panelOf(page).getByRole("button", { name: "Rename Web-Entry" }).click();
+await page.getByLabel("New alias").fill("TOMCAT");
+await page.getByRole("dialog").getByRole("button", { name: "Rename", exact: true }).click();
+await page.locator("#kr-error").getByText("without regard to case").waitFor();
+await page.getByLabel("New alias").fill("web-renamed");
+await page.getByRole("dialog").getByRole("button", { name: "Rename", exact: true }).click();
+await panelOf(page).getByRole("button", { name: "Details of web-renamed" }).waitFor();
+assert.equal(await panelOf(page).getByRole("button", { name: "Details of Web-Entry" }).count(), 0);
+ok("an entry renamed from the panel (an alias taken in another case refused, saying so)");
+await panelOf(page).getByRole("button", { name: "Delete web-renamed" }).click();
+await page.getByRole("dialog").getByRole("button", { name: "Delete", exact: true }).click();
+await panelOf(page).getByRole("heading", { name: "Entries (1)" }).waitFor();
+const ksEdits = await page.evaluate(async () => {
+  const k = (await (await fetch("/api/v1/keystores")).json()).items.find((x) => x.name === "store.jks");
+  const entries = (await (await fetch(`/api/v1/keystores/${k.id}/entries`)).json()).items.map((e) => e.alias);
+  const audit = (await (await fetch("/api/v1/audit?action=keystore.entry_*&limit=100")).json()).items.map((a) => a.action);
+  return { entries, audit: audit.sort() };
+});
+assert.deepEqual(ksEdits, { entries: ["tomcat"], audit: ["keystore.entry_add", "keystore.entry_delete", "keystore.entry_rename"] });
+ok("an entry deleted from the panel; each change audited");
+await page.keyboard.press("Escape");
+await panelOf(page).waitFor({ state: "hidden" });
+
 // Devices: those of a trusted certificate in its details, blocked and let in again, filtered.
 await page.getByRole("link", { name: "Trusted certificates" }).click();
 await page.getByRole("button", { name: "Details of Plant root" }).click();
@@ -916,6 +951,14 @@ const refused = await vp.evaluate(async () => {
     body: JSON.stringify({ subject: { common_name: "x" }, ca_id: "x" }) })).status;
 });
 assert.equal(refused, 403);
+// A keystore's panel: its entries and Export, nothing that changes them.
+await vp.getByRole("link", { name: "Keystores" }).click();
+await vp.locator("tr", { hasText: "store.jks" }).locator("td").first().click();
+await panelOf(vp).getByRole("button", { name: "Details of tomcat" }).waitFor();
+for (const name of [/^Add an entry/, /^Rename /, /^Delete /])
+  assert.equal(await panelOf(vp).getByRole("button", { name }).count(), 0, `a viewer's keystore panel offers ${name}`);
+await vp.keyboard.press("Escape");
+await panelOf(vp).waitFor({ state: "hidden" });
 await vp.getByRole("link", { name: "Settings" }).click();
 await vp.getByRole("heading", { name: "Trust bundle" }).waitFor();
 assert.equal(await vp.getByRole("button", { name: "Save settings" }).count(), 0);
