@@ -213,12 +213,24 @@ static const cli_cmd commands[] = {
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
+/* The width of the column of command names in the lists: the longest name's, so that each
+ * summary starts in one column and two spaces always part a name from it. */
+static int name_width(void)
+{
+    size_t w = 0;
+
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strlen(commands[i].name) > w)
+            w = strlen(commands[i].name);
+    return (int)w;
+}
+
 static void help(FILE *f)
 {
     fprintf(f, "certhub %s: certificates, keys and CAs\n\nusage: certhub COMMAND [OPTIONS]\n\ncommands:\n",
             CERTHUB_VERSION);
     for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(f, "  %-16s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-*s  %s\n", name_width(), commands[i].name, commands[i].summary);
     fprintf(f, "\n'certhub COMMAND --help' shows a command's options.  Passwords are read from files\n"
                "(--password-file), never from the command line; --out - writes to standard output.  key create,\n"
                "csr create, cert create, convert, inspect and verify work on files alone; agent follows its\n"
@@ -247,6 +259,10 @@ static const struct opt_help {
     {"cert export;keystore export;", "key-password-file",
      "jks: the password of its key entries apart from the keystore's (keytool -keypass); without it, the "
      "keystore's"},
+    {"keystore entry-add;", "certificate", "the id of the certificate of the inventory to add (certhub cert list)"},
+    {"keystore entry-add;", "alias",
+     "the entry's alias (1 to 128 characters, unique in the keystore without regard to case); without it, the "
+     "certificate's name"},
     {"cert export;", "alias",
      "p12 or jks: the alias of the certificate's entry (Tomcat's \"tomcat\"; keytool lists it in lower case); "
      "without it, the certificate's name"},
@@ -555,7 +571,7 @@ static int group_help(int argc, char **argv)
             fprintf(f, "usage: certhub %s COMMAND [OPTIONS]\n\ncommands:\n", argv[1]);
             found = true;
         }
-        fprintf(f, "  %-16s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-*s  %s\n", name_width(), commands[i].name, commands[i].summary);
     }
     if (!found)
         return -1;
