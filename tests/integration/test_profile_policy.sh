@@ -144,4 +144,36 @@ check_eq "an address" 201 "$status"
 refused "a DNS name under an empty list" sans "it allows no DNS names" POST /api/v1/certificates \
     "{\"profile\":\"ip-only\",\"ca_id\":\"$issuer\",\"key_type\":\"p256\",\"sans\":[\"dns:example.com\"]}"
 
+# ---- the CLI
+remote() { "$CERTHUB" --server "https://localhost:$port" --token-file "$data/admin-token" --ca-file "$data/ca.pem" "$@"; }
+expect_exit 0 "profile create with a name policy" -- remote profile create cli-web --key-usage digital_signature \
+    --ext-key-usage server_auth --allowed-domains example.com,corp.example --subdomains on
+remote --output json profile get cli-web >"$T/p.json"
+check_eq "its policy" 'example.com,corp.example true false false' \
+    "$(jq -r '[(.allowed_domains | join(",")), .allow_subdomains, .allow_wildcards, .allow_ip_sans] | map(tostring) | join(" ")' "$T/p.json")"
+expect_error "--subdomains takes on or off" "--subdomains takes on or off" -- \
+    remote profile update cli-web --subdomains maybe
+before=$(counts)
+expect_error "cert issue with a name outside" "profile cli-web does not allow dns:evil.com" -- \
+    remote cert issue --ca-id "$issuer" --profile cli-web --san dns:www.example.com,dns:evil.com --out "$T/x.pem"
+expect_error "cert issue of the CSR openssl made with a SAN outside" "the CSR's dns:attacker.net" -- \
+    remote cert issue --ca-id "$issuer" --profile cli-web --csr "$T/bad.csr" --out "$T/x.pem"
+check_eq "neither stored nor audited" "$before" "$(counts)"
+expect_exit 0 "a name below a domain" -- \
+    remote cert issue --ca-id "$issuer" --profile cli-web --san dns:a.corp.example --out "$T/ok.pem"
+openssl x509 -in "$T/ok.pem" -noout -ext subjectAltName >"$T/san.txt"
+check_contains "issued for it" "$(cat "$T/san.txt")" "DNS:a.corp.example"
+expect_exit 0 "profile update: wildcards on, the rest kept" -- remote profile update cli-web --wildcards on
+expect_exit 0 "a wildcard now" -- \
+    remote cert issue --ca-id "$issuer" --profile cli-web --san "dns:*.corp.example" --out "$T/w.pem"
+expect_exit 0 "profile update --allowed-domains any: no policy" -- remote profile update cli-web --allowed-domains any
+remote --output json profile get cli-web >"$T/p.json"
+check_eq "none shown" "null null" "$(jq -r '[.allowed_domains, .allow_ip_sans] | map(tostring) | join(" ")' "$T/p.json")"
+expect_exit 0 "any name then" -- \
+    remote cert issue --ca-id "$issuer" --profile cli-web --san dns:evil.com --out "$T/e.pem"
+expect_exit 0 "profile update --allowed-domains none --ip-sans on: addresses only" -- \
+    remote profile update cli-web --allowed-domains none --ip-sans on
+expect_error "a DNS name then" "it allows no DNS names" -- \
+    remote cert issue --ca-id "$issuer" --profile cli-web --san dns:example.com --out "$T/x.pem"
+
 done_testing
