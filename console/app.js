@@ -394,6 +394,14 @@ const EXT_NAMES = { bc: "basic_constraints", aki: "authority_key_id", ku: "key_u
 const EXT_ON = { bc: true, aki: true, ku: true, eku: true };
 const EXT_CRITICAL = { bc: true, ku: true, eku: false };
 
+// A profile's name policy, said where names are chosen: a name outside it is refused (422).
+function namesAllowed(p) {
+  if (!p || !p.allowed_domains) return "";
+  const domains = p.allowed_domains.length ? p.allowed_domains.join(", ") : "no DNS names";
+  return `Names this profile allows: ${domains}${p.allow_subdomains ? " and the names below them" : ""}` +
+    `${p.allow_wildcards ? "; wildcards" : ""}${p.allow_ip_sans ? "; IP addresses" : ""}${p.allow_uri_sans ? "; URIs" : ""}.`;
+}
+
 // The create wizard: the storage seed's fields, a step at a time, Back and Next, review last.
 async function createWizard(reload) {
   const [cas, profiles] = await Promise.all([apiAll("cas"), apiAll("profiles")]);
@@ -409,6 +417,7 @@ async function createWizard(reload) {
         ["csr", "Certificate for a CSR that exists on this system"]])]],
     ["Profile, key and lifetime", () => [
       ...select("profile", "Profile", profiles.items.filter((p) => !p.is_ca).map((p) => [p.name, `${p.name} — ${p.description}`])),
+      el("p", { class: "hint", id: "profile-names" }, namesAllowed(profiles.items.find((p) => p.name === v.profile))),
       ...select("key_type", "Key type", [["p256", "EC P-256"], ["p384", "EC P-384"], ["rsa2048", "RSA 2048"], ["rsa3072", "RSA 3072"], ["rsa4096", "RSA 4096"], ["ed25519", "Ed25519"]]),
       ...select("digest", "Digest", [["sha256", "SHA-256"], ["sha384", "SHA-384"], ["sha512", "SHA-512"]]),
       ...field("days", "Lifetime (days)", { type: "number", min: "1" }),
@@ -477,6 +486,8 @@ async function createWizard(reload) {
     form.profile?.addEventListener("change", () => {
       const p = profiles.items.find((x) => x.name === form.profile.value);
       if (p && p.default_days && form.days) form.days.value = p.default_days;
+      const names = form.querySelector("#profile-names");
+      if (names) names.textContent = namesAllowed(p);
     });
     form.querySelector("input, select, button")?.focus();
   }

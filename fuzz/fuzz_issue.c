@@ -1,7 +1,8 @@
 /* Fuzz target: a certificate request as a client writes it, through the service's rules into
  * a real store: the profile, key type, lifetime, digest, subject (fields or a DN), SANs,
  * usages and a CSR or public key, all from outside bytes.  The service is
- * opened once on a directory of its own, with one issuing CA, and removed at exit.
+ * opened once on a directory of its own, with one issuing CA and a custom profile
+ * "fuzz-policy" with a name policy, and removed at exit.
  *
  * Input: lines for profile, key_type, days, digest, CN, O, C, SANs (comma-separated), DN,
  * key_usage, ext_key_usage, an unused line (a certificate issued here is never a CA, so it
@@ -50,6 +51,14 @@ static void setup(void)
     if (ch_svc_ca_create(svc, &actor, &cr, &ca) != 0)
         abort();
     ch_store_ca_dispose(&ca);
+    /* A profile with a name policy, for the inputs that name it: every name they carry, the
+     * CSR's too, goes through its check. */
+    if (ch_svc_profile_put(svc, &actor, "fuzz-policy",
+                           "{\"key_usage\":[\"digital_signature\"],\"ext_key_usage\":[\"server_auth\"],"
+                           "\"allowed_domains\":[\"example.com\",\"*.apps.example\"],\"allow_subdomains\":true,"
+                           "\"allow_wildcards\":true,\"allow_ip_sans\":true}",
+                           true, NULL) != 0)
+        abort();
     atexit(cleanup);
 }
 

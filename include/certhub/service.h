@@ -426,11 +426,13 @@ int ch_svc_device_register(ch_svc *svc, const ch_actor *actor, const char *devic
 /* ------------------------------------------------------------- profiles */
 
 /* A profile as issuing uses it: a built-in one (custom false, strings static) or a tenant's
- * custom one (p.name and p.description point at name and description). */
+ * custom one (p.name and p.description point at name and description, p.policy at policy:
+ * its name policy, NULL when it has none). */
 typedef struct ch_svc_profile {
     ch_profile p;
     bool custom;
     char *name, *description;
+    ch_name_policy *policy;
     int64_t created_at, updated_at;
 } ch_svc_profile;
 
@@ -441,7 +443,11 @@ int ch_svc_profile_get(ch_svc *svc, const ch_actor *actor, const char *name, ch_
 int ch_svc_profile_list(ch_svc *svc, const ch_actor *actor, ch_svc_profile **out, size_t *count);
 /* Creates (create true; CH_EEXISTS when taken) or replaces a custom profile from a JSON
  * definition: {"description", "key_usage":[...], "ext_key_usage":[...], "default_days",
- * "max_days", "allow_sans"}.  Unknown fields, CA usages and built-in names are refused. */
+ * "max_days", "allow_sans"}, and its name policy (ch_name_policy): "allowed_domains":[...],
+ * "allow_subdomains", "allow_wildcards", "allow_uri_sans" (these three false unless given, and
+ * only with allowed_domains), "allow_ip_sans" (true unless allowed_domains is given).  Unknown
+ * fields, CA usages and built-in names are refused.  Certificates issued afterwards, renewals
+ * of older ones among them, are held to the new definition. */
 int ch_svc_profile_put(ch_svc *svc, const ch_actor *actor, const char *name, const char *definition, bool create,
                        ch_svc_profile *out);
 int ch_svc_profile_delete(ch_svc *svc, const ch_actor *actor, const char *name);

@@ -327,7 +327,44 @@ typedef struct ch_profile {
     int default_days;
     int max_days;           /* 0: no maximum beyond the issuer's validity */
     bool allow_sans;
+    const struct ch_name_policy *policy; /* NULL: any names (built-in profiles); borrowed */
 } ch_profile;
+
+/* The names a custom profile's certificates may carry (as Vault PKI roles and step-ca's x509
+ * policy say it).  DNS names are compared in ASCII lower case without a trailing dot; an
+ * internationalized name is given and checked in its xn-- form (IDNA A-labels).
+ *
+ * - dns_restricted false: DNS names (and email domains, URIs) are not limited.
+ * - domains: an entry "example.com" allows that name, and with allow_subdomains every name
+ *   below it (www.example.com, a.b.example.com); an entry "*.example.com" allows the names
+ *   exactly one label below example.com (www.example.com, not example.com nor a.b.example.com).
+ * - A wildcard name ("*.example.com") needs allow_wildcards, and is allowed when every name it
+ *   stands for is: under an entry example.com with allow_subdomains, or an entry "*.example.com".
+ * - An email address's domain is checked as a DNS name (without wildcards); a URI needs
+ *   allow_uri; an IP address needs allow_ip.
+ * - The subject's common names are checked as DNS names when a TLS client could take them for
+ *   one (ASCII letters, digits, '-', '_', '.' and a leading "*."), as IP addresses when they are
+ *   one; any other common name ("Build Agent 7", an address with '@') matches no host and is
+ *   not checked. */
+typedef struct ch_name_policy {
+    char **domains; /* lower case, without a trailing dot */
+    size_t ndomains;
+    bool dns_restricted;
+    bool allow_subdomains;
+    bool allow_wildcards;
+    bool allow_ip;
+    bool allow_uri;
+} ch_name_policy;
+
+/* Adds an entry to policy->domains: a DNS name or "*." and one, written as above (trailing dot
+ * dropped, lower-cased).  CH_EINVAL saying why when it is not one; CH_ENOMEM. */
+int ch_name_policy_add(ch_name_policy *policy, const char *entry);
+/* Checks the names a certificate would carry.  CH_EPOLICY with field "sans" or "subject" and a
+ * message naming the name and what profile_name allows.  sans_from_csr only words the message. */
+int ch_name_policy_check(const ch_name_policy *policy, const char *profile_name, const X509_NAME *subject,
+                         const ch_san *sans, size_t nsans, bool sans_from_csr);
+/* Frees the domains; the struct itself is the caller's. */
+void ch_name_policy_dispose(ch_name_policy *policy);
 
 /* Borrowed pointer to a built-in profile, or NULL (and CH_ENOTFOUND set with the list of
  * names) when there is none by that name. */

@@ -1750,6 +1750,19 @@ static int profile_put(cli_args *a, bool create)
     int_member(a, "max-days", body, "max_days", 1, 36600);
     if (on_off(a, "sans", body, "allow_sans") != 0)
         goto done;
+    /* The name policy: "any" takes it away (a profile without one issues for any name),
+     * "none" is the empty list (no DNS names at all). */
+    if (cli_opt(a, "allowed-domains") != NULL && strcmp(cli_opt(a, "allowed-domains"), "any") == 0) {
+        static const char *const policy[] = {"allowed_domains", "allow_subdomains", "allow_wildcards",
+                                             "allow_ip_sans", "allow_uri_sans"};
+        for (size_t i = 0; i < sizeof policy / sizeof policy[0]; i++)
+            json_object_del(body, policy[i]);
+    } else {
+        list_or_none_member(a, "allowed-domains", body, "allowed_domains");
+    }
+    if (on_off(a, "subdomains", body, "allow_subdomains") != 0 || on_off(a, "wildcards", body, "allow_wildcards") != 0 ||
+        on_off(a, "ip-sans", body, "allow_ip_sans") != 0 || on_off(a, "uri-sans", body, "allow_uri_sans") != 0)
+        goto done;
     if (remote_call(a, create ? "POST" : "PUT", create ? "profiles" : path, body, &ans, NULL) != 0)
         goto done;
     if (g_remote.json)

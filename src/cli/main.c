@@ -180,14 +180,18 @@ static const cli_cmd commands[] = {
     {"profile get", cmd_remote_profile_get, "NAME", "show a profile", "", 1, 1},
     {"profile create", cmd_remote_profile_create,
      "NAME --key-usage LIST [--ext-key-usage LIST] [--default-days N] [--max-days N] [--sans on|off] "
-     "[--description D]",
+     "[--description D] [--allowed-domains LIST|none|any] [--subdomains on|off] [--wildcards on|off] "
+     "[--ip-sans on|off] [--uri-sans on|off]",
      "create a custom profile (usages such as digital_signature,key_encipherment and server_auth,client_auth)",
-     "key-usage= ext-key-usage= default-days= max-days= sans= description=", 1, 1},
+     "key-usage= ext-key-usage= default-days= max-days= sans= description= allowed-domains= subdomains= wildcards= "
+     "ip-sans= uri-sans=", 1, 1},
     {"profile update", cmd_remote_profile_update,
      "NAME [--key-usage LIST] [--ext-key-usage LIST] [--default-days N] [--max-days N] [--sans on|off] "
-     "[--description D]",
+     "[--description D] [--allowed-domains LIST|none|any] [--subdomains on|off] [--wildcards on|off] "
+     "[--ip-sans on|off] [--uri-sans on|off]",
      "change a custom profile: what the options say, the rest kept",
-     "key-usage= ext-key-usage= default-days= max-days= sans= description=", 1, 1},
+     "key-usage= ext-key-usage= default-days= max-days= sans= description= allowed-domains= subdomains= wildcards= "
+     "ip-sans= uri-sans=", 1, 1},
     {"profile delete", cmd_remote_profile_delete, "NAME", "delete a custom profile", "", 1, 1},
     {"audit list", cmd_remote_audit_list,
      "[--action A|PREFIX*] [--actor WHO] [--object ID] [--since TIME] [--until TIME] [--limit N] [--oldest-first] "
@@ -291,6 +295,14 @@ static const struct opt_help {
     {"cert issue;", "csr-id", "a CSR made on the server by csr new: the certificate takes its key"},
     {"cert issue;", "profile", "a built-in or custom profile (certhub profile list)"},
     {"profile create;profile update;", "sans", "whether certificates of this profile take SANs"},
+    {"profile create;profile update;", "allowed-domains",
+     "the DNS names its certificates may carry (example.com; *.example.com for the names one label below); none "
+     "for no DNS names; any to drop the name policy"},
+    {"profile create;profile update;", "subdomains", "with --allowed-domains: the names below each domain too"},
+    {"profile create;profile update;", "wildcards", "with --allowed-domains: wildcard names (*.example.com)"},
+    {"profile create;profile update;", "ip-sans",
+     "IP addresses in SANs and common names (on unless --allowed-domains is given)"},
+    {"profile create;profile update;", "uri-sans", "with --allowed-domains: uri: SANs"},
     {"trusted add;trusted bulk;", "auto-registration", "register a device the first time its certificate connects"},
     {"trusted update;", "auto-registration", "on or off: register a device the first time it connects"},
     {"trusted add;trusted bulk;", "disabled", "add it switched off: no device is let in through it yet"},

@@ -1822,6 +1822,21 @@ static json_t *profile_json(const ch_svc_profile *p)
             json_array_append_new(eku, json_string(names[i]));
     json_object_set_new(o, "key_usage", ku);
     json_object_set_new(o, "ext_key_usage", eku);
+    /* The name policy as a definition writes it (what GET shows, PUT takes back); absent: any
+     * names. */
+    if (p->p.policy != NULL) {
+        const ch_name_policy *np = p->p.policy;
+        if (np->dns_restricted) {
+            json_t *d = json_array();
+            for (size_t i = 0; i < np->ndomains; i++)
+                json_array_append_new(d, json_string(np->domains[i]));
+            json_object_set_new(o, "allowed_domains", d);
+            json_object_set_new(o, "allow_subdomains", json_boolean(np->allow_subdomains));
+            json_object_set_new(o, "allow_wildcards", json_boolean(np->allow_wildcards));
+            json_object_set_new(o, "allow_uri_sans", json_boolean(np->allow_uri));
+        }
+        json_object_set_new(o, "allow_ip_sans", json_boolean(np->allow_ip));
+    }
     return o;
 }
 
@@ -1858,8 +1873,10 @@ static void profile_get(req *r, const char *name)
 /* POST /profiles {"name", definition...} creates; PUT /profiles/{name} {definition...} replaces. */
 static void profile_put(req *r, const char *name, bool create)
 {
-    static const char *const F_PROFILE[] = {"name", "description", "key_usage", "ext_key_usage", "default_days",
-                                            "max_days", "allow_sans", NULL};
+    static const char *const F_PROFILE[] = {"name",           "description",      "key_usage",       "ext_key_usage",
+                                            "default_days",   "max_days",         "allow_sans",      "allowed_domains",
+                                            "allow_subdomains", "allow_wildcards", "allow_ip_sans",   "allow_uri_sans",
+                                            NULL};
     json_t *body = read_json(r, F_PROFILE), *v;
     ch_svc_profile p;
     char *def = NULL, given[80];

@@ -1001,6 +1001,177 @@ static void test_audit_numbered_per_tenant(void **state)
     assert_int_equal(ch_svc_audit_verify(svc, &admin_b, &bad), 0);
 }
 
+/* A custom profile's name policy: what it allows, and each refusal (a SAN, the common name, a
+ * CSR's own SANs, a renewal under a policy changed since) a CH_EPOLICY that stores nothing. */
+static void expect_refused(const ch_svc_issue_req *req, const char *field, const char *name)
+{
+    ch_store_cert leaf;
+    int64_t certs = count_certs(&operator_a), audit, after;
+
+    expect_numbered(&admin_a, &audit);
+    assert_int_equal(ch_svc_cert_issue(svc, &operator_a, req, &leaf), CH_EPOLICY);
+    assert_string_equal(ch_error_field(), field);
+    if (strstr(ch_error_last(), name) == NULL)
+        fail_msg("\"%s\" does not name %s", ch_error_last(), name);
+    assert_int_equal(count_certs(&operator_a), certs);
+    expect_numbered(&admin_a, &after);
+    assert_int_equal(after, audit);
+}
+
+static void test_profile_name_policy(void **state)
+{
+    ch_store_ca root, inter;
+    ch_store_cert leaf, renewed;
+    ch_svc_profile p;
+    const char *sans[4] = {NULL};
+    ch_svc_issue_req req = {.profile = "web", .key_type = "p256", .sans = sans};
+    ch_key *key;
+    ch_csr *csr;
+    X509_NAME *subject;
+    ch_san csr_sans[2];
+    ch_buf pem = CH_BUF_INIT;
+    char id[CH_ID_MAX];
+
+    (void)state;
+    make_cas(&root, &inter, "policy");
+    req.ca_id = inter.id;
+    assert_int_equal(ch_svc_profile_put(svc, &operator_a, "web",
+                                        "{\"key_usage\":[\"digital_signature\"],\"ext_key_usage\":[\"server_auth\"],"
+                                        "\"allowed_domains\":[\"Example.com.\",\"*.corp.example\"],"
+                                        "\"allow_subdomains\":true}",
+                                        true, &p), 0);
+    assert_non_null(p.p.policy);
+    assert_int_equal(p.p.policy->ndomains, 2);
+    assert_string_equal(p.p.policy->domains[0], "example.com");
+    assert_false(p.p.policy->allow_ip);
+    ch_svc_profile_dispose(&p);
+    /* Built-in profiles and custom ones without the fields have none. */
+    assert_int_equal(ch_svc_profile_get(svc, &viewer_a, "tls-server", &p), 0);
+    assert_null(p.p.policy);
+    ch_svc_profile_dispose(&p);
+    /* Bad policies are refused, naming the field. */
+    assert_int_equal(ch_svc_profile_put(svc, &operator_a, "bad", "{\"key_usage\":[\"digital_signature\"],"
+                                        "\"allowed_domains\":[\"b\xc3\xbc" "cher.example\"]}", true, NULL), CH_EINVAL);
+    assert_string_equal(ch_error_field(), "allowed_domains");
+    assert_non_null(strstr(ch_error_last(), "xn--"));
+    assert_int_equal(ch_svc_profile_put(svc, &operator_a, "bad", "{\"key_usage\":[\"digital_signature\"],"
+                                        "\"allowed_domains\":[\"a.*.example\"]}", true, NULL), CH_EINVAL);
+    assert_int_equal(ch_svc_profile_put(svc, &operator_a, "bad", "{\"key_usage\":[\"digital_signature\"],"
+                                        "\"allowed_domains\":[1]}", true, NULL), CH_EINVAL);
+    assert_int_equal(ch_svc_profile_put(svc, &operator_a, "bad", "{\"key_usage\":[\"digital_signature\"],"
+                                        "\"allow_wildcards\":true}", true, NULL), CH_EINVAL);
+    assert_string_equal(ch_error_field(), "allow_wildcards");
+    assert_int_equal(ch_svc_profile_put(svc, &operator_a, "bad", "{\"key_usage\":[\"digital_signature\"],"
+                                        "\"allowed_domains\":[],\"allow_ip_sans\":\"yes\"}", true, NULL), CH_EINVAL);
+    assert_int_equal(ch_svc_profile_get(svc, &viewer_a, "bad", &p), CH_ENOTFOUND);
+
+    /* Allowed: the domain in any case, names below it, one label below the glob. */
+    sans[0] = "dns:EXAMPLE.com";
+    sans[1] = "dns:a.b.example.com";
+    sans[2] = "dns:db.corp.example";
+    assert_int_equal(ch_svc_cert_issue(svc, &operator_a, &req, &leaf), 0);
+    ch_store_cert_dispose(&leaf);
+    /* Refused SANs. */
+    sans[2] = "dns:example.com.evil.net";
+    expect_refused(&req, "sans", "dns:example.com.evil.net");
+    assert_non_null(strstr(ch_error_last(), "it allows example.com, *.corp.example and the names below them"));
+    sans[2] = "dns:a.db.corp.example";
+    expect_refused(&req, "sans", "dns:a.db.corp.example");
+    sans[2] = "dns:*.example.com";
+    expect_refused(&req, "sans", "allow_wildcards is false");
+    sans[2] = "ip:192.0.2.1";
+    expect_refused(&req, "sans", "ip:192.0.2.1");
+    sans[2] = "email:ops@example.net";
+    expect_refused(&req, "sans", "email:ops@example.net");
+    sans[2] = "email:ops@mail.example.com";
+    assert_int_equal(ch_svc_cert_issue(svc, &operator_a, &req, &leaf), 0);
+    ch_store_cert_dispose(&leaf);
+    /* The common name: checked when a client could take it for a host name. */
+    sans[2] = NULL;
+    req.subject.fields.common_name = "www.evil.net";
+    expect_refused(&req, "subject", "the common name www.evil.net");
+    req.subject.fields.common_name = "10.0.0.1";
+    expect_refused(&req, "subject", "10.0.0.1");
+    req.subject.fields.common_name = "Web Frontend";
+    assert_int_equal(ch_svc_cert_issue(svc, &operator_a, &req, &leaf), 0);
+    ch_store_cert_dispose(&leaf);
+    /* A common name alone, made the certificate's DNS name, is refused as the common name. */
+    sans[0] = NULL;
+    req.subject.fields.common_name = "intranet";
+    expect_refused(&req, "subject", "the common name intranet");
+    req.subject.fields.common_name = NULL;
+
+    /* A CSR's own SANs, and a trailing dot in one (read as the name without it). */
+    assert_int_equal(ch_key_generate(&key, CH_KEY_P256), 0);
+    assert_int_equal(ch_name_parse(&subject, "CN=app.example.com"), 0);
+    csr_sans[0] = (ch_san){CH_SAN_DNS, "app.example.com."};
+    csr_sans[1] = (ch_san){CH_SAN_DNS, "api.attacker.net"};
+    assert_int_equal(ch_csr_create(&csr, key, &(ch_csr_opts){.subject = subject, .sans = csr_sans, .san_count = 2}),
+                     0);
+    assert_int_equal(ch_csr_write_pem(&pem, csr), 0);
+    ch_csr_free(csr);
+    req.key_type = NULL;
+    req.sans = NULL;
+    req.csr = pem.data;
+    req.csr_len = pem.len;
+    expect_refused(&req, "sans", "the CSR's dns:api.attacker.net");
+    ch_buf_dispose(&pem);
+    assert_int_equal(ch_csr_create(&csr, key, &(ch_csr_opts){.subject = subject, .sans = csr_sans, .san_count = 1}),
+                     0);
+    assert_int_equal(ch_csr_write_pem(&pem, csr), 0);
+    ch_csr_free(csr);
+    req.csr = pem.data;
+    req.csr_len = pem.len;
+    assert_int_equal(ch_svc_cert_issue(svc, &operator_a, &req, &leaf), 0);
+    ch_store_cert_dispose(&leaf);
+    ch_buf_dispose(&pem);
+    X509_NAME_free(subject);
+    ch_key_free(key);
+    req.csr = NULL;
+    req.csr_len = 0;
+    req.key_type = "p256";
+    req.sans = sans;
+
+    /* Wildcards, once allowed: when every name one stands for is. */
+    assert_int_equal(ch_svc_profile_put(svc, &operator_a, "web",
+                                        "{\"key_usage\":[\"digital_signature\"],\"ext_key_usage\":[\"server_auth\"],"
+                                        "\"allowed_domains\":[\"example.com\",\"*.corp.example\"],"
+                                        "\"allow_wildcards\":true}",
+                                        false, NULL), 0);
+    sans[0] = "dns:*.corp.example";
+    sans[1] = NULL;
+    assert_int_equal(ch_svc_cert_issue(svc, &operator_a, &req, &leaf), 0);
+    ch_store_cert_dispose(&leaf);
+    sans[0] = "dns:*.example.com"; /* example.com without allow_subdomains: not the names below it */
+    expect_refused(&req, "sans", "dns:*.example.com");
+
+    /* A renewal is held to the profile as it is now (as Vault's): renewed while its names
+     * pass, refused, and the certificate left unrenewed, once they no longer do. */
+    sans[0] = "dns:example.com";
+    req.auto_renew = true;
+    assert_int_equal(ch_svc_cert_issue(svc, &operator_a, &req, &leaf), 0);
+    assert_int_equal(ch_svc_cert_renew(svc, &operator_a, leaf.id, false, &renewed), 0);
+    snprintf(id, sizeof id, "%s", renewed.id);
+    ch_store_cert_dispose(&leaf);
+    ch_store_cert_dispose(&renewed);
+    assert_int_equal(ch_svc_profile_put(svc, &operator_a, "web",
+                                        "{\"key_usage\":[\"digital_signature\"],\"ext_key_usage\":[\"server_auth\"],"
+                                        "\"allowed_domains\":[\"example.org\"]}",
+                                        false, NULL), 0);
+    {
+        int64_t certs = count_certs(&operator_a);
+        assert_int_equal(ch_svc_cert_renew(svc, &operator_a, id, false, &renewed), CH_EPOLICY);
+        assert_string_equal(ch_error_field(), "sans");
+        assert_non_null(strstr(ch_error_last(), "dns:example.com: it allows example.org"));
+        assert_int_equal(count_certs(&operator_a), certs);
+    }
+    assert_int_equal(ch_svc_cert_get(svc, &viewer_a, id, &leaf), 0);
+    assert_null(leaf.renewed_by);
+    ch_store_cert_dispose(&leaf);
+    ch_store_ca_dispose(&root);
+    ch_store_ca_dispose(&inter);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1017,6 +1188,7 @@ int main(void)
         cmocka_unit_test(test_audit_chain),
         cmocka_unit_test(test_tokens_list_and_revoke),
         cmocka_unit_test(test_custom_profiles),
+        cmocka_unit_test(test_profile_name_policy),
         cmocka_unit_test(test_tenants_need_admin),
         cmocka_unit_test(test_audit_numbered_per_tenant),
         cmocka_unit_test(test_token_during_revocation),

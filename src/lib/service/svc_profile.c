@@ -9,8 +9,9 @@
 
 #include "svc_internal.h"
 
-static const char *const fields[] = {"description", "key_usage", "ext_key_usage", "default_days", "max_days",
-                                     "allow_sans", NULL};
+static const char *const fields[] = {"description",     "key_usage",        "ext_key_usage",   "default_days",
+                                     "max_days",        "allow_sans",       "allowed_domains", "allow_subdomains",
+                                     "allow_wildcards", "allow_ip_sans",    "allow_uri_sans",  NULL};
 
 /* Names of custom profiles: 1 to 64 of [a-z0-9._-], starting with a letter or digit. */
 static int check_name(const char *name)
@@ -57,6 +58,67 @@ static int days_field(int *out, json_t *def, const char *field, int min)
     return 0;
 }
 
+static int bool_field(bool *out, json_t *def, const char *field)
+{
+    json_t *v = json_object_get(def, field);
+
+    if (v == NULL)
+        return 0;
+    if (!json_is_boolean(v))
+        return ch_error_set_field(CH_EINVAL, field, "%s must be true or false", field);
+    *out = json_is_true(v);
+    return 0;
+}
+
+/* The name policy, when the definition has one: NULL in *out otherwise, so that issuing from a
+ * profile without one does no more than test a pointer.  allowed_domains present (an empty
+ * list too: no DNS names at all) limits the DNS names; addresses and URIs are then refused
+ * unless allowed, as a list of names would not be worth much with any address beside it. */
+static int policy_parse(ch_name_policy **out, json_t *def)
+{
+    static const char *const needs_domains[] = {"allow_subdomains", "allow_wildcards", "allow_uri_sans"};
+    json_t *domains = json_object_get(def, "allowed_domains"), *e;
+    ch_name_policy *p;
+    size_t i;
+    int error = 0;
+
+    *out = NULL;
+    if (domains == NULL)
+        for (i = 0; i < sizeof needs_domains / sizeof needs_domains[0]; i++)
+            if (json_object_get(def, needs_domains[i]) != NULL)
+                return ch_error_set_field(CH_EINVAL, needs_domains[i],
+                                          "%s applies to allowed_domains: give allowed_domains too", needs_domains[i]);
+    if (domains == NULL && json_object_get(def, "allow_ip_sans") == NULL)
+        return 0;
+    if (domains != NULL && (!json_is_array(domains) || json_array_size(domains) > 100))
+        return ch_error_set_field(CH_EINVAL, "allowed_domains",
+                                  "allowed_domains must be an array of at most 100 domains, such as "
+                                  "[\"example.com\", \"*.corp.example\"]");
+    if ((p = calloc(1, sizeof *p)) == NULL)
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    p->dns_restricted = domains != NULL;
+    p->allow_ip = domains == NULL;
+    json_array_foreach(domains, i, e) {
+        if (!json_is_string(e))
+            error = ch_error_set_field(CH_EINVAL, "allowed_domains", "allowed_domains holds strings (domains)");
+        else if ((error = ch_name_policy_add(p, json_string_value(e))) == CH_EINVAL)
+            ch_error_set_field(error, "allowed_domains", "%s", ch_error_last());
+        if (error < 0)
+            break;
+    }
+    if (error == 0 && (error = bool_field(&p->allow_subdomains, def, "allow_subdomains")) == 0 &&
+        (error = bool_field(&p->allow_wildcards, def, "allow_wildcards")) == 0 &&
+        (error = bool_field(&p->allow_ip, def, "allow_ip_sans")) == 0)
+        error = bool_field(&p->allow_uri, def, "allow_uri_sans");
+    if (error < 0) {
+        ch_name_policy_dispose(p);
+        free(p);
+        return error;
+    }
+    *out = p;
+    return 0;
+}
+
 /* Reads and checks a definition into out (which owns its strings afterwards). */
 static int profile_parse(ch_svc_profile *out, const char *name, json_t *def)
 {
@@ -74,7 +136,8 @@ static int profile_parse(ch_svc_profile *out, const char *name, json_t *def)
         if (fields[i] == NULL)
             return ch_error_set_field(CH_EINVAL, key,
                                       "unknown field \"%.64s\"; a profile has description, key_usage, "
-                                      "ext_key_usage, default_days, max_days and allow_sans",
+                                      "ext_key_usage, default_days, max_days, allow_sans, allowed_domains, "
+                                      "allow_subdomains, allow_wildcards, allow_ip_sans and allow_uri_sans",
                                       key);
     }
     out->p.path_len = -1;
@@ -105,6 +168,8 @@ static int profile_parse(ch_svc_profile *out, const char *name, json_t *def)
             return ch_error_set_field(CH_EINVAL, "allow_sans", "allow_sans must be true or false");
         out->p.allow_sans = json_is_true(v);
     }
+    if ((error = policy_parse(&out->policy, def)) < 0)
+        return error;
     out->custom = true;
     out->name = strdup(name);
     v = json_object_get(def, "description");
@@ -115,6 +180,7 @@ static int profile_parse(ch_svc_profile *out, const char *name, json_t *def)
     }
     out->p.name = out->name;
     out->p.description = out->description;
+    out->p.policy = out->policy;
     return 0;
 }
 
@@ -311,6 +377,8 @@ void ch_svc_profile_dispose(ch_svc_profile *p)
         return;
     free(p->name);
     free(p->description);
+    ch_name_policy_dispose(p->policy);
+    free(p->policy);
     memset(p, 0, sizeof *p);
 }
 

@@ -813,6 +813,14 @@ int ch_cert_issue(ch_cert **out, const ch_issue_opts *o)
         san_count = 1;
     }
 
+    /* The names as they would be signed (the CSR's too) against the profile's name policy;
+     * none (built-in profiles) costs this one test.  A common name made the SAN is checked,
+     * and refused, as the common name it is. */
+    if (p->policy != NULL &&
+        (error = ch_name_policy_check(p->policy, p->name, subject, sans == &cn_san ? NULL : sans,
+                                      sans == &cn_san ? 0 : san_count, sans == req_sans)) < 0)
+        goto done;
+
     /* Sign: Ed25519 signs the message itself and takes no digest (one asked for is said to
      * go unused, not dropped without a word). */
     if (ch_key_get_type(issuer_key) == CH_KEY_ED25519) {
