@@ -1167,6 +1167,17 @@ static void test_profile_name_policy(void **state)
     }
     assert_int_equal(ch_svc_cert_get(svc, &viewer_a, id, &leaf), 0);
     assert_null(leaf.renewed_by);
+    assert_true(leaf.auto_renew);
+    ch_store_cert_dispose(&leaf);
+    /* Due, the automatic renewal is refused the same way, and stops there (trying again
+     * cannot help until a person widens the policy): said once, not retried hourly. */
+    assert_int_equal(ch_store_cert_set_auto_renew(ch_svc_store(svc), operator_a.tenant_id, id, true, 1), 0);
+    assert_int_equal(ch_svc_renew_due(svc, 100), 1);
+    assert_int_equal(ch_svc_cert_get(svc, &viewer_a, id, &leaf), 0);
+    assert_null(leaf.renewed_by);
+    assert_false(leaf.auto_renew);
+    assert_non_null(leaf.renew_error);
+    assert_non_null(strstr(leaf.renew_error, "automatic renewal stopped"));
     ch_store_cert_dispose(&leaf);
     ch_store_ca_dispose(&root);
     ch_store_ca_dispose(&inter);
