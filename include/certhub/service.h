@@ -331,6 +331,10 @@ typedef struct ch_svc_settings {
      * trust them often has no credential yet.  Default false; a first start sets it for the
      * "default" tenant. */
     bool public_bundle;
+    /* The CA that signs a request naming none (setting default_ca_id): a CA of the tenant's
+     * that holds its key, as a deployment names its issuer.  Empty: the tenant's one issuing
+     * CA, and a request must name one when there are several. */
+    char default_ca_id[CH_ID_MAX];
 } ch_svc_settings;
 
 int ch_svc_settings_get(ch_svc *svc, const ch_actor *actor, ch_svc_settings *out);

@@ -937,6 +937,26 @@ static int import_folder(cli_args *a, const char *dir, const char *password)
  * key, as PEM text in body (which holds the other members; it is taken), with the password
  * when there is one; prints the new id.  A file that is not text is refused with not_text
  * rather than sent mangled. */
+/* *data, when it is one DER certificate, replaced by its PEM; anything else is left as it is
+ * (the server says what is wrong with it).  -1 only when memory runs out. */
+static int der_as_pem(uint8_t **data, size_t *len)
+{
+    ch_cert *cert = NULL;
+    ch_buf pem = CH_BUF_INIT;
+
+    if (*len == 0 || (*data)[0] != 0x30 || ch_cert_parse(&cert, *data, *len) < 0)
+        return 0;
+    if (ch_cert_write_pem(&pem, cert) < 0) {
+        ch_cert_free(cert);
+        return -1;
+    }
+    ch_cert_free(cert);
+    free(*data);
+    *data = pem.data;
+    *len = pem.len;
+    return 0;
+}
+
 static int post_pem(cli_args *a, const char *path, json_t *body, const char *key_file, const char *password,
                     const char *not_text)
 {
@@ -947,6 +967,12 @@ static int post_pem(cli_args *a, const char *path, json_t *body, const char *key
 
     if (cli_read(a, a->pos[0], &cert, &clen) != 0 || (key_file && cli_read(a, key_file, &key, &klen) != 0))
         goto done;
+    /* A certificate in DER (a .cer, a .der as Windows and most CAs hand one out) is sent as the
+     * PEM the API takes: the file as it came, not one to convert first. */
+    if (der_as_pem(&cert, &clen) != 0) {
+        rc = cli_fail(a, "out of memory");
+        goto done;
+    }
     json_object_set_new(body, "certificate", json_stringn((const char *)cert, clen));
     if (key != NULL)
         json_object_set_new(body, "private_key", json_stringn((const char *)key, klen));
@@ -1917,6 +1943,8 @@ static void print_settings(json_t *s)
     printf("%-45s %s\n", "public_bundle", json_is_true(json_object_get(s, "public_bundle")) ? "on" : "off");
     printf("%-45s %s\n", "unverified_trusted_certificates_authenticate",
            json_is_true(json_object_get(s, "unverified_trusted_certificates_authenticate")) ? "on" : "off");
+    printf("%-45s %s\n", "default_ca_id",
+           json_is_string(json_object_get(s, "default_ca_id")) ? str(s, "default_ca_id") : "none");
     printf("%-45s %.2f\n", "renewal_point", json_number_value(json_object_get(s, "renewal_point")));
     printf("%-45s", "alert_thresholds_days");
     json_array_foreach(json_object_get(s, "alert_thresholds_days"), i, v)
@@ -2033,6 +2061,10 @@ int cmd_remote_settings_set(cli_args *a)
         }
         json_object_set_new(body, "renewal_point", json_real(v));
     }
+    if (cli_opt(a, "default-ca") != NULL)
+        json_object_set_new(body, "default_ca_id", strcmp(cli_opt(a, "default-ca"), "none") == 0
+                                                       ? json_null()
+                                                       : json_string(cli_opt(a, "default-ca")));
     if (cli_opt(a, "alert-days") != NULL) {
         if (day_list(a, cli_opt(a, "alert-days"), &days) != 0)
             goto done;
@@ -2053,6 +2085,7 @@ int cmd_remote_settings_set(cli_args *a)
     if (json_object_size(body) == 0) {
         json_decref(body);
         cli_usage(a, "nothing to change: give --public-bundle, --unverified-trusted, --renewal-point, --alert-days, "
+                     "--default-ca, "
                      "--webhook or --no-webhooks");
     }
     if (remote_call(a, "PATCH", "settings", body, &ans, NULL) != 0)

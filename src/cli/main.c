@@ -200,9 +200,10 @@ static const cli_cmd commands[] = {
     {"settings get", cmd_remote_settings_get, "", "show the tenant's settings", "", 0, 0},
     {"settings set", cmd_remote_settings_set,
      "[--public-bundle on|off] [--unverified-trusted on|off] [--renewal-point F] [--alert-days LIST] "
-     "[--webhook URL --webhook-secret-file F ... | --no-webhooks]",
+     "[--default-ca ID|none] [--webhook URL --webhook-secret-file F ... | --no-webhooks]",
      "change the tenant's settings (admins): what the options say, the rest kept",
-     "public-bundle= unverified-trusted= renewal-point= alert-days= webhook= webhook-secret-file= no-webhooks", 0, 0},
+     "public-bundle= unverified-trusted= renewal-point= alert-days= default-ca= webhook= webhook-secret-file= "
+     "no-webhooks", 0, 0},
     {"agent", cmd_agent, "--config FILE [--once]",
      "keep certificates, keys and trust bundles of this machine equal to certhubd's (docs/agent.md)",
      "config= once", 0, 0},
@@ -328,6 +329,8 @@ static const struct opt_help {
     {NULL, "unverified-trusted", "on or off: whether trusted certificates without a proof of possession let devices in"},
     {NULL, "renewal-point", "automatic renewal at this fraction of a certificate's life (0.5 to 0.9; 2/3 by default), "
                             "and never later than half its life or 30 days before its end, whichever is less"},
+    {NULL, "default-ca", "the CA that signs what names none (your own issuer, imported with its key); none: the "
+                          "tenant's one issuing CA"},
     {NULL, "alert-days", "expiry alerts this many days before the end, comma-separated (30,14,7,1 by default)"},
     {NULL, "webhook", "where expiry alerts are POSTed (https://...), up to 4 times; replaces the webhooks set"},
     {NULL, "webhook-secret-file", "the key that signs each alert (X-Certhub-Signature), 16 to 128 characters: one per --webhook, in order, or one for all (none: the webhooks named are kept with theirs)"},

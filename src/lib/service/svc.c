@@ -1047,6 +1047,9 @@ static int settings_parse(ch_svc *svc, const char *tenant_id, ch_svc_settings *o
     if ((v = json_object_get(j, "renewal_point")) != NULL && json_is_number(v))
         out->renewal_point = json_number_value(v);
     out->public_bundle = json_is_true(json_object_get(j, "public_bundle"));
+    if (json_is_string(json_object_get(j, "default_ca_id")))
+        snprintf(out->default_ca_id, sizeof out->default_ca_id, "%s",
+                 json_string_value(json_object_get(j, "default_ca_id")));
     if ((v = json_object_get(j, "alert_thresholds_days")) != NULL) {
         out->nthresholds = 0;
         json_array_foreach(v, i, e) if (out->nthresholds < CH_MAX_THRESHOLDS && json_is_integer(e))
@@ -1113,9 +1116,14 @@ static int settings_check(const char *key, json_t *v)
         }
         return 0;
     }
+    if (strcmp(key, "default_ca_id") == 0) {
+        if (!json_is_null(v) && (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) >= CH_ID_MAX))
+            return ch_error_set_field(CH_EINVAL, key, "default_ca_id is a CA's id (ca_...), or null for none");
+        return 0;
+    }
     return ch_error_set_field(CH_EINVAL, key,
                               "unknown setting \"%.64s\"; accepted: unverified_trusted_certificates_authenticate, "
-                              "alert_thresholds_days, webhooks, renewal_point, public_bundle",
+                              "alert_thresholds_days, webhooks, renewal_point, public_bundle, default_ca_id",
                               key);
 }
 
@@ -1277,6 +1285,22 @@ static char *settings_detail(json_t *patch)
     return text;
 }
 
+/* A default CA must be able to sign now: one of the tenant's, active, holding its key. */
+static int default_ca_check(ch_svc *svc, const char *tenant_id, const char *id)
+{
+    ch_store_ca ca = {0};
+    int error = ch_store_ca_get(svc->store, &ca, tenant_id, id);
+
+    if (error == CH_ENOTFOUND)
+        error = ch_error_set_field(CH_EINVAL, "default_ca_id", "no CA %.64s in this tenant", id);
+    else if (error == 0 && (ca.key_id == NULL || strcmp(ca.status, "active") != 0))
+        error = ch_error_set_field(CH_EPOLICY, "default_ca_id",
+                                   "CA %.64s cannot sign (%s): the default CA is one that holds its key", id,
+                                   ca.key_id == NULL ? "imported without its private key" : ca.status);
+    ch_store_ca_dispose(&ca);
+    return error;
+}
+
 int ch_svc_settings_update(ch_svc *svc, const ch_actor *actor, const char *json, ch_svc_settings *out)
 {
     char *detail = NULL;
@@ -1303,6 +1327,9 @@ int ch_svc_settings_update(ch_svc *svc, const ch_actor *actor, const char *json,
         if ((error = settings_check(key, v)) < 0)
             goto done;
     }
+    if (json_is_string(v = json_object_get(patch, "default_ca_id")) &&
+        (error = default_ca_check(svc, actor->tenant_id, json_string_value(v))) < 0)
+        goto done;
     if ((detail = settings_detail(patch)) == NULL) {
         error = ch_error_set(CH_ENOMEM, "out of memory");
         goto done;

@@ -122,19 +122,57 @@ static int parse_sans(ch_san *sans, size_t *n, const ch_svc_issue_req *req)
     return 0;
 }
 
-/* The CA that signs when a request names none: the tenant's one active CA that holds its key
- * and signs no other CA of the tenant (the issuing end of its CA tree: the quickstart issuing
- * CA, not the root above it), as step-ca signs with its one intermediate.  With none or
- * several, the request must name one, and the message says which there are. */
+/* The tenant's setting default_ca_id, read alone (the settings whole would open the webhooks'
+ * sealed secrets on every issuance); empty when it names none. */
+static int default_ca_setting(ch_svc *svc, const char *tenant_id, char id[CH_ID_MAX])
+{
+    char *text = NULL;
+    json_t *j = NULL;
+    int error = ch_store_tenant_settings_get(svc->store, tenant_id, &text);
+
+    id[0] = '\0';
+    if (error == 0 && text != NULL && (j = json_loads(text, 0, NULL)) != NULL &&
+        json_is_string(json_object_get(j, "default_ca_id")))
+        snprintf(id, CH_ID_MAX, "%s", json_string_value(json_object_get(j, "default_ca_id")));
+    json_decref(j);
+    if (text != NULL)
+        ch_wipe(text, strlen(text)); /* it may hold a webhook's secret in clear, from before */
+    free(text);
+    return error;
+}
+
+/* The CA that signs when a request names none: the one the tenant's setting default_ca_id
+ * names (its own issuer brought in beside the quickstart CAs), else the tenant's one active CA
+ * that holds its key and signs no other CA of the tenant (the issuing end of its CA tree: the
+ * quickstart issuing CA, not the root above it), as step-ca signs with its one intermediate.
+ * With none or several, the request must name one, and the message says which there are. */
 static int default_issuer(ch_svc *svc, const char *tenant_id, char id[CH_ID_MAX])
 {
     ch_store_ca *cas = NULL;
     size_t n = 0, found = 0;
     ch_buf names = CH_BUF_INIT;
+    char chosen[CH_ID_MAX];
     int error;
 
-    if ((error = ch_store_ca_list(svc->store, tenant_id, NULL, &cas, &n)) < 0)
+    if ((error = default_ca_setting(svc, tenant_id, chosen)) < 0 ||
+        (error = ch_store_ca_list(svc->store, tenant_id, NULL, &cas, &n)) < 0)
         return error;
+    if (chosen[0] != '\0') {
+        /* Named, it signs or the request is refused: another CA signing in its place would
+         * issue under a chain the tenant's clients were not told to expect. */
+        error = ch_error_set_field(CH_EPOLICY, "ca_id",
+                                   "the tenant's default CA %s (setting default_ca_id) cannot sign any more "
+                                   "(deleted, retired or without its key): name a CA with ca_id, or set "
+                                   "default_ca_id to another",
+                                   chosen);
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(cas[i].id, chosen) == 0 && cas[i].key_id != NULL && strcmp(cas[i].status, "active") == 0) {
+                snprintf(id, CH_ID_MAX, "%s", chosen);
+                error = 0;
+            }
+        ch_store_ca_list_free(cas, n);
+        return error;
+    }
     for (size_t i = 0; i < n && error == 0; i++) {
         bool signs_a_ca = false;
 
@@ -154,7 +192,9 @@ static int default_issuer(ch_svc *svc, const char *tenant_id, char id[CH_ID_MAX]
                                    "no CA of this tenant can sign: create one first (certhub ca create, POST "
                                    "/api/v1/cas) or import one with its key");
     else if (error == 0 && found > 1)
-        error = ch_error_set_field(CH_EINVAL, "ca_id", "ca_id is required: %zu CAs of this tenant can sign: %s%s",
+        error = ch_error_set_field(CH_EINVAL, "ca_id",
+                                   "ca_id is required: %zu CAs of this tenant can sign: %s%s (or name the one that "
+                                   "signs by default: setting default_ca_id)",
                                    found, names.data ? (const char *)names.data : "", found > 5 ? ", ..." : "");
     ch_buf_dispose(&names);
     ch_store_ca_list_free(cas, n);
