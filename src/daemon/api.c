@@ -1837,6 +1837,14 @@ static json_t *profile_json(const ch_svc_profile *p)
         }
         json_object_set_new(o, "allow_ip_sans", json_boolean(np->allow_ip));
     }
+    /* Absent: any key type. */
+    if (p->p.key_types != 0) {
+        json_t *kt = json_array();
+        for (ch_key_type t = CH_KEY_RSA2048; t <= CH_KEY_ED25519; t++)
+            if (p->p.key_types & CH_KEY_TYPE_BIT(t))
+                json_array_append_new(kt, json_string(ch_key_type_name(t)));
+        json_object_set_new(o, "key_types", kt);
+    }
     return o;
 }
 
@@ -1876,7 +1884,7 @@ static void profile_put(req *r, const char *name, bool create)
     static const char *const F_PROFILE[] = {"name",           "description",      "key_usage",       "ext_key_usage",
                                             "default_days",   "max_days",         "allow_sans",      "allowed_domains",
                                             "allow_subdomains", "allow_wildcards", "allow_ip_sans",   "allow_uri_sans",
-                                            NULL};
+                                            "key_types",      NULL};
     json_t *body = read_json(r, F_PROFILE), *v;
     ch_svc_profile p;
     char *def = NULL, given[80];
