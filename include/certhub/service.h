@@ -449,7 +449,8 @@ int ch_svc_profile_list(ch_svc *svc, const ch_actor *actor, ch_svc_profile **out
  * definition: {"description", "key_usage":[...], "ext_key_usage":[...], "default_days",
  * "max_days", "allow_sans"}, and its name policy (ch_name_policy): "allowed_domains":[...],
  * "allow_subdomains", "allow_wildcards", "allow_uri_sans" (these three false unless given, and
- * only with allowed_domains), "allow_ip_sans" (true unless allowed_domains is given).  Unknown
+ * only with allowed_domains), "allow_ip_sans" (true unless allowed_domains is given); and the
+ * key types its certificates may have, "key_types":["p256", ...] (absent: any).  Unknown
  * fields, CA usages and built-in names are refused.  Certificates issued afterwards, renewals
  * of older ones among them, are held to the new definition. */
 int ch_svc_profile_put(ch_svc *svc, const ch_actor *actor, const char *name, const char *definition, bool create,

@@ -46,6 +46,10 @@ typedef struct ch_key ch_key; /* a private key, or a public key alone */
  * names get CH_EINVAL with the list of accepted names. */
 int ch_key_type_parse(ch_key_type *out, const char *name);
 const char *ch_key_type_name(ch_key_type type); /* "p256"; "" for CH_KEY_NONE */
+/* A set of key types, as a profile's key_types holds it: bit (1u << type) for each. */
+#define CH_KEY_TYPE_BIT(type) (1u << (unsigned)(type))
+/* Writes the names of the types in mask ("p256, ed25519") into out, always NUL-terminated. */
+void ch_key_types_describe(char *out, size_t size, unsigned mask);
 
 int ch_key_generate(ch_key **out, ch_key_type type);
 
@@ -328,6 +332,10 @@ typedef struct ch_profile {
     int max_days;           /* 0: no maximum beyond the issuer's validity */
     bool allow_sans;
     const struct ch_name_policy *policy; /* NULL: any names (built-in profiles); borrowed */
+    /* The key types its certificates may have (CH_KEY_TYPE_BIT each), however the key comes:
+     * made by the server, in a CSR, given, or kept by a renewal.  0: any accepted key (built-in
+     * profiles).  A key of another type is CH_EPOLICY with field "csr" or "public_key". */
+    unsigned key_types;
 } ch_profile;
 
 /* The names a custom profile's certificates may carry (as Vault PKI roles and step-ca's x509

@@ -1789,6 +1789,11 @@ static int profile_put(cli_args *a, bool create)
     if (on_off(a, "subdomains", body, "allow_subdomains") != 0 || on_off(a, "wildcards", body, "allow_wildcards") != 0 ||
         on_off(a, "ip-sans", body, "allow_ip_sans") != 0 || on_off(a, "uri-sans", body, "allow_uri_sans") != 0)
         goto done;
+    /* The key types: "any" takes the list away. */
+    if (cli_opt(a, "key-types") != NULL && strcmp(cli_opt(a, "key-types"), "any") == 0)
+        json_object_del(body, "key_types");
+    else
+        list_member(a, "key-types", body, "key_types");
     if (remote_call(a, create ? "POST" : "PUT", create ? "profiles" : path, body, &ans, NULL) != 0)
         goto done;
     if (g_remote.json)

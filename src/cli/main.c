@@ -181,17 +181,17 @@ static const cli_cmd commands[] = {
     {"profile create", cmd_remote_profile_create,
      "NAME --key-usage LIST [--ext-key-usage LIST] [--default-days N] [--max-days N] [--sans on|off] "
      "[--description D] [--allowed-domains LIST|none|any] [--subdomains on|off] [--wildcards on|off] "
-     "[--ip-sans on|off] [--uri-sans on|off]",
+     "[--ip-sans on|off] [--uri-sans on|off] [--key-types LIST|any]",
      "create a custom profile (usages such as digital_signature,key_encipherment and server_auth,client_auth)",
      "key-usage= ext-key-usage= default-days= max-days= sans= description= allowed-domains= subdomains= wildcards= "
-     "ip-sans= uri-sans=", 1, 1},
+     "ip-sans= uri-sans= key-types=", 1, 1},
     {"profile update", cmd_remote_profile_update,
      "NAME [--key-usage LIST] [--ext-key-usage LIST] [--default-days N] [--max-days N] [--sans on|off] "
      "[--description D] [--allowed-domains LIST|none|any] [--subdomains on|off] [--wildcards on|off] "
-     "[--ip-sans on|off] [--uri-sans on|off]",
+     "[--ip-sans on|off] [--uri-sans on|off] [--key-types LIST|any]",
      "change a custom profile: what the options say, the rest kept",
      "key-usage= ext-key-usage= default-days= max-days= sans= description= allowed-domains= subdomains= wildcards= "
-     "ip-sans= uri-sans=", 1, 1},
+     "ip-sans= uri-sans= key-types=", 1, 1},
     {"profile delete", cmd_remote_profile_delete, "NAME", "delete a custom profile", "", 1, 1},
     {"audit list", cmd_remote_audit_list,
      "[--action A|PREFIX*] [--actor WHO] [--object ID] [--since TIME] [--until TIME] [--limit N] [--oldest-first] "
@@ -304,6 +304,9 @@ static const struct opt_help {
     {"profile create;profile update;", "ip-sans",
      "IP addresses in SANs and common names (on unless --allowed-domains is given)"},
     {"profile create;profile update;", "uri-sans", "with --allowed-domains: uri: SANs"},
+    {"profile create;profile update;", "key-types",
+     "the key types its certificates may have (p256,ed25519; of rsa2048, rsa3072, rsa4096, p256, p384, p521, "
+     "ed25519); any to take any key"},
     {"trusted add;trusted bulk;", "auto-registration", "register a device the first time its certificate connects"},
     {"trusted update;", "auto-registration", "on or off: register a device the first time it connects"},
     {"trusted add;trusted bulk;", "disabled", "add it switched off: no device is let in through it yet"},

@@ -72,8 +72,7 @@ static void reply_page(req *r, json_t *items, ch_store_page *page)
     page->next_cursor = NULL;
 }
 
-/* A page of a short list read whole (tenants, console users and profiles by name, a
- * keystore's entries in their order), with ?limit and ?cursor as the others take them; the
+/* A page of a short list read whole (tenants, console users and profiles by name), with ?limit and ?cursor as the others take them; the
  * cursor is the hex of the member key (unique in the list) of the page's last item.  Items
  * from index sorted on are in key order (a tenant's profiles: the built-in ones come first, in
  * their own order): when the cursor's item went meanwhile, the page starts at the first key
@@ -1349,16 +1348,46 @@ static int keystore_entries_json(req *r, const char *id, bool with_certs, json_t
     return 0;
 }
 
-/* A keystore's entries in their order, a page at a time (the cursor is the alias of the
- * page's last entry: an entry added goes last). */
+/* A keystore's entries in their order, a page at a time.  The cursor is the stored position of
+ * the page's last entry ("p" and the number), which renaming or deleting an entry leaves as it
+ * was: by its alias, an entry renamed or deleted between two pages was not found and ended the
+ * walk there.  The next page starts at the first position after it; an entry added goes last. */
 static void keystore_entries(req *r, const char *id)
 {
-    json_t *items;
+    ch_store_page page;
+    json_t *items, *out;
+    size_t n, start = 0;
+    long long after = -1;
     int error = keystore_entries_json(r, id, false, &items);
 
     if (error < 0)
         return reply_error(r, error);
-    reply_keyed_page(r, items, "alias", json_array_size(items), keystore_entry_fill);
+    if (page_of(r, &page) < 0)
+        goto done;
+    if (page.cursor != NULL && *page.cursor != '\0') {
+        const char *c = page.cursor + 1;
+        size_t digits = strspn(c, "0123456789");
+        if (page.cursor[0] != 'p' || digits == 0 || digits > 9 || c[digits] != '\0') {
+            reply_error_msg(r, CH_EINVAL, "cursor", "invalid cursor: pass the next_cursor of the previous page");
+            goto done;
+        }
+        after = strtoll(c, NULL, 10);
+    }
+    n = json_array_size(items);
+    while (start < n && json_integer_value(json_object_get(json_array_get(items, start), "position")) <= after)
+        start++;
+    out = json_array();
+    for (size_t i = start; i < n && i < start + page.limit; i++) {
+        keystore_entry_fill(r, json_array_get(items, i));
+        json_array_append(out, json_array_get(items, i));
+    }
+    if (start + page.limit < n && (page.next_cursor = malloc(24)) != NULL)
+        snprintf(page.next_cursor, 24, "p%lld",
+                 (long long)json_integer_value(json_object_get(json_array_get(items, start + page.limit - 1),
+                                                               "position")));
+    reply_page(r, out, &page);
+done:
+    json_decref(items);
 }
 
 /* A certificate with everything `certhub inspect` shows of it, as GET /certificates/{id}. */
@@ -1837,6 +1866,14 @@ static json_t *profile_json(const ch_svc_profile *p)
         }
         json_object_set_new(o, "allow_ip_sans", json_boolean(np->allow_ip));
     }
+    /* Absent: any key type. */
+    if (p->p.key_types != 0) {
+        json_t *kt = json_array();
+        for (ch_key_type t = CH_KEY_RSA2048; t <= CH_KEY_ED25519; t++)
+            if (p->p.key_types & CH_KEY_TYPE_BIT(t))
+                json_array_append_new(kt, json_string(ch_key_type_name(t)));
+        json_object_set_new(o, "key_types", kt);
+    }
     return o;
 }
 
@@ -1876,7 +1913,7 @@ static void profile_put(req *r, const char *name, bool create)
     static const char *const F_PROFILE[] = {"name",           "description",      "key_usage",       "ext_key_usage",
                                             "default_days",   "max_days",         "allow_sans",      "allowed_domains",
                                             "allow_subdomains", "allow_wildcards", "allow_ip_sans",   "allow_uri_sans",
-                                            NULL};
+                                            "key_types",      NULL};
     json_t *body = read_json(r, F_PROFILE), *v;
     ch_svc_profile p;
     char *def = NULL, given[80];

@@ -126,6 +126,37 @@ check_eq "and the key of the renamed entry is its own" "$(openssl pkey -in up.ke
     "$(openssl pkcs12 -in edited.p12 -passin pass:changeit -nocerts -nodes 2>/dev/null |
         awk '/friendlyName: Tomcat/ { p = 1 } p' | openssl pkey -pubout)"
 
+# ---- pages: the cursor is the position of the page's last entry, which renaming or deleting
+# that entry between two pages leaves as it was (by its alias, the walk ended there).
+for a in e1 e2 e3 e4 e5 e6; do
+    keytool -genkeypair -keystore six.jks -storetype JKS -storepass changeit -keypass changeit -alias "$a" \
+        -keyalg EC -groupname secp256r1 -dname "CN=$a" -validity 10 >/dev/null 2>&1
+done
+api POST "/api/v1/keystores?name=six" "" -H "Content-Type: application/x-java-keystore" -H "Certhub-Password: changeit" \
+    --data-binary @six.jks
+check_eq "a keystore of six entries" 201 "$status"
+six=$(body .id)
+api GET "/api/v1/keystores/$six/entries?limit=1000"
+read -r -a all <<<"$(body '[.items[].alias] | join(" ")')"
+check_eq "six entries" 6 "${#all[@]}"
+api GET "/api/v1/keystores/$six/entries?limit=2"
+walked=$(body '[.items[].alias] | join(" ")')
+cursor=$(body .next_cursor)
+api PATCH "/api/v1/keystores/$six/entries/${all[1]}" '{"alias":"renamed"}'
+check_eq "the cursor's entry renamed" 200 "$status"
+api GET "/api/v1/keystores/$six/entries?limit=2&cursor=$cursor"
+check_eq "the next page after a rename" 200 "$status"
+walked="$walked $(body '[.items[].alias] | join(" ")')"
+cursor=$(body .next_cursor)
+api DELETE "/api/v1/keystores/$six/entries/${all[3]}"
+check_eq "the cursor's entry deleted" 2 "${status:0:1}"
+api GET "/api/v1/keystores/$six/entries?limit=2&cursor=$cursor"
+walked="$walked $(body '[.items[].alias] | join(" ")')"
+check_eq "every entry walked once, in order" "${all[*]}" "$walked"
+check_eq "and the walk ends there" null "$(body .next_cursor)"
+api GET "/api/v1/keystores/$six/entries?limit=2&cursor=$(printf %s "${all[1]}" | od -An -tx1 | tr -d " \n")"
+check_eq "a cursor that is no position: 400 on cursor" "400 cursor" "$status $(body .error.field)"
+
 # ---- the CLI
 remote() { "$CERTHUB" --server "https://localhost:$port" --token-file "$data/admin-token" --ca-file "$data/ca.pem" "$@"; }
 echo "$viewer" > viewer-token

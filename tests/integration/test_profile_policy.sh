@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# A custom profile's name policy (allowed_domains and the switches beside it) over the API and
-# the CLI: shown by GET, held to on every way of issuing (a key made by the server, a CSR that
-# openssl made with SANs of its own, a public key, a renewal after the policy changed), and
-# each refusal a 422 naming the name that changes nothing: no certificate, no audit row.
+# A custom profile's name policy (allowed_domains and the switches beside it) and its key types
+# over the API and the CLI: shown by GET, held to on every way of issuing (a key made by the
+# server, a CSR that openssl made with SANs and a key of its own, a CSR made here, a public key,
+# a renewal after the profile changed), and each refusal a 422 naming the name or the key type
+# that changes nothing: no certificate, no audit row.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon.sh"
 
@@ -144,6 +145,61 @@ check_eq "an address" 201 "$status"
 refused "a DNS name under an empty list" sans "it allows no DNS names" POST /api/v1/certificates \
     "{\"profile\":\"ip-only\",\"ca_id\":\"$issuer\",\"key_type\":\"p256\",\"sans\":[\"dns:example.com\"]}"
 
+# ---- key types
+api POST /api/v1/profiles '{"name":"keyed","key_usage":["digital_signature"],"ext_key_usage":["server_auth"],"key_types":["P-256","ed25519","rsa-3072"]}'
+check_eq "a profile with key types" 201 "$status"
+check_eq "its key types as key_type names" '["rsa3072","p256","ed25519"]' "$(jq -c .key_types "$T/body")"
+api GET /api/v1/profiles/web
+check_eq "a profile without them shows none" "null" "$(body .key_types)"
+api POST /api/v1/profiles '{"name":"bad","key_usage":["digital_signature"],"key_types":[]}'
+check_eq "an empty list: 400" "400 key_types" "$status $(body .error.field)"
+api POST /api/v1/profiles '{"name":"bad","key_usage":["digital_signature"],"key_types":["dsa2048"]}'
+check_eq "an unknown type: 400" "400 key_types" "$status $(body .error.field)"
+check_contains "the message lists the accepted ones" "$(body .error.message)" "accepted: rsa2048, rsa3072, rsa4096, p256, p384, p521, ed25519"
+api GET /api/v1/profiles/bad
+check_eq "neither was stored" 404 "$status"
+kissue() { # JSON fields beside profile and ca_id
+    api POST /api/v1/certificates "{\"profile\":\"keyed\",\"ca_id\":\"$issuer\",$1}"
+}
+kissue '"key_type":"ed25519","subject":{"common_name":"k.example.com"}'
+check_eq "a key made here of an allowed type" 201 "$status"
+refused "a key made here of another type" key_type "key type p384" POST /api/v1/certificates \
+    "{\"profile\":\"keyed\",\"ca_id\":\"$issuer\",\"key_type\":\"p384\",\"subject\":{\"common_name\":\"k.example.com\"}}"
+check_contains "the message names the allowed ones" "$msg" "its key_types are rsa3072, p256, ed25519"
+# CSRs openssl made: their key's algorithm, curve and RSA size.
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -keyout "$T/k384.pem" -subj "/CN=k.example.com" \
+    -out "$T/p384.csr" 2>/dev/null
+openssl req -new -newkey rsa:2048 -nodes -keyout "$T/k2048.pem" -subj "/CN=k.example.com" -out "$T/rsa2048.csr" 2>/dev/null
+openssl req -new -newkey rsa:3072 -nodes -keyout "$T/k3072.pem" -subj "/CN=k.example.com" -out "$T/rsa3072.csr" 2>/dev/null
+openssl req -new -newkey ed25519 -nodes -keyout "$T/ked.pem" -subj "/CN=k.example.com" -out "$T/ed25519.csr" 2>/dev/null
+kcsr_json() { jq -Rs --arg ca "$issuer" '{profile:"keyed",ca_id:$ca,csr:.}' "$1"; }
+refused "a CSR of a P-384 key" csr "the CSR's key is p384" POST /api/v1/certificates "$(kcsr_json "$T/p384.csr")"
+refused "a CSR of an RSA-2048 key" csr "the CSR's key is rsa2048" POST /api/v1/certificates "$(kcsr_json "$T/rsa2048.csr")"
+api POST /api/v1/certificates "$(kcsr_json "$T/rsa3072.csr")"
+check_eq "a CSR of an RSA-3072 key" 201 "$status"
+api POST /api/v1/certificates "$(kcsr_json "$T/ed25519.csr")"
+check_eq "a CSR of an Ed25519 key" 201 "$status"
+api POST /api/v1/csrs '{"subject":{"common_name":"k.example.com"},"key_type":"p521"}'
+check_eq "a CSR made here, P-521" 201 "$status"
+csr_id=$(body .id)
+refused "a CSR made here of another type" csr "the CSR's key is p521" POST /api/v1/certificates \
+    "{\"profile\":\"keyed\",\"ca_id\":\"$issuer\",\"csr_id\":\"$csr_id\"}"
+openssl pkey -in "$T/k384.pem" -pubout -out "$T/pub384.pem"
+refused "a public key of another type" public_key "the public key is p384" POST /api/v1/certificates \
+    "$(jq -Rs --arg ca "$issuer" '{profile:"keyed",ca_id:$ca,public_key:.,subject:{common_name:"k.example.com"}}' "$T/pub384.pem")"
+# A renewal, with a new key of the same type or the key kept, once the type is taken away.
+kissue '"key_type":"p256","subject":{"common_name":"k.example.com"}'
+check_eq "a P-256 certificate" 201 "$status"
+kold=$(body .id)
+api PUT /api/v1/profiles/keyed '{"key_usage":["digital_signature"],"ext_key_usage":["server_auth"],"key_types":["ed25519"]}'
+check_eq "P-256 taken away" 200 "$status"
+refused "a renewal with a new key of a type no longer allowed" key_type "key type p256" \
+    POST "/api/v1/certificates/$kold/renew" '{}'
+refused "a renewal keeping a key of a type no longer allowed" public_key "the public key is p256" \
+    POST "/api/v1/certificates/$kold/renew" '{"reuse_key":true}'
+api GET "/api/v1/certificates/$kold"
+check_eq "the certificate is not marked renewed" "null" "$(body .renewed_by)"
+
 # ---- the CLI
 remote() { "$CERTHUB" --server "https://localhost:$port" --token-file "$data/admin-token" --ca-file "$data/ca.pem" "$@"; }
 expect_exit 0 "profile create with a name policy" -- remote profile create cli-web --key-usage digital_signature \
@@ -175,5 +231,17 @@ expect_exit 0 "profile update --allowed-domains none --ip-sans on: addresses onl
     remote profile update cli-web --allowed-domains none --ip-sans on
 expect_error "a DNS name then" "it allows no DNS names" -- \
     remote cert issue --ca-id "$issuer" --profile cli-web --san dns:example.com --out "$T/x.pem"
+
+expect_exit 0 "profile update --key-types (and any name)" -- \
+    remote profile update cli-web --allowed-domains any --key-types p256,ed25519
+remote --output json profile get cli-web >"$T/p.json"
+check_eq "its key types" 'p256,ed25519' "$(jq -r '.key_types | join(",")' "$T/p.json")"
+before=$(counts)
+expect_error "cert issue of the CSR of an RSA-2048 key" "the CSR's key is rsa2048, which profile cli-web does not allow" -- \
+    remote cert issue --ca-id "$issuer" --profile cli-web --csr "$T/rsa2048.csr" --out "$T/x.pem"
+check_eq "not stored nor audited" "$before" "$(counts)"
+expect_exit 0 "profile update --key-types any" -- remote profile update cli-web --key-types any
+remote --output json profile get cli-web >"$T/p.json"
+check_eq "no key types then" "null" "$(jq -r .key_types "$T/p.json")"
 
 done_testing

@@ -1183,6 +1183,145 @@ static void test_profile_name_policy(void **state)
     ch_store_ca_dispose(&inter);
 }
 
+/* A CSR of a new key of type t, as PEM in pem. */
+static void csr_of_type(ch_buf *pem, ch_key_type t)
+{
+    ch_key *key;
+    ch_csr *csr;
+    X509_NAME *subject;
+
+    assert_int_equal(ch_key_generate(&key, t), 0);
+    assert_int_equal(ch_name_parse(&subject, "CN=app.example.com"), 0);
+    assert_int_equal(ch_csr_create(&csr, key, &(ch_csr_opts){.subject = subject}), 0);
+    assert_int_equal(ch_csr_write_pem(pem, csr), 0);
+    ch_csr_free(csr);
+    X509_NAME_free(subject);
+    ch_key_free(key);
+}
+
+/* A custom profile's key types: held to by a key made here, a CSR (uploaded or made here), a
+ * public key given and a renewal; each refusal a CH_EPOLICY naming the key's type and the
+ * allowed ones, storing and auditing nothing. */
+static void test_profile_key_types(void **state)
+{
+    ch_store_ca root, inter;
+    ch_store_cert leaf, renewed;
+    ch_store_csr made;
+    ch_svc_profile p;
+    ch_svc_issue_req req = {.profile = "keyed", .key_type = "p256", .subject.fields.common_name = "app.example.com"};
+    ch_key *key;
+    ch_buf pem = CH_BUF_INIT;
+    char id[CH_ID_MAX];
+
+    (void)state;
+    make_cas(&root, &inter, "keytypes");
+    req.ca_id = inter.id;
+    assert_int_equal(ch_svc_profile_put(svc, &operator_a, "keyed",
+                                        "{\"key_usage\":[\"digital_signature\"],\"key_types\":[\"P-256\",\"ed25519\"]}",
+                                        true, &p), 0);
+    assert_int_equal(p.p.key_types, CH_KEY_TYPE_BIT(CH_KEY_P256) | CH_KEY_TYPE_BIT(CH_KEY_ED25519));
+    ch_svc_profile_dispose(&p);
+    /* Built-in profiles and custom ones without the field take any key. */
+    assert_int_equal(ch_svc_profile_get(svc, &viewer_a, "tls-server", &p), 0);
+    assert_int_equal(p.p.key_types, 0);
+    ch_svc_profile_dispose(&p);
+    /* Bad lists are refused, naming the field and what is accepted. */
+    assert_int_equal(ch_svc_profile_put(svc, &operator_a, "bad", "{\"key_usage\":[\"digital_signature\"],"
+                                        "\"key_types\":[]}", true, NULL), CH_EINVAL);
+    assert_string_equal(ch_error_field(), "key_types");
+    assert_int_equal(ch_svc_profile_put(svc, &operator_a, "bad", "{\"key_usage\":[\"digital_signature\"],"
+                                        "\"key_types\":[\"dsa1024\"]}", true, NULL), CH_EINVAL);
+    assert_string_equal(ch_error_field(), "key_types");
+    assert_non_null(strstr(ch_error_last(), "rsa2048, rsa3072, rsa4096, p256, p384, p521, ed25519"));
+    assert_int_equal(ch_svc_profile_put(svc, &operator_a, "bad", "{\"key_usage\":[\"digital_signature\"],"
+                                        "\"key_types\":\"p256\"}", true, NULL), CH_EINVAL);
+    assert_int_equal(ch_svc_profile_get(svc, &viewer_a, "bad", &p), CH_ENOTFOUND);
+
+    /* A key made here: an allowed type issues, another is refused before it is made. */
+    assert_int_equal(ch_svc_cert_issue(svc, &operator_a, &req, &leaf), 0);
+    ch_store_cert_dispose(&leaf);
+    req.key_type = "ed25519";
+    assert_int_equal(ch_svc_cert_issue(svc, &operator_a, &req, &leaf), 0);
+    ch_store_cert_dispose(&leaf);
+    req.key_type = "rsa2048";
+    expect_refused(&req, "key_type", "key type rsa2048");
+    assert_non_null(strstr(ch_error_last(), "its key_types are p256, ed25519"));
+
+    /* A CSR: its key's algorithm, curve and RSA size. */
+    req.key_type = NULL;
+    csr_of_type(&pem, CH_KEY_P384);
+    req.csr = pem.data;
+    req.csr_len = pem.len;
+    expect_refused(&req, "csr", "the CSR's key is p384");
+    ch_buf_dispose(&pem);
+    csr_of_type(&pem, CH_KEY_RSA2048);
+    req.csr = pem.data;
+    req.csr_len = pem.len;
+    expect_refused(&req, "csr", "the CSR's key is rsa2048");
+    ch_buf_dispose(&pem);
+    csr_of_type(&pem, CH_KEY_ED25519);
+    req.csr = pem.data;
+    req.csr_len = pem.len;
+    assert_int_equal(ch_svc_cert_issue(svc, &operator_a, &req, &leaf), 0);
+    ch_store_cert_dispose(&leaf);
+    ch_buf_dispose(&pem);
+    req.csr = NULL;
+    req.csr_len = 0;
+
+    /* A CSR made here, its key sealed here. */
+    assert_int_equal(ch_svc_csr_create(svc, &operator_a, &(ch_svc_csr_req){.subject.fields.common_name = "a.example",
+                                                                            .key_type = "p521"}, &made), 0);
+    req.csr_id = made.id;
+    expect_refused(&req, "csr", "the CSR's key is p521");
+    req.csr_id = NULL;
+    ch_store_csr_dispose(&made);
+
+    /* A public key given. */
+    assert_int_equal(ch_key_generate(&key, CH_KEY_P384), 0);
+    assert_int_equal(ch_key_write_public_pem(&pem, key), 0);
+    ch_key_free(key);
+    req.public_key = pem.data;
+    req.public_key_len = pem.len;
+    expect_refused(&req, "public_key", "the public key is p384");
+    ch_buf_dispose(&pem);
+    req.public_key = NULL;
+    req.public_key_len = 0;
+
+    /* A renewal is held to the key types as they are now: a new key of the same type, or the
+     * same key kept, both refused once the type is no longer allowed. */
+    req.key_type = "p256";
+    req.auto_renew = true;
+    assert_int_equal(ch_svc_cert_issue(svc, &operator_a, &req, &leaf), 0);
+    assert_int_equal(ch_svc_cert_renew(svc, &operator_a, leaf.id, false, &renewed), 0);
+    snprintf(id, sizeof id, "%s", renewed.id);
+    ch_store_cert_dispose(&leaf);
+    ch_store_cert_dispose(&renewed);
+    assert_int_equal(ch_svc_profile_put(svc, &operator_a, "keyed",
+                                        "{\"key_usage\":[\"digital_signature\"],\"key_types\":[\"ed25519\"]}", false,
+                                        NULL), 0);
+    {
+        int64_t certs = count_certs(&operator_a);
+        assert_int_equal(ch_svc_cert_renew(svc, &operator_a, id, false, &renewed), CH_EPOLICY);
+        assert_string_equal(ch_error_field(), "key_type");
+        assert_non_null(strstr(ch_error_last(), "key type p256 is not one profile keyed allows: its key_types are "
+                                                "ed25519"));
+        assert_int_equal(ch_svc_cert_renew(svc, &operator_a, id, true, &renewed), CH_EPOLICY);
+        assert_string_equal(ch_error_field(), "public_key");
+        assert_non_null(strstr(ch_error_last(), "the public key is p256"));
+        assert_int_equal(count_certs(&operator_a), certs);
+    }
+    /* Due, the automatic renewal stops there, said once. */
+    assert_int_equal(ch_store_cert_set_auto_renew(ch_svc_store(svc), operator_a.tenant_id, id, true, 1), 0);
+    assert_int_equal(ch_svc_renew_due(svc, 100), 1);
+    assert_int_equal(ch_svc_cert_get(svc, &viewer_a, id, &leaf), 0);
+    assert_null(leaf.renewed_by);
+    assert_false(leaf.auto_renew);
+    assert_non_null(strstr(leaf.renew_error, "automatic renewal stopped"));
+    ch_store_cert_dispose(&leaf);
+    ch_store_ca_dispose(&root);
+    ch_store_ca_dispose(&inter);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1200,6 +1339,7 @@ int main(void)
         cmocka_unit_test(test_tokens_list_and_revoke),
         cmocka_unit_test(test_custom_profiles),
         cmocka_unit_test(test_profile_name_policy),
+        cmocka_unit_test(test_profile_key_types),
         cmocka_unit_test(test_tenants_need_admin),
         cmocka_unit_test(test_audit_numbered_per_tenant),
         cmocka_unit_test(test_token_during_revocation),

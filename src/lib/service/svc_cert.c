@@ -396,6 +396,15 @@ int ch_svc_cert_issue_start(ch_svc *svc, const ch_actor *actor, const ch_svc_iss
     if (req->key_type != NULL) {
         if ((error = ch_key_type_parse(&kt, req->key_type)) < 0)
             goto done;
+        /* Refused before the key is made (an RSA one takes up to seconds), as ch_cert_issue
+         * would refuse it after. */
+        if (prof.p.key_types != 0 && !(prof.p.key_types & CH_KEY_TYPE_BIT(kt))) {
+            char allowed[100];
+            ch_key_types_describe(allowed, sizeof allowed, prof.p.key_types);
+            error = ch_error_set_field(CH_EPOLICY, "key_type", "key type %s is not one profile %s allows: its "
+                                       "key_types are %s", ch_key_type_name(kt), prof.p.name, allowed);
+            goto done;
+        }
         if (req->quick_only && kt != CH_KEY_P256 && kt != CH_KEY_ED25519) { /* RSA: 50 ms to seconds; P-384: 1.5 ms */
             error = CH_SVC_SLOW;
             goto done;

@@ -11,7 +11,8 @@
 
 static const char *const fields[] = {"description",     "key_usage",        "ext_key_usage",   "default_days",
                                      "max_days",        "allow_sans",       "allowed_domains", "allow_subdomains",
-                                     "allow_wildcards", "allow_ip_sans",    "allow_uri_sans",  NULL};
+                                     "allow_wildcards", "allow_ip_sans",    "allow_uri_sans",  "key_types",
+                                     NULL};
 
 /* Names of custom profiles: 1 to 64 of [a-z0-9._-], starting with a letter or digit. */
 static int check_name(const char *name)
@@ -119,6 +120,34 @@ static int policy_parse(ch_name_policy **out, json_t *def)
     return 0;
 }
 
+/* The key types certificates from the profile may have (as Vault roles' key_type and key_bits
+ * and step-ca's policy say it): 0, any, unless the definition lists them, so that issuing
+ * from a profile without a list tests one flag.  An empty list would allow no key at all. */
+static int key_types_parse(unsigned *out, json_t *def)
+{
+    json_t *types = json_object_get(def, "key_types"), *e;
+    ch_key_type t;
+    size_t i;
+    int error;
+
+    *out = 0;
+    if (types == NULL)
+        return 0;
+    if (!json_is_array(types) || json_array_size(types) == 0 || json_array_size(types) > 16)
+        return ch_error_set_field(CH_EINVAL, "key_types",
+                                  "key_types must be a list of one or more key types, such as [\"p256\", "
+                                  "\"ed25519\"] (rsa2048, rsa3072, rsa4096, p256, p384, p521, ed25519); leave "
+                                  "it out for any");
+    json_array_foreach(types, i, e) {
+        if (!json_is_string(e))
+            return ch_error_set_field(CH_EINVAL, "key_types", "key_types holds strings (key types such as p256)");
+        if ((error = ch_key_type_parse(&t, json_string_value(e))) < 0)
+            return ch_error_set_field(error, "key_types", "%s", ch_error_last());
+        *out |= CH_KEY_TYPE_BIT(t);
+    }
+    return 0;
+}
+
 /* Reads and checks a definition into out (which owns its strings afterwards). */
 static int profile_parse(ch_svc_profile *out, const char *name, json_t *def)
 {
@@ -137,7 +166,8 @@ static int profile_parse(ch_svc_profile *out, const char *name, json_t *def)
             return ch_error_set_field(CH_EINVAL, key,
                                       "unknown field \"%.64s\"; a profile has description, key_usage, "
                                       "ext_key_usage, default_days, max_days, allow_sans, allowed_domains, "
-                                      "allow_subdomains, allow_wildcards, allow_ip_sans and allow_uri_sans",
+                                      "allow_subdomains, allow_wildcards, allow_ip_sans, allow_uri_sans and "
+                                      "key_types",
                                       key);
     }
     out->p.path_len = -1;
@@ -168,6 +198,8 @@ static int profile_parse(ch_svc_profile *out, const char *name, json_t *def)
             return ch_error_set_field(CH_EINVAL, "allow_sans", "allow_sans must be true or false");
         out->p.allow_sans = json_is_true(v);
     }
+    if ((error = key_types_parse(&out->p.key_types, def)) < 0)
+        return error;
     if ((error = policy_parse(&out->policy, def)) < 0)
         return error;
     out->custom = true;

@@ -344,14 +344,15 @@ int ch_svc_renew_due(ch_svc *svc, size_t max)
             continue; /* renewed meanwhile (another node, or a person) */
         /* Retried with backoff: 1, 2, 4... minutes, at most an hour; the old one stays served.
          * Not for ever: a certificate past its end, whose CA or profile is gone, or whose names
-         * its profile's policy no longer allows, is not renewed by trying again; its automatic renewal stops, said once (it was tried and
+         * or key type its profile no longer allows, is not renewed by trying again; its automatic renewal stops, said once (it was tried and
          * alerted every hour, years on). */
         if (ch_store_cert_get(svc->store, &old, due[i].tenant_id, due[i].id) == 0) {
             int64_t wait = 60LL << (old.renew_attempts < 6 ? old.renew_attempts : 6);
-            /* (a name its profile's policy no longer allows stays refused until a person acts:
-             * widens the policy, or issues anew, and switches renewal on again) */
-            bool policy_names = code == CH_EPOLICY && (strcmp(field, "sans") == 0 || strcmp(field, "subject") == 0);
-            bool stop = old.not_after <= now || code == CH_ENOTFOUND || policy_names;
+            /* (a name or key type its profile no longer allows stays refused until a person acts:
+             * widens the profile, or issues anew, and switches renewal on again) */
+            bool by_profile = code == CH_EPOLICY && (strcmp(field, "sans") == 0 || strcmp(field, "subject") == 0 ||
+                                                     strcmp(field, "key_type") == 0 || strcmp(field, "public_key") == 0);
+            bool stop = old.not_after <= now || code == CH_ENOTFOUND || by_profile;
             if (stop) {
                 struct update_tx off = {svc, &system, old.id, NULL, 0, 0};
                 if (ch_store_begin(svc->store) == 0 && (update_tx(&off) < 0 || ch_store_commit(svc->store) < 0))

@@ -538,6 +538,36 @@ int x509_csr_key_allowed(const ch_csr *csr)
     return 0;
 }
 
+int x509_csr_key_type(ch_key_type *out, const ch_csr *csr)
+{
+    int curve, nid = ch_csr_key_id(csr, &curve), bits;
+    X509_REQ *req;
+    EVP_PKEY *k;
+
+    *out = CH_KEY_NONE;
+    if (nid == NID_ED25519) {
+        *out = CH_KEY_ED25519;
+        return 0;
+    }
+    if (nid == NID_X9_62_id_ecPublicKey) {
+        *out = curve == NID_X9_62_prime256v1 ? CH_KEY_P256
+               : curve == NID_secp384r1      ? CH_KEY_P384
+               : curve == NID_secp521r1      ? CH_KEY_P521
+                                             : CH_KEY_NONE;
+        return 0;
+    }
+    /* An RSA key's size needs the key decoded: paid only by a profile that lists key types. */
+    if ((req = ch_csr_req(csr)) == NULL || (k = X509_REQ_get0_pubkey(req)) == NULL) {
+        ERR_clear_error();
+        return ch_error_set_field(CH_EPARSE, "csr", "the CSR's public key cannot be read");
+    }
+    if (EVP_PKEY_get_base_id(k) == EVP_PKEY_RSA || EVP_PKEY_get_base_id(k) == EVP_PKEY_RSA_PSS) {
+        bits = EVP_PKEY_get_bits(k);
+        *out = bits >= 4096 ? CH_KEY_RSA4096 : bits >= 3072 ? CH_KEY_RSA3072 : bits >= 2048 ? CH_KEY_RSA2048 : CH_KEY_NONE;
+    }
+    return 0;
+}
+
 const X509_PUBKEY *x509_csr_pubkey(const ch_csr *csr)
 {
     return csr->xpub;

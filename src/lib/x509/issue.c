@@ -646,6 +646,27 @@ static int encode_tbs(ch_buf *b, size_t *alg_at, const struct x509_issued *m, co
     return 0;
 }
 
+/* The subject's key against the profile's key types: the CSR's or the key given (a renewal's
+ * kept one among them). */
+static int key_type_allowed(const ch_profile *p, const ch_csr *req, const ch_key *key)
+{
+    ch_key_type t = CH_KEY_NONE;
+    char allowed[100];
+    int error;
+
+    if (req != NULL && (error = x509_csr_key_type(&t, req)) < 0)
+        return error;
+    if (req == NULL)
+        t = ch_key_get_type(key);
+    if (t != CH_KEY_NONE && (p->key_types & CH_KEY_TYPE_BIT(t)))
+        return 0;
+    ch_key_types_describe(allowed, sizeof allowed, p->key_types);
+    return ch_error_set_field(CH_EPOLICY, req != NULL ? "csr" : "public_key",
+                              "%s is %s, which profile %s does not allow: its key_types are %s",
+                              req != NULL ? "the CSR's key" : "the public key",
+                              t != CH_KEY_NONE ? ch_key_type_name(t) : "of none of the key types", p->name, allowed);
+}
+
 int ch_cert_issue(ch_cert **out, const ch_issue_opts *o)
 {
     const ch_profile *p = o->profile;
@@ -740,6 +761,9 @@ int ch_cert_issue(ch_cert **out, const ch_issue_opts *o)
     } else {
         spki = x509_key_xpub(o->subject_key);
     }
+    /* None (built-in profiles) costs this one test. */
+    if (p->key_types != 0 && (error = key_type_allowed(p, req, o->subject_key)) < 0)
+        goto done;
     if (subject == NULL || X509_NAME_entry_count(subject) == 0) {
         error = ch_error_set_field(CH_EINVAL, "subject", "the subject is empty: give at least a common name");
         goto done;

@@ -5,6 +5,7 @@
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,6 +95,18 @@ const char *ch_key_type_name(ch_key_type type)
         if (key_names[i].type == type)
             return key_names[i].name;
     return "";
+}
+
+void ch_key_types_describe(char *out, size_t size, unsigned mask)
+{
+    size_t used = 0;
+
+    if (size == 0)
+        return;
+    out[0] = '\0';
+    for (size_t i = 0; i < sizeof key_names / sizeof key_names[0] && used < size; i++)
+        if (mask & CH_KEY_TYPE_BIT(key_names[i].type))
+            used += (size_t)snprintf(out + used, size - used, "%s%s", used ? ", " : "", key_names[i].name);
 }
 
 /* Decides the type of a key, refusing anything weaker than what certhub issues with. */

@@ -74,6 +74,10 @@ int x509_key_classify(ch_key_type *out, EVP_PKEY *pkey);
 /* Whether the CSR's key is one certhub accepts (as x509_key_classify; RSA-PSS keys as RSA):
  * CH_EPOLICY on field "csr" saying what is accepted, if not. */
 int x509_csr_key_allowed(const ch_csr *csr);
+/* The type of a CSR's key, once x509_csr_key_allowed took it: CH_KEY_NONE for none of the
+ * types (an RSA key's size rounded down to 2048, 3072 or 4096, as ch_key_get_type does).
+ * CH_EPARSE when the key cannot be read. */
+int x509_csr_key_type(ch_key_type *out, const ch_csr *csr);
 STACK_OF(X509_EXTENSION) *x509_csr_extensions(const ch_csr *csr); /* requested; free with pop_free */
 
 int x509_pem_block(ch_buf *out, const char *name, const uint8_t *der, size_t len, const char *what);
