@@ -483,6 +483,29 @@ int ch_svc_alerts_run(ch_svc *svc)
     return sent;
 }
 
+/* How long an intermediate due for rotation waits after its parent rotated: a certificate signed
+ * under the new root fails for every client that has not fetched the trust bundle holding it
+ * yet (the quickstart root and the issuing CA under it come due within the same hour, six
+ * and a half years on).  Not when the intermediate has less than this left itself. */
+#define ROTATE_GRACE (30 * 86400LL)
+
+/* Whether the parent of an intermediate CA was rotated less than ROTATE_GRACE ago. */
+static bool parent_rotated_lately(ch_svc *svc, const char *tenant_id, const char *parent_id, int64_t now)
+{
+    ch_store_ca parent;
+    ch_store_cert pc;
+    bool lately = false;
+
+    if (parent_id == NULL || ch_store_ca_get(svc->store, &parent, tenant_id, parent_id) < 0)
+        return false;
+    if (ch_store_cert_get(svc->store, &pc, tenant_id, parent.cert_id) == 0) {
+        lately = pc.not_before > now - ROTATE_GRACE;
+        ch_store_cert_dispose(&pc);
+    }
+    ch_store_ca_dispose(&parent);
+    return lately;
+}
+
 int ch_svc_rotate_due(ch_svc *svc)
 {
     ch_store_tenant *tenants = NULL;
@@ -508,8 +531,12 @@ int ch_svc_rotate_due(ch_svc *svc)
             if (!policy || cas[i].key_id == NULL ||
                 ch_store_cert_get(svc->store, &cur, tenants[t].id, cas[i].cert_id) < 0)
                 continue;
-            /* Rotate when a third of the CA certificate's life is left. */
-            if (cur.not_after - now < (cur.not_after - cur.not_before) / 3 && ch_svc_ca_rotate(svc, &system, cas[i].id, NULL) == 0)
+            /* Rotate when a third of the CA certificate's life is left; an intermediate not under
+             * a parent rotated lately (whose new root clients may not trust yet). */
+            if (cur.not_after - now < (cur.not_after - cur.not_before) / 3 &&
+                (cur.not_after - now <= ROTATE_GRACE ||
+                 !parent_rotated_lately(svc, tenants[t].id, cas[i].parent_id, now)) &&
+                ch_svc_ca_rotate(svc, &system, cas[i].id, NULL) == 0)
                 rotated++;
             ch_store_cert_dispose(&cur);
         }
