@@ -382,11 +382,15 @@ function exportDialog(c) {
   format.focus();
 }
 
-// The CA a form offers first: one that can sign and has an issuer of its own (an issuing CA,
-// not a root), else any that can sign.
-function preferredSigner(cas) {
-  return (cas.find((c) => c.can_sign && c.parent_id) || cas.find((c) => c.can_sign) || {}).id;
+// The CA a form offers first: the tenant's default signer (settings' default_ca_id, the one a
+// request naming none goes to), else one that can sign and has an issuer of its own (an
+// issuing CA, not a root), else any that can sign.
+function preferredSigner(cas, defaultId) {
+  return (cas.find((c) => c.can_sign && c.id === defaultId) || cas.find((c) => c.can_sign && c.parent_id) ||
+    cas.find((c) => c.can_sign) || {}).id;
 }
+// The tenant's default signer, or undefined (settings a viewer may read too).
+const defaultSigner = async () => (await api("GET", "settings").catch(() => ({}))).default_ca_id || undefined;
 
 // The extensions the create wizard switches, by the API's names; all on at first, and critical
 // as RFC 5280 advises (Basic Constraints and Key Usage; the AKI never, so it has no box).
@@ -404,9 +408,9 @@ function namesAllowed(p) {
 
 // The create wizard: the storage seed's fields, a step at a time, Back and Next, review last.
 async function createWizard(reload) {
-  const [cas, profiles] = await Promise.all([apiAll("cas"), apiAll("profiles")]);
+  const [cas, profiles, signer] = await Promise.all([apiAll("cas"), apiAll("profiles"), defaultSigner()]);
   const v = { type: "internal", profile: "tls-server", key_type: "p256", digest: "sha256",
-    ca_id: preferredSigner(cas.items), ext: { ...EXT_ON }, crit: { ...EXT_CRITICAL } };
+    ca_id: preferredSigner(cas.items, signer), ext: { ...EXT_ON }, crit: { ...EXT_CRITICAL } };
   v.days = String((profiles.items.find((p) => p.name === v.profile) || {}).default_days || 365);
   const field = (id, label, attrs = {}) => [el("label", { for: id }, label), el("input", { id, name: id, value: v[id] || "", ...attrs })];
   const select = (id, label, options) => [el("label", { for: id }, label),
@@ -914,9 +918,9 @@ async function casScreen(screen) {
 
 // A CSR made here signed by one of the tenant's CAs: the certificate takes the CSR's key.
 async function signHere(c, reload) {
-  const [cas, profiles] = await Promise.all([apiAll("cas"), apiAll("profiles")]);
+  const [cas, profiles, signer] = await Promise.all([apiAll("cas"), apiAll("profiles"), defaultSigner()]);
   const signers = cas.items.filter((x) => x.can_sign);
-  const preferred = preferredSigner(signers);
+  const preferred = preferredSigner(signers, signer);
   const err = el("p", { class: "error", role: "alert" });
   const form = el("form", { method: "dialog" }, el("h2", {}, `Sign ${c.name} here`),
     el("p", {}, `${c.subject}: the certificate keeps the key this CSR was made with.`),
@@ -1418,6 +1422,10 @@ async function settingsScreen(screen) {
   const unverified = el("input", { type: "checkbox", id: "st-unverified", checked: st.unverified_trusted_certificates_authenticate, disabled: !admin });
   const point = el("input", { id: "st-point", type: "number", min: "0.5", max: "0.9", step: "0.01", value: st.renewal_point.toFixed(2), disabled: !admin, "aria-describedby": "st-renewal_point-error" });
   const days = el("input", { id: "st-days", value: st.alert_thresholds_days.join(", "), disabled: !admin, "aria-describedby": "st-alert_thresholds_days-error" });
+  // The CA that signs a request naming none (your own issuer beside the quickstart CAs).
+  const signer = el("select", { id: "st-default-ca", disabled: !admin, "aria-describedby": "st-default_ca_id-error" },
+    el("option", { value: "" }, "None: the one issuing CA, or each request names its CA"),
+    cas.items.filter((c) => c.can_sign).map((c) => el("option", { value: c.id, selected: c.id === st.default_ca_id }, c.name)));
   // Up to four webhooks, a row each.  A secret is written, never read back: a row whose
   // secret is left empty is sent by its URL alone, and the server keeps the secret it has.
   const hookList = el("div", { id: "st-webhooks" });
@@ -1450,6 +1458,8 @@ async function settingsScreen(screen) {
     address,
     roots.length ? el("p", { class: "muted" }, "A machine that does not trust certhub yet checks the bundle against a root's SHA-256 fingerprint (certhub ca bundle --fingerprint):") : null,
     roots.length ? el("dl", { class: "details", id: "root-fingerprints" }, roots.flatMap((r) => [el("dt", {}, r.name), el("dd", {}, el("code", {}, colons(r.sha256)))])) : null,
+    el("h2", {}, "Signing"),
+    field("default_ca_id", "CA that signs a certificate whose request names none", signer),
     el("h2", {}, "Devices"),
     el("label", { class: "check" }, unverified, "Trusted certificates without a proof of possession let devices in"),
     el("h2", {}, "Renewal and expiry alerts"),
@@ -1468,6 +1478,7 @@ async function settingsScreen(screen) {
       unverified_trusted_certificates_authenticate: unverified.checked,
       renewal_point: Number(point.value),
     };
+    if (signer.value !== (st.default_ca_id || "")) change.default_ca_id = signer.value || null;
     const list = days.value.split(/[,\s]+/).filter((d) => d !== "");
     if (list.some((d) => !/^\d+$/.test(d))) {
       errors.alert_thresholds_days.textContent = "whole numbers of days, such as 30, 14, 7, 1";
@@ -1482,6 +1493,7 @@ async function settingsScreen(screen) {
       const now = await api("PATCH", "settings", change);
       saved.textContent = "Saved.";
       st.webhooks = now.webhooks;
+      st.default_ca_id = now.default_ca_id;
       hookRows.splice(0, hookRows.length, ...now.webhooks.map(hookRow));
       drawHooks();
     } catch (e) {

@@ -786,6 +786,26 @@ await page.getByRole("button", { name: "Save settings" }).click();
 await page.getByLabel("Webhook 2 URL").waitFor({ state: "detached" });
 assert.deepEqual((await settings()).webhooks.map((w) => w.url), ["https://127.0.0.1:9/second"]);
 ok("webhooks added and removed a row each, the secrets of the others kept");
+// The CA that signs a request naming none: chosen here, offered first by the create wizard.
+const rootCa = "certhub Quickstart Root CA - Not for Production";
+await page.getByLabel("CA that signs a certificate whose request names none").selectOption({ label: rootCa });
+await page.getByRole("button", { name: "Save settings" }).click();
+await page.getByText("Saved.").waitFor();
+const rootId = await page.evaluate(async (name) => (await (await fetch("/api/v1/cas?limit=1000")).json()).items.find((c) => c.name === name).id, rootCa);
+assert.equal((await settings()).default_ca_id, rootId);
+await page.getByRole("link", { name: "Certificates", exact: true }).click();
+await page.getByRole("button", { name: "Create certificate" }).click();
+await page.getByLabel("Identifier").fill("signer-check");
+await page.getByRole("button", { name: "Next" }).click();
+assert.equal(await page.getByLabel("Signing CA").inputValue(), rootId);
+await page.keyboard.press("Escape");
+await page.getByRole("dialog").waitFor({ state: "hidden" });
+await page.getByRole("link", { name: "Settings" }).click();
+await page.getByLabel("CA that signs a certificate whose request names none").selectOption("");
+await page.getByRole("button", { name: "Save settings" }).click();
+await page.getByText("Saved.").waitFor();
+assert.equal((await settings()).default_ca_id ?? null, null);
+ok("the default signing CA set from the settings, offered first by the wizard, and set back to none");
 // Custom profiles, from the same screen.
 await page.getByRole("button", { name: "Create profile" }).click();
 await page.locator("#np-name").fill("mqtt-device");
