@@ -398,12 +398,15 @@ const EXT_NAMES = { bc: "basic_constraints", aki: "authority_key_id", ku: "key_u
 const EXT_ON = { bc: true, aki: true, ku: true, eku: true };
 const EXT_CRITICAL = { bc: true, ku: true, eku: false };
 
-// A profile's name policy, said where names are chosen: a name outside it is refused (422).
+// A profile's name policy and key types, said where they are chosen: a name or key outside
+// them is refused (422).
 function namesAllowed(p) {
-  if (!p || !p.allowed_domains) return "";
+  const keys = p && p.key_types ? `Key types this profile allows: ${p.key_types.join(", ")}.` : "";
+  if (!p || !p.allowed_domains) return keys;
   const domains = p.allowed_domains.length ? p.allowed_domains.join(", ") : "no DNS names";
   return `Names this profile allows: ${domains}${p.allow_subdomains ? " and the names below them" : ""}` +
-    `${p.allow_wildcards ? "; wildcards" : ""}${p.allow_ip_sans ? "; IP addresses" : ""}${p.allow_uri_sans ? "; URIs" : ""}.`;
+    `${p.allow_wildcards ? "; wildcards" : ""}${p.allow_ip_sans ? "; IP addresses" : ""}${p.allow_uri_sans ? "; URIs" : ""}.` +
+    (keys ? " " + keys : "");
 }
 
 // The create wizard: the storage seed's fields, a step at a time, Back and Next, review last.
@@ -492,7 +495,16 @@ async function createWizard(reload) {
       if (p && p.default_days && form.days) form.days.value = p.default_days;
       const names = form.querySelector("#profile-names");
       if (names) names.textContent = namesAllowed(p);
+      allowKeys(p);
     });
+    // The key types the profile does not allow are not offered (the first it allows is taken).
+    const allowKeys = (p) => {
+      if (!form.key_type) return;
+      for (const o of form.key_type.options) o.disabled = !!(p && p.key_types && !p.key_types.includes(o.value));
+      if (form.key_type.selectedOptions[0]?.disabled)
+        form.key_type.value = [...form.key_type.options].find((o) => !o.disabled)?.value || form.key_type.value;
+    };
+    allowKeys(profiles.items.find((x) => x.name === (form.profile ? form.profile.value : v.profile)));
     form.querySelector("input, select, button")?.focus();
   }
   // Import and CSR certificates take a step of their own instead of the issuing ones.

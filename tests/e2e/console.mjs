@@ -358,6 +358,25 @@ await page.locator("#problem").getByText(/delete the CA instead/).waitFor();
 await page.getByRole("button", { name: "Dismiss" }).click();
 await page.getByLabel("Search certificates").fill("");
 ok("a refused action is said above the screen, with the server's reason");
+// A profile that allows some key types: the wizard says so and offers no other.
+assert.equal(await page.evaluate(async (token) => (await fetch("/api/v1/profiles", { method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": token },
+  body: JSON.stringify({ name: "keyed-e2e", key_usage: ["digital_signature"], ext_key_usage: ["server_auth"], key_types: ["ed25519", "p384"] }) })).status,
+  await page.evaluate(async () => (await (await fetch("/api/v1/session")).json()).csrf_token)), 201);
+await page.getByRole("button", { name: "Create certificate" }).click();
+await page.getByLabel("Identifier").fill("keyed");
+await page.getByRole("button", { name: "Next" }).click();
+await page.getByLabel("Profile").selectOption("keyed-e2e");
+await page.locator("#profile-names").getByText(/^Key types this profile allows: /).waitFor();
+assert.deepEqual((await page.locator("#profile-names").innerText()).replace(/^Key types this profile allows: |\.$/g, "").split(", ").sort(),
+  ["ed25519", "p384"]);
+assert.equal(await page.getByLabel("Key type").inputValue(), "p384");
+assert.equal(await page.locator('#key_type option[value="rsa2048"]').isDisabled(), true);
+assert.equal(await page.locator('#key_type option[value="ed25519"]').isDisabled(), false);
+await page.getByLabel("Profile").selectOption("tls-server");
+assert.equal(await page.locator('#key_type option[value="rsa2048"]').isDisabled(), false);
+await page.keyboard.press("Escape");
+await page.getByRole("dialog").waitFor({ state: "hidden" });
+ok("a profile's key types said in the wizard, the others not offered");
 await page.getByRole("button", { name: "Create certificate" }).click();
 await page.getByLabel("Identifier").fill("from-p12");
 await page.getByLabel("Type").selectOption("import");
