@@ -200,6 +200,8 @@ void cli_none_alone(const cli_args *a, const char *opt, const char *value)
 {
     const char *p = value;
 
+    if (value != NULL && strspn(value, ", ") == strlen(value))
+        cli_usage(a, "--%s is empty: give a comma-separated list, or none", opt);
     while (p != NULL && *p != '\0') {
         size_t len = strcspn(p, ",");
         const char *w = p;

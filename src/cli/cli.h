@@ -75,8 +75,9 @@ int cli_write(const cli_args *a, const char *path, const void *data, size_t len,
 
 /* Splits "a,b,c" into at most max parts (in a malloc'd copy kept in *store). */
 size_t cli_split(char **store, const char *text, const char **parts, size_t max);
-/* The value of a list option that takes "none" to mean no item: none among other items (as
- * "none,key_usage") is a usage error, rather than an unknown name "none". */
+/* The value of a list option that takes "none" to mean no item: an empty value (an unset
+ * shell variable) is a usage error rather than a quiet none, and so is none among other items
+ * (as "none,key_usage") rather than an unknown name "none". */
 void cli_none_alone(const cli_args *a, const char *opt, const char *value);
 
 /* Reads a private key file, with the password from the file named by option pw_opt. */

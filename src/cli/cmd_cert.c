@@ -37,8 +37,6 @@ static int parse_usages(cli_args *a, const char *opt, bool extended, unsigned *o
         *leave_out |= ext;
         return 0;
     }
-    if (strspn(v, ", ") == strlen(v))
-        cli_usage(a, "--%s is empty: give a comma-separated list, or none", opt);
     cli_none_alone(a, opt, v);
     return parse_bits(a, extended, v, out);
 }
@@ -57,8 +55,6 @@ static int parse_critical(cli_args *a, ch_issue_opts *o)
     o->critical_set = CH_EXT_ALL;
     if (strcmp(v, "none") == 0)
         return 0;
-    if (strspn(v, ", ") == strlen(v))
-        cli_usage(a, "--critical is empty: give a comma-separated list, or none");
     cli_none_alone(a, "critical", v);
     n = cli_split(&store, v, parts, 8);
     for (size_t i = 0; i < n && rc == 0; i++) {

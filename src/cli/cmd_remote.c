@@ -338,8 +338,9 @@ static void list_member(cli_args *a, const char *opt, json_t *body, const char *
 }
 
 /* A list option where "none" is the empty list: cert issue's usages and critical extensions,
- * where [] asks for none.  An empty value is a usage error rather than a quiet "none" (an
- * unset shell variable would have left an extension out). */
+ * where [] asks for none, and a profile's allowed domains, where [] allows no DNS name.  An
+ * empty value is a usage error rather than a quiet "none" (an unset shell variable would have
+ * left an extension out): cli_none_alone. */
 static void list_or_none_member(cli_args *a, const char *opt, json_t *body, const char *field)
 {
     const char *v = cli_opt(a, opt);
@@ -350,8 +351,6 @@ static void list_or_none_member(cli_args *a, const char *opt, json_t *body, cons
         json_object_set_new(body, field, json_array());
         return;
     }
-    if (strspn(v, ", ") == strlen(v))
-        cli_usage(a, "--%s is empty: give a comma-separated list, or none", opt);
     cli_none_alone(a, opt, v);
     list_member(a, opt, body, field);
 }

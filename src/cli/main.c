@@ -44,8 +44,8 @@ static const cli_cmd commands[] = {
     {"ca chain", cmd_remote_ca_chain, "CA_ID --out FILE", "download a CA's chain (PEM, the CA first, up to its root)",
      "out= force", 1, 1},
     {"ca import", cmd_remote_ca_import, "CERT_FILE --name N [--key FILE] [--password-file F] [--csr-id ID]",
-     "bring your own CA (PEM): with its key to issue from, without (to chain to), or signed by an outside CA on a "
-     "CSR made here (--csr-id)",
+     "bring your own CA (PEM, or DER as a .cer comes): with its key to issue from, without (to chain to), or "
+     "signed by an outside CA on a CSR made here (--csr-id)",
      "name= key= password-file= csr-id=", 1, 1},
     {"ca delete", cmd_remote_ca_delete, "CA_ID [--force]",
      "delete a CA (refused while it has unexpired certificates, unless --force)", "force", 1, 1},

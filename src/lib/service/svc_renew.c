@@ -344,8 +344,8 @@ int ch_svc_renew_due(ch_svc *svc, size_t max)
             continue; /* renewed meanwhile (another node, or a person) */
         /* Retried with backoff: 1, 2, 4... minutes, at most an hour; the old one stays served.
          * Not for ever: a certificate past its end, whose CA or profile is gone, or whose names
-         * or key type its profile no longer allows, is not renewed by trying again; its automatic renewal stops, said once (it was tried and
-         * alerted every hour, years on). */
+         * or key type its profile no longer allows, is not renewed by trying again; its
+         * automatic renewal stops, said once (it was tried and alerted every hour, years on). */
         if (ch_store_cert_get(svc->store, &old, due[i].tenant_id, due[i].id) == 0) {
             int64_t wait = 60LL << (old.renew_attempts < 6 ? old.renew_attempts : 6);
             /* (a name or key type its profile no longer allows stays refused until a person acts:
