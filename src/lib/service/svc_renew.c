@@ -313,19 +313,17 @@ void svc_hook_later_free(ch_svc *svc)
     svc->hook_later_count = 0;
 }
 
-int ch_svc_renew_due(ch_svc *svc, size_t max)
+/* ch_svc_renew_due within a scheduler round: a webhook down in it is not tried again in it. */
+static int renew_due(ch_svc *svc, size_t max, struct hook_round *round)
 {
     ch_store_cert_ref *due = NULL;
-    struct hook_round round = {0};
     size_t n = 0;
     int64_t now = ch_now();
 
     if (svc->alert_sender != NULL)
-        hook_later_run(svc, &round);
-    if (ch_store_cert_due_renewals(svc->store, now, max, &due, &n) < 0) {
-        free(round.down);
+        hook_later_run(svc, round);
+    if (ch_store_cert_due_renewals(svc->store, now, max, &due, &n) < 0)
         return -1;
-    }
     for (size_t i = 0; i < n; i++) {
         ch_actor system = {due[i].tenant_id, "system:renewal", CH_ROLE_ADMIN, 0, NULL};
         ch_store_cert fresh, old;
@@ -380,7 +378,7 @@ int ch_svc_renew_due(ch_svc *svc, size_t max)
                 json_decref(ev);
                 if (evtext && svc_settings_of(svc, due[i].tenant_id, &st) == 0)
                     for (size_t w = 0; w < st.nwebhooks; w++)
-                        hook_send_once(svc, &round, due[i].tenant_id, st.webhooks[w].url, st.webhooks[w].secret,
+                        hook_send_once(svc, round, due[i].tenant_id, st.webhooks[w].url, st.webhooks[w].secret,
                                        evtext);
                 free(evtext);
             }
@@ -389,8 +387,16 @@ int ch_svc_renew_due(ch_svc *svc, size_t max)
         }
     }
     free(due);
-    free(round.down);
     return (int)n;
+}
+
+int ch_svc_renew_due(ch_svc *svc, size_t max)
+{
+    struct hook_round round = {0};
+    int n = renew_due(svc, max, &round);
+
+    free(round.down);
+    return n;
 }
 
 void ch_svc_set_alert_sender(ch_svc *svc, ch_alert_sender fn, void *arg)
@@ -409,10 +415,10 @@ static bool superseded(const ch_svc_settings *st, size_t k, int64_t left)
     return false;
 }
 
-int ch_svc_alerts_run(ch_svc *svc)
+/* ch_svc_alerts_run within a scheduler round (see renew_due). */
+static int alerts_run(ch_svc *svc, struct hook_round *round)
 {
     ch_store_tenant *tenants = NULL;
-    struct hook_round round = {0};
     size_t nt = 0;
     int64_t now = ch_now();
     int sent = 0;
@@ -458,7 +464,7 @@ int ch_svc_alerts_run(ch_svc *svc)
                     if (ch_store_alert_delivered(svc->store, tenants[t].id, c.id, st.thresholds[k], st.webhooks[w].url,
                                                  &done) == 0 && done)
                         continue;
-                    if (hook_send(svc, &round, tenants[t].id, st.webhooks[w].url, st.webhooks[w].secret, body) == 0)
+                    if (hook_send(svc, round, tenants[t].id, st.webhooks[w].url, st.webhooks[w].secret, body) == 0)
                         (void)ch_store_alert_delivery(svc->store, tenants[t].id, c.id, st.thresholds[k],
                                                       st.webhooks[w].url, now);
                     else
@@ -479,6 +485,14 @@ int ch_svc_alerts_run(ch_svc *svc)
         }
     }
     ch_store_tenant_list_free(tenants, nt);
+    return sent;
+}
+
+int ch_svc_alerts_run(ch_svc *svc)
+{
+    struct hook_round round = {0};
+    int sent = alerts_run(svc, &round);
+
     free(round.down);
     return sent;
 }
@@ -564,9 +578,11 @@ static void *scheduler_main(void *arg)
     pthread_mutex_lock(&s->lock);
     while (!s->stop) {
         pthread_mutex_unlock(&s->lock);
+        struct hook_round round = {0}; /* one for the round's renewals and alerts alike */
         (void)ch_svc_rotate_due(s->svc);
-        (void)ch_svc_renew_due(s->svc, 100);
-        (void)ch_svc_alerts_run(s->svc);
+        (void)renew_due(s->svc, 100, &round);
+        (void)alerts_run(s->svc, &round);
+        free(round.down);
         if (atomic_load(&s->svc->trust_owed))
             svc_trust_dir_refresh(s->svc);
         ch_svc_thread_idle(s->svc); /* a connection kept for the next round would sit idle */
