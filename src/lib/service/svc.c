@@ -1293,7 +1293,7 @@ static int default_ca_check(ch_svc *svc, const char *tenant_id, const char *id)
 
     if (error == CH_ENOTFOUND)
         error = ch_error_set_field(CH_EINVAL, "default_ca_id", "no CA %.64s in this tenant", id);
-    else if (error == 0 && (ca.key_id == NULL || strcmp(ca.status, "active") != 0))
+    else if (error == 0 && !svc_ca_signs(&ca))
         error = ch_error_set_field(CH_EPOLICY, "default_ca_id",
                                    "CA %.64s cannot sign (%s): the default CA is one that holds its key", id,
                                    ca.key_id == NULL ? "imported without its private key" : ca.status);

@@ -166,7 +166,7 @@ static int default_issuer(ch_svc *svc, const char *tenant_id, char id[CH_ID_MAX]
                                    "default_ca_id to another",
                                    chosen);
         for (size_t i = 0; i < n; i++)
-            if (strcmp(cas[i].id, chosen) == 0 && cas[i].key_id != NULL && strcmp(cas[i].status, "active") == 0) {
+            if (strcmp(cas[i].id, chosen) == 0 && svc_ca_signs(&cas[i])) {
                 snprintf(id, CH_ID_MAX, "%s", chosen);
                 error = 0;
             }
@@ -176,7 +176,7 @@ static int default_issuer(ch_svc *svc, const char *tenant_id, char id[CH_ID_MAX]
     for (size_t i = 0; i < n && error == 0; i++) {
         bool signs_a_ca = false;
 
-        if (cas[i].key_id == NULL || strcmp(cas[i].status, "active") != 0)
+        if (!svc_ca_signs(&cas[i]))
             continue;
         for (size_t k = 0; k < n && !signs_a_ca; k++)
             signs_a_ca = cas[k].parent_id != NULL && strcmp(cas[k].parent_id, cas[i].id) == 0;

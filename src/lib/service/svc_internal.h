@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <string.h>
 
 #include "certhub/seal.h"
 #include "certhub/service.h"
@@ -142,6 +143,11 @@ int svc_need(const ch_actor *actor, ch_role role, const char *what);
  * where a newline would forge a line, an escape sequence rewrite a terminal and a
  * right-to-left override show the name as another.  CH_EINVAL on "name" otherwise. */
 int svc_check_name(const char *name, size_t max);
+/* Whether a CA can sign now: active, and certhub holds its key. */
+static inline bool svc_ca_signs(const ch_store_ca *ca)
+{
+    return ca->key_id != NULL && strcmp(ca->status, "active") == 0;
+}
 /* The same for another field of such text (an alias): field names it, in the error and its
  * sentences ("the alias contains a control character"). */
 int svc_check_text(const char *field, const char *text, size_t max);
