@@ -90,6 +90,9 @@ bool ch_utf8_valid(const char *s);
  * when s begins with none (a byte that begins no character, one cut short, an overlong or
  * surrogate form) or with the NUL that ends it. */
 size_t ch_utf8_char_len(const char *s);
+/* Writes code point c (at most U+10FFFF, no surrogate) as UTF-8 at out (room for 4 bytes):
+ * the bytes written. */
+size_t ch_utf8_put(char *out, uint32_t c);
 /* The bytes of the character s begins with when it is one no name or alias shown to people may
  * hold, 0 otherwise: a C0 control, DEL, a C1 control (U+0080-U+009F, which terminals read as
  * escapes, CSI among them), and the bidirectional embeddings, overrides and isolates

@@ -268,10 +268,7 @@ static int read_alias(ch_cursor *c, char *out, size_t size)
         if (mutf8_pair(b + i, n - i)) {
             uint32_t hi = (uint32_t)(b[i + 1] & 0x0f) << 6 | (b[i + 2] & 0x3f),
                      lo = (uint32_t)(b[i + 4] & 0x0f) << 6 | (b[i + 5] & 0x3f), u = 0x10000 + (hi << 10) + lo;
-            out[o++] = (char)(0xf0 | u >> 18);
-            out[o++] = (char)(0x80 | (u >> 12 & 0x3f));
-            out[o++] = (char)(0x80 | (u >> 6 & 0x3f));
-            out[o++] = (char)(0x80 | (u & 0x3f));
+            o += ch_utf8_put(out + o, u);
             i += 5;
             continue;
         }

@@ -629,21 +629,7 @@ static char *p12_friendly_name(const PKCS12_SAFEBAG *bag)
             break; /* a terminating NUL some writers add */
         if (c >= 0xd800 && c <= 0xdfff)
             c = 0xfffd; /* a lone surrogate */
-        if (c < 0x80) {
-            out[o++] = (char)c;
-        } else if (c < 0x800) {
-            out[o++] = (char)(0xc0 | c >> 6);
-            out[o++] = (char)(0x80 | (c & 0x3f));
-        } else if (c < 0x10000) {
-            out[o++] = (char)(0xe0 | c >> 12);
-            out[o++] = (char)(0x80 | (c >> 6 & 0x3f));
-            out[o++] = (char)(0x80 | (c & 0x3f));
-        } else {
-            out[o++] = (char)(0xf0 | c >> 18);
-            out[o++] = (char)(0x80 | (c >> 12 & 0x3f));
-            out[o++] = (char)(0x80 | (c >> 6 & 0x3f));
-            out[o++] = (char)(0x80 | (c & 0x3f));
-        }
+        o += ch_utf8_put(out + o, c);
     }
     out[o] = '\0';
     if (o == 0) {
