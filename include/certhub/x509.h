@@ -131,6 +131,11 @@ typedef struct ch_san {
 /* Parses "dns:a.example", "ip:127.0.0.1", "email:a@b", "uri:https://x"; also a bare host
  * name or IP.  value points into text (borrowed). */
 int ch_san_parse(ch_san *out, const char *text);
+/* Why name is not a DNS name as a certificate holds one (RFC 1034 3.5 labels of letters,
+ * digits and '-', and '_' as service names use it; one leading "*" label, as TLS wildcards
+ * are written; no trailing dot), or NULL when it is one.  The one rule of the SAN parser and
+ * of profiles' name policies. */
+const char *ch_dns_name_problem(const char *name);
 /* Appends a SAN to b as certhub writes and keeps it ("dns:a.example", "ip:10.0.0.5"), an
  * address in its canonical form (as inet_ntop writes it, as a certificate reads back). */
 int ch_san_append(ch_buf *b, const ch_san *san);

@@ -238,6 +238,17 @@ static void test_names_and_sans(void **state)
     assert_int_equal(ch_san_parse(&san, "dns:a..b"), CH_EINVAL);
     assert_int_equal(ch_san_parse(&san, "ip:300.1.1.1"), CH_EINVAL);
     assert_int_equal(ch_san_parse(&san, "dns:a\tb"), CH_EINVAL);
+    /* one DNS rule for SANs and name policies, each failure saying which part is wrong */
+    assert_int_equal(ch_san_parse(&san, "dns:a.example."), CH_EINVAL);
+    assert_non_null(strstr(ch_error_last(), "ends with a dot"));
+    assert_int_equal(ch_san_parse(&san, "dns:a.*.example"), CH_EINVAL);
+    assert_non_null(strstr(ch_error_last(), "whole leftmost label"));
+    assert_int_equal(ch_san_parse(&san, "dns:-a.example"), CH_EINVAL);
+    assert_non_null(strstr(ch_error_last(), "starts with '-'"));
+    assert_null(ch_dns_name_problem("_acme.Example.COM"));
+    assert_non_null(ch_dns_name_problem("*"));
+    assert_non_null(ch_dns_name_problem("*."));
+    assert_non_null(ch_dns_name_problem("b\xc3\xbc" "cher.example"));
 }
 
 static void test_issue_rules(void **state)

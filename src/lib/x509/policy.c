@@ -16,63 +16,29 @@
 
 #define DNS_MAX 253
 
-/* Lower-cases name into out (DNS_MAX + 1 bytes) without one trailing dot, and checks it is a
- * DNS name (RFC 1034 3.5 labels of letters, digits and '-', and '_' as ch_san_parse takes it),
- * with one leading "*" label when wildcard allows it.  NULL when it is fine, else why not. */
-static const char *dns_canon(char *out, const char *name, bool wildcard)
+/* Lower-cases name into out (DNS_MAX + 1 bytes) without one trailing dot (the names compared
+ * are the names as DNS resolves them), and says why it is not a DNS name as ch_san_parse
+ * takes one: NULL when it is. */
+static const char *dns_canon(char *out, const char *name)
 {
-    size_t len = strlen(name), label = 0;
-    const char *p;
+    size_t len = strlen(name);
 
     if (len > 0 && name[len - 1] == '.')
         len--;
-    if (len == 0)
-        return "it is empty";
     if (len > DNS_MAX)
         return "it is longer than 253 characters";
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)name[i];
-        if (c >= 0x80)
-            return "it is not in ASCII: write an internationalized name in its xn-- form (IDNA A-labels; "
-                   "bücher.example is xn--bcher-kva.example)";
         out[i] = (char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
     }
     out[len] = '\0';
-    p = out;
-    if (p[0] == '*' && (p[1] == '.' || p[1] == '\0')) {
-        if (!wildcard)
-            return "a wildcard is not a name it may hold";
-        if (p[1] == '\0')
-            return "a wildcard needs a domain after it (*.example.com)";
-        p += 2;
-    }
-    for (;; p++) {
-        if (*p == '.' || *p == '\0') {
-            if (label == 0)
-                return "it has an empty label (two dots, or a leading dot)";
-            if (label > 63)
-                return "a label is longer than 63 characters";
-            if (p[-1] == '-')
-                return "a label ends with '-'";
-            if (*p == '\0')
-                return NULL;
-            label = 0;
-            continue;
-        }
-        if (*p == '*')
-            return "'*' stands only as the whole leftmost label (*.example.com)";
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
-            return "a label holds only letters, digits, '-' and '_'";
-        if (label == 0 && *p == '-')
-            return "a label starts with '-'";
-        label++;
-    }
+    return ch_dns_name_problem(out);
 }
 
 int ch_name_policy_add(ch_name_policy *policy, const char *entry)
 {
     char canon[DNS_MAX + 1], **grown;
-    const char *why = dns_canon(canon, entry, true);
+    const char *why = dns_canon(canon, entry);
 
     if (why != NULL)
         return ch_error_set(CH_EINVAL, "\"%.128s\" is not a domain: %s; give names such as example.com, or "
@@ -147,7 +113,7 @@ static int check_dns(const ch_name_policy *policy, const char *profile, const ch
                      const char *name)
 {
     char canon[DNS_MAX + 1], allowed[600];
-    const char *why = dns_canon(canon, name, true);
+    const char *why = dns_canon(canon, name);
 
     if (why != NULL)
         return ch_error_set_field(CH_EPOLICY, field, "%s\"%.128s\" is not a DNS name: %s (profile %s checks names)",
@@ -242,7 +208,7 @@ int ch_name_policy_check(const ch_name_policy *policy, const char *profile, cons
                 break;
             what = sans_from_csr ? "the CSR's email:" : "email:";
             /* the domain of an address, as a host name: no wildcard stands for mailboxes */
-            if (at == NULL || dns_canon(canon, at + 1, false) != NULL || !dns_allowed(policy, canon)) {
+            if (at == NULL || dns_canon(canon, at + 1) != NULL || canon[0] == '*' || !dns_allowed(policy, canon)) {
                 char allowed[600];
                 describe(allowed, sizeof allowed, policy);
                 return ch_error_set_field(CH_EPOLICY, "sans", "profile %s does not allow %s%.128s: its domain "

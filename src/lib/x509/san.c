@@ -15,29 +15,48 @@ static bool is_alnum(char c)
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
+#define DNS_MAX 253
+
 /* RFC 1034 3.5 host names (as RFC 5280 4.2.1.6 requires for dNSName), with one leading
  * "*." wildcard label allowed, as TLS certificates use. */
-static bool valid_dns(const char *s)
+const char *ch_dns_name_problem(const char *name)
 {
-    size_t len = strlen(s), label = 0;
+    size_t len = strlen(name), label = 0;
+    const char *p = name;
 
-    if (len == 0 || len > 253)
-        return false;
-    if (s[0] == '*' && s[1] == '.')
-        s += 2;
-    if (*s == '\0')
-        return false;
-    for (const char *p = s; ; p++) {
+    if (len == 0)
+        return "it is empty";
+    if (len > DNS_MAX)
+        return "it is longer than 253 characters";
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)name[i] >= 0x80)
+            return "it is not in ASCII: write an internationalized name in its xn-- form (IDNA A-labels; "
+                   "bücher.example is xn--bcher-kva.example)";
+    if (p[0] == '*' && (p[1] == '.' || p[1] == '\0')) {
+        if (p[1] == '\0')
+            return "a wildcard needs a domain after it (*.example.com)";
+        p += 2;
+    }
+    for (;; p++) {
         if (*p == '.' || *p == '\0') {
-            if (label == 0 || label > 63 || p[-1] == '-')
-                return false;
+            if (label == 0)
+                return *p == '\0' && p > name && p[-1] == '.' ? "it ends with a dot"
+                                                              : "it has an empty label (two dots, or a leading dot)";
+            if (label > 63)
+                return "a label is longer than 63 characters";
+            if (p[-1] == '-')
+                return "a label ends with '-'";
             if (*p == '\0')
-                return true;
+                return NULL;
             label = 0;
             continue;
         }
-        if (!(is_alnum(*p) || *p == '-' || *p == '_') || (label == 0 && *p == '-'))
-            return false;
+        if (*p == '*')
+            return "'*' stands only as the whole leftmost label (*.example.com)";
+        if (!(is_alnum(*p) || *p == '-' || *p == '_'))
+            return "a label holds only letters, digits, '-' and '_'";
+        if (label == 0 && *p == '-')
+            return "a label starts with '-'";
         label++;
     }
 }
@@ -76,7 +95,7 @@ int ch_san_parse(ch_san *out, const char *text)
     } kinds[] = {
         {"dns:", CH_SAN_DNS}, {"ip:", CH_SAN_IP}, {"email:", CH_SAN_EMAIL}, {"uri:", CH_SAN_URI},
     };
-    const char *value = NULL;
+    const char *value = NULL, *why;
     ch_san_type type = 0;
 
     memset(out, 0, sizeof *out);
@@ -111,14 +130,9 @@ int ch_san_parse(ch_san *out, const char *text)
     }
     switch (type) {
     case CH_SAN_DNS:
-        for (const char *p = value; *p; p++)
-            if ((unsigned char)*p >= 0x80)
-                return ch_error_set_field(CH_EINVAL, "sans",
-                                          "\"%.128s\" is not in ASCII: write an internationalized name as DNS "
-                                          "carries it, in its xn-- form (bücher.example is xn--bcher-kva.example)",
-                                          text);
-        if (!valid_dns(value))
-            return ch_error_set_field(CH_EINVAL, "sans", "\"%.128s\" is not a valid DNS name; " SAN_FORMS, text);
+        if ((why = ch_dns_name_problem(value)) != NULL)
+            return ch_error_set_field(CH_EINVAL, "sans", "\"%.128s\" is not a valid DNS name: %s; " SAN_FORMS, text,
+                                      why);
         break;
     case CH_SAN_IP:
         if (!valid_ip(value))
