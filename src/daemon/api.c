@@ -1351,7 +1351,9 @@ static int keystore_entries_json(req *r, const char *id, bool with_certs, json_t
 /* A keystore's entries in their order, a page at a time.  The cursor is the stored position of
  * the page's last entry ("p" and the number), which renaming or deleting an entry leaves as it
  * was: by its alias, an entry renamed or deleted between two pages was not found and ended the
- * walk there.  The next page starts at the first position after it; an entry added goes last. */
+ * walk there.  The next page starts at the first position after it; an entry added goes past
+ * every position the keystore handed out, so the walk reaches it even when the cursor's entry
+ * and all after it were deleted. */
 static void keystore_entries(req *r, const char *id)
 {
     ch_store_page page;
