@@ -1,4 +1,5 @@
 /* REST API routes: /api/v1/<resource>[/<id>]. */
+#include <limits.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -1369,11 +1370,12 @@ static void keystore_entries(req *r, const char *id)
     if (page.cursor != NULL && *page.cursor != '\0') {
         const char *c = page.cursor + 1;
         size_t digits = strspn(c, "0123456789");
-        if (page.cursor[0] != 'p' || digits == 0 || digits > 9 || c[digits] != '\0') {
+        /* Any position the store hands out (an int: a keystore's count runs past its entries). */
+        if (page.cursor[0] != 'p' || digits == 0 || digits > 10 || c[digits] != '\0' ||
+            (after = strtoll(c, NULL, 10)) > INT_MAX) {
             reply_error_msg(r, CH_EINVAL, "cursor", "invalid cursor: pass the next_cursor of the previous page");
             goto done;
         }
-        after = strtoll(c, NULL, 10);
     }
     n = json_array_size(items);
     while (start < n && json_integer_value(json_object_get(json_array_get(items, start), "position")) <= after)

@@ -156,6 +156,10 @@ check_eq "every entry walked once, in order" "${all[*]}" "$walked"
 check_eq "and the walk ends there" null "$(body .next_cursor)"
 api GET "/api/v1/keystores/$six/entries?limit=2&cursor=$(printf %s "${all[1]}" | od -An -tx1 | tr -d " \n")"
 check_eq "a cursor that is no position: 400 on cursor" "400 cursor" "$status $(body .error.field)"
+api GET "/api/v1/keystores/$six/entries?limit=2&cursor=p2147483647"
+check_eq "a cursor at the last position a keystore numbers: an empty page" "200 0" "$status $(body '.items | length')"
+api GET "/api/v1/keystores/$six/entries?limit=2&cursor=p2147483648"
+check_eq "one past it: 400 on cursor" "400 cursor" "$status $(body .error.field)"
 # The cursor's entry and every one after it deleted, then one added: it goes past every
 # position handed out before (one past those left was behind the cursor, and the walk never
 # saw it), and the walk goes on to it.
