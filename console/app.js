@@ -1083,21 +1083,98 @@ function keystoreView(k, actions, panel, from) {
   return { body, focus: buttons.get(from) };
 }
 
+// How many matches the certificate picker shows at once (each answer carries the PEM).
+const PICK_PAGE = 25;
+
 // A certificate of the inventory added to keystore k as its last entry (keytool -importcert):
 // its chain with it, and its key when certhub holds it; the alias the certificate's name unless
 // one is given (unique in the keystore without regard to case).  then(alias) redraws the panel.
-async function entryAdd(k, then) {
-  const certs = (await api("GET", "certificates?limit=1000")).items;
-  const pick = el("select", { id: "ke-certificate" }, certs.map((c) => el("option", { value: c.id },
-    `${c.name} — ${c.subject}${c.has_private_key ? " (with its private key)" : ""}`)));
+// The certificate is found by the server's search as one types, a page of matches at a time
+// (the newest before a term is typed): an inventory holds more than a list can show.
+function entryAdd(k, then) {
+  const search = el("input", { type: "search", id: "ke-search", autocomplete: "off", "aria-controls": "ke-certificate",
+    "aria-describedby": "ke-found", placeholder: "3 letters or more of its name, subject or a SAN" });
+  const pick = el("select", { id: "ke-certificate", size: 8, "aria-describedby": "ke-found" });
+  const found = el("p", { class: "hint", id: "ke-found", role: "status" });
   const alias = el("input", { id: "ke-alias", autocomplete: "off", placeholder: "the certificate's name" });
-  formDialog(`Add an entry to ${k.name}`, [el("label", { for: "ke-certificate" }, "Certificate"), pick,
+  // A term of three characters or more, as on the certificates screen (the search index is of
+  // trigrams).  shown: the term the list holds the matches of.  The list shows the answer to the
+  // last term asked (an earlier one may come after it), and while a term typed is not asked yet
+  // nothing in it is chosen: Add would take a certificate the term no longer matches.
+  const term = () => (search.value.trim().length >= 3 ? search.value.trim() : "");
+  let typing = null, asked = 0, shown = null;
+  const current = () => shown === term() && typing === null;
+  async function find() {
+    const t = term(), mine = ++asked;
+    clearTimeout(typing);
+    typing = null;
+    pick.setAttribute("aria-busy", "true");
+    let page, failed = null;
+    try {
+      page = await api("GET", `certificates?limit=${PICK_PAGE}${t ? "&search=" + encodeURIComponent(t) : ""}`);
+    } catch (e) {
+      page = { items: [] };
+      failed = e.message;
+    }
+    if (mine !== asked) return;
+    pick.removeAttribute("aria-busy");
+    pick.replaceChildren(...page.items.map((c) => el("option", { value: c.id },
+      `${c.name} — ${c.subject}${c.has_private_key ? " (with its private key)" : ""}`)));
+    pick.selectedIndex = page.items.length ? 0 : -1;
+    pick.disabled = !page.items.length;
+    shown = t;
+    const n = page.items.length, more = !!page.next_cursor;
+    found.textContent = failed ? `The certificates could not be read: ${failed}`
+      : t ? (!n ? `No certificate's name, subject or SAN holds "${t}".`
+        : more ? `The first ${n} certificates that hold "${t}": type more of it to narrow them.`
+          : n === 1 ? `One certificate holds "${t}".` : `${n} certificates hold "${t}".`)
+        : (!n ? "The inventory holds no certificate yet: issue or import one first."
+          : more ? `The newest ${n} certificates: type 3 letters or more of a name, subject or SAN to find another.`
+            : n === 1 ? "The one certificate of the inventory." : `All ${n} certificates of the inventory.`);
+  }
+  search.addEventListener("input", () => {
+    clearTimeout(typing);
+    typing = null;
+    // (back to the term the list holds, or a letter or two or a space more: nothing to ask)
+    if (term() === shown) {
+      if (pick.selectedIndex < 0 && pick.options.length) pick.selectedIndex = 0;
+      return;
+    }
+    pick.selectedIndex = -1;
+    typing = setTimeout(find, 250);
+  });
+  // Down (or Enter) from the search to its matches, asked at once if typing had not paused; up
+  // from the first match back to the search; Enter in the list adds the certificate chosen.
+  search.addEventListener("keydown", async (ev) => {
+    if (ev.isComposing || (ev.key !== "ArrowDown" && ev.key !== "Enter")) return;
+    ev.preventDefault();
+    if (!current()) await find();
+    if (!pick.options.length) return;
+    if (pick.selectedIndex < 0) pick.selectedIndex = 0;
+    pick.focus();
+  });
+  pick.addEventListener("keydown", (ev) => {
+    if (ev.key === "ArrowUp" && pick.selectedIndex <= 0) {
+      ev.preventDefault();
+      search.focus();
+    } else if (ev.key === "Enter") {
+      ev.preventDefault();
+      pick.form.requestSubmit();
+    }
+  });
+  formDialog(`Add an entry to ${k.name}`, [el("label", { for: "ke-search" }, "Find a certificate"), search,
+    el("label", { for: "ke-certificate" }, "Certificate"), pick, found,
     el("label", { for: "ke-alias" }, "Alias (optional)"), alias], "Add", async (form, d) => {
+    if (!current() || !pick.value) {
+      throw new Error(current() ? "Choose a certificate in the list: type part of its name, subject or a SAN to find it."
+        : "Choose a certificate once the list shows the matches of what was typed.");
+    }
     const made = await api("POST", `keystores/${k.id}/entries`, { certificate_id: pick.value, ...(alias.value ? { alias: alias.value } : {}) });
     d.close();
     done(`Entry "${made.alias}" added to ${k.name}${made.has_private_key ? ", with its private key" : ""}.`);
     then(made.alias);
   }, "ke-error");
+  find();
 }
 
 // An entry of keystore k renamed (keytool -changealias).

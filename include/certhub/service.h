@@ -635,7 +635,8 @@ int ch_svc_keystore_delete(ch_svc *svc, const ch_actor *actor, const char *id);
  *
  * entry_add: certificate cert_id of the inventory as a new last entry, with its chain (as its
  * export carries it) and, when certhub holds it, its private key (a trusted-certificate entry
- * otherwise).  alias NULL: the certificate's name.  A certificate of no such id in the tenant
+ * otherwise); its position is past every one the keystore handed out, deleted entries' too.
+ * alias NULL: the certificate's name.  A certificate of no such id in the tenant
  * is CH_ENOTFOUND on "certificate_id".  out (may be NULL) receives the entry
  * (ch_store_keystore_entry_dispose). */
 int ch_svc_keystore_entry_add(ch_svc *svc, const ch_actor *actor, const char *id, const char *cert_id,

@@ -467,6 +467,12 @@ int ch_store_keystore_get(ch_store *s, ch_store_keystore *out, const char *tenan
 int ch_store_keystore_list(ch_store *s, const char *tenant_id, ch_store_page *page, ch_store_keystore **out,
                            size_t *count);
 int ch_store_keystore_delete(ch_store *s, const char *tenant_id, const char *id); /* and its entries */
+/* Takes the keystore's next entry position into *position: past every position it has handed
+ * out, none of which it hands out again, whatever was deleted (a client walking the entries by
+ * position sees an entry added after its cursor even when the cursor's entry and all after it
+ * are gone).  In the transaction that stores the entry (CH_EINTERNAL outside one), so both
+ * commit or neither.  CH_ENOTFOUND: no such keystore in the tenant; CH_ETOOBIG: past INT_MAX. */
+int ch_store_keystore_take_position(ch_store *s, const char *tenant_id, const char *keystore_id, int *position);
 int ch_store_keystore_entry_put(ch_store *s, const ch_store_keystore_entry *e); /* CH_EEXISTS: alias taken */
 /* The entry entry_id of the tenant (by its id: an alias may be one of several in any case);
  * its certificates and key stay in the inventory.  CH_ENOTFOUND when there is none. */

@@ -1,4 +1,5 @@
 /* REST API routes: /api/v1/<resource>[/<id>]. */
+#include <limits.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -1351,7 +1352,9 @@ static int keystore_entries_json(req *r, const char *id, bool with_certs, json_t
 /* A keystore's entries in their order, a page at a time.  The cursor is the stored position of
  * the page's last entry ("p" and the number), which renaming or deleting an entry leaves as it
  * was: by its alias, an entry renamed or deleted between two pages was not found and ended the
- * walk there.  The next page starts at the first position after it; an entry added goes last. */
+ * walk there.  The next page starts at the first position after it; an entry added goes past
+ * every position the keystore handed out, so the walk reaches it even when the cursor's entry
+ * and all after it were deleted. */
 static void keystore_entries(req *r, const char *id)
 {
     ch_store_page page;
@@ -1367,11 +1370,12 @@ static void keystore_entries(req *r, const char *id)
     if (page.cursor != NULL && *page.cursor != '\0') {
         const char *c = page.cursor + 1;
         size_t digits = strspn(c, "0123456789");
-        if (page.cursor[0] != 'p' || digits == 0 || digits > 9 || c[digits] != '\0') {
+        /* Any position the store hands out (an int: a keystore's count runs past its entries). */
+        if (page.cursor[0] != 'p' || digits == 0 || digits > 10 || c[digits] != '\0' ||
+            (after = strtoll(c, NULL, 10)) > INT_MAX) {
             reply_error_msg(r, CH_EINVAL, "cursor", "invalid cursor: pass the next_cursor of the previous page");
             goto done;
         }
-        after = strtoll(c, NULL, 10);
     }
     n = json_array_size(items);
     while (start < n && json_integer_value(json_object_get(json_array_get(items, start), "position")) <= after)

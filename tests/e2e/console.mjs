@@ -626,14 +626,37 @@ ok("a keystore exported as JKS with a key password: keytool opens its key with i
 // entry renamed (an alias taken in another case refused, saying so), one deleted.
 await ks.locator("td").first().click();
 await panelOf(page).getByRole("heading", { name: "Entries (1)" }).waitFor();
+// The certificate is found by the server's search as one types (asked once typing pauses) and
+// chosen from the keyboard; a term nothing holds is said so, and Add then refused.
+const searched = [];
+const onAsk = (r) => { const q = new URL(r.url()).searchParams; if (r.url().includes("/api/v1/certificates?") && q.has("search")) searched.push(q.get("search")); };
+page.on("request", onAsk);
 await panelOf(page).getByRole("button", { name: "Add an entry to store.jks" }).click();
-const webId = await page.evaluate(async () => (await (await fetch("/api/v1/certificates?search=web.example&limit=1")).json()).items[0].id);
-await page.locator("#ke-certificate").selectOption(webId);
-await page.getByLabel("Alias (optional)").fill("Web-Entry");
+await page.locator("#ke-found").getByText(/certificates? of the inventory|^The newest/).waitFor();
+assert.ok(await focusIn(page, "#ke-search"));
+assert.ok(await page.locator("#ke-certificate option").count() > 0);
+await page.getByLabel("Find a certificate").pressSequentially("nothing holds this");
+await page.locator("#ke-found").getByText(`No certificate's name, subject or SAN holds "nothing holds this".`).waitFor();
+assert.equal(await page.locator("#ke-certificate option").count(), 0);
+assert.ok(await page.locator("#ke-certificate").isDisabled());
 await page.getByRole("dialog").getByRole("button", { name: "Add", exact: true }).click();
+await page.locator("#ke-error").getByText("Choose a certificate in the list").waitFor();
+ok("the certificate picker: the newest before a term is typed; a term nothing holds said so, and Add refused");
+searched.length = 0;
+await page.getByLabel("Alias (optional)").fill("Web-Entry");
+await page.getByLabel("Find a certificate").fill("");
+await page.getByLabel("Find a certificate").pressSequentially("web.exa");
+await page.locator("#ke-found").getByText(/holds? "web\.exa"\.$/).waitFor();
+assert.equal(searched.at(-1), "web.exa");
+assert.ok(searched.length < 5, `asked at each letter typed: ${searched.join(", ")}`);
+await page.keyboard.press("ArrowDown");
+assert.ok(await focusIn(page, "#ke-certificate"));
+assert.match(await page.locator("#ke-certificate option:checked").innerText(), /^web\.example — /);
+await page.keyboard.press("Enter");
 await panelOf(page).getByRole("heading", { name: "Entries (2)" }).waitFor();
 await panelOf(page).getByRole("button", { name: "Details of Web-Entry" }).waitFor();
-ok("an entry added from the panel: a certificate of the inventory under the alias given");
+page.off("request", onAsk);
+ok("an entry added from the panel: part of a certificate's name typed, the match chosen from the keyboard, under the alias given");
 await panelOf(page).getByRole("button", { name: "Rename Web-Entry" }).click();
 await page.getByLabel("New alias").fill("TOMCAT");
 await page.getByRole("dialog").getByRole("button", { name: "Rename", exact: true }).click();
@@ -752,6 +775,29 @@ await page.getByText("No entry matches.").waitFor();
 await page.locator("#au-actor").fill("");
 await page.locator("#au-action").selectOption("");
 ok("the audit log filtered by action and by who, an empty result said");
+// A keystore's certificate picker reaches past its first page: it asks the server for what is
+// typed (bulk-150 is not among the newest 25 it shows first), says when a term holds more than
+// it shows, and the entry chosen is added.
+await page.getByRole("link", { name: "Keystores" }).click();
+await page.locator("tr", { hasText: "store.jks" }).locator("td").first().click();
+await panelOf(page).getByRole("button", { name: "Add an entry to store.jks" }).click();
+await page.locator("#ke-found").getByText(`The newest 25 certificates: type 3 letters or more`).waitFor();
+assert.equal(await page.locator("#ke-certificate option", { hasText: /^bulk-150 — / }).count(), 0);
+await page.getByLabel("Find a certificate").pressSequentially("bulk-1");
+await page.locator("#ke-found").getByText(`The first 25 certificates that hold "bulk-1": type more of it to narrow them.`).waitFor();
+assert.equal(await page.locator("#ke-certificate option").count(), 25);
+await page.getByLabel("Find a certificate").pressSequentially("50");
+await page.locator("#ke-found").getByText(`One certificate holds "bulk-150".`).waitFor();
+await page.keyboard.press("Enter");
+assert.ok(await focusIn(page, "#ke-certificate"));
+await page.keyboard.press("Enter");
+await panelOf(page).getByRole("button", { name: "Details of bulk-150" }).waitFor();
+ok("a keystore's certificate picker finds a certificate past its first page by what is typed, and adds it");
+await panelOf(page).getByRole("button", { name: "Delete bulk-150" }).click();
+await page.getByRole("dialog").getByRole("button", { name: "Delete", exact: true }).click();
+await panelOf(page).getByRole("button", { name: "Details of bulk-150" }).waitFor({ state: "detached" });
+await page.keyboard.press("Escape");
+await panelOf(page).waitFor({ state: "hidden" });
 await page.evaluate(async (ids) => {
   const s = await (await fetch("/api/v1/session")).json();
   for (const id of ids) await fetch("/api/v1/certificates/" + id, { method: "DELETE", headers: { "X-CSRF-Token": s.csrf_token } });

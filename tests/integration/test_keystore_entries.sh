@@ -156,6 +156,30 @@ check_eq "every entry walked once, in order" "${all[*]}" "$walked"
 check_eq "and the walk ends there" null "$(body .next_cursor)"
 api GET "/api/v1/keystores/$six/entries?limit=2&cursor=$(printf %s "${all[1]}" | od -An -tx1 | tr -d " \n")"
 check_eq "a cursor that is no position: 400 on cursor" "400 cursor" "$status $(body .error.field)"
+api GET "/api/v1/keystores/$six/entries?limit=2&cursor=p2147483647"
+check_eq "a cursor at the last position a keystore numbers: an empty page" "200 0" "$status $(body '.items | length')"
+api GET "/api/v1/keystores/$six/entries?limit=2&cursor=p2147483648"
+check_eq "one past it: 400 on cursor" "400 cursor" "$status $(body .error.field)"
+# The cursor's entry and every one after it deleted, then one added: it goes past every
+# position handed out before (one past those left was behind the cursor, and the walk never
+# saw it), and the walk goes on to it.
+api GET "/api/v1/keystores/$six/entries?limit=1000"
+read -r -a left <<<"$(body '[.items[].alias] | join(" ")')"
+highest=$(body '[.items[].position] | max')
+api GET "/api/v1/keystores/$six/entries?limit=2"
+walked=$(body '[.items[].alias] | join(" ")')
+cursor=$(body .next_cursor)
+for a in "${left[@]:1}"; do
+    api DELETE "/api/v1/keystores/$six/entries/$a"
+    check_eq "deleted $a (the cursor's entry or one after it)" 200 "$status"
+done
+api POST "/api/v1/keystores/$six/entries" "{\"certificate_id\":\"$partner\",\"alias\":\"late\"}"
+check_eq "an entry added after them" 201 "$status"
+check_eq "its position is past every one handed out before" true "$(body ".position > $highest")"
+api GET "/api/v1/keystores/$six/entries?limit=2&cursor=$cursor"
+walked="$walked $(body '[.items[].alias] | join(" ")')"
+check_eq "the walk started before finds it" "${left[0]} ${left[1]} late" "$walked"
+check_eq "and ends there" null "$(body .next_cursor)"
 
 # ---- the CLI
 remote() { "$CERTHUB" --server "https://localhost:$port" --token-file "$data/admin-token" --ca-file "$data/ca.pem" "$@"; }

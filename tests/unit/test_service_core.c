@@ -975,7 +975,8 @@ static void test_audit_numbered_per_tenant(void **state)
                                   "DROP INDEX audit_tenant; ALTER TABLE audit_log DROP COLUMN n;"
                                   "CREATE INDEX audit_tenant ON audit_log(tenant_id, seq);"
                                   "ALTER TABLE trusted_certs DROP COLUMN list_kind; DROP TABLE sans_backfill;"
-                                  "UPDATE certificates SET sans = NULL; PRAGMA user_version=17",
+                                  "UPDATE certificates SET sans = NULL; ALTER TABLE keystores DROP COLUMN next_position;"
+                                  "PRAGMA user_version=17",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "certhub/formats.h"
 #include "certhub/service.h"
@@ -448,12 +449,127 @@ static void test_entry_edits(void **state)
     tu_rmtree(dir);
 }
 
+/* The position of the entry alias of keystore id, as the service lists it; -1 when none. */
+static int position_of(ch_svc *svc, const ch_actor *a, const char *id, const char *alias)
+{
+    ch_store_keystore_entry *entries;
+    size_t n;
+    int position = -1;
+
+    assert_int_equal(ch_svc_keystore_entries(svc, a, id, &entries, &n), 0);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(entries[i].alias, alias) == 0)
+            position = entries[i].position;
+    ch_store_keystore_entry_list_free(entries, n);
+    return position;
+}
+
+/* Adds cert_id to keystore id under alias and returns the position it took. */
+static int add_at(ch_svc *svc, const ch_actor *a, const char *id, const char *cert_id, const char *alias)
+{
+    ch_store_keystore_entry e;
+    int position;
+
+    assert_int_equal(ch_svc_keystore_entry_add(svc, a, id, cert_id, alias, &e), 0);
+    position = e.position;
+    ch_store_keystore_entry_dispose(&e);
+    assert_int_equal(position_of(svc, a, id, alias), position);
+    return position;
+}
+
+/* A position is handed out once: an entry added after the last ones were deleted goes past
+ * every position the keystore had, so a client paging by position whose cursor was on a
+ * deleted entry still finds it after its cursor.  A store from before the count (schema 20)
+ * goes on after the entries it holds; the count is taken only in a transaction. */
+static void test_entry_positions(void **state)
+{
+    const char *dir = tu_tmpdir("svc-positions");
+    ch_svc_opts so = {.data_dir = dir};
+    ch_svc *svc;
+    ch_store_tenant ta, tb;
+    ch_actor operator, other;
+    ch_buf jks = CH_BUF_INIT;
+    ch_cert *root;
+    ch_store_keystore ks;
+    char root_id[CH_ID_MAX], path[1200];
+    ch_store_keystore_entry *entries;
+    size_t n;
+    int position, cursor;
+    sqlite3 *db;
+
+    (void)state;
+    assert_int_equal(ch_svc_open(&svc, &so), 0);
+    assert_int_equal(ch_svc_tenant_ensure(svc, "a", &ta), 0);
+    assert_int_equal(ch_svc_tenant_ensure(svc, "b", &tb), 0);
+    operator= (ch_actor){ta.id, "op", CH_ROLE_OPERATOR, 0, NULL};
+    other = (ch_actor){tb.id, "b-op", CH_ROLE_OPERATOR, 0, NULL};
+    make_jks(&jks, &root);
+    assert_int_equal(ch_svc_keystore_import(svc, &operator, "web", jks.data, jks.len, "changeit", NULL, &ks), 0);
+    assert_int_equal(ch_svc_keystore_entries(svc, &operator, ks.id, &entries, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(entries[0].position, 0);
+    assert_int_equal(entries[1].position, 1);
+    snprintf(root_id, sizeof root_id, "%s", entries[1].cert_id);
+    ch_store_keystore_entry_list_free(entries, n);
+
+    /* A walker's cursor on "b"; "b" and all after it deleted; the next entry is past "c". */
+    assert_int_equal(add_at(svc, &operator, ks.id, root_id, "a"), 2);
+    cursor = add_at(svc, &operator, ks.id, root_id, "b");
+    assert_int_equal(cursor, 3);
+    assert_int_equal(add_at(svc, &operator, ks.id, root_id, "c"), 4);
+    assert_int_equal(ch_svc_keystore_entry_delete(svc, &operator, ks.id, "c"), 0);
+    assert_int_equal(ch_svc_keystore_entry_delete(svc, &operator, ks.id, "b"), 0);
+    position = add_at(svc, &operator, ks.id, root_id, "d");
+    assert_true(position > cursor);
+    assert_int_equal(position, 5);
+    /* Every entry deleted: the count goes on all the same. */
+    assert_int_equal(ch_svc_keystore_entry_delete(svc, &operator, ks.id, "d"), 0);
+    assert_int_equal(ch_svc_keystore_entry_delete(svc, &operator, ks.id, "a"), 0);
+    assert_int_equal(ch_svc_keystore_entry_delete(svc, &operator, ks.id, "ca"), 0);
+    assert_int_equal(ch_svc_keystore_entry_delete(svc, &operator, ks.id, "server"), 0);
+    assert_int_equal(add_at(svc, &operator, ks.id, root_id, "e"), 6);
+    /* A refused add spends no position. */
+    assert_refused(ch_svc_keystore_entry_add(svc, &operator, ks.id, root_id, "E", NULL), CH_EEXISTS, "alias");
+    assert_int_equal(add_at(svc, &operator, ks.id, root_id, "f"), 7);
+    assert_int_equal(add_at(svc, &operator, ks.id, root_id, "g"), 8);
+    assert_int_equal(ch_svc_keystore_entry_delete(svc, &operator, ks.id, "f"), 0);
+
+    /* The store's count: in a transaction only, of the tenant's keystores only. */
+    assert_int_equal(ch_store_keystore_take_position(ch_svc_store(svc), ta.id, ks.id, &position), CH_EINTERNAL);
+    assert_int_equal(ch_store_begin(ch_svc_store(svc)), 0);
+    assert_int_equal(ch_store_keystore_take_position(ch_svc_store(svc), tb.id, ks.id, &position), CH_ENOTFOUND);
+    ch_store_rollback(ch_svc_store(svc));
+    assert_int_equal(ch_svc_keystore_entry_add(svc, &other, ks.id, root_id, "x", NULL), CH_ENOTFOUND);
+
+    /* A store from before the count: it goes on after the last entry there ("g", 8), not after
+     * as many as there are (2). */
+    ch_svc_close(svc);
+    snprintf(path, sizeof path, "%s/certhub.db", dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "ALTER TABLE keystores DROP COLUMN next_position; PRAGMA user_version=20", NULL,
+                                  NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(ch_svc_open(&svc, &so), 0);
+    assert_int_equal(position_of(svc, &operator, ks.id, "e"), 6);
+    assert_int_equal(add_at(svc, &operator, ks.id, root_id, "h"), 9);
+
+    ch_store_keystore_dispose(&ks);
+    ch_buf_dispose(&jks);
+    ch_cert_free(root);
+    ch_store_tenant_dispose(&ta);
+    ch_store_tenant_dispose(&tb);
+    ch_svc_close(svc);
+    tu_rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keystore_lifecycle),
         cmocka_unit_test(test_export_options),
         cmocka_unit_test(test_entry_edits),
+        cmocka_unit_test(test_entry_positions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -53,6 +53,11 @@ static int ks_tx_run(void *arg)
         ch_buf chain = CH_BUF_INIT;
         char id[CH_ID_MAX];
 
+        /* 0, 1, ... here: taken from the keystore's count all the same, which the entries
+         * added later go on from. */
+        if ((error = ch_store_keystore_take_position(t->svc->store, t->actor->tenant_id, t->row->id,
+                                                     &row.position)) < 0)
+            return error;
         if (en->key && (error = ch_store_key_put(t->svc->store, &t->sealed[e].row)) < 0)
             return error;
         for (size_t i = 0; i < en->chain_len; i++, c++) {
@@ -70,7 +75,6 @@ static int ks_tx_run(void *arg)
         row.keystore_id = t->row->id;
         row.tenant_id = (char *)t->actor->tenant_id;
         row.alias = en->alias;
-        row.position = (int)e;
         row.cert_id = t->certs[c - en->chain_len].id;
         row.chain = chain.len ? (char *)chain.data : NULL;
         row.key_id = en->key ? t->sealed[e].id : NULL;
@@ -605,12 +609,11 @@ static int entry_add_tx(ch_svc *svc, const ch_actor *actor, ch_store_keystore_en
         error = ch_error_set(CH_ETOOBIG, "the keystore has %zu entries, the most one keystore holds: delete one first", n);
         goto done;
     }
-    /* After the last: the order of the others stays as it was (a deletion leaves a gap). */
-    e->position = 0;
-    for (size_t i = 0; i < n; i++)
-        if (entries[i].position >= e->position)
-            e->position = entries[i].position + 1;
-    if ((error = ch_store_keystore_entry_put(svc->store, e)) < 0)
+    /* After the last: the order of the others stays as it was (a deletion leaves a gap).  Past
+     * every position handed out, not just those there now: a client's cursor is one, and once
+     * its entry and every one after it were deleted, one past the rest was behind the walk. */
+    if ((error = ch_store_keystore_take_position(svc->store, actor->tenant_id, e->keystore_id, &e->position)) < 0 ||
+        (error = ch_store_keystore_entry_put(svc->store, e)) < 0)
         goto done;
     detail = entry_detail(e->alias, e->cert_id, NULL);
     error = svc_audit(svc, actor, "keystore.entry_add", "keystore", e->keystore_id, detail);

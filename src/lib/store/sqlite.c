@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdatomic.h>
@@ -205,6 +206,13 @@ static const char *const migrations[] = {
      * among these and are read once for nothing. */
     "CREATE TABLE sans_backfill (id TEXT PRIMARY KEY) WITHOUT ROWID;"
     "INSERT INTO sans_backfill SELECT id FROM certificates WHERE sans IS NULL;",
+    /* 21: a keystore's next entry position, which only goes up: an entry added took one past
+     * the entries there, so once the entry at a client's cursor and every one after it were
+     * deleted, the next took a position the client's walk had passed and was never seen.
+     * What was handed out before is not recorded; the entries there are what is known. */
+    "ALTER TABLE keystores ADD COLUMN next_position INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE keystores SET next_position = (SELECT coalesce(max(position) + 1, 0) FROM keystore_entries e"
+    "  WHERE e.keystore_id = keystores.id);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -223,7 +231,7 @@ enum stmt_id {
     S_CERT_EXPIRY_SUMMARY, S_CERT_EXPIRY_BUCKETS, S_CERT_FIRST_EXPIRY, S_CERT_PUT, S_CERT_GET, S_CERT_GET_SHA, S_CERT_ID_BY_SHA, S_CERT_DELETE, S_CERT_RENAME, S_CERT_SET_KEY, S_CERT_STATUS,
     S_CA_PUT, S_CA_GET, S_CA_LIST, S_CA_STATUS, S_CA_DELETE,
     S_CSR_PUT, S_CSR_GET, S_CSR_LIST, S_CSR_ATTACH, S_CSR_DETACH, S_CSR_DELETE,
-    S_KS_PUT, S_KS_GET, S_KS_LIST, S_KS_DELETE, S_KSE_PUT, S_KSE_LIST, S_KSE_OF_CERT, S_KSE_DELETE, S_KSE_RENAME,
+    S_KS_PUT, S_KS_GET, S_KS_LIST, S_KS_DELETE, S_KS_POSITION, S_KSE_PUT, S_KSE_LIST, S_KSE_OF_CERT, S_KSE_DELETE, S_KSE_RENAME,
     S_AUDIT_PUT, S_AUDIT_LAST, S_AUDIT_LIST, S_ALERT_DELIVERED,
     S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
     S_COUNT
@@ -343,6 +351,8 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_KS_GET] = "SELECT id, tenant_id, name, format, created_at FROM keystores WHERE tenant_id=? AND id=?",
     [S_KS_LIST] = "SELECT id, tenant_id, name, format, created_at FROM keystores WHERE tenant_id=? ORDER BY created_at, id",
     [S_KS_DELETE] = "DELETE FROM keystores WHERE tenant_id=? AND id=?",
+    [S_KS_POSITION] = "UPDATE keystores SET next_position = next_position + 1 WHERE tenant_id=? AND id=?"
+                      " RETURNING next_position - 1",
     [S_KSE_PUT] = "INSERT INTO keystore_entries(id, keystore_id, tenant_id, alias, position, cert_id, chain, key_id, origin)"
                   " VALUES(?,?,?,?,?,?,?,?,?)",
     [S_KSE_LIST] = "SELECT id, keystore_id, tenant_id, alias, position, cert_id, chain, key_id, origin FROM keystore_entries"
@@ -3529,6 +3539,29 @@ int ch_store_keystore_delete(ch_store *s, const char *tenant_id, const char *id)
     bind_text(st, 1, tenant_id);
     bind_text(st, 2, id);
     return step_one_row(db, st, "deleting a keystore", "keystore");
+}
+
+int ch_store_keystore_take_position(ch_store *s, const char *tenant_id, const char *keystore_id, int *position)
+{
+    STMT(S_KS_POSITION, "numbering a keystore entry");
+    struct conn *c = pthread_getspecific(s->tls);
+    sqlite3_int64 taken;
+    int error;
+
+    /* Alone, the position would be spent whether or not the entry is then stored. */
+    if (c == NULL || !c->in_tx)
+        return ch_error_set(CH_EINTERNAL, "a keystore entry's position is taken in the transaction that stores it");
+    bind_text(st, 1, tenant_id);
+    bind_text(st, 2, keystore_id);
+    if ((error = step_row(db, st, "keystore")) < 0)
+        return error;
+    taken = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (taken > INT_MAX)
+        return ch_error_set(CH_ETOOBIG, "the keystore's entry positions are spent (%lld entries added over its "
+                            "life): upload its export as a new keystore", (long long)taken);
+    *position = (int)taken;
+    return 0;
 }
 
 int ch_store_keystore_entry_put(ch_store *s, const ch_store_keystore_entry *e)
