@@ -467,8 +467,8 @@ done
 api GET "/api/v1/keystores/$ks/entries"
 kcert=$(body '.items[0].certificate_id')
 api DELETE "/api/v1/certificates/$kcert"
-check_eq "a keystore entry's certificate: 409 naming the keystore" "409 true" \
-    "$status $(body '.error.message | contains("of keystore \"raw-p12\"")')"
+check_eq "a keystore entry's certificate: 409 naming the keystore, and the entry to delete" "409 true true" \
+    "$status $(body '.error.message | contains("of keystore \"raw-p12\"")') $(body '.error.message | contains("delete that entry")')"
 api GET "/api/v1/certificates/$kcert"
 check_eq "and it is still there" 200 "$status"
 # A JCEKS holding a secret key beside a key entry: the key entry is taken, the secret key left

@@ -669,12 +669,14 @@ static int delete_tx(ch_svc *svc, const ch_actor *actor, const char *id)
                                      cas[i].name);
         ch_store_ca_list_free(cas, n);
     }
-    /* A keystore's entry or chain would lose it (and its export fail): the keystore goes first. */
+    /* A keystore's entry or chain would lose it (and its export fail): that entry (or its
+     * keystore) goes first. */
     if (error == 0) {
         char where[400];
         int e = ch_store_keystore_holding(svc->store, actor->tenant_id, id, where, sizeof where);
         if (e == 0)
-            error = ch_error_set(CH_ECONFLICT, "the certificate is %s: delete the keystore first", where);
+            error = ch_error_set(CH_ECONFLICT, "the certificate is %s: delete that entry (or the keystore) first",
+                                 where);
         else if (e != CH_ENOTFOUND)
             error = e;
     }
