@@ -169,6 +169,28 @@ int remote_setup_ex(cli_args *a, bool token_optional)
     return 0;
 }
 
+const char *remote_option_hint(const cli_args *a, json_t *err)
+{
+    const char *field = json_string_value(json_object_get(err, "field"));
+    static const char *const opts[][2] = {{"password", "password-file"}, {"key_password", "key-password-file"}};
+
+    for (size_t i = 0; field != NULL && i < sizeof opts / sizeof opts[0]; i++) {
+        char taken[64];
+        snprintf(taken, sizeof taken, "%s=", opts[i][1]);
+        if (strcmp(field, opts[i][0]) == 0 && strstr(a->cmd->opts, taken) != NULL && cli_opt(a, opts[i][1]) == NULL)
+            return i == 0 ? "; pass --password-file F" : "; pass --key-password-file F";
+    }
+    return "";
+}
+
+int remote_message_len(const char *msg, const char *hint)
+{
+    /* What the API says of a raw body's headers is for curl users; the option replaces it. */
+    const char *api = msg && *hint ? strstr(msg, " (a raw body takes it in the Certhub-") : NULL;
+
+    return msg == NULL ? 0 : (int)(api ? (size_t)(api - msg) : strlen(msg));
+}
+
 int remote_call(cli_args *a, const char *method, const char *path, json_t *body, json_t **out, ch_buf *raw)
 {
     remote_req q = {.method = method, .path = path, .json = body};
@@ -253,12 +275,11 @@ int remote_request(cli_args *a, const remote_req *q, json_t **out, ch_buf *raw)
         json_t *e = json_loadb((const char *)resp.data, resp.len, 0, NULL);
         json_t *err = json_object_get(e, "error");
         const char *msg = json_string_value(json_object_get(err, "message"));
-        const char *field = json_string_value(json_object_get(err, "field"));
-        /* The server names the field; say which option gives it, when one was left out. */
-        bool pw_hint = field && strcmp(field, "password") == 0 && strstr(a->cmd->opts, "password-file=") != NULL &&
-                       cli_opt(a, "password-file") == NULL;
-        ret = cli_fail(a, "%s (HTTP %ld)%s", msg ? msg : "the server refused the request", status,
-                       pw_hint ? "; pass --password-file F" : "");
+        const char *hint = remote_option_hint(a, err);
+        int mlen = remote_message_len(msg, hint);
+
+        ret = cli_fail(a, "%.*s (HTTP %ld)%s", msg ? mlen : 41, msg ? msg : "the server refused the request", status,
+                       hint);
         json_decref(e);
         goto done;
     }

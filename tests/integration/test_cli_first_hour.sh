@@ -44,4 +44,39 @@ for base in "$url/api/v1" "$url/api/v1/"; do
         "Quickstart Issuing CA"
 done
 
+# A folder of old certificates: a PKCS#12 among them, a folder inside, a note.
+mkdir -p old/older
+for n in a b; do
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$n.key" -subj "/CN=$n.old.example" \
+        -days 30 -out "old/$n.crt" 2>/dev/null
+done
+openssl pkcs12 -export -in old/b.crt -inkey b.key -passout pass:changeit -out old/b.p12
+cp old/a.crt old/older/
+echo "certificates of the old web servers" > old/README.txt
+expect_error "a PKCS#12 without its password names the option that gives it" \
+    "the file is protected by a password: give its password (HTTP 400); pass --password-file F" -- \
+    remote cert import old/b.p12
+grep -q "Certhub-Password" "$T/stderr" && fail "the API's header is named to a user of the CLI: $(cat "$T/stderr")"
+ok "and not the API's header"
+expect_exit 1 "a folder with a file that is no certificate" -- remote --output json cert import old/
+cp "$T/stdout" import.json
+check_eq "--output json: one JSON object of what became of each file" \
+    '1 0 2 ["old/README.txt","failed"] ["old/a.crt","imported"] ["old/b.crt","imported"] ["old/b.p12","failed"] ["old/older","skipped"]' \
+    "$(jq -r '"\(.failed - 1) \(.already_held) \(.imported)"' import.json) $(jq -c '.files | sort_by(.file)[] | [.file, .result]' import.json | tr '\n' ' ' | sed 's/ $//')"
+check_eq "each imported file with its id" "2" "$(jq '[.files[] | select(.result == "imported") | .id | select(startswith("crt_"))] | length' import.json)"
+check_contains "the PKCS#12's message names --password-file, in the JSON too" \
+    "$(jq -r '.files[] | select(.file == "old/b.p12") | .message' import.json)" "pass --password-file F"
+check_contains "the folder inside is said on stderr, not passed over" "$(cat "$T/stderr")" \
+    "old/older: a folder, left as it is (certhub cert import old/older imports its files)"
+check_contains "and the PKCS#12's password too" "$(cat "$T/stderr")" "old/b.p12: the file is protected by a password: give its password; pass --password-file F"
+echo changeit > pw
+expect_exit 1 "again with the password: what was imported is held already" -- remote --output json cert import old/ --password-file pw
+check_eq "already held, and the PKCS#12 gives its certificate held without a key that key" \
+    '["old/a.crt","already_held"] ["old/b.crt","already_held"] ["old/b.p12","key_added"]' \
+    "$(jq -c '.files | sort_by(.file)[] | select(.file | test("old/(a|b)\\.")) | [.file, .result]' "$T/stdout" | tr '\n' ' ' | sed 's/ $//')"
+check_eq "the same certificate, by its id" 1 "$(jq '[.files[] | select(.file | test("old/b\\.")) | .id] | unique | length' "$T/stdout")"
+check_eq "the table's summary line is unchanged" "imported 0, already held 3, failed 1 (of 4 files)" \
+    "$(remote cert import old/ --password-file pw 2>/dev/null || true)"
+
+stop_daemon
 done_testing
