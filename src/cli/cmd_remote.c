@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "certhub/formats.h"
 #include "certhub/x509.h"
 
 #include "cli.h"
@@ -25,6 +26,19 @@ static const char *obj_path(char *buf, size_t cap, const char *collection, const
     if (n < 0 || (size_t)n >= cap) /* an id too long for any object: the collection's own path would be wrong */
         snprintf(buf, cap, "%s/-", collection);
     return buf;
+}
+
+/* --format as the server names it: pfx and pkcs12 are p12, cer and crt der, p7c p7b, in any
+ * case, as convert and the API take them.  A name of no format is left for the command to
+ * refuse with the names it takes. */
+static const char *format_opt(const cli_args *a)
+{
+    const char *f = cli_opt(a, "format");
+    ch_format fmt;
+
+    if (f == NULL)
+        return "pem";
+    return ch_format_parse(&fmt, f) == 0 && fmt != CH_FMT_JCEKS ? ch_format_name(fmt) : f;
 }
 
 static void print_json(json_t *j)
@@ -621,7 +635,7 @@ done:
 
 int cmd_remote_cert_export(cli_args *a)
 {
-    const char *format = cli_opt(a, "format") ? cli_opt(a, "format") : "pem", *out;
+    const char *format = format_opt(a), *out;
     /* A keystore holds the key and is asked for by POST, with its password in the body. */
     bool keystore = strcmp(format, "p12") == 0 || strcmp(format, "jks") == 0;
     char path[256], tail[64];
@@ -1267,7 +1281,7 @@ int cmd_remote_keystore_get(cli_args *a)
 
 int cmd_remote_keystore_export(cli_args *a)
 {
-    const char *format = cli_opt(a, "format") ? cli_opt(a, "format") : "pem";
+    const char *format = format_opt(a);
     json_t *body = json_pack("{ss}", "format", format);
     char path[200];
     int rc = 1;
@@ -1757,7 +1771,7 @@ int cmd_remote_csr_get(cli_args *a)
 
 int cmd_remote_csr_export(cli_args *a)
 {
-    const char *format = cli_opt(a, "format") ? cli_opt(a, "format") : "pem";
+    const char *format = format_opt(a);
     char path[300], tail[48];
 
     if (strcmp(format, "pem") != 0 && strcmp(format, "der") != 0)
@@ -1946,7 +1960,7 @@ done:
  * installation's admins, --tenant); without one, the public bundle of --tenant ("default"). */
 int cmd_remote_ca_bundle(cli_args *a)
 {
-    const char *format = cli_opt(a, "format") ? cli_opt(a, "format") : "pem", *out = cli_need(a, "out");
+    const char *format = format_opt(a), *out = cli_need(a, "out");
     const char *tenant = cli_opt(a, "tenant");
     char path[300], *password = NULL, *esc = NULL, ca_file[64] = "";
     ch_buf raw = CH_BUF_INIT;

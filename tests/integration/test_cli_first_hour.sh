@@ -78,5 +78,16 @@ check_eq "the same certificate, by its id" 1 "$(jq '[.files[] | select(.file | t
 check_eq "the table's summary line is unchanged" "imported 0, already held 3, failed 1 (of 4 files)" \
     "$(remote cert import old/ --password-file pw 2>/dev/null || true)"
 
+# PFX, as Windows and the destination screens of integration platforms call a PKCS#12.
+cid=$(remote cert issue --subject CN=pfx.example --san dns:pfx.example)
+remote cert export "$cid" --format pfx --with-key --password-file pw --out web.pfx
+check_eq "cert export --format pfx writes a PKCS#12 with the key" "2" \
+    "$(openssl pkcs12 -in web.pfx -passin file:pw -nodes 2>/dev/null | grep -c -e 'BEGIN PRIVATE KEY' -e 'subject=CN = pfx.example')"
+remote cert export "$cid" --format PKCS12 --no-password --out empty.p12
+openssl pkcs12 -in empty.p12 -passin pass: -nokeys >/dev/null 2>&1 && ok "--format PKCS12 --no-password likewise"
+remote ca bundle --format pfx --password-file pw --out bundle.pfx
+openssl pkcs12 -in bundle.pfx -passin file:pw -nokeys >/dev/null 2>&1 && ok "ca bundle --format pfx: a PKCS#12 truststore"
+expect_error "a format of none still names those taken" 'not "pfx2"' -- remote cert export "$cid" --format pfx2 --out x
+
 stop_daemon
 done_testing
