@@ -172,6 +172,8 @@ int cmd_remote_trusted_list(cli_args *a);
 int cmd_remote_trusted_get(cli_args *a);
 int cmd_remote_trusted_update(cli_args *a);
 int cmd_remote_trusted_delete(cli_args *a);
+int cmd_remote_trusted_code(cli_args *a);
+int cmd_remote_trusted_verify(cli_args *a);
 int cmd_remote_token_revoke(cli_args *a);
 int cmd_remote_tenant_list(cli_args *a);
 int cmd_remote_keystore_upload(cli_args *a);

@@ -1492,6 +1492,41 @@ int cmd_remote_trusted_delete(cli_args *a)
     return delete_and_say(a, "trusted-certificates");
 }
 
+/* A proof of possession, as an IoT platform asks one before it trusts a CA for a tenant: a
+ * code from the server, a certificate whose CN is that code signed with the CA's key back. */
+int cmd_remote_trusted_code(cli_args *a)
+{
+    char path[240];
+    json_t *ans = NULL;
+
+    if (remote_call(a, "POST", obj_path(path, sizeof path, "trusted-certificates", a->pos[0], "/verification-code"),
+                    NULL, &ans, NULL) != 0)
+        return 1;
+    print_answer(ans, "verification_code");
+    json_decref(ans);
+    return 0;
+}
+
+int cmd_remote_trusted_verify(cli_args *a)
+{
+    char path[240];
+    json_t *ans = NULL;
+    int rc = 1;
+
+    /* The file as it is, PEM or DER; "" sends no name, which this call takes none of. */
+    obj_path(path, sizeof path, "trusted-certificates", a->pos[0], "/verify");
+    if (upload_file(a, path, a->pos[1], "", NULL, false, &ans) == 200) {
+        if (g_remote.json)
+            print_json(ans);
+        else
+            printf("%s  %s  verified=%s\n", str(ans, "id"), str(ans, "name"),
+                   json_is_true(json_object_get(ans, "verified")) ? "yes" : "no");
+        rc = 0;
+    }
+    json_decref(ans);
+    return rc;
+}
+
 int cmd_remote_tenant_revoke(cli_args *a)
 {
     char path[300];

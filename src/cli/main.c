@@ -140,6 +140,14 @@ static const cli_cmd commands[] = {
      "rename, switch auto registration or the certificate on or off, move it to the other list",
      "name= auto-registration= enabled= list=", 1, 1},
     {"trusted delete", cmd_remote_trusted_delete, "ID", "delete a trusted certificate", "", 1, 1},
+    {"trusted verification-code", cmd_remote_trusted_code, "ID",
+     "ask for the code of a proof of possession: a certificate with the code as its CN, signed by the trusted "
+     "certificate's key (docs/mosquitto.md)",
+     "", 1, 1},
+    {"trusted verify", cmd_remote_trusted_verify, "ID PROOF_FILE",
+     "upload the proof of possession (PEM or DER) made for the code; the trusted certificate is verified and the "
+     "code used up",
+     "", 2, 2},
     {"device list", cmd_remote_device_list, "[--trusted-id ID] [--status active|blocked] [--limit N] [--cursor C] [--all] [--tenant NAME]",
      "list the devices registered through trusted certificates", "trusted-id= status= limit= cursor= all tenant=", 0, 0},
     {"device get", cmd_remote_device_get, "ID (or DEVICE_ID)", "show a device", "", 1, 1},
