@@ -398,7 +398,7 @@ static const struct opt_help {
     {NULL, "keys-export", "the limited token may export those certificates' keys (an admin's token gives it)"},
     {"token create;token list;", "tenant", "the tenant, by name (the caller's own without it)"},
     {NULL, "tenant", "another tenant's, by name (the installation's admins, the default tenant's)"},
-    {NULL, "default-days", "the validity when none is asked"},
+    {NULL, "default-days", "the validity when none is asked (365, or --max-days if less)"},
     {NULL, "max-days", "the longest validity it allows"},
     {NULL, "description", "a line saying what it is for"},
     {NULL, "enabled", "on or off: whether devices are let in through it"},
