@@ -89,5 +89,15 @@ remote ca bundle --format pfx --password-file pw --out bundle.pfx
 openssl pkcs12 -in bundle.pfx -passin file:pw -nokeys >/dev/null 2>&1 && ok "ca bundle --format pfx: a PKCS#12 truststore"
 expect_error "a format of none still names those taken" 'not "pfx2"' -- remote cert export "$cid" --format pfx2 --out x
 
+# A CA hierarchy of one's own beside the quickstart's: the refusals name the options that do it.
+root=$(remote ca create --name acme-root --subject "CN=Acme Root,O=Acme" --key-type p384 --days 3650)
+issuing=$(remote ca create --name acme-issuing --subject "CN=Acme Issuing,O=Acme" --parent "$root" --days 1825 --path-len 0)
+expect_error "two issuing CAs: the option that names one and the setting that chooses one are named" \
+    "ca_id (--ca-id) is required: 2 CAs of this tenant can sign" -- remote cert issue --subject CN=two.example
+check_contains "and the command of the setting" "$(cat "$T/stderr")" "certhub settings set --default-ca"
+remote cert issue --ca-id "$issuing" --subject CN=mine.example >/dev/null
+expect_error "a CA with certificates is deleted with --force, the refusal says" "certhub ca delete --force" -- \
+    remote ca delete "$issuing"
+
 stop_daemon
 done_testing
