@@ -412,10 +412,13 @@ static int post_and_save(cli_args *a, const char *path, json_t *body)
     json_t *ans = NULL, *kbody = NULL;
     const char *pem, *key_out = cli_opt(a, "key-out");
     char kpath[300], *key_password = NULL;
+    ch_buf chain = CH_BUF_INIT;
     int rc = 1;
 
     if (cli_opt(a, "key-password-file") != NULL && key_out == NULL)
         cli_usage(a, "--key-password-file goes with --key-out");
+    if (cli_flag(a, "chain") && cli_opt(a, "out") == NULL)
+        cli_usage(a, "--chain says what --out gets: give --out FILE");
     /* Outputs checked before the server is asked: a certificate made and then not saved
      * would be made for nothing (and counted, and audited). */
     if (cli_may_write(a, cli_opt(a, "out")) != 0 || cli_may_write(a, key_out) != 0 ||
@@ -437,7 +440,19 @@ static int post_and_save(cli_args *a, const char *path, json_t *body)
     }
     if (remote_call(a, "POST", path, body, &ans, NULL) == 0) {
         pem = str(ans, "pem");
-        if (cli_opt(a, "out") == NULL || cli_write(a, cli_opt(a, "out"), pem, strlen(pem), 0644) == 0) {
+        /* With its chain: the export's PEM, the CA first up to its root, as cert export and the
+         * agent write it. */
+        if (cli_flag(a, "chain") &&
+            remote_call(a, "GET", obj_path(kpath, sizeof kpath, "certificates", str(ans, "id"), "/export?format=pem"),
+                        NULL, NULL, &chain) == 0 &&
+            ch_buf_put(&chain, "", 1) == 0)
+            pem = (const char *)chain.data;
+        else if (cli_flag(a, "chain"))
+            pem = NULL; /* said; the certificate stays made, its id printed for cert export */
+        if (pem == NULL) {
+            fprintf(stderr, "certhub: %s: the certificate %s was made; cert export %s --out FILE writes it\n",
+                    a->cmd->name, str(ans, "id"), str(ans, "id"));
+        } else if (cli_opt(a, "out") == NULL || cli_write(a, cli_opt(a, "out"), pem, strlen(pem), 0644) == 0) {
             /* The PEM on standard output is all it holds (--output json gives the id with it). */
             if (!cli_is_stdout(cli_opt(a, "out")) || g_remote.json)
                 print_answer(ans, "id");
@@ -452,6 +467,7 @@ static int post_and_save(cli_args *a, const char *path, json_t *body)
     }
     json_decref(kbody);
     json_decref(ans);
+    ch_buf_dispose(&chain);
     ch_secure_free_str(key_password);
     return rc;
 }

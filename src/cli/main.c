@@ -65,12 +65,12 @@ static const cli_cmd commands[] = {
      "[--ca-id ID] [--profile P] [--subject DN] [--san LIST] [--key-type T | --csr FILE | --csr-id ID] [--days N] "
      "[--name N] [--digest D] [--key-usage LIST|none] [--ext-key-usage LIST|none] [--basic-constraints on|off] "
      "[--authority-key-id on|off] [--critical LIST|none] [--auto-renew] "
-     "[--cap-validity] [--out FILE] [--key-out FILE [--key-password-file F]]",
+     "[--cap-validity] [--out FILE [--chain]] [--key-out FILE [--key-password-file F]]",
      "issue a certificate on the server (without --ca-id: the tenant's one issuing CA; --csr-id: a CSR made there "
      "by csr new, whose key the certificate takes; --cap-validity: end with the CA rather than be refused; "
      "--key-out: download the key the server holds, encrypted under the password when given)",
      "ca-id= profile= subject= san= key-type= csr= csr-id= days= name= digest= key-usage= ext-key-usage= "
-     "basic-constraints= authority-key-id= critical= auto-renew cap-validity out= key-out= key-password-file= force",
+     "basic-constraints= authority-key-id= critical= auto-renew cap-validity out= chain key-out= key-password-file= force",
      0, 0},
     {"cert export", cmd_remote_cert_export,
      "ID --out FILE [--format pem|der|p7b|p12|jks] [--password-file F | --no-password] [--key-password-file F] "
@@ -79,9 +79,10 @@ static const cli_cmd commands[] = {
      "out= format= password-file= no-password key-password-file= alias= with-key truststore legacy force", 1, 1},
     {"cert update", cmd_remote_cert_update, "ID [--name N] [--auto-renew on|off]",
      "rename a certificate, or switch its automatic renewal on or off", "name= auto-renew=", 1, 1},
-    {"cert renew", cmd_remote_cert_renew, "ID [--reuse-key] [--out FILE] [--key-out FILE [--key-password-file F]]",
+    {"cert renew", cmd_remote_cert_renew,
+     "ID [--reuse-key] [--out FILE [--chain]] [--key-out FILE [--key-password-file F]]",
      "renew a certificate now: the same subject, SANs and profile, a new key unless --reuse-key",
-     "reuse-key out= key-out= key-password-file= force",
+     "reuse-key out= chain key-out= key-password-file= force",
      1, 1},
     {"cert key", cmd_remote_cert_key, "ID --out FILE [--password-file F]",
      "download a certificate's private key as PEM, encrypted under the password when given (admins; audited)",
@@ -293,7 +294,10 @@ static const struct opt_help {
     {"ca import;", "csr-id", "the CSR made here (csr new) that the outside CA signed: the CA takes its key"},
     {"csr create;cert create;", "key-password-file", "the password of the --key file"},
     {"cert issue;cert renew;", "key-password-file", "encrypt the key downloaded with --key-out under this password"},
-    {"cert issue;cert renew;", "out", "write the certificate (PEM) there; - for standard output"},
+    {"cert issue;cert renew;", "out", "write the certificate (PEM) there, alone unless --chain; - for standard output"},
+    {"cert issue;cert renew;", "chain",
+     "--out gets the certificate followed by its CA chain up to the root, as cert export writes it: what a TLS "
+     "server sends (nginx's ssl_certificate, a fullchain)"},
     {"cert issue;cert renew;", "key-out", "download the private key the server made (admins; audited) to FILE"},
     {"cert create;", "key-out", "write the new private key there"},
     {"cert create;", "key", "the subject's private key, PEM"},

@@ -99,5 +99,16 @@ remote cert issue --ca-id "$issuing" --subject CN=mine.example >/dev/null
 expect_error "a CA with certificates is deleted with --force, the refusal says" "certhub ca delete --force" -- \
     remote ca delete "$issuing"
 
+# A server's certificate for nginx: with its chain, or the clients do not find the issuing CA.
+remote cert issue --ca-id "$issuing" --subject CN=web.example --san dns:web.example --out web.pem --key-out web.key >/dev/null
+check_eq "cert issue --out writes the certificate alone" 1 "$(grep -c 'BEGIN CERTIFICATE' web.pem)"
+wid=$(remote cert issue --ca-id "$issuing" --subject CN=web.example --san dns:web.example --out fullchain.pem --chain)
+check_eq "--chain: the certificate, its issuing CA and the root, as cert export writes it" \
+    "$(remote cert export "$wid" --out -)" "$(cat fullchain.pem)"
+check_eq "in that order" "subject=CN = web.example|subject=O = Acme, CN = Acme Issuing|subject=O = Acme, CN = Acme Root" \
+    "$(openssl crl2pkcs7 -nocrl -certfile fullchain.pem | openssl pkcs7 -print_certs -noout | grep subject | paste -sd'|')"
+check_eq "cert renew --chain --out - likewise" 3 "$(remote cert renew "$wid" --chain --out - | grep -c 'BEGIN CERTIFICATE')"
+expect_usage "--chain without --out" "--chain says what --out gets" -- remote cert issue --subject CN=web.example --chain
+
 stop_daemon
 done_testing
