@@ -1583,17 +1583,86 @@ int cmd_remote_ca_delete(cli_args *a)
     return delete_and_say_as(a, "cas", cli_flag(a, "force") ? "?force=true" : "", "deleted ");
 }
 
+/* A CA that comes as a PKCS#12 or a JKS (as Windows exports one, with its key): opened here
+ * and sent as the certificate and key the API takes.  0 when data is no keystore (left to
+ * post_pem), 1 once said, 2 when body holds them. */
+static int ca_from_keystore(cli_args *a, const uint8_t *data, size_t len, const char *password, json_t *body)
+{
+    ch_format fmt;
+    ch_keystore *ks = NULL;
+    ch_import_opts io = {.password = password};
+    ch_buf cert = CH_BUF_INIT, key = CH_BUF_INIT;
+    const ch_ks_entry *pick = NULL;
+    size_t keyed = 0;
+    int error, rc = 1;
+
+    if (ch_format_detect(&fmt, data, len) < 0 || (fmt != CH_FMT_PKCS12 && fmt != CH_FMT_JKS && fmt != CH_FMT_JCEKS))
+        return 0;
+    if (cli_opt(a, "key") != NULL || cli_opt(a, "csr-id") != NULL)
+        cli_usage(a, "a %s holds the CA's key itself: --key and --csr-id go with a certificate file",
+                  fmt == CH_FMT_PKCS12 ? "PKCS#12" : "keystore");
+    if ((error = ch_keystore_import(&ks, data, len, &io)) < 0) {
+        rc = cli_fail(a, "%s: %s%s", a->pos[0], ch_error_last(),
+                      error == CH_EPASSWORD && password == NULL ? "; pass --password-file F" : "");
+        goto done;
+    }
+    for (size_t i = 0; i < ks->count; i++)
+        if (ks->entries[i].key != NULL && ks->entries[i].chain_len > 0 && keyed++ == 0)
+            pick = &ks->entries[i];
+    if (keyed > 1) {
+        rc = cli_fail(a, "%s holds %zu private keys: export the CA's entry alone (certhub convert), or give its "
+                         "certificate and --key as PEM", a->pos[0], keyed);
+        goto done;
+    }
+    if (pick == NULL) {
+        rc = cli_fail(a, "%s holds no private key: import the CA's certificate alone as PEM (certhub convert %s "
+                         "--to pem --no-key)", a->pos[0], a->pos[0]);
+        goto done;
+    }
+    if (ch_cert_write_pem(&cert, pick->chain[0]) < 0 || ch_key_write_pem(&key, pick->key, NULL) < 0 ||
+        ch_buf_put(&cert, "", 1) < 0 || ch_buf_put(&key, "", 1) < 0) {
+        rc = cli_fail_last(a);
+        goto done;
+    }
+    json_object_set_new(body, "certificate", json_string((const char *)cert.data));
+    json_object_set_new(body, "private_key", json_string((const char *)key.data));
+    rc = 2;
+done:
+    ch_buf_dispose(&cert);
+    ch_buf_dispose_secure(&key);
+    ch_keystore_free(ks);
+    return rc;
+}
+
 int cmd_remote_ca_import(cli_args *a)
 {
     char *password = NULL;
-    json_t *body;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    json_t *body, *ans = NULL;
     int rc;
 
     if (cli_password(a, "password-file", NULL, &password) != 0)
         return 1;
     body = json_pack("{ss ss}", "name", cli_need(a, "name"), "type", "import");
-    str_member(a, "csr-id", body, "csr_id");
-    rc = post_pem(a, "cas", body, cli_opt(a, "key"), password, "give the CA's certificate and key as PEM text");
+    if (cli_read(a, a->pos[0], &data, &len) != 0) {
+        rc = 1;
+        json_decref(body);
+    } else if ((rc = ca_from_keystore(a, data, len, password, body)) == 2) {
+        rc = remote_call(a, "POST", "cas", body, &ans, NULL);
+        if (rc == 0)
+            print_answer(ans, "id");
+        json_decref(ans);
+        json_decref(body);
+    } else if (rc == 1) {
+        json_decref(body);
+    } else {
+        str_member(a, "csr-id", body, "csr_id");
+        rc = post_pem(a, "cas", body, cli_opt(a, "key"), password,
+                      "give the CA's certificate and key as PEM (or DER), or both in a PKCS#12 or JKS file");
+    }
+    if (data != NULL)
+        ch_secure_free(data, len);
     ch_secure_free_str(password);
     return rc;
 }

@@ -44,8 +44,8 @@ static const cli_cmd commands[] = {
     {"ca chain", cmd_remote_ca_chain, "CA_ID --out FILE", "download a CA's chain (PEM, the CA first, up to its root)",
      "out= force", 1, 1},
     {"ca import", cmd_remote_ca_import, "CERT_FILE --name N [--key FILE] [--password-file F] [--csr-id ID]",
-     "bring your own CA (PEM, or DER as a .cer comes): with its key to issue from, without (to chain to), or "
-     "signed by an outside CA on a CSR made here (--csr-id)",
+     "bring your own CA (PEM, or DER as a .cer comes): with its key to issue from (--key, or both in a PKCS#12 or "
+     "JKS file), without (to chain to), or signed by an outside CA on a CSR made here (--csr-id)",
      "name= key= password-file= csr-id=", 1, 1},
     {"ca delete", cmd_remote_ca_delete, "CA_ID [--force]",
      "delete a CA (refused while it has unexpired certificates, unless --force)", "force", 1, 1},
@@ -290,7 +290,7 @@ static const struct opt_help {
     {"user create;user update;", "password-file", "the user's password: the first line of F, 8 characters or more"},
     {"inspect;", "key-password-file", "the password of encrypted keys, when not the keystore's own"},
     {"ca import;", "key", "the CA's private key, PEM: certhubd then issues from it"},
-    {"ca import;", "password-file", "the password of the --key file"},
+    {"ca import;", "password-file", "the password of the --key file, or of CERT_FILE when it is a PKCS#12 or JKS"},
     {"ca import;", "csr-id", "the CSR made here (csr new) that the outside CA signed: the CA takes its key"},
     {"csr create;cert create;", "key-password-file", "the password of the --key file"},
     {"cert issue;cert renew;", "key-password-file", "encrypt the key downloaded with --key-out under this password"},
