@@ -110,5 +110,17 @@ check_eq "in that order" "subject=CN = web.example|subject=O = Acme, CN = Acme I
 check_eq "cert renew --chain --out - likewise" 3 "$(remote cert renew "$wid" --chain --out - | grep -c 'BEGIN CERTIFICATE')"
 expect_usage "--chain without --out" "--chain says what --out gets" -- remote cert issue --subject CN=web.example --chain
 
+# The audit log: the actions the operations guide lists are the ones written; a renewal's entry
+# names the certificate it renews.
+old_id=$(remote cert issue --subject CN=audited.example --ca-id "$issuing")
+new_id=$(remote cert renew "$old_id")
+check_eq "a renewal is audited as certificate.issue naming the certificate it renews" "certificate.issue $old_id" \
+    "$(remote --output json audit list --object "$new_id" | jq -r '.items[0] | "\(.action) \(.detail.renews)"')"
+remote --output json audit list --all --limit 1000 | jq -r '.items[].action' | sort -u > actions.txt
+while read -r action; do
+    grep -qF "\`$action\`" "$CERTHUB_SOURCE_DIR/docs/operations.md" || fail "audit action $action is not in docs/operations.md"
+done < actions.txt
+ok "each of the $(wc -l < actions.txt) actions written so far is in the operations guide's table"
+
 stop_daemon
 done_testing

@@ -100,6 +100,9 @@ static int cert_prepare(ch_svc *svc, const ch_actor *actor, const ch_key *key, c
         json_object_set_new(d, "profile", json_string(row->profile));
     if (d != NULL && csr_id)
         json_object_set_new(d, "csr_id", json_string(csr_id));
+    /* A renewal's entry says which certificate it renews: the log alone tells its history. */
+    if (d != NULL && row->renews)
+        json_object_set_new(d, "renews", json_string(row->renews));
     *detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
     json_decref(d);
     return *detail ? 0 : ch_error_set(CH_ENOMEM, "out of memory");
