@@ -1,10 +1,21 @@
 #!/usr/bin/env bash
-# The mistakes of a first hour with the CLI as a client of certhubd, each said as what is
-# wrong and what is taken: the wrong file as the token or as the CA file, the API's base URL
-# given as the server.
+# The mistakes and the first steps of a first hour with certhubd and the CLI as its client,
+# each mistake said as what is wrong and what is taken: a misspelt option of certhubd, the wrong
+# file as the token or as the CA file, the API's base URL given as the server, a folder import,
+# a PFX, a CA hierarchy of one's own, a server's certificate with its chain, the audit log.
 . "$(dirname "$0")/lib.sh"
 
 . "$(dirname "$0")/daemon.sh"
+
+# certhubd started with a misspelt option or setting: said as unknown, not as a bad value.
+expect_exit 2 "certhubd --datadir" -- "$CERTHUBD" --datadir "$T/x"
+check_contains "is said to be an unknown option" "$(cat "$T/stderr")" "unknown option --datadir ('certhubd --help' lists them)"
+printf 'data_dir = %s\nthread = 2\n' "$T/x" > misspelt.conf
+expect_exit 2 "a config file's misspelt setting" -- "$CERTHUBD" --config misspelt.conf
+check_contains "is named with its line" "$(cat "$T/stderr")" "misspelt.conf:2: unknown setting thread; the settings are data_dir"
+expect_exit 2 "a bad value of a setting" -- "$CERTHUBD" --data-dir "$T/x" --threads 99
+check_contains "still says what it takes" "$(cat "$T/stderr")" 'bad setting threads = "99"; accepted:'
+[ ! -e "$T/x" ] && ok "and none of them made the data directory"
 
 start_daemon
 url="https://localhost:$port"
