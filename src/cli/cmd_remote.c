@@ -1075,6 +1075,29 @@ done:
     return rc;
 }
 
+/* Whether the file holds a private key and no certificate: given where a certificate is
+ * asked for (the key beside web.pem, say), it is said as such rather than sent to be refused
+ * as "no certificate". */
+static bool key_alone(const char *file)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    ch_cert *cert = NULL;
+    ch_key *key = NULL;
+    bool alone = false;
+    int error;
+
+    if (ch_file_read(&data, &len, file, CH_MAX_UPLOAD_BYTES) < 0)
+        return false;
+    if (ch_cert_parse(&cert, data, len) == 0)
+        ch_cert_free(cert);
+    else if ((error = ch_key_parse(&key, data, len, NULL)) == 0 || error == CH_EPASSWORD)
+        alone = true;
+    ch_key_free(key);
+    ch_secure_free(data, len);
+    return alone;
+}
+
 int cmd_remote_cert_import(cli_args *a)
 {
     json_t *body, *ans = NULL;
@@ -1103,6 +1126,11 @@ int cmd_remote_cert_import(cli_args *a)
         rc = import_folder(a, a->pos[0], password);
         ch_secure_free_str(password);
         return rc;
+    }
+    if (cli_opt(a, "key") == NULL && key_alone(a->pos[0])) {
+        rc = cli_fail(a, "%s holds a private key and no certificate: import the certificate with --key %s (or the "
+                         "folder holding both)", a->pos[0], a->pos[0]);
+        goto done;
     }
     if (cli_opt(a, "key") == NULL) {
         /* The file as it is (PEM, DER, PKCS#7, PKCS#12). */
@@ -1655,6 +1683,10 @@ int cmd_remote_ca_import(cli_args *a)
         json_decref(ans);
         json_decref(body);
     } else if (rc == 1) {
+        json_decref(body);
+    } else if (key_alone(a->pos[0])) {
+        rc = cli_fail(a, "%s holds a private key and no certificate: give the CA's certificate, and this file as "
+                         "--key", a->pos[0]);
         json_decref(body);
     } else {
         str_member(a, "csr-id", body, "csr_id");

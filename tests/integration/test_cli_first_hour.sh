@@ -133,5 +133,14 @@ while read -r action; do
 done < actions.txt
 ok "each of the $(wc -l < actions.txt) actions written so far is in the operations guide's table"
 
+# The key beside a certificate given where the certificate is asked for.
+expect_error "cert import of a key alone" "a.key holds a private key and no certificate: import the certificate with --key a.key" -- \
+    remote cert import a.key
+expect_error "ca import of a key alone" "a.key holds a private key and no certificate: give the CA's certificate, and this file as --key" -- \
+    remote ca import a.key --name k
+cat a.key old/a.crt > both.pem
+check_eq "a PEM holding the key and its certificate still goes (the key added to the certificate held)" \
+    "$(jq -r '.files[] | select(.file == "old/a.crt") | .id' import.json)" "$(remote cert import both.pem)"
+
 stop_daemon
 done_testing
