@@ -102,7 +102,8 @@ int remote_setup(cli_args *a);
 /* The same where a token may be missing (then g_remote.token stays NULL). */
 int remote_setup_ex(cli_args *a, bool token_optional);
 /* When an API error (its "error" member) names a password the command has an option for and
- * was not given, "; pass --OPTION F", else "": the server speaks of its fields and headers. */
+ * was not given, "; pass --OPTION F"; a time filter, the relative times the CLI takes too; else
+ * "": the server speaks of its fields and headers. */
 const char *remote_option_hint(const cli_args *a, json_t *err);
 /* How much of the API's message to show beside that hint (its note on raw bodies' headers
  * left out). */

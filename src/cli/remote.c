@@ -180,6 +180,11 @@ const char *remote_option_hint(const cli_args *a, json_t *err)
         if (strcmp(field, opts[i][0]) == 0 && strstr(a->cmd->opts, taken) != NULL && cli_opt(a, opts[i][1]) == NULL)
             return i == 0 ? "; pass --password-file F" : "; pass --key-password-file F";
     }
+    /* The time filters: the server reads RFC 3339 alone, the CLI days and hours too. */
+    if (field != NULL && strcmp(field, "expiring_before") == 0)
+        return "; or days or hours from now: 30d, 12h";
+    if (field != NULL && (strcmp(field, "since") == 0 || strcmp(field, "until") == 0))
+        return "; or days or hours ago: 7d, 12h";
     return "";
 }
 
