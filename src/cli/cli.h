@@ -101,6 +101,13 @@ extern cli_remote g_remote;
 int remote_setup(cli_args *a);
 /* The same where a token may be missing (then g_remote.token stays NULL). */
 int remote_setup_ex(cli_args *a, bool token_optional);
+/* When an API error (its "error" member) names a password the command has an option for and
+ * was not given, "; pass --OPTION F"; a time filter, the relative times the CLI takes too; else
+ * "": the server speaks of its fields and headers. */
+const char *remote_option_hint(const cli_args *a, json_t *err);
+/* How much of the API's message to show beside that hint (its note on raw bodies' headers
+ * left out). */
+int remote_message_len(const char *msg, const char *hint);
 /* A query-string value, %-escaped; free() the result. */
 char *remote_escape(const char *s);
 /* Calls method path (under /api/v1/) with an optional JSON body; *out gets the JSON answer, or
@@ -166,6 +173,8 @@ int cmd_remote_trusted_list(cli_args *a);
 int cmd_remote_trusted_get(cli_args *a);
 int cmd_remote_trusted_update(cli_args *a);
 int cmd_remote_trusted_delete(cli_args *a);
+int cmd_remote_trusted_code(cli_args *a);
+int cmd_remote_trusted_verify(cli_args *a);
 int cmd_remote_token_revoke(cli_args *a);
 int cmd_remote_tenant_list(cli_args *a);
 int cmd_remote_keystore_upload(cli_args *a);

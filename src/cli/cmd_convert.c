@@ -33,10 +33,15 @@ int cmd_convert(cli_args *a)
     /* No key written: a keystore's certificates are taken with its password alone, the keys
      * the passwords given do not open left closed (as for a truststore pulled out of it). */
     io.keys_optional = cli_flag(a, "no-key") || fmt == CH_FMT_DER || fmt == CH_FMT_PKCS7;
-    if (ch_keystore_import(&ks, data, len, &io) < 0) {
-        rc = cli_fail(a, "%s: %s", in, ch_error_last());
+    if ((rc = ch_keystore_import(&ks, data, len, &io)) < 0) {
+        /* Two passwords are in play: the one of the file read is the one asked for here. */
+        rc = cli_fail(a, "%s: %s%s", in, ch_error_last(),
+                      rc != CH_EPASSWORD || in_pw != NULL ? ""
+                      : out_pw != NULL ? ": give it with --in-password-file F (--password-file is that of the file written)"
+                                       : ": give it with --in-password-file F");
         goto done;
     }
+    rc = 1;
     for (size_t i = 0; i < ks->count; i++)
         has_key |= ks->entries[i].key != NULL;
     /* What the input held and was not read (a secret key, a key left closed) is said too. */

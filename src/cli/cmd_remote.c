@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "certhub/formats.h"
 #include "certhub/x509.h"
 
 #include "cli.h"
@@ -25,6 +26,19 @@ static const char *obj_path(char *buf, size_t cap, const char *collection, const
     if (n < 0 || (size_t)n >= cap) /* an id too long for any object: the collection's own path would be wrong */
         snprintf(buf, cap, "%s/-", collection);
     return buf;
+}
+
+/* --format as the server names it: pfx and pkcs12 are p12, cer and crt der, p7c p7b, in any
+ * case, as convert and the API take them.  A name of no format is left for the command to
+ * refuse with the names it takes. */
+static const char *format_opt(const cli_args *a)
+{
+    const char *f = cli_opt(a, "format");
+    ch_format fmt;
+
+    if (f == NULL)
+        return "pem";
+    return ch_format_parse(&fmt, f) == 0 && fmt != CH_FMT_JCEKS ? ch_format_name(fmt) : f;
 }
 
 static void print_json(json_t *j)
@@ -398,10 +412,13 @@ static int post_and_save(cli_args *a, const char *path, json_t *body)
     json_t *ans = NULL, *kbody = NULL;
     const char *pem, *key_out = cli_opt(a, "key-out");
     char kpath[300], *key_password = NULL;
+    ch_buf chain = CH_BUF_INIT;
     int rc = 1;
 
     if (cli_opt(a, "key-password-file") != NULL && key_out == NULL)
         cli_usage(a, "--key-password-file goes with --key-out");
+    if (cli_flag(a, "chain") && cli_opt(a, "out") == NULL)
+        cli_usage(a, "--chain says what --out gets: give --out FILE");
     /* Outputs checked before the server is asked: a certificate made and then not saved
      * would be made for nothing (and counted, and audited). */
     if (cli_may_write(a, cli_opt(a, "out")) != 0 || cli_may_write(a, key_out) != 0 ||
@@ -423,7 +440,19 @@ static int post_and_save(cli_args *a, const char *path, json_t *body)
     }
     if (remote_call(a, "POST", path, body, &ans, NULL) == 0) {
         pem = str(ans, "pem");
-        if (cli_opt(a, "out") == NULL || cli_write(a, cli_opt(a, "out"), pem, strlen(pem), 0644) == 0) {
+        /* With its chain: the export's PEM, the CA first up to its root, as cert export and the
+         * agent write it. */
+        if (cli_flag(a, "chain") &&
+            remote_call(a, "GET", obj_path(kpath, sizeof kpath, "certificates", str(ans, "id"), "/export?format=pem"),
+                        NULL, NULL, &chain) == 0 &&
+            ch_buf_put(&chain, "", 1) == 0)
+            pem = (const char *)chain.data;
+        else if (cli_flag(a, "chain"))
+            pem = NULL; /* said; the certificate stays made, its id printed for cert export */
+        if (pem == NULL) {
+            fprintf(stderr, "certhub: %s: the certificate %s was made; cert export %s --out FILE writes it\n",
+                    a->cmd->name, str(ans, "id"), str(ans, "id"));
+        } else if (cli_opt(a, "out") == NULL || cli_write(a, cli_opt(a, "out"), pem, strlen(pem), 0644) == 0) {
             /* The PEM on standard output is all it holds (--output json gives the id with it). */
             if (!cli_is_stdout(cli_opt(a, "out")) || g_remote.json)
                 print_answer(ans, "id");
@@ -438,6 +467,7 @@ static int post_and_save(cli_args *a, const char *path, json_t *body)
     }
     json_decref(kbody);
     json_decref(ans);
+    ch_buf_dispose(&chain);
     ch_secure_free_str(key_password);
     return rc;
 }
@@ -621,7 +651,7 @@ done:
 
 int cmd_remote_cert_export(cli_args *a)
 {
-    const char *format = cli_opt(a, "format") ? cli_opt(a, "format") : "pem", *out;
+    const char *format = format_opt(a), *out;
     /* A keystore holds the key and is asked for by POST, with its password in the body. */
     bool keystore = strcmp(format, "p12") == 0 || strcmp(format, "jks") == 0;
     char path[256], tail[64];
@@ -833,9 +863,23 @@ done:
     return status;
 }
 
+/* One file's outcome in the summary --output json prints: {"file","result"} with the id
+ * stored (or held already) or the server's message. */
+static void folder_note(json_t *files, const char *file, const char *result, const char *id, const char *message)
+{
+    json_t *o = json_pack("{ss ss}", "file", file, "result", result);
+
+    if (o != NULL && id != NULL)
+        json_object_set_new(o, "id", json_string(id));
+    if (o != NULL && message != NULL)
+        json_object_set_new(o, "message", json_string(message));
+    json_array_append_new(files, o);
+}
+
 /* Every regular file of a folder (sorted), imported one by one: a file that fails is reported
  * and the others go on; certificates already held count apart; a key goes with its
- * certificate.  Exit 1 if any failed. */
+ * certificate; a folder inside is said and left (its files are another import).  With
+ * --output json, one object says what became of each file.  Exit 1 if any failed. */
 static int import_folder(cli_args *a, const char *dir, const char *password)
 {
     DIR *d = opendir(dir);
@@ -845,14 +889,29 @@ static int import_folder(cli_args *a, const char *dir, const char *password)
     struct folder_key *keys;
     struct stat st;
     size_t dlen = strlen(dir);
+    json_t *report = json_array();
 
-    if (d == NULL)
+    if (d == NULL || report == NULL) {
+        if (d != NULL)
+            closedir(d);
+        json_decref(report);
         return cli_fail(a, "cannot read the folder %s", dir);
+    }
     while (dlen > 1 && dir[dlen - 1] == '/') /* "old/" and "old" name their files alike */
         dlen--;
     while ((e = readdir(d)) != NULL) {
         snprintf(full, sizeof full, "%.*s/%s", (int)dlen, dir, e->d_name);
-        if (e->d_name[0] == '.' || stat(full, &st) != 0 || !S_ISREG(st.st_mode))
+        if (e->d_name[0] == '.' || stat(full, &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            /* Not walked into: a folder of old copies or of another team's files is not
+             * imported by surprise; but not passed over without a word either. */
+            folder_note(report, full, "skipped", NULL, "a folder: its files are not imported with these");
+            fprintf(stderr, "certhub: %s: a folder, left as it is (certhub cert import %s imports its files)\n",
+                    full, full);
+            continue;
+        }
+        if (!S_ISREG(st.st_mode))
             continue;
         if (n == cap) {
             char **g = realloc(files, (cap = cap ? cap * 2 : 64) * sizeof *files);
@@ -864,16 +923,19 @@ static int import_folder(cli_args *a, const char *dir, const char *password)
     }
     closedir(d);
     qsort(files, n, sizeof *files, cmp_str);
-    if ((keys = calloc(n ? n : 1, sizeof *keys)) == NULL)
+    if ((keys = calloc(n ? n : 1, sizeof *keys)) == NULL) {
+        json_decref(report);
         return cli_fail(a, "out of memory");
+    }
     nkeys = folder_keys(keys, files, n, password);
     for (size_t i = 0, k = 0; i < n; i++) {
-        json_t *ans = NULL;
+        json_t *ans = NULL, *err;
         long status = 0;
-        const char *msg;
+        const char *msg, *hint = "";
+        char said[1024];
         uint8_t *data = NULL;
         size_t len = 0;
-        bool read = false;
+        bool read = false, paired = false;
 
         progress(i, n, strrchr(files[i], '/') + 1);
         if (k < nkeys && keys[k].file == files[i]) { /* both in the folder's order */
@@ -884,45 +946,64 @@ static int import_folder(cli_args *a, const char *dir, const char *password)
             read = true;
             status = import_with_key(a, files[i], data, len, keys, nkeys, &ans);
             if (status > 0)
-                with_key += status == 201;
+                with_key += paired = status == 201;
             else if (status == 0)
                 status = upload_data(a, "certificates/import", files[i], data, len, NULL, password, NULL, true, &ans);
             ch_secure_free(data, len);
         }
+        err = json_object_get(ans, "error");
         if (status == 201) {
             imported++;
+            folder_note(report, files[i], paired ? "imported_with_key" : "imported",
+                        json_string_value(json_object_get(ans, "id")), NULL);
         } else if (status == 200) { /* held without its key, which it has now */
             present++;
             added++;
+            folder_note(report, files[i], "key_added", json_string_value(json_object_get(ans, "id")), NULL);
         } else if (status == 409) {
             present++;
+            folder_note(report, files[i], "already_held", json_string_value(json_object_get(err, "existing_id")), NULL);
         } else {
-            msg = !read ? ch_error_last()
-                               : json_string_value(json_object_get(json_object_get(ans, "error"), "message"));
+            msg = !read ? ch_error_last() : json_string_value(json_object_get(err, "message"));
+            /* A password asked for names the option that gives it, as for one file. */
+            if (read && msg != NULL && password == NULL)
+                hint = remote_option_hint(a, err);
+            snprintf(said, sizeof said, "%.*s%s", msg ? remote_message_len(msg, hint) : 12, msg ? msg : "not imported",
+                     hint);
             failed++;
-            if (isatty(2))
-                fprintf(stderr, "\n");
-            fprintf(stderr, "certhub: %s: %s\n", files[i], msg ? msg : "not imported");
+            folder_note(report, files[i], "failed", NULL, said);
+            fprintf(stderr, "%scerthub: %s: %s\n", isatty(2) ? "\n" : "", files[i], said);
         }
         json_decref(ans);
     }
     progress(n, n, "");
     for (size_t k = 0; k < nkeys; k++) {
+        const char *why = keys[k].key        ? "a private key that belongs to no certificate of the folder"
+                          : password != NULL ? "the password does not open this private key"
+                                             : "an encrypted private key: give its password with --password-file";
         if (keys[k].used)
             continue;
         failed++;
-        fprintf(stderr, "certhub: %s: %s\n", keys[k].file,
-                keys[k].key        ? "a private key that belongs to no certificate of the folder"
-                : password != NULL ? "the password does not open this private key"
-                                   : "an encrypted private key: give its password with --password-file");
+        folder_note(report, keys[k].file, "failed", NULL, why);
+        fprintf(stderr, "certhub: %s: %s\n", keys[k].file, why);
     }
-    printf("imported %zu", imported);
-    if (with_key)
-        printf(" (%zu with the key beside it)", with_key);
-    printf(", already held %zu", present);
-    if (added)
-        printf(" (the key added to %zu)", added);
-    printf(", failed %zu (of %zu files)\n", failed, n);
+    if (g_remote.json) {
+        json_t *sum = json_pack("{sI sI sI sI sI sO}", "imported", (json_int_t)imported, "imported_with_key",
+                                (json_int_t)with_key, "already_held", (json_int_t)present, "key_added",
+                                (json_int_t)added, "failed", (json_int_t)failed, "files", report);
+        if (sum != NULL)
+            print_json(sum);
+        json_decref(sum);
+    } else {
+        printf("imported %zu", imported);
+        if (with_key)
+            printf(" (%zu with the key beside it)", with_key);
+        printf(", already held %zu", present);
+        if (added)
+            printf(" (the key added to %zu)", added);
+        printf(", failed %zu (of %zu files)\n", failed, n);
+    }
+    json_decref(report);
     for (size_t k = 0; k < nkeys; k++)
         ch_key_free(keys[k].key);
     free(keys);
@@ -994,6 +1075,29 @@ done:
     return rc;
 }
 
+/* Whether the file holds a private key and no certificate: given where a certificate is
+ * asked for (the key beside web.pem, say), it is said as such rather than sent to be refused
+ * as "no certificate". */
+static bool key_alone(const char *file)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    ch_cert *cert = NULL;
+    ch_key *key = NULL;
+    bool alone = false;
+    int error;
+
+    if (ch_file_read(&data, &len, file, CH_MAX_UPLOAD_BYTES) < 0)
+        return false;
+    if (ch_cert_parse(&cert, data, len) == 0)
+        ch_cert_free(cert);
+    else if ((error = ch_key_parse(&key, data, len, NULL)) == 0 || error == CH_EPASSWORD)
+        alone = true;
+    ch_key_free(key);
+    ch_secure_free(data, len);
+    return alone;
+}
+
 int cmd_remote_cert_import(cli_args *a)
 {
     json_t *body, *ans = NULL;
@@ -1022,6 +1126,11 @@ int cmd_remote_cert_import(cli_args *a)
         rc = import_folder(a, a->pos[0], password);
         ch_secure_free_str(password);
         return rc;
+    }
+    if (cli_opt(a, "key") == NULL && key_alone(a->pos[0])) {
+        rc = cli_fail(a, "%s holds a private key and no certificate: import the certificate with --key %s (or the "
+                         "folder holding both)", a->pos[0], a->pos[0]);
+        goto done;
     }
     if (cli_opt(a, "key") == NULL) {
         /* The file as it is (PEM, DER, PKCS#7, PKCS#12). */
@@ -1216,7 +1325,7 @@ int cmd_remote_keystore_get(cli_args *a)
 
 int cmd_remote_keystore_export(cli_args *a)
 {
-    const char *format = cli_opt(a, "format") ? cli_opt(a, "format") : "pem";
+    const char *format = format_opt(a);
     json_t *body = json_pack("{ss}", "format", format);
     char path[200];
     int rc = 1;
@@ -1427,6 +1536,41 @@ int cmd_remote_trusted_delete(cli_args *a)
     return delete_and_say(a, "trusted-certificates");
 }
 
+/* A proof of possession, as an IoT platform asks one before it trusts a CA for a tenant: a
+ * code from the server, a certificate whose CN is that code signed with the CA's key back. */
+int cmd_remote_trusted_code(cli_args *a)
+{
+    char path[240];
+    json_t *ans = NULL;
+
+    if (remote_call(a, "POST", obj_path(path, sizeof path, "trusted-certificates", a->pos[0], "/verification-code"),
+                    NULL, &ans, NULL) != 0)
+        return 1;
+    print_answer(ans, "verification_code");
+    json_decref(ans);
+    return 0;
+}
+
+int cmd_remote_trusted_verify(cli_args *a)
+{
+    char path[240];
+    json_t *ans = NULL;
+    int rc = 1;
+
+    /* The file as it is, PEM or DER; "" sends no name, which this call takes none of. */
+    obj_path(path, sizeof path, "trusted-certificates", a->pos[0], "/verify");
+    if (upload_file(a, path, a->pos[1], "", NULL, false, &ans) == 200) {
+        if (g_remote.json)
+            print_json(ans);
+        else
+            printf("%s  %s  verified=%s\n", str(ans, "id"), str(ans, "name"),
+                   json_is_true(json_object_get(ans, "verified")) ? "yes" : "no");
+        rc = 0;
+    }
+    json_decref(ans);
+    return rc;
+}
+
 int cmd_remote_tenant_revoke(cli_args *a)
 {
     char path[300];
@@ -1467,17 +1611,90 @@ int cmd_remote_ca_delete(cli_args *a)
     return delete_and_say_as(a, "cas", cli_flag(a, "force") ? "?force=true" : "", "deleted ");
 }
 
+/* A CA that comes as a PKCS#12 or a JKS (as Windows exports one, with its key): opened here
+ * and sent as the certificate and key the API takes.  0 when data is no keystore (left to
+ * post_pem), 1 once said, 2 when body holds them. */
+static int ca_from_keystore(cli_args *a, const uint8_t *data, size_t len, const char *password, json_t *body)
+{
+    ch_format fmt;
+    ch_keystore *ks = NULL;
+    ch_import_opts io = {.password = password};
+    ch_buf cert = CH_BUF_INIT, key = CH_BUF_INIT;
+    const ch_ks_entry *pick = NULL;
+    size_t keyed = 0;
+    int error, rc = 1;
+
+    if (ch_format_detect(&fmt, data, len) < 0 || (fmt != CH_FMT_PKCS12 && fmt != CH_FMT_JKS && fmt != CH_FMT_JCEKS))
+        return 0;
+    if (cli_opt(a, "key") != NULL || cli_opt(a, "csr-id") != NULL)
+        cli_usage(a, "a %s holds the CA's key itself: --key and --csr-id go with a certificate file",
+                  fmt == CH_FMT_PKCS12 ? "PKCS#12" : "keystore");
+    if ((error = ch_keystore_import(&ks, data, len, &io)) < 0) {
+        rc = cli_fail(a, "%s: %s%s", a->pos[0], ch_error_last(),
+                      error == CH_EPASSWORD && password == NULL ? "; pass --password-file F" : "");
+        goto done;
+    }
+    for (size_t i = 0; i < ks->count; i++)
+        if (ks->entries[i].key != NULL && ks->entries[i].chain_len > 0 && keyed++ == 0)
+            pick = &ks->entries[i];
+    if (keyed > 1) {
+        rc = cli_fail(a, "%s holds %zu private keys: export the CA's entry alone (certhub convert), or give its "
+                         "certificate and --key as PEM", a->pos[0], keyed);
+        goto done;
+    }
+    if (pick == NULL) {
+        rc = cli_fail(a, "%s holds no private key: import the CA's certificate alone as PEM (certhub convert %s "
+                         "--to pem --no-key)", a->pos[0], a->pos[0]);
+        goto done;
+    }
+    if (ch_cert_write_pem(&cert, pick->chain[0]) < 0 || ch_key_write_pem(&key, pick->key, NULL) < 0 ||
+        ch_buf_put(&cert, "", 1) < 0 || ch_buf_put(&key, "", 1) < 0) {
+        rc = cli_fail_last(a);
+        goto done;
+    }
+    json_object_set_new(body, "certificate", json_string((const char *)cert.data));
+    json_object_set_new(body, "private_key", json_string((const char *)key.data));
+    rc = 2;
+done:
+    ch_buf_dispose(&cert);
+    ch_buf_dispose_secure(&key);
+    ch_keystore_free(ks);
+    return rc;
+}
+
 int cmd_remote_ca_import(cli_args *a)
 {
     char *password = NULL;
-    json_t *body;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    json_t *body, *ans = NULL;
     int rc;
 
     if (cli_password(a, "password-file", NULL, &password) != 0)
         return 1;
     body = json_pack("{ss ss}", "name", cli_need(a, "name"), "type", "import");
-    str_member(a, "csr-id", body, "csr_id");
-    rc = post_pem(a, "cas", body, cli_opt(a, "key"), password, "give the CA's certificate and key as PEM text");
+    if (cli_read(a, a->pos[0], &data, &len) != 0) {
+        rc = 1;
+        json_decref(body);
+    } else if ((rc = ca_from_keystore(a, data, len, password, body)) == 2) {
+        rc = remote_call(a, "POST", "cas", body, &ans, NULL);
+        if (rc == 0)
+            print_answer(ans, "id");
+        json_decref(ans);
+        json_decref(body);
+    } else if (rc == 1) {
+        json_decref(body);
+    } else if (key_alone(a->pos[0])) {
+        rc = cli_fail(a, "%s holds a private key and no certificate: give the CA's certificate, and this file as "
+                         "--key", a->pos[0]);
+        json_decref(body);
+    } else {
+        str_member(a, "csr-id", body, "csr_id");
+        rc = post_pem(a, "cas", body, cli_opt(a, "key"), password,
+                      "give the CA's certificate and key as PEM (or DER), or both in a PKCS#12 or JKS file");
+    }
+    if (data != NULL)
+        ch_secure_free(data, len);
     ch_secure_free_str(password);
     return rc;
 }
@@ -1706,7 +1923,7 @@ int cmd_remote_csr_get(cli_args *a)
 
 int cmd_remote_csr_export(cli_args *a)
 {
-    const char *format = cli_opt(a, "format") ? cli_opt(a, "format") : "pem";
+    const char *format = format_opt(a);
     char path[300], tail[48];
 
     if (strcmp(format, "pem") != 0 && strcmp(format, "der") != 0)
@@ -1895,7 +2112,7 @@ done:
  * installation's admins, --tenant); without one, the public bundle of --tenant ("default"). */
 int cmd_remote_ca_bundle(cli_args *a)
 {
-    const char *format = cli_opt(a, "format") ? cli_opt(a, "format") : "pem", *out = cli_need(a, "out");
+    const char *format = format_opt(a), *out = cli_need(a, "out");
     const char *tenant = cli_opt(a, "tenant");
     char path[300], *password = NULL, *esc = NULL, ca_file[64] = "";
     ch_buf raw = CH_BUF_INIT;

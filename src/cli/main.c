@@ -44,8 +44,8 @@ static const cli_cmd commands[] = {
     {"ca chain", cmd_remote_ca_chain, "CA_ID --out FILE", "download a CA's chain (PEM, the CA first, up to its root)",
      "out= force", 1, 1},
     {"ca import", cmd_remote_ca_import, "CERT_FILE --name N [--key FILE] [--password-file F] [--csr-id ID]",
-     "bring your own CA (PEM, or DER as a .cer comes): with its key to issue from, without (to chain to), or "
-     "signed by an outside CA on a CSR made here (--csr-id)",
+     "bring your own CA (PEM, or DER as a .cer comes): with its key to issue from (--key, or both in a PKCS#12 or "
+     "JKS file), without (to chain to), or signed by an outside CA on a CSR made here (--csr-id)",
      "name= key= password-file= csr-id=", 1, 1},
     {"ca delete", cmd_remote_ca_delete, "CA_ID [--force]",
      "delete a CA (refused while it has unexpired certificates, unless --force)", "force", 1, 1},
@@ -65,12 +65,12 @@ static const cli_cmd commands[] = {
      "[--ca-id ID] [--profile P] [--subject DN] [--san LIST] [--key-type T | --csr FILE | --csr-id ID] [--days N] "
      "[--name N] [--digest D] [--key-usage LIST|none] [--ext-key-usage LIST|none] [--basic-constraints on|off] "
      "[--authority-key-id on|off] [--critical LIST|none] [--auto-renew] "
-     "[--cap-validity] [--out FILE] [--key-out FILE [--key-password-file F]]",
+     "[--cap-validity] [--out FILE [--chain]] [--key-out FILE [--key-password-file F]]",
      "issue a certificate on the server (without --ca-id: the tenant's one issuing CA; --csr-id: a CSR made there "
      "by csr new, whose key the certificate takes; --cap-validity: end with the CA rather than be refused; "
      "--key-out: download the key the server holds, encrypted under the password when given)",
      "ca-id= profile= subject= san= key-type= csr= csr-id= days= name= digest= key-usage= ext-key-usage= "
-     "basic-constraints= authority-key-id= critical= auto-renew cap-validity out= key-out= key-password-file= force",
+     "basic-constraints= authority-key-id= critical= auto-renew cap-validity out= chain key-out= key-password-file= force",
      0, 0},
     {"cert export", cmd_remote_cert_export,
      "ID --out FILE [--format pem|der|p7b|p12|jks] [--password-file F | --no-password] [--key-password-file F] "
@@ -79,9 +79,10 @@ static const cli_cmd commands[] = {
      "out= format= password-file= no-password key-password-file= alias= with-key truststore legacy force", 1, 1},
     {"cert update", cmd_remote_cert_update, "ID [--name N] [--auto-renew on|off]",
      "rename a certificate, or switch its automatic renewal on or off", "name= auto-renew=", 1, 1},
-    {"cert renew", cmd_remote_cert_renew, "ID [--reuse-key] [--out FILE] [--key-out FILE [--key-password-file F]]",
+    {"cert renew", cmd_remote_cert_renew,
+     "ID [--reuse-key] [--out FILE [--chain]] [--key-out FILE [--key-password-file F]]",
      "renew a certificate now: the same subject, SANs and profile, a new key unless --reuse-key",
-     "reuse-key out= key-out= key-password-file= force",
+     "reuse-key out= chain key-out= key-password-file= force",
      1, 1},
     {"cert key", cmd_remote_cert_key, "ID --out FILE [--password-file F]",
      "download a certificate's private key as PEM, encrypted under the password when given (admins; audited)",
@@ -140,6 +141,14 @@ static const cli_cmd commands[] = {
      "rename, switch auto registration or the certificate on or off, move it to the other list",
      "name= auto-registration= enabled= list=", 1, 1},
     {"trusted delete", cmd_remote_trusted_delete, "ID", "delete a trusted certificate", "", 1, 1},
+    {"trusted verification-code", cmd_remote_trusted_code, "ID",
+     "ask for the code of a proof of possession: a certificate with the code as its CN, signed by the trusted "
+     "certificate's key (docs/mosquitto.md)",
+     "", 1, 1},
+    {"trusted verify", cmd_remote_trusted_verify, "ID PROOF_FILE",
+     "upload the proof of possession (PEM or DER) made for the code; the trusted certificate is verified and the "
+     "code used up",
+     "", 2, 2},
     {"device list", cmd_remote_device_list, "[--trusted-id ID] [--status active|blocked] [--limit N] [--cursor C] [--all] [--tenant NAME]",
      "list the devices registered through trusted certificates", "trusted-id= status= limit= cursor= all tenant=", 0, 0},
     {"device get", cmd_remote_device_get, "ID (or DEVICE_ID)", "show a device", "", 1, 1},
@@ -281,11 +290,14 @@ static const struct opt_help {
     {"user create;user update;", "password-file", "the user's password: the first line of F, 8 characters or more"},
     {"inspect;", "key-password-file", "the password of encrypted keys, when not the keystore's own"},
     {"ca import;", "key", "the CA's private key, PEM: certhubd then issues from it"},
-    {"ca import;", "password-file", "the password of the --key file"},
+    {"ca import;", "password-file", "the password of the --key file, or of CERT_FILE when it is a PKCS#12 or JKS"},
     {"ca import;", "csr-id", "the CSR made here (csr new) that the outside CA signed: the CA takes its key"},
     {"csr create;cert create;", "key-password-file", "the password of the --key file"},
     {"cert issue;cert renew;", "key-password-file", "encrypt the key downloaded with --key-out under this password"},
-    {"cert issue;cert renew;", "out", "write the certificate (PEM) there; - for standard output"},
+    {"cert issue;cert renew;", "out", "write the certificate (PEM) there, alone unless --chain; - for standard output"},
+    {"cert issue;cert renew;", "chain",
+     "--out gets the certificate followed by its CA chain up to the root, as cert export writes it: what a TLS "
+     "server sends (nginx's ssl_certificate, a fullchain)"},
     {"cert issue;cert renew;", "key-out", "download the private key the server made (admins; audited) to FILE"},
     {"cert create;", "key-out", "write the new private key there"},
     {"cert create;", "key", "the subject's private key, PEM"},
@@ -321,7 +333,7 @@ static const struct opt_help {
     {"device list;", "status", "active or blocked"},
     {"device decisions;", "device", "that device's decisions alone (its device id)"},
     {"device decisions;", "result", "allow or deny: those let in, or those refused"},
-    {"ca bundle;", "format", "pem (the default), or a jks or p12 truststore"},
+    {"ca bundle;", "format", "pem (the default), or a jks or p12 (pfx) truststore"},
     {"ca bundle;", "fingerprint", "a first contact, before this machine trusts certhubd: the root's SHA-256 as "
                                   "certhubd prints it at start; the bundle is kept only if it holds that root and "
                                   "certhubd's certificate chains to it"},
@@ -339,7 +351,9 @@ static const struct opt_help {
     {NULL, "webhook-secret-file", "the key that signs each alert (X-Certhub-Signature), 16 to 128 characters: one per --webhook, in order, or one for all (none: the webhooks named are kept with theirs)"},
     {NULL, "no-webhooks", "send no expiry alerts"},
     {NULL, "type", "the key type: p256 p384 p521 rsa2048 rsa3072 rsa4096 ed25519"},
-    {NULL, "key-type", "p256 p384 p521 rsa2048 rsa3072 rsa4096 ed25519 (cert issue: p256 when no CSR is given)"},
+    {"cert issue;", "key-type", "p256 p384 p521 rsa2048 rsa3072 rsa4096 ed25519 (p256 when no CSR is given)"},
+    {"ca create;csr new;", "key-type", "p256 p384 p521 rsa2048 rsa3072 rsa4096 ed25519 (p256 by default)"},
+    {NULL, "key-type", "p256 p384 p521 rsa2048 rsa3072 rsa4096 ed25519"},
     {NULL, "subject", "the distinguished name, as CN=web.example,O=Example,C=DE"},
     {NULL, "san", "subject alternative names, comma-separated: dns:NAME, ip:ADDR, email:ADDR, uri:URI"},
     {NULL, "digest", "sha256 (the default), sha384 or sha512"},
@@ -364,8 +378,8 @@ static const struct opt_help {
     {NULL, "key-out-password-file", "encrypt the key written to --key-out under this password"},
     {NULL, "out", "the file to write; - for standard output"},
     {NULL, "force", "replace the output file if it exists"},
-    {NULL, "to", "the format to write: pem, der, p7b, p12 or jks"},
-    {NULL, "format", "pem (the default), der, p7b, p12 or jks"},
+    {NULL, "to", "the format to write: pem, der, p7b, p12 (or pfx) or jks"},
+    {NULL, "format", "pem (the default), der, p7b, p12 (or pfx) or jks"},
     {NULL, "legacy", "PKCS#12 with 3DES and SHA-1, for old Java and Windows"},
     {NULL, "no-key", "leave the private keys out"},
     {NULL, "no-password", "a PKCS#12 without a password (the empty one, which Windows, Kubernetes secrets and "
@@ -390,11 +404,11 @@ static const struct opt_help {
     {NULL, "keys-export", "the limited token may export those certificates' keys (an admin's token gives it)"},
     {"token create;token list;", "tenant", "the tenant, by name (the caller's own without it)"},
     {NULL, "tenant", "another tenant's, by name (the installation's admins, the default tenant's)"},
-    {NULL, "default-days", "the validity when none is asked"},
+    {NULL, "default-days", "the validity when none is asked (365, or --max-days if less)"},
     {NULL, "max-days", "the longest validity it allows"},
     {NULL, "description", "a line saying what it is for"},
     {NULL, "enabled", "on or off: whether devices are let in through it"},
-    {NULL, "action", "an action (certificate.issue) or all that begin so (certificate.*)"},
+    {NULL, "action", "an action (certificate.issue) or all that begin so (certificate.*); docs/operations.md lists them"},
     {NULL, "actor", "who did it: a token's or a user's id"},
     {NULL, "object", "the id of what it was done to"},
     {NULL, "since", "from this time on (2026-12-01, 2026-12-01T08:00:00Z), or days or hours ago (7d, 12h)"},

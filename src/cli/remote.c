@@ -6,6 +6,7 @@
 
 #include <curl/curl.h>
 
+#include "certhub/x509.h"
 #include "cli.h"
 
 cli_remote g_remote;
@@ -52,6 +53,14 @@ static int url_check(cli_args *a)
         return cli_fail(a, "the server URL is too long");
     while (n > 0 && url[n - 1] == '/')
         url[--n] = '\0';
+    /* The API's base as the API reference writes it (https://HOST:8443/api/v1) names the same
+     * server: every request adds /api/v1 itself, so it would be asked twice (404). */
+    if (n > 7 && strcmp(url + n - 7, "/api/v1") == 0) {
+        n -= 7;
+        url[n] = '\0';
+        while (n > 0 && url[n - 1] == '/')
+            url[--n] = '\0';
+    }
     if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)
         return cli_fail(a, "the server URL %s is not https://HOST[:PORT]", url);
     if (strncmp(url, "http://", 7) == 0 && !loopback_host(url + 7))
@@ -59,6 +68,30 @@ static int url_check(cli_args *a)
                            "accepted for localhost only)", url);
     g_remote.url = url;
     return 0;
+}
+
+/* Why curl could not use the --ca-file (CERTHUB_CA) file, which it says only as "error
+ * setting certificate file": not there, not readable, or not the PEM certificate it takes.
+ * Nothing was sent: the server was not reached, and is not what to look at. */
+static int ca_file_fail(cli_args *a)
+{
+    const char *f = g_remote.ca_file ? g_remote.ca_file : "";
+    uint8_t *data = NULL;
+    size_t len = 0;
+    ch_cert *cert = NULL;
+    int rc;
+
+    if (ch_file_read(&data, &len, f, CH_MAX_UPLOAD_BYTES) < 0)
+        rc = cli_fail(a, "the CA file (--ca-file or CERTHUB_CA): %s", ch_error_last());
+    else if (len > 0 && data[0] == 0x30 && ch_cert_parse(&cert, data, len) == 0)
+        rc = cli_fail(a, "the CA file %s is a DER certificate: --ca-file takes PEM (certhub convert %s --to pem --out "
+                         "ca.pem)", f, f);
+    else
+        rc = cli_fail(a, "the CA file %s holds no PEM certificate: --ca-file takes the CA that issued certhubd's "
+                         "certificate, as DATA-DIR/ca.pem", f);
+    ch_cert_free(cert);
+    free(data);
+    return rc;
 }
 
 /* A reason curl gives, with what to do about the common ones. */
@@ -74,6 +107,22 @@ static const char *reach_hint(CURLcode rc)
     if (rc == CURLE_COULDNT_CONNECT)
         return "; is certhubd running and listening there?";
     return "";
+}
+
+/* Whether text looks like an API token: one line beginning cht_, nothing else.  Another file
+ * given by mistake (the console password beside it, a certificate) is said here, not sent in
+ * a header the server then finds malformed, or cannot read as HTTP at all. */
+static const char token_form[] = "a token is one line beginning cht_, as certhubd's first start "
+                                 "(DATA-DIR/admin-token) and certhub token create print it";
+
+static bool token_shaped(const char *text, size_t len)
+{
+    if (len < 5 || strncmp(text, "cht_", 4) != 0)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)text[i] <= ' ' || (unsigned char)text[i] >= 0x7f)
+            return false;
+    return true;
 }
 
 int remote_setup(cli_args *a)
@@ -101,14 +150,50 @@ int remote_setup_ex(cli_args *a, bool token_optional)
                 return cli_fail(a, "cannot read the token: %s", ch_error_last());
             while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r' || data[len - 1] == ' '))
                 data[--len] = '\0';
+            if (!token_shaped((const char *)data, len)) {
+                ch_secure_free(data, len);
+                return cli_fail(a, "%s does not hold an API token: %s", g_remote.token_file, token_form);
+            }
             g_remote.token = (char *)data;
         } else if ((env = getenv("CERTHUB_TOKEN")) != NULL) {
-            g_remote.token = strdup(env);
+            size_t len = strlen(env);
+            while (len > 0 && (env[len - 1] == '\n' || env[len - 1] == '\r' || env[len - 1] == ' '))
+                len--;
+            if (!token_shaped(env, len))
+                return cli_fail(a, "CERTHUB_TOKEN does not hold an API token: %s", token_form);
+            g_remote.token = strndup(env, len);
         }
     }
     if (g_remote.token == NULL && !token_optional)
         return cli_fail(a, "no API token: give --token-file FILE or set CERTHUB_TOKEN");
     return 0;
+}
+
+const char *remote_option_hint(const cli_args *a, json_t *err)
+{
+    const char *field = json_string_value(json_object_get(err, "field"));
+    static const char *const opts[][2] = {{"password", "password-file"}, {"key_password", "key-password-file"}};
+
+    for (size_t i = 0; field != NULL && i < sizeof opts / sizeof opts[0]; i++) {
+        char taken[64];
+        snprintf(taken, sizeof taken, "%s=", opts[i][1]);
+        if (strcmp(field, opts[i][0]) == 0 && strstr(a->cmd->opts, taken) != NULL && cli_opt(a, opts[i][1]) == NULL)
+            return i == 0 ? "; pass --password-file F" : "; pass --key-password-file F";
+    }
+    /* The time filters: the server reads RFC 3339 alone, the CLI days and hours too. */
+    if (field != NULL && strcmp(field, "expiring_before") == 0)
+        return "; or days or hours from now: 30d, 12h";
+    if (field != NULL && (strcmp(field, "since") == 0 || strcmp(field, "until") == 0))
+        return "; or days or hours ago: 7d, 12h";
+    return "";
+}
+
+int remote_message_len(const char *msg, const char *hint)
+{
+    /* What the API says of a raw body's headers is for curl users; the option replaces it. */
+    const char *api = msg && *hint ? strstr(msg, " (a raw body takes it in the Certhub-") : NULL;
+
+    return msg == NULL ? 0 : (int)(api ? (size_t)(api - msg) : strlen(msg));
 }
 
 int remote_call(cli_args *a, const char *method, const char *path, json_t *body, json_t **out, ch_buf *raw)
@@ -174,7 +259,11 @@ int remote_request(cli_args *a, const remote_req *q, json_t **out, ch_buf *raw)
         curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
     }
-    if ((rc = curl_easy_perform(c)) != CURLE_OK) {
+    if ((rc = curl_easy_perform(c)) == CURLE_SSL_CACERT_BADFILE) {
+        ret = ca_file_fail(a);
+        goto done;
+    }
+    if (rc != CURLE_OK) {
         ret = cli_fail(a, "cannot reach %s: %s%s", g_remote.url, errbuf[0] ? errbuf : curl_easy_strerror(rc),
                        reach_hint(rc));
         goto done;
@@ -191,12 +280,11 @@ int remote_request(cli_args *a, const remote_req *q, json_t **out, ch_buf *raw)
         json_t *e = json_loadb((const char *)resp.data, resp.len, 0, NULL);
         json_t *err = json_object_get(e, "error");
         const char *msg = json_string_value(json_object_get(err, "message"));
-        const char *field = json_string_value(json_object_get(err, "field"));
-        /* The server names the field; say which option gives it, when one was left out. */
-        bool pw_hint = field && strcmp(field, "password") == 0 && strstr(a->cmd->opts, "password-file=") != NULL &&
-                       cli_opt(a, "password-file") == NULL;
-        ret = cli_fail(a, "%s (HTTP %ld)%s", msg ? msg : "the server refused the request", status,
-                       pw_hint ? "; pass --password-file F" : "");
+        const char *hint = remote_option_hint(a, err);
+        int mlen = remote_message_len(msg, hint);
+
+        ret = cli_fail(a, "%.*s (HTTP %ld)%s", msg ? mlen : 41, msg ? msg : "the server refused the request", status,
+                       hint);
         json_decref(e);
         goto done;
     }

@@ -105,6 +105,27 @@ static bool whole(const char *value, long lo, long hi, int *out)
     return true;
 }
 
+/* Whether name is a setting, as an option (with -) on the command line or a line (with _) of
+ * the config file; backup only on the command line. */
+static bool known_setting(const char *name, const char *where)
+{
+    static const char *const names[] = {"data_dir",    "listen",       "tls_cert",        "tls_key",
+                                        "server_names", "threads",      "workers",         "renew_check",
+                                        "job_interval", "max_connections", "request_timeout", "durability"};
+    char norm[64];
+    size_t i;
+
+    for (i = 0; name[i] != '\0' && i + 1 < sizeof norm; i++)
+        norm[i] = name[i] == '-' ? '_' : name[i];
+    norm[i] = '\0';
+    if (strcmp(norm, "backup") == 0)
+        return strcmp(where, "command line") == 0;
+    for (i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(norm, names[i]) == 0)
+            return true;
+    return false;
+}
+
 /* One setting by name, from the command line (--name value) or the config file (name = value). */
 static int set(struct settings *st, const char *name, const char *value, const char *where)
 {
@@ -140,7 +161,17 @@ static int set(struct settings *st, const char *name, const char *value, const c
         st->durability = CH_DURABLE_PROCESS;
     else if (strcmp(name, "durability") == 0 && strcmp(value, "power") == 0)
         st->durability = CH_DURABLE_POWER;
-    else {
+    else if (!known_setting(name, where)) {
+        /* A misspelt name is said as such, in the form it was written in (an option on the
+         * command line), rather than as a bad value of a setting that does not exist. */
+        if (strcmp(where, "command line") == 0)
+            fprintf(stderr, "certhubd: unknown option --%s ('certhubd --help' lists them)\n", name);
+        else
+            fprintf(stderr, "certhubd: %s: unknown setting %s; the settings are data_dir, listen, threads, workers, "
+                            "durability, server_names, tls_cert, tls_key, renew_check, job_interval, max_connections "
+                            "and request_timeout\n", where, name);
+        return -1;
+    } else {
         fprintf(stderr,
                 "certhubd: %s: bad setting %s = \"%s\"; accepted: data_dir = DIR, listen = ADDR:PORT, "
                 "threads = 1..16, workers = 0..16, durability = process|power, server_names = LIST, tls_cert = FILE, tls_key = FILE, "

@@ -73,7 +73,7 @@ expect_usage "a password file for a DER export, which is not encrypted: refused,
 check_eq "CERTHUB_PASSWORD, set for every command, does not stop a PEM export" 0 \
     "$(CERTHUB_PASSWORD=s3cret remote cert export "$id" --out env.pem >/dev/null 2>&1; echo $?)"
 expect_error "cert export --format misspelt: the format named, before a missing --out" "--format takes pem, der, p7b, p12 or jks" -- \
-    remote cert export "$id" --format pkcs12
+    remote cert export "$id" --format pkcs-12
 expect_error "--with-key with DER: the server's reason" "der and p7b hold certificates only" -- \
     remote cert export "$id" --format der --with-key --out never.der
 expect_usage "--format p12 without a password" "--format p12 needs --password-file" -- \
@@ -248,7 +248,11 @@ expect_error "ca delete with an unexpired certificate: refused, saying how" "has
     remote ca delete "$byo"
 check_eq "ca delete --force" "deleted $byo" "$(remote ca delete "$byo" --force)"
 expect_error "the deleted CA is gone" "HTTP 404" -- remote ca get "$byo"
-expect_error "ca import of a binary file" "as PEM text" -- remote ca import cli.p12 --name binary
+expect_error "ca import of a PKCS#12 without its password: the option is named" "pass --password-file F" -- \
+    remote ca import cli.p12 --name binary
+printf '\000\377\376binary\000\377' > binary.bin
+expect_error "ca import of a binary file of no format" "as PEM (or DER), or both in a PKCS#12 or JKS file" -- \
+    remote ca import binary.bin --name binary
 
 # The trust bundle and the tenant's settings.
 remote ca bundle --out bundle.pem

@@ -24,6 +24,13 @@ check_contains "JKS key with its own password: listed, its key not opened withou
     "$("$CERTHUB" inspect a.jks --password-file pw)" 'the key of entry "ec-entry" was not opened'
 expect_error "and a conversion writing keys needs it" 'wrong password for the key of entry "ec-entry"' -- \
     "$CERTHUB" convert a.jks --in-password-file pw --to p12 --password-file pw --out needs-key.p12
+expect_error "a keystore read without its password: --password-file (of what is written) is not it" \
+    "a password is needed to open the keystore: give it with --in-password-file F (--password-file is that of the file written)" -- \
+    "$CERTHUB" convert a.jks --password-file pw --to pem --out no-in-password.pem
+expect_error "and without either, the option that gives it is named" \
+    "a password is needed to open the keystore: give it with --in-password-file F" -- \
+    "$CERTHUB" convert a.jks --to pem --out no-in-password.pem
+[ ! -e no-in-password.pem ] && ok "and nothing is written"
 kt -keypasswd -keystore a.jks -storetype JKS -storepass changeit -alias ec-entry -keypass keypass1 -new changeit
 json=$("$CERTHUB" inspect a.jks --password-file pw --json)
 check_contains "JKS alias rsa-entry" "$json" '"alias": "rsa-entry"'

@@ -70,4 +70,19 @@ check_eq "then the tenant's one issuing CA signs again" "201 $quickstart" "$stat
 api GET "/api/v1/audit?action=settings.update&limit=10"
 check_contains "the setting's changes are audited" "$(body '[.items[].detail | tostring] | join(" ")')" "default_ca_id"
 
+# The issuing CA as Windows (or a PKI's web page) exports it: a PKCS#12 with its key.
+openssl pkcs12 -export -in issuing.pem -inkey issuing.key -certfile root.pem -passout pass:changeit \
+    -out issuing.pfx 2>/dev/null
+echo changeit > pw
+expect_error "a PKCS#12 without its password: the option that gives it is named" "pass --password-file F" -- \
+    "${C[@]}" ca import issuing.pfx --name corp-issuing-2
+pfx_id=$("${C[@]}" ca import issuing.pfx --password-file pw --name corp-issuing-2)
+api GET "/api/v1/cas/$pfx_id"
+check_eq "ca import of a PKCS#12: the CA with its key, linked to its root" "true $root_id" \
+    "$(body '.can_sign|tostring') $(body .parent_id)"
+check_eq "its certificate is the one in the file" "$(openssl x509 -in issuing.pem -noout -fingerprint -sha256 | cut -d= -f2 | tr -d : | tr A-F a-f)" \
+    "$(body .sha256)"
+expect_usage "with --key beside it: the file holds the key already" "holds the CA's key itself" -- \
+    "${C[@]}" ca import issuing.pfx --password-file pw --key issuing.key --name x
+
 done_testing

@@ -145,6 +145,26 @@ api POST "/api/v1/trusted-certificates/$root_id/verify" "$(jq -n --arg c "$(cat 
 check_eq "the right proof verifies it" "200 true" "$status $(body '.verified|tostring')"
 api POST "/api/v1/trusted-certificates/$root_id/verify" "$(jq -n --arg c "$(cat proof.pem)" '{certificate:$c}')"
 check_eq "a code is used once" 409 "$status"
+# The same with the CLI, the proof made with certhub's own offline tools, in DER.
+other_root=$(TOKEN=$other api GET /api/v1/trusted-certificates; body '.items[0].id')
+expect_error "verify before a code: the command that asks for one is named" "certhub trusted verification-code ID" -- \
+    "$CERTHUB" --server "https://localhost:$port" --token-file <(echo "$other") --ca-file "$data/ca.pem" \
+    trusted verify "$other_root" proof.pem
+code=$("$CERTHUB" --server "https://localhost:$port" --token-file <(echo "$other") --ca-file "$data/ca.pem" \
+    trusted verification-code "$other_root")
+check_eq "trusted verification-code prints the code alone" 32 "${#code}"
+"$CERTHUB" cert create --profile tls-client --subject "CN=$code" --key-type p256 --key-out cli-proof.key \
+    --ca root.pem --ca-key root.key --days 1 --out cli-proof.pem
+openssl x509 -in cli-proof.pem -outform DER -out cli-proof.der
+expect_error "a proof of another code is refused" "the certificate's common name is not the verification code" -- \
+    "$CERTHUB" --server "https://localhost:$port" --token-file <(echo "$other") --ca-file "$data/ca.pem" \
+    trusted verify "$other_root" proof.pem
+check_eq "trusted verify takes the proof (DER too) and says it is verified" "$other_root  root  verified=yes" \
+    "$("$CERTHUB" --server "https://localhost:$port" --token-file <(echo "$other") --ca-file "$data/ca.pem" \
+        trusted verify "$other_root" cli-proof.der)"
+check_eq "and the list says so" "yes" \
+    "$("$CERTHUB" --server "https://localhost:$port" --token-file <(echo "$other") --ca-file "$data/ca.pem" \
+        trusted list | awk -v id="$other_root" '$1 == id {print $6}')"
 
 remote trusted delete "$second_id" >/dev/null
 api GET "/api/v1/trusted-certificates/$second_id"

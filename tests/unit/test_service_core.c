@@ -847,6 +847,24 @@ static void test_custom_profiles(void **state)
     assert_int_equal(ch_svc_profile_put(svc, &operator_a, "tls-server", "{\"key_usage\":[\"digital_signature\"]}",
                                         true, NULL), CH_ECONFLICT);
     assert_int_equal(ch_svc_profile_put(svc, &operator_a, "mqtt-device", "{\"key_usage\":", true, NULL), CH_EPARSE);
+    /* A default above the maximum, given: refused with both named. */
+    assert_int_equal(ch_svc_profile_put(svc, &operator_a, "short", "{\"key_usage\":[\"digital_signature\"],"
+                                        "\"default_days\":120,\"max_days\":90}", true, NULL), CH_EINVAL);
+    assert_string_equal(ch_error_last(), "default_days (120) is more than max_days (90)");
+    /* Not given: the maximum is the default (as a Vault role's ttl is held to its max_ttl), not
+     * a refusal of the 365 days nobody asked for; and a maximum lowered later likewise. */
+    assert_int_equal(ch_svc_profile_put(svc, &operator_a, "short", "{\"key_usage\":[\"digital_signature\"],"
+                                        "\"max_days\":90}", true, &p), 0);
+    assert_int_equal(p.p.default_days, 90);
+    ch_svc_profile_dispose(&p);
+    assert_int_equal(ch_svc_profile_put(svc, &operator_a, "short", "{\"key_usage\":[\"digital_signature\"],"
+                                        "\"max_days\":30}", false, &p), 0);
+    assert_int_equal(p.p.default_days, 30);
+    ch_svc_profile_dispose(&p);
+    assert_int_equal(ch_svc_profile_get(svc, &viewer_a, "short", &p), 0);
+    assert_int_equal(p.p.default_days, 30);
+    ch_svc_profile_dispose(&p);
+    assert_int_equal(ch_svc_profile_delete(svc, &operator_a, "short"), 0);
     assert_int_equal(ch_svc_profile_put(svc, &viewer_a, "mqtt-device", "{\"key_usage\":[\"digital_signature\"]}",
                                         true, NULL), CH_EPERM);
     assert_int_equal(ch_svc_profile_get(svc, &viewer_a, "mqtt-device", &p), CH_ENOTFOUND);

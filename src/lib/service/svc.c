@@ -287,7 +287,8 @@ static int cert_from_keystore(ch_cert **cert, ch_key **key, ch_cert ***rest, siz
         pick = &ks->entries[0];
     if (keyed > 1)
         error = ch_error_set_field(CH_EINVAL, "certificate",
-                                   "the file holds %zu private keys: upload it as a keystore (POST /api/v1/keystores) "
+                                   "the file holds %zu private keys: upload it as a keystore (POST /api/v1/keystores, "
+                                   "certhub keystore upload) "
                                    "to keep every entry, or import one certificate with its key",
                                    keyed);
     else if (pick == NULL || pick->chain_len == 0)

@@ -537,7 +537,7 @@ int ch_svc_ca_delete(ch_svc *svc, const ch_actor *actor, const char *id, bool fo
     if (live > 0 && !force) {
         error = ch_error_set(CH_ECONFLICT,
                              "CA \"%s\" has %lld unexpired certificate%s; delete %s first, or force "
-                             "(?force=true)",
+                             "(?force=true, certhub ca delete --force)",
                              ca.name, (long long)live, live == 1 ? "" : "s", live == 1 ? "it" : "them");
         goto done;
     }

@@ -100,6 +100,9 @@ static int cert_prepare(ch_svc *svc, const ch_actor *actor, const ch_key *key, c
         json_object_set_new(d, "profile", json_string(row->profile));
     if (d != NULL && csr_id)
         json_object_set_new(d, "csr_id", json_string(csr_id));
+    /* A renewal's entry says which certificate it renews: the log alone tells its history. */
+    if (d != NULL && row->renews)
+        json_object_set_new(d, "renews", json_string(row->renews));
     *detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
     json_decref(d);
     return *detail ? 0 : ch_error_set(CH_ENOMEM, "out of memory");
@@ -162,8 +165,8 @@ static int default_issuer(ch_svc *svc, const char *tenant_id, char id[CH_ID_MAX]
          * issue under a chain the tenant's clients were not told to expect. */
         error = ch_error_set_field(CH_EPOLICY, "ca_id",
                                    "the tenant's default CA %s (setting default_ca_id) cannot sign any more "
-                                   "(deleted, retired or without its key): name a CA with ca_id, or set "
-                                   "default_ca_id to another",
+                                   "(deleted, retired or without its key): name a CA with ca_id (--ca-id), or set "
+                                   "default_ca_id to another (certhub settings set --default-ca)",
                                    chosen);
         for (size_t i = 0; i < n; i++)
             if (strcmp(cas[i].id, chosen) == 0 && svc_ca_signs(&cas[i])) {
@@ -193,8 +196,9 @@ static int default_issuer(ch_svc *svc, const char *tenant_id, char id[CH_ID_MAX]
                                    "/api/v1/cas) or import one with its key");
     else if (error == 0 && found > 1)
         error = ch_error_set_field(CH_EINVAL, "ca_id",
-                                   "ca_id is required: %zu CAs of this tenant can sign: %s%s (or name the one that "
-                                   "signs by default: setting default_ca_id)",
+                                   "ca_id (--ca-id) is required: %zu CAs of this tenant can sign: %s%s (or name the "
+                                   "one that signs by default: setting default_ca_id, certhub settings set "
+                                   "--default-ca)",
                                    found, names.data ? (const char *)names.data : "", found > 5 ? ", ..." : "");
     ch_buf_dispose(&names);
     ch_store_ca_list_free(cas, n);
@@ -372,7 +376,8 @@ int ch_svc_cert_issue_start(ch_svc *svc, const ch_actor *actor, const ch_svc_iss
         goto done;
     if (prof.p.is_ca) {
         error = ch_error_set_field(CH_EPOLICY, "profile",
-                                   "profile %s makes a CA: create CAs through the CA calls so they can sign",
+                                   "profile %s makes a CA: create CAs through the CA calls (POST /api/v1/cas, "
+                                   "certhub ca create) so they can sign",
                                    prof.p.name);
         goto done;
     }

@@ -190,9 +190,14 @@ static int profile_parse(ch_svc_profile *out, const char *name, json_t *def)
     if ((error = days_field(&out->p.default_days, def, "default_days", 1)) < 0 ||
         (error = days_field(&out->p.max_days, def, "max_days", 0)) < 0)
         return error;
+    /* Without a default of its own, a profile of short lives issues its longest by default (as a
+     * Vault role's ttl is held to its max_ttl) rather than be refused for the 365 days it was
+     * never asked for. */
+    if (out->p.max_days != 0 && out->p.default_days > out->p.max_days && json_object_get(def, "default_days") == NULL)
+        out->p.default_days = out->p.max_days;
     if (out->p.max_days != 0 && out->p.default_days > out->p.max_days)
-        return ch_error_set_field(CH_EINVAL, "default_days", "default_days is more than max_days (%d)",
-                                  out->p.max_days);
+        return ch_error_set_field(CH_EINVAL, "default_days", "default_days (%d) is more than max_days (%d)",
+                                  out->p.default_days, out->p.max_days);
     if ((v = json_object_get(def, "allow_sans")) != NULL) {
         if (!json_is_boolean(v))
             return ch_error_set_field(CH_EINVAL, "allow_sans", "allow_sans must be true or false");

@@ -478,7 +478,8 @@ int ch_svc_trusted_verify(ch_svc *svc, const ch_actor *actor, const char *id, co
     if ((error = ch_store_trusted_get(svc->store, &row, actor->tenant_id, id)) < 0)
         return error;
     if (row.verification_code == NULL) {
-        error = ch_error_set(CH_ECONFLICT, "ask for a verification code first (POST .../verification-code)");
+        error = ch_error_set(CH_ECONFLICT, "ask for a verification code first (POST .../verification-code, certhub "
+                                           "trusted verification-code ID)");
         goto done;
     }
     if ((error = ch_cert_parse(&proof, data, len)) < 0) {
