@@ -48,7 +48,8 @@ int ch_buf_printf(ch_buf *b, const char *fmt, ...) CH_PRINTF(2, 3) CH_WARN_UNUSE
 uint8_t *ch_buf_detach(ch_buf *b, size_t *len);
 /* Frees the bytes. */
 void ch_buf_dispose(ch_buf *b);
-/* Wipes, then frees the bytes: for buffers that held secrets. */
+/* Wipes, then frees the bytes: for buffers that held secrets.  (A buffer leaves nothing
+ * behind as it grows: the blocks it outgrew are wiped then.) */
 void ch_buf_dispose_secure(ch_buf *b);
 
 /* A JSON object written as text into a ch_buf, member by member, without a tree.  Strings are
@@ -78,6 +79,14 @@ const char *ch_text_line(const char **cur, size_t *len);
 void ch_secure_free_str(char *s);
 /* Wipes len bytes and frees them.  NULL is accepted. */
 void ch_secure_free(void *p, size_t len);
+/* Wipes the whole heap block p (all malloc_usable_size says it holds: its owner may have
+ * written past what it asked for, as jansson's and libevent's buffers do) and frees it.  NULL
+ * is accepted.  Fit for an allocator hook of a library whose memory holds secrets. */
+void ch_secure_free_block(void *p);
+/* realloc that wipes the block it leaves behind (realloc leaves its bytes to be handed out
+ * again).  A block that holds n already is returned as it is; NULL and 0 as realloc takes
+ * them. */
+void *ch_secure_realloc(void *p, size_t n);
 /* Constant-time comparison: 0 when equal. */
 int ch_memeq_ct(const void *a, const void *b, size_t len);
 

@@ -70,6 +70,81 @@ static void test_buf_cap(void **state)
     ch_buf_dispose(&b);
 }
 
+/* Whether the block the next malloc(size) hands out is p (its address: it was freed) and still
+ * holds some of the 'S' bytes it was filled with, past its first 32 bytes (where a free block
+ * keeps the allocator's links); -1 when another block comes (nothing to see). */
+static int reused_holds(uintptr_t p, size_t size)
+{
+    unsigned char *q = malloc(size);
+    int held = -1;
+
+    assert_non_null(q);
+    if ((uintptr_t)q == p)
+        held = memchr(q + 32, 'S', size - 32) != NULL;
+    free(q);
+    return held;
+}
+
+static void *filled(size_t size)
+{
+    void *p = malloc(size);
+
+    assert_non_null(p);
+    memset(p, 'S', size);
+    /* The bytes are seen to be used: a block filled and freed unread would otherwise be
+     * filled by no one (the compiler drops the memset). */
+    __asm__ volatile("" : : "r"(p) : "memory");
+    return p;
+}
+
+/* A freed block is handed out again as it was: glibc gives the block just freed to the next
+ * malloc of its size on the same thread (from its tcache, or its bins for a larger one).  What
+ * ch_secure_free_block and ch_secure_realloc leave must hold nothing of what was in it; the
+ * same with free() shows the check sees it.  An allocator that hands out another block (a
+ * sanitizer's, which keeps freed ones in quarantine) leaves nothing to check. */
+static void test_secure_free_block(void **state)
+{
+    static const size_t sizes[] = {200, 20000};
+    unsigned char *p, *q;
+    uintptr_t was;
+    ch_buf b = CH_BUF_INIT;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        was = (uintptr_t)(p = filled(sizes[i]));
+        free(p);
+        assert_true(reused_holds(was, sizes[i]) != 0); /* free() leaves the bytes: the check can fail */
+        was = (uintptr_t)(p = filled(sizes[i]));
+        ch_secure_free_block(p);
+        assert_true(reused_holds(was, sizes[i]) <= 0);
+    }
+    ch_secure_free_block(NULL);
+
+    /* realloc: the contents move, and the block left is wiped; one that fits stays. */
+    was = (uintptr_t)(p = filled(200));
+    assert_ptr_equal(ch_secure_realloc(p, 100), p);
+    q = ch_secure_realloc(p, 5000);
+    assert_non_null(q);
+    assert_true(q[0] == 'S' && q[199] == 'S');
+    assert_true(reused_holds(was, 200) <= 0);
+    assert_null(ch_secure_realloc(q, 0));
+    assert_non_null(q = ch_secure_realloc(NULL, 10));
+    free(q);
+
+    /* A buffer growing leaves nothing of its secret behind: its first block (128 bytes) is
+     * wiped as it moves to a larger one. */
+    p = filled(100);
+    assert_int_equal(ch_buf_put(&b, p, 100), 0);
+    free(p);
+    was = (uintptr_t)b.data;
+    assert_int_equal(ch_buf_puts(&b, "more than the 128 bytes the buffer holds now, grown"), 0);
+    assert_true((uintptr_t)b.data != was);
+    assert_true(reused_holds(was, 128) <= 0);
+    assert_true(b.data[0] == 'S' && b.data[99] == 'S' && b.data[100] == 'm');
+    ch_buf_dispose_secure(&b);
+    assert_null(b.data);
+}
+
 /* The JSON writer: members in order, escapes, U+FFFD for bytes that are not UTF-8 (a quoted
  * overlong form and a lone continuation byte), nested objects, and a buffer at its cap. */
 static void test_json_writer(void **state)
@@ -216,6 +291,7 @@ int main(void)
         cmocka_unit_test(test_error_set_and_codes),
         cmocka_unit_test(test_error_ossl_drains_queue),
         cmocka_unit_test(test_buf_cap),
+        cmocka_unit_test(test_secure_free_block),
         cmocka_unit_test(test_hex),
         cmocka_unit_test(test_text_lines),
         cmocka_unit_test(test_json_writer),

@@ -28,7 +28,10 @@ int ch_buf_grow(ch_buf *b, size_t extra)
     n = b->alloc ? b->alloc : 64;
     while (n < need)
         n = n > SIZE_MAX / 2 ? need : n * 2;
-    if ((p = realloc(b->data, n)) == NULL)
+    /* Whether the bytes are secret is known to the one who disposes of the buffer, and by then
+     * the blocks it outgrew are out of reach: each is wiped as it is left.  (The size doubles,
+     * so that wipes fewer bytes than the buffer ends up holding.) */
+    if ((p = ch_secure_realloc(b->data, n)) == NULL)
         return ch_error_set(CH_ENOMEM, "out of memory");
     b->data = p;
     b->alloc = n;
@@ -94,7 +97,7 @@ void ch_buf_dispose(ch_buf *b)
 
 void ch_buf_dispose_secure(ch_buf *b)
 {
-    if (b->data)
-        ch_wipe(b->data, b->alloc);
-    ch_buf_dispose(b);
+    ch_secure_free_block(b->data);
+    b->data = NULL;
+    b->len = b->alloc = 0;
 }

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,34 @@ void ch_secure_free(void *p, size_t len)
         return;
     ch_wipe(p, len);
     free(p);
+}
+
+void ch_secure_free_block(void *p)
+{
+    if (p == NULL)
+        return;
+    ch_wipe(p, malloc_usable_size(p));
+    free(p);
+}
+
+void *ch_secure_realloc(void *p, size_t n)
+{
+    size_t have;
+    void *q;
+
+    if (p == NULL)
+        return malloc(n);
+    if (n == 0) {
+        ch_secure_free_block(p);
+        return NULL;
+    }
+    if (n <= (have = malloc_usable_size(p)))
+        return p;
+    if ((q = malloc(n)) == NULL)
+        return NULL; /* p is left as it was, as realloc leaves it */
+    memcpy(q, p, have);
+    ch_secure_free_block(p);
+    return q;
 }
 
 int ch_memeq_ct(const void *a, const void *b, size_t len)
@@ -241,6 +270,9 @@ int ch_file_read(uint8_t **out, size_t *len, const char *path, size_t cap)
     *len = 0;
     if ((f = fopen(path, "rb")) == NULL)
         return ch_error_set(CH_EIO, "cannot open %s: %s", path, strerror(errno));
+    /* The file may be a key or a password: read unbuffered, so that stdio's buffer (freed by
+     * fclose, not wiped) never holds it, and chunk is wiped below. */
+    setvbuf(f, NULL, _IONBF, 0);
     ch_buf_init(&b, cap);
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
         if ((error = ch_buf_put(&b, chunk, n)) < 0) {
@@ -252,8 +284,9 @@ int ch_file_read(uint8_t **out, size_t *len, const char *path, size_t cap)
     if (error == 0 && ferror(f))
         error = ch_error_set(CH_EIO, "cannot read %s: %s", path, strerror(errno));
     fclose(f);
+    ch_wipe(chunk, sizeof chunk);
     if (error < 0) {
-        ch_buf_dispose_secure(&b); /* the file may have been a key */
+        ch_buf_dispose_secure(&b);
         return error;
     }
     *out = ch_buf_detach(&b, len);
