@@ -2569,7 +2569,7 @@ static void settings_update(req *r, const char *unused)
         reply_error(r, error);
     else
         settings_reply(r, &st);
-    free(text);
+    ch_secure_free_block(text); /* a webhook's secret in clear */
     json_decref(body);
 }
 

@@ -77,7 +77,7 @@ void reply_json(req *r, int status, json_t *body)
     char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15)) : NULL;
 
     send_json(r, status, text, text ? strlen(text) : 0);
-    free(text);
+    ch_secure_free_block(text); /* an answer may be a token made now */
     json_decref(body);
 }
 
@@ -453,7 +453,9 @@ int need_auth(req *r)
     if (h == NULL && session_cookie(r, cookie, sizeof cookie) != NULL) {
         enum evhttp_cmd_type m = evhttp_request_get_command(r->ev);
         const char *sent = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "X-CSRF-Token");
-        if ((error = ch_svc_session_authenticate(r->svc, cookie, &r->who, csrf)) < 0) {
+        error = ch_svc_session_authenticate(r->svc, cookie, &r->who, csrf);
+        ch_wipe(cookie, sizeof cookie); /* the session token's copy, not left on the stack */
+        if (error < 0) {
             reply_error(r, error);
             return -1;
         }

