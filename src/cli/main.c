@@ -616,6 +616,10 @@ int main(int argc, char **argv)
     cli_args a;
     int rc;
 
+    /* jansson's trees and texts hold what the CLI sends (passwords, a key uploaded) and what
+     * certhubd answers (a key, a token made): wiped as they are freed.  The CLI is no hot
+     * path, and the agent it runs holds on to its heap between passes. */
+    json_set_alloc_funcs(malloc, ch_secure_free_block);
     /* Options for talking to certhubd come before the command (or after it, see parse). */
     while (argc > 2 && connection_option(argc - 1, argv + 1)) {
         argv += 2;

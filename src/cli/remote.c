@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <curl/curl.h>
+#include <openssl/ssl.h>
 
 #include "certhub/x509.h"
 #include "cli.h"
@@ -125,6 +126,28 @@ static bool token_shaped(const char *text, size_t len)
     return true;
 }
 
+/* What certhubd answered stays, decrypted, in OpenSSL's record buffer until the next record
+ * or the connection's end: wiped as soon as curl has read it out. */
+static CURLcode tls_cleanse(CURL *c, void *ssl_ctx, void *arg)
+{
+    (void)c;
+    (void)arg;
+    SSL_CTX_set_options(ssl_ctx, SSL_OP_CLEANSE_PLAINTEXT);
+    return CURLE_OK;
+}
+
+/* libcurl's memory is wiped as it is freed: its receive buffer holds each answer (a key
+ * exported among them) and its header list the token.  Set before its first handle. */
+static int curl_setup(void)
+{
+    static bool ready;
+
+    if (!ready && curl_global_init_mem(CURL_GLOBAL_DEFAULT, malloc, ch_secure_free_block, ch_secure_realloc,
+                                       strdup, calloc) == CURLE_OK)
+        ready = true;
+    return ready ? 0 : -1;
+}
+
 int remote_setup(cli_args *a)
 {
     return remote_setup_ex(a, false);
@@ -221,7 +244,7 @@ int remote_request(cli_args *a, const remote_req *q, json_t **out, ch_buf *raw)
         return 1;
     if ((size_t)snprintf(url, sizeof url, "%s/api/v1/%s", g_remote.url, path) >= sizeof url)
         return cli_fail(a, "the server URL is too long");
-    if ((c = curl_easy_init()) == NULL)
+    if (curl_setup() < 0 || (c = curl_easy_init()) == NULL)
         return cli_fail(a, "out of memory");
     ch_buf_init(&resp, CH_MAX_UPLOAD_BYTES * 2);
     /* Never to a server whose certificate is not checked: it could be anyone. */
@@ -253,6 +276,7 @@ int remote_request(cli_args *a, const remote_req *q, json_t **out, ch_buf *raw)
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
+    curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, tls_cleanse);
     if (g_remote.ca_file)
         curl_easy_setopt(c, CURLOPT_CAINFO, g_remote.ca_file);
     if (q->insecure) {
@@ -299,13 +323,13 @@ int remote_request(cli_args *a, const remote_req *q, json_t **out, ch_buf *raw)
         ret = 0;
     }
 done:
-    free(text);
+    ch_secure_free_block(text); /* passwords, a key */
     curl_slist_free_all(h);
     curl_easy_cleanup(c);
     ch_buf_dispose_secure(&auth);
     ch_buf_dispose_secure(&pw);
     ch_buf_dispose_secure(&kpw);
-    ch_buf_dispose(&resp);
+    ch_buf_dispose_secure(&resp); /* a key exported, a token made */
     return ret;
 }
 
