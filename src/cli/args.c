@@ -42,6 +42,18 @@ void cli_usage(const cli_args *a, const char *fmt, ...)
     exit(2);
 }
 
+void cli_bad_value(const cli_args *a, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "certhub: %s: ", a->cmd->name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(1);
+}
+
 const char *cli_need(const cli_args *a, const char *name)
 {
     const char *v = cli_opt(a, name);
@@ -62,7 +74,7 @@ long cli_int(const cli_args *a, const char *name, long def, long min, long max)
     errno = 0;
     n = strtol(v, &end, 10);
     if (*v == '\0' || *end != '\0' || errno != 0 || n < min || n > max)
-        cli_usage(a, "--%s must be a whole number from %ld to %ld, not \"%.32s\"", name, min, max, v);
+        cli_bad_value(a, "--%s must be a whole number from %ld to %ld, not \"%.32s\"", name, min, max, v);
     return n;
 }
 
@@ -201,7 +213,7 @@ void cli_none_alone(const cli_args *a, const char *opt, const char *value)
     const char *p = value;
 
     if (value != NULL && strspn(value, ", ") == strlen(value))
-        cli_usage(a, "--%s is empty: give a comma-separated list, or none", opt);
+        cli_bad_value(a, "--%s is empty: give a comma-separated list, or none", opt);
     while (p != NULL && *p != '\0') {
         size_t len = strcspn(p, ",");
         const char *w = p;
@@ -212,8 +224,8 @@ void cli_none_alone(const cli_args *a, const char *opt, const char *value)
         while (n > 0 && w[n - 1] == ' ')
             n--;
         if (n == 4 && strncmp(w, "none", 4) == 0 && strcmp(value, "none") != 0)
-            cli_usage(a, "--%s: none stands alone (%s): give none or a list", opt,
-                      strcmp(opt, "critical") == 0 ? "no extension critical" : "the extension left out");
+            cli_bad_value(a, "--%s: none stands alone (%s): give none or a list", opt,
+                          strcmp(opt, "critical") == 0 ? "no extension critical" : "the extension left out");
         p += len;
         if (*p == ',')
             p++;

@@ -1,7 +1,8 @@
 /*
  * certhub command-line tool: shared pieces of the command files.  Commands are rows of one
  * table (main.c); each parses its options with cli_parse and reports bad input with
- * cli_fail (exit 1) and bad usage with cli_usage (exit 2).
+ * cli_fail (exit 1), an option's bad value with cli_bad_value (exit 1) and bad usage with
+ * cli_usage (exit 2).
  */
 #ifndef CERTHUB_CLI_H
 #define CERTHUB_CLI_H
@@ -43,7 +44,7 @@ bool cli_flag(const cli_args *a, const char *name);
 const char *cli_opt_nth(const cli_args *a, const char *name, int n);
 /* Value of a required option; prints usage and exits 2 when missing. */
 const char *cli_need(const cli_args *a, const char *name);
-/* Integer option (def when absent); exits 2 on a value that is not a whole number in range. */
+/* Integer option (def when absent); exits 1 on a value that is not a whole number in range. */
 long cli_int(const cli_args *a, const char *name, long def, long min, long max);
 /* An on/off option (also true/false, yes/no) into *out as 1 or 0, left as it is when absent;
  * another value is reported (returns 1, via cli_fail). */
@@ -55,6 +56,9 @@ int cli_fail(const cli_args *a, const char *fmt, ...) CH_PRINTF(2, 3);
 int cli_fail_last(const cli_args *a);
 /* Usage message for the command on stderr; exits 2. */
 _Noreturn void cli_usage(const cli_args *a, const char *fmt, ...) CH_PRINTF(2, 3);
+/* An option's value the command cannot take, said as cli_fail says bad input; exits 1.  (A
+ * usage error is an option unknown, missing or out of place: the option here was right.) */
+_Noreturn void cli_bad_value(const cli_args *a, const char *fmt, ...) CH_PRINTF(2, 3);
 
 /* Reads a file under the upload cap; on error prints and returns 1 (via cli_fail). */
 int cli_read(const cli_args *a, const char *path, uint8_t **data, size_t *len);

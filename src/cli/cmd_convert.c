@@ -21,7 +21,7 @@ int cmd_convert(cli_args *a)
     int rc = 1;
 
     if (ch_format_parse(&fmt, to) < 0 || fmt == CH_FMT_JCEKS)
-        cli_usage(a, "--to must be one of pem, der, p7b, p12, jks");
+        cli_bad_value(a, "--to must be one of pem, der, p7b, p12, jks, not \"%.32s\"", to);
     if (cli_read(a, in, &data, &len) != 0)
         return 1;
     if (cli_password(a, "in-password-file", "CERTHUB_IN_PASSWORD", &in_pw) != 0 ||

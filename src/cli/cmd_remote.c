@@ -1416,7 +1416,8 @@ static const char *trusted_list_opt(cli_args *a)
     const char *list = cli_opt(a, "list");
 
     if (list != NULL && strcmp(list, "trust") != 0 && strcmp(list, "issuer") != 0)
-        cli_usage(a, "--list takes trust (authenticates the devices it signed) or issuer (only helps build chains)");
+        cli_bad_value(a, "--list takes trust (authenticates the devices it signed) or issuer (only helps build "
+                         "chains), not \"%.32s\"", list);
     return list;
 }
 

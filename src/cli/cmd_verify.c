@@ -35,10 +35,10 @@ int cmd_verify(cli_args *a)
         else if (strcmp(purpose, "client") == 0)
             o.purpose = CH_PURPOSE_CLIENT;
         else
-            cli_usage(a, "--purpose must be server or client");
+            cli_bad_value(a, "--purpose must be server or client, not \"%.32s\"", purpose);
     }
     if (at != NULL && ch_time_parse(&o.at, at) < 0)
-        cli_usage(a, "--at: %s", ch_error_last());
+        cli_bad_value(a, "--at: %s", ch_error_last());
     if (load_all(a, a->pos[0], &leaf, &nleaf) != 0 || load_all(a, cli_opt(a, "ca"), &roots, &nroots) != 0)
         goto done;
     if (cli_opt(a, "untrusted") && load_all(a, cli_opt(a, "untrusted"), &chain, &nchain) != 0)

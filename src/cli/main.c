@@ -528,7 +528,7 @@ static bool connection_option(int argc, char **argv)
         g_remote.json = strcmp(argv[1], "json") == 0;
     else if (strcmp(argv[0], "--output") == 0) {
         fprintf(stderr, "certhub: --output takes table or json, not \"%.32s\"\n", argv[1]);
-        exit(2);
+        exit(1); /* a bad value, not a usage error (see cli_bad_value) */
     } else
         return false;
     return true;

@@ -64,8 +64,11 @@ expect_exit 2 "unknown command" -- "$CERTHUB" frobnicate
 expect_exit 2 "unknown option" -- "$CERTHUB" key create --type p256 --out y.key --colour
 expect_exit 2 "missing required option" -- "$CERTHUB" key create --out y.key
 expect_exit 2 "option without its value" -- "$CERTHUB" key create --out
-expect_exit 2 "days not a number" -- "$CERTHUB" cert create --profile root-ca --subject CN=x --key leaf.key --days ten --out y.pem
-expect_exit 2 "bad purpose" -- "$CERTHUB" verify ca.pem --ca ca.pem --purpose email
+expect_error "days not a number: bad input, exit 1" "--days must be a whole number from 1 to" -- "$CERTHUB" cert create --profile root-ca --subject CN=x --key leaf.key --days ten --out y.pem
+expect_error "bad purpose" "--purpose must be server or client, not \"email\"" -- "$CERTHUB" verify ca.pem --ca ca.pem --purpose email
+expect_error "a format convert cannot write: bad input, exit 1" '--to must be one of pem, der, p7b, p12, jks, not "xyz"' -- \
+    "$CERTHUB" convert ca.pem --to xyz --out y.out
+expect_error "a moment verify cannot read" "--at:" -- "$CERTHUB" verify ca.pem --ca ca.pem --at yesterday
 expect_exit 0 "help" -- "$CERTHUB" --help
 expect_exit 0 "command help" -- "$CERTHUB" cert create --help
 # A group's word alone or with --help lists the group's commands; an unknown one among them too.

@@ -61,7 +61,7 @@ check_contains "cert get --output json" "$(remote --output json cert get "$id")"
 check_contains "--output json after the command too" "$(remote cert get "$id" --output json)" '"subject": "CN=cli.example,O=Acme"'
 check_contains "--server and --token-file after the command too" \
     "$("$CERTHUB" ca list --server "https://localhost:$port" --token-file "$data/admin-token" --ca-file "$data/ca.pem")" "$issuer"
-expect_exit 2 "--output with another value is a usage error" -- remote cert get "$id" --output xml
+expect_error "--output with another value is bad input (exit 1)" "--output takes table or json, not \"xml\"" -- remote cert get "$id" --output xml
 check_contains "--output says what it takes" "$(cat "$T/stderr")" "takes table or json"
 expect_exit 2 "an offline command takes no --output" -- "$CERTHUB" inspect cli.pem --output json
 echo s3cret > pw
@@ -373,8 +373,8 @@ expect_error "a critical AKI: the server's 400" "RFC 5280 4.2.1.1" -- \
     remote cert issue --ca-id "$issuer" --subject CN=x --critical authority_key_id
 expect_error "--authority-key-id takes on or off" "takes on or off" -- \
     remote cert issue --ca-id "$issuer" --subject CN=x --authority-key-id maybe
-expect_usage "an empty --ext-key-usage is no \"none\"" "is empty" -- remote cert issue --ca-id "$issuer" --subject CN=x --ext-key-usage ""
-expect_usage "none among usages: said to stand alone" "none stands alone" -- remote cert issue --ca-id "$issuer" \
+expect_error "an empty --ext-key-usage is no \"none\"" "is empty" -- remote cert issue --ca-id "$issuer" --subject CN=x --ext-key-usage ""
+expect_error "none among usages: said to stand alone" "none stands alone" -- remote cert issue --ca-id "$issuer" \
     --subject CN=x --ext-key-usage none,server_auth
 expect_error "an intermediate under a CA of path length 0: refused, saying why" "cannot sign another CA" -- \
     remote ca create --name "Under issuing" --subject "CN=Under issuing" --parent "$issuer"
