@@ -30,13 +30,19 @@ bool cli_flag(const cli_args *a, const char *name)
     return cli_opt(a, name) != NULL;
 }
 
+/* "certhub: <cmd>: <message>" on stderr, the line left open. */
+static void say(const cli_args *a, const char *fmt, va_list ap)
+{
+    fprintf(stderr, "certhub: %s: ", a->cmd->name);
+    vfprintf(stderr, fmt, ap);
+}
+
 void cli_usage(const cli_args *a, const char *fmt, ...)
 {
     va_list ap;
 
-    fprintf(stderr, "certhub: %s: ", a->cmd->name);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    say(a, fmt, ap);
     va_end(ap);
     fprintf(stderr, "\nusage: certhub %s %s\n", a->cmd->name, a->cmd->usage);
     exit(2);
@@ -46,9 +52,8 @@ void cli_bad_value(const cli_args *a, const char *fmt, ...)
 {
     va_list ap;
 
-    fprintf(stderr, "certhub: %s: ", a->cmd->name);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    say(a, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
     exit(1);
@@ -97,9 +102,8 @@ int cli_fail(const cli_args *a, const char *fmt, ...)
 {
     va_list ap;
 
-    fprintf(stderr, "certhub: %s: ", a->cmd->name);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    say(a, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
     return 1;
