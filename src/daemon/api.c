@@ -750,7 +750,8 @@ static void tokens_create(req *r)
         /* JSON_ENCODE_ANY: without it a scope that is not an object ("scope": "x") dumped
          * to NULL and made a token of the whole tenant, wider than the one asked for. */
         char *scope = sc && !json_is_null(sc) ? json_dumps(sc, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-        error = ch_svc_token_create_scoped(r->svc, &r->who.actor, tenant ? t.id : NULL, role, name, scope, &token, id);
+        error = ch_svc_token_create_scoped(r->svc, &r->who.actor, tenant ? t.id : NULL, role, name, scope, 0, &token,
+                                           id);
         free(scope);
     }
     if (error < 0) {
