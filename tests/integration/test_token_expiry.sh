@@ -3,7 +3,8 @@
 # expires_in or expires_at, let in until then and refused after with a 401 that says when
 # (unknown and revoked tokens told apart), listed with their expiry and status, also after a
 # restart; bad expiries refused naming the field, making nothing; the first start's admin
-# token never expires.
+# token never expires.  The CLI: token create --expires, token list's status and expiry, exit 1
+# on a bad expiry and on an expired token.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon.sh"
 
@@ -114,6 +115,40 @@ api GET "/api/v1/tokens/$short_id"
 check_eq "listed as revoked, its expiry kept" "revoked $short_at" "$(body .status) $(body .expires_at)"
 api GET "/api/v1/certificates?limit=1"
 check_eq "the admin token of the first start still works" 200 "$status"
+
+# ---- the CLI: token create --expires, token list, an expired token's refusal
+remote() { "$CERTHUB" --server "https://localhost:$port" --token-file "$data/admin-token" --ca-file "$data/ca.pem" "$@"; }
+now=$((now + 3 * 86400)) # certhubd's clock
+cli_short=$(remote token create --role viewer --name cli-week --expires 7d)
+CERTHUB_TOKEN=$cli_short expect_exit 0 "token create --expires 7d: a token that works" -- \
+    "$CERTHUB" --server "https://localhost:$port" --ca-file "$data/ca.pem" cert list
+remote --output json token create --role viewer --name cli-dated --expires 2030-06-01 > dated.json
+check_eq "--expires with a date: expires_at, its midnight UTC" "2030-06-01T00:00:00Z" "$(jq -r .expires_at dated.json)"
+remote --output json token list --all > list.json
+at=$(date -u -d "$(jq -r '.items[] | select(.name == "cli-week") | .expires_at' list.json)" +%s)
+[ "$at" -ge $((now + 7 * 86400)) ] && [ "$at" -le $((now + 7 * 86400 + 60)) ] ||
+    fail "--expires 7d is seven days from certhubd's now: $(iso "$at") (now $(iso "$now"))"
+ok "--expires 7d: seven days from certhubd's clock"
+remote token list > list.txt
+check_eq "token list: the status and expires_at columns" "id name role status created_at expires_at" \
+    "$(head -1 list.txt | awk '{$1 = $1; print}')"
+check_eq "an expired token's row says so, with its expiry" "expired $two_days" \
+    "$(awk '$2 == "contractor" {print $4, $6}' list.txt)"
+check_eq "a token without an expiry: active, no expiry" "active ||" "$(awk '$2 == "dashboards" {print $4, "|" $6 "|"}' list.txt)"
+CERTHUB_TOKEN=$long expect_error "the CLI with an expired token: exit 1 saying when it expired" \
+    "expired at $two_days; an admin makes a new one (certhub token create) (HTTP 401)" -- \
+    "$CERTHUB" --server "https://localhost:$port" --ca-file "$data/ca.pem" cert list
+before=$(count)
+expect_error "--expires 0d: exit 1 saying what it takes" \
+    'expires_in "0d" is not a lifetime from 1h to 3650d, written as a whole number of days or hours (30d, 12h) (HTTP 400); --expires also takes a time' -- \
+    remote token create --expires 0d
+expect_error "--expires of garbage" '"soon" is not a lifetime' -- remote token create --expires soon
+expect_error "--expires 90m (days or hours only)" '"90m" is not a lifetime' -- remote token create --expires 90m
+expect_error "--expires with a date past: exit 1, the relative form named" \
+    "expires_at 2020-01-01T00:00:00Z is not in the future (HTTP 400); --expires also takes days or hours from now: 30d, 12h" -- \
+    remote token create --expires 2020-01-01
+expect_error "--expires more than ten years" '"4000d" is not a lifetime from 1h to 3650d' -- remote token create --expires 4000d
+check_eq "none of them made a token" "$before" "$(count)"
 
 stop_daemon
 done_testing
