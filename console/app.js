@@ -1694,7 +1694,10 @@ async function profilesCard() {
   return card;
 }
 
-// The tenant's API tokens (admins): made with a role and a name, shown once, revoked.
+// The tenant's API tokens (admins): made with a role, a name and an expiry, shown once, revoked.
+// A token's expiry to the minute, in UTC as the server keeps it (one of 12 hours needs more
+// than its day).
+const expiry = (t) => t ? t.slice(0, 16).replace("T", " ") + " UTC" : "never";
 async function tokensCard() {
   const card = el("section", { class: "card", "aria-labelledby": "tokens-h" });
   const err = el("p", { class: "error", id: "tokens-error", role: "alert" });
@@ -1711,25 +1714,30 @@ async function tokensCard() {
       // A sync agent's token reads only what its scope names.
       const reach = t.scope ? t.scope.objects.join(", ") + (t.scope.keys_export ? " (with keys)" : "") : "the whole tenant";
       return el("tr", {}, el("td", {}, t.name || "—"), el("td", {}, t.role), el("td", {}, reach), el("td", {}, day(t.created_at)),
-        el("td", {}, t.revoked_at ? badge("revoked") : badge("active")), el("td", {}, revoke));
+        el("td", {}, expiry(t.expires_at)), el("td", {}, badge(t.status)), el("td", {}, revoke));
     });
     const add = el("button", {}, "Create token");
     add.addEventListener("click", () => createDialog());
     card.replaceChildren(el("h2", { id: "tokens-h" }, "API tokens"),
       el("p", { class: "muted" }, "For scripts and the certhub CLI: Authorization: Bearer <token>."),
-      el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Role"), el("th", {}, "Reads"), el("th", {}, "Created"), el("th", {}, "Status"), el("th", {}, ""))), el("tbody", {}, rows)),
+      el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Role"), el("th", {}, "Reads"), el("th", {}, "Created"), el("th", {}, "Expires"), el("th", {}, "Status"), el("th", {}, ""))), el("tbody", {}, rows)),
       err, el("div", { class: "row-actions" }, add));
   };
   const createDialog = () => formDialog("Create API token", [
     el("label", { for: "nt-name" }, "Token name (what uses it)"), el("input", { id: "nt-name", autocomplete: "off" }),
-    el("label", { for: "nt-role" }, "Role"), roleSelect("nt-role")],
+    el("label", { for: "nt-role" }, "Role"), roleSelect("nt-role"),
+    el("label", { for: "nt-expires" }, "Expires"), el("select", { id: "nt-expires" },
+      [["", "never (until revoked)"], ["1d", "in 1 day"], ["7d", "in 7 days"], ["30d", "in 30 days"], ["90d", "in 90 days"],
+        ["365d", "in 1 year"]].map(([v, text]) => el("option", { value: v }, text)))],
   "Create", async (form, d) => {
-    const t = await api("POST", "tokens", { name: form.querySelector("#nt-name").value, role: form.querySelector("#nt-role").value });
+    const lifetime = form.querySelector("#nt-expires").value;
+    const t = await api("POST", "tokens", { name: form.querySelector("#nt-name").value, role: form.querySelector("#nt-role").value,
+      ...(lifetime ? { expires_in: lifetime } : {}) });
     // Shown this once: only its hash is kept.
     const shown = el("input", { id: "nt-token", readonly: true, value: t.token, "aria-label": "The new token" });
     if (!d.open) return; /* (cancelled meanwhile: the token is listed, and can be revoked) */
     openDialog(el("form", { method: "dialog" }, el("h2", {}, "Token created"),
-      el("p", {}, "Copy it now: it is not shown again."), shown,
+      el("p", {}, "Copy it now: it is not shown again." + (t.expires_at ? ` It is refused from ${expiry(t.expires_at)} on.` : "")), shown,
       el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Done"))));
     shown.select();
     await draw();

@@ -104,7 +104,8 @@ int ch_svc_token_bootstrap(ch_svc *svc, const char *tenant_id, ch_role role, con
                            char **token);
 
 /* The authenticated caller of a token: tenant, role, permissions ("token:<id>" as its name).
- * A missing, unknown or revoked token is CH_EAUTH.  Release with ch_svc_principal_dispose. */
+ * A missing, unknown or revoked token is CH_EAUTH, and so is an expired one (its message says
+ * when; ch_error_reason() "token_expired").  Release with ch_svc_principal_dispose. */
 typedef struct ch_svc_principal {
     ch_actor actor;
     char tenant_id[CH_ID_MAX];
@@ -116,9 +117,19 @@ typedef struct ch_svc_principal {
     char scope[4096];          /* "" or the token's scope (JSON): what it may read */
 } ch_svc_principal;
 /* A token limited to named objects ({"objects": ["crt_...", "bundle:default"], "keys_export":
- * bool}): what one sync agent may fetch, nothing else. */
+ * bool}; scope NULL: the whole tenant): what one sync agent may fetch, nothing else.  From
+ * expires_at on (0: never) it is refused; CH_EINVAL (field "expires_at") when that is not ahead
+ * or more than CH_TOKEN_MAX_DAYS ahead. */
 int ch_svc_token_create_scoped(ch_svc *svc, const ch_actor *actor, const char *tenant_id, ch_role role,
-                               const char *name, const char *scope, char **token, char id[CH_ID_MAX]);
+                               const char *name, const char *scope, int64_t expires_at, char **token,
+                               char id[CH_ID_MAX]);
+/* The longest a token is made to live: beyond it, an expiry is as good as none. */
+#define CH_TOKEN_MAX_DAYS 3650
+/* When a token made now expires, given the API's way or neither (*out 0: never): expires_in, a
+ * whole number of days or hours from now ("30d", "12h"; 1h to CH_TOKEN_MAX_DAYS days), or
+ * expires_at, an RFC 3339 time as ch_svc_token_create_scoped takes it; not both.  CH_EINVAL
+ * naming the field otherwise. */
+int ch_svc_token_expiry(int64_t *out, const char *expires_in, const char *expires_at);
 /* Whether the principal may read object (always, unscoped; a certificate also when one it
  * renews is named). */
 bool ch_svc_scope_allows(ch_svc *svc, const ch_svc_principal *who, const char *object);

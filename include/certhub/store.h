@@ -115,6 +115,7 @@ typedef struct ch_store_token {
     int64_t created_at;
     int64_t revoked_at;     /* 0 while valid */
     char *scope;            /* {"objects":[...],"keys_export":bool} or NULL: the whole tenant */
+    int64_t expires_at;     /* 0: never; else refused from that time on */
 } ch_store_token;
 
 int ch_store_token_put(ch_store *s, const ch_store_token *t);

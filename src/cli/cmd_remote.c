@@ -1784,11 +1784,12 @@ int cmd_remote_device_delete(cli_args *a)
 
 int cmd_remote_token_list(cli_args *a)
 {
-    static const char *const cols[] = {"id", "name", "role", "created_at", "revoked_at"};
-    static const int w[] = {28, 24, 8, 20, 20};
+    /* The status says revoked or expired, and token get when it was revoked. */
+    static const char *const cols[] = {"id", "name", "role", "status", "created_at", "expires_at"};
+    static const int w[] = {28, 24, 8, 7, 20, 20};
     char path[512];
 
-    return list_and_print(a, paged(a, "tokens", path, sizeof path), cols, w, 5);
+    return list_and_print(a, paged(a, "tokens", path, sizeof path), cols, w, 6);
 }
 
 int cmd_remote_token_revoke(cli_args *a)
@@ -1812,6 +1813,12 @@ int cmd_remote_token_create(cli_args *a)
 
     str_member(a, "tenant", body, "tenant");
     str_member(a, "name", body, "name");
+    /* --expires: a time is a date first (2027-01-01...), anything else a lifetime (30d, 12h),
+     * each read by the server against its own clock. */
+    if (cli_opt(a, "expires") != NULL) {
+        const char *v = cli_opt(a, "expires");
+        str_member(a, "expires", body, strlen(v) >= 10 && v[4] == '-' ? "expires_at" : "expires_in");
+    }
     /* A token for one agent: the objects it may read, and their keys when it says so. */
     if (cli_opt(a, "objects") != NULL) {
         json_t *scope = json_object();

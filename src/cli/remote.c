@@ -208,6 +208,11 @@ const char *remote_option_hint(const cli_args *a, json_t *err)
         return "; or days or hours from now: 30d, 12h";
     if (field != NULL && (strcmp(field, "since") == 0 || strcmp(field, "until") == 0))
         return "; or days or hours ago: 7d, 12h";
+    /* token create --expires: one option for the API's two fields. */
+    if (field != NULL && strcmp(field, "expires_in") == 0 && cli_opt(a, "expires") != NULL)
+        return "; --expires also takes a time: 2027-01-01 or 2027-01-01T00:00:00Z";
+    if (field != NULL && strcmp(field, "expires_at") == 0 && cli_opt(a, "expires") != NULL)
+        return "; --expires also takes days or hours from now: 30d, 12h";
     return "";
 }
 

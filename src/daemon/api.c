@@ -23,7 +23,7 @@ static const char *const F_ISSUE[] = {"name", "profile", "ca_id", "key_type", "c
                                       "subject", "sans", "key_usage", "ext_key_usage", "basic_constraints",
                                       "authority_key_id", "critical", "cap_validity", "auto_renew", NULL};
 static const char *const F_TENANT[] = {"name", NULL};
-static const char *const F_TOKEN[] = {"tenant", "role", "name", "scope", NULL};
+static const char *const F_TOKEN[] = {"tenant", "role", "name", "scope", "expires_in", "expires_at", NULL};
 static const char *const F_CA[] = {"name", "type", "key_type", "parent_id", "digest", "days", "path_len", "subject",
                                    "certificate", "private_key", "password", "csr_id", NULL};
 /* What each type of CA reads of F_CA. */
@@ -722,17 +722,31 @@ done:
 
 static void tokens_create(req *r)
 {
-    json_t *body = read_json(r, F_TOKEN);
-    const char *tenant = NULL, *role_name = NULL, *name = NULL;
+    json_t *body = read_json(r, F_TOKEN), *answer;
+    const char *tenant = NULL, *role_name = NULL, *name = NULL, *expires_in = NULL, *expires_at = NULL;
     ch_role role = CH_ROLE_VIEWER;
     ch_store_tenant t = {0};
-    char *token = NULL, id[CH_ID_MAX];
+    char *token = NULL, id[CH_ID_MAX], at[32];
+    int64_t expiry = 0;
     int error;
 
-    if (body == NULL || get_str(r, body, "tenant", &tenant) || get_str(r, body, "role", &role_name) ||
-        get_str(r, body, "name", &name))
+    if (body == NULL)
+        goto done;
+    /* A number is what a client that took it for seconds or days sends: say the unit is written. */
+    if (json_is_number(json_object_get(body, "expires_in"))) {
+        reply_error_msg(r, CH_EINVAL, "expires_in", "expires_in is a string of days or hours, such as \"30d\" or "
+                        "\"12h\"");
+        goto done;
+    }
+    if (get_str(r, body, "tenant", &tenant) || get_str(r, body, "role", &role_name) ||
+        get_str(r, body, "name", &name) || get_str(r, body, "expires_in", &expires_in) ||
+        get_str(r, body, "expires_at", &expires_at))
         goto done;
     if (role_name && (error = ch_role_parse(&role, role_name)) < 0) {
+        reply_error(r, error);
+        goto done;
+    }
+    if ((error = ch_svc_token_expiry(&expiry, expires_in, expires_at)) < 0) {
         reply_error(r, error);
         goto done;
     }
@@ -750,14 +764,18 @@ static void tokens_create(req *r)
         /* JSON_ENCODE_ANY: without it a scope that is not an object ("scope": "x") dumped
          * to NULL and made a token of the whole tenant, wider than the one asked for. */
         char *scope = sc && !json_is_null(sc) ? json_dumps(sc, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-        error = ch_svc_token_create_scoped(r->svc, &r->who.actor, tenant ? t.id : NULL, role, name, scope, &token, id);
+        error = ch_svc_token_create_scoped(r->svc, &r->who.actor, tenant ? t.id : NULL, role, name, scope, expiry,
+                                           &token, id);
         free(scope);
     }
     if (error < 0) {
         reply_error(r, error);
         goto done;
     }
-    reply_json(r, 201, json_pack("{ss ss ss}", "id", id, "token", token, "role", ch_role_name(role)));
+    answer = json_pack("{ss ss ss}", "id", id, "token", token, "role", ch_role_name(role));
+    ch_time_format(at, sizeof at, expiry);
+    json_object_set_new(answer, "expires_at", expiry ? json_string(at) : json_null());
+    reply_json(r, 201, answer);
 done:
     ch_secure_free_str(token);
     ch_store_tenant_dispose(&t);
@@ -1773,6 +1791,13 @@ static json_t *token_json(const ch_store_token *t)
     } else {
         json_object_set_new(o, "revoked_at", json_null());
     }
+    ch_time_format(at, sizeof at, t->expires_at);
+    json_object_set_new(o, "expires_at", t->expires_at ? json_string(at) : json_null());
+    /* Whether it lets anyone in, without comparing times: a revocation first, as the refusal
+     * of a token both revoked and expired says. */
+    json_object_set_new(o, "status", json_string(t->revoked_at ? "revoked"
+                                                 : t->expires_at && ch_now() >= t->expires_at ? "expired"
+                                                 : "active"));
     /* What a scoped token may read (null: the whole tenant, as its role allows). */
     sc = t->scope ? json_loads(t->scope, 0, NULL) : NULL;
     json_object_set_new(o, "scope", sc ? sc : json_null());

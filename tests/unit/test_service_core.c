@@ -994,7 +994,7 @@ static void test_audit_numbered_per_tenant(void **state)
                                   "CREATE INDEX audit_tenant ON audit_log(tenant_id, seq);"
                                   "ALTER TABLE trusted_certs DROP COLUMN list_kind; DROP TABLE sans_backfill;"
                                   "UPDATE certificates SET sans = NULL; ALTER TABLE keystores DROP COLUMN next_position;"
-                                  "PRAGMA user_version=17",
+                                  "ALTER TABLE api_tokens DROP COLUMN expires_at; PRAGMA user_version=17",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);
@@ -1018,6 +1018,143 @@ static void test_audit_numbered_per_tenant(void **state)
     expect_numbered(&admin_a, &again_a);
     assert_int_equal(again_a, last_a);
     assert_int_equal(ch_svc_audit_verify(svc, &admin_b, &bad), 0);
+}
+
+/* The ways an expiry is asked, and each refusal naming its field. */
+static void expect_expiry(const char *in, const char *at, int64_t want_from_now)
+{
+    int64_t out = -1, now = ch_now();
+
+    assert_int_equal(ch_svc_token_expiry(&out, in, at), 0);
+    if (want_from_now == 0)
+        assert_int_equal(out, 0);
+    else
+        assert_true(out >= now + want_from_now && out <= now + want_from_now + 2);
+}
+
+static void expect_expiry_refused(const char *in, const char *at, const char *field)
+{
+    int64_t out = -1;
+
+    assert_int_equal(ch_svc_token_expiry(&out, in, at), CH_EINVAL);
+    assert_string_equal(ch_error_field(), field);
+    assert_int_equal(out, 0);
+}
+
+/* Tokens that expire: made with an expiry within the bounds, let in until it, refused from it
+ * on with a message saying when (also where the principal was just cached), listed with it;
+ * tokens of a store from before never expire. */
+static void test_token_expiry(void **state)
+{
+    ch_svc_opts o = {.data_dir = dir};
+    ch_svc_principal who;
+    ch_store_token *toks;
+    size_t n;
+    char *token = NULL, *old = NULL, id[CH_ID_MAX], old_id[CH_ID_MAX], path[1100], far[32];
+    int64_t at, start;
+    sqlite3 *db;
+
+    (void)state;
+    expect_expiry(NULL, NULL, 0);
+    expect_expiry("30d", NULL, 30 * 86400);
+    expect_expiry("12h", NULL, 12 * 3600);
+    expect_expiry("0001h", NULL, 3600);
+    expect_expiry("3650d", NULL, 3650LL * 86400);
+    expect_expiry("87600h", NULL, 87600LL * 3600);
+    ch_time_format(far, sizeof far, ch_now() + 86400);
+    expect_expiry(NULL, far, 86400);
+    const char *bad_in[] = {"", "0d", "0h", "-1d", "+1d", "1.5d", "30", "d", "30m", "30 d", " 30d", "30d ", "30D",
+                            "3651d", "87601h", "99999999999999999999999d", "1dd"};
+    for (size_t i = 0; i < sizeof bad_in / sizeof bad_in[0]; i++)
+        expect_expiry_refused(bad_in[i], NULL, "expires_in");
+    assert_non_null(strstr(ch_error_last(), "is not a lifetime from 1h to 3650d, written as a whole number of days or hours (30d, 12h)"));
+    expect_expiry_refused(NULL, "tomorrow", "expires_at");
+    assert_non_null(strstr(ch_error_last(), "not an RFC 3339 time"));
+    expect_expiry_refused(NULL, "2020-01-01T00:00:00Z", "expires_at");
+    assert_non_null(strstr(ch_error_last(), "not in the future"));
+    /* The epoch is a time like any other, not the "never" that 0 stands for inside. */
+    expect_expiry_refused(NULL, "1970-01-01T00:00:00Z", "expires_at");
+    ch_time_format(far, sizeof far, ch_now() + 3651LL * 86400);
+    expect_expiry_refused(NULL, far, "expires_at");
+    assert_non_null(strstr(ch_error_last(), "more than 3650 days ahead"));
+    expect_expiry_refused("30d", far, "expires_at");
+
+    /* The service holds the same bounds whoever calls it; nothing is made when refused. */
+    assert_int_equal(ch_svc_token_create_scoped(svc, &admin_a, NULL, CH_ROLE_VIEWER, "past", NULL, ch_now() - 1,
+                                                &token, id), CH_EINVAL);
+    assert_null(token);
+    assert_int_equal(ch_svc_token_create_scoped(svc, &admin_a, NULL, CH_ROLE_VIEWER, "far", NULL,
+                                                ch_now() + 3651LL * 86400, &token, id), CH_EINVAL);
+    assert_null(token);
+
+    /* A token that never expires, made before the column was there. */
+    assert_int_equal(ch_svc_token_create(svc, &admin_a, NULL, CH_ROLE_VIEWER, "from before", &old, old_id), 0);
+    ch_svc_close(svc);
+    svc = NULL;
+    snprintf(path, sizeof path, "%s/certhub.db", dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "ALTER TABLE api_tokens DROP COLUMN expires_at; PRAGMA user_version=21", NULL,
+                                  NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(ch_svc_open(&svc, &o), 0);
+    assert_int_equal(ch_svc_authenticate(svc, old, &who), 0);
+
+    /* One that expires a little after a second has begun: let in, cached, and refused as soon
+     * as the clock reaches its expiry, less than the cache's second after it was let in. */
+    for (start = ch_now(); ch_now() == start;)
+        usleep(1000);
+    usleep(300000);
+    at = ch_now() + 1;
+    assert_int_equal(ch_svc_token_create_scoped(svc, &admin_a, NULL, CH_ROLE_OPERATOR, "short", NULL, at, &token, id),
+                     0);
+    assert_int_equal(ch_svc_authenticate(svc, token, &who), 0);
+    assert_int_equal(who.actor.role, CH_ROLE_OPERATOR);
+    while (ch_now() < at)
+        usleep(1000);
+    assert_int_equal(ch_svc_authenticate(svc, token, &who), CH_EAUTH);
+    ch_time_format(far, sizeof far, at);
+    assert_non_null(strstr(ch_error_last(), "expired at"));
+    assert_non_null(strstr(ch_error_last(), far));
+    assert_non_null(strstr(ch_error_last(), id));
+    assert_string_equal(ch_error_reason(), "token_expired");
+    assert_int_equal(ch_svc_authenticate(svc, token, &who), CH_EAUTH);
+    assert_string_equal(ch_error_reason(), "token_expired");
+    /* Unknown and revoked tokens are told apart from it. */
+    assert_int_equal(ch_svc_authenticate(svc, "cht_0000000000000000000000000000000000000000000000000000000000000000",
+                                         &who), CH_EAUTH);
+    assert_null(ch_error_reason());
+
+    /* Its audit entry says until when it was made. */
+    {
+        ch_store_audit_filter f = {.action = "token.create", .object_id = id};
+        ch_store_audit *rows;
+        size_t nrows;
+        int64_t next;
+        char want[64];
+        assert_int_equal(ch_svc_audit_list(svc, &admin_a, &f, 10, &rows, &nrows, &next), 0);
+        assert_int_equal(nrows, 1);
+        snprintf(want, sizeof want, "{\"expires_at\":\"%s\"}", far);
+        assert_string_equal(rows[0].detail, want);
+        ch_store_audit_list_free(rows, nrows);
+    }
+    /* Listed with their expiry (0: never). */
+    assert_int_equal(ch_svc_token_list(svc, &admin_a, NULL, NULL, &toks, &n), 0);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(toks[i].id, id) == 0)
+            assert_int_equal(toks[i].expires_at, at);
+        if (strcmp(toks[i].id, old_id) == 0)
+            assert_int_equal(toks[i].expires_at, 0);
+    }
+    ch_store_token_list_free(toks, n);
+
+    /* Revoked as well as expired: the revocation is what is said. */
+    assert_int_equal(ch_svc_token_revoke(svc, &admin_a, id), 0);
+    assert_int_equal(ch_svc_authenticate(svc, token, &who), CH_EAUTH);
+    assert_string_equal(ch_error_last(), "the API token was revoked");
+    assert_int_equal(ch_svc_authenticate(svc, old, &who), 0);
+    ch_secure_free_str(token);
+    ch_secure_free_str(old);
 }
 
 /* A custom profile's name policy: what it allows, and each refusal (a SAN, the common name, a
@@ -1361,6 +1498,7 @@ int main(void)
         cmocka_unit_test(test_profile_key_types),
         cmocka_unit_test(test_tenants_need_admin),
         cmocka_unit_test(test_audit_numbered_per_tenant),
+        cmocka_unit_test(test_token_expiry),
         cmocka_unit_test(test_token_during_revocation),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

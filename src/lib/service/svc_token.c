@@ -43,6 +43,7 @@ static void token_hash(char out[65], const char *token)
 static int token_put_tx(ch_svc *svc, const ch_actor *actor, const ch_store_token *row)
 {
     ch_store_tenant t;
+    char detail[64] = "", at[32];
     int error;
 
     if ((error = ch_store_tenant_get(svc->store, &t, row->tenant_id)) < 0)
@@ -51,13 +52,18 @@ static int token_put_tx(ch_svc *svc, const ch_actor *actor, const ch_store_token
     ch_store_tenant_dispose(&t);
     if (error == 0)
         error = ch_store_token_put(svc->store, row);
+    /* How long it was made to live is part of what was done. */
+    if (row->expires_at != 0) {
+        ch_time_format(at, sizeof at, row->expires_at);
+        snprintf(detail, sizeof detail, "{\"expires_at\":\"%s\"}", at);
+    }
     if (error == 0 && actor != NULL)
-        error = svc_audit(svc, actor, "token.create", "token", row->id, NULL);
+        error = svc_audit(svc, actor, "token.create", "token", row->id, detail[0] ? detail : NULL);
     return error;
 }
 
 static int token_new(ch_svc *svc, const ch_actor *actor, const char *tenant_id, ch_role role, const char *name,
-                     const char *scope, const char *file, char **token, char id[CH_ID_MAX])
+                     const char *scope, int64_t expires_at, const char *file, char **token, char id[CH_ID_MAX])
 {
     unsigned char raw[32];
     char hex[65], *t;
@@ -80,6 +86,7 @@ static int token_new(ch_svc *svc, const ch_actor *actor, const char *tenant_id, 
     row.role = (char *)ch_role_name(role);
     row.name = (char *)(name ? name : "");
     row.scope = (char *)scope;
+    row.expires_at = expires_at;
     token_hash(row.token_hash, t);
     row.created_at = ch_now();
     /* Kept in its file before it is stored: stopped between the two, the token in the file
@@ -102,13 +109,62 @@ int ch_svc_token_bootstrap(ch_svc *svc, const char *tenant_id, ch_role role, con
 {
     char id[CH_ID_MAX];
 
-    return token_new(svc, NULL, tenant_id, role, name, NULL, file, token, id);
+    /* Never expires: the installation's first way in is not lost to a date nobody chose. */
+    return token_new(svc, NULL, tenant_id, role, name, NULL, 0, file, token, id);
 }
 
 int ch_svc_token_create(ch_svc *svc, const ch_actor *actor, const char *tenant_id, ch_role role, const char *name,
                         char **token, char id[CH_ID_MAX])
 {
-    return ch_svc_token_create_scoped(svc, actor, tenant_id, role, name, NULL, token, id);
+    return ch_svc_token_create_scoped(svc, actor, tenant_id, role, name, NULL, 0, token, id);
+}
+
+/* An expiry a token may be given: ahead (a token that could not be used is a mistake), and
+ * not past what anything it is made for lasts; never expiring is asked by giving none. */
+static int expiry_check(int64_t at, int64_t now)
+{
+    char text[32];
+
+    ch_time_format(text, sizeof text, at);
+    if (at <= now)
+        return ch_error_set_field(CH_EINVAL, "expires_at", "expires_at %s is not in the future", text);
+    if (at - now > (int64_t)CH_TOKEN_MAX_DAYS * 86400)
+        return ch_error_set_field(CH_EINVAL, "expires_at",
+                                  "expires_at %s is more than %d days ahead; leave it out for a token that never "
+                                  "expires", text, CH_TOKEN_MAX_DAYS);
+    return 0;
+}
+
+int ch_svc_token_expiry(int64_t *out, const char *expires_in, const char *expires_at)
+{
+    int64_t now = ch_now(), n = 0, at;
+    const char *p;
+
+    *out = 0;
+    if (expires_in != NULL && expires_at != NULL)
+        return ch_error_set_field(CH_EINVAL, "expires_at", "give expires_in or expires_at, not both");
+    if (expires_at != NULL) {
+        if (ch_time_parse(&at, expires_at) < 0)
+            return ch_error_set_field(CH_EINVAL, "expires_at", "expires_at: %s", ch_error_last());
+        if (expiry_check(at, now) < 0)
+            return CH_EINVAL;
+        *out = at;
+        return 0;
+    }
+    if (expires_in == NULL)
+        return 0;
+    /* Digits, then d or h: no sign, space or fraction.  Reading stops once past any bound,
+     * before the number can overflow. */
+    for (p = expires_in; *p >= '0' && *p <= '9'; p++)
+        if ((n = n * 10 + (*p - '0')) > 24 * (int64_t)CH_TOKEN_MAX_DAYS)
+            break;
+    if (p == expires_in || (*p != 'd' && *p != 'h') || p[1] != '\0' || n < 1 ||
+        n > (*p == 'd' ? 1 : 24) * (int64_t)CH_TOKEN_MAX_DAYS)
+        return ch_error_set_field(CH_EINVAL, "expires_in",
+                                  "expires_in \"%.32s\" is not a lifetime from 1h to %dd, written as a whole number "
+                                  "of days or hours (30d, 12h)", expires_in, CH_TOKEN_MAX_DAYS);
+    *out = now + n * (*p == 'd' ? 86400 : 3600);
+    return 0;
 }
 
 /* Each object of a scope is there to be read: a certificate of the tenant, or its bundle.  A
@@ -174,7 +230,8 @@ bad:
 }
 
 int ch_svc_token_create_scoped(ch_svc *svc, const ch_actor *actor, const char *tenant_id, ch_role role,
-                               const char *name, const char *scope, char **token, char id[CH_ID_MAX])
+                               const char *name, const char *scope, int64_t expires_at, char **token,
+                               char id[CH_ID_MAX])
 {
     char *canon = NULL;
     ch_store_tenant t;
@@ -182,6 +239,8 @@ int ch_svc_token_create_scoped(ch_svc *svc, const ch_actor *actor, const char *t
 
     *token = NULL;
     if ((error = svc_need(actor, CH_ROLE_ADMIN, "creating a token")) < 0 || (error = svc_check_name(name, 128)) < 0)
+        return error;
+    if (expires_at != 0 && (error = expiry_check(expires_at, ch_now())) < 0)
         return error;
     if (tenant_id == NULL)
         tenant_id = actor->tenant_id;
@@ -202,7 +261,7 @@ int ch_svc_token_create_scoped(ch_svc *svc, const ch_actor *actor, const char *t
         free(canon);
         return ch_error_set_field(CH_EPERM, "scope", "only a credential that may export keys makes one that may");
     }
-    error = token_new(svc, actor, tenant_id, role, name, canon, NULL, token, id);
+    error = token_new(svc, actor, tenant_id, role, name, canon, expires_at, NULL, token, id);
     free(canon);
     return error;
 }
@@ -217,6 +276,7 @@ struct svc_tok_entry {
     char hash[65];
     unsigned gen;
     int64_t until_ms;
+    int64_t expires_at; /* the token's, 0: never; compared on each use, as the row's is */
     ch_svc_principal who;
 };
 
@@ -241,7 +301,9 @@ static bool tok_cached(ch_svc *svc, const char hash[65], ch_svc_principal *out)
 
     pthread_mutex_lock(&svc->tok_lock);
     e = svc->tok[tok_slot(hash)];
-    if (e != NULL && CRYPTO_memcmp(e->hash, hash, 64) == 0 && e->gen == svc->tok_gen && svc_mono_ms() < e->until_ms) {
+    /* An entry of a token that has expired since is not used: the lookup says why it fails. */
+    if (e != NULL && CRYPTO_memcmp(e->hash, hash, 64) == 0 && e->gen == svc->tok_gen && svc_mono_ms() < e->until_ms &&
+        (e->expires_at == 0 || ch_now() < e->expires_at)) {
         principal_copy(out, &e->who);
         hit = true;
     }
@@ -249,7 +311,8 @@ static bool tok_cached(ch_svc *svc, const char hash[65], ch_svc_principal *out)
     return hit;
 }
 
-static void tok_remember(ch_svc *svc, const char hash[65], unsigned gen, const ch_svc_principal *who)
+static void tok_remember(ch_svc *svc, const char hash[65], unsigned gen, int64_t expires_at,
+                         const ch_svc_principal *who)
 {
     size_t slot = tok_slot(hash);
     struct svc_tok_entry *e;
@@ -262,6 +325,7 @@ static void tok_remember(ch_svc *svc, const char hash[65], unsigned gen, const c
         memcpy(e->hash, hash, sizeof e->hash);
         e->gen = gen;
         e->until_ms = svc_mono_ms() + TOK_CACHE_MS;
+        e->expires_at = expires_at;
         principal_copy(&e->who, who);
     }
     pthread_mutex_unlock(&svc->tok_lock);
@@ -270,9 +334,10 @@ static void tok_remember(ch_svc *svc, const char hash[65], unsigned gen, const c
 int ch_svc_authenticate(ch_svc *svc, const char *token, ch_svc_principal *out)
 {
     ch_store_token row;
-    char hash[65];
+    char hash[65], at[32];
     ch_role role;
     unsigned gen;
+    int64_t expires_at;
     int error;
 
     memset(out, 0, sizeof *out);
@@ -292,6 +357,16 @@ int ch_svc_authenticate(ch_svc *svc, const char *token, ch_svc_principal *out)
         ch_store_token_dispose(&row);
         return ch_error_set(CH_EAUTH, "the API token was revoked");
     }
+    /* After the revocation: of a token both revoked and expired, the revocation is what
+     * someone did, and what its holder is told. */
+    if (row.expires_at != 0 && ch_now() >= row.expires_at) {
+        ch_time_format(at, sizeof at, row.expires_at);
+        ch_error_set(CH_EAUTH, "the API token %s expired at %s; an admin makes a new one (certhub token create)",
+                     row.id, at);
+        ch_store_token_dispose(&row);
+        return ch_error_set_reason("token_expired");
+    }
+    expires_at = row.expires_at;
     snprintf(out->tenant_id, sizeof out->tenant_id, "%s", row.tenant_id);
     snprintf(out->name, sizeof out->name, "token:%s", row.id);
     out->actor.tenant_id = out->tenant_id;
@@ -306,7 +381,7 @@ int ch_svc_authenticate(ch_svc *svc, const char *token, ch_svc_principal *out)
         out->actor.perms |= CH_PERM_TENANTS;
     }
     ch_store_token_dispose(&row);
-    tok_remember(svc, hash, gen, out);
+    tok_remember(svc, hash, gen, expires_at, out);
     return 0;
 }
 

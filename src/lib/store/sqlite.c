@@ -213,6 +213,9 @@ static const char *const migrations[] = {
     "ALTER TABLE keystores ADD COLUMN next_position INTEGER NOT NULL DEFAULT 0;"
     "UPDATE keystores SET next_position = (SELECT coalesce(max(position) + 1, 0) FROM keystore_entries e"
     "  WHERE e.keystore_id = keystores.id);",
+    /* 22: when a token stops working, or NULL: never (every token made before, the first
+     * start's admin token among them). */
+    "ALTER TABLE api_tokens ADD COLUMN expires_at INTEGER;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -242,7 +245,7 @@ enum stmt_id {
                   "renew_attempts, renew_error"
 #define CA_COLS "id, tenant_id, name, cert_id, key_id, parent_id, status, settings, created_at"
 /* A token as listed: never its hash. */
-#define TOKEN_COLS "id, tenant_id, role, name, '', created_at, revoked_at, scope"
+#define TOKEN_COLS "id, tenant_id, role, name, '', created_at, revoked_at, scope, expires_at"
 #define CSR_COLS "id, tenant_id, name, der, subject, key_id, cert_id, created_at"
 #define TRUSTED_COLS "id, tenant_id, name, der, sha256, subject, issuer, serial, not_before, not_after, " \
                      "auto_registration, status, verified, verification_code, created_at, updated_at, list_kind"
@@ -267,9 +270,10 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_KEY_PUT] = "INSERT INTO keys(id, tenant_id, algorithm, sealed, spki_sha256, created_at) VALUES(?,?,?,?,?,?)",
     [S_KEY_GET] = "SELECT id, tenant_id, algorithm, sealed, spki_sha256, created_at FROM keys WHERE tenant_id=? AND id=?",
     [S_KEY_DELETE] = "DELETE FROM keys WHERE tenant_id=? AND id=?",
-    [S_TOKEN_PUT] = "INSERT INTO api_tokens(id, tenant_id, role, token_hash, name, created_at, scope) VALUES(?,?,?,?,?,?,?)",
-    [S_TOKEN_GET] = "SELECT id, tenant_id, role, name, token_hash, created_at, revoked_at, scope FROM api_tokens "
-                    "WHERE token_hash=?",
+    [S_TOKEN_PUT] = "INSERT INTO api_tokens(id, tenant_id, role, token_hash, name, created_at, scope, expires_at) "
+                    "VALUES(?,?,?,?,?,?,?,?)",
+    [S_TOKEN_GET] = "SELECT id, tenant_id, role, name, token_hash, created_at, revoked_at, scope, expires_at "
+                    "FROM api_tokens WHERE token_hash=?",
     [S_TOKEN_COUNT] = "SELECT count(*) FROM api_tokens WHERE tenant_id=? AND revoked_at IS NULL",
     [S_TOKEN_LIST] = "SELECT " TOKEN_COLS " FROM api_tokens "
                      "WHERE tenant_id=? ORDER BY created_at, id",
@@ -1688,6 +1692,10 @@ int ch_store_token_put(ch_store *s, const ch_store_token *t)
     bind_text(st, 5, t->name);
     sqlite3_bind_int64(st, 6, t->created_at);
     bind_text(st, 7, t->scope);
+    if (t->expires_at != 0)
+        sqlite3_bind_int64(st, 8, t->expires_at);
+    else
+        sqlite3_bind_null(st, 8);
     return step_done(db, st, "storing a token");
 }
 
@@ -1706,6 +1714,7 @@ int ch_store_token_get_by_hash(ch_store *s, ch_store_token *out, const char *tok
         out->created_at = sqlite3_column_int64(st, 5);
         out->revoked_at = sqlite3_column_int64(st, 6);
         out->scope = col_text(st, 7);
+        out->expires_at = sqlite3_column_int64(st, 8);
         sqlite3_reset(st);
     }
     return error;
@@ -1744,6 +1753,7 @@ static void read_token_row(void *row, sqlite3_stmt *st)
     t->created_at = sqlite3_column_int64(st, 5);
     t->revoked_at = sqlite3_column_int64(st, 6);
     t->scope = col_text(st, 7);
+    t->expires_at = sqlite3_column_int64(st, 8);
 }
 
 static void dispose_token_row(void *row)

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# API tokens that expire, with a moved clock (libfaketime, certhubd's clock only): made with
+# expires_in or expires_at, let in until then and refused after with a 401 that says when
+# (unknown and revoked tokens told apart), listed with their expiry and status, also after a
+# restart; bad expiries refused naming the field, making nothing; the first start's admin
+# token never expires.  The CLI: token create --expires, token list's status and expiry, exit 1
+# on a bad expiry and on an expired token.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/daemon.sh"
+
+lib=$(ls /usr/lib/*/faketime/libfaketimeMT.so.1 2>/dev/null | head -1)
+[ -n "$lib" ] || fail "libfaketime is missing (scripts/deps.sh installs faketime)"
+echo "+0" > clock
+DAEMON_ENV="LD_PRELOAD=$lib FAKETIME_TIMESTAMP_FILE=$T/clock FAKETIME_NO_CACHE=1"
+start_daemon
+TOKEN=$(cat "$data/admin-token")
+iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
+# count: the tokens of the default tenant.
+count() { api GET "/api/v1/tokens?limit=1000"; body '.items | length'; }
+
+# ---- bad expiries: 400 naming the field, and no token made
+before=$(count)
+refused() { # WHAT FIELD JSON-MEMBERS [MESSAGE]
+    api POST /api/v1/tokens "{\"role\":\"viewer\",$3}"
+    check_eq "$1: 400 naming $2" "400 invalid_input $2" "$status $(body .error.code) $(body .error.field)"
+    [ -z "${4:-}" ] || check_contains "$1: said so" "$(body .error.message)" "$4"
+}
+refused "expires_in 0d" expires_in '"expires_in":"0d"' \
+    '"0d" is not a lifetime from 1h to 3650d, written as a whole number of days or hours (30d, 12h)'
+refused "expires_in 0h" expires_in '"expires_in":"0h"'
+refused "a negative expires_in" expires_in '"expires_in":"-1d"'
+refused "expires_in without a unit" expires_in '"expires_in":"30"'
+refused "expires_in in minutes (days or hours only)" expires_in '"expires_in":"90m"'
+refused "expires_in of garbage" expires_in '"expires_in":"soon"' '"soon" is not a lifetime'
+refused "expires_in past ten years" expires_in '"expires_in":"3651d"'
+refused "expires_in of too many hours" expires_in '"expires_in":"87601h"'
+refused "an expires_in too long to be a number" expires_in "\"expires_in\":\"$(printf '9%.0s' $(seq 1 60))d\""
+refused "expires_in as a number" expires_in '"expires_in":30' 'a string of days or hours, such as "30d" or "12h"'
+refused "expires_at of garbage" expires_at '"expires_at":"next tuesday"' "not an RFC 3339 time"
+refused "expires_at in the past" expires_at '"expires_at":"2020-01-01T00:00:00Z"' "is not in the future"
+refused "expires_at at the epoch (not read as never)" expires_at '"expires_at":"1970-01-01T00:00:00Z"'
+refused "expires_at more than ten years ahead" expires_at "\"expires_at\":\"$(iso $(($(date +%s) + 3651 * 86400)))\"" \
+    "more than 3650 days ahead; leave it out for a token that never expires"
+refused "expires_at as a number" expires_at '"expires_at":1900000000'
+refused "both" expires_at '"expires_in":"1d","expires_at":"2099-01-01T00:00:00Z"' "give expires_in or expires_at, not both"
+check_eq "none of them made a token" "$before" "$(count)"
+
+# ---- made, used, listed
+now=$(date +%s)
+api POST /api/v1/tokens '{"role":"viewer","name":"ci job","expires_in":"12h"}'
+check_eq "a token made for 12 hours" 201 "$status"
+short=$(body .token)
+short_id=$(body .id)
+short_at=$(body .expires_at)
+at=$(date -u -d "$short_at" +%s)
+[ "$at" -ge $((now + 12 * 3600)) ] && [ "$at" -le $((now + 12 * 3600 + 60)) ] ||
+    fail "its expires_at is 12 hours from now: $short_at (now $(iso "$now"))"
+ok "its answer says when it expires: 12 hours from now"
+two_days=$(iso $((now + 2 * 86400)))
+api POST /api/v1/tokens "{\"role\":\"operator\",\"name\":\"contractor\",\"expires_at\":\"$two_days\"}"
+check_eq "a token made to expire at a given time" "201 $two_days" "$status $(body .expires_at)"
+long=$(body .token)
+api POST /api/v1/tokens '{"role":"viewer","name":"dashboards"}'
+check_eq "one without an expiry: expires_at null" "201 null" "$status $(body .expires_at)"
+forever=$(body .token)
+TOKEN=$short api GET "/api/v1/certificates?limit=1"
+check_eq "the 12-hour token works before its expiry" 200 "$status"
+api GET "/api/v1/tokens/$short_id"
+check_eq "it is listed with its expiry, active" "$short_at active null" \
+    "$(body .expires_at) $(body .status) $(body .revoked_at)"
+api GET "/api/v1/tokens?limit=1000"
+check_eq "the first start's admin token never expires" "null active" \
+    "$(body '.items[] | select(.name == "bootstrap admin") | "\(.expires_at) \(.status)"')"
+api GET "/api/v1/audit?action=token.create&object_id=$short_id"
+check_eq "its audit entry says until when" "$short_at" "$(body '.items[0].detail.expires_at')"
+
+# ---- 11 hours later, then 13
+echo "+$((11 * 3600))" > clock
+TOKEN=$short api GET "/api/v1/certificates?limit=1"
+check_eq "11 hours on, the 12-hour token still works" 200 "$status"
+echo "+$((13 * 3600))" > clock
+TOKEN=$short api GET "/api/v1/certificates?limit=1"
+check_eq "13 hours on, the 12-hour token is refused: 401, reason token_expired" "401 unauthorized token_expired" \
+    "$status $(body .error.code) $(body .error.reason)"
+check_eq "its message says which token and when it expired" \
+    "the API token $short_id expired at $short_at; an admin makes a new one (certhub token create)" "$(body .error.message)"
+TOKEN=$short api GET "/api/v1/certificates?limit=1" "" -D "$T/headers"
+check_contains "with WWW-Authenticate: Bearer, as any refused token" "$(tr -d '\r' < "$T/headers")" "WWW-Authenticate: Bearer"
+TOKEN=cht_$(printf '0%.0s' $(seq 1 64)) api GET "/api/v1/certificates?limit=1"
+check_eq "an unknown token is told apart: no reason, its own message" "401 null unknown API token" \
+    "$status $(body .error.reason) $(body .error.message)"
+TOKEN=$long api GET "/api/v1/certificates?limit=1"
+check_eq "the one expiring in two days still works" 200 "$status"
+TOKEN=$forever api GET "/api/v1/certificates?limit=1"
+check_eq "so does the one without an expiry" 200 "$status"
+api GET "/api/v1/tokens?limit=1000"
+check_eq "the first start's admin token lists them: the one past its expiry is said to be expired" \
+    "200 ci job:expired contractor:active dashboards:active" \
+    "$status $(body '[.items[] | select(.name != "bootstrap admin") | .name + ":" + .status] | join(" ")')"
+
+# ---- across a restart, and three days on
+stop_daemon
+echo "+$((3 * 86400))" > clock
+start_daemon
+TOKEN=$long api GET "/api/v1/certificates?limit=1"
+check_eq "after a restart, three days on, the two-day token is refused too" "401 token_expired" \
+    "$status $(body .error.reason)"
+TOKEN=$forever api GET "/api/v1/certificates?limit=1"
+check_eq "the one without an expiry is not" 200 "$status"
+api DELETE "/api/v1/tokens/$short_id"
+check_eq "an expired token can still be revoked" 200 "$status"
+TOKEN=$short api GET "/api/v1/certificates?limit=1"
+check_eq "and is then said to be revoked" "401 the API token was revoked" "$status $(body .error.message)"
+api GET "/api/v1/tokens/$short_id"
+check_eq "listed as revoked, its expiry kept" "revoked $short_at" "$(body .status) $(body .expires_at)"
+api GET "/api/v1/certificates?limit=1"
+check_eq "the admin token of the first start still works" 200 "$status"
+
+# ---- the CLI: token create --expires, token list, an expired token's refusal
+remote() { "$CERTHUB" --server "https://localhost:$port" --token-file "$data/admin-token" --ca-file "$data/ca.pem" "$@"; }
+now=$((now + 3 * 86400)) # certhubd's clock
+cli_short=$(remote token create --role viewer --name cli-week --expires 7d)
+CERTHUB_TOKEN=$cli_short expect_exit 0 "token create --expires 7d: a token that works" -- \
+    "$CERTHUB" --server "https://localhost:$port" --ca-file "$data/ca.pem" cert list
+remote --output json token create --role viewer --name cli-dated --expires 2030-06-01 > dated.json
+check_eq "--expires with a date: expires_at, its midnight UTC" "2030-06-01T00:00:00Z" "$(jq -r .expires_at dated.json)"
+remote --output json token list --all > list.json
+at=$(date -u -d "$(jq -r '.items[] | select(.name == "cli-week") | .expires_at' list.json)" +%s)
+[ "$at" -ge $((now + 7 * 86400)) ] && [ "$at" -le $((now + 7 * 86400 + 60)) ] ||
+    fail "--expires 7d is seven days from certhubd's now: $(iso "$at") (now $(iso "$now"))"
+ok "--expires 7d: seven days from certhubd's clock"
+remote token list > list.txt
+check_eq "token list: the status and expires_at columns" "id name role status created_at expires_at" \
+    "$(head -1 list.txt | awk '{$1 = $1; print}')"
+check_eq "an expired token's row says so, with its expiry" "expired $two_days" \
+    "$(awk '$2 == "contractor" {print $4, $6}' list.txt)"
+check_eq "a token without an expiry: active, no expiry" "active ||" "$(awk '$2 == "dashboards" {print $4, "|" $6 "|"}' list.txt)"
+CERTHUB_TOKEN=$long expect_error "the CLI with an expired token: exit 1 saying when it expired" \
+    "expired at $two_days; an admin makes a new one (certhub token create) (HTTP 401)" -- \
+    "$CERTHUB" --server "https://localhost:$port" --ca-file "$data/ca.pem" cert list
+before=$(count)
+expect_error "--expires 0d: exit 1 saying what it takes" \
+    'expires_in "0d" is not a lifetime from 1h to 3650d, written as a whole number of days or hours (30d, 12h) (HTTP 400); --expires also takes a time' -- \
+    remote token create --expires 0d
+expect_error "--expires of garbage" '"soon" is not a lifetime' -- remote token create --expires soon
+expect_error "--expires 90m (days or hours only)" '"90m" is not a lifetime' -- remote token create --expires 90m
+expect_error "--expires with a date past: exit 1, the relative form named" \
+    "expires_at 2020-01-01T00:00:00Z is not in the future (HTTP 400); --expires also takes days or hours from now: 30d, 12h" -- \
+    remote token create --expires 2020-01-01
+expect_error "--expires more than ten years" '"4000d" is not a lifetime from 1h to 3650d' -- remote token create --expires 4000d
+check_eq "none of them made a token" "$before" "$(count)"
+
+stop_daemon
+done_testing
