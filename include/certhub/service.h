@@ -105,7 +105,7 @@ int ch_svc_token_bootstrap(ch_svc *svc, const char *tenant_id, ch_role role, con
 
 /* The authenticated caller of a token: tenant, role, permissions ("token:<id>" as its name).
  * A missing, unknown or revoked token is CH_EAUTH, and so is an expired one (its message says
- * when; ch_error_reason() "token_expired").  Release with ch_svc_principal_dispose. */
+ * when; ch_error_reason() "token_expired").  Held by value: nothing to release. */
 typedef struct ch_svc_principal {
     ch_actor actor;
     char tenant_id[CH_ID_MAX];

@@ -473,7 +473,10 @@ int need_auth(req *r)
         return -1;
     }
     if ((error = ch_svc_authenticate(r->svc, h + 7, &r->who)) < 0) {
-        evhttp_add_header(evhttp_request_get_output_headers(r->ev), "WWW-Authenticate", "Bearer");
+        /* A token sent and refused (unknown, revoked, expired) is RFC 6750's invalid_token, so a
+         * client knows to get another rather than to send one (3.1). */
+        evhttp_add_header(evhttp_request_get_output_headers(r->ev), "WWW-Authenticate",
+                          error == CH_EAUTH ? "Bearer error=\"invalid_token\"" : "Bearer");
         reply_error(r, error);
         return -1;
     }

@@ -85,7 +85,11 @@ check_eq "13 hours on, the 12-hour token is refused: 401, reason token_expired" 
 check_eq "its message says which token and when it expired" \
     "the API token $short_id expired at $short_at; an admin makes a new one (certhub token create)" "$(body .error.message)"
 TOKEN=$short api GET "/api/v1/certificates?limit=1" "" -D "$T/headers"
-check_contains "with WWW-Authenticate: Bearer, as any refused token" "$(tr -d '\r' < "$T/headers")" "WWW-Authenticate: Bearer"
+check_contains "with WWW-Authenticate: Bearer error=\"invalid_token\", as any refused token (RFC 6750 3.1)" \
+    "$(tr -d '\r' < "$T/headers")" 'WWW-Authenticate: Bearer error="invalid_token"'
+TOKEN="" api GET "/api/v1/certificates?limit=1" "" -D "$T/headers"
+check_eq "no token at all: WWW-Authenticate: Bearer, no error (a client that sent none is not told its token is bad)" \
+    'WWW-Authenticate: Bearer' "$(tr -d '\r' < "$T/headers" | grep -i '^WWW-Authenticate')"
 TOKEN=cht_$(printf '0%.0s' $(seq 1 64)) api GET "/api/v1/certificates?limit=1"
 check_eq "an unknown token is told apart: no reason, its own message" "401 null unknown API token" \
     "$status $(body .error.reason) $(body .error.message)"
