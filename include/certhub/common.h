@@ -154,8 +154,8 @@ int ch_multipart_parse(const uint8_t *body, size_t len, const char *boundary, ch
 int ch_init(void);
 int ch_init_legacy(void);
 
-/* Seconds since the epoch from the one clock the library uses.  Test builds may move it
- * with CERTHUB_TEST_NOW (seconds since the epoch). */
+/* Seconds since the epoch from the one clock the library uses (the tests move it with
+ * libfaketime, which the real binaries run under unchanged). */
 int64_t ch_now(void);
 
 /* Names the calling thread (at most 15 characters are kept), as top -H, ps -L and perf show

@@ -398,12 +398,6 @@ int ch_init_legacy(void)
 
 int64_t ch_now(void)
 {
-#ifdef CERTHUB_TEST_CLOCK
-    /* Test builds only: lets integration tests move time forward. */
-    const char *fake = getenv("CERTHUB_TEST_NOW");
-    if (fake != NULL && *fake != '\0')
-        return strtoll(fake, NULL, 10);
-#endif
     return (int64_t)time(NULL);
 }
 
