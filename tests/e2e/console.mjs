@@ -377,6 +377,23 @@ assert.equal(await page.locator('#key_type option[value="rsa2048"]').isDisabled(
 await page.keyboard.press("Escape");
 await page.getByRole("dialog").waitFor({ state: "hidden" });
 ok("a profile's key types said in the wizard, the others not offered");
+// A profile with a name policy: the wizard says which names it allows, and a built-in says none.
+assert.equal(await page.evaluate(async (token) => (await fetch("/api/v1/profiles", { method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": token },
+  body: JSON.stringify({ name: "named-e2e", key_usage: ["digital_signature"], ext_key_usage: ["server_auth"],
+    allowed_domains: ["example.com", "example.net"], allow_subdomains: true, allow_wildcards: true }) })).status,
+  await page.evaluate(async () => (await (await fetch("/api/v1/session")).json()).csrf_token)), 201);
+await page.getByRole("button", { name: "Create certificate" }).click();
+await page.getByLabel("Identifier").fill("named");
+await page.getByRole("button", { name: "Next" }).click();
+await page.getByLabel("Profile").selectOption("named-e2e");
+await page.locator("#profile-names").getByText(/^Names this profile allows: /).waitFor();
+assert.equal(await page.locator("#profile-names").innerText(),
+  "Names this profile allows: example.com, example.net and the names below them; wildcards.");
+await page.getByLabel("Profile").selectOption("tls-server");
+assert.equal(await page.locator("#profile-names").innerText(), "");
+await page.keyboard.press("Escape");
+await page.getByRole("dialog").waitFor({ state: "hidden" });
+ok("a profile's name policy said in the wizard where the profile is chosen");
 await page.getByRole("button", { name: "Create certificate" }).click();
 await page.getByLabel("Identifier").fill("from-p12");
 await page.getByLabel("Type").selectOption("import");
