@@ -54,6 +54,18 @@ on_exit() { # [STATUS]: the test's exit status, when a trap of its own ran comma
 }
 trap on_exit EXIT
 
+# fake_clock: the next start_daemon runs certhubd, and only certhubd, on a clock libfaketime
+# moves.  $T/clock holds its offset from now, "+0" at first; the test writes another ("+13h",
+# "+70d", "+SECONDS") to move it, read at every call; the test's own commands keep the real
+# time.
+fake_clock() {
+    local lib
+    lib=$(ls /usr/lib/*/faketime/libfaketimeMT.so.1 2>/dev/null | head -1)
+    [ -n "$lib" ] || fail "libfaketime is missing (Debian package faketime; scripts/deps.sh installs it)"
+    echo "+0" >"$T/clock"
+    DAEMON_ENV="LD_PRELOAD=$lib FAKETIME_TIMESTAMP_FILE=$T/clock FAKETIME_NO_CACHE=1"
+}
+
 start_daemon() {
     local attempt i
     for attempt in 1 2 3 4 5; do

@@ -6,10 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon.sh"
 
-lib=$(ls /usr/lib/*/faketime/libfaketimeMT.so.1 2>/dev/null | head -1)
-[ -n "$lib" ] || fail "libfaketime is missing (scripts/deps.sh installs faketime)"
-echo "+0" > clock
-DAEMON_ENV="LD_PRELOAD=$lib FAKETIME_TIMESTAMP_FILE=$T/clock FAKETIME_NO_CACHE=1"
+fake_clock
 start_daemon --job-interval 1
 TOKEN=$(cat "$data/admin-token")
 issuer=$(quickstart_issuer)

@@ -6,8 +6,6 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon.sh"
 
-lib=$(ls /usr/lib/*/faketime/libfaketimeMT.so.1 2>/dev/null | head -1)
-[ -n "$lib" ] || fail "libfaketime is missing (scripts/deps.sh installs faketime)"
 python3 "$CERTHUB_SOURCE_DIR/tests/integration/webhook_receiver.py" "$T/hooks" "$T/hookport" &
 hookpid=$!
 trap 'rc=$?; kill $hookpid 2>/dev/null || true; on_exit $rc' EXIT
@@ -15,8 +13,7 @@ for i in $(seq 1 50); do [ -s hookport ] && break; sleep 0.1; done
 touch hooks
 hook="http://127.0.0.1:$(cat hookport)/alerts"
 secret="a-webhook-secret-of-some-length"
-echo "+0" > clock
-DAEMON_ENV="LD_PRELOAD=$lib FAKETIME_TIMESTAMP_FILE=$T/clock FAKETIME_NO_CACHE=1"
+fake_clock
 start_daemon --job-interval 1
 TOKEN=$(cat "$data/admin-token")
 api PATCH /api/v1/settings '{"webhooks":[{"url":"ftp://x","secret":"short"}]}'
