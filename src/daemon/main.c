@@ -106,13 +106,17 @@ static bool whole(const char *value, long lo, long hi, int *out)
     return true;
 }
 
+/* The settings, as the config file names them (an option writes '-' for '_'); backup is an
+ * option only. */
+static const char *const setting_names[] = {"data_dir", "listen", "threads", "workers", "durability", "server_names",
+                                            "tls_cert", "tls_key", "renew_check", "job_interval", "max_connections",
+                                            "request_timeout"};
+#define SETTING_COUNT (sizeof setting_names / sizeof setting_names[0])
+
 /* Whether name is a setting, as an option (with -) on the command line or a line (with _) of
  * the config file; backup only on the command line. */
 static bool known_setting(const char *name, const char *where)
 {
-    static const char *const names[] = {"data_dir",    "listen",       "tls_cert",        "tls_key",
-                                        "server_names", "threads",      "workers",         "renew_check",
-                                        "job_interval", "max_connections", "request_timeout", "durability"};
     char norm[64];
     size_t i;
 
@@ -121,8 +125,8 @@ static bool known_setting(const char *name, const char *where)
     norm[i] = '\0';
     if (strcmp(norm, "backup") == 0)
         return strcmp(where, "command line") == 0;
-    for (i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strcmp(norm, names[i]) == 0)
+    for (i = 0; i < SETTING_COUNT; i++)
+        if (strcmp(norm, setting_names[i]) == 0)
             return true;
     return false;
 }
@@ -167,10 +171,12 @@ static int set(struct settings *st, const char *name, const char *value, const c
          * command line), rather than as a bad value of a setting that does not exist. */
         if (strcmp(where, "command line") == 0)
             fprintf(stderr, "certhubd: unknown option --%s ('certhubd --help' lists them)\n", name);
-        else
-            fprintf(stderr, "certhubd: %s: unknown setting %s; the settings are data_dir, listen, threads, workers, "
-                            "durability, server_names, tls_cert, tls_key, renew_check, job_interval, max_connections "
-                            "and request_timeout\n", where, name);
+        else {
+            fprintf(stderr, "certhubd: %s: unknown setting %s; the settings are", where, name);
+            for (size_t i = 0; i < SETTING_COUNT; i++)
+                fprintf(stderr, "%s%s", i == 0 ? " " : i + 1 < SETTING_COUNT ? ", " : " and ", setting_names[i]);
+            fputc('\n', stderr);
+        }
         return -1;
     } else {
         fprintf(stderr,

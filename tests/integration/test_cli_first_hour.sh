@@ -12,7 +12,8 @@ expect_exit 2 "certhubd --datadir" -- "$CERTHUBD" --datadir "$T/x"
 check_contains "is said to be an unknown option" "$(cat "$T/stderr")" "unknown option --datadir ('certhubd --help' lists them)"
 printf 'data_dir = %s\nthread = 2\n' "$T/x" > misspelt.conf
 expect_exit 2 "a config file's misspelt setting" -- "$CERTHUBD" --config misspelt.conf
-check_contains "is named with its line" "$(cat "$T/stderr")" "misspelt.conf:2: unknown setting thread; the settings are data_dir"
+check_contains "is named with its line, and every setting" "$(cat "$T/stderr")" \
+    "misspelt.conf:2: unknown setting thread; the settings are data_dir, listen, threads, workers, durability, server_names, tls_cert, tls_key, renew_check, job_interval, max_connections and request_timeout"
 expect_exit 2 "a bad value of a setting" -- "$CERTHUBD" --data-dir "$T/x" --threads 99
 check_contains "still says what it takes" "$(cat "$T/stderr")" 'bad setting threads = "99"; accepted:'
 [ ! -e "$T/x" ] && ok "and none of them made the data directory"
