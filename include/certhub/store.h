@@ -120,7 +120,8 @@ typedef struct ch_store_token {
 
 int ch_store_token_put(ch_store *s, const ch_store_token *t);
 int ch_store_token_get_by_hash(ch_store *s, ch_store_token *out, const char *token_hash);
-int ch_store_token_count(ch_store *s, const char *tenant_id, int64_t *count);
+/* The tenant's tokens that let one in at now: neither revoked nor expired. */
+int ch_store_token_count(ch_store *s, const char *tenant_id, int64_t now, int64_t *count);
 void ch_store_token_dispose(ch_store_token *t);
 /* A tenant's tokens, oldest first (token_hash left empty): a page of them, or all when page is
  * NULL. */

@@ -151,5 +151,30 @@ expect_error "--expires with a date past: exit 1, the relative form named" \
 expect_error "--expires more than ten years" '"4000d" is not a lifetime from 1h to 3650d' -- remote token create --expires 4000d
 check_eq "none of them made a token" "$before" "$(count)"
 
+# ---- every token that lets anyone in expired: the next start makes the admin token again, as it
+# does once all are revoked (the way back in for whoever holds the data directory)
+api POST /api/v1/tokens '{"role":"admin","name":"last admin","expires_in":"1d"}'
+check_eq "an admin token for a day" 201 "$status"
+last=$(body .token)
+first=$(cat "$data/admin-token")
+TOKEN=$last api GET "/api/v1/tokens?limit=1000"
+for id in $(body '.items[] | select(.status == "active" and .name != "last admin") | .id'); do
+    TOKEN=$last api DELETE "/api/v1/tokens/$id"
+    [ "$status" = 200 ] || fail "revoking $id: $status $(cat "$T/body")"
+done
+TOKEN=$last api GET "/api/v1/tokens?limit=1000"
+check_eq "the day's admin token is the only one left that lets anyone in" "last admin" \
+    "$(body '[.items[] | select(.status == "active") | .name] | join(",")')"
+stop_daemon
+echo "+$((5 * 86400))" > clock
+start_daemon
+check_eq "two days after it expired, the next start made a new admin token" "yes" \
+    "$([ -s "$data/admin-token" ] && [ "$(cat "$data/admin-token")" != "$first" ] && echo yes)"
+TOKEN=$(cat "$data/admin-token") api GET "/api/v1/certificates?limit=1"
+check_eq "and it lets the admin in" 200 "$status"
+stop_daemon
+start_daemon
+check_eq "a start with a token that lets one in makes none" 0 "$(grep -c 'admin API token' "$log" || true)"
+
 stop_daemon
 done_testing

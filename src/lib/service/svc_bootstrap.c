@@ -209,8 +209,10 @@ int ch_svc_bootstrap_run(ch_svc *svc, const char *data_dir, const char *names, c
     }
     if ((error = svc_write_roots(svc, &a, data_dir)) < 0)
         goto done;
-    /* The first admin token, shown once and kept 0600 beside the data. */
-    if ((error = ch_store_token_count(svc->store, out->tenant_id, &tokens)) < 0)
+    /* The first admin token, shown once and kept 0600 beside the data; made again when no token
+     * of the tenant lets anyone in any more (all revoked, or expired: the way back in for whoever
+     * holds the data directory). */
+    if ((error = ch_store_token_count(svc->store, out->tenant_id, ch_now(), &tokens)) < 0)
         goto done;
     if (tokens == 0) {
         /* The default tenant's CAs, the quickstart's among them, are for anyone to trust: a

@@ -274,7 +274,8 @@ static const char *const stmt_sql[S_COUNT] = {
                     "VALUES(?,?,?,?,?,?,?,?)",
     [S_TOKEN_GET] = "SELECT id, tenant_id, role, name, token_hash, created_at, revoked_at, scope, expires_at "
                     "FROM api_tokens WHERE token_hash=?",
-    [S_TOKEN_COUNT] = "SELECT count(*) FROM api_tokens WHERE tenant_id=? AND revoked_at IS NULL",
+    [S_TOKEN_COUNT] = "SELECT count(*) FROM api_tokens WHERE tenant_id=? AND revoked_at IS NULL"
+                      " AND (expires_at IS NULL OR expires_at > ?)",
     [S_TOKEN_LIST] = "SELECT " TOKEN_COLS " FROM api_tokens "
                      "WHERE tenant_id=? ORDER BY created_at, id",
     [S_TOKEN_TENANT] = "SELECT tenant_id FROM api_tokens WHERE id=?",
@@ -1720,10 +1721,11 @@ int ch_store_token_get_by_hash(ch_store *s, ch_store_token *out, const char *tok
     return error;
 }
 
-int ch_store_token_count(ch_store *s, const char *tenant_id, int64_t *count)
+int ch_store_token_count(ch_store *s, const char *tenant_id, int64_t now, int64_t *count)
 {
     STMT(S_TOKEN_COUNT, "counting tokens");
     bind_text(st, 1, tenant_id);
+    sqlite3_bind_int64(st, 2, now);
     int rc = sqlite3_step(st);
     *count = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     sqlite3_reset(st);
