@@ -157,6 +157,8 @@ api POST /api/v1/tokens '{"role":"admin","name":"last admin","expires_in":"1d"}'
 check_eq "an admin token for a day" 201 "$status"
 last=$(body .token)
 first=$(cat "$data/admin-token")
+api PATCH /api/v1/settings '{"public_bundle":false}'
+check_eq "the default tenant's trust bundle made private" "200 false" "$status $(body .public_bundle)"
 TOKEN=$last api GET "/api/v1/tokens?limit=1000"
 for id in $(body '.items[] | select(.status == "active" and .name != "last admin") | .id'); do
     TOKEN=$last api DELETE "/api/v1/tokens/$id"
@@ -172,6 +174,8 @@ check_eq "two days after it expired, the next start made a new admin token" "yes
     "$([ -s "$data/admin-token" ] && [ "$(cat "$data/admin-token")" != "$first" ] && echo yes)"
 TOKEN=$(cat "$data/admin-token") api GET "/api/v1/certificates?limit=1"
 check_eq "and it lets the admin in" 200 "$status"
+TOKEN=$(cat "$data/admin-token") api GET /api/v1/settings
+check_eq "the bundle stays private: only the first start makes it public" false "$(body .public_bundle)"
 stop_daemon
 start_daemon
 check_eq "a start with a token that lets one in makes none" 0 "$(grep -c 'admin API token' "$log" || true)"

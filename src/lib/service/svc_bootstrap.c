@@ -215,10 +215,20 @@ int ch_svc_bootstrap_run(ch_svc *svc, const char *data_dir, const char *names, c
     if ((error = ch_store_token_count(svc->store, out->tenant_id, ch_now(), &tokens)) < 0)
         goto done;
     if (tokens == 0) {
+        ch_store_page page = {.limit = 1};
+        ch_store_token *any = NULL;
+        size_t n = 0;
+
         /* The default tenant's CAs, the quickstart's among them, are for anyone to trust: a
          * machine fetches them before it has a credential.  Set before the token is stored, so
-         * that a set-up stopped in between does it again at the next start. */
-        if ((error = ch_svc_settings_update(svc, &a, "{\"public_bundle\":true}", NULL)) < 0)
+         * that a set-up stopped in between does it again at the next start; at the first start
+         * only (no token ever made), not when the token is made again: an admin may have made
+         * the bundle private since. */
+        if ((error = ch_store_token_list(svc->store, out->tenant_id, &page, &any, &n)) < 0)
+            goto done;
+        ch_store_token_list_free(any, n);
+        free(page.next_cursor);
+        if (n == 0 && (error = ch_svc_settings_update(svc, &a, "{\"public_bundle\":true}", NULL)) < 0)
             goto done;
         snprintf(path, sizeof path, "%s/admin-token", data_dir);
         if ((error = ch_svc_token_bootstrap(svc, out->tenant_id, CH_ROLE_ADMIN, "bootstrap admin", path,
