@@ -2128,7 +2128,7 @@ int cmd_remote_ca_bundle(cli_args *a)
     int rc = 1;
 
     if (strcmp(format, "pem") != 0 && strcmp(format, "jks") != 0 && strcmp(format, "p12") != 0)
-        return cli_fail(a, "--format takes pem, jks or p12");
+        return cli_fail(a, "--format takes pem, jks or p12 (pfx, pkcs12), not \"%.32s\"", cli_opt(a, "format"));
     if (cli_may_write(a, out) != 0 || cli_password(a, "password-file", NULL, &password) != 0)
         return 1;
     if (strcmp(format, "pem") != 0 && password == NULL)

@@ -99,6 +99,8 @@ remote cert export "$cid" --format PKCS12 --no-password --out empty.p12
 openssl pkcs12 -in empty.p12 -passin pass: -nokeys >/dev/null 2>&1 && ok "--format PKCS12 --no-password likewise"
 remote ca bundle --format pfx --password-file pw --out bundle.pfx
 openssl pkcs12 -in bundle.pfx -passin file:pw -nokeys >/dev/null 2>&1 && ok "ca bundle --format pfx: a PKCS#12 truststore"
+expect_error "ca bundle --format of no truststore: exit 1, the value said" '--format takes pem, jks or p12 (pfx, pkcs12), not "der"' -- \
+    remote ca bundle --format der --out bundle.der
 expect_error "a format of none still names those taken" 'not "pfx2"' -- remote cert export "$cid" --format pfx2 --out x
 
 # A CA hierarchy of one's own beside the quickstart's: the refusals name the options that do it.
