@@ -209,7 +209,8 @@ typedef struct ch_svc_ca_req {
     const char *parent_id;    /* the signing CA, for an intermediate */
     ch_svc_subject subject;
     const char *key_type;     /* "p256" (default), "rsa2048"... */
-    int days;                 /* 0: the profile's default */
+    int days;                 /* 0: the profile's default (or ttl) */
+    int64_t ttl;              /* the lifetime in seconds instead of days (ch_issue_opts); 0: days */
     int path_len;             /* -2: the profile's */
     const char *digest;       /* NULL: sha256 */
     const char *const *crl_urls;  /* put into what this CA issues */
@@ -477,7 +478,8 @@ typedef struct ch_svc_issue_req {
     size_t public_key_len;
     const char *csr_id;           /* a CSR made on this server: signed, its key becomes the
                                    * certificate's, and the CSR is marked signed */
-    int days;                 /* 0: the profile's */
+    int days;                 /* 0: the profile's (or ttl) */
+    int64_t ttl;              /* the lifetime in seconds instead of days (ch_issue_opts); 0: days */
     const char *digest;
     unsigned key_usage;       /* 0: the profile's */
     unsigned ext_key_usage;   /* 0: the profile's */

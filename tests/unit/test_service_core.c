@@ -272,6 +272,58 @@ static void test_extension_switches_and_renewal(void **state)
     ch_store_ca_dispose(&inter);
 }
 
+/* A lifetime in seconds: issued as asked, and kept to the minute by a renewal (a 90-minute
+ * certificate's is 90 minutes, not a day) and by a CA's rotation; one of whole days is asked
+ * again in days.  Days and ttl both change nothing. */
+static void test_short_lifetimes_kept(void **state)
+{
+    ch_store_ca root, inter, ca, rotated;
+    ch_store_cert first, renewed, out, cert;
+    ch_svc_issue_req req = {.profile = "tls-server", .key_type = "p256", .ttl = 90 * 60};
+    ch_svc_ca_req cr = {.name = "36-hour root", .path_len = -2, .ttl = 36 * 3600};
+    int64_t before;
+
+    (void)state;
+    make_cas(&root, &inter, "short");
+    req.ca_id = inter.id;
+    req.subject.fields.common_name = "short.example";
+    assert_int_equal(ch_svc_cert_issue(svc, &operator_a, &req, &first), 0);
+    assert_int_equal(first.not_after - first.not_before, 90 * 60 + CH_ISSUE_BACKDATE);
+    assert_int_equal(ch_svc_cert_renew(svc, &operator_a, first.id, false, &renewed), 0);
+    assert_int_equal(renewed.not_after - renewed.not_before, 90 * 60 + CH_ISSUE_BACKDATE);
+    ch_store_cert_dispose(&renewed);
+    ch_store_cert_dispose(&first);
+    req.ttl = 2 * 86400;
+    req.name = "two days";
+    assert_int_equal(ch_svc_cert_issue(svc, &operator_a, &req, &first), 0);
+    assert_int_equal(ch_svc_cert_renew(svc, &operator_a, first.id, true, &renewed), 0);
+    assert_int_equal(renewed.not_after - renewed.not_before, 2 * 86400 + CH_ISSUE_BACKDATE);
+    ch_store_cert_dispose(&renewed);
+    ch_store_cert_dispose(&first);
+
+    before = count_certs(&admin_a);
+    req.days = 1;
+    assert_int_equal(ch_svc_cert_issue(svc, &operator_a, &req, &out), CH_EINVAL);
+    assert_string_equal(ch_error_field(), "ttl");
+    req.days = 0;
+    req.ttl = 5000 * 86400LL; /* beyond the intermediate's 1000 days */
+    assert_int_equal(ch_svc_cert_issue(svc, &operator_a, &req, &out), CH_EPOLICY);
+    assert_string_equal(ch_error_field(), "ttl");
+    assert_non_null(strstr(ch_error_last(), "give a ttl of at most "));
+    assert_int_equal(count_certs(&admin_a), before);
+
+    cr.subject.fields.common_name = "Short Root";
+    assert_int_equal(ch_svc_ca_create(svc, &admin_a, &cr, &ca), 0);
+    assert_int_equal(ch_svc_ca_rotate(svc, &admin_a, ca.id, &rotated), 0);
+    assert_int_equal(ch_store_cert_get(ch_svc_store(svc), &cert, admin_a.tenant_id, rotated.cert_id), 0);
+    assert_int_equal(cert.not_after - cert.not_before, 36 * 3600 + CH_ISSUE_BACKDATE);
+    ch_store_cert_dispose(&cert);
+    ch_store_ca_dispose(&rotated);
+    ch_store_ca_dispose(&ca);
+    ch_store_ca_dispose(&root);
+    ch_store_ca_dispose(&inter);
+}
+
 /* quick_only (an event loop's issuance): what takes a millisecond or more is not begun and
  * comes back CH_SVC_SLOW with nothing stored; the same request without it is issued. */
 static void test_quick_only(void **state)
@@ -1347,6 +1399,7 @@ int main(void)
         cmocka_unit_test(test_issue_and_verify),
         cmocka_unit_test(test_bad_requests_change_nothing),
         cmocka_unit_test(test_extension_switches_and_renewal),
+        cmocka_unit_test(test_short_lifetimes_kept),
         cmocka_unit_test(test_quick_only),
         cmocka_unit_test(test_import_duplicates_and_isolation),
         cmocka_unit_test(test_byo_issuer),

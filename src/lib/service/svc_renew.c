@@ -90,9 +90,7 @@ int ch_svc_cert_renew(ch_svc *svc, const ch_actor *actor, const char *id, bool r
     q.profile = old.profile;
     q.ca_id = old.ca_id;
     q.subject.dn = old.subject;
-    q.days = (int)((old.not_after - old.not_before + 43200) / 86400);
-    if (q.days < 1)
-        q.days = 1;
+    svc_lifetime_of(&old, &q.days, &q.ttl);
     q.auto_renew = old.auto_renew;
     q.renews = old.id;
     split_sans(old.sans, &san_store, sans, CH_MAX_SANS);
