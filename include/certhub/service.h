@@ -514,8 +514,8 @@ int ch_svc_cert_issue_start(ch_svc *svc, const ch_actor *actor, const ch_svc_iss
 int ch_svc_pending_end(ch_svc_pending *pending, ch_store_cert *out);
 
 /* When a certificate of this validity is renewed: at 2/3 of its life, and never later than a
- * threshold before its end that grows with the lifetime (12 hours for a day-long certificate,
- * 30 days for those of 60 days and more). */
+ * threshold before its end that grows with the lifetime (half of it: 30 minutes for an hour-long
+ * certificate, 12 hours for a day-long one; 30 days for those of 60 days and more). */
 int64_t ch_renew_at(int64_t not_before, int64_t not_after);
 /* The same at another fraction of the life (0.5 to 0.9). */
 int64_t ch_renew_at_fraction(int64_t not_before, int64_t not_after, double fraction);

@@ -324,6 +324,36 @@ static void test_short_lifetimes_kept(void **state)
     ch_store_ca_dispose(&inter);
 }
 
+/* When automatic renewal comes: at the renewal point (2/3 by default), never later than half
+ * the life or 30 days before the end; a certificate shorter than a day is due within its life,
+ * not before it began. */
+static void test_renew_at(void **state)
+{
+    const int64_t nb = 1800000000, b = CH_ISSUE_BACKDATE;
+    ch_store_ca root, inter;
+    ch_store_cert c;
+    ch_svc_issue_req req = {.profile = "tls-server", .key_type = "p256", .ttl = 3600, .auto_renew = true};
+
+    (void)state;
+    assert_int_equal(ch_renew_at(nb, nb + 300 + b), nb + (300 + b) / 2);
+    assert_int_equal(ch_renew_at(nb, nb + 3600 + b), nb + (3600 + b) / 2);
+    assert_int_equal(ch_renew_at(nb, nb + 86400 + b), nb + (86400 + b) / 2);
+    assert_int_equal(ch_renew_at(nb, nb + 30 * 86400 + b), nb + (30 * 86400 + b) / 2);
+    assert_int_equal(ch_renew_at(nb, nb + 90 * 86400), nb + 60 * 86400);
+    assert_int_equal(ch_renew_at(nb, nb + 365 * 86400), nb + 365 * 86400 / 3 * 2);
+    assert_int_equal(ch_renew_at_fraction(nb, nb + 200 * 86400, 0.9), nb + 170 * 86400);
+    assert_int_equal(ch_renew_at_fraction(nb, nb + 3600, 0.9), nb + 1800);
+    make_cas(&root, &inter, "renew-at");
+    req.ca_id = inter.id;
+    req.subject.fields.common_name = "hourly.example";
+    assert_int_equal(ch_svc_cert_issue(svc, &operator_a, &req, &c), 0);
+    assert_int_equal(c.renew_at, c.not_before + (c.not_after - c.not_before) / 2);
+    assert_true(c.renew_at > ch_now());
+    ch_store_cert_dispose(&c);
+    ch_store_ca_dispose(&root);
+    ch_store_ca_dispose(&inter);
+}
+
 /* quick_only (an event loop's issuance): what takes a millisecond or more is not begun and
  * comes back CH_SVC_SLOW with nothing stored; the same request without it is issued. */
 static void test_quick_only(void **state)
@@ -1400,6 +1430,7 @@ int main(void)
         cmocka_unit_test(test_bad_requests_change_nothing),
         cmocka_unit_test(test_extension_switches_and_renewal),
         cmocka_unit_test(test_short_lifetimes_kept),
+        cmocka_unit_test(test_renew_at),
         cmocka_unit_test(test_quick_only),
         cmocka_unit_test(test_import_duplicates_and_isolation),
         cmocka_unit_test(test_byo_issuer),
