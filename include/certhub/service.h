@@ -448,7 +448,8 @@ int ch_svc_profile_get(ch_svc *svc, const ch_actor *actor, const char *name, ch_
 int ch_svc_profile_list(ch_svc *svc, const ch_actor *actor, ch_svc_profile **out, size_t *count);
 /* Creates (create true; CH_EEXISTS when taken) or replaces a custom profile from a JSON
  * definition: {"description", "key_usage":[...], "ext_key_usage":[...], "default_days",
- * "max_days", "allow_sans"} (default_days, when not given, is 365 or max_days if less), and
+ * "max_days", "allow_sans"} (default_days, when not given, is 365 or max_days if less; each of
+ * the two may be a ttl instead, "default_ttl" and "max_ttl": "24h", "7d"), and
  * its name policy (ch_name_policy): "allowed_domains":[...],
  * "allow_subdomains", "allow_wildcards", "allow_uri_sans" (these three false unless given, and
  * only with allowed_domains), "allow_ip_sans" (true unless allowed_domains is given); and the

@@ -188,19 +188,21 @@ static const cli_cmd commands[] = {
      "list certificate profiles, built-in and custom", "limit= cursor= all tenant=", 0, 0},
     {"profile get", cmd_remote_profile_get, "NAME", "show a profile", "", 1, 1},
     {"profile create", cmd_remote_profile_create,
-     "NAME --key-usage LIST [--ext-key-usage LIST] [--default-days N] [--max-days N] [--sans on|off] "
+     "NAME --key-usage LIST [--ext-key-usage LIST] [--default-days N | --default-ttl T] [--max-days N | --max-ttl T] "
+     "[--sans on|off] "
      "[--description D] [--allowed-domains LIST|none|any] [--subdomains on|off] [--wildcards on|off] "
      "[--ip-sans on|off] [--uri-sans on|off] [--key-types LIST|any]",
      "create a custom profile (usages such as digital_signature,key_encipherment and server_auth,client_auth)",
-     "key-usage= ext-key-usage= default-days= max-days= sans= description= allowed-domains= subdomains= wildcards= "
-     "ip-sans= uri-sans= key-types=", 1, 1},
+     "key-usage= ext-key-usage= default-days= default-ttl= max-days= max-ttl= sans= description= allowed-domains= "
+     "subdomains= wildcards= ip-sans= uri-sans= key-types=", 1, 1},
     {"profile update", cmd_remote_profile_update,
-     "NAME [--key-usage LIST] [--ext-key-usage LIST] [--default-days N] [--max-days N] [--sans on|off] "
+     "NAME [--key-usage LIST] [--ext-key-usage LIST] [--default-days N | --default-ttl T] [--max-days N | --max-ttl T] "
+     "[--sans on|off] "
      "[--description D] [--allowed-domains LIST|none|any] [--subdomains on|off] [--wildcards on|off] "
      "[--ip-sans on|off] [--uri-sans on|off] [--key-types LIST|any]",
      "change a custom profile: what the options say, the rest kept",
-     "key-usage= ext-key-usage= default-days= max-days= sans= description= allowed-domains= subdomains= wildcards= "
-     "ip-sans= uri-sans= key-types=", 1, 1},
+     "key-usage= ext-key-usage= default-days= default-ttl= max-days= max-ttl= sans= description= allowed-domains= "
+     "subdomains= wildcards= ip-sans= uri-sans= key-types=", 1, 1},
     {"profile delete", cmd_remote_profile_delete, "NAME", "delete a custom profile", "", 1, 1},
     {"audit list", cmd_remote_audit_list,
      "[--action A|PREFIX*] [--actor WHO] [--object ID] [--since TIME] [--until TIME] [--limit N] [--oldest-first] "
@@ -404,8 +406,10 @@ static const struct opt_help {
     {NULL, "keys-export", "the limited token may export those certificates' keys (an admin's token gives it)"},
     {"token create;token list;", "tenant", "the tenant, by name (the caller's own without it)"},
     {NULL, "tenant", "another tenant's, by name (the installation's admins, the default tenant's)"},
-    {NULL, "default-days", "the validity when none is asked (365, or --max-days if less)"},
+    {NULL, "default-days", "the validity when none is asked (365, or the maximum if less)"},
+    {NULL, "default-ttl", "the same as a ttl, for short-lived certificates: 24h, 30m (instead of --default-days)"},
     {NULL, "max-days", "the longest validity it allows"},
+    {NULL, "max-ttl", "the same as a ttl: 7d, 36h (instead of --max-days)"},
     {NULL, "description", "a line saying what it is for"},
     {NULL, "enabled", "on or off: whether devices are let in through it"},
     {NULL, "action", "an action (certificate.issue) or all that begin so (certificate.*); docs/operations.md lists them"},

@@ -1868,11 +1868,26 @@ static void token_revoke(req *r, const char *id)
 
 static json_t *profile_json(const ch_svc_profile *p)
 {
-    json_t *o = json_pack("{ss ss sb sb si si sb}", "name", p->p.name, "description", p->p.description ? p->p.description : "",
-                          "custom", p->custom, "is_ca", p->p.is_ca, "default_days", p->p.default_days, "max_days",
-                          p->p.max_days, "allow_sans", p->p.allow_sans);
+    json_t *o = json_pack("{ss ss sb sb}", "name", p->p.name, "description", p->p.description ? p->p.description : "",
+                          "custom", p->custom, "is_ca", p->p.is_ca);
     json_t *ku = json_array(), *eku = json_array();
     const char *const *names = ch_usage_names(false);
+    char ttl[24];
+
+    /* The lifetimes as the definition gives them, in days or as a ttl (what PUT takes back). */
+    if (p->p.default_ttl != 0) {
+        ch_ttl_format(ttl, sizeof ttl, p->p.default_ttl);
+        json_object_set_new(o, "default_ttl", json_string(ttl));
+    } else {
+        json_object_set_new(o, "default_days", json_integer(p->p.default_days));
+    }
+    if (p->p.max_ttl != 0) {
+        ch_ttl_format(ttl, sizeof ttl, p->p.max_ttl);
+        json_object_set_new(o, "max_ttl", json_string(ttl));
+    } else {
+        json_object_set_new(o, "max_days", json_integer(p->p.max_days));
+    }
+    json_object_set_new(o, "allow_sans", json_boolean(p->p.allow_sans));
 
     for (int i = 0; names[i]; i++)
         if (p->p.key_usage & (1u << i))
@@ -1943,9 +1958,9 @@ static void profile_get(req *r, const char *name)
 static void profile_put(req *r, const char *name, bool create)
 {
     static const char *const F_PROFILE[] = {"name",           "description",      "key_usage",       "ext_key_usage",
-                                            "default_days",   "max_days",         "allow_sans",      "allowed_domains",
-                                            "allow_subdomains", "allow_wildcards", "allow_ip_sans",   "allow_uri_sans",
-                                            "key_types",      NULL};
+                                            "default_days",   "default_ttl",      "max_days",        "max_ttl",
+                                            "allow_sans",     "allowed_domains",  "allow_subdomains", "allow_wildcards",
+                                            "allow_ip_sans",  "allow_uri_sans",   "key_types",       NULL};
     json_t *body = read_json(r, F_PROFILE), *v;
     ch_svc_profile p;
     char *def = NULL, given[80];

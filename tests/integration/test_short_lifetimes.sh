@@ -101,6 +101,46 @@ check_eq "an imported CA takes no ttl (its lifetime is its certificate's)" "400 
 api POST /api/v1/cas '{"name":"both","subject":{"common_name":"Both"},"days":10,"ttl":"240h"}'
 check_eq "nor days and ttl both" "400 ttl" "$status $(body .error.field)"
 
+# A profile of short-lived certificates: a day by default, a week at most, as a Vault role's
+# ttl and max_ttl; GET shows them in the form given (a ttl in its largest whole unit: 24h is
+# 1d), and PUT takes that back.
+api POST /api/v1/profiles '{"name":"short-lived","key_usage":["digital_signature"],"ext_key_usage":["server_auth"],"default_ttl":"24h","max_ttl":"7d"}'
+check_eq "a profile with default_ttl and max_ttl" "201 1d 7d null" \
+    "$status $(body .default_ttl) $(body .max_ttl) $(body .default_days)"
+jq 'del(.name, .custom, .is_ca)' "$T/body" > profile.json
+api PUT /api/v1/profiles/short-lived "$(cat profile.json)"
+check_eq "what GET shows, PUT takes back" "200 1d" "$status $(body .default_ttl)"
+api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"daily.example\"},\"profile\":\"short-lived\",\"ca_id\":\"$issuer\"}"
+body .pem > daily.pem
+check_eq "issued for its default, a day" "201 86460" "$status $(seconds daily.pem)"
+api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"weekly.example\"},\"profile\":\"short-lived\",\"ttl\":\"8d\",\"ca_id\":\"$issuer\"}"
+check_eq "past its max_ttl: 422 naming ttl" "422 ttl profile short-lived allows at most 7 days" \
+    "$status $(body .error.field) $(body .error.message)"
+api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"weekly.example\"},\"profile\":\"short-lived\",\"days\":8,\"ca_id\":\"$issuer\"}"
+check_eq "in days too: 422 naming days" "422 days" "$status $(body .error.field)"
+api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"weekly.example\"},\"profile\":\"short-lived\",\"ttl\":\"168h\",\"ca_id\":\"$issuer\"}"
+check_eq "up to it: issued" 201 "$status"
+api PUT /api/v1/profiles/short-lived '{"key_usage":["digital_signature"],"default_ttl":"48h","max_ttl":"24h"}'
+check_eq "a default past the maximum: 400 naming both" "400 default_ttl default_ttl (48h) is more than max_ttl (24h)" \
+    "$status $(body .error.field) $(body .error.message)"
+api PUT /api/v1/profiles/short-lived '{"key_usage":["digital_signature"],"max_days":7,"max_ttl":"7d"}'
+check_eq "max_days and max_ttl both: 400" "400 max_ttl" "$status $(body .error.field)"
+api PUT /api/v1/profiles/short-lived '{"key_usage":["digital_signature"],"max_ttl":"12h"}'
+check_eq "a maximum alone is the default too" "200 12h 12h" "$status $(body .default_ttl) $(body .max_ttl)"
+
+remote() { "$CERTHUB" --server "https://localhost:$port" --token-file "$data/admin-token" --ca-file "$data/ca.pem" "$@"; }
+expect_exit 0 "profile create --max-ttl" -- remote profile create cli-short --key-usage digital_signature --max-ttl 36h
+remote --output json profile get cli-short > p.json
+check_eq "its default is its maximum" "36h 36h" "$(jq -r '.default_ttl + " " + .max_ttl' p.json)"
+expect_exit 0 "profile update --max-days: the ttl replaced" -- remote profile update cli-short --max-days 30
+remote --output json profile get cli-short > p.json
+check_eq "the default kept as it was" "36h 30 null" "$(jq -r '"\(.default_ttl) \(.max_days) \(.max_ttl)"' p.json)"
+check_eq "profile list shows each lifetime as it is given" "36h 30d" \
+    "$(remote profile list --limit 1000 | awk '$1 == "cli-short" {print $4, $5}')"
+check_eq "and days for the built-in ones" "365d -" "$(remote profile list | awk '$1 == "tls-server" {print $4, $5}')"
+expect_error "profile update --default-ttl too short: the server's 400" "default_ttl must be from 5m to 36600d" -- \
+    remote profile update cli-short --default-ttl 2m
+
 # Automatic renewal: due at half an hour, renewed for an hour, and its renewal in turn.
 api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"renewed.example\"},\"ttl\":\"1h\",\"ca_id\":\"$issuer\",\"auto_renew\":true}"
 check_eq "an hour-long certificate with automatic renewal" "201 true" "$status $(body .auto_renew)"

@@ -901,6 +901,72 @@ static void test_tokens_list_and_revoke(void **state)
     ch_secure_free_str(token);
 }
 
+/* A profile of short-lived certificates: default_ttl and max_ttl beside the days fields, one
+ * form of each, held to each other in seconds; issuing takes the default and is held to the
+ * maximum, whichever form the request gives. */
+static void test_profile_ttls(void **state)
+{
+    static const struct {
+        const char *def, *field, *message;
+    } bad[] = {
+        {"\"default_days\":1,\"default_ttl\":\"24h\"", "default_ttl", "give default_days or default_ttl, not both"},
+        {"\"max_days\":7,\"max_ttl\":\"7d\"", "max_ttl", "give max_days or max_ttl, not both"},
+        {"\"max_ttl\":168", "max_ttl", "max_ttl is a string, a whole number and a unit: \"24h\", \"7d\""},
+        {"\"max_ttl\":\"1.5h\"", "max_ttl", NULL},
+        {"\"default_ttl\":\"2m\"", "default_ttl", "default_ttl must be from 5m to 36600d, not 2m"},
+        {"\"default_ttl\":\"48h\",\"max_ttl\":\"24h\"", "default_ttl",
+         "default_ttl (48h) is more than max_ttl (24h)"},
+        {"\"default_days\":2,\"max_ttl\":\"36h\"", "default_days", "default_days (2) is more than max_ttl (36h)"},
+    };
+    ch_store_ca root, inter;
+    ch_store_cert c;
+    ch_svc_profile p;
+    ch_svc_issue_req req = {.profile = "short-lived", .key_type = "p256"};
+    char def[256];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(def, sizeof def, "{\"key_usage\":[\"digital_signature\"],%s}", bad[i].def);
+        assert_int_equal(ch_svc_profile_put(svc, &operator_a, "short-lived", def, true, NULL), CH_EINVAL);
+        assert_string_equal(ch_error_field(), bad[i].field);
+        if (bad[i].message != NULL)
+            assert_string_equal(ch_error_last(), bad[i].message);
+    }
+    /* A maximum alone is the default, in its form. */
+    assert_int_equal(ch_svc_profile_put(svc, &operator_a, "short-lived",
+                                        "{\"key_usage\":[\"digital_signature\"],\"max_ttl\":\"7d\"}", true, &p), 0);
+    assert_int_equal(p.p.default_ttl, 7 * 86400);
+    assert_int_equal(p.p.max_ttl, 7 * 86400);
+    ch_svc_profile_dispose(&p);
+    assert_int_equal(ch_svc_profile_put(svc, &operator_a, "short-lived",
+                                        "{\"key_usage\":[\"digital_signature\"],\"default_ttl\":\"24h\","
+                                        "\"max_ttl\":\"7d\"}", false, &p), 0);
+    ch_svc_profile_dispose(&p);
+    assert_int_equal(ch_svc_profile_get(svc, &viewer_a, "short-lived", &p), 0);
+    assert_int_equal(p.p.default_ttl, 86400);
+    assert_int_equal(p.p.max_ttl, 7 * 86400);
+    ch_svc_profile_dispose(&p);
+    make_cas(&root, &inter, "short-lived");
+    req.ca_id = inter.id;
+    req.subject.fields.common_name = "daily.example";
+    assert_int_equal(ch_svc_cert_issue(svc, &operator_a, &req, &c), 0);
+    assert_int_equal(c.not_after - c.not_before, 86400 + CH_ISSUE_BACKDATE);
+    ch_store_cert_dispose(&c);
+    req.ttl = 8 * 86400;
+    assert_int_equal(ch_svc_cert_issue(svc, &operator_a, &req, &c), CH_EPOLICY);
+    assert_string_equal(ch_error_field(), "ttl");
+    assert_string_equal(ch_error_last(), "profile short-lived allows at most 7 days");
+    req.ttl = 0;
+    req.days = 8;
+    assert_int_equal(ch_svc_cert_issue(svc, &operator_a, &req, &c), CH_EPOLICY);
+    assert_string_equal(ch_error_field(), "days");
+    req.days = 7;
+    assert_int_equal(ch_svc_cert_issue(svc, &operator_a, &req, &c), 0);
+    ch_store_cert_dispose(&c);
+    ch_store_ca_dispose(&root);
+    ch_store_ca_dispose(&inter);
+}
+
 static void test_custom_profiles(void **state)
 {
     ch_store_ca root, inter;
@@ -1441,6 +1507,7 @@ int main(void)
         cmocka_unit_test(test_audit_chain),
         cmocka_unit_test(test_tokens_list_and_revoke),
         cmocka_unit_test(test_custom_profiles),
+        cmocka_unit_test(test_profile_ttls),
         cmocka_unit_test(test_profile_name_policy),
         cmocka_unit_test(test_profile_key_types),
         cmocka_unit_test(test_tenants_need_admin),
