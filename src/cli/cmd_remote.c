@@ -505,6 +505,7 @@ int cmd_remote_ca_create(cli_args *a)
         json_object_set_new(body, "parent_id", json_string(parent));
     str_member(a, "key-type", body, "key_type");
     int_member(a, "days", body, "days", 1, 36600);
+    str_member(a, "ttl", body, "ttl"); /* read by the server, which says what is wrong with it */
     str_member(a, "digest", body, "digest");
     int_member(a, "path-len", body, "path_len", 0, 64); /* (the API's range, and cert create's) */
     rc = remote_call(a, "POST", "cas", body, &ans, NULL);
@@ -571,6 +572,7 @@ int cmd_remote_cert_issue(cli_args *a)
     str_member(a, "subject", body, "subject");
     str_member(a, "name", body, "name");
     int_member(a, "days", body, "days", 1, 36600);
+    str_member(a, "ttl", body, "ttl");
     str_member(a, "key-type", body, "key_type");
     str_member(a, "csr-id", body, "csr_id");
     list_member(a, "san", body, "sans");

@@ -141,6 +141,51 @@ check_eq "and days for the built-in ones" "365d -" "$(remote profile list | awk 
 expect_error "profile update --default-ttl too short: the server's 400" "default_ttl must be from 5m to 36600d" -- \
     remote profile update cli-short --default-ttl 2m
 
+# The CLI: --ttl beside --days, on the server and offline.
+t0=$(date +%s)
+remote cert issue --subject CN=cli-hour.example --ca-id "$issuer" --ttl 1h --out cli-hour.pem >/dev/null
+t1=$(date +%s)
+check_eq "cert issue --ttl 1h" 3660 "$(seconds cli-hour.pem)"
+ends_in cli-hour.pem "$t0" "$t1" 3600
+ok "ending an hour after it was issued"
+remote cert issue --csr half.csr --ca-id "$issuer" --ttl 30m --out cli-half.pem >/dev/null
+check_eq "cert issue --csr --ttl 30m" 1860 "$(seconds cli-half.pem)"
+for bad in 0 -5m 10x 1.5h 4m; do
+    expect_error "cert issue --ttl $bad: the server's 400" "ttl must be" -- \
+        remote cert issue --subject CN=bad.example --ca-id "$issuer" --ttl "$bad"
+done
+expect_error "cert issue --days and --ttl both" "give days or ttl, not both" -- \
+    remote cert issue --subject CN=bad.example --ca-id "$issuer" --days 1 --ttl 1h
+expect_error "cert issue --ttl past the CA's end" "give a ttl of at most 18" -- \
+    remote cert issue --subject CN=bad.example --ca-id "$issuer" --ttl 50000h
+expect_error "cert issue --ttl past the profile's max_ttl" "profile short-lived allows at most 12 hours" -- \
+    remote cert issue --subject CN=bad.example --ca-id "$issuer" --profile short-lived --ttl 13h
+remote cert issue --subject CN=cli-profile.example --ca-id "$issuer" --profile short-lived --out cli-profile.pem >/dev/null
+check_eq "cert issue from it without a lifetime: its default" 43260 "$(seconds cli-profile.pem)"
+cli_ca=$(remote ca create --name "cli hours" --subject "CN=CLI Hours" --ttl 48h)
+check_contains "ca create --ttl" "$cli_ca" "ca_"
+expect_error "a certificate of 3 days under it" "choose fewer days (at most " -- \
+    remote cert issue --subject CN=bad.example --ca-id "$cli_ca" --days 3
+# Offline, through the same issuing.
+"$CERTHUB" cert create --profile root-ca --subject CN=Offline --key-type p256 --key-out off.key --ttl 2h --out off.pem
+check_eq "cert create --ttl 2h (a root)" 7260 "$(seconds off.pem)"
+"$CERTHUB" cert create --profile tls-server --subject CN=off.example --key-type p256 --key-out leaf.key \
+    --ca off.pem --ca-key off.key --ttl 30m --out off-leaf.pem
+check_eq "cert create --ttl 30m under it" 1860 "$(seconds off-leaf.pem)"
+for bad in 0 -5m 10x 1.5h 4m; do
+    expect_error "cert create --ttl $bad" "--ttl must be" -- \
+        "$CERTHUB" cert create --profile tls-server --subject CN=x --key-type p256 --key-out x.key --ca off.pem \
+        --ca-key off.key --ttl "$bad" --out x.pem
+done
+expect_error "cert create --days and --ttl both" "give --days or --ttl, not both" -- \
+    "$CERTHUB" cert create --profile tls-server --subject CN=x --key-type p256 --key-out x.key --ca off.pem \
+    --ca-key off.key --days 1 --ttl 1h --out x.pem
+expect_error "cert create --ttl past the CA's two hours" "give a ttl of at most 1" -- \
+    "$CERTHUB" cert create --profile tls-server --subject CN=x --key-type p256 --key-out x.key --ca off.pem \
+    --ca-key off.key --ttl 3h --out x.pem
+[ ! -e x.pem ] && [ ! -e x.key ] || fail "a refused cert create wrote a file"
+ok "and none of them wrote a file"
+
 # Automatic renewal: due at half an hour, renewed for an hour, and its renewal in turn.
 api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"renewed.example\"},\"ttl\":\"1h\",\"ca_id\":\"$issuer\",\"auto_renew\":true}"
 check_eq "an hour-long certificate with automatic renewal" "201 true" "$status $(body .auto_renew)"
