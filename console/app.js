@@ -79,6 +79,8 @@ function el(tag, attrs = {}, ...children) {
 }
 const canChange = () => me && me.role !== "viewer";
 const day = (t) => (t || "").slice(0, 10);
+// The day, and the time too when it is within two days (a certificate of an hour ends today).
+const until = (t) => (t && Math.abs(Date.parse(t) - Date.now()) < 2 * 86400e3 ? `${day(t)} ${t.slice(11, 16)} UTC` : day(t));
 const badge = (s) => el("span", { class: "badge " + s }, s);
 
 // ---- sign in and out
@@ -392,6 +394,29 @@ function preferredSigner(cas, defaultId) {
 // The tenant's default signer, or undefined (settings a viewer may read too).
 const defaultSigner = async () => (await api("GET", "settings").catch(() => ({}))).default_ca_id || undefined;
 
+// A lifetime is a number and a unit: days go as "days", hours and minutes as a "ttl" ("24h",
+// "30m"), as a profile's go as default_days or default_ttl.
+const LIFETIME_UNITS = [["d", "days"], ["h", "hours"], ["m", "minutes"]];
+function lifetimeInputs(id, label, [value, unit], attrs = {}) {
+  return [el("label", { for: id }, label), el("div", { class: "lifetime" },
+    el("input", { id, name: id, type: "number", min: "1", value, ...attrs }),
+    el("select", { id: `${id}-unit`, name: `${id}_unit`, "aria-label": `${label}: unit` },
+      LIFETIME_UNITS.map(([v, t]) => el("option", { value: v, selected: v === unit }, t))))];
+}
+const lifetimeBody = (value, unit, days = "days", ttl = "ttl") =>
+  (value === "" || value === undefined ? {} : unit === "d" ? { [days]: Number(value) } : { [ttl]: `${value}${unit}` });
+// [number, unit] of a lifetime the API gives in days or as a ttl (in its largest whole unit).
+function lifetimeOf(days, ttl) {
+  const m = /^(\d+)([smhd])$/.exec(ttl || "");
+  if (!m) return [days ? String(days) : "", "d"];
+  return m[2] === "s" ? [String(Math.ceil(m[1] / 60)), "m"] : [m[1], m[2]];
+}
+function lifetimeText([n, u]) {
+  const word = Object.fromEntries(LIFETIME_UNITS)[u];
+  return n ? `${n} ${n === "1" ? word.slice(0, -1) : word}` : "";
+}
+const lifetimeWords = (days, ttl) => lifetimeText(lifetimeOf(days, ttl));
+
 // The extensions the create wizard switches, by the API's names; all on at first, and critical
 // as RFC 5280 advises (Basic Constraints and Key Usage; the AKI never, so it has no box).
 const EXT_NAMES = { bc: "basic_constraints", aki: "authority_key_id", ku: "key_usage", eku: "ext_key_usage" };
@@ -414,7 +439,10 @@ async function createWizard(reload) {
   const [cas, profiles, signer] = await Promise.all([apiAll("cas"), apiAll("profiles"), defaultSigner()]);
   const v = { type: "internal", profile: "tls-server", key_type: "p256", digest: "sha256",
     ca_id: preferredSigner(cas.items, signer), ext: { ...EXT_ON }, crit: { ...EXT_CRITICAL } };
-  v.days = String((profiles.items.find((p) => p.name === v.profile) || {}).default_days || 365);
+  {
+    const p = profiles.items.find((x) => x.name === v.profile) || {};
+    [v.lifetime, v.lifetime_unit] = p.default_ttl || p.default_days ? lifetimeOf(p.default_days, p.default_ttl) : ["365", "d"];
+  }
   const field = (id, label, attrs = {}) => [el("label", { for: id }, label), el("input", { id, name: id, value: v[id] || "", ...attrs })];
   const select = (id, label, options) => [el("label", { for: id }, label),
     el("select", { id, name: id }, options.map(([val, text]) => el("option", { value: val, selected: v[id] === val }, text)))];
@@ -427,7 +455,7 @@ async function createWizard(reload) {
       el("p", { class: "hint", id: "profile-names" }, namesAllowed(profiles.items.find((p) => p.name === v.profile))),
       ...select("key_type", "Key type", [["p256", "EC P-256"], ["p384", "EC P-384"], ["rsa2048", "RSA 2048"], ["rsa3072", "RSA 3072"], ["rsa4096", "RSA 4096"], ["ed25519", "Ed25519"]]),
       ...select("digest", "Digest", [["sha256", "SHA-256"], ["sha384", "SHA-384"], ["sha512", "SHA-512"]]),
-      ...field("days", "Lifetime (days)", { type: "number", min: "1" }),
+      ...lifetimeInputs("lifetime", "Lifetime", [v.lifetime, v.lifetime_unit]),
       el("label", { class: "check" }, el("input", { type: "checkbox", name: "auto_renew", id: "auto_renew", checked: !!v.auto_renew }),
         "Renew automatically before it expires"),
       ...select("ca_id", "Signing CA", cas.items.filter((c) => c.can_sign).map((c) => [c.id, c.name]))]],
@@ -448,7 +476,7 @@ async function createWizard(reload) {
         ["server_auth", "client_auth", "code_signing", "email_protection"].map((u) =>
           el("label", { class: "check" }, el("input", { type: "checkbox", name: "eku_" + u, checked: (v.eku || []).includes(u) }), u)))]],
     ["Review", () => [el("dl", {}, [["Identifier", v.name], ["Profile", v.profile], ["Key type", v.key_type], ["Digest", v.digest],
-      ["Lifetime (days)", v.days], ["Signing CA", (cas.items.find((c) => c.id === v.ca_id) || {}).name],
+      ["Lifetime", lifetimeText([v.lifetime, v.lifetime_unit])], ["Signing CA", (cas.items.find((c) => c.id === v.ca_id) || {}).name],
       ["Common name", v.common_name], ["Organization", v.organization], ["Subject alternative names", v.sans],
       ["Basic constraints", extReview("bc", "on")], ["Authority key identifier", extReview("aki", "on")],
       ["Key usage", extReview("ku", (v.ku || []).join(", ") || "the profile's")],
@@ -489,10 +517,12 @@ async function createWizard(reload) {
         step > 0 ? el("button", { type: "button", class: "secondary", onclick: () => { save(); step--; show(); } }, "Back") : null,
         el("button", { type: "submit" }, step === steps.length - 1 ? (v.type === "internal" ? "Create" : "Import") : "Next"),
         el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
-    // A profile chosen brings its lifetime (the form's was 365 whatever the profile allowed).
+    // A profile chosen brings its lifetime (the form's was 365 whatever the profile allowed),
+    // in the unit it gives it.
     form.profile?.addEventListener("change", () => {
       const p = profiles.items.find((x) => x.name === form.profile.value);
-      if (p && p.default_days && form.days) form.days.value = p.default_days;
+      if (p && (p.default_days || p.default_ttl) && form.lifetime)
+        [form.lifetime.value, form.lifetime_unit.value] = lifetimeOf(p.default_days, p.default_ttl);
       const names = form.querySelector("#profile-names");
       if (names) names.textContent = namesAllowed(p);
       allowKeys(p);
@@ -577,7 +607,8 @@ async function createWizard(reload) {
     const usages = (key, list) => (!v.ext[key] ? [] : list && list.length ? list : undefined);
     const critical = Object.keys(EXT_CRITICAL).some((k) => v.ext[k] && v.crit[k] !== EXT_CRITICAL[k])
       ? Object.keys(EXT_CRITICAL).filter((k) => v.ext[k] && v.crit[k]).map((k) => EXT_NAMES[k]) : undefined;
-    const body = { name: v.name || undefined, profile: v.profile, key_type: v.key_type, digest: v.digest, days: Number(v.days), ca_id: v.ca_id, subject,
+    const body = { name: v.name || undefined, profile: v.profile, key_type: v.key_type, digest: v.digest,
+      ...lifetimeBody(v.lifetime, v.lifetime_unit), ca_id: v.ca_id, subject,
       sans: v.sans ? v.sans.split(",").map((x) => x.trim()).filter(Boolean) : undefined,
       key_usage: usages("ku", v.ku), ext_key_usage: usages("eku", v.eku),
       basic_constraints: v.ext.bc ? undefined : false, authority_key_id: v.ext.aki ? undefined : false, critical,
@@ -585,7 +616,7 @@ async function createWizard(reload) {
     try {
       const made = await api("POST", "certificates", body);
       d.close();
-      done(`Created "${made.name}", valid until ${day(made.not_after)}.`);
+      done(`Created "${made.name}", valid until ${until(made.not_after)}.`);
       reload(made.id); /* its details shown, as SAP BTP's screen shows the new certificate's */
     } catch (e) { err.textContent = (e.field ? e.field + ": " : "") + e.message; }
   });
@@ -761,7 +792,7 @@ function certActions(c, { notice, load, changed, panel }) {
         notice.textContent = "";
         try {
           const n = await api("POST", `certificates/${c.id}/renew`, {});
-          notice.textContent = `Renewed: ${n.name}, valid until ${day(n.not_after)}.`;
+          notice.textContent = `Renewed: ${n.name}, valid until ${until(n.not_after)}.`;
         } catch (e) { notice.textContent = e.message; }
         changed();
       }, "Renew") }, "Renew"));
@@ -803,7 +834,7 @@ async function certificatesScreen(screen) {
     const sans = c.sans || [];
     const sanLine = sans.length ? el("div", { class: "muted sans" }, sans.slice(0, 3).join(", ") + (sans.length > 3 ? ` and ${sans.length - 3} more` : "")) : null;
     return row(el("tr", {}, el("td", {}, c.name), el("td", {}, c.subject, sanLine), el("td", { class: "hide-narrow" }, c.issuer),
-      el("td", { class: "day" }, day(c.not_after)), el("td", {}, badge(Date.parse(c.not_after) > Date.now() ? c.status : "expired")), el("td", {}, actions)));
+      el("td", { class: "day" }, until(c.not_after)), el("td", {}, badge(Date.parse(c.not_after) > Date.now() ? c.status : "expired")), el("td", {}, actions)));
   });
   const panel = sidePanel(el("div", { class: "toolbar" }, search, which, create),
     el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Subject"),
@@ -846,7 +877,7 @@ function caDialog(title, parent, reload) {
     el("label", { for: "ca-cn" }, "Common name"), el("input", { id: "ca-cn", name: "cn", required: true }),
     el("label", { for: "ca-org" }, "Organization"), el("input", { id: "ca-org", name: "org" }),
     el("label", { for: "ca-key" }, "Key type"), el("select", { id: "ca-key", name: "key" }, ["p256", "p384", "rsa3072", "rsa4096"].map((k) => el("option", {}, k))),
-    el("label", { for: "ca-days" }, "Lifetime (days)"), el("input", { id: "ca-days", name: "days", type: "number", value: parent ? "1825" : "3650" }),
+    ...lifetimeInputs("ca-lifetime", "Lifetime", [parent ? "1825" : "3650", "d"]),
     // Basic constraints: how many CA levels may follow it (empty: none for an intermediate,
     // any for a root, as the profiles say).
     el("label", { for: "ca-pathlen" }, "Path length (CAs it may sign below it; empty for the default)"),
@@ -856,7 +887,8 @@ function caDialog(title, parent, reload) {
     ev.preventDefault();
     try {
       await api("POST", "cas", { name: form.name.value, type: parent ? "intermediate" : "root", parent_id: parent || undefined,
-        subject: { common_name: form.cn.value, organization: form.org.value || undefined }, key_type: form.key.value, days: Number(form.days.value),
+        subject: { common_name: form.cn.value, organization: form.org.value || undefined }, key_type: form.key.value,
+        ...lifetimeBody(form["ca-lifetime"].value, form["ca-lifetime_unit"].value),
         path_len: form.pathlen.value === "" ? undefined : Number(form.pathlen.value) });
       d.close();
       reload();
@@ -940,13 +972,13 @@ async function signHere(c, reload) {
     el("select", { id: "sign-ca", name: "ca" }, signers.map((x) => el("option", { value: x.id, selected: x.id === preferred }, x.name))),
     el("label", { for: "sign-profile" }, "Profile"),
     el("select", { id: "sign-profile", name: "profile" }, profiles.items.filter((p) => !p.is_ca).map((p) => el("option", { value: p.name, selected: p.name === "tls-server" }, p.name))),
-    el("label", { for: "sign-days" }, "Lifetime (days)"), el("input", { id: "sign-days", name: "days", type: "number", min: "1", placeholder: "the profile's default" }), err,
+    ...lifetimeInputs("sign-lifetime", "Lifetime", ["", "d"], { placeholder: "the profile's default" }), err,
     el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Sign"), el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     try {
       await api("POST", "certificates", { csr_id: c.id, ca_id: form.ca.value, profile: form.profile.value,
-        days: form.days.value ? Number(form.days.value) : undefined, name: c.name });
+        ...lifetimeBody(form["sign-lifetime"].value, form["sign-lifetime_unit"].value), name: c.name });
       d.close();
       reload();
     } catch (e) { err.textContent = (e.field ? e.field + ": " : "") + e.message; }
@@ -1651,12 +1683,12 @@ async function profilesCard() {
       }
       return el("tr", {}, el("td", {}, p.name, p.custom ? " " : null, p.custom ? badge("custom") : null),
         el("td", {}, [...p.key_usage, ...p.ext_key_usage].join(", ")),
-        el("td", {}, `${p.default_days} / ${p.max_days || "—"}`), el("td", {}, del));
+        el("td", {}, `${lifetimeWords(p.default_days, p.default_ttl)} / ${lifetimeWords(p.max_days, p.max_ttl) || "—"}`), el("td", {}, del));
     });
     const add = canChange() ? el("button", {}, "Create profile") : null;
     add?.addEventListener("click", () => createDialog());
     card.replaceChildren(el("h2", { id: "profiles-h" }, "Certificate profiles"),
-      el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Usages"), el("th", {}, "Days (default / most)"), el("th", {}, ""))), el("tbody", {}, rows)),
+      el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Usages"), el("th", {}, "Lifetime (default / longest)"), el("th", {}, ""))), el("tbody", {}, rows)),
       err, add ? el("div", { class: "row-actions" }, add) : null);
   };
   const createDialog = () => {
@@ -1668,8 +1700,8 @@ async function profilesCard() {
       el("label", { for: "np-name" }, "Profile name (lower-case letters, digits, '.', '_', '-')"), el("input", { id: "np-name", autocomplete: "off" }), error("name"),
       el("label", { for: "np-description" }, "What it is for"), el("input", { id: "np-description" }),
       boxes(KEY_USAGES, "Key usage"), error("key_usage"), boxes(EXT_KEY_USAGES, "Extended key usage"), error("ext_key_usage"),
-      el("label", { for: "np-default" }, "Default days"), el("input", { id: "np-default", type: "number", min: "1", value: "365" }), error("default_days"),
-      el("label", { for: "np-max" }, "Most days"), el("input", { id: "np-max", type: "number", min: "1", value: "397" }), error("max_days"),
+      ...lifetimeInputs("np-default", "Default lifetime", ["365", "d"]), error("default_days"),
+      ...lifetimeInputs("np-max", "Longest lifetime", ["397", "d"]), error("max_days"),
       el("label", { class: "check" }, el("input", { type: "checkbox", id: "np-sans", checked: true }), "Certificates take SANs")],
     "Create", async (form, d) => {
       for (const e of Object.values(errors)) e.textContent = "";
@@ -1678,12 +1710,14 @@ async function profilesCard() {
         await api("POST", "profiles", {
           name: form.querySelector("#np-name").value, description: form.querySelector("#np-description").value,
           key_usage: checked("Key usage"), ext_key_usage: checked("Extended key usage"),
-          default_days: Number(form.querySelector("#np-default").value), max_days: Number(form.querySelector("#np-max").value),
+          ...lifetimeBody(form.querySelector("#np-default").value, form.querySelector("#np-default-unit").value, "default_days", "default_ttl"),
+          ...lifetimeBody(form.querySelector("#np-max").value, form.querySelector("#np-max-unit").value, "max_days", "max_ttl"),
           allow_sans: form.querySelector("#np-sans").checked,
         });
       } catch (x) {
-        if (!errors[x.field]) throw x; // told on the dialog's own line
-        errors[x.field].textContent = x.message;
+        const at = errors[x.field] || errors[x.field?.replace(/_ttl$/, "_days")]; // (a ttl's under its field)
+        if (!at) throw x; // told on the dialog's own line
+        at.textContent = x.message;
         return;
       }
       d.close();

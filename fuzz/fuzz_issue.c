@@ -4,7 +4,8 @@
  * opened once on a directory of its own, with one issuing CA and a custom profile
  * "fuzz-policy" with a name policy, and removed at exit.
  *
- * Input: lines for profile, key_type, days, digest, CN, O, C, SANs (comma-separated), DN,
+ * Input: lines for profile, key_type, days (and after a '/', a ttl as the API reads it: "0/30m",
+ * "1/72h" asks for both), digest, CN, O, C, SANs (comma-separated), DN,
  * key_usage, ext_key_usage, an unused line (a certificate issued here is never a CA, so it
  * took no path length; kept so the corpus reads as it did) and flags ('c': the rest is a CSR, 'p': a public key,
  * 'v': cap_validity, 'r': auto_renew; 'B', 'K', 'E', 'A': Basic Constraints, Key Usage, EKU, the AKI left
@@ -70,7 +71,7 @@ static const char *field(char *const *f, int i)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *copy, *f[NFIELDS], *p, *rest;
-    const char *sans[CH_MAX_SANS + 1] = {0}, *flags;
+    const char *sans[CH_MAX_SANS + 1] = {0}, *flags, *ttl;
     ch_svc_issue_req q = {0};
     ch_store_cert out;
     size_t i;
@@ -103,6 +104,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     q.profile = field(f, F_PROFILE) ? f[F_PROFILE] : "tls-server";
     q.key_type = field(f, F_KEY_TYPE);
     q.days = atoi(f[F_DAYS]);
+    if ((ttl = strchr(f[F_DAYS], '/')) != NULL && ch_ttl_parse(&q.ttl, ttl + 1, "ttl") < 0) {
+        free(copy); /* a 400 before the service is asked */
+        return 0;
+    }
     q.digest = field(f, F_DIGEST);
     q.subject.fields.common_name = field(f, F_CN);
     q.subject.fields.organization = field(f, F_O);

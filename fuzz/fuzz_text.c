@@ -1,7 +1,8 @@
 /* Fuzz target: the text parsers that take what a user or a client writes: distinguished
- * names ("CN=a,O=b", "/C=DE/CN=a"), SANs ("dns:a.example", a bare address) and times
- * (RFC 3339).  The first byte picks the parser; the rest is the text.  A name that parses
- * is printed and parsed again, and must come back the same. */
+ * names ("CN=a,O=b", "/C=DE/CN=a"), SANs ("dns:a.example", a bare address), and times (RFC
+ * 3339) and lifetimes ("30m", "72h") both from the same text.  The first byte picks the parser;
+ * the rest is the text.  A name, time or lifetime that parses is printed and parsed again, and
+ * must come back the same. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,6 +56,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             /* A time that parses prints as RFC 3339 and reads back as the same second. */
             ch_time_format(back, sizeof back, t);
             if (ch_time_parse(&again, back) != 0 || again != t)
+                abort();
+        }
+        /* (here rather than behind a byte of its own, so that the corpus picks as it did) */
+        if (ch_ttl_parse(&t, text, "ttl") == 0) {
+            char back[24];
+            int64_t again;
+            /* A lifetime that parses is within its bounds, and prints as one that reads back
+             * as the same seconds. */
+            if (t < CH_TTL_MIN || t > CH_TTL_MAX)
+                abort();
+            ch_ttl_format(back, sizeof back, t);
+            if (ch_ttl_parse(&again, back, "ttl") != 0 || again != t)
                 abort();
         }
         break;

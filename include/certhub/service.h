@@ -220,7 +220,8 @@ typedef struct ch_svc_ca_req {
     const char *parent_id;    /* the signing CA, for an intermediate */
     ch_svc_subject subject;
     const char *key_type;     /* "p256" (default), "rsa2048"... */
-    int days;                 /* 0: the profile's default */
+    int days;                 /* 0: the profile's default (or ttl) */
+    int64_t ttl;              /* the lifetime in seconds instead of days (ch_issue_opts); 0: days */
     int path_len;             /* -2: the profile's */
     const char *digest;       /* NULL: sha256 */
     const char *const *crl_urls;  /* put into what this CA issues */
@@ -458,7 +459,8 @@ int ch_svc_profile_get(ch_svc *svc, const ch_actor *actor, const char *name, ch_
 int ch_svc_profile_list(ch_svc *svc, const ch_actor *actor, ch_svc_profile **out, size_t *count);
 /* Creates (create true; CH_EEXISTS when taken) or replaces a custom profile from a JSON
  * definition: {"description", "key_usage":[...], "ext_key_usage":[...], "default_days",
- * "max_days", "allow_sans"} (default_days, when not given, is 365 or max_days if less), and
+ * "max_days", "allow_sans"} (default_days, when not given, is 365 or max_days if less; each of
+ * the two may be a ttl instead, "default_ttl" and "max_ttl": "24h", "7d"), and
  * its name policy (ch_name_policy): "allowed_domains":[...],
  * "allow_subdomains", "allow_wildcards", "allow_uri_sans" (these three false unless given, and
  * only with allowed_domains), "allow_ip_sans" (true unless allowed_domains is given); and the
@@ -488,7 +490,8 @@ typedef struct ch_svc_issue_req {
     size_t public_key_len;
     const char *csr_id;           /* a CSR made on this server: signed, its key becomes the
                                    * certificate's, and the CSR is marked signed */
-    int days;                 /* 0: the profile's */
+    int days;                 /* 0: the profile's (or ttl) */
+    int64_t ttl;              /* the lifetime in seconds instead of days (ch_issue_opts); 0: days */
     const char *digest;
     unsigned key_usage;       /* 0: the profile's */
     unsigned ext_key_usage;   /* 0: the profile's */
@@ -523,8 +526,8 @@ int ch_svc_cert_issue_start(ch_svc *svc, const ch_actor *actor, const ch_svc_iss
 int ch_svc_pending_end(ch_svc_pending *pending, ch_store_cert *out);
 
 /* When a certificate of this validity is renewed: at 2/3 of its life, and never later than a
- * threshold before its end that grows with the lifetime (12 hours for a day-long certificate,
- * 30 days for those of 60 days and more). */
+ * threshold before its end that grows with the lifetime (half of it: 30 minutes for an hour-long
+ * certificate, 12 hours for a day-long one; 30 days for those of 60 days and more). */
 int64_t ch_renew_at(int64_t not_before, int64_t not_after);
 /* The same at another fraction of the life (0.5 to 0.9). */
 int64_t ch_renew_at_fraction(int64_t not_before, int64_t not_after, double fraction);

@@ -368,7 +368,10 @@ int ch_store_cert_unlink_renewal(ch_store *s, const char *tenant_id, const char 
 /* A failed renewal: tried again at next_at. */
 int ch_store_cert_renew_failed(ch_store *s, const char *tenant_id, const char *id, int64_t next_at, const char *error);
 /* Active certificates of a tenant (not renewed) with at most threshold_days left and no alert
- * sent for that threshold yet; free(*out). */
+ * sent for that threshold yet; free(*out).  Not one renewed automatically that had no more than
+ * threshold_days left when it came and whose renewal has not failed: a short-lived certificate
+ * never crosses the threshold it is born within, and is renewed before its end (alerted, a
+ * day-long one was alerted at each renewal, and an hour-long one every half hour). */
 int ch_store_alerts_due(ch_store *s, const char *tenant_id, int64_t now, int threshold_days, size_t max,
                         ch_store_cert_ref **out, size_t *count);
 int ch_store_alert_sent(ch_store *s, const char *tenant_id, const char *cert_id, int threshold_days, int64_t at);

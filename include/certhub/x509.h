@@ -277,6 +277,20 @@ void ch_time_format(char *out, size_t outlen, int64_t t);
 /* Parses "2030-01-01T00:00:00Z" (also "2030-01-01"). */
 int ch_time_parse(int64_t *out, const char *text);
 
+/* A certificate's lifetime in seconds: at least 5 minutes, step-ca's shortest by default (a
+ * shorter one leaves no room to renew it: it starts a minute back for clock skew, and certhubd's
+ * scheduler looks once a minute), and at most 36600 days, as "days" allows. */
+#define CH_TTL_MIN 300
+#define CH_TTL_MAX (36600LL * 86400)
+/* Parses a lifetime as Vault and step-ca write one: a whole number and a unit, s, m, h or d
+ * ("30m", "72h", "90d"), from CH_TTL_MIN to CH_TTL_MAX.  CH_EINVAL with field set to field
+ * (the name the caller's user wrote it under: "ttl", "max_ttl", "--ttl"), saying what is
+ * accepted. */
+int ch_ttl_parse(int64_t *out, const char *text, const char *field);
+/* Writes a lifetime in the largest unit that holds it whole ("90d", "36h", "90m", "45s"): what
+ * ch_ttl_parse reads back as the same seconds.  out holds 24 bytes or more. */
+void ch_ttl_format(char *out, size_t outlen, int64_t seconds);
+
 /* ---------------------------------------------------------------- CSRs */
 
 typedef struct ch_csr ch_csr;
@@ -335,6 +349,10 @@ typedef struct ch_profile {
     unsigned ext_key_usage; /* CH_EKU_*, 0: no EKU extension */
     int default_days;
     int max_days;           /* 0: no maximum beyond the issuer's validity */
+    /* The same in seconds, for a profile of certificates shorter than a day or not of whole
+     * days ("24h", "7d" as a Vault role's ttl and max_ttl): 0 takes the days field's. */
+    int64_t default_ttl;
+    int64_t max_ttl;
     bool allow_sans;
     const struct ch_name_policy *policy; /* NULL: any names (built-in profiles); borrowed */
     /* The key types its certificates may have (CH_KEY_TYPE_BIT each), however the key comes:
@@ -402,8 +420,10 @@ typedef struct ch_issue_opts {
     const X509_NAME *subject;    /* required unless a CSR supplies it */
     const ch_san *sans;          /* NULL: from the CSR, if any */
     size_t san_count;
-    int64_t not_before;          /* 0: now - 60 s (clock skew) */
-    int days;                    /* 0: the profile's default */
+    int64_t not_before;          /* 0: now - CH_ISSUE_BACKDATE (clock skew) */
+    /* The lifetime, from now (or not_before): one of these, or neither for the profile's. */
+    int days;                    /* 0: not given */
+    int64_t ttl;                 /* in seconds, CH_TTL_MIN to CH_TTL_MAX; 0: not given */
     const EVP_MD *digest;        /* NULL: SHA-256; ignored for Ed25519 issuers */
     /* Overrides of the profile; -2 / 0 mean "keep the profile's". */
     int path_len;                /* -2 keep, -1 none, >= 0 set */
@@ -426,10 +446,21 @@ typedef struct ch_issue_opts {
  * KU and EKU from the profile and overrides (AKI, BC, KU and EKU unless left out), SANs.
  * RFC 5280 rules: the issuer must be a CA with keyCertSign, its path length is respected
  * (an intermediate under a CA with pathlen 0 is CH_EPOLICY), validity past the issuer's
- * not_after is CH_EPOLICY (or capped with cap_validity), a CSR asking for CA:TRUE under a
+ * not_after is CH_EPOLICY (or capped with cap_validity, unless less than CH_TTL_MIN would be
+ * left), as is a lifetime past the profile's maximum, with field "days" or "ttl" (days and ttl
+ * both, or either out of range: CH_EINVAL), a CSR asking for CA:TRUE under a
  * leaf profile is CH_EPOLICY.  A CSR's other requested extensions are never copied.
  * Thread-safe. */
 int ch_cert_issue(ch_cert **out, const ch_issue_opts *opts);
+/* How far before now a certificate issued without not_before starts: a minute, for the clocks
+ * of those that check it a little behind the issuer's (step-ca backdates as much).  Its
+ * lifetime is counted from now, so a certificate of 30 minutes is good for 30 minutes from the
+ * moment it is issued. */
+#define CH_ISSUE_BACKDATE 60
+/* The lifetime a certificate ch_cert_issue made (without not_before) was asked for, from its
+ * validity: not_after - not_before less the backdating, to the minute.  What its renewal, or
+ * its CA's rotation, asks for again. */
+int64_t ch_issue_ttl_of(int64_t not_before, int64_t not_after);
 /* The checks ch_cert_issue makes of the extension switches (leave_out, critical_set, critical)
  * against opts->profile, key_usage and ext_key_usage, for a caller that wants them answered
  * before other work: CH_EINVAL naming the API's field ("basic_constraints", "key_usage",

@@ -105,6 +105,15 @@ int cmd_cert_create(cli_args *a)
 
     o.profile = profile;
     o.days = (int)cli_int(a, "days", 0, 1, 36600);
+    /* Refused as the server refuses them (exit 1), before a key is made or read. */
+    if (cli_opt(a, "ttl") != NULL && ch_ttl_parse(&o.ttl, cli_opt(a, "ttl"), "--ttl") < 0) {
+        rc = cli_fail_last(a);
+        goto done;
+    }
+    if (o.days != 0 && o.ttl != 0) {
+        rc = cli_fail(a, "give --days or --ttl, not both");
+        goto done;
+    }
     o.path_len = (int)cli_int(a, "path-len", -2, 0, 64);
     o.cap_validity = false;
     if (cli_opt(a, "digest") && ch_digest_parse(&o.digest, cli_opt(a, "digest")) < 0) {

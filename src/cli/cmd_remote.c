@@ -143,8 +143,11 @@ static void print_table(json_t *answer, const char *const *cols, const int *widt
 }
 
 /* Prints a list: a page, or with --all every page from there on, following next_cursor (the
- * JSON as one object whose items come page by page, so that no more than a page is held). */
-static int list_and_print(cli_args *a, const char *path, const char *const *cols, const int *widths, size_t n)
+ * JSON as one object whose items come page by page, so that no more than a page is held).
+ * cells, when given, adds to each item the columns the table shows that the API has not (the
+ * JSON is printed as it came). */
+static int list_and_print_ex(cli_args *a, const char *path, const char *const *cols, const int *widths, size_t n,
+                             void (*cells)(json_t *item))
 {
     char url[2400], *esc, *next = NULL;
     bool all = cli_flag(a, "all");
@@ -182,6 +185,9 @@ static int list_and_print(cli_args *a, const char *path, const char *const *cols
                 free(one);
             }
         } else {
+            if (cells != NULL)
+                json_array_foreach(json_object_get(ans, "items"), i, it)
+                    cells(it);
             print_table(ans, cols, widths, n, w);
             if (!all && more != NULL && strstr(a->cmd->opts, "cursor=") != NULL)
                 fprintf(stderr, "certhub: more: the same command with --cursor %s (or --all)\n", more);
@@ -192,6 +198,11 @@ static int list_and_print(cli_args *a, const char *path, const char *const *cols
         printf("%s\n], \"next_cursor\": null}\n", printed ? "" : "{\"items\": [");
     free(next);
     return 0;
+}
+
+static int list_and_print(cli_args *a, const char *path, const char *const *cols, const int *widths, size_t n)
+{
+    return list_and_print_ex(a, path, cols, widths, n, NULL);
 }
 
 /* One field of an object answer, when it is text, a number, true/false or a list of texts. */
@@ -494,6 +505,7 @@ int cmd_remote_ca_create(cli_args *a)
         json_object_set_new(body, "parent_id", json_string(parent));
     str_member(a, "key-type", body, "key_type");
     int_member(a, "days", body, "days", 1, 36600);
+    str_member(a, "ttl", body, "ttl"); /* read by the server, which says what is wrong with it */
     str_member(a, "digest", body, "digest");
     int_member(a, "path-len", body, "path_len", 0, 64); /* (the API's range, and cert create's) */
     rc = remote_call(a, "POST", "cas", body, &ans, NULL);
@@ -560,6 +572,7 @@ int cmd_remote_cert_issue(cli_args *a)
     str_member(a, "subject", body, "subject");
     str_member(a, "name", body, "name");
     int_member(a, "days", body, "days", 1, 36600);
+    str_member(a, "ttl", body, "ttl");
     str_member(a, "key-type", body, "key_type");
     str_member(a, "csr-id", body, "csr_id");
     list_member(a, "san", body, "sans");
@@ -1956,13 +1969,33 @@ int cmd_remote_device_get(cli_args *a)
     return get_and_print(a, "devices");
 }
 
+/* A profile's lifetimes as one column each, in days or as a ttl, the way it gives them
+ * ("397d", "24h"; "-": no maximum). */
+static void profile_lifetimes(json_t *item)
+{
+    static const char *const pairs[][3] = {{"default", "default_days", "default_ttl"}, {"max", "max_days", "max_ttl"}};
+    char text[32];
+
+    for (size_t i = 0; i < 2; i++) {
+        json_t *ttl = json_object_get(item, pairs[i][2]);
+        json_int_t days = json_integer_value(json_object_get(item, pairs[i][1]));
+        if (json_is_string(ttl))
+            snprintf(text, sizeof text, "%s", json_string_value(ttl));
+        else if (days > 0)
+            snprintf(text, sizeof text, "%lldd", (long long)days);
+        else
+            snprintf(text, sizeof text, "-");
+        json_object_set_new(item, pairs[i][0], json_string(text));
+    }
+}
+
 int cmd_remote_profile_list(cli_args *a)
 {
-    static const char *const cols[] = {"name", "custom", "is_ca", "default_days", "max_days", "description"};
-    static const int w[] = {24, 6, 5, 12, 8, 40};
+    static const char *const cols[] = {"name", "custom", "is_ca", "default", "max", "description"};
+    static const int w[] = {24, 6, 5, 7, 5, 40};
     char path[512];
 
-    return list_and_print(a, paged(a, "profiles", path, sizeof path), cols, w, 6);
+    return list_and_print_ex(a, paged(a, "profiles", path, sizeof path), cols, w, 6, profile_lifetimes);
 }
 
 int cmd_remote_profile_get(cli_args *a)
@@ -1992,12 +2025,23 @@ static int profile_put(cli_args *a, bool create)
             json_object_del(body, "ext_key_usage");
         if (json_integer_value(json_object_get(body, "max_days")) == 0)
             json_object_del(body, "max_days");
+        /* A lifetime given in the other form replaces the one held (the two are refused together). */
+        if (cli_opt(a, "default-days") != NULL || cli_opt(a, "default-ttl") != NULL) {
+            json_object_del(body, "default_days");
+            json_object_del(body, "default_ttl");
+        }
+        if (cli_opt(a, "max-days") != NULL || cli_opt(a, "max-ttl") != NULL) {
+            json_object_del(body, "max_days");
+            json_object_del(body, "max_ttl");
+        }
     }
     str_member(a, "description", body, "description");
     list_member(a, "key-usage", body, "key_usage");
     list_member(a, "ext-key-usage", body, "ext_key_usage");
     int_member(a, "default-days", body, "default_days", 1, 36600);
+    str_member(a, "default-ttl", body, "default_ttl");
     int_member(a, "max-days", body, "max_days", 1, 36600);
+    str_member(a, "max-ttl", body, "max_ttl");
     if (on_off(a, "sans", body, "allow_sans") != 0)
         goto done;
     /* The name policy: "any" takes it away (a profile without one issues for any name),

@@ -19,12 +19,12 @@ static const cli_cmd commands[] = {
      "create a certificate signing request", "key= subject= san= digest= out= key-password-file= force", 0, 0},
     {"cert create", cmd_cert_create,
      "--profile NAME [--subject DN] [--san LIST] [--key FILE | --key-type TYPE --key-out FILE | --csr FILE] "
-     "[--ca FILE --ca-key FILE] [--days N] [--path-len N] [--digest D] [--key-usage LIST|none] "
+     "[--ca FILE --ca-key FILE] [--days N | --ttl T] [--path-len N] [--digest D] [--key-usage LIST|none] "
      "[--ext-key-usage LIST|none] [--basic-constraints on|off] [--authority-key-id on|off] [--critical LIST|none] "
      "[--crl-url URL] [--ocsp-url URL] [--key-password-file F] "
      "[--ca-key-password-file F] [--key-out-password-file F] --out FILE [--force]",
      "issue a certificate from a profile (a root-ca one is self-signed; the others need --ca and --ca-key)",
-     "profile= subject= san= key= key-type= key-out= csr= ca= ca-key= days= path-len= digest= key-usage= "
+     "profile= subject= san= key= key-type= key-out= csr= ca= ca-key= days= ttl= path-len= digest= key-usage= "
      "ext-key-usage= basic-constraints= authority-key-id= critical= crl-url= ocsp-url= key-password-file= "
      "ca-key-password-file= key-out-password-file= out= force",
      0, 0},
@@ -37,9 +37,9 @@ static const cli_cmd commands[] = {
     {"ca list", cmd_remote_ca_list, "[--limit N] [--cursor C] [--all] [--tenant NAME]", "list the CAs on the server",
      "limit= cursor= all tenant=", 0, 0},
     {"ca create", cmd_remote_ca_create,
-     "--name NAME --subject DN [--parent CA_ID] [--key-type T] [--days N] [--digest D] [--path-len N]",
+     "--name NAME --subject DN [--parent CA_ID] [--key-type T] [--days N | --ttl T] [--digest D] [--path-len N]",
      "create a root CA on the server (an intermediate with --parent)",
-     "name= subject= parent= key-type= days= digest= path-len=", 0, 0},
+     "name= subject= parent= key-type= days= ttl= digest= path-len=", 0, 0},
     {"ca get", cmd_remote_ca_get, "CA_ID", "show a CA on the server", "", 1, 1},
     {"ca chain", cmd_remote_ca_chain, "CA_ID --out FILE", "download a CA's chain (PEM, the CA first, up to its root)",
      "out= force", 1, 1},
@@ -62,14 +62,15 @@ static const cli_cmd commands[] = {
      "search= expiring-before= ca-id= kind= method= status= limit= cursor= all tenant=", 0, 0},
     {"cert get", cmd_remote_cert_get, "ID", "show a certificate on the server", "", 1, 1},
     {"cert issue", cmd_remote_cert_issue,
-     "[--ca-id ID] [--profile P] [--subject DN] [--san LIST] [--key-type T | --csr FILE | --csr-id ID] [--days N] "
+     "[--ca-id ID] [--profile P] [--subject DN] [--san LIST] [--key-type T | --csr FILE | --csr-id ID] "
+     "[--days N | --ttl T] "
      "[--name N] [--digest D] [--key-usage LIST|none] [--ext-key-usage LIST|none] [--basic-constraints on|off] "
      "[--authority-key-id on|off] [--critical LIST|none] [--auto-renew] "
      "[--cap-validity] [--out FILE [--chain]] [--key-out FILE [--key-password-file F]]",
      "issue a certificate on the server (without --ca-id: the tenant's one issuing CA; --csr-id: a CSR made there "
      "by csr new, whose key the certificate takes; --cap-validity: end with the CA rather than be refused; "
      "--key-out: download the key the server holds, encrypted under the password when given)",
-     "ca-id= profile= subject= san= key-type= csr= csr-id= days= name= digest= key-usage= ext-key-usage= "
+     "ca-id= profile= subject= san= key-type= csr= csr-id= days= ttl= name= digest= key-usage= ext-key-usage= "
      "basic-constraints= authority-key-id= critical= auto-renew cap-validity out= chain key-out= key-password-file= force",
      0, 0},
     {"cert export", cmd_remote_cert_export,
@@ -189,19 +190,21 @@ static const cli_cmd commands[] = {
      "list certificate profiles, built-in and custom", "limit= cursor= all tenant=", 0, 0},
     {"profile get", cmd_remote_profile_get, "NAME", "show a profile", "", 1, 1},
     {"profile create", cmd_remote_profile_create,
-     "NAME --key-usage LIST [--ext-key-usage LIST] [--default-days N] [--max-days N] [--sans on|off] "
+     "NAME --key-usage LIST [--ext-key-usage LIST] [--default-days N | --default-ttl T] [--max-days N | --max-ttl T] "
+     "[--sans on|off] "
      "[--description D] [--allowed-domains LIST|none|any] [--subdomains on|off] [--wildcards on|off] "
      "[--ip-sans on|off] [--uri-sans on|off] [--key-types LIST|any]",
      "create a custom profile (usages such as digital_signature,key_encipherment and server_auth,client_auth)",
-     "key-usage= ext-key-usage= default-days= max-days= sans= description= allowed-domains= subdomains= wildcards= "
-     "ip-sans= uri-sans= key-types=", 1, 1},
+     "key-usage= ext-key-usage= default-days= default-ttl= max-days= max-ttl= sans= description= allowed-domains= "
+     "subdomains= wildcards= ip-sans= uri-sans= key-types=", 1, 1},
     {"profile update", cmd_remote_profile_update,
-     "NAME [--key-usage LIST] [--ext-key-usage LIST] [--default-days N] [--max-days N] [--sans on|off] "
+     "NAME [--key-usage LIST] [--ext-key-usage LIST] [--default-days N | --default-ttl T] [--max-days N | --max-ttl T] "
+     "[--sans on|off] "
      "[--description D] [--allowed-domains LIST|none|any] [--subdomains on|off] [--wildcards on|off] "
      "[--ip-sans on|off] [--uri-sans on|off] [--key-types LIST|any]",
      "change a custom profile: what the options say, the rest kept",
-     "key-usage= ext-key-usage= default-days= max-days= sans= description= allowed-domains= subdomains= wildcards= "
-     "ip-sans= uri-sans= key-types=", 1, 1},
+     "key-usage= ext-key-usage= default-days= default-ttl= max-days= max-ttl= sans= description= allowed-domains= "
+     "subdomains= wildcards= ip-sans= uri-sans= key-types=", 1, 1},
     {"profile delete", cmd_remote_profile_delete, "NAME", "delete a custom profile", "", 1, 1},
     {"audit list", cmd_remote_audit_list,
      "[--action A|PREFIX*] [--actor WHO] [--object ID] [--since TIME] [--until TIME] [--limit N] [--oldest-first] "
@@ -359,6 +362,7 @@ static const struct opt_help {
     {NULL, "san", "subject alternative names, comma-separated: dns:NAME, ip:ADDR, email:ADDR, uri:URI"},
     {NULL, "digest", "sha256 (the default), sha384 or sha512"},
     {NULL, "days", "how long it is valid, in days (the profile's default without it)"},
+    {NULL, "ttl", "how long it is valid as Vault writes it, instead of --days: 30m, 24h, 90d (5m at least)"},
     {NULL, "path-len", "how many CAs may follow below this one"},
     {NULL, "key-usage", "comma-separated: digital_signature, key_encipherment, key_agreement, key_cert_sign, "
                         "crl_sign, non_repudiation, data_encipherment (cert issue and cert create: none leaves the "
@@ -390,7 +394,7 @@ static const struct opt_help {
     {NULL, "parent", "the CA that signs the new one (an intermediate), by id"},
     {NULL, "auto-renew", "certhubd renews it at 2/3 of its life (the tenant's renewal point), and at least half its "
                          "life or 30 days before its end (cert update: on or off)"},
-    {NULL, "cap-validity", "end with the CA when the days asked go past it, instead of being refused"},
+    {NULL, "cap-validity", "end with the CA when the lifetime asked goes past it, instead of being refused"},
     {NULL, "reuse-key", "keep the key (a new one is made without it)"},
     {NULL, "search", "text in the name, subject or SANs"},
     {NULL, "expiring-before", "a time (2027-01-01 or 2027-01-01T00:00:00Z), or days or hours from now (30d, 12h)"},
@@ -407,8 +411,10 @@ static const struct opt_help {
                       "2027-01-01T00:00:00Z); without it, the token lives until revoked"},
     {"token create;token list;", "tenant", "the tenant, by name (the caller's own without it)"},
     {NULL, "tenant", "another tenant's, by name (the installation's admins, the default tenant's)"},
-    {NULL, "default-days", "the validity when none is asked (365, or --max-days if less)"},
+    {NULL, "default-days", "the validity when none is asked (365, or the maximum if less)"},
+    {NULL, "default-ttl", "the same as a ttl, for short-lived certificates: 24h, 30m (instead of --default-days)"},
     {NULL, "max-days", "the longest validity it allows"},
+    {NULL, "max-ttl", "the same as a ttl: 7d, 36h (instead of --max-days)"},
     {NULL, "description", "a line saying what it is for"},
     {NULL, "enabled", "on or off: whether devices are let in through it"},
     {NULL, "action", "an action (certificate.issue) or all that begin so (certificate.*); docs/operations.md lists them"},

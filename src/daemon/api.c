@@ -20,16 +20,16 @@
 static const char *const F_SUBJECT[] = {"common_name", "organization", "organizational_unit", "country", "state",
                                         "locality", "email", NULL};
 static const char *const F_ISSUE[] = {"name", "profile", "ca_id", "key_type", "csr", "csr_id", "public_key", "digest", "days",
-                                      "subject", "sans", "key_usage", "ext_key_usage", "basic_constraints",
+                                      "ttl", "subject", "sans", "key_usage", "ext_key_usage", "basic_constraints",
                                       "authority_key_id", "critical", "cap_validity", "auto_renew", NULL};
 static const char *const F_TENANT[] = {"name", NULL};
 static const char *const F_TOKEN[] = {"tenant", "role", "name", "scope", "expires_in", "expires_at", NULL};
-static const char *const F_CA[] = {"name", "type", "key_type", "parent_id", "digest", "days", "path_len", "subject",
-                                   "certificate", "private_key", "password", "csr_id", NULL};
+static const char *const F_CA[] = {"name", "type", "key_type", "parent_id", "digest", "days", "ttl", "path_len",
+                                   "subject", "certificate", "private_key", "password", "csr_id", NULL};
 /* What each type of CA reads of F_CA. */
-static const char *const F_CA_ROOT[] = {"name", "type", "key_type", "digest", "days", "path_len", "subject", NULL};
-static const char *const F_CA_INTERMEDIATE[] = {"name",     "type",     "key_type", "parent_id", "digest",
-                                                "days",     "path_len", "subject",  NULL};
+static const char *const F_CA_ROOT[] = {"name", "type", "key_type", "digest", "days", "ttl", "path_len", "subject", NULL};
+static const char *const F_CA_INTERMEDIATE[] = {"name", "type",     "key_type", "parent_id", "digest",
+                                                "days", "ttl",      "path_len", "subject",   NULL};
 static const char *const F_CA_IMPORT[] = {"name", "type", "certificate", "private_key", "password", "csr_id", NULL};
 static const char *const F_RENAME[] = {"name", "auto_renew", NULL};
 static const char *const F_PASSWORD[] = {"password", NULL};
@@ -397,6 +397,34 @@ static int get_bool(req *r, json_t *body, const char *field, int *out)
     return 0;
 }
 
+/* The lifetime of a certificate or CA: "days" (a whole number) or "ttl" (a string as Vault
+ * writes it: "30m", "72h", "90d"), one of them or neither (the profile's); in *days or *ttl
+ * (seconds), the other left 0.  400 naming the field otherwise, and ttl for both. */
+static int get_lifetime(req *r, json_t *body, int *days, int64_t *ttl)
+{
+    json_t *v = json_object_get(body, "ttl");
+
+    *ttl = 0;
+    if (get_int(r, body, "days", 1, 36600, days))
+        return -1;
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_string(v)) {
+        reply_error_msg(r, CH_EINVAL, "ttl", "ttl is a string, a whole number and a unit: \"30m\", \"72h\", \"90d\" "
+                                             "(days takes a number of days)");
+        return -1;
+    }
+    if (ch_ttl_parse(ttl, json_string_value(v), "ttl") < 0) {
+        reply_error(r, CH_EINVAL);
+        return -1;
+    }
+    if (*days != 0) {
+        reply_error_msg(r, CH_EINVAL, "ttl", "give days or ttl, not both");
+        return -1;
+    }
+    return 0;
+}
+
 /* An optional array of strings into list (at most max); 400 naming the field otherwise. */
 static int get_strings(req *r, json_t *body, const char *field, const char **list, size_t max, size_t *n,
                        const char *example)
@@ -544,7 +572,7 @@ static void certificates_issue(req *r)
     if (get_str(r, body, "name", &q.name) || get_str(r, body, "profile", &q.profile) ||
         get_str(r, body, "ca_id", &q.ca_id) || get_str(r, body, "key_type", &q.key_type) ||
         get_str(r, body, "csr", &csr) || get_str(r, body, "csr_id", &q.csr_id) || get_str(r, body, "public_key", &pub) ||
-        get_str(r, body, "digest", &q.digest) || get_int(r, body, "days", 1, 36600, &q.days) ||
+        get_str(r, body, "digest", &q.digest) || get_lifetime(r, body, &q.days, &q.ttl) ||
         get_subject(r, body, &q.subject) || get_strings(r, body, "sans", san_list, CH_MAX_SANS, &q.san_count, "\"dns:a.example\"") ||
         get_usages(r, body, "key_usage", false, &q.key_usage, CH_EXT_KEY_USAGE, &q.leave_out) ||
         get_usages(r, body, "ext_key_usage", true, &q.ext_key_usage, CH_EXT_EXT_KEY_USAGE, &q.leave_out) ||
@@ -794,7 +822,7 @@ static void cas_create(req *r)
         return;
     if (get_str(r, body, "name", &q.name) || get_str(r, body, "type", &type) ||
         get_str(r, body, "key_type", &q.key_type) || get_str(r, body, "parent_id", &q.parent_id) ||
-        get_str(r, body, "digest", &q.digest) || get_int(r, body, "days", 1, 36600, &q.days) ||
+        get_str(r, body, "digest", &q.digest) || get_lifetime(r, body, &q.days, &q.ttl) ||
         get_int(r, body, "path_len", 0, 64, &q.path_len) || get_subject(r, body, &q.subject) ||
         get_str(r, body, "certificate", &cert) || get_str(r, body, "private_key", &key) ||
         get_str(r, body, "password", &password) || get_str(r, body, "csr_id", &csr_id))
@@ -1865,11 +1893,26 @@ static void token_revoke(req *r, const char *id)
 
 static json_t *profile_json(const ch_svc_profile *p)
 {
-    json_t *o = json_pack("{ss ss sb sb si si sb}", "name", p->p.name, "description", p->p.description ? p->p.description : "",
-                          "custom", p->custom, "is_ca", p->p.is_ca, "default_days", p->p.default_days, "max_days",
-                          p->p.max_days, "allow_sans", p->p.allow_sans);
+    json_t *o = json_pack("{ss ss sb sb}", "name", p->p.name, "description", p->p.description ? p->p.description : "",
+                          "custom", p->custom, "is_ca", p->p.is_ca);
     json_t *ku = json_array(), *eku = json_array();
     const char *const *names = ch_usage_names(false);
+    char ttl[24];
+
+    /* The lifetimes as the definition gives them, in days or as a ttl (what PUT takes back). */
+    if (p->p.default_ttl != 0) {
+        ch_ttl_format(ttl, sizeof ttl, p->p.default_ttl);
+        json_object_set_new(o, "default_ttl", json_string(ttl));
+    } else {
+        json_object_set_new(o, "default_days", json_integer(p->p.default_days));
+    }
+    if (p->p.max_ttl != 0) {
+        ch_ttl_format(ttl, sizeof ttl, p->p.max_ttl);
+        json_object_set_new(o, "max_ttl", json_string(ttl));
+    } else {
+        json_object_set_new(o, "max_days", json_integer(p->p.max_days));
+    }
+    json_object_set_new(o, "allow_sans", json_boolean(p->p.allow_sans));
 
     for (int i = 0; names[i]; i++)
         if (p->p.key_usage & (1u << i))
@@ -1940,9 +1983,9 @@ static void profile_get(req *r, const char *name)
 static void profile_put(req *r, const char *name, bool create)
 {
     static const char *const F_PROFILE[] = {"name",           "description",      "key_usage",       "ext_key_usage",
-                                            "default_days",   "max_days",         "allow_sans",      "allowed_domains",
-                                            "allow_subdomains", "allow_wildcards", "allow_ip_sans",   "allow_uri_sans",
-                                            "key_types",      NULL};
+                                            "default_days",   "default_ttl",      "max_days",        "max_ttl",
+                                            "allow_sans",     "allowed_domains",  "allow_subdomains", "allow_wildcards",
+                                            "allow_ip_sans",  "allow_uri_sans",   "key_types",       NULL};
     json_t *body = read_json(r, F_PROFILE), *v;
     ch_svc_profile p;
     char *def = NULL, given[80];

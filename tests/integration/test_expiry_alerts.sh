@@ -111,6 +111,26 @@ sleep 3
 check_eq "the working webhook has the alert once, for the 7-day threshold alone" "1 7" \
     "$(grep -c '"name":"short"' hooks) $(grep '"name":"short"' hooks | sed -n 's/.*"threshold_days":\([0-9]*\).*/\1/p' | paste -sd,)"
 
+# A short-lived certificate that certhubd renews is born within every threshold: it is not
+# alerted while its renewals succeed (a day-long one was alerted at each renewal, an hour-long
+# one every half hour), and is once its renewal fails.
+api POST /api/v1/certificates "{\"name\":\"daily\",\"subject\":{\"common_name\":\"daily.example\"},\"ttl\":\"24h\",\"ca_id\":\"$issuer\",\"auto_renew\":true}"
+daily=$(body .id)
+api POST /api/v1/cas '{"name":"daily root","type":"root","subject":{"common_name":"Daily Root"}}'
+droot=$(body .id)
+api POST /api/v1/certificates "{\"name\":\"daily-doomed\",\"subject\":{\"common_name\":\"doomed.example\"},\"ttl\":\"24h\",\"ca_id\":\"$droot\",\"auto_renew\":true}"
+api DELETE "/api/v1/cas/$droot?force=true"
+sleep 3
+check_eq "day-long certificates renewed automatically: no alert at their start" 0 "$(grep -c '"name":"daily' hooks || true)"
+echo "+$((34 * 86400 + 13 * 3600))" > clock # past half their lives
+for i in $(seq 1 100); do grep '"event":"certificate.expiring"' hooks | grep -q '"name":"daily-doomed"' && break; sleep 0.1; done
+sleep 2
+check_eq "the one whose renewal failed: alerted, once, for the most urgent threshold" "1 7" \
+    "$(grep '"event":"certificate.expiring"' hooks | grep -c '"name":"daily-doomed"') $(grep '"event":"certificate.expiring"' hooks | grep '"name":"daily-doomed"' | sed -n 's/.*"threshold_days":\([0-9]*\).*/\1/p')"
+api GET "/api/v1/certificates/$daily"
+check_eq "the other renewed, and neither it nor its renewal alerted" "true 0" \
+    "$(body '.renewed_by != null') $(grep -c '"name":"daily"' hooks || true)"
+
 # Where a webhook may lead: never to a link-local address (the cloud's metadata service), and
 # to the host itself only for the default tenant (the installation's).
 api PATCH /api/v1/settings '{"webhooks":[{"url":"http://169.254.169.254/latest/meta-data","secret":"a-webhook-secret-of-some-length"}]}'
@@ -153,7 +173,7 @@ for n in doomed-a doomed-b; do
     api POST /api/v1/certificates "{\"name\":\"$n\",\"subject\":{\"common_name\":\"$n.example\"},\"days\":1,\"ca_id\":\"$doomed\",\"auto_renew\":true}"
 done
 api DELETE "/api/v1/cas/$doomed?force=true"
-echo "+$((34 * 86400 + 20 * 3600))" > clock   # their renewals due (two thirds of a day), their CA gone
+echo "+$((35 * 86400 + 9 * 3600))" > clock   # 20 hours on: their renewals due, their CA gone
 failed() { grep '"event":"certificate.renewal_failed"' hooks | grep -c "\"name\":\"$1\"" || true; }
 for i in $(seq 1 200); do [ "$(failed doomed-a)" -ge 1 ] && [ "$(failed doomed-b)" -ge 1 ] && break; sleep 0.1; done
 sleep 2

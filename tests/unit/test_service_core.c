@@ -272,6 +272,88 @@ static void test_extension_switches_and_renewal(void **state)
     ch_store_ca_dispose(&inter);
 }
 
+/* A lifetime in seconds: issued as asked, and kept to the minute by a renewal (a 90-minute
+ * certificate's is 90 minutes, not a day) and by a CA's rotation; one of whole days is asked
+ * again in days.  Days and ttl both change nothing. */
+static void test_short_lifetimes_kept(void **state)
+{
+    ch_store_ca root, inter, ca, rotated;
+    ch_store_cert first, renewed, out, cert;
+    ch_svc_issue_req req = {.profile = "tls-server", .key_type = "p256", .ttl = 90 * 60};
+    ch_svc_ca_req cr = {.name = "36-hour root", .path_len = -2, .ttl = 36 * 3600};
+    int64_t before;
+
+    (void)state;
+    make_cas(&root, &inter, "short");
+    req.ca_id = inter.id;
+    req.subject.fields.common_name = "short.example";
+    assert_int_equal(ch_svc_cert_issue(svc, &operator_a, &req, &first), 0);
+    assert_int_equal(first.not_after - first.not_before, 90 * 60 + CH_ISSUE_BACKDATE);
+    assert_int_equal(ch_svc_cert_renew(svc, &operator_a, first.id, false, &renewed), 0);
+    assert_int_equal(renewed.not_after - renewed.not_before, 90 * 60 + CH_ISSUE_BACKDATE);
+    ch_store_cert_dispose(&renewed);
+    ch_store_cert_dispose(&first);
+    req.ttl = 2 * 86400;
+    req.name = "two days";
+    assert_int_equal(ch_svc_cert_issue(svc, &operator_a, &req, &first), 0);
+    assert_int_equal(ch_svc_cert_renew(svc, &operator_a, first.id, true, &renewed), 0);
+    assert_int_equal(renewed.not_after - renewed.not_before, 2 * 86400 + CH_ISSUE_BACKDATE);
+    ch_store_cert_dispose(&renewed);
+    ch_store_cert_dispose(&first);
+
+    before = count_certs(&admin_a);
+    req.days = 1;
+    assert_int_equal(ch_svc_cert_issue(svc, &operator_a, &req, &out), CH_EINVAL);
+    assert_string_equal(ch_error_field(), "ttl");
+    req.days = 0;
+    req.ttl = 5000 * 86400LL; /* beyond the intermediate's 1000 days */
+    assert_int_equal(ch_svc_cert_issue(svc, &operator_a, &req, &out), CH_EPOLICY);
+    assert_string_equal(ch_error_field(), "ttl");
+    assert_non_null(strstr(ch_error_last(), "give a ttl of at most "));
+    assert_int_equal(count_certs(&admin_a), before);
+
+    cr.subject.fields.common_name = "Short Root";
+    assert_int_equal(ch_svc_ca_create(svc, &admin_a, &cr, &ca), 0);
+    assert_int_equal(ch_svc_ca_rotate(svc, &admin_a, ca.id, &rotated), 0);
+    assert_int_equal(ch_store_cert_get(ch_svc_store(svc), &cert, admin_a.tenant_id, rotated.cert_id), 0);
+    assert_int_equal(cert.not_after - cert.not_before, 36 * 3600 + CH_ISSUE_BACKDATE);
+    ch_store_cert_dispose(&cert);
+    ch_store_ca_dispose(&rotated);
+    ch_store_ca_dispose(&ca);
+    ch_store_ca_dispose(&root);
+    ch_store_ca_dispose(&inter);
+}
+
+/* When automatic renewal comes: at the renewal point (2/3 by default), never later than half
+ * the life or 30 days before the end; a certificate shorter than a day is due within its life,
+ * not before it began. */
+static void test_renew_at(void **state)
+{
+    const int64_t nb = 1800000000, b = CH_ISSUE_BACKDATE;
+    ch_store_ca root, inter;
+    ch_store_cert c;
+    ch_svc_issue_req req = {.profile = "tls-server", .key_type = "p256", .ttl = 3600, .auto_renew = true};
+
+    (void)state;
+    assert_int_equal(ch_renew_at(nb, nb + 300 + b), nb + (300 + b) / 2);
+    assert_int_equal(ch_renew_at(nb, nb + 3600 + b), nb + (3600 + b) / 2);
+    assert_int_equal(ch_renew_at(nb, nb + 86400 + b), nb + (86400 + b) / 2);
+    assert_int_equal(ch_renew_at(nb, nb + 30 * 86400 + b), nb + (30 * 86400 + b) / 2);
+    assert_int_equal(ch_renew_at(nb, nb + 90 * 86400), nb + 60 * 86400);
+    assert_int_equal(ch_renew_at(nb, nb + 365 * 86400), nb + 365 * 86400 / 3 * 2);
+    assert_int_equal(ch_renew_at_fraction(nb, nb + 200 * 86400, 0.9), nb + 170 * 86400);
+    assert_int_equal(ch_renew_at_fraction(nb, nb + 3600, 0.9), nb + 1800);
+    make_cas(&root, &inter, "renew-at");
+    req.ca_id = inter.id;
+    req.subject.fields.common_name = "hourly.example";
+    assert_int_equal(ch_svc_cert_issue(svc, &operator_a, &req, &c), 0);
+    assert_int_equal(c.renew_at, c.not_before + (c.not_after - c.not_before) / 2);
+    assert_true(c.renew_at > ch_now());
+    ch_store_cert_dispose(&c);
+    ch_store_ca_dispose(&root);
+    ch_store_ca_dispose(&inter);
+}
+
 /* quick_only (an event loop's issuance): what takes a millisecond or more is not begun and
  * comes back CH_SVC_SLOW with nothing stored; the same request without it is issued. */
 static void test_quick_only(void **state)
@@ -817,6 +899,72 @@ static void test_tokens_list_and_revoke(void **state)
     assert_int_equal(ch_svc_authenticate(svc, token, &who), CH_EAUTH);
     assert_int_equal(ch_svc_token_revoke(svc, &admin_a, id), CH_ENOTFOUND);
     ch_secure_free_str(token);
+}
+
+/* A profile of short-lived certificates: default_ttl and max_ttl beside the days fields, one
+ * form of each, held to each other in seconds; issuing takes the default and is held to the
+ * maximum, whichever form the request gives. */
+static void test_profile_ttls(void **state)
+{
+    static const struct {
+        const char *def, *field, *message;
+    } bad[] = {
+        {"\"default_days\":1,\"default_ttl\":\"24h\"", "default_ttl", "give default_days or default_ttl, not both"},
+        {"\"max_days\":7,\"max_ttl\":\"7d\"", "max_ttl", "give max_days or max_ttl, not both"},
+        {"\"max_ttl\":168", "max_ttl", "max_ttl is a string, a whole number and a unit: \"24h\", \"7d\""},
+        {"\"max_ttl\":\"1.5h\"", "max_ttl", NULL},
+        {"\"default_ttl\":\"2m\"", "default_ttl", "default_ttl must be from 5m to 36600d, not 2m"},
+        {"\"default_ttl\":\"48h\",\"max_ttl\":\"24h\"", "default_ttl",
+         "default_ttl (48h) is more than max_ttl (24h)"},
+        {"\"default_days\":2,\"max_ttl\":\"36h\"", "default_days", "default_days (2) is more than max_ttl (36h)"},
+    };
+    ch_store_ca root, inter;
+    ch_store_cert c;
+    ch_svc_profile p;
+    ch_svc_issue_req req = {.profile = "short-lived", .key_type = "p256"};
+    char def[256];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(def, sizeof def, "{\"key_usage\":[\"digital_signature\"],%s}", bad[i].def);
+        assert_int_equal(ch_svc_profile_put(svc, &operator_a, "short-lived", def, true, NULL), CH_EINVAL);
+        assert_string_equal(ch_error_field(), bad[i].field);
+        if (bad[i].message != NULL)
+            assert_string_equal(ch_error_last(), bad[i].message);
+    }
+    /* A maximum alone is the default, in its form. */
+    assert_int_equal(ch_svc_profile_put(svc, &operator_a, "short-lived",
+                                        "{\"key_usage\":[\"digital_signature\"],\"max_ttl\":\"7d\"}", true, &p), 0);
+    assert_int_equal(p.p.default_ttl, 7 * 86400);
+    assert_int_equal(p.p.max_ttl, 7 * 86400);
+    ch_svc_profile_dispose(&p);
+    assert_int_equal(ch_svc_profile_put(svc, &operator_a, "short-lived",
+                                        "{\"key_usage\":[\"digital_signature\"],\"default_ttl\":\"24h\","
+                                        "\"max_ttl\":\"7d\"}", false, &p), 0);
+    ch_svc_profile_dispose(&p);
+    assert_int_equal(ch_svc_profile_get(svc, &viewer_a, "short-lived", &p), 0);
+    assert_int_equal(p.p.default_ttl, 86400);
+    assert_int_equal(p.p.max_ttl, 7 * 86400);
+    ch_svc_profile_dispose(&p);
+    make_cas(&root, &inter, "short-lived");
+    req.ca_id = inter.id;
+    req.subject.fields.common_name = "daily.example";
+    assert_int_equal(ch_svc_cert_issue(svc, &operator_a, &req, &c), 0);
+    assert_int_equal(c.not_after - c.not_before, 86400 + CH_ISSUE_BACKDATE);
+    ch_store_cert_dispose(&c);
+    req.ttl = 8 * 86400;
+    assert_int_equal(ch_svc_cert_issue(svc, &operator_a, &req, &c), CH_EPOLICY);
+    assert_string_equal(ch_error_field(), "ttl");
+    assert_string_equal(ch_error_last(), "profile short-lived allows at most 7 days");
+    req.ttl = 0;
+    req.days = 8;
+    assert_int_equal(ch_svc_cert_issue(svc, &operator_a, &req, &c), CH_EPOLICY);
+    assert_string_equal(ch_error_field(), "days");
+    req.days = 7;
+    assert_int_equal(ch_svc_cert_issue(svc, &operator_a, &req, &c), 0);
+    ch_store_cert_dispose(&c);
+    ch_store_ca_dispose(&root);
+    ch_store_ca_dispose(&inter);
 }
 
 static void test_custom_profiles(void **state)
@@ -1484,6 +1632,8 @@ int main(void)
         cmocka_unit_test(test_issue_and_verify),
         cmocka_unit_test(test_bad_requests_change_nothing),
         cmocka_unit_test(test_extension_switches_and_renewal),
+        cmocka_unit_test(test_short_lifetimes_kept),
+        cmocka_unit_test(test_renew_at),
         cmocka_unit_test(test_quick_only),
         cmocka_unit_test(test_import_duplicates_and_isolation),
         cmocka_unit_test(test_byo_issuer),
@@ -1494,6 +1644,7 @@ int main(void)
         cmocka_unit_test(test_audit_chain),
         cmocka_unit_test(test_tokens_list_and_revoke),
         cmocka_unit_test(test_custom_profiles),
+        cmocka_unit_test(test_profile_ttls),
         cmocka_unit_test(test_profile_name_policy),
         cmocka_unit_test(test_profile_key_types),
         cmocka_unit_test(test_tenants_need_admin),

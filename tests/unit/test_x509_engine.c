@@ -778,6 +778,124 @@ static void test_csr_signatures(void **state)
         }
 }
 
+/* Lifetimes as Vault writes them: a whole number and one unit, from 5 minutes to 36600 days;
+ * what ch_ttl_format writes reads back the same. */
+static void test_ttls(void **state)
+{
+    static const struct {
+        const char *text;
+        int64_t seconds;
+    } good[] = {{"5m", 300}, {"300s", 300}, {"30m", 1800}, {"1h", 3600}, {"72h", 259200}, {"90d", 7776000},
+                {"36600d", CH_TTL_MAX}, {"0090m", 5400}};
+    static const char *const bad[] = {"", "0", "0h", "-5m", "+5m", "10x", "1.5h", "1h30m", "5 m", "5M", "h",
+                                      "299s", "4m", "36601d", "878401h", "99999999999999999999d", "30m ", "30"};
+    char back[24];
+    int64_t t;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        assert_int_equal(ch_ttl_parse(&t, good[i].text, "ttl"), 0);
+        assert_int_equal(t, good[i].seconds);
+        ch_ttl_format(back, sizeof back, t);
+        assert_int_equal(ch_ttl_parse(&t, back, "ttl"), 0);
+        assert_int_equal(t, good[i].seconds);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(ch_ttl_parse(&t, bad[i], "max_ttl"), CH_EINVAL);
+        assert_string_equal(ch_error_field(), "max_ttl");
+        assert_non_null(strstr(ch_error_last(), "max_ttl must be"));
+    }
+    assert_int_equal(ch_ttl_parse(&t, NULL, "ttl"), CH_EINVAL);
+    ch_ttl_format(back, sizeof back, 86400);
+    assert_string_equal(back, "1d");
+    ch_ttl_format(back, sizeof back, 129600);
+    assert_string_equal(back, "36h");
+    ch_ttl_format(back, sizeof back, 5400);
+    assert_string_equal(back, "90m");
+}
+
+/* A lifetime in seconds beside days: exactly what was asked from now (the start a minute
+ * earlier), one of the two, held to the profile's maximum and the CA's end as days are, and
+ * what a renewal reads back of it. */
+static void test_issue_ttl(void **state)
+{
+    ch_key *rk = gen(CH_KEY_P256), *lk = gen(CH_KEY_P256);
+    ch_cert *root, *leaf = NULL;
+    X509_NAME *n = name("CN=short.example");
+    ch_profile shortp = *ch_profile_get("tls-server");
+    ch_issue_opts o = {.profile = ch_profile_get("tls-server"), .subject_key = lk, .subject = n, .path_len = -2};
+    int64_t before, after;
+
+    (void)state;
+    assert_int_equal(issue(&root, "root-ca", NULL, rk, rk, "CN=Root", 2, -2), 0);
+    o.ca_cert = root;
+    o.ca_key = rk;
+    for (int64_t ttl = CH_TTL_MIN; ttl <= 86400; ttl *= 12) {
+        before = ch_now();
+        o.ttl = ttl;
+        assert_int_equal(ch_cert_issue(&leaf, &o), 0);
+        after = ch_now();
+        assert_in_range(ch_cert_not_after(leaf), before + ttl, after + ttl);
+        assert_int_equal(ch_cert_not_after(leaf) - ch_cert_not_before(leaf), ttl + CH_ISSUE_BACKDATE);
+        assert_int_equal(ch_issue_ttl_of(ch_cert_not_before(leaf), ch_cert_not_after(leaf)), ttl);
+        ch_cert_free(leaf);
+    }
+    /* Both, or out of range: a 400 naming ttl. */
+    o.days = 1;
+    assert_int_equal(ch_cert_issue(&leaf, &o), CH_EINVAL);
+    assert_string_equal(ch_error_field(), "ttl");
+    assert_string_equal(ch_error_last(), "give days or ttl, not both");
+    o.days = 0;
+    o.ttl = CH_TTL_MIN - 1;
+    assert_int_equal(ch_cert_issue(&leaf, &o), CH_EINVAL);
+    assert_string_equal(ch_error_field(), "ttl");
+    o.ttl = -3600;
+    assert_int_equal(ch_cert_issue(&leaf, &o), CH_EINVAL);
+    /* Past the CA's two days: the longest that fits is offered, in the unit asked. */
+    o.ttl = 72 * 3600;
+    assert_int_equal(ch_cert_issue(&leaf, &o), CH_EPOLICY);
+    assert_string_equal(ch_error_field(), "ttl");
+    assert_non_null(strstr(ch_error_last(), "validity ends after the issuing CA's"));
+    assert_true(strstr(ch_error_last(), "give a ttl of at most 48h") != NULL || /* a second later */
+                strstr(ch_error_last(), "give a ttl of at most 47h") != NULL);
+    o.ttl = 0;
+    o.days = 3;
+    assert_int_equal(ch_cert_issue(&leaf, &o), CH_EPOLICY);
+    assert_string_equal(ch_error_field(), "days");
+    assert_non_null(strstr(ch_error_last(), "choose fewer days (at most "));
+    o.days = 0;
+    o.ttl = 72 * 3600;
+    o.cap_validity = true;
+    assert_int_equal(ch_cert_issue(&leaf, &o), 0);
+    assert_int_equal(ch_cert_not_after(leaf), ch_cert_not_after(root));
+    ch_cert_free(leaf);
+    o.cap_validity = false;
+    /* A profile's maximum and default in seconds, and one in days, hold either form. */
+    shortp.max_ttl = 7 * 86400;
+    shortp.default_ttl = 86400 / 2;
+    o.profile = &shortp;
+    o.ttl = 0;
+    assert_int_equal(ch_cert_issue(&leaf, &o), 0);
+    assert_int_equal(ch_issue_ttl_of(ch_cert_not_before(leaf), ch_cert_not_after(leaf)), 43200);
+    ch_cert_free(leaf);
+    shortp.max_ttl = 36 * 3600;
+    o.days = 2;
+    assert_int_equal(ch_cert_issue(&leaf, &o), CH_EPOLICY);
+    assert_string_equal(ch_error_field(), "days");
+    assert_string_equal(ch_error_last(), "profile tls-server allows at most 36 hours");
+    shortp.max_ttl = 0;
+    shortp.max_days = 1;
+    o.days = 0;
+    o.ttl = 25 * 3600;
+    assert_int_equal(ch_cert_issue(&leaf, &o), CH_EPOLICY);
+    assert_string_equal(ch_error_field(), "ttl");
+    assert_string_equal(ch_error_last(), "profile tls-server allows at most 1 day");
+    X509_NAME_free(n);
+    ch_cert_free(root);
+    ch_key_free(rk);
+    ch_key_free(lk);
+}
+
 static void test_csr_rules(void **state)
 {
     ch_key *rk = gen(CH_KEY_P256), *lk = gen(CH_KEY_RSA2048);
@@ -1034,6 +1152,7 @@ int main(void)
         cmocka_unit_test(test_cert_parse_negative),
         cmocka_unit_test(test_nul_in_common_name), cmocka_unit_test(test_chains),
         cmocka_unit_test(test_times),         cmocka_unit_test(test_issued_der),
+        cmocka_unit_test(test_ttls),          cmocka_unit_test(test_issue_ttl),
         cmocka_unit_test(test_issue_extension_switches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

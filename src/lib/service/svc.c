@@ -922,6 +922,18 @@ void svc_ca_forget(ch_svc *svc, const char *tenant_id, const char *ca_id)
 
 /* ------------------------------------------------------------- certificate rows */
 
+void svc_lifetime_of(const ch_store_cert *c, int *days, int64_t *ttl)
+{
+    int64_t life = ch_issue_ttl_of(c->not_before, c->not_after);
+
+    *days = 0;
+    *ttl = 0;
+    if (life > 0 && life % 86400 == 0 && life / 86400 <= 36600)
+        *days = (int)(life / 86400);
+    else
+        *ttl = life; /* (one under CH_TTL_MIN, cut short at its CA's end, is refused as such) */
+}
+
 int svc_cert_row(ch_store_cert *row, const ch_cert *cert, const char *tenant_id, const char *name,
                  const char *method, int is_ca)
 {

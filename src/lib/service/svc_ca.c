@@ -270,6 +270,7 @@ int ch_svc_ca_create(ch_svc *svc, const ch_actor *actor, const ch_svc_ca_req *re
     o.profile = ch_profile_get(req->intermediate ? "intermediate-ca" : "root-ca");
     o.subject = subject;
     o.days = req->days;
+    o.ttl = req->ttl;
     o.path_len = req->path_len;
     if (req->digest && (error = ch_digest_parse(&o.digest, req->digest)) < 0)
         goto done;
@@ -445,7 +446,7 @@ int ch_svc_ca_rotate(ch_svc *svc, const ch_actor *actor, const char *id, ch_stor
     req.name = ca.name;
     req.subject.dn = cur.subject;
     req.key_type = key.algorithm;
-    req.days = (int)((cur.not_after - cur.not_before + 43200) / 86400);
+    svc_lifetime_of(&cur, &req.days, &req.ttl);
     req.intermediate = ca.parent_id != NULL;
     req.parent_id = ca.parent_id;
     req.rotate = &ca;

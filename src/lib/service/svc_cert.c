@@ -459,6 +459,7 @@ int ch_svc_cert_issue_start(ch_svc *svc, const ch_actor *actor, const ch_svc_iss
     o.issuer_text = ca->subject; /* printing the CA's name cost 1 % of an issuance from a CSR */
     o.ca_key = ca->key;
     o.days = req->days;
+    o.ttl = req->ttl;
     o.path_len = -2;
     o.cap_validity = req->cap_validity;
     o.crl_urls = (const char *const *)ca->crl_urls;

@@ -204,6 +204,10 @@ int svc_key_drop(ch_svc *svc, const char *tenant_id, const char *key_id);
  * read it from the certificate (which parses its extensions). */
 int svc_cert_row(ch_store_cert *row, const ch_cert *cert, const char *tenant_id, const char *name,
                  const char *method, int is_ca);
+/* The lifetime a certificate issued here was asked for (ch_issue_ttl_of), for a renewal or a
+ * rotation to ask it again: in *days when it is whole days (as it was asked before ttl came,
+ * and as refusals then word it), else in *ttl; the other 0. */
+void svc_lifetime_of(const ch_store_cert *c, int *days, int64_t *ttl);
 
 /* The decoded CA (a reference: release with svc_ca_release). */
 int svc_ca_load(ch_svc *svc, const char *tenant_id, const char *ca_id, svc_ca **out);

@@ -9,10 +9,10 @@
 
 #include "svc_internal.h"
 
-static const char *const fields[] = {"description",     "key_usage",        "ext_key_usage",   "default_days",
-                                     "max_days",        "allow_sans",       "allowed_domains", "allow_subdomains",
-                                     "allow_wildcards", "allow_ip_sans",    "allow_uri_sans",  "key_types",
-                                     NULL};
+static const char *const fields[] = {"description",      "key_usage",       "ext_key_usage",  "default_days",
+                                     "default_ttl",      "max_days",        "max_ttl",        "allow_sans",
+                                     "allowed_domains",  "allow_subdomains", "allow_wildcards", "allow_ip_sans",
+                                     "allow_uri_sans",   "key_types",       NULL};
 
 /* Names of custom profiles: 1 to 64 of [a-z0-9._-], starting with a letter or digit. */
 static int check_name(const char *name)
@@ -57,6 +57,33 @@ static int days_field(int *out, json_t *def, const char *field, int min)
         return ch_error_set_field(CH_EINVAL, field, "%s must be a whole number from %d to 36600", field, min);
     *out = (int)json_integer_value(v);
     return 0;
+}
+
+/* A lifetime as Vault's roles write ttl and max_ttl ("24h", "7d"), in seconds; the days field
+ * beside it (days_field) is the other way to give it, and both are refused. */
+static int ttl_field(int64_t *out, json_t *def, const char *field, const char *days)
+{
+    json_t *v = json_object_get(def, field);
+
+    if (v == NULL)
+        return 0;
+    if (json_object_get(def, days) != NULL)
+        return ch_error_set_field(CH_EINVAL, field, "give %s or %s, not both", days, field);
+    if (!json_is_string(v))
+        return ch_error_set_field(CH_EINVAL, field, "%s is a string, a whole number and a unit: \"24h\", \"7d\"",
+                                  field);
+    return ch_ttl_parse(out, json_string_value(v), field);
+}
+
+/* A lifetime of a definition as given, for a message: "default_days (120)", "max_ttl (36h)". */
+static void given(char *out, size_t cap, json_t *def, const char *days, const char *ttl)
+{
+    json_t *v = json_object_get(def, ttl);
+
+    if (v != NULL)
+        snprintf(out, cap, "%s (%s)", ttl, json_string_value(v));
+    else
+        snprintf(out, cap, "%s (%lld)", days, (long long)json_integer_value(json_object_get(def, days)));
 }
 
 static int bool_field(bool *out, json_t *def, const char *field)
@@ -153,6 +180,7 @@ static int profile_parse(ch_svc_profile *out, const char *name, json_t *def)
 {
     const char *key;
     json_t *v;
+    int64_t max;
     int error;
 
     memset(out, 0, sizeof *out);
@@ -165,7 +193,8 @@ static int profile_parse(ch_svc_profile *out, const char *name, json_t *def)
         if (fields[i] == NULL)
             return ch_error_set_field(CH_EINVAL, key,
                                       "unknown field \"%.64s\"; a profile has description, key_usage, "
-                                      "ext_key_usage, default_days, max_days, allow_sans, allowed_domains, "
+                                      "ext_key_usage, default_days or default_ttl, max_days or max_ttl, "
+                                      "allow_sans, allowed_domains, "
                                       "allow_subdomains, allow_wildcards, allow_ip_sans, allow_uri_sans and "
                                       "key_types",
                                       key);
@@ -188,16 +217,26 @@ static int profile_parse(ch_svc_profile *out, const char *name, json_t *def)
         (error = usage_list(&out->p.ext_key_usage, v, true, "ext_key_usage")) < 0)
         return error;
     if ((error = days_field(&out->p.default_days, def, "default_days", 1)) < 0 ||
-        (error = days_field(&out->p.max_days, def, "max_days", 0)) < 0)
+        (error = ttl_field(&out->p.default_ttl, def, "default_ttl", "default_days")) < 0 ||
+        (error = days_field(&out->p.max_days, def, "max_days", 0)) < 0 ||
+        (error = ttl_field(&out->p.max_ttl, def, "max_ttl", "max_days")) < 0)
         return error;
-    /* Without a default of its own, a profile of short lives issues its longest by default (as a
-     * Vault role's ttl is held to its max_ttl) rather than be refused for the 365 days it was
-     * never asked for. */
-    if (out->p.max_days != 0 && out->p.default_days > out->p.max_days && json_object_get(def, "default_days") == NULL)
+    /* Each in days or as a ttl, compared in seconds.  Without a default of its own, a profile of
+     * short lives issues its longest by default (as a Vault role's ttl is held to its max_ttl)
+     * rather than be refused for the 365 days it was never asked for. */
+    max = out->p.max_ttl != 0 ? out->p.max_ttl : (int64_t)out->p.max_days * 86400;
+    if (max != 0 && (int64_t)out->p.default_days * 86400 > max && json_object_get(def, "default_days") == NULL &&
+        json_object_get(def, "default_ttl") == NULL) {
         out->p.default_days = out->p.max_days;
-    if (out->p.max_days != 0 && out->p.default_days > out->p.max_days)
-        return ch_error_set_field(CH_EINVAL, "default_days", "default_days (%d) is more than max_days (%d)",
-                                  out->p.default_days, out->p.max_days);
+        out->p.default_ttl = out->p.max_ttl;
+    }
+    if (max != 0 && (out->p.default_ttl != 0 ? out->p.default_ttl : (int64_t)out->p.default_days * 86400) > max) {
+        char d[64], m[64];
+        given(d, sizeof d, def, "default_days", "default_ttl");
+        given(m, sizeof m, def, "max_days", "max_ttl");
+        return ch_error_set_field(CH_EINVAL, out->p.default_ttl != 0 ? "default_ttl" : "default_days",
+                                  "%s is more than %s", d, m);
+    }
     if ((v = json_object_get(def, "allow_sans")) != NULL) {
         if (!json_is_boolean(v))
             return ch_error_set_field(CH_EINVAL, "allow_sans", "allow_sans must be true or false");

@@ -24,8 +24,9 @@ int64_t ch_renew_at_fraction(int64_t nb, int64_t na, double fraction)
 {
     int64_t life = na - nb, thr = life / 2, at = nb + (int64_t)((double)life * fraction);
 
-    if (thr < 12 * 3600)
-        thr = 12 * 3600;
+    /* Half the life is left to notice a renewal that fails and act, 30 days at most.  (A floor
+     * of 12 hours, which no lifetime of whole days reached, put a certificate shorter than a
+     * day due before it began: renewed at once, and its renewal at the next round, for ever.) */
     if (thr > 30 * 86400)
         thr = 30 * 86400;
     return at < na - thr ? at : na - thr;
@@ -90,9 +91,7 @@ int ch_svc_cert_renew(ch_svc *svc, const ch_actor *actor, const char *id, bool r
     q.profile = old.profile;
     q.ca_id = old.ca_id;
     q.subject.dn = old.subject;
-    q.days = (int)((old.not_after - old.not_before + 43200) / 86400);
-    if (q.days < 1)
-        q.days = 1;
+    svc_lifetime_of(&old, &q.days, &q.ttl);
     q.auto_renew = old.auto_renew;
     q.renews = old.id;
     split_sans(old.sans, &san_store, sans, CH_MAX_SANS);

@@ -3155,6 +3155,8 @@ int ch_store_alerts_due(ch_store *s, const char *tenant_id, int64_t now, int thr
     if ((rc = sqlite3_prepare_v2(c->db,
                                  "SELECT id FROM certificates c WHERE tenant_id = ?1 AND not_after > ?2"
                                  " AND not_after <= ?2 + ?3 * 86400 AND renewed_by IS NULL AND status = 'active'"
+                                 " AND NOT (auto_renew = 1 AND renew_attempts = 0"
+                                 " AND not_after - created_at <= ?3 * 86400)"
                                  " AND NOT EXISTS (SELECT 1 FROM alerts_sent a WHERE a.tenant_id = ?1"
                                  " AND a.cert_id = c.id AND a.threshold_days = ?3) ORDER BY not_after LIMIT ?4",
                                  -1, &st, NULL)) != SQLITE_OK)

@@ -8,6 +8,7 @@
  */
 #include <arpa/inet.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -667,6 +668,92 @@ static int key_type_allowed(const ch_profile *p, const ch_csr *req, const ch_key
                               t != CH_KEY_NONE ? ch_key_type_name(t) : "of none of the key types", p->name, allowed);
 }
 
+/* A lifetime as a person reads it, in the largest unit that holds it whole: "397 days",
+ * "36 hours", "90 minutes". */
+static void lifetime_words(char *out, size_t cap, int64_t s)
+{
+    static const struct {
+        int64_t seconds;
+        const char *unit;
+    } units[] = {{86400, "day"}, {3600, "hour"}, {60, "minute"}, {1, "second"}};
+    size_t i = 0;
+
+    while (s % units[i].seconds != 0)
+        i++;
+    snprintf(out, cap, "%lld %s%s", (long long)(s / units[i].seconds), units[i].unit,
+             s == units[i].seconds ? "" : "s");
+}
+
+/* The longest lifetime within left seconds, as a ttl in a unit that loses little of it (days
+ * from 10 days, hours from 10 hours, minutes below): what the refusal of a longer one offers. */
+static void ttl_within(char *out, size_t cap, int64_t left)
+{
+    if (left >= 10 * 86400)
+        snprintf(out, cap, "%lldd", (long long)(left / 86400));
+    else if (left >= 10 * 3600)
+        snprintf(out, cap, "%lldh", (long long)(left / 3600));
+    else
+        snprintf(out, cap, "%lldm", (long long)(left / 60));
+}
+
+/* The validity of a certificate issued at now: the lifetime asked (days or ttl, or the
+ * profile's default) from now or not_before, held to the profile's maximum and to the issuer's
+ * end (issuer_na; capped there with cap_validity).  Refusals name the field the lifetime came
+ * in and offer the longest one that fits. */
+static int validity(int64_t *nb, int64_t *na, const ch_issue_opts *o, int64_t now, int64_t issuer_na)
+{
+    const ch_profile *p = o->profile;
+    /* (a profile's default in hours is refused as a ttl would be) */
+    bool in_ttl = o->ttl != 0 || (o->days == 0 && p->default_ttl != 0);
+    const char *field = in_ttl ? "ttl" : "days";
+    int64_t start = o->not_before ? o->not_before : now, life, max;
+    char words[48], end[32], within[32];
+
+    if (o->days != 0 && o->ttl != 0)
+        return ch_error_set_field(CH_EINVAL, "ttl", "give days or ttl, not both");
+    if (o->days < 0 || o->days > 36600)
+        return ch_error_set_field(CH_EINVAL, "days", "validity must be between 1 and 36600 days");
+    if (o->ttl != 0 && (o->ttl < CH_TTL_MIN || o->ttl > CH_TTL_MAX))
+        return ch_error_set_field(CH_EINVAL, "ttl", "ttl must be from 5m to 36600d");
+    if (o->ttl != 0)
+        life = o->ttl;
+    else if (o->days != 0)
+        life = (int64_t)o->days * 86400;
+    else
+        life = p->default_ttl != 0 ? p->default_ttl : (int64_t)p->default_days * 86400;
+    max = p->max_ttl != 0 ? p->max_ttl : (int64_t)p->max_days * 86400;
+    if (max > 0 && life > max) {
+        lifetime_words(words, sizeof words, max);
+        return ch_error_set_field(CH_EPOLICY, field, "profile %s allows at most %s", p->name, words);
+    }
+    *nb = o->not_before ? o->not_before : now - CH_ISSUE_BACKDATE;
+    *na = start + life;
+    if (*na <= issuer_na)
+        return 0;
+    ch_time_format(end, sizeof end, issuer_na);
+    ttl_within(within, sizeof within, issuer_na - start);
+    if (issuer_na - start < CH_TTL_MIN) /* capped, it would live a moment */
+        return ch_error_set_field(CH_EPOLICY, field, "the issuing CA has expired or ends within 5 minutes (%s): "
+                                  "rotate it, or issue from another", end);
+    if (o->cap_validity)
+        *na = issuer_na;
+    else if (in_ttl)
+        return ch_error_set_field(CH_EPOLICY, field, "validity ends after the issuing CA's (%s): give a ttl of at "
+                                  "most %s", end, within);
+    else if (issuer_na - start >= 86400)
+        return ch_error_set_field(CH_EPOLICY, field, "validity ends after the issuing CA's (%s): choose fewer days "
+                                  "(at most %lld)", end, (long long)((issuer_na - start) / 86400));
+    else
+        return ch_error_set_field(CH_EPOLICY, field, "validity ends after the issuing CA's (%s), less than a day "
+                                  "away: give a ttl of at most %s instead of days", end, within);
+    return 0;
+}
+
+int64_t ch_issue_ttl_of(int64_t not_before, int64_t not_after)
+{
+    return (not_after - not_before - CH_ISSUE_BACKDATE + 30) / 60 * 60;
+}
+
 int ch_cert_issue(ch_cert **out, const ch_issue_opts *o)
 {
     const ch_profile *p = o->profile;
@@ -684,8 +771,8 @@ int ch_cert_issue(ch_cert **out, const ch_issue_opts *o)
     ch_buf der = CH_BUF_INIT;
     size_t alg_at = 0, aki_len = 0;
     uint8_t ski[20], aki[64];
-    int64_t now = ch_now(), nb, na, issuer_na = 0;
-    int path_len, days, error = 0;
+    int64_t now = ch_now(), nb = 0, na = 0, issuer_na = 0;
+    int path_len, error = 0;
     unsigned ku, eku;
 
     *out = NULL;
@@ -779,31 +866,8 @@ int ch_cert_issue(ch_cert **out, const ch_issue_opts *o)
     }
 
     /* Validity (RFC 5280 4.1.2.5): within the issuer's. */
-    days = o->days > 0 ? o->days : p->default_days;
-    if (o->days < 0 || days > 100 * 366) {
-        error = ch_error_set_field(CH_EINVAL, "days", "validity must be between 1 and 36600 days");
+    if ((error = validity(&nb, &na, o, now, issuer != NULL ? issuer_na : INT64_MAX)) < 0)
         goto done;
-    }
-    if (p->max_days > 0 && days > p->max_days) {
-        error = ch_error_set_field(CH_EPOLICY, "days", "profile %s allows at most %d days", p->name, p->max_days);
-        goto done;
-    }
-    nb = o->not_before ? o->not_before : now - 60; /* a minute back for clock skew */
-    na = (o->not_before ? o->not_before : now) + (int64_t)days * 86400;
-    if (issuer != NULL && na > issuer_na) {
-        if (!o->cap_validity) {
-            char end[32];
-            ch_time_format(end, sizeof end, issuer_na);
-            error = ch_error_set_field(CH_EPOLICY, "days",
-                                       "validity ends after the issuing CA's (%s): choose fewer days", end);
-            goto done;
-        }
-        na = issuer_na;
-    }
-    if (na <= nb) {
-        error = ch_error_set_field(CH_EPOLICY, "days", "the issuing CA has expired or expires too soon");
-        goto done;
-    }
 
     ku = (o->leave_out & CH_EXT_KEY_USAGE) ? 0 : o->key_usage ? o->key_usage : p->key_usage;
     eku = (o->leave_out & CH_EXT_EXT_KEY_USAGE) ? 0 : o->ext_key_usage ? o->ext_key_usage : p->ext_key_usage;

@@ -97,3 +97,39 @@ bad:
     return ch_error_set(CH_EINVAL, "\"%.40s\" is not an RFC 3339 time; expected e.g. 2030-01-01T00:00:00Z, "
                         "2030-01-01T01:00:00+01:00 or 2030-01-01", text ? text : "");
 }
+
+int ch_ttl_parse(int64_t *out, const char *text, const char *field)
+{
+    static const char units[] = "smhd";
+    static const int64_t seconds[] = {1, 60, 3600, 86400};
+    const char *p = text ? text : "", *unit;
+    int64_t n = 0;
+
+    *out = 0;
+    /* Digits, then one unit: no sign, fraction or space ("1.5h" is 90m), so that what is asked
+     * is what is issued. */
+    for (; *p >= '0' && *p <= '9'; p++)
+        if ((n = n * 10 + (*p - '0')) > CH_TTL_MAX)
+            n = CH_TTL_MAX + 1; /* held there: too long whatever the unit, without overflow */
+    if (p == text || *p == '\0' || p[1] != '\0' || (unit = strchr(units, *p)) == NULL)
+        return ch_error_set_field(CH_EINVAL, field,
+                                  "%s must be a whole number and a unit (s, m, h or d), such as 30m, 72h or 90d, "
+                                  "not \"%.32s\"", field, text ? text : "");
+    if (n > CH_TTL_MAX / seconds[unit - units] || n * seconds[unit - units] < CH_TTL_MIN ||
+        n * seconds[unit - units] > CH_TTL_MAX)
+        return ch_error_set_field(CH_EINVAL, field, "%s must be from 5m to 36600d, not %.32s", field, text);
+    *out = n * seconds[unit - units];
+    return 0;
+}
+
+void ch_ttl_format(char *out, size_t outlen, int64_t s)
+{
+    if (s != 0 && s % 86400 == 0)
+        snprintf(out, outlen, "%lldd", (long long)(s / 86400));
+    else if (s != 0 && s % 3600 == 0)
+        snprintf(out, outlen, "%lldh", (long long)(s / 3600));
+    else if (s != 0 && s % 60 == 0)
+        snprintf(out, outlen, "%lldm", (long long)(s / 60));
+    else
+        snprintf(out, outlen, "%llds", (long long)s);
+}

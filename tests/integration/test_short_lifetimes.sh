@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# Certificates shorter than a day, as step-ca and Vault PKI users issue them ("ttl": "1h",
+# "30m"): what openssl reads of them is the lifetime asked (from the moment of issuing, the
+# start a minute earlier); bad lifetimes are 400s naming ttl, one past the CA's end a 422
+# saying what fits; and, with certhubd's clock moved (libfaketime), an hour-long certificate
+# with auto_renew is renewed at half its life for the same hour, again and again.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/daemon.sh"
+
+lib=$(ls /usr/lib/*/faketime/libfaketimeMT.so.1 2>/dev/null | head -1)
+[ -n "$lib" ] || fail "libfaketime is missing (scripts/deps.sh installs faketime)"
+echo "+0" > clock
+DAEMON_ENV="LD_PRELOAD=$lib FAKETIME_TIMESTAMP_FILE=$T/clock FAKETIME_NO_CACHE=1"
+start_daemon --job-interval 1
+TOKEN=$(cat "$data/admin-token")
+issuer=$(quickstart_issuer)
+
+# seconds PEM_FILE: not_after - not_before as openssl reads them
+seconds() {
+    echo $(($(date -d "$(openssl x509 -in "$1" -noout -enddate | cut -d= -f2)" +%s) -
+        $(date -d "$(openssl x509 -in "$1" -noout -startdate | cut -d= -f2)" +%s)))
+}
+# ends_in PEM_FILE FROM TO: not_after within [FROM + LIFE, TO + LIFE] of the clock (LIFE seconds)
+ends_in() {
+    local na
+    na=$(date -d "$(openssl x509 -in "$1" -noout -enddate | cut -d= -f2)" +%s)
+    [ "$na" -ge $(($2 + $4)) ] && [ "$na" -le $(($3 + $4)) ] ||
+        fail "$1 ends at $na, not $4 s after it was issued ($2 to $3)"
+}
+
+# An hour with a key made by the server, 30 minutes for a CSR.
+t0=$(date +%s)
+api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"hour.example\"},\"ttl\":\"1h\",\"ca_id\":\"$issuer\"}"
+t1=$(date +%s)
+check_eq "an hour-long certificate with a server key" 201 "$status"
+body .pem > hour.pem
+check_eq "openssl reads an hour and the minute it starts early" 3660 "$(seconds hour.pem)"
+ends_in hour.pem "$t0" "$t1" 3600
+ok "and it ends an hour after it was issued"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout half.key -subj /CN=half.example \
+    -out half.csr 2>/dev/null
+t0=$(date +%s)
+api POST /api/v1/certificates "$(jq -n --arg c "$(cat half.csr)" --arg ca "$issuer" '{csr:$c, ttl:"30m", ca_id:$ca}')"
+t1=$(date +%s)
+check_eq "30 minutes for a CSR" 201 "$status"
+body .pem > half.pem
+check_eq "openssl reads 30 minutes and a minute" 1860 "$(seconds half.pem)"
+ends_in half.pem "$t0" "$t1" 1800
+ok "ending 30 minutes after it was issued"
+api POST "/api/v1/certificates/$(body .id)/renew" '{"reuse_key":true}'
+check_eq "renewed by hand" 201 "$status"
+body .pem > half2.pem
+check_eq "for 30 minutes again, not a day" 1860 "$(seconds half2.pem)"
+api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"days.example\"},\"ttl\":\"90d\",\"ca_id\":\"$issuer\"}"
+body .pem > days.pem
+check_eq "a ttl in days, as Vault writes it" "201 $((90 * 86400 + 60))" "$status $(seconds days.pem)"
+
+# Bad lifetimes: 400 naming ttl (and nothing issued).
+api GET "/api/v1/certificates?limit=1"
+before=$(jq -r '.items[0].id' "$T/body")
+for bad in '"0"' '"0h"' '"-5m"' '"10x"' '"1.5h"' '"1h30m"' '"4m"' '"36601d"' '""' 3600 true; do
+    api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"bad.example\"},\"ttl\":$bad,\"ca_id\":\"$issuer\"}"
+    check_eq "ttl $bad: 400 naming ttl" "400 ttl" "$status $(body .error.field)"
+done
+check_contains "saying what is accepted" "$(body .error.message)" '"30m", "72h", "90d"'
+api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"bad.example\"},\"ttl\":\"10x\",\"ca_id\":\"$issuer\"}"
+check_eq "a ttl without a known unit: said so" \
+    'ttl must be a whole number and a unit (s, m, h or d), such as 30m, 72h or 90d, not "10x"' "$(body .error.message)"
+api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"bad.example\"},\"ttl\":\"4m\",\"ca_id\":\"$issuer\"}"
+check_eq "too short: the range said" "ttl must be from 5m to 36600d, not 4m" "$(body .error.message)"
+api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"bad.example\"},\"days\":1,\"ttl\":\"1h\",\"ca_id\":\"$issuer\"}"
+check_eq "days and ttl both: 400 naming both" "400 ttl give days or ttl, not both" \
+    "$status $(body .error.field) $(body .error.message)"
+api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"bad.example\"},\"ttl\":\"50000h\",\"ca_id\":\"$issuer\"}"
+check_eq "past the issuing CA's end (five years): 422 naming ttl" "422 ttl" "$status $(body .error.field)"
+check_contains "saying the longest that fits" "$(body .error.message)" "validity ends after the issuing CA's"
+check_contains "as a ttl" "$(body .error.message)" ": give a ttl of at most 18"
+api GET "/api/v1/certificates?limit=1"
+check_eq "none of them issued" "$before" "$(jq -r '.items[0].id' "$T/body")"
+
+# CAs: a ttl too, held to the parent's end; a certificate to the CA's.
+api POST /api/v1/cas '{"name":"vault-style root","subject":{"common_name":"Vault-style Root"},"ttl":"87600h"}'
+check_eq "a root of 87600 hours" 201 "$status"
+root=$(body .id)
+api GET "/api/v1/certificates/$(body .certificate_id)"
+body .pem > root.pem
+check_eq "ten years and a minute" $((87600 * 3600 + 60)) "$(seconds root.pem)"
+api POST /api/v1/cas "{\"type\":\"intermediate\",\"name\":\"two-hour issuer\",\"parent_id\":\"$root\",\"subject\":{\"common_name\":\"Two-hour Issuer\"},\"ttl\":\"2h\"}"
+check_eq "an intermediate of two hours" 201 "$status"
+short_ca=$(body .id)
+api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"long.example\"},\"ttl\":\"3h\",\"ca_id\":\"$short_ca\"}"
+check_eq "three hours under it: 422" "422 ttl" "$status $(body .error.field)"
+check_contains "the longest that fits, in minutes" "$(body .error.message)" "give a ttl of at most 1"
+api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"long.example\"},\"days\":1,\"ca_id\":\"$short_ca\"}"
+check_eq "a day under it: 422 naming days" "422 days" "$status $(body .error.field)"
+check_contains "saying a ttl would fit" "$(body .error.message)" "less than a day away: give a ttl of at most 1"
+api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"capped.example\"},\"ttl\":\"3h\",\"ca_id\":\"$short_ca\",\"cap_validity\":true}"
+check_eq "or capped at its end" 201 "$status"
+api POST /api/v1/cas "{\"type\":\"import\",\"name\":\"x\",\"certificate\":\"x\",\"ttl\":\"1h\"}"
+check_eq "an imported CA takes no ttl (its lifetime is its certificate's)" "400 ttl" "$status $(body .error.field)"
+api POST /api/v1/cas '{"name":"both","subject":{"common_name":"Both"},"days":10,"ttl":"240h"}'
+check_eq "nor days and ttl both" "400 ttl" "$status $(body .error.field)"
+
+# A profile of short-lived certificates: a day by default, a week at most, as a Vault role's
+# ttl and max_ttl; GET shows them in the form given (a ttl in its largest whole unit: 24h is
+# 1d), and PUT takes that back.
+api POST /api/v1/profiles '{"name":"short-lived","key_usage":["digital_signature"],"ext_key_usage":["server_auth"],"default_ttl":"24h","max_ttl":"7d"}'
+check_eq "a profile with default_ttl and max_ttl" "201 1d 7d null" \
+    "$status $(body .default_ttl) $(body .max_ttl) $(body .default_days)"
+jq 'del(.name, .custom, .is_ca)' "$T/body" > profile.json
+api PUT /api/v1/profiles/short-lived "$(cat profile.json)"
+check_eq "what GET shows, PUT takes back" "200 1d" "$status $(body .default_ttl)"
+api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"daily.example\"},\"profile\":\"short-lived\",\"ca_id\":\"$issuer\"}"
+body .pem > daily.pem
+check_eq "issued for its default, a day" "201 86460" "$status $(seconds daily.pem)"
+api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"weekly.example\"},\"profile\":\"short-lived\",\"ttl\":\"8d\",\"ca_id\":\"$issuer\"}"
+check_eq "past its max_ttl: 422 naming ttl" "422 ttl profile short-lived allows at most 7 days" \
+    "$status $(body .error.field) $(body .error.message)"
+api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"weekly.example\"},\"profile\":\"short-lived\",\"days\":8,\"ca_id\":\"$issuer\"}"
+check_eq "in days too: 422 naming days" "422 days" "$status $(body .error.field)"
+api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"weekly.example\"},\"profile\":\"short-lived\",\"ttl\":\"168h\",\"ca_id\":\"$issuer\"}"
+check_eq "up to it: issued" 201 "$status"
+api PUT /api/v1/profiles/short-lived '{"key_usage":["digital_signature"],"default_ttl":"48h","max_ttl":"24h"}'
+check_eq "a default past the maximum: 400 naming both" "400 default_ttl default_ttl (48h) is more than max_ttl (24h)" \
+    "$status $(body .error.field) $(body .error.message)"
+api PUT /api/v1/profiles/short-lived '{"key_usage":["digital_signature"],"max_days":7,"max_ttl":"7d"}'
+check_eq "max_days and max_ttl both: 400" "400 max_ttl" "$status $(body .error.field)"
+api PUT /api/v1/profiles/short-lived '{"key_usage":["digital_signature"],"max_ttl":"12h"}'
+check_eq "a maximum alone is the default too" "200 12h 12h" "$status $(body .default_ttl) $(body .max_ttl)"
+
+remote() { "$CERTHUB" --server "https://localhost:$port" --token-file "$data/admin-token" --ca-file "$data/ca.pem" "$@"; }
+expect_exit 0 "profile create --max-ttl" -- remote profile create cli-short --key-usage digital_signature --max-ttl 36h
+remote --output json profile get cli-short > p.json
+check_eq "its default is its maximum" "36h 36h" "$(jq -r '.default_ttl + " " + .max_ttl' p.json)"
+expect_exit 0 "profile update --max-days: the ttl replaced" -- remote profile update cli-short --max-days 30
+remote --output json profile get cli-short > p.json
+check_eq "the default kept as it was" "36h 30 null" "$(jq -r '"\(.default_ttl) \(.max_days) \(.max_ttl)"' p.json)"
+check_eq "profile list shows each lifetime as it is given" "36h 30d" \
+    "$(remote profile list --limit 1000 | awk '$1 == "cli-short" {print $4, $5}')"
+check_eq "and days for the built-in ones" "365d -" "$(remote profile list | awk '$1 == "tls-server" {print $4, $5}')"
+expect_error "profile update --default-ttl too short: the server's 400" "default_ttl must be from 5m to 36600d" -- \
+    remote profile update cli-short --default-ttl 2m
+
+# The CLI: --ttl beside --days, on the server and offline.
+t0=$(date +%s)
+remote cert issue --subject CN=cli-hour.example --ca-id "$issuer" --ttl 1h --out cli-hour.pem >/dev/null
+t1=$(date +%s)
+check_eq "cert issue --ttl 1h" 3660 "$(seconds cli-hour.pem)"
+ends_in cli-hour.pem "$t0" "$t1" 3600
+ok "ending an hour after it was issued"
+remote cert issue --csr half.csr --ca-id "$issuer" --ttl 30m --out cli-half.pem >/dev/null
+check_eq "cert issue --csr --ttl 30m" 1860 "$(seconds cli-half.pem)"
+for bad in 0 -5m 10x 1.5h 4m; do
+    expect_error "cert issue --ttl $bad: the server's 400" "ttl must be" -- \
+        remote cert issue --subject CN=bad.example --ca-id "$issuer" --ttl "$bad"
+done
+expect_error "cert issue --days and --ttl both" "give days or ttl, not both" -- \
+    remote cert issue --subject CN=bad.example --ca-id "$issuer" --days 1 --ttl 1h
+expect_error "cert issue --ttl past the CA's end" "give a ttl of at most 18" -- \
+    remote cert issue --subject CN=bad.example --ca-id "$issuer" --ttl 50000h
+expect_error "cert issue --ttl past the profile's max_ttl" "profile short-lived allows at most 12 hours" -- \
+    remote cert issue --subject CN=bad.example --ca-id "$issuer" --profile short-lived --ttl 13h
+remote cert issue --subject CN=cli-profile.example --ca-id "$issuer" --profile short-lived --out cli-profile.pem >/dev/null
+check_eq "cert issue from it without a lifetime: its default" 43260 "$(seconds cli-profile.pem)"
+cli_ca=$(remote ca create --name "cli hours" --subject "CN=CLI Hours" --ttl 48h)
+check_contains "ca create --ttl" "$cli_ca" "ca_"
+expect_error "a certificate of 3 days under it" "choose fewer days (at most " -- \
+    remote cert issue --subject CN=bad.example --ca-id "$cli_ca" --days 3
+# Offline, through the same issuing.
+"$CERTHUB" cert create --profile root-ca --subject CN=Offline --key-type p256 --key-out off.key --ttl 2h --out off.pem
+check_eq "cert create --ttl 2h (a root)" 7260 "$(seconds off.pem)"
+"$CERTHUB" cert create --profile tls-server --subject CN=off.example --key-type p256 --key-out leaf.key \
+    --ca off.pem --ca-key off.key --ttl 30m --out off-leaf.pem
+check_eq "cert create --ttl 30m under it" 1860 "$(seconds off-leaf.pem)"
+for bad in 0 -5m 10x 1.5h 4m; do
+    expect_error "cert create --ttl $bad" "--ttl must be" -- \
+        "$CERTHUB" cert create --profile tls-server --subject CN=x --key-type p256 --key-out x.key --ca off.pem \
+        --ca-key off.key --ttl "$bad" --out x.pem
+done
+expect_error "cert create --days and --ttl both" "give --days or --ttl, not both" -- \
+    "$CERTHUB" cert create --profile tls-server --subject CN=x --key-type p256 --key-out x.key --ca off.pem \
+    --ca-key off.key --days 1 --ttl 1h --out x.pem
+expect_error "cert create --ttl past the CA's two hours" "give a ttl of at most 1" -- \
+    "$CERTHUB" cert create --profile tls-server --subject CN=x --key-type p256 --key-out x.key --ca off.pem \
+    --ca-key off.key --ttl 3h --out x.pem
+[ ! -e x.pem ] && [ ! -e x.key ] || fail "a refused cert create wrote a file"
+ok "and none of them wrote a file"
+
+# Automatic renewal: due at half an hour, renewed for an hour, and its renewal in turn.
+api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"renewed.example\"},\"ttl\":\"1h\",\"ca_id\":\"$issuer\",\"auto_renew\":true}"
+check_eq "an hour-long certificate with automatic renewal" "201 true" "$status $(body .auto_renew)"
+first=$(body .id)
+nb=$(date -d "$(body .not_before)" +%s); ra=$(date -d "$(body .renew_at)" +%s); na=$(date -d "$(body .not_after)" +%s)
+check_eq "due at half its life (not 12 hours before its end, before it began)" $(((na - nb) / 2)) $((ra - nb))
+sleep 2
+api GET "/api/v1/certificates/$first"
+check_eq "not renewed while it is young" null "$(body .renewed_by)"
+renewed_after() { # ID: the certificate that renewed ID, once the scheduler made it
+    for i in $(seq 1 100); do
+        api GET "/api/v1/certificates/$1"
+        [ "$(body .renewed_by)" != null ] && { body .renewed_by; return 0; }
+        sleep 0.1
+    done
+    fail "certificate $1 was not renewed"
+}
+echo "+$((31 * 60))" > clock
+second=$(renewed_after "$first")
+ok "renewed past half its life, before its end"
+api GET "/api/v1/certificates/$second"
+body .pem > second.pem
+check_eq "for an hour again, renewed automatically in turn" "3660 true" "$(seconds second.pem) $(body .auto_renew)"
+nb2=$(date -d "$(body .not_before)" +%s); ra2=$(date -d "$(body .renew_at)" +%s); na2=$(date -d "$(body .not_after)" +%s)
+[ "$nb2" -ge $((nb + 30 * 60)) ] || fail "the renewal does not start at the daemon's moved time"
+check_eq "due at half of its hour" $((3660 / 2)) $((ra2 - nb2))
+sleep 3 # more scheduler rounds: nothing more happens before its point
+api GET "/api/v1/certificates?limit=100&search=renewed.example"
+check_eq "renewed once, not at every round" 2 "$(body '.items | length')"
+echo "+$((62 * 60))" > clock
+third=$(renewed_after "$second")
+api GET "/api/v1/certificates/$third"
+body .pem > third.pem
+check_eq "and its renewal renewed at its own half hour, for an hour" 3660 "$(seconds third.pem)"
+nb3=$(date -d "$(body .not_before)" +%s)
+[ "$nb3" -lt "$na2" ] || fail "the third certificate begins after the second ended"
+ok "before the one it renews ended"
+
+done_testing
