@@ -126,7 +126,8 @@ int ch_svc_token_create_scoped(ch_svc *svc, const ch_actor *actor, const char *t
 /* The longest a token is made to live: beyond it, an expiry is as good as none. */
 #define CH_TOKEN_MAX_DAYS 3650
 /* When a token made now expires, given the API's way or neither (*out 0: never): expires_in, a
- * whole number of days or hours from now ("30d", "12h"; 1h to CH_TOKEN_MAX_DAYS days), or
+ * lifetime from now as a certificate's ttl is written ("30d", "12h", "90m"; ch_ttl_parse),
+ * from 1h to CH_TOKEN_MAX_DAYS days, or
  * expires_at, an RFC 3339 time as ch_svc_token_create_scoped takes it; not both.  CH_EINVAL
  * naming the field otherwise. */
 int ch_svc_token_expiry(int64_t *out, const char *expires_in, const char *expires_at);

@@ -287,6 +287,10 @@ int ch_time_parse(int64_t *out, const char *text);
  * (the name the caller's user wrote it under: "ttl", "max_ttl", "--ttl"), saying what is
  * accepted. */
 int ch_ttl_parse(int64_t *out, const char *text, const char *field);
+/* The same form within other bounds, min to max seconds (CH_TTL_MIN <= min <= max <= CH_TTL_MAX):
+ * what lasts other than a certificate (an API token's expires_in), its bounds said in the
+ * refusal as ch_ttl_format writes them. */
+int ch_ttl_parse_range(int64_t *out, const char *text, const char *field, int64_t min, int64_t max);
 /* Writes a lifetime in the largest unit that holds it whole ("90d", "36h", "90m", "45s"): what
  * ch_ttl_parse reads back as the same seconds.  out holds 24 bytes or more. */
 void ch_ttl_format(char *out, size_t outlen, int64_t seconds);

@@ -1826,7 +1826,7 @@ int cmd_remote_token_create(cli_args *a)
 
     str_member(a, "tenant", body, "tenant");
     str_member(a, "name", body, "name");
-    /* --expires: a time is a date first (2027-01-01...), anything else a lifetime (30d, 12h),
+    /* --expires: a time is a date first (2027-01-01...), anything else a lifetime (30d, 12h, 90m),
      * each read by the server against its own clock. */
     if (cli_opt(a, "expires") != NULL) {
         const char *v = cli_opt(a, "expires");

@@ -165,7 +165,7 @@ static const cli_cmd commands[] = {
      "broker's log), newest first: which were let in or refused, and why",
      "device= result= limit= cursor= all tenant=", 0, 0},
     {"token create", cmd_remote_token_create,
-     "[--role admin|operator|viewer] [--tenant NAME] [--name N] [--expires 30d|12h|TIME] [--objects LIST "
+     "[--role admin|operator|viewer] [--tenant NAME] [--name N] [--expires 30d|12h|90m|TIME] [--objects LIST "
      "[--keys-export]]",
      "create an API token (printed once)", "role= tenant= name= expires= objects= keys-export", 0, 0},
     {"token list", cmd_remote_token_list, "[--limit N] [--cursor C] [--all] [--tenant NAME]",
@@ -407,7 +407,7 @@ static const struct opt_help {
     {NULL, "role", "admin, operator (no key export, no tokens) or viewer (read only)"},
     {NULL, "objects", "limit the token to these, comma-separated: certificate ids (renewals followed) and bundle:NAME"},
     {NULL, "keys-export", "the limited token may export those certificates' keys (an admin's token gives it)"},
-    {NULL, "expires", "refused from then on: days or hours from now (30d, 12h; up to 3650d) or a time (2027-01-01, "
+    {NULL, "expires", "refused from then on: a lifetime from now (30d, 12h, 90m; 1h to 3650d) or a time (2027-01-01, "
                       "2027-01-01T00:00:00Z); without it, the token lives until revoked"},
     {"token create;token list;", "tenant", "the tenant, by name (the caller's own without it)"},
     {NULL, "tenant", "another tenant's, by name (the installation's admins, the default tenant's)"},

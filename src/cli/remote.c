@@ -212,7 +212,7 @@ const char *remote_option_hint(const cli_args *a, json_t *err)
     if (field != NULL && strcmp(field, "expires_in") == 0 && cli_opt(a, "expires") != NULL)
         return "; --expires also takes a time: 2027-01-01 or 2027-01-01T00:00:00Z";
     if (field != NULL && strcmp(field, "expires_at") == 0 && cli_opt(a, "expires") != NULL)
-        return "; --expires also takes days or hours from now: 30d, 12h";
+        return "; --expires also takes a lifetime from now: 30d, 12h, 90m";
     return "";
 }
 

@@ -762,8 +762,8 @@ static void tokens_create(req *r)
         goto done;
     /* A number is what a client that took it for seconds or days sends: say the unit is written. */
     if (json_is_number(json_object_get(body, "expires_in"))) {
-        reply_error_msg(r, CH_EINVAL, "expires_in", "expires_in is a string of days or hours, such as \"30d\" or "
-                        "\"12h\"");
+        reply_error_msg(r, CH_EINVAL, "expires_in", "expires_in is a string, a whole number and a unit, such as "
+                        "\"30d\", \"12h\" or \"90m\"");
         goto done;
     }
     if (get_str(r, body, "tenant", &tenant) || get_str(r, body, "role", &role_name) ||

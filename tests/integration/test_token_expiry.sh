@@ -22,17 +22,20 @@ refused() { # WHAT FIELD JSON-MEMBERS [MESSAGE]
     check_eq "$1: 400 naming $2" "400 invalid_input $2" "$status $(body .error.code) $(body .error.field)"
     [ -z "${4:-}" ] || check_contains "$1: said so" "$(body .error.message)" "$4"
 }
-refused "expires_in 0d" expires_in '"expires_in":"0d"' \
-    '"0d" is not a lifetime from 1h to 3650d, written as a whole number of days or hours (30d, 12h)'
+refused "expires_in 0d" expires_in '"expires_in":"0d"' 'expires_in must be from 1h to 3650d, not 0d'
 refused "expires_in 0h" expires_in '"expires_in":"0h"'
 refused "a negative expires_in" expires_in '"expires_in":"-1d"'
 refused "expires_in without a unit" expires_in '"expires_in":"30"'
-refused "expires_in in minutes (days or hours only)" expires_in '"expires_in":"90m"'
-refused "expires_in of garbage" expires_in '"expires_in":"soon"' '"soon" is not a lifetime'
+refused "expires_in under the token's hour, though a certificate may live 30 minutes" expires_in \
+    '"expires_in":"30m"' 'expires_in must be from 1h to 3650d, not 30m'
+refused "expires_in of garbage" expires_in '"expires_in":"soon"' \
+    'expires_in must be a whole number and a unit (s, m, h or d), such as 30m, 72h or 90d, not "soon"'
 refused "expires_in past ten years" expires_in '"expires_in":"3651d"'
 refused "expires_in of too many hours" expires_in '"expires_in":"87601h"'
+refused "expires_in past ten years, though a certificate may live 36600 days" expires_in '"expires_in":"36600d"' \
+    'expires_in must be from 1h to 3650d, not 36600d'
 refused "an expires_in too long to be a number" expires_in "\"expires_in\":\"$(printf '9%.0s' $(seq 1 60))d\""
-refused "expires_in as a number" expires_in '"expires_in":30' 'a string of days or hours, such as "30d" or "12h"'
+refused "expires_in as a number" expires_in '"expires_in":30' 'a string, a whole number and a unit, such as "30d", "12h" or "90m"'
 refused "expires_at of garbage" expires_at '"expires_at":"next tuesday"' "not an RFC 3339 time"
 refused "expires_at in the past" expires_at '"expires_at":"2020-01-01T00:00:00Z"' "is not in the future"
 refused "expires_at at the epoch (not read as never)" expires_at '"expires_at":"1970-01-01T00:00:00Z"'
@@ -57,6 +60,11 @@ two_days=$(iso $((now + 2 * 86400)))
 api POST /api/v1/tokens "{\"role\":\"operator\",\"name\":\"contractor\",\"expires_at\":\"$two_days\"}"
 check_eq "a token made to expire at a given time" "201 $two_days" "$status $(body .expires_at)"
 long=$(body .token)
+api POST /api/v1/tokens '{"role":"viewer","name":"ninety minutes","expires_in":"90m"}'
+at=$(date -u -d "$(body .expires_at)" +%s)
+[ "$status" = 201 ] && [ "$at" -ge $((now + 5400)) ] && [ "$at" -le $((now + 5400 + 60)) ] ||
+    fail "a token for 90m expires 90 minutes from now: $status $(body .expires_at) (now $(iso "$now"))"
+ok "expires_in 90m, as a certificate's ttl is written: 90 minutes from now"
 api POST /api/v1/tokens '{"role":"viewer","name":"dashboards"}'
 check_eq "one without an expiry: expires_at null" "201 null" "$status $(body .expires_at)"
 forever=$(body .token)
@@ -96,7 +104,7 @@ TOKEN=$forever api GET "/api/v1/certificates?limit=1"
 check_eq "so does the one without an expiry" 200 "$status"
 api GET "/api/v1/tokens?limit=1000"
 check_eq "the first start's admin token lists them: the one past its expiry is said to be expired" \
-    "200 ci job:expired contractor:active dashboards:active" \
+    "200 ci job:expired contractor:active ninety minutes:expired dashboards:active" \
     "$status $(body '[.items[] | select(.name != "bootstrap admin") | .name + ":" + .status] | join(" ")')"
 
 # ---- across a restart, and three days on
@@ -123,6 +131,11 @@ now=$((now + 3 * 86400)) # certhubd's clock
 cli_short=$(remote token create --role viewer --name cli-week --expires 7d)
 CERTHUB_TOKEN=$cli_short expect_exit 0 "token create --expires 7d: a token that works" -- \
     "$CERTHUB" --server "https://localhost:$port" --ca-file "$data/ca.pem" cert list
+remote --output json token create --role viewer --name cli-90m --expires 90m > m90.json
+at=$(date -u -d "$(jq -r .expires_at m90.json)" +%s)
+[ "$at" -ge $((now + 5400)) ] && [ "$at" -le $((now + 5400 + 60)) ] ||
+    fail "--expires 90m is 90 minutes from certhubd's now: $(iso "$at") (now $(iso "$now"))"
+ok "--expires 90m: ninety minutes from certhubd's clock"
 remote --output json token create --role viewer --name cli-dated --expires 2030-06-01 > dated.json
 check_eq "--expires with a date: expires_at, its midnight UTC" "2030-06-01T00:00:00Z" "$(jq -r .expires_at dated.json)"
 remote --output json token list --all > list.json
@@ -141,14 +154,16 @@ CERTHUB_TOKEN=$long expect_error "the CLI with an expired token: exit 1 saying w
     "$CERTHUB" --server "https://localhost:$port" --ca-file "$data/ca.pem" cert list
 before=$(count)
 expect_error "--expires 0d: exit 1 saying what it takes" \
-    'expires_in "0d" is not a lifetime from 1h to 3650d, written as a whole number of days or hours (30d, 12h) (HTTP 400); --expires also takes a time' -- \
+    'expires_in must be from 1h to 3650d, not 0d (HTTP 400); --expires also takes a time' -- \
     remote token create --expires 0d
-expect_error "--expires of garbage" '"soon" is not a lifetime' -- remote token create --expires soon
-expect_error "--expires 90m (days or hours only)" '"90m" is not a lifetime' -- remote token create --expires 90m
+expect_error "--expires of garbage" 'expires_in must be a whole number and a unit (s, m, h or d)' -- \
+    remote token create --expires soon
+expect_error "--expires 30m (under an hour)" 'expires_in must be from 1h to 3650d, not 30m' -- \
+    remote token create --expires 30m
 expect_error "--expires with a date past: exit 1, the relative form named" \
-    "expires_at 2020-01-01T00:00:00Z is not in the future (HTTP 400); --expires also takes days or hours from now: 30d, 12h" -- \
+    "expires_at 2020-01-01T00:00:00Z is not in the future (HTTP 400); --expires also takes a lifetime from now: 30d, 12h, 90m" -- \
     remote token create --expires 2020-01-01
-expect_error "--expires more than ten years" '"4000d" is not a lifetime from 1h to 3650d' -- remote token create --expires 4000d
+expect_error "--expires more than ten years" 'expires_in must be from 1h to 3650d, not 4000d' -- remote token create --expires 4000d
 check_eq "none of them made a token" "$before" "$(count)"
 
 # ---- every token that lets anyone in expired: the next start makes the admin token again, as it

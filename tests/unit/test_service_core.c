@@ -1209,13 +1209,24 @@ static void test_token_expiry(void **state)
     expect_expiry("0001h", NULL, 3600);
     expect_expiry("3650d", NULL, 3650LL * 86400);
     expect_expiry("87600h", NULL, 87600LL * 3600);
+    /* A certificate's ttl's form: minutes and seconds too, from the token's hour on. */
+    expect_expiry("90m", NULL, 90 * 60);
+    expect_expiry("60m", NULL, 3600);
+    expect_expiry("3600s", NULL, 3600);
     ch_time_format(far, sizeof far, ch_now() + 86400);
     expect_expiry(NULL, far, 86400);
-    const char *bad_in[] = {"", "0d", "0h", "-1d", "+1d", "1.5d", "30", "d", "30m", "30 d", " 30d", "30d ", "30D",
-                            "3651d", "87601h", "99999999999999999999999d", "1dd"};
-    for (size_t i = 0; i < sizeof bad_in / sizeof bad_in[0]; i++)
-        expect_expiry_refused(bad_in[i], NULL, "expires_in");
-    assert_non_null(strstr(ch_error_last(), "is not a lifetime from 1h to 3650d, written as a whole number of days or hours (30d, 12h)"));
+    const char *bad_form[] = {"", "-1d", "+1d", "1.5d", "30", "d", "30 d", " 30d", "30d ", "30D", "1dd", "1w"};
+    for (size_t i = 0; i < sizeof bad_form / sizeof bad_form[0]; i++)
+        expect_expiry_refused(bad_form[i], NULL, "expires_in");
+    assert_string_equal(ch_error_last(), "expires_in must be a whole number and a unit (s, m, h or d), such as 30m, "
+                                         "72h or 90d, not \"1w\"");
+    /* Out of a token's bounds, which are not a certificate's (5m to 36600d), and said. */
+    const char *bad_range[] = {"0d", "0h", "59m", "3599s", "30m", "3651d", "87601h", "5256001m", "36600d",
+                               "99999999999999999999999d"};
+    for (size_t i = 0; i < sizeof bad_range / sizeof bad_range[0]; i++) {
+        expect_expiry_refused(bad_range[i], NULL, "expires_in");
+        assert_non_null(strstr(ch_error_last(), "expires_in must be from 1h to 3650d, not "));
+    }
     expect_expiry_refused(NULL, "tomorrow", "expires_at");
     assert_non_null(strstr(ch_error_last(), "not an RFC 3339 time"));
     expect_expiry_refused(NULL, "2020-01-01T00:00:00Z", "expires_at");

@@ -806,6 +806,17 @@ static void test_ttls(void **state)
         assert_non_null(strstr(ch_error_last(), "max_ttl must be"));
     }
     assert_int_equal(ch_ttl_parse(&t, NULL, "ttl"), CH_EINVAL);
+    assert_int_equal(ch_ttl_parse(&t, "4m", "ttl"), CH_EINVAL);
+    assert_string_equal(ch_error_last(), "ttl must be from 5m to 36600d, not 4m");
+    /* Other bounds, the same form, the bounds said as given. */
+    assert_int_equal(ch_ttl_parse_range(&t, "90m", "expires_in", 3600, 3650LL * 86400), 0);
+    assert_int_equal(t, 5400);
+    assert_int_equal(ch_ttl_parse_range(&t, "59m", "expires_in", 3600, 3650LL * 86400), CH_EINVAL);
+    assert_string_equal(ch_error_last(), "expires_in must be from 1h to 3650d, not 59m");
+    assert_int_equal(t, 0);
+    assert_int_equal(ch_ttl_parse_range(&t, "36600d", "expires_in", 3600, 3650LL * 86400), CH_EINVAL);
+    assert_int_equal(ch_ttl_parse_range(&t, "90x", "expires_in", 3600, 3650LL * 86400), CH_EINVAL);
+    assert_non_null(strstr(ch_error_last(), "expires_in must be a whole number and a unit"));
     ch_ttl_format(back, sizeof back, 86400);
     assert_string_equal(back, "1d");
     ch_ttl_format(back, sizeof back, 129600);

@@ -137,8 +137,7 @@ static int expiry_check(int64_t at, int64_t now)
 
 int ch_svc_token_expiry(int64_t *out, const char *expires_in, const char *expires_at)
 {
-    int64_t now = ch_now(), n = 0, at;
-    const char *p;
+    int64_t now = ch_now(), n, at;
 
     *out = 0;
     if (expires_in != NULL && expires_at != NULL)
@@ -153,17 +152,10 @@ int ch_svc_token_expiry(int64_t *out, const char *expires_in, const char *expire
     }
     if (expires_in == NULL)
         return 0;
-    /* Digits, then d or h: no sign, space or fraction.  Reading stops once past any bound,
-     * before the number can overflow. */
-    for (p = expires_in; *p >= '0' && *p <= '9'; p++)
-        if ((n = n * 10 + (*p - '0')) > 24 * (int64_t)CH_TOKEN_MAX_DAYS)
-            break;
-    if (p == expires_in || (*p != 'd' && *p != 'h') || p[1] != '\0' || n < 1 ||
-        n > (*p == 'd' ? 1 : 24) * (int64_t)CH_TOKEN_MAX_DAYS)
-        return ch_error_set_field(CH_EINVAL, "expires_in",
-                                  "expires_in \"%.32s\" is not a lifetime from 1h to %dd, written as a whole number "
-                                  "of days or hours (30d, 12h)", expires_in, CH_TOKEN_MAX_DAYS);
-    *out = now + n * (*p == 'd' ? 86400 : 3600);
+    /* A certificate's ttl's form ("90m", "12h", "30d"), within a token's own bounds. */
+    if (ch_ttl_parse_range(&n, expires_in, "expires_in", 3600, (int64_t)CH_TOKEN_MAX_DAYS * 86400) < 0)
+        return CH_EINVAL;
+    *out = now + n;
     return 0;
 }
 

@@ -100,9 +100,15 @@ bad:
 
 int ch_ttl_parse(int64_t *out, const char *text, const char *field)
 {
+    return ch_ttl_parse_range(out, text, field, CH_TTL_MIN, CH_TTL_MAX);
+}
+
+int ch_ttl_parse_range(int64_t *out, const char *text, const char *field, int64_t min, int64_t max)
+{
     static const char units[] = "smhd";
     static const int64_t seconds[] = {1, 60, 3600, 86400};
     const char *p = text ? text : "", *unit;
+    char lo[24], hi[24];
     int64_t n = 0;
 
     *out = 0;
@@ -115,9 +121,11 @@ int ch_ttl_parse(int64_t *out, const char *text, const char *field)
         return ch_error_set_field(CH_EINVAL, field,
                                   "%s must be a whole number and a unit (s, m, h or d), such as 30m, 72h or 90d, "
                                   "not \"%.32s\"", field, text ? text : "");
-    if (n > CH_TTL_MAX / seconds[unit - units] || n * seconds[unit - units] < CH_TTL_MIN ||
-        n * seconds[unit - units] > CH_TTL_MAX)
-        return ch_error_set_field(CH_EINVAL, field, "%s must be from 5m to 36600d, not %.32s", field, text);
+    if (n > max / seconds[unit - units] || n * seconds[unit - units] < min || n * seconds[unit - units] > max) {
+        ch_ttl_format(lo, sizeof lo, min);
+        ch_ttl_format(hi, sizeof hi, max);
+        return ch_error_set_field(CH_EINVAL, field, "%s must be from %s to %s, not %.32s", field, lo, hi, text);
+    }
     *out = n * seconds[unit - units];
     return 0;
 }
