@@ -538,6 +538,15 @@ int64_t ch_renew_at_fraction(int64_t not_before, int64_t not_after, double fract
  * key); linked to the old one (renews / renewed_by).  Uploaded certificates cannot be renewed
  * (CH_EPOLICY); one renewed already is CH_ECONFLICT. */
 int ch_svc_cert_renew(ch_svc *svc, const ch_actor *actor, const char *id, bool reuse_key, ch_store_cert *out);
+typedef struct ch_svc_renew_opts {
+    bool reuse_key;
+    int days;    /* the new certificate's lifetime in days, or */
+    int64_t ttl; /* in seconds (CH_TTL_MIN to CH_TTL_MAX); both 0: the old one's lifetime */
+} ch_svc_renew_opts;
+/* ch_svc_cert_renew with another lifetime: checked as at issuance (not both; the profile's
+ * maximum; the issuing CA's end), CH_EINVAL or CH_EPOLICY naming days or ttl. */
+int ch_svc_cert_renew_opts(ch_svc *svc, const ch_actor *actor, const char *id, const ch_svc_renew_opts *opts,
+                           ch_store_cert *out);
 /* Renames a certificate (name NULL: kept) and turns its automatic renewal on or off
  * (auto_renew 1 or 0; -1: kept), both or neither: every check is made before either is
  * written, in one transaction. */

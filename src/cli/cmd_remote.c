@@ -1912,7 +1912,12 @@ int cmd_remote_cert_renew(cli_args *a)
 {
     json_t *body = json_pack("{sb}", "reuse_key", cli_flag(a, "reuse-key"));
     char path[300];
-    int rc = post_and_save(a, obj_path(path, sizeof path, "certificates", a->pos[0], "/renew"), body);
+    int rc;
+
+    /* Another lifetime than the old one's, checked by the server as at issuance. */
+    int_member(a, "days", body, "days", 1, 36600);
+    str_member(a, "ttl", body, "ttl");
+    rc = post_and_save(a, obj_path(path, sizeof path, "certificates", a->pos[0], "/renew"), body);
 
     json_decref(body);
     return rc;

@@ -3,7 +3,8 @@
 # "30m"): what openssl reads of them is the lifetime asked (from the moment of issuing, the
 # start a minute earlier); bad lifetimes are 400s naming ttl, one past the CA's end a 422
 # saying what fits; and, with certhubd's clock moved (libfaketime), an hour-long certificate
-# with auto_renew is renewed at half its life for the same hour, again and again.
+# with auto_renew is renewed at half its life for the same hour, again and again.  A renewal by
+# hand may take another lifetime (days or ttl), checked as at issuance.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon.sh"
 
@@ -51,6 +52,35 @@ api POST "/api/v1/certificates/$(body .id)/renew" '{"reuse_key":true}'
 check_eq "renewed by hand" 201 "$status"
 body .pem > half2.pem
 check_eq "for 30 minutes again, not a day" 1860 "$(seconds half2.pem)"
+
+# A renewal by hand for another lifetime: days or ttl, as at issuance; the next one keeps it.
+api POST "/api/v1/certificates/$(body .id)/renew" '{"reuse_key":true,"ttl":"2h"}'
+body .pem > half3.pem
+check_eq "renewed for a ttl of 2h" "201 7260" "$status $(seconds half3.pem)"
+api POST "/api/v1/certificates/$(body .id)/renew" '{}'
+body .pem > half4.pem
+check_eq "and its renewal without a lifetime keeps the two hours" "201 7260" "$status $(seconds half4.pem)"
+relife=$(body .id)
+api POST "/api/v1/certificates/$relife/renew" '{"days":"1"}'
+check_eq "days as a string: 400 naming days" "400 days" "$status $(body .error.field)"
+for bad in '"4m"' '"10x"' '""' 3600; do
+    api POST "/api/v1/certificates/$relife/renew" "{\"ttl\":$bad}"
+    check_eq "renew with ttl $bad: 400 naming ttl" "400 ttl" "$status $(body .error.field)"
+done
+api POST "/api/v1/certificates/$relife/renew" '{"days":1,"ttl":"1h"}'
+check_eq "renew with days and ttl both: 400" "400 ttl give days or ttl, not both" \
+    "$status $(body .error.field) $(body .error.message)"
+api POST "/api/v1/certificates/$relife/renew" '{"ttl":"50000h"}'
+check_eq "renew with a ttl past the issuing CA's end: 422 naming ttl" "422 ttl" "$status $(body .error.field)"
+check_contains "saying the longest that fits" "$(body .error.message)" ": give a ttl of at most 18"
+api POST "/api/v1/certificates/$relife/renew" '{"days":36000}'
+check_eq "in days: 422 naming days" "422 days" "$status $(body .error.field)"
+check_contains "saying the days that fit" "$(body .error.message)" "choose fewer days (at most 18"
+api GET "/api/v1/certificates/$relife"
+check_eq "none of them renewed it" null "$(body .renewed_by)"
+api POST "/api/v1/certificates/$relife/renew" '{"days":1}'
+body .pem > half5.pem
+check_eq "renewed for a day" "201 86460" "$status $(seconds half5.pem)"
 api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"days.example\"},\"ttl\":\"90d\",\"ca_id\":\"$issuer\"}"
 body .pem > days.pem
 check_eq "a ttl in days, as Vault writes it" "201 $((90 * 86400 + 60))" "$status $(seconds days.pem)"
@@ -127,6 +157,16 @@ api PUT /api/v1/profiles/short-lived '{"key_usage":["digital_signature"],"max_da
 check_eq "max_days and max_ttl both: 400" "400 max_ttl" "$status $(body .error.field)"
 api PUT /api/v1/profiles/short-lived '{"key_usage":["digital_signature"],"max_ttl":"12h"}'
 check_eq "a maximum alone is the default too" "200 12h 12h" "$status $(body .default_ttl) $(body .max_ttl)"
+api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"twelve.example\"},\"profile\":\"short-lived\",\"ttl\":\"1h\",\"ca_id\":\"$issuer\"}"
+twelve=$(body .id)
+api POST "/api/v1/certificates/$twelve/renew" '{"ttl":"13h"}'
+check_eq "a renewal past the profile's max_ttl: 422 naming ttl" "422 ttl profile short-lived allows at most 12 hours" \
+    "$status $(body .error.field) $(body .error.message)"
+api POST "/api/v1/certificates/$twelve/renew" '{"days":1}'
+check_eq "in days too: 422 naming days" "422 days" "$status $(body .error.field)"
+api POST "/api/v1/certificates/$twelve/renew" '{"ttl":"12h"}'
+body .pem > twelve.pem
+check_eq "up to it: renewed" "201 43260" "$status $(seconds twelve.pem)"
 
 remote() { "$CERTHUB" --server "https://localhost:$port" --token-file "$data/admin-token" --ca-file "$data/ca.pem" "$@"; }
 expect_exit 0 "profile create --max-ttl" -- remote profile create cli-short --key-usage digital_signature --max-ttl 36h
@@ -162,6 +202,19 @@ expect_error "cert issue --ttl past the profile's max_ttl" "profile short-lived 
     remote cert issue --subject CN=bad.example --ca-id "$issuer" --profile short-lived --ttl 13h
 remote cert issue --subject CN=cli-profile.example --ca-id "$issuer" --profile short-lived --out cli-profile.pem >/dev/null
 check_eq "cert issue from it without a lifetime: its default" 43260 "$(seconds cli-profile.pem)"
+id=$(remote --output json cert issue --subject CN=cli-renew.example --ca-id "$issuer" --ttl 1h | jq -r .id)
+remote cert renew "$id" --ttl 90m --out cli-renew.pem >/dev/null
+check_eq "cert renew --ttl 90m" 5460 "$(seconds cli-renew.pem)"
+id=$(remote --output json cert issue --subject CN=cli-renew2.example --ca-id "$issuer" --ttl 1h | jq -r .id)
+remote cert renew "$id" --days 2 --out cli-renew2.pem >/dev/null
+check_eq "cert renew --days 2" $((2 * 86400 + 60)) "$(seconds cli-renew2.pem)"
+id=$(remote --output json cert issue --subject CN=cli-renew3.example --ca-id "$issuer" --ttl 1h | jq -r .id)
+expect_error "cert renew --ttl 4m: the server's 400" "ttl must be from 5m to 36600d, not 4m" -- \
+    remote cert renew "$id" --ttl 4m
+expect_error "cert renew --days and --ttl both" "give days or ttl, not both" -- remote cert renew "$id" --days 1 --ttl 1h
+expect_error "cert renew --ttl past the CA's end" "give a ttl of at most 18" -- remote cert renew "$id" --ttl 50000h
+expect_error "cert renew --days 0: out of range" "days" -- remote cert renew "$id" --days 0
+check_eq "none of them renewed it" null "$(remote --output json cert get "$id" | jq -r .renewed_by)"
 cli_ca=$(remote ca create --name "cli hours" --subject "CN=CLI Hours" --ttl 48h)
 check_contains "ca create --ttl" "$cli_ca" "ca_"
 expect_error "a certificate of 3 days under it" "choose fewer days (at most " -- \

@@ -298,6 +298,27 @@ static void test_short_lifetimes_kept(void **state)
     assert_int_equal(ch_svc_cert_issue(svc, &operator_a, &req, &first), 0);
     assert_int_equal(ch_svc_cert_renew(svc, &operator_a, first.id, true, &renewed), 0);
     assert_int_equal(renewed.not_after - renewed.not_before, 2 * 86400 + CH_ISSUE_BACKDATE);
+    ch_store_cert_dispose(&first);
+
+    /* Renewed for another lifetime, checked as at issuance; a refusal renews nothing. */
+    before = count_certs(&admin_a);
+    ch_svc_renew_opts ro = {.days = 1, .ttl = 3600};
+    assert_int_equal(ch_svc_cert_renew_opts(svc, &operator_a, renewed.id, &ro, &out), CH_EINVAL);
+    assert_string_equal(ch_error_field(), "ttl");
+    ro = (ch_svc_renew_opts){.ttl = 5000 * 86400LL};
+    assert_int_equal(ch_svc_cert_renew_opts(svc, &operator_a, renewed.id, &ro, &out), CH_EPOLICY);
+    assert_string_equal(ch_error_field(), "ttl");
+    ro = (ch_svc_renew_opts){.days = 5000};
+    assert_int_equal(ch_svc_cert_renew_opts(svc, &operator_a, renewed.id, &ro, &out), CH_EPOLICY);
+    assert_string_equal(ch_error_field(), "days");
+    assert_int_equal(count_certs(&admin_a), before);
+    ro = (ch_svc_renew_opts){.ttl = 45 * 60};
+    assert_int_equal(ch_svc_cert_renew_opts(svc, &operator_a, renewed.id, &ro, &first), 0);
+    assert_int_equal(first.not_after - first.not_before, 45 * 60 + CH_ISSUE_BACKDATE);
+    assert_string_equal(first.renews, renewed.id);
+    ch_store_cert_dispose(&renewed);
+    assert_int_equal(ch_svc_cert_renew(svc, &operator_a, first.id, false, &renewed), 0);
+    assert_int_equal(renewed.not_after - renewed.not_before, 45 * 60 + CH_ISSUE_BACKDATE); /* kept from then on */
     ch_store_cert_dispose(&renewed);
     ch_store_cert_dispose(&first);
 

@@ -69,6 +69,15 @@ static int check_renewable(const ch_store_cert *c, bool automatic)
 
 int ch_svc_cert_renew(ch_svc *svc, const ch_actor *actor, const char *id, bool reuse_key, ch_store_cert *out)
 {
+    ch_svc_renew_opts o = {.reuse_key = reuse_key};
+
+    return ch_svc_cert_renew_opts(svc, actor, id, &o, out);
+}
+
+int ch_svc_cert_renew_opts(ch_svc *svc, const ch_actor *actor, const char *id, const ch_svc_renew_opts *opts,
+                           ch_store_cert *out)
+{
+    bool reuse_key = opts->reuse_key;
     ch_store_cert old = {0};
     ch_store_key key = {0};
     ch_cert *cert = NULL;
@@ -91,7 +100,14 @@ int ch_svc_cert_renew(ch_svc *svc, const ch_actor *actor, const char *id, bool r
     q.profile = old.profile;
     q.ca_id = old.ca_id;
     q.subject.dn = old.subject;
-    svc_lifetime_of(&old, &q.days, &q.ttl);
+    /* A lifetime asked for is held to the profile's maximum and the CA's end as at issuance
+     * (ch_cert_issue), the refusal naming days or ttl as given. */
+    if (opts->days != 0 || opts->ttl != 0) {
+        q.days = opts->days;
+        q.ttl = opts->ttl;
+    } else {
+        svc_lifetime_of(&old, &q.days, &q.ttl);
+    }
     q.auto_renew = old.auto_renew;
     q.renews = old.id;
     split_sans(old.sans, &san_store, sans, CH_MAX_SANS);
