@@ -532,6 +532,11 @@ int ch_svc_pending_end(ch_svc_pending *pending, ch_store_cert *out);
 int64_t ch_renew_at(int64_t not_before, int64_t not_after);
 /* The same at another fraction of the life (0.5 to 0.9). */
 int64_t ch_renew_at_fraction(int64_t not_before, int64_t not_after, double fraction);
+/* When an automatic renewal that failed attempts times before (0: this was the first) is tried
+ * again: after 1, 2, 4... minutes, at most an hour, and at most a quarter of the time left
+ * before not_after (a minute at least), so that a short-lived certificate is tried several
+ * times before it ends. */
+int64_t ch_renew_retry_at(int64_t now, int64_t not_after, int attempts);
 /* Renews a certificate now: same subject, SANs, profile, CA and lifetime, the same usages and
  * extensions (those left out stay out, critical ones stay critical); a new key of the same
  * type (reuse_key: the same key; certificates whose key is not held here keep their public

@@ -375,6 +375,47 @@ static void test_renew_at(void **state)
     ch_store_ca_dispose(&inter);
 }
 
+/* A failed automatic renewal is tried again after 1, 2, 4... minutes, at most an hour, and at
+ * most a quarter of the time left (a minute at least): a short-lived certificate gets several
+ * tries before it ends, a long one waits as it did. */
+static void test_renew_retry_at(void **state)
+{
+    const int64_t now = 1800000000;
+    int64_t t, end;
+    int tries, attempts;
+
+    (void)state;
+    /* Far from the end: the backoff as it was. */
+    assert_int_equal(ch_renew_retry_at(now, now + 30 * 86400, 0), now + 60);
+    assert_int_equal(ch_renew_retry_at(now, now + 30 * 86400, 1), now + 120);
+    assert_int_equal(ch_renew_retry_at(now, now + 30 * 86400, 5), now + 1920);
+    assert_int_equal(ch_renew_retry_at(now, now + 30 * 86400, 6), now + 3600);
+    assert_int_equal(ch_renew_retry_at(now, now + 30 * 86400, 40), now + 3600);
+    assert_int_equal(ch_renew_retry_at(now, now + 12 * 3600, 9), now + 3600);
+    /* Near it: a quarter of what is left, never under a minute (also at or past the end). */
+    assert_int_equal(ch_renew_retry_at(now, now + 1200, 4), now + 300);
+    assert_int_equal(ch_renew_retry_at(now, now + 1200, 2), now + 240);
+    assert_int_equal(ch_renew_retry_at(now, now + 120, 3), now + 60);
+    assert_int_equal(ch_renew_retry_at(now, now, 3), now + 60);
+    assert_int_equal(ch_renew_retry_at(now, now - 600, 0), now + 60);
+
+    /* Every try of an hour-long certificate due at half its life, failing each time: all of
+     * them before its end, more than the 5 the backoff alone left, each wait at least a minute. */
+    end = now + (3600 + CH_ISSUE_BACKDATE) / 2;
+    for (t = now, tries = 0, attempts = 0; t < end; attempts++, tries++) {
+        int64_t next = ch_renew_retry_at(t, end, attempts);
+        assert_true(next - t >= 60);
+        assert_true(next - t <= 60LL << (attempts < 6 ? attempts : 6));
+        t = next;
+    }
+    assert_true(tries >= 10);
+    /* A 5-minute one (due 3 minutes before its end): 3 tries at a minute each. */
+    end = now + (300 + CH_ISSUE_BACKDATE) / 2;
+    for (t = now, tries = 0, attempts = 0; t < end; attempts++, tries++)
+        t = ch_renew_retry_at(t, end, attempts);
+    assert_int_equal(tries, 3);
+}
+
 /* quick_only (an event loop's issuance): what takes a millisecond or more is not begun and
  * comes back CH_SVC_SLOW with nothing stored; the same request without it is issued. */
 static void test_quick_only(void **state)
@@ -1666,6 +1707,7 @@ int main(void)
         cmocka_unit_test(test_extension_switches_and_renewal),
         cmocka_unit_test(test_short_lifetimes_kept),
         cmocka_unit_test(test_renew_at),
+        cmocka_unit_test(test_renew_retry_at),
         cmocka_unit_test(test_quick_only),
         cmocka_unit_test(test_import_duplicates_and_isolation),
         cmocka_unit_test(test_byo_issuer),

@@ -32,6 +32,24 @@ int64_t ch_renew_at_fraction(int64_t nb, int64_t na, double fraction)
     return at < na - thr ? at : na - thr;
 }
 
+int64_t ch_renew_retry_at(int64_t now, int64_t not_after, int attempts)
+{
+    int64_t wait = 60LL << (attempts < 6 ? attempts : 6), left = not_after - now;
+
+    /* 1, 2, 4... minutes, at most an hour, and at most a quarter of the time left: tries come
+     * closer as the end nears, so that a failure that clears (a CA back, a store that had no
+     * room) is caught before it (an hour-long certificate, due with half an hour left, is tried
+     * 14 times rather than 5; a day-long one once an hour until its last four hours).  Not
+     * under a minute, the scheduler's default round: a 5-minute one gets 3 tries, not 2. */
+    if (wait > 3600)
+        wait = 3600;
+    if (wait > left / 4)
+        wait = left / 4;
+    if (wait < 60)
+        wait = 60;
+    return now + wait;
+}
+
 /* "dns:a,ip:b" into a NULL-terminated array of strings in *store. */
 static size_t split_sans(const char *sans, char **store, const char **out, size_t max)
 {
@@ -355,12 +373,11 @@ static int renew_due(ch_svc *svc, size_t max, struct hook_round *round)
         code = ch_error_last_code();
         if (code == CH_ECONFLICT)
             continue; /* renewed meanwhile (another node, or a person) */
-        /* Retried with backoff: 1, 2, 4... minutes, at most an hour; the old one stays served.
+        /* Retried with backoff (ch_renew_retry_at); the old one stays served.
          * Not for ever: a certificate past its end, whose CA or profile is gone, or whose names
          * or key type its profile no longer allows, is not renewed by trying again; its
          * automatic renewal stops, said once (it was tried and alerted every hour, years on). */
         if (ch_store_cert_get(svc->store, &old, due[i].tenant_id, due[i].id) == 0) {
-            int64_t wait = 60LL << (old.renew_attempts < 6 ? old.renew_attempts : 6);
             /* (a name or key type its profile no longer allows stays refused until a person acts:
              * widens the profile, or issues anew, and switches renewal on again) */
             bool by_profile = code == CH_EPOLICY && (strcmp(field, "sans") == 0 || strcmp(field, "subject") == 0 ||
@@ -375,7 +392,7 @@ static int renew_due(ch_svc *svc, size_t max, struct hook_round *round)
                                               : "; automatic renewal stopped");
             }
             (void)ch_store_cert_renew_failed(svc->store, due[i].tenant_id, due[i].id,
-                                             now + (wait > 3600 ? 3600 : wait), detail);
+                                             ch_renew_retry_at(now, old.not_after, old.renew_attempts), detail);
             d = json_pack("{ss si sb}", "error", detail, "attempt", old.renew_attempts + 1, "stopped", stop);
             text = json_dumps(d, JSON_COMPACT);
             json_decref(d);
