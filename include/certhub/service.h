@@ -348,6 +348,10 @@ typedef struct ch_svc_settings {
      * that holds its key, as a deployment names its issuer.  Empty: the tenant's one issuing
      * CA, and a request must name one when there are several. */
     char default_ca_id[CH_ID_MAX];
+    /* The longest a token of the tenant may be made to live, in days (setting max_token_days,
+     * 1 to CH_TOKEN_MAX_DAYS; 0: no bound but CH_TOKEN_MAX_DAYS, and tokens that never
+     * expire).  Set, every token made is given an expiry within it. */
+    int max_token_days;
 } ch_svc_settings;
 
 int ch_svc_settings_get(ch_svc *svc, const ch_actor *actor, ch_svc_settings *out);

@@ -2224,6 +2224,10 @@ static void print_settings(json_t *s)
     printf("%-45s %s\n", "default_ca_id",
            json_is_string(json_object_get(s, "default_ca_id")) ? str(s, "default_ca_id") : "none");
     printf("%-45s %.2f\n", "renewal_point", json_number_value(json_object_get(s, "renewal_point")));
+    if (json_is_integer(json_object_get(s, "max_token_days")))
+        printf("%-45s %lld\n", "max_token_days", (long long)json_integer_value(json_object_get(s, "max_token_days")));
+    else
+        printf("%-45s %s\n", "max_token_days", "none");
     printf("%-45s", "alert_thresholds_days");
     json_array_foreach(json_object_get(s, "alert_thresholds_days"), i, v)
         printf("%s%lld", i ? "," : " ", (long long)json_integer_value(v));
@@ -2343,6 +2347,12 @@ int cmd_remote_settings_set(cli_args *a)
         json_object_set_new(body, "default_ca_id", strcmp(cli_opt(a, "default-ca"), "none") == 0
                                                        ? json_null()
                                                        : json_string(cli_opt(a, "default-ca")));
+    if (cli_opt(a, "max-token-days") != NULL) {
+        if (strcmp(cli_opt(a, "max-token-days"), "none") == 0)
+            json_object_set_new(body, "max_token_days", json_null());
+        else
+            int_member(a, "max-token-days", body, "max_token_days", 1, 3650); /* (the API's range) */
+    }
     if (cli_opt(a, "alert-days") != NULL) {
         if (day_list(a, cli_opt(a, "alert-days"), &days) != 0)
             goto done;

@@ -796,6 +796,11 @@ static void tokens_create(req *r)
                                            &token, id);
         free(scope);
     }
+    /* The service has the expiry as a time: one past the tenant's max_token_days that came as
+     * expires_in is refused naming that field. */
+    if (error == CH_EINVAL && expires_in != NULL && ch_error_field() != NULL &&
+        strcmp(ch_error_field(), "expires_at") == 0)
+        ch_error_set_field(CH_EINVAL, "expires_in", "%s", ch_error_last());
     if (error < 0) {
         reply_error(r, error);
         goto done;
@@ -2606,6 +2611,7 @@ static void settings_reply(req *r, const ch_svc_settings *st)
     json_object_set_new(o, "webhooks", wh);
     json_object_set_new(o, "public_bundle", json_boolean(st->public_bundle));
     json_object_set_new(o, "default_ca_id", st->default_ca_id[0] ? json_string(st->default_ca_id) : json_null());
+    json_object_set_new(o, "max_token_days", st->max_token_days ? json_integer(st->max_token_days) : json_null());
     reply_json(r, 200, o);
 }
 
@@ -2623,7 +2629,7 @@ static void settings_get(req *r, const char *unused)
 static void settings_update(req *r, const char *unused)
 {
     static const char *const F[] = {"unverified_trusted_certificates_authenticate", "alert_thresholds_days", "webhooks",
-                                    "renewal_point", "public_bundle", "default_ca_id", NULL};
+                                    "renewal_point", "public_bundle", "default_ca_id", "max_token_days", NULL};
     json_t *body = read_json(r, F);
     ch_svc_settings st;
     char *text;

@@ -4,7 +4,7 @@
 # (unknown and revoked tokens told apart), listed with their expiry and status, also after a
 # restart; bad expiries refused naming the field, making nothing; the first start's admin
 # token never expires.  The CLI: token create --expires, token list's status and expiry, exit 1
-# on a bad expiry and on an expired token.
+# on a bad expiry and on an expired token.  A tenant's max_token_days bounds what tokens are made.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon.sh"
 
@@ -165,6 +165,29 @@ expect_error "--expires with a date past: exit 1, the relative form named" \
     remote token create --expires 2020-01-01
 expect_error "--expires more than ten years" 'expires_in must be from 1h to 3650d, not 4000d' -- remote token create --expires 4000d
 check_eq "none of them made a token" "$before" "$(count)"
+
+# ---- a tenant's max_token_days: each token made has an expiry within it
+api PATCH /api/v1/settings '{"max_token_days":0}'
+check_eq "max_token_days 0: 400 naming it" "400 max_token_days" "$status $(body .error.field)"
+api PATCH /api/v1/settings '{"max_token_days":"30d"}'
+check_eq "max_token_days as a string: 400 naming it" "400 max_token_days" "$status $(body .error.field)"
+api PATCH /api/v1/settings '{"max_token_days":30}'
+check_eq "max_token_days 30" "200 30" "$status $(body .max_token_days)"
+before=$(count)
+refused "with max_token_days, a token without an expiry" expires_in '"name":"forever"' \
+    "the tenant's max_token_days is 30: a token is given expires_in or expires_at within 30 days"
+refused "expires_in past max_token_days, naming expires_in" expires_in '"expires_in":"31d"' \
+    "the tenant's max_token_days is 30: a token expires within 30 days"
+refused "expires_at past it" expires_at "\"expires_at\":\"$(iso $((now + 31 * 86400)))\"" "max_token_days is 30"
+check_eq "none of them made a token" "$before" "$(count)"
+api POST /api/v1/tokens '{"role":"viewer","name":"within","expires_in":"720h"}'
+check_eq "a token within it" 201 "$status"
+expect_error "token create without --expires: exit 1 naming the setting" "max_token_days is 30" -- \
+    remote token create --role viewer
+check_eq "settings get shows it" "30" "$(remote settings get | awk '$1 == "max_token_days" {print $2}')"
+expect_exit 0 "settings set --max-token-days none" -- remote settings set --max-token-days none
+api POST /api/v1/tokens '{"role":"viewer","name":"forever again"}'
+check_eq "without it, a token that never expires again" "201 null" "$status $(body .expires_at)"
 
 # ---- every token that lets anyone in expired: the next start makes the admin token again, as it
 # does once all are revoked (the way back in for whoever holds the data directory)

@@ -1251,6 +1251,53 @@ static void expect_expiry_refused(const char *in, const char *at, const char *fi
     assert_int_equal(out, 0);
 }
 
+/* A tenant's max_token_days: set, each token made for it has an expiry within it (none, or one
+ * past it, refused naming the field and the setting, nothing made); other tenants and a bound
+ * taken away are as before; bad values of it refused. */
+static void test_token_max_days(void **state)
+{
+    ch_svc_settings st;
+    char *token = NULL, id[CH_ID_MAX];
+    const char *bad[] = {"0", "3651", "\"30\"", "1.5", "true", "-1"};
+    char patch[64];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(patch, sizeof patch, "{\"max_token_days\":%s}", bad[i]);
+        assert_int_equal(ch_svc_settings_update(svc, &admin_b, patch, NULL), CH_EINVAL);
+        assert_string_equal(ch_error_field(), "max_token_days");
+    }
+    assert_int_equal(ch_svc_settings_get(svc, &admin_b, &st), 0);
+    assert_int_equal(st.max_token_days, 0);
+    assert_int_equal(ch_svc_settings_update(svc, &admin_b, "{\"max_token_days\":30}", &st), 0);
+    assert_int_equal(st.max_token_days, 30);
+
+    assert_int_equal(ch_svc_token_create_scoped(svc, &admin_b, NULL, CH_ROLE_VIEWER, "forever", NULL, 0, &token, id),
+                     CH_EINVAL);
+    assert_string_equal(ch_error_field(), "expires_in");
+    assert_non_null(strstr(ch_error_last(), "max_token_days is 30"));
+    assert_null(token);
+    assert_int_equal(ch_svc_token_create_scoped(svc, &admin_b, NULL, CH_ROLE_VIEWER, "31 days", NULL,
+                                                ch_now() + 31 * 86400, &token, id), CH_EINVAL);
+    assert_string_equal(ch_error_field(), "expires_at");
+    assert_non_null(strstr(ch_error_last(), "max_token_days is 30: a token expires within 30 days"));
+    assert_null(token);
+    assert_int_equal(ch_svc_token_create_scoped(svc, &admin_b, NULL, CH_ROLE_VIEWER, "30 days", NULL,
+                                                ch_now() + 30 * 86400 - 5, &token, id), 0);
+    ch_secure_free_str(token);
+    token = NULL;
+    /* Another tenant's bound is not this one's. */
+    assert_int_equal(ch_svc_token_create_scoped(svc, &admin_a, NULL, CH_ROLE_VIEWER, "a's", NULL, 0, &token, id), 0);
+    ch_secure_free_str(token);
+    token = NULL;
+    /* Taken away: tokens that never expire again. */
+    assert_int_equal(ch_svc_settings_update(svc, &admin_b, "{\"max_token_days\":null}", &st), 0);
+    assert_int_equal(st.max_token_days, 0);
+    assert_int_equal(ch_svc_token_create_scoped(svc, &admin_b, NULL, CH_ROLE_VIEWER, "forever", NULL, 0, &token, id),
+                     0);
+    ch_secure_free_str(token);
+}
+
 /* Tokens that expire: made with an expiry within the bounds, let in until it, refused from it
  * on with a message saying when (also where the principal was just cached), listed with it;
  * tokens of a store from before never expire. */
@@ -1724,6 +1771,7 @@ int main(void)
         cmocka_unit_test(test_tenants_need_admin),
         cmocka_unit_test(test_audit_numbered_per_tenant),
         cmocka_unit_test(test_token_expiry),
+        cmocka_unit_test(test_token_max_days),
         cmocka_unit_test(test_token_during_revocation),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -1060,6 +1060,8 @@ static int settings_parse(ch_svc *svc, const char *tenant_id, ch_svc_settings *o
     if ((v = json_object_get(j, "renewal_point")) != NULL && json_is_number(v))
         out->renewal_point = json_number_value(v);
     out->public_bundle = json_is_true(json_object_get(j, "public_bundle"));
+    if (json_is_integer(v = json_object_get(j, "max_token_days")))
+        out->max_token_days = (int)json_integer_value(v);
     if (json_is_string(json_object_get(j, "default_ca_id")))
         snprintf(out->default_ca_id, sizeof out->default_ca_id, "%s",
                  json_string_value(json_object_get(j, "default_ca_id")));
@@ -1134,9 +1136,17 @@ static int settings_check(const char *key, json_t *v)
             return ch_error_set_field(CH_EINVAL, key, "default_ca_id is a CA's id (ca_...), or null for none");
         return 0;
     }
+    if (strcmp(key, "max_token_days") == 0) {
+        if (!json_is_null(v) && (!json_is_integer(v) || json_integer_value(v) < 1 ||
+                                 json_integer_value(v) > CH_TOKEN_MAX_DAYS))
+            return ch_error_set_field(CH_EINVAL, key, "max_token_days is a number of days from 1 to %d, or null for "
+                                      "none", CH_TOKEN_MAX_DAYS);
+        return 0;
+    }
     return ch_error_set_field(CH_EINVAL, key,
                               "unknown setting \"%.64s\"; accepted: unverified_trusted_certificates_authenticate, "
-                              "alert_thresholds_days, webhooks, renewal_point, public_bundle, default_ca_id",
+                              "alert_thresholds_days, webhooks, renewal_point, public_bundle, default_ca_id, "
+                              "max_token_days",
                               key);
 }
 

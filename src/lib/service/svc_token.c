@@ -135,6 +135,24 @@ static int expiry_check(int64_t at, int64_t now)
     return 0;
 }
 
+/* The tenant's own bound on a token's life (setting max_token_days), beside CH_TOKEN_MAX_DAYS:
+ * a token of a tenant that sets one expires within it. */
+static int tenant_expiry_check(ch_svc *svc, const char *tenant_id, int64_t at)
+{
+    ch_svc_settings st;
+    int error;
+
+    if ((error = svc_settings_of(svc, tenant_id, &st)) < 0 || st.max_token_days == 0)
+        return error;
+    if (at == 0)
+        return ch_error_set_field(CH_EINVAL, "expires_in", "the tenant's max_token_days is %d: a token is given "
+                                  "expires_in or expires_at within %d days", st.max_token_days, st.max_token_days);
+    if (at - ch_now() > (int64_t)st.max_token_days * 86400)
+        return ch_error_set_field(CH_EINVAL, "expires_at", "the tenant's max_token_days is %d: a token expires within "
+                                  "%d days, not later", st.max_token_days, st.max_token_days);
+    return 0;
+}
+
 int ch_svc_token_expiry(int64_t *out, const char *expires_in, const char *expires_at)
 {
     int64_t now = ch_now(), n, at;
@@ -243,7 +261,7 @@ int ch_svc_token_create_scoped(ch_svc *svc, const ch_actor *actor, const char *t
         return error;
     error = t.disabled_at != 0 ? ch_error_set_field(CH_ECONFLICT, "tenant", "the tenant is revoked") : 0;
     ch_store_tenant_dispose(&t);
-    if (error < 0)
+    if (error < 0 || (error = tenant_expiry_check(svc, tenant_id, expires_at)) < 0)
         return error;
     if (role < CH_ROLE_VIEWER || role > CH_ROLE_ADMIN)
         return ch_error_set_field(CH_EINVAL, "role", "unknown role; accepted: admin, operator, viewer");
