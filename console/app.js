@@ -594,7 +594,9 @@ async function createWizard(reload) {
         // The key of a certificate held without one is added to it: said, as nothing new is listed.
         done(v.type === "import" && v.name && made.name !== v.name
           ? `This certificate was held already as "${made.name}": its key was added to it.`
-          : `${v.type === "import" ? "Imported" : "Stored"} "${made.name}", valid until ${day(made.not_after)}.`);
+          : `${v.type === "import" ? "Imported" : "Stored"} "${made.name}", valid until ${day(made.not_after)}.` +
+            // (a chain that stops short of a root: the file was to hold it whole)
+            (made.notes?.length ? ` Note: ${made.notes.join("; ")}.` : ""));
         reload(made.id);
       } catch (e) { err.textContent = (e.field ? e.field + ": " : "") + e.message; }
       return;

@@ -373,6 +373,19 @@ await page.getByRole("dialog").getByRole("button", { name: "Save" }).click();
 await page.locator("tr", { hasText: "imported-renamed" }).waitFor();
 await panelOf(page).getByRole("heading", { name: "imported-renamed" }).waitFor();
 ok("a certificate renamed from its panel: its row and the panel's title follow");
+// One sent without its chain (the destination seed: an uploaded file is to hold the whole
+// chain): imported, and the note of where its chain stops said with it.
+await page.getByRole("button", { name: "Create certificate" }).click();
+await page.getByLabel("Identifier").fill("orphan");
+await page.getByLabel("Type").selectOption("import");
+await page.getByRole("button", { name: "Next" }).click();
+await page.getByLabel("Certificate (PEM), pasted or uploaded").fill(readFileSync(`${work}/orphan.pem`, "utf8"));
+await page.getByRole("dialog").getByRole("button", { name: "Import", exact: true }).click();
+await page.locator("#done").getByText(/^Imported "orphan", valid until .*\. Note: the chain ends at "O=Example,CN=Fleet Root CA", whose certificate is neither in the file nor held here/).waitFor();
+await panelOf(page).getByRole("heading", { name: "orphan" }).waitFor();
+await page.keyboard.press("Escape");
+await panelOf(page).waitFor({ state: "hidden" });
+ok("a certificate imported without its chain: the wizard says where its chain stops");
 // An action the server refuses says why above the screen (it did nothing visible): a CA's
 // own certificate is deleted with its CA.
 const caCert = await page.evaluate(async () => {
