@@ -416,6 +416,7 @@ assert.equal(await page.locator('#key_type option[value="rsa2048"]').isDisabled(
 assert.equal(await page.locator('#key_type option[value="ed25519"]').isDisabled(), false);
 await page.getByLabel("Profile").selectOption("tls-server");
 assert.equal(await page.locator('#key_type option[value="rsa2048"]').isDisabled(), false);
+assert.equal(await page.locator('#key_type option[value="p521"]').isDisabled(), false); // (TrueNAS offers SECP521R1)
 await page.keyboard.press("Escape");
 await page.getByRole("dialog").waitFor({ state: "hidden" });
 ok("a profile's key types said in the wizard, the others not offered");
@@ -537,6 +538,12 @@ await page.getByRole("button", { name: "Create root CA" }).click();
 await page.getByLabel("Name", { exact: true }).fill("Lab Root");
 await page.getByLabel("Common name").fill("Lab Root CA");
 await page.getByLabel(/^Path length/).fill("1"); // (TrueNAS: "Basic Constraints ... limits the path length")
+// TrueNAS's CA options: the subject's organization and place, the key type and the digest.
+await page.getByLabel("Organization", { exact: true }).fill("Lab");
+await page.getByLabel("Locality").fill("Berlin");
+await page.getByLabel("Country (2 letters)").fill("DE");
+await page.getByLabel("Key type").selectOption("p384");
+await page.getByLabel("Digest").selectOption("sha384");
 await page.getByRole("button", { name: "Create CA" }).click();
 await page.getByRole("button", { name: "Create an intermediate under Lab Root" }).click();
 await page.getByLabel("Name", { exact: true }).fill("Lab Issuing");
@@ -558,7 +565,14 @@ await page.locator("li", { hasText: "Slow Root" }).first().waitFor();
 await page.unroute("**/api/v1/cas");
 ok("a CA dialog closed before its answer: the button waited, and the CA made all the same is said and shown");
 assert.equal(await page.evaluate(async () => (await (await fetch("/api/v1/cas")).json()).items.find((c) => c.name === "Lab Root").path_len), 1);
-ok("the root made with the path length given");
+const labRoot = await page.evaluate(async () => {
+  const ca = (await (await fetch("/api/v1/cas")).json()).items.find((c) => c.name === "Lab Root");
+  return (await (await fetch("/api/v1/certificates/" + ca.certificate_id)).json());
+});
+assert.equal(labRoot.subject, "CN=Lab Root CA,O=Lab,L=Berlin,C=DE");
+assert.equal(labRoot.details.key_curve, "P-384");
+assert.equal(labRoot.details.signature_algorithm, "ecdsa-with-SHA384");
+ok("the root made with the path length, subject, key type and digest given");
 await page.locator("li", { hasText: "Lab Root" }).getByText(/valid until \d{4}-\d{2}-\d{2}/).first().waitFor();
 assert.equal(await page.getByRole("button", { name: "Create an intermediate under Lab Issuing" }).count(), 0);
 ok("each CA shows when it expires, and an issuing CA (path length 0) offers no intermediate");
@@ -596,11 +610,26 @@ await page.getByRole("link", { name: "CSRs", exact: true }).click();
 await page.getByRole("button", { name: "New CSR" }).click();
 await page.getByLabel("Name", { exact: true }).fill("partner");
 await page.getByLabel("Common name").fill("partner.example");
+// TrueNAS's CSR takes the subject, key type and digest its certificates do.
+await page.getByLabel("Organization", { exact: true }).fill("Partner Ltd");
+await page.getByLabel("Country (2 letters)").fill("DE");
+await page.getByLabel("Email").fill("pki@partner.example");
+await page.getByLabel("Key type").selectOption("ed25519");
+assert.equal(await page.getByLabel("Digest").isDisabled(), true);
+await page.getByLabel("Key type").selectOption("p521");
+assert.equal(await page.getByLabel("Digest").isDisabled(), false);
+await page.getByLabel("Digest").selectOption("sha512");
 await page.getByRole("button", { name: "Create CSR" }).click();
 const [csrDl] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download partner" }).click()]);
 await csrDl.saveAs(`${work}/partner.csr`);
-assert.match(execFileSync("openssl", ["req", "-in", `${work}/partner.csr`, "-noout", "-verify", "-subject"], { stdio: ["ignore", "pipe", "pipe"] }).toString(), /partner\.example/);
-ok("a CSR made in the console downloads and verifies with openssl");
+const csrText = execFileSync("openssl", ["req", "-in", `${work}/partner.csr`, "-noout", "-verify", "-text"], { stdio: ["ignore", "pipe", "pipe"] }).toString();
+assert.match(csrText, /Subject: .*CN ?= ?partner\.example/);
+assert.match(csrText, /O ?= ?Partner Ltd/);
+assert.match(csrText, /C ?= ?DE/);
+assert.match(csrText, /emailAddress ?= ?pki@partner\.example/);
+assert.match(csrText, /NIST CURVE: P-521/);
+assert.match(csrText, /Signature Algorithm: ecdsa-with-SHA512/);
+ok("a CSR made in the console with its organization, country, email, a P-521 key and SHA-512 (no digest offered for Ed25519) verifies with openssl");
 await page.getByRole("button", { name: "Sign partner here" }).click();
 await page.getByRole("dialog").getByRole("button", { name: "Sign", exact: true }).click();
 await page.locator("tr", { hasText: "partner.example" }).getByText("signed", { exact: true }).waitFor();
