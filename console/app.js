@@ -1335,7 +1335,10 @@ function certDetails(c, entry) {
       : [el("dt", {}, "Method"), el("dd", {}, `${methodName(c.method)}${c.profile ? " with profile " + c.profile : ""}`),
         el("dt", {}, "Created"), el("dd", {}, c.created_at),
         el("dt", {}, "Private key"), el("dd", {}, c.has_private_key ? "held here, sealed" : "not held here"),
-        el("dt", {}, "Automatic renewal"), el("dd", {}, c.auto_renew ? `on, due ${c.renew_at || ""}` : "off"),
+        // (SAP BTP: "certificates added through Upload cannot be automatically renewed"; said
+        // where the switch is looked for, as Edit offers none for them)
+        el("dt", {}, "Automatic renewal"), el("dd", {}, c.auto_renew ? `on, due ${c.renew_at || ""}`
+          : c.method === "imported" ? "not possible: it was uploaded, and the CA that signed it renews it" : "off"),
         // Why the last automatic renewal failed (it is tried again, or stopped when it cannot help).
         c.renew_error ? [el("dt", {}, "Last renewal failed"), el("dd", { class: "renew-error" }, c.renew_error)] : null,
         c.renewed_by ? [el("dt", {}, "Renewed by"), el("dd", {}, c.renewed_by)] : null,

@@ -499,6 +499,7 @@ let fields = await panelFields(page);
 assert.equal(fields.Subject, "CN=imported.example");
 assert.equal(fields.Issuer, "CN=imported.example");
 assert.equal(fields.Method, "imported");
+assert.equal(fields["Automatic renewal"], "not possible: it was uploaded, and the CA that signed it renews it");
 assert.match(fields["Valid until"], /^\d{4}-\d{2}-\d{2}T/);
 assert.match(fields["SHA-256"], /^[0-9a-f]{64}$/i);
 assert.equal(await importedRow.getAttribute("aria-current"), "true");
@@ -507,7 +508,7 @@ const panelBox = await panelOf(page).boundingBox(), tableBox = await page.locato
 assert.ok(panelBox.x >= tableBox.x + tableBox.width, `the panel is not right of the list: ${JSON.stringify([panelBox, tableBox])}`);
 for (const name of ["Export imported-renamed", "Edit imported-renamed", "Delete imported-renamed"])
   await panelOf(page).getByRole("button", { name }).waitFor();
-ok("a click on a certificate's row opens the panel at its right: subject, issuer, method, validity, fingerprint, its actions");
+ok("a click on a certificate's row opens the panel at its right: subject, issuer, method, validity, fingerprint, that it cannot be renewed here, its actions");
 await page.screenshot({ path: `${shots}/certificate-panel.png`, fullPage: true });
 await page.keyboard.press("Escape");
 await panelOf(page).waitFor({ state: "hidden" });
