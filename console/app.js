@@ -417,6 +417,27 @@ function lifetimeText([n, u]) {
 }
 const lifetimeWords = (days, ttl) => lifetimeText(lifetimeOf(days, ttl));
 
+// The key types and digests certhub makes keys and signs with (TrueNAS: the key type, its bits
+// or curve, and the digest, for certificates, CSRs and CAs alike).
+const KEY_TYPES = [["p256", "EC P-256"], ["p384", "EC P-384"], ["p521", "EC P-521"], ["rsa2048", "RSA 2048"],
+  ["rsa3072", "RSA 3072"], ["rsa4096", "RSA 4096"], ["ed25519", "Ed25519"]];
+const DIGESTS = [["sha256", "SHA-256"], ["sha384", "SHA-384"], ["sha512", "SHA-512"]];
+const options = (list, chosen) => list.map(([v, t]) => el("option", { value: v, selected: v === chosen }, t));
+// An Ed25519 key signs without a digest: its digest is not offered (the API refuses one).
+function digestFollows(key, digest) {
+  const follow = () => { digest.disabled = key.value === "ed25519"; };
+  key.addEventListener("change", follow);
+  follow();
+}
+const digestOf = (digest) => (digest.disabled ? undefined : digest.value);
+// The subject's fields of a CSR or CA dialog (as the create wizard's Subject step): the
+// organization's name, place and email beside the common name, ids prefixed with p.
+const SUBJECT_FIELDS = [["common_name", "Common name"], ["organization", "Organization"], ["organizational_unit", "Organizational unit"],
+  ["locality", "Locality"], ["state", "State"], ["country", "Country (2 letters)"], ["email", "Email"]];
+const subjectFields = (p) => SUBJECT_FIELDS.flatMap(([k, label]) =>
+  [el("label", { for: `${p}-${k}` }, label), el("input", { id: `${p}-${k}`, name: `${p}_${k}`, ...(k === "common_name" ? { required: true } : {}) })]);
+const subjectOf = (form, p) => Object.fromEntries(SUBJECT_FIELDS.map(([k]) => [k, form.querySelector(`#${p}-${k}`).value.trim()]).filter(([, v]) => v));
+
 // The extensions the create wizard switches, by the API's names; all on at first, and critical
 // as RFC 5280 advises (Basic Constraints and Key Usage; the AKI never, so it has no box).
 const EXT_NAMES = { bc: "basic_constraints", aki: "authority_key_id", ku: "key_usage", eku: "ext_key_usage" };
@@ -453,8 +474,8 @@ async function createWizard(reload) {
     ["Profile, key and lifetime", () => [
       ...select("profile", "Profile", profiles.items.filter((p) => !p.is_ca).map((p) => [p.name, `${p.name} — ${p.description}`])),
       el("p", { class: "hint", id: "profile-names" }, namesAllowed(profiles.items.find((p) => p.name === v.profile))),
-      ...select("key_type", "Key type", [["p256", "EC P-256"], ["p384", "EC P-384"], ["rsa2048", "RSA 2048"], ["rsa3072", "RSA 3072"], ["rsa4096", "RSA 4096"], ["ed25519", "Ed25519"]]),
-      ...select("digest", "Digest", [["sha256", "SHA-256"], ["sha384", "SHA-384"], ["sha512", "SHA-512"]]),
+      ...select("key_type", "Key type", KEY_TYPES),
+      ...select("digest", "Digest", DIGESTS),
       ...lifetimeInputs("lifetime", "Lifetime", [v.lifetime, v.lifetime_unit]),
       el("label", { class: "check" }, el("input", { type: "checkbox", name: "auto_renew", id: "auto_renew", checked: !!v.auto_renew }),
         "Renew automatically before it expires"),
@@ -594,7 +615,9 @@ async function createWizard(reload) {
         // The key of a certificate held without one is added to it: said, as nothing new is listed.
         done(v.type === "import" && v.name && made.name !== v.name
           ? `This certificate was held already as "${made.name}": its key was added to it.`
-          : `${v.type === "import" ? "Imported" : "Stored"} "${made.name}", valid until ${day(made.not_after)}.`);
+          : `${v.type === "import" ? "Imported" : "Stored"} "${made.name}", valid until ${day(made.not_after)}.` +
+            // (a chain that stops short of a root: the file was to hold it whole)
+            (made.notes?.length ? ` Note: ${made.notes.join("; ")}.` : ""));
         reload(made.id);
       } catch (e) { err.textContent = (e.field ? e.field + ": " : "") + e.message; }
       return;
@@ -874,9 +897,9 @@ function caDialog(title, parent, reload) {
   const err = el("p", { class: "error", role: "alert" });
   const form = el("form", { method: "dialog" }, el("h2", {}, title),
     el("label", { for: "ca-name" }, "Name"), el("input", { id: "ca-name", name: "name", required: true }),
-    el("label", { for: "ca-cn" }, "Common name"), el("input", { id: "ca-cn", name: "cn", required: true }),
-    el("label", { for: "ca-org" }, "Organization"), el("input", { id: "ca-org", name: "org" }),
-    el("label", { for: "ca-key" }, "Key type"), el("select", { id: "ca-key", name: "key" }, ["p256", "p384", "rsa3072", "rsa4096"].map((k) => el("option", {}, k))),
+    ...subjectFields("ca"),
+    el("label", { for: "ca-key" }, "Key type"), el("select", { id: "ca-key", name: "key" }, options(KEY_TYPES, "p256")),
+    el("label", { for: "ca-digest" }, "Digest"), el("select", { id: "ca-digest", name: "digest" }, options(DIGESTS, "sha256")),
     ...lifetimeInputs("ca-lifetime", "Lifetime", [parent ? "1825" : "3650", "d"]),
     // Basic constraints: how many CA levels may follow it (empty: none for an intermediate,
     // any for a root, as the profiles say).
@@ -887,13 +910,14 @@ function caDialog(title, parent, reload) {
     ev.preventDefault();
     try {
       await api("POST", "cas", { name: form.name.value, type: parent ? "intermediate" : "root", parent_id: parent || undefined,
-        subject: { common_name: form.cn.value, organization: form.org.value || undefined }, key_type: form.key.value,
+        subject: subjectOf(form, "ca"), key_type: form.key.value, digest: digestOf(form.digest),
         ...lifetimeBody(form["ca-lifetime"].value, form["ca-lifetime_unit"].value),
         path_len: form.pathlen.value === "" ? undefined : Number(form.pathlen.value) });
       d.close();
       reload();
     } catch (e) { err.textContent = e.message; }
   });
+  digestFollows(form.key, form.digest);
   const d = openDialog(form);
   form.name.focus();
 }
@@ -1029,19 +1053,21 @@ async function csrsScreen(screen) {
     const err = el("p", { class: "error", role: "alert" });
     const form = el("form", { method: "dialog" }, el("h2", {}, "New CSR (the key stays here, sealed)"),
       el("label", { for: "csr-name" }, "Name"), el("input", { id: "csr-name", name: "name" }),
-      el("label", { for: "csr-cn" }, "Common name"), el("input", { id: "csr-cn", name: "cn" }),
+      ...subjectFields("csr"),
       el("label", { for: "csr-sans" }, "Subject alternative names (comma separated)"), el("input", { id: "csr-sans", name: "sans" }),
-      el("label", { for: "csr-key" }, "Key type"), el("select", { id: "csr-key", name: "key" }, ["p256", "p384", "rsa2048", "rsa3072"].map((k) => el("option", {}, k))), err,
+      el("label", { for: "csr-key" }, "Key type"), el("select", { id: "csr-key", name: "key" }, options(KEY_TYPES, "p256")),
+      el("label", { for: "csr-digest" }, "Digest"), el("select", { id: "csr-digest", name: "digest" }, options(DIGESTS, "sha256")), err,
       el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Create CSR"), el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       try {
-        await api("POST", "csrs", { name: form.name.value || undefined, subject: { common_name: form.cn.value }, key_type: form.key.value,
+        await api("POST", "csrs", { name: form.name.value || undefined, subject: subjectOf(form, "csr"), key_type: form.key.value, digest: digestOf(form.digest),
           sans: form.sans.value ? form.sans.value.split(",").map((x) => x.trim()) : undefined });
         d.close();
         load();
       } catch (e) { err.textContent = e.message; }
     });
+    digestFollows(form.key, form.digest);
     const d = openDialog(form);
     form.name.focus();
   } }, "New CSR") : null;
@@ -1309,7 +1335,10 @@ function certDetails(c, entry) {
       : [el("dt", {}, "Method"), el("dd", {}, `${methodName(c.method)}${c.profile ? " with profile " + c.profile : ""}`),
         el("dt", {}, "Created"), el("dd", {}, c.created_at),
         el("dt", {}, "Private key"), el("dd", {}, c.has_private_key ? "held here, sealed" : "not held here"),
-        el("dt", {}, "Automatic renewal"), el("dd", {}, c.auto_renew ? `on, due ${c.renew_at || ""}` : "off"),
+        // (SAP BTP: "certificates added through Upload cannot be automatically renewed"; said
+        // where the switch is looked for, as Edit offers none for them)
+        el("dt", {}, "Automatic renewal"), el("dd", {}, c.auto_renew ? `on, due ${c.renew_at || ""}`
+          : c.method === "imported" ? "not possible: it was uploaded, and the CA that signed it renews it" : "off"),
         // Why the last automatic renewal failed (it is tried again, or stopped when it cannot help).
         c.renew_error ? [el("dt", {}, "Last renewal failed"), el("dd", { class: "renew-error" }, c.renew_error)] : null,
         c.renewed_by ? [el("dt", {}, "Renewed by"), el("dd", {}, c.renewed_by)] : null,

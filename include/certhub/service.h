@@ -612,6 +612,13 @@ typedef struct ch_svc_export_opts {
  * certificates alone, as trusted entries (no key, no permission beyond reading). */
 int ch_svc_cert_export(ch_svc *svc, const ch_actor *actor, const char *id, const ch_svc_export_opts *o, ch_buf *out);
 
+/* Whether the chain of a certificate reaches a root (a self-signed certificate) through the
+ * certificates the tenant holds: the chain it was imported with, or that of the certhub CA that
+ * issued it.  *missing: NULL when it does, else the issuer (RFC 4514) of the last certificate
+ * found, whose own certificate is held nowhere; free() it.  An uploaded file is to hold its
+ * whole chain: a client that is sent the certificate alone cannot verify it otherwise. */
+int ch_svc_cert_chain_gap(ch_svc *svc, const ch_actor *actor, const char *id, char **missing);
+
 /* Exports the private key of a certificate as PEM (encrypted PKCS#8 when password is given).
  * Needs CH_PERM_KEYS_EXPORT; audited.  Dispose out with ch_buf_dispose_secure. */
 int ch_svc_key_export(ch_svc *svc, const ch_actor *actor, const char *cert_id, const char *password, ch_buf *out);

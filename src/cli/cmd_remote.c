@@ -1050,8 +1050,9 @@ static int der_as_pem(uint8_t **data, size_t *len)
     return 0;
 }
 
+/* ans_out: the answer, the caller's to json_decref (NULL: not wanted). */
 static int post_pem(cli_args *a, const char *path, json_t *body, const char *key_file, const char *password,
-                    const char *not_text)
+                    const char *not_text, json_t **ans_out)
 {
     uint8_t *cert = NULL, *key = NULL;
     size_t clen = 0, klen = 0;
@@ -1079,6 +1080,10 @@ static int post_pem(cli_args *a, const char *path, json_t *body, const char *key
         goto done;
     print_answer(ans, "id");
     rc = 0;
+    if (ans_out != NULL) {
+        *ans_out = ans;
+        ans = NULL;
+    }
 done:
     json_decref(body);
     json_decref(ans);
@@ -1109,6 +1114,17 @@ static bool key_alone(const char *file)
     ch_key_free(key);
     ch_secure_free(data, len);
     return alone;
+}
+
+/* What the server said of an import beside the certificate (a chain that stops short of a
+ * root), on stderr as keystore upload says its notes: the answer on stdout stays the JSON. */
+static void import_notes(const json_t *ans)
+{
+    json_t *note;
+    size_t i;
+
+    json_array_foreach(json_object_get(ans, "notes"), i, note)
+        fprintf(stderr, "certhub: cert import: note: %s\n", json_string_value(note));
 }
 
 int cmd_remote_cert_import(cli_args *a)
@@ -1152,6 +1168,7 @@ int cmd_remote_cert_import(cli_args *a)
         /* 200: held already without its key, which it has now. */
         if (status == 201 || status == 200) {
             print_answer(ans, "id");
+            import_notes(ans);
             rc = 0;
         }
         goto done;
@@ -1159,7 +1176,8 @@ int cmd_remote_cert_import(cli_args *a)
     body = json_object();
     str_member(a, "name", body, "name");
     rc = post_pem(a, "certificates/import", body, cli_opt(a, "key"), password,
-                  "with --key, give the certificate and the key in PEM");
+                  "with --key, give the certificate and the key in PEM", &ans);
+    import_notes(ans);
 done:
     json_decref(ans);
     ch_secure_free_str(password);
@@ -1705,7 +1723,7 @@ int cmd_remote_ca_import(cli_args *a)
     } else {
         str_member(a, "csr-id", body, "csr_id");
         rc = post_pem(a, "cas", body, cli_opt(a, "key"), password,
-                      "give the CA's certificate and key as PEM (or DER), or both in a PKCS#12 or JKS file");
+                      "give the CA's certificate and key as PEM (or DER), or both in a PKCS#12 or JKS file", NULL);
     }
     if (data != NULL)
         ch_secure_free(data, len);

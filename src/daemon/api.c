@@ -975,7 +975,7 @@ static void certificate_import(req *r)
     const char *name = NULL, *cert = NULL, *key = NULL, *password = NULL, *key_password = NULL;
     const uint8_t *cert_bytes;
     size_t cert_len;
-    char existing[CH_ID_MAX] = "";
+    char existing[CH_ID_MAX] = "", *missing = NULL;
     ch_store_cert out;
     int error;
 
@@ -1011,8 +1011,22 @@ static void certificate_import(req *r)
         }
         goto done;
     }
-    /* 1: the key was added to the certificate already held. */
-    reply_cert(r, error == 1 ? 200 : 201, &out);
+    /* 1: the key was added to the certificate already held.  A chain that stops short of a
+     * root is said (the file is to hold the whole chain): the import stands, as the missing
+     * CA's certificate may be imported after it. */
+    if (ch_svc_cert_chain_gap(r->svc, &r->who.actor, out.id, &missing) == 0 && missing != NULL) {
+        json_t *o = cert_json(&out, true);
+        char note[1024];
+        snprintf(note, sizeof note,
+                 "the chain ends at \"%s\", whose certificate is neither in the file nor held here: a client sent "
+                 "this certificate cannot verify it; import the whole chain (or that CA's certificate)",
+                 missing);
+        json_object_set_new(o, "notes", json_pack("[s]", note));
+        reply_json(r, error == 1 ? 200 : 201, o);
+    } else
+        reply_cert(r, error == 1 ? 200 : 201, &out);
+    ch_error_clear();
+    free(missing);
     ch_store_cert_dispose(&out);
 done:
     upload_dispose(&u);

@@ -373,6 +373,19 @@ await page.getByRole("dialog").getByRole("button", { name: "Save" }).click();
 await page.locator("tr", { hasText: "imported-renamed" }).waitFor();
 await panelOf(page).getByRole("heading", { name: "imported-renamed" }).waitFor();
 ok("a certificate renamed from its panel: its row and the panel's title follow");
+// One sent without its chain (the destination seed: an uploaded file is to hold the whole
+// chain): imported, and the note of where its chain stops said with it.
+await page.getByRole("button", { name: "Create certificate" }).click();
+await page.getByLabel("Identifier").fill("orphan");
+await page.getByLabel("Type").selectOption("import");
+await page.getByRole("button", { name: "Next" }).click();
+await page.getByLabel("Certificate (PEM), pasted or uploaded").fill(readFileSync(`${work}/orphan.pem`, "utf8"));
+await page.getByRole("dialog").getByRole("button", { name: "Import", exact: true }).click();
+await page.locator("#done").getByText(/^Imported "orphan", valid until .*\. Note: the chain ends at "O=Example,CN=Fleet Root CA", whose certificate is neither in the file nor held here/).waitFor();
+await panelOf(page).getByRole("heading", { name: "orphan" }).waitFor();
+await page.keyboard.press("Escape");
+await panelOf(page).waitFor({ state: "hidden" });
+ok("a certificate imported without its chain: the wizard says where its chain stops");
 // An action the server refuses says why above the screen (it did nothing visible): a CA's
 // own certificate is deleted with its CA.
 const caCert = await page.evaluate(async () => {
@@ -403,6 +416,7 @@ assert.equal(await page.locator('#key_type option[value="rsa2048"]').isDisabled(
 assert.equal(await page.locator('#key_type option[value="ed25519"]').isDisabled(), false);
 await page.getByLabel("Profile").selectOption("tls-server");
 assert.equal(await page.locator('#key_type option[value="rsa2048"]').isDisabled(), false);
+assert.equal(await page.locator('#key_type option[value="p521"]').isDisabled(), false); // (TrueNAS offers SECP521R1)
 await page.keyboard.press("Escape");
 await page.getByRole("dialog").waitFor({ state: "hidden" });
 ok("a profile's key types said in the wizard, the others not offered");
@@ -485,6 +499,7 @@ let fields = await panelFields(page);
 assert.equal(fields.Subject, "CN=imported.example");
 assert.equal(fields.Issuer, "CN=imported.example");
 assert.equal(fields.Method, "imported");
+assert.equal(fields["Automatic renewal"], "not possible: it was uploaded, and the CA that signed it renews it");
 assert.match(fields["Valid until"], /^\d{4}-\d{2}-\d{2}T/);
 assert.match(fields["SHA-256"], /^[0-9a-f]{64}$/i);
 assert.equal(await importedRow.getAttribute("aria-current"), "true");
@@ -493,7 +508,7 @@ const panelBox = await panelOf(page).boundingBox(), tableBox = await page.locato
 assert.ok(panelBox.x >= tableBox.x + tableBox.width, `the panel is not right of the list: ${JSON.stringify([panelBox, tableBox])}`);
 for (const name of ["Export imported-renamed", "Edit imported-renamed", "Delete imported-renamed"])
   await panelOf(page).getByRole("button", { name }).waitFor();
-ok("a click on a certificate's row opens the panel at its right: subject, issuer, method, validity, fingerprint, its actions");
+ok("a click on a certificate's row opens the panel at its right: subject, issuer, method, validity, fingerprint, that it cannot be renewed here, its actions");
 await page.screenshot({ path: `${shots}/certificate-panel.png`, fullPage: true });
 await page.keyboard.press("Escape");
 await panelOf(page).waitFor({ state: "hidden" });
@@ -524,6 +539,12 @@ await page.getByRole("button", { name: "Create root CA" }).click();
 await page.getByLabel("Name", { exact: true }).fill("Lab Root");
 await page.getByLabel("Common name").fill("Lab Root CA");
 await page.getByLabel(/^Path length/).fill("1"); // (TrueNAS: "Basic Constraints ... limits the path length")
+// TrueNAS's CA options: the subject's organization and place, the key type and the digest.
+await page.getByLabel("Organization", { exact: true }).fill("Lab");
+await page.getByLabel("Locality").fill("Berlin");
+await page.getByLabel("Country (2 letters)").fill("DE");
+await page.getByLabel("Key type").selectOption("p384");
+await page.getByLabel("Digest").selectOption("sha384");
 await page.getByRole("button", { name: "Create CA" }).click();
 await page.getByRole("button", { name: "Create an intermediate under Lab Root" }).click();
 await page.getByLabel("Name", { exact: true }).fill("Lab Issuing");
@@ -545,7 +566,14 @@ await page.locator("li", { hasText: "Slow Root" }).first().waitFor();
 await page.unroute("**/api/v1/cas");
 ok("a CA dialog closed before its answer: the button waited, and the CA made all the same is said and shown");
 assert.equal(await page.evaluate(async () => (await (await fetch("/api/v1/cas")).json()).items.find((c) => c.name === "Lab Root").path_len), 1);
-ok("the root made with the path length given");
+const labRoot = await page.evaluate(async () => {
+  const ca = (await (await fetch("/api/v1/cas")).json()).items.find((c) => c.name === "Lab Root");
+  return (await (await fetch("/api/v1/certificates/" + ca.certificate_id)).json());
+});
+assert.equal(labRoot.subject, "CN=Lab Root CA,O=Lab,L=Berlin,C=DE");
+assert.equal(labRoot.details.key_curve, "P-384");
+assert.equal(labRoot.details.signature_algorithm, "ecdsa-with-SHA384");
+ok("the root made with the path length, subject, key type and digest given");
 await page.locator("li", { hasText: "Lab Root" }).getByText(/valid until \d{4}-\d{2}-\d{2}/).first().waitFor();
 assert.equal(await page.getByRole("button", { name: "Create an intermediate under Lab Issuing" }).count(), 0);
 ok("each CA shows when it expires, and an issuing CA (path length 0) offers no intermediate");
@@ -583,11 +611,26 @@ await page.getByRole("link", { name: "CSRs", exact: true }).click();
 await page.getByRole("button", { name: "New CSR" }).click();
 await page.getByLabel("Name", { exact: true }).fill("partner");
 await page.getByLabel("Common name").fill("partner.example");
+// TrueNAS's CSR takes the subject, key type and digest its certificates do.
+await page.getByLabel("Organization", { exact: true }).fill("Partner Ltd");
+await page.getByLabel("Country (2 letters)").fill("DE");
+await page.getByLabel("Email").fill("pki@partner.example");
+await page.getByLabel("Key type").selectOption("ed25519");
+assert.equal(await page.getByLabel("Digest").isDisabled(), true);
+await page.getByLabel("Key type").selectOption("p521");
+assert.equal(await page.getByLabel("Digest").isDisabled(), false);
+await page.getByLabel("Digest").selectOption("sha512");
 await page.getByRole("button", { name: "Create CSR" }).click();
 const [csrDl] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download partner" }).click()]);
 await csrDl.saveAs(`${work}/partner.csr`);
-assert.match(execFileSync("openssl", ["req", "-in", `${work}/partner.csr`, "-noout", "-verify", "-subject"], { stdio: ["ignore", "pipe", "pipe"] }).toString(), /partner\.example/);
-ok("a CSR made in the console downloads and verifies with openssl");
+const csrText = execFileSync("openssl", ["req", "-in", `${work}/partner.csr`, "-noout", "-verify", "-text"], { stdio: ["ignore", "pipe", "pipe"] }).toString();
+assert.match(csrText, /Subject: .*CN ?= ?partner\.example/);
+assert.match(csrText, /O ?= ?Partner Ltd/);
+assert.match(csrText, /C ?= ?DE/);
+assert.match(csrText, /emailAddress ?= ?pki@partner\.example/);
+assert.match(csrText, /NIST CURVE: P-521/);
+assert.match(csrText, /Signature Algorithm: ecdsa-with-SHA512/);
+ok("a CSR made in the console with its organization, country, email, a P-521 key and SHA-512 (no digest offered for Ed25519) verifies with openssl");
 await page.getByRole("button", { name: "Sign partner here" }).click();
 await page.getByRole("dialog").getByRole("button", { name: "Sign", exact: true }).click();
 await page.locator("tr", { hasText: "partner.example" }).getByText("signed", { exact: true }).waitFor();

@@ -489,6 +489,30 @@ done:
     return error;
 }
 
+int ch_svc_cert_chain_gap(ch_svc *svc, const ch_actor *actor, const char *id, char **missing)
+{
+    ch_store_cert row = {0};
+    ch_cert *chain[CH_MAX_CHAIN_LEN] = {0};
+    size_t len = 0;
+    int error;
+
+    *missing = NULL;
+    if ((error = svc_need(actor, CH_ROLE_VIEWER, "reading a certificate")) < 0)
+        return error;
+    if ((error = ch_store_cert_get(svc->store, &row, actor->tenant_id, id)) < 0)
+        return error;
+    if ((error = cert_chain(svc, actor->tenant_id, &row, chain, &len)) < 0)
+        goto done;
+    /* A chain as long as certhub builds one is taken as whole: what follows is not looked for. */
+    if (len > 0 && len < CH_MAX_CHAIN_LEN && !ch_cert_is_self_signed(chain[len - 1]))
+        error = ch_cert_issuer_string(missing, chain[len - 1]);
+done:
+    for (size_t i = 0; i < len; i++)
+        ch_cert_free(chain[i]);
+    ch_store_cert_dispose(&row);
+    return error;
+}
+
 /* ------------------------------------------------------------- entry by entry */
 
 /* The entry of alias among entries: the one spelt so, else the one spelt so in another case
