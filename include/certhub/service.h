@@ -579,6 +579,20 @@ void ch_svc_scheduler_stop(ch_svc *svc);
 int ch_svc_cert_import(ch_svc *svc, const ch_actor *actor, const char *name, const uint8_t *cert, size_t cert_len,
                        const uint8_t *key, size_t key_len, const char *password, const char *key_password,
                        ch_store_cert *out, char existing_id[CH_ID_MAX]);
+/* What ch_svc_cert_import would do with the same arguments, nothing stored, no key kept and
+ * nothing audited (a review before the import): the file read and checked as the import reads
+ * it, with the same errors (CH_EEXISTS where it would refuse a duplicate). */
+typedef struct ch_svc_import_preview {
+    ch_store_cert row;          /* the certificate as it would be stored: no id, no key_id */
+    bool has_key;               /* the file or private_key gave its private key */
+    size_t chain_len;           /* the CA certificates the file holds besides it */
+    char key_for[CH_ID_MAX];    /* non-empty: held already without a key, which would be added to it */
+    char *missing;              /* the issuer at which the chain stops short of a root, or NULL */
+} ch_svc_import_preview;
+int ch_svc_cert_import_preview(ch_svc *svc, const ch_actor *actor, const char *name, const uint8_t *cert,
+                               size_t cert_len, const uint8_t *key, size_t key_len, const char *password,
+                               const char *key_password, ch_svc_import_preview *out);
+void ch_svc_import_preview_dispose(ch_svc_import_preview *p); /* NULL is fine */
 int ch_svc_cert_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_cert *out);
 int ch_svc_cert_list(ch_svc *svc, const ch_actor *actor, const ch_store_cert_filter *filter, size_t limit,
                      const char *cursor, ch_store_cert **out, size_t *count, char **next_cursor);

@@ -37,7 +37,8 @@ static const char *const F_EXPORT[] = {"format",     "password",     "include_ke
                                        "truststore", "key_password", "alias",       NULL};
 static const char *const F_CSR[] = {"name", "key_type", "digest", "subject", "sans", NULL};
 static const char *const F_ATTACH[] = {"certificate", NULL};
-static const char *const F_IMPORT[] = {"name", "certificate", "private_key", "password", "key_password", NULL};
+static const char *const F_IMPORT[] = {"name",         "certificate", "private_key", "password",
+                                       "key_password", "preview",     NULL};
 static const char *const F_KEYSTORE[] = {"name", "data", "password", "key_password", NULL};
 static const char *const F_ENTRY_ADD[] = {"certificate_id", "alias", NULL};
 static const char *const F_ENTRY_RENAME[] = {"alias", NULL};
@@ -967,8 +968,70 @@ done:
     json_decref(body);
 }
 
+/* A file sent as the raw body has no field to put its password in: its error says where it goes. */
+static void raw_password_hint(const upload *u, int error, const char *password, const char *key_password)
+{
+    if (u->raw && ch_error_field() != NULL && strcmp(ch_error_field(), "password") == 0 && password == NULL)
+        ch_error_set_field(error, "password", "%s (a raw body takes it in the Certhub-Password header)",
+                           ch_error_last());
+    else if (u->raw && ch_error_field() != NULL && strcmp(ch_error_field(), "key_password") == 0 &&
+             key_password == NULL)
+        ch_error_set_field(error, "key_password", "%s (a raw body takes it in the Certhub-Key-Password header)",
+                           ch_error_last());
+}
+
+/* The note of a chain that stops at missing, whose certificate is held nowhere. */
+static void chain_note(char *note, size_t size, const char *missing)
+{
+    snprintf(note, size,
+             "the chain ends at \"%s\", whose certificate is neither in the file nor held here: a client sent "
+             "this certificate cannot verify it; import the whole chain (or that CA's certificate)",
+             missing);
+}
+
+/* "preview": what the import would store, with its decoded details, and nothing stored. */
+static void certificate_import_preview(req *r, const upload *u, const char *name, const uint8_t *cert,
+                                       size_t cert_len, const char *key, const char *password,
+                                       const char *key_password)
+{
+    ch_svc_import_preview p;
+    ch_buf text = CH_BUF_INIT;
+    json_t *o, *notes;
+    char note[1024];
+    int error;
+
+    error = ch_svc_cert_import_preview(r->svc, &r->who.actor, name, cert, cert_len, (const uint8_t *)key,
+                                       key ? strlen(key) : 0, password, key_password, &p);
+    if (error < 0) {
+        raw_password_hint(u, error, password, key_password);
+        return reply_error(r, error);
+    }
+    o = json_of_text(&text, cert_details_text(&text, &p.row));
+    json_object_set_new(o, "id", json_null());
+    json_object_set_new(o, "preview", json_true());
+    json_object_set_new(o, "has_private_key", json_boolean(p.has_key));
+    json_object_set_new(o, "chain_length", json_integer((json_int_t)p.chain_len));
+    notes = json_array();
+    if (p.key_for[0]) {
+        snprintf(note, sizeof note, "this certificate is held already (%s) without its private key: the key "
+                 "would be added to it", p.key_for);
+        json_array_append_new(notes, json_string(note));
+    }
+    if (p.missing != NULL) {
+        chain_note(note, sizeof note, p.missing);
+        json_array_append_new(notes, json_string(note));
+    }
+    if (json_array_size(notes) > 0)
+        json_object_set_new(o, "notes", notes);
+    else
+        json_decref(notes);
+    reply_json(r, 200, o);
+    ch_svc_import_preview_dispose(&p);
+}
+
 /* POST /certificates/import: JSON {"name","certificate","private_key","password"}, a
- * multipart form (file, name, private_key, password) or the certificate as the raw body. */
+ * multipart form (file, name, private_key, password) or the certificate as the raw body;
+ * "preview" (?preview= with a raw body) reads it and stores nothing. */
 static void certificate_import(req *r)
 {
     upload u;
@@ -977,13 +1040,13 @@ static void certificate_import(req *r)
     size_t cert_len;
     char existing[CH_ID_MAX] = "", *missing = NULL;
     ch_store_cert out;
-    int error;
+    int preview = 0, error;
 
     if (read_upload(r, &u, F_IMPORT, "file") < 0)
         return;
     if (get_str(r, u.fields, "name", &name) || get_str(r, u.fields, "certificate", &cert) ||
         get_str(r, u.fields, "private_key", &key) || get_str(r, u.fields, "password", &password) ||
-        get_str(r, u.fields, "key_password", &key_password))
+        get_str(r, u.fields, "key_password", &key_password) || get_flag(r, u.fields, "preview", &preview))
         goto done;
     if (upload_once(r, &u, cert != NULL, "certificate", "certificate", "the \"certificate\" field (PEM)") < 0)
         goto done;
@@ -991,6 +1054,10 @@ static void certificate_import(req *r)
     cert_len = u.file ? u.file_len : strlen(cert);
     if (name == NULL && u.filename[0])
         name = u.filename;
+    if (preview) {
+        certificate_import_preview(r, &u, name, cert_bytes, cert_len, key, password, key_password);
+        goto done;
+    }
     error = ch_svc_cert_import(r->svc, &r->who.actor, name, cert_bytes, cert_len, (const uint8_t *)key,
                                key ? strlen(key) : 0, password, key_password, &out, existing);
     if (error < 0) {
@@ -999,14 +1066,7 @@ static void certificate_import(req *r)
                                   ch_error_last(), "existing_id", existing);
             reply_json(r, 409, e);
         } else {
-            /* A file sent as the raw body has no field to put its password in: where it goes. */
-            if (u.raw && ch_error_field() != NULL && strcmp(ch_error_field(), "password") == 0 && password == NULL)
-                ch_error_set_field(error, "password", "%s (a raw body takes it in the Certhub-Password header)",
-                                   ch_error_last());
-            else if (u.raw && ch_error_field() != NULL && strcmp(ch_error_field(), "key_password") == 0 &&
-                     key_password == NULL)
-                ch_error_set_field(error, "key_password",
-                                   "%s (a raw body takes it in the Certhub-Key-Password header)", ch_error_last());
+            raw_password_hint(&u, error, password, key_password);
             reply_error(r, error);
         }
         goto done;
@@ -1017,10 +1077,7 @@ static void certificate_import(req *r)
     if (ch_svc_cert_chain_gap(r->svc, &r->who.actor, out.id, &missing) == 0 && missing != NULL) {
         json_t *o = cert_json(&out, true);
         char note[1024];
-        snprintf(note, sizeof note,
-                 "the chain ends at \"%s\", whose certificate is neither in the file nor held here: a client sent "
-                 "this certificate cannot verify it; import the whole chain (or that CA's certificate)",
-                 missing);
+        chain_note(note, sizeof note, missing);
         json_object_set_new(o, "notes", json_pack("[s]", note));
         reply_json(r, error == 1 ? 200 : 201, o);
     } else
@@ -3062,7 +3119,7 @@ static const struct route {
 } routes[] = {
     {EVHTTP_REQ_GET, "certificates", h_certificates_list, POOL, PAGE " search expiring_before ca_id kind method status"},
     {EVHTTP_REQ_POST, "certificates", h_certificates_issue, LOOP, NULL},
-    {EVHTTP_REQ_POST, "certificates/import", h_certificate_import, POOL, "name"},
+    {EVHTTP_REQ_POST, "certificates/import", h_certificate_import, POOL, "name preview"},
     {EVHTTP_REQ_GET, "certificates/{id}", certificate_get, LOOP, NULL},
     {EVHTTP_REQ_PATCH, "certificates/{id}", certificate_rename, POOL, NULL},
     {EVHTTP_REQ_DELETE, "certificates/{id}", certificate_delete, POOL, NULL},

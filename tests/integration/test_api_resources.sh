@@ -425,6 +425,27 @@ api POST /api/v1/certificates/import "" -F "file=@bag.p12" -F "password=wrong"
 check_eq "with a wrong password: 400 wrong_password" "400 wrong_password" "$status $(body .error.code)"
 api GET "/api/v1/certificates?search=bag.example"
 check_eq "and nothing was stored" 0 "$(body '.items | length')"
+# ---- a preview: what an import would store, read and checked as it would be, nothing stored
+api GET "/api/v1/certificates?limit=1000"
+before=$(body '.items | length')
+api GET "/api/v1/audit?limit=1&order=desc"
+audit_before=$(body '.items[0]')
+api POST /api/v1/certificates/import "" -F "file=@bag.p12" -F "password=s3cret" -F "preview=true"
+check_eq "a preview: 200, the subject, the key included, no id" "200 true CN=bag.example true null" \
+    "$status $(body .preview) $(body .subject) $(body .has_private_key) $(body .id)"
+check_contains "with the certificate decoded (its key)" "$(body .details.key_algorithm)" "EC"
+api POST /api/v1/certificates/import "" -F "file=@bag.p12" -F "password=wrong" -F "preview=true"
+check_eq "a preview with a wrong password: the import's 400 wrong_password" "400 wrong_password" "$status $(body .error.code)"
+api POST /api/v1/certificates/import "$(jq -n '{certificate:"not a certificate", preview:true}')"
+check_eq "a preview of a bad file: 4xx" 4 "${status:0:1}"
+api POST "/api/v1/certificates/import?preview=true" "" -H "Content-Type: application/pkix-cert" --data-binary @raw.der
+check_eq "a preview of one held already: the import's 409" "409" "$status"
+api POST "/api/v1/certificates/import?preview=maybe" "" -H "Content-Type: application/pkix-cert" --data-binary @raw.der
+check_eq "preview neither true nor false: 400" "400 preview" "$status $(body .error.field)"
+api GET "/api/v1/certificates?limit=1000"
+check_eq "previews stored nothing: the list is as long as before" "$before" "$(body '.items | length')"
+api GET "/api/v1/audit?limit=1&order=desc"
+check_eq "and audited nothing: the newest entry is the one before" "$audit_before" "$(body '.items[0]')"
 api POST /api/v1/certificates/import "" -F "file=@bag.p12" -F "password=s3cret"
 check_eq "a PKCS#12 imported as a certificate with its key" "201 CN=bag.example true bag.p12" \
     "$status $(body .subject) $(body .has_private_key) $(body .name)"

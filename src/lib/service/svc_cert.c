@@ -616,6 +616,62 @@ done:
     return error;
 }
 
+int ch_svc_cert_import_preview(ch_svc *svc, const ch_actor *actor, const char *name, const uint8_t *cert_data,
+                               size_t cert_len, const uint8_t *key_data, size_t key_len, const char *password,
+                               const char *key_password, ch_svc_import_preview *out)
+{
+    ch_cert *cert = NULL, **rest = NULL;
+    ch_key *key = NULL;
+    ch_store_cert held = {0};
+    size_t nrest = 0;
+    int error;
+
+    memset(out, 0, sizeof *out);
+    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "importing a certificate")) < 0)
+        return error;
+    if ((error = svc_check_name(name, 128)) < 0)
+        return error;
+    if ((error = svc_cert_key_chain(&cert, &key, &rest, &nrest, cert_data, cert_len, key_data, key_len, password,
+                                    key_password)) < 0)
+        return error;
+    if ((error = svc_cert_row(&out->row, cert, actor->tenant_id, name, "imported", -1)) < 0 ||
+        (error = svc_cert_link_issuer(svc, actor->tenant_id, cert, &out->row)) < 0)
+        goto done;
+    out->has_key = key != NULL;
+    out->chain_len = nrest;
+    /* Held already: refused as the import would refuse it, unless the import would add the key
+     * given now to it. */
+    if ((error = ch_store_cert_get_by_sha256(svc->store, &held, actor->tenant_id, out->row.sha256)) == 0) {
+        if (key != NULL && held.key_id == NULL)
+            snprintf(out->key_for, sizeof out->key_for, "%s", held.id);
+        else
+            error = ch_error_set(CH_EEXISTS, "this certificate is already stored in this tenant as \"%s\" (%s)",
+                                 held.name, held.id);
+        ch_store_cert_dispose(&held);
+        if (error < 0)
+            goto done;
+    } else if (error != CH_ENOTFOUND) {
+        goto done;
+    }
+    error = svc_chain_gap_of(svc, actor->tenant_id, cert, rest, nrest, &out->missing);
+done:
+    if (error < 0)
+        ch_svc_import_preview_dispose(out);
+    ch_cert_list_free(rest, nrest);
+    ch_cert_free(cert);
+    ch_key_free(key);
+    return error;
+}
+
+void ch_svc_import_preview_dispose(ch_svc_import_preview *p)
+{
+    if (p == NULL)
+        return;
+    ch_store_cert_dispose(&p->row);
+    free(p->missing);
+    memset(p, 0, sizeof *p);
+}
+
 int ch_svc_cert_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_cert *out)
 {
     int error;

@@ -513,6 +513,40 @@ done:
     return error;
 }
 
+int svc_chain_gap_of(ch_svc *svc, const char *tenant_id, const ch_cert *cert, ch_cert *const *rest, size_t n_rest,
+                     char **missing)
+{
+    ch_cert *owned[CH_MAX_CHAIN_LEN] = {0};
+    const ch_cert *at = cert;
+    size_t len = 1, nowned = 0;
+    int error = 0;
+
+    *missing = NULL;
+    /* As cert_chain walks a stored one: the file's own CA certificates first (they would be
+     * kept beside it), then the tenant's. */
+    while (len < CH_MAX_CHAIN_LEN && !ch_cert_is_self_signed(at)) {
+        const ch_cert *up = NULL;
+        for (size_t i = 0; i < n_rest && up == NULL; i++)
+            if (rest[i] != at && X509_check_issued(ch_cert_x509(rest[i]), ch_cert_x509(at)) == X509_V_OK)
+                up = rest[i];
+        if (up == NULL) {
+            issuer_among_cas(svc, tenant_id, at, &owned[nowned]);
+            if ((up = owned[nowned]) != NULL)
+                nowned++;
+        }
+        if (up == NULL)
+            break;
+        at = up;
+        len++;
+    }
+    ch_error_clear();
+    if (len < CH_MAX_CHAIN_LEN && !ch_cert_is_self_signed(at))
+        error = ch_cert_issuer_string(missing, at);
+    for (size_t i = 0; i < nowned; i++)
+        ch_cert_free(owned[i]);
+    return error;
+}
+
 /* ------------------------------------------------------------- entry by entry */
 
 /* The entry of alias among entries: the one spelt so, else the one spelt so in another case
