@@ -578,8 +578,39 @@ async function createWizard(reload) {
       }
     } }), "Drop the file here, or browse: "), imFileNote,
     el("label", { for: "im-key" }, "Private key (PEM), optional"), el("textarea", { id: "im-key", name: "im_key", rows: 4 }, v.im_key || ""),
-    el("label", { for: "im-pass" }, "Password (of the key, or of a PKCS#12 or JKS file)"), el("input", { id: "im-pass", name: "im_pass", type: "password", autocomplete: "off" }),
-    el("label", { for: "im-keypass" }, "Key password (a JKS key with a password of its own)"), el("input", { id: "im-keypass", name: "im_keypass", type: "password", autocomplete: "off" })]];
+    el("label", { for: "im-pass" }, "Password (of the key, or of a PKCS#12 or JKS file)"), el("input", { id: "im-pass", name: "im_pass", type: "password", autocomplete: "off", value: v.im_pass || "" }),
+    el("label", { for: "im-keypass" }, "Key password (a JKS key with a password of its own)"), el("input", { id: "im-keypass", name: "im_keypass", type: "password", autocomplete: "off", value: v.im_keypass || "" })]];
+  // The import as it is sent: the file as it is, or the PEM pasted; preview asks what it would
+  // store without storing it.
+  const importBody = (preview) => {
+    if (imFile && !v.im_cert) {
+      const f = new FormData();
+      f.append("file", imFile);
+      if (v.name) f.append("name", v.name);
+      if (v.im_key) f.append("private_key", v.im_key);
+      if (v.im_pass) f.append("password", v.im_pass);
+      if (v.im_keypass) f.append("key_password", v.im_keypass);
+      if (preview) f.append("preview", "true");
+      return f;
+    }
+    return { name: v.name || undefined, certificate: v.im_cert, private_key: v.im_key || undefined,
+      password: v.im_pass || undefined, key_password: v.im_keypass || undefined, preview: preview || undefined };
+  };
+  // What the import would store, read by the server and nothing stored (the seed's "Review the
+  // options, and then click Save"): Back to change the file or its password.
+  let imPreview = null;
+  const keyText = (d) => (!d || !d.key_algorithm ? "" : d.key_curve ? `${d.key_algorithm} ${d.key_curve}` : `${d.key_algorithm} ${d.key_bits}`);
+  const reviewImportStep = ["Review the import", () => {
+    const p = imPreview || {};
+    return [el("dl", { id: "im-review" }, [["Identifier", v.name || p.name], ["Subject", p.subject], ["Issuer", p.issuer],
+      ["Valid from", p.not_before && day(p.not_before)], ["Valid until", p.not_after && day(p.not_after)],
+      ["Subject alternative names", (p.sans || []).join(", ")], ["Key type", keyText(p.details)],
+      ["Private key", p.has_private_key ? "Private key included (kept sealed here)" : "Not included: the certificate alone"],
+      ["Chain", p.chain_length ? `${p.chain_length} CA certificate${p.chain_length > 1 ? "s" : ""} with it` : "none in the file"],
+      ["Status", p.status]]
+      .flatMap(([k, val]) => [el("dt", {}, k), el("dd", {}, val || "—")])),
+      ...(p.notes || []).map((n) => el("p", { class: "hint", role: "note" }, `Note: ${n}.`))];
+  }];
   const csrStep = ["CSR on this system", () => [
     csrs.some((c) => !c.certificate_id) ? null
       : el("p", { class: "error", role: "alert" }, "No CSR is waiting for its certificate: make one on the CSRs screen first."),
@@ -591,20 +622,20 @@ async function createWizard(reload) {
     ev.preventDefault();
     save();
     err.textContent = "";
-    if (step === 0) steps.splice(0, steps.length, issuing[0], ...(v.type === "internal" ? issuing.slice(1) : [v.type === "import" ? importStep : csrStep]));
+    if (step === 0) steps.splice(0, steps.length, issuing[0], ...(v.type === "internal" ? issuing.slice(1) : v.type === "import" ? [importStep, reviewImportStep] : [csrStep]));
+    // Next from the file: the server reads it (a wrong password or a bad file is said here).
+    if (steps[step] === importStep) {
+      try {
+        imPreview = await api("POST", "certificates/import", importBody(true));
+      } catch (e) { err.textContent = (e.field ? e.field + ": " : "") + e.message; return; }
+      step++;
+      return show();
+    }
     if (v.type !== "internal" && step === steps.length - 1) {
       let made;
       try {
-        if (v.type === "import" && imFile && !v.im_cert) {
-          const f = new FormData();
-          f.append("file", imFile);
-          if (v.name) f.append("name", v.name);
-          if (v.im_key) f.append("private_key", v.im_key);
-          if (v.im_pass) f.append("password", v.im_pass);
-          if (v.im_keypass) f.append("key_password", v.im_keypass);
-          made = await api("POST", "certificates/import", f);
-        } else if (v.type === "import")
-          made = await api("POST", "certificates/import", { name: v.name || undefined, certificate: v.im_cert, private_key: v.im_key || undefined, password: v.im_pass || undefined });
+        if (v.type === "import")
+          made = await api("POST", "certificates/import", importBody(false));
         else {
           if (!v.im_csr) throw new Error("choose the CSR the certificate was signed for");
           made = await api("POST", `csrs/${v.im_csr}/certificate`, { certificate: v.im_cert });

@@ -357,6 +357,20 @@ await page.getByLabel("Type").selectOption("import");
 await page.getByRole("button", { name: "Next" }).click();
 await page.getByLabel("Certificate (PEM), pasted or uploaded").fill(readFileSync(`${work}/imp.pem`, "utf8"));
 await page.getByLabel("Private key (PEM), optional").fill(readFileSync(`${work}/imp.key`, "utf8"));
+await page.getByRole("dialog").getByRole("button", { name: "Next" }).click();
+// Reviewed before it is stored (the seed's "Review the options, and then click Save"): read by
+// the server, nothing kept yet.
+const imReview = page.locator("#im-review");
+await imReview.getByText("CN=imported.example").first().waitFor();
+await imReview.getByText(/private key included/i).waitFor();
+await imReview.getByText("EC P-256").waitFor();
+assert.equal(await page.evaluate(async () =>
+  (await (await fetch("/api/v1/certificates?search=imported.example")).json()).items.length), 0);
+await page.getByRole("dialog").getByRole("button", { name: "Back" }).click();
+await page.getByLabel("Private key (PEM), optional").waitFor();
+await page.getByRole("dialog").getByRole("button", { name: "Next" }).click();
+await imReview.getByText(/private key included/i).waitFor();
+ok("an import reviewed before it is stored: its subject, key type and private key shown, nothing stored, Back and Next again");
 await page.getByRole("dialog").getByRole("button", { name: "Import", exact: true }).click();
 await page.locator("tr", { hasText: "imported-one" }).waitFor();
 await page.locator("tr", { hasText: "imported-one" }).getByRole("button", { name: "Export imported-one" }).waitFor();
@@ -380,6 +394,9 @@ await page.getByLabel("Identifier").fill("orphan");
 await page.getByLabel("Type").selectOption("import");
 await page.getByRole("button", { name: "Next" }).click();
 await page.getByLabel("Certificate (PEM), pasted or uploaded").fill(readFileSync(`${work}/orphan.pem`, "utf8"));
+await page.getByRole("dialog").getByRole("button", { name: "Next" }).click();
+await page.getByRole("dialog").getByText(/^Note: the chain ends at "O=Example,CN=Fleet Root CA"/).waitFor();
+await page.locator("#im-review").getByText(/^Not included/).waitFor();
 await page.getByRole("dialog").getByRole("button", { name: "Import", exact: true }).click();
 await page.locator("#done").getByText(/^Imported "orphan", valid until .*\. Note: the chain ends at "O=Example,CN=Fleet Root CA", whose certificate is neither in the file nor held here/).waitFor();
 await panelOf(page).getByRole("heading", { name: "orphan" }).waitFor();
@@ -444,9 +461,11 @@ await page.getByRole("button", { name: "Next" }).click();
 await page.getByLabel("Upload the certificate (PEM, DER, P7B, PKCS#12 or JKS)").setInputFiles(`${work}/bundle.p12`);
 await page.locator("#im-file-note").getByText("bundle.p12 is sent as it is").waitFor();
 await page.getByLabel("Password (of the key, or of a PKCS#12 or JKS file)").fill("wrong-pw");
-await page.getByRole("dialog").getByRole("button", { name: "Import", exact: true }).click();
+await page.getByRole("dialog").getByRole("button", { name: "Next" }).click();
 await page.locator("#wz-error").getByText(/password/).waitFor();
 await page.getByLabel("Password (of the key, or of a PKCS#12 or JKS file)").fill("bundle-pw");
+await page.getByRole("dialog").getByRole("button", { name: "Next" }).click();
+await page.locator("#im-review").getByText("CN=bundled.example").first().waitFor();
 await page.getByRole("dialog").getByRole("button", { name: "Import", exact: true }).click();
 await page.locator("tr", { hasText: "from-p12" }).waitFor();
 const fromP12 = await page.evaluate(async () =>
@@ -461,9 +480,11 @@ await page.getByLabel("Type").selectOption("import");
 await page.getByRole("button", { name: "Next" }).click();
 await page.getByLabel("Upload the certificate (PEM, DER, P7B, PKCS#12 or JKS)").setInputFiles(`${work}/own-keypass.jks`);
 await page.getByLabel("Password (of the key, or of a PKCS#12 or JKS file)").fill("changeit");
-await page.getByRole("dialog").getByRole("button", { name: "Import", exact: true }).click();
+await page.getByRole("dialog").getByRole("button", { name: "Next" }).click();
 await page.locator("#wz-error").getByText(/key password/).waitFor();
 await page.getByLabel("Key password (a JKS key with a password of its own)").fill("own-key-pw");
+await page.getByRole("dialog").getByRole("button", { name: "Next" }).click();
+await page.locator("#im-review").getByText(/private key included/i).waitFor();
 await page.getByRole("dialog").getByRole("button", { name: "Import", exact: true }).click();
 await page.locator("tr", { hasText: "own-keypass" }).first().waitFor();
 const ownKeypass = await page.evaluate(async () =>
