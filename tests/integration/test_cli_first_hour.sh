@@ -102,6 +102,10 @@ openssl pkcs12 -in bundle.pfx -passin file:pw -nokeys >/dev/null 2>&1 && ok "ca 
 expect_error "ca bundle --format of no truststore: exit 1, the value said" '--format takes pem, jks or p12 (pfx, pkcs12), not "der"' -- \
     remote ca bundle --format der --out bundle.der
 expect_error "a format of none still names those taken" 'not "pfx2"' -- remote cert export "$cid" --format pfx2 --out x
+kid=$(remote --output json keystore upload web.pfx --password-file pw | jq -r .id)
+expect_error "keystore export --format of none: the server names the value and pfx among the names it takes" \
+    'unknown format "xyz"; format takes pem, der (cer, crt), p7b (p7c, pkcs7), p12 (pfx, pkcs12) or jks' -- \
+    remote keystore export "$kid" --format xyz --out x
 
 # A CA hierarchy of one's own beside the quickstart's: the refusals name the options that do it.
 root=$(remote ca create --name acme-root --subject "CN=Acme Root,O=Acme" --key-type p384 --days 3650)
