@@ -414,6 +414,23 @@ static int fetch_to_file(cli_args *a, const char *method, const char *path, json
     return rc;
 }
 
+/* A certificate (or a CSR of csr new) made and then not written (its chain not fetched, --out
+ * not writable): what was not written, and the commands that write it.  Its key is not fetched
+ * either, or a key would be left on disk beside no certificate. */
+static void say_unwritten(const cli_args *a, const char *path, const char *id, const char *key_out)
+{
+    const char *out = cli_opt(a, "out") ? cli_opt(a, "out") : "FILE", *kpw = cli_opt(a, "key-password-file");
+    bool csr = strcmp(path, "csrs") == 0;
+
+    if (key_out == NULL)
+        fprintf(stderr, "certhub: %s: the %s %s was made, and not written: %s export %s --out %s writes it\n",
+                a->cmd->name, csr ? "CSR" : "certificate", id, csr ? "csr" : "cert", id, out);
+    else
+        fprintf(stderr, "certhub: %s: the certificate %s was made, and neither it nor its key written: cert export %s "
+                "--out %s writes it, cert key %s --out %s%s%s its key\n", a->cmd->name, id, id, out, id, key_out,
+                kpw ? " --password-file " : "", kpw ? kpw : "");
+}
+
 /* POSTs body to path, writes the answer's PEM to --out when given, and prints its id: the
  * end of every command that makes a certificate or a CSR.  With --key-out, the key the server
  * made for it is fetched too (as `cert key` does: admins, audited), encrypted under
@@ -460,10 +477,9 @@ static int post_and_save(cli_args *a, const char *path, json_t *body)
             pem = (const char *)chain.data;
         else if (cli_flag(a, "chain"))
             pem = NULL; /* said; the certificate stays made, its id printed for cert export */
-        if (pem == NULL) {
-            fprintf(stderr, "certhub: %s: the certificate %s was made; cert export %s --out FILE writes it\n",
-                    a->cmd->name, str(ans, "id"), str(ans, "id"));
-        } else if (cli_opt(a, "out") == NULL || cli_write(a, cli_opt(a, "out"), pem, strlen(pem), 0644) == 0) {
+        if (pem == NULL || (cli_opt(a, "out") != NULL && cli_write(a, cli_opt(a, "out"), pem, strlen(pem), 0644) != 0)) {
+            say_unwritten(a, path, str(ans, "id"), key_out);
+        } else {
             /* The PEM on standard output is all it holds (--output json gives the id with it). */
             if (!cli_is_stdout(cli_opt(a, "out")) || g_remote.json)
                 print_answer(ans, "id");

@@ -127,6 +127,22 @@ check_eq "in that order" "subject=CN = web.example|subject=O = Acme, CN = Acme I
     "$(openssl crl2pkcs7 -nocrl -certfile fullchain.pem | openssl pkcs7 -print_certs -noout | grep subject | paste -sd'|')"
 check_eq "cert renew --chain --out - likewise" 3 "$(remote cert renew "$wid" --chain --out - | grep -c 'BEGIN CERTIFICATE')"
 expect_usage "--chain without --out" "--chain says what --out gets" -- remote cert issue --subject CN=web.example --chain
+# A certificate made whose chain then cannot be fetched: neither it nor its key is written, and
+# the message says so and names the commands that write both.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout half.key -subj /CN=localhost \
+    -addext subjectAltName=DNS:localhost -days 1 -out half.pem 2>/dev/null
+python3 "$CERTHUB_SOURCE_DIR/tests/integration/half_api.py" web.pem half.log half.port half.pem half.key &
+half=$!
+for i in $(seq 1 50); do [ -s half.port ] && break; sleep 0.1; done
+expect_exit 1 "cert issue --chain --key-out, the chain not fetched" -- \
+    "$CERTHUB" --server "https://localhost:$(cat half.port)" --token-file "$data/admin-token" --ca-file half.pem \
+    cert issue --subject CN=web.example --chain --out half-chain.pem --key-out half-web.key --key-password-file pw
+kill "$half" 2>/dev/null; wait "$half" 2>/dev/null || true
+check_contains "says neither the certificate nor its key was written, and how to get both" "$(cat "$T/stderr")" \
+    "the certificate crt_half was made, and neither it nor its key written: cert export crt_half --out half-chain.pem writes it, cert key crt_half --out half-web.key --password-file pw its key"
+[ ! -e half-chain.pem ] && [ ! -e half-web.key ] && ok "and neither file is there"
+grep -q private-key half.log && fail "the key was fetched for a certificate not written"
+ok "nor was the key fetched"
 
 # The audit log: the actions the operations guide lists are the ones written; a renewal's entry
 # names the certificate it renews.
