@@ -40,6 +40,11 @@ check_contains "CERTHUB_TOKEN with the newline of \$(cat) or an echo kept works"
 # The CA file: missing, a key, the root in DER.
 expect_error "a CA file that is not there" "the CA file (--ca-file or CERTHUB_CA): cannot open no-such.pem" -- \
     "$CERTHUB" --server "$url" --token-file "$data/admin-token" --ca-file no-such.pem ca list
+expect_error "an empty --ca-file: said as such, not as a file of no name" \
+    'the CA file given (--ca-file or CERTHUB_CA) is an empty name: give --ca-file DATA-DIR/ca.pem' -- \
+    "$CERTHUB" --server "$url" --token-file "$data/admin-token" --ca-file "" ca list
+expect_error "CERTHUB_CA set empty likewise" "the CA file given (--ca-file or CERTHUB_CA) is an empty name" -- \
+    env CERTHUB_CA= "$CERTHUB" --server "$url" --token-file "$data/admin-token" ca list
 "$CERTHUB" key create --type p256 --out some.key
 expect_error "a key given as the CA file" "the CA file some.key holds no PEM certificate" -- \
     "$CERTHUB" --server "$url" --token-file "$data/admin-token" --ca-file some.key ca list
