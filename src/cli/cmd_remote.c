@@ -400,6 +400,17 @@ static void int_member(cli_args *a, const char *opt, json_t *body, const char *f
         json_object_set_new(body, field, json_integer(cli_int(a, opt, 0, min, max)));
 }
 
+/* --days or --ttl as the days or ttl member of body.  Both is a usage error (exit 2), said
+ * before anything is sent, as the offline cert create says it; a ttl itself is read by the
+ * server, which says what is wrong with it. */
+static void lifetime_members(cli_args *a, json_t *body)
+{
+    if (cli_opt(a, "days") != NULL && cli_opt(a, "ttl") != NULL)
+        cli_usage(a, "give --days or --ttl, not both");
+    int_member(a, "days", body, "days", 1, 36600);
+    str_member(a, "ttl", body, "ttl");
+}
+
 /* Asks for path and writes what comes back, as it is, to the file out with mode; the answer's
  * bytes are wiped after (they may hold a key). */
 static int fetch_to_file(cli_args *a, const char *method, const char *path, json_t *body, const char *out,
@@ -520,8 +531,7 @@ int cmd_remote_ca_create(cli_args *a)
     if (parent)
         json_object_set_new(body, "parent_id", json_string(parent));
     str_member(a, "key-type", body, "key_type");
-    int_member(a, "days", body, "days", 1, 36600);
-    str_member(a, "ttl", body, "ttl"); /* read by the server, which says what is wrong with it */
+    lifetime_members(a, body);
     str_member(a, "digest", body, "digest");
     int_member(a, "path-len", body, "path_len", 0, 64); /* (the API's range, and cert create's) */
     rc = remote_call(a, "POST", "cas", body, &ans, NULL);
@@ -587,8 +597,7 @@ int cmd_remote_cert_issue(cli_args *a)
     json_object_set_new(body, "profile", json_string(cli_opt(a, "profile") ? cli_opt(a, "profile") : "tls-server"));
     str_member(a, "subject", body, "subject");
     str_member(a, "name", body, "name");
-    int_member(a, "days", body, "days", 1, 36600);
-    str_member(a, "ttl", body, "ttl");
+    lifetime_members(a, body);
     str_member(a, "key-type", body, "key_type");
     str_member(a, "csr-id", body, "csr_id");
     list_member(a, "san", body, "sans");
@@ -1949,8 +1958,7 @@ int cmd_remote_cert_renew(cli_args *a)
     int rc;
 
     /* Another lifetime than the old one's, checked by the server as at issuance. */
-    int_member(a, "days", body, "days", 1, 36600);
-    str_member(a, "ttl", body, "ttl");
+    lifetime_members(a, body);
     rc = post_and_save(a, obj_path(path, sizeof path, "certificates", a->pos[0], "/renew"), body);
 
     json_decref(body);
