@@ -31,6 +31,9 @@ typedef enum {
 } ch_format;
 
 #define CH_FORMATS_ACCEPTED "PEM, DER certificate (.cer/.crt), PKCS#7 (.p7b), PKCS#12 (.pfx/.p12), JKS, JCEKS"
+/* The names ch_format_parse takes for the formats ch_keystore_export writes (all but jceks), as
+ * a refusal lists them: one who asked for "pfx" or "cer" is told those are taken too. */
+#define CH_FORMAT_NAMES_WRITTEN "pem, der (cer, crt), p7b (p7c, pkcs7), p12 (pfx, pkcs12) or jks"
 
 /* Detects the format from the bytes.  Unknown bytes are CH_EUNSUPPORTED naming the accepted
  * formats; DER that says it is longer than the bytes given, CH_EPARSE saying it is cut short. */

@@ -100,6 +100,7 @@ typedef struct cli_remote {
     const char *ca_file;    /* --ca-file or CERTHUB_CA: the root that signed the server */
     bool json;              /* --output json */
     const char *verify_hint; /* said when the server's certificate fails the check, instead of --ca-file's */
+    const char *ca_file_conf; /* the agent's config file: a CA file refused is its ca_file setting's */
 } cli_remote;
 extern cli_remote g_remote;
 int remote_setup(cli_args *a);

@@ -684,6 +684,7 @@ int cmd_agent(cli_args *a)
         cli_usage(a, "--config FILE is required");
     if (read_config(a, cli_opt(a, "config"), &ag) != 0)
         return 1;
+    g_remote.ca_file_conf = cli_opt(a, "config");
     if (cli_opt(a, "once"))
         return pass(a, &ag);
     signal(SIGPIPE, SIG_IGN);

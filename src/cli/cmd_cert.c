@@ -99,6 +99,8 @@ int cmd_cert_create(cli_args *a)
         cli_usage(a, "--ca and --ca-key go together");
     if (subject_text == NULL && csr_path == NULL)
         cli_usage(a, "--subject is required (or a --csr that carries it)");
+    if (cli_opt(a, "days") != NULL && cli_opt(a, "ttl") != NULL)
+        cli_usage(a, "give --days or --ttl, not both");
     /* Check the outputs first so a refusal changes nothing. */
     if (cli_may_write(a, out) != 0 || cli_may_write(a, key_out) != 0)
         return 1;
@@ -108,10 +110,6 @@ int cmd_cert_create(cli_args *a)
     /* Refused as the server refuses them (exit 1), before a key is made or read. */
     if (cli_opt(a, "ttl") != NULL && ch_ttl_parse(&o.ttl, cli_opt(a, "ttl"), "--ttl") < 0) {
         rc = cli_fail_last(a);
-        goto done;
-    }
-    if (o.days != 0 && o.ttl != 0) {
-        rc = cli_fail(a, "give --days or --ttl, not both");
         goto done;
     }
     o.path_len = (int)cli_int(a, "path-len", -2, 0, 64);

@@ -400,6 +400,17 @@ static void int_member(cli_args *a, const char *opt, json_t *body, const char *f
         json_object_set_new(body, field, json_integer(cli_int(a, opt, 0, min, max)));
 }
 
+/* --days or --ttl as the days or ttl member of body.  Both is a usage error (exit 2), said
+ * before anything is sent, as the offline cert create says it; a ttl itself is read by the
+ * server, which says what is wrong with it. */
+static void lifetime_members(cli_args *a, json_t *body)
+{
+    if (cli_opt(a, "days") != NULL && cli_opt(a, "ttl") != NULL)
+        cli_usage(a, "give --days or --ttl, not both");
+    int_member(a, "days", body, "days", 1, 36600);
+    str_member(a, "ttl", body, "ttl");
+}
+
 /* Asks for path and writes what comes back, as it is, to the file out with mode; the answer's
  * bytes are wiped after (they may hold a key). */
 static int fetch_to_file(cli_args *a, const char *method, const char *path, json_t *body, const char *out,
@@ -412,6 +423,23 @@ static int fetch_to_file(cli_args *a, const char *method, const char *path, json
         rc = cli_write(a, out, raw.data, raw.len, mode);
     ch_buf_dispose_secure(&raw);
     return rc;
+}
+
+/* A certificate (or a CSR of csr new) made and then not written (its chain not fetched, --out
+ * not writable): what was not written, and the commands that write it.  Its key is not fetched
+ * either, or a key would be left on disk beside no certificate. */
+static void say_unwritten(const cli_args *a, const char *path, const char *id, const char *key_out)
+{
+    const char *out = cli_opt(a, "out") ? cli_opt(a, "out") : "FILE", *kpw = cli_opt(a, "key-password-file");
+    bool csr = strcmp(path, "csrs") == 0;
+
+    if (key_out == NULL)
+        fprintf(stderr, "certhub: %s: the %s %s was made, and not written: %s export %s --out %s writes it\n",
+                a->cmd->name, csr ? "CSR" : "certificate", id, csr ? "csr" : "cert", id, out);
+    else
+        fprintf(stderr, "certhub: %s: the certificate %s was made, and neither it nor its key written: cert export %s "
+                "--out %s writes it, cert key %s --out %s%s%s its key\n", a->cmd->name, id, id, out, id, key_out,
+                kpw ? " --password-file " : "", kpw ? kpw : "");
 }
 
 /* POSTs body to path, writes the answer's PEM to --out when given, and prints its id: the
@@ -460,10 +488,9 @@ static int post_and_save(cli_args *a, const char *path, json_t *body)
             pem = (const char *)chain.data;
         else if (cli_flag(a, "chain"))
             pem = NULL; /* said; the certificate stays made, its id printed for cert export */
-        if (pem == NULL) {
-            fprintf(stderr, "certhub: %s: the certificate %s was made; cert export %s --out FILE writes it\n",
-                    a->cmd->name, str(ans, "id"), str(ans, "id"));
-        } else if (cli_opt(a, "out") == NULL || cli_write(a, cli_opt(a, "out"), pem, strlen(pem), 0644) == 0) {
+        if (pem == NULL || (cli_opt(a, "out") != NULL && cli_write(a, cli_opt(a, "out"), pem, strlen(pem), 0644) != 0)) {
+            say_unwritten(a, path, str(ans, "id"), key_out);
+        } else {
             /* The PEM on standard output is all it holds (--output json gives the id with it). */
             if (!cli_is_stdout(cli_opt(a, "out")) || g_remote.json)
                 print_answer(ans, "id");
@@ -504,8 +531,7 @@ int cmd_remote_ca_create(cli_args *a)
     if (parent)
         json_object_set_new(body, "parent_id", json_string(parent));
     str_member(a, "key-type", body, "key_type");
-    int_member(a, "days", body, "days", 1, 36600);
-    str_member(a, "ttl", body, "ttl"); /* read by the server, which says what is wrong with it */
+    lifetime_members(a, body);
     str_member(a, "digest", body, "digest");
     int_member(a, "path-len", body, "path_len", 0, 64); /* (the API's range, and cert create's) */
     rc = remote_call(a, "POST", "cas", body, &ans, NULL);
@@ -571,8 +597,7 @@ int cmd_remote_cert_issue(cli_args *a)
     json_object_set_new(body, "profile", json_string(cli_opt(a, "profile") ? cli_opt(a, "profile") : "tls-server"));
     str_member(a, "subject", body, "subject");
     str_member(a, "name", body, "name");
-    int_member(a, "days", body, "days", 1, 36600);
-    str_member(a, "ttl", body, "ttl");
+    lifetime_members(a, body);
     str_member(a, "key-type", body, "key_type");
     str_member(a, "csr-id", body, "csr_id");
     list_member(a, "san", body, "sans");
@@ -1933,8 +1958,7 @@ int cmd_remote_cert_renew(cli_args *a)
     int rc;
 
     /* Another lifetime than the old one's, checked by the server as at issuance. */
-    int_member(a, "days", body, "days", 1, 36600);
-    str_member(a, "ttl", body, "ttl");
+    lifetime_members(a, body);
     rc = post_and_save(a, obj_path(path, sizeof path, "certificates", a->pos[0], "/renew"), body);
 
     json_decref(body);

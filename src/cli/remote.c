@@ -72,24 +72,37 @@ static int url_check(cli_args *a)
 }
 
 /* Why curl could not use the --ca-file (CERTHUB_CA) file, which it says only as "error
- * setting certificate file": not there, not readable, or not the PEM certificate it takes.
- * Nothing was sent: the server was not reached, and is not what to look at. */
+ * setting certificate file": not there, not readable, or not the PEM certificate it takes; or,
+ * none given, the system's CA bundle it falls back on.  Nothing was sent: the server was not
+ * reached, and is not what to look at.  The agent's CA file is its config's ca_file setting. */
 static int ca_file_fail(cli_args *a)
 {
-    const char *f = g_remote.ca_file ? g_remote.ca_file : "";
+    const char *f = g_remote.ca_file, *conf = g_remote.ca_file_conf;
+    const char *opt = conf ? "ca_file" : "--ca-file";
+    char from[1100];
     uint8_t *data = NULL;
     size_t len = 0;
     ch_cert *cert = NULL;
     int rc;
 
-    if (ch_file_read(&data, &len, f, CH_MAX_UPLOAD_BYTES) < 0)
-        rc = cli_fail(a, "the CA file (--ca-file or CERTHUB_CA): %s", ch_error_last());
-    else if (len > 0 && data[0] == 0x30 && ch_cert_parse(&cert, data, len) == 0)
-        rc = cli_fail(a, "the CA file %s is a DER certificate: --ca-file takes PEM (certhub convert %s --to pem --out "
-                         "ca.pem)", f, f);
+    if (conf)
+        snprintf(from, sizeof from, "ca_file in %s", conf);
     else
-        rc = cli_fail(a, "the CA file %s holds no PEM certificate: --ca-file takes the CA that issued certhubd's "
-                         "certificate, as DATA-DIR/ca.pem", f);
+        snprintf(from, sizeof from, "--ca-file or CERTHUB_CA");
+    if (f == NULL)
+        return cli_fail(a, "no CA file given (%s), and the system's CA bundle could not be read: give %s%s"
+                           "DATA-DIR/ca.pem, the root certhubd wrote", from, opt, conf ? " = " : " ");
+    if (*f == '\0')
+        return cli_fail(a, "the CA file given (%s) is an empty name: give %s%sDATA-DIR/ca.pem, the root certhubd "
+                           "wrote", from, opt, conf ? " = " : " ");
+    if (ch_file_read(&data, &len, f, CH_MAX_UPLOAD_BYTES) < 0)
+        rc = cli_fail(a, "the CA file (%s): %s", from, ch_error_last());
+    else if (len > 0 && data[0] == 0x30 && ch_cert_parse(&cert, data, len) == 0)
+        rc = cli_fail(a, "the CA file %s is a DER certificate: %s takes PEM (certhub convert %s --to pem --out "
+                         "ca.pem)", f, opt, f);
+    else
+        rc = cli_fail(a, "the CA file %s holds no PEM certificate: %s takes the CA that issued certhubd's "
+                         "certificate, as DATA-DIR/ca.pem", f, opt);
     ch_cert_free(cert);
     free(data);
     return rc;

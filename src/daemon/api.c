@@ -1109,7 +1109,14 @@ static int export_fields(req *r, json_t *body, const char *format, ch_svc_export
     o->legacy = old;
     o->truststore = trust;
     if (ch_format_parse(&f, format ? format : "pem") < 0 || f == CH_FMT_JCEKS) {
-        reply_error_msg(r, CH_EINVAL, "format", "format must be pem, der, p7b, p12 or jks");
+        char msg[200];
+
+        /* The value given and every name taken: a client's "pfx2" is seen beside "pfx". */
+        if (f == CH_FMT_JCEKS)
+            snprintf(msg, sizeof msg, "jceks is read, not written; format takes " CH_FORMAT_NAMES_WRITTEN);
+        else
+            snprintf(msg, sizeof msg, "unknown format \"%.32s\"; format takes " CH_FORMAT_NAMES_WRITTEN, format);
+        reply_error_msg(r, CH_EINVAL, "format", msg);
         return -1;
     }
     o->fmt = f;
@@ -2987,7 +2994,7 @@ static void bundle_reply(req *r, const char *name, bool public)
     int error;
 
     if (format && (ch_format_parse(&fmt, format) < 0 || (fmt != CH_FMT_PEM && fmt != CH_FMT_JKS && fmt != CH_FMT_PKCS12)))
-        return reply_error_msg(r, CH_EINVAL, "format", "format must be pem, jks or p12");
+        return reply_error_msg(r, CH_EINVAL, "format", "format must be pem, jks or p12 (pfx, pkcs12)");
     if (fmt != CH_FMT_PEM && (pw == NULL || *pw == '\0'))
         return reply_error_msg(r, CH_EINVAL, "password", "a jks or p12 truststore needs a password: Certhub-Password header");
     /* A PKCS#12 truststore's password costs its key derivation 3-4 ms, a JKS one about 1. */

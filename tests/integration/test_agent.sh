@@ -371,6 +371,26 @@ sed -i 's/^\[target y\]/[target x]/; s|out/shared.pem$|out/other.pem|' dup.conf
 sed -i '0,/out\/other.pem/s//out\/shared.pem/' dup.conf
 expect_error "one target name twice" "target x appears twice" -- "$CERTHUB" agent --config dup.conf --once
 
+# The CA file named by the agent's config: a refusal names its ca_file setting, not --ca-file.
+cat > caf.conf <<CONF
+server = https://localhost:$port
+token_file = $data/admin-token
+ca_file = $T/no-such-ca.pem
+
+[target caf]
+bundle = default
+path = $T/out/caf.pem
+CONF
+expect_exit 1 "a ca_file that is not there" -- "$CERTHUB" agent --config caf.conf --once
+check_contains "is said as the config's ca_file setting" "$(cat "$T/stderr")" \
+    "the CA file (ca_file in caf.conf): cannot open $T/no-such-ca.pem"
+sed -i 's/^ca_file = .*/ca_file =/' caf.conf
+expect_exit 1 "an empty ca_file" -- "$CERTHUB" agent --config caf.conf --once
+check_contains "says the setting is empty and what to set it to" "$(cat "$T/stderr")" \
+    "the CA file given (ca_file in caf.conf) is an empty name: give ca_file = DATA-DIR/ca.pem"
+grep -q -e "--ca-file" "$T/stderr" && fail "the agent's refusal names --ca-file: $(cat "$T/stderr")"
+ok "and neither names --ca-file, an option the agent does not take"
+
 # A state file in a directory not made yet (the doc's /var/lib/certhub-agent/state on a fresh
 # machine): made, so what the agent wrote is remembered (a target removed later took nothing
 # with it: the state was never written, and nothing said so).

@@ -40,6 +40,11 @@ check_contains "CERTHUB_TOKEN with the newline of \$(cat) or an echo kept works"
 # The CA file: missing, a key, the root in DER.
 expect_error "a CA file that is not there" "the CA file (--ca-file or CERTHUB_CA): cannot open no-such.pem" -- \
     "$CERTHUB" --server "$url" --token-file "$data/admin-token" --ca-file no-such.pem ca list
+expect_error "an empty --ca-file: said as such, not as a file of no name" \
+    'the CA file given (--ca-file or CERTHUB_CA) is an empty name: give --ca-file DATA-DIR/ca.pem' -- \
+    "$CERTHUB" --server "$url" --token-file "$data/admin-token" --ca-file "" ca list
+expect_error "CERTHUB_CA set empty likewise" "the CA file given (--ca-file or CERTHUB_CA) is an empty name" -- \
+    env CERTHUB_CA= "$CERTHUB" --server "$url" --token-file "$data/admin-token" ca list
 "$CERTHUB" key create --type p256 --out some.key
 expect_error "a key given as the CA file" "the CA file some.key holds no PEM certificate" -- \
     "$CERTHUB" --server "$url" --token-file "$data/admin-token" --ca-file some.key ca list
@@ -102,6 +107,10 @@ openssl pkcs12 -in bundle.pfx -passin file:pw -nokeys >/dev/null 2>&1 && ok "ca 
 expect_error "ca bundle --format of no truststore: exit 1, the value said" '--format takes pem, jks or p12 (pfx, pkcs12), not "der"' -- \
     remote ca bundle --format der --out bundle.der
 expect_error "a format of none still names those taken" 'not "pfx2"' -- remote cert export "$cid" --format pfx2 --out x
+kid=$(remote --output json keystore upload web.pfx --password-file pw | jq -r .id)
+expect_error "keystore export --format of none: the server names the value and pfx among the names it takes" \
+    'unknown format "xyz"; format takes pem, der (cer, crt), p7b (p7c, pkcs7), p12 (pfx, pkcs12) or jks' -- \
+    remote keystore export "$kid" --format xyz --out x
 
 # A CA hierarchy of one's own beside the quickstart's: the refusals name the options that do it.
 root=$(remote ca create --name acme-root --subject "CN=Acme Root,O=Acme" --key-type p384 --days 3650)
@@ -123,6 +132,22 @@ check_eq "in that order" "subject=CN = web.example|subject=O = Acme, CN = Acme I
     "$(openssl crl2pkcs7 -nocrl -certfile fullchain.pem | openssl pkcs7 -print_certs -noout | grep subject | paste -sd'|')"
 check_eq "cert renew --chain --out - likewise" 3 "$(remote cert renew "$wid" --chain --out - | grep -c 'BEGIN CERTIFICATE')"
 expect_usage "--chain without --out" "--chain says what --out gets" -- remote cert issue --subject CN=web.example --chain
+# A certificate made whose chain then cannot be fetched: neither it nor its key is written, and
+# the message says so and names the commands that write both.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout half.key -subj /CN=localhost \
+    -addext subjectAltName=DNS:localhost -days 1 -out half.pem 2>/dev/null
+python3 "$CERTHUB_SOURCE_DIR/tests/integration/half_api.py" web.pem half.log half.port half.pem half.key &
+half=$!
+for i in $(seq 1 50); do [ -s half.port ] && break; sleep 0.1; done
+expect_exit 1 "cert issue --chain --key-out, the chain not fetched" -- \
+    "$CERTHUB" --server "https://localhost:$(cat half.port)" --token-file "$data/admin-token" --ca-file half.pem \
+    cert issue --subject CN=web.example --chain --out half-chain.pem --key-out half-web.key --key-password-file pw
+kill "$half" 2>/dev/null; wait "$half" 2>/dev/null || true
+check_contains "says neither the certificate nor its key was written, and how to get both" "$(cat "$T/stderr")" \
+    "the certificate crt_half was made, and neither it nor its key written: cert export crt_half --out half-chain.pem writes it, cert key crt_half --out half-web.key --password-file pw its key"
+[ ! -e half-chain.pem ] && [ ! -e half-web.key ] && ok "and neither file is there"
+grep -q private-key half.log && fail "the key was fetched for a certificate not written"
+ok "nor was the key fetched"
 
 # The audit log: the actions the operations guide lists are the ones written; a renewal's entry
 # names the certificate it renews.

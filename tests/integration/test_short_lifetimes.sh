@@ -194,7 +194,8 @@ for bad in 0 -5m 10x 1.5h 4m; do
     expect_error "cert issue --ttl $bad: the server's 400" "ttl must be" -- \
         remote cert issue --subject CN=bad.example --ca-id "$issuer" --ttl "$bad"
 done
-expect_error "cert issue --days and --ttl both" "give days or ttl, not both" -- \
+expect_usage "cert issue --days and --ttl both: a usage error, said before anything is sent" \
+    "give --days or --ttl, not both" -- \
     remote cert issue --subject CN=bad.example --ca-id "$issuer" --days 1 --ttl 1h
 expect_error "cert issue --ttl past the CA's end" "give a ttl of at most 18" -- \
     remote cert issue --subject CN=bad.example --ca-id "$issuer" --ttl 50000h
@@ -211,12 +212,16 @@ check_eq "cert renew --days 2" $((2 * 86400 + 60)) "$(seconds cli-renew2.pem)"
 id=$(remote --output json cert issue --subject CN=cli-renew3.example --ca-id "$issuer" --ttl 1h | jq -r .id)
 expect_error "cert renew --ttl 4m: the server's 400" "ttl must be from 5m to 36600d, not 4m" -- \
     remote cert renew "$id" --ttl 4m
-expect_error "cert renew --days and --ttl both" "give days or ttl, not both" -- remote cert renew "$id" --days 1 --ttl 1h
+expect_usage "cert renew --days and --ttl both" "give --days or --ttl, not both" -- remote cert renew "$id" --days 1 --ttl 1h
 expect_error "cert renew --ttl past the CA's end" "give a ttl of at most 18" -- remote cert renew "$id" --ttl 50000h
 expect_error "cert renew --days 0: out of range" "days" -- remote cert renew "$id" --days 0
 check_eq "none of them renewed it" null "$(remote --output json cert get "$id" | jq -r .renewed_by)"
 cli_ca=$(remote ca create --name "cli hours" --subject "CN=CLI Hours" --ttl 48h)
 check_contains "ca create --ttl" "$cli_ca" "ca_"
+expect_usage "ca create --days and --ttl both" "give --days or --ttl, not both" -- \
+    remote ca create --name "cli both" --subject "CN=CLI Both" --days 2 --ttl 48h
+[ -z "$(remote --output json ca list | jq -r '.items[] | select(.name == "cli both") | .id')" ] || fail "ca create --days --ttl made a CA"
+ok "and made no CA"
 expect_error "a certificate of 3 days under it" "choose fewer days (at most " -- \
     remote cert issue --subject CN=bad.example --ca-id "$cli_ca" --days 3
 # Offline, through the same issuing.
@@ -230,7 +235,7 @@ for bad in 0 -5m 10x 1.5h 4m; do
         "$CERTHUB" cert create --profile tls-server --subject CN=x --key-type p256 --key-out x.key --ca off.pem \
         --ca-key off.key --ttl "$bad" --out x.pem
 done
-expect_error "cert create --days and --ttl both" "give --days or --ttl, not both" -- \
+expect_usage "cert create --days and --ttl both" "give --days or --ttl, not both" -- \
     "$CERTHUB" cert create --profile tls-server --subject CN=x --key-type p256 --key-out x.key --ca off.pem \
     --ca-key off.key --days 1 --ttl 1h --out x.pem
 expect_error "cert create --ttl past the CA's two hours" "give a ttl of at most 1" -- \

@@ -138,7 +138,8 @@ int ch_format_parse(ch_format *out, const char *name)
             *out = format_names[i].f;
             return 0;
         }
-    return ch_error_set_field(CH_EINVAL, "format", "unknown format \"%.32s\"; accepted: pem, der, p7b, p12, jks",
+    return ch_error_set_field(CH_EINVAL, "format",
+                              "unknown format \"%.32s\"; accepted: " CH_FORMAT_NAMES_WRITTEN ", and jceks to read",
                               name ? name : "");
 }
 
@@ -1120,7 +1121,7 @@ int ch_keystore_export(ch_buf *out, const ch_keystore *ks, ch_format fmt, const 
     case CH_FMT_JKS:
         return fmt_export_jks(out, ks, opts->password, opts->key_password);
     default:
-        return ch_error_set_field(CH_EUNSUPPORTED, "format", "cannot write %s; accepted: pem, der, p7b, p12, jks",
+        return ch_error_set_field(CH_EUNSUPPORTED, "format", "cannot write %s; accepted: " CH_FORMAT_NAMES_WRITTEN,
                                   ch_format_name(fmt));
     }
 }
