@@ -533,6 +533,25 @@ done:
     return error;
 }
 
+/* What an import and its preview read alike: the caller may import, the name, the file (the
+ * certificate, its key, the CA certificates beside it) and the row it would be stored as.  On
+ * error, what was read is the caller's to free all the same (NULL and zeroed when not read). */
+static int import_read(ch_svc *svc, const ch_actor *actor, const char *name, const uint8_t *cert_data,
+                       size_t cert_len, const uint8_t *key_data, size_t key_len, const char *password,
+                       const char *key_password, ch_cert **cert, ch_key **key, ch_cert ***rest, size_t *nrest,
+                       ch_store_cert *row)
+{
+    int error;
+
+    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "importing a certificate")) < 0 ||
+        (error = svc_check_name(name, 128)) < 0 ||
+        (error = svc_cert_key_chain(cert, key, rest, nrest, cert_data, cert_len, key_data, key_len, password,
+                                    key_password)) < 0 ||
+        (error = svc_cert_row(row, *cert, actor->tenant_id, name, "imported", -1)) < 0)
+        return error;
+    return svc_cert_link_issuer(svc, actor->tenant_id, *cert, row);
+}
+
 int ch_svc_cert_import(ch_svc *svc, const ch_actor *actor, const char *name, const uint8_t *cert_data,
                        size_t cert_len, const uint8_t *key_data, size_t key_len, const char *password,
                        const char *key_password, ch_store_cert *out, char existing_id[CH_ID_MAX])
@@ -549,15 +568,8 @@ int ch_svc_cert_import(ch_svc *svc, const ch_actor *actor, const char *name, con
 
     if (out)
         memset(out, 0, sizeof *out);
-    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "importing a certificate")) < 0)
-        return error;
-    if ((error = svc_check_name(name, 128)) < 0)
-        return error;
-    if ((error = svc_cert_key_chain(&cert, &key, &rest, &nrest, cert_data, cert_len, key_data, key_len, password,
-                                    key_password)) < 0)
-        return error;
-    if ((error = svc_cert_row(&row, cert, actor->tenant_id, name, "imported", -1)) < 0 ||
-        (error = svc_cert_link_issuer(svc, actor->tenant_id, cert, &row)) < 0)
+    if ((error = import_read(svc, actor, name, cert_data, cert_len, key_data, key_len, password, key_password, &cert,
+                             &key, &rest, &nrest, &row)) < 0)
         goto done;
     /* The chain sent with it (intermediates, a root) is kept in the inventory beside it, and its
      * exports carry it: it was dropped, and the certificate went out alone. */
@@ -627,15 +639,8 @@ int ch_svc_cert_import_preview(ch_svc *svc, const ch_actor *actor, const char *n
     int error;
 
     memset(out, 0, sizeof *out);
-    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "importing a certificate")) < 0)
-        return error;
-    if ((error = svc_check_name(name, 128)) < 0)
-        return error;
-    if ((error = svc_cert_key_chain(&cert, &key, &rest, &nrest, cert_data, cert_len, key_data, key_len, password,
-                                    key_password)) < 0)
-        return error;
-    if ((error = svc_cert_row(&out->row, cert, actor->tenant_id, name, "imported", -1)) < 0 ||
-        (error = svc_cert_link_issuer(svc, actor->tenant_id, cert, &out->row)) < 0)
+    if ((error = import_read(svc, actor, name, cert_data, cert_len, key_data, key_len, password, key_password, &cert,
+                             &key, &rest, &nrest, &out->row)) < 0)
         goto done;
     out->has_key = key != NULL;
     out->chain_len = nrest;
