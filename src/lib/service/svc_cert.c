@@ -658,7 +658,7 @@ int ch_svc_cert_import_preview(ch_svc *svc, const ch_actor *actor, const char *n
     } else if (error != CH_ENOTFOUND) {
         goto done;
     }
-    error = svc_chain_gap_of(svc, actor->tenant_id, cert, rest, nrest, &out->missing);
+    error = svc_chain_gap(svc, actor->tenant_id, &out->row, rest, nrest, &out->missing);
 done:
     if (error < 0)
         ch_svc_import_preview_dispose(out);

@@ -124,11 +124,11 @@ int svc_cert_load(ch_svc *svc, const char *tenant, const char *id, ch_cert **out
  * found stays in chain. */
 int svc_ca_chain(ch_svc *svc, const char *tenant_id, const char *ca_id, ch_cert **chain, size_t *len, size_t cap);
 
-/* ch_svc_cert_chain_gap for a certificate not stored: rest (n_rest, borrowed) the CA
- * certificates of its file.  *missing (free()) the issuer at which its chain stops short of a
- * root, NULL when it does not. */
-int svc_chain_gap_of(ch_svc *svc, const char *tenant_id, const ch_cert *cert, ch_cert *const *rest, size_t n_rest,
-                     char **missing);
+/* ch_svc_cert_chain_gap for row, stored or not yet: rest (n_rest, borrowed; NULL and 0 for a
+ * stored one) the CA certificates of its file, looked at before the tenant's.  *missing
+ * (free()) the issuer at which its chain stops short of a root, NULL when it does not. */
+int svc_chain_gap(ch_svc *svc, const char *tenant_id, const ch_store_cert *row, ch_cert *const *rest, size_t n_rest,
+                  char **missing);
 
 /* Sets row->ca_id to the tenant's active CA that signed cert, when one did (a certificate
  * brought in that a CA here issued: its exports carry that CA's chain, and it counts as the

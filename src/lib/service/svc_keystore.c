@@ -413,9 +413,12 @@ int svc_ca_chain(ch_svc *svc, const char *tenant_id, const char *ca_id, ch_cert 
 
 /* The certificate of row and the chain it goes out with (an export, a keystore entry made of
  * it) into chain[*len...]: the chain of the certhub CA that issued it, up to its root, or for
- * one brought in from elsewhere its issuers among the tenant's CA certificates (the chain
- * sent with it, kept in the inventory), up to a root.  What was found stays in chain. */
-static int cert_chain(ch_svc *svc, const char *tenant_id, const ch_store_cert *row, ch_cert **chain, size_t *len)
+ * one brought in from elsewhere its issuers among rest (n_rest, borrowed: the CA certificates
+ * of a file not stored yet, which an import keeps beside it) and then the tenant's CA
+ * certificates (the chain sent with it, kept in the inventory), up to a root.  What was found
+ * stays in chain. */
+static int cert_chain_from(ch_svc *svc, const char *tenant_id, const ch_store_cert *row, ch_cert *const *rest,
+                           size_t n_rest, ch_cert **chain, size_t *len)
 {
     int error;
 
@@ -427,13 +430,23 @@ static int cert_chain(ch_svc *svc, const char *tenant_id, const ch_store_cert *r
         return error;
     while (row->ca_id == NULL && *len < CH_MAX_CHAIN_LEN && !ch_cert_is_self_signed(chain[*len - 1])) {
         ch_cert *up = NULL;
-        issuer_among_cas(svc, tenant_id, chain[*len - 1], &up);
+        for (size_t i = 0; i < n_rest && up == NULL; i++)
+            if (X509_check_issued(ch_cert_x509(rest[i]), ch_cert_x509(chain[*len - 1])) == X509_V_OK &&
+                (up = ch_cert_dup(rest[i])) == NULL)
+                return ch_error_set(CH_ENOMEM, "out of memory");
+        if (up == NULL)
+            issuer_among_cas(svc, tenant_id, chain[*len - 1], &up);
         if (up == NULL)
             break;
         chain[(*len)++] = up;
     }
     ch_error_clear();
     return 0;
+}
+
+static int cert_chain(ch_svc *svc, const char *tenant_id, const ch_store_cert *row, ch_cert **chain, size_t *len)
+{
+    return cert_chain_from(svc, tenant_id, row, NULL, 0, chain, len);
 }
 
 int ch_svc_cert_export(ch_svc *svc, const ch_actor *actor, const char *id, const ch_svc_export_opts *o, ch_buf *out)
@@ -489,11 +502,26 @@ done:
     return error;
 }
 
+int svc_chain_gap(ch_svc *svc, const char *tenant_id, const ch_store_cert *row, ch_cert *const *rest,
+                  size_t n_rest, char **missing)
+{
+    ch_cert *chain[CH_MAX_CHAIN_LEN] = {0};
+    size_t len = 0;
+    int error;
+
+    *missing = NULL;
+    error = cert_chain_from(svc, tenant_id, row, rest, n_rest, chain, &len);
+    /* A chain as long as certhub builds one is taken as whole: what follows is not looked for. */
+    if (error == 0 && len > 0 && len < CH_MAX_CHAIN_LEN && !ch_cert_is_self_signed(chain[len - 1]))
+        error = ch_cert_issuer_string(missing, chain[len - 1]);
+    for (size_t i = 0; i < len; i++)
+        ch_cert_free(chain[i]);
+    return error;
+}
+
 int ch_svc_cert_chain_gap(ch_svc *svc, const ch_actor *actor, const char *id, char **missing)
 {
     ch_store_cert row = {0};
-    ch_cert *chain[CH_MAX_CHAIN_LEN] = {0};
-    size_t len = 0;
     int error;
 
     *missing = NULL;
@@ -501,49 +529,8 @@ int ch_svc_cert_chain_gap(ch_svc *svc, const ch_actor *actor, const char *id, ch
         return error;
     if ((error = ch_store_cert_get(svc->store, &row, actor->tenant_id, id)) < 0)
         return error;
-    if ((error = cert_chain(svc, actor->tenant_id, &row, chain, &len)) < 0)
-        goto done;
-    /* A chain as long as certhub builds one is taken as whole: what follows is not looked for. */
-    if (len > 0 && len < CH_MAX_CHAIN_LEN && !ch_cert_is_self_signed(chain[len - 1]))
-        error = ch_cert_issuer_string(missing, chain[len - 1]);
-done:
-    for (size_t i = 0; i < len; i++)
-        ch_cert_free(chain[i]);
+    error = svc_chain_gap(svc, actor->tenant_id, &row, NULL, 0, missing);
     ch_store_cert_dispose(&row);
-    return error;
-}
-
-int svc_chain_gap_of(ch_svc *svc, const char *tenant_id, const ch_cert *cert, ch_cert *const *rest, size_t n_rest,
-                     char **missing)
-{
-    ch_cert *owned[CH_MAX_CHAIN_LEN] = {0};
-    const ch_cert *at = cert;
-    size_t len = 1, nowned = 0;
-    int error = 0;
-
-    *missing = NULL;
-    /* As cert_chain walks a stored one: the file's own CA certificates first (they would be
-     * kept beside it), then the tenant's. */
-    while (len < CH_MAX_CHAIN_LEN && !ch_cert_is_self_signed(at)) {
-        const ch_cert *up = NULL;
-        for (size_t i = 0; i < n_rest && up == NULL; i++)
-            if (rest[i] != at && X509_check_issued(ch_cert_x509(rest[i]), ch_cert_x509(at)) == X509_V_OK)
-                up = rest[i];
-        if (up == NULL) {
-            issuer_among_cas(svc, tenant_id, at, &owned[nowned]);
-            if ((up = owned[nowned]) != NULL)
-                nowned++;
-        }
-        if (up == NULL)
-            break;
-        at = up;
-        len++;
-    }
-    ch_error_clear();
-    if (len < CH_MAX_CHAIN_LEN && !ch_cert_is_self_signed(at))
-        error = ch_cert_issuer_string(missing, at);
-    for (size_t i = 0; i < nowned; i++)
-        ch_cert_free(owned[i]);
     return error;
 }
 
