@@ -533,6 +533,14 @@ done:
     return error;
 }
 
+/* An import of a certificate held already, named as the inventory shows it, with its id for
+ * scripts. */
+static int already_stored(const ch_store_cert *held)
+{
+    return ch_error_set(CH_EEXISTS, "this certificate is already stored in this tenant as \"%s\" (%s)", held->name,
+                        held->id);
+}
+
 /* What an import and its preview read alike: the caller may import, the name, the file (the
  * certificate, its key, the CA certificates beside it) and the row it would be stored as.  On
  * error, what was read is the caller's to free all the same (NULL and zeroed when not read). */
@@ -607,11 +615,9 @@ done:
     if (error == CH_EEXISTS && existing_id != NULL)
         snprintf(existing_id, CH_ID_MAX, "%s", existing);
     if (error == CH_EEXISTS) {
-        /* Named as the inventory shows it, with its id for scripts. */
         ch_store_cert held = {0};
         if (existing[0] && ch_store_cert_get(svc->store, &held, actor->tenant_id, existing) == 0)
-            ch_error_set(CH_EEXISTS, "this certificate is already stored in this tenant as \"%s\" (%s)", held.name,
-                         existing);
+            already_stored(&held);
         else
             ch_error_set(CH_EEXISTS, "this certificate is already stored in this tenant as %s", existing);
         ch_store_cert_dispose(&held);
@@ -650,8 +656,7 @@ int ch_svc_cert_import_preview(ch_svc *svc, const ch_actor *actor, const char *n
         if (key != NULL && held.key_id == NULL)
             snprintf(out->key_for, sizeof out->key_for, "%s", held.id);
         else
-            error = ch_error_set(CH_EEXISTS, "this certificate is already stored in this tenant as \"%s\" (%s)",
-                                 held.name, held.id);
+            error = already_stored(&held);
         ch_store_cert_dispose(&held);
         if (error < 0)
             goto done;

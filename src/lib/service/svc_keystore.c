@@ -264,6 +264,21 @@ static int export_check(const ch_svc_export_opts *o, bool one_cert)
     return 0;
 }
 
+/* The formats library's options of an export. */
+static ch_export_opts export_opts(const ch_svc_export_opts *o)
+{
+    return (ch_export_opts){.password = o->password, .key_password = o->key_password, .legacy = o->legacy,
+                            .include_key = o->include_key, .certs_only = o->truststore};
+}
+
+/* Whether an export carries private keys: a p12 or jks other than a truststore, a pem asked
+ * for with its key. */
+static bool export_keys(const ch_svc_export_opts *o)
+{
+    return ((o->fmt == CH_FMT_PKCS12 || o->fmt == CH_FMT_JKS) && !o->truststore) ||
+           (o->fmt == CH_FMT_PEM && o->include_key);
+}
+
 /* The audit detail of a key export: its format, whether the key went out under a password,
  * the alias chosen.  NULL when out of memory (the row is written without it). */
 static char *export_detail(const ch_svc_export_opts *o)
@@ -287,10 +302,8 @@ int ch_svc_keystore_export(ch_svc *svc, const ch_actor *actor, const char *id, c
     ch_store_keystore_entry *entries = NULL;
     size_t n = 0;
     ch_keystore *ks = NULL;
-    int fmt = o->fmt;
-    ch_export_opts eo = {.password = o->password, .key_password = o->key_password, .legacy = o->legacy,
-                         .include_key = o->include_key, .certs_only = o->truststore};
-    bool keys = ((fmt == CH_FMT_PKCS12 || fmt == CH_FMT_JKS) && !o->truststore) || (fmt == CH_FMT_PEM && o->include_key);
+    ch_export_opts eo = export_opts(o);
+    bool keys = export_keys(o);
     char *detail = NULL;
     int error;
 
@@ -327,7 +340,7 @@ int ch_svc_keystore_export(ch_svc *svc, const ch_actor *actor, const char *id, c
         ch_key_free(key);
     }
     if (error == 0)
-        error = ch_keystore_export(out, ks, (ch_format)fmt, &eo);
+        error = ch_keystore_export(out, ks, (ch_format)o->fmt, &eo);
     if (error == 0 && keys) {
         detail = export_detail(o);
         SVC_TX(svc, svc_audit(svc, actor, "keystore.export_keys", "keystore", id, detail));
@@ -456,10 +469,8 @@ int ch_svc_cert_export(ch_svc *svc, const ch_actor *actor, const char *id, const
     size_t len = 0;
     ch_key *key = NULL;
     ch_keystore *ks = NULL;
-    int fmt = o->fmt;
-    ch_export_opts eo = {.password = o->password, .key_password = o->key_password, .legacy = o->legacy,
-                         .include_key = o->include_key, .certs_only = o->truststore};
-    bool keys = ((fmt == CH_FMT_PKCS12 || fmt == CH_FMT_JKS) && !o->truststore) || (fmt == CH_FMT_PEM && o->include_key);
+    ch_export_opts eo = export_opts(o);
+    bool keys = export_keys(o);
     char *detail = NULL;
     int error;
 
@@ -484,7 +495,7 @@ int ch_svc_cert_export(ch_svc *svc, const ch_actor *actor, const char *id, const
         goto done;
     if ((error = ch_keystore_new(&ks)) < 0 || (error = ch_keystore_add(ks, o->alias ? o->alias : row.name, chain, len,
                                                                         key)) < 0 ||
-        (error = ch_keystore_export(out, ks, (ch_format)fmt, &eo)) < 0)
+        (error = ch_keystore_export(out, ks, (ch_format)o->fmt, &eo)) < 0)
         goto done;
     if (keys) {
         detail = export_detail(o);
