@@ -1613,11 +1613,21 @@ done:
     json_decref(body);
 }
 
+/* An entry a change answers with (e disposed): its fields and its certificate's summary. */
+static void reply_entry(req *r, int status, ch_store_keystore_entry *e)
+{
+    json_t *o = entry_json(e);
+
+    keystore_entry_fill(r, o);
+    ch_store_keystore_entry_dispose(e);
+    reply_json(r, status, o);
+}
+
 /* POST /keystores/{id}/entries {"certificate_id","alias"}: a certificate of the inventory as
  * a new last entry (keytool -importcert into a stored keystore). */
 static void keystore_entry_add(req *r, const char *id)
 {
-    json_t *body = read_json(r, F_ENTRY_ADD), *o;
+    json_t *body = read_json(r, F_ENTRY_ADD);
     const char *cert_id = NULL, *alias = NULL;
     ch_store_keystore_entry e;
     int error;
@@ -1628,10 +1638,7 @@ static void keystore_entry_add(req *r, const char *id)
         reply_error(r, error);
         goto done;
     }
-    o = entry_json(&e);
-    keystore_entry_fill(r, o);
-    ch_store_keystore_entry_dispose(&e);
-    reply_json(r, 201, o);
+    reply_entry(r, 201, &e);
 done:
     json_decref(body);
 }
@@ -1639,7 +1646,7 @@ done:
 /* PATCH /keystores/{id}/entries/{alias} {"alias"}: the entry renamed (keytool -changealias). */
 static void keystore_entry_rename(req *r, const char *id)
 {
-    json_t *body = read_json(r, F_ENTRY_RENAME), *o;
+    json_t *body = read_json(r, F_ENTRY_RENAME);
     const char *alias = NULL;
     ch_store_keystore_entry e;
     int error;
@@ -1650,10 +1657,7 @@ static void keystore_entry_rename(req *r, const char *id)
         reply_error(r, error);
         goto done;
     }
-    o = entry_json(&e);
-    keystore_entry_fill(r, o);
-    ch_store_keystore_entry_dispose(&e);
-    reply_json(r, 200, o);
+    reply_entry(r, 200, &e);
 done:
     json_decref(body);
 }

@@ -3578,6 +3578,15 @@ int ch_store_keystore_take_position(ch_store *s, const char *tenant_id, const ch
     return 0;
 }
 
+/* error, said as an alias the keystore holds already when the entries' unique index refused
+ * it (storing an entry, renaming one). */
+static int alias_taken(int error, const char *alias)
+{
+    if (error == CH_EEXISTS)
+        ch_error_set_field(CH_EEXISTS, "alias", "the keystore already has an entry with alias \"%.64s\"", alias);
+    return error;
+}
+
 int ch_store_keystore_entry_put(ch_store *s, const ch_store_keystore_entry *e)
 {
     STMT(S_KSE_PUT, "storing a keystore entry");
@@ -3590,10 +3599,7 @@ int ch_store_keystore_entry_put(ch_store *s, const ch_store_keystore_entry *e)
     bind_text(st, 7, e->chain);
     bind_text(st, 8, e->key_id);
     bind_text(st, 9, e->origin ? e->origin : "uploaded");
-    int error = step_done(db, st, "storing a keystore entry");
-    if (error == CH_EEXISTS)
-        ch_error_set_field(CH_EEXISTS, "alias", "the keystore already has an entry with alias \"%.64s\"", e->alias);
-    return error;
+    return alias_taken(step_done(db, st, "storing a keystore entry"), e->alias);
 }
 
 int ch_store_keystore_entry_delete(ch_store *s, const char *tenant_id, const char *entry_id)
@@ -3610,10 +3616,7 @@ int ch_store_keystore_entry_rename(ch_store *s, const char *tenant_id, const cha
     bind_text(st, 1, alias);
     bind_text(st, 2, tenant_id);
     bind_text(st, 3, entry_id);
-    int error = step_one_row(db, st, "renaming a keystore entry", "keystore entry");
-    if (error == CH_EEXISTS)
-        ch_error_set_field(CH_EEXISTS, "alias", "the keystore already has an entry with alias \"%.64s\"", alias);
-    return error;
+    return alias_taken(step_one_row(db, st, "renaming a keystore entry", "keystore entry"), alias);
 }
 
 static void read_entry_row(void *row, sqlite3_stmt *st)
