@@ -280,6 +280,12 @@ struct svc_hook_later {
     struct svc_hook_later *next;
 };
 
+static void hook_later_free_one(struct svc_hook_later *l)
+{
+    free(l->body);
+    free(l);
+}
+
 static void hook_later_add(ch_svc *svc, const char *tenant_id, const char *url, const char *body)
 {
     struct svc_hook_later *l, **tail;
@@ -289,8 +295,7 @@ static void hook_later_add(ch_svc *svc, const char *tenant_id, const char *url, 
         ch_url_origin(origin, sizeof origin, l->url); /* (a webhook's path is often its credential) */
         svc_log(svc, "webhook %s: an event it did not take dropped (more than %d waiting)", origin, HOOK_LATER_MAX);
         svc->hook_later = l->next;
-        free(l->body);
-        free(l);
+        hook_later_free_one(l);
         svc->hook_later_count--;
     }
     if ((l = calloc(1, sizeof *l)) == NULL || (l->body = strdup(body)) == NULL) {
@@ -330,8 +335,7 @@ static void hook_later_run(ch_svc *svc, struct hook_round *round)
                     hook_send_once(svc, round, l->tenant_id, l->url, st.webhooks[w].secret, l->body);
                     break;
                 }
-        free(l->body);
-        free(l);
+        hook_later_free_one(l);
     }
 }
 
@@ -340,8 +344,7 @@ void svc_hook_later_free(ch_svc *svc)
     while (svc->hook_later != NULL) {
         struct svc_hook_later *l = svc->hook_later;
         svc->hook_later = l->next;
-        free(l->body);
-        free(l);
+        hook_later_free_one(l);
     }
     svc->hook_later_count = 0;
 }
