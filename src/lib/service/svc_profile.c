@@ -237,12 +237,8 @@ static int profile_parse(ch_svc_profile *out, const char *name, json_t *def)
         return ch_error_set_field(CH_EINVAL, out->p.default_ttl != 0 ? "default_ttl" : "default_days",
                                   "%s is more than %s", d, m);
     }
-    if ((v = json_object_get(def, "allow_sans")) != NULL) {
-        if (!json_is_boolean(v))
-            return ch_error_set_field(CH_EINVAL, "allow_sans", "allow_sans must be true or false");
-        out->p.allow_sans = json_is_true(v);
-    }
-    if ((error = key_types_parse(&out->p.key_types, def)) < 0)
+    if ((error = bool_field(&out->p.allow_sans, def, "allow_sans")) < 0 ||
+        (error = key_types_parse(&out->p.key_types, def)) < 0)
         return error;
     if ((error = policy_parse(&out->policy, def)) < 0)
         return error;
