@@ -365,6 +365,11 @@ typedef struct ch_profile {
     unsigned key_types;
 } ch_profile;
 
+/* A profile's default and longest lifetimes in seconds, from its ttl or else its days (0: no
+ * maximum). */
+int64_t ch_profile_default_life(const ch_profile *p);
+int64_t ch_profile_max_life(const ch_profile *p);
+
 /* The names a custom profile's certificates may carry (as Vault PKI roles and step-ca's x509
  * policy say it).  DNS names are compared in ASCII lower case without a trailing dot; an
  * internationalized name is given and checked in its xn-- form (IDNA A-labels).

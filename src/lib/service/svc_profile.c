@@ -224,13 +224,13 @@ static int profile_parse(ch_svc_profile *out, const char *name, json_t *def)
     /* Each in days or as a ttl, compared in seconds.  Without a default of its own, a profile of
      * short lives issues its longest by default (as a Vault role's ttl is held to its max_ttl)
      * rather than be refused for the 365 days it was never asked for. */
-    max = out->p.max_ttl != 0 ? out->p.max_ttl : (int64_t)out->p.max_days * 86400;
+    max = ch_profile_max_life(&out->p);
     if (max != 0 && (int64_t)out->p.default_days * 86400 > max && json_object_get(def, "default_days") == NULL &&
         json_object_get(def, "default_ttl") == NULL) {
         out->p.default_days = out->p.max_days;
         out->p.default_ttl = out->p.max_ttl;
     }
-    if (max != 0 && (out->p.default_ttl != 0 ? out->p.default_ttl : (int64_t)out->p.default_days * 86400) > max) {
+    if (max != 0 && ch_profile_default_life(&out->p) > max) {
         char d[64], m[64];
         given(d, sizeof d, def, "default_days", "default_ttl");
         given(m, sizeof m, def, "max_days", "max_ttl");

@@ -720,8 +720,8 @@ static int validity(int64_t *nb, int64_t *na, const ch_issue_opts *o, int64_t no
     else if (o->days != 0)
         life = (int64_t)o->days * 86400;
     else
-        life = p->default_ttl != 0 ? p->default_ttl : (int64_t)p->default_days * 86400;
-    max = p->max_ttl != 0 ? p->max_ttl : (int64_t)p->max_days * 86400;
+        life = ch_profile_default_life(p);
+    max = ch_profile_max_life(p);
     if (max > 0 && life > max) {
         lifetime_words(words, sizeof words, max);
         return ch_error_set_field(CH_EPOLICY, field, "profile %s allows at most %s", p->name, words);

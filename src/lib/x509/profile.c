@@ -96,6 +96,16 @@ const ch_profile *ch_profile_get(const char *name)
     return NULL;
 }
 
+int64_t ch_profile_default_life(const ch_profile *p)
+{
+    return p->default_ttl != 0 ? p->default_ttl : (int64_t)p->default_days * 86400;
+}
+
+int64_t ch_profile_max_life(const ch_profile *p)
+{
+    return p->max_ttl != 0 ? p->max_ttl : (int64_t)p->max_days * 86400;
+}
+
 const ch_profile *const *ch_profile_list(void)
 {
     return profiles;
