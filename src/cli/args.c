@@ -68,6 +68,12 @@ const char *cli_need(const cli_args *a, const char *name)
     return v;
 }
 
+void cli_not_both(const cli_args *a, const char *one, const char *other)
+{
+    if (cli_opt(a, one) != NULL && cli_opt(a, other) != NULL)
+        cli_usage(a, "give --%s or --%s, not both", one, other);
+}
+
 long cli_int(const cli_args *a, const char *name, long def, long min, long max)
 {
     const char *v = cli_opt(a, name);

@@ -44,6 +44,8 @@ bool cli_flag(const cli_args *a, const char *name);
 const char *cli_opt_nth(const cli_args *a, const char *name, int n);
 /* Value of a required option; prints usage and exits 2 when missing. */
 const char *cli_need(const cli_args *a, const char *name);
+/* Options one and other given together: a usage error (exits 2). */
+void cli_not_both(const cli_args *a, const char *one, const char *other);
 /* Integer option (def when absent); exits 1 on a value that is not a whole number in range. */
 long cli_int(const cli_args *a, const char *name, long def, long min, long max);
 /* An on/off option (also true/false, yes/no) into *out as 1 or 0, left as it is when absent;

@@ -99,8 +99,7 @@ int cmd_cert_create(cli_args *a)
         cli_usage(a, "--ca and --ca-key go together");
     if (subject_text == NULL && csr_path == NULL)
         cli_usage(a, "--subject is required (or a --csr that carries it)");
-    if (cli_opt(a, "days") != NULL && cli_opt(a, "ttl") != NULL)
-        cli_usage(a, "give --days or --ttl, not both");
+    cli_not_both(a, "days", "ttl");
     /* Check the outputs first so a refusal changes nothing. */
     if (cli_may_write(a, out) != 0 || cli_may_write(a, key_out) != 0)
         return 1;

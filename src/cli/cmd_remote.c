@@ -405,8 +405,7 @@ static void int_member(cli_args *a, const char *opt, json_t *body, const char *f
  * server, which says what is wrong with it. */
 static void lifetime_members(cli_args *a, json_t *body)
 {
-    if (cli_opt(a, "days") != NULL && cli_opt(a, "ttl") != NULL)
-        cli_usage(a, "give --days or --ttl, not both");
+    cli_not_both(a, "days", "ttl");
     int_member(a, "days", body, "days", 1, 36600);
     str_member(a, "ttl", body, "ttl");
 }
