@@ -6,18 +6,8 @@
 # has no place, changing nothing.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon.sh"
+. "$(dirname "$0")/keytool.sh"
 
-command -v keytool >/dev/null || fail "keytool is missing (scripts/deps.sh installs it)"
-# keytool as the tests read it: its output in UTF-8 whatever the locale (an alias in any
-# script), its warnings (JKS is "proprietary") on stderr, dropped.
-kt() { keytool -J-Dsun.stdout.encoding=UTF-8 -J-Dstdout.encoding=UTF-8 "$@" 2>/dev/null; }
-# kt_entries STORE PASSWORD [keytool options]: "alias,EntryType" of each entry, sorted
-kt_entries() {
-    local store=$1 pass=$2
-    shift 2
-    kt -list -keystore "$store" -storepass "$pass" "$@" | grep -E 'PrivateKeyEntry|trustedCertEntry' |
-        sed -E 's/^(.*), [A-Z][a-z]{2} [0-9]+, [0-9]{4}, ([A-Za-z]+Entry),.*/\1,\2/' | sort | paste -sd' '
-}
 pub_of_cert() { openssl x509 -in "$1" -pubkey -noout; }
 
 start_daemon

@@ -6,17 +6,8 @@
 # requests that change nothing.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon.sh"
+. "$(dirname "$0")/keytool.sh"
 
-command -v keytool >/dev/null || fail "keytool is missing (scripts/deps.sh installs it)"
-# keytool's output in UTF-8 whatever the locale, its warnings (JKS is "proprietary") dropped.
-kt() { keytool -J-Dsun.stdout.encoding=UTF-8 -J-Dstdout.encoding=UTF-8 "$@" 2>/dev/null; }
-# kt_entries STORE PASSWORD [keytool options]: "alias,EntryType" of each entry, sorted
-kt_entries() {
-    local store=$1 pass=$2
-    shift 2
-    kt -list -keystore "$store" -storepass "$pass" "$@" | grep -E 'PrivateKeyEntry|trustedCertEntry' |
-        sed -E 's/^(.*), [A-Z][a-z]{2} [0-9]+, [0-9]{4}, ([A-Za-z]+Entry),.*/\1,\2/' | sort | paste -sd' '
-}
 # p12_names FILE PASSWORD: the friendly names of a PKCS#12's bags, sorted and unique
 p12_names() {
     openssl pkcs12 -in "$1" -passin "pass:$2" -nodes 2>/dev/null | sed -n 's/^ *friendlyName: //p' | sort -u | paste -sd,
