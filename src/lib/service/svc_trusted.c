@@ -26,7 +26,7 @@ void svc_trust_dir_refresh(ch_svc *svc)
     if (svc_trust_dir_sync(svc) < 0) {
         if (!atomic_exchange(&svc->trust_owed, true))
             svc_log(svc, "the broker's CA directory %s/trust/mqtt could not be brought up to date (%s): tried again "
-                    "each minute", svc->data_dir, ch_error_last());
+                    "at each scheduler round (--job-interval)", svc->data_dir, ch_error_last());
     } else if (atomic_exchange(&svc->trust_owed, false)) {
         svc_log(svc, "the broker's CA directory %s/trust/mqtt is up to date again", svc->data_dir);
     }
