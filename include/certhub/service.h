@@ -551,9 +551,14 @@ typedef struct ch_svc_renew_opts {
     bool reuse_key;
     int days;    /* the new certificate's lifetime in days, or */
     int64_t ttl; /* in seconds (CH_TTL_MIN to CH_TTL_MAX); both 0: the old one's lifetime */
+    /* A lifetime asked (days or ttl) past the issuing CA's end is cut there instead of refused;
+     * the old one's lifetime always is. */
+    bool cap_validity;
 } ch_svc_renew_opts;
 /* ch_svc_cert_renew with another lifetime: checked as at issuance (not both; the profile's
- * maximum; the issuing CA's end), CH_EINVAL or CH_EPOLICY naming days or ttl. */
+ * maximum; the issuing CA's end unless cap_validity), CH_EINVAL or CH_EPOLICY naming days or
+ * ttl.  The old certificate's lifetime (the one asked at its issuance, where recorded) is cut at
+ * the CA's end, never refused there: refused only when less than CH_TTL_MIN would be left. */
 int ch_svc_cert_renew_opts(ch_svc *svc, const ch_actor *actor, const char *id, const ch_svc_renew_opts *opts,
                            ch_store_cert *out);
 /* Renames a certificate (name NULL: kept) and turns its automatic renewal on or off

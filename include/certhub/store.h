@@ -310,6 +310,7 @@ typedef struct ch_store_cert {
     char *renewed_by;       /* the certificate that replaced this one, or NULL */
     int renew_attempts;     /* failed attempts so far */
     char *renew_error;      /* the last failure, or NULL */
+    int64_t lifetime;       /* seconds asked at issuance, before a cut at the CA's end (0: not known) */
 } ch_store_cert;
 
 /* Stores a certificate.  When the tenant already holds one with this sha256, nothing is

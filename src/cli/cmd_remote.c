@@ -1958,6 +1958,8 @@ int cmd_remote_cert_renew(cli_args *a)
 
     /* Another lifetime than the old one's, checked by the server as at issuance. */
     lifetime_members(a, body);
+    if (cli_flag(a, "cap-validity"))
+        json_object_set_new(body, "cap_validity", json_true());
     rc = post_and_save(a, obj_path(path, sizeof path, "certificates", a->pos[0], "/renew"), body);
 
     json_decref(body);

@@ -81,10 +81,11 @@ static const cli_cmd commands[] = {
     {"cert update", cmd_remote_cert_update, "ID [--name N] [--auto-renew on|off]",
      "rename a certificate, or switch its automatic renewal on or off", "name= auto-renew=", 1, 1},
     {"cert renew", cmd_remote_cert_renew,
-     "ID [--reuse-key] [--days N | --ttl T] [--out FILE [--chain]] [--key-out FILE [--key-password-file F]]",
-     "renew a certificate now: the same subject, SANs, profile and lifetime (unless --days or --ttl), a new key "
-     "unless --reuse-key",
-     "reuse-key days= ttl= out= chain key-out= key-password-file= force",
+     "ID [--reuse-key] [--days N | --ttl T [--cap-validity]] [--out FILE [--chain]] [--key-out FILE "
+     "[--key-password-file F]]",
+     "renew a certificate now: the same subject, SANs, profile and lifetime (unless --days or --ttl; the same "
+     "lifetime ends with the CA where it would go past it), a new key unless --reuse-key",
+     "reuse-key days= ttl= cap-validity out= chain key-out= key-password-file= force",
      1, 1},
     {"cert key", cmd_remote_cert_key, "ID --out FILE [--password-file F]",
      "download a certificate's private key as PEM, encrypted under the password when given (admins; audited)",

@@ -2946,23 +2946,25 @@ static void user_delete(req *r, const char *name)
     reply_json(r, 200, json_pack("{ss sb}", "name", name, "deleted", 1));
 }
 
-/* POST /certificates/{id}/renew {"reuse_key", "days" | "ttl"}: renewed now, linked to the old
- * one, for the old one's lifetime unless another is asked. */
+/* POST /certificates/{id}/renew {"reuse_key", "days" | "ttl", "cap_validity"}: renewed now,
+ * linked to the old one, for the old one's lifetime unless another is asked. */
 static void certificate_renew(req *r, const char *id)
 {
-    static const char *const F[] = {"reuse_key", "days", "ttl", NULL};
+    static const char *const F[] = {"reuse_key", "days", "ttl", "cap_validity", NULL};
     struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
     json_t *body = NULL;
     ch_svc_renew_opts o = {0};
     ch_store_cert out;
-    int reuse = 0, error;
+    int reuse = 0, cap = 0, error;
 
     if (evbuffer_get_length(in) > 0 && ((body = read_json(r, F)) == NULL || get_flag(r, body, "reuse_key", &reuse) ||
+                                        get_flag(r, body, "cap_validity", &cap) ||
                                         get_lifetime(r, body, &o.days, &o.ttl))) {
         json_decref(body);
         return;
     }
     o.reuse_key = reuse;
+    o.cap_validity = cap;
     if ((error = ch_svc_cert_renew_opts(r->svc, &r->who.actor, id, &o, &out)) < 0)
         reply_error(r, error);
     else {

@@ -4,7 +4,8 @@
 # start a minute earlier); bad lifetimes are 400s naming ttl, one past the CA's end a 422
 # saying what fits; and, with certhubd's clock moved (libfaketime), an hour-long certificate
 # with auto_renew is renewed at half its life for the same hour, again and again.  A renewal by
-# hand may take another lifetime (days or ttl), checked as at issuance.
+# hand may take another lifetime (days or ttl), checked as at issuance.  A renewal past its
+# CA's end is cut there, and has its whole lifetime again once the CA is rotated.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon.sh"
 
@@ -281,5 +282,37 @@ check_eq "and its renewal renewed at its own half hour, for an hour" 3660 "$(sec
 nb3=$(date -d "$(body .not_before)" +%s)
 [ "$nb3" -lt "$na2" ] || fail "the third certificate begins after the second ended"
 ok "before the one it renews ended"
+
+# A renewal that would go past its CA's end is cut there (not refused: automatic renewals
+# failed there while the CA still had time), says so in the audit, and once the CA is rotated
+# the renewal after has the whole lifetime asked again, not the cut one.  A lifetime asked by
+# hand is refused past the CA's end unless cap_validity.
+api POST /api/v1/cas "{\"type\":\"intermediate\",\"name\":\"cut issuer\",\"parent_id\":\"$root\",\"subject\":{\"common_name\":\"Cut Issuer\"},\"ttl\":\"2h\"}"
+cut_ca=$(body .id)
+api GET "/api/v1/certificates/$(body .certificate_id)"
+cut_ca_end=$(body .not_after)
+api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"cut.example\"},\"ttl\":\"1h\",\"ca_id\":\"$cut_ca\"}"
+check_eq "an hour under a CA of two hours" 201 "$status"
+cut1=$(body .id)
+echo "+$((62 * 60 + 90 * 60))" > clock # the CA has half an hour left
+api POST "/api/v1/certificates/$cut1/renew" '{}'
+check_eq "renewed with half an hour of its CA left: not refused" 201 "$status"
+cut2=$(body .id)
+check_eq "ending with the CA" "$cut_ca_end" "$(body .not_after)"
+api GET "/api/v1/audit?limit=1000&action=certificate.issue"
+check_eq "the audit says it was cut, and the lifetime asked" "true 3600" \
+    "$(body '.items[] | select(.object_id == "'"$cut2"'") | "\(.detail.capped_at_ca_end) \(.detail.lifetime_asked)"')"
+api POST "/api/v1/certificates/$cut2/renew" '{"ttl":"1h"}'
+check_eq "a lifetime asked past the CA's end: still 422" "422 ttl" "$status $(body .error.field)"
+expect_exit 0 "cert renew --ttl 1h --cap-validity: cut at the CA's end" -- \
+    remote cert renew "$cut2" --ttl 1h --cap-validity --out cut3.pem
+cut3=$(remote --output json cert get "$cut2" | jq -r .renewed_by)
+check_eq "ending with the CA" "$cut_ca_end" "$(remote --output json cert get "$cut3" | jq -r .not_after)"
+api POST "/api/v1/cas/$cut_ca/rotate" '{}'
+check_eq "the CA rotated" 200 "$status"
+api POST "/api/v1/certificates/$cut3/renew" '{}'
+body .pem > cut4.pem
+check_eq "the renewal after has the hour asked again, not the half hour it was cut to" "201 3660" \
+    "$status $(seconds cut4.pem)"
 
 done_testing

@@ -1204,7 +1204,8 @@ static void test_audit_numbered_per_tenant(void **state)
                                   "CREATE INDEX audit_tenant ON audit_log(tenant_id, seq);"
                                   "ALTER TABLE trusted_certs DROP COLUMN list_kind; DROP TABLE sans_backfill;"
                                   "UPDATE certificates SET sans = NULL; ALTER TABLE keystores DROP COLUMN next_position;"
-                                  "ALTER TABLE api_tokens DROP COLUMN expires_at; PRAGMA user_version=17",
+                                  "ALTER TABLE api_tokens DROP COLUMN expires_at;"
+                                  "ALTER TABLE certificates DROP COLUMN lifetime; PRAGMA user_version=17",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);
@@ -1361,8 +1362,10 @@ static void test_token_expiry(void **state)
     svc = NULL;
     snprintf(path, sizeof path, "%s/certhub.db", dir);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "ALTER TABLE api_tokens DROP COLUMN expires_at; PRAGMA user_version=21", NULL,
-                                  NULL, NULL),
+    assert_int_equal(sqlite3_exec(db,
+                                  "ALTER TABLE api_tokens DROP COLUMN expires_at;"
+                                  "ALTER TABLE certificates DROP COLUMN lifetime; PRAGMA user_version=21",
+                                  NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);
     assert_int_equal(ch_svc_open(&svc, &o), 0);

@@ -547,8 +547,9 @@ static void test_entry_positions(void **state)
     snprintf(path, sizeof path, "%s/certhub.db", dir);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, "ALTER TABLE keystores DROP COLUMN next_position;"
-                                  "ALTER TABLE api_tokens DROP COLUMN expires_at; PRAGMA user_version=20", NULL,
-                                  NULL, NULL),
+                                  "ALTER TABLE api_tokens DROP COLUMN expires_at;"
+                                  "ALTER TABLE certificates DROP COLUMN lifetime; PRAGMA user_version=20",
+                                  NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);
     assert_int_equal(ch_svc_open(&svc, &so), 0);

@@ -924,7 +924,9 @@ void svc_ca_forget(ch_svc *svc, const char *tenant_id, const char *ca_id)
 
 void svc_lifetime_of(const ch_store_cert *c, int *days, int64_t *ttl)
 {
-    int64_t life = ch_issue_ttl_of(c->not_before, c->not_after);
+    /* (the lifetime asked at issuance, where it was recorded: the certificate may have been cut
+     * at its CA's end) */
+    int64_t life = c->lifetime > 0 ? c->lifetime : ch_issue_ttl_of(c->not_before, c->not_after);
 
     *days = 0;
     *ttl = 0;

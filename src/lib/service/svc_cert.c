@@ -103,6 +103,11 @@ static int cert_prepare(ch_svc *svc, const ch_actor *actor, const ch_key *key, c
     /* A renewal's entry says which certificate it renews: the log alone tells its history. */
     if (d != NULL && row->renews)
         json_object_set_new(d, "renews", json_string(row->renews));
+    /* And one cut at its CA's end says so, with the lifetime it was asked for. */
+    if (d != NULL && row->lifetime - ch_issue_ttl_of(row->not_before, row->not_after) >= 60) {
+        json_object_set_new(d, "capped_at_ca_end", json_true());
+        json_object_set_new(d, "lifetime_asked", json_integer(row->lifetime));
+    }
     *detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
     json_decref(d);
     return *detail ? 0 : ch_error_set(CH_ENOMEM, "out of memory");
@@ -470,6 +475,9 @@ int ch_svc_cert_issue_start(ch_svc *svc, const ch_actor *actor, const ch_svc_iss
         goto done;
     row->profile = strdup(o.profile->name);
     row->ca_id = strdup(ca->id);
+    /* The lifetime asked, which a cut at the CA's end (cap_validity) may have shortened: the
+     * renewals keep this one once the CA has room again, not the cut one. */
+    row->lifetime = o.ttl != 0 ? o.ttl : o.days != 0 ? (int64_t)o.days * 86400 : ch_profile_default_life(o.profile);
     row->auto_renew = req->auto_renew;
     row->renew_at = ch_renew_at(row->not_before, row->not_after);
     if (req->auto_renew) {

@@ -123,8 +123,14 @@ int ch_svc_cert_renew_opts(ch_svc *svc, const ch_actor *actor, const char *id, c
     if (opts->days != 0 || opts->ttl != 0) {
         q.days = opts->days;
         q.ttl = opts->ttl;
+        q.cap_validity = opts->cap_validity;
     } else {
+        /* The lifetime carried over is cut at the CA's end rather than refused, as cert-manager's
+         * CA issuer does: a renewal (most of them automatic) that failed there left the old
+         * certificate to run out while its CA still had time; the CA's own end is alerted and
+         * its rotation is what gives the room back. */
         svc_lifetime_of(&old, &q.days, &q.ttl);
+        q.cap_validity = true;
     }
     q.auto_renew = old.auto_renew;
     q.renews = old.id;

@@ -216,6 +216,10 @@ static const char *const migrations[] = {
     /* 22: when a token stops working, or NULL: never (every token made before, the first
      * start's admin token among them). */
     "ALTER TABLE api_tokens ADD COLUMN expires_at INTEGER;",
+    /* 23: the lifetime a certificate was issued for, in seconds, before it was cut at its CA's
+     * end: its renewals keep that, not the shortened one (NULL for those stored before, and
+     * for uploaded ones: their not_after less not_before). */
+    "ALTER TABLE certificates ADD COLUMN lifetime INTEGER;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -242,7 +246,7 @@ enum stmt_id {
 
 #define CERT_COLS "id, tenant_id, name, der, subject, issuer, serial, sha256, not_before, not_after, is_ca, sans, " \
                   "key_id, ca_id, method, profile, status, created_at, auto_renew, renew_at, renews, renewed_by, " \
-                  "renew_attempts, renew_error"
+                  "renew_attempts, renew_error, lifetime"
 #define CA_COLS "id, tenant_id, name, cert_id, key_id, parent_id, status, settings, created_at"
 /* A token as listed: never its hash. */
 #define TOKEN_COLS "id, tenant_id, role, name, '', created_at, revoked_at, scope, expires_at"
@@ -333,7 +337,7 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_CERT_FIRST_EXPIRY] = "SELECT min(not_after) FROM certificates WHERE tenant_id=? AND ca_id=? AND not_after>?",
     [S_CERT_EXPIRY_BUCKETS] = "SELECT not_after FROM certificates WHERE tenant_id=?1 AND not_after > ?2 AND not_after < ?3"
                               " ORDER BY not_after",
-    [S_CERT_PUT] = "INSERT INTO certificates(" CERT_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [S_CERT_PUT] = "INSERT INTO certificates(" CERT_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [S_CERT_GET] = "SELECT " CERT_COLS " FROM certificates WHERE tenant_id=? AND id=?",
     [S_CERT_GET_SHA] = "SELECT " CERT_COLS " FROM certificates WHERE tenant_id=? AND sha256=?",
     [S_CERT_ID_BY_SHA] = "SELECT id FROM certificates WHERE tenant_id=? AND sha256=?",
@@ -2553,6 +2557,7 @@ static void read_cert(ch_store_cert *c, sqlite3_stmt *st, bool with_der)
     c->renewed_by = col_text(st, 21);
     c->renew_attempts = sqlite3_column_int(st, 22);
     c->renew_error = col_text(st, 23);
+    c->lifetime = sqlite3_column_int64(st, 24);
 }
 
 int ch_store_cert_put(ch_store *s, const ch_store_cert *c, char existing_id[CH_ID_MAX])
@@ -2588,6 +2593,10 @@ int ch_store_cert_put(ch_store *s, const ch_store_cert *c, char existing_id[CH_I
         bind_text(st, 22, c->renewed_by);
         sqlite3_bind_int(st, 23, c->renew_attempts);
         bind_text(st, 24, c->renew_error);
+        if (c->lifetime > 0)
+            sqlite3_bind_int64(st, 25, c->lifetime);
+        else
+            sqlite3_bind_null(st, 25);
         error = step_done(db, st, "storing a certificate");
     }
     if (error == CH_EEXISTS) {
