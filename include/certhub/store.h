@@ -358,6 +358,8 @@ typedef struct ch_store_cert_ref {
 } ch_store_cert_ref;
 /* Certificates whose automatic renewal is due (every tenant), earliest first; free(*out). */
 int ch_store_cert_due_renewals(ch_store *s, int64_t now, size_t max, ch_store_cert_ref **out, size_t *count);
+/* When the earliest automatic renewal (every tenant) is due, due or not; 0 when none is. */
+int ch_store_cert_next_renewal(ch_store *s, int64_t *at);
 int ch_store_cert_set_auto_renew(ch_store *s, const char *tenant_id, const char *id, bool on, int64_t renew_at);
 /* Records that new_id renewed old_id; CH_ECONFLICT when old_id was renewed already. */
 int ch_store_cert_link_renewal(ch_store *s, const char *tenant_id, const char *old_id, const char *new_id);

@@ -252,6 +252,8 @@ static const char *g_owner;      /* the current target's owner ("user" or "user:
 static struct owned *g_written;  /* the files this pass found the agent's */
 static struct owned *g_before;   /* those the state said were, before the pass */
 static const char *g_target;     /* the target being synced */
+static int64_t g_look;           /* when a certificate of this pass is renewed (0: none is due) */
+static char g_look_target[256];  /* the target it is of */
 
 /* Gives path to the target's owner. */
 /* The uid and gid of owner ("user" or "user:group"). */
@@ -369,6 +371,31 @@ static int put_file(cli_args *a, const char *path, const ch_buf *data, unsigned 
     return chown_to(a, path) == 0 ? 1 : -1;
 }
 
+/* The next pass comes when certhubd renews the newest certificate, if that is before the
+ * interval: a certificate of minutes is renewed with minutes left, and an interval set for
+ * longer lifetimes would leave the old one in place to its end.  certhubd renews it the second
+ * it is due; the agent looks a few seconds after.  One due and not renewed yet (certhubd is
+ * trying again) is looked at again within a quarter of the time it has left, as certhubd tries. */
+static void look_when_renewed(json_t *cert)
+{
+    int64_t renew_at, not_after, now = ch_now(), at;
+    const char *ra = json_string_value(json_object_get(cert, "renew_at"));
+    const char *na = json_string_value(json_object_get(cert, "not_after"));
+
+    if (!json_is_true(json_object_get(cert, "auto_renew")) || ra == NULL || na == NULL ||
+        ch_time_parse(&renew_at, ra) < 0 || ch_time_parse(&not_after, na) < 0 || not_after <= now)
+        return;
+    at = renew_at + 5;
+    if (at <= now) {
+        int64_t wait = (not_after - now) / 4;
+        at = now + (wait < 5 ? 5 : wait > 60 ? 60 : wait);
+    }
+    if (g_look == 0 || at < g_look) {
+        g_look = at;
+        snprintf(g_look_target, sizeof g_look_target, "%s", g_target ? g_target : "");
+    }
+}
+
 /* The newest certificate of a lineage: follows renewed_by. */
 static int newest(cli_args *a, const char *id, char out[64])
 {
@@ -383,6 +410,7 @@ static int newest(cli_args *a, const char *id, char out[64])
             return -1;
         next = json_string_value(json_object_get(ans, "renewed_by"));
         if (next == NULL) {
+            look_when_renewed(ans);
             json_decref(ans);
             return 0;
         }
@@ -689,8 +717,17 @@ int cmd_agent(cli_args *a)
         return pass(a, &ag);
     signal(SIGPIPE, SIG_IGN);
     for (;;) {
+        int64_t wait = ag.interval;
+        g_look = 0;
         rc = pass(a, &ag);
         (void)rc;
-        sleep((unsigned)ag.interval);
+        if (g_look != 0 && g_look - ch_now() < wait) {
+            wait = g_look - ch_now() > 1 ? g_look - ch_now() : 1;
+            /* (said: a pass sooner than the interval is not what the configuration shows) */
+            printf("certhub agent: next pass in %lld s, when the certificate of %s is renewed\n", (long long)wait,
+                   g_look_target);
+            fflush(stdout);
+        }
+        sleep((unsigned)wait);
     }
 }

@@ -315,4 +315,53 @@ body .pem > cut4.pem
 check_eq "the renewal after has the hour asked again, not the half hour it was cut to" "201 3660" \
     "$status $(seconds cut4.pem)"
 
+# Rounds an hour apart: a certificate of ten minutes is renewed at its five, not at the next
+# round.  (The scheduler waits for the real seconds the fake clock showed when it began to wait:
+# a certificate issued once the clock moved tells it the round is late.)
+stop_daemon
+start_daemon --job-interval 3600
+api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"ten.example\"},\"ttl\":\"10m\",\"ca_id\":\"$issuer\",\"auto_renew\":true}"
+ten=$(body .id)
+echo "+$((62 * 60 + 90 * 60 + 6 * 60))" > clock
+api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"later.example\"},\"ttl\":\"10m\",\"ca_id\":\"$issuer\",\"auto_renew\":true}"
+renewed_after "$ten" >/dev/null
+ok "a ten-minute certificate renewed at its half, with rounds an hour apart"
+
+# The agent, its interval an hour, looks again when its certificate is renewed: a few seconds
+# after the certificate's renew_at (here some seconds away), and writes the renewal then.
+api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"agent.example\"},\"ttl\":\"10m\",\"ca_id\":\"$issuer\",\"auto_renew\":true}"
+watched=$(body .id)
+stop_daemon
+# (due at half its life counted from its start, a minute before it was issued: 4.5 minutes on)
+echo "+$((62 * 60 + 90 * 60 + 6 * 60 + 270 - 15))" > clock # 15 seconds before it is due
+start_daemon --job-interval 1
+cat > agent.conf <<CONF
+server = https://localhost:$port
+token_file = $data/admin-token
+ca_file = $data/ca.pem
+interval = 3600
+state = $T/agent.state
+
+[target short]
+certificate = $watched
+cert_path = $T/agent-cert.pem
+CONF
+env $DAEMON_ENV "$CERTHUB" agent --config agent.conf > agent.out 2>&1 &
+agent_pid=$!
+trap 'rc=$?; kill "$agent_pid" 2>/dev/null; on_exit $rc' EXIT
+for i in $(seq 100); do grep -q "next pass" agent.out && break; sleep 0.1; done
+check_contains "the agent says its next pass comes when the certificate is renewed" "$(cat agent.out)" \
+    "when the certificate of short is renewed"
+wait_s=$(grep -o "next pass in [0-9]* s" agent.out | head -1 | awk '{print $4}')
+[ "$wait_s" -ge 5 ] && [ "$wait_s" -le 20 ] || fail "the agent waits $wait_s s, not the seconds to the renewal"
+ok "in the seconds left to it, not the hour"
+renewal=$(renewed_after "$watched")
+api GET "/api/v1/certificates/$renewal"
+body .pem > renewal.pem
+for i in $(seq 300); do cmp -s <(openssl x509 -in agent-cert.pem -noout -serial 2>/dev/null) \
+    <(openssl x509 -in renewal.pem -noout -serial) && break; sleep 0.1; done
+check_eq "and writes the renewal then" "$(openssl x509 -in renewal.pem -noout -serial)" \
+    "$(openssl x509 -in agent-cert.pem -noout -serial)"
+kill "$agent_pid" 2>/dev/null; wait "$agent_pid" 2>/dev/null || true
+
 done_testing

@@ -484,6 +484,9 @@ int ch_svc_cert_issue_start(ch_svc *svc, const ch_actor *actor, const ch_svc_iss
         ch_svc_settings st;
         if (svc_settings_of(svc, actor->tenant_id, &st) == 0)
             row->renew_at = ch_renew_at_fraction(row->not_before, row->not_after, st.renewal_point);
+        /* (told before the commit: the moment is minutes away at the least, the commit's
+         * milliseconds; a commit that fails leaves a round that finds nothing) */
+        svc_scheduler_due(svc, row->renew_at);
     }
     row->renews = req->renews ? strdup(req->renews) : NULL;
     /* A CSR made here holds its key sealed: the certificate has it as its own; so does a

@@ -214,6 +214,9 @@ int svc_cert_row(ch_store_cert *row, const ch_cert *cert, const char *tenant_id,
  * rotation to ask it again: in *days when it is whole days (as it was asked before ttl came,
  * and as refusals then word it), else in *ttl; the other 0. */
 void svc_lifetime_of(const ch_store_cert *c, int *days, int64_t *ttl);
+/* A certificate's automatic renewal falls due at `at`: the scheduler (when started) begins a
+ * round then if its next one was to come later. */
+void svc_scheduler_due(ch_svc *svc, int64_t at);
 
 /* The decoded CA (a reference: release with svc_ca_release). */
 int svc_ca_load(ch_svc *svc, const char *tenant_id, const char *ca_id, svc_ca **out);

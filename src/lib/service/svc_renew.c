@@ -232,6 +232,8 @@ int ch_svc_cert_update(ch_svc *svc, const ch_actor *actor, const char *id, const
     if (auto_renew == 1 && svc_settings_of(svc, actor->tenant_id, &st) == 0)
         t.renew_at = ch_renew_at_fraction(c.not_before, c.not_after, st.renewal_point);
     SVC_TX(svc, update_tx(&t));
+    if (error == 0 && auto_renew == 1)
+        svc_scheduler_due(svc, t.renew_at);
 done:
     ch_store_cert_dispose(&c);
     return error;
@@ -607,17 +609,38 @@ struct scheduler {
     pthread_cond_t cond;
     bool stop;
     int interval;
+    int64_t wake; /* when the next round begins (under lock; INT64_MAX during a round) */
     ch_svc *svc;
 };
+
+void svc_scheduler_due(ch_svc *svc, int64_t at)
+{
+    struct scheduler *s = svc->scheduler;
+
+    if (s == NULL || at <= 0)
+        return;
+    pthread_mutex_lock(&s->lock);
+    /* Sooner than the round set, or the round is late: its wait counts from the clock as it
+     * was, and a clock set forward (by hand, or libfaketime) leaves it waiting; the round
+     * begins now, then. */
+    if (at < s->wake || ch_now() > s->wake) {
+        if (at < s->wake)
+            s->wake = at;
+        pthread_cond_signal(&s->cond);
+    }
+    pthread_mutex_unlock(&s->lock);
+}
 
 static void *scheduler_main(void *arg)
 {
     struct scheduler *s = arg;
     struct timespec until;
+    int64_t next, now;
 
     ch_thread_name("certhub-sched");
     pthread_mutex_lock(&s->lock);
     while (!s->stop) {
+        s->wake = INT64_MAX; /* lowered by svc_scheduler_due during the round */
         pthread_mutex_unlock(&s->lock);
         struct hook_round round = {0}; /* one for the round's renewals and alerts alike */
         (void)ch_svc_rotate_due(s->svc);
@@ -626,15 +649,29 @@ static void *scheduler_main(void *arg)
         free(round.down);
         if (atomic_load(&s->svc->trust_owed))
             svc_trust_dir_refresh(s->svc);
+        /* The next round comes at the interval, or sooner when a renewal is due before it: a
+         * certificate of minutes (or a renewal's retry) would otherwise wait for a round set
+         * for longer lifetimes, and may have ended by then.  One still due after this round
+         * (more than it takes at once, or one that could not be marked) waits the interval. */
+        if (ch_store_cert_next_renewal(s->svc->store, &next) < 0)
+            next = 0;
+        ch_error_clear();
         ch_svc_thread_idle(s->svc); /* a connection kept for the next round would sit idle */
         /* And what the round freed goes back to the system: this thread's malloc arena held
          * about 150 kB of an idle certhubd's 10 MB between rounds. */
         malloc_trim(0);
         pthread_mutex_lock(&s->lock);
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += s->interval;
-        if (!s->stop)
+        now = ch_now();
+        if (now + s->interval < s->wake)
+            s->wake = now + s->interval;
+        if (next > now && next < s->wake)
+            s->wake = next;
+        /* (and sooner again when a certificate issued meanwhile is due first: svc_scheduler_due) */
+        while (!s->stop && ch_now() < s->wake) {
+            until.tv_sec = (time_t)s->wake;
+            until.tv_nsec = 0;
             pthread_cond_timedwait(&s->cond, &s->lock, &until);
+        }
     }
     pthread_mutex_unlock(&s->lock);
     return NULL;

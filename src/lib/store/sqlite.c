@@ -3053,6 +3053,26 @@ int ch_store_cert_first_expiry(ch_store *s, const char *tenant_id, const char *c
     return error;
 }
 
+int ch_store_cert_next_renewal(ch_store *s, int64_t *at)
+{
+    struct conn *c = conn_get(s);
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    *at = 0;
+    if (c == NULL)
+        return ch_error_last_code();
+    /* (the first entry of certificates_renew, a partial index of just these rows) */
+    if ((rc = sqlite3_prepare_v2(c->db,
+                                 "SELECT min(renew_at) FROM certificates WHERE auto_renew = 1 AND renewed_by IS NULL",
+                                 -1, &st, NULL)) != SQLITE_OK)
+        return db_error(c->db, rc, "finding the next renewal");
+    if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        *at = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error(c->db, rc, "finding the next renewal");
+}
+
 int ch_store_cert_due_renewals(ch_store *s, int64_t now, size_t max, ch_store_cert_ref **out, size_t *count)
 {
     struct conn *c = conn_get(s);
