@@ -424,6 +424,9 @@ typedef struct ch_svc_decision_entry {
 typedef struct ch_svc_decision_filter {
     const char *device_id; /* the device id the decision named (its certificate's CN), exactly */
     const char *result;    /* "allow" or "deny" */
+    /* true: the decisions that named no tenant (a CA no tenant trusts, a tenant not there), the
+     * installation's admins' alone (CH_PERM_TENANTS), instead of the actor's tenant's */
+    bool unattributed;
 } ch_svc_decision_filter;
 /* The tenant's latest decisions still in memory (the last 1024 of each tenant),
  * newest first: those before place before (0: from the newest) that filter (NULL: all) takes,

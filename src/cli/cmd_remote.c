@@ -1779,7 +1779,15 @@ int cmd_remote_device_decisions(cli_args *a)
     static const char *const cols[] = {"at", "result", "reason", "device_id", "message"};
     static const int w[] = {20, 6, 20, 24, 40};
     static const char *const filters[][2] = {{"device", "device_id"}, {"result", "result"}};
-    return list_filtered(a, "device-decisions", filters, sizeof filters / sizeof filters[0], cols, w);
+    char path[2048];
+
+    cli_not_both(a, "tenant", "unattributed");
+    paged(a, "device-decisions", path, sizeof path);
+    if (add_filters(a, path, sizeof path, filters, sizeof filters / sizeof filters[0]) != 0)
+        return 1;
+    if (cli_flag(a, "unattributed"))
+        snprintf(path + strlen(path), sizeof path - strlen(path), "&unattributed=true");
+    return list_and_print(a, path, cols, w, 5);
 }
 
 int cmd_remote_device_list(cli_args *a)

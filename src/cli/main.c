@@ -162,10 +162,10 @@ static const cli_cmd commands[] = {
     {"device unblock", cmd_remote_device_unblock, "ID (or DEVICE_ID)", "let a blocked device in again", "", 1, 1},
     {"device delete", cmd_remote_device_delete, "ID (or DEVICE_ID)", "forget a device", "", 1, 1},
     {"device decisions", cmd_remote_device_decisions,
-     "[--device DEVICE_ID] [--result allow|deny] [--limit N] [--cursor C] [--all] [--tenant NAME]",
+     "[--device DEVICE_ID] [--result allow|deny] [--limit N] [--cursor C] [--all] [--tenant NAME | --unattributed]",
      "the latest decisions certhubd made about devices (POST /device-auth; the mosquitto plugin's are in the "
      "broker's log), newest first: which were let in or refused, and why",
-     "device= result= limit= cursor= all tenant=", 0, 0},
+     "device= result= limit= cursor= all tenant= unattributed", 0, 0},
     {"token create", cmd_remote_token_create,
      "[--role admin|operator|viewer] [--tenant NAME] [--name N] [--expires 30d|12h|90m|TIME] [--objects LIST "
      "[--keys-export]]",
@@ -339,6 +339,8 @@ static const struct opt_help {
     {"device list;", "status", "active or blocked"},
     {"device decisions;", "device", "that device's decisions alone (its device id)"},
     {"device decisions;", "result", "allow or deny: those let in, or those refused"},
+    {"device decisions;", "unattributed", "those that named no tenant (a CA no tenant trusts, a tenant not there): "
+                                          "the installation's admins"},
     {"ca bundle;", "format", "pem (the default), or a jks or p12 (pfx) truststore"},
     {"ca bundle;", "fingerprint", "a first contact, before this machine trusts certhubd: the root's SHA-256 as "
                                   "certhubd prints it at start; the bundle is kept only if it holds that root and "

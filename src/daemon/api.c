@@ -2559,7 +2559,7 @@ done:
     json_decref(body);
 }
 
-/* GET /device-decisions[?device_id=&result=]: the tenant's latest decisions kept in memory
+/* GET /device-decisions[?device_id=&result=&unattributed=]: the tenant's latest decisions kept in memory
  * (svc_device.c), newest first, a page at a time like every list; the cursor is the place of
  * the page's last decision, so a page goes on where the one before ended however many came
  * since. */
@@ -2571,12 +2571,16 @@ static void device_decisions(req *r, const char *unused)
     char *end = NULL, at[32], next[32];
     size_t n;
     json_t *items;
-    ch_svc_decision_filter filter = {query(r, "device_id"), query(r, "result")};
+    ch_svc_decision_filter filter = {query(r, "device_id"), query(r, "result"), false};
+    const char *unattributed = query(r, "unattributed");
     int error;
 
     (void)unused;
     if (page_of(r, &page) < 0)
         return;
+    if (unattributed != NULL && strcmp(unattributed, "true") != 0 && strcmp(unattributed, "false") != 0)
+        return reply_error_msg(r, CH_EINVAL, "unattributed", "unattributed must be true or false");
+    filter.unattributed = unattributed != NULL && strcmp(unattributed, "true") == 0;
     if (page.cursor != NULL &&
         (page.cursor[0] != 'd' || page.cursor[1] < '0' || page.cursor[1] > '9' ||
          (before = strtoull(page.cursor + 1, &end, 10)) == 0 || *end != '\0'))
@@ -3182,7 +3186,7 @@ static const struct route {
     {EVHTTP_REQ_GET, "settings", settings_get, LOOP, NULL},
     {EVHTTP_REQ_PATCH, "settings", settings_update, POOL, NULL},
     {EVHTTP_REQ_POST, "device-auth", device_auth, POOL, NULL},
-    {EVHTTP_REQ_GET, "device-decisions", device_decisions, POOL, PAGE " device_id result"},
+    {EVHTTP_REQ_GET, "device-decisions", device_decisions, POOL, PAGE " device_id result unattributed"},
     {EVHTTP_REQ_GET, "devices", devices_list, POOL, PAGE " trusted_id status"},
     {EVHTTP_REQ_POST, "devices", device_register, POOL, NULL},
     {EVHTTP_REQ_GET, "devices/{id}", device_get, LOOP, NULL},

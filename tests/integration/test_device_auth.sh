@@ -3,7 +3,8 @@
 # made by openssl: auto registration, known devices recognised again, a CA never added, auto
 # registration off, a registered device kept after auto registration is turned off, disabled
 # and deleted trusted certificates, blocked devices, a CN with '#', another tenant's user name;
-# devices listed, decisions counted in /metrics and logged (filtered, each tenant its own).
+# devices listed, decisions counted in /metrics and logged (filtered, each tenant its own, those
+# naming no tenant for the installation's admins).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon.sh"
 
@@ -169,6 +170,21 @@ api GET "/api/v1/device-decisions?result=allow&limit=1000"
 check_eq "result=allow: those let in only" "allow" "$(body '[.items[].result] | unique | join(" ")')"
 api GET "/api/v1/device-decisions?result=deny&device_id=sensor-1&limit=1"
 check_eq "both: sensor-1's newest refusal" "deny anchor_deleted sensor-1" "$(body '.items[0] | .result + " " + .reason + " " + .device_id')"
+# Those that named no tenant (a tenant not there) are kept apart, for the installation's admins.
+check_eq "a decision naming no tenant is not in the tenant's log" 0 \
+    "$(api GET "/api/v1/device-decisions?limit=1000"; body '[.items[] | select(.reason == "unknown_tenant")] | length')"
+api GET "/api/v1/device-decisions?unattributed=true&limit=1000"
+check_eq "but in the installation's, with unattributed=true" "200 deny unknown_tenant sensor-5" \
+    "$status $(body '.items[0] | .result + " " + .reason + " " + .device_id')"
+check_eq "and nothing of a tenant there" 0 "$(body '[.items[] | select(.reason != "unknown_tenant")] | length')"
+TOKEN=$other api GET "/api/v1/device-decisions?unattributed=true"
+check_eq "another tenant's token may not read them: 403" "403 unattributed" "$status $(body .error.field)"
+api GET "/api/v1/device-decisions?unattributed=yes"
+check_eq "unattributed other than true or false: 400" "400 unattributed" "$status $(body .error.field)"
+check_eq "certhub device decisions --unattributed" "deny unknown_tenant" \
+    "$(remote device decisions --unattributed | awk 'NR == 2 {print $2, $3}')"
+expect_usage "--unattributed with --tenant: a usage error" "not both" -- \
+    remote device decisions --unattributed --tenant other
 api GET "/api/v1/device-decisions?result=maybe"
 check_eq "a result other than allow or deny: 400" "400 result" "$status $(body .error.field)"
 check_eq "certhub device decisions --device --result" "deny sensor-2" \

@@ -74,15 +74,14 @@ static struct svc_dlog *dlog_of(ch_svc *svc, const char *tenant_id, bool make)
 /* Logs d in its tenant's ring.  The ring grows only while it has not yet wrapped (next ==
  * cap), so decision k stays at k - 1 modulo the capacity whatever the capacity became; one
  * that cannot grow goes on wrapping at the size it has.  A decision naming no tenant (none
- * was known from the user name or the certificate) is counted, not logged: no tenant may
- * read it. */
+ * was known from the user name or the certificate: a CA no tenant trusts, a tenant that is not
+ * there) goes in a ring of its own, under the empty tenant id, which the installation's admins
+ * read (ch_svc_decision_log's unattributed): "my device cannot connect" is answered there. */
 static void dlog_add(ch_svc *svc, const ch_svc_decision *d)
 {
     struct svc_dlog *l;
     ch_svc_decision_entry *e;
 
-    if (d->tenant_id[0] == '\0')
-        return;
     pthread_mutex_lock(&svc->dlog_lock);
     if ((l = dlog_of(svc, d->tenant_id, true)) != NULL && l->next == l->cap && l->cap < SVC_DECISION_LOG) {
         size_t cap = l->cap ? 2 * l->cap : 16;
@@ -694,8 +693,13 @@ int ch_svc_decision_log(ch_svc *svc, const ch_actor *actor, const ch_svc_decisio
         return error;
     if (result != NULL && strcmp(result, "allow") != 0 && strcmp(result, "deny") != 0)
         return ch_error_set_field(CH_EINVAL, "result", "result must be allow or deny");
+    /* (what no tenant claimed is the installation's: a device id and a reason that may belong
+     * to any tenant's device presented with a wrong user name) */
+    if (filter != NULL && filter->unattributed && !(actor->perms & CH_PERM_TENANTS))
+        return ch_error_set_field(CH_EPERM, "unattributed", "the decisions that named no tenant are read by the "
+                                  "installation's admins (the default tenant's)");
     pthread_mutex_lock(&svc->dlog_lock);
-    if ((l = dlog_of(svc, actor->tenant_id, false)) != NULL) {
+    if ((l = dlog_of(svc, filter != NULL && filter->unattributed ? "" : actor->tenant_id, false)) != NULL) {
         /* Newest first, from the place before `before`, as far back as the ring still holds. */
         uint64_t seq = before == 0 || before > l->next ? l->next : before - 1;
         for (; seq > 0 && l->next - seq < l->cap && n < max; seq--) {
