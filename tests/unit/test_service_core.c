@@ -465,6 +465,83 @@ static void test_quick_only(void **state)
     ch_store_ca_dispose(&inter);
 }
 
+/* The review before an import: what the import would store (subject, key, chain and where it
+ * stops short of a root), its refusals the same, and nothing stored; another tenant's import of
+ * the same file is no duplicate of its own. */
+static void test_import_preview(void **state)
+{
+    char root[1200], inter[1200], leaf[1200], p12[1200], key[1200];
+    uint8_t *data, *leaf_pem;
+    size_t len, leaf_len;
+    int64_t before = count_certs(&admin_a);
+    int refused;
+    ch_svc_import_preview p;
+    ch_store_cert stored, dup = {0};
+    char existing[CH_ID_MAX] = "";
+
+    (void)state;
+    snprintf(root, sizeof root, "%s/pv-root", dir);
+    snprintf(inter, sizeof inter, "%s/pv-inter", dir);
+    snprintf(leaf, sizeof leaf, "%s/pv-leaf", dir);
+    snprintf(key, sizeof key, "%s/pv-leaf.key", dir);
+    snprintf(p12, sizeof p12, "%s/pv.p12", dir);
+    assert_int_equal(tu_sh("printf 'basicConstraints=critical,CA:true\nkeyUsage=critical,keyCertSign\n' > '%s.ext' && "
+                           "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout '%s.key' "
+                           "-subj /CN=pv-root -days 30 -out '%s.pem' 2>/dev/null && "
+                           "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout '%s.key' "
+                           "-subj /CN=pv-inter 2>/dev/null | openssl x509 -req -CA '%s.pem' -CAkey '%s.key' "
+                           "-CAcreateserial -days 20 -extfile '%s.ext' -out '%s.pem' 2>/dev/null && "
+                           "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout '%s' "
+                           "-subj /CN=pv.example 2>/dev/null | openssl x509 -req -CA '%s.pem' -CAkey '%s.key' "
+                           "-CAcreateserial -days 10 -out '%s.pem' 2>/dev/null && "
+                           "openssl pkcs12 -export -in '%s.pem' -inkey '%s' -certfile '%s.pem' -passout pass:right "
+                           "-out '%s'",
+                           root, root, root, inter, root, root, root, inter, key, inter, inter, leaf, leaf, key, inter,
+                           p12),
+                     0);
+    data = tu_read(p12, &len);
+    /* The PKCS#12: its leaf, its key, its intermediate, and the root it stops short of. */
+    assert_int_equal(ch_svc_cert_import_preview(svc, &admin_a, "preview", data, len, NULL, 0, "right", NULL, &p), 0);
+    assert_string_equal(p.row.subject, "CN=pv.example");
+    assert_string_equal(p.row.name, "preview");
+    assert_true(p.has_key);
+    assert_int_equal(p.chain_len, 1);
+    assert_non_null(p.missing);
+    assert_non_null(strstr(p.missing, "pv-root"));
+    assert_string_equal(p.key_for, "");
+    ch_svc_import_preview_dispose(&p);
+    assert_int_equal(count_certs(&admin_a), before);
+    /* Refused as the import refuses: a wrong password, a viewer. */
+    refused = ch_svc_cert_import(svc, &admin_a, NULL, data, len, NULL, 0, "wrong", NULL, &stored, NULL);
+    assert_true(refused < 0);
+    assert_int_equal(ch_svc_cert_import_preview(svc, &admin_a, NULL, data, len, NULL, 0, "wrong", NULL, &p), refused);
+    assert_int_equal(ch_svc_cert_import_preview(svc, &viewer_a, NULL, data, len, NULL, 0, "right", NULL, &p), CH_EPERM);
+    assert_int_equal(count_certs(&admin_a), before);
+    /* The leaf alone, held without its key, then previewed with it: the key would be added. */
+    snprintf(leaf + strlen(leaf), 8, ".pem");
+    leaf_pem = tu_read(leaf, &leaf_len);
+    assert_int_equal(ch_svc_cert_import(svc, &admin_a, "bare", leaf_pem, leaf_len, NULL, 0, NULL, NULL, &stored, NULL),
+                     0);
+    assert_int_equal(ch_svc_cert_import_preview(svc, &admin_a, NULL, data, len, NULL, 0, "right", NULL, &p), 0);
+    assert_string_equal(p.key_for, stored.id);
+    ch_svc_import_preview_dispose(&p);
+    /* Held with nothing to add: the import's duplicate, CH_EEXISTS; another tenant's is its own. */
+    assert_int_equal(ch_svc_cert_import_preview(svc, &admin_a, NULL, leaf_pem, leaf_len, NULL, 0, NULL, NULL, &p),
+                     CH_EEXISTS);
+    assert_non_null(strstr(ch_error_last(), stored.id));
+    assert_int_equal(ch_svc_cert_import(svc, &admin_a, NULL, leaf_pem, leaf_len, NULL, 0, NULL, NULL, &dup, existing),
+                     CH_EEXISTS);
+    assert_string_equal(existing, stored.id);
+    assert_int_equal(ch_svc_cert_import_preview(svc, &admin_b, NULL, leaf_pem, leaf_len, NULL, 0, NULL, NULL, &p), 0);
+    assert_false(p.has_key);
+    ch_svc_import_preview_dispose(&p);
+    assert_int_equal(count_certs(&admin_a), before + 1);
+    ch_store_cert_dispose(&dup);
+    ch_store_cert_dispose(&stored);
+    free(leaf_pem);
+    free(data);
+}
+
 static void test_import_duplicates_and_isolation(void **state)
 {
     char cert_path[1200], key_path[1200], path_leaf[1200], existing[CH_ID_MAX];
@@ -1759,6 +1836,7 @@ int main(void)
         cmocka_unit_test(test_renew_at),
         cmocka_unit_test(test_renew_retry_at),
         cmocka_unit_test(test_quick_only),
+        cmocka_unit_test(test_import_preview),
         cmocka_unit_test(test_import_duplicates_and_isolation),
         cmocka_unit_test(test_byo_issuer),
         cmocka_unit_test(test_csr_attach),
