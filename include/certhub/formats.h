@@ -65,7 +65,9 @@ typedef struct ch_import_opts {
     const char *password;      /* store password (PKCS#12, JKS, JCEKS), or of encrypted PEM keys */
     const char *key_password;  /* JKS/JCEKS key entries; NULL: the store password */
     bool keys_optional;        /* a JKS/JCEKS key the passwords do not open: its entry kept without
-                                * it (key_locked), with a note, instead of failing the whole file */
+                                * it (key_locked), with a note, instead of failing the whole file;
+                                * and a JKS/JCEKS without a password read as keytool -list reads
+                                * one: its integrity unchecked (said in a note), every key closed */
 } ch_import_opts;
 
 /* Reads any accepted format.  A wrong password is CH_EPASSWORD ("wrong password for

@@ -38,6 +38,18 @@ check_contains "JKS alias ec-entry" "$json" '"alias": "ec-entry"'
 check_contains "JKS trusted entry" "$json" '"alias": "our-root"'
 check_contains "JKS trusted certificate is ours" "$json" "\"sha256\": \"$root_fp\""
 expect_error "JKS wrong store password" "wrong password for keystore" -- "$CERTHUB" inspect a.jks --password-file bad
+# Without its password, as keytool -list: the certificates (in clear in a JKS) listed, said to
+# be unchecked, every key closed; certificates converted; a keystore cut short still refused.
+out=$(env -u CERTHUB_PASSWORD -u CERTHUB_IN_PASSWORD "$CERTHUB" inspect a.jks) || fail "inspect a.jks without a password failed"
+check_contains "JKS without its password: listed" "$out" "our-root"
+check_contains "said to be unchecked" "$out" "the keystore's integrity was not checked: no password was given"
+check_contains "its keys not opened" "$out" 'the key of entry "rsa-entry" was not opened: no password was given'
+env -u CERTHUB_PASSWORD -u CERTHUB_IN_PASSWORD "$CERTHUB" convert a.jks --no-key --to pem --out nopw.pem 2>nopw.err
+check_eq "convert --no-key without the password: its three certificates" 3 "$(grep -c 'BEGIN CERTIFICATE' nopw.pem)"
+check_contains "with the note on stderr" "$(cat nopw.err)" "integrity was not checked"
+head -c 200 a.jks > cut.jks
+expect_error "a JKS cut short, without a password: refused as cut short" "the keystore is cut short" -- \
+    env -u CERTHUB_PASSWORD -u CERTHUB_IN_PASSWORD "$CERTHUB" inspect cut.jks
 
 # JCEKS with a key password different from the store password.
 kt -genkeypair -keystore b.jceks -storetype JCEKS -storepass changeit -keypass keypass1 -alias jceks-ec -keyalg EC -groupname secp384r1 -dname "CN=jceks ec" -validity 30
@@ -81,7 +93,8 @@ openssl pkcs12 -export -legacy -in leaf.pem -inkey leaf.key -name "legacy entry"
 check_contains "openssl PKCS#12 alias" "$("$CERTHUB" inspect modern.p12 --password-file pw --json)" '"alias": "openssl entry"'
 check_contains "openssl -legacy PKCS#12 alias" "$("$CERTHUB" inspect legacy.p12 --password-file pw --json)" '"alias": "legacy entry"'
 expect_error "PKCS#12 wrong password" "wrong password for keystore" -- "$CERTHUB" inspect modern.p12 --password-file bad
-expect_error "PKCS#12 without a password: said to need one (as JKS)" "a password is needed to open the keystore" -- \
+expect_error "PKCS#12 without a password: said to need one (its certificates are encrypted)" \
+    "a password is needed to open the keystore" -- \
     env -u CERTHUB_PASSWORD -u CERTHUB_IN_PASSWORD "$CERTHUB" inspect modern.p12
 
 # certhub's JKS, read back by keytool: same aliases and certificates, keys usable.

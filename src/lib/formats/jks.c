@@ -636,12 +636,23 @@ int fmt_import_jks(ch_keystore *ks, fmt_items *it, const uint8_t *data, size_t l
     (void)it;
     if (len < 12 + 20)
         return ch_error_set(CH_EPARSE, "the keystore is cut short: %zu bytes", len);
-    if (store_password == NULL)
+    if (store_password == NULL && !keys_optional)
         return ch_error_set(CH_EPASSWORD, "a password is needed to open the keystore");
-    /* Integrity first: nothing in the keystore is looked at before its digest matches. */
-    if ((error = store_digest(md, store_password, data, len - 20)) < 0)
+    if (store_password == NULL) {
+        /* Listed without a password, as keytool -list does (its certificates are in clear),
+         * and said to be unchecked: the digest is over the password, so nothing vouches for
+         * what is read; the keys stay closed.  Only where keys are optional (inspecting,
+         * converting certificates): an upload needs the password. */
+        if (jks_cut_short(data, len))
+            return ch_error_set(CH_EPARSE, "the keystore is cut short: its entries and digest need more than its %zu bytes",
+                                len);
+        if ((error = fmt_note(ks, "the keystore's integrity was not checked: no password was given (give it to check "
+                              "the keystore and open its keys)")) < 0)
+            return error;
+    } else if ((error = store_digest(md, store_password, data, len - 20)) < 0) {
+        /* Integrity first: nothing in the keystore is looked at before its digest matches. */
         return error;
-    if (CRYPTO_memcmp(md, data + len - 20, 20) != 0) {
+    } else if (CRYPTO_memcmp(md, data + len - 20, 20) != 0) {
         if (jks_cut_short(data, len))
             return ch_error_set(CH_EPARSE, "the keystore is cut short: its entries and digest need more than its %zu bytes",
                                 len);
@@ -687,11 +698,14 @@ int fmt_import_jks(ch_keystore *ks, fmt_items *it, const uint8_t *data, size_t l
                 }
                 n++;
             }
-            error = open_protected_key(&plain, kb, klen, jceks, key_password ? key_password : store_password);
+            error = key_password == NULL && store_password == NULL
+                        ? CH_EPASSWORD /* (listed without a password: no key is opened) */
+                        : open_protected_key(&plain, kb, klen, jceks, key_password ? key_password : store_password);
             /* Keys with passwords of their own for some entries and not others (keytool's
              * -keypass for one alias): a key the key password does not open may have the
              * store's. */
-            if (error == CH_EPASSWORD && key_password != NULL && strcmp(key_password, store_password) != 0) {
+            if (error == CH_EPASSWORD && key_password != NULL && store_password != NULL &&
+                strcmp(key_password, store_password) != 0) {
                 ch_buf_dispose_secure(&plain);
                 error = open_protected_key(&plain, kb, klen, jceks, store_password);
             }
@@ -702,8 +716,9 @@ int fmt_import_jks(ch_keystore *ks, fmt_items *it, const uint8_t *data, size_t l
                 if ((error = ch_keystore_add(ks, alias, chain, n, NULL)) == 0) {
                     ks->entries[ks->count - 1].key_locked = true;
                     error = fmt_note(ks, "the key of entry \"%.64s\" was not opened: %s", alias,
-                                     key_password ? "neither the key password nor the keystore's opens it"
-                                                  : "it has a password of its own (give it as the key password)");
+                                     store_password == NULL && key_password == NULL ? "no password was given"
+                                     : key_password ? "neither the key password nor the keystore's opens it"
+                                                    : "it has a password of its own (give it as the key password)");
                 }
                 for (size_t k = 0; k < n; k++)
                     ch_cert_free(chain[k]);
