@@ -697,7 +697,7 @@ int cmd_remote_cert_export(cli_args *a)
 
     /* The format first: a misspelt one is the mistake to name, before a missing --out. */
     if (!keystore && strcmp(format, "pem") != 0 && strcmp(format, "der") != 0 && strcmp(format, "p7b") != 0)
-        return cli_fail(a, "--format takes pem, der, p7b, p12 or jks, not \"%.32s\"", format);
+        return cli_fail(a, "--format takes " CH_FORMAT_NAMES_WRITTEN ", not \"%.32s\"", cli_opt(a, "format"));
     if (cli_flag(a, "truststore") && (!keystore || cli_flag(a, "with-key")))
         cli_usage(a, "--truststore goes with --format p12 or jks, without --with-key");
     if (cli_flag(a, "legacy") && strcmp(format, "p12") != 0)
@@ -1994,7 +1994,7 @@ int cmd_remote_csr_export(cli_args *a)
     char path[300], tail[48];
 
     if (strcmp(format, "pem") != 0 && strcmp(format, "der") != 0)
-        return cli_fail(a, "--format takes pem or der, not \"%.32s\"", format);
+        return cli_fail(a, "--format takes pem or der (cer, crt), not \"%.32s\"", cli_opt(a, "format"));
     snprintf(tail, sizeof tail, "/export?format=%s", format);
     return fetch_to_file(a, "GET", obj_path(path, sizeof path, "csrs", a->pos[0], tail), NULL, cli_need(a, "out"),
                          0644);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "certhub/formats.h"
 #include "certhub/x509.h"
 #include "cli.h"
 
@@ -338,7 +339,7 @@ static const struct opt_help {
     {"device list;", "status", "active or blocked"},
     {"device decisions;", "device", "that device's decisions alone (its device id)"},
     {"device decisions;", "result", "allow or deny: those let in, or those refused"},
-    {"ca bundle;", "format", "pem (the default), or a jks or p12 (pfx) truststore"},
+    {"ca bundle;", "format", "pem (the default), or a jks or p12 (pfx, pkcs12) truststore"},
     {"ca bundle;", "fingerprint", "a first contact, before this machine trusts certhubd: the root's SHA-256 as "
                                   "certhubd prints it at start; the bundle is kept only if it holds that root and "
                                   "certhubd's certificate chains to it"},
@@ -388,8 +389,8 @@ static const struct opt_help {
     {NULL, "key-out-password-file", "encrypt the key written to --key-out under this password"},
     {NULL, "out", "the file to write; - for standard output"},
     {NULL, "force", "replace the output file if it exists"},
-    {NULL, "to", "the format to write: pem, der, p7b, p12 (or pfx) or jks"},
-    {NULL, "format", "pem (the default), der, p7b, p12 (or pfx) or jks"},
+    {NULL, "to", "the format to write: " CH_FORMAT_NAMES_WRITTEN},
+    {NULL, "format", "pem (the default), der (cer, crt), p7b (p7c, pkcs7), p12 (pfx, pkcs12) or jks"},
     {NULL, "legacy", "PKCS#12 with 3DES and SHA-1, for old Java and Windows"},
     {NULL, "no-key", "leave the private keys out"},
     {NULL, "no-password", "a PKCS#12 without a password (the empty one, which Windows, Kubernetes secrets and "
