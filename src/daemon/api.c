@@ -2826,6 +2826,7 @@ static void session_get(req *r, const char *unused)
     char cookie[128], csrf[65] = "";
     ch_svc_principal who;
     ch_store_tenant t;
+    ch_svc_settings st;
     const char *name = r->who.user_name[0] ? r->who.user_name : r->who.name;
 
     (void)unused;
@@ -2839,6 +2840,14 @@ static void session_get(req *r, const char *unused)
         json_t *names = json_array();
         /* What a client asks before it makes something whose key it is to fetch. */
         json_object_set_new(o, "keys_export", json_boolean(r->who.actor.perms & CH_PERM_KEYS_EXPORT));
+        /* When this credential stops working (null: never), and the tenant's bound on the tokens
+         * it makes (null: none): what a client offers before it asks for one. */
+        char at[32];
+        ch_time_format(at, sizeof at, r->who.expires_at);
+        json_object_set_new(o, "expires_at", r->who.expires_at ? json_string(at) : json_null());
+        json_object_set_new(o, "max_token_days", json_null());
+        if (ch_svc_settings_get(r->svc, &r->who.actor, &st) == 0 && st.max_token_days != 0)
+            json_object_set_new(o, "max_token_days", json_integer(st.max_token_days));
         ch_store_tenant *all = NULL;
         size_t n = 0;
         /* The tenants this session may act in: every one for the installation's admins. */

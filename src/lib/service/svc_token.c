@@ -383,6 +383,7 @@ int ch_svc_authenticate(ch_svc *svc, const char *token, ch_svc_principal *out)
     out->actor.name = out->name;
     out->actor.role = role;
     out->actor.perms = role == CH_ROLE_ADMIN ? CH_PERM_KEYS_EXPORT : 0;
+    out->expires_at = expires_at;
     if (row.scope != NULL) {
         /* A scoped token: its objects only, keys only when it says so, never across tenants. */
         snprintf(out->scope, sizeof out->scope, "%s", row.scope);
