@@ -357,6 +357,10 @@ typedef struct ch_svc_settings {
      * 1 to CH_TOKEN_MAX_DAYS; 0: no bound but CH_TOKEN_MAX_DAYS, and tokens that never
      * expire).  Set, every token made is given an expiry within it. */
     int max_token_days;
+    /* A token alerted to the webhooks (event token.expiring, once) this many days before its end
+     * (setting token_alert_days, 1 to CH_TOKEN_MAX_DAYS, default CH_TOKEN_WARN_DAYS; 0: never,
+     * stored as null).  Not one made to live that long or less: its maker knows its end. */
+    int token_alert_days;
 } ch_svc_settings;
 
 int ch_svc_settings_get(ch_svc *svc, const ch_actor *actor, ch_svc_settings *out);
@@ -373,6 +377,11 @@ typedef int (*ch_alert_sender)(void *arg, const char *url, const char *secret, c
                                bool installation);
 void ch_svc_set_alert_sender(ch_svc *svc, ch_alert_sender fn, void *arg);
 int ch_svc_alerts_run(ch_svc *svc);
+/* Deletes the rows of tokens revoked or expired more than CH_TOKEN_PURGE_DAYS ago, every
+ * tenant's (a round takes at most 500), each with an audit entry token.purge; the audit entries
+ * of what was done with them stay.  Run by the scheduler at each round; returns how many. */
+#define CH_TOKEN_PURGE_DAYS 90
+int ch_svc_token_purge_due(ch_svc *svc);
 
 /* The same without an actor (the device decision). */
 int svc_settings_of(ch_svc *svc, const char *tenant_id, ch_svc_settings *out);

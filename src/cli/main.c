@@ -215,9 +215,11 @@ static const cli_cmd commands[] = {
     {"settings get", cmd_remote_settings_get, "", "show the tenant's settings", "", 0, 0},
     {"settings set", cmd_remote_settings_set,
      "[--public-bundle on|off] [--unverified-trusted on|off] [--renewal-point F] [--alert-days LIST] "
-     "[--default-ca ID|none] [--max-token-days N|none] [--webhook URL --webhook-secret-file F ... | --no-webhooks]",
+     "[--default-ca ID|none] [--max-token-days N|none] [--token-alert-days N|none] "
+     "[--webhook URL --webhook-secret-file F ... | --no-webhooks]",
      "change the tenant's settings (admins): what the options say, the rest kept",
-     "public-bundle= unverified-trusted= renewal-point= alert-days= default-ca= max-token-days= webhook= "
+     "public-bundle= unverified-trusted= renewal-point= alert-days= default-ca= max-token-days= token-alert-days= "
+     "webhook= "
      "webhook-secret-file= no-webhooks", 0, 0},
     {"agent", cmd_agent, "--config FILE [--once]",
      "keep certificates, keys and trust bundles of this machine equal to certhubd's (docs/agent.md)",
@@ -356,6 +358,8 @@ static const struct opt_help {
     {NULL, "webhook", "where expiry alerts are POSTed (https://...), up to 4 times; replaces the webhooks set"},
     {NULL, "webhook-secret-file", "the key that signs each alert (X-Certhub-Signature), 16 to 128 characters: one per --webhook, in order, or one for all (none: the webhooks named are kept with theirs)"},
     {NULL, "no-webhooks", "send no expiry alerts"},
+    {NULL, "token-alert-days", "alert the webhooks (token.expiring) this many days before a token ends, 1 to 3650 "
+                               "(7 by default; none: no token alerts)"},
     {NULL, "max-token-days", "the longest a token of the tenant may be made to live, 1 to 3650 days: each token "
                              "made is then given --expires within it (none: no bound of the tenant's own)"},
     {NULL, "type", "the key type: p256 p384 p521 rsa2048 rsa3072 rsa4096 ed25519"},

@@ -2694,6 +2694,7 @@ static void settings_reply(req *r, const ch_svc_settings *st)
     json_object_set_new(o, "public_bundle", json_boolean(st->public_bundle));
     json_object_set_new(o, "default_ca_id", st->default_ca_id[0] ? json_string(st->default_ca_id) : json_null());
     json_object_set_new(o, "max_token_days", st->max_token_days ? json_integer(st->max_token_days) : json_null());
+    json_object_set_new(o, "token_alert_days", st->token_alert_days ? json_integer(st->token_alert_days) : json_null());
     reply_json(r, 200, o);
 }
 
@@ -2711,7 +2712,8 @@ static void settings_get(req *r, const char *unused)
 static void settings_update(req *r, const char *unused)
 {
     static const char *const F[] = {"unverified_trusted_certificates_authenticate", "alert_thresholds_days", "webhooks",
-                                    "renewal_point", "public_bundle", "default_ca_id", "max_token_days", NULL};
+                                    "renewal_point", "public_bundle", "default_ca_id", "max_token_days",
+                                    "token_alert_days", NULL};
     json_t *body = read_json(r, F);
     ch_svc_settings st;
     char *text;

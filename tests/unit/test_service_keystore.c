@@ -547,7 +547,8 @@ static void test_entry_positions(void **state)
     snprintf(path, sizeof path, "%s/certhub.db", dir);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, "ALTER TABLE keystores DROP COLUMN next_position;"
-                                  "ALTER TABLE api_tokens DROP COLUMN expires_at; PRAGMA user_version=20", NULL,
+                                  "ALTER TABLE api_tokens DROP COLUMN expires_at; ALTER TABLE api_tokens DROP COLUMN alerted_at;"
+                                  "DROP TABLE token_alert_deliveries; PRAGMA user_version=20", NULL,
                                   NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);
