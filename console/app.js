@@ -1792,6 +1792,18 @@ async function profilesCard() {
 // A token's expiry to the minute, in UTC as the server keeps it (one of 12 hours needs more
 // than its day).
 const expiry = (t) => t ? t.slice(0, 16).replace("T", " ") + " UTC" : "never";
+// The lifetimes a new token is offered: those the server takes.  A tenant's max_token_days
+// (GET /session says it) refuses "never" and anything longer, and adds the bound itself when it
+// is none of the usual ones; the default is then 30 days, or the bound when that is less.
+// Without a bound, "never" stays first, as it was.
+function tokenLifetimes(max) {
+  const all = [["", "never (until revoked)"], ["1d", "in 1 day"], ["7d", "in 7 days"], ["30d", "in 30 days"],
+    ["90d", "in 90 days"], ["365d", "in 1 year"]];
+  if (!max) return { options: all, chosen: "" };
+  const within = all.filter(([v]) => v && parseInt(v, 10) <= max);
+  if (!within.some(([v]) => parseInt(v, 10) === max)) within.push([`${max}d`, `in ${max} days (the longest allowed)`]);
+  return { options: within, chosen: max >= 30 ? "30d" : `${max}d` };
+}
 async function tokensCard() {
   const card = el("section", { class: "card", "aria-labelledby": "tokens-h" });
   const err = el("p", { class: "error", id: "tokens-error", role: "alert" });
@@ -1811,31 +1823,35 @@ async function tokensCard() {
         el("td", {}, expiry(t.expires_at)), el("td", {}, badge(t.status)), el("td", {}, revoke));
     });
     const add = el("button", {}, "Create token");
-    add.addEventListener("click", () => createDialog());
+    // The bound read when the dialog opens: an admin may have changed it since the page loaded.
+    add.addEventListener("click", async () => createDialog((await api("GET", "session")).max_token_days));
     card.replaceChildren(el("h2", { id: "tokens-h" }, "API tokens"),
       el("p", { class: "muted" }, "For scripts and the certhub CLI: Authorization: Bearer <token>."),
       el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Role"), el("th", {}, "Reads"), el("th", {}, "Created"), el("th", {}, "Expires"), el("th", {}, "Status"), el("th", {}, ""))), el("tbody", {}, rows)),
       err, el("div", { class: "row-actions" }, add));
   };
-  const createDialog = () => formDialog("Create API token", [
-    el("label", { for: "nt-name" }, "Token name (what uses it)"), el("input", { id: "nt-name", autocomplete: "off" }),
-    el("label", { for: "nt-role" }, "Role"), roleSelect("nt-role"),
-    el("label", { for: "nt-expires" }, "Expires"), el("select", { id: "nt-expires" },
-      [["", "never (until revoked)"], ["1d", "in 1 day"], ["7d", "in 7 days"], ["30d", "in 30 days"], ["90d", "in 90 days"],
-        ["365d", "in 1 year"]].map(([v, text]) => el("option", { value: v }, text)))],
-  "Create", async (form, d) => {
-    const lifetime = form.querySelector("#nt-expires").value;
-    const t = await api("POST", "tokens", { name: form.querySelector("#nt-name").value, role: form.querySelector("#nt-role").value,
-      ...(lifetime ? { expires_in: lifetime } : {}) });
-    // Shown this once: only its hash is kept.
-    const shown = el("input", { id: "nt-token", readonly: true, value: t.token, "aria-label": "The new token" });
-    if (!d.open) return; /* (cancelled meanwhile: the token is listed, and can be revoked) */
-    openDialog(el("form", { method: "dialog" }, el("h2", {}, "Token created"),
-      el("p", {}, "Copy it now: it is not shown again." + (t.expires_at ? ` It is refused from ${expiry(t.expires_at)} on.` : "")), shown,
-      el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Done"))));
-    shown.select();
-    await draw();
-  }, "nt-error");
+  const createDialog = (max) => {
+    const { options, chosen } = tokenLifetimes(max);
+    return formDialog("Create API token", [
+      el("label", { for: "nt-name" }, "Token name (what uses it)"), el("input", { id: "nt-name", autocomplete: "off" }),
+      el("label", { for: "nt-role" }, "Role"), roleSelect("nt-role"),
+      el("label", { for: "nt-expires" }, "Expires"), el("select", { id: "nt-expires", "aria-describedby": max ? "nt-bound" : null },
+        options.map(([v, text]) => el("option", { value: v, selected: v === chosen }, text))),
+      max ? el("p", { class: "muted", id: "nt-bound" }, `This tenant's tokens live at most ${max} days (its max_token_days setting).`) : null],
+    "Create", async (form, d) => {
+      const lifetime = form.querySelector("#nt-expires").value;
+      const t = await api("POST", "tokens", { name: form.querySelector("#nt-name").value, role: form.querySelector("#nt-role").value,
+        ...(lifetime ? { expires_in: lifetime } : {}) });
+      // Shown this once: only its hash is kept.
+      const shown = el("input", { id: "nt-token", readonly: true, value: t.token, "aria-label": "The new token" });
+      if (!d.open) return; /* (cancelled meanwhile: the token is listed, and can be revoked) */
+      openDialog(el("form", { method: "dialog" }, el("h2", {}, "Token created"),
+        el("p", {}, "Copy it now: it is not shown again." + (t.expires_at ? ` It is refused from ${expiry(t.expires_at)} on.` : "")), shown,
+        el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Done"))));
+      shown.select();
+      await draw();
+    }, "nt-error");
+  };
   await draw();
   return card;
 }

@@ -115,6 +115,8 @@ typedef struct ch_svc_principal {
     char user_name[132];       /* its name, or "" */
     char home_tenant_id[CH_ID_MAX]; /* the tenant it signed in to (tenant_id is where it acts), or "" */
     char scope[4096];          /* "" or the token's scope (JSON): what it may read */
+    int64_t expires_at;        /* when the credential stops working (a token's expiry, a console
+                                * session's end), 0: never */
 } ch_svc_principal;
 /* A token limited to named objects ({"objects": ["crt_...", "bundle:default"], "keys_export":
  * bool}; scope NULL: the whole tenant): what one sync agent may fetch, nothing else.  From
@@ -125,6 +127,9 @@ int ch_svc_token_create_scoped(ch_svc *svc, const ch_actor *actor, const char *t
                                char id[CH_ID_MAX]);
 /* The longest a token is made to live: beyond it, an expiry is as good as none. */
 #define CH_TOKEN_MAX_DAYS 3650
+/* How near its end a token's answers say so (header Certhub-Token-Expires), for its holder to
+ * make another in time: a week, which a weekly job still sees once. */
+#define CH_TOKEN_WARN_DAYS 7
 /* When a token made now expires, given the API's way or neither (*out 0: never): expires_in, a
  * lifetime from now as a certificate's ttl is written ("30d", "12h", "90m"; ch_ttl_parse),
  * from 1h to CH_TOKEN_MAX_DAYS days, or
@@ -352,6 +357,10 @@ typedef struct ch_svc_settings {
      * 1 to CH_TOKEN_MAX_DAYS; 0: no bound but CH_TOKEN_MAX_DAYS, and tokens that never
      * expire).  Set, every token made is given an expiry within it. */
     int max_token_days;
+    /* A token alerted to the webhooks (event token.expiring, once) this many days before its end
+     * (setting token_alert_days, 1 to CH_TOKEN_MAX_DAYS, default CH_TOKEN_WARN_DAYS; 0: never,
+     * stored as null).  Not one made to live that long or less: its maker knows its end. */
+    int token_alert_days;
 } ch_svc_settings;
 
 int ch_svc_settings_get(ch_svc *svc, const ch_actor *actor, ch_svc_settings *out);
@@ -368,6 +377,11 @@ typedef int (*ch_alert_sender)(void *arg, const char *url, const char *secret, c
                                bool installation);
 void ch_svc_set_alert_sender(ch_svc *svc, ch_alert_sender fn, void *arg);
 int ch_svc_alerts_run(ch_svc *svc);
+/* Deletes the rows of tokens revoked or expired more than CH_TOKEN_PURGE_DAYS ago, every
+ * tenant's (a round takes at most 500), each with an audit entry token.purge; the audit entries
+ * of what was done with them stay.  Run by the scheduler at each round; returns how many. */
+#define CH_TOKEN_PURGE_DAYS 90
+int ch_svc_token_purge_due(ch_svc *svc);
 
 /* The same without an actor (the device decision). */
 int svc_settings_of(ch_svc *svc, const char *tenant_id, ch_svc_settings *out);

@@ -131,6 +131,22 @@ void ch_store_token_list_free(ch_store_token *list, size_t count);
 int ch_store_token_tenant(ch_store *s, const char *id, char tenant_id[CH_ID_MAX]);
 /* Marks a token revoked; CH_ENOTFOUND when the tenant has no such token still active. */
 int ch_store_token_revoke(ch_store *s, const char *tenant_id, const char *id, int64_t at);
+/* The tenant's tokens, neither revoked nor alerted yet, that end within days of now but were
+ * made to live longer than that (one made for less knows its end: alerting it at its start is
+ * noise), soonest first, at most max; freed with ch_store_token_list_free. */
+int ch_store_token_alerts_due(ch_store *s, const char *tenant_id, int64_t now, int days, size_t max,
+                              ch_store_token **out, size_t *count);
+/* Records that every webhook took the alert of a token near its end: it is not sent again. */
+int ch_store_token_alerted(ch_store *s, const char *tenant_id, const char *id, int64_t at);
+/* Whether webhook took the alert of the token, and that it did. */
+int ch_store_token_alert_delivered(ch_store *s, const char *tenant_id, const char *id, const char *webhook,
+                                   bool *done);
+int ch_store_token_alert_delivery(ch_store *s, const char *tenant_id, const char *id, const char *webhook, int64_t at);
+/* Every tenant's tokens revoked or expired before `before`, oldest first, at most max. */
+int ch_store_tokens_ended(ch_store *s, int64_t before, size_t max, ch_store_token **out, size_t *count);
+/* Deletes a token's row and its alert deliveries (the audit log keeps what was done with it);
+ * CH_ECONFLICT when there is no such row. */
+int ch_store_token_delete(ch_store *s, const char *tenant_id, const char *id);
 
 /* ------------------------------------------------------------- trusted certificates */
 

@@ -20,8 +20,11 @@ int cmd_convert(cli_args *a)
     bool has_key = false;
     int rc = 1;
 
-    if (ch_format_parse(&fmt, to) < 0 || fmt == CH_FMT_JCEKS)
-        cli_bad_value(a, "--to must be one of pem, der, p7b, p12, jks, not \"%.32s\"", to);
+    /* Every name the parser takes, aliases too: one who wrote "pfx" or "cer" is told they are. */
+    if (ch_format_parse(&fmt, to) < 0)
+        cli_bad_value(a, "--to must be one of " CH_FORMAT_NAMES_WRITTEN ", not \"%.32s\"", to);
+    if (fmt == CH_FMT_JCEKS)
+        cli_bad_value(a, "--to jceks: jceks is read, not written; --to takes " CH_FORMAT_NAMES_WRITTEN);
     if (cli_read(a, in, &data, &len) != 0)
         return 1;
     if (cli_password(a, "in-password-file", "CERTHUB_IN_PASSWORD", &in_pw) != 0 ||

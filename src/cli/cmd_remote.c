@@ -697,7 +697,7 @@ int cmd_remote_cert_export(cli_args *a)
 
     /* The format first: a misspelt one is the mistake to name, before a missing --out. */
     if (!keystore && strcmp(format, "pem") != 0 && strcmp(format, "der") != 0 && strcmp(format, "p7b") != 0)
-        return cli_fail(a, "--format takes pem, der, p7b, p12 or jks, not \"%.32s\"", format);
+        return cli_fail(a, "--format takes " CH_FORMAT_NAMES_WRITTEN ", not \"%.32s\"", cli_opt(a, "format"));
     if (cli_flag(a, "truststore") && (!keystore || cli_flag(a, "with-key")))
         cli_usage(a, "--truststore goes with --format p12 or jks, without --with-key");
     if (cli_flag(a, "legacy") && strcmp(format, "p12") != 0)
@@ -2004,7 +2004,7 @@ int cmd_remote_csr_export(cli_args *a)
     char path[300], tail[48];
 
     if (strcmp(format, "pem") != 0 && strcmp(format, "der") != 0)
-        return cli_fail(a, "--format takes pem or der, not \"%.32s\"", format);
+        return cli_fail(a, "--format takes pem or der (cer, crt), not \"%.32s\"", cli_opt(a, "format"));
     snprintf(tail, sizeof tail, "/export?format=%s", format);
     return fetch_to_file(a, "GET", obj_path(path, sizeof path, "csrs", a->pos[0], tail), NULL, cli_need(a, "out"),
                          0644);
@@ -2279,6 +2279,10 @@ static void print_settings(json_t *s)
         printf("%-45s %lld\n", "max_token_days", (long long)json_integer_value(json_object_get(s, "max_token_days")));
     else
         printf("%-45s %s\n", "max_token_days", "none");
+    if (json_is_integer(json_object_get(s, "token_alert_days")))
+        printf("%-45s %lld\n", "token_alert_days", (long long)json_integer_value(json_object_get(s, "token_alert_days")));
+    else
+        printf("%-45s %s\n", "token_alert_days", "none");
     printf("%-45s", "alert_thresholds_days");
     json_array_foreach(json_object_get(s, "alert_thresholds_days"), i, v)
         printf("%s%lld", i ? "," : " ", (long long)json_integer_value(v));
@@ -2404,6 +2408,12 @@ int cmd_remote_settings_set(cli_args *a)
         else
             int_member(a, "max-token-days", body, "max_token_days", 1, 3650); /* (the API's range) */
     }
+    if (cli_opt(a, "token-alert-days") != NULL) {
+        if (strcmp(cli_opt(a, "token-alert-days"), "none") == 0)
+            json_object_set_new(body, "token_alert_days", json_null());
+        else
+            int_member(a, "token-alert-days", body, "token_alert_days", 1, 3650); /* (the API's range) */
+    }
     if (cli_opt(a, "alert-days") != NULL) {
         if (day_list(a, cli_opt(a, "alert-days"), &days) != 0)
             goto done;
@@ -2424,7 +2434,7 @@ int cmd_remote_settings_set(cli_args *a)
     if (json_object_size(body) == 0) {
         json_decref(body);
         cli_usage(a, "nothing to change: give --public-bundle, --unverified-trusted, --renewal-point, --alert-days, "
-                     "--default-ca, "
+                     "--default-ca, --max-token-days, --token-alert-days, "
                      "--webhook or --no-webhooks");
     }
     if (remote_call(a, "PATCH", "settings", body, &ans, NULL) != 0)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "certhub/formats.h"
 #include "certhub/x509.h"
 #include "cli.h"
 
@@ -215,9 +216,11 @@ static const cli_cmd commands[] = {
     {"settings get", cmd_remote_settings_get, "", "show the tenant's settings", "", 0, 0},
     {"settings set", cmd_remote_settings_set,
      "[--public-bundle on|off] [--unverified-trusted on|off] [--renewal-point F] [--alert-days LIST] "
-     "[--default-ca ID|none] [--max-token-days N|none] [--webhook URL --webhook-secret-file F ... | --no-webhooks]",
+     "[--default-ca ID|none] [--max-token-days N|none] [--token-alert-days N|none] "
+     "[--webhook URL --webhook-secret-file F ... | --no-webhooks]",
      "change the tenant's settings (admins): what the options say, the rest kept",
-     "public-bundle= unverified-trusted= renewal-point= alert-days= default-ca= max-token-days= webhook= "
+     "public-bundle= unverified-trusted= renewal-point= alert-days= default-ca= max-token-days= token-alert-days= "
+     "webhook= "
      "webhook-secret-file= no-webhooks", 0, 0},
     {"agent", cmd_agent, "--config FILE [--once]",
      "keep certificates, keys and trust bundles of this machine equal to certhubd's (docs/agent.md)",
@@ -341,7 +344,7 @@ static const struct opt_help {
     {"device decisions;", "result", "allow or deny: those let in, or those refused"},
     {"device decisions;", "unattributed", "those that named no tenant (a CA no tenant trusts, a tenant not there): "
                                           "the installation's admins"},
-    {"ca bundle;", "format", "pem (the default), or a jks or p12 (pfx) truststore"},
+    {"ca bundle;", "format", "pem (the default), or a jks or p12 (pfx, pkcs12) truststore"},
     {"ca bundle;", "fingerprint", "a first contact, before this machine trusts certhubd: the root's SHA-256 as "
                                   "certhubd prints it at start; the bundle is kept only if it holds that root and "
                                   "certhubd's certificate chains to it"},
@@ -358,6 +361,8 @@ static const struct opt_help {
     {NULL, "webhook", "where expiry alerts are POSTed (https://...), up to 4 times; replaces the webhooks set"},
     {NULL, "webhook-secret-file", "the key that signs each alert (X-Certhub-Signature), 16 to 128 characters: one per --webhook, in order, or one for all (none: the webhooks named are kept with theirs)"},
     {NULL, "no-webhooks", "send no expiry alerts"},
+    {NULL, "token-alert-days", "alert the webhooks (token.expiring) this many days before a token ends, 1 to 3650 "
+                               "(7 by default; none: no token alerts)"},
     {NULL, "max-token-days", "the longest a token of the tenant may be made to live, 1 to 3650 days: each token "
                              "made is then given --expires within it (none: no bound of the tenant's own)"},
     {NULL, "type", "the key type: p256 p384 p521 rsa2048 rsa3072 rsa4096 ed25519"},
@@ -391,8 +396,8 @@ static const struct opt_help {
     {NULL, "key-out-password-file", "encrypt the key written to --key-out under this password"},
     {NULL, "out", "the file to write; - for standard output"},
     {NULL, "force", "replace the output file if it exists"},
-    {NULL, "to", "the format to write: pem, der, p7b, p12 (or pfx) or jks"},
-    {NULL, "format", "pem (the default), der, p7b, p12 (or pfx) or jks"},
+    {NULL, "to", "the format to write: " CH_FORMAT_NAMES_WRITTEN},
+    {NULL, "format", "pem (the default), der (cer, crt), p7b (p7c, pkcs7), p12 (pfx, pkcs12) or jks"},
     {NULL, "legacy", "PKCS#12 with 3DES and SHA-1, for old Java and Windows"},
     {NULL, "no-key", "leave the private keys out"},
     {NULL, "no-password", "a PKCS#12 without a password (the empty one, which Windows, Kubernetes secrets and "

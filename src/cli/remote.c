@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 #include <openssl/ssl.h>
@@ -19,6 +20,56 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
     if (n != 0 && size > SIZE_MAX / n)
         return 0;
     return ch_buf_put(b, p, size * n) == 0 ? size * n : 0;
+}
+
+/* The headers of an answer the CLI reads: Certhub-Token-Expires, which certhubd adds once the
+ * token sent is within CH_TOKEN_WARN_DAYS of its end.  Read from the answers a command gets
+ * anyway: asking GET /session as well would add a round trip to every command (and to every
+ * round of the agent) for what nearly always says nothing. */
+struct answer_headers {
+    int64_t token_expires; /* 0: not said */
+};
+
+static size_t on_header(char *p, size_t size, size_t n, void *arg)
+{
+    static const char name[] = "Certhub-Token-Expires:";
+    struct answer_headers *h = arg;
+    size_t len = size * n, vl;
+    char value[64];
+    const char *v;
+
+    if (n != 0 && size > SIZE_MAX / n)
+        return 0;
+    if (len <= sizeof name - 1 || strncasecmp(p, name, sizeof name - 1) != 0)
+        return len;
+    v = p + sizeof name - 1;
+    vl = len - (sizeof name - 1);
+    while (vl > 0 && (*v == ' ' || *v == '\t'))
+        v++, vl--;
+    while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
+        vl--;
+    /* Taken only as a time: the warning writes it out again, never the server's bytes. */
+    if (vl < sizeof value) {
+        memcpy(value, v, vl);
+        value[vl] = '\0';
+        if (ch_time_parse(&h->token_expires, value) < 0)
+            h->token_expires = 0;
+    }
+    return len;
+}
+
+/* Said once a run, on stderr: a script's stdout (--output json among them) stays its own. */
+static void token_expiry_warn(int64_t at)
+{
+    static bool said;
+    char text[32];
+
+    if (said || at == 0)
+        return;
+    said = true;
+    ch_time_format(text, sizeof text, at);
+    fprintf(stderr, "certhub: warning: the API token in use expires at %s; make a new one before then "
+                    "(an admin's certhub token create --role ROLE --expires 30d) and use it instead\n", text);
 }
 
 /* True when host (the URL after its scheme) names this machine: a token may go there over
@@ -252,6 +303,7 @@ int remote_request(cli_args *a, const remote_req *q, json_t **out, ch_buf *raw)
     struct curl_slist *h = NULL;
     ch_buf resp = CH_BUF_INIT, auth = CH_BUF_INIT, pw = CH_BUF_INIT, kpw = CH_BUF_INIT;
     char url[2048], *text = NULL, errbuf[CURL_ERROR_SIZE] = "";
+    struct answer_headers seen = {0};
     long status = 0;
     CURLcode rc;
     int ret = 1;
@@ -291,6 +343,8 @@ int remote_request(cli_args *a, const remote_req *q, json_t **out, ch_buf *raw)
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &seen);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
@@ -311,6 +365,7 @@ int remote_request(cli_args *a, const remote_req *q, json_t **out, ch_buf *raw)
         goto done;
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    token_expiry_warn(seen.token_expires);
     if (q->status)
         *q->status = status;
     if (status >= 400 && q->quiet && out != NULL) {

@@ -2698,6 +2698,7 @@ static void settings_reply(req *r, const ch_svc_settings *st)
     json_object_set_new(o, "public_bundle", json_boolean(st->public_bundle));
     json_object_set_new(o, "default_ca_id", st->default_ca_id[0] ? json_string(st->default_ca_id) : json_null());
     json_object_set_new(o, "max_token_days", st->max_token_days ? json_integer(st->max_token_days) : json_null());
+    json_object_set_new(o, "token_alert_days", st->token_alert_days ? json_integer(st->token_alert_days) : json_null());
     reply_json(r, 200, o);
 }
 
@@ -2715,7 +2716,8 @@ static void settings_get(req *r, const char *unused)
 static void settings_update(req *r, const char *unused)
 {
     static const char *const F[] = {"unverified_trusted_certificates_authenticate", "alert_thresholds_days", "webhooks",
-                                    "renewal_point", "public_bundle", "default_ca_id", "max_token_days", NULL};
+                                    "renewal_point", "public_bundle", "default_ca_id", "max_token_days",
+                                    "token_alert_days", NULL};
     json_t *body = read_json(r, F);
     ch_svc_settings st;
     char *text;
@@ -2830,6 +2832,7 @@ static void session_get(req *r, const char *unused)
     char cookie[128], csrf[65] = "";
     ch_svc_principal who;
     ch_store_tenant t;
+    ch_svc_settings st;
     const char *name = r->who.user_name[0] ? r->who.user_name : r->who.name;
 
     (void)unused;
@@ -2843,6 +2846,14 @@ static void session_get(req *r, const char *unused)
         json_t *names = json_array();
         /* What a client asks before it makes something whose key it is to fetch. */
         json_object_set_new(o, "keys_export", json_boolean(r->who.actor.perms & CH_PERM_KEYS_EXPORT));
+        /* When this credential stops working (null: never), and the tenant's bound on the tokens
+         * it makes (null: none): what a client offers before it asks for one. */
+        char at[32];
+        ch_time_format(at, sizeof at, r->who.expires_at);
+        json_object_set_new(o, "expires_at", r->who.expires_at ? json_string(at) : json_null());
+        json_object_set_new(o, "max_token_days", json_null());
+        if (ch_svc_settings_get(r->svc, &r->who.actor, &st) == 0 && st.max_token_days != 0)
+            json_object_set_new(o, "max_token_days", json_integer(st.max_token_days));
         ch_store_tenant *all = NULL;
         size_t n = 0;
         /* The tenants this session may act in: every one for the installation's admins. */

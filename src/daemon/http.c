@@ -480,6 +480,14 @@ int need_auth(req *r)
         reply_error(r, error);
         return -1;
     }
+    /* Near its end, every answer says when, so that a client warns its user in time without a
+     * request of its own to ask (the CLI does; RFC 6750 has no way to say it).  Only then: the
+     * answers of the many tokens far from their end carry nothing more. */
+    if (r->who.expires_at != 0 && r->who.expires_at - ch_now() <= (int64_t)CH_TOKEN_WARN_DAYS * 86400) {
+        char at[32];
+        ch_time_format(at, sizeof at, r->who.expires_at);
+        evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Certhub-Token-Expires", at);
+    }
     return 0;
 }
 

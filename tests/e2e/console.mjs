@@ -1080,6 +1080,36 @@ await page.getByRole("dialog").getByRole("button", { name: "Revoke" }).click();
 await page.locator("tr", { hasText: "backup script" }).getByText("revoked").waitFor();
 assert.equal(await withToken(), 401);
 ok("revoked from its row: refused from then on");
+// The tenant bounds its tokens' life: the dialog offers only what the server takes (no
+// "never", nothing past the bound, the bound itself when it is none of the usual ones), 30 days
+// by default, or the bound when it is less; made with the default, the token is taken.
+const setMax = (days) => page.evaluate(async (days) => {
+  const s = await (await fetch("/api/v1/session")).json();
+  return (await fetch("/api/v1/settings", { method: "PATCH", headers: { "Content-Type": "application/json", "X-CSRF-Token": s.csrf_token },
+    body: JSON.stringify({ max_token_days: days }) })).status;
+}, days);
+const offered = async () => {
+  await page.getByRole("button", { name: "Create token" }).click();
+  await page.locator("#nt-expires").waitFor(); /* (opened once the session is read) */
+  const o = await page.locator("#nt-expires option").evaluateAll((os) => os.map((x) => x.value).join(","));
+  return [o, await page.locator("#nt-expires").inputValue()];
+};
+assert.equal(await setMax(45), 200);
+assert.deepEqual(await offered(), ["1d,7d,30d,45d", "30d"]);
+await page.getByRole("dialog").getByText("at most 45 days").waitFor();
+await page.locator("#nt-name").fill("bounded default");
+await page.getByRole("button", { name: "Create", exact: true }).click();
+const inThirty = [-60000, 0, 60000].map((d) => new Date(Date.now() + 30 * 86400000 + d).toISOString().slice(0, 16).replace("T", " "));
+const saidBounded = await page.getByRole("dialog").getByText("It is refused from").textContent();
+assert.ok(inThirty.some((t) => saidBounded.includes(t + " UTC")), saidBounded);
+await page.getByRole("button", { name: "Done" }).click();
+assert.equal(await setMax(7), 200);
+assert.deepEqual(await offered(), ["1d,7d", "7d"]);
+await page.getByRole("button", { name: "Cancel" }).click();
+assert.equal(await setMax(null), 200);
+assert.deepEqual(await offered(), [",1d,7d,30d,90d,365d", ""]);
+await page.getByRole("button", { name: "Cancel" }).click();
+ok("with the tenant's max_token_days, the token dialog offers only lifetimes within it (30 days by default, or the bound); without it, never too");
 // Tenants, for the installation's admins: one made (the switcher offers it), revoked, restored.
 await page.locator("#tn-name").fill("contractors");
 await page.getByRole("button", { name: "Create tenant" }).click();

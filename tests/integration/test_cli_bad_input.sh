@@ -66,8 +66,14 @@ expect_exit 2 "missing required option" -- "$CERTHUB" key create --out y.key
 expect_exit 2 "option without its value" -- "$CERTHUB" key create --out
 expect_error "days not a number: bad input, exit 1" "--days must be a whole number from 1 to" -- "$CERTHUB" cert create --profile root-ca --subject CN=x --key leaf.key --days ten --out y.pem
 expect_error "bad purpose" "--purpose must be server or client, not \"email\"" -- "$CERTHUB" verify ca.pem --ca ca.pem --purpose email
-expect_error "a format convert cannot write: bad input, exit 1" '--to must be one of pem, der, p7b, p12, jks, not "xyz"' -- \
+expect_error "a format convert cannot write: bad input, exit 1, every name taken said" '--to must be one of pem, der (cer, crt), p7b (p7c, pkcs7), p12 (pfx, pkcs12) or jks, not "xyz"' -- \
     "$CERTHUB" convert ca.pem --to xyz --out y.out
+expect_error "convert --to jceks, a format read and not written: exit 1, saying so and what is taken" \
+    '--to jceks: jceks is read, not written; --to takes pem, der (cer, crt), p7b (p7c, pkcs7), p12 (pfx, pkcs12) or jks' -- \
+    "$CERTHUB" convert ca.pem --to jceks --out y.out
+[ ! -e y.out ] && ok "neither wrote a file"
+expect_exit 0 "convert --to cer, one of the names said: taken" -- "$CERTHUB" convert ca.pem --to cer --out y.cer
+check_eq "and written as DER" "$(openssl x509 -in ca.pem -outform DER | sha256sum)" "$(sha256sum < y.cer)"
 expect_error "a moment verify cannot read" "--at:" -- "$CERTHUB" verify ca.pem --ca ca.pem --at yesterday
 expect_exit 0 "help" -- "$CERTHUB" --help
 expect_exit 0 "command help" -- "$CERTHUB" cert create --help

@@ -72,8 +72,12 @@ expect_usage "a password file for a DER export, which is not encrypted: refused,
 [ ! -e never.der ] && ok "and nothing written"
 check_eq "CERTHUB_PASSWORD, set for every command, does not stop a PEM export" 0 \
     "$(CERTHUB_PASSWORD=s3cret remote cert export "$id" --out env.pem >/dev/null 2>&1; echo $?)"
-expect_error "cert export --format misspelt: the format named, before a missing --out" "--format takes pem, der, p7b, p12 or jks" -- \
+expect_error "cert export --format misspelt: the format named as given, every name taken said, before a missing --out" \
+    '--format takes pem, der (cer, crt), p7b (p7c, pkcs7), p12 (pfx, pkcs12) or jks, not "pkcs-12"' -- \
     remote cert export "$id" --format pkcs-12
+expect_error "cert export --format jceks (read, not written): the same list" \
+    '--format takes pem, der (cer, crt), p7b (p7c, pkcs7), p12 (pfx, pkcs12) or jks, not "jceks"' -- \
+    remote cert export "$id" --format jceks --out never.jceks
 expect_error "--with-key with DER: the server's reason" "der and p7b hold certificates only" -- \
     remote cert export "$id" --format der --with-key --out never.der
 expect_usage "--format p12 without a password" "--format p12 needs --password-file" -- \
@@ -512,7 +516,11 @@ check_contains "csr get: its key was made here" "$(remote csr get "$csr" | tr -s
 remote csr export "$csr" --format der --out partner.der
 check_eq "csr export --format der: the same CSR" "$(openssl req -in partner.csr -outform DER | sha256sum)" \
     "$(sha256sum <partner.der)"
-expect_error "csr export --format says what it takes" "takes pem or der" -- remote csr export "$csr" --format xml --out x
+expect_error "csr export --format says what it takes, the names of der with it" \
+    '--format takes pem or der (cer, crt), not "xml"' -- remote csr export "$csr" --format xml --out x
+remote csr export "$csr" --format cer --out partner.cer
+check_eq "csr export --format cer, one of those names: DER" "$(openssl req -in partner.csr -outform DER | sha256sum)" \
+    "$(sha256sum < partner.cer)"
 check_eq "csr delete" "$csr" "$(remote csr delete "$csr")"
 expect_error "csr delete of one gone: the server's 404" "no such CSR" -- remote csr delete "$csr"
 own=$(remote csr new --subject "CN=own.example" --san dns:own.example)

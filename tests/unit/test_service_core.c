@@ -1282,7 +1282,9 @@ static void test_audit_numbered_per_tenant(void **state)
                                   "ALTER TABLE trusted_certs DROP COLUMN list_kind; DROP TABLE sans_backfill;"
                                   "UPDATE certificates SET sans = NULL; ALTER TABLE keystores DROP COLUMN next_position;"
                                   "ALTER TABLE api_tokens DROP COLUMN expires_at;"
-                                  "ALTER TABLE certificates DROP COLUMN lifetime; PRAGMA user_version=17",
+                                  "ALTER TABLE certificates DROP COLUMN lifetime;"
+                                  "ALTER TABLE api_tokens DROP COLUMN alerted_at; DROP TABLE token_alert_deliveries;"
+                                  "PRAGMA user_version=17",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);
@@ -1376,6 +1378,76 @@ static void test_token_max_days(void **state)
     ch_secure_free_str(token);
 }
 
+/* What a token near its end has: its principal says when (GET /session and the header read it);
+ * token_alert_days checked (bad values refused, nothing changed), 7 by default, null for none;
+ * and a token that ended more than CH_TOKEN_PURGE_DAYS ago removed, one that ended since kept,
+ * one that never ends kept, each removal audited. */
+static void test_token_end(void **state)
+{
+    ch_svc_settings st;
+    ch_svc_principal who;
+    ch_store_token *toks = NULL;
+    ch_store_audit *rows = NULL;
+    ch_store_audit_filter af = {.action = "token.purge"};
+    size_t n = 0;
+    char *token = NULL, old_id[CH_ID_MAX], recent_id[CH_ID_MAX], id[CH_ID_MAX], patch[64];
+    const char *bad[] = {"0", "3651", "\"7\"", "1.5", "false", "[7]"};
+    int64_t at = ch_now() + 10 * 86400;
+    bool old_seen = false, recent_seen = false;
+
+    (void)state;
+    assert_int_equal(ch_svc_settings_get(svc, &admin_b, &st), 0);
+    assert_int_equal(st.token_alert_days, CH_TOKEN_WARN_DAYS);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(patch, sizeof patch, "{\"token_alert_days\":%s}", bad[i]);
+        assert_int_equal(ch_svc_settings_update(svc, &admin_b, patch, NULL), CH_EINVAL);
+        assert_string_equal(ch_error_field(), "token_alert_days");
+    }
+    assert_int_equal(ch_svc_settings_get(svc, &admin_b, &st), 0);
+    assert_int_equal(st.token_alert_days, CH_TOKEN_WARN_DAYS);
+    assert_int_equal(ch_svc_settings_update(svc, &admin_b, "{\"token_alert_days\":null}", &st), 0);
+    assert_int_equal(st.token_alert_days, 0);
+    assert_int_equal(ch_svc_settings_update(svc, &admin_b, "{\"token_alert_days\":3}", &st), 0);
+    assert_int_equal(st.token_alert_days, 3);
+
+    /* The principal carries the token's end, and 0 for one that never ends. */
+    assert_int_equal(ch_svc_token_create_scoped(svc, &admin_b, NULL, CH_ROLE_VIEWER, "ten days", NULL, at, &token, id), 0);
+    assert_int_equal(ch_svc_authenticate(svc, token, &who), 0);
+    assert_int_equal(who.expires_at, at);
+    assert_int_equal(ch_svc_authenticate(svc, token, &who), 0); /* (cached) */
+    assert_int_equal(who.expires_at, at);
+    ch_secure_free_str(token);
+    assert_int_equal(ch_svc_token_create(svc, &admin_b, NULL, CH_ROLE_VIEWER, "forever", &token, id), 0);
+    assert_int_equal(ch_svc_authenticate(svc, token, &who), 0);
+    assert_int_equal(who.expires_at, 0);
+    ch_secure_free_str(token);
+
+    /* Revoked 91 days ago and 89 days ago (as the store records a revocation). */
+    assert_int_equal(ch_svc_token_create(svc, &admin_b, NULL, CH_ROLE_VIEWER, "old", &token, old_id), 0);
+    ch_secure_free_str(token);
+    assert_int_equal(ch_store_token_revoke(ch_svc_store(svc), tb.id, old_id, ch_now() - 91 * 86400), 0);
+    assert_int_equal(ch_svc_token_create(svc, &admin_b, NULL, CH_ROLE_VIEWER, "recent", &token, recent_id), 0);
+    ch_secure_free_str(token);
+    assert_int_equal(ch_store_token_revoke(ch_svc_store(svc), tb.id, recent_id, ch_now() - 89 * 86400), 0);
+    assert_true(ch_svc_token_purge_due(svc) >= 1);
+    assert_int_equal(ch_svc_token_list(svc, &admin_b, NULL, NULL, &toks, &n), 0);
+    for (size_t i = 0; i < n; i++) {
+        old_seen |= strcmp(toks[i].id, old_id) == 0;
+        recent_seen |= strcmp(toks[i].id, recent_id) == 0;
+        assert_true(toks[i].revoked_at == 0 || toks[i].revoked_at > ch_now() - 90 * 86400);
+    }
+    ch_store_token_list_free(toks, n);
+    assert_false(old_seen);
+    assert_true(recent_seen);
+    assert_int_equal(ch_svc_token_purge_due(svc), 0); /* nothing more to remove */
+    af.object_id = old_id;
+    int64_t next = 0;
+    assert_int_equal(ch_store_audit_query(ch_svc_store(svc), tb.id, &af, 10, &rows, &n, &next), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(rows[0].actor, "system:purge");
+    ch_store_audit_list_free(rows, n);
+}
+
 /* Tokens that expire: made with an expiry within the bounds, let in until it, refused from it
  * on with a message saying when (also where the principal was just cached), listed with it;
  * tokens of a store from before never expire. */
@@ -1441,7 +1513,9 @@ static void test_token_expiry(void **state)
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db,
                                   "ALTER TABLE api_tokens DROP COLUMN expires_at;"
-                                  "ALTER TABLE certificates DROP COLUMN lifetime; PRAGMA user_version=21",
+                                  "ALTER TABLE certificates DROP COLUMN lifetime;"
+                                  "ALTER TABLE api_tokens DROP COLUMN alerted_at; DROP TABLE token_alert_deliveries;"
+                                  "PRAGMA user_version=21",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);
@@ -1853,6 +1927,7 @@ int main(void)
         cmocka_unit_test(test_audit_numbered_per_tenant),
         cmocka_unit_test(test_token_expiry),
         cmocka_unit_test(test_token_max_days),
+        cmocka_unit_test(test_token_end),
         cmocka_unit_test(test_token_during_revocation),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -548,7 +548,9 @@ static void test_entry_positions(void **state)
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, "ALTER TABLE keystores DROP COLUMN next_position;"
                                   "ALTER TABLE api_tokens DROP COLUMN expires_at;"
-                                  "ALTER TABLE certificates DROP COLUMN lifetime; PRAGMA user_version=20",
+                                  "ALTER TABLE certificates DROP COLUMN lifetime;"
+                                  "ALTER TABLE api_tokens DROP COLUMN alerted_at; DROP TABLE token_alert_deliveries;"
+                                  "PRAGMA user_version=20",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);

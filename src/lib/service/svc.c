@@ -1064,6 +1064,10 @@ static int settings_parse(ch_svc *svc, const char *tenant_id, ch_svc_settings *o
     out->public_bundle = json_is_true(json_object_get(j, "public_bundle"));
     if (json_is_integer(v = json_object_get(j, "max_token_days")))
         out->max_token_days = (int)json_integer_value(v);
+    /* Absent: the default; null: switched off by an admin. */
+    out->token_alert_days = CH_TOKEN_WARN_DAYS;
+    if ((v = json_object_get(j, "token_alert_days")) != NULL)
+        out->token_alert_days = json_is_integer(v) ? (int)json_integer_value(v) : 0;
     if (json_is_string(json_object_get(j, "default_ca_id")))
         snprintf(out->default_ca_id, sizeof out->default_ca_id, "%s",
                  json_string_value(json_object_get(j, "default_ca_id")));
@@ -1145,10 +1149,17 @@ static int settings_check(const char *key, json_t *v)
                                       "none", CH_TOKEN_MAX_DAYS);
         return 0;
     }
+    if (strcmp(key, "token_alert_days") == 0) {
+        if (!json_is_null(v) && (!json_is_integer(v) || json_integer_value(v) < 1 ||
+                                 json_integer_value(v) > CH_TOKEN_MAX_DAYS))
+            return ch_error_set_field(CH_EINVAL, key, "token_alert_days is a number of days from 1 to %d before a "
+                                      "token's end, or null for no token alerts", CH_TOKEN_MAX_DAYS);
+        return 0;
+    }
     return ch_error_set_field(CH_EINVAL, key,
                               "unknown setting \"%.64s\"; accepted: unverified_trusted_certificates_authenticate, "
                               "alert_thresholds_days, webhooks, renewal_point, public_bundle, default_ca_id, "
-                              "max_token_days",
+                              "max_token_days, token_alert_days",
                               key);
 }
 

@@ -458,6 +458,55 @@ static bool superseded(const ch_svc_settings *st, size_t k, int64_t left)
     return false;
 }
 
+/* The tenant's tokens near their end (setting token_alert_days), each sent once to every
+ * webhook as event token.expiring and audited as alert.sent, as a certificate's expiry is: a
+ * script's token that ends unnoticed stops the script.  A webhook that fails has it again at
+ * the next round, those that took it do not. */
+static int token_alerts_run(ch_svc *svc, struct hook_round *round, const ch_store_tenant *tenant,
+                            const ch_svc_settings *st, int64_t now)
+{
+    ch_store_token *due = NULL;
+    size_t n = 0;
+    int sent = 0;
+
+    if (st->token_alert_days == 0 ||
+        ch_store_token_alerts_due(svc->store, tenant->id, now, st->token_alert_days, 100, &due, &n) < 0)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        ch_actor system = {tenant->id, "system:alerts", CH_ROLE_ADMIN, 0, NULL};
+        char at[32], *body;
+        json_t *j;
+        bool all = true;
+
+        ch_time_format(at, sizeof at, due[i].expires_at);
+        j = json_pack("{ss ss s{ss ss ss ss} si sI}", "event", "token.expiring", "tenant", tenant->name, "token", "id",
+                      due[i].id, "name", due[i].name ? due[i].name : "", "role", due[i].role, "expires_at", at,
+                      "threshold_days", st->token_alert_days, "seconds_left", (json_int_t)(due[i].expires_at - now));
+        body = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        json_decref(j);
+        for (size_t w = 0; w < st->nwebhooks && body; w++) {
+            bool done = false;
+            if (ch_store_token_alert_delivered(svc->store, tenant->id, due[i].id, st->webhooks[w].url, &done) == 0 &&
+                done)
+                continue;
+            if (hook_send(svc, round, tenant->id, st->webhooks[w].url, st->webhooks[w].secret, body) == 0)
+                (void)ch_store_token_alert_delivery(svc->store, tenant->id, due[i].id, st->webhooks[w].url, now);
+            else
+                all = false;
+        }
+        if (all && body && ch_store_token_alerted(svc->store, tenant->id, due[i].id, now) == 0) {
+            sent++;
+            if (ch_store_begin(svc->store) == 0 &&
+                (svc_audit(svc, &system, "alert.sent", "token", due[i].id, body) < 0 ||
+                 ch_store_commit(svc->store) < 0))
+                ch_store_rollback(svc->store);
+        }
+        free(body);
+    }
+    ch_store_token_list_free(due, n);
+    return sent;
+}
+
 /* ch_svc_alerts_run within a scheduler round (see renew_due). */
 static int alerts_run(ch_svc *svc, struct hook_round *round)
 {
@@ -526,6 +575,7 @@ static int alerts_run(ch_svc *svc, struct hook_round *round)
             }
             free(due);
         }
+        sent += token_alerts_run(svc, round, &tenants[t], &st, now);
     }
     ch_store_tenant_list_free(tenants, nt);
     return sent;
@@ -647,6 +697,7 @@ static void *scheduler_main(void *arg)
         (void)renew_due(s->svc, 100, &round);
         (void)alerts_run(s->svc, &round);
         free(round.down);
+        (void)ch_svc_token_purge_due(s->svc);
         if (atomic_load(&s->svc->trust_owed))
             svc_trust_dir_refresh(s->svc);
         /* The next round comes at the interval, or sooner when a renewal is due before it: a

@@ -383,6 +383,7 @@ int ch_svc_authenticate(ch_svc *svc, const char *token, ch_svc_principal *out)
     out->actor.name = out->name;
     out->actor.role = role;
     out->actor.perms = role == CH_ROLE_ADMIN ? CH_PERM_KEYS_EXPORT : 0;
+    out->expires_at = expires_at;
     if (row.scope != NULL) {
         /* A scoped token: its objects only, keys only when it says so, never across tenants. */
         snprintf(out->scope, sizeof out->scope, "%s", row.scope);
@@ -469,4 +470,46 @@ bool ch_svc_scope_allows(ch_svc *svc, const ch_svc_principal *who, const char *o
     }
     json_decref(j);
     return ok;
+}
+
+struct purge_tx {
+    ch_svc *svc;
+    const ch_store_token *t;
+};
+
+static int purge_tx_run(void *arg)
+{
+    struct purge_tx *p = arg;
+    ch_actor system = {p->t->tenant_id, "system:purge", CH_ROLE_ADMIN, 0, NULL};
+    bool revoked = p->t->revoked_at != 0 && (p->t->expires_at == 0 || p->t->revoked_at < p->t->expires_at);
+    char at[32], detail[96];
+    int error;
+
+    ch_time_format(at, sizeof at, revoked ? p->t->revoked_at : p->t->expires_at);
+    snprintf(detail, sizeof detail, "{\"ended\":\"%s\",\"ended_at\":\"%s\"}", revoked ? "revoked" : "expired", at);
+    if ((error = ch_store_token_delete(p->svc->store, p->t->tenant_id, p->t->id)) < 0)
+        return error;
+    return svc_audit(p->svc, &system, "token.purge", "token", p->t->id, detail);
+}
+
+int ch_svc_token_purge_due(ch_svc *svc)
+{
+    ch_store_token *ended = NULL;
+    size_t n = 0;
+    int purged = 0;
+
+    /* A token that ended is kept a while to be listed as revoked or expired (and its holder
+     * told so); past that, its row is only more to read on every list. */
+    if (ch_store_tokens_ended(svc->store, ch_now() - (int64_t)CH_TOKEN_PURGE_DAYS * 86400, 500, &ended, &n) < 0)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        struct purge_tx p = {svc, &ended[i]};
+        if (svc_commit(svc, purge_tx_run, &p) == 0)
+            purged++;
+    }
+    ch_store_token_list_free(ended, n);
+    if (purged > 0)
+        svc_log(svc, "%d API token%s ended more than %d days ago removed (the audit log keeps them)", purged,
+                purged == 1 ? "" : "s", CH_TOKEN_PURGE_DAYS);
+    return purged;
 }

@@ -485,6 +485,7 @@ int ch_svc_session_authenticate(ch_svc *svc, const char *token, ch_svc_principal
     /* Admins of the default tenant run the installation (as their tokens do). */
     if (role == CH_ROLE_ADMIN && svc_is_system_tenant(svc, x.tenant_id))
         who->actor.perms |= CH_PERM_TENANTS;
+    who->expires_at = x.expires_at;
     snprintf(csrf, 65, "%s", x.csrf);
     ch_store_session_dispose(&x);
     return 0;

@@ -220,6 +220,11 @@ static const char *const migrations[] = {
      * end: its renewals keep that, not the shortened one (NULL for those stored before, and
      * for uploaded ones: their not_after less not_before). */
     "ALTER TABLE certificates ADD COLUMN lifetime INTEGER;",
+    /* 24: a token near its end alerted once (alerted_at, set once every webhook took it) and
+     * each webhook that took it, as alert_deliveries is for certificates. */
+    "ALTER TABLE api_tokens ADD COLUMN alerted_at INTEGER;"
+    "CREATE TABLE token_alert_deliveries (tenant_id TEXT NOT NULL, token_id TEXT NOT NULL, webhook TEXT NOT NULL,"
+    "  sent_at INTEGER NOT NULL, PRIMARY KEY(tenant_id, token_id, webhook)) WITHOUT ROWID;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -1784,6 +1789,107 @@ int ch_store_token_list(ch_store *s, const char *tenant_id, ch_store_page *page,
     STMT(S_TOKEN_LIST, "listing tokens");
     bind_text(st, 1, tenant_id);
     return collect(db, st, sizeof **out, read_token_row, dispose_token_row, (void **)out, count, "listing tokens");
+}
+
+static int exec_bound(ch_store *s, const char *sql, const char *what, int nargs, const char *const *texts,
+                      const int64_t *ints, bool one_row);
+
+/* Runs a SELECT of TOKEN_COLS prepared here (texts bound first, then ints), into a list. */
+static int token_select(ch_store *s, const char *sql, const char *what, const char *const *texts, size_t ntexts,
+                        const int64_t *ints, size_t nints, ch_store_token **out, size_t *count)
+{
+    struct conn *c = conn_get(s);
+    sqlite3_stmt *st = NULL;
+    int rc, error;
+
+    *out = NULL;
+    *count = 0;
+    if (c == NULL)
+        return ch_error_last_code();
+    if ((rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL)) != SQLITE_OK)
+        return db_error(c->db, rc, what);
+    for (size_t i = 0; i < ntexts; i++)
+        sqlite3_bind_text(st, (int)i + 1, texts[i], -1, SQLITE_STATIC);
+    for (size_t i = 0; i < nints; i++)
+        sqlite3_bind_int64(st, (int)(ntexts + i) + 1, ints[i]);
+    error = collect(c->db, st, sizeof **out, read_token_row, dispose_token_row, (void **)out, count, what);
+    sqlite3_finalize(st);
+    return error;
+}
+
+int ch_store_token_alerts_due(ch_store *s, const char *tenant_id, int64_t now, int days, size_t max,
+                              ch_store_token **out, size_t *count)
+{
+    const char *texts[] = {tenant_id};
+    const int64_t ints[] = {now, (int64_t)days * 86400, (int64_t)max};
+
+    return token_select(s, "SELECT " TOKEN_COLS " FROM api_tokens WHERE tenant_id = ?1 AND revoked_at IS NULL"
+                           " AND alerted_at IS NULL AND expires_at > ?2 AND expires_at <= ?2 + ?3"
+                           " AND expires_at - created_at > ?3 ORDER BY expires_at LIMIT ?4",
+                        "finding tokens near their end", texts, 1, ints, 3, out, count);
+}
+
+int ch_store_token_alerted(ch_store *s, const char *tenant_id, const char *id, int64_t at)
+{
+    const char *texts[] = {NULL, tenant_id, id};
+    int64_t ints[] = {at, 0, 0};
+
+    return exec_bound(s, "UPDATE api_tokens SET alerted_at = ? WHERE tenant_id = ? AND id = ?",
+                      "recording a token's alert", 3, texts, ints, false);
+}
+
+int ch_store_token_alert_delivered(ch_store *s, const char *tenant_id, const char *id, const char *webhook,
+                                   bool *done)
+{
+    struct conn *c = conn_get(s);
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    *done = false;
+    if (c == NULL)
+        return ch_error_last_code();
+    if ((rc = sqlite3_prepare_v2(c->db, "SELECT 1 FROM token_alert_deliveries WHERE tenant_id = ? AND token_id = ?"
+                                        " AND webhook = ?", -1, &st, NULL)) != SQLITE_OK)
+        return db_error(c->db, rc, "reading a token alert's deliveries");
+    sqlite3_bind_text(st, 1, tenant_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, webhook, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    *done = rc == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error(c->db, rc, "reading a token alert's deliveries");
+}
+
+int ch_store_token_alert_delivery(ch_store *s, const char *tenant_id, const char *id, const char *webhook, int64_t at)
+{
+    const char *texts[] = {tenant_id, id, webhook, NULL};
+    int64_t ints[] = {0, 0, 0, at};
+
+    return exec_bound(s, "INSERT OR IGNORE INTO token_alert_deliveries(tenant_id, token_id, webhook, sent_at)"
+                         " VALUES(?,?,?,?)", "recording a token alert's delivery", 4, texts, ints, false);
+}
+
+int ch_store_tokens_ended(ch_store *s, int64_t before, size_t max, ch_store_token **out, size_t *count)
+{
+    const int64_t ints[] = {before, (int64_t)max};
+
+    /* Every tenant's: a revoked tenant's tokens end with it, and go as the others do. */
+    return token_select(s, "SELECT " TOKEN_COLS " FROM api_tokens WHERE revoked_at < ?1 OR expires_at < ?1"
+                           " ORDER BY created_at LIMIT ?2",
+                        "finding tokens ended long ago", NULL, 0, ints, 2, out, count);
+}
+
+int ch_store_token_delete(ch_store *s, const char *tenant_id, const char *id)
+{
+    const char *texts[] = {tenant_id, id};
+    int64_t ints[] = {0, 0};
+    int error;
+
+    if ((error = exec_bound(s, "DELETE FROM token_alert_deliveries WHERE tenant_id = ? AND token_id = ?",
+                            "deleting a token's alert deliveries", 2, texts, ints, false)) < 0)
+        return error;
+    return exec_bound(s, "DELETE FROM api_tokens WHERE tenant_id = ? AND id = ?", "deleting a token", 2, texts,
+                      ints, true);
 }
 
 void ch_store_token_list_free(ch_store_token *list, size_t count)
