@@ -151,14 +151,36 @@ document.getElementById("signin-form").addEventListener("submit", async (ev) => 
   }
 });
 
-document.getElementById("password").addEventListener("click", () => formDialog("Change password", [
-  el("label", { for: "pw-current" }, "Current password"), el("input", { id: "pw-current", type: "password", autocomplete: "current-password" }),
-  el("label", { for: "pw-new" }, "New password (8 characters or more)"), el("input", { id: "pw-new", type: "password", autocomplete: "new-password" })],
-"Change password", async (form, d) => {
-  await api("POST", "session/password", { current_password: form.querySelector("#pw-current").value, new_password: form.querySelector("#pw-new").value });
-  d.close();
-  done("Your password was changed; your other sessions have ended.");
-}, "pw-error"));
+// A password the console sets, typed twice: its two fields, and check(), which gives the
+// password or throws, saying so, when the two differ (a slip in a field that shows dots locks
+// one out of what the password protects), before anything is sent.
+function passwordTwice(id, label, again = "Repeat the password") {
+  const input = el("input", { id, type: "password", autocomplete: "new-password" });
+  const second = el("input", { id: `${id}-again`, type: "password", autocomplete: "new-password" });
+  return {
+    input, second,
+    rows: [el("label", { for: id }, label), input, el("label", { for: `${id}-again` }, again), second],
+    check(what = "passwords") {
+      if (input.value !== second.value) {
+        second.focus();
+        throw new Error(`The two ${what} typed differ: type the same in both fields.`);
+      }
+      return input.value;
+    },
+  };
+}
+
+document.getElementById("password").addEventListener("click", () => {
+  const pw = passwordTwice("pw-new", "New password (8 characters or more)", "Repeat the new password");
+  formDialog("Change password", [
+    el("label", { for: "pw-current" }, "Current password"), el("input", { id: "pw-current", type: "password", autocomplete: "current-password" }),
+    pw.rows],
+  "Change password", async (form, d) => {
+    await api("POST", "session/password", { current_password: form.querySelector("#pw-current").value, new_password: pw.check() });
+    d.close();
+    done("Your password was changed; your other sessions have ended.");
+  }, "pw-error");
+});
 
 document.getElementById("signout").addEventListener("click", async () => {
   await api("DELETE", "session").catch(() => {});
@@ -312,27 +334,30 @@ async function download(method, path, body, name) {
   saveBlob(await res.blob(), name);
 }
 
-// The passwords of a P12 or JKS export, shown with those formats: the store's; for a P12 none
-// at all (the empty password, which Windows and Kubernetes secrets read), asked for by its
-// box and never taken from an empty field; for a JKS its key entries' own (keytool -keypass).
+// The passwords of a P12 or JKS export, shown with those formats, each typed twice: the
+// store's; for a P12 none at all (the empty password, which Windows and Kubernetes secrets
+// read), asked for by its box and never taken from an empty field; for a JKS its key entries'
+// own (keytool -keypass).
 function storePasswords(id, format) {
-  const password = el("input", { id: `${id}-password`, type: "password", autocomplete: "new-password", "aria-describedby": `${id}-error` });
+  const store = passwordTwice(`${id}-password`, "Password (P12 and JKS)");
+  const key = passwordTwice(`${id}-key-password`, "Key password (JKS), when the key's is not the store's", "Repeat the key password");
+  const password = store.input, keyPassword = key.input;
+  password.setAttribute("aria-describedby", `${id}-error`);
   const none = el("input", { id: `${id}-no-password`, type: "checkbox" });
-  const keyPassword = el("input", { id: `${id}-key-password`, type: "password", autocomplete: "new-password" });
-  const pwRow = el("div", { hidden: true }, el("label", { for: `${id}-password` }, "Password (P12 and JKS)"), password);
+  const pwRow = el("div", { hidden: true }, store.rows);
   const noneRow = el("div", { hidden: true }, el("label", { class: "check" }, none,
     "No password: a P12 without one, as Windows and Kubernetes secrets take it (its key is not protected)"));
-  const keyRow = el("div", { hidden: true }, el("label", { for: `${id}-key-password` }, "Key password (JKS), when the key's is not the store's"),
-    keyPassword);
+  const keyRow = el("div", { hidden: true }, key.rows);
   const show = () => {
     const f = format.value;
     pwRow.hidden = !["p12", "jks"].includes(f);
     noneRow.hidden = f !== "p12";
     keyRow.hidden = f !== "jks";
-    password.disabled = f === "p12" && none.checked;
+    password.disabled = store.second.disabled = f === "p12" && none.checked;
   };
   format.addEventListener("change", show);
   none.addEventListener("change", show);
+  show();
   return {
     rows: [pwRow, noneRow, keyRow],
     // The request's password fields for the format chosen; a missing password said here.
@@ -341,6 +366,8 @@ function storePasswords(id, format) {
       if (f !== "p12" && f !== "jks") return {};
       if (f === "p12" && none.checked) return { password: "" };
       if (!password.value) throw new Error(f === "p12" ? 'Give a password, or tick "No password" for a P12 without one.' : "Give a password: a JKS needs one.");
+      store.check();
+      if (f === "jks") key.check("key passwords");
       return f === "jks" && keyPassword.value ? { password: password.value, key_password: keyPassword.value } : { password: password.value };
     },
   };
@@ -1108,7 +1135,8 @@ async function csrsScreen(screen) {
 }
 
 function keystoreExport(k) {
-  const format = el("select", { id: "kx-format" }, ["pem", "p7b", "p12", "jks"].map((f) => el("option", { value: f }, f.toUpperCase())));
+  // (the format it is, P12 or JKS, chosen first)
+  const format = el("select", { id: "kx-format" }, ["pem", "p7b", "p12", "jks"].map((f) => el("option", { value: f, selected: f === k.format }, f.toUpperCase())));
   // Only P12 and JKS are encrypted: the server refuses a password that would go unused.  The
   // entries keep their aliases.
   const passwords = storePasswords("kx", format);
@@ -1869,21 +1897,24 @@ async function usersCard() {
     try { await call(); } catch (e) { err.textContent = e.message; }
     await draw();
   };
-  const addDialog = () => formDialog("Add user", [
-    el("label", { for: "nu-name" }, "User name"), el("input", { id: "nu-name", autocomplete: "off" }),
-    el("label", { for: "nu-role" }, "Role"), roleSelect("nu-role"),
-    el("label", { for: "nu-password" }, "Password (8 characters or more)"), el("input", { id: "nu-password", type: "password", autocomplete: "new-password" })],
-  "Add", async (form, d) => {
-    await api("POST", "users", { name: form.querySelector("#nu-name").value, role: form.querySelector("#nu-role").value, password: form.querySelector("#nu-password").value });
-    d.close();
-    await draw();
-  }, "nu-error");
-  const passwordDialog = (name) => formDialog(`New password for ${name}`, [
-    el("label", { for: "rp-password" }, "New password (8 characters or more)"), el("input", { id: "rp-password", type: "password", autocomplete: "new-password" })],
-  "Set password", async (form, d) => {
-    await api("PATCH", "users/" + encodeURIComponent(name), { password: form.querySelector("#rp-password").value });
-    d.close();
-  }, "rp-error");
+  const addDialog = () => {
+    const pw = passwordTwice("nu-password", "Password (8 characters or more)");
+    formDialog("Add user", [
+      el("label", { for: "nu-name" }, "User name"), el("input", { id: "nu-name", autocomplete: "off" }),
+      el("label", { for: "nu-role" }, "Role"), roleSelect("nu-role"), pw.rows],
+    "Add", async (form, d) => {
+      await api("POST", "users", { name: form.querySelector("#nu-name").value, role: form.querySelector("#nu-role").value, password: pw.check() });
+      d.close();
+      await draw();
+    }, "nu-error");
+  };
+  const passwordDialog = (name) => {
+    const pw = passwordTwice("rp-password", "New password (8 characters or more)", "Repeat the new password");
+    formDialog(`New password for ${name}`, pw.rows, "Set password", async (form, d) => {
+      await api("PATCH", "users/" + encodeURIComponent(name), { password: pw.check() });
+      d.close();
+    }, "rp-error");
+  };
   await draw();
   return card;
 }

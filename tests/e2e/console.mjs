@@ -191,9 +191,20 @@ await page.getByRole("button", { name: "Details of web.example" }).click();
 await panelOf(page).getByRole("heading", { name: "web.example" }).waitFor();
 assert.equal(await panelOf(page).getByText("Last renewal failed").count(), 0);
 ok("a failed automatic renewal's reason is in the certificate's details, and only in its own");
+// A password set for an export is typed twice, and two that differ are said so before anything
+// is sent (the server logs each key export: none is logged).
+const keyExports = () => page.evaluate(async () => (await (await fetch("/api/v1/audit?action=key.export&limit=1000")).json()).items.length);
+const exportsBefore = await keyExports();
 await web.getByRole("button", { name: "Export web.example" }).click();
 await page.getByLabel("Format").selectOption("p12");
 await page.getByLabel("Password (P12 and JKS)").fill("s3cret-p12");
+await page.getByLabel("Repeat the password").fill("s3cret-p21");
+await page.getByRole("dialog").getByRole("button", { name: "Download" }).click();
+await page.locator("#ex-error").getByText("The two passwords typed differ: type the same in both fields.").waitFor();
+assert.ok(await focusIn(page, "#ex-password-again"));
+assert.equal(await keyExports(), exportsBefore);
+ok("an export's two passwords that differ: said in the dialog, the focus on the second, nothing exported");
+await page.getByLabel("Repeat the password").fill("s3cret-p12");
 const [dl] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download" }).click()]);
 await dl.saveAs(`${work}/web.p12`);
 const p12 = execFileSync("openssl", ["pkcs12", "-in", `${work}/web.p12`, "-passin", "pass:s3cret-p12", "-nodes"]).toString();
@@ -212,9 +223,16 @@ await page.getByLabel("Format").selectOption("pem");
 assert.ok(await page.locator("#ex-alias").isHidden());
 await page.getByLabel("Format").selectOption("jks");
 await page.getByLabel("Password (P12 and JKS)").fill("s3cret-jks");
+await page.getByLabel("Repeat the password").fill("s3cret-jks");
 await page.getByLabel(/^Alias of the entry/).fill("tomcat");
 await page.getByLabel(/^Key password \(JKS\)/).fill("key-s3cret");
+await page.getByLabel("Repeat the key password").fill("key-s3cert");
 assert.ok(await page.locator("#ex-no-password").isHidden());
+await page.getByRole("dialog").getByRole("button", { name: "Download" }).click();
+await page.locator("#ex-error").getByText("The two key passwords typed differ").waitFor();
+assert.equal(await keyExports(), exportsBefore + 1);
+await page.getByLabel("Repeat the key password").fill("key-s3cret");
+ok("a JKS export's two key passwords that differ: said, nothing exported");
 const [jksDl] = await Promise.all([page.waitForEvent("download"), page.getByRole("dialog").getByRole("button", { name: "Download" }).click()]);
 await jksDl.saveAs(`${work}/web.jks`);
 assert.match(execFileSync("keytool", ["-list", "-keystore", `${work}/web.jks`, "-storepass", "s3cret-jks"], quiet).toString(),
@@ -721,10 +739,12 @@ await ksDl.saveAs(`${work}/store.pem`);
 assert.match(readFileSync(`${work}/store.pem`, "utf8"), /BEGIN CERTIFICATE/);
 ok("a keystore exported (PEM)");
 await ks.getByRole("button", { name: "Export store.jks" }).click();
-await page.locator("#kx-format").selectOption("jks");
+assert.equal(await page.locator("#kx-format").inputValue(), "jks"); // (what it is, first)
 assert.equal(await page.getByRole("dialog").getByLabel(/^Alias/).count(), 0); // its entries keep theirs
 await page.locator("#kx-password").fill("store-s3cret");
+await page.locator("#kx-password-again").fill("store-s3cret");
 await page.locator("#kx-key-password").fill("key-s3cret");
+await page.locator("#kx-key-password-again").fill("key-s3cret");
 const [ksJks] = await Promise.all([page.waitForEvent("download"), page.getByRole("dialog").getByRole("button", { name: "Download" }).click()]);
 await ksJks.saveAs(`${work}/store-out.jks`);
 execFileSync("keytool", ["-importkeystore", "-srckeystore", `${work}/store-out.jks`, "-srcstorepass", "store-s3cret", "-srcalias", "tomcat",
@@ -1034,17 +1054,23 @@ await page.getByRole("button", { name: "Add user" }).click();
 await page.locator("#nu-name").fill("helper");
 await page.locator("#nu-role").selectOption("operator");
 await page.locator("#nu-password").fill("short");
+await page.locator("#nu-password-again").fill("short");
 await page.getByRole("button", { name: "Add", exact: true }).click();
 await page.locator("#nu-error").getByText("8").waitFor();
 await page.locator("#nu-password").fill("helper-password-1");
 await page.getByRole("button", { name: "Add", exact: true }).click();
+await page.locator("#nu-error").getByText("The two passwords typed differ").waitFor();
+assert.equal(await page.getByLabel("Role of helper").count(), 0);
+await page.locator("#nu-password-again").fill("helper-password-1");
+await page.getByRole("button", { name: "Add", exact: true }).click();
 await page.getByLabel("Role of helper").waitFor();
-ok("a console user added (a short password refused first)");
+ok("a console user added (a short password refused first, then two that differ)");
 // The list is drawn again once the change is in: wait for that before the next click.
 await Promise.all([page.waitForResponse((r) => new URL(r.url()).pathname === "/api/v1/users" && r.request().method() === "GET"),
   page.getByLabel("Role of helper").selectOption("admin")]);
 await page.getByRole("button", { name: "Reset the password of helper" }).click();
 await page.locator("#rp-password").fill("helper-password-2");
+await page.getByLabel("Repeat the new password").fill("helper-password-2");
 await page.getByRole("button", { name: "Set password" }).click();
 await page.getByRole("dialog").waitFor({ state: "hidden" });
 const users = await page.evaluate(async () => (await (await fetch("/api/v1/users")).json()).items.map((u) => u.name + ":" + u.role));
@@ -1198,8 +1224,18 @@ await viewerCtx.close();
 
 // The first-start password changed: the old one no longer signs in, the new one does.
 await page.getByRole("button", { name: "Change password" }).click();
+const pwSent = [];
+const onPw = (r) => { if (new URL(r.url()).pathname === "/api/v1/session/password") pwSent.push(r.method()); };
+page.on("request", onPw);
 await page.getByLabel("Current password").fill("wrong");
 await page.getByLabel("New password (8 characters or more)").fill("a-new-password-1");
+await page.getByLabel("Repeat the new password").fill("a-new-password-2");
+await page.getByRole("dialog").getByRole("button", { name: "Change password" }).click();
+await page.locator("#pw-error").getByText("The two passwords typed differ: type the same in both fields.").waitFor();
+assert.deepEqual(pwSent, []);
+page.off("request", onPw);
+ok("a new password typed twice differently: said so, nothing sent");
+await page.getByLabel("Repeat the new password").fill("a-new-password-1");
 await page.getByRole("dialog").getByRole("button", { name: "Change password" }).click();
 await page.getByRole("dialog").getByText("the current password is wrong").waitFor();
 await page.getByLabel("Current password").fill(password);
