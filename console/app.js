@@ -255,7 +255,8 @@ const screens = {
   overview: overviewScreen,
   certificates: certificatesScreen,
   trusted: trustedScreen,
-  keystores: keystoresScreen,
+  // (one list of both kinds: the old address shows it narrowed to keystores)
+  keystores: (screen) => certificatesScreen(screen, "keystore"),
   cas: casScreen,
   csrs: csrsScreen,
   devices: devicesScreen,
@@ -266,8 +267,9 @@ const screens = {
 function route() {
   openPanel = null;
   const name = (location.hash.replace(/^#\//, "") || "overview").split("/")[0];
+  const shown = name === "keystores" ? "certificates" : name;
   for (const a of document.querySelectorAll("nav a"))
-    a.setAttribute("aria-current", a.getAttribute("href") === "#/" + name ? "page" : "false");
+    a.setAttribute("aria-current", a.getAttribute("href") === "#/" + shown ? "page" : "false");
   // Each visit draws into an element of its own: a screen still loading when the user moves
   // on (the overview reads many certificates) then fills a detached element instead of
   // replacing the screen the user went to.
@@ -888,7 +890,15 @@ function certActions(c, { notice, load, changed, panel }) {
   return actions;
 }
 
-async function certificatesScreen(screen) {
+// The certificates and keystores of the tenant in one list (the destination seed: "a table of
+// all available certificates and keystores"), each opened in the panel beside it as its kind
+// shows it.  The API pages each kind on its own cursor, and they share no order (certificates
+// newest first, keystores oldest first), so the list is not interleaved: the keystores come
+// first (a tenant holds few), a page at a time, then the certificates; "Show more" goes on
+// with whichever is not read to its end.  The search and the state narrow certificates alone
+// (keystores have neither), so with either the keystores are left out, and the list says so.
+// kind: the kind shown first ("keystore" from #/keystores).
+async function certificatesScreen(screen, kind0 = "") {
   const notice = el("p", { role: "status", id: "cert-notice" });
   const search = el("input", { type: "search", id: "cert-search", placeholder: "Search subject, name or SAN (3 letters or more)", "aria-label": "Search certificates" });
   const body = el("tbody");
@@ -896,6 +906,9 @@ async function certificatesScreen(screen) {
   // certificates their CA's rotation replaced.
   const which = el("select", { id: "cert-which", "aria-label": "Which certificates" },
     [["", "all"], ["active", "in force"], ["expiring", "ending within 30 days"], ["expired", "expired"], ["rotated", "replaced by a CA rotation"]].map(([v, t]) => el("option", { value: v }, t)));
+  const kind = el("select", { id: "cert-kind", "aria-label": "Kind" },
+    [["", "certificates and keystores"], ["certificate", "certificates only"], ["keystore", "keystores only"]].map(([v, t]) => el("option", { value: v, selected: v === kind0 }, t)));
+  const narrowed = el("p", { class: "hint", id: "cert-narrowed", role: "status" });
   const certPath = () => {
     const q = new URLSearchParams();
     if (search.value.length >= 3) q.set("search", search.value);
@@ -907,19 +920,54 @@ async function certificatesScreen(screen) {
     return "certificates" + (q.toString() ? "?" + q.toString() : "");
   };
   const create = canChange() ? el("button", { id: "create-cert", onclick: () => createWizard(load) }, "Create certificate") : null;
-  // (rows are drawn by load(), once the panel is there)
-  const list = pagedList(body, "cert-more", 200, certPath, (c) => {
+  const upload = canChange() ? el("button", { id: "upload-keystore", class: "secondary", onclick: () => uploadKeystore(load) }, "Upload keystore") : null;
+  const certRow = (c) => {
     const { button, row } = panel.item(c.id, `Details of ${c.name}`, () => showCert(c.id, c.name));
     const actions = el("div", { class: "row-actions" }, button, certActions(c, ctx));
     // The names a client checks, under the subject: the first three, and how many more.
     const sans = c.sans || [];
     const sanLine = sans.length ? el("div", { class: "muted sans" }, sans.slice(0, 3).join(", ") + (sans.length > 3 ? ` and ${sans.length - 3} more` : "")) : null;
-    return row(el("tr", {}, el("td", {}, c.name), el("td", {}, c.subject, sanLine), el("td", { class: "hide-narrow" }, c.issuer),
-      el("td", { class: "day" }, until(c.not_after)), el("td", {}, badge(Date.parse(c.not_after) > Date.now() ? c.status : "expired")), el("td", {}, actions)));
-  });
-  const panel = sidePanel(el("div", { class: "toolbar" }, search, which, create),
-    el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Subject"),
-      el("th", { class: "hide-narrow" }, "Issuer"), el("th", {}, "Valid until"), el("th", {}, "Status"), el("th", {}, ""))), body), list.more);
+    return row(el("tr", { "data-kind": "certificate" }, el("td", {}, c.name), el("td", { class: "kind" }, "Certificate"), el("td", {}, c.subject, sanLine),
+      el("td", { class: "hide-narrow" }, c.issuer), el("td", { class: "day" }, until(c.not_after)),
+      el("td", {}, badge(Date.parse(c.not_after) > Date.now() ? c.status : "expired")), el("td", {}, actions)));
+  };
+  const keystoreRow = (k) => {
+    const { button, row } = panel.item(k.id, `Details of ${k.name}`, () => showKeystore(k.id, k.name));
+    return row(el("tr", { "data-kind": "keystore" }, el("td", {}, k.name), el("td", { class: "kind" }, `Keystore (${k.format.toUpperCase()})`),
+      el("td", { class: "muted" }, `created ${day(k.created_at)}`), el("td", { class: "hide-narrow" }), el("td", {}, "—"), el("td", {}),
+      el("td", {}, el("div", { class: "row-actions" }, button, keystoreActions(k, load, panel)))));
+  };
+  // What is read, in order: [path, page size, row of an item]; the one at the front is read
+  // from cursor next.
+  const more = el("button", { class: "secondary", id: "cert-more", hidden: true }, "Show more");
+  let queue = [], next = null, loads = 0;
+  const filtered = () => search.value.length >= 3 || which.value !== "";
+  async function readPages(append) {
+    const mine = ++loads;
+    if (!append) {
+      queue = [kind.value !== "certificate" && !filtered() ? ["keystores", 100, keystoreRow] : null,
+        kind.value !== "keystore" ? [certPath(), 200, certRow] : null].filter(Boolean);
+      next = null;
+    }
+    const rows = [];
+    // On until a page of one kind has more after it, or every kind is read.
+    while (queue.length) {
+      const [path, limit, rowOf] = queue[0];
+      const page = await api("GET", `${path}${path.includes("?") ? "&" : "?"}limit=${limit}${next ? "&cursor=" + encodeURIComponent(next) : ""}`);
+      if (mine !== loads) return false; /* a later load (a search typed) replaced this one */
+      rows.push(...page.items.map(rowOf));
+      next = page.next_cursor;
+      if (next) break;
+      queue.shift();
+    }
+    if (append) body.append(...rows); else body.replaceChildren(...rows);
+    more.hidden = !queue.length;
+    return true;
+  }
+  more.addEventListener("click", () => readPages(true));
+  const panel = sidePanel(el("div", { class: "toolbar" }, search, which, kind, el("span", { class: "row-actions" }, create, upload)), narrowed,
+    el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Kind"), el("th", {}, "Subject"),
+      el("th", { class: "hide-narrow" }, "Issuer"), el("th", {}, "Valid until"), el("th", {}, "Status"), el("th", {}, ""))), body), more);
   const changed = async () => { await load(); await panel.refresh(); };
   const ctx = { notice, load: () => load(), changed, panel };
   // The panel: everything the certificate says and how it came here, and its actions.
@@ -928,15 +976,26 @@ async function certificatesScreen(screen) {
     return { title: c.name, body: [el("p", {}, badge(Date.parse(c.not_after) > Date.now() ? c.status : "expired")),
       el("div", { class: "row-actions" }, certActions(c, ctx)), certDetails(c)] };
   });
+  // A keystore's: its entries (each opened whole from there), how it was made, its actions.
+  const showKeystore = (id, name) => panel.show(id, name, async () => {
+    const full = await api("GET", "keystores/" + id);
+    return { title: full.name, ...keystoreView(full, keystoreActions(full, load, panel), panel) };
+  });
   // An empty page says so (a bare heading looked like a screen still loading).
-  // show: the id of a certificate whose details open once the list is read (one just made).
+  // show: what opens once the list is read (one just made): a certificate's id, or
+  // { keystore: id, name }.
   const load = async (show) => {
-    await list.load();
+    // (a keystore is not searched: the search and the state are hidden for keystores alone)
+    search.hidden = which.hidden = kind.value === "keystore";
+    narrowed.textContent = kind.value === "" && filtered() ? "Keystores are not listed while certificates are searched or narrowed by state." : "";
+    if (!(await readPages(false))) return;
     if (!body.children.length)
-      body.append(el("tr", {}, el("td", { colspan: 6, class: "muted" },
-        search.value.length >= 3 ? `No certificate's subject, name or SAN holds "${search.value}".`
-          : which.value ? "No certificate is in that state." : "No certificates yet.")));
+      body.append(el("tr", {}, el("td", { colspan: 7, class: "muted" },
+        kind.value === "keystore" ? "No keystores yet."
+          : search.value.length >= 3 ? `No certificate's subject, name or SAN holds "${search.value}".`
+            : which.value ? "No certificate is in that state." : kind.value ? "No certificates yet." : "No certificates or keystores yet.")));
     if (typeof show === "string") showCert(show, "");
+    else if (show?.keystore) showKeystore(show.keystore, show.name);
   };
   // A term of three characters or more (the search index is of trigrams; a shorter one reads
   // every certificate), asked for once typing pauses.
@@ -947,7 +1006,8 @@ async function certificatesScreen(screen) {
     typing = setTimeout(load, 250);
   });
   which.addEventListener("change", () => load());
-  screen.replaceChildren(el("h1", {}, "Certificates"), notice, panel.element);
+  kind.addEventListener("change", () => load());
+  screen.replaceChildren(el("h1", {}, "Certificates and keystores"), notice, panel.element);
   await load();
 }
 
@@ -1161,7 +1221,7 @@ function keystoreExport(k) {
 // certificates screen shows one, what the entry holds, and the chain after it.  k is the
 // keystore read whole (GET keystores/{id}), actions its buttons.
 function keystoreView(k, actions, panel, from) {
-  const origins = [...new Set(k.entries.map((x) => x.origin || "uploaded"))];
+  const origins = [...new Set(k.entries.map((x) => originName(x.origin)))];
   const buttons = new Map();
   const entry = (x) => {
     const b = el("button", { type: "button", class: "entry", "aria-label": `Details of ${x.alias}`, onclick: () => panel.view(async () => {
@@ -1316,53 +1376,42 @@ function keystoreActions(k, load, panel) {
       }) }, "Delete") : null];
 }
 
-async function keystoresScreen(screen) {
-  const body = el("tbody");
-  const list = pagedList(body, "ks-more", 100, () => "keystores", (k) => {
-    const { button, row } = panel.item(k.id, `Details of ${k.name}`, () => panel.show(k.id, k.name, async () => {
-      const full = await api("GET", "keystores/" + k.id);
-      return { title: full.name, ...keystoreView(full, keystoreActions(full, load, panel), panel) };
-    }));
-    return row(el("tr", {}, el("td", {}, k.name), el("td", {}, k.format.toUpperCase()),
-      el("td", {}, el("div", { class: "row-actions" }, button, keystoreActions(k, load, panel)))));
+// A keystore file uploaded (JKS, PFX, P12, PEM...): stored entry by entry, keys sealed; then()
+// reads the list again.
+function uploadKeystore(then) {
+  const file = el("input", { type: "file", id: "ks-file", accept: ".jks,.pfx,.p12,.pem,.cer,.crt,.der,.p7b", "aria-describedby": "ks-error" });
+  const password = el("input", { type: "password", id: "ks-password", autocomplete: "off" });
+  const keyPassword = el("input", { type: "password", id: "ks-key-password", autocomplete: "off" });
+  const err = el("p", { class: "error", id: "ks-error", role: "alert" });
+  const form = el("form", { method: "dialog" }, el("h2", {}, "Upload keystore"),
+    el("label", { for: "ks-file" }, "Keystore file (JKS, PFX, P12, PEM, CER, CRT)"), dropArea(file, "Drop the file here, or browse: "),
+    el("label", { for: "ks-password" }, "Password"), password,
+    el("label", { for: "ks-key-password" }, "Key password, when the keys have their own"), keyPassword, err,
+    el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Upload"),
+      el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    err.textContent = "";
+    if (!file.files[0]) { err.textContent = "Choose a keystore file."; return; }
+    const f = new FormData();
+    f.append("file", file.files[0]);
+    if (password.value) f.append("password", password.value);
+    if (keyPassword.value) f.append("key_password", keyPassword.value);
+    try {
+      const made = await api("POST", "keystores", f);
+      d.close();
+      // What the file held and was not kept (a JCEKS secret key, a key without its
+      // certificate) is said, not dropped unseen.
+      if (made.notes?.length) done(`Keystore uploaded; not kept: ${made.notes.join("; ")}`);
+      then();
+    } catch (e) { err.textContent = e.message; }
   });
-  const load = () => list.load();
-  const upload = canChange() ? el("button", { id: "upload-keystore", onclick: () => {
-    const file = el("input", { type: "file", id: "ks-file", accept: ".jks,.pfx,.p12,.pem,.cer,.crt,.der,.p7b", "aria-describedby": "ks-error" });
-    const password = el("input", { type: "password", id: "ks-password", autocomplete: "off" });
-    const keyPassword = el("input", { type: "password", id: "ks-key-password", autocomplete: "off" });
-    const err = el("p", { class: "error", id: "ks-error", role: "alert" });
-    const form = el("form", { method: "dialog" }, el("h2", {}, "Upload keystore"),
-      el("label", { for: "ks-file" }, "Keystore file (JKS, PFX, P12, PEM, CER, CRT)"), dropArea(file, "Drop the file here, or browse: "),
-      el("label", { for: "ks-password" }, "Password"), password,
-      el("label", { for: "ks-key-password" }, "Key password, when the keys have their own"), keyPassword, err,
-      el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Upload"),
-        el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
-    form.addEventListener("submit", async (ev) => {
-      ev.preventDefault();
-      err.textContent = "";
-      if (!file.files[0]) { err.textContent = "Choose a keystore file."; return; }
-      const f = new FormData();
-      f.append("file", file.files[0]);
-      if (password.value) f.append("password", password.value);
-      if (keyPassword.value) f.append("key_password", keyPassword.value);
-      try {
-        const made = await api("POST", "keystores", f);
-        d.close();
-        // What the file held and was not kept (a JCEKS secret key, a key without its
-        // certificate) is said, not dropped unseen.
-        if (made.notes?.length) done(`Keystore uploaded; not kept: ${made.notes.join("; ")}`);
-        load();
-      } catch (e) { err.textContent = e.message; }
-    });
-    const d = openDialog(form);
-    file.focus();
-  } }, "Upload keystore") : null;
-  const panel = sidePanel(el("div", { class: "toolbar" }, el("span", {}, "Keystores are kept entry by entry; keys sealed"), upload),
-    el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Format"), el("th", {}, ""))), body), list.more);
-  screen.replaceChildren(el("h1", {}, "Keystores"), panel.element);
-  await load();
+  const d = openDialog(form);
+  file.focus();
 }
+
+// How a keystore's entry came there, in words (the API's origin): its keystore's method.
+const originName = (o) => ({ generated: "made here", added: "added from the inventory" })[o] || o || "uploaded";
 
 // How a certificate came here, in words (the API's method).
 const methodName = (m) => ({ csr_signed: "signed for a CSR", issued: "issued for a public key sent" })[m] || m;
@@ -1390,7 +1439,7 @@ function certDetails(c, entry) {
     el("dt", {}, "Subject key identifier"), el("dd", {}, d.ski || "—"),
     el("dt", {}, "Authority key identifier"), el("dd", {}, d.aki || "—"),
     el("dt", {}, "Subject alternative names"), el("dd", {}, list(d.sans)),
-    entry ? [el("dt", {}, "In this keystore"), el("dd", {}, `${entry.origin || "uploaded"}, ${entry.has_private_key ? "with its private key (sealed)" : "the certificate only"}`)]
+    entry ? [el("dt", {}, "In this keystore"), el("dd", {}, `${originName(entry.origin)}, ${entry.has_private_key ? "with its private key (sealed)" : "the certificate only"}`)]
       : [el("dt", {}, "Method"), el("dd", {}, `${methodName(c.method)}${c.profile ? " with profile " + c.profile : ""}`),
         el("dt", {}, "Created"), el("dd", {}, c.created_at),
         el("dt", {}, "Private key"), el("dd", {}, c.has_private_key ? "held here, sealed" : "not held here"),

@@ -141,7 +141,7 @@ await panelOf(page).waitFor({ state: "hidden" });
 ok("deleted after confirming (and kept when cancelled); its panel closed with it");
 
 // A server certificate through the wizard, exported as PKCS#12 and read back by openssl.
-await page.getByRole("link", { name: "Certificates", exact: true }).click();
+await page.getByRole("link", { name: "Certificates and keystores" }).click();
 await page.getByRole("button", { name: "Create certificate" }).click();
 await page.getByLabel("Identifier").fill("web.example");
 await page.getByRole("button", { name: "Next" }).click();
@@ -688,8 +688,8 @@ await page.getByRole("button", { name: "Download partner" }).waitFor({ state: "d
 assert.equal(await page.evaluate(async (id) => (await (await fetch("/api/v1/certificates/" + id)).json()).has_private_key, signed.id), true);
 ok("a signed CSR deleted from its row: its certificate keeps the key");
 
-// A JKS uploaded, shown entry by entry.
-await page.getByRole("link", { name: "Keystores" }).click();
+// A JKS uploaded, shown entry by entry, in the one list of certificates and keystores.
+await page.getByRole("link", { name: "Certificates and keystores" }).click();
 await page.getByRole("button", { name: "Upload keystore" }).click();
 await page.locator("#ks-file").setInputFiles(`${work}/store.jks`);
 await page.locator("#ks-password").fill("changeit");
@@ -705,6 +705,38 @@ assert.deepEqual([fields.Format, fields.Method], ["JKS", "uploaded"]);
 assert.equal(await panelOf(page).locator(".entries li").count(), 1);
 for (const name of ["Export store.jks", "Delete store.jks"]) await panelOf(page).getByRole("button", { name }).waitFor();
 ok("a JKS uploaded; a click on its row opens the panel: its entries, format, method and actions");
+// The destination seed's one table of certificates and keystores: the keystores first, each
+// row saying its kind; narrowed to one kind, and the old address of the keystores to them.
+const kinds = () => page.locator("#screen tbody tr").evaluateAll((rows) => rows.map((r) => r.dataset.kind));
+let shownKinds = await kinds();
+assert.equal(shownKinds[0], "keystore");
+assert.ok(shownKinds.includes("certificate"));
+assert.equal(shownKinds.lastIndexOf("keystore") < shownKinds.indexOf("certificate"), true);
+assert.equal(await ks.locator("td").nth(1).innerText(), "Keystore (JKS)");
+assert.equal(await page.locator("tr", { hasText: "imported-renamed" }).locator("td").nth(1).innerText(), "Certificate");
+await page.getByLabel("Kind").selectOption("keystore");
+await page.locator('tr[data-kind="certificate"]').first().waitFor({ state: "detached" });
+assert.ok(await page.getByLabel("Search certificates").isHidden());
+assert.equal(await ks.count(), 1);
+await page.getByLabel("Kind").selectOption("certificate");
+await ks.waitFor({ state: "detached" });
+await page.locator("tr", { hasText: "imported-renamed" }).waitFor();
+await page.getByLabel("Kind").selectOption("");
+await ks.waitFor();
+await page.getByLabel("Search certificates").fill("imported");
+await page.locator("#cert-narrowed").getByText("Keystores are not listed while certificates are searched").waitFor();
+await ks.waitFor({ state: "detached" });
+await page.getByLabel("Search certificates").fill("");
+await ks.waitFor();
+await page.evaluate(() => { location.hash = "#/keystores"; });
+await page.locator('tr[data-kind="certificate"]').first().waitFor({ state: "detached" });
+assert.equal(await page.getByLabel("Kind").inputValue(), "keystore");
+assert.equal(await page.getByRole("link", { name: "Certificates and keystores" }).getAttribute("aria-current"), "page");
+await page.getByRole("link", { name: "Certificates and keystores" }).click();
+await page.locator('tr[data-kind="certificate"]').first().waitFor();
+ok("certificates and keystores in one list, keystores first, each row's kind said; narrowed to a kind; a search leaves keystores out, saying so");
+await ks.locator("td").first().click();
+await panelOf(page).getByRole("heading", { name: "store.jks" }).waitFor();
 await page.screenshot({ path: `${shots}/keystores.png`, fullPage: true });
 await panelOf(page).getByRole("button", { name: "Details of tomcat" }).click();
 await panelOf(page).getByRole("heading", { name: "Entry tomcat" }).waitFor();
@@ -732,6 +764,13 @@ await page.getByLabel("Key password, when the keys have their own").fill("key-of
 await page.getByRole("dialog").getByRole("button", { name: "Upload", exact: true }).click();
 await page.locator("tr", { hasText: "apart.jks" }).waitFor();
 ok("a JKS whose key has a password of its own: refused saying so, then uploaded with it");
+// Deleted from its row in the list, as a certificate is; gone from the server too.
+await page.locator("tr", { hasText: "apart.jks" }).getByRole("button", { name: "Delete apart.jks" }).click();
+await page.getByRole("dialog").getByText('Delete the keystore "apart.jks"?').waitFor();
+await page.getByRole("dialog").getByRole("button", { name: "Delete", exact: true }).click();
+await page.locator("tr", { hasText: "apart.jks" }).waitFor({ state: "detached" });
+assert.deepEqual(await page.evaluate(async () => (await (await fetch("/api/v1/keystores")).json()).items.map((k) => k.name)), ["store.jks"]);
+ok("a keystore deleted from its row in the list, and from the server");
 await ks.getByRole("button", { name: "Export store.jks" }).click();
 await page.locator("#kx-format").selectOption("pem");
 const [ksDl] = await Promise.all([page.waitForEvent("download"), page.getByRole("dialog").getByRole("button", { name: "Download" }).click()]);
@@ -867,13 +906,17 @@ const bulk = await page.evaluate(async () => {
 });
 assert.equal(bulk.ids.length, 205);
 await page.getByRole("link", { name: "CAs", exact: true }).click();
-await page.getByRole("link", { name: "Certificates", exact: true }).click();
+await page.getByRole("link", { name: "Certificates and keystores" }).click();
 await page.locator("#cert-more").waitFor();
-assert.equal(await page.locator("tbody tr:not([hidden])").count(), 200);
+// (after the keystores, all read at once: they are fewer than a page)
+const keystoreCount = await page.evaluate(async () => (await (await fetch("/api/v1/keystores")).json()).items.length);
+assert.equal(await page.locator('tbody tr[data-kind="keystore"]').count(), keystoreCount);
+assert.equal(await page.locator('tbody tr[data-kind="certificate"]').count(), 200);
 await page.locator("#cert-more").click();
 await page.locator("#cert-more").waitFor({ state: "hidden" });
-assert.equal(await page.locator("tbody tr:not([hidden])").count(), bulk.total);
-ok(`a page of 200 certificates, and "Show more" shows the other ${bulk.total - 200}`);
+assert.equal(await page.locator('tbody tr[data-kind="certificate"]').count(), bulk.total);
+assert.equal(await page.locator('tbody tr[data-kind="keystore"]').count(), keystoreCount);
+ok(`the keystores and a page of 200 certificates, and "Show more" shows the other ${bulk.total - 200}`);
 await page.locator("#cert-search").fill("bulk-20");
 await page.waitForFunction(() => document.querySelectorAll("tbody tr:not([hidden])").length === 6);
 assert.deepEqual((await page.locator("tbody tr:not([hidden]) td:first-child").allInnerTexts()).sort(),
@@ -908,7 +951,7 @@ ok("the audit log filtered by action and by who, an empty result said");
 // A keystore's certificate picker reaches past its first page: it asks the server for what is
 // typed (bulk-150 is not among the newest 25 it shows first), says when a term holds more than
 // it shows, and the entry chosen is added.
-await page.getByRole("link", { name: "Keystores" }).click();
+await page.getByRole("link", { name: "Certificates and keystores" }).click();
 await page.locator("tr", { hasText: "store.jks" }).locator("td").first().click();
 await panelOf(page).getByRole("button", { name: "Add an entry to store.jks" }).click();
 await page.locator("#ke-found").getByText(`The newest 25 certificates: type 3 letters or more`).waitFor();
@@ -988,7 +1031,7 @@ await page.getByRole("button", { name: "Save settings" }).click();
 await page.getByText("Saved.").waitFor();
 const rootId = await page.evaluate(async (name) => (await (await fetch("/api/v1/cas?limit=1000")).json()).items.find((c) => c.name === name).id, rootCa);
 assert.equal((await settings()).default_ca_id, rootId);
-await page.getByRole("link", { name: "Certificates", exact: true }).click();
+await page.getByRole("link", { name: "Certificates and keystores" }).click();
 await page.getByRole("button", { name: "Create certificate" }).click();
 await page.getByLabel("Identifier").fill("signer-check");
 await page.getByRole("button", { name: "Next" }).click();
@@ -1131,14 +1174,14 @@ assert.ok(["A", "BUTTON", "INPUT"].includes(focused));
 ok("works at phone width, focus moves with the keyboard");
 // A row's actions stay in sight at phone width (they sat past the right edge, behind a
 // sideways scroll).
-await page.getByRole("link", { name: "Certificates", exact: true }).click();
+await page.getByRole("link", { name: "Certificates and keystores" }).click();
 const exportButton = page.getByRole("button", { name: /^Export / }).first();
 await exportButton.waitFor();
 const box = await exportButton.boundingBox();
 assert.ok(box.x >= 0 && box.x + box.width <= 390, JSON.stringify(box));
 ok("at phone width a certificate's actions are in sight");
 // The panel takes the list's place at phone width, and gives it back when closed.
-await page.getByRole("button", { name: /^Details of / }).first().click();
+await page.locator('tr[data-kind="certificate"]').getByRole("button", { name: /^Details of / }).first().click();
 await panelOf(page).getByText("SHA-256").waitFor();
 const phonePanel = await panelOf(page).boundingBox();
 assert.ok(phonePanel.x >= 0 && phonePanel.x + phonePanel.width <= 390, JSON.stringify(phonePanel));
@@ -1183,7 +1226,7 @@ await vp.getByRole("button", { name: "Details of Plant root" }).click();
 await panelOf(vp).getByText("Devices registered through it").waitFor();
 for (const name of ["Disable", "Enable", "Delete", /^Move /])
   assert.equal(await panelOf(vp).getByRole("button", { name }).count(), 0, `a viewer's panel offers ${name}`);
-await vp.getByRole("link", { name: "Certificates", exact: true }).click();
+await vp.getByRole("link", { name: "Certificates and keystores" }).click();
 await vp.locator("tr", { hasText: "web.example" }).first().waitFor();
 assert.equal(await vp.getByRole("button", { name: "Create certificate" }).count(), 0);
 assert.equal(await vp.getByRole("button", { name: /^Delete/ }).count(), 0);
@@ -1196,7 +1239,7 @@ for (const name of [/^Delete/, /^Edit/, /^Renew/])
 await vp.keyboard.press("Escape");
 await panelOf(vp).waitFor({ state: "hidden" });
 // Export offers a viewer the formats without the key, saying why P12 and JKS are not there.
-await vp.getByRole("button", { name: /^Export / }).first().click();
+await vp.locator('tr[data-kind="certificate"]').getByRole("button", { name: /^Export / }).first().click();
 await vp.locator("#ex-why").getByText("which this account may not export").waitFor();
 assert.deepEqual(await vp.locator("#ex-format option").allInnerTexts(), ["PEM", "DER", "P7B"]);
 await vp.getByRole("dialog").getByRole("button", { name: "Cancel" }).click();
@@ -1207,7 +1250,6 @@ const refused = await vp.evaluate(async () => {
 });
 assert.equal(refused, 403);
 // A keystore's panel: its entries and Export, nothing that changes them.
-await vp.getByRole("link", { name: "Keystores" }).click();
 await vp.locator("tr", { hasText: "store.jks" }).locator("td").first().click();
 await panelOf(vp).getByRole("button", { name: "Details of tomcat" }).waitFor();
 for (const name of [/^Add an entry/, /^Rename /, /^Delete /])
