@@ -451,6 +451,16 @@ const lifetimeWords = (days, ttl) => lifetimeText(lifetimeOf(days, ttl));
 const KEY_TYPES = [["p256", "EC P-256"], ["p384", "EC P-384"], ["p521", "EC P-521"], ["rsa2048", "RSA 2048"],
   ["rsa3072", "RSA 3072"], ["rsa4096", "RSA 4096"], ["ed25519", "Ed25519"]];
 const DIGESTS = [["sha256", "SHA-256"], ["sha384", "SHA-384"], ["sha512", "SHA-512"]];
+// The same key types as TrueNAS asks them in its wizard: the Key Type (RSA or EC; Ed25519 has
+// neither a length nor a curve), then the RSA key's length or the EC key's curve, each a field
+// of its own; the API takes them as one key_type.
+const KEY_ALGS = [["ec", "EC"], ["rsa", "RSA"], ["ed25519", "Ed25519"]];
+const RSA_BITS = [["2048", "2048"], ["3072", "3072"], ["4096", "4096"]];
+const EC_CURVES = [["p256", "P-256 (secp256r1)"], ["p384", "P-384 (secp384r1)"], ["p521", "P-521 (secp521r1)"]];
+const keyTypeOf = (alg, bits, curve) => (alg === "rsa" ? "rsa" + bits : alg === "ed25519" ? "ed25519" : curve);
+// [algorithm, RSA length, EC curve] of a key_type (the two that do not apply at their first).
+const keyParts = (t) => (t.startsWith("rsa") ? ["rsa", t.slice(3), "p256"] : t === "ed25519" ? ["ed25519", "2048", "p256"] : ["ec", "2048", t]);
+const keyTypeText = (t) => (KEY_TYPES.find(([v]) => v === t) || [t, t])[1];
 const options = (list, chosen) => list.map(([v, t]) => el("option", { value: v, selected: v === chosen }, t));
 // An Ed25519 key signs without a digest: its digest is not offered (the API refuses one).
 function digestFollows(key, digest) {
@@ -487,23 +497,36 @@ function namesAllowed(p) {
 // The create wizard: the storage seed's fields, a step at a time, Back and Next, review last.
 async function createWizard(reload) {
   const [cas, profiles, signer] = await Promise.all([apiAll("cas"), apiAll("profiles"), defaultSigner()]);
-  const v = { type: "internal", profile: "tls-server", key_type: "p256", digest: "sha256",
+  const v = { type: "internal", keep_as: "certificate", profile: "tls-server", key_type: "p256", digest: "sha256",
     ca_id: preferredSigner(cas.items, signer), ext: { ...EXT_ON }, crit: { ...EXT_CRITICAL } };
   {
     const p = profiles.items.find((x) => x.name === v.profile) || {};
     [v.lifetime, v.lifetime_unit] = p.default_ttl || p.default_days ? lifetimeOf(p.default_days, p.default_ttl) : ["365", "d"];
   }
+  // (the key type's fields are drawn from these, and give key_type back when saved)
+  const keyFieldsOf = () => { [v.key_alg, v.key_bits, v.key_curve] = keyParts(v.key_type); };
   const field = (id, label, attrs = {}) => [el("label", { for: id }, label), el("input", { id, name: id, value: v[id] || "", ...attrs })];
   const select = (id, label, options) => [el("label", { for: id }, label),
     el("select", { id, name: id }, options.map(([val, text]) => el("option", { value: val, selected: v[id] === val }, text)))];
+  const profileOf = (name) => profiles.items.find((p) => p.name === name);
   const steps = [
+    // TrueNAS's first step (Identifier and Type, and the Profile that fills in what follows),
+    // and the destination seed's "certificate name and type": one certificate, or a keystore
+    // holding it.
     ["Identifier and type", () => [...field("name", "Identifier"),
       ...select("type", "Type", [["internal", "Internal certificate (key made here)"], ["import", "Import a certificate (and its key)"],
-        ["csr", "Certificate for a CSR that exists on this system"]])]],
-    ["Profile, key and lifetime", () => [
-      ...select("profile", "Profile", profiles.items.filter((p) => !p.is_ca).map((p) => [p.name, `${p.name} — ${p.description}`])),
-      el("p", { class: "hint", id: "profile-names" }, namesAllowed(profiles.items.find((p) => p.name === v.profile))),
-      ...select("key_type", "Key type", KEY_TYPES),
+        ["csr", "Certificate for a CSR that exists on this system"]]),
+      el("div", { id: "internal-only", hidden: v.type !== "internal" },
+        ...select("keep_as", "Store it as", [["certificate", "A certificate"], ["p12", "A keystore (PKCS#12) holding the certificate and its key"],
+          ["jks", "A keystore (JKS) holding the certificate and its key"]]),
+        el("p", { class: "hint", id: "keep-as-hint" }, keepAsHint()),
+        ...select("profile", "Profile", profiles.items.filter((p) => !p.is_ca).map((p) => [p.name, `${p.name} — ${p.description}`])),
+        el("p", { class: "hint", id: "profile-names" }, namesAllowed(profileOf(v.profile))))]],
+    ["Certificate options", () => [
+      el("p", { class: "hint" }, `Profile ${v.profile}: its lifetime and the key types it allows are filled in.`),
+      ...select("key_alg", "Key type", KEY_ALGS),
+      el("div", { id: "key-bits-row", hidden: v.key_alg !== "rsa" }, ...select("key_bits", "Key length (bits)", RSA_BITS)),
+      el("div", { id: "key-curve-row", hidden: v.key_alg !== "ec" }, ...select("key_curve", "EC curve", EC_CURVES)),
       ...select("digest", "Digest", DIGESTS),
       ...lifetimeInputs("lifetime", "Lifetime", [v.lifetime, v.lifetime_unit]),
       el("label", { class: "check" }, el("input", { type: "checkbox", name: "auto_renew", id: "auto_renew", checked: !!v.auto_renew }),
@@ -519,13 +542,13 @@ async function createWizard(reload) {
     ["Extensions", () => [
       extSwitch("bc", "Basic Constraints", "Says the certificate is no CA; a leaf certificate may go without it."),
       extSwitch("aki", "Authority Key Identifier", "Names the key of the CA that signed it, so verifiers find that CA by more than its name (RFC 5280 asks for it)."),
-      extSwitch("ku", "Key Usage", "What the key may do. Leave the usages unticked to take the profile's.",
+      extSwitch("ku", "Key Usage", `What the key may do. Leave the usages unticked to take the profile's${usagesOf("key_usage")}.`,
         ["digital_signature", "key_encipherment", "key_agreement", "non_repudiation"].map((u) =>
           el("label", { class: "check" }, el("input", { type: "checkbox", name: "ku_" + u, checked: (v.ku || []).includes(u) }), u))),
-      extSwitch("eku", "Extended Key Usage", "What the certificate is for. Leave the usages unticked to take the profile's; off, it serves any purpose.",
+      extSwitch("eku", "Extended Key Usage", `What the certificate is for. Leave the usages unticked to take the profile's${usagesOf("ext_key_usage")}; off, it serves any purpose.`,
         ["server_auth", "client_auth", "code_signing", "email_protection"].map((u) =>
           el("label", { class: "check" }, el("input", { type: "checkbox", name: "eku_" + u, checked: (v.eku || []).includes(u) }), u)))]],
-    ["Review", () => [el("dl", {}, [["Identifier", v.name], ["Profile", v.profile], ["Key type", v.key_type], ["Digest", v.digest],
+    ["Review", () => [el("dl", {}, [["Identifier", v.name], ["Stored as", keepAsText()], ["Profile", v.profile], ["Key type", keyTypeText(v.key_type)], ["Digest", v.digest],
       ["Lifetime", lifetimeText([v.lifetime, v.lifetime_unit])], ["Signing CA", (cas.items.find((c) => c.id === v.ca_id) || {}).name],
       ["Common name", v.common_name], ["Organization", v.organization], ["Subject alternative names", v.sans],
       ["Basic constraints", extReview("bc", "on")], ["Authority key identifier", extReview("aki", "on")],
@@ -534,6 +557,17 @@ async function createWizard(reload) {
       ["Automatic renewal", v.auto_renew ? "on" : "off"]]
       .flatMap(([k, val]) => [el("dt", {}, k), el("dd", {}, val || "—")]))]],
   ];
+  // The profile's usages, said where they would be taken: " (a, b)".
+  function usagesOf(key) {
+    const u = profileOf(v.profile)?.[key];
+    return u && u.length ? ` (${u.join(", ")})` : "";
+  }
+  function keepAsHint() {
+    return v.keep_as === "certificate" ? "" : "The keystore holds the key sealed here, as the certificate does; its password is set when it is exported.";
+  }
+  function keepAsText() {
+    return { certificate: "a certificate", p12: "a keystore (PKCS#12)", jks: "a keystore (JKS)" }[v.keep_as];
+  }
   // An extension's switch, its "critical" box (where it may be) and what it holds (usages),
   // shown while it is on.
   function extSwitch(key, label, hint, usages) {
@@ -559,33 +593,48 @@ async function createWizard(reload) {
       else if (e.type !== "checkbox") v[e.name] = e.value;
       else if (e.checked) (e.name.startsWith("eku_") ? v.eku : v.ku).push(e.name.replace(/^e?ku_/, ""));
     }
+    if (form.key_alg) v.key_type = keyTypeOf(v.key_alg, v.key_bits, v.key_curve);
   }
   function show() {
+    keyFieldsOf();
     const [title, body] = steps[step];
     form.replaceChildren(el("h2", {}, `Create certificate — ${title} (${step + 1}/${steps.length})`), ...body(), err,
       el("div", { class: "row-actions" },
         step > 0 ? el("button", { type: "button", class: "secondary", onclick: () => { save(); step--; show(); } }, "Back") : null,
         el("button", { type: "submit" }, step === steps.length - 1 ? (v.type === "internal" ? "Create" : "Import") : "Next"),
         el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
-    // A profile chosen brings its lifetime (the form's was 365 whatever the profile allowed),
-    // in the unit it gives it.
+    // The keystore choice is for a certificate made here; an import keeps what its file is.
+    form.type?.addEventListener("change", () => { form.querySelector("#internal-only").hidden = form.type.value !== "internal"; });
+    form.keep_as?.addEventListener("change", () => { v.keep_as = form.keep_as.value; form.querySelector("#keep-as-hint").textContent = keepAsHint(); });
+    // A profile chosen on the first step fills in the steps after it: its lifetime (the form's
+    // was 365 whatever the profile allowed) in the unit it gives it, and a key type it allows.
     form.profile?.addEventListener("change", () => {
-      const p = profiles.items.find((x) => x.name === form.profile.value);
-      if (p && (p.default_days || p.default_ttl) && form.lifetime)
-        [form.lifetime.value, form.lifetime_unit.value] = lifetimeOf(p.default_days, p.default_ttl);
-      const names = form.querySelector("#profile-names");
-      if (names) names.textContent = namesAllowed(p);
-      allowKeys(p);
+      const p = profileOf(form.profile.value);
+      if (p && (p.default_days || p.default_ttl)) [v.lifetime, v.lifetime_unit] = lifetimeOf(p.default_days, p.default_ttl);
+      if (p?.key_types && !p.key_types.includes(v.key_type)) v.key_type = KEY_TYPES.map(([t]) => t).find((t) => p.key_types.includes(t)) || v.key_type;
+      form.querySelector("#profile-names").textContent = namesAllowed(p);
     });
-    // The key types the profile does not allow are not offered (the first it allows is taken).
-    const allowKeys = (p) => {
-      if (!form.key_type) return;
-      for (const o of form.key_type.options) o.disabled = !!(p && p.key_types && !p.key_types.includes(o.value));
-      if (form.key_type.selectedOptions[0]?.disabled)
-        form.key_type.value = [...form.key_type.options].find((o) => !o.disabled)?.value || form.key_type.value;
-    };
-    allowKeys(profiles.items.find((x) => x.name === (form.profile ? form.profile.value : v.profile)));
+    if (form.key_alg) keyFields(profileOf(v.profile));
     form.querySelector("input, select, button")?.focus();
+  }
+  // The key type's fields: the length shown for RSA, the curve for EC, and what the profile
+  // does not allow not offered (an algorithm none of whose lengths or curves it allows, too);
+  // a choice it does not allow moves to the first it does.
+  function keyFields(p) {
+    const allowed = (t) => !(p && p.key_types && !p.key_types.includes(t));
+    const { key_alg: alg, key_bits: bits, key_curve: curve } = form;
+    for (const o of bits.options) o.disabled = !allowed("rsa" + o.value);
+    for (const o of curve.options) o.disabled = !allowed(o.value);
+    for (const o of alg.options)
+      o.disabled = o.value === "rsa" ? [...bits.options].every((x) => x.disabled) : o.value === "ec" ? [...curve.options].every((x) => x.disabled) : !allowed(o.value);
+    for (const sel of [alg, bits, curve])
+      if (sel.selectedOptions[0]?.disabled) sel.value = [...sel.options].find((o) => !o.disabled)?.value || sel.value;
+    const rows = () => {
+      form.querySelector("#key-bits-row").hidden = alg.value !== "rsa";
+      form.querySelector("#key-curve-row").hidden = alg.value !== "ec";
+    };
+    alg.addEventListener("change", rows);
+    rows();
   }
   // Import and CSR certificates take a step of their own instead of the issuing ones.
   // A PEM file fills the text box; any other (DER, P7B, PKCS#12, JKS) is sent as it is.
@@ -696,12 +745,27 @@ async function createWizard(reload) {
       key_usage: usages("ku", v.ku), ext_key_usage: usages("eku", v.eku),
       basic_constraints: v.ext.bc ? undefined : false, authority_key_id: v.ext.aki ? undefined : false, critical,
       auto_renew: v.auto_renew || undefined };
+    let made;
     try {
-      const made = await api("POST", "certificates", body);
+      made = await api("POST", "certificates", body);
+    } catch (e) { err.textContent = (e.field ? e.field + ": " : "") + e.message; return; }
+    if (v.keep_as === "certificate") {
       d.close();
       done(`Created "${made.name}", valid until ${until(made.not_after)}.`);
-      reload(made.id); /* its details shown, as SAP BTP's screen shows the new certificate's */
-    } catch (e) { err.textContent = (e.field ? e.field + ": " : "") + e.message; }
+      return reload(made.id); /* its details shown, as SAP BTP's screen shows the new certificate's */
+    }
+    // The keystore of it: a second request, so a refusal leaves the certificate made (and
+    // said so), which a keystore can still take from its panel.
+    try {
+      const ks = await api("POST", "keystores", { name: made.name, format: v.keep_as, certificate_id: made.id });
+      d.close();
+      done(`Created the keystore "${ks.name}" (${ks.format.toUpperCase()}) holding the certificate "${made.name}", valid until ${until(made.not_after)}.`);
+      reload({ keystore: ks.id, name: ks.name });
+    } catch (e) {
+      d.close();
+      problem(`The certificate "${made.name}" was made, but not the keystore holding it: ${e.message}`);
+      reload(made.id);
+    }
   });
   show();
 }

@@ -144,8 +144,8 @@ ok("deleted after confirming (and kept when cancelled); its panel closed with it
 await page.getByRole("link", { name: "Certificates and keystores" }).click();
 await page.getByRole("button", { name: "Create certificate" }).click();
 await page.getByLabel("Identifier").fill("web.example");
-await page.getByRole("button", { name: "Next" }).click();
 await page.getByLabel("Profile").selectOption("tls-server");
+await page.getByRole("button", { name: "Next" }).click();
 assert.equal(await page.getByLabel("Lifetime: unit").inputValue(), "d");
 await page.getByLabel("Lifetime", { exact: true }).fill("90");
 await page.getByLabel("Renew automatically before it expires").check();
@@ -441,17 +441,27 @@ assert.equal(await page.evaluate(async (token) => (await fetch("/api/v1/profiles
   await page.evaluate(async () => (await (await fetch("/api/v1/session")).json()).csrf_token)), 201);
 await page.getByRole("button", { name: "Create certificate" }).click();
 await page.getByLabel("Identifier").fill("keyed");
-await page.getByRole("button", { name: "Next" }).click();
 await page.getByLabel("Profile").selectOption("keyed-e2e");
 await page.locator("#profile-names").getByText(/^Key types this profile allows: /).waitFor();
 assert.deepEqual((await page.locator("#profile-names").innerText()).replace(/^Key types this profile allows: |\.$/g, "").split(", ").sort(),
   ["ed25519", "p384"]);
-assert.equal(await page.getByLabel("Key type").inputValue(), "p384");
-assert.equal(await page.locator('#key_type option[value="rsa2048"]').isDisabled(), true);
-assert.equal(await page.locator('#key_type option[value="ed25519"]').isDisabled(), false);
+await page.getByRole("button", { name: "Next" }).click();
+// TrueNAS's Key Type, and the EC curve beside it (the RSA key length hidden): the profile's
+// first allowed type chosen, the others not offered.
+assert.equal(await page.getByLabel("Key type").inputValue(), "ec");
+assert.equal(await page.getByLabel("EC curve").inputValue(), "p384");
+assert.ok(await page.getByLabel("Key length (bits)").isHidden());
+assert.equal(await page.locator('#key_alg option[value="rsa"]').isDisabled(), true);
+assert.equal(await page.locator('#key_alg option[value="ed25519"]').isDisabled(), false);
+assert.equal(await page.locator('#key_curve option[value="p256"]').isDisabled(), true);
+await page.getByRole("button", { name: "Back" }).click();
 await page.getByLabel("Profile").selectOption("tls-server");
-assert.equal(await page.locator('#key_type option[value="rsa2048"]').isDisabled(), false);
-assert.equal(await page.locator('#key_type option[value="p521"]').isDisabled(), false); // (TrueNAS offers SECP521R1)
+await page.getByRole("button", { name: "Next" }).click();
+assert.equal(await page.locator('#key_alg option[value="rsa"]').isDisabled(), false);
+assert.equal(await page.locator('#key_curve option[value="p521"]').isDisabled(), false); // (TrueNAS offers SECP521R1)
+await page.getByLabel("Key type").selectOption("rsa");
+assert.ok(await page.getByLabel("EC curve").isHidden());
+assert.equal(await page.locator('#key_bits option[value="2048"]').isDisabled(), false);
 await page.keyboard.press("Escape");
 await page.getByRole("dialog").waitFor({ state: "hidden" });
 ok("a profile's key types said in the wizard, the others not offered");
@@ -462,7 +472,6 @@ assert.equal(await page.evaluate(async (token) => (await fetch("/api/v1/profiles
   await page.evaluate(async () => (await (await fetch("/api/v1/session")).json()).csrf_token)), 201);
 await page.getByRole("button", { name: "Create certificate" }).click();
 await page.getByLabel("Identifier").fill("named");
-await page.getByRole("button", { name: "Next" }).click();
 await page.getByLabel("Profile").selectOption("named-e2e");
 await page.locator("#profile-names").getByText(/^Names this profile allows: /).waitFor();
 assert.equal(await page.locator("#profile-names").innerText(),
@@ -846,6 +855,78 @@ const ksEdits = await page.evaluate(async () => {
 });
 assert.deepEqual(ksEdits, { entries: ["tomcat"], audit: ["keystore.entry_add", "keystore.entry_delete", "keystore.entry_rename"] });
 ok("an entry deleted from the panel; each change audited");
+await page.keyboard.press("Escape");
+await panelOf(page).waitFor({ state: "hidden" });
+
+// Generated as a keystore (the destination seed's "certificate name and type"), through the
+// wizard as TrueNAS's: the profile chosen on the first step fills in the lifetime and the key
+// types it allows; the Key Type RSA shows the key length, EC the curve.
+assert.equal(await page.evaluate(async (token) => (await fetch("/api/v1/profiles", { method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": token },
+  body: JSON.stringify({ name: "ks-e2e", description: "keystore servers", key_usage: ["digital_signature", "key_encipherment"], ext_key_usage: ["server_auth"],
+    default_days: 45, key_types: ["rsa3072", "rsa4096", "p256"] }) })).status,
+  await page.evaluate(async () => (await (await fetch("/api/v1/session")).json()).csrf_token)), 201);
+await page.getByRole("button", { name: "Create certificate" }).click();
+await page.getByLabel("Identifier").fill("made-store");
+await page.getByLabel("Store it as").selectOption("jks");
+await page.locator("#keep-as-hint").getByText("its password is set when it is exported").waitFor();
+await page.getByLabel("Profile").selectOption("ks-e2e");
+await page.getByRole("button", { name: "Next" }).click();
+assert.equal(await page.getByLabel("Lifetime", { exact: true }).inputValue(), "45");
+assert.equal(await page.getByLabel("Key type").inputValue(), "ec");
+assert.equal(await page.getByLabel("EC curve").inputValue(), "p256");
+assert.equal(await page.locator('#key_alg option[value="ed25519"]').isDisabled(), true);
+assert.equal(await page.locator('#key_curve option[value="p384"]').isDisabled(), true);
+await page.getByLabel("Key type").selectOption("rsa");
+assert.ok(await page.getByLabel("EC curve").isHidden());
+assert.equal(await page.getByLabel("Key length (bits)").inputValue(), "3072"); // (2048 it does not allow)
+assert.equal(await page.locator('#key_bits option[value="2048"]').isDisabled(), true);
+await page.getByRole("button", { name: "Next" }).click();
+await page.getByLabel("Common name").fill("made-store.example");
+await page.getByRole("button", { name: "Next" }).click();
+await page.getByRole("dialog").getByText("Leave the usages unticked to take the profile's (digital_signature, key_encipherment).").waitFor();
+await page.getByRole("button", { name: "Next" }).click();
+const madeReview = await page.getByRole("dialog").locator("dl").innerText();
+assert.match(madeReview, /Stored as\s+a keystore \(JKS\)/);
+assert.match(madeReview, /Key type\s+RSA 3072/);
+assert.match(madeReview, /Lifetime\s+45 days/);
+await page.getByRole("dialog").getByRole("button", { name: "Create", exact: true }).click();
+await page.getByRole("dialog").waitFor({ state: "hidden" }).catch(async () => {
+  throw new Error("the wizard did not create the keystore: " + (await page.locator("#wz-error").innerText()));
+});
+await page.locator("#done").getByText(/^Created the keystore "made-store" \(JKS\) holding the certificate "made-store"/).waitFor();
+await panelOf(page).getByRole("heading", { name: "made-store" }).waitFor();
+await panelOf(page).getByRole("heading", { name: "Entries (1)" }).waitFor();
+fields = await panelFields(page);
+assert.deepEqual([fields.Format, fields.Method], ["JKS", "made here"]);
+const madeRow = page.locator('tr[data-kind="keystore"]', { hasText: "made-store" });
+assert.equal(await madeRow.locator("td").nth(1).innerText(), "Keystore (JKS)");
+assert.equal(await page.locator('tr[data-kind="certificate"]', { hasText: "made-store" }).count(), 1);
+await panelOf(page).getByRole("button", { name: "Details of made-store" }).click();
+await panelOf(page).getByRole("heading", { name: "Entry made-store" }).waitFor();
+fields = await panelFields(page);
+assert.equal(fields["In this keystore"], "made here, with its private key (sealed)");
+assert.equal(fields.Key, "RSA 3072");
+const madeStored = await page.evaluate(async () => {
+  const k = (await (await fetch("/api/v1/keystores")).json()).items.find((x) => x.name === "made-store");
+  const full = await (await fetch("/api/v1/keystores/" + k.id)).json();
+  const c = await (await fetch("/api/v1/certificates/" + full.entries[0].certificate_id)).json();
+  return { format: full.format, entries: full.entries.map((e) => [e.alias, e.origin, e.has_private_key]), key: [c.details.key_algorithm, c.details.key_bits],
+    profile: c.profile, days: Math.round((Date.parse(c.not_after) - Date.parse(c.not_before)) / 86400e3) };
+});
+assert.deepEqual(madeStored, { format: "jks", entries: [["made-store", "generated", true]], key: ["RSA", 3072], profile: "ks-e2e", days: 45 });
+ok("a certificate generated as a JKS keystore from the wizard: the profile's lifetime and key types filled in, RSA 3072 chosen as TrueNAS asks it; its keystore's panel shown, and the server holds it so");
+await madeRow.getByRole("button", { name: "Export made-store" }).click();
+assert.equal(await page.locator("#kx-format").inputValue(), "jks");
+await page.locator("#kx-password").fill("made-s3cret");
+await page.locator("#kx-password-again").fill("made-s3cert");
+await page.getByRole("dialog").getByRole("button", { name: "Download" }).click();
+await page.locator("#kx-error").getByText("The two passwords typed differ").waitFor();
+await page.locator("#kx-password-again").fill("made-s3cret");
+const [madeDl] = await Promise.all([page.waitForEvent("download"), page.getByRole("dialog").getByRole("button", { name: "Download" }).click()]);
+await madeDl.saveAs(`${work}/made-store.jks`);
+assert.match(execFileSync("keytool", ["-list", "-keystore", `${work}/made-store.jks`, "-storepass", "made-s3cret"], quiet).toString(),
+  /^made-store, .*PrivateKeyEntry/m);
+ok("exported from its row as JKS (two passwords that differ said first): keytool lists its key entry");
 await page.keyboard.press("Escape");
 await panelOf(page).waitFor({ state: "hidden" });
 
