@@ -151,14 +151,36 @@ document.getElementById("signin-form").addEventListener("submit", async (ev) => 
   }
 });
 
-document.getElementById("password").addEventListener("click", () => formDialog("Change password", [
-  el("label", { for: "pw-current" }, "Current password"), el("input", { id: "pw-current", type: "password", autocomplete: "current-password" }),
-  el("label", { for: "pw-new" }, "New password (8 characters or more)"), el("input", { id: "pw-new", type: "password", autocomplete: "new-password" })],
-"Change password", async (form, d) => {
-  await api("POST", "session/password", { current_password: form.querySelector("#pw-current").value, new_password: form.querySelector("#pw-new").value });
-  d.close();
-  done("Your password was changed; your other sessions have ended.");
-}, "pw-error"));
+// A password the console sets, typed twice: its two fields, and check(), which gives the
+// password or throws, saying so, when the two differ (a slip in a field that shows dots locks
+// one out of what the password protects), before anything is sent.
+function passwordTwice(id, label, again = "Repeat the password") {
+  const input = el("input", { id, type: "password", autocomplete: "new-password" });
+  const second = el("input", { id: `${id}-again`, type: "password", autocomplete: "new-password" });
+  return {
+    input, second,
+    rows: [el("label", { for: id }, label), input, el("label", { for: `${id}-again` }, again), second],
+    check(what = "passwords") {
+      if (input.value !== second.value) {
+        second.focus();
+        throw new Error(`The two ${what} typed differ: type the same in both fields.`);
+      }
+      return input.value;
+    },
+  };
+}
+
+document.getElementById("password").addEventListener("click", () => {
+  const pw = passwordTwice("pw-new", "New password (8 characters or more)", "Repeat the new password");
+  formDialog("Change password", [
+    el("label", { for: "pw-current" }, "Current password"), el("input", { id: "pw-current", type: "password", autocomplete: "current-password" }),
+    pw.rows],
+  "Change password", async (form, d) => {
+    await api("POST", "session/password", { current_password: form.querySelector("#pw-current").value, new_password: pw.check() });
+    d.close();
+    done("Your password was changed; your other sessions have ended.");
+  }, "pw-error");
+});
 
 document.getElementById("signout").addEventListener("click", async () => {
   await api("DELETE", "session").catch(() => {});
@@ -233,7 +255,8 @@ const screens = {
   overview: overviewScreen,
   certificates: certificatesScreen,
   trusted: trustedScreen,
-  keystores: keystoresScreen,
+  // (one list of both kinds: the old address shows it narrowed to keystores)
+  keystores: (screen) => certificatesScreen(screen, "keystore"),
   cas: casScreen,
   csrs: csrsScreen,
   devices: devicesScreen,
@@ -244,8 +267,9 @@ const screens = {
 function route() {
   openPanel = null;
   const name = (location.hash.replace(/^#\//, "") || "overview").split("/")[0];
+  const shown = name === "keystores" ? "certificates" : name;
   for (const a of document.querySelectorAll("nav a"))
-    a.setAttribute("aria-current", a.getAttribute("href") === "#/" + name ? "page" : "false");
+    a.setAttribute("aria-current", a.getAttribute("href") === "#/" + shown ? "page" : "false");
   // Each visit draws into an element of its own: a screen still loading when the user moves
   // on (the overview reads many certificates) then fills a detached element instead of
   // replacing the screen the user went to.
@@ -312,27 +336,30 @@ async function download(method, path, body, name) {
   saveBlob(await res.blob(), name);
 }
 
-// The passwords of a P12 or JKS export, shown with those formats: the store's; for a P12 none
-// at all (the empty password, which Windows and Kubernetes secrets read), asked for by its
-// box and never taken from an empty field; for a JKS its key entries' own (keytool -keypass).
+// The passwords of a P12 or JKS export, shown with those formats, each typed twice: the
+// store's; for a P12 none at all (the empty password, which Windows and Kubernetes secrets
+// read), asked for by its box and never taken from an empty field; for a JKS its key entries'
+// own (keytool -keypass).
 function storePasswords(id, format) {
-  const password = el("input", { id: `${id}-password`, type: "password", autocomplete: "new-password", "aria-describedby": `${id}-error` });
+  const store = passwordTwice(`${id}-password`, "Password (P12 and JKS)");
+  const key = passwordTwice(`${id}-key-password`, "Key password (JKS), when the key's is not the store's", "Repeat the key password");
+  const password = store.input, keyPassword = key.input;
+  password.setAttribute("aria-describedby", `${id}-error`);
   const none = el("input", { id: `${id}-no-password`, type: "checkbox" });
-  const keyPassword = el("input", { id: `${id}-key-password`, type: "password", autocomplete: "new-password" });
-  const pwRow = el("div", { hidden: true }, el("label", { for: `${id}-password` }, "Password (P12 and JKS)"), password);
+  const pwRow = el("div", { hidden: true }, store.rows);
   const noneRow = el("div", { hidden: true }, el("label", { class: "check" }, none,
     "No password: a P12 without one, as Windows and Kubernetes secrets take it (its key is not protected)"));
-  const keyRow = el("div", { hidden: true }, el("label", { for: `${id}-key-password` }, "Key password (JKS), when the key's is not the store's"),
-    keyPassword);
+  const keyRow = el("div", { hidden: true }, key.rows);
   const show = () => {
     const f = format.value;
     pwRow.hidden = !["p12", "jks"].includes(f);
     noneRow.hidden = f !== "p12";
     keyRow.hidden = f !== "jks";
-    password.disabled = f === "p12" && none.checked;
+    password.disabled = store.second.disabled = f === "p12" && none.checked;
   };
   format.addEventListener("change", show);
   none.addEventListener("change", show);
+  show();
   return {
     rows: [pwRow, noneRow, keyRow],
     // The request's password fields for the format chosen; a missing password said here.
@@ -341,6 +368,8 @@ function storePasswords(id, format) {
       if (f !== "p12" && f !== "jks") return {};
       if (f === "p12" && none.checked) return { password: "" };
       if (!password.value) throw new Error(f === "p12" ? 'Give a password, or tick "No password" for a P12 without one.' : "Give a password: a JKS needs one.");
+      store.check();
+      if (f === "jks") key.check("key passwords");
       return f === "jks" && keyPassword.value ? { password: password.value, key_password: keyPassword.value } : { password: password.value };
     },
   };
@@ -422,6 +451,16 @@ const lifetimeWords = (days, ttl) => lifetimeText(lifetimeOf(days, ttl));
 const KEY_TYPES = [["p256", "EC P-256"], ["p384", "EC P-384"], ["p521", "EC P-521"], ["rsa2048", "RSA 2048"],
   ["rsa3072", "RSA 3072"], ["rsa4096", "RSA 4096"], ["ed25519", "Ed25519"]];
 const DIGESTS = [["sha256", "SHA-256"], ["sha384", "SHA-384"], ["sha512", "SHA-512"]];
+// The same key types as TrueNAS asks them in its wizard: the Key Type (RSA or EC; Ed25519 has
+// neither a length nor a curve), then the RSA key's length or the EC key's curve, each a field
+// of its own; the API takes them as one key_type.
+const KEY_ALGS = [["ec", "EC"], ["rsa", "RSA"], ["ed25519", "Ed25519"]];
+const RSA_BITS = [["2048", "2048"], ["3072", "3072"], ["4096", "4096"]];
+const EC_CURVES = [["p256", "P-256 (secp256r1)"], ["p384", "P-384 (secp384r1)"], ["p521", "P-521 (secp521r1)"]];
+const keyTypeOf = (alg, bits, curve) => (alg === "rsa" ? "rsa" + bits : alg === "ed25519" ? "ed25519" : curve);
+// [algorithm, RSA length, EC curve] of a key_type (the two that do not apply at their first).
+const keyParts = (t) => (t.startsWith("rsa") ? ["rsa", t.slice(3), "p256"] : t === "ed25519" ? ["ed25519", "2048", "p256"] : ["ec", "2048", t]);
+const keyTypeText = (t) => (KEY_TYPES.find(([v]) => v === t) || [t, t])[1];
 const options = (list, chosen) => list.map(([v, t]) => el("option", { value: v, selected: v === chosen }, t));
 // An Ed25519 key signs without a digest: its digest is not offered (the API refuses one).
 function digestFollows(key, digest) {
@@ -458,23 +497,36 @@ function namesAllowed(p) {
 // The create wizard: the storage seed's fields, a step at a time, Back and Next, review last.
 async function createWizard(reload) {
   const [cas, profiles, signer] = await Promise.all([apiAll("cas"), apiAll("profiles"), defaultSigner()]);
-  const v = { type: "internal", profile: "tls-server", key_type: "p256", digest: "sha256",
+  const v = { type: "internal", keep_as: "certificate", profile: "tls-server", key_type: "p256", digest: "sha256",
     ca_id: preferredSigner(cas.items, signer), ext: { ...EXT_ON }, crit: { ...EXT_CRITICAL } };
   {
     const p = profiles.items.find((x) => x.name === v.profile) || {};
     [v.lifetime, v.lifetime_unit] = p.default_ttl || p.default_days ? lifetimeOf(p.default_days, p.default_ttl) : ["365", "d"];
   }
+  // (the key type's fields are drawn from these, and give key_type back when saved)
+  const keyFieldsOf = () => { [v.key_alg, v.key_bits, v.key_curve] = keyParts(v.key_type); };
   const field = (id, label, attrs = {}) => [el("label", { for: id }, label), el("input", { id, name: id, value: v[id] || "", ...attrs })];
   const select = (id, label, options) => [el("label", { for: id }, label),
     el("select", { id, name: id }, options.map(([val, text]) => el("option", { value: val, selected: v[id] === val }, text)))];
+  const profileOf = (name) => profiles.items.find((p) => p.name === name);
   const steps = [
+    // TrueNAS's first step (Identifier and Type, and the Profile that fills in what follows),
+    // and the destination seed's "certificate name and type": one certificate, or a keystore
+    // holding it.
     ["Identifier and type", () => [...field("name", "Identifier"),
       ...select("type", "Type", [["internal", "Internal certificate (key made here)"], ["import", "Import a certificate (and its key)"],
-        ["csr", "Certificate for a CSR that exists on this system"]])]],
-    ["Profile, key and lifetime", () => [
-      ...select("profile", "Profile", profiles.items.filter((p) => !p.is_ca).map((p) => [p.name, `${p.name} — ${p.description}`])),
-      el("p", { class: "hint", id: "profile-names" }, namesAllowed(profiles.items.find((p) => p.name === v.profile))),
-      ...select("key_type", "Key type", KEY_TYPES),
+        ["csr", "Certificate for a CSR that exists on this system"]]),
+      el("div", { id: "internal-only", hidden: v.type !== "internal" },
+        ...select("keep_as", "Store it as", [["certificate", "A certificate"], ["p12", "A keystore (PKCS#12) holding the certificate and its key"],
+          ["jks", "A keystore (JKS) holding the certificate and its key"]]),
+        el("p", { class: "hint", id: "keep-as-hint" }, keepAsHint()),
+        ...select("profile", "Profile", profiles.items.filter((p) => !p.is_ca).map((p) => [p.name, `${p.name} — ${p.description}`])),
+        el("p", { class: "hint", id: "profile-names" }, namesAllowed(profileOf(v.profile))))]],
+    ["Certificate options", () => [
+      el("p", { class: "hint" }, `Profile ${v.profile}: its lifetime and the key types it allows are filled in.`),
+      ...select("key_alg", "Key type", KEY_ALGS),
+      el("div", { id: "key-bits-row", hidden: v.key_alg !== "rsa" }, ...select("key_bits", "Key length (bits)", RSA_BITS)),
+      el("div", { id: "key-curve-row", hidden: v.key_alg !== "ec" }, ...select("key_curve", "EC curve", EC_CURVES)),
       ...select("digest", "Digest", DIGESTS),
       ...lifetimeInputs("lifetime", "Lifetime", [v.lifetime, v.lifetime_unit]),
       el("label", { class: "check" }, el("input", { type: "checkbox", name: "auto_renew", id: "auto_renew", checked: !!v.auto_renew }),
@@ -490,13 +542,13 @@ async function createWizard(reload) {
     ["Extensions", () => [
       extSwitch("bc", "Basic Constraints", "Says the certificate is no CA; a leaf certificate may go without it."),
       extSwitch("aki", "Authority Key Identifier", "Names the key of the CA that signed it, so verifiers find that CA by more than its name (RFC 5280 asks for it)."),
-      extSwitch("ku", "Key Usage", "What the key may do. Leave the usages unticked to take the profile's.",
+      extSwitch("ku", "Key Usage", `What the key may do. Leave the usages unticked to take the profile's${usagesOf("key_usage")}.`,
         ["digital_signature", "key_encipherment", "key_agreement", "non_repudiation"].map((u) =>
           el("label", { class: "check" }, el("input", { type: "checkbox", name: "ku_" + u, checked: (v.ku || []).includes(u) }), u))),
-      extSwitch("eku", "Extended Key Usage", "What the certificate is for. Leave the usages unticked to take the profile's; off, it serves any purpose.",
+      extSwitch("eku", "Extended Key Usage", `What the certificate is for. Leave the usages unticked to take the profile's${usagesOf("ext_key_usage")}; off, it serves any purpose.`,
         ["server_auth", "client_auth", "code_signing", "email_protection"].map((u) =>
           el("label", { class: "check" }, el("input", { type: "checkbox", name: "eku_" + u, checked: (v.eku || []).includes(u) }), u)))]],
-    ["Review", () => [el("dl", {}, [["Identifier", v.name], ["Profile", v.profile], ["Key type", v.key_type], ["Digest", v.digest],
+    ["Review", () => [el("dl", {}, [["Identifier", v.name], ["Stored as", keepAsText()], ["Profile", v.profile], ["Key type", keyTypeText(v.key_type)], ["Digest", v.digest],
       ["Lifetime", lifetimeText([v.lifetime, v.lifetime_unit])], ["Signing CA", (cas.items.find((c) => c.id === v.ca_id) || {}).name],
       ["Common name", v.common_name], ["Organization", v.organization], ["Subject alternative names", v.sans],
       ["Basic constraints", extReview("bc", "on")], ["Authority key identifier", extReview("aki", "on")],
@@ -505,6 +557,17 @@ async function createWizard(reload) {
       ["Automatic renewal", v.auto_renew ? "on" : "off"]]
       .flatMap(([k, val]) => [el("dt", {}, k), el("dd", {}, val || "—")]))]],
   ];
+  // The profile's usages, said where they would be taken: " (a, b)".
+  function usagesOf(key) {
+    const u = profileOf(v.profile)?.[key];
+    return u && u.length ? ` (${u.join(", ")})` : "";
+  }
+  function keepAsHint() {
+    return v.keep_as === "certificate" ? "" : "The keystore holds the key sealed here, as the certificate does; its password is set when it is exported.";
+  }
+  function keepAsText() {
+    return { certificate: "a certificate", p12: "a keystore (PKCS#12)", jks: "a keystore (JKS)" }[v.keep_as];
+  }
   // An extension's switch, its "critical" box (where it may be) and what it holds (usages),
   // shown while it is on.
   function extSwitch(key, label, hint, usages) {
@@ -530,33 +593,48 @@ async function createWizard(reload) {
       else if (e.type !== "checkbox") v[e.name] = e.value;
       else if (e.checked) (e.name.startsWith("eku_") ? v.eku : v.ku).push(e.name.replace(/^e?ku_/, ""));
     }
+    if (form.key_alg) v.key_type = keyTypeOf(v.key_alg, v.key_bits, v.key_curve);
   }
   function show() {
+    keyFieldsOf();
     const [title, body] = steps[step];
     form.replaceChildren(el("h2", {}, `Create certificate — ${title} (${step + 1}/${steps.length})`), ...body(), err,
       el("div", { class: "row-actions" },
         step > 0 ? el("button", { type: "button", class: "secondary", onclick: () => { save(); step--; show(); } }, "Back") : null,
         el("button", { type: "submit" }, step === steps.length - 1 ? (v.type === "internal" ? "Create" : "Import") : "Next"),
         el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
-    // A profile chosen brings its lifetime (the form's was 365 whatever the profile allowed),
-    // in the unit it gives it.
+    // The keystore choice is for a certificate made here; an import keeps what its file is.
+    form.type?.addEventListener("change", () => { form.querySelector("#internal-only").hidden = form.type.value !== "internal"; });
+    form.keep_as?.addEventListener("change", () => { v.keep_as = form.keep_as.value; form.querySelector("#keep-as-hint").textContent = keepAsHint(); });
+    // A profile chosen on the first step fills in the steps after it: its lifetime (the form's
+    // was 365 whatever the profile allowed) in the unit it gives it, and a key type it allows.
     form.profile?.addEventListener("change", () => {
-      const p = profiles.items.find((x) => x.name === form.profile.value);
-      if (p && (p.default_days || p.default_ttl) && form.lifetime)
-        [form.lifetime.value, form.lifetime_unit.value] = lifetimeOf(p.default_days, p.default_ttl);
-      const names = form.querySelector("#profile-names");
-      if (names) names.textContent = namesAllowed(p);
-      allowKeys(p);
+      const p = profileOf(form.profile.value);
+      if (p && (p.default_days || p.default_ttl)) [v.lifetime, v.lifetime_unit] = lifetimeOf(p.default_days, p.default_ttl);
+      if (p?.key_types && !p.key_types.includes(v.key_type)) v.key_type = KEY_TYPES.map(([t]) => t).find((t) => p.key_types.includes(t)) || v.key_type;
+      form.querySelector("#profile-names").textContent = namesAllowed(p);
     });
-    // The key types the profile does not allow are not offered (the first it allows is taken).
-    const allowKeys = (p) => {
-      if (!form.key_type) return;
-      for (const o of form.key_type.options) o.disabled = !!(p && p.key_types && !p.key_types.includes(o.value));
-      if (form.key_type.selectedOptions[0]?.disabled)
-        form.key_type.value = [...form.key_type.options].find((o) => !o.disabled)?.value || form.key_type.value;
-    };
-    allowKeys(profiles.items.find((x) => x.name === (form.profile ? form.profile.value : v.profile)));
+    if (form.key_alg) keyFields(profileOf(v.profile));
     form.querySelector("input, select, button")?.focus();
+  }
+  // The key type's fields: the length shown for RSA, the curve for EC, and what the profile
+  // does not allow not offered (an algorithm none of whose lengths or curves it allows, too);
+  // a choice it does not allow moves to the first it does.
+  function keyFields(p) {
+    const allowed = (t) => !(p && p.key_types && !p.key_types.includes(t));
+    const { key_alg: alg, key_bits: bits, key_curve: curve } = form;
+    for (const o of bits.options) o.disabled = !allowed("rsa" + o.value);
+    for (const o of curve.options) o.disabled = !allowed(o.value);
+    for (const o of alg.options)
+      o.disabled = o.value === "rsa" ? [...bits.options].every((x) => x.disabled) : o.value === "ec" ? [...curve.options].every((x) => x.disabled) : !allowed(o.value);
+    for (const sel of [alg, bits, curve])
+      if (sel.selectedOptions[0]?.disabled) sel.value = [...sel.options].find((o) => !o.disabled)?.value || sel.value;
+    const rows = () => {
+      form.querySelector("#key-bits-row").hidden = alg.value !== "rsa";
+      form.querySelector("#key-curve-row").hidden = alg.value !== "ec";
+    };
+    alg.addEventListener("change", rows);
+    rows();
   }
   // Import and CSR certificates take a step of their own instead of the issuing ones.
   // A PEM file fills the text box; any other (DER, P7B, PKCS#12, JKS) is sent as it is.
@@ -667,12 +745,27 @@ async function createWizard(reload) {
       key_usage: usages("ku", v.ku), ext_key_usage: usages("eku", v.eku),
       basic_constraints: v.ext.bc ? undefined : false, authority_key_id: v.ext.aki ? undefined : false, critical,
       auto_renew: v.auto_renew || undefined };
+    let made;
     try {
-      const made = await api("POST", "certificates", body);
+      made = await api("POST", "certificates", body);
+    } catch (e) { err.textContent = (e.field ? e.field + ": " : "") + e.message; return; }
+    if (v.keep_as === "certificate") {
       d.close();
       done(`Created "${made.name}", valid until ${until(made.not_after)}.`);
-      reload(made.id); /* its details shown, as SAP BTP's screen shows the new certificate's */
-    } catch (e) { err.textContent = (e.field ? e.field + ": " : "") + e.message; }
+      return reload(made.id); /* its details shown, as SAP BTP's screen shows the new certificate's */
+    }
+    // The keystore of it: a second request, so a refusal leaves the certificate made (and
+    // said so), which a keystore can still take from its panel.
+    try {
+      const ks = await api("POST", "keystores", { name: made.name, format: v.keep_as, certificate_id: made.id });
+      d.close();
+      done(`Created the keystore "${ks.name}" (${ks.format.toUpperCase()}) holding the certificate "${made.name}", valid until ${until(made.not_after)}.`);
+      reload({ keystore: ks.id, name: ks.name });
+    } catch (e) {
+      d.close();
+      problem(`The certificate "${made.name}" was made, but not the keystore holding it: ${e.message}`);
+      reload(made.id);
+    }
   });
   show();
 }
@@ -861,7 +954,15 @@ function certActions(c, { notice, load, changed, panel }) {
   return actions;
 }
 
-async function certificatesScreen(screen) {
+// The certificates and keystores of the tenant in one list (the destination seed: "a table of
+// all available certificates and keystores"), each opened in the panel beside it as its kind
+// shows it.  The API pages each kind on its own cursor, and they share no order (certificates
+// newest first, keystores oldest first), so the list is not interleaved: the keystores come
+// first (a tenant holds few), a page at a time, then the certificates; "Show more" goes on
+// with whichever is not read to its end.  The search and the state narrow certificates alone
+// (keystores have neither), so with either the keystores are left out, and the list says so.
+// kind: the kind shown first ("keystore" from #/keystores).
+async function certificatesScreen(screen, kind0 = "") {
   const notice = el("p", { role: "status", id: "cert-notice" });
   const search = el("input", { type: "search", id: "cert-search", placeholder: "Search subject, name or SAN (3 letters or more)", "aria-label": "Search certificates" });
   const body = el("tbody");
@@ -869,6 +970,9 @@ async function certificatesScreen(screen) {
   // certificates their CA's rotation replaced.
   const which = el("select", { id: "cert-which", "aria-label": "Which certificates" },
     [["", "all"], ["active", "in force"], ["expiring", "ending within 30 days"], ["expired", "expired"], ["rotated", "replaced by a CA rotation"]].map(([v, t]) => el("option", { value: v }, t)));
+  const kind = el("select", { id: "cert-kind", "aria-label": "Kind" },
+    [["", "certificates and keystores"], ["certificate", "certificates only"], ["keystore", "keystores only"]].map(([v, t]) => el("option", { value: v, selected: v === kind0 }, t)));
+  const narrowed = el("p", { class: "hint", id: "cert-narrowed", role: "status" });
   const certPath = () => {
     const q = new URLSearchParams();
     if (search.value.length >= 3) q.set("search", search.value);
@@ -880,19 +984,54 @@ async function certificatesScreen(screen) {
     return "certificates" + (q.toString() ? "?" + q.toString() : "");
   };
   const create = canChange() ? el("button", { id: "create-cert", onclick: () => createWizard(load) }, "Create certificate") : null;
-  // (rows are drawn by load(), once the panel is there)
-  const list = pagedList(body, "cert-more", 200, certPath, (c) => {
+  const upload = canChange() ? el("button", { id: "upload-keystore", class: "secondary", onclick: () => uploadKeystore(load) }, "Upload keystore") : null;
+  const certRow = (c) => {
     const { button, row } = panel.item(c.id, `Details of ${c.name}`, () => showCert(c.id, c.name));
     const actions = el("div", { class: "row-actions" }, button, certActions(c, ctx));
     // The names a client checks, under the subject: the first three, and how many more.
     const sans = c.sans || [];
     const sanLine = sans.length ? el("div", { class: "muted sans" }, sans.slice(0, 3).join(", ") + (sans.length > 3 ? ` and ${sans.length - 3} more` : "")) : null;
-    return row(el("tr", {}, el("td", {}, c.name), el("td", {}, c.subject, sanLine), el("td", { class: "hide-narrow" }, c.issuer),
-      el("td", { class: "day" }, until(c.not_after)), el("td", {}, badge(Date.parse(c.not_after) > Date.now() ? c.status : "expired")), el("td", {}, actions)));
-  });
-  const panel = sidePanel(el("div", { class: "toolbar" }, search, which, create),
-    el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Subject"),
-      el("th", { class: "hide-narrow" }, "Issuer"), el("th", {}, "Valid until"), el("th", {}, "Status"), el("th", {}, ""))), body), list.more);
+    return row(el("tr", { "data-kind": "certificate" }, el("td", {}, c.name), el("td", { class: "kind" }, "Certificate"), el("td", {}, c.subject, sanLine),
+      el("td", { class: "hide-narrow" }, c.issuer), el("td", { class: "day" }, until(c.not_after)),
+      el("td", {}, badge(Date.parse(c.not_after) > Date.now() ? c.status : "expired")), el("td", {}, actions)));
+  };
+  const keystoreRow = (k) => {
+    const { button, row } = panel.item(k.id, `Details of ${k.name}`, () => showKeystore(k.id, k.name));
+    return row(el("tr", { "data-kind": "keystore" }, el("td", {}, k.name), el("td", { class: "kind" }, `Keystore (${k.format.toUpperCase()})`),
+      el("td", { class: "muted" }, `created ${day(k.created_at)}`), el("td", { class: "hide-narrow" }), el("td", {}, "—"), el("td", {}),
+      el("td", {}, el("div", { class: "row-actions" }, button, keystoreActions(k, load, panel)))));
+  };
+  // What is read, in order: [path, page size, row of an item]; the one at the front is read
+  // from cursor next.
+  const more = el("button", { class: "secondary", id: "cert-more", hidden: true }, "Show more");
+  let queue = [], next = null, loads = 0;
+  const filtered = () => search.value.length >= 3 || which.value !== "";
+  async function readPages(append) {
+    const mine = ++loads;
+    if (!append) {
+      queue = [kind.value !== "certificate" && !filtered() ? ["keystores", 100, keystoreRow] : null,
+        kind.value !== "keystore" ? [certPath(), 200, certRow] : null].filter(Boolean);
+      next = null;
+    }
+    const rows = [];
+    // On until a page of one kind has more after it, or every kind is read.
+    while (queue.length) {
+      const [path, limit, rowOf] = queue[0];
+      const page = await api("GET", `${path}${path.includes("?") ? "&" : "?"}limit=${limit}${next ? "&cursor=" + encodeURIComponent(next) : ""}`);
+      if (mine !== loads) return false; /* a later load (a search typed) replaced this one */
+      rows.push(...page.items.map(rowOf));
+      next = page.next_cursor;
+      if (next) break;
+      queue.shift();
+    }
+    if (append) body.append(...rows); else body.replaceChildren(...rows);
+    more.hidden = !queue.length;
+    return true;
+  }
+  more.addEventListener("click", () => readPages(true));
+  const panel = sidePanel(el("div", { class: "toolbar" }, search, which, kind, el("span", { class: "row-actions" }, create, upload)), narrowed,
+    el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Kind"), el("th", {}, "Subject"),
+      el("th", { class: "hide-narrow" }, "Issuer"), el("th", {}, "Valid until"), el("th", {}, "Status"), el("th", {}, ""))), body), more);
   const changed = async () => { await load(); await panel.refresh(); };
   const ctx = { notice, load: () => load(), changed, panel };
   // The panel: everything the certificate says and how it came here, and its actions.
@@ -901,15 +1040,26 @@ async function certificatesScreen(screen) {
     return { title: c.name, body: [el("p", {}, badge(Date.parse(c.not_after) > Date.now() ? c.status : "expired")),
       el("div", { class: "row-actions" }, certActions(c, ctx)), certDetails(c)] };
   });
+  // A keystore's: its entries (each opened whole from there), how it was made, its actions.
+  const showKeystore = (id, name) => panel.show(id, name, async () => {
+    const full = await api("GET", "keystores/" + id);
+    return { title: full.name, ...keystoreView(full, keystoreActions(full, load, panel), panel) };
+  });
   // An empty page says so (a bare heading looked like a screen still loading).
-  // show: the id of a certificate whose details open once the list is read (one just made).
+  // show: what opens once the list is read (one just made): a certificate's id, or
+  // { keystore: id, name }.
   const load = async (show) => {
-    await list.load();
+    // (a keystore is not searched: the search and the state are hidden for keystores alone)
+    search.hidden = which.hidden = kind.value === "keystore";
+    narrowed.textContent = kind.value === "" && filtered() ? "Keystores are not listed while certificates are searched or narrowed by state." : "";
+    if (!(await readPages(false))) return;
     if (!body.children.length)
-      body.append(el("tr", {}, el("td", { colspan: 6, class: "muted" },
-        search.value.length >= 3 ? `No certificate's subject, name or SAN holds "${search.value}".`
-          : which.value ? "No certificate is in that state." : "No certificates yet.")));
+      body.append(el("tr", {}, el("td", { colspan: 7, class: "muted" },
+        kind.value === "keystore" ? "No keystores yet."
+          : search.value.length >= 3 ? `No certificate's subject, name or SAN holds "${search.value}".`
+            : which.value ? "No certificate is in that state." : kind.value ? "No certificates yet." : "No certificates or keystores yet.")));
     if (typeof show === "string") showCert(show, "");
+    else if (show?.keystore) showKeystore(show.keystore, show.name);
   };
   // A term of three characters or more (the search index is of trigrams; a shorter one reads
   // every certificate), asked for once typing pauses.
@@ -920,7 +1070,8 @@ async function certificatesScreen(screen) {
     typing = setTimeout(load, 250);
   });
   which.addEventListener("change", () => load());
-  screen.replaceChildren(el("h1", {}, "Certificates"), notice, panel.element);
+  kind.addEventListener("change", () => load());
+  screen.replaceChildren(el("h1", {}, "Certificates and keystores"), notice, panel.element);
   await load();
 }
 
@@ -1108,7 +1259,8 @@ async function csrsScreen(screen) {
 }
 
 function keystoreExport(k) {
-  const format = el("select", { id: "kx-format" }, ["pem", "p7b", "p12", "jks"].map((f) => el("option", { value: f }, f.toUpperCase())));
+  // (the format it is, P12 or JKS, chosen first)
+  const format = el("select", { id: "kx-format" }, ["pem", "p7b", "p12", "jks"].map((f) => el("option", { value: f, selected: f === k.format }, f.toUpperCase())));
   // Only P12 and JKS are encrypted: the server refuses a password that would go unused.  The
   // entries keep their aliases.
   const passwords = storePasswords("kx", format);
@@ -1133,7 +1285,7 @@ function keystoreExport(k) {
 // certificates screen shows one, what the entry holds, and the chain after it.  k is the
 // keystore read whole (GET keystores/{id}), actions its buttons.
 function keystoreView(k, actions, panel, from) {
-  const origins = [...new Set(k.entries.map((x) => x.origin || "uploaded"))];
+  const origins = [...new Set(k.entries.map((x) => originName(x.origin)))];
   const buttons = new Map();
   const entry = (x) => {
     const b = el("button", { type: "button", class: "entry", "aria-label": `Details of ${x.alias}`, onclick: () => panel.view(async () => {
@@ -1288,53 +1440,42 @@ function keystoreActions(k, load, panel) {
       }) }, "Delete") : null];
 }
 
-async function keystoresScreen(screen) {
-  const body = el("tbody");
-  const list = pagedList(body, "ks-more", 100, () => "keystores", (k) => {
-    const { button, row } = panel.item(k.id, `Details of ${k.name}`, () => panel.show(k.id, k.name, async () => {
-      const full = await api("GET", "keystores/" + k.id);
-      return { title: full.name, ...keystoreView(full, keystoreActions(full, load, panel), panel) };
-    }));
-    return row(el("tr", {}, el("td", {}, k.name), el("td", {}, k.format.toUpperCase()),
-      el("td", {}, el("div", { class: "row-actions" }, button, keystoreActions(k, load, panel)))));
+// A keystore file uploaded (JKS, PFX, P12, PEM...): stored entry by entry, keys sealed; then()
+// reads the list again.
+function uploadKeystore(then) {
+  const file = el("input", { type: "file", id: "ks-file", accept: ".jks,.pfx,.p12,.pem,.cer,.crt,.der,.p7b", "aria-describedby": "ks-error" });
+  const password = el("input", { type: "password", id: "ks-password", autocomplete: "off" });
+  const keyPassword = el("input", { type: "password", id: "ks-key-password", autocomplete: "off" });
+  const err = el("p", { class: "error", id: "ks-error", role: "alert" });
+  const form = el("form", { method: "dialog" }, el("h2", {}, "Upload keystore"),
+    el("label", { for: "ks-file" }, "Keystore file (JKS, PFX, P12, PEM, CER, CRT)"), dropArea(file, "Drop the file here, or browse: "),
+    el("label", { for: "ks-password" }, "Password"), password,
+    el("label", { for: "ks-key-password" }, "Key password, when the keys have their own"), keyPassword, err,
+    el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Upload"),
+      el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    err.textContent = "";
+    if (!file.files[0]) { err.textContent = "Choose a keystore file."; return; }
+    const f = new FormData();
+    f.append("file", file.files[0]);
+    if (password.value) f.append("password", password.value);
+    if (keyPassword.value) f.append("key_password", keyPassword.value);
+    try {
+      const made = await api("POST", "keystores", f);
+      d.close();
+      // What the file held and was not kept (a JCEKS secret key, a key without its
+      // certificate) is said, not dropped unseen.
+      if (made.notes?.length) done(`Keystore uploaded; not kept: ${made.notes.join("; ")}`);
+      then();
+    } catch (e) { err.textContent = e.message; }
   });
-  const load = () => list.load();
-  const upload = canChange() ? el("button", { id: "upload-keystore", onclick: () => {
-    const file = el("input", { type: "file", id: "ks-file", accept: ".jks,.pfx,.p12,.pem,.cer,.crt,.der,.p7b", "aria-describedby": "ks-error" });
-    const password = el("input", { type: "password", id: "ks-password", autocomplete: "off" });
-    const keyPassword = el("input", { type: "password", id: "ks-key-password", autocomplete: "off" });
-    const err = el("p", { class: "error", id: "ks-error", role: "alert" });
-    const form = el("form", { method: "dialog" }, el("h2", {}, "Upload keystore"),
-      el("label", { for: "ks-file" }, "Keystore file (JKS, PFX, P12, PEM, CER, CRT)"), dropArea(file, "Drop the file here, or browse: "),
-      el("label", { for: "ks-password" }, "Password"), password,
-      el("label", { for: "ks-key-password" }, "Key password, when the keys have their own"), keyPassword, err,
-      el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Upload"),
-        el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
-    form.addEventListener("submit", async (ev) => {
-      ev.preventDefault();
-      err.textContent = "";
-      if (!file.files[0]) { err.textContent = "Choose a keystore file."; return; }
-      const f = new FormData();
-      f.append("file", file.files[0]);
-      if (password.value) f.append("password", password.value);
-      if (keyPassword.value) f.append("key_password", keyPassword.value);
-      try {
-        const made = await api("POST", "keystores", f);
-        d.close();
-        // What the file held and was not kept (a JCEKS secret key, a key without its
-        // certificate) is said, not dropped unseen.
-        if (made.notes?.length) done(`Keystore uploaded; not kept: ${made.notes.join("; ")}`);
-        load();
-      } catch (e) { err.textContent = e.message; }
-    });
-    const d = openDialog(form);
-    file.focus();
-  } }, "Upload keystore") : null;
-  const panel = sidePanel(el("div", { class: "toolbar" }, el("span", {}, "Keystores are kept entry by entry; keys sealed"), upload),
-    el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Format"), el("th", {}, ""))), body), list.more);
-  screen.replaceChildren(el("h1", {}, "Keystores"), panel.element);
-  await load();
+  const d = openDialog(form);
+  file.focus();
 }
+
+// How a keystore's entry came there, in words (the API's origin): its keystore's method.
+const originName = (o) => ({ generated: "made here", added: "added from the inventory" })[o] || o || "uploaded";
 
 // How a certificate came here, in words (the API's method).
 const methodName = (m) => ({ csr_signed: "signed for a CSR", issued: "issued for a public key sent" })[m] || m;
@@ -1362,7 +1503,7 @@ function certDetails(c, entry) {
     el("dt", {}, "Subject key identifier"), el("dd", {}, d.ski || "—"),
     el("dt", {}, "Authority key identifier"), el("dd", {}, d.aki || "—"),
     el("dt", {}, "Subject alternative names"), el("dd", {}, list(d.sans)),
-    entry ? [el("dt", {}, "In this keystore"), el("dd", {}, `${entry.origin || "uploaded"}, ${entry.has_private_key ? "with its private key (sealed)" : "the certificate only"}`)]
+    entry ? [el("dt", {}, "In this keystore"), el("dd", {}, `${originName(entry.origin)}, ${entry.has_private_key ? "with its private key (sealed)" : "the certificate only"}`)]
       : [el("dt", {}, "Method"), el("dd", {}, `${methodName(c.method)}${c.profile ? " with profile " + c.profile : ""}`),
         el("dt", {}, "Created"), el("dd", {}, c.created_at),
         el("dt", {}, "Private key"), el("dd", {}, c.has_private_key ? "held here, sealed" : "not held here"),
@@ -1885,21 +2026,24 @@ async function usersCard() {
     try { await call(); } catch (e) { err.textContent = e.message; }
     await draw();
   };
-  const addDialog = () => formDialog("Add user", [
-    el("label", { for: "nu-name" }, "User name"), el("input", { id: "nu-name", autocomplete: "off" }),
-    el("label", { for: "nu-role" }, "Role"), roleSelect("nu-role"),
-    el("label", { for: "nu-password" }, "Password (8 characters or more)"), el("input", { id: "nu-password", type: "password", autocomplete: "new-password" })],
-  "Add", async (form, d) => {
-    await api("POST", "users", { name: form.querySelector("#nu-name").value, role: form.querySelector("#nu-role").value, password: form.querySelector("#nu-password").value });
-    d.close();
-    await draw();
-  }, "nu-error");
-  const passwordDialog = (name) => formDialog(`New password for ${name}`, [
-    el("label", { for: "rp-password" }, "New password (8 characters or more)"), el("input", { id: "rp-password", type: "password", autocomplete: "new-password" })],
-  "Set password", async (form, d) => {
-    await api("PATCH", "users/" + encodeURIComponent(name), { password: form.querySelector("#rp-password").value });
-    d.close();
-  }, "rp-error");
+  const addDialog = () => {
+    const pw = passwordTwice("nu-password", "Password (8 characters or more)");
+    formDialog("Add user", [
+      el("label", { for: "nu-name" }, "User name"), el("input", { id: "nu-name", autocomplete: "off" }),
+      el("label", { for: "nu-role" }, "Role"), roleSelect("nu-role"), pw.rows],
+    "Add", async (form, d) => {
+      await api("POST", "users", { name: form.querySelector("#nu-name").value, role: form.querySelector("#nu-role").value, password: pw.check() });
+      d.close();
+      await draw();
+    }, "nu-error");
+  };
+  const passwordDialog = (name) => {
+    const pw = passwordTwice("rp-password", "New password (8 characters or more)", "Repeat the new password");
+    formDialog(`New password for ${name}`, pw.rows, "Set password", async (form, d) => {
+      await api("PATCH", "users/" + encodeURIComponent(name), { password: pw.check() });
+      d.close();
+    }, "rp-error");
+  };
   await draw();
   return card;
 }

@@ -39,7 +39,7 @@ static const char *const F_CSR[] = {"name", "key_type", "digest", "subject", "sa
 static const char *const F_ATTACH[] = {"certificate", NULL};
 static const char *const F_IMPORT[] = {"name",         "certificate", "private_key", "password",
                                        "key_password", "preview",     NULL};
-static const char *const F_KEYSTORE[] = {"name", "data", "password", "key_password", NULL};
+static const char *const F_KEYSTORE[] = {"name", "data", "password", "key_password", "certificate_id", "format", "alias", NULL};
 static const char *const F_ENTRY_ADD[] = {"certificate_id", "alias", NULL};
 static const char *const F_ENTRY_RENAME[] = {"alias", NULL};
 
@@ -1354,8 +1354,36 @@ done:
     json_decref(body);
 }
 
+/* POST /keystores {"name","format","certificate_id","alias"}: a keystore made here of a
+ * certificate of the inventory (the destination seed's "Generate" of a keystore type).  What
+ * belongs to an upload is refused with it: it would go unread. */
+static void keystores_create(req *r, const upload *u, const char *name)
+{
+    const char *format = NULL, *cert_id = NULL, *alias = NULL;
+    static const char *const upload_only[] = {"data", "password", "key_password"};
+    ch_store_keystore out;
+    char msg[200];
+    int error;
+
+    for (size_t i = 0; i < sizeof upload_only / sizeof upload_only[0]; i++)
+        if (json_object_get(u->fields, upload_only[i]) != NULL || (i == 0 && u->file != NULL)) {
+            snprintf(msg, sizeof msg, "%s belongs to an upload of a keystore file; certificate_id makes one of a "
+                     "certificate held here: give one or the other", i == 0 && u->file ? "a file" : upload_only[i]);
+            reply_error_msg(r, CH_EINVAL, i == 0 && u->file ? "file" : upload_only[i], msg);
+            return;
+        }
+    if (get_str(r, u->fields, "format", &format) || get_str(r, u->fields, "certificate_id", &cert_id) ||
+        get_str(r, u->fields, "alias", &alias))
+        return;
+    if ((error = ch_svc_keystore_create(r->svc, &r->who.actor, name, format, cert_id, alias, &out)) < 0)
+        return reply_error(r, error);
+    reply_json(r, 201, json_pack("{ss ss ss}", "id", out.id, "name", out.name, "format", out.format));
+    ch_store_keystore_dispose(&out);
+}
+
 /* POST /keystores: JSON {"name","data" (base64),"password","key_password"}, a multipart
- * form (file, name, password, key_password) or the keystore as the raw body. */
+ * form (file, name, password, key_password) or the keystore as the raw body; with
+ * certificate_id instead, one made here (keystores_create). */
 static void keystores_upload(req *r)
 {
     upload u;
@@ -1367,8 +1395,21 @@ static void keystores_upload(req *r)
 
     if (read_upload(r, &u, F_KEYSTORE, "file") < 0)
         return;
-    if (get_str(r, u.fields, "name", &name) || get_str(r, u.fields, "data", &data) ||
-        get_str(r, u.fields, "password", &password) || get_str(r, u.fields, "key_password", &key_password))
+    if (get_str(r, u.fields, "name", &name))
+        goto done;
+    if (json_object_get(u.fields, "certificate_id") != NULL) {
+        keystores_create(r, &u, name);
+        goto done;
+    }
+    /* (an upload's format is the file's, and its entries keep the aliases they came with) */
+    if (json_object_get(u.fields, "format") != NULL || json_object_get(u.fields, "alias") != NULL) {
+        reply_error_msg(r, CH_EINVAL, json_object_get(u.fields, "format") ? "format" : "alias",
+                        "format and alias go with certificate_id (a keystore made of a certificate held here); "
+                        "an upload's format is the file's, and its entries keep their aliases");
+        goto done;
+    }
+    if (get_str(r, u.fields, "data", &data) || get_str(r, u.fields, "password", &password) ||
+        get_str(r, u.fields, "key_password", &key_password))
         goto done;
     if (upload_once(r, &u, data != NULL, "data", "keystore", "\"data\" (base64)") < 0)
         goto done;

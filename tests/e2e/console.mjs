@@ -141,11 +141,11 @@ await panelOf(page).waitFor({ state: "hidden" });
 ok("deleted after confirming (and kept when cancelled); its panel closed with it");
 
 // A server certificate through the wizard, exported as PKCS#12 and read back by openssl.
-await page.getByRole("link", { name: "Certificates", exact: true }).click();
+await page.getByRole("link", { name: "Certificates and keystores" }).click();
 await page.getByRole("button", { name: "Create certificate" }).click();
 await page.getByLabel("Identifier").fill("web.example");
-await page.getByRole("button", { name: "Next" }).click();
 await page.getByLabel("Profile").selectOption("tls-server");
+await page.getByRole("button", { name: "Next" }).click();
 assert.equal(await page.getByLabel("Lifetime: unit").inputValue(), "d");
 await page.getByLabel("Lifetime", { exact: true }).fill("90");
 await page.getByLabel("Renew automatically before it expires").check();
@@ -191,9 +191,20 @@ await page.getByRole("button", { name: "Details of web.example" }).click();
 await panelOf(page).getByRole("heading", { name: "web.example" }).waitFor();
 assert.equal(await panelOf(page).getByText("Last renewal failed").count(), 0);
 ok("a failed automatic renewal's reason is in the certificate's details, and only in its own");
+// A password set for an export is typed twice, and two that differ are said so before anything
+// is sent (the server logs each key export: none is logged).
+const keyExports = () => page.evaluate(async () => (await (await fetch("/api/v1/audit?action=key.export&limit=1000")).json()).items.length);
+const exportsBefore = await keyExports();
 await web.getByRole("button", { name: "Export web.example" }).click();
 await page.getByLabel("Format").selectOption("p12");
 await page.getByLabel("Password (P12 and JKS)").fill("s3cret-p12");
+await page.getByLabel("Repeat the password").fill("s3cret-p21");
+await page.getByRole("dialog").getByRole("button", { name: "Download" }).click();
+await page.locator("#ex-error").getByText("The two passwords typed differ: type the same in both fields.").waitFor();
+assert.ok(await focusIn(page, "#ex-password-again"));
+assert.equal(await keyExports(), exportsBefore);
+ok("an export's two passwords that differ: said in the dialog, the focus on the second, nothing exported");
+await page.getByLabel("Repeat the password").fill("s3cret-p12");
 const [dl] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download" }).click()]);
 await dl.saveAs(`${work}/web.p12`);
 const p12 = execFileSync("openssl", ["pkcs12", "-in", `${work}/web.p12`, "-passin", "pass:s3cret-p12", "-nodes"]).toString();
@@ -212,9 +223,16 @@ await page.getByLabel("Format").selectOption("pem");
 assert.ok(await page.locator("#ex-alias").isHidden());
 await page.getByLabel("Format").selectOption("jks");
 await page.getByLabel("Password (P12 and JKS)").fill("s3cret-jks");
+await page.getByLabel("Repeat the password").fill("s3cret-jks");
 await page.getByLabel(/^Alias of the entry/).fill("tomcat");
 await page.getByLabel(/^Key password \(JKS\)/).fill("key-s3cret");
+await page.getByLabel("Repeat the key password").fill("key-s3cert");
 assert.ok(await page.locator("#ex-no-password").isHidden());
+await page.getByRole("dialog").getByRole("button", { name: "Download" }).click();
+await page.locator("#ex-error").getByText("The two key passwords typed differ").waitFor();
+assert.equal(await keyExports(), exportsBefore + 1);
+await page.getByLabel("Repeat the key password").fill("key-s3cret");
+ok("a JKS export's two key passwords that differ: said, nothing exported");
 const [jksDl] = await Promise.all([page.waitForEvent("download"), page.getByRole("dialog").getByRole("button", { name: "Download" }).click()]);
 await jksDl.saveAs(`${work}/web.jks`);
 assert.match(execFileSync("keytool", ["-list", "-keystore", `${work}/web.jks`, "-storepass", "s3cret-jks"], quiet).toString(),
@@ -423,17 +441,27 @@ assert.equal(await page.evaluate(async (token) => (await fetch("/api/v1/profiles
   await page.evaluate(async () => (await (await fetch("/api/v1/session")).json()).csrf_token)), 201);
 await page.getByRole("button", { name: "Create certificate" }).click();
 await page.getByLabel("Identifier").fill("keyed");
-await page.getByRole("button", { name: "Next" }).click();
 await page.getByLabel("Profile").selectOption("keyed-e2e");
 await page.locator("#profile-names").getByText(/^Key types this profile allows: /).waitFor();
 assert.deepEqual((await page.locator("#profile-names").innerText()).replace(/^Key types this profile allows: |\.$/g, "").split(", ").sort(),
   ["ed25519", "p384"]);
-assert.equal(await page.getByLabel("Key type").inputValue(), "p384");
-assert.equal(await page.locator('#key_type option[value="rsa2048"]').isDisabled(), true);
-assert.equal(await page.locator('#key_type option[value="ed25519"]').isDisabled(), false);
+await page.getByRole("button", { name: "Next" }).click();
+// TrueNAS's Key Type, and the EC curve beside it (the RSA key length hidden): the profile's
+// first allowed type chosen, the others not offered.
+assert.equal(await page.getByLabel("Key type").inputValue(), "ec");
+assert.equal(await page.getByLabel("EC curve").inputValue(), "p384");
+assert.ok(await page.getByLabel("Key length (bits)").isHidden());
+assert.equal(await page.locator('#key_alg option[value="rsa"]').isDisabled(), true);
+assert.equal(await page.locator('#key_alg option[value="ed25519"]').isDisabled(), false);
+assert.equal(await page.locator('#key_curve option[value="p256"]').isDisabled(), true);
+await page.getByRole("button", { name: "Back" }).click();
 await page.getByLabel("Profile").selectOption("tls-server");
-assert.equal(await page.locator('#key_type option[value="rsa2048"]').isDisabled(), false);
-assert.equal(await page.locator('#key_type option[value="p521"]').isDisabled(), false); // (TrueNAS offers SECP521R1)
+await page.getByRole("button", { name: "Next" }).click();
+assert.equal(await page.locator('#key_alg option[value="rsa"]').isDisabled(), false);
+assert.equal(await page.locator('#key_curve option[value="p521"]').isDisabled(), false); // (TrueNAS offers SECP521R1)
+await page.getByLabel("Key type").selectOption("rsa");
+assert.ok(await page.getByLabel("EC curve").isHidden());
+assert.equal(await page.locator('#key_bits option[value="2048"]').isDisabled(), false);
 await page.keyboard.press("Escape");
 await page.getByRole("dialog").waitFor({ state: "hidden" });
 ok("a profile's key types said in the wizard, the others not offered");
@@ -444,7 +472,6 @@ assert.equal(await page.evaluate(async (token) => (await fetch("/api/v1/profiles
   await page.evaluate(async () => (await (await fetch("/api/v1/session")).json()).csrf_token)), 201);
 await page.getByRole("button", { name: "Create certificate" }).click();
 await page.getByLabel("Identifier").fill("named");
-await page.getByRole("button", { name: "Next" }).click();
 await page.getByLabel("Profile").selectOption("named-e2e");
 await page.locator("#profile-names").getByText(/^Names this profile allows: /).waitFor();
 assert.equal(await page.locator("#profile-names").innerText(),
@@ -670,8 +697,8 @@ await page.getByRole("button", { name: "Download partner" }).waitFor({ state: "d
 assert.equal(await page.evaluate(async (id) => (await (await fetch("/api/v1/certificates/" + id)).json()).has_private_key, signed.id), true);
 ok("a signed CSR deleted from its row: its certificate keeps the key");
 
-// A JKS uploaded, shown entry by entry.
-await page.getByRole("link", { name: "Keystores" }).click();
+// A JKS uploaded, shown entry by entry, in the one list of certificates and keystores.
+await page.getByRole("link", { name: "Certificates and keystores" }).click();
 await page.getByRole("button", { name: "Upload keystore" }).click();
 await page.locator("#ks-file").setInputFiles(`${work}/store.jks`);
 await page.locator("#ks-password").fill("changeit");
@@ -687,6 +714,38 @@ assert.deepEqual([fields.Format, fields.Method], ["JKS", "uploaded"]);
 assert.equal(await panelOf(page).locator(".entries li").count(), 1);
 for (const name of ["Export store.jks", "Delete store.jks"]) await panelOf(page).getByRole("button", { name }).waitFor();
 ok("a JKS uploaded; a click on its row opens the panel: its entries, format, method and actions");
+// The destination seed's one table of certificates and keystores: the keystores first, each
+// row saying its kind; narrowed to one kind, and the old address of the keystores to them.
+const kinds = () => page.locator("#screen tbody tr").evaluateAll((rows) => rows.map((r) => r.dataset.kind));
+let shownKinds = await kinds();
+assert.equal(shownKinds[0], "keystore");
+assert.ok(shownKinds.includes("certificate"));
+assert.equal(shownKinds.lastIndexOf("keystore") < shownKinds.indexOf("certificate"), true);
+assert.equal(await ks.locator("td").nth(1).innerText(), "Keystore (JKS)");
+assert.equal(await page.locator("tr", { hasText: "imported-renamed" }).locator("td").nth(1).innerText(), "Certificate");
+await page.getByLabel("Kind").selectOption("keystore");
+await page.locator('tr[data-kind="certificate"]').first().waitFor({ state: "detached" });
+assert.ok(await page.getByLabel("Search certificates").isHidden());
+assert.equal(await ks.count(), 1);
+await page.getByLabel("Kind").selectOption("certificate");
+await ks.waitFor({ state: "detached" });
+await page.locator("tr", { hasText: "imported-renamed" }).waitFor();
+await page.getByLabel("Kind").selectOption("");
+await ks.waitFor();
+await page.getByLabel("Search certificates").fill("imported");
+await page.locator("#cert-narrowed").getByText("Keystores are not listed while certificates are searched").waitFor();
+await ks.waitFor({ state: "detached" });
+await page.getByLabel("Search certificates").fill("");
+await ks.waitFor();
+await page.evaluate(() => { location.hash = "#/keystores"; });
+await page.locator('tr[data-kind="certificate"]').first().waitFor({ state: "detached" });
+assert.equal(await page.getByLabel("Kind").inputValue(), "keystore");
+assert.equal(await page.getByRole("link", { name: "Certificates and keystores" }).getAttribute("aria-current"), "page");
+await page.getByRole("link", { name: "Certificates and keystores" }).click();
+await page.locator('tr[data-kind="certificate"]').first().waitFor();
+ok("certificates and keystores in one list, keystores first, each row's kind said; narrowed to a kind; a search leaves keystores out, saying so");
+await ks.locator("td").first().click();
+await panelOf(page).getByRole("heading", { name: "store.jks" }).waitFor();
 await page.screenshot({ path: `${shots}/keystores.png`, fullPage: true });
 await panelOf(page).getByRole("button", { name: "Details of tomcat" }).click();
 await panelOf(page).getByRole("heading", { name: "Entry tomcat" }).waitFor();
@@ -714,6 +773,13 @@ await page.getByLabel("Key password, when the keys have their own").fill("key-of
 await page.getByRole("dialog").getByRole("button", { name: "Upload", exact: true }).click();
 await page.locator("tr", { hasText: "apart.jks" }).waitFor();
 ok("a JKS whose key has a password of its own: refused saying so, then uploaded with it");
+// Deleted from its row in the list, as a certificate is; gone from the server too.
+await page.locator("tr", { hasText: "apart.jks" }).getByRole("button", { name: "Delete apart.jks" }).click();
+await page.getByRole("dialog").getByText('Delete the keystore "apart.jks"?').waitFor();
+await page.getByRole("dialog").getByRole("button", { name: "Delete", exact: true }).click();
+await page.locator("tr", { hasText: "apart.jks" }).waitFor({ state: "detached" });
+assert.deepEqual(await page.evaluate(async () => (await (await fetch("/api/v1/keystores")).json()).items.map((k) => k.name)), ["store.jks"]);
+ok("a keystore deleted from its row in the list, and from the server");
 await ks.getByRole("button", { name: "Export store.jks" }).click();
 await page.locator("#kx-format").selectOption("pem");
 const [ksDl] = await Promise.all([page.waitForEvent("download"), page.getByRole("dialog").getByRole("button", { name: "Download" }).click()]);
@@ -721,10 +787,12 @@ await ksDl.saveAs(`${work}/store.pem`);
 assert.match(readFileSync(`${work}/store.pem`, "utf8"), /BEGIN CERTIFICATE/);
 ok("a keystore exported (PEM)");
 await ks.getByRole("button", { name: "Export store.jks" }).click();
-await page.locator("#kx-format").selectOption("jks");
+assert.equal(await page.locator("#kx-format").inputValue(), "jks"); // (what it is, first)
 assert.equal(await page.getByRole("dialog").getByLabel(/^Alias/).count(), 0); // its entries keep theirs
 await page.locator("#kx-password").fill("store-s3cret");
+await page.locator("#kx-password-again").fill("store-s3cret");
 await page.locator("#kx-key-password").fill("key-s3cret");
+await page.locator("#kx-key-password-again").fill("key-s3cret");
 const [ksJks] = await Promise.all([page.waitForEvent("download"), page.getByRole("dialog").getByRole("button", { name: "Download" }).click()]);
 await ksJks.saveAs(`${work}/store-out.jks`);
 execFileSync("keytool", ["-importkeystore", "-srckeystore", `${work}/store-out.jks`, "-srcstorepass", "store-s3cret", "-srcalias", "tomcat",
@@ -790,6 +858,78 @@ ok("an entry deleted from the panel; each change audited");
 await page.keyboard.press("Escape");
 await panelOf(page).waitFor({ state: "hidden" });
 
+// Generated as a keystore (the destination seed's "certificate name and type"), through the
+// wizard as TrueNAS's: the profile chosen on the first step fills in the lifetime and the key
+// types it allows; the Key Type RSA shows the key length, EC the curve.
+assert.equal(await page.evaluate(async (token) => (await fetch("/api/v1/profiles", { method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": token },
+  body: JSON.stringify({ name: "ks-e2e", description: "keystore servers", key_usage: ["digital_signature", "key_encipherment"], ext_key_usage: ["server_auth"],
+    default_days: 45, key_types: ["rsa3072", "rsa4096", "p256"] }) })).status,
+  await page.evaluate(async () => (await (await fetch("/api/v1/session")).json()).csrf_token)), 201);
+await page.getByRole("button", { name: "Create certificate" }).click();
+await page.getByLabel("Identifier").fill("made-store");
+await page.getByLabel("Store it as").selectOption("jks");
+await page.locator("#keep-as-hint").getByText("its password is set when it is exported").waitFor();
+await page.getByLabel("Profile").selectOption("ks-e2e");
+await page.getByRole("button", { name: "Next" }).click();
+assert.equal(await page.getByLabel("Lifetime", { exact: true }).inputValue(), "45");
+assert.equal(await page.getByLabel("Key type").inputValue(), "ec");
+assert.equal(await page.getByLabel("EC curve").inputValue(), "p256");
+assert.equal(await page.locator('#key_alg option[value="ed25519"]').isDisabled(), true);
+assert.equal(await page.locator('#key_curve option[value="p384"]').isDisabled(), true);
+await page.getByLabel("Key type").selectOption("rsa");
+assert.ok(await page.getByLabel("EC curve").isHidden());
+assert.equal(await page.getByLabel("Key length (bits)").inputValue(), "3072"); // (2048 it does not allow)
+assert.equal(await page.locator('#key_bits option[value="2048"]').isDisabled(), true);
+await page.getByRole("button", { name: "Next" }).click();
+await page.getByLabel("Common name").fill("made-store.example");
+await page.getByRole("button", { name: "Next" }).click();
+await page.getByRole("dialog").getByText("Leave the usages unticked to take the profile's (digital_signature, key_encipherment).").waitFor();
+await page.getByRole("button", { name: "Next" }).click();
+const madeReview = await page.getByRole("dialog").locator("dl").innerText();
+assert.match(madeReview, /Stored as\s+a keystore \(JKS\)/);
+assert.match(madeReview, /Key type\s+RSA 3072/);
+assert.match(madeReview, /Lifetime\s+45 days/);
+await page.getByRole("dialog").getByRole("button", { name: "Create", exact: true }).click();
+await page.getByRole("dialog").waitFor({ state: "hidden" }).catch(async () => {
+  throw new Error("the wizard did not create the keystore: " + (await page.locator("#wz-error").innerText()));
+});
+await page.locator("#done").getByText(/^Created the keystore "made-store" \(JKS\) holding the certificate "made-store"/).waitFor();
+await panelOf(page).getByRole("heading", { name: "made-store" }).waitFor();
+await panelOf(page).getByRole("heading", { name: "Entries (1)" }).waitFor();
+fields = await panelFields(page);
+assert.deepEqual([fields.Format, fields.Method], ["JKS", "made here"]);
+const madeRow = page.locator('tr[data-kind="keystore"]', { hasText: "made-store" });
+assert.equal(await madeRow.locator("td").nth(1).innerText(), "Keystore (JKS)");
+assert.equal(await page.locator('tr[data-kind="certificate"]', { hasText: "made-store" }).count(), 1);
+await panelOf(page).getByRole("button", { name: "Details of made-store" }).click();
+await panelOf(page).getByRole("heading", { name: "Entry made-store" }).waitFor();
+fields = await panelFields(page);
+assert.equal(fields["In this keystore"], "made here, with its private key (sealed)");
+assert.equal(fields.Key, "RSA 3072");
+const madeStored = await page.evaluate(async () => {
+  const k = (await (await fetch("/api/v1/keystores")).json()).items.find((x) => x.name === "made-store");
+  const full = await (await fetch("/api/v1/keystores/" + k.id)).json();
+  const c = await (await fetch("/api/v1/certificates/" + full.entries[0].certificate_id)).json();
+  return { format: full.format, entries: full.entries.map((e) => [e.alias, e.origin, e.has_private_key]), key: [c.details.key_algorithm, c.details.key_bits],
+    profile: c.profile, days: Math.round((Date.parse(c.not_after) - Date.parse(c.not_before)) / 86400e3) };
+});
+assert.deepEqual(madeStored, { format: "jks", entries: [["made-store", "generated", true]], key: ["RSA", 3072], profile: "ks-e2e", days: 45 });
+ok("a certificate generated as a JKS keystore from the wizard: the profile's lifetime and key types filled in, RSA 3072 chosen as TrueNAS asks it; its keystore's panel shown, and the server holds it so");
+await madeRow.getByRole("button", { name: "Export made-store" }).click();
+assert.equal(await page.locator("#kx-format").inputValue(), "jks");
+await page.locator("#kx-password").fill("made-s3cret");
+await page.locator("#kx-password-again").fill("made-s3cert");
+await page.getByRole("dialog").getByRole("button", { name: "Download" }).click();
+await page.locator("#kx-error").getByText("The two passwords typed differ").waitFor();
+await page.locator("#kx-password-again").fill("made-s3cret");
+const [madeDl] = await Promise.all([page.waitForEvent("download"), page.getByRole("dialog").getByRole("button", { name: "Download" }).click()]);
+await madeDl.saveAs(`${work}/made-store.jks`);
+assert.match(execFileSync("keytool", ["-list", "-keystore", `${work}/made-store.jks`, "-storepass", "made-s3cret"], quiet).toString(),
+  /^made-store, .*PrivateKeyEntry/m);
+ok("exported from its row as JKS (two passwords that differ said first): keytool lists its key entry");
+await page.keyboard.press("Escape");
+await panelOf(page).waitFor({ state: "hidden" });
+
 // Devices: those of a trusted certificate in its details, blocked and let in again, filtered.
 await page.getByRole("link", { name: "Trusted certificates" }).click();
 await page.getByRole("button", { name: "Details of Plant root" }).click();
@@ -847,13 +987,17 @@ const bulk = await page.evaluate(async () => {
 });
 assert.equal(bulk.ids.length, 205);
 await page.getByRole("link", { name: "CAs", exact: true }).click();
-await page.getByRole("link", { name: "Certificates", exact: true }).click();
+await page.getByRole("link", { name: "Certificates and keystores" }).click();
 await page.locator("#cert-more").waitFor();
-assert.equal(await page.locator("tbody tr:not([hidden])").count(), 200);
+// (after the keystores, all read at once: they are fewer than a page)
+const keystoreCount = await page.evaluate(async () => (await (await fetch("/api/v1/keystores")).json()).items.length);
+assert.equal(await page.locator('tbody tr[data-kind="keystore"]').count(), keystoreCount);
+assert.equal(await page.locator('tbody tr[data-kind="certificate"]').count(), 200);
 await page.locator("#cert-more").click();
 await page.locator("#cert-more").waitFor({ state: "hidden" });
-assert.equal(await page.locator("tbody tr:not([hidden])").count(), bulk.total);
-ok(`a page of 200 certificates, and "Show more" shows the other ${bulk.total - 200}`);
+assert.equal(await page.locator('tbody tr[data-kind="certificate"]').count(), bulk.total);
+assert.equal(await page.locator('tbody tr[data-kind="keystore"]').count(), keystoreCount);
+ok(`the keystores and a page of 200 certificates, and "Show more" shows the other ${bulk.total - 200}`);
 await page.locator("#cert-search").fill("bulk-20");
 await page.waitForFunction(() => document.querySelectorAll("tbody tr:not([hidden])").length === 6);
 assert.deepEqual((await page.locator("tbody tr:not([hidden]) td:first-child").allInnerTexts()).sort(),
@@ -888,7 +1032,7 @@ ok("the audit log filtered by action and by who, an empty result said");
 // A keystore's certificate picker reaches past its first page: it asks the server for what is
 // typed (bulk-150 is not among the newest 25 it shows first), says when a term holds more than
 // it shows, and the entry chosen is added.
-await page.getByRole("link", { name: "Keystores" }).click();
+await page.getByRole("link", { name: "Certificates and keystores" }).click();
 await page.locator("tr", { hasText: "store.jks" }).locator("td").first().click();
 await panelOf(page).getByRole("button", { name: "Add an entry to store.jks" }).click();
 await page.locator("#ke-found").getByText(`The newest 25 certificates: type 3 letters or more`).waitFor();
@@ -968,7 +1112,7 @@ await page.getByRole("button", { name: "Save settings" }).click();
 await page.getByText("Saved.").waitFor();
 const rootId = await page.evaluate(async (name) => (await (await fetch("/api/v1/cas?limit=1000")).json()).items.find((c) => c.name === name).id, rootCa);
 assert.equal((await settings()).default_ca_id, rootId);
-await page.getByRole("link", { name: "Certificates", exact: true }).click();
+await page.getByRole("link", { name: "Certificates and keystores" }).click();
 await page.getByRole("button", { name: "Create certificate" }).click();
 await page.getByLabel("Identifier").fill("signer-check");
 await page.getByRole("button", { name: "Next" }).click();
@@ -1034,17 +1178,23 @@ await page.getByRole("button", { name: "Add user" }).click();
 await page.locator("#nu-name").fill("helper");
 await page.locator("#nu-role").selectOption("operator");
 await page.locator("#nu-password").fill("short");
+await page.locator("#nu-password-again").fill("short");
 await page.getByRole("button", { name: "Add", exact: true }).click();
 await page.locator("#nu-error").getByText("8").waitFor();
 await page.locator("#nu-password").fill("helper-password-1");
 await page.getByRole("button", { name: "Add", exact: true }).click();
+await page.locator("#nu-error").getByText("The two passwords typed differ").waitFor();
+assert.equal(await page.getByLabel("Role of helper").count(), 0);
+await page.locator("#nu-password-again").fill("helper-password-1");
+await page.getByRole("button", { name: "Add", exact: true }).click();
 await page.getByLabel("Role of helper").waitFor();
-ok("a console user added (a short password refused first)");
+ok("a console user added (a short password refused first, then two that differ)");
 // The list is drawn again once the change is in: wait for that before the next click.
 await Promise.all([page.waitForResponse((r) => new URL(r.url()).pathname === "/api/v1/users" && r.request().method() === "GET"),
   page.getByLabel("Role of helper").selectOption("admin")]);
 await page.getByRole("button", { name: "Reset the password of helper" }).click();
 await page.locator("#rp-password").fill("helper-password-2");
+await page.getByLabel("Repeat the new password").fill("helper-password-2");
 await page.getByRole("button", { name: "Set password" }).click();
 await page.getByRole("dialog").waitFor({ state: "hidden" });
 const users = await page.evaluate(async () => (await (await fetch("/api/v1/users")).json()).items.map((u) => u.name + ":" + u.role));
@@ -1135,14 +1285,14 @@ assert.ok(["A", "BUTTON", "INPUT"].includes(focused));
 ok("works at phone width, focus moves with the keyboard");
 // A row's actions stay in sight at phone width (they sat past the right edge, behind a
 // sideways scroll).
-await page.getByRole("link", { name: "Certificates", exact: true }).click();
+await page.getByRole("link", { name: "Certificates and keystores" }).click();
 const exportButton = page.getByRole("button", { name: /^Export / }).first();
 await exportButton.waitFor();
 const box = await exportButton.boundingBox();
 assert.ok(box.x >= 0 && box.x + box.width <= 390, JSON.stringify(box));
 ok("at phone width a certificate's actions are in sight");
 // The panel takes the list's place at phone width, and gives it back when closed.
-await page.getByRole("button", { name: /^Details of / }).first().click();
+await page.locator('tr[data-kind="certificate"]').getByRole("button", { name: /^Details of / }).first().click();
 await panelOf(page).getByText("SHA-256").waitFor();
 const phonePanel = await panelOf(page).boundingBox();
 assert.ok(phonePanel.x >= 0 && phonePanel.x + phonePanel.width <= 390, JSON.stringify(phonePanel));
@@ -1187,7 +1337,7 @@ await vp.getByRole("button", { name: "Details of Plant root" }).click();
 await panelOf(vp).getByText("Devices registered through it").waitFor();
 for (const name of ["Disable", "Enable", "Delete", /^Move /])
   assert.equal(await panelOf(vp).getByRole("button", { name }).count(), 0, `a viewer's panel offers ${name}`);
-await vp.getByRole("link", { name: "Certificates", exact: true }).click();
+await vp.getByRole("link", { name: "Certificates and keystores" }).click();
 await vp.locator("tr", { hasText: "web.example" }).first().waitFor();
 assert.equal(await vp.getByRole("button", { name: "Create certificate" }).count(), 0);
 assert.equal(await vp.getByRole("button", { name: /^Delete/ }).count(), 0);
@@ -1200,7 +1350,7 @@ for (const name of [/^Delete/, /^Edit/, /^Renew/])
 await vp.keyboard.press("Escape");
 await panelOf(vp).waitFor({ state: "hidden" });
 // Export offers a viewer the formats without the key, saying why P12 and JKS are not there.
-await vp.getByRole("button", { name: /^Export / }).first().click();
+await vp.locator('tr[data-kind="certificate"]').getByRole("button", { name: /^Export / }).first().click();
 await vp.locator("#ex-why").getByText("which this account may not export").waitFor();
 assert.deepEqual(await vp.locator("#ex-format option").allInnerTexts(), ["PEM", "DER", "P7B"]);
 await vp.getByRole("dialog").getByRole("button", { name: "Cancel" }).click();
@@ -1211,7 +1361,6 @@ const refused = await vp.evaluate(async () => {
 });
 assert.equal(refused, 403);
 // A keystore's panel: its entries and Export, nothing that changes them.
-await vp.getByRole("link", { name: "Keystores" }).click();
 await vp.locator("tr", { hasText: "store.jks" }).locator("td").first().click();
 await panelOf(vp).getByRole("button", { name: "Details of tomcat" }).waitFor();
 for (const name of [/^Add an entry/, /^Rename /, /^Delete /])
@@ -1228,8 +1377,18 @@ await viewerCtx.close();
 
 // The first-start password changed: the old one no longer signs in, the new one does.
 await page.getByRole("button", { name: "Change password" }).click();
+const pwSent = [];
+const onPw = (r) => { if (new URL(r.url()).pathname === "/api/v1/session/password") pwSent.push(r.method()); };
+page.on("request", onPw);
 await page.getByLabel("Current password").fill("wrong");
 await page.getByLabel("New password (8 characters or more)").fill("a-new-password-1");
+await page.getByLabel("Repeat the new password").fill("a-new-password-2");
+await page.getByRole("dialog").getByRole("button", { name: "Change password" }).click();
+await page.locator("#pw-error").getByText("The two passwords typed differ: type the same in both fields.").waitFor();
+assert.deepEqual(pwSent, []);
+page.off("request", onPw);
+ok("a new password typed twice differently: said so, nothing sent");
+await page.getByLabel("Repeat the new password").fill("a-new-password-1");
 await page.getByRole("dialog").getByRole("button", { name: "Change password" }).click();
 await page.getByRole("dialog").getByText("the current password is wrong").waitFor();
 await page.getByLabel("Current password").fill(password);

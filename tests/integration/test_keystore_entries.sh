@@ -172,6 +172,41 @@ walked="$walked $(body '[.items[].alias] | join(" ")')"
 check_eq "the walk started before finds it" "${left[0]} ${left[1]} late" "$walked"
 check_eq "and ends there" null "$(body .next_cursor)"
 
+# ---- a keystore made here of a certificate held here (the destination seed's Generate, of a
+# keystore type): its one entry with the chain and key, stored with the keystore or not at all
+made() { api GET /api/v1/keystores; body '[.items[] | select(.name == "made-here")] | length'; }
+TOKEN=$viewer api POST /api/v1/keystores "{\"name\":\"made-here\",\"format\":\"jks\",\"certificate_id\":\"$web\"}"
+check_eq "a viewer makes no keystore" "403 0" "$status $(made)"
+api POST /api/v1/keystores "{\"name\":\"made-here\",\"format\":\"pem\",\"certificate_id\":\"$web\"}"
+check_eq "a keystore made here is p12 or jks" "400 format 0" "$status $(body .error.field) $(made)"
+api POST /api/v1/keystores "{\"name\":\"made-here\",\"format\":\"jks\",\"certificate_id\":\"$theirs\"}"
+check_eq "of another tenant's certificate: not found, nothing made" "404 certificate_id 0" "$status $(body .error.field) $(made)"
+api POST /api/v1/keystores "{\"name\":\"made-here\",\"format\":\"jks\",\"certificate_id\":\"$web\",\"alias\":\"a\\u0001\"}"
+check_eq "an alias with a control character: refused, nothing made" "400 alias 0" "$status $(body .error.field) $(made)"
+api POST /api/v1/keystores "{\"name\":\"made-here\",\"format\":\"jks\",\"certificate_id\":\"$web\",\"password\":\"x\"}"
+check_eq "a password with it (an upload's) is refused" "400 password 0" "$status $(body .error.field) $(made)"
+api POST /api/v1/keystores '{"name":"up","format":"jks","data":"AAAA"}'
+check_eq "a format with an upload is refused (the file's is its own)" "400 format" "$status $(body .error.field)"
+before=$(entry_audits)
+TOKEN=$operator api POST /api/v1/keystores "{\"name\":\"made-here\",\"format\":\"jks\",\"certificate_id\":\"$web\"}"
+check_eq "an operator makes a JKS keystore of a certificate held here" "201 jks" "$status $(body .format)"
+made_id=$(body .id)
+api GET "/api/v1/keystores/$made_id"
+check_eq "its one entry: the certificate's name as alias, its key, made here" "web:true:generated:$web" \
+    "$(body '[.entries[] | "\(.alias):\(.has_private_key):\(.origin):\(.certificate_id)"] | join(" ")')"
+check_eq "the keystore listed with its format" "jks" "$(api GET /api/v1/keystores; body '.items[] | select(.id == "'"$made_id"'") | .format')"
+api GET "/api/v1/audit?action=keystore.create&limit=1000"
+check_eq "audited: made (once), and its entry added" "1 $made_id $((before + 1))" \
+    "$(body '.items | length') $(body '.items[0].object_id') $(entry_audits)"
+api POST "/api/v1/keystores/$made_id/export" '{"format":"jks","password":"changeit"}'
+cp "$T/body" made.jks
+check_eq "exported, keytool lists its key entry" "web,PrivateKeyEntry" "$(kt_entries made.jks changeit)"
+api POST /api/v1/keystores "{\"name\":\"made-p12\",\"format\":\"p12\",\"certificate_id\":\"$partner\",\"alias\":\"Partner Cert\"}"
+check_eq "a PKCS#12 keystore of a certificate held without its key, under the alias given" "201 p12" "$status $(body .format)"
+api GET "/api/v1/keystores/$(body .id)"
+check_eq "its entry: the certificate only" "Partner Cert:false:generated" \
+    "$(body '[.entries[] | "\(.alias):\(.has_private_key):\(.origin)"] | join(" ")')"
+
 # ---- the CLI
 remote() { "$CERTHUB" --server "https://localhost:$port" --token-file "$data/admin-token" --ca-file "$data/ca.pem" "$@"; }
 echo "$viewer" > viewer-token

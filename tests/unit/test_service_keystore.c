@@ -567,6 +567,85 @@ static void test_entry_positions(void **state)
     tu_rmtree(dir);
 }
 
+/* A keystore made here of a certificate of the inventory: refused without a word written (a
+ * viewer, a format that is no keystore, another tenant's certificate, a bad alias), else the
+ * keystore and its one entry (chain and key, origin "generated") stored and audited together. */
+static void test_keystore_create(void **state)
+{
+    const char *dir = tu_tmpdir("svc-ks-create");
+    ch_svc_opts so = {.data_dir = dir};
+    ch_svc *svc;
+    ch_store_tenant ta, tb;
+    ch_actor admin, operator, viewer, other;
+    ch_store_ca ca;
+    ch_svc_ca_req cr = {.name = "create root", .path_len = -2};
+    ch_svc_issue_req ir = {.profile = "tls-server", .key_type = "p256"};
+    ch_store_cert app, theirs;
+    ch_store_keystore ks, *list;
+    ch_store_keystore_entry *entries;
+    char action[64], detail[512], ca_cert[CH_ID_MAX];
+    size_t n, rows;
+
+    (void)state;
+    assert_int_equal(ch_svc_open(&svc, &so), 0);
+    assert_int_equal(ch_svc_tenant_ensure(svc, "a", &ta), 0);
+    assert_int_equal(ch_svc_tenant_ensure(svc, "b", &tb), 0);
+    admin = (ch_actor){ta.id, "admin", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT, NULL};
+    operator= (ch_actor){ta.id, "op", CH_ROLE_OPERATOR, 0, NULL};
+    viewer = (ch_actor){ta.id, "viewer", CH_ROLE_VIEWER, 0, NULL};
+    other = (ch_actor){tb.id, "b-admin", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT, NULL};
+    cr.subject.dn = "CN=Create Root";
+    assert_int_equal(ch_svc_ca_create(svc, &admin, &cr, &ca), 0);
+    ir.ca_id = ca.id;
+    ir.subject.fields.common_name = "made.example";
+    assert_int_equal(ch_svc_cert_issue(svc, &operator, &ir, &app), 0);
+    snprintf(ca_cert, sizeof ca_cert, "%s", ca.cert_id);
+    ch_store_ca_dispose(&ca);
+    cr.subject.dn = "CN=Their Root";
+    assert_int_equal(ch_svc_ca_create(svc, &other, &cr, &ca), 0);
+    ir.ca_id = ca.id;
+    ir.subject.fields.common_name = "theirs.example";
+    assert_int_equal(ch_svc_cert_issue(svc, &other, &ir, &theirs), 0);
+    rows = audit_rows(svc, &admin, NULL, 0);
+
+    assert_int_equal(ch_svc_keystore_create(svc, &viewer, "made", "jks", app.id, NULL, &ks), CH_EPERM);
+    assert_refused(ch_svc_keystore_create(svc, &operator, "made", "pem", app.id, NULL, &ks), CH_EINVAL, "format");
+    assert_refused(ch_svc_keystore_create(svc, &operator, "made", NULL, app.id, NULL, &ks), CH_EINVAL, "format");
+    assert_refused(ch_svc_keystore_create(svc, &operator, "", "jks", app.id, NULL, &ks), CH_EINVAL, "name");
+    assert_refused(ch_svc_keystore_create(svc, &operator, "made", "jks", theirs.id, NULL, &ks), CH_ENOTFOUND,
+                   "certificate_id");
+    assert_refused(ch_svc_keystore_create(svc, &operator, "made", "jks", NULL, NULL, &ks), CH_EINVAL, "certificate_id");
+    assert_refused(ch_svc_keystore_create(svc, &operator, "made", "p12", app.id, "a\tb", &ks), CH_EINVAL, "alias");
+    assert_int_equal(audit_rows(svc, &admin, NULL, 0), rows);
+    assert_int_equal(ch_svc_keystore_list(svc, &admin, NULL, &list, &n), 0);
+    assert_int_equal(n, 0);
+    ch_store_keystore_list_free(list, n);
+
+    assert_int_equal(ch_svc_keystore_create(svc, &operator, "made", "p12", app.id, NULL, &ks), 0);
+    assert_string_equal(ks.name, "made");
+    assert_string_equal(ks.format, "p12");
+    assert_int_equal(ch_svc_keystore_entries(svc, &viewer, ks.id, &entries, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(entries[0].alias, "made.example");
+    assert_string_equal(entries[0].cert_id, app.id);
+    assert_string_equal(entries[0].key_id, app.key_id);
+    assert_string_equal(entries[0].chain, ca_cert);
+    assert_string_equal(entries[0].origin, "generated");
+    ch_store_keystore_entry_list_free(entries, n);
+    assert_int_equal(audit_last(svc, &admin, action, sizeof action, detail, sizeof detail), rows + 2);
+    assert_string_equal(action, "keystore.entry_add");
+    assert_int_equal(ch_svc_keystore_get(svc, &other, ks.id, &(ch_store_keystore){0}), CH_ENOTFOUND);
+
+    ch_store_keystore_dispose(&ks);
+    ch_store_cert_dispose(&app);
+    ch_store_cert_dispose(&theirs);
+    ch_store_ca_dispose(&ca);
+    ch_store_tenant_dispose(&ta);
+    ch_store_tenant_dispose(&tb);
+    ch_svc_close(svc);
+    tu_rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -574,6 +653,7 @@ int main(void)
         cmocka_unit_test(test_export_options),
         cmocka_unit_test(test_entry_edits),
         cmocka_unit_test(test_entry_positions),
+        cmocka_unit_test(test_keystore_create),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

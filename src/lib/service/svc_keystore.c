@@ -679,13 +679,57 @@ done:
     return error;
 }
 
+/* What an entry made from a certificate of the inventory is asked with, checked before
+ * anything is read. */
+static int entry_args(const char *cert_id, const char *alias)
+{
+    if (cert_id == NULL || *cert_id == '\0')
+        return ch_error_set_field(CH_EINVAL, "certificate_id", "certificate_id is required: the id of a "
+                                  "certificate of the inventory");
+    return alias != NULL ? alias_check(alias) : 0;
+}
+
+/* The entry of certificate cert_id of the inventory, as entry_add and a keystore made here
+ * store it: *row the certificate (ch_store_cert_dispose), *ids its chain after it, *alias the
+ * one given or else the certificate's name (borrowed from *row).  Read outside the
+ * transaction: the certificates of a chain are never changed once stored. */
+static int entry_from_cert(ch_svc *svc, const ch_actor *actor, const char *cert_id, const char **alias,
+                           ch_store_cert *row, char **ids)
+{
+    ch_cert *chain[CH_MAX_CHAIN_LEN] = {0};
+    size_t len = 0;
+    int error;
+
+    memset(row, 0, sizeof *row);
+    *ids = NULL;
+    if ((error = ch_store_cert_get(svc->store, row, actor->tenant_id, cert_id)) < 0) {
+        if (error == CH_ENOTFOUND)
+            ch_error_set_field(error, "certificate_id", "no certificate \"%.64s\" in the inventory", cert_id);
+        return error;
+    }
+    /* No alias: the certificate's name, as its own export names its entry. */
+    if (*alias == NULL && (error = alias_check(*alias = row->name)) < 0) {
+        char why[256];
+        snprintf(why, sizeof why, "%s", ch_error_last());
+        ch_error_set_field(error, "alias", "the certificate's name cannot be an alias (%s): give \"alias\"", why);
+        goto done;
+    }
+    if ((error = cert_chain(svc, actor->tenant_id, row, chain, &len)) < 0)
+        goto done;
+    error = chain_ids(svc, actor->tenant_id, chain, len, ids);
+done:
+    for (size_t i = 0; i < len; i++)
+        ch_cert_free(chain[i]);
+    if (error < 0)
+        ch_store_cert_dispose(row);
+    return error;
+}
+
 int ch_svc_keystore_entry_add(ch_svc *svc, const ch_actor *actor, const char *id, const char *cert_id,
                               const char *alias, ch_store_keystore_entry *out)
 {
     ch_store_keystore ks = {0};
     ch_store_cert row = {0};
-    ch_cert *chain[CH_MAX_CHAIN_LEN] = {0};
-    size_t len = 0;
     ch_store_keystore_entry e = {0};
     char eid[CH_ID_MAX], *ids = NULL;
     int error;
@@ -694,27 +738,11 @@ int ch_svc_keystore_entry_add(ch_svc *svc, const ch_actor *actor, const char *id
         memset(out, 0, sizeof *out);
     if ((error = svc_need(actor, CH_ROLE_OPERATOR, "changing a keystore")) < 0)
         return error;
-    if (cert_id == NULL || *cert_id == '\0')
-        return ch_error_set_field(CH_EINVAL, "certificate_id", "certificate_id is required: the id of a "
-                                  "certificate of the inventory");
-    if (alias != NULL && (error = alias_check(alias)) < 0)
+    if ((error = entry_args(cert_id, alias)) < 0)
         return error;
     if ((error = ch_store_keystore_get(svc->store, &ks, actor->tenant_id, id)) < 0)
         return error;
-    if ((error = ch_store_cert_get(svc->store, &row, actor->tenant_id, cert_id)) < 0) {
-        if (error == CH_ENOTFOUND)
-            ch_error_set_field(error, "certificate_id", "no certificate \"%.64s\" in the inventory", cert_id);
-        goto done;
-    }
-    /* No alias: the certificate's name, as its own export names its entry. */
-    if (alias == NULL && (error = alias_check(alias = row.name)) < 0) {
-        char why[256];
-        snprintf(why, sizeof why, "%s", ch_error_last());
-        ch_error_set_field(error, "alias", "the certificate's name cannot be an alias (%s): give \"alias\"", why);
-        goto done;
-    }
-    if ((error = cert_chain(svc, actor->tenant_id, &row, chain, &len)) < 0 ||
-        (error = chain_ids(svc, actor->tenant_id, chain, len, &ids)) < 0)
+    if ((error = entry_from_cert(svc, actor, cert_id, &alias, &row, &ids)) < 0)
         goto done;
     ch_store_new_id(eid, "kse_");
     e.id = eid;
@@ -729,11 +757,80 @@ int ch_svc_keystore_entry_add(ch_svc *svc, const ch_actor *actor, const char *id
     if (out)
         error = entry_copy(out, &e);
 done:
-    for (size_t i = 0; i < len; i++)
-        ch_cert_free(chain[i]);
     free(ids);
     ch_store_cert_dispose(&row);
     ch_store_keystore_dispose(&ks);
+    return error;
+}
+
+/* In the transaction: the keystore and then its one entry (which entry_add_tx audits). */
+static int ks_create_tx(ch_svc *svc, const ch_actor *actor, const ch_store_keystore *k, ch_store_keystore_entry *e,
+                        bool from_name)
+{
+    json_t *d = json_pack("{ss ss ss}", "name", k->name, "format", k->format, "certificate_id", e->cert_id);
+    char *detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
+    int error;
+
+    json_decref(d);
+    if ((error = ch_store_keystore_put(svc->store, k)) == 0 &&
+        (error = svc_audit(svc, actor, "keystore.create", "keystore", k->id, detail)) == 0)
+        error = entry_add_tx(svc, actor, e, from_name);
+    free(detail);
+    return error;
+}
+
+int ch_svc_keystore_create(ch_svc *svc, const ch_actor *actor, const char *name, const char *format,
+                           const char *cert_id, const char *alias, ch_store_keystore *out)
+{
+    ch_store_keystore k = {0};
+    ch_store_cert row = {0};
+    ch_store_keystore_entry e = {0};
+    char kid[CH_ID_MAX], eid[CH_ID_MAX], *ids = NULL;
+    int error;
+
+    if (out)
+        memset(out, 0, sizeof *out);
+    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "making a keystore")) < 0)
+        return error;
+    if (name == NULL || *name == '\0')
+        return ch_error_set_field(CH_EINVAL, "name", "a name of 1 to 128 characters is required");
+    if ((error = svc_check_name(name, 128)) < 0)
+        return error;
+    /* The two formats that hold a key with its chain, as the destination seed's keystores are
+     * (the others are written on export all the same). */
+    if (format == NULL || (strcmp(format, "p12") != 0 && strcmp(format, "jks") != 0))
+        return ch_error_set_field(CH_EINVAL, "format", "format must be p12 or jks: the keystore formats that hold "
+                                  "a key with its chain");
+    if ((error = entry_args(cert_id, alias)) < 0 ||
+        (error = entry_from_cert(svc, actor, cert_id, &alias, &row, &ids)) < 0)
+        return error;
+    ch_store_new_id(kid, "kst_");
+    ch_store_new_id(eid, "kse_");
+    k.id = kid;
+    k.tenant_id = (char *)actor->tenant_id;
+    k.name = (char *)name;
+    k.format = (char *)format;
+    k.created_at = ch_now();
+    e.id = eid;
+    e.keystore_id = kid;
+    e.tenant_id = (char *)actor->tenant_id;
+    e.alias = (char *)alias;
+    e.cert_id = row.id;
+    e.chain = ids;
+    e.key_id = row.key_id;
+    e.origin = "generated"; /* made here, not uploaded: the method the keystore's view shows */
+    SVC_TX(svc, ks_create_tx(svc, actor, &k, &e, alias == row.name));
+    if (out) {
+        out->created_at = k.created_at;
+        if ((out->id = strdup(kid)) == NULL || (out->tenant_id = strdup(k.tenant_id)) == NULL ||
+            (out->name = strdup(name)) == NULL || (out->format = strdup(format)) == NULL) {
+            ch_store_keystore_dispose(out);
+            error = ch_error_set(CH_ENOMEM, "out of memory");
+        }
+    }
+done:
+    free(ids);
+    ch_store_cert_dispose(&row);
     return error;
 }
 
