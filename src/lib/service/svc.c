@@ -1142,18 +1142,14 @@ static int settings_check(const char *key, json_t *v)
             return ch_error_set_field(CH_EINVAL, key, "default_ca_id is a CA's id (ca_...), or null for none");
         return 0;
     }
-    if (strcmp(key, "max_token_days") == 0) {
+    /* (the tokens' two: days a token may live, and before its end it is alerted) */
+    if (strcmp(key, "max_token_days") == 0 || strcmp(key, "token_alert_days") == 0) {
+        bool alert = key[0] == 't';
         if (!json_is_null(v) && (!json_is_integer(v) || json_integer_value(v) < 1 ||
                                  json_integer_value(v) > CH_TOKEN_MAX_DAYS))
-            return ch_error_set_field(CH_EINVAL, key, "max_token_days is a number of days from 1 to %d, or null for "
-                                      "none", CH_TOKEN_MAX_DAYS);
-        return 0;
-    }
-    if (strcmp(key, "token_alert_days") == 0) {
-        if (!json_is_null(v) && (!json_is_integer(v) || json_integer_value(v) < 1 ||
-                                 json_integer_value(v) > CH_TOKEN_MAX_DAYS))
-            return ch_error_set_field(CH_EINVAL, key, "token_alert_days is a number of days from 1 to %d before a "
-                                      "token's end, or null for no token alerts", CH_TOKEN_MAX_DAYS);
+            return ch_error_set_field(CH_EINVAL, key, "%s is a number of days from 1 to %d%s, or null for %s", key,
+                                      CH_TOKEN_MAX_DAYS, alert ? " before a token's end" : "",
+                                      alert ? "no token alerts" : "none");
         return 0;
     }
     return ch_error_set_field(CH_EINVAL, key,

@@ -3159,24 +3159,30 @@ int ch_store_cert_first_expiry(ch_store *s, const char *tenant_id, const char *c
     return error;
 }
 
-int ch_store_cert_next_renewal(ch_store *s, int64_t *at)
+/* The one number an aggregate query answers (0 for its NULL), for the queries run now and
+ * then (not prepared once and kept). */
+static int query_int64(ch_store *s, const char *sql, const char *what, int64_t *out)
 {
     struct conn *c = conn_get(s);
     sqlite3_stmt *st = NULL;
     int rc;
 
-    *at = 0;
+    *out = 0;
     if (c == NULL)
         return ch_error_last_code();
-    /* (the first entry of certificates_renew, a partial index of just these rows) */
-    if ((rc = sqlite3_prepare_v2(c->db,
-                                 "SELECT min(renew_at) FROM certificates WHERE auto_renew = 1 AND renewed_by IS NULL",
-                                 -1, &st, NULL)) != SQLITE_OK)
-        return db_error(c->db, rc, "finding the next renewal");
+    if ((rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL)) != SQLITE_OK)
+        return db_error(c->db, rc, what);
     if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        *at = sqlite3_column_int64(st, 0);
+        *out = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error(c->db, rc, "finding the next renewal");
+    return rc == SQLITE_ROW ? 0 : db_error(c->db, rc, what);
+}
+
+int ch_store_cert_next_renewal(ch_store *s, int64_t *at)
+{
+    /* (the first entry of certificates_renew, a partial index of just these rows) */
+    return query_int64(s, "SELECT min(renew_at) FROM certificates WHERE auto_renew = 1 AND renewed_by IS NULL",
+                       "finding the next renewal", at);
 }
 
 int ch_store_cert_due_renewals(ch_store *s, int64_t now, size_t max, ch_store_cert_ref **out, size_t *count)
@@ -3345,21 +3351,8 @@ int ch_store_alert_delivery(ch_store *s, const char *tenant_id, const char *cert
 
 int ch_store_search_pending(ch_store *s, int64_t *rows)
 {
-    struct conn *c = conn_get(s);
-    sqlite3_stmt *st = NULL;
-    int rc;
-
-    *rows = 0;
-    if (c == NULL)
-        return ch_error_last_code();
-    if ((rc = sqlite3_prepare_v2(c->db,
-                                 "SELECT count(*) FROM certificates WHERE rowid > (SELECT indexed_upto FROM search_state)",
-                                 -1, &st, NULL)) != SQLITE_OK)
-        return db_error(c->db, rc, "reading the search index's state");
-    if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        *rows = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? 0 : db_error(c->db, rc, "reading the search index's state");
+    return query_int64(s, "SELECT count(*) FROM certificates WHERE rowid > (SELECT indexed_upto FROM search_state)",
+                       "reading the search index's state", rows);
 }
 
 /* ------------------------------------------------------------- CAs */
