@@ -135,3 +135,25 @@ quickstart_issuer() {
     api GET /api/v1/cas
     body '.items[] | select(.name | startswith("certhub Quickstart Issuing")) | .id'
 }
+
+# wait_rounds N [curl args...]: returns once N whole rounds of certhubd's scheduler have run
+# since the call, as its /metrics counts them (with $TOKEN).  A check that nothing more happens
+# (nothing renewed twice, no alert sent again) waits for rounds, not for seconds: a loaded
+# machine may run none in a fixed sleep, and the check would pass without having looked.  (The
+# round under way at the call may have begun before it: N + 1 are counted.)
+scheduler_rounds() {
+    curl -s --max-time 60 --cacert "$data/ca.pem" -H "Authorization: Bearer $TOKEN" "$@" \
+        "https://localhost:$port/metrics" | awk '$1 == "certhub_scheduler_rounds_total" {print $2}'
+}
+wait_rounds() {
+    local n=$1 from now="" i
+    shift
+    from=$(scheduler_rounds "$@")
+    [ -n "$from" ] || fail "/metrics shows no certhub_scheduler_rounds_total"
+    for i in $(seq 1 600); do
+        now=$(scheduler_rounds "$@")
+        [ -n "$now" ] && [ "$now" -gt $((from + n)) ] && return 0
+        sleep 0.1
+    done
+    fail "certhubd's scheduler ran $((${now:-$from} - from)) rounds in a minute, not $((n + 1))"
+}
