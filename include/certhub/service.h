@@ -592,6 +592,10 @@ int ch_svc_rotate_due(ch_svc *svc);
  * ch_svc_scheduler_stop (also done by ch_svc_close). */
 int ch_svc_scheduler_start(ch_svc *svc, int interval_seconds);
 void ch_svc_scheduler_stop(ch_svc *svc);
+/* How many rounds the scheduler has finished since the service opened (0 when none runs):
+ * /metrics shows it, so that a monitor sees the jobs run, and a test that a round with
+ * nothing to do has gone by, rather than sleeping for what it hopes is one. */
+unsigned long ch_svc_scheduler_rounds(ch_svc *svc);
 
 /* Imports a certificate (PEM or DER) with an optional private key that must match it.  A
  * certificate the tenant already holds is CH_EEXISTS with its id in existing_id, unless it

@@ -1872,6 +1872,12 @@ static void metrics(req *r)
                                "metrics among them.\n# TYPE certhub_http_worker_requests_total counter\n"
                                "certhub_http_worker_requests_total %lld\n",
                            http_worker_requests_total());
+    /* The scheduler's rounds (renewals, rotations, expiry alerts): one every --job-interval
+     * seconds, or later when a round takes longer; one that stops growing has stopped. */
+    e |= ch_buf_printf(&b, "# HELP certhub_scheduler_rounds_total Rounds of the job scheduler (renewals, rotations, "
+                           "expiry alerts) finished.\n# TYPE certhub_scheduler_rounds_total counter\n"
+                           "certhub_scheduler_rounds_total %lu\n",
+                       ch_svc_scheduler_rounds(r->svc));
     /* Device authentication decisions of this process, by reason (every tenant: these are
      * counts, not data). */
     e |= ch_buf_puts(&b, "# HELP certhub_device_decisions_total Device authentication decisions by reason.\n"

@@ -16,21 +16,27 @@ alive() {
 # stop_daemon [-SIGNAL]: SIGTERM by default, and certhubd must then stop by itself within
 # 15 s (in-flight requests finish); one that does not is killed and the test fails, rather
 # than hang in a wait until CTest's timeout kills the script and leaves the daemon running.
+# A daemon that this script kills with SIGKILL is reaped with the shell's stderr set aside:
+# bash reports a job that a signal ended ("daemon.sh: line 14: 31186 Killed  env ...") at
+# whatever command runs when it notices, a line that reads like a crash in a test's log.  One
+# that dies by itself is still reported, and on_exit says how it ended.
 stop_daemon() {
-    local sig=${1:--TERM} i
+    local sig=${1:--TERM} i stuck=""
     if [ -n "$pid" ]; then
-        kill "$sig" "$pid" 2>/dev/null || true
-        for i in $(seq 1 300); do
-            alive "$pid" || break
-            sleep 0.05
-        done
-        if alive "$pid"; then
-            kill -KILL "$pid" 2>/dev/null || true
-            wait "$pid" 2>/dev/null || true
-            pid=""
-            fail "certhubd did not stop within 15 s of SIG${sig#-}"
-        fi
-        wait "$pid" 2>/dev/null || true
+        {
+            kill "$sig" "$pid" || true
+            for i in $(seq 1 300); do
+                alive "$pid" || break
+                sleep 0.05
+            done
+            if alive "$pid"; then
+                stuck=1
+                kill -KILL "$pid" || true
+            fi
+            wait "$pid" || true
+        } 2>/dev/null
+        pid=""
+        [ -z "$stuck" ] || fail "certhubd did not stop within 15 s of SIG${sig#-}"
     fi
     pid=""
 }
@@ -86,8 +92,7 @@ start_daemon() {
         # Not listening after 30 s, or gone: stopped before it is waited for (a wait on a
         # daemon still running would hang the test until CTest's timeout killed the script,
         # and the daemon would outlive it).
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
+        { kill -KILL "$pid" || true; wait "$pid" || true; } 2>/dev/null
         pid=""
     done
     fail "certhubd did not start: $(cat "$T"/daemon.log.*)"
@@ -129,4 +134,26 @@ walk_pages() {
 quickstart_issuer() {
     api GET /api/v1/cas
     body '.items[] | select(.name | startswith("certhub Quickstart Issuing")) | .id'
+}
+
+# wait_rounds N [curl args...]: returns once N whole rounds of certhubd's scheduler have run
+# since the call, as its /metrics counts them (with $TOKEN).  A check that nothing more happens
+# (nothing renewed twice, no alert sent again) waits for rounds, not for seconds: a loaded
+# machine may run none in a fixed sleep, and the check would pass without having looked.  (The
+# round under way at the call may have begun before it: N + 1 are counted.)
+scheduler_rounds() {
+    curl -s --max-time 60 --cacert "$data/ca.pem" -H "Authorization: Bearer $TOKEN" "$@" \
+        "https://localhost:$port/metrics" | awk '$1 == "certhub_scheduler_rounds_total" {print $2}'
+}
+wait_rounds() {
+    local n=$1 from now="" i
+    shift
+    from=$(scheduler_rounds "$@")
+    [ -n "$from" ] || fail "/metrics shows no certhub_scheduler_rounds_total"
+    for i in $(seq 1 600); do
+        now=$(scheduler_rounds "$@")
+        [ -n "$now" ] && [ "$now" -gt $((from + n)) ] && return 0
+        sleep 0.1
+    done
+    fail "certhubd's scheduler ran $((${now:-$from} - from)) rounds in a minute, not $((n + 1))"
 }

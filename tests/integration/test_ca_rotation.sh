@@ -159,12 +159,12 @@ check_eq "then the issuing CA, now under the new root" 200 "$status"
 check_eq "its chain now ends with the new root, and verifies" "yes no" \
     "$(chain_verifies "$issuer") $(cmp -s chain-root.pem old-root.pem && echo yes || echo no)"
 kill -HUP "$pid"
-for i in $(seq 1 50); do [ "$(grep -c 'BEGIN CERTIFICATE' "$data/ca.pem")" = 2 ] && break; sleep 0.1; done
+for i in $(seq 1 300); do [ "$(grep -c 'BEGIN CERTIFICATE' "$data/ca.pem")" = 2 ] && break; sleep 0.1; done
 check_eq "ca.pem holds the new root and the old" 2 "$(grep -c 'BEGIN CERTIFICATE' "$data/ca.pem")"
 served() { # the CA file: whether a TLS client trusting only it reaches certhubd
     curl -s -o /dev/null -w '%{http_code}' --cacert "$1" "https://localhost:$port/api/v1/health" || true
 }
-for i in $(seq 1 50); do [ "$(served old-root.pem)" != 200 ] && break; sleep 0.1; done
+for i in $(seq 1 300); do [ "$(served old-root.pem)" != 200 ] && break; sleep 0.1; done
 check_eq "certhubd serves a chain under the new root: the old root alone no longer reaches it" 000 "$(served old-root.pem)"
 check_eq "ca.pem does" 200 "$(served "$data/ca.pem")"
 

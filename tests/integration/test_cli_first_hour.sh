@@ -138,7 +138,8 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout hal
     -addext subjectAltName=DNS:localhost -days 1 -out half.pem 2>/dev/null
 python3 "$CERTHUB_SOURCE_DIR/tests/integration/half_api.py" web.pem half.log half.port half.pem half.key &
 half=$!
-for i in $(seq 1 50); do [ -s half.port ] && break; sleep 0.1; done
+for i in $(seq 1 300); do [ -s half.port ] && break; sleep 0.1; done
+[ -s half.port ] || fail "the half API did not start"
 expect_exit 1 "cert issue --chain --key-out, the chain not fetched" -- \
     "$CERTHUB" --server "https://localhost:$(cat half.port)" --token-file "$data/admin-token" --ca-file half.pem \
     cert issue --subject CN=web.example --chain --out half-chain.pem --key-out half-web.key --key-password-file pw

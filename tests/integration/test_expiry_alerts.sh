@@ -9,7 +9,8 @@
 python3 "$CERTHUB_SOURCE_DIR/tests/integration/webhook_receiver.py" "$T/hooks" "$T/hookport" &
 hookpid=$!
 trap 'rc=$?; kill $hookpid 2>/dev/null || true; on_exit $rc' EXIT
-for i in $(seq 1 50); do [ -s hookport ] && break; sleep 0.1; done
+for i in $(seq 1 300); do [ -s hookport ] && break; sleep 0.1; done
+[ -s hookport ] || fail "the webhook receiver did not start"
 touch hooks
 hook="http://127.0.0.1:$(cat hookport)/alerts"
 secret="a-webhook-secret-of-some-length"
@@ -58,13 +59,13 @@ api DELETE "/api/v1/cas/$xca?force=true"
 check_eq "its CA deleted" 200 "$status"
 
 alerts_for() { grep "\"threshold_days\":$1" hooks | grep -c '"name":"billing-api"' || true; }
-wait_alert() { for i in $(seq 1 60); do [ "$(alerts_for "$1")" -ge 1 ] && return 0; sleep 0.1; done; return 1; }
-sleep 2
+wait_alert() { for i in $(seq 1 300); do [ "$(alerts_for "$1")" -ge 1 ] && return 0; sleep 0.1; done; return 1; }
+wait_rounds 2
 check_eq "40 days left: nothing sent" 0 "$(grep -c "$cid" hooks 2>/dev/null || true)"
 echo "+11d" > clock
 wait_alert 30 || fail "no alert at 29 days left"
 ok "29 days left: the 30-day alert"
-sleep 2
+wait_rounds 2
 check_eq "sent once" 1 "$(alerts_for 30)"
 stop_daemon
 # A store written by an earlier certhub holds the secret in clear: sealed at the next start,
@@ -77,11 +78,11 @@ start_daemon --job-interval 1
 check_eq "sealed at the start" 0 "$(sqlite3 "$data/certhub.db" "SELECT settings FROM tenants WHERE name = 'default'" | grep -c "$secret" || true)"
 wait_alert 14 || fail "no alert at 13 days left"
 ok "13 days left, after a restart: the 14-day alert"
-sleep 2
+wait_rounds 2
 check_eq "the 30-day one not again after the restart" 1 "$(alerts_for 30)"
 echo "+34d" > clock
 wait_alert 7 || fail "no alert at 6 days left"
-sleep 2
+wait_rounds 2 # (the round that sent it audits it after the receiver has it)
 check_eq "each threshold exactly once" "1 1 1" "$(alerts_for 30) $(alerts_for 14) $(alerts_for 7)"
 check_contains "the failed renewal was alerted" "$(grep renewal_failed hooks | head -1)" "\"id\":\"$orphan\""
 while IFS=$'\t' read -r sig body; do
@@ -97,7 +98,7 @@ check_eq "each expiry alert is in the audit log" 3 "$(body '[.items[] | select(.
 # (a Slack or Teams webhook's path is its credential).
 api PATCH /api/v1/settings "{\"webhooks\":[{\"url\":\"$hook\"},{\"url\":\"http://ops:pw-in-url@127.0.0.1:$(cat hookport)/refuse/T0PATHSECRET\",\"secret\":\"$secret\"}]}"
 api POST /api/v1/certificates "{\"name\":\"short\",\"subject\":{\"common_name\":\"short.example\"},\"days\":3,\"ca_id\":\"$issuer\"}"
-for i in $(seq 1 100); do grep -q "answered HTTP 403" "$log" && break; sleep 0.1; done
+for i in $(seq 1 300); do grep -q "answered HTTP 403" "$log" && break; sleep 0.1; done
 check_contains "the refusal is logged by scheme and host" "$(cat "$log")" \
     "certhubd: webhook http://127.0.0.1:$(cat hookport): answered HTTP 403; tried again at the next round"
 check_eq "without its path or userinfo" "0 0" "$(grep -c T0PATHSECRET "$log" || true) $(grep -c pw-in-url "$log" || true)"
@@ -107,7 +108,7 @@ ok "and carries its time (outside journald, which stamps lines itself)"
 # Meanwhile the webhook that took it has it once, not again at every round the other refuses;
 # and once only for the most urgent threshold the certificate is within (3 days left: the
 # 7-day alert, not the 30- and 14-day ones with it).
-sleep 3
+wait_rounds 3
 check_eq "the working webhook has the alert once, for the 7-day threshold alone" "1 7" \
     "$(grep -c '"name":"short"' hooks) $(grep '"name":"short"' hooks | sed -n 's/.*"threshold_days":\([0-9]*\).*/\1/p' | paste -sd,)"
 
@@ -120,11 +121,11 @@ api POST /api/v1/cas '{"name":"daily root","type":"root","subject":{"common_name
 droot=$(body .id)
 api POST /api/v1/certificates "{\"name\":\"daily-doomed\",\"subject\":{\"common_name\":\"doomed.example\"},\"ttl\":\"24h\",\"ca_id\":\"$droot\",\"auto_renew\":true}"
 api DELETE "/api/v1/cas/$droot?force=true"
-sleep 3
+wait_rounds 3
 check_eq "day-long certificates renewed automatically: no alert at their start" 0 "$(grep -c '"name":"daily' hooks || true)"
 echo "+$((34 * 86400 + 13 * 3600))" > clock # past half their lives
-for i in $(seq 1 100); do grep '"event":"certificate.expiring"' hooks | grep -q '"name":"daily-doomed"' && break; sleep 0.1; done
-sleep 2
+for i in $(seq 1 300); do grep '"event":"certificate.expiring"' hooks | grep -q '"name":"daily-doomed"' && break; sleep 0.1; done
+wait_rounds 2
 check_eq "the one whose renewal failed: alerted, once, for the most urgent threshold" "1 7" \
     "$(grep '"event":"certificate.expiring"' hooks | grep -c '"name":"daily-doomed"') $(grep '"event":"certificate.expiring"' hooks | grep '"name":"daily-doomed"' | sed -n 's/.*"threshold_days":\([0-9]*\).*/\1/p')"
 api GET "/api/v1/certificates/$daily"
@@ -135,7 +136,7 @@ check_eq "the other renewed, and neither it nor its renewal alerted" "true 0" \
 # to the host itself only for the default tenant (the installation's).
 api PATCH /api/v1/settings '{"webhooks":[{"url":"http://169.254.169.254/latest/meta-data","secret":"a-webhook-secret-of-some-length"}]}'
 api POST /api/v1/certificates "{\"name\":\"meta\",\"subject\":{\"common_name\":\"meta.example\"},\"days\":3,\"ca_id\":\"$issuer\"}"
-for i in $(seq 1 100); do grep -q "leads to a link-local address" "$log" && break; sleep 0.1; done
+for i in $(seq 1 300); do grep -q "leads to a link-local address" "$log" && break; sleep 0.1; done
 check_contains "a webhook to a link-local address is not sent" "$(cat "$log")" \
     "webhook http://169.254.169.254: not sent: it leads to a link-local address, where webhooks may not go"
 api POST /api/v1/tenants '{"name":"guest"}'
@@ -144,7 +145,7 @@ GUEST=$(body .token)
 TOKEN=$GUEST api PATCH /api/v1/settings "{\"webhooks\":[{\"url\":\"$hook\",\"secret\":\"$secret\"}]}"
 TOKEN=$GUEST api POST /api/v1/cas '{"name":"guest root","type":"root","subject":{"common_name":"Guest Root"}}'
 TOKEN=$GUEST api POST /api/v1/certificates "{\"name\":\"guest-short\",\"subject\":{\"common_name\":\"g.example\"},\"days\":3,\"ca_id\":\"$(body .id)\"}"
-for i in $(seq 1 100); do grep -q "leads to the host itself" "$log" && break; sleep 0.1; done
+for i in $(seq 1 300); do grep -q "leads to the host itself" "$log" && break; sleep 0.1; done
 check_contains "another tenant's webhook to the host itself is not sent" "$(cat "$log")" \
     "not sent: it leads to the host itself (loopback), where webhooks of tenants other than the default one may not go"
 check_eq "and the receiver has nothing of it" 0 "$(grep -c guest-short hooks || true)"
@@ -157,7 +158,8 @@ check_eq "a hanging webhook beside the working one" 200 "$status"
 for n in hang-a hang-b hang-c; do
     api POST /api/v1/certificates "{\"name\":\"$n\",\"subject\":{\"common_name\":\"$n.example\"},\"days\":3,\"ca_id\":\"$issuer\"}"
 done
-for i in $(seq 1 300); do [ "$(grep -c '"name":"hang-' hooks || true)" -ge 3 ] && break; sleep 0.1; done
+# (a round or two held for the hanging webhook's 10 s each)
+for i in $(seq 1 600); do [ "$(grep -c '"name":"hang-' hooks || true)" -ge 3 ] && break; sleep 0.1; done
 check_eq "the working webhook has the three alerts" 3 "$(grep -c '"name":"hang-' hooks || true)"
 check_eq "the hanging one was asked about one certificate only, whatever came first" 1 \
     "$(sed -n 's/.*"name":"\([^"]*\)".*/\1/p' hooks.hung | sort -u | wc -l)"
@@ -175,8 +177,8 @@ done
 api DELETE "/api/v1/cas/$doomed?force=true"
 echo "+$((35 * 86400 + 9 * 3600))" > clock   # 20 hours on: their renewals due, their CA gone
 failed() { grep '"event":"certificate.renewal_failed"' hooks | grep -c "\"name\":\"$1\"" || true; }
-for i in $(seq 1 200); do [ "$(failed doomed-a)" -ge 1 ] && [ "$(failed doomed-b)" -ge 1 ] && break; sleep 0.1; done
-sleep 2
+for i in $(seq 1 600); do [ "$(failed doomed-a)" -ge 1 ] && [ "$(failed doomed-b)" -ge 1 ] && break; sleep 0.1; done
+wait_rounds 2
 check_eq "both renewals' failures reached the webhook, once each, the first after a 503" "1 1" \
     "$(failed doomed-a) $(failed doomed-b)"
 

@@ -75,7 +75,7 @@ CONF
     mpid=$!
     # Listening once a TCP connection is accepted and mosquitto is still running (a port
     # another test took makes it exit after logging that it opened the socket).
-    for i in $(seq 1 50); do
+    for i in $(seq 1 300); do
         kill -0 "$mpid" 2>/dev/null || break
         if grep -q "listen socket on port $try" mosquitto.log 2>/dev/null &&
             (exec 3<>"/dev/tcp/127.0.0.1/$try") 2>/dev/null; then
@@ -144,7 +144,7 @@ ok "enabled again: a new device registers"
 mosquitto_sub -h localhost -p "$mport" --cafile "$data/ca.pem" --cert s1.pem --key s1.key -i client-sub \
     -u default/sensor-1 -t 'devices/#' -v > sub.out 2>&1 &
 subpid=$!
-for i in $(seq 1 50); do grep -q "client-sub" mosquitto.log && grep -q "allow sensor-1 (client-sub)" mosquitto.log && break; sleep 0.1; done
+for i in $(seq 1 300); do grep -q "allow sensor-1 (client-sub)" mosquitto.log && break; sleep 0.1; done
 check_contains "a subscriber is connected" "$(grep 'client-sub' mosquitto.log)" "allow sensor-1"
 api DELETE "/api/v1/trusted-certificates/$droot_trust"
 start=$SECONDS
@@ -191,7 +191,7 @@ ok "a device sending its certificate alone connects"
 mosquitto_sub -h localhost -p "$mport" --cafile "$data/ca.pem" --cert b1.pem --key b1.key -i client-bsub \
     -t 'devices/#' > bsub.out 2>&1 &
 subpid=$!
-for i in $(seq 1 50); do grep -q "allow sensor-1 (client-bsub)" mosquitto.log && break; sleep 0.1; done
+for i in $(seq 1 300); do grep -q "allow sensor-1 (client-bsub)" mosquitto.log && break; sleep 0.1; done
 check_contains "a subscriber of tenant beta is connected" "$(grep 'client-bsub' mosquitto.log)" "allow sensor-1"
 api DELETE /api/v1/tenants/beta
 start=$SECONDS

@@ -64,7 +64,13 @@ made=$(body .token)
     printf 'token made\t%s\n' "$made"
 } >needles.txt
 [ "$(wc -l <needles.txt)" -gt 40 ] || fail "too few needles: $(cut -f1 needles.txt)"
-sleep 0.3 # the connections closed
+# Once certhubd has closed every connection of those requests (freeing, and so wiping, what
+# they held): none of its sockets on the port left but the listener's.  A fixed pause could
+# end before a loaded machine's loops had come to the clients' closes.
+for i in $(seq 1 300); do
+    [ -z "$(ss -Htn state established state close-wait "( sport = :$port )")" ] && break
+    sleep 0.1
+done
 found=$($scan "$pid" <needles.txt) || fail "secrets found in certhubd's memory: $found"
 ok "none of the secrets is in certhubd's memory ($(wc -l <needles.txt) searched)"
 
@@ -84,13 +90,18 @@ key_path = $T/out/web.key
 CONF
 "$CERTHUB" agent --config agent.conf >agent.log 2>&1 &
 agent=$!
-for i in $(seq 1 200); do
+for i in $(seq 1 600); do
     [ -s agent.state ] && break
     sleep 0.05
 done
 cmp -s web.key out/web.key || { kill "$agent"; fail "the agent did not write the key: $(cat agent.log)"; }
 ok "the agent wrote the key"
-sleep 0.3
+# Asleep until its next pass: in the kernel's nanosleep (its state file is written a moment
+# before the pass ends).
+for i in $(seq 1 300); do
+    grep -q nanosleep "/proc/$agent/wchan" 2>/dev/null && break
+    sleep 0.05
+done
 found=$(needles "key" web.key | $scan "$agent") || { kill "$agent"; fail "the key found in the agent's memory: $found"; }
 kill "$agent"
 wait "$agent" 2>/dev/null || true

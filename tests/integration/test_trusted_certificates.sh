@@ -186,7 +186,7 @@ check_contains "and said in the log" "$(cat "$log")" "the broker's CA directory 
 rm "$data/trust/mqtt"
 # The log's line comes once the whole directory is written (a file seen there earlier may be
 # another tenant's, written before late.pem's).
-for i in $(seq 100); do grep -q "is up to date again" "$log" && break; sleep 0.1; done
+for i in $(seq 300); do grep -q "is up to date again" "$log" && break; sleep 0.1; done
 check_contains "and that said once written" "$(cat "$log")" "is up to date again"
 check_eq "written at a later round, once it can be" "$(openssl x509 -in late.pem -noout -hash).0" \
     "$(grep -l "$(sed -n 2p late.pem)" "$data"/trust/mqtt/* | head -1 | xargs -r basename)"

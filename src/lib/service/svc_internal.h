@@ -47,6 +47,7 @@ struct ch_svc {
     ch_store *store;
     char *data_dir;
     struct scheduler *scheduler; /* svc_renew.c, when started */
+    atomic_ulong sched_rounds;    /* the scheduler's rounds finished (svc_renew.c) */
     char system_tenant[CH_ID_MAX]; /* the "default" tenant's id once known (under ca_lock) */
     ch_alert_sender alert_sender;  /* certhubd's webhook sender, or NULL */
     void *alert_arg;

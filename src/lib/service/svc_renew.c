@@ -707,6 +707,7 @@ static void *scheduler_main(void *arg)
         if (ch_store_cert_next_renewal(s->svc->store, &next) < 0)
             next = 0;
         ch_error_clear();
+        atomic_fetch_add(&s->svc->sched_rounds, 1);
         ch_svc_thread_idle(s->svc); /* a connection kept for the next round would sit idle */
         /* And what the round freed goes back to the system: this thread's malloc arena held
          * about 150 kB of an idle certhubd's 10 MB between rounds. */
@@ -746,6 +747,11 @@ int ch_svc_scheduler_start(ch_svc *svc, int interval_seconds)
     }
     svc->scheduler = s;
     return 0;
+}
+
+unsigned long ch_svc_scheduler_rounds(ch_svc *svc)
+{
+    return atomic_load(&svc->sched_rounds);
 }
 
 void ch_svc_scheduler_stop(ch_svc *svc)
