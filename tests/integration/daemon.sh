@@ -157,3 +157,17 @@ wait_rounds() {
     done
     fail "certhubd's scheduler ran $((${now:-$from} - from)) rounds in a minute, not $((n + 1))"
 }
+
+# webhook_receiver: starts tests/integration/webhook_receiver.py on a free loopback port, each
+# request it takes a line of $T/hooks (signature, tab, body), its URL in $hook; stopped when the
+# test ends.
+webhook_receiver() {
+    local i
+    python3 "$CERTHUB_SOURCE_DIR/tests/integration/webhook_receiver.py" "$T/hooks" "$T/hookport" &
+    hookpid=$!
+    trap 'rc=$?; kill $hookpid 2>/dev/null || true; on_exit $rc' EXIT
+    for i in $(seq 1 300); do [ -s "$T/hookport" ] && break; sleep 0.1; done
+    [ -s "$T/hookport" ] || fail "the webhook receiver did not start"
+    touch "$T/hooks"
+    hook="http://127.0.0.1:$(cat "$T/hookport")/alerts"
+}

@@ -6,13 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon.sh"
 
-python3 "$CERTHUB_SOURCE_DIR/tests/integration/webhook_receiver.py" "$T/hooks" "$T/hookport" &
-hookpid=$!
-trap 'rc=$?; kill $hookpid 2>/dev/null || true; on_exit $rc' EXIT
-for i in $(seq 1 300); do [ -s hookport ] && break; sleep 0.1; done
-[ -s hookport ] || fail "the webhook receiver did not start"
-touch hooks
-hook="http://127.0.0.1:$(cat hookport)/alerts"
+webhook_receiver
 secret="a-webhook-secret-of-some-length"
 fake_clock
 start_daemon --job-interval 1
