@@ -587,11 +587,22 @@ await page.getByRole("button", { name: "Create root CA" }).click();
 await page.getByLabel("Name", { exact: true }).fill("Lab Root");
 await page.getByLabel("Common name").fill("Lab Root CA");
 await page.getByLabel(/^Path length/).fill("1"); // (TrueNAS: "Basic Constraints ... limits the path length")
-// TrueNAS's CA options: the subject's organization and place, the key type and the digest.
+// TrueNAS's CA options: the subject's organization and place, the key type and the digest;
+// the key type asked as the create wizard asks it (Key type, then the RSA length or the EC
+// curve, each shown for its own algorithm alone).
 await page.getByLabel("Organization", { exact: true }).fill("Lab");
 await page.getByLabel("Locality").fill("Berlin");
 await page.getByLabel("Country (2 letters)").fill("DE");
-await page.getByLabel("Key type").selectOption("p384");
+assert.deepEqual([await page.getByLabel("Key type").inputValue(), await page.getByLabel("EC curve").inputValue()], ["ec", "p256"]);
+assert.ok(await page.getByLabel("Key length (bits)").isHidden());
+await page.getByLabel("Key type").selectOption("ed25519");
+assert.ok(await page.getByLabel("EC curve").isHidden());
+assert.ok(await page.getByLabel("Key length (bits)").isHidden());
+assert.equal(await page.getByLabel("Digest").isDisabled(), true); // (Ed25519 signs without one)
+await page.getByLabel("Key type").selectOption("rsa");
+assert.ok(await page.getByLabel("EC curve").isHidden());
+assert.equal(await page.getByLabel("Digest").isDisabled(), false);
+await page.getByLabel("Key length (bits)").selectOption("3072");
 await page.getByLabel("Digest").selectOption("sha384");
 await page.getByRole("button", { name: "Create CA" }).click();
 await page.getByRole("button", { name: "Create an intermediate under Lab Root" }).click();
@@ -619,8 +630,8 @@ const labRoot = await page.evaluate(async () => {
   return (await (await fetch("/api/v1/certificates/" + ca.certificate_id)).json());
 });
 assert.equal(labRoot.subject, "CN=Lab Root CA,O=Lab,L=Berlin,C=DE");
-assert.equal(labRoot.details.key_curve, "P-384");
-assert.equal(labRoot.details.signature_algorithm, "ecdsa-with-SHA384");
+assert.deepEqual([labRoot.details.key_algorithm, labRoot.details.key_bits], ["RSA", 3072]);
+assert.equal(labRoot.details.signature_algorithm, "sha384WithRSAEncryption");
 ok("the root made with the path length, subject, key type and digest given");
 await page.locator("li", { hasText: "Lab Root" }).getByText(/valid until \d{4}-\d{2}-\d{2}/).first().waitFor();
 assert.equal(await page.getByRole("button", { name: "Create an intermediate under Lab Issuing" }).count(), 0);
@@ -665,8 +676,13 @@ await page.getByLabel("Country (2 letters)").fill("DE");
 await page.getByLabel("Email").fill("pki@partner.example");
 await page.getByLabel("Key type").selectOption("ed25519");
 assert.equal(await page.getByLabel("Digest").isDisabled(), true);
-await page.getByLabel("Key type").selectOption("p521");
+assert.ok(await page.getByLabel("EC curve").isHidden());
+await page.getByLabel("Key type").selectOption("rsa");
+assert.ok(await page.getByLabel("Key length (bits)").isVisible());
+await page.getByLabel("Key type").selectOption("ec");
+assert.ok(await page.getByLabel("Key length (bits)").isHidden());
 assert.equal(await page.getByLabel("Digest").isDisabled(), false);
+await page.getByLabel("EC curve").selectOption("p384");
 await page.getByLabel("Digest").selectOption("sha512");
 await page.getByRole("button", { name: "Create CSR" }).click();
 const [csrDl] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download partner" }).click()]);
@@ -676,9 +692,9 @@ assert.match(csrText, /Subject: .*CN ?= ?partner\.example/);
 assert.match(csrText, /O ?= ?Partner Ltd/);
 assert.match(csrText, /C ?= ?DE/);
 assert.match(csrText, /emailAddress ?= ?pki@partner\.example/);
-assert.match(csrText, /NIST CURVE: P-521/);
+assert.match(csrText, /NIST CURVE: P-384/);
 assert.match(csrText, /Signature Algorithm: ecdsa-with-SHA512/);
-ok("a CSR made in the console with its organization, country, email, a P-521 key and SHA-512 (no digest offered for Ed25519) verifies with openssl");
+ok("a CSR made in the console with its organization, country, email, an EC key on the P-384 curve and SHA-512 (no digest offered for Ed25519) verifies with openssl");
 await page.getByRole("button", { name: "Sign partner here" }).click();
 await page.getByRole("dialog").getByRole("button", { name: "Sign", exact: true }).click();
 await page.locator("tr", { hasText: "partner.example" }).getByText("signed", { exact: true }).waitFor();
@@ -688,6 +704,7 @@ const signed = await page.evaluate(async () => {
 });
 assert.equal(signed.has_private_key, true);
 assert.equal(signed.method, "csr_signed");
+assert.equal(signed.details.key_curve, "P-384"); // (the CSR's key, as the server stored it)
 ok("a CSR signed here from its row: the certificate holds the CSR's key");
 await page.screenshot({ path: `${shots}/csrs.png`, fullPage: true });
 await page.getByRole("button", { name: "Delete partner" }).click();
