@@ -1697,16 +1697,38 @@ async function devicesScreen(screen) {
   const decBody = el("tbody");
   const result = el("select", { id: "dec-result", "aria-label": "Show decisions" },
     el("option", { value: "" }, "All decisions"), el("option", { value: "allow" }, "Let in"), el("option", { value: "deny" }, "Refused"));
-  const decisions = pagedList(decBody, "dec-more", 50, () => "device-decisions" + (result.value ? "?result=" + result.value : ""),
-    (d) => el("tr", {}, el("td", {}, d.at), el("td", {}, d.device_id), el("td", {}, badge(d.result)), el("td", {}, d.reason), el("td", {}, d.message)));
-  result.addEventListener("change", () => decisions.load());
+  // The installation's admins also read those that named no tenant (a CA no tenant trusts, a
+  // user name naming a tenant not there), kept apart by the server: where "my device cannot
+  // connect" is answered when no tenant's list has it.  Others are refused them (403), so
+  // the switch is not shown to them.
+  const unattributed = me.installation_admin ? el("input", { type: "checkbox", id: "dec-unattributed", "aria-describedby": "dec-about" }) : null;
+  const about = el("span", { id: "dec-about" });
+  const aboutText = () => {
+    about.textContent = unattributed?.checked
+      ? "Decisions that named no tenant: a certificate no tenant trusts, or a user name naming a tenant that is not there (the last 1024, kept in memory)"
+      : "Why devices were let in or refused (the last 1024, kept in memory)";
+  };
+  const decisions = pagedList(decBody, "dec-more", 50, () => {
+    const q = new URLSearchParams();
+    if (result.value) q.set("result", result.value);
+    if (unattributed?.checked) q.set("unattributed", "true");
+    return "device-decisions" + (q.toString() ? "?" + q : "");
+  }, (d) => el("tr", {}, el("td", {}, d.at), el("td", {}, d.device_id), el("td", {}, badge(d.result)), el("td", {}, d.reason), el("td", {}, d.message)));
+  const reloadDecisions = async () => {
+    aboutText();
+    await decisions.load();
+    if (!decBody.children.length) decBody.append(el("tr", {}, el("td", { colspan: 5, class: "muted" }, "No decision to show.")));
+  };
+  result.addEventListener("change", reloadDecisions);
+  unattributed?.addEventListener("change", reloadDecisions);
   screen.replaceChildren(el("h1", {}, "Devices"), el("div", { class: "toolbar" }, el("span", {}, "Devices registered through trusted certificates"), status),
     el("table", { id: "dev-table" }, el("thead", {}, el("tr", {}, el("th", {}, "Device"), el("th", {}, "Status"), el("th", {}, "Registered"), el("th", {}, "Last seen"), el("th", {}, ""))),
       body), list.more,
-    el("h2", {}, "Recent decisions"), el("div", { class: "toolbar" }, el("span", {}, "Why devices were let in or refused (the last 1024, kept in memory)"), result),
+    el("h2", {}, "Recent decisions"), el("div", { class: "toolbar" }, about, result,
+      unattributed ? el("label", { class: "check" }, unattributed, "Those that named no tenant (the installation's)") : null),
     el("table", { id: "dec-table" }, el("thead", {}, el("tr", {}, el("th", {}, "When"), el("th", {}, "Device"), el("th", {}, "Result"), el("th", {}, "Reason"), el("th", {}, "Message"))),
       decBody), decisions.more);
-  await Promise.all([load(), decisions.load()]);
+  await Promise.all([load(), reloadDecisions()]);
 }
 
 // The audit log, newest first, narrowed as the API narrows it: by kind of action, by who, by
