@@ -1784,6 +1784,12 @@ async function settingsScreen(screen) {
   const unverified = el("input", { type: "checkbox", id: "st-unverified", checked: st.unverified_trusted_certificates_authenticate, disabled: !admin });
   const point = el("input", { id: "st-point", type: "number", min: "0.5", max: "0.9", step: "0.01", value: st.renewal_point.toFixed(2), disabled: !admin, "aria-describedby": "st-renewal_point-error" });
   const days = el("input", { id: "st-days", value: st.alert_thresholds_days.join(", "), disabled: !admin, "aria-describedby": "st-alert_thresholds_days-error" });
+  // API tokens' lifetimes: the longest a new one may live, and how long before its end its
+  // holder is alerted; each a number of days (1 to 3650), an empty field for none (null).
+  const dayCount = (id, field, value) => el("input", { id, type: "number", min: "1", max: "3650", step: "1", value: value ?? "",
+    placeholder: "none", disabled: !admin, "aria-describedby": `st-${field}-error` });
+  const maxToken = dayCount("st-max-token-days", "max_token_days", st.max_token_days);
+  const tokenAlert = dayCount("st-token-alert-days", "token_alert_days", st.token_alert_days);
   // The CA that signs a request naming none (your own issuer beside the quickstart CAs).
   const signer = el("select", { id: "st-default-ca", disabled: !admin, "aria-describedby": "st-default_ca_id-error" },
     el("option", { value: "" }, "None: the one issuing CA, or each request names its CA"),
@@ -1827,6 +1833,9 @@ async function settingsScreen(screen) {
     el("h2", {}, "Renewal and expiry alerts"),
     field("renewal_point", "Renew automatically at this fraction of a certificate's life (0.5 to 0.9)", point),
     field("alert_thresholds_days", "Alert this many days before the end (comma-separated)", days),
+    el("h2", {}, "API tokens"),
+    field("max_token_days", "Longest lifetime of a new token, in days (1 to 3650; empty: no bound, and tokens that never expire)", maxToken),
+    field("token_alert_days", "Alert this many days before a token ends (1 to 3650; empty: no token alerts)", tokenAlert),
     el("p", { class: "muted" }, "Alerts are POSTed to these webhooks, signed with each one's secret (HMAC-SHA256, X-Certhub-Signature)."),
     hookList, error("webhooks"), admin ? el("div", { class: "row-actions" }, addHook) : null,
     error("other"), admin ? el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Save settings")) : null, saved);
@@ -1847,6 +1856,17 @@ async function settingsScreen(screen) {
       return;
     }
     change.alert_thresholds_days = list.map(Number);
+    // Sent when changed (tokens made before keep their expiry): a number the server checks,
+    // null for an empty field; what a number field cannot read (as "7d") is said here, as it
+    // would otherwise read as empty and turn the setting off.
+    for (const [key, input] of [["max_token_days", maxToken], ["token_alert_days", tokenAlert]]) {
+      if (input.validity.badInput) {
+        errors[key].textContent = "a whole number of days from 1 to 3650, or empty for none";
+        return;
+      }
+      const value = input.value === "" ? null : Number(input.value);
+      if (value !== (st[key] ?? null)) change[key] = value;
+    }
     const hooks = hookRows.filter((h) => h.url.value !== "");
     const before = st.webhooks.map((w) => w.url).join(" ");
     if (hooks.map((h) => h.url.value).join(" ") !== before || hooks.some((h) => h.secret.value !== ""))
@@ -1856,6 +1876,8 @@ async function settingsScreen(screen) {
       saved.textContent = "Saved.";
       st.webhooks = now.webhooks;
       st.default_ca_id = now.default_ca_id;
+      st.max_token_days = now.max_token_days;
+      st.token_alert_days = now.token_alert_days;
       hookRows.splice(0, hookRows.length, ...now.webhooks.map(hookRow));
       drawHooks();
     } catch (e) {

@@ -1158,6 +1158,38 @@ await page.getByRole("button", { name: "Save settings" }).click();
 await page.getByText("Saved.").waitFor();
 assert.equal((await settings()).default_ca_id ?? null, null);
 ok("the default signing CA set from the settings, offered first by the wizard, and set back to none");
+// API tokens' lifetimes: the bound (none yet) and the alert before a token's end (7 days unless
+// set); a value out of range refused with the server's message at its field, nothing changed.
+const maxField = page.getByLabel(/^Longest lifetime of a new token/), alertField = page.getByLabel(/^Alert this many days before a token ends/);
+assert.deepEqual([await maxField.inputValue(), await alertField.inputValue()], ["", "7"]);
+await alertField.fill("0");
+await page.getByRole("button", { name: "Save settings" }).click();
+await page.locator("#st-token_alert_days-error").getByText("token_alert_days is a number of days from 1 to 3650").waitFor();
+assert.deepEqual([(await settings()).max_token_days, (await settings()).token_alert_days], [null, 7]);
+ok("a token alert of 0 days: the server's message at the field, nothing changed");
+await alertField.fill("30");
+await maxField.fill("400");
+await page.getByRole("button", { name: "Save settings" }).click();
+await page.getByText("Saved.").waitFor();
+assert.equal(await page.locator("#st-token_alert_days-error").textContent(), "");
+const tokenDays = async () => { const s = await settings(); return [s.max_token_days, s.token_alert_days]; };
+assert.deepEqual(await tokenDays(), [400, 30]);
+await page.getByRole("link", { name: "Audit log" }).click();
+await page.getByRole("heading", { name: "Audit log" }).waitFor();
+await page.getByRole("link", { name: "Settings" }).click();
+await page.getByRole("heading", { name: "API tokens" }).waitFor();
+assert.deepEqual([await maxField.inputValue(), await alertField.inputValue()], ["400", "30"]);
+// Emptied: null, the bound gone and the alerts off; then the alert as it was.
+await maxField.fill("");
+await alertField.fill("");
+await page.getByRole("button", { name: "Save settings" }).click();
+await page.getByText("Saved.").waitFor();
+assert.deepEqual(await tokenDays(), [null, null]);
+await alertField.fill("7");
+await page.getByRole("button", { name: "Save settings" }).click();
+await page.getByText("Saved.").waitFor();
+assert.deepEqual(await tokenDays(), [null, 7]);
+ok("token lifetimes from the settings: 400 days at most and alerts 30 days before, read back from the server and shown again; emptied, none");
 // Custom profiles, from the same screen.
 await page.getByRole("button", { name: "Create profile" }).click();
 await page.locator("#np-name").fill("mqtt-device");
@@ -1404,6 +1436,7 @@ await vp.getByRole("link", { name: "Settings" }).click();
 await vp.getByRole("heading", { name: "Trust bundle" }).waitFor();
 assert.equal(await vp.getByRole("button", { name: "Save settings" }).count(), 0);
 assert.ok(await vp.getByLabel(/^Renew automatically/).isDisabled());
+assert.ok(await vp.getByLabel(/^Alert this many days before a token ends/).isDisabled());
 await vp.getByRole("link", { name: "Devices", exact: true }).click();
 await vp.locator("#dec-table tbody tr").first().waitFor();
 assert.equal(await vp.locator("#dec-unattributed").count(), 0, "a viewer is offered the decisions that named no tenant");
