@@ -462,6 +462,44 @@ const keyTypeOf = (alg, bits, curve) => (alg === "rsa" ? "rsa" + bits : alg === 
 const keyParts = (t) => (t.startsWith("rsa") ? ["rsa", t.slice(3), "p256"] : t === "ed25519" ? ["ed25519", "2048", "p256"] : ["ec", "2048", t]);
 const keyTypeText = (t) => (KEY_TYPES.find(([v]) => v === t) || [t, t])[1];
 const options = (list, chosen) => list.map(([v, t]) => el("option", { value: v, selected: v === chosen }, t));
+// The key type's fields as above, for the create wizard and the CA and CSR dialogs alike (one
+// way to ask it on every screen that makes a key): ids and names p_alg, p_bits and p_curve,
+// the length's and the curve's row shown only for the algorithm they belong to.  value() is
+// the API's key_type; allow(profile) leaves out what a profile does not allow (an algorithm
+// none of whose lengths or curves it allows, too), a choice it does not allow moving to the
+// first it does.
+function keyTypeFields(p, keyType) {
+  const [alg0, bits0, curve0] = keyParts(keyType);
+  const pick = (k, label, list, chosen) => {
+    const s = el("select", { id: `${p}_${k}`, name: `${p}_${k}` }, options(list, chosen));
+    return [s, [el("label", { for: s.id }, label), s]];
+  };
+  const [alg, algRow] = pick("alg", "Key type", KEY_ALGS, alg0);
+  const [bits, bitsRow] = pick("bits", "Key length (bits)", RSA_BITS, bits0);
+  const [curve, curveRow] = pick("curve", "EC curve", EC_CURVES, curve0);
+  const bitsDiv = el("div", { id: `${p}-bits-row` }, bitsRow), curveDiv = el("div", { id: `${p}-curve-row` }, curveRow);
+  const follow = () => {
+    bitsDiv.hidden = alg.value !== "rsa";
+    curveDiv.hidden = alg.value !== "ec";
+  };
+  alg.addEventListener("change", follow);
+  follow();
+  return {
+    rows: [...algRow, bitsDiv, curveDiv],
+    alg,
+    value: () => keyTypeOf(alg.value, bits.value, curve.value),
+    allow(profile) {
+      const allowed = (t) => !(profile && profile.key_types && !profile.key_types.includes(t));
+      for (const o of bits.options) o.disabled = !allowed("rsa" + o.value);
+      for (const o of curve.options) o.disabled = !allowed(o.value);
+      for (const o of alg.options)
+        o.disabled = o.value === "rsa" ? [...bits.options].every((x) => x.disabled) : o.value === "ec" ? [...curve.options].every((x) => x.disabled) : !allowed(o.value);
+      for (const sel of [alg, bits, curve])
+        if (sel.selectedOptions[0]?.disabled) sel.value = [...sel.options].find((o) => !o.disabled)?.value || sel.value;
+      follow();
+    },
+  };
+}
 // An Ed25519 key signs without a digest: its digest is not offered (the API refuses one).
 function digestFollows(key, digest) {
   const follow = () => { digest.disabled = key.value === "ed25519"; };
@@ -503,8 +541,8 @@ async function createWizard(reload) {
     const p = profiles.items.find((x) => x.name === v.profile) || {};
     [v.lifetime, v.lifetime_unit] = p.default_ttl || p.default_days ? lifetimeOf(p.default_days, p.default_ttl) : ["365", "d"];
   }
-  // (the key type's fields are drawn from these, and give key_type back when saved)
-  const keyFieldsOf = () => { [v.key_alg, v.key_bits, v.key_curve] = keyParts(v.key_type); };
+  // (the key type's fields of the step shown, drawn from v.key_type and giving it back when saved)
+  let keys = null;
   const field = (id, label, attrs = {}) => [el("label", { for: id }, label), el("input", { id, name: id, value: v[id] || "", ...attrs })];
   const select = (id, label, options) => [el("label", { for: id }, label),
     el("select", { id, name: id }, options.map(([val, text]) => el("option", { value: val, selected: v[id] === val }, text)))];
@@ -524,9 +562,7 @@ async function createWizard(reload) {
         el("p", { class: "hint", id: "profile-names" }, namesAllowed(profileOf(v.profile))))]],
     ["Certificate options", () => [
       el("p", { class: "hint" }, `Profile ${v.profile}: its lifetime and the key types it allows are filled in.`),
-      ...select("key_alg", "Key type", KEY_ALGS),
-      el("div", { id: "key-bits-row", hidden: v.key_alg !== "rsa" }, ...select("key_bits", "Key length (bits)", RSA_BITS)),
-      el("div", { id: "key-curve-row", hidden: v.key_alg !== "ec" }, ...select("key_curve", "EC curve", EC_CURVES)),
+      ...(keys = keyTypeFields("key", v.key_type)).rows,
       ...select("digest", "Digest", DIGESTS),
       ...lifetimeInputs("lifetime", "Lifetime", [v.lifetime, v.lifetime_unit]),
       el("label", { class: "check" }, el("input", { type: "checkbox", name: "auto_renew", id: "auto_renew", checked: !!v.auto_renew }),
@@ -593,10 +629,9 @@ async function createWizard(reload) {
       else if (e.type !== "checkbox") v[e.name] = e.value;
       else if (e.checked) (e.name.startsWith("eku_") ? v.eku : v.ku).push(e.name.replace(/^e?ku_/, ""));
     }
-    if (form.key_alg) v.key_type = keyTypeOf(v.key_alg, v.key_bits, v.key_curve);
+    if (form.key_alg) v.key_type = keys.value();
   }
   function show() {
-    keyFieldsOf();
     const [title, body] = steps[step];
     form.replaceChildren(el("h2", {}, `Create certificate — ${title} (${step + 1}/${steps.length})`), ...body(), err,
       el("div", { class: "row-actions" },
@@ -614,27 +649,8 @@ async function createWizard(reload) {
       if (p?.key_types && !p.key_types.includes(v.key_type)) v.key_type = KEY_TYPES.map(([t]) => t).find((t) => p.key_types.includes(t)) || v.key_type;
       form.querySelector("#profile-names").textContent = namesAllowed(p);
     });
-    if (form.key_alg) keyFields(profileOf(v.profile));
+    if (form.key_alg) keys.allow(profileOf(v.profile));
     form.querySelector("input, select, button")?.focus();
-  }
-  // The key type's fields: the length shown for RSA, the curve for EC, and what the profile
-  // does not allow not offered (an algorithm none of whose lengths or curves it allows, too);
-  // a choice it does not allow moves to the first it does.
-  function keyFields(p) {
-    const allowed = (t) => !(p && p.key_types && !p.key_types.includes(t));
-    const { key_alg: alg, key_bits: bits, key_curve: curve } = form;
-    for (const o of bits.options) o.disabled = !allowed("rsa" + o.value);
-    for (const o of curve.options) o.disabled = !allowed(o.value);
-    for (const o of alg.options)
-      o.disabled = o.value === "rsa" ? [...bits.options].every((x) => x.disabled) : o.value === "ec" ? [...curve.options].every((x) => x.disabled) : !allowed(o.value);
-    for (const sel of [alg, bits, curve])
-      if (sel.selectedOptions[0]?.disabled) sel.value = [...sel.options].find((o) => !o.disabled)?.value || sel.value;
-    const rows = () => {
-      form.querySelector("#key-bits-row").hidden = alg.value !== "rsa";
-      form.querySelector("#key-curve-row").hidden = alg.value !== "ec";
-    };
-    alg.addEventListener("change", rows);
-    rows();
   }
   // Import and CSR certificates take a step of their own instead of the issuing ones.
   // A PEM file fills the text box; any other (DER, P7B, PKCS#12, JKS) is sent as it is.
@@ -1077,10 +1093,11 @@ async function certificatesScreen(screen, kind0 = "") {
 
 function caDialog(title, parent, reload) {
   const err = el("p", { class: "error", role: "alert" });
+  const keys = keyTypeFields("ca-key", "p256");
   const form = el("form", { method: "dialog" }, el("h2", {}, title),
     el("label", { for: "ca-name" }, "Name"), el("input", { id: "ca-name", name: "name", required: true }),
     ...subjectFields("ca"),
-    el("label", { for: "ca-key" }, "Key type"), el("select", { id: "ca-key", name: "key" }, options(KEY_TYPES, "p256")),
+    ...keys.rows,
     el("label", { for: "ca-digest" }, "Digest"), el("select", { id: "ca-digest", name: "digest" }, options(DIGESTS, "sha256")),
     ...lifetimeInputs("ca-lifetime", "Lifetime", [parent ? "1825" : "3650", "d"]),
     // Basic constraints: how many CA levels may follow it (empty: none for an intermediate,
@@ -1092,14 +1109,14 @@ function caDialog(title, parent, reload) {
     ev.preventDefault();
     try {
       await api("POST", "cas", { name: form.name.value, type: parent ? "intermediate" : "root", parent_id: parent || undefined,
-        subject: subjectOf(form, "ca"), key_type: form.key.value, digest: digestOf(form.digest),
+        subject: subjectOf(form, "ca"), key_type: keys.value(), digest: digestOf(form.digest),
         ...lifetimeBody(form["ca-lifetime"].value, form["ca-lifetime_unit"].value),
         path_len: form.pathlen.value === "" ? undefined : Number(form.pathlen.value) });
       d.close();
       reload();
     } catch (e) { err.textContent = e.message; }
   });
-  digestFollows(form.key, form.digest);
+  digestFollows(keys.alg, form.digest);
   const d = openDialog(form);
   form.name.focus();
 }
@@ -1233,23 +1250,24 @@ async function csrsScreen(screen) {
   const load = () => list.load();
   const create = canChange() ? el("button", { onclick: () => {
     const err = el("p", { class: "error", role: "alert" });
+    const keys = keyTypeFields("csr-key", "p256");
     const form = el("form", { method: "dialog" }, el("h2", {}, "New CSR (the key stays here, sealed)"),
       el("label", { for: "csr-name" }, "Name"), el("input", { id: "csr-name", name: "name" }),
       ...subjectFields("csr"),
       el("label", { for: "csr-sans" }, "Subject alternative names (comma separated)"), el("input", { id: "csr-sans", name: "sans" }),
-      el("label", { for: "csr-key" }, "Key type"), el("select", { id: "csr-key", name: "key" }, options(KEY_TYPES, "p256")),
+      ...keys.rows,
       el("label", { for: "csr-digest" }, "Digest"), el("select", { id: "csr-digest", name: "digest" }, options(DIGESTS, "sha256")), err,
       el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Create CSR"), el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       try {
-        await api("POST", "csrs", { name: form.name.value || undefined, subject: subjectOf(form, "csr"), key_type: form.key.value, digest: digestOf(form.digest),
+        await api("POST", "csrs", { name: form.name.value || undefined, subject: subjectOf(form, "csr"), key_type: keys.value(), digest: digestOf(form.digest),
           sans: form.sans.value ? form.sans.value.split(",").map((x) => x.trim()) : undefined });
         d.close();
         load();
       } catch (e) { err.textContent = e.message; }
     });
-    digestFollows(form.key, form.digest);
+    digestFollows(keys.alg, form.digest);
     const d = openDialog(form);
     form.name.focus();
   } }, "New CSR") : null;
@@ -1679,16 +1697,38 @@ async function devicesScreen(screen) {
   const decBody = el("tbody");
   const result = el("select", { id: "dec-result", "aria-label": "Show decisions" },
     el("option", { value: "" }, "All decisions"), el("option", { value: "allow" }, "Let in"), el("option", { value: "deny" }, "Refused"));
-  const decisions = pagedList(decBody, "dec-more", 50, () => "device-decisions" + (result.value ? "?result=" + result.value : ""),
-    (d) => el("tr", {}, el("td", {}, d.at), el("td", {}, d.device_id), el("td", {}, badge(d.result)), el("td", {}, d.reason), el("td", {}, d.message)));
-  result.addEventListener("change", () => decisions.load());
+  // The installation's admins also read those that named no tenant (a CA no tenant trusts, a
+  // user name naming a tenant not there), kept apart by the server: where "my device cannot
+  // connect" is answered when no tenant's list has it.  Others are refused them (403), so
+  // the switch is not shown to them.
+  const unattributed = me.installation_admin ? el("input", { type: "checkbox", id: "dec-unattributed", "aria-describedby": "dec-about" }) : null;
+  const about = el("span", { id: "dec-about" });
+  const aboutText = () => {
+    about.textContent = unattributed?.checked
+      ? "Decisions that named no tenant: a certificate no tenant trusts, or a user name naming a tenant that is not there (the last 1024, kept in memory)"
+      : "Why devices were let in or refused (the last 1024, kept in memory)";
+  };
+  const decisions = pagedList(decBody, "dec-more", 50, () => {
+    const q = new URLSearchParams();
+    if (result.value) q.set("result", result.value);
+    if (unattributed?.checked) q.set("unattributed", "true");
+    return "device-decisions" + (q.toString() ? "?" + q : "");
+  }, (d) => el("tr", {}, el("td", {}, d.at), el("td", {}, d.device_id), el("td", {}, badge(d.result)), el("td", {}, d.reason), el("td", {}, d.message)));
+  const reloadDecisions = async () => {
+    aboutText();
+    await decisions.load();
+    if (!decBody.children.length) decBody.append(el("tr", {}, el("td", { colspan: 5, class: "muted" }, "No decision to show.")));
+  };
+  result.addEventListener("change", reloadDecisions);
+  unattributed?.addEventListener("change", reloadDecisions);
   screen.replaceChildren(el("h1", {}, "Devices"), el("div", { class: "toolbar" }, el("span", {}, "Devices registered through trusted certificates"), status),
     el("table", { id: "dev-table" }, el("thead", {}, el("tr", {}, el("th", {}, "Device"), el("th", {}, "Status"), el("th", {}, "Registered"), el("th", {}, "Last seen"), el("th", {}, ""))),
       body), list.more,
-    el("h2", {}, "Recent decisions"), el("div", { class: "toolbar" }, el("span", {}, "Why devices were let in or refused (the last 1024, kept in memory)"), result),
+    el("h2", {}, "Recent decisions"), el("div", { class: "toolbar" }, about, result,
+      unattributed ? el("label", { class: "check" }, unattributed, "Those that named no tenant (the installation's)") : null),
     el("table", { id: "dec-table" }, el("thead", {}, el("tr", {}, el("th", {}, "When"), el("th", {}, "Device"), el("th", {}, "Result"), el("th", {}, "Reason"), el("th", {}, "Message"))),
       decBody), decisions.more);
-  await Promise.all([load(), decisions.load()]);
+  await Promise.all([load(), reloadDecisions()]);
 }
 
 // The audit log, newest first, narrowed as the API narrows it: by kind of action, by who, by
@@ -1744,6 +1784,12 @@ async function settingsScreen(screen) {
   const unverified = el("input", { type: "checkbox", id: "st-unverified", checked: st.unverified_trusted_certificates_authenticate, disabled: !admin });
   const point = el("input", { id: "st-point", type: "number", min: "0.5", max: "0.9", step: "0.01", value: st.renewal_point.toFixed(2), disabled: !admin, "aria-describedby": "st-renewal_point-error" });
   const days = el("input", { id: "st-days", value: st.alert_thresholds_days.join(", "), disabled: !admin, "aria-describedby": "st-alert_thresholds_days-error" });
+  // API tokens' lifetimes: the longest a new one may live, and how long before its end its
+  // holder is alerted; each a number of days (1 to 3650), an empty field for none (null).
+  const dayCount = (id, field, value) => el("input", { id, type: "number", min: "1", max: "3650", step: "1", value: value ?? "",
+    placeholder: "none", disabled: !admin, "aria-describedby": `st-${field}-error` });
+  const maxToken = dayCount("st-max-token-days", "max_token_days", st.max_token_days);
+  const tokenAlert = dayCount("st-token-alert-days", "token_alert_days", st.token_alert_days);
   // The CA that signs a request naming none (your own issuer beside the quickstart CAs).
   const signer = el("select", { id: "st-default-ca", disabled: !admin, "aria-describedby": "st-default_ca_id-error" },
     el("option", { value: "" }, "None: the one issuing CA, or each request names its CA"),
@@ -1787,6 +1833,9 @@ async function settingsScreen(screen) {
     el("h2", {}, "Renewal and expiry alerts"),
     field("renewal_point", "Renew automatically at this fraction of a certificate's life (0.5 to 0.9)", point),
     field("alert_thresholds_days", "Alert this many days before the end (comma-separated)", days),
+    el("h2", {}, "API tokens"),
+    field("max_token_days", "Longest lifetime of a new token, in days (1 to 3650; empty: no bound, and tokens that never expire)", maxToken),
+    field("token_alert_days", "Alert this many days before a token ends (1 to 3650; empty: no token alerts)", tokenAlert),
     el("p", { class: "muted" }, "Alerts are POSTed to these webhooks, signed with each one's secret (HMAC-SHA256, X-Certhub-Signature)."),
     hookList, error("webhooks"), admin ? el("div", { class: "row-actions" }, addHook) : null,
     error("other"), admin ? el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Save settings")) : null, saved);
@@ -1807,6 +1856,17 @@ async function settingsScreen(screen) {
       return;
     }
     change.alert_thresholds_days = list.map(Number);
+    // Sent when changed (tokens made before keep their expiry): a number the server checks,
+    // null for an empty field; what a number field cannot read (as "7d") is said here, as it
+    // would otherwise read as empty and turn the setting off.
+    for (const [key, input] of [["max_token_days", maxToken], ["token_alert_days", tokenAlert]]) {
+      if (input.validity.badInput) {
+        errors[key].textContent = "a whole number of days from 1 to 3650, or empty for none";
+        return;
+      }
+      const value = input.value === "" ? null : Number(input.value);
+      if (value !== (st[key] ?? null)) change[key] = value;
+    }
     const hooks = hookRows.filter((h) => h.url.value !== "");
     const before = st.webhooks.map((w) => w.url).join(" ");
     if (hooks.map((h) => h.url.value).join(" ") !== before || hooks.some((h) => h.secret.value !== ""))
@@ -1816,6 +1876,8 @@ async function settingsScreen(screen) {
       saved.textContent = "Saved.";
       st.webhooks = now.webhooks;
       st.default_ca_id = now.default_ca_id;
+      st.max_token_days = now.max_token_days;
+      st.token_alert_days = now.token_alert_days;
       hookRows.splice(0, hookRows.length, ...now.webhooks.map(hookRow));
       drawHooks();
     } catch (e) {

@@ -185,6 +185,7 @@ int cmd_remote_trusted_verify(cli_args *a);
 int cmd_remote_token_revoke(cli_args *a);
 int cmd_remote_tenant_list(cli_args *a);
 int cmd_remote_keystore_upload(cli_args *a);
+int cmd_remote_keystore_create(cli_args *a);
 int cmd_remote_keystore_list(cli_args *a);
 int cmd_remote_keystore_entries(cli_args *a);
 int cmd_remote_keystore_entry(cli_args *a);

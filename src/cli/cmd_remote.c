@@ -1235,6 +1235,42 @@ done:
     return rc;
 }
 
+/* The destination seed's Generate of a keystore type: a keystore made on the server of a
+ * certificate it holds, its one entry with the chain and, when the server holds it, the key.
+ * Named after the certificate unless --name says otherwise, as the console's wizard names it
+ * (the API wants a name). */
+int cmd_remote_keystore_create(cli_args *a)
+{
+    const char *cert_id = cli_need(a, "certificate"), *given = cli_need(a, "format"), *format = format_opt(a);
+    json_t *body, *cert = NULL, *ans = NULL;
+    char path[256];
+    int rc = 1;
+
+    /* Only the two that hold a key with its chain are kept as keystores; the others are what
+     * keystore export writes. */
+    if (strcmp(format, "p12") != 0 && strcmp(format, "jks") != 0)
+        cli_bad_value(a, "--format takes p12 (pfx, pkcs12) or jks, the keystore formats that hold a key with its "
+                         "chain, not \"%.32s\" (keystore export writes the others)", given);
+    need_utf8(a, "certificate");
+    body = json_pack("{ss ss}", "certificate_id", cert_id, "format", format);
+    str_member(a, "alias", body, "alias");
+    str_member(a, "name", body, "name");
+    if (cli_opt(a, "name") == NULL) {
+        if (remote_call(a, "GET", obj_path(path, sizeof path, "certificates", cert_id, ""), NULL, &cert, NULL) != 0)
+            goto done;
+        json_object_set(body, "name", json_object_get(cert, "name"));
+    }
+    if (remote_call(a, "POST", "keystores", body, &ans, NULL) == 0) {
+        print_answer(ans, "id");
+        rc = 0;
+    }
+done:
+    json_decref(body);
+    json_decref(cert);
+    json_decref(ans);
+    return rc;
+}
+
 int cmd_remote_keystore_list(cli_args *a)
 {
     static const char *const cols[] = {"id", "name", "format"};

@@ -112,6 +112,11 @@ static const cli_cmd commands[] = {
     {"keystore upload", cmd_remote_keystore_upload, "FILE [--password-file F] [--key-password-file F] [--name N]",
      "upload a keystore (JKS, JCEKS, PKCS#12, PEM, DER, P7B; --key-password-file when its keys have another password)",
      "password-file= key-password-file= name=", 1, 1},
+    {"keystore create", cmd_remote_keystore_create,
+     "--certificate CERT_ID --format p12|jks [--name N] [--alias A]",
+     "make a keystore on the server of a certificate it holds: one entry with its chain and, when the server holds "
+     "it, its key (name: the certificate's)",
+     "certificate= format= name= alias=", 0, 0},
     {"keystore list", cmd_remote_keystore_list, "[--limit N] [--cursor C] [--all] [--tenant NAME]", "list keystores on the server",
      "limit= cursor= all tenant=", 0, 0},
     {"keystore get", cmd_remote_keystore_get, "ID", "show a keystore and its entries", "", 1, 1},
@@ -286,6 +291,10 @@ static const struct opt_help {
     {"keystore entry-add;", "alias",
      "the entry's alias (1 to 128 characters, unique in the keystore without regard to case); without it, the "
      "certificate's name"},
+    {"keystore create;", "certificate", "the id of the certificate of the inventory it holds (certhub cert list)"},
+    {"keystore create;", "format", "p12 (pfx, pkcs12) or jks: what the keystore is (keystore export writes it in any)"},
+    {"keystore create;", "alias", "its entry's alias (1 to 128 characters); without it, the certificate's name"},
+    {"keystore create;", "name", "the name it is listed by; without it, the certificate's"},
     {"cert export;", "alias",
      "p12 or jks: the alias of the certificate's entry (Tomcat's \"tomcat\"; keytool lists it in lower case); "
      "without it, the certificate's name"},

@@ -2893,6 +2893,11 @@ static void session_get(req *r, const char *unused)
         json_t *names = json_array();
         /* What a client asks before it makes something whose key it is to fetch. */
         json_object_set_new(o, "keys_export", json_boolean(r->who.actor.perms & CH_PERM_KEYS_EXPORT));
+        /* Whether it runs the installation (an admin of the default tenant, wherever the session
+         * has switched to): what a client asks before it offers what only those may read, as the
+         * decisions that named no tenant.  "tenants" cannot say it: it lists one tenant both for
+         * such an admin of an installation of one tenant and for any other tenant's admin. */
+        json_object_set_new(o, "installation_admin", json_boolean(r->who.actor.perms & CH_PERM_TENANTS));
         /* When this credential stops working (null: never), and the tenant's bound on the tokens
          * it makes (null: none): what a client offers before it asks for one. */
         char at[32];

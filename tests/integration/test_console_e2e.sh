@@ -71,6 +71,11 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout str
     -days 10 -out stranger.pem 2>/dev/null
 api POST /api/v1/device-auth "$(jq -n --arg c "$(cat stranger.pem)" '{chain:$c, username:"default/stranger-1"}')"
 check_eq "a device no trusted certificate vouches for: refused" "deny" "$(body .result)"
+# One naming a tenant that is not there: kept apart, for the installation's admins alone.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout lost.key -subj "/CN=lost-1" \
+    -days 10 -out lost.pem 2>/dev/null
+api POST /api/v1/device-auth "$(jq -n --arg c "$(cat lost.pem)" '{chain:$c, username:"nowhere/lost-1"}')"
+check_eq "a device naming a tenant that is not there: refused" "deny unknown_tenant" "$(body '.result + " " + .reason')"
 
 sed -n 's/^certhubd: root fingerprint (SHA-256) //p' "$log" > "$T/fingerprint"
 # A failed automatic renewal, as the scheduler records it, for the details to show.

@@ -653,6 +653,14 @@ codes="$(curl -s -o /dev/null -w '%{http_code}' --cacert "$data/ca.pem" -H "Cont
 codes="$codes $(curl -s -o /dev/null -w '%{http_code}' --cacert "$data/ca.pem" -H "Content-Type: application/json" \
     --data '{"username":"admin","password":"own-admin-pass-12"}' "https://localhost:$port/api/v1/session")"
 check_eq "beta's admin keeps its password; the installation admin signs in with its new one" "201 201" "$codes"
+# Who runs the installation, said by GET /session: the console offers what only they may read.
+as_admin "https://localhost:$port/api/v1/session" >/dev/null
+check_eq "the installation's admin acting in beta is still the installation's" "beta true" \
+    "$(jq -r '"\(.tenant) \(.installation_admin)"' as.json)"
+curl -s -o /dev/null -c beta.jar --cacert "$data/ca.pem" -H "Content-Type: application/json" \
+    --data '{"username":"admin","password":"beta-admin-pass-1","tenant":"beta"}' "https://localhost:$port/api/v1/session"
+check_eq "beta's own admin is not" "beta false" \
+    "$(curl -s -b beta.jar --cacert "$data/ca.pem" "https://localhost:$port/api/v1/session" | jq -r '"\(.tenant) \(.installation_admin)"')"
 as_admin "https://localhost:$port/api/v1/audit?action=user.create&order=desc&limit=1" >/dev/null
 check_eq "in beta's log, the user made from the switched session is the installation's" "default/user:admin" \
     "$(jq -r '.items[0].actor' as.json)"

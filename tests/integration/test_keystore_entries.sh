@@ -229,4 +229,43 @@ check_eq "keytool lists the JKS as the CLI left it" \
     "partner2,trustedCertEntry tomcat,PrivateKeyEntry web-server,PrivateKeyEntry" "$(kt_entries cli.jks changeit)"
 remote keystore export "$ks" --format p12 --password-file <(echo changeit) --out cli.p12
 check_eq "openssl reads the p12's aliases as the CLI left them" "Tomcat,Web-Server,partner2" "$(p12_names cli.p12 changeit)"
+# ---- keystore create: the same made from the CLI, named after the certificate unless told
+kept() { api GET "/api/v1/keystores?limit=1000"; body '.items | length'; }
+n=$(kept)
+expect_usage "keystore create without --certificate" "--certificate is required" -- remote keystore create --format jks
+expect_usage "keystore create without --format" "--format is required" -- remote keystore create --certificate "$web"
+expect_error "keystore create --format pem: the formats it takes named" "--format takes p12 (pfx, pkcs12) or jks" -- \
+    remote keystore create --certificate "$web" --format pem --name x
+expect_error "keystore create of another tenant's certificate" "in the inventory (HTTP 404)" -- \
+    remote keystore create --certificate "$theirs" --format jks --name x
+expect_error "keystore create by a viewer" "operator role" -- \
+    "$CERTHUB" --server "https://localhost:$port" --token-file viewer-token --ca-file "$data/ca.pem" \
+    keystore create --certificate "$web" --format jks --name x
+expect_error "keystore create under an alias with a control character" "alias" -- \
+    remote keystore create --certificate "$web" --format jks --alias "$(printf 'a\001')"
+check_eq "none of them made a keystore" "$n" "$(kept)"
+jks_id=$(remote keystore create --certificate "$web" --format jks)
+check_eq "keystore create prints the new keystore's id" kst_ "${jks_id:0:4}"
+api GET "/api/v1/keystores/$jks_id"
+check_eq "named after the certificate, its one entry the certificate's with its key, made here" \
+    "web jks web:true:generated:$web" \
+    "$(body .name) $(body .format) $(body '[.entries[] | "\(.alias):\(.has_private_key):\(.origin):\(.certificate_id)"] | join(" ")')"
+remote keystore export "$jks_id" --format jks --password-file <(echo changeit) --out created.jks
+check_eq "keytool lists the JKS keystore create made: a key entry" "web,PrivateKeyEntry" "$(kt_entries created.jks changeit)"
+kt -list -v -keystore created.jks -storepass changeit > created.list
+check_eq "its chain: the certificate, the issuing CA, the root" 3 "$(sed -n 's/^Certificate chain length: //p' created.list)"
+check_eq "and it ends at certhubd's root" "$(openssl x509 -in "$data/ca.pem" -noout -fingerprint -sha256 | cut -d= -f2)" \
+    "$(sed -n 's/^[[:space:]]*SHA256: //p' created.list | tail -1)"
+remote --output json keystore create --certificate "$web" --format PFX --name "web p12" --alias tls > created.json
+check_eq "--output json: the keystore as the server answered, pfx taken as p12" "web p12 p12" \
+    "$(jq -r '"\(.name) \(.format)"' created.json)"
+remote keystore export "$(jq -r .id created.json)" --format p12 --password-file <(echo changeit) --out created.p12
+check_eq "openssl reads the p12 under the alias given" tls "$(p12_names created.p12 changeit)"
+openssl pkcs12 -in created.p12 -passin pass:changeit -nocerts -nodes 2>/dev/null | openssl pkey -pubout > created-key.pub
+openssl pkcs12 -in created.p12 -passin pass:changeit -nokeys -clcerts 2>/dev/null | openssl x509 -noout -pubkey \
+    > created-cert.pub
+check_eq "its key is the certificate's" "$(cat created-cert.pub)" "$(cat created-key.pub)"
+check_contains "and it is web.example's" "$(openssl pkcs12 -in created.p12 -passin pass:changeit -nokeys -clcerts \
+    2>/dev/null | openssl x509 -noout -subject)" "CN = web.example"
+check_eq "two keystores made, no more" "$((n + 2))" "$(kept)"
 done_testing
