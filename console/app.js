@@ -1887,8 +1887,9 @@ async function settingsScreen(screen) {
   screen.replaceChildren(el("h1", {}, "Settings"), form);
   screen.append(await profilesCard());
   if (admin) screen.append(await usersCard(), await tokensCard());
-  // The installation's admins (those the tenant switcher is for) manage the tenants.
-  if (admin && (me.tenants || []).length > 0) screen.append(await tenantsCard());
+  // The installation's admins manage the tenants (a tenant's own admin has its one tenant in
+  // the session's list too, and would be refused each action).
+  if (me.installation_admin) screen.append(await tenantsCard());
 }
 
 // Tenants (the installation's admins): made, revoked (their tokens and sessions end, their
