@@ -120,7 +120,7 @@ ok "$n odd inputs to inspect, none crashed"
 
 # Every option of every command says what it takes in the command's --help.
 # (A name is one or two words, two spaces or more before its summary.)
-"$CERTHUB" --help | awk '/^commands:/{f=1;next} /^$/{if(f)exit} f' | sed -E 's/^  ([^ ]+( [^ ]+)?)  .*/\1/' > commands.txt
+"$CERTHUB" --help | awk '/^commands:/{f=1;next} /^$/{f=0} f' | sed -E 's/^  ([^ ]+( [^ ]+)?)  .*/\1/' > commands.txt
 [ "$(wc -l < commands.txt)" -gt 40 ] || fail "the command list was not read from certhub --help"
 while read -r cmd; do
     # shellcheck disable=SC2086 # (the command's words)
