@@ -1833,11 +1833,12 @@ async function settingsScreen(screen) {
     el("h2", {}, "Renewal and expiry alerts"),
     field("renewal_point", "Renew automatically at this fraction of a certificate's life (0.5 to 0.9)", point),
     field("alert_thresholds_days", "Alert this many days before the end (comma-separated)", days),
-    el("h2", {}, "API tokens"),
-    field("max_token_days", "Longest lifetime of a new token, in days (1 to 3650; empty: no bound, and tokens that never expire)", maxToken),
-    field("token_alert_days", "Alert this many days before a token ends (1 to 3650; empty: no token alerts)", tokenAlert),
     el("p", { class: "muted" }, "Alerts are POSTed to these webhooks, signed with each one's secret (HMAC-SHA256, X-Certhub-Signature)."),
     hookList, error("webhooks"), admin ? el("div", { class: "row-actions" }, addHook) : null,
+    // (not "API tokens": the tokens' own card below has that heading)
+    el("h2", {}, "Token lifetimes and alerts"),
+    field("max_token_days", "Longest lifetime of a new token, in days (1 to 3650; empty: no bound, and tokens that never expire)", maxToken),
+    field("token_alert_days", "Alert this many days before a token ends (1 to 3650; empty: no token alerts; to the webhooks above)", tokenAlert),
     error("other"), admin ? el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Save settings")) : null, saved);
   publicBundle.addEventListener("change", () => { address.hidden = !publicBundle.checked; });
   form.addEventListener("submit", async (ev) => {
