@@ -528,8 +528,24 @@ static void test_jks_key_password(void **state)
     for (size_t i = 0; i < back->count; i++)
         assert_null(back->entries[i].key);
     ch_keystore_free(back);
-    io.keys_optional = false;
+    /* The key password without the store's (inspect --key-password-file alone): listed
+     * unchecked as without any, every key still closed. */
+    io.password = NULL;
     io.key_password = "keypw";
+    assert_int_equal(ch_keystore_import(&back, out.data, out.len, &io), 0);
+    {
+        size_t locked = 0;
+        for (size_t i = 0; i < back->count; i++) {
+            assert_null(back->entries[i].key);
+            locked += back->entries[i].key_locked;
+        }
+        assert_true(locked > 0);
+    }
+    assert_non_null(strstr(back->notes, "integrity was not checked"));
+    assert_non_null(strstr(back->notes, "the keystore's password was not given"));
+    ch_keystore_free(back);
+    io.password = "storepw";
+    io.keys_optional = false;
     assert_int_equal(ch_keystore_import(&back, out.data, out.len, &io), 0);
     check_sample(back, true, "client");
     ch_keystore_free(back);

@@ -698,8 +698,11 @@ int fmt_import_jks(ch_keystore *ks, fmt_items *it, const uint8_t *data, size_t l
                 }
                 n++;
             }
-            error = key_password == NULL && store_password == NULL
-                        ? CH_EPASSWORD /* (listed without a password: no key is opened) */
+            /* Without the store's password no key is opened, a key password given or not: the
+             * read is keytool -list's, and nothing vouches for what a key would be paired with
+             * (the chain and alias around it; only the store's digest covers them). */
+            error = store_password == NULL
+                        ? CH_EPASSWORD
                         : open_protected_key(&plain, kb, klen, jceks, key_password ? key_password : store_password);
             /* Keys with passwords of their own for some entries and not others (keytool's
              * -keypass for one alias): a key the key password does not open may have the
@@ -717,6 +720,8 @@ int fmt_import_jks(ch_keystore *ks, fmt_items *it, const uint8_t *data, size_t l
                     ks->entries[ks->count - 1].key_locked = true;
                     error = fmt_note(ks, "the key of entry \"%.64s\" was not opened: %s", alias,
                                      store_password == NULL && key_password == NULL ? "no password was given"
+                                     : store_password == NULL ? "the keystore's password was not given (a key is opened only "
+                                                                "from a keystore whose integrity was checked)"
                                      : key_password ? "neither the key password nor the keystore's opens it"
                                                     : "it has a password of its own (give it as the key password)");
                 }
