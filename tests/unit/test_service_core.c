@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -948,6 +949,78 @@ static void test_token_during_revocation(void **state)
     assert_int_equal(alive, 0);
     ch_store_token_list_free(rows, n);
     ch_store_tenant_dispose(&t);
+}
+
+/* Moves a certificate's recorded validity (the row's, not its DER's) to three hours ago until
+ * an hour from now, and its renewal (when set) to a minute ago: a renewal due now, which
+ * ch_svc_cert_update works out again from the row. */
+static void renewal_due_now(const char *id, bool renew_at)
+{
+    char path[1200], sql[400];
+    int64_t now = (int64_t)time(NULL);
+    sqlite3 *db;
+
+    snprintf(path, sizeof path, "%s/certhub.db", dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000);
+    snprintf(sql, sizeof sql, "UPDATE certificates SET not_before = %lld, not_after = %lld WHERE id = '%s'",
+             (long long)(now - 3 * 3600), (long long)(now + 3600), id);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    snprintf(sql, sizeof sql, "UPDATE certificates SET renew_at = %lld WHERE id = '%s' AND %d", (long long)(now - 60),
+             id, renew_at);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+/* Whether the certificate was renewed within 20 s (polled). */
+static bool renewed_soon(const char *id)
+{
+    for (int i = 0; i < 400; i++) {
+        ch_store_cert c;
+        bool done;
+        assert_int_equal(ch_store_cert_get(ch_svc_store(svc), &c, ta.id, id), 0);
+        done = c.renewed_by != NULL;
+        ch_store_cert_dispose(&c);
+        if (done)
+            return true;
+        usleep(50000);
+    }
+    return false;
+}
+
+/* The scheduler's rounds come when a renewal falls due, not at the interval alone (an hour
+ * here): one due when it starts is renewed in its first round, whose renewal tells the
+ * scheduler (being started) of its certificate's moment; one switched to automatic renewal
+ * past its moment, between rounds, brings a round at once. */
+static void test_scheduler_wakes(void **state)
+{
+    ch_store_ca root, inter;
+    ch_svc_issue_req r = {.profile = "tls-server", .key_type = "p256", .ttl = 3600};
+    ch_store_cert due, later;
+
+    (void)state;
+    make_cas(&root, &inter, "wake");
+    r.ca_id = inter.id;
+    r.subject.fields.common_name = "due.example";
+    r.auto_renew = true;
+    assert_int_equal(ch_svc_cert_issue(svc, &operator_a, &r, &due), 0);
+    r.subject.fields.common_name = "later.example";
+    r.auto_renew = false;
+    assert_int_equal(ch_svc_cert_issue(svc, &operator_a, &r, &later), 0);
+    renewal_due_now(due.id, true);
+    assert_int_equal(ch_svc_scheduler_start(svc, 3600), 0);
+    assert_true(renewed_soon(due.id));
+    for (int i = 0; i < 400 && ch_svc_scheduler_rounds(svc) < 1; i++)
+        usleep(50000);
+    assert_true(ch_svc_scheduler_rounds(svc) >= 1);
+    renewal_due_now(later.id, false);
+    assert_int_equal(ch_svc_cert_update(svc, &operator_a, later.id, NULL, 1), 0);
+    assert_true(renewed_soon(later.id));
+    ch_svc_scheduler_stop(svc);
+    ch_store_cert_dispose(&due);
+    ch_store_cert_dispose(&later);
+    ch_store_ca_dispose(&root);
+    ch_store_ca_dispose(&inter);
 }
 
 /* Group commit: several threads issuing at once all get their certificates stored, each
@@ -1929,6 +2002,7 @@ int main(void)
         cmocka_unit_test(test_token_max_days),
         cmocka_unit_test(test_token_end),
         cmocka_unit_test(test_token_during_revocation),
+        cmocka_unit_test(test_scheduler_wakes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
