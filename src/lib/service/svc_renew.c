@@ -741,11 +741,16 @@ int ch_svc_scheduler_start(ch_svc *svc, int interval_seconds)
     s->interval = interval_seconds > 0 ? interval_seconds : 60;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);
+    /* Set before the thread runs: its first round's renewals tell it their moments
+     * (svc_scheduler_due), reading this. */
+    svc->scheduler = s;
     if (pthread_create(&s->tid, NULL, scheduler_main, s) != 0) {
+        svc->scheduler = NULL;
+        pthread_mutex_destroy(&s->lock);
+        pthread_cond_destroy(&s->cond);
         free(s);
         return ch_error_set(CH_EINTERNAL, "cannot start the scheduler thread");
     }
-    svc->scheduler = s;
     return 0;
 }
 
