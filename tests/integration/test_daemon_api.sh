@@ -393,7 +393,7 @@ TOKEN=$viewer api POST "/api/v1/certificates/$id/export" '{"format":"jks","passw
 cp "$T/body" truststore.jks
 list=$(keytool -list -keystore truststore.jks -storepass s3cret 2>/dev/null)
 check_eq "a viewer exports it as a JKS truststore: trusted entries, no key" "200 0 true" \
-    "$status $(echo "$list" | grep -c PrivateKeyEntry) $(echo "$list" | grep -q trustedCertEntry && echo true)"
+    "$status $(grep -c PrivateKeyEntry <<<"$list") $(grep -q trustedCertEntry <<<"$list" && echo true)"
 api POST "/api/v1/certificates/$id/export" '{"format":"pem","truststore":true}'
 check_eq "truststore with pem: 400 on truststore" "400 truststore" "$status $(body .error.field)"
 api GET "/api/v1/certificates/$id/export?format=p12"
