@@ -143,8 +143,8 @@ ok("deleted after confirming (and kept when cancelled); its panel closed with it
 // A server certificate through the wizard, exported as PKCS#12 and read back by openssl.
 await page.getByRole("link", { name: "Certificates and keystores" }).click();
 await page.getByRole("button", { name: "Create certificate" }).click();
-await page.getByLabel("Identifier").fill("web.example");
-await page.getByLabel("Profile").selectOption("tls-server");
+await page.getByLabel("Identifier", { exact: true }).fill("web.example");
+await page.getByLabel("Profile", { exact: true }).selectOption("tls-server");
 await page.getByRole("button", { name: "Next" }).click();
 assert.equal(await page.getByLabel("Lifetime: unit").inputValue(), "d");
 await page.getByLabel("Lifetime", { exact: true }).fill("90");
@@ -196,7 +196,7 @@ ok("a failed automatic renewal's reason is in the certificate's details, and onl
 const keyExports = () => page.evaluate(async () => (await (await fetch("/api/v1/audit?action=key.export&limit=1000")).json()).items.length);
 const exportsBefore = await keyExports();
 await web.getByRole("button", { name: "Export web.example" }).click();
-await page.getByLabel("Format").selectOption("p12");
+await page.getByLabel("Format", { exact: true }).selectOption("p12");
 await page.getByLabel("Password (P12 and JKS)").fill("s3cret-p12");
 await page.getByLabel("Repeat the password").fill("s3cret-p21");
 await page.getByRole("dialog").getByRole("button", { name: "Download" }).click();
@@ -219,9 +219,9 @@ ok("exported as P12 and read back with openssl pkcs12 (certificate and key)");
 // key password of its own with JKS alone, and a P12 without a password only by its box.
 const quiet = { stdio: ["ignore", "pipe", "ignore"] }; // (keytool's warnings about JKS on stderr)
 await web.getByRole("button", { name: "Export web.example" }).click();
-await page.getByLabel("Format").selectOption("pem");
+await page.getByLabel("Format", { exact: true }).selectOption("pem");
 assert.ok(await page.locator("#ex-alias").isHidden());
-await page.getByLabel("Format").selectOption("jks");
+await page.getByLabel("Format", { exact: true }).selectOption("jks");
 await page.getByLabel("Password (P12 and JKS)").fill("s3cret-jks");
 await page.getByLabel("Repeat the password").fill("s3cret-jks");
 await page.getByLabel(/^Alias of the entry/).fill("tomcat");
@@ -244,7 +244,7 @@ assert.match(execFileSync("openssl", ["pkcs12", "-in", `${work}/web-key.p12`, "-
   /BEGIN PRIVATE KEY/);
 ok("exported as JKS with an alias and a key password: keytool lists the alias and opens the key with that password");
 await web.getByRole("button", { name: "Export web.example" }).click();
-await page.getByLabel("Format").selectOption("p12");
+await page.getByLabel("Format", { exact: true }).selectOption("p12");
 assert.ok(await page.locator("#ex-key-password").isHidden());
 await page.getByLabel(/^Alias of the entry/).fill("Tomcat");
 await page.getByRole("dialog").getByRole("button", { name: "Download" }).click();
@@ -287,7 +287,7 @@ ok("the renewed one's details name the certificate that renewed it");
 // the Authority Key Identifier and Basic Constraints, its EKU critical; its details and openssl
 // agree.
 await page.getByRole("button", { name: "Create certificate" }).click();
-await page.getByLabel("Identifier").fill("bare.example");
+await page.getByLabel("Identifier", { exact: true }).fill("bare.example");
 await page.getByRole("button", { name: "Next" }).click();
 await page.getByRole("button", { name: "Next" }).click();
 await page.getByLabel("Common name").fill("bare.example");
@@ -345,7 +345,7 @@ ok("openssl agrees: no AKI, no Basic Constraints, Key Usage and EKU critical");
 // A lifetime in hours, as step-ca's and Vault's short-lived certificates: sent as a ttl, and
 // what openssl reads is that many hours (and the minute it starts early).
 await page.getByRole("button", { name: "Create certificate" }).click();
-await page.getByLabel("Identifier").fill("hourly.example");
+await page.getByLabel("Identifier", { exact: true }).fill("hourly.example");
 await page.getByRole("button", { name: "Next" }).click();
 await page.getByLabel("Lifetime", { exact: true }).fill("2");
 await page.getByLabel("Lifetime: unit").selectOption("h");
@@ -372,8 +372,8 @@ assert.equal((Date.parse(to) - Date.parse(from)) / 1000, 2 * 3600 + 60);
 ok("a lifetime in hours from the wizard: 2 hours by openssl, and the time it ends said with its day");
 // Import through the wizard: a certificate and its key, pasted.
 await page.getByRole("button", { name: "Create certificate" }).click();
-await page.getByLabel("Identifier").fill("imported-one");
-await page.getByLabel("Type").selectOption("import");
+await page.getByLabel("Identifier", { exact: true }).fill("imported-one");
+await page.getByLabel("Type", { exact: true }).selectOption("import");
 await page.getByRole("button", { name: "Next" }).click();
 await page.getByLabel("Certificate (PEM), pasted or uploaded").fill(readFileSync(`${work}/imp.pem`, "utf8"));
 await page.getByLabel("Private key (PEM), optional").fill(readFileSync(`${work}/imp.key`, "utf8"));
@@ -410,8 +410,8 @@ ok("a certificate renamed from its panel: its row and the panel's title follow")
 // One sent without its chain (the destination seed: an uploaded file is to hold the whole
 // chain): imported, and the note of where its chain stops said with it.
 await page.getByRole("button", { name: "Create certificate" }).click();
-await page.getByLabel("Identifier").fill("orphan");
-await page.getByLabel("Type").selectOption("import");
+await page.getByLabel("Identifier", { exact: true }).fill("orphan");
+await page.getByLabel("Type", { exact: true }).selectOption("import");
 await page.getByRole("button", { name: "Next" }).click();
 await page.getByLabel("Certificate (PEM), pasted or uploaded").fill(readFileSync(`${work}/orphan.pem`, "utf8"));
 await page.getByRole("dialog").getByRole("button", { name: "Next" }).click();
@@ -442,26 +442,26 @@ assert.equal(await page.evaluate(async (token) => (await fetch("/api/v1/profiles
   body: JSON.stringify({ name: "keyed-e2e", key_usage: ["digital_signature"], ext_key_usage: ["server_auth"], key_types: ["ed25519", "p384"] }) })).status,
   await page.evaluate(async () => (await (await fetch("/api/v1/session")).json()).csrf_token)), 201);
 await page.getByRole("button", { name: "Create certificate" }).click();
-await page.getByLabel("Identifier").fill("keyed");
-await page.getByLabel("Profile").selectOption("keyed-e2e");
+await page.getByLabel("Identifier", { exact: true }).fill("keyed");
+await page.getByLabel("Profile", { exact: true }).selectOption("keyed-e2e");
 await page.locator("#profile-names").getByText(/^Key types this profile allows: /).waitFor();
 assert.deepEqual((await page.locator("#profile-names").innerText()).replace(/^Key types this profile allows: |\.$/g, "").split(", ").sort(),
   ["ed25519", "p384"]);
 await page.getByRole("button", { name: "Next" }).click();
 // TrueNAS's Key Type, and the EC curve beside it (the RSA key length hidden): the profile's
 // first allowed type chosen, the others not offered.
-assert.equal(await page.getByLabel("Key type").inputValue(), "ec");
+assert.equal(await page.getByLabel("Key type", { exact: true }).inputValue(), "ec");
 assert.equal(await page.getByLabel("EC curve").inputValue(), "p384");
 assert.ok(await page.getByLabel("Key length (bits)").isHidden());
 assert.equal(await page.locator('#key_alg option[value="rsa"]').isDisabled(), true);
 assert.equal(await page.locator('#key_alg option[value="ed25519"]').isDisabled(), false);
 assert.equal(await page.locator('#key_curve option[value="p256"]').isDisabled(), true);
 await page.getByRole("button", { name: "Back" }).click();
-await page.getByLabel("Profile").selectOption("tls-server");
+await page.getByLabel("Profile", { exact: true }).selectOption("tls-server");
 await page.getByRole("button", { name: "Next" }).click();
 assert.equal(await page.locator('#key_alg option[value="rsa"]').isDisabled(), false);
 assert.equal(await page.locator('#key_curve option[value="p521"]').isDisabled(), false); // (TrueNAS offers SECP521R1)
-await page.getByLabel("Key type").selectOption("rsa");
+await page.getByLabel("Key type", { exact: true }).selectOption("rsa");
 assert.ok(await page.getByLabel("EC curve").isHidden());
 assert.equal(await page.locator('#key_bits option[value="2048"]').isDisabled(), false);
 await page.keyboard.press("Escape");
@@ -473,19 +473,19 @@ assert.equal(await page.evaluate(async (token) => (await fetch("/api/v1/profiles
     allowed_domains: ["example.com", "example.net"], allow_subdomains: true, allow_wildcards: true }) })).status,
   await page.evaluate(async () => (await (await fetch("/api/v1/session")).json()).csrf_token)), 201);
 await page.getByRole("button", { name: "Create certificate" }).click();
-await page.getByLabel("Identifier").fill("named");
-await page.getByLabel("Profile").selectOption("named-e2e");
+await page.getByLabel("Identifier", { exact: true }).fill("named");
+await page.getByLabel("Profile", { exact: true }).selectOption("named-e2e");
 await page.locator("#profile-names").getByText(/^Names this profile allows: /).waitFor();
 assert.equal(await page.locator("#profile-names").innerText(),
   "Names this profile allows: example.com, example.net and the names below them; wildcards.");
-await page.getByLabel("Profile").selectOption("tls-server");
+await page.getByLabel("Profile", { exact: true }).selectOption("tls-server");
 assert.equal(await page.locator("#profile-names").innerText(), "");
 await page.keyboard.press("Escape");
 await page.getByRole("dialog").waitFor({ state: "hidden" });
 ok("a profile's name policy said in the wizard where the profile is chosen");
 await page.getByRole("button", { name: "Create certificate" }).click();
-await page.getByLabel("Identifier").fill("from-p12");
-await page.getByLabel("Type").selectOption("import");
+await page.getByLabel("Identifier", { exact: true }).fill("from-p12");
+await page.getByLabel("Type", { exact: true }).selectOption("import");
 await page.getByRole("button", { name: "Next" }).click();
 await page.getByLabel("Upload the certificate (PEM, DER, P7B, PKCS#12 or JKS)").setInputFiles(`${work}/bundle.p12`);
 await page.locator("#im-file-note").getByText("bundle.p12 is sent as it is").waitFor();
@@ -504,8 +504,8 @@ assert.equal(fromP12.subject, "CN=bundled.example");
 ok("a PKCS#12 file imported through the wizard, with its key; a wrong password shown first");
 // A JKS whose key has a password of its own (keytool -keypass): asked for, then taken.
 await page.getByRole("button", { name: "Create certificate" }).click();
-await page.getByLabel("Identifier").fill("own-keypass");
-await page.getByLabel("Type").selectOption("import");
+await page.getByLabel("Identifier", { exact: true }).fill("own-keypass");
+await page.getByLabel("Type", { exact: true }).selectOption("import");
 await page.getByRole("button", { name: "Next" }).click();
 await page.getByLabel("Upload the certificate (PEM, DER, P7B, PKCS#12 or JKS)").setInputFiles(`${work}/own-keypass.jks`);
 await page.getByLabel("Password (of the key, or of a PKCS#12 or JKS file)").fill("changeit");
@@ -524,7 +524,7 @@ ok("a JKS whose key has its own password imported through the wizard: the key pa
 // A file dropped on the wizard's import step is taken as if chosen (SAP BTP's "select (or drag
 // and drop) the certificate file"): a PEM one fills the text box.
 await page.getByRole("button", { name: "Create certificate" }).click();
-await page.getByLabel("Type").selectOption("import");
+await page.getByLabel("Type", { exact: true }).selectOption("import");
 await page.getByRole("button", { name: "Next" }).click();
 const dropped = await page.evaluateHandle((text) => {
   const dt = new DataTransfer();
@@ -577,7 +577,7 @@ ok("with the keyboard: Details opens the panel, its close button closes it, the 
 // Escape in a dialog opened from the panel closes the dialog only.
 await importedRow.locator("td").first().click();
 await panelOf(page).getByRole("button", { name: "Export imported-renamed" }).click();
-await page.getByRole("dialog").getByLabel("Format").waitFor();
+await page.getByRole("dialog").getByLabel("Format", { exact: true }).waitFor();
 await page.keyboard.press("Escape");
 await page.getByRole("dialog").waitFor({ state: "hidden" });
 assert.ok(await panelOf(page).isVisible());
@@ -595,13 +595,13 @@ await page.getByLabel(/^Path length/).fill("1"); // (TrueNAS: "Basic Constraints
 await page.getByLabel("Organization", { exact: true }).fill("Lab");
 await page.getByLabel("Locality").fill("Berlin");
 await page.getByLabel("Country (2 letters)").fill("DE");
-assert.deepEqual([await page.getByLabel("Key type").inputValue(), await page.getByLabel("EC curve").inputValue()], ["ec", "p256"]);
+assert.deepEqual([await page.getByLabel("Key type", { exact: true }).inputValue(), await page.getByLabel("EC curve").inputValue()], ["ec", "p256"]);
 assert.ok(await page.getByLabel("Key length (bits)").isHidden());
-await page.getByLabel("Key type").selectOption("ed25519");
+await page.getByLabel("Key type", { exact: true }).selectOption("ed25519");
 assert.ok(await page.getByLabel("EC curve").isHidden());
 assert.ok(await page.getByLabel("Key length (bits)").isHidden());
 assert.equal(await page.getByLabel("Digest").isDisabled(), true); // (Ed25519 signs without one)
-await page.getByLabel("Key type").selectOption("rsa");
+await page.getByLabel("Key type", { exact: true }).selectOption("rsa");
 assert.ok(await page.getByLabel("EC curve").isHidden());
 assert.equal(await page.getByLabel("Digest").isDisabled(), false);
 await page.getByLabel("Key length (bits)").selectOption("3072");
@@ -676,12 +676,12 @@ await page.getByLabel("Common name").fill("partner.example");
 await page.getByLabel("Organization", { exact: true }).fill("Partner Ltd");
 await page.getByLabel("Country (2 letters)").fill("DE");
 await page.getByLabel("Email").fill("pki@partner.example");
-await page.getByLabel("Key type").selectOption("ed25519");
+await page.getByLabel("Key type", { exact: true }).selectOption("ed25519");
 assert.equal(await page.getByLabel("Digest").isDisabled(), true);
 assert.ok(await page.getByLabel("EC curve").isHidden());
-await page.getByLabel("Key type").selectOption("rsa");
+await page.getByLabel("Key type", { exact: true }).selectOption("rsa");
 assert.ok(await page.getByLabel("Key length (bits)").isVisible());
-await page.getByLabel("Key type").selectOption("ec");
+await page.getByLabel("Key type", { exact: true }).selectOption("ec");
 assert.ok(await page.getByLabel("Key length (bits)").isHidden());
 assert.equal(await page.getByLabel("Digest").isDisabled(), false);
 await page.getByLabel("EC curve").selectOption("p384");
@@ -885,17 +885,17 @@ assert.equal(await page.evaluate(async (token) => (await fetch("/api/v1/profiles
     default_days: 45, key_types: ["rsa3072", "rsa4096", "p256"] }) })).status,
   await page.evaluate(async () => (await (await fetch("/api/v1/session")).json()).csrf_token)), 201);
 await page.getByRole("button", { name: "Create certificate" }).click();
-await page.getByLabel("Identifier").fill("made-store");
+await page.getByLabel("Identifier", { exact: true }).fill("made-store");
 await page.getByLabel("Store it as").selectOption("jks");
 await page.locator("#keep-as-hint").getByText("its password is set when it is exported").waitFor();
-await page.getByLabel("Profile").selectOption("ks-e2e");
+await page.getByLabel("Profile", { exact: true }).selectOption("ks-e2e");
 await page.getByRole("button", { name: "Next" }).click();
 assert.equal(await page.getByLabel("Lifetime", { exact: true }).inputValue(), "45");
-assert.equal(await page.getByLabel("Key type").inputValue(), "ec");
+assert.equal(await page.getByLabel("Key type", { exact: true }).inputValue(), "ec");
 assert.equal(await page.getByLabel("EC curve").inputValue(), "p256");
 assert.equal(await page.locator('#key_alg option[value="ed25519"]').isDisabled(), true);
 assert.equal(await page.locator('#key_curve option[value="p384"]').isDisabled(), true);
-await page.getByLabel("Key type").selectOption("rsa");
+await page.getByLabel("Key type", { exact: true }).selectOption("rsa");
 assert.ok(await page.getByLabel("EC curve").isHidden());
 assert.equal(await page.getByLabel("Key length (bits)").inputValue(), "3072"); // (2048 it does not allow)
 assert.equal(await page.locator('#key_bits option[value="2048"]').isDisabled(), true);
@@ -1151,7 +1151,7 @@ const rootId = await page.evaluate(async (name) => (await (await fetch("/api/v1/
 assert.equal((await settings()).default_ca_id, rootId);
 await page.getByRole("link", { name: "Certificates and keystores" }).click();
 await page.getByRole("button", { name: "Create certificate" }).click();
-await page.getByLabel("Identifier").fill("signer-check");
+await page.getByLabel("Identifier", { exact: true }).fill("signer-check");
 await page.getByRole("button", { name: "Next" }).click();
 assert.equal(await page.getByLabel("Signing CA").inputValue(), rootId);
 await page.keyboard.press("Escape");
