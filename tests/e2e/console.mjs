@@ -189,6 +189,8 @@ await panelOf(page).getByText("the issuing CA is gone (set by the test)").waitFo
 assert.equal(await panelOf(page).getByText("Last renewal failed").count(), 1);
 await page.getByRole("button", { name: "Details of web.example" }).click();
 await panelOf(page).getByRole("heading", { name: "web.example" }).waitFor();
+// (the title is set at the click, the details once read: counted in those, not in "Loading…")
+await panelOf(page).getByText("Automatic renewal").waitFor();
 assert.equal(await panelOf(page).getByText("Last renewal failed").count(), 0);
 ok("a failed automatic renewal's reason is in the certificate's details, and only in its own");
 // A password set for an export is typed twice, and two that differ are said so before anything
