@@ -12,6 +12,9 @@ let checks = 0;
 const ok = (what) => console.log(`ok ${++checks} - ${what}`);
 // The details panel beside a list: its title, and each of its labels with its value.
 const panelOf = (p) => p.locator("#panel");
+// The sign-in form's fields: a label of the same words in a dialog left in the page (its content
+// stays once it is closed) is no match.
+const signinOf = (p) => p.locator("#signin");
 const panelFields = (p) => p.evaluate(() => Object.fromEntries([...document.querySelectorAll("#panel dt")]
   .map((dt) => [dt.textContent, dt.nextElementSibling?.textContent])));
 const focusIn = (p, sel) => p.evaluate((s) => !!document.activeElement?.closest(s), sel);
@@ -24,12 +27,12 @@ page.on("pageerror", (e) => problems.push(e.message));
 page.on("dialog", (d) => { problems.push("a browser dialog opened: " + d.message()); d.dismiss(); });
 
 await page.goto(url);
-await page.getByLabel("User name").fill("admin");
-await page.getByLabel("Password", { exact: true }).fill("not the password");
+await signinOf(page).getByLabel("User name").fill("admin");
+await signinOf(page).getByLabel("Password", { exact: true }).fill("not the password");
 await page.getByRole("button", { name: "Sign in" }).click();
 await page.getByText("wrong user name or password").waitFor();
 ok("a wrong password is refused with a message");
-await page.getByLabel("Password", { exact: true }).fill(password);
+await signinOf(page).getByLabel("Password", { exact: true }).fill(password);
 await page.getByRole("button", { name: "Sign in" }).click();
 await page.getByText("admin · default · admin").waitFor();
 ok("signed in");
@@ -1397,8 +1400,8 @@ const viewerCtx = await browser.newContext({ ignoreHTTPSErrors: true });
 const vp = await viewerCtx.newPage();
 vp.on("pageerror", (e) => problems.push(e.message));
 await vp.goto(url);
-await vp.getByLabel("User name").fill("viewer");
-await vp.getByLabel("Password", { exact: true }).fill("viewer-password-1");
+await signinOf(vp).getByLabel("User name").fill("viewer");
+await signinOf(vp).getByLabel("Password", { exact: true }).fill("viewer-password-1");
 await vp.getByRole("button", { name: "Sign in" }).click();
 await vp.getByText("viewer · default · viewer").waitFor();
 await vp.getByRole("link", { name: "Trusted certificates" }).click();
@@ -1479,11 +1482,11 @@ await page.getByRole("button", { name: "Sign in" }).waitFor();
 const after = await page.evaluate(async () => (await fetch("/api/v1/certificates")).status);
 assert.equal(after, 401);
 ok("signed out: the API answers 401");
-await page.getByLabel("User name").fill("admin");
-await page.getByLabel("Password", { exact: true }).fill(password);
+await signinOf(page).getByLabel("User name").fill("admin");
+await signinOf(page).getByLabel("Password", { exact: true }).fill(password);
 await page.getByRole("button", { name: "Sign in" }).click();
 await page.getByText("wrong user name or password").waitFor();
-await page.getByLabel("Password", { exact: true }).fill("a-new-password-1");
+await signinOf(page).getByLabel("Password", { exact: true }).fill("a-new-password-1");
 await page.getByRole("button", { name: "Sign in" }).click();
 await page.getByText("admin · default · admin").waitFor();
 ok("the old password no longer signs in, the new one does");
