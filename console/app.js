@@ -903,19 +903,24 @@ document.addEventListener("keydown", (ev) => {
 // A list read a page at a time: load() shows the first page, "Show more" (the API's
 // next_cursor) the next ones, so a fleet of devices or years of audit entries never come as
 // one answer.  path() is read at each load (a search may change it); rowsOf gives the rows
-// of one item.
+// of one item.  load() says whether it drew the list: the answer to a load asked before another
+// (a filter changed again before it came) is dropped, as it may come last and show what the
+// filter no longer asks.
 function pagedList(body, id, limit, path, rowsOf) {
   const more = el("button", { class: "secondary", id, hidden: true }, "Show more");
-  let next = null;
+  let next = null, loads = 0;
   async function load(append) {
+    const mine = ++loads;
     const p = path();
     const page = append === true && next ? "&cursor=" + encodeURIComponent(next) : "";
     const list = await api("GET", `${p}${p.includes("?") ? "&" : "?"}limit=${limit}${page}`);
+    if (mine !== loads) return false;
     const rows = list.items.flatMap(rowsOf);
     if (append === true) body.append(...rows);
     else body.replaceChildren(...rows);
     next = list.next_cursor;
     more.hidden = !next;
+    return true;
   }
   more.addEventListener("click", () => load(true));
   return { load, more };
@@ -1716,7 +1721,7 @@ async function devicesScreen(screen) {
   }, (d) => el("tr", {}, el("td", {}, d.at), el("td", {}, d.device_id), el("td", {}, badge(d.result)), el("td", {}, d.reason), el("td", {}, d.message)));
   const reloadDecisions = async () => {
     aboutText();
-    await decisions.load();
+    if (!(await decisions.load())) return;
     if (!decBody.children.length) decBody.append(el("tr", {}, el("td", { colspan: 5, class: "muted" }, "No decision to show.")));
   };
   result.addEventListener("change", reloadDecisions);
@@ -1757,8 +1762,9 @@ async function auditScreen(screen) {
     (a) => el("tr", {}, el("td", {}, a.at), el("td", {}, a.actor), el("td", {}, a.action), el("td", {}, a.object_id || "")));
   const load = async () => {
     err.textContent = "";
-    try { await list.load(); } catch (e) { err.textContent = e.message; return; }
-    if (!body.children.length) body.append(el("tr", {}, el("td", { colspan: 4, class: "muted" }, "No entry matches.")));
+    let drawn;
+    try { drawn = await list.load(); } catch (e) { err.textContent = e.message; return; }
+    if (drawn && !body.children.length) body.append(el("tr", {}, el("td", { colspan: 4, class: "muted" }, "No entry matches.")));
   };
   let typing = null;
   for (const f of [action, since, until]) f.addEventListener("change", load);

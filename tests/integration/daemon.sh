@@ -52,8 +52,10 @@ on_exit() { # [STATUS]: the test's exit status, when a trap of its own ran comma
             echo "# (the test ended with status $rc; certhubd had exited with status $st)" >&2
         fi
         # (without the first start's lines that hold the token and the password)
+        # (errexit holds in this trap: a log whose every line is left out, which grep -v
+        # answers with status 1, must not end it before the daemon is stopped below)
         [ -n "$log" ] && [ -f "$log" ] && { echo "# the end of certhubd's log:" >&2
-            grep -v -e 'API token' -e 'password' "$log" | tail -n 30 | sed 's/^/#   /' >&2; }
+            grep -v -e 'API token' -e 'password' "$log" | tail -n 30 | sed 's/^/#   /' >&2 || true; }
     fi
     stop_daemon -KILL
     rm -rf "$T"
@@ -140,21 +142,26 @@ quickstart_issuer() {
 # since the call, as its /metrics counts them (with $TOKEN).  A check that nothing more happens
 # (nothing renewed twice, no alert sent again) waits for rounds, not for seconds: a loaded
 # machine may run none in a fixed sleep, and the check would pass without having looked.  (The
-# round under way at the call may have begun before it: N + 1 are counted.)
+# round under way at the call may have begun before it: N + 1 are counted.)  A request that
+# failed (curl's status, through pipefail) is asked again rather than end the test unsaid: errexit
+# ends the script at an assignment whose $(...) fails.
 scheduler_rounds() {
     curl -s --max-time 60 --cacert "$data/ca.pem" -H "Authorization: Bearer $TOKEN" "$@" \
         "https://localhost:$port/metrics" | awk '$1 == "certhub_scheduler_rounds_total" {print $2}'
 }
 wait_rounds() {
-    local n=$1 from now="" i
+    local n=$1 from="" now="" i
     shift
-    from=$(scheduler_rounds "$@")
-    [ -n "$from" ] || fail "/metrics shows no certhub_scheduler_rounds_total"
     for i in $(seq 1 600); do
-        now=$(scheduler_rounds "$@")
-        [ -n "$now" ] && [ "$now" -gt $((from + n)) ] && return 0
+        now=$(scheduler_rounds "$@") || now=""
+        if [ -z "$from" ]; then
+            from=$now
+        elif [ -n "$now" ] && [ "$now" -gt $((from + n)) ]; then
+            return 0
+        fi
         sleep 0.1
     done
+    [ -n "$from" ] || fail "/metrics showed no certhub_scheduler_rounds_total in a minute"
     fail "certhubd's scheduler ran $((${now:-$from} - from)) rounds in a minute, not $((n + 1))"
 }
 

@@ -283,7 +283,7 @@ sed -i "s|^path = $T/out/b2.pem|&\nmode = 0640\nowner = $(id -un):$(id -gn)|" mo
 out=$(more 2>&1) || fail "the pass with a mode and owner failed: $out"
 check_eq "a mode given later: the unchanged file takes it, and the target counts as updated" "640 1" \
     "$(stat -c %a out/b2.pem) $(echo "$out" | grep -c 'b: updated')"
-out=$(more 2>&1)
+out=$(more 2>&1) || fail "the pass after that failed: $out"
 check_eq "and the pass after that changes nothing" 0 "$(echo "$out" | grep -c 'updated' || true)"
 sed -i "s|^key_path = $T/out/k.key|&\nmode = 0640|" more.conf
 api GET "/api/v1/audit?action=key.export&limit=1000"

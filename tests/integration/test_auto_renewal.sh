@@ -58,7 +58,7 @@ check_eq "a CA's certificate: no automatic renewal, 422 saying to rotate the CA"
 api POST "/api/v1/certificates/$ca_cert/renew"
 check_eq "nor renewed by hand, the same said" "422 true" "$status $(body '.error.message | contains("rotating its CA")')"
 api GET /api/v1/cas
-root_cert=$(body '.items[] | select(.parent_id == null) | .certificate_id' | head -1)
+root_cert=$(body 'first(.items[] | select(.parent_id == null) | .certificate_id)')
 api PATCH "/api/v1/certificates/$root_cert" '{"auto_renew":true}'
 check_eq "a root's certificate (made here, no issuer of its own): the same" "422 true" \
     "$status $(body '.error.message | contains("rotating its CA")')"

@@ -349,10 +349,12 @@ CONF
 env $DAEMON_ENV "$CERTHUB" agent --config agent.conf > agent.out 2>&1 &
 agent_pid=$!
 trap 'rc=$?; kill "$agent_pid" 2>/dev/null || true; on_exit $rc' EXIT
-for i in $(seq 100); do grep -q "next pass" agent.out && break; sleep 0.1; done
+for i in $(seq 300); do grep -q "next pass" agent.out && break; sleep 0.1; done
 check_contains "the agent says its next pass comes when the certificate is renewed" "$(cat agent.out)" \
     "when the certificate of short is renewed"
-wait_s=$(grep -o "next pass in [0-9]* s" agent.out | head -1 | awk '{print $4}')
+# (awk alone: a head leaving a grep still writing makes a SIGPIPE, which pipefail makes the
+# assignment's failure, and errexit a silent end of the test)
+wait_s=$(awk 'match($0, /next pass in [0-9]+ s/) {split(substr($0, RSTART, RLENGTH), w, " "); print w[4]; exit}' agent.out)
 [ "$wait_s" -ge 5 ] && [ "$wait_s" -le 20 ] || fail "the agent waits $wait_s s, not the seconds to the renewal"
 ok "in the seconds left to it, not the hour"
 renewal=$(renewed_after "$watched")
@@ -362,6 +364,9 @@ for i in $(seq 300); do cmp -s <(openssl x509 -in agent-cert.pem -noout -serial 
     <(openssl x509 -in renewal.pem -noout -serial) && break; sleep 0.1; done
 check_eq "and writes the renewal then" "$(openssl x509 -in renewal.pem -noout -serial)" \
     "$(openssl x509 -in agent-cert.pem -noout -serial)"
-kill "$agent_pid" 2>/dev/null; wait "$agent_pid" 2>/dev/null || true
+# (the agent runs until it is stopped: one gone by itself fails the test, saying so, rather than
+# a failing kill ending it unsaid under errexit)
+kill "$agent_pid" 2>/dev/null || fail "the agent had stopped by itself: $(cat agent.out)"
+wait "$agent_pid" 2>/dev/null || true
 
 done_testing

@@ -138,8 +138,10 @@ at=$(date -u -d "$(jq -r .expires_at m90.json)" +%s)
 [ "$at" -ge $((now + 5400)) ] && [ "$at" -le $((now + 5400 + 60)) ] ||
     fail "--expires 90m is 90 minutes from certhubd's now: $(iso "$at") (now $(iso "$now"))"
 ok "--expires 90m: ninety minutes from certhubd's clock"
-remote --output json token create --role viewer --name cli-dated --expires 2030-06-01 > dated.json
-check_eq "--expires with a date: expires_at, its midnight UTC" "2030-06-01T00:00:00Z" "$(jq -r .expires_at dated.json)"
+# (a day two years on, not a fixed one: the test is run after any fixed day has passed)
+dated=$(date -u -d '+2 years' +%Y-%m-%d)
+remote --output json token create --role viewer --name cli-dated --expires "$dated" > dated.json
+check_eq "--expires with a date: expires_at, its midnight UTC" "${dated}T00:00:00Z" "$(jq -r .expires_at dated.json)"
 remote --output json token list --all > list.json
 at=$(date -u -d "$(jq -r '.items[] | select(.name == "cli-week") | .expires_at' list.json)" +%s)
 [ "$at" -ge $((now + 7 * 86400)) ] && [ "$at" -le $((now + 7 * 86400 + 60)) ] ||
