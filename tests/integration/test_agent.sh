@@ -192,10 +192,12 @@ bundle = default
 path = $T/out/public-bundle.pem
 CONF
 "$CERTHUB" agent --config public.conf --once >/dev/null || fail "the agent without a token failed"
-cmp -s out/public-bundle.pem out/bundle.pem && ok "an agent without a token keeps the public bundle: the same as with one"
+cmp -s out/public-bundle.pem out/bundle.pem || fail "an agent without a token keeps the public bundle: the same as with one: out/public-bundle.pem and out/bundle.pem differ"
+ok "an agent without a token keeps the public bundle: the same as with one"
 sed -i 's|^path = .*|&\ntenant = default|; s|public-bundle.pem|public-named.pem|' public.conf
 "$CERTHUB" agent --config public.conf --once >/dev/null || fail "the agent naming the tenant failed"
-cmp -s out/public-named.pem out/bundle.pem && ok "or a tenant's public bundle named with tenant ="
+cmp -s out/public-named.pem out/bundle.pem || fail "or a tenant's public bundle named with tenant =: out/public-named.pem and out/bundle.pem differ"
+ok "or a tenant's public bundle named with tenant ="
 sed -i 's|^tenant = default|tenant = x/../y|' public.conf
 expect_error "a tenant name that could say more than a name is refused" "letters, digits" -- \
     "$CERTHUB" agent --config public.conf --once

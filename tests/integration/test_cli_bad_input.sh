@@ -16,7 +16,7 @@ expect_error "garbage file" "no certificate, CSR or key found" -- "$CERTHUB" ins
 head -c 200 ca.pem > truncated.pem
 expect_error "a multi-valued RDN (an unescaped '+'): refused, not read into the value" "write \\+ for a '+' in a value" -- \
     "$CERTHUB" cert create --profile root-ca --subject 'CN=x,O=Ex+OU=u' --key-type p256 --key-out mv.key --out mv.pem
-[ ! -e mv.pem ] && [ ! -e mv.key ] && ok "and nothing is written"
+if [ ! -e mv.pem ] && [ ! -e mv.key ]; then ok "and nothing is written"; else fail "not so: and nothing is written"; fi
 expect_error "truncated certificate: said to be" "the PEM data is truncated or damaged: its first block" -- "$CERTHUB" inspect truncated.pem
 openssl x509 -in ca.pem -outform DER -out ca.der
 head -c 150 ca.der > truncated.der
@@ -31,7 +31,7 @@ openssl ecparam -name secp256k1 -genkey -noout -out k1.key
 expect_error "curve not accepted" "accepted curves: P-256, P-384, P-521" -- "$CERTHUB" csr create --key k1.key --subject CN=x --out x.csr
 expect_error "wrong key password" "wrong password for private key" -- "$CERTHUB" csr create --key enc.key --key-password-file badpw --subject CN=x --out x.csr
 expect_error "missing key password" "a password is needed" -- "$CERTHUB" csr create --key enc.key --subject CN=x --out x.csr
-"$CERTHUB" csr create --key enc.key --key-password-file pw --subject CN=x --out ok.csr && ok "right key password works"
+if "$CERTHUB" csr create --key enc.key --key-password-file pw --subject CN=x --out ok.csr; then ok "right key password works"; else fail "not so: right key password works"; fi
 
 openssl req -in ok.csr -outform DER -out ok.der
 cp ok.der broken.der
@@ -58,7 +58,7 @@ expect_error "unknown key type" "accepted: rsa2048" -- "$CERTHUB" key create --t
 expect_error "the CA key is not the CA's" "does not belong" -- "$CERTHUB" cert create --profile tls-server --subject CN=x --key leaf.key --ca ca.pem --ca-key leaf.key --out x.pem
 "$CERTHUB" key create --type p256 --out exists.key
 expect_error "existing output is kept" "pass --force" -- "$CERTHUB" key create --type p256 --out exists.key
-[ ! -e x.pem ] && [ ! -e x.csr ] && [ ! -e x.key ] && ok "no refused command wrote a file"
+if [ ! -e x.pem ] && [ ! -e x.csr ] && [ ! -e x.key ]; then ok "no refused command wrote a file"; else fail "not so: no refused command wrote a file"; fi
 
 expect_exit 2 "unknown command" -- "$CERTHUB" frobnicate
 expect_exit 2 "unknown option" -- "$CERTHUB" key create --type p256 --out y.key --colour
@@ -71,7 +71,7 @@ expect_error "a format convert cannot write: bad input, exit 1, every name taken
 expect_error "convert --to jceks, a format read and not written: exit 1, saying so and what is taken" \
     '--to jceks: jceks is read, not written; --to takes pem, der (cer, crt), p7b (p7c, pkcs7), p12 (pfx, pkcs12) or jks' -- \
     "$CERTHUB" convert ca.pem --to jceks --out y.out
-[ ! -e y.out ] && ok "neither wrote a file"
+if [ ! -e y.out ]; then ok "neither wrote a file"; else fail "not so: neither wrote a file"; fi
 expect_exit 0 "convert --to cer, one of the names said: taken" -- "$CERTHUB" convert ca.pem --to cer --out y.cer
 check_eq "and written as DER" "$(openssl x509 -in ca.pem -outform DER | sha256sum)" "$(sha256sum < y.cer)"
 expect_error "a moment verify cannot read" "--at:" -- "$CERTHUB" verify ca.pem --ca ca.pem --at yesterday

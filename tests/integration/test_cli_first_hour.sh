@@ -16,7 +16,7 @@ check_contains "is named with its line, and every setting" "$(cat "$T/stderr")" 
     "misspelt.conf:2: unknown setting thread; the settings are data_dir, listen, threads, workers, durability, server_names, tls_cert, tls_key, renew_check, job_interval, max_connections and request_timeout"
 expect_exit 2 "a bad value of a setting" -- "$CERTHUBD" --data-dir "$T/x" --threads 99
 check_contains "still says what it takes" "$(cat "$T/stderr")" 'bad setting threads = "99"; accepted:'
-[ ! -e "$T/x" ] && ok "and none of them made the data directory"
+if [ ! -e "$T/x" ]; then ok "and none of them made the data directory"; else fail "not so: and none of them made the data directory"; fi
 
 start_daemon
 url="https://localhost:$port"
@@ -101,9 +101,9 @@ remote cert export "$cid" --format pfx --with-key --password-file pw --out web.p
 check_eq "cert export --format pfx writes a PKCS#12 with the key" "2" \
     "$(openssl pkcs12 -in web.pfx -passin file:pw -nodes 2>/dev/null | grep -c -e 'BEGIN PRIVATE KEY' -e 'subject=CN = pfx.example')"
 remote cert export "$cid" --format PKCS12 --no-password --out empty.p12
-openssl pkcs12 -in empty.p12 -passin pass: -nokeys >/dev/null 2>&1 && ok "--format PKCS12 --no-password likewise"
+if openssl pkcs12 -in empty.p12 -passin pass: -nokeys >/dev/null 2>&1; then ok "--format PKCS12 --no-password likewise"; else fail "not so: --format PKCS12 --no-password likewise"; fi
 remote ca bundle --format pfx --password-file pw --out bundle.pfx
-openssl pkcs12 -in bundle.pfx -passin file:pw -nokeys >/dev/null 2>&1 && ok "ca bundle --format pfx: a PKCS#12 truststore"
+if openssl pkcs12 -in bundle.pfx -passin file:pw -nokeys >/dev/null 2>&1; then ok "ca bundle --format pfx: a PKCS#12 truststore"; else fail "not so: ca bundle --format pfx: a PKCS#12 truststore"; fi
 expect_error "ca bundle --format of no truststore: exit 1, the value said" '--format takes pem, jks or p12 (pfx, pkcs12), not "der"' -- \
     remote ca bundle --format der --out bundle.der
 expect_error "a format of none still names those taken" 'not "pfx2"' -- remote cert export "$cid" --format pfx2 --out x
@@ -149,7 +149,7 @@ kill "$half" 2>/dev/null || true
 wait "$half" 2>/dev/null || true
 check_contains "says neither the certificate nor its key was written, and how to get both" "$(cat "$T/stderr")" \
     "the certificate crt_half was made, and neither it nor its key written: cert export crt_half --out half-chain.pem writes it, cert key crt_half --out half-web.key --password-file pw its key"
-[ ! -e half-chain.pem ] && [ ! -e half-web.key ] && ok "and neither file is there"
+if [ ! -e half-chain.pem ] && [ ! -e half-web.key ]; then ok "and neither file is there"; else fail "not so: and neither file is there"; fi
 grep -q private-key half.log && fail "the key was fetched for a certificate not written"
 ok "nor was the key fetched"
 

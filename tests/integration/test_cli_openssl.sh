@@ -21,7 +21,7 @@ done
 printf 's3cret\n' > pw
 "$CERTHUB" key create --type p256 --out enc.key --password-file pw
 check_contains "encrypted key is PKCS#8" "$(head -1 enc.key)" "ENCRYPTED PRIVATE KEY"
-openssl pkey -in enc.key -passin pass:s3cret -noout && ok "openssl opens the encrypted key"
+if openssl pkey -in enc.key -passin pass:s3cret -noout; then ok "openssl opens the encrypted key"; else fail "not so: openssl opens the encrypted key"; fi
 if openssl pkey -in enc.key -passin pass:wrong -noout 2>/dev/null; then fail "wrong password accepted"; fi
 ok "openssl refuses the wrong password"
 
@@ -40,7 +40,7 @@ check_contains "an encrypted key opened with --key-password-file as well" \
 
 # A CSR with SANs verifies and carries them.
 "$CERTHUB" csr create --key p256.key --subject "CN=dev1,O=Acme,C=DE" --san dns:a.example,ip:127.0.0.1,email:ops@example.com --out req.csr
-openssl req -in req.csr -verify -noout 2>/dev/null && ok "openssl verifies the CSR signature"
+if openssl req -in req.csr -verify -noout 2>/dev/null; then ok "openssl verifies the CSR signature"; else fail "not so: openssl verifies the CSR signature"; fi
 text=$(openssl req -in req.csr -noout -text)
 check_contains "CSR has the DNS SAN" "$text" "DNS:a.example"
 check_contains "CSR has the IP SAN" "$text" "IP Address:127.0.0.1"
@@ -49,7 +49,7 @@ check_contains "CSR subject" "$(openssl req -in req.csr -noout -subject -nameopt
 # Root -> intermediate -> leaves of every profile.
 "$CERTHUB" cert create --profile root-ca --subject "CN=Test Root,O=Acme" --key p384.key --out root.pem
 "$CERTHUB" cert create --profile intermediate-ca --subject "CN=Issuing CA,O=Acme" --key-type p256 --key-out inter.key --ca root.pem --ca-key p384.key --days 1800 --out inter.pem
-openssl verify -CAfile root.pem inter.pem >/dev/null && ok "openssl verifies the intermediate"
+if openssl verify -CAfile root.pem inter.pem >/dev/null; then ok "openssl verifies the intermediate"; else fail "not so: openssl verifies the intermediate"; fi
 text=$(openssl x509 -in root.pem -noout -text)
 check_contains "root is a CA" "$text" "CA:TRUE"
 check_eq "root key usage: certificate and CRL signing alone (as Vault's and step-ca's roots)" \
@@ -64,7 +64,7 @@ for p in tls-server tls-client tls-server-client device code-signing; do
     san="--san dns:$p.example"
     [ $p = code-signing ] && san=""
     "$CERTHUB" cert create --profile $p --subject "CN=$p.example" $san --key-type p256 --key-out $p.key --ca inter.pem --ca-key inter.key --days 30 --out $p.pem
-    openssl verify -CAfile root.pem -untrusted inter.pem $p.pem >/dev/null && ok "openssl verifies the $p leaf"
+    if openssl verify -CAfile root.pem -untrusted inter.pem $p.pem >/dev/null; then ok "openssl verifies the $p leaf"; else fail "not so: openssl verifies the $p leaf"; fi
     text=$(openssl x509 -in $p.pem -noout -text)
     check_contains "$p is not a CA" "$text" "CA:FALSE"
     case $p in
@@ -80,7 +80,7 @@ done
 # A leaf from a CSR made by openssl.
 openssl req -new -newkey rsa:2048 -nodes -keyout web.key -subj "/CN=web.example" -addext "subjectAltName=DNS:web.example,DNS:www.web.example" -out web.csr 2>/dev/null
 "$CERTHUB" cert create --profile tls-server --csr web.csr --ca inter.pem --ca-key inter.key --days 90 --out web.pem
-openssl verify -CAfile root.pem -untrusted inter.pem web.pem >/dev/null && ok "openssl verifies the leaf from an openssl CSR"
+if openssl verify -CAfile root.pem -untrusted inter.pem web.pem >/dev/null; then ok "openssl verifies the leaf from an openssl CSR"; else fail "not so: openssl verifies the leaf from an openssl CSR"; fi
 text=$(openssl x509 -in web.pem -noout -text)
 check_contains "SANs copied from the CSR" "$text" "DNS:web.example, DNS:www.web.example"
 check_contains "RSA leaf gets keyEncipherment" "$text" "Digital Signature, Key Encipherment"
@@ -139,7 +139,7 @@ check_eq "and inspect agrees (no authority key id line)" "absent 0" \
 "$CERTHUB" cert create --profile device --subject CN=bare --key-type p256 --key-out bare.key --ca inter.pem \
     --ca-key inter.key --days 30 --out bare.pem --key-usage none --ext-key-usage none --critical none
 check_eq "--key-usage none --ext-key-usage none --critical none" "Basic_Constraints,Authority_Key_Identifier" "$(exts bare.pem)"
-openssl verify -CAfile root.pem -untrusted inter.pem sw.pem >/dev/null && ok "a leaf without AKI verifies with openssl"
+if openssl verify -CAfile root.pem -untrusted inter.pem sw.pem >/dev/null; then ok "a leaf without AKI verifies with openssl"; else fail "not so: a leaf without AKI verifies with openssl"; fi
 expect_error "Basic Constraints off for a CA: refused, saying why" "RFC 5280 4.2.1.9" -- \
     "$CERTHUB" cert create --profile root-ca --subject CN=NoBC --key-type p256 --key-out nobc.key --out nobc.pem \
     --basic-constraints off

@@ -30,7 +30,7 @@ check_contains "cert issue prints the id" "$id" "crt_"
 check_contains "cert issue without --ca-id: the tenant's one issuing CA signs" \
     "$(remote --output json cert get "$(remote cert issue --subject CN=nocaid.example)")" "\"ca_id\": \"$issuer\""
 remote cert export "$id" --format pem --out chain.pem
-openssl verify -CAfile "$data/ca.pem" -untrusted chain.pem cli.pem >/dev/null && ok "the issued certificate verifies with the exported chain"
+if openssl verify -CAfile "$data/ca.pem" -untrusted chain.pem cli.pem >/dev/null; then ok "the issued certificate verifies with the exported chain"; else fail "not so: the issued certificate verifies with the exported chain"; fi
 check_contains "cert list finds it" "$(remote cert list --search cli.example)" "$id"
 check_contains "cert list --expiring-before in days from now finds it" "$(remote cert list --search cli.example --expiring-before 11d)" "$id"
 check_eq "and not before its end" 0 "$(remote --output json cert list --search cli.example --expiring-before 9d | jq '.items | length')"
@@ -69,7 +69,7 @@ remote cert export "$id" --format p12 --password-file pw --out cli.p12
 check_eq "PKCS#12 holds one key" 1 "$(openssl pkcs12 -in cli.p12 -nocerts -nodes -passin pass:s3cret 2>/dev/null | grep -c 'BEGIN PRIVATE KEY')"
 expect_usage "a password file for a DER export, which is not encrypted: refused, saying why" "it encrypts the key" -- \
     remote cert export "$id" --format der --password-file pw --out never.der
-[ ! -e never.der ] && ok "and nothing written"
+if [ ! -e never.der ]; then ok "and nothing written"; else fail "not so: and nothing written"; fi
 check_eq "CERTHUB_PASSWORD, set for every command, does not stop a PEM export" 0 \
     "$(CERTHUB_PASSWORD=s3cret remote cert export "$id" --out env.pem >/dev/null 2>&1; echo $?)"
 expect_error "cert export --format misspelt: the format named as given, every name taken said, before a missing --out" \
@@ -226,7 +226,7 @@ check_eq "ca list shows when each CA expires" \
     "$(date -u -d "$(openssl x509 -in issuer-chain.pem -noout -enddate | cut -d= -f2)" +%Y-%m-%dT%H:%M:%SZ)" \
     "$(remote ca list | awk -v id="$issuer" '$1 == id {print $NF}')"
 check_eq "ca chain: the issuing CA and its root" 2 "$(grep -c 'BEGIN CERTIFICATE' issuer-chain.pem)"
-openssl verify -CAfile "$data/ca.pem" issuer-chain.pem >/dev/null && ok "the chain's first certificate verifies against the root"
+if openssl verify -CAfile "$data/ca.pem" issuer-chain.pem >/dev/null; then ok "the chain's first certificate verifies against the root"; else fail "not so: the chain's first certificate verifies against the root"; fi
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout byo.key -subj "/CN=Brought CA" -days 30 \
     -addext "basicConstraints=critical,CA:true" -addext "keyUsage=critical,keyCertSign,cRLSign" -out byo.pem 2>/dev/null
 byo=$(remote ca import byo.pem --name "Brought CA" --key byo.key)
@@ -238,7 +238,7 @@ expect_error "the same CA imported again: refused, naming the CA it is (two CAs 
 expect_error "and without its key" "($byo) already" -- remote ca import byo.pem --name "Brought thrice"
 check_eq "no CA was added" "$cas" "$(remote --output json ca list | jq '.items | length')"
 remote cert issue --ca-id "$byo" --subject CN=byo-leaf --days 5 --out byo-leaf.pem >/dev/null
-openssl verify -CAfile byo.pem byo-leaf.pem >/dev/null && ok "a certificate issued by the CA brought in verifies against it"
+if openssl verify -CAfile byo.pem byo-leaf.pem >/dev/null; then ok "a certificate issued by the CA brought in verifies against it"; else fail "not so: a certificate issued by the CA brought in verifies against it"; fi
 # A certificate that CA signed elsewhere (by openssl, with its key), brought in: it is that
 # CA's, and its export carries the CA's chain.
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout outside.key -subj /CN=outside-leaf \
@@ -272,19 +272,21 @@ remote cert import stray.pem --name stray >/dev/null
 remote ca bundle --out bundle2.pem
 check_eq "an imported CA certificate is not in the bundle" "0 0" \
     "$(grep -c 'Stray Root' <(openssl crl2pkcs7 -nocrl -certfile bundle2.pem | openssl pkcs7 -print_certs)) $(grep -c 'Brought CA' <(openssl crl2pkcs7 -nocrl -certfile bundle2.pem | openssl pkcs7 -print_certs))"
-openssl verify -CAfile bundle.pem -untrusted chain.pem cli.pem >/dev/null && ok "a certificate it issued verifies with it"
+if openssl verify -CAfile bundle.pem -untrusted chain.pem cli.pem >/dev/null; then ok "a certificate it issued verifies with it"; else fail "not so: a certificate it issued verifies with it"; fi
 "$CERTHUB" --server "https://localhost:$port" --ca-file "$data/ca.pem" ca bundle --out anonymous.pem
-cmp -s bundle.pem anonymous.pem && ok "ca bundle without a token: the default tenant's public bundle"
+cmp -s bundle.pem anonymous.pem || fail "ca bundle without a token: the default tenant's public bundle: bundle.pem and anonymous.pem differ"
+ok "ca bundle without a token: the default tenant's public bundle"
 # A first contact from a machine that trusts nothing yet: the root's fingerprint, as certhubd
 # printed it, is all it is given.
 fp=$(sed -n 's/^certhubd: root fingerprint (SHA-256) //p' "$log")
 check_eq "certhubd prints the root's fingerprint as openssl computes it" \
     "$(openssl x509 -in "$data/ca.pem" -noout -fingerprint -sha256 | cut -d= -f2)" "$fp"
 "$CERTHUB" --server "https://localhost:$port" ca bundle --fingerprint "$fp" --out first.pem
-cmp -s first.pem anonymous.pem && ok "ca bundle --fingerprint without --ca-file: the bundle, checked against it"
+cmp -s first.pem anonymous.pem || fail "ca bundle --fingerprint without --ca-file: the bundle, checked against it: first.pem and anonymous.pem differ"
+ok "ca bundle --fingerprint without --ca-file: the bundle, checked against it"
 expect_error "a bundle without that root is refused" "no certificate of that fingerprint" -- \
     "$CERTHUB" --server "https://localhost:$port" ca bundle --fingerprint "$(echo "$fp" | tr 0-9A-F 1-9A-F0)" --out wrong.pem
-[ ! -e wrong.pem ] && ok "and nothing is written"
+if [ ! -e wrong.pem ]; then ok "and nothing is written"; else fail "not so: and nothing is written"; fi
 expect_error "a fingerprint that is not one" "64 hex digits" -- \
     "$CERTHUB" --server "https://localhost:$port" ca bundle --fingerprint AB:CD --out wrong.pem
 # A root in the bundle that certhubd's own certificate does not chain to: as a server in the
@@ -294,7 +296,7 @@ remote ca chain "$other" --out other.pem
 expect_error "a root of the bundle certhubd's certificate does not chain to is refused" "does not chain to the root" -- \
     "$CERTHUB" --server "https://localhost:$port" ca bundle --fingerprint \
     "$(openssl x509 -in other.pem -noout -fingerprint -sha256 | cut -d= -f2)" --out wrong.pem
-[ ! -e wrong.pem ] && ok "and nothing is written"
+if [ ! -e wrong.pem ]; then ok "and nothing is written"; else fail "not so: and nothing is written"; fi
 remote ca delete "$other" >/dev/null
 echo changeit > store.pw
 remote ca bundle --format jks --password-file store.pw --out bundle.jks
@@ -303,7 +305,7 @@ check_eq "ca bundle --format jks: a truststore keytool reads" "$(grep -c 'BEGIN 
 expect_usage "a truststore needs a password" "needs a password: --password-file" -- remote ca bundle --format p12 --out x.p12
 expect_usage "a PEM bundle takes no password (it would be dropped)" "a PEM bundle is not encrypted" -- \
     remote ca bundle --password-file pw --out x.pem
-[ ! -e x.p12 ] && ok "and nothing is written"
+if [ ! -e x.p12 ]; then ok "and nothing is written"; else fail "not so: and nothing is written"; fi
 check_contains "settings get" "$(remote settings get)" "public_bundle"
 echo 0123456789abcdef0123 > hook.secret
 out=$(remote settings set --public-bundle off --alert-days 20,5 --renewal-point 0.75 \
@@ -497,7 +499,7 @@ expect_error "built-in profiles are not changed" "built-in profiles cannot be ch
     remote profile update tls-server --default-days 3
 expect_error "a profile whose certificates are unexpired is kept: their renewals issue from it" \
     "profile mqtt-device issued 1 unexpired certificate, whose renewals issue from it" -- remote profile delete mqtt-device
-remote cert renew "$dev" >/dev/null && ok "so the certificate from it still renews"
+if remote cert renew "$dev" >/dev/null; then ok "so the certificate from it still renews"; else fail "not so: so the certificate from it still renews"; fi
 deleted=$(remote --output json cert list --search sensor-9 | jq -r '.items[].id' |
     while read -r c; do remote --output json cert delete "$c" | jq -r '"\(.id) \(.deleted)"'; done)
 check_eq "cert delete --output json: the server's answer, for scripts" "2 2" \
@@ -507,7 +509,7 @@ check_eq "profile delete, its certificates gone" "mqtt-device" "$(remote profile
 # CSRs and keystores.
 csr=$(remote csr new --subject "CN=partner.example" --san dns:partner.example --out partner.csr)
 check_contains "csr new (key on the server)" "$csr" "csr_"
-openssl req -in partner.csr -noout -verify 2>/dev/null && ok "the CSR verifies"
+if openssl req -in partner.csr -noout -verify 2>/dev/null; then ok "the CSR verifies"; else fail "not so: the CSR verifies"; fi
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout oca.key -subj "/CN=Outside CA" -days 5 -out oca.pem 2>/dev/null
 openssl x509 -req -in partner.csr -CA oca.pem -CAkey oca.key -CAcreateserial -days 2 -out partner.pem 2>/dev/null
 check_contains "csr attach" "$(remote csr attach "$csr" partner.pem)" "crt_"

@@ -9,7 +9,7 @@ field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p" "$T/body" | head -1; }
 check_contains "certhubd --help says what --data-dir is" "$("$CERTHUBD" --help)" "--data-dir DIR        the store"
 check_eq "certhubd --version is certhub's" "$("$CERTHUB" --version | cut -d' ' -f2)" "$("$CERTHUBD" --version | cut -d' ' -f2)"
 expect_exit 2 "certhubd with an unknown option" -- "$CERTHUBD" --data-dir "$T/never" --bogus 1
-[ ! -e "$T/never" ] && ok "an unknown option creates nothing"
+if [ ! -e "$T/never" ]; then ok "an unknown option creates nothing"; else fail "not so: an unknown option creates nothing"; fi
 start_daemon
 # A taken port makes start_daemon try again: the first start's words are in the first log.
 first_logs=$(cat "$T"/daemon.log.*)
@@ -22,10 +22,10 @@ check_contains "the token appears once, in the log of the first start" "$first_l
 # and sets nothing up: no data directory, no admin token printed.
 expect_error "a first start on a taken port" "cannot listen on 127.0.0.1:$port: Address already in use" -- \
     "$CERTHUBD" --data-dir "$T/second" --listen "127.0.0.1:$port"
-[ ! -e "$T/second" ] && ok "and creates nothing"
+if [ ! -e "$T/second" ]; then ok "and creates nothing"; else fail "not so: and creates nothing"; fi
 expect_error "a first start on an address not this machine's" "cannot listen on 192.0.2.1:$port" -- \
     "$CERTHUBD" --data-dir "$T/second" --listen "192.0.2.1:$port"
-[ ! -e "$T/second" ] && ok "nor does that"
+if [ ! -e "$T/second" ]; then ok "nor does that"; else fail "not so: nor does that"; fi
 
 # TLS: the listener's certificate chains to DATA_DIR/ca.pem for localhost and 127.0.0.1.
 status=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$data/ca.pem" "https://localhost:$port/api/v1/health")
@@ -88,7 +88,7 @@ check_eq "the answer lists its SANs" '["dns:web.example","ip:10.1.2.3"]' "$(jq -
 printf '%b' "$(field pem)" > leaf.pem
 api GET "/api/v1/certificates/$issuer_cert"
 printf '%b' "$(field pem)" > issuer.pem
-openssl verify -CAfile "$data/ca.pem" -untrusted issuer.pem leaf.pem >/dev/null && ok "openssl verifies the issued certificate"
+if openssl verify -CAfile "$data/ca.pem" -untrusted issuer.pem leaf.pem >/dev/null; then ok "openssl verifies the issued certificate"; else fail "not so: openssl verifies the issued certificate"; fi
 check_contains "SANs as asked" "$(openssl x509 -in leaf.pem -noout -ext subjectAltName)" "DNS:web.example, IP Address:10.1.2.3"
 api GET "/api/v1/certificates/$id"
 check_eq "get by id" 200 "$status"
@@ -380,7 +380,7 @@ curl -s --cacert "$data/ca.pem" -H "Authorization: Bearer $TOKEN" -o exported.de
 check_eq "DER export is the certificate" "$(openssl x509 -in leaf.pem -noout -fingerprint -sha256)" "$(openssl x509 -inform DER -in exported.der -noout -fingerprint -sha256)"
 curl -s --cacert "$data/ca.pem" -H "Authorization: Bearer $TOKEN" -o exported.pem "https://localhost:$port/api/v1/certificates/$id/export?format=pem"
 check_eq "PEM export carries the chain to the root" 3 "$(grep -c 'BEGIN CERTIFICATE' exported.pem)"
-openssl verify -CAfile "$data/ca.pem" -untrusted exported.pem leaf.pem >/dev/null && ok "the exported chain verifies"
+if openssl verify -CAfile "$data/ca.pem" -untrusted exported.pem leaf.pem >/dev/null; then ok "the exported chain verifies"; else fail "not so: the exported chain verifies"; fi
 status=$(curl -s --cacert "$data/ca.pem" -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" -d '{"format":"p12","password":"s3cret"}' -o exported.p12 -w '%{http_code}' "https://localhost:$port/api/v1/certificates/$id/export")
 check_eq "PKCS#12 export" 200 "$status"
 openssl pkcs12 -in exported.p12 -nocerts -nodes -passin pass:s3cret 2>/dev/null | openssl pkey -pubout > p12key.pub
@@ -451,14 +451,15 @@ id=$(field id)
 
 # The API describes itself.
 curl -s --cacert "$data/ca.pem" -o served.yaml "https://localhost:$port/api/v1/openapi.yaml"
-cmp -s served.yaml "$CERTHUB_SOURCE_DIR/docs/api/openapi.yaml" && ok "openapi.yaml is served as written"
+cmp -s served.yaml "$CERTHUB_SOURCE_DIR/docs/api/openapi.yaml" || fail "openapi.yaml is served as written: served.yaml and $CERTHUB_SOURCE_DIR/docs/api/openapi.yaml differ"
+ok "openapi.yaml is served as written"
 
 # A CSR made on the server, signed by an outside CA (openssl), attached.
 api POST /api/v1/csrs '{"name":"partner","subject":{"common_name":"partner.example"},"sans":["dns:partner.example"],"key_type":"p256"}'
 check_eq "create a CSR" 201 "$status"
 csr_id=$(field id)
 printf '%b' "$(field pem)" > partner.csr
-openssl req -in partner.csr -verify -noout 2>/dev/null && ok "openssl verifies the server's CSR"
+if openssl req -in partner.csr -verify -noout 2>/dev/null; then ok "openssl verifies the server's CSR"; else fail "not so: openssl verifies the server's CSR"; fi
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout outside.key -subj /CN=Outside -days 5 -out outside.pem 2>/dev/null
 openssl x509 -req -in partner.csr -CA outside.pem -CAkey outside.key -CAcreateserial -days 3 -out partner.pem 2>/dev/null
 pj=$(awk '{printf "%s\\n", $0}' partner.pem)

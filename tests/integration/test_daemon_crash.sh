@@ -61,7 +61,7 @@ while :; do
     [ -n "$cursor" ] || break
 done
 check_eq "no duplicate serials" 0 "$(sort serials | uniq -d | wc -l)"
-[ "$(wc -l < serials)" -ge "$acked" ] && ok "the store holds at least every acknowledged certificate"
+if [ "$(wc -l < serials)" -ge "$acked" ]; then ok "the store holds at least every acknowledged certificate"; else fail "not so: the store holds at least every acknowledged certificate"; fi
 
 # No room to write (a full disk, here a file size limit on certhubd): a 507 saying so, the
 # certificate not stored, certhubd still up, and issuing again once there is room.
@@ -83,10 +83,10 @@ for i in $(seq 1 500); do
 done
 check_eq "out of room: 507 insufficient_storage, saying why" "507 insufficient_storage the store cannot grow" \
     "$status $(body .error.code) $(body .error.message | grep -o 'the store cannot grow')"
-[ "$made" -gt 0 ] && [ "$made" -lt 500 ] && ok "after $made certificates"
+if [ "$made" -gt 0 ] && [ "$made" -lt 500 ]; then ok "after $made certificates"; else fail "not so: after $made certificates"; fi
 issue "full-again"
 check_eq "again: the same" 507 "$status"
-alive "$pid" && ok "certhubd is still up"
+if alive "$pid"; then ok "certhubd is still up"; else fail "not so: certhubd is still up"; fi
 api GET "/api/v1/certificates?limit=1000"
 check_eq "every acknowledged certificate is there, the refused ones are not" "$((before + made)) 0" \
     "$(body '.items | length') $(body '[.items[] | select(.name == "full-again")] | length')"

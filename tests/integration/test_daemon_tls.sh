@@ -36,7 +36,7 @@ fp=$(openssl x509 -in "$data/ca.pem" -noout -fingerprint -sha256 | cut -d= -f2)
 expect_exit 1 "a first contact whose server certificate is not under that root is refused" -- \
     "$CERTHUB" --server "https://localhost:$port" ca bundle --fingerprint "$fp" --out first.pem
 check_contains "saying so" "$(cat "$T/stderr")" "does not chain to the root of that fingerprint"
-[ ! -e first.pem ] && ok "and nothing is written"
+if [ ! -e first.pem ]; then ok "and nothing is written"; else fail "not so: and nothing is written"; fi
 # A server in the middle that hands out the genuine root: its own certificate is not under it,
 # so the checked fetch fails; and no token or password ever went to it.
 python3 "$CERTHUB_SOURCE_DIR/tests/integration/impostor.py" "$data/ca.pem" impostor.log impostor.port one.pem one.key &

@@ -30,7 +30,7 @@ expect_error "a keystore read without its password: --password-file (of what is 
 expect_error "and without either, the option that gives it is named" \
     "a password is needed to open the keystore: give it with --in-password-file F" -- \
     "$CERTHUB" convert a.jks --to pem --out no-in-password.pem
-[ ! -e no-in-password.pem ] && ok "and nothing is written"
+if [ ! -e no-in-password.pem ]; then ok "and nothing is written"; else fail "not so: and nothing is written"; fi
 kt -keypasswd -keystore a.jks -storetype JKS -storepass changeit -alias ec-entry -keypass keypass1 -new changeit
 json=$("$CERTHUB" inspect a.jks --password-file pw --json)
 check_contains "JKS alias rsa-entry" "$json" '"alias": "rsa-entry"'
@@ -168,7 +168,7 @@ check_eq "exported key belongs to exported certificate" "$(cat cert.pub)" "$(cat
 check_eq "exported leaf is the same certificate" "$(fp leaf.pem)" "$(openssl pkcs12 -in out.p12 -clcerts -nokeys -passin pass:changeit 2>/dev/null | openssl x509 -noout -fingerprint -sha256 | cut -d= -f2 | tr -d : | tr A-F a-f)"
 "$CERTHUB" convert modern.p12 --in-password-file pw --to p12 --legacy --password-file pw --out out-legacy.p12
 check_contains "legacy PKCS#12 uses 3DES" "$(openssl pkcs12 -legacy -in out-legacy.p12 -info -noout -passin pass:changeit 2>&1)" "TripleDES"
-keytool -list -keystore out.p12 -storepass changeit -storetype PKCS12 >/dev/null 2>&1 && ok "keytool opens certhub's PKCS#12"
+if keytool -list -keystore out.p12 -storepass changeit -storetype PKCS12 >/dev/null 2>&1; then ok "keytool opens certhub's PKCS#12"; else fail "not so: keytool opens certhub's PKCS#12"; fi
 # A JKS with a trusted root, as PKCS#12: Java still finds the root as a trusted entry.
 "$CERTHUB" convert a.jks --in-password-file pw --to p12 --password-file pw --out trust.p12
 list=$(keytool -list -v -keystore trust.p12 -storepass changeit -storetype PKCS12 2>/dev/null)
