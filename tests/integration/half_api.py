@@ -6,8 +6,9 @@
 # each request's method and path appended to the log; the port written to the port file.
 import http.server
 import json
-import ssl
 import sys
+
+from loopback import serve
 
 pem_file, log, portfile, cert, key = sys.argv[1:6]
 
@@ -41,10 +42,4 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-context.load_cert_chain(cert, key)
-server.socket = context.wrap_socket(server.socket, server_side=True)
-with open(portfile, "w") as f:
-    f.write(str(server.server_address[1]))
-server.serve_forever()
+serve(Handler, portfile, cert, key)

@@ -8,6 +8,8 @@ import http.server
 import sys
 import time
 
+from loopback import serve
+
 out, portfile = sys.argv[1], sys.argv[2]
 flaky_refused = []
 
@@ -39,8 +41,4 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 # Threads: a hanging request must not hold the others.
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-server.daemon_threads = True
-with open(portfile, "w") as f:
-    f.write(str(server.server_address[1]))
-server.serve_forever()
+serve(Handler, portfile, threads=True)
