@@ -1793,26 +1793,22 @@ int ch_store_token_list(ch_store *s, const char *tenant_id, ch_store_page *page,
 
 static int exec_bound(ch_store *s, const char *sql, const char *what, int nargs, const char *const *texts,
                       const int64_t *ints, bool one_row);
+static sqlite3_stmt *prepare_bound(ch_store *s, const char *sql, const char *what, int nargs,
+                                   const char *const *texts, const int64_t *ints, sqlite3 **db);
 
-/* Runs a SELECT of TOKEN_COLS prepared here (texts bound first, then ints), into a list. */
-static int token_select(ch_store *s, const char *sql, const char *what, const char *const *texts, size_t ntexts,
-                        const int64_t *ints, size_t nints, ch_store_token **out, size_t *count)
+/* Runs a SELECT of TOKEN_COLS prepared here (bound as exec_bound binds), into a list. */
+static int token_select(ch_store *s, const char *sql, const char *what, int nargs, const char *const *texts,
+                        const int64_t *ints, ch_store_token **out, size_t *count)
 {
-    struct conn *c = conn_get(s);
-    sqlite3_stmt *st = NULL;
-    int rc, error;
+    sqlite3 *db;
+    sqlite3_stmt *st = prepare_bound(s, sql, what, nargs, texts, ints, &db);
+    int error;
 
     *out = NULL;
     *count = 0;
-    if (c == NULL)
+    if (st == NULL)
         return ch_error_last_code();
-    if ((rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL)) != SQLITE_OK)
-        return db_error(c->db, rc, what);
-    for (size_t i = 0; i < ntexts; i++)
-        sqlite3_bind_text(st, (int)i + 1, texts[i], -1, SQLITE_STATIC);
-    for (size_t i = 0; i < nints; i++)
-        sqlite3_bind_int64(st, (int)(ntexts + i) + 1, ints[i]);
-    error = collect(c->db, st, sizeof **out, read_token_row, dispose_token_row, (void **)out, count, what);
+    error = collect(db, st, sizeof **out, read_token_row, dispose_token_row, (void **)out, count, what);
     sqlite3_finalize(st);
     return error;
 }
@@ -1820,13 +1816,13 @@ static int token_select(ch_store *s, const char *sql, const char *what, const ch
 int ch_store_token_alerts_due(ch_store *s, const char *tenant_id, int64_t now, int days, size_t max,
                               ch_store_token **out, size_t *count)
 {
-    const char *texts[] = {tenant_id};
-    const int64_t ints[] = {now, (int64_t)days * 86400, (int64_t)max};
+    const char *texts[] = {tenant_id, NULL, NULL, NULL};
+    const int64_t ints[] = {0, now, (int64_t)days * 86400, (int64_t)max};
 
     return token_select(s, "SELECT " TOKEN_COLS " FROM api_tokens WHERE tenant_id = ?1 AND revoked_at IS NULL"
                            " AND alerted_at IS NULL AND expires_at > ?2 AND expires_at <= ?2 + ?3"
                            " AND expires_at - created_at > ?3 ORDER BY expires_at LIMIT ?4",
-                        "finding tokens near their end", texts, 1, ints, 3, out, count);
+                        "finding tokens near their end", 4, texts, ints, out, count);
 }
 
 int ch_store_token_alerted(ch_store *s, const char *tenant_id, const char *id, int64_t at)
@@ -1871,12 +1867,13 @@ int ch_store_token_alert_delivery(ch_store *s, const char *tenant_id, const char
 
 int ch_store_tokens_ended(ch_store *s, int64_t before, size_t max, ch_store_token **out, size_t *count)
 {
+    const char *texts[] = {NULL, NULL};
     const int64_t ints[] = {before, (int64_t)max};
 
     /* Every tenant's: a revoked tenant's tokens end with it, and go as the others do. */
     return token_select(s, "SELECT " TOKEN_COLS " FROM api_tokens WHERE revoked_at < ?1 OR expires_at < ?1"
                            " ORDER BY created_at LIMIT ?2",
-                        "finding tokens ended long ago", NULL, 0, ints, 2, out, count);
+                        "finding tokens ended long ago", 2, texts, ints, out, count);
 }
 
 int ch_store_token_delete(ch_store *s, const char *tenant_id, const char *id)
@@ -3163,19 +3160,17 @@ int ch_store_cert_first_expiry(ch_store *s, const char *tenant_id, const char *c
  * then (not prepared once and kept). */
 static int query_int64(ch_store *s, const char *sql, const char *what, int64_t *out)
 {
-    struct conn *c = conn_get(s);
-    sqlite3_stmt *st = NULL;
+    sqlite3 *db;
+    sqlite3_stmt *st = prepare_bound(s, sql, what, 0, NULL, NULL, &db);
     int rc;
 
     *out = 0;
-    if (c == NULL)
+    if (st == NULL)
         return ch_error_last_code();
-    if ((rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL)) != SQLITE_OK)
-        return db_error(c->db, rc, what);
     if ((rc = sqlite3_step(st)) == SQLITE_ROW)
         *out = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? 0 : db_error(c->db, rc, what);
+    return rc == SQLITE_ROW ? 0 : db_error(db, rc, what);
 }
 
 int ch_store_cert_next_renewal(ch_store *s, int64_t *at)
@@ -3213,25 +3208,43 @@ int ch_store_cert_due_renewals(ch_store *s, int64_t now, size_t max, ch_store_ce
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error(c->db, rc, "finding certificates to renew");
 }
 
-static int exec_bound(ch_store *s, const char *sql, const char *what, int nargs, const char *const *texts,
-                      const int64_t *ints, bool one_row)
+/* A statement prepared here, for those run now and then (not prepared once and kept), with
+ * parameter i + 1 bound to texts[i], or to ints[i] where texts[i] is NULL; NULL, the error set,
+ * when it cannot be.  *db is the connection it is prepared on. */
+static sqlite3_stmt *prepare_bound(ch_store *s, const char *sql, const char *what, int nargs,
+                                   const char *const *texts, const int64_t *ints, sqlite3 **db)
 {
     struct conn *c = conn_get(s);
     sqlite3_stmt *st = NULL;
-    int rc, error;
+    int rc;
 
     if (c == NULL)
-        return ch_error_last_code();
-    if ((rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL)) != SQLITE_OK)
-        return db_error(c->db, rc, what);
+        return NULL;
+    *db = c->db;
+    if ((rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL)) != SQLITE_OK) {
+        db_error(c->db, rc, what);
+        return NULL;
+    }
     for (int i = 0; i < nargs; i++) {
         if (texts[i])
             sqlite3_bind_text(st, i + 1, texts[i], -1, SQLITE_STATIC);
         else
             sqlite3_bind_int64(st, i + 1, ints[i]);
     }
-    error = step_done_locked(s, c->db, st, what);
-    if (error == 0 && one_row && sqlite3_changes(c->db) == 0)
+    return st;
+}
+
+static int exec_bound(ch_store *s, const char *sql, const char *what, int nargs, const char *const *texts,
+                      const int64_t *ints, bool one_row)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st = prepare_bound(s, sql, what, nargs, texts, ints, &db);
+    int error;
+
+    if (st == NULL)
+        return ch_error_last_code();
+    error = step_done_locked(s, db, st, what);
+    if (error == 0 && one_row && sqlite3_changes(db) == 0)
         error = ch_error_set(CH_ECONFLICT, "%s: nothing to change (already done?)", what);
     sqlite3_finalize(st);
     return error;
