@@ -383,8 +383,14 @@ int ch_svc_alerts_run(ch_svc *svc);
 #define CH_TOKEN_PURGE_DAYS 90
 int ch_svc_token_purge_due(ch_svc *svc);
 
-/* The same without an actor (the device decision). */
+/* The same without an actor (the device decision).  The webhooks are listed by their URLs, their
+ * secrets left sealed (each .secret empty): of the settings' readers only an alert's sender
+ * needs them, and it opens them with svc_settings_secrets_of (a webhook whose secret does not
+ * open is left out: what it would sign could not be told from a forgery) and wipes them with
+ * svc_settings_wipe once sent. */
 int svc_settings_of(ch_svc *svc, const char *tenant_id, ch_svc_settings *out);
+int svc_settings_secrets_of(ch_svc *svc, const char *tenant_id, ch_svc_settings *out);
+void svc_settings_wipe(ch_svc_settings *st);
 
 /* ------------------------------------------------------------- devices */
 

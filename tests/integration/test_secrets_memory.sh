@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Secrets leave no copy in memory once used: after certhubd has imported a private key, exported
-# it, opened a PKCS#12 with its password, signed a console user in and made a token, none of
-# them is anywhere in its memory (every block that held one was wiped as it was freed); nor is
-# the key in the memory of `certhub agent` after it wrote the key to its file and went to sleep.
-# Before they were wiped, every run found the key and the tokens in freed blocks of certhubd's
-# heap, most also the PKCS#12 or the console password, and three copies of the key in the
-# agent's.  The memory is read through /proc/PID/mem: certhubd is not dumpable, so only a
-# reader with CAP_SYS_PTRACE may; elsewhere the test is skipped (exit 77).
+# it, opened a PKCS#12 with its password, signed a console user in, made a token and had a
+# webhook's secret set and its settings read, none of them is anywhere in its memory (every
+# block that held one was wiped as it was freed, and a webhook's secret is opened only to sign
+# an alert); nor is the key in the memory of `certhub agent` after it wrote the key to its file
+# and went to sleep.  Before they were wiped, every run found the key and the tokens in freed
+# blocks of certhubd's heap, most also the PKCS#12 or the console password, and three copies of
+# the key in the agent's; and five copies of the webhook's secret where the settings were read.
+# The memory is read through /proc/PID/mem: certhubd is not dumpable, so only a reader with
+# CAP_SYS_PTRACE may; elsewhere the test is skipped (exit 77).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon.sh"
 scan="python3 $CERTHUB_SOURCE_DIR/tests/integration/memscan.py"
@@ -55,6 +57,19 @@ api POST /api/v1/tokens '{"role":"viewer","name":"memory"}'
 check_eq "a token made" 201 "$status"
 made=$(body .token)
 
+# A webhook's secret, set and then read back by what reads the settings (the session, the
+# settings themselves): kept sealed, opened by an alert's sender alone.  It sat opened in the settings of each of those readers before.
+hook_secret="webhook-secret-$RANDOM$RANDOM-in-memory"
+api PATCH /api/v1/settings "$(jq -nc --arg s "$hook_secret" '{webhooks: [{url: "https://hooks.example/certhub", secret: $s}]}')"
+check_eq "a webhook set with its secret" 200 "$status"
+for i in 1 2 3; do
+    api GET /api/v1/session
+    check_eq "the session read" 200 "$status"
+    api GET /api/v1/settings
+    check_eq "the settings read" 200 "$status"
+    grep -q "$hook_secret" "$T/body" && fail "the settings show the webhook's secret: $(cat "$T/body")"
+done
+
 {
     needles "imported key" web.key
     needles "exported key" exported.key
@@ -62,6 +77,7 @@ made=$(body .token)
     printf 'console password\t%s\n' "$password"
     printf 'API token of the requests\t%s\n' "$TOKEN"
     printf 'token made\t%s\n' "$made"
+    printf 'webhook secret\t%s\n' "$hook_secret"
 } >needles.txt
 [ "$(wc -l <needles.txt)" -gt 40 ] || fail "too few needles: $(cut -f1 needles.txt)"
 # Once certhubd has closed every connection of those requests (freeing, and so wiping, what

@@ -1045,7 +1045,9 @@ static int webhook_seal(ch_svc *svc, const char *tenant_id, json_t *w)
     return 0;
 }
 
-static int settings_parse(ch_svc *svc, const char *tenant_id, ch_svc_settings *out, const char *text)
+/* secrets: the webhooks' secrets opened (one that does not open left out), for a sender;
+ * otherwise left sealed and empty, every webhook listed by its URL. */
+static int settings_parse(ch_svc *svc, const char *tenant_id, ch_svc_settings *out, const char *text, bool secrets)
 {
     json_t *j = json_loads(text ? text : "{}", 0, NULL), *v, *e;
     size_t i;
@@ -1081,7 +1083,8 @@ static int settings_parse(ch_svc *svc, const char *tenant_id, ch_svc_settings *o
             break;
         /* One whose secret does not open (its master key gone) is left out: an alert it would
          * sign could not be told from a forged one. */
-        if (!webhook_secret(svc, tenant_id, e, out->webhooks[out->nwebhooks].secret, sizeof out->webhooks[0].secret))
+        if (secrets &&
+            !webhook_secret(svc, tenant_id, e, out->webhooks[out->nwebhooks].secret, sizeof out->webhooks[0].secret))
             continue;
         snprintf(out->webhooks[out->nwebhooks].url, sizeof out->webhooks[0].url, "%s",
                  json_string_value(json_object_get(e, "url")) ? json_string_value(json_object_get(e, "url")) : "");
@@ -1159,15 +1162,34 @@ static int settings_check(const char *key, json_t *v)
                               key);
 }
 
-int svc_settings_of(ch_svc *svc, const char *tenant_id, ch_svc_settings *out)
+static int settings_read(ch_svc *svc, const char *tenant_id, ch_svc_settings *out, bool secrets)
 {
     char *text = NULL;
     int error = ch_store_tenant_settings_get(svc->store, tenant_id, &text);
 
     if (error == 0)
-        error = settings_parse(svc, tenant_id, out, text);
+        error = settings_parse(svc, tenant_id, out, text, secrets);
     free(text);
     return error;
+}
+
+int svc_settings_of(ch_svc *svc, const char *tenant_id, ch_svc_settings *out)
+{
+    return settings_read(svc, tenant_id, out, false);
+}
+
+int svc_settings_secrets_of(ch_svc *svc, const char *tenant_id, ch_svc_settings *out)
+{
+    int error = settings_read(svc, tenant_id, out, true);
+
+    if (error < 0)
+        svc_settings_wipe(out);
+    return error;
+}
+
+void svc_settings_wipe(ch_svc_settings *st)
+{
+    ch_wipe(st->webhooks, sizeof st->webhooks);
 }
 
 int ch_svc_settings_get(ch_svc *svc, const ch_actor *actor, ch_svc_settings *out)
@@ -1369,7 +1391,7 @@ int ch_svc_settings_update(ch_svc *svc, const ch_actor *actor, const char *json,
     t = (struct settings_tx){svc, actor, patch, detail, NULL};
     error = svc_commit(svc, settings_tx_run, &t);
     if (error == 0 && out)
-        error = settings_parse(svc, actor->tenant_id, out, t.merged);
+        error = settings_parse(svc, actor->tenant_id, out, t.merged, false);
 done:
     free(detail);
     if (t.merged != NULL)

@@ -337,12 +337,14 @@ static void hook_later_run(ch_svc *svc, struct hook_round *round)
     for (l = list; l != NULL; l = next) {
         ch_svc_settings st;
         next = l->next;
-        if (svc_settings_of(svc, l->tenant_id, &st) == 0)
+        if (svc_settings_secrets_of(svc, l->tenant_id, &st) == 0) {
             for (size_t w = 0; w < st.nwebhooks; w++)
                 if (strcmp(st.webhooks[w].url, l->url) == 0) {
                     hook_send_once(svc, round, l->tenant_id, l->url, st.webhooks[w].secret, l->body);
                     break;
                 }
+            svc_settings_wipe(&st);
+        }
         hook_later_free_one(l);
     }
 }
@@ -419,10 +421,12 @@ static int renew_due(ch_svc *svc, size_t max, struct hook_round *round)
                                        "attempt", old.renew_attempts + 1, "stopped", stop);
                 char *evtext = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
                 json_decref(ev);
-                if (evtext && svc_settings_of(svc, due[i].tenant_id, &st) == 0)
+                if (evtext && svc_settings_secrets_of(svc, due[i].tenant_id, &st) == 0) {
                     for (size_t w = 0; w < st.nwebhooks; w++)
                         hook_send_once(svc, round, due[i].tenant_id, st.webhooks[w].url, st.webhooks[w].secret,
                                        evtext);
+                    svc_settings_wipe(&st);
+                }
                 free(evtext);
             }
             free(text);
@@ -519,8 +523,12 @@ static int alerts_run(ch_svc *svc, struct hook_round *round)
         return 0;
     for (size_t t = 0; t < nt; t++) {
         ch_svc_settings st;
-        if (svc_settings_of(svc, tenants[t].id, &st) < 0 || st.nwebhooks == 0)
+        if (svc_settings_secrets_of(svc, tenants[t].id, &st) < 0)
             continue;
+        if (st.nwebhooks == 0) {
+            svc_settings_wipe(&st);
+            continue;
+        }
         for (size_t k = 0; k < st.nthresholds; k++) {
             ch_store_cert_ref *due = NULL;
             size_t n = 0;
@@ -576,6 +584,7 @@ static int alerts_run(ch_svc *svc, struct hook_round *round)
             free(due);
         }
         sent += token_alerts_run(svc, round, &tenants[t], &st, now);
+        svc_settings_wipe(&st);
     }
     ch_store_tenant_list_free(tenants, nt);
     return sent;
