@@ -731,8 +731,8 @@ int ch_svc_keystore_entry_add(ch_svc *svc, const ch_actor *actor, const char *id
 /* A keystore made here (not uploaded) of certificate cert_id of the inventory, its one entry
  * as entry_add adds one (its chain; its private key when certhub holds it) with the origin
  * "generated".  format is "p12" or "jks" (what the keystore is, as an upload's is the file's;
- * an export may write any format), else CH_EINVAL on "format"; name as an upload's; alias as
- * entry_add's.  The operator role; audited (keystore.create, keystore.entry_add); the keystore
+ * an export may write any format), else CH_EINVAL on "format"; name as an upload's, NULL for the
+ * certificate's; alias as entry_add's.  The operator role; audited (keystore.create, keystore.entry_add); the keystore
  * and its entry are stored in one transaction, or nothing is.  out (may be NULL) receives the
  * keystore (ch_store_keystore_dispose). */
 int ch_svc_keystore_create(ch_svc *svc, const ch_actor *actor, const char *name, const char *format,

@@ -1237,13 +1237,11 @@ done:
 
 /* The destination seed's Generate of a keystore type: a keystore made on the server of a
  * certificate it holds, its one entry with the chain and, when the server holds it, the key.
- * Named after the certificate unless --name says otherwise, as the console's wizard names it
- * (the API wants a name). */
+ * Named after the certificate unless --name says otherwise (the server's default). */
 int cmd_remote_keystore_create(cli_args *a)
 {
     const char *cert_id = cli_need(a, "certificate"), *given = cli_need(a, "format"), *format = format_opt(a);
-    json_t *body, *cert = NULL, *ans = NULL;
-    char path[256];
+    json_t *body, *ans = NULL;
     int rc = 1;
 
     /* Only the two that hold a key with its chain are kept as keystores; the others are what
@@ -1255,18 +1253,11 @@ int cmd_remote_keystore_create(cli_args *a)
     body = json_pack("{ss ss}", "certificate_id", cert_id, "format", format);
     str_member(a, "alias", body, "alias");
     str_member(a, "name", body, "name");
-    if (cli_opt(a, "name") == NULL) {
-        if (remote_call(a, "GET", obj_path(path, sizeof path, "certificates", cert_id, ""), NULL, &cert, NULL) != 0)
-            goto done;
-        json_object_set(body, "name", json_object_get(cert, "name"));
-    }
     if (remote_call(a, "POST", "keystores", body, &ans, NULL) == 0) {
         print_answer(ans, "id");
         rc = 0;
     }
-done:
     json_decref(body);
-    json_decref(cert);
     json_decref(ans);
     return rc;
 }

@@ -206,6 +206,8 @@ check_eq "a PKCS#12 keystore of a certificate held without its key, under the al
 api GET "/api/v1/keystores/$(body .id)"
 check_eq "its entry: the certificate only" "Partner Cert:false:generated" \
     "$(body '[.entries[] | "\(.alias):\(.has_private_key):\(.origin)"] | join(" ")')"
+api POST /api/v1/keystores "{\"format\":\"p12\",\"certificate_id\":\"$web\"}"
+check_eq "one made without a name has the certificate's" "201 web" "$status $(body .name)"
 
 # ---- the CLI
 remote() { "$CERTHUB" --server "https://localhost:$port" --token-file "$data/admin-token" --ca-file "$data/ca.pem" "$@"; }

@@ -635,6 +635,11 @@ static void test_keystore_create(void **state)
     assert_int_equal(audit_last(svc, &admin, action, sizeof action, detail, sizeof detail), rows + 2);
     assert_string_equal(action, "keystore.entry_add");
     assert_int_equal(ch_svc_keystore_get(svc, &other, ks.id, &(ch_store_keystore){0}), CH_ENOTFOUND);
+    ch_store_keystore_dispose(&ks);
+
+    /* No name: the certificate's. */
+    assert_int_equal(ch_svc_keystore_create(svc, &operator, NULL, "jks", app.id, NULL, &ks), 0);
+    assert_string_equal(ks.name, app.name);
 
     ch_store_keystore_dispose(&ks);
     ch_store_cert_dispose(&app);

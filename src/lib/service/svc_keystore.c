@@ -792,9 +792,10 @@ int ch_svc_keystore_create(ch_svc *svc, const ch_actor *actor, const char *name,
         memset(out, 0, sizeof *out);
     if ((error = svc_need(actor, CH_ROLE_OPERATOR, "making a keystore")) < 0)
         return error;
-    if (name == NULL || *name == '\0')
+    /* None given: the certificate's, as the console's wizard names it (checked below, once read). */
+    if (name != NULL && *name == '\0')
         return ch_error_set_field(CH_EINVAL, "name", "a name of 1 to 128 characters is required");
-    if ((error = svc_check_name(name, 128)) < 0)
+    if (name != NULL && (error = svc_check_name(name, 128)) < 0)
         return error;
     /* The two formats that hold a key with its chain, as the destination seed's keystores are
      * (the others are written on export all the same). */
@@ -804,6 +805,8 @@ int ch_svc_keystore_create(ch_svc *svc, const ch_actor *actor, const char *name,
     if ((error = entry_args(cert_id, alias)) < 0 ||
         (error = entry_from_cert(svc, actor, cert_id, &alias, &row, &ids)) < 0)
         return error;
+    if (name == NULL && (error = svc_check_name(name = row.name, 128)) < 0)
+        goto done;
     ch_store_new_id(kid, "kst_");
     ch_store_new_id(eid, "kse_");
     k.id = kid;
