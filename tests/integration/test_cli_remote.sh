@@ -456,6 +456,13 @@ expect_error "cert issue --out over a file: refused before anything is issued" "
     remote cert issue --ca-id "$issuer" --subject CN=withkey.example --san dns:withkey.example --out withkey.pem
 expect_error "cert issue --key-out over a file: refused too" "withkey.key exists" -- \
     remote cert issue --ca-id "$issuer" --subject CN=withkey.example --out fresh.pem --key-out withkey.key
+expect_error "cert issue --out in a directory that is not there: refused before anything is issued" \
+    "cannot write no-such-dir/withkey.pem: the directory no-such-dir: No such file or directory" -- \
+    remote cert issue --ca-id "$issuer" --subject CN=withkey.example --out no-such-dir/withkey.pem
+expect_error "cert issue --key-out in a file's place: refused too" "cannot write pw/withkey.key: pw is not a directory" -- \
+    remote cert issue --ca-id "$issuer" --subject CN=withkey.example --out fresh.pem --key-out pw/withkey.key
+expect_error "cert issue --out a directory: refused too" "is a directory: give the name of the file to write" -- \
+    remote cert issue --ca-id "$issuer" --subject CN=withkey.example --out . --force
 check_eq "nothing was issued by the refused commands" "$before" "$(remote cert list --search withkey.example | grep -c crt_)"
 expect_usage "cert issue --key-out with --csr: the key is the caller's" "with --csr the key is already yours" -- \
     remote cert issue --ca-id "$issuer" --subject CN=x --csr withkey.pem --key-out x.key
