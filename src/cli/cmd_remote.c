@@ -1580,16 +1580,7 @@ int cmd_remote_trusted_list(cli_args *a)
 
 int cmd_remote_trusted_get(cli_args *a)
 {
-    char path[200];
-    json_t *ans;
-    int rc;
-
-    obj_path(path, sizeof path, "trusted-certificates", a->pos[0], "");
-    if ((rc = remote_call(a, "GET", path, NULL, &ans, NULL)) != 0)
-        return rc;
-    print_json(ans);
-    json_decref(ans);
-    return 0;
+    return get_and_print(a, "trusted-certificates");
 }
 
 int cmd_remote_trusted_update(cli_args *a)
