@@ -2123,7 +2123,9 @@ static int profile_put(cli_args *a, bool create)
     list_member(a, "ext-key-usage", body, "ext_key_usage");
     int_member(a, "default-days", body, "default_days", 1, 36600);
     str_member(a, "default-ttl", body, "default_ttl");
-    int_member(a, "max-days", body, "max_days", 1, 36600);
+    /* 0: no maximum beyond the CA's, as the API takes it (and profile get shows it); profile
+     * update had no other way to take a maximum away. */
+    int_member(a, "max-days", body, "max_days", 0, 36600);
     str_member(a, "max-ttl", body, "max_ttl");
     if (on_off(a, "sans", body, "allow_sans") != 0)
         goto done;
