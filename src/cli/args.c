@@ -1,5 +1,6 @@
 /* Option parsing, messages, files and passwords for the command-line tool. */
 #include <errno.h>
+#include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -171,10 +172,30 @@ bool cli_is_stdout(const char *path)
 int cli_may_write(const cli_args *a, const char *path)
 {
     struct stat st;
+    char *copy;
+    const char *dir;
+    int rc = 0;
 
-    if (path != NULL && !cli_is_stdout(path) && !cli_flag(a, "force") && stat(path, &st) == 0)
-        return cli_fail(a, "%s exists; pass --force to replace it", path);
-    return 0;
+    if (path == NULL || cli_is_stdout(path))
+        return 0;
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode))
+            return cli_fail(a, "%s is a directory: give the name of the file to write", path);
+        return cli_flag(a, "force") ? 0 : cli_fail(a, "%s exists; pass --force to replace it", path);
+    }
+    /* The file is written beside itself and renamed into place: a directory that is not there
+     * or not writable would be found only once the server had made what is to be written. */
+    if ((copy = strdup(path)) == NULL)
+        return cli_fail(a, "out of memory");
+    dir = dirname(copy);
+    if (stat(dir, &st) != 0)
+        rc = cli_fail(a, "cannot write %s: the directory %s: %s", path, dir, strerror(errno));
+    else if (!S_ISDIR(st.st_mode))
+        rc = cli_fail(a, "cannot write %s: %s is not a directory", path, dir);
+    else if (access(dir, W_OK | X_OK) != 0)
+        rc = cli_fail(a, "cannot write %s: the directory %s: %s", path, dir, strerror(errno));
+    free(copy);
+    return rc;
 }
 
 /* "-" is standard output (`--out - | openssl x509 -text`); bytes that are not text are not

@@ -72,8 +72,9 @@ int cli_password(const cli_args *a, const char *opt, const char *env, char **out
 int cli_password_file(const cli_args *a, const char *path, char **out);
 /* Whether an output path is "-", standard output. */
 bool cli_is_stdout(const char *path);
-/* 0 when path may be written: NULL, "-", not there, or --force; else says so (exit 1).
- * Commands ask it of their outputs before any work, so that a refusal changes nothing. */
+/* 0 when path may be written: NULL, "-", not there in a directory that is and may be written
+ * to, or a file there and --force; else says so (exit 1).  Commands ask it of their outputs
+ * before any work, so that a refusal changes nothing. */
 int cli_may_write(const cli_args *a, const char *path);
 /* Writes a file atomically with mode; refuses to replace an existing one without --force.
  * "-" writes to standard output, text only when that is a terminal. */

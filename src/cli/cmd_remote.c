@@ -1571,16 +1571,7 @@ int cmd_remote_trusted_list(cli_args *a)
 
 int cmd_remote_trusted_get(cli_args *a)
 {
-    char path[200];
-    json_t *ans;
-    int rc;
-
-    obj_path(path, sizeof path, "trusted-certificates", a->pos[0], "");
-    if ((rc = remote_call(a, "GET", path, NULL, &ans, NULL)) != 0)
-        return rc;
-    print_json(ans);
-    json_decref(ans);
-    return 0;
+    return get_and_print(a, "trusted-certificates");
 }
 
 int cmd_remote_trusted_update(cli_args *a)
@@ -2123,7 +2114,9 @@ static int profile_put(cli_args *a, bool create)
     list_member(a, "ext-key-usage", body, "ext_key_usage");
     int_member(a, "default-days", body, "default_days", 1, 36600);
     str_member(a, "default-ttl", body, "default_ttl");
-    int_member(a, "max-days", body, "max_days", 1, 36600);
+    /* 0: no maximum beyond the CA's, as the API takes it (and profile get shows it); profile
+     * update had no other way to take a maximum away. */
+    int_member(a, "max-days", body, "max_days", 0, 36600);
     str_member(a, "max-ttl", body, "max_ttl");
     if (on_off(a, "sans", body, "allow_sans") != 0)
         goto done;

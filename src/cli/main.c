@@ -435,7 +435,7 @@ static const struct opt_help {
     {NULL, "tenant", "another tenant's, by name (the installation's admins, the default tenant's)"},
     {NULL, "default-days", "the validity when none is asked (365, or the maximum if less)"},
     {NULL, "default-ttl", "the same as a ttl, for short-lived certificates: 24h, 30m (instead of --default-days)"},
-    {NULL, "max-days", "the longest validity it allows"},
+    {NULL, "max-days", "the longest validity it allows (0: no maximum but the CA's own end)"},
     {NULL, "max-ttl", "the same as a ttl: 7d, 36h (instead of --max-days)"},
     {NULL, "description", "a line saying what it is for"},
     {NULL, "enabled", "on or off: whether devices are let in through it"},

@@ -58,6 +58,10 @@ expect_error "unknown key type" "accepted: rsa2048" -- "$CERTHUB" key create --t
 expect_error "the CA key is not the CA's" "does not belong" -- "$CERTHUB" cert create --profile tls-server --subject CN=x --key leaf.key --ca ca.pem --ca-key leaf.key --out x.pem
 "$CERTHUB" key create --type p256 --out exists.key
 expect_error "existing output is kept" "pass --force" -- "$CERTHUB" key create --type p256 --out exists.key
+expect_error "an output in a directory that is not there: said before any work" \
+    "cannot write no-such-dir/ca.pem: the directory no-such-dir: No such file or directory" -- \
+    "$CERTHUB" cert create --profile root-ca --subject CN=Root --key-type p256 --key-out root2.key --out no-such-dir/ca.pem
+if [ ! -e root2.key ]; then ok "and its key is not written either"; else fail "not so: and its key is not written either"; fi
 if [ ! -e x.pem ] && [ ! -e x.csr ] && [ ! -e x.key ]; then ok "no refused command wrote a file"; else fail "not so: no refused command wrote a file"; fi
 
 expect_exit 2 "unknown command" -- "$CERTHUB" frobnicate

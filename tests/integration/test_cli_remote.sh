@@ -456,6 +456,13 @@ expect_error "cert issue --out over a file: refused before anything is issued" "
     remote cert issue --ca-id "$issuer" --subject CN=withkey.example --san dns:withkey.example --out withkey.pem
 expect_error "cert issue --key-out over a file: refused too" "withkey.key exists" -- \
     remote cert issue --ca-id "$issuer" --subject CN=withkey.example --out fresh.pem --key-out withkey.key
+expect_error "cert issue --out in a directory that is not there: refused before anything is issued" \
+    "cannot write no-such-dir/withkey.pem: the directory no-such-dir: No such file or directory" -- \
+    remote cert issue --ca-id "$issuer" --subject CN=withkey.example --out no-such-dir/withkey.pem
+expect_error "cert issue --key-out in a file's place: refused too" "cannot write pw/withkey.key: pw is not a directory" -- \
+    remote cert issue --ca-id "$issuer" --subject CN=withkey.example --out fresh.pem --key-out pw/withkey.key
+expect_error "cert issue --out a directory: refused too" "is a directory: give the name of the file to write" -- \
+    remote cert issue --ca-id "$issuer" --subject CN=withkey.example --out . --force
 check_eq "nothing was issued by the refused commands" "$before" "$(remote cert list --search withkey.example | grep -c crt_)"
 expect_usage "cert issue --key-out with --csr: the key is the caller's" "with --csr the key is already yours" -- \
     remote cert issue --ca-id "$issuer" --subject CN=x --csr withkey.pem --key-out x.key
@@ -490,6 +497,15 @@ out=$(remote profile get mqtt-device)
 check_contains "profile update changes what was given" "$(echo "$out" | tr -s ' ')" "default_days 30"
 check_contains "and keeps the usages" "$(echo "$out" | tr -s ' ')" "ext_key_usage client_auth"
 check_contains "and the longest validity" "$(echo "$out" | tr -s ' ')" "max_days 397"
+expect_error "a profile's longest validity holds" "profile mqtt-device allows at most 397 days" -- \
+    remote cert issue --ca-id "$issuer" --profile mqtt-device --subject CN=sensor-long --days 500
+remote profile update mqtt-device --max-days 0 >/dev/null
+check_contains "profile update --max-days 0 takes the maximum away, as the API's max_days 0" \
+    "$(remote profile get mqtt-device | tr -s ' ')" "max_days 0"
+long=$(remote cert issue --ca-id "$issuer" --profile mqtt-device --subject CN=sensor-long --days 500)
+check_contains "and a longer validity is issued" "$long" "crt_"
+remote cert delete "$long" >/dev/null
+remote profile update mqtt-device --max-days 397 >/dev/null
 dev=$(remote cert issue --ca-id "$issuer" --profile mqtt-device --subject CN=sensor-9)
 check_contains "issued with the custom profile" "$(remote cert get "$dev" | tr -s ' ')" "ext_key_usage client_auth"
 expect_exit 2 "profile create needs --key-usage" -- remote profile create bare

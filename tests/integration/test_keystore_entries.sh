@@ -116,6 +116,15 @@ check_contains "openssl reads the new alias" "$(p12_names edited.p12 changeit)" 
 check_eq "and the key of the renamed entry is its own" "$(openssl pkey -in up.key -pubout)" \
     "$(openssl pkcs12 -in edited.p12 -passin pass:changeit -nocerts -nodes 2>/dev/null |
         awk '/friendlyName: Tomcat/ { p = 1 } p' | openssl pkey -pubout)"
+# DER is one certificate: the first entry's alone was written, the others lost without a word.
+api POST "/api/v1/keystores/$ks/export" '{"format":"der"}'
+check_eq "a keystore of three entries as der: 400 on format, naming what holds them all" "400 format true" \
+    "$status $(body .error.field) $(body '.error.message | contains("has 3 entries: pem or p7b hold every certificate")')"
+api POST "/api/v1/keystores?name=one" "" -H "Content-Type: application/x-pkcs12" -H "Certhub-Password: s3cret" \
+    --data-binary @up.p12
+api POST "/api/v1/keystores/$(body .id)/export" '{"format":"der"}'
+check_eq "one of one entry as der: its certificate" "200 $(openssl x509 -in up.pem -outform DER | sha256sum)" \
+    "$status $(sha256sum < "$T/body")"
 
 # ---- pages: the cursor is the position of the page's last entry, which renaming or deleting
 # that entry between two pages leaves as it was (by its alias, the walk ended there).

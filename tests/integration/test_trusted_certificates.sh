@@ -71,6 +71,11 @@ for c in "garbage.pem not an X.509 certificate in PEM format" "v1.pem not in ver
 done
 third_id=$(remote trusted add third.pem --name "Third" --auto-registration)
 check_contains "CLI adds one" "$third_id" "tru_"
+shown=$(remote trusted get "$third_id")
+check_eq "trusted get shows its fields one a line, as the other get commands do" \
+    "Third yes CN=third P-256" \
+    "$(awk '$1 == "name" || $1 == "auto_registration" || $1 == "subject" || $1 == "details.key_curve" {printf "%s ", $2}' <<<"$shown" | sed 's/ $//')"
+check_eq "trusted get --output json: the server's answer" "Third" "$(remote --output json trusted get "$third_id" | jq -r .name)"
 list=$(remote trusted list)
 check_contains "the list shows the status column" "$list" "disabled"
 check_eq "three trusted certificates" 3 "$(remote --output json trusted list | jq '.items | length')"

@@ -1029,6 +1029,87 @@ static void test_nul_in_common_name(void **state)
     ch_key_free(k);
 }
 
+/* A self-signed CA certificate as `openssl req -x509` makes one with Debian's openssl.cnf
+ * (v3_ca: Basic Constraints CA:true, the key identifiers, no Key Usage); with key_usage, the
+ * keyCertSign and cRLSign a careful CA writes. */
+static ch_cert *openssl_style_ca(const ch_key *k, const char *dn, bool key_usage)
+{
+    X509 *x = X509_new();
+    X509_NAME *n = name(dn);
+    X509V3_CTX v3;
+    X509_EXTENSION *e;
+    ch_cert *c = NULL;
+
+    assert_non_null(x);
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 42);
+    X509_set_subject_name(x, n);
+    X509_set_issuer_name(x, n);
+    X509_gmtime_adj(X509_getm_notBefore(x), -60);
+    X509_gmtime_adj(X509_getm_notAfter(x), 30L * 86400);
+    X509_set_pubkey(x, ch_key_pkey(k));
+    X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+    assert_non_null(e = X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints, "critical,CA:true"));
+    X509_add_ext(x, e, -1);
+    X509_EXTENSION_free(e);
+    assert_non_null(e = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_key_identifier, "hash"));
+    X509_add_ext(x, e, -1);
+    X509_EXTENSION_free(e);
+    if (key_usage) {
+        assert_non_null(e = X509V3_EXT_conf_nid(NULL, &v3, NID_key_usage, "critical,keyCertSign,cRLSign"));
+        X509_add_ext(x, e, -1);
+        X509_EXTENSION_free(e);
+    }
+    assert_true(X509_sign(x, ch_key_pkey(k), EVP_sha256()) > 0);
+    assert_int_equal(ch_cert_from_x509(&c, x), 0);
+    X509_free(x);
+    X509_NAME_free(n);
+    return c;
+}
+
+/* A device's CA made with `openssl req -x509` has no Key Usage: strict checking refused every
+ * certificate it signed ("CA cert does not include key usage extension"), though RFC 5280
+ * 6.1.4 (n) checks keyCertSign only where Key Usage is written, and the broker's TLS let them
+ * in.  One whose Key Usage lacks keyCertSign is still refused. */
+static void test_chain_ca_without_key_usage(void **state)
+{
+    ch_key *ck = gen(CH_KEY_P256), *dk = gen(CH_KEY_P256);
+    ch_cert *ca = openssl_style_ca(ck, "CN=Plain OpenSSL CA", false), *leaf = NULL, *signer = NULL;
+    X509_NAME *ln = name("CN=sensor-1");
+    ch_issue_opts o = {.profile = ch_profile_get("device"), .path_len = -2, .days = 10};
+    ch_verify_opts vo = {.purpose = CH_PURPOSE_CLIENT, .anchor_count = 1};
+    X509 *wrong;
+    X509_EXTENSION *e;
+    X509V3_CTX v3;
+
+    (void)state;
+    o.ca_cert = ca;
+    o.ca_key = ck;
+    o.subject_key = dk;
+    o.subject = ln;
+    assert_int_equal(ch_cert_issue(&leaf, &o), 0);
+    vo.anchors = &ca;
+    assert_int_equal(ch_chain_verify(leaf, &vo), 0);
+    /* Key Usage written without keyCertSign: the CA may not sign certificates. */
+    wrong = X509_dup(ch_cert_x509(ca));
+    assert_non_null(wrong);
+    X509V3_set_ctx(&v3, wrong, wrong, NULL, NULL, 0);
+    assert_non_null(e = X509V3_EXT_conf_nid(NULL, &v3, NID_key_usage, "critical,digitalSignature"));
+    X509_add_ext(wrong, e, -1);
+    X509_EXTENSION_free(e);
+    assert_true(X509_sign(wrong, ch_key_pkey(ck), EVP_sha256()) > 0);
+    assert_int_equal(ch_cert_from_x509(&signer, wrong), 0);
+    vo.anchors = &signer;
+    assert_int_equal(ch_chain_verify(leaf, &vo), CH_EVERIFY);
+    X509_free(wrong);
+    X509_NAME_free(ln);
+    ch_cert_free(signer);
+    ch_cert_free(leaf);
+    ch_cert_free(ca);
+    ch_key_free(ck);
+    ch_key_free(dk);
+}
+
 static void test_chains(void **state)
 {
     ch_key *rk = gen(CH_KEY_P256), *ik = gen(CH_KEY_P256), *lk = gen(CH_KEY_P256), *ok = gen(CH_KEY_P256);
@@ -1162,6 +1243,7 @@ int main(void)
         cmocka_unit_test(test_csr_rules),     cmocka_unit_test(test_csr_signatures),
         cmocka_unit_test(test_cert_parse_negative),
         cmocka_unit_test(test_nul_in_common_name), cmocka_unit_test(test_chains),
+        cmocka_unit_test(test_chain_ca_without_key_usage),
         cmocka_unit_test(test_times),         cmocka_unit_test(test_issued_der),
         cmocka_unit_test(test_ttls),          cmocka_unit_test(test_issue_ttl),
         cmocka_unit_test(test_issue_extension_switches),

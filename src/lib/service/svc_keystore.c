@@ -311,6 +311,14 @@ int ch_svc_keystore_export(ch_svc *svc, const ch_actor *actor, const char *id, c
         return error;
     if ((error = export_check(o, false)) < 0)
         goto done;
+    /* DER is one certificate: the first entry's alone would be a keystore cut short without a
+     * word (the offline convert says so on stderr; an answer has no place to). */
+    if (o->fmt == CH_FMT_DER && n > 1) {
+        error = ch_error_set_field(CH_EINVAL, "format", "der holds one certificate and this keystore has %zu "
+                                   "entries: pem or p7b hold every certificate, p12 or jks every entry under its "
+                                   "alias", n);
+        goto done;
+    }
     if (keys && !(actor->perms & CH_PERM_KEYS_EXPORT)) {
         error = ch_error_set(CH_EPERM, "exporting a keystore with its private keys needs the keys:export permission");
         goto done;

@@ -157,10 +157,15 @@ static const char *reason(int err, ch_purpose purpose)
 /* X509_V_FLAG_X509_STRICT refuses a certificate without an Authority Key Identifier, but RFC
  * 5280 4.2.1.1 puts that duty on the CA, not on the verifier, which then finds the issuer by its
  * name (6.1).  Issuing leaves it out when asked (authority_key_id false), and devices' certificates
- * from other CAs often have none: the rest of the strict checks stay. */
+ * from other CAs often have none.  Likewise a CA certificate without Key Usage: 4.2.1.3 asks the
+ * CA to write it, and path validation checks keyCertSign only where the extension is there
+ * (6.1.4 (n)); `openssl req -x509` makes such CAs by default, and brokers' TLS (OpenSSL unstrict)
+ * lets their devices in.  The rest of the strict checks stay. */
 static int verify_cb(int ok, X509_STORE_CTX *ctx)
 {
-    if (!ok && X509_STORE_CTX_get_error(ctx) == X509_V_ERR_MISSING_AUTHORITY_KEY_IDENTIFIER)
+    int err = X509_STORE_CTX_get_error(ctx);
+
+    if (!ok && (err == X509_V_ERR_MISSING_AUTHORITY_KEY_IDENTIFIER || err == X509_V_ERR_CA_CERT_MISSING_KEY_USAGE))
         return 1;
     return ok;
 }
