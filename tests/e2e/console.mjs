@@ -1456,6 +1456,42 @@ ok("a viewer sees no buttons that change anything, and the API refuses them anyw
 await vp.screenshot({ path: `${shots}/viewer.png`, fullPage: true });
 await viewerCtx.close();
 
+// A tenant's own admin, who does not run the installation (test_console_e2e.sh made acme-admin
+// in tenant acme): its settings have no Tenants section, which is drawn only when GET
+// /api/v1/session says installation_admin, and the API refuses it a tenant anyway.
+const tenantCtx = await browser.newContext({ ignoreHTTPSErrors: true });
+const tp = await tenantCtx.newPage();
+tp.on("pageerror", (e) => problems.push(e.message));
+await tp.goto(url);
+await signinOf(tp).getByLabel("Tenant", { exact: true }).fill("acme");
+await signinOf(tp).getByLabel("User name").fill("acme-admin");
+await signinOf(tp).getByLabel("Password", { exact: true }).fill("acme-admin-password-1");
+await tp.getByRole("button", { name: "Sign in" }).click();
+await tp.getByText("acme-admin · acme · admin").waitFor();
+const tenantSession = await tp.evaluate(async () => (await fetch("/api/v1/session")).json());
+assert.deepEqual([tenantSession.role, tenantSession.installation_admin], ["admin", false]);
+await tp.getByRole("link", { name: "Settings" }).click();
+// An admin's settings end with its users and its tokens, and the Tenants section would come
+// after them: once the tokens are drawn, the screen is whole.
+await tp.getByRole("heading", { name: "Console users", exact: true }).waitFor();
+await tp.getByRole("heading", { name: "API tokens", exact: true }).waitFor();
+assert.equal(await tp.getByRole("heading", { name: "Tenants", exact: true }).count(), 0, "a tenant's admin sees the Tenants section");
+assert.equal(await tp.getByRole("button", { name: "Create tenant" }).count(), 0, "a tenant's admin is offered Create tenant");
+assert.equal(await tp.locator("#tenant-switch").count(), 0, "a tenant's admin is offered the tenant switcher");
+const tenantMade = await tp.evaluate(async () => {
+  const s = await (await fetch("/api/v1/session")).json();
+  return (await fetch("/api/v1/tenants", { method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": s.csrf_token },
+    body: JSON.stringify({ name: "not-made" }) })).status;
+});
+assert.equal(tenantMade, 403);
+ok("a tenant's own admin has no Tenants section in its settings, and the API refuses it a tenant");
+await tenantCtx.close();
+// The installation's admin has it, on the same screen.
+await page.getByRole("link", { name: "Settings" }).click();
+await page.getByRole("heading", { name: "Tenants", exact: true }).waitFor();
+await page.getByRole("button", { name: "Create tenant" }).waitFor();
+ok("the installation's admin has the Tenants section");
+
 // The first-start password changed: the old one no longer signs in, the new one does.
 await page.getByRole("button", { name: "Change password" }).click();
 const pwSent = [];

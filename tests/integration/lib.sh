@@ -73,6 +73,20 @@ free_port() {
     done
 }
 
+# now_us: the wall clock in microseconds, from bash's $EPOCHREALTIME (no process started; its
+# decimal point is the locale's).  For a time a test reports, or one it measures against a
+# window of less than a few seconds, which whole seconds ($SECONDS, date +%s) cannot resolve.
+now_us() {
+    local t=$EPOCHREALTIME
+    echo "${t/[.,]/}"
+}
+
+# secs_since START: the seconds from START (a now_us) to now, to the millisecond ("1.234").
+secs_since() {
+    local d=$(($(now_us) - $1))
+    printf '%d.%03d\n' $((d / 1000000)) $((d / 1000 % 1000))
+}
+
 done_testing() {
     echo "$checks passed, 0 failed"
 }

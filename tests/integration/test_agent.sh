@@ -75,7 +75,7 @@ if [ -f $T/server.pid ]; then
     old=\$(cat $T/server.pid)
     kill \$old 2>/dev/null
     # gone, or a zombie (it no longer holds the port)
-    for i in \$(seq 1 100); do
+    for i in \$(seq 1 600); do
         state=\$(sed 's/.*) //' /proc/\$old/stat 2>/dev/null | cut -c1)
         [ -z "\$state" ] || [ "\$state" = Z ] && break
         sleep 0.05
@@ -87,7 +87,7 @@ SH
 chmod +x restart-server
 trap 'rc=$?; { [ -f "$T/server.pid" ] && kill "$(cat "$T/server.pid")" 2>/dev/null; } || true; on_exit $rc' EXIT
 client() { # a client trusting only the bundle the agent keeps (the server may still be starting)
-    for i in $(seq 1 150); do
+    for i in $(seq 1 300); do
         out=$(echo | openssl s_client -connect "127.0.0.1:$sport" -servername web.example -CAfile "$T/out/bundle.pem" \
             -verify_return_error 2>&1) && break
         sleep 0.1

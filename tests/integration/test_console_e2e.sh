@@ -48,6 +48,17 @@ keytool -genkeypair -alias own -keyalg EC -groupname secp256r1 -dname CN=own-key
     -keystore own-keypass.jks -storetype JKS -storepass changeit -keypass own-key-pw >/dev/null 2>&1 || fail "keytool failed"
 TOKEN=$(cat "$data/admin-token")
 api POST /api/v1/tenants '{"name":"acme"}'
+check_eq "a second tenant, acme" 201 "$status"
+# acme's own admin, who does not run the installation: an admin token of acme's, made by the
+# installation's admin, and with it a console user of acme (a user is made in its token's tenant).
+api POST /api/v1/tokens '{"tenant":"acme","role":"admin","name":"acme set-up"}'
+check_eq "an admin token of acme" 201 "$status"
+acme_token=$(body .token)
+TOKEN=$acme_token api POST /api/v1/users '{"name":"acme-admin","role":"admin","password":"acme-admin-password-1"}'
+check_eq "an admin user of acme, made with acme's token" 201 "$status"
+TOKEN=$acme_token api GET /api/v1/session
+check_eq "acme's admin is no installation admin" "acme admin false" \
+    "$(body '.tenant + " " + .role + " " + (.installation_admin | tostring)')"
 api POST /api/v1/users '{"name":"viewer","role":"viewer","password":"viewer-password-1"}'
 check_eq "a viewer user is created through the API" 201 "$status"
 api POST /api/v1/users '{"name":"weak","password":"short"}'
