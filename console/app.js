@@ -1581,6 +1581,69 @@ function trustedActions(t, { load, changed, panel }) {
       }) }, "Delete")];
 }
 
+// A trusted certificate's name and auto registration (the issuer list registers no device:
+// its box is not offered there).  Nothing read from the certificate changes.
+function editTrustedDialog(t, changed) {
+  const auto = el("input", { id: "te-auto", type: "checkbox", checked: !!t.auto_registration, disabled: t.list === "issuer" });
+  formDialog(`Edit "${t.name}"`, [el("label", { for: "te-name" }, "Certificate name"), el("input", { id: "te-name", value: t.name, maxlength: 128 }),
+    el("label", { class: "check" }, auto, "Auto registration: devices it signed are registered on their first connection"),
+    t.list === "issuer" ? el("p", { class: "hint" }, "A certificate of the issuer list registers no device.") : null],
+  "Save", async (form, d) => {
+    const body = {};
+    const name = form.querySelector("#te-name").value.trim();
+    if (!name) throw new Error("Give the certificate a name.");
+    if (name !== t.name) body.name = name;
+    if (t.list !== "issuer" && auto.checked !== !!t.auto_registration) body.auto_registration = auto.checked;
+    if (Object.keys(body).length) await api("PATCH", "trusted-certificates/" + t.id, body);
+    d.close();
+    done(`Saved "${name}".`);
+    changed();
+  }, "te-error");
+}
+
+// The proof of possession of a trusted certificate (Cumulocity's and AWS IoT's): a code asked
+// here, put as the common name of a certificate the CA's own key signs, uploaded back; then the
+// certificate is "verified" (devices it vouches for can be let in even when the settings admit
+// only verified ones).  The code is shown once asked; asking again replaces it.
+function possessionPart(t, changed) {
+  if (t.verified) return el("p", { id: "pop-state" }, "The holder of this CA's private key proved it: verified.");
+  if (!canChange()) return el("p", { class: "muted", id: "pop-state" }, "No proof of possession was given for it.");
+  const err = el("p", { class: "error", role: "alert", id: "pop-error" });
+  const file = el("input", { type: "file", id: "pop-file", accept: ".pem,.crt,.cer,.der", "aria-describedby": "pop-error" });
+  const code = el("p", {});
+  const cmd = el("pre", { class: "cmd" });
+  const steps = el("div", { hidden: true },
+    el("p", { class: "hint" }, "Make a certificate whose common name is this code and sign it with this CA's private key (ca.pem and ca.key here), for instance:"),
+    cmd, el("label", { for: "pop-file" }, "Verification certificate (PEM or DER)"), dropArea(file, "Drop it here, or browse: "));
+  const ask = el("button", { type: "button", class: "secondary", onclick: async () => {
+    err.textContent = "";
+    let c;
+    try { c = await api("POST", `trusted-certificates/${t.id}/verification-code`); } catch (e) { err.textContent = e.message; return; }
+    code.replaceChildren("Verification code: ", el("code", { id: "pop-code" }, c.verification_code));
+    cmd.textContent = "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \\\n" +
+      `  -keyout verify.key -subj "/CN=${c.verification_code}" -out verify.csr\n` +
+      "openssl x509 -req -in verify.csr -CA ca.pem -CAkey ca.key -days 1 -out verify.pem";
+    steps.hidden = false;
+    ask.textContent = "Get a new code";
+  } }, "Get a verification code");
+  file.addEventListener("change", async () => {
+    err.textContent = "";
+    if (!file.files[0]) return;
+    try {
+      await api("POST", `trusted-certificates/${t.id}/verify`, { certificate: await certificatePem(file.files[0]) });
+    } catch (e) {
+      file.value = "";
+      err.textContent = e.message;
+      return;
+    }
+    done(`${t.name}: the proof of possession holds, it is verified.`);
+    changed();
+  });
+  return el("div", { id: "pop" },
+    el("p", { class: "hint" }, "Prove that whoever added it holds the CA's private key: ask for a code, sign a certificate naming it with that key, upload it."),
+    ask, code, steps, err);
+}
+
 async function trustedScreen(screen) {
   const body = el("tbody");
   const which = el("select", { id: "tc-list", "aria-label": "Show list" },
@@ -1590,8 +1653,12 @@ async function trustedScreen(screen) {
     const [full, devs] = await Promise.all([api("GET", "trusted-certificates/" + t.id),
       api("GET", "devices?limit=50&trusted_id=" + encodeURIComponent(t.id))]);
     const names = devs.items.map((x) => x.device_id).join(", ");
-    return { title: full.name, body: [el("p", {}, badge(full.status)), el("div", { class: "row-actions" }, trustedActions(full, ctx)),
+    // (the Cumulocity seed: the name and the auto registration are changed in its details)
+    const edit = canChange() ? el("button", { class: "secondary", "aria-label": `Edit ${full.name}`, onclick: () => editTrustedDialog(full, changed) }, "Edit") : null;
+    return { title: full.name, body: [el("p", {}, badge(full.status)), el("div", { class: "row-actions" }, edit, trustedActions(full, ctx)),
       trustedDetails(full),
+      el("h3", {}, "Proof of possession"), possessionPart(full, changed),
+      el("h3", {}, "Devices"),
       el("p", {}, !devs.items.length ? "No device registered through it yet."
         : devs.next_cursor ? `Devices registered through it (the first ${devs.items.length}; all of them under Devices): ${names}`
           : `Devices registered through it (${devs.items.length}): ${names}`)] };

@@ -123,6 +123,43 @@ await page.locator("tr", { hasText: "Plant issuing" }).getByRole("button", { nam
 await page.locator("tr", { hasText: "Plant issuing" }).getByText("Trust list").waitFor();
 ok("moved to the trust list from its row");
 
+// The proof of possession (the Cumulocity seed's trusted certificates), from the panel: a code
+// asked, a certificate naming it that another key signed refused, one the CA's key signed taken.
+const fleetDetails = page.locator("tr", { hasText: "Fleet root" }).getByRole("button", { name: "Details of Fleet root" });
+if ((await fleetDetails.getAttribute("aria-expanded")) !== "true") await fleetDetails.click();
+await panelOf(page).getByRole("button", { name: "Get a verification code" }).click();
+const popCode = await panelOf(page).locator("#pop-code").innerText();
+assert.match(await panelOf(page).locator("pre").innerText(), new RegExp(`/CN=${popCode}`));
+const popCert = (out, ca) => {
+  execFileSync("openssl", ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", `${work}/pop.key`,
+    "-subj", `/CN=${popCode}`, "-out", `${work}/pop.csr`], { stdio: "ignore" });
+  execFileSync("openssl", ["x509", "-req", "-in", `${work}/pop.csr`, "-days", "1", "-out", `${work}/${out}`,
+    ...(ca ? ["-CA", `${work}/${ca}.pem`, "-CAkey", `${work}/${ca}.key`] : ["-signkey", `${work}/pop.key`])], { stdio: "ignore" });
+};
+popCert("pop-wrong.pem", null);
+popCert("pop.pem", "fleet");
+await page.locator("#pop-file").setInputFiles(`${work}/pop-wrong.pem`);
+await page.locator("#pop-error").getByText("not signed by this trusted certificate's key").waitFor();
+assert.equal((await panelFields(page))["Proof of possession"], "not verified");
+await page.locator("#pop-file").setInputFiles(`${work}/pop.pem`);
+await panelOf(page).getByText("The holder of this CA's private key proved it: verified.").waitFor();
+assert.equal((await panelFields(page))["Proof of possession"], "verified");
+ok("a proof of possession given from the panel: a wrong one refused saying why, the right one verifies it");
+// Its name and auto registration changed in its details (the seed's "To edit a trusted certificate").
+await panelOf(page).getByRole("button", { name: "Edit Fleet root" }).click();
+await page.locator("#te-name").fill("Fleet root renamed");
+await page.locator("#te-auto").uncheck();
+await page.getByRole("dialog").getByRole("button", { name: "Save" }).click();
+await panelOf(page).getByRole("heading", { name: "Fleet root renamed" }).waitFor();
+assert.match(await page.locator("tr", { hasText: "Fleet root renamed" }).innerText(), /\boff\b/);
+await panelOf(page).getByRole("button", { name: "Edit Fleet root renamed" }).click();
+await page.locator("#te-name").fill("Fleet root");
+await page.locator("#te-auto").check();
+await page.getByRole("dialog").getByRole("button", { name: "Save" }).click();
+await panelOf(page).getByRole("heading", { name: "Fleet root", exact: true }).waitFor();
+assert.match(await page.locator("tr", { hasText: "Fleet root" }).innerText(), /\bon\b/);
+ok("a trusted certificate renamed and its auto registration switched from its details");
+
 // A subject holding markup is shown as text.
 await page.getByRole("button", { name: "Add trusted certificate" }).click();
 await page.locator("#tc-file").setInputFiles(`${work}/xss.pem`);
