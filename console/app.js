@@ -1252,7 +1252,12 @@ async function csrsScreen(screen) {
           c.certificate_id ? `Delete the CSR "${c.name}"? Its certificate stays, with its key.` : `Delete the CSR "${c.name}" and its key?`,
           async () => { await api("DELETE", "csrs/" + c.id); load(); }) }, "Delete") : null, file, alertRow)));
   });
-  const load = () => list.load();
+  // An empty list says so (a bare heading looked like a screen still loading).
+  const load = async () => {
+    if ((await list.load()) && !body.children.length)
+      body.append(el("tr", {}, el("td", { colspan: 4, class: "muted" },
+        "No CSR yet. New CSR makes one, its key kept here, for an outside CA to sign (or a CA here).")));
+  };
   const create = canChange() ? el("button", { onclick: () => {
     const err = el("p", { class: "error", role: "alert" });
     const keys = keyTypeFields("csr-key", "p256");
@@ -1762,7 +1767,11 @@ async function devicesScreen(screen) {
     return el("tr", {}, el("td", {}, d.device_id), el("td", {}, badge(d.status)), el("td", {}, day(d.registered_at)), el("td", {}, d.last_seen),
       el("td", {}, actions));
   });
-  const load = () => list.load();
+  const load = async () => {
+    if ((await list.load()) && !body.children.length)
+      body.append(el("tr", {}, el("td", { colspan: 5, class: "muted" }, status.value === "blocked" ? "No device is blocked."
+        : status.value ? "No active device." : "No device registered yet: a device registers on its first connection, through a trusted certificate with auto registration on.")));
+  };
   status.addEventListener("change", load);
   // The latest decisions about the tenant's devices (those certhubd made for brokers asking
   // over HTTP), newest first: where to look first when a device cannot connect.
