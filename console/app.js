@@ -1845,7 +1845,9 @@ async function auditScreen(screen) {
   let typing = null;
   for (const f of [action, since, until]) f.addEventListener("change", load);
   for (const f of [actor, object]) f.addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(load, 300); });
-  screen.replaceChildren(el("h1", {}, "Audit log"), el("div", { class: "toolbar" }, action, actor, object, since, until), err,
+  // (each field named where it stands: two bare date fields read alike)
+  screen.replaceChildren(el("h1", {}, "Audit log"), el("div", { class: "toolbar filters" }, action, actor, object,
+    el("label", { class: "check", for: "au-since" }, "From", since), el("label", { class: "check", for: "au-until" }, "until", until)), err,
     el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "When"), el("th", {}, "Who"), el("th", {}, "What"), el("th", {}, "Object"))), body), list.more);
   await load();
 }

@@ -1110,6 +1110,13 @@ await page.getByText("No entry matches.").waitFor();
 await page.locator("#au-actor").fill("");
 await page.locator("#au-action").selectOption("");
 ok("the audit log filtered by action and by who, an empty result said");
+// Its filters stand on one line, each day field named where it is seen (two bare date fields,
+// each the page's width, read alike).
+const sinceBox = await page.locator("#au-since").boundingBox(), untilBox = await page.locator("#au-until").boundingBox();
+assert.equal(Math.round(sinceBox.y), Math.round(untilBox.y));
+assert.ok(sinceBox.width < 400);
+assert.equal(await page.locator("label[for=au-since]").innerText(), "From");
+ok("the audit log's filters stand side by side, the days named From and until");
 // A keystore's certificate picker reaches past its first page: it asks the server for what is
 // typed (bulk-150 is not among the newest 25 it shows first), says when a term holds more than
 // it shows, and the entry chosen is added.
