@@ -553,11 +553,14 @@ async function createWizard(reload) {
     // holding it.
     ["Identifier and type", () => [...field("name", "Identifier"),
       ...select("type", "Type", [["internal", "Internal certificate (key made here)"], ["import", "Import a certificate (and its key)"],
-        ["csr", "Certificate for a CSR that exists on this system"]]),
+        ["csr", "Certificate for a CSR that exists on this system"],
+        ["sign", "Sign an uploaded CSR (its key stays with whoever made it)"]]),
       el("div", { id: "internal-only", hidden: v.type !== "internal" },
         ...select("keep_as", "Store it as", [["certificate", "A certificate"], ["p12", "A keystore (PKCS#12) holding the certificate and its key"],
           ["jks", "A keystore (JKS) holding the certificate and its key"]]),
-        el("p", { class: "hint", id: "keep-as-hint" }, keepAsHint()),
+        el("p", { class: "hint", id: "keep-as-hint" }, keepAsHint())),
+      // (the profile of what is issued here: a key made here, or a CSR uploaded)
+      el("div", { id: "profile-row", hidden: v.type !== "internal" && v.type !== "sign" },
         ...select("profile", "Profile", profiles.items.filter((p) => !p.is_ca).map((p) => [p.name, `${p.name} — ${p.description}`])),
         el("p", { class: "hint", id: "profile-names" }, namesAllowed(profileOf(v.profile))))]],
     ["Certificate options", () => [
@@ -636,10 +639,13 @@ async function createWizard(reload) {
     form.replaceChildren(el("h2", {}, `Create certificate — ${title} (${step + 1}/${steps.length})`), ...body(), err,
       el("div", { class: "row-actions" },
         step > 0 ? el("button", { type: "button", class: "secondary", onclick: () => { save(); step--; show(); } }, "Back") : null,
-        el("button", { type: "submit" }, step === steps.length - 1 ? (v.type === "internal" ? "Create" : "Import") : "Next"),
+        el("button", { type: "submit" }, step === steps.length - 1 ? { internal: "Create", sign: "Sign" }[v.type] || "Import" : "Next"),
         el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
     // The keystore choice is for a certificate made here; an import keeps what its file is.
-    form.type?.addEventListener("change", () => { form.querySelector("#internal-only").hidden = form.type.value !== "internal"; });
+    form.type?.addEventListener("change", () => {
+      form.querySelector("#internal-only").hidden = form.type.value !== "internal";
+      form.querySelector("#profile-row").hidden = form.type.value !== "internal" && form.type.value !== "sign";
+    });
     form.keep_as?.addEventListener("change", () => { v.keep_as = form.keep_as.value; form.querySelector("#keep-as-hint").textContent = keepAsHint(); });
     // A profile chosen on the first step fills in the steps after it: its lifetime (the form's
     // was 365 whatever the profile allowed) in the unit it gives it, and a key type it allows.
@@ -710,13 +716,42 @@ async function createWizard(reload) {
       : el("p", { class: "error", role: "alert" }, "No CSR is waiting for its certificate: make one on the CSRs screen first."),
     el("label", { for: "im-csr" }, "CSR"), el("select", { id: "im-csr", name: "im_csr" }, csrs.filter((c) => !c.certificate_id).map((c) => el("option", { value: c.id }, `${c.name} (${c.subject})`))),
     el("label", { for: "im-signed" }, "Signed certificate (PEM)"), el("textarea", { id: "im-signed", name: "im_cert", rows: 6 }, v.im_cert || "")]];
+  // A CSR from outside (a device or a server that made its own key), signed by a CA here: the
+  // CSR pasted or its file (PEM or DER), then the signing options, then the review.
+  const signSteps = [["CSR", () => [
+    el("label", { for: "sg-csr" }, "CSR (PEM), pasted or uploaded"), el("textarea", { id: "sg-csr", name: "sg_csr", rows: 8 }, v.sg_csr || ""),
+    dropArea(el("input", { type: "file", accept: ".csr,.pem,.req,.der", "aria-label": "Upload the CSR (PEM or DER)", onchange: async (e) => {
+      if (e.target.files[0]) form.sg_csr.value = await certificatePem(e.target.files[0], "CERTIFICATE REQUEST");
+    } }), "Drop the CSR file here, or browse: "),
+    el("p", { class: "hint" }, "The certificate takes the CSR's subject, names and key; the profile chosen says what it may be used for.")]],
+  ["Certificate options", () => [
+    ...select("digest", "Digest", DIGESTS),
+    ...lifetimeInputs("lifetime", "Lifetime", [v.lifetime, v.lifetime_unit]),
+    ...select("ca_id", "Signing CA", cas.items.filter((c) => c.can_sign).map((c) => [c.id, c.name]))]],
+  ["Review", () => [el("dl", {}, [["Identifier", v.name], ["Profile", v.profile], ["Digest", v.digest],
+    ["Lifetime", lifetimeText([v.lifetime, v.lifetime_unit])], ["Signing CA", (cas.items.find((c) => c.id === v.ca_id) || {}).name],
+    ["CSR", (v.sg_csr || "").trim() ? "the one given (its subject and names are taken)" : ""]]
+    .flatMap(([k, val]) => [el("dt", {}, k), el("dd", {}, val || "—")]))]]];
   const csrs = (await api("GET", "csrs?limit=1000")).items;
   const issuing = steps.slice();
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     save();
     err.textContent = "";
-    if (step === 0) steps.splice(0, steps.length, issuing[0], ...(v.type === "internal" ? issuing.slice(1) : v.type === "import" ? [importStep, reviewImportStep] : [csrStep]));
+    if (step === 0) steps.splice(0, steps.length, issuing[0], ...(v.type === "internal" ? issuing.slice(1) : v.type === "import" ? [importStep, reviewImportStep]
+      : v.type === "sign" ? signSteps : [csrStep]));
+    // (a CSR missing is said at its step, not after the options)
+    if (steps[step] === signSteps[0] && !(v.sg_csr || "").trim()) { err.textContent = "Paste the CSR, or upload its file."; return; }
+    if (v.type === "sign" && step === steps.length - 1) {
+      let made;
+      try {
+        made = await api("POST", "certificates", { name: v.name || undefined, profile: v.profile, csr: v.sg_csr, digest: v.digest,
+          ...lifetimeBody(v.lifetime, v.lifetime_unit), ca_id: v.ca_id });
+      } catch (e) { err.textContent = (e.field ? e.field + ": " : "") + e.message; return; }
+      d.close();
+      done(`Signed "${made.name}" (${made.subject}), valid until ${until(made.not_after)}: Export gives it with its chain.`);
+      return reload(made.id);
+    }
     // Next from the file: the server reads it (a wrong password or a bad file is said here).
     if (steps[step] === importStep) {
       try {
@@ -1221,16 +1256,16 @@ async function pemText(f) {
   return head.trimStart().startsWith("-----BEGIN") ? f.text() : null;
 }
 
-// A certificate file as PEM text: PEM as it is, DER (a .cer from a Windows CA) wrapped in its
+// A certificate (or, by label, a CSR) file as PEM text: PEM as it is, DER (a .cer from a Windows CA) wrapped in its
 // armour (as text it was bytes the API refused as JSON).
-async function certificatePem(f) {
+async function certificatePem(f, label = "CERTIFICATE") {
   const pem = await pemText(f);
   if (pem !== null) return pem;
   const bytes = new Uint8Array(await f.arrayBuffer());
   let bin = "";
   for (const b of bytes) bin += String.fromCharCode(b);
   const b64 = btoa(bin).replace(/.{64}/g, "$&\n");
-  return `-----BEGIN CERTIFICATE-----\n${b64}${b64.endsWith("\n") ? "" : "\n"}-----END CERTIFICATE-----\n`;
+  return `-----BEGIN ${label}-----\n${b64}${b64.endsWith("\n") ? "" : "\n"}-----END ${label}-----\n`;
 }
 
 async function csrsScreen(screen) {

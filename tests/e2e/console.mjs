@@ -761,6 +761,35 @@ await page.getByRole("button", { name: "Download partner" }).waitFor({ state: "d
 assert.equal(await page.evaluate(async (id) => (await (await fetch("/api/v1/certificates/" + id)).json()).has_private_key, signed.id), true);
 ok("a signed CSR deleted from its row: its certificate keeps the key");
 
+// A CSR made elsewhere (a device keeps its key), uploaded in the wizard as a DER file and
+// signed by a CA here with the profile chosen: the certificate takes its subject and names.
+execFileSync("openssl", ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", `${work}/sensor.key`,
+  "-subj", "/CN=sensor-7.example", "-addext", "subjectAltName=DNS:sensor-7.example", "-outform", "DER", "-out", `${work}/sensor.der`], { stdio: "ignore" });
+await page.getByRole("link", { name: "Certificates and keystores" }).click();
+await page.getByRole("button", { name: "Create certificate" }).click();
+const wizard = page.getByRole("dialog");
+await wizard.locator("#name").fill("sensor-7");
+await wizard.locator("#type").selectOption("sign");
+await wizard.locator("#profile").selectOption("tls-client");
+await wizard.getByRole("button", { name: "Next" }).click();
+await wizard.getByRole("button", { name: "Next" }).click();
+await page.locator("#wz-error").getByText("Paste the CSR, or upload its file.").waitFor();
+await wizard.getByLabel("Upload the CSR (PEM or DER)").setInputFiles(`${work}/sensor.der`);
+await page.waitForFunction(() => document.querySelector("#sg-csr").value.startsWith("-----BEGIN CERTIFICATE REQUEST-----"));
+await wizard.getByRole("button", { name: "Next" }).click();
+await wizard.getByRole("button", { name: "Next" }).click();
+await wizard.getByRole("button", { name: "Sign", exact: true }).click();
+await panelOf(page).getByRole("heading", { name: "sensor-7" }).waitFor();
+await page.waitForFunction(() => [...document.querySelectorAll("#panel dt")].some((dt) => dt.textContent === "Extended key usage"));
+const sensor = await panelFields(page);
+assert.equal(sensor.Subject, "CN=sensor-7.example");
+assert.equal(sensor["Subject alternative names"], "dns:sensor-7.example");
+assert.equal(sensor["Extended key usage"], "client_auth");
+ok("a CSR uploaded in the wizard (DER) is signed here with the profile chosen, a missing one said at its step");
+await panelOf(page).getByRole("button", { name: "Delete sensor-7" }).click();
+await page.getByRole("dialog").getByRole("button", { name: "Delete", exact: true }).click();
+await page.locator("tr", { hasText: "sensor-7" }).waitFor({ state: "detached" });
+
 // A JKS uploaded, shown entry by entry, in the one list of certificates and keystores.
 await page.getByRole("link", { name: "Certificates and keystores" }).click();
 await page.getByRole("button", { name: "Upload keystore" }).click();
