@@ -553,11 +553,14 @@ async function createWizard(reload) {
     // holding it.
     ["Identifier and type", () => [...field("name", "Identifier"),
       ...select("type", "Type", [["internal", "Internal certificate (key made here)"], ["import", "Import a certificate (and its key)"],
-        ["csr", "Certificate for a CSR that exists on this system"]]),
+        ["csr", "Certificate for a CSR that exists on this system"],
+        ["sign", "Sign an uploaded CSR (its key stays with whoever made it)"]]),
       el("div", { id: "internal-only", hidden: v.type !== "internal" },
         ...select("keep_as", "Store it as", [["certificate", "A certificate"], ["p12", "A keystore (PKCS#12) holding the certificate and its key"],
           ["jks", "A keystore (JKS) holding the certificate and its key"]]),
-        el("p", { class: "hint", id: "keep-as-hint" }, keepAsHint()),
+        el("p", { class: "hint", id: "keep-as-hint" }, keepAsHint())),
+      // (the profile of what is issued here: a key made here, or a CSR uploaded)
+      el("div", { id: "profile-row", hidden: v.type !== "internal" && v.type !== "sign" },
         ...select("profile", "Profile", profiles.items.filter((p) => !p.is_ca).map((p) => [p.name, `${p.name} — ${p.description}`])),
         el("p", { class: "hint", id: "profile-names" }, namesAllowed(profileOf(v.profile))))]],
     ["Certificate options", () => [
@@ -636,10 +639,13 @@ async function createWizard(reload) {
     form.replaceChildren(el("h2", {}, `Create certificate — ${title} (${step + 1}/${steps.length})`), ...body(), err,
       el("div", { class: "row-actions" },
         step > 0 ? el("button", { type: "button", class: "secondary", onclick: () => { save(); step--; show(); } }, "Back") : null,
-        el("button", { type: "submit" }, step === steps.length - 1 ? (v.type === "internal" ? "Create" : "Import") : "Next"),
+        el("button", { type: "submit" }, step === steps.length - 1 ? { internal: "Create", sign: "Sign" }[v.type] || "Import" : "Next"),
         el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
     // The keystore choice is for a certificate made here; an import keeps what its file is.
-    form.type?.addEventListener("change", () => { form.querySelector("#internal-only").hidden = form.type.value !== "internal"; });
+    form.type?.addEventListener("change", () => {
+      form.querySelector("#internal-only").hidden = form.type.value !== "internal";
+      form.querySelector("#profile-row").hidden = form.type.value !== "internal" && form.type.value !== "sign";
+    });
     form.keep_as?.addEventListener("change", () => { v.keep_as = form.keep_as.value; form.querySelector("#keep-as-hint").textContent = keepAsHint(); });
     // A profile chosen on the first step fills in the steps after it: its lifetime (the form's
     // was 365 whatever the profile allowed) in the unit it gives it, and a key type it allows.
@@ -710,13 +716,42 @@ async function createWizard(reload) {
       : el("p", { class: "error", role: "alert" }, "No CSR is waiting for its certificate: make one on the CSRs screen first."),
     el("label", { for: "im-csr" }, "CSR"), el("select", { id: "im-csr", name: "im_csr" }, csrs.filter((c) => !c.certificate_id).map((c) => el("option", { value: c.id }, `${c.name} (${c.subject})`))),
     el("label", { for: "im-signed" }, "Signed certificate (PEM)"), el("textarea", { id: "im-signed", name: "im_cert", rows: 6 }, v.im_cert || "")]];
+  // A CSR from outside (a device or a server that made its own key), signed by a CA here: the
+  // CSR pasted or its file (PEM or DER), then the signing options, then the review.
+  const signSteps = [["CSR", () => [
+    el("label", { for: "sg-csr" }, "CSR (PEM), pasted or uploaded"), el("textarea", { id: "sg-csr", name: "sg_csr", rows: 8 }, v.sg_csr || ""),
+    dropArea(el("input", { type: "file", accept: ".csr,.pem,.req,.der", "aria-label": "Upload the CSR (PEM or DER)", onchange: async (e) => {
+      if (e.target.files[0]) form.sg_csr.value = await certificatePem(e.target.files[0], "CERTIFICATE REQUEST");
+    } }), "Drop the CSR file here, or browse: "),
+    el("p", { class: "hint" }, "The certificate takes the CSR's subject, names and key; the profile chosen says what it may be used for.")]],
+  ["Certificate options", () => [
+    ...select("digest", "Digest", DIGESTS),
+    ...lifetimeInputs("lifetime", "Lifetime", [v.lifetime, v.lifetime_unit]),
+    ...select("ca_id", "Signing CA", cas.items.filter((c) => c.can_sign).map((c) => [c.id, c.name]))]],
+  ["Review", () => [el("dl", {}, [["Identifier", v.name], ["Profile", v.profile], ["Digest", v.digest],
+    ["Lifetime", lifetimeText([v.lifetime, v.lifetime_unit])], ["Signing CA", (cas.items.find((c) => c.id === v.ca_id) || {}).name],
+    ["CSR", (v.sg_csr || "").trim() ? "the one given (its subject and names are taken)" : ""]]
+    .flatMap(([k, val]) => [el("dt", {}, k), el("dd", {}, val || "—")]))]]];
   const csrs = (await api("GET", "csrs?limit=1000")).items;
   const issuing = steps.slice();
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     save();
     err.textContent = "";
-    if (step === 0) steps.splice(0, steps.length, issuing[0], ...(v.type === "internal" ? issuing.slice(1) : v.type === "import" ? [importStep, reviewImportStep] : [csrStep]));
+    if (step === 0) steps.splice(0, steps.length, issuing[0], ...(v.type === "internal" ? issuing.slice(1) : v.type === "import" ? [importStep, reviewImportStep]
+      : v.type === "sign" ? signSteps : [csrStep]));
+    // (a CSR missing is said at its step, not after the options)
+    if (steps[step] === signSteps[0] && !(v.sg_csr || "").trim()) { err.textContent = "Paste the CSR, or upload its file."; return; }
+    if (v.type === "sign" && step === steps.length - 1) {
+      let made;
+      try {
+        made = await api("POST", "certificates", { name: v.name || undefined, profile: v.profile, csr: v.sg_csr, digest: v.digest,
+          ...lifetimeBody(v.lifetime, v.lifetime_unit), ca_id: v.ca_id });
+      } catch (e) { err.textContent = (e.field ? e.field + ": " : "") + e.message; return; }
+      d.close();
+      done(`Signed "${made.name}" (${made.subject}), valid until ${until(made.not_after)}: Export gives it with its chain.`);
+      return reload(made.id);
+    }
     // Next from the file: the server reads it (a wrong password or a bad file is said here).
     if (steps[step] === importStep) {
       try {
@@ -1221,16 +1256,16 @@ async function pemText(f) {
   return head.trimStart().startsWith("-----BEGIN") ? f.text() : null;
 }
 
-// A certificate file as PEM text: PEM as it is, DER (a .cer from a Windows CA) wrapped in its
+// A certificate (or, by label, a CSR) file as PEM text: PEM as it is, DER (a .cer from a Windows CA) wrapped in its
 // armour (as text it was bytes the API refused as JSON).
-async function certificatePem(f) {
+async function certificatePem(f, label = "CERTIFICATE") {
   const pem = await pemText(f);
   if (pem !== null) return pem;
   const bytes = new Uint8Array(await f.arrayBuffer());
   let bin = "";
   for (const b of bytes) bin += String.fromCharCode(b);
   const b64 = btoa(bin).replace(/.{64}/g, "$&\n");
-  return `-----BEGIN CERTIFICATE-----\n${b64}${b64.endsWith("\n") ? "" : "\n"}-----END CERTIFICATE-----\n`;
+  return `-----BEGIN ${label}-----\n${b64}${b64.endsWith("\n") ? "" : "\n"}-----END ${label}-----\n`;
 }
 
 async function csrsScreen(screen) {
@@ -1252,7 +1287,12 @@ async function csrsScreen(screen) {
           c.certificate_id ? `Delete the CSR "${c.name}"? Its certificate stays, with its key.` : `Delete the CSR "${c.name}" and its key?`,
           async () => { await api("DELETE", "csrs/" + c.id); load(); }) }, "Delete") : null, file, alertRow)));
   });
-  const load = () => list.load();
+  // An empty list says so (a bare heading looked like a screen still loading).
+  const load = async () => {
+    if ((await list.load()) && !body.children.length)
+      body.append(el("tr", {}, el("td", { colspan: 4, class: "muted" },
+        "No CSR yet. New CSR makes one, its key kept here, for an outside CA to sign (or a CA here).")));
+  };
   const create = canChange() ? el("button", { onclick: () => {
     const err = el("p", { class: "error", role: "alert" });
     const keys = keyTypeFields("csr-key", "p256");
@@ -1581,6 +1621,69 @@ function trustedActions(t, { load, changed, panel }) {
       }) }, "Delete")];
 }
 
+// A trusted certificate's name and auto registration (the issuer list registers no device:
+// its box is not offered there).  Nothing read from the certificate changes.
+function editTrustedDialog(t, changed) {
+  const auto = el("input", { id: "te-auto", type: "checkbox", checked: !!t.auto_registration, disabled: t.list === "issuer" });
+  formDialog(`Edit "${t.name}"`, [el("label", { for: "te-name" }, "Certificate name"), el("input", { id: "te-name", value: t.name, maxlength: 128 }),
+    el("label", { class: "check" }, auto, "Auto registration: devices it signed are registered on their first connection"),
+    t.list === "issuer" ? el("p", { class: "hint" }, "A certificate of the issuer list registers no device.") : null],
+  "Save", async (form, d) => {
+    const body = {};
+    const name = form.querySelector("#te-name").value.trim();
+    if (!name) throw new Error("Give the certificate a name.");
+    if (name !== t.name) body.name = name;
+    if (t.list !== "issuer" && auto.checked !== !!t.auto_registration) body.auto_registration = auto.checked;
+    if (Object.keys(body).length) await api("PATCH", "trusted-certificates/" + t.id, body);
+    d.close();
+    done(`Saved "${name}".`);
+    changed();
+  }, "te-error");
+}
+
+// The proof of possession of a trusted certificate (Cumulocity's and AWS IoT's): a code asked
+// here, put as the common name of a certificate the CA's own key signs, uploaded back; then the
+// certificate is "verified" (devices it vouches for can be let in even when the settings admit
+// only verified ones).  The code is shown once asked; asking again replaces it.
+function possessionPart(t, changed) {
+  if (t.verified) return el("p", { id: "pop-state" }, "The holder of this CA's private key proved it: verified.");
+  if (!canChange()) return el("p", { class: "muted", id: "pop-state" }, "No proof of possession was given for it.");
+  const err = el("p", { class: "error", role: "alert", id: "pop-error" });
+  const file = el("input", { type: "file", id: "pop-file", accept: ".pem,.crt,.cer,.der", "aria-describedby": "pop-error" });
+  const code = el("p", {});
+  const cmd = el("pre", { class: "cmd" });
+  const steps = el("div", { hidden: true },
+    el("p", { class: "hint" }, "Make a certificate whose common name is this code and sign it with this CA's private key (ca.pem and ca.key here), for instance:"),
+    cmd, el("label", { for: "pop-file" }, "Verification certificate (PEM or DER)"), dropArea(file, "Drop it here, or browse: "));
+  const ask = el("button", { type: "button", class: "secondary", onclick: async () => {
+    err.textContent = "";
+    let c;
+    try { c = await api("POST", `trusted-certificates/${t.id}/verification-code`); } catch (e) { err.textContent = e.message; return; }
+    code.replaceChildren("Verification code: ", el("code", { id: "pop-code" }, c.verification_code));
+    cmd.textContent = "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \\\n" +
+      `  -keyout verify.key -subj "/CN=${c.verification_code}" -out verify.csr\n` +
+      "openssl x509 -req -in verify.csr -CA ca.pem -CAkey ca.key -days 1 -out verify.pem";
+    steps.hidden = false;
+    ask.textContent = "Get a new code";
+  } }, "Get a verification code");
+  file.addEventListener("change", async () => {
+    err.textContent = "";
+    if (!file.files[0]) return;
+    try {
+      await api("POST", `trusted-certificates/${t.id}/verify`, { certificate: await certificatePem(file.files[0]) });
+    } catch (e) {
+      file.value = "";
+      err.textContent = e.message;
+      return;
+    }
+    done(`${t.name}: the proof of possession holds, it is verified.`);
+    changed();
+  });
+  return el("div", { id: "pop" },
+    el("p", { class: "hint" }, "Prove that whoever added it holds the CA's private key: ask for a code, sign a certificate naming it with that key, upload it."),
+    ask, code, steps, err);
+}
+
 async function trustedScreen(screen) {
   const body = el("tbody");
   const which = el("select", { id: "tc-list", "aria-label": "Show list" },
@@ -1590,8 +1693,12 @@ async function trustedScreen(screen) {
     const [full, devs] = await Promise.all([api("GET", "trusted-certificates/" + t.id),
       api("GET", "devices?limit=50&trusted_id=" + encodeURIComponent(t.id))]);
     const names = devs.items.map((x) => x.device_id).join(", ");
-    return { title: full.name, body: [el("p", {}, badge(full.status)), el("div", { class: "row-actions" }, trustedActions(full, ctx)),
+    // (the Cumulocity seed: the name and the auto registration are changed in its details)
+    const edit = canChange() ? el("button", { class: "secondary", "aria-label": `Edit ${full.name}`, onclick: () => editTrustedDialog(full, changed) }, "Edit") : null;
+    return { title: full.name, body: [el("p", {}, badge(full.status)), el("div", { class: "row-actions" }, edit, trustedActions(full, ctx)),
       trustedDetails(full),
+      el("h3", {}, "Proof of possession"), possessionPart(full, changed),
+      el("h3", {}, "Devices"),
       el("p", {}, !devs.items.length ? "No device registered through it yet."
         : devs.next_cursor ? `Devices registered through it (the first ${devs.items.length}; all of them under Devices): ${names}`
           : `Devices registered through it (${devs.items.length}): ${names}`)] };
@@ -1695,7 +1802,11 @@ async function devicesScreen(screen) {
     return el("tr", {}, el("td", {}, d.device_id), el("td", {}, badge(d.status)), el("td", {}, day(d.registered_at)), el("td", {}, d.last_seen),
       el("td", {}, actions));
   });
-  const load = () => list.load();
+  const load = async () => {
+    if ((await list.load()) && !body.children.length)
+      body.append(el("tr", {}, el("td", { colspan: 5, class: "muted" }, status.value === "blocked" ? "No device is blocked."
+        : status.value ? "No active device." : "No device registered yet: a device registers on its first connection, through a trusted certificate with auto registration on.")));
+  };
   status.addEventListener("change", load);
   // The latest decisions about the tenant's devices (those certhubd made for brokers asking
   // over HTTP), newest first: where to look first when a device cannot connect.
@@ -1769,7 +1880,9 @@ async function auditScreen(screen) {
   let typing = null;
   for (const f of [action, since, until]) f.addEventListener("change", load);
   for (const f of [actor, object]) f.addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(load, 300); });
-  screen.replaceChildren(el("h1", {}, "Audit log"), el("div", { class: "toolbar" }, action, actor, object, since, until), err,
+  // (each field named where it stands: two bare date fields read alike)
+  screen.replaceChildren(el("h1", {}, "Audit log"), el("div", { class: "toolbar filters" }, action, actor, object,
+    el("label", { class: "check", for: "au-since" }, "From", since), el("label", { class: "check", for: "au-until" }, "until", until)), err,
     el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "When"), el("th", {}, "Who"), el("th", {}, "What"), el("th", {}, "Object"))), body), list.more);
   await load();
 }

@@ -123,6 +123,43 @@ await page.locator("tr", { hasText: "Plant issuing" }).getByRole("button", { nam
 await page.locator("tr", { hasText: "Plant issuing" }).getByText("Trust list").waitFor();
 ok("moved to the trust list from its row");
 
+// The proof of possession (the Cumulocity seed's trusted certificates), from the panel: a code
+// asked, a certificate naming it that another key signed refused, one the CA's key signed taken.
+const fleetDetails = page.locator("tr", { hasText: "Fleet root" }).getByRole("button", { name: "Details of Fleet root" });
+if ((await fleetDetails.getAttribute("aria-expanded")) !== "true") await fleetDetails.click();
+await panelOf(page).getByRole("button", { name: "Get a verification code" }).click();
+const popCode = await panelOf(page).locator("#pop-code").innerText();
+assert.match(await panelOf(page).locator("pre").innerText(), new RegExp(`/CN=${popCode}`));
+const popCert = (out, ca) => {
+  execFileSync("openssl", ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", `${work}/pop.key`,
+    "-subj", `/CN=${popCode}`, "-out", `${work}/pop.csr`], { stdio: "ignore" });
+  execFileSync("openssl", ["x509", "-req", "-in", `${work}/pop.csr`, "-days", "1", "-out", `${work}/${out}`,
+    ...(ca ? ["-CA", `${work}/${ca}.pem`, "-CAkey", `${work}/${ca}.key`] : ["-signkey", `${work}/pop.key`])], { stdio: "ignore" });
+};
+popCert("pop-wrong.pem", null);
+popCert("pop.pem", "fleet");
+await page.locator("#pop-file").setInputFiles(`${work}/pop-wrong.pem`);
+await page.locator("#pop-error").getByText("not signed by this trusted certificate's key").waitFor();
+assert.equal((await panelFields(page))["Proof of possession"], "not verified");
+await page.locator("#pop-file").setInputFiles(`${work}/pop.pem`);
+await panelOf(page).getByText("The holder of this CA's private key proved it: verified.").waitFor();
+assert.equal((await panelFields(page))["Proof of possession"], "verified");
+ok("a proof of possession given from the panel: a wrong one refused saying why, the right one verifies it");
+// Its name and auto registration changed in its details (the seed's "To edit a trusted certificate").
+await panelOf(page).getByRole("button", { name: "Edit Fleet root" }).click();
+await page.locator("#te-name").fill("Fleet root renamed");
+await page.locator("#te-auto").uncheck();
+await page.getByRole("dialog").getByRole("button", { name: "Save" }).click();
+await panelOf(page).getByRole("heading", { name: "Fleet root renamed" }).waitFor();
+assert.match(await page.locator("tr", { hasText: "Fleet root renamed" }).innerText(), /\boff\b/);
+await panelOf(page).getByRole("button", { name: "Edit Fleet root renamed" }).click();
+await page.locator("#te-name").fill("Fleet root");
+await page.locator("#te-auto").check();
+await page.getByRole("dialog").getByRole("button", { name: "Save" }).click();
+await panelOf(page).getByRole("heading", { name: "Fleet root", exact: true }).waitFor();
+assert.match(await page.locator("tr", { hasText: "Fleet root" }).innerText(), /\bon\b/);
+ok("a trusted certificate renamed and its auto registration switched from its details");
+
 // A subject holding markup is shown as text.
 await page.getByRole("button", { name: "Add trusted certificate" }).click();
 await page.locator("#tc-file").setInputFiles(`${work}/xss.pem`);
@@ -673,8 +710,10 @@ await page.getByRole("button", { name: "Delete Lab Issuing" }).waitFor({ state: 
 ok("a CA deleted from the tree: told it has an unexpired certificate, then deleted anyway");
 await page.screenshot({ path: `${shots}/cas.png`, fullPage: true });
 
-// A CSR made here, downloaded and checked by openssl.
+// A CSR made here, downloaded and checked by openssl.  None yet: the list says so.
 await page.getByRole("link", { name: "CSRs", exact: true }).click();
+await page.getByText("No CSR yet.", { exact: false }).waitFor();
+ok("an empty list of CSRs says so");
 await page.getByRole("button", { name: "New CSR" }).click();
 await page.getByLabel("Name", { exact: true }).fill("partner");
 await page.getByLabel("Common name").fill("partner.example");
@@ -721,6 +760,35 @@ await page.getByRole("dialog").getByRole("button", { name: "Delete", exact: true
 await page.getByRole("button", { name: "Download partner" }).waitFor({ state: "detached" });
 assert.equal(await page.evaluate(async (id) => (await (await fetch("/api/v1/certificates/" + id)).json()).has_private_key, signed.id), true);
 ok("a signed CSR deleted from its row: its certificate keeps the key");
+
+// A CSR made elsewhere (a device keeps its key), uploaded in the wizard as a DER file and
+// signed by a CA here with the profile chosen: the certificate takes its subject and names.
+execFileSync("openssl", ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", `${work}/sensor.key`,
+  "-subj", "/CN=sensor-7.example", "-addext", "subjectAltName=DNS:sensor-7.example", "-outform", "DER", "-out", `${work}/sensor.der`], { stdio: "ignore" });
+await page.getByRole("link", { name: "Certificates and keystores" }).click();
+await page.getByRole("button", { name: "Create certificate" }).click();
+const wizard = page.getByRole("dialog");
+await wizard.locator("#name").fill("sensor-7");
+await wizard.locator("#type").selectOption("sign");
+await wizard.locator("#profile").selectOption("tls-client");
+await wizard.getByRole("button", { name: "Next" }).click();
+await wizard.getByRole("button", { name: "Next" }).click();
+await page.locator("#wz-error").getByText("Paste the CSR, or upload its file.").waitFor();
+await wizard.getByLabel("Upload the CSR (PEM or DER)").setInputFiles(`${work}/sensor.der`);
+await page.waitForFunction(() => document.querySelector("#sg-csr").value.startsWith("-----BEGIN CERTIFICATE REQUEST-----"));
+await wizard.getByRole("button", { name: "Next" }).click();
+await wizard.getByRole("button", { name: "Next" }).click();
+await wizard.getByRole("button", { name: "Sign", exact: true }).click();
+await panelOf(page).getByRole("heading", { name: "sensor-7" }).waitFor();
+await page.waitForFunction(() => [...document.querySelectorAll("#panel dt")].some((dt) => dt.textContent === "Extended key usage"));
+const sensor = await panelFields(page);
+assert.equal(sensor.Subject, "CN=sensor-7.example");
+assert.equal(sensor["Subject alternative names"], "dns:sensor-7.example");
+assert.equal(sensor["Extended key usage"], "client_auth");
+ok("a CSR uploaded in the wizard (DER) is signed here with the profile chosen, a missing one said at its step");
+await panelOf(page).getByRole("button", { name: "Delete sensor-7" }).click();
+await page.getByRole("dialog").getByRole("button", { name: "Delete", exact: true }).click();
+await page.locator("tr", { hasText: "sensor-7" }).waitFor({ state: "detached" });
 
 // A JKS uploaded, shown entry by entry, in the one list of certificates and keystores.
 await page.getByRole("link", { name: "Certificates and keystores" }).click();
@@ -969,7 +1037,8 @@ await page.getByRole("button", { name: "Unblock pump-1", exact: true }).waitFor(
 assert.equal(await page.locator("#dev-table tbody tr").count(), 1);
 ok("a device blocked from its row, and the blocked ones listed apart");
 await page.getByRole("button", { name: "Unblock pump-1", exact: true }).click();
-await page.locator("#dev-table tbody tr").first().waitFor({ state: "detached" });
+// (an empty list says so, as the certificates' does, rather than stand as a bare heading)
+await page.locator("#dev-table").getByText("No device is blocked.").waitFor();
 await page.getByLabel("Show devices").selectOption("active");
 await page.getByRole("button", { name: "Block pump-1", exact: true }).waitFor();
 await page.getByRole("button", { name: "Block pump-2", exact: true }).waitFor();
@@ -1070,6 +1139,13 @@ await page.getByText("No entry matches.").waitFor();
 await page.locator("#au-actor").fill("");
 await page.locator("#au-action").selectOption("");
 ok("the audit log filtered by action and by who, an empty result said");
+// Its filters stand on one line, each day field named where it is seen (two bare date fields,
+// each the page's width, read alike).
+const sinceBox = await page.locator("#au-since").boundingBox(), untilBox = await page.locator("#au-until").boundingBox();
+assert.equal(Math.round(sinceBox.y), Math.round(untilBox.y));
+assert.ok(sinceBox.width < 400);
+assert.equal(await page.locator("label[for=au-since]").innerText(), "From");
+ok("the audit log's filters stand side by side, the days named From and until");
 // A keystore's certificate picker reaches past its first page: it asks the server for what is
 // typed (bulk-150 is not among the newest 25 it shows first), says when a term holds more than
 // it shows, and the entry chosen is added.
