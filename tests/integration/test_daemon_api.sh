@@ -507,6 +507,16 @@ api GET "/api/v1/keystores/$chained/entries/nothing-here"
 check_eq "an alias the keystore lacks: 404 on alias" "404 alias" "$status $(body .error.field)"
 TOKEN=$beta api GET "/api/v1/keystores/$chained/entries/web%2Fprod"
 check_eq "nor does another tenant see the entry" 404 "$status"
+# An encoded NUL ended the decoded path: the DELETE of one entry, so cut short, was the DELETE of
+# the whole keystore, and a GET of an export the certificate's details.
+api DELETE "/api/v1/keystores/$chained%00/entries/web%2Fprod"
+check_eq "an encoded NUL in the path: 400, naming it" "400 true" "$status $(body '.error.message | contains("%00")')"
+api GET "/api/v1/keystores/$chained/entries/web%2Fprod"
+check_eq "and the keystore and its entry are still there" "200 web/prod" "$status $(body .alias)"
+api GET "/api/v1/certificates/$id%00/export"
+check_eq "nor is a certificate's export cut short to the certificate" 400 "$status"
+api GET "/api/v1/certificates/$id/export?format=pem%00der"
+check_eq "nor a value of the query" 400 "$status"
 # A keystore's entries a page at a time, in the keystore's order.
 for a in alpha beta gamma; do
     keytool -genkeypair -keystore three.jks -storetype JKS -storepass changeit -keypass changeit -alias "$a" \
