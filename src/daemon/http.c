@@ -583,6 +583,7 @@ bool http_answer(struct evhttp_request *ev, ch_svc *svc)
             memcpy(kv->key, name, strlen(name) + 1);
         free(name);
     }
+    r.raw_path = evhttp_uri_get_path(uri);
     r.path = decoded;
     api_dispatch(&r);
     evhttp_clear_headers(&r.query);
