@@ -3364,6 +3364,26 @@ static bool match(const char *pattern, const char *path, char *id, size_t idsize
     return *pattern == '\0' && *path == '\0';
 }
 
+/* Whether the path as sent (raw) has an encoded slash ("%2F") only where {alias}, which takes the
+ * rest of the path slashes and all, begins: the path is matched decoded, and elsewhere
+ * "certificates/crt_1%2Fexport" (an id that names no certificate) was the export of crt_1,
+ * and "keystores/kst_1%2Fentries%2Fweb" on a DELETE the removal of an entry. */
+static bool slashes_as_sent(const char *pattern, const char *raw)
+{
+    const char *alias = strstr(pattern, "{alias}");
+    size_t slashes = 3; /* "/api/v1/" */
+    const char *end;
+
+    for (const char *q = pattern; *q && (alias == NULL || q < alias); q++)
+        slashes += *q == '/';
+    for (end = raw; *end && (alias == NULL || slashes > 0); end++)
+        slashes -= *end == '/';
+    for (const char *q = raw; q + 3 <= end; q++)
+        if (q[0] == '%' && q[1] == '2' && (q[2] == 'F' || q[2] == 'f'))
+            return false;
+    return true;
+}
+
 /* Every route counted in /metrics: the counters were once sized for fewer routes than the table
  * came to hold, and its last ones (profiles, overview) went uncounted. */
 _Static_assert(sizeof routes / sizeof routes[0] + 1 <= NROUTES_MAX, "NROUTES_MAX holds every route and \"other\"");
@@ -3389,6 +3409,13 @@ const char *api_route_label(size_t i)
 }
 
 static void dispatch(req *r, size_t *route_index);
+
+/* match, and the path as sent has its slashes where the pattern has them. */
+static bool route_matches(req *r, const char *pattern, const char *path, char *id, size_t idsize)
+{
+    return match(pattern, path, id, idsize, &r->sub) &&
+           (r->raw_path == NULL || slashes_as_sent(pattern, r->raw_path));
+}
 
 /* What a scoped token may do: read its certificates (details, export, key when allowed) and
  * bundles, and nothing else. */
@@ -3566,7 +3593,7 @@ static void dispatch(req *r, size_t *route_index)
         return console_file(r, p);
     /* A trust bundle is read without a token where its tenant made it public (the tenant named
      * by ?tenant, "default" when none). */
-    if (m == EVHTTP_REQ_GET && match("bundles/{id}", p + 8, id, sizeof id, &r->sub) &&
+    if (m == EVHTTP_REQ_GET && route_matches(r, "bundles/{id}", p + 8, id, sizeof id) &&
         evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Authorization") == NULL &&
         session_cookie(r, (char[128]){0}, 128) == NULL) {
         while (routes[i].handler != bundle_get)
@@ -3579,7 +3606,7 @@ static void dispatch(req *r, size_t *route_index)
     p += 8;
     /* The route, found once: the first whose method and pattern match.  One the workers answer
      * is handed to them before the token is checked (there, with the rest of the request). */
-    while (i < nroutes && !(routes[i].method == m && match(routes[i].pattern, p, id, sizeof id, &r->sub)))
+    while (i < nroutes && !(routes[i].method == m && route_matches(r, routes[i].pattern, p, id, sizeof id)))
         i++;
     if (i < nroutes && !routes[i].on_loop && hand_off(r))
         return;
@@ -3599,7 +3626,7 @@ static void dispatch(req *r, size_t *route_index)
     /* A known path asked with another method: its methods, in the table's order; GET brings
      * HEAD. */
     for (i = 0; i < nroutes; i++)
-        if (match(routes[i].pattern, p, id, sizeof id, &r->sub))
+        if (route_matches(r, routes[i].pattern, p, id, sizeof id))
             snprintf(allow + strlen(allow), sizeof allow - strlen(allow), "%s%s%s", allow[0] ? ", " : "",
                      method_name(routes[i].method), routes[i].method == EVHTTP_REQ_GET ? ", HEAD" : "");
     if (allow[0])

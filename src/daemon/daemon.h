@@ -18,6 +18,7 @@ typedef struct req {
     struct evhttp_request *ev;
     ch_svc *svc;
     const char *path;          /* decoded path without the query */
+    const char *raw_path;      /* the same as sent, percent-encoded */
     const char *sub;           /* what a route's {alias} matched, within path */
     struct evkeyvalq query;
     ch_svc_principal who;      /* set once authenticated */

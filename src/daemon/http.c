@@ -551,12 +551,22 @@ bool http_answer(struct evhttp_request *ev, ch_svc *svc)
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
     req r = {.ev = ev, .svc = svc};
     char *decoded = NULL;
+    size_t decoded_len = 0;
 
     r.query.tqh_first = NULL; /* TAILQ_INIT without sys/queue.h */
     r.query.tqh_last = &r.query.tqh_first;
     if (uri == NULL || evhttp_uri_get_path(uri) == NULL ||
-        (decoded = evhttp_uridecode(evhttp_uri_get_path(uri), 0, NULL)) == NULL) {
+        (decoded = evhttp_uridecode(evhttp_uri_get_path(uri), 0, &decoded_len)) == NULL) {
         reply_error_msg(&r, CH_EINVAL, NULL, "bad request URI");
+        return false;
+    }
+    /* An encoded NUL ends the decoded path as a C string: "/keystores/ID%00/entries/web" was
+     * DELETE /keystores/ID, the whole keystore gone for one entry asked.  No id, name or alias
+     * holds one; a value of the query would be cut short the same way. */
+    if (strlen(decoded) != decoded_len ||
+        (evhttp_uri_get_query(uri) != NULL && strstr(evhttp_uri_get_query(uri), "%00") != NULL)) {
+        reply_error_msg(&r, CH_EINVAL, NULL, "the request URI holds an encoded NUL (%00): no path or value has one");
+        free(decoded);
         return false;
     }
     if (evhttp_uri_get_query(uri) != NULL && evhttp_parse_query_str(evhttp_uri_get_query(uri), &r.query) != 0) {
@@ -573,6 +583,7 @@ bool http_answer(struct evhttp_request *ev, ch_svc *svc)
             memcpy(kv->key, name, strlen(name) + 1);
         free(name);
     }
+    r.raw_path = evhttp_uri_get_path(uri);
     r.path = decoded;
     api_dispatch(&r);
     evhttp_clear_headers(&r.query);

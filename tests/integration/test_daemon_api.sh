@@ -511,6 +511,27 @@ api GET "/api/v1/keystores/$chained/entries/nothing-here"
 check_eq "an alias the keystore lacks: 404 on alias" "404 alias" "$status $(body .error.field)"
 TOKEN=$beta api GET "/api/v1/keystores/$chained/entries/web%2Fprod"
 check_eq "nor does another tenant see the entry" 404 "$status"
+# An encoded NUL ended the decoded path: the DELETE of one entry, so cut short, was the DELETE of
+# the whole keystore, and a GET of an export the certificate's details.
+api DELETE "/api/v1/keystores/$chained%00/entries/web%2Fprod"
+check_eq "an encoded NUL in the path: 400, naming it" "400 true" "$status $(body '.error.message | contains("%00")')"
+api GET "/api/v1/keystores/$chained/entries/web%2Fprod"
+check_eq "and the keystore and its entry are still there" "200 web/prod" "$status $(body .alias)"
+api GET "/api/v1/certificates/$id%00/export"
+check_eq "nor is a certificate's export cut short to the certificate" 400 "$status"
+api GET "/api/v1/certificates/$id/export?format=pem%00der"
+check_eq "nor a value of the query" 400 "$status"
+# An encoded slash is part of the segment it is in: only an alias, which takes the rest of the
+# path, holds one.  In an id it made another route of the path (the entry's DELETE for a
+# keystore's id, the export for a certificate's).
+api DELETE "/api/v1/keystores/$chained%2Fentries%2Fweb%2Fprod"
+check_eq "an encoded slash in a keystore's id: 404" 404 "$status"
+api GET "/api/v1/keystores/$chained/entries/web%2Fprod"
+check_eq "and the entry is still there" "200 web/prod" "$status $(body .alias)"
+api GET "/api/v1/certificates/$id%2Fexport"
+check_eq "an encoded slash in a certificate's id: 404, not its export" "404 not_found" "$status $(body .error.code)"
+api POST "/api/v1/certificates/$id%2fexport" '{"format":"pem"}'
+check_eq "in lower case, asked with a method the export takes" 404 "$status"
 # A keystore's entries a page at a time, in the keystore's order.
 for a in alpha beta gamma; do
     keytool -genkeypair -keystore three.jks -storetype JKS -storepass changeit -keypass changeit -alias "$a" \
