@@ -1872,6 +1872,13 @@ static void metrics(req *r)
                                "metrics among them.\n# TYPE certhub_http_worker_requests_total counter\n"
                                "certhub_http_worker_requests_total %lld\n",
                            http_worker_requests_total());
+    /* The server certificate's checks for renewal: one every --renew-check seconds; a check
+     * that renews it says so in the log, one that finds it young leaves this alone as its trace. */
+    if (http_server_cert_checks() >= 0)
+        e |= ch_buf_printf(&b, "# HELP certhub_server_certificate_checks_total Checks of certhubd's own server "
+                               "certificate for renewal done.\n# TYPE certhub_server_certificate_checks_total counter\n"
+                               "certhub_server_certificate_checks_total %lld\n",
+                           http_server_cert_checks());
     /* The scheduler's rounds (renewals, rotations, expiry alerts): one every --job-interval
      * seconds, or later when a round takes longer; one that stops growing has stopped. */
     e |= ch_buf_printf(&b, "# HELP certhub_scheduler_rounds_total Rounds of the job scheduler (renewals, rotations, "

@@ -131,6 +131,9 @@ int http_worker_requests(void);
 /* Requests handed to the workers since the server started (these /metrics among them); -1
  * outside a running server. */
 long long http_worker_requests_total(void);
+/* Checks of the server certificate for renewal done (--renew-check, SIGHUP), whether or not one
+ * renewed it; -1 outside a running server. */
+long long http_server_cert_checks(void);
 /* The body size cap, timeouts and methods of every certhubd HTTP server. */
 void http_limits(struct evhttp *http);
 

@@ -539,6 +539,7 @@ struct server {
     struct job *jobs, *jobs_tail;  /* under pool_lock */
     _Atomic int jobs_open;         /* handed off and not yet answered */
     _Atomic long long jobs_total;  /* handed off since the start */
+    _Atomic long long cert_checks; /* checks of the server certificate done (on_renew_timer) */
     bool pool_stop;
 };
 
@@ -1396,6 +1397,11 @@ long long http_worker_requests_total(void)
     return the_server != NULL ? atomic_load(&the_server->jobs_total) : -1;
 }
 
+long long http_server_cert_checks(void)
+{
+    return the_server != NULL ? atomic_load(&the_server->cert_checks) : -1;
+}
+
 static void *pool_main(void *arg);
 
 bool hand_off(req *r)
@@ -1521,13 +1527,14 @@ static void on_renew_timer(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    if ((fresh = s->refresh(s->refresh_arg)) == NULL)
-        return;
-    pthread_mutex_lock(&s->tls_lock);
-    old = s->tls;
-    s->tls = fresh;
-    pthread_mutex_unlock(&s->tls_lock);
-    SSL_CTX_free(old);
+    if ((fresh = s->refresh(s->refresh_arg)) != NULL) {
+        pthread_mutex_lock(&s->tls_lock);
+        old = s->tls;
+        s->tls = fresh;
+        pthread_mutex_unlock(&s->tls_lock);
+        SSL_CTX_free(old);
+    }
+    atomic_fetch_add(&s->cert_checks, 1);
 }
 
 int server_listen(const char *addr, int port)
