@@ -314,9 +314,12 @@ async function overviewScreen(screen) {
       el("h2", {}, "Expiring per week, next 26 weeks"), svg));
 }
 
-// A download of what the API answered, under a file name.
+// A download of what the API answered, under a file name: a name given here may hold what
+// no file system takes (a slash, a colon, "<"), which each browser and system would replace
+// its own way or refuse, so it is replaced here, the same everywhere.
 function saveBlob(blob, name) {
-  const a = el("a", { href: URL.createObjectURL(blob), download: name });
+  const file = name.replace(/[\\/:*?"<>|\u0000-\u001f\u007f]+/g, "_").replace(/^[\s.]+/, "") || "download";
+  const a = el("a", { href: URL.createObjectURL(blob), download: file });
   document.body.append(a);
   a.click();
   a.remove();
