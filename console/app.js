@@ -1251,6 +1251,9 @@ async function casScreen(screen) {
       const kids = list.filter((c) => c.parent_id === ca.id);
       const actions = el("span", { class: "row-actions" },
         el("button", { class: "secondary", "aria-label": `Download the chain of ${ca.name}`, onclick: () => download("GET", `cas/${ca.id}/chain`, null, `${ca.name}-chain.pem`) }, "Chain"),
+        // Its certificate's export: a CA whose key is elsewhere still goes out as a truststore.
+        ca.certificate_id ? el("button", { class: "secondary", "aria-label": `Export ${ca.name}`,
+          onclick: async () => exportDialog(await api("GET", `certificates/${ca.certificate_id}`)) }, "Export") : null,
         canChange() && ca.can_sign && ca.path_len !== 0 ? el("button", { class: "secondary", "aria-label": `Create an intermediate under ${ca.name}`, onclick: () => caDialog(`Intermediate CA under ${ca.name}`, ca.id, load) }, "Create intermediate") : null,
         canChange() && ca.can_sign && ca.status === "active" ? el("button", { class: "secondary", "aria-label": `Rotate ${ca.name}`, onclick: () => confirmDialog(
           `Rotate "${ca.name}"? It gets a new key and certificate and issues from them; the old certificate stays in trust bundles for what it issued.`,

@@ -757,6 +757,32 @@ await page.getByRole("dialog").getByText(/unexpired certificate/).waitFor();
 await page.getByRole("dialog").getByRole("button", { name: "Delete anyway" }).click();
 await page.getByRole("button", { name: "Delete Lab Issuing" }).waitFor({ state: "detached" });
 ok("a CA deleted from the tree: told it has an unexpired certificate, then deleted anyway");
+// A CA whose key is not here (imported without it), exported from the tree as a Java
+// truststore: P12 and JKS offered without the key, the key alone not at all.
+execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", `${work}/outside-ca.key`,
+  "-subj", "/CN=Outside Root CA", "-days", "30", "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-out", `${work}/outside-ca.pem`], quiet);
+await page.getByRole("button", { name: "Import CA" }).click();
+await page.getByLabel("Name", { exact: true }).fill("Outside Root");
+await page.getByLabel("Certificate (PEM), pasted").fill(readFileSync(`${work}/outside-ca.pem`, "utf8"));
+await page.getByRole("dialog").getByRole("button", { name: "Import" }).click();
+await page.locator("li", { hasText: "Outside Root" }).getByText("cannot sign").waitFor();
+await page.getByRole("button", { name: "Export Outside Root" }).click();
+await page.locator("#ex-why").getByText("certhub holds no private key for this certificate").waitFor();
+assert.deepEqual(await page.locator("#ex-format option").evaluateAll((os) => os.map((o) => o.value)), ["pem", "der", "p7b", "p12", "jks"]);
+await page.getByLabel("Format", { exact: true }).selectOption("jks");
+assert.ok(await page.getByLabel(/^Truststore/).isChecked());
+assert.ok(await page.getByLabel(/^Truststore/).isDisabled());
+assert.ok(await page.locator("#ex-key-password").isHidden());
+await page.getByLabel(/^Password of the JKS$/).fill("trust-s3cret");
+await page.getByLabel("Repeat the password").fill("trust-s3cret");
+await page.getByLabel(/^Alias of the entry/).fill("outside");
+const [trustDl] = await Promise.all([page.waitForEvent("download"), page.getByRole("dialog").getByRole("button", { name: "Download" }).click()]);
+assert.equal(trustDl.suggestedFilename(), "Outside Root-truststore.jks");
+await trustDl.saveAs(`${work}/outside-trust.jks`);
+const trustList = execFileSync("keytool", ["-list", "-keystore", `${work}/outside-trust.jks`, "-storepass", "trust-s3cret"], quiet).toString();
+assert.match(trustList, /^outside, .*trustedCertEntry/m);
+assert.doesNotMatch(trustList, /PrivateKeyEntry/);
+ok("a CA without its key here, exported from the tree as a JKS truststore: keytool lists its trusted entry, no key");
 await page.screenshot({ path: `${shots}/cas.png`, fullPage: true });
 
 // A CSR made here, downloaded and checked by openssl.  None yet: the list says so.
