@@ -314,9 +314,12 @@ async function overviewScreen(screen) {
       el("h2", {}, "Expiring per week, next 26 weeks"), svg));
 }
 
-// A download of what the API answered, under a file name.
+// A download of what the API answered, under a file name: a name given here may hold what
+// no file system takes (a slash, a colon, "<"), which each browser and system would replace
+// its own way or refuse, so it is replaced here, the same everywhere.
 function saveBlob(blob, name) {
-  const a = el("a", { href: URL.createObjectURL(blob), download: name });
+  const file = name.replace(/[\\/:*?"<>|\u0000-\u001f\u007f]+/g, "_").replace(/^[\s.]+/, "") || "download";
+  const a = el("a", { href: URL.createObjectURL(blob), download: file });
   document.body.append(a);
   a.click();
   a.remove();
@@ -336,75 +339,133 @@ async function download(method, path, body, name) {
   saveBlob(await res.blob(), name);
 }
 
-// The passwords of a P12 or JKS export, shown with those formats, each typed twice: the
-// store's; for a P12 none at all (the empty password, which Windows and Kubernetes secrets
-// read), asked for by its box and never taken from an empty field; for a JKS its key entries'
-// own (keytool -keypass).
-function storePasswords(id, format) {
-  const store = passwordTwice(`${id}-password`, "Password (P12 and JKS)");
+// What an export gives, as the dialog says it and as the file is named: the format (with
+// "key" the private key alone), the options chosen, and whether it is one certificate's or a
+// keystore's entries.  A truststore and a legacy P12 get names apart from the keystore with
+// the key, so that one is not taken for the other once downloaded.
+function exportGives(f, o, many) {
+  const certs = many ? "every entry's certificate and chain" : "the certificate and its chain";
+  const locked = o.password ? "encrypted with the password" : "in clear (no password)";
+  if (f === "key") return ["-key.pem", `The private key alone, PEM (PKCS#8, nginx's ssl_certificate_key), ${locked}.`];
+  if (f === "pem" && o.includeKey) return ["-with-key.pem", `The private key ${locked}, then ${certs}, in one PEM file (HAProxy, Vault's pem_bundle).`];
+  if (f === "pem") return [".pem", `${certs[0].toUpperCase() + certs.slice(1)}, PEM text (nginx's ssl_certificate), no key.`];
+  if (f === "der") return [".der", "The certificate alone, binary DER (Windows opens it as .cer), no key."];
+  if (f === "p7b") return [".p7b", `${certs[0].toUpperCase() + certs.slice(1)}, PKCS#7 (Windows, IIS), no key.`];
+  const kind = f === "jks" ? "A Java keystore (JKS)" : "A PKCS#12 file (PFX)";
+  const legacy = f === "p12" && o.legacy ? ", in the older ciphers (3DES, RC2) old Java and Windows read (OpenSSL 3 opens it with -legacy)" : "";
+  if (o.truststore) return [`-truststore${legacy ? "-legacy" : ""}.${f}`, `${kind} for those who check it: ${certs}, each a trusted entry (keytool -importcert), no private key${legacy}.`];
+  return [`${legacy ? "-legacy" : ""}.${f}`, `${kind}: the private key with ${certs}${legacy}.`];
+}
+
+// The options of an export, each shown with the formats that take it: the private key in a
+// PEM or not; a P12 or JKS as a truststore (the certificates alone) or a keystore with the
+// key, and a P12 in the legacy ciphers; and the passwords, each typed twice.  The store's is
+// required with P12 and JKS, but for a P12 none at all (the empty password, which Windows and
+// Kubernetes secrets read) is asked for by its box and never taken from an empty field; with
+// a key in PEM it is optional and encrypts the key.  A JKS key entry may have its own
+// (keytool -keypass).  keys: whether the key may be in the file at all (certhub holds it and
+// the account may export it); without, a P12 or JKS is a truststore and nothing else.
+function exportOptions(id, format, keys, many) {
+  const check = (name, text, attrs = {}) => {
+    const box = el("input", { id: `${id}-${name}`, type: "checkbox", ...attrs });
+    return [box, el("div", { hidden: true }, el("label", { class: "check" }, box, text))];
+  };
+  const [includeKey, includeKeyRow] = check("include-key", "With the private key (one file for nginx or HAProxy)");
+  const [truststore, truststoreRow] = check("truststore", "Truststore: the certificates alone, no private key",
+    keys ? {} : { checked: true, disabled: true });
+  const [legacy, legacyRow] = check("legacy", "Legacy: the older ciphers (3DES, RC2) that old Java and Windows read");
+  const [none, noneRow] = check("no-password", "No password: a P12 without one, as Windows and Kubernetes secrets take it (a key in it is not protected)");
+  const store = passwordTwice(`${id}-password`, "Password");
   const key = passwordTwice(`${id}-key-password`, "Key password (JKS), when the key's is not the store's", "Repeat the key password");
   const password = store.input, keyPassword = key.input;
   password.setAttribute("aria-describedby", `${id}-error`);
-  const none = el("input", { id: `${id}-no-password`, type: "checkbox" });
+  const storeLabel = store.rows[0];
   const pwRow = el("div", { hidden: true }, store.rows);
-  const noneRow = el("div", { hidden: true }, el("label", { class: "check" }, none,
-    "No password: a P12 without one, as Windows and Kubernetes secrets take it (its key is not protected)"));
   const keyRow = el("div", { hidden: true }, key.rows);
+  const gives = el("p", { class: "hint", id: `${id}-gives`, "aria-live": "polite" });
+  format.setAttribute("aria-describedby", `${id}-gives`);
+  const chosen = () => ({ includeKey: format.value === "pem" && includeKey.checked, truststore: truststore.checked,
+    legacy: legacy.checked, password: password.value !== "" && !(format.value === "p12" && none.checked) });
   const show = () => {
-    const f = format.value;
-    pwRow.hidden = !["p12", "jks"].includes(f);
+    const f = format.value, o = chosen();
+    const isStore = f === "p12" || f === "jks", keyInFile = f === "key" || o.includeKey;
+    includeKeyRow.hidden = !(f === "pem" && keys);
+    truststoreRow.hidden = !isStore;
+    legacyRow.hidden = f !== "p12";
     noneRow.hidden = f !== "p12";
-    keyRow.hidden = f !== "jks";
+    pwRow.hidden = !(isStore || keyInFile);
+    storeLabel.textContent = isStore ? `Password of the ${f.toUpperCase()}` : "Password to encrypt the key (none: the key in clear)";
+    keyRow.hidden = f !== "jks" || o.truststore;
     password.disabled = store.second.disabled = f === "p12" && none.checked;
+    gives.textContent = exportGives(f, o, many)[1];
   };
-  format.addEventListener("change", show);
-  none.addEventListener("change", show);
+  for (const e of [format, includeKey, truststore, legacy, none]) e.addEventListener("change", show);
+  password.addEventListener("input", show);
   show();
   return {
-    rows: [pwRow, noneRow, keyRow],
-    // The request's password fields for the format chosen; a missing password said here.
+    rows: [gives, includeKeyRow, truststoreRow, legacyRow, pwRow, noneRow, keyRow],
+    // What the file is named after: exportGives's suffix.
+    suffix: () => exportGives(format.value, chosen(), many)[0],
+    // The request's fields for the format chosen; a missing password said here.
     fields() {
-      const f = format.value;
+      const f = format.value, o = chosen();
+      if (f === "key" || (f === "pem" && o.includeKey)) {
+        const pw = store.check();
+        return { ...(f === "pem" ? { include_key: true } : {}), ...(pw ? { password: pw } : {}) };
+      }
       if (f !== "p12" && f !== "jks") return {};
-      if (f === "p12" && none.checked) return { password: "" };
+      const body = { ...(o.truststore ? { truststore: true } : {}), ...(f === "p12" && o.legacy ? { legacy: true } : {}) };
+      if (f === "p12" && none.checked) return { ...body, password: "" };
       if (!password.value) throw new Error(f === "p12" ? 'Give a password, or tick "No password" for a P12 without one.' : "Give a password: a JKS needs one.");
-      store.check();
-      if (f === "jks") key.check("key passwords");
-      return f === "jks" && keyPassword.value ? { password: password.value, key_password: keyPassword.value } : { password: password.value };
+      body.password = store.check();
+      if (f === "jks" && !o.truststore && key.check("key passwords")) body.key_password = keyPassword.value;
+      return body;
     },
   };
 }
 
+// The formats of an export, each saying what it is; "key" is the private key alone.
+const exportFormats = { pem: "PEM (text)", der: "DER (binary, one certificate)", p7b: "P7B (PKCS#7)",
+  p12: "P12 / PFX (PKCS#12)", jks: "JKS (Java keystore)", key: "Private key alone (PEM)" };
+const formatSelect = (id, list, selected) =>
+  el("select", { id }, list.map((f) => el("option", { value: f, selected: f === selected }, exportFormats[f])));
+// Whether this account may export private keys (GET /session's keys_export: an operator's
+// and a viewer's may not, and the API refuses them with a 403).
+const mayExportKeys = () => !me || me.keys_export !== false;
+
 function exportDialog(c) {
-  // P12 and JKS hold the private key: offered when certhub holds one and the account may
-  // export keys (keys:export), rather than refused after the click.
-  const keyFormats = c.has_private_key !== false && (!me || me.keys_export !== false);
-  const format = el("select", { id: "ex-format" }, ["pem", "der", "p7b"].concat(keyFormats ? ["p12", "jks"] : [])
-    .map((f) => el("option", { value: f }, f.toUpperCase())));
-  const why = keyFormats ? null : el("p", { class: "hint", id: "ex-why" }, c.has_private_key === false
-    ? "P12 and JKS hold a private key, and certhub holds none for this certificate."
-    : "P12 and JKS hold the private key, which this account may not export.");
-  const passwords = storePasswords("ex", format);
+  // The key is offered where certhub holds one and the account may export it, rather than
+  // refused after the click; without, P12 and JKS are still there as truststores (a CA whose
+  // key is elsewhere, for Java to trust).
+  const keys = c.has_private_key !== false && mayExportKeys();
+  const format = formatSelect("ex-format", ["pem", "der", "p7b", "p12", "jks"].concat(keys ? ["key"] : []));
+  const why = keys ? null : el("p", { class: "hint", id: "ex-why" }, c.has_private_key === false
+    ? "certhub holds no private key for this certificate: its exports are the certificates alone, P12 and JKS as truststores."
+    : "The private key, which this account may not export, is left out: P12 and JKS are truststores, PEM has no key.");
+  const options = exportOptions("ex", format, keys, false);
   // The entry's alias in the keystore (Tomcat looks for "tomcat"): the certificate's name
   // unless another is given.
   const alias = el("input", { id: "ex-alias", placeholder: c.name, autocomplete: "off" });
   const aliasRow = el("div", { hidden: true }, el("label", { for: "ex-alias" }, "Alias of the entry (keytool lists it in lower case)"), alias);
   const err = el("p", { class: "error", id: "ex-error", role: "alert" });
-  format.addEventListener("change", () => { aliasRow.hidden = !["p12", "jks"].includes(format.value); });
+  const showAlias = () => { aliasRow.hidden = !["p12", "jks"].includes(format.value); };
+  format.addEventListener("change", showAlias);
+  showAlias();
   const form = el("form", { method: "dialog" },
     el("h2", {}, `Export ${c.name}`),
-    el("label", { for: "ex-format" }, "Format"), format, why, passwords.rows, aliasRow, err,
+    el("label", { for: "ex-format" }, "Format"), format, why, options.rows, aliasRow, err,
     el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Download"),
       el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     err.textContent = "";
-    const f = format.value, name = `${c.name}.${f}`;
+    const f = format.value, name = c.name + options.suffix();
     try {
-      if (f === "p12" || f === "jks") {
-        const body = { format: f, ...passwords.fields() };
-        if (alias.value) body.alias = alias.value;
-        await download("POST", `certificates/${c.id}/export`, body, name);
+      const body = options.fields();
+      if (f === "key") await download("POST", `certificates/${c.id}/private-key`, body, name);
+      else if (f === "p12" || f === "jks" || body.include_key) {
+        if (alias.value && f !== "pem") body.alias = alias.value;
+        await download("POST", `certificates/${c.id}/export`, { format: f, ...body }, name);
       } else await download("GET", `certificates/${c.id}/export?format=${f}`, null, name);
       d.close();
     } catch (e) { err.textContent = e.message; }
@@ -1190,6 +1251,9 @@ async function casScreen(screen) {
       const kids = list.filter((c) => c.parent_id === ca.id);
       const actions = el("span", { class: "row-actions" },
         el("button", { class: "secondary", "aria-label": `Download the chain of ${ca.name}`, onclick: () => download("GET", `cas/${ca.id}/chain`, null, `${ca.name}-chain.pem`) }, "Chain"),
+        // Its certificate's export: a CA whose key is elsewhere still goes out as a truststore.
+        ca.certificate_id ? el("button", { class: "secondary", "aria-label": `Export ${ca.name}`,
+          onclick: async () => exportDialog(await api("GET", `certificates/${ca.certificate_id}`)) }, "Export") : null,
         canChange() && ca.can_sign && ca.path_len !== 0 ? el("button", { class: "secondary", "aria-label": `Create an intermediate under ${ca.name}`, onclick: () => caDialog(`Intermediate CA under ${ca.name}`, ca.id, load) }, "Create intermediate") : null,
         canChange() && ca.can_sign && ca.status === "active" ? el("button", { class: "secondary", "aria-label": `Rotate ${ca.name}`, onclick: () => confirmDialog(
           `Rotate "${ca.name}"? It gets a new key and certificate and issues from them; the old certificate stays in trust bundles for what it issued.`,
@@ -1321,21 +1385,29 @@ async function csrsScreen(screen) {
   await load();
 }
 
-function keystoreExport(k) {
+async function keystoreExport(k) {
+  // Its entries say what it can be: DER holds one certificate, and a key goes into the file
+  // where an entry has one and the account may export it (else P12 and JKS are truststores).
+  const { entries = [] } = await api("GET", `keystores/${k.id}`);
+  const keys = mayExportKeys() && entries.some((e) => e.has_private_key);
   // (the format it is, P12 or JKS, chosen first)
-  const format = el("select", { id: "kx-format" }, ["pem", "p7b", "p12", "jks"].map((f) => el("option", { value: f, selected: f === k.format }, f.toUpperCase())));
-  // Only P12 and JKS are encrypted: the server refuses a password that would go unused.  The
-  // entries keep their aliases.
-  const passwords = storePasswords("kx", format);
+  const format = formatSelect("kx-format", ["pem"].concat(entries.length === 1 ? ["der"] : [], ["p7b", "p12", "jks"]), k.format);
+  const why = keys || !entries.some((e) => e.has_private_key) ? null
+    : el("p", { class: "hint", id: "kx-why" }, "The private keys, which this account may not export, are left out: P12 and JKS are truststores, PEM has no key.");
+  // Only P12 and JKS and a key in PEM are encrypted: the server refuses a password that would
+  // go unused.  The entries keep their aliases.
+  const options = exportOptions("kx", format, keys, true);
   const err = el("p", { class: "error", id: "kx-error", role: "alert" });
   const form = el("form", { method: "dialog" }, el("h2", {}, `Export ${k.name}`),
-    el("label", { for: "kx-format" }, "Format"), format, passwords.rows, err,
+    el("label", { for: "kx-format" }, "Format"), format, why, options.rows, err,
     el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Download"), el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     err.textContent = "";
     try {
-      await download("POST", `keystores/${k.id}/export`, { format: format.value, ...passwords.fields() }, `${k.name}.${format.value}`);
+      // (a keystore's name is often its file's: "store.jks" exported as PEM is "store.pem")
+      const base = k.name.replace(/\.(jks|jceks|p12|pfx|pem|der|cer|crt|p7b)$/i, "");
+      await download("POST", `keystores/${k.id}/export`, { format: format.value, ...options.fields() }, base + options.suffix());
       d.close();
     } catch (e) { err.textContent = e.message; }
   });

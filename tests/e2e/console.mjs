@@ -3,7 +3,7 @@
 //   node console.mjs URL DATA_DIR WORK_DIR SCREENSHOT_DIR
 import { chromium } from "playwright-core";
 import { readFileSync } from "node:fs";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import assert from "node:assert/strict";
 
 const [url, data, work, shots] = process.argv.slice(2);
@@ -240,7 +240,7 @@ const keyExports = () => page.evaluate(async () => (await (await fetch("/api/v1/
 const exportsBefore = await keyExports();
 await web.getByRole("button", { name: "Export web.example" }).click();
 await page.getByLabel("Format", { exact: true }).selectOption("p12");
-await page.getByLabel("Password (P12 and JKS)").fill("s3cret-p12");
+await page.getByLabel(/^Password of the (P12|JKS)$/).fill("s3cret-p12");
 await page.getByLabel("Repeat the password").fill("s3cret-p21");
 await page.getByRole("dialog").getByRole("button", { name: "Download" }).click();
 await page.locator("#ex-error").getByText("The two passwords typed differ: type the same in both fields.").waitFor();
@@ -265,7 +265,7 @@ await web.getByRole("button", { name: "Export web.example" }).click();
 await page.getByLabel("Format", { exact: true }).selectOption("pem");
 assert.ok(await page.locator("#ex-alias").isHidden());
 await page.getByLabel("Format", { exact: true }).selectOption("jks");
-await page.getByLabel("Password (P12 and JKS)").fill("s3cret-jks");
+await page.getByLabel(/^Password of the (P12|JKS)$/).fill("s3cret-jks");
 await page.getByLabel("Repeat the password").fill("s3cret-jks");
 await page.getByLabel(/^Alias of the entry/).fill("tomcat");
 await page.getByLabel(/^Key password \(JKS\)/).fill("key-s3cret");
@@ -293,13 +293,62 @@ await page.getByLabel(/^Alias of the entry/).fill("Tomcat");
 await page.getByRole("dialog").getByRole("button", { name: "Download" }).click();
 await page.locator("#ex-error").getByText('tick "No password"').waitFor();
 await page.getByLabel(/^No password/).check();
-assert.ok(await page.getByLabel("Password (P12 and JKS)").isDisabled());
+assert.ok(await page.getByLabel(/^Password of the (P12|JKS)$/).isDisabled());
 const [bareDl] = await Promise.all([page.waitForEvent("download"), page.getByRole("dialog").getByRole("button", { name: "Download" }).click()]);
 await bareDl.saveAs(`${work}/web-bare.p12`);
 const noPass = execFileSync("openssl", ["pkcs12", "-in", `${work}/web-bare.p12`, "-passin", "pass:", "-nodes", "-info"], quiet).toString();
 assert.match(noPass, /friendlyName: Tomcat/);
 assert.match(noPass, /BEGIN PRIVATE KEY/);
 ok("a P12 without a password asked for by its box (an empty field is said to be missing), with its alias: openssl opens it with none");
+// The key in PEM, for nginx or HAProxy: with the certificate and its chain in one file, or
+// alone and encrypted (its password typed twice); each under a name that says what it holds.
+const publicKeyOf = (args, file) => execFileSync("openssl", [...args, "-in", file], quiet).toString();
+const webCertKey = () => publicKeyOf(["x509", "-noout", "-pubkey"], `${work}/web-with-key.pem`);
+await web.getByRole("button", { name: "Export web.example" }).click();
+await page.getByLabel("Format", { exact: true }).selectOption("pem");
+await page.locator("#ex-gives").getByText("no key").waitFor();
+await page.getByLabel(/^With the private key/).check();
+await page.locator("#ex-gives").getByText("The private key in clear (no password), then the certificate and its chain").waitFor();
+assert.ok(await page.locator("#ex-alias").isHidden());
+const [pemKeyDl] = await Promise.all([page.waitForEvent("download"), page.getByRole("dialog").getByRole("button", { name: "Download" }).click()]);
+assert.equal(pemKeyDl.suggestedFilename(), "web.example-with-key.pem");
+await pemKeyDl.saveAs(`${work}/web-with-key.pem`);
+const withKey = readFileSync(`${work}/web-with-key.pem`, "utf8");
+assert.match(withKey, /^-----BEGIN PRIVATE KEY-----/);
+assert.ok((withKey.match(/BEGIN CERTIFICATE/g) || []).length >= 2, "the chain is in the file");
+assert.equal(publicKeyOf(["pkey", "-pubout"], `${work}/web-with-key.pem`), webCertKey());
+ok("exported as PEM with the key (web.example-with-key.pem): the key, then the certificate and chain; the key is the certificate's");
+await web.getByRole("button", { name: "Export web.example" }).click();
+await page.getByLabel("Format", { exact: true }).selectOption("key");
+await page.getByLabel("Password to encrypt the key").fill("pem-s3cret");
+await page.getByLabel("Repeat the password").fill("pem-s3cert");
+await page.getByRole("dialog").getByRole("button", { name: "Download" }).click();
+await page.locator("#ex-error").getByText("The two passwords typed differ").waitFor();
+await page.getByLabel("Repeat the password").fill("pem-s3cret");
+await page.locator("#ex-gives").getByText("The private key alone, PEM (PKCS#8, nginx's ssl_certificate_key), encrypted with the password.").waitFor();
+const [keyDl] = await Promise.all([page.waitForEvent("download"), page.getByRole("dialog").getByRole("button", { name: "Download" }).click()]);
+assert.equal(keyDl.suggestedFilename(), "web.example-key.pem");
+await keyDl.saveAs(`${work}/web-key.pem`);
+assert.match(readFileSync(`${work}/web-key.pem`, "utf8"), /^-----BEGIN ENCRYPTED PRIVATE KEY-----/);
+assert.equal(publicKeyOf(["pkey", "-pubout", "-passin", "pass:pem-s3cret"], `${work}/web-key.pem`), webCertKey());
+ok("the private key alone (web.example-key.pem), encrypted with the password typed twice: openssl opens it, the certificate's key");
+// The legacy P12 old Java and Windows read: the older ciphers, named apart.
+await web.getByRole("button", { name: "Export web.example" }).click();
+await page.getByLabel("Format", { exact: true }).selectOption("p12");
+await page.getByLabel(/^Legacy/).check();
+await page.locator("#ex-gives").getByText("the older ciphers (3DES, RC2)").waitFor();
+await page.getByLabel(/^Password of the P12$/).fill("old-s3cret");
+await page.getByLabel("Repeat the password").fill("old-s3cret");
+const [legacyDl] = await Promise.all([page.waitForEvent("download"), page.getByRole("dialog").getByRole("button", { name: "Download" }).click()]);
+assert.equal(legacyDl.suggestedFilename(), "web.example-legacy.p12");
+await legacyDl.saveAs(`${work}/web-legacy.p12`);
+// (-info tells the ciphers on stderr)
+const legacyInfo = spawnSync("openssl", ["pkcs12", "-legacy", "-in", `${work}/web-legacy.p12`, "-passin", "pass:old-s3cret", "-nodes", "-info"]);
+assert.equal(legacyInfo.status, 0, String(legacyInfo.stderr));
+assert.match(String(legacyInfo.stdout), /BEGIN PRIVATE KEY/);
+assert.match(String(legacyInfo.stderr), /pbeWithSHA1And3-KeyTripleDES-CBC/);
+assert.doesNotMatch(String(legacyInfo.stderr), /PBES2|AES/);
+ok("a legacy P12 (web.example-legacy.p12): openssl pkcs12 -legacy opens it, its key in it, no AES");
 await web.getByRole("button", { name: "Renew web.example" }).click();
 await page.getByRole("dialog").getByRole("button", { name: "Renew" }).click();
 await page.locator("#cert-notice").getByText(/^Renewed: web\.example, valid until /).waitFor();
@@ -708,6 +757,32 @@ await page.getByRole("dialog").getByText(/unexpired certificate/).waitFor();
 await page.getByRole("dialog").getByRole("button", { name: "Delete anyway" }).click();
 await page.getByRole("button", { name: "Delete Lab Issuing" }).waitFor({ state: "detached" });
 ok("a CA deleted from the tree: told it has an unexpired certificate, then deleted anyway");
+// A CA whose key is not here (imported without it), exported from the tree as a Java
+// truststore: P12 and JKS offered without the key, the key alone not at all.
+execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", `${work}/outside-ca.key`,
+  "-subj", "/CN=Outside Root CA", "-days", "30", "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-out", `${work}/outside-ca.pem`], quiet);
+await page.getByRole("button", { name: "Import CA" }).click();
+await page.getByLabel("Name", { exact: true }).fill("Outside Root");
+await page.getByLabel("Certificate (PEM), pasted").fill(readFileSync(`${work}/outside-ca.pem`, "utf8"));
+await page.getByRole("dialog").getByRole("button", { name: "Import" }).click();
+await page.locator("li", { hasText: "Outside Root" }).getByText("cannot sign").waitFor();
+await page.getByRole("button", { name: "Export Outside Root" }).click();
+await page.locator("#ex-why").getByText("certhub holds no private key for this certificate").waitFor();
+assert.deepEqual(await page.locator("#ex-format option").evaluateAll((os) => os.map((o) => o.value)), ["pem", "der", "p7b", "p12", "jks"]);
+await page.getByLabel("Format", { exact: true }).selectOption("jks");
+assert.ok(await page.getByLabel(/^Truststore/).isChecked());
+assert.ok(await page.getByLabel(/^Truststore/).isDisabled());
+assert.ok(await page.locator("#ex-key-password").isHidden());
+await page.getByLabel(/^Password of the JKS$/).fill("trust-s3cret");
+await page.getByLabel("Repeat the password").fill("trust-s3cret");
+await page.getByLabel(/^Alias of the entry/).fill("outside");
+const [trustDl] = await Promise.all([page.waitForEvent("download"), page.getByRole("dialog").getByRole("button", { name: "Download" }).click()]);
+assert.equal(trustDl.suggestedFilename(), "Outside Root-truststore.jks");
+await trustDl.saveAs(`${work}/outside-trust.jks`);
+const trustList = execFileSync("keytool", ["-list", "-keystore", `${work}/outside-trust.jks`, "-storepass", "trust-s3cret"], quiet).toString();
+assert.match(trustList, /^outside, .*trustedCertEntry/m);
+assert.doesNotMatch(trustList, /PrivateKeyEntry/);
+ok("a CA without its key here, exported from the tree as a JKS truststore: keytool lists its trusted entry, no key");
 await page.screenshot({ path: `${shots}/cas.png`, fullPage: true });
 
 // A CSR made here, downloaded and checked by openssl.  None yet: the list says so.
@@ -880,7 +955,7 @@ await ksDl.saveAs(`${work}/store.pem`);
 assert.match(readFileSync(`${work}/store.pem`, "utf8"), /BEGIN CERTIFICATE/);
 ok("a keystore exported (PEM)");
 await ks.getByRole("button", { name: "Export store.jks" }).click();
-assert.equal(await page.locator("#kx-format").inputValue(), "jks"); // (what it is, first)
+assert.equal(await page.getByRole("dialog").locator("#kx-format").inputValue(), "jks"); // (what it is, first)
 assert.equal(await page.getByRole("dialog").getByLabel(/^Alias/).count(), 0); // its entries keep theirs
 await page.locator("#kx-password").fill("store-s3cret");
 await page.locator("#kx-password-again").fill("store-s3cret");
@@ -892,6 +967,26 @@ execFileSync("keytool", ["-importkeystore", "-srckeystore", `${work}/store-out.j
   "-srckeypass", "key-s3cret", "-destkeystore", `${work}/store-key.p12`, "-deststoretype", "PKCS12", "-deststorepass", "changeit",
   "-noprompt"], quiet);
 ok("a keystore exported as JKS with a key password: keytool opens its key with it, under its own alias");
+// A keystore's keys in PEM, and the keystore as a truststore, each named for what it holds.
+await ks.getByRole("button", { name: "Export store.jks" }).click();
+await page.locator("#kx-format").selectOption("pem");
+await page.getByLabel(/^With the private key/).check();
+const [ksKeyDl] = await Promise.all([page.waitForEvent("download"), page.getByRole("dialog").getByRole("button", { name: "Download" }).click()]);
+assert.equal(ksKeyDl.suggestedFilename(), "store-with-key.pem");
+await ksKeyDl.saveAs(`${work}/store-with-key.pem`);
+assert.equal(publicKeyOf(["pkey", "-pubout"], `${work}/store-with-key.pem`), publicKeyOf(["x509", "-noout", "-pubkey"], `${work}/store-with-key.pem`));
+await ks.getByRole("button", { name: "Export store.jks" }).click();
+await page.getByLabel(/^Truststore/).check();
+assert.ok(await page.locator("#kx-key-password").isHidden());
+await page.locator("#kx-password").fill("trust-s3cret");
+await page.locator("#kx-password-again").fill("trust-s3cret");
+const [ksTrustDl] = await Promise.all([page.waitForEvent("download"), page.getByRole("dialog").getByRole("button", { name: "Download" }).click()]);
+assert.equal(ksTrustDl.suggestedFilename(), "store-truststore.jks");
+await ksTrustDl.saveAs(`${work}/store-trust.jks`);
+const storeTrust = execFileSync("keytool", ["-list", "-keystore", `${work}/store-trust.jks`, "-storepass", "trust-s3cret"], quiet).toString();
+assert.match(storeTrust, /^tomcat, .*trustedCertEntry/m);
+assert.doesNotMatch(storeTrust, /PrivateKeyEntry/);
+ok("a keystore exported as PEM with its key (store-with-key.pem, the key its certificate's) and as a JKS truststore (no key)");
 
 // The keystore changed entry by entry from its panel: a certificate of the inventory added, an
 // entry renamed (an alias taken in another case refused, saying so), one deleted.
@@ -1009,7 +1104,7 @@ const madeStored = await page.evaluate(async () => {
 assert.deepEqual(madeStored, { format: "jks", entries: [["made-store", "generated", true]], key: ["RSA", 3072], profile: "ks-e2e", days: 45 });
 ok("a certificate generated as a JKS keystore from the wizard: the profile's lifetime and key types filled in, RSA 3072 chosen as TrueNAS asks it; its keystore's panel shown, and the server holds it so");
 await madeRow.getByRole("button", { name: "Export made-store" }).click();
-assert.equal(await page.locator("#kx-format").inputValue(), "jks");
+assert.equal(await page.getByRole("dialog").locator("#kx-format").inputValue(), "jks");
 await page.locator("#kx-password").fill("made-s3cret");
 await page.locator("#kx-password-again").fill("made-s3cert");
 await page.getByRole("dialog").getByRole("button", { name: "Download" }).click();
@@ -1504,8 +1599,18 @@ await panelOf(vp).waitFor({ state: "hidden" });
 // Export offers a viewer the formats without the key, saying why P12 and JKS are not there.
 await vp.locator('tr[data-kind="certificate"]').getByRole("button", { name: /^Export / }).first().click();
 await vp.locator("#ex-why").getByText("which this account may not export").waitFor();
-assert.deepEqual(await vp.locator("#ex-format option").allInnerTexts(), ["PEM", "DER", "P7B"]);
-await vp.getByRole("dialog").getByRole("button", { name: "Cancel" }).click();
+assert.deepEqual(await vp.locator("#ex-format option").evaluateAll((os) => os.map((o) => o.value)), ["pem", "der", "p7b", "p12", "jks"]);
+assert.ok(await vp.getByLabel(/^With the private key/).isHidden());
+await vp.getByLabel("Format", { exact: true }).selectOption("p12");
+assert.ok(await vp.getByLabel(/^Truststore/).isChecked());
+assert.ok(await vp.getByLabel(/^Truststore/).isDisabled());
+await vp.getByLabel(/^No password/).check();
+const [viewerDl] = await Promise.all([vp.waitForEvent("download"), vp.getByRole("dialog").getByRole("button", { name: "Download" }).click()]);
+assert.match(viewerDl.suggestedFilename(), /-truststore\.p12$/);
+await viewerDl.saveAs(`${work}/viewer-trust.p12`);
+const viewerTrust = execFileSync("keytool", ["-list", "-keystore", `${work}/viewer-trust.p12`, "-storepass", ""], quiet).toString();
+assert.match(viewerTrust, /trustedCertEntry/);
+assert.doesNotMatch(viewerTrust, /PrivateKeyEntry/);
 const refused = await vp.evaluate(async () => {
   const s = await (await fetch("/api/v1/session")).json();
   return (await fetch("/api/v1/certificates", { method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": s.csrf_token },
