@@ -1365,6 +1365,7 @@ static void test_audit_numbered_per_tenant(void **state)
                                   "ALTER TABLE api_tokens DROP COLUMN expires_at;"
                                   "ALTER TABLE certificates DROP COLUMN lifetime;"
                                   "ALTER TABLE api_tokens DROP COLUMN alerted_at; DROP TABLE token_alert_deliveries;"
+                                  "DROP INDEX csrs_waiting_key; ALTER TABLE csrs DROP COLUMN spki_sha256;"
                                   "PRAGMA user_version=17",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
@@ -1596,6 +1597,7 @@ static void test_token_expiry(void **state)
                                   "ALTER TABLE api_tokens DROP COLUMN expires_at;"
                                   "ALTER TABLE certificates DROP COLUMN lifetime;"
                                   "ALTER TABLE api_tokens DROP COLUMN alerted_at; DROP TABLE token_alert_deliveries;"
+                                  "DROP INDEX csrs_waiting_key; ALTER TABLE csrs DROP COLUMN spki_sha256;"
                                   "PRAGMA user_version=21",
                                   NULL, NULL, NULL),
                      SQLITE_OK);

@@ -550,6 +550,7 @@ static void test_entry_positions(void **state)
                                   "ALTER TABLE api_tokens DROP COLUMN expires_at;"
                                   "ALTER TABLE certificates DROP COLUMN lifetime;"
                                   "ALTER TABLE api_tokens DROP COLUMN alerted_at; DROP TABLE token_alert_deliveries;"
+                                  "DROP INDEX csrs_waiting_key; ALTER TABLE csrs DROP COLUMN spki_sha256;"
                                   "PRAGMA user_version=20",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
