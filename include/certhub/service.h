@@ -238,10 +238,13 @@ typedef struct ch_svc_ca_req {
 int ch_svc_ca_create(ch_svc *svc, const ch_actor *actor, const ch_svc_ca_req *req, ch_store_ca *out);
 
 /* Imports an outside CA ("bring your own issuer"): its certificate (PEM or DER) and, if given,
- * its private key (which must match; password for an encrypted key).  Without a key the CA
- * can anchor chains but not sign. */
+ * its private key (which must match; password for an encrypted key).  Without a key, a CSR of
+ * the tenant made here that waits for its certificate and whose key is the certificate's gives
+ * its key, as ch_svc_ca_import_csr naming it would (the CSR's id then in key_from_csr, which
+ * may be NULL; else it is ""); with none the CA can anchor chains but not sign. */
 int ch_svc_ca_import(ch_svc *svc, const ch_actor *actor, const char *name, const uint8_t *cert, size_t cert_len,
-                     const uint8_t *key, size_t key_len, const char *password, ch_store_ca *out);
+                     const uint8_t *key, size_t key_len, const char *password, ch_store_ca *out,
+                     char key_from_csr[CH_ID_MAX]);
 /* Makes a CA of a certificate an outside CA signed for a CSR made here (POST /csrs first, then
  * the outside CA signs it): the CA's key is the CSR's, which never left certhub. */
 int ch_svc_ca_import_csr(ch_svc *svc, const ch_actor *actor, const char *name, const char *csr_id,
@@ -607,10 +610,14 @@ unsigned long ch_svc_scheduler_rounds(ch_svc *svc);
  * certificate the tenant already holds is CH_EEXISTS with its id in existing_id, unless it
  * was held without its key and the key is given now: the key is added to it and the answer is
  * 1 (out holds that certificate), where a new one is 0.  key_password (or NULL) opens the key
- * of a JKS or JCEKS file whose key has a password of its own (CH_EINVAL with anything else). */
+ * of a JKS or JCEKS file whose key has a password of its own (CH_EINVAL with anything else).
+ * Without a key, a CSR of the tenant made here that waits for its certificate and whose key is
+ * the certificate's gives its key, as ch_svc_csr_attach would: the certificate is "csr_signed",
+ * the CSR takes it as its certificate, and its id is in key_from_csr (which may be NULL; else
+ * it is ""); unnamed, the certificate takes the CSR's name. */
 int ch_svc_cert_import(ch_svc *svc, const ch_actor *actor, const char *name, const uint8_t *cert, size_t cert_len,
                        const uint8_t *key, size_t key_len, const char *password, const char *key_password,
-                       ch_store_cert *out, char existing_id[CH_ID_MAX]);
+                       ch_store_cert *out, char existing_id[CH_ID_MAX], char key_from_csr[CH_ID_MAX]);
 /* What ch_svc_cert_import would do with the same arguments, nothing stored, no key kept and
  * nothing audited (a review before the import): the file read and checked as the import reads
  * it, with the same errors (CH_EEXISTS where it would refuse a duplicate). */
@@ -619,6 +626,7 @@ typedef struct ch_svc_import_preview {
     bool has_key;               /* the file or private_key gave its private key */
     size_t chain_len;           /* the CA certificates the file holds besides it */
     char key_for[CH_ID_MAX];    /* non-empty: held already without a key, which would be added to it */
+    char key_from_csr[CH_ID_MAX]; /* non-empty: the key would be this CSR's (made here, waiting for it) */
     char *missing;              /* the issuer at which the chain stops short of a root, or NULL */
 } ch_svc_import_preview;
 int ch_svc_cert_import_preview(ch_svc *svc, const ch_actor *actor, const char *name, const uint8_t *cert,

@@ -453,6 +453,10 @@ typedef struct ch_store_csr {
 int ch_store_csr_put(ch_store *s, const ch_store_csr *c);
 int ch_store_csr_get(ch_store *s, ch_store_csr *out, const char *tenant_id, const char *id);
 int ch_store_csr_list(ch_store *s, const char *tenant_id, ch_store_page *page, ch_store_csr **out, size_t *count);
+/* The tenant's CSR made here (its key held) that has no certificate yet and whose key's public
+ * key has this SHA-256 of its SubjectPublicKeyInfo (hex, as ch_store_key's spki_sha256): the
+ * newest when several do.  CH_ENOTFOUND when none. */
+int ch_store_csr_waiting_for_key(ch_store *s, ch_store_csr *out, const char *tenant_id, const char *spki_sha256);
 /* CH_ECONFLICT when the CSR has a certificate already (CSRs are never deleted): inside a write
  * transaction, the check and the attach are one. */
 int ch_store_csr_attach(ch_store *s, const char *tenant_id, const char *id, const char *cert_id);

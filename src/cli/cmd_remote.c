@@ -901,8 +901,9 @@ done:
 }
 
 /* One file's outcome in the summary --output json prints: {"file","result"} with the id
- * stored (or held already) or the server's message. */
-static void folder_note(json_t *files, const char *file, const char *result, const char *id, const char *message)
+ * stored (or held already) or the server's message.  Returns it (borrowed: files holds it),
+ * for a member more, or NULL when memory ran out. */
+static json_t *folder_note(json_t *files, const char *file, const char *result, const char *id, const char *message)
 {
     json_t *o = json_pack("{ss ss}", "file", file, "result", result);
 
@@ -910,7 +911,7 @@ static void folder_note(json_t *files, const char *file, const char *result, con
         json_object_set_new(o, "id", json_string(id));
     if (o != NULL && message != NULL)
         json_object_set_new(o, "message", json_string(message));
-    json_array_append_new(files, o);
+    return json_array_append_new(files, o) == 0 ? o : NULL; /* borrowed */
 }
 
 /* Every regular file of a folder (sorted), imported one by one: a file that fails is reported
@@ -966,7 +967,7 @@ static int import_folder(cli_args *a, const char *dir, const char *password)
     }
     nkeys = folder_keys(keys, files, n, password);
     for (size_t i = 0, k = 0; i < n; i++) {
-        json_t *ans = NULL, *err;
+        json_t *ans = NULL, *err, *note;
         long status = 0;
         const char *msg, *hint = "";
         char said[1024];
@@ -990,9 +991,16 @@ static int import_folder(cli_args *a, const char *dir, const char *password)
         }
         err = json_object_get(ans, "error");
         if (status == 201) {
+            const char *from_csr = json_string_value(json_object_get(ans, "key_from_csr"));
             imported++;
-            folder_note(report, files[i], paired ? "imported_with_key" : "imported",
-                        json_string_value(json_object_get(ans, "id")), NULL);
+            /* Its key found on the server (a CSR's made there): said for this file. */
+            if (from_csr != NULL)
+                fprintf(stderr, "%scerthub: %s: its key is that of CSR %s, made on the server\n", isatty(2) ? "\n" : "",
+                        files[i], from_csr);
+            note = folder_note(report, files[i], paired ? "imported_with_key" : "imported",
+                               json_string_value(json_object_get(ans, "id")), NULL);
+            if (note != NULL && from_csr != NULL)
+                json_object_set_new(note, "key_from_csr", json_string(from_csr));
         } else if (status == 200) { /* held without its key, which it has now */
             present++;
             added++;
@@ -1765,7 +1773,15 @@ int cmd_remote_ca_import(cli_args *a)
     } else {
         str_member(a, "csr-id", body, "csr_id");
         rc = post_pem(a, "cas", body, cli_opt(a, "key"), password,
-                      "give the CA's certificate and key as PEM (or DER), or both in a PKCS#12 or JKS file", NULL);
+                      "give the CA's certificate and key as PEM (or DER), or both in a PKCS#12 or JKS file", &ans);
+        /* Neither --key nor --csr-id, and the server took the key of a CSR made there: said,
+         * as the CA signs where the user may have expected one that cannot. */
+        if (rc == 0 && json_string_value(json_object_get(ans, "key_from_csr")) != NULL)
+            fprintf(stderr, "certhub: ca import: note: its key is that of CSR %s, made on the server and waiting for "
+                            "this certificate: the CA signs with it (as --csr-id %s would have done)\n",
+                    json_string_value(json_object_get(ans, "key_from_csr")),
+                    json_string_value(json_object_get(ans, "key_from_csr")));
+        json_decref(ans);
     }
     if (data != NULL)
         ch_secure_free(data, len);

@@ -309,7 +309,8 @@ static const struct opt_help {
     {"inspect;", "key-password-file", "the password of encrypted keys, when not the keystore's own"},
     {"ca import;", "key", "the CA's private key, PEM: certhubd then issues from it"},
     {"ca import;", "password-file", "the password of the --key file, or of CERT_FILE when it is a PKCS#12 or JKS"},
-    {"ca import;", "csr-id", "the CSR made here (csr new) that the outside CA signed: the CA takes its key"},
+    {"ca import;", "csr-id", "the CSR made here (csr new) that the outside CA signed: the CA takes its key (found "
+                             "without it too, when the certificate's public key is a waiting CSR's)"},
     {"csr create;cert create;", "key-password-file", "the password of the --key file"},
     {"cert issue;cert renew;", "key-password-file", "encrypt the key downloaded with --key-out under this password"},
     {"cert issue;cert renew;", "out", "write the certificate (PEM) there, alone unless --chain; - for standard output"},

@@ -514,7 +514,7 @@ static void test_import_preview(void **state)
     ch_svc_import_preview_dispose(&p);
     assert_int_equal(count_certs(&admin_a), before);
     /* Refused as the import refuses: a wrong password, a viewer. */
-    refused = ch_svc_cert_import(svc, &admin_a, NULL, data, len, NULL, 0, "wrong", NULL, &stored, NULL);
+    refused = ch_svc_cert_import(svc, &admin_a, NULL, data, len, NULL, 0, "wrong", NULL, &stored, NULL, NULL);
     assert_true(refused < 0);
     assert_int_equal(ch_svc_cert_import_preview(svc, &admin_a, NULL, data, len, NULL, 0, "wrong", NULL, &p), refused);
     assert_int_equal(ch_svc_cert_import_preview(svc, &viewer_a, NULL, data, len, NULL, 0, "right", NULL, &p), CH_EPERM);
@@ -522,7 +522,8 @@ static void test_import_preview(void **state)
     /* The leaf alone, held without its key, then previewed with it: the key would be added. */
     snprintf(leaf + strlen(leaf), 8, ".pem");
     leaf_pem = tu_read(leaf, &leaf_len);
-    assert_int_equal(ch_svc_cert_import(svc, &admin_a, "bare", leaf_pem, leaf_len, NULL, 0, NULL, NULL, &stored, NULL),
+    assert_int_equal(ch_svc_cert_import(svc, &admin_a, "bare", leaf_pem, leaf_len, NULL, 0, NULL, NULL,
+                                        &stored, NULL, NULL),
                      0);
     assert_int_equal(ch_svc_cert_import_preview(svc, &admin_a, NULL, data, len, NULL, 0, "right", NULL, &p), 0);
     assert_string_equal(p.key_for, stored.id);
@@ -531,7 +532,8 @@ static void test_import_preview(void **state)
     assert_int_equal(ch_svc_cert_import_preview(svc, &admin_a, NULL, leaf_pem, leaf_len, NULL, 0, NULL, NULL, &p),
                      CH_EEXISTS);
     assert_non_null(strstr(ch_error_last(), stored.id));
-    assert_int_equal(ch_svc_cert_import(svc, &admin_a, NULL, leaf_pem, leaf_len, NULL, 0, NULL, NULL, &dup, existing),
+    assert_int_equal(ch_svc_cert_import(svc, &admin_a, NULL, leaf_pem, leaf_len, NULL, 0, NULL, NULL,
+                                        &dup, existing, NULL),
                      CH_EEXISTS);
     assert_string_equal(existing, stored.id);
     assert_int_equal(ch_svc_cert_import_preview(svc, &admin_b, NULL, leaf_pem, leaf_len, NULL, 0, NULL, NULL, &p), 0);
@@ -564,15 +566,18 @@ static void test_import_duplicates_and_isolation(void **state)
                      0);
     cert = tu_read(cert_path, &cert_len);
     key = tu_read(key_path, &key_len);
-    assert_int_equal(ch_svc_cert_import(svc, &admin_a, "outside", cert, cert_len, key, key_len, NULL, NULL, &first, NULL), 0);
+    assert_int_equal(ch_svc_cert_import(svc, &admin_a, "outside", cert, cert_len, key, key_len, NULL, NULL,
+                                        &first, NULL, NULL), 0);
     assert_string_equal(first.method, "imported");
     assert_non_null(first.key_id);
     /* The same certificate again: reported with the id it already has, nothing stored. */
-    assert_int_equal(ch_svc_cert_import(svc, &admin_a, "again", cert, cert_len, NULL, 0, NULL, NULL, &second, existing),
+    assert_int_equal(ch_svc_cert_import(svc, &admin_a, "again", cert, cert_len, NULL, 0, NULL, NULL,
+                                        &second, existing, NULL),
                      CH_EEXISTS);
     assert_string_equal(existing, first.id);
     /* Another tenant may import it, and sees only its own. */
-    assert_int_equal(ch_svc_cert_import(svc, &admin_b, "theirs", cert, cert_len, NULL, 0, NULL, NULL, &second, NULL), 0);
+    assert_int_equal(ch_svc_cert_import(svc, &admin_b, "theirs", cert, cert_len, NULL, 0, NULL, NULL,
+                                        &second, NULL, NULL), 0);
     assert_int_equal(ch_svc_cert_get(svc, &admin_b, first.id, &got), CH_ENOTFOUND);
     assert_int_equal(ch_svc_cert_delete(svc, &admin_b, first.id), CH_ENOTFOUND);
     assert_int_equal(ch_svc_cert_list(svc, &admin_b, NULL, 100, NULL, &rows, &n, &next), 0);
@@ -584,11 +589,13 @@ static void test_import_duplicates_and_isolation(void **state)
         ch_store_cert third;
         char held[CH_ID_MAX] = "";
         assert_null(second.key_id);
-        assert_int_equal(ch_svc_cert_import(svc, &admin_b, "with key", cert, cert_len, key, key_len, NULL, NULL, &third, held), 1);
+        assert_int_equal(ch_svc_cert_import(svc, &admin_b, "with key", cert, cert_len, key, key_len, NULL, NULL,
+                                            &third, held, NULL), 1);
         assert_string_equal(third.id, second.id);
         assert_non_null(third.key_id);
         ch_store_cert_dispose(&third);
-        assert_int_equal(ch_svc_cert_import(svc, &admin_b, "again", cert, cert_len, key, key_len, NULL, NULL, &third, held),
+        assert_int_equal(ch_svc_cert_import(svc, &admin_b, "again", cert, cert_len, key, key_len, NULL, NULL,
+                                            &third, held, NULL),
                          CH_EEXISTS);
         assert_string_equal(held, second.id);
     }
@@ -599,7 +606,8 @@ static void test_import_duplicates_and_isolation(void **state)
     free(key);
     snprintf(key_path + strlen(key_path), 16, ".other");
     key = tu_read(key_path, &key_len);
-    assert_int_equal(ch_svc_cert_import(svc, &admin_a, "x", cert, cert_len, key, key_len, NULL, NULL, &got, NULL), CH_EINVAL);
+    assert_int_equal(ch_svc_cert_import(svc, &admin_a, "x", cert, cert_len, key, key_len, NULL, NULL,
+                                        &got, NULL, NULL), CH_EINVAL);
     /* A certificate without BasicConstraints CA:TRUE is refused as an issuer. */
     free(cert);
     snprintf(key_path, sizeof key_path, "%s/ext.key", dir);
@@ -610,7 +618,7 @@ static void test_import_duplicates_and_isolation(void **state)
                            cert_path, key_path, path_leaf),
                      0);
     cert = tu_read(path_leaf, &cert_len);
-    assert_int_equal(ch_svc_ca_import(svc, &admin_a, "leafy", cert, cert_len, NULL, 0, NULL, &ca), CH_EPOLICY);
+    assert_int_equal(ch_svc_ca_import(svc, &admin_a, "leafy", cert, cert_len, NULL, 0, NULL, &ca, NULL), CH_EPOLICY);
     assert_non_null(strstr(ch_error_last(), "not a CA"));
     (void)req;
     ch_store_cert_dispose(&first);
@@ -638,13 +646,13 @@ static void test_byo_issuer(void **state)
                      0);
     cert = tu_read(cert_path, &cert_len);
     key = tu_read(key_path, &key_len);
-    assert_int_equal(ch_svc_ca_import(svc, &admin_a, "byo", cert, cert_len, key, key_len, NULL, &with_key), 0);
+    assert_int_equal(ch_svc_ca_import(svc, &admin_a, "byo", cert, cert_len, key, key_len, NULL, &with_key, NULL), 0);
     req.ca_id = with_key.id;
     req.subject.fields.common_name = "sensor-7";
     assert_int_equal(ch_svc_cert_issue(svc, &admin_a, &req, &leaf), 0);
     ch_store_cert_dispose(&leaf);
     /* The same issuer imported without its key (in the other tenant) cannot sign. */
-    assert_int_equal(ch_svc_ca_import(svc, &admin_b, "byo", cert, cert_len, NULL, 0, NULL, &without_key), 0);
+    assert_int_equal(ch_svc_ca_import(svc, &admin_b, "byo", cert, cert_len, NULL, 0, NULL, &without_key, NULL), 0);
     req.ca_id = without_key.id;
     assert_int_equal(ch_svc_cert_issue(svc, &admin_b, &req, &leaf), CH_EPOLICY);
     assert_non_null(strstr(ch_error_last(), "without its private key"));
@@ -711,6 +719,222 @@ static void test_csr_attach(void **state)
         ch_store_csr_dispose(&again);
     }
     free(data);
+    ch_store_csr_dispose(&csr);
+}
+
+/* The CSR made here at path (PEM), signed by the outside CA of this test (openssl) into out: as
+ * an intermediate CA when ca, else as a server's certificate. */
+static void sign_outside(const ch_store_csr *csr, const char *name, bool ca, char *out, size_t size)
+{
+    ch_buf pem = CH_BUF_INIT;
+    char csr_path[1200], ext[1200];
+
+    snprintf(csr_path, sizeof csr_path, "%s/%s.csr", dir, name);
+    snprintf(ext, sizeof ext, "%s/%s.ext", dir, name);
+    snprintf(out, size, "%s/%s.crt", dir, name);
+    assert_int_equal(ch_svc_csr_pem(&pem, csr), 0);
+    assert_int_equal(ch_file_write_atomic(csr_path, pem.data, pem.len, 0600), 0);
+    ch_buf_dispose(&pem);
+    assert_int_equal(tu_sh("test -f '%s/found-root.pem' || openssl req -x509 -newkey ec -pkeyopt "
+                           "ec_paramgen_curve:P-256 -nodes -keyout '%s/found-root.key' -subj '/CN=Found Outside Root' "
+                           "-days 60 -out '%s/found-root.pem' 2>/dev/null",
+                           dir, dir, dir),
+                     0);
+    assert_int_equal(tu_sh("printf '%s' > '%s' && openssl x509 -req -in '%s' -CA '%s/found-root.pem' -CAkey "
+                           "'%s/found-root.key' -set_serial 0x%lx -days 30 -extfile '%s' -out '%s' 2>/dev/null",
+                           ca ? "basicConstraints=critical,CA:true,pathlen:0\\nkeyUsage=critical,keyCertSign,cRLSign\\n"
+                              : "basicConstraints=CA:false\\nextendedKeyUsage=serverAuth\\n",
+                           ext, csr_path, dir, dir, (unsigned long)random() & 0xffffffUL, ext, out),
+                     0);
+}
+
+/* The latest audit entry of the tenant of a with this action, its detail (free()). */
+static char *last_detail(const ch_actor *a, const char *action)
+{
+    ch_store_audit_filter f = {.newest_first = true, .action = action};
+    ch_store_audit *rows = NULL;
+    size_t n = 0;
+    int64_t next = 0;
+    char *detail;
+
+    assert_int_equal(ch_svc_audit_list(svc, a, &f, 1, &rows, &n, &next), 0);
+    assert_int_equal(n, 1);
+    detail = strdup(rows[0].detail ? rows[0].detail : "");
+    ch_store_audit_list_free(rows, n);
+    return detail;
+}
+
+/* A certificate an outside CA signed for a CSR made here, brought back without naming the CSR:
+ * it takes the CSR's key, as if the CSR had been named (an intermediate CA that signs, a
+ * certificate with its key), the CSR takes it, and the answer and the audit say which CSR.
+ * Never another tenant's CSR, never one signed already, and a CSR from before the store
+ * recorded its key's hash is found all the same. */
+static void test_csr_key_found(void **state)
+{
+    ch_svc_csr_req ca_req = {.name = "found issuing", .key_type = "p256"};
+    ch_svc_csr_req leaf_req = {.name = "found web", .key_type = "p256"};
+    const char *sans[] = {"dns:www.found.example", NULL}, *gw_sans[] = {"dns:gw.found.example", NULL};
+    ch_svc_issue_req issue = {.profile = "tls-server", .key_type = "p256", .days = 10};
+    ch_store_csr csr, web, again;
+    ch_store_ca ca, theirs, twice;
+    ch_store_cert row, leaf;
+    ch_svc_import_preview p;
+    ch_cert *root, *inter, *l;
+    ch_verify_opts vo = {0};
+    char crt[1200], crt2[1200], web_crt[1200], path[1200], from[CH_ID_MAX] = "x", *detail;
+    uint8_t *data;
+    size_t len;
+    ch_svc_opts o = {0};
+    sqlite3 *db;
+
+    (void)state;
+    ca_req.subject.fields.common_name = "Found Issuing CA";
+    assert_int_equal(ch_svc_csr_create(svc, &operator_a, &ca_req, &csr), 0);
+    sign_outside(&csr, "found-ca", true, crt, sizeof crt);
+    data = tu_read(crt, &len);
+
+    /* Another tenant importing the same certificate does not get tenant a's key. */
+    assert_int_equal(ch_svc_ca_import(svc, &admin_b, "found theirs", data, len, NULL, 0, NULL, &theirs, from), 0);
+    assert_null(theirs.key_id);
+    assert_string_equal(from, "");
+    assert_int_equal(ch_store_csr_get(ch_svc_store(svc), &again, ta.id, csr.id), 0);
+    assert_null(again.cert_id);
+    ch_store_csr_dispose(&again);
+
+    /* Tenant a, naming no key and no CSR: the CSR's key, the CSR linked, the CA signs. */
+    assert_int_equal(ch_svc_ca_import(svc, &operator_a, "found issuing", data, len, NULL, 0, NULL, &ca, from), 0);
+    assert_string_equal(from, csr.id);
+    assert_non_null(ca.key_id);
+    assert_string_equal(ca.key_id, csr.key_id);
+    assert_int_equal(ch_store_cert_get(ch_svc_store(svc), &row, ta.id, ca.cert_id), 0);
+    assert_string_equal(row.method, "csr_signed");
+    assert_string_equal(row.key_id, csr.key_id);
+    ch_store_cert_dispose(&row);
+    assert_int_equal(ch_store_csr_get(ch_svc_store(svc), &again, ta.id, csr.id), 0);
+    assert_string_equal(again.cert_id, ca.cert_id);
+    ch_store_csr_dispose(&again);
+    detail = last_detail(&admin_a, "ca.import");
+    assert_non_null(strstr(detail, "\"key_from_csr\":\""));
+    assert_non_null(strstr(detail, csr.id));
+    assert_non_null(strstr(detail, "\"has_key\":true"));
+    free(detail);
+    issue.ca_id = ca.id;
+    issue.subject.fields.common_name = "gw.found.example";
+    issue.sans = gw_sans;
+    if (ch_svc_cert_issue(svc, &operator_a, &issue, &leaf) != 0)
+        fail_msg("the CA found its key cannot sign: %s", ch_error_last());
+    /* ...and what it signs chains to the outside root. */
+    free(data);
+    snprintf(path, sizeof path, "%s/found-root.pem", dir);
+    data = tu_read(path, &len);
+    assert_int_equal(ch_cert_parse(&root, data, len), 0);
+    free(data);
+    data = tu_read(crt, &len);
+    assert_int_equal(ch_cert_parse(&inter, data, len), 0);
+    l = parse_row(&leaf);
+    vo.anchors = &root;
+    vo.anchor_count = 1;
+    vo.untrusted = &inter;
+    vo.untrusted_count = 1;
+    vo.purpose = CH_PURPOSE_SERVER;
+    assert_int_equal(ch_chain_verify(l, &vo), 0);
+    ch_cert_free(l);
+    ch_cert_free(inter);
+    ch_cert_free(root);
+    ch_store_cert_dispose(&leaf);
+    free(data);
+
+    /* The same CSR signed again (another certificate, the same key): its CSR is signed
+     * already, so the import is one without a key, as before. */
+    sign_outside(&csr, "found-ca-2", true, crt2, sizeof crt2);
+    data = tu_read(crt2, &len);
+    assert_int_equal(ch_svc_ca_import(svc, &operator_a, "found twice", data, len, NULL, 0, NULL, &twice, from), 0);
+    assert_null(twice.key_id);
+    assert_string_equal(from, "");
+    detail = last_detail(&admin_a, "ca.import");
+    assert_null(strstr(detail, "csr"));
+    free(detail);
+    free(data);
+
+    /* A certificate, not a CA: the same, as attaching it to its CSR would do, the preview
+     * saying so first; without a name it takes the CSR's. */
+    leaf_req.subject.fields.common_name = "www.found.example";
+    leaf_req.sans = sans;
+    assert_int_equal(ch_svc_csr_create(svc, &operator_a, &leaf_req, &web), 0);
+    sign_outside(&web, "found-web", false, web_crt, sizeof web_crt);
+    data = tu_read(web_crt, &len);
+    assert_int_equal(ch_svc_cert_import_preview(svc, &operator_a, NULL, data, len, NULL, 0, NULL, NULL, &p), 0);
+    assert_string_equal(p.key_from_csr, web.id);
+    assert_true(p.has_key);
+    assert_null(p.row.key_id);
+    ch_svc_import_preview_dispose(&p);
+    assert_int_equal(ch_store_csr_get(ch_svc_store(svc), &again, ta.id, web.id), 0);
+    assert_null(again.cert_id);
+    ch_store_csr_dispose(&again);
+    /* (not in tenant b) */
+    assert_int_equal(ch_svc_cert_import(svc, &admin_b, NULL, data, len, NULL, 0, NULL, NULL, &row, NULL, from), 0);
+    assert_null(row.key_id);
+    assert_string_equal(row.method, "imported");
+    assert_string_equal(from, "");
+    ch_store_cert_dispose(&row);
+    assert_int_equal(ch_svc_cert_import(svc, &operator_a, NULL, data, len, NULL, 0, NULL, NULL, &row, NULL, from), 0);
+    assert_string_equal(from, web.id);
+    assert_string_equal(row.key_id, web.key_id);
+    assert_string_equal(row.method, "csr_signed");
+    assert_string_equal(row.name, "found web");
+    assert_int_equal(ch_store_csr_get(ch_svc_store(svc), &again, ta.id, web.id), 0);
+    assert_string_equal(again.cert_id, row.id);
+    ch_store_csr_dispose(&again);
+    detail = last_detail(&admin_a, "certificate.import");
+    assert_non_null(strstr(detail, web.id));
+    free(detail);
+    /* Its key goes out with it, as any certificate's held here. */
+    {
+        ch_buf key_pem = CH_BUF_INIT;
+        ch_key *k = NULL;
+        ch_cert *c = parse_row(&row);
+        assert_int_equal(ch_svc_key_export(svc, &admin_a, row.id, NULL, &key_pem), 0);
+        assert_int_equal(ch_key_parse(&k, key_pem.data, key_pem.len, NULL), 0);
+        assert_true(ch_cert_matches_key(c, k));
+        ch_key_free(k);
+        ch_cert_free(c);
+        ch_buf_dispose_secure(&key_pem);
+    }
+    ch_store_cert_dispose(&row);
+    free(data);
+    ch_store_csr_dispose(&web);
+
+    /* A CSR made before the store kept its key's hash beside it (schema 24): found once the
+     * store is opened by this certhub. */
+    leaf_req.name = "found older";
+    leaf_req.subject.fields.common_name = "old.found.example";
+    leaf_req.sans = NULL;
+    assert_int_equal(ch_svc_csr_create(svc, &operator_a, &leaf_req, &web), 0);
+    ch_svc_close(svc);
+    svc = NULL;
+    snprintf(path, sizeof path, "%s/certhub.db", dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "DROP INDEX csrs_waiting_key; ALTER TABLE csrs DROP COLUMN spki_sha256;"
+                                      "PRAGMA user_version=24",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    o.data_dir = dir;
+    assert_int_equal(ch_svc_open(&svc, &o), 0);
+    sign_outside(&web, "found-old", false, web_crt, sizeof web_crt);
+    data = tu_read(web_crt, &len);
+    assert_int_equal(ch_svc_cert_import(svc, &operator_a, "named", data, len, NULL, 0, NULL, NULL, &row, NULL, from),
+                     0);
+    assert_string_equal(from, web.id);
+    assert_string_equal(row.key_id, web.key_id);
+    assert_string_equal(row.name, "named");
+    ch_store_cert_dispose(&row);
+    free(data);
+    ch_store_csr_dispose(&web);
+
+    ch_store_ca_dispose(&twice);
+    ch_store_ca_dispose(&ca);
+    ch_store_ca_dispose(&theirs);
     ch_store_csr_dispose(&csr);
 }
 
@@ -1365,6 +1589,7 @@ static void test_audit_numbered_per_tenant(void **state)
                                   "ALTER TABLE api_tokens DROP COLUMN expires_at;"
                                   "ALTER TABLE certificates DROP COLUMN lifetime;"
                                   "ALTER TABLE api_tokens DROP COLUMN alerted_at; DROP TABLE token_alert_deliveries;"
+                                  "DROP INDEX csrs_waiting_key; ALTER TABLE csrs DROP COLUMN spki_sha256;"
                                   "PRAGMA user_version=17",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
@@ -1596,6 +1821,7 @@ static void test_token_expiry(void **state)
                                   "ALTER TABLE api_tokens DROP COLUMN expires_at;"
                                   "ALTER TABLE certificates DROP COLUMN lifetime;"
                                   "ALTER TABLE api_tokens DROP COLUMN alerted_at; DROP TABLE token_alert_deliveries;"
+                                  "DROP INDEX csrs_waiting_key; ALTER TABLE csrs DROP COLUMN spki_sha256;"
                                   "PRAGMA user_version=21",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
@@ -2005,6 +2231,7 @@ int main(void)
         cmocka_unit_test(test_import_duplicates_and_isolation),
         cmocka_unit_test(test_byo_issuer),
         cmocka_unit_test(test_csr_attach),
+        cmocka_unit_test(test_csr_key_found),
         cmocka_unit_test(test_key_export_and_db_scan),
         cmocka_unit_test(test_concurrent_issuing),
         cmocka_unit_test(test_concurrent_rotation),

@@ -82,7 +82,7 @@ static void test_keystore_lifecycle(void **state)
     /* The root is already in the inventory: the keystore shares its row. */
     assert_int_equal(ch_cert_write_pem(&root_pem, root), 0);
     assert_int_equal(ch_svc_cert_import(svc, &admin, "root", root_pem.data, root_pem.len, NULL, 0, NULL, NULL, &imported,
-                                        NULL),
+                                        NULL, NULL),
                      0);
     assert_int_equal(ch_store_cert_count(ch_svc_store(svc), ta.id, &f, &before), 0);
     assert_int_equal(ch_svc_keystore_import(svc, &operator, "web", jks.data, jks.len, "wrong", NULL, &ks),
@@ -354,7 +354,7 @@ static void test_entry_edits(void **state)
     assert_int_equal(ch_svc_cert_issue(svc, &operator, &ir, &app), 0);
     assert_int_equal(ch_cert_write_pem(&root_pem, root), 0);
     assert_int_equal(ch_svc_cert_import(svc, &other, "theirs", root_pem.data, root_pem.len, NULL, 0, NULL, NULL,
-                                        &theirs, NULL),
+                                        &theirs, NULL, NULL),
                      0);
     rows = audit_rows(svc, &admin, NULL, 0);
 
@@ -550,6 +550,7 @@ static void test_entry_positions(void **state)
                                   "ALTER TABLE api_tokens DROP COLUMN expires_at;"
                                   "ALTER TABLE certificates DROP COLUMN lifetime;"
                                   "ALTER TABLE api_tokens DROP COLUMN alerted_at; DROP TABLE token_alert_deliveries;"
+                                  "DROP INDEX csrs_waiting_key; ALTER TABLE csrs DROP COLUMN spki_sha256;"
                                   "PRAGMA user_version=20",
                                   NULL, NULL, NULL),
                      SQLITE_OK);

@@ -38,6 +38,7 @@ struct ca_tx {
     const ch_store_csr *csr;  /* the CA's key is this CSR's (signed by an outside CA), or NULL */
     const ch_store_ca *rotate; /* rotation: this CA gets the new certificate and key, no new CA row */
     const struct ca_links *links; /* an import: the CAs it issued that had no parent, or NULL */
+    bool csr_found;           /* csr was found by its key, the import did not name it */
 };
 
 /* An imported CA joins the tenant's tree of CAs: its parent is the tenant's CA that issued it,
@@ -216,7 +217,11 @@ static int ca_tx_run(struct ca_tx *t)
         return error;
     d = json_pack("{ss ss ss sb}", "name", t->ca->name, "subject", t->cert->subject, "certificate_id", t->cert->id,
                   "has_key", t->ca->key_id != NULL);
-    detail = json_dumps(d, JSON_COMPACT);
+    /* Whose key it took: the CSR named, or the one found by its key (said apart, as nobody
+     * chose it). */
+    if (d != NULL && t->csr != NULL)
+        json_object_set_new(d, t->csr_found ? "key_from_csr" : "csr_id", json_string(t->csr->id));
+    detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
     json_decref(d);
     error = svc_audit(t->svc, t->actor, t->action, "ca", t->ca->id, detail);
     free(detail);
@@ -308,7 +313,7 @@ int ch_svc_ca_create(ch_svc *svc, const ch_actor *actor, const ch_svc_ca_req *re
     if ((error = ca_row(&ca, actor->tenant_id, req->name, parent ? parent->id : NULL, req->crl_urls,
                         req->ocsp_urls)) < 0)
         goto done;
-    t = (struct ca_tx){svc, actor, key, &row, &ca, false, "ca.create", NULL, req->rotate, NULL};
+    t = (struct ca_tx){svc, actor, key, &row, &ca, false, "ca.create", NULL, req->rotate, NULL, false};
     SVC_TX(svc, ca_tx_run(&t));
     if (req->rotate != NULL) {
         svc_ca_forget(svc, actor->tenant_id, req->rotate->id);
@@ -328,32 +333,28 @@ done:
     return error;
 }
 
-int ch_svc_ca_import(ch_svc *svc, const ch_actor *actor, const char *name, const uint8_t *cert_data,
-                     size_t cert_len, const uint8_t *key_data, size_t key_len, const char *password,
-                     ch_store_ca *out)
+/* What an import does once its certificate is read: the CA of cert with key (given), or with
+ * the key of csr (a CSR made here that an outside CA signed; found: the import did not name it,
+ * it was found by its key), or without a key. */
+static int ca_import_cert(ch_svc *svc, const ch_actor *actor, const char *name, const ch_cert *cert,
+                          const ch_key *key, const ch_store_csr *csr, bool found, ch_store_ca *out)
 {
-    ch_cert *cert = NULL;
-    ch_key *key = NULL;
     ch_store_cert row = {0};
     ch_store_ca ca = {0};
     struct ca_links links = {0};
     struct ca_tx t;
     int error;
 
-    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "importing a CA")) < 0 || (error = check_name(name)) < 0)
+    if (!ch_cert_is_ca(cert))
+        return ch_error_set_field(CH_EPOLICY, "certificate",
+                                  "certificate is not a CA: BasicConstraints CA:true is missing");
+    if (csr != NULL && (error = svc_cert_for_csr(csr, cert)) < 0)
         return error;
-    if ((error = svc_cert_and_key(&cert, &key, cert_data, cert_len, key_data, key_len, password)) < 0)
-        return error;
-    if (!ch_cert_is_ca(cert)) {
-        error = ch_error_set_field(CH_EPOLICY, "certificate",
-                                   "certificate is not a CA: BasicConstraints CA:true is missing");
-        goto done;
-    }
     if ((error = ca_links_find(svc, actor->tenant_id, cert, &links)) < 0 ||
-        (error = svc_cert_row(&row, cert, actor->tenant_id, name, "imported", -1)) < 0 ||
+        (error = svc_cert_row(&row, cert, actor->tenant_id, name, csr ? "csr_signed" : "imported", -1)) < 0 ||
         (error = ca_row(&ca, actor->tenant_id, name, links.parent[0] ? links.parent : NULL, NULL, NULL)) < 0)
         goto done;
-    t = (struct ca_tx){svc, actor, key, &row, &ca, false, "ca.import", NULL, NULL, &links};
+    t = (struct ca_tx){svc, actor, key, &row, &ca, false, "ca.import", csr, NULL, &links, found};
     SVC_TX(svc, ca_tx_run(&t));
     if (out) {
         *out = ca;
@@ -363,6 +364,40 @@ done:
     ca_links_dispose(&links);
     ch_store_ca_dispose(&ca);
     ch_store_cert_dispose(&row);
+    return error;
+}
+
+int ch_svc_ca_import(ch_svc *svc, const ch_actor *actor, const char *name, const uint8_t *cert_data,
+                     size_t cert_len, const uint8_t *key_data, size_t key_len, const char *password,
+                     ch_store_ca *out, char key_from_csr[CH_ID_MAX])
+{
+    ch_cert *cert = NULL;
+    ch_key *key = NULL;
+    ch_store_csr csr = {0};
+    bool found = false;
+    int error;
+
+    if (key_from_csr != NULL)
+        key_from_csr[0] = '\0';
+    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "importing a CA")) < 0 || (error = check_name(name)) < 0)
+        return error;
+    if ((error = svc_cert_and_key(&cert, &key, cert_data, cert_len, key_data, key_len, password)) < 0)
+        return error;
+    /* Without its key, the key may be here all the same: the certificate is the one an outside
+     * CA signed for a CSR made here, brought back without naming the CSR.  Taken as if it had
+     * been named, rather than making a CA that cannot sign while certhub holds its key. */
+    if (key == NULL && ch_cert_is_ca(cert)) {
+        if ((error = svc_csr_waiting_for(svc, actor->tenant_id, cert, &csr)) == 0)
+            found = true;
+        else if (error != CH_ENOTFOUND)
+            goto done;
+        ch_error_clear();
+    }
+    error = ca_import_cert(svc, actor, name, cert, key, found ? &csr : NULL, found, out);
+    if (error == 0 && found && key_from_csr != NULL)
+        snprintf(key_from_csr, CH_ID_MAX, "%s", csr.id);
+done:
+    ch_store_csr_dispose(&csr);
     ch_cert_free(cert);
     ch_key_free(key);
     return error;
@@ -373,10 +408,6 @@ int ch_svc_ca_import_csr(ch_svc *svc, const ch_actor *actor, const char *name, c
 {
     ch_store_csr csr_row = {0};
     ch_cert *cert = NULL;
-    ch_store_cert row = {0};
-    ch_store_ca ca = {0};
-    struct ca_links links = {0};
-    struct ca_tx t;
     int error;
 
     if ((error = svc_need(actor, CH_ROLE_OPERATOR, "importing a CA")) < 0 || (error = check_name(name)) < 0)
@@ -395,27 +426,8 @@ int ch_svc_ca_import_csr(ch_svc *svc, const ch_actor *actor, const char *name, c
         ch_error_set_field(error, "certificate", "%s", ch_error_last());
         goto done;
     }
-    if (!ch_cert_is_ca(cert)) {
-        error = ch_error_set_field(CH_EPOLICY, "certificate",
-                                   "certificate is not a CA: BasicConstraints CA:true is missing");
-        goto done;
-    }
-    if ((error = svc_cert_for_csr(&csr_row, cert)) < 0)
-        goto done;
-    if ((error = ca_links_find(svc, actor->tenant_id, cert, &links)) < 0 ||
-        (error = svc_cert_row(&row, cert, actor->tenant_id, name, "csr_signed", -1)) < 0 ||
-        (error = ca_row(&ca, actor->tenant_id, name, links.parent[0] ? links.parent : NULL, NULL, NULL)) < 0)
-        goto done;
-    t = (struct ca_tx){svc, actor, NULL, &row, &ca, false, "ca.import", &csr_row, NULL, &links};
-    SVC_TX(svc, ca_tx_run(&t));
-    if (out) {
-        *out = ca;
-        memset(&ca, 0, sizeof ca);
-    }
+    error = ca_import_cert(svc, actor, name, cert, NULL, &csr_row, false, out);
 done:
-    ca_links_dispose(&links);
-    ch_store_ca_dispose(&ca);
-    ch_store_cert_dispose(&row);
     ch_cert_free(cert);
     ch_store_csr_dispose(&csr_row);
     return error;

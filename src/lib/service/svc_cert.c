@@ -80,9 +80,10 @@ static int key_attach_run(void *arg)
 }
 
 /* Seals the key (if any) and writes the audit detail (naming the CSR of this tenant that was
- * signed, when there is one): all the work that needs no lock. */
+ * signed, when there is one; key_from_csr: the one an import without a key found by its key):
+ * all the work that needs no lock. */
 static int cert_prepare(ch_svc *svc, const ch_actor *actor, const ch_key *key, const char *csr_id, ch_store_cert *row,
-                        svc_sealed *sealed, char **detail)
+                        svc_sealed *sealed, char **detail, const char *key_from_csr)
 {
     json_t *d;
     int error;
@@ -100,6 +101,8 @@ static int cert_prepare(ch_svc *svc, const ch_actor *actor, const ch_key *key, c
         json_object_set_new(d, "profile", json_string(row->profile));
     if (d != NULL && csr_id)
         json_object_set_new(d, "csr_id", json_string(csr_id));
+    if (d != NULL && key_from_csr)
+        json_object_set_new(d, "key_from_csr", json_string(key_from_csr));
     /* A renewal's entry says which certificate it renews: the log alone tells its history. */
     if (d != NULL && row->renews)
         json_object_set_new(d, "renews", json_string(row->renews));
@@ -515,7 +518,8 @@ int ch_svc_cert_issue_start(ch_svc *svc, const ch_actor *actor, const ch_svc_iss
         goto done;
     }
     /* A public key alone has no private half to keep. */
-    if ((error = cert_prepare(svc, actor, req->key_type ? key : NULL, p->csr_id, row, &p->sealed, &p->detail)) < 0)
+    if ((error = cert_prepare(svc, actor, req->key_type ? key : NULL, p->csr_id, row, &p->sealed, &p->detail,
+                              NULL)) < 0)
         goto done;
 
     p->t = (struct cert_tx){svc, actor, req->key_type ? &p->sealed : NULL, row, "certificate.issue", p->detail, NULL,
@@ -553,30 +557,46 @@ static int already_stored(const ch_store_cert *held)
 }
 
 /* What an import and its preview read alike: the caller may import, the name, the file (the
- * certificate, its key, the CA certificates beside it) and the row it would be stored as.  On
- * error, what was read is the caller's to free all the same (NULL and zeroed when not read). */
+ * certificate, its key, the CA certificates beside it) and the row it would be stored as.
+ * Without a key, the CSR made here whose key the certificate's is, if one waits for it, in
+ * *csr (csr->id NULL when none): the row is then as attaching it to the CSR makes it (its
+ * method, the CSR's key, and the CSR's name unless one is given).  On error, what was read is
+ * the caller's to free all the same (NULL and zeroed when not read). */
 static int import_read(ch_svc *svc, const ch_actor *actor, const char *name, const uint8_t *cert_data,
                        size_t cert_len, const uint8_t *key_data, size_t key_len, const char *password,
                        const char *key_password, ch_cert **cert, ch_key **key, ch_cert ***rest, size_t *nrest,
-                       ch_store_cert *row)
+                       ch_store_cert *row, ch_store_csr *csr)
 {
+    bool named = name != NULL && *name != '\0';
     int error;
 
+    memset(csr, 0, sizeof *csr);
     if ((error = svc_need(actor, CH_ROLE_OPERATOR, "importing a certificate")) < 0 ||
         (error = svc_check_name(name, 128)) < 0 ||
         (error = svc_cert_key_chain(cert, key, rest, nrest, cert_data, cert_len, key_data, key_len, password,
-                                    key_password)) < 0 ||
-        (error = svc_cert_row(row, *cert, actor->tenant_id, name, "imported", -1)) < 0)
+                                    key_password)) < 0)
         return error;
+    if (*key == NULL && (error = svc_csr_waiting_for(svc, actor->tenant_id, *cert, csr)) < 0) {
+        if (error != CH_ENOTFOUND)
+            return error;
+        ch_error_clear();
+    }
+    if ((error = svc_cert_row(row, *cert, actor->tenant_id, named || csr->id == NULL ? name : csr->name,
+                              csr->id ? "csr_signed" : "imported", -1)) < 0)
+        return error;
+    if (csr->id != NULL && (row->key_id = strdup(csr->key_id)) == NULL)
+        return ch_error_set(CH_ENOMEM, "out of memory");
     return svc_cert_link_issuer(svc, actor->tenant_id, *cert, row);
 }
 
 int ch_svc_cert_import(ch_svc *svc, const ch_actor *actor, const char *name, const uint8_t *cert_data,
                        size_t cert_len, const uint8_t *key_data, size_t key_len, const char *password,
-                       const char *key_password, ch_store_cert *out, char existing_id[CH_ID_MAX])
+                       const char *key_password, ch_store_cert *out, char existing_id[CH_ID_MAX],
+                       char key_from_csr[CH_ID_MAX])
 {
     ch_cert *cert = NULL, **rest = NULL;
     ch_key *key = NULL;
+    ch_store_csr csr = {0};
     ch_store_cert row = {0}, *chain = NULL;
     size_t nrest = 0, nchain = 0;
     char existing[CH_ID_MAX] = "";
@@ -587,8 +607,10 @@ int ch_svc_cert_import(ch_svc *svc, const ch_actor *actor, const char *name, con
 
     if (out)
         memset(out, 0, sizeof *out);
+    if (key_from_csr != NULL)
+        key_from_csr[0] = '\0';
     if ((error = import_read(svc, actor, name, cert_data, cert_len, key_data, key_len, password, key_password, &cert,
-                             &key, &rest, &nrest, &row)) < 0)
+                             &key, &rest, &nrest, &row, &csr)) < 0)
         goto done;
     /* The chain sent with it (intermediates, a root) is kept in the inventory beside it, and its
      * exports carry it: it was dropped, and the certificate went out alone. */
@@ -599,9 +621,11 @@ int ch_svc_cert_import(ch_svc *svc, const ch_actor *actor, const char *name, con
     for (; nchain < nrest; nchain++)
         if ((error = svc_cert_row(&chain[nchain], rest[nchain], actor->tenant_id, NULL, "imported", -1)) < 0)
             goto done;
-    if ((error = cert_prepare(svc, actor, key, NULL, &row, &sealed, &detail)) < 0)
+    if ((error = cert_prepare(svc, actor, key, NULL, &row, &sealed, &detail, csr.id)) < 0)
         goto done;
-    t = (struct cert_tx){svc, actor, key ? &sealed : NULL, &row, "certificate.import", detail, existing, NULL, chain,
+    /* The CSR found takes the certificate in the same transaction (once: a CSR signed
+     * meanwhile refuses it, and the import with it). */
+    t = (struct cert_tx){svc, actor, key ? &sealed : NULL, &row, "certificate.import", detail, existing, csr.id, chain,
                          nchain};
     error = svc_commit(svc, cert_tx_run, &t);
     /* Held without its key (imported alone before, the key file coming later): the key is
@@ -622,6 +646,8 @@ int ch_svc_cert_import(ch_svc *svc, const ch_actor *actor, const char *name, con
         *out = row;
         memset(&row, 0, sizeof row);
     }
+    if (csr.id != NULL && key_from_csr != NULL)
+        snprintf(key_from_csr, CH_ID_MAX, "%s", csr.id);
 done:
     if (error == CH_EEXISTS && existing_id != NULL)
         snprintf(existing_id, CH_ID_MAX, "%s", existing);
@@ -642,6 +668,7 @@ done:
     ch_cert_list_free(rest, nrest);
     ch_cert_free(cert);
     ch_key_free(key);
+    ch_store_csr_dispose(&csr);
     return error;
 }
 
@@ -651,15 +678,21 @@ int ch_svc_cert_import_preview(ch_svc *svc, const ch_actor *actor, const char *n
 {
     ch_cert *cert = NULL, **rest = NULL;
     ch_key *key = NULL;
+    ch_store_csr csr = {0};
     ch_store_cert held = {0};
     size_t nrest = 0;
     int error;
 
     memset(out, 0, sizeof *out);
     if ((error = import_read(svc, actor, name, cert_data, cert_len, key_data, key_len, password, key_password, &cert,
-                             &key, &rest, &nrest, &out->row)) < 0)
+                             &key, &rest, &nrest, &out->row, &csr)) < 0)
         goto done;
-    out->has_key = key != NULL;
+    out->has_key = key != NULL || csr.id != NULL;
+    if (csr.id != NULL)
+        snprintf(out->key_from_csr, sizeof out->key_from_csr, "%s", csr.id);
+    /* (no key_id in a preview: nothing is stored) */
+    free(out->row.key_id);
+    out->row.key_id = NULL;
     out->chain_len = nrest;
     /* Held already: refused as the import would refuse it, unless the import would add the key
      * given now to it. */
@@ -678,6 +711,7 @@ int ch_svc_cert_import_preview(ch_svc *svc, const ch_actor *actor, const char *n
 done:
     if (error < 0)
         ch_svc_import_preview_dispose(out);
+    ch_store_csr_dispose(&csr);
     ch_cert_list_free(rest, nrest);
     ch_cert_free(cert);
     ch_key_free(key);

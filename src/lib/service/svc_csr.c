@@ -204,6 +204,29 @@ int svc_cert_for_csr(const ch_store_csr *csr_row, const ch_cert *cert)
     return error;
 }
 
+int svc_csr_waiting_for(ch_svc *svc, const char *tenant_id, const ch_cert *cert, ch_store_csr *out)
+{
+    ch_key *pub = NULL;
+    char spki[65];
+    int error;
+
+    memset(out, 0, sizeof *out);
+    /* Hashed as the key's row was: the SubjectPublicKeyInfo as ch_key writes it. */
+    if (ch_cert_public_key(&pub, cert) < 0) {
+        ch_error_clear();
+        return CH_ENOTFOUND;
+    }
+    ch_hex(spki, ch_key_spki_sha256(pub), 32);
+    ch_key_free(pub);
+    if ((error = ch_store_csr_waiting_for_key(svc->store, out, tenant_id, spki)) < 0)
+        return error;
+    if (out->key_id == NULL || out->cert_id != NULL || svc_cert_for_csr(out, cert) < 0) {
+        ch_store_csr_dispose(out);
+        return ch_error_set(CH_ENOTFOUND, "no CSR made here is waiting for this certificate");
+    }
+    return 0;
+}
+
 int ch_svc_csr_attach(ch_svc *svc, const ch_actor *actor, const char *csr_id, const uint8_t *cert_data, size_t len,
                       ch_store_cert *out)
 {

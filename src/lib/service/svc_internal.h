@@ -180,6 +180,11 @@ int svc_cert_key_chain(ch_cert **cert, ch_key **key, ch_cert ***rest, size_t *n_
 /* 0 when cert is for the CSR of csr_row (its public key is the CSR's), else CH_EINVAL on the
  * "certificate" field. */
 int svc_cert_for_csr(const ch_store_csr *csr_row, const ch_cert *cert);
+/* The tenant's CSR made here that waits for its certificate and whose key is cert's public key
+ * (an outside CA signed it, and it is brought in without the CSR named): 0 with *out filled
+ * (ch_store_csr_dispose), checked as a named CSR is (svc_cert_for_csr); CH_ENOTFOUND when there
+ * is none, and for a public key certhub cannot read.  Another tenant's CSRs are never looked at. */
+int svc_csr_waiting_for(ch_svc *svc, const char *tenant_id, const ch_cert *cert, ch_store_csr *out);
 
 /* Builds the subject name of a request. */
 int svc_subject(X509_NAME **out, const ch_svc_subject *s);

@@ -225,6 +225,18 @@ static const char *const migrations[] = {
     "ALTER TABLE api_tokens ADD COLUMN alerted_at INTEGER;"
     "CREATE TABLE token_alert_deliveries (tenant_id TEXT NOT NULL, token_id TEXT NOT NULL, webhook TEXT NOT NULL,"
     "  sent_at INTEGER NOT NULL, PRIMARY KEY(tenant_id, token_id, webhook)) WITHOUT ROWID;",
+    /* 25: a CSR made here found by its key's public key (the SHA-256 of its SubjectPublicKeyInfo,
+     * as its keys row has it), so that the certificate an outside CA signed for it, imported
+     * without naming the CSR, takes the key certhub holds.  The hash is copied into the CSR's
+     * row and indexed there, among the CSRs still waiting for their certificate only: an index
+     * on keys would cost every issuance (which stores a key) a B-tree more.  created_at and id
+     * in it give the newest of several in its order: without them SQLite chose the tenant's
+     * index of every CSR by date, and tested each. */
+    "ALTER TABLE csrs ADD COLUMN spki_sha256 TEXT;"
+    "UPDATE csrs SET spki_sha256 = (SELECT k.spki_sha256 FROM keys k WHERE k.id = csrs.key_id"
+    "  AND k.tenant_id = csrs.tenant_id) WHERE key_id IS NOT NULL;"
+    "CREATE INDEX csrs_waiting_key ON csrs(tenant_id, spki_sha256, created_at, id)"
+    "  WHERE cert_id IS NULL AND spki_sha256 IS NOT NULL;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -242,7 +254,7 @@ enum stmt_id {
     S_PROFILE_PUT, S_PROFILE_UPDATE, S_PROFILE_GET, S_PROFILE_LIST, S_PROFILE_DELETE, S_PROFILE_USERS, S_PROFILE_USERS_SINCE,
     S_CERT_EXPIRY_SUMMARY, S_CERT_EXPIRY_BUCKETS, S_CERT_FIRST_EXPIRY, S_CERT_PUT, S_CERT_GET, S_CERT_GET_SHA, S_CERT_ID_BY_SHA, S_CERT_DELETE, S_CERT_RENAME, S_CERT_SET_KEY, S_CERT_STATUS,
     S_CA_PUT, S_CA_GET, S_CA_LIST, S_CA_STATUS, S_CA_DELETE,
-    S_CSR_PUT, S_CSR_GET, S_CSR_LIST, S_CSR_ATTACH, S_CSR_DETACH, S_CSR_DELETE,
+    S_CSR_PUT, S_CSR_GET, S_CSR_BY_KEY, S_CSR_LIST, S_CSR_ATTACH, S_CSR_DETACH, S_CSR_DELETE,
     S_KS_PUT, S_KS_GET, S_KS_LIST, S_KS_DELETE, S_KS_POSITION, S_KSE_PUT, S_KSE_LIST, S_KSE_OF_CERT, S_KSE_DELETE, S_KSE_RENAME,
     S_AUDIT_PUT, S_AUDIT_LAST, S_AUDIT_LIST, S_ALERT_DELIVERED,
     S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
@@ -355,8 +367,12 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_CA_LIST] = "SELECT " CA_COLS " FROM cas WHERE tenant_id=? ORDER BY created_at, id",
     [S_CA_STATUS] = "UPDATE cas SET status=? WHERE tenant_id=? AND id=?",
     [S_CA_DELETE] = "DELETE FROM cas WHERE tenant_id=? AND id=?",
-    [S_CSR_PUT] = "INSERT INTO csrs(" CSR_COLS ") VALUES(?,?,?,?,?,?,?,?)",
+    /* The key's public key hash from its row, written in the same transaction just before. */
+    [S_CSR_PUT] = "INSERT INTO csrs(" CSR_COLS ", spki_sha256) VALUES(?,?,?,?,?,?,?,?,"
+                  " (SELECT spki_sha256 FROM keys WHERE tenant_id=?2 AND id=?6))",
     [S_CSR_GET] = "SELECT " CSR_COLS " FROM csrs WHERE tenant_id=? AND id=?",
+    [S_CSR_BY_KEY] = "SELECT " CSR_COLS " FROM csrs WHERE tenant_id=? AND spki_sha256=? AND cert_id IS NULL"
+                     " ORDER BY created_at DESC, id DESC LIMIT 1",
     [S_CSR_LIST] = "SELECT " CSR_COLS " FROM csrs WHERE tenant_id=? ORDER BY created_at, id",
     [S_CSR_ATTACH] = "UPDATE csrs SET cert_id=? WHERE tenant_id=? AND id=? AND cert_id IS NULL",
     [S_CSR_DETACH] = "UPDATE csrs SET cert_id=NULL WHERE tenant_id=? AND cert_id=?",
@@ -3534,6 +3550,20 @@ int ch_store_csr_get(ch_store *s, ch_store_csr *out, const char *tenant_id, cons
     memset(out, 0, sizeof *out);
     bind_text(st, 1, tenant_id);
     bind_text(st, 2, id);
+    int error = step_row(db, st, "CSR");
+    if (error == 0) {
+        read_csr(out, st);
+        sqlite3_reset(st);
+    }
+    return error;
+}
+
+int ch_store_csr_waiting_for_key(ch_store *s, ch_store_csr *out, const char *tenant_id, const char *spki_sha256)
+{
+    STMT(S_CSR_BY_KEY, "finding a CSR by its key");
+    memset(out, 0, sizeof *out);
+    bind_text(st, 1, tenant_id);
+    bind_text(st, 2, spki_sha256);
     int error = step_row(db, st, "CSR");
     if (error == 0) {
         read_csr(out, st);
