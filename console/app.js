@@ -288,6 +288,7 @@ window.addEventListener("hashchange", () => {
 async function overviewScreen(screen) {
   // Counted by the server: right for any number of certificates.
   const o = await api("GET", "overview");
+  // Said "active" in the text too: the word of its badges, and of each certificate's in the list.
   const { valid: active, expired, expiring_per_week: weeks } = o.certificates;
   const byStatus = { active, expired };
   const max = Math.max(1, ...weeks), W = 26 * 22, H = 140;
@@ -308,7 +309,7 @@ async function overviewScreen(screen) {
   screen.replaceChildren(
     el("h1", {}, "Overview"),
     el("div", { class: "card" },
-      el("p", {}, `${active} valid, ${expired} expired certificates`),
+      el("p", {}, `${active} active, ${expired} expired certificates`),
       el("ul", { class: "counts", "aria-label": "Certificates per status" },
         Object.entries(byStatus).map(([k, n]) => el("li", {}, badge(k), ` ${n}`))),
       el("h2", {}, "Expiring per week, next 26 weeks"), svg));

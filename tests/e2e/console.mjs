@@ -40,7 +40,9 @@ const cookies = await context.cookies();
 const session = cookies.find((c) => c.name === "certhub_session");
 assert.ok(session && session.httpOnly && session.secure && session.sameSite === "Strict");
 ok("the session cookie is HttpOnly, Secure, SameSite=Strict");
-await page.getByText(/^\d+ valid, \d+ expired certificates$/).waitFor();
+await page.getByText(/^\d+ active, \d+ expired certificates$/).waitFor();
+// (its badges say the same words as its text, and as the certificates' badges)
+assert.deepEqual(await page.getByRole("list", { name: "Certificates per status" }).locator(".badge").allTextContents(), ["active", "expired"]);
 ok("the overview counts the certificates");
 await page.screenshot({ path: `${shots}/overview.png`, fullPage: true });
 
