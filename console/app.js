@@ -1149,10 +1149,12 @@ function caDialog(title, parent, reload) {
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     try {
-      await api("POST", "cas", { name: form.name.value, type: parent ? "intermediate" : "root", parent_id: parent || undefined,
+      const ca = await api("POST", "cas", { name: form.name.value, type: parent ? "intermediate" : "root", parent_id: parent || undefined,
         subject: subjectOf(form, "ca"), key_type: keys.value(), digest: digestOf(form.digest),
         ...lifetimeBody(form["ca-lifetime"].value, form["ca-lifetime_unit"].value),
         path_len: form.pathlen.value === "" ? undefined : Number(form.pathlen.value) });
+      // Said as other creations are (a dialog closed before the answer has had it said already).
+      if (d.open) done(`Created the ${parent ? "intermediate" : "root"} CA "${ca.name}", valid until ${day(ca.not_after)}.`);
       d.close();
       reload();
     } catch (e) { err.textContent = e.message; }
@@ -1173,8 +1175,9 @@ function importCaDialog(reload) {
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     try {
-      await api("POST", "cas", { name: form.name.value, type: "import", certificate: form.cert.value,
+      const ca = await api("POST", "cas", { name: form.name.value, type: "import", certificate: form.cert.value,
         private_key: form.key.value || undefined, password: form.pass.value || undefined });
+      if (d.open) done(`Imported the CA "${ca.name}"${ca.can_sign ? "" : " (it cannot sign here: no key)"}.`);
       d.close();
       reload();
     } catch (e) { err.textContent = e.message; }

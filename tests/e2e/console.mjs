@@ -652,12 +652,14 @@ assert.equal(await page.getByLabel("Digest").isDisabled(), false);
 await page.getByLabel("Key length (bits)").selectOption("3072");
 await page.getByLabel("Digest").selectOption("sha384");
 await page.getByRole("button", { name: "Create CA" }).click();
+await page.locator("#done").getByText(/^Created the root CA "Lab Root", valid until \d{4}-\d{2}-\d{2}\.$/).waitFor();
 await page.getByRole("button", { name: "Create an intermediate under Lab Root" }).click();
 await page.getByLabel("Name", { exact: true }).fill("Lab Issuing");
 await page.getByLabel("Common name").fill("Lab Issuing CA");
 await page.getByRole("button", { name: "Create CA" }).click();
+await page.locator("#done").getByText('Created the intermediate CA "Lab Issuing"').waitFor();
 await page.locator("li", { hasText: "Lab Root" }).locator("ul li", { hasText: "Lab Issuing" }).waitFor();
-ok("the CA tree shows an intermediate under its root");
+ok("the CA tree shows an intermediate under its root; each CA made is said, by name");
 // A dialog closed while its request is on its way (held back here, as a CA with an RSA key
 // takes seconds): the button waits meanwhile, and what became of the request is said.
 await page.route("**/api/v1/cas", async (r) => { await new Promise((ok) => setTimeout(ok, 1500)); await r.continue(); });
