@@ -1281,7 +1281,7 @@ async function csrsScreen(screen) {
       catch (e) { alertRow.textContent = e.message; }
     });
     const alertRow = el("span", { class: "error", role: "alert" });
-    return el("tr", {}, el("td", {}, c.name), el("td", {}, c.subject), el("td", {}, c.certificate_id ? "signed" : "waiting"),
+    return el("tr", {}, el("td", {}, c.name), el("td", {}, c.subject), el("td", {}, badge(c.certificate_id ? "signed" : "waiting")),
       el("td", {}, el("div", { class: "row-actions" },
         el("button", { class: "secondary", "aria-label": `Download ${c.name}`, onclick: () => download("GET", `csrs/${c.id}/export`, null, `${c.name}.csr`) }, "Download"),
         canChange() && !c.certificate_id ? el("button", { class: "secondary", "aria-label": `Sign ${c.name} here`, onclick: () => signHere(c, load) }, "Sign here") : null,

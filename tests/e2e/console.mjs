@@ -18,6 +18,20 @@ const signinOf = (p) => p.locator("#signin");
 const panelFields = (p) => p.evaluate(() => Object.fromEntries([...document.querySelectorAll("#panel dt")]
   .map((dt) => [dt.textContent, dt.nextElementSibling?.textContent])));
 const focusIn = (p, sel) => p.evaluate((s) => !!document.activeElement?.closest(s), sel);
+// The words of an element's text that a line break cuts in two (a column squeezed narrower
+// than its words: "Nam e").
+const brokenWords = (loc) => loc.evaluate((root) => {
+  const out = [];
+  const walk = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  for (let n; (n = walk.nextNode());)
+    for (const m of n.data.matchAll(/\S+/g)) {
+      const r = document.createRange();
+      r.setStart(n, m.index);
+      r.setEnd(n, m.index + m[0].length);
+      if (new Set([...r.getClientRects()].map((x) => Math.round(x.top))).size > 1) out.push(m[0]);
+    }
+  return out;
+});
 
 const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] });
 const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1200, height: 800 } });
@@ -90,6 +104,11 @@ await panelOf(page).getByText("CN=Fleet Root CA").first().waitFor();
 assert.equal((await panelFields(page))["Proof of possession"], "not verified");
 assert.equal(await row.getByRole("button", { name: "Details of Fleet root" }).getAttribute("aria-expanded"), "true");
 ok("the row's Details opens the panel with the details read from the certificate");
+// 1280 px wide, the panel beside the list: the column headings keep their words whole.
+await page.setViewportSize({ width: 1280, height: 800 });
+assert.deepEqual(await brokenWords(page.locator("#screen thead")), []);
+await page.setViewportSize({ width: 1200, height: 800 });
+ok("the trusted certificates' column headings break no word beside the panel");
 await page.screenshot({ path: `${shots}/trusted.png`, fullPage: true });
 await row.getByRole("button", { name: "Disable" }).click();
 await page.locator("tr", { hasText: "Fleet root" }).getByText("disabled").waitFor();
@@ -746,6 +765,14 @@ assert.match(csrText, /emailAddress ?= ?pki@partner\.example/);
 assert.match(csrText, /NIST CURVE: P-384/);
 assert.match(csrText, /Signature Algorithm: ecdsa-with-SHA512/);
 ok("a CSR made in the console with its organization, country, email, an EC key on the P-384 curve and SHA-512 (no digest offered for Ed25519) verifies with openssl");
+// A signed certificate that is none: the error under the row's buttons, the name beside them
+// not squeezed to a letter a line.
+await page.getByLabel("Signed certificate for partner").setInputFiles(`${work}/garbage.pem`);
+const csrRow = page.locator("tr", { hasText: "partner.example" });
+await csrRow.getByRole("alert").filter({ hasText: /./ }).waitFor();
+assert.deepEqual([await brokenWords(csrRow.locator("td").first()), await brokenWords(csrRow.locator("td").nth(2)),
+  await brokenWords(page.locator("#screen thead"))], [[], [], []]);
+ok("a row's error on the CSRs screen leaves the name, the state and the headings whole");
 await page.getByRole("button", { name: "Sign partner here" }).click();
 await page.getByRole("dialog").getByRole("button", { name: "Sign", exact: true }).click();
 await page.locator("tr", { hasText: "partner.example" }).getByText("signed", { exact: true }).waitFor();
