@@ -141,6 +141,15 @@ document.getElementById("signin-form").addEventListener("submit", async (ev) => 
   const f = new FormData(ev.target);
   const err = document.getElementById("si-error");
   err.textContent = "";
+  // A field left empty is said as such, and nothing is sent: the server would answer "wrong
+  // user name or password", and count a failed attempt against the name.
+  const empty = [["si-user", "user name", !f.get("username").trim()], ["si-password", "password", !f.get("password")]]
+    .filter(([, , none]) => none);
+  if (empty.length) {
+    err.textContent = `The ${empty.map(([, what]) => what).join(" and the ")} ${empty.length > 1 ? "are" : "is"} empty.`;
+    document.getElementById(empty[0][0]).focus();
+    return;
+  }
   try {
     const s = await api("POST", "session", { tenant: f.get("tenant"), username: f.get("username"), password: f.get("password") });
     csrf = s.csrf_token;

@@ -41,7 +41,19 @@ page.on("pageerror", (e) => problems.push(e.message));
 page.on("dialog", (d) => { problems.push("a browser dialog opened: " + d.message()); d.dismiss(); });
 
 await page.goto(url);
+// Empty fields are said as such, before anything is sent.
+const signinSent = [];
+const onSignin = (r) => { if (new URL(r.url()).pathname === "/api/v1/session" && r.method() === "POST") signinSent.push(r.url()); };
+page.on("request", onSignin);
+await page.getByRole("button", { name: "Sign in" }).click();
+await page.locator("#si-error").getByText("The user name and the password are empty.", { exact: true }).waitFor();
 await signinOf(page).getByLabel("User name").fill("admin");
+await page.getByRole("button", { name: "Sign in" }).click();
+await page.locator("#si-error").getByText("The password is empty.", { exact: true }).waitFor();
+assert.ok(await focusIn(page, "#si-password"));
+page.off("request", onSignin);
+assert.deepEqual(signinSent, []);
+ok("a sign-in with an empty field says which is empty, nothing sent");
 await signinOf(page).getByLabel("Password", { exact: true }).fill("not the password");
 await page.getByRole("button", { name: "Sign in" }).click();
 await page.getByText("wrong user name or password").waitFor();
