@@ -180,6 +180,10 @@ int ch_svc_logout(ch_svc *svc, const char *token);
  * cookie) stays. */
 int ch_svc_password_change(ch_svc *svc, const ch_svc_principal *who, const char *current,
                            const char *fresh, const char *session);
+/* true when who is the default tenant's console user "admin" still with the password the
+ * first start gave it (DATA_DIR/admin-password is there until it is changed): what a console
+ * asks to invite its change.  false for anyone else, and for a token. */
+bool ch_svc_first_password(ch_svc *svc, const ch_svc_principal *who);
 /* Installation admins (CH_PERM_TENANTS) switch the tenant their session acts in. */
 int ch_svc_session_switch(ch_svc *svc, const char *token, const ch_svc_principal *who, const char *tenant);
 void ch_svc_session_dispose(ch_svc_session *s);

@@ -2898,6 +2898,9 @@ static void session_get(req *r, const char *unused)
          * decisions that named no tenant.  "tenants" cannot say it: it lists one tenant both for
          * such an admin of an installation of one tenant and for any other tenant's admin. */
         json_object_set_new(o, "installation_admin", json_boolean(r->who.actor.perms & CH_PERM_TENANTS));
+        /* Still the first start's password (the one in DATA_DIR/admin-password): the console
+         * invites its change. */
+        json_object_set_new(o, "first_password", json_boolean(ch_svc_first_password(r->svc, &r->who)));
         /* When this credential stops working (null: never), and the tenant's bound on the tokens
          * it makes (null: none): what a client offers before it asks for one. */
         char at[32];
