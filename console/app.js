@@ -124,6 +124,9 @@ async function start() {
     document.getElementById("app").hidden = false;
     const who = document.getElementById("who");
     who.replaceChildren(`${me.user} · ${me.tenant} · ${me.role}`);
+    // Still the first start's password, which a file in the data directory holds for anyone
+    // who can read it: its change asked for until it is done.
+    document.getElementById("first-password").hidden = !me.first_password;
     if ((me.tenants || []).length > 1) {
       // The tenant switcher, for admins of several tenants.
       const sw = el("select", { id: "tenant-switch", "aria-label": "Tenant" }, me.tenants.map((t) => el("option", { value: t, selected: t === me.tenant }, t)));
@@ -179,7 +182,7 @@ function passwordTwice(id, label, again = "Repeat the password") {
   };
 }
 
-document.getElementById("password").addEventListener("click", () => {
+function changePasswordDialog() {
   const pw = passwordTwice("pw-new", "New password (8 characters or more)", "Repeat the new password");
   formDialog("Change password", [
     el("label", { for: "pw-current" }, "Current password"), el("input", { id: "pw-current", type: "password", autocomplete: "current-password" }),
@@ -187,9 +190,12 @@ document.getElementById("password").addEventListener("click", () => {
   "Change password", async (form, d) => {
     await api("POST", "session/password", { current_password: form.querySelector("#pw-current").value, new_password: pw.check() });
     d.close();
+    document.getElementById("first-password").hidden = true;
     done("Your password was changed; your other sessions have ended.");
   }, "pw-error");
-});
+}
+document.getElementById("password").addEventListener("click", changePasswordDialog);
+document.getElementById("first-password-change").addEventListener("click", changePasswordDialog);
 
 document.getElementById("signout").addEventListener("click", async () => {
   await api("DELETE", "session").catch(() => {});

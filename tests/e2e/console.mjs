@@ -62,6 +62,9 @@ await signinOf(page).getByLabel("Password", { exact: true }).fill(password);
 await page.getByRole("button", { name: "Sign in" }).click();
 await page.getByText("admin · default · admin").waitFor();
 ok("signed in");
+// Signed in with the first start's password: asked to change it, from a banner.
+await page.locator("#first-password").getByText("password made at the first start").waitFor();
+ok("signed in with the first start's password: a banner invites its change");
 const cookies = await context.cookies();
 const session = cookies.find((c) => c.name === "certhub_session");
 assert.ok(session && session.httpOnly && session.secure && session.sameSite === "Strict");
@@ -1588,7 +1591,8 @@ await signinOf(tp).getByLabel("Password", { exact: true }).fill("acme-admin-pass
 await tp.getByRole("button", { name: "Sign in" }).click();
 await tp.getByText("acme-admin · acme · admin").waitFor();
 const tenantSession = await tp.evaluate(async () => (await fetch("/api/v1/session")).json());
-assert.deepEqual([tenantSession.role, tenantSession.installation_admin], ["admin", false]);
+assert.deepEqual([tenantSession.role, tenantSession.installation_admin, tenantSession.first_password], ["admin", false, false]);
+assert.ok(await tp.locator("#first-password").isHidden());
 await tp.getByRole("link", { name: "Settings" }).click();
 // An admin's settings end with its users and its tokens, and the Tenants section would come
 // after them: once the tokens are drawn, the screen is whole.
@@ -1611,8 +1615,10 @@ await page.getByRole("heading", { name: "Tenants", exact: true }).waitFor();
 await page.getByRole("button", { name: "Create tenant" }).waitFor();
 ok("the installation's admin has the Tenants section");
 
-// The first-start password changed: the old one no longer signs in, the new one does.
-await page.getByRole("button", { name: "Change password" }).click();
+// The first-start password changed, from the banner's button: the old one no longer signs
+// in, the new one does, and the banner is gone.
+await page.locator("#first-password").getByRole("button", { name: "Change it now" }).click();
+await page.getByRole("dialog").getByRole("heading", { name: "Change password" }).waitFor();
 const pwSent = [];
 const onPw = (r) => { if (new URL(r.url()).pathname === "/api/v1/session/password") pwSent.push(r.method()); };
 page.on("request", onPw);
@@ -1630,7 +1636,8 @@ await page.getByRole("dialog").getByText("the current password is wrong").waitFo
 await page.getByLabel("Current password").fill(password);
 await page.getByRole("dialog").getByRole("button", { name: "Change password" }).click();
 await page.getByRole("dialog").waitFor({ state: "hidden" });
-ok("the password changed (the current one asked again)");
+assert.ok(await page.locator("#first-password").isHidden());
+ok("the password changed (the current one asked again), and the banner asking for it gone");
 
 await page.getByRole("button", { name: "Sign out" }).click();
 await page.getByRole("button", { name: "Sign in" }).waitFor();
@@ -1644,7 +1651,9 @@ await page.getByText("wrong user name or password").waitFor();
 await signinOf(page).getByLabel("Password", { exact: true }).fill("a-new-password-1");
 await page.getByRole("button", { name: "Sign in" }).click();
 await page.getByText("admin · default · admin").waitFor();
-ok("the old password no longer signs in, the new one does");
+assert.equal(await page.evaluate(async () => (await (await fetch("/api/v1/session")).json()).first_password), false);
+assert.ok(await page.locator("#first-password").isHidden());
+ok("the old password no longer signs in, the new one does, with no banner");
 assert.deepEqual(problems, []);
 ok("no script errors");
 await browser.close();
