@@ -750,14 +750,43 @@ async function createWizard(reload) {
     .flatMap(([k, val]) => [el("dt", {}, k), el("dd", {}, val || "—")]))]]];
   const csrs = (await api("GET", "csrs?limit=1000")).items;
   const issuing = steps.slice();
+  // What a step cannot be left without, as [field id, what to say beside it]: checked on Next,
+  // where the field is, not after the steps that follow it on the Review step.
+  const optionsNeed = () => [
+    !(Number(v.lifetime) >= 1) ? ["lifetime", "Give the lifetime: a whole number, 1 or more."] : null,
+    !v.ca_id ? ["ca_id", "No CA here can sign: create or import one on the CAs screen first."] : null];
+  // (a subject of other fields does without a common name; without any, the server makes it of
+  // the first DNS name, else of the identifier)
+  const dnsName = () => (v.sans || "").split(",").map((x) => x.trim()).some((x) => /^dns:./i.test(x) || (x && !/^[a-z]+:|^[\d.]+$|:.*:/i.test(x)));
+  const needs = new Map([
+    [issuing[1], optionsNeed], [signSteps[1], optionsNeed],
+    [issuing[2], () => [!["common_name", "organization", "organizational_unit", "country", "email"].some((k) => v[k]) && !dnsName() && !v.name
+      ? ["common_name", "Give the common name (or a DNS name below, or an identifier on the first step, which it then takes)."] : null]],
+    [importStep, () => [!(v.im_cert || "").trim() && !imFile ? ["im-cert", "Paste the certificate, or upload its file."] : null]],
+    [csrStep, () => [!v.im_csr ? ["im-csr", "Choose the CSR the certificate was signed for."] : null,
+      !(v.im_cert || "").trim() ? ["im-signed", "Paste the signed certificate."] : null]],
+    [signSteps[0], () => [!(v.sg_csr || "").trim() ? ["sg-csr", "Paste the CSR, or upload its file."] : null]]]);
+  // Each missing field said beside it (under its input), marked invalid, the first focused.
+  function complete() {
+    const missing = (needs.get(steps[step])?.() || []).filter(Boolean);
+    for (const [id, text] of missing) {
+      const input = form.querySelector("#" + id);
+      input.setAttribute("aria-invalid", "true");
+      input.setAttribute("aria-describedby", `${id}-error`);
+      (input.closest(".lifetime") || input).after(el("p", { class: "error field-error", id: `${id}-error`, role: "alert" }, text));
+    }
+    if (missing.length) form.querySelector("#" + missing[0][0]).focus();
+    return !missing.length;
+  }
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     save();
     err.textContent = "";
     if (step === 0) steps.splice(0, steps.length, issuing[0], ...(v.type === "internal" ? issuing.slice(1) : v.type === "import" ? [importStep, reviewImportStep]
       : v.type === "sign" ? signSteps : [csrStep]));
-    // (a CSR missing is said at its step, not after the options)
-    if (steps[step] === signSteps[0] && !(v.sg_csr || "").trim()) { err.textContent = "Paste the CSR, or upload its file."; return; }
+    for (const e of form.querySelectorAll("[aria-invalid]")) { e.removeAttribute("aria-invalid"); e.removeAttribute("aria-describedby"); }
+    for (const e of form.querySelectorAll(".field-error")) e.remove();
+    if (!complete()) return;
     if (v.type === "sign" && step === steps.length - 1) {
       let made;
       try {
@@ -782,7 +811,6 @@ async function createWizard(reload) {
         if (v.type === "import")
           made = await api("POST", "certificates/import", importBody(false));
         else {
-          if (!v.im_csr) throw new Error("choose the CSR the certificate was signed for");
           made = await api("POST", `csrs/${v.im_csr}/certificate`, { certificate: v.im_cert });
           // The identifier given on the first step names it (it took the CSR's name).
           if (v.name && made.name !== v.name) made = await api("PATCH", `certificates/${made.id}`, { name: v.name });

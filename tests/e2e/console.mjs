@@ -362,6 +362,29 @@ for (const row of await page.locator("tr", { hasText: "CN=web.example" }).all())
 }
 assert.equal(renewedBy, 1);
 ok("the renewed one's details name the certificate that renewed it");
+// A step's required fields are checked when it is left (Next), each said beside its field, the
+// wizard staying on that step: not on the Review step, two Backs away.
+await page.getByRole("button", { name: "Create certificate" }).click();
+const wz = page.getByRole("dialog");
+await wz.getByRole("button", { name: "Next" }).click();
+await wz.getByLabel("Lifetime", { exact: true }).fill("");
+await wz.getByRole("button", { name: "Next" }).click();
+await wz.locator("#lifetime-error").getByText("Give the lifetime: a whole number, 1 or more.").waitFor();
+assert.equal(await wz.getByLabel("Lifetime", { exact: true }).getAttribute("aria-invalid"), "true");
+await wz.getByRole("heading", { name: /Certificate options/ }).waitFor();
+await wz.getByLabel("Lifetime", { exact: true }).fill("30");
+await wz.getByRole("button", { name: "Next" }).click();
+await wz.getByRole("heading", { name: /Subject/ }).waitFor();
+await wz.getByRole("button", { name: "Next" }).click();
+await wz.locator("#common_name-error").getByText(/^Give the common name/).waitFor();
+assert.ok(await focusIn(page, "#common_name"));
+await wz.getByRole("heading", { name: /Subject/ }).waitFor();
+assert.equal(await page.locator("#wz-error").innerText(), "");
+await wz.getByLabel("Common name").fill("checked.example");
+await wz.getByRole("button", { name: "Next" }).click();
+await wz.getByRole("heading", { name: /Extensions/ }).waitFor();
+await wz.getByRole("button", { name: "Cancel" }).click();
+ok("the wizard says a missing lifetime or subject beside its field when its step is left");
 // The wizard's extension switches (the storage seed's Extra Constraints): a certificate without
 // the Authority Key Identifier and Basic Constraints, its EKU critical; its details and openssl
 // agree.
@@ -819,7 +842,7 @@ await wizard.locator("#type").selectOption("sign");
 await wizard.locator("#profile").selectOption("tls-client");
 await wizard.getByRole("button", { name: "Next" }).click();
 await wizard.getByRole("button", { name: "Next" }).click();
-await page.locator("#wz-error").getByText("Paste the CSR, or upload its file.").waitFor();
+await page.locator("#sg-csr-error").getByText("Paste the CSR, or upload its file.").waitFor();
 await wizard.getByLabel("Upload the CSR (PEM or DER)").setInputFiles(`${work}/sensor.der`);
 await page.waitForFunction(() => document.querySelector("#sg-csr").value.startsWith("-----BEGIN CERTIFICATE REQUEST-----"));
 await wizard.getByRole("button", { name: "Next" }).click();
