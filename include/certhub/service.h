@@ -624,6 +624,8 @@ typedef struct ch_svc_import_preview {
     size_t chain_len;           /* the CA certificates the file holds besides it */
     char key_for[CH_ID_MAX];    /* non-empty: held already without a key, which would be added to it */
     char *missing;              /* the issuer at which the chain stops short of a root, or NULL */
+    char existing[CH_ID_MAX];   /* CH_EEXISTS: the id of the certificate held already (set on that
+                                 * error alone) */
 } ch_svc_import_preview;
 int ch_svc_cert_import_preview(ch_svc *svc, const ch_actor *actor, const char *name, const uint8_t *cert,
                                size_t cert_len, const uint8_t *key, size_t key_len, const char *password,

@@ -1002,6 +1002,10 @@ static void certificate_import_preview(req *r, const upload *u, const char *name
 
     error = ch_svc_cert_import_preview(r->svc, &r->who.actor, name, cert, cert_len, (const uint8_t *)key,
                                        key ? strlen(key) : 0, password, key_password, &p);
+    /* Held already: refused as the import refuses it, with the id of the one held. */
+    if (error == CH_EEXISTS && p.existing[0])
+        return reply_json(r, 409, json_pack("{s:{s:s, s:s, s:s}}", "error", "code", "already_exists", "message",
+                                            ch_error_last(), "existing_id", p.existing));
     if (error < 0) {
         raw_password_hint(u, error, password, key_password);
         return reply_error(r, error);

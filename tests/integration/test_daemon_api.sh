@@ -425,6 +425,9 @@ pem_json=$(awk '{printf "%s\\n", $0}' leaf.pem)
 api POST /api/v1/certificates/import "{\"name\":\"again\",\"certificate\":\"$pem_json\"}"
 check_eq "importing a certificate already held: 409" 409 "$status"
 check_contains "the duplicate names the existing id" "$(cat "$T/body")" "\"existing_id\":\"$id\""
+api POST /api/v1/certificates/import "{\"name\":\"again\",\"certificate\":\"$pem_json\",\"preview\":true}"
+check_eq "its preview is refused the same way, naming it too" "409 already_exists $id" \
+    "$status $(body '.error.code + " " + .error.existing_id')"
 # Imported alone, then with its key: the key is added to the one held (200), once.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout later.key -subj /CN=later.example \
     -days 10 -out later.pem 2>/dev/null
