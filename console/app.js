@@ -40,6 +40,7 @@ async function api(method, path, body) {
     const e = new Error(data?.error?.message || res.statusText);
     e.field = data?.error?.field;
     e.reason = data?.error?.reason;
+    e.existing = data?.error?.existing_id; // (409: what is held already)
     e.status = res.status;
     if (left()) problem(`Closed before its answer came, the request was refused: ${e.message}`);
     throw e;
@@ -778,6 +779,14 @@ async function createWizard(reload) {
     if (missing.length) form.querySelector("#" + missing[0][0]).focus();
     return !missing.length;
   }
+  // An import refused: a certificate held already is named as the inventory shows it (the
+  // server's message ends in its internal id), with a button that opens it.
+  async function refused(e) {
+    const held = e.status === 409 && e.existing ? await api("GET", "certificates/" + encodeURIComponent(e.existing)).catch(() => null) : null;
+    if (!held) { err.textContent = (e.field ? e.field + ": " : "") + e.message; return; }
+    err.replaceChildren(`This certificate is held already, as "${held.name}". `,
+      el("button", { type: "button", class: "secondary", onclick: () => { d.close(); reload(held.id); } }, `Open ${held.name}`));
+  }
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     save();
@@ -801,7 +810,7 @@ async function createWizard(reload) {
     if (steps[step] === importStep) {
       try {
         imPreview = await api("POST", "certificates/import", importBody(true));
-      } catch (e) { err.textContent = (e.field ? e.field + ": " : "") + e.message; return; }
+      } catch (e) { return refused(e); }
       step++;
       return show();
     }
@@ -823,7 +832,7 @@ async function createWizard(reload) {
             // (a chain that stops short of a root: the file was to hold it whole)
             (made.notes?.length ? ` Note: ${made.notes.join("; ")}.` : ""));
         reload(made.id);
-      } catch (e) { err.textContent = (e.field ? e.field + ": " : "") + e.message; }
+      } catch (e) { await refused(e); }
       return;
     }
     if (step < steps.length - 1) { step++; return show(); }

@@ -509,6 +509,19 @@ await page.getByRole("dialog").getByRole("button", { name: "Save" }).click();
 await page.locator("tr", { hasText: "imported-renamed" }).waitFor();
 await panelOf(page).getByRole("heading", { name: "imported-renamed" }).waitFor();
 ok("a certificate renamed from its panel: its row and the panel's title follow");
+// The same certificate imported again: refused at its review, naming the one held (not its
+// internal id), which a button opens.
+await page.getByRole("button", { name: "Create certificate" }).click();
+await page.getByLabel("Type", { exact: true }).selectOption("import");
+await page.getByRole("dialog").getByRole("button", { name: "Next" }).click();
+await page.getByLabel("Certificate (PEM), pasted or uploaded").fill(readFileSync(`${work}/imp.pem`, "utf8"));
+await page.getByRole("dialog").getByRole("button", { name: "Next" }).click();
+await page.locator("#wz-error").getByText('This certificate is held already, as "imported-renamed".').waitFor();
+assert.doesNotMatch(await page.locator("#wz-error").innerText(), /crt_/);
+await page.locator("#wz-error").getByRole("button", { name: "Open imported-renamed" }).click();
+await page.getByRole("dialog").waitFor({ state: "hidden" });
+await panelOf(page).getByRole("heading", { name: "imported-renamed" }).waitFor();
+ok("a certificate imported again is refused by the name it is held under, with a button that opens it");
 // One sent without its chain (the destination seed: an uploaded file is to hold the whole
 // chain): imported, and the note of where its chain stops said with it.
 await page.getByRole("button", { name: "Create certificate" }).click();
