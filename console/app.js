@@ -40,6 +40,7 @@ async function api(method, path, body) {
     const e = new Error(data?.error?.message || res.statusText);
     e.field = data?.error?.field;
     e.reason = data?.error?.reason;
+    e.existing = data?.error?.existing_id; // (409: what is held already)
     e.status = res.status;
     if (left()) problem(`Closed before its answer came, the request was refused: ${e.message}`);
     throw e;
@@ -124,6 +125,9 @@ async function start() {
     document.getElementById("app").hidden = false;
     const who = document.getElementById("who");
     who.replaceChildren(`${me.user} · ${me.tenant} · ${me.role}`);
+    // Still the first start's password, which a file in the data directory holds for anyone
+    // who can read it: its change asked for until it is done.
+    document.getElementById("first-password").hidden = !me.first_password;
     if ((me.tenants || []).length > 1) {
       // The tenant switcher, for admins of several tenants.
       const sw = el("select", { id: "tenant-switch", "aria-label": "Tenant" }, me.tenants.map((t) => el("option", { value: t, selected: t === me.tenant }, t)));
@@ -141,6 +145,15 @@ document.getElementById("signin-form").addEventListener("submit", async (ev) => 
   const f = new FormData(ev.target);
   const err = document.getElementById("si-error");
   err.textContent = "";
+  // A field left empty is said as such, and nothing is sent: the server would answer "wrong
+  // user name or password", and count a failed attempt against the name.
+  const empty = [["si-user", "user name", !f.get("username").trim()], ["si-password", "password", !f.get("password")]]
+    .filter(([, , none]) => none);
+  if (empty.length) {
+    err.textContent = `The ${empty.map(([, what]) => what).join(" and the ")} ${empty.length > 1 ? "are" : "is"} empty.`;
+    document.getElementById(empty[0][0]).focus();
+    return;
+  }
   try {
     const s = await api("POST", "session", { tenant: f.get("tenant"), username: f.get("username"), password: f.get("password") });
     csrf = s.csrf_token;
@@ -170,7 +183,7 @@ function passwordTwice(id, label, again = "Repeat the password") {
   };
 }
 
-document.getElementById("password").addEventListener("click", () => {
+function changePasswordDialog() {
   const pw = passwordTwice("pw-new", "New password (8 characters or more)", "Repeat the new password");
   formDialog("Change password", [
     el("label", { for: "pw-current" }, "Current password"), el("input", { id: "pw-current", type: "password", autocomplete: "current-password" }),
@@ -178,9 +191,12 @@ document.getElementById("password").addEventListener("click", () => {
   "Change password", async (form, d) => {
     await api("POST", "session/password", { current_password: form.querySelector("#pw-current").value, new_password: pw.check() });
     d.close();
+    document.getElementById("first-password").hidden = true;
     done("Your password was changed; your other sessions have ended.");
   }, "pw-error");
-});
+}
+document.getElementById("password").addEventListener("click", changePasswordDialog);
+document.getElementById("first-password-change").addEventListener("click", changePasswordDialog);
 
 document.getElementById("signout").addEventListener("click", async () => {
   await api("DELETE", "session").catch(() => {});
@@ -288,6 +304,7 @@ window.addEventListener("hashchange", () => {
 async function overviewScreen(screen) {
   // Counted by the server: right for any number of certificates.
   const o = await api("GET", "overview");
+  // Said "active" in the text too: the word of its badges, and of each certificate's in the list.
   const { valid: active, expired, expiring_per_week: weeks } = o.certificates;
   const byStatus = { active, expired };
   const max = Math.max(1, ...weeks), W = 26 * 22, H = 140;
@@ -308,7 +325,7 @@ async function overviewScreen(screen) {
   screen.replaceChildren(
     el("h1", {}, "Overview"),
     el("div", { class: "card" },
-      el("p", {}, `${active} valid, ${expired} expired certificates`),
+      el("p", {}, `${active} active, ${expired} expired certificates`),
       el("ul", { class: "counts", "aria-label": "Certificates per status" },
         Object.entries(byStatus).map(([k, n]) => el("li", {}, badge(k), ` ${n}`))),
       el("h2", {}, "Expiring per week, next 26 weeks"), svg));
@@ -795,14 +812,51 @@ async function createWizard(reload) {
     .flatMap(([k, val]) => [el("dt", {}, k), el("dd", {}, val || "—")]))]]];
   const csrs = (await api("GET", "csrs?limit=1000")).items;
   const issuing = steps.slice();
+  // What a step cannot be left without, as [field id, what to say beside it]: checked on Next,
+  // where the field is, not after the steps that follow it on the Review step.
+  const optionsNeed = () => [
+    !(Number(v.lifetime) >= 1) ? ["lifetime", "Give the lifetime: a whole number, 1 or more."] : null,
+    !v.ca_id ? ["ca_id", "No CA here can sign: create or import one on the CAs screen first."] : null];
+  // (a subject of other fields does without a common name; without any, the server makes it of
+  // the first DNS name, else of the identifier)
+  const dnsName = () => (v.sans || "").split(",").map((x) => x.trim()).some((x) => /^dns:./i.test(x) || (x && !/^[a-z]+:|^[\d.]+$|:.*:/i.test(x)));
+  const needs = new Map([
+    [issuing[1], optionsNeed], [signSteps[1], optionsNeed],
+    [issuing[2], () => [!["common_name", "organization", "organizational_unit", "country", "email"].some((k) => v[k]) && !dnsName() && !v.name
+      ? ["common_name", "Give the common name (or a DNS name below, or an identifier on the first step, which it then takes)."] : null]],
+    [importStep, () => [!(v.im_cert || "").trim() && !imFile ? ["im-cert", "Paste the certificate, or upload its file."] : null]],
+    [csrStep, () => [!v.im_csr ? ["im-csr", "Choose the CSR the certificate was signed for."] : null,
+      !(v.im_cert || "").trim() ? ["im-signed", "Paste the signed certificate."] : null]],
+    [signSteps[0], () => [!(v.sg_csr || "").trim() ? ["sg-csr", "Paste the CSR, or upload its file."] : null]]]);
+  // Each missing field said beside it (under its input), marked invalid, the first focused.
+  function complete() {
+    const missing = (needs.get(steps[step])?.() || []).filter(Boolean);
+    for (const [id, text] of missing) {
+      const input = form.querySelector("#" + id);
+      input.setAttribute("aria-invalid", "true");
+      input.setAttribute("aria-describedby", `${id}-error`);
+      (input.closest(".lifetime") || input).after(el("p", { class: "error field-error", id: `${id}-error`, role: "alert" }, text));
+    }
+    if (missing.length) form.querySelector("#" + missing[0][0]).focus();
+    return !missing.length;
+  }
+  // An import refused: a certificate held already is named as the inventory shows it (the
+  // server's message ends in its internal id), with a button that opens it.
+  async function refused(e) {
+    const held = e.status === 409 && e.existing ? await api("GET", "certificates/" + encodeURIComponent(e.existing)).catch(() => null) : null;
+    if (!held) { err.textContent = (e.field ? e.field + ": " : "") + e.message; return; }
+    err.replaceChildren(`This certificate is held already, as "${held.name}". `,
+      el("button", { type: "button", class: "secondary", onclick: () => { d.close(); reload(held.id); } }, `Open ${held.name}`));
+  }
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     save();
     err.textContent = "";
     if (step === 0) steps.splice(0, steps.length, issuing[0], ...(v.type === "internal" ? issuing.slice(1) : v.type === "import" ? [importStep, reviewImportStep]
       : v.type === "sign" ? signSteps : [csrStep]));
-    // (a CSR missing is said at its step, not after the options)
-    if (steps[step] === signSteps[0] && !(v.sg_csr || "").trim()) { err.textContent = "Paste the CSR, or upload its file."; return; }
+    for (const e of form.querySelectorAll("[aria-invalid]")) { e.removeAttribute("aria-invalid"); e.removeAttribute("aria-describedby"); }
+    for (const e of form.querySelectorAll(".field-error")) e.remove();
+    if (!complete()) return;
     if (v.type === "sign" && step === steps.length - 1) {
       let made;
       try {
@@ -817,7 +871,7 @@ async function createWizard(reload) {
     if (steps[step] === importStep) {
       try {
         imPreview = await api("POST", "certificates/import", importBody(true));
-      } catch (e) { err.textContent = (e.field ? e.field + ": " : "") + e.message; return; }
+      } catch (e) { return refused(e); }
       step++;
       return show();
     }
@@ -827,7 +881,6 @@ async function createWizard(reload) {
         if (v.type === "import")
           made = await api("POST", "certificates/import", importBody(false));
         else {
-          if (!v.im_csr) throw new Error("choose the CSR the certificate was signed for");
           made = await api("POST", `csrs/${v.im_csr}/certificate`, { certificate: v.im_cert });
           // The identifier given on the first step names it (it took the CSR's name).
           if (v.name && made.name !== v.name) made = await api("PATCH", `certificates/${made.id}`, { name: v.name });
@@ -840,7 +893,7 @@ async function createWizard(reload) {
             // (a chain that stops short of a root: the file was to hold it whole)
             (made.notes?.length ? ` Note: ${made.notes.join("; ")}.` : ""));
         reload(made.id);
-      } catch (e) { err.textContent = (e.field ? e.field + ": " : "") + e.message; }
+      } catch (e) { await refused(e); }
       return;
     }
     if (step < steps.length - 1) { step++; return show(); }
@@ -1209,10 +1262,12 @@ function caDialog(title, parent, reload) {
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     try {
-      await api("POST", "cas", { name: form.name.value, type: parent ? "intermediate" : "root", parent_id: parent || undefined,
+      const ca = await api("POST", "cas", { name: form.name.value, type: parent ? "intermediate" : "root", parent_id: parent || undefined,
         subject: subjectOf(form, "ca"), key_type: keys.value(), digest: digestOf(form.digest),
         ...lifetimeBody(form["ca-lifetime"].value, form["ca-lifetime_unit"].value),
         path_len: form.pathlen.value === "" ? undefined : Number(form.pathlen.value) });
+      // Said as other creations are (a dialog closed before the answer has had it said already).
+      if (d.open) done(`Created the ${parent ? "intermediate" : "root"} CA "${ca.name}", valid until ${day(ca.not_after)}.`);
       d.close();
       reload();
     } catch (e) { err.textContent = e.message; }
@@ -1233,8 +1288,9 @@ function importCaDialog(reload) {
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     try {
-      await api("POST", "cas", { name: form.name.value, type: "import", certificate: form.cert.value,
+      const ca = await api("POST", "cas", { name: form.name.value, type: "import", certificate: form.cert.value,
         private_key: form.key.value || undefined, password: form.pass.value || undefined });
+      if (d.open) done(`Imported the CA "${ca.name}"${ca.can_sign ? "" : " (it cannot sign here: no key)"}.`);
       d.close();
       reload();
     } catch (e) { err.textContent = e.message; }
@@ -1341,7 +1397,7 @@ async function csrsScreen(screen) {
       catch (e) { alertRow.textContent = e.message; }
     });
     const alertRow = el("span", { class: "error", role: "alert" });
-    return el("tr", {}, el("td", {}, c.name), el("td", {}, c.subject), el("td", {}, c.certificate_id ? "signed" : "waiting"),
+    return el("tr", {}, el("td", {}, c.name), el("td", {}, c.subject), el("td", {}, badge(c.certificate_id ? "signed" : "waiting")),
       el("td", {}, el("div", { class: "row-actions" },
         el("button", { class: "secondary", "aria-label": `Download ${c.name}`, onclick: () => download("GET", `csrs/${c.id}/export`, null, `${c.name}.csr`) }, "Download"),
         canChange() && !c.certificate_id ? el("button", { class: "secondary", "aria-label": `Sign ${c.name} here`, onclick: () => signHere(c, load) }, "Sign here") : null,

@@ -180,6 +180,10 @@ int ch_svc_logout(ch_svc *svc, const char *token);
  * cookie) stays. */
 int ch_svc_password_change(ch_svc *svc, const ch_svc_principal *who, const char *current,
                            const char *fresh, const char *session);
+/* true when who is the default tenant's console user "admin" still with the password the
+ * first start gave it (DATA_DIR/admin-password is there until it is changed): what a console
+ * asks to invite its change.  false for anyone else, and for a token. */
+bool ch_svc_first_password(ch_svc *svc, const ch_svc_principal *who);
 /* Installation admins (CH_PERM_TENANTS) switch the tenant their session acts in. */
 int ch_svc_session_switch(ch_svc *svc, const char *token, const ch_svc_principal *who, const char *tenant);
 void ch_svc_session_dispose(ch_svc_session *s);
@@ -628,6 +632,8 @@ typedef struct ch_svc_import_preview {
     char key_for[CH_ID_MAX];    /* non-empty: held already without a key, which would be added to it */
     char key_from_csr[CH_ID_MAX]; /* non-empty: the key would be this CSR's (made here, waiting for it) */
     char *missing;              /* the issuer at which the chain stops short of a root, or NULL */
+    char existing[CH_ID_MAX];   /* CH_EEXISTS: the id of the certificate held already (set on that
+                                 * error alone) */
 } ch_svc_import_preview;
 int ch_svc_cert_import_preview(ch_svc *svc, const ch_actor *actor, const char *name, const uint8_t *cert,
                                size_t cert_len, const uint8_t *key, size_t key_len, const char *password,

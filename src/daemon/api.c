@@ -1017,6 +1017,10 @@ static void certificate_import_preview(req *r, const upload *u, const char *name
 
     error = ch_svc_cert_import_preview(r->svc, &r->who.actor, name, cert, cert_len, (const uint8_t *)key,
                                        key ? strlen(key) : 0, password, key_password, &p);
+    /* Held already: refused as the import refuses it, with the id of the one held. */
+    if (error == CH_EEXISTS && p.existing[0])
+        return reply_json(r, 409, json_pack("{s:{s:s, s:s, s:s}}", "error", "code", "already_exists", "message",
+                                            ch_error_last(), "existing_id", p.existing));
     if (error < 0) {
         raw_password_hint(u, error, password, key_password);
         return reply_error(r, error);
@@ -2934,6 +2938,9 @@ static void session_get(req *r, const char *unused)
          * decisions that named no tenant.  "tenants" cannot say it: it lists one tenant both for
          * such an admin of an installation of one tenant and for any other tenant's admin. */
         json_object_set_new(o, "installation_admin", json_boolean(r->who.actor.perms & CH_PERM_TENANTS));
+        /* Still the first start's password (the one in DATA_DIR/admin-password): the console
+         * invites its change. */
+        json_object_set_new(o, "first_password", json_boolean(ch_svc_first_password(r->svc, &r->who)));
         /* When this credential stops working (null: never), and the tenant's bound on the tokens
          * it makes (null: none): what a client offers before it asks for one. */
         char at[32];

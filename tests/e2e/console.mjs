@@ -18,6 +18,20 @@ const signinOf = (p) => p.locator("#signin");
 const panelFields = (p) => p.evaluate(() => Object.fromEntries([...document.querySelectorAll("#panel dt")]
   .map((dt) => [dt.textContent, dt.nextElementSibling?.textContent])));
 const focusIn = (p, sel) => p.evaluate((s) => !!document.activeElement?.closest(s), sel);
+// The words of an element's text that a line break cuts in two (a column squeezed narrower
+// than its words: "Nam e").
+const brokenWords = (loc) => loc.evaluate((root) => {
+  const out = [];
+  const walk = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  for (let n; (n = walk.nextNode());)
+    for (const m of n.data.matchAll(/\S+/g)) {
+      const r = document.createRange();
+      r.setStart(n, m.index);
+      r.setEnd(n, m.index + m[0].length);
+      if (new Set([...r.getClientRects()].map((x) => Math.round(x.top))).size > 1) out.push(m[0]);
+    }
+  return out;
+});
 
 const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] });
 const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1200, height: 800 } });
@@ -27,7 +41,19 @@ page.on("pageerror", (e) => problems.push(e.message));
 page.on("dialog", (d) => { problems.push("a browser dialog opened: " + d.message()); d.dismiss(); });
 
 await page.goto(url);
+// Empty fields are said as such, before anything is sent.
+const signinSent = [];
+const onSignin = (r) => { if (new URL(r.url()).pathname === "/api/v1/session" && r.method() === "POST") signinSent.push(r.url()); };
+page.on("request", onSignin);
+await page.getByRole("button", { name: "Sign in" }).click();
+await page.locator("#si-error").getByText("The user name and the password are empty.", { exact: true }).waitFor();
 await signinOf(page).getByLabel("User name").fill("admin");
+await page.getByRole("button", { name: "Sign in" }).click();
+await page.locator("#si-error").getByText("The password is empty.", { exact: true }).waitFor();
+assert.ok(await focusIn(page, "#si-password"));
+page.off("request", onSignin);
+assert.deepEqual(signinSent, []);
+ok("a sign-in with an empty field says which is empty, nothing sent");
 await signinOf(page).getByLabel("Password", { exact: true }).fill("not the password");
 await page.getByRole("button", { name: "Sign in" }).click();
 await page.getByText("wrong user name or password").waitFor();
@@ -36,11 +62,16 @@ await signinOf(page).getByLabel("Password", { exact: true }).fill(password);
 await page.getByRole("button", { name: "Sign in" }).click();
 await page.getByText("admin · default · admin").waitFor();
 ok("signed in");
+// Signed in with the first start's password: asked to change it, from a banner.
+await page.locator("#first-password").getByText("password made at the first start").waitFor();
+ok("signed in with the first start's password: a banner invites its change");
 const cookies = await context.cookies();
 const session = cookies.find((c) => c.name === "certhub_session");
 assert.ok(session && session.httpOnly && session.secure && session.sameSite === "Strict");
 ok("the session cookie is HttpOnly, Secure, SameSite=Strict");
-await page.getByText(/^\d+ valid, \d+ expired certificates$/).waitFor();
+await page.getByText(/^\d+ active, \d+ expired certificates$/).waitFor();
+// (its badges say the same words as its text, and as the certificates' badges)
+assert.deepEqual(await page.getByRole("list", { name: "Certificates per status" }).locator(".badge").allTextContents(), ["active", "expired"]);
 ok("the overview counts the certificates");
 await page.screenshot({ path: `${shots}/overview.png`, fullPage: true });
 
@@ -88,6 +119,11 @@ await panelOf(page).getByText("CN=Fleet Root CA").first().waitFor();
 assert.equal((await panelFields(page))["Proof of possession"], "not verified");
 assert.equal(await row.getByRole("button", { name: "Details of Fleet root" }).getAttribute("aria-expanded"), "true");
 ok("the row's Details opens the panel with the details read from the certificate");
+// 1280 px wide, the panel beside the list: the column headings keep their words whole.
+await page.setViewportSize({ width: 1280, height: 800 });
+assert.deepEqual(await brokenWords(page.locator("#screen thead")), []);
+await page.setViewportSize({ width: 1200, height: 800 });
+ok("the trusted certificates' column headings break no word beside the panel");
 await page.screenshot({ path: `${shots}/trusted.png`, fullPage: true });
 await row.getByRole("button", { name: "Disable" }).click();
 await page.locator("tr", { hasText: "Fleet root" }).getByText("disabled").waitFor();
@@ -375,6 +411,29 @@ for (const row of await page.locator("tr", { hasText: "CN=web.example" }).all())
 }
 assert.equal(renewedBy, 1);
 ok("the renewed one's details name the certificate that renewed it");
+// A step's required fields are checked when it is left (Next), each said beside its field, the
+// wizard staying on that step: not on the Review step, two Backs away.
+await page.getByRole("button", { name: "Create certificate" }).click();
+const wz = page.getByRole("dialog");
+await wz.getByRole("button", { name: "Next" }).click();
+await wz.getByLabel("Lifetime", { exact: true }).fill("");
+await wz.getByRole("button", { name: "Next" }).click();
+await wz.locator("#lifetime-error").getByText("Give the lifetime: a whole number, 1 or more.").waitFor();
+assert.equal(await wz.getByLabel("Lifetime", { exact: true }).getAttribute("aria-invalid"), "true");
+await wz.getByRole("heading", { name: /Certificate options/ }).waitFor();
+await wz.getByLabel("Lifetime", { exact: true }).fill("30");
+await wz.getByRole("button", { name: "Next" }).click();
+await wz.getByRole("heading", { name: /Subject/ }).waitFor();
+await wz.getByRole("button", { name: "Next" }).click();
+await wz.locator("#common_name-error").getByText(/^Give the common name/).waitFor();
+assert.ok(await focusIn(page, "#common_name"));
+await wz.getByRole("heading", { name: /Subject/ }).waitFor();
+assert.equal(await page.locator("#wz-error").innerText(), "");
+await wz.getByLabel("Common name").fill("checked.example");
+await wz.getByRole("button", { name: "Next" }).click();
+await wz.getByRole("heading", { name: /Extensions/ }).waitFor();
+await wz.getByRole("button", { name: "Cancel" }).click();
+ok("the wizard says a missing lifetime or subject beside its field when its step is left");
 // The wizard's extension switches (the storage seed's Extra Constraints): a certificate without
 // the Authority Key Identifier and Basic Constraints, its EKU critical; its details and openssl
 // agree.
@@ -499,6 +558,19 @@ await page.getByRole("dialog").getByRole("button", { name: "Save" }).click();
 await page.locator("tr", { hasText: "imported-renamed" }).waitFor();
 await panelOf(page).getByRole("heading", { name: "imported-renamed" }).waitFor();
 ok("a certificate renamed from its panel: its row and the panel's title follow");
+// The same certificate imported again: refused at its review, naming the one held (not its
+// internal id), which a button opens.
+await page.getByRole("button", { name: "Create certificate" }).click();
+await page.getByLabel("Type", { exact: true }).selectOption("import");
+await page.getByRole("dialog").getByRole("button", { name: "Next" }).click();
+await page.getByLabel("Certificate (PEM), pasted or uploaded").fill(readFileSync(`${work}/imp.pem`, "utf8"));
+await page.getByRole("dialog").getByRole("button", { name: "Next" }).click();
+await page.locator("#wz-error").getByText('This certificate is held already, as "imported-renamed".').waitFor();
+assert.doesNotMatch(await page.locator("#wz-error").innerText(), /crt_/);
+await page.locator("#wz-error").getByRole("button", { name: "Open imported-renamed" }).click();
+await page.getByRole("dialog").waitFor({ state: "hidden" });
+await panelOf(page).getByRole("heading", { name: "imported-renamed" }).waitFor();
+ok("a certificate imported again is refused by the name it is held under, with a button that opens it");
 // One sent without its chain (the destination seed: an uploaded file is to hold the whole
 // chain): imported, and the note of where its chain stops said with it.
 await page.getByRole("button", { name: "Create certificate" }).click();
@@ -699,12 +771,14 @@ assert.equal(await page.getByLabel("Digest").isDisabled(), false);
 await page.getByLabel("Key length (bits)").selectOption("3072");
 await page.getByLabel("Digest").selectOption("sha384");
 await page.getByRole("button", { name: "Create CA" }).click();
+await page.locator("#done").getByText(/^Created the root CA "Lab Root", valid until \d{4}-\d{2}-\d{2}\.$/).waitFor();
 await page.getByRole("button", { name: "Create an intermediate under Lab Root" }).click();
 await page.getByLabel("Name", { exact: true }).fill("Lab Issuing");
 await page.getByLabel("Common name").fill("Lab Issuing CA");
 await page.getByRole("button", { name: "Create CA" }).click();
+await page.locator("#done").getByText('Created the intermediate CA "Lab Issuing"').waitFor();
 await page.locator("li", { hasText: "Lab Root" }).locator("ul li", { hasText: "Lab Issuing" }).waitFor();
-ok("the CA tree shows an intermediate under its root");
+ok("the CA tree shows an intermediate under its root; each CA made is said, by name");
 // A dialog closed while its request is on its way (held back here, as a CA with an RSA key
 // takes seconds): the button waits meanwhile, and what became of the request is said.
 await page.route("**/api/v1/cas", async (r) => { await new Promise((ok) => setTimeout(ok, 1500)); await r.continue(); });
@@ -817,6 +891,14 @@ assert.match(csrText, /emailAddress ?= ?pki@partner\.example/);
 assert.match(csrText, /NIST CURVE: P-384/);
 assert.match(csrText, /Signature Algorithm: ecdsa-with-SHA512/);
 ok("a CSR made in the console with its organization, country, email, an EC key on the P-384 curve and SHA-512 (no digest offered for Ed25519) verifies with openssl");
+// A signed certificate that is none: the error under the row's buttons, the name beside them
+// not squeezed to a letter a line.
+await page.getByLabel("Signed certificate for partner").setInputFiles(`${work}/garbage.pem`);
+const csrRow = page.locator("tr", { hasText: "partner.example" });
+await csrRow.getByRole("alert").filter({ hasText: /./ }).waitFor();
+assert.deepEqual([await brokenWords(csrRow.locator("td").first()), await brokenWords(csrRow.locator("td").nth(2)),
+  await brokenWords(page.locator("#screen thead"))], [[], [], []]);
+ok("a row's error on the CSRs screen leaves the name, the state and the headings whole");
 await page.getByRole("button", { name: "Sign partner here" }).click();
 await page.getByRole("dialog").getByRole("button", { name: "Sign", exact: true }).click();
 await page.locator("tr", { hasText: "partner.example" }).getByText("signed", { exact: true }).waitFor();
@@ -848,7 +930,7 @@ await wizard.locator("#type").selectOption("sign");
 await wizard.locator("#profile").selectOption("tls-client");
 await wizard.getByRole("button", { name: "Next" }).click();
 await wizard.getByRole("button", { name: "Next" }).click();
-await page.locator("#wz-error").getByText("Paste the CSR, or upload its file.").waitFor();
+await page.locator("#sg-csr-error").getByText("Paste the CSR, or upload its file.").waitFor();
 await wizard.getByLabel("Upload the CSR (PEM or DER)").setInputFiles(`${work}/sensor.der`);
 await page.waitForFunction(() => document.querySelector("#sg-csr").value.startsWith("-----BEGIN CERTIFICATE REQUEST-----"));
 await wizard.getByRole("button", { name: "Next" }).click();
@@ -1650,7 +1732,8 @@ await signinOf(tp).getByLabel("Password", { exact: true }).fill("acme-admin-pass
 await tp.getByRole("button", { name: "Sign in" }).click();
 await tp.getByText("acme-admin · acme · admin").waitFor();
 const tenantSession = await tp.evaluate(async () => (await fetch("/api/v1/session")).json());
-assert.deepEqual([tenantSession.role, tenantSession.installation_admin], ["admin", false]);
+assert.deepEqual([tenantSession.role, tenantSession.installation_admin, tenantSession.first_password], ["admin", false, false]);
+assert.ok(await tp.locator("#first-password").isHidden());
 await tp.getByRole("link", { name: "Settings" }).click();
 // An admin's settings end with its users and its tokens, and the Tenants section would come
 // after them: once the tokens are drawn, the screen is whole.
@@ -1673,8 +1756,10 @@ await page.getByRole("heading", { name: "Tenants", exact: true }).waitFor();
 await page.getByRole("button", { name: "Create tenant" }).waitFor();
 ok("the installation's admin has the Tenants section");
 
-// The first-start password changed: the old one no longer signs in, the new one does.
-await page.getByRole("button", { name: "Change password" }).click();
+// The first-start password changed, from the banner's button: the old one no longer signs
+// in, the new one does, and the banner is gone.
+await page.locator("#first-password").getByRole("button", { name: "Change it now" }).click();
+await page.getByRole("dialog").getByRole("heading", { name: "Change password" }).waitFor();
 const pwSent = [];
 const onPw = (r) => { if (new URL(r.url()).pathname === "/api/v1/session/password") pwSent.push(r.method()); };
 page.on("request", onPw);
@@ -1692,7 +1777,8 @@ await page.getByRole("dialog").getByText("the current password is wrong").waitFo
 await page.getByLabel("Current password").fill(password);
 await page.getByRole("dialog").getByRole("button", { name: "Change password" }).click();
 await page.getByRole("dialog").waitFor({ state: "hidden" });
-ok("the password changed (the current one asked again)");
+assert.ok(await page.locator("#first-password").isHidden());
+ok("the password changed (the current one asked again), and the banner asking for it gone");
 
 await page.getByRole("button", { name: "Sign out" }).click();
 await page.getByRole("button", { name: "Sign in" }).waitFor();
@@ -1706,7 +1792,9 @@ await page.getByText("wrong user name or password").waitFor();
 await signinOf(page).getByLabel("Password", { exact: true }).fill("a-new-password-1");
 await page.getByRole("button", { name: "Sign in" }).click();
 await page.getByText("admin · default · admin").waitFor();
-ok("the old password no longer signs in, the new one does");
+assert.equal(await page.evaluate(async () => (await (await fetch("/api/v1/session")).json()).first_password), false);
+assert.ok(await page.locator("#first-password").isHidden());
+ok("the old password no longer signs in, the new one does, with no banner");
 assert.deepEqual(problems, []);
 ok("no script errors");
 await browser.close();

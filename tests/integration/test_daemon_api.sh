@@ -425,6 +425,9 @@ pem_json=$(awk '{printf "%s\\n", $0}' leaf.pem)
 api POST /api/v1/certificates/import "{\"name\":\"again\",\"certificate\":\"$pem_json\"}"
 check_eq "importing a certificate already held: 409" 409 "$status"
 check_contains "the duplicate names the existing id" "$(cat "$T/body")" "\"existing_id\":\"$id\""
+api POST /api/v1/certificates/import "{\"name\":\"again\",\"certificate\":\"$pem_json\",\"preview\":true}"
+check_eq "its preview is refused the same way, naming it too" "409 already_exists $id" \
+    "$status $(body '.error.code + " " + .error.existing_id')"
 # Imported alone, then with its key: the key is added to the one held (200), once.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout later.key -subj /CN=later.example \
     -days 10 -out later.pem 2>/dev/null
@@ -679,6 +682,11 @@ check_eq "an unknown user: 404" 404 "$status"
 curl -s -o /dev/null -c admin.jar --cacert "$data/ca.pem" -H "Content-Type: application/json" \
     --data "{\"username\":\"admin\",\"password\":\"$(cat "$data/admin-password")\"}" "https://localhost:$port/api/v1/session"
 csrf=$(curl -s -b admin.jar --cacert "$data/ca.pem" "https://localhost:$port/api/v1/session" | jq -r .csrf_token)
+# Still the first start's password: GET /session says so, for the console to invite its change
+# (to nobody else: a token has no password).
+check_eq "admin with the first start's password: first_password true; a token: false" "true false" \
+    "$(curl -s -b admin.jar --cacert "$data/ca.pem" "https://localhost:$port/api/v1/session" | jq -r .first_password) \
+$(api GET /api/v1/session; body .first_password)"
 code=$(curl -s -o self.json -w '%{http_code}' -b admin.jar -H "X-CSRF-Token: $csrf" -X DELETE --cacert "$data/ca.pem" \
     "https://localhost:$port/api/v1/users/admin")
 check_eq "an admin signed in cannot remove itself" "409 another admin can" "$code $(jq -r .error.message self.json | grep -o 'another admin can')"
@@ -713,6 +721,7 @@ check_eq "beta's admin keeps its password; the installation admin signs in with 
 as_admin "https://localhost:$port/api/v1/session" >/dev/null
 check_eq "the installation's admin acting in beta is still the installation's" "beta true" \
     "$(jq -r '"\(.tenant) \(.installation_admin)"' as.json)"
+check_eq "its password changed, it is no longer the first start's" false "$(jq -r .first_password as.json)"
 curl -s -o /dev/null -c beta.jar --cacert "$data/ca.pem" -H "Content-Type: application/json" \
     --data '{"username":"admin","password":"beta-admin-pass-1","tenant":"beta"}' "https://localhost:$port/api/v1/session"
 check_eq "beta's own admin is not" "beta false" \
@@ -732,6 +741,15 @@ check_eq "it no longer signs in" 401 "$status"
 api GET "/api/v1/audit?action=user.*"
 check_eq "each change audited (after the first start's admin), no password in the log" "user.create user.create user.update user.update user.password user.update user.password user.delete false" \
     "$(body '[.items[].action] | join(" ")') $(grep -q 'reset-password' "$T/body" && echo true || echo false)"
+# A password another admin sets for admin is no longer the first start's either: the file goes
+# with it (put back here as it was, the change above having removed it).
+printf 'first-start-password\n' >"$data/admin-password"
+as_admin "https://localhost:$port/api/v1/session" >/dev/null
+check_eq "while the file is there, admin's session says first_password" true "$(jq -r .first_password as.json)"
+api PATCH /api/v1/users/admin '{"password":"reset-admin-pass-12"}'
+check_eq "admin's password reset by another admin" 200 "$status"
+[ ! -e "$data/admin-password" ] || fail "DATA_DIR/admin-password is still there after admin's password was reset"
+ok "and the first-start password file is gone with it"
 
 # Restart: nothing secret printed, the same CA, the same token, the certificate still there.
 stop_daemon -TERM

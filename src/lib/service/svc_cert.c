@@ -680,6 +680,7 @@ int ch_svc_cert_import_preview(ch_svc *svc, const ch_actor *actor, const char *n
     ch_key *key = NULL;
     ch_store_csr csr = {0};
     ch_store_cert held = {0};
+    char existing[CH_ID_MAX] = "";
     size_t nrest = 0;
     int error;
 
@@ -699,8 +700,10 @@ int ch_svc_cert_import_preview(ch_svc *svc, const ch_actor *actor, const char *n
     if ((error = ch_store_cert_get_by_sha256(svc->store, &held, actor->tenant_id, out->row.sha256)) == 0) {
         if (key != NULL && held.key_id == NULL)
             snprintf(out->key_for, sizeof out->key_for, "%s", held.id);
-        else
+        else {
             error = already_stored(&held);
+            snprintf(existing, sizeof existing, "%s", held.id);
+        }
         ch_store_cert_dispose(&held);
         if (error < 0)
             goto done;
@@ -709,8 +712,11 @@ int ch_svc_cert_import_preview(ch_svc *svc, const ch_actor *actor, const char *n
     }
     error = svc_chain_gap(svc, actor->tenant_id, &out->row, rest, nrest, &out->missing);
 done:
-    if (error < 0)
+    if (error < 0) {
         ch_svc_import_preview_dispose(out);
+        /* (what a client names the duplicate by, as the import's refusal does) */
+        snprintf(out->existing, sizeof out->existing, "%s", existing);
+    }
     ch_store_csr_dispose(&csr);
     ch_cert_list_free(rest, nrest);
     ch_cert_free(cert);

@@ -298,6 +298,37 @@ static int user_change_tx_run(void *arg)
     return svc_audit(t->svc, t->actor, "user.update", "user", t->u->id, detail);
 }
 
+/* DATA_DIR/admin-password, the first start's password of the default tenant's "admin": kept
+ * only until that password is changed (by the user, or reset by another admin), so that while
+ * it is there admin still signs in with the password it holds. */
+static bool first_password_user(ch_svc *svc, const char *tenant_id, const char *user_name)
+{
+    ch_store_tenant t = {0};
+    bool first = strcmp(user_name, "admin") == 0 && ch_store_tenant_get(svc->store, &t, tenant_id) == 0 &&
+                 strcmp(t.name, "default") == 0;
+
+    ch_store_tenant_dispose(&t);
+    return first;
+}
+
+static void first_password_forget(ch_svc *svc)
+{
+    char path[4200];
+
+    snprintf(path, sizeof path, "%s/admin-password", svc->data_dir);
+    (void)unlink(path);
+}
+
+bool ch_svc_first_password(ch_svc *svc, const ch_svc_principal *who)
+{
+    char path[4200];
+
+    if (who->user_id[0] == '\0' || !first_password_user(svc, who->home_tenant_id, who->user_name))
+        return false;
+    snprintf(path, sizeof path, "%s/admin-password", svc->data_dir);
+    return access(path, F_OK) == 0;
+}
+
 static int user_change(ch_svc *svc, const ch_actor *actor, const char *name, const ch_role *role,
                        const char *password, bool remove)
 {
@@ -322,7 +353,9 @@ static int user_change(ch_svc *svc, const ch_actor *actor, const char *name, con
         goto done;
     }
     t = (struct user_change_tx){svc, actor, &u, role ? ch_role_name(*role) : NULL, hash, remove};
-    error = svc_commit(svc, user_change_tx_run, &t);
+    if ((error = svc_commit(svc, user_change_tx_run, &t)) == 0 && (hash != NULL || remove) &&
+        first_password_user(svc, actor->tenant_id, u.name))
+        first_password_forget(svc);
 done:
     ch_secure_free_str(hash);
     ch_store_user_dispose(&u);
@@ -536,7 +569,7 @@ int ch_svc_password_change(ch_svc *svc, const ch_svc_principal *who, const char 
     ch_store_tenant t = {0};
     ch_store_user u = {0};
     ch_actor home = who->actor;
-    char *hash = NULL, path[4200], keep[65], name[160];
+    char *hash = NULL, keep[65], name[160];
     int error;
 
     if (who->user_id[0] == '\0')
@@ -564,11 +597,8 @@ int ch_svc_password_change(ch_svc *svc, const ch_svc_principal *who, const char 
     tx = (struct password_tx){svc, &home, &u, hash, session ? keep : NULL};
     if ((error = svc_commit(svc, password_tx_run, &tx)) < 0)
         goto done;
-    /* The first-start password file is kept only until that password is changed. */
-    if (strcmp(u.name, "admin") == 0 && strcmp(t.name, "default") == 0) {
-        snprintf(path, sizeof path, "%s/admin-password", svc->data_dir);
-        (void)unlink(path);
-    }
+    if (first_password_user(svc, t.id, u.name))
+        first_password_forget(svc);
 done:
     ch_secure_free_str(hash);
     ch_store_user_dispose(&u);
