@@ -116,6 +116,14 @@ typedef struct ch_store_token {
     int64_t revoked_at;     /* 0 while valid */
     char *scope;            /* {"objects":[...],"keys_export":bool} or NULL: the whole tenant */
     int64_t expires_at;     /* 0: never; else refused from that time on */
+    char *created_by;       /* who made it: a console user's id (usr_...) or a token's (tok_...);
+                             * NULL: made at first start, or before makers were recorded */
+    char *owner_user_id;    /* the console user it goes back to (its maker, or the owner of the
+                             * token that made it), or NULL: ended when that user is deleted or
+                             * demoted below its role.  Stored from the token made by a token
+                             * when left NULL on put */
+    char *created_by_name;  /* read only: the maker's user name while that user exists
+                             * ("TENANT/NAME" for a user of another tenant), else NULL */
 } ch_store_token;
 
 int ch_store_token_put(ch_store *s, const ch_store_token *t);
@@ -144,6 +152,9 @@ int ch_store_token_alert_delivered(ch_store *s, const char *tenant_id, const cha
 int ch_store_token_alert_delivery(ch_store *s, const char *tenant_id, const char *id, const char *webhook, int64_t at);
 /* Every tenant's tokens revoked or expired before `before`, oldest first, at most max. */
 int ch_store_tokens_ended(ch_store *s, int64_t before, size_t max, ch_store_token **out, size_t *count);
+/* The tokens going back to a console user (owner_user_id), every tenant's, that let one in at
+ * now (neither revoked nor expired), oldest first; freed with ch_store_token_list_free. */
+int ch_store_tokens_of_owner(ch_store *s, const char *user_id, int64_t now, ch_store_token **out, size_t *count);
 /* Deletes a token's row and its alert deliveries (the audit log keeps what was done with it);
  * CH_ECONFLICT when there is no such row. */
 int ch_store_token_delete(ch_store *s, const char *tenant_id, const char *id);

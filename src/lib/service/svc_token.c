@@ -62,6 +62,20 @@ static int token_put_tx(ch_svc *svc, const ch_actor *actor, const ch_store_token
     return error;
 }
 
+/* Who makes a token, as the audit log's actor names it: a console user by its id (a name may
+ * be given to someone else later), a token by its own; the console user it goes back to is
+ * that user, or (the store reads it) the one the making token goes back to.  Nobody for the
+ * first start and the service's own jobs. */
+static void token_maker(const ch_actor *actor, ch_store_token *row)
+{
+    if (actor == NULL)
+        return;
+    if (actor->user_id != NULL && actor->user_id[0] != '\0')
+        row->created_by = row->owner_user_id = (char *)actor->user_id;
+    else if (actor->name != NULL && strncmp(actor->name, "token:", 6) == 0)
+        row->created_by = (char *)actor->name + 6;
+}
+
 static int token_new(ch_svc *svc, const ch_actor *actor, const char *tenant_id, ch_role role, const char *name,
                      const char *scope, int64_t expires_at, const char *file, char **token, char id[CH_ID_MAX])
 {
@@ -87,6 +101,7 @@ static int token_new(ch_svc *svc, const ch_actor *actor, const char *tenant_id, 
     row.name = (char *)(name ? name : "");
     row.scope = (char *)scope;
     row.expires_at = expires_at;
+    token_maker(actor, &row);
     token_hash(row.token_hash, t);
     row.created_at = ch_now();
     /* Kept in its file before it is stored: stopped between the two, the token in the file

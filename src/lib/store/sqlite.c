@@ -237,6 +237,13 @@ static const char *const migrations[] = {
     "  AND k.tenant_id = csrs.tenant_id) WHERE key_id IS NOT NULL;"
     "CREATE INDEX csrs_waiting_key ON csrs(tenant_id, spki_sha256, created_at, id)"
     "  WHERE cert_id IS NULL AND spki_sha256 IS NOT NULL;",
+    /* 26: who made a token (created_by: a console user's id, or the token's that made it) and
+     * the console user it goes back to (owner_user_id: that user, or the owner of the token
+     * that made it), whose deletion or demotion ends it.  NULL for the tokens made before,
+     * which nobody is known to have made, and for the first start's. */
+    "ALTER TABLE api_tokens ADD COLUMN created_by TEXT;"
+    "ALTER TABLE api_tokens ADD COLUMN owner_user_id TEXT;"
+    "CREATE INDEX api_tokens_owner ON api_tokens(owner_user_id) WHERE owner_user_id IS NOT NULL;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -265,8 +272,12 @@ enum stmt_id {
                   "key_id, ca_id, method, profile, status, created_at, auto_renew, renew_at, renews, renewed_by, " \
                   "renew_attempts, renew_error, lifetime"
 #define CA_COLS "id, tenant_id, name, cert_id, key_id, parent_id, status, settings, created_at"
-/* A token as listed: never its hash. */
-#define TOKEN_COLS "id, tenant_id, role, name, '', created_at, revoked_at, scope, expires_at"
+/* A token as listed: never its hash.  Its maker's name is read where it is shown: a console
+ * user of another tenant (an installation admin acting there) is named with its tenant's. */
+#define TOKEN_COLS "id, tenant_id, role, name, '', created_at, revoked_at, scope, expires_at, created_by, " \
+                   "owner_user_id, (SELECT CASE WHEN u.tenant_id = api_tokens.tenant_id THEN u.name "    \
+                   "ELSE t.name || '/' || u.name END FROM users u JOIN tenants t ON t.id = u.tenant_id "  \
+                   "WHERE u.id = api_tokens.created_by)"
 #define CSR_COLS "id, tenant_id, name, der, subject, key_id, cert_id, created_at"
 #define TRUSTED_COLS "id, tenant_id, name, der, sha256, subject, issuer, serial, not_before, not_after, " \
                      "auto_registration, status, verified, verification_code, created_at, updated_at, list_kind"
@@ -291,10 +302,12 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_KEY_PUT] = "INSERT INTO keys(id, tenant_id, algorithm, sealed, spki_sha256, created_at) VALUES(?,?,?,?,?,?)",
     [S_KEY_GET] = "SELECT id, tenant_id, algorithm, sealed, spki_sha256, created_at FROM keys WHERE tenant_id=? AND id=?",
     [S_KEY_DELETE] = "DELETE FROM keys WHERE tenant_id=? AND id=?",
-    [S_TOKEN_PUT] = "INSERT INTO api_tokens(id, tenant_id, role, token_hash, name, created_at, scope, expires_at) "
-                    "VALUES(?,?,?,?,?,?,?,?)",
-    [S_TOKEN_GET] = "SELECT id, tenant_id, role, name, token_hash, created_at, revoked_at, scope, expires_at "
-                    "FROM api_tokens WHERE token_hash=?",
+    /* A token made by a token goes back to the console user that one goes back to, if any. */
+    [S_TOKEN_PUT] = "INSERT INTO api_tokens(id, tenant_id, role, token_hash, name, created_at, scope, expires_at, "
+                    "created_by, owner_user_id) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,"
+                    "coalesce(?10, (SELECT o.owner_user_id FROM api_tokens o WHERE o.id = ?9)))",
+    [S_TOKEN_GET] = "SELECT id, tenant_id, role, name, token_hash, created_at, revoked_at, scope, expires_at, "
+                    "created_by, owner_user_id FROM api_tokens WHERE token_hash=?",
     [S_TOKEN_COUNT] = "SELECT count(*) FROM api_tokens WHERE tenant_id=? AND revoked_at IS NULL"
                       " AND (expires_at IS NULL OR expires_at > ?)",
     [S_TOKEN_LIST] = "SELECT " TOKEN_COLS " FROM api_tokens "
@@ -1722,6 +1735,8 @@ int ch_store_token_put(ch_store *s, const ch_store_token *t)
         sqlite3_bind_int64(st, 8, t->expires_at);
     else
         sqlite3_bind_null(st, 8);
+    bind_text(st, 9, t->created_by);
+    bind_text(st, 10, t->owner_user_id);
     return step_done(db, st, "storing a token");
 }
 
@@ -1741,6 +1756,8 @@ int ch_store_token_get_by_hash(ch_store *s, ch_store_token *out, const char *tok
         out->revoked_at = sqlite3_column_int64(st, 6);
         out->scope = col_text(st, 7);
         out->expires_at = sqlite3_column_int64(st, 8);
+        out->created_by = col_text(st, 9);
+        out->owner_user_id = col_text(st, 10);
         sqlite3_reset(st);
     }
     return error;
@@ -1766,6 +1783,9 @@ void ch_store_token_dispose(ch_store_token *t)
     free(t->role);
     free(t->name);
     free(t->scope);
+    free(t->created_by);
+    free(t->owner_user_id);
+    free(t->created_by_name);
     memset(t, 0, sizeof *t);
 }
 
@@ -1781,6 +1801,9 @@ static void read_token_row(void *row, sqlite3_stmt *st)
     t->revoked_at = sqlite3_column_int64(st, 6);
     t->scope = col_text(st, 7);
     t->expires_at = sqlite3_column_int64(st, 8);
+    t->created_by = col_text(st, 9);
+    t->owner_user_id = col_text(st, 10);
+    t->created_by_name = col_text(st, 11);
 }
 
 static void dispose_token_row(void *row)
@@ -1890,6 +1913,17 @@ int ch_store_tokens_ended(ch_store *s, int64_t before, size_t max, ch_store_toke
     return token_select(s, "SELECT " TOKEN_COLS " FROM api_tokens WHERE revoked_at < ?1 OR expires_at < ?1"
                            " ORDER BY created_at LIMIT ?2",
                         "finding tokens ended long ago", 2, texts, ints, out, count);
+}
+
+int ch_store_tokens_of_owner(ch_store *s, const char *user_id, int64_t now, ch_store_token **out, size_t *count)
+{
+    const char *texts[] = {user_id, NULL};
+    const int64_t ints[] = {0, now};
+
+    /* Every tenant's: an installation admin makes tokens in the tenants it acts in. */
+    return token_select(s, "SELECT " TOKEN_COLS " FROM api_tokens WHERE owner_user_id = ?1 AND revoked_at IS NULL"
+                           " AND (expires_at IS NULL OR expires_at > ?2) ORDER BY created_at, id",
+                        "finding a user's tokens", 2, texts, ints, out, count);
 }
 
 int ch_store_token_delete(ch_store *s, const char *tenant_id, const char *id)
