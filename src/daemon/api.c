@@ -2003,6 +2003,10 @@ static json_t *token_json(const ch_store_token *t)
     /* What a scoped token may read (null: the whole tenant, as its role allows). */
     sc = t->scope ? json_loads(t->scope, 0, NULL) : NULL;
     json_object_set_new(o, "scope", sc ? sc : json_null());
+    /* Who made it (a console user's id, or a token's), and that user's name while it exists;
+     * null for the first start's token and those made before makers were recorded. */
+    json_object_set_new(o, "created_by", t->created_by ? json_string(t->created_by) : json_null());
+    json_object_set_new(o, "created_by_name", t->created_by_name ? json_string(t->created_by_name) : json_null());
     return o;
 }
 
