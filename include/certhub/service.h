@@ -150,11 +150,16 @@ int ch_svc_user_create(ch_svc *svc, const ch_actor *actor, const char *name, ch_
 int ch_svc_user_list(ch_svc *svc, const ch_actor *actor, ch_store_user **out, size_t *count);
 /* Changes a user's role and/or sets a new password (admins; NULL keeps it).  The user's
  * sessions end: they carry the old role, or were opened with the old password.  Admins cannot
- * change their own role (another admin must). */
+ * change their own role (another admin must).  Given a role, the tokens that go back to the
+ * user (it made them, or a token it made did) and have a role above the new one are revoked
+ * in the same transaction, each audited token.revoke (reason "user_role_lowered");
+ * *tokens_revoked (may be NULL) says how many.  Tokens made before makers were recorded stay. */
 int ch_svc_user_update(ch_svc *svc, const ch_actor *actor, const char *name, const ch_role *role,
-                       const char *password);
-/* Removes a user and ends its sessions (admins; not the user the actor is). */
-int ch_svc_user_delete(ch_svc *svc, const ch_actor *actor, const char *name);
+                       const char *password, int *tokens_revoked);
+/* Removes a user and ends its sessions (admins; not the user the actor is), and revokes every
+ * token that goes back to it, in every tenant, in the same transaction (each audited
+ * token.revoke, reason "user_deleted"); *tokens_revoked (may be NULL) says how many. */
+int ch_svc_user_delete(ch_svc *svc, const ch_actor *actor, const char *name, int *tokens_revoked);
 /* First start: the user "admin" of the tenant with a random password handed back once
  * (*password NULL when the tenant already has users). */
 int ch_svc_user_bootstrap(ch_svc *svc, const char *tenant_id, const char *file, char **password);

@@ -3032,7 +3032,7 @@ static void user_update(req *r, const char *name)
     json_t *body = read_json(r, F);
     const char *role_name = NULL, *password = NULL;
     ch_role role;
-    int error;
+    int error, revoked = 0;
 
     if (body == NULL || get_str(r, body, "role", &role_name) || get_str(r, body, "password", &password))
         goto done;
@@ -3040,24 +3040,24 @@ static void user_update(req *r, const char *name)
         reply_error(r, error);
         goto done;
     }
-    if ((error = ch_svc_user_update(r->svc, &r->who.actor, name, role_name ? &role : NULL, password)) < 0) {
+    if ((error = ch_svc_user_update(r->svc, &r->who.actor, name, role_name ? &role : NULL, password, &revoked)) < 0) {
         reply_error(r, error);
         goto done;
     }
-    reply_json(r, 200, json_pack("{ss sb sb}", "name", name, "role_changed", role_name != NULL, "password_changed",
-                                 password != NULL));
+    reply_json(r, 200, json_pack("{ss sb sb si}", "name", name, "role_changed", role_name != NULL, "password_changed",
+                                 password != NULL, "tokens_revoked", revoked));
 done:
     json_decref(body);
 }
 
-/* DELETE /users/{name}: removed, its sessions ended. */
+/* DELETE /users/{name}: removed, its sessions ended and the tokens it made revoked. */
 static void user_delete(req *r, const char *name)
 {
-    int error = ch_svc_user_delete(r->svc, &r->who.actor, name);
+    int revoked = 0, error = ch_svc_user_delete(r->svc, &r->who.actor, name, &revoked);
 
     if (error < 0)
         return reply_error(r, error);
-    reply_json(r, 200, json_pack("{ss sb}", "name", name, "deleted", 1));
+    reply_json(r, 200, json_pack("{ss sb si}", "name", name, "deleted", 1, "tokens_revoked", revoked));
 }
 
 /* POST /certificates/{id}/renew {"reuse_key", "days" | "ttl", "cap_validity"}: renewed now,

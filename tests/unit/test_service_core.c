@@ -1347,6 +1347,120 @@ static void test_tokens_list_and_revoke(void **state)
     ch_secure_free_str(token);
 }
 
+/* The detail of the audit entry token.revoke of a token, in the tenant of a (free()). */
+static char *revoke_detail(const ch_actor *a, const char *token_id)
+{
+    ch_store_audit_filter f = {.newest_first = true, .action = "token.revoke", .object_id = token_id};
+    ch_store_audit *rows = NULL;
+    size_t n = 0;
+    int64_t next = 0;
+    char *detail;
+
+    assert_int_equal(ch_svc_audit_list(svc, a, &f, 10, &rows, &n, &next), 0);
+    assert_int_equal(n, 1);
+    detail = strdup(rows[0].detail ? rows[0].detail : "");
+    ch_store_audit_list_free(rows, n);
+    return detail;
+}
+
+/* The maker of each token, in the list. */
+static const ch_store_token *listed(ch_store_token *toks, size_t n, const char *id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(toks[i].id, id) == 0)
+            return &toks[i];
+    fail_msg("token %s not listed", id);
+    return NULL;
+}
+
+/* The tokens a console user made (and those its tokens made) end when it is deleted, and
+ * those above its role when it is demoted; nobody else's do. */
+static void test_tokens_end_with_their_user(void **state)
+{
+    ch_svc_session sess = {0};
+    ch_svc_principal alice, t1who, who;
+    ch_store_token *toks;
+    const ch_store_token *t;
+    ch_role operator = CH_ROLE_OPERATOR;
+    char *adm = NULL, *op = NULL, *view = NULL, *child = NULL, *other = NULL, *mine = NULL, *detail;
+    char adm_id[CH_ID_MAX], op_id[CH_ID_MAX], view_id[CH_ID_MAX], child_id[CH_ID_MAX], other_id[CH_ID_MAX],
+        mine_id[CH_ID_MAX], csrf[65];
+    size_t n;
+    int revoked = -1;
+
+    (void)state;
+    assert_int_equal(ch_svc_user_create(svc, &admin_a, "alice", CH_ROLE_ADMIN, "alice-password"), 0);
+    assert_int_equal(ch_svc_login(svc, ta.name, "alice", "alice-password", &sess), 0);
+    assert_int_equal(ch_svc_session_authenticate(svc, sess.token, &alice, csrf), 0);
+    assert_int_equal(ch_svc_token_create(svc, &alice.actor, NULL, CH_ROLE_ADMIN, "alice-admin", &adm, adm_id), 0);
+    assert_int_equal(ch_svc_token_create(svc, &alice.actor, NULL, CH_ROLE_OPERATOR, "alice-op", &op, op_id), 0);
+    assert_int_equal(ch_svc_token_create(svc, &alice.actor, NULL, CH_ROLE_VIEWER, "alice-view", &view, view_id), 0);
+    /* Made by alice's admin token: it goes back to alice too. */
+    assert_int_equal(ch_svc_authenticate(svc, adm, &t1who), 0);
+    assert_int_equal(ch_svc_token_create(svc, &t1who.actor, NULL, CH_ROLE_ADMIN, "child", &child, child_id), 0);
+    /* Nobody's user (made through the service without a console user), and another tenant's. */
+    assert_int_equal(ch_svc_token_create(svc, &admin_a, NULL, CH_ROLE_ADMIN, "unowned", &mine, mine_id), 0);
+    assert_int_equal(ch_svc_token_create(svc, &admin_b, NULL, CH_ROLE_ADMIN, "beta", &other, other_id), 0);
+
+    assert_int_equal(ch_svc_token_list(svc, &admin_a, NULL, NULL, &toks, &n), 0);
+    t = listed(toks, n, adm_id);
+    assert_string_equal(t->created_by, alice.user_id);
+    assert_string_equal(t->created_by_name, "alice");
+    t = listed(toks, n, child_id);
+    assert_string_equal(t->created_by, adm_id);
+    assert_null(t->created_by_name);
+    assert_string_equal(t->owner_user_id, alice.user_id);
+    assert_null(listed(toks, n, mine_id)->created_by);
+    ch_store_token_list_free(toks, n);
+
+    /* Demoted to operator: the admin tokens go (alice's and the one it made), the others stay. */
+    assert_int_equal(ch_svc_user_update(svc, &admin_a, "alice", &operator, NULL, &revoked), 0);
+    assert_int_equal(revoked, 2);
+    assert_int_equal(ch_svc_authenticate(svc, adm, &who), CH_EAUTH);
+    assert_int_equal(ch_svc_authenticate(svc, child, &who), CH_EAUTH);
+    assert_int_equal(ch_svc_authenticate(svc, op, &who), 0);
+    assert_int_equal(ch_svc_authenticate(svc, view, &who), 0);
+    detail = revoke_detail(&admin_a, adm_id);
+    assert_non_null(strstr(detail, "\"reason\":\"user_role_lowered\""));
+    assert_non_null(strstr(detail, "\"role\":\"operator\""));
+    free(detail);
+    /* Lowered again to the same role: nothing more. */
+    assert_int_equal(ch_svc_user_update(svc, &admin_a, "alice", &operator, NULL, &revoked), 0);
+    assert_int_equal(revoked, 0);
+
+    /* Deleted: the rest go, in the same change; nobody else's token does. */
+    assert_int_equal(ch_svc_user_delete(svc, &admin_a, "alice", &revoked), 0);
+    assert_int_equal(revoked, 2);
+    assert_int_equal(ch_svc_authenticate(svc, op, &who), CH_EAUTH);
+    assert_int_equal(ch_svc_authenticate(svc, view, &who), CH_EAUTH);
+    assert_int_equal(ch_svc_authenticate(svc, mine, &who), 0);
+    assert_int_equal(ch_svc_authenticate(svc, other, &who), 0);
+    detail = revoke_detail(&admin_a, view_id);
+    assert_non_null(strstr(detail, "\"reason\":\"user_deleted\""));
+    assert_non_null(strstr(detail, "\"user\":\"alice\""));
+    free(detail);
+    detail = last_detail(&admin_a, "user.delete");
+    assert_string_equal(detail, "{\"tokens_revoked\":2}");
+    free(detail);
+    /* Listed with their maker still, its name gone with it. */
+    assert_int_equal(ch_svc_token_list(svc, &admin_a, NULL, NULL, &toks, &n), 0);
+    t = listed(toks, n, op_id);
+    assert_string_equal(t->created_by, alice.user_id);
+    assert_null(t->created_by_name);
+    assert_true(t->revoked_at != 0);
+    ch_store_token_list_free(toks, n);
+
+    assert_int_equal(ch_svc_token_revoke(svc, &admin_a, mine_id), 0);
+    assert_int_equal(ch_svc_token_revoke(svc, &admin_b, other_id), 0);
+    ch_svc_session_dispose(&sess);
+    ch_secure_free_str(adm);
+    ch_secure_free_str(op);
+    ch_secure_free_str(view);
+    ch_secure_free_str(child);
+    ch_secure_free_str(mine);
+    ch_secure_free_str(other);
+}
+
 /* A profile of short-lived certificates: default_ttl and max_ttl beside the days fields, one
  * form of each, held to each other in seconds; issuing takes the default and is held to the
  * maximum, whichever form the request gives. */
@@ -2243,6 +2357,7 @@ int main(void)
         cmocka_unit_test(test_concurrent_rotation),
         cmocka_unit_test(test_audit_chain),
         cmocka_unit_test(test_tokens_list_and_revoke),
+        cmocka_unit_test(test_tokens_end_with_their_user),
         cmocka_unit_test(test_custom_profiles),
         cmocka_unit_test(test_profile_ttls),
         cmocka_unit_test(test_profile_name_policy),

@@ -193,6 +193,16 @@ int svc_subject(X509_NAME **out, const ch_svc_subject *s);
 int svc_audit(ch_svc *svc, const ch_actor *actor, const char *action, const char *object_type,
               const char *object_id, const char *detail_json);
 
+/* Inside a change's transaction: revokes the tokens that go back to the console user u (its
+ * own and those its tokens made, in every tenant), those of a role above keep or all of them
+ * when keep is 0, each audited token.revoke with {"reason": reason, "user", "user_id"} (and
+ * "role", the user's new one, when keep is given); *count says how many.  Tokens nobody is
+ * known to have made are left.  Call svc_tokens_forget once it has committed. */
+int svc_tokens_end_for_user(ch_svc *svc, const ch_actor *actor, const ch_store_user *u, ch_role keep,
+                            const char *reason, int *count);
+/* Tokens were revoked: what the token cache holds is looked up again. */
+void svc_tokens_forget(ch_svc *svc);
+
 /* A key sealed and ready to store: sealing happens before the write transaction, so the
  * transaction (which holds the store's write lock) only writes rows. */
 typedef struct svc_sealed {

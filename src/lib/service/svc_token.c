@@ -441,6 +441,71 @@ static int revoke_tx_run(void *arg)
     return error < 0 ? error : svc_audit(t->svc, t->actor, "token.revoke", "token", t->id, NULL);
 }
 
+void svc_tokens_forget(ch_svc *svc)
+{
+    pthread_mutex_lock(&svc->tok_lock);
+    svc->tok_gen++;
+    pthread_mutex_unlock(&svc->tok_lock);
+}
+
+/* The audit of a token revoked for its user goes to the token's tenant, where its creation was
+ * written; of another tenant than the actor's (an installation admin's token made where it
+ * acted), the actor is named with its tenant, as its session's actor is there. */
+static int end_for_user_audit(ch_svc *svc, const ch_actor *actor, const ch_store_token *tok, const char *detail)
+{
+    ch_actor there = *actor;
+    ch_store_tenant home;
+    char name[200];
+    int error;
+
+    if (strcmp(tok->tenant_id, actor->tenant_id) == 0)
+        return svc_audit(svc, actor, "token.revoke", "token", tok->id, detail);
+    if ((error = ch_store_tenant_get(svc->store, &home, actor->tenant_id)) < 0)
+        return error;
+    snprintf(name, sizeof name, "%s/%s", home.name, actor->name);
+    ch_store_tenant_dispose(&home);
+    there.tenant_id = tok->tenant_id;
+    there.name = name;
+    return svc_audit(svc, &there, "token.revoke", "token", tok->id, detail);
+}
+
+int svc_tokens_end_for_user(ch_svc *svc, const ch_actor *actor, const ch_store_user *u, ch_role keep,
+                            const char *reason, int *count)
+{
+    ch_store_token *list = NULL;
+    size_t n = 0;
+    int64_t now = ch_now();
+    int error;
+
+    *count = 0;
+    if ((error = ch_store_tokens_of_owner(svc->store, u->id, now, &list, &n)) < 0)
+        return error;
+    for (size_t i = 0; i < n && error == 0; i++) {
+        ch_role role;
+        json_t *d;
+        char *detail;
+
+        /* A role this build does not know is above any: it goes. */
+        if (keep != 0 && ch_role_parse(&role, list[i].role) == 0 && role <= keep)
+            continue;
+        d = keep != 0 ? json_pack("{ss ss ss ss}", "reason", reason, "user", u->name, "user_id", u->id, "role",
+                                  ch_role_name(keep))
+                      : json_pack("{ss ss ss}", "reason", reason, "user", u->name, "user_id", u->id);
+        if (d == NULL || (detail = json_dumps(d, JSON_COMPACT)) == NULL) {
+            json_decref(d);
+            error = ch_error_set(CH_ENOMEM, "out of memory");
+            break;
+        }
+        json_decref(d);
+        if ((error = ch_store_token_revoke(svc->store, list[i].tenant_id, list[i].id, now)) == 0 &&
+            (error = end_for_user_audit(svc, actor, &list[i], detail)) == 0)
+            (*count)++;
+        free(detail);
+    }
+    ch_store_token_list_free(list, n);
+    return error;
+}
+
 int ch_svc_token_revoke(ch_svc *svc, const ch_actor *actor, const char *id)
 {
     char owner[CH_ID_MAX];
@@ -452,12 +517,8 @@ int ch_svc_token_revoke(ch_svc *svc, const ch_actor *actor, const char *id)
     /* The installation's admins may revoke any tenant's token. */
     if ((actor->perms & CH_PERM_TENANTS) && id != NULL && ch_store_token_tenant(svc->store, id, owner) == 0)
         t.tenant_id = owner;
-    error = svc_commit(svc, revoke_tx_run, &t);
-    if (error == 0) {
-        pthread_mutex_lock(&svc->tok_lock);
-        svc->tok_gen++;
-        pthread_mutex_unlock(&svc->tok_lock);
-    }
+    if ((error = svc_commit(svc, revoke_tx_run, &t)) == 0)
+        svc_tokens_forget(svc);
     return error == CH_ENOTFOUND ? ch_error_set(CH_ENOTFOUND, "no such active token") : error;
 }
 

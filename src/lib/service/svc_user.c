@@ -272,29 +272,42 @@ struct user_change_tx {
     const ch_store_user *u;
     const char *role, *hash; /* NULL: kept */
     bool remove;
+    int tokens_revoked;      /* out */
 };
 
 static int user_change_tx_run(void *arg)
 {
     struct user_change_tx *t = arg;
     ch_store *st = t->svc->store;
-    char detail[64];
+    char detail[96], revoked[32] = "";
+    ch_role role;
     int error = 0;
 
+    /* The tokens a person made for themselves end with their place: deleted, all of them;
+     * demoted, those above the new role (made while it was higher).  In the same transaction,
+     * so no moment has the user gone and its tokens still working. */
+    t->tokens_revoked = 0;
     if (t->remove) {
-        if ((error = ch_store_user_delete(st, t->u->tenant_id, t->u->id)) < 0)
+        if ((error = svc_tokens_end_for_user(t->svc, t->actor, t->u, 0, "user_deleted", &t->tokens_revoked)) < 0 ||
+            (error = ch_store_user_delete(st, t->u->tenant_id, t->u->id)) < 0)
             return error;
-        return svc_audit(t->svc, t->actor, "user.delete", "user", t->u->id, NULL);
+        snprintf(detail, sizeof detail, "{\"tokens_revoked\":%d}", t->tokens_revoked);
+        return svc_audit(t->svc, t->actor, "user.delete", "user", t->u->id, detail);
     }
     if (t->role != NULL && (error = ch_store_user_set_role(st, t->u->tenant_id, t->u->id, t->role)) < 0)
         return error;
+    if (t->role != NULL && ch_role_parse(&role, t->role) == 0 &&
+        (error = svc_tokens_end_for_user(t->svc, t->actor, t->u, role, "user_role_lowered", &t->tokens_revoked)) < 0)
+        return error;
+    if (t->tokens_revoked > 0)
+        snprintf(revoked, sizeof revoked, ",\"tokens_revoked\":%d", t->tokens_revoked);
     if (t->hash != NULL && (error = ch_store_user_set_password(st, t->u->tenant_id, t->u->id, t->hash)) < 0)
         return error;
     if ((error = ch_store_session_delete_user(st, t->u->id, NULL)) < 0)
         return error;
     /* What changed, never the password. */
-    snprintf(detail, sizeof detail, "{%s%s%s%s%s}", t->role ? "\"role\":\"" : "", t->role ? t->role : "",
-             t->role ? "\"" : "", t->role && t->hash ? "," : "", t->hash ? "\"password\":\"(set)\"" : "");
+    snprintf(detail, sizeof detail, "{%s%s%s%s%s%s}", t->role ? "\"role\":\"" : "", t->role ? t->role : "",
+             t->role ? "\"" : "", t->role && t->hash ? "," : "", t->hash ? "\"password\":\"(set)\"" : "", revoked);
     return svc_audit(t->svc, t->actor, "user.update", "user", t->u->id, detail);
 }
 
@@ -330,13 +343,15 @@ bool ch_svc_first_password(ch_svc *svc, const ch_svc_principal *who)
 }
 
 static int user_change(ch_svc *svc, const ch_actor *actor, const char *name, const ch_role *role,
-                       const char *password, bool remove)
+                       const char *password, bool remove, int *tokens_revoked)
 {
     ch_store_user u = {0};
     char *hash = NULL;
     struct user_change_tx t;
     int error;
 
+    if (tokens_revoked != NULL)
+        *tokens_revoked = 0;
     if ((error = svc_need(actor, CH_ROLE_ADMIN, remove ? "removing a user" : "changing a user")) < 0)
         return error;
     if (!remove && role == NULL && password == NULL)
@@ -352,9 +367,14 @@ static int user_change(ch_svc *svc, const ch_actor *actor, const char *name, con
         ch_error_set_field(error, "password", "%s", ch_error_last());
         goto done;
     }
-    t = (struct user_change_tx){svc, actor, &u, role ? ch_role_name(*role) : NULL, hash, remove};
-    if ((error = svc_commit(svc, user_change_tx_run, &t)) == 0 && (hash != NULL || remove) &&
-        first_password_user(svc, actor->tenant_id, u.name))
+    t = (struct user_change_tx){svc, actor, &u, role ? ch_role_name(*role) : NULL, hash, remove, 0};
+    if ((error = svc_commit(svc, user_change_tx_run, &t)) < 0)
+        goto done;
+    if (t.tokens_revoked > 0)
+        svc_tokens_forget(svc);
+    if (tokens_revoked != NULL)
+        *tokens_revoked = t.tokens_revoked;
+    if ((hash != NULL || remove) && first_password_user(svc, actor->tenant_id, u.name))
         first_password_forget(svc);
 done:
     ch_secure_free_str(hash);
@@ -363,14 +383,14 @@ done:
 }
 
 int ch_svc_user_update(ch_svc *svc, const ch_actor *actor, const char *name, const ch_role *role,
-                       const char *password)
+                       const char *password, int *tokens_revoked)
 {
-    return user_change(svc, actor, name, role, password, false);
+    return user_change(svc, actor, name, role, password, false, tokens_revoked);
 }
 
-int ch_svc_user_delete(ch_svc *svc, const ch_actor *actor, const char *name)
+int ch_svc_user_delete(ch_svc *svc, const ch_actor *actor, const char *name, int *tokens_revoked)
 {
-    return user_change(svc, actor, name, NULL, NULL, true);
+    return user_change(svc, actor, name, NULL, NULL, true, tokens_revoked);
 }
 
 int ch_svc_user_bootstrap(ch_svc *svc, const char *tenant_id, const char *file, char **password)
