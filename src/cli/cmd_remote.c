@@ -1879,14 +1879,25 @@ int cmd_remote_device_delete(cli_args *a)
     return delete_and_say(a, "devices");
 }
 
+/* Who made a token, for a person: the user's name while it exists, else the id recorded (a
+ * user's, or the token's that made it); "-" when nobody is recorded (the first start's token,
+ * and those made before makers were). */
+static void token_maker(json_t *item)
+{
+    const char *name = json_string_value(json_object_get(item, "created_by_name"));
+    const char *id = json_string_value(json_object_get(item, "created_by"));
+
+    json_object_set_new(item, "made_by", json_string(name ? name : id ? id : "-"));
+}
+
 int cmd_remote_token_list(cli_args *a)
 {
     /* The status says revoked or expired, and token get when it was revoked. */
-    static const char *const cols[] = {"id", "name", "role", "status", "created_at", "expires_at"};
-    static const int w[] = {28, 24, 8, 7, 20, 20};
+    static const char *const cols[] = {"id", "name", "role", "status", "created_at", "expires_at", "made_by"};
+    static const int w[] = {28, 24, 8, 7, 20, 20, 12};
     char path[512];
 
-    return list_and_print(a, paged(a, "tokens", path, sizeof path), cols, w, 6);
+    return list_and_print_ex(a, paged(a, "tokens", path, sizeof path), cols, w, 7, token_maker);
 }
 
 int cmd_remote_token_revoke(cli_args *a)
@@ -2529,6 +2540,7 @@ int cmd_remote_user_update(cli_args *a)
 {
     json_t *body = json_object(), *ans = NULL;
     char path[300], *password = NULL;
+    json_int_t n;
     int rc = 1;
 
     if (user_password(a, false, &password) != 0)
@@ -2544,7 +2556,14 @@ int cmd_remote_user_update(cli_args *a)
     }
     if (remote_call(a, "PATCH", obj_path(path, sizeof path, "users", a->pos[0], ""), body, &ans, NULL) != 0)
         goto done;
-    printf("%s updated; its sessions ended\n", a->pos[0]);
+    n = json_integer_value(json_object_get(ans, "tokens_revoked"));
+    if (g_remote.json)
+        print_json(ans);
+    else if (n > 0)
+        printf("%s updated; its sessions ended; %lld API token%s above its new role revoked\n", a->pos[0],
+               (long long)n, n == 1 ? "" : "s");
+    else
+        printf("%s updated; its sessions ended\n", a->pos[0]);
     rc = 0;
 done:
     ch_secure_free_str(password);
@@ -2553,7 +2572,23 @@ done:
     return rc;
 }
 
+/* The tokens the user made go with it: how many is said when there were any. */
 int cmd_remote_user_delete(cli_args *a)
 {
-    return delete_and_say(a, "users");
+    char path[240];
+    json_t *ans = NULL;
+    json_int_t n;
+
+    obj_path(path, sizeof path, "users", a->pos[0], "");
+    if (remote_call(a, "DELETE", path, NULL, &ans, NULL) != 0)
+        return 1;
+    n = json_integer_value(json_object_get(ans, "tokens_revoked"));
+    if (g_remote.json)
+        print_json(ans);
+    else if (n > 0)
+        printf("%s deleted; %lld API token%s it made revoked\n", a->pos[0], (long long)n, n == 1 ? "" : "s");
+    else
+        printf("%s\n", a->pos[0]);
+    json_decref(ans);
+    return 0;
 }

@@ -156,11 +156,13 @@ at=$(date -u -d "$(jq -r '.items[] | select(.name == "cli-week") | .expires_at' 
     fail "--expires 7d is seven days from certhubd's now: $(iso "$at") (made from $(iso "$week_from") to $(iso "$week_to"))"
 ok "--expires 7d: seven days from certhubd's clock"
 remote token list > list.txt
-check_eq "token list: the status and expires_at columns" "id name role status created_at expires_at" \
+check_eq "token list: the status, expires_at and made_by columns" "id name role status created_at expires_at made_by" \
     "$(head -1 list.txt | awk '{$1 = $1; print}')"
 check_eq "an expired token's row says so, with its expiry" "expired $two_days" \
     "$(awk '$2 == "contractor" {print $4, $6}' list.txt)"
-check_eq "a token without an expiry: active, no expiry" "active ||" "$(awk '$2 == "dashboards" {print $4, "|" $6 "|"}' list.txt)"
+# (no expiry: its made_by, the token that made it, comes sixth and last)
+check_eq "a token without an expiry: active, no expiry" "active 6 tok_" \
+    "$(awk '$2 == "dashboards" {print $4, NF, substr($6, 1, 4)}' list.txt)"
 CERTHUB_TOKEN=$long expect_error "the CLI with an expired token: exit 1 saying when it expired" \
     "expired at $two_days; an admin makes a new one (certhub token create) (HTTP 401)" -- \
     "$CERTHUB" --server "https://localhost:$port" --ca-file "$data/ca.pem" cert list
