@@ -2271,15 +2271,18 @@ async function tokensCard() {
         }, "Revoke"));
       // A sync agent's token reads only what its scope names.
       const reach = t.scope ? t.scope.objects.join(", ") + (t.scope.keys_export ? " (with keys)" : "") : "the whole tenant";
+      // Who made it: the console user while it exists, else the id kept (a user's, or the token
+      // that made it); nobody for the first start's token and those made before makers were kept.
+      const maker = t.created_by_name || t.created_by || "—";
       return el("tr", {}, el("td", {}, t.name || "—"), el("td", {}, t.role), el("td", {}, reach), el("td", {}, day(t.created_at)),
-        el("td", {}, expiry(t.expires_at)), el("td", {}, badge(t.status)), el("td", {}, revoke));
+        el("td", {}, expiry(t.expires_at)), el("td", {}, badge(t.status)), el("td", {}, maker), el("td", {}, revoke));
     });
     const add = el("button", {}, "Create token");
     // The bound read when the dialog opens: an admin may have changed it since the page loaded.
     add.addEventListener("click", async () => createDialog((await api("GET", "session")).max_token_days));
     card.replaceChildren(el("h2", { id: "tokens-h" }, "API tokens"),
       el("p", { class: "muted" }, "For scripts and the certhub CLI: Authorization: Bearer <token>."),
-      el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Role"), el("th", {}, "Reads"), el("th", {}, "Created"), el("th", {}, "Expires"), el("th", {}, "Status"), el("th", {}, ""))), el("tbody", {}, rows)),
+      el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Role"), el("th", {}, "Reads"), el("th", {}, "Created"), el("th", {}, "Expires"), el("th", {}, "Status"), el("th", {}, "Made by"), el("th", {}, ""))), el("tbody", {}, rows)),
       err, el("div", { class: "row-actions" }, add));
   };
   const createDialog = (max) => {

@@ -1552,7 +1552,11 @@ await tokenRow.getByText("the whole tenant").waitFor();
 const expiresCell = await tokenRow.locator("td").nth(4).textContent();
 assert.ok(inSeven.some((t) => expiresCell === t + " UTC"), expiresCell);
 assert.equal(await page.locator("tr", { hasText: "bootstrap admin" }).locator("td").nth(4).textContent(), "never");
-ok("an API token made from the console for 7 days, shown once with its expiry, works; its row says what it reads and when it expires");
+// Its maker is the user signed in; the first start's token has none.
+const sessionUser = await page.evaluate(async () => (await (await fetch("/api/v1/session")).json()).user);
+assert.equal(await tokenRow.locator("td").nth(6).textContent(), sessionUser);
+assert.equal(await page.locator("tr", { hasText: "bootstrap admin" }).locator("td").nth(6).textContent(), "—");
+ok("an API token made from the console for 7 days, shown once with its expiry, works; its row says what it reads, when it expires and who made it");
 await page.getByRole("button", { name: "Revoke backup script" }).click();
 await page.getByRole("dialog").getByRole("button", { name: "Revoke" }).click();
 await page.locator("tr", { hasText: "backup script" }).getByText("revoked").waitFor();
