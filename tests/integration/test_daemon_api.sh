@@ -751,6 +751,87 @@ check_eq "admin's password reset by another admin" 200 "$status"
 [ ! -e "$data/admin-password" ] || fail "DATA_DIR/admin-password is still there after admin's password was reset"
 ok "and the first-start password file is gone with it"
 
+# Tokens a console user made are its own: listed with their maker, they end when the user is
+# removed (all) or demoted (those above its new role), in the same change, each audited with
+# why; nobody else's token goes with them.
+api POST /api/v1/users '{"name":"carol","role":"admin","password":"carol-password-1"}'
+check_eq "carol, an admin, made" 201 "$status"
+carol_csrf=$(curl -s -c carol.jar --cacert "$data/ca.pem" -H "Content-Type: application/json" \
+    --data '{"username":"carol","password":"carol-password-1"}' "https://localhost:$port/api/v1/session" | jq -r .csrf_token)
+as_carol() { curl -s -o carol.json -w '%{http_code}' -b carol.jar -H "X-CSRF-Token: $carol_csrf" \
+    -H "Content-Type: application/json" --cacert "$data/ca.pem" "$@"; }
+carol_token() { # ROLE NAME: a token carol makes from her session, "TOKEN ID" printed
+    local code
+    code=$(as_carol --data "{\"role\":\"$1\",\"name\":\"$2\"}" "https://localhost:$port/api/v1/tokens")
+    [ "$code" = 201 ] || fail "carol making the $1 token $2: $code $(cat carol.json)"
+    jq -r '"\(.token) \(.id)"' carol.json
+}
+read -r c_admin c_admin_id <<<"$(carol_token admin carol-admin)"
+read -r c_op c_op_id <<<"$(carol_token operator carol-op)"
+read -r c_view c_view_id <<<"$(carol_token viewer carol-view)"
+TOKEN=$c_admin api POST /api/v1/tokens '{"role":"admin","name":"made-by-carols-token"}'
+check_eq "carol's admin token makes another" 201 "$status"
+c_child=$(body .token)
+c_child_id=$(body .id)
+codes="$(as_carol -X PATCH --data '{"tenant":"beta"}' "https://localhost:$port/api/v1/session")"
+read -r c_beta c_beta_id <<<"$(carol_token viewer carol-in-beta)"
+codes="$codes $(as_carol -X PATCH --data '{"tenant":"default"}' "https://localhost:$port/api/v1/session")"
+check_eq "carol, an installation admin, made one in beta too" "200 200" "$codes"
+uses() { # TOKEN...: the status of a read with each
+    local t out=""
+    for t in "$@"; do
+        TOKEN=$t api GET "/api/v1/certificates?limit=1"
+        out="$out${out:+ }$status"
+    done
+    echo "$out"
+}
+check_eq "each of them works, beta's own admin token too" "200 200 200 200 200 200" \
+    "$(uses "$c_admin" "$c_op" "$c_view" "$c_child" "$c_beta" "$beta")"
+api GET "/api/v1/tokens/$c_op_id"
+carol_id=$(body .created_by)
+if [[ $carol_id == usr_* ]]; then ok "a token made from a session names its user's id: $carol_id"; else fail "created_by of carol-op: $carol_id"; fi
+check_eq "and the user's name" carol "$(body .created_by_name)"
+api GET "/api/v1/tokens/$c_child_id"
+check_eq "a token made by a token names that token" "$c_admin_id null" "$(body .created_by) $(body .created_by_name)"
+api GET /api/v1/tokens
+check_eq "the first start's token names nobody" null \
+    "$(body '[.items[] | select(.name == "bootstrap admin")][0].created_by')"
+api GET "/api/v1/tokens/$c_beta_id?tenant=beta"
+check_eq "the one made in beta names the installation's user with its tenant" "$carol_id default/carol" \
+    "$(body .created_by) $(body .created_by_name)"
+check_contains "certhub token list has a column of who made each" "$(CERTHUB_TOKEN=$TOKEN "$CERTHUB" \
+    --server "https://localhost:$port" --ca-file "$data/ca.pem" token list --all | grep carol-view)" " carol"
+
+# Demoted to operator: the admin tokens that go back to her end (hers, and the one it made).
+api PATCH /api/v1/users/carol '{"role":"operator"}'
+check_eq "carol demoted: 2 tokens above operator revoked" "200 2" "$status $(body .tokens_revoked)"
+check_eq "those refused, her operator and viewer tokens and beta's kept" "401 401 200 200 200 200" \
+    "$(uses "$c_admin" "$c_child" "$c_op" "$c_view" "$c_beta" "$beta")"
+api GET "/api/v1/audit?action=token.revoke&object_id=$c_child_id"
+check_eq "each audited with why" "user_role_lowered carol $carol_id operator" \
+    "$(body '.items[0].detail | "\(.reason) \(.user) \(.user_id) \(.role)"')"
+
+# Removed: the rest end, in beta too; nobody else's.
+api DELETE /api/v1/users/carol
+check_eq "carol removed: her 3 other tokens revoked with her" "200 true 3" \
+    "$status $(body .deleted) $(body .tokens_revoked)"
+check_eq "her tokens refused; beta's admin token and the first start's work" "401 401 401 200 200" \
+    "$(uses "$c_op" "$c_view" "$c_beta" "$beta" "$TOKEN")"
+TOKEN=$c_view api GET /api/v1/certificates
+check_eq "a revoked token is told so" "401 the API token was revoked" "$status $(body .error.message)"
+api GET "/api/v1/audit?action=token.revoke&object_id=$c_view_id"
+check_eq "in the log, why" "user_deleted carol" "$(body '.items[0].detail | "\(.reason) \(.user)"')"
+api GET /api/v1/session
+me=$(body .user)
+api GET "/api/v1/audit?tenant=beta&action=token.revoke&object_id=$c_beta_id"
+check_eq "in beta's log, where it was made, by whom and why" "default/$me user_deleted" \
+    "$(body '.items[0] | "\(.actor) \(.detail.reason)"')"
+api GET "/api/v1/audit?action=user.delete&order=desc&limit=1"
+check_eq "the user's removal says how many went" 3 "$(body '.items[0].detail.tokens_revoked')"
+api GET "/api/v1/tokens/$c_view_id"
+check_eq "listed as revoked, still naming its maker by id" "revoked $carol_id null" \
+    "$(body .status) $(body .created_by) $(body .created_by_name)"
+
 # Restart: nothing secret printed, the same CA, the same token, the certificate still there.
 stop_daemon -TERM
 check_contains "SIGTERM stops it cleanly" "$(cat "$log")" "certhubd: stopped"
