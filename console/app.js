@@ -282,7 +282,8 @@ const screens = {
 
 function route() {
   openPanel = null;
-  const name = (location.hash.replace(/^#\//, "") || "overview").split("/")[0];
+  // (a screen's own query after "?": #/certificates?ca=ID)
+  const name = (location.hash.replace(/^#\//, "") || "overview").split(/[/?]/)[0];
   const shown = name === "keystores" ? "certificates" : name;
   for (const a of document.querySelectorAll("nav a"))
     a.setAttribute("aria-current", a.getAttribute("href") === "#/" + shown ? "page" : "false");
@@ -1131,8 +1132,12 @@ function certActions(c, { notice, load, changed, panel }) {
 // first (a tenant holds few), a page at a time, then the certificates; "Show more" goes on
 // with whichever is not read to its end.  The search and the state narrow certificates alone
 // (keystores have neither), so with either the keystores are left out, and the list says so.
-// kind: the kind shown first ("keystore" from #/keystores).
+// kind: the kind shown first ("keystore" from #/keystores).  The address may narrow the list
+// to what one CA issued (#/certificates?ca=ID, from that CA's details) and open one
+// certificate's panel (?show=ID).
 async function certificatesScreen(screen, kind0 = "") {
+  const asked = new URLSearchParams(location.hash.split("?")[1] || "");
+  const byCa = asked.get("ca");
   const notice = el("p", { role: "status", id: "cert-notice" });
   const search = el("input", { type: "search", id: "cert-search", placeholder: "Search subject, name or SAN (3 letters or more)", "aria-label": "Search certificates" });
   const body = el("tbody");
@@ -1143,9 +1148,16 @@ async function certificatesScreen(screen, kind0 = "") {
   const kind = el("select", { id: "cert-kind", "aria-label": "Kind" },
     [["", "certificates and keystores"], ["certificate", "certificates only"], ["keystore", "keystores only"]].map(([v, t]) => el("option", { value: v, selected: v === kind0 }, t)));
   const narrowed = el("p", { class: "hint", id: "cert-narrowed", role: "status" });
+  // (the CA named, once read: its id until then, or if it is gone)
+  const caName = el("strong", {}, byCa || "");
+  const caFilter = byCa ? el("p", { id: "cert-by-ca", class: "toolbar" },
+    el("span", {}, "Only the certificates issued by the CA ", caName, "."),
+    el("a", { href: "#/certificates" }, "Show all certificates")) : null;
+  if (byCa) api("GET", "cas/" + encodeURIComponent(byCa)).then((ca) => { caName.textContent = ca.name; }, () => {});
   const certPath = () => {
     const q = new URLSearchParams();
     if (search.value.length >= 3) q.set("search", search.value);
+    if (byCa) q.set("ca_id", byCa);
     if (which.value === "active" || which.value === "expired" || which.value === "rotated") q.set("status", which.value);
     if (which.value === "expiring") {
       q.set("status", "active");
@@ -1175,7 +1187,7 @@ async function certificatesScreen(screen, kind0 = "") {
   // from cursor next.
   const more = el("button", { class: "secondary", id: "cert-more", hidden: true }, "Show more");
   let queue = [], next = null, loads = 0;
-  const filtered = () => search.value.length >= 3 || which.value !== "";
+  const filtered = () => search.value.length >= 3 || which.value !== "" || !!byCa;
   async function readPages(append) {
     const mine = ++loads;
     if (!append) {
@@ -1199,7 +1211,7 @@ async function certificatesScreen(screen, kind0 = "") {
     return true;
   }
   more.addEventListener("click", () => readPages(true));
-  const panel = sidePanel(el("div", { class: "toolbar" }, search, which, kind, el("span", { class: "row-actions" }, create, upload)), narrowed,
+  const panel = sidePanel(el("div", { class: "toolbar" }, search, which, kind, el("span", { class: "row-actions" }, create, upload)), caFilter, narrowed,
     el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Kind"), el("th", {}, "Subject"),
       el("th", { class: "hide-narrow" }, "Issuer"), el("th", {}, "Valid until"), el("th", {}, "Status"), el("th", {}, ""))), body), more);
   const changed = async () => { await load(); await panel.refresh(); };
@@ -1221,13 +1233,14 @@ async function certificatesScreen(screen, kind0 = "") {
   const load = async (show) => {
     // (a keystore is not searched: the search and the state are hidden for keystores alone)
     search.hidden = which.hidden = kind.value === "keystore";
-    narrowed.textContent = kind.value === "" && filtered() ? "Keystores are not listed while certificates are searched or narrowed by state." : "";
+    narrowed.textContent = kind.value === "" && filtered()
+      ? `Keystores are not listed while certificates are searched or narrowed by ${byCa ? "CA" : "state"}.` : "";
     if (!(await readPages(false))) return;
     if (!body.children.length)
       body.append(el("tr", {}, el("td", { colspan: 7, class: "muted" },
         kind.value === "keystore" ? "No keystores yet."
           : search.value.length >= 3 ? `No certificate's subject, name or SAN holds "${search.value}".`
-            : which.value ? "No certificate is in that state." : kind.value ? "No certificates yet." : "No certificates or keystores yet.")));
+            : which.value ? "No certificate is in that state." : byCa ? "This CA has issued no certificate." : kind.value ? "No certificates yet." : "No certificates or keystores yet.")));
     if (typeof show === "string") showCert(show, "");
     else if (show?.keystore) showKeystore(show.keystore, show.name);
   };
@@ -1242,7 +1255,7 @@ async function certificatesScreen(screen, kind0 = "") {
   which.addEventListener("change", () => load());
   kind.addEventListener("change", () => load());
   screen.replaceChildren(el("h1", {}, "Certificates and keystores"), notice, panel.element);
-  await load();
+  await load(asked.get("show") || undefined);
 }
 
 function caDialog(title, parent, reload) {
