@@ -1290,23 +1290,41 @@ function caDialog(title, parent, reload) {
   form.name.focus();
 }
 
-function importCaDialog(reload) {
+// An outside CA brought in.  Given no key, the server may find it all the same: the certificate
+// was signed for a CSR made here (TrueNAS's "CSR exists on this system"), whose key the CA then
+// signs with.  The dialog says so, naming the CSR, and stays open for it to be read: a CA the
+// user took for one that cannot sign now signs.
+function importCaDialog(reload, show) {
   const err = el("p", { class: "error", role: "alert" });
   const form = el("form", { method: "dialog" }, el("h2", {}, "Import a CA (bring your own issuer)"),
     el("label", { for: "ci-name" }, "Name"), el("input", { id: "ci-name", name: "name" }),
     el("label", { for: "ci-cert" }, "Certificate (PEM), pasted"), el("textarea", { id: "ci-cert", name: "cert", rows: 6 }),
-    el("label", { for: "ci-key" }, "Private key (PEM), optional: without it the CA cannot sign"), el("textarea", { id: "ci-key", name: "key", rows: 4 }),
+    el("label", { for: "ci-key" }, "Private key (PEM), optional: without it the CA cannot sign, unless it answers a CSR made here"),
+    el("textarea", { id: "ci-key", name: "key", rows: 4 }),
     el("label", { for: "ci-pass" }, "Key passphrase"), el("input", { id: "ci-pass", name: "pass", type: "password", autocomplete: "off" }), err,
     el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Import"), el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
+    let ca;
     try {
-      const ca = await api("POST", "cas", { name: form.name.value, type: "import", certificate: form.cert.value,
+      ca = await api("POST", "cas", { name: form.name.value, type: "import", certificate: form.cert.value,
         private_key: form.key.value || undefined, password: form.pass.value || undefined });
+    } catch (e) { err.textContent = e.message; return; }
+    reload();
+    if (!ca.key_from_csr) {
       if (d.open) done(`Imported the CA "${ca.name}"${ca.can_sign ? "" : " (it cannot sign here: no key)"}.`);
       d.close();
-      reload();
-    } catch (e) { err.textContent = e.message; }
+      return;
+    }
+    const csr = await api("GET", "csrs/" + encodeURIComponent(ca.key_from_csr)).catch(() => null);
+    const said = `Imported the CA "${ca.name}" with the private key of the CSR "${csr?.name || ca.key_from_csr}" made here: ` +
+      "no key was given, and its certificate was signed for that CSR, so the CA signs with the CSR's key. The CSR now has this certificate.";
+    if (!d.open) return done(said);
+    form.replaceChildren(el("h2", {}, `Imported "${ca.name}"`), el("p", { id: "ci-result", role: "status" }, said),
+      el("div", { class: "row-actions" },
+        el("button", { type: "button", onclick: () => { d.close(); show(ca.id, ca.name); } }, "Show its details"),
+        el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Close")));
+    form.querySelector("button").focus();
   });
   const d = openDialog(form);
   form.name.focus();
