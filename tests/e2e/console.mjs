@@ -155,8 +155,12 @@ await issuerRow.waitFor({ state: "detached" });
 await page.locator("tr", { hasText: "Fleet root" }).waitFor();
 ok("the list narrowed to the issuer list, then the trust list");
 await page.locator("#tc-list").selectOption("");
+// (the move reads the list, then the panel open on Fleet root, again: waited for, as the panel
+// drawn anew after the code below was asked would take the code away)
+const panelRead = page.waitForResponse((r) => new URL(r.url()).pathname === "/api/v1/devices" && r.url().includes("trusted_id="));
 await page.locator("tr", { hasText: "Plant issuing" }).getByRole("button", { name: "Move Plant issuing to the trust list" }).click();
 await page.locator("tr", { hasText: "Plant issuing" }).getByText("Trust list").waitFor();
+await (await panelRead).finished();
 ok("moved to the trust list from its row");
 
 // The proof of possession (the Cumulocity seed's trusted certificates), from the panel: a code
