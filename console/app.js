@@ -282,7 +282,8 @@ const screens = {
 
 function route() {
   openPanel = null;
-  const name = (location.hash.replace(/^#\//, "") || "overview").split("/")[0];
+  // (a screen's own query after "?": #/certificates?ca=ID)
+  const name = (location.hash.replace(/^#\//, "") || "overview").split(/[/?]/)[0];
   const shown = name === "keystores" ? "certificates" : name;
   for (const a of document.querySelectorAll("nav a"))
     a.setAttribute("aria-current", a.getAttribute("href") === "#/" + shown ? "page" : "false");
@@ -961,7 +962,7 @@ function sidePanel(...list) {
   let fill = null, drawn = 0;
   // Whether each row of the list is the one shown (rows drawn again by a load included).
   const mark = () => {
-    for (const row of listPart.querySelectorAll("tr[data-id]")) {
+    for (const row of listPart.querySelectorAll("[data-id]")) {
       const on = row.dataset.id === ctl.key;
       if (on) row.setAttribute("aria-current", "true"); else row.removeAttribute("aria-current");
       row.querySelector("button[aria-controls=panel]")?.setAttribute("aria-expanded", String(on));
@@ -1018,7 +1019,7 @@ function sidePanel(...list) {
       body.replaceChildren();
       if (openPanel === ctl) openPanel = null;
       mark();
-      const row = [...listPart.querySelectorAll("tr[data-id]")].find((r) => r.dataset.id === key);
+      const row = [...listPart.querySelectorAll("[data-id]")].find((r) => r.dataset.id === key);
       (row?.querySelector("button[aria-controls=panel]") || document.getElementById("screen")).focus();
     },
     item(key, label, open) {
@@ -1131,8 +1132,12 @@ function certActions(c, { notice, load, changed, panel }) {
 // first (a tenant holds few), a page at a time, then the certificates; "Show more" goes on
 // with whichever is not read to its end.  The search and the state narrow certificates alone
 // (keystores have neither), so with either the keystores are left out, and the list says so.
-// kind: the kind shown first ("keystore" from #/keystores).
+// kind: the kind shown first ("keystore" from #/keystores).  The address may narrow the list
+// to what one CA issued (#/certificates?ca=ID, from that CA's details) and open one
+// certificate's panel (?show=ID).
 async function certificatesScreen(screen, kind0 = "") {
+  const asked = new URLSearchParams(location.hash.split("?")[1] || "");
+  const byCa = asked.get("ca");
   const notice = el("p", { role: "status", id: "cert-notice" });
   const search = el("input", { type: "search", id: "cert-search", placeholder: "Search subject, name or SAN (3 letters or more)", "aria-label": "Search certificates" });
   const body = el("tbody");
@@ -1143,9 +1148,16 @@ async function certificatesScreen(screen, kind0 = "") {
   const kind = el("select", { id: "cert-kind", "aria-label": "Kind" },
     [["", "certificates and keystores"], ["certificate", "certificates only"], ["keystore", "keystores only"]].map(([v, t]) => el("option", { value: v, selected: v === kind0 }, t)));
   const narrowed = el("p", { class: "hint", id: "cert-narrowed", role: "status" });
+  // (the CA named, once read: its id until then, or if it is gone)
+  const caName = el("strong", {}, byCa || "");
+  const caFilter = byCa ? el("p", { id: "cert-by-ca", class: "toolbar" },
+    el("span", {}, "Only the certificates issued by the CA ", caName, "."),
+    el("a", { href: "#/certificates" }, "Show all certificates")) : null;
+  if (byCa) api("GET", "cas/" + encodeURIComponent(byCa)).then((ca) => { caName.textContent = ca.name; }, () => {});
   const certPath = () => {
     const q = new URLSearchParams();
     if (search.value.length >= 3) q.set("search", search.value);
+    if (byCa) q.set("ca_id", byCa);
     if (which.value === "active" || which.value === "expired" || which.value === "rotated") q.set("status", which.value);
     if (which.value === "expiring") {
       q.set("status", "active");
@@ -1175,7 +1187,7 @@ async function certificatesScreen(screen, kind0 = "") {
   // from cursor next.
   const more = el("button", { class: "secondary", id: "cert-more", hidden: true }, "Show more");
   let queue = [], next = null, loads = 0;
-  const filtered = () => search.value.length >= 3 || which.value !== "";
+  const filtered = () => search.value.length >= 3 || which.value !== "" || !!byCa;
   async function readPages(append) {
     const mine = ++loads;
     if (!append) {
@@ -1199,7 +1211,7 @@ async function certificatesScreen(screen, kind0 = "") {
     return true;
   }
   more.addEventListener("click", () => readPages(true));
-  const panel = sidePanel(el("div", { class: "toolbar" }, search, which, kind, el("span", { class: "row-actions" }, create, upload)), narrowed,
+  const panel = sidePanel(el("div", { class: "toolbar" }, search, which, kind, el("span", { class: "row-actions" }, create, upload)), caFilter, narrowed,
     el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Kind"), el("th", {}, "Subject"),
       el("th", { class: "hide-narrow" }, "Issuer"), el("th", {}, "Valid until"), el("th", {}, "Status"), el("th", {}, ""))), body), more);
   const changed = async () => { await load(); await panel.refresh(); };
@@ -1221,13 +1233,14 @@ async function certificatesScreen(screen, kind0 = "") {
   const load = async (show) => {
     // (a keystore is not searched: the search and the state are hidden for keystores alone)
     search.hidden = which.hidden = kind.value === "keystore";
-    narrowed.textContent = kind.value === "" && filtered() ? "Keystores are not listed while certificates are searched or narrowed by state." : "";
+    narrowed.textContent = kind.value === "" && filtered()
+      ? `Keystores are not listed while certificates are searched or narrowed by ${byCa ? "CA" : "state"}.` : "";
     if (!(await readPages(false))) return;
     if (!body.children.length)
       body.append(el("tr", {}, el("td", { colspan: 7, class: "muted" },
         kind.value === "keystore" ? "No keystores yet."
           : search.value.length >= 3 ? `No certificate's subject, name or SAN holds "${search.value}".`
-            : which.value ? "No certificate is in that state." : kind.value ? "No certificates yet." : "No certificates or keystores yet.")));
+            : which.value ? "No certificate is in that state." : byCa ? "This CA has issued no certificate." : kind.value ? "No certificates yet." : "No certificates or keystores yet.")));
     if (typeof show === "string") showCert(show, "");
     else if (show?.keystore) showKeystore(show.keystore, show.name);
   };
@@ -1242,7 +1255,7 @@ async function certificatesScreen(screen, kind0 = "") {
   which.addEventListener("change", () => load());
   kind.addEventListener("change", () => load());
   screen.replaceChildren(el("h1", {}, "Certificates and keystores"), notice, panel.element);
-  await load();
+  await load(asked.get("show") || undefined);
 }
 
 function caDialog(title, parent, reload) {
@@ -1277,69 +1290,200 @@ function caDialog(title, parent, reload) {
   form.name.focus();
 }
 
-function importCaDialog(reload) {
+// An outside CA brought in.  Given no key, the server may find it all the same: the certificate
+// was signed for a CSR made here (TrueNAS's "CSR exists on this system"), whose key the CA then
+// signs with.  The dialog says so, naming the CSR, and stays open for it to be read: a CA the
+// user took for one that cannot sign now signs.
+function importCaDialog(reload, show) {
   const err = el("p", { class: "error", role: "alert" });
   const form = el("form", { method: "dialog" }, el("h2", {}, "Import a CA (bring your own issuer)"),
     el("label", { for: "ci-name" }, "Name"), el("input", { id: "ci-name", name: "name" }),
     el("label", { for: "ci-cert" }, "Certificate (PEM), pasted"), el("textarea", { id: "ci-cert", name: "cert", rows: 6 }),
-    el("label", { for: "ci-key" }, "Private key (PEM), optional: without it the CA cannot sign"), el("textarea", { id: "ci-key", name: "key", rows: 4 }),
+    el("label", { for: "ci-key" }, "Private key (PEM), optional: without it the CA cannot sign, unless it answers a CSR made here"),
+    el("textarea", { id: "ci-key", name: "key", rows: 4 }),
     el("label", { for: "ci-pass" }, "Key passphrase"), el("input", { id: "ci-pass", name: "pass", type: "password", autocomplete: "off" }), err,
     el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Import"), el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
+    let ca;
     try {
-      const ca = await api("POST", "cas", { name: form.name.value, type: "import", certificate: form.cert.value,
+      ca = await api("POST", "cas", { name: form.name.value, type: "import", certificate: form.cert.value,
         private_key: form.key.value || undefined, password: form.pass.value || undefined });
+    } catch (e) { err.textContent = e.message; return; }
+    reload();
+    if (!ca.key_from_csr) {
       if (d.open) done(`Imported the CA "${ca.name}"${ca.can_sign ? "" : " (it cannot sign here: no key)"}.`);
       d.close();
-      reload();
-    } catch (e) { err.textContent = e.message; }
+      return;
+    }
+    const csr = await api("GET", "csrs/" + encodeURIComponent(ca.key_from_csr)).catch(() => null);
+    const said = `Imported the CA "${ca.name}" with the private key of the CSR "${csr?.name || ca.key_from_csr}" made here: ` +
+      "no key was given, and its certificate was signed for that CSR, so the CA signs with the CSR's key. The CSR now has this certificate.";
+    if (!d.open) return done(said);
+    form.replaceChildren(el("h2", {}, `Imported "${ca.name}"`), el("p", { id: "ci-result", role: "status" }, said),
+      el("div", { class: "row-actions" },
+        el("button", { type: "button", onclick: () => { d.close(); show(ca.id, ca.name); } }, "Show its details"),
+        el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Close")));
+    form.querySelector("button").focus();
   });
   const d = openDialog(form);
   form.name.focus();
 }
 
+// What can be done to a CA, as buttons: in its line of the tree and in the panel of its details.
+// kids: the CAs it signed (one that has some is not deleted).  changed() reads the tree and
+// the panel again.
+function caActions(ca, kids, { load, changed, panel }) {
+  return [
+    el("button", { class: "secondary", "aria-label": `Download the chain of ${ca.name}`, onclick: () => download("GET", `cas/${ca.id}/chain`, null, `${ca.name}-chain.pem`) }, "Chain"),
+    // Its certificate's export: a CA whose key is elsewhere still goes out as a truststore.
+    ca.certificate_id ? el("button", { class: "secondary", "aria-label": `Export ${ca.name}`,
+      onclick: async () => exportDialog(await api("GET", `certificates/${ca.certificate_id}`)) }, "Export") : null,
+    canChange() && ca.can_sign && ca.path_len !== 0 ? el("button", { class: "secondary", "aria-label": `Create an intermediate under ${ca.name}`, onclick: () => caDialog(`Intermediate CA under ${ca.name}`, ca.id, changed) }, "Create intermediate") : null,
+    canChange() && ca.can_sign && ca.status === "active" ? el("button", { class: "secondary", "aria-label": `Rotate ${ca.name}`, onclick: () => confirmDialog(
+      `Rotate "${ca.name}"? It gets a new key and certificate and issues from them; the old certificate stays in trust bundles for what it issued.`,
+      async () => { await api("POST", `cas/${ca.id}/rotate`); changed(); }, "Rotate") }, "Rotate") : null,
+    // Refused while it has unexpired certificates (the answer says how many); then it can
+    // be removed with them left as they are.
+    canChange() && !kids.length ? el("button", { class: "danger", "aria-label": `Delete ${ca.name}`, onclick: () => confirmDialog(
+      `Delete the CA "${ca.name}"? Its certificate stays in the inventory; it issues nothing more.`,
+      async () => {
+        const gone = async () => { await load(); if (panel.key === ca.id) panel.close(); };
+        try { await api("DELETE", `cas/${ca.id}`); }
+        catch (e) {
+          if (e.status !== 409 || !/unexpired/.test(e.message)) throw e;
+          confirmDialog(`${e.message}. Delete the CA anyway? What it issued stays, and still verifies up to it.`,
+            async () => { await api("DELETE", `cas/${ca.id}?force=true`); await gone(); }, "Delete anyway");
+          return;
+        }
+        await gone();
+      }) }, "Delete") : null];
+}
+
+// The CA's chain as the server sends it (PEM, up to its root).
+async function chainOf(id) {
+  const res = await fetch(`/api/v1/cas/${encodeURIComponent(id)}/chain`, { credentials: "same-origin" });
+  if (!res.ok) throw new Error((await res.json().catch(() => null))?.error?.message || res.statusText);
+  return (await res.text()).match(/-----BEGIN CERTIFICATE-----/g)?.length || 0;
+}
+
+const ISSUED_PAGE = 1000;
+
+// Everything known of one CA, from what the API answers: the CA (GET /cas/{id}), its
+// certificate whole, its chain, the certificates it issued (the list narrowed by ca_id), its
+// rotations and creation (the audit log's entries on it), and whether it is the tenant's default
+// signer.  list: the tenant's CAs (for the CAs above and below it).
+async function caPanel(id, list, actions) {
+  const q = encodeURIComponent(id);
+  const ca = await api("GET", "cas/" + q);
+  const [cert, issued, log, settings, chain, csrs] = await Promise.all([
+    ca.certificate_id ? api("GET", "certificates/" + encodeURIComponent(ca.certificate_id)).catch(() => null) : null,
+    api("GET", `certificates?ca_id=${q}&limit=${ISSUED_PAGE}`),
+    api("GET", `audit?object_type=ca&object_id=${q}&order=desc&limit=100`).catch((e) => ({ error: e.message })),
+    api("GET", "settings").catch(() => ({})),
+    chainOf(id).catch(() => null),
+    ca.can_sign ? apiAll("csrs").catch(() => ({ items: [] })) : { items: [] }]);
+  const d = cert?.details || {};
+  const list2 = (a) => (a && a.length ? a.join(", ") : "—");
+  const byId = (x) => list.find((c) => c.id === x);
+  // Its key: held here, and whose (a CSR made here signed as this CA's certificate).
+  const csr = csrs.items.find((c) => c.certificate_id && c.certificate_id === ca.certificate_id);
+  const csrName = (x) => { const c = csrs.items.find((y) => y.id === x); return c ? `"${c.name}"` : x; };
+  const lifetime = cert ? Math.round((Date.parse(cert.not_after) - Date.parse(cert.not_before)) / 86400e3) : null;
+  const details = el("dl", { id: "ca-details" },
+    el("dt", {}, "Key"), el("dd", {}, ca.key || "—"),
+    el("dt", {}, "Private key"), el("dd", {}, ca.can_sign ? `held here, sealed${csr ? `: that of the CSR "${csr.name}" made here` : ""}`
+      : "not held here: it cannot sign (imported without its key)"),
+    el("dt", {}, "Subject"), el("dd", {}, ca.subject || "—"),
+    el("dt", {}, "Issuer"), el("dd", {}, cert?.issuer || "—"),
+    el("dt", {}, "Serial"), el("dd", {}, ca.serial || "—"),
+    el("dt", {}, "Valid from"), el("dd", {}, ca.not_before || "—"),
+    el("dt", {}, "Valid until"), el("dd", {}, ca.not_after || "—"),
+    // (a rotation gives the new certificate the lifetime of the old)
+    el("dt", {}, "Lifetime"), el("dd", {}, lifetime != null ? `${lifetime} days, kept by a rotation` : "—"),
+    el("dt", {}, "SHA-256"), el("dd", {}, ca.sha256 || "—"),
+    el("dt", {}, "SHA-1"), el("dd", {}, d.sha1 || "—"),
+    el("dt", {}, "Signature"), el("dd", {}, d.signature_algorithm || "—"),
+    el("dt", {}, "Path length"), el("dd", {}, ca.path_len == null ? "no limit" : ca.path_len === 0 ? "0: it signs no CA"
+      : `${ca.path_len}: up to ${ca.path_len} level${ca.path_len === 1 ? "" : "s"} of CAs below it`),
+    el("dt", {}, "Key usage"), el("dd", {}, list2(d.key_usage)),
+    el("dt", {}, "Subject key identifier"), el("dd", {}, d.ski || "—"),
+    el("dt", {}, "Authority key identifier"), el("dd", {}, d.aki || "—"),
+    el("dt", {}, "Default CA"), el("dd", {}, settings.default_ca_id === ca.id ? "yes: it signs certificates whose request names no CA" : "no"));
+  // The chain: the tenant's CAs from its root down to it, and the certificates the server sends.
+  const path = [];
+  for (let c = ca; c && path.length <= list.length; c = c.parent_id ? byId(c.parent_id) : null) path.unshift(c.name);
+  const outside = ca.parent_id == null && cert && cert.subject !== cert.issuer;
+  const chainText = [path.join(" → "), chain == null ? "" : `: ${chain} certificate${chain === 1 ? "" : "s"}${outside ? "" : ", up to the root"}`].join("") + ".";
+  const chainPart = [el("p", { id: "ca-chain" }, chainText),
+    outside ? el("p", { class: "hint" }, `Its issuer (${cert.issuer}) is not one of the tenant's CAs: import it to complete the chain.`) : null];
+  // What it issued: counted from the list narrowed to it, opened there whole.
+  const now = Date.now();
+  const inForce = issued.items.filter((c) => c.status === "active" && Date.parse(c.not_after) > now).length;
+  const count = issued.next_cursor ? `More than ${issued.items.length} certificates` : `${issued.items.length} certificate${issued.items.length === 1 ? "" : "s"}`;
+  const kids = list.filter((c) => c.parent_id === ca.id);
+  const issuedPart = [el("p", { id: "ca-issued" }, issued.items.length ? `${count}, ${inForce} of ${issued.next_cursor ? "the first " + issued.items.length : "them"} in force.` : "No certificate yet."),
+    issued.items.length ? el("p", {}, el("a", { href: `#/certificates?ca=${q}`, id: "ca-issued-link" }, `Show the certificates ${ca.name} issued`)) : null,
+    kids.length ? el("p", {}, `CAs under it: ${kids.map((c) => c.name).join(", ")}.`) : null];
+  // Its rotations, newest first (the audit log's ca.rotate entries), and how it came here.
+  let historyPart;
+  if (log.error) historyPart = el("p", { class: "muted" }, `The audit log could not be read: ${log.error}`);
+  else {
+    const rotations = log.items.filter((e) => e.action === "ca.rotate");
+    const made = log.items.find((e) => e.action === "ca.create" || e.action === "ca.import");
+    const olds = await Promise.all(rotations.slice(0, 10).map((e) =>
+      e.detail?.old_certificate_id ? api("GET", "certificates/" + encodeURIComponent(e.detail.old_certificate_id)).catch(() => null) : null));
+    historyPart = el("dl", { id: "ca-history" },
+      rotations.slice(0, 10).map((e, i) => {
+        const old = olds[i];
+        const current = e.detail?.certificate_id === ca.certificate_id;
+        return [el("dt", {}, `Rotated ${until(e.at)} by ${e.actor}`),
+          el("dd", {}, old ? ["Its certificate ", el("a", { href: `#/certificates?show=${encodeURIComponent(old.id)}` }, `serial ${old.serial}`),
+            `, valid until ${day(old.not_after)}, ${Date.parse(old.not_after) > now ? "still in trust bundles for what it issued" : "expired"},`]
+            : "Its certificate then (no longer held)", ` was replaced by ${current ? "the current one" : "a later one"}.`)];
+      }),
+      made ? [el("dt", {}, `${made.action === "ca.import" ? "Imported" : "Created"} ${until(made.at)} by ${made.actor}`),
+        el("dd", {}, made.detail?.key_from_csr || made.detail?.csr_id ? `with the key of the CSR ${csrName(made.detail.key_from_csr || made.detail.csr_id)} made here`
+          : made.action === "ca.import" ? (made.detail?.has_key ? "with its private key" : "without its private key") : "with a new key made here")] : null);
+    if (!rotations.length) historyPart = [el("p", { id: "ca-rotations" }, ca.can_sign ? "Never rotated: its certificate is the one it was made with." : "Never rotated (it cannot be here: its key is elsewhere)."), historyPart];
+    else historyPart = [el("p", { id: "ca-rotations" }, `Rotated ${rotations.length} time${rotations.length === 1 ? "" : "s"}; it issues from its current certificate.` +
+      (rotations.length > 10 ? " The 10 latest rotations here, every one in the audit log." : "")), historyPart];
+  }
+  return { title: ca.name, body: [
+    el("p", {}, badge(ca.status), ca.can_sign ? "" : " cannot sign: no key here"),
+    el("div", { class: "row-actions" }, actions(ca, kids),
+      ca.certificate_id ? el("a", { href: `#/certificates?show=${encodeURIComponent(ca.certificate_id)}` }, "Its certificate") : null),
+    details, el("h3", {}, "Chain"), el("div", {}, chainPart), el("h3", {}, "Issued"), el("div", {}, issuedPart),
+    el("h3", {}, "Rotations and history"), el("div", {}, historyPart)] };
+}
+
+// The tenant's CAs as a tree (each under the CA that signed it), each opened in the panel
+// beside it with its details and the same actions as its line.
 async function casScreen(screen) {
   const tree = el("ul", { class: "tree", role: "tree", "aria-label": "Certificate authorities" });
+  let list = [];
   async function load() {
-    const list = (await apiAll("cas")).items;
+    list = (await apiAll("cas")).items;
     const node = (ca) => {
       const kids = list.filter((c) => c.parent_id === ca.id);
-      const actions = el("span", { class: "row-actions" },
-        el("button", { class: "secondary", "aria-label": `Download the chain of ${ca.name}`, onclick: () => download("GET", `cas/${ca.id}/chain`, null, `${ca.name}-chain.pem`) }, "Chain"),
-        // Its certificate's export: a CA whose key is elsewhere still goes out as a truststore.
-        ca.certificate_id ? el("button", { class: "secondary", "aria-label": `Export ${ca.name}`,
-          onclick: async () => exportDialog(await api("GET", `certificates/${ca.certificate_id}`)) }, "Export") : null,
-        canChange() && ca.can_sign && ca.path_len !== 0 ? el("button", { class: "secondary", "aria-label": `Create an intermediate under ${ca.name}`, onclick: () => caDialog(`Intermediate CA under ${ca.name}`, ca.id, load) }, "Create intermediate") : null,
-        canChange() && ca.can_sign && ca.status === "active" ? el("button", { class: "secondary", "aria-label": `Rotate ${ca.name}`, onclick: () => confirmDialog(
-          `Rotate "${ca.name}"? It gets a new key and certificate and issues from them; the old certificate stays in trust bundles for what it issued.`,
-          async () => { await api("POST", `cas/${ca.id}/rotate`); load(); }, "Rotate") }, "Rotate") : null,
-        // Refused while it has unexpired certificates (the answer says how many); then it can
-        // be removed with them left as they are.
-        canChange() && !kids.length ? el("button", { class: "danger", "aria-label": `Delete ${ca.name}`, onclick: () => confirmDialog(
-          `Delete the CA "${ca.name}"? Its certificate stays in the inventory; it issues nothing more.`,
-          async () => {
-            try { await api("DELETE", `cas/${ca.id}`); }
-            catch (e) {
-              if (e.status !== 409 || !/unexpired/.test(e.message)) throw e;
-              confirmDialog(`${e.message}. Delete the CA anyway? What it issued stays, and still verifies up to it.`,
-                async () => { await api("DELETE", `cas/${ca.id}?force=true`); load(); }, "Delete anyway");
-              return;
-            }
-            load();
-          }) }, "Delete") : null);
+      const { button, row } = panel.item(ca.id, `Details of ${ca.name}`, () => show(ca.id, ca.name));
       return el("li", { role: "treeitem", "aria-expanded": kids.length ? "true" : null },
-        el("div", { class: "ca" }, el("strong", {}, ca.name), " ", badge(ca.status), ca.can_sign ? "" : " (cannot sign: no key here)",
-          ca.not_after ? el("span", { class: "muted" }, ` valid until ${day(ca.not_after)}`) : null, " ", actions),
+        row(el("div", { class: "ca" }, el("strong", {}, ca.name), " ", badge(ca.status), ca.can_sign ? "" : " (cannot sign: no key here)",
+          ca.not_after ? el("span", { class: "muted" }, ` valid until ${day(ca.not_after)}`) : null, " ",
+          el("span", { class: "row-actions" }, button, caActions(ca, kids, ctx)))),
         kids.length ? el("ul", { role: "group" }, kids.map(node)) : null);
     };
     tree.replaceChildren(...list.filter((c) => !c.parent_id || !list.some((p) => p.id === c.parent_id)).map(node));
+    if (!list.length) tree.append(el("li", { role: "treeitem", class: "muted" }, "No CA yet."));
   }
-  screen.replaceChildren(el("h1", {}, "Certificate authorities"),
-    el("div", { class: "toolbar" }, el("span", {}, "The hierarchy of the tenant's CAs"),
-      canChange() ? el("span", { class: "row-actions" }, el("button", { onclick: () => caDialog("Root CA", null, load) }, "Create root CA"),
-        el("button", { class: "secondary", onclick: () => importCaDialog(load) }, "Import CA")) : null),
-    el("div", { class: "card" }, tree));
+  const panel = sidePanel(el("div", { class: "toolbar" }, el("span", {}, "The hierarchy of the tenant's CAs"),
+    canChange() ? el("span", { class: "row-actions" }, el("button", { onclick: () => caDialog("Root CA", null, changed) }, "Create root CA"),
+      el("button", { class: "secondary", onclick: () => importCaDialog(changed, (id, name) => show(id, name)) }, "Import CA")) : null),
+  el("div", { class: "card" }, tree));
+  const changed = async () => { await load(); await panel.refresh(); };
+  const ctx = { load: () => load(), changed, panel };
+  const show = (id, name) => panel.show(id, name, () => caPanel(id, list, (ca, kids) => caActions(ca, kids, ctx)));
+  screen.replaceChildren(el("h1", {}, "Certificate authorities"), panel.element);
   await load();
 }
 

@@ -2,7 +2,7 @@
 // against a certhubd started by tests/integration/test_console_e2e.sh.
 //   node console.mjs URL DATA_DIR WORK_DIR SCREENSHOT_DIR
 import { chromium } from "playwright-core";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { execFileSync, spawnSync } from "node:child_process";
 import assert from "node:assert/strict";
 
@@ -155,8 +155,12 @@ await issuerRow.waitFor({ state: "detached" });
 await page.locator("tr", { hasText: "Fleet root" }).waitFor();
 ok("the list narrowed to the issuer list, then the trust list");
 await page.locator("#tc-list").selectOption("");
+// (the move reads the list, then the panel open on Fleet root, again: waited for, as the panel
+// drawn anew after the code below was asked would take the code away)
+const panelRead = page.waitForResponse((r) => new URL(r.url()).pathname === "/api/v1/devices" && r.url().includes("trusted_id="));
 await page.locator("tr", { hasText: "Plant issuing" }).getByRole("button", { name: "Move Plant issuing to the trust list" }).click();
 await page.locator("tr", { hasText: "Plant issuing" }).getByText("Trust list").waitFor();
+await (await panelRead).finished();
 ok("moved to the trust list from its row");
 
 // The proof of possession (the Cumulocity seed's trusted certificates), from the panel: a code
@@ -825,6 +829,46 @@ await page.evaluate(async (csrf) => {
   await fetch("/api/v1/certificates", { method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
     body: JSON.stringify({ ca_id: lab.id, subject: { common_name: "lab-leaf" } }) });
 }, await page.evaluate(async () => (await (await fetch("/api/v1/session")).json()).csrf_token));
+// A CA's details, opened from its line of the tree: what GET /cas/{id} and its certificate say,
+// its chain, what it issued (linked to the list narrowed to it) and its rotation, with the
+// tree's actions.
+const labIssuing = await page.evaluate(async () => {
+  const ca = (await (await fetch("/api/v1/cas")).json()).items.find((c) => c.name === "Lab Issuing");
+  return { ca, cert: await (await fetch("/api/v1/certificates/" + ca.certificate_id)).json() };
+});
+await page.getByRole("button", { name: "Details of Lab Issuing" }).click();
+await panelOf(page).locator("#ca-details").waitFor();
+assert.equal(await panelOf(page).getByRole("heading", { level: 2 }).textContent(), "Lab Issuing");
+{
+  const f = await panelFields(page);
+  assert.deepEqual([f["Key"], f["Private key"], f["Subject"], f["Issuer"], f["Serial"], f["SHA-256"], f["SHA-1"], f["Path length"], f["Valid until"]],
+    [labIssuing.ca.key, "held here, sealed", "CN=Lab Issuing CA", labRoot.subject, labIssuing.ca.serial, labIssuing.ca.sha256,
+      labIssuing.cert.details.sha1, "0: it signs no CA", labIssuing.ca.not_after]);
+}
+assert.equal(await panelOf(page).locator("#ca-chain").textContent(), "Lab Root → Lab Issuing: 2 certificates, up to the root.");
+assert.equal(await panelOf(page).locator("#ca-issued").textContent(), "1 certificate, 1 of them in force.");
+await panelOf(page).locator("#ca-rotations").getByText("Rotated 1 time;").waitFor();
+await panelOf(page).locator("#ca-history").getByText("Created").waitFor();
+const firstRotated = await page.evaluate(async (old) => (await (await fetch("/api/v1/certificates/" + old)).json()).serial, before);
+await panelOf(page).locator("#ca-history").getByRole("link", { name: `serial ${firstRotated}` }).waitFor();
+ok("a CA's details open from the tree: key, fingerprints, validity, subject, issuer, path length, chain, what it issued and its rotation");
+// Its actions there too: rotated from the panel, which is read again.
+assert.equal(await panelOf(page).getByRole("button", { name: "Download the chain of Lab Issuing" }).count(), 1);
+await panelOf(page).getByRole("button", { name: "Rotate Lab Issuing" }).click();
+await page.getByRole("dialog").getByRole("button", { name: "Rotate" }).click();
+await panelOf(page).locator("#ca-rotations").getByText("Rotated 2 times;").waitFor();
+assert.notEqual(await certOf("Lab Issuing"), labIssuing.ca.certificate_id);
+ok("a CA rotated from its details: the panel shows the second rotation");
+// What it issued, listed from there: the certificate list narrowed to it.
+await panelOf(page).getByRole("link", { name: "Show the certificates Lab Issuing issued" }).click();
+await page.locator("#cert-by-ca").getByText("Lab Issuing", { exact: true }).waitFor();
+await page.locator("tbody tr", { hasText: "lab-leaf" }).waitFor();
+assert.equal(await page.locator('tbody tr[data-kind="certificate"]').count(), 1);
+await page.locator("#cert-by-ca").getByRole("link", { name: "Show all certificates" }).click();
+await page.locator("#cert-by-ca").waitFor({ state: "detached" });
+ok("a CA's issued certificates open as the certificate list narrowed to it, and the whole list is a link away");
+await page.getByRole("link", { name: "CAs", exact: true }).click();
+await page.getByRole("tree", { name: "Certificate authorities" }).waitFor();
 await page.getByRole("button", { name: "Delete Lab Issuing" }).click();
 await page.getByRole("dialog").getByRole("button", { name: "Delete" }).click();
 await page.getByRole("dialog").getByText(/unexpired certificate/).waitFor();
@@ -857,6 +901,39 @@ const trustList = execFileSync("keytool", ["-list", "-keystore", `${work}/outsid
 assert.match(trustList, /^outside, .*trustedCertEntry/m);
 assert.doesNotMatch(trustList, /PrivateKeyEntry/);
 ok("a CA without its key here, exported from the tree as a JKS truststore: keytool lists its trusted entry, no key");
+// An outside CA signs, as an issuing CA, a CSR made here; its certificate imported without a
+// key takes the CSR's (the answer's key_from_csr), and the dialog says so, naming the CSR.
+const partnerCsr = await page.evaluate(async (csrf) => (await (await fetch("/api/v1/csrs", { method: "POST",
+  headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+  body: JSON.stringify({ name: "partner-issuing-request", subject: { common_name: "Partner Issuing CA" } }) })).json()),
+await page.evaluate(async () => (await (await fetch("/api/v1/session")).json()).csrf_token));
+writeFileSync(`${work}/partner-issuing.csr`, partnerCsr.pem);
+writeFileSync(`${work}/partner-issuing.ext`, "basicConstraints=critical,CA:true,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n");
+execFileSync("openssl", ["x509", "-req", "-in", `${work}/partner-issuing.csr`, "-CA", `${work}/outside-ca.pem`, "-CAkey", `${work}/outside-ca.key`,
+  "-days", "20", "-extfile", `${work}/partner-issuing.ext`, "-out", `${work}/partner-issuing.pem`], quiet);
+await page.getByRole("button", { name: "Import CA" }).click();
+await page.getByLabel("Name", { exact: true }).fill("Partner Issuing");
+await page.getByLabel("Certificate (PEM), pasted").fill(readFileSync(`${work}/partner-issuing.pem`, "utf8"));
+await page.getByRole("dialog").getByRole("button", { name: "Import" }).click();
+await page.locator("#ci-result").getByText('with the private key of the CSR "partner-issuing-request" made here').waitFor();
+assert.ok(await page.getByRole("dialog").isVisible());
+await page.getByRole("dialog").getByRole("button", { name: "Show its details" }).click();
+await page.getByRole("dialog").waitFor({ state: "hidden" });
+await panelOf(page).locator("#ca-details").waitFor();
+{
+  const f = await panelFields(page);
+  assert.deepEqual([f["Private key"], f["Issuer"], f["Path length"]],
+    ['held here, sealed: that of the CSR "partner-issuing-request" made here', "CN=Outside Root CA", "0: it signs no CA"]);
+}
+// (linked under the outside root imported before it: its chain goes up to that root)
+assert.equal(await panelOf(page).locator("#ca-chain").textContent(), "Outside Root → Partner Issuing: 2 certificates, up to the root.");
+assert.equal(await page.locator("li", { hasText: "Partner Issuing" }).last().getByText("cannot sign").count(), 0);
+ok("a CA imported without its key that answers a CSR made here: the dialog names the CSR whose key it took, and its details say so");
+// The CSR removed (the CSRs screen starts empty below): the CA keeps the key it signs with.
+assert.equal(await page.evaluate(async ([id, csrf]) => {
+  await fetch("/api/v1/csrs/" + id, { method: "DELETE", headers: { "X-CSRF-Token": csrf } });
+  return (await (await fetch("/api/v1/cas")).json()).items.find((c) => c.name === "Partner Issuing").can_sign;
+}, [partnerCsr.id, await page.evaluate(async () => (await (await fetch("/api/v1/session")).json()).csrf_token)]), true);
 await page.screenshot({ path: `${shots}/cas.png`, fullPage: true });
 
 // A CSR made here, downloaded and checked by openssl.  None yet: the list says so.
