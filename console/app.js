@@ -2429,6 +2429,7 @@ async function tokensCard() {
       el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Role"), el("th", {}, "Reads"), el("th", {}, "Created"), el("th", {}, "Expires"), el("th", {}, "Status"), el("th", {}, "Made by"), el("th", {}, ""))), el("tbody", {}, rows)),
       err, el("div", { class: "row-actions" }, add));
   };
+  card.redraw = draw; // (for the users card: a user removed or demoted revokes the tokens it made)
   const createDialog = (max) => {
     const { options, chosen } = tokenLifetimes(max);
     return formDialog("Create API token", [
@@ -2465,12 +2466,12 @@ async function usersCard() {
     const rows = items.map((u) => {
       const role = el("select", { "aria-label": `Role of ${u.name}`, disabled: u.name === me.user },
         ["admin", "operator", "viewer"].map((r) => el("option", { value: r, selected: r === u.role }, r)));
-      role.addEventListener("change", () => act(() => api("PATCH", "users/" + encodeURIComponent(u.name), { role: role.value })));
+      role.addEventListener("change", () => act(u.name, () => api("PATCH", "users/" + encodeURIComponent(u.name), { role: role.value })));
       const reset = el("button", { class: "secondary", "aria-label": `Reset the password of ${u.name}` }, "Reset password");
       reset.addEventListener("click", () => passwordDialog(u.name));
       const remove = el("button", { class: "danger", "aria-label": `Remove ${u.name}`, disabled: u.name === me.user }, "Remove");
-      remove.addEventListener("click", () => confirmDialog(`Remove the user ${u.name}? Its sessions end.`,
-        () => act(() => api("DELETE", "users/" + encodeURIComponent(u.name)))));
+      remove.addEventListener("click", () => confirmDialog(`Remove the user ${u.name}? Its sessions end, and the API tokens it made are revoked.`,
+        () => act(u.name, () => api("DELETE", "users/" + encodeURIComponent(u.name)))));
       return el("tr", {}, el("td", {}, u.name), el("td", {}, role), el("td", {}, day(u.created_at)), el("td", {}, reset, " ", remove));
     });
     const add = el("button", {}, "Add user");
@@ -2479,9 +2480,16 @@ async function usersCard() {
       el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Role"), el("th", {}, "Created"), el("th", {}, ""))), el("tbody", {}, rows)),
       err, el("div", { class: "row-actions" }, add));
   };
-  const act = async (call) => {
+  // A user removed, or given a lower role, takes with it the API tokens it made (those above its
+  // new role): said, and the token list beside this card drawn again to show them revoked.
+  const act = async (name, call) => {
     err.textContent = "";
-    try { await call(); } catch (e) { err.textContent = e.message; }
+    let answer;
+    try { answer = await call(); } catch (e) { err.textContent = e.message; }
+    if (answer?.tokens_revoked > 0) {
+      done(`${name}: ${answer.tokens_revoked} API token${answer.tokens_revoked === 1 ? "" : "s"} it made revoked.`);
+      await document.querySelector("section[aria-labelledby=tokens-h]")?.redraw?.();
+    }
     await draw();
   };
   const addDialog = () => {

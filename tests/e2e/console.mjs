@@ -1605,10 +1605,21 @@ await page.getByRole("dialog").waitFor({ state: "hidden" });
 const users = await page.evaluate(async () => (await (await fetch("/api/v1/users")).json()).items.map((u) => u.name + ":" + u.role));
 assert.ok(users.includes("helper:admin"), users.join(" "));
 ok("its role changed and its password reset from its row");
+// A token the user makes for itself, signed in apart: its removal revokes it, says so, and the
+// token list beside the users shows it revoked.
+const helperCtx = await browser.newContext({ ignoreHTTPSErrors: true });
+assert.equal((await helperCtx.request.post(new URL("/api/v1/session", url).href, { data: { username: "helper", password: "helper-password-2" } })).status(), 201);
+const helperCsrf = (await (await helperCtx.request.get(new URL("/api/v1/session", url).href)).json()).csrf_token;
+assert.equal((await helperCtx.request.post(new URL("/api/v1/tokens", url).href, { headers: { "X-CSRF-Token": helperCsrf },
+  data: { role: "viewer", name: "helper-script" } })).status(), 201);
+await helperCtx.close();
 await page.getByRole("button", { name: "Remove helper" }).click();
+await page.getByRole("dialog").getByText("the API tokens it made are revoked").waitFor();
 await page.getByRole("dialog").getByRole("button", { name: "Delete" }).click();
 await page.getByLabel("Role of helper").waitFor({ state: "detached" });
-ok("and removed");
+await page.getByText("helper: 1 API token it made revoked.").waitFor();
+await page.getByRole("row", { name: /helper-script/ }).getByText("revoked").waitFor();
+ok("and removed, the token it made revoked with it (said, and shown in the token list)");
 // API tokens: made, shown once, usable, revoked.
 await page.getByRole("button", { name: "Create token" }).click();
 await page.locator("#nt-name").fill("backup script");
