@@ -806,16 +806,38 @@ static void refuse_stopping(struct evhttp_request *ev)
                      "certhubd is stopping: the request was not begun; send it again once certhubd is back");
 }
 
-/* Two Content-Length headers: evhttp reads the body by the first, a proxy in front may by the
- * last, and what one takes for a body the other takes for a request of its own (RFC 9112
- * 6.3: an error). */
-static bool framing_ambiguous(struct evhttp_request *ev)
+/* Where a request ends must be read the same by certhubd and by any proxy in front, or what
+ * one takes for a body the other takes for a request of its own (smuggling; RFC 9112 6.1,
+ * 6.3).  The message saying why, or NULL when the end is certain:
+ * - two Content-Length headers: evhttp reads the body by the first, a proxy may by the last;
+ * - a Content-Length that is not digits alone ("+5" is 5 to evhttp, an error or 0 to others);
+ * - a Transfer-Encoding other than "chunked" alone: for "identity" evhttp reads no body, and
+ *   a proxy that took the body by it sent on a request evhttp answers as the next one;
+ * - Transfer-Encoding and Content-Length together;
+ * - a body on HEAD: evhttp reads none for HEAD, whatever the headers say. */
+static const char *framing_ambiguous(struct evhttp_request *ev)
 {
-    int n = 0;
+    int lengths = 0, codings = 0;
+    bool body = false;
 
-    for (struct evkeyval *kv = evhttp_request_get_input_headers(ev)->tqh_first; kv; kv = kv->next.tqe_next)
-        n += strcasecmp(kv->key, "Content-Length") == 0;
-    return n > 1;
+    for (struct evkeyval *kv = evhttp_request_get_input_headers(ev)->tqh_first; kv; kv = kv->next.tqe_next) {
+        if (strcasecmp(kv->key, "Content-Length") == 0) {
+            if (++lengths > 1)
+                return "the request has more than one Content-Length header: its end is not certain";
+            if (kv->value[0] == '\0' || kv->value[strspn(kv->value, "0123456789")] != '\0')
+                return "the request's Content-Length is not a number of bytes: its end is not certain";
+            body = kv->value[strspn(kv->value, "0")] != '\0';
+        } else if (strcasecmp(kv->key, "Transfer-Encoding") == 0) {
+            if (++codings > 1 || strcasecmp(kv->value, "chunked") != 0)
+                return "the only Transfer-Encoding certhubd takes is chunked, alone: the request's end is not "
+                       "certain";
+        }
+    }
+    if (lengths > 0 && codings > 0)
+        return "the request has both Content-Length and Transfer-Encoding: its end is not certain";
+    if ((body || codings > 0) && evhttp_request_get_command(ev) == EVHTTP_REQ_HEAD)
+        return "a HEAD request has no body: its end is not certain";
+    return NULL;
 }
 
 static void on_request(struct evhttp_request *ev, void *arg)
@@ -823,6 +845,7 @@ static void on_request(struct evhttp_request *ev, void *arg)
     struct server *s = arg;
     struct conn *c = conn_of(ev);
     struct worker *w = this_worker != NULL && this_worker->server == s ? this_worker : NULL;
+    const char *why;
     bool deferred;
 
     if (c != NULL)
@@ -835,9 +858,8 @@ static void on_request(struct evhttp_request *ev, void *arg)
             inflight_release(c);
         return;
     }
-    if (framing_ambiguous(ev)) {
-        refuse_and_close(ev, 400, "Bad Request", "malformed",
-                         "the request has more than one Content-Length header: its end is not certain");
+    if ((why = framing_ambiguous(ev)) != NULL) {
+        refuse_and_close(ev, 400, "Bad Request", "malformed", why);
         if (c != NULL)
             inflight_release(c);
         return;

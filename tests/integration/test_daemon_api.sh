@@ -44,6 +44,24 @@ check_eq "and on the wire: the status line and headers, nothing after them" "HTT
     "$(echo "$raw" | head -1)|$(echo "$raw" | sed '1,/^$/d')"
 get_len=$(curl -s -o /dev/null -w '%{size_download}' --cacert "$data/ca.pem" "https://localhost:$port/api/v1/health")
 check_eq "with the Content-Length a GET's body has" "Content-Length: $get_len" "$(echo "$raw" | grep -i '^Content-Length:')"
+# Framing that a proxy in front could read otherwise than evhttp, which reads no body for a
+# Transfer-Encoding of "identity", nor for HEAD whatever its headers say: the body (here a
+# request of its own) would be answered as the next request.  Each is refused 400 and the
+# connection closed, the request behind it never answered; certhubd answers the next one.
+hidden='GET /api/v1/openapi.yaml HTTP/1.1\r\nHost: x\r\n\r\n'
+for framing in 'GET|Transfer-Encoding: identity' 'POST|Transfer-Encoding: identity' \
+    'POST|Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked' 'POST|Transfer-Encoding: chunked\r\nContent-Length: 51' \
+    'GET|Content-Length: +46' 'HEAD|Content-Length: 46' 'HEAD|Transfer-Encoding: chunked'; do
+    printf "${framing%%|*} /api/v1/health HTTP/1.1\r\nHost: x\r\n${framing#*|}\r\n\r\n$hidden" > framing.req
+    out=$(timeout 20 openssl s_client -quiet -ign_eof -connect "127.0.0.1:$port" -CAfile "$data/ca.pem" \
+        < framing.req 2>/dev/null | tr -d '\r' || true)
+    check_eq "$framing: 400, closed, the request behind it not answered" "1 1 0" \
+        "$(echo "$out" | grep -c '^HTTP/1.1 400 ') $(echo "$out" | grep -c '^Connection: close') $(echo "$out" | grep -c 'openapi:')"
+done
+check_eq "chunked alone is taken" 405 "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$data/ca.pem" \
+    -H 'Transfer-Encoding: chunked' -d '{}' "https://localhost:$port/api/v1/health")"
+check_eq "and certhubd still answers" 200 "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$data/ca.pem" \
+    "https://localhost:$port/api/v1/health")"
 echo | openssl s_client -connect "127.0.0.1:$port" -tls1_1 >/dev/null 2>&1 && fail "TLS 1.1 accepted"
 ok "TLS 1.1 refused"
 # Under TLS 1.2, forward-secret AEAD suites only; the CBC and SHA-1 ones OpenSSL offers by default are refused.
