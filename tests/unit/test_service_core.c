@@ -748,20 +748,26 @@ static void sign_outside(const ch_store_csr *csr, const char *name, bool ca, cha
                      0);
 }
 
-/* The latest audit entry of the tenant of a with this action, its detail (free()). */
-static char *last_detail(const ch_actor *a, const char *action)
+/* The detail of the latest audit entry with this action (and of this object, when not NULL) in
+ * the tenant of a, the only one there is of that object (free()). */
+static char *audit_detail(const ch_actor *a, const char *action, const char *object_id)
 {
-    ch_store_audit_filter f = {.newest_first = true, .action = action};
+    ch_store_audit_filter f = {.newest_first = true, .action = action, .object_id = object_id};
     ch_store_audit *rows = NULL;
     size_t n = 0;
     int64_t next = 0;
     char *detail;
 
-    assert_int_equal(ch_svc_audit_list(svc, a, &f, 1, &rows, &n, &next), 0);
+    assert_int_equal(ch_svc_audit_list(svc, a, &f, object_id ? 10 : 1, &rows, &n, &next), 0);
     assert_int_equal(n, 1);
     detail = strdup(rows[0].detail ? rows[0].detail : "");
     ch_store_audit_list_free(rows, n);
     return detail;
+}
+
+static char *last_detail(const ch_actor *a, const char *action)
+{
+    return audit_detail(a, action, NULL);
 }
 
 /* A certificate an outside CA signed for a CSR made here, brought back without naming the CSR:
@@ -1350,17 +1356,7 @@ static void test_tokens_list_and_revoke(void **state)
 /* The detail of the audit entry token.revoke of a token, in the tenant of a (free()). */
 static char *revoke_detail(const ch_actor *a, const char *token_id)
 {
-    ch_store_audit_filter f = {.newest_first = true, .action = "token.revoke", .object_id = token_id};
-    ch_store_audit *rows = NULL;
-    size_t n = 0;
-    int64_t next = 0;
-    char *detail;
-
-    assert_int_equal(ch_svc_audit_list(svc, a, &f, 10, &rows, &n, &next), 0);
-    assert_int_equal(n, 1);
-    detail = strdup(rows[0].detail ? rows[0].detail : "");
-    ch_store_audit_list_free(rows, n);
-    return detail;
+    return audit_detail(a, "token.revoke", token_id);
 }
 
 /* The maker of each token, in the list. */
