@@ -127,6 +127,8 @@ typedef struct ch_store_token {
 } ch_store_token;
 
 int ch_store_token_put(ch_store *s, const ch_store_token *t);
+/* The token whose hash this is, to authenticate with: its maker (created_by, owner_user_id,
+ * created_by_name) is left NULL, as lists read it. */
 int ch_store_token_get_by_hash(ch_store *s, ch_store_token *out, const char *token_hash);
 /* The tenant's tokens that let one in at now: neither revoked nor expired. */
 int ch_store_token_count(ch_store *s, const char *tenant_id, int64_t now, int64_t *count);

@@ -306,8 +306,9 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_TOKEN_PUT] = "INSERT INTO api_tokens(id, tenant_id, role, token_hash, name, created_at, scope, expires_at, "
                     "created_by, owner_user_id) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,"
                     "coalesce(?10, (SELECT o.owner_user_id FROM api_tokens o WHERE o.id = ?9)))",
-    [S_TOKEN_GET] = "SELECT id, tenant_id, role, name, token_hash, created_at, revoked_at, scope, expires_at, "
-                    "created_by, owner_user_id FROM api_tokens WHERE token_hash=?",
+    /* (who made it is not read here: authenticating a request does not need it) */
+    [S_TOKEN_GET] = "SELECT id, tenant_id, role, name, token_hash, created_at, revoked_at, scope, expires_at "
+                    "FROM api_tokens WHERE token_hash=?",
     [S_TOKEN_COUNT] = "SELECT count(*) FROM api_tokens WHERE tenant_id=? AND revoked_at IS NULL"
                       " AND (expires_at IS NULL OR expires_at > ?)",
     [S_TOKEN_LIST] = "SELECT " TOKEN_COLS " FROM api_tokens "
@@ -1756,8 +1757,6 @@ int ch_store_token_get_by_hash(ch_store *s, ch_store_token *out, const char *tok
         out->revoked_at = sqlite3_column_int64(st, 6);
         out->scope = col_text(st, 7);
         out->expires_at = sqlite3_column_int64(st, 8);
-        out->created_by = col_text(st, 9);
-        out->owner_user_id = col_text(st, 10);
         sqlite3_reset(st);
     }
     return error;
