@@ -348,7 +348,8 @@ static int ca_import_cert(ch_svc *svc, const ch_actor *actor, const char *name, 
     if (!ch_cert_is_ca(cert))
         return ch_error_set_field(CH_EPOLICY, "certificate",
                                   "certificate is not a CA: BasicConstraints CA:true is missing");
-    if (csr != NULL && (error = svc_cert_for_csr(csr, cert)) < 0)
+    /* (one found by its key was checked so when found) */
+    if (csr != NULL && !found && (error = svc_cert_for_csr(csr, cert)) < 0)
         return error;
     if ((error = ca_links_find(svc, actor->tenant_id, cert, &links)) < 0 ||
         (error = svc_cert_row(&row, cert, actor->tenant_id, name, csr ? "csr_signed" : "imported", -1)) < 0 ||
