@@ -314,11 +314,23 @@ static int user_change_tx_run(void *arg)
 /* DATA_DIR/admin-password, the first start's password of the default tenant's "admin": kept
  * only until that password is changed (by the user, or reset by another admin), so that while
  * it is there admin still signs in with the password it holds. */
+static void first_password_path(ch_svc *svc, char *path, size_t size)
+{
+    snprintf(path, size, "%s/admin-password", svc->data_dir);
+}
+
+/* Whether user_name of the tenant named tenant_name is the one the first start made. */
+static bool first_password_of(const char *tenant_name, const char *user_name)
+{
+    return strcmp(user_name, "admin") == 0 && strcmp(tenant_name, "default") == 0;
+}
+
+/* The same of a tenant known by its id (read only when the user is "admin"). */
 static bool first_password_user(ch_svc *svc, const char *tenant_id, const char *user_name)
 {
     ch_store_tenant t = {0};
     bool first = strcmp(user_name, "admin") == 0 && ch_store_tenant_get(svc->store, &t, tenant_id) == 0 &&
-                 strcmp(t.name, "default") == 0;
+                 first_password_of(t.name, user_name);
 
     ch_store_tenant_dispose(&t);
     return first;
@@ -328,7 +340,7 @@ static void first_password_forget(ch_svc *svc)
 {
     char path[4200];
 
-    snprintf(path, sizeof path, "%s/admin-password", svc->data_dir);
+    first_password_path(svc, path, sizeof path);
     (void)unlink(path);
 }
 
@@ -338,7 +350,7 @@ bool ch_svc_first_password(ch_svc *svc, const ch_svc_principal *who)
 
     if (who->user_id[0] == '\0' || !first_password_user(svc, who->home_tenant_id, who->user_name))
         return false;
-    snprintf(path, sizeof path, "%s/admin-password", svc->data_dir);
+    first_password_path(svc, path, sizeof path);
     return access(path, F_OK) == 0;
 }
 
@@ -617,7 +629,7 @@ int ch_svc_password_change(ch_svc *svc, const ch_svc_principal *who, const char 
     tx = (struct password_tx){svc, &home, &u, hash, session ? keep : NULL};
     if ((error = svc_commit(svc, password_tx_run, &tx)) < 0)
         goto done;
-    if (first_password_user(svc, t.id, u.name))
+    if (first_password_of(t.name, u.name))
         first_password_forget(svc);
 done:
     ch_secure_free_str(hash);
