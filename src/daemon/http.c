@@ -24,6 +24,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/http_struct.h> /* the request's HTTP version: no accessor in 2.1 */
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 #include <event2/thread.h>
@@ -840,6 +841,24 @@ static const char *framing_ambiguous(struct evhttp_request *ev)
     return NULL;
 }
 
+/* RFC 9112 3.2: an HTTP/1.1 request names the host it is for exactly once, and a server
+ * answers 400 to one that does not (evhttp serves it).  A request with none is no browser's
+ * or HTTP library's; two Host lines may be read as two hosts by a proxy in front, which then
+ * routed or checked it by the other.  HTTP/1.0 predates the header.  The message, or NULL. */
+static const char *host_wrong(struct evhttp_request *ev)
+{
+    int hosts = 0;
+
+    for (struct evkeyval *kv = evhttp_request_get_input_headers(ev)->tqh_first; kv; kv = kv->next.tqe_next)
+        if (strcasecmp(kv->key, "Host") == 0)
+            hosts++;
+    if (hosts > 1)
+        return "the request has more than one Host header: it must name one host";
+    if (hosts == 0 && (ev->major > 1 || (ev->major == 1 && ev->minor >= 1)))
+        return "an HTTP/1.1 request needs a Host header naming the host it is for (RFC 9112 3.2)";
+    return NULL;
+}
+
 static void on_request(struct evhttp_request *ev, void *arg)
 {
     struct server *s = arg;
@@ -858,7 +877,7 @@ static void on_request(struct evhttp_request *ev, void *arg)
             inflight_release(c);
         return;
     }
-    if ((why = framing_ambiguous(ev)) != NULL) {
+    if ((why = framing_ambiguous(ev)) != NULL || (why = host_wrong(ev)) != NULL) {
         refuse_and_close(ev, 400, "Bad Request", "malformed", why);
         if (c != NULL)
             inflight_release(c);

@@ -58,6 +58,19 @@ for framing in 'GET|Transfer-Encoding: identity' 'POST|Transfer-Encoding: identi
     check_eq "$framing: 400, closed, the request behind it not answered" "1 1 0" \
         "$(echo "$out" | grep -c '^HTTP/1.1 400 ') $(echo "$out" | grep -c '^Connection: close') $(echo "$out" | grep -c 'openapi:')"
 done
+# An HTTP/1.1 request names its host once (RFC 9112 3.2); HTTP/1.0 has no Host to give.
+for hosts in '' 'Host: a\r\nHost: b\r\n'; do
+    printf "GET /api/v1/health HTTP/1.1\r\n${hosts}\r\n$hidden" > host.req
+    out=$(timeout 20 openssl s_client -quiet -ign_eof -connect "127.0.0.1:$port" -CAfile "$data/ca.pem" \
+        < host.req 2>/dev/null | tr -d '\r' || true)
+    check_eq "Host lines '${hosts:-none}': 400, closed, the request behind it not answered" "1 1 0" \
+        "$(echo "$out" | grep -c '^HTTP/1.1 400 ') $(echo "$out" | grep -c '^Connection: close') $(echo "$out" | grep -c 'openapi:')"
+    check_contains "saying why" "$out" "Host header"
+done
+printf 'GET /api/v1/health HTTP/1.0\r\n\r\n' > host.req
+out=$(timeout 20 openssl s_client -quiet -ign_eof -connect "127.0.0.1:$port" -CAfile "$data/ca.pem" \
+    < host.req 2>/dev/null | tr -d '\r' || true)
+check_eq "HTTP/1.0 without Host is answered" 1 "$(echo "$out" | grep -c '^HTTP/1.[01] 200 ')"
 check_eq "chunked alone is taken" 405 "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$data/ca.pem" \
     -H 'Transfer-Encoding: chunked' -d '{}' "https://localhost:$port/api/v1/health")"
 check_eq "and certhubd still answers" 200 "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$data/ca.pem" \
