@@ -308,20 +308,38 @@ async function overviewScreen(screen) {
   // Said "active" in the text too: the word of its badges, and of each certificate's in the list.
   const { valid: active, expired, expiring_per_week: weeks } = o.certificates;
   const byStatus = { active, expired };
-  const max = Math.max(1, ...weeks), W = 26 * 22, H = 140;
+  // Bars with their axes: the count a bar stands for on the left (the tallest's and 0), the
+  // day each fourth week begins under it, and its count above each bar that has one.
+  const max = Math.max(1, ...weeks), L = 34, B = 22, W = L + 26 * 22, H = 140, T = 14;
+  const at = Date.parse(o.at) || Date.now();
   const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
-  svg.setAttribute("viewBox", `0 0 ${W} ${H + 20}`);
+  const add = (tag, attrs, text) => {
+    const n = document.createElementNS(svg.namespaceURI, tag);
+    for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, v);
+    if (text !== undefined) n.textContent = text;
+    svg.append(n);
+    return n;
+  };
+  svg.setAttribute("viewBox", `0 0 ${W} ${T + H + B}`);
   svg.setAttribute("class", "chart");
   svg.setAttribute("role", "img");
   svg.setAttribute("aria-label", "Certificates expiring per week for the next 26 weeks");
+  add("line", { x1: L, y1: T, x2: W, y2: T, class: "grid" });
+  add("line", { x1: L, y1: T + H, x2: W, y2: T + H, class: "axis" });
+  add("text", { x: L - 4, y: T + 4, "text-anchor": "end", class: "label" }, String(max));
+  add("text", { x: L - 4, y: T + H, "text-anchor": "end", class: "label" }, "0");
   weeks.forEach((n, i) => {
-    const r = document.createElementNS(svg.namespaceURI, "rect");
-    const h = Math.round((n / max) * H);
-    r.setAttribute("x", i * 22 + 2); r.setAttribute("y", H - h); r.setAttribute("width", 18); r.setAttribute("height", h);
+    const h = Math.round((n / max) * H), x = L + i * 22 + 2;
+    const from = new Date(at + i * 7 * 86400e3);
+    const r = add("rect", { x, y: T + H - h, width: 18, height: h });
     const t = document.createElementNS(svg.namespaceURI, "title");
-    t.textContent = `week ${i + 1}: ${n}`;
+    t.textContent = `week ${i + 1} (from ${from.toLocaleDateString(undefined, { month: "short", day: "numeric" })}): ${n}`;
     r.append(t);
-    svg.append(r);
+    if (n > 0) add("text", { x: x + 9, y: T + H - h - 3, "text-anchor": "middle", class: "count" }, String(n));
+    if (i % 4 === 0) {
+      add("line", { x1: x, y1: T + H, x2: x, y2: T + H + 4, class: "axis" });
+      add("text", { x, y: T + H + 16, class: "label" }, from.toLocaleDateString(undefined, { month: "short", day: "numeric" }));
+    }
   });
   screen.replaceChildren(
     el("h1", {}, "Overview"),

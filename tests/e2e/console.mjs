@@ -73,6 +73,16 @@ await page.getByText(/^\d+ active, \d+ expired certificates$/).waitFor();
 // (its badges say the same words as its text, and as the certificates' badges)
 assert.deepEqual(await page.getByRole("list", { name: "Certificates per status" }).locator(".badge").allTextContents(), ["active", "expired"]);
 ok("the overview counts the certificates");
+// Its chart has axes: the tallest bar's count and 0, the day every fourth week begins, and
+// over each bar its count, the server's.
+{
+  const labels = await page.locator("svg.chart text.label").allTextContents();
+  const weeks = await page.evaluate(async () => (await (await fetch("/api/v1/overview")).json()).certificates.expiring_per_week);
+  assert.deepEqual(labels.slice(0, 2), [String(Math.max(1, ...weeks)), "0"]);
+  assert.equal(labels.length, 2 + 7);
+  assert.deepEqual(await page.locator("svg.chart text.count").allTextContents(), weeks.filter((n) => n > 0).map(String));
+}
+ok("the overview's chart has its axes and counts");
 await page.screenshot({ path: `${shots}/overview.png`, fullPage: true });
 
 await page.getByRole("link", { name: "Trusted certificates" }).click();
