@@ -81,6 +81,9 @@ int ch_svc_tenant_disable(ch_svc *svc, const ch_actor *actor, const char *tenant
 int ch_svc_tenant_restore(ch_svc *svc, const ch_actor *actor, const char *tenant);
 /* Every tenant for CH_PERM_TENANTS, else the actor's own. */
 int ch_svc_tenant_list(ch_svc *svc, const ch_actor *actor, ch_store_tenant **out, size_t *count);
+/* Whether tenant_id is the installation's own ("default") tenant, whose members see what the
+ * whole process does (/metrics' request counts), not only their tenant's data. */
+bool ch_svc_tenant_is_installation(ch_svc *svc, const char *tenant_id);
 /* Finds or creates a tenant by name without an actor (first start). */
 int ch_svc_tenant_ensure(ch_svc *svc, const char *name, ch_store_tenant *out);
 

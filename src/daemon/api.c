@@ -1783,6 +1783,98 @@ static _Atomic unsigned long m_requests[NROUTES_MAX][NCLASSES];
 static _Atomic unsigned long m_micros[NROUTES_MAX][NCLASSES];            /* total handling time */
 static _Atomic unsigned long m_buckets[NROUTES_MAX][NCLASSES][NBUCKETS]; /* not cumulative; past the last: the rest */
 
+/* The series of the whole process: requests by route, connections, workers, jobs, device
+ * decisions of every tenant.  Nonzero when an append failed. */
+static int process_metrics(ch_buf *b, ch_svc *svc)
+{
+    int e = 0;
+
+    e |= ch_buf_puts(b, "# HELP certhub_http_requests_total Requests answered, by route and status class.\n"
+                        "# TYPE certhub_http_requests_total counter\n");
+    for (size_t i = 0; i < api_route_count(); i++)
+        for (int c = 0; c < NCLASSES; c++)
+            if (m_requests[i][c])
+                e |= ch_buf_printf(b, "certhub_http_requests_total{route=\"%s\",status=\"%dxx\"} %lu\n",
+                                    api_route_label(i), c + 1, (unsigned long)m_requests[i][c]);
+    e |= ch_buf_puts(b, "# HELP certhub_http_request_seconds_total Time spent answering, by route.\n"
+                        "# TYPE certhub_http_request_seconds_total counter\n");
+    for (size_t i = 0; i < api_route_count(); i++) {
+        unsigned long us = 0;
+        for (int c = 0; c < NCLASSES; c++)
+            us += m_micros[i][c];
+        if (us)
+            e |= ch_buf_printf(b, "certhub_http_request_seconds_total{route=\"%s\"} %.6f\n", api_route_label(i),
+                                (double)us / 1e6);
+    }
+    /* The same requests as a histogram, for quantiles (histogram_quantile) by route and status. */
+    e |= ch_buf_puts(b, "# HELP certhub_http_request_duration_seconds Time to answer a request, by route and status "
+                        "class.\n# TYPE certhub_http_request_duration_seconds histogram\n");
+    for (size_t i = 0; i < api_route_count(); i++)
+        for (int c = 0; c < NCLASSES; c++) {
+            unsigned long n = m_requests[i][c], upto = 0;
+            if (n == 0)
+                continue;
+            for (size_t k = 0; k < NBUCKETS; k++) {
+                /* Counted into its bucket before the total: one being counted now must not
+                 * make a bucket hold more than +Inf does. */
+                upto += m_buckets[i][c][k];
+                if (upto > n)
+                    upto = n;
+                e |= ch_buf_printf(b, "certhub_http_request_duration_seconds_bucket{route=\"%s\",status=\"%dxx\","
+                                      "le=\"%g\"} %lu\n", api_route_label(i), c + 1, (double)bucket_us[k] / 1e6, upto);
+            }
+            e |= ch_buf_printf(b, "certhub_http_request_duration_seconds_bucket{route=\"%s\",status=\"%dxx\","
+                                  "le=\"+Inf\"} %lu\ncerthub_http_request_duration_seconds_sum{route=\"%s\","
+                                  "status=\"%dxx\"} %.6f\ncerthub_http_request_duration_seconds_count{route=\"%s\","
+                                  "status=\"%dxx\"} %lu\n", api_route_label(i), c + 1, n, api_route_label(i), c + 1,
+                                (double)m_micros[i][c] / 1e6, api_route_label(i), c + 1, n);
+        }
+    /* The server's connections by event loop: new ones go to the loops serving the fewest. */
+    {
+        int conns[16], nloops = http_loop_connections(conns, 16);
+        if (nloops > 0)
+            e |= ch_buf_puts(b, "# HELP certhub_http_connections Open connections, by event loop.\n"
+                                "# TYPE certhub_http_connections gauge\n");
+        for (int k = 0; k < nloops; k++)
+            e |= ch_buf_printf(b, "certhub_http_connections{loop=\"%d\"} %d\n", k, conns[k]);
+    }
+    /* Requests with the workers (queued, being answered, or their answers not yet sent), this
+     * one left out: near --workers for long, and slow requests wait for one another. */
+    if (http_worker_requests() >= 0)
+        e |= ch_buf_printf(b, "# HELP certhub_http_worker_requests Requests handed to the workers and not yet "
+                              "answered.\n# TYPE certhub_http_worker_requests gauge\ncerthub_http_worker_requests %d\n",
+                           http_worker_requests() - (on_worker() ? 1 : 0));
+    /* Every request handed to them, this one too: between two readings, how many went to the
+     * workers (an RSA key, a P-384 CA's signature, a search) rather than the loops. */
+    if (http_worker_requests_total() >= 0)
+        e |= ch_buf_printf(b, "# HELP certhub_http_worker_requests_total Requests handed to the workers, these "
+                              "metrics among them.\n# TYPE certhub_http_worker_requests_total counter\n"
+                              "certhub_http_worker_requests_total %lld\n",
+                           http_worker_requests_total());
+    /* The server certificate's checks for renewal: one every --renew-check seconds; a check
+     * that renews it says so in the log, one that finds it young leaves this alone as its trace. */
+    if (http_server_cert_checks() >= 0)
+        e |= ch_buf_printf(b, "# HELP certhub_server_certificate_checks_total Checks of certhubd's own server "
+                              "certificate for renewal done.\n# TYPE certhub_server_certificate_checks_total counter\n"
+                              "certhub_server_certificate_checks_total %lld\n",
+                           http_server_cert_checks());
+    /* The scheduler's rounds (renewals, rotations, expiry alerts): one every --job-interval
+     * seconds, or later when a round takes longer; one that stops growing has stopped. */
+    e |= ch_buf_printf(b, "# HELP certhub_scheduler_rounds_total Rounds of the job scheduler (renewals, rotations, "
+                          "expiry alerts) finished.\n# TYPE certhub_scheduler_rounds_total counter\n"
+                          "certhub_scheduler_rounds_total %lu\n",
+                       ch_svc_scheduler_rounds(svc));
+    /* Device authentication decisions of this process, by reason, every tenant's. */
+    e |= ch_buf_puts(b, "# HELP certhub_device_decisions_total Device authentication decisions by reason.\n"
+                        "# TYPE certhub_device_decisions_total counter\n");
+    for (int k = 0; k < CH_DECISION_NREASONS; k++)
+        e |= ch_buf_printf(b, "certhub_device_decisions_total{reason=\"%s\",result=\"%s\"} %lu\n",
+                           ch_decision_reason_name((ch_decision_reason)k),
+                           k <= CH_DECIDE_NEW_CERTIFICATE ? "allow" : "deny",
+                           ch_svc_decision_count(svc, (ch_decision_reason)k));
+    return e;
+}
+
 static void metrics(req *r)
 {
     ch_buf b = CH_BUF_INIT;
@@ -1801,46 +1893,6 @@ static void metrics(req *r)
     error |= ch_store_cert_count(ch_svc_store(r->svc), r->who.tenant_id, &f, &soon);
     if (error)
         return reply_error(r, CH_ESTORE);
-    e |= ch_buf_puts(&b, "# HELP certhub_http_requests_total Requests answered, by route and status class.\n"
-                          "# TYPE certhub_http_requests_total counter\n");
-    for (size_t i = 0; i < api_route_count(); i++)
-        for (int c = 0; c < NCLASSES; c++)
-            if (m_requests[i][c])
-                e |= ch_buf_printf(&b, "certhub_http_requests_total{route=\"%s\",status=\"%dxx\"} %lu\n",
-                                    api_route_label(i), c + 1, (unsigned long)m_requests[i][c]);
-    e |= ch_buf_puts(&b, "# HELP certhub_http_request_seconds_total Time spent answering, by route.\n"
-                          "# TYPE certhub_http_request_seconds_total counter\n");
-    for (size_t i = 0; i < api_route_count(); i++) {
-        unsigned long us = 0;
-        for (int c = 0; c < NCLASSES; c++)
-            us += m_micros[i][c];
-        if (us)
-            e |= ch_buf_printf(&b, "certhub_http_request_seconds_total{route=\"%s\"} %.6f\n", api_route_label(i),
-                                (double)us / 1e6);
-    }
-    /* The same requests as a histogram, for quantiles (histogram_quantile) by route and status. */
-    e |= ch_buf_puts(&b, "# HELP certhub_http_request_duration_seconds Time to answer a request, by route and status "
-                          "class.\n# TYPE certhub_http_request_duration_seconds histogram\n");
-    for (size_t i = 0; i < api_route_count(); i++)
-        for (int c = 0; c < NCLASSES; c++) {
-            unsigned long n = m_requests[i][c], upto = 0;
-            if (n == 0)
-                continue;
-            for (size_t k = 0; k < NBUCKETS; k++) {
-                /* Counted into its bucket before the total: one being counted now must not
-                 * make a bucket hold more than +Inf does. */
-                upto += m_buckets[i][c][k];
-                if (upto > n)
-                    upto = n;
-                e |= ch_buf_printf(&b, "certhub_http_request_duration_seconds_bucket{route=\"%s\",status=\"%dxx\","
-                                       "le=\"%g\"} %lu\n", api_route_label(i), c + 1, (double)bucket_us[k] / 1e6, upto);
-            }
-            e |= ch_buf_printf(&b, "certhub_http_request_duration_seconds_bucket{route=\"%s\",status=\"%dxx\","
-                                   "le=\"+Inf\"} %lu\ncerthub_http_request_duration_seconds_sum{route=\"%s\","
-                                   "status=\"%dxx\"} %.6f\ncerthub_http_request_duration_seconds_count{route=\"%s\","
-                                   "status=\"%dxx\"} %lu\n", api_route_label(i), c + 1, n, api_route_label(i), c + 1,
-                                (double)m_micros[i][c] / 1e6, api_route_label(i), c + 1, n);
-        }
     e |= ch_buf_printf(&b,
                         "# HELP certhub_certificates Certificates of this tenant by state.\n"
                         "# TYPE certhub_certificates gauge\n"
@@ -1883,50 +1935,10 @@ static void metrics(req *r)
         }
         ch_store_ca_list_free(cas, ncas);
     }
-    /* The server's connections by event loop: new ones go to the loops serving the fewest. */
-    {
-        int conns[16], nloops = http_loop_connections(conns, 16);
-        if (nloops > 0)
-            e |= ch_buf_puts(&b, "# HELP certhub_http_connections Open connections, by event loop.\n"
-                                  "# TYPE certhub_http_connections gauge\n");
-        for (int k = 0; k < nloops; k++)
-            e |= ch_buf_printf(&b, "certhub_http_connections{loop=\"%d\"} %d\n", k, conns[k]);
-    }
-    /* Requests with the workers (queued, being answered, or their answers not yet sent), this
-     * one left out: near --workers for long, and slow requests wait for one another. */
-    if (http_worker_requests() >= 0)
-        e |= ch_buf_printf(&b, "# HELP certhub_http_worker_requests Requests handed to the workers and not yet "
-                               "answered.\n# TYPE certhub_http_worker_requests gauge\ncerthub_http_worker_requests %d\n",
-                           http_worker_requests() - (on_worker() ? 1 : 0));
-    /* Every request handed to them, this one too: between two readings, how many went to the
-     * workers (an RSA key, a P-384 CA's signature, a search) rather than the loops. */
-    if (http_worker_requests_total() >= 0)
-        e |= ch_buf_printf(&b, "# HELP certhub_http_worker_requests_total Requests handed to the workers, these "
-                               "metrics among them.\n# TYPE certhub_http_worker_requests_total counter\n"
-                               "certhub_http_worker_requests_total %lld\n",
-                           http_worker_requests_total());
-    /* The server certificate's checks for renewal: one every --renew-check seconds; a check
-     * that renews it says so in the log, one that finds it young leaves this alone as its trace. */
-    if (http_server_cert_checks() >= 0)
-        e |= ch_buf_printf(&b, "# HELP certhub_server_certificate_checks_total Checks of certhubd's own server "
-                               "certificate for renewal done.\n# TYPE certhub_server_certificate_checks_total counter\n"
-                               "certhub_server_certificate_checks_total %lld\n",
-                           http_server_cert_checks());
-    /* The scheduler's rounds (renewals, rotations, expiry alerts): one every --job-interval
-     * seconds, or later when a round takes longer; one that stops growing has stopped. */
-    e |= ch_buf_printf(&b, "# HELP certhub_scheduler_rounds_total Rounds of the job scheduler (renewals, rotations, "
-                           "expiry alerts) finished.\n# TYPE certhub_scheduler_rounds_total counter\n"
-                           "certhub_scheduler_rounds_total %lu\n",
-                       ch_svc_scheduler_rounds(r->svc));
-    /* Device authentication decisions of this process, by reason (every tenant: these are
-     * counts, not data). */
-    e |= ch_buf_puts(&b, "# HELP certhub_device_decisions_total Device authentication decisions by reason.\n"
-                          "# TYPE certhub_device_decisions_total counter\n");
-    for (int k = 0; k < CH_DECISION_NREASONS; k++)
-        e |= ch_buf_printf(&b, "certhub_device_decisions_total{reason=\"%s\",result=\"%s\"} %lu\n",
-                           ch_decision_reason_name((ch_decision_reason)k),
-                           k <= CH_DECIDE_NEW_CERTIFICATE ? "allow" : "deny",
-                           ch_svc_decision_count(r->svc, (ch_decision_reason)k));
+    /* What the whole process does, for the installation's own tenant: another tenant's
+     * members see their tenant's figures, not the traffic or devices of the others. */
+    if (ch_svc_tenant_is_installation(r->svc, r->who.tenant_id))
+        e |= process_metrics(&b, r->svc);
     if (e)
         reply_error(r, CH_ENOMEM);
     else

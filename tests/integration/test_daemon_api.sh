@@ -611,6 +611,13 @@ left=$(sed -n "s/^certhub_ca_seconds_to_earliest_expiry{ca=\"$issuer\"} //p" met
 [ -n "$left" ] && [ "$left" -gt $((3 * 86400 - 120)) ] && [ "$left" -le $((3 * 86400 + 120)) ] ||
     fail "seconds to the issuer's earliest expiry: '$left', expected about $((3 * 86400))"
 ok "seconds to the earliest expiry per CA: its certificate of 3 days"
+# Another tenant's admin reads its own tenant's figures, not what the whole process does.
+curl -s --cacert "$data/ca.pem" -H "Authorization: Bearer $beta" -o beta-metrics.txt "https://localhost:$port/metrics"
+check_contains "another tenant reads its certificates by state" "$(cat beta-metrics.txt)" 'certhub_certificates{state="valid"}'
+check_contains "and its CAs' expiries" "$(cat beta-metrics.txt)" "certhub_ca_seconds_to_earliest_expiry{ca=\"$beta_issuing\"}"
+check_eq "but no request counts, connections, jobs or device decisions of the installation" 0 \
+    "$(grep -c '^certhub_\(http\|scheduler\|server_certificate\|device_decisions\)' beta-metrics.txt || true)"
+check_eq "nor the default tenant's CAs" 0 "$(grep -c "ca=\"$issuer\"" beta-metrics.txt || true)"
 
 # Signing in: a user that does not exist is answered as a wrong password is; after five
 # failures in a row for a name, the next attempt must wait, the right password too; once the

@@ -188,6 +188,11 @@ bool svc_is_system_tenant(ch_svc *svc, const char *tenant_id)
     return tenant_id != NULL && strcmp(id, tenant_id) == 0;
 }
 
+bool ch_svc_tenant_is_installation(ch_svc *svc, const char *tenant_id)
+{
+    return svc_is_system_tenant(svc, tenant_id);
+}
+
 int svc_need(const ch_actor *actor, ch_role role, const char *what)
 {
     static const char *const names[] = {"", "viewer", "operator", "admin"};
