@@ -591,6 +591,11 @@ int cmd_remote_cert_issue(cli_args *a)
 
     if (cli_opt(a, "key-out") != NULL && csr_path != NULL)
         cli_usage(a, "--key-out fetches a key the server made; with --csr the key is already yours");
+    /* One source of the key, said as a usage error before anything is sent (the server's
+     * refusal would name its JSON fields, not these options). */
+    cli_not_both(a, "key-type", "csr");
+    cli_not_both(a, "key-type", "csr-id");
+    cli_not_both(a, "csr", "csr-id");
     body = json_object();
     str_member(a, "ca-id", body, "ca_id"); /* none: the server takes the tenant's one issuing CA */
     json_object_set_new(body, "profile", json_string(cli_opt(a, "profile") ? cli_opt(a, "profile") : "tls-server"));

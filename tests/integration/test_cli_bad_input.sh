@@ -100,6 +100,22 @@ expect_usage "an unknown option before the command" 'unknown option "--token" be
 check_contains "and the ones it takes are said" "$(cat "$T/stderr")" "--token-file FILE (or CERTHUB_TOKEN"
 check_eq "without the whole command list" 2 "$(wc -l <"$T/stderr")"
 expect_usage "a connection option without its value" "--server takes a value" -- "$CERTHUB" --server
+# A word that is no command, followed by --help, is named alone: the option is not part of it.
+expect_exit 2 "an unknown command with --help" -- "$CERTHUB" bundle --help
+grep -q 'unknown command "bundle"$' "$T/stderr" || fail "an unknown command with --help: $(head -1 "$T/stderr")"
+ok "the unknown command is named without the option after it"
+# certhub help WORD for no command: said, not an empty answer that reads as a command without options.
+expect_exit 2 "help for an unknown command" -- "$CERTHUB" help bundle
+grep -q 'unknown command "bundle"' "$T/stderr" || fail "help for an unknown command: $(cat "$T/stderr")"
+ok "help for an unknown command says it is unknown"
+# cert issue takes its key from one source: two are a usage error said before certhubd is asked
+# (its refusal would name JSON fields), with no server to ask here.
+expect_usage "cert issue with --key-type and --csr" "give --key-type or --csr, not both" -- \
+    "$CERTHUB" --server https://127.0.0.1:1 cert issue --key-type p256 --csr ok.csr
+expect_usage "cert issue with --csr and --csr-id" "give --csr or --csr-id, not both" -- \
+    "$CERTHUB" --server https://127.0.0.1:1 cert issue --csr ok.csr --csr-id csr_x
+expect_usage "cert issue with --key-type and --csr-id" "give --key-type or --csr-id, not both" -- \
+    "$CERTHUB" --server https://127.0.0.1:1 cert issue --key-type p256 --csr-id csr_x
 expect_usage "agent without --config" "--config FILE is required" -- "$CERTHUB" agent --once
 
 # Every fuzz corpus file and every truncation of a small certificate: exit 0 or 1, never a
