@@ -58,6 +58,19 @@ expect_error "unknown key type" "accepted: rsa2048" -- "$CERTHUB" key create --t
 expect_error "the CA key is not the CA's" "does not belong" -- "$CERTHUB" cert create --profile tls-server --subject CN=x --key leaf.key --ca ca.pem --ca-key leaf.key --out x.pem
 "$CERTHUB" key create --type p256 --out exists.key
 expect_error "existing output is kept" "pass --force" -- "$CERTHUB" key create --type p256 --out exists.key
+# An output that is there and is no file (/dev/null, a FIFO, a shell's >(...)) is written to as
+# it is, never replaced: the atomic write's rename would put a file with the key in its place
+# (/dev/null itself, as root).  /dev/null is asked without --force, which a regression refuses
+# rather than replace it.
+expect_exit 0 "--out /dev/null is written to, without --force" -- "$CERTHUB" key create --type p256 --out /dev/null
+if [ -c /dev/null ]; then ok "and /dev/null is still a device"; else fail "not so: and /dev/null is still a device"; fi
+mkfifo out.fifo
+timeout 10 cat out.fifo > fifo.out &
+reader=$!
+expect_exit 0 "a key written to a FIFO, with --force" -- "$CERTHUB" key create --type p256 --out out.fifo --force
+wait "$reader" || true
+if [ -p out.fifo ]; then ok "the FIFO is not replaced by a file"; else fail "not so: the FIFO is not replaced by a file"; fi
+check_contains "and its reader got the key" "$(cat fifo.out)" "BEGIN PRIVATE KEY"
 expect_error "an output in a directory that is not there: said before any work" \
     "cannot write no-such-dir/ca.pem: the directory no-such-dir: No such file or directory" -- \
     "$CERTHUB" cert create --profile root-ca --subject CN=Root --key-type p256 --key-out root2.key --out no-such-dir/ca.pem
