@@ -253,6 +253,14 @@ check_eq "a NUL in a string: 400 saying so in plain words" "400 a string holds \
     "$status $(body .error.message | sed 's/.*: //')"
 api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"a\"},\"ca_id\":\"$issuer\",\"days\":36000}"
 check_eq "validity beyond the CA's: 422" 422 "$status"
+# A body saved by an editor that begins it with a byte order mark: said as such (jansson's words
+# quote the invisible mark), and nothing issued.
+printf '\357\273\277{"subject":"CN=bom.example","ca_id":"%s","days":3}' "$issuer" > bom.json
+api POST /api/v1/certificates "" -H "Content-Type: application/json" --data-binary @bom.json
+check_eq "a JSON body with a byte order mark: 400 naming it" "400 malformed the body begins with a byte order mark" \
+    "$status $(body .error.code) $(body .error.message | cut -d'(' -f1 | sed 's/ $//')"
+api GET "/api/v1/certificates?search=bom.example"
+check_eq "and nothing was issued" 0 "$(body '.items | length')"
 head -c 5000000 /dev/zero | tr '\0' 'a' > big
 api POST /api/v1/certificates/import "" -H "Content-Type: application/octet-stream" --data-binary @big
 check_eq "oversized body: 413" 413 "$status"
