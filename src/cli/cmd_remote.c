@@ -747,7 +747,7 @@ int cmd_remote_cert_delete(cli_args *a)
 static long upload_data(cli_args *a, const char *collection, const char *file, const uint8_t *data, size_t len,
                         const char *name, const char *password, const char *key_password, bool quiet, json_t **ans)
 {
-    char path[1200], *esc;
+    char path[2048], from_file[520], *esc; /* a name of 128 four-byte characters, escaped */
     const char *base = strrchr(file, '/');
     long status = 0;
     remote_req q = {.method = "POST",
@@ -760,7 +760,13 @@ static long upload_data(cli_args *a, const char *collection, const char *file, c
                     .status = &status};
 
     *ans = NULL;
-    esc = remote_escape(name ? name : base ? base + 1 : file);
+    /* Without --name, the file's name (cut to a name's length; one that could be no name is
+     * left to the server's default) */
+    if (name == NULL) {
+        ch_name_from_file(from_file, sizeof from_file, base ? base + 1 : file, 128);
+        name = from_file;
+    }
+    esc = remote_escape(name);
     if (name && *name == '\0')
         snprintf(path, sizeof path, "%s", collection);
     else

@@ -413,6 +413,12 @@ api POST "/api/v1/certificates/import?name=raw%FF" "" -H "Content-Type: applicat
 check_eq "a name in the query that is not UTF-8: 400, not a silent default" "400 name" "$status $(body .error.field)"
 api POST "/api/v1/certificates/import?name=raw" "" -H "Content-Type: application/pkix-cert" --data-binary @raw.der
 check_eq "raw DER body imported" "201 raw" "$status $(body .name)"
+# Without a name field, the form's file name, cut to a name's 128 characters: an upload that named
+# nothing is not refused for its file's name.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout longname.key -subj /CN=longname.example \
+    -days 30 -out longname.pem 2>/dev/null
+api POST /api/v1/certificates/import "" -F "file=@longname.pem;filename=$(printf 'y%.0s' $(seq 1 200)).pem"
+check_eq "a form's long file name: cut to 128 characters" "201 128" "$status $(body '.name | length')"
 api POST /api/v1/certificates/import "" -F "file=@up.pem" -F "colour=red"
 check_eq "unknown form field: 400" "400 colour" "$status $(body .error.field)"
 api POST /api/v1/certificates/import "" -F "file=@up.pem" -F "file=@raw.der"
