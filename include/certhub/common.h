@@ -108,6 +108,11 @@ size_t ch_utf8_put(char *out, uint32_t c);
  * (U+202A-U+202E, U+2066-U+2069), which reorder the text after them on the screen: a name
  * shown as "invoice-exe.pem" may be another one (CVE-2021-42574).  s is UTF-8 (ch_utf8_valid). */
 size_t ch_utf8_control(const char *s);
+/* A file's name as the name of what it brought when none was given: its first max characters
+ * (a longer one cut there, whole characters) in out, of out_size bytes; "" when it is not UTF-8
+ * or holds a character ch_utf8_control refuses.  A name taken from a file never refuses an
+ * upload that named nothing. */
+void ch_name_from_file(char *out, size_t out_size, const char *file, size_t max);
 /* A URL as those who may not use it see it: its scheme and host, and "/…" for the rest (a
  * webhook's path or query is often its credential, as Slack's and Teams' are; userinfo is). */
 void ch_url_redacted(char *out, size_t cap, const char *url);

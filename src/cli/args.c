@@ -1,5 +1,6 @@
 /* Option parsing, messages, files and passwords for the command-line tool. */
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -169,6 +170,16 @@ bool cli_is_stdout(const char *path)
     return path != NULL && strcmp(path, "-") == 0;
 }
 
+/* A path that is there and is no file nor directory: /dev/null, /dev/stdout, a FIFO, a shell's
+ * >(...).  It is written to as it is; the atomic write's rename would replace it (/dev/null
+ * itself, as root) with a regular file holding what was meant for it. */
+static bool is_special(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+}
+
 int cli_may_write(const cli_args *a, const char *path)
 {
     struct stat st;
@@ -181,6 +192,8 @@ int cli_may_write(const cli_args *a, const char *path)
     if (stat(path, &st) == 0) {
         if (S_ISDIR(st.st_mode))
             return cli_fail(a, "%s is a directory: give the name of the file to write", path);
+        if (!S_ISREG(st.st_mode))
+            return 0; /* nothing is replaced: is_special */
         return cli_flag(a, "force") ? 0 : cli_fail(a, "%s exists; pass --force to replace it", path);
     }
     /* The file is written beside itself and renamed into place: a directory that is not there
@@ -211,12 +224,44 @@ static int write_stdout(const cli_args *a, const unsigned char *data, size_t len
     return 0;
 }
 
+/* Writes to a path that is_special, as it is (opened without creating or truncating). */
+static int write_in_place(const cli_args *a, const char *path, const unsigned char *data, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return cli_fail(a, "cannot write %s: %s", path, strerror(errno));
+    if (isatty(fd))
+        for (size_t i = 0; i < len; i++)
+            if (data[i] < 0x20 && data[i] != '\n' && data[i] != '\r' && data[i] != '\t') {
+                close(fd);
+                return cli_fail(a, "the output is binary and %s a terminal: give --out FILE", path);
+            }
+    while (len > 0) {
+        ssize_t w = write(fd, data, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0) {
+            int e = errno;
+            close(fd);
+            return cli_fail(a, "cannot write %s: %s", path, strerror(e));
+        }
+        data += w;
+        len -= (size_t)w;
+    }
+    if (close(fd) != 0)
+        return cli_fail(a, "cannot write %s: %s", path, strerror(errno));
+    return 0;
+}
+
 int cli_write(const cli_args *a, const char *path, const void *data, size_t len, unsigned mode)
 {
     if (cli_is_stdout(path))
         return write_stdout(a, data, len);
     if (cli_may_write(a, path) != 0)
         return 1;
+    if (is_special(path))
+        return write_in_place(a, path, data, len);
     if (ch_file_write_atomic(path, data, len, mode) < 0)
         return cli_fail_last(a);
     return 0;

@@ -73,11 +73,13 @@ int cli_password_file(const cli_args *a, const char *path, char **out);
 /* Whether an output path is "-", standard output. */
 bool cli_is_stdout(const char *path);
 /* 0 when path may be written: NULL, "-", not there in a directory that is and may be written
- * to, or a file there and --force; else says so (exit 1).  Commands ask it of their outputs
- * before any work, so that a refusal changes nothing. */
+ * to, a file there and --force, or there and neither a file nor a directory (/dev/null, a FIFO:
+ * written to as it is); else says so (exit 1).  Commands ask it of their outputs before any
+ * work, so that a refusal changes nothing. */
 int cli_may_write(const cli_args *a, const char *path);
 /* Writes a file atomically with mode; refuses to replace an existing one without --force.
- * "-" writes to standard output, text only when that is a terminal. */
+ * "-" writes to standard output, text only when that is a terminal; a device or a FIFO is
+ * written to, never replaced. */
 int cli_write(const cli_args *a, const char *path, const void *data, size_t len, unsigned mode);
 
 /* Splits "a,b,c" into at most max parts (in a malloc'd copy kept in *store). */

@@ -591,6 +591,11 @@ int cmd_remote_cert_issue(cli_args *a)
 
     if (cli_opt(a, "key-out") != NULL && csr_path != NULL)
         cli_usage(a, "--key-out fetches a key the server made; with --csr the key is already yours");
+    /* One source of the key, said as a usage error before anything is sent (the server's
+     * refusal would name its JSON fields, not these options). */
+    cli_not_both(a, "key-type", "csr");
+    cli_not_both(a, "key-type", "csr-id");
+    cli_not_both(a, "csr", "csr-id");
     body = json_object();
     str_member(a, "ca-id", body, "ca_id"); /* none: the server takes the tenant's one issuing CA */
     json_object_set_new(body, "profile", json_string(cli_opt(a, "profile") ? cli_opt(a, "profile") : "tls-server"));
@@ -742,7 +747,7 @@ int cmd_remote_cert_delete(cli_args *a)
 static long upload_data(cli_args *a, const char *collection, const char *file, const uint8_t *data, size_t len,
                         const char *name, const char *password, const char *key_password, bool quiet, json_t **ans)
 {
-    char path[1200], *esc;
+    char path[2048], from_file[520], *esc; /* a name of 128 four-byte characters, escaped */
     const char *base = strrchr(file, '/');
     long status = 0;
     remote_req q = {.method = "POST",
@@ -755,7 +760,13 @@ static long upload_data(cli_args *a, const char *collection, const char *file, c
                     .status = &status};
 
     *ans = NULL;
-    esc = remote_escape(name ? name : base ? base + 1 : file);
+    /* Without --name, the file's name (cut to a name's length; one that could be no name is
+     * left to the server's default) */
+    if (name == NULL) {
+        ch_name_from_file(from_file, sizeof from_file, base ? base + 1 : file, 128);
+        name = from_file;
+    }
+    esc = remote_escape(name);
     if (name && *name == '\0')
         snprintf(path, sizeof path, "%s", collection);
     else

@@ -663,6 +663,7 @@ int main(int argc, char **argv)
     }
     if (is_help(argv[1])) {
         if (argc > 2) {
+            bool found = false;
             for (size_t i = 0; i < NCOMMANDS; i++) {
                 size_t n = strlen(argv[2]);
                 if (strncmp(commands[i].name, argv[2], n) == 0 &&
@@ -670,7 +671,14 @@ int main(int argc, char **argv)
                     command_help(&commands[i]);
                     if (commands[i].name[n] == '\0')
                         return 0;
+                    found = true;
                 }
+            }
+            /* Nothing printed and 0 would read as a command without options. */
+            if (!found) {
+                fprintf(stderr, "certhub: unknown command \"%.64s\"\n", argv[2]);
+                help(stderr);
+                return 2;
             }
             return 0;
         }
@@ -727,7 +735,12 @@ int main(int argc, char **argv)
                 argv[1]);
         return 2;
     }
-    fprintf(stderr, "certhub: unknown command \"%s%s%s\"\n", argv[1], argc > 2 ? " " : "", argc > 2 ? argv[2] : "");
+    /* The word after is named with it only when it could be a command's second word: an option
+     * (`certhub bundle --help`) is not part of the name that was not found. */
+    if (argc > 2 && argv[2][0] != '-')
+        fprintf(stderr, "certhub: unknown command \"%s %s\"\n", argv[1], argv[2]);
+    else
+        fprintf(stderr, "certhub: unknown command \"%s\"\n", argv[1]);
     help(stderr);
     return 2;
 }

@@ -1062,7 +1062,7 @@ static void certificate_import(req *r)
     const char *name = NULL, *cert = NULL, *key = NULL, *password = NULL, *key_password = NULL;
     const uint8_t *cert_bytes;
     size_t cert_len;
-    char existing[CH_ID_MAX] = "", from_csr[CH_ID_MAX] = "", *missing = NULL;
+    char existing[CH_ID_MAX] = "", from_csr[CH_ID_MAX] = "", *missing = NULL, file_name[520];
     ch_store_cert out;
     int preview = 0, error;
 
@@ -1076,8 +1076,10 @@ static void certificate_import(req *r)
         goto done;
     cert_bytes = u.file ? u.file : (const uint8_t *)cert;
     cert_len = u.file ? u.file_len : strlen(cert);
-    if (name == NULL && u.filename[0])
-        name = u.filename;
+    /* Without a name, the form's file name, cut to a name's length (or none, and the default) */
+    ch_name_from_file(file_name, sizeof file_name, u.filename, 128);
+    if (name == NULL && file_name[0])
+        name = file_name;
     if (preview) {
         certificate_import_preview(r, &u, name, cert_bytes, cert_len, key, password, key_password);
         goto done;
@@ -1424,6 +1426,7 @@ static void keystores_upload(req *r)
     unsigned char *bytes = NULL;
     size_t cap = 0;
     int len = 0, error;
+    char file_name[520];
     ch_store_keystore out;
 
     if (read_upload(r, &u, F_KEYSTORE, "file") < 0)
@@ -1457,8 +1460,9 @@ static void keystores_upload(req *r)
         for (const char *e = data + strlen(data); e > data && e[-1] == '='; e--)
             len--;
     }
-    if (name == NULL && u.filename[0])
-        name = u.filename;
+    ch_name_from_file(file_name, sizeof file_name, u.filename, 128);
+    if (name == NULL && file_name[0])
+        name = file_name;
     if ((error = ch_svc_keystore_import(r->svc, &r->who.actor, name, bytes ? bytes : u.file,
                                         bytes ? (size_t)len : u.file_len, password, key_password, &out)) < 0) {
         reply_error(r, error);

@@ -273,6 +273,7 @@ json_t *read_json(req *r, const char *const *allowed)
     struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
     const char *ct = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Content-Type");
     size_t len = evbuffer_get_length(in);
+    const char *body;
     json_error_t jerr;
     json_t *j;
     char msg[300];
@@ -289,7 +290,16 @@ json_t *read_json(req *r, const char *const *allowed)
         reply_error_msg(r, CH_EPARSE, NULL, "the body is empty: send a JSON object, {} when no field is needed");
         return NULL;
     }
-    j = json_loadb((const char *)evbuffer_pullup(in, (ssize_t)len), len, JSON_REJECT_DUPLICATES, &jerr);
+    body = (const char *)evbuffer_pullup(in, (ssize_t)len);
+    /* jansson's own words for it ("'[' or '{' expected near '\xEF\xBB\xBF'") show nothing one
+     * can see: a file saved by an editor that adds the mark. */
+    if (len >= 3 && memcmp(body, "\xEF\xBB\xBF", 3) == 0) {
+        reply_error_msg(r, CH_EPARSE, NULL,
+                        "the body begins with a byte order mark (EF BB BF), which JSON does not take "
+                        "(RFC 8259 8.1): send the JSON object without it");
+        return NULL;
+    }
+    j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (j == NULL || !json_is_object(j)) {
         /* jansson names its own flag for a NUL in a string; say what it is instead. */
         snprintf(msg, sizeof msg, "the body is not a JSON object%s%s", j ? "" : ": ",

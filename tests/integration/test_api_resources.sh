@@ -253,6 +253,14 @@ check_eq "a NUL in a string: 400 saying so in plain words" "400 a string holds \
     "$status $(body .error.message | sed 's/.*: //')"
 api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"a\"},\"ca_id\":\"$issuer\",\"days\":36000}"
 check_eq "validity beyond the CA's: 422" 422 "$status"
+# A body saved by an editor that begins it with a byte order mark: said as such (jansson's words
+# quote the invisible mark), and nothing issued.
+printf '\357\273\277{"subject":"CN=bom.example","ca_id":"%s","days":3}' "$issuer" > bom.json
+api POST /api/v1/certificates "" -H "Content-Type: application/json" --data-binary @bom.json
+check_eq "a JSON body with a byte order mark: 400 naming it" "400 malformed the body begins with a byte order mark" \
+    "$status $(body .error.code) $(body .error.message | cut -d'(' -f1 | sed 's/ $//')"
+api GET "/api/v1/certificates?search=bom.example"
+check_eq "and nothing was issued" 0 "$(body '.items | length')"
 head -c 5000000 /dev/zero | tr '\0' 'a' > big
 api POST /api/v1/certificates/import "" -H "Content-Type: application/octet-stream" --data-binary @big
 check_eq "oversized body: 413" 413 "$status"
@@ -405,6 +413,12 @@ api POST "/api/v1/certificates/import?name=raw%FF" "" -H "Content-Type: applicat
 check_eq "a name in the query that is not UTF-8: 400, not a silent default" "400 name" "$status $(body .error.field)"
 api POST "/api/v1/certificates/import?name=raw" "" -H "Content-Type: application/pkix-cert" --data-binary @raw.der
 check_eq "raw DER body imported" "201 raw" "$status $(body .name)"
+# Without a name field, the form's file name, cut to a name's 128 characters: an upload that named
+# nothing is not refused for its file's name.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout longname.key -subj /CN=longname.example \
+    -days 30 -out longname.pem 2>/dev/null
+api POST /api/v1/certificates/import "" -F "file=@longname.pem;filename=$(printf 'y%.0s' $(seq 1 200)).pem"
+check_eq "a form's long file name: cut to 128 characters" "201 128" "$status $(body '.name | length')"
 api POST /api/v1/certificates/import "" -F "file=@up.pem" -F "colour=red"
 check_eq "unknown form field: 400" "400 colour" "$status $(body .error.field)"
 api POST /api/v1/certificates/import "" -F "file=@up.pem" -F "file=@raw.der"

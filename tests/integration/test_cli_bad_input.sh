@@ -58,6 +58,19 @@ expect_error "unknown key type" "accepted: rsa2048" -- "$CERTHUB" key create --t
 expect_error "the CA key is not the CA's" "does not belong" -- "$CERTHUB" cert create --profile tls-server --subject CN=x --key leaf.key --ca ca.pem --ca-key leaf.key --out x.pem
 "$CERTHUB" key create --type p256 --out exists.key
 expect_error "existing output is kept" "pass --force" -- "$CERTHUB" key create --type p256 --out exists.key
+# An output that is there and is no file (/dev/null, a FIFO, a shell's >(...)) is written to as
+# it is, never replaced: the atomic write's rename would put a file with the key in its place
+# (/dev/null itself, as root).  /dev/null is asked without --force, which a regression refuses
+# rather than replace it.
+expect_exit 0 "--out /dev/null is written to, without --force" -- "$CERTHUB" key create --type p256 --out /dev/null
+if [ -c /dev/null ]; then ok "and /dev/null is still a device"; else fail "not so: and /dev/null is still a device"; fi
+mkfifo out.fifo
+timeout 10 cat out.fifo > fifo.out &
+reader=$!
+expect_exit 0 "a key written to a FIFO, with --force" -- "$CERTHUB" key create --type p256 --out out.fifo --force
+wait "$reader" || true
+if [ -p out.fifo ]; then ok "the FIFO is not replaced by a file"; else fail "not so: the FIFO is not replaced by a file"; fi
+check_contains "and its reader got the key" "$(cat fifo.out)" "BEGIN PRIVATE KEY"
 expect_error "an output in a directory that is not there: said before any work" \
     "cannot write no-such-dir/ca.pem: the directory no-such-dir: No such file or directory" -- \
     "$CERTHUB" cert create --profile root-ca --subject CN=Root --key-type p256 --key-out root2.key --out no-such-dir/ca.pem
@@ -100,6 +113,22 @@ expect_usage "an unknown option before the command" 'unknown option "--token" be
 check_contains "and the ones it takes are said" "$(cat "$T/stderr")" "--token-file FILE (or CERTHUB_TOKEN"
 check_eq "without the whole command list" 2 "$(wc -l <"$T/stderr")"
 expect_usage "a connection option without its value" "--server takes a value" -- "$CERTHUB" --server
+# A word that is no command, followed by --help, is named alone: the option is not part of it.
+expect_exit 2 "an unknown command with --help" -- "$CERTHUB" bundle --help
+grep -q 'unknown command "bundle"$' "$T/stderr" || fail "an unknown command with --help: $(head -1 "$T/stderr")"
+ok "the unknown command is named without the option after it"
+# certhub help WORD for no command: said, not an empty answer that reads as a command without options.
+expect_exit 2 "help for an unknown command" -- "$CERTHUB" help bundle
+grep -q 'unknown command "bundle"' "$T/stderr" || fail "help for an unknown command: $(cat "$T/stderr")"
+ok "help for an unknown command says it is unknown"
+# cert issue takes its key from one source: two are a usage error said before certhubd is asked
+# (its refusal would name JSON fields), with no server to ask here.
+expect_usage "cert issue with --key-type and --csr" "give --key-type or --csr, not both" -- \
+    "$CERTHUB" --server https://127.0.0.1:1 cert issue --key-type p256 --csr ok.csr
+expect_usage "cert issue with --csr and --csr-id" "give --csr or --csr-id, not both" -- \
+    "$CERTHUB" --server https://127.0.0.1:1 cert issue --csr ok.csr --csr-id csr_x
+expect_usage "cert issue with --key-type and --csr-id" "give --key-type or --csr-id, not both" -- \
+    "$CERTHUB" --server https://127.0.0.1:1 cert issue --key-type p256 --csr-id csr_x
 expect_usage "agent without --config" "--config FILE is required" -- "$CERTHUB" agent --once
 
 # Every fuzz corpus file and every truncation of a small certificate: exit 0 or 1, never a

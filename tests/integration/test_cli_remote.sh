@@ -145,6 +145,23 @@ check_eq "the chain's CA certificates entered the inventory once each, in the au
     "$(echo "$audit" | jq -r '[.items[] | select(.detail.chain_of? != null)] | length') $(echo "$audit" | jq -r '[.items[] | select(.detail.chain_of? != null)][-1].detail.chain_of')"
 expect_error "imported twice: the one held named by its name" "already stored in this tenant as \"ext1-chain.pem\" (crt_" -- \
     remote cert import ext1-chain.pem --name again
+# Without --name the file's name is the name: a long one is cut to a name's 128 characters
+# rather than refusing an import that named no name, a keystore's too; and a --name of 128
+# characters of four bytes each reaches the server whole.
+long=$(printf 'q%.0s' $(seq 1 200))
+for n in 1 2 3; do
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "long$n.key" -subj "/CN=long$n.example" \
+        -days 10 -out "long$n.pem" 2>/dev/null
+done
+cp long1.pem "$long.pem"
+named=$(remote --output json cert import "$long.pem" | jq -r .name || true)
+check_eq "a file name longer than a name: cut to 128 characters" "$(printf 'q%.0s' $(seq 1 128))" "$named"
+openssl pkcs12 -export -in long2.pem -inkey long2.key -passout file:pw -out "$long.p12"
+named=$(remote --output json keystore upload "$long.p12" --password-file pw | jq -r .name || true)
+check_eq "and a keystore's" "$(printf 'q%.0s' $(seq 1 128))" "$named"
+emoji=$(printf '\360\237\230\200%.0s' $(seq 1 128))
+named=$(remote --output json cert import long3.pem --name "$emoji" | jq -r .name || true)
+check_eq "a --name of 128 four-byte characters is kept whole" "$emoji" "$named"
 mkdir folder && cp cli.pem folder/ && echo junk >folder/junk.txt
 out=$(remote cert import folder/ 2>&1 || true)
 check_contains "a folder: what was held and what failed counted" "$out" "already held 1, failed 1"

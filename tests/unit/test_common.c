@@ -222,6 +222,31 @@ static void test_hex(void **state)
     assert_int_equal(ch_utf8_control("a"), 0);
 }
 
+/* A file's name as a name: cut at whole characters, within the characters and the bytes
+ * given; none when it could be no name. */
+static void test_name_from_file(void **state)
+{
+    char out[16];
+
+    (void)state;
+    ch_name_from_file(out, sizeof out, "web.pem", 128);
+    assert_string_equal(out, "web.pem");
+    ch_name_from_file(out, sizeof out, "abcdefgh", 5);
+    assert_string_equal(out, "abcde");
+    ch_name_from_file(out, sizeof out, "\xe6\x97\xa5\xe6\x97\xa5\xe6\x97\xa5", 2); /* three CJK: two kept whole */
+    assert_string_equal(out, "\xe6\x97\xa5\xe6\x97\xa5");
+    ch_name_from_file(out, 7, "\xe6\x97\xa5\xe6\x97\xa5\xe6\x97\xa5", 128); /* 6 bytes of room: 2 whole */
+    assert_string_equal(out, "\xe6\x97\xa5\xe6\x97\xa5");
+    ch_name_from_file(out, sizeof out, "a\nb.pem", 128);
+    assert_string_equal(out, "");
+    ch_name_from_file(out, sizeof out, "\xe2\x80\xae" "gpj.exe", 128);
+    assert_string_equal(out, "");
+    ch_name_from_file(out, sizeof out, "raw\xff.pem", 128);
+    assert_string_equal(out, "");
+    ch_name_from_file(out, sizeof out, "", 128);
+    assert_string_equal(out, "");
+}
+
 static void test_files(void **state)
 {
     const char *dir = tu_tmpdir("common");
@@ -295,6 +320,7 @@ int main(void)
         cmocka_unit_test(test_hex),
         cmocka_unit_test(test_text_lines),
         cmocka_unit_test(test_json_writer),
+        cmocka_unit_test(test_name_from_file),
         cmocka_unit_test(test_files),
         cmocka_unit_test(test_init_and_random),
     };

@@ -83,6 +83,29 @@ size_t ch_utf8_chars(const char *s)
     return n;
 }
 
+void ch_name_from_file(char *out, size_t out_size, const char *file, size_t max)
+{
+    size_t used = 0, n = 0, c;
+
+    if (out_size == 0)
+        return;
+    out[0] = '\0';
+    if (!ch_utf8_valid(file))
+        return;
+    for (const char *p = file; *p && n < max; p += c, n++) {
+        if (ch_utf8_control(p) > 0) {
+            out[0] = '\0';
+            return;
+        }
+        c = ch_utf8_char_len(p);
+        if (used + c >= out_size)
+            break;
+        memcpy(out + used, p, c);
+        used += c;
+    }
+    out[used] = '\0';
+}
+
 size_t ch_utf8_char_len(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
