@@ -726,11 +726,26 @@ int ch_svc_csr_pem(ch_buf *out, const ch_store_csr *csr);
 
 /* ------------------------------------------------------------- keystores */
 
+/* An entry of an uploaded keystore that came without a key and took the key of a CSR made
+ * here, found by its certificate's public key as ch_svc_cert_import finds one. */
+typedef struct ch_svc_ks_csr_key {
+    char *alias;
+    char cert_id[CH_ID_MAX];
+    char csr_id[CH_ID_MAX];
+} ch_svc_ks_csr_key;
+void ch_svc_ks_csr_keys_free(ch_svc_ks_csr_key *list, size_t count); /* NULL is fine */
+
 /* Imports a keystore in any format (include/certhub/formats.h): its entries are stored in
  * order, each entry's certificates in the inventory (a certificate the tenant already holds
- * is shared, not copied), keys sealed.  format receives what was detected (may be NULL). */
+ * is shared, not copied), keys sealed.  format receives what was detected (may be NULL).
+ * An entry without a key whose certificate's public key is that of a CSR of the tenant made
+ * here and waiting for its certificate takes that CSR's key, and the CSR the certificate, as
+ * ch_svc_cert_import would (unless the tenant holds that certificate already with a key):
+ * those entries are listed in *from_csr (*nfrom_csr of them, the caller's to free with
+ * ch_svc_ks_csr_keys_free; both may be NULL). */
 int ch_svc_keystore_import(ch_svc *svc, const ch_actor *actor, const char *name, const uint8_t *data, size_t len,
-                           const char *password, const char *key_password, ch_store_keystore *out);
+                           const char *password, const char *key_password, ch_store_keystore *out,
+                           ch_svc_ks_csr_key **from_csr, size_t *nfrom_csr);
 /* page NULL: every row; else one page (ch_store_page). */
 int ch_svc_keystore_list(ch_svc *svc, const ch_actor *actor, ch_store_page *page, ch_store_keystore **out, size_t *count);
 int ch_svc_keystore_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_keystore *out);

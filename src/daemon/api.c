@@ -1439,6 +1439,8 @@ static void keystores_upload(req *r)
     size_t cap = 0;
     int len = 0, error;
     ch_store_keystore out;
+    ch_svc_ks_csr_key *from_csr = NULL;
+    size_t nfrom_csr = 0;
 
     if (read_upload(r, &u, F_KEYSTORE, "file") < 0)
         return;
@@ -1474,7 +1476,8 @@ static void keystores_upload(req *r)
     if (name == NULL && u.filename[0])
         name = u.filename;
     if ((error = ch_svc_keystore_import(r->svc, &r->who.actor, name, bytes ? bytes : u.file,
-                                        bytes ? (size_t)len : u.file_len, password, key_password, &out)) < 0) {
+                                        bytes ? (size_t)len : u.file_len, password, key_password, &out, &from_csr,
+                                        &nfrom_csr)) < 0) {
         reply_error(r, error);
         goto done;
     }
@@ -1489,8 +1492,18 @@ static void keystores_upload(req *r)
                 json_array_append_new(notes, json_stringn(line, n));
             json_object_set_new(ans, "notes", notes);
         }
+        /* The entries without a key that took a CSR's (made here, waiting for its certificate):
+         * each said, as a certificate import says it. */
+        if (ans != NULL && nfrom_csr > 0) {
+            json_t *took = json_array();
+            for (size_t i = 0; i < nfrom_csr; i++)
+                json_array_append_new(took, json_pack("{ss ss ss}", "alias", from_csr[i].alias, "certificate_id",
+                                                      from_csr[i].cert_id, "key_from_csr", from_csr[i].csr_id));
+            json_object_set_new(ans, "keys_from_csr", took);
+        }
         reply_json(r, 201, ans);
     }
+    ch_svc_ks_csr_keys_free(from_csr, nfrom_csr);
     ch_store_keystore_dispose(&out);
 done:
     if (bytes)
