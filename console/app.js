@@ -1818,8 +1818,11 @@ function uploadKeystore(then) {
       const made = await api("POST", "keystores", f);
       d.close();
       // What the file held and was not kept (a JCEKS secret key, a key without its
-      // certificate) is said, not dropped unseen.
-      if (made.notes?.length) done(`Keystore uploaded; not kept: ${made.notes.join("; ")}`);
+      // certificate) is said, not dropped unseen; so are the entries that came without a key
+      // and have one all the same, a CSR's made here.
+      const took = (made.keys_from_csr || []).map((k) => `entry "${k.alias}" has the private key of the CSR ${k.key_from_csr} made here, which its certificate was signed for`);
+      if (made.notes?.length || took.length)
+        done(["Keystore uploaded", ...took, ...(made.notes?.length ? [`not kept: ${made.notes.join("; ")}`] : [])].join("; "));
       then();
     } catch (e) { err.textContent = e.message; }
   });

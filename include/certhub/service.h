@@ -232,6 +232,16 @@ typedef struct ch_svc_subject {
 
 /* ------------------------------------------------------------- certificate authorities */
 
+/* The CSR an import found by its certificate's public key: one of the tenant's, made here (its
+ * key held) and waiting for its certificate, which takes the certificate imported as its own
+ * (as POST /csrs/{id}/certificate would).  id is "" when none was found (or none is taken: the
+ * certificate held already with a key).  key_taken: the import gave no key, and the CSR's is
+ * the certificate's; else the key given stays the certificate's, and the CSR is linked alone. */
+typedef struct ch_svc_csr_found {
+    char id[CH_ID_MAX];
+    bool key_taken;
+} ch_svc_csr_found;
+
 typedef struct ch_svc_ca_req {
     const char *name;         /* unique per tenant; required */
     bool intermediate;        /* false: a self-signed root */
@@ -252,11 +262,13 @@ int ch_svc_ca_create(ch_svc *svc, const ch_actor *actor, const ch_svc_ca_req *re
 /* Imports an outside CA ("bring your own issuer"): its certificate (PEM or DER) and, if given,
  * its private key (which must match; password for an encrypted key).  Without a key, a CSR of
  * the tenant made here that waits for its certificate and whose key is the certificate's gives
- * its key, as ch_svc_ca_import_csr naming it would (the CSR's id then in key_from_csr, which
- * may be NULL; else it is ""); with none the CA can anchor chains but not sign. */
+ * its key, as ch_svc_ca_import_csr naming it would; with a key, such a CSR takes the
+ * certificate all the same (it was signed for it).  Which CSR is in *found (may be NULL); with
+ * neither key nor CSR the CA can anchor chains but not sign.  A certificate the tenant holds
+ * already without a key gets the CA's. */
 int ch_svc_ca_import(ch_svc *svc, const ch_actor *actor, const char *name, const uint8_t *cert, size_t cert_len,
                      const uint8_t *key, size_t key_len, const char *password, ch_store_ca *out,
-                     char key_from_csr[CH_ID_MAX]);
+                     ch_svc_csr_found *found);
 /* Makes a CA of a certificate an outside CA signed for a CSR made here (POST /csrs first, then
  * the outside CA signs it): the CA's key is the CSR's, which never left certhub. */
 int ch_svc_ca_import_csr(ch_svc *svc, const ch_actor *actor, const char *name, const char *csr_id,
@@ -618,18 +630,19 @@ void ch_svc_scheduler_stop(ch_svc *svc);
  * nothing to do has gone by, rather than sleeping for what it hopes is one. */
 unsigned long ch_svc_scheduler_rounds(ch_svc *svc);
 
-/* Imports a certificate (PEM or DER) with an optional private key that must match it.  A
- * certificate the tenant already holds is CH_EEXISTS with its id in existing_id, unless it
- * was held without its key and the key is given now: the key is added to it and the answer is
- * 1 (out holds that certificate), where a new one is 0.  key_password (or NULL) opens the key
- * of a JKS or JCEKS file whose key has a password of its own (CH_EINVAL with anything else).
- * Without a key, a CSR of the tenant made here that waits for its certificate and whose key is
- * the certificate's gives its key, as ch_svc_csr_attach would: the certificate is "csr_signed",
- * the CSR takes it as its certificate, and its id is in key_from_csr (which may be NULL; else
- * it is ""); unnamed, the certificate takes the CSR's name. */
+/* Imports a certificate (PEM or DER) with an optional private key that must match it.
+ * key_password (or NULL) opens the key of a JKS or JCEKS file whose key has a password of its
+ * own (CH_EINVAL with anything else).  A CSR of the tenant made here that waits for its
+ * certificate and whose key is the certificate's takes it as ch_svc_csr_attach would: the
+ * certificate is "csr_signed" (named as the CSR unless a name is given), the CSR takes it as
+ * its certificate, and, without a key given, the CSR's key is the certificate's.  Which CSR is
+ * in *found (may be NULL).  A certificate the tenant already holds is CH_EEXISTS with its id
+ * in existing_id, unless it was held without its key and a key is given now or a CSR gives
+ * one: the key is added to it (the CSR takes it) and the answer is 1 (out holds that
+ * certificate), where a new one is 0. */
 int ch_svc_cert_import(ch_svc *svc, const ch_actor *actor, const char *name, const uint8_t *cert, size_t cert_len,
                        const uint8_t *key, size_t key_len, const char *password, const char *key_password,
-                       ch_store_cert *out, char existing_id[CH_ID_MAX], char key_from_csr[CH_ID_MAX]);
+                       ch_store_cert *out, char existing_id[CH_ID_MAX], ch_svc_csr_found *found);
 /* What ch_svc_cert_import would do with the same arguments, nothing stored, no key kept and
  * nothing audited (a review before the import): the file read and checked as the import reads
  * it, with the same errors (CH_EEXISTS where it would refuse a duplicate). */
@@ -638,7 +651,7 @@ typedef struct ch_svc_import_preview {
     bool has_key;               /* the file or private_key gave its private key */
     size_t chain_len;           /* the CA certificates the file holds besides it */
     char key_for[CH_ID_MAX];    /* non-empty: held already without a key, which would be added to it */
-    char key_from_csr[CH_ID_MAX]; /* non-empty: the key would be this CSR's (made here, waiting for it) */
+    ch_svc_csr_found csr;       /* the CSR that would take it (and give its key, csr.key_taken) */
     char *missing;              /* the issuer at which the chain stops short of a root, or NULL */
     char existing[CH_ID_MAX];   /* CH_EEXISTS: the id of the certificate held already (set on that
                                  * error alone) */
@@ -716,11 +729,26 @@ int ch_svc_csr_pem(ch_buf *out, const ch_store_csr *csr);
 
 /* ------------------------------------------------------------- keystores */
 
+/* An entry of an uploaded keystore that came without a key and took the key of a CSR made
+ * here, found by its certificate's public key as ch_svc_cert_import finds one. */
+typedef struct ch_svc_ks_csr_key {
+    char *alias;
+    char cert_id[CH_ID_MAX];
+    char csr_id[CH_ID_MAX];
+} ch_svc_ks_csr_key;
+void ch_svc_ks_csr_keys_free(ch_svc_ks_csr_key *list, size_t count); /* NULL is fine */
+
 /* Imports a keystore in any format (include/certhub/formats.h): its entries are stored in
  * order, each entry's certificates in the inventory (a certificate the tenant already holds
- * is shared, not copied), keys sealed.  format receives what was detected (may be NULL). */
+ * is shared, not copied), keys sealed.  format receives what was detected (may be NULL).
+ * An entry without a key whose certificate's public key is that of a CSR of the tenant made
+ * here and waiting for its certificate takes that CSR's key, and the CSR the certificate, as
+ * ch_svc_cert_import would (unless the tenant holds that certificate already with a key):
+ * those entries are listed in *from_csr (*nfrom_csr of them, the caller's to free with
+ * ch_svc_ks_csr_keys_free; both may be NULL). */
 int ch_svc_keystore_import(ch_svc *svc, const ch_actor *actor, const char *name, const uint8_t *data, size_t len,
-                           const char *password, const char *key_password, ch_store_keystore *out);
+                           const char *password, const char *key_password, ch_store_keystore *out,
+                           ch_svc_ks_csr_key **from_csr, size_t *nfrom_csr);
 /* page NULL: every row; else one page (ch_store_page). */
 int ch_svc_keystore_list(ch_svc *svc, const ch_actor *actor, ch_store_page *page, ch_store_keystore **out, size_t *count);
 int ch_svc_keystore_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_keystore *out);

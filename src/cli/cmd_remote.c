@@ -1001,21 +1001,30 @@ static int import_folder(cli_args *a, const char *dir, const char *password)
             ch_secure_free(data, len);
         }
         err = json_object_get(ans, "error");
-        if (status == 201) {
+        if (status == 201 || status == 200) {
             const char *from_csr = json_string_value(json_object_get(ans, "key_from_csr"));
-            imported++;
-            /* Its key found on the server (a CSR's made there): said for this file. */
+            const char *csr_id = json_string_value(json_object_get(ans, "csr_id"));
+            if (status == 201) {
+                imported++;
+            } else { /* held without its key, which it has now */
+                present++;
+                added++;
+            }
+            /* Its key found on the server (a CSR's made there), or its CSR there that has it
+             * now: said for this file. */
             if (from_csr != NULL)
                 fprintf(stderr, "%scerthub: %s: its key is that of CSR %s, made on the server\n", isatty(2) ? "\n" : "",
                         files[i], from_csr);
-            note = folder_note(report, files[i], paired ? "imported_with_key" : "imported",
+            else if (csr_id != NULL)
+                fprintf(stderr, "%scerthub: %s: signed for CSR %s, made on the server, which has it now\n",
+                        isatty(2) ? "\n" : "", files[i], csr_id);
+            note = folder_note(report, files[i],
+                               status == 200 ? "key_added" : paired ? "imported_with_key" : "imported",
                                json_string_value(json_object_get(ans, "id")), NULL);
             if (note != NULL && from_csr != NULL)
                 json_object_set_new(note, "key_from_csr", json_string(from_csr));
-        } else if (status == 200) { /* held without its key, which it has now */
-            present++;
-            added++;
-            folder_note(report, files[i], "key_added", json_string_value(json_object_get(ans, "id")), NULL);
+            if (note != NULL && csr_id != NULL)
+                json_object_set_new(note, "csr_id", json_string(csr_id));
         } else if (status == 409) {
             present++;
             folder_note(report, files[i], "already_held", json_string_value(json_object_get(err, "existing_id")), NULL);
@@ -1245,6 +1254,12 @@ int cmd_remote_keystore_upload(cli_args *a)
          * its certificate): said, as convert says it. */
         json_array_foreach(json_object_get(ans, "notes"), i, note)
             fprintf(stderr, "certhub: keystore upload: note: %s\n", json_string_value(note));
+        /* An entry that came without its key and has it all the same: the key of a CSR made on
+         * the server, for which its certificate was signed. */
+        json_array_foreach(json_object_get(ans, "keys_from_csr"), i, note)
+            fprintf(stderr, "certhub: keystore upload: note: entry \"%s\": its key is that of CSR %s, made on the "
+                            "server and waiting for this certificate (%s), which it has now\n",
+                    str(note, "alias"), str(note, "key_from_csr"), str(note, "certificate_id"));
         rc = 0;
     }
 done:
@@ -1755,6 +1770,24 @@ done:
     return rc;
 }
 
+/* A CA imported with the key of a CSR made on the server (neither --key nor --csr-id given),
+ * said, as the CA signs where the user may have expected one that cannot; or, its key given,
+ * with the CSR it was signed for, which has its certificate now. */
+static void ca_import_notes(const json_t *ans)
+{
+    const char *from_csr = json_string_value(json_object_get(ans, "key_from_csr"));
+    const char *csr_id = json_string_value(json_object_get(ans, "csr_id"));
+
+    if (from_csr != NULL)
+        fprintf(stderr, "certhub: ca import: note: its key is that of CSR %s, made on the server and waiting for "
+                        "this certificate: the CA signs with it (as --csr-id %s would have done)\n",
+                from_csr, from_csr);
+    else if (csr_id != NULL)
+        fprintf(stderr, "certhub: ca import: note: signed for CSR %s, made on the server and waiting for this "
+                        "certificate, which it has now\n",
+                csr_id);
+}
+
 int cmd_remote_ca_import(cli_args *a)
 {
     char *password = NULL;
@@ -1771,8 +1804,10 @@ int cmd_remote_ca_import(cli_args *a)
         json_decref(body);
     } else if ((rc = ca_from_keystore(a, data, len, password, body)) == 2) {
         rc = remote_call(a, "POST", "cas", body, &ans, NULL);
-        if (rc == 0)
+        if (rc == 0) {
             print_answer(ans, "id");
+            ca_import_notes(ans);
+        }
         json_decref(ans);
         json_decref(body);
     } else if (rc == 1) {
@@ -1785,13 +1820,8 @@ int cmd_remote_ca_import(cli_args *a)
         str_member(a, "csr-id", body, "csr_id");
         rc = post_pem(a, "cas", body, cli_opt(a, "key"), password,
                       "give the CA's certificate and key as PEM (or DER), or both in a PKCS#12 or JKS file", &ans);
-        /* Neither --key nor --csr-id, and the server took the key of a CSR made there: said,
-         * as the CA signs where the user may have expected one that cannot. */
-        if (rc == 0 && json_string_value(json_object_get(ans, "key_from_csr")) != NULL)
-            fprintf(stderr, "certhub: ca import: note: its key is that of CSR %s, made on the server and waiting for "
-                            "this certificate: the CA signs with it (as --csr-id %s would have done)\n",
-                    json_string_value(json_object_get(ans, "key_from_csr")),
-                    json_string_value(json_object_get(ans, "key_from_csr")));
+        if (rc == 0)
+            ca_import_notes(ans);
         json_decref(ans);
     }
     if (data != NULL)

@@ -821,7 +821,7 @@ static void cas_create(req *r)
     json_t *body = read_json(r, F_CA);
     ch_svc_ca_req q = {.path_len = -2};
     const char *type = NULL, *cert = NULL, *key = NULL, *password = NULL, *csr_id = NULL;
-    char from_csr[CH_ID_MAX] = "";
+    ch_svc_csr_found found = {0};
     ch_store_ca out;
     json_t *o;
     int error;
@@ -859,7 +859,7 @@ static void cas_create(req *r)
                                          &out);
         else
             error = ch_svc_ca_import(r->svc, &r->who.actor, q.name, (const uint8_t *)cert, strlen(cert),
-                                     (const uint8_t *)key, key ? strlen(key) : 0, password, &out, from_csr);
+                                     (const uint8_t *)key, key ? strlen(key) : 0, password, &out, &found);
     } else {
         reply_error_msg(r, CH_EINVAL, "type", "type must be root, intermediate or import");
         goto done;
@@ -868,10 +868,11 @@ static void cas_create(req *r)
         reply_error(r, error);
         goto done;
     }
-    /* The key was a CSR's that the request did not name: said, with which. */
+    /* The key was a CSR's that the request did not name: said, with which; so is the CSR that
+     * took the certificate with the key given. */
     o = ca_json(r, &out);
-    if (from_csr[0])
-        json_object_set_new(o, "key_from_csr", json_string(from_csr));
+    if (found.id[0])
+        json_object_set_new(o, found.key_taken ? "key_from_csr" : "csr_id", json_string(found.id));
     reply_json(r, 201, o);
     ch_store_ca_dispose(&out);
 done:
@@ -995,13 +996,30 @@ static void chain_note(char *note, size_t size, const char *missing)
              missing);
 }
 
-/* The note of a certificate imported without its key that took the key of CSR csr_id. */
-static void csr_key_note(char *note, size_t size, const char *csr_id, bool done)
+/* The note of a certificate imported that CSR found (made here, waiting for its certificate)
+ * takes: without its key, it took the CSR's. */
+static void csr_key_note(char *note, size_t size, const ch_svc_csr_found *found, bool done)
 {
-    snprintf(note, size,
-             "its public key is that of CSR %s, made here and waiting for its certificate: the CSR's private key %s "
-             "its key, and the CSR %s it as its certificate",
-             csr_id, done ? "is" : "would be", done ? "has" : "would have");
+    if (found->key_taken)
+        snprintf(note, size,
+                 "its public key is that of CSR %s, made here and waiting for its certificate: the CSR's private key "
+                 "%s its key, and the CSR %s it as its certificate",
+                 found->id, done ? "is" : "would be", done ? "has" : "would have");
+    else
+        snprintf(note, size,
+                 "its public key is that of CSR %s, made here and waiting for its certificate: the CSR %s it as its "
+                 "certificate (its private key is the one given with it)",
+                 found->id, done ? "has" : "would have");
+}
+
+/* The fields and note of an import's CSR found into its answer o (notes: its notes). */
+static void csr_found_json(json_t *o, json_t *notes, const ch_svc_csr_found *found, bool done)
+{
+    char note[512];
+
+    json_object_set_new(o, found->key_taken ? "key_from_csr" : "csr_id", json_string(found->id));
+    csr_key_note(note, sizeof note, found, done);
+    json_array_append_new(notes, json_string(note));
 }
 
 /* "preview": what the import would store, with its decoded details, and nothing stored. */
@@ -1036,11 +1054,8 @@ static void certificate_import_preview(req *r, const upload *u, const char *name
                  "would be added to it", p.key_for);
         json_array_append_new(notes, json_string(note));
     }
-    if (p.key_from_csr[0]) {
-        json_object_set_new(o, "key_from_csr", json_string(p.key_from_csr));
-        csr_key_note(note, sizeof note, p.key_from_csr, false);
-        json_array_append_new(notes, json_string(note));
-    }
+    if (p.csr.id[0])
+        csr_found_json(o, notes, &p.csr, false);
     if (p.missing != NULL) {
         chain_note(note, sizeof note, p.missing);
         json_array_append_new(notes, json_string(note));
@@ -1062,7 +1077,8 @@ static void certificate_import(req *r)
     const char *name = NULL, *cert = NULL, *key = NULL, *password = NULL, *key_password = NULL;
     const uint8_t *cert_bytes;
     size_t cert_len;
-    char existing[CH_ID_MAX] = "", from_csr[CH_ID_MAX] = "", *missing = NULL, file_name[520];
+    char existing[CH_ID_MAX] = "", *missing = NULL, file_name[520];
+    ch_svc_csr_found found = {0};
     ch_store_cert out;
     int preview = 0, error;
 
@@ -1085,7 +1101,7 @@ static void certificate_import(req *r)
         goto done;
     }
     error = ch_svc_cert_import(r->svc, &r->who.actor, name, cert_bytes, cert_len, (const uint8_t *)key,
-                               key ? strlen(key) : 0, password, key_password, &out, existing, from_csr);
+                               key ? strlen(key) : 0, password, key_password, &out, existing, &found);
     if (error < 0) {
         if (error == CH_EEXISTS) {
             json_t *e = json_pack("{s:{s:s, s:s, s:s}}", "error", "code", "already_exists", "message",
@@ -1097,18 +1113,16 @@ static void certificate_import(req *r)
         }
         goto done;
     }
-    /* 1: the key was added to the certificate already held.  A chain that stops short of a
-     * root is said (the file is to hold the whole chain): the import stands, as the missing
-     * CA's certificate may be imported after it.  So is a key taken from a CSR made here (the
-     * import gave none): which CSR, as a field and a note. */
-    if ((ch_svc_cert_chain_gap(r->svc, &r->who.actor, out.id, &missing) == 0 && missing != NULL) || from_csr[0]) {
+    /* 1: the key (given, or a CSR's) was added to the certificate already held.  A chain that
+     * stops short of a root is said (the file is to hold the whole chain): the import stands,
+     * as the missing CA's certificate may be imported after it.  So is a CSR made here that
+     * took the certificate (and gave its key when the import gave none): which, as a field and
+     * a note. */
+    if ((ch_svc_cert_chain_gap(r->svc, &r->who.actor, out.id, &missing) == 0 && missing != NULL) || found.id[0]) {
         json_t *o = cert_json(&out, true), *notes = json_array();
         char note[1024];
-        if (from_csr[0]) {
-            json_object_set_new(o, "key_from_csr", json_string(from_csr));
-            csr_key_note(note, sizeof note, from_csr, true);
-            json_array_append_new(notes, json_string(note));
-        }
+        if (found.id[0])
+            csr_found_json(o, notes, &found, true);
         if (missing != NULL) {
             chain_note(note, sizeof note, missing);
             json_array_append_new(notes, json_string(note));
@@ -1428,6 +1442,8 @@ static void keystores_upload(req *r)
     int len = 0, error;
     char file_name[520];
     ch_store_keystore out;
+    ch_svc_ks_csr_key *from_csr = NULL;
+    size_t nfrom_csr = 0;
 
     if (read_upload(r, &u, F_KEYSTORE, "file") < 0)
         return;
@@ -1464,7 +1480,8 @@ static void keystores_upload(req *r)
     if (name == NULL && file_name[0])
         name = file_name;
     if ((error = ch_svc_keystore_import(r->svc, &r->who.actor, name, bytes ? bytes : u.file,
-                                        bytes ? (size_t)len : u.file_len, password, key_password, &out)) < 0) {
+                                        bytes ? (size_t)len : u.file_len, password, key_password, &out, &from_csr,
+                                        &nfrom_csr)) < 0) {
         reply_error(r, error);
         goto done;
     }
@@ -1479,8 +1496,18 @@ static void keystores_upload(req *r)
                 json_array_append_new(notes, json_stringn(line, n));
             json_object_set_new(ans, "notes", notes);
         }
+        /* The entries without a key that took a CSR's (made here, waiting for its certificate):
+         * each said, as a certificate import says it. */
+        if (ans != NULL && nfrom_csr > 0) {
+            json_t *took = json_array();
+            for (size_t i = 0; i < nfrom_csr; i++)
+                json_array_append_new(took, json_pack("{ss ss ss}", "alias", from_csr[i].alias, "certificate_id",
+                                                      from_csr[i].cert_id, "key_from_csr", from_csr[i].csr_id));
+            json_object_set_new(ans, "keys_from_csr", took);
+        }
         reply_json(r, 201, ans);
     }
+    ch_svc_ks_csr_keys_free(from_csr, nfrom_csr);
     ch_store_keystore_dispose(&out);
 done:
     if (bytes)

@@ -1858,6 +1858,23 @@ await page.getByRole("heading", { name: "Tenants", exact: true }).waitFor();
 await page.getByRole("button", { name: "Create tenant" }).waitFor();
 ok("the installation's admin has the Tenants section");
 
+// A keystore file whose certificate comes without its key, signed outside for a CSR made here:
+// its entry takes the CSR's key, and the upload dialog says so, naming the entry and the CSR.
+const ksCsr = await page.evaluate(async (csrf) => (await (await fetch("/api/v1/csrs", { method: "POST",
+  headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+  body: JSON.stringify({ name: "ks-csr-request", subject: { common_name: "ks-csr.example" } }) })).json()),
+await page.evaluate(async () => (await (await fetch("/api/v1/session")).json()).csrf_token));
+writeFileSync(`${work}/ks-csr.csr`, ksCsr.pem);
+execFileSync("openssl", ["x509", "-req", "-in", `${work}/ks-csr.csr`, "-CA", `${work}/outside-ca.pem`, "-CAkey", `${work}/outside-ca.key`,
+  "-days", "20", "-out", `${work}/ks-csr.pem`], quiet);
+await page.getByRole("link", { name: "Certificates and keystores" }).click();
+await page.getByRole("button", { name: "Upload keystore" }).click();
+await page.locator("#ks-file").setInputFiles(`${work}/ks-csr.pem`);
+await page.getByRole("dialog").getByRole("button", { name: "Upload", exact: true }).click();
+await page.locator("#done").getByText(`Keystore uploaded; entry "ks-csr.example" has the private key of the CSR ${ksCsr.id} made here`).waitFor();
+assert.ok(await page.evaluate(async (id) => (await (await fetch("/api/v1/csrs/" + id)).json()).certificate_id, ksCsr.id));
+ok("a keystore whose entry came without a key, for a CSR made here: the entry takes its key, the dialog says so");
+
 // The first-start password changed, from the banner's button: the old one no longer signs
 // in, the new one does, and the banner is gone.
 await page.locator("#first-password").getByRole("button", { name: "Change it now" }).click();

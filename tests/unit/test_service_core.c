@@ -787,7 +787,8 @@ static void test_csr_key_found(void **state)
     ch_svc_import_preview p;
     ch_cert *root, *inter, *l;
     ch_verify_opts vo = {0};
-    char crt[1200], crt2[1200], web_crt[1200], path[1200], from[CH_ID_MAX] = "x", *detail;
+    char crt[1200], crt2[1200], web_crt[1200], path[1200], *detail;
+    ch_svc_csr_found from = {"x", true};
     uint8_t *data;
     size_t len;
     ch_svc_opts o = {0};
@@ -800,16 +801,16 @@ static void test_csr_key_found(void **state)
     data = tu_read(crt, &len);
 
     /* Another tenant importing the same certificate does not get tenant a's key. */
-    assert_int_equal(ch_svc_ca_import(svc, &admin_b, "found theirs", data, len, NULL, 0, NULL, &theirs, from), 0);
+    assert_int_equal(ch_svc_ca_import(svc, &admin_b, "found theirs", data, len, NULL, 0, NULL, &theirs, &from), 0);
     assert_null(theirs.key_id);
-    assert_string_equal(from, "");
+    assert_string_equal(from.id, "");
     assert_int_equal(ch_store_csr_get(ch_svc_store(svc), &again, ta.id, csr.id), 0);
     assert_null(again.cert_id);
     ch_store_csr_dispose(&again);
 
     /* Tenant a, naming no key and no CSR: the CSR's key, the CSR linked, the CA signs. */
-    assert_int_equal(ch_svc_ca_import(svc, &operator_a, "found issuing", data, len, NULL, 0, NULL, &ca, from), 0);
-    assert_string_equal(from, csr.id);
+    assert_int_equal(ch_svc_ca_import(svc, &operator_a, "found issuing", data, len, NULL, 0, NULL, &ca, &from), 0);
+    assert_string_equal(from.id, csr.id);
     assert_non_null(ca.key_id);
     assert_string_equal(ca.key_id, csr.key_id);
     assert_int_equal(ch_store_cert_get(ch_svc_store(svc), &row, ta.id, ca.cert_id), 0);
@@ -854,9 +855,9 @@ static void test_csr_key_found(void **state)
      * already, so the import is one without a key, as before. */
     sign_outside(&csr, "found-ca-2", true, crt2, sizeof crt2);
     data = tu_read(crt2, &len);
-    assert_int_equal(ch_svc_ca_import(svc, &operator_a, "found twice", data, len, NULL, 0, NULL, &twice, from), 0);
+    assert_int_equal(ch_svc_ca_import(svc, &operator_a, "found twice", data, len, NULL, 0, NULL, &twice, &from), 0);
     assert_null(twice.key_id);
-    assert_string_equal(from, "");
+    assert_string_equal(from.id, "");
     detail = last_detail(&admin_a, "ca.import");
     assert_null(strstr(detail, "csr"));
     free(detail);
@@ -870,7 +871,8 @@ static void test_csr_key_found(void **state)
     sign_outside(&web, "found-web", false, web_crt, sizeof web_crt);
     data = tu_read(web_crt, &len);
     assert_int_equal(ch_svc_cert_import_preview(svc, &operator_a, NULL, data, len, NULL, 0, NULL, NULL, &p), 0);
-    assert_string_equal(p.key_from_csr, web.id);
+    assert_string_equal(p.csr.id, web.id);
+    assert_true(p.csr.key_taken);
     assert_true(p.has_key);
     assert_null(p.row.key_id);
     ch_svc_import_preview_dispose(&p);
@@ -878,13 +880,13 @@ static void test_csr_key_found(void **state)
     assert_null(again.cert_id);
     ch_store_csr_dispose(&again);
     /* (not in tenant b) */
-    assert_int_equal(ch_svc_cert_import(svc, &admin_b, NULL, data, len, NULL, 0, NULL, NULL, &row, NULL, from), 0);
+    assert_int_equal(ch_svc_cert_import(svc, &admin_b, NULL, data, len, NULL, 0, NULL, NULL, &row, NULL, &from), 0);
     assert_null(row.key_id);
     assert_string_equal(row.method, "imported");
-    assert_string_equal(from, "");
+    assert_string_equal(from.id, "");
     ch_store_cert_dispose(&row);
-    assert_int_equal(ch_svc_cert_import(svc, &operator_a, NULL, data, len, NULL, 0, NULL, NULL, &row, NULL, from), 0);
-    assert_string_equal(from, web.id);
+    assert_int_equal(ch_svc_cert_import(svc, &operator_a, NULL, data, len, NULL, 0, NULL, NULL, &row, NULL, &from), 0);
+    assert_string_equal(from.id, web.id);
     assert_string_equal(row.key_id, web.key_id);
     assert_string_equal(row.method, "csr_signed");
     assert_string_equal(row.name, "found web");
@@ -931,9 +933,9 @@ static void test_csr_key_found(void **state)
     assert_int_equal(ch_svc_open(&svc, &o), 0);
     sign_outside(&web, "found-old", false, web_crt, sizeof web_crt);
     data = tu_read(web_crt, &len);
-    assert_int_equal(ch_svc_cert_import(svc, &operator_a, "named", data, len, NULL, 0, NULL, NULL, &row, NULL, from),
+    assert_int_equal(ch_svc_cert_import(svc, &operator_a, "named", data, len, NULL, 0, NULL, NULL, &row, NULL, &from),
                      0);
-    assert_string_equal(from, web.id);
+    assert_string_equal(from.id, web.id);
     assert_string_equal(row.key_id, web.key_id);
     assert_string_equal(row.name, "named");
     ch_store_cert_dispose(&row);
@@ -944,6 +946,159 @@ static void test_csr_key_found(void **state)
     ch_store_ca_dispose(&ca);
     ch_store_ca_dispose(&theirs);
     ch_store_csr_dispose(&csr);
+}
+
+/* Imports file (one of sign_outside's) into tenant a, without a key or with key
+ * (PEM), the answer's certificate in *row (disposed first when it holds one). */
+static int import_file(const char *file, const ch_buf *key, ch_store_cert *row, char existing[CH_ID_MAX],
+                       ch_svc_csr_found *found)
+{
+    size_t len;
+    uint8_t *data = tu_read(file, &len);
+    int error;
+
+    ch_store_cert_dispose(row);
+    error = ch_svc_cert_import(svc, &admin_a, NULL, data, len, key ? key->data : NULL, key ? key->len : 0, NULL, NULL,
+                               row, existing, found);
+    free(data);
+    return error;
+}
+
+static void assert_csr_cert(const char *csr_id, const char *cert_id)
+{
+    ch_store_csr c;
+
+    assert_int_equal(ch_store_csr_get(ch_svc_store(svc), &c, ta.id, csr_id), 0);
+    if (cert_id == NULL)
+        assert_null(c.cert_id);
+    else
+        assert_string_equal(c.cert_id, cert_id);
+    ch_store_csr_dispose(&c);
+}
+
+/* Where test_csr_key_found does not go: a certificate held already without its key while its
+ * CSR waits (kept while the CSR had another certificate, since deleted) takes the CSR's key
+ * when imported again (1, as a key added; audited certificate.key_add); held with a key, it
+ * stays a duplicate and the CSR waits on.  Imported with its key, a certificate (or a CA)
+ * links the CSR waiting for it, its own key kept. */
+static void test_csr_key_held(void **state)
+{
+    ch_svc_csr_req req = {.name = "held web", .key_type = "p256"}, ca_req = {.name = "held ca", .key_type = "p256"};
+    const char *sans[] = {"dns:held.example", NULL};
+    ch_store_csr w, e;
+    ch_store_cert a = {0}, b = {0}, c = {0}, d = {0}, x = {0}, row = {0};
+    ch_store_ca ca;
+    ch_svc_import_preview p;
+    ch_svc_csr_found found;
+    ch_buf key = CH_BUF_INIT, ca_key = CH_BUF_INIT;
+    char fa[1200], fb[1200], fc[1200], fd[1200], fe[1200], existing[CH_ID_MAX], *detail;
+    uint8_t *data;
+    size_t len;
+
+    (void)state;
+    req.subject.fields.common_name = "held.example";
+    req.sans = sans;
+    assert_int_equal(ch_svc_csr_create(svc, &operator_a, &req, &w), 0);
+    sign_outside(&w, "held-a", false, fa, sizeof fa);
+    sign_outside(&w, "held-b", false, fb, sizeof fb);
+    sign_outside(&w, "held-c", false, fc, sizeof fc);
+    sign_outside(&w, "held-d", false, fd, sizeof fd);
+
+    /* A takes the CSR's key; its key downloaded (as a user has it); B and C find the CSR signed
+     * already: B kept without a key, C with the key given. */
+    assert_int_equal(import_file(fa, NULL, &a, existing, &found), 0);
+    assert_string_equal(found.id, w.id);
+    assert_int_equal(ch_svc_key_export(svc, &admin_a, a.id, NULL, &key), 0);
+    assert_int_equal(import_file(fb, NULL, &b, existing, &found), 0);
+    assert_null(b.key_id);
+    assert_string_equal(found.id, "");
+    assert_int_equal(import_file(fc, &key, &c, existing, &found), 0);
+    assert_non_null(c.key_id);
+    assert_string_equal(found.id, "");
+    assert_string_equal(c.method, "imported");
+    /* No CSR waiting: B again is a duplicate. */
+    assert_int_equal(import_file(fb, NULL, &row, existing, &found), CH_EEXISTS);
+    assert_string_equal(existing, b.id);
+    /* A deleted, the CSR waits again. */
+    assert_int_equal(ch_svc_cert_delete(svc, &admin_a, a.id), 0);
+    assert_csr_cert(w.id, NULL);
+
+    /* C, held with a key: a duplicate still, and the CSR waits on. */
+    assert_int_equal(import_file(fc, NULL, &row, existing, &found), CH_EEXISTS);
+    assert_string_equal(existing, c.id);
+    assert_string_equal(found.id, "");
+    assert_csr_cert(w.id, NULL);
+
+    /* B, held without: previewed, then imported, it takes the CSR's key. */
+    data = tu_read(fb, &len);
+    assert_int_equal(ch_svc_cert_import_preview(svc, &operator_a, NULL, data, len, NULL, 0, NULL, NULL, &p), 0);
+    assert_string_equal(p.key_for, b.id);
+    assert_string_equal(p.csr.id, w.id);
+    assert_true(p.csr.key_taken);
+    ch_svc_import_preview_dispose(&p);
+    free(data);
+    assert_csr_cert(w.id, NULL);
+    assert_int_equal(import_file(fb, NULL, &row, existing, &found), 1);
+    assert_string_equal(row.id, b.id);
+    assert_string_equal(row.key_id, w.key_id);
+    assert_string_equal(found.id, w.id);
+    assert_true(found.key_taken);
+    assert_csr_cert(w.id, b.id);
+    detail = audit_detail(&admin_a, "certificate.key_add", b.id);
+    assert_non_null(strstr(detail, "\"key_from_csr\":\""));
+    assert_non_null(strstr(detail, w.id));
+    free(detail);
+    assert_int_equal(import_file(fb, NULL, &row, existing, &found), CH_EEXISTS);
+    assert_string_equal(existing, b.id);
+
+    /* B deleted, the CSR waits again: D comes with its key, keeps it, and the CSR takes D. */
+    assert_int_equal(ch_svc_cert_delete(svc, &admin_a, b.id), 0);
+    assert_csr_cert(w.id, NULL);
+    assert_int_equal(import_file(fd, &key, &d, existing, &found), 0);
+    assert_string_equal(found.id, w.id);
+    assert_false(found.key_taken);
+    assert_non_null(d.key_id);
+    assert_string_not_equal(d.key_id, w.key_id);
+    assert_string_equal(d.method, "csr_signed");
+    assert_string_equal(d.name, "held web");
+    assert_csr_cert(w.id, d.id);
+    detail = audit_detail(&admin_a, "certificate.import", d.id);
+    assert_non_null(strstr(detail, "\"csr_id\":\""));
+    assert_null(strstr(detail, "key_from_csr"));
+    free(detail);
+
+    /* A CA imported with its key while its CSR waits: the CSR takes its certificate. */
+    ca_req.subject.fields.common_name = "Held Issuing CA";
+    assert_int_equal(ch_svc_csr_create(svc, &operator_a, &ca_req, &e), 0);
+    sign_outside(&e, "held-ca", true, fe, sizeof fe);
+    assert_int_equal(import_file(fe, NULL, &x, existing, &found), 0);
+    assert_int_equal(ch_svc_key_export(svc, &admin_a, x.id, NULL, &ca_key), 0);
+    assert_int_equal(ch_svc_cert_delete(svc, &admin_a, x.id), 0);
+    assert_csr_cert(e.id, NULL);
+    data = tu_read(fe, &len);
+    assert_int_equal(
+        ch_svc_ca_import(svc, &admin_a, "held ca", data, len, ca_key.data, ca_key.len, NULL, &ca, &found), 0);
+    free(data);
+    assert_string_equal(found.id, e.id);
+    assert_false(found.key_taken);
+    assert_non_null(ca.key_id);
+    assert_string_not_equal(ca.key_id, e.key_id);
+    assert_csr_cert(e.id, ca.cert_id);
+    detail = audit_detail(&admin_a, "ca.import", ca.id);
+    assert_non_null(strstr(detail, "\"csr_id\":\""));
+    free(detail);
+
+    ch_store_ca_dispose(&ca);
+    ch_buf_dispose_secure(&ca_key);
+    ch_buf_dispose_secure(&key);
+    ch_store_cert_dispose(&row);
+    ch_store_cert_dispose(&x);
+    ch_store_cert_dispose(&d);
+    ch_store_cert_dispose(&c);
+    ch_store_cert_dispose(&b);
+    ch_store_cert_dispose(&a);
+    ch_store_csr_dispose(&e);
+    ch_store_csr_dispose(&w);
 }
 
 static void test_key_export_and_db_scan(void **state)
@@ -2348,6 +2503,7 @@ int main(void)
         cmocka_unit_test(test_byo_issuer),
         cmocka_unit_test(test_csr_attach),
         cmocka_unit_test(test_csr_key_found),
+        cmocka_unit_test(test_csr_key_held),
         cmocka_unit_test(test_key_export_and_db_scan),
         cmocka_unit_test(test_concurrent_issuing),
         cmocka_unit_test(test_concurrent_rotation),

@@ -85,9 +85,10 @@ static void test_keystore_lifecycle(void **state)
                                         NULL, NULL),
                      0);
     assert_int_equal(ch_store_cert_count(ch_svc_store(svc), ta.id, &f, &before), 0);
-    assert_int_equal(ch_svc_keystore_import(svc, &operator, "web", jks.data, jks.len, "wrong", NULL, &ks),
+    assert_int_equal(ch_svc_keystore_import(svc, &operator, "web", jks.data, jks.len, "wrong", NULL, &ks, NULL, NULL),
                      CH_EPASSWORD);
-    assert_int_equal(ch_svc_keystore_import(svc, &operator, "web", jks.data, jks.len, "changeit", NULL, &ks), 0);
+    assert_int_equal(
+        ch_svc_keystore_import(svc, &operator, "web", jks.data, jks.len, "changeit", NULL, &ks, NULL, NULL), 0);
     assert_string_equal(ks.format, "jks");
     assert_int_equal(ch_store_cert_count(ch_svc_store(svc), ta.id, &f, &after), 0);
     assert_int_equal(after - before, 1); /* only the leaf is new */
@@ -201,7 +202,8 @@ static void test_export_options(void **state)
     assert_int_equal(ch_svc_tenant_ensure(svc, "a", &ta), 0);
     admin = (ch_actor){ta.id, "admin", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT, NULL};
     make_jks(&jks, &root);
-    assert_int_equal(ch_svc_keystore_import(svc, &admin, "web", jks.data, jks.len, "changeit", NULL, &ks), 0);
+    assert_int_equal(ch_svc_keystore_import(svc, &admin, "web", jks.data, jks.len, "changeit", NULL, &ks, NULL, NULL),
+                     0);
     assert_int_equal(ch_svc_keystore_entries(svc, &admin, ks.id, &entries, &n), 0);
     snprintf(cert_id, sizeof cert_id, "%s", entries[0].cert_id); /* the leaf, with its key */
     ch_store_keystore_entry_list_free(entries, n);
@@ -345,7 +347,8 @@ static void test_entry_edits(void **state)
     viewer = (ch_actor){ta.id, "viewer", CH_ROLE_VIEWER, 0, NULL};
     other = (ch_actor){tb.id, "b-admin", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT, NULL};
     make_jks(&jks, &root);
-    assert_int_equal(ch_svc_keystore_import(svc, &operator, "web", jks.data, jks.len, "changeit", NULL, &ks), 0);
+    assert_int_equal(
+        ch_svc_keystore_import(svc, &operator, "web", jks.data, jks.len, "changeit", NULL, &ks, NULL, NULL), 0);
     /* A certificate issued here, with its key, and one of another tenant. */
     cr.subject.dn = "CN=Entries Root";
     assert_int_equal(ch_svc_ca_create(svc, &admin, &cr, &ca), 0);
@@ -504,7 +507,8 @@ static void test_entry_positions(void **state)
     operator= (ch_actor){ta.id, "op", CH_ROLE_OPERATOR, 0, NULL};
     other = (ch_actor){tb.id, "b-op", CH_ROLE_OPERATOR, 0, NULL};
     make_jks(&jks, &root);
-    assert_int_equal(ch_svc_keystore_import(svc, &operator, "web", jks.data, jks.len, "changeit", NULL, &ks), 0);
+    assert_int_equal(
+        ch_svc_keystore_import(svc, &operator, "web", jks.data, jks.len, "changeit", NULL, &ks, NULL, NULL), 0);
     assert_int_equal(ch_svc_keystore_entries(svc, &operator, ks.id, &entries, &n), 0);
     assert_int_equal(n, 2);
     assert_int_equal(entries[0].position, 0);
@@ -654,6 +658,142 @@ static void test_keystore_create(void **state)
     tu_rmtree(dir);
 }
 
+/* A certificate for the key of csr (made by the service), signed by root (its key rk):
+ * what an outside CA hands back. */
+static ch_cert *sign_for(const ch_store_csr *csr, ch_cert *root, ch_key *rk, const char *cn)
+{
+    ch_issue_opts o = {.profile = ch_profile_get("tls-server"), .path_len = -2, .days = 20};
+    ch_csr *req;
+    ch_key *pub;
+    ch_cert *cert;
+    X509_NAME *name;
+
+    assert_int_equal(ch_csr_parse(&req, csr->der, csr->der_len), 0);
+    assert_int_equal(ch_csr_public_key(&pub, req), 0);
+    assert_int_equal(ch_name_parse(&name, cn), 0);
+    o.ca_cert = root;
+    o.ca_key = rk;
+    o.subject_key = pub;
+    o.subject = name;
+    assert_int_equal(ch_cert_issue(&cert, &o), 0);
+    X509_NAME_free(name);
+    ch_key_free(pub);
+    ch_csr_free(req);
+    return cert;
+}
+
+/* Keystore entries without a key whose certificate is for a waiting CSR made here take its key
+ * (the CSR its certificate): the same certificate under two aliases both, a second certificate
+ * for the same CSR none; never for another tenant, nor a CSR signed already. */
+static void test_keystore_csr_keys(void **state)
+{
+    const char *dir = tu_tmpdir("svc-ks-csr");
+    ch_svc_opts so = {.data_dir = dir};
+    ch_svc *svc;
+    ch_store_tenant ta, tb;
+    ch_actor operator, other;
+    ch_svc_csr_req req = {.name = "ks web", .key_type = "p256"};
+    ch_store_csr web, again;
+    ch_store_cert held;
+    ch_store_keystore ks;
+    ch_store_keystore_entry *entries;
+    ch_svc_ks_csr_key *took;
+    ch_keystore *file;
+    ch_buf jks = CH_BUF_INIT;
+    ch_export_opts eo = {.password = "changeit"};
+    ch_issue_opts ro = {.profile = ch_profile_get("root-ca"), .path_len = -2, .days = 30};
+    ch_key *rk;
+    ch_cert *root, *one, *two;
+    X509_NAME *rn;
+    char action[64], detail[1024];
+    size_t n, ntook;
+
+    (void)state;
+    assert_int_equal(ch_svc_open(&svc, &so), 0);
+    assert_int_equal(ch_svc_tenant_ensure(svc, "a", &ta), 0);
+    assert_int_equal(ch_svc_tenant_ensure(svc, "b", &tb), 0);
+    operator= (ch_actor){ta.id, "op", CH_ROLE_OPERATOR, 0, NULL};
+    other = (ch_actor){tb.id, "b-admin", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT, NULL};
+    assert_int_equal(ch_key_generate(&rk, CH_KEY_P256), 0);
+    assert_int_equal(ch_name_parse(&rn, "CN=Outside Root"), 0);
+    ro.ca_key = ro.subject_key = rk;
+    ro.subject = rn;
+    assert_int_equal(ch_cert_issue(&root, &ro), 0);
+    req.subject.fields.common_name = "ks.example";
+    assert_int_equal(ch_svc_csr_create(svc, &operator, &req, &web), 0);
+    one = sign_for(&web, root, rk, "CN=ks.example");
+    two = sign_for(&web, root, rk, "CN=ks.example");
+    /* A truststore: the first certificate under two aliases, the second, and the root. */
+    assert_int_equal(ch_keystore_new(&file), 0);
+    assert_int_equal(ch_keystore_add(file, "web", &one, 1, NULL), 0);
+    assert_int_equal(ch_keystore_add(file, "web copy", &one, 1, NULL), 0);
+    assert_int_equal(ch_keystore_add(file, "web two", &two, 1, NULL), 0);
+    assert_int_equal(ch_keystore_add(file, "root", &root, 1, NULL), 0);
+    assert_int_equal(ch_keystore_export(&jks, file, CH_FMT_JKS, &eo), 0);
+
+    /* Another tenant's upload takes nothing. */
+    assert_int_equal(ch_svc_keystore_import(svc, &other, "theirs", jks.data, jks.len, "changeit", NULL, &ks, &took,
+                                            &ntook),
+                     0);
+    assert_int_equal(ntook, 0);
+    assert_null(took);
+    ch_store_keystore_dispose(&ks);
+    assert_int_equal(ch_store_csr_get(ch_svc_store(svc), &again, ta.id, web.id), 0);
+    assert_null(again.cert_id);
+    ch_store_csr_dispose(&again);
+
+    assert_int_equal(ch_svc_keystore_import(svc, &operator, "mine", jks.data, jks.len, "changeit", NULL, &ks, &took,
+                                            &ntook),
+                     0);
+    assert_int_equal(ntook, 2);
+    assert_string_equal(took[0].alias, "web");
+    assert_string_equal(took[1].alias, "web copy");
+    assert_string_equal(took[0].csr_id, web.id);
+    assert_string_equal(took[1].csr_id, web.id);
+    assert_string_equal(took[0].cert_id, took[1].cert_id);
+    assert_int_equal(ch_store_csr_get(ch_svc_store(svc), &again, ta.id, web.id), 0);
+    assert_string_equal(again.cert_id, took[0].cert_id);
+    ch_store_csr_dispose(&again);
+    assert_int_equal(ch_store_cert_get(ch_svc_store(svc), &held, ta.id, took[0].cert_id), 0);
+    assert_string_equal(held.key_id, web.key_id);
+    assert_string_equal(held.method, "csr_signed");
+    ch_store_cert_dispose(&held);
+    assert_int_equal(ch_svc_keystore_entries(svc, &operator, ks.id, &entries, &n), 0);
+    assert_int_equal(n, 4);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(entries[i].alias, "web") == 0 || strcmp(entries[i].alias, "web copy") == 0)
+            assert_string_equal(entries[i].key_id, web.key_id);
+        else
+            assert_null(entries[i].key_id);
+    ch_store_keystore_entry_list_free(entries, n);
+    audit_last(svc, &operator, action, sizeof action, detail, sizeof detail);
+    assert_string_equal(action, "keystore.import");
+    assert_non_null(strstr(detail, "\"keys_from_csr\":["));
+    assert_non_null(strstr(detail, web.id));
+    ch_svc_ks_csr_keys_free(took, ntook);
+    ch_store_keystore_dispose(&ks);
+
+    /* Again: the CSR is signed, nothing is taken. */
+    assert_int_equal(ch_svc_keystore_import(svc, &operator, "again", jks.data, jks.len, "changeit", NULL, &ks, &took,
+                                            &ntook),
+                     0);
+    assert_int_equal(ntook, 0);
+    ch_store_keystore_dispose(&ks);
+
+    ch_buf_dispose(&jks);
+    ch_keystore_free(file);
+    ch_cert_free(one);
+    ch_cert_free(two);
+    ch_cert_free(root);
+    ch_key_free(rk);
+    X509_NAME_free(rn);
+    ch_store_csr_dispose(&web);
+    ch_store_tenant_dispose(&ta);
+    ch_store_tenant_dispose(&tb);
+    ch_svc_close(svc);
+    tu_rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -662,6 +802,7 @@ int main(void)
         cmocka_unit_test(test_entry_edits),
         cmocka_unit_test(test_entry_positions),
         cmocka_unit_test(test_keystore_create),
+        cmocka_unit_test(test_keystore_csr_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,7 +35,8 @@ struct ca_tx {
     ch_store_ca *ca;
     bool cert_exists;         /* the certificate is already in the inventory */
     const char *action;
-    const ch_store_csr *csr;  /* the CA's key is this CSR's (signed by an outside CA), or NULL */
+    const ch_store_csr *csr;  /* the CSR an outside CA signed this for, or NULL: its key is the
+                               * CA's unless key is given */
     const ch_store_ca *rotate; /* rotation: this CA gets the new certificate and key, no new CA row */
     const struct ca_links *links; /* an import: the CAs it issued that had no parent, or NULL */
     bool csr_found;           /* csr was found by its key, the import did not name it */
@@ -175,6 +176,14 @@ static int ca_tx_run(struct ca_tx *t)
         free(t->cert->id);
         t->cert->id = strdup(existing);
         error = 0;
+        /* Held without a key (imported as a certificate before): it gets the CA's, which its
+         * exports then carry.  Not found: it has one already, and keeps it. */
+        if (t->cert->key_id != NULL &&
+            (error = ch_store_cert_set_key(t->svc->store, t->actor->tenant_id, existing, t->cert->key_id)) ==
+                CH_ENOTFOUND) {
+            ch_error_clear();
+            error = 0;
+        }
     }
     if (error < 0)
         return error;
@@ -218,9 +227,10 @@ static int ca_tx_run(struct ca_tx *t)
     d = json_pack("{ss ss ss sb}", "name", t->ca->name, "subject", t->cert->subject, "certificate_id", t->cert->id,
                   "has_key", t->ca->key_id != NULL);
     /* Whose key it took: the CSR named, or the one found by its key (said apart, as nobody
-     * chose it). */
+     * chose it); or, its key given, the CSR it was signed for. */
     if (d != NULL && t->csr != NULL)
-        json_object_set_new(d, t->csr_found ? "key_from_csr" : "csr_id", json_string(t->csr->id));
+        json_object_set_new(d, t->csr_found && t->key == NULL ? "key_from_csr" : "csr_id",
+                            json_string(t->csr->id));
     detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
     json_decref(d);
     error = svc_audit(t->svc, t->actor, t->action, "ca", t->ca->id, detail);
@@ -370,7 +380,7 @@ done:
 
 int ch_svc_ca_import(ch_svc *svc, const ch_actor *actor, const char *name, const uint8_t *cert_data,
                      size_t cert_len, const uint8_t *key_data, size_t key_len, const char *password,
-                     ch_store_ca *out, char key_from_csr[CH_ID_MAX])
+                     ch_store_ca *out, ch_svc_csr_found *csr_found)
 {
     ch_cert *cert = NULL;
     ch_key *key = NULL;
@@ -378,16 +388,17 @@ int ch_svc_ca_import(ch_svc *svc, const ch_actor *actor, const char *name, const
     bool found = false;
     int error;
 
-    if (key_from_csr != NULL)
-        key_from_csr[0] = '\0';
+    if (csr_found != NULL)
+        memset(csr_found, 0, sizeof *csr_found);
     if ((error = svc_need(actor, CH_ROLE_OPERATOR, "importing a CA")) < 0 || (error = check_name(name)) < 0)
         return error;
     if ((error = svc_cert_and_key(&cert, &key, cert_data, cert_len, key_data, key_len, password)) < 0)
         return error;
     /* Without its key, the key may be here all the same: the certificate is the one an outside
      * CA signed for a CSR made here, brought back without naming the CSR.  Taken as if it had
-     * been named, rather than making a CA that cannot sign while certhub holds its key. */
-    if (key == NULL && ch_cert_is_ca(cert)) {
+     * been named, rather than making a CA that cannot sign while certhub holds its key.  With
+     * its key, the CSR takes it all the same, rather than wait for ever for one held here. */
+    if (ch_cert_is_ca(cert)) {
         if ((error = svc_csr_waiting_for(svc, actor->tenant_id, cert, &csr)) == 0)
             found = true;
         else if (error != CH_ENOTFOUND)
@@ -395,8 +406,10 @@ int ch_svc_ca_import(ch_svc *svc, const ch_actor *actor, const char *name, const
         ch_error_clear();
     }
     error = ca_import_cert(svc, actor, name, cert, key, found ? &csr : NULL, found, out);
-    if (error == 0 && found && key_from_csr != NULL)
-        snprintf(key_from_csr, CH_ID_MAX, "%s", csr.id);
+    if (error == 0 && found && csr_found != NULL) {
+        snprintf(csr_found->id, sizeof csr_found->id, "%s", csr.id);
+        csr_found->key_taken = key == NULL;
+    }
 done:
     ch_store_csr_dispose(&csr);
     ch_cert_free(cert);

@@ -60,12 +60,16 @@ static int cert_tx_run(void *arg)
     return svc_audit(t->svc, t->actor, t->action, "certificate", t->row->id, t->detail);
 }
 
-/* A key for a certificate held without one: stored, linked, audited together. */
+/* A key for a certificate held without one (the one given, sealed, or a CSR's): stored,
+ * linked, the CSR found taking the certificate, audited together. */
 struct key_attach {
     ch_svc *svc;
     const ch_actor *actor;
-    svc_sealed *sealed;
+    svc_sealed *sealed;       /* the key given, or NULL: key_id is a CSR's */
+    const char *key_id;
     const char *cert_id;
+    const char *csr_id;       /* a CSR made here that takes the certificate, or NULL */
+    const char *detail;
 };
 
 static int key_attach_run(void *arg)
@@ -73,10 +77,15 @@ static int key_attach_run(void *arg)
     struct key_attach *a = arg;
     int error;
 
-    if ((error = ch_store_key_put(a->svc->store, &a->sealed->row)) < 0 ||
-        (error = ch_store_cert_set_key(a->svc->store, a->actor->tenant_id, a->cert_id, a->sealed->id)) < 0)
+    if (a->sealed != NULL && (error = ch_store_key_put(a->svc->store, &a->sealed->row)) < 0)
         return error;
-    return svc_audit(a->svc, a->actor, "certificate.key_add", "certificate", a->cert_id, NULL);
+    if ((error = ch_store_cert_set_key(a->svc->store, a->actor->tenant_id, a->cert_id, a->key_id)) < 0)
+        return error;
+    /* Once, as an import that stores the certificate: a CSR signed meanwhile refuses it. */
+    if (a->csr_id != NULL &&
+        (error = ch_store_csr_attach(a->svc->store, a->actor->tenant_id, a->csr_id, a->cert_id)) < 0)
+        return error;
+    return svc_audit(a->svc, a->actor, "certificate.key_add", "certificate", a->cert_id, a->detail);
 }
 
 /* Seals the key (if any) and writes the audit detail (naming the CSR of this tenant that was
@@ -558,10 +567,10 @@ static int already_stored(const ch_store_cert *held)
 
 /* What an import and its preview read alike: the caller may import, the name, the file (the
  * certificate, its key, the CA certificates beside it) and the row it would be stored as.
- * Without a key, the CSR made here whose key the certificate's is, if one waits for it, in
- * *csr (csr->id NULL when none): the row is then as attaching it to the CSR makes it (its
- * method, the CSR's key, and the CSR's name unless one is given).  On error, what was read is
- * the caller's to free all the same (NULL and zeroed when not read). */
+ * The CSR made here whose key the certificate's is, if one waits for it, in *csr (csr->id
+ * NULL when none): the row is then as attaching it to the CSR makes it (its method, the CSR's
+ * name unless one is given, and the CSR's key unless one came with it).  On error, what was
+ * read is the caller's to free all the same (NULL and zeroed when not read). */
 static int import_read(ch_svc *svc, const ch_actor *actor, const char *name, const uint8_t *cert_data,
                        size_t cert_len, const uint8_t *key_data, size_t key_len, const char *password,
                        const char *key_password, ch_cert **cert, ch_key **key, ch_cert ***rest, size_t *nrest,
@@ -576,7 +585,9 @@ static int import_read(ch_svc *svc, const ch_actor *actor, const char *name, con
         (error = svc_cert_key_chain(cert, key, rest, nrest, cert_data, cert_len, key_data, key_len, password,
                                     key_password)) < 0)
         return error;
-    if (*key == NULL && (error = svc_csr_waiting_for(svc, actor->tenant_id, *cert, csr)) < 0) {
+    /* With its key too: the certificate is the one signed for that CSR all the same, and a CSR
+     * left waiting for a certificate held here would wait for ever. */
+    if ((error = svc_csr_waiting_for(svc, actor->tenant_id, *cert, csr)) < 0) {
         if (error != CH_ENOTFOUND)
             return error;
         ch_error_clear();
@@ -584,15 +595,39 @@ static int import_read(ch_svc *svc, const ch_actor *actor, const char *name, con
     if ((error = svc_cert_row(row, *cert, actor->tenant_id, named || csr->id == NULL ? name : csr->name,
                               csr->id ? "csr_signed" : "imported", -1)) < 0)
         return error;
-    if (csr->id != NULL && (row->key_id = strdup(csr->key_id)) == NULL)
+    if (*key == NULL && csr->id != NULL && (row->key_id = strdup(csr->key_id)) == NULL)
         return ch_error_set(CH_ENOMEM, "out of memory");
     return svc_cert_link_issuer(svc, actor->tenant_id, *cert, row);
+}
+
+/* found (if not NULL) names csr, when there is one. */
+static void csr_found_set(ch_svc_csr_found *found, const ch_store_csr *csr, bool key_taken)
+{
+    if (found != NULL && csr->id != NULL) {
+        snprintf(found->id, sizeof found->id, "%s", csr->id);
+        found->key_taken = key_taken;
+    }
+}
+
+/* The audit detail of a key added to a certificate held without one: the CSR that took the
+ * certificate, and whether the key was that CSR's (NULL, no detail, without a CSR). */
+static int key_add_detail(char **out, const ch_store_csr *csr, bool key_taken)
+{
+    json_t *d;
+
+    *out = NULL;
+    if (csr->id == NULL)
+        return 0;
+    d = json_pack("{ss}", key_taken ? "key_from_csr" : "csr_id", csr->id);
+    *out = d ? json_dumps(d, JSON_COMPACT) : NULL;
+    json_decref(d);
+    return *out ? 0 : ch_error_set(CH_ENOMEM, "out of memory");
 }
 
 int ch_svc_cert_import(ch_svc *svc, const ch_actor *actor, const char *name, const uint8_t *cert_data,
                        size_t cert_len, const uint8_t *key_data, size_t key_len, const char *password,
                        const char *key_password, ch_store_cert *out, char existing_id[CH_ID_MAX],
-                       char key_from_csr[CH_ID_MAX])
+                       ch_svc_csr_found *found)
 {
     ch_cert *cert = NULL, **rest = NULL;
     ch_key *key = NULL;
@@ -602,13 +637,13 @@ int ch_svc_cert_import(ch_svc *svc, const ch_actor *actor, const char *name, con
     char existing[CH_ID_MAX] = "";
     struct cert_tx t;
     svc_sealed sealed = {0};
-    char *detail = NULL;
+    char *detail = NULL, *add_detail = NULL;
     int error;
 
     if (out)
         memset(out, 0, sizeof *out);
-    if (key_from_csr != NULL)
-        key_from_csr[0] = '\0';
+    if (found != NULL)
+        memset(found, 0, sizeof *found);
     if ((error = import_read(svc, actor, name, cert_data, cert_len, key_data, key_len, password, key_password, &cert,
                              &key, &rest, &nrest, &row, &csr)) < 0)
         goto done;
@@ -621,23 +656,31 @@ int ch_svc_cert_import(ch_svc *svc, const ch_actor *actor, const char *name, con
     for (; nchain < nrest; nchain++)
         if ((error = svc_cert_row(&chain[nchain], rest[nchain], actor->tenant_id, NULL, "imported", -1)) < 0)
             goto done;
-    if ((error = cert_prepare(svc, actor, key, NULL, &row, &sealed, &detail, csr.id)) < 0)
+    /* The CSR found named in the audit entry: as the one whose key it took, or (its key given)
+     * as the one it was signed for. */
+    if ((error = cert_prepare(svc, actor, key, key ? csr.id : NULL, &row, &sealed, &detail, key ? NULL : csr.id)) < 0)
         goto done;
     /* The CSR found takes the certificate in the same transaction (once: a CSR signed
      * meanwhile refuses it, and the import with it). */
     t = (struct cert_tx){svc, actor, key ? &sealed : NULL, &row, "certificate.import", detail, existing, csr.id, chain,
                          nchain};
     error = svc_commit(svc, cert_tx_run, &t);
-    /* Held without its key (imported alone before, the key file coming later): the key is
-     * added to it, as importing both at once would have stored them. */
-    if (error == CH_EEXISTS && key != NULL && existing[0]) {
-        struct key_attach a = {svc, actor, &sealed, existing};
-        /* Not found: it has a key already, and stays a plain duplicate; a store error is
-         * reported as itself. */
+    /* Held without its key (imported alone before, the key file coming later; or kept without
+     * one while its CSR was not waiting for it): the key given, or the CSR's found, is added to
+     * it, as importing it now would have stored them, and the CSR takes it. */
+    if (error == CH_EEXISTS && existing[0] && (key != NULL || csr.id != NULL)) {
+        struct key_attach a = {svc, actor, key ? &sealed : NULL, key ? sealed.id : csr.key_id, existing, csr.id, NULL};
+        if ((error = key_add_detail(&add_detail, &csr, key == NULL)) < 0)
+            goto done;
+        a.detail = add_detail;
+        /* Not found: it has a key already, and stays a plain duplicate (its CSR, if one waits,
+         * waiting still); a store error is reported as itself. */
         if ((error = svc_commit(svc, key_attach_run, &a)) == CH_ENOTFOUND)
             error = CH_EEXISTS;
         else if (error == 0 && (error = out ? ch_store_cert_get(svc->store, out, actor->tenant_id, existing) : 0) == 0)
             error = 1;
+        if (error == 1)
+            csr_found_set(found, &csr, key == NULL);
         goto done;
     }
     if (error < 0)
@@ -646,8 +689,7 @@ int ch_svc_cert_import(ch_svc *svc, const ch_actor *actor, const char *name, con
         *out = row;
         memset(&row, 0, sizeof row);
     }
-    if (csr.id != NULL && key_from_csr != NULL)
-        snprintf(key_from_csr, CH_ID_MAX, "%s", csr.id);
+    csr_found_set(found, &csr, key == NULL);
 done:
     if (error == CH_EEXISTS && existing_id != NULL)
         snprintf(existing_id, CH_ID_MAX, "%s", existing);
@@ -661,6 +703,7 @@ done:
     }
     svc_sealed_dispose(&sealed);
     free(detail);
+    free(add_detail);
     ch_store_cert_dispose(&row);
     for (size_t i = 0; i < nchain; i++)
         ch_store_cert_dispose(&chain[i]);
@@ -689,16 +732,15 @@ int ch_svc_cert_import_preview(ch_svc *svc, const ch_actor *actor, const char *n
                              &key, &rest, &nrest, &out->row, &csr)) < 0)
         goto done;
     out->has_key = key != NULL || csr.id != NULL;
-    if (csr.id != NULL)
-        snprintf(out->key_from_csr, sizeof out->key_from_csr, "%s", csr.id);
+    csr_found_set(&out->csr, &csr, key == NULL);
     /* (no key_id in a preview: nothing is stored) */
     free(out->row.key_id);
     out->row.key_id = NULL;
     out->chain_len = nrest;
     /* Held already: refused as the import would refuse it, unless the import would add the key
-     * given now to it. */
+     * given now, or the CSR's found, to it. */
     if ((error = ch_store_cert_get_by_sha256(svc->store, &held, actor->tenant_id, out->row.sha256)) == 0) {
-        if (key != NULL && held.key_id == NULL)
+        if ((key != NULL || csr.id != NULL) && held.key_id == NULL)
             snprintf(out->key_for, sizeof out->key_for, "%s", held.id);
         else {
             error = already_stored(&held);

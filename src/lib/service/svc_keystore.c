@@ -21,15 +21,23 @@ struct ks_tx {
     svc_sealed *sealed;       /* one per entry (id empty when the entry has no key) */
     ch_store_cert *certs;     /* every certificate of every entry, in entry order */
     size_t ncerts;
-    const char *detail;
+    /* An entry without a key whose certificate's key is a waiting CSR's: csrs[e] that CSR
+     * (id NULL when none), lead[e] the first entry with that certificate, which takes the CSR
+     * (itself, or another: the same certificate twice in the file), took[e] whether it got
+     * the CSR's key (set by the transaction). */
+    ch_store_csr *csrs;
+    size_t *lead;
+    bool *took;
+    json_t *detail;           /* the audit entry's, completed by the transaction */
 };
 
-/* Stores one certificate or finds the row the tenant already has for it. */
-static int cert_put_or_share(ch_svc *svc, ch_store_cert *row)
+/* Stores one certificate or finds the row the tenant already has for it (*shared then). */
+static int cert_put_or_share(ch_svc *svc, ch_store_cert *row, bool *shared)
 {
     char existing[CH_ID_MAX];
     int error = ch_store_cert_put(svc->store, row, existing);
 
+    *shared = error == CH_EEXISTS;
     if (error == CH_EEXISTS) {
         free(row->id);
         row->id = strdup(existing);
@@ -39,36 +47,92 @@ static int cert_put_or_share(ch_svc *svc, ch_store_cert *row)
     return error;
 }
 
+/* Entry e's certificate (cert, stored or shared) with the key of the CSR it was found for, as
+ * a certificate import takes one: the CSR takes the certificate.  A certificate held already
+ * gets the key if it had none (audited as that import would be); one with a key keeps it,
+ * and the CSR goes on waiting. */
+static int ks_csr_key(struct ks_tx *t, size_t e, const ch_store_cert *cert, bool shared, json_t *taken)
+{
+    const ch_store_csr *csr = &t->csrs[t->lead[e]];
+    json_t *d;
+    char *detail;
+    int error;
+
+    if (t->lead[e] != e) { /* the same certificate again: as its first entry went */
+        t->took[e] = t->took[t->lead[e]];
+    } else {
+        if (shared) {
+            if ((error = ch_store_cert_set_key(t->svc->store, t->actor->tenant_id, cert->id, csr->key_id)) ==
+                CH_ENOTFOUND) {
+                ch_error_clear();
+                return 0;
+            }
+            if (error < 0)
+                return error;
+            d = json_pack("{ss ss}", "key_from_csr", csr->id, "keystore_id", t->row->id);
+            detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
+            json_decref(d);
+            error = detail ? svc_audit(t->svc, t->actor, "certificate.key_add", "certificate", cert->id, detail)
+                           : ch_error_set(CH_ENOMEM, "out of memory");
+            free(detail);
+            if (error < 0)
+                return error;
+        }
+        /* Once: a CSR signed meanwhile refuses it, and the upload with it, as an import. */
+        if ((error = ch_store_csr_attach(t->svc->store, t->actor->tenant_id, csr->id, cert->id)) < 0)
+            return error;
+        t->took[e] = true;
+    }
+    if (t->took[e] && json_array_append_new(taken, json_pack("{ss ss ss}", "alias", t->ks->entries[e].alias,
+                                                               "certificate_id", cert->id, "key_from_csr",
+                                                               csr->id)) < 0)
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    return 0;
+}
+
 static int ks_tx_run(void *arg)
 {
     struct ks_tx *t = arg;
     size_t c = 0;
+    json_t *taken = json_array();
+    char *detail;
     int error;
 
+    if (taken == NULL)
+        return ch_error_set(CH_ENOMEM, "out of memory");
     if ((error = ch_store_keystore_put(t->svc->store, t->row)) < 0)
-        return error;
+        goto done;
     for (size_t e = 0; e < t->ks->count; e++) {
         const ch_ks_entry *en = &t->ks->entries[e];
         ch_store_keystore_entry row = {0};
         ch_buf chain = CH_BUF_INIT;
         char id[CH_ID_MAX];
+        bool shared = false;
 
         /* 0, 1, ... here: taken from the keystore's count all the same, which the entries
          * added later go on from. */
         if ((error = ch_store_keystore_take_position(t->svc->store, t->actor->tenant_id, t->row->id,
                                                      &row.position)) < 0)
-            return error;
+            goto done;
         if (en->key && (error = ch_store_key_put(t->svc->store, &t->sealed[e].row)) < 0)
-            return error;
+            goto done;
         for (size_t i = 0; i < en->chain_len; i++, c++) {
+            bool was_held;
             if (en->key && i == 0)
                 t->certs[c].key_id = strdup(t->sealed[e].id);
-            if ((error = cert_put_or_share(t->svc, &t->certs[c])) < 0)
-                return error;
+            if ((error = cert_put_or_share(t->svc, &t->certs[c], &was_held)) < 0)
+                goto done;
+            if (i == 0)
+                shared = was_held;
             if (i > 0 && (error = ch_buf_printf(&chain, "%s%s", i > 1 ? "," : "", t->certs[c].id)) < 0) {
                 ch_buf_dispose(&chain);
-                return error;
+                goto done;
             }
+        }
+        if (en->chain_len > 0 && t->csrs[t->lead[e]].id != NULL &&
+            (error = ks_csr_key(t, e, &t->certs[c - en->chain_len], shared, taken)) < 0) {
+            ch_buf_dispose(&chain);
+            goto done;
         }
         ch_store_new_id(id, "kse_");
         row.id = id;
@@ -77,32 +141,147 @@ static int ks_tx_run(void *arg)
         row.alias = en->alias;
         row.cert_id = t->certs[c - en->chain_len].id;
         row.chain = chain.len ? (char *)chain.data : NULL;
-        row.key_id = en->key ? t->sealed[e].id : NULL;
+        row.key_id = en->key ? t->sealed[e].id : t->took[e] ? t->csrs[t->lead[e]].key_id : NULL;
         row.origin = "uploaded";
         error = ch_store_keystore_entry_put(t->svc->store, &row);
         ch_buf_dispose(&chain);
         if (error < 0)
-            return error;
+            goto done;
     }
-    return svc_audit(t->svc, t->actor, "keystore.import", "keystore", t->row->id, t->detail);
+    /* Which entries took a CSR's key, in the upload's own entry. */
+    if (json_array_size(taken) > 0 && json_object_set(t->detail, "keys_from_csr", taken) < 0) {
+        error = ch_error_set(CH_ENOMEM, "out of memory");
+        goto done;
+    }
+    detail = json_dumps(t->detail, JSON_COMPACT);
+    error = detail ? svc_audit(t->svc, t->actor, "keystore.import", "keystore", t->row->id, detail)
+                   : ch_error_set(CH_ENOMEM, "out of memory");
+    free(detail);
+done:
+    json_decref(taken);
+    return error;
+}
+
+/* The CSRs that entries without a key may take the key of (ks_tx's csrs, lead, took): each
+ * found by its certificate's public key, before any lock.  A certificate met again is its
+ * first entry's; another certificate for the same CSR gets none (the first takes the CSR, and
+ * a CSR signed already gives no key). */
+static int ks_find_csrs(ch_svc *svc, const char *tenant_id, const ch_keystore *ks, const ch_store_cert *certs,
+                        struct ks_tx *t)
+{
+    size_t *first;
+    int error = 0;
+
+    if ((first = calloc(ks->count ? ks->count : 1, sizeof *first)) == NULL)
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    for (size_t e = 0, c = 0; e < ks->count; c += ks->entries[e].chain_len, e++) {
+        const ch_ks_entry *en = &ks->entries[e];
+        size_t j;
+
+        first[e] = c;
+        t->lead[e] = e;
+        if (en->key != NULL || en->key_locked || en->chain_len == 0)
+            continue;
+        for (j = 0; j < e; j++)
+            if (t->csrs[j].id != NULL && t->lead[j] == j && strcmp(certs[first[j]].sha256, certs[c].sha256) == 0)
+                break;
+        if (j < e) {
+            t->lead[e] = j;
+            continue;
+        }
+        if ((error = svc_csr_waiting_for(svc, tenant_id, en->chain[0], &t->csrs[e])) == CH_ENOTFOUND) {
+            ch_error_clear();
+            error = 0;
+            continue;
+        }
+        if (error < 0)
+            break;
+        for (j = 0; j < e; j++)
+            if (t->csrs[j].id != NULL && t->lead[j] == j && strcmp(t->csrs[j].id, t->csrs[e].id) == 0)
+                break;
+        if (j < e)
+            ch_store_csr_dispose(&t->csrs[e]);
+    }
+    free(first);
+    return error;
+}
+
+/* The entries that may take a CSR's key, made before the upload is committed (nothing is
+ * allocated after: a keystore stored is answered as stored). */
+static int ks_csr_list(const struct ks_tx *t, ch_svc_ks_csr_key **out, size_t *n)
+{
+    size_t count = 0, k = 0;
+
+    *out = NULL;
+    *n = 0;
+    for (size_t e = 0; e < t->ks->count; e++)
+        count += t->csrs[t->lead[e]].id != NULL;
+    if (count == 0)
+        return 0;
+    if ((*out = calloc(count, sizeof **out)) == NULL)
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    for (size_t e = 0; e < t->ks->count; e++) {
+        if (t->csrs[t->lead[e]].id == NULL)
+            continue;
+        if (((*out)[k].alias = strdup(t->ks->entries[e].alias)) == NULL) {
+            ch_svc_ks_csr_keys_free(*out, count);
+            *out = NULL;
+            return ch_error_set(CH_ENOMEM, "out of memory");
+        }
+        snprintf((*out)[k].csr_id, sizeof (*out)[k].csr_id, "%s", t->csrs[t->lead[e]].id);
+        k++;
+    }
+    *n = count;
+    return 0;
+}
+
+/* Keeps those of ks_csr_list's that took the key, first, with their certificate's id (the
+ * others freed). */
+static void ks_csr_list_keep(const struct ks_tx *t, ch_svc_ks_csr_key *list, size_t *n)
+{
+    size_t k = 0, kept = 0;
+
+    for (size_t e = 0, c = 0; e < t->ks->count && k < *n; c += t->ks->entries[e].chain_len, e++) {
+        if (t->csrs[t->lead[e]].id == NULL)
+            continue;
+        if (t->took[e]) {
+            if (k != kept) {
+                list[kept] = list[k];
+                list[k].alias = NULL;
+            }
+            snprintf(list[kept].cert_id, sizeof list[kept].cert_id, "%s", t->certs[c].id);
+            kept++;
+        } else {
+            free(list[k].alias);
+            list[k].alias = NULL;
+        }
+        k++;
+    }
+    *n = kept;
 }
 
 int ch_svc_keystore_import(ch_svc *svc, const ch_actor *actor, const char *name, const uint8_t *data, size_t len,
-                           const char *password, const char *key_password, ch_store_keystore *out)
+                           const char *password, const char *key_password, ch_store_keystore *out,
+                           ch_svc_ks_csr_key **from_csr, size_t *nfrom_csr)
 {
+    ch_svc_ks_csr_key *list = NULL;
+    size_t nlist = 0;
     ch_import_opts io = {.password = password, .key_password = key_password};
     ch_keystore *ks = NULL;
     ch_store_keystore row = {0};
     svc_sealed *sealed = NULL;
     ch_store_cert *certs = NULL;
     size_t ncerts = 0;
-    char id[CH_ID_MAX], *detail = NULL;
-    json_t *d;
-    struct ks_tx t;
+    char id[CH_ID_MAX];
+    struct ks_tx t = {0};
     int error;
 
     if (out)
         memset(out, 0, sizeof *out);
+    if (from_csr != NULL)
+        *from_csr = NULL;
+    if (nfrom_csr != NULL)
+        *nfrom_csr = 0;
     if ((error = svc_need(actor, CH_ROLE_OPERATOR, "uploading a keystore")) < 0)
         return error;
     if (name == NULL || *name == '\0')
@@ -117,10 +296,13 @@ int ch_svc_keystore_import(ch_svc *svc, const ch_actor *actor, const char *name,
         ch_error_set_field(error, field, "%s", ch_error_last());
         return error;
     }
-    /* Everything that needs no lock first: sealing keys, reading certificates. */
+    /* Everything that needs no lock first: sealing keys, reading certificates, finding CSRs. */
     for (size_t e = 0; e < ks->count; e++)
         ncerts += ks->entries[e].chain_len;
-    if ((sealed = calloc(ks->count, sizeof *sealed)) == NULL || (certs = calloc(ncerts, sizeof *certs)) == NULL) {
+    if ((sealed = calloc(ks->count, sizeof *sealed)) == NULL || (certs = calloc(ncerts, sizeof *certs)) == NULL ||
+        (t.csrs = calloc(ks->count ? ks->count : 1, sizeof *t.csrs)) == NULL ||
+        (t.lead = calloc(ks->count ? ks->count : 1, sizeof *t.lead)) == NULL ||
+        (t.took = calloc(ks->count ? ks->count : 1, sizeof *t.took)) == NULL) {
         error = ch_error_set(CH_ENOMEM, "out of memory");
         goto done;
     }
@@ -132,6 +314,20 @@ int ch_svc_keystore_import(ch_svc *svc, const ch_actor *actor, const char *name,
                                       i == 0 ? ks->entries[e].alias : NULL, "imported", -1)) < 0)
                 goto done;
     }
+    if ((error = ks_find_csrs(svc, actor->tenant_id, ks, certs, &t)) < 0)
+        goto done;
+    /* A certificate new here that takes a CSR's key is stored as attaching it to the CSR
+     * stores it. */
+    for (size_t e = 0, c = 0; e < ks->count; c += ks->entries[e].chain_len, e++)
+        if (t.csrs[e].id != NULL) {
+            free(certs[c].method);
+            certs[c].method = strdup("csr_signed");
+            certs[c].key_id = strdup(t.csrs[e].key_id);
+            if (certs[c].method == NULL || certs[c].key_id == NULL) {
+                error = ch_error_set(CH_ENOMEM, "out of memory");
+                goto done;
+            }
+        }
     ch_store_new_id(id, "kst_");
     row.id = strdup(id);
     row.tenant_id = strdup(actor->tenant_id);
@@ -142,21 +338,41 @@ int ch_svc_keystore_import(ch_svc *svc, const ch_actor *actor, const char *name,
         error = ch_error_set(CH_ENOMEM, "out of memory");
         goto done;
     }
-    d = json_pack("{ss ss si}", "name", name, "format", row.format, "entries", (int)ks->count);
-    if (d != NULL && ks->notes != NULL)
-        json_object_set_new(d, "notes", json_string(ks->notes));
-    detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
-    json_decref(d);
-    t = (struct ks_tx){svc, actor, ks, &row, sealed, certs, ncerts, detail};
-    if ((error = svc_commit(svc, ks_tx_run, &t)) < 0)
+    t.detail = json_pack("{ss ss si}", "name", name, "format", row.format, "entries", (int)ks->count);
+    if (t.detail != NULL && ks->notes != NULL)
+        json_object_set_new(t.detail, "notes", json_string(ks->notes));
+    if (t.detail == NULL) {
+        error = ch_error_set(CH_ENOMEM, "out of memory");
         goto done;
+    }
+    t.svc = svc;
+    t.actor = actor;
+    t.ks = ks;
+    t.row = &row;
+    t.sealed = sealed;
+    t.certs = certs;
+    t.ncerts = ncerts;
+    if ((error = ks_csr_list(&t, &list, &nlist)) < 0 || (error = svc_commit(svc, ks_tx_run, &t)) < 0)
+        goto done;
+    ks_csr_list_keep(&t, list, &nlist);
+    if (from_csr != NULL && nfrom_csr != NULL && nlist > 0) {
+        *from_csr = list;
+        *nfrom_csr = nlist;
+        list = NULL;
+    }
     if (out) {
         *out = row;
         memset(&row, 0, sizeof row);
         out->notes = ks->notes != NULL ? strdup(ks->notes) : NULL;
     }
 done:
-    free(detail);
+    ch_svc_ks_csr_keys_free(list, nlist);
+    json_decref(t.detail);
+    for (size_t e = 0; t.csrs && ks && e < ks->count; e++)
+        ch_store_csr_dispose(&t.csrs[e]);
+    free(t.csrs);
+    free(t.lead);
+    free(t.took);
     for (size_t i = 0; certs && i < ncerts; i++)
         ch_store_cert_dispose(&certs[i]);
     free(certs);
@@ -166,6 +382,13 @@ done:
     ch_store_keystore_dispose(&row);
     ch_keystore_free(ks);
     return error;
+}
+
+void ch_svc_ks_csr_keys_free(ch_svc_ks_csr_key *list, size_t count)
+{
+    for (size_t i = 0; list != NULL && i < count; i++)
+        free(list[i].alias);
+    free(list);
 }
 
 int ch_svc_keystore_list(ch_svc *svc, const ch_actor *actor, ch_store_page *page, ch_store_keystore **out, size_t *count)
