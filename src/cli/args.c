@@ -192,6 +192,9 @@ int cli_may_write(const cli_args *a, const char *path)
     if (stat(path, &st) == 0) {
         if (S_ISDIR(st.st_mode))
             return cli_fail(a, "%s is a directory: give the name of the file to write", path);
+        /* A disk named by mistake is never written over, with --force or without. */
+        if (S_ISBLK(st.st_mode))
+            return cli_fail(a, "%s is a block device: give the name of a file to write", path);
         if (!S_ISREG(st.st_mode))
             return 0; /* nothing is replaced: is_special */
         return cli_flag(a, "force") ? 0 : cli_fail(a, "%s exists; pass --force to replace it", path);

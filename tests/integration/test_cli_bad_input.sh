@@ -71,6 +71,15 @@ expect_exit 0 "a key written to a FIFO, with --force" -- "$CERTHUB" key create -
 wait "$reader" || true
 if [ -p out.fifo ]; then ok "the FIFO is not replaced by a file"; else fail "not so: the FIFO is not replaced by a file"; fi
 check_contains "and its reader got the key" "$(cat fifo.out)" "BEGIN PRIVATE KEY"
+# A block device (a disk named by mistake) is never written, --force or not.  The node is made
+# here (a loop device's numbers; nothing is opened), which needs root, as the test runs in CI.
+if mknod disk.blk b 7 254 2>/dev/null; then
+    expect_error "a block device is refused, even with --force" "disk.blk is a block device" -- \
+        "$CERTHUB" key create --type p256 --out disk.blk --force
+    if [ -b disk.blk ]; then ok "and it is still a block device"; else fail "not so: and it is still a block device"; fi
+else
+    echo "# not root: no block device node made to write to"
+fi
 expect_error "an output in a directory that is not there: said before any work" \
     "cannot write no-such-dir/ca.pem: the directory no-such-dir: No such file or directory" -- \
     "$CERTHUB" cert create --profile root-ca --subject CN=Root --key-type p256 --key-out root2.key --out no-such-dir/ca.pem
