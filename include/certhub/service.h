@@ -105,7 +105,8 @@ int ch_svc_token_revoke(ch_svc *svc, const ch_actor *actor, const char *id);
  * that lets one in and that the token made, or a token it made made, and so on (followed through
  * tokens that ended; never into another tenant, where an installation admin's token may have made
  * some): each audited token.revoke in its tenant with {"reason": "token_revoked", "token_id": id,
- * "created_by": its maker}, and id's own entry saying {"tokens_revoked": n}.  With cascade a
+ * "created_by": its maker}, as a user's removal audits its tokens, and id's own entry (written
+ * where it is without cascade: in the actor's tenant) saying {"tokens_revoked": n}.  With cascade a
  * token revoked before is taken too (only what it made is revoked then); CH_ENOTFOUND when the
  * tenant has no such token (without cascade: no such active token).  *made (may be NULL; free
  * with ch_store_token_list_free) receives the tokens revoked with it, oldest first, or without
