@@ -223,9 +223,10 @@ function openDialog(content) {
   };
 }
 
-function confirmDialog(question, action, verb = "Delete") {
+// extra: what the question offers beside it (a checkbox the action reads), under it.
+function confirmDialog(question, action, verb = "Delete", extra = null) {
   const d = openDialog(el("form", { method: "dialog" },
-    el("p", {}, question),
+    el("p", {}, question), extra,
     el("div", { class: "row-actions" },
       el("button", { class: "danger", value: "yes", type: "submit" }, verb),
       el("button", { class: "secondary", value: "no", type: "submit" }, "Cancel"))));
@@ -2426,14 +2427,52 @@ async function tokensCard() {
   const err = el("p", { class: "error", id: "tokens-error", role: "alert" });
   const draw = async () => {
     const { items } = await apiAll("tokens");
+    // The active tokens made from a token (by it, or by one made from it, through those ended
+    // since), as the server's cascade finds them in the tenant; each token looked at once.
+    const madeBy = new Map();
+    for (const c of items) {
+      if (!c.created_by) continue;
+      if (!madeBy.has(c.created_by)) madeBy.set(c.created_by, []);
+      madeBy.get(c.created_by).push(c);
+    }
+    const madeFrom = (id) => {
+      const found = [], seen = new Set([id]), makers = [id];
+      while (makers.length) {
+        for (const c of madeBy.get(makers.shift()) || []) {
+          if (seen.has(c.id)) continue;
+          seen.add(c.id);
+          makers.push(c.id);
+          if (c.status === "active") found.push(c);
+        }
+      }
+      return found;
+    };
+    // Revoked alone by default (a CI token rotated keeps what it made working); after a leak,
+    // the tokens made from it with it.  A token revoked before is offered those tokens (a leak
+    // found after it was revoked).
+    const revokeDialog = (t, made) => {
+      const name = t.name || t.id, n = made.length, s = n === 1 ? "" : "s";
+      const cascade = el("input", { type: "checkbox", id: "rv-cascade" });
+      const list = el("p", { class: "muted", id: "rv-made" }, `Made from it (by it, or by tokens it made): ${made.map((m) => m.name || m.id).join(", ")}.`);
+      const extra = !n ? null : t.revoked_at ? list
+        : el("div", {}, el("label", { class: "check" }, cascade, `Also revoke the ${n} active token${s} made from it`), list);
+      confirmDialog(t.revoked_at ? `Revoke the ${n} active token${s} made from ${name}? ${name} itself is revoked already.`
+        : `Revoke the token ${name}? Scripts using it are refused from now on.`, async () => {
+        err.textContent = "";
+        const all = n > 0 && (!!t.revoked_at || cascade.checked);
+        try {
+          const answer = await api("DELETE", "tokens/" + encodeURIComponent(t.id) + (all ? "?cascade=true" : ""));
+          if (all) done(`${name} revoked, and ${answer.tokens_revoked} token${answer.tokens_revoked === 1 ? "" : "s"} made from it.`);
+        } catch (e) { err.textContent = e.message; }
+        await draw();
+      }, "Revoke", extra);
+    };
     const rows = items.map((t) => {
-      const revoke = t.revoked_at ? null : el("button", { class: "danger", "aria-label": `Revoke ${t.name || t.id}` }, "Revoke");
-      revoke?.addEventListener("click", () => confirmDialog(`Revoke the token ${t.name || t.id}? Scripts using it are refused from now on.`,
-        async () => {
-          err.textContent = "";
-          try { await api("DELETE", "tokens/" + encodeURIComponent(t.id)); } catch (e) { err.textContent = e.message; }
-          await draw();
-        }, "Revoke"));
+      const made = madeFrom(t.id);
+      const revoke = !t.revoked_at ? el("button", { class: "danger", "aria-label": `Revoke ${t.name || t.id}` }, "Revoke")
+        : made.length ? el("button", { class: "danger", "aria-label": `Revoke the tokens made from ${t.name || t.id}` }, "Revoke tokens made from it")
+        : null;
+      revoke?.addEventListener("click", () => revokeDialog(t, made));
       // A sync agent's token reads only what its scope names.
       const reach = t.scope ? t.scope.objects.join(", ") + (t.scope.keys_export ? " (with keys)" : "") : "the whole tenant";
       // Who made it: the console user while it exists, else the id kept (a user's, or the token

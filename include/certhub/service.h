@@ -101,6 +101,18 @@ int ch_svc_token_list(ch_svc *svc, const ch_actor *actor, const char *tenant_id,
 /* Revokes a token of the actor's tenant (any tenant with CH_PERM_TENANTS); it stops working at
  * once.  Revoking the token in use is allowed. */
 int ch_svc_token_revoke(ch_svc *svc, const ch_actor *actor, const char *id);
+/* ch_svc_token_revoke, and with cascade, in the same transaction, every token of the same tenant
+ * that lets one in and that the token made, or a token it made made, and so on (followed through
+ * tokens that ended; never into another tenant, where an installation admin's token may have made
+ * some): each audited token.revoke in its tenant with {"reason": "token_revoked", "token_id": id,
+ * "created_by": its maker}, as a user's removal audits its tokens, and id's own entry (written
+ * where it is without cascade: in the actor's tenant) saying {"tokens_revoked": n}.  With cascade a
+ * token revoked before is taken too (only what it made is revoked then); CH_ENOTFOUND when the
+ * tenant has no such token (without cascade: no such active token).  *made (may be NULL; free
+ * with ch_store_token_list_free) receives the tokens revoked with it, oldest first, or without
+ * cascade those a cascade would have revoked, which keep working. */
+int ch_svc_token_revoke_cascade(ch_svc *svc, const ch_actor *actor, const char *id, bool cascade,
+                                ch_store_token **made, size_t *count);
 /* The same without an actor, for the first start. */
 /* file: where the token is written (0600) before it is stored, or NULL. */
 int ch_svc_token_bootstrap(ch_svc *svc, const char *tenant_id, ch_role role, const char *name, const char *file,

@@ -157,6 +157,11 @@ int ch_store_tokens_ended(ch_store *s, int64_t before, size_t max, ch_store_toke
 /* The tokens going back to a console user (owner_user_id), every tenant's, that let one in at
  * now (neither revoked nor expired), oldest first; freed with ch_store_token_list_free. */
 int ch_store_tokens_of_owner(ch_store *s, const char *user_id, int64_t now, ch_store_token **out, size_t *count);
+/* The tenant's tokens that let one in at now made by the token id, by a token it made, and so on
+ * (through tokens that have ended since), id itself left out, oldest first; tokens of other
+ * tenants are not followed.  Freed with ch_store_token_list_free. */
+int ch_store_tokens_made_from(ch_store *s, const char *tenant_id, const char *id, int64_t now, ch_store_token **out,
+                              size_t *count);
 /* Deletes a token's row and its alert deliveries (the audit log keeps what was done with it);
  * CH_ECONFLICT when there is no such row. */
 int ch_store_token_delete(ch_store *s, const char *tenant_id, const char *id);

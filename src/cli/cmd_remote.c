@@ -1941,9 +1941,39 @@ int cmd_remote_token_list(cli_args *a)
     return list_and_print_ex(a, paged(a, "tokens", path, sizeof path), cols, w, 7, token_maker);
 }
 
+/* The token's id, as before; with --cascade, the tokens revoked with it after it, one a line.
+ * Without, a note when tokens it made keep working: the option is there for an incident. */
 int cmd_remote_token_revoke(cli_args *a)
 {
-    return delete_and_say(a, "tokens");
+    bool cascade = cli_flag(a, "cascade");
+    char path[260];
+    json_t *ans = NULL, *ids, *v;
+    json_int_t n;
+    size_t i;
+
+    obj_path(path, sizeof path, "tokens", a->pos[0], cascade ? "?cascade=true" : "");
+    if (remote_call(a, "DELETE", path, NULL, &ans, NULL) != 0)
+        return 1;
+    ids = json_object_get(ans, "tokens_revoked_ids");
+    n = json_integer_value(json_object_get(ans, cascade ? "tokens_revoked" : "tokens_made_active"));
+    if (g_remote.json) {
+        print_json(ans);
+    } else if (cascade && n > 0) {
+        printf("%s revoked, and %lld API token%s made from it:\n", a->pos[0], (long long)n, n == 1 ? "" : "s");
+        json_array_foreach(ids, i, v) {
+            put_text(json_string_value(v) ? json_string_value(v) : "");
+            putchar('\n');
+        }
+    } else if (cascade) {
+        printf("%s revoked; no active API token was made from it\n", a->pos[0]);
+    } else {
+        printf("%s\n", a->pos[0]);
+    }
+    if (!cascade && n > 0)
+        fprintf(stderr, "certhub: token revoke: note: %lld active API token%s made from it keep%s working (--cascade "
+                "revokes them too)\n", (long long)n, n == 1 ? "" : "s", n == 1 ? "s" : "");
+    json_decref(ans);
+    return 0;
 }
 
 int cmd_remote_tenant_list(cli_args *a)

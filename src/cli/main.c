@@ -179,7 +179,8 @@ static const cli_cmd commands[] = {
     {"token list", cmd_remote_token_list, "[--limit N] [--cursor C] [--all] [--tenant NAME]",
      "list API tokens (never the tokens themselves)", "limit= cursor= all tenant=", 0, 0},
     {"token get", cmd_remote_token_get, "ID", "show an API token (never the token itself)", "", 1, 1},
-    {"token revoke", cmd_remote_token_revoke, "ID", "revoke an API token", "", 1, 1},
+    {"token revoke", cmd_remote_token_revoke, "ID [--cascade]",
+     "revoke an API token (with --cascade, the tokens made from it too)", "cascade", 1, 1},
     {"user list", cmd_remote_user_list, "[--limit N] [--cursor C] [--all]", "list the console users of the tenant (admins)",
      "limit= cursor= all", 0, 0},
     {"user create", cmd_remote_user_create, "NAME --password-file F [--role admin|operator|viewer]",
@@ -433,6 +434,9 @@ static const struct opt_help {
     {NULL, "expires", "refused from then on: a lifetime from now (30d, 12h, 90m; 1h to 3650d) or a time (2027-01-01, "
                       "2027-01-01T00:00:00Z); without it, the token lives until revoked"},
     {"token create;token list;", "tenant", "the tenant, by name (the caller's own without it)"},
+    {"token revoke;", "cascade",
+     "revoke with it every active token of its tenant made from it (by it, or by a token made from it), as "
+     "after a leak; taken for a token revoked before too"},
     {NULL, "tenant", "another tenant's, by name (the installation's admins, the default tenant's)"},
     {NULL, "default-days", "the validity when none is asked (365, or the maximum if less)"},
     {NULL, "default-ttl", "the same as a ttl, for short-lived certificates: 24h, 30m (instead of --default-days)"},

@@ -2103,13 +2103,36 @@ static void token_get(req *r, const char *id)
     ch_store_token_list_free(rows, n);
 }
 
+/* DELETE /tokens/{id}[?cascade=true]: revoked; with cascade, the tokens it made (and those they
+ * made) with it, named (tokens_revoked_ids) and counted as a user's removal counts them; without,
+ * how many of those keep working, for the caller to know the choice is there. */
 static void token_revoke(req *r, const char *id)
 {
-    int error = ch_svc_token_revoke(r->svc, &r->who.actor, id);
+    const char *cascade = query(r, "cascade");
+    ch_store_token *made = NULL;
+    size_t n = 0;
+    json_t *answer, *ids;
+    bool all;
+    int error;
 
-    if (error < 0)
+    if (cascade && strcmp(cascade, "true") != 0 && strcmp(cascade, "false") != 0)
+        return reply_error_msg(r, CH_EINVAL, "cascade", "cascade must be true (the tokens it made are revoked with "
+                               "it) or false");
+    all = cascade && strcmp(cascade, "true") == 0;
+    if ((error = ch_svc_token_revoke_cascade(r->svc, &r->who.actor, id, all, &made, &n)) < 0)
         return reply_error(r, error);
-    reply_json(r, 200, json_pack("{ss sb}", "id", id, "revoked", 1));
+    answer = json_pack("{ss sb}", "id", id, "revoked", 1);
+    if (all) {
+        ids = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(ids, json_string(made[i].id));
+        json_object_set_new(answer, "tokens_revoked", json_integer((json_int_t)n));
+        json_object_set_new(answer, "tokens_revoked_ids", ids);
+    } else {
+        json_object_set_new(answer, "tokens_made_active", json_integer((json_int_t)n));
+    }
+    ch_store_token_list_free(made, n);
+    reply_json(r, 200, answer);
 }
 
 static json_t *profile_json(const ch_svc_profile *p)
@@ -3353,7 +3376,7 @@ static const struct route {
     {EVHTTP_REQ_GET, "tokens", tokens_list, POOL, PAGE},
     {EVHTTP_REQ_POST, "tokens", h_tokens_create, POOL, NULL},
     {EVHTTP_REQ_GET, "tokens/{id}", token_get, LOOP, NULL},
-    {EVHTTP_REQ_DELETE, "tokens/{id}", token_revoke, POOL, NULL},
+    {EVHTTP_REQ_DELETE, "tokens/{id}", token_revoke, POOL, "cascade"},
     {EVHTTP_REQ_GET, "audit", h_audit_list, POOL, PAGE " order action actor object_type object_id since until after"},
     {EVHTTP_REQ_GET, "overview", overview, POOL, NULL},
     {EVHTTP_REQ_GET, "profiles", profiles_list, LOOP, PAGE},

@@ -1660,6 +1660,33 @@ await page.getByRole("dialog").getByRole("button", { name: "Revoke" }).click();
 await page.locator("tr", { hasText: "backup script" }).getByText("revoked").waitFor();
 assert.equal(await withToken(), 401);
 ok("revoked from its row: refused from then on");
+// A token that made others (one made from the session, its child made with it, and that
+// child's): its revoke dialog offers them, unchecked; checked, they go with it.
+const leaked = await page.evaluate(async () => {
+  const { csrf_token } = await (await fetch("/api/v1/session")).json();
+  const make = async (body, bearer) => (await fetch("/api/v1/tokens", { method: "POST", credentials: bearer ? "omit" : "same-origin",
+    headers: { "Content-Type": "application/json", ...(bearer ? { Authorization: "Bearer " + bearer } : { "X-CSRF-Token": csrf_token }) },
+    body: JSON.stringify(body) })).json();
+  const root = await make({ role: "admin", name: "leaked root" });
+  const child = await make({ role: "admin", name: "leaked child" }, root.token);
+  const grandchild = await make({ role: "viewer", name: "leaked grandchild" }, child.token);
+  return [root.token, child.token, grandchild.token];
+});
+const chainStatus = () => page.evaluate(async (ts) => Promise.all(ts.map(async (t) =>
+  (await fetch("/api/v1/certificates?limit=1", { credentials: "omit", headers: { Authorization: "Bearer " + t } })).status)), leaked);
+await page.getByRole("link", { name: "Audit log" }).click();
+await page.getByRole("heading", { name: "Audit log", exact: true }).waitFor();
+await page.getByRole("link", { name: "Settings" }).click();
+await page.getByRole("button", { name: "Revoke leaked root" }).click();
+const cascadeBox = page.getByRole("dialog").getByRole("checkbox", { name: "Also revoke the 2 active tokens made from it" });
+assert.equal(await cascadeBox.isChecked(), false);
+await page.getByRole("dialog").getByText("leaked child, leaked grandchild").waitFor();
+await cascadeBox.check();
+await page.getByRole("dialog").getByRole("button", { name: "Revoke" }).click();
+await page.getByText("leaked root revoked, and 2 tokens made from it.").waitFor();
+await page.getByRole("row", { name: /leaked grandchild/ }).getByText("revoked").waitFor();
+assert.deepEqual(await chainStatus(), [401, 401, 401]);
+ok("a token's revoke dialog offers the tokens made from it; asked, they are revoked with it and shown so");
 // The tenant bounds its tokens' life: the dialog offers only what the server takes (no
 // "never", nothing past the bound, the bound itself when it is none of the usual ones), 30 days
 // by default, or the bound when it is less; made with the default, the token is taken.

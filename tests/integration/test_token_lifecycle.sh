@@ -5,7 +5,9 @@
 # stderr (stdout untouched); the webhooks have a token.expiring event once, token_alert_days
 # before the end (audited; not for a token made to live less than that, nor a revoked one);
 # tokens revoked or expired more than 90 days ago are removed by the scheduler, their audit
-# entries kept.  Bad token_alert_days: 400 naming it (CLI exit 1), nothing changed.
+# entries kept.  Bad token_alert_days: 400 naming it (CLI exit 1), nothing changed.  A token
+# revoked with cascade takes the tokens made from it (by it, by those, ...) in its tenant, each
+# audited; without cascade they keep working, and a bad cascade value is 400 with nothing revoked.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon.sh"
 
@@ -141,6 +143,132 @@ check_eq "each removal audited once" 5 "$(body '.items | length')"
 api GET "/api/v1/audit?object_id=$ten_id&action=alert.sent" "" -k
 check_eq "an expired token's alert stays in the audit log" 1 "$(body '.items | length')"
 check_eq "the first start's token still lets the admin in" 200 "$(TOKEN=$ADMIN api GET /api/v1/session "" -k; echo "$status")"
+
+# ---- cascade: a token revoked with the tokens made from it (DELETE /tokens/{id}?cascade=true),
+# in its tenant only; without it, they keep working and the answer says how many.  A fresh
+# installation on the real clock, so that the CLI can check the server's certificate again.
+stop_daemon
+DAEMON_ENV=""
+data="$T/data-cascade"
+start_daemon
+ADMIN=$(cat "$data/admin-token")
+TOKEN=$ADMIN
+uses() { # TOKEN...: the status of a read with each
+    local t out=""
+    for t in "$@"; do
+        TOKEN=$t api GET "/api/v1/certificates?limit=1"
+        out="$out${out:+ }$status"
+    done
+    echo "$out"
+}
+made_by() { # TOKEN BODY: a token made with TOKEN, "TOKEN ID" printed
+    TOKEN=$1 api POST /api/v1/tokens "$2"
+    [ "$status" = 201 ] || fail "making a token with $2: $status $(cat "$T/body")"
+    body '"\(.token) \(.id)"'
+}
+api POST /api/v1/tenants '{"name":"beta"}'
+check_eq "a second tenant, beta" 201 "$status"
+read -r beta beta_id <<<"$(made_by "$ADMIN" '{"tenant":"beta","role":"admin","name":"beta admin"}')"
+# A console user makes A (and D, a token of its own beside it); A makes B, B makes C, and B, an
+# installation admin's token, makes E in beta.
+api POST /api/v1/users '{"name":"dora","role":"admin","password":"dora-password-1"}'
+check_eq "dora, an admin user" 201 "$status"
+dora_csrf=$(curl -s -c dora.jar --cacert "$data/ca.pem" -H "Content-Type: application/json" \
+    --data '{"username":"dora","password":"dora-password-1"}' "https://localhost:$port/api/v1/session" | jq -r .csrf_token)
+dora_token() { # ROLE NAME
+    local code
+    code=$(curl -s -o dora.json -w '%{http_code}' -b dora.jar -H "X-CSRF-Token: $dora_csrf" \
+        -H "Content-Type: application/json" --cacert "$data/ca.pem" --data "{\"role\":\"$1\",\"name\":\"$2\"}" \
+        "https://localhost:$port/api/v1/tokens")
+    [ "$code" = 201 ] || fail "dora making the $1 token $2: $code $(cat dora.json)"
+    jq -r '"\(.token) \(.id)"' dora.json
+}
+read -r tok_a a_id <<<"$(dora_token admin leaked)"
+read -r tok_d d_id <<<"$(dora_token viewer dora-own)"
+read -r tok_b b_id <<<"$(made_by "$tok_a" '{"role":"admin","name":"minted"}')"
+read -r tok_c c_id <<<"$(made_by "$tok_b" '{"role":"viewer","name":"minted twice"}')"
+read -r tok_e e_id <<<"$(made_by "$tok_b" '{"tenant":"beta","role":"viewer","name":"minted in beta"}')"
+api GET "/api/v1/tokens/$c_id"
+check_eq "C names B as its maker" "$b_id" "$(body .created_by)"
+check_eq "each of them works" "200 200 200 200 200 200" "$(uses "$tok_a" "$tok_b" "$tok_c" "$tok_d" "$tok_e" "$beta")"
+
+for bad in yes 1 TRUE ""; do
+    api DELETE "/api/v1/tokens/$a_id?cascade=$bad"
+    check_eq "cascade=$bad: 400 naming it, what it takes said" \
+        "400 cascade cascade must be true (the tokens it made are revoked with it) or false" \
+        "$status $(body .error.field) $(body .error.message)"
+done
+TOKEN=$beta api DELETE "/api/v1/tokens/$a_id?cascade=true"
+check_eq "another tenant's admin: not found" 404 "$status"
+check_eq "nothing revoked by them" "200 200 200" "$(uses "$tok_a" "$tok_b" "$tok_c")"
+
+api DELETE "/api/v1/tokens/$a_id?cascade=true"
+check_eq "A revoked with cascade: B and C named and counted" "200 true 2 $(printf '%s\n' "$b_id" "$c_id" | sort | paste -sd,)" \
+    "$status $(body .revoked) $(body .tokens_revoked) $(body '.tokens_revoked_ids | sort | join(",")')"
+check_eq "A, B and C refused" "401 401 401" "$(uses "$tok_a" "$tok_b" "$tok_c")"
+check_eq "dora's own token, E (beta's, made by B) and beta's admin token work" "200 200 200" \
+    "$(uses "$tok_d" "$tok_e" "$beta")"
+api GET "/api/v1/audit?action=token.revoke&object_id=$a_id"
+check_eq "A's revocation audited, saying how many went with it" "1 2" \
+    "$(body '.items | length') $(body '.items[0].detail.tokens_revoked')"
+api GET "/api/v1/audit?action=token.revoke&object_id=$c_id"
+detail_actor=$(body '.items[0] | "\(.detail.reason) \(.detail.token_id) \(.detail.created_by) \(.actor)"')
+api GET /api/v1/session
+check_eq "C's too, by the same actor, saying why: A's revocation, B its maker" \
+    "token_revoked $a_id $b_id $(body .user)" "$detail_actor"
+api GET "/api/v1/audit?action=token.revoke&object_id=$b_id"
+check_eq "and B's" "token_revoked $a_id" "$(body '.items[0].detail | "\(.reason) \(.token_id)"')"
+api GET "/api/v1/audit?tenant=beta&action=token.revoke"
+check_eq "nothing revoked in beta" 0 "$(body '.items | length')"
+
+# An installation admin takes another tenant's token with what it made there.
+read -r beta_child beta_child_id <<<"$(made_by "$beta" '{"role":"viewer","name":"beta child"}')"
+read -r beta_two beta_two_id <<<"$(made_by "$ADMIN" '{"tenant":"beta","role":"admin","name":"beta second"}')"
+read -r beta_three beta_three_id <<<"$(made_by "$beta_two" '{"role":"viewer","name":"beta third"}')"
+api DELETE "/api/v1/tokens/$beta_two_id?cascade=true"
+check_eq "the installation's admin revokes a beta token with cascade" "200 $beta_three_id" \
+    "$status $(body '.tokens_revoked_ids | join(",")')"
+check_eq "those two refused; beta's other tokens work" "401 401 200 200" \
+    "$(uses "$beta_two" "$beta_three" "$beta" "$beta_child")"
+api GET "/api/v1/audit?tenant=beta&action=token.revoke&object_id=$beta_three_id"
+check_eq "the one made from it audited in beta, where it was made" "token_revoked $beta_two_id" \
+    "$(body '.items[0].detail | "\(.reason) \(.token_id)"')"
+
+# Without cascade the token goes alone (a CI token rotated keeps what it made working), and the
+# answer says how many it leaves; asked afterwards with cascade, they go.
+read -r tok_p p_id <<<"$(made_by "$ADMIN" '{"role":"admin","name":"ci"}')"
+read -r tok_q q_id <<<"$(made_by "$tok_p" '{"role":"admin","name":"ci deploy"}')"
+read -r tok_r r_id <<<"$(made_by "$tok_q" '{"role":"viewer","name":"ci read"}')"
+api DELETE "/api/v1/tokens/$p_id?cascade=false"
+check_eq "P revoked alone: 2 tokens made from it left active, none said revoked" "200 true 2 false" \
+    "$status $(body .revoked) $(body .tokens_made_active) $(body 'has("tokens_revoked")')"
+check_eq "P refused; Q and R work" "401 200 200" "$(uses "$tok_p" "$tok_q" "$tok_r")"
+api DELETE "/api/v1/tokens/$p_id"
+check_eq "P again without cascade: not found (no such active token)" "404 no such active token" \
+    "$status $(body .error.message)"
+remote_with "$ADMIN" token revoke "$p_id" --cascade > out.txt
+check_eq "certhub token revoke --cascade on P, revoked before: Q and R, named one a line" \
+    "$p_id revoked, and 2 API tokens made from it: $(printf '%s\n' "$q_id" "$r_id" | sort | paste -sd' ')" \
+    "$(head -1 out.txt) $(tail -n +2 out.txt | sort | paste -sd' ')"
+check_eq "Q and R refused" "401 401" "$(uses "$tok_q" "$tok_r")"
+expect_error "certhub token revoke --cascade of no token: exit 1" "no such token" -- \
+    remote_with "$ADMIN" token revoke tok_none --cascade
+
+read -r tok_s s_id <<<"$(made_by "$ADMIN" '{"role":"admin","name":"rotated"}')"
+read -r tok_t t_id <<<"$(made_by "$tok_s" '{"role":"viewer","name":"made by rotated"}')"
+remote_with "$ADMIN" token revoke "$s_id" > out.txt 2> note.txt
+check_eq "certhub token revoke without --cascade: the id, as before" "$s_id" "$(cat out.txt)"
+check_eq "and a note on stderr that a token made from it keeps working" \
+    "certhub: token revoke: note: 1 active API token made from it keeps working (--cascade revokes them too)" \
+    "$(cat note.txt)"
+check_eq "T works" 200 "$(uses "$tok_t")"
+remote_with "$ADMIN" --output json token revoke "$s_id" --cascade > out.json
+check_eq "--output json: the answer, T in it" "$s_id 1 $t_id" \
+    "$(jq -r '"\(.id) \(.tokens_revoked) \(.tokens_revoked_ids | join(","))"' out.json)"
+remote_with "$ADMIN" token revoke "$s_id" --cascade > out.txt
+check_eq "asked once more: nothing left to revoke, said" "$s_id revoked; no active API token was made from it" \
+    "$(cat out.txt)"
+check_eq "T refused; the first start's token works" "401 200" "$(uses "$tok_t" "$ADMIN")"
 
 stop_daemon
 done_testing

@@ -1612,6 +1612,116 @@ static void test_tokens_end_with_their_user(void **state)
     ch_secure_free_str(other);
 }
 
+/* The token made from a token of ta's, as the service stores it: created_by names the maker. */
+static void token_row_put(const char *id, const char *created_by)
+{
+    static int rows;
+    ch_store_token row = {0};
+
+    row.id = (char *)id;
+    row.tenant_id = ta.id;
+    row.role = "viewer";
+    row.name = (char *)id;
+    row.created_by = (char *)created_by;
+    row.created_at = ch_now();
+    /* (the hash of no token anyone holds: these rows are never authenticated with) */
+    snprintf(row.token_hash, sizeof row.token_hash, "%064d", ++rows);
+    assert_int_equal(ch_store_token_put(ch_svc_store(svc), &row), 0);
+}
+
+/* A token revoked with cascade takes the tokens it made, those they made, and so on, in its
+ * tenant only; without it they keep working and are said to. */
+static void test_tokens_revoked_with_their_maker(void **state)
+{
+    ch_svc_principal a_who, b_who, p_who, who;
+    ch_actor a_all;
+    ch_store_token *made = NULL;
+    size_t n = 0;
+    char *a = NULL, *b = NULL, *c = NULL, *e = NULL, *side = NULL, *p = NULL, *q = NULL, *detail;
+    char a_id[CH_ID_MAX], b_id[CH_ID_MAX], c_id[CH_ID_MAX], e_id[CH_ID_MAX], side_id[CH_ID_MAX], p_id[CH_ID_MAX],
+        q_id[CH_ID_MAX];
+
+    (void)state;
+    /* A makes B, B makes C; A, an installation admin's token here, makes E in beta. */
+    assert_int_equal(ch_svc_token_create(svc, &admin_a, NULL, CH_ROLE_ADMIN, "leaked", &a, a_id), 0);
+    assert_int_equal(ch_svc_authenticate(svc, a, &a_who), 0);
+    assert_int_equal(ch_svc_token_create(svc, &a_who.actor, NULL, CH_ROLE_ADMIN, "minted", &b, b_id), 0);
+    assert_int_equal(ch_svc_authenticate(svc, b, &b_who), 0);
+    assert_int_equal(ch_svc_token_create(svc, &b_who.actor, NULL, CH_ROLE_VIEWER, "minted twice", &c, c_id), 0);
+    a_all = a_who.actor;
+    a_all.perms |= CH_PERM_TENANTS;
+    assert_int_equal(ch_svc_token_create(svc, &a_all, tb.id, CH_ROLE_ADMIN, "in beta", &e, e_id), 0);
+    assert_int_equal(ch_svc_token_create(svc, &admin_a, NULL, CH_ROLE_ADMIN, "bystander", &side, side_id), 0);
+
+    /* Nobody else's, nor a viewer, revokes them. */
+    assert_int_equal(ch_svc_token_revoke_cascade(svc, &admin_b, a_id, true, &made, &n), CH_ENOTFOUND);
+    assert_int_equal(ch_svc_token_revoke_cascade(svc, &viewer_a, a_id, true, &made, &n), CH_EPERM);
+    assert_int_equal(ch_svc_authenticate(svc, c, &who), 0);
+
+    assert_int_equal(ch_svc_token_revoke_cascade(svc, &admin_a, a_id, true, &made, &n), 0);
+    assert_int_equal(n, 2);
+    /* (oldest first: made in the same second, B and C come in either order) */
+    assert_true((strcmp(made[0].id, b_id) == 0 && strcmp(made[1].id, c_id) == 0) ||
+                (strcmp(made[0].id, c_id) == 0 && strcmp(made[1].id, b_id) == 0));
+    ch_store_token_list_free(made, n);
+    assert_int_equal(ch_svc_authenticate(svc, a, &who), CH_EAUTH);
+    assert_int_equal(ch_svc_authenticate(svc, b, &who), CH_EAUTH);
+    assert_int_equal(ch_svc_authenticate(svc, c, &who), CH_EAUTH);
+    assert_int_equal(ch_svc_authenticate(svc, e, &who), 0);
+    assert_int_equal(ch_svc_authenticate(svc, side, &who), 0);
+    detail = revoke_detail(&admin_a, a_id);
+    assert_string_equal(detail, "{\"tokens_revoked\":2}");
+    free(detail);
+    detail = revoke_detail(&admin_a, c_id);
+    assert_non_null(strstr(detail, "\"reason\":\"token_revoked\""));
+    assert_non_null(strstr(detail, a_id));
+    assert_non_null(strstr(detail, b_id)); /* its maker */
+    free(detail);
+    /* Asked again: A is revoked already, and nothing it made is left. */
+    assert_int_equal(ch_svc_token_revoke_cascade(svc, &admin_a, a_id, true, &made, &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(ch_svc_token_revoke(svc, &admin_a, a_id), CH_ENOTFOUND);
+
+    /* Without cascade, P goes alone: Q, which it made, works and is said to. */
+    assert_int_equal(ch_svc_token_create(svc, &admin_a, NULL, CH_ROLE_ADMIN, "rotated", &p, p_id), 0);
+    assert_int_equal(ch_svc_authenticate(svc, p, &p_who), 0);
+    assert_int_equal(ch_svc_token_create(svc, &p_who.actor, NULL, CH_ROLE_VIEWER, "ci job", &q, q_id), 0);
+    assert_int_equal(ch_svc_token_revoke_cascade(svc, &admin_a, p_id, false, &made, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(made[0].id, q_id);
+    ch_store_token_list_free(made, n);
+    assert_int_equal(ch_svc_authenticate(svc, q, &who), 0);
+    detail = revoke_detail(&admin_a, p_id);
+    assert_string_equal(detail, "");
+    free(detail);
+    /* Found later, the revoked token's cascade still ends what it made. */
+    assert_int_equal(ch_svc_token_revoke_cascade(svc, &admin_a, p_id, true, &made, &n), 0);
+    assert_int_equal(n, 1);
+    ch_store_token_list_free(made, n);
+    assert_int_equal(ch_svc_authenticate(svc, q, &who), CH_EAUTH);
+
+    /* A cycle in created_by (the API makes none) ends: each token once, the asked one not again. */
+    token_row_put("tok_loop_one", "tok_loop_two");
+    token_row_put("tok_loop_two", "tok_loop_one");
+    token_row_put("tok_loop_three", "tok_loop_two");
+    token_row_put("tok_loop_self", "tok_loop_self");
+    assert_int_equal(ch_svc_token_revoke_cascade(svc, &admin_a, "tok_loop_one", true, &made, &n), 0);
+    assert_int_equal(n, 2);
+    ch_store_token_list_free(made, n);
+    assert_int_equal(ch_svc_token_revoke_cascade(svc, &admin_a, "tok_loop_self", true, &made, &n), 0);
+    assert_int_equal(n, 0);
+
+    assert_int_equal(ch_svc_token_revoke(svc, &admin_b, e_id), 0);
+    assert_int_equal(ch_svc_token_revoke(svc, &admin_a, side_id), 0);
+    ch_secure_free_str(a);
+    ch_secure_free_str(b);
+    ch_secure_free_str(c);
+    ch_secure_free_str(e);
+    ch_secure_free_str(side);
+    ch_secure_free_str(p);
+    ch_secure_free_str(q);
+}
+
 /* A profile of short-lived certificates: default_ttl and max_ttl beside the days fields, one
  * form of each, held to each other in seconds; issuing takes the default and is held to the
  * maximum, whichever form the request gives. */
@@ -2510,6 +2620,7 @@ int main(void)
         cmocka_unit_test(test_audit_chain),
         cmocka_unit_test(test_tokens_list_and_revoke),
         cmocka_unit_test(test_tokens_end_with_their_user),
+        cmocka_unit_test(test_tokens_revoked_with_their_maker),
         cmocka_unit_test(test_custom_profiles),
         cmocka_unit_test(test_profile_ttls),
         cmocka_unit_test(test_profile_name_policy),

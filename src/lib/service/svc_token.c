@@ -427,20 +427,6 @@ int ch_svc_token_list(ch_svc *svc, const ch_actor *actor, const char *tenant_id,
     return ch_store_token_list(svc->store, tenant_id, page, out, count);
 }
 
-struct revoke_tx {
-    ch_svc *svc;
-    const ch_actor *actor;
-    const char *tenant_id, *id;
-};
-
-static int revoke_tx_run(void *arg)
-{
-    struct revoke_tx *t = arg;
-    int error = ch_store_token_revoke(t->svc->store, t->tenant_id, t->id, ch_now());
-
-    return error < 0 ? error : svc_audit(t->svc, t->actor, "token.revoke", "token", t->id, NULL);
-}
-
 void svc_tokens_forget(ch_svc *svc)
 {
     pthread_mutex_lock(&svc->tok_lock);
@@ -448,10 +434,11 @@ void svc_tokens_forget(ch_svc *svc)
     pthread_mutex_unlock(&svc->tok_lock);
 }
 
-/* The audit of a token revoked for its user goes to the token's tenant, where its creation was
- * written; of another tenant than the actor's (an installation admin's token made where it
- * acted), the actor is named with its tenant, as its session's actor is there. */
-static int end_for_user_audit(ch_svc *svc, const ch_actor *actor, const ch_store_token *tok, const char *detail)
+/* The audit of a token revoked for a reason other than being named (its user went, or a token
+ * that made it was revoked) goes to the token's tenant, where its creation was written; of
+ * another tenant than the actor's (an installation admin's token made where it acted), the
+ * actor is named with its tenant, as its session's actor is there. */
+static int revoked_for_audit(ch_svc *svc, const ch_actor *actor, const ch_store_token *tok, const char *detail)
 {
     ch_actor there = *actor;
     ch_store_tenant home;
@@ -469,6 +456,21 @@ static int end_for_user_audit(ch_svc *svc, const ch_actor *actor, const ch_store
     return svc_audit(svc, &there, "token.revoke", "token", tok->id, detail);
 }
 
+/* Revokes an active token for the reason d says (a JSON object, taken), and audits it so. */
+static int revoke_for(ch_svc *svc, const ch_actor *actor, const ch_store_token *tok, int64_t now, json_t *d)
+{
+    char *detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
+    int error;
+
+    json_decref(d);
+    if (detail == NULL)
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    if ((error = ch_store_token_revoke(svc->store, tok->tenant_id, tok->id, now)) == 0)
+        error = revoked_for_audit(svc, actor, tok, detail);
+    free(detail);
+    return error;
+}
+
 int svc_tokens_end_for_user(ch_svc *svc, const ch_actor *actor, const ch_store_user *u, ch_role keep,
                             const char *reason, int *count)
 {
@@ -482,44 +484,98 @@ int svc_tokens_end_for_user(ch_svc *svc, const ch_actor *actor, const ch_store_u
         return error;
     for (size_t i = 0; i < n && error == 0; i++) {
         ch_role role;
-        json_t *d;
-        char *detail;
 
         /* A role this build does not know is above any: it goes. */
         if (keep != 0 && ch_role_parse(&role, list[i].role) == 0 && role <= keep)
             continue;
-        d = keep != 0 ? json_pack("{ss ss ss ss}", "reason", reason, "user", u->name, "user_id", u->id, "role",
-                                  ch_role_name(keep))
-                      : json_pack("{ss ss ss}", "reason", reason, "user", u->name, "user_id", u->id);
-        if (d == NULL || (detail = json_dumps(d, JSON_COMPACT)) == NULL) {
-            json_decref(d);
-            error = ch_error_set(CH_ENOMEM, "out of memory");
-            break;
-        }
-        json_decref(d);
-        if ((error = ch_store_token_revoke(svc->store, list[i].tenant_id, list[i].id, now)) == 0 &&
-            (error = end_for_user_audit(svc, actor, &list[i], detail)) == 0)
+        if ((error = revoke_for(svc, actor, &list[i], now,
+                                keep != 0 ? json_pack("{ss ss ss ss}", "reason", reason, "user", u->name, "user_id",
+                                                      u->id, "role", ch_role_name(keep))
+                                          : json_pack("{ss ss ss}", "reason", reason, "user", u->name, "user_id",
+                                                      u->id))) == 0)
             (*count)++;
-        free(detail);
     }
     ch_store_token_list_free(list, n);
     return error;
 }
 
-int ch_svc_token_revoke(ch_svc *svc, const ch_actor *actor, const char *id)
+struct revoke_tx {
+    ch_svc *svc;
+    const ch_actor *actor;
+    const char *tenant_id, *id;
+    bool cascade;
+    ch_store_token *made; /* with cascade: those revoked with it */
+    size_t n;
+};
+
+static int revoke_tx_run(void *arg)
+{
+    struct revoke_tx *t = arg;
+    char owner[CH_ID_MAX], detail[48];
+    bool was_active = true;
+    int64_t now = ch_now();
+    int error = ch_store_token_revoke(t->svc->store, t->tenant_id, t->id, now);
+
+    /* Asked with cascade, a token revoked before is taken too: what a leaked token made while
+     * it worked is what an incident needs ended, and it is often found after the token itself. */
+    if (error == CH_ENOTFOUND && t->cascade && ch_store_token_tenant(t->svc->store, t->id, owner) == 0 &&
+        strcmp(owner, t->tenant_id) == 0) {
+        was_active = false;
+        error = 0;
+    }
+    if (error < 0 || !t->cascade)
+        return error < 0 ? error : svc_audit(t->svc, t->actor, "token.revoke", "token", t->id, NULL);
+    if ((error = ch_store_tokens_made_from(t->svc->store, t->tenant_id, t->id, now, &t->made, &t->n)) < 0)
+        return error;
+    /* Said as a user's removal says it, in the entry of what was asked. */
+    snprintf(detail, sizeof detail, "{\"tokens_revoked\":%zu}", t->n);
+    if (was_active && (error = svc_audit(t->svc, t->actor, "token.revoke", "token", t->id, detail)) < 0)
+        return error;
+    for (size_t i = 0; i < t->n && error == 0; i++)
+        error = revoke_for(t->svc, t->actor, &t->made[i], now,
+                           json_pack("{ss ss ss}", "reason", "token_revoked", "token_id", t->id, "created_by",
+                                     t->made[i].created_by ? t->made[i].created_by : ""));
+    return error;
+}
+
+int ch_svc_token_revoke_cascade(ch_svc *svc, const ch_actor *actor, const char *id, bool cascade,
+                                ch_store_token **made, size_t *count)
 {
     char owner[CH_ID_MAX];
-    struct revoke_tx t = {svc, actor, actor ? actor->tenant_id : NULL, id};
+    struct revoke_tx t = {svc, actor, actor ? actor->tenant_id : NULL, id, cascade, NULL, 0};
     int error;
 
+    if (made != NULL) {
+        *made = NULL;
+        *count = 0;
+    }
     if ((error = svc_need(actor, CH_ROLE_ADMIN, "revoking a token")) < 0)
         return error;
     /* The installation's admins may revoke any tenant's token. */
     if ((actor->perms & CH_PERM_TENANTS) && id != NULL && ch_store_token_tenant(svc->store, id, owner) == 0)
         t.tenant_id = owner;
-    if ((error = svc_commit(svc, revoke_tx_run, &t)) == 0)
-        svc_tokens_forget(svc);
-    return error == CH_ENOTFOUND ? ch_error_set(CH_ENOTFOUND, "no such active token") : error;
+    if ((error = svc_commit(svc, revoke_tx_run, &t)) < 0) {
+        ch_store_token_list_free(t.made, t.n);
+        return error == CH_ENOTFOUND ? ch_error_set(CH_ENOTFOUND, cascade ? "no such token" : "no such active token")
+                                     : error;
+    }
+    svc_tokens_forget(svc);
+    /* Without cascade, what a cascade would have revoked, for the caller to say it stays: read
+     * after the commit, and none said when it cannot be read (the revocation stands). */
+    if (!cascade && made != NULL)
+        (void)ch_store_tokens_made_from(svc->store, t.tenant_id, id, ch_now(), &t.made, &t.n);
+    if (made != NULL) {
+        *made = t.made;
+        *count = t.n;
+    } else {
+        ch_store_token_list_free(t.made, t.n);
+    }
+    return 0;
+}
+
+int ch_svc_token_revoke(ch_svc *svc, const ch_actor *actor, const char *id)
+{
+    return ch_svc_token_revoke_cascade(svc, actor, id, false, NULL, NULL);
 }
 
 bool ch_svc_scope_allows(ch_svc *svc, const ch_svc_principal *who, const char *object)

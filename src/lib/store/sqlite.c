@@ -1925,6 +1925,25 @@ int ch_store_tokens_of_owner(ch_store *s, const char *user_id, int64_t now, ch_s
                         "finding a user's tokens", 2, texts, ints, out, count);
 }
 
+int ch_store_tokens_made_from(ch_store *s, const char *tenant_id, const char *id, int64_t now, ch_store_token **out,
+                              size_t *count)
+{
+    const char *texts[] = {tenant_id, id, NULL};
+    const int64_t ints[] = {0, 0, now};
+
+    /* Followed through tokens that have ended since (one revoked in the middle of a chain does
+     * not hide what it made); UNION keeps each id once, so a cycle in created_by, which the API
+     * cannot make, ends the recursion instead of looping. */
+    return token_select(s, "WITH RECURSIVE made(id) AS ("
+                           " SELECT id FROM api_tokens WHERE tenant_id = ?1 AND created_by = ?2"
+                           " UNION SELECT a.id FROM api_tokens a JOIN made m ON a.created_by = m.id"
+                           " WHERE a.tenant_id = ?1)"
+                           " SELECT " TOKEN_COLS " FROM api_tokens WHERE tenant_id = ?1 AND id IN made AND id <> ?2"
+                           " AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?3)"
+                           " ORDER BY created_at, id",
+                        "finding the tokens a token made", 3, texts, ints, out, count);
+}
+
 int ch_store_token_delete(ch_store *s, const char *tenant_id, const char *id)
 {
     const char *texts[] = {tenant_id, id};
