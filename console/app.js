@@ -1331,7 +1331,8 @@ function importCaDialog(reload, show) {
     } catch (e) { err.textContent = e.message; return; }
     reload();
     if (!ca.key_from_csr) {
-      if (d.open) done(`Imported the CA "${ca.name}"${ca.can_sign ? "" : " (it cannot sign here: no key)"}.`);
+      // A CA held without its key that has it now (its own name kept): the server's note says so.
+      if (d.open) done(ca.notes ? ca.notes.join(" ") + "." : `Imported the CA "${ca.name}"${ca.can_sign ? "" : " (it cannot sign here: no key)"}.`);
       d.close();
       return;
     }

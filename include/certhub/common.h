@@ -126,6 +126,14 @@ void ch_hex(char *out, const uint8_t *in, size_t len);
 int ch_unhex(uint8_t *out, size_t max, const char *hex, size_t *len);
 /* Hex with ':' between bytes, upper case (fingerprint style); out holds 3*len bytes. */
 void ch_hex_colon(char *out, const uint8_t *in, size_t len);
+/* The bytes of standard base64 text (RFC 4648 section 4: A-Z a-z 0-9 + /, '=' padding to a
+ * whole group of four) appended to out, whose cap bounds them (CH_ETOOBIG); spaces, tabs and
+ * line breaks between characters are ignored (base64 -w 76, PEM bodies).  CH_EPARSE, with a
+ * sentence saying where and what is wrong, for anything else: a character of another alphabet
+ * (base64url's '-' and '_' said as such), '=' that is not the end's padding, text after it, a
+ * count of characters that is no whole group, nothing at all.  What is decoded may be a key
+ * file: the caller disposes of out with ch_buf_dispose_secure. */
+int ch_base64_decode(ch_buf *out, const char *text, size_t len) CH_WARN_UNUSED;
 
 /* Reads a whole file, refusing files larger than cap.  *out is NUL-terminated past *len;
  * free with free(). */

@@ -277,12 +277,16 @@ int ch_svc_ca_create(ch_svc *svc, const ch_actor *actor, const ch_svc_ca_req *re
  * its key, as ch_svc_ca_import_csr naming it would; with a key, such a CSR takes the
  * certificate all the same (it was signed for it).  Which CSR is in *found (may be NULL); with
  * neither key nor CSR the CA can anchor chains but not sign.  A certificate the tenant holds
- * already without a key gets the CA's. */
+ * already without a key gets the CA's.  A CA of the tenant whose certificate this is already
+ * is CH_EEXISTS, unless it is held without its key and a key comes now (given, or a CSR's):
+ * the key is added to that CA (audited ca.key_add), which keeps its name, and the answer is
+ * 1 (out holds that CA), where a new CA is 0. */
 int ch_svc_ca_import(ch_svc *svc, const ch_actor *actor, const char *name, const uint8_t *cert, size_t cert_len,
                      const uint8_t *key, size_t key_len, const char *password, ch_store_ca *out,
                      ch_svc_csr_found *found);
 /* Makes a CA of a certificate an outside CA signed for a CSR made here (POST /csrs first, then
- * the outside CA signs it): the CA's key is the CSR's, which never left certhub. */
+ * the outside CA signs it): the CA's key is the CSR's, which never left certhub.  A CA of
+ * that certificate held without its key gets the CSR's as ch_svc_ca_import adds one (1). */
 int ch_svc_ca_import_csr(ch_svc *svc, const ch_actor *actor, const char *name, const char *csr_id,
                          const uint8_t *cert, size_t cert_len, ch_store_ca *out);
 int ch_svc_ca_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_ca *out);

@@ -1772,11 +1772,17 @@ done:
 
 /* A CA imported with the key of a CSR made on the server (neither --key nor --csr-id given),
  * said, as the CA signs where the user may have expected one that cannot; or, its key given,
- * with the CSR it was signed for, which has its certificate now. */
+ * with the CSR it was signed for, which has its certificate now.  And what the server noted (a
+ * CA held without its key that has it now, under its own name rather than --name's). */
 static void ca_import_notes(const json_t *ans)
 {
     const char *from_csr = json_string_value(json_object_get(ans, "key_from_csr"));
     const char *csr_id = json_string_value(json_object_get(ans, "csr_id"));
+    json_t *note;
+    size_t i;
+
+    json_array_foreach(json_object_get(ans, "notes"), i, note)
+        fprintf(stderr, "certhub: ca import: note: %s\n", json_string_value(note));
 
     if (from_csr != NULL)
         fprintf(stderr, "certhub: ca import: note: its key is that of CSR %s, made on the server and waiting for "

@@ -10,7 +10,6 @@
 
 #include <event2/buffer.h>
 #include <event2/http.h>
-#include <openssl/evp.h>
 
 #include "certhub/formats.h"
 #include "daemon.h"
@@ -24,21 +23,23 @@ static const char *const F_ISSUE[] = {"name", "profile", "ca_id", "key_type", "c
                                       "authority_key_id", "critical", "cap_validity", "auto_renew", NULL};
 static const char *const F_TENANT[] = {"name", NULL};
 static const char *const F_TOKEN[] = {"tenant", "role", "name", "scope", "expires_in", "expires_at", NULL};
-static const char *const F_CA[] = {"name", "type", "key_type", "parent_id", "digest", "days", "ttl", "path_len",
-                                   "subject", "certificate", "private_key", "password", "csr_id", NULL};
+static const char *const F_CA[] = {"name",    "type",        "key_type",    "parent_id", "digest", "days", "ttl",
+                                   "path_len", "subject",    "certificate", "data",      "private_key", "password",
+                                   "csr_id",   NULL};
 /* What each type of CA reads of F_CA. */
 static const char *const F_CA_ROOT[] = {"name", "type", "key_type", "digest", "days", "ttl", "path_len", "subject", NULL};
 static const char *const F_CA_INTERMEDIATE[] = {"name", "type",     "key_type", "parent_id", "digest",
                                                 "days", "ttl",      "path_len", "subject",   NULL};
-static const char *const F_CA_IMPORT[] = {"name", "type", "certificate", "private_key", "password", "csr_id", NULL};
+static const char *const F_CA_IMPORT[] = {"name",        "type",     "certificate", "data",
+                                          "private_key", "password", "csr_id",      NULL};
 static const char *const F_RENAME[] = {"name", "auto_renew", NULL};
 static const char *const F_PASSWORD[] = {"password", NULL};
 static const char *const F_EXPORT[] = {"format",     "password",     "include_key", "legacy",
                                        "truststore", "key_password", "alias",       NULL};
 static const char *const F_CSR[] = {"name", "key_type", "digest", "subject", "sans", NULL};
 static const char *const F_ATTACH[] = {"certificate", NULL};
-static const char *const F_IMPORT[] = {"name",         "certificate", "private_key", "password",
-                                       "key_password", "preview",     NULL};
+static const char *const F_IMPORT[] = {"name",     "certificate",  "data",    "private_key",
+                                       "password", "key_password", "preview", NULL};
 static const char *const F_KEYSTORE[] = {"name", "data", "password", "key_password", "certificate_id", "format", "alias", NULL};
 static const char *const F_ENTRY_ADD[] = {"certificate_id", "alias", NULL};
 static const char *const F_ENTRY_RENAME[] = {"alias", NULL};
@@ -470,6 +471,78 @@ static int upload_once(req *r, const upload *u, bool field_given, const char *fi
     return -1;
 }
 
+/* A file sent in JSON as field ("data"): standard base64, as base64(1) or jq's @base64 write
+ * it, decoded into out (ch_buf_dispose_secure: the file may hold a key).  -1 once a 400
+ * naming the field is sent. */
+static int get_base64_file(req *r, const char *field, const char *text, ch_buf *out)
+{
+    char msg[512];
+    int error;
+
+    ch_buf_init(out, CH_MAX_UPLOAD_BYTES);
+    if ((error = ch_base64_decode(out, text, strlen(text))) < 0) {
+        snprintf(msg, sizeof msg,
+                 "%s must be the file in standard base64 (RFC 4648: A-Z a-z 0-9 + /, '=' padding; line breaks are "
+                 "ignored), as base64 or jq's @base64 write it: %s",
+                 field, ch_error_last());
+        ch_buf_dispose_secure(out);
+        reply_error_msg(r, error == CH_ETOOBIG ? CH_ETOOBIG : CH_EINVAL, field, msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* The name a person knows a file format by, in an error. */
+static const char *format_said(ch_format f)
+{
+    switch (f) {
+    case CH_FMT_DER:
+        return "a DER certificate (.cer/.crt/.der)";
+    case CH_FMT_PKCS7:
+        return "a PKCS#7 (.p7b)";
+    case CH_FMT_PKCS12:
+        return "a PKCS#12 (.pfx/.p12)";
+    case CH_FMT_JKS:
+        return "a JKS keystore";
+    case CH_FMT_JCEKS:
+        return "a JCEKS keystore";
+    default:
+        return "a PEM";
+    }
+}
+
+/* The error of a file that did not read: when it came in the "certificate" field (text) and
+ * holds no PEM, it was most likely a binary file, or its base64, put where PEM goes; the error
+ * says where such a file goes instead (elsewhere: besides "data", the request body or a form's
+ * file), and what its base64 is when it reads as one.  When it came as "data", the error names
+ * that field. */
+static void file_field_error(int error, const char *cert, bool as_data, const char *elsewhere)
+{
+    ch_buf bin = CH_BUF_INIT;
+    ch_format f;
+    char seen[96] = "", said[1024];
+
+    if (ch_error_field() == NULL || strcmp(ch_error_field(), "certificate") != 0)
+        return;
+    if (as_data) {
+        ch_error_set_field(error, "data", "%s", ch_error_last());
+        return;
+    }
+    if (cert == NULL || strstr(cert, "-----BEGIN ") != NULL)
+        return;
+    /* (kept: reading the base64 below sets errors of its own) */
+    snprintf(said, sizeof said, "%s", ch_error_last());
+    ch_buf_init(&bin, CH_MAX_UPLOAD_BYTES);
+    if (ch_base64_decode(&bin, cert, strlen(cert)) == 0 && ch_format_detect(&f, bin.data, bin.len) == 0 &&
+        f != CH_FMT_PEM)
+        snprintf(seen, sizeof seen, " (this one reads as base64 of %s file)", format_said(f));
+    ch_buf_dispose_secure(&bin);
+    ch_error_set_field(error, "certificate",
+                       "%s; the \"certificate\" field takes PEM text: a binary file (DER, PKCS#12, JKS) goes in "
+                       "\"data\" as base64%s%s",
+                       said, seen, elsewhere);
+}
+
 /* An optional array of key usage names (extended false) or extended key usage names; an
  * empty one ([]) asks for no such extension: ext (CH_EXT_*) goes into *leave_out. */
 static int get_usages(req *r, json_t *body, const char *field, bool extended, unsigned *out, unsigned ext,
@@ -820,10 +893,14 @@ static void cas_create(req *r)
 {
     json_t *body = read_json(r, F_CA);
     ch_svc_ca_req q = {.path_len = -2};
-    const char *type = NULL, *cert = NULL, *key = NULL, *password = NULL, *csr_id = NULL;
+    const char *type = NULL, *cert = NULL, *data = NULL, *key = NULL, *password = NULL, *csr_id = NULL;
+    const uint8_t *cert_bytes;
+    size_t cert_len;
+    ch_buf bytes = CH_BUF_INIT;
     ch_svc_csr_found found = {0};
     ch_store_ca out;
-    json_t *o;
+    json_t *o, *notes;
+    char note[1400];
     int error;
 
     if (body == NULL)
@@ -832,8 +909,9 @@ static void cas_create(req *r)
         get_str(r, body, "key_type", &q.key_type) || get_str(r, body, "parent_id", &q.parent_id) ||
         get_str(r, body, "digest", &q.digest) || get_lifetime(r, body, &q.days, &q.ttl) ||
         get_int(r, body, "path_len", 0, 64, &q.path_len) || get_subject(r, body, &q.subject) ||
-        get_str(r, body, "certificate", &cert) || get_str(r, body, "private_key", &key) ||
-        get_str(r, body, "password", &password) || get_str(r, body, "csr_id", &csr_id))
+        get_str(r, body, "certificate", &cert) || get_str(r, body, "data", &data) ||
+        get_str(r, body, "private_key", &key) || get_str(r, body, "password", &password) ||
+        get_str(r, body, "csr_id", &csr_id))
         goto done;
     if (type == NULL || strcmp(type, "root") == 0 || strcmp(type, "intermediate") == 0) {
         q.intermediate = type && strcmp(type, "intermediate") == 0;
@@ -846,20 +924,31 @@ static void cas_create(req *r)
         if (only_fields_for(r, body, F_CA_IMPORT, "an imported CA (type \"import\": its subject, key "
                                                   "and lifetime are its certificate's)") < 0)
             goto done;
-        if (cert == NULL) {
-            reply_error_msg(r, CH_EINVAL, "certificate", "an imported CA needs its certificate (PEM)");
+        if (cert == NULL && data == NULL) {
+            reply_error_msg(r, CH_EINVAL, "certificate", "an imported CA needs its certificate: \"certificate\" "
+                            "(PEM), or \"data\" (the file in base64: DER, PEM, or a PKCS#12 or JKS holding its key)");
+            goto done;
+        }
+        if (cert != NULL && data != NULL) {
+            reply_error_msg(r, CH_EINVAL, "data", "give the CA's certificate once: \"certificate\" (PEM text) or "
+                            "\"data\" (the file in base64), not both");
             goto done;
         }
         if (csr_id != NULL && key != NULL) {
             reply_error_msg(r, CH_EINVAL, "private_key", "give csr_id or private_key, not both");
             goto done;
         }
+        if (data != NULL && get_base64_file(r, "data", data, &bytes) < 0)
+            goto done;
+        cert_bytes = data ? bytes.data : (const uint8_t *)cert;
+        cert_len = data ? bytes.len : strlen(cert);
         if (csr_id != NULL)
-            error = ch_svc_ca_import_csr(r->svc, &r->who.actor, q.name, csr_id, (const uint8_t *)cert, strlen(cert),
-                                         &out);
+            error = ch_svc_ca_import_csr(r->svc, &r->who.actor, q.name, csr_id, cert_bytes, cert_len, &out);
         else
-            error = ch_svc_ca_import(r->svc, &r->who.actor, q.name, (const uint8_t *)cert, strlen(cert),
-                                     (const uint8_t *)key, key ? strlen(key) : 0, password, &out, &found);
+            error = ch_svc_ca_import(r->svc, &r->who.actor, q.name, cert_bytes, cert_len, (const uint8_t *)key,
+                                     key ? strlen(key) : 0, password, &out, &found);
+        if (error < 0)
+            file_field_error(error, cert, data != NULL, "");
     } else {
         reply_error_msg(r, CH_EINVAL, "type", "type must be root, intermediate or import");
         goto done;
@@ -871,11 +960,27 @@ static void cas_create(req *r)
     /* The key was a CSR's that the request did not name: said, with which; so is the CSR that
      * took the certificate with the key given. */
     o = ca_json(r, &out);
+    notes = json_array();
     if (found.id[0])
         json_object_set_new(o, found.key_taken ? "key_from_csr" : "csr_id", json_string(found.id));
-    reply_json(r, 201, o);
+    /* 1: a CA held without its key has it now; the CA is the one held, under its own name. */
+    if (error == 1) {
+        /* (names are at most 128 characters, 512 bytes: the note holds both whole) */
+        int n = snprintf(note, sizeof note, "CA \"%s\" (%s) was held without its private key: the key is added to "
+                         "it, and it signs now", out.name, out.id);
+        if (q.name != NULL && strcmp(q.name, out.name) != 0 && n > 0 && (size_t)n < sizeof note)
+            snprintf(note + n, sizeof note - (size_t)n, "; it keeps its name (the name given, \"%s\", is not used: "
+                     "an import does not rename a CA)", q.name);
+        json_array_append_new(notes, json_string(note));
+    }
+    if (json_array_size(notes) > 0)
+        json_object_set_new(o, "notes", notes);
+    else
+        json_decref(notes);
+    reply_json(r, error == 1 ? 200 : 201, o);
     ch_store_ca_dispose(&out);
 done:
+    ch_buf_dispose_secure(&bytes);
     json_decref(body);
 }
 
@@ -1022,10 +1127,13 @@ static void csr_found_json(json_t *o, json_t *notes, const ch_svc_csr_found *fou
     json_array_append_new(notes, json_string(note));
 }
 
+/* Where a certificate import takes a binary file besides "data". */
+#define IMPORT_ELSEWHERE ", or as the request body (Content-Type: application/octet-stream) or a multipart form's file"
+
 /* "preview": what the import would store, with its decoded details, and nothing stored. */
 static void certificate_import_preview(req *r, const upload *u, const char *name, const uint8_t *cert,
                                        size_t cert_len, const char *key, const char *password,
-                                       const char *key_password)
+                                       const char *key_password, const char *cert_field, bool as_data)
 {
     ch_svc_import_preview p;
     ch_buf text = CH_BUF_INIT;
@@ -1041,6 +1149,7 @@ static void certificate_import_preview(req *r, const upload *u, const char *name
                                             ch_error_last(), "existing_id", p.existing));
     if (error < 0) {
         raw_password_hint(u, error, password, key_password);
+        file_field_error(error, cert_field, as_data, IMPORT_ELSEWHERE);
         return reply_error(r, error);
     }
     o = json_of_text(&text, cert_details_text(&text, &p.row));
@@ -1074,9 +1183,10 @@ static void certificate_import_preview(req *r, const upload *u, const char *name
 static void certificate_import(req *r)
 {
     upload u;
-    const char *name = NULL, *cert = NULL, *key = NULL, *password = NULL, *key_password = NULL;
+    const char *name = NULL, *cert = NULL, *data = NULL, *key = NULL, *password = NULL, *key_password = NULL;
     const uint8_t *cert_bytes;
     size_t cert_len;
+    ch_buf bytes = CH_BUF_INIT;
     char existing[CH_ID_MAX] = "", *missing = NULL, file_name[520];
     ch_svc_csr_found found = {0};
     ch_store_cert out;
@@ -1085,19 +1195,31 @@ static void certificate_import(req *r)
     if (read_upload(r, &u, F_IMPORT, "file") < 0)
         return;
     if (get_str(r, u.fields, "name", &name) || get_str(r, u.fields, "certificate", &cert) ||
-        get_str(r, u.fields, "private_key", &key) || get_str(r, u.fields, "password", &password) ||
-        get_str(r, u.fields, "key_password", &key_password) || get_flag(r, u.fields, "preview", &preview))
+        get_str(r, u.fields, "data", &data) || get_str(r, u.fields, "private_key", &key) ||
+        get_str(r, u.fields, "password", &password) || get_str(r, u.fields, "key_password", &key_password) ||
+        get_flag(r, u.fields, "preview", &preview))
         goto done;
-    if (upload_once(r, &u, cert != NULL, "certificate", "certificate", "the \"certificate\" field (PEM)") < 0)
+    if (cert != NULL && data != NULL) {
+        reply_error_msg(r, CH_EINVAL, "data", "give the certificate once: \"certificate\" (PEM text) or \"data\" "
+                        "(the file in base64), not both");
         goto done;
-    cert_bytes = u.file ? u.file : (const uint8_t *)cert;
-    cert_len = u.file ? u.file_len : strlen(cert);
+    }
+    if (upload_once(r, &u, cert != NULL || data != NULL, data ? "data" : "certificate", "certificate",
+                    data ? "\"data\" (the file in base64)"
+                    : cert ? "the \"certificate\" field (PEM)"
+                           : "the \"certificate\" field (PEM) or \"data\" (the file in base64)") < 0)
+        goto done;
+    if (data != NULL && get_base64_file(r, "data", data, &bytes) < 0)
+        goto done;
+    cert_bytes = u.file ? u.file : data ? bytes.data : (const uint8_t *)cert;
+    cert_len = u.file ? u.file_len : data ? bytes.len : strlen(cert);
     /* Without a name, the form's file name, cut to a name's length (or none, and the default) */
     ch_name_from_file(file_name, sizeof file_name, u.filename, 128);
     if (name == NULL && file_name[0])
         name = file_name;
     if (preview) {
-        certificate_import_preview(r, &u, name, cert_bytes, cert_len, key, password, key_password);
+        certificate_import_preview(r, &u, name, cert_bytes, cert_len, key, password, key_password, cert,
+                                   data != NULL);
         goto done;
     }
     error = ch_svc_cert_import(r->svc, &r->who.actor, name, cert_bytes, cert_len, (const uint8_t *)key,
@@ -1109,6 +1231,7 @@ static void certificate_import(req *r)
             reply_json(r, 409, e);
         } else {
             raw_password_hint(&u, error, password, key_password);
+            file_field_error(error, cert, data != NULL, IMPORT_ELSEWHERE);
             reply_error(r, error);
         }
         goto done;
@@ -1135,6 +1258,7 @@ static void certificate_import(req *r)
     free(missing);
     ch_store_cert_dispose(&out);
 done:
+    ch_buf_dispose_secure(&bytes);
     upload_dispose(&u);
 }
 
@@ -1437,9 +1561,8 @@ static void keystores_upload(req *r)
 {
     upload u;
     const char *name = NULL, *data = NULL, *password = NULL, *key_password = NULL;
-    unsigned char *bytes = NULL;
-    size_t cap = 0;
-    int len = 0, error;
+    ch_buf bytes = CH_BUF_INIT;
+    int error;
     char file_name[520];
     ch_store_keystore out;
     ch_svc_ks_csr_key *from_csr = NULL;
@@ -1465,22 +1588,13 @@ static void keystores_upload(req *r)
         goto done;
     if (upload_once(r, &u, data != NULL, "data", "keystore", "\"data\" (base64)") < 0)
         goto done;
-    if (data != NULL) {
-        cap = strlen(data) / 4 * 3 + 4;
-        if (strlen(data) > CH_MAX_UPLOAD_BYTES / 3 * 4 + 4 || (bytes = malloc(cap)) == NULL ||
-            (len = EVP_DecodeBlock(bytes, (const unsigned char *)data, (int)strlen(data))) < 0) {
-            reply_error_msg(r, CH_EINVAL, "data", "data must be the keystore file in base64");
-            goto done;
-        }
-        /* EVP_DecodeBlock counts the padding as data: trim what '=' stood for. */
-        for (const char *e = data + strlen(data); e > data && e[-1] == '='; e--)
-            len--;
-    }
+    if (data != NULL && get_base64_file(r, "data", data, &bytes) < 0)
+        goto done;
     ch_name_from_file(file_name, sizeof file_name, u.filename, 128);
     if (name == NULL && file_name[0])
         name = file_name;
-    if ((error = ch_svc_keystore_import(r->svc, &r->who.actor, name, bytes ? bytes : u.file,
-                                        bytes ? (size_t)len : u.file_len, password, key_password, &out, &from_csr,
+    if ((error = ch_svc_keystore_import(r->svc, &r->who.actor, name, data ? bytes.data : u.file,
+                                        data ? bytes.len : u.file_len, password, key_password, &out, &from_csr,
                                         &nfrom_csr)) < 0) {
         reply_error(r, error);
         goto done;
@@ -1510,8 +1624,7 @@ static void keystores_upload(req *r)
     ch_svc_ks_csr_keys_free(from_csr, nfrom_csr);
     ch_store_keystore_dispose(&out);
 done:
-    if (bytes)
-        ch_secure_free(bytes, cap);
+    ch_buf_dispose_secure(&bytes);
     upload_dispose(&u);
 }
 

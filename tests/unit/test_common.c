@@ -222,6 +222,65 @@ static void test_hex(void **state)
     assert_int_equal(ch_utf8_control("a"), 0);
 }
 
+/* Standard base64, with line breaks as base64(1) and PEM write them; every other text refused
+ * with where it went wrong, nothing appended beyond what was whole before it. */
+static void test_base64(void **state)
+{
+    ch_buf b = CH_BUF_INIT;
+    static const uint8_t bin[] = {0x30, 0x82, 0xfb, 0xff, 0x00, 0x3e};
+    struct {
+        const char *text;
+        const char *says;
+        size_t len; /* 0: strlen */
+    } bad[] = {
+        {"", "no base64", 0},
+        {" \r\n", "no base64", 0},
+        {"QQ", "no whole groups", 0},
+        {"QUJD\nRA", "no whole groups", 0},
+        {"Q===", "is not padding", 0},
+        {"=QQQ", "is not padding", 0},
+        {"QQ=A", "after the '='", 0},
+        {"QQ==QUJD", "after the '='", 0},
+        {"QQ===", "after the '='", 0},
+        {"MIL-_w==", "base64url's", 0},
+        {"MIL+_w==", "'_' (character 5) is base64url's; standard base64 has '/'", 0},
+        {"QU*D", "'*' (character 3)", 0},
+        {"QU\xc3\xa9" "D", "0xc3", 0},
+        {"QUJD\0QUJD", "0x00", 9},
+    };
+
+    (void)state;
+    assert_int_equal(ch_base64_decode(&b, "QUJD", 4), 0);
+    assert_int_equal(b.len, 3);
+    assert_memory_equal(b.data, "ABC", 3);
+    /* Appended: a second call adds to what is there. */
+    assert_int_equal(ch_base64_decode(&b, "QQ==", 4), 0);
+    assert_int_equal(ch_base64_decode(&b, "QUI=", 4), 0);
+    assert_int_equal(b.len, 6);
+    assert_memory_equal(b.data, "ABCAAB", 6);
+    ch_buf_dispose(&b);
+    /* Every character of the alphabet, as GNU base64 wraps it, and CRLF. */
+    assert_int_equal(ch_base64_decode(&b, "MIL7\n/wA+\r\n", 11), 0);
+    assert_int_equal(b.len, sizeof bin);
+    assert_memory_equal(b.data, bin, sizeof bin);
+    ch_buf_dispose(&b);
+    assert_int_equal(ch_base64_decode(&b, " TWFu\tTWE= \n", 12), 0);
+    assert_int_equal(b.len, 5);
+    assert_memory_equal(b.data, "ManMa", 5);
+    ch_buf_dispose(&b);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        size_t n = bad[i].len ? bad[i].len : strlen(bad[i].text);
+        assert_int_equal(ch_base64_decode(&b, bad[i].text, n), CH_EPARSE);
+        if (strstr(ch_error_last(), bad[i].says) == NULL)
+            fail_msg("\"%s\": \"%s\" lacks \"%s\"", bad[i].text, ch_error_last(), bad[i].says);
+        ch_buf_dispose(&b);
+    }
+    /* The cap of the buffer bounds what is decoded. */
+    ch_buf_init(&b, 2);
+    assert_int_equal(ch_base64_decode(&b, "QUJD", 4), CH_ETOOBIG);
+    ch_buf_dispose(&b);
+}
+
 /* A file's name as a name: cut at whole characters, within the characters and the bytes
  * given; none when it could be no name. */
 static void test_name_from_file(void **state)
@@ -318,6 +377,7 @@ int main(void)
         cmocka_unit_test(test_buf_cap),
         cmocka_unit_test(test_secure_free_block),
         cmocka_unit_test(test_hex),
+        cmocka_unit_test(test_base64),
         cmocka_unit_test(test_text_lines),
         cmocka_unit_test(test_json_writer),
         cmocka_unit_test(test_name_from_file),

@@ -1101,6 +1101,117 @@ static void test_csr_key_held(void **state)
     ch_store_csr_dispose(&w);
 }
 
+/* A CA held without its key gets it later: imported again with its key (or with the key of a
+ * CSR made here that waits for it) it is the same CA, its name kept, that signs now (1; audited
+ * ca.key_add).  A key that is not its own changes nothing; a CA that has its key stays a
+ * duplicate; another tenant's CA of the same certificate is never touched. */
+static void test_ca_key_later(void **state)
+{
+    ch_svc_csr_req csr_req = {.name = "later csr", .key_type = "p256"};
+    ch_svc_issue_req req = {.profile = "device", .key_type = "p256", .days = 5};
+    char cert_path[1200], key_path[1200], other_key[1200], fe[1200], existing[CH_ID_MAX], *detail;
+    uint8_t *cert, *key, *wrong, *data;
+    size_t cert_len, key_len, wrong_len, len;
+    ch_store_ca bare, theirs, got, again;
+    ch_store_cert leaf, row;
+    ch_store_csr csr;
+    ch_svc_csr_found found;
+
+    (void)state;
+    snprintf(cert_path, sizeof cert_path, "%s/later.pem", dir);
+    snprintf(key_path, sizeof key_path, "%s/later.key", dir);
+    snprintf(other_key, sizeof other_key, "%s/later-other.key", dir);
+    assert_int_equal(tu_sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout '%s' "
+                           "-subj '/CN=Later Root' -days 30 -addext basicConstraints=critical,CA:TRUE "
+                           "-addext keyUsage=critical,keyCertSign,cRLSign -out '%s' 2>/dev/null && "
+                           "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out '%s' 2>/dev/null",
+                           key_path, cert_path, other_key),
+                     0);
+    cert = tu_read(cert_path, &cert_len);
+    key = tu_read(key_path, &key_len);
+    wrong = tu_read(other_key, &wrong_len);
+
+    assert_int_equal(ch_svc_ca_import(svc, &admin_a, "later bare", cert, cert_len, NULL, 0, NULL, &bare, NULL), 0);
+    assert_null(bare.key_id);
+    assert_int_equal(ch_svc_ca_import(svc, &admin_b, "later theirs", cert, cert_len, NULL, 0, NULL, &theirs, NULL),
+                     0);
+    /* Again without a key: a duplicate, which says how the key is added. */
+    assert_int_equal(ch_svc_ca_import(svc, &admin_a, "x", cert, cert_len, NULL, 0, NULL, &got, NULL), CH_EEXISTS);
+    assert_non_null(strstr(ch_error_last(), "import it again with its key"));
+    /* A key that is not its certificate's: refused, nothing changed. */
+    assert_int_equal(ch_svc_ca_import(svc, &admin_a, "x", cert, cert_len, wrong, wrong_len, NULL, &got, NULL),
+                     CH_EINVAL);
+    assert_string_equal(ch_error_field(), "private_key");
+    req.ca_id = bare.id;
+    req.subject.fields.common_name = "early.later.example";
+    assert_int_equal(ch_svc_cert_issue(svc, &admin_a, &req, &leaf), CH_EPOLICY); /* (and the cache holds it so) */
+
+    assert_int_equal(ch_svc_ca_import(svc, &admin_a, "later named", cert, cert_len, key, key_len, NULL, &got, &found),
+                     1);
+    assert_string_equal(got.id, bare.id);
+    assert_string_equal(got.name, "later bare");
+    assert_string_equal(got.cert_id, bare.cert_id);
+    assert_non_null(got.key_id);
+    assert_int_equal(found.id[0], '\0');
+    assert_int_equal(ch_svc_cert_issue(svc, &admin_a, &req, &leaf), 0);
+    assert_string_equal(leaf.ca_id, bare.id);
+    ch_store_cert_dispose(&leaf);
+    assert_int_equal(ch_svc_cert_get(svc, &admin_a, bare.cert_id, &row), 0);
+    assert_string_equal(row.key_id, got.key_id);
+    ch_store_cert_dispose(&row);
+    detail = audit_detail(&admin_a, "ca.key_add", bare.id);
+    assert_non_null(strstr(detail, bare.cert_id));
+    free(detail);
+    /* With its key now: a duplicate again. */
+    assert_int_equal(ch_svc_ca_import(svc, &admin_a, "x", cert, cert_len, key, key_len, NULL, &again, NULL),
+                     CH_EEXISTS);
+    assert_null(strstr(ch_error_last(), "without its private key"));
+
+    /* The other tenant's CA of the same certificate has no key still. */
+    ch_store_ca_dispose(&again);
+    assert_int_equal(ch_svc_ca_get(svc, &admin_b, theirs.id, &again), 0);
+    assert_null(again.key_id);
+    ch_store_ca_dispose(&again);
+
+    /* A CA held without its key while the CSR it was signed for waits: signed twice, the CSR
+     * took its first certificate, so the second became a CA without a key; that certificate
+     * deleted, the CSR waits again, and the CA takes its key. */
+    csr_req.subject.fields.common_name = "Later Issuing CA";
+    assert_int_equal(ch_svc_csr_create(svc, &admin_a, &csr_req, &csr), 0);
+    sign_outside(&csr, "later-issuing-a", true, fe, sizeof fe);
+    memset(&row, 0, sizeof row);
+    assert_int_equal(import_file(fe, NULL, &row, existing, &found), 0);
+    assert_string_equal(found.id, csr.id);
+    sign_outside(&csr, "later-issuing-b", true, fe, sizeof fe);
+    data = tu_read(fe, &len);
+    assert_int_equal(ch_svc_ca_import(svc, &admin_a, "later issuing", data, len, NULL, 0, NULL, &again, &found), 0);
+    assert_null(again.key_id);
+    assert_int_equal(found.id[0], '\0');
+    assert_int_equal(ch_svc_cert_delete(svc, &admin_a, row.id), 0);
+    ch_store_cert_dispose(&row);
+    assert_csr_cert(csr.id, NULL);
+    ch_store_ca_dispose(&got);
+    assert_int_equal(ch_svc_ca_import(svc, &admin_a, "later issuing", data, len, NULL, 0, NULL, &got, &found), 1);
+    assert_string_equal(got.id, again.id);
+    assert_string_equal(got.key_id, csr.key_id);
+    assert_string_equal(found.id, csr.id);
+    assert_true(found.key_taken);
+    assert_csr_cert(csr.id, got.cert_id);
+    detail = audit_detail(&admin_a, "ca.key_add", got.id);
+    assert_non_null(strstr(detail, "\"key_from_csr\":\""));
+    free(detail);
+
+    free(data);
+    ch_store_csr_dispose(&csr);
+    ch_store_ca_dispose(&again);
+    ch_store_ca_dispose(&got);
+    ch_store_ca_dispose(&theirs);
+    ch_store_ca_dispose(&bare);
+    free(wrong);
+    free(key);
+    free(cert);
+}
+
 static void test_key_export_and_db_scan(void **state)
 {
     ch_store_ca root, inter;
@@ -2614,6 +2725,7 @@ int main(void)
         cmocka_unit_test(test_csr_attach),
         cmocka_unit_test(test_csr_key_found),
         cmocka_unit_test(test_csr_key_held),
+        cmocka_unit_test(test_ca_key_later),
         cmocka_unit_test(test_key_export_and_db_scan),
         cmocka_unit_test(test_concurrent_issuing),
         cmocka_unit_test(test_concurrent_rotation),

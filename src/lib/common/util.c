@@ -265,6 +265,66 @@ int ch_unhex(uint8_t *out, size_t max, const char *hex, size_t *len)
     return 0;
 }
 
+static int base64_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+int ch_base64_decode(ch_buf *out, const char *text, size_t len)
+{
+    uint32_t group = 0;
+    size_t digits = 0, pad = 0;
+    bool ended = false;
+    uint8_t bytes[3];
+    int error, v;
+
+    for (size_t at = 0; at < len; at++) {
+        unsigned char c = (unsigned char)text[at];
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+            continue;
+        if (ended || (pad > 0 && c != '='))
+            return ch_error_set(CH_EPARSE, "there is text after the '=' padding that ends base64 (character %zu)",
+                                at + 1);
+        if (c == '=') {
+            /* (padding stands for the last one or two characters of the last group) */
+            if (digits % 4 < 2)
+                return ch_error_set(CH_EPARSE, "'=' (character %zu) is not padding: it comes only at the end, in "
+                                    "place of the last one or two characters of a group of four", at + 1);
+            pad++;
+            v = 0;
+        } else if ((v = base64_value(c)) < 0) {
+            if (c == '-' || c == '_')
+                return ch_error_set(CH_EPARSE, "'%c' (character %zu) is base64url's; standard base64 has '%c' in "
+                                    "its place", c, at + 1, c == '-' ? '+' : '/');
+            if (c >= 0x20 && c < 0x7f)
+                return ch_error_set(CH_EPARSE, "'%c' (character %zu) is not a base64 character", c, at + 1);
+            return ch_error_set(CH_EPARSE, "the byte 0x%02x (character %zu) is not a base64 character", c, at + 1);
+        }
+        group = group << 6 | (uint32_t)v;
+        if (++digits % 4 == 0) {
+            bytes[0] = (uint8_t)(group >> 16);
+            bytes[1] = (uint8_t)(group >> 8);
+            bytes[2] = (uint8_t)group;
+            if ((error = ch_buf_put(out, bytes, 3 - pad)) < 0)
+                return error;
+            group = 0;
+            ended = pad > 0;
+        }
+    }
+    if (digits == 0)
+        return ch_error_set(CH_EPARSE, "there is no base64 text");
+    if (digits % 4 != 0)
+        return ch_error_set(CH_EPARSE, "%zu base64 characters are no whole groups of four: the text is cut short, or "
+                            "its '=' padding is missing", digits);
+    return 0;
+}
+
 void ch_hex_colon(char *out, const uint8_t *in, size_t len)
 {
     static const char digits[] = "0123456789ABCDEF";

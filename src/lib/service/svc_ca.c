@@ -50,6 +50,9 @@ struct ca_links {
     char parent[CH_ID_MAX];      /* "": none known */
     char (*children)[CH_ID_MAX];
     size_t nchildren;
+    char keyless[CH_ID_MAX];     /* the tenant's CA of this very certificate, held without its key,
+                                  * which the key that comes now goes to ("": none; parent and
+                                  * children are then not looked for) */
 };
 
 /* Whether id is start or one of its ancestors among the tenant's CAs. */
@@ -75,7 +78,9 @@ static void ca_links_dispose(struct ca_links *l)
     memset(l, 0, sizeof *l);
 }
 
-static int ca_links_find(ch_svc *svc, const char *tenant_id, const ch_cert *cert, struct ca_links *out)
+/* key_comes: the import brings the CA's key (given, or a CSR's). */
+static int ca_links_find(ch_svc *svc, const char *tenant_id, const ch_cert *cert, bool key_comes,
+                         struct ca_links *out)
 {
     ch_store_ca *all = NULL;
     ch_cert **certs = NULL;
@@ -96,12 +101,22 @@ static int ca_links_find(ch_svc *svc, const char *tenant_id, const ch_cert *cert
         if (all[i].cert_id == NULL || svc_cert_load(svc, tenant_id, all[i].cert_id, &certs[i]) < 0)
             continue;
         /* The same certificate as a CA the tenant has: a second CA of it (two that sign with
-         * one key, two trees of the same issuer) is refused, as a certificate imported twice. */
+         * one key, two trees of the same issuer) is refused, as a certificate imported twice;
+         * one held without its key takes the key that comes now, as a certificate held
+         * without one does. */
         if (certs[i] != NULL && memcmp(ch_cert_sha256(certs[i]), ch_cert_sha256(cert), 32) == 0) {
-            error = ch_error_set_field(CH_EEXISTS, "certificate", "this certificate is CA \"%s\" (%s) already%s",
-                                       all[i].name, all[i].id,
-                                       all[i].key_id == NULL ? " (held without its key: delete it, then import the "
-                                                               "certificate with its key)" : "");
+            if (all[i].key_id == NULL && key_comes) {
+                snprintf(out->keyless, sizeof out->keyless, "%s", all[i].id);
+                error = 0;
+            } else {
+                error = ch_error_set_field(CH_EEXISTS, "certificate", "this certificate is CA \"%s\" (%s) already%s",
+                                           all[i].name, all[i].id,
+                                           all[i].key_id == NULL
+                                               ? ", held without its private key: import it again with its key (the "
+                                                 "key beside the certificate, or a PKCS#12 or JKS file holding both) "
+                                                 "to add the key to it"
+                                               : "");
+            }
             goto done;
         }
     }
@@ -238,6 +253,66 @@ static int ca_tx_run(struct ca_tx *t)
     return error;
 }
 
+/* A key for a CA held without one (the key given, stored sealed, or a CSR's): the CA and its
+ * certificate get it, a CSR it was signed for takes the certificate, audited together. */
+struct ca_key_tx {
+    ch_svc *svc;
+    const ch_actor *actor;
+    const char *ca_id;
+    const ch_key *key;        /* the key given, or NULL: csr's */
+    const ch_store_csr *csr;  /* the CSR it was signed for, or NULL */
+    bool csr_found;           /* csr was found by its key, the import did not name it */
+};
+
+static int ca_key_tx_run(struct ca_key_tx *t)
+{
+    ch_store_ca ca = {0};
+    char key_id[CH_ID_MAX];
+    json_t *d = NULL;
+    char *detail = NULL;
+    int error;
+
+    /* Read again in the transaction: two imports of its key at once add one, the other
+     * answers as a CA that has its key (as the store refuses a key to a certificate that has
+     * one). */
+    if ((error = ch_store_ca_get(t->svc->store, &ca, t->actor->tenant_id, t->ca_id)) < 0)
+        return error;
+    if (ca.key_id != NULL) {
+        error = ch_error_set_field(CH_EEXISTS, "certificate", "this certificate is CA \"%s\" (%s) already", ca.name,
+                                   ca.id);
+        goto done;
+    }
+    if (t->key != NULL) {
+        if ((error = svc_key_put(t->svc, t->actor->tenant_id, t->key, key_id)) < 0)
+            goto done;
+    } else {
+        snprintf(key_id, sizeof key_id, "%s", t->csr->key_id);
+    }
+    if ((error = ch_store_ca_set_cert(t->svc->store, t->actor->tenant_id, ca.id, ca.cert_id, key_id)) < 0)
+        goto done;
+    /* Its certificate, held without a key as well, has it now, which its exports carry; one
+     * that has a key (given it by a certificate import) keeps it. */
+    if ((error = ch_store_cert_set_key(t->svc->store, t->actor->tenant_id, ca.cert_id, key_id)) == CH_ENOTFOUND) {
+        ch_error_clear();
+        error = 0;
+    }
+    if (error < 0)
+        goto done;
+    if (t->csr != NULL && (error = ch_store_csr_attach(t->svc->store, t->actor->tenant_id, t->csr->id, ca.cert_id)) < 0)
+        goto done;
+    d = json_pack("{ss ss}", "name", ca.name, "certificate_id", ca.cert_id);
+    if (d != NULL && t->csr != NULL)
+        json_object_set_new(d, t->csr_found && t->key == NULL ? "key_from_csr" : "csr_id", json_string(t->csr->id));
+    detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
+    error = detail ? svc_audit(t->svc, t->actor, "ca.key_add", "ca", ca.id, detail)
+                   : ch_error_set(CH_ENOMEM, "out of memory");
+done:
+    json_decref(d);
+    free(detail);
+    ch_store_ca_dispose(&ca);
+    return error;
+}
+
 static int ca_row(ch_store_ca *ca, const char *tenant_id, const char *name, const char *parent_id,
                   const char *const *crl, const char *const *ocsp)
 {
@@ -345,7 +420,8 @@ done:
 
 /* What an import does once its certificate is read: the CA of cert with key (given), or with
  * the key of csr (a CSR made here that an outside CA signed; found: the import did not name it,
- * it was found by its key), or without a key. */
+ * it was found by its key), or without a key.  A CA of cert held without its key gets the key
+ * instead, and the answer is 1 (out is that CA, its name kept). */
 static int ca_import_cert(ch_svc *svc, const ch_actor *actor, const char *name, const ch_cert *cert,
                           const ch_key *key, const ch_store_csr *csr, bool found, ch_store_ca *out)
 {
@@ -353,6 +429,7 @@ static int ca_import_cert(ch_svc *svc, const ch_actor *actor, const char *name, 
     ch_store_ca ca = {0};
     struct ca_links links = {0};
     struct ca_tx t;
+    struct ca_key_tx k;
     int error;
 
     if (!ch_cert_is_ca(cert))
@@ -361,8 +438,18 @@ static int ca_import_cert(ch_svc *svc, const ch_actor *actor, const char *name, 
     /* (one found by its key was checked so when found) */
     if (csr != NULL && !found && (error = svc_cert_for_csr(csr, cert)) < 0)
         return error;
-    if ((error = ca_links_find(svc, actor->tenant_id, cert, &links)) < 0 ||
-        (error = svc_cert_row(&row, cert, actor->tenant_id, name, csr ? "csr_signed" : "imported", -1)) < 0 ||
+    if ((error = ca_links_find(svc, actor->tenant_id, cert, key != NULL || csr != NULL, &links)) < 0)
+        goto done;
+    if (links.keyless[0]) {
+        k = (struct ca_key_tx){svc, actor, links.keyless, key, csr, found};
+        SVC_TX(svc, ca_key_tx_run(&k));
+        /* (read with the key it has now at its next use) */
+        svc_ca_forget(svc, actor->tenant_id, links.keyless);
+        if ((error = out ? ch_store_ca_get(svc->store, out, actor->tenant_id, links.keyless) : 0) == 0)
+            error = 1;
+        goto done;
+    }
+    if ((error = svc_cert_row(&row, cert, actor->tenant_id, name, csr ? "csr_signed" : "imported", -1)) < 0 ||
         (error = ca_row(&ca, actor->tenant_id, name, links.parent[0] ? links.parent : NULL, NULL, NULL)) < 0)
         goto done;
     t = (struct ca_tx){svc, actor, key, &row, &ca, false, "ca.import", csr, NULL, &links, found};
@@ -406,7 +493,7 @@ int ch_svc_ca_import(ch_svc *svc, const ch_actor *actor, const char *name, const
         ch_error_clear();
     }
     error = ca_import_cert(svc, actor, name, cert, key, found ? &csr : NULL, found, out);
-    if (error == 0 && found && csr_found != NULL) {
+    if (error >= 0 && found && csr_found != NULL) {
         snprintf(csr_found->id, sizeof csr_found->id, "%s", csr.id);
         csr_found->key_taken = key == NULL;
     }
