@@ -6,7 +6,9 @@
 # file goes.  And a CA held without its key gets it later: imported again with its key (PEM
 # and --key, a PKCS#12 through the CLI, a JKS as data) it is the same CA under its own name,
 # and signs (200, a note, audited ca.key_add); one that has its key stays a 409, and another
-# tenant's CA of the same certificate is never touched.
+# tenant's CA of the same certificate is never touched.  A key given to the certificate of a CA
+# held without one reaches the CA; a CA imported without its key takes the one its certificate
+# is held with.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon.sh"
 . "$(dirname "$0")/keytool.sh"
@@ -225,6 +227,53 @@ if openssl verify -CAfile root.pem -untrusted second.pem second-leaf.pem >/dev/n
 else
     fail "the leaf of the second CA does not verify: $status $(cat "$T/body")"
 fi
+
+# A CA held without its key whose certificate is given its key by a certificate import (the
+# key file beside the certificate): the CA signs with it too, audited as ca.key_add.
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout third.key -subj "/CN=Data Third CA" \
+    -out third.csr 2>/dev/null
+openssl x509 -req -in third.csr -CA root.pem -CAkey root.key -CAcreateserial -days 50 -extfile ca.ext \
+    -out third.pem 2>/dev/null
+third_id=$("${C[@]}" ca import third.pem --name third)
+api POST /api/v1/certificates/import "$(jq -n --arg c "$(cat third.pem)" --arg k "$(cat third.key)" \
+    '{certificate:$c, private_key:$k}')"
+check_eq "a certificate import gives the key to the certificate of a CA held without it" "200 true" \
+    "$status $(body .has_private_key)"
+api GET "/api/v1/cas/$third_id"
+check_eq "and the CA signs with it" "200 true" "$status $(body .can_sign)"
+api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"third.example\"},\"sans\":[\"dns:third.example\"],\"ca_id\":\"$third_id\",\"days\":5}"
+body .pem > third-leaf.pem
+if openssl verify -CAfile root.pem -untrusted third.pem third-leaf.pem >/dev/null 2>&1; then
+    ok "it issues, and its leaf verifies up to the root"
+else
+    fail "the leaf of the third CA does not verify: $status $(cat "$T/body")"
+fi
+api GET "/api/v1/audit?action=ca.key_add&limit=100"
+check_eq "audited as ca.key_add of that CA, by the certificate's import" "certificate.key_add" \
+    "$(body "[.items[] | select(.object_id == \"$third_id\") | .detail | if type == \"string\" then fromjson else . end | .by] | .[0]")"
+
+# The other way round: a CA certificate held as a certificate with its key, then imported as a
+# CA without it: the CA takes the key held, and signs.
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout fourth.key -subj "/CN=Data Fourth CA" \
+    -out fourth.csr 2>/dev/null
+openssl x509 -req -in fourth.csr -CA root.pem -CAkey root.key -CAcreateserial -days 50 -extfile ca.ext \
+    -out fourth.pem 2>/dev/null
+api POST /api/v1/certificates/import "$(jq -n --arg c "$(cat fourth.pem)" --arg k "$(cat fourth.key)" \
+    '{certificate:$c, private_key:$k}')"
+check_eq "a CA's certificate held with its key" "201 true" "$status $(body .has_private_key)"
+api POST /api/v1/cas "$(jq -n --arg c "$(cat fourth.pem)" '{name:"fourth", type:"import", certificate:$c}')"
+check_eq "imported as a CA without its key: it takes the key held" "201 true" "$status $(body .can_sign)"
+fourth_id=$(body .id)
+api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"fourth.example\"},\"sans\":[\"dns:fourth.example\"],\"ca_id\":\"$fourth_id\",\"days\":5}"
+body .pem > fourth-leaf.pem
+if openssl verify -CAfile root.pem -untrusted fourth.pem fourth-leaf.pem >/dev/null 2>&1; then
+    ok "it issues, and its leaf verifies up to the root"
+else
+    fail "the leaf of the fourth CA does not verify: $status $(cat "$T/body")"
+fi
+api GET "/api/v1/audit?action=ca.import&limit=100"
+check_eq "its ca.import entry says the key was the certificate's" true \
+    "$(body "[.items[] | select(.object_id == \"$fourth_id\") | .detail | if type == \"string\" then fromjson else . end | .key_from_certificate] | .[0]")"
 
 # ---- keystore upload: base64 in lines, as base64(1) writes it
 api POST /api/v1/keystores "$(jq -n --arg d "$(b64 web.p12)" '{name:"web store", data:$d, password:"changeit"}')"

@@ -171,6 +171,7 @@ static int ca_tx_run(struct ca_tx *t)
     char key_id[CH_ID_MAX], existing[CH_ID_MAX];
     json_t *d;
     char *detail;
+    bool key_held = false; /* the CA took the key its certificate was held with */
     int error;
 
     if (t->key != NULL) {
@@ -198,6 +199,17 @@ static int ca_tx_run(struct ca_tx *t)
                 CH_ENOTFOUND) {
             ch_error_clear();
             error = 0;
+        }
+        /* Held with its key (imported as a certificate with it) and the CA brings none: the CA
+         * signs with the key held, which it otherwise could not, though certhub has it. */
+        if (error == 0 && t->ca->key_id == NULL && t->rotate == NULL) {
+            ch_store_cert held;
+            if ((error = ch_store_cert_get(t->svc->store, &held, t->actor->tenant_id, existing)) == 0) {
+                if (held.key_id != NULL && (t->ca->key_id = strdup(held.key_id)) == NULL)
+                    error = ch_error_set(CH_ENOMEM, "out of memory");
+                key_held = held.key_id != NULL;
+                ch_store_cert_dispose(&held);
+            }
         }
     }
     if (error < 0)
@@ -246,6 +258,8 @@ static int ca_tx_run(struct ca_tx *t)
     if (d != NULL && t->csr != NULL)
         json_object_set_new(d, t->csr_found && t->key == NULL ? "key_from_csr" : "csr_id",
                             json_string(t->csr->id));
+    if (d != NULL && key_held)
+        json_object_set_new(d, "key_from_certificate", json_true());
     detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
     json_decref(d);
     error = svc_audit(t->svc, t->actor, t->action, "ca", t->ca->id, detail);

@@ -70,13 +70,46 @@ struct key_attach {
     const char *cert_id;
     const char *csr_id;       /* a CSR made here that takes the certificate, or NULL */
     const char *detail;
+    char ca_id[CH_ID_MAX];    /* out: the CA of the certificate, held without its key, that took it */
 };
+
+/* The tenant's CA of this certificate held without its key, if there is one, signs with the key
+ * the certificate is given, as an import of the CA with its key would have made it: the key
+ * reached the certificate and its exports, and the CA still could not sign. */
+static int key_attach_ca(struct key_attach *a)
+{
+    ch_store_ca *all = NULL;
+    size_t n = 0;
+    char *detail = NULL;
+    int error;
+
+    if ((error = ch_store_ca_list(a->svc->store, a->actor->tenant_id, NULL, &all, &n)) < 0)
+        return error;
+    for (size_t i = 0; i < n && error == 0; i++) {
+        json_t *d;
+        if (all[i].key_id != NULL || all[i].cert_id == NULL || strcmp(all[i].cert_id, a->cert_id) != 0)
+            continue;
+        if ((error = ch_store_ca_set_cert(a->svc->store, a->actor->tenant_id, all[i].id, all[i].cert_id, a->key_id)) < 0)
+            break;
+        d = json_pack("{ss ss ss}", "name", all[i].name, "certificate_id", a->cert_id, "by", "certificate.key_add");
+        detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
+        json_decref(d);
+        error = detail ? svc_audit(a->svc, a->actor, "ca.key_add", "ca", all[i].id, detail)
+                       : ch_error_set(CH_ENOMEM, "out of memory");
+        free(detail);
+        if (error == 0)
+            snprintf(a->ca_id, sizeof a->ca_id, "%s", all[i].id);
+    }
+    ch_store_ca_list_free(all, n);
+    return error;
+}
 
 static int key_attach_run(void *arg)
 {
     struct key_attach *a = arg;
     int error;
 
+    a->ca_id[0] = '\0';
     if (a->sealed != NULL && (error = ch_store_key_put(a->svc->store, &a->sealed->row)) < 0)
         return error;
     if ((error = ch_store_cert_set_key(a->svc->store, a->actor->tenant_id, a->cert_id, a->key_id)) < 0)
@@ -85,7 +118,9 @@ static int key_attach_run(void *arg)
     if (a->csr_id != NULL &&
         (error = ch_store_csr_attach(a->svc->store, a->actor->tenant_id, a->csr_id, a->cert_id)) < 0)
         return error;
-    return svc_audit(a->svc, a->actor, "certificate.key_add", "certificate", a->cert_id, a->detail);
+    if ((error = svc_audit(a->svc, a->actor, "certificate.key_add", "certificate", a->cert_id, a->detail)) < 0)
+        return error;
+    return key_attach_ca(a);
 }
 
 /* Seals the key (if any) and writes the audit detail (naming the CSR of this tenant that was
@@ -669,7 +704,8 @@ int ch_svc_cert_import(ch_svc *svc, const ch_actor *actor, const char *name, con
      * one while its CSR was not waiting for it): the key given, or the CSR's found, is added to
      * it, as importing it now would have stored them, and the CSR takes it. */
     if (error == CH_EEXISTS && existing[0] && (key != NULL || csr.id != NULL)) {
-        struct key_attach a = {svc, actor, key ? &sealed : NULL, key ? sealed.id : csr.key_id, existing, csr.id, NULL};
+        struct key_attach a = {svc, actor, key ? &sealed : NULL, key ? sealed.id : csr.key_id, existing, csr.id, NULL,
+                               ""};
         if ((error = key_add_detail(&add_detail, &csr, key == NULL)) < 0)
             goto done;
         a.detail = add_detail;
@@ -677,7 +713,9 @@ int ch_svc_cert_import(ch_svc *svc, const ch_actor *actor, const char *name, con
          * waiting still); a store error is reported as itself. */
         if ((error = svc_commit(svc, key_attach_run, &a)) == CH_ENOTFOUND)
             error = CH_EEXISTS;
-        else if (error == 0 && (error = out ? ch_store_cert_get(svc->store, out, actor->tenant_id, existing) : 0) == 0)
+        else if (error == 0 && a.ca_id[0]) /* (read with its key at its next use) */
+            svc_ca_forget(svc, actor->tenant_id, a.ca_id);
+        if (error == 0 && (error = out ? ch_store_cert_get(svc->store, out, actor->tenant_id, existing) : 0) == 0)
             error = 1;
         if (error == 1)
             csr_found_set(found, &csr, key == NULL);
