@@ -289,18 +289,29 @@ static json_t *ca_json(req *r, const ch_store_ca *ca)
     return o;
 }
 
-/* Reads an optional string member; a wrong type is a 400 naming the field. */
+/* A 400 naming field, whose value v is not of the type msg says.  null is such a value too:
+ * read as the member left out, it made a rename to null a 200 that changed nothing.  (The
+ * settings that take null for "none" say so, and are read by the service.) */
+static void reply_wrong_type(req *r, json_t *v, const char *field, const char *msg)
+{
+    char text[400];
+
+    snprintf(text, sizeof text, "%s%s", msg, json_is_null(v) ? " (null is not taken: leave the field out)" : "");
+    reply_error_msg(r, CH_EINVAL, field, text);
+}
+
+/* Reads an optional string member; a wrong type (null too) is a 400 naming the field. */
 static int get_str(req *r, json_t *body, const char *field, const char **out)
 {
     json_t *v = json_object_get(body, field);
 
     *out = NULL;
-    if (v == NULL || json_is_null(v))
+    if (v == NULL)
         return 0;
     if (!json_is_string(v)) {
         char msg[128];
         snprintf(msg, sizeof msg, "%s must be a string", field);
-        reply_error_msg(r, CH_EINVAL, field, msg);
+        reply_wrong_type(r, v, field, msg);
         return -1;
     }
     *out = json_string_value(v);
@@ -391,7 +402,7 @@ static int get_bool(req *r, json_t *body, const char *field, int *out)
         return 0;
     if (!json_is_boolean(v)) {
         snprintf(msg, sizeof msg, "%s must be true or false", field);
-        reply_error_msg(r, CH_EINVAL, field, msg);
+        reply_wrong_type(r, v, field, msg);
         return -1;
     }
     *out = json_is_true(v);
@@ -408,11 +419,11 @@ static int get_lifetime(req *r, json_t *body, int *days, int64_t *ttl)
     *ttl = 0;
     if (get_int(r, body, "days", 1, 36600, days))
         return -1;
-    if (v == NULL || json_is_null(v))
+    if (v == NULL)
         return 0;
     if (!json_is_string(v)) {
-        reply_error_msg(r, CH_EINVAL, "ttl", "ttl is a string, a whole number and a unit: \"30m\", \"72h\", \"90d\" "
-                                             "(days takes a number of days)");
+        reply_wrong_type(r, v, "ttl", "ttl is a string, a whole number and a unit: \"30m\", \"72h\", \"90d\" "
+                                      "(days takes a number of days)");
         return -1;
     }
     if (ch_ttl_parse(ttl, json_string_value(v), "ttl") < 0) {
@@ -435,11 +446,11 @@ static int get_strings(req *r, json_t *body, const char *field, const char **lis
     size_t i;
 
     *n = 0;
-    if (a == NULL || json_is_null(a))
+    if (a == NULL)
         return 0;
     snprintf(msg, sizeof msg, "%s must be an array of at most %zu strings like %s", field, max, example);
     if (!json_is_array(a) || json_array_size(a) > max) {
-        reply_error_msg(r, CH_EINVAL, field, msg);
+        reply_wrong_type(r, a, field, msg);
         return -1;
     }
     json_array_foreach(a, i, v) {
@@ -691,14 +702,14 @@ static int get_subject(req *r, json_t *body, ch_svc_subject *out)
     json_t *subject = json_object_get(body, "subject");
 
     memset(out, 0, sizeof *out);
-    if (subject == NULL || json_is_null(subject))
+    if (subject == NULL)
         return 0;
     if (json_is_string(subject)) {
         out->dn = json_string_value(subject);
         return 0;
     }
     if (!json_is_object(subject)) {
-        reply_error_msg(r, CH_EINVAL, "subject", "subject must be an object or a DN string");
+        reply_wrong_type(r, subject, "subject", "subject must be an object or a DN string");
         return -1;
     }
     if (only_fields_in(r, subject, F_SUBJECT, "subject") < 0)
@@ -719,11 +730,11 @@ static int get_int(req *r, json_t *body, const char *field, long min, long max, 
     json_t *v = json_object_get(body, field);
     char msg[128];
 
-    if (v == NULL || json_is_null(v))
+    if (v == NULL)
         return 0;
     if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
         snprintf(msg, sizeof msg, "%s must be a whole number from %ld to %ld", field, min, max);
-        reply_error_msg(r, CH_EINVAL, field, msg);
+        reply_wrong_type(r, v, field, msg);
         return -1;
     }
     *out = (int)json_integer_value(v);
@@ -791,8 +802,9 @@ static void tokens_create(req *r)
     {
         json_t *sc = json_object_get(body, "scope");
         /* JSON_ENCODE_ANY: without it a scope that is not an object ("scope": "x") dumped
-         * to NULL and made a token of the whole tenant, wider than the one asked for. */
-        char *scope = sc && !json_is_null(sc) ? json_dumps(sc, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+         * to NULL and made a token of the whole tenant, wider than the one asked for.  A null
+         * one is refused by the service as any other that is not an object. */
+        char *scope = sc ? json_dumps(sc, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
         error = ch_svc_token_create_scoped(r->svc, &r->who.actor, tenant ? t.id : NULL, role, name, scope, expiry,
                                            &token, id);
         free(scope);
@@ -2326,7 +2338,7 @@ static int get_flag(req *r, json_t *body, const char *field, int *out)
     const char *t;
     char msg[96];
 
-    if (v == NULL || json_is_null(v))
+    if (v == NULL)
         return 0;
     if (json_is_boolean(v)) {
         *out = json_is_true(v);
@@ -2339,7 +2351,7 @@ static int get_flag(req *r, json_t *body, const char *field, int *out)
         *out = 0;
     else {
         snprintf(msg, sizeof msg, "%s must be true or false", field);
-        reply_error_msg(r, CH_EINVAL, field, msg);
+        reply_wrong_type(r, v, field, msg);
         return -1;
     }
     return 0;
@@ -2359,7 +2371,7 @@ static int get_status(req *r, json_t *body, int *enabled)
         return -1;
     }
     /* Both given and differing, one would be dropped without a word. */
-    if (json_object_get(body, "enabled") != NULL && !json_is_null(json_object_get(body, "enabled")) &&
+    if (json_object_get(body, "enabled") != NULL &&
         *enabled != (strcmp(status, "enabled") == 0)) {
         reply_error_msg(r, CH_EINVAL, "enabled", "status and enabled say different things: give one of them");
         return -1;

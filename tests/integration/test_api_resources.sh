@@ -265,6 +265,24 @@ api POST /api/v1/tenants '{"name":"   "}'
 blank_name "a tenant named with spaces"
 api POST /api/v1/users '{"name":"\u3000","role":"viewer","password":"correct horse battery"}'
 blank_name "a console user named with an ideographic space"
+# null is no value of these fields (only some settings take it, for "none"): refused as any other
+# wrong type, naming the field, rather than read as the field left out (a rename to null
+# answered 200 and changed nothing).
+api PATCH "/api/v1/certificates/$web" '{"name":null}'
+check_eq "a rename to null: 400 on name" "400 name" "$status $(body .error.field)"
+check_contains "saying null is not taken" "$(body .error.message)" "name must be a string (null is not taken: leave the field out)"
+api PATCH "/api/v1/certificates/$web" '{"auto_renew":null}'
+check_eq "auto_renew null: 400" "400 auto_renew" "$status $(body .error.field)"
+api GET "/api/v1/certificates/$web"
+check_eq "and the certificate is as it was" "web false" "$(body '.name + " " + (.auto_renew | tostring)')"
+for field in days ttl subject sans key_usage ca_id; do
+    api POST /api/v1/certificates "$(jq -cn --arg ca "$issuer" --arg f "$field" '{sans:["dns:null.example"],ca_id:$ca} + {($f):null}')"
+    check_eq "an issuance with $field null: 400 on it" "400 $field" "$status $(body .error.field)"
+done
+api POST /api/v1/tokens '{"role":"viewer","name":"scoped","scope":null}'
+check_eq "a token with scope null: 400 on scope, not a token of the whole tenant" "400 scope" "$status $(body .error.field)"
+api POST /api/v1/csrs '{"subject":{"common_name":"null.example","organization":null}}'
+check_eq "a subject's member null: 400 on it" "400 organization" "$status $(body .error.field)"
 api DELETE "/api/v1/certificates/$web" # (not one of those counted below)
 api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"a\"},\"ca_id\":\"$issuer\",\"days\":\"ten\"}"
 check_eq "wrong type: 400" "400 days" "$status $(body .error.field)"
