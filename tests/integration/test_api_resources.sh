@@ -303,6 +303,19 @@ check_eq "key_cert_sign for a certificate that is no CA: 422" "422 key_usage" "$
 check_contains "saying where CAs are made" "$(body .error.message)" "create CAs through the CA calls"
 api POST /api/v1/certificates '{"subject":' 
 check_eq "malformed JSON: 400" "400 malformed" "$status $(body .error.code)"
+check_contains "called not valid JSON, with jansson's reason and where" "$(body .error.message)" \
+    "the body is not valid JSON: "
+# A number jansson cannot hold makes the text unreadable, not "not an object".
+api POST /api/v1/certificates '{"sans":["dns:big.example"],"days":99999999999999999999}'
+check_eq "a number too big to read: 400 malformed" "400 malformed" "$status $(body .error.code)"
+check_contains "saying the JSON is not valid, why and where" "$(body .error.message)" \
+    "the body is not valid JSON: too big integer near '99999999999999999999' (line 1, column "
+api POST /api/v1/certificates '["dns:array.example"]'
+check_eq "valid JSON that is no object: 400 saying so" "400 the body is not a JSON object" \
+    "$status $(body .error.message | cut -d: -f1)"
+api POST /api/v1/certificates '{"sans":["dns:twice.example"],"days":3,"days":4}'
+check_eq "a field given twice: 400 saying so" "400 the body gives a field twice" \
+    "$status $(body .error.message | cut -d'(' -f1 | sed 's/ $//')"
 api POST /api/v1/certificates "" -H "Content-Type: application/json" --data-binary @/dev/null
 check_eq "an empty JSON body: 400 saying so" "400 the body is empty" "$status $(body .error.message | cut -d: -f1)"
 api POST /api/v1/certificates "" -H "Content-Type: text/xml" --data "<cert/>"
