@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <event2/buffer.h>
@@ -902,19 +903,82 @@ static void ca_get(req *r, const char *id)
     ch_store_ca_dispose(&ca);
 }
 
-static void reply_text(req *r, const char *type, const void *data, size_t len, const char *filename)
+/* A file sent as the answer; disposition, when not NULL, its Content-Disposition. */
+static void reply_file(req *r, const char *type, const void *data, size_t len, const char *disposition)
 {
     struct evbuffer *buf = evbuffer_new();
-    char disp[160];
 
     evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Content-Type", type);
-    if (filename) {
-        snprintf(disp, sizeof disp, "attachment; filename=\"%s\"", filename);
-        evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Content-Disposition", disp);
-    }
+    if (disposition)
+        evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Content-Disposition", disposition);
     evbuffer_add(buf, data, len);
     send_reply(r, 200, "OK", buf);
     evbuffer_free(buf);
+}
+
+static void reply_text(req *r, const char *type, const void *data, size_t len, const char *filename)
+{
+    char disp[160];
+
+    if (filename)
+        snprintf(disp, sizeof disp, "attachment; filename=\"%s\"", filename);
+    reply_file(r, type, data, len, filename ? disp : NULL);
+}
+
+/* (not isalnum: the same in every locale, and never true of a UTF-8 byte) */
+static bool ascii_alnum(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* The Content-Disposition of an exported certificate named name (RFC 6266): the name as a
+ * file's, with ext.  In filename, what every file system and header takes (ASCII letters,
+ * digits, '.', '_', '-'; a run of others one '_', no leading '.'; "certificate" when no letter
+ * or digit is left); when that is not the name, filename* (RFC 8187) gives it in UTF-8, which
+ * browsers prefer.  A name that ends as a certificate file does (web.pem, imported from one)
+ * loses that ending: the export's own is added. */
+static void export_disposition(char *out, size_t cap, const char *name, const char *ext)
+{
+    static const char *const endings[] = {".pem", ".crt", ".cer", ".der", ".p7b", ".p7c", ".p12", ".pfx", ".jks"};
+    char safe[160];
+    size_t len = name ? strlen(name) : 0, n = 0, used;
+    bool alnum = false, same = true, replaced = false;
+
+    for (size_t i = 0; i < sizeof endings / sizeof endings[0]; i++)
+        if (len > 4 && strcasecmp(name + len - 4, endings[i]) == 0) {
+            len -= 4;
+            break;
+        }
+    for (size_t i = 0; i < len && n < sizeof safe - 1; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (ascii_alnum(c) || c == '_' || c == '-' || (c == '.' && n > 0)) {
+            safe[n++] = (char)c;
+            alnum = alnum || ascii_alnum(c);
+            replaced = false;
+            continue;
+        }
+        same = false;
+        if ((c & 0xc0) != 0x80 && !replaced) /* one '_' for a character, or a run of them */
+            safe[n++] = '_';
+        replaced = true;
+    }
+    n -= replaced && n > 0; /* ("web (prod)": "web_prod", not "web_prod_") */
+    safe[n] = '\0';
+    used = (size_t)snprintf(out, cap, "attachment; filename=\"%s.%s\"", alnum ? safe : "certificate", ext);
+    if ((same && alnum) || len == 0 || used >= cap)
+        return;
+    used += (size_t)snprintf(out + used, cap - used, "; filename*=UTF-8''");
+    for (size_t i = 0; i < len && used + 4 < cap; i++) {
+        unsigned char c = (unsigned char)name[i];
+        /* RFC 8187 attr-char as is; a path's separators go as '_' (the file is saved, not placed) */
+        if (c == '/' || c == '\\')
+            out[used++] = '_';
+        else if (ascii_alnum(c) || (c != '\0' && strchr("!#$&+-.^_`|~", c) != NULL))
+            out[used++] = (char)c;
+        else
+            used += (size_t)snprintf(out + used, cap - used, "%%%02X", c);
+    }
+    snprintf(out + used, cap - used, ".%s", ext);
 }
 
 static void ca_chain(req *r, const char *id)
@@ -1224,7 +1288,8 @@ static void certificate_export(req *r, const char *id, bool post)
     json_t *body = NULL;
     ch_svc_export_opts o;
     ch_buf out = CH_BUF_INIT;
-    char filename[64];
+    ch_store_cert c;
+    char disp[2048];
     int error;
 
     if (post && (body = read_json(r, F_EXPORT)) == NULL)
@@ -1239,8 +1304,13 @@ static void certificate_export(req *r, const char *id, bool post)
         reply_error(r, error);
         goto done;
     }
-    snprintf(filename, sizeof filename, "certificate.%s", ch_format_name((ch_format)o.fmt));
-    reply_text(r, format_type((ch_format)o.fmt), out.data, out.len, filename);
+    /* The file is offered under the certificate's name (the export does not hand it back;
+     * deleted meanwhile, it goes as "certificate"). */
+    error = ch_svc_cert_get(r->svc, &r->who.actor, id, &c);
+    export_disposition(disp, sizeof disp, error == 0 ? c.name : NULL, ch_format_name((ch_format)o.fmt));
+    if (error == 0)
+        ch_store_cert_dispose(&c);
+    reply_file(r, format_type((ch_format)o.fmt), out.data, out.len, disp);
 done:
     ch_buf_dispose_secure(&out);
     json_decref(body);
