@@ -2501,7 +2501,7 @@ async function tokensCard() {
       max ? el("p", { class: "muted", id: "nt-bound" }, `This tenant's tokens live at most ${max} days (its max_token_days setting).`) : null],
     "Create", async (form, d) => {
       const lifetime = form.querySelector("#nt-expires").value;
-      const t = await api("POST", "tokens", { name: form.querySelector("#nt-name").value, role: form.querySelector("#nt-role").value,
+      const t = await api("POST", "tokens", { name: form.querySelector("#nt-name").value || undefined, role: form.querySelector("#nt-role").value,
         ...(lifetime ? { expires_in: lifetime } : {}) });
       // Shown this once: only its hash is kept.
       const shown = el("input", { id: "nt-token", readonly: true, value: t.token, "aria-label": "The new token" });

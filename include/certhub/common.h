@@ -108,10 +108,17 @@ size_t ch_utf8_put(char *out, uint32_t c);
  * (U+202A-U+202E, U+2066-U+2069), which reorder the text after them on the screen: a name
  * shown as "invoice-exe.pem" may be another one (CVE-2021-42574).  s is UTF-8 (ch_utf8_valid). */
 size_t ch_utf8_control(const char *s);
+/* The bytes of the character s begins with when it shows as blank space, 0 otherwise: the
+ * space, the no-break and other spaces of Unicode's Zs (U+00A0, U+1680, U+2000-U+200A,
+ * U+202F, U+205F, U+3000), the line and paragraph separators (U+2028, U+2029), and the
+ * zero-width space and no-break space (U+200B, U+FEFF), which show as nothing at all.  The
+ * tab and the newline are controls (ch_utf8_control).  s is UTF-8 (ch_utf8_valid). */
+size_t ch_utf8_space(const char *s);
 /* A file's name as the name of what it brought when none was given: its first max characters
- * (a longer one cut there, whole characters) in out, of out_size bytes; "" when it is not UTF-8
- * or holds a character ch_utf8_control refuses.  A name taken from a file never refuses an
- * upload that named nothing. */
+ * (a longer one cut there, whole characters) without the white space (ch_utf8_space) at either
+ * end, in out, of out_size bytes; "" when it is not UTF-8, holds a character ch_utf8_control
+ * refuses, or is only white space.  A name taken from a file never refuses an upload that
+ * named nothing. */
 void ch_name_from_file(char *out, size_t out_size, const char *file, size_t max);
 /* A URL as those who may not use it see it: its scheme and host, and "/…" for the rest (a
  * webhook's path or query is often its credential, as Slack's and Teams' are; userinfo is). */

@@ -705,6 +705,9 @@ int cmd_remote_cert_export(cli_args *a)
         return cli_fail(a, "--format takes " CH_FORMAT_NAMES_WRITTEN ", not \"%.32s\"", cli_opt(a, "format"));
     if (cli_flag(a, "truststore") && (!keystore || cli_flag(a, "with-key")))
         cli_usage(a, "--truststore goes with --format p12 or jks, without --with-key");
+    if (cli_flag(a, "with-key") && (strcmp(format, "der") == 0 || strcmp(format, "p7b") == 0))
+        cli_usage(a, "--format %s holds certificates only: a key goes out with --format pem --with-key, or in a "
+                     "p12 or jks", format);
     if (cli_flag(a, "legacy") && strcmp(format, "p12") != 0)
         cli_usage(a, "--legacy goes with --format p12");
     if (cli_opt(a, "alias") != NULL && !keystore)
@@ -1450,6 +1453,11 @@ int cmd_remote_keystore_export(cli_args *a)
         json_decref(body);
         cli_usage(a, "--out FILE is required");
     }
+    if (cli_flag(a, "with-key") && (strcmp(format, "der") == 0 || strcmp(format, "p7b") == 0)) {
+        json_decref(body);
+        cli_usage(a, "--format %s holds certificates only: keys go out with --format pem --with-key, or in a p12 "
+                     "or jks", format);
+    }
     if (export_passwords(a, format, NULL, body) != 0)
         goto done;
     if (cli_opt(a, "with-key"))
@@ -2023,11 +2031,19 @@ int cmd_remote_token_create(cli_args *a)
     return 0;
 }
 
+/* The name as the other create commands take it (--name) or as a word after the command. */
 int cmd_remote_tenant_create(cli_args *a)
 {
-    json_t *body = json_pack("{ss}", "name", a->pos[0]), *ans;
-    int rc = remote_call(a, "POST", "tenants", body, &ans, NULL);
+    const char *name = a->npos > 0 ? a->pos[0] : cli_opt(a, "name");
+    json_t *body, *ans;
+    int rc;
 
+    if (a->npos > 0 && cli_opt(a, "name") != NULL)
+        cli_usage(a, "give the tenant's name once: NAME or --name NAME");
+    if (name == NULL)
+        cli_usage(a, "the tenant's name is required: NAME or --name NAME");
+    body = json_pack("{ss}", "name", name);
+    rc = remote_call(a, "POST", "tenants", body, &ans, NULL);
     json_decref(body);
     if (rc != 0)
         return rc;

@@ -188,7 +188,7 @@ static const cli_cmd commands[] = {
     {"user update", cmd_remote_user_update, "NAME [--role admin|operator|viewer] [--password-file F]",
      "change a user's role or reset its password; its sessions end", "role= password-file=", 1, 1},
     {"user delete", cmd_remote_user_delete, "NAME", "remove a console user; its sessions end", "", 1, 1},
-    {"tenant create", cmd_remote_tenant_create, "NAME", "create a tenant", "", 1, 1},
+    {"tenant create", cmd_remote_tenant_create, "NAME | --name NAME", "create a tenant", "name=", 0, 1},
     {"tenant list", cmd_remote_tenant_list, "[--limit N] [--cursor C] [--all]", "list tenants", "limit= cursor= all", 0, 0},
     {"tenant get", cmd_remote_tenant_get, "NAME|ID", "show a tenant", "", 1, 1},
     {"tenant revoke", cmd_remote_tenant_revoke, "NAME|ID",
@@ -385,6 +385,8 @@ static const struct opt_help {
     {NULL, "digest", "sha256 (the default), sha384 or sha512"},
     {"cert renew;", "days", "how long the new certificate is valid, in days (the old one's lifetime without it or --ttl)"},
     {"cert renew;", "ttl", "the new certificate's lifetime as Vault writes it, instead of --days: 30m, 24h, 90d"},
+    {"ca create;", "days", "how long the CA is valid, in days: without it or --ttl, 3650 for a root and 1825 for "
+                           "an intermediate (refused when it would end after its parent: give fewer)"},
     {NULL, "days", "how long it is valid, in days (the profile's default without it)"},
     {NULL, "ttl", "how long it is valid as Vault writes it, instead of --days: 30m, 24h, 90d (5m at least)"},
     {NULL, "path-len", "how many CAs may follow below this one"},

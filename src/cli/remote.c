@@ -256,6 +256,35 @@ int remote_setup_ex(cli_args *a, bool token_optional)
     return 0;
 }
 
+/* Whether the command takes option name (a flag, or one with a value). */
+static bool cli_takes(const cli_args *a, const char *name)
+{
+    size_t n = strlen(name);
+
+    for (const char *p = a->cmd->opts; (p = strstr(p, name)) != NULL; p += n)
+        if ((p == a->cmd->opts || p[-1] == ' ') && (p[n] == '\0' || p[n] == ' ' || p[n] == '='))
+            return true;
+    return false;
+}
+
+/* API fields and the options that give them, where the names differ. */
+static const char *const renamed[][2] = {
+    {"include_key", "with-key"},         {"ca_id", "ca-id"},
+    {"key_type", "key-type"},            {"csr_id", "csr-id"},
+    {"parent_id", "parent"},             {"path_len", "path-len"},
+    {"auto_renew", "auto-renew"},        {"auto_registration", "auto-registration"},
+    {"key_usage", "key-usage"},          {"ext_key_usage", "ext-key-usage"},
+    {"basic_constraints", "basic-constraints"}, {"authority_key_id", "authority-key-id"},
+    {"cap_validity", "cap-validity"},    {"sans", "san"},
+    {"certificate_id", "certificate"},   {"reuse_key", "reuse-key"},
+    {"default_days", "default-days"},    {"default_ttl", "default-ttl"},
+    {"max_days", "max-days"},            {"max_ttl", "max-ttl"},
+    {"allowed_domains", "allowed-domains"}, {"allow_subdomains", "subdomains"},
+    {"allow_wildcards", "wildcards"},    {"allow_ip_sans", "ip-sans"},
+    {"allow_uri_sans", "uri-sans"},      {"allow_sans", "sans"},
+    {"key_types", "key-types"},
+};
+
 const char *remote_option_hint(const cli_args *a, json_t *err)
 {
     const char *field = json_string_value(json_object_get(err, "field"));
@@ -272,6 +301,14 @@ const char *remote_option_hint(const cli_args *a, json_t *err)
         return "; or days or hours from now: 30d, 12h";
     if (field != NULL && (strcmp(field, "since") == 0 || strcmp(field, "until") == 0))
         return "; or days or hours ago: 7d, 12h";
+    /* The API's name for a field that the command takes as an option of another name: the
+     * server's message speaks of the field ("a key goes out in pem (include_key)"). */
+    for (size_t i = 0; field != NULL && i < sizeof renamed / sizeof renamed[0]; i++)
+        if (strcmp(field, renamed[i][0]) == 0 && cli_takes(a, renamed[i][1])) {
+            static _Thread_local char hint[96];
+            snprintf(hint, sizeof hint, "; %s is --%s", renamed[i][0], renamed[i][1]);
+            return hint;
+        }
     /* token create --expires: one option for the API's two fields. */
     if (field != NULL && strcmp(field, "expires_in") == 0 && cli_opt(a, "expires") != NULL)
         return "; --expires also takes a time: 2027-01-01 or 2027-01-01T00:00:00Z";

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <event2/buffer.h>
@@ -290,18 +291,29 @@ static json_t *ca_json(req *r, const ch_store_ca *ca)
     return o;
 }
 
-/* Reads an optional string member; a wrong type is a 400 naming the field. */
+/* A 400 naming field, whose value v is not of the type msg says.  null is such a value too:
+ * read as the member left out, it made a rename to null a 200 that changed nothing.  (The
+ * settings that take null for "none" say so, and are read by the service.) */
+static void reply_wrong_type(req *r, json_t *v, const char *field, const char *msg)
+{
+    char text[400];
+
+    snprintf(text, sizeof text, "%s%s", msg, json_is_null(v) ? " (null is not taken: leave the field out)" : "");
+    reply_error_msg(r, CH_EINVAL, field, text);
+}
+
+/* Reads an optional string member; a wrong type (null too) is a 400 naming the field. */
 static int get_str(req *r, json_t *body, const char *field, const char **out)
 {
     json_t *v = json_object_get(body, field);
 
     *out = NULL;
-    if (v == NULL || json_is_null(v))
+    if (v == NULL)
         return 0;
     if (!json_is_string(v)) {
         char msg[128];
         snprintf(msg, sizeof msg, "%s must be a string", field);
-        reply_error_msg(r, CH_EINVAL, field, msg);
+        reply_wrong_type(r, v, field, msg);
         return -1;
     }
     *out = json_string_value(v);
@@ -392,7 +404,7 @@ static int get_bool(req *r, json_t *body, const char *field, int *out)
         return 0;
     if (!json_is_boolean(v)) {
         snprintf(msg, sizeof msg, "%s must be true or false", field);
-        reply_error_msg(r, CH_EINVAL, field, msg);
+        reply_wrong_type(r, v, field, msg);
         return -1;
     }
     *out = json_is_true(v);
@@ -409,11 +421,11 @@ static int get_lifetime(req *r, json_t *body, int *days, int64_t *ttl)
     *ttl = 0;
     if (get_int(r, body, "days", 1, 36600, days))
         return -1;
-    if (v == NULL || json_is_null(v))
+    if (v == NULL)
         return 0;
     if (!json_is_string(v)) {
-        reply_error_msg(r, CH_EINVAL, "ttl", "ttl is a string, a whole number and a unit: \"30m\", \"72h\", \"90d\" "
-                                             "(days takes a number of days)");
+        reply_wrong_type(r, v, "ttl", "ttl is a string, a whole number and a unit: \"30m\", \"72h\", \"90d\" "
+                                      "(days takes a number of days)");
         return -1;
     }
     if (ch_ttl_parse(ttl, json_string_value(v), "ttl") < 0) {
@@ -436,11 +448,11 @@ static int get_strings(req *r, json_t *body, const char *field, const char **lis
     size_t i;
 
     *n = 0;
-    if (a == NULL || json_is_null(a))
+    if (a == NULL)
         return 0;
     snprintf(msg, sizeof msg, "%s must be an array of at most %zu strings like %s", field, max, example);
     if (!json_is_array(a) || json_array_size(a) > max) {
-        reply_error_msg(r, CH_EINVAL, field, msg);
+        reply_wrong_type(r, a, field, msg);
         return -1;
     }
     json_array_foreach(a, i, v) {
@@ -764,14 +776,14 @@ static int get_subject(req *r, json_t *body, ch_svc_subject *out)
     json_t *subject = json_object_get(body, "subject");
 
     memset(out, 0, sizeof *out);
-    if (subject == NULL || json_is_null(subject))
+    if (subject == NULL)
         return 0;
     if (json_is_string(subject)) {
         out->dn = json_string_value(subject);
         return 0;
     }
     if (!json_is_object(subject)) {
-        reply_error_msg(r, CH_EINVAL, "subject", "subject must be an object or a DN string");
+        reply_wrong_type(r, subject, "subject", "subject must be an object or a DN string");
         return -1;
     }
     if (only_fields_in(r, subject, F_SUBJECT, "subject") < 0)
@@ -792,11 +804,11 @@ static int get_int(req *r, json_t *body, const char *field, long min, long max, 
     json_t *v = json_object_get(body, field);
     char msg[128];
 
-    if (v == NULL || json_is_null(v))
+    if (v == NULL)
         return 0;
     if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
         snprintf(msg, sizeof msg, "%s must be a whole number from %ld to %ld", field, min, max);
-        reply_error_msg(r, CH_EINVAL, field, msg);
+        reply_wrong_type(r, v, field, msg);
         return -1;
     }
     *out = (int)json_integer_value(v);
@@ -864,8 +876,9 @@ static void tokens_create(req *r)
     {
         json_t *sc = json_object_get(body, "scope");
         /* JSON_ENCODE_ANY: without it a scope that is not an object ("scope": "x") dumped
-         * to NULL and made a token of the whole tenant, wider than the one asked for. */
-        char *scope = sc && !json_is_null(sc) ? json_dumps(sc, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+         * to NULL and made a token of the whole tenant, wider than the one asked for.  A null
+         * one is refused by the service as any other that is not an object. */
+        char *scope = sc ? json_dumps(sc, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
         error = ch_svc_token_create_scoped(r->svc, &r->who.actor, tenant ? t.id : NULL, role, name, scope, expiry,
                                            &token, id);
         free(scope);
@@ -995,19 +1008,82 @@ static void ca_get(req *r, const char *id)
     ch_store_ca_dispose(&ca);
 }
 
-static void reply_text(req *r, const char *type, const void *data, size_t len, const char *filename)
+/* A file sent as the answer; disposition, when not NULL, its Content-Disposition. */
+static void reply_file(req *r, const char *type, const void *data, size_t len, const char *disposition)
 {
     struct evbuffer *buf = evbuffer_new();
-    char disp[160];
 
     evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Content-Type", type);
-    if (filename) {
-        snprintf(disp, sizeof disp, "attachment; filename=\"%s\"", filename);
-        evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Content-Disposition", disp);
-    }
+    if (disposition)
+        evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Content-Disposition", disposition);
     evbuffer_add(buf, data, len);
     send_reply(r, 200, "OK", buf);
     evbuffer_free(buf);
+}
+
+static void reply_text(req *r, const char *type, const void *data, size_t len, const char *filename)
+{
+    char disp[160];
+
+    if (filename)
+        snprintf(disp, sizeof disp, "attachment; filename=\"%s\"", filename);
+    reply_file(r, type, data, len, filename ? disp : NULL);
+}
+
+/* (not isalnum: the same in every locale, and never true of a UTF-8 byte) */
+static bool ascii_alnum(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* The Content-Disposition of an exported certificate named name (RFC 6266): the name as a
+ * file's, with ext.  In filename, what every file system and header takes (ASCII letters,
+ * digits, '.', '_', '-'; a run of others one '_', no leading '.'; "certificate" when no letter
+ * or digit is left); when that is not the name, filename* (RFC 8187) gives it in UTF-8, which
+ * browsers prefer.  A name that ends as a certificate file does (web.pem, imported from one)
+ * loses that ending: the export's own is added. */
+static void export_disposition(char *out, size_t cap, const char *name, const char *ext)
+{
+    static const char *const endings[] = {".pem", ".crt", ".cer", ".der", ".p7b", ".p7c", ".p12", ".pfx", ".jks"};
+    char safe[160];
+    size_t len = name ? strlen(name) : 0, n = 0, used;
+    bool alnum = false, same = true, replaced = false;
+
+    for (size_t i = 0; i < sizeof endings / sizeof endings[0]; i++)
+        if (len > 4 && strcasecmp(name + len - 4, endings[i]) == 0) {
+            len -= 4;
+            break;
+        }
+    for (size_t i = 0; i < len && n < sizeof safe - 1; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (ascii_alnum(c) || c == '_' || c == '-' || (c == '.' && n > 0)) {
+            safe[n++] = (char)c;
+            alnum = alnum || ascii_alnum(c);
+            replaced = false;
+            continue;
+        }
+        same = false;
+        if ((c & 0xc0) != 0x80 && !replaced) /* one '_' for a character, or a run of them */
+            safe[n++] = '_';
+        replaced = true;
+    }
+    n -= replaced && n > 0; /* ("web (prod)": "web_prod", not "web_prod_") */
+    safe[n] = '\0';
+    used = (size_t)snprintf(out, cap, "attachment; filename=\"%s.%s\"", alnum ? safe : "certificate", ext);
+    if ((same && alnum) || len == 0 || used >= cap)
+        return;
+    used += (size_t)snprintf(out + used, cap - used, "; filename*=UTF-8''");
+    for (size_t i = 0; i < len && used + 4 < cap; i++) {
+        unsigned char c = (unsigned char)name[i];
+        /* RFC 8187 attr-char as is; a path's separators go as '_' (the file is saved, not placed) */
+        if (c == '/' || c == '\\')
+            out[used++] = '_';
+        else if (ascii_alnum(c) || (c != '\0' && strchr("!#$&+-.^_`|~", c) != NULL))
+            out[used++] = (char)c;
+        else
+            used += (size_t)snprintf(out + used, cap - used, "%%%02X", c);
+    }
+    snprintf(out + used, cap - used, ".%s", ext);
 }
 
 static void ca_chain(req *r, const char *id)
@@ -1336,7 +1412,8 @@ static void certificate_export(req *r, const char *id, bool post)
     json_t *body = NULL;
     ch_svc_export_opts o;
     ch_buf out = CH_BUF_INIT;
-    char filename[64];
+    ch_store_cert c;
+    char disp[2048];
     int error;
 
     if (post && (body = read_json(r, F_EXPORT)) == NULL)
@@ -1351,8 +1428,13 @@ static void certificate_export(req *r, const char *id, bool post)
         reply_error(r, error);
         goto done;
     }
-    snprintf(filename, sizeof filename, "certificate.%s", ch_format_name((ch_format)o.fmt));
-    reply_text(r, format_type((ch_format)o.fmt), out.data, out.len, filename);
+    /* The file is offered under the certificate's name (the export does not hand it back;
+     * deleted meanwhile, it goes as "certificate"). */
+    error = ch_svc_cert_get(r->svc, &r->who.actor, id, &c);
+    export_disposition(disp, sizeof disp, error == 0 ? c.name : NULL, ch_format_name((ch_format)o.fmt));
+    if (error == 0)
+        ch_store_cert_dispose(&c);
+    reply_file(r, format_type((ch_format)o.fmt), out.data, out.len, disp);
 done:
     ch_buf_dispose_secure(&out);
     json_decref(body);
@@ -2462,7 +2544,7 @@ static int get_flag(req *r, json_t *body, const char *field, int *out)
     const char *t;
     char msg[96];
 
-    if (v == NULL || json_is_null(v))
+    if (v == NULL)
         return 0;
     if (json_is_boolean(v)) {
         *out = json_is_true(v);
@@ -2475,7 +2557,7 @@ static int get_flag(req *r, json_t *body, const char *field, int *out)
         *out = 0;
     else {
         snprintf(msg, sizeof msg, "%s must be true or false", field);
-        reply_error_msg(r, CH_EINVAL, field, msg);
+        reply_wrong_type(r, v, field, msg);
         return -1;
     }
     return 0;
@@ -2495,7 +2577,7 @@ static int get_status(req *r, json_t *body, int *enabled)
         return -1;
     }
     /* Both given and differing, one would be dropped without a word. */
-    if (json_object_get(body, "enabled") != NULL && !json_is_null(json_object_get(body, "enabled")) &&
+    if (json_object_get(body, "enabled") != NULL &&
         *enabled != (strcmp(status, "enabled") == 0)) {
         reply_error_msg(r, CH_EINVAL, "enabled", "status and enabled say different things: give one of them");
         return -1;
@@ -2775,21 +2857,22 @@ done:
 static void device_auth(req *r, const char *unused)
 {
     static const char *const F[] = {"chain", "certificate", "username", NULL};
-    json_t *body = read_json(r, F);
+    json_t *body = NULL;
     const char *chain = NULL, *cert = NULL, *username = NULL;
     char scoped[320];
     ch_svc_decision d;
 
     (void)unused;
-    if (body == NULL || get_str(r, body, "chain", &chain) || get_str(r, body, "certificate", &cert) ||
-        get_str(r, body, "username", &username))
-        goto done;
-    /* A decision registers devices and binds certificates: not for a viewer. */
+    /* A decision registers devices and binds certificates: not for a viewer (said before
+     * anything of the body is). */
     if (r->who.actor.role < CH_ROLE_OPERATOR) {
         reply_error_msg(r, CH_EPERM, NULL, "deciding about devices registers them: a broker asks with an operator's "
                         "or an admin's token");
-        goto done;
+        return;
     }
+    if ((body = read_json(r, F)) == NULL || get_str(r, body, "chain", &chain) ||
+        get_str(r, body, "certificate", &cert) || get_str(r, body, "username", &username))
+        goto done;
     if (chain != NULL && cert != NULL) {
         reply_error_msg(r, CH_EINVAL, "certificate", "give chain or certificate (another name for it), not both");
         goto done;
@@ -3499,6 +3582,70 @@ static const struct route {
     {EVHTTP_REQ_DELETE, "profiles/{id}", profile_delete, POOL, NULL},
 };
 
+/* The role each write needs, said before its body is read: a request its caller may not make
+ * is a 403 whatever its fields are, not a 400 about a field (a viewer's PATCH /settings with a
+ * misspelt field was told which fields it takes).  The service checks again, and decides what
+ * turns on more than the role (keys, other tenants, scopes); device_auth says its own. */
+static const struct write_role {
+    void (*handler)(req *r, const char *id);
+    ch_role need;
+    const char *what;
+} write_roles[] = {
+    {h_certificates_issue, CH_ROLE_OPERATOR, "issuing a certificate"},
+    {h_certificate_import, CH_ROLE_OPERATOR, "importing a certificate"},
+    {certificate_rename, CH_ROLE_OPERATOR, "changing a certificate"},
+    {certificate_delete, CH_ROLE_OPERATOR, "deleting a certificate"},
+    {certificate_renew, CH_ROLE_OPERATOR, "renewing a certificate"},
+    {h_cas_create, CH_ROLE_OPERATOR, "creating a CA"},
+    {ca_delete, CH_ROLE_OPERATOR, "deleting a CA"},
+    {ca_rotate, CH_ROLE_OPERATOR, "rotating a CA"},
+    {h_csrs_create, CH_ROLE_OPERATOR, "creating a CSR"},
+    {csr_attach, CH_ROLE_OPERATOR, "attaching a certificate to a CSR"},
+    {csr_delete, CH_ROLE_OPERATOR, "deleting a CSR"},
+    {h_keystores_upload, CH_ROLE_OPERATOR, "adding a keystore"},
+    {keystore_entry_add, CH_ROLE_OPERATOR, "changing a keystore"},
+    {keystore_entry_rename, CH_ROLE_OPERATOR, "changing a keystore"},
+    {keystore_entry_delete, CH_ROLE_OPERATOR, "changing a keystore"},
+    {keystore_delete, CH_ROLE_OPERATOR, "deleting a keystore"},
+    {trusted_add, CH_ROLE_OPERATOR, "adding a trusted certificate"},
+    {trusted_bulk, CH_ROLE_OPERATOR, "adding trusted certificates"},
+    {trusted_update, CH_ROLE_OPERATOR, "changing a trusted certificate"},
+    {trusted_delete, CH_ROLE_OPERATOR, "deleting a trusted certificate"},
+    {trusted_code, CH_ROLE_OPERATOR, "asking for a verification code"},
+    {trusted_verify, CH_ROLE_OPERATOR, "verifying a trusted certificate"},
+    {users_create, CH_ROLE_ADMIN, "creating a user"},
+    {user_update, CH_ROLE_ADMIN, "changing a user"},
+    {user_delete, CH_ROLE_ADMIN, "removing a user"},
+    {settings_update, CH_ROLE_ADMIN, "changing settings"},
+    {device_register, CH_ROLE_OPERATOR, "registering devices"},
+    {device_update, CH_ROLE_OPERATOR, "blocking devices"},
+    {device_delete, CH_ROLE_OPERATOR, "deleting devices"},
+    {h_tenants_create, CH_ROLE_ADMIN, "creating a tenant"},
+    {tenant_revoke, CH_ROLE_ADMIN, "revoking a tenant"},
+    {tenant_update, CH_ROLE_ADMIN, "changing a tenant"},
+    {h_tokens_create, CH_ROLE_ADMIN, "creating a token"},
+    {token_revoke, CH_ROLE_ADMIN, "revoking a token"},
+    {profiles_create, CH_ROLE_OPERATOR, "creating a profile"},
+    {profile_update, CH_ROLE_OPERATOR, "changing a profile"},
+    {profile_delete, CH_ROLE_OPERATOR, "deleting a profile"},
+};
+
+/* Whether the caller lacks the role the route's handler needs: then answered 403. */
+static bool role_refused(req *r, void (*handler)(req *r, const char *id))
+{
+    int error;
+
+    for (size_t k = 0; k < sizeof write_roles / sizeof write_roles[0]; k++)
+        if (write_roles[k].handler == handler) {
+            if ((error = ch_svc_role_need(&r->who.actor, write_roles[k].need, write_roles[k].what)) < 0) {
+                reply_error(r, error);
+                return true;
+            }
+            return false;
+        }
+    return false;
+}
+
 static const char *method_name(enum evhttp_cmd_type m)
 {
     switch (m) {
@@ -3842,6 +3989,8 @@ static void dispatch(req *r, size_t *route_index)
         *route_index = i + 1;
         if (r->who.scope[0] && !scoped_route_allowed(r, routes[i].pattern, id))
             return reply_error_msg(r, CH_EPERM, NULL, "this token is limited to the objects named in its scope");
+        if (role_refused(r, routes[i].handler))
+            return;
         if (query_params_known(r, method_name(m), routes[i].pattern, routes[i].params,
                                tenant_readable(m, routes[i].pattern)) < 0)
             return;

@@ -300,13 +300,25 @@ json_t *read_json(req *r, const char *const *allowed)
         return NULL;
     }
     j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (j == NULL || !json_is_object(j)) {
-        /* jansson names its own flag for a NUL in a string; say what it is instead. */
-        snprintf(msg, sizeof msg, "the body is not a JSON object%s%s", j ? "" : ": ",
-                 j ? "" : strstr(jerr.text, "JSON_ALLOW_NUL") ? "a string holds \\u0000, which no field takes"
-                                                               : jerr.text);
-        json_decref(j);
+    if (j == NULL) {
+        /* Text that does not parse is not called "not an object" (a number too big for jansson
+         * read as that): jansson's reason and where.  It names its own flag for a NUL in a
+         * string; say what it is instead. */
+        if (strstr(jerr.text, "JSON_ALLOW_NUL"))
+            snprintf(msg, sizeof msg, "the body is not valid JSON: a string holds \\u0000, which no field takes");
+        else if (strstr(jerr.text, "duplicate object key"))
+            snprintf(msg, sizeof msg, "the body gives a field twice (%s, line %d, column %d): give each once",
+                     jerr.text, jerr.line, jerr.column);
+        else
+            snprintf(msg, sizeof msg, "the body is not valid JSON: %s (line %d, column %d)", jerr.text, jerr.line,
+                     jerr.column);
         reply_error_msg(r, CH_EPARSE, NULL, msg);
+        return NULL;
+    }
+    if (!json_is_object(j)) {
+        json_decref(j);
+        reply_error_msg(r, CH_EPARSE, NULL, "the body is not a JSON object: the request's fields go in one, {} when "
+                                            "none is needed");
         return NULL;
     }
     if (allowed && only_fields_in(r, j, allowed, NULL) < 0) {

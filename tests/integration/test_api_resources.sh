@@ -220,6 +220,70 @@ api POST /api/v1/csrs '{"name":"c1\u009b2Jx","subject":{"common_name":"c1.exampl
 check_eq "a name with a C1 control (CSI): 400" "400 name" "$status $(body .error.field)"
 api POST /api/v1/users '{"name":"esc\u001b[2J","role":"viewer","password":"correct horse battery"}'
 check_eq "a console user's name with an escape: 400" "400 name" "$status $(body .error.field)"
+# A name that is blank shows as nothing in a list, and one with white space at an end as another
+# that looks the same: every kind of object refuses them, 400 naming the field and saying what
+# is accepted (they are refused, not trimmed: what is stored is what was sent).
+api POST /api/v1/certificates "{\"name\":\"web\",\"sans\":[\"dns:names.example\"],\"ca_id\":\"$issuer\"}"
+web=$(body .id)
+api PATCH "/api/v1/certificates/$web" '{"name":"   "}'
+check_eq "a certificate renamed to spaces: 400" "400 name" "$status $(body .error.field)"
+check_contains "saying what is wrong and what is taken" "$(body .error.message)" \
+    "the name is only white space: give 1 to 128 characters, not all of them spaces"
+api GET "/api/v1/certificates/$web"
+check_eq "and its name is as it was" "web" "$(body .name)"
+api PATCH "/api/v1/certificates/$web" '{"name":" web"}'
+check_eq "a name that begins with a space: 400" "400 the name begins with white space" \
+    "$status $(body .error.message | cut -d: -f1)"
+api PATCH "/api/v1/certificates/$web" '{"name":"web\u00a0"}'
+check_eq "one that ends with a no-break space: 400" "400 the name ends with white space" \
+    "$status $(body .error.message | cut -d: -f1)"
+api PATCH "/api/v1/certificates/$web" '{"name":"web one"}'
+check_eq "a space inside a name is a name's" "200 web one" "$status $(body .name)"
+api PATCH "/api/v1/certificates/$web" '{"name":"web"}'
+blank_name() { # WHAT: checks the answer of the api call before it
+    check_eq "$1: 400 on its name" "400 name" "$status $(body .error.field)"
+}
+api POST /api/v1/certificates "{\"name\":\"\\u3000\",\"sans\":[\"dns:blank.example\"],\"ca_id\":\"$issuer\"}"
+blank_name "a certificate issued with an ideographic space for a name"
+api POST "/api/v1/certificates/import?name=%20%20" "" -H "Content-Type: application/x-pem-file" --data-binary @"$data/ca.pem"
+blank_name "a certificate imported with spaces for a name"
+api POST /api/v1/cas '{"name":"  ","type":"root","subject":{"common_name":"Blank Root"}}'
+blank_name "a CA named with spaces"
+api POST /api/v1/csrs '{"name":"\u200b","subject":{"common_name":"blank.example"}}'
+blank_name "a CSR named with a zero-width space"
+api POST /api/v1/keystores "{\"name\":\" \",\"certificate_id\":\"$web\",\"format\":\"p12\"}"
+blank_name "a keystore named with a space"
+api POST /api/v1/trusted-certificates "" -F "file=@$data/ca.pem" -F "name=   "
+blank_name "a trusted certificate named with spaces"
+api POST /api/v1/profiles '{"name":"  ","key_usage":["digital_signature"]}'
+blank_name "a profile named with spaces"
+api POST /api/v1/tokens '{"role":"viewer","name":" "}'
+blank_name "a token named with a space"
+api POST /api/v1/tokens '{"role":"viewer","name":""}'
+blank_name "a token with an empty name (one without a name leaves it out)"
+api POST /api/v1/tenants '{"name":"   "}'
+blank_name "a tenant named with spaces"
+api POST /api/v1/users '{"name":"\u3000","role":"viewer","password":"correct horse battery"}'
+blank_name "a console user named with an ideographic space"
+# null is no value of these fields (only some settings take it, for "none"): refused as any other
+# wrong type, naming the field, rather than read as the field left out (a rename to null
+# answered 200 and changed nothing).
+api PATCH "/api/v1/certificates/$web" '{"name":null}'
+check_eq "a rename to null: 400 on name" "400 name" "$status $(body .error.field)"
+check_contains "saying null is not taken" "$(body .error.message)" "name must be a string (null is not taken: leave the field out)"
+api PATCH "/api/v1/certificates/$web" '{"auto_renew":null}'
+check_eq "auto_renew null: 400" "400 auto_renew" "$status $(body .error.field)"
+api GET "/api/v1/certificates/$web"
+check_eq "and the certificate is as it was" "web false" "$(body '.name + " " + (.auto_renew | tostring)')"
+for field in days ttl subject sans key_usage ca_id; do
+    api POST /api/v1/certificates "$(jq -cn --arg ca "$issuer" --arg f "$field" '{sans:["dns:null.example"],ca_id:$ca} + {($f):null}')"
+    check_eq "an issuance with $field null: 400 on it" "400 $field" "$status $(body .error.field)"
+done
+api POST /api/v1/tokens '{"role":"viewer","name":"scoped","scope":null}'
+check_eq "a token with scope null: 400 on scope, not a token of the whole tenant" "400 scope" "$status $(body .error.field)"
+api POST /api/v1/csrs '{"subject":{"common_name":"null.example","organization":null}}'
+check_eq "a subject's member null: 400 on it" "400 organization" "$status $(body .error.field)"
+api DELETE "/api/v1/certificates/$web" # (not one of those counted below)
 api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"a\"},\"ca_id\":\"$issuer\",\"days\":\"ten\"}"
 check_eq "wrong type: 400" "400 days" "$status $(body .error.field)"
 api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"a\"},\"ca_id\":\"$issuer\",\"key_usage\":[\"signing\"]}"
@@ -239,6 +303,19 @@ check_eq "key_cert_sign for a certificate that is no CA: 422" "422 key_usage" "$
 check_contains "saying where CAs are made" "$(body .error.message)" "create CAs through the CA calls"
 api POST /api/v1/certificates '{"subject":' 
 check_eq "malformed JSON: 400" "400 malformed" "$status $(body .error.code)"
+check_contains "called not valid JSON, with jansson's reason and where" "$(body .error.message)" \
+    "the body is not valid JSON: "
+# A number jansson cannot hold makes the text unreadable, not "not an object".
+api POST /api/v1/certificates '{"sans":["dns:big.example"],"days":99999999999999999999}'
+check_eq "a number too big to read: 400 malformed" "400 malformed" "$status $(body .error.code)"
+check_contains "saying the JSON is not valid, why and where" "$(body .error.message)" \
+    "the body is not valid JSON: too big integer near '99999999999999999999' (line 1, column "
+api POST /api/v1/certificates '["dns:array.example"]'
+check_eq "valid JSON that is no object: 400 saying so" "400 the body is not a JSON object" \
+    "$status $(body .error.message | cut -d: -f1)"
+api POST /api/v1/certificates '{"sans":["dns:twice.example"],"days":3,"days":4}'
+check_eq "a field given twice: 400 saying so" "400 the body gives a field twice" \
+    "$status $(body .error.message | cut -d'(' -f1 | sed 's/ $//')"
 api POST /api/v1/certificates "" -H "Content-Type: application/json" --data-binary @/dev/null
 check_eq "an empty JSON body: 400 saying so" "400 the body is empty" "$status $(body .error.message | cut -d: -f1)"
 api POST /api/v1/certificates "" -H "Content-Type: text/xml" --data "<cert/>"

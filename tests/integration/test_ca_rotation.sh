@@ -5,6 +5,7 @@
 # certificates from before and after the rotation.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon.sh"
+. "$(dirname "$0")/keytool.sh"
 
 start_daemon
 TOKEN=$(cat "$data/admin-token")
@@ -64,6 +65,19 @@ curl -s -o bundle.jks --cacert "$data/ca.pem" -H "Authorization: Bearer $TOKEN" 
 check_eq "the same as a JKS truststore keytool reads" 3 "$(keytool -list -keystore bundle.jks -storepass changeit 2>/dev/null | grep -c trustedCertEntry)"
 curl -s -o bundle.p12 --cacert "$data/ca.pem" -H "Authorization: Bearer $TOKEN" -H "Certhub-Password: changeit" "https://localhost:$port/api/v1/bundles/default?format=p12"
 check_eq "and as a PKCS#12 truststore keytool reads" 3 "$(keytool -list -keystore bundle.p12 -storepass changeit -storetype PKCS12 2>/dev/null | grep -c trustedCertEntry)"
+# keytool -list names each entry by the CA it is (its common name, in lower case as keytool
+# lists aliases), not ca-1...ca-N; the rotated CA's two certificates have the same name, and
+# the one after the other in the bundle (soonest to end first) is -2.
+aliases() { kt -list -keystore "$@" -storepass changeit | sed -n 's/, [A-Z][a-z]* [0-9]*, [0-9]*, trustedCertEntry, *$//p' | LC_ALL=C sort | paste -sd'|'; }
+want="certhub quickstart issuing ca - not for production|certhub quickstart issuing ca - not for production-2|certhub quickstart root ca - not for production"
+check_eq "the JKS truststore's aliases are its CAs' names" "$want" "$(aliases bundle.jks)"
+check_eq "and the PKCS#12's" "$want" "$(aliases bundle.p12 -storetype PKCS12)"
+sha_of() { api GET "/api/v1/certificates/$1"; body .sha256; }
+kt_sha() { kt -list -keystore bundle.jks -storepass changeit -alias "$1" | sed -n 's/.*(SHA-256): //p' | tr -d ':' | tr 'A-F' 'a-f'; }
+check_eq "the two issuing ones are the CA's old and new certificates" \
+    "$( (sha_of "$old_cert"; sha_of "$new_cert") | sort | paste -sd' ')" \
+    "$( (kt_sha 'certhub quickstart issuing ca - not for production'
+        kt_sha 'certhub quickstart issuing ca - not for production-2') | sort | paste -sd' ')"
 api GET "/api/v1/bundles/default?format=jks"
 check_eq "a truststore needs a password" "400 password" "$status $(body .error.field)"
 api GET /api/v1/bundles/other

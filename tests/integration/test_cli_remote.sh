@@ -78,8 +78,18 @@ expect_error "cert export --format misspelt: the format named as given, every na
 expect_error "cert export --format jceks (read, not written): the same list" \
     '--format takes pem, der (cer, crt), p7b (p7c, pkcs7), p12 (pfx, pkcs12) or jks, not "jceks"' -- \
     remote cert export "$id" --format jceks --out never.jceks
-expect_error "--with-key with DER: the server's reason" "der and p7b hold certificates only" -- \
+# In the CLI's own words (the server's speak of include_key), before anything is asked.
+expect_usage "--with-key with DER: refused in the CLI's terms" \
+    "--format der holds certificates only: a key goes out with --format pem --with-key, or in a p12 or jks" -- \
     remote cert export "$id" --format der --with-key --out never.der
+check_eq "(no API field named)" "" "$(grep -o include_key "$T/stderr" || true)"
+expect_usage "keystore export too" "--format p7b holds certificates only" -- \
+    remote keystore export kst_none --format p7b --with-key --out never.p7b
+# A server's message names an API field; the option that gives it is said beside it.
+expect_error "a field of the API the command takes under another name: the option named" \
+    "(HTTP 400); key_usage is --key-usage" -- remote cert issue --subject CN=ku.example --key-usage signing
+check_contains "ca create --help says the lifetime a CA gets without --days" "$("$CERTHUB" ca create --help)" \
+    "without it or --ttl, 3650 for a root and 1825 for an intermediate"
 expect_usage "--format p12 without a password" "--format p12 needs --password-file" -- \
     env -u CERTHUB_PASSWORD "$CERTHUB" --server "https://localhost:$port" --token-file "$data/admin-token" \
     --ca-file "$data/ca.pem" cert export "$id" --format p12 --out never.p12
@@ -201,7 +211,18 @@ check_eq "token get" "viewer" "$(remote token get "$tok_id" | awk '$1 == "role" 
 remote token revoke "$tok_id" >/dev/null
 expect_error "a revoked token stops working" "revoked" -- \
     "$CERTHUB" --server "https://localhost:$port" --token-file viewer-token --ca-file "$data/ca.pem" cert list
+revoked_at=$(remote --output json token get "$tok_id" | jq -r .revoked_at)
+expect_error "revoking it again: said to be revoked already, and when, not \"no such token\"" \
+    "the token $tok_id was revoked already, at $revoked_at (HTTP 404)" -- remote token revoke "$tok_id"
+expect_error "a token that never was: no such token" "no such active token (HTTP 404)" -- \
+    remote token revoke tok_nonesuch
 remote tenant create lab >/dev/null
+check_contains "tenant create --name, as the other create commands take a name" \
+    "$(remote --output json tenant create --name lab2 | jq -r .name)" "lab2"
+expect_usage "tenant create with a name twice" "give the tenant's name once" -- \
+    remote tenant create lab3 --name lab3
+expect_usage "tenant create without a name" "the tenant's name is required: NAME or --name NAME" -- \
+    remote tenant create
 check_contains "tenant list" "$(remote tenant list)" "lab"
 check_eq "tenant get, by name" "active" "$(remote tenant get lab | awk '$1 == "status" {print $2}')"
 check_eq "tenant revoke" "revoked lab" "$(remote tenant revoke lab)"

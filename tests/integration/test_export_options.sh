@@ -196,4 +196,28 @@ expect_error "an alias the server refuses: its message" "the alias contains a co
 check_eq "nothing written by the refusals" "" "$(ls never.* 2>/dev/null || true)"
 check_eq "and no key exported by them" "$before" "$(key_exports)"
 
+# ---- the file's name and the p7b's encoding
+# disposition FORMAT: the Content-Disposition of the certificate's export in that format.
+disposition() {
+    api GET "/api/v1/certificates/$id/export?format=$1" "" -D "$T/headers"
+    [ "$status" = 200 ] || fail "export as $1: $status"
+    tr -d '\r' <"$T/headers" | sed -n 's/^[Cc]ontent-[Dd]isposition: //p'
+}
+check_eq "an export is offered under the certificate's name" 'attachment; filename="web.pem"' "$(disposition pem)"
+api PATCH "/api/v1/certificates/$id" '{"name":"Web Server (prod) é/1"}'
+check_eq "a name made safe for a file, and given in UTF-8 too (RFC 6266 filename*)" \
+    "attachment; filename=\"Web_Server_prod_1.der\"; filename*=UTF-8''Web%20Server%20%28prod%29%20%C3%A9_1.der" \
+    "$(disposition der)"
+api PATCH "/api/v1/certificates/$id" '{"name":"証明書"}'
+check_eq "a name with no ASCII letter or digit: certificate, and the name in filename*" \
+    "attachment; filename=\"certificate.p7b\"; filename*=UTF-8''%E8%A8%BC%E6%98%8E%E6%9B%B8.p7b" "$(disposition p7b)"
+cp "$T/body" web.p7b
+check_eq "p7b is DER (a SEQUENCE's tag first), as the spec says" "30" "$(head -c 1 web.p7b | od -An -tx1 | tr -d ' ')"
+check_eq "and openssl reads it as DER PKCS#7: the certificate, its issuer and the root" 3 \
+    "$(openssl pkcs7 -inform DER -in web.p7b -print_certs | grep -c '^subject=')"
+api PATCH "/api/v1/certificates/$id" '{"name":"web.pem"}'
+check_eq "a name that ends as a certificate file does: the export's own ending instead" \
+    'attachment; filename="web.der"' "$(disposition der)"
+api PATCH "/api/v1/certificates/$id" '{"name":"web"}'
+
 done_testing

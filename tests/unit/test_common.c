@@ -220,6 +220,18 @@ static void test_hex(void **state)
     assert_int_equal(ch_utf8_control("\xd7\xa9"), 0);                /* a Hebrew letter */
     assert_int_equal(ch_utf8_control(""), 0);
     assert_int_equal(ch_utf8_control("a"), 0);
+    /* What shows blank: the spaces of Unicode and the zero-width ones; not a letter, a tab (a
+     * control), nor the joiners that scripts and emoji need. */
+    assert_int_equal(ch_utf8_space(" x"), 1);
+    assert_int_equal(ch_utf8_space("\xc2\xa0"), 2);     /* U+00A0 */
+    assert_int_equal(ch_utf8_space("\xe3\x80\x80"), 3); /* U+3000 */
+    assert_int_equal(ch_utf8_space("\xe2\x80\x8b"), 3); /* U+200B */
+    assert_int_equal(ch_utf8_space("\xe2\x80\xaf"), 3); /* U+202F */
+    assert_int_equal(ch_utf8_space("\xef\xbb\xbf"), 3); /* U+FEFF */
+    assert_int_equal(ch_utf8_space("\xe2\x80\x8d"), 0); /* U+200D, the joiner */
+    assert_int_equal(ch_utf8_space("\t"), 0);
+    assert_int_equal(ch_utf8_space("a"), 0);
+    assert_int_equal(ch_utf8_space(""), 0);
 }
 
 /* Standard base64, with line breaks as base64(1) and PEM write them; every other text refused
@@ -303,6 +315,13 @@ static void test_name_from_file(void **state)
     ch_name_from_file(out, sizeof out, "raw\xff.pem", 128);
     assert_string_equal(out, "");
     ch_name_from_file(out, sizeof out, "", 128);
+    assert_string_equal(out, "");
+    /* white space at the ends left out (a name is refused with it), a blank one none */
+    ch_name_from_file(out, sizeof out, " web .pem\xc2\xa0", 128);
+    assert_string_equal(out, "web .pem");
+    ch_name_from_file(out, sizeof out, "my cert", 3); /* cut after the space */
+    assert_string_equal(out, "my");
+    ch_name_from_file(out, sizeof out, " \xe3\x80\x80 ", 128);
     assert_string_equal(out, "");
 }
 

@@ -85,13 +85,16 @@ size_t ch_utf8_chars(const char *s)
 
 void ch_name_from_file(char *out, size_t out_size, const char *file, size_t max)
 {
-    size_t used = 0, n = 0, c;
+    size_t used = 0, n = 0, c, kept = 0;
 
     if (out_size == 0)
         return;
     out[0] = '\0';
     if (!ch_utf8_valid(file))
         return;
+    /* (a name is refused with white space at either end: one taken from a file goes without) */
+    while ((c = ch_utf8_space(file)) > 0)
+        file += c;
     for (const char *p = file; *p && n < max; p += c, n++) {
         if (ch_utf8_control(p) > 0) {
             out[0] = '\0';
@@ -102,8 +105,10 @@ void ch_name_from_file(char *out, size_t out_size, const char *file, size_t max)
             break;
         memcpy(out + used, p, c);
         used += c;
+        if (ch_utf8_space(p) == 0)
+            kept = used;
     }
-    out[used] = '\0';
+    out[kept] = '\0';
 }
 
 size_t ch_utf8_char_len(const char *s)
@@ -167,6 +172,24 @@ size_t ch_utf8_control(const char *s)
         return 2;
     /* U+202A-U+202E: E2 80 AA-AE; U+2066-U+2069: E2 81 A6-A9 */
     if (p[0] == 0xe2 && ((p[1] == 0x80 && p[2] >= 0xaa && p[2] <= 0xae) || (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9)))
+        return 3;
+    return 0;
+}
+
+size_t ch_utf8_space(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    if (p[0] == ' ')
+        return 1;
+    if (p[0] == 0xc2 && p[1] == 0xa0)
+        return 2;
+    if ((p[0] == 0xe1 && p[1] == 0x9a && p[2] == 0x80) ||                          /* U+1680 */
+        (p[0] == 0xe2 && p[1] == 0x80 && ((p[2] >= 0x80 && p[2] <= 0x8b) ||       /* U+2000-U+200B */
+                                          p[2] == 0xa8 || p[2] == 0xa9 || p[2] == 0xaf)) || /* U+2028, 2029, 202F */
+        (p[0] == 0xe2 && p[1] == 0x81 && p[2] == 0x9f) ||                          /* U+205F */
+        (p[0] == 0xe3 && p[1] == 0x80 && p[2] == 0x80) ||                          /* U+3000 */
+        (p[0] == 0xef && p[1] == 0xbb && p[2] == 0xbf))                            /* U+FEFF */
         return 3;
     return 0;
 }

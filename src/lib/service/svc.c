@@ -205,6 +205,11 @@ int svc_need(const ch_actor *actor, ch_role role, const char *what)
     return 0;
 }
 
+int ch_svc_role_need(const ch_actor *actor, ch_role role, const char *what)
+{
+    return svc_need(actor, role, what);
+}
+
 int svc_check_text(const char *field, const char *text, size_t max)
 {
     if (text == NULL)
@@ -220,6 +225,20 @@ int svc_check_text(const char *field, const char *text, size_t max)
         if (ch_utf8_control(p) > 0)
             return ch_error_set_field(CH_EINVAL, field, "the %s contains a control character (a newline, a tab, "
                                       "an escape, a right-to-left override...)", field);
+    /* A blank one shows as nothing in a list, and one with a space at an end as another that
+     * looks the same: refused, not trimmed, so that what is stored is what was sent. */
+    {
+        const char *end = text; /* past the last character that is not a space */
+        for (const char *p = text; *p; p += ch_utf8_char_len(p))
+            if (ch_utf8_space(p) == 0)
+                end = p + ch_utf8_char_len(p);
+        if (end == text)
+            return ch_error_set_field(CH_EINVAL, field, "the %s is %s: give 1 to %zu characters, not all of them "
+                                      "spaces", field, *text ? "only white space" : "empty", max);
+        if (ch_utf8_space(text) > 0 || *end != '\0')
+            return ch_error_set_field(CH_EINVAL, field, "the %s %s with white space: give it without spaces at "
+                                      "either end", field, ch_utf8_space(text) > 0 ? "begins" : "ends");
+    }
     return 0;
 }
 

@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <openssl/objects.h>
 
 #include "certhub/formats.h"
 
@@ -698,6 +699,35 @@ static bool in_bundle(const ch_store_cert *c, const ch_store_cert *all, size_t n
     return false;
 }
 
+/* Adds a bundle's CA certificate to its JKS or PKCS#12 truststore under an alias that says
+ * which CA it is in `keytool -list`: its subject's common name as keytool lists aliases (in
+ * lower case), "ca" without one, and "-2", "-3"... after one taken already (a rotated CA's old
+ * and new certificates have the same subject; the bundle's order, soonest to end first,
+ * decides which is which). */
+static int bundle_add(ch_keystore *ks, ch_cert *cert)
+{
+    char *cn = NULL, base[520], alias[540];
+    int error;
+
+    /* (a name's rules: whole characters, no control character, no white space at the ends) */
+    base[0] = '\0';
+    if (ch_cert_subject_get(&cn, cert, NID_commonName) == 0)
+        ch_name_from_file(base, sizeof base, cn, 128);
+    free(cn);
+    ch_error_clear();
+    if (base[0] == '\0')
+        snprintf(base, sizeof base, "ca");
+    for (char *p = base; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p + 32);
+    snprintf(alias, sizeof alias, "%s", base);
+    for (unsigned k = 2; (error = ch_keystore_add(ks, alias, &cert, 1, NULL)) == CH_EEXISTS && k < 1000; k++)
+        snprintf(alias, sizeof alias, "%s-%u", base, k);
+    if (error == CH_EEXISTS) /* (a bundle holds at most 1000) */
+        return ch_error_set(CH_EINTERNAL, "no alias left for %.64s in the truststore", base);
+    return error;
+}
+
 int ch_svc_bundle(ch_svc *svc, const ch_actor *actor, const char *name, int fmt, const char *password, ch_buf *out,
                   char etag[65])
 {
@@ -742,11 +772,8 @@ int ch_svc_bundle(ch_svc *svc, const ch_actor *actor, const char *name, int fmt,
             ch_export_opts eo = {.password = password};
             if ((error = ch_keystore_new(&ks)) == 0 && pem.len > 0 &&
                 (error = ch_cert_parse_all(&list, &m, pem.data, pem.len)) == 0) {
-                for (size_t i = 0; i < m && error == 0; i++) {
-                    char alias[32];
-                    snprintf(alias, sizeof alias, "ca-%zu", i + 1);
-                    error = ch_keystore_add(ks, alias, &list[i], 1, NULL);
-                }
+                for (size_t i = 0; i < m && error == 0; i++)
+                    error = bundle_add(ks, list[i]);
             }
             if (error == 0)
                 error = ch_keystore_export(out, ks, (ch_format)fmt, &eo);

@@ -374,13 +374,13 @@ int ch_svc_cert_issue_start(ch_svc *svc, const ch_actor *actor, const ch_svc_iss
     if (sources != 1)
         return ch_error_set(CH_EINVAL, "give exactly one of key_type (a key made by the server), csr, csr_id (a CSR "
                                        "made here) or public_key");
-    if ((error = svc_check_name(req->name, 128)) < 0)
-        return error;
     /* An empty string is not "not given": said so, rather than read as absent (a name made
      * up unasked) or as an id (a 404 naming nothing). */
     if (req->name != NULL && *req->name == '\0')
         return ch_error_set_field(CH_EINVAL, "name", "name is empty: give one, or leave it out for one taken from "
                                   "the subject");
+    if ((error = svc_check_name(req->name, 128)) < 0)
+        return error;
     if (req->ca_id != NULL && *req->ca_id == '\0')
         return ch_error_set_field(CH_EINVAL, "ca_id", "ca_id is empty: give a CA's id, or leave it out for the "
                                   "tenant's one issuing CA");

@@ -144,11 +144,12 @@ void svc_dlog_free(ch_svc *svc);
 int64_t svc_mono_ms(void);
 /* Role checks: CH_EPERM with a sentence when the actor may not. */
 int svc_need(const ch_actor *actor, ch_role role, const char *what);
-/* The name given to a stored object (NULL: none given; whether one must be, and whether it
- * may be empty, is the caller's rule): UTF-8 of at most max characters and no control
- * character (ch_utf8_control), since names are printed in tables, logs and audit details,
- * where a newline would forge a line, an escape sequence rewrite a terminal and a
- * right-to-left override show the name as another.  CH_EINVAL on "name" otherwise. */
+/* The name given to a stored object (NULL: none given; whether one must be is the caller's
+ * rule): UTF-8 of 1 to max characters and no control character (ch_utf8_control), since names
+ * are printed in tables, logs and audit details, where a newline would forge a line, an escape
+ * sequence rewrite a terminal and a right-to-left override show the name as another; not only
+ * white space, and none at either end (ch_utf8_space), so that a name never shows blank nor as
+ * another's.  CH_EINVAL on "name" otherwise. */
 int svc_check_name(const char *name, size_t max);
 /* Whether a CA can sign now: active, and certhub holds its key. */
 static inline bool svc_ca_signs(const ch_store_ca *ca)

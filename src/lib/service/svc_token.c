@@ -499,6 +499,29 @@ int svc_tokens_end_for_user(ch_svc *svc, const ch_actor *actor, const ch_store_u
     return error;
 }
 
+/* CH_ENOTFOUND for a token that could not be revoked: one revoked already is said as such,
+ * with when (reason "token_revoked"), rather than as one that is not there, which GET
+ * /tokens/{id} shows it is.  Still a 404: the active token asked for is not there, and a
+ * client that took a 404 for "nothing left to revoke" keeps doing so. */
+static int not_active(ch_svc *svc, const char *tenant_id, const char *id)
+{
+    ch_store_token *list = NULL;
+    size_t n = 0;
+    int64_t at = 0;
+    char when[32];
+
+    if (id != NULL && ch_store_token_list(svc->store, tenant_id, NULL, &list, &n) == 0)
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(list[i].id, id) == 0)
+                at = list[i].revoked_at;
+    ch_store_token_list_free(list, n);
+    if (at == 0)
+        return ch_error_set(CH_ENOTFOUND, "no such active token");
+    ch_time_format(when, sizeof when, at);
+    ch_error_set(CH_ENOTFOUND, "the token %s was revoked already, at %s", id, when);
+    return ch_error_set_reason("token_revoked");
+}
+
 struct revoke_tx {
     ch_svc *svc;
     const ch_actor *actor;
@@ -556,8 +579,9 @@ int ch_svc_token_revoke_cascade(ch_svc *svc, const ch_actor *actor, const char *
         t.tenant_id = owner;
     if ((error = svc_commit(svc, revoke_tx_run, &t)) < 0) {
         ch_store_token_list_free(t.made, t.n);
-        return error == CH_ENOTFOUND ? ch_error_set(CH_ENOTFOUND, cascade ? "no such token" : "no such active token")
-                                     : error;
+        if (error != CH_ENOTFOUND)
+            return error;
+        return cascade ? ch_error_set(CH_ENOTFOUND, "no such token") : not_active(svc, t.tenant_id, id);
     }
     svc_tokens_forget(svc);
     /* Without cascade, what a cascade would have revoked, for the caller to say it stays: read
