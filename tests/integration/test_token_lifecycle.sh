@@ -244,8 +244,9 @@ check_eq "P revoked alone: 2 tokens made from it left active, none said revoked"
     "$status $(body .revoked) $(body .tokens_made_active) $(body 'has("tokens_revoked")')"
 check_eq "P refused; Q and R work" "401 200 200" "$(uses "$tok_p" "$tok_q" "$tok_r")"
 api DELETE "/api/v1/tokens/$p_id"
-check_eq "P again without cascade: not found (no such active token)" "404 no such active token" \
-    "$status $(body .error.message)"
+check_eq "P again without cascade: not found, said revoked already" "404 token_revoked" \
+    "$status $(body .error.reason)"
+check_contains "(with when)" "$(body .error.message)" "was revoked already, at "
 remote_with "$ADMIN" token revoke "$p_id" --cascade > out.txt
 check_eq "certhub token revoke --cascade on P, revoked before: Q and R, named one a line" \
     "$p_id revoked, and 2 API tokens made from it: $(printf '%s\n' "$q_id" "$r_id" | sort | paste -sd' ')" \
