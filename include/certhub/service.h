@@ -210,10 +210,6 @@ void ch_svc_session_dispose(ch_svc_session *s);
 
 const char *ch_role_name(ch_role role);
 int ch_role_parse(ch_role *out, const char *name);
-/* Whether actor has role or one above it: 0, or CH_EPERM with the sentence every refusal for
- * a role says ("<what> needs the operator role; this credential has the viewer role").  The
- * service checks it in each call; this lets a caller say it before reading a request's body. */
-int ch_svc_role_need(const ch_actor *actor, ch_role role, const char *what);
 
 /* ------------------------------------------------------------- first start */
 

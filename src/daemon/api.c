@@ -2857,22 +2857,21 @@ done:
 static void device_auth(req *r, const char *unused)
 {
     static const char *const F[] = {"chain", "certificate", "username", NULL};
-    json_t *body = NULL;
+    json_t *body = read_json(r, F);
     const char *chain = NULL, *cert = NULL, *username = NULL;
     char scoped[320];
     ch_svc_decision d;
 
     (void)unused;
-    /* A decision registers devices and binds certificates: not for a viewer (said before
-     * anything of the body is). */
+    if (body == NULL || get_str(r, body, "chain", &chain) || get_str(r, body, "certificate", &cert) ||
+        get_str(r, body, "username", &username))
+        goto done;
+    /* A decision registers devices and binds certificates: not for a viewer. */
     if (r->who.actor.role < CH_ROLE_OPERATOR) {
         reply_error_msg(r, CH_EPERM, NULL, "deciding about devices registers them: a broker asks with an operator's "
                         "or an admin's token");
-        return;
-    }
-    if ((body = read_json(r, F)) == NULL || get_str(r, body, "chain", &chain) ||
-        get_str(r, body, "certificate", &cert) || get_str(r, body, "username", &username))
         goto done;
+    }
     if (chain != NULL && cert != NULL) {
         reply_error_msg(r, CH_EINVAL, "certificate", "give chain or certificate (another name for it), not both");
         goto done;
@@ -3582,70 +3581,6 @@ static const struct route {
     {EVHTTP_REQ_DELETE, "profiles/{id}", profile_delete, POOL, NULL},
 };
 
-/* The role each write needs, said before its body is read: a request its caller may not make
- * is a 403 whatever its fields are, not a 400 about a field (a viewer's PATCH /settings with a
- * misspelt field was told which fields it takes).  The service checks again, and decides what
- * turns on more than the role (keys, other tenants, scopes); device_auth says its own. */
-static const struct write_role {
-    void (*handler)(req *r, const char *id);
-    ch_role need;
-    const char *what;
-} write_roles[] = {
-    {h_certificates_issue, CH_ROLE_OPERATOR, "issuing a certificate"},
-    {h_certificate_import, CH_ROLE_OPERATOR, "importing a certificate"},
-    {certificate_rename, CH_ROLE_OPERATOR, "changing a certificate"},
-    {certificate_delete, CH_ROLE_OPERATOR, "deleting a certificate"},
-    {certificate_renew, CH_ROLE_OPERATOR, "renewing a certificate"},
-    {h_cas_create, CH_ROLE_OPERATOR, "creating a CA"},
-    {ca_delete, CH_ROLE_OPERATOR, "deleting a CA"},
-    {ca_rotate, CH_ROLE_OPERATOR, "rotating a CA"},
-    {h_csrs_create, CH_ROLE_OPERATOR, "creating a CSR"},
-    {csr_attach, CH_ROLE_OPERATOR, "attaching a certificate to a CSR"},
-    {csr_delete, CH_ROLE_OPERATOR, "deleting a CSR"},
-    {h_keystores_upload, CH_ROLE_OPERATOR, "adding a keystore"},
-    {keystore_entry_add, CH_ROLE_OPERATOR, "changing a keystore"},
-    {keystore_entry_rename, CH_ROLE_OPERATOR, "changing a keystore"},
-    {keystore_entry_delete, CH_ROLE_OPERATOR, "changing a keystore"},
-    {keystore_delete, CH_ROLE_OPERATOR, "deleting a keystore"},
-    {trusted_add, CH_ROLE_OPERATOR, "adding a trusted certificate"},
-    {trusted_bulk, CH_ROLE_OPERATOR, "adding trusted certificates"},
-    {trusted_update, CH_ROLE_OPERATOR, "changing a trusted certificate"},
-    {trusted_delete, CH_ROLE_OPERATOR, "deleting a trusted certificate"},
-    {trusted_code, CH_ROLE_OPERATOR, "asking for a verification code"},
-    {trusted_verify, CH_ROLE_OPERATOR, "verifying a trusted certificate"},
-    {users_create, CH_ROLE_ADMIN, "creating a user"},
-    {user_update, CH_ROLE_ADMIN, "changing a user"},
-    {user_delete, CH_ROLE_ADMIN, "removing a user"},
-    {settings_update, CH_ROLE_ADMIN, "changing settings"},
-    {device_register, CH_ROLE_OPERATOR, "registering devices"},
-    {device_update, CH_ROLE_OPERATOR, "blocking devices"},
-    {device_delete, CH_ROLE_OPERATOR, "deleting devices"},
-    {h_tenants_create, CH_ROLE_ADMIN, "creating a tenant"},
-    {tenant_revoke, CH_ROLE_ADMIN, "revoking a tenant"},
-    {tenant_update, CH_ROLE_ADMIN, "changing a tenant"},
-    {h_tokens_create, CH_ROLE_ADMIN, "creating a token"},
-    {token_revoke, CH_ROLE_ADMIN, "revoking a token"},
-    {profiles_create, CH_ROLE_OPERATOR, "creating a profile"},
-    {profile_update, CH_ROLE_OPERATOR, "changing a profile"},
-    {profile_delete, CH_ROLE_OPERATOR, "deleting a profile"},
-};
-
-/* Whether the caller lacks the role the route's handler needs: then answered 403. */
-static bool role_refused(req *r, void (*handler)(req *r, const char *id))
-{
-    int error;
-
-    for (size_t k = 0; k < sizeof write_roles / sizeof write_roles[0]; k++)
-        if (write_roles[k].handler == handler) {
-            if ((error = ch_svc_role_need(&r->who.actor, write_roles[k].need, write_roles[k].what)) < 0) {
-                reply_error(r, error);
-                return true;
-            }
-            return false;
-        }
-    return false;
-}
-
 static const char *method_name(enum evhttp_cmd_type m)
 {
     switch (m) {
@@ -3989,8 +3924,6 @@ static void dispatch(req *r, size_t *route_index)
         *route_index = i + 1;
         if (r->who.scope[0] && !scoped_route_allowed(r, routes[i].pattern, id))
             return reply_error_msg(r, CH_EPERM, NULL, "this token is limited to the objects named in its scope");
-        if (role_refused(r, routes[i].handler))
-            return;
         if (query_params_known(r, method_name(m), routes[i].pattern, routes[i].params,
                                tenant_readable(m, routes[i].pattern)) < 0)
             return;

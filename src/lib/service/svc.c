@@ -205,11 +205,6 @@ int svc_need(const ch_actor *actor, ch_role role, const char *what)
     return 0;
 }
 
-int ch_svc_role_need(const ch_actor *actor, ch_role role, const char *what)
-{
-    return svc_need(actor, role, what);
-}
-
 int svc_check_text(const char *field, const char *text, size_t max)
 {
     if (text == NULL)
