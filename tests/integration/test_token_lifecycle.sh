@@ -233,6 +233,16 @@ check_eq "those two refused; beta's other tokens work" "401 401 200 200" \
 api GET "/api/v1/audit?tenant=beta&action=token.revoke&object_id=$beta_three_id"
 check_eq "the one made from it audited in beta, where it was made" "token_revoked $beta_two_id" \
     "$(body '.items[0].detail | "\(.reason) \(.token_id)"')"
+api GET "/api/v1/audit?tenant=beta&action=token.revoke&object_id=$beta_two_id"
+check_eq "and the one asked in beta too, by the installation's admin as default/NAME" "1 1" \
+    "$(body '.items | length') $(body '[.items[].actor | select(startswith("default/"))] | length')"
+# Without cascade, the same: beta's log says its token was ended, and by whom.
+read -r beta_four beta_four_id <<<"$(made_by "$ADMIN" '{"tenant":"beta","role":"viewer","name":"beta fourth"}')"
+api DELETE "/api/v1/tokens/$beta_four_id"
+check_eq "the installation's admin revokes a beta token alone" 200 "$status"
+api GET "/api/v1/audit?tenant=beta&action=token.revoke&object_id=$beta_four_id"
+check_eq "audited in beta, by default/NAME" "1 1" \
+    "$(body '.items | length') $(body '[.items[].actor | select(startswith("default/"))] | length')"
 
 # Without cascade the token goes alone (a CI token rotated keeps what it made working), and the
 # answer says how many it leaves; asked afterwards with cascade, they go.

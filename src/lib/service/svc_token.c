@@ -534,6 +534,7 @@ struct revoke_tx {
 static int revoke_tx_run(void *arg)
 {
     struct revoke_tx *t = arg;
+    ch_store_token asked = {0};
     char owner[CH_ID_MAX], detail[48];
     bool was_active = true;
     int64_t now = ch_now();
@@ -546,13 +547,17 @@ static int revoke_tx_run(void *arg)
         was_active = false;
         error = 0;
     }
+    /* Written in the token's tenant (by TENANT/NAME when an installation admin revokes another
+     * tenant's): its log shows what ended its token, as for the tokens taken with it. */
+    asked.id = (char *)t->id;
+    asked.tenant_id = (char *)t->tenant_id;
     if (error < 0 || !t->cascade)
-        return error < 0 ? error : svc_audit(t->svc, t->actor, "token.revoke", "token", t->id, NULL);
+        return error < 0 ? error : revoked_for_audit(t->svc, t->actor, &asked, NULL);
     if ((error = ch_store_tokens_made_from(t->svc->store, t->tenant_id, t->id, now, &t->made, &t->n)) < 0)
         return error;
     /* Said as a user's removal says it, in the entry of what was asked. */
     snprintf(detail, sizeof detail, "{\"tokens_revoked\":%zu}", t->n);
-    if (was_active && (error = svc_audit(t->svc, t->actor, "token.revoke", "token", t->id, detail)) < 0)
+    if (was_active && (error = revoked_for_audit(t->svc, t->actor, &asked, detail)) < 0)
         return error;
     for (size_t i = 0; i < t->n && error == 0; i++)
         error = revoke_for(t->svc, t->actor, &t->made[i], now,
