@@ -1112,7 +1112,7 @@ static void test_ca_key_later(void **state)
     char cert_path[1200], key_path[1200], other_key[1200], fe[1200], existing[CH_ID_MAX], *detail;
     uint8_t *cert, *key, *wrong, *data;
     size_t cert_len, key_len, wrong_len, len;
-    ch_store_ca bare, theirs, got, again;
+    ch_store_ca bare = {0}, theirs = {0}, got = {0}, again = {0};
     ch_store_cert leaf, row;
     ch_store_csr csr;
     ch_svc_csr_found found;

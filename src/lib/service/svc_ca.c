@@ -490,6 +490,9 @@ int ch_svc_ca_import(ch_svc *svc, const ch_actor *actor, const char *name, const
     bool found = false;
     int error;
 
+    /* Emptied first: a caller may dispose of it whatever the answer (a refusal filled none). */
+    if (out != NULL)
+        memset(out, 0, sizeof *out);
     if (csr_found != NULL)
         memset(csr_found, 0, sizeof *csr_found);
     if ((error = svc_need(actor, CH_ROLE_OPERATOR, "importing a CA")) < 0 || (error = check_name(name)) < 0)
