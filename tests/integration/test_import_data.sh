@@ -61,6 +61,14 @@ web_id=$(body .id)
 api POST /api/v1/certificates/import "$(jq -n --arg d "$(base64 -w 0 app.jks)" '{data:$d, password:"changeit"}')"
 check_eq "a JKS as data (one line): imported with its key" "201 true $(sha256 app.pem)" \
     "$status $(body .has_private_key) $(body .sha256)"
+# A file cut short (a download stopped part way) is said as such, as data or as the raw body.
+head -c 200 plain.der > cut.der
+api POST /api/v1/certificates/import "$(jq -n --arg d "$(b64 cut.der)" '{name:"cut", data:$d}')"
+check_eq "a DER certificate cut short, as data: 400 naming data" "400 data" "$status $(body .error.field)"
+check_contains "saying it is cut short" "$(body .error.message)" "cut short"
+api POST /api/v1/certificates/import "" -H "Content-Type: application/pkix-cert" --data-binary @cut.der
+check_eq "and as the raw body" 400 "$status"
+check_contains "said so too" "$(body .error.message)" "cut short"
 api POST /api/v1/certificates/import "$(jq -n --arg d "$(b64 plain.der)" '{name:"plain", data:$d, preview:true}')"
 check_eq "a DER certificate as data, previewed" "200 true null CN=plain.example" \
     "$status $(body .preview) $(body .id) $(body .subject)"

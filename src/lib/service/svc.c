@@ -251,13 +251,18 @@ int svc_subject(X509_NAME **out, const ch_svc_subject *s)
 }
 
 /* Whether an upload is more than one certificate: a keystore format, or PEM with a key. */
-static bool holds_more(const uint8_t *data, size_t len)
+static int holds_more(const uint8_t *data, size_t len)
 {
     static const char key_block[] = "PRIVATE KEY-----";
     ch_format f;
+    int error;
 
-    if (ch_format_detect(&f, data, len) < 0)
-        return false; /* ch_cert_parse says what is wrong */
+    /* A file cut short (a download stopped part way) is said as such: read as a certificate it
+     * was "not an X.509 certificate", which sends one looking for the wrong fault. */
+    if ((error = ch_format_detect(&f, data, len)) == CH_EPARSE)
+        return error;
+    if (error < 0)
+        return 0; /* ch_cert_parse says what is wrong */
     if (f == CH_FMT_PEM) {
         /* (PKCS#7 in PEM too: its certificates are read as a keystore's) */
         return ch_mem_find(data, data + len, key_block, sizeof key_block - 1) != NULL ||
@@ -350,8 +355,9 @@ int svc_cert_key_chain(ch_cert **cert, ch_key **key, ch_cert ***rest, size_t *n_
         return ch_error_set_field(CH_EINVAL, "key_password",
                                   "key_password opens the key of a JKS or JCEKS file whose key has a password of its "
                                   "own (keytool -keypass); a PKCS#12 or PEM key is opened by \"password\" alone");
-    if ((key_data == NULL || key_len == 0) && holds_more(cert_data, cert_len))
-        return cert_from_keystore(cert, key, rest, n_rest, cert_data, cert_len, password, key_password);
+    if ((key_data == NULL || key_len == 0) && (error = holds_more(cert_data, cert_len)) != 0)
+        return error < 0 ? ch_error_set_field(error, "certificate", "%s", ch_error_last())
+                         : cert_from_keystore(cert, key, rest, n_rest, cert_data, cert_len, password, key_password);
     /* A PEM chain (the certificate, then its intermediates and root): the first is the
      * certificate, the CAs after it its chain. */
     if (rest != NULL && cert_len > 0 && cert_data[0] != 0x30) {
