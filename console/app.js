@@ -10,10 +10,16 @@ let openPanel = null; // the details panel open on the screen shown (sidePanel),
 async function api(method, path, body) {
   const opts = { method, headers: {}, credentials: "same-origin" };
   if (method !== "GET") opts.headers["X-CSRF-Token"] = csrf;
-  if (body instanceof FormData) opts.body = body;
-  else if (body !== undefined) {
+  // A name typed with a space at either end (the server refuses one, to store what it was
+  // sent): sent without, as the user meant it.  Names only: a password keeps every character.
+  const trimNames = (k, v) => (typeof v === "string" && (k === "name" || k === "alias") ? v.trim() : v);
+  if (body instanceof FormData) {
+    for (const k of ["name", "alias"])
+      if (typeof body.get(k) === "string") body.set(k, body.get(k).trim());
+    opts.body = body;
+  } else if (body !== undefined) {
     opts.headers["Content-Type"] = "application/json";
-    opts.body = JSON.stringify(body);
+    opts.body = JSON.stringify(body, trimNames);
   }
   // A change asked from a dialog: its submit buttons wait for the answer (a second press
   // would send it twice), and a dialog closed before the answer came is told what became of
