@@ -430,7 +430,8 @@ static const struct opt_help {
     {NULL, "limit", "how many per page (1 to 1000)"},
     {NULL, "cursor", "the next_cursor of the previous page (--output json shows it)"},
     {NULL, "all", "every page from the first (or --cursor's) on, not one: a table with one heading, or with --output json one object"},
-    {NULL, "role", "admin, operator (no key export, no tokens) or viewer (read only)"},
+    {NULL, "role", "admin, operator (certificates, CAs, keystores, profiles, trust; no key export, tokens, users or "
+                   "settings) or viewer (read only)"},
     {NULL, "objects", "limit the token to these, comma-separated: certificate ids (renewals followed) and bundle:NAME"},
     {NULL, "keys-export", "the limited token may export those certificates' keys (an admin's token gives it)"},
     {NULL, "expires", "refused from then on: a lifetime from now (30d, 12h, 90m; 1h to 3650d) or a time (2027-01-01, "
