@@ -1036,13 +1036,13 @@ static bool ascii_alnum(unsigned char c)
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-/* The Content-Disposition of an exported certificate named name (RFC 6266): the name as a
- * file's, with ext.  In filename, what every file system and header takes (ASCII letters,
- * digits, '.', '_', '-'; a run of others one '_', no leading '.'; "certificate" when no letter
- * or digit is left); when that is not the name, filename* (RFC 8187) gives it in UTF-8, which
+/* The Content-Disposition of an exported certificate, keystore or bundle named name (RFC 6266):
+ * the name as a file's, with ext.  In filename, what every file system and header takes (ASCII
+ * letters, digits, '.', '_', '-'; a run of others one '_', no leading '.'; fallback when no
+ * letter or digit is left); when that is not the name, filename* (RFC 8187) gives it in UTF-8, which
  * browsers prefer.  A name that ends as a certificate file does (web.pem, imported from one)
  * loses that ending: the export's own is added. */
-static void export_disposition(char *out, size_t cap, const char *name, const char *ext)
+static void export_disposition(char *out, size_t cap, const char *name, const char *ext, const char *fallback)
 {
     static const char *const endings[] = {".pem", ".crt", ".cer", ".der", ".p7b", ".p7c", ".p12", ".pfx", ".jks"};
     char safe[160];
@@ -1069,7 +1069,7 @@ static void export_disposition(char *out, size_t cap, const char *name, const ch
     }
     n -= replaced && n > 0; /* ("web (prod)": "web_prod", not "web_prod_") */
     safe[n] = '\0';
-    used = (size_t)snprintf(out, cap, "attachment; filename=\"%s.%s\"", alnum ? safe : "certificate", ext);
+    used = (size_t)snprintf(out, cap, "attachment; filename=\"%s.%s\"", alnum ? safe : fallback, ext);
     if ((same && alnum) || len == 0 || used >= cap)
         return;
     used += (size_t)snprintf(out + used, cap - used, "; filename*=UTF-8''");
@@ -1431,7 +1431,7 @@ static void certificate_export(req *r, const char *id, bool post)
     /* The file is offered under the certificate's name (the export does not hand it back;
      * deleted meanwhile, it goes as "certificate"). */
     error = ch_svc_cert_get(r->svc, &r->who.actor, id, &c);
-    export_disposition(disp, sizeof disp, error == 0 ? c.name : NULL, ch_format_name((ch_format)o.fmt));
+    export_disposition(disp, sizeof disp, error == 0 ? c.name : NULL, ch_format_name((ch_format)o.fmt), "certificate");
     if (error == 0)
         ch_store_cert_dispose(&c);
     reply_file(r, format_type((ch_format)o.fmt), out.data, out.len, disp);
@@ -1899,6 +1899,8 @@ static void keystore_export(req *r, const char *id)
     json_t *body = read_json(r, F_EXPORT);
     ch_svc_export_opts o;
     ch_buf out = CH_BUF_INIT;
+    ch_store_keystore ks;
+    char disp[2048];
     int error;
 
     if (body == NULL || export_fields(r, body, NULL, &o) < 0)
@@ -1907,7 +1909,12 @@ static void keystore_export(req *r, const char *id)
         reply_error(r, error);
         goto done;
     }
-    reply_text(r, format_type((ch_format)o.fmt), out.data, out.len, NULL);
+    /* Offered under the keystore's name, as a certificate's export is under its own. */
+    error = ch_svc_keystore_get(r->svc, &r->who.actor, id, &ks);
+    export_disposition(disp, sizeof disp, error == 0 ? ks.name : NULL, ch_format_name((ch_format)o.fmt), "keystore");
+    if (error == 0)
+        ch_store_keystore_dispose(&ks);
+    reply_file(r, format_type((ch_format)o.fmt), out.data, out.len, disp);
 done:
     ch_buf_dispose_secure(&out);
     json_decref(body);
@@ -3394,8 +3401,13 @@ static void bundle_reply(req *r, const char *name, bool public)
     inm = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "If-None-Match");
     if (inm && strcmp(inm, quoted) == 0)
         send_reply(r, 304, "Not Modified", NULL);
-    else
-        reply_text(r, format_type(fmt), out.data, out.len, NULL);
+    else {
+        char disp[2048], base[200];
+        /* ("default-bundle.pem": the bundle named, said to be one) */
+        snprintf(base, sizeof base, "%.180s-bundle", name);
+        export_disposition(disp, sizeof disp, base, ch_format_name(fmt), "bundle");
+        reply_file(r, format_type(fmt), out.data, out.len, disp);
+    }
     ch_buf_dispose(&out);
 }
 

@@ -219,5 +219,15 @@ api PATCH "/api/v1/certificates/$id" '{"name":"web.pem"}'
 check_eq "a name that ends as a certificate file does: the export's own ending instead" \
     'attachment; filename="web.der"' "$(disposition der)"
 api PATCH "/api/v1/certificates/$id" '{"name":"web"}'
+# A keystore's export under the keystore's name, and a trust bundle as NAME-bundle.
+api POST "/api/v1/keystores/$ks/export" '{"format":"jks","password":"storepw"}' -D "$T/headers"
+check_eq "a keystore's export is offered under its name" '200 attachment; filename="up.jks"' \
+    "$status $(tr -d '\r' <"$T/headers" | sed -n 's/^[Cc]ontent-[Dd]isposition: //p')"
+api GET "/api/v1/bundles/default" "" -D "$T/headers"
+check_eq "the trust bundle as default-bundle.pem" '200 attachment; filename="default-bundle.pem"' \
+    "$status $(tr -d '\r' <"$T/headers" | sed -n 's/^[Cc]ontent-[Dd]isposition: //p')"
+api GET "/api/v1/bundles/default?format=p12" "" -H "Certhub-Password: pw" -D "$T/headers"
+check_eq "as p12, default-bundle.p12" '200 attachment; filename="default-bundle.p12"' \
+    "$status $(tr -d '\r' <"$T/headers" | sed -n 's/^[Cc]ontent-[Dd]isposition: //p')"
 
 done_testing
