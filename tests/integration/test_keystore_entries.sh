@@ -279,4 +279,19 @@ check_eq "its key is the certificate's" "$(cat created-cert.pub)" "$(cat created
 check_contains "and it is web.example's" "$(openssl pkcs12 -in created.p12 -passin pass:changeit -nokeys -clcerts \
     2>/dev/null | openssl x509 -noout -subject)" "CN = web.example"
 check_eq "two keystores made, no more" "$((n + 2))" "$(kept)"
+
+# A keystore holding the key of a certificate held without one (partner, imported alone): the
+# certificate gets the key, as an import of the two would give it; audited certificate.key_add.
+openssl pkcs12 -export -in partner.pem -inkey partner.key -name partner -passout pass:s3cret -out partner.p12
+api POST "/api/v1/keystores?name=partner%20store" "" -H "Content-Type: application/x-pkcs12" \
+    -H "Certhub-Password: s3cret" --data-binary @partner.p12
+check_eq "a keystore with the key of a certificate held without one" 201 "$status"
+api GET "/api/v1/certificates/$partner"
+check_eq "the certificate held has the key now" true "$(body .has_private_key)"
+api GET "/api/v1/audit?action=certificate.key_add&object_id=$partner"
+check_eq "audited as certificate.key_add, from the keystore's import" "1 keystore.import" \
+    "$(body '.items | length') $(body '.items[0].detail | if type == "string" then fromjson else . end | .from')"
+api POST "/api/v1/certificates/$partner/private-key" '{}'
+check_eq "and its key is the keystore's" "200 $(openssl pkey -in partner.key -pubout)" \
+    "$status $(openssl pkey -in "$T/body" -pubout 2>/dev/null || true)"
 done_testing

@@ -47,6 +47,29 @@ static int cert_put_or_share(ch_svc *svc, ch_store_cert *row, bool *shared)
     return error;
 }
 
+/* Gives key_id to cert, held without a key, audited as certificate.key_add; one that has a key
+ * is left as it is. */
+static int ks_held_key(struct ks_tx *t, const ch_store_cert *cert, const char *key_id)
+{
+    json_t *d;
+    char *detail;
+    int error = ch_store_cert_set_key(t->svc->store, t->actor->tenant_id, cert->id, key_id);
+
+    if (error == CH_ENOTFOUND) { /* it has a key */
+        ch_error_clear();
+        return 0;
+    }
+    if (error < 0)
+        return error;
+    d = json_pack("{ss ss}", "keystore_id", t->row->id, "from", "keystore.import");
+    detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
+    json_decref(d);
+    error = detail ? svc_audit(t->svc, t->actor, "certificate.key_add", "certificate", cert->id, detail)
+                   : ch_error_set(CH_ENOMEM, "out of memory");
+    free(detail);
+    return error;
+}
+
 /* Entry e's certificate (cert, stored or shared) with the key of the CSR it was found for, as
  * a certificate import takes one: the CSR takes the certificate.  A certificate held already
  * gets the key if it had none (audited as that import would be); one with a key keeps it,
@@ -124,6 +147,10 @@ static int ks_tx_run(void *arg)
                 goto done;
             if (i == 0)
                 shared = was_held;
+            /* Its certificate held without a key (imported alone before) gets the entry's, as a
+             * certificate import of the two would give it; one with a key keeps its own. */
+            if (i == 0 && was_held && en->key && (error = ks_held_key(t, &t->certs[c], t->sealed[e].id)) < 0)
+                goto done;
             if (i > 0 && (error = ch_buf_printf(&chain, "%s%s", i > 1 ? "," : "", t->certs[c].id)) < 0) {
                 ch_buf_dispose(&chain);
                 goto done;
