@@ -274,6 +274,35 @@ static void test_extension_switches_and_renewal(void **state)
     ch_store_ca_dispose(&inter);
 }
 
+/* A certificate named before names with white space at their ends were refused: its renewal
+ * (the scheduler's too) carries the name trimmed, instead of failing on it and leaving the
+ * certificate to run out; one named only with spaces is renewed under its default name. */
+static void test_renewal_carries_old_names(void **state)
+{
+    ch_store_ca root, inter;
+    ch_store_cert first, renewed;
+    ch_svc_issue_req req = {.profile = "tls-server", .key_type = "p256", .name = "legacy-web"};
+
+    (void)state;
+    make_cas(&root, &inter, "legacy names");
+    req.ca_id = inter.id;
+    req.subject.fields.common_name = "legacy.example";
+    assert_int_equal(ch_svc_cert_issue(svc, &operator_a, &req, &first), 0);
+    /* (as the store may hold it from before: the service refuses such a name now) */
+    assert_int_equal(ch_store_cert_rename(ch_svc_store(svc), operator_a.tenant_id, first.id, " legacy web\xc2\xa0"), 0);
+    assert_int_equal(ch_svc_cert_renew(svc, &operator_a, first.id, false, &renewed), 0);
+    assert_string_equal(renewed.name, "legacy web");
+    assert_int_equal(ch_store_cert_rename(ch_svc_store(svc), operator_a.tenant_id, renewed.id, "   "), 0);
+    ch_store_cert_dispose(&first);
+    first = renewed;
+    assert_int_equal(ch_svc_cert_renew(svc, &operator_a, first.id, false, &renewed), 0);
+    assert_true(strlen(renewed.name) > 0 && renewed.name[0] != ' ');
+    ch_store_cert_dispose(&renewed);
+    ch_store_cert_dispose(&first);
+    ch_store_ca_dispose(&root);
+    ch_store_ca_dispose(&inter);
+}
+
 /* A lifetime in seconds: issued as asked, and kept to the minute by a renewal (a 90-minute
  * certificate's is 90 minutes, not a day) and by a CA's rotation; one of whole days is asked
  * again in days.  Days and ttl both change nothing. */
@@ -2715,6 +2744,7 @@ int main(void)
         cmocka_unit_test(test_issue_and_verify),
         cmocka_unit_test(test_bad_requests_change_nothing),
         cmocka_unit_test(test_extension_switches_and_renewal),
+        cmocka_unit_test(test_renewal_carries_old_names),
         cmocka_unit_test(test_short_lifetimes_kept),
         cmocka_unit_test(test_renew_at),
         cmocka_unit_test(test_renew_retry_at),

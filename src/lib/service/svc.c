@@ -242,6 +242,28 @@ int svc_check_name(const char *name, size_t max)
     return svc_check_text("name", name, max);
 }
 
+char *svc_name_carried(const char *name)
+{
+    const char *start = name, *end;
+    char *copy;
+
+    if (name == NULL)
+        return NULL;
+    while (ch_utf8_space(start) > 0)
+        start += ch_utf8_space(start);
+    end = start;
+    for (const char *p = start; *p; p += ch_utf8_char_len(p))
+        if (ch_utf8_space(p) == 0)
+            end = p + ch_utf8_char_len(p);
+    if (end == start)
+        return NULL;
+    if ((copy = malloc((size_t)(end - start) + 1)) != NULL) {
+        memcpy(copy, start, (size_t)(end - start));
+        copy[end - start] = '\0';
+    }
+    return copy;
+}
+
 int svc_subject(X509_NAME **out, const ch_svc_subject *s)
 {
     *out = NULL;

@@ -103,7 +103,7 @@ int ch_svc_cert_renew_opts(ch_svc *svc, const ch_actor *actor, const char *id, c
     ch_buf pub_pem = CH_BUF_INIT;
     ch_svc_issue_req q = {0};
     const char *sans[CH_MAX_SANS + 1];
-    char *san_store = NULL;
+    char *san_store = NULL, *carried = NULL;
     int error;
 
     if (out)
@@ -114,7 +114,8 @@ int ch_svc_cert_renew_opts(ch_svc *svc, const ch_actor *actor, const char *id, c
         return error;
     if ((error = check_renewable(&old, false)) < 0)
         goto done;
-    q.name = old.name;
+    /* (a name kept from before names with spaces at their ends were refused: renewed trimmed) */
+    q.name = carried = svc_name_carried(old.name);
     q.profile = old.profile;
     q.ca_id = old.ca_id;
     q.subject.dn = old.subject;
@@ -178,6 +179,7 @@ int ch_svc_cert_renew_opts(ch_svc *svc, const ch_actor *actor, const char *id, c
     error = ch_svc_cert_issue(svc, actor, &q, out);
 done:
     free(san_store);
+    free(carried);
     ch_buf_dispose(&pub_pem);
     ch_key_free(pub);
     ch_cert_free(cert);
