@@ -647,6 +647,17 @@ static void test_keystore_create(void **state)
     /* No name: the certificate's. */
     assert_int_equal(ch_svc_keystore_create(svc, &operator, NULL, "jks", app.id, NULL, &ks), 0);
     assert_string_equal(ks.name, app.name);
+    ch_store_keystore_dispose(&ks);
+
+    /* A certificate named before names with spaces at their ends were refused: its name, as the
+     * keystore's and the entry's alias, trimmed (as a renewal carries it), not refused. */
+    assert_int_equal(ch_store_cert_rename(ch_svc_store(svc), ta.id, app.id, " legacy app "), 0);
+    assert_int_equal(ch_svc_keystore_create(svc, &operator, NULL, "p12", app.id, NULL, &ks), 0);
+    assert_string_equal(ks.name, "legacy app");
+    assert_int_equal(ch_svc_keystore_entries(svc, &viewer, ks.id, &entries, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(entries[0].alias, "legacy app");
+    ch_store_keystore_entry_list_free(entries, n);
 
     ch_store_keystore_dispose(&ks);
     ch_store_cert_dispose(&app);

@@ -965,6 +965,15 @@ static int entry_from_cert(ch_svc *svc, const ch_actor *actor, const char *cert_
             ch_error_set_field(error, "certificate_id", "no certificate \"%.64s\" in the inventory", cert_id);
         return error;
     }
+    /* A name stored before names with spaces at their ends were refused: used trimmed, as a
+     * renewal carries it (the alias, and the name of a keystore made here). */
+    if (row->name != NULL) {
+        char *carried = svc_name_carried(row->name);
+        if (carried != NULL) {
+            free(row->name);
+            row->name = carried;
+        }
+    }
     /* No alias: the certificate's name, as its own export names its entry. */
     if (*alias == NULL && (error = alias_check(*alias = row->name)) < 0) {
         char why[256];
