@@ -831,16 +831,21 @@ static void refuse_stopping(struct evhttp_request *ev)
 
 /* Where a request ends must be read the same by certhubd and by any proxy in front, or what
  * one takes for a body the other takes for a request of its own (smuggling; RFC 9112 6.1,
- * 6.3).  The message saying why, or NULL when the end is certain:
+ * 6.3).  The message saying why the request is refused, or NULL:
  * - two Content-Length headers: evhttp reads the body by the first, a proxy may by the last;
  * - a Content-Length that is not digits alone ("+5" is 5 to evhttp, an error or 0 to others);
  * - a Transfer-Encoding other than "chunked" alone: for "identity" evhttp reads no body, and
  *   a proxy that took the body by it sent on a request evhttp answers as the next one;
  * - Transfer-Encoding and Content-Length together;
- * - a body on HEAD: evhttp reads none for HEAD, whatever the headers say. */
-static const char *framing_ambiguous(struct evhttp_request *ev)
+ * - a body on HEAD: evhttp reads none for HEAD, whatever the headers say.
+ * And RFC 9112 3.2: an HTTP/1.1 request names the host it is for exactly once, and a server
+ * answers 400 to one that does not (evhttp serves it).  A request with none is no browser's
+ * or HTTP library's; two Host lines may be read as two hosts by a proxy in front, which then
+ * routed or checked it by the other.  HTTP/1.0 predates the header.  One pass over the
+ * headers for both: every request is read so. */
+static const char *request_refused(struct evhttp_request *ev)
 {
-    int lengths = 0, codings = 0;
+    int lengths = 0, codings = 0, hosts = 0;
     bool body = false;
 
     for (struct evkeyval *kv = evhttp_request_get_input_headers(ev)->tqh_first; kv; kv = kv->next.tqe_next) {
@@ -854,26 +859,14 @@ static const char *framing_ambiguous(struct evhttp_request *ev)
             if (++codings > 1 || strcasecmp(kv->value, "chunked") != 0)
                 return "the only Transfer-Encoding certhubd takes is chunked, alone: the request's end is not "
                        "certain";
+        } else if (strcasecmp(kv->key, "Host") == 0) {
+            hosts++;
         }
     }
     if (lengths > 0 && codings > 0)
         return "the request has both Content-Length and Transfer-Encoding: its end is not certain";
     if ((body || codings > 0) && evhttp_request_get_command(ev) == EVHTTP_REQ_HEAD)
         return "a HEAD request has no body: its end is not certain";
-    return NULL;
-}
-
-/* RFC 9112 3.2: an HTTP/1.1 request names the host it is for exactly once, and a server
- * answers 400 to one that does not (evhttp serves it).  A request with none is no browser's
- * or HTTP library's; two Host lines may be read as two hosts by a proxy in front, which then
- * routed or checked it by the other.  HTTP/1.0 predates the header.  The message, or NULL. */
-static const char *host_wrong(struct evhttp_request *ev)
-{
-    int hosts = 0;
-
-    for (struct evkeyval *kv = evhttp_request_get_input_headers(ev)->tqh_first; kv; kv = kv->next.tqe_next)
-        if (strcasecmp(kv->key, "Host") == 0)
-            hosts++;
     if (hosts > 1)
         return "the request has more than one Host header: it must name one host";
     if (hosts == 0 && (ev->major > 1 || (ev->major == 1 && ev->minor >= 1)))
@@ -899,7 +892,7 @@ static void on_request(struct evhttp_request *ev, void *arg)
             inflight_release(c);
         return;
     }
-    if ((why = framing_ambiguous(ev)) != NULL || (why = host_wrong(ev)) != NULL) {
+    if ((why = request_refused(ev)) != NULL) {
         refuse_and_close(ev, 400, "Bad Request", "malformed", why);
         if (c != NULL)
             inflight_release(c);
