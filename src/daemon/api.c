@@ -1097,14 +1097,30 @@ static void ca_chain(req *r, const char *id)
     ch_buf_dispose(&pem);
 }
 
+/* An optional query parameter that is true or false (*out false when absent); anything else is
+ * a 400 naming it, with msg (or "NAME must be true or false").  -1 once that is sent. */
+static int query_bool(req *r, const char *name, const char *msg, bool *out)
+{
+    const char *v = query(r, name);
+    char text[160];
+
+    *out = v != NULL && strcmp(v, "true") == 0;
+    if (v == NULL || *out || strcmp(v, "false") == 0)
+        return 0;
+    if (msg == NULL)
+        snprintf(text, sizeof text, "%s must be true or false", name);
+    reply_error_msg(r, CH_EINVAL, name, msg ? msg : text);
+    return -1;
+}
+
 static void ca_delete(req *r, const char *id)
 {
-    const char *force = query(r, "force");
+    bool force;
     int error;
 
-    if (force && strcmp(force, "true") != 0 && strcmp(force, "false") != 0)
-        return reply_error_msg(r, CH_EINVAL, "force", "force must be true or false");
-    if ((error = ch_svc_ca_delete(r->svc, &r->who.actor, id, force && strcmp(force, "true") == 0)) < 0)
+    if (query_bool(r, "force", NULL, &force) < 0)
+        return;
+    if ((error = ch_svc_ca_delete(r->svc, &r->who.actor, id, force)) < 0)
         return reply_error(r, error);
     reply_json(r, 200, json_pack("{ss sb}", "id", id, "deleted", 1));
 }
@@ -2310,17 +2326,14 @@ static void token_get(req *r, const char *id)
  * how many of those keep working, for the caller to know the choice is there. */
 static void token_revoke(req *r, const char *id)
 {
-    const char *cascade = query(r, "cascade");
     ch_store_token *made = NULL;
     size_t n = 0;
     json_t *answer, *ids;
     bool all;
     int error;
 
-    if (cascade && strcmp(cascade, "true") != 0 && strcmp(cascade, "false") != 0)
-        return reply_error_msg(r, CH_EINVAL, "cascade", "cascade must be true (the tokens it made are revoked with "
-                               "it) or false");
-    all = cascade && strcmp(cascade, "true") == 0;
+    if (query_bool(r, "cascade", "cascade must be true (the tokens it made are revoked with it) or false", &all) < 0)
+        return;
     if ((error = ch_svc_token_revoke_cascade(r->svc, &r->who.actor, id, all, &made, &n)) < 0)
         return reply_error(r, error);
     answer = json_pack("{ss sb}", "id", id, "revoked", 1);
@@ -2931,15 +2944,11 @@ static void device_decisions(req *r, const char *unused)
     size_t n;
     json_t *items;
     ch_svc_decision_filter filter = {query(r, "device_id"), query(r, "result"), false};
-    const char *unattributed = query(r, "unattributed");
     int error;
 
     (void)unused;
-    if (page_of(r, &page) < 0)
+    if (page_of(r, &page) < 0 || query_bool(r, "unattributed", NULL, &filter.unattributed) < 0)
         return;
-    if (unattributed != NULL && strcmp(unattributed, "true") != 0 && strcmp(unattributed, "false") != 0)
-        return reply_error_msg(r, CH_EINVAL, "unattributed", "unattributed must be true or false");
-    filter.unattributed = unattributed != NULL && strcmp(unattributed, "true") == 0;
     if (page.cursor != NULL &&
         (page.cursor[0] != 'd' || page.cursor[1] < '0' || page.cursor[1] > '9' ||
          (before = strtoull(page.cursor + 1, &end, 10)) == 0 || *end != '\0'))
