@@ -114,6 +114,9 @@ size_t ch_utf8_control(const char *s);
  * zero-width space and no-break space (U+200B, U+FEFF), which show as nothing at all.  The
  * tab and the newline are controls (ch_utf8_control).  s is UTF-8 (ch_utf8_valid). */
 size_t ch_utf8_space(const char *s);
+/* Where the text of s begins and how many bytes it holds without the white space
+ * (ch_utf8_space) at either end: *len 0 when it is only white space.  s is UTF-8. */
+const char *ch_utf8_trim(const char *s, size_t *len);
 /* A file's name as the name of what it brought when none was given: its first max characters
  * (a longer one cut there, whole characters) without the white space (ch_utf8_space) at either
  * end, in out, of out_size bytes; "" when it is not UTF-8, holds a character ch_utf8_control

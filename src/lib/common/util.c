@@ -85,17 +85,17 @@ size_t ch_utf8_chars(const char *s)
 
 void ch_name_from_file(char *out, size_t out_size, const char *file, size_t max)
 {
-    size_t used = 0, n = 0, c, kept = 0;
+    size_t used = 0, n = 0, c, kept = 0, text_len;
 
     if (out_size == 0)
         return;
     out[0] = '\0';
     if (!ch_utf8_valid(file))
         return;
-    /* (a name is refused with white space at either end: one taken from a file goes without) */
-    while ((c = ch_utf8_space(file)) > 0)
-        file += c;
-    for (const char *p = file; *p && n < max; p += c, n++) {
+    /* (a name is refused with white space at either end: one taken from a file goes without,
+     * and without what a cut at max characters leaves at its end: kept) */
+    file = ch_utf8_trim(file, &text_len);
+    for (const char *p = file; p < file + text_len && n < max; p += c, n++) {
         if (ch_utf8_control(p) > 0) {
             out[0] = '\0';
             return;
@@ -174,6 +174,21 @@ size_t ch_utf8_control(const char *s)
     if (p[0] == 0xe2 && ((p[1] == 0x80 && p[2] >= 0xaa && p[2] <= 0xae) || (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9)))
         return 3;
     return 0;
+}
+
+const char *ch_utf8_trim(const char *s, size_t *len)
+{
+    const char *end;
+    size_t c;
+
+    while ((c = ch_utf8_space(s)) > 0)
+        s += c;
+    end = s;
+    for (const char *p = s; *p; p += ch_utf8_char_len(p))
+        if (ch_utf8_space(p) == 0)
+            end = p + ch_utf8_char_len(p);
+    *len = (size_t)(end - s);
+    return s;
 }
 
 size_t ch_utf8_space(const char *s)

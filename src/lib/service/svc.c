@@ -223,16 +223,14 @@ int svc_check_text(const char *field, const char *text, size_t max)
     /* A blank one shows as nothing in a list, and one with a space at an end as another that
      * looks the same: refused, not trimmed, so that what is stored is what was sent. */
     {
-        const char *end = text; /* past the last character that is not a space */
-        for (const char *p = text; *p; p += ch_utf8_char_len(p))
-            if (ch_utf8_space(p) == 0)
-                end = p + ch_utf8_char_len(p);
-        if (end == text)
+        size_t n;
+        const char *start = ch_utf8_trim(text, &n);
+        if (n == 0)
             return ch_error_set_field(CH_EINVAL, field, "the %s is %s: give 1 to %zu characters, not all of them "
                                       "spaces", field, *text ? "only white space" : "empty", max);
-        if (ch_utf8_space(text) > 0 || *end != '\0')
+        if (start != text || start[n] != '\0')
             return ch_error_set_field(CH_EINVAL, field, "the %s %s with white space: give it without spaces at "
-                                      "either end", field, ch_utf8_space(text) > 0 ? "begins" : "ends");
+                                      "either end", field, start != text ? "begins" : "ends");
     }
     return 0;
 }
@@ -244,24 +242,13 @@ int svc_check_name(const char *name, size_t max)
 
 char *svc_name_carried(const char *name)
 {
-    const char *start = name, *end;
-    char *copy;
+    const char *start;
+    size_t n;
 
     if (name == NULL)
         return NULL;
-    while (ch_utf8_space(start) > 0)
-        start += ch_utf8_space(start);
-    end = start;
-    for (const char *p = start; *p; p += ch_utf8_char_len(p))
-        if (ch_utf8_space(p) == 0)
-            end = p + ch_utf8_char_len(p);
-    if (end == start)
-        return NULL;
-    if ((copy = malloc((size_t)(end - start) + 1)) != NULL) {
-        memcpy(copy, start, (size_t)(end - start));
-        copy[end - start] = '\0';
-    }
-    return copy;
+    start = ch_utf8_trim(name, &n);
+    return n > 0 ? strndup(start, n) : NULL;
 }
 
 int svc_subject(X509_NAME **out, const ch_svc_subject *s)
