@@ -251,6 +251,19 @@ char *svc_name_carried(const char *name)
     return n > 0 ? strndup(start, n) : NULL;
 }
 
+int svc_cert_key_if_none(ch_svc *svc, const char *tenant_id, const char *cert_id, const char *key_id, bool *given)
+{
+    int error = ch_store_cert_set_key(svc->store, tenant_id, cert_id, key_id);
+
+    if (given != NULL)
+        *given = error == 0;
+    if (error == CH_ENOTFOUND) { /* (it has a key) */
+        ch_error_clear();
+        return 0;
+    }
+    return error;
+}
+
 int svc_subject(X509_NAME **out, const ch_svc_subject *s)
 {
     *out = NULL;

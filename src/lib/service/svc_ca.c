@@ -195,12 +195,8 @@ static int ca_tx_run(struct ca_tx *t)
         error = 0;
         /* Held without a key (imported as a certificate before): it gets the CA's, which its
          * exports then carry.  Not found: it has one already, and keeps it. */
-        if (t->cert->key_id != NULL &&
-            (error = ch_store_cert_set_key(t->svc->store, t->actor->tenant_id, existing, t->cert->key_id)) ==
-                CH_ENOTFOUND) {
-            ch_error_clear();
-            error = 0;
-        }
+        if (t->cert->key_id != NULL)
+            error = svc_cert_key_if_none(t->svc, t->actor->tenant_id, existing, t->cert->key_id, NULL);
         /* Held with its key (imported as a certificate with it) and the CA brings none: the CA
          * signs with the key held, which it otherwise could not, though certhub has it. */
         if (error == 0 && t->ca->key_id == NULL && t->rotate == NULL) {
@@ -307,11 +303,7 @@ static int ca_key_tx_run(struct ca_key_tx *t)
         goto done;
     /* Its certificate, held without a key as well, has it now, which its exports carry; one
      * that has a key (given it by a certificate import) keeps it. */
-    if ((error = ch_store_cert_set_key(t->svc->store, t->actor->tenant_id, ca.cert_id, key_id)) == CH_ENOTFOUND) {
-        ch_error_clear();
-        error = 0;
-    }
-    if (error < 0)
+    if ((error = svc_cert_key_if_none(t->svc, t->actor->tenant_id, ca.cert_id, key_id, NULL)) < 0)
         goto done;
     if (t->csr != NULL && (error = ch_store_csr_attach(t->svc->store, t->actor->tenant_id, t->csr->id, ca.cert_id)) < 0)
         goto done;

@@ -47,21 +47,19 @@ static int cert_put_or_share(ch_svc *svc, ch_store_cert *row, bool *shared)
     return error;
 }
 
-/* Gives key_id to cert, held without a key, audited as certificate.key_add; one that has a key
- * is left as it is. */
-static int ks_held_key(struct ks_tx *t, const ch_store_cert *cert, const char *key_id)
+/* Gives key_id (the entry's own, or csr's when csr is not NULL) to cert, held without a key,
+ * audited as certificate.key_add; one that has a key is left as it is (*given false). */
+static int ks_held_key(struct ks_tx *t, const ch_store_cert *cert, const char *key_id, const ch_store_csr *csr,
+                       bool *given)
 {
     json_t *d;
     char *detail;
-    int error = ch_store_cert_set_key(t->svc->store, t->actor->tenant_id, cert->id, key_id);
+    int error;
 
-    if (error == CH_ENOTFOUND) { /* it has a key */
-        ch_error_clear();
-        return 0;
-    }
-    if (error < 0)
+    if ((error = svc_cert_key_if_none(t->svc, t->actor->tenant_id, cert->id, key_id, given)) < 0 || !*given)
         return error;
-    d = json_pack("{ss ss}", "keystore_id", t->row->id, "from", "keystore.import");
+    d = csr != NULL ? json_pack("{ss ss}", "key_from_csr", csr->id, "keystore_id", t->row->id)
+                    : json_pack("{ss ss}", "keystore_id", t->row->id, "from", "keystore.import");
     detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
     json_decref(d);
     error = detail ? svc_audit(t->svc, t->actor, "certificate.key_add", "certificate", cert->id, detail)
@@ -77,30 +75,14 @@ static int ks_held_key(struct ks_tx *t, const ch_store_cert *cert, const char *k
 static int ks_csr_key(struct ks_tx *t, size_t e, const ch_store_cert *cert, bool shared, json_t *taken)
 {
     const ch_store_csr *csr = &t->csrs[t->lead[e]];
-    json_t *d;
-    char *detail;
+    bool given;
     int error;
 
     if (t->lead[e] != e) { /* the same certificate again: as its first entry went */
         t->took[e] = t->took[t->lead[e]];
     } else {
-        if (shared) {
-            if ((error = ch_store_cert_set_key(t->svc->store, t->actor->tenant_id, cert->id, csr->key_id)) ==
-                CH_ENOTFOUND) {
-                ch_error_clear();
-                return 0;
-            }
-            if (error < 0)
-                return error;
-            d = json_pack("{ss ss}", "key_from_csr", csr->id, "keystore_id", t->row->id);
-            detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
-            json_decref(d);
-            error = detail ? svc_audit(t->svc, t->actor, "certificate.key_add", "certificate", cert->id, detail)
-                           : ch_error_set(CH_ENOMEM, "out of memory");
-            free(detail);
-            if (error < 0)
-                return error;
-        }
+        if (shared && ((error = ks_held_key(t, cert, csr->key_id, csr, &given)) < 0 || !given))
+            return error;
         /* Once: a CSR signed meanwhile refuses it, and the upload with it, as an import. */
         if ((error = ch_store_csr_attach(t->svc->store, t->actor->tenant_id, csr->id, cert->id)) < 0)
             return error;
@@ -140,7 +122,7 @@ static int ks_tx_run(void *arg)
         if (en->key && (error = ch_store_key_put(t->svc->store, &t->sealed[e].row)) < 0)
             goto done;
         for (size_t i = 0; i < en->chain_len; i++, c++) {
-            bool was_held;
+            bool was_held, given;
             if (en->key && i == 0)
                 t->certs[c].key_id = strdup(t->sealed[e].id);
             if ((error = cert_put_or_share(t->svc, &t->certs[c], &was_held)) < 0)
@@ -149,7 +131,8 @@ static int ks_tx_run(void *arg)
                 shared = was_held;
             /* Its certificate held without a key (imported alone before) gets the entry's, as a
              * certificate import of the two would give it; one with a key keeps its own. */
-            if (i == 0 && was_held && en->key && (error = ks_held_key(t, &t->certs[c], t->sealed[e].id)) < 0)
+            if (i == 0 && was_held && en->key &&
+                (error = ks_held_key(t, &t->certs[c], t->sealed[e].id, NULL, &given)) < 0)
                 goto done;
             if (i > 0 && (error = ch_buf_printf(&chain, "%s%s", i > 1 ? "," : "", t->certs[c].id)) < 0) {
                 ch_buf_dispose(&chain);
