@@ -251,6 +251,14 @@ char *svc_name_carried(const char *name)
     return n > 0 ? strndup(start, n) : NULL;
 }
 
+void svc_csr_found_set(ch_svc_csr_found *found, const ch_store_csr *csr, bool key_taken)
+{
+    if (found != NULL && csr->id != NULL) {
+        snprintf(found->id, sizeof found->id, "%s", csr->id);
+        found->key_taken = key_taken;
+    }
+}
+
 int svc_cert_key_if_none(ch_svc *svc, const char *tenant_id, const char *cert_id, const char *key_id, bool *given)
 {
     int error = ch_store_cert_set_key(svc->store, tenant_id, cert_id, key_id);

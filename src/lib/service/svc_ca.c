@@ -503,10 +503,8 @@ int ch_svc_ca_import(ch_svc *svc, const ch_actor *actor, const char *name, const
         ch_error_clear();
     }
     error = ca_import_cert(svc, actor, name, cert, key, found ? &csr : NULL, found, out);
-    if (error >= 0 && found && csr_found != NULL) {
-        snprintf(csr_found->id, sizeof csr_found->id, "%s", csr.id);
-        csr_found->key_taken = key == NULL;
-    }
+    if (error >= 0 && found)
+        svc_csr_found_set(csr_found, &csr, key == NULL);
 done:
     ch_store_csr_dispose(&csr);
     ch_cert_free(cert);

@@ -635,15 +635,6 @@ static int import_read(ch_svc *svc, const ch_actor *actor, const char *name, con
     return svc_cert_link_issuer(svc, actor->tenant_id, *cert, row);
 }
 
-/* found (if not NULL) names csr, when there is one. */
-static void csr_found_set(ch_svc_csr_found *found, const ch_store_csr *csr, bool key_taken)
-{
-    if (found != NULL && csr->id != NULL) {
-        snprintf(found->id, sizeof found->id, "%s", csr->id);
-        found->key_taken = key_taken;
-    }
-}
-
 /* The audit detail of a key added to a certificate held without one: the CSR that took the
  * certificate, and whether the key was that CSR's (NULL, no detail, without a CSR). */
 static int key_add_detail(char **out, const ch_store_csr *csr, bool key_taken)
@@ -718,7 +709,7 @@ int ch_svc_cert_import(ch_svc *svc, const ch_actor *actor, const char *name, con
         if (error == 0 && (error = out ? ch_store_cert_get(svc->store, out, actor->tenant_id, existing) : 0) == 0)
             error = 1;
         if (error == 1)
-            csr_found_set(found, &csr, key == NULL);
+            svc_csr_found_set(found, &csr, key == NULL);
         goto done;
     }
     if (error < 0)
@@ -727,7 +718,7 @@ int ch_svc_cert_import(ch_svc *svc, const ch_actor *actor, const char *name, con
         *out = row;
         memset(&row, 0, sizeof row);
     }
-    csr_found_set(found, &csr, key == NULL);
+    svc_csr_found_set(found, &csr, key == NULL);
 done:
     if (error == CH_EEXISTS && existing_id != NULL)
         snprintf(existing_id, CH_ID_MAX, "%s", existing);
@@ -770,7 +761,7 @@ int ch_svc_cert_import_preview(ch_svc *svc, const ch_actor *actor, const char *n
                              &key, &rest, &nrest, &out->row, &csr)) < 0)
         goto done;
     out->has_key = key != NULL || csr.id != NULL;
-    csr_found_set(&out->csr, &csr, key == NULL);
+    svc_csr_found_set(&out->csr, &csr, key == NULL);
     /* (no key_id in a preview: nothing is stored) */
     free(out->row.key_id);
     out->row.key_id = NULL;

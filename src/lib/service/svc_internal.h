@@ -155,6 +155,9 @@ int svc_check_name(const char *name, size_t max);
  * ends, which names stored before such names were refused may have, or NULL when nothing else
  * is left (the new row's name is then its default). */
 char *svc_name_carried(const char *name);
+/* found (if not NULL) names csr, the CSR made here an import found, when there is one
+ * (key_taken: the import took its key, having none of its own). */
+void svc_csr_found_set(ch_svc_csr_found *found, const ch_store_csr *csr, bool key_taken);
 /* Gives the tenant's certificate cert_id the key key_id when it is held without one (*given
  * true, if not NULL); one with a key of its own keeps it (*given false, and 0 all the same). */
 int svc_cert_key_if_none(ch_svc *svc, const char *tenant_id, const char *cert_id, const char *key_id, bool *given);
