@@ -216,12 +216,19 @@ int cli_may_write(const cli_args *a, const char *path)
 
 /* "-" is standard output (`--out - | openssl x509 -text`); bytes that are not text are not
  * written to a terminal. */
+/* Whether data holds a byte a terminal would take for a control: not text to show on one. */
+static bool is_binary(const unsigned char *data, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (data[i] < 0x20 && data[i] != '\n' && data[i] != '\r' && data[i] != '\t')
+            return true;
+    return false;
+}
+
 static int write_stdout(const cli_args *a, const unsigned char *data, size_t len)
 {
-    if (isatty(STDOUT_FILENO))
-        for (size_t i = 0; i < len; i++)
-            if (data[i] < 0x20 && data[i] != '\n' && data[i] != '\r' && data[i] != '\t')
-                return cli_fail(a, "the output is binary: give --out FILE, or send it to a pipe");
+    if (isatty(STDOUT_FILENO) && is_binary(data, len))
+        return cli_fail(a, "the output is binary: give --out FILE, or send it to a pipe");
     if (fwrite(data, 1, len, stdout) != len || fflush(stdout) != 0)
         return cli_fail(a, "cannot write to standard output: %s", strerror(errno));
     return 0;
@@ -234,12 +241,10 @@ static int write_in_place(const cli_args *a, const char *path, const unsigned ch
 
     if (fd < 0)
         return cli_fail(a, "cannot write %s: %s", path, strerror(errno));
-    if (isatty(fd))
-        for (size_t i = 0; i < len; i++)
-            if (data[i] < 0x20 && data[i] != '\n' && data[i] != '\r' && data[i] != '\t') {
-                close(fd);
-                return cli_fail(a, "the output is binary and %s a terminal: give --out FILE", path);
-            }
+    if (isatty(fd) && is_binary(data, len)) {
+        close(fd);
+        return cli_fail(a, "the output is binary and %s a terminal: give --out FILE", path);
+    }
     while (len > 0) {
         ssize_t w = write(fd, data, len);
         if (w < 0 && errno == EINTR)
