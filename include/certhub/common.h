@@ -152,6 +152,30 @@ int ch_file_read(uint8_t **out, size_t *len, const char *path, size_t cap) CH_WA
  * fsync, rename, fsync of the directory). */
 int ch_file_write_atomic(const char *path, const void *data, size_t len, unsigned mode) CH_WARN_UNUSED;
 
+/* ---- settings files: certhubd's --config, the agent's file */
+
+/* One line of a settings file: a setting "name = value", or a section "[KIND NAME]" (name is
+ * KIND, value NAME, "" when the brackets hold the kind alone). */
+typedef struct ch_conf_item {
+    int line; /* from 1 */
+    bool section;
+    const char *name;
+    const char *value;
+} ch_conf_item;
+/* Returns 0 to go on, or a CH_E* code (its sentence set, saying nothing of where) to stop. */
+typedef int (*ch_conf_fn)(void *arg, const ch_conf_item *item);
+
+/* Hands each setting and section of text (len bytes, with a '\0' past them, as ch_file_read
+ * gives a file) to fn, in order.  Blanks around names and values are dropped; a line empty or
+ * beginning with '#', and a '#' after a blank to the end of its line, are comments; CRLF line
+ * ends and a leading byte order mark are taken.  The text is cut into strings in place.  On an
+ * error (CH_EPARSE: no '=', no name, a control character, a bad section; or fn's) *line is the line it
+ * is on, so the caller can say "FILE:LINE: sentence"; 0 otherwise. */
+int ch_conf_parse(char *text, size_t len, ch_conf_fn fn, void *arg, int *line) CH_WARN_UNUSED;
+/* A setting's value into out (cap bytes with its '\0'); CH_ETOOBIG, said, if it does not fit,
+ * rather than cut. */
+int ch_conf_copy(char *out, size_t cap, const ch_conf_item *item) CH_WARN_UNUSED;
+
 /* Cryptographically strong random bytes (OpenSSL's DRBG). */
 int ch_random(void *out, size_t len) CH_WARN_UNUSED;
 

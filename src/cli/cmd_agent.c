@@ -41,6 +41,7 @@
 #include "cli.h"
 
 #define MAX_TARGETS 32
+#define CONFIG_MAX (1024 * 1024) /* bytes of a configuration file */
 
 struct target {
     char name[64];
@@ -69,106 +70,101 @@ static char *trim(char *s)
     return s;
 }
 
-/* A setting's value, kept in the agent's own buffer for as long as it runs. */
-static const char *setting(char buf[1024], const char *v)
+/* A client setting kept in the agent's buffer, which the client's settings point to. */
+static int conf_remote(const char **setting, char *buf, size_t cap, const ch_conf_item *it)
 {
-    snprintf(buf, 1024, "%s", v);
-    return buf;
+    int error;
+
+    if ((error = ch_conf_copy(buf, cap, it)) == 0)
+        *setting = buf;
+    return error;
+}
+
+/* One line of the configuration into ag: a setting before the first target is the agent's,
+ * after it the target's. */
+static int config_item(void *arg, const ch_conf_item *it)
+{
+    struct agent *ag = arg;
+    struct target *cur = ag->n > 0 ? &ag->t[ag->n - 1] : NULL;
+    const char *k = it->name, *v = it->value;
+
+    if (it->section) {
+        if (strcmp(k, "target") != 0)
+            return ch_error_set(CH_EPARSE, "unknown section [%.32s]; a target is [target NAME]", k);
+        if (*v == '\0')
+            return ch_error_set(CH_EPARSE, "a target needs a name: [target NAME]");
+        if (ag->n == MAX_TARGETS)
+            return ch_error_set(CH_ETOOBIG, "more than %d targets", MAX_TARGETS);
+        cur = &ag->t[ag->n++];
+        memset(cur, 0, sizeof *cur); /* mode 0: each file's own (0644; a key 0600) */
+        return ch_conf_copy(cur->name, sizeof cur->name, &(ch_conf_item){.name = "a target's name", .value = v});
+    }
+    if (cur == NULL) {
+        /* Given, even empty, they are the client's settings (an empty one is said as such). */
+        if (strcmp(k, "server") == 0)
+            return conf_remote(&g_remote.url, ag->server, sizeof ag->server, it);
+        if (strcmp(k, "token_file") == 0)
+            return conf_remote(&g_remote.token_file, ag->token_file, sizeof ag->token_file, it);
+        if (strcmp(k, "ca_file") == 0)
+            return conf_remote(&g_remote.ca_file, ag->ca_file, sizeof ag->ca_file, it);
+        if (strcmp(k, "state") == 0)
+            return ch_conf_copy(ag->state, sizeof ag->state, it);
+        if (strcmp(k, "interval") == 0) {
+            char *end;
+            long n = strtol(v, &end, 10);
+            if (end == v || *end != '\0' || n < 1 || n > 86400)
+                return ch_error_set(CH_EINVAL, "interval is seconds between passes, 1 to 86400, not \"%.32s\"", v);
+            ag->interval = (int)n;
+            return 0;
+        }
+        return ch_error_set(CH_EINVAL, "unknown setting %.64s (server, token_file, ca_file, interval, state)", k);
+    }
+    if (strcmp(k, "certificate") == 0)
+        return ch_conf_copy(cur->certificate, sizeof cur->certificate, it);
+    if (strcmp(k, "bundle") == 0)
+        return ch_conf_copy(cur->bundle, sizeof cur->bundle, it);
+    if (strcmp(k, "trusted") == 0)
+        return ch_conf_copy(cur->trusted, sizeof cur->trusted, it);
+    if (strcmp(k, "tenant") == 0)
+        return ch_conf_copy(cur->tenant, sizeof cur->tenant, it);
+    if (strcmp(k, "dir") == 0)
+        return ch_conf_copy(cur->dir, sizeof cur->dir, it);
+    if (strcmp(k, "owner") == 0)
+        return ch_conf_copy(cur->owner, sizeof cur->owner, it);
+    if (strcmp(k, "cert_path") == 0)
+        return ch_conf_copy(cur->cert_path, sizeof cur->cert_path, it);
+    if (strcmp(k, "key_path") == 0)
+        return ch_conf_copy(cur->key_path, sizeof cur->key_path, it);
+    if (strcmp(k, "path") == 0)
+        return ch_conf_copy(cur->path, sizeof cur->path, it);
+    if (strcmp(k, "reload") == 0)
+        return ch_conf_copy(cur->reload, sizeof cur->reload, it);
+    if (strcmp(k, "mode") == 0) {
+        char *end;
+        unsigned long m = strtoul(v, &end, 8);
+        if (*v < '0' || *v > '7' || *end != '\0' || m == 0 || m > 0777)
+            return ch_error_set(CH_EINVAL, "mode is an octal file mode such as 0640, not \"%.32s\"", v);
+        cur->mode = (unsigned)m;
+        return 0;
+    }
+    return ch_error_set(CH_EINVAL, "unknown target setting %.64s (certificate, bundle, tenant, trusted, cert_path, "
+                                   "key_path, path, dir, mode, owner, reload)", k);
 }
 
 static int read_config(cli_args *a, const char *path, struct agent *ag)
 {
-    FILE *f = fopen(path, "r");
-    char line[2048];
-    int lineno = 0;
-    struct target *cur = NULL;
+    uint8_t *text;
+    size_t len;
+    int line, error;
 
-    if (f == NULL)
-        return cli_fail(a, "cannot read %s: %s", path, strerror(errno));
     memset(ag, 0, sizeof *ag);
     ag->interval = 300;
-    while (fgets(line, sizeof line, f)) {
-        char *s = trim(line), *eq, *k, *v;
-        lineno++;
-        if (*s == '\0' || *s == '#')
-            continue;
-        if (strncmp(s, "[target ", 8) == 0 && s[strlen(s) - 1] == ']') {
-            if (ag->n == MAX_TARGETS) {
-                fclose(f);
-                return cli_fail(a, "%s:%d: more than %d targets", path, lineno, MAX_TARGETS);
-            }
-            cur = &ag->t[ag->n++];
-            memset(cur, 0, sizeof *cur); /* mode 0: each file's own (0644; a key 0600) */
-            s[strlen(s) - 1] = '\0';
-            snprintf(cur->name, sizeof cur->name, "%s", trim(s + 8));
-            continue;
-        }
-        if ((eq = strchr(s, '=')) == NULL) {
-            fclose(f);
-            return cli_fail(a, "%s:%d: expected name = value or [target NAME]", path, lineno);
-        }
-        *eq = '\0';
-        k = trim(s);
-        v = trim(eq + 1);
-        if (cur == NULL) {
-            if (strcmp(k, "server") == 0)
-                g_remote.url = setting(ag->server, v);
-            else if (strcmp(k, "token_file") == 0)
-                g_remote.token_file = setting(ag->token_file, v);
-            else if (strcmp(k, "ca_file") == 0)
-                g_remote.ca_file = setting(ag->ca_file, v);
-            else if (strcmp(k, "interval") == 0) {
-                char *end;
-                long n = strtol(v, &end, 10);
-                if (end == v || *end != '\0' || n < 1 || n > 86400) {
-                    fclose(f);
-                    return cli_fail(a, "%s:%d: interval is seconds between passes, 1 to 86400, not \"%.32s\"", path,
-                                    lineno, v);
-                }
-                ag->interval = (int)n;
-            }
-            else if (strcmp(k, "state") == 0)
-                snprintf(ag->state, sizeof ag->state, "%s", v);
-            else {
-                fclose(f);
-                return cli_fail(a, "%s:%d: unknown setting %s (server, token_file, ca_file, interval, state)", path,
-                                lineno, k);
-            }
-        } else if (strcmp(k, "certificate") == 0) {
-            snprintf(cur->certificate, sizeof cur->certificate, "%s", v);
-        } else if (strcmp(k, "bundle") == 0) {
-            snprintf(cur->bundle, sizeof cur->bundle, "%s", v);
-        } else if (strcmp(k, "trusted") == 0) {
-            snprintf(cur->trusted, sizeof cur->trusted, "%s", v);
-        } else if (strcmp(k, "tenant") == 0) {
-            snprintf(cur->tenant, sizeof cur->tenant, "%s", v);
-        } else if (strcmp(k, "dir") == 0) {
-            snprintf(cur->dir, sizeof cur->dir, "%s", v);
-        } else if (strcmp(k, "owner") == 0) {
-            snprintf(cur->owner, sizeof cur->owner, "%s", v);
-        } else if (strcmp(k, "cert_path") == 0) {
-            snprintf(cur->cert_path, sizeof cur->cert_path, "%s", v);
-        } else if (strcmp(k, "key_path") == 0) {
-            snprintf(cur->key_path, sizeof cur->key_path, "%s", v);
-        } else if (strcmp(k, "path") == 0) {
-            snprintf(cur->path, sizeof cur->path, "%s", v);
-        } else if (strcmp(k, "reload") == 0) {
-            snprintf(cur->reload, sizeof cur->reload, "%s", v);
-        } else if (strcmp(k, "mode") == 0) {
-            char *end;
-            unsigned long m = strtoul(v, &end, 8);
-            if (*v < '0' || *v > '7' || *end != '\0' || m == 0 || m > 0777) {
-                fclose(f);
-                return cli_fail(a, "%s:%d: mode is an octal file mode such as 0640, not \"%.32s\"", path, lineno, v);
-            }
-            cur->mode = (unsigned)m;
-        } else {
-            fclose(f);
-            return cli_fail(a, "%s:%d: unknown target setting %s (certificate, bundle, tenant, trusted, cert_path, "
-                               "key_path, path, dir, mode, owner, reload)", path, lineno, k);
-        }
-    }
-    fclose(f);
+    if (ch_file_read(&text, &len, path, CONFIG_MAX) < 0)
+        return cli_fail_last(a);
+    error = ch_conf_parse((char *)text, len, config_item, ag, &line);
+    free(text);
+    if (error < 0)
+        return cli_fail(a, "%s:%d: %s", path, line, ch_error_last());
     for (int i = 0; i < ag->n; i++) {
         struct target *t = &ag->t[i];
         /* Two targets writing one file (or one name for two): removing one removed the file the

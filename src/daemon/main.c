@@ -132,21 +132,35 @@ static bool known_setting(const char *name, const char *where)
     return false;
 }
 
+/* A text setting into out; one too long for it is refused rather than cut (a path cut short
+ * names another file). */
+static int text_setting(char *out, size_t cap, const char *name, const char *value, const char *where)
+{
+    size_t n = strlen(value);
+
+    if (n >= cap) {
+        fprintf(stderr, "certhubd: %s: %s is %zu bytes long; it takes at most %zu\n", where, name, n, cap - 1);
+        return -1;
+    }
+    memcpy(out, value, n + 1);
+    return 0;
+}
+
 /* One setting by name, from the command line (--name value) or the config file (name = value). */
 static int set(struct settings *st, const char *name, const char *value, const char *where)
 {
     if (strcmp(name, "data-dir") == 0 || strcmp(name, "data_dir") == 0)
-        snprintf(st->data_dir, sizeof st->data_dir, "%s", value);
+        return text_setting(st->data_dir, sizeof st->data_dir, name, value, where);
     else if (strcmp(name, "listen") == 0)
-        snprintf(st->listen, sizeof st->listen, "%s", value);
+        return text_setting(st->listen, sizeof st->listen, name, value, where);
     else if (strcmp(name, "tls-cert") == 0 || strcmp(name, "tls_cert") == 0)
-        snprintf(st->tls_cert, sizeof st->tls_cert, "%s", value);
+        return text_setting(st->tls_cert, sizeof st->tls_cert, name, value, where);
     else if (strcmp(name, "tls-key") == 0 || strcmp(name, "tls_key") == 0)
-        snprintf(st->tls_key, sizeof st->tls_key, "%s", value);
+        return text_setting(st->tls_key, sizeof st->tls_key, name, value, where);
     else if (strcmp(name, "server-names") == 0 || strcmp(name, "server_names") == 0)
-        snprintf(st->server_names, sizeof st->server_names, "%s", value);
+        return text_setting(st->server_names, sizeof st->server_names, name, value, where);
     else if (strcmp(name, "backup") == 0 && strcmp(where, "command line") == 0)
-        snprintf(st->backup, sizeof st->backup, "%s", value);
+        return text_setting(st->backup, sizeof st->backup, name, value, where);
     else if (strcmp(name, "threads") == 0 && whole(value, 1, 16, &st->threads))
         ;
     else if (strcmp(name, "workers") == 0 && whole(value, 0, 16, &st->workers))
@@ -190,44 +204,45 @@ static int set(struct settings *st, const char *name, const char *value, const c
     return 0;
 }
 
-/* A config file of "name = value" lines; '#' starts a comment. */
+struct config_read {
+    struct settings *st;
+    const char *path;
+    bool said; /* set() has said what is wrong */
+};
+
+static int config_item(void *arg, const ch_conf_item *it)
+{
+    struct config_read *c = arg;
+    char where[4200];
+
+    if (it->section)
+        return ch_error_set(CH_EPARSE, "certhubd's settings are name = value lines, without sections ([%.32s])",
+                            it->name);
+    snprintf(where, sizeof where, "%s:%d", c->path, it->line);
+    if (set(c->st, it->name, it->value, where) < 0) {
+        c->said = true;
+        return CH_EINVAL;
+    }
+    return 0;
+}
+
+/* A config file of "name = value" lines (ch_conf_parse's rules: '#' begins a comment). */
 static int read_config(struct settings *st, const char *path)
 {
-    FILE *f = fopen(path, "r");
-    char line[4200], where[4300];
-    int n = 0, rc = 0;
+    struct config_read c = {.st = st, .path = path};
+    uint8_t *text;
+    size_t len;
+    int line, error;
 
-    if (f == NULL) {
-        fprintf(stderr, "certhubd: cannot read --config %s\n", path);
+    if (ch_file_read(&text, &len, path, 1024 * 1024) < 0) {
+        fprintf(stderr, "certhubd: --config: %s\n", ch_error_last());
         return -1;
     }
-    while (rc == 0 && fgets(line, sizeof line, f)) {
-        char *name = line, *eq, *value, *end;
-        n++;
-        line[strcspn(line, "#\r\n")] = '\0';
-        while (*name == ' ' || *name == '\t')
-            name++;
-        if (*name == '\0')
-            continue;
-        snprintf(where, sizeof where, "%s:%d", path, n);
-        if ((eq = strchr(name, '=')) == NULL) {
-            fprintf(stderr, "certhubd: %s: expected name = value\n", where);
-            rc = -1;
-            break;
-        }
-        value = eq + 1;
-        for (end = eq; end > name && (end[-1] == ' ' || end[-1] == '\t'); end--)
-            ;
-        *end = '\0';
-        while (*value == ' ' || *value == '\t')
-            value++;
-        for (end = value + strlen(value); end > value && (end[-1] == ' ' || end[-1] == '\t'); end--)
-            ;
-        *end = '\0';
-        rc = set(st, name, value, where);
-    }
-    fclose(f);
-    return rc;
+    error = ch_conf_parse((char *)text, len, config_item, &c, &line);
+    free(text);
+    if (error < 0 && !c.said)
+        fprintf(stderr, "certhubd: %s:%d: %s\n", path, line, ch_error_last());
+    return error < 0 ? -1 : 0;
 }
 
 /* TLS 1.2 and 1.3 only; under 1.2, forward-secret AEAD suites only (no CBC with SHA-1 MACs,

@@ -45,14 +45,15 @@ tid=$($cli token list --output json | jq -r '.items[] | select(.name == "agent o
 check_eq "token get shows what it is limited to" "yes $cid, bundle:default" \
     "$($cli token get "$tid" | awk '$1 == "scope.keys_export" {k=$2} $1 == "scope.objects" {$1=""; o=substr($0, 2)} END {print k, o}')"
 write_config() {
+    # Comments after values, as docs/agent.md writes them.
     cat > agent.conf <<CONF
 server = https://localhost:$port
 token_file = $T/agent.token
 ca_file = $data/ca.pem
-state = $T/agent.state
+state = $T/agent.state    # the files the agent wrote
 
 [target web]
-certificate = $cid
+certificate = $cid        # follows renewals
 cert_path = $T/out/web.pem
 key_path = $T/out/web.key
 mode = 0640
@@ -110,6 +111,8 @@ check_eq "the key beside it, 0640" "640" "$(stat -c %a out/web.key)"
 ok "the key belongs to the certificate"
 check_eq "the bundle is written" 2 "$(grep -c 'BEGIN CERTIFICATE' out/bundle.pem)"
 check_eq "each reload ran once" "1 1" "$(reloads web) $(reloads trust)"
+check_eq "the state is where the setting says, its comment not taken as part of the path" \
+    "yes" "$([ -s agent.state ] && echo yes || echo no)"
 # A broker's agent: the enabled trusted certificates as the broker's CA directory.
 api POST /api/v1/tokens "{\"role\":\"viewer\",\"name\":\"broker agent\"}"
 body .token > broker.token

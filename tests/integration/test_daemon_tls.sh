@@ -520,6 +520,19 @@ for bad in 'threads = 3abc' 'request_timeout = 5s' 'job_interval = 1.5'; do
     expect_exit 2 "$bad in a config file is refused (not read as the number it begins with)" -- \
         "$CERTHUBD" --data-dir "$data" --config bad.conf
 done
+# The config file's lines: a comment after a value, a line of any length read as one, a
+# section (the agent's files have them, certhubd's not) said with its line.
+printf '# settings\nworkers = 17   # too many\n' > commented.conf
+check_contains "a comment after a value is not read as part of it" \
+    "$("$CERTHUBD" --data-dir "$data" --config commented.conf 2>&1 || true)" 'commented.conf:2: bad setting workers = "17"'
+printf 'tls_cert = /%s\n' "$(head -c 6000 /dev/zero | tr '\0' a)" > long.conf
+check_contains "a value longer than certhubd takes is refused, not cut to another path" \
+    "$("$CERTHUBD" --data-dir "$data" --config long.conf 2>&1 || true)" "long.conf:1: tls_cert is 6001 bytes long; it takes at most 4095"
+printf 'listen = 127.0.0.1:1\n[target web]\n' > section.conf
+expect_exit 2 "a section in certhubd's config file is refused" -- "$CERTHUBD" --data-dir "$data" --config section.conf
+check_contains "saying where and why" "$("$CERTHUBD" --data-dir "$data" --config section.conf 2>&1 || true)" \
+    "section.conf:2: certhubd's settings are name = value lines, without sections"
+expect_exit 2 "a --data-dir longer than a path is refused" -- "$CERTHUBD" --data-dir "/$(head -c 5000 /dev/zero | tr '\0' a)"
 # Which issuances a loop hands to a worker: those that would hold it a millisecond or more (a
 # CA key of P-384 or RSA-3072 to sign with, a P-384 CSR signature to check, a P-384 key to
 # make); P-256 and RSA-2048 CAs sign on the loop.  Each /metrics is itself handed to a worker:

@@ -365,6 +365,77 @@ static void test_init_and_random(void **state)
     assert_true(ch_now() > 1700000000);
 }
 
+/* What ch_conf_parse hands on, written out as "LINE:name=value" or "LINE:[kind|name]". */
+static int conf_collect(void *arg, const ch_conf_item *it)
+{
+    char *out = arg;
+    size_t n = strlen(out);
+
+    snprintf(out + n, 1024 - n, it->section ? "%d:[%s|%s];" : "%d:%s=%s;", it->line, it->name, it->value);
+    return strcmp(it->name, "stop") == 0 ? ch_error_set(CH_EINVAL, "stopped") : 0;
+}
+
+/* Parses text (copied: the parser cuts it in place) into got; returns its result. */
+static int conf_run(const char *text, char got[1024], int *line)
+{
+    char copy[512];
+    size_t n = strlen(text);
+
+    memcpy(copy, text, n + 1);
+    got[0] = '\0';
+    return ch_conf_parse(copy, n, conf_collect, got, line);
+}
+
+static void test_conf(void **state)
+{
+    char got[1024], big[80], copy[16];
+    int line;
+
+    (void)state;
+    assert_int_equal(conf_run("\xEF\xBB\xBF# top\r\n  a = 1  \r\n\n\tb=two words\t# said\nc = x#y\n"
+                              "[target  web ]\n[kind]\nd =\n  # indented comment\ne = last", got, &line), 0);
+    assert_string_equal(got, "2:a=1;4:b=two words;5:c=x#y;6:[target|web];7:[kind|];8:d=;10:e=last;");
+    assert_int_equal(line, 0);
+    /* Errors say their line and change nothing after it. */
+    assert_int_equal(conf_run("a = 1\nno equals here\nb = 2\n", got, &line), CH_EPARSE);
+    assert_int_equal(line, 2);
+    assert_string_equal(got, "1:a=1;");
+    assert_non_null(strstr(ch_error_last(), "name = value"));
+    assert_int_equal(conf_run("  = 3\n", got, &line), CH_EPARSE);
+    assert_int_equal(line, 1);
+    assert_int_equal(conf_run("a = 1\n[target web\n", got, &line), CH_EPARSE);
+    assert_int_equal(line, 2);
+    assert_int_equal(conf_run("[]\n", got, &line), CH_EPARSE);
+    assert_int_equal(conf_run("[  ]\n", got, &line), CH_EPARSE);
+    assert_int_equal(conf_run("x = 1\nstop = now\ny = 2", got, &line), CH_EINVAL);
+    assert_int_equal(line, 2);
+    assert_string_equal(ch_error_last(), "stopped");
+    /* A NUL byte inside the text: not text. */
+    memcpy(copy, "a = 1\nb\0= 2\n", sizeof "a = 1\nb\0= 2\n");
+    assert_int_equal(ch_conf_parse(copy, sizeof "a = 1\nb\0= 2\n" - 1, conf_collect, got, &line), CH_EPARSE);
+    assert_non_null(strstr(ch_error_last(), "control character (0x00)"));
+    assert_int_equal(line, 2);
+    assert_int_equal(conf_run("a = 1\rb = 2\n", got, &line), CH_EPARSE); /* a lone CR is no line end */
+    assert_int_equal(line, 1);
+    /* A long line is one line (fgets into a buffer had made two of it). */
+    {
+        static char longtext[10000];
+        memset(longtext, 'v', sizeof longtext - 1);
+        memcpy(longtext, "k = ", 4);
+        longtext[sizeof longtext - 1] = '\0';
+        got[0] = '\0';
+        assert_int_equal(ch_conf_parse(longtext, sizeof longtext - 1, conf_collect, got, &line), 0);
+        assert_int_equal(strncmp(got, "1:k=vvv", 7), 0);
+    }
+    /* A value longer than its place is refused, not cut. */
+    assert_int_equal(ch_conf_copy(big, sizeof big, &(ch_conf_item){.name = "path", .value = "short"}), 0);
+    assert_string_equal(big, "short");
+    memset(copy, 'x', 15);
+    copy[15] = '\0';
+    assert_int_equal(ch_conf_copy(big, 15, &(ch_conf_item){.name = "path", .value = copy}), CH_ETOOBIG);
+    assert_non_null(strstr(ch_error_last(), "path is 15 bytes long; it takes at most 14"));
+}
+
 static void test_text_lines(void **state)
 {
     const char *cur = "one\n\ntwo\nthree", *line;
@@ -398,6 +469,7 @@ int main(void)
         cmocka_unit_test(test_hex),
         cmocka_unit_test(test_base64),
         cmocka_unit_test(test_text_lines),
+        cmocka_unit_test(test_conf),
         cmocka_unit_test(test_json_writer),
         cmocka_unit_test(test_name_from_file),
         cmocka_unit_test(test_files),
