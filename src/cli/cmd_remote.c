@@ -691,6 +691,16 @@ done:
     return rc;
 }
 
+/* --with-key with a format that holds certificates only (DER, PKCS#7) is a usage error, said in
+ * the CLI's own terms before anything is sent (the server's would speak of include_key);
+ * cert export and keystore export alike. */
+static void refuse_key_in_certs_only(const cli_args *a, const char *format)
+{
+    if (cli_flag(a, "with-key") && (strcmp(format, "der") == 0 || strcmp(format, "p7b") == 0))
+        cli_usage(a, "--format %s holds certificates only: a key goes out with --format pem --with-key, or in a "
+                     "p12 or jks", format);
+}
+
 int cmd_remote_cert_export(cli_args *a)
 {
     const char *format = format_opt(a), *out;
@@ -705,9 +715,7 @@ int cmd_remote_cert_export(cli_args *a)
         return cli_fail(a, "--format takes " CH_FORMAT_NAMES_WRITTEN ", not \"%.32s\"", cli_opt(a, "format"));
     if (cli_flag(a, "truststore") && (!keystore || cli_flag(a, "with-key")))
         cli_usage(a, "--truststore goes with --format p12 or jks, without --with-key");
-    if (cli_flag(a, "with-key") && (strcmp(format, "der") == 0 || strcmp(format, "p7b") == 0))
-        cli_usage(a, "--format %s holds certificates only: a key goes out with --format pem --with-key, or in a "
-                     "p12 or jks", format);
+    refuse_key_in_certs_only(a, format);
     if (cli_flag(a, "legacy") && strcmp(format, "p12") != 0)
         cli_usage(a, "--legacy goes with --format p12");
     if (cli_opt(a, "alias") != NULL && !keystore)
@@ -1445,19 +1453,14 @@ int cmd_remote_keystore_get(cli_args *a)
 int cmd_remote_keystore_export(cli_args *a)
 {
     const char *format = format_opt(a);
-    json_t *body = json_pack("{ss}", "format", format);
+    json_t *body;
     char path[200];
     int rc = 1;
 
-    if (cli_opt(a, "out") == NULL) {
-        json_decref(body);
+    if (cli_opt(a, "out") == NULL)
         cli_usage(a, "--out FILE is required");
-    }
-    if (cli_flag(a, "with-key") && (strcmp(format, "der") == 0 || strcmp(format, "p7b") == 0)) {
-        json_decref(body);
-        cli_usage(a, "--format %s holds certificates only: keys go out with --format pem --with-key, or in a p12 "
-                     "or jks", format);
-    }
+    refuse_key_in_certs_only(a, format);
+    body = json_pack("{ss}", "format", format);
     if (export_passwords(a, format, NULL, body) != 0)
         goto done;
     if (cli_opt(a, "with-key"))

@@ -83,7 +83,8 @@ expect_usage "--with-key with DER: refused in the CLI's terms" \
     "--format der holds certificates only: a key goes out with --format pem --with-key, or in a p12 or jks" -- \
     remote cert export "$id" --format der --with-key --out never.der
 check_eq "(no API field named)" "" "$(grep -o include_key "$T/stderr" || true)"
-expect_usage "keystore export too" "--format p7b holds certificates only" -- \
+expect_usage "keystore export too, in the same words" \
+    "--format p7b holds certificates only: a key goes out with --format pem --with-key, or in a p12 or jks" -- \
     remote keystore export kst_none --format p7b --with-key --out never.p7b
 # A server's message names an API field; the option that gives it is said beside it.
 expect_error "a field of the API the command takes under another name: the option named" \
