@@ -563,7 +563,8 @@ static void test_entry_positions(void **state)
                                   "ALTER TABLE certificates DROP COLUMN lifetime;"
                                   "ALTER TABLE api_tokens DROP COLUMN alerted_at; DROP TABLE token_alert_deliveries;"
                                   "DROP INDEX csrs_waiting_key; ALTER TABLE csrs DROP COLUMN spki_sha256;"
-                                  "DROP INDEX api_tokens_owner; ALTER TABLE api_tokens DROP COLUMN created_by;"
+                                  "DROP INDEX api_tokens_created_by; DROP INDEX api_tokens_owner;"
+                                  "ALTER TABLE api_tokens DROP COLUMN created_by;"
                                   "ALTER TABLE api_tokens DROP COLUMN owner_user_id;"
                                   "PRAGMA user_version=20",
                                   NULL, NULL, NULL),
