@@ -706,8 +706,11 @@ typedef struct ch_svc_export_opts {
 /* Writes a certificate with the chain of the certhub CA that issued it, in o->fmt (pem, der,
  * p7b, p12, jks; see formats.h).  With include_key (always for p12/jks) the private key goes
  * too, which needs CH_PERM_KEYS_EXPORT and is audited; truststore: p12/jks of the
- * certificates alone, as trusted entries (no key, no permission beyond reading). */
-int ch_svc_cert_export(ch_svc *svc, const ch_actor *actor, const char *id, const ch_svc_export_opts *o, ch_buf *out);
+ * certificates alone, as trusted entries (no key, no permission beyond reading).  name, when
+ * not NULL: the certificate's name as the export read it, to offer the file under (free() it;
+ * NULL on an error). */
+int ch_svc_cert_export(ch_svc *svc, const ch_actor *actor, const char *id, const ch_svc_export_opts *o, ch_buf *out,
+                       char **name);
 
 /* Whether the chain of a certificate reaches a root (a self-signed certificate) through the
  * certificates the tenant holds: the chain it was imported with, or that of the certhub CA that
@@ -774,9 +777,10 @@ int ch_svc_keystore_entries(ch_svc *svc, const ch_actor *actor, const char *id, 
  * aliases (o->alias is CH_EINVAL).  Writing keys (p12, jks, or pem with include_key) needs
  * CH_PERM_KEYS_EXPORT and is audited; without it the keys are left out of PEM and the call is
  * refused for p12/jks, unless truststore (p12/jks of its certificates alone, as trusted
- * entries). */
+ * entries).  name, when not NULL: the keystore's name as the export read it (free() it; NULL
+ * on an error). */
 int ch_svc_keystore_export(ch_svc *svc, const ch_actor *actor, const char *id, const ch_svc_export_opts *o,
-                           ch_buf *out);
+                           ch_buf *out, char **name);
 int ch_svc_keystore_delete(ch_svc *svc, const ch_actor *actor, const char *id);
 
 /* A stored keystore changed entry by entry, as keytool's -importcert, -changealias and -delete

@@ -691,6 +691,16 @@ done:
     return rc;
 }
 
+/* --with-key with a format that holds certificates only (DER, PKCS#7) is a usage error, said in
+ * the CLI's own terms before anything is sent (the server's would speak of include_key);
+ * cert export and keystore export alike. */
+static void refuse_key_in_certs_only(const cli_args *a, const char *format)
+{
+    if (cli_flag(a, "with-key") && (strcmp(format, "der") == 0 || strcmp(format, "p7b") == 0))
+        cli_usage(a, "--format %s holds certificates only: a key goes out with --format pem --with-key, or in a "
+                     "p12 or jks", format);
+}
+
 int cmd_remote_cert_export(cli_args *a)
 {
     const char *format = format_opt(a), *out;
@@ -705,9 +715,7 @@ int cmd_remote_cert_export(cli_args *a)
         return cli_fail(a, "--format takes " CH_FORMAT_NAMES_WRITTEN ", not \"%.32s\"", cli_opt(a, "format"));
     if (cli_flag(a, "truststore") && (!keystore || cli_flag(a, "with-key")))
         cli_usage(a, "--truststore goes with --format p12 or jks, without --with-key");
-    if (cli_flag(a, "with-key") && (strcmp(format, "der") == 0 || strcmp(format, "p7b") == 0))
-        cli_usage(a, "--format %s holds certificates only: a key goes out with --format pem --with-key, or in a "
-                     "p12 or jks", format);
+    refuse_key_in_certs_only(a, format);
     if (cli_flag(a, "legacy") && strcmp(format, "p12") != 0)
         cli_usage(a, "--legacy goes with --format p12");
     if (cli_opt(a, "alias") != NULL && !keystore)
@@ -1445,19 +1453,14 @@ int cmd_remote_keystore_get(cli_args *a)
 int cmd_remote_keystore_export(cli_args *a)
 {
     const char *format = format_opt(a);
-    json_t *body = json_pack("{ss}", "format", format);
+    json_t *body;
     char path[200];
     int rc = 1;
 
-    if (cli_opt(a, "out") == NULL) {
-        json_decref(body);
+    if (cli_opt(a, "out") == NULL)
         cli_usage(a, "--out FILE is required");
-    }
-    if (cli_flag(a, "with-key") && (strcmp(format, "der") == 0 || strcmp(format, "p7b") == 0)) {
-        json_decref(body);
-        cli_usage(a, "--format %s holds certificates only: keys go out with --format pem --with-key, or in a p12 "
-                     "or jks", format);
-    }
+    refuse_key_in_certs_only(a, format);
+    body = json_pack("{ss}", "format", format);
     if (export_passwords(a, format, NULL, body) != 0)
         goto done;
     if (cli_opt(a, "with-key"))
@@ -2031,18 +2034,24 @@ int cmd_remote_token_create(cli_args *a)
     return 0;
 }
 
-/* The name as the other create commands take it (--name) or as a word after the command. */
+/* The name of what tenant create, user create and profile create make: as the other create
+ * commands take it (--name) or as a word after the command.  Both at once is refused even when
+ * they agree, so that neither is quietly dropped. */
+static const char *create_name(cli_args *a, const char *what)
+{
+    if (a->npos > 0 && cli_opt(a, "name") != NULL)
+        cli_usage(a, "give the %s's name once: NAME or --name NAME", what);
+    if (a->npos == 0 && cli_opt(a, "name") == NULL)
+        cli_usage(a, "the %s's name is required: NAME or --name NAME", what);
+    return a->npos > 0 ? a->pos[0] : cli_opt(a, "name");
+}
+
 int cmd_remote_tenant_create(cli_args *a)
 {
-    const char *name = a->npos > 0 ? a->pos[0] : cli_opt(a, "name");
     json_t *body, *ans;
     int rc;
 
-    if (a->npos > 0 && cli_opt(a, "name") != NULL)
-        cli_usage(a, "give the tenant's name once: NAME or --name NAME");
-    if (name == NULL)
-        cli_usage(a, "the tenant's name is required: NAME or --name NAME");
-    body = json_pack("{ss}", "name", name);
+    body = json_pack("{ss}", "name", create_name(a, "tenant"));
     rc = remote_call(a, "POST", "tenants", body, &ans, NULL);
     json_decref(body);
     if (rc != 0)
@@ -2207,8 +2216,9 @@ static int profile_put(cli_args *a, bool create)
     int rc = 1;
 
     if (create) {
+        const char *name = create_name(a, "profile");
         cli_need(a, "key-usage");
-        body = json_pack("{ss}", "name", a->pos[0]);
+        body = json_pack("{ss}", "name", name);
     } else {
         if (remote_call(a, "GET", obj_path(path, sizeof path, "profiles", a->pos[0], ""), NULL, &body, NULL) != 0)
             return 1;
@@ -2610,13 +2620,14 @@ static int user_password(cli_args *a, bool needed, char **out)
 
 int cmd_remote_user_create(cli_args *a)
 {
+    const char *name = create_name(a, "user");
     json_t *body, *ans = NULL;
     char *password = NULL;
     int rc;
 
     if (user_password(a, true, &password) != 0)
         return 1;
-    body = json_pack("{ss ss ss}", "name", a->pos[0], "role", cli_opt(a, "role") ? cli_opt(a, "role") : "viewer",
+    body = json_pack("{ss ss ss}", "name", name, "role", cli_opt(a, "role") ? cli_opt(a, "role") : "viewer",
                      "password", password);
     ch_secure_free_str(password);
     if (body == NULL)

@@ -183,8 +183,8 @@ static const cli_cmd commands[] = {
      "revoke an API token (with --cascade, the tokens made from it too)", "cascade", 1, 1},
     {"user list", cmd_remote_user_list, "[--limit N] [--cursor C] [--all]", "list the console users of the tenant (admins)",
      "limit= cursor= all", 0, 0},
-    {"user create", cmd_remote_user_create, "NAME --password-file F [--role admin|operator|viewer]",
-     "create a console user (viewer unless --role)", "password-file= role=", 1, 1},
+    {"user create", cmd_remote_user_create, "(NAME | --name NAME) --password-file F [--role admin|operator|viewer]",
+     "create a console user (viewer unless --role)", "name= password-file= role=", 0, 1},
     {"user update", cmd_remote_user_update, "NAME [--role admin|operator|viewer] [--password-file F]",
      "change a user's role or reset its password; its sessions end", "role= password-file=", 1, 1},
     {"user delete", cmd_remote_user_delete, "NAME", "remove a console user; its sessions end", "", 1, 1},
@@ -199,13 +199,14 @@ static const cli_cmd commands[] = {
      "list certificate profiles, built-in and custom", "limit= cursor= all tenant=", 0, 0},
     {"profile get", cmd_remote_profile_get, "NAME", "show a profile", "", 1, 1},
     {"profile create", cmd_remote_profile_create,
-     "NAME --key-usage LIST [--ext-key-usage LIST] [--default-days N | --default-ttl T] [--max-days N | --max-ttl T] "
+     "(NAME | --name NAME) --key-usage LIST [--ext-key-usage LIST] [--default-days N | --default-ttl T] "
+     "[--max-days N | --max-ttl T] "
      "[--sans on|off] "
      "[--description D] [--allowed-domains LIST|none|any] [--subdomains on|off] [--wildcards on|off] "
      "[--ip-sans on|off] [--uri-sans on|off] [--key-types LIST|any]",
      "create a custom profile (usages such as digital_signature,key_encipherment and server_auth,client_auth)",
-     "key-usage= ext-key-usage= default-days= default-ttl= max-days= max-ttl= sans= description= allowed-domains= "
-     "subdomains= wildcards= ip-sans= uri-sans= key-types=", 1, 1},
+     "name= key-usage= ext-key-usage= default-days= default-ttl= max-days= max-ttl= sans= description= "
+     "allowed-domains= subdomains= wildcards= ip-sans= uri-sans= key-types=", 0, 1},
     {"profile update", cmd_remote_profile_update,
      "NAME [--key-usage LIST] [--ext-key-usage LIST] [--default-days N | --default-ttl T] [--max-days N | --max-ttl T] "
      "[--sans on|off] "
@@ -306,6 +307,8 @@ static const struct opt_help {
      "the name it is listed by"},
     {"keystore upload;", "password-file", "the keystore's password (P12, JKS, JCEKS)"},
     {"inspect;", "password-file", "the keystore's password (P12, JKS, JCEKS), or an encrypted key's (also CERTHUB_IN_PASSWORD)"},
+    {"user create;", "name", "the user's name, which it signs in to the console with (as NAME)"},
+    {"profile create;", "name", "the name certificates are issued from it by (--profile NAME; as NAME)"},
     {"user create;user update;", "password-file", "the user's password: the first line of F, 8 characters or more"},
     {"inspect;", "key-password-file", "the password of encrypted keys, when not the keystore's own"},
     {"ca import;", "key", "the CA's private key, PEM: certhubd then issues from it"},

@@ -1428,8 +1428,7 @@ static void certificate_export(req *r, const char *id, bool post)
     json_t *body = NULL;
     ch_svc_export_opts o;
     ch_buf out = CH_BUF_INIT;
-    ch_store_cert c;
-    char disp[2048];
+    char disp[2048], *name = NULL;
     int error;
 
     if (post && (body = read_json(r, F_EXPORT)) == NULL)
@@ -1440,18 +1439,15 @@ static void certificate_export(req *r, const char *id, bool post)
         reply_error_msg(r, CH_EINVAL, "format", "p12 and jks need a password: POST {\"format\",\"password\"}");
         goto done;
     }
-    if ((error = ch_svc_cert_export(r->svc, &r->who.actor, id, &o, &out)) < 0) {
+    if ((error = ch_svc_cert_export(r->svc, &r->who.actor, id, &o, &out, &name)) < 0) {
         reply_error(r, error);
         goto done;
     }
-    /* The file is offered under the certificate's name (the export does not hand it back;
-     * deleted meanwhile, it goes as "certificate"). */
-    error = ch_svc_cert_get(r->svc, &r->who.actor, id, &c);
-    export_disposition(disp, sizeof disp, error == 0 ? c.name : NULL, ch_format_name((ch_format)o.fmt), "certificate");
-    if (error == 0)
-        ch_store_cert_dispose(&c);
+    /* The file is offered under the certificate's name, as the export read it. */
+    export_disposition(disp, sizeof disp, name, ch_format_name((ch_format)o.fmt), "certificate");
     reply_file(r, format_type((ch_format)o.fmt), out.data, out.len, disp);
 done:
+    free(name);
     ch_buf_dispose_secure(&out);
     json_decref(body);
 }
@@ -1915,23 +1911,20 @@ static void keystore_export(req *r, const char *id)
     json_t *body = read_json(r, F_EXPORT);
     ch_svc_export_opts o;
     ch_buf out = CH_BUF_INIT;
-    ch_store_keystore ks;
-    char disp[2048];
+    char disp[2048], *name = NULL;
     int error;
 
     if (body == NULL || export_fields(r, body, NULL, &o) < 0)
         goto done;
-    if ((error = ch_svc_keystore_export(r->svc, &r->who.actor, id, &o, &out)) < 0) {
+    if ((error = ch_svc_keystore_export(r->svc, &r->who.actor, id, &o, &out, &name)) < 0) {
         reply_error(r, error);
         goto done;
     }
     /* Offered under the keystore's name, as a certificate's export is under its own. */
-    error = ch_svc_keystore_get(r->svc, &r->who.actor, id, &ks);
-    export_disposition(disp, sizeof disp, error == 0 ? ks.name : NULL, ch_format_name((ch_format)o.fmt), "keystore");
-    if (error == 0)
-        ch_store_keystore_dispose(&ks);
+    export_disposition(disp, sizeof disp, name, ch_format_name((ch_format)o.fmt), "keystore");
     reply_file(r, format_type((ch_format)o.fmt), out.data, out.len, disp);
 done:
+    free(name);
     ch_buf_dispose_secure(&out);
     json_decref(body);
 }

@@ -83,7 +83,8 @@ expect_usage "--with-key with DER: refused in the CLI's terms" \
     "--format der holds certificates only: a key goes out with --format pem --with-key, or in a p12 or jks" -- \
     remote cert export "$id" --format der --with-key --out never.der
 check_eq "(no API field named)" "" "$(grep -o include_key "$T/stderr" || true)"
-expect_usage "keystore export too" "--format p7b holds certificates only" -- \
+expect_usage "keystore export too, in the same words" \
+    "--format p7b holds certificates only: a key goes out with --format pem --with-key, or in a p12 or jks" -- \
     remote keystore export kst_none --format p7b --with-key --out never.p7b
 # A server's message names an API field; the option that gives it is said beside it.
 expect_error "a field of the API the command takes under another name: the option named" \
@@ -378,6 +379,14 @@ check_eq "--no-webhooks and the bundle public again" "" \
 echo "ops-password-1" > ops.pw
 check_eq "user create" "ops  operator" "$(remote user create ops --role operator --password-file ops.pw)"
 check_eq "user list" "admin admin ops operator" "$(remote user list | awk 'NR > 1 {printf "%s%s %s", sep, $1, $2; sep=" "}')"
+check_eq "user create --name, as tenant create takes a name" "ops2  viewer" "$(remote user create --name ops2 --password-file ops.pw)"
+check_eq "which is the user's name" "admin ops ops2" "$(remote user list | awk 'NR > 1 {printf "%s%s", sep, $1; sep=" "}')"
+expect_usage "user create with a name twice" "give the user's name once: NAME or --name NAME" -- \
+    remote user create ops3 --name ops4 --password-file ops.pw
+expect_usage "user create without a name" "the user's name is required: NAME or --name NAME" -- \
+    remote user create --password-file ops.pw
+check_eq "neither was made" "admin ops ops2" "$(remote user list | awk 'NR > 1 {printf "%s%s", sep, $1; sep=" "}')"
+remote user delete ops2 >/dev/null
 expect_error "a user needs a password" "--password-file" -- remote user create nopw
 echo "short" > short.pw
 expect_error "a password too short: the server's message" "8" -- remote user create weak --password-file short.pw
@@ -547,6 +556,15 @@ remote profile update mqtt-device --max-days 397 >/dev/null
 dev=$(remote cert issue --ca-id "$issuer" --profile mqtt-device --subject CN=sensor-9)
 check_contains "issued with the custom profile" "$(remote cert get "$dev" | tr -s ' ')" "ext_key_usage client_auth"
 expect_exit 2 "profile create needs --key-usage" -- remote profile create bare
+check_eq "profile create --name, as tenant create takes a name" "named-dev" \
+    "$(remote profile create --name named-dev --key-usage digital_signature --max-days 30)"
+check_contains "and it is the profile's name" "$(remote profile get named-dev | tr -s ' ')" "max_days 30"
+expect_usage "profile create with a name twice" "give the profile's name once: NAME or --name NAME" -- \
+    remote profile create named-a --name named-b --key-usage digital_signature
+expect_usage "profile create without a name" "the profile's name is required: NAME or --name NAME" -- \
+    remote profile create --key-usage digital_signature
+check_eq "neither was made" "" "$(remote profile list --all | awk '$1 ~ /^named-[ab]$/')"
+remote profile delete named-dev >/dev/null
 expect_error "an unknown usage is named with the accepted ones" 'unknown key usage "flying"; accepted:' -- \
     remote profile create odd --key-usage flying
 expect_error "built-in profiles are not changed" "built-in profiles cannot be changed" -- \

@@ -952,7 +952,8 @@ static void test_csr_key_found(void **state)
     snprintf(path, sizeof path, "%s/certhub.db", dir);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, "DROP INDEX csrs_waiting_key; ALTER TABLE csrs DROP COLUMN spki_sha256;"
-                                      "DROP INDEX api_tokens_owner; ALTER TABLE api_tokens DROP COLUMN created_by;"
+                                      "DROP INDEX api_tokens_created_by; DROP INDEX api_tokens_owner;"
+                                      "ALTER TABLE api_tokens DROP COLUMN created_by;"
                                       "ALTER TABLE api_tokens DROP COLUMN owner_user_id;"
                                       "PRAGMA user_version=24",
                                   NULL, NULL, NULL),
@@ -2107,7 +2108,8 @@ static void test_audit_numbered_per_tenant(void **state)
                                   "ALTER TABLE certificates DROP COLUMN lifetime;"
                                   "ALTER TABLE api_tokens DROP COLUMN alerted_at; DROP TABLE token_alert_deliveries;"
                                   "DROP INDEX csrs_waiting_key; ALTER TABLE csrs DROP COLUMN spki_sha256;"
-                                  "DROP INDEX api_tokens_owner; ALTER TABLE api_tokens DROP COLUMN created_by;"
+                                  "DROP INDEX api_tokens_created_by; DROP INDEX api_tokens_owner;"
+                                  "ALTER TABLE api_tokens DROP COLUMN created_by;"
                                   "ALTER TABLE api_tokens DROP COLUMN owner_user_id;"
                                   "PRAGMA user_version=17",
                                   NULL, NULL, NULL),
@@ -2341,7 +2343,8 @@ static void test_token_expiry(void **state)
                                   "ALTER TABLE certificates DROP COLUMN lifetime;"
                                   "ALTER TABLE api_tokens DROP COLUMN alerted_at; DROP TABLE token_alert_deliveries;"
                                   "DROP INDEX csrs_waiting_key; ALTER TABLE csrs DROP COLUMN spki_sha256;"
-                                  "DROP INDEX api_tokens_owner; ALTER TABLE api_tokens DROP COLUMN created_by;"
+                                  "DROP INDEX api_tokens_created_by; DROP INDEX api_tokens_owner;"
+                                  "ALTER TABLE api_tokens DROP COLUMN created_by;"
                                   "ALTER TABLE api_tokens DROP COLUMN owner_user_id;"
                                   "PRAGMA user_version=21",
                                   NULL, NULL, NULL),

@@ -67,6 +67,7 @@ static void test_keystore_lifecycle(void **state)
     ch_keystore *back;
     ch_import_opts io = {.password = "exportpw"};
     ch_svc_export_opts p12 = {.fmt = CH_FMT_PKCS12, .password = "exportpw"}, pem = {.fmt = CH_FMT_PEM};
+    char unset[] = "unset", *name = unset;
     ch_store_cert_filter f = {.is_ca = -1};
     int64_t before, after;
     size_t n;
@@ -105,12 +106,17 @@ static void test_keystore_lifecycle(void **state)
     ch_store_keystore_entry_list_free(entries, n);
     /* Another tenant sees nothing. */
     assert_int_equal(ch_svc_keystore_entries(svc, &other, ks.id, &entries, &n), CH_ENOTFOUND);
-    /* Keys leave only with the permission; certificates alone need none. */
-    assert_int_equal(ch_svc_keystore_export(svc, &operator, ks.id, &p12, &out), CH_EPERM);
-    assert_int_equal(ch_svc_keystore_export(svc, &operator, ks.id, &pem, &out), 0);
+    /* Keys leave only with the permission; certificates alone need none.  The export hands back
+     * the keystore's name as it read it (certhubd offers the file under it), and nothing when
+     * refused. */
+    assert_int_equal(ch_svc_keystore_export(svc, &operator, ks.id, &p12, &out, &name), CH_EPERM);
+    assert_null(name);
+    assert_int_equal(ch_svc_keystore_export(svc, &operator, ks.id, &pem, &out, &name), 0);
+    assert_string_equal(name, "web");
+    free(name);
     assert_null(strstr((char *)out.data, "PRIVATE KEY"));
     ch_buf_dispose(&out);
-    assert_int_equal(ch_svc_keystore_export(svc, &admin, ks.id, &p12, &out), 0);
+    assert_int_equal(ch_svc_keystore_export(svc, &admin, ks.id, &p12, &out, NULL), 0);
     assert_int_equal(ch_keystore_import(&back, out.data, out.len, &io), 0);
     assert_int_equal(back->count, 2);
     assert_non_null(back->entries[0].key);
@@ -150,7 +156,7 @@ static size_t audit_rows(ch_svc *svc, const ch_actor *actor, char *last, size_t 
 static int export_as(ch_svc *svc, const ch_actor *a, bool cert, const char *id, const ch_svc_export_opts *o,
                      ch_buf *out)
 {
-    return cert ? ch_svc_cert_export(svc, a, id, o, out) : ch_svc_keystore_export(svc, a, id, o, out);
+    return cert ? ch_svc_cert_export(svc, a, id, o, out, NULL) : ch_svc_keystore_export(svc, a, id, o, out, NULL);
 }
 
 /* What an export may be asked for beyond its format: the alias of one certificate's entry, a
@@ -169,7 +175,7 @@ static void test_export_options(void **state)
     ch_store_keystore_entry *entries;
     ch_keystore *back;
     ch_import_opts io = {.password = "storepw"};
-    char cert_id[CH_ID_MAX], detail[512], long_alias[4 * 129 + 1] = "";
+    char cert_id[CH_ID_MAX], detail[512], long_alias[4 * 129 + 1] = "", *name = NULL;
     size_t n, rows;
     static const struct {
         bool cert;
@@ -221,13 +227,13 @@ static void test_export_options(void **state)
     for (int i = 0; i < 129; i++)
         strcat(long_alias, "\xf0\x9f\x94\x92"); /* 129 characters, each beyond U+FFFF */
     ch_svc_export_opts o = {.fmt = CH_FMT_PKCS12, .password = "storepw", .alias = long_alias};
-    assert_int_equal(ch_svc_cert_export(svc, &admin, cert_id, &o, &out), CH_EINVAL);
+    assert_int_equal(ch_svc_cert_export(svc, &admin, cert_id, &o, &out, NULL), CH_EINVAL);
     assert_non_null(strstr(ch_error_last(), "longer than 128 characters"));
     assert_int_equal(audit_rows(svc, &admin, NULL, 0), rows); /* nothing was exported */
 
     /* 128 of them are taken, and come back as given. */
     long_alias[4 * 128] = '\0';
-    assert_int_equal(ch_svc_cert_export(svc, &admin, cert_id, &o, &out), 0);
+    assert_int_equal(ch_svc_cert_export(svc, &admin, cert_id, &o, &out, NULL), 0);
     assert_int_equal(ch_keystore_import(&back, out.data, out.len, &io), 0);
     assert_string_equal(back->entries[0].alias, long_alias);
     ch_keystore_free(back);
@@ -235,7 +241,7 @@ static void test_export_options(void **state)
 
     /* The alias chosen, in the file and in the audit detail; without one, the certificate's name. */
     o = (ch_svc_export_opts){.fmt = CH_FMT_JKS, .password = "storepw", .alias = "Tomcat"};
-    assert_int_equal(ch_svc_cert_export(svc, &admin, cert_id, &o, &out), 0);
+    assert_int_equal(ch_svc_cert_export(svc, &admin, cert_id, &o, &out, NULL), 0);
     assert_int_equal(ch_keystore_import(&back, out.data, out.len, &io), 0);
     assert_string_equal(back->entries[0].alias, "tomcat");
     assert_non_null(back->entries[0].key);
@@ -244,7 +250,9 @@ static void test_export_options(void **state)
     assert_int_equal(audit_rows(svc, &admin, detail, sizeof detail), rows + 2);
     assert_string_equal(detail, "{\"format\":\"jks\",\"encrypted\":true,\"alias\":\"Tomcat\"}");
     o.alias = NULL;
-    assert_int_equal(ch_svc_cert_export(svc, &admin, cert_id, &o, &out), 0);
+    assert_int_equal(ch_svc_cert_export(svc, &admin, cert_id, &o, &out, &name), 0);
+    assert_string_equal(name, "server"); /* the name it read, handed back to offer the file under */
+    free(name);
     assert_int_equal(ch_keystore_import(&back, out.data, out.len, &io), 0);
     assert_string_equal(back->entries[0].alias, "server");
     ch_keystore_free(back);
@@ -252,7 +260,7 @@ static void test_export_options(void **state)
 
     /* A PKCS#12 under the empty password: read with it; audited as not encrypted. */
     o = (ch_svc_export_opts){.fmt = CH_FMT_PKCS12, .password = "", .alias = "tomcat"};
-    assert_int_equal(ch_svc_cert_export(svc, &admin, cert_id, &o, &out), 0);
+    assert_int_equal(ch_svc_cert_export(svc, &admin, cert_id, &o, &out, NULL), 0);
     io.password = "";
     assert_int_equal(ch_keystore_import(&back, out.data, out.len, &io), 0);
     assert_string_equal(back->entries[0].alias, "tomcat");
@@ -264,7 +272,7 @@ static void test_export_options(void **state)
 
     /* A JKS key password: the keystore's export, every key under it, not under the store's. */
     o = (ch_svc_export_opts){.fmt = CH_FMT_JKS, .password = "storepw", .key_password = "keypw"};
-    assert_int_equal(ch_svc_keystore_export(svc, &admin, ks.id, &o, &out), 0);
+    assert_int_equal(ch_svc_keystore_export(svc, &admin, ks.id, &o, &out, NULL), 0);
     io.password = "storepw";
     assert_int_equal(ch_keystore_import(&back, out.data, out.len, &io), CH_EPASSWORD);
     assert_string_equal(ch_error_field(), "key_password");
@@ -278,7 +286,7 @@ static void test_export_options(void **state)
     assert_string_equal(detail, "{\"format\":\"jks\",\"encrypted\":true,\"key_password\":true}");
     /* With p12, the password itself is taken as the key's (the one password it has). */
     o = (ch_svc_export_opts){.fmt = CH_FMT_PKCS12, .password = "storepw", .key_password = "storepw"};
-    assert_int_equal(ch_svc_cert_export(svc, &admin, cert_id, &o, &out), 0);
+    assert_int_equal(ch_svc_cert_export(svc, &admin, cert_id, &o, &out, NULL), 0);
     ch_buf_dispose_secure(&out);
 
     ch_store_keystore_dispose(&ks);
@@ -428,7 +436,7 @@ static void test_entry_edits(void **state)
     ch_store_keystore_entry_dispose(&e);
 
     /* The export is the keystore as edited. */
-    assert_int_equal(ch_svc_keystore_export(svc, &admin, ks.id, &p12, &out), 0);
+    assert_int_equal(ch_svc_keystore_export(svc, &admin, ks.id, &p12, &out, NULL), 0);
     assert_int_equal(ch_keystore_import(&back, out.data, out.len, &io), 0);
     assert_int_equal(back->count, 2);
     assert_string_equal(back->entries[0].alias, "Web");
@@ -555,7 +563,8 @@ static void test_entry_positions(void **state)
                                   "ALTER TABLE certificates DROP COLUMN lifetime;"
                                   "ALTER TABLE api_tokens DROP COLUMN alerted_at; DROP TABLE token_alert_deliveries;"
                                   "DROP INDEX csrs_waiting_key; ALTER TABLE csrs DROP COLUMN spki_sha256;"
-                                  "DROP INDEX api_tokens_owner; ALTER TABLE api_tokens DROP COLUMN created_by;"
+                                  "DROP INDEX api_tokens_created_by; DROP INDEX api_tokens_owner;"
+                                  "ALTER TABLE api_tokens DROP COLUMN created_by;"
                                   "ALTER TABLE api_tokens DROP COLUMN owner_user_id;"
                                   "PRAGMA user_version=20",
                                   NULL, NULL, NULL),

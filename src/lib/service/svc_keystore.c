@@ -420,18 +420,32 @@ int ch_svc_keystore_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_s
     return ch_store_keystore_get(svc->store, out, actor->tenant_id, id);
 }
 
+/* The keystore id (into *ks, disposed by the caller on success) and its entries: the row is read
+ * first so that a keystore of another tenant, or none, is not found rather than empty. */
+static int ks_read(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_keystore *ks,
+                   ch_store_keystore_entry **out, size_t *count)
+{
+    int error;
+
+    memset(ks, 0, sizeof *ks);
+    if ((error = svc_need(actor, CH_ROLE_VIEWER, "reading keystores")) < 0)
+        return error;
+    if ((error = ch_store_keystore_get(svc->store, ks, actor->tenant_id, id)) < 0)
+        return error;
+    if ((error = ch_store_keystore_entries(svc->store, actor->tenant_id, id, out, count)) < 0)
+        ch_store_keystore_dispose(ks);
+    return error;
+}
+
 int ch_svc_keystore_entries(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_keystore_entry **out,
                             size_t *count)
 {
     ch_store_keystore ks;
-    int error;
+    int error = ks_read(svc, actor, id, &ks, out, count);
 
-    if ((error = svc_need(actor, CH_ROLE_VIEWER, "reading keystores")) < 0)
-        return error;
-    if ((error = ch_store_keystore_get(svc->store, &ks, actor->tenant_id, id)) < 0)
-        return error;
-    ch_store_keystore_dispose(&ks);
-    return ch_store_keystore_entries(svc->store, actor->tenant_id, id, out, count);
+    if (error == 0)
+        ch_store_keystore_dispose(&ks);
+    return error;
 }
 
 int svc_cert_load(ch_svc *svc, const char *tenant, const char *id, ch_cert **out)
@@ -530,8 +544,9 @@ static char *export_detail(const ch_svc_export_opts *o)
 }
 
 int ch_svc_keystore_export(ch_svc *svc, const ch_actor *actor, const char *id, const ch_svc_export_opts *o,
-                           ch_buf *out)
+                           ch_buf *out, char **name)
 {
+    ch_store_keystore row;
     ch_store_keystore_entry *entries = NULL;
     size_t n = 0;
     ch_keystore *ks = NULL;
@@ -540,7 +555,9 @@ int ch_svc_keystore_export(ch_svc *svc, const ch_actor *actor, const char *id, c
     char *detail = NULL;
     int error;
 
-    if ((error = ch_svc_keystore_entries(svc, actor, id, &entries, &n)) < 0)
+    if (name != NULL)
+        *name = NULL;
+    if ((error = ks_read(svc, actor, id, &row, &entries, &n)) < 0)
         return error;
     if ((error = export_check(o, false)) < 0)
         goto done;
@@ -589,9 +606,14 @@ int ch_svc_keystore_export(ch_svc *svc, const ch_actor *actor, const char *id, c
 done:
     if (error < 0)
         ch_buf_dispose_secure(out);
+    if (error == 0 && name != NULL) {
+        *name = row.name; /* now the caller's */
+        row.name = NULL;
+    }
     free(detail);
     ch_keystore_free(ks);
     ch_store_keystore_entry_list_free(entries, n);
+    ch_store_keystore_dispose(&row);
     return error;
 }
 
@@ -703,7 +725,8 @@ static int cert_chain(ch_svc *svc, const char *tenant_id, const ch_store_cert *r
     return cert_chain_from(svc, tenant_id, row, NULL, 0, chain, len);
 }
 
-int ch_svc_cert_export(ch_svc *svc, const ch_actor *actor, const char *id, const ch_svc_export_opts *o, ch_buf *out)
+int ch_svc_cert_export(ch_svc *svc, const ch_actor *actor, const char *id, const ch_svc_export_opts *o, ch_buf *out,
+                       char **name)
 {
     ch_store_cert row = {0};
     ch_cert *chain[CH_MAX_CHAIN_LEN] = {0};
@@ -715,6 +738,8 @@ int ch_svc_cert_export(ch_svc *svc, const ch_actor *actor, const char *id, const
     char *detail = NULL;
     int error;
 
+    if (name != NULL)
+        *name = NULL;
     if ((error = svc_need(actor, CH_ROLE_VIEWER, "exporting a certificate")) < 0)
         return error;
     if ((error = ch_store_cert_get(svc->store, &row, actor->tenant_id, id)) < 0)
@@ -745,6 +770,10 @@ int ch_svc_cert_export(ch_svc *svc, const ch_actor *actor, const char *id, const
 done:
     if (error < 0)
         ch_buf_dispose_secure(out);
+    if (error == 0 && name != NULL) {
+        *name = row.name; /* now the caller's */
+        row.name = NULL;
+    }
     free(detail);
     ch_keystore_free(ks);
     ch_key_free(key);

@@ -244,6 +244,15 @@ static const char *const migrations[] = {
     "ALTER TABLE api_tokens ADD COLUMN created_by TEXT;"
     "ALTER TABLE api_tokens ADD COLUMN owner_user_id TEXT;"
     "CREATE INDEX api_tokens_owner ON api_tokens(owner_user_id) WHERE owner_user_id IS NOT NULL;",
+    /* 27: the tokens a token made, found by tenant and created_by as a cascade's revocation
+     * follows them, or a revocation without one counts them (ch_store_tokens_made_from: its
+     * first step and each step down the chain).  Without it, the first step read every token of
+     * the installation and each step after built an automatic index of them, per revocation.
+     * Partial (created_by IS NOT NULL, which the query's created_by = ... implies), so that no
+     * query without created_by can take it: with a whole index, the cascade's final SELECT read
+     * every token of the tenant through it instead of looking up each token found by its id,
+     * and the other queries on a tenant's tokens changed plans too. */
+    "CREATE INDEX api_tokens_created_by ON api_tokens(tenant_id, created_by) WHERE created_by IS NOT NULL;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
