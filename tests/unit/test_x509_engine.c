@@ -1232,6 +1232,18 @@ static void test_times(void **state)
     assert_int_equal(ch_time_parse(&t, "2030-01-01T00:00:00+24:00"), CH_EINVAL);
     assert_int_equal(ch_time_parse(&t, "2030-01-01T00:00:00+0200"), CH_EINVAL);
     assert_int_equal(ch_time_parse(&t, "soon"), CH_EINVAL);
+    /* Every time read prints as RFC 3339 and reads back: the instant in UTC stays within the
+     * years 0000 to 9999, an offset or a leap second taking it past neither end. */
+    assert_int_equal(ch_time_parse(&t, "9999-12-31T23:59:59Z"), 0);
+    ch_time_format(buf, sizeof buf, t);
+    assert_string_equal(buf, "9999-12-31T23:59:59Z");
+    assert_int_equal(ch_time_parse(&t, "0000-01-01T00:00:00Z"), 0);
+    ch_time_format(buf, sizeof buf, t);
+    assert_string_equal(buf, "0000-01-01T00:00:00Z");
+    assert_int_equal(ch_time_parse(&t, "0000-01-01T01:00:00+01:00"), 0);
+    assert_int_equal(ch_time_parse(&t, "9999-12-31T23:59:59-00:01"), CH_EINVAL);
+    assert_int_equal(ch_time_parse(&t, "9999-12-31T23:59:60Z"), CH_EINVAL);
+    assert_int_equal(ch_time_parse(&t, "0000-01-01T00:00:00+00:01"), CH_EINVAL);
 }
 
 int main(void)

@@ -53,6 +53,7 @@ int ch_time_parse(int64_t *out, const char *text)
 {
     static const unsigned mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     int y, mo, d, h = 0, mi = 0, s = 0, offset = 0;
+    int64_t t;
     size_t len = text ? strlen(text) : 0;
 
     *out = 0;
@@ -91,7 +92,13 @@ int ch_time_parse(int64_t *out, const char *text)
         goto bad;
     if (mo == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
         goto bad;
-    *out = x509_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + s - offset;
+    t = x509_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + s - offset;
+    /* The instant in UTC, an offset or a leap second applied, is still in years 0000 to 9999:
+     * "9999-12-31T23:59:59-01:00" is in the year 10000, which ch_time_format prints as
+     * "10000-01-01T00:59:59Z", a text no reader of RFC 3339 (this one included) takes back. */
+    if (t < x509_days_from_civil(0, 1, 1) * 86400 || t >= x509_days_from_civil(10000, 1, 1) * 86400)
+        return ch_error_set(CH_EINVAL, "\"%.40s\" is outside the years 0000 to 9999 in UTC", text);
+    *out = t;
     return 0;
 bad:
     return ch_error_set(CH_EINVAL, "\"%.40s\" is not an RFC 3339 time; expected e.g. 2030-01-01T00:00:00Z, "
