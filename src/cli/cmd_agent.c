@@ -420,26 +420,28 @@ static int newest(cli_args *a, const char *id, char out[64])
 static int list_all(cli_args *a, const char *resource, json_t **items)
 {
     char path[600];
-    char *cursor = NULL;
+    remote_pages pages = REMOTE_PAGES_INIT;
+    int rc = 0;
 
     snprintf(path, sizeof path, "%s?limit=1000", resource);
     *items = json_array();
     do {
         json_t *page = NULL;
-        int rc = remote_get_page(a, path, cursor, &page);
-        free(cursor);
-        cursor = NULL;
-        if (rc != 0) {
-            json_decref(*items);
-            *items = NULL;
-            return -1;
+        if (remote_get_page(a, path, pages.next, &page) != 0) {
+            rc = -1;
+            break;
         }
         json_array_extend(*items, json_object_get(page, "items"));
-        if (json_string_value(json_object_get(page, "next_cursor")) != NULL)
-            cursor = strdup(json_string_value(json_object_get(page, "next_cursor")));
+        if (remote_pages_next(a, &pages, page) != 0)
+            rc = -1;
         json_decref(page);
-    } while (cursor != NULL);
-    return 0;
+    } while (rc == 0 && pages.next != NULL);
+    remote_pages_dispose(&pages);
+    if (rc != 0) {
+        json_decref(*items);
+        *items = NULL;
+    }
+    return rc;
 }
 
 /* The tenant's enabled trusted certificates (the trust list, the issuer list's intermediates)

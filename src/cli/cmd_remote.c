@@ -149,10 +149,12 @@ static void print_table(json_t *answer, const char *const *cols, const int *widt
 static int list_and_print_ex(cli_args *a, const char *path, const char *const *cols, const int *widths, size_t n,
                              void (*cells)(json_t *item))
 {
-    char url[2400], *esc, *next = NULL;
+    char url[2400], *esc;
     bool all = cli_flag(a, "all");
     int w[16] = {0};
     size_t printed = 0;
+    remote_pages pages = REMOTE_PAGES_INIT;
+    int rc = 0;
 
     /* --tenant: another tenant's list, for the installation's admins (?tenant= on a GET). */
     snprintf(url, sizeof url, "%s", path);
@@ -166,16 +168,11 @@ static int list_and_print_ex(cli_args *a, const char *path, const char *const *c
         const char *more;
         /* The first page where the command says (its --cursor, if any, is in url), the later
          * ones after the page before. */
-        int rc = remote_get_page(a, url, next, &ans);
-        free(next);
-        next = NULL;
-        if (rc != 0) {
-            if (all && g_remote.json && printed > 0)
-                printf("\n]}\n"); /* what came so far stays a JSON document */
-            return 1;
+        if (remote_get_page(a, url, pages.next, &ans) != 0) {
+            rc = 1;
+            break;
         }
         more = json_string_value(json_object_get(ans, "next_cursor"));
-        next = more ? strdup(more) : NULL;
         if (g_remote.json && !all) {
             print_json(ans);
         } else if (g_remote.json) {
@@ -192,12 +189,17 @@ static int list_and_print_ex(cli_args *a, const char *path, const char *const *c
             if (!all && more != NULL && strstr(a->cmd->opts, "cursor=") != NULL)
                 fprintf(stderr, "certhub: more: the same command with --cursor %s (or --all)\n", more);
         }
+        /* After the page is printed: with --all, what came before a page said twice stays. */
+        if (all)
+            rc = remote_pages_next(a, &pages, ans);
         json_decref(ans);
-    } while (all && next != NULL);
-    if (all && g_remote.json)
+    } while (rc == 0 && all && pages.next != NULL);
+    if (rc != 0 && all && g_remote.json && printed > 0)
+        printf("\n]}\n"); /* what came so far stays a JSON document */
+    else if (rc == 0 && all && g_remote.json)
         printf("%s\n], \"next_cursor\": null}\n", printed ? "" : "{\"items\": [");
-    free(next);
-    return 0;
+    remote_pages_dispose(&pages);
+    return rc;
 }
 
 static int list_and_print(cli_args *a, const char *path, const char *const *cols, const int *widths, size_t n)

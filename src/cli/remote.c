@@ -1,4 +1,5 @@
 /* The CLI as a client of certhubd: one HTTPS call helper over libcurl. */
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -479,4 +480,50 @@ int remote_get_page(cli_args *a, const char *path, const char *cursor, json_t **
         return 1;
     }
     return remote_call(a, "GET", url, NULL, out, NULL);
+}
+
+int remote_unexpected(const cli_args *a, const char *fmt, ...)
+{
+    char what[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    return cli_fail(a, "the server's answer is not what certhub expects: %s", what);
+}
+
+int remote_pages_next(const cli_args *a, remote_pages *p, json_t *page)
+{
+    json_t *next = json_object_get(page, "next_cursor");
+
+    free(p->next);
+    p->next = NULL;
+    if (next == NULL || json_is_null(next))
+        return 0;
+    if (!json_is_string(next))
+        return remote_unexpected(a, "its next_cursor is neither text nor null");
+    /* A cursor is compared with one met before, which moves on to the newest at each power
+     * of two: pages that come round again (A, B, A...) are found within two rounds, in the
+     * memory of one cursor. */
+    if (p->mark != NULL && strcmp(p->mark, json_string_value(next)) == 0)
+        return remote_unexpected(a, "its next_cursor names a page it gave already, and the list would go round for "
+                                    "ever");
+    if ((p->next = strdup(json_string_value(next))) == NULL)
+        return cli_fail(a, "out of memory");
+    if (++p->steps == p->power) {
+        free(p->mark);
+        if ((p->mark = strdup(p->next)) == NULL)
+            return cli_fail(a, "out of memory");
+        p->power *= 2;
+        p->steps = 0;
+    }
+    return 0;
+}
+
+void remote_pages_dispose(remote_pages *p)
+{
+    free(p->next);
+    free(p->mark);
+    p->next = p->mark = NULL;
 }
