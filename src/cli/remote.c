@@ -406,6 +406,13 @@ int remote_request(cli_args *a, const remote_req *q, json_t **out, ch_buf *raw)
     token_expiry_warn(seen.token_expires);
     if (q->status)
         *q->status = status;
+    /* certhubd answers 2xx, or 4xx and 5xx with an error.  A redirect (a proxy's login page, a
+     * moved server) is not followed, as the token would go with it, and its body is not the
+     * answer asked for: written as an export, or read as one, it would pass for success. */
+    if (status < 200 || (status >= 300 && status < 400)) {
+        ret = remote_unexpected(a, "HTTP %ld, where certhubd answers 2xx or an error", status);
+        goto done;
+    }
     if (status >= 400 && q->quiet && out != NULL) {
         /* The caller reads the error answer itself. */
         *out = json_loadb((const char *)resp.data, resp.len, 0, NULL);
