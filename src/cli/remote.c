@@ -397,6 +397,12 @@ int remote_request(cli_args *a, const remote_req *q, json_t **out, ch_buf *raw)
         ret = ca_file_fail(a);
         goto done;
     }
+    /* on_data refused what would pass the answer's cap: the server was reached, and said more
+     * than the CLI takes (curl's words would be "Failure writing output to destination"). */
+    if (rc == CURLE_WRITE_ERROR && ch_error_last_code() == CH_ETOOBIG) {
+        ret = remote_unexpected(a, "it is longer than the %u MB certhub takes", (unsigned)(resp.cap >> 20));
+        goto done;
+    }
     if (rc != CURLE_OK) {
         ret = cli_fail(a, "cannot reach %s: %s%s", g_remote.url, errbuf[0] ? errbuf : curl_easy_strerror(rc),
                        reach_hint(rc));
