@@ -157,6 +157,7 @@ typedef struct remote_req {
     bool token_optional; /* without a token, asked anonymously (the public trust bundle) */
     bool insecure;       /* the server's certificate not checked: only to fetch what is checked after */
     long *status;  /* the HTTP status, when not NULL */
+    char *content_type; /* when not NULL, the answer's Content-Type (64 bytes, "" when none) */
 } remote_req;
 int remote_request(cli_args *a, const remote_req *q, json_t **out, ch_buf *raw);
 

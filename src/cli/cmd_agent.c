@@ -37,6 +37,7 @@
 
 #include <openssl/x509.h>
 
+#include "certhub/formats.h"
 #include "certhub/x509.h"
 #include "cli.h"
 
@@ -532,11 +533,48 @@ static int sync_trusted_dir(cli_args *a, const struct target *t)
     return changed;
 }
 
+/* Whether what the server sent is PEM certificates (the first one into *leaf when leaf is not
+ * NULL, the caller's to free): a 2xx answer can hold anything (a proxy's page, an error, nothing
+ * at all), and what is written here replaces the file a program serves, then reloads.  Said
+ * when not, naming what was asked (what). */
+static int pem_certs(cli_args *a, const ch_buf *data, const char *what, ch_cert **leaf)
+{
+    ch_format fmt;
+    ch_cert **certs = NULL;
+    size_t n = 0;
+
+    if (ch_format_detect(&fmt, data->data, data->len) < 0 || fmt != CH_FMT_PEM ||
+        ch_cert_parse_all(&certs, &n, data->data, data->len) < 0)
+        return remote_unexpected(a, "%s is not PEM certificates", what);
+    if (leaf != NULL)
+        *leaf = ch_cert_dup(certs[0]);
+    ch_cert_list_free(certs, n);
+    return leaf != NULL && *leaf == NULL ? cli_fail(a, "out of memory") : 0;
+}
+
+/* Whether the key sent is the PEM private key of leaf: a key of another certificate, written
+ * beside it, would leave the program serving a pair that does not work. */
+static int pem_key_of(cli_args *a, const ch_buf *data, const ch_cert *leaf, const char *id)
+{
+    ch_format fmt;
+    ch_key *key = NULL;
+    int rc = 0;
+
+    if (ch_format_detect(&fmt, data->data, data->len) < 0 || fmt != CH_FMT_PEM ||
+        ch_key_parse(&key, data->data, data->len, NULL) < 0)
+        rc = remote_unexpected(a, "the private key of %s is not a PEM private key", id);
+    else if (!ch_cert_matches_key(leaf, key))
+        rc = remote_unexpected(a, "the private key sent is not that of certificate %s", id);
+    ch_key_free(key);
+    return rc;
+}
+
 /* One target: 1 when something changed, 0 not, -1 when certhubd could not give it. */
 static int sync_target(cli_args *a, const struct target *t)
 {
     ch_buf cert = CH_BUF_INIT, key = CH_BUF_INIT;
-    char path[300], id[64];
+    char path[300], id[64], what[100];
+    ch_cert *leaf = NULL;
     int changed = 0, r;
 
     g_owner = t->owner;
@@ -545,10 +583,22 @@ static int sync_target(cli_args *a, const struct target *t)
     if (t->bundle[0]) {
         /* Without a token, the public bundle: a machine that only trusts certhub's CAs needs
          * no credential at all. */
-        remote_req q = {.method = "GET", .path = path, .token_optional = true};
+        char type[64] = "";
+        long status = 0;
+        remote_req q = {.method = "GET", .path = path, .token_optional = true, .status = &status, .content_type = type};
         snprintf(path, sizeof path, "bundles/%s%s%s", t->bundle, t->tenant[0] ? "?tenant=" : "", t->tenant);
-        if (remote_request(a, &q, NULL, &cert) != 0)
+        snprintf(what, sizeof what, "the bundle %s", t->bundle);
+        if (remote_request(a, &q, NULL, &cert) != 0) {
+            ch_buf_dispose(&cert);
             return -1;
+        }
+        /* The bundle of a tenant without a CA is empty, as certhubd sends it: a PEM file of
+         * nothing, not an answer of nothing (a proxy's, which would empty the file). */
+        if ((cert.len > 0 || status != 200 || strcmp(type, "application/x-pem-file") != 0) &&
+            pem_certs(a, &cert, what, NULL) != 0) {
+            ch_buf_dispose(&cert);
+            return -1;
+        }
         r = put_file(a, t->path, &cert, t->mode ? t->mode : 0644);
         ch_buf_dispose(&cert);
         return r;
@@ -556,15 +606,18 @@ static int sync_target(cli_args *a, const struct target *t)
     if (newest(a, t->certificate, id) != 0)
         return -1;
     snprintf(path, sizeof path, "certificates/%s/export?format=pem", id);
-    if (remote_call(a, "GET", path, NULL, NULL, &cert) != 0)
-        return -1;
+    snprintf(what, sizeof what, "the export of %s", id);
+    if (remote_call(a, "GET", path, NULL, NULL, &cert) != 0 || pem_certs(a, &cert, what, &leaf) != 0) {
+        changed = -1;
+        goto done;
+    }
     /* The key is asked for only when the certificate changed or its file is missing: a
      * certificate's key never changes, and each download leaves the server (and is audited). */
     if (t->key_path[0] && (!same_file(t->cert_path, &cert) || access(t->key_path, F_OK) != 0)) {
         snprintf(path, sizeof path, "certificates/%s/private-key", id);
-        if (remote_call(a, "POST", path, NULL, NULL, &key) != 0) {
-            ch_buf_dispose(&cert);
-            return -1;
+        if (remote_call(a, "POST", path, NULL, NULL, &key) != 0 || pem_key_of(a, &key, leaf, id) != 0) {
+            changed = -1;
+            goto done;
         }
     } else if (t->key_path[0]) {
         /* Kept as it is, but with the mode and owner the target says now. */
@@ -578,6 +631,8 @@ static int sync_target(cli_args *a, const struct target *t)
         changed = r;
     if (changed >= 0 && (r = put_file(a, t->cert_path, &cert, t->mode ? t->mode | 0044 : 0644)) != 0)
         changed = r < 0 ? r : 1;
+done:
+    ch_cert_free(leaf);
     ch_buf_dispose(&cert);
     ch_buf_dispose_secure(&key);
     return changed;

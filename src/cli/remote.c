@@ -412,6 +412,11 @@ int remote_request(cli_args *a, const remote_req *q, json_t **out, ch_buf *raw)
     token_expiry_warn(seen.token_expires);
     if (q->status)
         *q->status = status;
+    if (q->content_type) {
+        char *type = NULL;
+        curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &type);
+        snprintf(q->content_type, 64, "%s", type ? type : "");
+    }
     /* certhubd answers 2xx, or 4xx and 5xx with an error.  A redirect (a proxy's login page, a
      * moved server) is not followed, as the token would go with it, and its body is not the
      * answer asked for: written as an export, or read as one, it would pass for success. */
