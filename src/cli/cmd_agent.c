@@ -417,7 +417,9 @@ static int newest(cli_args *a, const char *id, char out[64])
     return 0;
 }
 
-/* Every item of a list the API gives a page at a time, into *items (a new array). */
+/* Every item of a list the API gives a page at a time, into *items (a new array).  A page
+ * without its items list fails the whole: read as an empty list (a 2xx error, a page of
+ * another shape), it removed the file of every certificate the list held. */
 static int list_all(cli_args *a, const char *resource, json_t **items)
 {
     char path[600];
@@ -432,8 +434,11 @@ static int list_all(cli_args *a, const char *resource, json_t **items)
             rc = -1;
             break;
         }
-        json_array_extend(*items, json_object_get(page, "items"));
-        if (remote_pages_next(a, &pages, page) != 0)
+        if (!json_is_array(json_object_get(page, "items")))
+            rc = remote_unexpected(a, "a page of %s holds no items list", resource) ? -1 : -1;
+        else if (json_array_extend(*items, json_object_get(page, "items")) != 0)
+            rc = cli_fail(a, "out of memory") ? -1 : -1;
+        else if (remote_pages_next(a, &pages, page) != 0)
             rc = -1;
         json_decref(page);
     } while (rc == 0 && pages.next != NULL);
