@@ -393,25 +393,47 @@ static void look_when_renewed(json_t *cert)
     }
 }
 
+/* Whether v, a value of an answer, is an id: text of 1 to 63 bytes (certhubd's are 28).  One
+ * longer was cut to its place, naming another object, and one that was no text went into the
+ * next request as "(null)". */
+static bool answer_id(json_t *v)
+{
+    return json_is_string(v) && json_string_length(v) > 0 && json_string_length(v) < 64;
+}
+
+/* "collection/ID" and tail, the id %-escaped: an id an answer gave names that object, never
+ * another call ("../tokens", "x/private-key?"). */
+static void id_path(char *buf, size_t cap, const char *collection, const char *id, const char *tail)
+{
+    char *esc = remote_escape(id);
+
+    snprintf(buf, cap, "%s/%s%s", collection, esc ? esc : "", tail);
+    free(esc);
+}
+
 /* The newest certificate of a lineage: follows renewed_by. */
 static int newest(cli_args *a, const char *id, char out[64])
 {
-    char path[200];
+    char path[300];
     json_t *ans = NULL;
 
     snprintf(out, 64, "%s", id);
     for (int depth = 0; depth < 64; depth++) {
-        const char *next;
-        snprintf(path, sizeof path, "certificates/%s", out);
+        json_t *next;
+        id_path(path, sizeof path, "certificates", out, "");
         if (remote_call(a, "GET", path, NULL, &ans, NULL) != 0)
             return -1;
-        next = json_string_value(json_object_get(ans, "renewed_by"));
-        if (next == NULL) {
+        next = json_object_get(ans, "renewed_by");
+        if (next == NULL || json_is_null(next)) {
             look_when_renewed(ans);
             json_decref(ans);
             return 0;
         }
-        snprintf(out, 64, "%s", next);
+        if (!answer_id(next)) {
+            json_decref(ans);
+            return remote_unexpected(a, "the renewed_by of %s is not a certificate's id", out) ? -1 : -1;
+        }
+        snprintf(out, 64, "%s", json_string_value(next));
         json_decref(ans);
     }
     return 0;
@@ -480,7 +502,7 @@ static int sync_trusted_dir(cli_args *a, const struct target *t)
     }
     json_array_foreach(list, i, it) {
         json_t *full = NULL;
-        char one[200];
+        char one[300];
         ch_cert *c = NULL;
         const char *pem;
         const char *list_kind = json_string_value(json_object_get(it, "list"));
@@ -493,7 +515,11 @@ static int sync_trusted_dir(cli_args *a, const struct target *t)
             (list_kind && strcmp(list_kind, "issuer") == 0 && subject && issuer && strcmp(subject, issuer) == 0) ||
             nkeep >= 256)
             continue;
-        snprintf(one, sizeof one, "trusted-certificates/%s", json_string_value(json_object_get(it, "id")));
+        if (!answer_id(json_object_get(it, "id"))) {
+            json_decref(list);
+            return remote_unexpected(a, "a trusted certificate of the list has no id") ? -1 : -1;
+        }
+        id_path(one, sizeof one, "trusted-certificates", json_string_value(json_object_get(it, "id")), "");
         if (remote_call(a, "GET", one, NULL, &full, NULL) != 0) {
             json_decref(list);
             return -1;
@@ -610,7 +636,7 @@ static int sync_target(cli_args *a, const struct target *t)
     }
     if (newest(a, t->certificate, id) != 0)
         return -1;
-    snprintf(path, sizeof path, "certificates/%s/export?format=pem", id);
+    id_path(path, sizeof path, "certificates", id, "/export?format=pem");
     snprintf(what, sizeof what, "the export of %s", id);
     if (remote_call(a, "GET", path, NULL, NULL, &cert) != 0 || pem_certs(a, &cert, what, &leaf) != 0) {
         changed = -1;
@@ -619,7 +645,7 @@ static int sync_target(cli_args *a, const struct target *t)
     /* The key is asked for only when the certificate changed or its file is missing: a
      * certificate's key never changes, and each download leaves the server (and is audited). */
     if (t->key_path[0] && (!same_file(t->cert_path, &cert) || access(t->key_path, F_OK) != 0)) {
-        snprintf(path, sizeof path, "certificates/%s/private-key", id);
+        id_path(path, sizeof path, "certificates", id, "/private-key");
         if (remote_call(a, "POST", path, NULL, NULL, &key) != 0 || pem_key_of(a, &key, leaf, id) != 0) {
             changed = -1;
             goto done;
