@@ -504,7 +504,7 @@ static int sync_trusted_dir(cli_args *a, const struct target *t)
         json_t *full = NULL;
         char one[300];
         ch_cert *c = NULL;
-        const char *pem;
+        const char *pem, *tid;
         const char *list_kind = json_string_value(json_object_get(it, "list"));
         const char *subject = json_string_value(json_object_get(it, "subject"));
         const char *issuer = json_string_value(json_object_get(it, "issuer"));
@@ -519,30 +519,35 @@ static int sync_trusted_dir(cli_args *a, const struct target *t)
             json_decref(list);
             return remote_unexpected(a, "a trusted certificate of the list has no id") ? -1 : -1;
         }
-        id_path(one, sizeof one, "trusted-certificates", json_string_value(json_object_get(it, "id")), "");
+        tid = json_string_value(json_object_get(it, "id"));
+        id_path(one, sizeof one, "trusted-certificates", tid, "");
         if (remote_call(a, "GET", one, NULL, &full, NULL) != 0) {
             json_decref(list);
             return -1;
         }
         pem = json_string_value(json_object_get(full, "pem"));
-        if (pem && ch_cert_parse(&c, (const uint8_t *)pem, strlen(pem)) == 0) {
-            unsigned long h = X509_subject_name_hash(ch_cert_x509(c));
-            int k = 0;
-            for (;; k++) {
-                bool taken = false;
-                snprintf(keep[nkeep], sizeof keep[0], "%08lx.%d", h, k);
-                for (size_t j = 0; j < nkeep && !taken; j++)
-                    taken = strcmp(keep[j], keep[nkeep]) == 0;
-                if (!taken)
-                    break;
-            }
-            snprintf(path, sizeof path, "%s/%s", t->dir, keep[nkeep++]);
-            ch_buf b = {.data = (uint8_t *)pem, .len = strlen(pem)};
-            if ((r = put_file(a, path, &b, t->mode ? t->mode : 0644)) < 0)
-                changed = -1;
-            else if (r > 0 && changed >= 0)
-                changed = 1;
+        if (pem == NULL || ch_cert_parse(&c, (const uint8_t *)pem, strlen(pem)) < 0) {
+            /* Passed over, its file would go as if the certificate were no longer trusted. */
+            remote_unexpected(a, "trusted certificate %s has no PEM certificate", tid);
+            json_decref(full);
+            json_decref(list);
+            return -1;
         }
+        unsigned long h = X509_subject_name_hash(ch_cert_x509(c));
+        for (int k = 0;; k++) {
+            bool taken = false;
+            snprintf(keep[nkeep], sizeof keep[0], "%08lx.%d", h, k);
+            for (size_t j = 0; j < nkeep && !taken; j++)
+                taken = strcmp(keep[j], keep[nkeep]) == 0;
+            if (!taken)
+                break;
+        }
+        snprintf(path, sizeof path, "%s/%s", t->dir, keep[nkeep++]);
+        ch_buf b = {.data = (uint8_t *)pem, .len = strlen(pem)};
+        if ((r = put_file(a, path, &b, t->mode ? t->mode : 0644)) < 0)
+            changed = -1;
+        else if (r > 0 && changed >= 0)
+            changed = 1;
         ch_cert_free(c);
         json_decref(full);
     }
