@@ -756,7 +756,8 @@ int cmd_remote_cert_delete(cli_args *a)
 
 /* Uploads bytes to collection (certificates/import or keystores) as the raw body, named after
  * file unless name says otherwise ("" sends no name: the server names what it stores itself).
- * Returns the HTTP status (0 when unreachable); *ans holds the answer. */
+ * Returns the HTTP status (0 when unreachable, or when a 2xx answer was not one certhub takes);
+ * *ans holds the answer. */
 static long upload_data(cli_args *a, const char *collection, const char *file, const uint8_t *data, size_t len,
                         const char *name, const char *password, const char *key_password, bool quiet, json_t **ans)
 {
@@ -784,7 +785,10 @@ static long upload_data(cli_args *a, const char *collection, const char *file, c
         snprintf(path, sizeof path, "%s", collection);
     else
         snprintf(path, sizeof path, "%s%cname=%s", collection, strchr(collection, '?') ? '&' : '?', esc ? esc : "");
-    remote_request(a, &q, ans, NULL);
+    /* An answer refused below 400 (not JSON, too long) is no success whatever its status: the
+     * callers take 200 and 201 as one, and went on to exit 0. */
+    if (remote_request(a, &q, ans, NULL) != 0 && status < 400)
+        status = 0;
     free(esc);
     return status;
 }
@@ -879,7 +883,8 @@ static bool holds(const uint8_t *data, size_t len, const char *text)
 }
 
 /* Imports file (its bytes read) with the key among keys that belongs to it, if any: 0 when
- * none does (the file goes as it is), else the HTTP status. */
+ * none does (the file goes as it is), else the HTTP status, or -1 when it was not imported
+ * for another reason (memory, a 2xx answer certhub does not take). */
 static long import_with_key(cli_args *a, const char *file, const uint8_t *data, size_t len, struct folder_key *keys,
                             size_t nkeys, json_t **ans)
 {
@@ -914,8 +919,8 @@ static long import_with_key(cli_args *a, const char *file, const uint8_t *data, 
     q.json = body;
     if (body == NULL)
         status = -1;
-    else
-        remote_request(a, &q, ans, NULL);
+    else if (remote_request(a, &q, ans, NULL) != 0 && status < 400)
+        status = -1; /* a 2xx answer refused: not imported, as upload_data says it */
 done:
     json_decref(body);
     ch_buf_dispose(&cert_pem);
