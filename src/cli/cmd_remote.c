@@ -56,13 +56,19 @@ static const char *str(json_t *o, const char *k)
     return s ? s : "";
 }
 
-/* The server's answer: all of it with --output json, else the one field scripts want. */
-static void print_answer(json_t *ans, const char *field)
+/* The server's answer: all of it with --output json, else the one field scripts want.  An
+ * answer without it as text (an error's JSON under a 2xx status, a shape of another version)
+ * is said, and 1 returned: an empty line read as the new id would go on into a script's next
+ * command. */
+static int print_answer(const cli_args *a, json_t *ans, const char *field)
 {
+    if (!json_is_string(json_object_get(ans, field)) || json_string_length(json_object_get(ans, field)) == 0)
+        return remote_unexpected(a, "it holds no %s", field);
     if (g_remote.json)
         print_json(ans);
     else
         printf("%s\n", str(ans, field));
+    return 0;
 }
 
 /* DELETE collection/ID[query]: the server's answer with --output json, else what the
@@ -494,9 +500,10 @@ static int post_and_save(cli_args *a, const char *path, json_t *body)
         } else {
             /* The PEM on standard output is all it holds (--output json gives the id with it). */
             if (!cli_is_stdout(cli_opt(a, "out")) || g_remote.json)
-                print_answer(ans, "id");
-            rc = 0;
-            if (key_out != NULL) {
+                rc = print_answer(a, ans, "id");
+            else
+                rc = 0;
+            if (rc == 0 && key_out != NULL) {
                 if (key_password != NULL)
                     kbody = json_pack("{ss}", "password", key_password);
                 rc = fetch_to_file(a, "POST", obj_path(kpath, sizeof kpath, "certificates", str(ans, "id"), "/private-key"),
@@ -539,9 +546,9 @@ int cmd_remote_ca_create(cli_args *a)
     json_decref(body);
     if (rc != 0)
         return rc;
-    print_answer(ans, "id");
+    rc = print_answer(a, ans, "id");
     json_decref(ans);
-    return 0;
+    return rc;
 }
 
 int cmd_remote_cert_list(cli_args *a)
@@ -1146,10 +1153,8 @@ static int post_pem(cli_args *a, const char *path, json_t *body, const char *key
     }
     if (password != NULL)
         json_object_set_new(body, "password", json_string(password));
-    if (remote_call(a, "POST", path, body, &ans, NULL) != 0)
+    if (remote_call(a, "POST", path, body, &ans, NULL) != 0 || (rc = print_answer(a, ans, "id")) != 0)
         goto done;
-    print_answer(ans, "id");
-    rc = 0;
     if (ans_out != NULL) {
         *ans_out = ans;
         ans = NULL;
@@ -1236,11 +1241,8 @@ int cmd_remote_cert_import(cli_args *a)
         long status = upload_file_ex(a, "certificates/import", a->pos[0], cli_opt(a, "name"), password, key_password,
                                      false, &ans);
         /* 200: held already without its key, which it has now. */
-        if (status == 201 || status == 200) {
-            print_answer(ans, "id");
+        if ((status == 201 || status == 200) && (rc = print_answer(a, ans, "id")) == 0)
             import_notes(ans);
-            rc = 0;
-        }
         goto done;
     }
     body = json_object();
@@ -1264,10 +1266,10 @@ int cmd_remote_keystore_upload(cli_args *a)
     if (cli_password(a, "password-file", NULL, &password) != 0 ||
         cli_password(a, "key-password-file", NULL, &key_password) != 0)
         goto done;
-    if (upload_file_ex(a, "keystores", a->pos[0], cli_opt(a, "name"), password, key_password, false, &ans) == 201) {
+    if (upload_file_ex(a, "keystores", a->pos[0], cli_opt(a, "name"), password, key_password, false, &ans) == 201 &&
+        print_answer(a, ans, "id") == 0) {
         json_t *note;
         size_t i;
-        print_answer(ans, "id");
         /* What the file held and the server did not keep (a JCEKS secret key, a key without
          * its certificate): said, as convert says it. */
         json_array_foreach(json_object_get(ans, "notes"), i, note)
@@ -1305,10 +1307,8 @@ int cmd_remote_keystore_create(cli_args *a)
     body = json_pack("{ss ss}", "certificate_id", cert_id, "format", format);
     str_member(a, "alias", body, "alias");
     str_member(a, "name", body, "name");
-    if (remote_call(a, "POST", "keystores", body, &ans, NULL) == 0) {
-        print_answer(ans, "id");
-        rc = 0;
-    }
+    if (remote_call(a, "POST", "keystores", body, &ans, NULL) == 0)
+        rc = print_answer(a, ans, "id");
     json_decref(body);
     json_decref(ans);
     return rc;
@@ -1533,8 +1533,7 @@ int cmd_remote_csr_attach(cli_args *a)
     body = json_pack("{s:s%}", "certificate", (const char *)cert, len);
     obj_path(path, sizeof path, "csrs", a->pos[0], "/certificate");
     if (body != NULL && remote_call(a, "POST", path, body, &ans, NULL) == 0) {
-        print_answer(ans, "id");
-        rc = 0;
+        rc = print_answer(a, ans, "id");
     } else if (body == NULL) {
         rc = cli_fail(a, "the certificate must be PEM");
     }
@@ -1571,10 +1570,8 @@ int cmd_remote_trusted_add(cli_args *a)
     int rc = 1;
 
     trusted_query(a, path, sizeof path, "trusted-certificates");
-    if (upload_file(a, path, a->pos[0], cli_opt(a, "name"), NULL, false, &ans) == 201) {
-        print_answer(ans, "id");
-        rc = 0;
-    }
+    if (upload_file(a, path, a->pos[0], cli_opt(a, "name"), NULL, false, &ans) == 201)
+        rc = print_answer(a, ans, "id");
     json_decref(ans);
     return rc;
 }
@@ -1668,13 +1665,14 @@ int cmd_remote_trusted_code(cli_args *a)
 {
     char path[240];
     json_t *ans = NULL;
+    int rc;
 
     if (remote_call(a, "POST", obj_path(path, sizeof path, "trusted-certificates", a->pos[0], "/verification-code"),
                     NULL, &ans, NULL) != 0)
         return 1;
-    print_answer(ans, "verification_code");
+    rc = print_answer(a, ans, "verification_code");
     json_decref(ans);
-    return 0;
+    return rc;
 }
 
 int cmd_remote_trusted_verify(cli_args *a)
@@ -1828,10 +1826,8 @@ int cmd_remote_ca_import(cli_args *a)
         json_decref(body);
     } else if ((rc = ca_from_keystore(a, data, len, password, body)) == 2) {
         rc = remote_call(a, "POST", "cas", body, &ans, NULL);
-        if (rc == 0) {
-            print_answer(ans, "id");
+        if (rc == 0 && (rc = print_answer(a, ans, "id")) == 0)
             ca_import_notes(ans);
-        }
         json_decref(ans);
         json_decref(body);
     } else if (rc == 1) {
@@ -1920,10 +1916,8 @@ int cmd_remote_device_add(cli_args *a)
     if (!ch_utf8_valid(a->pos[0]))
         return cli_fail(a, "the device id must be UTF-8 text");
     body = json_pack("{ss}", "device_id", a->pos[0]);
-    if (remote_call(a, "POST", "devices", body, &ans, NULL) == 0) {
-        print_answer(ans, "id");
-        rc = 0;
-    }
+    if (remote_call(a, "POST", "devices", body, &ans, NULL) == 0)
+        rc = print_answer(a, ans, "id");
     json_decref(body);
     json_decref(ans);
     return rc;
@@ -2036,9 +2030,9 @@ int cmd_remote_token_create(cli_args *a)
     json_decref(body);
     if (rc != 0)
         return rc;
-    print_answer(ans, "token");
+    rc = print_answer(a, ans, "token");
     json_decref(ans);
-    return 0;
+    return rc;
 }
 
 /* The name of what tenant create, user create and profile create make: as the other create
@@ -2063,9 +2057,9 @@ int cmd_remote_tenant_create(cli_args *a)
     json_decref(body);
     if (rc != 0)
         return rc;
-    print_answer(ans, "id");
+    rc = print_answer(a, ans, "id");
     json_decref(ans);
-    return 0;
+    return rc;
 }
 
 /* Newest first unless --oldest-first; each filter option is the API's parameter of the same
@@ -2277,11 +2271,7 @@ static int profile_put(cli_args *a, bool create)
         list_member(a, "key-types", body, "key_types");
     if (remote_call(a, create ? "POST" : "PUT", create ? "profiles" : path, body, &ans, NULL) != 0)
         goto done;
-    if (g_remote.json)
-        print_json(ans);
-    else
-        printf("%s\n", str(ans, "name"));
-    rc = 0;
+    rc = print_answer(a, ans, "name");
 done:
     json_decref(body);
     json_decref(ans);
