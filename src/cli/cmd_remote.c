@@ -418,15 +418,61 @@ static void lifetime_members(cli_args *a, json_t *body)
     str_member(a, "ttl", body, "ttl");
 }
 
-/* Asks for path and writes what comes back, as it is, to the file out with mode; the answer's
- * bytes are wiped after (they may hold a key). */
+/* What an answer written to a file is to be: certificates (or a keystore) in a format, a
+ * private key, a CSR. */
+typedef enum { FILE_CERTS, FILE_KEY, FILE_CSR } file_kind;
+
+/* Whether data is a file of kind in format (a name ch_format_parse takes). */
+static bool file_is(const uint8_t *data, size_t len, file_kind kind, const char *format)
+{
+    ch_format want = CH_FMT_PEM, got;
+    ch_cert **certs = NULL;
+    ch_key *key = NULL;
+    ch_csr *csr = NULL;
+    ch_keystore *ks = NULL;
+    size_t n = 0;
+    int detected = ch_format_detect(&got, data, len), error;
+    bool pem = detected == 0 && got == CH_FMT_PEM, ok;
+
+    ch_format_parse(&want, format);
+    if (kind == FILE_KEY) /* encrypted under the password given, or in clear */
+        ok = pem && ((error = ch_key_parse(&key, data, len, NULL)) == 0 || error == CH_EPASSWORD);
+    else if (kind == FILE_CSR)
+        ok = pem == (want == CH_FMT_PEM) && ch_csr_parse(&csr, data, len) == 0;
+    else
+        ok = detected == 0 && got == want && (!pem || ch_cert_parse_all(&certs, &n, data, len) == 0);
+    /* A JKS is known by its first four bytes alone: its entries are walked as keytool -list
+     * walks them, without a password, so that one cut short is not taken for one. */
+    if (ok && want == CH_FMT_JKS)
+        ok = ch_keystore_import(&ks, data, len, &(ch_import_opts){.keys_optional = true}) == 0;
+    ch_keystore_free(ks);
+    ch_cert_list_free(certs, n);
+    ch_key_free(key);
+    ch_csr_free(csr);
+    return ok;
+}
+
+/* The same of an answer before it is written: a 2xx answer can hold a proxy's page, an error's
+ * JSON or nothing at all, which was written as the file asked for, with status 0.  Said when
+ * not (1). */
+static int check_file(const cli_args *a, const ch_buf *data, file_kind kind, const char *format)
+{
+    if (file_is(data->data, data->len, kind, format))
+        return 0;
+    return remote_unexpected(a, "it is not the %s %s asked for", format,
+                             kind == FILE_KEY ? "private key" : kind == FILE_CSR ? "CSR" : "file");
+}
+
+/* Asks for path and writes what comes back, as it is, to the file out with mode, once it is
+ * found to be a file of kind in format; the answer's bytes are wiped after (they may hold a
+ * key). */
 static int fetch_to_file(cli_args *a, const char *method, const char *path, json_t *body, const char *out,
-                         unsigned mode)
+                         unsigned mode, file_kind kind, const char *format)
 {
     ch_buf raw = CH_BUF_INIT;
     int rc = remote_call(a, method, path, body, NULL, &raw);
 
-    if (rc == 0)
+    if (rc == 0 && (rc = check_file(a, &raw, kind, format)) == 0)
         rc = cli_write(a, out, raw.data, raw.len, mode);
     ch_buf_dispose_secure(&raw);
     return rc;
@@ -459,6 +505,7 @@ static int post_and_save(cli_args *a, const char *path, json_t *body)
     const char *pem, *key_out = cli_opt(a, "key-out");
     char kpath[300], *key_password = NULL;
     ch_buf chain = CH_BUF_INIT;
+    bool csr = strcmp(path, "csrs") == 0;
     int rc = 1;
 
     if (cli_opt(a, "key-password-file") != NULL && key_out == NULL)
@@ -484,33 +531,43 @@ static int post_and_save(cli_args *a, const char *path, json_t *body)
                                             "permission, and this token does not have it (an admin's does)");
         }
     }
-    if (remote_call(a, "POST", path, body, &ans, NULL) == 0) {
-        pem = str(ans, "pem");
-        /* With its chain: the export's PEM, the CA first up to its root, as cert export and the
-         * agent write it. */
-        if (cli_flag(a, "chain") &&
-            remote_call(a, "GET", obj_path(kpath, sizeof kpath, "certificates", str(ans, "id"), "/export?format=pem"),
-                        NULL, NULL, &chain) == 0 &&
-            ch_buf_put(&chain, "", 1) == 0)
-            pem = (const char *)chain.data;
-        else if (cli_flag(a, "chain"))
-            pem = NULL; /* said; the certificate stays made, its id printed for cert export */
-        if (pem == NULL || (cli_opt(a, "out") != NULL && cli_write(a, cli_opt(a, "out"), pem, strlen(pem), 0644) != 0)) {
-            say_unwritten(a, path, str(ans, "id"), key_out);
-        } else {
-            /* The PEM on standard output is all it holds (--output json gives the id with it). */
-            if (!cli_is_stdout(cli_opt(a, "out")) || g_remote.json)
-                rc = print_answer(a, ans, "id");
-            else
-                rc = 0;
-            if (rc == 0 && key_out != NULL) {
-                if (key_password != NULL)
-                    kbody = json_pack("{ss}", "password", key_password);
-                rc = fetch_to_file(a, "POST", obj_path(kpath, sizeof kpath, "certificates", str(ans, "id"), "/private-key"),
-                                   kbody, key_out, 0600);
-            }
-        }
+    if (remote_call(a, "POST", path, body, &ans, NULL) != 0)
+        goto done;
+    /* The answer's id and PEM are checked before anything is written or asked after it: an
+     * answer of another shape was written as the certificate, and its "id" sent on. */
+    pem = json_string_value(json_object_get(ans, "pem"));
+    if (!json_is_string(json_object_get(ans, "id")) || json_string_length(json_object_get(ans, "id")) == 0) {
+        remote_unexpected(a, "it holds no id");
+        goto done;
     }
+    if (pem == NULL || !file_is((const uint8_t *)pem, strlen(pem), csr ? FILE_CSR : FILE_CERTS, "pem")) {
+        remote_unexpected(a, "its pem is not a %s in PEM", csr ? "CSR" : "certificate");
+        goto done;
+    }
+    /* With its chain: the export's PEM, the CA first up to its root, as cert export and the
+     * agent write it. */
+    if (cli_flag(a, "chain") &&
+        remote_call(a, "GET", obj_path(kpath, sizeof kpath, "certificates", str(ans, "id"), "/export?format=pem"), NULL,
+                    NULL, &chain) == 0 &&
+        check_file(a, &chain, FILE_CERTS, "pem") == 0 && ch_buf_put(&chain, "", 1) == 0)
+        pem = (const char *)chain.data;
+    else if (cli_flag(a, "chain"))
+        pem = NULL; /* said; the certificate stays made, its id printed for cert export */
+    if (pem == NULL || (cli_opt(a, "out") != NULL && cli_write(a, cli_opt(a, "out"), pem, strlen(pem), 0644) != 0)) {
+        say_unwritten(a, path, str(ans, "id"), key_out);
+        goto done;
+    }
+    /* The PEM on standard output is all it holds (--output json gives the id with it). */
+    if (!cli_is_stdout(cli_opt(a, "out")) || g_remote.json)
+        print_answer(a, ans, "id");
+    rc = 0;
+    if (key_out != NULL) {
+        if (key_password != NULL)
+            kbody = json_pack("{ss}", "password", key_password);
+        rc = fetch_to_file(a, "POST", obj_path(kpath, sizeof kpath, "certificates", str(ans, "id"), "/private-key"),
+                           kbody, key_out, 0600, FILE_KEY, "pem");
+    }
+done:
     json_decref(kbody);
     json_decref(ans);
     ch_buf_dispose(&chain);
@@ -751,7 +808,7 @@ int cmd_remote_cert_export(cli_args *a)
     }
     snprintf(tail, sizeof tail, "/export%s%.32s", body ? "" : "?format=", body ? "" : format);
     rc = fetch_to_file(a, body ? "POST" : "GET", obj_path(path, sizeof path, "certificates", a->pos[0], tail), body,
-                       out, body && !cli_flag(a, "truststore") ? 0600 : 0644);
+                       out, body && !cli_flag(a, "truststore") ? 0600 : 0644, FILE_CERTS, format);
     json_decref(body);
     return rc;
 }
@@ -1477,7 +1534,7 @@ int cmd_remote_keystore_export(cli_args *a)
     if (cli_flag(a, "legacy"))
         json_object_set_new(body, "legacy", json_true());
     rc = fetch_to_file(a, "POST", obj_path(path, sizeof path, "keystores", a->pos[0], "/export"), body,
-                       cli_opt(a, "out"), cli_flag(a, "truststore") ? 0644 : 0600);
+                       cli_opt(a, "out"), cli_flag(a, "truststore") ? 0644 : 0600, FILE_CERTS, format);
 done:
     json_decref(body);
     return rc;
@@ -1727,7 +1784,7 @@ int cmd_remote_ca_chain(cli_args *a)
     char path[200];
 
     return fetch_to_file(a, "GET", obj_path(path, sizeof path, "cas", a->pos[0], "/chain"), NULL, cli_need(a, "out"),
-                         0644);
+                         0644, FILE_CERTS, "pem");
 }
 
 int cmd_remote_ca_delete(cli_args *a)
@@ -2135,7 +2192,7 @@ int cmd_remote_cert_key(cli_args *a)
     if (password)
         body = json_pack("{ss}", "password", password);
     rc = fetch_to_file(a, "POST", obj_path(path, sizeof path, "certificates", a->pos[0], "/private-key"), body,
-                       cli_need(a, "out"), 0600);
+                       cli_need(a, "out"), 0600, FILE_KEY, "pem");
     json_decref(body);
     ch_secure_free_str(password);
     return rc;
@@ -2155,7 +2212,7 @@ int cmd_remote_csr_export(cli_args *a)
         return cli_fail(a, "--format takes pem or der (cer, crt), not \"%.32s\"", cli_opt(a, "format"));
     snprintf(tail, sizeof tail, "/export?format=%s", format);
     return fetch_to_file(a, "GET", obj_path(path, sizeof path, "csrs", a->pos[0], tail), NULL, cli_need(a, "out"),
-                         0644);
+                         0644, FILE_CSR, format);
 }
 
 int cmd_remote_tenant_get(cli_args *a)
@@ -2369,8 +2426,9 @@ int cmd_remote_ca_bundle(cli_args *a)
 {
     const char *format = format_opt(a), *out = cli_need(a, "out");
     const char *tenant = cli_opt(a, "tenant");
-    char path[300], *password = NULL, *esc = NULL, ca_file[64] = "";
+    char path[300], *password = NULL, *esc = NULL, ca_file[64] = "", type[64] = "";
     ch_buf raw = CH_BUF_INIT;
+    long status = 0;
     remote_req q = {.method = "GET", .path = path, .token_optional = true};
     int rc = 1;
 
@@ -2396,7 +2454,13 @@ int cmd_remote_ca_bundle(cli_args *a)
     }
     snprintf(path, sizeof path, "bundles/default?format=%s%s%s", format, esc ? "&tenant=" : "", esc ? esc : "");
     q.password = password;
-    if (remote_request(a, &q, NULL, &raw) == 0)
+    q.status = &status;
+    q.content_type = type;
+    /* (The bundle of a tenant without a CA is empty: a PEM file of nothing, as certhubd sends
+     * it, not an answer of nothing.) */
+    if (remote_request(a, &q, NULL, &raw) == 0 &&
+        ((raw.len == 0 && status == 200 && strcmp(type, "application/x-pem-file") == 0 && strcmp(format, "pem") == 0) ||
+         check_file(a, &raw, FILE_CERTS, format) == 0))
         rc = cli_write(a, out, raw.data, raw.len, 0644);
 done:
     if (ca_file[0] != '\0')
