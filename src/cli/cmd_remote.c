@@ -50,10 +50,36 @@ static void print_json(json_t *j)
     free(s);
 }
 
+/* A server's text as the terminal is to show it, each control character as '?' (as put_text
+ * writes it): an escape sequence in a name, a note or a message would rewrite the terminal, a
+ * newline forge a line.  Text without any is given back as it is; other text is copied into
+ * one of a few buffers used in turn, enough for the fields of one line.  NULL is "". */
+static const char *plain(const char *s)
+{
+    static char *copies[8];
+    static size_t next;
+    const char *p;
+    char *copy;
+
+    if (s == NULL)
+        return "";
+    for (p = s; *p && (unsigned char)*p >= 0x20 && *p != 0x7f; p++)
+        ;
+    if (*p == '\0')
+        return s;
+    free(copies[next]);
+    copy = copies[next] = strdup(s);
+    next = (next + 1) % (sizeof copies / sizeof copies[0]);
+    for (char *c = copy; c != NULL && *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
+    return copy ? copy : "";
+}
+
+/* A text member of an answer, to be shown (plain), or "". */
 static const char *str(json_t *o, const char *k)
 {
-    const char *s = json_string_value(json_object_get(o, k));
-    return s ? s : "";
+    return plain(json_string_value(json_object_get(o, k)));
 }
 
 /* The server's answer: all of it with --output json, else the one field scripts want.  An
@@ -193,7 +219,7 @@ static int list_and_print_ex(cli_args *a, const char *path, const char *const *c
                     cells(it);
             print_table(ans, cols, widths, n, w);
             if (!all && more != NULL && strstr(a->cmd->opts, "cursor=") != NULL)
-                fprintf(stderr, "certhub: more: the same command with --cursor %s (or --all)\n", more);
+                fprintf(stderr, "certhub: more: the same command with --cursor %s (or --all)\n", plain(more));
         }
         /* After the page is printed: with --all, what came before a page said twice stays. */
         if (all)
@@ -217,17 +243,17 @@ static int list_and_print(cli_args *a, const char *path, const char *const *cols
 static void print_field(const char *k, json_t *v)
 {
     if (json_is_string(v) && strcmp(k, "pem") != 0) {
-        printf("%-27s ", k);
+        printf("%-27s ", plain(k));
         put_text(json_string_value(v));
         putchar('\n');
     } else if (json_is_integer(v))
-        printf("%-27s %lld\n", k, (long long)json_integer_value(v));
+        printf("%-27s %lld\n", plain(k), (long long)json_integer_value(v));
     else if (json_is_boolean(v))
-        printf("%-27s %s\n", k, json_is_true(v) ? "yes" : "no");
+        printf("%-27s %s\n", plain(k), json_is_true(v) ? "yes" : "no");
     else if (json_is_array(v) && json_array_size(v) > 0 && json_is_string(json_array_get(v, 0))) {
         size_t i;
         json_t *e;
-        printf("%-27s", k);
+        printf("%-27s", plain(k));
         json_array_foreach(v, i, e) {
             printf("%s", i ? ", " : " ");
             put_text(json_string_value(e) ? json_string_value(e) : "");
@@ -1096,10 +1122,10 @@ static int import_folder(cli_args *a, const char *dir, const char *password)
              * now: said for this file. */
             if (from_csr != NULL)
                 fprintf(stderr, "%scerthub: %s: its key is that of CSR %s, made on the server\n", isatty(2) ? "\n" : "",
-                        files[i], from_csr);
+                        files[i], plain(from_csr));
             else if (csr_id != NULL)
                 fprintf(stderr, "%scerthub: %s: signed for CSR %s, made on the server, which has it now\n",
-                        isatty(2) ? "\n" : "", files[i], csr_id);
+                        isatty(2) ? "\n" : "", files[i], plain(csr_id));
             note = folder_note(report, files[i],
                                status == 200 ? "key_added" : paired ? "imported_with_key" : "imported",
                                json_string_value(json_object_get(ans, "id")), NULL);
@@ -1119,7 +1145,7 @@ static int import_folder(cli_args *a, const char *dir, const char *password)
                      hint);
             failed++;
             folder_note(report, files[i], "failed", NULL, said);
-            fprintf(stderr, "%scerthub: %s: %s\n", isatty(2) ? "\n" : "", files[i], said);
+            fprintf(stderr, "%scerthub: %s: %s\n", isatty(2) ? "\n" : "", files[i], plain(said));
         }
         json_decref(ans);
     }
@@ -1256,7 +1282,7 @@ static void import_notes(const json_t *ans)
     size_t i;
 
     json_array_foreach(json_object_get(ans, "notes"), i, note)
-        fprintf(stderr, "certhub: cert import: note: %s\n", json_string_value(note));
+        fprintf(stderr, "certhub: cert import: note: %s\n", plain(json_string_value(note)));
 }
 
 int cmd_remote_cert_import(cli_args *a)
@@ -1330,7 +1356,7 @@ int cmd_remote_keystore_upload(cli_args *a)
         /* What the file held and the server did not keep (a JCEKS secret key, a key without
          * its certificate): said, as convert says it. */
         json_array_foreach(json_object_get(ans, "notes"), i, note)
-            fprintf(stderr, "certhub: keystore upload: note: %s\n", json_string_value(note));
+            fprintf(stderr, "certhub: keystore upload: note: %s\n", plain(json_string_value(note)));
         /* An entry that came without its key and has it all the same: the key of a CSR made on
          * the server, for which its certificate was signed. */
         json_array_foreach(json_object_get(ans, "keys_from_csr"), i, note)
@@ -1855,16 +1881,16 @@ static void ca_import_notes(const json_t *ans)
     size_t i;
 
     json_array_foreach(json_object_get(ans, "notes"), i, note)
-        fprintf(stderr, "certhub: ca import: note: %s\n", json_string_value(note));
+        fprintf(stderr, "certhub: ca import: note: %s\n", plain(json_string_value(note)));
 
     if (from_csr != NULL)
         fprintf(stderr, "certhub: ca import: note: its key is that of CSR %s, made on the server and waiting for "
                         "this certificate: the CA signs with it (as --csr-id %s would have done)\n",
-                from_csr, from_csr);
+                plain(from_csr), plain(from_csr));
     else if (csr_id != NULL)
         fprintf(stderr, "certhub: ca import: note: signed for CSR %s, made on the server and waiting for this "
                         "certificate, which it has now\n",
-                csr_id);
+                plain(csr_id));
 }
 
 int cmd_remote_ca_import(cli_args *a)
