@@ -32,11 +32,27 @@ bool cli_flag(const cli_args *a, const char *name)
     return cli_opt(a, name) != NULL;
 }
 
-/* "certhub: <cmd>: <message>" on stderr, the line left open. */
+/* "certhub: <cmd>: <message>" on stderr, the line left open; each control character of the
+ * message as '?': a message holds what a server answered (its error's message, a name), where
+ * an escape sequence would rewrite the terminal and a newline forge a line. */
 static void say(const cli_args *a, const char *fmt, va_list ap)
 {
+    char small[512], *text = small;
+    va_list again;
+    int n;
+
+    va_copy(again, ap);
+    n = vsnprintf(small, sizeof small, fmt, ap);
+    if (n >= (int)sizeof small && (text = malloc((size_t)n + 1)) != NULL)
+        vsnprintf(text, (size_t)n + 1, fmt, again);
+    va_end(again);
+    if (text == NULL)
+        text = small; /* (cut short rather than unsaid) */
     fprintf(stderr, "certhub: %s: ", a->cmd->name);
-    vfprintf(stderr, fmt, ap);
+    for (const char *p = n < 0 ? "" : text; *p; p++)
+        fputc((unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p, stderr);
+    if (text != small)
+        free(text);
 }
 
 void cli_usage(const cli_args *a, const char *fmt, ...)

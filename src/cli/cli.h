@@ -126,6 +126,23 @@ int remote_call(cli_args *a, const char *method, const char *path, json_t *body,
 /* GETs one page of a list: path's first page, or with cursor the page after it (a cursor
  * parameter path holds, the command's --cursor, gives way to it).  As remote_call. */
 int remote_get_page(cli_args *a, const char *path, const char *cursor, json_t **out);
+/* An answer of a shape certhubd never gives (a server of another version, a proxy, another
+ * program) said in one voice: "the server's answer is not what certhub expects: ..."; returns
+ * 1 (the exit status). */
+int remote_unexpected(const cli_args *a, const char *fmt, ...) CH_PRINTF(2, 3);
+/* Following a list's pages: next is the cursor of the page after the one read (NULL: that was
+ * the last).  remote_pages_next reads it from a page's next_cursor; a next_cursor that is
+ * neither text nor null, or that names a page read already (a server that would keep --all,
+ * or the agent's pass, going round for ever), is said (remote_unexpected) and returns 1.
+ * Start from REMOTE_PAGES_INIT; remote_pages_dispose frees what it holds. */
+typedef struct remote_pages {
+    char *next;
+    char *mark;          /* a cursor met before, that a later one is compared with */
+    size_t power, steps; /* when mark moves on (Brent's cycle check: no list of them all) */
+} remote_pages;
+#define REMOTE_PAGES_INIT {NULL, NULL, 1, 0}
+int remote_pages_next(const cli_args *a, remote_pages *p, json_t *page);
+void remote_pages_dispose(remote_pages *p);
 /* The general form: a JSON body or a file as the raw body (its password sent in the
  * Certhub-Password header); with quiet, a 4xx/5xx answer is not printed but returned in *out
  * (and the call returns 1) so that a loop can count it and go on. */
@@ -140,6 +157,7 @@ typedef struct remote_req {
     bool token_optional; /* without a token, asked anonymously (the public trust bundle) */
     bool insecure;       /* the server's certificate not checked: only to fetch what is checked after */
     long *status;  /* the HTTP status, when not NULL */
+    char *content_type; /* when not NULL, the answer's Content-Type (64 bytes, "" when none) */
 } remote_req;
 int remote_request(cli_args *a, const remote_req *q, json_t **out, ch_buf *raw);
 

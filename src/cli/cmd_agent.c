@@ -37,6 +37,7 @@
 
 #include <openssl/x509.h>
 
+#include "certhub/formats.h"
 #include "certhub/x509.h"
 #include "cli.h"
 
@@ -392,54 +393,83 @@ static void look_when_renewed(json_t *cert)
     }
 }
 
+/* Whether v, a value of an answer, is an id: text of 1 to 63 bytes (certhubd's are 28).  One
+ * longer was cut to its place, naming another object, and one that was no text went into the
+ * next request as "(null)". */
+static bool answer_id(json_t *v)
+{
+    return json_is_string(v) && json_string_length(v) > 0 && json_string_length(v) < 64;
+}
+
+/* "collection/ID" and tail, the id %-escaped: an id an answer gave names that object, never
+ * another call ("../tokens", "x/private-key?"). */
+static void id_path(char *buf, size_t cap, const char *collection, const char *id, const char *tail)
+{
+    char *esc = remote_escape(id);
+
+    snprintf(buf, cap, "%s/%s%s", collection, esc ? esc : "", tail);
+    free(esc);
+}
+
 /* The newest certificate of a lineage: follows renewed_by. */
 static int newest(cli_args *a, const char *id, char out[64])
 {
-    char path[200];
+    char path[300];
     json_t *ans = NULL;
 
     snprintf(out, 64, "%s", id);
     for (int depth = 0; depth < 64; depth++) {
-        const char *next;
-        snprintf(path, sizeof path, "certificates/%s", out);
+        json_t *next;
+        id_path(path, sizeof path, "certificates", out, "");
         if (remote_call(a, "GET", path, NULL, &ans, NULL) != 0)
             return -1;
-        next = json_string_value(json_object_get(ans, "renewed_by"));
-        if (next == NULL) {
+        next = json_object_get(ans, "renewed_by");
+        if (next == NULL || json_is_null(next)) {
             look_when_renewed(ans);
             json_decref(ans);
             return 0;
         }
-        snprintf(out, 64, "%s", next);
+        if (!answer_id(next)) {
+            json_decref(ans);
+            return remote_unexpected(a, "the renewed_by of %s is not a certificate's id", out) ? -1 : -1;
+        }
+        snprintf(out, 64, "%s", json_string_value(next));
         json_decref(ans);
     }
     return 0;
 }
 
-/* Every item of a list the API gives a page at a time, into *items (a new array). */
+/* Every item of a list the API gives a page at a time, into *items (a new array).  A page
+ * without its items list fails the whole: read as an empty list (a 2xx error, a page of
+ * another shape), it removed the file of every certificate the list held. */
 static int list_all(cli_args *a, const char *resource, json_t **items)
 {
     char path[600];
-    char *cursor = NULL;
+    remote_pages pages = REMOTE_PAGES_INIT;
+    int rc = 0;
 
     snprintf(path, sizeof path, "%s?limit=1000", resource);
     *items = json_array();
     do {
         json_t *page = NULL;
-        int rc = remote_get_page(a, path, cursor, &page);
-        free(cursor);
-        cursor = NULL;
-        if (rc != 0) {
-            json_decref(*items);
-            *items = NULL;
-            return -1;
+        if (remote_get_page(a, path, pages.next, &page) != 0) {
+            rc = -1;
+            break;
         }
-        json_array_extend(*items, json_object_get(page, "items"));
-        if (json_string_value(json_object_get(page, "next_cursor")) != NULL)
-            cursor = strdup(json_string_value(json_object_get(page, "next_cursor")));
+        if (!json_is_array(json_object_get(page, "items")))
+            rc = remote_unexpected(a, "a page of %s holds no items list", resource) ? -1 : -1;
+        else if (json_array_extend(*items, json_object_get(page, "items")) != 0)
+            rc = cli_fail(a, "out of memory") ? -1 : -1;
+        else if (remote_pages_next(a, &pages, page) != 0)
+            rc = -1;
         json_decref(page);
-    } while (cursor != NULL);
-    return 0;
+    } while (rc == 0 && pages.next != NULL);
+    remote_pages_dispose(&pages);
+    if (rc != 0) {
+        json_decref(*items);
+        *items = NULL;
+    }
+    return rc;
 }
 
 /* The tenant's enabled trusted certificates (the trust list, the issuer list's intermediates)
@@ -472,9 +502,9 @@ static int sync_trusted_dir(cli_args *a, const struct target *t)
     }
     json_array_foreach(list, i, it) {
         json_t *full = NULL;
-        char one[200];
+        char one[300];
         ch_cert *c = NULL;
-        const char *pem;
+        const char *pem, *tid;
         const char *list_kind = json_string_value(json_object_get(it, "list"));
         const char *subject = json_string_value(json_object_get(it, "subject"));
         const char *issuer = json_string_value(json_object_get(it, "issuer"));
@@ -485,30 +515,39 @@ static int sync_trusted_dir(cli_args *a, const struct target *t)
             (list_kind && strcmp(list_kind, "issuer") == 0 && subject && issuer && strcmp(subject, issuer) == 0) ||
             nkeep >= 256)
             continue;
-        snprintf(one, sizeof one, "trusted-certificates/%s", json_string_value(json_object_get(it, "id")));
+        if (!answer_id(json_object_get(it, "id"))) {
+            json_decref(list);
+            return remote_unexpected(a, "a trusted certificate of the list has no id") ? -1 : -1;
+        }
+        tid = json_string_value(json_object_get(it, "id"));
+        id_path(one, sizeof one, "trusted-certificates", tid, "");
         if (remote_call(a, "GET", one, NULL, &full, NULL) != 0) {
             json_decref(list);
             return -1;
         }
         pem = json_string_value(json_object_get(full, "pem"));
-        if (pem && ch_cert_parse(&c, (const uint8_t *)pem, strlen(pem)) == 0) {
-            unsigned long h = X509_subject_name_hash(ch_cert_x509(c));
-            int k = 0;
-            for (;; k++) {
-                bool taken = false;
-                snprintf(keep[nkeep], sizeof keep[0], "%08lx.%d", h, k);
-                for (size_t j = 0; j < nkeep && !taken; j++)
-                    taken = strcmp(keep[j], keep[nkeep]) == 0;
-                if (!taken)
-                    break;
-            }
-            snprintf(path, sizeof path, "%s/%s", t->dir, keep[nkeep++]);
-            ch_buf b = {.data = (uint8_t *)pem, .len = strlen(pem)};
-            if ((r = put_file(a, path, &b, t->mode ? t->mode : 0644)) < 0)
-                changed = -1;
-            else if (r > 0 && changed >= 0)
-                changed = 1;
+        if (pem == NULL || ch_cert_parse(&c, (const uint8_t *)pem, strlen(pem)) < 0) {
+            /* Passed over, its file would go as if the certificate were no longer trusted. */
+            remote_unexpected(a, "trusted certificate %s has no PEM certificate", tid);
+            json_decref(full);
+            json_decref(list);
+            return -1;
         }
+        unsigned long h = X509_subject_name_hash(ch_cert_x509(c));
+        for (int k = 0;; k++) {
+            bool taken = false;
+            snprintf(keep[nkeep], sizeof keep[0], "%08lx.%d", h, k);
+            for (size_t j = 0; j < nkeep && !taken; j++)
+                taken = strcmp(keep[j], keep[nkeep]) == 0;
+            if (!taken)
+                break;
+        }
+        snprintf(path, sizeof path, "%s/%s", t->dir, keep[nkeep++]);
+        ch_buf b = {.data = (uint8_t *)pem, .len = strlen(pem)};
+        if ((r = put_file(a, path, &b, t->mode ? t->mode : 0644)) < 0)
+            changed = -1;
+        else if (r > 0 && changed >= 0)
+            changed = 1;
         ch_cert_free(c);
         json_decref(full);
     }
@@ -530,11 +569,48 @@ static int sync_trusted_dir(cli_args *a, const struct target *t)
     return changed;
 }
 
+/* Whether what the server sent is PEM certificates (the first one into *leaf when leaf is not
+ * NULL, the caller's to free): a 2xx answer can hold anything (a proxy's page, an error, nothing
+ * at all), and what is written here replaces the file a program serves, then reloads.  Said
+ * when not, naming what was asked (what). */
+static int pem_certs(cli_args *a, const ch_buf *data, const char *what, ch_cert **leaf)
+{
+    ch_format fmt;
+    ch_cert **certs = NULL;
+    size_t n = 0;
+
+    if (ch_format_detect(&fmt, data->data, data->len) < 0 || fmt != CH_FMT_PEM ||
+        ch_cert_parse_all(&certs, &n, data->data, data->len) < 0)
+        return remote_unexpected(a, "%s is not PEM certificates", what);
+    if (leaf != NULL)
+        *leaf = ch_cert_dup(certs[0]);
+    ch_cert_list_free(certs, n);
+    return leaf != NULL && *leaf == NULL ? cli_fail(a, "out of memory") : 0;
+}
+
+/* Whether the key sent is the PEM private key of leaf: a key of another certificate, written
+ * beside it, would leave the program serving a pair that does not work. */
+static int pem_key_of(cli_args *a, const ch_buf *data, const ch_cert *leaf, const char *id)
+{
+    ch_format fmt;
+    ch_key *key = NULL;
+    int rc = 0;
+
+    if (ch_format_detect(&fmt, data->data, data->len) < 0 || fmt != CH_FMT_PEM ||
+        ch_key_parse(&key, data->data, data->len, NULL) < 0)
+        rc = remote_unexpected(a, "the private key of %s is not a PEM private key", id);
+    else if (!ch_cert_matches_key(leaf, key))
+        rc = remote_unexpected(a, "the private key sent is not that of certificate %s", id);
+    ch_key_free(key);
+    return rc;
+}
+
 /* One target: 1 when something changed, 0 not, -1 when certhubd could not give it. */
 static int sync_target(cli_args *a, const struct target *t)
 {
     ch_buf cert = CH_BUF_INIT, key = CH_BUF_INIT;
-    char path[300], id[64];
+    char path[300], id[64], what[100];
+    ch_cert *leaf = NULL;
     int changed = 0, r;
 
     g_owner = t->owner;
@@ -543,26 +619,41 @@ static int sync_target(cli_args *a, const struct target *t)
     if (t->bundle[0]) {
         /* Without a token, the public bundle: a machine that only trusts certhub's CAs needs
          * no credential at all. */
-        remote_req q = {.method = "GET", .path = path, .token_optional = true};
+        char type[64] = "";
+        long status = 0;
+        remote_req q = {.method = "GET", .path = path, .token_optional = true, .status = &status, .content_type = type};
         snprintf(path, sizeof path, "bundles/%s%s%s", t->bundle, t->tenant[0] ? "?tenant=" : "", t->tenant);
-        if (remote_request(a, &q, NULL, &cert) != 0)
+        snprintf(what, sizeof what, "the bundle %s", t->bundle);
+        if (remote_request(a, &q, NULL, &cert) != 0) {
+            ch_buf_dispose(&cert);
             return -1;
+        }
+        /* The bundle of a tenant without a CA is empty, as certhubd sends it: a PEM file of
+         * nothing, not an answer of nothing (a proxy's, which would empty the file). */
+        if ((cert.len > 0 || status != 200 || strcmp(type, "application/x-pem-file") != 0) &&
+            pem_certs(a, &cert, what, NULL) != 0) {
+            ch_buf_dispose(&cert);
+            return -1;
+        }
         r = put_file(a, t->path, &cert, t->mode ? t->mode : 0644);
         ch_buf_dispose(&cert);
         return r;
     }
     if (newest(a, t->certificate, id) != 0)
         return -1;
-    snprintf(path, sizeof path, "certificates/%s/export?format=pem", id);
-    if (remote_call(a, "GET", path, NULL, NULL, &cert) != 0)
-        return -1;
+    id_path(path, sizeof path, "certificates", id, "/export?format=pem");
+    snprintf(what, sizeof what, "the export of %s", id);
+    if (remote_call(a, "GET", path, NULL, NULL, &cert) != 0 || pem_certs(a, &cert, what, &leaf) != 0) {
+        changed = -1;
+        goto done;
+    }
     /* The key is asked for only when the certificate changed or its file is missing: a
      * certificate's key never changes, and each download leaves the server (and is audited). */
     if (t->key_path[0] && (!same_file(t->cert_path, &cert) || access(t->key_path, F_OK) != 0)) {
-        snprintf(path, sizeof path, "certificates/%s/private-key", id);
-        if (remote_call(a, "POST", path, NULL, NULL, &key) != 0) {
-            ch_buf_dispose(&cert);
-            return -1;
+        id_path(path, sizeof path, "certificates", id, "/private-key");
+        if (remote_call(a, "POST", path, NULL, NULL, &key) != 0 || pem_key_of(a, &key, leaf, id) != 0) {
+            changed = -1;
+            goto done;
         }
     } else if (t->key_path[0]) {
         /* Kept as it is, but with the mode and owner the target says now. */
@@ -576,6 +667,8 @@ static int sync_target(cli_args *a, const struct target *t)
         changed = r;
     if (changed >= 0 && (r = put_file(a, t->cert_path, &cert, t->mode ? t->mode | 0044 : 0644)) != 0)
         changed = r < 0 ? r : 1;
+done:
+    ch_cert_free(leaf);
     ch_buf_dispose(&cert);
     ch_buf_dispose_secure(&key);
     return changed;

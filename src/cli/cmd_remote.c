@@ -50,19 +50,51 @@ static void print_json(json_t *j)
     free(s);
 }
 
-static const char *str(json_t *o, const char *k)
+/* A server's text as the terminal is to show it, each control character as '?' (as put_text
+ * writes it): an escape sequence in a name, a note or a message would rewrite the terminal, a
+ * newline forge a line.  Text without any is given back as it is; other text is copied into
+ * one of a few buffers used in turn, enough for the fields of one line.  NULL is "". */
+static const char *plain(const char *s)
 {
-    const char *s = json_string_value(json_object_get(o, k));
-    return s ? s : "";
+    static char *copies[8];
+    static size_t next;
+    const char *p;
+    char *copy;
+
+    if (s == NULL)
+        return "";
+    for (p = s; *p && (unsigned char)*p >= 0x20 && *p != 0x7f; p++)
+        ;
+    if (*p == '\0')
+        return s;
+    free(copies[next]);
+    copy = copies[next] = strdup(s);
+    next = (next + 1) % (sizeof copies / sizeof copies[0]);
+    for (char *c = copy; c != NULL && *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
+    return copy ? copy : "";
 }
 
-/* The server's answer: all of it with --output json, else the one field scripts want. */
-static void print_answer(json_t *ans, const char *field)
+/* A text member of an answer, to be shown (plain), or "". */
+static const char *str(json_t *o, const char *k)
 {
+    return plain(json_string_value(json_object_get(o, k)));
+}
+
+/* The server's answer: all of it with --output json, else the one field scripts want.  An
+ * answer without it as text (an error's JSON under a 2xx status, a shape of another version)
+ * is said, and 1 returned: an empty line read as the new id would go on into a script's next
+ * command. */
+static int print_answer(const cli_args *a, json_t *ans, const char *field)
+{
+    if (!json_is_string(json_object_get(ans, field)) || json_string_length(json_object_get(ans, field)) == 0)
+        return remote_unexpected(a, "it holds no %s", field);
     if (g_remote.json)
         print_json(ans);
     else
         printf("%s\n", str(ans, field));
+    return 0;
 }
 
 /* DELETE collection/ID[query]: the server's answer with --output json, else what the
@@ -149,10 +181,12 @@ static void print_table(json_t *answer, const char *const *cols, const int *widt
 static int list_and_print_ex(cli_args *a, const char *path, const char *const *cols, const int *widths, size_t n,
                              void (*cells)(json_t *item))
 {
-    char url[2400], *esc, *next = NULL;
+    char url[2400], *esc;
     bool all = cli_flag(a, "all");
     int w[16] = {0};
     size_t printed = 0;
+    remote_pages pages = REMOTE_PAGES_INIT;
+    int rc = 0;
 
     /* --tenant: another tenant's list, for the installation's admins (?tenant= on a GET). */
     snprintf(url, sizeof url, "%s", path);
@@ -166,16 +200,11 @@ static int list_and_print_ex(cli_args *a, const char *path, const char *const *c
         const char *more;
         /* The first page where the command says (its --cursor, if any, is in url), the later
          * ones after the page before. */
-        int rc = remote_get_page(a, url, next, &ans);
-        free(next);
-        next = NULL;
-        if (rc != 0) {
-            if (all && g_remote.json && printed > 0)
-                printf("\n]}\n"); /* what came so far stays a JSON document */
-            return 1;
+        if (remote_get_page(a, url, pages.next, &ans) != 0) {
+            rc = 1;
+            break;
         }
         more = json_string_value(json_object_get(ans, "next_cursor"));
-        next = more ? strdup(more) : NULL;
         if (g_remote.json && !all) {
             print_json(ans);
         } else if (g_remote.json) {
@@ -190,14 +219,19 @@ static int list_and_print_ex(cli_args *a, const char *path, const char *const *c
                     cells(it);
             print_table(ans, cols, widths, n, w);
             if (!all && more != NULL && strstr(a->cmd->opts, "cursor=") != NULL)
-                fprintf(stderr, "certhub: more: the same command with --cursor %s (or --all)\n", more);
+                fprintf(stderr, "certhub: more: the same command with --cursor %s (or --all)\n", plain(more));
         }
+        /* After the page is printed: with --all, what came before a page said twice stays. */
+        if (all)
+            rc = remote_pages_next(a, &pages, ans);
         json_decref(ans);
-    } while (all && next != NULL);
-    if (all && g_remote.json)
+    } while (rc == 0 && all && pages.next != NULL);
+    if (rc != 0 && all && g_remote.json && printed > 0)
+        printf("\n]}\n"); /* what came so far stays a JSON document */
+    else if (rc == 0 && all && g_remote.json)
         printf("%s\n], \"next_cursor\": null}\n", printed ? "" : "{\"items\": [");
-    free(next);
-    return 0;
+    remote_pages_dispose(&pages);
+    return rc;
 }
 
 static int list_and_print(cli_args *a, const char *path, const char *const *cols, const int *widths, size_t n)
@@ -209,17 +243,17 @@ static int list_and_print(cli_args *a, const char *path, const char *const *cols
 static void print_field(const char *k, json_t *v)
 {
     if (json_is_string(v) && strcmp(k, "pem") != 0) {
-        printf("%-27s ", k);
+        printf("%-27s ", plain(k));
         put_text(json_string_value(v));
         putchar('\n');
     } else if (json_is_integer(v))
-        printf("%-27s %lld\n", k, (long long)json_integer_value(v));
+        printf("%-27s %lld\n", plain(k), (long long)json_integer_value(v));
     else if (json_is_boolean(v))
-        printf("%-27s %s\n", k, json_is_true(v) ? "yes" : "no");
+        printf("%-27s %s\n", plain(k), json_is_true(v) ? "yes" : "no");
     else if (json_is_array(v) && json_array_size(v) > 0 && json_is_string(json_array_get(v, 0))) {
         size_t i;
         json_t *e;
-        printf("%-27s", k);
+        printf("%-27s", plain(k));
         json_array_foreach(v, i, e) {
             printf("%s", i ? ", " : " ");
             put_text(json_string_value(e) ? json_string_value(e) : "");
@@ -410,15 +444,61 @@ static void lifetime_members(cli_args *a, json_t *body)
     str_member(a, "ttl", body, "ttl");
 }
 
-/* Asks for path and writes what comes back, as it is, to the file out with mode; the answer's
- * bytes are wiped after (they may hold a key). */
+/* What an answer written to a file is to be: certificates (or a keystore) in a format, a
+ * private key, a CSR. */
+typedef enum { FILE_CERTS, FILE_KEY, FILE_CSR } file_kind;
+
+/* Whether data is a file of kind in format (a name ch_format_parse takes). */
+static bool file_is(const uint8_t *data, size_t len, file_kind kind, const char *format)
+{
+    ch_format want = CH_FMT_PEM, got;
+    ch_cert **certs = NULL;
+    ch_key *key = NULL;
+    ch_csr *csr = NULL;
+    ch_keystore *ks = NULL;
+    size_t n = 0;
+    int detected = ch_format_detect(&got, data, len), error;
+    bool pem = detected == 0 && got == CH_FMT_PEM, ok;
+
+    ch_format_parse(&want, format);
+    if (kind == FILE_KEY) /* encrypted under the password given, or in clear */
+        ok = pem && ((error = ch_key_parse(&key, data, len, NULL)) == 0 || error == CH_EPASSWORD);
+    else if (kind == FILE_CSR)
+        ok = pem == (want == CH_FMT_PEM) && ch_csr_parse(&csr, data, len) == 0;
+    else
+        ok = detected == 0 && got == want && (!pem || ch_cert_parse_all(&certs, &n, data, len) == 0);
+    /* A JKS is known by its first four bytes alone: its entries are walked as keytool -list
+     * walks them, without a password, so that one cut short is not taken for one. */
+    if (ok && want == CH_FMT_JKS)
+        ok = ch_keystore_import(&ks, data, len, &(ch_import_opts){.keys_optional = true}) == 0;
+    ch_keystore_free(ks);
+    ch_cert_list_free(certs, n);
+    ch_key_free(key);
+    ch_csr_free(csr);
+    return ok;
+}
+
+/* The same of an answer before it is written: a 2xx answer can hold a proxy's page, an error's
+ * JSON or nothing at all, which was written as the file asked for, with status 0.  Said when
+ * not (1). */
+static int check_file(const cli_args *a, const ch_buf *data, file_kind kind, const char *format)
+{
+    if (file_is(data->data, data->len, kind, format))
+        return 0;
+    return remote_unexpected(a, "it is not the %s %s asked for", format,
+                             kind == FILE_KEY ? "private key" : kind == FILE_CSR ? "CSR" : "file");
+}
+
+/* Asks for path and writes what comes back, as it is, to the file out with mode, once it is
+ * found to be a file of kind in format; the answer's bytes are wiped after (they may hold a
+ * key). */
 static int fetch_to_file(cli_args *a, const char *method, const char *path, json_t *body, const char *out,
-                         unsigned mode)
+                         unsigned mode, file_kind kind, const char *format)
 {
     ch_buf raw = CH_BUF_INIT;
     int rc = remote_call(a, method, path, body, NULL, &raw);
 
-    if (rc == 0)
+    if (rc == 0 && (rc = check_file(a, &raw, kind, format)) == 0)
         rc = cli_write(a, out, raw.data, raw.len, mode);
     ch_buf_dispose_secure(&raw);
     return rc;
@@ -451,6 +531,7 @@ static int post_and_save(cli_args *a, const char *path, json_t *body)
     const char *pem, *key_out = cli_opt(a, "key-out");
     char kpath[300], *key_password = NULL;
     ch_buf chain = CH_BUF_INIT;
+    bool csr = strcmp(path, "csrs") == 0;
     int rc = 1;
 
     if (cli_opt(a, "key-password-file") != NULL && key_out == NULL)
@@ -476,32 +557,43 @@ static int post_and_save(cli_args *a, const char *path, json_t *body)
                                             "permission, and this token does not have it (an admin's does)");
         }
     }
-    if (remote_call(a, "POST", path, body, &ans, NULL) == 0) {
-        pem = str(ans, "pem");
-        /* With its chain: the export's PEM, the CA first up to its root, as cert export and the
-         * agent write it. */
-        if (cli_flag(a, "chain") &&
-            remote_call(a, "GET", obj_path(kpath, sizeof kpath, "certificates", str(ans, "id"), "/export?format=pem"),
-                        NULL, NULL, &chain) == 0 &&
-            ch_buf_put(&chain, "", 1) == 0)
-            pem = (const char *)chain.data;
-        else if (cli_flag(a, "chain"))
-            pem = NULL; /* said; the certificate stays made, its id printed for cert export */
-        if (pem == NULL || (cli_opt(a, "out") != NULL && cli_write(a, cli_opt(a, "out"), pem, strlen(pem), 0644) != 0)) {
-            say_unwritten(a, path, str(ans, "id"), key_out);
-        } else {
-            /* The PEM on standard output is all it holds (--output json gives the id with it). */
-            if (!cli_is_stdout(cli_opt(a, "out")) || g_remote.json)
-                print_answer(ans, "id");
-            rc = 0;
-            if (key_out != NULL) {
-                if (key_password != NULL)
-                    kbody = json_pack("{ss}", "password", key_password);
-                rc = fetch_to_file(a, "POST", obj_path(kpath, sizeof kpath, "certificates", str(ans, "id"), "/private-key"),
-                                   kbody, key_out, 0600);
-            }
-        }
+    if (remote_call(a, "POST", path, body, &ans, NULL) != 0)
+        goto done;
+    /* The answer's id and PEM are checked before anything is written or asked after it: an
+     * answer of another shape was written as the certificate, and its "id" sent on. */
+    pem = json_string_value(json_object_get(ans, "pem"));
+    if (!json_is_string(json_object_get(ans, "id")) || json_string_length(json_object_get(ans, "id")) == 0) {
+        remote_unexpected(a, "it holds no id");
+        goto done;
     }
+    if (pem == NULL || !file_is((const uint8_t *)pem, strlen(pem), csr ? FILE_CSR : FILE_CERTS, "pem")) {
+        remote_unexpected(a, "its pem is not a %s in PEM", csr ? "CSR" : "certificate");
+        goto done;
+    }
+    /* With its chain: the export's PEM, the CA first up to its root, as cert export and the
+     * agent write it. */
+    if (cli_flag(a, "chain") &&
+        remote_call(a, "GET", obj_path(kpath, sizeof kpath, "certificates", str(ans, "id"), "/export?format=pem"), NULL,
+                    NULL, &chain) == 0 &&
+        check_file(a, &chain, FILE_CERTS, "pem") == 0 && ch_buf_put(&chain, "", 1) == 0)
+        pem = (const char *)chain.data;
+    else if (cli_flag(a, "chain"))
+        pem = NULL; /* said; the certificate stays made, its id printed for cert export */
+    if (pem == NULL || (cli_opt(a, "out") != NULL && cli_write(a, cli_opt(a, "out"), pem, strlen(pem), 0644) != 0)) {
+        say_unwritten(a, path, str(ans, "id"), key_out);
+        goto done;
+    }
+    /* The PEM on standard output is all it holds (--output json gives the id with it). */
+    if (!cli_is_stdout(cli_opt(a, "out")) || g_remote.json)
+        print_answer(a, ans, "id");
+    rc = 0;
+    if (key_out != NULL) {
+        if (key_password != NULL)
+            kbody = json_pack("{ss}", "password", key_password);
+        rc = fetch_to_file(a, "POST", obj_path(kpath, sizeof kpath, "certificates", str(ans, "id"), "/private-key"),
+                           kbody, key_out, 0600, FILE_KEY, "pem");
+    }
+done:
     json_decref(kbody);
     json_decref(ans);
     ch_buf_dispose(&chain);
@@ -537,9 +629,9 @@ int cmd_remote_ca_create(cli_args *a)
     json_decref(body);
     if (rc != 0)
         return rc;
-    print_answer(ans, "id");
+    rc = print_answer(a, ans, "id");
     json_decref(ans);
-    return 0;
+    return rc;
 }
 
 int cmd_remote_cert_list(cli_args *a)
@@ -742,7 +834,7 @@ int cmd_remote_cert_export(cli_args *a)
     }
     snprintf(tail, sizeof tail, "/export%s%.32s", body ? "" : "?format=", body ? "" : format);
     rc = fetch_to_file(a, body ? "POST" : "GET", obj_path(path, sizeof path, "certificates", a->pos[0], tail), body,
-                       out, body && !cli_flag(a, "truststore") ? 0600 : 0644);
+                       out, body && !cli_flag(a, "truststore") ? 0600 : 0644, FILE_CERTS, format);
     json_decref(body);
     return rc;
 }
@@ -754,7 +846,8 @@ int cmd_remote_cert_delete(cli_args *a)
 
 /* Uploads bytes to collection (certificates/import or keystores) as the raw body, named after
  * file unless name says otherwise ("" sends no name: the server names what it stores itself).
- * Returns the HTTP status (0 when unreachable); *ans holds the answer. */
+ * Returns the HTTP status (0 when unreachable, or when a 2xx answer was not one certhub takes);
+ * *ans holds the answer. */
 static long upload_data(cli_args *a, const char *collection, const char *file, const uint8_t *data, size_t len,
                         const char *name, const char *password, const char *key_password, bool quiet, json_t **ans)
 {
@@ -782,7 +875,10 @@ static long upload_data(cli_args *a, const char *collection, const char *file, c
         snprintf(path, sizeof path, "%s", collection);
     else
         snprintf(path, sizeof path, "%s%cname=%s", collection, strchr(collection, '?') ? '&' : '?', esc ? esc : "");
-    remote_request(a, &q, ans, NULL);
+    /* An answer refused below 400 (not JSON, too long) is no success whatever its status: the
+     * callers take 200 and 201 as one, and went on to exit 0. */
+    if (remote_request(a, &q, ans, NULL) != 0 && status < 400)
+        status = 0;
     free(esc);
     return status;
 }
@@ -877,7 +973,8 @@ static bool holds(const uint8_t *data, size_t len, const char *text)
 }
 
 /* Imports file (its bytes read) with the key among keys that belongs to it, if any: 0 when
- * none does (the file goes as it is), else the HTTP status. */
+ * none does (the file goes as it is), else the HTTP status, or -1 when it was not imported
+ * for another reason (memory, a 2xx answer certhub does not take). */
 static long import_with_key(cli_args *a, const char *file, const uint8_t *data, size_t len, struct folder_key *keys,
                             size_t nkeys, json_t **ans)
 {
@@ -912,8 +1009,8 @@ static long import_with_key(cli_args *a, const char *file, const uint8_t *data, 
     q.json = body;
     if (body == NULL)
         status = -1;
-    else
-        remote_request(a, &q, ans, NULL);
+    else if (remote_request(a, &q, ans, NULL) != 0 && status < 400)
+        status = -1; /* a 2xx answer refused: not imported, as upload_data says it */
 done:
     json_decref(body);
     ch_buf_dispose(&cert_pem);
@@ -1025,10 +1122,10 @@ static int import_folder(cli_args *a, const char *dir, const char *password)
              * now: said for this file. */
             if (from_csr != NULL)
                 fprintf(stderr, "%scerthub: %s: its key is that of CSR %s, made on the server\n", isatty(2) ? "\n" : "",
-                        files[i], from_csr);
+                        files[i], plain(from_csr));
             else if (csr_id != NULL)
                 fprintf(stderr, "%scerthub: %s: signed for CSR %s, made on the server, which has it now\n",
-                        isatty(2) ? "\n" : "", files[i], csr_id);
+                        isatty(2) ? "\n" : "", files[i], plain(csr_id));
             note = folder_note(report, files[i],
                                status == 200 ? "key_added" : paired ? "imported_with_key" : "imported",
                                json_string_value(json_object_get(ans, "id")), NULL);
@@ -1048,7 +1145,7 @@ static int import_folder(cli_args *a, const char *dir, const char *password)
                      hint);
             failed++;
             folder_note(report, files[i], "failed", NULL, said);
-            fprintf(stderr, "%scerthub: %s: %s\n", isatty(2) ? "\n" : "", files[i], said);
+            fprintf(stderr, "%scerthub: %s: %s\n", isatty(2) ? "\n" : "", files[i], plain(said));
         }
         json_decref(ans);
     }
@@ -1139,10 +1236,8 @@ static int post_pem(cli_args *a, const char *path, json_t *body, const char *key
     }
     if (password != NULL)
         json_object_set_new(body, "password", json_string(password));
-    if (remote_call(a, "POST", path, body, &ans, NULL) != 0)
+    if (remote_call(a, "POST", path, body, &ans, NULL) != 0 || (rc = print_answer(a, ans, "id")) != 0)
         goto done;
-    print_answer(ans, "id");
-    rc = 0;
     if (ans_out != NULL) {
         *ans_out = ans;
         ans = NULL;
@@ -1187,7 +1282,7 @@ static void import_notes(const json_t *ans)
     size_t i;
 
     json_array_foreach(json_object_get(ans, "notes"), i, note)
-        fprintf(stderr, "certhub: cert import: note: %s\n", json_string_value(note));
+        fprintf(stderr, "certhub: cert import: note: %s\n", plain(json_string_value(note)));
 }
 
 int cmd_remote_cert_import(cli_args *a)
@@ -1229,11 +1324,8 @@ int cmd_remote_cert_import(cli_args *a)
         long status = upload_file_ex(a, "certificates/import", a->pos[0], cli_opt(a, "name"), password, key_password,
                                      false, &ans);
         /* 200: held already without its key, which it has now. */
-        if (status == 201 || status == 200) {
-            print_answer(ans, "id");
+        if ((status == 201 || status == 200) && (rc = print_answer(a, ans, "id")) == 0)
             import_notes(ans);
-            rc = 0;
-        }
         goto done;
     }
     body = json_object();
@@ -1257,14 +1349,14 @@ int cmd_remote_keystore_upload(cli_args *a)
     if (cli_password(a, "password-file", NULL, &password) != 0 ||
         cli_password(a, "key-password-file", NULL, &key_password) != 0)
         goto done;
-    if (upload_file_ex(a, "keystores", a->pos[0], cli_opt(a, "name"), password, key_password, false, &ans) == 201) {
+    if (upload_file_ex(a, "keystores", a->pos[0], cli_opt(a, "name"), password, key_password, false, &ans) == 201 &&
+        print_answer(a, ans, "id") == 0) {
         json_t *note;
         size_t i;
-        print_answer(ans, "id");
         /* What the file held and the server did not keep (a JCEKS secret key, a key without
          * its certificate): said, as convert says it. */
         json_array_foreach(json_object_get(ans, "notes"), i, note)
-            fprintf(stderr, "certhub: keystore upload: note: %s\n", json_string_value(note));
+            fprintf(stderr, "certhub: keystore upload: note: %s\n", plain(json_string_value(note)));
         /* An entry that came without its key and has it all the same: the key of a CSR made on
          * the server, for which its certificate was signed. */
         json_array_foreach(json_object_get(ans, "keys_from_csr"), i, note)
@@ -1298,10 +1390,8 @@ int cmd_remote_keystore_create(cli_args *a)
     body = json_pack("{ss ss}", "certificate_id", cert_id, "format", format);
     str_member(a, "alias", body, "alias");
     str_member(a, "name", body, "name");
-    if (remote_call(a, "POST", "keystores", body, &ans, NULL) == 0) {
-        print_answer(ans, "id");
-        rc = 0;
-    }
+    if (remote_call(a, "POST", "keystores", body, &ans, NULL) == 0)
+        rc = print_answer(a, ans, "id");
     json_decref(body);
     json_decref(ans);
     return rc;
@@ -1470,7 +1560,7 @@ int cmd_remote_keystore_export(cli_args *a)
     if (cli_flag(a, "legacy"))
         json_object_set_new(body, "legacy", json_true());
     rc = fetch_to_file(a, "POST", obj_path(path, sizeof path, "keystores", a->pos[0], "/export"), body,
-                       cli_opt(a, "out"), cli_flag(a, "truststore") ? 0644 : 0600);
+                       cli_opt(a, "out"), cli_flag(a, "truststore") ? 0644 : 0600, FILE_CERTS, format);
 done:
     json_decref(body);
     return rc;
@@ -1526,8 +1616,7 @@ int cmd_remote_csr_attach(cli_args *a)
     body = json_pack("{s:s%}", "certificate", (const char *)cert, len);
     obj_path(path, sizeof path, "csrs", a->pos[0], "/certificate");
     if (body != NULL && remote_call(a, "POST", path, body, &ans, NULL) == 0) {
-        print_answer(ans, "id");
-        rc = 0;
+        rc = print_answer(a, ans, "id");
     } else if (body == NULL) {
         rc = cli_fail(a, "the certificate must be PEM");
     }
@@ -1564,10 +1653,8 @@ int cmd_remote_trusted_add(cli_args *a)
     int rc = 1;
 
     trusted_query(a, path, sizeof path, "trusted-certificates");
-    if (upload_file(a, path, a->pos[0], cli_opt(a, "name"), NULL, false, &ans) == 201) {
-        print_answer(ans, "id");
-        rc = 0;
-    }
+    if (upload_file(a, path, a->pos[0], cli_opt(a, "name"), NULL, false, &ans) == 201)
+        rc = print_answer(a, ans, "id");
     json_decref(ans);
     return rc;
 }
@@ -1661,13 +1748,14 @@ int cmd_remote_trusted_code(cli_args *a)
 {
     char path[240];
     json_t *ans = NULL;
+    int rc;
 
     if (remote_call(a, "POST", obj_path(path, sizeof path, "trusted-certificates", a->pos[0], "/verification-code"),
                     NULL, &ans, NULL) != 0)
         return 1;
-    print_answer(ans, "verification_code");
+    rc = print_answer(a, ans, "verification_code");
     json_decref(ans);
-    return 0;
+    return rc;
 }
 
 int cmd_remote_trusted_verify(cli_args *a)
@@ -1722,7 +1810,7 @@ int cmd_remote_ca_chain(cli_args *a)
     char path[200];
 
     return fetch_to_file(a, "GET", obj_path(path, sizeof path, "cas", a->pos[0], "/chain"), NULL, cli_need(a, "out"),
-                         0644);
+                         0644, FILE_CERTS, "pem");
 }
 
 int cmd_remote_ca_delete(cli_args *a)
@@ -1793,16 +1881,16 @@ static void ca_import_notes(const json_t *ans)
     size_t i;
 
     json_array_foreach(json_object_get(ans, "notes"), i, note)
-        fprintf(stderr, "certhub: ca import: note: %s\n", json_string_value(note));
+        fprintf(stderr, "certhub: ca import: note: %s\n", plain(json_string_value(note)));
 
     if (from_csr != NULL)
         fprintf(stderr, "certhub: ca import: note: its key is that of CSR %s, made on the server and waiting for "
                         "this certificate: the CA signs with it (as --csr-id %s would have done)\n",
-                from_csr, from_csr);
+                plain(from_csr), plain(from_csr));
     else if (csr_id != NULL)
         fprintf(stderr, "certhub: ca import: note: signed for CSR %s, made on the server and waiting for this "
                         "certificate, which it has now\n",
-                csr_id);
+                plain(csr_id));
 }
 
 int cmd_remote_ca_import(cli_args *a)
@@ -1821,10 +1909,8 @@ int cmd_remote_ca_import(cli_args *a)
         json_decref(body);
     } else if ((rc = ca_from_keystore(a, data, len, password, body)) == 2) {
         rc = remote_call(a, "POST", "cas", body, &ans, NULL);
-        if (rc == 0) {
-            print_answer(ans, "id");
+        if (rc == 0 && (rc = print_answer(a, ans, "id")) == 0)
             ca_import_notes(ans);
-        }
         json_decref(ans);
         json_decref(body);
     } else if (rc == 1) {
@@ -1913,10 +1999,8 @@ int cmd_remote_device_add(cli_args *a)
     if (!ch_utf8_valid(a->pos[0]))
         return cli_fail(a, "the device id must be UTF-8 text");
     body = json_pack("{ss}", "device_id", a->pos[0]);
-    if (remote_call(a, "POST", "devices", body, &ans, NULL) == 0) {
-        print_answer(ans, "id");
-        rc = 0;
-    }
+    if (remote_call(a, "POST", "devices", body, &ans, NULL) == 0)
+        rc = print_answer(a, ans, "id");
     json_decref(body);
     json_decref(ans);
     return rc;
@@ -2029,9 +2113,9 @@ int cmd_remote_token_create(cli_args *a)
     json_decref(body);
     if (rc != 0)
         return rc;
-    print_answer(ans, "token");
+    rc = print_answer(a, ans, "token");
     json_decref(ans);
-    return 0;
+    return rc;
 }
 
 /* The name of what tenant create, user create and profile create make: as the other create
@@ -2056,9 +2140,9 @@ int cmd_remote_tenant_create(cli_args *a)
     json_decref(body);
     if (rc != 0)
         return rc;
-    print_answer(ans, "id");
+    rc = print_answer(a, ans, "id");
     json_decref(ans);
-    return 0;
+    return rc;
 }
 
 /* Newest first unless --oldest-first; each filter option is the API's parameter of the same
@@ -2134,7 +2218,7 @@ int cmd_remote_cert_key(cli_args *a)
     if (password)
         body = json_pack("{ss}", "password", password);
     rc = fetch_to_file(a, "POST", obj_path(path, sizeof path, "certificates", a->pos[0], "/private-key"), body,
-                       cli_need(a, "out"), 0600);
+                       cli_need(a, "out"), 0600, FILE_KEY, "pem");
     json_decref(body);
     ch_secure_free_str(password);
     return rc;
@@ -2154,7 +2238,7 @@ int cmd_remote_csr_export(cli_args *a)
         return cli_fail(a, "--format takes pem or der (cer, crt), not \"%.32s\"", cli_opt(a, "format"));
     snprintf(tail, sizeof tail, "/export?format=%s", format);
     return fetch_to_file(a, "GET", obj_path(path, sizeof path, "csrs", a->pos[0], tail), NULL, cli_need(a, "out"),
-                         0644);
+                         0644, FILE_CSR, format);
 }
 
 int cmd_remote_tenant_get(cli_args *a)
@@ -2270,11 +2354,7 @@ static int profile_put(cli_args *a, bool create)
         list_member(a, "key-types", body, "key_types");
     if (remote_call(a, create ? "POST" : "PUT", create ? "profiles" : path, body, &ans, NULL) != 0)
         goto done;
-    if (g_remote.json)
-        print_json(ans);
-    else
-        printf("%s\n", str(ans, "name"));
-    rc = 0;
+    rc = print_answer(a, ans, "name");
 done:
     json_decref(body);
     json_decref(ans);
@@ -2372,8 +2452,9 @@ int cmd_remote_ca_bundle(cli_args *a)
 {
     const char *format = format_opt(a), *out = cli_need(a, "out");
     const char *tenant = cli_opt(a, "tenant");
-    char path[300], *password = NULL, *esc = NULL, ca_file[64] = "";
+    char path[300], *password = NULL, *esc = NULL, ca_file[64] = "", type[64] = "";
     ch_buf raw = CH_BUF_INIT;
+    long status = 0;
     remote_req q = {.method = "GET", .path = path, .token_optional = true};
     int rc = 1;
 
@@ -2399,7 +2480,13 @@ int cmd_remote_ca_bundle(cli_args *a)
     }
     snprintf(path, sizeof path, "bundles/default?format=%s%s%s", format, esc ? "&tenant=" : "", esc ? esc : "");
     q.password = password;
-    if (remote_request(a, &q, NULL, &raw) == 0)
+    q.status = &status;
+    q.content_type = type;
+    /* (The bundle of a tenant without a CA is empty: a PEM file of nothing, as certhubd sends
+     * it, not an answer of nothing.) */
+    if (remote_request(a, &q, NULL, &raw) == 0 &&
+        ((raw.len == 0 && status == 200 && strcmp(type, "application/x-pem-file") == 0 && strcmp(format, "pem") == 0) ||
+         check_file(a, &raw, FILE_CERTS, format) == 0))
         rc = cli_write(a, out, raw.data, raw.len, 0644);
 done:
     if (ca_file[0] != '\0')

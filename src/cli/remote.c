@@ -1,4 +1,5 @@
 /* The CLI as a client of certhubd: one HTTPS call helper over libcurl. */
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -396,6 +397,12 @@ int remote_request(cli_args *a, const remote_req *q, json_t **out, ch_buf *raw)
         ret = ca_file_fail(a);
         goto done;
     }
+    /* on_data refused what would pass the answer's cap: the server was reached, and said more
+     * than the CLI takes (curl's words would be "Failure writing output to destination"). */
+    if (rc == CURLE_WRITE_ERROR && ch_error_last_code() == CH_ETOOBIG) {
+        ret = remote_unexpected(a, "it is longer than the %u MB certhub takes", (unsigned)(resp.cap >> 20));
+        goto done;
+    }
     if (rc != CURLE_OK) {
         ret = cli_fail(a, "cannot reach %s: %s%s", g_remote.url, errbuf[0] ? errbuf : curl_easy_strerror(rc),
                        reach_hint(rc));
@@ -405,6 +412,18 @@ int remote_request(cli_args *a, const remote_req *q, json_t **out, ch_buf *raw)
     token_expiry_warn(seen.token_expires);
     if (q->status)
         *q->status = status;
+    if (q->content_type) {
+        char *type = NULL;
+        curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &type);
+        snprintf(q->content_type, 64, "%s", type ? type : "");
+    }
+    /* certhubd answers 2xx, or 4xx and 5xx with an error.  A redirect (a proxy's login page, a
+     * moved server) is not followed, as the token would go with it, and its body is not the
+     * answer asked for: written as an export, or read as one, it would pass for success. */
+    if (status < 200 || (status >= 300 && status < 400)) {
+        ret = remote_unexpected(a, "HTTP %ld, where certhubd answers 2xx or an error", status);
+        goto done;
+    }
     if (status >= 400 && q->quiet && out != NULL) {
         /* The caller reads the error answer itself. */
         *out = json_loadb((const char *)resp.data, resp.len, 0, NULL);
@@ -479,4 +498,50 @@ int remote_get_page(cli_args *a, const char *path, const char *cursor, json_t **
         return 1;
     }
     return remote_call(a, "GET", url, NULL, out, NULL);
+}
+
+int remote_unexpected(const cli_args *a, const char *fmt, ...)
+{
+    char what[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    return cli_fail(a, "the server's answer is not what certhub expects: %s", what);
+}
+
+int remote_pages_next(const cli_args *a, remote_pages *p, json_t *page)
+{
+    json_t *next = json_object_get(page, "next_cursor");
+
+    free(p->next);
+    p->next = NULL;
+    if (next == NULL || json_is_null(next))
+        return 0;
+    if (!json_is_string(next))
+        return remote_unexpected(a, "its next_cursor is neither text nor null");
+    /* A cursor is compared with one met before, which moves on to the newest at each power
+     * of two: pages that come round again (A, B, A...) are found within two rounds, in the
+     * memory of one cursor. */
+    if (p->mark != NULL && strcmp(p->mark, json_string_value(next)) == 0)
+        return remote_unexpected(a, "its next_cursor names a page it gave already, and the list would go round for "
+                                    "ever");
+    if ((p->next = strdup(json_string_value(next))) == NULL)
+        return cli_fail(a, "out of memory");
+    if (++p->steps == p->power) {
+        free(p->mark);
+        if ((p->mark = strdup(p->next)) == NULL)
+            return cli_fail(a, "out of memory");
+        p->power *= 2;
+        p->steps = 0;
+    }
+    return 0;
+}
+
+void remote_pages_dispose(remote_pages *p)
+{
+    free(p->next);
+    free(p->mark);
+    p->next = p->mark = NULL;
 }

@@ -1,4 +1,4 @@
-# The serving end of the tests' stand-in servers (half_api.py, impostor.py,
+# The serving end of the tests' stand-in servers (half_api.py, hostile_server.py, impostor.py,
 # webhook_receiver.py): a handler served on a free loopback port, over TLS when a certificate
 # and key are given, the port written to a file once it listens (the test waits for that file).
 import http.server
