@@ -402,6 +402,16 @@ int ch_store_cert_link_renewal(ch_store *s, const char *tenant_id, const char *o
  * first; a NULL end stays NULL. */
 int ch_store_cert_unlink_renewal(ch_store *s, const char *tenant_id, const char *id, const char *renews,
                                  const char *renewed_by);
+/* Whether certificate id, or one it renews going back along renews, is one of ids_json (a
+ * JSON array text of ids; what is not text in it names nothing): *named true or false.  One
+ * statement, however long the lineage.  CH_EINVAL when ids_json is not JSON. */
+int ch_store_cert_lineage_named(ch_store *s, const char *tenant_id, const char *id, const char *ids_json,
+                                bool *named);
+/* The newest certificate of the lineage of id, following renewed_by forward to the one that
+ * has none (id itself when it was not renewed), into out.  One statement, however long the
+ * lineage.  CH_ENOTFOUND when id is not a certificate of the tenant, or its renewed_by links
+ * lead nowhere (to one that is not there, or round in a circle). */
+int ch_store_cert_newest_renewal(ch_store *s, const char *tenant_id, const char *id, char out[CH_ID_MAX]);
 /* A failed renewal: tried again at next_at. */
 int ch_store_cert_renew_failed(ch_store *s, const char *tenant_id, const char *id, int64_t next_at, const char *error);
 /* Active certificates of a tenant (not renewed) with at most threshold_days left and no alert

@@ -1,5 +1,5 @@
 /* Unit tests of the SQLite store: migrations, tenant isolation, duplicates, keyset pages,
- * transactions, concurrent writers, a file that is not a database. */
+ * transactions, concurrent writers, a file that is not a database, lineages of renewals. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -194,6 +194,80 @@ static void test_isolation_and_duplicates(void **state)
     ch_store_cert_dispose(&got);
     assert_int_equal(ch_store_cert_delete(s, "ta", id), 0);
     assert_int_equal(ch_store_cert_get(s, &got, "ta", id), CH_ENOTFOUND);
+    ch_store_close(s);
+}
+
+/* A certificate of its own id, linked as given (the store keeps links as it is handed them). */
+static void put_linked(ch_store *s, const char *tenant, int i, const char *id, const char *renews,
+                       const char *renewed_by)
+{
+    char sha[65];
+    uint8_t der[4] = {0x30, 0x02, (uint8_t)i, (uint8_t)(i >> 8)};
+    ch_store_cert c = {.id = (char *)id, .tenant_id = (char *)tenant, .name = (char *)id, .der = der,
+                       .der_len = sizeof der, .subject = "CN=x", .issuer = "CN=CA", .serial = "01",
+                       .not_before = 1000, .not_after = 100000, .method = "generated", .status = "active",
+                       .created_at = 5000 + i, .auto_renew = true, .renews = (char *)renews,
+                       .renewed_by = (char *)renewed_by};
+
+    snprintf(sha, sizeof sha, "%064d", i);
+    memcpy(c.sha256, sha, 65);
+    assert_int_equal(ch_store_cert_put(s, &c, NULL), 0);
+}
+
+static bool named(ch_store *s, const char *tenant, const char *id, const char *ids)
+{
+    bool yes = true;
+
+    assert_int_equal(ch_store_cert_lineage_named(s, tenant, id, ids, &yes), 0);
+    return yes;
+}
+
+/* A lineage longer than any cap a walk of rows had (32, 64): both ends found in one statement,
+ * within its tenant, and links that go round in a circle or nowhere end the walk. */
+static void test_lineage(void **state)
+{
+    ch_store *s = open_store();
+    char id[CH_ID_MAX], prev[CH_ID_MAX], next[CH_ID_MAX], out[CH_ID_MAX];
+    const int n = 300;
+
+    (void)state;
+    put_tenant(s, "tl", "lineage");
+    put_tenant(s, "tm", "lineage-other");
+    for (int i = 0; i < n; i++) {
+        snprintf(id, sizeof id, "crt_l%03d", i);
+        snprintf(prev, sizeof prev, "crt_l%03d", i - 1);
+        snprintf(next, sizeof next, "crt_l%03d", i + 1);
+        put_linked(s, "tl", i, id, i > 0 ? prev : NULL, i + 1 < n ? next : NULL);
+    }
+    assert_int_equal(ch_store_cert_newest_renewal(s, "tl", "crt_l000", out), 0);
+    assert_string_equal(out, "crt_l299");
+    assert_int_equal(ch_store_cert_newest_renewal(s, "tl", "crt_l150", out), 0);
+    assert_string_equal(out, "crt_l299");
+    assert_int_equal(ch_store_cert_newest_renewal(s, "tl", "crt_l299", out), 0);
+    assert_string_equal(out, "crt_l299");
+    assert_int_equal(ch_store_cert_newest_renewal(s, "tl", "crt_none", out), CH_ENOTFOUND);
+    assert_int_equal(ch_store_cert_newest_renewal(s, "tm", "crt_l000", out), CH_ENOTFOUND);
+
+    assert_true(named(s, "tl", "crt_l299", "[\"crt_l000\"]"));
+    assert_true(named(s, "tl", "crt_l299", "[\"crt_other\", \"bundle:default\", \"crt_l150\"]"));
+    assert_true(named(s, "tl", "crt_l299", "[\"crt_l299\"]"));
+    assert_true(named(s, "tl", "crt_none", "[\"crt_none\"]")); /* itself, stored or not */
+    assert_false(named(s, "tl", "crt_l150", "[\"crt_l151\"]")); /* never forward */
+    assert_false(named(s, "tl", "crt_l299", "[]"));
+    assert_false(named(s, "tl", "crt_l299", "[7, null, {\"id\": \"crt_l000\"}, [\"crt_l000\"]]"));
+    assert_false(named(s, "tm", "crt_l299", "[\"crt_l000\"]")); /* another tenant's lineage */
+    bool yes = true;
+    assert_true(ch_store_cert_lineage_named(s, "tl", "crt_l299", "[\"crt_l000\"", &yes) < 0);
+    assert_false(yes);
+
+    /* Links certhub never makes: a circle, and a renewal that is not there. */
+    put_linked(s, "tl", 1000, "crt_c0", "crt_c1", "crt_c1");
+    put_linked(s, "tl", 1001, "crt_c1", "crt_c0", "crt_c0");
+    put_linked(s, "tl", 1002, "crt_d0", NULL, "crt_gone");
+    assert_false(named(s, "tl", "crt_c0", "[\"crt_l000\"]"));
+    assert_true(named(s, "tl", "crt_c0", "[\"crt_c1\"]"));
+    assert_int_equal(ch_store_cert_newest_renewal(s, "tl", "crt_c0", out), CH_ENOTFOUND);
+    assert_int_equal(ch_store_cert_newest_renewal(s, "tl", "crt_d0", out), CH_ENOTFOUND);
     ch_store_close(s);
 }
 
@@ -393,6 +467,7 @@ int main(void)
         cmocka_unit_test(test_schema_mismatch_refused),
         cmocka_unit_test(test_out_of_descriptors),
         cmocka_unit_test(test_isolation_and_duplicates),
+        cmocka_unit_test(test_lineage),
         cmocka_unit_test(test_keyset_pages_and_filters),
         cmocka_unit_test(test_transactions),
         cmocka_unit_test(test_concurrent_writers),

@@ -269,6 +269,7 @@ enum stmt_id {
     S_TRUSTED_PUT, S_TRUSTED_GET, S_TRUSTED_LIST, S_TRUSTED_UPDATE, S_TRUSTED_DELETE, S_TRUSTED_ANY_DISABLED, S_TRUSTED_TENANTS,
     S_PROFILE_PUT, S_PROFILE_UPDATE, S_PROFILE_GET, S_PROFILE_LIST, S_PROFILE_DELETE, S_PROFILE_USERS, S_PROFILE_USERS_SINCE,
     S_CERT_EXPIRY_SUMMARY, S_CERT_EXPIRY_BUCKETS, S_CERT_FIRST_EXPIRY, S_CERT_PUT, S_CERT_GET, S_CERT_GET_SHA, S_CERT_ID_BY_SHA, S_CERT_DELETE, S_CERT_RENAME, S_CERT_SET_KEY, S_CERT_STATUS,
+    S_CERT_LINEAGE_NAMED, S_CERT_NEWEST,
     S_CA_PUT, S_CA_GET, S_CA_LIST, S_CA_STATUS, S_CA_DELETE,
     S_CSR_PUT, S_CSR_GET, S_CSR_BY_KEY, S_CSR_LIST, S_CSR_ATTACH, S_CSR_DETACH, S_CSR_DELETE,
     S_KS_PUT, S_KS_GET, S_KS_LIST, S_KS_DELETE, S_KS_POSITION, S_KSE_PUT, S_KSE_LIST, S_KSE_OF_CERT, S_KSE_DELETE, S_KSE_RENAME,
@@ -385,6 +386,20 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_CERT_RENAME] = "UPDATE certificates SET name=? WHERE tenant_id=? AND id=?",
     [S_CERT_SET_KEY] = "UPDATE certificates SET key_id=? WHERE tenant_id=? AND id=? AND key_id IS NULL",
     [S_CERT_STATUS] = "UPDATE certificates SET status=? WHERE tenant_id=? AND id=?",
+    /* A lineage is walked here, one primary key lookup a step, not a row read and decoded a
+     * step by the caller: certificates of minutes are renewed every few minutes, and a lineage
+     * is thousands long within weeks.  UNION (not UNION ALL) keeps each id once, so a circle of
+     * links (never made by certhub, but the file is outside bytes) ends the walk. */
+    [S_CERT_LINEAGE_NAMED] = "WITH RECURSIVE lineage(id) AS (SELECT ?2 UNION"
+                             " SELECT c.renews FROM certificates c JOIN lineage l ON c.id = l.id"
+                             " WHERE c.tenant_id = ?1 AND c.renews IS NOT NULL)"
+                             " SELECT EXISTS (SELECT 1 FROM lineage WHERE id IN"
+                             " (SELECT value FROM json_each(?3) WHERE type = 'text'))",
+    [S_CERT_NEWEST] = "WITH RECURSIVE lineage(id, next) AS ("
+                      " SELECT id, renewed_by FROM certificates WHERE tenant_id = ?1 AND id = ?2 UNION"
+                      " SELECT c.id, c.renewed_by FROM certificates c JOIN lineage l ON c.id = l.next"
+                      " WHERE c.tenant_id = ?1)"
+                      " SELECT id FROM lineage WHERE next IS NULL LIMIT 1",
     [S_CA_PUT] = "INSERT INTO cas(" CA_COLS ") VALUES(?,?,?,?,?,?,?,?,?)",
     [S_CA_GET] = "SELECT " CA_COLS " FROM cas WHERE tenant_id=? AND id=?",
     [S_CA_LIST] = "SELECT " CA_COLS " FROM cas WHERE tenant_id=? ORDER BY created_at, id",
@@ -2818,6 +2833,37 @@ int ch_store_cert_get(ch_store *s, ch_store_cert *out, const char *tenant_id, co
 int ch_store_cert_get_by_sha256(ch_store *s, ch_store_cert *out, const char *tenant_id, const char *sha256_hex)
 {
     return cert_get(s, S_CERT_GET_SHA, out, tenant_id, sha256_hex);
+}
+
+int ch_store_cert_lineage_named(ch_store *s, const char *tenant_id, const char *id, const char *ids_json,
+                                bool *named)
+{
+    int rc;
+
+    *named = false;
+    STMT(S_CERT_LINEAGE_NAMED, "reading a certificate's lineage");
+    bind_text(st, 1, tenant_id);
+    bind_text(st, 2, id);
+    bind_text(st, 3, ids_json);
+    if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        *named = sqlite3_column_int(st, 0) != 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : db_error(db, rc, "reading a certificate's lineage");
+}
+
+int ch_store_cert_newest_renewal(ch_store *s, const char *tenant_id, const char *id, char out[CH_ID_MAX])
+{
+    int error;
+
+    out[0] = '\0';
+    STMT(S_CERT_NEWEST, "finding the newest renewal");
+    bind_text(st, 1, tenant_id);
+    bind_text(st, 2, id);
+    if ((error = step_row(db, st, "certificate at the end of the lineage")) < 0)
+        return error;
+    snprintf(out, CH_ID_MAX, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_reset(st);
+    return 0;
 }
 
 int ch_store_cert_delete(ch_store *s, const char *tenant_id, const char *id)
