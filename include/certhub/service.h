@@ -152,7 +152,7 @@ int ch_svc_token_create_scoped(ch_svc *svc, const ch_actor *actor, const char *t
  * naming the field otherwise. */
 int ch_svc_token_expiry(int64_t *out, const char *expires_in, const char *expires_at);
 /* Whether the principal may read object (always, unscoped; a certificate also when one it
- * renews is named). */
+ * renews is named, however many renewals back). */
 bool ch_svc_scope_allows(ch_svc *svc, const ch_svc_principal *who, const char *object);
 int ch_svc_authenticate(ch_svc *svc, const char *token, ch_svc_principal *out);
 

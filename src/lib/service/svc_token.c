@@ -610,7 +610,7 @@ int ch_svc_token_revoke(ch_svc *svc, const ch_actor *actor, const char *id)
 bool ch_svc_scope_allows(ch_svc *svc, const ch_svc_principal *who, const char *object)
 {
     json_t *j, *objs, *v;
-    char id[CH_ID_MAX];
+    char *ids = NULL;
     size_t i;
     bool ok = false;
 
@@ -619,16 +619,15 @@ bool ch_svc_scope_allows(ch_svc *svc, const ch_svc_principal *who, const char *o
     if (object == NULL || (j = json_loads(who->scope, 0, NULL)) == NULL)
         return false;
     objs = json_object_get(j, "objects");
-    snprintf(id, sizeof id, "%s", object);
-    /* A certificate is allowed when it, or one it renews (the lineage), is named. */
-    for (int depth = 0; depth < 32 && !ok && id[0]; depth++) {
-        ch_store_cert c;
-        json_array_foreach(objs, i, v) if (strcmp(json_string_value(v), id) == 0) ok = true;
-        if (ok || strncmp(id, "crt_", 4) != 0 || ch_store_cert_get(svc->store, &c, who->tenant_id, id) < 0)
-            break;
-        snprintf(id, sizeof id, "%s", c.renews ? c.renews : "");
-        ch_store_cert_dispose(&c);
-    }
+    json_array_foreach(objs, i, v) if (json_is_string(v) && strcmp(json_string_value(v), object) == 0) ok = true;
+    /* A certificate is allowed also when one it renews (the lineage) is named, however many
+     * renewals back: the store walks it in one statement.  A token given for a certificate of
+     * minutes (the sync agent's) reads its renewals for as long as the lineage lasts. */
+    if (!ok && strncmp(object, "crt_", 4) == 0 && json_is_array(objs) && json_array_size(objs) > 0 &&
+        (ids = json_dumps(objs, JSON_COMPACT)) != NULL &&
+        ch_store_cert_lineage_named(svc->store, who->tenant_id, object, ids, &ok) < 0)
+        ok = false;
+    free(ids);
     json_decref(j);
     return ok;
 }
