@@ -677,6 +677,10 @@ int ch_svc_cert_import_preview(ch_svc *svc, const ch_actor *actor, const char *n
                                const char *key_password, ch_svc_import_preview *out);
 void ch_svc_import_preview_dispose(ch_svc_import_preview *p); /* NULL is fine */
 int ch_svc_cert_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_cert *out);
+/* The newest certificate of the lineage of id (following renewed_by; id itself when it was
+ * not renewed) into out: what replaces it now, however many renewals on.  CH_ENOTFOUND when id
+ * is not the tenant's, or its renewed_by links lead nowhere. */
+int ch_svc_cert_newest_renewal(ch_svc *svc, const ch_actor *actor, const char *id, char out[CH_ID_MAX]);
 int ch_svc_cert_list(ch_svc *svc, const ch_actor *actor, const ch_store_cert_filter *filter, size_t limit,
                      const char *cursor, ch_store_cert **out, size_t *count, char **next_cursor);
 /* The tenant's certificates by expiry now (see ch_store_cert_expiry): for an overview that

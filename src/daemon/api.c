@@ -158,8 +158,10 @@ static void jw_sans(ch_jw *w, const char *stored)
 
 /* A certificate as the API shows it: the one definition of its shape (cert_json parses it
  * for answers that add to it).  Written as text: issuing answers with it.  details (JSON text
- * or NULL) adds created_at and the decoded certificate, as GET shows one. */
-static bool cert_json_text_ex(ch_buf *out, const ch_store_cert *c, bool with_pem, const char *details)
+ * or NULL) adds created_at and the decoded certificate, as GET shows one; newest (not NULL)
+ * adds newest_renewal, that id or null for "", as GET shows one. */
+static bool cert_json_text_ex(ch_buf *out, const ch_store_cert *c, bool with_pem, const char *details,
+                              const char *newest)
 {
     char nb[32], na[32], ra[32];
     size_t start = out->len;
@@ -197,6 +199,8 @@ static bool cert_json_text_ex(ch_buf *out, const ch_store_cert *c, bool with_pem
     }
     ch_jw_str(&w, "renews", c->renews);
     ch_jw_str(&w, "renewed_by", c->renewed_by);
+    if (newest != NULL)
+        ch_jw_str(&w, "newest_renewal", newest[0] ? newest : NULL);
     if (c->renew_error)
         ch_jw_str(&w, "renew_error", c->renew_error);
     if (with_pem && c->der) {
@@ -219,7 +223,7 @@ static bool cert_json_text_ex(ch_buf *out, const ch_store_cert *c, bool with_pem
 
 static bool cert_json_text(ch_buf *out, const ch_store_cert *c, bool with_pem)
 {
-    return cert_json_text_ex(out, c, with_pem, NULL);
+    return cert_json_text_ex(out, c, with_pem, NULL, NULL);
 }
 
 /* The JSON text a writer put in text, read back as a value for an answer built with jansson
@@ -717,8 +721,8 @@ done:
 }
 
 /* A certificate as JSON text with everything `certhub inspect` shows of it, decoded here, on
- * the one certificate asked for. */
-static bool cert_details_text(ch_buf *out, const ch_store_cert *c)
+ * the one certificate asked for (newest: as cert_json_text_ex takes it). */
+static bool cert_details_text(ch_buf *out, const ch_store_cert *c, const char *newest)
 {
     ch_cert *x = NULL;
     ch_cert_info info;
@@ -729,7 +733,7 @@ static bool cert_details_text(ch_buf *out, const ch_store_cert *c)
         (void)ch_cert_info_to_json(&details, &info);
         ch_cert_info_dispose(&info);
     }
-    done = cert_json_text_ex(out, c, true, details ? details : "null");
+    done = cert_json_text_ex(out, c, true, details ? details : "null", newest);
     free(details);
     ch_cert_free(x);
     return done;
@@ -739,11 +743,17 @@ static void certificate_get(req *r, const char *id)
 {
     ch_store_cert c;
     ch_buf out = CH_BUF_INIT;
+    char newest[CH_ID_MAX] = "";
     int error = ch_svc_cert_get(r->svc, &r->who.actor, id, &c);
 
     if (error < 0)
         return reply_error(r, error);
-    if (cert_details_text(&out, &c))
+    /* What replaced it now, however many renewals on: one request for the sync agent and for a
+     * script holding the first id, not one per renewal.  Asked here alone, not per row of a
+     * list.  Links that lead nowhere (never made by certhub) leave it null. */
+    if (c.renewed_by != NULL && ch_svc_cert_newest_renewal(r->svc, &r->who.actor, c.id, newest) < 0)
+        newest[0] = '\0';
+    if (cert_details_text(&out, &c, newest))
         reply_json_text(r, 200, &out);
     else
         reply_error_msg(r, CH_ENOMEM, NULL, "out of memory");
@@ -1244,7 +1254,7 @@ static void certificate_import_preview(req *r, const upload *u, const char *name
         file_field_error(error, cert_field, as_data, IMPORT_ELSEWHERE);
         return reply_error(r, error);
     }
-    o = json_of_text(&text, cert_details_text(&text, &p.row));
+    o = json_of_text(&text, cert_details_text(&text, &p.row, NULL));
     json_object_set_new(o, "id", json_null());
     json_object_set_new(o, "preview", json_true());
     json_object_set_new(o, "has_private_key", json_boolean(p.has_key));
@@ -1839,7 +1849,7 @@ done:
 static json_t *cert_details_json(const ch_store_cert *c)
 {
     ch_buf text = CH_BUF_INIT;
-    bool written = cert_details_text(&text, c);
+    bool written = cert_details_text(&text, c, NULL);
 
     return json_of_text(&text, written);
 }

@@ -813,6 +813,16 @@ int ch_svc_cert_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_store
     return ch_store_cert_get(svc->store, out, actor->tenant_id, id);
 }
 
+int ch_svc_cert_newest_renewal(ch_svc *svc, const ch_actor *actor, const char *id, char out[CH_ID_MAX])
+{
+    int error;
+
+    out[0] = '\0';
+    if ((error = svc_need(actor, CH_ROLE_VIEWER, "reading certificates")) < 0)
+        return error;
+    return ch_store_cert_newest_renewal(svc->store, actor->tenant_id, id, out);
+}
+
 int ch_svc_cert_list(ch_svc *svc, const ch_actor *actor, const ch_store_cert_filter *filter, size_t limit,
                      const char *cursor, ch_store_cert **out, size_t *count, char **next_cursor)
 {
