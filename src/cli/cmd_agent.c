@@ -8,7 +8,7 @@
  *   state = /var/lib/certhub-agent/state      # the files the agent wrote, per target
  *
  *   [target web]
- *   certificate = crt_...        # follows renewals (renewed_by) to the newest
+ *   certificate = crt_...        # follows renewals to the newest (newest_renewal, renewed_by)
  *   cert_path = /etc/nginx/web.pem   # the certificate and its chain
  *   key_path = /etc/nginx/web.key    # optional: the private key too
  *   mode = 0640
@@ -411,18 +411,40 @@ static void id_path(char *buf, size_t cap, const char *collection, const char *i
     free(esc);
 }
 
-/* The newest certificate of a lineage: follows renewed_by. */
+#define RENEWALS_FOLLOWED 64 /* renewed_by links followed one request each (an older certhubd) */
+
+/* The newest certificate of a lineage.  certhubd names it in the first certificate's answer
+ * (newest_renewal), whatever the lineage's length: a certificate of minutes is renewed every few
+ * minutes, and following renewed_by a request at a time made a pass of hundreds of requests,
+ * then stopped at the 64th and deployed that one, long expired.  The answer of the one it names
+ * is asked for (when it is renewed next), and its renewed_by followed still: one renewed since
+ * certhubd answered, or a certhubd without newest_renewal, leaves a few links to follow, up to
+ * RENEWALS_FOLLOWED; more is a failure, the files kept as they are, not an old certificate
+ * deployed.  The newest is named only when the first certificate was renewed (renewed_by): an
+ * answer that names one otherwise is not certhubd's, and is not followed. */
 static int newest(cli_args *a, const char *id, char out[64])
 {
     char path[300];
-    json_t *ans = NULL;
+    json_t *ans = NULL, *next, *jump;
 
     snprintf(out, 64, "%s", id);
-    for (int depth = 0; depth < 64; depth++) {
-        json_t *next;
+    id_path(path, sizeof path, "certificates", out, "");
+    if (remote_call(a, "GET", path, NULL, &ans, NULL) != 0)
+        return -1;
+    next = json_object_get(ans, "renewed_by");
+    jump = json_object_get(ans, "newest_renewal");
+    if (next != NULL && !json_is_null(next) && jump != NULL && !json_is_null(jump)) {
+        if (!answer_id(jump)) {
+            json_decref(ans);
+            return remote_unexpected(a, "the newest_renewal of %s is not a certificate's id", out) ? -1 : -1;
+        }
+        snprintf(out, 64, "%s", json_string_value(jump));
+        json_decref(ans);
         id_path(path, sizeof path, "certificates", out, "");
         if (remote_call(a, "GET", path, NULL, &ans, NULL) != 0)
             return -1;
+    }
+    for (int followed = 0;; followed++) {
         next = json_object_get(ans, "renewed_by");
         if (next == NULL || json_is_null(next)) {
             look_when_renewed(ans);
@@ -433,10 +455,18 @@ static int newest(cli_args *a, const char *id, char out[64])
             json_decref(ans);
             return remote_unexpected(a, "the renewed_by of %s is not a certificate's id", out) ? -1 : -1;
         }
+        if (followed == RENEWALS_FOLLOWED) {
+            json_decref(ans);
+            return cli_fail(a, "certificate %s: more than %d renewals to follow one request each (a certhubd "
+                               "that does not name the newest, newest_renewal, or one renewing faster than it "
+                               "answers): its files are left as they are", id, RENEWALS_FOLLOWED) ? -1 : -1;
+        }
         snprintf(out, 64, "%s", json_string_value(next));
         json_decref(ans);
+        id_path(path, sizeof path, "certificates", out, "");
+        if (remote_call(a, "GET", path, NULL, &ans, NULL) != 0)
+            return -1;
     }
-    return 0;
 }
 
 /* Every item of a list the API gives a page at a time, into *items (a new array).  A page
