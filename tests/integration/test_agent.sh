@@ -417,4 +417,52 @@ printf '[target other]\nbundle = default\npath = %s/out/st2.pem\n' "$T" >> st.co
 [ ! -e out/st.pem ] || fail "the removed target's file stayed"
 ok "a state file in a new directory: written, and a removed target's file goes"
 
+# A lineage longer than any walk of it a link at a time went (the scope's 32, the agent's 64): a
+# certificate of minutes renewed every few minutes makes one within hours.  A token scoped to
+# its first certificate reads the newest, GET of the first names the newest, and the agent,
+# given the first, deploys the newest.
+api POST /api/v1/certificates "{\"name\":\"long\",\"subject\":{\"common_name\":\"long.example\"},\"sans\":[\"dns:long.example\"],\"days\":2,\"key_type\":\"p256\",\"ca_id\":\"$issuer\"}"
+check_eq "the first of a long lineage" 201 "$status"
+first=$(body .id)
+last=$first
+for i in $(seq 1 70); do
+    api POST "/api/v1/certificates/$last/renew" '{"reuse_key":true}'
+    [ "$status" = 201 ] || [ "$status" = 200 ] || fail "renewal $i of $last: $status $(cat "$T/body")"
+    last=$(body .id)
+done
+last_serial=$(body .serial)
+api POST /api/v1/tokens "{\"role\":\"viewer\",\"name\":\"long lineage\",\"scope\":{\"objects\":[\"$first\"],\"keys_export\":true}}"
+check_eq "a token scoped to the lineage's first certificate" 201 "$status"
+body .token > long.token
+scoped_get() {
+    curl -s --max-time 120 -o "$T/body" -w '%{http_code}' --cacert "$data/ca.pem" \
+        -H "Authorization: Bearer $(cat "$T/long.token")" "https://localhost:$port/api/v1/certificates/$1" || true
+}
+check_eq "reads the 70th renewal" "200 $last" "$(scoped_get "$last") $(body .id)"
+other_status=$(scoped_get "$cid")
+[ "$other_status" = 404 ] || [ "$other_status" = 403 ] || fail "the scoped token read a certificate of another lineage: $other_status"
+ok "and not a certificate of another lineage ($other_status)"
+api GET "/api/v1/certificates/$first"
+check_eq "GET of the first names the newest of its lineage" "$last" "$(body .newest_renewal)"
+api GET "/api/v1/certificates/$last"
+check_eq "and of the newest, null (not renewed)" "null" "$(body .newest_renewal)"
+api GET "/api/v1/certificates?search=long.example&limit=100"
+check_eq "a list page has none (a query a row)" "0" "$(body '[.items[] | select(has("newest_renewal"))] | length')"
+cat > long.conf <<CONF
+server = https://localhost:$port
+token_file = $T/long.token
+ca_file = $data/ca.pem
+state = $T/long.state
+
+[target long]
+certificate = $first
+cert_path = $T/out/long.pem
+key_path = $T/out/long.key
+CONF
+"$CERTHUB" agent --config long.conf --once >/dev/null 2>long.err || fail "the agent on the long lineage failed: $(cat long.err)"
+check_eq "the agent given the first deploys the 70th renewal" "$last_serial" \
+    "$(openssl x509 -in out/long.pem -noout -serial | cut -d= -f2 | tr A-F a-f)"
+check_eq "with its key" "$(openssl x509 -in out/long.pem -noout -pubkey | openssl pkey -pubin -outform DER | sha256sum)" \
+    "$(openssl pkey -in out/long.key -pubout -outform DER | sha256sum)"
+
 done_testing
