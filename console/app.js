@@ -1877,9 +1877,16 @@ function certDetails(c, entry) {
           : c.method === "imported" ? "not possible: it was uploaded, and the CA that signed it renews it" : "off"),
         // Why the last automatic renewal failed (it is tried again, or stopped when it cannot help).
         c.renew_error ? [el("dt", {}, "Last renewal failed"), el("dd", { class: "renew-error" }, c.renew_error)] : null,
-        c.renewed_by ? [el("dt", {}, "Renewed by"), el("dd", {}, c.renewed_by)] : null,
-        c.renews ? [el("dt", {}, "Renews"), el("dd", {}, c.renews)] : null]);
+        // Its lineage, each a link to that certificate's details: the one that renewed it, and
+        // (a certificate of minutes is renewed every few) the newest, so nobody clicks through
+        // hundreds of renewals to reach the one in use.
+        c.renewed_by ? [el("dt", {}, "Renewed by"), el("dd", {}, certLink(c.renewed_by))] : null,
+        c.newest_renewal && c.newest_renewal !== c.renewed_by ? [el("dt", {}, "Newest renewal"), el("dd", {}, certLink(c.newest_renewal))] : null,
+        c.renews ? [el("dt", {}, "Renews"), el("dd", {}, certLink(c.renews))] : null]);
 }
+
+// A certificate's id as a link that opens its details.
+const certLink = (id) => el("a", { href: `#/certificates?show=${encodeURIComponent(id)}`, class: "cert-link" }, id);
 
 function trustedDetails(t) {
   const d = t.details || {};

@@ -419,12 +419,29 @@ for (const row of await page.locator("tr", { hasText: "CN=web.example" }).all())
   await panelOf(page).getByText("Automatic renewal").waitFor();
   if (await panelOf(page).getByText("Renewed by").count()) {
     await panelOf(page).getByText(newId).waitFor();
+    // (a link to the successor's details; with one renewal it is the newest, not said twice)
+    assert.equal(await panelOf(page).getByRole("link", { name: newId }).getAttribute("href"), `#/certificates?show=${encodeURIComponent(newId)}`);
+    assert.equal(await panelOf(page).getByText("Newest renewal").count(), 0);
     renewedBy++;
   }
   assert.equal(await panelOf(page).getByText("[object").count(), 0);
 }
 assert.equal(renewedBy, 1);
 ok("the renewed one's details name the certificate that renewed it");
+// Renewed again: the first one's details add the newest of its lineage, a link that opens it.
+const newestId = await page.evaluate(async (id) => {
+  const s = await (await fetch("/api/v1/session")).json();
+  const res = await fetch(`/api/v1/certificates/${encodeURIComponent(id)}/renew`, { method: "POST", body: "{}",
+    headers: { "Content-Type": "application/json", "X-CSRF-Token": s.csrf_token } });
+  return (await res.json()).id;
+}, newId);
+assert.ok(newestId && newestId !== newId, "the renewal was renewed");
+await page.evaluate((id) => { location.hash = "#/certificates?show=" + encodeURIComponent(id); }, oldId);
+await panelOf(page).getByText("Newest renewal").waitFor();
+await panelOf(page).getByRole("link", { name: newestId }).click();
+await panelOf(page).getByRole("link", { name: newId }).waitFor(); /* the newest's "Renews" */
+assert.equal(await panelOf(page).getByText("Renewed by").count(), 0);
+ok("after a second renewal the first one's details link to the newest, which opens its own");
 // A step's required fields are checked when it is left (Next), each said beside its field, the
 // wizard staying on that step: not on the Review step, two Backs away.
 await page.getByRole("button", { name: "Create certificate" }).click();
