@@ -508,7 +508,7 @@ static int list_all(cli_args *a, const char *resource, json_t **items)
 static int sync_trusted_dir(cli_args *a, const struct target *t)
 {
     json_t *list = NULL, *it;
-    char keep[256][32], path[1400], mine[1400];
+    char (*keep)[32] = NULL, path[1400], mine[1400];
     size_t nkeep = 0, i;
     int changed = 0, r;
     DIR *d;
@@ -516,10 +516,16 @@ static int sync_trusted_dir(cli_args *a, const struct target *t)
 
     if (list_all(a, "trusted-certificates", &list) != 0)
         return -1;
+    /* A file name for each of them, however many the tenant trusts (a fixed 256 passed over
+     * the rest and removed their files, unsaid). */
+    if (json_array_size(list) > 0 && (keep = calloc(json_array_size(list), sizeof *keep)) == NULL) {
+        json_decref(list);
+        return cli_fail(a, "out of memory") ? -1 : -1;
+    }
     snprintf(mine, sizeof mine, "%s/", t->dir);
     if (make_parents(a, t->dir) != 0) {
-        json_decref(list);
-        return -1;
+        changed = -1;
+        goto out;
     }
     if (mkdir(t->dir, 0755) == 0) {
         fprintf(stderr, "certhub agent: created the directory %s\n", t->dir);
@@ -527,8 +533,9 @@ static int sync_trusted_dir(cli_args *a, const struct target *t)
     } else if (errno == EEXIST && owned_has(g_before, g_target, mine)) {
         owned_add(g_written, g_target, mine);
     } else if (errno != EEXIST) {
-        json_decref(list);
-        return cli_fail(a, "cannot create %s: %s", t->dir, strerror(errno)) ? -1 : -1;
+        cli_fail(a, "cannot create %s: %s", t->dir, strerror(errno));
+        changed = -1;
+        goto out;
     }
     json_array_foreach(list, i, it) {
         json_t *full = NULL;
@@ -542,26 +549,26 @@ static int sync_trusted_dir(cli_args *a, const struct target *t)
          * self-signed certificates alone, and builds chains with the others): an issuer-list
          * root stays out, it would be an anchor. */
         if (!json_is_string(json_object_get(it, "status")) || strcmp(json_string_value(json_object_get(it, "status")), "enabled") != 0 ||
-            (list_kind && strcmp(list_kind, "issuer") == 0 && subject && issuer && strcmp(subject, issuer) == 0) ||
-            nkeep >= 256)
+            (list_kind && strcmp(list_kind, "issuer") == 0 && subject && issuer && strcmp(subject, issuer) == 0))
             continue;
         if (!answer_id(json_object_get(it, "id"))) {
-            json_decref(list);
-            return remote_unexpected(a, "a trusted certificate of the list has no id") ? -1 : -1;
+            remote_unexpected(a, "a trusted certificate of the list has no id");
+            changed = -1;
+            goto out;
         }
         tid = json_string_value(json_object_get(it, "id"));
         id_path(one, sizeof one, "trusted-certificates", tid, "");
         if (remote_call(a, "GET", one, NULL, &full, NULL) != 0) {
-            json_decref(list);
-            return -1;
+            changed = -1;
+            goto out;
         }
         pem = json_string_value(json_object_get(full, "pem"));
         if (pem == NULL || ch_cert_parse(&c, (const uint8_t *)pem, strlen(pem)) < 0) {
             /* Passed over, its file would go as if the certificate were no longer trusted. */
             remote_unexpected(a, "trusted certificate %s has no PEM certificate", tid);
             json_decref(full);
-            json_decref(list);
-            return -1;
+            changed = -1;
+            goto out;
         }
         unsigned long h = X509_subject_name_hash(ch_cert_x509(c));
         for (int k = 0;; k++) {
@@ -581,7 +588,6 @@ static int sync_trusted_dir(cli_args *a, const struct target *t)
         ch_cert_free(c);
         json_decref(full);
     }
-    json_decref(list);
     /* The files of certificates no longer enabled go (and the broker reloads); only those the
      * agent wrote: the directory may hold the machine's own files (its certificate and key,
      * a README), which are never the agent's to remove. */
@@ -596,6 +602,9 @@ static int sync_trusted_dir(cli_args *a, const struct target *t)
         }
         closedir(d);
     }
+out:
+    free(keep);
+    json_decref(list);
     return changed;
 }
 

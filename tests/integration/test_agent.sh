@@ -465,4 +465,26 @@ check_eq "the agent given the first deploys the 70th renewal" "$last_serial" \
 check_eq "with its key" "$(openssl x509 -in out/long.pem -noout -pubkey | openssl pkey -pubin -outform DER | sha256sum)" \
     "$(openssl pkey -in out/long.key -pubout -outform DER | sha256sum)"
 
+
+# More trusted certificates than the agent once had file names for (256, the rest passed over
+# and their files removed, unsaid): each one has its file in the broker's CA directory.
+for i in $(seq 300); do
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null -subj "/CN=fleet CA $i" \
+        -days 30 -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+done > fleet.pem
+"$CERTHUB" --server "https://localhost:$port" --token-file admin.token --ca-file "$data/ca.pem" trusted bulk fleet.pem > bulk.out 2>&1 || fail "trusted bulk of 300 certificates failed: $(tail -3 bulk.out)"
+cat > fleet.conf <<CONF
+server = https://localhost:$port
+token_file = $T/broker.token
+ca_file = $data/ca.pem
+state = $T/fleet.state
+
+[target fleet]
+trusted = mqtt
+dir = $T/out/fleet-ca
+CONF
+"$CERTHUB" agent --config fleet.conf --once >/dev/null 2>fleet.err || fail "the broker agent on 300 failed: $(cat fleet.err)"
+check_eq "300 trusted certificates more: each has its file in the CA directory" 300 \
+    "$(comm -12 <(ls out/fleet-ca | sort) <(for i in $(seq 300); do openssl x509 -noout -subject_hash 2>/dev/null <<<"$(awk -v n="$i" '/BEGIN/ {k++} k == n' fleet.pem)"; done | sed 's/$/.0/' | sort) | wc -l)"
+
 done_testing
