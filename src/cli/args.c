@@ -32,9 +32,36 @@ bool cli_flag(const cli_args *a, const char *name)
     return cli_opt(a, name) != NULL;
 }
 
-/* "certhub: <cmd>: <message>" on stderr, the line left open; each control character of the
- * message as '?': a message holds what a server answered (its error's message, a name), where
- * an escape sequence would rewrite the terminal and a newline forge a line. */
+void cli_put_shown(FILE *f, const char *s)
+{
+    for (const char *p = s; *p;) {
+        size_t n = ch_utf8_control(p);
+        fputc(n > 0 ? '?' : *p, f);
+        p += n > 0 ? n : 1;
+    }
+}
+
+char *cli_shown(const char *s)
+{
+    const char *p;
+    char *copy, *o;
+
+    for (p = s; *p && ch_utf8_control(p) == 0; p++)
+        ;
+    if (*p == '\0' || (copy = malloc(strlen(s) + 1)) == NULL)
+        return NULL;
+    for (p = s, o = copy; *p;) {
+        size_t n = ch_utf8_control(p);
+        *o++ = n > 0 ? '?' : *p;
+        p += n > 0 ? n : 1;
+    }
+    *o = '\0';
+    return copy;
+}
+
+/* "certhub: <cmd>: <message>" on stderr, the line left open, as cli_put_shown shows text: a
+ * message holds what a server answered (its error's message, a name), where an escape sequence
+ * would rewrite the terminal and a newline forge a line. */
 static void say(const cli_args *a, const char *fmt, va_list ap)
 {
     char small[512], *text = small;
@@ -49,8 +76,7 @@ static void say(const cli_args *a, const char *fmt, va_list ap)
     if (text == NULL)
         text = small; /* (cut short rather than unsaid) */
     fprintf(stderr, "certhub: %s: ", a->cmd->name);
-    for (const char *p = n < 0 ? "" : text; *p; p++)
-        fputc((unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p, stderr);
+    cli_put_shown(stderr, n < 0 ? "" : text);
     if (text != small)
         free(text);
 }

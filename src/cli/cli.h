@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "certhub/common.h"
 
@@ -54,6 +55,12 @@ int cli_on_off(const cli_args *a, const char *name, int *out);
 
 /* "certhub: <cmd>: <message>" on stderr; returns 1 (the exit status for bad input). */
 int cli_fail(const cli_args *a, const char *fmt, ...) CH_PRINTF(2, 3);
+/* Text from outside (a server's answer, a file's name) as a terminal is to show it: each
+ * character ch_utf8_control names (C0 and C1 controls, DEL, the bidirectional overrides and
+ * isolates, which reorder what follows them on the screen) as '?'.  cli_shown gives a copy to
+ * free, or NULL when s holds none (show s itself). */
+void cli_put_shown(FILE *f, const char *s);
+char *cli_shown(const char *s);
 /* The library's last error as above. */
 int cli_fail_last(const cli_args *a);
 /* Usage message for the command on stderr; exits 2. */

@@ -50,30 +50,24 @@ static void print_json(json_t *j)
     free(s);
 }
 
-/* A server's text as the terminal is to show it, each control character as '?' (as put_text
- * writes it): an escape sequence in a name, a note or a message would rewrite the terminal, a
- * newline forge a line.  Text without any is given back as it is; other text is copied into
+/* A server's text as the terminal is to show it (cli_shown, as put_text writes it): an escape
+ * sequence in a name, a note or a message would rewrite the terminal, a newline forge a line,
+ * a bidirectional override show one name as another.  Text without any is given back as it is; other text is copied into
  * one of a few buffers used in turn, enough for the fields of one line.  NULL is "". */
 static const char *plain(const char *s)
 {
     static char *copies[8];
     static size_t next;
-    const char *p;
     char *copy;
 
     if (s == NULL)
         return "";
-    for (p = s; *p && (unsigned char)*p >= 0x20 && *p != 0x7f; p++)
-        ;
-    if (*p == '\0')
-        return s;
+    if ((copy = cli_shown(s)) == NULL)
+        return s; /* (none to replace, or no memory for the copy: shown as it is) */
     free(copies[next]);
-    copy = copies[next] = strdup(s);
+    copies[next] = copy;
     next = (next + 1) % (sizeof copies / sizeof copies[0]);
-    for (char *c = copy; c != NULL && *c; c++)
-        if ((unsigned char)*c < 0x20 || *c == 0x7f)
-            *c = '?';
-    return copy ? copy : "";
+    return copy;
 }
 
 /* A text member of an answer, to be shown (plain), or "". */
@@ -125,8 +119,7 @@ static int delete_and_say(cli_args *a, const char *collection)
  * that rewrites the terminal, or a newline that forges a row. */
 static void put_text(const char *s)
 {
-    for (const char *p = s; *p; p++)
-        putchar((unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p);
+    cli_put_shown(stdout, s);
 }
 
 /* A table cell's text: a string, yes/no, or a whole number (in buf). */

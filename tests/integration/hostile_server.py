@@ -88,7 +88,7 @@ ODD_TEXT = "strings hold control characters and conversions"
 def tree_mutations(escape):
     """Changes of a JSON answer's values by type, applied to every value of that type."""
     long_text = "x" * 8192
-    odd_text = "\x1b]0;hostile\x07\x1b[2J\r\nforged row %s%n%s %99999d \u202e"
+    odd_text = "\x1b]0;hostile\x07\x1b[2J\r\nforged row %s%n%s %99999d \u202e \u009b31m"
     return [
         ("strings become numbers", only("str", lambda v: 7)),
         ("strings become null", only("str", lambda v: None)),

@@ -272,6 +272,16 @@ while read -r line; do
         if [ "$m" = "$odd" ] && grep -qa $'\e' "$T/stdout" "$T/stderr"; then
             say "$what: an escape sequence of the server's reached the terminal"
         fi
+        # And a C1 control (U+009B, CSI to a terminal) and a right-to-left override (U+202E, one
+        # name shown as another), but in --output json, which is for programs: there JSON
+        # carries the text as it is.
+        if [ "$m" = "$odd" ]; then
+            for f in "$T/stderr" $([[ "$line" == *"--output json"* ]] || echo "$T/stdout"); do
+                if LC_ALL=C grep -qa -e $'\xc2\x9b' -e $'\xe2\x80\xae' "$f"; then
+                    say "$what: a C1 control or a bidirectional override of the server's reached the terminal"
+                fi
+            done
+        fi
         if [ "$rc" = 0 ] && [ -n "$one_word" ]; then
             first=""
             read -r first <"$T/stdout" || true
