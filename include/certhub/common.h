@@ -172,6 +172,10 @@ typedef int (*ch_conf_fn)(void *arg, const ch_conf_item *item);
  * error (CH_EPARSE: no '=', no name, a control character, a bad section; or fn's) *line is the line it
  * is on, so the caller can say "FILE:LINE: sentence"; 0 otherwise. */
 int ch_conf_parse(char *text, size_t len, ch_conf_fn fn, void *arg, int *line) CH_WARN_UNUSED;
+/* The settings file at path (at most CH_CONF_MAX_BYTES) read and handed to fn as
+ * ch_conf_parse does; *line is 0 when the file itself could not be read (said with its path). */
+#define CH_CONF_MAX_BYTES (1024 * 1024)
+int ch_conf_file(const char *path, ch_conf_fn fn, void *arg, int *line) CH_WARN_UNUSED;
 /* A setting's value into out (cap bytes with its '\0'); CH_ETOOBIG, said, if it does not fit,
  * rather than cut. */
 int ch_conf_copy(char *out, size_t cap, const ch_conf_item *item) CH_WARN_UNUSED;

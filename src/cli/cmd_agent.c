@@ -42,7 +42,6 @@
 #include "cli.h"
 
 #define MAX_TARGETS 32
-#define CONFIG_MAX (1024 * 1024) /* bytes of a configuration file */
 
 struct target {
     char name[64];
@@ -154,18 +153,12 @@ static int config_item(void *arg, const ch_conf_item *it)
 
 static int read_config(cli_args *a, const char *path, struct agent *ag)
 {
-    uint8_t *text;
-    size_t len;
-    int line, error;
+    int line;
 
     memset(ag, 0, sizeof *ag);
     ag->interval = 300;
-    if (ch_file_read(&text, &len, path, CONFIG_MAX) < 0)
-        return cli_fail_last(a);
-    error = ch_conf_parse((char *)text, len, config_item, ag, &line);
-    free(text);
-    if (error < 0)
-        return cli_fail(a, "%s:%d: %s", path, line, ch_error_last());
+    if (ch_conf_file(path, config_item, ag, &line) < 0)
+        return line == 0 ? cli_fail_last(a) : cli_fail(a, "%s:%d: %s", path, line, ch_error_last());
     for (int i = 0; i < ag->n; i++) {
         struct target *t = &ag->t[i];
         /* Two targets writing one file (or one name for two): removing one removed the file the

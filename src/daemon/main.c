@@ -230,17 +230,11 @@ static int config_item(void *arg, const ch_conf_item *it)
 static int read_config(struct settings *st, const char *path)
 {
     struct config_read c = {.st = st, .path = path};
-    uint8_t *text;
-    size_t len;
-    int line, error;
+    int line, error = ch_conf_file(path, config_item, &c, &line);
 
-    if (ch_file_read(&text, &len, path, 1024 * 1024) < 0) {
+    if (error < 0 && line == 0)
         fprintf(stderr, "certhubd: --config: %s\n", ch_error_last());
-        return -1;
-    }
-    error = ch_conf_parse((char *)text, len, config_item, &c, &line);
-    free(text);
-    if (error < 0 && !c.said)
+    else if (error < 0 && !c.said)
         fprintf(stderr, "certhubd: %s:%d: %s\n", path, line, ch_error_last());
     return error < 0 ? -1 : 0;
 }

@@ -5,6 +5,7 @@
  * both follow the same rules for comments and blanks.
  */
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "certhub/common.h"
@@ -108,6 +109,20 @@ int ch_conf_parse(char *text, size_t len, ch_conf_fn fn, void *arg, int *line)
     }
     *line = 0;
     return 0;
+}
+
+int ch_conf_file(const char *path, ch_conf_fn fn, void *arg, int *line)
+{
+    uint8_t *text;
+    size_t len;
+    int error;
+
+    *line = 0;
+    if ((error = ch_file_read(&text, &len, path, CH_CONF_MAX_BYTES)) < 0)
+        return error;
+    error = ch_conf_parse((char *)text, len, fn, arg, line);
+    free(text);
+    return error;
 }
 
 int ch_conf_copy(char *out, size_t cap, const ch_conf_item *it)
