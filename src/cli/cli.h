@@ -127,6 +127,13 @@ const char *remote_option_hint(const cli_args *a, json_t *err);
 int remote_message_len(const char *msg, const char *hint);
 /* A query-string value, %-escaped; free() the result. */
 char *remote_escape(const char *s);
+/* "collection/ID/tail" into buf, with the id %-escaped: an id is the user's text or a server's,
+ * and "../tokens/x" must name no other object ("collection/-" for one too long for buf). */
+const char *remote_obj_path(char *buf, size_t cap, const char *collection, const char *id, const char *tail);
+/* Whether an answer is the empty PEM file certhubd sends for a bundle of no CA (a tenant
+ * without one): 200, application/x-pem-file, nothing in it; not an answer of nothing (a
+ * proxy's), which would empty the file it is written to. */
+bool remote_empty_pem(const ch_buf *raw, long status, const char *content_type);
 /* Calls method path (under /api/v1/) with an optional JSON body; *out gets the JSON answer, or
  * raw the bytes.  Errors are printed (the server's message) and return 1. */
 int remote_call(cli_args *a, const char *method, const char *path, json_t *body, json_t **out, ch_buf *raw);

@@ -394,16 +394,6 @@ static bool answer_id(json_t *v)
     return json_is_string(v) && json_string_length(v) > 0 && json_string_length(v) < 64;
 }
 
-/* "collection/ID" and tail, the id %-escaped: an id an answer gave names that object, never
- * another call ("../tokens", "x/private-key?"). */
-static void id_path(char *buf, size_t cap, const char *collection, const char *id, const char *tail)
-{
-    char *esc = remote_escape(id);
-
-    snprintf(buf, cap, "%s/%s%s", collection, esc ? esc : "", tail);
-    free(esc);
-}
-
 #define RENEWALS_FOLLOWED 64 /* renewed_by links followed one request each (an older certhubd) */
 
 /* The newest certificate of a lineage.  certhubd names it in the first certificate's answer
@@ -415,14 +405,20 @@ static void id_path(char *buf, size_t cap, const char *collection, const char *i
  * RENEWALS_FOLLOWED; more is a failure, the files kept as they are, not an old certificate
  * deployed.  The newest is named only when the first certificate was renewed (renewed_by): an
  * answer that names one otherwise is not certhubd's, and is not followed. */
-static int newest(cli_args *a, const char *id, char out[64])
+/* certhubd's answer for certificate id (GET certificates/ID) into *ans. */
+static int cert_answer(cli_args *a, const char *id, json_t **ans)
 {
     char path[300];
+
+    return remote_call(a, "GET", remote_obj_path(path, sizeof path, "certificates", id, ""), NULL, ans, NULL);
+}
+
+static int newest(cli_args *a, const char *id, char out[64])
+{
     json_t *ans = NULL, *next, *jump;
 
     snprintf(out, 64, "%s", id);
-    id_path(path, sizeof path, "certificates", out, "");
-    if (remote_call(a, "GET", path, NULL, &ans, NULL) != 0)
+    if (cert_answer(a, out, &ans) != 0)
         return -1;
     next = json_object_get(ans, "renewed_by");
     jump = json_object_get(ans, "newest_renewal");
@@ -433,8 +429,7 @@ static int newest(cli_args *a, const char *id, char out[64])
         }
         snprintf(out, 64, "%s", json_string_value(jump));
         json_decref(ans);
-        id_path(path, sizeof path, "certificates", out, "");
-        if (remote_call(a, "GET", path, NULL, &ans, NULL) != 0)
+        if (cert_answer(a, out, &ans) != 0)
             return -1;
     }
     for (int followed = 0;; followed++) {
@@ -456,8 +451,7 @@ static int newest(cli_args *a, const char *id, char out[64])
         }
         snprintf(out, 64, "%s", json_string_value(next));
         json_decref(ans);
-        id_path(path, sizeof path, "certificates", out, "");
-        if (remote_call(a, "GET", path, NULL, &ans, NULL) != 0)
+        if (cert_answer(a, out, &ans) != 0)
             return -1;
     }
 }
@@ -550,7 +544,7 @@ static int sync_trusted_dir(cli_args *a, const struct target *t)
             goto out;
         }
         tid = json_string_value(json_object_get(it, "id"));
-        id_path(one, sizeof one, "trusted-certificates", tid, "");
+        remote_obj_path(one, sizeof one, "trusted-certificates", tid, "");
         if (remote_call(a, "GET", one, NULL, &full, NULL) != 0) {
             changed = -1;
             goto out;
@@ -660,10 +654,7 @@ static int sync_target(cli_args *a, const struct target *t)
             ch_buf_dispose(&cert);
             return -1;
         }
-        /* The bundle of a tenant without a CA is empty, as certhubd sends it: a PEM file of
-         * nothing, not an answer of nothing (a proxy's, which would empty the file). */
-        if ((cert.len > 0 || status != 200 || strcmp(type, "application/x-pem-file") != 0) &&
-            pem_certs(a, &cert, what, NULL) != 0) {
+        if (!remote_empty_pem(&cert, status, type) && pem_certs(a, &cert, what, NULL) != 0) {
             ch_buf_dispose(&cert);
             return -1;
         }
@@ -673,7 +664,7 @@ static int sync_target(cli_args *a, const struct target *t)
     }
     if (newest(a, t->certificate, id) != 0)
         return -1;
-    id_path(path, sizeof path, "certificates", id, "/export?format=pem");
+    remote_obj_path(path, sizeof path, "certificates", id, "/export?format=pem");
     snprintf(what, sizeof what, "the export of %s", id);
     if (remote_call(a, "GET", path, NULL, NULL, &cert) != 0 || pem_certs(a, &cert, what, &leaf) != 0) {
         changed = -1;
@@ -682,7 +673,7 @@ static int sync_target(cli_args *a, const struct target *t)
     /* The key is asked for only when the certificate changed or its file is missing: a
      * certificate's key never changes, and each download leaves the server (and is audited). */
     if (t->key_path[0] && (!same_file(t->cert_path, &cert) || access(t->key_path, F_OK) != 0)) {
-        id_path(path, sizeof path, "certificates", id, "/private-key");
+        remote_obj_path(path, sizeof path, "certificates", id, "/private-key");
         if (remote_call(a, "POST", path, NULL, NULL, &key) != 0 || pem_key_of(a, &key, leaf, id) != 0) {
             changed = -1;
             goto done;

@@ -15,19 +15,6 @@
 
 #include "cli.h"
 
-/* "collection/ID/tail" with the id %-escaped: an id is the user's text, and "../tokens/x"
- * must name no other object. */
-static const char *obj_path(char *buf, size_t cap, const char *collection, const char *id, const char *tail)
-{
-    char *esc = remote_escape(id);
-    int n = snprintf(buf, cap, "%s/%.200s%s", collection, esc ? esc : "", tail);
-
-    free(esc);
-    if (n < 0 || (size_t)n >= cap) /* an id too long for any object: the collection's own path would be wrong */
-        snprintf(buf, cap, "%s/-", collection);
-    return buf;
-}
-
 /* --format as the server names it: pfx and pkcs12 are p12, cer and crt der, p7c p7b, in any
  * case, as convert and the API take them.  A name of no format is left for the command to
  * refuse with the names it takes. */
@@ -98,7 +85,7 @@ static int delete_and_say_as(cli_args *a, const char *collection, const char *qu
     char path[240];
     json_t *ans = NULL;
 
-    obj_path(path, sizeof path, collection, a->pos[0], query);
+    remote_obj_path(path, sizeof path, collection, a->pos[0], query);
     if (remote_call(a, "DELETE", path, NULL, &ans, NULL) != 0)
         return 1;
     if (g_remote.json)
@@ -287,7 +274,7 @@ static int get_and_print(cli_args *a, const char *collection)
     char path[300];
     json_t *ans = NULL;
 
-    if (remote_call(a, "GET", obj_path(path, sizeof path, collection, a->pos[0], ""), NULL, &ans, NULL) != 0)
+    if (remote_call(a, "GET", remote_obj_path(path, sizeof path, collection, a->pos[0], ""), NULL, &ans, NULL) != 0)
         return 1;
     print_fields(ans);
     json_decref(ans);
@@ -566,7 +553,7 @@ static int post_and_save(cli_args *a, const char *path, json_t *body)
     /* With its chain: the export's PEM, the CA first up to its root, as cert export and the
      * agent write it. */
     if (cli_flag(a, "chain") &&
-        remote_call(a, "GET", obj_path(kpath, sizeof kpath, "certificates", str(ans, "id"), "/export?format=pem"), NULL,
+        remote_call(a, "GET", remote_obj_path(kpath, sizeof kpath, "certificates", str(ans, "id"), "/export?format=pem"), NULL,
                     NULL, &chain) == 0 &&
         check_file(a, &chain, FILE_CERTS, "pem") == 0 && ch_buf_put(&chain, "", 1) == 0)
         pem = (const char *)chain.data;
@@ -583,7 +570,7 @@ static int post_and_save(cli_args *a, const char *path, json_t *body)
     if (key_out != NULL) {
         if (key_password != NULL)
             kbody = json_pack("{ss}", "password", key_password);
-        rc = fetch_to_file(a, "POST", obj_path(kpath, sizeof kpath, "certificates", str(ans, "id"), "/private-key"),
+        rc = fetch_to_file(a, "POST", remote_obj_path(kpath, sizeof kpath, "certificates", str(ans, "id"), "/private-key"),
                            kbody, key_out, 0600, FILE_KEY, "pem");
     }
 done:
@@ -644,7 +631,7 @@ int cmd_remote_cert_get(cli_args *a)
     char path[300];
     json_t *ans, *d;
 
-    if (remote_call(a, "GET", obj_path(path, sizeof path, "certificates", a->pos[0], ""), NULL, &ans, NULL) != 0)
+    if (remote_call(a, "GET", remote_obj_path(path, sizeof path, "certificates", a->pos[0], ""), NULL, &ans, NULL) != 0)
         return 1;
     print_fields(ans);
     d = json_object_get(ans, "details");
@@ -826,7 +813,7 @@ int cmd_remote_cert_export(cli_args *a)
             json_object_set_new(body, "legacy", json_true());
     }
     snprintf(tail, sizeof tail, "/export%s%.32s", body ? "" : "?format=", body ? "" : format);
-    rc = fetch_to_file(a, body ? "POST" : "GET", obj_path(path, sizeof path, "certificates", a->pos[0], tail), body,
+    rc = fetch_to_file(a, body ? "POST" : "GET", remote_obj_path(path, sizeof path, "certificates", a->pos[0], tail), body,
                        out, body && !cli_flag(a, "truststore") ? 0600 : 0644, FILE_CERTS, format);
     json_decref(body);
     return rc;
@@ -1405,7 +1392,7 @@ int cmd_remote_keystore_entries(cli_args *a)
     static const int w[] = {8, 24, 15, 28, 10};
     char path[200], page[700];
 
-    obj_path(path, sizeof path, "keystores", a->pos[0], "/entries");
+    remote_obj_path(path, sizeof path, "keystores", a->pos[0], "/entries");
     return list_and_print(a, paged(a, path, page, sizeof page), cols, w, 5);
 }
 
@@ -1416,7 +1403,7 @@ static const char *entry_path(char *path, size_t n, const char *id, const char *
 
     snprintf(tail, sizeof tail, "/entries/%.1000s", esc ? esc : "");
     free(esc);
-    return obj_path(path, n, "keystores", id, tail);
+    return remote_obj_path(path, n, "keystores", id, tail);
 }
 
 /* One entry whole: its own fields, its certificate in full (as cert get shows one), then the
@@ -1470,7 +1457,7 @@ int cmd_remote_keystore_entry_add(cli_args *a)
         cli_usage(a, "--certificate ID is required: the certificate of the inventory to add");
     body = json_pack("{ss}", "certificate_id", cli_opt(a, "certificate"));
     str_member(a, "alias", body, "alias");
-    if (remote_call(a, "POST", obj_path(path, sizeof path, "keystores", a->pos[0], "/entries"), body, &ans, NULL) == 0) {
+    if (remote_call(a, "POST", remote_obj_path(path, sizeof path, "keystores", a->pos[0], "/entries"), body, &ans, NULL) == 0) {
         print_entry(ans);
         rc = 0;
     }
@@ -1518,7 +1505,7 @@ int cmd_remote_keystore_get(cli_args *a)
     json_t *ans = NULL, *e;
     size_t i;
 
-    if (remote_call(a, "GET", obj_path(path, sizeof path, "keystores", a->pos[0], ""), NULL, &ans, NULL) != 0)
+    if (remote_call(a, "GET", remote_obj_path(path, sizeof path, "keystores", a->pos[0], ""), NULL, &ans, NULL) != 0)
         return 1;
     print_fields(ans);
     if (!g_remote.json) {
@@ -1552,7 +1539,7 @@ int cmd_remote_keystore_export(cli_args *a)
         json_object_set_new(body, "truststore", json_true());
     if (cli_flag(a, "legacy"))
         json_object_set_new(body, "legacy", json_true());
-    rc = fetch_to_file(a, "POST", obj_path(path, sizeof path, "keystores", a->pos[0], "/export"), body,
+    rc = fetch_to_file(a, "POST", remote_obj_path(path, sizeof path, "keystores", a->pos[0], "/export"), body,
                        cli_opt(a, "out"), cli_flag(a, "truststore") ? 0644 : 0600, FILE_CERTS, format);
 done:
     json_decref(body);
@@ -1607,7 +1594,7 @@ int cmd_remote_csr_attach(cli_args *a)
     if (cli_read(a, a->pos[1], &cert, &len) != 0)
         return 1;
     body = json_pack("{s:s%}", "certificate", (const char *)cert, len);
-    obj_path(path, sizeof path, "csrs", a->pos[0], "/certificate");
+    remote_obj_path(path, sizeof path, "csrs", a->pos[0], "/certificate");
     if (body != NULL && remote_call(a, "POST", path, body, &ans, NULL) == 0) {
         rc = print_answer(a, ans, "id");
     } else if (body == NULL) {
@@ -1715,7 +1702,7 @@ int cmd_remote_trusted_update(cli_args *a)
     str_member(a, "list", body, "list");
     if (on_off(a, "auto-registration", body, "auto_registration") != 0 || on_off(a, "enabled", body, "enabled") != 0)
         goto done;
-    obj_path(path, sizeof path, "trusted-certificates", a->pos[0], "");
+    remote_obj_path(path, sizeof path, "trusted-certificates", a->pos[0], "");
     if (remote_call(a, "PATCH", path, body, &ans, NULL) != 0)
         goto done;
     if (g_remote.json)
@@ -1743,7 +1730,7 @@ int cmd_remote_trusted_code(cli_args *a)
     json_t *ans = NULL;
     int rc;
 
-    if (remote_call(a, "POST", obj_path(path, sizeof path, "trusted-certificates", a->pos[0], "/verification-code"),
+    if (remote_call(a, "POST", remote_obj_path(path, sizeof path, "trusted-certificates", a->pos[0], "/verification-code"),
                     NULL, &ans, NULL) != 0)
         return 1;
     rc = print_answer(a, ans, "verification_code");
@@ -1758,7 +1745,7 @@ int cmd_remote_trusted_verify(cli_args *a)
     int rc = 1;
 
     /* The file as it is, PEM or DER; "" sends no name, which this call takes none of. */
-    obj_path(path, sizeof path, "trusted-certificates", a->pos[0], "/verify");
+    remote_obj_path(path, sizeof path, "trusted-certificates", a->pos[0], "/verify");
     if (upload_file(a, path, a->pos[1], "", NULL, false, &ans) == 200) {
         if (g_remote.json)
             print_json(ans);
@@ -1774,7 +1761,7 @@ int cmd_remote_trusted_verify(cli_args *a)
 int cmd_remote_tenant_revoke(cli_args *a)
 {
     char path[300];
-    int rc = remote_call(a, "DELETE", obj_path(path, sizeof path, "tenants", a->pos[0], ""), NULL, NULL, NULL);
+    int rc = remote_call(a, "DELETE", remote_obj_path(path, sizeof path, "tenants", a->pos[0], ""), NULL, NULL, NULL);
 
     if (rc == 0)
         printf("revoked %s\n", a->pos[0]);
@@ -1785,7 +1772,7 @@ int cmd_remote_tenant_restore(cli_args *a)
 {
     json_t *body = json_pack("{ss}", "status", "active");
     char path[300];
-    int rc = remote_call(a, "PATCH", obj_path(path, sizeof path, "tenants", a->pos[0], ""), body, NULL, NULL);
+    int rc = remote_call(a, "PATCH", remote_obj_path(path, sizeof path, "tenants", a->pos[0], ""), body, NULL, NULL);
 
     json_decref(body);
     if (rc == 0)
@@ -1802,7 +1789,7 @@ int cmd_remote_ca_chain(cli_args *a)
 {
     char path[200];
 
-    return fetch_to_file(a, "GET", obj_path(path, sizeof path, "cas", a->pos[0], "/chain"), NULL, cli_need(a, "out"),
+    return fetch_to_file(a, "GET", remote_obj_path(path, sizeof path, "cas", a->pos[0], "/chain"), NULL, cli_need(a, "out"),
                          0644, FILE_CERTS, "pem");
 }
 
@@ -1932,7 +1919,7 @@ int cmd_remote_ca_rotate(cli_args *a)
     json_t *ans = NULL;
     int rc;
 
-    obj_path(path, sizeof path, "cas", a->pos[0], "/rotate");
+    remote_obj_path(path, sizeof path, "cas", a->pos[0], "/rotate");
     if ((rc = remote_call(a, "POST", path, NULL, &ans, NULL)) == 0) {
         if (g_remote.json)
             print_json(ans);
@@ -1975,7 +1962,7 @@ static int device_status(cli_args *a, const char *status)
     char path[200];
     int rc;
 
-    obj_path(path, sizeof path, "devices", a->pos[0], "");
+    remote_obj_path(path, sizeof path, "devices", a->pos[0], "");
     rc = remote_call(a, "PATCH", path, body, &ans, NULL);
     if (rc == 0)
         printf("%s  %s  %s\n", str(ans, "id"), str(ans, "device_id"), str(ans, "status"));
@@ -2045,7 +2032,7 @@ int cmd_remote_token_revoke(cli_args *a)
     json_int_t n;
     size_t i;
 
-    obj_path(path, sizeof path, "tokens", a->pos[0], cascade ? "?cascade=true" : "");
+    remote_obj_path(path, sizeof path, "tokens", a->pos[0], cascade ? "?cascade=true" : "");
     if (remote_call(a, "DELETE", path, NULL, &ans, NULL) != 0)
         return 1;
     ids = json_object_get(ans, "tokens_revoked_ids");
@@ -2168,7 +2155,7 @@ int cmd_remote_cert_update(cli_args *a)
         json_decref(body);
         cli_usage(a, "give --name, --auto-renew or both");
     }
-    if (remote_call(a, "PATCH", obj_path(path, sizeof path, "certificates", a->pos[0], ""), body, &ans, NULL) != 0)
+    if (remote_call(a, "PATCH", remote_obj_path(path, sizeof path, "certificates", a->pos[0], ""), body, &ans, NULL) != 0)
         goto done;
     if (g_remote.json)
         print_json(ans);
@@ -2192,7 +2179,7 @@ int cmd_remote_cert_renew(cli_args *a)
     lifetime_members(a, body);
     if (cli_flag(a, "cap-validity"))
         json_object_set_new(body, "cap_validity", json_true());
-    rc = post_and_save(a, obj_path(path, sizeof path, "certificates", a->pos[0], "/renew"), body);
+    rc = post_and_save(a, remote_obj_path(path, sizeof path, "certificates", a->pos[0], "/renew"), body);
 
     json_decref(body);
     return rc;
@@ -2210,7 +2197,7 @@ int cmd_remote_cert_key(cli_args *a)
         return 1;
     if (password)
         body = json_pack("{ss}", "password", password);
-    rc = fetch_to_file(a, "POST", obj_path(path, sizeof path, "certificates", a->pos[0], "/private-key"), body,
+    rc = fetch_to_file(a, "POST", remote_obj_path(path, sizeof path, "certificates", a->pos[0], "/private-key"), body,
                        cli_need(a, "out"), 0600, FILE_KEY, "pem");
     json_decref(body);
     ch_secure_free_str(password);
@@ -2230,7 +2217,7 @@ int cmd_remote_csr_export(cli_args *a)
     if (strcmp(format, "pem") != 0 && strcmp(format, "der") != 0)
         return cli_fail(a, "--format takes pem or der (cer, crt), not \"%.32s\"", cli_opt(a, "format"));
     snprintf(tail, sizeof tail, "/export?format=%s", format);
-    return fetch_to_file(a, "GET", obj_path(path, sizeof path, "csrs", a->pos[0], tail), NULL, cli_need(a, "out"),
+    return fetch_to_file(a, "GET", remote_obj_path(path, sizeof path, "csrs", a->pos[0], tail), NULL, cli_need(a, "out"),
                          0644, FILE_CSR, format);
 }
 
@@ -2297,7 +2284,7 @@ static int profile_put(cli_args *a, bool create)
         cli_need(a, "key-usage");
         body = json_pack("{ss}", "name", name);
     } else {
-        if (remote_call(a, "GET", obj_path(path, sizeof path, "profiles", a->pos[0], ""), NULL, &body, NULL) != 0)
+        if (remote_call(a, "GET", remote_obj_path(path, sizeof path, "profiles", a->pos[0], ""), NULL, &body, NULL) != 0)
             return 1;
         json_object_del(body, "name");
         json_object_del(body, "custom");
@@ -2475,11 +2462,8 @@ int cmd_remote_ca_bundle(cli_args *a)
     q.password = password;
     q.status = &status;
     q.content_type = type;
-    /* (The bundle of a tenant without a CA is empty: a PEM file of nothing, as certhubd sends
-     * it, not an answer of nothing.) */
     if (remote_request(a, &q, NULL, &raw) == 0 &&
-        ((raw.len == 0 && status == 200 && strcmp(type, "application/x-pem-file") == 0 && strcmp(format, "pem") == 0) ||
-         check_file(a, &raw, FILE_CERTS, format) == 0))
+        ((remote_empty_pem(&raw, status, type) && strcmp(format, "pem") == 0) || check_file(a, &raw, FILE_CERTS, format) == 0))
         rc = cli_write(a, out, raw.data, raw.len, 0644);
 done:
     if (ca_file[0] != '\0')
@@ -2738,7 +2722,7 @@ int cmd_remote_user_update(cli_args *a)
         json_decref(body);
         cli_usage(a, "nothing to change: give --role or --password-file");
     }
-    if (remote_call(a, "PATCH", obj_path(path, sizeof path, "users", a->pos[0], ""), body, &ans, NULL) != 0)
+    if (remote_call(a, "PATCH", remote_obj_path(path, sizeof path, "users", a->pos[0], ""), body, &ans, NULL) != 0)
         goto done;
     n = json_integer_value(json_object_get(ans, "tokens_revoked"));
     if (g_remote.json)
@@ -2763,7 +2747,7 @@ int cmd_remote_user_delete(cli_args *a)
     json_t *ans = NULL;
     json_int_t n;
 
-    obj_path(path, sizeof path, "users", a->pos[0], "");
+    remote_obj_path(path, sizeof path, "users", a->pos[0], "");
     if (remote_call(a, "DELETE", path, NULL, &ans, NULL) != 0)
         return 1;
     n = json_integer_value(json_object_get(ans, "tokens_revoked"));

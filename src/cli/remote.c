@@ -545,3 +545,19 @@ void remote_pages_dispose(remote_pages *p)
     free(p->mark);
     p->next = p->mark = NULL;
 }
+
+const char *remote_obj_path(char *buf, size_t cap, const char *collection, const char *id, const char *tail)
+{
+    char *esc = remote_escape(id);
+    int n = snprintf(buf, cap, "%s/%.200s%s", collection, esc ? esc : "", tail);
+
+    free(esc);
+    if (n < 0 || (size_t)n >= cap) /* an id too long for any object: the collection's own path would be wrong */
+        snprintf(buf, cap, "%s/-", collection);
+    return buf;
+}
+
+bool remote_empty_pem(const ch_buf *raw, long status, const char *content_type)
+{
+    return raw->len == 0 && status == 200 && strcmp(content_type, "application/x-pem-file") == 0;
+}
