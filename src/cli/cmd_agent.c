@@ -544,12 +544,15 @@ static int sync_trusted_dir(cli_args *a, const struct target *t)
             goto out;
         }
         tid = json_string_value(json_object_get(it, "id"));
-        remote_obj_path(one, sizeof one, "trusted-certificates", tid, "");
-        if (remote_call(a, "GET", one, NULL, &full, NULL) != 0) {
-            changed = -1;
-            goto out;
+        /* A list item carries its PEM; a certhubd from before that is asked for each. */
+        if ((pem = json_string_value(json_object_get(it, "pem"))) == NULL) {
+            remote_obj_path(one, sizeof one, "trusted-certificates", tid, "");
+            if (remote_call(a, "GET", one, NULL, &full, NULL) != 0) {
+                changed = -1;
+                goto out;
+            }
+            pem = json_string_value(json_object_get(full, "pem"));
         }
-        pem = json_string_value(json_object_get(full, "pem"));
         if (pem == NULL || ch_cert_parse(&c, (const uint8_t *)pem, strlen(pem)) < 0) {
             /* Passed over, its file would go as if the certificate were no longer trusted. */
             remote_unexpected(a, "trusted certificate %s has no PEM certificate", tid);

@@ -2539,15 +2539,17 @@ static json_t *trusted_json(const ch_store_trusted *t, bool full)
                   t->issuer_list ? "issuer" : "trust", "status", t->status, "auto_registration", t->auto_registration,
                   "verified", t->verified, "subject", t->subject, "issuer", t->issuer, "serial", t->serial,
                   "not_before", nb, "not_after", na, "sha256", t->sha256, "created_at", ca, "updated_at", ua);
+    /* In lists too: a broker's agent writes every enabled one, and asked for each by id (a
+     * request a certificate) where a page of 1,000 gave them all. */
+    ch_buf pem = CH_BUF_INIT;
+    if (ch_pem_encode(&pem, "CERTIFICATE", t->der, t->der_len) == 0)
+        json_object_set_new(o, "pem", json_string((const char *)pem.data));
+    ch_buf_dispose(&pem);
     if (full) {
-        ch_buf pem = CH_BUF_INIT;
         ch_cert *x = NULL;
         ch_cert_info info;
         char *text = NULL;
         json_t *details = NULL;
-        if (ch_pem_encode(&pem, "CERTIFICATE", t->der, t->der_len) == 0)
-            json_object_set_new(o, "pem", json_string((const char *)pem.data));
-        ch_buf_dispose(&pem);
         if (ch_cert_parse(&x, t->der, t->der_len) == 0 && ch_cert_inspect(&info, x) == 0) {
             if (ch_cert_info_to_json(&text, &info) == 0)
                 details = json_loads(text, 0, NULL);

@@ -483,7 +483,16 @@ state = $T/fleet.state
 trusted = mqtt
 dir = $T/out/fleet-ca
 CONF
+# The requests certhubd answered for one trusted certificate, from its metrics.
+one_trusted_gets() {
+    curl -s --cacert "$data/ca.pem" -H "Authorization: Bearer $TOKEN" "https://localhost:$port/metrics" |
+        awk '/^certhub_http_requests_total\{route="GET \/api\/v1\/trusted-certificates\/\{id\}"/ {n += $NF} END {print n + 0}'
+}
+gets=$(one_trusted_gets)
 "$CERTHUB" agent --config fleet.conf --once >/dev/null 2>fleet.err || fail "the broker agent on 300 failed: $(cat fleet.err)"
+check_eq "the list's pages carry the PEMs: no request a trusted certificate" "$gets" "$(one_trusted_gets)"
+api GET "/api/v1/trusted-certificates/$tid"
+check_eq "(where one such request counts)" "$((gets + 1))" "$(one_trusted_gets)"
 check_eq "300 trusted certificates more: each has its file in the CA directory" 300 \
     "$(comm -12 <(ls out/fleet-ca | sort) <(for i in $(seq 300); do openssl x509 -noout -subject_hash 2>/dev/null <<<"$(awk -v n="$i" '/BEGIN/ {k++} k == n' fleet.pem)"; done | sed 's/$/.0/' | sort) | wc -l)"
 
