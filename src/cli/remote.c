@@ -326,6 +326,31 @@ int remote_message_len(const char *msg, const char *hint)
     return msg == NULL ? 0 : (int)(api ? (size_t)(api - msg) : strlen(msg));
 }
 
+/* A 2xx answer of JSON, into *out when the caller reads it (NULL: only checked).  Every answer
+ * of certhubd is an object, and never an error: an error behind a success status (a proxy, a
+ * gateway) was shown as the fields asked for, or as "revoked", with exit status 0. */
+static int answer_read(const cli_args *a, long status, const ch_buf *resp, json_t **out)
+{
+    json_t *doc = NULL, *err;
+    int ret = 0;
+
+    if (out == NULL && resp->len == 0)
+        return 0; /* nothing to read (a 204) */
+    if ((doc = json_loadb((const char *)resp->data, resp->len, 0, NULL)) == NULL) {
+        ret = cli_fail(a, "the server's answer is not JSON");
+    } else if (!json_is_object(doc)) {
+        ret = remote_unexpected(a, "it is JSON but not an object");
+    } else if (json_is_object(err = json_object_get(doc, "error"))) {
+        const char *msg = json_string_value(json_object_get(err, "message"));
+        ret = remote_unexpected(a, "HTTP %ld with an error: %.200s", status, msg ? msg : "(no message)");
+    }
+    if (ret == 0 && out != NULL)
+        *out = doc;
+    else
+        json_decref(doc);
+    return ret;
+}
+
 int remote_call(cli_args *a, const char *method, const char *path, json_t *body, json_t **out, ch_buf *raw)
 {
     remote_req q = {.method = method, .path = path, .json = body};
@@ -443,13 +468,8 @@ int remote_request(cli_args *a, const remote_req *q, json_t **out, ch_buf *raw)
     }
     if (raw != NULL) {
         ret = ch_buf_put(raw, resp.data ? resp.data : (uint8_t *)"", resp.len) == 0 ? 0 : cli_fail(a, "out of memory");
-    } else if (out != NULL) {
-        if ((*out = json_loadb((const char *)resp.data, resp.len, 0, NULL)) == NULL)
-            ret = cli_fail(a, "the server's answer is not JSON");
-        else
-            ret = 0;
     } else {
-        ret = 0;
+        ret = answer_read(a, status, &resp, out);
     }
 done:
     ch_secure_free_block(text); /* passwords, a key */

@@ -252,11 +252,14 @@ def main():
             with open(os.path.join(workdir, "rec", "%s.json" % n), "w") as f:
                 json.dump(entries, f)
             # (for the test's loop: how many mutations there are now, how many of them, first,
-            # change whole answers, and which puts control characters in every string)
+            # change whole answers, which puts control characters in every string, and which
+            # answer a success status with an error)
             ms = mutations(entries)
             odd = [i for i, m in enumerate(ms) if m[1] == ODD_TEXT] + [-1]
+            err = [str(i) for i, m in enumerate(ms) if m[0] == "body" and m[4] == json.dumps(ERR).encode()
+                   and 200 <= m[2] < 300]
             with open(os.path.join(workdir, "rec", "%s.count" % n), "w") as f:
-                f.write("%d %d %d\n" % (len(ms), len(BODY_MUTATIONS), odd[0]))
+                f.write("%d %d %d %s\n" % (len(ms), len(BODY_MUTATIONS), odd[0], ",".join(err)))
             self.send(r.status, ctype, data, extra)
 
         def replay(self, ctl, n, mi):

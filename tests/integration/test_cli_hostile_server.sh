@@ -10,7 +10,8 @@
 # files the recorded answers made and nothing else, and printed the word it prints (a new id);
 # no escape sequence of the server's reaches the terminal; the agent writes nothing but its own
 # files and never replaces a good certificate, key or bundle with what is not one, nor empties
-# the broker's CA directory for an answer that is not a list.  About 5500 runs, a minute.
+# the broker's CA directory for an answer that is not a list; an error answered with a success
+# status fails the command.  About 5500 runs, a minute.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon.sh"
 
@@ -242,7 +243,7 @@ while read -r line; do
         good_files=$(agent_files)
         all_files=$(cd agent && find . | LC_ALL=C sort)
     fi
-    read -r count whole odd < "h/rec/$n.count"
+    read -r count whole odd errs < "h/rec/$n.count"
     echo "# $line: $count mutations"
     for ((m = 0; m < count; m++)); do
         echo "replay $n $m" > h/ctl
@@ -281,6 +282,10 @@ while read -r line; do
                     say "$what: a C1 control or a bidirectional override of the server's reached the terminal"
                 fi
             done
+        fi
+        # An error behind a success status (a proxy, a gateway) is an error: exit 1.
+        if [ "$rc" = 0 ] && [[ ",$errs," == *",$m,"* ]]; then
+            say "$what: exit 0 for an error answered with HTTP 2xx"
         fi
         if [ "$rc" = 0 ] && [ -n "$one_word" ]; then
             first=""
