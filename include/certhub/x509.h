@@ -502,6 +502,8 @@ typedef struct ch_verify_opts {
     int64_t at;                  /* 0: now */
     ch_purpose purpose;
     const char *hostname;        /* NULL: no host name check */
+    size_t *path_len;            /* not NULL: set to the certificates of the path verified, leaf
+                                    and anchor counted (which anchor is nearest the leaf) */
 } ch_verify_opts;
 
 /* Verifies leaf.  CH_EVERIFY with the reason in ch_error_last(): "certificate has expired",

@@ -409,4 +409,32 @@ out=$(remote trusted update "$orgroot_id" --list trust --auto-registration on)
 check_contains "moved back with the CLI" "$out" "trust list"
 check_eq "let in again" "allow known_device" "$(decide o1.leaf default/plant-1)"
 
+# A root and its intermediate both trusted, in a tenant of their own: the root added first with
+# auto registration off, the intermediate after it with it on.  The intermediate, nearest the
+# device, decides (the first one added that verified the chain did); a disabled root shuts out
+# the devices under its intermediate whether a device sends its chain or (as a broker hands it
+# over) its certificate alone.
+"$CERTHUB" --server "https://localhost:$port" --token-file "$data/admin-token" --ca-file "$data/ca.pem" tenant create layered >/dev/null
+lt=$("$CERTHUB" --server "https://localhost:$port" --token-file "$data/admin-token" --ca-file "$data/ca.pem" token create --tenant layered --role admin)
+ca lroot; sub_ca lint lroot
+lroot_id=$(TOKEN=$lt trust lroot.pem false)
+lint_id=$(TOKEN=$lt trust lint.pem true)
+for i in 1 2 3 4; do device "l$i" "unit-$i" lint; done
+check_eq "root first, intermediate with auto registration after it: its device is registered" \
+    "allow auto_registered" "$(TOKEN=$lt decide l1.pem layered/unit-1)"
+TOKEN=$lt api GET /api/v1/devices
+check_eq "through the intermediate" "$lint_id" "$(body '.items[] | select(.device_id == "unit-1") | .trusted_certificate_id')"
+check_eq "the same with the certificate alone" "allow auto_registered" "$(TOKEN=$lt decide l2.leaf layered/unit-2)"
+TOKEN=$lt api PATCH "/api/v1/trusted-certificates/$lroot_id" '{"status":"disabled"}'
+check_eq "the root disabled: a new device under the intermediate, its certificate alone, is refused" \
+    "deny anchor_disabled" "$(TOKEN=$lt decide l3.leaf layered/unit-3)"
+check_eq "with its chain too" "deny anchor_disabled" "$(TOKEN=$lt decide l3.pem layered/unit-3)"
+check_eq "and a registered one, its certificate alone" "deny anchor_disabled" "$(TOKEN=$lt decide l1.leaf layered/unit-1)"
+TOKEN=$lt api PATCH "/api/v1/trusted-certificates/$lroot_id" '{"status":"enabled"}'
+check_eq "the root enabled again: let in" "allow known_device" "$(TOKEN=$lt decide l1.leaf layered/unit-1)"
+TOKEN=$lt api PATCH "/api/v1/trusted-certificates/$lint_id" '{"status":"disabled"}'
+check_eq "the intermediate disabled, the root enabled: a new device under it is refused as such" \
+    "deny anchor_disabled" "$(TOKEN=$lt decide l4.leaf layered/unit-4)"
+check_eq "and a registered one" "deny anchor_disabled" "$(TOKEN=$lt decide l2.leaf layered/unit-2)"
+
 done_testing

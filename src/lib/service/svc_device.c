@@ -305,15 +305,18 @@ static void inventory_cas(ch_svc *svc, const char *tenant_id, ch_cert ***out, si
     free(next);
 }
 
-/* The trusted certificate that verifies the chain, among the tenant's enabled ones; when only
- * a disabled one does, *disabled_hit is set.  A disabled one that signed the chain (directly or
- * through intermediates) wins over an enabled one above it: a disabled authority lets none of
- * the devices it signed in, though the root above it stays trusted (Cumulocity's rule). */
+/* The trusted certificate that verifies the chain, among the tenant's enabled ones: the one
+ * nearest the device where several do (an intermediate and its root both trusted: the
+ * intermediate's auto registration decides, whichever was added first); when a disabled one
+ * is on the path, *disabled_hit is set.  A disabled one that signed the chain (directly or
+ * through intermediates) wins over an enabled one above or below it: a disabled authority lets
+ * none of the devices it signed in, though the root above it stays trusted (Cumulocity's
+ * rule). */
 static int verify_chain(ch_svc *svc, const char *tenant_id, ch_cert **chain, size_t n, ch_store_trusted *anchor_out,
                         bool *disabled_hit, bool need_verified, char *why, size_t whysize)
 {
     ch_store_trusted *rows = NULL;
-    size_t nrows = 0, ninv = 0, nissuers = 0;
+    size_t nrows = 0, ninv = 0, nissuers = 0, found_len = 0;
     ch_cert **inv = NULL, **untrusted = NULL;
     int found = -1, error;
     bool tried = false;
@@ -322,12 +325,14 @@ static int verify_chain(ch_svc *svc, const char *tenant_id, ch_cert **chain, siz
     snprintf(why, whysize, "no trusted certificate of the tenant");
     if ((error = ch_store_trusted_list(svc->store, tenant_id, NULL, NULL, &rows, &nrows)) < 0)
         return error;
-    /* Intermediates: those the client sent, the tenant's own CAs, and its issuer list. */
+    /* Intermediates: those the client sent, the tenant's own CAs, and its trusted certificates
+     * of both lists, enabled or not.  A broker hands over the device's certificate alone: with
+     * only the issuer list, a path from a device through a trusted intermediate up to a
+     * disabled root was not found, and the device was let in (by the intermediate), where the
+     * same device sending its chain was refused. */
     if (n == 1)
         inventory_cas(svc, tenant_id, &inv, &ninv);
-    for (size_t i = 0; i < nrows; i++)
-        nissuers += rows[i].issuer_list;
-    if ((untrusted = calloc(n + ninv + nissuers, sizeof *untrusted)) == NULL) {
+    if ((untrusted = calloc(n + ninv + nrows, sizeof *untrusted)) == NULL) {
         ch_cert_list_free(inv, ninv);
         ch_store_trusted_list_free(rows, nrows);
         return ch_error_set(CH_ENOMEM, "out of memory");
@@ -344,8 +349,7 @@ static int verify_chain(ch_svc *svc, const char *tenant_id, ch_cert **chain, siz
         untrusted[n - 1 + i] = inv[i];
     nissuers = 0;
     for (size_t i = 0; i < nrows; i++)
-        if (rows[i].issuer_list && strcmp(rows[i].status, "enabled") == 0 &&
-            (untrusted[n - 1 + ninv + nissuers] = anchor_cert(svc, &rows[i])) != NULL)
+        if ((untrusted[n - 1 + ninv + nissuers] = anchor_cert(svc, &rows[i])) != NULL)
             nissuers++;
     /* Enabled ones first; then the others, an unverified one reported only when nothing else
      * verifies, a disabled one whenever it is on the path. */
@@ -356,11 +360,13 @@ static int verify_chain(ch_svc *svc, const char *tenant_id, ch_cert **chain, siz
             bool enabled = !rows[i].issuer_list && strcmp(rows[i].status, "enabled") == 0 &&
                            (rows[i].verified || !need_verified);
             /* The issuer list authenticates nothing; one of it disabled shuts out what it signed. */
-            bool wanted = pass == 0 ? enabled && found < 0
+            /* (none is nearer than the device's issuer: the search ends there) */
+            bool wanted = pass == 0 ? enabled && (found < 0 || found_len > 2)
                                     : !enabled && !*disabled_hit &&
                                           (strcmp(rows[i].status, "disabled") == 0 || (!rows[i].issuer_list && found < 0));
             ch_cert *anchor = NULL;
-            ch_verify_opts o = {.purpose = CH_PURPOSE_CLIENT};
+            size_t len = 0;
+            ch_verify_opts o = {.purpose = CH_PURPOSE_CLIENT, .path_len = &len};
             if (!wanted || (anchor = anchor_cert(svc, &rows[i])) == NULL)
                 continue;
             o.anchors = &anchor;
@@ -368,7 +374,11 @@ static int verify_chain(ch_svc *svc, const char *tenant_id, ch_cert **chain, siz
             o.untrusted = n - 1 + ninv + nissuers > 0 ? untrusted : NULL;
             o.untrusted_count = n - 1 + ninv + nissuers;
             if (ch_chain_verify(chain[0], &o) == 0) {
-                found = (int)i;
+                /* Among enabled ones the nearest; any disabled one on the path decides. */
+                if (pass == 1 || found < 0 || len < found_len) {
+                    found = (int)i;
+                    found_len = len;
+                }
                 *disabled_hit = !enabled;
             } else if (pass == 0 && (!tried || strstr(ch_error_last(), "unknown issuer") == NULL)) {
                 /* Tell the failure against the anchor that issued the chain, not against

@@ -221,6 +221,8 @@ int ch_chain_verify(const ch_cert *leaf, const ch_verify_opts *o)
         }
     }
     r = X509_verify_cert(ctx);
+    if (r == 1 && o->path_len != NULL)
+        *o->path_len = (size_t)sk_X509_num(X509_STORE_CTX_get0_chain(ctx));
     if (r != 1) {
         X509 *bad = X509_STORE_CTX_get_current_cert(ctx);
         char *who = NULL;
