@@ -1633,7 +1633,9 @@ int cmd_remote_trusted_add(cli_args *a)
     int rc = 1;
 
     trusted_query(a, path, sizeof path, "trusted-certificates");
-    if (upload_file(a, path, a->pos[0], cli_opt(a, "name"), NULL, false, &ans) == 201)
+    /* Without --name, named after its subject's CN as the API and the console name it (the
+     * file's name, "root.der", told one CA from another in no list). */
+    if (upload_file(a, path, a->pos[0], cli_opt(a, "name") ? cli_opt(a, "name") : "", NULL, false, &ans) == 201)
         rc = print_answer(a, ans, "id");
     json_decref(ans);
     return rc;

@@ -79,6 +79,12 @@ check_eq "trusted get --output json: the server's answer" "Third" "$(remote --ou
 list=$(remote trusted list)
 check_contains "the list shows the status column" "$list" "disabled"
 check_eq "three trusted certificates" 3 "$(remote --output json trusted list | jq '.items | length')"
+ca named-by-cn
+cp named-by-cn.pem file-name.pem
+cn_id=$(remote trusted add file-name.pem)
+check_eq "without --name: named after its CN, as the API names it, not after its file" "named-by-cn" \
+    "$(remote --output json trusted get "$cn_id" | jq -r .name)"
+remote trusted delete "$cn_id" >/dev/null
 
 # ---- bulk: one file, a report per certificate
 ca bulk1
