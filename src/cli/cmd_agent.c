@@ -179,12 +179,16 @@ static int read_config(cli_args *a, const char *path, struct agent *ag)
             return cli_fail(a, "%s: target %s: cert_path and key_path are the same file", path, t->name);
         if ((t->certificate[0] != '\0') + (t->bundle[0] != '\0') + (t->trusted[0] != '\0') != 1)
             return cli_fail(a, "%s: target %s needs exactly one of certificate, bundle or trusted", path, t->name);
-        if (t->trusted[0] && strcmp(t->trusted, "mqtt") != 0)
-            return cli_fail(a, "%s: target %s: trusted takes mqtt (a broker's CA directory), not \"%.32s\"", path,
+        if (t->trusted[0] && strcmp(t->trusted, "mqtt") != 0 && strcmp(t->trusted, "trust") != 0 &&
+            strcmp(t->trusted, "issuer") != 0)
+            return cli_fail(a, "%s: target %s: trusted takes mqtt (a broker's CA directory), trust or issuer (that "
+                               "list as a PEM file), not \"%.32s\"", path, t->name, t->trusted);
+        if (strcmp(t->trusted, "mqtt") == 0 && (t->dir[0] == '\0' || t->path[0]))
+            return cli_fail(a, "%s: target %s: trusted = mqtt needs dir (a CA directory for the broker's capath), "
+                               "not path", path, t->name);
+        if (t->trusted[0] && strcmp(t->trusted, "mqtt") != 0 && (t->path[0] == '\0' || t->dir[0]))
+            return cli_fail(a, "%s: target %s: trusted = %s needs path (the PEM file of that list), not dir", path,
                             t->name, t->trusted);
-        if (t->trusted[0] && t->dir[0] == '\0')
-            return cli_fail(a, "%s: target %s: trusted = mqtt needs dir (a CA directory for the broker's capath)", path,
-                            t->name);
         if (t->certificate[0] && t->cert_path[0] == '\0')
             return cli_fail(a, "%s: target %s needs cert_path", path, t->name);
         if (t->bundle[0] && t->path[0] == '\0')
@@ -465,7 +469,7 @@ static int list_all(cli_args *a, const char *resource, json_t **items)
     remote_pages pages = REMOTE_PAGES_INIT;
     int rc = 0;
 
-    snprintf(path, sizeof path, "%s?limit=1000", resource);
+    snprintf(path, sizeof path, "%s%climit=1000", resource, strchr(resource, '?') ? '&' : '?');
     *items = json_array();
     do {
         json_t *page = NULL;
@@ -487,6 +491,83 @@ static int list_all(cli_args *a, const char *resource, json_t **items)
         *items = NULL;
     }
     return rc;
+}
+
+/* The certificate of a trusted certificate of a list (parsed into *c, the caller's to free):
+ * carried by the item, or asked for by its id from a certhubd whose lists do not carry it
+ * (*full then holds the answer the PEM is in).  Said when there is none: passed over, its file
+ * would go as if the certificate were no longer trusted. */
+static const char *trusted_pem(cli_args *a, json_t *it, json_t **full, ch_cert **c)
+{
+    char one[300];
+    const char *pem, *tid;
+
+    *full = NULL;
+    *c = NULL;
+    if (!answer_id(json_object_get(it, "id"))) {
+        remote_unexpected(a, "a trusted certificate of the list has no id");
+        return NULL;
+    }
+    tid = json_string_value(json_object_get(it, "id"));
+    if ((pem = json_string_value(json_object_get(it, "pem"))) == NULL) {
+        remote_obj_path(one, sizeof one, "trusted-certificates", tid, "");
+        if (remote_call(a, "GET", one, NULL, full, NULL) != 0)
+            return NULL;
+        pem = json_string_value(json_object_get(*full, "pem"));
+    }
+    if (pem == NULL || ch_cert_parse(c, (const uint8_t *)pem, strlen(pem)) < 0) {
+        remote_unexpected(a, "trusted certificate %s has no PEM certificate", tid);
+        json_decref(*full);
+        *full = NULL;
+        return NULL;
+    }
+    return pem;
+}
+
+static bool trusted_enabled(json_t *it)
+{
+    json_t *st = json_object_get(it, "status");
+    return json_is_string(st) && strcmp(json_string_value(st), "enabled") == 0;
+}
+
+/* One list of the tenant's trusted certificates (trust or issuer), its enabled ones, as one PEM
+ * file: the trust list and the issuer list as a connector's two stores (an empty list an empty
+ * file, as a tenant without a CA has an empty bundle). */
+static int sync_trusted_file(cli_args *a, const struct target *t)
+{
+    json_t *list = NULL, *it;
+    ch_buf all = CH_BUF_INIT;
+    char resource[64];
+    size_t i;
+    int r = 0;
+
+    snprintf(resource, sizeof resource, "trusted-certificates?list=%s", t->trusted);
+    if (list_all(a, resource, &list) != 0)
+        return -1;
+    json_array_foreach(list, i, it) {
+        json_t *full = NULL;
+        ch_cert *c = NULL;
+        const char *pem;
+        const char *kind = json_string_value(json_object_get(it, "list"));
+        /* (a server that took no list filter: the other list's are not this file's) */
+        if (!trusted_enabled(it) || (kind != NULL && strcmp(kind, t->trusted) != 0))
+            continue;
+        if ((pem = trusted_pem(a, it, &full, &c)) == NULL) {
+            r = -1;
+            break;
+        }
+        if (ch_buf_puts(&all, pem) != 0 || (pem[0] && pem[strlen(pem) - 1] != '\n' && ch_buf_puts(&all, "\n") != 0))
+            r = cli_fail(a, "out of memory") ? -1 : -1;
+        ch_cert_free(c);
+        json_decref(full);
+        if (r != 0)
+            break;
+    }
+    json_decref(list);
+    if (r == 0)
+        r = put_file(a, t->path, &all, t->mode ? t->mode : 0644);
+    ch_buf_dispose(&all);
+    return r;
 }
 
 /* The tenant's enabled trusted certificates (the trust list, the issuer list's intermediates)
@@ -526,37 +607,18 @@ static int sync_trusted_dir(cli_args *a, const struct target *t)
     }
     json_array_foreach(list, i, it) {
         json_t *full = NULL;
-        char one[300];
         ch_cert *c = NULL;
-        const char *pem, *tid;
+        const char *pem;
         const char *list_kind = json_string_value(json_object_get(it, "list"));
         const char *subject = json_string_value(json_object_get(it, "subject"));
         const char *issuer = json_string_value(json_object_get(it, "issuer"));
         /* The trust list, and the issuer list's intermediates (OpenSSL anchors a CA directory's
          * self-signed certificates alone, and builds chains with the others): an issuer-list
          * root stays out, it would be an anchor. */
-        if (!json_is_string(json_object_get(it, "status")) || strcmp(json_string_value(json_object_get(it, "status")), "enabled") != 0 ||
+        if (!trusted_enabled(it) ||
             (list_kind && strcmp(list_kind, "issuer") == 0 && subject && issuer && strcmp(subject, issuer) == 0))
             continue;
-        if (!answer_id(json_object_get(it, "id"))) {
-            remote_unexpected(a, "a trusted certificate of the list has no id");
-            changed = -1;
-            goto out;
-        }
-        tid = json_string_value(json_object_get(it, "id"));
-        /* A list item carries its PEM; a certhubd from before that is asked for each. */
-        if ((pem = json_string_value(json_object_get(it, "pem"))) == NULL) {
-            remote_obj_path(one, sizeof one, "trusted-certificates", tid, "");
-            if (remote_call(a, "GET", one, NULL, &full, NULL) != 0) {
-                changed = -1;
-                goto out;
-            }
-            pem = json_string_value(json_object_get(full, "pem"));
-        }
-        if (pem == NULL || ch_cert_parse(&c, (const uint8_t *)pem, strlen(pem)) < 0) {
-            /* Passed over, its file would go as if the certificate were no longer trusted. */
-            remote_unexpected(a, "trusted certificate %s has no PEM certificate", tid);
-            json_decref(full);
+        if ((pem = trusted_pem(a, it, &full, &c)) == NULL) {
             changed = -1;
             goto out;
         }
@@ -644,7 +706,7 @@ static int sync_target(cli_args *a, const struct target *t)
 
     g_owner = t->owner;
     if (t->trusted[0])
-        return sync_trusted_dir(a, t);
+        return strcmp(t->trusted, "mqtt") == 0 ? sync_trusted_dir(a, t) : sync_trusted_file(a, t);
     if (t->bundle[0]) {
         /* Without a token, the public bundle: a machine that only trusts certhub's CAs needs
          * no credential at all. */

@@ -329,7 +329,7 @@ out=$(more 2>&1) && fail "a path through a file passed: $out"
 check_contains "a path through a file is refused, the file named" "$out" "$T/out/b2.pem is not a directory"
 sed -i '/^\[target through\]/,$d' more.conf
 printf '[target typo2]\ntrusted = http\ndir = %s/out/x\n' "$T" >> more.conf
-expect_error "trusted takes mqtt only, and says so" 'trusted takes mqtt (a broker'"'"'s CA directory), not "http"' -- more
+expect_error "trusted takes mqtt, trust or issuer, and says so" 'trusted takes mqtt (a broker'"'"'s CA directory), trust or issuer (that list as a PEM file), not "http"' -- more
 sed -i '/^\[target typo2\]/,$d' more.conf
 echo "mode = rw-r" >> more.conf
 expect_error "a mode that is not an octal mode is refused" "mode is an octal file mode such as 0640" -- more
@@ -495,5 +495,44 @@ api GET "/api/v1/trusted-certificates/$tid"
 check_eq "(where one such request counts)" "$((gets + 1))" "$(one_trusted_gets)"
 check_eq "300 trusted certificates more: each has its file in the CA directory" 300 \
     "$(comm -12 <(ls out/fleet-ca | sort) <(for i in $(seq 300); do openssl x509 -noout -subject_hash 2>/dev/null <<<"$(awk -v n="$i" '/BEGIN/ {k++} k == n' fleet.pem)"; done | sed 's/$/.0/' | sort) | wc -l)"
+
+# The trust list and the issuer list as two PEM files, a connector's two stores.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null -subj "/CN=Issuer List CA" \
+    -days 30 -addext "keyUsage=critical,keyCertSign,cRLSign" -out il.pem 2>/dev/null
+il=$("$CERTHUB" --server "https://localhost:$port" --token-file admin.token --ca-file "$data/ca.pem" trusted add il.pem --list issuer)
+cat > lists.conf <<CONF
+server = https://localhost:$port
+token_file = $T/broker.token
+ca_file = $data/ca.pem
+state = $T/lists.state
+
+[target trust]
+trusted = trust
+path = $T/out/lists/trusted.pem
+
+[target issuer]
+trusted = issuer
+path = $T/out/lists/issuer.pem
+CONF
+certs_in() { openssl crl2pkcs7 -nocrl -certfile "$1" | openssl pkcs7 -print_certs -noout | grep -c '^subject=' || true; }
+enabled_of() { # LIST: the enabled certificates of that list, from the API
+    api GET "/api/v1/trusted-certificates?list=$1&limit=1000"
+    body '[.items[] | select(.status == "enabled")] | length'
+}
+"$CERTHUB" agent --config lists.conf --once >/dev/null 2>lists.err || fail "the lists agent failed: $(cat lists.err)"
+check_eq "trusted = trust: every enabled certificate of the trust list in one PEM file" "$(enabled_of trust)" \
+    "$(certs_in out/lists/trusted.pem)"
+check_eq "trusted = issuer: the issuer list's, its root too" "1 subject=CN = Issuer List CA" \
+    "$(certs_in out/lists/issuer.pem) $(openssl x509 -in out/lists/issuer.pem -noout -subject)"
+before=$(certs_in out/lists/trusted.pem)
+api PATCH "/api/v1/trusted-certificates/$tid" '{"status":"disabled"}'
+"$CERTHUB" agent --config lists.conf --once >/dev/null 2>lists.err || fail "the lists agent failed: $(cat lists.err)"
+check_eq "one disabled: it leaves the trust list's file" "$((before - 1))" "$(certs_in out/lists/trusted.pem)"
+api DELETE "/api/v1/trusted-certificates/$il"
+"$CERTHUB" agent --config lists.conf --once >/dev/null 2>lists.err || fail "the lists agent failed: $(cat lists.err)"
+check_eq "the issuer list emptied: an empty file" 0 "$(stat -c %s out/lists/issuer.pem)"
+printf '[target wrong]\ntrusted = trust\ndir = %s/out/x\n' "$T" >> lists.conf
+expect_error "trusted = trust with a dir: refused, saying it needs a path" "trusted = trust needs path (the PEM file of that list), not dir" -- \
+    "$CERTHUB" agent --config lists.conf --once
 
 done_testing

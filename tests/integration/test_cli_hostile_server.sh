@@ -108,6 +108,10 @@ path = $T/agent/files/empty.pem
 [target broker]
 trusted = mqtt
 dir = $T/agent/files/mqtt
+
+[target connector]
+trusted = trust
+path = $T/agent/files/trusted.pem
 EOF
 
 # The commands, one a line (words split by the shell; --out files go to out/).
@@ -308,6 +312,10 @@ while read -r line; do
             # broker's CA directory keeps each certificate's file.
             if [ "$m" -lt "$whole" ] && [ "$(cd agent && find . | LC_ALL=C sort)" != "$all_files" ]; then
                 say "$what: the agent's files became: $(cd agent && find . | LC_ALL=C sort)"
+            fi
+            # Nor the trust list's file (a list of other values, fewer enabled, may change it).
+            if [ "$m" -lt "$whole" ] && ! cmp -s agent/files/trusted.pem agent.good/files/trusted.pem; then
+                say "$what: the agent rewrote trusted.pem"
             fi
         fi
     done
