@@ -1632,11 +1632,25 @@ int cmd_remote_trusted_add(cli_args *a)
     json_t *ans = NULL;
     int rc = 1;
 
+    bool preview = cli_opt(a, "preview") != NULL;
+    long status;
+
     trusted_query(a, path, sizeof path, "trusted-certificates");
+    /* Checked and shown, nothing stored: what is about to be trusted is seen first. */
+    if (preview)
+        snprintf(path + strlen(path), sizeof path - strlen(path), "&preview=true");
     /* Without --name, named after its subject's CN as the API and the console name it (the
      * file's name, "root.der", told one CA from another in no list). */
-    if (upload_file(a, path, a->pos[0], cli_opt(a, "name") ? cli_opt(a, "name") : "", NULL, false, &ans) == 201)
+    status = upload_file(a, path, a->pos[0], cli_opt(a, "name") ? cli_opt(a, "name") : "", NULL, false, &ans);
+    if (status == 201 && !preview) {
         rc = print_answer(a, ans, "id");
+    } else if (status == 200 && preview) {
+        print_fields(ans);
+        rc = 0;
+    } else if (status >= 200 && status < 300) {
+        rc = remote_unexpected(a, "HTTP %ld, where a%s is %s", status, preview ? " preview" : "n addition",
+                               preview ? "200" : "201");
+    }
     json_decref(ans);
     return rc;
 }

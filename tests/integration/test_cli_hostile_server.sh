@@ -163,6 +163,7 @@ keystore entry-delete $ks added
 keystore export $ks --format jks --password-file pw --with-key --out out/ks.jks
 keystore delete $doomed_ks
 trusted add t2.pem --name two
+trusted add t3.pem --preview
 trusted bulk bulk.pem
 trusted list
 trusted get $trusted

@@ -81,6 +81,10 @@ check_contains "the list shows the status column" "$list" "disabled"
 check_eq "three trusted certificates" 3 "$(remote --output json trusted list | jq '.items | length')"
 ca named-by-cn
 cp named-by-cn.pem file-name.pem
+shown=$(remote trusted add file-name.pem --preview)
+check_eq "trusted add --preview shows what would be added, its details" "named-by-cn CN=named-by-cn yes" \
+    "$(awk '$1 == "name" || $1 == "subject" || $1 == "preview" {printf "%s ", $2}' <<<"$shown" | sed 's/ $//')"
+check_eq "and adds nothing" 3 "$(remote --output json trusted list | jq '.items | length')"
 cn_id=$(remote trusted add file-name.pem)
 check_eq "without --name: named after its CN, as the API names it, not after its file" "named-by-cn" \
     "$(remote --output json trusted get "$cn_id" | jq -r .name)"
