@@ -436,5 +436,10 @@ TOKEN=$lt api PATCH "/api/v1/trusted-certificates/$lint_id" '{"status":"disabled
 check_eq "the intermediate disabled, the root enabled: a new device under it is refused as such" \
     "deny anchor_disabled" "$(TOKEN=$lt decide l4.leaf layered/unit-4)"
 check_eq "and a registered one" "deny anchor_disabled" "$(TOKEN=$lt decide l2.leaf layered/unit-2)"
+TOKEN=$lt api GET /api/v1/tenants
+layered=$(body '.items[] | select(.name == "layered") | .id')
+decide l4.leaf >/dev/null
+check_eq "named by no user name: refused as its tenant's, the disabled intermediate said" \
+    "deny anchor_disabled $layered" "$(body '.result + " " + .reason + " " + .tenant_id')"
 
 done_testing

@@ -419,9 +419,9 @@ static int verify_chain(ch_svc *svc, const char *tenant_id, ch_cert **chain, siz
 static int tenant_by_chain(ch_svc *svc, const uint8_t *chain_data, size_t len, char tenant_id[CH_ID_MAX], char *why,
                            size_t whysize)
 {
-    char ids[CHAIN_TENANTS_MAX + 1][CH_ID_MAX], tried_why[256], proven[CH_ID_MAX] = "";
+    char ids[CHAIN_TENANTS_MAX + 1][CH_ID_MAX], tried_why[256], proven[CH_ID_MAX] = "", shut[CH_ID_MAX] = "";
     ch_cert **chain = NULL;
-    size_t ntenants = 0, n = 0, hits = 0, proofs = 0;
+    size_t ntenants = 0, n = 0, hits = 0, proofs = 0, shuts = 0;
     int error;
 
     if ((error = ch_store_trusted_tenants(svc->store, ids, CHAIN_TENANTS_MAX + 1, &ntenants)) < 0) {
@@ -457,6 +457,9 @@ static int tenant_by_chain(ch_svc *svc, const uint8_t *chain_data, size_t len, c
              * certificates; only its owner can prove holding its key. */
             if (anchor.verified && proofs++ == 0)
                 memcpy(proven, ids[i], CH_ID_MAX);
+        } else if (disabled_hit && anchor.id != NULL) {
+            if (shuts++ == 0)
+                memcpy(shut, ids[i], CH_ID_MAX);
         } else if (ntenants == 1) {
             snprintf(why, whysize, "%s", tried_why);
         }
@@ -465,6 +468,12 @@ static int tenant_by_chain(ch_svc *svc, const uint8_t *chain_data, size_t len, c
     ch_cert_list_free(chain, n);
     if (hits > 1 && proofs == 1) {
         memcpy(tenant_id, proven, CH_ID_MAX);
+        return 0;
+    }
+    /* None lets it in, and one tenant's disabled certificate is on its path: the device is that
+     * tenant's, refused as such (said "unknown issuer" before, and to no tenant's decisions). */
+    if (hits == 0 && shuts == 1) {
+        memcpy(tenant_id, shut, CH_ID_MAX);
         return 0;
     }
     if (hits > 1) {
