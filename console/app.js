@@ -1805,7 +1805,9 @@ function entryRename(k, from, then) {
 // What can be done to a keystore, as buttons: in its row and in its panel.
 function keystoreActions(k, load, panel) {
   return [el("button", { class: "secondary", "aria-label": `Export ${k.name}`, onclick: () => keystoreExport(k) }, "Export"),
-    canChange() ? el("button", { class: "danger", "aria-label": `Delete ${k.name}`, onclick: () => confirmDialog(`Delete the keystore "${k.name}"?`,
+    // (its entries' certificates and keys are the inventory's, which keeps them)
+    canChange() ? el("button", { class: "danger", "aria-label": `Delete ${k.name}`, onclick: () => confirmDialog(`Delete the keystore "${k.name}"? ` +
+      "Its certificates and their private keys stay in the inventory: delete them there too if they are to go.",
       async () => {
         await api("DELETE", "keystores/" + k.id);
         await load();
@@ -1814,14 +1816,15 @@ function keystoreActions(k, load, panel) {
 }
 
 // A keystore file uploaded (JKS, PFX, P12, PEM...): stored entry by entry, keys sealed; then()
-// reads the list again.
+// reads the list again.  Any file may be chosen: the server reads what it is from its bytes,
+// and keystores go by many names (.jceks, .keystore, .truststore, a JDK's cacerts).
 function uploadKeystore(then) {
-  const file = el("input", { type: "file", id: "ks-file", accept: ".jks,.pfx,.p12,.pem,.cer,.crt,.der,.p7b", "aria-describedby": "ks-error" });
+  const file = el("input", { type: "file", id: "ks-file", "aria-describedby": "ks-error" });
   const password = el("input", { type: "password", id: "ks-password", autocomplete: "off" });
   const keyPassword = el("input", { type: "password", id: "ks-key-password", autocomplete: "off" });
   const err = el("p", { class: "error", id: "ks-error", role: "alert" });
   const form = el("form", { method: "dialog" }, el("h2", {}, "Upload keystore"),
-    el("label", { for: "ks-file" }, "Keystore file (JKS, PFX, P12, PEM, CER, CRT)"), dropArea(file, "Drop the file here, or browse: "),
+    el("label", { for: "ks-file" }, "Keystore file (JKS, JCEKS, PFX, P12, PEM, CER, CRT, DER, P7B; cacerts and the like too)"), dropArea(file, "Drop the file here, or browse: "),
     el("label", { for: "ks-password" }, "Password"), password,
     el("label", { for: "ks-key-password" }, "Key password, when the keys have their own"), keyPassword, err,
     el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Upload"),

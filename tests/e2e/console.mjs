@@ -1192,10 +1192,25 @@ ok("a JKS whose key has a password of its own: refused saying so, then uploaded 
 // Deleted from its row in the list, as a certificate is; gone from the server too.
 await page.locator("tr", { hasText: "apart.jks" }).getByRole("button", { name: "Delete apart.jks" }).click();
 await page.getByRole("dialog").getByText('Delete the keystore "apart.jks"?').waitFor();
+await page.getByRole("dialog").getByText("Its certificates and their private keys stay in the inventory").waitFor();
 await page.getByRole("dialog").getByRole("button", { name: "Delete", exact: true }).click();
 await page.locator("tr", { hasText: "apart.jks" }).waitFor({ state: "detached" });
 assert.deepEqual(await page.evaluate(async () => (await (await fetch("/api/v1/keystores")).json()).items.map((k) => k.name)), ["store.jks"]);
 ok("a keystore deleted from its row in the list, and from the server");
+assert.deepEqual(await page.evaluate(async () => (await (await fetch("/api/v1/certificates?search=apart.example")).json()).items
+  .map((c) => c.has_private_key)), [true]);
+ok("its certificate and key stay in the inventory, as the confirmation said");
+// Any file may be chosen: keystores go by names no accept list foresees (a JDK's cacerts).
+await page.getByRole("button", { name: "Upload keystore" }).click();
+assert.equal(await page.locator("#ks-file").getAttribute("accept"), null);
+await page.locator("#ks-file").setInputFiles(`${work}/cacerts`);
+await page.locator("#ks-password").fill("changeit");
+await page.getByRole("dialog").getByRole("button", { name: "Upload", exact: true }).click();
+await page.locator("tr[data-kind=keystore]", { hasText: "cacerts" }).waitFor();
+await page.locator("tr[data-kind=keystore]", { hasText: "cacerts" }).getByRole("button", { name: "Delete cacerts" }).click();
+await page.getByRole("dialog").getByRole("button", { name: "Delete", exact: true }).click();
+await page.locator("tr[data-kind=keystore]", { hasText: "cacerts" }).waitFor({ state: "detached" });
+ok("the keystore file picker takes any file: a truststore named cacerts, without an extension, uploaded");
 await ks.getByRole("button", { name: "Export store.jks" }).click();
 await page.locator("#kx-format").selectOption("pem");
 const [ksDl] = await Promise.all([page.waitForEvent("download"), page.getByRole("dialog").getByRole("button", { name: "Download" }).click()]);
