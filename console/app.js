@@ -555,6 +555,7 @@ const lifetimeWords = (days, ttl) => lifetimeText(lifetimeOf(days, ttl));
 const KEY_TYPES = [["p256", "EC P-256"], ["p384", "EC P-384"], ["p521", "EC P-521"], ["rsa2048", "RSA 2048"],
   ["rsa3072", "RSA 3072"], ["rsa4096", "RSA 4096"], ["ed25519", "Ed25519"]];
 const DIGESTS = [["sha256", "SHA-256"], ["sha384", "SHA-384"], ["sha512", "SHA-512"]];
+const digestText = (d) => (DIGESTS.find(([v]) => v === d) || [d, d])[1];
 // The same key types as TrueNAS asks them in its wizard: the Key Type (RSA or EC; Ed25519 has
 // neither a length nor a curve), then the RSA key's length or the EC key's curve, each a field
 // of its own; the API takes them as one key_type.
@@ -618,6 +619,12 @@ const SUBJECT_FIELDS = [["common_name", "Common name"], ["organization", "Organi
 const subjectFields = (p) => SUBJECT_FIELDS.flatMap(([k, label]) =>
   [el("label", { for: `${p}-${k}` }, label), el("input", { id: `${p}-${k}`, name: `${p}_${k}`, ...(k === "common_name" ? { required: true } : {}) })]);
 const subjectOf = (form, p) => Object.fromEntries(SUBJECT_FIELDS.map(([k]) => [k, form.querySelector(`#${p}-${k}`).value.trim()]).filter(([, v]) => v));
+
+// Every usage the API takes for a certificate or a profile, in its order.  key_cert_sign and
+// crl_sign, which make a CA, are refused there (CAs are made on the CAs screen): not offered.
+const KEY_USAGES = ["digital_signature", "non_repudiation", "key_encipherment", "data_encipherment", "key_agreement",
+  "encipher_only", "decipher_only"];
+const EXT_KEY_USAGES = ["server_auth", "client_auth", "code_signing", "email_protection", "time_stamping", "ocsp_signing"];
 
 // The extensions the create wizard switches, by the API's names; all on at first, and critical
 // as RFC 5280 advises (Basic Constraints and Key Usage; the AKI never, so it has no box).
@@ -685,15 +692,20 @@ async function createWizard(reload) {
     ["Extensions", () => [
       extSwitch("bc", "Basic Constraints", "Says the certificate is no CA; a leaf certificate may go without it."),
       extSwitch("aki", "Authority Key Identifier", "Names the key of the CA that signed it, so verifiers find that CA by more than its name (RFC 5280 asks for it)."),
-      extSwitch("ku", "Key Usage", `What the key may do. Leave the usages unticked to take the profile's${usagesOf("key_usage")}.`,
-        ["digital_signature", "key_encipherment", "key_agreement", "non_repudiation"].map((u) =>
+      extSwitch("ku", "Key Usage", `What the key may do. Leave the usages unticked to take the profile's${usagesOf("key_usage")}.` +
+        " encipher_only and decipher_only narrow key_agreement (RFC 5280 4.2.1.3).",
+        KEY_USAGES.map((u) =>
           el("label", { class: "check" }, el("input", { type: "checkbox", name: "ku_" + u, checked: (v.ku || []).includes(u) }), u))),
       extSwitch("eku", "Extended Key Usage", `What the certificate is for. Leave the usages unticked to take the profile's${usagesOf("ext_key_usage")}; off, it serves any purpose.`,
-        ["server_auth", "client_auth", "code_signing", "email_protection"].map((u) =>
+        EXT_KEY_USAGES.map((u) =>
           el("label", { class: "check" }, el("input", { type: "checkbox", name: "eku_" + u, checked: (v.eku || []).includes(u) }), u)))]],
-    ["Review", () => [el("dl", {}, [["Identifier", v.name], ["Stored as", keepAsText()], ["Profile", v.profile], ["Key type", keyTypeText(v.key_type)], ["Digest", v.digest],
-      ["Lifetime", lifetimeText([v.lifetime, v.lifetime_unit])], ["Signing CA", (cas.items.find((c) => c.id === v.ca_id) || {}).name],
-      ["Common name", v.common_name], ["Organization", v.organization], ["Subject alternative names", v.sans],
+    // (every field of the subject given; the common name even when it is not, as the server
+    // then makes it of the first DNS name or the identifier)
+    ["Review", () => [el("dl", {}, [["Identifier", v.name], ["Stored as", keepAsText()], ["Profile", v.profile], ["Key type", keyTypeText(v.key_type)],
+      ["Digest", digestText(v.digest)], ["Lifetime", lifetimeText([v.lifetime, v.lifetime_unit])],
+      ["Signing CA", (cas.items.find((c) => c.id === v.ca_id) || {}).name],
+      ...SUBJECT_FIELDS.filter(([k]) => k === "common_name" || (v[k] || "").trim()).map(([k, label]) => [label.replace(/ \(.*\)$/, ""), (v[k] || "").trim()]),
+      ["Subject alternative names", v.sans],
       ["Basic constraints", extReview("bc", "on")], ["Authority key identifier", extReview("aki", "on")],
       ["Key usage", extReview("ku", (v.ku || []).join(", ") || "the profile's")],
       ["Extended key usage", extReview("eku", (v.eku || []).join(", ") || "the profile's")],
@@ -832,7 +844,7 @@ async function createWizard(reload) {
     ...select("digest", "Digest", DIGESTS),
     ...lifetimeInputs("lifetime", "Lifetime", [v.lifetime, v.lifetime_unit]),
     ...select("ca_id", "Signing CA", cas.items.filter((c) => c.can_sign).map((c) => [c.id, c.name]))]],
-  ["Review", () => [el("dl", {}, [["Identifier", v.name], ["Profile", v.profile], ["Digest", v.digest],
+  ["Review", () => [el("dl", {}, [["Identifier", v.name], ["Profile", v.profile], ["Digest", digestText(v.digest)],
     ["Lifetime", lifetimeText([v.lifetime, v.lifetime_unit])], ["Signing CA", (cas.items.find((c) => c.id === v.ca_id) || {}).name],
     ["CSR", (v.sg_csr || "").trim() ? "the one given (its subject and names are taken)" : ""]]
     .flatMap(([k, val]) => [el("dt", {}, k), el("dd", {}, val || "—")]))]]];
@@ -1793,7 +1805,9 @@ function entryRename(k, from, then) {
 // What can be done to a keystore, as buttons: in its row and in its panel.
 function keystoreActions(k, load, panel) {
   return [el("button", { class: "secondary", "aria-label": `Export ${k.name}`, onclick: () => keystoreExport(k) }, "Export"),
-    canChange() ? el("button", { class: "danger", "aria-label": `Delete ${k.name}`, onclick: () => confirmDialog(`Delete the keystore "${k.name}"?`,
+    // (its entries' certificates and keys are the inventory's, which keeps them)
+    canChange() ? el("button", { class: "danger", "aria-label": `Delete ${k.name}`, onclick: () => confirmDialog(`Delete the keystore "${k.name}"? ` +
+      "Its certificates and their private keys stay in the inventory: delete them there too if they are to go.",
       async () => {
         await api("DELETE", "keystores/" + k.id);
         await load();
@@ -1802,14 +1816,15 @@ function keystoreActions(k, load, panel) {
 }
 
 // A keystore file uploaded (JKS, PFX, P12, PEM...): stored entry by entry, keys sealed; then()
-// reads the list again.
+// reads the list again.  Any file may be chosen: the server reads what it is from its bytes,
+// and keystores go by many names (.jceks, .keystore, .truststore, a JDK's cacerts).
 function uploadKeystore(then) {
-  const file = el("input", { type: "file", id: "ks-file", accept: ".jks,.pfx,.p12,.pem,.cer,.crt,.der,.p7b", "aria-describedby": "ks-error" });
+  const file = el("input", { type: "file", id: "ks-file", "aria-describedby": "ks-error" });
   const password = el("input", { type: "password", id: "ks-password", autocomplete: "off" });
   const keyPassword = el("input", { type: "password", id: "ks-key-password", autocomplete: "off" });
   const err = el("p", { class: "error", id: "ks-error", role: "alert" });
   const form = el("form", { method: "dialog" }, el("h2", {}, "Upload keystore"),
-    el("label", { for: "ks-file" }, "Keystore file (JKS, PFX, P12, PEM, CER, CRT)"), dropArea(file, "Drop the file here, or browse: "),
+    el("label", { for: "ks-file" }, "Keystore file (JKS, JCEKS, PFX, P12, PEM, CER, CRT, DER, P7B; cacerts and the like too)"), dropArea(file, "Drop the file here, or browse: "),
     el("label", { for: "ks-password" }, "Password"), password,
     el("label", { for: "ks-key-password" }, "Key password, when the keys have their own"), keyPassword, err,
     el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Upload"),
@@ -2355,8 +2370,6 @@ async function tenantsCard() {
 
 // Certificate profiles: the built-in ones and the tenant's own, which operators and admins
 // make (usages, lifetimes, whether SANs are taken) and delete.
-const KEY_USAGES = ["digital_signature", "key_encipherment", "key_agreement", "key_cert_sign", "crl_sign", "non_repudiation", "data_encipherment"];
-const EXT_KEY_USAGES = ["server_auth", "client_auth", "code_signing", "email_protection", "time_stamping", "ocsp_signing"];
 
 async function profilesCard() {
   const card = el("section", { class: "card", "aria-labelledby": "profiles-h" });

@@ -212,8 +212,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
             int e = errno;
             if (e == EACCES)
                 mosquitto_log_printf(MOSQ_LOG_ERR,
-                                     "certhub: cannot read %s (%s): the broker's user needs read access to certhubd's "
-                                     "data directory (see docs/mosquitto.md)", so.data_dir, strerror(e));
+                                     "certhub: cannot read %s (%s): run the broker as certhubd's user (user in "
+                                     "mosquitto.conf, see docs/mosquitto.md)", so.data_dir, strerror(e));
             else
                 mosquitto_log_printf(MOSQ_LOG_ERR,
                                      "certhub: no certhub store in %s (%s): set plugin_opt_data_dir to certhubd's "

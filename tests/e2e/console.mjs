@@ -524,6 +524,67 @@ assert.doesNotMatch(bareText, /Basic Constraints/);
 assert.match(bareText, /X509v3 Key Usage: critical/);
 assert.match(bareText, /X509v3 Extended Key Usage: critical/);
 ok("openssl agrees: no AKI, no Basic Constraints, Key Usage and EKU critical");
+// Every usage the API takes is offered (its 400 for an unknown one lists them; key_cert_sign
+// and crl_sign make a CA, which this wizard does not), and the review shows all that was
+// chosen: each field of the subject, the key, the lifetime, the CA, the profile, the usages.
+const acceptedUsages = (field) => page.evaluate(async (f) => {
+  const token = (await (await fetch("/api/v1/session")).json()).csrf_token;
+  const r = await fetch("/api/v1/certificates", { method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": token },
+    body: JSON.stringify({ profile: "tls-server", key_type: "p256", subject: { common_name: "usages.example" }, [f]: ["no_such_usage"] }) });
+  return (await r.json()).error.message.replace(/^.*accepted: /, "").split(", ");
+}, field);
+const apiKu = (await acceptedUsages("key_usage")).filter((u) => u !== "key_cert_sign" && u !== "crl_sign");
+const apiEku = await acceptedUsages("ext_key_usage");
+assert.ok(apiKu.includes("data_encipherment") && apiEku.includes("ocsp_signing"), `the API's usages: ${apiKu} / ${apiEku}`);
+await page.getByRole("button", { name: "Create certificate" }).click();
+const rv = page.getByRole("dialog");
+await rv.getByLabel("Identifier", { exact: true }).fill("review.example");
+await rv.getByLabel("Profile", { exact: true }).selectOption("tls-server");
+await rv.getByRole("button", { name: "Next" }).click();
+await rv.getByLabel("Key type", { exact: true }).selectOption("rsa");
+await rv.getByLabel("Key length (bits)").selectOption("3072");
+await rv.getByLabel("Lifetime", { exact: true }).fill("30");
+const rvCa = await rv.getByLabel("Signing CA").evaluate((s) => s.selectedOptions[0].textContent);
+await rv.getByRole("button", { name: "Next" }).click();
+const rvSubject = [["Common name", "review.example"], ["Organization", "Example"], ["Organizational unit", "Operations"],
+  ["Locality", "Berlin"], ["State", "Land Berlin"], ["Country", "DE"], ["Email", "ops@review.example"]];
+for (const [label, value] of rvSubject) await rv.getByLabel(label === "Country" ? "Country (2 letters)" : label, { exact: true }).fill(value);
+await rv.getByLabel(/Subject alternative names/).fill("dns:review.example");
+await rv.getByRole("button", { name: "Next" }).click();
+const offeredUsages = (prefix) => rv.locator(`input[name^="${prefix}"]`).evaluateAll((es, p) => es.map((e) => e.name.slice(p.length)), prefix);
+assert.deepEqual((await offeredUsages("ku_")).sort(), [...apiKu].sort());
+assert.deepEqual((await offeredUsages("eku_")).sort(), [...apiEku].sort());
+ok("the Extensions step offers every key usage and extended key usage the API takes for a certificate");
+for (const u of ["digital_signature", "data_encipherment", "key_agreement", "decipher_only", "server_auth", "time_stamping", "ocsp_signing"])
+  await rv.getByLabel(u, { exact: true }).check();
+await rv.getByRole("button", { name: "Next" }).click();
+await rv.getByRole("heading", { name: /— Review \(/ }).waitFor();
+const rvReview = Object.fromEntries(await rv.locator("dl dt").evaluateAll((dts) => dts.map((dt) => [dt.textContent, dt.nextElementSibling.textContent])));
+for (const [label, value] of rvSubject) assert.equal(rvReview[label], value, label);
+assert.equal(rvReview["Subject alternative names"], "dns:review.example");
+assert.equal(rvReview["Profile"], "tls-server");
+assert.equal(rvReview["Key type"], "RSA 3072");
+assert.equal(rvReview["Digest"], "SHA-256");
+assert.equal(rvReview["Lifetime"], "30 days");
+assert.equal(rvReview["Signing CA"], rvCa);
+assert.equal(rvReview["Key usage"], "digital_signature, data_encipherment, key_agreement, decipher_only, critical");
+assert.equal(rvReview["Extended key usage"], "server_auth, time_stamping, ocsp_signing");
+ok("the review shows every field of the subject, the key, digest, lifetime, CA, profile and the usages chosen");
+await rv.getByRole("button", { name: "Create", exact: true }).click();
+await rv.waitFor({ state: "hidden" }).catch(async () => {
+  throw new Error("the wizard did not create the certificate: " + (await page.locator("#wz-error").innerText()));
+});
+const rvPem = await page.evaluate(async () => {
+  const id = (await (await fetch("/api/v1/certificates?search=review.example")).json()).items[0].id;
+  return (await (await fetch("/api/v1/certificates/" + id)).json()).pem;
+});
+const rvText = execFileSync("openssl", ["x509", "-noout", "-text", "-nameopt", "RFC2253"], { input: rvPem }).toString();
+for (const part of ["CN=review.example", "O=Example", "OU=Operations", "L=Berlin", "ST=Land Berlin", "C=DE", "emailAddress=ops@review.example"])
+  assert.ok(rvText.includes(part), `${part} in ${rvText.match(/Subject: .*/)}`);
+assert.match(rvText, /Digital Signature, Data Encipherment, Key Agreement, Decipher Only/);
+assert.match(rvText, /TLS Web Server Authentication, Time Stamping, OCSP Signing/);
+assert.match(rvText, /Public-Key: \(3072 bit\)/);
+ok("openssl reads the certificate as reviewed: its subject, key and usages");
 // A lifetime in hours, as step-ca's and Vault's short-lived certificates: sent as a ttl, and
 // what openssl reads is that many hours (and the minute it starts early).
 await page.getByRole("button", { name: "Create certificate" }).click();
@@ -1131,10 +1192,25 @@ ok("a JKS whose key has a password of its own: refused saying so, then uploaded 
 // Deleted from its row in the list, as a certificate is; gone from the server too.
 await page.locator("tr", { hasText: "apart.jks" }).getByRole("button", { name: "Delete apart.jks" }).click();
 await page.getByRole("dialog").getByText('Delete the keystore "apart.jks"?').waitFor();
+await page.getByRole("dialog").getByText("Its certificates and their private keys stay in the inventory").waitFor();
 await page.getByRole("dialog").getByRole("button", { name: "Delete", exact: true }).click();
 await page.locator("tr", { hasText: "apart.jks" }).waitFor({ state: "detached" });
 assert.deepEqual(await page.evaluate(async () => (await (await fetch("/api/v1/keystores")).json()).items.map((k) => k.name)), ["store.jks"]);
 ok("a keystore deleted from its row in the list, and from the server");
+assert.deepEqual(await page.evaluate(async () => (await (await fetch("/api/v1/certificates?search=apart.example")).json()).items
+  .map((c) => c.has_private_key)), [true]);
+ok("its certificate and key stay in the inventory, as the confirmation said");
+// Any file may be chosen: keystores go by names no accept list foresees (a JDK's cacerts).
+await page.getByRole("button", { name: "Upload keystore" }).click();
+assert.equal(await page.locator("#ks-file").getAttribute("accept"), null);
+await page.locator("#ks-file").setInputFiles(`${work}/cacerts`);
+await page.locator("#ks-password").fill("changeit");
+await page.getByRole("dialog").getByRole("button", { name: "Upload", exact: true }).click();
+await page.locator("tr[data-kind=keystore]", { hasText: "cacerts" }).waitFor();
+await page.locator("tr[data-kind=keystore]", { hasText: "cacerts" }).getByRole("button", { name: "Delete cacerts" }).click();
+await page.getByRole("dialog").getByRole("button", { name: "Delete", exact: true }).click();
+await page.locator("tr[data-kind=keystore]", { hasText: "cacerts" }).waitFor({ state: "detached" });
+ok("the keystore file picker takes any file: a truststore named cacerts, without an extension, uploaded");
 await ks.getByRole("button", { name: "Export store.jks" }).click();
 await page.locator("#kx-format").selectOption("pem");
 const [ksDl] = await Promise.all([page.waitForEvent("download"), page.getByRole("dialog").getByRole("button", { name: "Download" }).click()]);

@@ -44,6 +44,11 @@ keytool -genkeypair -alias tomcat -keyalg EC -groupname secp256r1 -dname CN=tomc
     -keystore store.jks -storetype JKS -storepass changeit -keypass changeit >/dev/null 2>&1 || fail "keytool failed"
 keytool -genkeypair -alias apart -keyalg EC -groupname secp256r1 -dname CN=apart.example -validity 30 \
     -keystore apart.jks -storetype JKS -storepass changeit -keypass key-of-its-own >/dev/null 2>&1 || fail "keytool failed"
+# A truststore by the name a JDK gives its own, without an extension.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout trust-only.key -subj /CN=jdk-anchor.example \
+    -days 30 -out trust-only.pem 2>/dev/null
+keytool -importcert -noprompt -alias entry -file trust-only.pem -keystore cacerts -storetype JKS -storepass changeit \
+    >/dev/null 2>&1 || fail "keytool failed"
 keytool -genkeypair -alias own -keyalg EC -groupname secp256r1 -dname CN=own-keypass.example -validity 30 \
     -keystore own-keypass.jks -storetype JKS -storepass changeit -keypass own-key-pw >/dev/null 2>&1 || fail "keytool failed"
 TOKEN=$(cat "$data/admin-token")

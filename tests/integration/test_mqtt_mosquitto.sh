@@ -40,37 +40,42 @@ issue s3 sensor-3 "$lab"
 issue s4 'sensor#4' "$dissuing"
 issue s5 sensor-5 "$dissuing"
 issue s6 sensor-6 "$dissuing"
-# The broker's own certificate, from the quickstart issuing CA.
+# The broker's own certificate, from the quickstart issuing CA, as docs/mosquitto.md issues it.
 qissuer=$(quickstart_issuer)
-api POST /api/v1/certificates "{\"profile\":\"tls-server\",\"subject\":{\"common_name\":\"localhost\"},\"sans\":[\"dns:localhost\"],\"key_type\":\"p256\",\"ca_id\":\"$qissuer\"}"
-bid=$(body .id)
-api GET "/api/v1/certificates/$bid/export?format=pem"
-cp "$T/body" broker.pem
-api POST "/api/v1/certificates/$bid/private-key"
-cp "$T/body" broker.key
+remote cert issue --profile tls-server --ca-id "$qissuer" --subject CN=localhost --san dns:localhost \
+    --chain --out broker.pem --key-out broker.key >issue.out 2>&1 || fail "certhub cert issue: $(cat issue.out)"
 
 api POST /api/v1/trusted-certificates "$(jq -n --arg c "$(cat droot.pem)" '{name:"Devices Root",certificate:$c,auto_registration:true}')"
 check_eq "the device root is trusted, with auto registration" 201 "$status"
 droot_trust=$(body .id)
 check_eq "certhubd wrote it to the broker's CA directory" 1 "$(ls "$data/trust/mqtt" | wc -l)"
 
+# The configuration docs/mosquitto.md gives (between its markers), its paths made this test's:
+# what the documents say is what runs.  (A comment after a value, which mosquitto takes as part
+# of the value, stopped the broker of whoever copied them.)
+awk '/<!-- end mosquitto.conf -->/ {on = 0} on && !/^```/ {print} /<!-- begin mosquitto.conf -->/ {on = 1}' \
+    "$CERTHUB_SOURCE_DIR/docs/mosquitto.md" > doc.conf
+grep -q '^plugin ' doc.conf ||
+    fail "docs/mosquitto.md holds no configuration between <!-- begin mosquitto.conf --> and <!-- end mosquitto.conf -->"
+if grep -nE '^[[:space:]]*[^#[:space:]].*#' doc.conf > trailing.out; then
+    fail "docs/mosquitto.md: a comment after a value, which mosquitto reads as part of the value: $(cat trailing.out)"
+fi
+ok "docs/mosquitto.md's configuration keeps its comments on lines of their own"
+doc_conf() { # PORT: the documents' configuration on this test's data directory, files and port
+    sed -e "s|^user certhub\$|user $(id -un)|" -e "s|^listener 8883\$|listener $1 127.0.0.1|" \
+        -e "s|/var/lib/certhub|$data|g" -e "s|/etc/mosquitto/certs/|$T/|g" \
+        -e "s|/usr/lib/certhub/certhub_mosquitto.so|$plugin|" doc.conf
+    printf 'log_dest file %s\nlog_type all\n' "$T/mosquitto.log"
+}
+if doc_conf 1 | grep -nE '/var/lib/certhub|/etc/mosquitto|/usr/lib/certhub|^listener 8883|^user certhub' > left.out; then
+    fail "docs/mosquitto.md's configuration names what this test does not replace with its own: $(cat left.out)"
+fi
+
 # mosquitto on a free port.
 mport=""
 for attempt in 1 2 3 4 5; do
     try=$(free_port)
-    cat > mosquitto.conf <<CONF
-per_listener_settings false
-user $(id -un)
-listener $try 127.0.0.1
-capath $data/trust/mqtt
-certfile $T/broker.pem
-keyfile $T/broker.key
-require_certificate true
-plugin $plugin
-plugin_opt_data_dir $data
-log_dest file $T/mosquitto.log
-log_type all
-CONF
+    doc_conf "$try" > mosquitto.conf
     mosquitto -c mosquitto.conf > mosquitto.out 2>&1 &
     mpid=$!
     # Listening once it says it runs: mosquitto opens its listener before that line, and exits
