@@ -395,9 +395,10 @@ static const struct opt_help {
     {NULL, "days", "how long it is valid, in days (the profile's default without it)"},
     {NULL, "ttl", "how long it is valid as Vault writes it, instead of --days: 30m, 24h, 90d (5m at least)"},
     {NULL, "path-len", "how many CAs may follow below this one"},
-    {NULL, "key-usage", "comma-separated: digital_signature, key_encipherment, key_agreement, key_cert_sign, "
-                        "crl_sign, non_repudiation, data_encipherment (cert issue and cert create: none leaves the "
-                        "Key Usage extension out of a leaf certificate)"},
+    {NULL, "key-usage", "comma-separated: digital_signature, key_encipherment, key_agreement, non_repudiation, "
+                        "data_encipherment, encipher_only, decipher_only, and for a CA's certificate key_cert_sign "
+                        "and crl_sign (cert issue and cert create: none leaves the Key Usage extension out of a "
+                        "leaf certificate)"},
     {NULL, "ext-key-usage", "comma-separated: server_auth, client_auth, code_signing, email_protection, "
                             "time_stamping, ocsp_signing (cert issue and cert create: none leaves the Extended Key "
                             "Usage extension out)"},
