@@ -611,7 +611,12 @@ int64_t ch_renew_retry_at(int64_t now, int64_t not_after, int attempts);
  * extensions (those left out stay out, critical ones stay critical); a new key of the same
  * type (reuse_key: the same key; certificates whose key is not held here keep their public
  * key); linked to the old one (renews / renewed_by).  Uploaded certificates cannot be renewed
- * (CH_EPOLICY); one renewed already is CH_ECONFLICT. */
+ * (CH_EPOLICY); one renewed already is CH_ECONFLICT.  Every entry of the tenant's keystores
+ * that holds the old certificate holds the new one from the same transaction on, under its
+ * alias, with the new one's chain, and its key: a trusted-certificate entry stays one, a key
+ * entry takes the new one's key (its own kept where certhub holds none for the new one, which
+ * then certifies the same public key); each audited as keystore.entry_renew.  So does an
+ * automatic renewal. */
 int ch_svc_cert_renew(ch_svc *svc, const ch_actor *actor, const char *id, bool reuse_key, ch_store_cert *out);
 typedef struct ch_svc_renew_opts {
     bool reuse_key;
@@ -798,8 +803,10 @@ int ch_svc_keystore_delete(ch_svc *svc, const ch_actor *actor, const char *id);
  * export carries it) and, when certhub holds it, its private key (a trusted-certificate entry
  * otherwise); its position is past every one the keystore handed out, deleted entries' too.
  * alias NULL: the certificate's name.  A certificate of no such id in the tenant
- * is CH_ENOTFOUND on "certificate_id".  out (may be NULL) receives the entry
- * (ch_store_keystore_entry_dispose). */
+ * is CH_ENOTFOUND on "certificate_id"; one renewed between its reading and the entry's
+ * storing, CH_ECONFLICT on "certificate_id" (its renewal moved the entries there were, not
+ * this one).  The entry follows the certificate's renewals (ch_svc_cert_renew).  out (may be
+ * NULL) receives the entry (ch_store_keystore_entry_dispose). */
 int ch_svc_keystore_entry_add(ch_svc *svc, const ch_actor *actor, const char *id, const char *cert_id,
                               const char *alias, ch_store_keystore_entry *out);
 /* A keystore made here (not uploaded) of certificate cert_id of the inventory, its one entry
