@@ -706,7 +706,7 @@ async function createWizard(reload) {
     return u && u.length ? ` (${u.join(", ")})` : "";
   }
   function keepAsHint() {
-    return v.keep_as === "certificate" ? "" : "The keystore holds the key sealed here, as the certificate does; its password is set when it is exported.";
+    return v.keep_as === "certificate" ? "" : "The keystore holds the key sealed here, as the certificate does; its password is set when it is exported. Renewed (by hand or automatically), the keystore holds the renewal and its key, under the same alias.";
   }
   function keepAsText() {
     return { certificate: "a certificate", p12: "a keystore (PKCS#12)", jks: "a keystore (JKS)" }[v.keep_as];
