@@ -766,6 +766,15 @@ typedef struct ch_svc_ks_csr_key {
 } ch_svc_ks_csr_key;
 void ch_svc_ks_csr_keys_free(ch_svc_ks_csr_key *list, size_t count); /* NULL is fine */
 
+/* A key entry of an uploaded keystore whose chain stops short of a root: missing is the issuer
+ * (RFC 4514) of the last certificate found, whose own certificate is neither in the file nor
+ * held by the tenant (as ch_svc_cert_chain_gap says of a certificate). */
+typedef struct ch_svc_ks_gap {
+    char *alias;
+    char *missing;
+} ch_svc_ks_gap;
+void ch_svc_ks_gaps_free(ch_svc_ks_gap *list, size_t count); /* NULL is fine */
+
 /* Imports a keystore in any format (include/certhub/formats.h): its entries are stored in
  * order, each entry's certificates in the inventory (a certificate the tenant already holds
  * is shared, not copied), keys sealed.  format receives what was detected (may be NULL).
@@ -773,10 +782,15 @@ void ch_svc_ks_csr_keys_free(ch_svc_ks_csr_key *list, size_t count); /* NULL is 
  * here and waiting for its certificate takes that CSR's key, and the CSR the certificate, as
  * ch_svc_cert_import would (unless the tenant holds that certificate already with a key):
  * those entries are listed in *from_csr (*nfrom_csr of them, the caller's to free with
- * ch_svc_ks_csr_keys_free; both may be NULL). */
+ * ch_svc_ks_csr_keys_free; both may be NULL).  The key entries (a CSR's key taken counts) whose
+ * chain stops short of a root, the file and the tenant holding no certificate of the issuer
+ * there, are listed in *gaps (*ngaps, in entry order; ch_svc_ks_gaps_free; both may be NULL,
+ * and are not looked for then): the upload stands, as a certificate import does (that CA's
+ * certificate may come later).  A trusted-certificate entry is not looked at: it is an anchor
+ * of itself. */
 int ch_svc_keystore_import(ch_svc *svc, const ch_actor *actor, const char *name, const uint8_t *data, size_t len,
                            const char *password, const char *key_password, ch_store_keystore *out,
-                           ch_svc_ks_csr_key **from_csr, size_t *nfrom_csr);
+                           ch_svc_ks_csr_key **from_csr, size_t *nfrom_csr, ch_svc_ks_gap **gaps, size_t *ngaps);
 /* page NULL: every row; else one page (ch_store_page). */
 int ch_svc_keystore_list(ch_svc *svc, const ch_actor *actor, ch_store_page *page, ch_store_keystore **out, size_t *count);
 int ch_svc_keystore_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_keystore *out);

@@ -270,12 +270,120 @@ static void ks_csr_list_keep(const struct ks_tx *t, ch_svc_ks_csr_key *list, siz
     *n = kept;
 }
 
+/* What the walk up from a leaf depends on: its issuer's name and the key identifier it names
+ * (X509_check_issued matches a candidate on these alone), as "NAME/AKI" into *out. */
+static int issuer_key(char **out, const ch_cert *leaf)
+{
+    const ASN1_OCTET_STRING *aki = X509_get0_authority_key_id(ch_cert_x509(leaf));
+    char *name = NULL, hex[2 * 64 + 1] = "";
+    ch_buf key = CH_BUF_INIT;
+    int error;
+
+    *out = NULL;
+    if ((error = ch_cert_issuer_string(&name, leaf)) < 0)
+        return error;
+    if (aki != NULL && ASN1_STRING_length(aki) <= 64)
+        ch_hex(hex, ASN1_STRING_get0_data(aki), (size_t)ASN1_STRING_length(aki));
+    else if (aki != NULL)
+        snprintf(hex, sizeof hex, "long");
+    if ((error = ch_buf_printf(&key, "%s/%s", name, hex)) == 0 &&
+        (*out = strndup((const char *)key.data, key.len)) == NULL)
+        error = ch_error_set(CH_ENOMEM, "out of memory");
+    free(name);
+    ch_buf_dispose(&key);
+    return error;
+}
+
+void ch_svc_ks_gaps_free(ch_svc_ks_gap *list, size_t count)
+{
+    for (size_t i = 0; list != NULL && i < count; i++) {
+        free(list[i].alias);
+        free(list[i].missing);
+    }
+    free(list);
+}
+
+/* The entries of the upload whose chain stops short of a root, the file and the tenant holding
+ * no certificate of the issuer where it stops (svc_chain_gap, as a certificate import is told):
+ * the key entries alone, and those taking a CSR's key, whose chain is sent with them; a
+ * trusted-certificate entry is an anchor of itself.  rows: each certificate's row (the leaf
+ * of entry e first in its entry's).  Leaves of one issuer share the walk up from it, which goes
+ * the same way for them all: a keystore of thousands of entries of one CA is walked once. */
+static int ks_gaps(ch_svc *svc, const char *tenant_id, const struct ks_tx *t, const ch_store_cert *rows,
+                   ch_svc_ks_gap **out, size_t *nout)
+{
+    const ch_keystore *ks = t->ks;
+    ch_cert **file = NULL;
+    char **keys = NULL, **found = NULL;
+    size_t nfile = 0, nkeys = 0, n = 0;
+    ch_svc_ks_gap *list = NULL;
+    int error = 0;
+
+    *out = NULL;
+    *nout = 0;
+    for (size_t e = 0; e < ks->count; e++)
+        nfile += ks->entries[e].chain_len;
+    if ((file = calloc(nfile ? nfile : 1, sizeof *file)) == NULL ||
+        (keys = calloc(ks->count ? ks->count : 1, sizeof *keys)) == NULL ||
+        (found = calloc(ks->count ? ks->count : 1, sizeof *found)) == NULL ||
+        (list = calloc(ks->count ? ks->count : 1, sizeof *list)) == NULL) {
+        error = ch_error_set(CH_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t e = 0, c = 0; e < ks->count; e++)
+        for (size_t i = 0; i < ks->entries[e].chain_len; i++)
+            file[c++] = ks->entries[e].chain[i];
+    for (size_t e = 0, c = 0; e < ks->count && error == 0; c += ks->entries[e].chain_len, e++) {
+        const ch_ks_entry *en = &ks->entries[e];
+        char *key = NULL;
+        size_t k;
+        if (en->chain_len == 0 || (en->key == NULL && t->csrs[t->lead[e]].id == NULL) ||
+            ch_cert_is_self_signed(en->chain[0]))
+            continue;
+        if ((error = issuer_key(&key, en->chain[0])) < 0)
+            break;
+        for (k = 0; k < nkeys && strcmp(keys[k], key) != 0; k++)
+            ;
+        if (k < nkeys) {
+            free(key);
+        } else {
+            keys[nkeys++] = key;
+            if ((error = svc_chain_gap(svc, tenant_id, &rows[c], file, nfile, &found[k])) < 0)
+                break;
+        }
+        if (found[k] == NULL)
+            continue;
+        if ((list[n].alias = strdup(en->alias)) == NULL || (list[n].missing = strdup(found[k])) == NULL) {
+            free(list[n].alias);
+            error = ch_error_set(CH_ENOMEM, "out of memory");
+            break;
+        }
+        n++;
+    }
+    if (error == 0 && n > 0) {
+        *out = list;
+        *nout = n;
+        list = NULL;
+    }
+done:
+    ch_svc_ks_gaps_free(list, n);
+    for (size_t k = 0; k < nkeys; k++) {
+        free(keys[k]);
+        free(found[k]);
+    }
+    free(keys);
+    free(found);
+    free(file);
+    return error;
+}
+
 int ch_svc_keystore_import(ch_svc *svc, const ch_actor *actor, const char *name, const uint8_t *data, size_t len,
                            const char *password, const char *key_password, ch_store_keystore *out,
-                           ch_svc_ks_csr_key **from_csr, size_t *nfrom_csr)
+                           ch_svc_ks_csr_key **from_csr, size_t *nfrom_csr, ch_svc_ks_gap **gaps, size_t *ngaps)
 {
     ch_svc_ks_csr_key *list = NULL;
-    size_t nlist = 0;
+    ch_svc_ks_gap *gap_list = NULL;
+    size_t nlist = 0, ngap_list = 0;
     ch_import_opts io = {.password = password, .key_password = key_password};
     ch_keystore *ks = NULL;
     ch_store_keystore row = {0};
@@ -292,6 +400,10 @@ int ch_svc_keystore_import(ch_svc *svc, const ch_actor *actor, const char *name,
         *from_csr = NULL;
     if (nfrom_csr != NULL)
         *nfrom_csr = 0;
+    if (gaps != NULL)
+        *gaps = NULL;
+    if (ngaps != NULL)
+        *ngaps = 0;
     if ((error = svc_need(actor, CH_ROLE_OPERATOR, "uploading a keystore")) < 0)
         return error;
     if (name == NULL || *name == '\0')
@@ -362,13 +474,22 @@ int ch_svc_keystore_import(ch_svc *svc, const ch_actor *actor, const char *name,
     t.sealed = sealed;
     t.certs = certs;
     t.ncerts = ncerts;
-    if ((error = ks_csr_list(&t, &list, &nlist)) < 0 || (error = svc_commit(svc, ks_tx_run, &t)) < 0)
+    /* (read before the commit: the file's CA certificates are not the tenant's yet, and are
+     * looked at as the file's) */
+    if ((error = ks_csr_list(&t, &list, &nlist)) < 0 ||
+        (gaps != NULL && (error = ks_gaps(svc, actor->tenant_id, &t, certs, &gap_list, &ngap_list)) < 0) ||
+        (error = svc_commit(svc, ks_tx_run, &t)) < 0)
         goto done;
     ks_csr_list_keep(&t, list, &nlist);
     if (from_csr != NULL && nfrom_csr != NULL && nlist > 0) {
         *from_csr = list;
         *nfrom_csr = nlist;
         list = NULL;
+    }
+    if (gaps != NULL && ngaps != NULL) {
+        *gaps = gap_list;
+        *ngaps = ngap_list;
+        gap_list = NULL;
     }
     if (out) {
         *out = row;
@@ -377,6 +498,7 @@ int ch_svc_keystore_import(ch_svc *svc, const ch_actor *actor, const char *name,
     }
 done:
     ch_svc_ks_csr_keys_free(list, nlist);
+    ch_svc_ks_gaps_free(gap_list, ngap_list);
     json_decref(t.detail);
     for (size_t e = 0; t.csrs && ks && e < ks->count; e++)
         ch_store_csr_dispose(&t.csrs[e]);
