@@ -718,7 +718,7 @@ async function createWizard(reload) {
     return u && u.length ? ` (${u.join(", ")})` : "";
   }
   function keepAsHint() {
-    return v.keep_as === "certificate" ? "" : "The keystore holds the key sealed here, as the certificate does; its password is set when it is exported.";
+    return v.keep_as === "certificate" ? "" : "The keystore holds the key sealed here, as the certificate does; its password is set when it is exported. Renewed (by hand or automatically), the keystore holds the renewal and its key, under the same alias.";
   }
   function keepAsText() {
     return { certificate: "a certificate", p12: "a keystore (PKCS#12)", jks: "a keystore (JKS)" }[v.keep_as];
@@ -1841,11 +1841,12 @@ function uploadKeystore(then) {
       const made = await api("POST", "keystores", f);
       d.close();
       // What the file held and was not kept (a JCEKS secret key, a key without its
-      // certificate) is said, not dropped unseen; so are the entries that came without a key
-      // and have one all the same, a CSR's made here.
+      // certificate) is said, not dropped unseen, and so are the key entries whose chain stops
+      // short of a root (the server's notes, as a certificate import's); so are the entries
+      // that came without a key and have one all the same, a CSR's made here.
       const took = (made.keys_from_csr || []).map((k) => `entry "${k.alias}" has the private key of the CSR ${k.key_from_csr} made here, which its certificate was signed for`);
       if (made.notes?.length || took.length)
-        done(["Keystore uploaded", ...took, ...(made.notes?.length ? [`not kept: ${made.notes.join("; ")}`] : [])].join("; "));
+        done(["Keystore uploaded", ...took].join("; ") + "." + (made.notes?.length ? ` Note: ${made.notes.join("; ")}.` : ""));
       then();
     } catch (e) { err.textContent = e.message; }
   });

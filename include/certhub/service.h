@@ -611,7 +611,12 @@ int64_t ch_renew_retry_at(int64_t now, int64_t not_after, int attempts);
  * extensions (those left out stay out, critical ones stay critical); a new key of the same
  * type (reuse_key: the same key; certificates whose key is not held here keep their public
  * key); linked to the old one (renews / renewed_by).  Uploaded certificates cannot be renewed
- * (CH_EPOLICY); one renewed already is CH_ECONFLICT. */
+ * (CH_EPOLICY); one renewed already is CH_ECONFLICT.  Every entry of the tenant's keystores
+ * that holds the old certificate holds the new one from the same transaction on, under its
+ * alias, with the new one's chain, and its key: a trusted-certificate entry stays one, a key
+ * entry takes the new one's key (its own kept where certhub holds none for the new one, which
+ * then certifies the same public key); each audited as keystore.entry_renew.  So does an
+ * automatic renewal. */
 int ch_svc_cert_renew(ch_svc *svc, const ch_actor *actor, const char *id, bool reuse_key, ch_store_cert *out);
 typedef struct ch_svc_renew_opts {
     bool reuse_key;
@@ -761,6 +766,15 @@ typedef struct ch_svc_ks_csr_key {
 } ch_svc_ks_csr_key;
 void ch_svc_ks_csr_keys_free(ch_svc_ks_csr_key *list, size_t count); /* NULL is fine */
 
+/* A key entry of an uploaded keystore whose chain stops short of a root: missing is the issuer
+ * (RFC 4514) of the last certificate found, whose own certificate is neither in the file nor
+ * held by the tenant (as ch_svc_cert_chain_gap says of a certificate). */
+typedef struct ch_svc_ks_gap {
+    char *alias;
+    char *missing;
+} ch_svc_ks_gap;
+void ch_svc_ks_gaps_free(ch_svc_ks_gap *list, size_t count); /* NULL is fine */
+
 /* Imports a keystore in any format (include/certhub/formats.h): its entries are stored in
  * order, each entry's certificates in the inventory (a certificate the tenant already holds
  * is shared, not copied), keys sealed.  format receives what was detected (may be NULL).
@@ -768,10 +782,15 @@ void ch_svc_ks_csr_keys_free(ch_svc_ks_csr_key *list, size_t count); /* NULL is 
  * here and waiting for its certificate takes that CSR's key, and the CSR the certificate, as
  * ch_svc_cert_import would (unless the tenant holds that certificate already with a key):
  * those entries are listed in *from_csr (*nfrom_csr of them, the caller's to free with
- * ch_svc_ks_csr_keys_free; both may be NULL). */
+ * ch_svc_ks_csr_keys_free; both may be NULL).  The key entries (a CSR's key taken counts) whose
+ * chain stops short of a root, the file and the tenant holding no certificate of the issuer
+ * there, are listed in *gaps (*ngaps, in entry order; ch_svc_ks_gaps_free; both may be NULL,
+ * and are not looked for then): the upload stands, as a certificate import does (that CA's
+ * certificate may come later).  A trusted-certificate entry is not looked at: it is an anchor
+ * of itself. */
 int ch_svc_keystore_import(ch_svc *svc, const ch_actor *actor, const char *name, const uint8_t *data, size_t len,
                            const char *password, const char *key_password, ch_store_keystore *out,
-                           ch_svc_ks_csr_key **from_csr, size_t *nfrom_csr);
+                           ch_svc_ks_csr_key **from_csr, size_t *nfrom_csr, ch_svc_ks_gap **gaps, size_t *ngaps);
 /* page NULL: every row; else one page (ch_store_page). */
 int ch_svc_keystore_list(ch_svc *svc, const ch_actor *actor, ch_store_page *page, ch_store_keystore **out, size_t *count);
 int ch_svc_keystore_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_keystore *out);
@@ -798,8 +817,10 @@ int ch_svc_keystore_delete(ch_svc *svc, const ch_actor *actor, const char *id);
  * export carries it) and, when certhub holds it, its private key (a trusted-certificate entry
  * otherwise); its position is past every one the keystore handed out, deleted entries' too.
  * alias NULL: the certificate's name.  A certificate of no such id in the tenant
- * is CH_ENOTFOUND on "certificate_id".  out (may be NULL) receives the entry
- * (ch_store_keystore_entry_dispose). */
+ * is CH_ENOTFOUND on "certificate_id"; one renewed between its reading and the entry's
+ * storing, CH_ECONFLICT on "certificate_id" (its renewal moved the entries there were, not
+ * this one).  The entry follows the certificate's renewals (ch_svc_cert_renew).  out (may be
+ * NULL) receives the entry (ch_store_keystore_entry_dispose). */
 int ch_svc_keystore_entry_add(ch_svc *svc, const ch_actor *actor, const char *id, const char *cert_id,
                               const char *alias, ch_store_keystore_entry *out);
 /* A keystore made here (not uploaded) of certificate cert_id of the inventory, its one entry

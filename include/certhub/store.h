@@ -540,6 +540,20 @@ int ch_store_keystore_entry_rename(ch_store *s, const char *tenant_id, const cha
 int ch_store_keystore_holding(ch_store *s, const char *tenant_id, const char *cert_id, char *where, size_t cap);
 int ch_store_keystore_entries(ch_store *s, const char *tenant_id, const char *keystore_id,
                               ch_store_keystore_entry **out, size_t *count);
+/* The entries of the tenant's keystores (every one of them) whose certificate is cert_id, in
+ * keystore and position order: those that a renewal of cert_id moves. */
+int ch_store_keystore_entries_of_cert(ch_store *s, const char *tenant_id, const char *cert_id,
+                                      ch_store_keystore_entry **out, size_t *count);
+/* Entry entry_id of the tenant holds cert_id now, with chain (ids, as an entry's chain; NULL for
+ * none) and key_id (NULL: a trusted-certificate entry); its alias, position and origin stay.
+ * CH_ENOTFOUND when there is no such entry. */
+int ch_store_keystore_entry_set_cert(ch_store *s, const char *tenant_id, const char *entry_id, const char *cert_id,
+                                     const char *chain, const char *key_id);
+/* The entries that held a certificate renewed before entries followed renewals (schema 28),
+ * not moved yet: up to max of them, every tenant's.  Each is moved once, by the service, which
+ * then calls ch_store_keystore_backfill_done (in the transaction that moves it). */
+int ch_store_keystore_backfill_list(ch_store *s, size_t max, ch_store_keystore_entry **out, size_t *count);
+int ch_store_keystore_backfill_done(ch_store *s, const char *entry_id);
 void ch_store_keystore_dispose(ch_store_keystore *k);
 void ch_store_keystore_list_free(ch_store_keystore *list, size_t count);
 void ch_store_keystore_entry_dispose(ch_store_keystore_entry *e);

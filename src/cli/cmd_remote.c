@@ -1334,7 +1334,8 @@ int cmd_remote_keystore_upload(cli_args *a)
         json_t *note;
         size_t i;
         /* What the file held and the server did not keep (a JCEKS secret key, a key without
-         * its certificate): said, as convert says it. */
+         * its certificate), as convert says it, and the key entries whose chain stops short of a
+         * root, as cert import says it: on stderr, the id alone on stdout. */
         json_array_foreach(json_object_get(ans, "notes"), i, note)
             fprintf(stderr, "certhub: keystore upload: note: %s\n", plain(json_string_value(note)));
         /* An entry that came without its key and has it all the same: the key of a CSR made on

@@ -1203,6 +1203,40 @@ static void chain_note(char *note, size_t size, const char *missing)
              missing);
 }
 
+/* The notes of the key entries of a keystore upload whose chain stops short (gaps, in entry
+ * order): one for each issuer missing, naming its entries (the first few, and how many more: a
+ * keystore of thousands of entries of a CA whose certificate is missing has one note), with
+ * chain_note's words. */
+static void ks_gap_notes(json_t *notes, const ch_svc_ks_gap *gaps, size_t n)
+{
+    enum { NAMED = 5 };
+
+    for (size_t i = 0; i < n; i++) {
+        ch_buf text = CH_BUF_INIT;
+        char note[1024];
+        size_t count = 0, j;
+        int error = 0;
+        for (j = 0; j < i && strcmp(gaps[j].missing, gaps[i].missing) != 0; j++)
+            ;
+        if (j < i)
+            continue; /* said with the first entry of its issuer */
+        for (j = i; j < n; j++) {
+            if (strcmp(gaps[j].missing, gaps[i].missing) != 0)
+                continue;
+            if (count < NAMED)
+                error |= ch_buf_printf(&text, "%s\"%s\"", count ? ", " : "", gaps[j].alias);
+            count++;
+        }
+        if (count > NAMED)
+            error |= ch_buf_printf(&text, " and %zu more", count - NAMED);
+        chain_note(note, sizeof note, gaps[i].missing);
+        if (error == 0 && ch_buf_printf(&text, ": %s", note) == 0)
+            json_array_append_new(notes, json_sprintf("%s %.*s", count > 1 ? "entries" : "entry", (int)text.len,
+                                                      (const char *)text.data));
+        ch_buf_dispose(&text);
+    }
+}
+
 /* The note of a certificate imported that CSR found (made here, waiting for its certificate)
  * takes: without its key, it took the CSR's. */
 static void csr_key_note(char *note, size_t size, const ch_svc_csr_found *found, bool done)
@@ -1670,7 +1704,8 @@ static void keystores_upload(req *r)
     char file_name[520];
     ch_store_keystore out;
     ch_svc_ks_csr_key *from_csr = NULL;
-    size_t nfrom_csr = 0;
+    ch_svc_ks_gap *gaps = NULL;
+    size_t nfrom_csr = 0, ngaps = 0;
 
     if (read_upload(r, &u, F_KEYSTORE, "file") < 0)
         return;
@@ -1699,21 +1734,27 @@ static void keystores_upload(req *r)
         name = file_name;
     if ((error = ch_svc_keystore_import(r->svc, &r->who.actor, name, data ? bytes.data : u.file,
                                         data ? bytes.len : u.file_len, password, key_password, &out, &from_csr,
-                                        &nfrom_csr)) < 0) {
+                                        &nfrom_csr, &gaps, &ngaps)) < 0) {
         reply_error(r, error);
         goto done;
     }
     {
         json_t *ans = json_pack("{ss ss ss}", "id", out.id, "name", out.name, "format", out.format);
+        json_t *notes = json_array();
         /* What the file held and was not taken (a JCEKS secret key): said, not dropped unseen. */
-        if (ans != NULL && out.notes != NULL) {
-            json_t *notes = json_array();
+        if (notes != NULL && out.notes != NULL) {
             const char *cur = out.notes, *line;
             size_t n;
             while ((line = ch_text_line(&cur, &n)) != NULL)
                 json_array_append_new(notes, json_stringn(line, n));
-            json_object_set_new(ans, "notes", notes);
         }
+        /* And the key entries whose chain stops short of a root, as a certificate import says
+         * it (the file is to hold the whole chain). */
+        if (notes != NULL)
+            ks_gap_notes(notes, gaps, ngaps);
+        if (ans != NULL && json_array_size(notes) > 0)
+            json_object_set(ans, "notes", notes);
+        json_decref(notes);
         /* The entries without a key that took a CSR's (made here, waiting for its certificate):
          * each said, as a certificate import says it. */
         if (ans != NULL && nfrom_csr > 0) {
@@ -1726,6 +1767,7 @@ static void keystores_upload(req *r)
         reply_json(r, 201, ans);
     }
     ch_svc_ks_csr_keys_free(from_csr, nfrom_csr);
+    ch_svc_ks_gaps_free(gaps, ngaps);
     ch_store_keystore_dispose(&out);
 done:
     ch_buf_dispose_secure(&bytes);

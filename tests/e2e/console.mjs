@@ -1995,6 +1995,22 @@ await page.getByRole("dialog").getByRole("button", { name: "Upload", exact: true
 await page.locator("#done").getByText(`Keystore uploaded; entry "ks-csr.example" has the private key of the CSR ${ksCsr.id} made here`).waitFor();
 assert.ok(await page.evaluate(async (id) => (await (await fetch("/api/v1/csrs/" + id)).json()).certificate_id, ksCsr.id));
 ok("a keystore whose entry came without a key, for a CSR made here: the entry takes its key, the dialog says so");
+// A keystore whose key entry comes without its chain, of a CA held nowhere here: uploaded, and
+// said as a certificate import says it (the destination seed: the file is to hold the chain).
+execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", `${work}/gap-ca.key`,
+  "-subj", "/CN=Gap Root CA", "-days", "30", "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-out", `${work}/gap-ca.pem`], quiet);
+execFileSync("openssl", ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", `${work}/gap.key`,
+  "-subj", "/CN=gap.example", "-out", `${work}/gap.csr`], quiet);
+execFileSync("openssl", ["x509", "-req", "-in", `${work}/gap.csr`, "-CA", `${work}/gap-ca.pem`, "-CAkey", `${work}/gap-ca.key`,
+  "-days", "20", "-out", `${work}/gap.pem`], quiet);
+execFileSync("openssl", ["pkcs12", "-export", "-in", `${work}/gap.pem`, "-inkey", `${work}/gap.key`, "-name", "gap",
+  "-passout", "pass:s3cret", "-out", `${work}/gap.p12`], quiet);
+await page.getByRole("button", { name: "Upload keystore" }).click();
+await page.locator("#ks-file").setInputFiles(`${work}/gap.p12`);
+await page.locator("#ks-password").fill("s3cret");
+await page.getByRole("dialog").getByRole("button", { name: "Upload", exact: true }).click();
+await page.locator("#done").getByText(/^Keystore uploaded\. Note: entry "gap": the chain ends at "CN=Gap Root CA", whose certificate is neither in the file nor held here/).waitFor();
+ok("a keystore whose key entry came without its chain: uploaded, the dialog says where its chain stops");
 
 // The first-start password changed, from the banner's button: the old one no longer signs
 // in, the new one does, and the banner is gone.

@@ -2,9 +2,11 @@
 # Automatic renewal with a moved clock (libfaketime, certhubd's clock only): a one-day
 # certificate with auto_renew is renewed once, before its 12-hour threshold, across a
 # restart of certhubd in the middle; the new one keeps subject, SANs and profile, has a new
-# key, and is linked to the old one.  Uploaded certificates cannot be renewed automatically.
+# key, and is linked to the old one; a keystore made of it holds the new one (keytool reads
+# it).  Uploaded certificates cannot be renewed automatically.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon.sh"
+. "$(dirname "$0")/keytool.sh"
 
 fake_clock
 start_daemon --job-interval 1
@@ -19,6 +21,10 @@ nb=$(date -d "$(body .not_before)" +%s); ra=$(date -d "$(body .renew_at)" +%s); 
 ok "renewed 12 hours before its end (half of its life, backdating included)"
 [ "$ra" -gt "$nb" ] || fail "renew_at before not_before"
 ok "not before it was made"
+# Stored as a keystore too (the console's wizard offers both together): the keystore follows.
+api POST /api/v1/keystores "{\"format\":\"jks\",\"certificate_id\":\"$old\",\"alias\":\"edge\"}"
+check_eq "a JKS keystore of it" 201 "$status"
+ks=$(body .id)
 api GET /api/v1/settings
 check_eq "the default renewal point reads as a person writes 2/3" 0.666666666666667 "$(jq -c .renewal_point "$T/body")"
 api PATCH /api/v1/settings '{"renewal_point":0.95}'
@@ -93,6 +99,21 @@ ok "a new key"
 nb2=$(date -d "$(openssl x509 -in new.pem -noout -startdate | cut -d= -f2)" +%s)
 [ "$nb2" -gt $((nb + 12 * 3600)) ] || fail "the new certificate does not start at the daemon's time"
 ok "issued at the daemon's (moved) time, for the same lifetime"
+# The keystore made of it holds the renewal now: keytool reads it in the JKS exported, under
+# the alias given, with the renewal's key (the new one).
+api POST "/api/v1/keystores/$ks/export" '{"format":"jks","password":"changeit"}'
+cp "$T/body" renewed.jks
+kt -list -v -keystore renewed.jks -storepass changeit -alias edge > renewed.list
+check_eq "keytool reads the renewal in the keystore's JKS, a key entry under its alias" \
+    "PrivateKeyEntry $(openssl x509 -in new.pem -noout -fingerprint -sha256 | cut -d= -f2)" \
+    "$(sed -n 's/^Entry type: //p' renewed.list) $(sed -n 's/^[[:space:]]*SHA256: //p' renewed.list | head -1)"
+api POST "/api/v1/keystores/$ks/export" '{"format":"p12","password":"changeit"}'
+cp "$T/body" renewed.p12
+check_eq "with the renewal's key" "$(openssl x509 -in new.pem -noout -pubkey)" \
+    "$(openssl pkcs12 -in renewed.p12 -passin pass:changeit -nocerts -nodes 2>/dev/null | openssl pkey -pubout)"
+api GET "/api/v1/audit?action=keystore.entry_renew&object_id=$ks"
+check_eq "moved by the scheduler's renewal, audited" "1 system:renewal edge $new" \
+    "$(body '.items | length') $(body '.items[0] | .actor + " " + .detail.alias + " " + .detail.certificate_id')"
 api POST "/api/v1/certificates/$old/renew"
 check_eq "renewing it again by hand: 409" 409 "$status"
 api POST "/api/v1/certificates/$up/renew"

@@ -3,7 +3,8 @@
 # "an uploaded certificate file must contain the entire certificate chain").  certhub keeps
 # what it is given, and says when the chain stops short of a root: a client sent the
 # certificate could not verify it.  Said by the API (notes) and the CLI (on stderr); not said
-# once the missing CA's certificate is held, nor for a chain sent whole.
+# once the missing CA's certificate is held, nor for a chain sent whole.  The same of a
+# keystore's key entries uploaded.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon.sh"
 
@@ -53,5 +54,45 @@ expect_exit 0 "the same, from a DER file sent as it is" -- remote cert import cl
 check_contains "says the same" "$(cat "$T/stderr")" 'note: the chain ends at "CN=Second Root"'
 cat cli.pem root1.pem >cli-chain.pem
 expect_exit 0 "cert import of a whole chain" -- remote cert import cli-chain.pem --name cli
+check_eq "says nothing" "" "$(cat "$T/stderr")"
+
+# A keystore uploaded: its key entries are told of as a certificate imported is (the second
+# root is held nowhere yet).
+. "$(dirname "$0")/keytool.sh"
+leaf ks1
+leaf ks2
+leaf ks3
+leaf ks4
+openssl pkcs12 -export -in ks1.pem -inkey ks1.key -name web -passout pass:pw -out ks1.p12
+api POST "/api/v1/keystores?name=alone" "" -H "Content-Type: application/x-pkcs12" -H "Certhub-Password: pw" \
+    --data-binary @ks1.p12
+check_eq "a keystore whose key entry comes without its chain is uploaded all the same" 201 "$status"
+check_eq "and the answer says where its chain stops, as a certificate import's" \
+    'entry "web": the chain ends at "CN=Second Root", whose certificate is neither in the file nor held here: a client sent this certificate cannot verify it; import the whole chain (or that CA'"'"'s certificate)' \
+    "$(body '.notes | join("|")')"
+# Two key entries of the same CA, and a trusted entry (an anchor of itself): one note, naming both.
+openssl pkcs12 -export -in ks2.pem -inkey ks2.key -name two -passout pass:pw -out ks2.p12
+openssl pkcs12 -export -in ks3.pem -inkey ks3.key -name three -passout pass:pw -out ks3.p12
+for f in ks2 ks3; do
+    kt -importkeystore -srckeystore $f.p12 -srcstoretype PKCS12 -srcstorepass pw -destkeystore two.jks \
+        -deststoretype JKS -deststorepass changeit -destkeypass changeit >/dev/null
+done
+kt -importcert -noprompt -keystore two.jks -storepass changeit -alias partner -file ks4.pem >/dev/null
+api POST "/api/v1/keystores?name=two" "" -H "Content-Type: application/x-java-keystore" -H "Certhub-Password: changeit" \
+    --data-binary @two.jks
+check_eq "a JKS of two key entries of a CA held nowhere: one note naming both (in either order)" \
+    '201 1 entries "three", "two": the chain ends at "CN=Second Root"' \
+    "$status $(body '.notes | length') $(body '.notes[0] | sub("\"two\", \"three\""; "\"three\", \"two\"")' | cut -d, -f1-2)"
+expect_exit 0 "keystore upload of a key entry without its chain succeeds" -- \
+    remote keystore upload ks1.p12 --password-file <(echo pw) --name cli-ks
+check_contains "and says on stderr where its chain stops, as cert import says it" "$(cat "$T/stderr")" \
+    'certhub: keystore upload: note: entry "web": the chain ends at "CN=Second Root"'
+check_contains "its stdout is the keystore's id still" "$(cat "$T/stdout")" kst_
+openssl pkcs12 -export -in ks1.pem -inkey ks1.key -certfile root.pem -name web -passout pass:pw -out ks1-chain.p12
+api POST "/api/v1/keystores?name=whole" "" -H "Content-Type: application/x-pkcs12" -H "Certhub-Password: pw" \
+    --data-binary @ks1-chain.p12
+check_eq "one with the whole chain: no note" "201 null" "$status $(body .notes)"
+expect_exit 0 "once the root is held (it came with the last one), the same upload" -- \
+    remote keystore upload ks1.p12 --password-file <(echo pw) --name cli-ks-again
 check_eq "says nothing" "" "$(cat "$T/stderr")"
 done_testing

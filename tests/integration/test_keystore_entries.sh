@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # A stored keystore changed entry by entry, as keytool changes one: a certificate of the
 # inventory added (with its chain, and its key where certhub holds it), an entry renamed, one
-# deleted; through the API and the CLI, each export read back by keytool and openssl.  Who may
-# (operators and admins, not viewers, not another tenant), aliases unique in any case, and bad
-# requests that change nothing.
+# deleted, and each entry moved to its certificate's renewal; through the API and the CLI, each
+# export read back by keytool and openssl.  Who may (operators and admins, not viewers, not
+# another tenant), aliases unique in any case, and bad requests that change nothing.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon.sh"
 . "$(dirname "$0")/keytool.sh"
@@ -294,4 +294,74 @@ check_eq "audited as certificate.key_add, from the keystore's import" "1 keystor
 api POST "/api/v1/certificates/$partner/private-key" '{}'
 check_eq "and its key is the keystore's" "200 $(openssl pkey -in partner.key -pubout)" \
     "$status $(openssl pkey -in "$T/body" -pubout 2>/dev/null || true)"
+
+# ---- renewals: the entries that hold a certificate hold its renewal, under their aliases, with
+# its chain and its key; keytool reads the JKS exported after it.
+fingerprint() { api GET "/api/v1/certificates/$1"; body .pem | openssl x509 -noout -fingerprint -sha256 | cut -d= -f2; }
+public_key() { api GET "/api/v1/certificates/$1"; body .pem | openssl x509 -noout -pubkey; }
+# leaf_of STORE ALIAS: "EntryType SHA256" of the entry's first certificate, as keytool lists it
+leaf_of() {
+    kt -list -v -keystore "$1" -storepass changeit -alias "$2" > leaf.list
+    echo "$(sed -n 's/^Entry type: //p' leaf.list) $(sed -n 's/^[[:space:]]*SHA256: //p' leaf.list | head -1)"
+}
+api POST /api/v1/certificates '{"subject":{"common_name":"renewed.example"},"sans":["dns:renewed.example"],"name":"rw"}'
+rw=$(body .id)
+rw_store=$(remote keystore create --certificate "$rw" --format jks --alias tomcat)
+api POST "/api/v1/keystores/$ks/entries" "{\"certificate_id\":\"$rw\",\"alias\":\"rw-added\"}"
+check_eq "the certificate added to the edited keystore too" 201 "$status"
+api GET "/api/v1/certificates/$rw"
+body .pem > rw.pem
+api POST "/api/v1/keystores?name=rw-trust" "" -H "Content-Type: application/x-pem-file" --data-binary @rw.pem
+check_eq "and uploaded alone: a trusted entry" 201 "$status"
+rw_trust=$(body .id)
+remote keystore export "$rw_store" --format jks --password-file <(echo changeit) --out rw-before.jks
+check_eq "before: the JKS holds the certificate" "PrivateKeyEntry $(fingerprint "$rw")" "$(leaf_of rw-before.jks tomcat)"
+before=$(api GET "/api/v1/audit?action=keystore.entry_renew&limit=1000"; body '.items | length')
+
+r1=$(remote cert renew "$rw")
+check_eq "cert renew prints the renewal's id" crt_ "${r1:0:4}"
+remote keystore export "$rw_store" --format jks --password-file <(echo changeit) --out rw-after.jks
+check_eq "after cert renew, keytool reads the renewal in the JKS, as a key entry under its alias" \
+    "PrivateKeyEntry $(fingerprint "$r1")" "$(leaf_of rw-after.jks tomcat)"
+check_eq "with the renewal's whole chain" 3 "$(sed -n 's/^Certificate chain length: //p' leaf.list)"
+check_eq "the keystore's entries: the alias kept, the renewal's id" "tomcat:true:generated:$r1" \
+    "$(api GET "/api/v1/keystores/$rw_store"; body '[.entries[] | "\(.alias):\(.has_private_key):\(.origin):\(.certificate_id)"] | join(" ")')"
+remote keystore export "$rw_store" --format p12 --password-file <(echo changeit) --out rw-after.p12
+check_eq "and the key with it is the renewal's (a new one)" "$(public_key "$r1")" \
+    "$(openssl pkcs12 -in rw-after.p12 -passin pass:changeit -nocerts -nodes 2>/dev/null | openssl pkey -pubout)"
+[ "$(public_key "$r1")" != "$(public_key "$rw")" ] || fail "the renewal kept the key: the test shows nothing"
+api POST "/api/v1/keystores/$ks/export" '{"format":"jks","password":"changeit"}'
+cp "$T/body" edited-after.jks
+check_eq "the entry added to another keystore moved too" \
+    "PrivateKeyEntry $(fingerprint "$r1")" "$(leaf_of edited-after.jks rw-added)"
+check_eq "its other entries as they were" "Tomcat:true Web-Server:true partner2:false rw-added:true" "$(entries "$ks")"
+api GET "/api/v1/keystores/$rw_trust"
+trust_alias=$(body '.entries[0].alias')
+api POST "/api/v1/keystores/$rw_trust/export" '{"format":"jks","password":"changeit"}'
+cp "$T/body" trust-after.jks
+check_eq "the uploaded certificate alone: a trusted entry still, of the renewal" \
+    "trustedCertEntry $(fingerprint "$r1")" "$(leaf_of trust-after.jks "$trust_alias")"
+api GET "/api/v1/audit?action=certificate.issue&object_id=$r1"
+renewer=$(body '.items[0].actor')
+api GET "/api/v1/audit?action=keystore.entry_renew&limit=1000"
+check_eq "each entry moved audited, by who renewed, naming what it replaces" "$((before + 3)) $renewer $rw $r1" \
+    "$(body '.items | length') $(body '.items[-1] | .actor + " " + .detail.replaces + " " + .detail.certificate_id')"
+
+# The renewal renewed (through the API, its key kept): the entries move on again.
+api POST "/api/v1/certificates/$r1/renew" '{"reuse_key":true}'
+check_eq "the renewal renewed" 201 "$status"
+r2=$(body .id)
+remote keystore export "$rw_store" --format jks --password-file <(echo changeit) --out rw-again.jks
+check_eq "keytool reads the renewal of the renewal" "PrivateKeyEntry $(fingerprint "$r2")" "$(leaf_of rw-again.jks tomcat)"
+# Other tenants' keystores are not theirs to follow: theirs holds its own row of the certificate.
+TOKEN=$other api POST "/api/v1/keystores?name=theirs" "" -H "Content-Type: application/x-pem-file" --data-binary @rw.pem
+theirs_store=$(body .id)
+api POST "/api/v1/certificates/$r2/renew"
+check_eq "renewed a third time" 201 "$status"
+TOKEN=$other api GET "/api/v1/keystores/$theirs_store"
+theirs_cert=$(body '.entries[0].certificate_id')
+TOKEN=$other api GET "/api/v1/certificates/$theirs_cert"
+check_eq "another tenant's keystore of the same certificate is as it was" \
+    "$(openssl x509 -in rw.pem -noout -fingerprint -sha256 | cut -d= -f2)" \
+    "$(body .pem | openssl x509 -noout -fingerprint -sha256 | cut -d= -f2)"
 done_testing

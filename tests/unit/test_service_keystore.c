@@ -86,10 +86,10 @@ static void test_keystore_lifecycle(void **state)
                                         NULL, NULL),
                      0);
     assert_int_equal(ch_store_cert_count(ch_svc_store(svc), ta.id, &f, &before), 0);
-    assert_int_equal(ch_svc_keystore_import(svc, &operator, "web", jks.data, jks.len, "wrong", NULL, &ks, NULL, NULL),
+    assert_int_equal(ch_svc_keystore_import(svc, &operator, "web", jks.data, jks.len, "wrong", NULL, &ks, NULL, NULL, NULL, NULL),
                      CH_EPASSWORD);
     assert_int_equal(
-        ch_svc_keystore_import(svc, &operator, "web", jks.data, jks.len, "changeit", NULL, &ks, NULL, NULL), 0);
+        ch_svc_keystore_import(svc, &operator, "web", jks.data, jks.len, "changeit", NULL, &ks, NULL, NULL, NULL, NULL), 0);
     assert_string_equal(ks.format, "jks");
     assert_int_equal(ch_store_cert_count(ch_svc_store(svc), ta.id, &f, &after), 0);
     assert_int_equal(after - before, 1); /* only the leaf is new */
@@ -208,7 +208,7 @@ static void test_export_options(void **state)
     assert_int_equal(ch_svc_tenant_ensure(svc, "a", &ta), 0);
     admin = (ch_actor){ta.id, "admin", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT, NULL};
     make_jks(&jks, &root);
-    assert_int_equal(ch_svc_keystore_import(svc, &admin, "web", jks.data, jks.len, "changeit", NULL, &ks, NULL, NULL),
+    assert_int_equal(ch_svc_keystore_import(svc, &admin, "web", jks.data, jks.len, "changeit", NULL, &ks, NULL, NULL, NULL, NULL),
                      0);
     assert_int_equal(ch_svc_keystore_entries(svc, &admin, ks.id, &entries, &n), 0);
     snprintf(cert_id, sizeof cert_id, "%s", entries[0].cert_id); /* the leaf, with its key */
@@ -356,7 +356,7 @@ static void test_entry_edits(void **state)
     other = (ch_actor){tb.id, "b-admin", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT, NULL};
     make_jks(&jks, &root);
     assert_int_equal(
-        ch_svc_keystore_import(svc, &operator, "web", jks.data, jks.len, "changeit", NULL, &ks, NULL, NULL), 0);
+        ch_svc_keystore_import(svc, &operator, "web", jks.data, jks.len, "changeit", NULL, &ks, NULL, NULL, NULL, NULL), 0);
     /* A certificate issued here, with its key, and one of another tenant. */
     cr.subject.dn = "CN=Entries Root";
     assert_int_equal(ch_svc_ca_create(svc, &admin, &cr, &ca), 0);
@@ -516,7 +516,7 @@ static void test_entry_positions(void **state)
     other = (ch_actor){tb.id, "b-op", CH_ROLE_OPERATOR, 0, NULL};
     make_jks(&jks, &root);
     assert_int_equal(
-        ch_svc_keystore_import(svc, &operator, "web", jks.data, jks.len, "changeit", NULL, &ks, NULL, NULL), 0);
+        ch_svc_keystore_import(svc, &operator, "web", jks.data, jks.len, "changeit", NULL, &ks, NULL, NULL, NULL, NULL), 0);
     assert_int_equal(ch_svc_keystore_entries(svc, &operator, ks.id, &entries, &n), 0);
     assert_int_equal(n, 2);
     assert_int_equal(entries[0].position, 0);
@@ -566,6 +566,7 @@ static void test_entry_positions(void **state)
                                   "DROP INDEX api_tokens_created_by; DROP INDEX api_tokens_owner;"
                                   "ALTER TABLE api_tokens DROP COLUMN created_by;"
                                   "ALTER TABLE api_tokens DROP COLUMN owner_user_id;"
+                                  "DROP INDEX keystore_entries_cert; DROP TABLE keystore_renewal_backfill;"
                                   "PRAGMA user_version=20",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
@@ -678,6 +679,347 @@ static void test_keystore_create(void **state)
     tu_rmtree(dir);
 }
 
+/* The key entries of an upload whose chain stops short of a root, the file and the tenant
+ * holding no certificate of the issuer there, are listed (each of one CA too, the walk made
+ * once); a trusted entry is not, nor a chain the file holds whole, nor one whose CA the tenant
+ * holds (another tenant's holding it counts for nothing). */
+static void test_keystore_chain_gaps(void **state)
+{
+    const char *dir = tu_tmpdir("svc-ks-gaps");
+    ch_svc_opts so = {.data_dir = dir};
+    ch_svc *svc;
+    ch_store_tenant ta, tb, tc;
+    ch_actor operator, other;
+    ch_key *rk, *k1, *k2;
+    ch_cert *root, *l1, *l2, *chain[2];
+    X509_NAME *n;
+    ch_issue_opts o = {.path_len = -2, .days = 30};
+    ch_keystore *ks;
+    ch_export_opts eo = {.password = "changeit"};
+    ch_buf jks = CH_BUF_INIT, root_pem = CH_BUF_INIT;
+    ch_store_keystore row;
+    ch_store_cert held;
+    ch_svc_ks_gap *gaps;
+    size_t ngaps;
+
+    (void)state;
+    assert_int_equal(ch_svc_open(&svc, &so), 0);
+    assert_int_equal(ch_svc_tenant_ensure(svc, "a", &ta), 0);
+    assert_int_equal(ch_svc_tenant_ensure(svc, "b", &tb), 0);
+    operator= (ch_actor){ta.id, "op", CH_ROLE_OPERATOR, 0, NULL};
+    other = (ch_actor){tb.id, "b-op", CH_ROLE_OPERATOR, 0, NULL};
+    assert_int_equal(ch_key_generate(&rk, CH_KEY_P256), 0);
+    assert_int_equal(ch_key_generate(&k1, CH_KEY_P256), 0);
+    assert_int_equal(ch_key_generate(&k2, CH_KEY_P256), 0);
+    assert_int_equal(ch_name_parse(&n, "CN=Gap Root"), 0);
+    o.profile = ch_profile_get("root-ca");
+    o.ca_key = o.subject_key = rk;
+    o.subject = n;
+    assert_int_equal(ch_cert_issue(&root, &o), 0);
+    X509_NAME_free(n);
+    o.profile = ch_profile_get("tls-server");
+    o.days = 20;
+    o.ca_cert = root;
+    assert_int_equal(ch_name_parse(&n, "CN=one"), 0);
+    o.subject_key = k1;
+    o.subject = n;
+    assert_int_equal(ch_cert_issue(&l1, &o), 0);
+    X509_NAME_free(n);
+    assert_int_equal(ch_name_parse(&n, "CN=two"), 0);
+    o.subject_key = k2;
+    o.subject = n;
+    assert_int_equal(ch_cert_issue(&l2, &o), 0);
+    X509_NAME_free(n);
+    /* one, two: key entries without the root; partner: a trusted entry of a leaf alone. */
+    assert_int_equal(ch_keystore_new(&ks), 0);
+    assert_int_equal(ch_keystore_add(ks, "one", &l1, 1, k1), 0);
+    assert_int_equal(ch_keystore_add(ks, "two", &l2, 1, k2), 0);
+    assert_int_equal(ch_keystore_add(ks, "partner", &l2, 1, NULL), 0);
+    assert_int_equal(ch_keystore_export(&jks, ks, CH_FMT_JKS, &eo), 0);
+    ch_keystore_free(ks);
+
+    assert_int_equal(ch_svc_keystore_import(svc, &operator, "gaps", jks.data, jks.len, "changeit", NULL, &row, NULL,
+                                            NULL, &gaps, &ngaps),
+                     0);
+    assert_int_equal(ngaps, 2);
+    assert_string_equal(gaps[0].alias, "one");
+    assert_string_equal(gaps[0].missing, "CN=Gap Root");
+    assert_string_equal(gaps[1].alias, "two");
+    assert_string_equal(gaps[1].missing, "CN=Gap Root");
+    ch_svc_ks_gaps_free(gaps, ngaps);
+    ch_store_keystore_dispose(&row);
+
+    /* The root held by another tenant: the same for this one. */
+    assert_int_equal(ch_cert_write_pem(&root_pem, root), 0);
+    assert_int_equal(ch_svc_cert_import(svc, &other, "their root", root_pem.data, root_pem.len, NULL, 0, NULL, NULL,
+                                        &held, NULL, NULL),
+                     0);
+    ch_store_cert_dispose(&held);
+    assert_int_equal(ch_svc_keystore_import(svc, &operator, "again", jks.data, jks.len, "changeit", NULL, &row, NULL,
+                                            NULL, &gaps, &ngaps),
+                     0);
+    assert_int_equal(ngaps, 2);
+    ch_svc_ks_gaps_free(gaps, ngaps);
+    ch_store_keystore_dispose(&row);
+    /* Held by this one: nothing said. */
+    assert_int_equal(ch_svc_cert_import(svc, &operator, "root", root_pem.data, root_pem.len, NULL, 0, NULL, NULL, &held,
+                                        NULL, NULL),
+                     0);
+    ch_store_cert_dispose(&held);
+    assert_int_equal(ch_svc_keystore_import(svc, &operator, "held", jks.data, jks.len, "changeit", NULL, &row, NULL,
+                                            NULL, &gaps, &ngaps),
+                     0);
+    assert_int_equal(ngaps, 0);
+    assert_null(gaps);
+    ch_store_keystore_dispose(&row);
+    ch_buf_dispose(&jks);
+
+    /* The chain whole in the file, in another tenant where the root is not held: nothing. */
+    assert_int_equal(ch_keystore_new(&ks), 0);
+    chain[0] = l1;
+    chain[1] = root;
+    assert_int_equal(ch_keystore_add(ks, "one", chain, 2, k1), 0);
+    assert_int_equal(ch_keystore_export(&jks, ks, CH_FMT_JKS, &eo), 0);
+    ch_keystore_free(ks);
+    assert_int_equal(ch_svc_tenant_ensure(svc, "c", &tc), 0);
+    other.tenant_id = tc.id;
+    assert_int_equal(ch_svc_keystore_import(svc, &other, "whole", jks.data, jks.len, "changeit", NULL, &row, NULL,
+                                            NULL, &gaps, &ngaps),
+                     0);
+    assert_int_equal(ngaps, 0);
+    ch_store_keystore_dispose(&row);
+
+    ch_buf_dispose(&jks);
+    ch_buf_dispose(&root_pem);
+    ch_cert_free(root);
+    ch_cert_free(l1);
+    ch_cert_free(l2);
+    ch_key_free(rk);
+    ch_key_free(k1);
+    ch_key_free(k2);
+    ch_store_tenant_dispose(&ta);
+    ch_store_tenant_dispose(&tb);
+    ch_store_tenant_dispose(&tc);
+    ch_svc_close(svc);
+    tu_rmtree(dir);
+}
+
+/* The entry of keystore ks_id (its only one, or the one of alias) into e. */
+static void entry_of(ch_svc *svc, const ch_actor *a, const char *ks_id, const char *alias, ch_store_keystore_entry *e)
+{
+    ch_store_keystore_entry *entries;
+    size_t n, i;
+
+    assert_int_equal(ch_svc_keystore_entries(svc, a, ks_id, &entries, &n), 0);
+    for (i = 0; i < n && alias != NULL && strcmp(entries[i].alias, alias) != 0; i++)
+        ;
+    assert_true(i < n && (alias != NULL || n == 1));
+    *e = entries[i];
+    memset(&entries[i], 0, sizeof entries[i]);
+    ch_store_keystore_entry_list_free(entries, n);
+}
+
+/* How many audit rows of action the tenant has. */
+static size_t audit_count(ch_svc *svc, const ch_actor *actor, const char *action)
+{
+    ch_store_audit *rows = NULL;
+    size_t n = 0, count = 0;
+    int64_t next = 0;
+
+    assert_int_equal(ch_svc_audit_list(svc, actor, NULL, 1000, &rows, &n, &next), 0);
+    for (size_t i = 0; i < n; i++)
+        count += strcmp(rows[i].action, action) == 0;
+    ch_store_audit_list_free(rows, n);
+    return count;
+}
+
+/* A keystore's entries follow the renewals of their certificate, in the renewal's transaction:
+ * a keystore made of it, one with it added under an alias, an upload holding it without its
+ * key (a trusted entry still) and with a copy of its key (the renewal's key then); each keeps
+ * its alias.  An entry of an imported certificate and another tenant's keystore are left as
+ * they were, as is an entry added of a certificate renewed already (what was chosen).  A
+ * renewal of the renewal moves them again.  And an entry left on a renewed certificate by a
+ * version before this is moved to the newest renewal at the next open. */
+static void test_entries_follow_renewals(void **state)
+{
+    const char *dir = tu_tmpdir("svc-ks-renew");
+    ch_svc_opts so = {.data_dir = dir};
+    ch_svc *svc;
+    ch_store_tenant ta, tb;
+    ch_actor admin, operator, other;
+    ch_store_ca ca;
+    ch_svc_ca_req cr = {.name = "renew root", .path_len = -2};
+    ch_svc_issue_req ir = {.profile = "tls-server", .key_type = "p256"};
+    ch_svc_export_opts p12 = {.fmt = CH_FMT_PKCS12, .password = "pw"}, jks = {.fmt = CH_FMT_JKS, .password = "pw"};
+    ch_store_cert app, r1, r2, partner, theirs;
+    ch_store_keystore made, added, trusted, keyed, imported, pinned, b_ks;
+    ch_store_keystore_entry e;
+    ch_buf pem = CH_BUF_INIT, file = CH_BUF_INIT, partner_pem = CH_BUF_INIT;
+    ch_keystore *back;
+    ch_import_opts io = {.password = "pw"};
+    ch_cert *leaf;
+    char ca_cert[CH_ID_MAX], path[1200];
+    sqlite3 *db;
+
+    (void)state;
+    assert_int_equal(ch_svc_open(&svc, &so), 0);
+    assert_int_equal(ch_svc_tenant_ensure(svc, "a", &ta), 0);
+    assert_int_equal(ch_svc_tenant_ensure(svc, "b", &tb), 0);
+    admin = (ch_actor){ta.id, "admin", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT, NULL};
+    operator= (ch_actor){ta.id, "op", CH_ROLE_OPERATOR, 0, NULL};
+    other = (ch_actor){tb.id, "b-admin", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT, NULL};
+    cr.subject.dn = "CN=Renew Root";
+    assert_int_equal(ch_svc_ca_create(svc, &admin, &cr, &ca), 0);
+    snprintf(ca_cert, sizeof ca_cert, "%s", ca.cert_id);
+    ir.ca_id = ca.id;
+    ir.name = "app";
+    ir.subject.fields.common_name = "app.example";
+    assert_int_equal(ch_svc_cert_issue(svc, &operator, &ir, &app), 0);
+    ir.name = "partner";
+    ir.subject.fields.common_name = "partner.example";
+    assert_int_equal(ch_svc_cert_issue(svc, &operator, &ir, &partner), 0);
+
+    assert_int_equal(ch_svc_keystore_create(svc, &operator, "made", "jks", app.id, NULL, &made), 0);
+    assert_int_equal(ch_svc_keystore_create(svc, &operator, "added", "p12", partner.id, NULL, &added), 0);
+    assert_int_equal(ch_svc_keystore_entry_add(svc, &operator, added.id, app.id, "tomcat", &e), 0);
+    ch_store_keystore_entry_dispose(&e);
+    /* Uploaded: the certificate alone (a trusted entry), and with its key (a copy of its own). */
+    assert_int_equal(ch_svc_cert_pem(&pem, &app), 0);
+    assert_int_equal(ch_svc_keystore_import(svc, &operator, "trusted", pem.data, pem.len, NULL, NULL, &trusted, NULL,
+                                            NULL, NULL, NULL),
+                     0);
+    assert_int_equal(ch_svc_cert_export(svc, &admin, app.id, &p12, &file, NULL), 0);
+    assert_int_equal(ch_svc_keystore_import(svc, &operator, "keyed", file.data, file.len, "pw", NULL, &keyed, NULL,
+                                            NULL, NULL, NULL),
+                     0);
+    ch_buf_dispose_secure(&file);
+    entry_of(svc, &admin, keyed.id, NULL, &e);
+    assert_string_equal(e.cert_id, app.id);
+    assert_non_null(e.key_id);
+    assert_string_not_equal(e.key_id, app.key_id);
+    ch_store_keystore_entry_dispose(&e);
+    /* An imported certificate's, and another tenant's keystore of the same certificate. */
+    assert_int_equal(ch_svc_cert_pem(&partner_pem, &partner), 0);
+    assert_int_equal(ch_svc_keystore_import(svc, &other, "theirs", pem.data, pem.len, NULL, NULL, &b_ks, NULL, NULL, NULL, NULL),
+                     0);
+    entry_of(svc, &other, b_ks.id, NULL, &e);
+    assert_int_equal(ch_svc_cert_get(svc, &other, e.cert_id, &theirs), 0);
+    ch_store_keystore_entry_dispose(&e);
+
+    /* Renewed with a new key: each entry holding app holds r1, its alias kept. */
+    assert_int_equal(audit_count(svc, &admin, "keystore.entry_renew"), 0);
+    assert_int_equal(ch_svc_cert_renew(svc, &operator, app.id, false, &r1), 0);
+    assert_string_not_equal(r1.key_id, app.key_id);
+    entry_of(svc, &admin, made.id, NULL, &e);
+    assert_string_equal(e.alias, "app");
+    assert_string_equal(e.cert_id, r1.id);
+    assert_string_equal(e.key_id, r1.key_id);
+    assert_string_equal(e.chain, ca_cert);
+    assert_string_equal(e.origin, "generated");
+    ch_store_keystore_entry_dispose(&e);
+    entry_of(svc, &admin, added.id, "tomcat", &e);
+    assert_string_equal(e.cert_id, r1.id);
+    assert_string_equal(e.key_id, r1.key_id);
+    assert_string_equal(e.origin, "added");
+    ch_store_keystore_entry_dispose(&e);
+    entry_of(svc, &admin, added.id, "partner", &e);
+    assert_string_equal(e.cert_id, partner.id);
+    ch_store_keystore_entry_dispose(&e);
+    entry_of(svc, &admin, trusted.id, NULL, &e);
+    assert_string_equal(e.cert_id, r1.id);
+    assert_null(e.key_id);
+    ch_store_keystore_entry_dispose(&e);
+    entry_of(svc, &admin, keyed.id, NULL, &e);
+    assert_string_equal(e.cert_id, r1.id);
+    assert_string_equal(e.key_id, r1.key_id);
+    assert_string_equal(e.chain, ca_cert);
+    ch_store_keystore_entry_dispose(&e);
+    entry_of(svc, &other, b_ks.id, NULL, &e);
+    assert_string_equal(e.cert_id, theirs.id);
+    ch_store_keystore_entry_dispose(&e);
+    assert_int_equal(audit_count(svc, &admin, "keystore.entry_renew"), 4);
+    assert_int_equal(audit_count(svc, &other, "keystore.entry_renew"), 0);
+
+    /* The JKS written now holds r1 with r1's key. */
+    assert_int_equal(ch_svc_keystore_export(svc, &admin, made.id, &jks, &file, NULL), 0);
+    assert_int_equal(ch_keystore_import(&back, file.data, file.len, &io), 0);
+    assert_int_equal(back->count, 1);
+    assert_int_equal(back->entries[0].chain_len, 2);
+    assert_int_equal(ch_cert_parse(&leaf, r1.der, r1.der_len), 0);
+    assert_memory_equal(ch_cert_sha256(back->entries[0].chain[0]), ch_cert_sha256(leaf), 32);
+    assert_true(ch_cert_matches_key(leaf, back->entries[0].key));
+    ch_cert_free(leaf);
+    ch_keystore_free(back);
+    ch_buf_dispose_secure(&file);
+
+    /* app, renewed already, added on purpose: kept as chosen. */
+    assert_int_equal(ch_svc_keystore_create(svc, &operator, "pinned", "jks", app.id, NULL, &pinned), 0);
+    /* An imported certificate is never renewed: its entry stays. */
+    assert_int_equal(ch_svc_keystore_import(svc, &operator, "imported", partner_pem.data, partner_pem.len, NULL, NULL,
+                                            &imported, NULL, NULL, NULL, NULL),
+                     0);
+
+    /* The renewal renewed, its key kept: the entries move on again. */
+    assert_int_equal(ch_svc_cert_renew(svc, &operator, r1.id, true, &r2), 0);
+    assert_string_equal(r2.key_id, r1.key_id);
+    entry_of(svc, &admin, made.id, NULL, &e);
+    assert_string_equal(e.cert_id, r2.id);
+    assert_string_equal(e.key_id, r2.key_id);
+    ch_store_keystore_entry_dispose(&e);
+    entry_of(svc, &admin, trusted.id, NULL, &e);
+    assert_string_equal(e.cert_id, r2.id);
+    assert_null(e.key_id);
+    ch_store_keystore_entry_dispose(&e);
+    entry_of(svc, &admin, pinned.id, NULL, &e);
+    assert_string_equal(e.cert_id, app.id);
+    ch_store_keystore_entry_dispose(&e);
+    assert_int_equal(audit_count(svc, &admin, "keystore.entry_renew"), 8);
+
+    /* An entry left on app by a version before this one (a store of schema 27): moved to app's
+     * newest renewal (r2) at the next open, once, audited; the newest renewal's key with it. */
+    ch_svc_close(svc);
+    snprintf(path, sizeof path, "%s/certhub.db", dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "DROP INDEX keystore_entries_cert; DROP TABLE keystore_renewal_backfill;"
+                                  "PRAGMA user_version=27",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(ch_svc_open(&svc, &so), 0);
+    entry_of(svc, &admin, pinned.id, NULL, &e);
+    assert_string_equal(e.cert_id, r2.id);
+    assert_string_equal(e.key_id, r2.key_id);
+    assert_string_equal(e.alias, "app");
+    ch_store_keystore_entry_dispose(&e);
+    assert_int_equal(audit_count(svc, &admin, "keystore.entry_renew"), 9);
+    ch_svc_close(svc);
+    assert_int_equal(ch_svc_open(&svc, &so), 0);
+    assert_int_equal(audit_count(svc, &admin, "keystore.entry_renew"), 9);
+    entry_of(svc, &admin, imported.id, NULL, &e);
+    assert_string_not_equal(e.cert_id, r2.id);
+    ch_store_keystore_entry_dispose(&e);
+
+    ch_buf_dispose(&pem);
+    ch_buf_dispose(&partner_pem);
+    ch_store_keystore_dispose(&made);
+    ch_store_keystore_dispose(&added);
+    ch_store_keystore_dispose(&trusted);
+    ch_store_keystore_dispose(&keyed);
+    ch_store_keystore_dispose(&imported);
+    ch_store_keystore_dispose(&pinned);
+    ch_store_keystore_dispose(&b_ks);
+    ch_store_cert_dispose(&app);
+    ch_store_cert_dispose(&r1);
+    ch_store_cert_dispose(&r2);
+    ch_store_cert_dispose(&partner);
+    ch_store_cert_dispose(&theirs);
+    ch_store_ca_dispose(&ca);
+    ch_store_tenant_dispose(&ta);
+    ch_store_tenant_dispose(&tb);
+    ch_svc_close(svc);
+    tu_rmtree(dir);
+}
+
 /* A certificate for the key of csr (made by the service), signed by root (its key rk):
  * what an outside CA hands back. */
 static ch_cert *sign_for(const ch_store_csr *csr, ch_cert *root, ch_key *rk, const char *cn)
@@ -753,7 +1095,7 @@ static void test_keystore_csr_keys(void **state)
 
     /* Another tenant's upload takes nothing. */
     assert_int_equal(ch_svc_keystore_import(svc, &other, "theirs", jks.data, jks.len, "changeit", NULL, &ks, &took,
-                                            &ntook),
+                                            &ntook, NULL, NULL),
                      0);
     assert_int_equal(ntook, 0);
     assert_null(took);
@@ -763,7 +1105,7 @@ static void test_keystore_csr_keys(void **state)
     ch_store_csr_dispose(&again);
 
     assert_int_equal(ch_svc_keystore_import(svc, &operator, "mine", jks.data, jks.len, "changeit", NULL, &ks, &took,
-                                            &ntook),
+                                            &ntook, NULL, NULL),
                      0);
     assert_int_equal(ntook, 2);
     assert_string_equal(took[0].alias, "web");
@@ -795,7 +1137,7 @@ static void test_keystore_csr_keys(void **state)
 
     /* Again: the CSR is signed, nothing is taken. */
     assert_int_equal(ch_svc_keystore_import(svc, &operator, "again", jks.data, jks.len, "changeit", NULL, &ks, &took,
-                                            &ntook),
+                                            &ntook, NULL, NULL),
                      0);
     assert_int_equal(ntook, 0);
     ch_store_keystore_dispose(&ks);
@@ -823,6 +1165,8 @@ int main(void)
         cmocka_unit_test(test_entry_positions),
         cmocka_unit_test(test_keystore_create),
         cmocka_unit_test(test_keystore_csr_keys),
+        cmocka_unit_test(test_entries_follow_renewals),
+        cmocka_unit_test(test_keystore_chain_gaps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

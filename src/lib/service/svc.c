@@ -103,6 +103,9 @@ int ch_svc_open(ch_svc **out, const ch_svc_opts *opts)
     }
     if ((error = webhooks_seal_legacy(svc)) < 0)
         goto fail;
+    /* Not fatal either, as the SANs' backfill: what is left is moved at the next open. */
+    if (svc_keystore_backfill(svc) < 0)
+        ch_error_clear();
     *out = svc;
     return 0;
 fail:

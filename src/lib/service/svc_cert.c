@@ -57,6 +57,10 @@ static int cert_tx_run(void *arg)
     if (t->row->renews != NULL &&
         (error = ch_store_cert_link_renewal(t->svc->store, t->actor->tenant_id, t->row->renews, t->row->id)) < 0)
         return error;
+    /* And the keystore entries that held the certificate renewed hold the renewal with it: a
+     * keystore exported after it has the certificate that goes on, never the one that ends. */
+    if (t->row->renews != NULL && (error = svc_keystore_follow_renewal(t->svc, t->actor, t->row)) < 0)
+        return error;
     return svc_audit(t->svc, t->actor, t->action, "certificate", t->row->id, t->detail);
 }
 

@@ -131,6 +131,16 @@ int svc_ca_chain(ch_svc *svc, const char *tenant_id, const char *ca_id, ch_cert 
 int svc_chain_gap(ch_svc *svc, const char *tenant_id, const ch_store_cert *row, ch_cert *const *rest, size_t n_rest,
                   char **missing);
 
+/* In the transaction that stores renewal (renewal->renews the certificate it renews): every
+ * entry of the tenant's keystores that holds the certificate renewed holds the renewal now (see
+ * ch_svc_cert_renew), each audited as keystore.entry_renew. */
+int svc_keystore_follow_renewal(ch_svc *svc, const ch_actor *actor, const ch_store_cert *renewal);
+
+/* At open: the entries that held a certificate renewed before entries followed renewals
+ * (schema 28) moved to its newest renewal, each once (audited keystore.entry_renew, by
+ * system:upgrade). */
+int svc_keystore_backfill(ch_svc *svc);
+
 /* Sets row->ca_id to the tenant's active CA that signed cert, when one did (a certificate
  * brought in that a CA here issued: its exports carry that CA's chain, and it counts as the
  * CA's).  Nothing for a self-signed one, or one whose row has a CA already. */

@@ -270,12 +270,120 @@ static void ks_csr_list_keep(const struct ks_tx *t, ch_svc_ks_csr_key *list, siz
     *n = kept;
 }
 
+/* What the walk up from a leaf depends on: its issuer's name and the key identifier it names
+ * (X509_check_issued matches a candidate on these alone), as "NAME/AKI" into *out. */
+static int issuer_key(char **out, const ch_cert *leaf)
+{
+    const ASN1_OCTET_STRING *aki = X509_get0_authority_key_id(ch_cert_x509(leaf));
+    char *name = NULL, hex[2 * 64 + 1] = "";
+    ch_buf key = CH_BUF_INIT;
+    int error;
+
+    *out = NULL;
+    if ((error = ch_cert_issuer_string(&name, leaf)) < 0)
+        return error;
+    if (aki != NULL && ASN1_STRING_length(aki) <= 64)
+        ch_hex(hex, ASN1_STRING_get0_data(aki), (size_t)ASN1_STRING_length(aki));
+    else if (aki != NULL)
+        snprintf(hex, sizeof hex, "long");
+    if ((error = ch_buf_printf(&key, "%s/%s", name, hex)) == 0 &&
+        (*out = strndup((const char *)key.data, key.len)) == NULL)
+        error = ch_error_set(CH_ENOMEM, "out of memory");
+    free(name);
+    ch_buf_dispose(&key);
+    return error;
+}
+
+void ch_svc_ks_gaps_free(ch_svc_ks_gap *list, size_t count)
+{
+    for (size_t i = 0; list != NULL && i < count; i++) {
+        free(list[i].alias);
+        free(list[i].missing);
+    }
+    free(list);
+}
+
+/* The entries of the upload whose chain stops short of a root, the file and the tenant holding
+ * no certificate of the issuer where it stops (svc_chain_gap, as a certificate import is told):
+ * the key entries alone, and those taking a CSR's key, whose chain is sent with them; a
+ * trusted-certificate entry is an anchor of itself.  rows: each certificate's row (the leaf
+ * of entry e first in its entry's).  Leaves of one issuer share the walk up from it, which goes
+ * the same way for them all: a keystore of thousands of entries of one CA is walked once. */
+static int ks_gaps(ch_svc *svc, const char *tenant_id, const struct ks_tx *t, const ch_store_cert *rows,
+                   ch_svc_ks_gap **out, size_t *nout)
+{
+    const ch_keystore *ks = t->ks;
+    ch_cert **file = NULL;
+    char **keys = NULL, **found = NULL;
+    size_t nfile = 0, nkeys = 0, n = 0;
+    ch_svc_ks_gap *list = NULL;
+    int error = 0;
+
+    *out = NULL;
+    *nout = 0;
+    for (size_t e = 0; e < ks->count; e++)
+        nfile += ks->entries[e].chain_len;
+    if ((file = calloc(nfile ? nfile : 1, sizeof *file)) == NULL ||
+        (keys = calloc(ks->count ? ks->count : 1, sizeof *keys)) == NULL ||
+        (found = calloc(ks->count ? ks->count : 1, sizeof *found)) == NULL ||
+        (list = calloc(ks->count ? ks->count : 1, sizeof *list)) == NULL) {
+        error = ch_error_set(CH_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t e = 0, c = 0; e < ks->count; e++)
+        for (size_t i = 0; i < ks->entries[e].chain_len; i++)
+            file[c++] = ks->entries[e].chain[i];
+    for (size_t e = 0, c = 0; e < ks->count && error == 0; c += ks->entries[e].chain_len, e++) {
+        const ch_ks_entry *en = &ks->entries[e];
+        char *key = NULL;
+        size_t k;
+        if (en->chain_len == 0 || (en->key == NULL && t->csrs[t->lead[e]].id == NULL) ||
+            ch_cert_is_self_signed(en->chain[0]))
+            continue;
+        if ((error = issuer_key(&key, en->chain[0])) < 0)
+            break;
+        for (k = 0; k < nkeys && strcmp(keys[k], key) != 0; k++)
+            ;
+        if (k < nkeys) {
+            free(key);
+        } else {
+            keys[nkeys++] = key;
+            if ((error = svc_chain_gap(svc, tenant_id, &rows[c], file, nfile, &found[k])) < 0)
+                break;
+        }
+        if (found[k] == NULL)
+            continue;
+        if ((list[n].alias = strdup(en->alias)) == NULL || (list[n].missing = strdup(found[k])) == NULL) {
+            free(list[n].alias);
+            error = ch_error_set(CH_ENOMEM, "out of memory");
+            break;
+        }
+        n++;
+    }
+    if (error == 0 && n > 0) {
+        *out = list;
+        *nout = n;
+        list = NULL;
+    }
+done:
+    ch_svc_ks_gaps_free(list, n);
+    for (size_t k = 0; k < nkeys; k++) {
+        free(keys[k]);
+        free(found[k]);
+    }
+    free(keys);
+    free(found);
+    free(file);
+    return error;
+}
+
 int ch_svc_keystore_import(ch_svc *svc, const ch_actor *actor, const char *name, const uint8_t *data, size_t len,
                            const char *password, const char *key_password, ch_store_keystore *out,
-                           ch_svc_ks_csr_key **from_csr, size_t *nfrom_csr)
+                           ch_svc_ks_csr_key **from_csr, size_t *nfrom_csr, ch_svc_ks_gap **gaps, size_t *ngaps)
 {
     ch_svc_ks_csr_key *list = NULL;
-    size_t nlist = 0;
+    ch_svc_ks_gap *gap_list = NULL;
+    size_t nlist = 0, ngap_list = 0;
     ch_import_opts io = {.password = password, .key_password = key_password};
     ch_keystore *ks = NULL;
     ch_store_keystore row = {0};
@@ -292,6 +400,10 @@ int ch_svc_keystore_import(ch_svc *svc, const ch_actor *actor, const char *name,
         *from_csr = NULL;
     if (nfrom_csr != NULL)
         *nfrom_csr = 0;
+    if (gaps != NULL)
+        *gaps = NULL;
+    if (ngaps != NULL)
+        *ngaps = 0;
     if ((error = svc_need(actor, CH_ROLE_OPERATOR, "uploading a keystore")) < 0)
         return error;
     if (name == NULL || *name == '\0')
@@ -362,13 +474,22 @@ int ch_svc_keystore_import(ch_svc *svc, const ch_actor *actor, const char *name,
     t.sealed = sealed;
     t.certs = certs;
     t.ncerts = ncerts;
-    if ((error = ks_csr_list(&t, &list, &nlist)) < 0 || (error = svc_commit(svc, ks_tx_run, &t)) < 0)
+    /* (read before the commit: the file's CA certificates are not the tenant's yet, and are
+     * looked at as the file's) */
+    if ((error = ks_csr_list(&t, &list, &nlist)) < 0 ||
+        (gaps != NULL && (error = ks_gaps(svc, actor->tenant_id, &t, certs, &gap_list, &ngap_list)) < 0) ||
+        (error = svc_commit(svc, ks_tx_run, &t)) < 0)
         goto done;
     ks_csr_list_keep(&t, list, &nlist);
     if (from_csr != NULL && nfrom_csr != NULL && nlist > 0) {
         *from_csr = list;
         *nfrom_csr = nlist;
         list = NULL;
+    }
+    if (gaps != NULL && ngaps != NULL) {
+        *gaps = gap_list;
+        *ngaps = ngap_list;
+        gap_list = NULL;
     }
     if (out) {
         *out = row;
@@ -377,6 +498,7 @@ int ch_svc_keystore_import(ch_svc *svc, const ch_actor *actor, const char *name,
     }
 done:
     ch_svc_ks_csr_keys_free(list, nlist);
+    ch_svc_ks_gaps_free(gap_list, ngap_list);
     json_decref(t.detail);
     for (size_t e = 0; t.csrs && ks && e < ks->count; e++)
         ch_store_csr_dispose(&t.csrs[e]);
@@ -916,15 +1038,37 @@ static int chain_ids(ch_svc *svc, const char *tenant_id, ch_cert *const *chain, 
     return error;
 }
 
+/* Refused when certificate id, not renewed when it was read (renewed_read false), has been
+ * since: the renewal moved the entries that held it, not this one, stored after it, which
+ * would go on with the certificate that ends.  (One renewed already when read is what the
+ * caller chose, and is kept.) */
+static int renewed_meanwhile(ch_svc *svc, const char *tenant_id, const char *id, bool renewed_read)
+{
+    ch_store_cert now;
+    int error;
+
+    if (renewed_read || (error = ch_store_cert_get(svc->store, &now, tenant_id, id)) < 0)
+        return renewed_read ? 0 : error;
+    if (now.renewed_by != NULL)
+        error = ch_error_set_field(CH_ECONFLICT, "certificate_id", "certificate %s was renewed meanwhile, by %s: "
+                                   "give that one", id, now.renewed_by);
+    ch_store_cert_dispose(&now);
+    return error;
+}
+
 /* In the transaction: the keystore's entries read again, so that the alias checked free is
- * the one written (another change cannot come between). */
-static int entry_add_tx(ch_svc *svc, const ch_actor *actor, ch_store_keystore_entry *e, bool from_name)
+ * the one written (another change cannot come between); the certificate too, so that a
+ * renewal cannot come between (renewed_read: it had been renewed when it was read). */
+static int entry_add_tx(ch_svc *svc, const ch_actor *actor, ch_store_keystore_entry *e, bool from_name,
+                        bool renewed_read)
 {
     ch_store_keystore_entry *entries = NULL;
     size_t n = 0, held;
     char *detail = NULL;
     int error;
 
+    if ((error = renewed_meanwhile(svc, actor->tenant_id, e->cert_id, renewed_read)) < 0)
+        return error;
     if ((error = ch_store_keystore_entries(svc->store, actor->tenant_id, e->keystore_id, &entries, &n)) < 0)
         return error;
     if ((held = alias_holder(entries, n, e->alias, n)) < n) {
@@ -1004,6 +1148,111 @@ done:
     return error;
 }
 
+/* ------------------------------------------------------------- following renewals */
+
+/* The chain ids of row (an entry's "chain"), as an entry made of it now carries them. */
+static int cert_chain_ids(ch_svc *svc, const char *tenant_id, const ch_store_cert *row, char **ids)
+{
+    ch_cert *chain[CH_MAX_CHAIN_LEN] = {0};
+    size_t len = 0;
+    int error = cert_chain(svc, tenant_id, row, chain, &len);
+
+    if (error == 0)
+        error = chain_ids(svc, tenant_id, chain, len, ids);
+    for (size_t i = 0; i < len; i++)
+        ch_cert_free(chain[i]);
+    return error;
+}
+
+/* In a transaction: entry e holds renewal now, with renewal's chain (ids) and key, audited as
+ * keystore.entry_renew.  Its alias, position and origin stay.  The key: none for a
+ * trusted-certificate entry, which stays one; the renewal's where certhub holds one (a new key,
+ * or the same one kept), whatever key the entry had (its own copy, from an upload: it does not
+ * open a new key's certificate); else the entry's own (the renewal certified the same public
+ * key, whose private key certhub holds as this entry's alone). */
+static int entry_follow(ch_svc *svc, const ch_actor *actor, const ch_store_keystore_entry *e,
+                        const ch_store_cert *renewal, const char *ids)
+{
+    const char *key_id = e->key_id == NULL ? NULL : renewal->key_id != NULL ? renewal->key_id : e->key_id;
+    json_t *d;
+    char *detail;
+    int error;
+
+    if ((error = ch_store_keystore_entry_set_cert(svc->store, actor->tenant_id, e->id, renewal->id, ids, key_id)) < 0)
+        return error;
+    d = json_pack("{ss ss ss}", "alias", e->alias, "certificate_id", renewal->id, "replaces", e->cert_id);
+    detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
+    json_decref(d);
+    error = detail ? svc_audit(svc, actor, "keystore.entry_renew", "keystore", e->keystore_id, detail)
+                   : ch_error_set(CH_ENOMEM, "out of memory");
+    free(detail);
+    return error;
+}
+
+int svc_keystore_follow_renewal(ch_svc *svc, const ch_actor *actor, const ch_store_cert *renewal)
+{
+    ch_store_keystore_entry *entries = NULL;
+    size_t n = 0;
+    char *ids = NULL;
+    int error;
+
+    if ((error = ch_store_keystore_entries_of_cert(svc->store, actor->tenant_id, renewal->renews, &entries, &n)) < 0 ||
+        n == 0)
+        return error;
+    /* Made once for them all: the renewal's chain is that of the CA that issued it now (after a
+     * rotation, not the one the certificate renewed went out with). */
+    if ((error = cert_chain_ids(svc, actor->tenant_id, renewal, &ids)) < 0)
+        goto done;
+    for (size_t i = 0; i < n && error == 0; i++)
+        error = entry_follow(svc, actor, &entries[i], renewal, ids);
+done:
+    free(ids);
+    ch_store_keystore_entry_list_free(entries, n);
+    return error;
+}
+
+/* Entry e (of the upgrade's list) moved to the newest renewal of its certificate, in its own
+ * transaction with its row of the list: done once, whatever becomes of it.  One whose lineage
+ * leads nowhere, or whose newest renewal's chain cannot be read, stays as it was. */
+static int backfill_one(ch_svc *svc, const ch_store_keystore_entry *e)
+{
+    ch_actor system = {e->tenant_id, "system:upgrade", CH_ROLE_ADMIN, 0, NULL};
+    char newest[CH_ID_MAX];
+    ch_store_cert renewal = {0};
+    char *ids = NULL;
+    bool move;
+    int error;
+
+    move = ch_store_cert_newest_renewal(svc->store, e->tenant_id, e->cert_id, newest) == 0 &&
+           strcmp(newest, e->cert_id) != 0 && ch_store_cert_get(svc->store, &renewal, e->tenant_id, newest) == 0 &&
+           cert_chain_ids(svc, e->tenant_id, &renewal, &ids) == 0;
+    ch_error_clear();
+    if ((error = ch_store_begin(svc->store)) < 0)
+        goto done;
+    if ((move && (error = entry_follow(svc, &system, e, &renewal, ids)) < 0 && error != CH_ENOTFOUND) ||
+        (error = ch_store_keystore_backfill_done(svc->store, e->id)) < 0 || (error = ch_store_commit(svc->store)) < 0)
+        ch_store_rollback(svc->store);
+done:
+    free(ids);
+    ch_store_cert_dispose(&renewal);
+    return error;
+}
+
+int svc_keystore_backfill(ch_svc *svc)
+{
+    for (;;) {
+        ch_store_keystore_entry *entries = NULL;
+        size_t n = 0;
+        int error = ch_store_keystore_backfill_list(svc->store, 100, &entries, &n);
+
+        for (size_t i = 0; i < n && error == 0; i++)
+            error = backfill_one(svc, &entries[i]);
+        ch_store_keystore_entry_list_free(entries, n);
+        if (error < 0 || n == 0)
+            return error;
+    }
+}
+
 int ch_svc_keystore_entry_add(ch_svc *svc, const ch_actor *actor, const char *id, const char *cert_id,
                               const char *alias, ch_store_keystore_entry *out)
 {
@@ -1032,7 +1281,7 @@ int ch_svc_keystore_entry_add(ch_svc *svc, const ch_actor *actor, const char *id
     e.chain = ids;
     e.key_id = row.key_id; /* the key certhub holds for it, if any: a key entry, else a trusted one */
     e.origin = "added";
-    SVC_TX(svc, entry_add_tx(svc, actor, &e, alias == row.name));
+    SVC_TX(svc, entry_add_tx(svc, actor, &e, alias == row.name, row.renewed_by != NULL));
     if (out)
         error = entry_copy(out, &e);
 done:
@@ -1044,7 +1293,7 @@ done:
 
 /* In the transaction: the keystore and then its one entry (which entry_add_tx audits). */
 static int ks_create_tx(ch_svc *svc, const ch_actor *actor, const ch_store_keystore *k, ch_store_keystore_entry *e,
-                        bool from_name)
+                        bool from_name, bool renewed_read)
 {
     json_t *d = json_pack("{ss ss ss}", "name", k->name, "format", k->format, "certificate_id", e->cert_id);
     char *detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
@@ -1053,7 +1302,7 @@ static int ks_create_tx(ch_svc *svc, const ch_actor *actor, const ch_store_keyst
     json_decref(d);
     if ((error = ch_store_keystore_put(svc->store, k)) == 0 &&
         (error = svc_audit(svc, actor, "keystore.create", "keystore", k->id, detail)) == 0)
-        error = entry_add_tx(svc, actor, e, from_name);
+        error = entry_add_tx(svc, actor, e, from_name, renewed_read);
     free(detail);
     return error;
 }
@@ -1101,7 +1350,7 @@ int ch_svc_keystore_create(ch_svc *svc, const ch_actor *actor, const char *name,
     e.chain = ids;
     e.key_id = row.key_id;
     e.origin = "generated"; /* made here, not uploaded: the method the keystore's view shows */
-    SVC_TX(svc, ks_create_tx(svc, actor, &k, &e, alias == row.name));
+    SVC_TX(svc, ks_create_tx(svc, actor, &k, &e, alias == row.name, row.renewed_by != NULL));
     if (out) {
         out->created_at = k.created_at;
         if ((out->id = strdup(kid)) == NULL || (out->tenant_id = strdup(k.tenant_id)) == NULL ||

@@ -253,6 +253,15 @@ static const char *const migrations[] = {
      * every token of the tenant through it instead of looking up each token found by its id,
      * and the other queries on a tenant's tokens changed plans too. */
     "CREATE INDEX api_tokens_created_by ON api_tokens(tenant_id, created_by) WHERE created_by IS NOT NULL;",
+    /* 28: a keystore's entries follow their certificate's renewals: a renewal moves those that
+     * hold the certificate it renews, found by tenant and certificate here (without the index,
+     * every renewal read every entry of the installation).  The entries that held a certificate
+     * renewed before went on with it: each is moved to the newest renewal of its certificate
+     * once, by ch_svc_open at the next open (the service makes the chain it goes out with). */
+    "CREATE INDEX keystore_entries_cert ON keystore_entries(tenant_id, cert_id);"
+    "CREATE TABLE keystore_renewal_backfill (id TEXT PRIMARY KEY) WITHOUT ROWID;"
+    "INSERT INTO keystore_renewal_backfill SELECT e.id FROM keystore_entries e JOIN certificates c"
+    "  ON c.id = e.cert_id AND c.tenant_id = e.tenant_id WHERE c.renewed_by IS NOT NULL;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -273,6 +282,7 @@ enum stmt_id {
     S_CA_PUT, S_CA_GET, S_CA_LIST, S_CA_STATUS, S_CA_DELETE,
     S_CSR_PUT, S_CSR_GET, S_CSR_BY_KEY, S_CSR_LIST, S_CSR_ATTACH, S_CSR_DETACH, S_CSR_DELETE,
     S_KS_PUT, S_KS_GET, S_KS_LIST, S_KS_DELETE, S_KS_POSITION, S_KSE_PUT, S_KSE_LIST, S_KSE_OF_CERT, S_KSE_DELETE, S_KSE_RENAME,
+    S_KSE_HOLDING, S_KSE_SET_CERT,
     S_AUDIT_PUT, S_AUDIT_LAST, S_AUDIT_LIST, S_ALERT_DELIVERED,
     S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
     S_COUNT
@@ -427,6 +437,9 @@ static const char *const stmt_sql[S_COUNT] = {
                    " WHERE tenant_id=? AND keystore_id=? ORDER BY position",
     [S_KSE_DELETE] = "DELETE FROM keystore_entries WHERE tenant_id=? AND id=?",
     [S_KSE_RENAME] = "UPDATE keystore_entries SET alias=? WHERE tenant_id=? AND id=?",
+    [S_KSE_HOLDING] = "SELECT id, keystore_id, tenant_id, alias, position, cert_id, chain, key_id, origin"
+                      " FROM keystore_entries WHERE tenant_id=? AND cert_id=? ORDER BY keystore_id, position",
+    [S_KSE_SET_CERT] = "UPDATE keystore_entries SET cert_id=?, chain=?, key_id=? WHERE tenant_id=? AND id=?",
     /* The chain is a list of certificate ids joined by commas. */
     [S_KSE_OF_CERT] = "SELECT e.alias, k.name, k.id FROM keystore_entries e JOIN keystores k ON k.id = e.keystore_id"
                       " WHERE e.tenant_id=?1 AND (e.cert_id=?2 OR instr(',' || ifnull(e.chain, '') || ',',"
@@ -3930,6 +3943,61 @@ int ch_store_keystore_holding(ch_store *s, const char *tenant_id, const char *ce
              (const char *)sqlite3_column_text(st, 1), (const char *)sqlite3_column_text(st, 2));
     sqlite3_reset(st);
     return 0;
+}
+
+int ch_store_keystore_entries_of_cert(ch_store *s, const char *tenant_id, const char *cert_id,
+                                      ch_store_keystore_entry **out, size_t *count)
+{
+    STMT(S_KSE_HOLDING, "looking for a certificate's keystore entries");
+    bind_text(st, 1, tenant_id);
+    bind_text(st, 2, cert_id);
+    return collect(db, st, sizeof **out, read_entry_row, dispose_entry_row, (void **)out, count,
+                   "looking for a certificate's keystore entries");
+}
+
+int ch_store_keystore_entry_set_cert(ch_store *s, const char *tenant_id, const char *entry_id, const char *cert_id,
+                                     const char *chain, const char *key_id)
+{
+    STMT(S_KSE_SET_CERT, "changing a keystore entry's certificate");
+    bind_text(st, 1, cert_id);
+    bind_text(st, 2, chain);
+    bind_text(st, 3, key_id);
+    bind_text(st, 4, tenant_id);
+    bind_text(st, 5, entry_id);
+    return step_one_row(db, st, "changing a keystore entry's certificate", "keystore entry");
+}
+
+int ch_store_keystore_backfill_list(ch_store *s, size_t max, ch_store_keystore_entry **out, size_t *count)
+{
+    const char *texts[] = {NULL};
+    int64_t ints[] = {(int64_t)(max < INT64_MAX ? max : INT64_MAX)};
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    int error;
+
+    *out = NULL;
+    *count = 0;
+    /* An entry deleted since (its keystore with it) is gone from the join, and its row below is
+     * left: harmless, and read by this join alone. */
+    if ((st = prepare_bound(s, "SELECT e.id, e.keystore_id, e.tenant_id, e.alias, e.position, e.cert_id, e.chain,"
+                               " e.key_id, e.origin FROM keystore_renewal_backfill b JOIN keystore_entries e"
+                               " ON e.id = b.id ORDER BY e.id LIMIT ?",
+                            "listing the keystore entries to move to their certificates' renewals", 1, texts, ints,
+                            &db)) == NULL)
+        return ch_error_last_code();
+    error = collect(db, st, sizeof **out, read_entry_row, dispose_entry_row, (void **)out, count,
+                    "listing the keystore entries to move to their certificates' renewals");
+    sqlite3_finalize(st);
+    return error;
+}
+
+int ch_store_keystore_backfill_done(ch_store *s, const char *entry_id)
+{
+    const char *texts[] = {entry_id};
+    int64_t ints[] = {0};
+
+    return exec_bound(s, "DELETE FROM keystore_renewal_backfill WHERE id = ?",
+                      "recording a keystore entry moved to its certificate's renewal", 1, texts, ints, false);
 }
 
 int ch_store_keystore_entries(ch_store *s, const char *tenant_id, const char *keystore_id,
