@@ -536,7 +536,8 @@ int ch_store_keystore_entry_delete(ch_store *s, const char *tenant_id, const cha
 /* CH_EEXISTS: alias taken (in this case: the caller keeps aliases unique in any case). */
 int ch_store_keystore_entry_rename(ch_store *s, const char *tenant_id, const char *entry_id, const char *alias);
 /* Where a keystore holds cert_id (an entry's certificate or one of its chain), as
- * 'entry "ALIAS" of keystore "NAME" (ID)' into where; CH_ENOTFOUND when none does. */
+ * 'entry "ALIAS" of keystore "NAME" (ID)' or 'the chain of entry ...' into where; CH_ENOTFOUND
+ * when none does. */
 int ch_store_keystore_holding(ch_store *s, const char *tenant_id, const char *cert_id, char *where, size_t cap);
 int ch_store_keystore_entries(ch_store *s, const char *tenant_id, const char *keystore_id,
                               ch_store_keystore_entry **out, size_t *count);

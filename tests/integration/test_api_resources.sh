@@ -587,6 +587,20 @@ check_eq "a keystore entry's certificate: 409 naming the keystore, and the entry
     "$status $(body '.error.message | contains("of keystore \"raw-p12\"")') $(body '.error.message | contains("delete that entry")')"
 api GET "/api/v1/certificates/$kcert"
 check_eq "and it is still there" 200 "$status"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout kroot.key -subj "/CN=Keystore Root" \
+    -days 30 -addext "keyUsage=critical,keyCertSign,cRLSign" -out kroot.pem 2>/dev/null
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout kleaf.key -subj "/CN=kleaf.example" \
+    -out kleaf.csr 2>/dev/null
+openssl x509 -req -in kleaf.csr -CA kroot.pem -CAkey kroot.key -CAcreateserial -days 10 -out kleaf.pem 2>/dev/null
+openssl pkcs12 -export -in kleaf.pem -inkey kleaf.key -certfile kroot.pem -name kleaf -passout pass:s3cret -out kchain.p12
+api POST "/api/v1/keystores?name=chained" "" -H "Content-Type: application/x-pkcs12" -H "Certhub-Password: s3cret" --data-binary @kchain.p12
+[ "$status" = 201 ] || fail "uploading a P12 with its chain: $status $(cat "$T/body")"
+api GET "/api/v1/keystores/$(body .id)/entries/kleaf"
+kca=$(body '.chain[0].id // empty')
+[ -n "$kca" ] || fail "the chained keystore's entry has no chain: $(cat "$T/body")"
+api DELETE "/api/v1/certificates/$kca"
+check_eq "a CA of an entry's chain: 409 saying it is in the chain (not the entry's)" "409 true" \
+    "$status $(body '.error.message | contains("is in the chain of entry")')"
 # A JCEKS holding a secret key beside a key entry: the key entry is taken, the secret key left
 # out and said to be in the answer.
 keytool -genseckey -keystore sec.jceks -storetype JCEKS -storepass s3cret -keypass s3cret -alias app-aes -keyalg AES \

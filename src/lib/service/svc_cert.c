@@ -883,7 +883,7 @@ static int delete_tx(ch_svc *svc, const ch_actor *actor, const char *id)
         char where[400];
         int e = ch_store_keystore_holding(svc->store, actor->tenant_id, id, where, sizeof where);
         if (e == 0)
-            error = ch_error_set(CH_ECONFLICT, "the certificate is %s: delete that entry (or the keystore) first",
+            error = ch_error_set(CH_ECONFLICT, "the certificate is in %s: delete that entry (or the keystore) first",
                                  where);
         else if (e != CH_ENOTFOUND)
             error = e;

@@ -441,7 +441,7 @@ static const char *const stmt_sql[S_COUNT] = {
                       " FROM keystore_entries WHERE tenant_id=? AND cert_id=? ORDER BY keystore_id, position",
     [S_KSE_SET_CERT] = "UPDATE keystore_entries SET cert_id=?, chain=?, key_id=? WHERE tenant_id=? AND id=?",
     /* The chain is a list of certificate ids joined by commas. */
-    [S_KSE_OF_CERT] = "SELECT e.alias, k.name, k.id FROM keystore_entries e JOIN keystores k ON k.id = e.keystore_id"
+    [S_KSE_OF_CERT] = "SELECT e.alias, k.name, k.id, e.cert_id = ?2 FROM keystore_entries e JOIN keystores k ON k.id = e.keystore_id"
                       " WHERE e.tenant_id=?1 AND (e.cert_id=?2 OR instr(',' || ifnull(e.chain, '') || ',',"
                       " ',' || ?2 || ',') > 0) LIMIT 1",
     [S_AUDIT_PUT] = "INSERT INTO audit_log(tenant_id, at, actor, action, object_type, object_id, detail, prev_hash, hash,"
@@ -3939,7 +3939,9 @@ int ch_store_keystore_holding(ch_store *s, const char *tenant_id, const char *ce
     bind_text(st, 2, cert_id);
     if ((error = step_row(db, st, "keystore entry")) < 0)
         return error;
-    snprintf(where, cap, "entry \"%s\" of keystore \"%s\" (%s)", (const char *)sqlite3_column_text(st, 0),
+    /* The entry's own certificate, or one of its chain (a CA above it): said as it is. */
+    snprintf(where, cap, "%sentry \"%s\" of keystore \"%s\" (%s)",
+             sqlite3_column_int(st, 3) ? "" : "the chain of ", (const char *)sqlite3_column_text(st, 0),
              (const char *)sqlite3_column_text(st, 1), (const char *)sqlite3_column_text(st, 2));
     sqlite3_reset(st);
     return 0;
