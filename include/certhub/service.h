@@ -292,7 +292,9 @@ int ch_svc_ca_import_csr(ch_svc *svc, const ch_actor *actor, const char *name, c
 int ch_svc_ca_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_ca *out);
 /* Rotates a CA: a new key and certificate (same name, subject, key type and lifetime; an
  * intermediate signed by its parent's current certificate).  Issuance moves to the new one at
- * once; the old certificate stays (status "rotated") and keeps validating what it issued. */
+ * once; the old certificate stays (status "rotated") and keeps validating what it issued.
+ * CH_EPOLICY for a CA certhub cannot rotate: held without its key, signed by an outside
+ * issuer (not self-signed, no parent here), or under a parent held without its key. */
 int ch_svc_ca_rotate(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_ca *out);
 
 /* A trust bundle: the tenant's CA certificates that are still valid ("default": every CA

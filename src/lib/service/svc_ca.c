@@ -542,6 +542,40 @@ done:
     return error;
 }
 
+/* Whether certhub can rotate CA ca, whose certificate is cur: it holds the CA's key, and can
+ * sign its next certificate as the current one was signed, by the CA itself (a root) or by its
+ * parent here, which must hold its key.  CH_EPOLICY saying why not otherwise: a CA an outside
+ * issuer signed (brought in, its issuer not a CA here) made a self-signed root of its subject
+ * when rotated, which nothing that trusts the outside root accepts. */
+static int ca_rotatable(ch_svc *svc, const char *tenant_id, const ch_store_ca *ca, const ch_store_cert *cur)
+{
+    ch_store_ca parent;
+    int error;
+
+    if (ca->key_id == NULL)
+        return ch_error_set(CH_EPOLICY, "CA %s was imported without its private key: rotate it where its key is",
+                            ca->id);
+    if (ca->parent_id == NULL)
+        return strcmp(cur->subject, cur->issuer) == 0
+                   ? 0
+                   : ch_error_set(CH_EPOLICY,
+                                  "CA %s was signed by an outside issuer (%.200s), which is not a CA here: certhub "
+                                  "cannot sign its next certificate; renew it at that issuer (certhub csr new, "
+                                  "then certhub ca import --csr-id)",
+                                  ca->id, cur->issuer);
+    if ((error = ch_store_ca_get(svc->store, &parent, tenant_id, ca->parent_id)) == CH_ENOTFOUND)
+        return ch_error_set(CH_EPOLICY, "CA %s was signed by CA %s, which is gone: certhub cannot sign its next "
+                            "certificate", ca->id, ca->parent_id);
+    if (error < 0)
+        return error;
+    if (!svc_ca_signs(&parent))
+        error = ch_error_set(CH_EPOLICY, "CA %s was signed by CA \"%s\" (%s), which cannot sign here (%s): certhub "
+                             "cannot sign its next certificate", ca->id, parent.name, parent.id,
+                             parent.key_id == NULL ? "imported without its private key" : parent.status);
+    ch_store_ca_dispose(&parent);
+    return error;
+}
+
 int ch_svc_ca_rotate(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_ca *out)
 {
     ch_store_ca ca = {0};
@@ -556,11 +590,8 @@ int ch_svc_ca_rotate(ch_svc *svc, const ch_actor *actor, const char *id, ch_stor
         return error;
     if ((error = ch_store_ca_get(svc->store, &ca, actor->tenant_id, id)) < 0)
         return error;
-    if (ca.key_id == NULL) {
-        error = ch_error_set(CH_EPOLICY, "CA %s was imported without its private key: rotate it where its key is", id);
-        goto done;
-    }
     if ((error = ch_store_cert_get(svc->store, &cur, actor->tenant_id, ca.cert_id)) < 0 ||
+        (error = ca_rotatable(svc, actor->tenant_id, &ca, &cur)) < 0 ||
         (error = ch_store_key_get(svc->store, &key, actor->tenant_id, ca.key_id)) < 0)
         goto done;
     /* The same name, subject, key type and lifetime; a new key, and a new certificate. */
