@@ -266,6 +266,7 @@ typedef struct ch_svc_ca_req {
     const char *digest;       /* NULL: sha256 */
     const char *const *crl_urls;  /* put into what this CA issues */
     const char *const *ocsp_urls;
+    bool auto_rotate;             /* rotated by certhubd when a third of its life is left */
     const ch_store_ca *rotate;    /* internal (ch_svc_ca_rotate): the CA that gets the new certificate */
 } ch_svc_ca_req;
 
@@ -296,6 +297,14 @@ int ch_svc_ca_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_c
  * CH_EPOLICY for a CA certhub cannot rotate: held without its key, signed by an outside
  * issuer (not self-signed, no parent here), or under a parent held without its key. */
 int ch_svc_ca_rotate(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_ca *out);
+/* Renames a CA (name NULL: kept) and switches its automatic rotation (auto_rotate 1 on, 0 off,
+ * -1 kept), audited ca.update with what changed (nothing written when nothing does).  On is
+ * CH_EPOLICY for a CA certhub cannot rotate (ch_svc_ca_rotate); a name taken is CH_EEXISTS.
+ * out (may be NULL) gets the CA as it is then (ch_store_ca_dispose). */
+int ch_svc_ca_update(ch_svc *svc, const ch_actor *actor, const char *id, const char *name, int auto_rotate,
+                     ch_store_ca *out);
+/* Whether the CA's settings have it rotated by certhubd (at a third of its life left). */
+bool ch_svc_ca_auto_rotate(const ch_store_ca *ca);
 
 /* A trust bundle: the tenant's CA certificates that are still valid ("default": every CA
  * certhub holds for the tenant, during a rotation the old and the new).  out gets PEM, or a

@@ -459,6 +459,9 @@ int ch_store_ca_set_status(ch_store *s, const char *tenant_id, const char *id, c
 /* Points the CA at a new certificate and key (rotation). */
 int ch_store_ca_set_cert(ch_store *s, const char *tenant_id, const char *id, const char *cert_id, const char *key_id);
 int ch_store_ca_delete(ch_store *s, const char *tenant_id, const char *id);
+/* Renames a CA and replaces its settings (each left as it is when NULL); CH_EEXISTS on a taken
+ * name. */
+int ch_store_ca_update(ch_store *s, const char *tenant_id, const char *id, const char *name, const char *settings);
 /* Links a CA to the CA that issued it (one imported after it). */
 int ch_store_ca_set_parent(ch_store *s, const char *tenant_id, const char *id, const char *parent_id);
 void ch_store_ca_dispose(ch_store_ca *ca);

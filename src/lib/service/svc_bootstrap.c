@@ -30,7 +30,7 @@ static int find_ca(ch_svc *svc, const ch_actor *a, const char *name, ch_store_ca
 
 static int ensure_ca(ch_svc *svc, const ch_actor *a, const char *name, const char *parent_id, ch_store_ca *out)
 {
-    ch_svc_ca_req req = {.name = name, .path_len = -2, .key_type = "p256"};
+    ch_svc_ca_req req = {.name = name, .path_len = -2, .key_type = "p256", .auto_rotate = true};
     int error = find_ca(svc, a, name, out);
 
     if (error != CH_ENOTFOUND)

@@ -253,6 +253,11 @@ static const char *const migrations[] = {
      * every token of the tenant through it instead of looking up each token found by its id,
      * and the other queries on a tenant's tokens changed plans too. */
     "CREATE INDEX api_tokens_created_by ON api_tokens(tenant_id, created_by) WHERE created_by IS NOT NULL;",
+    /* 28: whether a CA rotates by itself is its setting auto_rotate (PATCH /cas/{id}, or given
+     * at its creation); the quickstart CAs, which rotated by their names before, have it. */
+    "UPDATE cas SET settings = json_set(coalesce(settings, '{}'), '$.auto_rotate', json('true'))"
+    "  WHERE name IN ('certhub Quickstart Root CA - Not for Production',"
+    "  'certhub Quickstart Issuing CA - Not for Production');",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -270,7 +275,7 @@ enum stmt_id {
     S_PROFILE_PUT, S_PROFILE_UPDATE, S_PROFILE_GET, S_PROFILE_LIST, S_PROFILE_DELETE, S_PROFILE_USERS, S_PROFILE_USERS_SINCE,
     S_CERT_EXPIRY_SUMMARY, S_CERT_EXPIRY_BUCKETS, S_CERT_FIRST_EXPIRY, S_CERT_PUT, S_CERT_GET, S_CERT_GET_SHA, S_CERT_ID_BY_SHA, S_CERT_DELETE, S_CERT_RENAME, S_CERT_SET_KEY, S_CERT_STATUS,
     S_CERT_LINEAGE_NAMED, S_CERT_NEWEST,
-    S_CA_PUT, S_CA_GET, S_CA_LIST, S_CA_STATUS, S_CA_DELETE,
+    S_CA_PUT, S_CA_GET, S_CA_LIST, S_CA_STATUS, S_CA_DELETE, S_CA_UPDATE,
     S_CSR_PUT, S_CSR_GET, S_CSR_BY_KEY, S_CSR_LIST, S_CSR_ATTACH, S_CSR_DETACH, S_CSR_DELETE,
     S_KS_PUT, S_KS_GET, S_KS_LIST, S_KS_DELETE, S_KS_POSITION, S_KSE_PUT, S_KSE_LIST, S_KSE_OF_CERT, S_KSE_DELETE, S_KSE_RENAME,
     S_AUDIT_PUT, S_AUDIT_LAST, S_AUDIT_LIST, S_ALERT_DELIVERED,
@@ -405,6 +410,7 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_CA_LIST] = "SELECT " CA_COLS " FROM cas WHERE tenant_id=? ORDER BY created_at, id",
     [S_CA_STATUS] = "UPDATE cas SET status=? WHERE tenant_id=? AND id=?",
     [S_CA_DELETE] = "DELETE FROM cas WHERE tenant_id=? AND id=?",
+    [S_CA_UPDATE] = "UPDATE cas SET name=coalesce(?, name), settings=coalesce(?, settings) WHERE tenant_id=? AND id=?",
     /* The key's public key hash from its row, written in the same transaction just before. */
     [S_CSR_PUT] = "INSERT INTO csrs(" CSR_COLS ", spki_sha256) VALUES(?,?,?,?,?,?,?,?,"
                   " (SELECT spki_sha256 FROM keys WHERE tenant_id=?2 AND id=?6))",
@@ -3582,6 +3588,19 @@ int ch_store_ca_set_status(ch_store *s, const char *tenant_id, const char *id, c
     bind_text(st, 2, tenant_id);
     bind_text(st, 3, id);
     return step_one_row(db, st, "updating a CA", "CA");
+}
+
+int ch_store_ca_update(ch_store *s, const char *tenant_id, const char *id, const char *name, const char *settings)
+{
+    STMT(S_CA_UPDATE, "changing a CA");
+    bind_text(st, 1, name);
+    bind_text(st, 2, settings);
+    bind_text(st, 3, tenant_id);
+    bind_text(st, 4, id);
+    int error = step_one_row(db, st, "changing a CA", "CA");
+    if (error == CH_EEXISTS)
+        ch_error_set_field(CH_EEXISTS, "name", "a CA named \"%.64s\" already exists", name ? name : "");
+    return error;
 }
 
 int ch_store_ca_set_parent(ch_store *s, const char *tenant_id, const char *id, const char *parent_id)
