@@ -467,6 +467,16 @@ int ch_store_ca_set_parent(ch_store *s, const char *tenant_id, const char *id, c
 void ch_store_ca_dispose(ch_store_ca *ca);
 void ch_store_ca_list_free(ch_store_ca *list, size_t count);
 
+/* ------------------------------------------------------------- set-up steps */
+
+/* A step of the first start's set-up that is done once for the life of the store (the
+ * quickstart CAs made), with what it recorded: *value (free()) the text recorded ("" for
+ * none); CH_ENOTFOUND when the step was not done. */
+int ch_store_setup_get(ch_store *s, const char *step, char **value);
+/* Records the step done at time at, with value (may be NULL); one done already keeps its
+ * first record. */
+int ch_store_setup_put(ch_store *s, const char *step, const char *value, int64_t at);
+
 /* ------------------------------------------------------------- CSRs */
 
 typedef struct ch_store_csr {

@@ -955,6 +955,7 @@ static void test_csr_key_found(void **state)
                                       "DROP INDEX api_tokens_created_by; DROP INDEX api_tokens_owner;"
                                       "ALTER TABLE api_tokens DROP COLUMN created_by;"
                                       "ALTER TABLE api_tokens DROP COLUMN owner_user_id;"
+                                      "DROP TABLE setup_steps;"
                                       "PRAGMA user_version=24",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
@@ -2152,6 +2153,7 @@ static void test_audit_numbered_per_tenant(void **state)
                                   "DROP INDEX api_tokens_created_by; DROP INDEX api_tokens_owner;"
                                   "ALTER TABLE api_tokens DROP COLUMN created_by;"
                                   "ALTER TABLE api_tokens DROP COLUMN owner_user_id;"
+                                  "DROP TABLE setup_steps;"
                                   "PRAGMA user_version=17",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
@@ -2387,6 +2389,7 @@ static void test_token_expiry(void **state)
                                   "DROP INDEX api_tokens_created_by; DROP INDEX api_tokens_owner;"
                                   "ALTER TABLE api_tokens DROP COLUMN created_by;"
                                   "ALTER TABLE api_tokens DROP COLUMN owner_user_id;"
+                                  "DROP TABLE setup_steps;"
                                   "PRAGMA user_version=21",
                                   NULL, NULL, NULL),
                      SQLITE_OK);

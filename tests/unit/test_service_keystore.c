@@ -566,6 +566,7 @@ static void test_entry_positions(void **state)
                                   "DROP INDEX api_tokens_created_by; DROP INDEX api_tokens_owner;"
                                   "ALTER TABLE api_tokens DROP COLUMN created_by;"
                                   "ALTER TABLE api_tokens DROP COLUMN owner_user_id;"
+                                  "DROP TABLE setup_steps;"
                                   "PRAGMA user_version=20",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
