@@ -221,17 +221,30 @@ typedef struct ch_svc_bootstrap {
     char *admin_token;          /* only on the first start (free with ch_secure_free_str) */
     char *admin_password;       /* the console user "admin", first start only (likewise) */
     ch_cert *server_cert;       /* certhubd's own TLS certificate ... */
-    ch_cert *issuer_cert;       /* ... its issuer (sent in the chain) */
+    ch_cert *issuer_cert;       /* ... its issuer (sent in the chain) ... */
+    ch_cert *intermediates[CH_MAX_CHAIN_LEN]; /* ... and the CAs above that, up to and not with
+                                               * a self-signed root (sent after it) */
+    size_t n_intermediates;
     ch_key *server_key;
 } ch_svc_bootstrap;
 
+/* ch_svc_bootstrap_run: certhubd serves a certificate of the operator's (--tls-cert), and needs
+ * none of its own. */
+#define CH_BOOTSTRAP_NO_SERVER_CERT 1u
+
 /* Makes a data directory ready to serve, creating only what is missing: the "default"
- * tenant, a quickstart root CA and an issuing CA under it, DATA_DIR/ca.pem (the root), an
- * admin API token in DATA_DIR/admin-token (0600, first start only), and a server certificate
- * for the listener (localhost, 127.0.0.1, ::1 and each host name or address of the
- * comma-separated names; others are left out), issued anew once a third of its lifetime is
- * left or when it lacks one of those names.  Release with ch_svc_bootstrap_dispose. */
-int ch_svc_bootstrap_run(ch_svc *svc, const char *data_dir, const char *names, ch_svc_bootstrap *out);
+ * tenant, a quickstart root CA and an issuing CA under it (at the first start only: deleted,
+ * they are not made again), DATA_DIR/ca.pem (the root of certhubd's chain), an admin API token
+ * in DATA_DIR/admin-token (0600, first start only), and a server certificate for the listener
+ * (localhost, 127.0.0.1, ::1 and each host name or address of the comma-separated names;
+ * others are left out), issued anew once a third of its lifetime is left, when it lacks one of
+ * those names, or when its CA is no longer the one that issues it: the quickstart issuing CA
+ * while it is there, else the CA a request naming none gets (the tenant's default CA, or its
+ * one issuing CA).  With none of those, CH_EPOLICY saying how to go on, unless flags has
+ * CH_BOOTSTRAP_NO_SERVER_CERT (then server_cert, issuer_cert and server_key stay NULL).
+ * Release with ch_svc_bootstrap_dispose. */
+int ch_svc_bootstrap_run(ch_svc *svc, const char *data_dir, const char *names, unsigned flags,
+                         ch_svc_bootstrap *out);
 void ch_svc_bootstrap_dispose(ch_svc_bootstrap *b);
 
 /* ------------------------------------------------------------- subjects */

@@ -615,11 +615,12 @@ int ch_svc_ca_rotate(ch_svc *svc, const ch_actor *actor, const char *id, ch_stor
     req.rotate = &ca;
     if ((error = ch_svc_ca_create(svc, actor, &req, NULL)) == 0 && out)
         error = ch_store_ca_get(svc->store, out, actor->tenant_id, id);
-    /* The quickstart root rotated: DATA_DIR/ca.pem holds the new root beside the old at once,
-     * not at the next renewal check (an hour later by default).  Failing to write it does not
-     * undo the rotation, which is done: the next check writes the file. */
-    if (error == 0 && ca.parent_id == NULL && svc->data_dir != NULL && svc_is_system_tenant(svc, actor->tenant_id) &&
-        strstr(cur.subject, CH_QUICKSTART_ROOT) != NULL)
+    /* A root of the installation's tenant rotated (the quickstart root, or the root above the
+     * CA that issues certhubd's certificate): DATA_DIR/ca.pem holds the new root beside the old
+     * at once, not at the next renewal check (an hour later by default); svc_write_roots knows
+     * whether the root is that file's.  Failing to write it does not undo the rotation, which
+     * is done: the next check writes the file. */
+    if (error == 0 && ca.parent_id == NULL && svc->data_dir != NULL && svc_is_system_tenant(svc, actor->tenant_id))
         (void)svc_write_roots(svc, actor, svc->data_dir);
 done:
     ch_store_key_dispose(&key);
