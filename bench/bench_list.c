@@ -57,7 +57,7 @@ static int fill(const char *dir)
     int64_t now = ch_now();
     double t0 = bench_now();
 
-    if (ch_svc_open(&svc, &so) != 0 || ch_svc_bootstrap_run(svc, dir, "localhost", &b) != 0) {
+    if (ch_svc_open(&svc, &so) != 0 || ch_svc_bootstrap_run(svc, dir, "localhost", 0, &b) != 0) {
         fprintf(stderr, "setup failed: %s\n", ch_error_last());
         return -1;
     }

@@ -1373,6 +1373,7 @@ function importCaDialog(reload, show) {
 // the panel again.
 function caActions(ca, kids, { load, changed, panel }) {
   return [
+    canChange() ? el("button", { class: "secondary", "aria-label": `Edit ${ca.name}`, onclick: () => editCaDialog(ca, changed) }, "Edit") : null,
     el("button", { class: "secondary", "aria-label": `Download the chain of ${ca.name}`, onclick: () => download("GET", `cas/${ca.id}/chain`, null, `${ca.name}-chain.pem`) }, "Chain"),
     // Its certificate's export: a CA whose key is elsewhere still goes out as a truststore.
     ca.certificate_id ? el("button", { class: "secondary", "aria-label": `Export ${ca.name}`,
@@ -1396,6 +1397,25 @@ function caActions(ca, kids, { load, changed, panel }) {
         }
         await gone();
       }) }, "Delete") : null];
+}
+
+// Rename a CA, and switch its automatic rotation (the server refuses it, saying why, for a CA
+// whose key or issuer is elsewhere).
+function editCaDialog(ca, changed) {
+  formDialog(`Edit "${ca.name}"`, [
+    el("label", { for: "cae-name" }, "Name"), el("input", { id: "cae-name", value: ca.name, maxlength: 128 }),
+    el("label", { class: "check" }, el("input", { id: "cae-auto", type: "checkbox", checked: !!ca.auto_rotate }),
+      " Rotate automatically when a third of its life is left")], "Save", async (form, d) => {
+    const body = {};
+    const name = form.querySelector("#cae-name").value;
+    if (name !== ca.name) body.name = name;
+    const auto = form.querySelector("#cae-auto").checked;
+    if (auto !== !!ca.auto_rotate) body.auto_rotate = auto;
+    if (Object.keys(body).length) await api("PATCH", "cas/" + encodeURIComponent(ca.id), body);
+    d.close();
+    done(`Saved "${body.name || ca.name}".`);
+    changed();
+  }, "cae-error");
 }
 
 // The CA's chain as the server sends it (PEM, up to its root).
@@ -1447,7 +1467,9 @@ async function caPanel(id, list, actions) {
     el("dt", {}, "Key usage"), el("dd", {}, list2(d.key_usage)),
     el("dt", {}, "Subject key identifier"), el("dd", {}, d.ski || "—"),
     el("dt", {}, "Authority key identifier"), el("dd", {}, d.aki || "—"),
-    el("dt", {}, "Default CA"), el("dd", {}, settings.default_ca_id === ca.id ? "yes: it signs certificates whose request names no CA" : "no"));
+    el("dt", {}, "Default CA"), el("dd", {}, settings.default_ca_id === ca.id ? "yes: it signs certificates whose request names no CA" : "no"),
+    el("dt", {}, "Automatic rotation"), el("dd", { id: "ca-auto-rotate" }, ca.auto_rotate
+      ? "on: rotated by certhubd when a third of its life is left" : "off"));
   // The chain: the tenant's CAs from its root down to it, and the certificates the server sends.
   const path = [];
   for (let c = ca; c && path.length <= list.length; c = c.parent_id ? byId(c.parent_id) : null) path.unshift(c.name);

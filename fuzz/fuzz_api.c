@@ -231,7 +231,7 @@ static void setup(void)
     answer a;
 
     snprintf(dir, sizeof dir, "/tmp/certhub-fuzz-api-XXXXXX");
-    if (mkdtemp(dir) == NULL || ch_svc_open(&svc, &so) != 0 || ch_svc_bootstrap_run(svc, dir, NULL, &b) != 0)
+    if (mkdtemp(dir) == NULL || ch_svc_open(&svc, &so) != 0 || ch_svc_bootstrap_run(svc, dir, NULL, 0, &b) != 0)
         abort();
     snprintf(tenant_id, sizeof tenant_id, "%s", b.tenant_id);
     tokens[0] = b.admin_token;

@@ -221,17 +221,30 @@ typedef struct ch_svc_bootstrap {
     char *admin_token;          /* only on the first start (free with ch_secure_free_str) */
     char *admin_password;       /* the console user "admin", first start only (likewise) */
     ch_cert *server_cert;       /* certhubd's own TLS certificate ... */
-    ch_cert *issuer_cert;       /* ... its issuer (sent in the chain) */
+    ch_cert *issuer_cert;       /* ... its issuer (sent in the chain) ... */
+    ch_cert *intermediates[CH_MAX_CHAIN_LEN]; /* ... and the CAs above that, up to and not with
+                                               * a self-signed root (sent after it) */
+    size_t n_intermediates;
     ch_key *server_key;
 } ch_svc_bootstrap;
 
+/* ch_svc_bootstrap_run: certhubd serves a certificate of the operator's (--tls-cert), and needs
+ * none of its own. */
+#define CH_BOOTSTRAP_NO_SERVER_CERT 1u
+
 /* Makes a data directory ready to serve, creating only what is missing: the "default"
- * tenant, a quickstart root CA and an issuing CA under it, DATA_DIR/ca.pem (the root), an
- * admin API token in DATA_DIR/admin-token (0600, first start only), and a server certificate
- * for the listener (localhost, 127.0.0.1, ::1 and each host name or address of the
- * comma-separated names; others are left out), issued anew once a third of its lifetime is
- * left or when it lacks one of those names.  Release with ch_svc_bootstrap_dispose. */
-int ch_svc_bootstrap_run(ch_svc *svc, const char *data_dir, const char *names, ch_svc_bootstrap *out);
+ * tenant, a quickstart root CA and an issuing CA under it (at the first start only: deleted,
+ * they are not made again), DATA_DIR/ca.pem (the root of certhubd's chain), an admin API token
+ * in DATA_DIR/admin-token (0600, first start only), and a server certificate for the listener
+ * (localhost, 127.0.0.1, ::1 and each host name or address of the comma-separated names;
+ * others are left out), issued anew once a third of its lifetime is left, when it lacks one of
+ * those names, or when its CA is no longer the one that issues it: the quickstart issuing CA
+ * while it is there, else the CA a request naming none gets (the tenant's default CA, or its
+ * one issuing CA).  With none of those, CH_EPOLICY saying how to go on, unless flags has
+ * CH_BOOTSTRAP_NO_SERVER_CERT (then server_cert, issuer_cert and server_key stay NULL).
+ * Release with ch_svc_bootstrap_dispose. */
+int ch_svc_bootstrap_run(ch_svc *svc, const char *data_dir, const char *names, unsigned flags,
+                         ch_svc_bootstrap *out);
 void ch_svc_bootstrap_dispose(ch_svc_bootstrap *b);
 
 /* ------------------------------------------------------------- subjects */
@@ -266,6 +279,7 @@ typedef struct ch_svc_ca_req {
     const char *digest;       /* NULL: sha256 */
     const char *const *crl_urls;  /* put into what this CA issues */
     const char *const *ocsp_urls;
+    bool auto_rotate;             /* rotated by certhubd when a third of its life is left */
     const ch_store_ca *rotate;    /* internal (ch_svc_ca_rotate): the CA that gets the new certificate */
 } ch_svc_ca_req;
 
@@ -292,8 +306,18 @@ int ch_svc_ca_import_csr(ch_svc *svc, const ch_actor *actor, const char *name, c
 int ch_svc_ca_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_ca *out);
 /* Rotates a CA: a new key and certificate (same name, subject, key type and lifetime; an
  * intermediate signed by its parent's current certificate).  Issuance moves to the new one at
- * once; the old certificate stays (status "rotated") and keeps validating what it issued. */
+ * once; the old certificate stays (status "rotated") and keeps validating what it issued.
+ * CH_EPOLICY for a CA certhub cannot rotate: held without its key, signed by an outside
+ * issuer (not self-signed, no parent here), or under a parent held without its key. */
 int ch_svc_ca_rotate(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_ca *out);
+/* Renames a CA (name NULL: kept) and switches its automatic rotation (auto_rotate 1 on, 0 off,
+ * -1 kept), audited ca.update with what changed (nothing written when nothing does).  On is
+ * CH_EPOLICY for a CA certhub cannot rotate (ch_svc_ca_rotate); a name taken is CH_EEXISTS.
+ * out (may be NULL) gets the CA as it is then (ch_store_ca_dispose). */
+int ch_svc_ca_update(ch_svc *svc, const ch_actor *actor, const char *id, const char *name, int auto_rotate,
+                     ch_store_ca *out);
+/* Whether the CA's settings have it rotated by certhubd (at a third of its life left). */
+bool ch_svc_ca_auto_rotate(const ch_store_ca *ca);
 
 /* A trust bundle: the tenant's CA certificates that are still valid ("default": every CA
  * certhub holds for the tenant, during a rotation the old and the new).  out gets PEM, or a

@@ -459,10 +459,23 @@ int ch_store_ca_set_status(ch_store *s, const char *tenant_id, const char *id, c
 /* Points the CA at a new certificate and key (rotation). */
 int ch_store_ca_set_cert(ch_store *s, const char *tenant_id, const char *id, const char *cert_id, const char *key_id);
 int ch_store_ca_delete(ch_store *s, const char *tenant_id, const char *id);
+/* Renames a CA and replaces its settings (each left as it is when NULL); CH_EEXISTS on a taken
+ * name. */
+int ch_store_ca_update(ch_store *s, const char *tenant_id, const char *id, const char *name, const char *settings);
 /* Links a CA to the CA that issued it (one imported after it). */
 int ch_store_ca_set_parent(ch_store *s, const char *tenant_id, const char *id, const char *parent_id);
 void ch_store_ca_dispose(ch_store_ca *ca);
 void ch_store_ca_list_free(ch_store_ca *list, size_t count);
+
+/* ------------------------------------------------------------- set-up steps */
+
+/* A step of the first start's set-up that is done once for the life of the store (the
+ * quickstart CAs made), with what it recorded: *value (free()) the text recorded ("" for
+ * none); CH_ENOTFOUND when the step was not done. */
+int ch_store_setup_get(ch_store *s, const char *step, char **value);
+/* Records the step done at time at, with value (may be NULL); one done already keeps its
+ * first record. */
+int ch_store_setup_put(ch_store *s, const char *step, const char *value, int64_t at);
 
 /* ------------------------------------------------------------- CSRs */
 

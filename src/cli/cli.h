@@ -194,6 +194,7 @@ int cmd_remote_token_create(cli_args *a);
 int cmd_remote_token_list(cli_args *a);
 int cmd_agent(cli_args *a);
 int cmd_remote_ca_rotate(cli_args *a);
+int cmd_remote_ca_update(cli_args *a);
 int cmd_remote_ca_get(cli_args *a);
 int cmd_remote_tenant_revoke(cli_args *a);
 int cmd_remote_tenant_restore(cli_args *a);

@@ -605,6 +605,8 @@ int cmd_remote_ca_create(cli_args *a)
     lifetime_members(a, body);
     str_member(a, "digest", body, "digest");
     int_member(a, "path-len", body, "path_len", 0, 64); /* (the API's range, and cert create's) */
+    if (cli_flag(a, "auto-rotate"))
+        json_object_set_new(body, "auto_rotate", json_true());
     rc = remote_call(a, "POST", "cas", body, &ans, NULL);
     json_decref(body);
     if (rc != 0)
@@ -1927,6 +1929,33 @@ int cmd_remote_ca_import(cli_args *a)
     if (data != NULL)
         ch_secure_free(data, len);
     ch_secure_free_str(password);
+    return rc;
+}
+
+int cmd_remote_ca_update(cli_args *a)
+{
+    json_t *body = json_object(), *ans = NULL;
+    char path[300];
+    int rc = 1;
+
+    str_member(a, "name", body, "name");
+    if (on_off(a, "auto-rotate", body, "auto_rotate") != 0)
+        goto done;
+    if (json_object_size(body) == 0) {
+        json_decref(body);
+        cli_usage(a, "give --name, --auto-rotate or both");
+    }
+    if (remote_call(a, "PATCH", remote_obj_path(path, sizeof path, "cas", a->pos[0], ""), body, &ans, NULL) != 0)
+        goto done;
+    if (g_remote.json)
+        print_json(ans);
+    else
+        printf("%s  %s  auto_rotate=%s\n", str(ans, "id"), str(ans, "name"),
+               json_is_true(json_object_get(ans, "auto_rotate")) ? "on" : "off");
+    rc = 0;
+done:
+    json_decref(body);
+    json_decref(ans);
     return rc;
 }
 

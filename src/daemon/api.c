@@ -26,11 +26,13 @@ static const char *const F_TENANT[] = {"name", NULL};
 static const char *const F_TOKEN[] = {"tenant", "role", "name", "scope", "expires_in", "expires_at", NULL};
 static const char *const F_CA[] = {"name",    "type",        "key_type",    "parent_id", "digest", "days", "ttl",
                                    "path_len", "subject",    "certificate", "data",      "private_key", "password",
-                                   "csr_id",   NULL};
+                                   "csr_id",   "auto_rotate", NULL};
 /* What each type of CA reads of F_CA. */
-static const char *const F_CA_ROOT[] = {"name", "type", "key_type", "digest", "days", "ttl", "path_len", "subject", NULL};
+static const char *const F_CA_ROOT[] = {"name", "type", "key_type", "digest", "days", "ttl", "path_len", "subject",
+                                        "auto_rotate", NULL};
 static const char *const F_CA_INTERMEDIATE[] = {"name", "type",     "key_type", "parent_id", "digest",
-                                                "days", "ttl",      "path_len", "subject",   NULL};
+                                                "days", "ttl",      "path_len", "subject",   "auto_rotate", NULL};
+static const char *const F_CA_UPDATE[] = {"name", "auto_rotate", NULL};
 static const char *const F_CA_IMPORT[] = {"name",        "type",     "certificate", "data",
                                           "private_key", "password", "csr_id",      NULL};
 static const char *const F_RENAME[] = {"name", "auto_renew", NULL};
@@ -265,6 +267,7 @@ static json_t *ca_json(req *r, const ch_store_ca *ca)
     ch_store_cert c;
 
     json_object_set_new(o, "parent_id", ca->parent_id ? json_string(ca->parent_id) : json_null());
+    json_object_set_new(o, "auto_rotate", json_boolean(ch_svc_ca_auto_rotate(ca)));
     if (ch_svc_cert_get(r->svc, &r->who.actor, ca->cert_id, &c) == 0) {
         char nb[32], na[32];
         ch_time_format(nb, sizeof nb, c.not_before);
@@ -924,11 +927,12 @@ static void cas_create(req *r)
     ch_store_ca out;
     json_t *o, *notes;
     char note[1400];
-    int error;
+    int auto_rotate = 0, error;
 
     if (body == NULL)
         return;
-    if (get_str(r, body, "name", &q.name) || get_str(r, body, "type", &type) ||
+    if (get_bool(r, body, "auto_rotate", &auto_rotate) || get_str(r, body, "name", &q.name) ||
+        get_str(r, body, "type", &type) ||
         get_str(r, body, "key_type", &q.key_type) || get_str(r, body, "parent_id", &q.parent_id) ||
         get_str(r, body, "digest", &q.digest) || get_lifetime(r, body, &q.days, &q.ttl) ||
         get_int(r, body, "path_len", 0, 64, &q.path_len) || get_subject(r, body, &q.subject) ||
@@ -942,6 +946,7 @@ static void cas_create(req *r)
                             q.intermediate ? "an intermediate CA (type \"intermediate\")"
                                            : "a root CA (type \"root\", the default)") < 0)
             goto done;
+        q.auto_rotate = auto_rotate == 1;
         error = ch_svc_ca_create(r->svc, &r->who.actor, &q, &out);
     } else if (strcmp(type, "import") == 0) {
         if (only_fields_for(r, body, F_CA_IMPORT, "an imported CA (type \"import\": its subject, key "
@@ -3412,6 +3417,26 @@ static void certificate_renew(req *r, const char *id)
     json_decref(body);
 }
 
+/* PATCH /cas/{id} {"name", "auto_rotate"} */
+static void ca_update(req *r, const char *id)
+{
+    json_t *body = read_json(r, F_CA_UPDATE);
+    const char *name = NULL;
+    int auto_rotate = -1, error; /* -1: kept */
+    ch_store_ca ca;
+
+    if (body == NULL || get_str(r, body, "name", &name) || get_bool(r, body, "auto_rotate", &auto_rotate))
+        goto done;
+    if ((error = ch_svc_ca_update(r->svc, &r->who.actor, id, name, auto_rotate, &ca)) < 0) {
+        reply_error(r, error);
+        goto done;
+    }
+    reply_json(r, 200, ca_json(r, &ca));
+    ch_store_ca_dispose(&ca);
+done:
+    json_decref(body);
+}
+
 /* POST /cas/{id}/rotate */
 static void ca_rotate(req *r, const char *id)
 {
@@ -3586,6 +3611,7 @@ static const struct route {
     {EVHTTP_REQ_GET, "cas", h_cas_list, POOL, PAGE},
     {EVHTTP_REQ_POST, "cas", h_cas_create, POOL, NULL},
     {EVHTTP_REQ_GET, "cas/{id}", ca_get, LOOP, NULL},
+    {EVHTTP_REQ_PATCH, "cas/{id}", ca_update, POOL, NULL},
     {EVHTTP_REQ_DELETE, "cas/{id}", ca_delete, POOL, "force"},
     {EVHTTP_REQ_GET, "cas/{id}/chain", ca_chain, LOOP, NULL},
     {EVHTTP_REQ_POST, "cas/{id}/rotate", ca_rotate, POOL, NULL},

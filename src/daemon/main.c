@@ -267,11 +267,16 @@ static SSL_CTX *tls_server_context(void)
 static SSL_CTX *tls_context(const ch_svc_bootstrap *b)
 {
     SSL_CTX *ctx = tls_server_context();
+    bool chained = ctx != NULL && b->server_cert != NULL &&
+                   SSL_CTX_use_certificate(ctx, ch_cert_x509(b->server_cert)) == 1 &&
+                   SSL_CTX_add1_chain_cert(ctx, ch_cert_x509(b->issuer_cert)) == 1;
 
-    if (ctx == NULL ||
-        SSL_CTX_use_certificate(ctx, ch_cert_x509(b->server_cert)) != 1 ||
-        SSL_CTX_add1_chain_cert(ctx, ch_cert_x509(b->issuer_cert)) != 1 ||
-        SSL_CTX_use_PrivateKey(ctx, ch_key_pkey(b->server_key)) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+    /* (the CAs between the issuing CA and the root, when certhubd's certificate comes from an
+     * issuing CA of your own under an intermediate) */
+    for (size_t i = 0; chained && i < b->n_intermediates; i++)
+        chained = SSL_CTX_add1_chain_cert(ctx, ch_cert_x509(b->intermediates[i])) == 1;
+    if (!chained || SSL_CTX_use_PrivateKey(ctx, ch_key_pkey(b->server_key)) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
         SSL_CTX_free(ctx);
         return NULL;
     }
@@ -370,7 +375,7 @@ static SSL_CTX *tls_refresh(void *arg)
         return tls_context_files(src);
     }
 
-    if (ch_svc_bootstrap_run(src->svc, src->data_dir, src->host, &b) < 0) {
+    if (ch_svc_bootstrap_run(src->svc, src->data_dir, src->host, 0, &b) < 0) {
         event_log(stderr, "checking the server certificate failed: %s", ch_error_last());
         return NULL;
     }
@@ -533,8 +538,8 @@ static int send_webhook(void *arg, const char *url, const char *secret, const ch
  * printed at every start (it is not secret): a machine that fetches the trust bundle before it
  * trusts certhubd checks certhubd's certificate against that root alone (certhub ca bundle
  * --fingerprint).  After the root is rotated ca.pem holds the new root first, while the chain
- * goes on to the old one until the issuing CA is rotated too: the root that signed the issuer
- * is the one to print, the newest only when none did. */
+ * goes on to the old one until the issuing CA is rotated too: the root that signed issuer (the
+ * top of the chain sent, below the root) is the one to print, the newest only when none did. */
 static void print_fingerprint(const char *data_dir, const ch_cert *issuer)
 {
     char path[4200], hex[32 * 3];
@@ -579,13 +584,13 @@ static void print_secrets(const ch_svc_bootstrap *b, const char *data_dir)
  * finds what is there and renews the server certificate if due), printing what only a first
  * start has.  On failure says why and returns -1. */
 static int open_and_set_up(ch_svc **svc, ch_svc_bootstrap *b, const ch_svc_opts *so, const char *data_dir,
-                           const char *host)
+                           const char *host, unsigned flags)
 {
     if (ch_svc_open(svc, so) < 0) {
         fprintf(stderr, "certhubd: %s\n", ch_error_last());
         return -1;
     }
-    if (ch_svc_bootstrap_run(*svc, data_dir, host, b) < 0) {
+    if (ch_svc_bootstrap_run(*svc, data_dir, host, flags, b) < 0) {
         fprintf(stderr, "certhubd: set-up failed: %s\n", ch_error_last());
         ch_svc_close(*svc);
         return -1;
@@ -636,12 +641,12 @@ static int backup(const ch_svc_opts *so, const char *data_dir, const char *file)
 }
 
 /* The first start's set-up, run in a child process.  Returns the exit status. */
-static int first_start(const ch_svc_opts *so, const char *data_dir, const char *host)
+static int first_start(const ch_svc_opts *so, const char *data_dir, const char *host, unsigned flags)
 {
     ch_svc *svc;
     ch_svc_bootstrap b;
 
-    if (open_and_set_up(&svc, &b, so, data_dir, host) < 0)
+    if (open_and_set_up(&svc, &b, so, data_dir, host, flags) < 0)
         return 1;
     ch_svc_bootstrap_dispose(&b);
     ch_svc_close(svc);
@@ -721,6 +726,7 @@ int main(int argc, char **argv)
     char addr[128], host[4500] = "";
     int port, threads, rc, renew_check, listen_fd;
     struct tls_source src = {0};
+    unsigned flags = 0;
     ch_svc_opts so = {0};
     ch_svc *svc;
     ch_svc_bootstrap b;
@@ -797,9 +803,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "certhubd: --tls-cert and --tls-key go together\n");
         return 2;
     }
+    /* Serving the operator's certificate, certhubd needs none of its own: none is issued (nor
+     * asked of CAs that may be gone, the quickstart ones deleted). */
     if (st.tls_cert[0] != '\0') {
         src.cert_file = st.tls_cert;
         src.key_file = st.tls_key;
+        flags = CH_BOOTSTRAP_NO_SERVER_CERT;
     }
     if (st.backup[0] != '\0')
         return backup(&so, data_dir, st.backup);
@@ -866,13 +875,13 @@ int main(int argc, char **argv)
             }
             if (child == 0) {
                 close(listen_fd);
-                _exit(first_start(&so, data_dir, host));
+                _exit(first_start(&so, data_dir, host, flags));
             }
             if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
                 return 1; /* the child said why */
         }
     }
-    if (open_and_set_up(&svc, &b, &so, data_dir, host) < 0)
+    if (open_and_set_up(&svc, &b, &so, data_dir, host, flags) < 0)
         return 1;
     /* tls_context_files says itself what is wrong with the operator's files. */
     if ((tls = src.cert_file != NULL ? tls_context_files(&src) : tls_context(&b)) == NULL) {
@@ -886,13 +895,13 @@ int main(int argc, char **argv)
      * when the operator's own certificate is served (the log says which is, and its chain's
      * root is theirs to give). */
     if (src.cert_file == NULL) {
-        print_fingerprint(data_dir, b.issuer_cert);
+        print_fingerprint(data_dir, b.n_intermediates ? b.intermediates[b.n_intermediates - 1] : b.issuer_cert);
         fflush(stdout);
+        memcpy(src.served, ch_cert_sha256(b.server_cert), 32);
     }
     src.svc = svc;
     src.data_dir = data_dir;
     snprintf(src.host, sizeof src.host, "%s", host);
-    memcpy(src.served, ch_cert_sha256(b.server_cert), 32);
     ch_svc_bootstrap_dispose(&b);
     /* The job runner: renewals that are due and expiry alerts, every job_interval seconds. */
     ch_svc_set_alert_sender(svc, send_webhook, NULL);

@@ -948,6 +948,15 @@ await page.getByRole("dialog").getByRole("button", { name: "Rotate" }).click();
 await panelOf(page).locator("#ca-rotations").getByText("Rotated 2 times;").waitFor();
 assert.notEqual(await certOf("Lab Issuing"), labIssuing.ca.certificate_id);
 ok("a CA rotated from its details: the panel shows the second rotation");
+// Its automatic rotation switched on from there (PATCH /cas/{id}), the panel read again.
+assert.equal((await panelFields(page))["Automatic rotation"], "off");
+await panelOf(page).getByRole("button", { name: "Edit Lab Issuing" }).click();
+await page.getByRole("dialog").getByLabel(/Rotate automatically/).check();
+await page.getByRole("dialog").getByRole("button", { name: "Save" }).click();
+await panelOf(page).locator("#ca-auto-rotate").getByText(/^on: rotated by certhubd/).waitFor();
+assert.equal(await page.evaluate(async () =>
+  (await (await fetch("/api/v1/cas")).json()).items.find((c) => c.name === "Lab Issuing").auto_rotate), true);
+ok("a CA's automatic rotation switched on from its details, which then say so");
 // What it issued, listed from there: the certificate list narrowed to it.
 await panelOf(page).getByRole("link", { name: "Show the certificates Lab Issuing issued" }).click();
 await page.locator("#cert-by-ca").getByText("Lab Issuing", { exact: true }).waitFor();

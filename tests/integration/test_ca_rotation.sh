@@ -182,4 +182,33 @@ for i in $(seq 1 300); do [ "$(served old-root.pem)" != 200 ] && break; sleep 0.
 check_eq "certhubd serves a chain under the new root: the old root alone no longer reaches it" 000 "$(served old-root.pem)"
 check_eq "ca.pem does" 200 "$(served "$data/ca.pem")"
 
+# A CA certhub cannot sign the next certificate of is not rotated: one an outside issuer signed
+# (became a self-signed root of its name, which nothing trusting that issuer accepts), one held
+# without its key.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout corp-root.key -subj "/CN=Corp Root" \
+    -days 3650 -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+    -out corp-root.pem 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout corp-issuing.key -subj "/CN=Corp Issuing" \
+    -out corp-issuing.csr 2>/dev/null
+printf 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n' > ca.ext
+openssl x509 -req -in corp-issuing.csr -CA corp-root.pem -CAkey corp-root.key -CAcreateserial -days 1825 \
+    -extfile ca.ext -out corp-issuing.pem 2>/dev/null
+api POST /api/v1/cas "$(jq -nc --rawfile c corp-issuing.pem --rawfile k corp-issuing.key \
+    '{type:"import",name:"corp-issuing",certificate:$c,private_key:$k}')"
+check_eq "an issuing CA of an outside PKI imported with its key" "201 true" "$status $(body .can_sign)"
+outside=$(body .id) outside_cert=$(body .certificate_id)
+api POST "/api/v1/cas/$outside/rotate"
+check_eq "it is not rotated here: its issuer is outside" 422 "$status"
+check_contains "the answer says to renew it at that issuer" "$(body .error.message)" "renew it at that issuer"
+api GET "/api/v1/cas/$outside"
+check_eq "and it keeps its certificate" "$outside_cert" "$(body .certificate_id)"
+api POST /api/v1/cas "$(jq -nc --rawfile c corp-root.pem '{type:"import",name:"corp-root",certificate:$c}')"
+keyless=$(body .id)
+api POST "/api/v1/cas/$keyless/rotate"
+check_eq "nor one held without its key" "422 imported without its private key" \
+    "$status $(body .error.message | grep -o 'imported without its private key')"
+api POST "/api/v1/cas/$outside/rotate"
+check_contains "nor the issuing CA under it (its root's key is elsewhere)" "$status $(body .error.message)" \
+    "422 CA $outside was signed by CA \"corp-root\""
+
 done_testing

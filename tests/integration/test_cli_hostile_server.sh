@@ -123,6 +123,7 @@ ca chain $ca --out out/chain.pem
 ca create --name made-root --subject CN=made-root
 ca import byo.pem --key byo.key --name brought
 ca rotate $rotated_ca
+ca update $ca --name hostile-renamed --auto-rotate on
 ca delete $doomed_ca --force
 ca bundle --out out/bundle.pem
 ca bundle --format p12 --password-file pw --out out/bundle.p12

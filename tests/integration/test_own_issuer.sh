@@ -2,6 +2,10 @@
 # Bringing your own issuer: an enterprise PKI's root (its certificate alone, PEM or DER) and
 # its issuing CA (with its key) imported beside the quickstart CAs, then named the tenant's
 # default CA, so that what names no CA is signed by it and verifies with the trust bundle.
+# Then the quickstart CAs retired: deleted, they stay deleted across restarts (a store from
+# before this was recorded too), certhubd's own certificate comes from your issuing CA (or
+# certhubd refuses to start, saying what to give it, when it cannot tell which), ca.pem and the
+# trust bundle hold your CAs alone.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon.sh"
 
@@ -84,5 +88,99 @@ check_eq "its certificate is the one in the file" "$(openssl x509 -in issuing.pe
     "$(body .sha256)"
 expect_usage "with --key beside it: the file holds the key already" "holds the CA's key itself" -- \
     "${C[@]}" ca import issuing.pfx --password-file pw --key issuing.key --name x
+
+# ---- The quickstart CAs retired.
+fp_of() { openssl x509 -in "$1" -noout -fingerprint -sha256 | cut -d= -f2; }
+served_issuer() {
+    openssl s_client -connect "127.0.0.1:$port" -servername localhost </dev/null 2>/dev/null |
+        openssl x509 -noout -issuer
+}
+bundle_subjects() { # [curl args]: the subjects in the default bundle, sorted, one line
+    curl -s --cacert "$data/ca.pem" -o bundle-now.pem "$@" "https://localhost:$port/api/v1/bundles/default"
+    openssl crl2pkcs7 -nocrl -certfile bundle-now.pem | openssl pkcs7 -print_certs -noout | grep '^subject' |
+        sort | tr '\n' ';'
+}
+# (the CLI against the certhubd running now, whose port a restart changes)
+cli() { "$CERTHUB" --server "https://localhost:$port" --token-file "$data/admin-token" --ca-file "$data/ca.pem" "$@"; }
+api GET /api/v1/cas
+quickstart_root=$(body '.items[] | select(.name | startswith("certhub Quickstart Root")) | .id')
+api DELETE "/api/v1/cas/$quickstart"
+check_eq "the quickstart issuing CA is not deleted unasked while certhubd's own certificate is under it" 409 "$status"
+cli ca delete "$quickstart" --force >/dev/null
+cli ca delete "$quickstart_root" --force >/dev/null
+ok "both quickstart CAs deleted (--force)"
+# While it runs: at its next check (SIGHUP here) certhubd serves a certificate from the CA that
+# signs what names none, the one issuing CA left (corp-issuing-2), and ca.pem holds its root.
+kill -HUP "$pid"
+for i in $(seq 1 300); do grep -q "server certificate renewed" "$log" && break; sleep 0.1; done
+check_eq "ca.pem holds the enterprise root now" "$(fp_of root.pem)" "$(fp_of "$data/ca.pem")"
+check_eq "and certhubd serves a certificate of the enterprise issuing CA, without a restart" \
+    "issuer=O = Corp, CN = Corp Issuing CA" "$(served_issuer)"
+api POST /api/v1/certificates '{"subject":{"common_name":"g.example"},"sans":["dns:g.example"]}'
+check_eq "a request naming no CA: the one CA left that signs" "201 $pfx_id" "$status $(body .ca_id)"
+stop_daemon
+start_daemon
+api GET /api/v1/cas
+check_eq "restarted: the quickstart CAs are not made again" 0 \
+    "$(body '[.items[] | select(.name | startswith("certhub Quickstart"))] | length')"
+check_eq "the trust bundle holds your CAs alone" "subject=O = Corp, CN = Corp Issuing CA;subject=O = Corp, CN = Corp Root CA;" \
+    "$(bundle_subjects -H "Authorization: Bearer $TOKEN")"
+check_eq "the public one too" "subject=O = Corp, CN = Corp Issuing CA;subject=O = Corp, CN = Corp Root CA;" \
+    "$(bundle_subjects)"
+check_contains "the fingerprint printed at the start is the enterprise root's" "$(cat "$log")" \
+    "root fingerprint (SHA-256) $(fp_of root.pem)"
+"$CERTHUB" --server "https://localhost:$port" ca bundle --fingerprint "$(fp_of root.pem)" --out first.pem 2>first.err ||
+    fail "a first contact with that fingerprint failed: $(cat first.err)"
+ok "and a machine's first contact with it succeeds"
+serial=$(openssl s_client -connect "127.0.0.1:$port" </dev/null 2>/dev/null | openssl x509 -noout -serial)
+api POST /api/v1/certificates '{"subject":{"common_name":"h.example"},"sans":["dns:h.example"]}'
+check_eq "a request naming no CA is signed by it" "201 $pfx_id" "$status $(body .ca_id)"
+body .pem > h.pem
+openssl verify -CAfile root.pem -untrusted issuing.pem h.pem >/dev/null || fail "h.example is not under the enterprise root"
+ok "under the enterprise root"
+
+# A store from before the quickstart CAs were recorded made (schema 29): the upgrade records
+# them made, and deleted they stay.
+stop_daemon
+sqlite3 "$data/certhub.db" "DROP TABLE setup_steps; PRAGMA user_version=29"
+start_daemon
+api GET /api/v1/cas
+check_eq "a store from before, upgraded: not made again either" "200 0" \
+    "$status $(body '[.items[] | select(.name | startswith("certhub Quickstart"))] | length')"
+check_eq "and certhubd's own certificate is the one it had" "$serial" \
+    "$(openssl s_client -connect "127.0.0.1:$port" </dev/null 2>/dev/null | openssl x509 -noout -serial)"
+
+# Two CAs that sign and no default: a request naming none is refused, and certhubd, which cannot
+# tell which issues its own certificate, does not start, saying what to give it.
+api POST /api/v1/cas '{"name":"lab-root","subject":{"common_name":"Lab Root"}}'
+lab_root=$(body .id)
+api POST /api/v1/certificates '{"subject":{"common_name":"i.example"},"sans":["dns:i.example"]}'
+check_eq "with two CAs that sign, a request naming none is refused" "400 ca_id" "$status $(body .error.field)"
+stop_daemon
+expect_exit 1 "certhubd does not start" -- "$CERTHUBD" --data-dir "$data" --listen "127.0.0.1:$(free_port)"
+check_contains "saying to give it a certificate or a default CA" "$(cat "$T/stderr")" \
+    "Give certhubd a certificate of yours (--tls-cert and --tls-key), or name the tenant's default CA"
+check_contains "and why" "$(cat "$T/stderr")" "2 CAs of this tenant can sign"
+# Its own certificate given: it starts, and issues none.
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout served.key -subj "/CN=localhost" \
+    -out served.csr 2>/dev/null
+printf 'subjectAltName=DNS:localhost\n' > served.ext
+openssl x509 -req -in served.csr -CA issuing.pem -CAkey issuing.key -CAcreateserial -days 30 -extfile served.ext \
+    -out served.leaf 2>/dev/null
+cat served.leaf issuing.pem > served.pem
+start_daemon --tls-cert "$T/served.pem" --tls-key "$T/served.key"
+check_eq "with --tls-cert it starts, serving that certificate" "subject=CN = localhost" \
+    "$(openssl s_client -connect "127.0.0.1:$port" </dev/null 2>/dev/null | openssl x509 -noout -subject)"
+cli settings set --default-ca "$lab_root" >/dev/null
+stop_daemon
+# A default CA named: it issues certhubd's certificate, and ca.pem holds it (a root).
+start_daemon
+check_eq "the default CA issues certhubd's own certificate" "issuer=CN = Lab Root" "$(served_issuer)"
+api GET "/api/v1/cas/$lab_root"
+check_eq "ca.pem is that root" "$(body .sha256)" \
+    "$(openssl x509 -in "$data/ca.pem" -outform der | sha256sum | cut -d' ' -f1)"
+api GET /api/v1/cas
+check_eq "and the quickstart CAs are still not back" 0 \
+    "$(body '[.items[] | select(.name | startswith("certhub Quickstart"))] | length')"
 
 done_testing

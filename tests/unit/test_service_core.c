@@ -956,6 +956,7 @@ static void test_csr_key_found(void **state)
                                       "ALTER TABLE api_tokens DROP COLUMN created_by;"
                                       "ALTER TABLE api_tokens DROP COLUMN owner_user_id;"
                                       "DROP INDEX keystore_entries_cert; DROP TABLE keystore_renewal_backfill;"
+                                      "DROP TABLE setup_steps;"
                                       "PRAGMA user_version=24",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
@@ -1381,6 +1382,47 @@ static void *rotate_many(void *p)
  * marks the certificate before it rotated (none is left neither current nor rotated), and
  * once they are done a new certificate is signed by the CA's current certificate (a CA read
  * before a rotation and cached after it was served until a restart). */
+/* A CA renamed and its automatic rotation switched: only where it can be rotated, a refusal
+ * changing nothing, the other settings kept. */
+static void test_ca_update(void **state)
+{
+    ch_store_ca root, inter, got, keyless;
+    ch_store_cert rc;
+
+    (void)state;
+    make_cas(&root, &inter, "update");
+    assert_false(ch_svc_ca_auto_rotate(&inter));
+    assert_int_equal(ch_svc_ca_update(svc, &viewer_a, inter.id, NULL, 1, NULL), CH_EPERM);
+    assert_int_equal(ch_svc_ca_update(svc, &admin_b, inter.id, NULL, 1, NULL), CH_ENOTFOUND);
+    assert_int_equal(ch_svc_ca_update(svc, &operator_a, inter.id, NULL, 1, &got), 0);
+    assert_true(ch_svc_ca_auto_rotate(&got));
+    assert_non_null(strstr(got.settings, "\"crl_urls\""));
+    assert_string_equal(got.name, inter.name);
+    ch_store_ca_dispose(&got);
+    /* A taken name, an empty one: refused, and the switch asked with them not made. */
+    assert_int_equal(ch_svc_ca_update(svc, &operator_a, inter.id, root.name, 0, NULL), CH_EEXISTS);
+    assert_string_equal(ch_error_field(), "name");
+    assert_int_equal(ch_svc_ca_update(svc, &operator_a, inter.id, "", 0, NULL), CH_EINVAL);
+    assert_int_equal(ch_svc_ca_get(svc, &admin_a, inter.id, &got), 0);
+    assert_true(ch_svc_ca_auto_rotate(&got));
+    ch_store_ca_dispose(&got);
+    assert_int_equal(ch_svc_ca_update(svc, &operator_a, inter.id, "update renamed", 0, &got), 0);
+    assert_false(ch_svc_ca_auto_rotate(&got));
+    assert_string_equal(got.name, "update renamed");
+    ch_store_ca_dispose(&got);
+    /* Held without its key (tenant B has the root's certificate alone): not switched on. */
+    assert_int_equal(ch_store_cert_get(ch_svc_store(svc), &rc, admin_a.tenant_id, root.cert_id), 0);
+    assert_int_equal(ch_svc_ca_import(svc, &admin_b, "update keyless", rc.der, rc.der_len, NULL, 0, NULL, &keyless, NULL),
+                     0);
+    assert_int_equal(ch_svc_ca_update(svc, &admin_b, keyless.id, NULL, 1, NULL), CH_EPOLICY);
+    assert_string_equal(ch_error_field(), "auto_rotate");
+    assert_int_equal(ch_svc_ca_update(svc, &admin_b, keyless.id, NULL, 0, NULL), 0); /* off stays off */
+    ch_store_cert_dispose(&rc);
+    ch_store_ca_dispose(&keyless);
+    ch_store_ca_dispose(&root);
+    ch_store_ca_dispose(&inter);
+}
+
 static void test_concurrent_rotation(void **state)
 {
     ch_store_ca root, inter, now;
@@ -2113,6 +2155,7 @@ static void test_audit_numbered_per_tenant(void **state)
                                   "ALTER TABLE api_tokens DROP COLUMN created_by;"
                                   "ALTER TABLE api_tokens DROP COLUMN owner_user_id;"
                                   "DROP INDEX keystore_entries_cert; DROP TABLE keystore_renewal_backfill;"
+                                  "DROP TABLE setup_steps;"
                                   "PRAGMA user_version=17",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
@@ -2349,6 +2392,7 @@ static void test_token_expiry(void **state)
                                   "ALTER TABLE api_tokens DROP COLUMN created_by;"
                                   "ALTER TABLE api_tokens DROP COLUMN owner_user_id;"
                                   "DROP INDEX keystore_entries_cert; DROP TABLE keystore_renewal_backfill;"
+                                  "DROP TABLE setup_steps;"
                                   "PRAGMA user_version=21",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
@@ -2764,6 +2808,7 @@ int main(void)
         cmocka_unit_test(test_ca_key_later),
         cmocka_unit_test(test_key_export_and_db_scan),
         cmocka_unit_test(test_concurrent_issuing),
+        cmocka_unit_test(test_ca_update),
         cmocka_unit_test(test_concurrent_rotation),
         cmocka_unit_test(test_audit_chain),
         cmocka_unit_test(test_tokens_list_and_revoke),

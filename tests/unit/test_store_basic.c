@@ -94,6 +94,30 @@ static void test_migrate_and_reopen(void **state)
     ch_store_close(s);
 }
 
+/* A step of the set-up is recorded once, with what it made; not done, it is not found. */
+static void test_setup_steps(void **state)
+{
+    ch_store *s;
+    char *value = NULL;
+
+    (void)state;
+    s = open_store();
+    assert_int_equal(ch_store_setup_get(s, "made_things", &value), CH_ENOTFOUND);
+    assert_null(value);
+    assert_int_equal(ch_store_setup_put(s, "made_things", "{\"one\":\"x\"}", 1000), 0);
+    assert_int_equal(ch_store_setup_put(s, "made_things", "{\"one\":\"y\"}", 2000), 0); /* done once */
+    assert_int_equal(ch_store_setup_put(s, "nothing_made", NULL, 1000), 0);
+    ch_store_close(s);
+    s = open_store();
+    assert_int_equal(ch_store_setup_get(s, "made_things", &value), 0);
+    assert_string_equal(value, "{\"one\":\"x\"}");
+    free(value);
+    assert_int_equal(ch_store_setup_get(s, "nothing_made", &value), 0);
+    assert_string_equal(value, "");
+    free(value);
+    ch_store_close(s);
+}
+
 /* A store whose tables are not its version's (a development build's migration, changed later)
  * is refused at open, saying so, rather than failing request by request. */
 static void test_schema_mismatch_refused(void **state)
@@ -465,6 +489,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_migrate_and_reopen),
         cmocka_unit_test(test_schema_mismatch_refused),
+        cmocka_unit_test(test_setup_steps),
         cmocka_unit_test(test_out_of_descriptors),
         cmocka_unit_test(test_isolation_and_duplicates),
         cmocka_unit_test(test_lineage),

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <openssl/x509v3.h>
 
 #include "svc_internal.h"
@@ -30,7 +31,7 @@ static int find_ca(ch_svc *svc, const ch_actor *a, const char *name, ch_store_ca
 
 static int ensure_ca(ch_svc *svc, const ch_actor *a, const char *name, const char *parent_id, ch_store_ca *out)
 {
-    ch_svc_ca_req req = {.name = name, .path_len = -2, .key_type = "p256"};
+    ch_svc_ca_req req = {.name = name, .path_len = -2, .key_type = "p256", .auto_rotate = true};
     int error = find_ca(svc, a, name, out);
 
     if (error != CH_ENOTFOUND)
@@ -43,52 +44,154 @@ static int ensure_ca(ch_svc *svc, const ch_actor *a, const char *name, const cha
     return ch_svc_ca_create(svc, a, &req, out);
 }
 
+/* The step of the set-up that made the quickstart CAs, recorded with their ids: they are made
+ * at the first start alone (deleted, they stay deleted, as a step-ca or Vault set-up's
+ * bootstrap CA does once replaced), and are found by id (renamed, they are still the
+ * quickstart's). */
+#define QUICKSTART_STEP "quickstart_cas"
+
+/* The quickstart CAs' ids as their step recorded them ("" for one not recorded);
+ * CH_ENOTFOUND when they were never made. */
+static int quickstart_ids(ch_svc *svc, char root[CH_ID_MAX], char issuer[CH_ID_MAX])
+{
+    char *value = NULL;
+    json_t *j = NULL;
+    int error = ch_store_setup_get(svc->store, QUICKSTART_STEP, &value);
+
+    root[0] = issuer[0] = '\0';
+    if (error == 0 && (j = json_loads(value, 0, NULL)) != NULL) {
+        if (json_is_string(json_object_get(j, "root")))
+            snprintf(root, CH_ID_MAX, "%s", json_string_value(json_object_get(j, "root")));
+        if (json_is_string(json_object_get(j, "issuer")))
+            snprintf(issuer, CH_ID_MAX, "%s", json_string_value(json_object_get(j, "issuer")));
+    }
+    json_decref(j);
+    free(value);
+    return error;
+}
+
+/* The quickstart CAs, made and recorded unless they were once. */
+static int quickstart_make(ch_svc *svc, const ch_actor *a)
+{
+    char root_id[CH_ID_MAX], issuer_id[CH_ID_MAX], *text = NULL;
+    ch_store_ca root = {0}, issuer = {0};
+    json_t *j = NULL;
+    int error = quickstart_ids(svc, root_id, issuer_id);
+
+    if (error != CH_ENOTFOUND)
+        return error;
+    ch_error_clear();
+    /* (by name: a start stopped between the two finds the first made) */
+    if ((error = ensure_ca(svc, a, CH_QUICKSTART_ROOT, NULL, &root)) < 0 ||
+        (error = ensure_ca(svc, a, CH_QUICKSTART_ISSUER, root.id, &issuer)) < 0)
+        goto done;
+    if ((j = json_pack("{ss ss}", "root", root.id, "issuer", issuer.id)) == NULL ||
+        (text = json_dumps(j, JSON_COMPACT)) == NULL) {
+        error = ch_error_set(CH_ENOMEM, "out of memory");
+        goto done;
+    }
+    error = ch_store_setup_put(svc->store, QUICKSTART_STEP, text, ch_now());
+done:
+    free(text);
+    json_decref(j);
+    ch_store_ca_dispose(&root);
+    ch_store_ca_dispose(&issuer);
+    return error;
+}
+
+int svc_server_issuer(ch_svc *svc, const char *tenant_id, ch_store_ca *out)
+{
+    char root[CH_ID_MAX], issuer[CH_ID_MAX], id[CH_ID_MAX];
+    int error = quickstart_ids(svc, root, issuer);
+
+    memset(out, 0, sizeof *out);
+    if (error < 0 && error != CH_ENOTFOUND)
+        return error;
+    if (issuer[0] != '\0' && ch_store_ca_get(svc->store, out, tenant_id, issuer) == 0) {
+        if (svc_ca_signs(out))
+            return 0;
+        ch_store_ca_dispose(out);
+    }
+    ch_error_clear();
+    if ((error = svc_default_issuer(svc, tenant_id, id)) < 0)
+        return error;
+    return ch_store_ca_get(svc->store, out, tenant_id, id);
+}
+
 /* DATA_DIR/ca.pem: the roots clients trust to reach certhubd (curl --cacert, the CLI): every
- * unexpired certificate of the quickstart root, the newest first.  Once the root is rotated,
+ * unexpired self-signed certificate of the tenant whose subject is that of the root of the
+ * chain of the CA that issues certhubd's own certificate, the newest first (the quickstart
+ * root, or your own once the quickstart CAs are deleted).  Once the root is rotated,
  * certhubd's chain moves to the new root with the issuing CA's next certificate; clients that
- * read the file again then trust both.  Written only when it differs. */
+ * read the file again then trust both.  A chain that stops short of a root (an outside root
+ * not imported) gives its last certificate.  Written only when it differs. */
 int svc_write_roots(ch_svc *svc, const ch_actor *a, const char *data_dir)
 {
-    ch_store_cert_filter f = {.is_ca = 1, .unexpired_at = ch_now(), .search = "Quickstart Root"};
+    ch_store_cert_filter f = {.is_ca = 1, .unexpired_at = ch_now()};
     ch_store_cert *rows = NULL;
-    size_t n = 0;
-    char *next = NULL, path[4200];
+    ch_store_ca issuer;
+    ch_cert *chain[CH_MAX_CHAIN_LEN] = {0};
+    size_t n = 0, len = 0, *picked = NULL, npicked = 0;
+    char *next = NULL, *top_subject = NULL, *top_issuer = NULL, path[4200];
     ch_buf pem = CH_BUF_INIT;
     uint8_t *old = NULL;
     size_t old_len = 0;
-    bool taken[50] = {false};
-    int error = ch_store_cert_list(svc->store, a->tenant_id, &f, 50, NULL, &rows, &n, &next);
+    int error;
 
-    free(next);
-    for (size_t done = 0; error == 0 && done < n; done++) {
-        /* the newest of those left, self-signed under the quickstart root's name */
-        size_t best = n;
-        for (size_t i = 0; i < n; i++)
-            if (!taken[i] && strcmp(rows[i].subject, rows[i].issuer) == 0 &&
-                strstr(rows[i].subject, CH_QUICKSTART_ROOT) != NULL &&
-                (best == n || rows[i].not_after > rows[best].not_after))
-                best = i;
-        if (best == n)
-            break;
-        ch_store_cert full;
-        if ((error = ch_store_cert_get(svc->store, &full, a->tenant_id, rows[best].id)) == 0) {
-            error = ch_svc_cert_pem(&pem, &full);
-            ch_store_cert_dispose(&full);
+    /* None (the quickstart CAs deleted, and no CA of the tenant's own issues it): the file is
+     * left as it is. */
+    if (svc_server_issuer(svc, a->tenant_id, &issuer) < 0) {
+        ch_error_clear();
+        return 0;
+    }
+    error = svc_ca_chain(svc, a->tenant_id, issuer.id, chain, &len, CH_MAX_CHAIN_LEN);
+    ch_store_ca_dispose(&issuer);
+    if (error == CH_ENOTFOUND && len > 0)
+        error = 0; /* a parent gone: the chain as far as it goes */
+    if (error < 0 || len == 0 || (error = ch_cert_subject_string(&top_subject, chain[len - 1])) < 0 ||
+        (error = ch_cert_issuer_string(&top_issuer, chain[len - 1])) < 0)
+        goto done;
+    if (strcmp(top_subject, top_issuer) != 0) {
+        error = ch_cert_write_pem(&pem, chain[len - 1]);
+    } else if ((error = ch_store_cert_list(svc->store, a->tenant_id, &f, 1000, NULL, &rows, &n, &next)) == 0) {
+        if (n > 0 && (picked = calloc(n, sizeof *picked)) == NULL)
+            error = ch_error_set(CH_ENOMEM, "out of memory");
+        for (size_t i = 0; error == 0 && i < n; i++)
+            if (strcmp(rows[i].subject, top_subject) == 0 && strcmp(rows[i].issuer, top_subject) == 0)
+                picked[npicked++] = i;
+        /* the newest first: by the end of their lives */
+        for (size_t i = 1; i < npicked; i++)
+            for (size_t k = i; k > 0 && rows[picked[k]].not_after > rows[picked[k - 1]].not_after; k--) {
+                size_t t = picked[k];
+                picked[k] = picked[k - 1];
+                picked[k - 1] = t;
+            }
+        for (size_t i = 0; error == 0 && i < npicked; i++) {
+            ch_store_cert full;
+            if ((error = ch_store_cert_get(svc->store, &full, a->tenant_id, rows[picked[i]].id)) == 0) {
+                error = ch_svc_cert_pem(&pem, &full);
+                ch_store_cert_dispose(&full);
+            }
         }
-        taken[best] = true;
     }
     snprintf(path, sizeof path, "%s/ca.pem", data_dir);
     /* None valid (the root let expire, never rotated): the file is left as it is. */
     if (error == 0 && pem.len > 0 &&
         (ch_file_read(&old, &old_len, path, 1 << 20) < 0 || old_len != pem.len || memcmp(old, pem.data, pem.len) != 0))
         error = ch_file_write_atomic(path, pem.data, pem.len, 0644);
+done:
     free(old);
+    free(picked);
+    free(next);
+    free(top_subject);
+    free(top_issuer);
     ch_buf_dispose(&pem);
     ch_store_cert_list_free(rows, n);
+    for (size_t i = 0; i < len; i++)
+        ch_cert_free(chain[i]);
     return error;
 }
 
-/* The newest "certhubd server" certificate that still has a third of its life, if any. */
 /* certhubd's own certificate: the newest not renewed yet, and in *fresh whether more than a
  * third of its life is left. */
 static int find_server_cert(ch_svc *svc, const ch_actor *a, ch_store_cert *out, bool *fresh)
@@ -176,13 +279,52 @@ static bool holds_sans(const char *stored, char want[][300], size_t n)
     return true;
 }
 
-int ch_svc_bootstrap_run(ch_svc *svc, const char *data_dir, const char *names, ch_svc_bootstrap *out)
+/* The CA that issues certhubd's own certificate, its current certificate in out->issuer_cert
+ * and the CAs above it (not a self-signed root) in out->intermediates.  Without one, what to do
+ * is said. */
+static int server_chain(ch_svc *svc, const char *tenant_id, ch_store_ca *issuer, ch_svc_bootstrap *out)
+{
+    ch_cert *chain[CH_MAX_CHAIN_LEN] = {0};
+    size_t len = 0;
+    char why[1024];
+    int error = svc_server_issuer(svc, tenant_id, issuer);
+
+    if (error < 0) {
+        snprintf(why, sizeof why, "%s", ch_error_last());
+        return ch_error_set(CH_EPOLICY,
+                            "certhubd has no CA to issue its own TLS certificate from: the quickstart issuing CA "
+                            "was deleted, and no CA signs what names none (%s).  Give certhubd a certificate of "
+                            "yours (--tls-cert and --tls-key), or name the tenant's default CA, which then issues "
+                            "it (certhub settings set --default-ca CA_ID)",
+                            why);
+    }
+    error = svc_ca_chain(svc, tenant_id, issuer->id, chain, &len, CH_MAX_CHAIN_LEN);
+    if (error == CH_ENOTFOUND && len > 0)
+        error = 0; /* a parent gone: the chain as far as it goes */
+    if (error == 0 && len == 0)
+        error = ch_error_set(CH_EINTERNAL, "CA %s has no certificate", issuer->id);
+    if (error == 0) {
+        out->issuer_cert = chain[0];
+        chain[0] = NULL;
+        /* (a root is not sent: the client has it, or the chain does not help it) */
+        for (size_t i = 1; i < len && !ch_cert_is_self_signed(chain[i]); i++) {
+            out->intermediates[out->n_intermediates++] = chain[i];
+            chain[i] = NULL;
+        }
+    }
+    for (size_t i = 0; i < len; i++)
+        ch_cert_free(chain[i]);
+    return error;
+}
+
+int ch_svc_bootstrap_run(ch_svc *svc, const char *data_dir, const char *names, unsigned flags,
+                         ch_svc_bootstrap *out)
 {
     char sans_text[SERVER_NAMES_MAX][300];
     size_t nsans = server_sans(sans_text, names);
     ch_store_tenant tenant = {0};
-    ch_store_ca root = {0}, issuer = {0};
-    ch_store_cert server = {0}, issuer_row = {0};
+    ch_store_ca issuer = {0};
+    ch_store_cert server = {0};
     ch_actor a;
     char path[4200], replaced[CH_ID_MAX] = "";
     int64_t tokens = 0;
@@ -194,19 +336,12 @@ int ch_svc_bootstrap_run(ch_svc *svc, const char *data_dir, const char *names, c
         return error;
     snprintf(out->tenant_id, sizeof out->tenant_id, "%s", tenant.id);
     a = (ch_actor){out->tenant_id, "system:bootstrap", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT, NULL};
-    if ((error = ensure_ca(svc, &a, CH_QUICKSTART_ROOT, NULL, &root)) < 0 ||
-        (error = ensure_ca(svc, &a, CH_QUICKSTART_ISSUER, root.id, &issuer)) < 0)
+    if ((error = quickstart_make(svc, &a)) < 0)
         goto done;
     /* CAs due for rotation are rotated before certhubd's own certificate is issued from them: a
      * start after a long stop found the issuing CA too close to its end to issue from (or past
      * it), refused to start, and so never reached the rotation it runs while up. */
-    if (ch_svc_rotate_due(svc) > 0) {
-        ch_store_ca_dispose(&root);
-        ch_store_ca_dispose(&issuer);
-        if ((error = ensure_ca(svc, &a, CH_QUICKSTART_ROOT, NULL, &root)) < 0 ||
-            (error = ensure_ca(svc, &a, CH_QUICKSTART_ISSUER, root.id, &issuer)) < 0)
-            goto done;
-    }
+    (void)ch_svc_rotate_due(svc);
     if ((error = svc_write_roots(svc, &a, data_dir)) < 0)
         goto done;
     /* The first admin token, shown once and kept 0600 beside the data; made again when no token
@@ -239,10 +374,12 @@ int ch_svc_bootstrap_run(ch_svc *svc, const char *data_dir, const char *names, c
     snprintf(path, sizeof path, "%s/admin-password", data_dir);
     if ((error = ch_svc_user_bootstrap(svc, out->tenant_id, path, &out->admin_password)) < 0)
         goto done;
-    /* certhubd's own certificate, renewed when a third of its life is left, and when the issuing
-     * CA was rotated (the chain it is served with is the CA's current certificate). */
-    if ((error = ch_store_cert_get(svc->store, &issuer_row, out->tenant_id, issuer.cert_id)) < 0 ||
-        (error = ch_cert_parse(&out->issuer_cert, issuer_row.der, issuer_row.der_len)) < 0)
+    if (flags & CH_BOOTSTRAP_NO_SERVER_CERT)
+        goto trust;
+    /* certhubd's own certificate, renewed when a third of its life is left, and when the CA
+     * that issues it was rotated or is another (the chain it is served with is that CA's
+     * current certificate). */
+    if ((error = server_chain(svc, out->tenant_id, &issuer, out)) < 0)
         goto done;
     error = find_server_cert(svc, &a, &server, &fresh);
     if (error == 0) {
@@ -276,14 +413,13 @@ int ch_svc_bootstrap_run(ch_svc *svc, const char *data_dir, const char *names, c
     if ((error = ch_cert_parse(&out->server_cert, server.der, server.der_len)) < 0 ||
         (error = svc_key_load(svc, out->tenant_id, server.key_id, &out->server_key)) < 0)
         goto done;
+trust:
     /* The broker's CA directory follows the trusted certificates from the start. */
     error = svc_trust_dir_sync(svc);
 done:
     if (error < 0)
         ch_svc_bootstrap_dispose(out);
     ch_store_cert_dispose(&server);
-    ch_store_cert_dispose(&issuer_row);
-    ch_store_ca_dispose(&root);
     ch_store_ca_dispose(&issuer);
     ch_store_tenant_dispose(&tenant);
     return error;
@@ -295,6 +431,8 @@ void ch_svc_bootstrap_dispose(ch_svc_bootstrap *b)
     ch_secure_free_str(b->admin_password);
     ch_cert_free(b->server_cert);
     ch_cert_free(b->issuer_cert);
+    for (size_t i = 0; i < b->n_intermediates; i++)
+        ch_cert_free(b->intermediates[i]);
     ch_key_free(b->server_key);
     memset(b, 0, sizeof *b);
 }

@@ -321,7 +321,7 @@ done:
 }
 
 static int ca_row(ch_store_ca *ca, const char *tenant_id, const char *name, const char *parent_id,
-                  const char *const *crl, const char *const *ocsp)
+                  const char *const *crl, const char *const *ocsp, bool auto_rotate)
 {
     char id[CH_ID_MAX];
     json_t *s = json_object();
@@ -330,6 +330,8 @@ static int ca_row(ch_store_ca *ca, const char *tenant_id, const char *name, cons
     ch_store_new_id(id, "ca_");
     json_object_set_new(s, "crl_urls", url_array(crl));
     json_object_set_new(s, "ocsp_urls", url_array(ocsp));
+    if (auto_rotate)
+        json_object_set_new(s, "auto_rotate", json_true());
     ca->id = strdup(id);
     ca->tenant_id = strdup(tenant_id);
     ca->name = strdup(name);
@@ -403,7 +405,7 @@ int ch_svc_ca_create(ch_svc *svc, const ch_actor *actor, const ch_svc_ca_req *re
     if (parent)
         row.ca_id = strdup(parent->id);
     if ((error = ca_row(&ca, actor->tenant_id, req->name, parent ? parent->id : NULL, req->crl_urls,
-                        req->ocsp_urls)) < 0)
+                        req->ocsp_urls, req->auto_rotate)) < 0)
         goto done;
     t = (struct ca_tx){svc, actor, key, &row, &ca, false, "ca.create", NULL, req->rotate, NULL, false};
     SVC_TX(svc, ca_tx_run(&t));
@@ -457,7 +459,7 @@ static int ca_import_cert(ch_svc *svc, const ch_actor *actor, const char *name, 
         goto done;
     }
     if ((error = svc_cert_row(&row, cert, actor->tenant_id, name, csr ? "csr_signed" : "imported", -1)) < 0 ||
-        (error = ca_row(&ca, actor->tenant_id, name, links.parent[0] ? links.parent : NULL, NULL, NULL)) < 0)
+        (error = ca_row(&ca, actor->tenant_id, name, links.parent[0] ? links.parent : NULL, NULL, NULL, false)) < 0)
         goto done;
     t = (struct ca_tx){svc, actor, key, &row, &ca, false, "ca.import", csr, NULL, &links, found};
     SVC_TX(svc, ca_tx_run(&t));
@@ -542,6 +544,49 @@ done:
     return error;
 }
 
+/* Whether certhub can rotate CA ca, whose certificate is cur: it holds the CA's key, and can
+ * sign its next certificate as the current one was signed, by the CA itself (a root) or by its
+ * parent here, which must hold its key.  CH_EPOLICY saying why not otherwise: a CA an outside
+ * issuer signed (brought in, its issuer not a CA here) made a self-signed root of its subject
+ * when rotated, which nothing that trusts the outside root accepts. */
+static int ca_rotatable(ch_svc *svc, const char *tenant_id, const ch_store_ca *ca, const ch_store_cert *cur)
+{
+    ch_store_ca parent;
+    int error;
+
+    if (ca->key_id == NULL)
+        return ch_error_set(CH_EPOLICY, "CA %s was imported without its private key: rotate it where its key is",
+                            ca->id);
+    if (ca->parent_id == NULL)
+        return strcmp(cur->subject, cur->issuer) == 0
+                   ? 0
+                   : ch_error_set(CH_EPOLICY,
+                                  "CA %s was signed by an outside issuer (%.200s), which is not a CA here: certhub "
+                                  "cannot sign its next certificate; renew it at that issuer (certhub csr new, "
+                                  "then certhub ca import --csr-id)",
+                                  ca->id, cur->issuer);
+    if ((error = ch_store_ca_get(svc->store, &parent, tenant_id, ca->parent_id)) == CH_ENOTFOUND)
+        return ch_error_set(CH_EPOLICY, "CA %s was signed by CA %s, which is gone: certhub cannot sign its next "
+                            "certificate", ca->id, ca->parent_id);
+    if (error < 0)
+        return error;
+    if (!svc_ca_signs(&parent))
+        error = ch_error_set(CH_EPOLICY, "CA %s was signed by CA \"%s\" (%s), which cannot sign here (%s): certhub "
+                             "cannot sign its next certificate", ca->id, parent.name, parent.id,
+                             parent.key_id == NULL ? "imported without its private key" : parent.status);
+    ch_store_ca_dispose(&parent);
+    return error;
+}
+
+bool ch_svc_ca_auto_rotate(const ch_store_ca *ca)
+{
+    json_t *s = ca->settings ? json_loads(ca->settings, 0, NULL) : NULL;
+    bool on = json_is_true(json_object_get(s, "auto_rotate"));
+
+    json_decref(s);
+    return on;
+}
+
 int ch_svc_ca_rotate(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_ca *out)
 {
     ch_store_ca ca = {0};
@@ -556,11 +601,8 @@ int ch_svc_ca_rotate(ch_svc *svc, const ch_actor *actor, const char *id, ch_stor
         return error;
     if ((error = ch_store_ca_get(svc->store, &ca, actor->tenant_id, id)) < 0)
         return error;
-    if (ca.key_id == NULL) {
-        error = ch_error_set(CH_EPOLICY, "CA %s was imported without its private key: rotate it where its key is", id);
-        goto done;
-    }
     if ((error = ch_store_cert_get(svc->store, &cur, actor->tenant_id, ca.cert_id)) < 0 ||
+        (error = ca_rotatable(svc, actor->tenant_id, &ca, &cur)) < 0 ||
         (error = ch_store_key_get(svc->store, &key, actor->tenant_id, ca.key_id)) < 0)
         goto done;
     /* The same name, subject, key type and lifetime; a new key, and a new certificate. */
@@ -573,14 +615,110 @@ int ch_svc_ca_rotate(ch_svc *svc, const ch_actor *actor, const char *id, ch_stor
     req.rotate = &ca;
     if ((error = ch_svc_ca_create(svc, actor, &req, NULL)) == 0 && out)
         error = ch_store_ca_get(svc->store, out, actor->tenant_id, id);
-    /* The quickstart root rotated: DATA_DIR/ca.pem holds the new root beside the old at once,
-     * not at the next renewal check (an hour later by default).  Failing to write it does not
-     * undo the rotation, which is done: the next check writes the file. */
-    if (error == 0 && ca.parent_id == NULL && svc->data_dir != NULL && svc_is_system_tenant(svc, actor->tenant_id) &&
-        strstr(cur.subject, CH_QUICKSTART_ROOT) != NULL)
+    /* A root of the installation's tenant rotated (the quickstart root, or the root above the
+     * CA that issues certhubd's certificate): DATA_DIR/ca.pem holds the new root beside the old
+     * at once, not at the next renewal check (an hour later by default); svc_write_roots knows
+     * whether the root is that file's.  Failing to write it does not undo the rotation, which
+     * is done: the next check writes the file. */
+    if (error == 0 && ca.parent_id == NULL && svc->data_dir != NULL && svc_is_system_tenant(svc, actor->tenant_id))
         (void)svc_write_roots(svc, actor, svc->data_dir);
 done:
     ch_store_key_dispose(&key);
+    ch_store_cert_dispose(&cur);
+    ch_store_ca_dispose(&ca);
+    return error;
+}
+
+struct ca_update_tx {
+    ch_svc *svc;
+    const ch_actor *actor;
+    const char *id;
+    const char *name;  /* NULL: kept */
+    int auto_rotate;   /* -1: kept */
+    bool changed;      /* out: something was */
+};
+
+static int ca_update_tx(struct ca_update_tx *t)
+{
+    ch_store_ca ca;
+    json_t *settings = NULL, *d = json_object();
+    char *text = NULL, *detail = NULL;
+    const char *name = NULL;
+    int error;
+
+    /* Read in the transaction: two changes at once each keep what the other set. */
+    if ((error = ch_store_ca_get(t->svc->store, &ca, t->actor->tenant_id, t->id)) < 0) {
+        json_decref(d);
+        return error;
+    }
+    if (t->name != NULL && strcmp(t->name, ca.name) != 0) {
+        name = t->name;
+        json_object_set_new(d, "name", json_string(name));
+        json_object_set_new(d, "old_name", json_string(ca.name));
+    }
+    if (t->auto_rotate >= 0 && (t->auto_rotate == 1) != ch_svc_ca_auto_rotate(&ca)) {
+        settings = ca.settings ? json_loads(ca.settings, 0, NULL) : NULL;
+        if (!json_is_object(settings)) {
+            json_decref(settings);
+            settings = json_object();
+        }
+        json_object_set_new(settings, "auto_rotate", json_boolean(t->auto_rotate == 1));
+        json_object_set_new(d, "auto_rotate", json_boolean(t->auto_rotate == 1));
+        if ((text = json_dumps(settings, JSON_COMPACT)) == NULL) {
+            error = ch_error_set(CH_ENOMEM, "out of memory");
+            goto done;
+        }
+    }
+    if (json_object_size(d) == 0)
+        goto done;
+    if ((detail = json_dumps(d, JSON_COMPACT)) == NULL) {
+        error = ch_error_set(CH_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((error = ch_store_ca_update(t->svc->store, t->actor->tenant_id, t->id, name, text)) == 0 &&
+        (error = svc_audit(t->svc, t->actor, "ca.update", "ca", t->id, detail)) == 0)
+        t->changed = true;
+done:
+    free(detail);
+    free(text);
+    json_decref(settings);
+    json_decref(d);
+    ch_store_ca_dispose(&ca);
+    return error;
+}
+
+int ch_svc_ca_update(ch_svc *svc, const ch_actor *actor, const char *id, const char *name, int auto_rotate,
+                     ch_store_ca *out)
+{
+    ch_store_ca ca = {0};
+    ch_store_cert cur = {0};
+    struct ca_update_tx t = {svc, actor, id, name, auto_rotate, false};
+    int error;
+
+    if (out)
+        memset(out, 0, sizeof *out);
+    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "changing a CA")) < 0)
+        return error;
+    if (name != NULL && (error = check_name(name)) < 0)
+        return error;
+    if ((error = ch_store_ca_get(svc->store, &ca, actor->tenant_id, id)) < 0)
+        return error;
+    /* Switched on only where a rotation can be done: one that cannot would fail at every
+     * round of the scheduler, unsaid, while the CA ran out. */
+    if (auto_rotate == 1 && !ch_svc_ca_auto_rotate(&ca)) {
+        if ((error = ch_store_cert_get(svc->store, &cur, actor->tenant_id, ca.cert_id)) < 0 ||
+            (error = ca_rotatable(svc, actor->tenant_id, &ca, &cur)) < 0) {
+            if (error == CH_EPOLICY)
+                ch_error_set_field(error, "auto_rotate", "%s", ch_error_last());
+            goto done;
+        }
+    }
+    SVC_TX(svc, ca_update_tx(&t));
+    if (t.changed)
+        svc_ca_forget(svc, actor->tenant_id, id);
+    if (out)
+        error = ch_store_ca_get(svc->store, out, actor->tenant_id, id);
+done:
     ch_store_cert_dispose(&cur);
     ch_store_ca_dispose(&ca);
     return error;

@@ -205,7 +205,7 @@ static int default_ca_setting(ch_svc *svc, const char *tenant_id, char id[CH_ID_
  * that holds its key and signs no other CA of the tenant (the issuing end of its CA tree: the
  * quickstart issuing CA, not the root above it), as step-ca signs with its one intermediate.
  * With none or several, the request must name one, and the message says which there are. */
-static int default_issuer(ch_svc *svc, const char *tenant_id, char id[CH_ID_MAX])
+int svc_default_issuer(ch_svc *svc, const char *tenant_id, char id[CH_ID_MAX])
 {
     ch_store_ca *cas = NULL;
     size_t n = 0, found = 0;
@@ -439,7 +439,7 @@ int ch_svc_cert_issue_start(ch_svc *svc, const ch_actor *actor, const ch_svc_iss
     }
     /* Looked for once the request itself holds up. */
     if ((ca_id = req->ca_id) == NULL) {
-        if ((error = default_issuer(svc, actor->tenant_id, default_ca)) < 0)
+        if ((error = svc_default_issuer(svc, actor->tenant_id, default_ca)) < 0)
             goto done;
         ca_id = default_ca;
     }

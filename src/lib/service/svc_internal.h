@@ -112,9 +112,20 @@ bool svc_is_system_tenant(ch_svc *svc, const char *tenant_id);
 /* Whether a tenant was revoked (kept in memory: device decisions ask on every connect). */
 bool svc_tenant_revoked(ch_svc *svc, const char *tenant_id);
 
-/* DATA_DIR/ca.pem from the quickstart root's unexpired certificates, newest first (written
- * when it differs): at every start, and as soon as that root is rotated. */
+/* DATA_DIR/ca.pem: the roots of the chain of the CA that issues certhubd's own certificate
+ * (svc_server_issuer), each unexpired certificate of that root, newest first (written when it
+ * differs; left as it is when no CA issues it): at every start, and as soon as a root of the
+ * installation's tenant is rotated. */
 int svc_write_roots(ch_svc *svc, const ch_actor *a, const char *data_dir);
+/* The CA that issues certhubd's own certificate in the tenant (the "default" one): the
+ * quickstart issuing CA while it is there and signs, else the CA a certificate request naming
+ * none gets (svc_default_issuer), whose error it answers when there is none.  out:
+ * ch_store_ca_dispose. */
+int svc_server_issuer(ch_svc *svc, const char *tenant_id, ch_store_ca *out);
+/* The CA that signs a request naming none: the tenant's setting default_ca_id, else its one
+ * active CA holding its key that signs no other CA of the tenant.  CH_EINVAL or CH_EPOLICY
+ * (field ca_id) with a sentence naming what there is when there is none, or several. */
+int svc_default_issuer(ch_svc *svc, const char *tenant_id, char id[CH_ID_MAX]);
 
 /* The tenant's certificate id, read from the store and parsed. */
 int svc_cert_load(ch_svc *svc, const char *tenant, const char *id, ch_cert **out);

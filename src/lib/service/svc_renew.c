@@ -640,13 +640,9 @@ int ch_svc_rotate_due(ch_svc *svc)
         if (ch_store_ca_list(svc->store, tenants[t].id, NULL, &cas, &n) < 0)
             continue;
         for (size_t i = 0; i < n; i++) {
-            json_t *settings = cas[i].settings ? json_loads(cas[i].settings, 0, NULL) : NULL;
-            /* The quickstart CAs rotate by themselves; other CAs when their settings ask for it. */
-            bool policy = strcmp(cas[i].name, CH_QUICKSTART_ROOT) == 0 || strcmp(cas[i].name, CH_QUICKSTART_ISSUER) == 0 ||
-                          json_is_true(json_object_get(settings, "auto_rotate"));
+            /* Those whose settings ask for it: the quickstart CAs are made so. */
             ch_store_cert cur;
-            json_decref(settings);
-            if (!policy || cas[i].key_id == NULL ||
+            if (!ch_svc_ca_auto_rotate(&cas[i]) || cas[i].key_id == NULL ||
                 ch_store_cert_get(svc->store, &cur, tenants[t].id, cas[i].cert_id) < 0)
                 continue;
             /* Rotate when a third of the CA certificate's life is left; an intermediate not under

@@ -262,6 +262,24 @@ static const char *const migrations[] = {
     "CREATE TABLE keystore_renewal_backfill (id TEXT PRIMARY KEY) WITHOUT ROWID;"
     "INSERT INTO keystore_renewal_backfill SELECT e.id FROM keystore_entries e JOIN certificates c"
     "  ON c.id = e.cert_id AND c.tenant_id = e.tenant_id WHERE c.renewed_by IS NOT NULL;",
+    /* 29: whether a CA rotates by itself is its setting auto_rotate (PATCH /cas/{id}, or given
+     * at its creation); the quickstart CAs, which rotated by their names before, have it. */
+    "UPDATE cas SET settings = json_set(coalesce(settings, '{}'), '$.auto_rotate', json('true'))"
+    "  WHERE name IN ('certhub Quickstart Root CA - Not for Production',"
+    "  'certhub Quickstart Issuing CA - Not for Production');",
+    /* 30: steps of the set-up done once for the life of the store, with what each made:
+     * "quickstart_cas", the quickstart CAs ({"root": id, "issuer": id}), so that once an admin
+     * deletes them the next start does not make them again.  A store set up before made them
+     * at its first start, before its first admin token: marked done, with the ids of those
+     * still there (null for one deleted since). */
+    "CREATE TABLE setup_steps (step TEXT PRIMARY KEY, value TEXT, done_at INTEGER NOT NULL) WITHOUT ROWID;"
+    "INSERT INTO setup_steps SELECT 'quickstart_cas', json_object("
+    "  'root', (SELECT c.id FROM cas c WHERE c.tenant_id = t.id"
+    "    AND c.name = 'certhub Quickstart Root CA - Not for Production'),"
+    "  'issuer', (SELECT c.id FROM cas c WHERE c.tenant_id = t.id"
+    "    AND c.name = 'certhub Quickstart Issuing CA - Not for Production')),"
+    "  CAST(strftime('%s', 'now') AS INTEGER) FROM tenants t"
+    "  WHERE t.name = 'default' AND EXISTS (SELECT 1 FROM api_tokens a WHERE a.tenant_id = t.id);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -279,7 +297,7 @@ enum stmt_id {
     S_PROFILE_PUT, S_PROFILE_UPDATE, S_PROFILE_GET, S_PROFILE_LIST, S_PROFILE_DELETE, S_PROFILE_USERS, S_PROFILE_USERS_SINCE,
     S_CERT_EXPIRY_SUMMARY, S_CERT_EXPIRY_BUCKETS, S_CERT_FIRST_EXPIRY, S_CERT_PUT, S_CERT_GET, S_CERT_GET_SHA, S_CERT_ID_BY_SHA, S_CERT_DELETE, S_CERT_RENAME, S_CERT_SET_KEY, S_CERT_STATUS,
     S_CERT_LINEAGE_NAMED, S_CERT_NEWEST,
-    S_CA_PUT, S_CA_GET, S_CA_LIST, S_CA_STATUS, S_CA_DELETE,
+    S_CA_PUT, S_CA_GET, S_CA_LIST, S_CA_STATUS, S_CA_DELETE, S_CA_UPDATE, S_SETUP_GET, S_SETUP_PUT,
     S_CSR_PUT, S_CSR_GET, S_CSR_BY_KEY, S_CSR_LIST, S_CSR_ATTACH, S_CSR_DETACH, S_CSR_DELETE,
     S_KS_PUT, S_KS_GET, S_KS_LIST, S_KS_DELETE, S_KS_POSITION, S_KSE_PUT, S_KSE_LIST, S_KSE_OF_CERT, S_KSE_DELETE, S_KSE_RENAME,
     S_KSE_HOLDING, S_KSE_SET_CERT,
@@ -415,6 +433,10 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_CA_LIST] = "SELECT " CA_COLS " FROM cas WHERE tenant_id=? ORDER BY created_at, id",
     [S_CA_STATUS] = "UPDATE cas SET status=? WHERE tenant_id=? AND id=?",
     [S_CA_DELETE] = "DELETE FROM cas WHERE tenant_id=? AND id=?",
+    [S_CA_UPDATE] = "UPDATE cas SET name=coalesce(?, name), settings=coalesce(?, settings) WHERE tenant_id=? AND id=?",
+    [S_SETUP_GET] = "SELECT coalesce(value, '') FROM setup_steps WHERE step=?",
+    /* (done once: a second record of the same step keeps the first) */
+    [S_SETUP_PUT] = "INSERT INTO setup_steps(step, value, done_at) VALUES(?,?,?) ON CONFLICT(step) DO NOTHING",
     /* The key's public key hash from its row, written in the same transaction just before. */
     [S_CSR_PUT] = "INSERT INTO csrs(" CSR_COLS ", spki_sha256) VALUES(?,?,?,?,?,?,?,?,"
                   " (SELECT spki_sha256 FROM keys WHERE tenant_id=?2 AND id=?6))",
@@ -3597,6 +3619,19 @@ int ch_store_ca_set_status(ch_store *s, const char *tenant_id, const char *id, c
     return step_one_row(db, st, "updating a CA", "CA");
 }
 
+int ch_store_ca_update(ch_store *s, const char *tenant_id, const char *id, const char *name, const char *settings)
+{
+    STMT(S_CA_UPDATE, "changing a CA");
+    bind_text(st, 1, name);
+    bind_text(st, 2, settings);
+    bind_text(st, 3, tenant_id);
+    bind_text(st, 4, id);
+    int error = step_one_row(db, st, "changing a CA", "CA");
+    if (error == CH_EEXISTS)
+        ch_error_set_field(CH_EEXISTS, "name", "a CA named \"%.64s\" already exists", name ? name : "");
+    return error;
+}
+
 int ch_store_ca_set_parent(ch_store *s, const char *tenant_id, const char *id, const char *parent_id)
 {
     const char *texts[] = {parent_id, tenant_id, id};
@@ -3634,6 +3669,32 @@ void ch_store_ca_list_free(ch_store_ca *list, size_t count)
     for (size_t i = 0; list && i < count; i++)
         ch_store_ca_dispose(&list[i]);
     free(list);
+}
+
+/* ------------------------------------------------------------- set-up steps */
+
+int ch_store_setup_get(ch_store *s, const char *step, char **value)
+{
+    STMT(S_SETUP_GET, "reading the set-up's steps");
+    *value = NULL;
+    bind_text(st, 1, step);
+    int error = step_row(db, st, "set-up step");
+    if (error == 0) {
+        *value = col_text(st, 0);
+        sqlite3_reset(st);
+        if (*value == NULL)
+            error = ch_error_set(CH_ENOMEM, "out of memory");
+    }
+    return error;
+}
+
+int ch_store_setup_put(ch_store *s, const char *step, const char *value, int64_t at)
+{
+    STMT(S_SETUP_PUT, "recording a step of the set-up");
+    bind_text(st, 1, step);
+    bind_text(st, 2, value);
+    sqlite3_bind_int64(st, 3, at);
+    return step_done(db, st, "recording a step of the set-up");
 }
 
 /* ------------------------------------------------------------- CSRs */
