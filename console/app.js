@@ -1379,7 +1379,7 @@ function caActions(ca, kids, { load, changed, panel }) {
     ca.certificate_id ? el("button", { class: "secondary", "aria-label": `Export ${ca.name}`,
       onclick: async () => exportDialog(await api("GET", `certificates/${ca.certificate_id}`)) }, "Export") : null,
     canChange() && ca.can_sign && ca.path_len !== 0 ? el("button", { class: "secondary", "aria-label": `Create an intermediate under ${ca.name}`, onclick: () => caDialog(`Intermediate CA under ${ca.name}`, ca.id, changed) }, "Create intermediate") : null,
-    canChange() && ca.can_sign && ca.status === "active" ? el("button", { class: "secondary", "aria-label": `Rotate ${ca.name}`, onclick: () => confirmDialog(
+    canChange() && ca.can_sign && (ca.status === "active" || ca.status === "expired") ? el("button", { class: "secondary", "aria-label": `Rotate ${ca.name}`, onclick: () => confirmDialog(
       `Rotate "${ca.name}"? It gets a new key and certificate and issues from them; the old certificate stays in trust bundles for what it issued.`,
       async () => { await api("POST", `cas/${ca.id}/rotate`); changed(); }, "Rotate") }, "Rotate") : null,
     // Refused while it has unexpired certificates (the answer says how many); then it can

@@ -277,6 +277,10 @@ static json_t *ca_json(req *r, const ch_store_ca *ca)
         json_object_set_new(o, "not_before", json_string(nb));
         json_object_set_new(o, "not_after", json_string(na));
         json_object_set_new(o, "sha256", json_string(c.sha256));
+        /* Past its certificate's end a CA signs nothing: said so in its status, where "active"
+         * showed it ready until an issuance failed. */
+        if (strcmp(ca->status, "active") == 0 && c.not_after <= ch_now())
+            json_object_set_new(o, "status", json_string("expired"));
         /* What the certificate allows: its key, and whether it may sign CAs under it. */
         {
             ch_cert *x = NULL;

@@ -183,4 +183,13 @@ api GET /api/v1/cas
 check_eq "and the quickstart CAs are still not back" 0 \
     "$(body '[.items[] | select(.name | startswith("certhub Quickstart"))] | length')"
 
+# A CA whose certificate has ended is said expired (it signed nothing, and was listed active).
+faketime -f '-40d' openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout old.key \
+    -subj "/CN=Old Root" -days 2 -addext "keyUsage=critical,keyCertSign,cRLSign" -out old.pem 2>/dev/null
+old_id=$(cli ca import old.pem --key old.key --name old-root)
+check_eq "an expired CA: its status says so" "expired" "$(cli --output json ca get "$old_id" | jq -r .status)"
+check_contains "in ca list too" "$(cli ca list | grep old-root)" "expired"
+api POST /api/v1/cas/$old_id/rotate
+check_eq "rotated, it has a certificate of today again" "200 active" "$status $(body .status)"
+
 done_testing
