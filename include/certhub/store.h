@@ -565,7 +565,8 @@ int ch_store_keystore_entry_set_cert(ch_store *s, const char *tenant_id, const c
                                      const char *chain, const char *key_id);
 /* The entries that held a certificate renewed before entries followed renewals (schema 28),
  * not moved yet: up to max of them, every tenant's.  Each is moved once, by the service, which
- * then calls ch_store_keystore_backfill_done (in the transaction that moves it). */
+ * then calls ch_store_keystore_backfill_done (in the transaction that moves it), CH_ECONFLICT
+ * when another process (the mosquitto plugin opens the store too) recorded it done first. */
 int ch_store_keystore_backfill_list(ch_store *s, size_t max, ch_store_keystore_entry **out, size_t *count);
 int ch_store_keystore_backfill_done(ch_store *s, const char *entry_id);
 void ch_store_keystore_dispose(ch_store_keystore *k);

@@ -182,6 +182,28 @@ check_eq "ca.pem is that root" "$(body .sha256)" \
 api GET /api/v1/cas
 check_eq "and the quickstart CAs are still not back" 0 \
     "$(body '[.items[] | select(.name | startswith("certhub Quickstart"))] | length')"
+# A self-signed certificate of that root's subject, imported into the inventory (no CA of the
+# tenant's): ca.pem, what clients trust certhubd by, does not take it.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout fake.key -subj "/CN=Lab Root" \
+    -days 30 -addext "basicConstraints=critical,CA:true" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+    -out fake.pem 2>/dev/null
+cli cert import fake.pem --name look-alike >/dev/null
+stop_daemon
+start_daemon
+check_eq "a look-alike of the root in the inventory stays out of ca.pem" \
+    "1 $(openssl x509 -in "$data/ca.pem" -outform der | sha256sum | cut -d' ' -f1)" \
+    "$(grep -c 'BEGIN CERTIFICATE' "$data/ca.pem") $(api GET "/api/v1/cas/$lab_root"; body .sha256)"
+# A default CA with less left than certhubd's 90 days: its own certificate ends with the CA,
+# where the start was refused ("choose fewer days").
+api POST /api/v1/cas '{"name":"short-root","subject":{"common_name":"Short Root"},"days":30}'
+short_root=$(body .id)
+short_end=$(body .not_after)
+cli settings set --default-ca "$short_root" >/dev/null
+stop_daemon
+start_daemon
+check_eq "a default CA of 30 days: certhubd starts, its certificate cut at the CA's end" \
+    "issuer=CN = Short Root $(date -u -d "$short_end" +%s)" \
+    "$(served_issuer) $(openssl s_client -connect "127.0.0.1:$port" </dev/null 2>/dev/null | openssl x509 -noout -enddate | sed 's/notAfter=//' | xargs -I{} date -u -d {} +%s)"
 
 # A CA whose certificate has ended is said expired (it signed nothing, and was listed active).
 faketime -f '-40d' openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout old.key \

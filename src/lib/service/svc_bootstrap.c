@@ -129,9 +129,9 @@ int svc_write_roots(ch_svc *svc, const ch_actor *a, const char *data_dir)
 {
     ch_store_cert_filter f = {.is_ca = 1, .unexpired_at = ch_now()};
     ch_store_cert *rows = NULL;
-    ch_store_ca issuer;
+    ch_store_ca issuer, *cas = NULL;
     ch_cert *chain[CH_MAX_CHAIN_LEN] = {0};
-    size_t n = 0, len = 0, *picked = NULL, npicked = 0;
+    size_t n = 0, len = 0, *picked = NULL, npicked = 0, ncas = 0;
     char *next = NULL, *top_subject = NULL, *top_issuer = NULL, path[4200];
     ch_buf pem = CH_BUF_INIT;
     uint8_t *old = NULL;
@@ -153,11 +153,16 @@ int svc_write_roots(ch_svc *svc, const ch_actor *a, const char *data_dir)
         goto done;
     if (strcmp(top_subject, top_issuer) != 0) {
         error = ch_cert_write_pem(&pem, chain[len - 1]);
-    } else if ((error = ch_store_cert_list(svc->store, a->tenant_id, &f, 1000, NULL, &rows, &n, &next)) == 0) {
+    } else if ((error = ch_store_ca_list(svc->store, a->tenant_id, NULL, &cas, &ncas)) == 0 &&
+               (error = ch_store_cert_list(svc->store, a->tenant_id, &f, 1000, NULL, &rows, &n, &next)) == 0) {
         if (n > 0 && (picked = calloc(n, sizeof *picked)) == NULL)
             error = ch_error_set(CH_ENOMEM, "out of memory");
+        /* Those of a CA of the tenant, now or before its rotation: a self-signed certificate
+         * of the same subject imported, or left by a CA deleted (compromised, say), is not
+         * one clients are to trust certhubd by. */
         for (size_t i = 0; error == 0 && i < n; i++)
-            if (strcmp(rows[i].subject, top_subject) == 0 && strcmp(rows[i].issuer, top_subject) == 0)
+            if (strcmp(rows[i].subject, top_subject) == 0 && strcmp(rows[i].issuer, top_subject) == 0 &&
+                svc_ca_in_bundle(&rows[i], rows, n, cas, ncas))
                 picked[npicked++] = i;
         /* the newest first: by the end of their lives */
         for (size_t i = 1; i < npicked; i++)
@@ -187,6 +192,7 @@ done:
     free(top_issuer);
     ch_buf_dispose(&pem);
     ch_store_cert_list_free(rows, n);
+    ch_store_ca_list_free(cas, ncas);
     for (size_t i = 0; i < len; i++)
         ch_cert_free(chain[i]);
     return error;
@@ -399,9 +405,12 @@ int ch_svc_bootstrap_run(ch_svc *svc, const char *data_dir, const char *names, u
     }
     if (error == CH_ENOTFOUND) {
         const char *sans[SERVER_NAMES_MAX];
+        /* Cut at the CA's end rather than refused: a CA that does not rotate by itself (a
+         * default CA of the operator's, a quickstart CA with auto_rotate switched off) within
+         * 90 days of its end kept certhubd from starting, with a message of days to choose. */
         ch_svc_issue_req req = {.name = "certhubd server", .profile = "tls-server", .ca_id = issuer.id,
                                 .key_type = "p256", .days = 90, .sans = sans, .san_count = nsans,
-                                .renews = replaced[0] ? replaced : NULL};
+                                .renews = replaced[0] ? replaced : NULL, .cap_validity = true};
         for (size_t i = 0; i < nsans; i++)
             sans[i] = sans_text[i];
         req.subject.fields.common_name = "localhost";

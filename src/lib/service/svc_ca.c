@@ -814,7 +814,7 @@ done:
  * it still validates what it issued).  A CA certificate that is only in the inventory (an
  * import, a keystore's entry), or whose CA was deleted, retired or is waiting for its
  * certificate, is not one the tenant's machines are to trust. */
-static bool in_bundle(const ch_store_cert *c, const ch_store_cert *all, size_t n, const ch_store_ca *cas, size_t ncas)
+bool svc_ca_in_bundle(const ch_store_cert *c, const ch_store_cert *all, size_t n, const ch_store_ca *cas, size_t ncas)
 {
     bool rotated = c->status != NULL && strcmp(c->status, "rotated") == 0;
 
@@ -884,7 +884,7 @@ int ch_svc_bundle(ch_svc *svc, const ch_actor *actor, const char *name, int fmt,
         goto done;
     for (size_t i = 0; i < n && error == 0; i++) {
         ch_store_cert full;
-        if (!in_bundle(&rows[i], rows, n, cas, ncas))
+        if (!svc_ca_in_bundle(&rows[i], rows, n, cas, ncas))
             continue;
         if ((error = ch_store_cert_get(svc->store, &full, actor->tenant_id, rows[i].id)) == 0) {
             error = ch_svc_cert_pem(&pem, &full);

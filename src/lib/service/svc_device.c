@@ -457,7 +457,7 @@ static int tenant_by_chain(ch_svc *svc, const uint8_t *chain_data, size_t len, c
              * certificates; only its owner can prove holding its key. */
             if (anchor.verified && proofs++ == 0)
                 memcpy(proven, ids[i], CH_ID_MAX);
-        } else if (disabled_hit && anchor.id != NULL) {
+        } else if (disabled_hit && anchor.status != NULL && strcmp(anchor.status, "disabled") == 0) {
             if (shuts++ == 0)
                 memcpy(shut, ids[i], CH_ID_MAX);
         } else if (ntenants == 1) {

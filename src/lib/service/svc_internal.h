@@ -135,6 +135,11 @@ int svc_cert_load(ch_svc *svc, const char *tenant, const char *id, ch_cert **out
  * rotation, the CA's certificate from before).  CH_ENOTFOUND where a CA is gone; what was
  * found stays in chain. */
 int svc_ca_chain(ch_svc *svc, const char *tenant_id, const char *ca_id, ch_cert **chain, size_t *len, size_t cap);
+/* Whether CA certificate c, of the tenant's unexpired CA certificates all[n], is one its
+ * machines are to trust: an active CA's (cas[ncas]) current certificate, or one such a CA had
+ * before a rotation.  Not a certificate only in the inventory (an import of the same name, a
+ * deleted CA's). */
+bool svc_ca_in_bundle(const ch_store_cert *c, const ch_store_cert *all, size_t n, const ch_store_ca *cas, size_t ncas);
 
 /* ch_svc_cert_chain_gap for row, stored or not yet: rest (n_rest, borrowed; NULL and 0 for a
  * stored one) the CA certificates of its file, looked at before the tenant's.  *missing

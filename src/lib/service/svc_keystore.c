@@ -1220,17 +1220,32 @@ static int backfill_one(ch_svc *svc, const ch_store_keystore_entry *e)
     char newest[CH_ID_MAX];
     ch_store_cert renewal = {0};
     char *ids = NULL;
-    bool move;
+    bool move = false;
     int error;
 
-    move = ch_store_cert_newest_renewal(svc->store, e->tenant_id, e->cert_id, newest) == 0 &&
-           strcmp(newest, e->cert_id) != 0 && ch_store_cert_get(svc->store, &renewal, e->tenant_id, newest) == 0 &&
-           cert_chain_ids(svc, e->tenant_id, &renewal, &ids) == 0;
+    /* A lineage that leads nowhere (a renewal or a CA of its chain deleted since, a chain that
+     * cannot be made) is final: the entry stays.  A failure of the moment (the store, the disk,
+     * memory) leaves it for the next open, where marking it done kept it on the ending
+     * certificate for good, unsaid. */
+    if ((error = ch_store_cert_newest_renewal(svc->store, e->tenant_id, e->cert_id, newest)) == 0 &&
+        strcmp(newest, e->cert_id) != 0 && (error = ch_store_cert_get(svc->store, &renewal, e->tenant_id, newest)) == 0 &&
+        (error = cert_chain_ids(svc, e->tenant_id, &renewal, &ids)) == 0)
+        move = true;
+    if (error == CH_ESTORE || error == CH_ENOMEM || error == CH_EIO || error == CH_ENOSPACE || error == CH_EUNAVAIL)
+        goto done;
     ch_error_clear();
     if ((error = ch_store_begin(svc->store)) < 0)
         goto done;
-    if ((move && (error = entry_follow(svc, &system, e, &renewal, ids)) < 0 && error != CH_ENOTFOUND) ||
-        (error = ch_store_keystore_backfill_done(svc->store, e->id)) < 0 || (error = ch_store_commit(svc->store)) < 0)
+    /* Recorded done first: done by another process since it was listed, it is not moved twice
+     * (two audit rows). */
+    if ((error = ch_store_keystore_backfill_done(svc->store, e->id)) == CH_ECONFLICT) {
+        ch_store_rollback(svc->store);
+        ch_error_clear();
+        error = 0;
+        goto done;
+    }
+    if (error < 0 || (move && (error = entry_follow(svc, &system, e, &renewal, ids)) < 0 && error != CH_ENOTFOUND) ||
+        (error = ch_store_commit(svc->store)) < 0)
         ch_store_rollback(svc->store);
 done:
     free(ids);

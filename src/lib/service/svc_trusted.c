@@ -223,9 +223,11 @@ static int trusted_tx_run(void *arg)
     return error;
 }
 
-/* Checks and stores one certificate. */
+/* Checks and stores one certificate; the broker's CA directory brought up to date after it
+ * when refresh (a bulk upload does it once, after the last: each rewrite reads and hashes every
+ * trusted certificate of every tenant, and 300 of them in one upload took a minute). */
 static int add_one(ch_svc *svc, const ch_actor *actor, const ch_cert *cert, const char *name,
-                   const ch_svc_trusted_req *req, ch_store_trusted *out)
+                   const ch_svc_trusted_req *req, bool refresh, ch_store_trusted *out)
 {
     ch_store_trusted row;
     struct trusted_tx t;
@@ -255,7 +257,7 @@ static int add_one(ch_svc *svc, const ch_actor *actor, const ch_cert *cert, cons
         return error;
     }
     t = (struct trusted_tx){svc, actor, &row, "trusted.add"};
-    if ((error = svc_commit(svc, trusted_tx_run, &t)) == 0)
+    if ((error = svc_commit(svc, trusted_tx_run, &t)) == 0 && refresh)
         svc_trust_dir_refresh(svc);
     if (error == 0 && out != NULL)
         *out = row;
@@ -300,7 +302,7 @@ int ch_svc_trusted_add(ch_svc *svc, const ch_actor *actor, const ch_svc_trusted_
                            "the file holds %zu certificates: add them with the bulk upload, which reports on each", n);
         return ch_error_set_reason("several_certificates");
     }
-    error = add_one(svc, actor, list[0], req->name, req, out);
+    error = add_one(svc, actor, list[0], req->name, req, true, out);
     ch_cert_list_free(list, n);
     return error;
 }
@@ -309,7 +311,7 @@ int ch_svc_trusted_add_bulk(ch_svc *svc, const ch_actor *actor, const ch_svc_tru
                             ch_svc_trusted_result **out, size_t *count)
 {
     ch_cert **list = NULL;
-    size_t n = 0;
+    size_t n = 0, added = 0;
     int error;
 
     *out = NULL;
@@ -336,11 +338,15 @@ int ch_svc_trusted_add_bulk(ch_svc *svc, const ch_actor *actor, const ch_svc_tru
             snprintf(r->subject, sizeof r->subject, "%s", subject);
         free(subject);
         /* In a bulk upload each certificate is named after its subject. */
-        if ((r->error = add_one(svc, actor, list[i], NULL, req, &r->row)) < 0) {
+        if ((r->error = add_one(svc, actor, list[i], NULL, req, false, &r->row)) < 0) {
             snprintf(r->message, sizeof r->message, "%s", ch_error_last());
             snprintf(r->reason, sizeof r->reason, "%s", ch_error_reason() ? ch_error_reason() : "");
+        } else {
+            added++;
         }
     }
+    if (added > 0)
+        svc_trust_dir_refresh(svc);
     *count = n;
     ch_cert_list_free(list, n);
     return 0;

@@ -4060,7 +4060,7 @@ int ch_store_keystore_backfill_done(ch_store *s, const char *entry_id)
     int64_t ints[] = {0};
 
     return exec_bound(s, "DELETE FROM keystore_renewal_backfill WHERE id = ?",
-                      "recording a keystore entry moved to its certificate's renewal", 1, texts, ints, false);
+                      "recording a keystore entry moved to its certificate's renewal", 1, texts, ints, true);
 }
 
 int ch_store_keystore_entries(ch_store *s, const char *tenant_id, const char *keystore_id,
