@@ -688,6 +688,12 @@ unsigned long ch_svc_scheduler_rounds(ch_svc *svc);
 int ch_svc_cert_import(ch_svc *svc, const ch_actor *actor, const char *name, const uint8_t *cert, size_t cert_len,
                        const uint8_t *key, size_t key_len, const char *password, const char *key_password,
                        ch_store_cert *out, char existing_id[CH_ID_MAX], ch_svc_csr_found *found);
+/* The same with a name to fall back on (an uploaded file's, cleaned): used when none is given
+ * and no CSR made here gives its own; NULL or "" is none. */
+int ch_svc_cert_import_ex(ch_svc *svc, const ch_actor *actor, const char *name, const char *fallback_name,
+                          const uint8_t *cert, size_t cert_len, const uint8_t *key, size_t key_len,
+                          const char *password, const char *key_password, ch_store_cert *out,
+                          char existing_id[CH_ID_MAX], ch_svc_csr_found *found);
 /* What ch_svc_cert_import would do with the same arguments, nothing stored, no key kept and
  * nothing audited (a review before the import): the file read and checked as the import reads
  * it, with the same errors (CH_EEXISTS where it would refuse a duplicate). */
@@ -704,6 +710,9 @@ typedef struct ch_svc_import_preview {
 int ch_svc_cert_import_preview(ch_svc *svc, const ch_actor *actor, const char *name, const uint8_t *cert,
                                size_t cert_len, const uint8_t *key, size_t key_len, const char *password,
                                const char *key_password, ch_svc_import_preview *out);
+int ch_svc_cert_import_preview_ex(ch_svc *svc, const ch_actor *actor, const char *name, const char *fallback_name,
+                                  const uint8_t *cert, size_t cert_len, const uint8_t *key, size_t key_len,
+                                  const char *password, const char *key_password, ch_svc_import_preview *out);
 void ch_svc_import_preview_dispose(ch_svc_import_preview *p); /* NULL is fine */
 int ch_svc_cert_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_cert *out);
 /* The newest certificate of the lineage of id (following renewed_by; id itself when it was

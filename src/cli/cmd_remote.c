@@ -847,16 +847,20 @@ static long upload_data(cli_args *a, const char *collection, const char *file, c
 
     *ans = NULL;
     /* Without --name, the file's name (cut to a name's length; one that could be no name is
-     * left to the server's default) */
+     * left to the server's default).  A certificate import sends it as file_name, the name to
+     * fall back on: a certificate signed for a CSR made here takes the CSR's name first. */
+    const char *key = "name";
     if (name == NULL) {
         ch_name_from_file(from_file, sizeof from_file, base ? base + 1 : file, 128);
         name = from_file;
+        if (strncmp(collection, "certificates/import", strlen("certificates/import")) == 0)
+            key = "file_name";
     }
     esc = remote_escape(name);
     if (name && *name == '\0')
         snprintf(path, sizeof path, "%s", collection);
     else
-        snprintf(path, sizeof path, "%s%cname=%s", collection, strchr(collection, '?') ? '&' : '?', esc ? esc : "");
+        snprintf(path, sizeof path, "%s%c%s=%s", collection, strchr(collection, '?') ? '&' : '?', key, esc ? esc : "");
     /* An answer refused below 400 (not JSON, too long) is no success whatever its status: the
      * callers take 200 and 201 as one, and went on to exit 0. */
     if (remote_request(a, &q, ans, NULL) != 0 && status < 400)

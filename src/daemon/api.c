@@ -42,7 +42,7 @@ static const char *const F_EXPORT[] = {"format",     "password",     "include_ke
 static const char *const F_CSR[] = {"name", "key_type", "digest", "subject", "sans", NULL};
 static const char *const F_ATTACH[] = {"certificate", NULL};
 static const char *const F_IMPORT[] = {"name",     "certificate",  "data",    "private_key",
-                                       "password", "key_password", "preview", NULL};
+                                       "password", "key_password", "preview", "file_name", NULL};
 static const char *const F_KEYSTORE[] = {"name", "data", "password", "key_password", "certificate_id", "format", "alias", NULL};
 static const char *const F_ENTRY_ADD[] = {"certificate_id", "alias", NULL};
 static const char *const F_ENTRY_RENAME[] = {"alias", NULL};
@@ -1276,8 +1276,8 @@ static void csr_found_json(json_t *o, json_t *notes, const ch_svc_csr_found *fou
 #define IMPORT_ELSEWHERE ", or as the request body (Content-Type: application/octet-stream) or a multipart form's file"
 
 /* "preview": what the import would store, with its decoded details, and nothing stored. */
-static void certificate_import_preview(req *r, const upload *u, const char *name, const uint8_t *cert,
-                                       size_t cert_len, const char *key, const char *password,
+static void certificate_import_preview(req *r, const upload *u, const char *name, const char *file_name,
+                                       const uint8_t *cert, size_t cert_len, const char *key, const char *password,
                                        const char *key_password, const char *cert_field, bool as_data)
 {
     ch_svc_import_preview p;
@@ -1286,8 +1286,8 @@ static void certificate_import_preview(req *r, const upload *u, const char *name
     char note[1024];
     int error;
 
-    error = ch_svc_cert_import_preview(r->svc, &r->who.actor, name, cert, cert_len, (const uint8_t *)key,
-                                       key ? strlen(key) : 0, password, key_password, &p);
+    error = ch_svc_cert_import_preview_ex(r->svc, &r->who.actor, name, file_name, cert, cert_len, (const uint8_t *)key,
+                                          key ? strlen(key) : 0, password, key_password, &p);
     /* Held already: refused as the import refuses it, with the id of the one held. */
     if (error == CH_EEXISTS && p.existing[0])
         return reply_json(r, 409, json_pack("{s:{s:s, s:s, s:s}}", "error", "code", "already_exists", "message",
@@ -1328,7 +1328,8 @@ static void certificate_import_preview(req *r, const upload *u, const char *name
 static void certificate_import(req *r)
 {
     upload u;
-    const char *name = NULL, *cert = NULL, *data = NULL, *key = NULL, *password = NULL, *key_password = NULL;
+    const char *name = NULL, *cert = NULL, *data = NULL, *key = NULL, *password = NULL, *key_password = NULL,
+               *from_file = NULL;
     const uint8_t *cert_bytes;
     size_t cert_len;
     ch_buf bytes = CH_BUF_INIT;
@@ -1342,7 +1343,7 @@ static void certificate_import(req *r)
     if (get_str(r, u.fields, "name", &name) || get_str(r, u.fields, "certificate", &cert) ||
         get_str(r, u.fields, "data", &data) || get_str(r, u.fields, "private_key", &key) ||
         get_str(r, u.fields, "password", &password) || get_str(r, u.fields, "key_password", &key_password) ||
-        get_flag(r, u.fields, "preview", &preview))
+        get_flag(r, u.fields, "preview", &preview) || get_str(r, u.fields, "file_name", &from_file))
         goto done;
     if (cert != NULL && data != NULL) {
         reply_error_msg(r, CH_EINVAL, "data", "give the certificate once: \"certificate\" (PEM text) or \"data\" "
@@ -1358,17 +1359,16 @@ static void certificate_import(req *r)
         goto done;
     cert_bytes = u.file ? u.file : data ? bytes.data : (const uint8_t *)cert;
     cert_len = u.file ? u.file_len : data ? bytes.len : strlen(cert);
-    /* Without a name, the form's file name, cut to a name's length (or none, and the default) */
-    ch_name_from_file(file_name, sizeof file_name, u.filename, 128);
-    if (name == NULL && file_name[0])
-        name = file_name;
+    /* Without a name, a CSR's made here that the certificate was signed for; else the file's
+     * (file_name, the form's file name), cut to a name's length (or none, and the default). */
+    ch_name_from_file(file_name, sizeof file_name, from_file ? from_file : u.filename, 128);
     if (preview) {
-        certificate_import_preview(r, &u, name, cert_bytes, cert_len, key, password, key_password, cert,
+        certificate_import_preview(r, &u, name, file_name, cert_bytes, cert_len, key, password, key_password, cert,
                                    data != NULL);
         goto done;
     }
-    error = ch_svc_cert_import(r->svc, &r->who.actor, name, cert_bytes, cert_len, (const uint8_t *)key,
-                               key ? strlen(key) : 0, password, key_password, &out, existing, &found);
+    error = ch_svc_cert_import_ex(r->svc, &r->who.actor, name, file_name, cert_bytes, cert_len, (const uint8_t *)key,
+                                  key ? strlen(key) : 0, password, key_password, &out, existing, &found);
     if (error < 0) {
         if (error == CH_EEXISTS) {
             json_t *e = json_pack("{s:{s:s, s:s, s:s}}", "error", "code", "already_exists", "message",
@@ -3604,7 +3604,7 @@ static const struct route {
 } routes[] = {
     {EVHTTP_REQ_GET, "certificates", h_certificates_list, POOL, PAGE " search expiring_before ca_id kind method status"},
     {EVHTTP_REQ_POST, "certificates", h_certificates_issue, LOOP, NULL},
-    {EVHTTP_REQ_POST, "certificates/import", h_certificate_import, POOL, "name preview"},
+    {EVHTTP_REQ_POST, "certificates/import", h_certificate_import, POOL, "name preview file_name"},
     {EVHTTP_REQ_GET, "certificates/{id}", certificate_get, LOOP, NULL},
     {EVHTTP_REQ_PATCH, "certificates/{id}", certificate_rename, POOL, NULL},
     {EVHTTP_REQ_DELETE, "certificates/{id}", certificate_delete, POOL, NULL},

@@ -83,8 +83,8 @@ expect_exit 0 "cert import of it" -- "${C[@]}" cert import web.pem
 id=$(cat "$T/stdout")
 check_contains "says whose key it took" "$(cat "$T/stderr")" "CSR $web"
 api GET "/api/v1/certificates/$id"
-check_eq "stored with the CSR's key (named after its file, as any upload)" "csr_signed true web.pem" \
-    "$(body .method) $(body .has_private_key) $(body .name)"
+check_eq "stored with the CSR's key, named as the CSR (its file's name, web.pem, is what the CLI falls back on)" \
+    "csr_signed true web" "$(body .method) $(body .has_private_key) $(body .name)"
 api GET "/api/v1/csrs/$web"
 check_eq "the CSR has it as its certificate" "$id" "$(body .certificate_id)"
 echo changeit > pw
@@ -121,5 +121,20 @@ check_contains "and said on stderr" "$(cat "$T/stderr")" "CSR $folder"
 api GET "/api/v1/csrs/$folder"
 check_eq "that CSR has its certificate" "$(jq -r '.files[] | select(.key_from_csr != null) | .id' "$T/stdout")" \
     "$(body .certificate_id)"
+# A form's file, as the console sends it: the CSR's name too, and a name given wins.
+formed=$("${C[@]}" csr new --name "formed csr" --subject "CN=formed.example" --out formed.csr)
+sign formed.csr formed.pem web.ext
+api POST /api/v1/certificates/import "" -F "file=@formed.pem"
+check_eq "a multipart import for a CSR: named as the CSR, not after the form's file" "201 formed csr" \
+    "$status $(body .name)"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null -subj "/CN=plain.example" \
+    -days 5 -out plain.pem 2>/dev/null
+plain=$("${C[@]}" cert import plain.pem)
+api GET "/api/v1/certificates/$plain"
+check_eq "a certificate of no CSR is named after its file, by the CLI" "plain.pem" "$(body .name)"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null -subj "/CN=form.example" \
+    -days 5 -out form.pem 2>/dev/null
+api POST /api/v1/certificates/import "" -F "file=@form.pem"
+check_eq "and by a form" "201 form.pem" "$status $(body .name)"
 
 done_testing

@@ -610,17 +610,17 @@ static int already_stored(const ch_store_cert *held)
  * NULL when none): the row is then as attaching it to the CSR makes it (its method, the CSR's
  * name unless one is given, and the CSR's key unless one came with it).  On error, what was
  * read is the caller's to free all the same (NULL and zeroed when not read). */
-static int import_read(ch_svc *svc, const ch_actor *actor, const char *name, const uint8_t *cert_data,
-                       size_t cert_len, const uint8_t *key_data, size_t key_len, const char *password,
-                       const char *key_password, ch_cert **cert, ch_key **key, ch_cert ***rest, size_t *nrest,
-                       ch_store_cert *row, ch_store_csr *csr)
+static int import_read(ch_svc *svc, const ch_actor *actor, const char *name, const char *fallback,
+                       const uint8_t *cert_data, size_t cert_len, const uint8_t *key_data, size_t key_len,
+                       const char *password, const char *key_password, ch_cert **cert, ch_key **key,
+                       ch_cert ***rest, size_t *nrest, ch_store_cert *row, ch_store_csr *csr)
 {
     bool named = name != NULL && *name != '\0';
     int error;
 
     memset(csr, 0, sizeof *csr);
     if ((error = svc_need(actor, CH_ROLE_OPERATOR, "importing a certificate")) < 0 ||
-        (error = svc_check_name(name, 128)) < 0 ||
+        (error = svc_check_name(name, 128)) < 0 || (fallback && *fallback && (error = svc_check_name(fallback, 128)) < 0) ||
         (error = svc_cert_key_chain(cert, key, rest, nrest, cert_data, cert_len, key_data, key_len, password,
                                     key_password)) < 0)
         return error;
@@ -631,7 +631,10 @@ static int import_read(ch_svc *svc, const ch_actor *actor, const char *name, con
             return error;
         ch_error_clear();
     }
-    if ((error = svc_cert_row(row, *cert, actor->tenant_id, named || csr->id == NULL ? name : csr->name,
+    /* The name given; else the CSR's (the file's name, "partner.pem", said nothing of what the
+     * CSR was made for); else the file's. */
+    if ((error = svc_cert_row(row, *cert, actor->tenant_id,
+                              named ? name : csr->id ? csr->name : fallback && *fallback ? fallback : name,
                               csr->id ? "csr_signed" : "imported", -1)) < 0)
         return error;
     if (*key == NULL && csr->id != NULL && (row->key_id = strdup(csr->key_id)) == NULL)
@@ -659,6 +662,15 @@ int ch_svc_cert_import(ch_svc *svc, const ch_actor *actor, const char *name, con
                        const char *key_password, ch_store_cert *out, char existing_id[CH_ID_MAX],
                        ch_svc_csr_found *found)
 {
+    return ch_svc_cert_import_ex(svc, actor, name, NULL, cert_data, cert_len, key_data, key_len, password,
+                                 key_password, out, existing_id, found);
+}
+
+int ch_svc_cert_import_ex(ch_svc *svc, const ch_actor *actor, const char *name, const char *fallback_name,
+                          const uint8_t *cert_data, size_t cert_len, const uint8_t *key_data, size_t key_len,
+                          const char *password, const char *key_password, ch_store_cert *out,
+                          char existing_id[CH_ID_MAX], ch_svc_csr_found *found)
+{
     ch_cert *cert = NULL, **rest = NULL;
     ch_key *key = NULL;
     ch_store_csr csr = {0};
@@ -674,8 +686,8 @@ int ch_svc_cert_import(ch_svc *svc, const ch_actor *actor, const char *name, con
         memset(out, 0, sizeof *out);
     if (found != NULL)
         memset(found, 0, sizeof *found);
-    if ((error = import_read(svc, actor, name, cert_data, cert_len, key_data, key_len, password, key_password, &cert,
-                             &key, &rest, &nrest, &row, &csr)) < 0)
+    if ((error = import_read(svc, actor, name, fallback_name, cert_data, cert_len, key_data, key_len, password,
+                             key_password, &cert, &key, &rest, &nrest, &row, &csr)) < 0)
         goto done;
     /* The chain sent with it (intermediates, a root) is kept in the inventory beside it, and its
      * exports carry it: it was dropped, and the certificate went out alone. */
@@ -752,6 +764,14 @@ int ch_svc_cert_import_preview(ch_svc *svc, const ch_actor *actor, const char *n
                                size_t cert_len, const uint8_t *key_data, size_t key_len, const char *password,
                                const char *key_password, ch_svc_import_preview *out)
 {
+    return ch_svc_cert_import_preview_ex(svc, actor, name, NULL, cert_data, cert_len, key_data, key_len, password,
+                                         key_password, out);
+}
+
+int ch_svc_cert_import_preview_ex(ch_svc *svc, const ch_actor *actor, const char *name, const char *fallback_name,
+                                  const uint8_t *cert_data, size_t cert_len, const uint8_t *key_data, size_t key_len,
+                                  const char *password, const char *key_password, ch_svc_import_preview *out)
+{
     ch_cert *cert = NULL, **rest = NULL;
     ch_key *key = NULL;
     ch_store_csr csr = {0};
@@ -761,8 +781,8 @@ int ch_svc_cert_import_preview(ch_svc *svc, const ch_actor *actor, const char *n
     int error;
 
     memset(out, 0, sizeof *out);
-    if ((error = import_read(svc, actor, name, cert_data, cert_len, key_data, key_len, password, key_password, &cert,
-                             &key, &rest, &nrest, &out->row, &csr)) < 0)
+    if ((error = import_read(svc, actor, name, fallback_name, cert_data, cert_len, key_data, key_len, password,
+                             key_password, &cert, &key, &rest, &nrest, &out->row, &csr)) < 0)
         goto done;
     out->has_key = key != NULL || csr.id != NULL;
     svc_csr_found_set(&out->csr, &csr, key == NULL);
