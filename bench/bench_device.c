@@ -152,6 +152,44 @@ static double rate(bench_op op, struct arg *args, int threads)
     return bench_run(op, p, threads, seconds);
 }
 
+static int nothers;
+
+/* n roots of their own, made in a tenant of their own, trusted by the actor's tenant in one
+ * bulk upload. */
+static int trust_others(const ch_actor *actor, int n)
+{
+    ch_store_tenant t;
+    ch_actor maker;
+    ch_buf all = CH_BUF_INIT;
+    ch_svc_trusted_req q = {.auto_registration = true};
+    ch_svc_trusted_result *res = NULL;
+    size_t nres = 0;
+    int rc = 0;
+
+    if (ch_svc_tenant_ensure(svc, "bench-others", &t) != 0)
+        return -1;
+    maker = (ch_actor){t.id, "bench", CH_ROLE_ADMIN, 0, NULL};
+    for (int i = 0; i < n && rc == 0; i++) {
+        char name[64];
+        ch_svc_ca_req r = {.name = name, .key_type = "p256", .path_len = -2};
+        ch_store_ca ca = {0};
+        snprintf(name, sizeof name, "vendor root %d", i);
+        r.subject.fields.common_name = name;
+        if (ch_svc_ca_create(svc, &maker, &r, &ca) != 0 || ch_svc_ca_chain_pem(svc, &maker, ca.id, &all) != 0)
+            rc = -1;
+        ch_store_ca_dispose(&ca);
+    }
+    q.cert = all.data;
+    q.cert_len = all.len;
+    if (rc == 0 && ch_svc_trusted_add_bulk(svc, actor, &q, &res, &nres) != 0)
+        rc = -1;
+    ch_svc_trusted_results_free(res, nres);
+    ch_buf_dispose(&all);
+    if (rc != 0)
+        fprintf(stderr, "trusting other roots failed: %s\n", ch_error_last());
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     char dir[256];
@@ -171,8 +209,10 @@ int main(int argc, char **argv)
             seconds = atof(argv[++k]);
         else if (strcmp(argv[k], "--devices") == 0 && k + 1 < argc)
             ndevices = atoi(argv[++k]);
+        else if (strcmp(argv[k], "--trusted") == 0 && k + 1 < argc)
+            nothers = atoi(argv[++k]);
         else {
-            fprintf(stderr, "usage: bench_device [--seconds S] [--devices N]\n");
+            fprintf(stderr, "usage: bench_device [--seconds S] [--devices N] [--trusted N]\n");
             return 2;
         }
     }
@@ -182,6 +222,10 @@ int main(int argc, char **argv)
     if (ch_svc_open(&svc, &so) != 0 || ch_svc_tenant_ensure(svc, "bench", &tenant) != 0)
         return 1;
     actor = (ch_actor){tenant.id, "bench", CH_ROLE_ADMIN, 0, NULL};
+    /* --trusted N: the tenant trusts N other roots first (a fleet of many vendors' CAs), added
+     * before the devices' own, as one bulk upload. */
+    if (nothers > 0 && trust_others(&actor, nothers) != 0)
+        return 1;
     if (bench_device_pki(svc, &actor, "bench device", &root, &inter, &root_pem, &inter_pem, &trusted) != 0)
         return 1;
     root_pem_text = (const char *)root_pem.data;
@@ -214,8 +258,8 @@ int main(int argc, char **argv)
         sk_X509_push(args[t].chain, inter_x);
     }
 
-    printf("device decisions: P-256 leaf -> intermediate -> trusted root, %.0f s per case, %d devices\n", seconds,
-           ndevices);
+    printf("device decisions: P-256 leaf -> intermediate -> trusted root, %.0f s per case, %d devices, %d other "
+           "trusted roots\n", seconds, ndevices, nothers);
     printf("%-44s %12s %12s\n", "case", "1 thread/s", "2 threads/s");
     for (int c = 0; c < 4; c++) {
         static const char *const names[] = {"OpenSSL X509_verify_cert, parsed", "OpenSSL parse PEM + verify",

@@ -510,6 +510,13 @@ typedef struct ch_verify_opts {
  * "certificate is not yet valid", "unknown issuer", "issuer is not a CA", "path length
  * exceeded", "bad signature", "wrong key usage for <purpose>", "host name mismatch". */
 int ch_chain_verify(const ch_cert *leaf, const ch_verify_opts *opts);
+/* Which of anchors[n] could end a path from leaf: those whose subject is an issuer's name on
+ * some chain of names from the leaf up through pool[npool] (each certificate's issuer, the
+ * certificates of that subject, their issuers...).  Names only, nothing verified: one not
+ * marked cannot verify leaf, as a path is built by names; one marked may.  reachable[i] for
+ * each (false for a NULL anchor).  0, or CH_ENOMEM. */
+int ch_chain_reachable(const ch_cert *leaf, ch_cert *const *pool, size_t npool, ch_cert *const *anchors, size_t n,
+                       bool *reachable);
 
 #ifdef __cplusplus
 }

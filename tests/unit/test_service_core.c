@@ -956,7 +956,7 @@ static void test_csr_key_found(void **state)
                                       "ALTER TABLE api_tokens DROP COLUMN created_by;"
                                       "ALTER TABLE api_tokens DROP COLUMN owner_user_id;"
                                       "DROP INDEX keystore_entries_cert; DROP TABLE keystore_renewal_backfill;"
-                                      "DROP TABLE setup_steps;"
+                                      "DROP TABLE setup_steps; DROP INDEX trusted_certs_disabled;"
                                       "PRAGMA user_version=24",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
@@ -2155,7 +2155,7 @@ static void test_audit_numbered_per_tenant(void **state)
                                   "ALTER TABLE api_tokens DROP COLUMN created_by;"
                                   "ALTER TABLE api_tokens DROP COLUMN owner_user_id;"
                                   "DROP INDEX keystore_entries_cert; DROP TABLE keystore_renewal_backfill;"
-                                  "DROP TABLE setup_steps;"
+                                  "DROP TABLE setup_steps; DROP INDEX trusted_certs_disabled;"
                                   "PRAGMA user_version=17",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
@@ -2392,7 +2392,7 @@ static void test_token_expiry(void **state)
                                   "ALTER TABLE api_tokens DROP COLUMN created_by;"
                                   "ALTER TABLE api_tokens DROP COLUMN owner_user_id;"
                                   "DROP INDEX keystore_entries_cert; DROP TABLE keystore_renewal_backfill;"
-                                  "DROP TABLE setup_steps;"
+                                  "DROP TABLE setup_steps; DROP INDEX trusted_certs_disabled;"
                                   "PRAGMA user_version=21",
                                   NULL, NULL, NULL),
                      SQLITE_OK);

@@ -567,7 +567,7 @@ static void test_entry_positions(void **state)
                                   "ALTER TABLE api_tokens DROP COLUMN created_by;"
                                   "ALTER TABLE api_tokens DROP COLUMN owner_user_id;"
                                   "DROP INDEX keystore_entries_cert; DROP TABLE keystore_renewal_backfill;"
-                                  "DROP TABLE setup_steps;"
+                                  "DROP TABLE setup_steps; DROP INDEX trusted_certs_disabled;"
                                   "PRAGMA user_version=20",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
@@ -982,7 +982,7 @@ static void test_entries_follow_renewals(void **state)
     snprintf(path, sizeof path, "%s/certhub.db", dir);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, "DROP INDEX keystore_entries_cert; DROP TABLE keystore_renewal_backfill;"
-                                  "DROP TABLE setup_steps; PRAGMA user_version=27",
+                                  "DROP TABLE setup_steps; DROP INDEX trusted_certs_disabled; PRAGMA user_version=27",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);

@@ -1145,6 +1145,18 @@ static void test_chains(void **state)
         ch_cert *bag[3] = {leaf, other, inter};
         assert_int_equal(ch_chain_order(&chain, &n, bag, 3), CH_EVERIFY);
     }
+    /* The anchors a path from the leaf could end at, by names: the intermediate and, through
+     * it, the root; not a root of another name, nor the root without the intermediate. */
+    {
+        ch_cert *pool[3] = {other, root, inter}, *anchors[4] = {root, other, inter, NULL};
+        bool reach[4];
+        assert_int_equal(ch_chain_reachable(leaf, pool, 3, anchors, 4, reach), 0);
+        assert_true(reach[0] && !reach[1] && reach[2] && !reach[3]);
+        assert_int_equal(ch_chain_reachable(leaf, pool, 2, anchors, 3, reach), 0);
+        assert_true(!reach[0] && !reach[1] && reach[2]);
+        assert_int_equal(ch_chain_reachable(leaf, NULL, 0, anchors, 3, reach), 0);
+        assert_true(!reach[0] && !reach[1] && reach[2]);
+    }
     vo.anchors = &root;
     vo.anchor_count = 1;
     vo.untrusted = &inter;

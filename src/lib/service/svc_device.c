@@ -317,7 +317,8 @@ static int verify_chain(ch_svc *svc, const char *tenant_id, ch_cert **chain, siz
 {
     ch_store_trusted *rows = NULL;
     size_t nrows = 0, ninv = 0, nissuers = 0, found_len = 0;
-    ch_cert **inv = NULL, **untrusted = NULL;
+    ch_cert **inv = NULL, **untrusted = NULL, **rowcert = NULL;
+    bool *reachable = NULL, any_reachable = false;
     int found = -1, error;
     bool tried = false;
 
@@ -332,7 +333,10 @@ static int verify_chain(ch_svc *svc, const char *tenant_id, ch_cert **chain, siz
      * same device sending its chain was refused. */
     if (n == 1)
         inventory_cas(svc, tenant_id, &inv, &ninv);
-    if ((untrusted = calloc(n + ninv + nrows, sizeof *untrusted)) == NULL) {
+    if ((untrusted = calloc(n + ninv + nrows, sizeof *untrusted)) == NULL ||
+        (rowcert = calloc(nrows + 1, sizeof *rowcert)) == NULL || (reachable = calloc(nrows + 1, 1)) == NULL) {
+        free(untrusted);
+        free(rowcert);
         ch_cert_list_free(inv, ninv);
         ch_store_trusted_list_free(rows, nrows);
         return ch_error_set(CH_ENOMEM, "out of memory");
@@ -349,8 +353,14 @@ static int verify_chain(ch_svc *svc, const char *tenant_id, ch_cert **chain, siz
         untrusted[n - 1 + i] = inv[i];
     nissuers = 0;
     for (size_t i = 0; i < nrows; i++)
-        if ((untrusted[n - 1 + ninv + nissuers] = anchor_cert(svc, &rows[i])) != NULL)
+        if ((untrusted[n - 1 + ninv + nissuers] = rowcert[i] = anchor_cert(svc, &rows[i])) != NULL)
             nissuers++;
+    /* Only those whose name is on a chain of issuers' names above the device can verify it: a
+     * tenant trusting hundreds of CAs verified each new device against every one of them. */
+    if (ch_chain_reachable(chain[0], untrusted, n - 1 + ninv + nissuers, rowcert, nrows, reachable) < 0)
+        memset(reachable, 1, nrows); /* (out of memory: each tried, as before) */
+    for (size_t i = 0; i < nrows; i++)
+        any_reachable |= reachable[i];
     /* Enabled ones first; then the others, an unverified one reported only when nothing else
      * verifies, a disabled one whenever it is on the path. */
     for (int pass = 0; pass < 2; pass++)
@@ -367,7 +377,10 @@ static int verify_chain(ch_svc *svc, const char *tenant_id, ch_cert **chain, siz
             ch_cert *anchor = NULL;
             size_t len = 0;
             ch_verify_opts o = {.purpose = CH_PURPOSE_CLIENT, .path_len = &len};
-            if (!wanted || (anchor = anchor_cert(svc, &rows[i])) == NULL)
+            /* (none on the chain: the first enabled one alone is tried, for OpenSSL's words of
+             * why, "unknown issuer" naming the certificate whose issuer is missing) */
+            if (!wanted || (!reachable[i] && (any_reachable || pass == 1 || tried)) ||
+                (anchor = anchor_cert(svc, &rows[i])) == NULL)
                 continue;
             o.anchors = &anchor;
             o.anchor_count = 1;
@@ -405,6 +418,8 @@ static int verify_chain(ch_svc *svc, const char *tenant_id, ch_cert **chain, siz
     for (size_t i = 0; i < nissuers; i++)
         ch_cert_free(untrusted[n - 1 + ninv + i]);
     free(untrusted);
+    free(rowcert);
+    free(reachable);
     ch_cert_list_free(inv, ninv);
     ch_store_trusted_list_free(rows, nrows);
     return found >= 0 ? 0 : CH_EVERIFY;

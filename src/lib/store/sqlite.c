@@ -280,6 +280,10 @@ static const char *const migrations[] = {
     "    AND c.name = 'certhub Quickstart Issuing CA - Not for Production')),"
     "  CAST(strftime('%s', 'now') AS INTEGER) FROM tenants t"
     "  WHERE t.name = 'default' AND EXISTS (SELECT 1 FROM api_tokens a WHERE a.tenant_id = t.id);",
+    /* 31: whether a tenant has a disabled trusted certificate, asked at each decision about a
+     * known device: one probe of this index, where the tenant's rows were each read (a tenant
+     * trusting 300 CAs made a known device's decision four times slower). */
+    "CREATE INDEX trusted_certs_disabled ON trusted_certs(tenant_id) WHERE status = 'disabled';",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))

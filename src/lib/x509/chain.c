@@ -245,3 +245,35 @@ done:
     X509_STORE_free(store);
     return error;
 }
+
+int ch_chain_reachable(const ch_cert *leaf, ch_cert *const *pool, size_t npool, ch_cert *const *anchors, size_t n,
+                       bool *reachable)
+{
+    /* The issuers' names met going up, each once: at most one a certificate of the pool, and
+     * the leaf's own issuer. */
+    const X509_NAME **names = calloc(npool + 1, sizeof *names);
+    size_t count = 0;
+
+    for (size_t i = 0; i < n; i++)
+        reachable[i] = false;
+    if (names == NULL)
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    names[count++] = X509_get_issuer_name(ch_cert_x509(leaf));
+    for (size_t k = 0; k < count; k++)
+        for (size_t j = 0; j < npool; j++) {
+            const X509_NAME *issuer;
+            bool seen = false;
+            if (pool[j] == NULL || X509_NAME_cmp(X509_get_subject_name(ch_cert_x509(pool[j])), names[k]) != 0)
+                continue;
+            issuer = X509_get_issuer_name(ch_cert_x509(pool[j]));
+            for (size_t m = 0; m < count && !seen; m++)
+                seen = X509_NAME_cmp(names[m], issuer) == 0;
+            if (!seen && count < npool + 1)
+                names[count++] = issuer;
+        }
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; anchors[i] != NULL && k < count && !reachable[i]; k++)
+            reachable[i] = X509_NAME_cmp(X509_get_subject_name(ch_cert_x509(anchors[i])), names[k]) == 0;
+    free(names);
+    return 0;
+}
