@@ -1936,31 +1936,38 @@ int cmd_remote_ca_import(cli_args *a)
     return rc;
 }
 
-int cmd_remote_ca_update(cli_args *a)
+/* PATCH collection/ID with --name and an on/off switch (--OPTION, the member field): what
+ * `ca update` and `cert update` change; the answer's id, name and switch. */
+static int update_name_switch(cli_args *a, const char *collection, const char *option, const char *field)
 {
     json_t *body = json_object(), *ans = NULL;
     char path[300];
     int rc = 1;
 
     str_member(a, "name", body, "name");
-    if (on_off(a, "auto-rotate", body, "auto_rotate") != 0)
+    if (on_off(a, option, body, field) != 0)
         goto done;
     if (json_object_size(body) == 0) {
         json_decref(body);
-        cli_usage(a, "give --name, --auto-rotate or both");
+        cli_usage(a, "give --name, --%s or both", option);
     }
-    if (remote_call(a, "PATCH", remote_obj_path(path, sizeof path, "cas", a->pos[0], ""), body, &ans, NULL) != 0)
+    if (remote_call(a, "PATCH", remote_obj_path(path, sizeof path, collection, a->pos[0], ""), body, &ans, NULL) != 0)
         goto done;
     if (g_remote.json)
         print_json(ans);
     else
-        printf("%s  %s  auto_rotate=%s\n", str(ans, "id"), str(ans, "name"),
-               json_is_true(json_object_get(ans, "auto_rotate")) ? "on" : "off");
+        printf("%s  %s  %s=%s\n", str(ans, "id"), str(ans, "name"), field,
+               json_is_true(json_object_get(ans, field)) ? "on" : "off");
     rc = 0;
 done:
     json_decref(body);
     json_decref(ans);
     return rc;
+}
+
+int cmd_remote_ca_update(cli_args *a)
+{
+    return update_name_switch(a, "cas", "auto-rotate", "auto_rotate");
 }
 
 int cmd_remote_ca_rotate(cli_args *a)
@@ -2194,29 +2201,7 @@ int cmd_remote_audit_list(cli_args *a)
 
 int cmd_remote_cert_update(cli_args *a)
 {
-    json_t *body = json_object(), *ans = NULL;
-    char path[300];
-    int rc = 1;
-
-    str_member(a, "name", body, "name");
-    if (on_off(a, "auto-renew", body, "auto_renew") != 0)
-        goto done;
-    if (json_object_size(body) == 0) {
-        json_decref(body);
-        cli_usage(a, "give --name, --auto-renew or both");
-    }
-    if (remote_call(a, "PATCH", remote_obj_path(path, sizeof path, "certificates", a->pos[0], ""), body, &ans, NULL) != 0)
-        goto done;
-    if (g_remote.json)
-        print_json(ans);
-    else
-        printf("%s  %s  auto_renew=%s\n", str(ans, "id"), str(ans, "name"),
-               json_is_true(json_object_get(ans, "auto_renew")) ? "on" : "off");
-    rc = 0;
-done:
-    json_decref(body);
-    json_decref(ans);
-    return rc;
+    return update_name_switch(a, "certificates", "auto-renew", "auto_renew");
 }
 
 int cmd_remote_cert_renew(cli_args *a)
