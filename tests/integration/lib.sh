@@ -87,6 +87,19 @@ secs_since() {
     printf '%d.%03d\n' $((d / 1000000)) $((d / 1000 % 1000))
 }
 
+# outside_ca: a root (corp-root.pem, .key) and an issuing CA under it (corp-issuing.pem, .key),
+# made by openssl as an enterprise PKI outside certhub makes them.
+outside_ca() {
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout corp-root.key -subj "/CN=Corp Root" \
+        -days 3650 -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+        -out corp-root.pem 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout corp-issuing.key -subj "/CN=Corp Issuing" \
+        -out corp-issuing.csr 2>/dev/null
+    printf 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n' > corp-ca.ext
+    openssl x509 -req -in corp-issuing.csr -CA corp-root.pem -CAkey corp-root.key -CAcreateserial -days 1825 \
+        -extfile corp-ca.ext -out corp-issuing.pem 2>/dev/null
+}
+
 done_testing() {
     echo "$checks passed, 0 failed"
 }

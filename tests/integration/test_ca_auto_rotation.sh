@@ -80,14 +80,7 @@ check_eq "an import does not take auto_rotate (its issuer may be elsewhere: PATC
     "$status $(body .error.field)"
 
 # CAs certhub cannot rotate: its key elsewhere, or its issuer outside.
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout corp-root.key -subj "/CN=Corp Root" \
-    -days 3650 -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
-    -out corp-root.pem 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout corp-issuing.key -subj "/CN=Corp Issuing" \
-    -out corp-issuing.csr 2>/dev/null
-printf 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n' > ca.ext
-openssl x509 -req -in corp-issuing.csr -CA corp-root.pem -CAkey corp-root.key -CAcreateserial -days 1825 \
-    -extfile ca.ext -out corp-issuing.pem 2>/dev/null
+outside_ca
 outside=$("${C[@]}" ca import corp-issuing.pem --key corp-issuing.key --name corp-issuing)
 api PATCH "/api/v1/cas/$outside" '{"auto_rotate":true}'
 check_eq "an issuing CA signed by an outside root (not here) cannot rotate here" "422 auto_rotate" \

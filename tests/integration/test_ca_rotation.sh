@@ -185,14 +185,7 @@ check_eq "ca.pem does" 200 "$(served "$data/ca.pem")"
 # A CA certhub cannot sign the next certificate of is not rotated: one an outside issuer signed
 # (became a self-signed root of its name, which nothing trusting that issuer accepts), one held
 # without its key.
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout corp-root.key -subj "/CN=Corp Root" \
-    -days 3650 -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
-    -out corp-root.pem 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout corp-issuing.key -subj "/CN=Corp Issuing" \
-    -out corp-issuing.csr 2>/dev/null
-printf 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n' > ca.ext
-openssl x509 -req -in corp-issuing.csr -CA corp-root.pem -CAkey corp-root.key -CAcreateserial -days 1825 \
-    -extfile ca.ext -out corp-issuing.pem 2>/dev/null
+outside_ca
 api POST /api/v1/cas "$(jq -nc --rawfile c corp-issuing.pem --rawfile k corp-issuing.key \
     '{type:"import",name:"corp-issuing",certificate:$c,private_key:$k}')"
 check_eq "an issuing CA of an outside PKI imported with its key" "201 true" "$status $(body .can_sign)"
