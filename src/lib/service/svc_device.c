@@ -334,7 +334,7 @@ static int verify_chain(ch_svc *svc, const char *tenant_id, ch_cert **chain, siz
     if (n == 1)
         inventory_cas(svc, tenant_id, &inv, &ninv);
     if ((untrusted = calloc(n + ninv + nrows, sizeof *untrusted)) == NULL ||
-        (rowcert = calloc(nrows + 1, sizeof *rowcert)) == NULL || (reachable = calloc(nrows + 1, 1)) == NULL) {
+        (rowcert = calloc(nrows + 1, sizeof *rowcert)) == NULL || (reachable = calloc(nrows + 1, sizeof *reachable)) == NULL) {
         free(untrusted);
         free(rowcert);
         ch_cert_list_free(inv, ninv);
