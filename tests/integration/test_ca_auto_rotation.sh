@@ -94,6 +94,15 @@ check_eq "the outside issuer's CA is linked to its root now, and still cannot ro
 api PATCH "/api/v1/cas/$outside" '{"auto_rotate":true}'
 check_eq "(its parent holds no key here)" "422 auto_rotate" "$status $(body .error.field)"
 
+# An intermediate that rotates under a root that does not, whose end comes before the
+# intermediate's lifetime from then: rotated all the same, cut at the root's end (refused, it
+# went on to its own end unrotated, its rotation "on").
+api POST /api/v1/cas '{"name":"short-parent","subject":{"common_name":"Short Parent"},"days":100}'
+short_parent=$(body .id) parent_end=$(body .not_after)
+api POST /api/v1/cas "{\"name\":\"under-short\",\"type\":\"intermediate\",\"parent_id\":\"$short_parent\",\"subject\":{\"common_name\":\"Under Short\"},\"days\":90,\"auto_rotate\":true}"
+under_short=$(body .id)
+[ "$status" = 201 ] || fail "an intermediate under short-parent: $status $(cat "$T/body")"
+before_under=$(ca_cert "$under_short")
 before_auto=$(ca_cert "$made_auto") before_on=$(ca_cert "$switched_on")
 before_left=$(ca_cert "$left_alone") before_off=$(ca_cert "$switched_off")
 echo "+$((70 * 86400))" > clock # past two thirds of the 90 days of those CAs
@@ -108,6 +117,9 @@ check_eq "the CA switched on later too" changed \
 wait_rounds 3 -k
 check_eq "the one created without it did not" "$before_left" "$(ca_cert "$left_alone")"
 check_eq "nor the one switched off" "$before_off" "$(ca_cert "$switched_off")"
+api GET "/api/v1/cas/$under_short" "" -k
+check_eq "an intermediate due under a root ending sooner: rotated, cut at the root's end" "changed $parent_end" \
+    "$([ "$(body .certificate_id)" != "$before_under" ] && echo changed || echo same) $(body .not_after)"
 api GET "/api/v1/audit?action=ca.rotate&object_id=$made_auto" "" -k
 check_eq "the rotation is audited, by the scheduler" "system:rotation" "$(body '.items[0].actor')"
 check_eq "and the quickstart issuing CA, years from due, did not rotate" "$issuer0" "$(cert_of "Issuing CA")"

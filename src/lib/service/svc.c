@@ -66,6 +66,7 @@ int ch_svc_open(ch_svc **out, const ch_svc_opts *opts)
     pthread_mutex_init(&svc->tok_lock, NULL);
     pthread_mutex_init(&svc->dlog_lock, NULL);
     pthread_mutex_init(&svc->anchor_lock, NULL);
+    pthread_mutex_init(&svc->rot_lock, NULL);
     pthread_cond_init(&svc->gc_cond, NULL);
     if (opts->store_url != NULL)
         so.url = opts->store_url;
@@ -136,6 +137,7 @@ void ch_svc_close(ch_svc *svc)
     svc_dlog_free(svc);
     pthread_mutex_destroy(&svc->dlog_lock);
     pthread_mutex_destroy(&svc->anchor_lock);
+    pthread_mutex_destroy(&svc->rot_lock);
     while (svc->anchors) {
         struct svc_anchor *a = svc->anchors;
         svc->anchors = a->next;

@@ -370,6 +370,10 @@ int ch_svc_ca_create(ch_svc *svc, const ch_actor *actor, const ch_svc_ca_req *re
     o.subject = subject;
     o.days = req->days;
     o.ttl = req->ttl;
+    /* A rotation keeps the CA's lifetime, cut at its parent's end: refused, an intermediate
+     * under a root that does not rotate itself could not be rotated once its lifetime passed
+     * the root's end, and went on to its own end, its rotation "on". */
+    o.cap_validity = req->rotate != NULL;
     o.path_len = req->path_len;
     if (req->digest && (error = ch_digest_parse(&o.digest, req->digest)) < 0)
         goto done;

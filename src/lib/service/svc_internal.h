@@ -85,6 +85,13 @@ struct ch_svc {
     atomic_ulong decisions[CH_DECISION_NREASONS];
     pthread_mutex_t dlog_lock;
     struct svc_dlog *dlogs; /* one per tenant that has had a decision */
+    /* automatic CA rotations that failed, said once a day each (svc_renew.c; the scheduler tries
+     * again every round), under rot_lock */
+    pthread_mutex_t rot_lock;
+    struct {
+        char ca_id[CH_ID_MAX];
+        int64_t said_at;
+    } rot_failed[16];
 };
 
 /* Runs fn(arg) in a write transaction, possibly together with other threads' writes (group

@@ -624,6 +624,32 @@ static bool parent_rotated_lately(ch_svc *svc, const char *tenant_id, const char
     return lately;
 }
 
+/* Whether a failed automatic rotation of CA ca_id is to be said now: once a day for each (the
+ * scheduler tries again every round; failing unsaid, a CA went on to its end with its
+ * rotation "on"). */
+static bool rotation_failure_news(ch_svc *svc, const char *ca_id, int64_t now)
+{
+    size_t slot = 0;
+    bool say = true;
+
+    pthread_mutex_lock(&svc->rot_lock);
+    for (size_t i = 0; i < sizeof svc->rot_failed / sizeof svc->rot_failed[0]; i++) {
+        if (strcmp(svc->rot_failed[i].ca_id, ca_id) == 0) {
+            slot = i;
+            say = now - svc->rot_failed[i].said_at >= 86400;
+            break;
+        }
+        if (svc->rot_failed[i].said_at < svc->rot_failed[slot].said_at)
+            slot = i; /* (the oldest, to be taken by a CA not met yet) */
+    }
+    if (say) {
+        snprintf(svc->rot_failed[slot].ca_id, CH_ID_MAX, "%s", ca_id);
+        svc->rot_failed[slot].said_at = now;
+    }
+    pthread_mutex_unlock(&svc->rot_lock);
+    return say;
+}
+
 int ch_svc_rotate_due(ch_svc *svc)
 {
     ch_store_tenant *tenants = NULL;
@@ -649,9 +675,18 @@ int ch_svc_rotate_due(ch_svc *svc)
              * a parent rotated lately (whose new root clients may not trust yet). */
             if (cur.not_after - now < (cur.not_after - cur.not_before) / 3 &&
                 (cur.not_after - now <= ROTATE_GRACE ||
-                 !parent_rotated_lately(svc, tenants[t].id, cas[i].parent_id, now)) &&
-                ch_svc_ca_rotate(svc, &system, cas[i].id, NULL) == 0)
-                rotated++;
+                 !parent_rotated_lately(svc, tenants[t].id, cas[i].parent_id, now))) {
+                char until[32];
+                if (ch_svc_ca_rotate(svc, &system, cas[i].id, NULL) == 0) {
+                    rotated++;
+                } else if (rotation_failure_news(svc, cas[i].id, now)) {
+                    ch_time_format(until, sizeof until, cur.not_after);
+                    svc_log(svc, "CA %s (%s) is due for rotation and could not be rotated: %s.  It is tried again "
+                            "at each scheduler round; its certificate ends %s", cas[i].name, cas[i].id,
+                            ch_error_last(), until);
+                }
+                ch_error_clear();
+            }
             ch_store_cert_dispose(&cur);
         }
         ch_store_ca_list_free(cas, n);
