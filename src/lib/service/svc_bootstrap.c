@@ -323,6 +323,74 @@ static int server_chain(ch_svc *svc, const char *tenant_id, ch_store_ca *issuer,
     return error;
 }
 
+/* The issuer of c among the tenant's unexpired CA certificates (a new reference), NULL when none
+ * is held. */
+static ch_cert *held_issuer(ch_svc *svc, const char *tenant_id, const ch_cert *c)
+{
+    ch_store_cert_filter f = {.is_ca = 1, .unexpired_at = ch_now()};
+    ch_store_cert *rows = NULL;
+    char *next = NULL;
+    size_t n = 0;
+    ch_cert *found = NULL;
+
+    if (ch_store_cert_list(svc->store, tenant_id, &f, 1000, NULL, &rows, &n, &next) == 0)
+        for (size_t i = 0; i < n && found == NULL; i++) {
+            ch_store_cert full;
+            ch_cert *x = NULL;
+            if (ch_store_cert_get(svc->store, &full, tenant_id, rows[i].id) < 0)
+                continue;
+            if (ch_cert_parse(&x, full.der, full.der_len) == 0 &&
+                X509_check_issued(ch_cert_x509(x), ch_cert_x509(c)) == X509_V_OK)
+                found = x;
+            else
+                ch_cert_free(x);
+            ch_store_cert_dispose(&full);
+        }
+    ch_store_cert_list_free(rows, n);
+    free(next);
+    ch_error_clear();
+    return found;
+}
+
+/* No CA can issue certhubd's next certificate (its CA deleted, a second CA that signs made and
+ * no default named): the one it serves, while it is valid and its issuer is held, with what
+ * to do said in the log.  Refusing to start left no certhubd to name a default CA with. */
+static int serve_as_is(ch_svc *svc, const ch_actor *a, ch_svc_bootstrap *out, const char *why)
+{
+    ch_store_cert server = {0};
+    ch_cert *up;
+    char until[32];
+    bool fresh;
+    int error;
+
+    if ((error = find_server_cert(svc, a, &server, &fresh)) < 0)
+        return error;
+    if (server.not_after <= ch_now() + 60 || (error = ch_cert_parse(&out->server_cert, server.der, server.der_len)) < 0 ||
+        (out->issuer_cert = held_issuer(svc, a->tenant_id, out->server_cert)) == NULL ||
+        (error = svc_key_load(svc, a->tenant_id, server.key_id, &out->server_key)) < 0) {
+        ch_store_cert_dispose(&server);
+        ch_cert_free(out->server_cert);
+        ch_cert_free(out->issuer_cert);
+        out->server_cert = out->issuer_cert = NULL;
+        return error < 0 ? error : CH_ENOTFOUND;
+    }
+    /* (the intermediates above its issuer, as far as they are held; a root is not sent) */
+    for (up = out->issuer_cert; !ch_cert_is_self_signed(up) && out->n_intermediates < CH_MAX_CHAIN_LEN - 2;) {
+        ch_cert *next = held_issuer(svc, a->tenant_id, up);
+        if (next == NULL)
+            break;
+        if (ch_cert_is_self_signed(next)) {
+            ch_cert_free(next);
+            break;
+        }
+        out->intermediates[out->n_intermediates++] = up = next;
+    }
+    ch_time_format(until, sizeof until, server.not_after);
+    svc_log(svc, "certhubd serves its certificate as it is, valid until %s, and cannot renew it: %s", until, why);
+    ch_store_cert_dispose(&server);
+    return 0;
+}
+
 int ch_svc_bootstrap_run(ch_svc *svc, const char *data_dir, const char *names, unsigned flags,
                          ch_svc_bootstrap *out)
 {
@@ -385,8 +453,14 @@ int ch_svc_bootstrap_run(ch_svc *svc, const char *data_dir, const char *names, u
     /* certhubd's own certificate, renewed when a third of its life is left, and when the CA
      * that issues it was rotated or is another (the chain it is served with is that CA's
      * current certificate). */
-    if ((error = server_chain(svc, out->tenant_id, &issuer, out)) < 0)
+    if ((error = server_chain(svc, out->tenant_id, &issuer, out)) < 0) {
+        char why[1200];
+        snprintf(why, sizeof why, "%s", ch_error_last());
+        if (serve_as_is(svc, &a, out, why) == 0)
+            goto trust;
+        ch_error_set(error, "%s", why);
         goto done;
+    }
     error = find_server_cert(svc, &a, &server, &fresh);
     if (error == 0) {
         ch_cert *c = NULL;
