@@ -890,6 +890,11 @@ int cmd_agent(cli_args *a)
     if (read_config(a, cli_opt(a, "config"), &ag) != 0)
         return 1;
     g_remote.ca_file_conf = cli_opt(a, "config");
+    /* The agent's CA is its config's ca_file (it takes no --ca-file): said so when certhubd's
+     * certificate does not verify (its root changed: the quickstart CAs retired, say). */
+    g_remote.verify_hint = "; set ca_file in the agent's config to the CA that issued certhubd's certificate "
+                           "(certhubd writes its root to DATA-DIR/ca.pem; it changes when certhubd's own "
+                           "certificate comes from another root)";
     if (cli_opt(a, "once"))
         return pass(a, &ag);
     signal(SIGPIPE, SIG_IGN);

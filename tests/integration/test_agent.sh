@@ -535,4 +535,13 @@ printf '[target wrong]\ntrusted = trust\ndir = %s/out/x\n' "$T" >> lists.conf
 expect_error "trusted = trust with a dir: refused, saying it needs a path" "trusted = trust needs path (the PEM file of that list), not dir" -- \
     "$CERTHUB" agent --config lists.conf --once
 
+# A ca_file that is not certhubd's CA (its root changed, say): the agent says to set its own
+# setting, not the CLI's --ca-file.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null -subj "/CN=Not certhubd's" \
+    -days 5 -out wrong-ca.pem 2>/dev/null
+printf 'server = https://localhost:%s\nca_file = %s/wrong-ca.pem\nstate = %s/wrong.state\n\n[target b]\nbundle = default\npath = %s/out/wrong.pem\n' \
+    "$port" "$T" "$T" "$T" > wrong.conf
+expect_exit 1 "an agent whose ca_file is not certhubd's CA" -- "$CERTHUB" agent --config wrong.conf --once
+check_contains "is told to set ca_file in its config" "$(cat "$T/stderr")" "set ca_file in the agent's config"
+
 done_testing
