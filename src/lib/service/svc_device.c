@@ -536,7 +536,7 @@ int ch_svc_device_decide(ch_svc *svc, const uint8_t *chain_data, size_t len, con
     ch_store_trusted anchor = {0};
     ch_cert **chain = NULL;
     char *cn = NULL;
-    bool tenant_known = false, anchor_gone = false, disabled_hit;
+    bool tenant_known = false, anchor_gone = false, disabled_hit, raced = false;
     ch_svc_settings settings;
     int64_t now = ch_now();
     int error;
@@ -666,6 +666,7 @@ verify:
             decided(svc, d, false, CH_DECIDE_ANCHOR_DISABLED, "the trusted certificate it chains to is disabled");
         goto done;
     }
+known:
     if (ch_store_device_by_name(svc->store, &dev, d->tenant_id, cn) == 0) {
         /* The device came back with a new certificate from a trusted CA. */
         if (strcmp(dev.status, "active") != 0) {
@@ -700,10 +701,19 @@ verify:
                                 .cert_not_after = ch_cert_not_after(chain[0]), .trusted_id = strdup(anchor.id),
                                 .registered_at = now, .last_seen = now, .status = strdup("active")};
         snprintf(dev.cert_sha256, sizeof dev.cert_sha256, "%s", sha);
-        if (svc_commit(svc, device_tx_run, &t) == 0)
+        if ((error = svc_commit(svc, device_tx_run, &t)) == 0) {
             decided(svc, d, true, CH_DECIDE_AUTO_REGISTERED, NULL);
-        else
+        } else if (error == CH_EEXISTS && !raced) {
+            /* Registered meanwhile by another connection of the device (a reconnect storm, a
+             * broker's clients at once): decided as a device known, as the next would be; it
+             * was refused with the store's words about a unique constraint. */
+            raced = true;
+            ch_store_device_dispose(&dev);
+            ch_error_clear();
+            goto known;
+        } else {
             decided(svc, d, false, CH_DECIDE_ERROR, ch_error_last());
+        }
     }
 done:
     free(cn);
