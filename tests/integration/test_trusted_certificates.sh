@@ -79,6 +79,17 @@ check_eq "trusted get --output json: the server's answer" "Third" "$(remote --ou
 list=$(remote trusted list)
 check_contains "the list shows the status column" "$list" "disabled"
 check_eq "three trusted certificates" 3 "$(remote --output json trusted list | jq '.items | length')"
+# A CN holding an escape sequence: the name taken from it has no control character (it went on
+# into lists, the console and JSON as it was), as a name given must not.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null \
+    -subj "/CN=bad$(printf '\033')[31mred" -days 5 -addext "keyUsage=critical,keyCertSign,cRLSign" \
+    -addext "basicConstraints=critical,CA:true" -out esc.pem 2>/dev/null
+api POST /api/v1/trusted-certificates "$(jq -n --arg c "$(cat esc.pem)" '{certificate:$c}')"
+check_eq "a CN with an escape sequence: named without a control character" "201 false" \
+    "$status $(body '[.name | explode[] | select(. < 32 or . == 127)] | length > 0')"
+api DELETE "/api/v1/trusted-certificates/$(body .id)"
+api POST /api/v1/certificates/import "$(jq -n --arg c "$(cat esc.pem)" '{certificate:$c}')"
+check_eq "and so is an imported certificate" "201 false" "$status $(body '[.name | explode[] | select(. < 32 or . == 127)] | length > 0')"
 ca named-by-cn
 cp named-by-cn.pem file-name.pem
 shown=$(remote trusted add file-name.pem --preview)

@@ -996,6 +996,24 @@ void svc_lifetime_of(const ch_store_cert *c, int *days, int64_t *ttl)
         *ttl = life; /* (one under CH_TTL_MIN, cut short at its CA's end, is refused as such) */
 }
 
+char *svc_name_of_cert(const ch_cert *cert, const char *subject)
+{
+    char out[520] = "", *cn = NULL;
+
+    /* The CN, or the whole subject, as a name is taken: cut to 128 characters, without white
+     * space at the ends, none with a control character (a CN is the certificate maker's text:
+     * an escape sequence in it went on into lists, the console and JSON). */
+    if (ch_cert_subject_get(&cn, cert, NID_commonName) == 0)
+        ch_name_from_file(out, sizeof out, cn, 128);
+    free(cn);
+    if (out[0] == '\0' && subject != NULL)
+        ch_name_from_file(out, sizeof out, subject, 128);
+    if (out[0] == '\0')
+        ch_hex(out, ch_cert_sha256(cert), 8); /* (the fingerprint's start: nothing else to go by) */
+    ch_error_clear();
+    return strdup(out);
+}
+
 int svc_cert_row(ch_store_cert *row, const ch_cert *cert, const char *tenant_id, const char *name,
                  const char *method, int is_ca)
 {
@@ -1024,12 +1042,7 @@ int svc_cert_row(ch_store_cert *row, const ch_cert *cert, const char *tenant_id,
     if ((error = ch_cert_subject_string(&row->subject, cert)) < 0 ||
         (error = ch_cert_issuer_string(&row->issuer, cert)) < 0 || (error = ch_cert_sans_text(&row->sans, cert)) < 0)
         goto fail;
-    if (name != NULL && *name != '\0') {
-        row->name = strdup(name);
-    } else {
-        char *cn = NULL;
-        row->name = ch_cert_subject_get(&cn, cert, NID_commonName) == 0 ? cn : strdup(row->subject);
-    }
+    row->name = name != NULL && *name != '\0' ? strdup(name) : svc_name_of_cert(cert, row->subject);
     if (!row->id || !row->tenant_id || !row->der || !row->serial || !row->method || !row->status || !row->name) {
         error = ch_error_set(CH_ENOMEM, "out of memory");
         goto fail;

@@ -158,14 +158,11 @@ static int row_from_cert(ch_store_trusted *row, const ch_cert *cert, const char 
     char id[CH_ID_MAX], serial[41];
     size_t len;
     const uint8_t *der = ch_cert_der(cert, &len);
-    char *cn = NULL;
 
     memset(row, 0, sizeof *row);
     ch_store_new_id(id, "tru_");
     ch_cert_serial_hex(serial, cert);
     ch_hex(row->sha256, ch_cert_sha256(cert), 32);
-    if (name == NULL && ch_cert_subject_get(&cn, cert, NID_commonName) < 0)
-        cn = NULL;
     row->id = strdup(id);
     row->tenant_id = strdup(tenant_id);
     row->serial = strdup(serial);
@@ -179,12 +176,9 @@ static int row_from_cert(ch_store_trusted *row, const ch_cert *cert, const char 
     row->not_before = ch_cert_not_before(cert);
     row->not_after = ch_cert_not_after(cert);
     row->created_at = row->updated_at = ch_now();
-    if (ch_cert_subject_string(&row->subject, cert) < 0 || ch_cert_issuer_string(&row->issuer, cert) < 0) {
-        free(cn);
+    if (ch_cert_subject_string(&row->subject, cert) < 0 || ch_cert_issuer_string(&row->issuer, cert) < 0)
         return ch_error_last_code();
-    }
-    row->name = strdup(name ? name : cn ? cn : row->subject);
-    free(cn);
+    row->name = name ? strdup(name) : svc_name_of_cert(cert, row->subject);
     if (!row->id || !row->tenant_id || !row->serial || !row->der || !row->status || !row->name)
         return ch_error_set(CH_ENOMEM, "out of memory");
     return 0;
