@@ -878,4 +878,17 @@ api POST "/api/v1/certificates/$rk2/private-key"
 check_eq "the first deleted, the key stays for the one renewed with it" "200 $first" \
     "$status $(openssl pkey -in "$T/body" -pubout 2>/dev/null | tr -d '\n')"
 
+# One certificate renewed by six requests at once: one renewal; each of the others a 409 that
+# says it was renewed already (a request that lost at the link said "linking a renewal: nothing
+# to change (already done?)").
+api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"raced.example\"},\"sans\":[\"dns:raced.example\"],\"ca_id\":\"$(quickstart_issuer)\"}"
+raced=$(body .id)
+urls=()
+for i in 1 2 3 4 5 6; do urls+=("https://localhost:$port/api/v1/certificates/$raced/renew"); done
+curl -s --parallel --parallel-max 6 --cacert "$data/ca.pem" -H "Authorization: Bearer $TOKEN" \
+    -H "Content-Type: application/json" --data '{}' -w '\n%{http_code}\n' "${urls[@]}" > "$T/raced"
+check_eq "six renewals at once: one made, five refused" "1 5" \
+    "$(grep -cx 201 "$T/raced" || true) $(grep -cx 409 "$T/raced" || true)"
+check_eq "each refusal saying it was renewed already" 5 "$(grep -c 'was renewed already' "$T/raced" || true)"
+
 done_testing

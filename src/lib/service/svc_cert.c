@@ -56,7 +56,12 @@ static int cert_tx_run(void *arg)
     /* A renewal is linked in the same transaction: it happens once or not at all. */
     if (t->row->renews != NULL &&
         (error = ch_store_cert_link_renewal(t->svc->store, t->actor->tenant_id, t->row->renews, t->row->id)) < 0)
-        return error;
+        /* (a request renewing it at the same moment was first: said as the check before the
+         * signing says it, not with the store's words) */
+        return error != CH_ECONFLICT ? error
+                                     : ch_error_set(CH_ECONFLICT, "certificate %s was renewed already, by another "
+                                                    "request at the same moment: renew the newest of its line (GET "
+                                                    "it: newest_renewal)", t->row->renews);
     /* And the keystore entries that held the certificate renewed hold the renewal with it: a
      * keystore exported after it has the certificate that goes on, never the one that ends. */
     if (t->row->renews != NULL && (error = svc_keystore_follow_renewal(t->svc, t->actor, t->row)) < 0)
