@@ -339,8 +339,7 @@ static ch_cert *held_issuer(ch_svc *svc, const char *tenant_id, const ch_cert *c
             ch_cert *x = NULL;
             if (ch_store_cert_get(svc->store, &full, tenant_id, rows[i].id) < 0)
                 continue;
-            if (ch_cert_parse(&x, full.der, full.der_len) == 0 &&
-                X509_check_issued(ch_cert_x509(x), ch_cert_x509(c)) == X509_V_OK)
+            if (ch_cert_parse(&x, full.der, full.der_len) == 0 && ch_cert_issued_by(c, x))
                 found = x;
             else
                 ch_cert_free(x);
