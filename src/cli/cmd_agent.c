@@ -26,6 +26,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +81,17 @@ static int conf_remote(const char **setting, char *buf, size_t cap, const ch_con
     return error;
 }
 
+/* A target's settings that are text, copied as they are into their field (each refused when
+ * longer than it, by ch_conf_copy). */
+#define TARGET_TEXT(name) {#name, offsetof(struct target, name), sizeof((struct target *)0)->name}
+static const struct {
+    const char *key;
+    size_t offset, size;
+} target_texts[] = {TARGET_TEXT(certificate), TARGET_TEXT(bundle),   TARGET_TEXT(trusted),   TARGET_TEXT(tenant),
+                    TARGET_TEXT(dir),         TARGET_TEXT(owner),    TARGET_TEXT(cert_path), TARGET_TEXT(key_path),
+                    TARGET_TEXT(path),        TARGET_TEXT(reload)};
+#undef TARGET_TEXT
+
 /* One line of the configuration into ag: a setting before the first target is the agent's,
  * after it the target's. */
 static int config_item(void *arg, const ch_conf_item *it)
@@ -119,26 +131,9 @@ static int config_item(void *arg, const ch_conf_item *it)
         }
         return ch_error_set(CH_EINVAL, "unknown setting %.64s (server, token_file, ca_file, interval, state)", k);
     }
-    if (strcmp(k, "certificate") == 0)
-        return ch_conf_copy(cur->certificate, sizeof cur->certificate, it);
-    if (strcmp(k, "bundle") == 0)
-        return ch_conf_copy(cur->bundle, sizeof cur->bundle, it);
-    if (strcmp(k, "trusted") == 0)
-        return ch_conf_copy(cur->trusted, sizeof cur->trusted, it);
-    if (strcmp(k, "tenant") == 0)
-        return ch_conf_copy(cur->tenant, sizeof cur->tenant, it);
-    if (strcmp(k, "dir") == 0)
-        return ch_conf_copy(cur->dir, sizeof cur->dir, it);
-    if (strcmp(k, "owner") == 0)
-        return ch_conf_copy(cur->owner, sizeof cur->owner, it);
-    if (strcmp(k, "cert_path") == 0)
-        return ch_conf_copy(cur->cert_path, sizeof cur->cert_path, it);
-    if (strcmp(k, "key_path") == 0)
-        return ch_conf_copy(cur->key_path, sizeof cur->key_path, it);
-    if (strcmp(k, "path") == 0)
-        return ch_conf_copy(cur->path, sizeof cur->path, it);
-    if (strcmp(k, "reload") == 0)
-        return ch_conf_copy(cur->reload, sizeof cur->reload, it);
+    for (size_t i = 0; i < sizeof target_texts / sizeof target_texts[0]; i++)
+        if (strcmp(k, target_texts[i].key) == 0)
+            return ch_conf_copy((char *)cur + target_texts[i].offset, target_texts[i].size, it);
     if (strcmp(k, "mode") == 0) {
         char *end;
         unsigned long m = strtoul(v, &end, 8);
