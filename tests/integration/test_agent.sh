@@ -44,6 +44,12 @@ expect_usage "--keys-export alone is refused, saying why" "goes with --objects" 
 tid=$($cli token list --output json | jq -r '.items[] | select(.name == "agent on web-1") | .id')
 check_eq "token get shows what it is limited to" "yes $cid, bundle:default" \
     "$($cli token get "$tid" | awk '$1 == "scope.keys_export" {k=$2} $1 == "scope.objects" {$1=""; o=substr($0, 2)} END {print k, o}')"
+# The agent's own settings in a config: server (the daemon's port now), token_file TOKEN, the
+# CA of DATA_DIR, and its state file $T/NAME.state.
+agent_head() { # TOKEN NAME
+    printf 'server = https://localhost:%s\ntoken_file = %s\nca_file = %s/ca.pem\nstate = %s/%s.state\n' \
+        "$port" "$1" "$data" "$T" "$2"
+}
 write_config() {
     # Comments after values, as docs/agent.md writes them.
     cat > agent.conf <<CONF
@@ -117,10 +123,7 @@ check_eq "the state is where the setting says, its comment not taken as part of 
 api POST /api/v1/tokens "{\"role\":\"viewer\",\"name\":\"broker agent\"}"
 body .token > broker.token
 cat > broker.conf <<CONF
-server = https://localhost:$port
-token_file = $T/broker.token
-ca_file = $data/ca.pem
-state = $T/broker.state
+$(agent_head "$T/broker.token" broker)
 
 [target broker]
 trusted = mqtt
@@ -245,10 +248,7 @@ ok "the other target's files stay"
 echo "the machine's own" > out/precious.pem
 api PATCH "/api/v1/trusted-certificates/$tid" '{"status":"enabled"}'
 cat > more.conf <<CONF
-server = https://localhost:$port
-token_file = $data/admin-token
-ca_file = $data/ca.pem
-state = $T/more.state
+$(agent_head "$data/admin-token" more)
 
 [target typo]
 certificate = crt_doesnotexist
@@ -337,10 +337,7 @@ expect_error "a mode that is not an octal mode is refused" "mode is an octal fil
 # A reload that fails is owed: the pass says so and fails (cron sees it), and the next pass runs
 # it again though nothing changed, until it succeeds.
 cat > rl.conf <<CONF
-server = https://localhost:$port
-token_file = $data/admin-token
-ca_file = $data/ca.pem
-state = $T/rl.state
+$(agent_head "$data/admin-token" rl)
 
 [target rl]
 bundle = default
@@ -449,10 +446,7 @@ check_eq "and of the newest, null (not renewed)" "null" "$(body .newest_renewal)
 api GET "/api/v1/certificates?search=long.example&limit=100"
 check_eq "a list page has none (a query a row)" "0" "$(body '[.items[] | select(has("newest_renewal"))] | length')"
 cat > long.conf <<CONF
-server = https://localhost:$port
-token_file = $T/long.token
-ca_file = $data/ca.pem
-state = $T/long.state
+$(agent_head "$T/long.token" long)
 
 [target long]
 certificate = $first
@@ -474,10 +468,7 @@ for i in $(seq 300); do
 done > fleet.pem
 "$CERTHUB" --server "https://localhost:$port" --token-file admin.token --ca-file "$data/ca.pem" trusted bulk fleet.pem > bulk.out 2>&1 || fail "trusted bulk of 300 certificates failed: $(tail -3 bulk.out)"
 cat > fleet.conf <<CONF
-server = https://localhost:$port
-token_file = $T/broker.token
-ca_file = $data/ca.pem
-state = $T/fleet.state
+$(agent_head "$T/broker.token" fleet)
 
 [target fleet]
 trusted = mqtt
@@ -501,10 +492,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /de
     -days 30 -addext "keyUsage=critical,keyCertSign,cRLSign" -out il.pem 2>/dev/null
 il=$("$CERTHUB" --server "https://localhost:$port" --token-file admin.token --ca-file "$data/ca.pem" trusted add il.pem --list issuer)
 cat > lists.conf <<CONF
-server = https://localhost:$port
-token_file = $T/broker.token
-ca_file = $data/ca.pem
-state = $T/lists.state
+$(agent_head "$T/broker.token" lists)
 
 [target trust]
 trusted = trust
