@@ -374,13 +374,12 @@ static int verify_chain(ch_svc *svc, const char *tenant_id, ch_cert **chain, siz
             bool wanted = pass == 0 ? enabled && (found < 0 || found_len > 2)
                                     : !enabled && !*disabled_hit &&
                                           (strcmp(rows[i].status, "disabled") == 0 || (!rows[i].issuer_list && found < 0));
-            ch_cert *anchor = NULL;
+            ch_cert *anchor = NULL; /* (borrowed: rowcert's, freed with untrusted) */
             size_t len = 0;
             ch_verify_opts o = {.purpose = CH_PURPOSE_CLIENT, .path_len = &len};
             /* (none on the chain: the first enabled one alone is tried, for OpenSSL's words of
              * why, "unknown issuer" naming the certificate whose issuer is missing) */
-            if (!wanted || (!reachable[i] && (any_reachable || pass == 1 || tried)) ||
-                (anchor = anchor_cert(svc, &rows[i])) == NULL)
+            if (!wanted || (!reachable[i] && (any_reachable || pass == 1 || tried)) || (anchor = rowcert[i]) == NULL)
                 continue;
             o.anchors = &anchor;
             o.anchor_count = 1;
@@ -399,7 +398,6 @@ static int verify_chain(ch_svc *svc, const char *tenant_id, ch_cert **chain, siz
                 snprintf(why, whysize, "%s", ch_error_last());
                 tried = true;
             }
-            ch_cert_free(anchor);
         }
     if (found >= 0) {
         *anchor_out = rows[found];
