@@ -403,6 +403,7 @@ static void certificates_list(req *r)
 static int get_subject(req *r, json_t *body, ch_svc_subject *out);
 static int get_int(req *r, json_t *body, const char *field, long min, long max, int *out);
 static int get_flag(req *r, json_t *body, const char *field, int *out);
+static int upload_flag(req *r, const upload *u, const char *field, int *out);
 
 /* An optional JSON true or false into *out (left as it is when absent); anything else, null
  * too, is a 400 naming the field. */
@@ -1343,7 +1344,7 @@ static void certificate_import(req *r)
     if (get_str(r, u.fields, "name", &name) || get_str(r, u.fields, "certificate", &cert) ||
         get_str(r, u.fields, "data", &data) || get_str(r, u.fields, "private_key", &key) ||
         get_str(r, u.fields, "password", &password) || get_str(r, u.fields, "key_password", &key_password) ||
-        get_flag(r, u.fields, "preview", &preview) || get_str(r, u.fields, "file_name", &from_file))
+        upload_flag(r, &u, "preview", &preview) || get_str(r, u.fields, "file_name", &from_file))
         goto done;
     if (cert != NULL && data != NULL) {
         reply_error_msg(r, CH_EINVAL, "data", "give the certificate once: \"certificate\" (PEM text) or \"data\" "
@@ -1419,8 +1420,8 @@ static int export_fields(req *r, json_t *body, const char *format, ch_svc_export
 
     memset(o, 0, sizeof *o);
     if (body != NULL && (get_str(r, body, "format", &format) || get_str(r, body, "password", &o->password) ||
-                         get_flag(r, body, "include_key", &key) || get_flag(r, body, "legacy", &old) ||
-                         get_flag(r, body, "truststore", &trust) ||
+                         get_bool(r, body, "include_key", &key) || get_bool(r, body, "legacy", &old) ||
+                         get_bool(r, body, "truststore", &trust) ||
                          get_str(r, body, "key_password", &o->key_password) || get_str(r, body, "alias", &o->alias)))
         return -1;
     o->include_key = key;
@@ -2613,7 +2614,8 @@ static json_t *trusted_json(const ch_store_trusted *t, bool full)
     return o;
 }
 
-/* A boolean from JSON (true/false) or from a form ("true", "false", "1", "0", "on", "off"). */
+/* A boolean from a form's or a query's text ("true", "false", "1", "0", "on", "off"), or
+ * JSON's true or false; a JSON body's flags go through get_bool, which takes only those. */
 static int get_flag(req *r, json_t *body, const char *field, int *out)
 {
     json_t *v = json_object_get(body, field);
@@ -2639,12 +2641,21 @@ static int get_flag(req *r, json_t *body, const char *field, int *out)
     return 0;
 }
 
-/* status: "enabled" or "disabled" (also accepted: "enabled": true|false). */
-static int get_status(req *r, json_t *body, int *enabled)
+/* A flag of an upload: JSON's true or false when the body was JSON (a string there is a
+ * wrong type, as in every JSON body), the words of a form or query otherwise. */
+static int upload_flag(req *r, const upload *u, const char *field, int *out)
+{
+    return u->json ? get_bool(r, u->fields, field, out) : get_flag(r, u->fields, field, out);
+}
+
+/* status: "enabled" or "disabled" (also accepted: "enabled": true|false, and in a form's
+ * fields (form) the words get_flag takes). */
+static int get_status(req *r, json_t *body, bool form, int *enabled)
 {
     const char *status = NULL;
 
-    if (get_str(r, body, "status", &status) || get_flag(r, body, "enabled", enabled))
+    if (get_str(r, body, "status", &status) ||
+        (form ? get_flag(r, body, "enabled", enabled) : get_bool(r, body, "enabled", enabled)))
         return -1;
     if (status == NULL)
         return 0;
@@ -2692,7 +2703,7 @@ static int upload_cert(req *r, upload *u, ch_svc_trusted_req *q, int *enabled)
     int auto_reg = 0, issuer = 0;
 
     if (get_str(r, u->fields, "name", &q->name) || get_str(r, u->fields, "certificate", &cert) ||
-        get_flag(r, u->fields, "auto_registration", &auto_reg) || get_status(r, u->fields, enabled) ||
+        upload_flag(r, u, "auto_registration", &auto_reg) || get_status(r, u->fields, !u->json, enabled) ||
         get_list(r, u->fields, &issuer))
         return -1;
     q->issuer_list = issuer;
@@ -2715,7 +2726,7 @@ static void trusted_add(req *r, const char *unused)
     (void)unused;
     if (read_upload(r, &u, F_TRUSTED, "file") < 0)
         return;
-    if (get_flag(r, u.fields, "preview", &preview) == 0 && upload_cert(r, &u, &q, &enabled) == 0) {
+    if (upload_flag(r, &u, "preview", &preview) == 0 && upload_cert(r, &u, &q, &enabled) == 0) {
         q.preview = preview;
         if ((error = ch_svc_trusted_add(r->svc, &r->who.actor, &q, &out)) < 0) {
             reply_error(r, error);
@@ -2811,8 +2822,8 @@ static void trusted_update(req *r, const char *id)
     ch_store_trusted out;
     int error;
 
-    if (body == NULL || get_str(r, body, "name", &p.name) || get_flag(r, body, "auto_registration", &p.auto_registration) ||
-        get_status(r, body, &p.enabled) || get_list(r, body, &p.issuer_list))
+    if (body == NULL || get_str(r, body, "name", &p.name) || get_bool(r, body, "auto_registration", &p.auto_registration) ||
+        get_status(r, body, false, &p.enabled) || get_list(r, body, &p.issuer_list))
         goto done;
     if ((error = ch_svc_trusted_update(r->svc, &r->who.actor, id, &p, &out)) < 0) {
         reply_error(r, error);
@@ -3404,8 +3415,8 @@ static void certificate_renew(req *r, const char *id)
     ch_store_cert out;
     int reuse = 0, cap = 0, error;
 
-    if (evbuffer_get_length(in) > 0 && ((body = read_json(r, F)) == NULL || get_flag(r, body, "reuse_key", &reuse) ||
-                                        get_flag(r, body, "cap_validity", &cap) ||
+    if (evbuffer_get_length(in) > 0 && ((body = read_json(r, F)) == NULL || get_bool(r, body, "reuse_key", &reuse) ||
+                                        get_bool(r, body, "cap_validity", &cap) ||
                                         get_lifetime(r, body, &o.days, &o.ttl))) {
         json_decref(body);
         return;

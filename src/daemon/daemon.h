@@ -54,6 +54,7 @@ typedef struct upload {
     size_t file_len;
     char filename[256];
     bool raw;                /* the file was the body itself (its fields in the query and headers) */
+    bool json;               /* the fields are a JSON body's: typed, not text */
 } upload;
 /* 0, or -1 after replying with the error (415 for other content types, 413 over the cap). */
 int read_upload(req *r, upload *u, const char *const *allowed, const char *file_field);

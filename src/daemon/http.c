@@ -355,8 +355,10 @@ int read_upload(req *r, upload *u, const char *const *allowed, const char *file_
         reply_error_msg(r, CH_EINVAL, r->query.tqh_first->key, msg);
         return -1;
     }
-    if (is_json_type(ct))
+    if (is_json_type(ct)) {
+        u->json = true;
         return (u->fields = read_json(r, allowed)) ? 0 : -1;
+    }
     if (len > CH_MAX_UPLOAD_BYTES) {
         reply_error_msg(r, CH_ETOOBIG, NULL, "the upload is larger than the limit (4 MiB)");
         return -1;

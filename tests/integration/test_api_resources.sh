@@ -863,6 +863,8 @@ key_of() { body .pem | openssl x509 -noout -pubkey | tr -d '\n'; }
 first=$(key_of)
 api POST "/api/v1/certificates/$rk/renew" '{"reuse_key":"yes"}'
 check_eq "reuse_key as a word: 400" "400 reuse_key" "$status $(body .error.field)"
+api POST "/api/v1/certificates/$rk/renew" '{"cap_validity":"true"}'
+check_eq "a flag as the string \"true\" in JSON: 400" "400 cap_validity" "$status $(body .error.field)"
 api POST "/api/v1/certificates/$rk/renew" '{"reuse_key":true}'
 check_eq "renewed with reuse_key: the same key" "201 $first" "$status $(key_of)"
 # It went out as a public key alone, and the renewed certificate held no key: no PKCS#12 of

@@ -437,7 +437,8 @@ check_eq "PKCS#12 by GET (no password) is refused: 400" 400 "$status"
 # key asked for in DER came back without it), so it is refused, naming the field.
 for b in 'der include_key {"format":"der","include_key":true}' 'p7b include_key {"format":"p7b","include_key":true}' \
     'der password {"format":"der","password":"s3cret"}' 'pem password {"format":"pem","password":"s3cret"}' \
-    'jks legacy {"format":"jks","password":"s3cret","legacy":true}' 'pem include_key {"format":"pem","include_key":"yes"}'; do
+    'jks legacy {"format":"jks","password":"s3cret","legacy":true}' 'pem include_key {"format":"pem","include_key":"yes"}' \
+    'pem include_key {"format":"pem","include_key":"true"}'; do
     set -- $b
     api POST "/api/v1/certificates/$id/export" "$3"
     check_eq "$1 with $2 as given: 400 on $2" "400 $2" "$status $(body .error.field)"

@@ -42,6 +42,15 @@ api GET /api/v1/trusted-certificates
 check_eq "and nothing was added" 0 "$(body '.items | length')"
 add leaf.pem '{"preview":true}'
 check_eq "a preview of what would be refused: the refusal" "422 not_a_ca" "$status $(body .error.reason)"
+# In JSON a flag is true or false; the words a form or a query carries ("true", "on") are
+# a wrong type there, as in every JSON body.
+for f in preview auto_registration enabled; do
+    add root.pem "{\"$f\":\"true\"}"
+    check_eq "JSON $f as the string \"true\": 400 naming it" "400 $f $f must be true or false" \
+        "$status $(body .error.field) $(body .error.message)"
+done
+api GET /api/v1/trusted-certificates
+check_eq "and nothing was added" 0 "$(body '.items | length')"
 
 # ---- add, through the API
 add root.pem '{"name":"Fleet root","auto_registration":true}'
@@ -142,6 +151,10 @@ api PATCH "/api/v1/trusted-certificates/$root_id" '{"status":"enabled","enabled"
 check_eq "status and enabled saying different things: 400 on enabled" "400 enabled" "$status $(body .error.field)"
 api GET "/api/v1/trusted-certificates/$root_id"
 check_eq "and neither is taken" disabled "$(body .status)"
+api PATCH "/api/v1/trusted-certificates/$root_id" '{"enabled":"true"}'
+check_eq "enabled as a string in JSON: 400" "400 enabled" "$status $(body .error.field)"
+api GET "/api/v1/trusted-certificates/$root_id"
+check_eq "and it is not taken" disabled "$(body .status)"
 check_contains "CLI update" "$(remote trusted update "$root_id" --enabled on --auto-registration on)" "enabled  trust list  auto_registration=on"
 TOKEN=$(remote token create --role viewer) api PATCH "/api/v1/trusted-certificates/$root_id" '{"status":"disabled"}'
 check_eq "a viewer cannot edit" 403 "$status"
