@@ -267,6 +267,16 @@ typedef struct ch_svc_csr_found {
     bool key_taken;
 } ch_svc_csr_found;
 
+/* The CA certificates an imported CA's file held besides it (its chain: the intermediates and
+ * root an outside CA sends with what it signed, a bundle's), each made a CA of the tenant
+ * without its key, joined to its issuer, in the import's transaction (added: ids and names),
+ * or found to be one already (held: counted). */
+typedef struct ch_svc_ca_chain {
+    size_t added, held;
+    char ids[CH_MAX_CHAIN_LEN][CH_ID_MAX];
+    char names[CH_MAX_CHAIN_LEN][513]; /* (a name is at most 128 characters) */
+} ch_svc_ca_chain;
+
 typedef struct ch_svc_ca_req {
     const char *name;         /* unique per tenant; required */
     bool intermediate;        /* false: a self-signed root */
@@ -294,15 +304,16 @@ int ch_svc_ca_create(ch_svc *svc, const ch_actor *actor, const ch_svc_ca_req *re
  * already without a key gets the CA's.  A CA of the tenant whose certificate this is already
  * is CH_EEXISTS, unless it is held without its key and a key comes now (given, or a CSR's):
  * the key is added to that CA (audited ca.key_add), which keeps its name, and the answer is
- * 1 (out holds that CA), where a new CA is 0. */
+ * 1 (out holds that CA), where a new CA is 0.  The CA certificates the file holds after it
+ * (a PEM chain, a keystore entry's chain) become CAs too, as *chain says (may be NULL). */
 int ch_svc_ca_import(ch_svc *svc, const ch_actor *actor, const char *name, const uint8_t *cert, size_t cert_len,
                      const uint8_t *key, size_t key_len, const char *password, ch_store_ca *out,
-                     ch_svc_csr_found *found);
+                     ch_svc_csr_found *found, ch_svc_ca_chain *chain);
 /* Makes a CA of a certificate an outside CA signed for a CSR made here (POST /csrs first, then
  * the outside CA signs it): the CA's key is the CSR's, which never left certhub.  A CA of
  * that certificate held without its key gets the CSR's as ch_svc_ca_import adds one (1). */
-int ch_svc_ca_import_csr(ch_svc *svc, const ch_actor *actor, const char *name, const char *csr_id,
-                         const uint8_t *cert, size_t cert_len, ch_store_ca *out);
+int ch_svc_ca_import_csr(ch_svc *svc, const ch_actor *actor, const char *name, const char *csr_id, const uint8_t *cert,
+                         size_t cert_len, ch_store_ca *out, ch_svc_ca_chain *chain);
 int ch_svc_ca_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_ca *out);
 /* Rotates a CA: a new key and certificate (same name, subject, key type and lifetime; an
  * intermediate signed by its parent's current certificate).  Issuance moves to the new one at

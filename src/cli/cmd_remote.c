@@ -1857,8 +1857,12 @@ static int ca_from_keystore(cli_args *a, const uint8_t *data, size_t len, const 
                          "--to pem --no-key)", a->pos[0], a->pos[0]);
         goto done;
     }
-    if (ch_cert_write_pem(&cert, pick->chain[0]) < 0 || ch_key_write_pem(&key, pick->key, NULL) < 0 ||
-        ch_buf_put(&cert, "", 1) < 0 || ch_buf_put(&key, "", 1) < 0) {
+    /* The entry's chain after its certificate: the server makes CAs of the CA certificates
+     * above it (its root), as from a PEM bundle. */
+    for (size_t i = 0; i < pick->chain_len && (error = ch_cert_write_pem(&cert, pick->chain[i])) == 0; i++)
+        ;
+    if (error < 0 || ch_key_write_pem(&key, pick->key, NULL) < 0 || ch_buf_put(&cert, "", 1) < 0 ||
+        ch_buf_put(&key, "", 1) < 0) {
         rc = cli_fail_last(a);
         goto done;
     }

@@ -920,6 +920,30 @@ done:
     json_decref(body);
 }
 
+/* The note of a CA import whose file held the chain above it: the CAs it made of it.  NULL
+ * only when out of memory (json_array_append_new takes none). */
+static json_t *ca_chain_note(const ch_svc_ca_chain *c)
+{
+    ch_buf b = CH_BUF_INIT;
+    size_t all = c->added + c->held;
+    int bad;
+    json_t *note;
+
+    bad = ch_buf_printf(&b, "the file held %zu more CA certificate%s (its chain)", all, all == 1 ? "" : "s");
+    for (size_t i = 0; i < c->added && bad == 0; i++)
+        bad = ch_buf_printf(&b, "%s\"%s\" (%s)",
+                            i > 0           ? ", "
+                            : c->added == 1 ? ", imported as a CA without its key: "
+                                            : ", imported as CAs without their keys: ",
+                            c->names[i], c->ids[i]);
+    if (c->held > 0 && bad == 0)
+        bad = ch_buf_printf(&b, "%s%zu %s CA%s here already", c->added ? "; " : ": ", c->held,
+                            c->held == 1 ? "was a" : "were", c->held == 1 ? "" : "s");
+    note = bad == 0 ? json_stringn((const char *)b.data, b.len) : NULL;
+    ch_buf_dispose(&b);
+    return note;
+}
+
 static void cas_create(req *r)
 {
     json_t *body = read_json(r, F_CA);
@@ -929,6 +953,7 @@ static void cas_create(req *r)
     size_t cert_len;
     ch_buf bytes = CH_BUF_INIT;
     ch_svc_csr_found found = {0};
+    ch_svc_ca_chain chain = {0};
     ch_store_ca out;
     json_t *o, *notes;
     char note[1400];
@@ -976,10 +1001,10 @@ static void cas_create(req *r)
         cert_bytes = data ? bytes.data : (const uint8_t *)cert;
         cert_len = data ? bytes.len : strlen(cert);
         if (csr_id != NULL)
-            error = ch_svc_ca_import_csr(r->svc, &r->who.actor, q.name, csr_id, cert_bytes, cert_len, &out);
+            error = ch_svc_ca_import_csr(r->svc, &r->who.actor, q.name, csr_id, cert_bytes, cert_len, &out, &chain);
         else
             error = ch_svc_ca_import(r->svc, &r->who.actor, q.name, cert_bytes, cert_len, (const uint8_t *)key,
-                                     key ? strlen(key) : 0, password, &out, &found);
+                                     key ? strlen(key) : 0, password, &out, &found, &chain);
         if (error < 0)
             file_field_error(error, cert, data != NULL, "");
     } else {
@@ -1006,6 +1031,8 @@ static void cas_create(req *r)
                      "an import does not rename a CA)", q.name);
         json_array_append_new(notes, json_string(note));
     }
+    if (chain.added + chain.held > 0)
+        json_array_append_new(notes, ca_chain_note(&chain));
     if (json_array_size(notes) > 0)
         json_object_set_new(o, "notes", notes);
     else

@@ -647,7 +647,7 @@ static void test_import_duplicates_and_isolation(void **state)
                            cert_path, key_path, path_leaf),
                      0);
     cert = tu_read(path_leaf, &cert_len);
-    assert_int_equal(ch_svc_ca_import(svc, &admin_a, "leafy", cert, cert_len, NULL, 0, NULL, &ca, NULL), CH_EPOLICY);
+    assert_int_equal(ch_svc_ca_import(svc, &admin_a, "leafy", cert, cert_len, NULL, 0, NULL, &ca, NULL, NULL), CH_EPOLICY);
     assert_non_null(strstr(ch_error_last(), "not a CA"));
     (void)req;
     ch_store_cert_dispose(&first);
@@ -675,13 +675,13 @@ static void test_byo_issuer(void **state)
                      0);
     cert = tu_read(cert_path, &cert_len);
     key = tu_read(key_path, &key_len);
-    assert_int_equal(ch_svc_ca_import(svc, &admin_a, "byo", cert, cert_len, key, key_len, NULL, &with_key, NULL), 0);
+    assert_int_equal(ch_svc_ca_import(svc, &admin_a, "byo", cert, cert_len, key, key_len, NULL, &with_key, NULL, NULL), 0);
     req.ca_id = with_key.id;
     req.subject.fields.common_name = "sensor-7";
     assert_int_equal(ch_svc_cert_issue(svc, &admin_a, &req, &leaf), 0);
     ch_store_cert_dispose(&leaf);
     /* The same issuer imported without its key (in the other tenant) cannot sign. */
-    assert_int_equal(ch_svc_ca_import(svc, &admin_b, "byo", cert, cert_len, NULL, 0, NULL, &without_key, NULL), 0);
+    assert_int_equal(ch_svc_ca_import(svc, &admin_b, "byo", cert, cert_len, NULL, 0, NULL, &without_key, NULL, NULL), 0);
     req.ca_id = without_key.id;
     assert_int_equal(ch_svc_cert_issue(svc, &admin_b, &req, &leaf), CH_EPOLICY);
     assert_non_null(strstr(ch_error_last(), "without its private key"));
@@ -830,7 +830,7 @@ static void test_csr_key_found(void **state)
     data = tu_read(crt, &len);
 
     /* Another tenant importing the same certificate does not get tenant a's key. */
-    assert_int_equal(ch_svc_ca_import(svc, &admin_b, "found theirs", data, len, NULL, 0, NULL, &theirs, &from), 0);
+    assert_int_equal(ch_svc_ca_import(svc, &admin_b, "found theirs", data, len, NULL, 0, NULL, &theirs, &from, NULL), 0);
     assert_null(theirs.key_id);
     assert_string_equal(from.id, "");
     assert_int_equal(ch_store_csr_get(ch_svc_store(svc), &again, ta.id, csr.id), 0);
@@ -838,7 +838,7 @@ static void test_csr_key_found(void **state)
     ch_store_csr_dispose(&again);
 
     /* Tenant a, naming no key and no CSR: the CSR's key, the CSR linked, the CA signs. */
-    assert_int_equal(ch_svc_ca_import(svc, &operator_a, "found issuing", data, len, NULL, 0, NULL, &ca, &from), 0);
+    assert_int_equal(ch_svc_ca_import(svc, &operator_a, "found issuing", data, len, NULL, 0, NULL, &ca, &from, NULL), 0);
     assert_string_equal(from.id, csr.id);
     assert_non_null(ca.key_id);
     assert_string_equal(ca.key_id, csr.key_id);
@@ -884,7 +884,7 @@ static void test_csr_key_found(void **state)
      * already, so the import is one without a key, as before. */
     sign_outside(&csr, "found-ca-2", true, crt2, sizeof crt2);
     data = tu_read(crt2, &len);
-    assert_int_equal(ch_svc_ca_import(svc, &operator_a, "found twice", data, len, NULL, 0, NULL, &twice, &from), 0);
+    assert_int_equal(ch_svc_ca_import(svc, &operator_a, "found twice", data, len, NULL, 0, NULL, &twice, &from, NULL), 0);
     assert_null(twice.key_id);
     assert_string_equal(from.id, "");
     detail = last_detail(&admin_a, "ca.import");
@@ -1109,7 +1109,7 @@ static void test_csr_key_held(void **state)
     assert_csr_cert(e.id, NULL);
     data = tu_read(fe, &len);
     assert_int_equal(
-        ch_svc_ca_import(svc, &admin_a, "held ca", data, len, ca_key.data, ca_key.len, NULL, &ca, &found), 0);
+        ch_svc_ca_import(svc, &admin_a, "held ca", data, len, ca_key.data, ca_key.len, NULL, &ca, &found, NULL), 0);
     free(data);
     assert_string_equal(found.id, e.id);
     assert_false(found.key_taken);
@@ -1163,22 +1163,22 @@ static void test_ca_key_later(void **state)
     key = tu_read(key_path, &key_len);
     wrong = tu_read(other_key, &wrong_len);
 
-    assert_int_equal(ch_svc_ca_import(svc, &admin_a, "later bare", cert, cert_len, NULL, 0, NULL, &bare, NULL), 0);
+    assert_int_equal(ch_svc_ca_import(svc, &admin_a, "later bare", cert, cert_len, NULL, 0, NULL, &bare, NULL, NULL), 0);
     assert_null(bare.key_id);
-    assert_int_equal(ch_svc_ca_import(svc, &admin_b, "later theirs", cert, cert_len, NULL, 0, NULL, &theirs, NULL),
+    assert_int_equal(ch_svc_ca_import(svc, &admin_b, "later theirs", cert, cert_len, NULL, 0, NULL, &theirs, NULL, NULL),
                      0);
     /* Again without a key: a duplicate, which says how the key is added. */
-    assert_int_equal(ch_svc_ca_import(svc, &admin_a, "x", cert, cert_len, NULL, 0, NULL, &got, NULL), CH_EEXISTS);
+    assert_int_equal(ch_svc_ca_import(svc, &admin_a, "x", cert, cert_len, NULL, 0, NULL, &got, NULL, NULL), CH_EEXISTS);
     assert_non_null(strstr(ch_error_last(), "import it again with its key"));
     /* A key that is not its certificate's: refused, nothing changed. */
-    assert_int_equal(ch_svc_ca_import(svc, &admin_a, "x", cert, cert_len, wrong, wrong_len, NULL, &got, NULL),
+    assert_int_equal(ch_svc_ca_import(svc, &admin_a, "x", cert, cert_len, wrong, wrong_len, NULL, &got, NULL, NULL),
                      CH_EINVAL);
     assert_string_equal(ch_error_field(), "private_key");
     req.ca_id = bare.id;
     req.subject.fields.common_name = "early.later.example";
     assert_int_equal(ch_svc_cert_issue(svc, &admin_a, &req, &leaf), CH_EPOLICY); /* (and the cache holds it so) */
 
-    assert_int_equal(ch_svc_ca_import(svc, &admin_a, "later named", cert, cert_len, key, key_len, NULL, &got, &found),
+    assert_int_equal(ch_svc_ca_import(svc, &admin_a, "later named", cert, cert_len, key, key_len, NULL, &got, &found, NULL),
                      1);
     assert_string_equal(got.id, bare.id);
     assert_string_equal(got.name, "later bare");
@@ -1195,7 +1195,7 @@ static void test_ca_key_later(void **state)
     assert_non_null(strstr(detail, bare.cert_id));
     free(detail);
     /* With its key now: a duplicate again. */
-    assert_int_equal(ch_svc_ca_import(svc, &admin_a, "x", cert, cert_len, key, key_len, NULL, &again, NULL),
+    assert_int_equal(ch_svc_ca_import(svc, &admin_a, "x", cert, cert_len, key, key_len, NULL, &again, NULL, NULL),
                      CH_EEXISTS);
     assert_null(strstr(ch_error_last(), "without its private key"));
 
@@ -1216,14 +1216,14 @@ static void test_ca_key_later(void **state)
     assert_string_equal(found.id, csr.id);
     sign_outside(&csr, "later-issuing-b", true, fe, sizeof fe);
     data = tu_read(fe, &len);
-    assert_int_equal(ch_svc_ca_import(svc, &admin_a, "later issuing", data, len, NULL, 0, NULL, &again, &found), 0);
+    assert_int_equal(ch_svc_ca_import(svc, &admin_a, "later issuing", data, len, NULL, 0, NULL, &again, &found, NULL), 0);
     assert_null(again.key_id);
     assert_int_equal(found.id[0], '\0');
     assert_int_equal(ch_svc_cert_delete(svc, &admin_a, row.id), 0);
     ch_store_cert_dispose(&row);
     assert_csr_cert(csr.id, NULL);
     ch_store_ca_dispose(&got);
-    assert_int_equal(ch_svc_ca_import(svc, &admin_a, "later issuing", data, len, NULL, 0, NULL, &got, &found), 1);
+    assert_int_equal(ch_svc_ca_import(svc, &admin_a, "later issuing", data, len, NULL, 0, NULL, &got, &found, NULL), 1);
     assert_string_equal(got.id, again.id);
     assert_string_equal(got.key_id, csr.key_id);
     assert_string_equal(found.id, csr.id);
@@ -1412,7 +1412,7 @@ static void test_ca_update(void **state)
     ch_store_ca_dispose(&got);
     /* Held without its key (tenant B has the root's certificate alone): not switched on. */
     assert_int_equal(ch_store_cert_get(ch_svc_store(svc), &rc, admin_a.tenant_id, root.cert_id), 0);
-    assert_int_equal(ch_svc_ca_import(svc, &admin_b, "update keyless", rc.der, rc.der_len, NULL, 0, NULL, &keyless, NULL),
+    assert_int_equal(ch_svc_ca_import(svc, &admin_b, "update keyless", rc.der, rc.der_len, NULL, 0, NULL, &keyless, NULL, NULL),
                      0);
     assert_int_equal(ch_svc_ca_update(svc, &admin_b, keyless.id, NULL, 1, NULL), CH_EPOLICY);
     assert_string_equal(ch_error_field(), "auto_rotate");

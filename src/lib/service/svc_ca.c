@@ -79,9 +79,11 @@ static void ca_links_dispose(struct ca_links *l)
     memset(l, 0, sizeof *l);
 }
 
-/* key_comes: the import brings the CA's key (given, or a CSR's). */
-static int ca_links_find(ch_svc *svc, const char *tenant_id, const ch_cert *cert, bool key_comes,
-                         struct ca_links *out)
+/* key_comes: the import brings the CA's key (given, or a CSR's).  held (or NULL): a
+ * certificate of a chain sent with a CA, which is no error when the tenant has its CA
+ * already: that CA's id in held, and nothing else found. */
+static int ca_links_find(ch_svc *svc, const char *tenant_id, const ch_cert *cert, bool key_comes, struct ca_links *out,
+                         char held[CH_ID_MAX])
 {
     ch_store_ca *all = NULL;
     ch_cert **certs = NULL;
@@ -106,7 +108,10 @@ static int ca_links_find(ch_svc *svc, const char *tenant_id, const ch_cert *cert
          * one held without its key takes the key that comes now, as a certificate held
          * without one does. */
         if (certs[i] != NULL && memcmp(ch_cert_sha256(certs[i]), ch_cert_sha256(cert), 32) == 0) {
-            if (all[i].key_id == NULL && key_comes) {
+            if (held != NULL) {
+                snprintf(held, CH_ID_MAX, "%s", all[i].id);
+                error = 0;
+            } else if (all[i].key_id == NULL && key_comes) {
                 snprintf(out->keyless, sizeof out->keyless, "%s", all[i].id);
                 error = 0;
             } else {
@@ -431,59 +436,273 @@ done:
     return error;
 }
 
+/* The CA certificates a CA's file holds besides it (its chain: what an outside CA sends with
+ * the certificate it signed, a bundle's intermediates and root), each made a CA of the tenant
+ * without a key, joined to its issuer and its issuer's CA to it, in the import's transaction.
+ * Without, they were dropped: the CA's chain ended at it, and its root was in no trust bundle.
+ * A certificate the tenant has a CA of already is that CA. */
+struct ca_chain {
+    size_t n;
+    const ch_cert *certs[CH_MAX_CHAIN_LEN]; /* topmost first (an issuer before what it issued) */
+    char ids[CH_MAX_CHAIN_LEN][CH_ID_MAX];  /* the CA each is, new or held */
+    bool held[CH_MAX_CHAIN_LEN];
+    bool below[CH_MAX_CHAIN_LEN]; /* under the CA it came with: stored after it */
+    ch_store_cert rows[CH_MAX_CHAIN_LEN];
+    ch_store_ca cas[CH_MAX_CHAIN_LEN];
+    struct ca_links links[CH_MAX_CHAIN_LEN];
+    struct ca_tx tx[CH_MAX_CHAIN_LEN];
+};
+
+static void ca_chain_dispose(struct ca_chain *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        ch_store_cert_dispose(&c->rows[i]);
+        ch_store_ca_dispose(&c->cas[i]);
+        ca_links_dispose(&c->links[i]);
+    }
+    c->n = 0;
+}
+
+/* The CA of the chain that issued cert ("" for none, or when it is self-signed); for the CA
+ * the chain came with (main), none under it: a CA is not its own ancestor. */
+static const char *ca_chain_issuer(const struct ca_chain *c, const ch_cert *cert, bool main)
+{
+    if (ch_cert_is_self_signed(cert))
+        return "";
+    for (size_t i = 0; i < c->n; i++)
+        if (!(main && c->below[i]) && ch_cert_issued_by(cert, c->certs[i]))
+            return c->ids[i];
+    ch_error_clear();
+    return "";
+}
+
+/* A name for the CA of the chain's certificate k: its certificate's (row->name, its CN), made
+ * one no CA of the tenant (all), of the chain before it, or the one it came with (main_name,
+ * or NULL) has, as "Corp Root (2)": CA names are unique, and two PKIs may both call their root
+ * "Root CA". */
+static int ca_chain_name(ch_store_cert *row, const ch_store_ca *all, size_t n, const struct ca_chain *c, size_t k,
+                         const char *main_name)
+{
+    char base[520], name[540];
+
+    for (int i = 1; i < 1000; i++) {
+        bool taken;
+        if (i == 1) {
+            snprintf(name, sizeof name, "%s", row->name);
+        } else {
+            ch_name_from_file(base, sizeof base, row->name, 120);
+            snprintf(name, sizeof name, "%s (%d)", base, i);
+        }
+        taken = main_name != NULL && strcmp(main_name, name) == 0;
+        for (size_t j = 0; j < n && !taken; j++)
+            taken = strcmp(all[j].name, name) == 0;
+        for (size_t j = 0; j < k && !taken; j++)
+            taken = !c->held[j] && strcmp(c->cas[j].name, name) == 0;
+        if (!taken) {
+            char *dup = strdup(name);
+            if (dup == NULL)
+                return ch_error_set(CH_ENOMEM, "out of memory");
+            free(row->name);
+            row->name = dup;
+            return 0;
+        }
+    }
+    return ch_error_set_field(CH_EEXISTS, "certificate", "no free name for the CA of \"%.64s\" in the file's chain",
+                              row->name);
+}
+
+/* Plans c from rest (the file's CA certificates besides cert, in any order): each after its
+ * issuer, repeated ones and cert itself left out.  cert's CA is main_id (new or held, named
+ * main_name or NULL when held): a certificate of the chain it issued (a bundle that begins
+ * with its root) is joined to it. */
+static int ca_chain_plan(ch_svc *svc, const ch_actor *actor, const ch_cert *cert, const char *main_id,
+                         const char *main_name, ch_cert *const *rest, size_t nrest, struct ca_chain *c)
+{
+    bool placed[CH_MAX_CHAIN_LEN] = {0};
+    ch_store_ca *all = NULL;
+    size_t nall = 0;
+    int error = 0;
+
+    memset(c, 0, sizeof *c);
+    if (nrest > 0 && (error = ch_store_ca_list(svc->store, actor->tenant_id, NULL, &all, &nall)) < 0)
+        return error;
+    nrest = nrest < CH_MAX_CHAIN_LEN ? nrest : CH_MAX_CHAIN_LEN;
+    for (size_t round = 0; round < nrest; round++) {
+        size_t pick = nrest;
+        /* The first not placed whose issuer is none of the others not placed (a loop of
+         * cross-signatures: the first not placed). */
+        for (size_t i = 0; i < nrest && pick == nrest; i++) {
+            bool below = false;
+            if (placed[i])
+                continue;
+            for (size_t j = 0; j < nrest && !below; j++)
+                below = j != i && !placed[j] && !ch_cert_is_self_signed(rest[i]) && ch_cert_issued_by(rest[i], rest[j]);
+            if (!below)
+                pick = i;
+        }
+        for (size_t i = 0; i < nrest && pick == nrest; i++)
+            if (!placed[i])
+                pick = i;
+        placed[pick] = true;
+        ch_error_clear();
+        const ch_cert *x = rest[pick];
+        bool again = memcmp(ch_cert_sha256(x), ch_cert_sha256(cert), 32) == 0;
+        for (size_t i = 0; i < c->n && !again; i++)
+            again = memcmp(ch_cert_sha256(x), ch_cert_sha256(c->certs[i]), 32) == 0;
+        if (again)
+            continue;
+        size_t k = c->n++;
+        c->certs[k] = x;
+        if ((error = ca_links_find(svc, actor->tenant_id, x, false, &c->links[k], c->ids[k])) < 0)
+            break;
+        if ((c->held[k] = c->ids[k][0] != '\0'))
+            continue;
+        if ((error = svc_cert_row(&c->rows[k], x, actor->tenant_id, NULL, "imported", -1)) < 0 ||
+            (error = ca_chain_name(&c->rows[k], all, nall, c, k, main_name)) < 0)
+            break;
+        const char *parent = c->links[k].parent[0] ? c->links[k].parent : ca_chain_issuer(c, x, false);
+        if (*parent == '\0' && !ch_cert_is_self_signed(x) && ch_cert_issued_by(x, cert))
+            parent = main_id;
+        ch_error_clear();
+        if ((error =
+                 ca_row(&c->cas[k], actor->tenant_id, c->rows[k].name, *parent ? parent : NULL, NULL, NULL, false)) < 0)
+            break;
+        c->below[k] = parent == main_id;
+        for (size_t j = 0; j < k && !c->below[k]; j++)
+            c->below[k] = c->below[j] && strcmp(parent, c->ids[j]) == 0;
+        snprintf(c->ids[k], CH_ID_MAX, "%s", c->cas[k].id);
+        c->tx[k] = (struct ca_tx){svc,         actor, NULL, &c->rows[k],  &c->cas[k], false,
+                                  "ca.import", NULL,  NULL, &c->links[k], false};
+    }
+    ch_store_ca_list_free(all, nall);
+    return error;
+}
+
+/* The CAs of the chain above the CA it came with (below false), or under it. */
+static int ca_chain_run(struct ca_chain *c, bool below)
+{
+    int error = 0;
+
+    for (size_t i = 0; i < c->n && error == 0; i++)
+        if (!c->held[i] && c->below[i] == below)
+            error = ca_tx_run(&c->tx[i]);
+    return error;
+}
+
+static void ca_chain_report(const struct ca_chain *c, ch_svc_ca_chain *out)
+{
+    if (out == NULL)
+        return;
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < c->n; i++) {
+        if (c->held[i]) {
+            out->held++;
+            continue;
+        }
+        snprintf(out->ids[out->added], CH_ID_MAX, "%s", c->ids[i]);
+        snprintf(out->names[out->added], sizeof out->names[0], "%s", c->cas[i].name);
+        out->added++;
+    }
+}
+
+/* The key of a CA held without it, and the chain that came with it, in one transaction. */
+static int ca_key_chain_run(struct ca_key_tx *k, struct ca_chain *c)
+{
+    int error;
+
+    if ((error = ca_chain_run(c, false)) < 0 || (error = ca_chain_run(c, true)) < 0)
+        return error;
+    return ca_key_tx_run(k);
+}
+
+/* (each CA after its parent, which the store holds it to) */
+static int ca_new_chain_run(struct ca_tx *t, struct ca_chain *c)
+{
+    int error;
+
+    if ((error = ca_chain_run(c, false)) < 0 || (error = ca_tx_run(t)) < 0)
+        return error;
+    return ca_chain_run(c, true);
+}
+
 /* What an import does once its certificate is read: the CA of cert with key (given), or with
  * the key of csr (a CSR made here that an outside CA signed; found: the import did not name it,
- * it was found by its key), or without a key.  A CA of cert held without its key gets the key
- * instead, and the answer is 1 (out is that CA, its name kept). */
+ * it was found by its key), or without a key; and the CAs of its chain (rest, nrest).  A CA of
+ * cert held without its key gets the key instead, and the answer is 1 (out is that CA, its
+ * name kept). */
 static int ca_import_cert(ch_svc *svc, const ch_actor *actor, const char *name, const ch_cert *cert,
-                          const ch_key *key, const ch_store_csr *csr, bool found, ch_store_ca *out)
+                          ch_cert *const *rest, size_t nrest, const ch_key *key, const ch_store_csr *csr, bool found,
+                          ch_store_ca *out, ch_svc_ca_chain *chain_out)
 {
     ch_store_cert row = {0};
     ch_store_ca ca = {0};
     struct ca_links links = {0};
+    struct ca_chain *chain = NULL;
     struct ca_tx t;
     struct ca_key_tx k;
+    const char *parent;
     int error;
 
+    if (chain_out != NULL)
+        memset(chain_out, 0, sizeof *chain_out);
     if (!ch_cert_is_ca(cert))
         return ch_error_set_field(CH_EPOLICY, "certificate",
                                   "certificate is not a CA: BasicConstraints CA:true is missing");
     /* (one found by its key was checked so when found) */
     if (csr != NULL && !found && (error = svc_cert_for_csr(csr, cert)) < 0)
         return error;
-    if ((error = ca_links_find(svc, actor->tenant_id, cert, key != NULL || csr != NULL, &links)) < 0)
+    if ((error = ca_links_find(svc, actor->tenant_id, cert, key != NULL || csr != NULL, &links, NULL)) < 0)
         goto done;
+    if ((chain = calloc(1, sizeof *chain)) == NULL) {
+        error = ch_error_set(CH_ENOMEM, "out of memory");
+        goto done;
+    }
     if (links.keyless[0]) {
+        if ((error = ca_chain_plan(svc, actor, cert, links.keyless, NULL, rest, nrest, chain)) < 0)
+            goto done;
         k = (struct ca_key_tx){svc, actor, links.keyless, key, csr, found};
-        SVC_TX(svc, ca_key_tx_run(&k));
+        SVC_TX(svc, ca_key_chain_run(&k, chain));
         /* (read with the key it has now at its next use) */
         svc_ca_forget(svc, actor->tenant_id, links.keyless);
+        ca_chain_report(chain, chain_out);
         if ((error = out ? ch_store_ca_get(svc->store, out, actor->tenant_id, links.keyless) : 0) == 0)
             error = 1;
         goto done;
     }
     if ((error = svc_cert_row(&row, cert, actor->tenant_id, name, csr ? "csr_signed" : "imported", -1)) < 0 ||
-        (error = ca_row(&ca, actor->tenant_id, name, links.parent[0] ? links.parent : NULL, NULL, NULL, false)) < 0)
+        (error = ca_row(&ca, actor->tenant_id, name, links.parent[0] ? links.parent : NULL, NULL, NULL, false)) < 0 ||
+        (error = ca_chain_plan(svc, actor, cert, ca.id, name, rest, nrest, chain)) < 0)
         goto done;
+    /* Its issuer a CA here before, else one of the chain that came with it. */
+    parent = ca_chain_issuer(chain, cert, true);
+    if (ca.parent_id == NULL && *parent && (ca.parent_id = strdup(parent)) == NULL) {
+        error = ch_error_set(CH_ENOMEM, "out of memory");
+        goto done;
+    }
     t = (struct ca_tx){svc, actor, key, &row, &ca, false, "ca.import", csr, NULL, &links, found};
-    SVC_TX(svc, ca_tx_run(&t));
+    SVC_TX(svc, ca_new_chain_run(&t, chain));
+    ca_chain_report(chain, chain_out);
     if (out) {
         *out = ca;
         memset(&ca, 0, sizeof ca);
     }
 done:
+    if (chain != NULL)
+        ca_chain_dispose(chain);
+    free(chain);
     ca_links_dispose(&links);
     ch_store_ca_dispose(&ca);
     ch_store_cert_dispose(&row);
     return error;
 }
 
-int ch_svc_ca_import(ch_svc *svc, const ch_actor *actor, const char *name, const uint8_t *cert_data,
-                     size_t cert_len, const uint8_t *key_data, size_t key_len, const char *password,
-                     ch_store_ca *out, ch_svc_csr_found *csr_found)
+int ch_svc_ca_import(ch_svc *svc, const ch_actor *actor, const char *name, const uint8_t *cert_data, size_t cert_len,
+                     const uint8_t *key_data, size_t key_len, const char *password, ch_store_ca *out,
+                     ch_svc_csr_found *csr_found, ch_svc_ca_chain *chain)
 {
-    ch_cert *cert = NULL;
+    ch_cert *cert = NULL, **rest = NULL;
     ch_key *key = NULL;
+    size_t nrest = 0;
     ch_store_csr csr = {0};
     bool found = false;
     int error;
@@ -495,7 +714,8 @@ int ch_svc_ca_import(ch_svc *svc, const ch_actor *actor, const char *name, const
         memset(csr_found, 0, sizeof *csr_found);
     if ((error = svc_need(actor, CH_ROLE_OPERATOR, "importing a CA")) < 0 || (error = check_name(name)) < 0)
         return error;
-    if ((error = svc_cert_and_key(&cert, &key, cert_data, cert_len, key_data, key_len, password)) < 0)
+    if ((error = svc_cert_key_chain(&cert, &key, &rest, &nrest, cert_data, cert_len, key_data, key_len, password,
+                                    NULL)) < 0)
         return error;
     /* Without its key, the key may be here all the same: the certificate is the one an outside
      * CA signed for a CSR made here, brought back without naming the CSR.  Taken as if it had
@@ -508,21 +728,24 @@ int ch_svc_ca_import(ch_svc *svc, const ch_actor *actor, const char *name, const
             goto done;
         ch_error_clear();
     }
-    error = ca_import_cert(svc, actor, name, cert, key, found ? &csr : NULL, found, out);
+    error = ca_import_cert(svc, actor, name, cert, rest, nrest, key, found ? &csr : NULL, found, out, chain);
     if (error >= 0 && found)
         svc_csr_found_set(csr_found, &csr, key == NULL);
 done:
     ch_store_csr_dispose(&csr);
+    ch_cert_list_free(rest, nrest);
     ch_cert_free(cert);
     ch_key_free(key);
     return error;
 }
 
 int ch_svc_ca_import_csr(ch_svc *svc, const ch_actor *actor, const char *name, const char *csr_id,
-                         const uint8_t *cert_data, size_t cert_len, ch_store_ca *out)
+                         const uint8_t *cert_data, size_t cert_len, ch_store_ca *out, ch_svc_ca_chain *chain)
 {
     ch_store_csr csr_row = {0};
-    ch_cert *cert = NULL;
+    ch_cert *cert = NULL, **rest = NULL;
+    ch_key *key = NULL;
+    size_t nrest = 0;
     int error;
 
     if ((error = svc_need(actor, CH_ROLE_OPERATOR, "importing a CA")) < 0 || (error = check_name(name)) < 0)
@@ -537,12 +760,21 @@ int ch_svc_ca_import_csr(ch_svc *svc, const ch_actor *actor, const char *name, c
                                    csr_id);
         goto done;
     }
-    if ((error = ch_cert_parse(&cert, cert_data, cert_len)) < 0) {
-        ch_error_set_field(error, "certificate", "%s", ch_error_last());
+    /* What the outside CA sent: its certificate, often with the chain above it. */
+    if ((error = svc_cert_key_chain(&cert, &key, &rest, &nrest, cert_data, cert_len, NULL, 0, NULL, NULL)) < 0)
+        goto done;
+    if (key != NULL) {
+        error = ch_error_set_field(CH_EINVAL, "certificate",
+                                   "the file holds a private key: the CA's key is CSR %s's, "
+                                   "which never left certhub; send the certificate the outside CA signed alone "
+                                   "(PEM or DER, its chain after it if you like)",
+                                   csr_id);
         goto done;
     }
-    error = ca_import_cert(svc, actor, name, cert, NULL, &csr_row, false, out);
+    error = ca_import_cert(svc, actor, name, cert, rest, nrest, NULL, &csr_row, false, out, chain);
 done:
+    ch_cert_list_free(rest, nrest);
+    ch_key_free(key);
     ch_cert_free(cert);
     ch_store_csr_dispose(&csr_row);
     return error;
