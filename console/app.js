@@ -1335,7 +1335,8 @@ function importCaDialog(reload, show) {
   const err = el("p", { class: "error", role: "alert" });
   const form = el("form", { method: "dialog" }, el("h2", {}, "Import a CA (bring your own issuer)"),
     el("label", { for: "ci-name" }, "Name"), el("input", { id: "ci-name", name: "name" }),
-    el("label", { for: "ci-cert" }, "Certificate (PEM), pasted"), el("textarea", { id: "ci-cert", name: "cert", rows: 6 }),
+    el("label", { for: "ci-cert" }, "Certificate (PEM), pasted"),
+    el("p", { class: "hint", id: "ci-cert-hint" }, "Its chain may follow it (the intermediates and root above it): each becomes a CA too, without its key."), el("textarea", { id: "ci-cert", name: "cert", rows: 6, "aria-describedby": "ci-cert-hint" }),
     el("label", { for: "ci-key" }, "Private key (PEM), optional: without it the CA cannot sign, unless it answers a CSR made here"),
     el("textarea", { id: "ci-key", name: "key", rows: 4 }),
     el("label", { for: "ci-pass" }, "Key passphrase"), el("input", { id: "ci-pass", name: "pass", type: "password", autocomplete: "off" }), err,
@@ -1348,15 +1349,17 @@ function importCaDialog(reload, show) {
         private_key: form.key.value || undefined, password: form.pass.value || undefined });
     } catch (e) { err.textContent = e.message; return; }
     reload();
+    // The server's notes: a CA held without its key that has it now (its own name kept), the
+    // CAs made of the chain pasted after the CA's certificate.
+    const noted = ca.notes?.length ? ` Note: ${ca.notes.join("; ")}.` : "";
     if (!ca.key_from_csr) {
-      // A CA held without its key that has it now (its own name kept): the server's note says so.
-      if (d.open) done(ca.notes ? ca.notes.join(" ") + "." : `Imported the CA "${ca.name}"${ca.can_sign ? "" : " (it cannot sign here: no key)"}.`);
+      if (d.open) done(`Imported the CA "${ca.name}"${ca.can_sign ? "" : " (it cannot sign here: no key)"}.${noted}`);
       d.close();
       return;
     }
     const csr = await api("GET", "csrs/" + encodeURIComponent(ca.key_from_csr)).catch(() => null);
     const said = `Imported the CA "${ca.name}" with the private key of the CSR "${csr?.name || ca.key_from_csr}" made here: ` +
-      "no key was given, and its certificate was signed for that CSR, so the CA signs with the CSR's key. The CSR now has this certificate.";
+      "no key was given, and its certificate was signed for that CSR, so the CA signs with the CSR's key. The CSR now has this certificate." + noted;
     if (!d.open) return done(said);
     form.replaceChildren(el("h2", {}, `Imported "${ca.name}"`), el("p", { id: "ci-result", role: "status" }, said),
       el("div", { class: "row-actions" },

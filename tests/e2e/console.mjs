@@ -999,6 +999,23 @@ const trustList = execFileSync("keytool", ["-list", "-keystore", `${work}/outsid
 assert.match(trustList, /^outside, .*trustedCertEntry/m);
 assert.doesNotMatch(trustList, /PrivateKeyEntry/);
 ok("a CA without its key here, exported from the tree as a JKS truststore: keytool lists its trusted entry, no key");
+// An issuing CA pasted with its root after it (a PKI's bundle) and its key: the root becomes a
+// CA too, under which the issuing CA sits in the tree, and the message names it.
+execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", `${work}/bundle-root.key`,
+  "-subj", "/CN=Bundle Root CA", "-days", "30", "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-out", `${work}/bundle-root.pem`], quiet);
+execFileSync("openssl", ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", `${work}/bundle-issuing.key`,
+  "-subj", "/CN=Bundle Issuing CA", "-out", `${work}/bundle-issuing.csr`], quiet);
+writeFileSync(`${work}/bundle-issuing.ext`, "basicConstraints=critical,CA:true,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n");
+execFileSync("openssl", ["x509", "-req", "-in", `${work}/bundle-issuing.csr`, "-CA", `${work}/bundle-root.pem`, "-CAkey", `${work}/bundle-root.key`,
+  "-days", "20", "-extfile", `${work}/bundle-issuing.ext`, "-out", `${work}/bundle-issuing.pem`], quiet);
+await page.getByRole("button", { name: "Import CA" }).click();
+await page.getByLabel("Name", { exact: true }).fill("Bundle Issuing");
+await page.getByLabel("Certificate (PEM), pasted").fill(readFileSync(`${work}/bundle-issuing.pem`, "utf8") + readFileSync(`${work}/bundle-root.pem`, "utf8"));
+await page.getByLabel(/^Private key \(PEM\)/).fill(readFileSync(`${work}/bundle-issuing.key`, "utf8"));
+await page.getByRole("dialog").getByRole("button", { name: "Import" }).click();
+await page.locator("#done").getByText(/Imported the CA "Bundle Issuing"\. Note: the file held 1 more CA certificate \(its chain\), imported as a CA without its key: "Bundle Root CA"/).waitFor();
+await page.locator("li", { hasText: "Bundle Root CA" }).locator("li", { hasText: "Bundle Issuing" }).waitFor();
+ok("an issuing CA pasted with its root: the root becomes a CA, the issuing CA under it in the tree, and the message says so");
 // An outside CA signs, as an issuing CA, a CSR made here; its certificate imported without a
 // key takes the CSR's (the answer's key_from_csr), and the dialog says so, naming the CSR.
 const partnerCsr = await page.evaluate(async (csrf) => (await (await fetch("/api/v1/csrs", { method: "POST",
