@@ -24,6 +24,13 @@ api POST "/api/v1/keystores?name=edited" "" -H "Content-Type: application/x-pkcs
     --data-binary @up.p12
 check_eq "a keystore uploaded" 201 "$status"
 ks=$(body .id)
+# Bytes of no known format: a file that cannot be read (400, as a certificate import says),
+# not a content type refused (415).
+head -c 2000 /dev/urandom > noise.bin
+api POST /api/v1/keystores "" -F "file=@noise.bin" -F "name=noise"
+check_eq "random bytes uploaded as a keystore: 400 on file" "400 malformed file" \
+    "$status $(body .error.code) $(body .error.field)"
+check_contains "naming what is accepted" "$(body .error.message)" "PKCS#12"
 api POST /api/v1/certificates '{"subject":{"common_name":"web.example"},"sans":["dns:web.example"],"name":"web"}'
 check_eq "a certificate issued with a key certhub holds" "201 true" "$status $(body .has_private_key)"
 web=$(body .id)

@@ -411,6 +411,12 @@ int ch_svc_keystore_import(ch_svc *svc, const ch_actor *actor, const char *name,
     if ((error = svc_check_name(name, 128)) < 0)
         return error;
     if ((error = ch_keystore_import(&ks, data, len, &io)) < 0) {
+        ch_format f;
+        /* Bytes of no format certhub knows are a file that cannot be read (400, as a
+         * certificate import says it), not a content type refused (415). */
+        if (error == CH_EUNSUPPORTED && ch_format_detect(&f, data, len) == CH_EUNSUPPORTED)
+            return ch_error_set_field(CH_EPARSE, "file", "not a keystore or certificate file certhub reads (accepted: %s)",
+                                      CH_FORMATS_ACCEPTED);
         /* (a key's password named as such, where the format said so) */
         const char *field = ch_error_field() != NULL && strcmp(ch_error_field(), "key_password") == 0 ? "key_password"
                             : error == CH_EPASSWORD                                                  ? "password"

@@ -136,7 +136,7 @@ static int check_anchor(const ch_cert *cert, int64_t now)
     int version, error;
 
     if ((error = ch_cert_inspect(&info, cert)) < 0)
-        return fail(CH_EPARSE, "not_a_certificate", "not an X.509 certificate in PEM format");
+        return fail(CH_EPARSE, "not_a_certificate", "not an X.509 certificate in PEM format (DER is read as well)");
     version = info.version;
     ch_cert_info_dispose(&info);
     if (version != 3)
@@ -289,7 +289,7 @@ int ch_svc_trusted_add(ch_svc *svc, const ch_actor *actor, const ch_svc_trusted_
         (error = check_name(req->name)) < 0 || (error = check_issuer_list(req->issuer_list, req->auto_registration)) < 0)
         return error;
     if (req->cert == NULL || req->cert_len == 0 || ch_cert_parse_all(&list, &n, req->cert, req->cert_len) < 0)
-        return fail(CH_EPARSE, "not_a_certificate", "not an X.509 certificate in PEM format");
+        return fail(CH_EPARSE, "not_a_certificate", "not an X.509 certificate in PEM format (DER is read as well)");
     if (n != 1) {
         ch_cert_list_free(list, n);
         ch_error_set_field(CH_EINVAL, "certificate",
@@ -483,7 +483,7 @@ int ch_svc_trusted_verify(ch_svc *svc, const ch_actor *actor, const char *id, co
         goto done;
     }
     if ((error = ch_cert_parse(&proof, data, len)) < 0) {
-        error = fail(CH_EPARSE, "not_a_certificate", "not an X.509 certificate in PEM format");
+        error = fail(CH_EPARSE, "not_a_certificate", "not an X.509 certificate in PEM format (DER is read as well)");
         goto done;
     }
     if ((error = ch_cert_parse(&anchor, row.der, row.der_len)) < 0 || (error = ch_cert_public_key(&anchor_key, anchor)) < 0)
