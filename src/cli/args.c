@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -139,12 +140,14 @@ int cli_on_off(const cli_args *a, const char *name, int *out)
 
     if (v == NULL)
         return 0;
-    if (strcmp(v, "on") == 0 || strcmp(v, "true") == 0 || strcmp(v, "yes") == 0)
+    /* (any case: "On" and "TRUE" are as clear as "on"; 1 and 0 as the server's forms take) */
+    if (strcasecmp(v, "on") == 0 || strcasecmp(v, "true") == 0 || strcasecmp(v, "yes") == 0 || strcmp(v, "1") == 0)
         *out = 1;
-    else if (strcmp(v, "off") == 0 || strcmp(v, "false") == 0 || strcmp(v, "no") == 0)
+    else if (strcasecmp(v, "off") == 0 || strcasecmp(v, "false") == 0 || strcasecmp(v, "no") == 0 ||
+             strcmp(v, "0") == 0)
         *out = 0;
     else
-        return cli_fail(a, "--%s takes on or off", name);
+        return cli_fail(a, "--%s takes on or off (or yes/no, true/false, 1/0), not \"%s\"", name, v);
     return 0;
 }
 

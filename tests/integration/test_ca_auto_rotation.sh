@@ -75,6 +75,12 @@ check_eq "after those, the CA is as it was" "false left-alone" "$(body .auto_rot
 expect_usage "certhub ca update without a change to make" "give --name, --auto-rotate or both" -- \
     "${C[@]}" ca update "$left_alone"
 expect_error "--auto-rotate takes on or off" "--auto-rotate takes on or off" -- "${C[@]}" ca update "$left_alone" --auto-rotate maybe
+"${C[@]}" ca update "$left_alone" --auto-rotate On >/dev/null
+api GET "/api/v1/cas/$left_alone"
+check_eq "--auto-rotate On (any case) switches it on" true "$(body .auto_rotate)"
+"${C[@]}" ca update "$left_alone" --auto-rotate 0 >/dev/null
+api GET "/api/v1/cas/$left_alone"
+check_eq "--auto-rotate 0 off again" false "$(body .auto_rotate)"
 api POST /api/v1/cas '{"name":"imp","type":"import","certificate":"x","auto_rotate":true}'
 check_eq "an import does not take auto_rotate (its issuer may be elsewhere: PATCH it after)" "400 auto_rotate" \
     "$status $(body .error.field)"
