@@ -128,6 +128,8 @@ check_eq "an intermediate due under a root ending sooner: rotated, cut at the ro
     "$([ "$(body .certificate_id)" != "$before_under" ] && echo changed || echo same) $(body .not_after)"
 api GET "/api/v1/audit?action=ca.rotate&object_id=$made_auto" "" -k
 check_eq "the rotation is audited, by the scheduler" "system:rotation" "$(body '.items[0].actor')"
+check_contains "and said in certhubd's log, with the new certificate" "$(cat "$log")" \
+    "CA auto-at-creation ($made_auto) rotated: its new certificate $(ca_cert "$made_auto") ends"
 check_eq "and the quickstart issuing CA, years from due, did not rotate" "$issuer0" "$(cert_of "Issuing CA")"
 
 echo "+$((1220 * 86400))" > clock # past two thirds of the issuing CA's five years

@@ -676,9 +676,22 @@ int ch_svc_rotate_due(ch_svc *svc)
             if (cur.not_after - now < (cur.not_after - cur.not_before) / 3 &&
                 (cur.not_after - now <= ROTATE_GRACE ||
                  !parent_rotated_lately(svc, tenants[t].id, cas[i].parent_id, now))) {
-                char until[32];
-                if (ch_svc_ca_rotate(svc, &system, cas[i].id, NULL) == 0) {
+                char until[32], ends[32] = "";
+                ch_store_ca after = {0};
+                if (ch_svc_ca_rotate(svc, &system, cas[i].id, &after) == 0) {
+                    ch_store_cert next;
                     rotated++;
+                    /* Said as a failure is: the operator who reads the log learns that the CA's
+                     * certificate changed (clients that pinned the old one, a bundle to fetch). */
+                    if (after.cert_id != NULL && ch_store_cert_get(svc->store, &next, tenants[t].id, after.cert_id) == 0) {
+                        ch_time_format(ends, sizeof ends, next.not_after);
+                        ch_store_cert_dispose(&next);
+                    }
+                    ch_time_format(until, sizeof until, cur.not_after);
+                    svc_log(svc, "CA %s (%s) rotated: its new certificate %s ends %s; the old one stays in the trust "
+                            "bundle until it ends %s", cas[i].name, cas[i].id, after.cert_id ? after.cert_id : "?",
+                            ends[0] ? ends : "?", until);
+                    ch_store_ca_dispose(&after);
                 } else if (rotation_failure_news(svc, cas[i].id, now)) {
                     ch_time_format(until, sizeof until, cur.not_after);
                     svc_log(svc, "CA %s (%s) is due for rotation and could not be rotated: %s.  It is tried again "
