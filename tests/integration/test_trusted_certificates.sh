@@ -156,6 +156,12 @@ check_eq "enabled as a string in JSON: 400" "400 enabled" "$status $(body .error
 api GET "/api/v1/trusted-certificates/$root_id"
 check_eq "and it is not taken" disabled "$(body .status)"
 check_contains "CLI update" "$(remote trusted update "$root_id" --enabled on --auto-registration on)" "enabled  trust list  auto_registration=on"
+api GET "/api/v1/audit?action=trusted.update&object_id=$root_id&limit=100"
+updates=$(body '.items | length')
+api PATCH "/api/v1/trusted-certificates/$root_id" '{"status":"enabled","auto_registration":true}'
+check_eq "a PATCH that changes nothing answers the row" "200 enabled true" "$status $(body .status) $(body .auto_registration)"
+api GET "/api/v1/audit?action=trusted.update&object_id=$root_id&limit=100"
+check_eq "and writes no audit entry of a change not made" "$updates" "$(body '.items | length')"
 TOKEN=$(remote token create --role viewer) api PATCH "/api/v1/trusted-certificates/$root_id" '{"status":"disabled"}'
 check_eq "a viewer cannot edit" 403 "$status"
 remote tenant create other >/dev/null

@@ -375,6 +375,7 @@ int ch_svc_trusted_update(ch_svc *svc, const ch_actor *actor, const char *id, co
 {
     ch_store_trusted row;
     struct trusted_tx t;
+    bool same;
     int error;
 
     if (out)
@@ -384,6 +385,19 @@ int ch_svc_trusted_update(ch_svc *svc, const ch_actor *actor, const char *id, co
         return error;
     if ((error = ch_store_trusted_get(svc->store, &row, actor->tenant_id, id)) < 0)
         return error;
+    /* A PATCH that changes nothing answers the row as it is, writing nothing (no audit entry
+     * for a change not made, as a CA's). */
+    same = (p->name == NULL || strcmp(p->name, row.name) == 0) &&
+           (p->issuer_list < 0 || (p->issuer_list != 0) == row.issuer_list) &&
+           (p->auto_registration < 0 || (p->auto_registration != 0) == row.auto_registration) &&
+           (p->enabled < 0 || (p->enabled != 0) == (strcmp(row.status, "enabled") == 0));
+    if (same) {
+        if (out != NULL)
+            *out = row;
+        else
+            ch_store_trusted_dispose(&row);
+        return 0;
+    }
     if (p->name) {
         free(row.name);
         row.name = strdup(p->name);
