@@ -200,8 +200,9 @@ bool ch_store_trusted_any_disabled(ch_store *s, const char *tenant_id);
 /* Records the SANs of the certificates stored before they were recorded (schema 20), each read
  * by sans_of from its DER (*sans NULL for none): at open, before anything reads them. */
 int ch_store_sans_backfill(ch_store *s, int (*sans_of)(const uint8_t *der, size_t len, char **sans));
-/* The tenants (not disabled) with an enabled trusted certificate: at most max, by id. */
-int ch_store_trusted_tenants(ch_store *s, char (*ids)[CH_ID_MAX], size_t max, size_t *count);
+/* The tenants (not disabled) with an enabled trusted certificate of the trust list, or
+ * (disabled) with a disabled one of either list: at most max, by id. */
+int ch_store_trusted_tenants(ch_store *s, bool disabled, char (*ids)[CH_ID_MAX], size_t max, size_t *count);
 void ch_store_trusted_dispose(ch_store_trusted *t);
 void ch_store_trusted_list_free(ch_store_trusted *list, size_t count);
 

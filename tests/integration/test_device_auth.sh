@@ -464,5 +464,11 @@ layered=$(body '.items[] | select(.name == "layered") | .id')
 decide l4.leaf >/dev/null
 check_eq "named by no user name: refused as its tenant's, the disabled intermediate said" \
     "deny anchor_disabled $layered" "$(body '.result + " " + .reason + " " + .tenant_id')"
+# Every trusted certificate of the tenant disabled: it has none enabled, and is still the
+# one whose decision it is (it was no tenant's: "no tenant has an enabled trusted certificate").
+TOKEN=$lt api PATCH "/api/v1/trusted-certificates/$lroot_id" '{"status":"disabled"}'
+decide l4.leaf >/dev/null
+check_eq "all of a tenant's trusted certificates disabled: refused as that tenant's" \
+    "deny anchor_disabled $layered" "$(body '.result + " " + .reason + " " + .tenant_id')"
 
 done_testing

@@ -423,12 +423,44 @@ static int verify_chain(ch_svc *svc, const char *tenant_id, ch_cert **chain, siz
     return found >= 0 ? 0 : CH_EVERIFY;
 }
 
+#define CHAIN_TENANTS_MAX 16
+
+/* The tenants not among those tried (ids, n_ids: the ones with an enabled trusted certificate)
+ * with a disabled trusted certificate on the path of chain: how many (at most two are looked
+ * for), the first in shut. */
+static size_t shut_by_disabled_only(ch_svc *svc, ch_cert **chain, size_t n, char (*ids)[CH_ID_MAX],
+                                    size_t n_ids, char shut[CH_ID_MAX])
+{
+    char others[CHAIN_TENANTS_MAX + 1][CH_ID_MAX], why[256];
+    size_t nothers = 0, shuts = 0;
+
+    if (ch_store_trusted_tenants(svc->store, true, others, CHAIN_TENANTS_MAX + 1, &nothers) < 0) {
+        ch_error_clear();
+        return 0;
+    }
+    for (size_t i = 0; i < nothers && shuts < 2; i++) {
+        ch_store_trusted anchor = {0};
+        ch_svc_settings settings;
+        bool tried = false, hit = false;
+        for (size_t j = 0; j < n_ids && !tried; j++)
+            tried = strcmp(ids[j], others[i]) == 0;
+        if (tried || svc_settings_of(svc, others[i], &settings) < 0)
+            continue;
+        if (verify_chain(svc, others[i], chain, n, &anchor, &hit,
+                         !settings.unverified_trusted_certificates_authenticate, why, sizeof why) == 0 &&
+            hit && anchor.status != NULL && strcmp(anchor.status, "disabled") == 0 && shuts++ == 0)
+            memcpy(shut, others[i], CH_ID_MAX);
+        ch_store_trusted_dispose(&anchor);
+    }
+    ch_error_clear();
+    return shuts;
+}
+
 /* Without a tenant in the user name, a device not seen before belongs to the one tenant whose
  * enabled trusted certificates verify its chain (on most installations one tenant trusts any
  * certificate at all, and it is tried alone).  0 with tenant_id set; CH_EVERIFY when none
  * verifies it; CH_ECONFLICT when several do, or more tenants trust certificates than are tried
  * (the user name must name the tenant then).  why says which. */
-#define CHAIN_TENANTS_MAX 16
 static int tenant_by_chain(ch_svc *svc, const uint8_t *chain_data, size_t len, char tenant_id[CH_ID_MAX], char *why,
                            size_t whysize)
 {
@@ -437,13 +469,9 @@ static int tenant_by_chain(ch_svc *svc, const uint8_t *chain_data, size_t len, c
     size_t ntenants = 0, n = 0, hits = 0, proofs = 0, shuts = 0;
     int error;
 
-    if ((error = ch_store_trusted_tenants(svc->store, ids, CHAIN_TENANTS_MAX + 1, &ntenants)) < 0) {
+    if ((error = ch_store_trusted_tenants(svc->store, false, ids, CHAIN_TENANTS_MAX + 1, &ntenants)) < 0) {
         snprintf(why, whysize, "%s", ch_error_last());
         return error;
-    }
-    if (ntenants == 0) {
-        snprintf(why, whysize, "no tenant has an enabled trusted certificate");
-        return CH_EVERIFY;
     }
     if (ntenants > CHAIN_TENANTS_MAX) {
         snprintf(why, whysize, "unknown device: give the tenant in the user name (tenant/device) so it can be verified");
@@ -451,10 +479,12 @@ static int tenant_by_chain(ch_svc *svc, const uint8_t *chain_data, size_t len, c
     }
     if (ch_cert_parse_all(&chain, &n, chain_data, len) < 0 || n == 0 || n > CH_MAX_CHAIN_LEN) {
         ch_cert_list_free(chain, n);
-        snprintf(why, whysize, "the client certificate chain cannot be read");
+        snprintf(why, whysize, ntenants == 0 ? "no tenant has an enabled trusted certificate"
+                                             : "the client certificate chain cannot be read");
         return CH_EVERIFY;
     }
-    snprintf(why, whysize, "no tenant's trusted certificates verify it");
+    snprintf(why, whysize, ntenants == 0 ? "no tenant has an enabled trusted certificate"
+                                         : "no tenant's trusted certificates verify it");
     for (size_t i = 0; i < ntenants; i++) {
         ch_store_trusted anchor = {0};
         ch_svc_settings settings;
@@ -478,6 +508,10 @@ static int tenant_by_chain(ch_svc *svc, const uint8_t *chain_data, size_t len, c
         }
         ch_store_trusted_dispose(&anchor);
     }
+    /* Let in by none, and shut out by none of those: a tenant whose trusted certificates are
+     * all disabled is not among them, and its devices were refused to no tenant's decisions. */
+    if (hits == 0 && shuts == 0)
+        shuts = shut_by_disabled_only(svc, chain, n, ids, ntenants, shut);
     ch_cert_list_free(chain, n);
     if (hits > 1 && proofs == 1) {
         memcpy(tenant_id, proven, CH_ID_MAX);

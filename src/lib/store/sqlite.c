@@ -297,7 +297,7 @@ enum stmt_id {
     S_DEV_PUT, S_DEV_BY_CERT, S_DEV_BY_NAME, S_DEV_GET, S_DEV_LIST, S_DEV_UPDATE, S_DEV_DELETE,
     S_USER_PUT, S_USER_GET_NAME, S_USER_COUNT, S_USER_PASSWORD, S_USER_LIST, S_USER_ROLE, S_USER_DELETE,
     S_SESS_DELETE_USER, S_SESS_PUT, S_SESS_GET, S_SESS_DELETE, S_SESS_ACT,
-    S_TRUSTED_PUT, S_TRUSTED_GET, S_TRUSTED_LIST, S_TRUSTED_UPDATE, S_TRUSTED_DELETE, S_TRUSTED_ANY_DISABLED, S_TRUSTED_TENANTS,
+    S_TRUSTED_PUT, S_TRUSTED_GET, S_TRUSTED_LIST, S_TRUSTED_UPDATE, S_TRUSTED_DELETE, S_TRUSTED_ANY_DISABLED, S_TRUSTED_TENANTS, S_TRUSTED_TENANTS_DISABLED,
     S_PROFILE_PUT, S_PROFILE_UPDATE, S_PROFILE_GET, S_PROFILE_LIST, S_PROFILE_DELETE, S_PROFILE_USERS, S_PROFILE_USERS_SINCE,
     S_CERT_EXPIRY_SUMMARY, S_CERT_EXPIRY_BUCKETS, S_CERT_FIRST_EXPIRY, S_CERT_PUT, S_CERT_GET, S_CERT_GET_SHA, S_CERT_ID_BY_SHA, S_CERT_DELETE, S_CERT_RENAME, S_CERT_SET_KEY, S_CERT_STATUS,
     S_CERT_LINEAGE_NAMED, S_CERT_NEWEST,
@@ -389,6 +389,8 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_TRUSTED_ANY_DISABLED] = "SELECT 1 FROM trusted_certs WHERE tenant_id=? AND status='disabled' LIMIT 1",
     [S_TRUSTED_TENANTS] = "SELECT DISTINCT t.tenant_id FROM trusted_certs t JOIN tenants n ON n.id = t.tenant_id "
                           "WHERE t.status='enabled' AND t.list_kind='trust' AND n.disabled_at IS NULL ORDER BY t.tenant_id LIMIT ?",
+    [S_TRUSTED_TENANTS_DISABLED] = "SELECT DISTINCT t.tenant_id FROM trusted_certs t JOIN tenants n ON n.id = t.tenant_id "
+                                   "WHERE t.status='disabled' AND n.disabled_at IS NULL ORDER BY t.tenant_id LIMIT ?",
     [S_PROFILE_PUT] = "INSERT INTO profiles(tenant_id, name, definition, created_at, updated_at) VALUES(?,?,?,?,?)",
     [S_PROFILE_UPDATE] = "UPDATE profiles SET definition=?, updated_at=? WHERE tenant_id=? AND name=?",
     [S_PROFILE_GET] = "SELECT tenant_id, name, definition, created_at, updated_at FROM profiles "
@@ -2570,10 +2572,10 @@ int ch_store_sans_backfill(ch_store *s, int (*sans_of)(const uint8_t *der, size_
     }
 }
 
-int ch_store_trusted_tenants(ch_store *s, char (*ids)[CH_ID_MAX], size_t max, size_t *count)
+int ch_store_trusted_tenants(ch_store *s, bool disabled, char (*ids)[CH_ID_MAX], size_t max, size_t *count)
 {
     sqlite3 *db = NULL;
-    sqlite3_stmt *st = stmt(s, S_TRUSTED_TENANTS, &db);
+    sqlite3_stmt *st = stmt(s, disabled ? S_TRUSTED_TENANTS_DISABLED : S_TRUSTED_TENANTS, &db);
     int rc;
 
     *count = 0;
