@@ -218,6 +218,21 @@ static void test_isolation_and_duplicates(void **state)
     ch_store_cert_dispose(&got);
     assert_int_equal(ch_store_cert_delete(s, "ta", id), 0);
     assert_int_equal(ch_store_cert_get(s, &got, "ta", id), CH_ENOTFOUND);
+    /* A row that refers to one not there (its key deleted while it was being made) is a
+     * conflict that says so, not "another stored object still refers to it". */
+    {
+        char cid[CH_ID_MAX], sha[65];
+        uint8_t der[4] = {0x30, 0x02, 9, 9};
+        ch_store_cert c = {.id = cid, .tenant_id = "ta", .name = "orphan", .der = der, .der_len = sizeof der,
+                           .subject = "CN=o", .issuer = "CN=CA", .serial = "02", .not_before = 1000,
+                           .not_after = 100000, .method = "generated", .status = "active", .created_at = 5000,
+                           .key_id = "key_gone"};
+        ch_store_new_id(cid, "crt_");
+        snprintf(sha, sizeof sha, "%064d", 9999);
+        memcpy(c.sha256, sha, 65);
+        assert_int_equal(ch_store_cert_put(s, &c, NULL), CH_ECONFLICT);
+        assert_non_null(strstr(ch_error_last(), "deleted meanwhile"));
+    }
     ch_store_close(s);
 }
 

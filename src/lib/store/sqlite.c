@@ -529,8 +529,15 @@ static int db_error(sqlite3 *db, int rc, const char *what)
     /* A row another still refers to is in use, not a duplicate: the callers that delete what
      * may still be used (a key) tell the two apart, and a client gets a 409 that says so. */
     if (((rc & 0xff) == SQLITE_CONSTRAINT) && db != NULL &&
-        sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_FOREIGNKEY)
+        sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_FOREIGNKEY) {
+        /* A row written that refers to one deleted meanwhile (a CSR, a CA, a key removed while
+         * an import that names it ran) is the other way round: said as such. */
+        if (strncmp(what, "storing ", 8) == 0 || strncmp(what, "registering ", 12) == 0 ||
+            strncmp(what, "recording ", 10) == 0)
+            return ch_error_set(CH_ECONFLICT, "%s: an object it refers to (a CSR, CA, key or tenant) was deleted "
+                                "meanwhile: nothing was stored", what);
         return ch_error_set(CH_ECONFLICT, "%s: another stored object still refers to it", what);
+    }
     if (rc == SQLITE_CONSTRAINT || (rc & 0xff) == SQLITE_CONSTRAINT)
         return ch_error_set(CH_EEXISTS, "%s: %s", what, sqlite3_errmsg(db));
     /* A failed system call's errno says more than SQLite's words ("disk I/O error", "unable to
