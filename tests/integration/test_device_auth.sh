@@ -202,6 +202,12 @@ check_eq "certhub device decisions --device --result" "deny sensor-2" \
     "$(remote device decisions --device sensor-2 --result deny --output json | jq -r '[.items[] | .result + " " + .device_id] | unique | join(",")')"
 api POST /api/v1/device-auth '{"chain":"not a certificate"}'
 check_eq "a chain that is not a certificate: a refusal, not an error" "200 deny bad_certificate" "$status $(body .result) $(body .reason)"
+openssl x509 -in d1.pem -out d1-alone.pem
+for i in $(seq 1 17); do cat d1-alone.pem; done > long-chain.pem
+decide long-chain.pem default/sensor-1 >/dev/null
+check_eq "a chain longer than 16: refused, saying so" \
+    "deny bad_certificate the client certificate chain holds 17 certificates, more than the 16 a chain may hold here" \
+    "$(body '.result + " " + .reason + " " + .message')"
 api POST /api/v1/device-auth '{"username":"x"}'
 check_eq "no chain: 400" "400 chain" "$status $(body .error.field)"
 api POST /api/v1/device-auth "$(jq -n --arg c "$(cat d1.pem)" '{chain:$c, certificate:"not read"}')"

@@ -425,6 +425,27 @@ static int verify_chain(ch_svc *svc, const char *tenant_id, ch_cert **chain, siz
 
 #define CHAIN_TENANTS_MAX 16
 
+/* The client's chain, PEM as a broker hands it over: -1 with why saying what is wrong with it
+ * (more certificates than a chain holds here said as such: it was "cannot be read"). */
+static int chain_read(ch_cert ***chain, size_t *n, const uint8_t *data, size_t len, char *why, size_t whysize)
+{
+    *chain = NULL;
+    *n = 0;
+    if (ch_cert_parse_all(chain, n, data, len) < 0)
+        snprintf(why, whysize, "the client certificate chain cannot be read: %s", ch_error_last());
+    else if (*n == 0)
+        snprintf(why, whysize, "the client certificate chain holds no certificate");
+    else if (*n > CH_MAX_CHAIN_LEN)
+        snprintf(why, whysize, "the client certificate chain holds %zu certificates, more than the %u a chain may "
+                 "hold here", *n, CH_MAX_CHAIN_LEN);
+    else
+        return 0;
+    ch_cert_list_free(*chain, *n);
+    *chain = NULL;
+    *n = 0;
+    return -1;
+}
+
 /* The tenants not among those tried (ids, n_ids: the ones with an enabled trusted certificate)
  * with a disabled trusted certificate on the path of chain: how many (at most two are looked
  * for), the first in shut. */
@@ -477,10 +498,8 @@ static int tenant_by_chain(ch_svc *svc, const uint8_t *chain_data, size_t len, c
         snprintf(why, whysize, "unknown device: give the tenant in the user name (tenant/device) so it can be verified");
         return CH_ECONFLICT;
     }
-    if (ch_cert_parse_all(&chain, &n, chain_data, len) < 0 || n == 0 || n > CH_MAX_CHAIN_LEN) {
-        ch_cert_list_free(chain, n);
-        snprintf(why, whysize, ntenants == 0 ? "no tenant has an enabled trusted certificate"
-                                             : "the client certificate chain cannot be read");
+    if (chain_read(&chain, &n, chain_data, len, tried_why, sizeof tried_why) < 0) {
+        snprintf(why, whysize, "%s", ntenants == 0 ? "no tenant has an enabled trusted certificate" : tried_why);
         return CH_EVERIFY;
     }
     snprintf(why, whysize, ntenants == 0 ? "no tenant has an enabled trusted certificate"
@@ -664,8 +683,8 @@ verify:
         decided(svc, d, false, CH_DECIDE_ERROR, ch_error_last());
         goto done;
     }
-    if (ch_cert_parse_all(&chain, &n, chain_data, len) < 0 || n == 0 || n > CH_MAX_CHAIN_LEN) {
-        decided(svc, d, false, CH_DECIDE_BAD_CERTIFICATE, "the client certificate chain cannot be read");
+    if (chain_read(&chain, &n, chain_data, len, why, sizeof why) < 0) {
+        decided(svc, d, false, CH_DECIDE_BAD_CERTIFICATE, why);
         goto done;
     }
     if (ch_cert_subject_get(&cn, chain[0], NID_commonName) < 0 || !good_device_id(cn)) {
