@@ -57,6 +57,7 @@ typedef struct ch_keystore {
     size_t count;
     ch_format source;      /* what it was read from */
     char *notes;           /* what was skipped, one line each, or NULL */
+    size_t keys_unmatched; /* private keys whose certificate the file does not hold (skipped) */
 } ch_keystore;
 
 #define CH_MAX_KS_ENTRIES 4096u

@@ -1772,6 +1772,9 @@ static void keystores_upload(req *r)
     if ((error = ch_svc_keystore_import(r->svc, &r->who.actor, name, data ? bytes.data : u.file,
                                         data ? bytes.len : u.file_len, password, key_password, &out, &from_csr,
                                         &nfrom_csr, &gaps, &ngaps)) < 0) {
+        /* The service speaks of the file; given as "data", the field is that. */
+        if (data != NULL && ch_error_field() != NULL && strcmp(ch_error_field(), "file") == 0)
+            ch_error_set_field(error, "data", "%s", ch_error_last());
         reply_error(r, error);
         goto done;
     }
@@ -3043,6 +3046,11 @@ static void device_decisions(req *r, const char *unused)
     (void)unused;
     if (page_of(r, &page) < 0 || query_bool(r, "unattributed", NULL, &filter.unattributed) < 0)
         return;
+    /* The decisions that named no tenant are no tenant's: with a tenant named too, one of the
+     * two would be dropped without a word. */
+    if (filter.unattributed && query(r, "tenant") != NULL)
+        return reply_error_msg(r, CH_EINVAL, "unattributed",
+                               "unattributed=true lists the decisions that named no tenant: give it or tenant, not both");
     if (page.cursor != NULL &&
         (page.cursor[0] != 'd' || page.cursor[1] < '0' || page.cursor[1] > '9' ||
          (before = strtoull(page.cursor + 1, &end, 10)) == 0 || *end != '\0'))

@@ -192,6 +192,8 @@ TOKEN=$other api GET "/api/v1/device-decisions?unattributed=true"
 check_eq "another tenant's token may not read them: 403" "403 unattributed" "$status $(body .error.field)"
 api GET "/api/v1/device-decisions?unattributed=yes"
 check_eq "unattributed other than true or false: 400" "400 unattributed" "$status $(body .error.field)"
+api GET "/api/v1/device-decisions?unattributed=true&tenant=default"
+check_eq "unattributed=true with a tenant: 400 (one would be dropped)" "400 unattributed" "$status $(body .error.field)"
 check_eq "certhub device decisions --unattributed" "deny unknown_tenant" \
     "$(remote device decisions --unattributed | awk 'NR == 2 {print $2, $3}')"
 expect_usage "--unattributed with --tenant: a usage error" "not both" -- \

@@ -31,6 +31,20 @@ api POST /api/v1/keystores "" -F "file=@noise.bin" -F "name=noise"
 check_eq "random bytes uploaded as a keystore: 400 on file" "400 malformed file" \
     "$status $(body .error.code) $(body .error.field)"
 check_contains "naming what is accepted" "$(body .error.message)" "PKCS#12"
+api POST /api/v1/keystores "$(jq -n --arg d "$(base64 -w0 noise.bin)" '{name:"noise", data:$d}')"
+check_eq "and given as base64 in JSON: 400 on data" "400 data" "$status $(body .error.field)"
+# A key pasted with the wrong certificate: refused, not dropped (the certificates were kept
+# as trusted entries, the key gone without a word).
+openssl ecparam -name prime256v1 -genkey -noout -out stray.key 2>/dev/null
+cat stray.key up.pem > mismatched.pem
+api POST /api/v1/keystores "" -F "file=@mismatched.pem" -F "name=mismatched"
+check_eq "a keystore whose key belongs to none of its certificates: 400 on file" "400 file" \
+    "$status $(body .error.field)"
+check_contains "saying so" "$(body .error.message)" "belongs to none of its certificates"
+api POST /api/v1/certificates/import "" -F "file=@mismatched.pem"
+check_eq "imported as a certificate: 400 on private_key" "400 private_key" "$status $(body .error.field)"
+api GET "/api/v1/keystores?limit=1000"
+check_eq "and nothing was stored" 0 "$(body '[.items[] | select(.name == "mismatched")] | length')"
 api POST /api/v1/certificates '{"subject":{"common_name":"web.example"},"sans":["dns:web.example"],"name":"web"}'
 check_eq "a certificate issued with a key certhub holds" "201 true" "$status $(body .has_private_key)"
 web=$(body .id)

@@ -359,6 +359,7 @@ int fmt_assemble(ch_keystore *ks, fmt_items *it)
             if (ch_cert_matches_key(it->certs[c].cert, it->keys[k].key))
                 leaf = &it->certs[c];
         if (leaf == NULL) {
+            ks->keys_unmatched++;
             if ((error = fmt_note(ks, "a private key without its certificate was skipped")) < 0)
                 return error;
             continue;

@@ -344,7 +344,13 @@ static int cert_from_keystore(ch_cert **cert, ch_key **key, ch_cert ***rest, siz
             pick = &ks->entries[e];
     if (pick == NULL && ks->count > 0)
         pick = &ks->entries[0];
-    if (keyed > 1)
+    /* A key pasted with the wrong certificate: refused, as a key given beside it is (it was
+     * dropped without a word, and the certificate stored without a key). */
+    if (ks->keys_unmatched > 0)
+        error = ch_error_set_field(CH_EINVAL, "private_key",
+                                   "the file holds a private key that belongs to none of its certificates: give the "
+                                   "certificate's own key (or the certificate alone)");
+    else if (keyed > 1)
         error = ch_error_set_field(CH_EINVAL, "certificate",
                                    "the file holds %zu private keys: upload it as a keystore (POST /api/v1/keystores, "
                                    "certhub keystore upload) "

@@ -424,6 +424,17 @@ int ch_svc_keystore_import(ch_svc *svc, const ch_actor *actor, const char *name,
         ch_error_set_field(error, field, "%s", ch_error_last());
         return error;
     }
+    /* A key with the wrong certificate beside it (a PEM bundle put together by hand): a
+     * mistake to say, not a key to drop and certificates to keep as trusted entries. */
+    if (ks->keys_unmatched > 0) {
+        error = ch_error_set_field(CH_EINVAL, "file",
+                                   "the file holds %zu private key%s that belong%s to none of its certificates: put "
+                                   "each key with its own certificate",
+                                   ks->keys_unmatched, ks->keys_unmatched == 1 ? "" : "s",
+                                   ks->keys_unmatched == 1 ? "s" : "");
+        ch_keystore_free(ks);
+        return error;
+    }
     /* Everything that needs no lock first: sealing keys, reading certificates, finding CSRs. */
     for (size_t e = 0; e < ks->count; e++)
         ncerts += ks->entries[e].chain_len;
