@@ -57,6 +57,16 @@ api POST /api/v1/tokens '{"role":"viewer","name":"viewer"}'
 viewer=$(body .token)
 api POST /api/v1/tokens '{"role":"operator","name":"operator"}'
 operator=$(body .token)
+# A truststore (certificates alone) exported by an operator as a JKS: there is no key in it,
+# so no permission for keys is needed, and no key export is audited.
+api POST "/api/v1/keystores?name=trust-only" "" -H "Content-Type: application/x-pem-file" --data-binary @partner.pem
+trust_only=$(body .id)
+TOKEN=$operator api POST "/api/v1/keystores/$trust_only/export" '{"format":"jks","password":"changeit"}'
+check_eq "an operator exports a keystore without keys as JKS" 200 "$status"
+keytool -list -keystore "$T/body" -storepass changeit 2>/dev/null | grep -q trustedCertEntry ||
+    fail "keytool does not read the truststore exported"
+api GET "/api/v1/audit?action=keystore.export_keys&object_id=$trust_only"
+check_eq "and no key export is audited" 0 "$(body '.items | length')"
 api POST /api/v1/tenants '{"name":"other"}'
 api POST /api/v1/tokens '{"tenant":"other","role":"admin","name":"other admin"}'
 other=$(body .token)

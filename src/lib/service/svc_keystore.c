@@ -690,7 +690,7 @@ int ch_svc_keystore_export(ch_svc *svc, const ch_actor *actor, const char *id, c
     size_t n = 0;
     ch_keystore *ks = NULL;
     ch_export_opts eo = export_opts(o);
-    bool keys = export_keys(o);
+    bool keys = export_keys(o), held = false;
     char *detail = NULL;
     int error;
 
@@ -698,6 +698,11 @@ int ch_svc_keystore_export(ch_svc *svc, const ch_actor *actor, const char *id, c
         *name = NULL;
     if ((error = ks_read(svc, actor, id, &row, &entries, &n)) < 0)
         return error;
+    /* A keystore holding no key (a truststore uploaded) exports none: it needs no permission
+     * for keys, and no key export is audited (an operator was refused it as a P12 or JKS). */
+    for (size_t e = 0; e < n && !held; e++)
+        held = entries[e].key_id != NULL;
+    keys = keys && held;
     if ((error = export_check(o, false)) < 0)
         goto done;
     /* DER is one certificate: the first entry's alone would be a keystore cut short without a
