@@ -1669,7 +1669,7 @@ async function keystoreExport(k) {
     err.textContent = "";
     try {
       // (a keystore's name is often its file's: "store.jks" exported as PEM is "store.pem")
-      const base = k.name.replace(/\.(jks|jceks|p12|pfx|pem|der|cer|crt|p7b)$/i, "");
+      const base = k.name.replace(/\.(jks|jceks|p12|pfx|pkcs12|keystore|truststore|pem|der|cer|crt|p7b|p7c|pkcs7)$/i, "");
       await download("POST", `keystores/${k.id}/export`, { format: format.value, ...options.fields() }, base + options.suffix());
       d.close();
     } catch (e) { err.textContent = e.message; }

@@ -1091,16 +1091,21 @@ static bool ascii_alnum(unsigned char c)
  * loses that ending: the export's own is added. */
 static void export_disposition(char *out, size_t cap, const char *name, const char *ext, const char *fallback)
 {
-    static const char *const endings[] = {".pem", ".crt", ".cer", ".der", ".p7b", ".p7c", ".p12", ".pfx", ".jks"};
+    /* (the keystores' longer endings too: a "web.jceks" went out as web.jceks.p12) */
+    static const char *const endings[] = {".pem",   ".crt",    ".cer",      ".der",       ".p7b",
+                                          ".p7c",   ".p12",    ".pfx",      ".jks",       ".jceks",
+                                          ".pkcs12", ".keystore", ".truststore", ".pkcs7"};
     char safe[160];
     size_t len = name ? strlen(name) : 0, n = 0, used;
     bool alnum = false, same = true, replaced = false;
 
-    for (size_t i = 0; i < sizeof endings / sizeof endings[0]; i++)
-        if (len > 4 && strcasecmp(name + len - 4, endings[i]) == 0) {
-            len -= 4;
+    for (size_t i = 0; i < sizeof endings / sizeof endings[0]; i++) {
+        size_t e = strlen(endings[i]);
+        if (len > e && strcasecmp(name + len - e, endings[i]) == 0) {
+            len -= e;
             break;
         }
+    }
     for (size_t i = 0; i < len && n < sizeof safe - 1; i++) {
         unsigned char c = (unsigned char)name[i];
         if (ascii_alnum(c) || c == '_' || c == '-' || (c == '.' && n > 0)) {

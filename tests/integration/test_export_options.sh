@@ -218,6 +218,9 @@ check_eq "and openssl reads it as DER PKCS#7: the certificate, its issuer and th
 api PATCH "/api/v1/certificates/$id" '{"name":"web.pem"}'
 check_eq "a name that ends as a certificate file does: the export's own ending instead" \
     'attachment; filename="web.der"' "$(disposition der)"
+api PATCH "/api/v1/certificates/$id" '{"name":"web.JCEKS"}'
+check_eq "and as a keystore file does, a longer ending in any case (web.jceks was web.jceks.pem)" \
+    'attachment; filename="web.pem"' "$(disposition pem)"
 api PATCH "/api/v1/certificates/$id" '{"name":"web"}'
 # A keystore's export under the keystore's name, and a trust bundle as NAME-bundle.
 api POST "/api/v1/keystores/$ks/export" '{"format":"jks","password":"storepw"}' -D "$T/headers"
