@@ -144,6 +144,9 @@ void ch_hex_colon(char *out, const uint8_t *in, size_t len);
  * count of characters that is no whole group, nothing at all.  What is decoded may be a key
  * file: the caller disposes of out with ch_buf_dispose_secure. */
 int ch_base64_decode(ch_buf *out, const char *text, size_t len) CH_WARN_UNUSED;
+/* len bytes as standard base64 (RFC 4648 section 4, '=' padding, no line breaks) appended to
+ * out, with a NUL after them (not counted in out->len). */
+int ch_base64_encode(ch_buf *out, const uint8_t *in, size_t len) CH_WARN_UNUSED;
 
 /* Reads a whole file, refusing files larger than cap.  *out is NUL-terminated past *len;
  * free with free(). */

@@ -1600,13 +1600,25 @@ int cmd_remote_csr_attach(cli_args *a)
 
     if (cli_read(a, a->pos[1], &cert, &len) != 0)
         return 1;
-    body = json_pack("{s:s%}", "certificate", (const char *)cert, len);
-    remote_obj_path(path, sizeof path, "csrs", a->pos[0], "/certificate");
-    if (body != NULL && remote_call(a, "POST", path, body, &ans, NULL) == 0) {
-        rc = print_answer(a, ans, "id");
-    } else if (body == NULL) {
-        rc = cli_fail(a, "the certificate must be PEM");
+    /* A .cer in DER goes as the PEM it is; anything else not text (a PKCS#7 in DER) as the
+     * file itself in "data", which the server reads as it reads an import. */
+    if (der_as_pem(&cert, &len) != 0) {
+        free(cert);
+        return cli_fail(a, "out of memory");
     }
+    if (ch_mem_find(cert, cert + len, "-----BEGIN ", 11) != NULL) {
+        body = json_pack("{s:s%}", "certificate", (const char *)cert, len);
+    } else {
+        ch_buf b64 = CH_BUF_INIT;
+        body = ch_base64_encode(&b64, cert, len) == 0 ? json_pack("{s:s%}", "data", (const char *)b64.data, b64.len)
+                                                      : NULL;
+        ch_buf_dispose(&b64);
+    }
+    remote_obj_path(path, sizeof path, "csrs", a->pos[0], "/certificate");
+    if (body != NULL && remote_call(a, "POST", path, body, &ans, NULL) == 0)
+        rc = print_answer(a, ans, "id");
+    else if (body == NULL)
+        rc = cli_fail(a, "%s: PEM whose text is not UTF-8: give the certificate as PEM, DER or PKCS#7", a->pos[1]);
     json_decref(body);
     json_decref(ans);
     free(cert);

@@ -40,7 +40,7 @@ static const char *const F_PASSWORD[] = {"password", NULL};
 static const char *const F_EXPORT[] = {"format",     "password",     "include_key", "legacy",
                                        "truststore", "key_password", "alias",       NULL};
 static const char *const F_CSR[] = {"name", "key_type", "digest", "subject", "sans", NULL};
-static const char *const F_ATTACH[] = {"certificate", NULL};
+static const char *const F_ATTACH[] = {"certificate", "data", NULL};
 static const char *const F_IMPORT[] = {"name",     "certificate",  "data",    "private_key",
                                        "password", "key_password", "preview", "file_name", NULL};
 static const char *const F_KEYSTORE[] = {"name", "data", "password", "key_password", "certificate_id", "format", "alias", NULL};
@@ -1684,26 +1684,40 @@ static void csr_get(req *r, const char *id)
     ch_store_csr_dispose(&c);
 }
 
+/* POST /csrs/{id}/certificate {"certificate" (PEM) | "data" (the file in base64: DER, PEM, a
+ * PKCS#7 as outside CAs hand them back)}. */
 static void csr_attach(req *r, const char *id)
 {
     json_t *body = read_json(r, F_ATTACH);
-    const char *cert = NULL;
+    const char *cert = NULL, *data = NULL;
+    ch_buf bytes = CH_BUF_INIT;
     ch_store_cert out;
     int error;
 
-    if (body == NULL || get_str(r, body, "certificate", &cert))
+    if (body == NULL || get_str(r, body, "certificate", &cert) || get_str(r, body, "data", &data))
         goto done;
-    if (cert == NULL) {
-        reply_error_msg(r, CH_EINVAL, "certificate", "certificate (PEM) is required");
+    if (cert == NULL && data == NULL) {
+        reply_error_msg(r, CH_EINVAL, "certificate", "the signed certificate is required: \"certificate\" (PEM), "
+                        "or \"data\" (the file in base64: DER, PEM or PKCS#7)");
         goto done;
     }
-    if ((error = ch_svc_csr_attach(r->svc, &r->who.actor, id, (const uint8_t *)cert, strlen(cert), &out)) < 0) {
+    if (cert != NULL && data != NULL) {
+        reply_error_msg(r, CH_EINVAL, "data", "give the certificate once: \"certificate\" (PEM text) or \"data\" "
+                        "(the file in base64), not both");
+        goto done;
+    }
+    if (data != NULL && get_base64_file(r, "data", data, &bytes) < 0)
+        goto done;
+    if ((error = ch_svc_csr_attach(r->svc, &r->who.actor, id, data ? bytes.data : (const uint8_t *)cert,
+                                   data ? bytes.len : strlen(cert), &out)) < 0) {
+        file_field_error(error, cert, data != NULL, "");
         reply_error(r, error);
         goto done;
     }
     reply_cert(r, 201, &out);
     ch_store_cert_dispose(&out);
 done:
+    ch_buf_dispose(&bytes);
     json_decref(body);
 }
 

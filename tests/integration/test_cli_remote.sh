@@ -586,6 +586,25 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout oca
 openssl x509 -req -in partner.csr -CA oca.pem -CAkey oca.key -CAcreateserial -days 2 -out partner.pem 2>/dev/null
 check_contains "csr attach" "$(remote csr attach "$csr" partner.pem)" "crt_"
 check_contains "csr list shows it attached" "$(remote csr list)" "$csr"
+# What outside CAs hand back besides PEM: a DER .cer, a PKCS#7 with the chain (kept beside
+# the certificate, as an import keeps it).
+for form in der p7b; do
+    c2=$(remote csr new --subject "CN=partner-$form.example" --san "dns:partner-$form.example" --out "p-$form.csr")
+    openssl x509 -req -in "p-$form.csr" -CA oca.pem -CAkey oca.key -CAcreateserial -days 2 -out "p-$form.pem" 2>/dev/null
+    if [ "$form" = der ]; then
+        openssl x509 -in "p-$form.pem" -outform der -out "p-$form.signed"
+    else
+        openssl crl2pkcs7 -nocrl -certfile "p-$form.pem" -certfile oca.pem -outform der -out "p-$form.signed"
+    fi
+    got=$(remote csr attach "$c2" "p-$form.signed") || fail "csr attach of a $form file"
+    check_eq "csr attach of a $form file: the certificate has the CSR's key" "true" \
+        "$(remote --output json cert get "$got" | jq -r .has_private_key)"
+done
+check_contains "the PKCS#7's CA is kept in the inventory" "$(remote cert list --search "Outside CA")" "Outside CA"
+c3=$(remote csr new --subject "CN=partner-bad.example" --san dns:partner-bad.example)
+TOKEN=$(cat "$data/admin-token") api POST "/api/v1/csrs/$c3/certificate" \
+    "$(jq -n --arg d "$(printf 'not a certificate' | base64 -w0)" '{data:$d}')"
+check_eq "data that is no certificate: 400 on data" "400 data" "$status $(body .error.field)"
 check_contains "csr get: its key was made here" "$(remote csr get "$csr" | tr -s ' ')" "has_private_key yes"
 remote csr export "$csr" --format der --out partner.der
 check_eq "csr export --format der: the same CSR" "$(openssl req -in partner.csr -outform DER | sha256sum)" \

@@ -291,6 +291,26 @@ static void test_base64(void **state)
     ch_buf_init(&b, 2);
     assert_int_equal(ch_base64_decode(&b, "QUJD", 4), CH_ETOOBIG);
     ch_buf_dispose(&b);
+    /* Encoded as GNU base64 -w0 writes it (RFC 4648's test vectors), and read back whole. */
+    {
+        static const char *const vectors[][2] = {{"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},
+                                                 {"foo", "Zm9v"},  {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="},
+                                                 {"foobar", "Zm9vYmFy"}};
+        ch_buf_init(&b, 0); /* (no cap: the one of 2 above stays with the buffer disposed) */
+        for (size_t i = 0; i < sizeof vectors / sizeof vectors[0]; i++) {
+            assert_int_equal(ch_base64_encode(&b, (const uint8_t *)vectors[i][0], strlen(vectors[i][0])), 0);
+            assert_string_equal((const char *)b.data, vectors[i][1]);
+            assert_int_equal(b.len, strlen(vectors[i][1]));
+            ch_buf_dispose(&b);
+        }
+        assert_int_equal(ch_base64_encode(&b, bin, sizeof bin), 0);
+        ch_buf out = CH_BUF_INIT;
+        assert_int_equal(ch_base64_decode(&out, (const char *)b.data, b.len), 0);
+        assert_int_equal(out.len, sizeof bin);
+        assert_memory_equal(out.data, bin, sizeof bin);
+        ch_buf_dispose(&out);
+        ch_buf_dispose(&b);
+    }
 }
 
 /* A file's name as a name: cut at whole characters, within the characters and the bytes

@@ -314,6 +314,32 @@ static int base64_value(unsigned char c)
     return c == '+' ? 62 : c == '/' ? 63 : -1;
 }
 
+int ch_base64_encode(ch_buf *out, const uint8_t *in, size_t len)
+{
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char quad[4];
+    int error;
+
+    for (size_t i = 0; i < len; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16;
+        size_t left = len - i;
+        if (left > 1)
+            v |= (uint32_t)in[i + 1] << 8;
+        if (left > 2)
+            v |= in[i + 2];
+        quad[0] = abc[(v >> 18) & 63];
+        quad[1] = abc[(v >> 12) & 63];
+        quad[2] = left > 1 ? abc[(v >> 6) & 63] : '=';
+        quad[3] = left > 2 ? abc[v & 63] : '=';
+        if ((error = ch_buf_put(out, quad, 4)) < 0)
+            return error;
+    }
+    if ((error = ch_buf_put(out, "", 1)) < 0)
+        return error;
+    out->len--; /* (the NUL is there, not counted) */
+    return 0;
+}
+
 int ch_base64_decode(ch_buf *out, const char *text, size_t len)
 {
     uint32_t group = 0;

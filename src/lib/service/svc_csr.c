@@ -168,6 +168,8 @@ struct attach_tx {
     const ch_actor *actor;
     ch_store_csr *csr;
     ch_store_cert *row;
+    ch_store_cert *chain; /* the CA certificates sent with it, kept beside it (those held stay) */
+    size_t nchain;
 };
 
 static int attach_tx_run(struct attach_tx *t)
@@ -179,6 +181,22 @@ static int attach_tx_run(struct attach_tx *t)
     t->row->key_id = strdup(t->csr->key_id);
     if ((error = ch_store_cert_put(t->svc->store, t->row, NULL)) < 0)
         return error;
+    /* As an import keeps the chain a file holds: its exports carry it. */
+    for (size_t i = 0; i < t->nchain; i++) {
+        char held[CH_ID_MAX];
+        if ((error = ch_store_cert_put(t->svc->store, &t->chain[i], held)) == CH_EEXISTS)
+            continue;
+        if (error < 0)
+            return error;
+        d = json_pack("{ss ss ss}", "subject", t->chain[i].subject ? t->chain[i].subject : "", "sha256",
+                      t->chain[i].sha256, "chain_of", t->row->id);
+        detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
+        json_decref(d);
+        error = svc_audit(t->svc, t->actor, "certificate.import", "certificate", t->chain[i].id, detail);
+        free(detail);
+        if (error < 0)
+            return error;
+    }
     if ((error = ch_store_csr_attach(t->svc->store, t->actor->tenant_id, t->csr->id, t->row->id)) < 0)
         return error;
     d = json_pack("{ss ss ss}", "csr_id", t->csr->id, "subject", t->row->subject, "issuer", t->row->issuer);
@@ -231,8 +249,10 @@ int ch_svc_csr_attach(ch_svc *svc, const ch_actor *actor, const char *csr_id, co
                       ch_store_cert *out)
 {
     ch_store_csr csr_row = {0};
-    ch_cert *cert = NULL;
-    ch_store_cert row = {0};
+    ch_cert *cert = NULL, **rest = NULL;
+    ch_key *key = NULL;
+    ch_store_cert row = {0}, *chain = NULL;
+    size_t nrest = 0, nchain = 0;
     struct attach_tx t;
     int error;
 
@@ -246,8 +266,12 @@ int ch_svc_csr_attach(ch_svc *svc, const ch_actor *actor, const char *csr_id, co
         error = ch_error_set(CH_ECONFLICT, "a certificate is already attached to this CSR (%s)", csr_row.cert_id);
         goto done;
     }
-    if ((error = ch_cert_parse(&cert, cert_data, len)) < 0) {
-        ch_error_set_field(error, "certificate", "%s", ch_error_last());
+    /* What outside CAs hand back: PEM, DER, a PKCS#7, the chain after the certificate. */
+    if ((error = svc_cert_key_chain(&cert, &key, &rest, &nrest, cert_data, len, NULL, 0, NULL, NULL)) < 0)
+        goto done;
+    if (key != NULL) {
+        error = ch_error_set_field(CH_EINVAL, "certificate", "the file holds a private key: the certificate's key is "
+                                   "the CSR's, which never left certhub; send the signed certificate alone");
         goto done;
     }
     if ((error = svc_cert_for_csr(&csr_row, cert)) < 0)
@@ -255,13 +279,25 @@ int ch_svc_csr_attach(ch_svc *svc, const ch_actor *actor, const char *csr_id, co
     if ((error = svc_cert_row(&row, cert, actor->tenant_id, csr_row.name, "csr_signed", -1)) < 0 ||
         (error = svc_cert_link_issuer(svc, actor->tenant_id, cert, &row)) < 0)
         goto done;
-    t = (struct attach_tx){svc, actor, &csr_row, &row};
+    if (nrest > 0 && (chain = calloc(nrest, sizeof *chain)) == NULL) {
+        error = ch_error_set(CH_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (; nchain < nrest; nchain++)
+        if ((error = svc_cert_row(&chain[nchain], rest[nchain], actor->tenant_id, NULL, "imported", -1)) < 0)
+            goto done;
+    t = (struct attach_tx){svc, actor, &csr_row, &row, chain, nchain};
     SVC_TX(svc, attach_tx_run(&t));
     if (out) {
         *out = row;
         memset(&row, 0, sizeof row);
     }
 done:
+    for (size_t i = 0; i < nchain; i++)
+        ch_store_cert_dispose(&chain[i]);
+    free(chain);
+    ch_cert_list_free(rest, nrest);
+    ch_key_free(key);
     ch_store_cert_dispose(&row);
     ch_cert_free(cert);
     ch_store_csr_dispose(&csr_row);
