@@ -204,4 +204,30 @@ api POST "/api/v1/cas/$outside/rotate"
 check_contains "nor the issuing CA under it (its root's key is elsewhere)" "$status $(body .error.message)" \
     "422 CA $outside was signed by CA \"corp-root\""
 
+# ---- a rotation keeps what the certificate says besides the name: the path length, the
+# digest (a rotated CA had no limit and SHA-256), and a subject of attributes certhub's text
+# form does not name (the rotation was refused, reading it back from text).
+cert_text() { api GET "/api/v1/cas/$1"; api GET "/api/v1/certificates/$(body .certificate_id)"; body .pem | openssl x509 -noout -text; }
+api POST /api/v1/cas '{"name":"kept-root","subject":{"common_name":"Kept Root"},"key_type":"p384","digest":"sha384","path_len":2,"days":400}'
+kept_root=$(body .id)
+api POST /api/v1/cas "{\"name\":\"kept-int\",\"type\":\"intermediate\",\"parent_id\":\"$kept_root\",\"subject\":{\"common_name\":\"Kept Int\"},\"path_len\":1,\"days\":300}"
+kept_int=$(body .id)
+for c in "$kept_root 2" "$kept_int 1"; do
+    set -- $c
+    api POST "/api/v1/cas/$1/rotate"
+    check_eq "rotated" 200 "$status"
+    text=$(cert_text "$1")
+    check_contains "its path length kept ($2)" "$text" "CA:TRUE, pathlen:$2"
+done
+check_contains "and the root's digest (SHA-384)" "$(cert_text "$kept_root")" "ecdsa-with-SHA384"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout odd.key -days 400 \
+    -subj "/DC=com/DC=example/O=Corp/postalCode=12345/CN=Odd Root" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" -out odd.pem 2>/dev/null
+api POST /api/v1/cas "$(jq -n --rawfile c odd.pem --rawfile k odd.key '{name:"odd-root", type:"import", certificate:$c, private_key:$k}')"
+odd=$(body .id)
+api POST "/api/v1/cas/$odd/rotate"
+check_eq "an imported root whose subject has a postalCode rotates" 200 "$status"
+check_eq "with that very subject" "$(openssl x509 -in odd.pem -noout -subject -nameopt RFC2253)" \
+    "$(cert_text "$odd" >/dev/null; body .pem | openssl x509 -noout -subject -nameopt RFC2253)"
+
 done_testing

@@ -5,8 +5,10 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
+#include <openssl/x509v3.h>
 
 #include "certhub/formats.h"
 
@@ -362,6 +364,7 @@ int ch_svc_ca_create(ch_svc *svc, const ch_actor *actor, const ch_svc_ca_req *re
     ch_issue_opts o = {0};
     ch_store_cert row = {0};
     ch_store_ca ca = {0};
+    ch_cert *cur = NULL;
     struct ca_tx t;
     int error;
 
@@ -369,10 +372,7 @@ int ch_svc_ca_create(ch_svc *svc, const ch_actor *actor, const ch_svc_ca_req *re
         return error;
     if (req->key_type != NULL && (error = ch_key_type_parse(&kt, req->key_type)) < 0)
         return error;
-    if ((error = svc_subject(&subject, &req->subject)) < 0)
-        return error;
     o.profile = ch_profile_get(req->intermediate ? "intermediate-ca" : "root-ca");
-    o.subject = subject;
     o.days = req->days;
     o.ttl = req->ttl;
     /* A rotation keeps the CA's lifetime, cut at its parent's end: refused, an intermediate
@@ -380,6 +380,27 @@ int ch_svc_ca_create(ch_svc *svc, const ch_actor *actor, const ch_svc_ca_req *re
      * the root's end, and went on to its own end, its rotation "on". */
     o.cap_validity = req->rotate != NULL;
     o.path_len = req->path_len;
+    if (req->rotate != NULL) {
+        /* The certificate it replaces says the subject (as it is: read again from text, an
+         * attribute certhub does not name, postalCode, refused the rotation), the path length
+         * and the digest (a rotation went back to no limit and SHA-256). */
+        X509 *x;
+        int md = NID_undef;
+        if ((error = svc_cert_load(svc, actor->tenant_id, req->rotate->cert_id, &cur)) < 0)
+            goto done;
+        x = ch_cert_x509(cur);
+        if ((subject = X509_NAME_dup(X509_get_subject_name(x))) == NULL) {
+            error = ch_error_set(CH_ENOMEM, "out of memory");
+            goto done;
+        }
+        o.path_len = X509_get_pathlen(x) >= 0 ? (int)X509_get_pathlen(x) : -1;
+        if (X509_get_signature_info(x, &md, NULL, NULL, NULL) == 1 && md != NID_undef)
+            o.digest = EVP_get_digestbynid(md);
+        ERR_clear_error();
+    } else if ((error = svc_subject(&subject, &req->subject)) < 0) {
+        return error;
+    }
+    o.subject = subject;
     if (req->digest && (error = ch_digest_parse(&o.digest, req->digest)) < 0)
         goto done;
     if (req->intermediate) {
@@ -411,6 +432,9 @@ int ch_svc_ca_create(ch_svc *svc, const ch_actor *actor, const ch_svc_ca_req *re
     if ((error = svc_cert_row(&row, cert, actor->tenant_id, req->name, "generated", 1)) < 0)
         goto done;
     row.profile = strdup(o.profile->name);
+    /* The lifetime asked, which a cut at the parent's end may have shortened: the next
+     * rotation asks it again (it kept the cut one for good). */
+    row.lifetime = o.ttl != 0 ? o.ttl : o.days != 0 ? (int64_t)o.days * 86400 : ch_profile_default_life(o.profile);
     if (parent)
         row.ca_id = strdup(parent->id);
     if ((error = ca_row(&ca, actor->tenant_id, req->name, parent ? parent->id : NULL, req->crl_urls,
@@ -431,6 +455,7 @@ done:
     ch_store_cert_dispose(&row);
     svc_ca_release(parent);
     ch_cert_free(cert);
+    ch_cert_free(cur);
     ch_key_free(key);
     X509_NAME_free(subject);
     return error;
@@ -841,9 +866,9 @@ int ch_svc_ca_rotate(ch_svc *svc, const ch_actor *actor, const char *id, ch_stor
         (error = ca_rotatable(svc, actor->tenant_id, &ca, &cur)) < 0 ||
         (error = ch_store_key_get(svc->store, &key, actor->tenant_id, ca.key_id)) < 0)
         goto done;
-    /* The same name, subject, key type and lifetime; a new key, and a new certificate. */
+    /* The same name, subject, key type, lifetime, path length and digest (ch_svc_ca_create
+     * reads the last three of the certificate replaced); a new key, and a new certificate. */
     req.name = ca.name;
-    req.subject.dn = cur.subject;
     req.key_type = key.algorithm;
     svc_lifetime_of(&cur, &req.days, &req.ttl);
     req.intermediate = ca.parent_id != NULL;
