@@ -212,6 +212,9 @@ api POST /api/v1/cas '{"name":"kept-root","subject":{"common_name":"Kept Root"},
 kept_root=$(body .id)
 api POST /api/v1/cas "{\"name\":\"kept-int\",\"type\":\"intermediate\",\"parent_id\":\"$kept_root\",\"subject\":{\"common_name\":\"Kept Int\"},\"path_len\":1,\"days\":300}"
 kept_int=$(body .id)
+api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"no-aki.example\"},\"sans\":[\"dns:no-aki.example\"],\"ca_id\":\"$kept_int\",\"authority_key_id\":false,\"days\":30}"
+no_aki=$(body .id)
+[ "$status" = 201 ] || fail "a certificate without an AKI: $status $(cat "$T/body")"
 for c in "$kept_root 2" "$kept_int 1"; do
     set -- $c
     api POST "/api/v1/cas/$1/rotate"
@@ -220,6 +223,14 @@ for c in "$kept_root 2" "$kept_int 1"; do
     check_contains "its path length kept ($2)" "$text" "CA:TRUE, pathlen:$2"
 done
 check_contains "and the root's digest (SHA-384)" "$(cert_text "$kept_root")" "ecdsa-with-SHA384"
+# A certificate without an Authority Key Identifier, its CA rotated since: its export carries
+# the CA certificate that signed it (names alone matched the new one too, which did not).
+api GET "/api/v1/certificates/$no_aki/export?format=pem"
+awk '/BEGIN CERT/{n++} {print > ("noaki-" n ".pem")}' "$T/body"
+cat noaki-2.pem noaki-3.pem > noaki-chain.pem
+openssl verify -partial_chain -CAfile noaki-chain.pem noaki-1.pem >/dev/null 2>&1 ||
+    fail "the export of a certificate without an AKI does not verify with its own chain"
+ok "a certificate without an AKI exports with the CA certificate that signed it, after a rotation"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout odd.key -days 400 \
     -subj "/DC=com/DC=example/O=Corp/postalCode=12345/CN=Odd Root" \
     -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" -out odd.pem 2>/dev/null

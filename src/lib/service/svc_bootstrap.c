@@ -465,7 +465,7 @@ int ch_svc_bootstrap_run(ch_svc *svc, const char *data_dir, const char *names, u
         ch_cert *c = NULL;
         /* Current: issued by the issuing CA's current certificate, for every name asked. */
         bool current = fresh && ch_cert_parse(&c, server.der, server.der_len) == 0 &&
-                       X509_check_issued(ch_cert_x509(out->issuer_cert), ch_cert_x509(c)) == X509_V_OK &&
+                       ch_cert_issued_by(c, out->issuer_cert) &&
                        server.sans != NULL && holds_sans(server.sans, sans_text, nsans);
         ch_cert_free(c);
         if (!current) {

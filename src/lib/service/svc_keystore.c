@@ -792,8 +792,9 @@ static void issuer_among_cas(ch_svc *svc, const char *tenant_id, const ch_cert *
         return;
     for (size_t i = 0; i < n && *out == NULL; i++) {
         ch_cert *c = NULL;
-        if (svc_cert_load(svc, tenant_id, rows[i].id, &c) == 0 &&
-            X509_check_issued(ch_cert_x509(c), ch_cert_x509(child)) == X509_V_OK)
+        /* (the signature too: without key identifiers a rotated CA's old and new certificates
+         * match alike by name, and an export went out with the new one, which did not sign) */
+        if (svc_cert_load(svc, tenant_id, rows[i].id, &c) == 0 && ch_cert_issued_by(child, c))
             *out = c;
         else
             ch_cert_free(c);
@@ -813,8 +814,7 @@ int svc_ca_chain(ch_svc *svc, const char *tenant_id, const char *ca_id, ch_cert 
         error = svc_cert_load(svc, tenant_id, ca.cert_id, &chain[*len]);
         /* After a rotation the CA's current certificate did not sign what came before it: the
          * certificate that did is among the tenant's CA certificates (kept as "rotated"). */
-        if (error == 0 && *len > 0 &&
-            X509_check_issued(ch_cert_x509(chain[*len]), ch_cert_x509(chain[*len - 1])) != X509_V_OK) {
+        if (error == 0 && *len > 0 && !ch_cert_issued_by(chain[*len - 1], chain[*len])) {
             ch_cert *found = NULL;
             issuer_among_cas(svc, tenant_id, chain[*len - 1], &found);
             if (found != NULL) {
@@ -851,8 +851,7 @@ static int cert_chain_from(ch_svc *svc, const char *tenant_id, const ch_store_ce
     while (row->ca_id == NULL && *len < CH_MAX_CHAIN_LEN && !ch_cert_is_self_signed(chain[*len - 1])) {
         ch_cert *up = NULL;
         for (size_t i = 0; i < n_rest && up == NULL; i++)
-            if (X509_check_issued(ch_cert_x509(rest[i]), ch_cert_x509(chain[*len - 1])) == X509_V_OK &&
-                (up = ch_cert_dup(rest[i])) == NULL)
+            if (ch_cert_issued_by(chain[*len - 1], rest[i]) && (up = ch_cert_dup(rest[i])) == NULL)
                 return ch_error_set(CH_ENOMEM, "out of memory");
         if (up == NULL)
             issuer_among_cas(svc, tenant_id, chain[*len - 1], &up);
