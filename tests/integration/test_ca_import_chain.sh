@@ -105,5 +105,15 @@ c_parent=$(body .parent_id)
 api GET "/api/v1/cas/$c_parent"
 check_eq "a PKCS#12's root is the parent CA" "$(fp c/corp-root.pem) false" "$(body .sha256) $(body .can_sign)"
 
+# ---- a CA certificate whose Key Usage lacks keyCertSign signs nothing: not a CA here (it was
+# listed as one that signs, and each issuance failed)
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout noks.key -subj "/CN=No Cert Sign" \
+    -days 30 -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,digitalSignature,cRLSign" \
+    -out noks.pem 2>/dev/null
+api POST /api/v1/cas "$(jq -n --rawfile c noks.pem --rawfile k noks.key '{name:"noks", type:"import", certificate:$c, private_key:$k}')"
+check_eq "a CA certificate without keyCertSign: 422 on certificate" "422 certificate" "$status $(body .error.field)"
+check_contains "saying why" "$(body .error.message)" "lacks keyCertSign"
+check_eq "and no CA was made" "" "$(cas_named noks)"
+
 stop_daemon
 done_testing

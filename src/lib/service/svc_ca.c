@@ -461,6 +461,15 @@ done:
     return error;
 }
 
+/* Whether a CA certificate may sign certificates (RFC 5280 4.2.1.3): no Key Usage, or one
+ * with keyCertSign.  One without was listed as a CA that signs, and every issuance failed. */
+static bool signs_certs(const ch_cert *cert)
+{
+    X509 *x = ch_cert_x509(cert);
+
+    return (X509_get_extension_flags(x) & EXFLAG_KUSAGE) == 0 || (X509_get_key_usage(x) & KU_KEY_CERT_SIGN) != 0;
+}
+
 /* The CA certificates a CA's file holds besides it (its chain: what an outside CA sends with
  * the certificate it signed, a bundle's intermediates and root), each made a CA of the tenant
  * without a key, joined to its issuer and its issuer's CA to it, in the import's transaction.
@@ -574,8 +583,8 @@ static int ca_chain_plan(ch_svc *svc, const ch_actor *actor, const ch_cert *cert
         bool again = memcmp(ch_cert_sha256(x), ch_cert_sha256(cert), 32) == 0;
         for (size_t i = 0; i < c->n && !again; i++)
             again = memcmp(ch_cert_sha256(x), ch_cert_sha256(c->certs[i]), 32) == 0;
-        if (again)
-            continue;
+        if (again || !signs_certs(x))
+            continue; /* (one that cannot sign certificates is no issuer of the chain) */
         size_t k = c->n++;
         c->certs[k] = x;
         if ((error = ca_links_find(svc, actor->tenant_id, x, false, &c->links[k], c->ids[k])) < 0)
@@ -673,6 +682,10 @@ static int ca_import_cert(ch_svc *svc, const ch_actor *actor, const char *name, 
     if (!ch_cert_is_ca(cert))
         return ch_error_set_field(CH_EPOLICY, "certificate",
                                   "certificate is not a CA: BasicConstraints CA:true is missing");
+    if (!signs_certs(cert))
+        return ch_error_set_field(CH_EPOLICY, "certificate",
+                                  "certificate cannot sign certificates: its Key Usage lacks keyCertSign (import it "
+                                  "as a certificate, or add it to the trusted certificates)");
     /* (one found by its key was checked so when found) */
     if (csr != NULL && !found && (error = svc_cert_for_csr(csr, cert)) < 0)
         return error;
