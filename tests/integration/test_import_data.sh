@@ -290,4 +290,13 @@ api POST /api/v1/keystores '{"name":"bad","data":"QUJD=QQ"}'
 check_eq "and refuses base64 that is not, naming data" "400 data" "$status $(body .error.field)"
 check_contains "(saying so)" "$(body .error.message)" "standard base64"
 
+# A CSR or a key given where a certificate goes: said as what it is (it was "no BEGIN
+# CERTIFICATE block found").
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout req.key -subj /CN=req.example \
+    -out req.csr 2>/dev/null
+expect_error "cert import of a CSR says it is one" "certificate signing request (CSR)" -- "${C[@]}" cert import req.csr
+api POST /api/v1/keystores "$(jq -n --arg d "$(base64 -w0 req.key)" '{name:"key-alone", data:$d}')"
+check_eq "a keystore upload of a key alone: 400" 400 "$status"
+check_contains "saying it holds a private key alone" "$(body .error.message)" "a private key alone"
+
 done_testing

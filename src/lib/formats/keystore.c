@@ -595,8 +595,11 @@ static int import_pem(ch_keystore *ks, fmt_items *it, const uint8_t *data, size_
     }
     ERR_clear_error();
     BIO_free(bio);
-    if (error == 0 && it->ncerts == 0)
-        error = ch_error_set(CH_EPARSE, "the PEM data holds no certificate");
+    if (error == 0 && it->ncerts == 0) {
+        const char *instead = x509_pem_instead(data, len);
+        error = instead ? ch_error_set(CH_EPARSE, "the PEM data holds no certificate: it holds %s", instead)
+                        : ch_error_set(CH_EPARSE, "the PEM data holds no certificate");
+    }
     return error;
 }
 

@@ -212,6 +212,35 @@ static int take_first(void *arg, const uint8_t *der, size_t len)
     return error;
 }
 
+const char *x509_pem_instead(const uint8_t *data, size_t len)
+{
+    /* (the blocks people take for a certificate, by their labels) */
+    static const char *const said[][2] = {
+        {"-----BEGIN CERTIFICATE REQUEST-----",
+         "a certificate signing request (CSR), not a certificate: a CA signs it into one (certhub cert issue --csr)"},
+        {"-----BEGIN NEW CERTIFICATE REQUEST-----",
+         "a certificate signing request (CSR), not a certificate: a CA signs it into one (certhub cert issue --csr)"},
+        {"PRIVATE KEY-----", "a private key alone: give the certificate, the key beside it"},
+        {"-----BEGIN PUBLIC KEY-----", "a public key alone, not a certificate"},
+        {"-----BEGIN X509 CRL-----", "a certificate revocation list (CRL), not a certificate"},
+    };
+
+    for (size_t i = 0; i < sizeof said / sizeof said[0]; i++)
+        if (ch_mem_find(data, data + len, said[i][0], strlen(said[i][0])) != NULL)
+            return said[i][1];
+    return NULL;
+}
+
+/* PEM without a certificate: said with what it holds instead where that is known. */
+static int not_a_cert_pem(const uint8_t *data, size_t len)
+{
+    const char *instead = x509_pem_instead(data, len);
+
+    if (instead != NULL)
+        return ch_error_set(CH_EPARSE, NOT_A_CERT ": it holds %s", instead);
+    return ch_error_set(CH_EPARSE, NOT_A_CERT ": no \"BEGIN CERTIFICATE\" block found");
+}
+
 int ch_cert_parse(ch_cert **out, const uint8_t *data, size_t len)
 {
     struct first_ctx f = {NULL};
@@ -233,7 +262,7 @@ int ch_cert_parse(ch_cert **out, const uint8_t *data, size_t len)
         return error;
     }
     if (f.cert == NULL)
-        return ch_error_set(CH_EPARSE, NOT_A_CERT ": no \"BEGIN CERTIFICATE\" block found");
+        return not_a_cert_pem(data, len);
     *out = f.cert;
     return 0;
 }
@@ -295,7 +324,7 @@ int ch_cert_parse_all(ch_cert ***out, size_t *count, const uint8_t *data, size_t
     }
     if (a.count == 0) {
         free(a.list);
-        return ch_error_set(CH_EPARSE, NOT_A_CERT ": no \"BEGIN CERTIFICATE\" block found");
+        return not_a_cert_pem(data, len);
     }
     *out = a.list;
     *count = a.count;

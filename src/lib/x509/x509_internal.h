@@ -93,5 +93,8 @@ int64_t x509_days_from_civil(int64_t y, unsigned m, unsigned d);
 
 /* True when the bytes look like PEM (a "-----BEGIN " line somewhere near the start). */
 int x509_looks_pem(const uint8_t *data, size_t len);
+/* For PEM that holds no certificate: what it holds instead, as words to follow "it holds"
+ * with what to do ("a CSR ..."), or NULL when it is none of the blocks named. */
+const char *x509_pem_instead(const uint8_t *data, size_t len);
 
 #endif
