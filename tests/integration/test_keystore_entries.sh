@@ -24,6 +24,10 @@ api POST "/api/v1/keystores?name=edited" "" -H "Content-Type: application/x-pkcs
     --data-binary @up.p12
 check_eq "a keystore uploaded" 201 "$status"
 ks=$(body .id)
+api POST "/api/v1/keystores?name=kp" "" -H "Content-Type: application/x-pkcs12" -H "Certhub-Password: s3cret" \
+    -H "Certhub-Key-Password: other" --data-binary @up.p12
+check_eq "a key password with a PKCS#12 (it would go unread): 400 on key_password" "400 key_password" \
+    "$status $(body .error.field)"
 # Bytes of no known format: a file that cannot be read (400, as a certificate import says),
 # not a content type refused (415).
 head -c 2000 /dev/urandom > noise.bin

@@ -410,6 +410,17 @@ int ch_svc_keystore_import(ch_svc *svc, const ch_actor *actor, const char *name,
         return ch_error_set_field(CH_EINVAL, "name", "a name of 1 to 128 characters is required");
     if ((error = svc_check_name(name, 128)) < 0)
         return error;
+    /* A key password of its own is a Java keystore's (keytool -keypass): with any other file
+     * it went unread, where a certificate import refuses it. */
+    {
+        ch_format kf;
+        if (key_password != NULL && ch_format_detect(&kf, data, len) == 0 && kf != CH_FMT_JKS && kf != CH_FMT_JCEKS)
+            return ch_error_set_field(CH_EINVAL, "key_password",
+                                      "key_password opens the keys of a JKS or JCEKS file whose keys have a password "
+                                      "of their own (keytool -keypass); a PKCS#12 or PEM key is opened by "
+                                      "\"password\" alone");
+        ch_error_clear();
+    }
     if ((error = ch_keystore_import(&ks, data, len, &io)) < 0) {
         ch_format f;
         /* Bytes of no format certhub knows are a file that cannot be read (400, as a
