@@ -199,6 +199,13 @@ static void test_names_and_sans(void **state)
     assert_string_equal(s, "CN=dev1,O=Acme,C=DE");
     free(s);
     X509_NAME_free(n);
+    /* A code in small letters is written in capitals, as ISO 3166 has it. */
+    f.country = "de";
+    assert_int_equal(ch_name_build(&n, &f), 0);
+    assert_int_equal(ch_name_to_string(&s, n), 0);
+    assert_string_equal(s, "CN=dev1,O=Acme,C=DE");
+    free(s);
+    X509_NAME_free(n);
     f.country = "Germany";
     assert_int_equal(ch_name_build(&n, &f), CH_EINVAL);
     assert_string_equal(ch_error_field(), "country");

@@ -25,6 +25,7 @@ static int add_entry(X509_NAME *name, int nid, const char *value, const char *fi
 {
     size_t len = strlen(value);
     const ASN1_STRING_TABLE *bounds;
+    char upper[3];
 
     if (len == 0)
         return ch_error_set_field(CH_EINVAL, field, "%s is empty", field);
@@ -44,6 +45,13 @@ static int add_entry(X509_NAME *name, int nid, const char *value, const char *fi
         ch_utf8_chars(value) > (size_t)bounds->maxsize)
         return ch_error_set_field(CH_EINVAL, field, "%s is %zu characters long; X.509 allows at most %ld", field,
                                   ch_utf8_chars(value), bounds->maxsize);
+    /* ISO 3166 codes are capitals: "us" is taken as US, not written as it came. */
+    if (nid == NID_countryName) {
+        upper[0] = (char)(value[0] & ~0x20);
+        upper[1] = (char)(value[1] & ~0x20);
+        upper[2] = '\0';
+        value = upper;
+    }
     if (X509_NAME_add_entry_by_NID(name, nid, MBSTRING_UTF8, (const unsigned char *)value, (int)len, -1,
                                    0) != 1)
         return ch_error_ossl(CH_EINVAL, "X509_NAME_add_entry_by_NID", field);
