@@ -223,6 +223,11 @@ for c in "$kept_root 2" "$kept_int 1"; do
     check_contains "its path length kept ($2)" "$text" "CA:TRUE, pathlen:$2"
 done
 check_contains "and the root's digest (SHA-384)" "$(cert_text "$kept_root")" "ecdsa-with-SHA384"
+api POST /api/v1/cas "{\"name\":\"kept-leafmost\",\"type\":\"intermediate\",\"parent_id\":\"$kept_int\",\"subject\":{\"common_name\":\"Kept Leafmost\"},\"days\":100}"
+leafmost=$(body .id)
+api POST /api/v1/cas "{\"name\":\"too-deep\",\"type\":\"intermediate\",\"parent_id\":\"$leafmost\",\"subject\":{\"common_name\":\"Too Deep\"},\"days\":50}"
+check_eq "an intermediate under a CA of path length 0, none asked: 422 on parent_id (not on path_len)" \
+    "422 parent_id" "$status $(body .error.field)"
 # A certificate without an Authority Key Identifier, its CA rotated since: its export carries
 # the CA certificate that signed it (names alone matched the new one too, which did not).
 api GET "/api/v1/certificates/$no_aki/export?format=pem"

@@ -427,8 +427,14 @@ int ch_svc_ca_create(ch_svc *svc, const ch_actor *actor, const ch_svc_ca_req *re
     o.subject_key = key;
     if (!req->intermediate)
         o.ca_key = key;
-    if ((error = ch_cert_issue(&cert, &o)) < 0)
+    if ((error = ch_cert_issue(&cert, &o)) < 0) {
+        /* A parent of path length 0 refuses every intermediate: said of the parent named, not
+         * of a path_len the request did not give. */
+        if (req->path_len == -2 && req->intermediate && ch_error_field() != NULL &&
+            strcmp(ch_error_field(), "path_len") == 0)
+            ch_error_set_field(error, "parent_id", "%s", ch_error_last());
         goto done;
+    }
     if ((error = svc_cert_row(&row, cert, actor->tenant_id, req->name, "generated", 1)) < 0)
         goto done;
     row.profile = strdup(o.profile->name);
