@@ -111,6 +111,9 @@ int cmd_cert_create(cli_args *a)
         rc = cli_fail_last(a);
         goto done;
     }
+    /* (a leaf's profile has no Basic Constraints path length to set: ignored, it was taken) */
+    if (cli_opt(a, "path-len") != NULL && !profile->is_ca)
+        cli_usage(a, "--path-len goes with a CA profile (root-ca, intermediate-ca), not %s", profile->name);
     o.path_len = (int)cli_int(a, "path-len", -2, 0, 64);
     o.cap_validity = false;
     if (cli_opt(a, "digest") && ch_digest_parse(&o.digest, cli_opt(a, "digest")) < 0) {

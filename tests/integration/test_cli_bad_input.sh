@@ -117,6 +117,10 @@ grep -q 'unknown command "cert frobnicate"' "$T/stderr" || fail "unknown command
 ok "an unknown command in a group is named"
 # An option before the command that certhub does not take there (--token as other tools spell
 # it) is named as an option, with the ones it takes, not as an unknown command.
+expect_usage "--path-len with a leaf's profile (it was ignored)" "--path-len goes with a CA profile" -- \
+    "$CERTHUB" cert create --profile tls-server --subject CN=leaf --key-type p256 --key-out pl.key --path-len 1 \
+    --ca ca.pem --ca-key ca.key --out pl.pem
+check_eq "and nothing written" "" "$(ls pl.* 2>/dev/null || true)"
 expect_usage "an unknown option before the command" 'unknown option "--token" before the command' -- \
     "$CERTHUB" --token abc cert list
 check_contains "and the ones it takes are said" "$(cat "$T/stderr")" "--token-file FILE (or CERTHUB_TOKEN"
