@@ -476,8 +476,13 @@ static int fetch_to_file(cli_args *a, const char *method, const char *path, json
                          unsigned mode, file_kind kind, const char *format)
 {
     ch_buf raw = CH_BUF_INIT;
-    int rc = remote_call(a, method, path, body, NULL, &raw);
+    int rc;
 
+    /* Before asking: an export of keys is audited by the server once it is answered, and one
+     * that then could not be written was a key export that left nothing. */
+    if (cli_may_write(a, out) != 0)
+        return 1;
+    rc = remote_call(a, method, path, body, NULL, &raw);
     if (rc == 0 && (rc = check_file(a, &raw, kind, format)) == 0)
         rc = cli_write(a, out, raw.data, raw.len, mode);
     ch_buf_dispose_secure(&raw);

@@ -193,8 +193,14 @@ expect_usage "keystore export takes no --alias (its entries keep theirs)" "alias
     remote keystore export "$ks" --format jks --password-file spw --alias x --out never.jks
 expect_error "an alias the server refuses: its message" "the alias contains a control character" -- \
     remote cert export "$id" --format jks --password-file spw --alias "$(printf 'tom\tcat')" --out never.jks
+expect_error "an export to a directory that is not there: refused before asking" "cannot write" -- \
+    remote cert export "$id" --format p12 --password-file spw --out nowhere/never.p12
+ks_key_exports() { api GET "/api/v1/audit?action=keystore.export_keys&limit=1000"; body '.items | length'; }
+ks_before=$(ks_key_exports)
+expect_error "a keystore's export there too" "cannot write" -- \
+    remote keystore export "$ks" --format jks --password-file spw --out nowhere/never.jks
 check_eq "nothing written by the refusals" "" "$(ls never.* 2>/dev/null || true)"
-check_eq "and no key exported by them" "$before" "$(key_exports)"
+check_eq "and no key exported by them" "$before $ks_before" "$(key_exports) $(ks_key_exports)"
 
 # ---- the file's name and the p7b's encoding
 # disposition FORMAT: the Content-Disposition of the certificate's export in that format.
