@@ -849,6 +849,10 @@ int ch_svc_keystore_entries(ch_svc *svc, const ch_actor *actor, const char *id, 
 int ch_svc_keystore_export(ch_svc *svc, const ch_actor *actor, const char *id, const ch_svc_export_opts *o,
                            ch_buf *out, char **name);
 int ch_svc_keystore_delete(ch_svc *svc, const ch_actor *actor, const char *id);
+/* Renames a keystore (operator or admin; audited keystore.rename with the old name, unless the
+ * name is the same).  out: the keystore as it is now (ch_store_keystore_dispose). */
+int ch_svc_keystore_rename(ch_svc *svc, const ch_actor *actor, const char *id, const char *name,
+                           ch_store_keystore *out);
 
 /* A stored keystore changed entry by entry, as keytool's -importcert, -changealias and -delete
  * change one: each needs the operator role, is audited (keystore.entry_add, entry_rename,

@@ -537,6 +537,7 @@ int ch_store_keystore_get(ch_store *s, ch_store_keystore *out, const char *tenan
 int ch_store_keystore_list(ch_store *s, const char *tenant_id, ch_store_page *page, ch_store_keystore **out,
                            size_t *count);
 int ch_store_keystore_delete(ch_store *s, const char *tenant_id, const char *id); /* and its entries */
+int ch_store_keystore_rename(ch_store *s, const char *tenant_id, const char *id, const char *name);
 /* Takes the keystore's next entry position into *position: past every position it has handed
  * out, none of which it hands out again, whatever was deleted (a client walking the entries by
  * position sees an entry added after its cursor even when the cursor's entry and all after it

@@ -227,6 +227,7 @@ int cmd_remote_keystore_entries(cli_args *a);
 int cmd_remote_keystore_entry(cli_args *a);
 int cmd_remote_keystore_entry_add(cli_args *a);
 int cmd_remote_keystore_entry_rename(cli_args *a);
+int cmd_remote_keystore_rename(cli_args *a);
 int cmd_remote_keystore_entry_delete(cli_args *a);
 int cmd_remote_keystore_get(cli_args *a);
 int cmd_remote_keystore_export(cli_args *a);

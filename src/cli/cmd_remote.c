@@ -1493,6 +1493,24 @@ int cmd_remote_keystore_entry_rename(cli_args *a)
     return rc;
 }
 
+int cmd_remote_keystore_rename(cli_args *a)
+{
+    json_t *body = json_pack("{ss}", "name", a->pos[1]), *ans = NULL;
+    char path[300];
+    int rc = 1;
+
+    if (remote_call(a, "PATCH", remote_obj_path(path, sizeof path, "keystores", a->pos[0], ""), body, &ans, NULL) == 0) {
+        if (g_remote.json)
+            print_json(ans);
+        else
+            printf("%s  %s\n", str(ans, "id"), str(ans, "name"));
+        rc = 0;
+    }
+    json_decref(body);
+    json_decref(ans);
+    return rc;
+}
+
 int cmd_remote_keystore_entry_delete(cli_args *a)
 {
     json_t *ans = NULL;

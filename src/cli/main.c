@@ -140,6 +140,8 @@ static const cli_cmd commands[] = {
      "[--with-key | --truststore] [--legacy]",
      "download a keystore in any format (its entries under their aliases)",
      "out= format= password-file= no-password key-password-file= with-key truststore legacy force", 1, 1},
+    {"keystore rename", cmd_remote_keystore_rename, "ID NEW_NAME",
+     "rename a keystore on the server (its exports are offered under its name)", "", 2, 2},
     {"keystore delete", cmd_remote_keystore_delete, "ID", "delete a keystore on the server", "", 1, 1},
     {"trusted add", cmd_remote_trusted_add,
      "FILE [--name N] [--auto-registration] [--disabled] [--list trust|issuer] [--preview]",

@@ -2017,6 +2017,31 @@ static void keystore_get(req *r, const char *id)
     reply_json(r, 200, o);
 }
 
+/* PATCH /keystores/{id} {"name"}: the keystore as GET shows it, entries and all. */
+static void keystore_rename(req *r, const char *id)
+{
+    static const char *const F[] = {"name", NULL};
+    json_t *body = read_json(r, F);
+    const char *name = NULL;
+    ch_store_keystore k;
+    int error;
+
+    if (body == NULL || get_str(r, body, "name", &name))
+        goto done;
+    if (name == NULL) {
+        reply_error_msg(r, CH_EINVAL, "name", "name is required: the keystore's new name");
+        goto done;
+    }
+    if ((error = ch_svc_keystore_rename(r->svc, &r->who.actor, id, name, &k)) < 0) {
+        reply_error(r, error);
+        goto done;
+    }
+    ch_store_keystore_dispose(&k);
+    keystore_get(r, id);
+done:
+    json_decref(body);
+}
+
 static void keystore_export(req *r, const char *id)
 {
     json_t *body = read_json(r, F_EXPORT);
@@ -3700,6 +3725,7 @@ static const struct route {
     {EVHTTP_REQ_PATCH, "keystores/{id}/entries/{alias}", keystore_entry_rename, POOL, NULL},
     {EVHTTP_REQ_DELETE, "keystores/{id}/entries/{alias}", keystore_entry_delete, POOL, NULL},
     {EVHTTP_REQ_POST, "keystores/{id}/export", keystore_export, POOL, NULL},
+    {EVHTTP_REQ_PATCH, "keystores/{id}", keystore_rename, POOL, NULL},
     {EVHTTP_REQ_DELETE, "keystores/{id}", keystore_delete, POOL, NULL},
     {EVHTTP_REQ_GET, "trusted-certificates", trusted_list, POOL, PAGE " list"},
     {EVHTTP_REQ_POST, "trusted-certificates", trusted_add, POOL, "name auto_registration status enabled preview list"},

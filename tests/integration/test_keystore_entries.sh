@@ -399,4 +399,24 @@ TOKEN=$other api GET "/api/v1/certificates/$theirs_cert"
 check_eq "another tenant's keystore of the same certificate is as it was" \
     "$(openssl x509 -in rw.pem -noout -fingerprint -sha256 | cut -d= -f2)" \
     "$(body .pem | openssl x509 -noout -fingerprint -sha256 | cut -d= -f2)"
+
+# ---- a keystore renamed (its exports go out under its name)
+api PATCH "/api/v1/keystores/$ks" '{"name":"payments-prod"}'
+check_eq "renamed: the keystore as GET shows it" "200 payments-prod" "$status $(body .name)"
+api POST "/api/v1/keystores/$ks/export" '{"format":"jks","password":"changeit"}' -D "$T/headers"
+check_eq "its export offered under the new name" 'attachment; filename="payments-prod.jks"' \
+    "$(tr -d '\r' <"$T/headers" | sed -n 's/^[Cc]ontent-[Dd]isposition: //p')"
+api GET "/api/v1/audit?action=keystore.rename&object_id=$ks"
+check_eq "audited with the old name" "edited payments-prod" "$(body '.items[0].detail | .old_name + " " + .name')"
+api PATCH "/api/v1/keystores/$ks" '{"name":""}'
+check_eq "an empty name: 400" "400 name" "$status $(body .error.field)"
+api PATCH "/api/v1/keystores/$ks" '{"name":"x","format":"p12"}'
+check_eq "a field it does not take: 400" "400 format" "$status $(body .error.field)"
+TOKEN=$viewer api PATCH "/api/v1/keystores/$ks" '{"name":"viewer was here"}'
+check_eq "a viewer may not rename it" 403 "$status"
+TOKEN=$other api PATCH "/api/v1/keystores/$ks" '{"name":"theirs now"}'
+check_eq "nor another tenant (404)" 404 "$status"
+check_eq "certhub keystore rename" "$ks  edge-gateway" "$(remote keystore rename "$ks" edge-gateway)"
+api GET "/api/v1/keystores/$ks"
+check_eq "and it is so" edge-gateway "$(body .name)"
 done_testing

@@ -790,6 +790,56 @@ done:
     return error;
 }
 
+/* Read in the transaction: two renames at once each audit the name they replaced. */
+static int ks_rename_tx(ch_svc *svc, const ch_actor *actor, const char *id, const char *name, ch_store_keystore *out)
+{
+    json_t *d;
+    char *detail;
+    int error;
+
+    if ((error = ch_store_keystore_get(svc->store, out, actor->tenant_id, id)) < 0)
+        return error;
+    if (strcmp(out->name, name) == 0)
+        return 0; /* (nothing to change, nothing audited) */
+    if ((error = ch_store_keystore_rename(svc->store, actor->tenant_id, id, name)) < 0)
+        return error;
+    d = json_pack("{ss ss}", "name", name, "old_name", out->name);
+    detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
+    json_decref(d);
+    if (detail == NULL)
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    error = svc_audit(svc, actor, "keystore.rename", "keystore", id, detail);
+    free(detail);
+    free(out->name);
+    if (error == 0 && (out->name = strdup(name)) == NULL)
+        error = ch_error_set(CH_ENOMEM, "out of memory");
+    return error;
+}
+
+int ch_svc_keystore_rename(ch_svc *svc, const ch_actor *actor, const char *id, const char *name,
+                           ch_store_keystore *out)
+{
+    ch_store_keystore row = {0};
+    int error;
+
+    if (out != NULL)
+        memset(out, 0, sizeof *out);
+    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "renaming a keystore")) < 0)
+        return error;
+    if (name == NULL || *name == '\0')
+        return ch_error_set_field(CH_EINVAL, "name", "a name of 1 to 128 characters is required");
+    if ((error = svc_check_name(name, 128)) < 0)
+        return error;
+    SVC_TX(svc, ks_rename_tx(svc, actor, id, name, &row));
+    if (out != NULL) {
+        *out = row;
+        memset(&row, 0, sizeof row);
+    }
+done:
+    ch_store_keystore_dispose(&row);
+    return error;
+}
+
 /* The tenant's CA certificate that issued child (names and key identifiers), if any. */
 static void issuer_among_cas(ch_svc *svc, const char *tenant_id, const ch_cert *child, ch_cert **out)
 {

@@ -303,7 +303,7 @@ enum stmt_id {
     S_CERT_LINEAGE_NAMED, S_CERT_NEWEST,
     S_CA_PUT, S_CA_GET, S_CA_LIST, S_CA_STATUS, S_CA_DELETE, S_CA_UPDATE, S_SETUP_GET, S_SETUP_PUT,
     S_CSR_PUT, S_CSR_GET, S_CSR_BY_KEY, S_CSR_LIST, S_CSR_ATTACH, S_CSR_DETACH, S_CSR_DELETE,
-    S_KS_PUT, S_KS_GET, S_KS_LIST, S_KS_DELETE, S_KS_POSITION, S_KSE_PUT, S_KSE_LIST, S_KSE_OF_CERT, S_KSE_DELETE, S_KSE_RENAME,
+    S_KS_PUT, S_KS_GET, S_KS_LIST, S_KS_DELETE, S_KS_RENAME, S_KS_POSITION, S_KSE_PUT, S_KSE_LIST, S_KSE_OF_CERT, S_KSE_DELETE, S_KSE_RENAME,
     S_KSE_HOLDING, S_KSE_SET_CERT,
     S_AUDIT_PUT, S_AUDIT_LAST, S_AUDIT_LIST, S_ALERT_DELIVERED,
     S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
@@ -457,6 +457,7 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_KS_GET] = "SELECT id, tenant_id, name, format, created_at FROM keystores WHERE tenant_id=? AND id=?",
     [S_KS_LIST] = "SELECT id, tenant_id, name, format, created_at FROM keystores WHERE tenant_id=? ORDER BY created_at, id",
     [S_KS_DELETE] = "DELETE FROM keystores WHERE tenant_id=? AND id=?",
+    [S_KS_RENAME] = "UPDATE keystores SET name=? WHERE tenant_id=? AND id=?",
     [S_KS_POSITION] = "UPDATE keystores SET next_position = next_position + 1 WHERE tenant_id=? AND id=?"
                       " RETURNING next_position - 1",
     [S_KSE_PUT] = "INSERT INTO keystore_entries(id, keystore_id, tenant_id, alias, position, cert_id, chain, key_id, origin)"
@@ -2929,6 +2930,15 @@ int ch_store_cert_rename(ch_store *s, const char *tenant_id, const char *id, con
     bind_text(st, 2, tenant_id);
     bind_text(st, 3, id);
     return step_one_row(db, st, "renaming a certificate", "certificate");
+}
+
+int ch_store_keystore_rename(ch_store *s, const char *tenant_id, const char *id, const char *name)
+{
+    STMT(S_KS_RENAME, "renaming a keystore");
+    bind_text(st, 1, name);
+    bind_text(st, 2, tenant_id);
+    bind_text(st, 3, id);
+    return step_one_row(db, st, "renaming a keystore", "keystore");
 }
 
 int ch_store_cert_set_key(ch_store *s, const char *tenant_id, const char *id, const char *key_id)
