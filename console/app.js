@@ -1827,9 +1827,23 @@ function entryRename(k, from, then) {
   }, "kr-error");
 }
 
+// A keystore renamed: its exports are offered under its name.  The list is read again, and
+// an open panel of it shows the new name.
+function keystoreRename(k, load, panel) {
+  const name = el("input", { id: "kn-name", autocomplete: "off", value: k.name });
+  formDialog(`Rename ${k.name}`, [el("label", { for: "kn-name" }, "New name"), name], "Rename", async (form, d) => {
+    const made = await api("PATCH", `keystores/${k.id}`, { name: name.value });
+    d.close();
+    done(`Keystore "${k.name}" renamed "${made.name}".`);
+    await load();
+    if (panel.key === k.id) panel.close();
+  }, "kn-error");
+}
+
 // What can be done to a keystore, as buttons: in its row and in its panel.
 function keystoreActions(k, load, panel) {
   return [el("button", { class: "secondary", "aria-label": `Export ${k.name}`, onclick: () => keystoreExport(k) }, "Export"),
+    canChange() ? el("button", { class: "secondary", "aria-label": `Rename ${k.name}`, onclick: () => keystoreRename(k, load, panel) }, "Rename") : null,
     // (its entries' certificates and keys are the inventory's, which keeps them)
     canChange() ? el("button", { class: "danger", "aria-label": `Delete ${k.name}`, onclick: () => confirmDialog(`Delete the keystore "${k.name}"? ` +
       "Its certificates and their private keys stay in the inventory: delete them there too if they are to go.",

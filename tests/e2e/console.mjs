@@ -1233,9 +1233,16 @@ await page.locator("#ks-file").setInputFiles(`${work}/cacerts`);
 await page.locator("#ks-password").fill("changeit");
 await page.getByRole("dialog").getByRole("button", { name: "Upload", exact: true }).click();
 await page.locator("tr[data-kind=keystore]", { hasText: "cacerts" }).waitFor();
-await page.locator("tr[data-kind=keystore]", { hasText: "cacerts" }).getByRole("button", { name: "Delete cacerts" }).click();
+// Renamed from its row (PATCH keystores/{id}): the list shows the new name.
+await page.locator("tr[data-kind=keystore]", { hasText: "cacerts" }).getByRole("button", { name: "Rename cacerts" }).click();
+await page.getByLabel("New name").fill("jdk-truststore");
+await page.getByRole("dialog").getByRole("button", { name: "Rename", exact: true }).click();
+await page.locator("#done").getByText('Keystore "cacerts" renamed "jdk-truststore".').waitFor();
+await page.locator("tr[data-kind=keystore]", { hasText: "jdk-truststore" }).waitFor();
+ok("a keystore renamed from its row");
+await page.locator("tr[data-kind=keystore]", { hasText: "jdk-truststore" }).getByRole("button", { name: "Delete jdk-truststore" }).click();
 await page.getByRole("dialog").getByRole("button", { name: "Delete", exact: true }).click();
-await page.locator("tr[data-kind=keystore]", { hasText: "cacerts" }).waitFor({ state: "detached" });
+await page.locator("tr[data-kind=keystore]", { hasText: "jdk-truststore" }).waitFor({ state: "detached" });
 ok("the keystore file picker takes any file: a truststore named cacerts, without an extension, uploaded");
 await ks.getByRole("button", { name: "Export store.jks" }).click();
 await page.locator("#kx-format").selectOption("pem");
