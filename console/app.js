@@ -1628,13 +1628,23 @@ async function csrsScreen(screen) {
       ...subjectFields("csr"),
       el("label", { for: "csr-sans" }, "Subject alternative names (comma separated)"), el("input", { id: "csr-sans", name: "sans" }),
       ...keys.rows,
-      el("label", { for: "csr-digest" }, "Digest"), el("select", { id: "csr-digest", name: "digest" }, options(DIGESTS, "sha256")), err,
+      el("label", { for: "csr-digest" }, "Digest"), el("select", { id: "csr-digest", name: "digest" }, options(DIGESTS, "sha256")),
+      // The storage seed's "Extra Constraints" of a CSR: what the CA that signs it is asked for.
+      el("fieldset", {}, el("legend", {}, "Key usage asked (none: the signing CA's choice)"),
+        [...KEY_USAGES, "key_cert_sign", "crl_sign"].map((u) => el("label", { class: "check" }, el("input", { type: "checkbox", value: u, name: "csr_ku" }), u))),
+      el("fieldset", {}, el("legend", {}, "Extended key usage asked"),
+        EXT_KEY_USAGES.map((u) => el("label", { class: "check" }, el("input", { type: "checkbox", value: u, name: "csr_eku" }), u))),
+      el("label", { class: "check" }, el("input", { type: "checkbox", id: "csr-ca", name: "ca" }), "A CA: ask for Basic Constraints CA:TRUE (for an outside CA to sign an intermediate)"),
+      el("label", { for: "csr-path-len" }, "Path length asked (a CA, optional)"), el("input", { id: "csr-path-len", name: "path_len", type: "number", min: 0, max: 64 }), err,
       el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Create CSR"), el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
+      const ticked = (n) => [...form.querySelectorAll(`input[name=${n}]:checked`)].map((b) => b.value);
       try {
         await api("POST", "csrs", { name: form.name.value || undefined, subject: subjectOf(form, "csr"), key_type: keys.value(), digest: digestOf(form.digest),
-          sans: form.sans.value ? form.sans.value.split(",").map((x) => x.trim()) : undefined });
+          sans: form.sans.value ? form.sans.value.split(",").map((x) => x.trim()) : undefined,
+          key_usage: ticked("csr_ku").length ? ticked("csr_ku") : undefined, ext_key_usage: ticked("csr_eku").length ? ticked("csr_eku") : undefined,
+          ca: form.ca.checked || undefined, path_len: form.path_len.value !== "" ? Number(form.path_len.value) : undefined });
         d.close();
         load();
       } catch (e) { err.textContent = e.message; }

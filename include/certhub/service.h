@@ -785,6 +785,12 @@ typedef struct ch_svc_csr_req {
     size_t san_count;
     const char *key_type;     /* the key is generated and kept sealed on the server */
     const char *digest;
+    /* Extensions asked of the CA that signs it (ch_csr_opts): CH_KU_*, CH_EKU_*, Basic
+     * Constraints CA:TRUE when ca, with path_len (-1: none; read only with ca). */
+    unsigned key_usage;
+    unsigned ext_key_usage;
+    bool ca;
+    int path_len;
 } ch_svc_csr_req;
 
 int ch_svc_csr_create(ch_svc *svc, const ch_actor *actor, const ch_svc_csr_req *req, ch_store_csr *out);

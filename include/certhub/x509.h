@@ -304,6 +304,13 @@ typedef struct ch_csr_opts {
     const ch_san *sans;
     size_t san_count;
     const EVP_MD *digest;     /* NULL: SHA-256 (ignored for Ed25519) */
+    /* Extensions requested of the CA that signs it (the storage seed's "Extra Constraints" of
+     * a CSR): Key Usage (CH_KU_*, critical) and Extended Key Usage (CH_EKU_*), none when 0;
+     * Basic Constraints CA:TRUE (critical) when ca, with path_len when >= 0. */
+    unsigned key_usage;
+    unsigned ext_key_usage;
+    bool ca;
+    int path_len;
 } ch_csr_opts;
 
 /* Creates and signs a CSR with key (which must hold a private key). */

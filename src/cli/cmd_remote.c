@@ -1599,6 +1599,14 @@ int cmd_remote_csr_create(cli_args *a)
     str_member(a, "key-type", body, "key_type");
     str_member(a, "name", body, "name");
     str_member(a, "digest", body, "digest");
+    /* The extensions asked of the CA that signs it. */
+    list_member(a, "key-usage", body, "key_usage");
+    list_member(a, "ext-key-usage", body, "ext_key_usage");
+    if (cli_flag(a, "ca"))
+        json_object_set_new(body, "ca", json_true());
+    else if (cli_opt(a, "path-len") != NULL)
+        cli_usage(a, "--path-len goes with --ca (a CSR for a CA)");
+    int_member(a, "path-len", body, "path_len", 0, 64);
     rc = post_and_save(a, "csrs", body);
     json_decref(body);
     return rc;

@@ -100,9 +100,12 @@ static const cli_cmd commands[] = {
      "file of a folder (a file holding only a key goes with the certificate it belongs to); --key-password-file "
      "is the password of --key, or beside --password-file that of a JKS key with its own (keytool -keypass)",
      "password-file= key= key-password-file= name=", 1, 1},
-    {"csr new", cmd_remote_csr_create, "--subject DN [--san LIST] [--key-type T] [--digest D] [--name N] [--out FILE]",
-     "make a CSR on the server (its key stays there, sealed)", "subject= san= key-type= digest= name= out= force", 0,
-     0},
+    {"csr new", cmd_remote_csr_create,
+     "--subject DN [--san LIST] [--key-type T] [--digest D] [--name N] [--key-usage LIST] [--ext-key-usage LIST] "
+     "[--ca [--path-len N]] [--out FILE]",
+     "make a CSR on the server (its key stays there, sealed); --key-usage, --ext-key-usage and --ca ask the CA that "
+     "signs it for those extensions",
+     "subject= san= key-type= digest= name= key-usage= ext-key-usage= ca path-len= out= force", 0, 0},
     {"csr list", cmd_remote_csr_list, "[--limit N] [--cursor C] [--all] [--tenant NAME]", "list the CSRs on the server",
      "limit= cursor= all tenant=", 0, 0},
     {"csr get", cmd_remote_csr_get, "ID", "show a CSR on the server", "", 1, 1},

@@ -39,7 +39,8 @@ static const char *const F_RENAME[] = {"name", "auto_renew", NULL};
 static const char *const F_PASSWORD[] = {"password", NULL};
 static const char *const F_EXPORT[] = {"format",     "password",     "include_key", "legacy",
                                        "truststore", "key_password", "alias",       NULL};
-static const char *const F_CSR[] = {"name", "key_type", "digest", "subject", "sans", NULL};
+static const char *const F_CSR[] = {"name", "key_type", "digest", "subject", "sans", "key_usage", "ext_key_usage",
+                                    "ca", "path_len", NULL};
 static const char *const F_ATTACH[] = {"certificate", "data", NULL};
 static const char *const F_IMPORT[] = {"name",     "certificate",  "data",    "private_key",
                                        "password", "key_password", "preview", "file_name", NULL};
@@ -1610,16 +1611,25 @@ static void audit_list(req *r)
 static void csrs_create(req *r)
 {
     json_t *body = read_json(r, F_CSR);
-    ch_svc_csr_req q = {0};
+    ch_svc_csr_req q = {.path_len = -1};
     const char *san_list[CH_MAX_SANS + 1] = {0};
     ch_store_csr out;
     ch_buf pem = CH_BUF_INIT;
-    int error;
+    unsigned unused = 0;
+    int ca = 0, error;
 
     if (body == NULL || get_str(r, body, "name", &q.name) || get_str(r, body, "key_type", &q.key_type) ||
         get_str(r, body, "digest", &q.digest) || get_subject(r, body, &q.subject) ||
-        get_strings(r, body, "sans", san_list, CH_MAX_SANS, &q.san_count, "\"dns:a.example\""))
+        get_strings(r, body, "sans", san_list, CH_MAX_SANS, &q.san_count, "\"dns:a.example\"") ||
+        get_usages(r, body, "key_usage", false, &q.key_usage, 0, &unused) ||
+        get_usages(r, body, "ext_key_usage", true, &q.ext_key_usage, 0, &unused) || get_bool(r, body, "ca", &ca) ||
+        get_int(r, body, "path_len", 0, 64, &q.path_len))
         goto done;
+    if (!ca && q.path_len >= 0) {
+        reply_error_msg(r, CH_EINVAL, "path_len", "path_len goes with \"ca\": true (a CSR for a CA)");
+        goto done;
+    }
+    q.ca = ca;
     if (json_object_get(body, "sans") != NULL)
         q.sans = san_list;
     if ((error = ch_svc_csr_create(r->svc, &r->who.actor, &q, &out)) < 0) {

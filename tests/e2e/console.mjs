@@ -1061,7 +1061,7 @@ await page.getByLabel("Common name").fill("partner.example");
 // TrueNAS's CSR takes the subject, key type and digest its certificates do.
 await page.getByLabel("Organization", { exact: true }).fill("Partner Ltd");
 await page.getByLabel("Country (2 letters)").fill("DE");
-await page.getByLabel("Email").fill("pki@partner.example");
+await page.getByLabel("Email", { exact: true }).fill("pki@partner.example");
 await page.getByLabel("Key type", { exact: true }).selectOption("ed25519");
 assert.equal(await page.getByLabel("Digest").isDisabled(), true);
 assert.ok(await page.getByLabel("EC curve").isHidden());
@@ -1072,6 +1072,9 @@ assert.ok(await page.getByLabel("Key length (bits)").isHidden());
 assert.equal(await page.getByLabel("Digest").isDisabled(), false);
 await page.getByLabel("EC curve").selectOption("p384");
 await page.getByLabel("Digest").selectOption("sha512");
+// The usages asked of the CA that signs it (TrueNAS's "Extra Constraints").
+await page.getByRole("group", { name: /^Key usage asked/ }).getByLabel("digital_signature").check();
+await page.getByRole("group", { name: "Extended key usage asked" }).getByLabel("client_auth").check();
 await page.getByRole("button", { name: "Create CSR" }).click();
 const [csrDl] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download partner" }).click()]);
 await csrDl.saveAs(`${work}/partner.csr`);
@@ -1082,7 +1085,9 @@ assert.match(csrText, /C ?= ?DE/);
 assert.match(csrText, /emailAddress ?= ?pki@partner\.example/);
 assert.match(csrText, /NIST CURVE: P-384/);
 assert.match(csrText, /Signature Algorithm: ecdsa-with-SHA512/);
-ok("a CSR made in the console with its organization, country, email, an EC key on the P-384 curve and SHA-512 (no digest offered for Ed25519) verifies with openssl");
+assert.match(csrText, /X509v3 Key Usage: critical\s+Digital Signature/);
+assert.match(csrText, /X509v3 Extended Key Usage:\s+TLS Web Client Authentication/);
+ok("a CSR made in the console with its organization, country, email, an EC key on the P-384 curve and SHA-512 (no digest offered for Ed25519), and the usages asked, verifies with openssl");
 // A signed certificate that is none: the error under the row's buttons, the name beside them
 // not squeezed to a letter a line.
 await page.getByLabel("Signed certificate for partner").setInputFiles(`${work}/garbage.pem`);

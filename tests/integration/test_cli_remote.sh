@@ -581,6 +581,20 @@ check_eq "profile delete, its certificates gone" "mqtt-device" "$(remote profile
 # CSRs and keystores.
 csr=$(remote csr new --subject "CN=partner.example" --san dns:partner.example --out partner.csr)
 check_contains "csr new (key on the server)" "$csr" "csr_"
+# The storage seed's "Extra Constraints" of a CSR: the extensions asked of the CA that signs it.
+remote csr new --subject "CN=Edge Sub CA" --key-usage key_cert_sign,crl_sign --ca --path-len 0 --out subca.csr >/dev/null
+text=$(openssl req -in subca.csr -noout -text)
+check_contains "csr new --ca --path-len: Basic Constraints asked, critical" "$(echo "$text" | tr -s ' \n' ' ')" \
+    "X509v3 Basic Constraints: critical CA:TRUE, pathlen:0"
+check_contains "and its Key Usage" "$(echo "$text" | tr -s ' \n' ' ')" "Certificate Sign, CRL Sign"
+remote csr new --subject "CN=client.example" --san dns:client.example --key-usage digital_signature \
+    --ext-key-usage client_auth,server_auth --out cli-ext.csr >/dev/null
+check_contains "csr new --ext-key-usage" "$(openssl req -in cli-ext.csr -noout -text)" "TLS Web Client Authentication"
+expect_usage "--path-len without --ca" "--path-len goes with --ca" -- remote csr new --subject CN=x --path-len 1
+TOKEN=$(cat "$data/admin-token") api POST /api/v1/csrs '{"subject":{"common_name":"x"},"key_usage":["flying"]}'
+check_eq "an unknown key usage: 400 on key_usage" "400 key_usage" "$status $(body .error.field)"
+TOKEN=$(cat "$data/admin-token") api POST /api/v1/csrs '{"subject":{"common_name":"x"},"path_len":1}'
+check_eq "path_len without ca: 400 on path_len" "400 path_len" "$status $(body .error.field)"
 if openssl req -in partner.csr -noout -verify 2>/dev/null; then ok "the CSR verifies"; else fail "not so: the CSR verifies"; fi
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout oca.key -subj "/CN=Outside CA" -days 5 -out oca.pem 2>/dev/null
 openssl x509 -req -in partner.csr -CA oca.pem -CAkey oca.key -CAcreateserial -days 2 -out partner.pem 2>/dev/null

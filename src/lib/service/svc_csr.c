@@ -73,6 +73,10 @@ int ch_svc_csr_create(ch_svc *svc, const ch_actor *actor, const ch_svc_csr_req *
     o.subject = subject;
     o.sans = sans;
     o.san_count = nsans;
+    o.key_usage = req->key_usage;
+    o.ext_key_usage = req->ext_key_usage;
+    o.ca = req->ca;
+    o.path_len = req->ca ? req->path_len : -1;
     if ((error = ch_csr_create(&csr, key, &o)) < 0)
         goto done;
     if ((len = i2d_X509_REQ(ch_csr_req(csr), &der)) <= 0) {

@@ -226,6 +226,46 @@ done:
     return error;
 }
 
+/* The Basic Constraints, Key Usage and Extended Key Usage a CSR asks for, into exts. */
+static int add_usage_exts(STACK_OF(X509_EXTENSION) *exts, const ch_csr_opts *opts)
+{
+    static const int eku_nids[] = {NID_server_auth, NID_client_auth, NID_code_sign,
+                                   NID_email_protect, NID_time_stamp, NID_OCSP_sign};
+    int ok = 1;
+
+    if (opts->ca) {
+        BASIC_CONSTRAINTS *bc = BASIC_CONSTRAINTS_new();
+        ok = bc != NULL;
+        if (ok) {
+            bc->ca = 0xff;
+            if (opts->path_len >= 0)
+                ok = (bc->pathlen = ASN1_INTEGER_new()) != NULL && ASN1_INTEGER_set(bc->pathlen, opts->path_len) == 1;
+            ok = ok && X509V3_add1_i2d(&exts, NID_basic_constraints, bc, 1, X509V3_ADD_DEFAULT) == 1;
+        }
+        BASIC_CONSTRAINTS_free(bc);
+    }
+    if (ok && opts->key_usage != 0) {
+        /* (CH_KU_* bit i is RFC 5280's bit i) */
+        ASN1_BIT_STRING *ku = ASN1_BIT_STRING_new();
+        ok = ku != NULL;
+        for (int i = 0; ok && i < 9; i++)
+            if (opts->key_usage & (1u << i))
+                ok = ASN1_BIT_STRING_set_bit(ku, i, 1) == 1;
+        ok = ok && X509V3_add1_i2d(&exts, NID_key_usage, ku, 1, X509V3_ADD_DEFAULT) == 1;
+        ASN1_BIT_STRING_free(ku);
+    }
+    if (ok && opts->ext_key_usage != 0) {
+        EXTENDED_KEY_USAGE *eku = sk_ASN1_OBJECT_new_null();
+        ok = eku != NULL;
+        for (size_t i = 0; ok && i < sizeof eku_nids / sizeof eku_nids[0]; i++)
+            if (opts->ext_key_usage & (1u << i))
+                ok = sk_ASN1_OBJECT_push(eku, OBJ_nid2obj(eku_nids[i])) > 0;
+        ok = ok && X509V3_add1_i2d(&exts, NID_ext_key_usage, eku, 0, X509V3_ADD_DEFAULT) == 1;
+        sk_ASN1_OBJECT_free(eku); /* (the objects are OpenSSL's own, by NID) */
+    }
+    return ok ? 0 : ch_error_ossl(CH_ECRYPTO, "X509V3_add1_i2d", "building the CSR's extensions");
+}
+
 int ch_csr_create(ch_csr **out, const ch_key *key, const ch_csr_opts *opts)
 {
     X509_REQ *req = NULL;
@@ -247,12 +287,14 @@ int ch_csr_create(ch_csr **out, const ch_key *key, const ch_csr_opts *opts)
         error = ch_error_ossl(CH_ECRYPTO, "X509_REQ_set_pubkey", "building the CSR");
         goto done;
     }
-    if (opts->san_count > 0) {
+    if (opts->san_count > 0 || opts->key_usage != 0 || opts->ext_key_usage != 0 || opts->ca) {
         if ((exts = sk_X509_EXTENSION_new_null()) == NULL) {
             error = ch_error_set(CH_ENOMEM, "out of memory");
             goto done;
         }
-        if ((error = add_sans_ext(exts, opts->sans, opts->san_count)) < 0)
+        if (opts->san_count > 0 && (error = add_sans_ext(exts, opts->sans, opts->san_count)) < 0)
+            goto done;
+        if ((error = add_usage_exts(exts, opts)) < 0)
             goto done;
         if (X509_REQ_add_extensions(req, exts) != 1) {
             error = ch_error_ossl(CH_ECRYPTO, "X509_REQ_add_extensions", "building the CSR");
