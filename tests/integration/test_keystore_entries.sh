@@ -400,6 +400,18 @@ check_eq "another tenant's keystore of the same certificate is as it was" \
     "$(openssl x509 -in rw.pem -noout -fingerprint -sha256 | cut -d= -f2)" \
     "$(body .pem | openssl x509 -noout -fingerprint -sha256 | cut -d= -f2)"
 
+# ---- an entry without a key that holds a chain (a CA bundle uploaded): exported as JKS or
+# P12, each CA a trusted entry under its own name, as a truststore names them (the root was
+# "Corp Issuing-2", named after the intermediate)
+outside_ca
+cat corp-issuing.pem corp-root.pem > bundle.pem
+api POST "/api/v1/keystores?name=bundle" "" -H "Content-Type: application/x-pem-file" --data-binary @bundle.pem
+bundle=$(body .id)
+api POST "/api/v1/keystores/$bundle/export" '{"format":"jks","password":"changeit"}'
+cp "$T/body" bundle.jks
+check_eq "a bundle's JKS: the intermediate and the root, each under its own name" "corp issuing,corp root" \
+    "$(keytool -list -keystore bundle.jks -storepass changeit 2>/dev/null | sed -n 's/^\([^,]*\), .*trustedCertEntry.*/\1/p' | sort | paste -sd,)"
+
 # ---- a keystore renamed (its exports go out under its name)
 api PATCH "/api/v1/keystores/$ks" '{"name":"payments-prod"}'
 check_eq "renamed: the keystore as GET shows it" "200 payments-prod" "$status $(body .name)"

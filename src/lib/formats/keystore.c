@@ -1076,17 +1076,29 @@ int ch_keystore_export(ch_buf *out, const ch_keystore *ks, ch_format fmt, const 
     }
     /* A truststore: every certificate once, each a trusted entry of its own, as keytool
      * -importcert makes one: an entry's first certificate under the entry's alias, its CAs
-     * under their own names (the keys' chains share them). */
-    if (opts->certs_only && (fmt == CH_FMT_PKCS12 || fmt == CH_FMT_JKS)) {
+     * under their own names (the keys' chains share them).  The same for the entries without a
+     * key of any P12 or JKS, which hold one certificate each: their chains' CAs were trusted
+     * entries named after the entry ("partner-2"), the root under the intermediate's alias. */
+    bool split = opts->certs_only;
+    for (size_t e = 0; e < ks->count && !split; e++)
+        split = ks->entries[e].key == NULL && ks->entries[e].chain_len > 1;
+    if (split && (fmt == CH_FMT_PKCS12 || fmt == CH_FMT_JKS)) {
         ch_keystore *view = NULL;
         ch_export_opts o = *opts;
         char alias[CH_MAX_NAME_LEN + 16];
         if ((error = ch_keystore_new(&view)) < 0)
             return error;
         /* Each entry's own certificate first, under its alias (a CA trusted in its own entry
-         * keeps its alias), then the CAs of the chains not there yet. */
+         * keeps its alias; a key entry goes whole, its chain in it), then the CAs of the chains
+         * not there yet. */
         for (int pass = 0; pass < 2; pass++) {
-            for (size_t e = 0; e < ks->count && error == 0; e++)
+            for (size_t e = 0; e < ks->count && error == 0; e++) {
+                if (!opts->certs_only && ks->entries[e].key != NULL) {
+                    if (pass == 0)
+                        error = ch_keystore_add(view, ks->entries[e].alias, ks->entries[e].chain,
+                                                ks->entries[e].chain_len, ks->entries[e].key);
+                    continue;
+                }
                 for (size_t c = pass; c < (pass == 0 ? 1 : ks->entries[e].chain_len) && error == 0; c++) {
                     const ch_cert *x = ks->entries[e].chain[c];
                     bool seen = false;
@@ -1097,6 +1109,7 @@ int ch_keystore_export(ch_buf *out, const ch_keystore *ks, ch_format fmt, const 
                     make_alias(alias, sizeof alias, view, c == 0 ? ks->entries[e].alias : NULL, x);
                     error = ch_keystore_add(view, alias, &ks->entries[e].chain[c], 1, NULL);
                 }
+            }
         }
         o.certs_only = false;
         if (error == 0)
