@@ -270,7 +270,7 @@ typedef struct ch_svc_csr_found {
 /* The CA certificates an imported CA's file held besides it (its chain: the intermediates and
  * root an outside CA sends with what it signed, a bundle's), each made a CA of the tenant
  * without its key, joined to its issuer, in the import's transaction (added: ids and names),
- * or found to be one already (held: counted). */
+ * or found to be one already, or held here with its key (held: counted; not made a CA). */
 typedef struct ch_svc_ca_chain {
     size_t added, held;
     char ids[CH_MAX_CHAIN_LEN][CH_ID_MAX];

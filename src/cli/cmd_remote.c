@@ -1631,6 +1631,10 @@ int cmd_remote_csr_attach(cli_args *a)
 
     if (cli_read(a, a->pos[1], &cert, &len) != 0)
         return 1;
+    if (len == 0) {
+        free(cert);
+        return cli_fail(a, "%s is empty: give the certificate the CA signed (PEM, DER or PKCS#7)", a->pos[1]);
+    }
     /* A .cer in DER goes as the PEM it is; anything else not text (a PKCS#7 in DER) as the
      * file itself in "data", which the server reads as it reads an import. */
     if (der_as_pem(&cert, &len) != 0) {

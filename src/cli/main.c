@@ -405,6 +405,14 @@ static const struct opt_help {
                            "an intermediate (refused when it would end after its parent: give fewer)"},
     {NULL, "days", "how long it is valid, in days (the profile's default without it)"},
     {NULL, "ttl", "how long it is valid as Vault writes it, instead of --days: 30m, 24h, 90d (5m at least)"},
+    {"csr new;", "ca", "ask for a CA's certificate: Basic Constraints CA:TRUE (an intermediate an outside CA is to sign); "
+                      "its --key-usage then holds key_cert_sign"},
+    {"csr new;", "path-len", "with --ca: how many CAs may follow below it, asked of the CA that signs it"},
+    {"csr new;", "key-usage", "comma-separated, asked of the CA that signs it: digital_signature, key_encipherment, "
+                             "key_agreement, non_repudiation, data_encipherment, encipher_only and decipher_only (with "
+                             "key_agreement), key_cert_sign (with --ca) and crl_sign"},
+    {"csr new;", "ext-key-usage", "comma-separated, asked of the CA that signs it: server_auth, client_auth, "
+                                 "code_signing, email_protection, time_stamping, ocsp_signing"},
     {NULL, "path-len", "how many CAs may follow below this one"},
     {NULL, "key-usage", "comma-separated: digital_signature, key_encipherment, key_agreement, non_repudiation, "
                         "data_encipherment, encipher_only, decipher_only, and for a CA's certificate key_cert_sign "

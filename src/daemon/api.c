@@ -938,8 +938,8 @@ static json_t *ca_chain_note(const ch_svc_ca_chain *c)
                                             : ", imported as CAs without their keys: ",
                             c->names[i], c->ids[i]);
     if (c->held > 0 && bad == 0)
-        bad = ch_buf_printf(&b, "%s%zu %s CA%s here already", c->added ? "; " : ": ", c->held,
-                            c->held == 1 ? "was a" : "were", c->held == 1 ? "" : "s");
+        bad = ch_buf_printf(&b, "%s%zu %s held here already (as a CA, or with %s key)", c->added ? "; " : ": ",
+                            c->held, c->held == 1 ? "was" : "were", c->held == 1 ? "its" : "their");
     note = bad == 0 ? json_stringn((const char *)b.data, b.len) : NULL;
     ch_buf_dispose(&b);
     return note;
@@ -2713,12 +2713,14 @@ static int get_flag(req *r, json_t *body, const char *field, int *out)
         return 0;
     }
     t = json_string_value(v);
-    if (t && (strcmp(t, "true") == 0 || strcmp(t, "1") == 0 || strcmp(t, "on") == 0))
+    /* (the words the CLI's on/off options take too, in any case) */
+    if (t && (strcasecmp(t, "true") == 0 || strcmp(t, "1") == 0 || strcasecmp(t, "on") == 0 || strcasecmp(t, "yes") == 0))
         *out = 1;
-    else if (t && (strcmp(t, "false") == 0 || strcmp(t, "0") == 0 || strcmp(t, "off") == 0))
+    else if (t && (strcasecmp(t, "false") == 0 || strcmp(t, "0") == 0 || strcasecmp(t, "off") == 0 ||
+                   strcasecmp(t, "no") == 0))
         *out = 0;
     else {
-        snprintf(msg, sizeof msg, "%s must be true or false", field);
+        snprintf(msg, sizeof msg, "%s must be true or false (in a form or query: on/off, yes/no, 1/0 too)", field);
         reply_wrong_type(r, v, field, msg);
         return -1;
     }

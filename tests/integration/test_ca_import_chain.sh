@@ -63,7 +63,7 @@ openssl x509 -req -in second.csr -CA corp-root.pem -CAkey corp-root.key -CAcreat
 cat second.pem corp-root.pem > second-chain.pem
 expect_exit 0 "certhub ca import of a chain file" -- "${C[@]}" ca import second-chain.pem --key second.key --name "corp second"
 second=$(cat "$T/stdout")
-check_contains "the CLI says the root was a CA here already" "$(cat "$T/stderr")" "1 was a CA here already"
+check_contains "the CLI says the root was a CA here already" "$(cat "$T/stderr")" "1 was held here already"
 api GET "/api/v1/cas/$second"
 check_eq "joined to the root held" "$root" "$(body .parent_id)"
 check_eq "one CA of the root still" "$root" "$(cas_named "Corp Root")"
@@ -88,7 +88,7 @@ cat edge.pem b/corp-issuing.pem b/corp-root.pem > edge-full.pem
 expect_exit 0 "ca import --csr-id of the signed certificate with its chain" -- \
     "${C[@]}" ca import edge-full.pem --csr-id "$csr" --name "edge"
 edge=$(cat "$T/stdout")
-check_contains "both CAs above it were held already" "$(cat "$T/stderr")" "2 were CAs here already"
+check_contains "both CAs above it were held already" "$(cat "$T/stderr")" "2 were held here already"
 api GET "/api/v1/cas/$edge"
 check_eq "the CA signs with the CSR's key, under the intermediate" "true $b_int" "$(body .can_sign) $(body .parent_id)"
 api GET "/api/v1/cas/$edge/chain"
@@ -104,6 +104,69 @@ api GET "/api/v1/cas/$c_id"
 c_parent=$(body .parent_id)
 api GET "/api/v1/cas/$c_parent"
 check_eq "a PKCS#12's root is the parent CA" "$(fp c/corp-root.pem) false" "$(body .sha256) $(body .can_sign)"
+
+# ---- what a chain file may hold: each certificate once (repeats are no more certificates),
+# at most 16 (more is refused, not cut short: its root was lost), none outside the CA's chain
+# (an unrelated root in the bundle became a trust anchor of the tenant)
+mkdir -p deep && (
+    cd deep
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout d0.key -subj "/CN=Deep 0" -days 100 \
+        -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" -out d0.pem 2>/dev/null
+    for i in $(seq 1 18); do
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "d$i.key" -subj "/CN=Deep $i" \
+            -out "d$i.csr" 2>/dev/null
+        openssl x509 -req -in "d$i.csr" -CA "d$((i - 1)).pem" -CAkey "d$((i - 1)).key" -CAcreateserial -days 90 \
+            -extfile ../corp-ca.ext -out "d$i.pem" 2>/dev/null
+    done
+)
+for i in $(seq 18 -1 0); do cat "deep/d$i.pem"; done > deep/all.pem
+api POST /api/v1/cas "$(jq -n --rawfile c deep/all.pem --rawfile k deep/d18.key '{name:"deep", type:"import", certificate:$c, private_key:$k}')"
+check_eq "a chain of 19: refused, saying at most 16" "400 certificate" "$status $(body .error.field)"
+check_contains "(the limit named)" "$(body .error.message)" "at most 16"
+check_eq "and none of it stored" "" "$(cas_named "Deep 0")$(cas_named deep)"
+{ cat deep/d2.pem; for i in $(seq 1 30); do cat deep/d1.pem; done; cat deep/d0.pem; } > deep/repeats.pem
+api POST /api/v1/cas "$(jq -n --rawfile c deep/repeats.pem --rawfile k deep/d2.key '{name:"deep 2", type:"import", certificate:$c, private_key:$k}')"
+check_eq "a certificate repeated 30 times is one: imported with the root" "201 2" \
+    "$status $(api GET "/api/v1/cas/$(body .id)/chain"; grep -c 'BEGIN CERTIFICATE' "$T/body" | awk '{print $1 - 1}')"
+check_contains "(the root is a CA)" "$(cas_named "Deep 0")" "ca_"
+mkdir -p u && (cd u && outside_ca)
+cat u/corp-issuing.pem u/corp-root.pem b/corp-root.pem > unrelated.pem
+api POST /api/v1/cas "$(jq -n --rawfile c unrelated.pem '{name:"unrelated", type:"import", certificate:$c}')"
+check_eq "a bundle with a root outside the CA's chain: 400" "400 certificate" "$status $(body .error.field)"
+check_contains "naming it" "$(body .error.message)" "neither issued the CA nor was issued by it"
+check_eq "and no CA made" "" "$(cas_named unrelated)"
+
+# ---- the root first and the key apart: the certificate is the key's, the rest its chain
+mkdir -p e && (cd e && outside_ca)
+cat e/corp-root.pem e/corp-issuing.pem > e/root-first.pem
+api POST /api/v1/cas "$(jq -n --rawfile c e/root-first.pem --rawfile k e/corp-issuing.key '{name:"e issuing", type:"import", certificate:$c, private_key:$k}')"
+check_eq "root first, the issuing CA's key apart: the issuing CA, with its key" "201 true $(fp e/corp-issuing.pem)" \
+    "$status $(body .can_sign) $(body .sha256)"
+check_contains "its root a CA too" "$(body '.notes | join(" ")')" "imported as a CA without its key"
+
+# ---- a refusal inside the transaction (the name taken) leaves none of the chain behind
+mkdir -p g && (cd g && outside_ca)
+cat g/corp-issuing.pem g/corp-root.pem > g/chain.pem
+api POST /api/v1/cas "$(jq -n --rawfile c g/chain.pem --rawfile k g/corp-issuing.key '{name:"corp issuing", type:"import", certificate:$c, private_key:$k}')"
+check_eq "a chain whose CA's name is taken: 409" 409 "$status"
+api GET "/api/v1/cas?limit=100"
+check_eq "and its root was not made a CA" 0 "$(body "[.items[] | select(.sha256 == \"$(fp g/corp-root.pem)\")] | length")"
+
+# ---- a rotated CA's old certificate in a chain: held here with its key, not made a CA again
+# (which would sign with the retired key while the note said it had none)
+api POST /api/v1/cas '{"name":"rot-root","subject":{"common_name":"Rot Root"},"days":100}'
+rot=$(body .id) rot_old=$(body .certificate_id)
+api POST /api/v1/cas "{\"name\":\"rot-sub\",\"type\":\"intermediate\",\"parent_id\":\"$rot\",\"subject\":{\"common_name\":\"Rot Sub\"},\"days\":50}"
+sub=$(body .id) sub_cert=$(body .certificate_id)
+api POST "/api/v1/cas/$rot/rotate"
+api DELETE "/api/v1/cas/$sub?force=true"
+{ api GET "/api/v1/certificates/$sub_cert"; body .pem; api GET "/api/v1/certificates/$rot_old"; body .pem; } > rot-chain.pem
+api POST /api/v1/cas "$(jq -n --rawfile c rot-chain.pem '{name:"rot sub again", type:"import", certificate:$c}')"
+check_eq "the deleted intermediate imported again with its root's old certificate" 201 "$status"
+check_contains "that certificate said held, not made a CA" "$(body '.notes | join(" ")')" "1 was held here already"
+api GET "/api/v1/cas?limit=100"
+check_eq "one CA of Rot Root still, signing with its new key" "1" \
+    "$(body '[.items[] | select(.subject == "CN=Rot Root")] | length')"
 
 # ---- a CA certificate whose Key Usage lacks keyCertSign signs nothing: not a CA here (it was
 # listed as one that signs, and each issuance failed)

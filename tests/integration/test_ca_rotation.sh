@@ -236,6 +236,28 @@ cat noaki-2.pem noaki-3.pem > noaki-chain.pem
 openssl verify -partial_chain -CAfile noaki-chain.pem noaki-1.pem >/dev/null 2>&1 ||
     fail "the export of a certificate without an AKI does not verify with its own chain"
 ok "a certificate without an AKI exports with the CA certificate that signed it, after a rotation"
+# An outside root with path length 1 and under it an intermediate with none, both with their
+# keys: the intermediate rotates (none is the profile's, cut under the parent's limit, as at
+# creation: rotation asked for "no limit" and was refused); a SHA-1 root rotates to SHA-256
+# (a rotation copied SHA-1).
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout pl-root.key -days 400 -subj "/CN=PL Root" \
+    -addext "basicConstraints=critical,CA:TRUE,pathlen:1" -addext "keyUsage=critical,keyCertSign,cRLSign" -out pl-root.pem 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout pl-int.key -subj "/CN=PL Int" -out pl-int.csr 2>/dev/null
+printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n' > pl.ext
+openssl x509 -req -in pl-int.csr -CA pl-root.pem -CAkey pl-root.key -CAcreateserial -days 300 -extfile pl.ext \
+    -out pl-int.pem 2>/dev/null
+api POST /api/v1/cas "$(jq -n --rawfile c pl-root.pem --rawfile k pl-root.key '{name:"pl-root", type:"import", certificate:$c, private_key:$k}')"
+api POST /api/v1/cas "$(jq -n --rawfile c pl-int.pem --rawfile k pl-int.key '{name:"pl-int", type:"import", certificate:$c, private_key:$k}')"
+pl_int=$(body .id)
+api POST "/api/v1/cas/$pl_int/rotate"
+check_eq "an intermediate without a path length under a root with one rotates" 200 "$status"
+check_contains "its new certificate within the root's limit" "$(cert_text "$pl_int")" "CA:TRUE, pathlen:0"
+openssl req -x509 -newkey rsa:2048 -sha1 -nodes -keyout sha1.key -days 400 -subj "/CN=SHA1 Root" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" -out sha1.pem 2>/dev/null
+api POST /api/v1/cas "$(jq -n --rawfile c sha1.pem --rawfile k sha1.key '{name:"sha1-root", type:"import", certificate:$c, private_key:$k}')"
+sha1_root=$(body .id)
+api POST "/api/v1/cas/$sha1_root/rotate"
+check_contains "a SHA-1 root rotates to SHA-256" "$(cert_text "$sha1_root")" "sha256WithRSAEncryption"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout odd.key -days 400 \
     -subj "/DC=com/DC=example/O=Corp/postalCode=12345/CN=Odd Root" \
     -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" -out odd.pem 2>/dev/null

@@ -595,6 +595,12 @@ TOKEN=$(cat "$data/admin-token") api POST /api/v1/csrs '{"subject":{"common_name
 check_eq "an unknown key usage: 400 on key_usage" "400 key_usage" "$status $(body .error.field)"
 TOKEN=$(cat "$data/admin-token") api POST /api/v1/csrs '{"subject":{"common_name":"x"},"path_len":1}'
 check_eq "path_len without ca: 400 on path_len" "400 path_len" "$status $(body .error.field)"
+for b in '{"ca":true,"key_usage":["digital_signature"]}|key_cert_sign' '{"key_usage":["key_cert_sign"]}|ask for a CA' \
+    '{"key_usage":["encipher_only"]}|key_agreement'; do
+    TOKEN=$(cat "$data/admin-token") api POST /api/v1/csrs "$(echo "${b%%|*}" | jq -c '. + {subject:{common_name:"x"}}')"
+    check_eq "a CSR asking ${b%%|*}: 400 on key_usage" "400 key_usage" "$status $(body .error.field)"
+    check_contains "(saying why)" "$(body .error.message)" "${b##*|}"
+done
 if openssl req -in partner.csr -noout -verify 2>/dev/null; then ok "the CSR verifies"; else fail "not so: the CSR verifies"; fi
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout oca.key -subj "/CN=Outside CA" -days 5 -out oca.pem 2>/dev/null
 openssl x509 -req -in partner.csr -CA oca.pem -CAkey oca.key -CAcreateserial -days 2 -out partner.pem 2>/dev/null
@@ -619,6 +625,14 @@ c3=$(remote csr new --subject "CN=partner-bad.example" --san dns:partner-bad.exa
 TOKEN=$(cat "$data/admin-token") api POST "/api/v1/csrs/$c3/certificate" \
     "$(jq -n --arg d "$(printf 'not a certificate' | base64 -w0)" '{data:$d}')"
 check_eq "data that is no certificate: 400 on data" "400 data" "$status $(body .error.field)"
+openssl ecparam -name prime256v1 -genkey -noout -out stray-attach.key 2>/dev/null
+cat p-der.pem stray-attach.key > with-key.pem
+TOKEN=$(cat "$data/admin-token") api POST "/api/v1/csrs/$c3/certificate" "$(jq -n --rawfile c with-key.pem '{certificate:$c}')"
+check_eq "a signed certificate with a key beside it: 400 on certificate (not private_key)" "400 certificate" \
+    "$status $(body .error.field)"
+check_contains "saying to send it alone" "$(body .error.message)" "send the certificate the CA signed alone"
+: > empty.cer
+expect_error "csr attach of an empty file" "is empty" -- remote csr attach "$c3" empty.cer
 check_contains "csr get: its key was made here" "$(remote csr get "$csr" | tr -s ' ')" "has_private_key yes"
 remote csr export "$csr" --format der --out partner.der
 check_eq "csr export --format der: the same CSR" "$(openssl req -in partner.csr -outform DER | sha256sum)" \

@@ -51,6 +51,8 @@ for f in preview auto_registration enabled; do
 done
 api GET /api/v1/trusted-certificates
 check_eq "and nothing was added" 0 "$(body '.items | length')"
+api POST /api/v1/trusted-certificates "" -F "file=@root.pem" -F "preview=YES"
+check_eq "in a form the words a form carries: preview=YES" "200 true" "$status $(body .preview)"
 
 # ---- add, through the API
 add root.pem '{"name":"Fleet root","auto_registration":true}'

@@ -423,8 +423,21 @@ int svc_cert_key_chain(ch_cert **cert, ch_key **key, ch_cert ***rest, size_t *n_
         goto fail;
     if ((error = ch_key_parse(key, key_data, key_len, password)) < 0)
         ch_error_set_field(error, "private_key", "%s", ch_error_last());
-    else if (!ch_cert_matches_key(*cert, *key))
-        error = ch_error_set_field(CH_EINVAL, "private_key", "the private key does not belong to the certificate");
+    else if (!ch_cert_matches_key(*cert, *key)) {
+        /* The key's certificate further on in the file (a bundle that begins with its root):
+         * that one is the certificate, the first goes with the rest of its chain. */
+        size_t at = rest != NULL ? *n_rest : 0;
+        for (size_t i = 0; rest != NULL && i < *n_rest && at == *n_rest; i++)
+            if (ch_cert_matches_key((*rest)[i], *key))
+                at = i;
+        if (rest != NULL && at < *n_rest && ch_cert_is_ca(*cert)) {
+            ch_cert *first = *cert;
+            *cert = (*rest)[at];
+            (*rest)[at] = first;
+        } else {
+            error = ch_error_set_field(CH_EINVAL, "private_key", "the private key does not belong to the certificate");
+        }
+    }
     if (error < 0) {
 fail:
         ch_cert_free(*cert);

@@ -393,8 +393,12 @@ int ch_svc_ca_create(ch_svc *svc, const ch_actor *actor, const ch_svc_ca_req *re
             error = ch_error_set(CH_ENOMEM, "out of memory");
             goto done;
         }
-        o.path_len = X509_get_pathlen(x) >= 0 ? (int)X509_get_pathlen(x) : -1;
-        if (X509_get_signature_info(x, &md, NULL, NULL, NULL) == 1 && md != NID_undef)
+        /* (none: the profile's, cut to fit under the parent's limit, as at creation; a limit
+         * past what a request may ask is none either) */
+        o.path_len = X509_get_pathlen(x) >= 0 && X509_get_pathlen(x) <= 64 ? (int)X509_get_pathlen(x) : -2;
+        /* Only a digest a request may ask for (a SHA-1 root rotated stayed SHA-1): else the
+         * default, as a renewal does. */
+        if (X509_get_signature_info(x, &md, NULL, NULL, NULL) == 1 && (md == NID_sha384 || md == NID_sha512))
             o.digest = EVP_get_digestbynid(md);
         ERR_clear_error();
     } else if ((error = svc_subject(&subject, &req->subject)) < 0) {
@@ -558,15 +562,52 @@ static int ca_chain_name(ch_store_cert *row, const ch_store_ca *all, size_t n, c
 static int ca_chain_plan(ch_svc *svc, const ch_actor *actor, const ch_cert *cert, const char *main_id,
                          const char *main_name, ch_cert *const *rest, size_t nrest, struct ca_chain *c)
 {
-    bool placed[CH_MAX_CHAIN_LEN] = {0};
+    bool placed[CH_MAX_CHAIN_LEN] = {0}, linked[CH_MAX_CHAIN_LEN] = {0}, grew = true;
+    ch_cert *uniq[CH_MAX_CHAIN_LEN];
     ch_store_ca *all = NULL;
-    size_t nall = 0;
+    size_t nall = 0, n = 0;
     int error = 0;
 
     memset(c, 0, sizeof *c);
+    /* Each certificate once, the CA's own left out, and none that signs nothing (no issuer
+     * of a chain); more than a chain holds is refused, not cut short (its root was lost). */
+    for (size_t i = 0; i < nrest; i++) {
+        bool again = memcmp(ch_cert_sha256(rest[i]), ch_cert_sha256(cert), 32) == 0;
+        for (size_t j = 0; j < n && !again; j++)
+            again = memcmp(ch_cert_sha256(rest[i]), ch_cert_sha256(uniq[j]), 32) == 0;
+        if (again || !signs_certs(rest[i]))
+            continue;
+        if (n == CH_MAX_CHAIN_LEN)
+            return ch_error_set_field(CH_EINVAL, "certificate", "the file holds more than %u CA certificates besides "
+                                      "the CA's own: a chain holds at most %u", CH_MAX_CHAIN_LEN, CH_MAX_CHAIN_LEN);
+        uniq[n++] = rest[i];
+    }
+    /* Only the CA's own chain: those above it and those it issued, at any distance.  Another
+     * CA in the bundle (an unrelated root) became a CA of the tenant, in its trust bundle. */
+    while (grew) {
+        grew = false;
+        for (size_t i = 0; i < n; i++) {
+            bool near = !linked[i] && (ch_cert_issued_by(cert, uniq[i]) || ch_cert_issued_by(uniq[i], cert));
+            for (size_t j = 0; j < n && !linked[i] && !near; j++)
+                near = linked[j] && (ch_cert_issued_by(uniq[j], uniq[i]) || ch_cert_issued_by(uniq[i], uniq[j]));
+            if (near)
+                linked[i] = grew = true;
+        }
+    }
+    ch_error_clear();
+    for (size_t i = 0; i < n; i++)
+        if (!linked[i]) {
+            char *who = svc_name_of_cert(uniq[i], NULL);
+            error = ch_error_set_field(CH_EINVAL, "certificate", "the file holds the CA certificate \"%.128s\", which "
+                                       "neither issued the CA nor was issued by it: import it apart",
+                                       who ? who : "?");
+            free(who);
+            return error;
+        }
+    rest = uniq;
+    nrest = n;
     if (nrest > 0 && (error = ch_store_ca_list(svc->store, actor->tenant_id, NULL, &all, &nall)) < 0)
         return error;
-    nrest = nrest < CH_MAX_CHAIN_LEN ? nrest : CH_MAX_CHAIN_LEN;
     for (size_t round = 0; round < nrest; round++) {
         size_t pick = nrest;
         /* The first not placed whose issuer is none of the others not placed (a loop of
@@ -586,17 +627,31 @@ static int ca_chain_plan(ch_svc *svc, const ch_actor *actor, const ch_cert *cert
         placed[pick] = true;
         ch_error_clear();
         const ch_cert *x = rest[pick];
-        bool again = memcmp(ch_cert_sha256(x), ch_cert_sha256(cert), 32) == 0;
-        for (size_t i = 0; i < c->n && !again; i++)
-            again = memcmp(ch_cert_sha256(x), ch_cert_sha256(c->certs[i]), 32) == 0;
-        if (again || !signs_certs(x))
-            continue; /* (one that cannot sign certificates is no issuer of the chain) */
         size_t k = c->n++;
         c->certs[k] = x;
         if ((error = ca_links_find(svc, actor->tenant_id, x, false, &c->links[k], c->ids[k])) < 0)
             break;
         if ((c->held[k] = c->ids[k][0] != '\0'))
             continue;
+        /* Held already with its key (a CA's certificate before a rotation, kept as "rotated";
+         * one imported with its key): not made a CA of the chain, which would sign with that
+         * key again (a retired CA key back in use) while the note said it had none.  The CA
+         * that holds the key, if any, is the one the chain goes through. */
+        {
+            ch_store_cert same = {0};
+            char hex[65];
+            ch_hex(hex, ch_cert_sha256(x), 32);
+            if (ch_store_cert_get_by_sha256(svc->store, &same, actor->tenant_id, hex) == 0 && same.key_id != NULL) {
+                c->held[k] = true;
+                for (size_t j = 0; j < nall && c->ids[k][0] == '\0'; j++)
+                    if (all[j].key_id != NULL && strcmp(all[j].key_id, same.key_id) == 0)
+                        snprintf(c->ids[k], CH_ID_MAX, "%s", all[j].id);
+            }
+            ch_store_cert_dispose(&same);
+            ch_error_clear();
+            if (c->held[k])
+                continue;
+        }
         if ((error = svc_cert_row(&c->rows[k], x, actor->tenant_id, NULL, "imported", -1)) < 0 ||
             (error = ca_chain_name(&c->rows[k], all, nall, c, k, main_name)) < 0)
             break;
@@ -873,6 +928,7 @@ int ch_svc_ca_rotate(ch_svc *svc, const ch_actor *actor, const char *id, ch_stor
     ch_store_cert cur = {0};
     ch_store_key key = {0};
     ch_svc_ca_req req = {.path_len = -2};
+    bool done_ok = false;
     int error;
 
     if (out)
@@ -893,14 +949,15 @@ int ch_svc_ca_rotate(ch_svc *svc, const ch_actor *actor, const char *id, ch_stor
     req.intermediate = ca.parent_id != NULL;
     req.parent_id = ca.parent_id;
     req.rotate = &ca;
-    if ((error = ch_svc_ca_create(svc, actor, &req, NULL)) == 0 && out)
+    done_ok = (error = ch_svc_ca_create(svc, actor, &req, NULL)) == 0;
+    if (done_ok && out)
         error = ch_store_ca_get(svc->store, out, actor->tenant_id, id);
     /* A root of the installation's tenant rotated (the quickstart root, or the root above the
      * CA that issues certhubd's certificate): DATA_DIR/ca.pem holds the new root beside the old
      * at once, not at the next renewal check (an hour later by default); svc_write_roots knows
      * whether the root is that file's.  Failing to write it does not undo the rotation, which
      * is done: the next check writes the file. */
-    if (error == 0 && ca.parent_id == NULL && svc->data_dir != NULL && svc_is_system_tenant(svc, actor->tenant_id))
+    if (done_ok && ca.parent_id == NULL && svc->data_dir != NULL && svc_is_system_tenant(svc, actor->tenant_id))
         (void)svc_write_roots(svc, actor, svc->data_dir);
 done:
     ch_store_key_dispose(&key);

@@ -271,8 +271,17 @@ int ch_svc_csr_attach(ch_svc *svc, const ch_actor *actor, const char *csr_id, co
         goto done;
     }
     /* What outside CAs hand back: PEM, DER, a PKCS#7, the chain after the certificate. */
-    if ((error = svc_cert_key_chain(&cert, &key, &rest, &nrest, cert_data, len, NULL, 0, NULL, NULL)) < 0)
+    if ((error = svc_cert_key_chain(&cert, &key, &rest, &nrest, cert_data, len, NULL, 0, NULL, NULL)) < 0) {
+        /* Said of what this takes (the signed certificate alone): there is no key nor password
+         * to give here. */
+        const char *f = ch_error_field();
+        if (f != NULL && (strcmp(f, "private_key") == 0 || strcmp(f, "password") == 0 || strcmp(f, "key_password") == 0))
+            ch_error_set_field(error, "certificate", "the file is %s: send the certificate the CA signed alone, as "
+                               "PEM, DER or PKCS#7 (its chain after it if you like)",
+                               strcmp(f, "private_key") == 0 ? "a certificate with a private key, which is the CSR's here"
+                                                             : "protected by a password (a PKCS#12 or Java keystore)");
         goto done;
+    }
     if (key != NULL) {
         error = ch_error_set_field(CH_EINVAL, "certificate", "the file holds a private key: the certificate's key is "
                                    "the CSR's, which never left certhub; send the signed certificate alone");

@@ -452,10 +452,11 @@ static int chain_read(ch_cert ***chain, size_t *n, const uint8_t *data, size_t l
 static size_t shut_by_disabled_only(ch_svc *svc, ch_cert **chain, size_t n, char (*ids)[CH_ID_MAX],
                                     size_t n_ids, char shut[CH_ID_MAX])
 {
-    char others[CHAIN_TENANTS_MAX + 1][CH_ID_MAX], why[256];
+    /* (room for those tried besides the ones looked for: the list is not filtered by them) */
+    char others[4 * CHAIN_TENANTS_MAX + 1][CH_ID_MAX], why[256];
     size_t nothers = 0, shuts = 0;
 
-    if (ch_store_trusted_tenants(svc->store, true, others, CHAIN_TENANTS_MAX + 1, &nothers) < 0) {
+    if (ch_store_trusted_tenants(svc->store, true, others, sizeof others / sizeof others[0], &nothers) < 0) {
         ch_error_clear();
         return 0;
     }

@@ -287,6 +287,23 @@ int ch_csr_create(ch_csr **out, const ch_key *key, const ch_csr_opts *opts)
         error = ch_error_ossl(CH_ECRYPTO, "X509_REQ_set_pubkey", "building the CSR");
         goto done;
     }
+    /* What no CA would sign as asked (RFC 5280 4.2.1.3): keyCertSign is a CA's, and a CA's Key
+     * Usage holds it; encipherOnly and decipherOnly narrow keyAgreement. */
+    if (opts->key_usage != 0 && opts->ca && !(opts->key_usage & CH_KU_KEY_CERT_SIGN)) {
+        error = ch_error_set_field(CH_EINVAL, "key_usage", "a CA's Key Usage needs key_cert_sign (with crl_sign as a "
+                                   "rule): a CA without it signs no certificate");
+        goto done;
+    }
+    if (!opts->ca && (opts->key_usage & CH_KU_KEY_CERT_SIGN)) {
+        error = ch_error_set_field(CH_EINVAL, "key_usage", "key_cert_sign is a CA's: ask for a CA (ca) as well, or "
+                                   "leave it out");
+        goto done;
+    }
+    if ((opts->key_usage & (CH_KU_ENCIPHER_ONLY | CH_KU_DECIPHER_ONLY)) && !(opts->key_usage & CH_KU_KEY_AGREEMENT)) {
+        error = ch_error_set_field(CH_EINVAL, "key_usage", "encipher_only and decipher_only narrow key_agreement: "
+                                   "ask for key_agreement with them");
+        goto done;
+    }
     if (opts->san_count > 0 || opts->key_usage != 0 || opts->ext_key_usage != 0 || opts->ca) {
         if ((exts = sk_X509_EXTENSION_new_null()) == NULL) {
             error = ch_error_set(CH_ENOMEM, "out of memory");
