@@ -22,6 +22,32 @@ struct cert_tx {
     size_t nchain;
 };
 
+int svc_chain_put(ch_svc *svc, const ch_actor *actor, const char *action, ch_store_cert *chain, size_t n,
+                  const char *chain_of)
+{
+    int error;
+
+    for (size_t i = 0; i < n; i++) {
+        char held[CH_ID_MAX], *detail;
+        json_t *d;
+        if ((error = ch_store_cert_put(svc->store, &chain[i], held)) == CH_EEXISTS)
+            continue;
+        if (error < 0)
+            return error;
+        /* Each certificate that enters the inventory is in the audit log, this one with the
+         * certificate it came with. */
+        d = json_pack("{ss ss ss}", "subject", chain[i].subject ? chain[i].subject : "", "sha256", chain[i].sha256,
+                      "chain_of", chain_of);
+        detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
+        json_decref(d);
+        error = svc_audit(svc, actor, action, "certificate", chain[i].id, detail);
+        free(detail);
+        if (error < 0)
+            return error;
+    }
+    return 0;
+}
+
 static int cert_tx_run(void *arg)
 {
     struct cert_tx *t = arg;
@@ -31,24 +57,8 @@ static int cert_tx_run(void *arg)
         return error;
     if ((error = ch_store_cert_put(t->svc->store, t->row, t->existing)) < 0)
         return error;
-    for (size_t i = 0; i < t->nchain; i++) {
-        char held[CH_ID_MAX], *detail;
-        json_t *d;
-        if ((error = ch_store_cert_put(t->svc->store, &t->chain[i], held)) == CH_EEXISTS)
-            continue;
-        if (error < 0)
-            return error;
-        /* Each certificate that enters the inventory is in the audit log, this one with the
-         * certificate it came with. */
-        d = json_pack("{ss ss ss}", "subject", t->chain[i].subject ? t->chain[i].subject : "", "sha256",
-                      t->chain[i].sha256, "chain_of", t->row->id);
-        detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
-        json_decref(d);
-        error = svc_audit(t->svc, t->actor, t->action, "certificate", t->chain[i].id, detail);
-        free(detail);
-        if (error < 0)
-            return error;
-    }
+    if ((error = svc_chain_put(t->svc, t->actor, t->action, t->chain, t->nchain, t->row->id)) < 0)
+        return error;
     /* Once (the store refuses a second): two requests signing one CSR give it one certificate,
      * the other's rolled back with it. */
     if (t->csr_id != NULL && (error = ch_store_csr_attach(t->svc->store, t->actor->tenant_id, t->csr_id, t->row->id)) < 0)

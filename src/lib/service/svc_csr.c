@@ -186,21 +186,8 @@ static int attach_tx_run(struct attach_tx *t)
     if ((error = ch_store_cert_put(t->svc->store, t->row, NULL)) < 0)
         return error;
     /* As an import keeps the chain a file holds: its exports carry it. */
-    for (size_t i = 0; i < t->nchain; i++) {
-        char held[CH_ID_MAX];
-        if ((error = ch_store_cert_put(t->svc->store, &t->chain[i], held)) == CH_EEXISTS)
-            continue;
-        if (error < 0)
-            return error;
-        d = json_pack("{ss ss ss}", "subject", t->chain[i].subject ? t->chain[i].subject : "", "sha256",
-                      t->chain[i].sha256, "chain_of", t->row->id);
-        detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
-        json_decref(d);
-        error = svc_audit(t->svc, t->actor, "certificate.import", "certificate", t->chain[i].id, detail);
-        free(detail);
-        if (error < 0)
-            return error;
-    }
+    if ((error = svc_chain_put(t->svc, t->actor, "certificate.import", t->chain, t->nchain, t->row->id)) < 0)
+        return error;
     if ((error = ch_store_csr_attach(t->svc->store, t->actor->tenant_id, t->csr->id, t->row->id)) < 0)
         return error;
     d = json_pack("{ss ss ss}", "csr_id", t->csr->id, "subject", t->row->subject, "issuer", t->row->issuer);

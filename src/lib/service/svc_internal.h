@@ -234,6 +234,12 @@ int svc_cert_for_csr(const ch_store_csr *csr_row, const ch_cert *cert);
  * is none, and for a public key certhub cannot read.  Another tenant's CSRs are never looked at. */
 int svc_csr_waiting_for(ch_svc *svc, const char *tenant_id, const ch_cert *cert, ch_store_csr *out);
 
+/* Stores the CA certificates a file held besides a certificate (its chain, rows made by
+ * svc_cert_row), each audited as action with chain_of naming that certificate; those the
+ * tenant holds already stay as they are.  Inside the caller's transaction. */
+int svc_chain_put(ch_svc *svc, const ch_actor *actor, const char *action, ch_store_cert *chain, size_t n,
+                  const char *chain_of);
+
 /* Builds the subject name of a request. */
 int svc_subject(X509_NAME **out, const ch_svc_subject *s);
 
