@@ -22,6 +22,29 @@ struct cert_tx {
     size_t nchain;
 };
 
+int svc_chain_rows(ch_store_cert **out, size_t *n, ch_cert *const *rest, size_t nrest, const char *tenant_id)
+{
+    int error;
+
+    *out = NULL;
+    *n = 0;
+    if (nrest > 0 && (*out = calloc(nrest, sizeof **out)) == NULL)
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    for (; *n < nrest; (*n)++)
+        if ((error = svc_cert_row(&(*out)[*n], rest[*n], tenant_id, NULL, "imported", -1)) < 0) {
+            (*n)++; /* (the row begun is disposed of with the others) */
+            return error;
+        }
+    return 0;
+}
+
+void svc_chain_rows_free(ch_store_cert *rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        ch_store_cert_dispose(&rows[i]);
+    free(rows);
+}
+
 int svc_chain_put(ch_svc *svc, const ch_actor *actor, const char *action, ch_store_cert *chain, size_t n,
                   const char *chain_of)
 {
@@ -706,13 +729,8 @@ int ch_svc_cert_import_ex(ch_svc *svc, const ch_actor *actor, const char *name, 
         goto done;
     /* The chain sent with it (intermediates, a root) is kept in the inventory beside it, and its
      * exports carry it: it was dropped, and the certificate went out alone. */
-    if (nrest > 0 && (chain = calloc(nrest, sizeof *chain)) == NULL) {
-        error = ch_error_set(CH_ENOMEM, "out of memory");
+    if ((error = svc_chain_rows(&chain, &nchain, rest, nrest, actor->tenant_id)) < 0)
         goto done;
-    }
-    for (; nchain < nrest; nchain++)
-        if ((error = svc_cert_row(&chain[nchain], rest[nchain], actor->tenant_id, NULL, "imported", -1)) < 0)
-            goto done;
     /* The CSR found named in the audit entry: as the one whose key it took, or (its key given)
      * as the one it was signed for. */
     if ((error = cert_prepare(svc, actor, key, key ? csr.id : NULL, &row, &sealed, &detail, key ? NULL : csr.id)) < 0)
@@ -765,9 +783,7 @@ done:
     free(detail);
     free(add_detail);
     ch_store_cert_dispose(&row);
-    for (size_t i = 0; i < nchain; i++)
-        ch_store_cert_dispose(&chain[i]);
-    free(chain);
+    svc_chain_rows_free(chain, nchain);
     ch_cert_list_free(rest, nrest);
     ch_cert_free(cert);
     ch_key_free(key);

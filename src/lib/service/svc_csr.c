@@ -279,13 +279,8 @@ int ch_svc_csr_attach(ch_svc *svc, const ch_actor *actor, const char *csr_id, co
     if ((error = svc_cert_row(&row, cert, actor->tenant_id, csr_row.name, "csr_signed", -1)) < 0 ||
         (error = svc_cert_link_issuer(svc, actor->tenant_id, cert, &row)) < 0)
         goto done;
-    if (nrest > 0 && (chain = calloc(nrest, sizeof *chain)) == NULL) {
-        error = ch_error_set(CH_ENOMEM, "out of memory");
+    if ((error = svc_chain_rows(&chain, &nchain, rest, nrest, actor->tenant_id)) < 0)
         goto done;
-    }
-    for (; nchain < nrest; nchain++)
-        if ((error = svc_cert_row(&chain[nchain], rest[nchain], actor->tenant_id, NULL, "imported", -1)) < 0)
-            goto done;
     t = (struct attach_tx){svc, actor, &csr_row, &row, chain, nchain};
     SVC_TX(svc, attach_tx_run(&t));
     if (out) {
@@ -293,9 +288,7 @@ int ch_svc_csr_attach(ch_svc *svc, const ch_actor *actor, const char *csr_id, co
         memset(&row, 0, sizeof row);
     }
 done:
-    for (size_t i = 0; i < nchain; i++)
-        ch_store_cert_dispose(&chain[i]);
-    free(chain);
+    svc_chain_rows_free(chain, nchain);
     ch_cert_list_free(rest, nrest);
     ch_key_free(key);
     ch_store_cert_dispose(&row);

@@ -234,6 +234,10 @@ int svc_cert_for_csr(const ch_store_csr *csr_row, const ch_cert *cert);
  * is none, and for a public key certhub cannot read.  Another tenant's CSRs are never looked at. */
 int svc_csr_waiting_for(ch_svc *svc, const char *tenant_id, const ch_cert *cert, ch_store_csr *out);
 
+/* The rows of the CA certificates a file held besides a certificate (rest, nrest), to store
+ * with svc_chain_put; *out (n rows) is svc_chain_rows_free'd whatever the answer. */
+int svc_chain_rows(ch_store_cert **out, size_t *n, ch_cert *const *rest, size_t nrest, const char *tenant_id);
+void svc_chain_rows_free(ch_store_cert *rows, size_t n);
 /* Stores the CA certificates a file held besides a certificate (its chain, rows made by
  * svc_cert_row), each audited as action with chain_of naming that certificate; those the
  * tenant holds already stay as they are.  Inside the caller's transaction. */
