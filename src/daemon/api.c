@@ -44,7 +44,8 @@ static const char *const F_CSR[] = {"name", "key_type", "digest", "subject", "sa
 static const char *const F_ATTACH[] = {"certificate", "data", NULL};
 static const char *const F_IMPORT[] = {"name",     "certificate",  "data",    "private_key",
                                        "password", "key_password", "preview", "file_name", NULL};
-static const char *const F_KEYSTORE[] = {"name", "data", "password", "key_password", "certificate_id", "format", "alias", NULL};
+static const char *const F_KEYSTORE[] = {"name",           "data",   "certificate", "password", "key_password",
+                                         "certificate_id", "format", "alias",       NULL};
 static const char *const F_ENTRY_ADD[] = {"certificate_id", "alias", NULL};
 static const char *const F_ENTRY_RENAME[] = {"alias", NULL};
 
@@ -1737,7 +1738,7 @@ done:
 static void keystores_create(req *r, const upload *u, const char *name)
 {
     const char *format = NULL, *cert_id = NULL, *alias = NULL;
-    static const char *const upload_only[] = {"data", "password", "key_password"};
+    static const char *const upload_only[] = {"data", "certificate", "password", "key_password"};
     ch_store_keystore out;
     char msg[200];
     int error;
@@ -1764,7 +1765,7 @@ static void keystores_create(req *r, const upload *u, const char *name)
 static void keystores_upload(req *r)
 {
     upload u;
-    const char *name = NULL, *data = NULL, *password = NULL, *key_password = NULL;
+    const char *name = NULL, *data = NULL, *pem = NULL, *password = NULL, *key_password = NULL;
     ch_buf bytes = CH_BUF_INIT;
     int error;
     char file_name[520];
@@ -1788,22 +1789,36 @@ static void keystores_upload(req *r)
                         "an upload's format is the file's, and its entries keep their aliases");
         goto done;
     }
-    if (get_str(r, u.fields, "data", &data) || get_str(r, u.fields, "password", &password) ||
-        get_str(r, u.fields, "key_password", &key_password))
+    if (get_str(r, u.fields, "data", &data) || get_str(r, u.fields, "certificate", &pem) ||
+        get_str(r, u.fields, "password", &password) || get_str(r, u.fields, "key_password", &key_password))
         goto done;
-    if (upload_once(r, &u, data != NULL, "data", "keystore", "\"data\" (base64)") < 0)
+    /* PEM text in "certificate" (a bundle pasted, certificates and keys), as a certificate
+     * import and a CA take it; a binary file in "data". */
+    if (data != NULL && pem != NULL) {
+        reply_error_msg(r, CH_EINVAL, "data", "give the keystore once: \"certificate\" (PEM text) or \"data\" (the "
+                        "file in base64), not both");
+        goto done;
+    }
+    if (upload_once(r, &u, data != NULL || pem != NULL, pem ? "certificate" : "data", "keystore",
+                    "\"data\" (base64) or \"certificate\" (PEM)") < 0)
         goto done;
     if (data != NULL && get_base64_file(r, "data", data, &bytes) < 0)
         goto done;
+    if (pem != NULL && ch_buf_put(&bytes, pem, strlen(pem)) < 0) {
+        reply_error(r, CH_ENOMEM);
+        goto done;
+    }
+    if (pem != NULL)
+        data = pem; /* (read from bytes as data is; its errors named below) */
     ch_name_from_file(file_name, sizeof file_name, u.filename, 128);
     if (name == NULL && file_name[0])
         name = file_name;
     if ((error = ch_svc_keystore_import(r->svc, &r->who.actor, name, data ? bytes.data : u.file,
                                         data ? bytes.len : u.file_len, password, key_password, &out, &from_csr,
                                         &nfrom_csr, &gaps, &ngaps)) < 0) {
-        /* The service speaks of the file; given as "data", the field is that. */
+        /* The service speaks of the file; given as "data" or "certificate", the field is that. */
         if (data != NULL && ch_error_field() != NULL && strcmp(ch_error_field(), "file") == 0)
-            ch_error_set_field(error, "data", "%s", ch_error_last());
+            ch_error_set_field(error, pem ? "certificate" : "data", "%s", ch_error_last());
         reply_error(r, error);
         goto done;
     }

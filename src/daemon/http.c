@@ -234,8 +234,8 @@ static int fields_refuse(req *r, json_t *obj, const char *const *allowed, const 
         for (i = 0; allowed[i] && used < sizeof msg; i++)
             used += (size_t)snprintf(msg + used, sizeof msg - used, "%s %s", i ? "," : "", allowed[i]);
         /* (a route that takes no field: said so, not "accepted:" and nothing) */
-        if (allowed[0] == NULL && used < sizeof msg)
-            snprintf(msg + used, sizeof msg - used, " none: send no body, or {}");
+        if (allowed[0] == NULL)
+            snprintf(msg, sizeof msg, "%s\"%.64s\": this request takes no field: send no body, or {}", before, key);
         reply_error_msg(r, CH_EINVAL, field ? field : key, msg);
         return -1;
     }

@@ -37,6 +37,15 @@ check_eq "random bytes uploaded as a keystore: 400 on file" "400 malformed file"
 check_contains "naming what is accepted" "$(body .error.message)" "PKCS#12"
 api POST /api/v1/keystores "$(jq -n --arg d "$(base64 -w0 noise.bin)" '{name:"noise", data:$d}')"
 check_eq "and given as base64 in JSON: 400 on data" "400 data" "$status $(body .error.field)"
+# PEM text in "certificate", as a certificate import and a CA take it (a bundle pasted).
+api POST /api/v1/keystores "$(jq -n --rawfile c up.pem --rawfile k up.key '{name:"pasted", certificate:($k + $c)}')"
+check_eq "a keystore of PEM text given as certificate" "201 pem" "$status $(body .format)"
+api GET "/api/v1/keystores/$(body .id)"
+check_eq "its entry with its key" "true" "$(body '.entries[0].has_private_key')"
+api POST /api/v1/keystores "$(jq -n --arg d "$(base64 -w0 up.pem)" --rawfile c up.pem '{name:"both", data:$d, certificate:$c}')"
+check_eq "data and certificate both: 400" "400 data" "$status $(body .error.field)"
+api POST /api/v1/keystores '{"name":"not pem","certificate":"hello"}'
+check_eq "certificate text that is no keystore: 400 on certificate" "400 certificate" "$status $(body .error.field)"
 # A key pasted with the wrong certificate: refused, not dropped (the certificates were kept
 # as trusted entries, the key gone without a word).
 openssl ecparam -name prime256v1 -genkey -noout -out stray.key 2>/dev/null
