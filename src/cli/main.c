@@ -618,6 +618,12 @@ static void parse(cli_args *a, int argc, char **argv)
                 cli_usage(a, "unknown option --%.*s", (int)len, name);
             if (a->nopts >= CLI_MAX_OPTS)
                 cli_usage(a, "too many options");
+            /* Given twice, one value was dropped without a word (--key-usage a --key-usage b
+             * asked for b alone); only the webhooks are given once each. */
+            for (int k = 0; k < a->nopts; k++)
+                if (strlen(a->names[k]) == len && strncmp(a->names[k], name, len) == 0 &&
+                    strncmp(name, "webhook", 7) != 0)
+                    cli_usage(a, "--%.*s is given twice: give it once (a list comma-separated)", (int)len, name);
             a->names[a->nopts] = strndup(name, len);
             if (takes) {
                 if (eq)

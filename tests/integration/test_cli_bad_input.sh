@@ -121,6 +121,9 @@ expect_usage "--path-len with a leaf's profile (it was ignored)" "--path-len goe
     "$CERTHUB" cert create --profile tls-server --subject CN=leaf --key-type p256 --key-out pl.key --path-len 1 \
     --ca ca.pem --ca-key ca.key --out pl.pem
 check_eq "and nothing written" "" "$(ls pl.* 2>/dev/null || true)"
+expect_usage "an option given twice (one value was dropped)" "--key-usage is given twice" -- \
+    "$CERTHUB" cert create --profile tls-server --subject CN=twice --key-type p256 --key-out tw.key \
+    --key-usage digital_signature --key-usage key_encipherment --ca ca.pem --ca-key ca.key --out tw.pem
 expect_usage "an unknown option before the command" 'unknown option "--token" before the command' -- \
     "$CERTHUB" --token abc cert list
 check_contains "and the ones it takes are said" "$(cat "$T/stderr")" "--token-file FILE (or CERTHUB_TOKEN"
