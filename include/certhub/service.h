@@ -290,6 +290,8 @@ typedef struct ch_svc_ca_req {
     const char *const *crl_urls;  /* put into what this CA issues */
     const char *const *ocsp_urls;
     bool auto_rotate;             /* rotated by certhubd when a third of its life is left */
+    bool cap_validity;            /* an intermediate whose lifetime asked passes its parent's end ends with
+                                   * the parent, instead of being refused */
     const ch_store_ca *rotate;    /* internal (ch_svc_ca_rotate): the CA that gets the new certificate */
 } ch_svc_ca_req;
 

@@ -612,6 +612,10 @@ int cmd_remote_ca_create(cli_args *a)
     int_member(a, "path-len", body, "path_len", 0, 64); /* (the API's range, and cert create's) */
     if (cli_flag(a, "auto-rotate"))
         json_object_set_new(body, "auto_rotate", json_true());
+    if (cli_flag(a, "cap-validity") && parent == NULL)
+        cli_usage(a, "--cap-validity goes with --parent (an intermediate ends with its parent)");
+    if (cli_flag(a, "cap-validity"))
+        json_object_set_new(body, "cap_validity", json_true());
     rc = remote_call(a, "POST", "cas", body, &ans, NULL);
     json_decref(body);
     if (rc != 0)

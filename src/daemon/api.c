@@ -24,14 +24,15 @@ static const char *const F_ISSUE[] = {"name", "profile", "ca_id", "key_type", "c
                                       "authority_key_id", "critical", "cap_validity", "auto_renew", NULL};
 static const char *const F_TENANT[] = {"name", NULL};
 static const char *const F_TOKEN[] = {"tenant", "role", "name", "scope", "expires_in", "expires_at", NULL};
-static const char *const F_CA[] = {"name",    "type",        "key_type",    "parent_id", "digest", "days", "ttl",
-                                   "path_len", "subject",    "certificate", "data",      "private_key", "password",
-                                   "csr_id",   "auto_rotate", NULL};
+static const char *const F_CA[] = {"name",     "type",        "key_type",    "parent_id", "digest",      "days",
+                                   "ttl",      "path_len",    "subject",     "certificate", "data",      "private_key",
+                                   "password", "csr_id",      "auto_rotate", "cap_validity", NULL};
 /* What each type of CA reads of F_CA. */
 static const char *const F_CA_ROOT[] = {"name", "type", "key_type", "digest", "days", "ttl", "path_len", "subject",
                                         "auto_rotate", NULL};
-static const char *const F_CA_INTERMEDIATE[] = {"name", "type",     "key_type", "parent_id", "digest",
-                                                "days", "ttl",      "path_len", "subject",   "auto_rotate", NULL};
+static const char *const F_CA_INTERMEDIATE[] = {"name",    "type",        "key_type",     "parent_id", "digest", "days",
+                                                "ttl",     "path_len",    "subject",      "auto_rotate",
+                                                "cap_validity", NULL};
 static const char *const F_CA_UPDATE[] = {"name", "auto_rotate", NULL};
 static const char *const F_CA_IMPORT[] = {"name",        "type",     "certificate", "data",
                                           "private_key", "password", "csr_id",      NULL};
@@ -959,11 +960,12 @@ static void cas_create(req *r)
     ch_store_ca out;
     json_t *o, *notes;
     char note[1400];
-    int auto_rotate = 0, error;
+    int auto_rotate = 0, cap = 0, error;
 
     if (body == NULL)
         return;
-    if (get_bool(r, body, "auto_rotate", &auto_rotate) || get_str(r, body, "name", &q.name) ||
+    if (get_bool(r, body, "auto_rotate", &auto_rotate) || get_bool(r, body, "cap_validity", &cap) ||
+        get_str(r, body, "name", &q.name) ||
         get_str(r, body, "type", &type) ||
         get_str(r, body, "key_type", &q.key_type) || get_str(r, body, "parent_id", &q.parent_id) ||
         get_str(r, body, "digest", &q.digest) || get_lifetime(r, body, &q.days, &q.ttl) ||
@@ -979,6 +981,7 @@ static void cas_create(req *r)
                                            : "a root CA (type \"root\", the default)") < 0)
             goto done;
         q.auto_rotate = auto_rotate == 1;
+        q.cap_validity = cap == 1;
         error = ch_svc_ca_create(r->svc, &r->who.actor, &q, &out);
     } else if (strcmp(type, "import") == 0) {
         if (only_fields_for(r, body, F_CA_IMPORT, "an imported CA (type \"import\": its subject, key "

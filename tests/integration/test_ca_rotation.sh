@@ -223,6 +223,18 @@ for c in "$kept_root 2" "$kept_int 1"; do
     check_contains "its path length kept ($2)" "$text" "CA:TRUE, pathlen:$2"
 done
 check_contains "and the root's digest (SHA-384)" "$(cert_text "$kept_root")" "ecdsa-with-SHA384"
+# An intermediate asked to outlive its parent: refused, or with cap_validity ending with it.
+api GET "/api/v1/cas/$kept_root"
+kept_root_end=$(body .not_after)
+api POST /api/v1/cas "{\"name\":\"too-long\",\"type\":\"intermediate\",\"parent_id\":\"$kept_root\",\"subject\":{\"common_name\":\"Too Long\"},\"days\":1000}"
+check_eq "an intermediate past its parent's end: 422 on days" "422 days" "$status $(body .error.field)"
+api POST /api/v1/cas "{\"name\":\"capped\",\"type\":\"intermediate\",\"parent_id\":\"$kept_root\",\"subject\":{\"common_name\":\"Capped\"},\"days\":1000,\"cap_validity\":true}"
+check_eq "with cap_validity: made, ending with its parent" "201 $kept_root_end" "$status $(body .not_after)"
+api POST /api/v1/cas '{"name":"capped-root","subject":{"common_name":"Capped Root"},"cap_validity":true}'
+check_eq "cap_validity with a root: 400 (a root has no parent to end with)" "400 cap_validity" "$status $(body .error.field)"
+check_contains "certhub ca create --cap-validity" \
+    "$("$CERTHUB" --server "https://localhost:$port" --token-file "$data/admin-token" --ca-file "$data/ca.pem" \
+        ca create --name capped-cli --subject "CN=Capped CLI" --parent "$kept_root" --days 1000 --cap-validity)" "ca_"
 api POST /api/v1/cas "{\"name\":\"kept-leafmost\",\"type\":\"intermediate\",\"parent_id\":\"$kept_int\",\"subject\":{\"common_name\":\"Kept Leafmost\"},\"days\":100}"
 leafmost=$(body .id)
 api POST /api/v1/cas "{\"name\":\"too-deep\",\"type\":\"intermediate\",\"parent_id\":\"$leafmost\",\"subject\":{\"common_name\":\"Too Deep\"},\"days\":50}"

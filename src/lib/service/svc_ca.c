@@ -378,7 +378,7 @@ int ch_svc_ca_create(ch_svc *svc, const ch_actor *actor, const ch_svc_ca_req *re
     /* A rotation keeps the CA's lifetime, cut at its parent's end: refused, an intermediate
      * under a root that does not rotate itself could not be rotated once its lifetime passed
      * the root's end, and went on to its own end, its rotation "on". */
-    o.cap_validity = req->rotate != NULL;
+    o.cap_validity = req->rotate != NULL || req->cap_validity;
     o.path_len = req->path_len;
     if (req->rotate != NULL) {
         /* The certificate it replaces says the subject (as it is: read again from text, an
