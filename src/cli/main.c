@@ -603,8 +603,20 @@ static bool connection_option(int argc, char **argv)
 
 static void parse(cli_args *a, int argc, char **argv)
 {
+    bool options = true; /* until "--": what follows it is arguments, a name such as "-dash" too */
+
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i];
+        if (options && strcmp(arg, "--") == 0) {
+            options = false;
+            continue;
+        }
+        if (!options) {
+            if (a->npos >= CLI_MAX_POS || a->npos >= a->cmd->max_pos)
+                cli_usage(a, "unexpected argument \"%.64s\"", arg);
+            a->pos[a->npos++] = arg;
+            continue;
+        }
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
             command_help(a->cmd);
             exit(0);

@@ -440,4 +440,5 @@ check_eq "nor another tenant (404)" 404 "$status"
 check_eq "certhub keystore rename" "$ks  edge-gateway" "$(remote keystore rename "$ks" edge-gateway)"
 api GET "/api/v1/keystores/$ks"
 check_eq "and it is so" edge-gateway "$(body .name)"
+check_eq "a name that begins with a dash, after --" "$ks  -dash" "$(remote keystore rename "$ks" -- -dash)"
 done_testing
