@@ -245,6 +245,13 @@ int svc_check_name(const char *name, size_t max)
     return svc_check_text("name", name, max);
 }
 
+int svc_need_name(const char *name)
+{
+    if (name == NULL || *name == '\0')
+        return ch_error_set_field(CH_EINVAL, "name", "a name of 1 to 128 characters is required");
+    return svc_check_name(name, 128);
+}
+
 char *svc_name_carried(const char *name)
 {
     const char *start;

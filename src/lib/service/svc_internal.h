@@ -184,6 +184,9 @@ int svc_need(const ch_actor *actor, ch_role role, const char *what);
  * white space, and none at either end (ch_utf8_space), so that a name never shows blank nor as
  * another's.  CH_EINVAL on "name" otherwise. */
 int svc_check_name(const char *name, size_t max);
+/* A name that must be there: 1 to 128 characters, as svc_check_name takes them (CH_EINVAL on
+ * "name" otherwise, an empty one or none said as required). */
+int svc_need_name(const char *name);
 /* A stored name carried over to a new row (a renewal's): a copy without the white space at its
  * ends, which names stored before such names were refused may have, or NULL when nothing else
  * is left (the new row's name is then its default). */

@@ -406,9 +406,7 @@ int ch_svc_keystore_import(ch_svc *svc, const ch_actor *actor, const char *name,
         *ngaps = 0;
     if ((error = svc_need(actor, CH_ROLE_OPERATOR, "uploading a keystore")) < 0)
         return error;
-    if (name == NULL || *name == '\0')
-        return ch_error_set_field(CH_EINVAL, "name", "a name of 1 to 128 characters is required");
-    if ((error = svc_check_name(name, 128)) < 0)
+    if ((error = svc_need_name(name)) < 0)
         return error;
     /* A key password of its own is a Java keystore's (keytool -keypass): with any other file
      * it went unread, where a certificate import refuses it. */
@@ -826,9 +824,7 @@ int ch_svc_keystore_rename(ch_svc *svc, const ch_actor *actor, const char *id, c
         memset(out, 0, sizeof *out);
     if ((error = svc_need(actor, CH_ROLE_OPERATOR, "renaming a keystore")) < 0)
         return error;
-    if (name == NULL || *name == '\0')
-        return ch_error_set_field(CH_EINVAL, "name", "a name of 1 to 128 characters is required");
-    if ((error = svc_check_name(name, 128)) < 0)
+    if ((error = svc_need_name(name)) < 0)
         return error;
     SVC_TX(svc, ks_rename_tx(svc, actor, id, name, &row));
     if (out != NULL) {
@@ -1418,9 +1414,7 @@ int ch_svc_keystore_create(ch_svc *svc, const ch_actor *actor, const char *name,
     if ((error = svc_need(actor, CH_ROLE_OPERATOR, "making a keystore")) < 0)
         return error;
     /* None given: the certificate's, as the console's wizard names it (checked below, once read). */
-    if (name != NULL && *name == '\0')
-        return ch_error_set_field(CH_EINVAL, "name", "a name of 1 to 128 characters is required");
-    if (name != NULL && (error = svc_check_name(name, 128)) < 0)
+    if (name != NULL && (error = svc_need_name(name)) < 0)
         return error;
     /* The two formats that hold a key with its chain, as the destination seed's keystores are
      * (the others are written on export all the same). */

@@ -219,9 +219,7 @@ int ch_svc_cert_update(ch_svc *svc, const ch_actor *actor, const char *id, const
 
     if ((error = svc_need(actor, CH_ROLE_OPERATOR, "changing a certificate")) < 0)
         return error;
-    if (name != NULL && *name == '\0')
-        return ch_error_set_field(CH_EINVAL, "name", "a name of 1 to 128 characters is required");
-    if ((error = svc_check_name(name, 128)) < 0)
+    if (name != NULL && (error = svc_need_name(name)) < 0)
         return error;
     if ((error = ch_store_cert_get(svc->store, &c, actor->tenant_id, id)) < 0)
         return error;
