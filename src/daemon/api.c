@@ -498,6 +498,20 @@ static int upload_once(req *r, const upload *u, bool field_given, const char *fi
     return -1;
 }
 
+/* A file given as "certificate" (PEM text) and as "data" (base64) at once: -1 once the 400
+ * on data is sent, saying to give what (a name) once. */
+static int pem_or_data(req *r, const char *pem, const char *data, const char *what)
+{
+    char msg[200];
+
+    if (pem == NULL || data == NULL)
+        return 0;
+    snprintf(msg, sizeof msg, "give %s once: \"certificate\" (PEM text) or \"data\" (the file in base64), not both",
+             what);
+    reply_error_msg(r, CH_EINVAL, "data", msg);
+    return -1;
+}
+
 /* A file sent in JSON as field ("data"): standard base64, as base64(1) or jq's @base64 write
  * it, decoded into out (ch_buf_dispose_secure: the file may hold a key).  -1 once a 400
  * naming the field is sent. */
@@ -992,11 +1006,8 @@ static void cas_create(req *r)
                             "(PEM), or \"data\" (the file in base64: DER, PEM, or a PKCS#12 or JKS holding its key)");
             goto done;
         }
-        if (cert != NULL && data != NULL) {
-            reply_error_msg(r, CH_EINVAL, "data", "give the CA's certificate once: \"certificate\" (PEM text) or "
-                            "\"data\" (the file in base64), not both");
+        if (pem_or_data(r, cert, data, "the CA's certificate") < 0)
             goto done;
-        }
         if (csr_id != NULL && key != NULL) {
             reply_error_msg(r, CH_EINVAL, "private_key", "give csr_id or private_key, not both");
             goto done;
@@ -1383,11 +1394,8 @@ static void certificate_import(req *r)
         get_str(r, u.fields, "password", &password) || get_str(r, u.fields, "key_password", &key_password) ||
         upload_flag(r, &u, "preview", &preview) || get_str(r, u.fields, "file_name", &from_file))
         goto done;
-    if (cert != NULL && data != NULL) {
-        reply_error_msg(r, CH_EINVAL, "data", "give the certificate once: \"certificate\" (PEM text) or \"data\" "
-                        "(the file in base64), not both");
+    if (pem_or_data(r, cert, data, "the certificate") < 0)
         goto done;
-    }
     if (upload_once(r, &u, cert != NULL || data != NULL, data ? "data" : "certificate", "certificate",
                     data ? "\"data\" (the file in base64)"
                     : cert ? "the \"certificate\" field (PEM)"
@@ -1715,11 +1723,8 @@ static void csr_attach(req *r, const char *id)
                         "or \"data\" (the file in base64: DER, PEM or PKCS#7)");
         goto done;
     }
-    if (cert != NULL && data != NULL) {
-        reply_error_msg(r, CH_EINVAL, "data", "give the certificate once: \"certificate\" (PEM text) or \"data\" "
-                        "(the file in base64), not both");
+    if (pem_or_data(r, cert, data, "the certificate") < 0)
         goto done;
-    }
     if (data != NULL && get_base64_file(r, "data", data, &bytes) < 0)
         goto done;
     if ((error = ch_svc_csr_attach(r->svc, &r->who.actor, id, data ? bytes.data : (const uint8_t *)cert,
@@ -1797,11 +1802,8 @@ static void keystores_upload(req *r)
         goto done;
     /* PEM text in "certificate" (a bundle pasted, certificates and keys), as a certificate
      * import and a CA take it; a binary file in "data". */
-    if (data != NULL && pem != NULL) {
-        reply_error_msg(r, CH_EINVAL, "data", "give the keystore once: \"certificate\" (PEM text) or \"data\" (the "
-                        "file in base64), not both");
+    if (pem_or_data(r, pem, data, "the keystore") < 0)
         goto done;
-    }
     if (upload_once(r, &u, data != NULL || pem != NULL, pem ? "certificate" : "data", "keystore",
                     "\"data\" (base64) or \"certificate\" (PEM)") < 0)
         goto done;
