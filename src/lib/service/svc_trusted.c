@@ -19,6 +19,9 @@
 
 #include "svc_internal.h"
 
+/* What a file that is no certificate is refused as (the seed's words, and what else is read). */
+#define NOT_A_CERT "not an X.509 certificate in PEM format (DER is read as well)"
+
 /* Writes the broker's CA directory, or says once that it could not and owes it: the scheduler
  * tries again each round until it can (the store holds the truth; the directory follows). */
 void svc_trust_dir_refresh(ch_svc *svc)
@@ -136,7 +139,7 @@ static int check_anchor(const ch_cert *cert, int64_t now)
     int version, error;
 
     if ((error = ch_cert_inspect(&info, cert)) < 0)
-        return fail(CH_EPARSE, "not_a_certificate", "not an X.509 certificate in PEM format (DER is read as well)");
+        return fail(CH_EPARSE, "not_a_certificate", NOT_A_CERT);
     version = info.version;
     ch_cert_info_dispose(&info);
     if (version != 3)
@@ -289,7 +292,7 @@ int ch_svc_trusted_add(ch_svc *svc, const ch_actor *actor, const ch_svc_trusted_
         (error = check_name(req->name)) < 0 || (error = check_issuer_list(req->issuer_list, req->auto_registration)) < 0)
         return error;
     if (req->cert == NULL || req->cert_len == 0 || ch_cert_parse_all(&list, &n, req->cert, req->cert_len) < 0)
-        return fail(CH_EPARSE, "not_a_certificate", "not an X.509 certificate in PEM format (DER is read as well)");
+        return fail(CH_EPARSE, "not_a_certificate", NOT_A_CERT);
     if (n != 1) {
         ch_cert_list_free(list, n);
         ch_error_set_field(CH_EINVAL, "certificate",
@@ -497,7 +500,7 @@ int ch_svc_trusted_verify(ch_svc *svc, const ch_actor *actor, const char *id, co
         goto done;
     }
     if ((error = ch_cert_parse(&proof, data, len)) < 0) {
-        error = fail(CH_EPARSE, "not_a_certificate", "not an X.509 certificate in PEM format (DER is read as well)");
+        error = fail(CH_EPARSE, "not_a_certificate", NOT_A_CERT);
         goto done;
     }
     if ((error = ch_cert_parse(&anchor, row.der, row.der_len)) < 0 || (error = ch_cert_public_key(&anchor_key, anchor)) < 0)
