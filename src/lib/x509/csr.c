@@ -226,44 +226,29 @@ done:
     return error;
 }
 
-/* The Basic Constraints, Key Usage and Extended Key Usage a CSR asks for, into exts. */
+/* The Basic Constraints, Key Usage and Extended Key Usage a CSR asks for, into exts: written
+ * as issuing writes them into a certificate, each read back as an extension. */
 static int add_usage_exts(STACK_OF(X509_EXTENSION) *exts, const ch_csr_opts *opts)
 {
-    static const int eku_nids[] = {NID_server_auth, NID_client_auth, NID_code_sign,
-                                   NID_email_protect, NID_time_stamp, NID_OCSP_sign};
-    int ok = 1;
+    ch_buf der = CH_BUF_INIT;
+    const uint8_t *p, *end;
+    int error = 0;
 
-    if (opts->ca) {
-        BASIC_CONSTRAINTS *bc = BASIC_CONSTRAINTS_new();
-        ok = bc != NULL;
-        if (ok) {
-            bc->ca = 0xff;
-            if (opts->path_len >= 0)
-                ok = (bc->pathlen = ASN1_INTEGER_new()) != NULL && ASN1_INTEGER_set(bc->pathlen, opts->path_len) == 1;
-            ok = ok && X509V3_add1_i2d(&exts, NID_basic_constraints, bc, 1, X509V3_ADD_DEFAULT) == 1;
+    if ((opts->ca && (error = x509_ext_basic_constraints(&der, true, opts->path_len, true)) < 0) ||
+        (opts->key_usage != 0 && (error = x509_ext_key_usage(&der, opts->key_usage, true)) < 0) ||
+        (opts->ext_key_usage != 0 && (error = x509_ext_ext_key_usage(&der, opts->ext_key_usage, false)) < 0)) {
+        ch_buf_dispose(&der);
+        return error;
+    }
+    for (p = der.data, end = der.data + der.len; error == 0 && p < end;) {
+        X509_EXTENSION *x = d2i_X509_EXTENSION(NULL, &p, (long)(end - p));
+        if (x == NULL || sk_X509_EXTENSION_push(exts, x) <= 0) {
+            X509_EXTENSION_free(x);
+            error = ch_error_ossl(CH_ECRYPTO, "d2i_X509_EXTENSION", "building the CSR's extensions");
         }
-        BASIC_CONSTRAINTS_free(bc);
     }
-    if (ok && opts->key_usage != 0) {
-        /* (CH_KU_* bit i is RFC 5280's bit i) */
-        ASN1_BIT_STRING *ku = ASN1_BIT_STRING_new();
-        ok = ku != NULL;
-        for (int i = 0; ok && i < 9; i++)
-            if (opts->key_usage & (1u << i))
-                ok = ASN1_BIT_STRING_set_bit(ku, i, 1) == 1;
-        ok = ok && X509V3_add1_i2d(&exts, NID_key_usage, ku, 1, X509V3_ADD_DEFAULT) == 1;
-        ASN1_BIT_STRING_free(ku);
-    }
-    if (ok && opts->ext_key_usage != 0) {
-        EXTENDED_KEY_USAGE *eku = sk_ASN1_OBJECT_new_null();
-        ok = eku != NULL;
-        for (size_t i = 0; ok && i < sizeof eku_nids / sizeof eku_nids[0]; i++)
-            if (opts->ext_key_usage & (1u << i))
-                ok = sk_ASN1_OBJECT_push(eku, OBJ_nid2obj(eku_nids[i])) > 0;
-        ok = ok && X509V3_add1_i2d(&exts, NID_ext_key_usage, eku, 0, X509V3_ADD_DEFAULT) == 1;
-        sk_ASN1_OBJECT_free(eku); /* (the objects are OpenSSL's own, by NID) */
-    }
-    return ok ? 0 : ch_error_ossl(CH_ECRYPTO, "X509V3_add1_i2d", "building the CSR's extensions");
+    ch_buf_dispose(&der);
+    return error;
 }
 
 int ch_csr_create(ch_csr **out, const ch_key *key, const ch_csr_opts *opts)

@@ -117,7 +117,7 @@ static int der_uint(ch_buf *b, unsigned long v)
 }
 
 /* RFC 5280 4.2.1.9 (critical unless a leaf's is asked otherwise: RFC 5280 asks it of CAs). */
-static int ext_basic_constraints(ch_buf *b, bool ca, int path_len, bool critical)
+int x509_ext_basic_constraints(ch_buf *b, bool ca, int path_len, bool critical)
 {
     static const uint8_t ca_true[] = {0x01, 0x01, 0xff};
     size_t at = b->len;
@@ -133,7 +133,7 @@ static int ext_basic_constraints(ch_buf *b, bool ca, int path_len, bool critical
 
 /* RFC 5280 4.2.1.3 (critical, as it advises, unless asked otherwise): bit i of ku is
  * KeyUsage bit i. */
-static int ext_key_usage(ch_buf *b, unsigned ku, bool critical)
+int x509_ext_key_usage(ch_buf *b, unsigned ku, bool critical)
 {
     uint8_t bits[3] = {0, 0, 0};
     size_t at = b->len, n = 0;
@@ -153,7 +153,7 @@ static int ext_key_usage(ch_buf *b, unsigned ku, bool critical)
     return der_ext_end(b, at, at, OID(0x55, 0x1d, 0x0f), critical);
 }
 
-static int ext_ext_key_usage(ch_buf *b, unsigned eku, bool critical)
+int x509_ext_ext_key_usage(ch_buf *b, unsigned eku, bool critical)
 {
     static const struct {
         unsigned bit;
@@ -633,10 +633,10 @@ static int encode_tbs(ch_buf *b, size_t *alg_at, const struct x509_issued *m, co
      * each of the first four unless left out */
     at = b->len;
     if ((!(o->leave_out & CH_EXT_BASIC_CONSTRAINTS) &&
-         (error = ext_basic_constraints(b, m->is_ca, m->is_ca ? path_len : -1,
+         (error = x509_ext_basic_constraints(b, m->is_ca, m->is_ca ? path_len : -1,
                                         is_critical(o, CH_EXT_BASIC_CONSTRAINTS))) < 0) ||
-        (!(o->leave_out & CH_EXT_KEY_USAGE) && (error = ext_key_usage(b, ku, is_critical(o, CH_EXT_KEY_USAGE))) < 0) ||
-        (eku && (error = ext_ext_key_usage(b, eku, is_critical(o, CH_EXT_EXT_KEY_USAGE))) < 0) ||
+        (!(o->leave_out & CH_EXT_KEY_USAGE) && (error = x509_ext_key_usage(b, ku, is_critical(o, CH_EXT_KEY_USAGE))) < 0) ||
+        (eku && (error = x509_ext_ext_key_usage(b, eku, is_critical(o, CH_EXT_EXT_KEY_USAGE))) < 0) ||
         (error = ext_key_ids(b, ski, (o->leave_out & CH_EXT_AUTHORITY_KEY_ID) ? NULL : aki, aki_len)) < 0 ||
         (nsans > 0 && (error = ext_sans(b, sans, nsans)) < 0) ||
         (o->crl_urls && o->crl_urls[0] && (error = ext_crl_urls(b, o->crl_urls)) < 0) ||
