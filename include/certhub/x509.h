@@ -226,6 +226,9 @@ int ch_ext_parse(unsigned *bit, const char *name);
 /* Names of the key usage (extended false) or extended key usage bits, bit i at index i,
  * NULL-terminated: "digital_signature"..., "server_auth"... */
 const char *const *ch_usage_names(bool extended);
+/* ku (CH_KU_*) without the bits that do not apply to cert's key (key transport with an EC key,
+ * RFC 5480), which issuing refuses when asked for: what a renewal carries over. */
+unsigned ch_cert_usage_fit(const ch_cert *cert, unsigned ku);
 /* One usage name into its bit; the OpenSSL spelling ("digitalSignature") is accepted too.
  * CH_EINVAL naming the accepted names otherwise. */
 int ch_usage_parse(unsigned *bit, bool extended, const char *name);

@@ -122,6 +122,31 @@ body .pem > sw-usages.pem
 check_eq "leave Key Usage and EKU out" "Basic_Constraints:critical,Authority_Key_Identifier" "$(exts sw-usages.pem)"
 check_eq "(a server certificate's common name still its SAN)" "DNS:switch-usages.example" \
     "$(openssl x509 -in sw-usages.pem -noout -ext subjectAltName | tail -1 | tr -d ' ')"
+# RFC 5480: an EC key does no key transport.  Asked for: refused, naming what the key takes; a
+# profile's key_encipherment is left out for an EC key, and a profile of nothing else refused.
+api POST /api/v1/certificates "{\"sans\":[\"dns:ec-ke.example\"],\"ca_id\":\"$issuer\",\"key_type\":\"p256\",\"key_usage\":[\"digital_signature\",\"key_encipherment\"]}"
+check_eq "key_encipherment asked for a P-256 key: 400 naming the field" "400 key_usage" "$status $(body .error.field)"
+check_contains "saying what an EC key takes" "$(body .error.message)" \
+    "key_encipherment does not apply to an EC key (RFC 5480), which takes digital_signature, non_repudiation, key_agreement"
+api POST /api/v1/certificates "{\"sans\":[\"dns:rsa-ka.example\"],\"ca_id\":\"$issuer\",\"key_type\":\"rsa2048\",\"key_usage\":[\"key_agreement\"]}"
+check_eq "key_agreement for an RSA key: 400" "400 key_usage" "$status $(body .error.field)"
+api POST /api/v1/certificates "{\"sans\":[\"dns:ec-ka.example\"],\"ca_id\":\"$issuer\",\"key_type\":\"p256\",\"key_usage\":[\"digital_signature\",\"key_agreement\"]}"
+check_eq "key_agreement for an EC key: 201" 201 "$status"
+check_eq "as openssl reads it" "Digital Signature, Key Agreement" \
+    "$(body .pem | openssl x509 -noout -ext keyUsage | tail -1 | sed 's/^ *//')"
+api POST /api/v1/csrs '{"subject":{"common_name":"ec-ke"},"key_type":"p256","key_usage":["key_encipherment"]}'
+check_eq "nor asked of an outside CA in a CSR for an EC key: 400" "400 key_usage" "$status $(body .error.field)"
+api GET /api/v1/csrs
+check_eq "(no CSR made)" 0 "$(body '[.items[] | select(.subject | test("ec-ke"))] | length')"
+api POST /api/v1/profiles '{"name":"transport-only","key_usage":["key_encipherment"],"ext_key_usage":["client_auth"]}'
+api POST /api/v1/certificates "{\"profile\":\"transport-only\",\"subject\":{\"common_name\":\"t1\"},\"ca_id\":\"$issuer\",\"key_type\":\"p256\"}"
+check_eq "a profile of key transport alone with an EC key: 422" "422 key_usage" "$status $(body .error.field)"
+check_contains "naming the profile" "$(body .error.message)" "profile transport-only's key usage (key_encipherment) does not apply to an EC key"
+api POST /api/v1/certificates "{\"profile\":\"transport-only\",\"subject\":{\"common_name\":\"t2\"},\"ca_id\":\"$issuer\",\"key_type\":\"rsa2048\"}"
+check_eq "the same profile with an RSA key: 201" 201 "$status"
+api DELETE "/api/v1/certificates/$(body .id)"
+api DELETE /api/v1/profiles/transport-only
+check_eq "(the profile goes again)" 200 "$status"
 api POST /api/v1/certificates "{\"sans\":[\"dns:switch-crit.example\"],\"ca_id\":\"$issuer\",\"critical\":[\"ext_key_usage\",\"basic_constraints\"]}"
 check_eq "critical as asked: 201" 201 "$status"
 crit=$(body .id)

@@ -157,7 +157,16 @@ expect_error "none among usages: said to stand alone" "none stands alone (the ex
 expect_error "none among the critical" "none stands alone (no extension critical)" -- "$CERTHUB" cert create \
     --profile tls-server --subject CN=x --key-type p256 --key-out x.key --ca inter.pem --ca-key inter.key --out x.pem \
     --critical "key_usage, none"
+expect_error "key_encipherment for an Ed25519 key (RFC 8410: signatures only)" \
+    "key_encipherment does not apply to an Ed25519 key (RFC 8410), which takes digital_signature, non_repudiation" -- \
+    "$CERTHUB" cert create --profile tls-client --subject CN=x --key-type ed25519 --key-out x.key --ca inter.pem \
+    --ca-key inter.key --out x.pem --key-usage digital_signature,key_encipherment
+"$CERTHUB" key create --type p256 --out ec.key
 [ ! -e x.key ] && [ ! -e x.pem ] || fail "a refused cert create wrote a file"
 ok "(and nothing written)"
+"$CERTHUB" cert create --profile tls-server --subject CN=ec.example --key ec.key --ca inter.pem --ca-key inter.key \
+    --days 30 --out ec.pem
+check_eq "a profile's key_encipherment is left out for an EC key" "Digital Signature" \
+    "$(openssl x509 -in ec.pem -noout -ext keyUsage | tail -1 | sed 's/^ *//')"
 
 done_testing

@@ -548,6 +548,37 @@ static void test_issue_extension_switches(void **state)
         ch_cert_free(x);
         x = NULL;
     }
+    {
+        /* Key Usage fitted to the key: key transport is an RSA key's (RFC 5480); asked for an
+         * EC key, refused naming the field; a profile's is left out; a renewal's carried over
+         * without it. */
+        ch_key *rsa = gen(CH_KEY_RSA2048);
+        o = (ch_issue_opts){.profile = ch_profile_get("tls-server"), .ca_cert = inter, .ca_key = ik,
+                            .subject_key = lk, .subject = n, .days = 10, .path_len = -2,
+                            .key_usage = CH_KU_DIGITAL_SIGNATURE | CH_KU_KEY_ENCIPHERMENT};
+        assert_int_equal(ch_cert_issue(&x, &o), CH_EINVAL);
+        assert_string_equal(ch_error_field(), "key_usage");
+        assert_null(x);
+        o.key_usage = 0;
+        assert_int_equal(ch_cert_issue(&x, &o), 0);
+        assert_int_equal(ch_cert_inspect(&info, x), 0);
+        assert_int_equal(info.key_usage, CH_KU_DIGITAL_SIGNATURE);
+        ch_cert_info_dispose(&info);
+        assert_int_equal(ch_cert_usage_fit(x, CH_KU_DIGITAL_SIGNATURE | CH_KU_KEY_ENCIPHERMENT | CH_KU_KEY_AGREEMENT),
+                         CH_KU_DIGITAL_SIGNATURE | CH_KU_KEY_AGREEMENT);
+        ch_cert_free(x);
+        x = NULL;
+        o.subject_key = rsa;
+        assert_int_equal(ch_cert_issue(&x, &o), 0);
+        assert_int_equal(ch_cert_inspect(&info, x), 0);
+        assert_int_equal(info.key_usage, CH_KU_DIGITAL_SIGNATURE | CH_KU_KEY_ENCIPHERMENT);
+        ch_cert_info_dispose(&info);
+        assert_int_equal(ch_cert_usage_fit(x, CH_KU_DIGITAL_SIGNATURE | CH_KU_KEY_ENCIPHERMENT | CH_KU_KEY_AGREEMENT),
+                         CH_KU_DIGITAL_SIGNATURE | CH_KU_KEY_ENCIPHERMENT);
+        ch_cert_free(x);
+        x = NULL;
+        ch_key_free(rsa);
+    }
     /* A self-signed root may go without its AKI (RFC 5280 4.2.1.1's one exception). */
     o = (ch_issue_opts){.profile = ch_profile_get("root-ca"), .ca_key = rk, .subject_key = rk, .subject = n,
                         .days = 10, .path_len = -2, .leave_out = CH_EXT_AUTHORITY_KEY_ID};

@@ -148,7 +148,9 @@ int ch_svc_cert_renew_opts(ch_svc *svc, const ch_actor *actor, const char *id, c
         if (OBJ_find_sigid_algs(X509_get_signature_nid(ch_cert_x509(cert)), &md_nid, &pk_nid) == 1)
             q.digest = md_nid == NID_sha384 ? "sha384" : md_nid == NID_sha512 ? "sha512" : NULL;
         if (ch_cert_inspect(&info, cert) == 0) {
-            q.key_usage = info.has_key_usage ? info.key_usage : 0;
+            /* Not what does not apply to the key, as other CAs write (key transport with an
+             * EC key): issuing refuses it, and the renewal would fail. */
+            q.key_usage = info.has_key_usage ? ch_cert_usage_fit(cert, info.key_usage) : 0;
             q.ext_key_usage = info.has_ext_key_usage ? info.ext_key_usage : 0;
             q.leave_out = (info.has_basic_constraints ? 0 : CH_EXT_BASIC_CONSTRAINTS) |
                           (info.has_key_usage ? 0 : CH_EXT_KEY_USAGE) |

@@ -289,6 +289,11 @@ int ch_csr_create(ch_csr **out, const ch_key *key, const ch_csr_opts *opts)
                                    "ask for key_agreement with them");
         goto done;
     }
+    if (opts->key_usage != 0) {
+        unsigned ku = opts->key_usage;
+        if ((error = x509_ku_check(&ku, x509_key_xpub(key), NULL)) < 0)
+            goto done;
+    }
     if (opts->san_count > 0 || opts->key_usage != 0 || opts->ext_key_usage != 0 || opts->ca) {
         if ((exts = sk_X509_EXTENSION_new_null()) == NULL) {
             error = ch_error_set(CH_ENOMEM, "out of memory");

@@ -153,6 +153,83 @@ int x509_ext_key_usage(ch_buf *b, unsigned ku, bool critical)
     return der_ext_end(b, at, at, OID(0x55, 0x1d, 0x0f), critical);
 }
 
+/* The Key Usage bits a public key of this algorithm may carry: RSA (RFC 3279 2.3.1), RSA-PSS
+ * (RFC 4055 1.2: signatures only), EC (RFC 5480 3: no key transport, no data encipherment),
+ * Ed25519/Ed448 (RFC 8410 5: signatures only); keyCertSign and cRLSign with any key that signs.
+ * Others are not restricted here. */
+static unsigned ku_allowed(int key_nid, const char **kind)
+{
+    const unsigned sign = CH_KU_DIGITAL_SIGNATURE | CH_KU_NON_REPUDIATION | CH_KU_KEY_CERT_SIGN | CH_KU_CRL_SIGN;
+
+    switch (key_nid) {
+    case NID_rsaEncryption:
+        *kind = "an RSA key (RFC 3279)";
+        return sign | CH_KU_KEY_ENCIPHERMENT | CH_KU_DATA_ENCIPHERMENT;
+    case NID_rsassaPss:
+        *kind = "an RSA-PSS key (RFC 4055)";
+        return sign;
+    case NID_X9_62_id_ecPublicKey:
+        *kind = "an EC key (RFC 5480)";
+        return sign | CH_KU_KEY_AGREEMENT | CH_KU_ENCIPHER_ONLY | CH_KU_DECIPHER_ONLY;
+    case NID_ED25519:
+        *kind = "an Ed25519 key (RFC 8410)";
+        return sign;
+    case NID_ED448:
+        *kind = "an Ed448 key (RFC 8410)";
+        return sign;
+    default:
+        *kind = "this key";
+        return ~0u;
+    }
+}
+
+unsigned ch_cert_usage_fit(const ch_cert *cert, unsigned ku)
+{
+    ASN1_OBJECT *alg = NULL;
+    const char *kind;
+
+    if (X509_PUBKEY_get0_param(&alg, NULL, NULL, NULL, X509_get_X509_PUBKEY(ch_cert_x509(cert))) != 1)
+        return ku;
+    return ku & ku_allowed(OBJ_obj2nid(alg), &kind);
+}
+
+int x509_ku_check(unsigned *ku, const X509_PUBKEY *spki, const char *profile)
+{
+    const char *const *names = ch_usage_names(false);
+    ASN1_OBJECT *alg = NULL;
+    const char *kind;
+    char accepted[160] = "";
+    size_t used = 0;
+    unsigned allowed, extra;
+    int first = -1;
+
+    if (X509_PUBKEY_get0_param(&alg, NULL, NULL, NULL, spki) != 1)
+        return 0;
+    allowed = ku_allowed(OBJ_obj2nid(alg), &kind);
+    if ((extra = *ku & ~allowed) == 0)
+        return 0;
+    /* A profile's usages are for every kind of key: what does not apply to this one is left
+     * out (key transport for an EC key), unless nothing would be left. */
+    if (profile != NULL && (*ku & allowed) != 0) {
+        *ku &= allowed;
+        return 0;
+    }
+    for (int i = 0; names[i] != NULL; i++) {
+        if (extra & (1u << i) && first < 0)
+            first = i;
+        if ((allowed & (1u << i)) && !((1u << i) & (CH_KU_KEY_CERT_SIGN | CH_KU_CRL_SIGN)) &&
+            used < sizeof accepted)
+            used += (size_t)snprintf(accepted + used, sizeof accepted - used, "%s%s", used ? ", " : "", names[i]);
+    }
+    if (profile != NULL)
+        return ch_error_set_field(CH_EPOLICY, "key_usage",
+                                  "profile %s's key usage (%s) does not apply to %s, which takes %s: give "
+                                  "key_usage, or a key of another type",
+                                  profile, names[first], kind, accepted);
+    return ch_error_set_field(CH_EINVAL, "key_usage", "%s does not apply to %s, which takes %s", names[first], kind,
+                              accepted);
+}
+
 int x509_ext_ext_key_usage(ch_buf *b, unsigned eku, bool critical)
 {
     static const struct {
@@ -871,13 +948,8 @@ int ch_cert_issue(ch_cert **out, const ch_issue_opts *o)
 
     ku = (o->leave_out & CH_EXT_KEY_USAGE) ? 0 : o->key_usage ? o->key_usage : p->key_usage;
     eku = (o->leave_out & CH_EXT_EXT_KEY_USAGE) ? 0 : o->ext_key_usage ? o->ext_key_usage : p->ext_key_usage;
-    if (!p->is_ca && !o->key_usage && req == NULL && ch_key_get_type(o->subject_key) > CH_KEY_RSA4096)
-        ku &= ~(unsigned)CH_KU_KEY_ENCIPHERMENT; /* key transport exists for RSA keys only */
-    if (!p->is_ca && !o->key_usage && req != NULL) {
-        ASN1_OBJECT *alg;
-        if (X509_PUBKEY_get0_param(&alg, NULL, NULL, NULL, spki) == 1 && OBJ_obj2nid(alg) != NID_rsaEncryption)
-            ku &= ~(unsigned)CH_KU_KEY_ENCIPHERMENT;
-    }
+    if (ku != 0 && (error = x509_ku_check(&ku, spki, o->key_usage ? NULL : p->name)) < 0)
+        goto done;
     if (p->is_ca && !(ku & CH_KU_KEY_CERT_SIGN)) {
         error = ch_error_set_field(CH_EPOLICY, "key_usage", "a CA certificate needs the keyCertSign key usage");
         goto done;

@@ -91,13 +91,17 @@ int x509_der_tlv(ch_buf *b, uint8_t tag, const void *v, size_t n);
 /* Days since 1970-01-01 of a proleptic Gregorian date. */
 int64_t x509_days_from_civil(int64_t y, unsigned m, unsigned d);
 
-/* True when the bytes look like PEM (a "-----BEGIN " line somewhere near the start). */
 /* One whole Extension, DER, appended to b: Basic Constraints (RFC 5280 4.2.1.9; path_len < 0:
  * none), Key Usage (4.2.1.3: CH_KU_* bit i is KeyUsage bit i), Extended Key Usage (4.2.1.12,
  * CH_EKU_*).  What issuing writes into a certificate and a CSR asks for, encoded once. */
 int x509_ext_basic_constraints(ch_buf *b, bool ca, int path_len, bool critical);
 int x509_ext_key_usage(ch_buf *b, unsigned ku, bool critical);
 int x509_ext_ext_key_usage(ch_buf *b, unsigned eku, bool critical);
+/* Key Usage bits that do not apply to the key of spki (key transport with an EC key, RFC
+ * 5480): a profile's (profile: its name) are left out of *ku unless that leaves none; asked
+ * for (profile NULL), a 400 naming the bit and what the key takes. */
+int x509_ku_check(unsigned *ku, const X509_PUBKEY *spki, const char *profile);
+/* True when the bytes look like PEM (a "-----BEGIN " line somewhere near the start). */
 int x509_looks_pem(const uint8_t *data, size_t len);
 /* For PEM that holds no certificate: what it holds instead, as words to follow "it holds"
  * with what to do ("a CSR ..."), or NULL when it is none of the blocks named. */
