@@ -95,4 +95,45 @@ check_eq "one with the whole chain: no note" "201 null" "$status $(body .notes)"
 expect_exit 0 "once the root is held (it came with the last one), the same upload" -- \
     remote keystore upload ks1.p12 --password-file <(echo pw) --name cli-ks-again
 check_eq "says nothing" "" "$(cat "$T/stderr")"
+
+# One certificate and the CAs of its chain: the certificate is the key's, else the one that is
+# not a CA wherever it stands; a second that is not a CA is refused, naming both (it was
+# dropped without a word).
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout root.key -subj "/CN=Third Root" \
+    -days 60 -addext "keyUsage=critical,keyCertSign,cRLSign" -out root.pem 2>/dev/null
+leaf first
+leaf second
+leaf third
+count() { api GET "/api/v1/certificates?limit=1000"; body '.items | length'; }
+before=$(count)
+cat root.pem first.pem >root-first.pem
+api POST /api/v1/certificates/import "$(jq -n --arg c "$(cat root-first.pem)" '{name:"root-first",certificate:$c}')"
+check_eq "a bundle that begins with its root: the leaf is the certificate, whole" "201 CN=first.example null" \
+    "$status $(body .subject) $(body .notes)"
+check_eq "(and the root is held)" $((before + 2)) "$(count)"
+cat first.pem second.pem >two-leaves.pem
+api POST /api/v1/certificates/import "$(jq -n --arg c "$(cat two-leaves.pem)" '{name:"two",certificate:$c}')"
+check_eq "two leaves in one file: 400 naming the field" "400 certificate" "$status $(body .error.field)"
+check_eq "naming both and what to do" \
+    'the file holds "CN=second.example", a certificate that is not a CA, besides "CN=first.example": import each on its own (with its key), or upload the file as a keystore (POST /api/v1/keystores, certhub keystore upload) to keep them all' \
+    "$(body .error.message)"
+cat first.pem second.pem second.key >two-leaves-key.pem
+api POST /api/v1/certificates/import "$(jq -n --arg c "$(cat two-leaves-key.pem)" '{name:"two",certificate:$c}')"
+check_contains "the same with the second's key in the file" "$status $(body .error.message)" \
+    '400 the file holds "CN=first.example", a certificate that is not a CA, besides "CN=second.example"'
+api POST /api/v1/certificates/import "$(jq -n --arg c "$(cat two-leaves.pem)" --arg k "$(cat second.key)" \
+    '{name:"two",certificate:$c,private_key:$k}')"
+check_contains "and with its key given apart" "$status $(body .error.message)" \
+    '400 the file holds "CN=first.example", a certificate that is not a CA, besides "CN=second.example"'
+openssl pkcs12 -export -in second.pem -inkey second.key -certfile third.pem -name web -passout pass:pw -out extra.p12
+api POST /api/v1/certificates/import "" -H "Content-Type: application/x-pkcs12" -H "Certhub-Password: pw" \
+    --data-binary @extra.p12
+check_contains "and in a PKCS#12 file" "$status $(body .error.message)" \
+    '400 the file holds "CN=third.example", a certificate that is not a CA, besides "CN=second.example"'
+check_eq "none of them imported" $((before + 2)) "$(count)"
+cat root.pem third.pem >root-first-3.pem
+expect_exit 0 "a root-first bundle with the leaf's key apart, by the CLI" -- \
+    remote cert import root-first-3.pem --key third.key --name third
+api GET "/api/v1/certificates/$(cat "$T/stdout")"
+check_eq "is the leaf with its key" "CN=third.example true" "$(body .subject) $(body .has_private_key)"
 done_testing

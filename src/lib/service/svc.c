@@ -328,8 +328,34 @@ static int keep_rest(ch_cert ***rest, size_t *n_rest, ch_cert *const *list, size
     return 0;
 }
 
+/* An end-entity certificate: no CA, nor a version 1 self-signed root (roots older than Basic
+ * Constraints, which end some chains still). */
+static bool end_entity(const ch_cert *c)
+{
+    return !ch_cert_is_ca(c) && !(X509_get_version(ch_cert_x509(c)) == X509_VERSION_1 && ch_cert_is_self_signed(c));
+}
+
+/* A certificate import stores one certificate and the CAs of its chain: another that is no
+ * CA in the same file (it was dropped without a word) is refused, naming both. */
+static int another_leaf(const ch_cert *chosen, const ch_cert *other)
+{
+    char *a = NULL, *b = NULL;
+    int error;
+
+    (void)ch_cert_subject_string(&a, chosen);
+    (void)ch_cert_subject_string(&b, other);
+    error = ch_error_set_field(CH_EINVAL, "certificate",
+                               "the file holds \"%s\", a certificate that is not a CA, besides \"%s\": import each "
+                               "on its own (with its key), or upload the file as a keystore (POST /api/v1/keystores, "
+                               "certhub keystore upload) to keep them all",
+                               b ? b : "?", a ? a : "?");
+    free(a);
+    free(b);
+    return error;
+}
+
 /* The certificate of an upload read as a keystore: its one key entry's, or without keys the
- * first certificate; its entry's chain in *rest. */
+ * first certificate; its entry's chain in *rest.  Another entry that is not a CA is refused. */
 static int cert_from_keystore(ch_cert **cert, ch_key **key, ch_cert ***rest, size_t *n_rest, const uint8_t *data,
                               size_t len, const char *password, const char *key_password)
 {
@@ -365,9 +391,13 @@ static int cert_from_keystore(ch_cert **cert, ch_key **key, ch_cert ***rest, siz
                                    keyed);
     else if (pick == NULL || pick->chain_len == 0)
         error = ch_error_set_field(CH_EINVAL, "certificate", "the file holds no certificate");
-    else if ((*cert = ch_cert_dup(pick->chain[0])) == NULL || (pick->key && (*key = ch_key_dup(pick->key)) == NULL))
+    for (size_t e = 0; e < ks->count && error == 0; e++)
+        if (&ks->entries[e] != pick && ks->entries[e].chain_len > 0 && end_entity(ks->entries[e].chain[0]))
+            error = another_leaf(pick->chain[0], ks->entries[e].chain[0]);
+    if (error == 0 &&
+        ((*cert = ch_cert_dup(pick->chain[0])) == NULL || (pick->key && (*key = ch_key_dup(pick->key)) == NULL)))
         error = ch_error_set(CH_ENOMEM, "out of memory");
-    else if (rest != NULL)
+    else if (error == 0 && rest != NULL)
         error = keep_rest(rest, n_rest, pick->chain, 1, pick->chain_len);
     if (error < 0) {
         ch_cert_free(*cert);
@@ -387,7 +417,10 @@ int svc_cert_key_chain(ch_cert **cert, ch_key **key, ch_cert ***rest, size_t *n_
                        size_t cert_len, const uint8_t *key_data, size_t key_len, const char *password,
                        const char *key_password)
 {
+    ch_cert **list = NULL;
+    size_t n = 0;
     ch_format f;
+    bool have_key;
     int error;
 
     *cert = NULL;
@@ -406,56 +439,64 @@ int svc_cert_key_chain(ch_cert **cert, ch_key **key, ch_cert ***rest, size_t *n_
     if ((key_data == NULL || key_len == 0) && (error = holds_more(cert_data, cert_len)) != 0)
         return error < 0 ? ch_error_set_field(error, "certificate", "%s", ch_error_last())
                          : cert_from_keystore(cert, key, rest, n_rest, cert_data, cert_len, password, key_password);
-    /* A PEM chain (the certificate, then its intermediates and root): the first is the
-     * certificate, the CAs after it its chain. */
-    if (rest != NULL && cert_len > 0 && cert_data[0] != 0x30) {
-        ch_cert **list = NULL;
-        size_t n = 0;
-        if (ch_cert_parse_all(&list, &n, cert_data, cert_len) == 0 && n > 1)
-            error = keep_rest(rest, n_rest, list, 1, n);
-        else
-            error = 0;
+    have_key = key_data != NULL && key_len > 0;
+    if (have_key && (error = ch_key_parse(key, key_data, key_len, password)) < 0) {
+        ch_error_set_field(error, "private_key", "%s", ch_error_last());
+        goto fail;
+    }
+    /* A PEM chain (the certificate, then its intermediates and root; or root first): the
+     * certificate is the key's, else the one that is not a CA, else the first; the CAs
+     * besides it are its chain.  Another that is not a CA is refused. */
+    if (rest != NULL && cert_len > 0 && cert_data[0] != 0x30 && ch_cert_parse_all(&list, &n, cert_data, cert_len) == 0 &&
+        n > 1) {
+        size_t at = n;
+        for (size_t i = 0; i < n && have_key && at == n; i++)
+            if (ch_cert_matches_key(list[i], *key))
+                at = i;
+        for (size_t i = 0; i < n && at == n; i++)
+            if (end_entity(list[i]))
+                at = i;
+        at = at == n ? 0 : at;
+        error = 0;
+        for (size_t i = 0; i < n && error == 0; i++)
+            if (i != at && end_entity(list[i]))
+                error = another_leaf(list[at], list[i]);
+        if (error == 0 && (*cert = ch_cert_dup(list[at])) == NULL)
+            error = ch_error_set(CH_ENOMEM, "out of memory");
+        if (error == 0 && (*rest = calloc(n, sizeof **rest)) == NULL)
+            error = ch_error_set(CH_ENOMEM, "out of memory");
+        for (size_t i = 0; i < n && error == 0; i++)
+            if (i != at && ch_cert_is_ca(list[i]) && ((*rest)[*n_rest] = ch_cert_dup(list[i])) != NULL)
+                (*n_rest)++;
+        ch_cert_list_free(list, n);
+        if (error < 0)
+            goto fail;
+    } else {
         ch_cert_list_free(list, n);
         ch_error_clear();
-        if (error < 0)
-            return error;
+        if ((error = ch_cert_parse(cert, cert_data, cert_len)) < 0) {
+            if (have_key)
+                ch_error_set_field(error, "certificate", "%s", ch_error_last());
+            else
+                ch_error_set_field(error, "certificate", "%s (accepted: %s)", ch_error_last(), CH_FORMATS_ACCEPTED);
+            goto fail;
+        }
     }
-    if ((error = ch_cert_parse(cert, cert_data, cert_len)) < 0 && key_data == NULL)
-        ch_error_set_field(error, "certificate", "%s (accepted: %s)", ch_error_last(), CH_FORMATS_ACCEPTED);
-    else if (error < 0)
-        ch_error_set_field(error, "certificate", "%s", ch_error_last());
-    else if (key_data == NULL || key_len == 0)
-        return 0;
-    if (error < 0)
+    if (have_key && !ch_cert_matches_key(*cert, *key)) {
+        error = ch_error_set_field(CH_EINVAL, "private_key", "the private key does not belong to the certificate");
         goto fail;
-    if ((error = ch_key_parse(key, key_data, key_len, password)) < 0)
-        ch_error_set_field(error, "private_key", "%s", ch_error_last());
-    else if (!ch_cert_matches_key(*cert, *key)) {
-        /* The key's certificate further on in the file (a bundle that begins with its root):
-         * that one is the certificate, the first goes with the rest of its chain. */
-        size_t at = rest != NULL ? *n_rest : 0;
-        for (size_t i = 0; rest != NULL && i < *n_rest && at == *n_rest; i++)
-            if (ch_cert_matches_key((*rest)[i], *key))
-                at = i;
-        if (rest != NULL && at < *n_rest && ch_cert_is_ca(*cert)) {
-            ch_cert *first = *cert;
-            *cert = (*rest)[at];
-            (*rest)[at] = first;
-        } else {
-            error = ch_error_set_field(CH_EINVAL, "private_key", "the private key does not belong to the certificate");
-        }
     }
-    if (error < 0) {
+    return 0;
+
 fail:
-        ch_cert_free(*cert);
-        ch_key_free(*key);
-        *cert = NULL;
-        *key = NULL;
-        if (rest != NULL) {
-            ch_cert_list_free(*rest, *n_rest);
-            *rest = NULL;
-            *n_rest = 0;
-        }
+    ch_cert_free(*cert);
+    ch_key_free(*key);
+    *cert = NULL;
+    *key = NULL;
+    if (rest != NULL) {
+        ch_cert_list_free(*rest, *n_rest);
+        *rest = NULL;
+        *n_rest = 0;
     }
     return error;
 }

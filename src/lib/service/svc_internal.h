@@ -216,14 +216,15 @@ int svc_cert_rename_tx(ch_svc *svc, const ch_actor *actor, const char *id, const
  * *key stays NULL when there is no key. */
 int svc_cert_and_key(ch_cert **cert, ch_key **key, const uint8_t *cert_data, size_t cert_len,
                      const uint8_t *key_data, size_t key_len, const char *password);
-/* The same, and in *rest (n_rest) the CA certificates the file holds besides it (its chain: an
- * intermediate and root sent with it), to free with ch_cert_list_free.  key_password (or NULL)
- * opens the key of a JKS or JCEKS file whose key has a password of its own; with anything else
- * it is CH_EINVAL. */
 /* A certificate's name when none is given: its CN, else its subject (RFC 4514 text), as a
  * name is taken (ch_name_from_file: a control character makes it none), else the start of its
  * fingerprint.  NULL only when out of memory. */
 char *svc_name_of_cert(const ch_cert *cert, const char *subject);
+/* As svc_cert_and_key, and in *rest (n_rest) the CA certificates the file holds besides it (its
+ * chain: an intermediate and root sent with it, before or after it), to free with
+ * ch_cert_list_free.  The certificate is the key's, else the one that is not a CA, else the
+ * first; a second that is not a CA is refused.  key_password (or NULL) opens the key of a JKS
+ * or JCEKS file whose key has a password of its own; with anything else it is CH_EINVAL. */
 int svc_cert_key_chain(ch_cert **cert, ch_key **key, ch_cert ***rest, size_t *n_rest, const uint8_t *cert_data,
                        size_t cert_len, const uint8_t *key_data, size_t key_len, const char *password,
                        const char *key_password);
