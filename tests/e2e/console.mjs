@@ -555,7 +555,8 @@ const offeredUsages = (prefix) => rv.locator(`input[name^="${prefix}"]`).evaluat
 assert.deepEqual((await offeredUsages("ku_")).sort(), [...apiKu].sort());
 assert.deepEqual((await offeredUsages("eku_")).sort(), [...apiEku].sort());
 ok("the Extensions step offers every key usage and extended key usage the API takes for a certificate");
-for (const u of ["digital_signature", "data_encipherment", "key_agreement", "decipher_only", "server_auth", "time_stamping", "ocsp_signing"])
+// (an RSA key's usages: key_agreement is an EC key's, RFC 3279)
+for (const u of ["digital_signature", "non_repudiation", "data_encipherment", "server_auth", "time_stamping", "ocsp_signing"])
   await rv.getByLabel(u, { exact: true }).check();
 await rv.getByRole("button", { name: "Next" }).click();
 await rv.getByRole("heading", { name: /— Review \(/ }).waitFor();
@@ -567,7 +568,7 @@ assert.equal(rvReview["Key type"], "RSA 3072");
 assert.equal(rvReview["Digest"], "SHA-256");
 assert.equal(rvReview["Lifetime"], "30 days");
 assert.equal(rvReview["Signing CA"], rvCa);
-assert.equal(rvReview["Key usage"], "digital_signature, data_encipherment, key_agreement, decipher_only, critical");
+assert.equal(rvReview["Key usage"], "digital_signature, non_repudiation, data_encipherment, critical");
 assert.equal(rvReview["Extended key usage"], "server_auth, time_stamping, ocsp_signing");
 ok("the review shows every field of the subject, the key, digest, lifetime, CA, profile and the usages chosen");
 await rv.getByRole("button", { name: "Create", exact: true }).click();
@@ -581,7 +582,7 @@ const rvPem = await page.evaluate(async () => {
 const rvText = execFileSync("openssl", ["x509", "-noout", "-text", "-nameopt", "RFC2253"], { input: rvPem }).toString();
 for (const part of ["CN=review.example", "O=Example", "OU=Operations", "L=Berlin", "ST=Land Berlin", "C=DE", "emailAddress=ops@review.example"])
   assert.ok(rvText.includes(part), `${part} in ${rvText.match(/Subject: .*/)}`);
-assert.match(rvText, /Digital Signature, Data Encipherment, Key Agreement, Decipher Only/);
+assert.match(rvText, /Digital Signature, Non Repudiation, Data Encipherment/);
 assert.match(rvText, /TLS Web Server Authentication, Time Stamping, OCSP Signing/);
 assert.match(rvText, /Public-Key: \(3072 bit\)/);
 ok("openssl reads the certificate as reviewed: its subject, key and usages");
