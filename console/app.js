@@ -1939,7 +1939,8 @@ function certDetails(c, entry) {
         // (SAP BTP: "certificates added through Upload cannot be automatically renewed"; said
         // where the switch is looked for, as Edit offers none for them)
         el("dt", {}, "Automatic renewal"), el("dd", {}, c.auto_renew ? `on, due ${c.renew_at || ""}`
-          : c.method === "imported" ? "not possible: it was uploaded, and the CA that signed it renews it" : "off"),
+          : c.method === "imported" ? "not possible: it was uploaded, and the CA that signed it renews it"
+          : c.renewed_by ? "done: its renewal is renewed in its place" : "off"),
         // Why the last automatic renewal failed (it is tried again, or stopped when it cannot help).
         c.renew_error ? [el("dt", {}, "Last renewal failed"), el("dd", { class: "renew-error" }, c.renew_error)] : null,
         // Its lineage, each a link to that certificate's details: the one that renewed it, and

@@ -197,8 +197,11 @@ static bool cert_json_text_ex(ch_buf *out, const ch_store_cert *c, bool with_pem
     if (c->ca_id)
         ch_jw_str(&w, "ca_id", c->ca_id);
     ch_jw_bool(&w, "has_private_key", c->key_id != NULL);
-    ch_jw_bool(&w, "auto_renew", c->auto_renew);
-    if (c->renew_at) {
+    /* A certificate renewed is renewed no more (its renewal is, and refuses the switch): it
+     * reads off.  The store keeps it for the day its renewal is deleted and it is the newest
+     * again. */
+    ch_jw_bool(&w, "auto_renew", c->auto_renew && c->renewed_by == NULL);
+    if (c->renew_at && c->renewed_by == NULL) {
         ch_time_format(ra, sizeof ra, c->renew_at);
         ch_jw_str(&w, "renew_at", ra);
     }

@@ -92,6 +92,8 @@ check_eq "the new one renews the old one, keeps auto_renew and the profile" "$ol
 body .pem > new.pem
 api GET "/api/v1/certificates/$old"
 body .pem > old.pem
+check_eq "the old one reads not renewing (its renewal is): auto_renew false, no renew_at" "false null" \
+    "$(body '(.auto_renew|tostring) + " " + (.renew_at|tostring)')"
 check_eq "the same subject" "$(openssl x509 -in old.pem -noout -subject)" "$(openssl x509 -in new.pem -noout -subject)"
 check_eq "the same SANs" "$(openssl x509 -in old.pem -noout -ext subjectAltName | tail -1)" "$(openssl x509 -in new.pem -noout -ext subjectAltName | tail -1)"
 [ "$(openssl x509 -in old.pem -noout -pubkey)" != "$(openssl x509 -in new.pem -noout -pubkey)" ] || fail "the key was reused"
