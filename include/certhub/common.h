@@ -123,6 +123,14 @@ const char *ch_utf8_trim(const char *s, size_t *len);
  * refuses, or is only white space.  A name taken from a file never refuses an upload that
  * named nothing. */
 void ch_name_from_file(char *out, size_t out_size, const char *file, size_t max);
+/* A keystore alias as Java holds it: String.toLowerCase(Locale.ENGLISH), which JKS and
+ * PKCS12KeyStore apply to every alias (keytool finds "Web" as "web", and of "Ä" and "ä" keeps
+ * one entry).  Unicode's lower case of each character ("İ" becomes "i" and a combining dot, a
+ * capital sigma ending a word "ς"); bytes that are not UTF-8 are kept.  Allocated (free),
+ * NULL when out of memory. */
+char *ch_alias_lower(const char *alias);
+/* Whether a and b are one alias to Java (ch_alias_lower of each the same). */
+bool ch_alias_same(const char *a, const char *b);
 /* A URL as those who may not use it see it: its scheme and host, and "/…" for the rest (a
  * webhook's path or query is often its credential, as Slack's and Teams' are; userinfo is). */
 void ch_url_redacted(char *out, size_t cap, const char *url);

@@ -892,8 +892,10 @@ int ch_svc_keystore_create(ch_svc *svc, const ch_actor *actor, const char *name,
 int ch_svc_keystore_entry_rename(ch_svc *svc, const ch_actor *actor, const char *id, const char *alias,
                                  const char *new_alias, ch_store_keystore_entry *out);
 /* The entry removed; its certificates and key stay in the inventory, as when the whole
- * keystore is deleted. */
-int ch_svc_keystore_entry_delete(ch_svc *svc, const ch_actor *actor, const char *id, const char *alias);
+ * keystore is deleted.  alias finds it as Java does, in any case (ch_alias_same); out (may be
+ * NULL) receives the entry deleted (ch_store_keystore_entry_dispose). */
+int ch_svc_keystore_entry_delete(ch_svc *svc, const ch_actor *actor, const char *id, const char *alias,
+                                 ch_store_keystore_entry *out);
 
 /* ------------------------------------------------------------- audit log */
 

@@ -2002,8 +2002,12 @@ static void keystore_entry(req *r, const char *id)
 
     if (error < 0)
         return reply_error(r, error);
+    /* As PATCH and DELETE find it: spelt so, else in another case (as Java does). */
     for (i = 0; i < n && strcmp(rows[i].alias, r->sub) != 0; i++)
         ;
+    for (size_t k = 0; i == n && k < n; k++)
+        if (ch_alias_same(rows[k].alias, r->sub))
+            i = k;
     if (i == n) {
         ch_store_keystore_entry_list_free(rows, n);
         snprintf(msg, sizeof msg, "the keystore has no entry with the alias \"%.100s\"", r->sub);
@@ -2151,11 +2155,14 @@ done:
  * inventory (keytool -delete). */
 static void keystore_entry_delete(req *r, const char *id)
 {
-    int error = ch_svc_keystore_entry_delete(r->svc, &r->who.actor, id, r->sub);
+    ch_store_keystore_entry e;
+    int error = ch_svc_keystore_entry_delete(r->svc, &r->who.actor, id, r->sub, &e);
 
     if (error < 0)
         return reply_error(r, error);
-    reply_json(r, 200, json_pack("{ss ss sb}", "id", id, "alias", r->sub, "deleted", 1));
+    /* The alias deleted, found in any case as Java finds it: not the one asked. */
+    reply_json(r, 200, json_pack("{ss ss sb}", "id", id, "alias", e.alias ? e.alias : r->sub, "deleted", 1));
+    ch_store_keystore_entry_dispose(&e);
 }
 
 static void csr_delete(req *r, const char *id)
@@ -3429,8 +3436,12 @@ static void session_delete(req *r, const char *unused)
     char cookie[128];
 
     (void)unused;
-    if (session_cookie(r, cookie, sizeof cookie) != NULL)
-        ch_svc_logout(r->svc, cookie);
+    /* Asked with a token alone, it said "signed_out" and the token went on working. */
+    if (session_cookie(r, cookie, sizeof cookie) == NULL)
+        return reply_error_msg(r, CH_EINVAL, NULL,
+                               "only a console session signs out: an API token is revoked (DELETE "
+                               "/api/v1/tokens/{id}, certhub token revoke)");
+    ch_svc_logout(r->svc, cookie);
     evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Set-Cookie",
                       "certhub_session=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0");
     reply_json(r, 200, json_pack("{sb}", "signed_out", 1));
@@ -3580,11 +3591,38 @@ static void ca_rotate(req *r, const char *id)
     ch_store_ca_dispose(&ca);
 }
 
+/* Whether If-None-Match (every one sent: a list may span several) names the entity tag quoted
+ * ("..."), as RFC 9110 13.1.2 compares: weakly (W/"..." is the same tag), any of a
+ * comma-separated list, and "*" any tag at all. */
+static bool etag_matches(req *r, const char *quoted)
+{
+    size_t qlen = strlen(quoted);
+
+    for (struct evkeyval *kv = evhttp_request_get_input_headers(r->ev)->tqh_first; kv; kv = kv->next.tqe_next) {
+        const char *p = kv->value;
+        if (strcasecmp(kv->key, "If-None-Match") != 0)
+            continue;
+        while (*p != '\0') {
+            size_t n;
+            p += strspn(p, " \t,");
+            if (*p == '*')
+                return true;
+            if (strncmp(p, "W/", 2) == 0)
+                p += 2;
+            n = *p == '"' && strchr(p + 1, '"') != NULL ? (size_t)(strchr(p + 1, '"') - p) + 1 : strcspn(p, ",");
+            if (n == qlen && memcmp(p, quoted, n) == 0)
+                return true;
+            p += n;
+        }
+    }
+    return false;
+}
+
 /* GET /bundles/{name}?format=pem|jks|p12 (password in the Certhub-Password header for the
  * truststores), with an ETag: If-None-Match answers 304 while the bundle is unchanged. */
 static void bundle_reply(req *r, const char *name, bool public)
 {
-    const char *format = query(r, "format"), *inm;
+    const char *format = query(r, "format");
     const char *pw = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Certhub-Password");
     ch_format fmt = CH_FMT_PEM;
     ch_buf out = CH_BUF_INIT;
@@ -3608,8 +3646,7 @@ static void bundle_reply(req *r, const char *name, bool public)
     evhttp_add_header(evhttp_request_get_output_headers(r->ev), "ETag", quoted);
     /* kept, and asked again with its ETag (a 304 while no CA changed) */
     evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Cache-Control", "no-cache");
-    inm = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "If-None-Match");
-    if (inm && strcmp(inm, quoted) == 0)
+    if (etag_matches(r, quoted))
         send_reply(r, 304, "Not Modified", NULL);
     else {
         char disp[2048], base[200];
@@ -4086,6 +4123,28 @@ void api_dispatch(req *r)
         count_request(r->route, &r->t0, reply_status(r));
 }
 
+/* A header that says one thing, sent twice: the first was read and the second dropped, so two
+ * credentials gave the rights of whichever came first.  Refused, naming it. */
+static int headers_once(req *r)
+{
+    static const char *const once[] = {"Authorization",        "Content-Type",   "Certhub-Password",
+                                       "Certhub-Key-Password", "X-CSRF-Token", NULL};
+    struct evkeyvalq *h = evhttp_request_get_input_headers(r->ev);
+    char msg[120];
+
+    for (size_t k = 0; once[k] != NULL; k++) {
+        int n = 0;
+        for (struct evkeyval *kv = h->tqh_first; kv != NULL && n < 2; kv = kv->next.tqe_next)
+            n += strcasecmp(kv->key, once[k]) == 0;
+        if (n > 1) {
+            snprintf(msg, sizeof msg, "the %s header is sent more than once: send it once", once[k]);
+            reply_error_msg(r, CH_EINVAL, NULL, msg);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static void dispatch(req *r, size_t *route_index)
 {
     enum evhttp_cmd_type m = req_command(r);
@@ -4093,6 +4152,8 @@ static void dispatch(req *r, size_t *route_index)
     char id[CH_ID_MAX] = "", allow[96] = "";
     size_t i = 0, nroutes = sizeof routes / sizeof routes[0];
 
+    if (headers_once(r) < 0)
+        return;
     if (strcmp(p, "/api/v1/health") == 0 || strcmp(p, "/metrics") == 0 || strcmp(p, "/api/v1/openapi.yaml") == 0) {
         if (m != EVHTTP_REQ_GET)
             return reply_method_not_allowed(r, "GET, HEAD");
@@ -4152,6 +4213,10 @@ static void dispatch(req *r, size_t *route_index)
                                tenant_readable(m, routes[i].pattern)) < 0)
             return;
         if (read_as_tenant(r, routes[i].pattern) < 0)
+            return;
+        /* A DELETE takes no field (its options are in the query): one sent ({"cascade":true})
+         * was dropped unread, and the deletion done without it. */
+        if (m == EVHTTP_REQ_DELETE && no_body(r) < 0)
             return;
         return routes[i].handler(r, id);
     }

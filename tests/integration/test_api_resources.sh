@@ -350,6 +350,22 @@ check_eq "a type that only begins as JSON's: 415" 415 "$status"
 api POST /api/v1/certificates "" -H "Content-Type: Application/JSON; charset=utf-8" --data "{\"colour\":1}"
 check_eq "JSON's type in capitals, with a parameter, is JSON's (media types ignore case)" "400 colour" \
     "$status $(body .error.field)"
+api POST /api/v1/certificates "" -H "Content-Type: application/json; charset=iso-8859-1" --data "{\"name\":\"caf$(printf '\351')\"}"
+check_eq "JSON said to be in another charset: 415 saying JSON is UTF-8" \
+    "415 JSON is read as UTF-8 (RFC 8259): charset=iso-8859-1 is not taken; send UTF-8, with charset=utf-8 or none" \
+    "$status $(body .error.message)"
+api POST /api/v1/certificates "" -H 'Content-Type: application/json; charset="UTF-8"' --data "{\"colour\":1}"
+check_eq "charset=\"UTF-8\" is UTF-8's" "400 colour" "$status $(body .error.field)"
+api POST /api/v1/profiles '{"name":"twice","key_usage":["digital_signature"]}' -H "Authorization: Bearer not-a-token"
+check_eq "Authorization twice (one an admin's): 400 saying so, nothing made" \
+    "400 the Authorization header is sent more than once: send it once" "$status $(body .error.message)"
+api GET /api/v1/profiles/twice
+check_eq "(no profile)" 404 "$status"
+api DELETE /api/v1/session
+check_eq "DELETE /session with a token: 400, the token revoked elsewhere" "400 true" \
+    "$status $(body '.error.message | contains("DELETE /api/v1/tokens/{id}")')"
+api GET /api/v1/profiles
+check_eq "(and the token still works)" 200 "$status"
 api POST /api/v1/certificates '{"name":"a\u0000b"}'
 check_eq "a NUL in a string: 400 saying so in plain words" "400 a string holds \\u0000, which no field takes" \
     "$status $(body .error.message | sed 's/.*: //')"

@@ -28,6 +28,15 @@ etag1=$etag
 check_contains "with an ETag" "$etag1" '"'
 code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$data/ca.pem" -H "Authorization: Bearer $TOKEN" -H "If-None-Match: $etag1" "https://localhost:$port/api/v1/bundles/default")
 check_eq "unchanged: 304" 304 "$code"
+# RFC 9110 13.1.2: If-None-Match compares weakly, takes a list, and * (all 200 before).
+for inm in "W/$etag1" "\"other\", $etag1" "*"; do
+    code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$data/ca.pem" -H "Authorization: Bearer $TOKEN" \
+        -H "If-None-Match: $inm" "https://localhost:$port/api/v1/bundles/default")
+    check_eq "If-None-Match: $inm: 304" 304 "$code"
+done
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$data/ca.pem" -H "Authorization: Bearer $TOKEN" \
+    -H 'If-None-Match: "other", W/"another"' "https://localhost:$port/api/v1/bundles/default")
+check_eq "another tag: 200" 200 "$code"
 
 # A rotation takes nothing: a body asking for something, or one that is not JSON, is refused
 # and nothing rotates.

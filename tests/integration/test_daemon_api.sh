@@ -375,6 +375,12 @@ api POST "/api/v1/certificates/$id/private-key" '{"password":"a-key-password"}'
 check_eq "a password: the key encrypted" "200 1" "$status $(grep -c -- '-----BEGIN ENCRYPTED PRIVATE KEY-----' "$T/body")"
 api GET "/api/v1/audit?action=key.export&order=desc&limit=1"
 check_eq "and audited so" true "$(body '.items[0].detail.encrypted')"
+exports=$(body '.items[0].seq')
+api POST "/api/v1/certificates/$id/private-key" "{\"password\":\"$(head -c 1025 /dev/zero | tr '\0' p)\"}"
+check_eq "a password over 1024 bytes: 400, as every password taken" "400 password the password is longer than 1024 bytes" \
+    "$status $(body .error.field) $(body .error.message)"
+api GET "/api/v1/audit?action=key.export&order=desc&limit=1"
+check_eq "and no export audited" "$exports" "$(body '.items[0].seq')"
 # The audit log: pages, order and filters.
 api GET "/api/v1/audit?limit=1000"
 all=$(body '[.items[].seq] | map(tostring) | join(" ")')

@@ -160,6 +160,31 @@ check_contains "openssl reads the new alias" "$(p12_names edited.p12 changeit)" 
 check_eq "and the key of the renamed entry is its own" "$(openssl pkey -in up.key -pubout)" \
     "$(openssl pkcs12 -in edited.p12 -passin pass:changeit -nocerts -nodes 2>/dev/null |
         awk '/friendlyName: Tomcat/ { p = 1 } p' | openssl pkey -pubout)"
+# Aliases compared as Java compares them, beyond ASCII: keytool keeps one of "Ärger" and
+# "ärger" (it lowers both), and the other entry was lost in the exports.
+api POST "/api/v1/keystores?name=unicode" "" -H "Content-Type: application/x-pkcs12" -H "Certhub-Password: s3cret" \
+    --data-binary @up.p12
+uks=$(body .id)
+api POST "/api/v1/keystores/$uks/entries" "{\"certificate_id\":\"$partner\",\"alias\":\"Ärger\"}"
+check_eq "an alias beyond ASCII" 201 "$status"
+api POST "/api/v1/keystores/$uks/entries" "{\"certificate_id\":\"$partner\",\"alias\":\"ärger\"}"
+check_eq "the same in lower case: 409, naming the entry" "409 alias true" \
+    "$status $(body .error.field) $(body '.error.message | contains("already has an entry \"Ärger\" (the same in another case)")')"
+api POST "/api/v1/keystores/$uks/entries" "{\"certificate_id\":\"$partner\",\"alias\":\"K\"}"
+api POST "/api/v1/keystores/$uks/entries" "{\"certificate_id\":\"$partner\",\"alias\":\"\u212a\"}"
+check_eq "the Kelvin sign is a k to Java: 409" 409 "$status"
+api GET "/api/v1/keystores/$uks/entries/%C3%84RGER"
+check_eq "read in another case, as PATCH and DELETE find it" "200 Ärger" "$status $(body .alias)"
+api POST "/api/v1/keystores/$uks/export" '{"format":"jks","password":"changeit"}'
+cp "$T/body" unicode.jks
+check_eq "keytool lists every entry, in Java's lower case" "k,trustedCertEntry uploaded,PrivateKeyEntry ärger,trustedCertEntry" \
+    "$(kt_entries unicode.jks changeit)"
+api DELETE "/api/v1/keystores/$uks/entries/%C3%A4rger"
+check_eq "deleted in another case: the answer names the alias deleted" "200 Ärger" "$status $(body .alias)"
+api DELETE "/api/v1/keystores/$uks/entries/K" '{"cascade":true}'
+check_eq "a DELETE with a field: 400, nothing deleted" "400 cascade 2" \
+    "$status $(body .error.field) $(api GET "/api/v1/keystores/$uks/entries"; body '.items | length')"
+
 # DER is one certificate: the first entry's alone was written, the others lost without a word.
 api POST "/api/v1/keystores/$ks/export" '{"format":"der"}'
 check_eq "a keystore of three entries as der: 400 on format, naming what holds them all" "400 format true" \

@@ -313,6 +313,36 @@ static void test_base64(void **state)
     }
 }
 
+/* Aliases as Java lowers them (toLowerCase(Locale.ENGLISH)), which decides which two keytool
+ * takes for one; the expected strings are what Java 17 writes. */
+static void test_alias_lower(void **state)
+{
+    static const char *const cases[][2] = {
+        {"Web-Server", "web-server"},
+        {"\xc3\x84rger", "\xc3\xa4rger"},                   /* Ärger */
+        {"\xe2\x84\xaa", "k"},                                /* U+212A KELVIN SIGN */
+        {"\xc4\xb0", "i\xcc\x87"},                           /* U+0130: i and a combining dot */
+        {"\xce\x9f\xce\x94\xce\x9f\xce\xa3", "\xce\xbf\xce\xb4\xce\xbf\xcf\x82"}, /* ΟΔΟΣ: οδος */
+        {"\xce\xa3-1", "\xcf\x83-1"},                         /* a sigma alone stays σ */
+        {"\xd0\x96\xd0\xa3\xd0\x9a", "\xd0\xb6\xd1\x83\xd0\xba"}, /* ЖУК */
+        {"raw\xff", "raw\xff"},                                /* not UTF-8: kept */
+        {"\xf0\x9f\x94\x91 KEY", "\xf0\x9f\x94\x91 key"},     /* an emoji, as it is */
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *l = ch_alias_lower(cases[i][0]);
+        assert_non_null(l);
+        assert_string_equal(l, cases[i][1]);
+        free(l);
+    }
+    assert_true(ch_alias_same("\xc3\x84", "\xc3\xa4"));
+    assert_true(ch_alias_same("\xe2\x84\xaa", "K"));
+    assert_true(ch_alias_same("WEB", "web"));
+    assert_false(ch_alias_same("\xc4\xb0", "i")); /* İ is "i̇" to Java, not "i" */
+    assert_false(ch_alias_same("a", "b"));
+}
+
 /* A file's name as a name: cut at whole characters, within the characters and the bytes
  * given; none when it could be no name. */
 static void test_name_from_file(void **state)
@@ -492,6 +522,7 @@ int main(void)
         cmocka_unit_test(test_conf),
         cmocka_unit_test(test_json_writer),
         cmocka_unit_test(test_name_from_file),
+        cmocka_unit_test(test_alias_lower),
         cmocka_unit_test(test_files),
         cmocka_unit_test(test_init_and_random),
     };

@@ -373,9 +373,9 @@ static void test_entry_edits(void **state)
      * taken in another case; an alias with a control character; no certificate. */
     assert_int_equal(ch_svc_keystore_entry_add(svc, &viewer, ks.id, app.id, "app", &e), CH_EPERM);
     assert_int_equal(ch_svc_keystore_entry_rename(svc, &viewer, ks.id, "server", "web", &e), CH_EPERM);
-    assert_int_equal(ch_svc_keystore_entry_delete(svc, &viewer, ks.id, "ca"), CH_EPERM);
+    assert_int_equal(ch_svc_keystore_entry_delete(svc, &viewer, ks.id, "ca", NULL), CH_EPERM);
     assert_int_equal(ch_svc_keystore_entry_add(svc, &other, ks.id, theirs.id, "theirs", &e), CH_ENOTFOUND);
-    assert_int_equal(ch_svc_keystore_entry_delete(svc, &other, ks.id, "ca"), CH_ENOTFOUND);
+    assert_int_equal(ch_svc_keystore_entry_delete(svc, &other, ks.id, "ca", NULL), CH_ENOTFOUND);
     assert_int_equal(ch_svc_keystore_entry_rename(svc, &other, ks.id, "ca", "x", &e), CH_ENOTFOUND);
     assert_refused(ch_svc_keystore_entry_add(svc, &operator, ks.id, theirs.id, "theirs", &e), CH_ENOTFOUND,
                    "certificate_id");
@@ -387,7 +387,7 @@ static void test_entry_edits(void **state)
     assert_refused(ch_svc_keystore_entry_rename(svc, &operator, ks.id, "server", "Ca", &e), CH_EEXISTS, "alias");
     assert_refused(ch_svc_keystore_entry_rename(svc, &operator, ks.id, "nope", "x", &e), CH_ENOTFOUND, "alias");
     assert_refused(ch_svc_keystore_entry_rename(svc, &operator, ks.id, "server", "", &e), CH_EINVAL, "alias");
-    assert_refused(ch_svc_keystore_entry_delete(svc, &operator, ks.id, "nope"), CH_ENOTFOUND, "alias");
+    assert_refused(ch_svc_keystore_entry_delete(svc, &operator, ks.id, "nope", NULL), CH_ENOTFOUND, "alias");
     assert_int_equal(ch_svc_keystore_entry_add(svc, &operator, "kst_none", app.id, NULL, &e), CH_ENOTFOUND);
     assert_int_equal(audit_rows(svc, &admin, NULL, 0), rows);
     assert_int_equal(ch_svc_keystore_entries(svc, &viewer, ks.id, &entries, &n), 0);
@@ -424,13 +424,13 @@ static void test_entry_edits(void **state)
 
     /* Deleted: the entry alone, its certificate stays in the inventory. */
     assert_int_equal(ch_store_cert_count(ch_svc_store(svc), ta.id, &f, &certs_before), 0);
-    assert_int_equal(ch_svc_keystore_entry_delete(svc, &operator, ks.id, "ca"), 0);
+    assert_int_equal(ch_svc_keystore_entry_delete(svc, &operator, ks.id, "ca", NULL), 0);
     assert_int_equal(ch_store_cert_count(ch_svc_store(svc), ta.id, &f, &certs_after), 0);
     assert_int_equal(certs_after, certs_before);
     assert_int_equal(audit_last(svc, &admin, action, sizeof action, detail, sizeof detail), rows + 4);
     assert_string_equal(action, "keystore.entry_delete");
     assert_non_null(strstr(detail, "\"alias\":\"ca\""));
-    assert_refused(ch_svc_keystore_entry_delete(svc, &operator, ks.id, "ca"), CH_ENOTFOUND, "alias");
+    assert_refused(ch_svc_keystore_entry_delete(svc, &operator, ks.id, "ca", NULL), CH_ENOTFOUND, "alias");
     /* The freed alias may be taken again. */
     assert_int_equal(ch_svc_keystore_entry_rename(svc, &operator, ks.id, "app.example", "CA", &e), 0);
     ch_store_keystore_entry_dispose(&e);
@@ -529,22 +529,22 @@ static void test_entry_positions(void **state)
     cursor = add_at(svc, &operator, ks.id, root_id, "b");
     assert_int_equal(cursor, 3);
     assert_int_equal(add_at(svc, &operator, ks.id, root_id, "c"), 4);
-    assert_int_equal(ch_svc_keystore_entry_delete(svc, &operator, ks.id, "c"), 0);
-    assert_int_equal(ch_svc_keystore_entry_delete(svc, &operator, ks.id, "b"), 0);
+    assert_int_equal(ch_svc_keystore_entry_delete(svc, &operator, ks.id, "c", NULL), 0);
+    assert_int_equal(ch_svc_keystore_entry_delete(svc, &operator, ks.id, "b", NULL), 0);
     position = add_at(svc, &operator, ks.id, root_id, "d");
     assert_true(position > cursor);
     assert_int_equal(position, 5);
     /* Every entry deleted: the count goes on all the same. */
-    assert_int_equal(ch_svc_keystore_entry_delete(svc, &operator, ks.id, "d"), 0);
-    assert_int_equal(ch_svc_keystore_entry_delete(svc, &operator, ks.id, "a"), 0);
-    assert_int_equal(ch_svc_keystore_entry_delete(svc, &operator, ks.id, "ca"), 0);
-    assert_int_equal(ch_svc_keystore_entry_delete(svc, &operator, ks.id, "server"), 0);
+    assert_int_equal(ch_svc_keystore_entry_delete(svc, &operator, ks.id, "d", NULL), 0);
+    assert_int_equal(ch_svc_keystore_entry_delete(svc, &operator, ks.id, "a", NULL), 0);
+    assert_int_equal(ch_svc_keystore_entry_delete(svc, &operator, ks.id, "ca", NULL), 0);
+    assert_int_equal(ch_svc_keystore_entry_delete(svc, &operator, ks.id, "server", NULL), 0);
     assert_int_equal(add_at(svc, &operator, ks.id, root_id, "e"), 6);
     /* A refused add spends no position. */
     assert_refused(ch_svc_keystore_entry_add(svc, &operator, ks.id, root_id, "E", NULL), CH_EEXISTS, "alias");
     assert_int_equal(add_at(svc, &operator, ks.id, root_id, "f"), 7);
     assert_int_equal(add_at(svc, &operator, ks.id, root_id, "g"), 8);
-    assert_int_equal(ch_svc_keystore_entry_delete(svc, &operator, ks.id, "f"), 0);
+    assert_int_equal(ch_svc_keystore_entry_delete(svc, &operator, ks.id, "f", NULL), 0);
 
     /* The store's count: in a transaction only, of the tenant's keystores only. */
     assert_int_equal(ch_store_keystore_take_position(ch_svc_store(svc), ta.id, ks.id, &position), CH_EINTERNAL);

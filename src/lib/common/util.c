@@ -2,15 +2,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <locale.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <wctype.h>
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -109,6 +112,90 @@ void ch_name_from_file(char *out, size_t out_size, const char *file, size_t max)
             kept = used;
     }
     out[kept] = '\0';
+}
+
+static uint32_t utf8_get(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    uint32_t c = n == 1 ? p[0] : n == 2 ? p[0] & 0x1fu : n == 3 ? p[0] & 0x0fu : p[0] & 0x07u;
+
+    for (size_t i = 1; i < n; i++)
+        c = c << 6 | (p[i] & 0x3fu);
+    return c;
+}
+
+/* Unicode's case tables as glibc's C.UTF-8 holds them (a locale of the C library itself,
+ * installed with it), whatever the process's own locale. */
+static locale_t g_utf8_locale;
+static pthread_once_t g_utf8_once = PTHREAD_ONCE_INIT;
+
+static void utf8_locale_open(void)
+{
+    g_utf8_locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+}
+
+/* Whether the character at s (UTF-8, n bytes) is a letter. */
+static bool utf8_letter(const char *s, size_t n)
+{
+    uint32_t c = utf8_get(s, n);
+
+    return g_utf8_locale ? iswalpha_l((wint_t)c, g_utf8_locale) != 0
+                         : (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
+}
+
+char *ch_alias_lower(const char *alias)
+{
+    size_t len = strlen(alias), used = 0, prev = 0;
+    char *out = malloc(len * 2 + 1); /* (a lower case is at most 3 bytes where its capital is 2) */
+    const char *p = alias;
+
+    if (out == NULL)
+        return NULL;
+    pthread_once(&g_utf8_once, utf8_locale_open);
+    while (*p) {
+        size_t n = ch_utf8_char_len(p), next;
+        uint32_t c;
+        if (n == 0) { /* (not UTF-8: kept as it is) */
+            out[used++] = *p++;
+            prev = 0;
+            continue;
+        }
+        c = utf8_get(p, n);
+        if (c == 0x130) { /* U+0130: Java's is "i" with U+0307, a combining dot above */
+            memcpy(out + used, "i\xcc\x87", 3);
+            used += 3;
+        } else if (c == 0x3a3) {
+            /* Sigma: final (U+03C2) after a letter and before none, as Java writes it. */
+            next = ch_utf8_char_len(p + n);
+            c = prev > 0 && utf8_letter(p - prev, prev) && !(next > 0 && utf8_letter(p + n, next)) ? 0x3c2 : 0x3c3;
+            used += ch_utf8_put(out + used, c);
+        } else {
+            if (g_utf8_locale)
+                c = (uint32_t)towlower_l((wint_t)c, g_utf8_locale);
+            else if (c >= 'A' && c <= 'Z')
+                c += 32;
+            used += ch_utf8_put(out + used, c);
+        }
+        p += n;
+        prev = n;
+    }
+    out[used] = '\0';
+    return out;
+}
+
+bool ch_alias_same(const char *a, const char *b)
+{
+    char *la, *lb;
+    bool same;
+
+    if (strcasecmp(a, b) == 0) /* (most aliases are ASCII) */
+        return true;
+    la = ch_alias_lower(a);
+    lb = ch_alias_lower(b);
+    same = la != NULL && lb != NULL && strcmp(la, lb) == 0;
+    free(la);
+    free(lb);
+    return same;
 }
 
 size_t ch_utf8_char_len(const char *s)

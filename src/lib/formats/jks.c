@@ -905,15 +905,20 @@ int fmt_export_jks(ch_buf *out, const ch_keystore *ks, const char *password, con
     for (size_t e = 0; e < ks->count && error == 0; e++) {
         const ch_ks_entry *en = &ks->entries[e];
         for (size_t c = 0; c < (en->key ? 1 : en->chain_len) && error == 0; c++) {
-            char alias[CH_MAX_NAME_LEN + 24];
+            char alias[CH_MAX_NAME_LEN + 24], *lower;
             fmt_trusted_alias(ks, e, c, alias, sizeof alias);
-            /* JKS aliases are case-insensitive; keytool stores them in lower case. */
-            for (char *p = alias; *p; p++)
-                if (*p >= 'A' && *p <= 'Z')
-                    *p = (char)(*p + 32);
-            if ((error = put_u32(&b, en->key ? 1 : 2)) < 0 || (error = put_utf(&b, alias)) < 0 ||
-                (error = put_u64(&b, now)) < 0)
+            /* JKS aliases are case-insensitive; keytool stores them in lower case, Java's (an
+             * "Ä" kept was an entry keytool could not name). */
+            if ((lower = ch_alias_lower(alias)) == NULL) {
+                error = ch_error_set(CH_ENOMEM, "out of memory");
                 break;
+            }
+            if ((error = put_u32(&b, en->key ? 1 : 2)) < 0 || (error = put_utf(&b, lower)) < 0 ||
+                (error = put_u64(&b, now)) < 0) {
+                free(lower);
+                break;
+            }
+            free(lower);
             if (!en->key)
                 error = put_cert(&b, en->chain[c]);
         }

@@ -47,7 +47,7 @@ void ch_keystore_free(ch_keystore *ks)
 static bool alias_taken(const ch_keystore *ks, const char *alias)
 {
     for (size_t i = 0; i < ks->count; i++)
-        if (strcasecmp(ks->entries[i].alias, alias) == 0)
+        if (ch_alias_same(ks->entries[i].alias, alias))
             return true;
     return false;
 }
@@ -953,7 +953,7 @@ void fmt_trusted_alias(const ch_keystore *ks, size_t e, size_t c, char *out, siz
     for (int tries = 0; taken && tries < 6; tries++) {
         taken = false;
         for (size_t i = 0; i < ks->count && !taken; i++)
-            taken = strcasecmp(ks->entries[i].alias, out) == 0;
+            taken = ch_alias_same(ks->entries[i].alias, out);
         if (taken)
             strcat(out, "-x");
     }

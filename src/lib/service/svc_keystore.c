@@ -1026,7 +1026,7 @@ static size_t entry_find(const ch_store_keystore_entry *entries, size_t n, const
     for (i = 0; i < n && strcmp(entries[i].alias, alias) != 0; i++)
         ;
     for (size_t k = 0; i == n && k < n; k++)
-        if (strcasecmp(entries[k].alias, alias) == 0)
+        if (ch_alias_same(entries[k].alias, alias))
             i = k;
     return i;
 }
@@ -1036,7 +1036,7 @@ static size_t entry_find(const ch_store_keystore_entry *entries, size_t n, const
 static size_t alias_holder(const ch_store_keystore_entry *entries, size_t n, const char *alias, size_t skip)
 {
     for (size_t i = 0; i < n; i++)
-        if (i != skip && strcasecmp(entries[i].alias, alias) == 0)
+        if (i != skip && ch_alias_same(entries[i].alias, alias))
             return i;
     return n;
 }
@@ -1486,7 +1486,8 @@ static int entry_edit_tx(ch_svc *svc, const ch_actor *actor, const char *id, str
         if ((error = ch_store_keystore_entry_delete(svc->store, actor->tenant_id, entries[i].id)) < 0)
             goto done;
         detail = entry_detail(entries[i].alias, entries[i].cert_id, NULL);
-        error = svc_audit(svc, actor, "keystore.entry_delete", "keystore", id, detail);
+        if ((error = svc_audit(svc, actor, "keystore.entry_delete", "keystore", id, detail)) == 0 && ed->out)
+            error = entry_copy(ed->out, &entries[i]);
         goto done;
     }
     if ((held = alias_holder(entries, n, ed->new_alias, i)) < n) {
@@ -1513,11 +1514,14 @@ done:
     return error;
 }
 
-int ch_svc_keystore_entry_delete(ch_svc *svc, const ch_actor *actor, const char *id, const char *alias)
+int ch_svc_keystore_entry_delete(ch_svc *svc, const ch_actor *actor, const char *id, const char *alias,
+                                 ch_store_keystore_entry *out)
 {
-    struct entry_edit ed = {.alias = alias};
+    struct entry_edit ed = {.alias = alias, .out = out};
     int error;
 
+    if (out)
+        memset(out, 0, sizeof *out);
     if ((error = svc_need(actor, CH_ROLE_OPERATOR, "changing a keystore")) < 0)
         return error;
     if (alias == NULL || *alias == '\0')

@@ -784,6 +784,9 @@ int ch_key_write_pem(ch_buf *out, const ch_key *key, const char *password)
 
     if (!key->has_private)
         return ch_error_set(CH_EINVAL, "the key has no private part to write");
+    /* As every password taken (a key read, a keystore written) is held. */
+    if (password != NULL && strlen(password) > CH_MAX_PASSWORD_LEN)
+        return ch_error_set_field(CH_EINVAL, "password", "the password is longer than %u bytes", CH_MAX_PASSWORD_LEN);
     if ((bio = BIO_new(BIO_s_secmem())) == NULL && (bio = BIO_new(BIO_s_mem())) == NULL)
         return ch_error_set(CH_ENOMEM, "out of memory");
     if (password != NULL && *password != '\0')
