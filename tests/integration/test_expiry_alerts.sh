@@ -13,6 +13,18 @@ start_daemon --job-interval 1
 TOKEN=$(cat "$data/admin-token")
 api PATCH /api/v1/settings '{"webhooks":[{"url":"ftp://x","secret":"short"}]}'
 check_eq "a bad webhook is refused" "400 webhooks" "$status $(body .error.field)"
+api PATCH /api/v1/settings '{"webhooks":[{"url":"https://hooks.example/a b\r\nX: y","secret":"0123456789abcdef"}]}'
+check_eq "a URL with a space and a line break: 400 saying where" \
+    "400 webhooks webhook 1's URL holds a space at byte 24: a URL is visible ASCII, others percent-encoded (RFC 3986)" \
+    "$status $(body .error.field) $(body .error.message)"
+api PATCH /api/v1/settings '{"webhooks":[{"url":"https:///h","secret":"0123456789abcdef"}]}'
+check_eq "a URL without a host: 400" "400 true" "$status $(body '.error.message | contains("names no host")')"
+api PATCH /api/v1/settings '{"webhooks":[{"url":"https://h.example/a","secret":"0123456789abcdef"},{"url":"https://h.example/a","secret":"0123456789abcdeg"}]}'
+check_eq "one URL twice: 400" "400 webhook 2's URL is webhook 1's: each URL once" "$status $(body .error.message)"
+api PATCH /api/v1/settings '{"alert_thresholds_days":[5,5]}'
+check_eq "a threshold twice: 400" "400 the threshold of 5 days is given twice" "$status $(body .error.message)"
+api GET /api/v1/settings
+check_eq "(none of it stored)" "[] 30,14,7,1" "$(body '.webhooks | tostring') $(body '.alert_thresholds_days | map(tostring) | join(",")')"
 api PATCH /api/v1/settings '{"webhooks":[{"url":"https://hooks.example/h","secret":"fifteen-chars-x"}]}'
 check_eq "a secret too short: said so, with its length" "400 webhook 1's secret has 15 characters: a secret has 16 to 128" \
     "$status $(body .error.message)"

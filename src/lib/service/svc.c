@@ -1235,10 +1235,32 @@ static int settings_parse(ch_svc *svc, const char *tenant_id, ch_svc_settings *o
 }
 
 /* Checks the value of one setting; the message says what is accepted. */
+/* A webhook's URL (its scheme checked already) as one a request can go to: a host after the
+ * scheme, and nothing but visible ASCII (RFC 3986: a space or a line break is no part of a
+ * URL; other characters go percent-encoded). */
+static int webhook_url_check(const char *url, size_t n)
+{
+    const char *host = url + strcspn(url, ":") + 3;
+
+    for (const unsigned char *p = (const unsigned char *)url; *p; p++)
+        if (*p <= 0x20 || *p >= 0x7f)
+            return ch_error_set_field(CH_EINVAL, "webhooks",
+                                      "webhook %zu's URL holds %s at byte %zu: a URL is visible ASCII, others "
+                                      "percent-encoded (RFC 3986)",
+                                      n, *p == ' ' ? "a space" : *p < 0x20 || *p == 0x7f ? "a control character"
+                                                                                        : "a character beyond ASCII",
+                                      (size_t)((const char *)p - url) + 1);
+    if (*host == '\0' || strchr("/?#@:", *host) != NULL)
+        return ch_error_set_field(CH_EINVAL, "webhooks", "webhook %zu's URL names no host: give it as "
+                                  "https://host[:port]/path", n);
+    return 0;
+}
+
 static int settings_check(const char *key, json_t *v)
 {
     size_t i;
     json_t *e;
+    int error;
 
     if (strcmp(key, "unverified_trusted_certificates_authenticate") == 0 || strcmp(key, "public_bundle") == 0) {
         if (!json_is_boolean(v))
@@ -1254,9 +1276,14 @@ static int settings_check(const char *key, json_t *v)
         if (!json_is_array(v) || json_array_size(v) > CH_MAX_THRESHOLDS)
             return ch_error_set_field(CH_EINVAL, key, "%s is an array of at most %d whole numbers of days", key,
                                       CH_MAX_THRESHOLDS);
-        json_array_foreach(v, i, e) if (!json_is_integer(e) || json_integer_value(e) < 1 ||
-                                        json_integer_value(e) > 3650)
-            return ch_error_set_field(CH_EINVAL, key, "each threshold is a number of days from 1 to 3650");
+        json_array_foreach(v, i, e) {
+            if (!json_is_integer(e) || json_integer_value(e) < 1 || json_integer_value(e) > 3650)
+                return ch_error_set_field(CH_EINVAL, key, "each threshold is a number of days from 1 to 3650");
+            for (size_t k = 0; k < i; k++)
+                if (json_integer_value(json_array_get(v, k)) == json_integer_value(e))
+                    return ch_error_set_field(CH_EINVAL, key, "the threshold of %lld days is given twice",
+                                              (long long)json_integer_value(e));
+        }
         return 0;
     }
     if (strcmp(key, "webhooks") == 0) {
@@ -1277,6 +1304,14 @@ static int settings_check(const char *key, json_t *v)
                 return ch_error_set_field(CH_EINVAL, key,
                                           "each webhook is {\"url\": \"https://...\", \"secret\": 16 to 128 "
                                           "characters}");
+            /* What no request can be sent to (a space, a line break, a host left out) was
+             * stored, and failed at every alert in certhubd's log alone. */
+            if ((error = webhook_url_check(url, i + 1)) < 0)
+                return error;
+            for (size_t k = 0; k < i; k++)
+                if (strcmp(json_string_value(json_object_get(json_array_get(v, k), "url")), url) == 0)
+                    return ch_error_set_field(CH_EINVAL, key, "webhook %zu's URL is webhook %zu's: each URL once", i + 1,
+                                              k + 1);
         }
         return 0;
     }
