@@ -199,7 +199,7 @@ int ch_random(void *out, size_t len) CH_WARN_UNUSED;
 #define CH_MULTIPART_BOUNDARY_MAX 80
 typedef struct ch_multipart_part {
     char name[64];          /* the form field */
-    char filename[256];     /* "" when the part is not a file */
+    char filename[516];     /* "" when the part is not a file; room for a name's 128 characters of UTF-8 */
     const uint8_t *data;    /* a slice of the body */
     size_t len;
 } ch_multipart_part;

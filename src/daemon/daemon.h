@@ -52,7 +52,7 @@ typedef struct upload {
     json_t *fields;          /* an object of strings (or the JSON body) */
     const uint8_t *file;     /* NULL when none; points into the request body */
     size_t file_len;
-    char filename[256];
+    char filename[516]; /* (ch_multipart_part's) */
     bool raw;                /* the file was the body itself (its fields in the query and headers) */
     bool json;               /* the fields are a JSON body's: typed, not text */
 } upload;

@@ -541,6 +541,17 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout lon
     -days 30 -out longname.pem 2>/dev/null
 api POST /api/v1/certificates/import "" -F "file=@longname.pem;filename=$(printf 'y%.0s' $(seq 1 200)).pem"
 check_eq "a form's long file name: cut to 128 characters" "201 128" "$status $(body '.name | length')"
+api DELETE "/api/v1/certificates/$(body .id)"
+api POST /api/v1/certificates/import "" -F "file=@longname.pem;filename=$(printf 'y%.0s' $(seq 1 300)).pem"
+check_eq "one of 300 (beyond a form's 255 bytes): cut the same (it was the CN)" "201 128" "$status $(body '.name | length')"
+api DELETE "/api/v1/certificates/$(body .id)"
+api POST /api/v1/certificates/import "" -F "file=@longname.pem;filename=$(printf 'ü%.0s' $(seq 1 200)).pem"
+check_eq "of two-byte characters: cut at a whole one, to 128" "201 128" "$status $(body '.name | length')"
+api DELETE "/api/v1/certificates/$(body .id)"
+{ printf -- '--zz\r\nContent-Disposition: form-data; name="file"; filename="a\0evil.pem"\r\n\r\n'
+  cat longname.pem; printf -- '\r\n--zz--\r\n'; } > nul-name.form
+api POST /api/v1/certificates/import "" -H "Content-Type: multipart/form-data; boundary=zz" --data-binary @nul-name.form
+check_eq "a NUL in the file name: no name taken of it (it was \"a\"), the CN" "201 longname.example" "$status $(body .name)"
 api POST /api/v1/certificates/import "" -F "file=@up.pem" -F "colour=red"
 check_eq "unknown form field: 400" "400 colour" "$status $(body .error.field)"
 api POST /api/v1/certificates/import "" -F "file=@up.pem" -F "file=@raw.der"

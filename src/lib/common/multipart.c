@@ -11,8 +11,11 @@
 
 #include "certhub/common.h"
 
-/* The value of param (boundary, name, filename) in a header value; quoted or token. */
-static int param(const char *h, size_t hlen, const char *name, char *out, size_t outsize)
+/* The value of param (boundary, name, filename) in a header value; quoted or token.  A NUL in
+ * it makes it none (a C string would end there: "a\0evil.pem" was named "a").  One longer than
+ * out is none, or with cut its first bytes that hold whole UTF-8 characters (a file name, which
+ * is cut to a name's length later anyway). */
+static int param(const char *h, size_t hlen, const char *name, char *out, size_t outsize, bool cut)
 {
     size_t nlen = strlen(name), i = 0;
 
@@ -27,22 +30,32 @@ static int param(const char *h, size_t hlen, const char *name, char *out, size_t
             i++;
         if (hlen - i > nlen && strncasecmp(h + i, name, nlen) == 0 && h[i + nlen] == '=') {
             size_t k = 0;
+            bool full = false, quoted;
             i += nlen + 1;
-            if (i < hlen && h[i] == '"') {
-                for (i++; i < hlen && h[i] != '"'; i++) {
-                    if (h[i] == '\\' && i + 1 < hlen)
-                        i++;
-                    if (k + 1 >= outsize)
-                        return -1;
+            quoted = i < hlen && h[i] == '"';
+            for (i += quoted; i < hlen && (quoted ? h[i] != '"' : h[i] != ';' && h[i] != ' ' && h[i] != '\t'); i++) {
+                if (quoted && h[i] == '\\' && i + 1 < hlen)
+                    i++;
+                if (h[i] == '\0')
+                    return -1;
+                if (k + 1 >= outsize && !cut)
+                    return -1;
+                if (k + 1 >= outsize)
+                    full = true;
+                if (!full)
                     out[k++] = h[i];
-                }
-                if (i >= hlen)
-                    return -1; /* unterminated quote */
-            } else {
-                for (; i < hlen && h[i] != ';' && h[i] != ' ' && h[i] != '\t'; i++) {
-                    if (k + 1 >= outsize)
-                        return -1;
-                    out[k++] = h[i];
+            }
+            if (quoted && i >= hlen)
+                return -1; /* unterminated quote */
+            if (full) { /* (back to the last whole character) */
+                size_t j = k;
+                while (j > 0 && ((unsigned char)out[j - 1] & 0xc0) == 0x80)
+                    j--;
+                if (j > 0 && (unsigned char)out[j - 1] >= 0xc0) {
+                    unsigned char lead = (unsigned char)out[j - 1];
+                    size_t need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
+                    if (k - (j - 1) < need)
+                        k = j - 1;
                 }
             }
             out[k] = '\0';
@@ -55,7 +68,7 @@ static int param(const char *h, size_t hlen, const char *name, char *out, size_t
 int ch_multipart_boundary(char out[CH_MULTIPART_BOUNDARY_MAX], const char *content_type)
 {
     if (content_type == NULL || strncasecmp(content_type, "multipart/form-data", 19) != 0 ||
-        param(content_type, strlen(content_type), "boundary", out, CH_MULTIPART_BOUNDARY_MAX) < 0 ||
+        param(content_type, strlen(content_type), "boundary", out, CH_MULTIPART_BOUNDARY_MAX, false) < 0 ||
         strlen(out) > 70)
         return ch_error_set(CH_EINVAL, "multipart/form-data needs a boundary parameter of 1 to 70 characters");
     return 0;
@@ -75,9 +88,9 @@ static int part_headers(ch_multipart_part *part, const uint8_t *p, const uint8_t
             while (vlen && (*v == ' ' || *v == '\t'))
                 v++, vlen--;
             if (vlen < 9 || strncasecmp(v, "form-data", 9) != 0 ||
-                param(v, vlen, "name", part->name, sizeof part->name) < 0)
+                param(v, vlen, "name", part->name, sizeof part->name, false) < 0)
                 return ch_error_set(CH_EINVAL, "a multipart part needs Content-Disposition: form-data; name=\"...\"");
-            if (param(v, vlen, "filename", part->filename, sizeof part->filename) < 0)
+            if (param(v, vlen, "filename", part->filename, sizeof part->filename, true) < 0)
                 part->filename[0] = '\0';
             disposition = true;
         }
