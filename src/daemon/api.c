@@ -1,4 +1,5 @@
 /* REST API routes: /api/v1/<resource>[/<id>]. */
+#include <ctype.h>
 #include <limits.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -59,6 +60,8 @@ static int page_of_ex(req *r, ch_store_page *page, long dflt)
     long n = limit ? strtol(limit, &end, 10) : dflt;
 
     *page = (ch_store_page){.cursor = query(r, "cursor")};
+    if (page->cursor != NULL && page->cursor[0] == '\0')
+        page->cursor = NULL; /* (the first page, as everywhere) */
     if ((limit != NULL && (end == limit || *end != '\0')) || n < 1 || n > 1000) {
         reply_error_msg(r, CH_EINVAL, "limit", "limit must be between 1 and 1000");
         return -1;
@@ -4052,6 +4055,7 @@ static bool param_in(const char *list, const char *name, unsigned *at)
  * route takes is said, so that a misspelt filter is found at once rather than read as none. */
 static int query_params_known(req *r, const char *method, const char *pattern, const char *params, bool tenant)
 {
+    static const char *const enums[] = {"format", "kind", "method", "order", "result", "status"};
     unsigned seen = 0, at;
     char msg[400];
 
@@ -4062,6 +4066,21 @@ static int query_params_known(req *r, const char *method, const char *pattern, c
             at = 31; /* past any route's own */
         }
         if (known) {
+            /* Empty is none: a filter "ca_id=" listed nothing (no CA has that id), another
+             * refused it, a cursor took it as the first page.  A cursor still does (a client
+             * that sends next_cursor back as it came); the rest say so. */
+            if (kv->value[0] == '\0' && strcmp(kv->key, "cursor") != 0) {
+                snprintf(msg, sizeof msg, "the query parameter \"%.64s\" is empty: give it a value, or leave it out",
+                         kv->key);
+                reply_error_msg(r, CH_EINVAL, kv->key, msg);
+                return -1;
+            }
+            /* The words a value is one of are taken in any case, as certificates' export took
+             * format=PEM and a CSR's refused it. */
+            for (size_t k = 0; k < sizeof enums / sizeof enums[0]; k++)
+                if (strcmp(kv->key, enums[k]) == 0)
+                    for (char *c = kv->value; *c; c++)
+                        *c = (char)tolower((unsigned char)*c);
             if (seen & (1u << at)) {
                 snprintf(msg, sizeof msg, "the query parameter \"%.64s\" is given twice", kv->key);
                 reply_error_msg(r, CH_EINVAL, kv->key, msg);

@@ -1,6 +1,7 @@
 /* The HTTPS server: libevent evhttp over bufferevent_openssl, one event loop per worker
  * thread sharing the listening socket, so signing uses every core. */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <malloc.h>
@@ -625,6 +626,15 @@ bool http_answer(struct evhttp_request *ev, ch_svc *svc)
         free(decoded);
         return false;
     }
+    /* A "%" that begins no escape was kept as it was ("search=%zz" searched for it), where the
+     * path's is refused: so are the query's (RFC 3986 2.1). */
+    for (const char *q = evhttp_uri_get_query(uri); q != NULL && (q = strchr(q, '%')) != NULL; q++)
+        if (!isxdigit((unsigned char)q[1]) || !isxdigit((unsigned char)q[2])) {
+            reply_error_msg(&r, CH_EINVAL, NULL, "the query string holds a \"%\" that begins no %XX escape: "
+                            "write a % as %25");
+            free(decoded);
+            return false;
+        }
     if (evhttp_uri_get_query(uri) != NULL && evhttp_parse_query_str(evhttp_uri_get_query(uri), &r.query) != 0) {
         reply_error_msg(&r, CH_EINVAL, NULL,
                         "the query string is not name=value pairs joined by &: a parameter needs its \"=\" and a name");
@@ -639,6 +649,18 @@ bool http_answer(struct evhttp_request *ev, ch_svc *svc)
             memcpy(kv->key, name, strlen(name) + 1);
         free(name);
     }
+    /* Every value is text (a name's, an id's, a search's): one that is not UTF-8 was refused
+     * by some routes and searched for by others. */
+    for (struct evkeyval *kv = r.query.tqh_first; kv; kv = kv->next.tqe_next)
+        if (!ch_utf8_valid(kv->key) || !ch_utf8_valid(kv->value)) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "the query parameter \"%.64s\" is not UTF-8 text",
+                     ch_utf8_valid(kv->key) ? kv->key : "?");
+            reply_error_msg(&r, CH_EINVAL, ch_utf8_valid(kv->key) ? kv->key : NULL, msg);
+            evhttp_clear_headers(&r.query);
+            free(decoded);
+            return false;
+        }
     r.raw_path = evhttp_uri_get_path(uri);
     r.path = decoded;
     api_dispatch(&r);

@@ -415,6 +415,27 @@ for bad in "order=sideways order" "limit=0 limit" "limit=1001 limit" "cursor=zz 
     api GET "/api/v1/audit?${bad% *}"
     check_eq "audit with ${bad% *}: 400 naming ${bad#* }" "400 ${bad#* }" "$status $(body .error.field)"
 done
+# Query values read alike on every route: an empty cursor is the first page (audit refused
+# it, the others took it); an empty filter is refused (ca_id= listed nothing, kind= was a 400);
+# the words of a value in any case (kind=CA was a 400, format=PEM taken); a "%" that begins no
+# escape, or a value that is not UTF-8, refused (search=%zz and %C3%28 searched).
+api GET "/api/v1/audit?cursor=&limit=1"
+check_eq "audit?cursor=: the first page" "200 1" "$status $(body '.items | length')"
+api GET "/api/v1/device-decisions?cursor="
+check_eq "device-decisions?cursor=: the same" 200 "$status"
+for bad in "certificates?ca_id= ca_id" "audit?actor= actor" "certificates?kind= kind"; do
+    api GET "/api/v1/${bad% *}"
+    check_eq "${bad% *}: 400 saying it is empty" "400 ${bad#* } true" \
+        "$status $(body .error.field) $(body '.error.message | contains("is empty: give it a value, or leave it out")')"
+done
+api GET "/api/v1/certificates?kind=CA&limit=1"
+check_eq "kind=CA: the CAs" "200 true" "$status $(body '.items[0].is_ca')"
+api GET "/api/v1/audit?order=DESC&limit=1"
+check_eq "order=DESC: newest first" "200 $newest" "$status $(body '.items[0].seq')"
+api GET "/api/v1/certificates?search=%zz"
+check_eq "search=%zz: 400" "400 true" "$status $(body '.error.message | contains("begins no %XX escape")')"
+api GET "/api/v1/certificates?search=%C3%28"
+check_eq "search that is not UTF-8: 400 naming it" "400 search" "$status $(body .error.field)"
 
 # Export in every format; PKCS#12 with its key, read back by openssl.
 curl -s --cacert "$data/ca.pem" -H "Authorization: Bearer $TOKEN" -o exported.der "https://localhost:$port/api/v1/certificates/$id/export?format=der"
