@@ -134,6 +134,11 @@ api POST /api/v1/certificates "{\"sans\":[\"dns:ec-ka.example\"],\"ca_id\":\"$is
 check_eq "key_agreement for an EC key: 201" 201 "$status"
 check_eq "as openssl reads it" "Digital Signature, Key Agreement" \
     "$(body .pem | openssl x509 -noout -ext keyUsage | tail -1 | sed 's/^ *//')"
+api POST /api/v1/certificates "{\"sans\":[\"dns:z.example\",\"dns:Z.example\"],\"ca_id\":\"$issuer\"}"
+check_eq "one SAN twice (in another case): 400 naming it" "400 sans dns:Z.example is given twice" \
+    "$status $(body .error.field) $(body .error.message)"
+api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"v6\"},\"sans\":[\"ip:::1\",\"ip:0:0::1\"],\"ca_id\":\"$issuer\"}"
+check_eq "one address written two ways: 400" "400 sans" "$status $(body .error.field)"
 api POST /api/v1/csrs '{"subject":{"common_name":"ec-ke"},"key_type":"p256","key_usage":["key_encipherment"]}'
 check_eq "nor asked of an outside CA in a CSR for an EC key: 400" "400 key_usage" "$status $(body .error.field)"
 api GET /api/v1/csrs

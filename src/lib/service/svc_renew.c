@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -50,15 +51,20 @@ int64_t ch_renew_retry_at(int64_t now, int64_t not_after, int attempts)
     return now + wait;
 }
 
-/* "dns:a,ip:b" into a NULL-terminated array of strings in *store. */
+/* "dns:a,ip:b" into a NULL-terminated array of strings in *store, each name once: one written
+ * twice (issuing took that once) would have the renewal refused. */
 static size_t split_sans(const char *sans, char **store, const char **out, size_t max)
 {
-    size_t n = 0;
+    size_t n = 0, k;
     char *p, *save = NULL;
 
     *store = sans ? strdup(sans) : NULL;
-    for (p = *store ? strtok_r(*store, ",", &save) : NULL; p && n < max; p = strtok_r(NULL, ",", &save))
-        out[n++] = p;
+    for (p = *store ? strtok_r(*store, ",", &save) : NULL; p && n < max; p = strtok_r(NULL, ",", &save)) {
+        for (k = 0; k < n && strcasecmp(out[k], p) != 0; k++)
+            ;
+        if (k == n)
+            out[n++] = p;
+    }
     out[n] = NULL;
     return n;
 }

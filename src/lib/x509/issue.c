@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <openssl/core_names.h>
@@ -228,6 +229,22 @@ int x509_ku_check(unsigned *ku, const X509_PUBKEY *spki, const char *profile)
                                   profile, names[first], kind, accepted);
     return ch_error_set_field(CH_EINVAL, "key_usage", "%s does not apply to %s, which takes %s", names[first], kind,
                               accepted);
+}
+
+/* Whether two names are one: host names and mail addresses in any case (RFC 4343; the domain
+ * of an address, and in practice its local part), addresses as the bytes they stand for
+ * ("::1" is "0:0::1"), URIs as written. */
+static bool same_san(const ch_san *a, const ch_san *b)
+{
+    if (a->type != b->type)
+        return false;
+    if (a->type == CH_SAN_IP) {
+        unsigned char x[16], y[16];
+        int af = strchr(a->value, ':') != NULL ? AF_INET6 : AF_INET;
+        return (strchr(b->value, ':') != NULL ? AF_INET6 : AF_INET) == af && inet_pton(af, a->value, x) == 1 &&
+               inet_pton(af, b->value, y) == 1 && memcmp(x, y, af == AF_INET ? 4 : 16) == 0;
+    }
+    return a->type == CH_SAN_URI ? strcmp(a->value, b->value) == 0 : strcasecmp(a->value, b->value) == 0;
 }
 
 int x509_ext_ext_key_usage(ch_buf *b, unsigned eku, bool critical)
@@ -941,6 +958,18 @@ int ch_cert_issue(ch_cert **out, const ch_issue_opts *o)
         error = ch_error_set_field(CH_EINVAL, "sans", "more than %u subject alternative names", CH_MAX_SANS);
         goto done;
     }
+    /* One name asked twice was written twice.  (A CSR's are signed as it has them.) */
+    for (size_t i = 1; sans != req_sans && i < san_count; i++)
+        for (size_t k = 0; k < i; k++)
+            if (same_san(&sans[i], &sans[k])) {
+                error = ch_error_set_field(CH_EINVAL, "sans", "%s:%s is given twice",
+                                           sans[i].type == CH_SAN_DNS     ? "dns"
+                                           : sans[i].type == CH_SAN_IP    ? "ip"
+                                           : sans[i].type == CH_SAN_EMAIL ? "email"
+                                                                          : "uri",
+                                           sans[i].value);
+                goto done;
+            }
 
     /* Validity (RFC 5280 4.1.2.5): within the issuer's. */
     if ((error = validity(&nb, &na, o, now, issuer != NULL ? issuer_na : INT64_MAX)) < 0)
