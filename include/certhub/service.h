@@ -662,6 +662,10 @@ typedef struct ch_svc_renew_opts {
     /* A lifetime asked (days or ttl) past the issuing CA's end is cut there instead of refused;
      * the old one's lifetime always is. */
     bool cap_validity;
+    /* The CA that issues the renewal: NULL for the one that issued the old certificate, or
+     * when that CA was deleted (the quickstart CAs retired), the one a request naming no CA
+     * goes to (the tenant's default CA, else its one issuing CA). */
+    const char *ca_id;
 } ch_svc_renew_opts;
 /* ch_svc_cert_renew with another lifetime: checked as at issuance (not both; the profile's
  * maximum; the issuing CA's end unless cap_validity), CH_EINVAL or CH_EPOLICY naming days or

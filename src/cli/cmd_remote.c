@@ -2269,6 +2269,7 @@ int cmd_remote_cert_renew(cli_args *a)
     lifetime_members(a, body);
     if (cli_flag(a, "cap-validity"))
         json_object_set_new(body, "cap_validity", json_true());
+    str_member(a, "ca-id", body, "ca_id"); /* (another CA: the renewal moves there) */
     rc = post_and_save(a, remote_obj_path(path, sizeof path, "certificates", a->pos[0], "/renew"), body);
 
     json_decref(body);

@@ -3536,7 +3536,7 @@ static void user_delete(req *r, const char *name)
  * linked to the old one, for the old one's lifetime unless another is asked. */
 static void certificate_renew(req *r, const char *id)
 {
-    static const char *const F[] = {"reuse_key", "days", "ttl", "cap_validity", NULL};
+    static const char *const F[] = {"reuse_key", "days", "ttl", "cap_validity", "ca_id", NULL};
     struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
     json_t *body = NULL;
     ch_svc_renew_opts o = {0};
@@ -3545,6 +3545,7 @@ static void certificate_renew(req *r, const char *id)
 
     if (evbuffer_get_length(in) > 0 && ((body = read_json(r, F)) == NULL || get_bool(r, body, "reuse_key", &reuse) ||
                                         get_bool(r, body, "cap_validity", &cap) ||
+                                        get_str(r, body, "ca_id", &o.ca_id) ||
                                         get_lifetime(r, body, &o.days, &o.ttl))) {
         json_decref(body);
         return;

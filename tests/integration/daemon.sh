@@ -133,8 +133,8 @@ walk_pages() {
 }
 
 # The id of the quickstart issuing CA (the CA list stays in $T/body).
-quickstart_issuer() {
-    api GET /api/v1/cas
+quickstart_issuer() { # [curl args]
+    api GET /api/v1/cas "" "$@"
     body '.items[] | select(.name | startswith("certhub Quickstart Issuing")) | .id'
 }
 

@@ -142,8 +142,11 @@ check_eq "the quickstart issuing CA rotated by policy (once), the old one kept" 
 api GET "/api/v1/audit?limit=1000" "" -k
 check_contains "by the scheduler" "$(body '[.items[] | select(.action == "ca.rotate") | .actor] | join(",")')" "system:rotation"
 
-# A certificate whose CA is gone is not renewed by trying again: its automatic renewal stops,
-# said once in the audit log (it was tried, and alerted, every hour for years).
+# A certificate whose CA is gone is renewed by the CA a request naming none goes to (the
+# tenant's one issuing CA here), as cert-manager renews from the issuer configured now: its
+# renewals stopped at "no CA with id".  One its profile no longer allows is not renewed by
+# trying again: its automatic renewal stops, said once in the audit log (it was tried, and
+# alerted, every hour for years).
 api POST /api/v1/cas '{"type":"root","name":"short-lived root","subject":{"common_name":"short-lived root"}}' -k
 check_eq "a root to delete" 201 "$status"
 gone_ca=$(body .id)
@@ -151,19 +154,31 @@ api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"orphan.example\"}
 orphan=$(body .id)
 api DELETE "/api/v1/cas/$gone_ca?force=true" "" -k
 check_eq "its CA deleted (forced)" 200 "$status"
-echo "+155571840" > clock # 1800.6 days on: past its renewal point, before its end
-# Its renewal's failure is written in three steps (the switch off, the reason, the audit
-# entry): checked once the last is there, not as soon as the switch reads false.
+api POST /api/v1/profiles '{"name":"narrow","key_usage":["digital_signature"],"ext_key_usage":["server_auth"],"allowed_domains":["stop.example"]}' -k
+qs_issuer=$(quickstart_issuer -k)
+api POST /api/v1/certificates "{\"profile\":\"narrow\",\"subject\":{\"common_name\":\"stop.example\"},\"days\":1,\"ca_id\":\"$qs_issuer\",\"auto_renew\":true}" -k
+check_eq "one of a profile that allows its name" 201 "$status"
+stopped=$(body .id)
+api PUT /api/v1/profiles/narrow '{"key_usage":["digital_signature"],"ext_key_usage":["server_auth"],"allowed_domains":["other.example"]}' -k
+check_eq "the profile narrowed" 200 "$status"
+echo "+155571840" > clock # 1800.6 days on: past their renewal point, before their end
+# The failure is written in three steps (the switch off, the reason, the audit entry): checked
+# once the last is there, not as soon as the switch reads false.
 for i in $(seq 1 300); do
-    api GET "/api/v1/audit?action=certificate.renew_failed&object_id=$orphan&limit=100" "" -k
+    api GET "/api/v1/audit?action=certificate.renew_failed&object_id=$stopped&limit=100" "" -k
     [ "$(body '.items | length')" -ge 1 ] && break
     sleep 0.1
 done
-api GET "/api/v1/certificates/$orphan" "" -k
+api GET "/api/v1/certificates/$stopped" "" -k
 check_eq "its automatic renewal stopped, the reason kept" "false true" \
     "$(body .auto_renew) $(body '.renew_error | contains("automatic renewal stopped")')"
 wait_rounds 2 -k # rounds in which it would be tried again
-api GET "/api/v1/audit?action=certificate.renew_failed&object_id=$orphan&limit=100" "" -k
+api GET "/api/v1/audit?action=certificate.renew_failed&object_id=$stopped&limit=100" "" -k
 check_eq "tried and said once" "1 true" "$(body '.items | length') $(body '.items[0].detail | if type == "string" then fromjson else . end | .stopped')"
+api GET "/api/v1/certificates/$orphan" "" -k
+renewal=$(body .renewed_by)
+api GET "/api/v1/certificates/$renewal" "" -k
+check_eq "the one whose CA is gone: renewed by the tenant's issuing CA, renewing on" "$qs_issuer true" \
+    "$(body .ca_id) $(body .auto_renew)"
 
 done_testing

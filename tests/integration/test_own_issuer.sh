@@ -104,11 +104,33 @@ bundle_subjects() { # [curl args]: the subjects in the default bundle, sorted, o
 cli() { "$CERTHUB" --server "https://localhost:$port" --token-file "$data/admin-token" --ca-file "$data/ca.pem" "$@"; }
 api GET /api/v1/cas
 quickstart_root=$(body '.items[] | select(.name | startswith("certhub Quickstart Root")) | .id')
+api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"old.example\"},\"ca_id\":\"$quickstart\",\"auto_renew\":true}"
+old_leaf=$(body .id)
 api DELETE "/api/v1/cas/$quickstart"
 check_eq "the quickstart issuing CA is not deleted unasked while certhubd's own certificate is under it" 409 "$status"
 cli ca delete "$quickstart" --force >/dev/null
 cli ca delete "$quickstart_root" --force >/dev/null
 ok "both quickstart CAs deleted (--force)"
+# What they issued still goes out with its chain, found among the CA certificates the
+# inventory keeps (it went out alone, and an agent deployed the leaf without it).
+api GET "/api/v1/certificates/$old_leaf/export?format=pem"
+check_eq "a certificate of a deleted CA exports with its chain to the quickstart root" "200 3" \
+    "$status $(grep -c 'BEGIN CERTIFICATE' "$T/body")"
+cp "$T/body" old-chain.pem
+check_eq "which openssl verifies" "old-chain.pem: OK" \
+    "$(openssl verify -CAfile <(sed -n '/BEGIN/,/END/p' old-chain.pem | awk 'BEGIN{n=0} /BEGIN/{n++} n==3') \
+        -untrusted old-chain.pem old-chain.pem 2>&1 | tail -1)"
+# Renewed by the CA a request naming none goes to (cert-manager renews from the issuer
+# configured now): it stopped at "no CA with id".
+api POST "/api/v1/certificates/$old_leaf/renew"
+check_eq "renewing it: from the one issuing CA left" "201 $pfx_id true" "$status $(body .ca_id) $(body .auto_renew)"
+moved=$(body .id)
+api POST /api/v1/cas '{"name":"lab","type":"root","subject":{"common_name":"Lab Root"},"key_type":"p256","days":30}'
+lab=$(body .id)
+expect_exit 0 "cert renew --ca-id" -- cli cert renew "$moved" --ca-id "$lab"
+api GET "/api/v1/certificates/$moved"
+check_eq "moved to the CA named" "$lab" "$(api GET "/api/v1/certificates/$(body .renewed_by)"; body .ca_id)"
+cli ca delete "$lab" --force >/dev/null
 # While it runs: at its next check (SIGHUP here) certhubd serves a certificate from the CA that
 # signs what names none, the one issuing CA left (corp-issuing-2), and ca.pem holds its root.
 kill -HUP "$pid"

@@ -905,7 +905,10 @@ static int cert_chain_from(ch_svc *svc, const char *tenant_id, const ch_store_ce
     if (row->ca_id &&
         (error = svc_ca_chain(svc, tenant_id, row->ca_id, chain, len, CH_MAX_CHAIN_LEN)) < 0 && error != CH_ENOTFOUND)
         return error;
-    while (row->ca_id == NULL && *len < CH_MAX_CHAIN_LEN && !ch_cert_is_self_signed(chain[*len - 1])) {
+    /* Issued by a CA deleted since (the quickstart CAs retired, --force): its certificate and
+     * its parent's stay in the inventory, and the chain goes on there, as for a certificate
+     * brought in (it went out alone, and an agent deployed the leaf without its chain). */
+    while (*len < CH_MAX_CHAIN_LEN && !ch_cert_is_self_signed(chain[*len - 1])) {
         ch_cert *up = NULL;
         for (size_t i = 0; i < n_rest && up == NULL; i++)
             if (ch_cert_issued_by(chain[*len - 1], rest[i]) && (up = ch_cert_dup(rest[i])) == NULL)

@@ -123,7 +123,19 @@ int ch_svc_cert_renew_opts(ch_svc *svc, const ch_actor *actor, const char *id, c
     /* (a name kept from before names with spaces at their ends were refused: renewed trimmed) */
     q.name = carried = svc_name_carried(old.name);
     q.profile = old.profile;
-    q.ca_id = old.ca_id;
+    q.ca_id = opts->ca_id ? opts->ca_id : old.ca_id;
+    if (opts->ca_id == NULL && old.ca_id != NULL) {
+        /* Its CA deleted since: renewed as a request that names none is issued, as cert-manager
+         * renews from the issuer configured now (renewals stopped at "no CA with id"). */
+        ch_store_ca ca;
+        if ((error = ch_store_ca_get(svc->store, &ca, actor->tenant_id, old.ca_id)) == CH_ENOTFOUND)
+            q.ca_id = NULL;
+        else if (error < 0)
+            goto done;
+        else
+            ch_store_ca_dispose(&ca);
+        ch_error_clear();
+    }
     q.subject.dn = old.subject;
     /* A lifetime asked for is held to the profile's maximum and the CA's end as at issuance
      * (ch_cert_issue), the refusal naming days or ttl as given. */
