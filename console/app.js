@@ -1178,10 +1178,12 @@ async function certificatesScreen(screen, kind0 = "") {
   const notice = el("p", { role: "status", id: "cert-notice" });
   const search = el("input", { type: "search", id: "cert-search", placeholder: "Search subject, name or SAN (3 letters or more)", "aria-label": "Search certificates" });
   const body = el("tbody");
-  // Which ones: all, those in force, those past their end, those ending within 30 days, or CA
-  // certificates their CA's rotation replaced.
+  // Which ones: all, those in force, those past their end, those ending within 30 days (in
+  // force: a renewed one is replaced), those a renewal replaced, or CA certificates their CA's
+  // rotation replaced.
   const which = el("select", { id: "cert-which", "aria-label": "Which certificates" },
-    [["", "all"], ["active", "in force"], ["expiring", "ending within 30 days"], ["expired", "expired"], ["rotated", "replaced by a CA rotation"]].map(([v, t]) => el("option", { value: v }, t)));
+    [["", "all"], ["active", "in force"], ["expiring", "ending within 30 days"], ["expired", "expired"], ["renewed", "replaced by a renewal"],
+      ["rotated", "replaced by a CA rotation"]].map(([v, t]) => el("option", { value: v }, t)));
   const kind = el("select", { id: "cert-kind", "aria-label": "Kind" },
     [["", "certificates and keystores"], ["certificate", "certificates only"], ["keystore", "keystores only"]].map(([v, t]) => el("option", { value: v, selected: v === kind0 }, t)));
   const narrowed = el("p", { class: "hint", id: "cert-narrowed", role: "status" });
@@ -1195,7 +1197,7 @@ async function certificatesScreen(screen, kind0 = "") {
     const q = new URLSearchParams();
     if (search.value.length >= 3) q.set("search", search.value);
     if (byCa) q.set("ca_id", byCa);
-    if (which.value === "active" || which.value === "expired" || which.value === "rotated") q.set("status", which.value);
+    if (["active", "expired", "renewed", "rotated"].includes(which.value)) q.set("status", which.value);
     if (which.value === "expiring") {
       q.set("status", "active");
       q.set("expiring_before", new Date(Date.now() + 30 * 86400000).toISOString().slice(0, 19) + "Z");

@@ -375,6 +375,8 @@ typedef struct ch_store_cert_filter {
     int is_ca;                /* -1 any, 0 leaves, 1 CAs */
     const char *method;
     const char *status;       /* the stored status: active, rotated (a CA certificate replaced) */
+    bool current;             /* not renewed (renewed_by NULL): what is in use, and alerted */
+    bool renewed;             /* renewed: replaced by its renewal */
     ch_store_order order;
 } ch_store_cert_filter;
 

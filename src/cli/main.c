@@ -62,7 +62,7 @@ static const cli_cmd commands[] = {
     {"cert list", cmd_remote_cert_list,
      "[--search TEXT] [--expiring-before TIME] [--ca-id ID] [--kind leaf|ca] [--method M] [--status S] [--limit N] "
      "[--cursor C] [--all] [--tenant NAME]",
-     "list certificates on the server (method: generated, csr_signed, issued or imported; status: active, rotated or expired)",
+     "list certificates on the server (method: generated, csr_signed, issued or imported; status: active, renewed, rotated or expired)",
      "search= expiring-before= ca-id= kind= method= status= limit= cursor= all tenant=", 0, 0},
     {"cert get", cmd_remote_cert_get, "ID", "show a certificate on the server", "", 1, 1},
     {"cert issue", cmd_remote_cert_issue,
@@ -366,7 +366,7 @@ static const struct opt_help {
      "trust: the trust list (authenticates the devices it signed); issuer: the issuer list (CA certificates that "
      "only help build their chains, such as intermediates a broker does not pass on; one moved there loses its "
      "auto registration, which moving it back does not restore: give --auto-registration on with it)"},
-    {"cert list;", "status", "active, rotated (a CA certificate replaced by a rotation) or expired"},
+    {"cert list;", "status", "active, renewed (replaced by its renewal), rotated (a CA certificate replaced by a rotation) or expired"},
     {"device list;", "status", "active or blocked"},
     {"device decisions;", "device", "that device's decisions alone (its device id)"},
     {"device decisions;", "result", "allow or deny: those let in, or those refused"},

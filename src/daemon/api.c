@@ -191,8 +191,12 @@ static bool cert_json_text_ex(ch_buf *out, const ch_store_cert *c, bool with_pem
     ch_jw_str(&w, "not_after", na);
     jw_sans(&w, c->sans);
     ch_jw_str(&w, "sha256", c->sha256);
-    /* Stored as issued; an answer says what it is now. */
-    ch_jw_str(&w, "status", c->not_after <= ch_now() ? "expired" : c->status ? c->status : "");
+    /* Stored as issued; an answer says what it is now: a certificate renewed is replaced, as a
+     * CA's rotated one is (it was "active", and counted among those expiring). */
+    ch_jw_str(&w, "status", c->not_after <= ch_now()                                      ? "expired"
+                            : c->renewed_by != NULL && c->status && !strcmp(c->status, "active") ? "renewed"
+                            : c->status                                                    ? c->status
+                                                                                           : "");
     ch_jw_str(&w, "method", c->method ? c->method : "");
     ch_jw_bool(&w, "is_ca", c->is_ca);
     if (c->profile)
@@ -367,16 +371,22 @@ static void certificates_list(req *r)
     if (exp && ch_time_parse(&f.expiring_before, exp) < 0)
         return reply_error_msg(r, CH_EINVAL, "expiring_before", ch_error_last());
     /* The state a certificate is in now, as each answer's status says it: not past its end
-     * (valid now, or not yet) and in use, or replaced by a CA's rotation, or past its end. */
+     * (valid now, or not yet) and in use, or replaced by its renewal or a CA's rotation, or
+     * past its end. */
     if (query(r, "status") != NULL) {
         int64_t now = ch_now();
         if (strcmp(query(r, "status"), "active") == 0 || strcmp(query(r, "status"), "rotated") == 0) {
             f.unexpired_at = now;
             f.status = query(r, "status");
+            f.current = f.status[0] == 'a';
+        } else if (strcmp(query(r, "status"), "renewed") == 0) {
+            f.unexpired_at = now;
+            f.status = "active";
+            f.renewed = true;
         } else if (strcmp(query(r, "status"), "expired") == 0) {
             f.expiring_before = f.expiring_before && f.expiring_before < now ? f.expiring_before : now;
         } else {
-            return reply_error_msg(r, CH_EINVAL, "status", "status must be active, rotated or expired");
+            return reply_error_msg(r, CH_EINVAL, "status", "status must be active, renewed, rotated or expired");
         }
     }
     /* A list by expiry or state comes soonest to end first: read along the expiry index, the
@@ -2305,12 +2315,18 @@ static void metrics(req *r)
     size_t ncas = 0;
     int error = 0, e = 0; /* e: any append failed (out of memory or over the cap) */
 
+    /* Valid: in use (one renewed is replaced), as the overview counts them. */
     f.unexpired_at = now;
+    f.current = true;
     error |= ch_store_cert_count(ch_svc_store(r->svc), r->who.tenant_id, &f, &active);
     f.unexpired_at = 0;
+    f.current = false;
     f.expiring_before = now;
     error |= ch_store_cert_count(ch_svc_store(r->svc), r->who.tenant_id, &f, &expired);
+    /* Expiring: those in use (one renewed is replaced, and asks nothing of anyone). */
     f.expiring_before = now + 30 * 86400;
+    f.unexpired_at = now;
+    f.current = true;
     error |= ch_store_cert_count(ch_svc_store(r->svc), r->who.tenant_id, &f, &soon);
     if (error)
         return reply_error(r, CH_ESTORE);
@@ -2320,7 +2336,7 @@ static void metrics(req *r)
                         "certhub_certificates{state=\"valid\"} %lld\n"
                         "certhub_certificates{state=\"expired\"} %lld\n"
                         "certhub_certificates{state=\"expiring_30d\"} %lld\n",
-                        (long long)active, (long long)expired, (long long)(soon - expired));
+                        (long long)active, (long long)expired, (long long)soon);
     /* Counts within each of the tenant's alert thresholds, for dashboards and alert rules. */
     {
         ch_svc_settings st;
@@ -2328,7 +2344,7 @@ static void metrics(req *r)
             e |= ch_buf_puts(&b, "# HELP certhub_certificates_expiring_within Unexpired certificates ending within "
                                   "the threshold.\n# TYPE certhub_certificates_expiring_within gauge\n");
             for (size_t k = 0; k < st.nthresholds; k++) {
-                ch_store_cert_filter tf = {.is_ca = -1, .unexpired_at = now,
+                ch_store_cert_filter tf = {.is_ca = -1, .unexpired_at = now, .current = true,
                                            .expiring_before = now + (int64_t)st.thresholds[k] * 86400};
                 int64_t cnt = 0;
                 error |= ch_store_cert_count(ch_svc_store(r->svc), r->who.tenant_id, &tf, &cnt);

@@ -94,6 +94,12 @@ api GET "/api/v1/certificates/$old"
 body .pem > old.pem
 check_eq "the old one reads not renewing (its renewal is): auto_renew false, no renew_at" "false null" \
     "$(body '(.auto_renew|tostring) + " " + (.renew_at|tostring)')"
+check_eq "and replaced: status renewed" renewed "$(body .status)"
+body .pem > old.pem
+api GET "/api/v1/certificates?status=renewed&limit=1000"
+check_eq "status=renewed lists it" "$old" "$(body '[.items[] | select(.name == "edge-gw") | .id] | join(",")')"
+api GET "/api/v1/certificates?status=active&limit=1000"
+check_eq "status=active lists the renewal alone" "$new" "$(body '[.items[] | select(.name == "edge-gw") | .id] | join(",")')"
 check_eq "the same subject" "$(openssl x509 -in old.pem -noout -subject)" "$(openssl x509 -in new.pem -noout -subject)"
 check_eq "the same SANs" "$(openssl x509 -in old.pem -noout -ext subjectAltName | tail -1)" "$(openssl x509 -in new.pem -noout -ext subjectAltName | tail -1)"
 [ "$(openssl x509 -in old.pem -noout -pubkey)" != "$(openssl x509 -in new.pem -noout -pubkey)" ] || fail "the key was reused"

@@ -56,13 +56,12 @@ issuer=$(quickstart_issuer)
 api POST /api/v1/certificates "{\"name\":\"billing-api\",\"subject\":{\"common_name\":\"billing.example\"},\"days\":40,\"ca_id\":\"$issuer\"}"
 cid=$(body .id)
 
-# A renewal that cannot happen (its CA is gone) is alerted too.
-api POST /api/v1/cas '{"name":"short-lived","type":"root","subject":{"common_name":"Short Lived Root"}}'
-xca=$(body .id)
-api POST /api/v1/certificates "{\"name\":\"orphan\",\"subject\":{\"common_name\":\"orphan.example\"},\"days\":1,\"ca_id\":\"$xca\",\"auto_renew\":true}"
+# A renewal that cannot happen (its profile no longer allows its name) is alerted too.
+api POST /api/v1/profiles '{"name":"narrow","key_usage":["digital_signature"],"ext_key_usage":["server_auth"],"allowed_domains":["orphan.example"]}'
+api POST /api/v1/certificates "{\"name\":\"orphan\",\"profile\":\"narrow\",\"subject\":{\"common_name\":\"orphan.example\"},\"days\":1,\"ca_id\":\"$issuer\",\"auto_renew\":true}"
 orphan=$(body .id)
-api DELETE "/api/v1/cas/$xca?force=true"
-check_eq "its CA deleted" 200 "$status"
+api PUT /api/v1/profiles/narrow '{"key_usage":["digital_signature"],"ext_key_usage":["server_auth"],"allowed_domains":["other.example"]}'
+check_eq "its profile narrowed" 200 "$status"
 
 alerts_for() { grep "\"threshold_days\":$1" hooks | grep -c '"name":"billing-api"' || true; }
 wait_alert() { for i in $(seq 1 300); do [ "$(alerts_for "$1")" -ge 1 ] && return 0; sleep 0.1; done; return 1; }
@@ -123,10 +122,9 @@ check_eq "the working webhook has the alert once, for the 7-day threshold alone"
 # one every half hour), and is once its renewal fails.
 api POST /api/v1/certificates "{\"name\":\"daily\",\"subject\":{\"common_name\":\"daily.example\"},\"ttl\":\"24h\",\"ca_id\":\"$issuer\",\"auto_renew\":true}"
 daily=$(body .id)
-api POST /api/v1/cas '{"name":"daily root","type":"root","subject":{"common_name":"Daily Root"}}'
-droot=$(body .id)
-api POST /api/v1/certificates "{\"name\":\"daily-doomed\",\"subject\":{\"common_name\":\"doomed.example\"},\"ttl\":\"24h\",\"ca_id\":\"$droot\",\"auto_renew\":true}"
-api DELETE "/api/v1/cas/$droot?force=true"
+api POST /api/v1/profiles '{"name":"doomed","key_usage":["digital_signature"],"ext_key_usage":["server_auth"],"allowed_domains":["doomed.example"]}'
+api POST /api/v1/certificates "{\"name\":\"daily-doomed\",\"profile\":\"doomed\",\"subject\":{\"common_name\":\"doomed.example\"},\"ttl\":\"24h\",\"ca_id\":\"$issuer\",\"auto_renew\":true}"
+api PUT /api/v1/profiles/doomed '{"key_usage":["digital_signature"],"ext_key_usage":["server_auth"],"allowed_domains":["other.example"]}'
 wait_rounds 3
 check_eq "day-long certificates renewed automatically: no alert at their start" 0 "$(grep -c '"name":"daily' hooks || true)"
 echo "+$((34 * 86400 + 13 * 3600))" > clock # past half their lives
@@ -179,13 +177,12 @@ check_eq "the hanging one was asked about one certificate only, whatever came fi
 # down for the rest of that round): the receiver has both, once each.
 api PATCH /api/v1/settings "{\"webhooks\":[{\"url\":\"http://127.0.0.1:$(cat hookport)/flaky/x\",\"secret\":\"$secret\"}]}"
 check_eq "a webhook that is down for a moment" 200 "$status"
-api POST /api/v1/cas '{"name":"doomed","type":"root","subject":{"common_name":"Doomed Root"}}'
-doomed=$(body .id)
+api POST /api/v1/profiles '{"name":"doomed-ab","key_usage":["digital_signature"],"ext_key_usage":["server_auth"],"allowed_domains":["doomed-a.example","doomed-b.example"]}'
 for n in doomed-a doomed-b; do
-    api POST /api/v1/certificates "{\"name\":\"$n\",\"subject\":{\"common_name\":\"$n.example\"},\"days\":1,\"ca_id\":\"$doomed\",\"auto_renew\":true}"
+    api POST /api/v1/certificates "{\"name\":\"$n\",\"profile\":\"doomed-ab\",\"subject\":{\"common_name\":\"$n.example\"},\"days\":1,\"ca_id\":\"$issuer\",\"auto_renew\":true}"
 done
-api DELETE "/api/v1/cas/$doomed?force=true"
-echo "+$((35 * 86400 + 9 * 3600))" > clock   # 20 hours on: their renewals due, their CA gone
+api PUT /api/v1/profiles/doomed-ab '{"key_usage":["digital_signature"],"ext_key_usage":["server_auth"],"allowed_domains":["other.example"]}'
+echo "+$((35 * 86400 + 9 * 3600))" > clock   # 20 hours on: their renewals due, their names refused
 failed() { grep '"event":"certificate.renewal_failed"' hooks | grep -c "\"name\":\"$1\"" || true; }
 for i in $(seq 1 600); do [ "$(failed doomed-a)" -ge 1 ] && [ "$(failed doomed-b)" -ge 1 ] && break; sleep 0.1; done
 wait_rounds 2

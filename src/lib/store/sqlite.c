@@ -407,11 +407,14 @@ static const char *const stmt_sql[S_COUNT] = {
      * column read): two ranges cost less than one walk of the tenant testing each row, and
      * the buckets are counted here as the rows come in not_after order, without the temporary
      * B-tree a GROUP BY on a computed key needs. */
-    [S_CERT_EXPIRY_SUMMARY] = "SELECT (SELECT count(*) FROM certificates WHERE tenant_id=?1 AND not_after > ?2),"
+    [S_CERT_EXPIRY_SUMMARY] = "SELECT (SELECT count(*) FROM certificates WHERE tenant_id=?1 AND not_after > ?2"
+                              " AND renewed_by IS NULL),"
                               " (SELECT count(*) FROM certificates WHERE tenant_id=?1 AND not_after <= ?2)",
-    [S_CERT_FIRST_EXPIRY] = "SELECT min(not_after) FROM certificates WHERE tenant_id=? AND ca_id=? AND not_after>?",
+    /* (a certificate renewed is replaced: its end asks nothing of anyone) */
+    [S_CERT_FIRST_EXPIRY] = "SELECT min(not_after) FROM certificates WHERE tenant_id=? AND ca_id=? AND not_after>?"
+                            " AND renewed_by IS NULL",
     [S_CERT_EXPIRY_BUCKETS] = "SELECT not_after FROM certificates WHERE tenant_id=?1 AND not_after > ?2 AND not_after < ?3"
-                              " ORDER BY not_after",
+                              " AND renewed_by IS NULL ORDER BY not_after",
     [S_CERT_PUT] = "INSERT INTO certificates(" CERT_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [S_CERT_GET] = "SELECT " CERT_COLS " FROM certificates WHERE tenant_id=? AND id=?",
     [S_CERT_GET_SHA] = "SELECT " CERT_COLS " FROM certificates WHERE tenant_id=? AND sha256=?",
@@ -3091,6 +3094,10 @@ static int filter_sql(ch_buf *sql, const ch_store_cert_filter *f, const struct s
         error = ch_buf_puts(sql, method_literal(f) ? " AND method='imported'" : " AND method=?");
     if (error == 0 && f->status)
         error = ch_buf_puts(sql, " AND status=?");
+    if (error == 0 && f->current)
+        error = ch_buf_puts(sql, " AND renewed_by IS NULL");
+    if (error == 0 && f->renewed)
+        error = ch_buf_puts(sql, " AND renewed_by IS NOT NULL");
     return error;
 }
 
