@@ -90,6 +90,7 @@ wait_alert 7 || fail "no alert at 6 days left"
 wait_rounds 2 # (the round that sent it audits it after the receiver has it)
 check_eq "each threshold exactly once" "1 1 1" "$(alerts_for 30) $(alerts_for 14) $(alerts_for 7)"
 check_contains "the failed renewal was alerted" "$(grep renewal_failed hooks | head -1)" "\"id\":\"$orphan\""
+check_contains "naming its tenant, as an expiry alert does" "$(grep renewal_failed hooks | head -1)" '"tenant":"default"'
 while IFS=$'\t' read -r sig body; do
     want="sha256=$(printf '%s' "$body" | openssl dgst -sha256 -hmac "$secret" | sed 's/.*= //')"
     [ "$sig" = "$want" ] || fail "a bad signature: $sig"
@@ -141,16 +142,29 @@ check_eq "the other renewed, and neither it nor its renewal alerted" "true 0" \
     "$(body '.renewed_by != null') $(grep -c '"name":"daily"' hooks || true)"
 
 # Where a webhook may lead: never to a link-local address (the cloud's metadata service), and
-# to the host itself only for the default tenant (the installation's).
+# to the host itself only for the default tenant (the installation's).  Written as an address,
+# refused when set; reached another way (a name, an address in a short form curl reads), at
+# each sending.
 api PATCH /api/v1/settings '{"webhooks":[{"url":"http://169.254.169.254/latest/meta-data","secret":"a-webhook-secret-of-some-length"}]}'
+check_eq "a webhook to a link-local address: 400 when set" \
+    "400 webhooks webhook 1 leads to a link-local address, where webhooks may not go" \
+    "$status $(body .error.field) $(body .error.message)"
+api PATCH /api/v1/settings '{"webhooks":[{"url":"http://169.254.43518/latest/meta-data","secret":"a-webhook-secret-of-some-length"}]}'
 api POST /api/v1/certificates "{\"name\":\"meta\",\"subject\":{\"common_name\":\"meta.example\"},\"days\":3,\"ca_id\":\"$issuer\"}"
 for i in $(seq 1 300); do grep -q "leads to a link-local address" "$log" && break; sleep 0.1; done
-check_contains "a webhook to a link-local address is not sent" "$(cat "$log")" \
-    "webhook http://169.254.169.254: not sent: it leads to a link-local address, where webhooks may not go"
+check_contains "one in a short form curl reads as that address is not sent" "$(cat "$log")" \
+    "webhook http://169.254.43518: not sent: it leads to a link-local address, where webhooks may not go"
 api POST /api/v1/tenants '{"name":"guest"}'
 api POST /api/v1/tokens '{"tenant":"guest","role":"admin"}'
 GUEST=$(body .token)
 TOKEN=$GUEST api PATCH /api/v1/settings "{\"webhooks\":[{\"url\":\"$hook\",\"secret\":\"$secret\"}]}"
+check_eq "another tenant's webhook to the host itself: 400 when set" \
+    "400 webhook 1 leads to the host itself (loopback), where webhooks of tenants other than the default one may not go" \
+    "$status $(body .error.message)"
+TOKEN=$GUEST api PATCH /api/v1/settings '{"webhooks":[{"url":"http://localhost/x","secret":"a-webhook-secret-of-some-length"}]}'
+check_eq "localhost too" 400 "$status"
+TOKEN=$GUEST api PATCH /api/v1/settings "{\"webhooks\":[{\"url\":\"${hook/127.0.0.1/127.1}\",\"secret\":\"$secret\"}]}"
+check_eq "(one in a short form is taken, and checked when sent)" 200 "$status"
 TOKEN=$GUEST api POST /api/v1/cas '{"name":"guest root","type":"root","subject":{"common_name":"Guest Root"}}'
 TOKEN=$GUEST api POST /api/v1/certificates "{\"name\":\"guest-short\",\"subject\":{\"common_name\":\"g.example\"},\"days\":3,\"ca_id\":\"$(body .id)\"}"
 for i in $(seq 1 300); do grep -q "leads to the host itself" "$log" && break; sleep 0.1; done

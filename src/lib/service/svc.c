@@ -1,9 +1,11 @@
 /* The service: opening, roles, subjects, sealed keys, the audit chain and the CA cache. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <time.h>
@@ -1256,6 +1258,55 @@ static int webhook_url_check(const char *url, size_t n)
     return 0;
 }
 
+/* A webhook whose host is written as an address (or localhost) where certhubd sends none:
+ * refused when set, as it is at each sending (certhubd checks every address a name resolves
+ * to then), rather than taken and then refused at every scheduler round in the log alone.
+ * installation: the default tenant's, which may send to the host itself. */
+static int webhook_host_check(const char *url, size_t n, bool installation)
+{
+    const char *p = url + strcspn(url, ":") + 3, *at = NULL, *why = NULL;
+    char host[256];
+    size_t len;
+    unsigned char a[16];
+
+    for (const char *q = p; *q && !strchr("/?#", *q); q++)
+        if (*q == '@')
+            at = q;
+    if (at != NULL)
+        p = at + 1;
+    len = *p == '[' ? strcspn(p + 1, "]") : strcspn(p, ":/?#");
+    if (len >= sizeof host)
+        return 0;
+    memcpy(host, *p == '[' ? p + 1 : p, len);
+    host[len] = '\0';
+    if (inet_pton(AF_INET, host, a) == 1) {
+        if (a[0] == 169 && a[1] == 254)
+            why = "a link-local address";
+        else if ((a[0] | a[1] | a[2] | a[3]) == 0 || (a[0] >> 4) == 0xe)
+            why = "an unspecified or multicast address";
+        else if (a[0] == 127 && !installation)
+            why = "the host itself (loopback)";
+    } else if (inet_pton(AF_INET6, host, a) == 1) {
+        static const unsigned char loop[16] = {[15] = 1}, none[16] = {0};
+        bool mapped = memcmp(a, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0;
+        if ((a[0] == 0xfe && (a[1] & 0xc0) == 0x80) || (mapped && a[12] == 169 && a[13] == 254))
+            why = "a link-local address";
+        else if (memcmp(a, none, 16) == 0 || a[0] == 0xff)
+            why = "an unspecified or multicast address";
+        else if ((memcmp(a, loop, 16) == 0 || (mapped && a[12] == 127)) && !installation)
+            why = "the host itself (loopback)";
+    } else if (!installation && (strcasecmp(host, "localhost") == 0 ||
+                                 (len > 10 && strcasecmp(host + len - 10, ".localhost") == 0))) {
+        why = "the host itself (loopback)";
+    }
+    if (why == NULL)
+        return 0;
+    return ch_error_set_field(CH_EINVAL, "webhooks", "webhook %zu leads to %s, where webhooks %s", n, why,
+                              installation || strcmp(why, "the host itself (loopback)") != 0
+                                  ? "may not go"
+                                  : "of tenants other than the default one may not go");
+}
+
 static int settings_check(const char *key, json_t *v)
 {
     size_t i;
@@ -1554,6 +1605,11 @@ int ch_svc_settings_update(ch_svc *svc, const ch_actor *actor, const char *json,
     }
     json_object_foreach(patch, key, v) {
         if ((error = settings_check(key, v)) < 0)
+            goto done;
+    }
+    json_array_foreach(json_object_get(patch, "webhooks"), i, v) {
+        if ((error = webhook_host_check(json_string_value(json_object_get(v, "url")), i + 1,
+                                        svc_is_system_tenant(svc, actor->tenant_id))) < 0)
             goto done;
     }
     if (json_is_string(v = json_object_get(patch, "default_ca_id")) &&

@@ -436,9 +436,15 @@ static int renew_due(ch_svc *svc, size_t max, struct hook_round *round)
             /* And alerted, to the tenant's webhooks. */
             if (svc->alert_sender != NULL) {
                 ch_svc_settings st;
-                json_t *ev = json_pack("{ss s{ss ss ss} ss si sb}", "event", "certificate.renewal_failed", "certificate",
-                                       "id", old.id, "name", old.name, "subject", old.subject, "error", detail,
-                                       "attempt", old.renew_attempts + 1, "stopped", stop);
+                ch_store_tenant tn = {0};
+                json_t *ev;
+                /* Named by its tenant, as an expiry alert is (one receiver may serve several). */
+                (void)ch_store_tenant_get(svc->store, &tn, due[i].tenant_id);
+                ch_error_clear();
+                ev = json_pack("{ss ss s{ss ss ss} ss si sb}", "event", "certificate.renewal_failed", "tenant",
+                               tn.name ? tn.name : "", "certificate", "id", old.id, "name", old.name, "subject",
+                               old.subject, "error", detail, "attempt", old.renew_attempts + 1, "stopped", stop);
+                ch_store_tenant_dispose(&tn);
                 char *evtext = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
                 json_decref(ev);
                 if (evtext && svc_settings_secrets_of(svc, due[i].tenant_id, &st) == 0) {
