@@ -4244,7 +4244,10 @@ static void dispatch(req *r, size_t *route_index)
     if (i < nroutes) {
         *route_index = i + 1;
         if (r->who.scope[0] && !scoped_route_allowed(r, routes[i].pattern, id))
-            return reply_error_msg(r, CH_EPERM, NULL, "this token is limited to the objects named in its scope");
+            return reply_error_msg(r, CH_EPERM, NULL,
+                                   "this token is limited to the objects named in its scope, and to reading and "
+                                   "exporting them (a certificate's details, export and key; a bundle): it changes "
+                                   "nothing, in its scope or out of it");
         if (query_params_known(r, method_name(m), routes[i].pattern, routes[i].params,
                                tenant_readable(m, routes[i].pattern)) < 0)
             return;

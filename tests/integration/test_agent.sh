@@ -173,6 +173,9 @@ TOKEN=$SCOPED api GET "/api/v1/certificates/$other/export?format=pem"
 check_eq "nor read another certificate" 403 "$status"
 TOKEN=$SCOPED api DELETE "/api/v1/certificates/$cid"
 check_eq "nor delete its own" 403 "$status"
+TOKEN=$SCOPED api PATCH "/api/v1/certificates/$cid" '{"name":"x"}'
+check_contains "nor rename it, told that such a token changes nothing" "$status $(body .error.message)" \
+    "403 this token is limited to the objects named in its scope, and to reading and exporting them"
 agent >/dev/null
 check_eq "nothing changed: no reload" "1 1" "$(reloads web) $(reloads trust)"
 
