@@ -218,7 +218,9 @@ int ch_role_parse(ch_role *out, const char *name);
 
 typedef struct ch_svc_bootstrap {
     char tenant_id[CH_ID_MAX];  /* the "default" tenant */
-    char *admin_token;          /* only on the first start (free with ch_secure_free_str) */
+    char *admin_token;          /* on the first start, or made again when no token of the tenant
+                                 * lets anyone in (free with ch_secure_free_str) */
+    bool first_start;           /* the store was new: nothing of it made before */
     char *admin_password;       /* the console user "admin", first start only (likewise) */
     ch_cert *server_cert;       /* certhubd's own TLS certificate ... */
     ch_cert *issuer_cert;       /* ... its issuer (sent in the chain) ... */

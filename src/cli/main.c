@@ -374,8 +374,9 @@ static const struct opt_help {
                                           "the installation's admins"},
     {"ca bundle;", "format", "pem (the default), or a jks or p12 (pfx, pkcs12) truststore"},
     {"ca bundle;", "fingerprint", "a first contact, before this machine trusts certhubd: the root's SHA-256 as "
-                                  "certhubd prints it at start; the bundle is kept only if it holds that root and "
-                                  "certhubd's certificate chains to it"},
+                                  "certhubd prints it at start (or another CA's of the bundle, which is then the one "
+                                  "trusted); the bundle is kept only if it holds that CA and certhubd's certificate "
+                                  "chains to it"},
     {"ca bundle;", "password-file", "the password of the jks or p12 truststore"},
     {"ca bundle;", "tenant", "whose bundle, by name: without a token, a tenant whose bundle is public (default: "
                              "\"default\"); with one, another tenant's (the installation's admins)"},
@@ -387,7 +388,7 @@ static const struct opt_help {
                           "tenant's one issuing CA"},
     {NULL, "alert-days", "expiry alerts this many days before the end, comma-separated (30,14,7,1 by default)"},
     {NULL, "webhook", "where expiry alerts are POSTed (https://...), up to 4 times; replaces the webhooks set"},
-    {NULL, "webhook-secret-file", "the key that signs each alert (X-Certhub-Signature), 16 to 128 characters: one per --webhook, in order, or one for all (none: the webhooks named are kept with theirs)"},
+    {NULL, "webhook-secret-file", "the key that signs each alert (X-Certhub-Signature), 16 to 128 characters: one per --webhook, in order, or one for all; left out, the webhooks named are those set already, kept with their secrets"},
     {NULL, "no-webhooks", "send no expiry alerts"},
     {NULL, "token-alert-days", "alert the webhooks (token.expiring) this many days before a token ends, 1 to 3650 "
                                "(7 by default; none: no token alerts)"},

@@ -567,13 +567,23 @@ static void print_fingerprint(const char *data_dir, const ch_cert *issuer)
 }
 
 /* What only a first start has: the admin token and password, shown once. */
-static void print_secrets(const ch_svc_bootstrap *b, const char *data_dir)
+static void print_secrets(const ch_svc_bootstrap *b, const char *data_dir, unsigned flags)
 {
+    /* (a token made again, all of the default tenant's revoked or expired, is no first start) */
+    if (b->admin_token != NULL && b->first_start)
+        printf("certhubd: first start in %s\n", data_dir);
+    else if (b->admin_token != NULL)
+        printf("certhubd: no API token of the default tenant lets anyone in any more (revoked or expired): a new "
+               "admin token is made\n");
     if (b->admin_token != NULL)
-        printf("certhubd: first start in %s\n"
-               "certhubd: admin API token (shown once; also in %s/admin-token): %s\n"
-               "certhubd: trust %s/ca.pem (certhub Quickstart Root CA - Not for Production)\n",
-               data_dir, data_dir, b->admin_token, data_dir);
+        printf("certhubd: admin API token (shown once; also in %s/admin-token): %s\n", data_dir, b->admin_token);
+    /* Clients trust the root of the certificate served: certhubd's own, under ca.pem's root;
+     * one given (--tls-cert), under its issuer's, which ca.pem need not hold. */
+    if (b->first_start && !(flags & CH_BOOTSTRAP_NO_SERVER_CERT))
+        printf("certhubd: trust %s/ca.pem (certhub Quickstart Root CA - Not for Production)\n", data_dir);
+    else if (b->first_start)
+        printf("certhubd: clients trust the issuer of the certificate given (--tls-cert); %s/ca.pem holds the "
+               "quickstart root, which signs what certhub issues\n", data_dir);
     if (b->admin_password != NULL)
         printf("certhubd: console user admin, password (shown once; also in %s/admin-password): %s\n", data_dir,
                b->admin_password);
@@ -595,7 +605,7 @@ static int open_and_set_up(ch_svc **svc, ch_svc_bootstrap *b, const ch_svc_opts 
         ch_svc_close(*svc);
         return -1;
     }
-    print_secrets(b, data_dir);
+    print_secrets(b, data_dir, flags);
     return 0;
 }
 

@@ -28,6 +28,8 @@ check_eq "its own certificate served" "subject=CN = one" "$(subject)"
 check_eq "clients trusting the operator's CA get in" '{"status":"ok"}' \
     "$(curl -s --cacert ops-ca.pem "https://localhost:$port/api/v1/health")"
 check_contains "the log says what is served" "$(cat "$log")" "serving $T/served.pem, valid until"
+check_eq "and whom clients trust: the given certificate's issuer, not the quickstart root" "1 0" \
+    "$(grep -c 'clients trust the issuer of the certificate given (--tls-cert)' "$log") $(grep -c 'trust .*/ca.pem (certhub Quickstart' "$log" || true)"
 check_eq "and prints no fingerprint of certhubd's own root, which does not sign what is served" "" \
     "$(grep 'root fingerprint' "$log" || true)"
 # ca bundle --fingerprint checks the served certificate chains to the root it fetched: here it

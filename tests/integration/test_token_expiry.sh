@@ -226,6 +226,8 @@ check_eq "two days after it expired, the next start made a new admin token" "yes
     "$([ -s "$data/admin-token" ] && [ "$(cat "$data/admin-token")" != "$first" ] && echo yes)"
 TOKEN=$(cat "$data/admin-token") api GET "/api/v1/certificates?limit=1"
 check_eq "and it lets the admin in" 200 "$status"
+check_eq "said as such, not as a first start" "0 1" \
+    "$(grep -c 'first start in' "$log" || true) $(grep -c 'no API token of the default tenant lets anyone in any more' "$log" || true)"
 TOKEN=$(cat "$data/admin-token") api GET /api/v1/settings
 check_eq "the bundle stays private: only the first start makes it public" false "$(body .public_bundle)"
 stop_daemon

@@ -438,6 +438,7 @@ int ch_svc_bootstrap_run(ch_svc *svc, const char *data_dir, const char *names, u
         free(page.next_cursor);
         if (n == 0 && (error = ch_svc_settings_update(svc, &a, "{\"public_bundle\":true}", NULL)) < 0)
             goto done;
+        out->first_start = n == 0;
         snprintf(path, sizeof path, "%s/admin-token", data_dir);
         if ((error = ch_svc_token_bootstrap(svc, out->tenant_id, CH_ROLE_ADMIN, "bootstrap admin", path,
                                             &out->admin_token)) < 0)
