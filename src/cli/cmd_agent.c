@@ -385,6 +385,31 @@ static void look_when_renewed(json_t *cert)
     }
 }
 
+/* The newest certificate of the target in trouble, said on stderr at each pass: ended (the
+ * pass then fails: a monitor of the agent's status finds it), or its automatic renewal stopped
+ * (it will end so).  The agent kept deploying an expired certificate without a word. */
+static bool g_ended;
+
+static void say_trouble(json_t *cert)
+{
+    const char *na = json_string_value(json_object_get(cert, "not_after"));
+    const char *id = json_string_value(json_object_get(cert, "id"));
+    const char *why = json_string_value(json_object_get(cert, "renew_error"));
+    int64_t not_after;
+
+    if (na == NULL || ch_time_parse(&not_after, na) < 0)
+        return;
+    if (not_after <= ch_now()) {
+        g_ended = true;
+        fprintf(stderr, "certhub agent: %s: certificate %s ended at %s%s%s; renew it (certhub cert renew %s) or "
+                        "name another\n",
+                g_target, id ? id : "?", na, why ? "; its last renewal failed: " : "", why ? why : "", id ? id : "ID");
+    } else if (why != NULL && !json_is_true(json_object_get(cert, "auto_renew"))) {
+        fprintf(stderr, "certhub agent: %s: certificate %s ends at %s, and its automatic renewal stopped: %s\n",
+                g_target, id ? id : "?", na, why);
+    }
+}
+
 /* Whether v, a value of an answer, is an id: text of 1 to 63 bytes (certhubd's are 28).  One
  * longer was cut to its place, naming another object, and one that was no text went into the
  * next request as "(null)". */
@@ -435,6 +460,7 @@ static int newest(cli_args *a, const char *id, char out[64])
         next = json_object_get(ans, "renewed_by");
         if (next == NULL || json_is_null(next)) {
             look_when_renewed(ans);
+            say_trouble(ans);
             json_decref(ans);
             return 0;
         }
@@ -843,7 +869,10 @@ static int pass(cli_args *a, const struct agent *ag)
         const struct target *t = &ag->t[i];
         int r;
         g_target = t->name;
+        g_ended = false;
         r = sync_target(a, t);
+        if (r >= 0 && g_ended)
+            failed = 1;
         if (r < 0) {
             failed = 1;
             /* Its files stay the agent's: kept, and removed with it some day. */

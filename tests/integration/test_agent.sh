@@ -535,4 +535,17 @@ printf 'server = https://localhost:%s\nca_file = %s/wrong-ca.pem\nstate = %s/wro
 expect_exit 1 "an agent whose ca_file is not certhubd's CA" -- "$CERTHUB" agent --config wrong.conf --once
 check_contains "is told to set ca_file in its config" "$(cat "$T/stderr")" "set ca_file in the agent's config"
 
+# A certificate that has ended is deployed still (it is all there is), but said, and the pass
+# fails: it was kept in place without a word, the agent's status 0.
+ft=$(ls /usr/lib/*/faketime/libfaketime.so.1 | head -1)
+LD_PRELOAD=$ft FAKETIME="@2020-01-01 00:00:00" openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout /dev/null -subj /CN=lapsed.example -days 30 -out lapsed.pem 2>/dev/null
+api POST /api/v1/certificates/import "$(jq -n --arg c "$(cat lapsed.pem)" '{name:"lapsed", certificate:$c}')"
+lapsed=$(body .id)
+{ agent_head "$data/admin-token" lapsed; printf '\n[target old]\ncertificate = %s\ncert_path = %s/out/lapsed.pem\n' "$lapsed" "$T"; } > lapsed.conf
+expect_exit 1 "an agent whose certificate has ended" -- "$CERTHUB" agent --config lapsed.conf --once
+check_contains "says so, and what to do" "$(cat "$T/stderr")" \
+    "certhub agent: old: certificate $lapsed ended at 2020-01-31T00:00:00Z; renew it (certhub cert renew $lapsed) or name another"
+check_eq "(the file written all the same)" "$(openssl x509 -in lapsed.pem -noout -serial)" "$(openssl x509 -in out/lapsed.pem -noout -serial)"
+
 done_testing
