@@ -548,4 +548,26 @@ check_contains "says so, and what to do" "$(cat "$T/stderr")" \
     "certhub agent: old: certificate $lapsed ended at 2020-01-31T00:00:00Z; renew it (certhub cert renew $lapsed) or name another"
 check_eq "(the file written all the same)" "$(openssl x509 -in lapsed.pem -noout -serial)" "$(openssl x509 -in out/lapsed.pem -noout -serial)"
 
+# The agent keeps its own ca_file current with a bundle target writing it (agent.md): the
+# quickstart root rotated, then its issuing CA, and certhubd's certificate issued under the new
+# root; an agent that trusted the old root alone kept working.
+cp "$data/ca.pem" own-ca.pem
+cp own-ca.pem old-root.pem
+printf 'server = https://localhost:%s\ntoken_file = %s/admin-token\nca_file = %s/own-ca.pem\nstate = %s/own.state\n\n[target certhubd-ca]\nbundle = default\npath = %s/own-ca.pem\n' \
+    "$port" "$data" "$T" "$T" "$T" > own.conf
+api GET /api/v1/cas
+qs_root=$(body '.items[] | select(.name | startswith("certhub Quickstart Root")) | .id')
+api POST "/api/v1/cas/$qs_root/rotate"
+check_eq "the quickstart root rotated" 200 "$status"
+expect_exit 0 "a pass after the root's rotation" -- "$CERTHUB" agent --config own.conf --once
+api GET "/api/v1/cas/$qs_root/chain"
+cp "$T/body" new-root.pem
+check_contains "ca_file holds the new root beside the old" "$(cat own-ca.pem)" "$(sed -n 2p new-root.pem)"
+check_contains "(and the old)" "$(cat own-ca.pem)" "$(sed -n 2p old-root.pem)"
+api POST "/api/v1/cas/$issuer/rotate"
+kill -HUP "$pid"
+for i in $(seq 1 300); do grep -q "server certificate renewed" "$log" && break; sleep 0.1; done
+check_eq "certhubd serves a certificate under the new root" 1 "$(grep -c 'server certificate renewed' "$log")"
+expect_exit 0 "the agent still reaches it" -- "$CERTHUB" agent --config own.conf --once
+
 done_testing
