@@ -46,6 +46,7 @@
 
 struct target {
     char name[64];
+    int line; /* of its [target NAME] in the configuration */
     char certificate[64], bundle[64], trusted[16], tenant[64];
     char cert_path[1024], key_path[1024], path[1024], dir[1024], reload[1024], owner[64];
     unsigned mode;
@@ -109,6 +110,7 @@ static int config_item(void *arg, const ch_conf_item *it)
             return ch_error_set(CH_ETOOBIG, "more than %d targets", MAX_TARGETS);
         cur = &ag->t[ag->n++];
         memset(cur, 0, sizeof *cur); /* mode 0: each file's own (0644; a key 0600) */
+        cur->line = it->line;
         return ch_conf_copy(cur->name, sizeof cur->name, &(ch_conf_item){.name = "a target's name", .value = v});
     }
     if (cur == NULL) {
@@ -146,6 +148,47 @@ static int config_item(void *arg, const ch_conf_item *it)
                                    "key_path, path, dir, mode, owner, reload)", k);
 }
 
+/* A path as its parts name it, for telling whether two name one file: "//", "/./" and
+ * "dir/../" left out ("/sub/../x.pem" is "/x.pem"), as the kernel reads it where no part is a
+ * link. */
+static void path_plain(char *out, size_t cap, const char *path)
+{
+    size_t n = 0;
+
+    out[0] = '\0';
+    for (const char *p = path; *p;) {
+        size_t w = strcspn(p, "/");
+        if (w == 0 || (w == 1 && p[0] == '.')) {
+            /* (nothing) */
+        } else if (w == 2 && p[0] == '.' && p[1] == '.') {
+            while (n > 0 && out[n - 1] != '/')
+                n--;
+            if (n > 0)
+                n--;
+        } else if (n + 1 + w < cap) {
+            if (n > 0 || path[0] == '/')
+                out[n++] = '/';
+            memcpy(out + n, p, w);
+            n += w;
+        }
+        p += w + (p[w] == '/');
+    }
+    if (n == 0 && path[0] == '/')
+        out[n++] = '/';
+    out[n] = '\0';
+}
+
+static bool same_path(const char *x, const char *y)
+{
+    char px[1024], py[1024];
+
+    if (*x == '\0' || *y == '\0')
+        return false;
+    path_plain(px, sizeof px, x);
+    path_plain(py, sizeof py, y);
+    return strcmp(px, py) == 0;
+}
+
 static int read_config(cli_args *a, const char *path, struct agent *ag)
 {
     int line;
@@ -163,35 +206,49 @@ static int read_config(cli_args *a, const char *path, struct agent *ag)
             const struct target *o = &ag->t[j];
             const char *theirs[] = {o->cert_path, o->key_path, o->path, o->dir};
             if (strcmp(o->name, t->name) == 0)
-                return cli_fail(a, "%s: target %s appears twice: give each target a name of its own", path, t->name);
+                return cli_fail(a, "%s:%d: target %s appears twice: give each target a name of its own", path,
+                                t->line, t->name);
             for (size_t x = 0; x < 4; x++)
                 for (size_t y = 0; y < 4; y++)
-                    if (mine[x][0] && strcmp(mine[x], theirs[y]) == 0)
-                        return cli_fail(a, "%s: targets %s and %s both write %s: give each its own file", path,
-                                        o->name, t->name, mine[x]);
+                    if (same_path(mine[x], theirs[y]))
+                        return cli_fail(a, "%s:%d: targets %s and %s both write %s: give each its own file", path,
+                                        t->line, o->name, t->name, mine[x]);
         }
-        if (t->cert_path[0] && strcmp(t->cert_path, t->key_path) == 0)
-            return cli_fail(a, "%s: target %s: cert_path and key_path are the same file", path, t->name);
+        /* An owner that is not there failed each pass, without a word of where it was named. */
+        if (t->owner[0]) {
+            char user[64], *colon;
+            snprintf(user, sizeof user, "%s", t->owner);
+            if ((colon = strchr(user, ':')) != NULL)
+                *colon++ = '\0';
+            if (getpwnam(user) == NULL || (colon != NULL && getgrnam(colon) == NULL))
+                return cli_fail(a, "%s:%d: target %s: owner %s: no such %s", path, t->line, t->name, t->owner,
+                                getpwnam(user) == NULL ? "user" : "group");
+        }
+        if (same_path(t->cert_path, t->key_path))
+            return cli_fail(a, "%s:%d: target %s: cert_path and key_path are the same file", path, t->line,
+                            t->name);
         if ((t->certificate[0] != '\0') + (t->bundle[0] != '\0') + (t->trusted[0] != '\0') != 1)
-            return cli_fail(a, "%s: target %s needs exactly one of certificate, bundle or trusted", path, t->name);
+            return cli_fail(a, "%s:%d: target %s needs exactly one of certificate, bundle or trusted", path,
+                            t->line, t->name);
         if (t->trusted[0] && strcmp(t->trusted, "mqtt") != 0 && strcmp(t->trusted, "trust") != 0 &&
             strcmp(t->trusted, "issuer") != 0)
-            return cli_fail(a, "%s: target %s: trusted takes mqtt (a broker's CA directory), trust or issuer (that "
-                               "list as a PEM file), not \"%.32s\"", path, t->name, t->trusted);
+            return cli_fail(a, "%s:%d: target %s: trusted takes mqtt (a broker's CA directory), trust or issuer (that "
+                               "list as a PEM file), not \"%.32s\"", path, t->line, t->name, t->trusted);
         if (strcmp(t->trusted, "mqtt") == 0 && (t->dir[0] == '\0' || t->path[0]))
-            return cli_fail(a, "%s: target %s: trusted = mqtt needs dir (a CA directory for the broker's capath), "
-                               "not path", path, t->name);
+            return cli_fail(a, "%s:%d: target %s: trusted = mqtt needs dir (a CA directory for the broker's capath), "
+                               "not path", path, t->line, t->name);
         if (t->trusted[0] && strcmp(t->trusted, "mqtt") != 0 && (t->path[0] == '\0' || t->dir[0]))
-            return cli_fail(a, "%s: target %s: trusted = %s needs path (the PEM file of that list), not dir", path,
-                            t->name, t->trusted);
+            return cli_fail(a, "%s:%d: target %s: trusted = %s needs path (the PEM file of that list), not dir", path,
+                            t->line, t->name, t->trusted);
         if (t->certificate[0] && t->cert_path[0] == '\0')
-            return cli_fail(a, "%s: target %s needs cert_path", path, t->name);
+            return cli_fail(a, "%s:%d: target %s needs cert_path", path, t->line, t->name);
         if (t->bundle[0] && t->path[0] == '\0')
-            return cli_fail(a, "%s: target %s needs path", path, t->name);
+            return cli_fail(a, "%s:%d: target %s needs path", path, t->line, t->name);
         if (t->tenant[0] && t->bundle[0] == '\0')
-            return cli_fail(a, "%s: target %s: tenant goes with bundle (whose bundle)", path, t->name);
+            return cli_fail(a, "%s:%d: target %s: tenant goes with bundle (whose bundle)", path, t->line, t->name);
         if (strspn(t->tenant, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != strlen(t->tenant))
-            return cli_fail(a, "%s: target %s: a tenant is named with letters, digits, '.', '_' and '-'", path, t->name);
+            return cli_fail(a, "%s:%d: target %s: a tenant is named with letters, digits, '.', '_' and '-'", path,
+                            t->line, t->name);
     }
     if (ag->state[0] == '\0')
         snprintf(ag->state, sizeof ag->state, "%s.state", path);
@@ -256,7 +313,7 @@ static int owner_ids(cli_args *a, uid_t *uid, gid_t *gid)
     if ((colon = strchr(user, ':')) != NULL)
         *colon++ = '\0';
     if ((pw = getpwnam(user)) == NULL || (colon && (gr = getgrnam(colon)) == NULL))
-        return cli_fail(a, "owner %s: no such user or group", g_owner);
+        return cli_fail(a, "%s: owner %s: no such user or group", g_target ? g_target : "?", g_owner);
     *uid = pw->pw_uid;
     *gid = gr ? gr->gr_gid : pw->pw_gid;
     return 0;

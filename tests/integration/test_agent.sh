@@ -374,7 +374,20 @@ expect_error "two targets writing one file" "targets x and y both write $T/out/s
     "$CERTHUB" agent --config dup.conf --once
 sed -i 's/^\[target y\]/[target x]/; s|out/shared.pem$|out/other.pem|' dup.conf
 sed -i '0,/out\/other.pem/s//out\/shared.pem/' dup.conf
-expect_error "one target name twice" "target x appears twice" -- "$CERTHUB" agent --config dup.conf --once
+expect_error "one target name twice, said with its line" "dup.conf:9: target x appears twice" -- \
+    "$CERTHUB" agent --config dup.conf --once
+{ head -4 dup.conf; printf '[target x]\nbundle = default\npath = %s/out/shared.pem\n\n' "$T"
+  printf '[target z]\nbundle = default\npath = %s//out/sub/.././shared.pem\n' "$T"; } > dup3.conf
+expect_error "one file written by two names for it (./, //, sub/..)" "dup3.conf:9: targets x and z both write" -- \
+    "$CERTHUB" agent --config dup3.conf --once
+{ head -4 dup.conf; printf '[target lone]\npath = %s/out/lone.pem\n' "$T"; } > lone.conf
+expect_error "a target of neither certificate nor bundle, with its line" \
+    "lone.conf:5: target lone needs exactly one of certificate, bundle or trusted" -- \
+    "$CERTHUB" agent --config lone.conf --once
+{ head -4 dup.conf; printf '[target owned]\nbundle = default\npath = %s/out/owned.pem\nowner = nosuchuser:x\n' "$T"; } > owner.conf
+expect_error "an owner that is not there: said when the configuration is read, with its line" \
+    "owner.conf:5: target owned: owner nosuchuser:x: no such user" -- "$CERTHUB" agent --config owner.conf --once
+[ ! -e out/owned.pem ] || fail "a refused configuration wrote a file"
 
 # The CA file named by the agent's config: a refusal names its ca_file setting, not --ca-file.
 cat > caf.conf <<CONF
