@@ -55,6 +55,12 @@ check_eq "a built-in name: 409" 409 "$status"
 api POST /api/v1/profiles '{"name":"x","key_usage":["digital_signature"],"colour":"red"}'
 check_eq "unknown field in a profile: 400" 400 "$status"
 check_eq "the field is named" "colour" "$(body .error.field)"
+api POST /api/v1/profiles "{\"name\":\"accented\",\"description\":\"$(printf 'é%.0s' $(seq 1 256))\",\"key_usage\":[\"digital_signature\"]}"
+check_eq "a description of 256 characters of two bytes each: 201 (its bound is in characters)" 201 "$status"
+api DELETE /api/v1/profiles/accented
+api POST /api/v1/profiles "{\"name\":\"accented\",\"description\":\"$(printf 'é%.0s' $(seq 1 257))\",\"key_usage\":[\"digital_signature\"]}"
+check_eq "257: 400 saying characters" "400 description must be a string of at most 256 characters" \
+    "$status $(body .error.message)"
 api POST /api/v1/profiles '{"name":"ca-ish","key_usage":["key_cert_sign"]}'
 check_eq "CA usages refused: 422" 422 "$status"
 api GET /api/v1/profiles

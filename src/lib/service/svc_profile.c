@@ -202,8 +202,11 @@ static int profile_parse(ch_svc_profile *out, const char *name, json_t *def)
     out->p.path_len = -1;
     out->p.default_days = 365;
     out->p.allow_sans = true;
-    if ((v = json_object_get(def, "description")) != NULL && (!json_is_string(v) || strlen(json_string_value(v)) > 256))
-        return ch_error_set_field(CH_EINVAL, "description", "description must be a string of at most 256 bytes");
+    /* Characters, as every length of text the API takes (the spec's maxLength): 200 "é" were
+     * refused as more than 256 bytes. */
+    if ((v = json_object_get(def, "description")) != NULL &&
+        (!json_is_string(v) || ch_utf8_chars(json_string_value(v)) > 256))
+        return ch_error_set_field(CH_EINVAL, "description", "description must be a string of at most 256 characters");
     if ((v = json_object_get(def, "key_usage")) == NULL)
         return ch_error_set_field(CH_EINVAL, "key_usage", "key_usage is required, such as [\"digital_signature\"]");
     if ((error = usage_list(&out->p.key_usage, v, false, "key_usage")) < 0)
