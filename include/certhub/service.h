@@ -610,6 +610,7 @@ typedef struct ch_svc_issue_req {
     unsigned critical;
     bool cap_validity;        /* shorten to the CA's end instead of refusing */
     bool auto_renew;          /* renewed by certhubd before it expires */
+    bool csr_usages;          /* with csr or csr_id: the usages the CSR asks for (ch_issue_opts) */
     const char *renews;       /* internal: the certificate this one renews (linked in the same transaction) */
     const char *key_id;       /* internal: the stored key public_key is of (a renewal reusing its key) */
     /* For a caller that must not be held a millisecond or more (an event loop): what would

@@ -330,6 +330,10 @@ const uint8_t *ch_csr_spki_der(const ch_csr *csr, size_t *len);           /* bor
  * for explicit parameters), EVP_PKEY_ED25519...; NID_undef when not known. */
 int ch_csr_key_id(const ch_csr *csr, int *curve);
 int ch_csr_public_key(ch_key **out, const ch_csr *csr);
+/* The Key Usage (CH_KU_*) and Extended Key Usage (CH_EKU_*) the CSR asks for in its extension
+ * request, 0 each when it asks for none; an extended key usage certhub does not name (an OID
+ * of its own) is CH_EPOLICY on "csr", naming it. */
+int ch_csr_usages(const ch_csr *csr, unsigned *ku, unsigned *eku);
 int ch_csr_write_pem(ch_buf *out, const ch_csr *csr);
 void ch_csr_free(ch_csr *csr);
 
@@ -456,6 +460,10 @@ typedef struct ch_issue_opts {
                                     Extended Key Usage and the Authority Key Identifier not */
     unsigned critical;           /* those of critical_set marked critical */
     bool cap_validity;           /* true: shorten to the issuer's not_after instead of refusing */
+    /* The Key Usage and Extended Key Usage the CSR asks for (its extension request) in place of
+     * the profile's, where key_usage / ext_key_usage are 0 and the extension is not left out:
+     * held to the same rules as those given (Vault's use_csr_values).  Without it, never. */
+    bool csr_usages;
     /* URLs from the CA's settings (DESIGN.md: revocation comes later). NULL-terminated. */
     const char *const *crl_urls;
     const char *const *ocsp_urls;
@@ -468,7 +476,8 @@ typedef struct ch_issue_opts {
  * not_after is CH_EPOLICY (or capped with cap_validity, unless less than CH_TTL_MIN would be
  * left), as is a lifetime past the profile's maximum, with field "days" or "ttl" (days and ttl
  * both, or either out of range: CH_EINVAL), a CSR asking for CA:TRUE under a
- * leaf profile is CH_EPOLICY.  A CSR's other requested extensions are never copied.
+ * leaf profile is CH_EPOLICY.  A CSR's other requested extensions are never copied, its Key
+ * Usage and EKU only with csr_usages.
  * Thread-safe. */
 int ch_cert_issue(ch_cert **out, const ch_issue_opts *opts);
 /* How far before now a certificate issued without not_before starts: a minute, for the clocks

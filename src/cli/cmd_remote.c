@@ -701,6 +701,10 @@ int cmd_remote_cert_issue(cli_args *a)
         json_object_set_new(body, "auto_renew", json_true());
     if (cli_flag(a, "cap-validity"))
         json_object_set_new(body, "cap_validity", json_true());
+    if (cli_flag(a, "csr-usages") && csr_path == NULL && cli_opt(a, "csr-id") == NULL)
+        cli_usage(a, "--csr-usages goes with --csr or --csr-id (the usages a CSR asks for)");
+    if (cli_flag(a, "csr-usages"))
+        json_object_set_new(body, "csr_usages", json_true());
     if (csr_path) {
         /* Read here and sent as PEM whatever it came as: a DER CSR is no JSON string, and a
          * member that could not be made would have been left out, asking the server for a

@@ -69,13 +69,15 @@ static const cli_cmd commands[] = {
      "[--ca-id ID] [--profile P] [--subject DN] [--san LIST] [--key-type T | --csr FILE | --csr-id ID] "
      "[--days N | --ttl T] "
      "[--name N] [--digest D] [--key-usage LIST|none] [--ext-key-usage LIST|none] [--basic-constraints on|off] "
-     "[--authority-key-id on|off] [--critical LIST|none] [--auto-renew] "
+     "[--authority-key-id on|off] [--critical LIST|none] [--auto-renew] [--csr-usages] "
      "[--cap-validity] [--out FILE [--chain]] [--key-out FILE [--key-password-file F]]",
      "issue a certificate on the server (without --ca-id: the tenant's one issuing CA; --csr-id: a CSR made there "
-     "by csr new, whose key the certificate takes; --cap-validity: end with the CA rather than be refused; "
+     "by csr new, whose key the certificate takes; --csr-usages: the key usages the CSR asks for, not the profile's; "
+     "--cap-validity: end with the CA rather than be refused; "
      "--key-out: download the key the server holds, encrypted under the password when given)",
      "ca-id= profile= subject= san= key-type= csr= csr-id= days= ttl= name= digest= key-usage= ext-key-usage= "
-     "basic-constraints= authority-key-id= critical= auto-renew cap-validity out= chain key-out= key-password-file= force",
+     "basic-constraints= authority-key-id= critical= auto-renew csr-usages cap-validity out= chain key-out= "
+     "key-password-file= force",
      0, 0},
     {"cert export", cmd_remote_cert_export,
      "ID --out FILE [--format pem|der|p7b|p12|jks] [--password-file F | --no-password] [--key-password-file F] "
@@ -451,6 +453,8 @@ static const struct opt_help {
     {NULL, "auto-renew", "certhubd renews it at 2/3 of its life (the tenant's renewal point), and at least half its "
                          "life or 30 days before its end (cert update: on or off)"},
     {NULL, "cap-validity", "end with the CA when the lifetime asked goes past it, instead of being refused"},
+    {NULL, "csr-usages", "with --csr or --csr-id: the Key Usage and Extended Key Usage the CSR asks for in place of the "
+                         "profile's (--key-usage and --ext-key-usage still decide when given)"},
     {NULL, "reuse-key", "keep the key (a new one is made without it)"},
     {NULL, "search", "text in the name, subject or SANs"},
     {NULL, "expiring-before", "a time (2027-01-01 or 2027-01-01T00:00:00Z), or days or hours from now (30d, 12h)"},

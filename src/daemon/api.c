@@ -22,7 +22,7 @@ static const char *const F_SUBJECT[] = {"common_name", "organization", "organiza
                                         "locality", "email", NULL};
 static const char *const F_ISSUE[] = {"name", "profile", "ca_id", "key_type", "csr", "csr_id", "public_key", "digest", "days",
                                       "ttl", "subject", "sans", "key_usage", "ext_key_usage", "basic_constraints",
-                                      "authority_key_id", "critical", "cap_validity", "auto_renew", NULL};
+                                      "authority_key_id", "critical", "cap_validity", "auto_renew", "csr_usages", NULL};
 static const char *const F_TENANT[] = {"name", NULL};
 static const char *const F_TOKEN[] = {"tenant", "role", "name", "scope", "expires_in", "expires_at", NULL};
 static const char *const F_CA[] = {"name",     "type",        "key_type",    "parent_id", "digest",      "days",
@@ -696,7 +696,7 @@ static void certificates_issue(req *r)
     ch_svc_issue_req q = {0};
     const char *csr = NULL, *pub = NULL, *san_list[CH_MAX_SANS + 1] = {0};
     ch_store_cert out;
-    int auto_renew = 0, cap_validity = 0, error;
+    int auto_renew = 0, cap_validity = 0, csr_usages = 0, error;
 
     if (body == NULL)
         return;
@@ -709,10 +709,17 @@ static void certificates_issue(req *r)
         get_usages(r, body, "ext_key_usage", true, &q.ext_key_usage, CH_EXT_EXT_KEY_USAGE, &q.leave_out) ||
         get_extensions(r, body, &q))
         goto done;
-    if (get_bool(r, body, "auto_renew", &auto_renew) || get_bool(r, body, "cap_validity", &cap_validity))
+    if (get_bool(r, body, "auto_renew", &auto_renew) || get_bool(r, body, "cap_validity", &cap_validity) ||
+        get_bool(r, body, "csr_usages", &csr_usages))
         goto done;
+    /* (what asks nothing of anything is refused, not taken: the rule for every field) */
+    if (csr_usages && csr == NULL && q.csr_id == NULL) {
+        reply_error_msg(r, CH_EINVAL, "csr_usages", "csr_usages takes the usages a CSR asks for: give csr or csr_id");
+        goto done;
+    }
     q.auto_renew = auto_renew;
     q.cap_validity = cap_validity;
+    q.csr_usages = csr_usages;
     if (q.profile == NULL)
         q.profile = "tls-server";
     if (json_object_get(body, "sans") != NULL)

@@ -145,6 +145,30 @@ check_eq "one SAN twice (in another case): 400 naming it" "400 sans dns:Z.exampl
     "$status $(body .error.field) $(body .error.message)"
 api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"v6\"},\"sans\":[\"ip:::1\",\"ip:0:0::1\"],\"ca_id\":\"$issuer\"}"
 check_eq "one address written two ways: 400" "400 sans" "$status $(body .error.field)"
+# The usages a CSR asks for, taken on request (csr_usages; Vault's use_csr_values), else the
+# profile's.
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null -subj /CN=asks.example \
+    -addext "keyUsage=critical,digitalSignature,keyAgreement" -addext "extendedKeyUsage=clientAuth" -out asks.csr 2>/dev/null
+api POST /api/v1/certificates "$(jq -n --arg c "$(cat asks.csr)" --arg ca "$issuer" '{csr:$c,ca_id:$ca}')"
+check_eq "a CSR's usages not asked for: the profile's" "201 TLS Web Server Authentication" \
+    "$status $(body .pem | openssl x509 -noout -ext extendedKeyUsage | tail -1 | sed 's/^ *//')"
+api POST /api/v1/certificates "$(jq -n --arg c "$(cat asks.csr)" --arg ca "$issuer" '{csr:$c,ca_id:$ca,csr_usages:true}')"
+check_eq "csr_usages: the CSR's, as openssl reads them" "201 Digital Signature, Key Agreement|TLS Web Client Authentication" \
+    "$status $(body .pem | openssl x509 -noout -ext keyUsage | tail -1 | sed 's/^ *//')|$(body .pem | openssl x509 -noout -ext extendedKeyUsage | tail -1 | sed 's/^ *//')"
+api POST /api/v1/certificates "$(jq -n --arg c "$(cat asks.csr)" --arg ca "$issuer" '{csr:$c,ca_id:$ca,csr_usages:true,ext_key_usage:["server_auth"]}')"
+check_eq "one given still decides" "201 TLS Web Server Authentication" \
+    "$status $(body .pem | openssl x509 -noout -ext extendedKeyUsage | tail -1 | sed 's/^ *//')"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null -subj /CN=odd.example \
+    -addext "extendedKeyUsage=1.2.3.4" -out odd-eku.csr 2>/dev/null
+api POST /api/v1/certificates "$(jq -n --arg c "$(cat odd-eku.csr)" --arg ca "$issuer" '{csr:$c,ca_id:$ca,csr_usages:true}')"
+check_eq "an extended key usage certhub does not issue: 422 on csr, naming it" "422 csr true" \
+    "$status $(body .error.field) $(body '.error.message | contains("extended key usage 1.2.3.4")')"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null -subj /CN=ke.example \
+    -addext "keyUsage=digitalSignature,keyEncipherment" -out ec-ke.csr 2>/dev/null
+api POST /api/v1/certificates "$(jq -n --arg c "$(cat ec-ke.csr)" --arg ca "$issuer" '{csr:$c,ca_id:$ca,csr_usages:true}')"
+check_eq "key transport asked by an EC key's CSR: 400 as if given" "400 key_usage" "$status $(body .error.field)"
+api POST /api/v1/certificates "{\"sans\":[\"dns:u.example\"],\"ca_id\":\"$issuer\",\"csr_usages\":true}"
+check_eq "csr_usages without a CSR: 400" "400 csr_usages" "$status $(body .error.field)"
 api POST /api/v1/csrs '{"subject":{"common_name":"ec-ke"},"key_type":"p256","key_usage":["key_encipherment"]}'
 check_eq "nor asked of an outside CA in a CSR for an EC key: 400" "400 key_usage" "$status $(body .error.field)"
 api GET /api/v1/csrs

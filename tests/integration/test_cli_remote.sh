@@ -437,6 +437,12 @@ remote ca chain "$team" --out team.pem
 check_contains "ca create --path-len" "$(openssl x509 -in team.pem -noout -ext basicConstraints)" "pathlen:0"
 check_contains "ca create --digest (the issuer's signature)" "$(openssl x509 -in team.pem -noout -text)" "ecdsa-with-SHA384"
 remote csr new --subject CN=digest.example --digest sha512 --out digest.csr >/dev/null
+asks=$(remote csr new --subject CN=asks.example --key-usage digital_signature --ext-key-usage client_auth)
+remote cert issue --csr-id "$asks" --csr-usages --ca-id "$team" --out asks.pem >/dev/null
+check_eq "cert issue --csr-id --csr-usages: the usages csr new asked for" "Digital Signature|TLS Web Client Authentication" \
+    "$(openssl x509 -in asks.pem -noout -ext keyUsage | tail -1 | sed 's/^ *//')|$(openssl x509 -in asks.pem -noout -ext extendedKeyUsage | tail -1 | sed 's/^ *//')"
+expect_usage "--csr-usages without a CSR" "--csr-usages goes with --csr or --csr-id" -- \
+    remote cert issue --subject CN=u.example --csr-usages
 check_contains "csr new --digest" "$(openssl req -in digest.csr -noout -text)" "ecdsa-with-SHA512"
 expect_error "an Ed25519 CSR with a digest: refused as issuing refuses it, not dropped" "signs without a digest" -- \
     remote csr new --subject CN=ed.example --key-type ed25519 --digest sha384 --out ed.csr

@@ -528,6 +528,55 @@ static bool csr_requests_ca(const ch_csr *csr)
     return ca;
 }
 
+int ch_csr_usages(const ch_csr *csr, unsigned *ku, unsigned *eku)
+{
+    STACK_OF(X509_EXTENSION) *exts = x509_csr_extensions(csr);
+    int error = 0;
+
+    *ku = *eku = 0;
+    for (int i = 0; i < sk_X509_EXTENSION_num(exts) && error == 0; i++) {
+        X509_EXTENSION *e = sk_X509_EXTENSION_value(exts, i);
+        int nid = OBJ_obj2nid(X509_EXTENSION_get_object(e));
+        if (nid == NID_key_usage) {
+            ASN1_BIT_STRING *bits = X509V3_EXT_d2i(e);
+            for (int b = 0; bits != NULL && b < 9; b++)
+                if (ASN1_BIT_STRING_get_bit(bits, b))
+                    *ku |= 1u << b; /* (CH_KU_* bit i is KeyUsage bit i) */
+            if (bits == NULL)
+                error = ch_error_set_field(CH_EPARSE, "csr", "the CSR's Key Usage extension cannot be read");
+            ASN1_BIT_STRING_free(bits);
+        } else if (nid == NID_ext_key_usage) {
+            EXTENDED_KEY_USAGE *eku_objs = X509V3_EXT_d2i(e);
+            if (eku_objs == NULL)
+                error = ch_error_set_field(CH_EPARSE, "csr", "the CSR's Extended Key Usage extension cannot be read");
+            for (int k = 0; eku_objs != NULL && k < sk_ASN1_OBJECT_num(eku_objs) && error == 0; k++) {
+                ASN1_OBJECT *o = sk_ASN1_OBJECT_value(eku_objs, k);
+                char oid[128] = "?";
+                switch (OBJ_obj2nid(o)) {
+                case NID_server_auth: *eku |= CH_EKU_SERVER_AUTH; break;
+                case NID_client_auth: *eku |= CH_EKU_CLIENT_AUTH; break;
+                case NID_code_sign: *eku |= CH_EKU_CODE_SIGNING; break;
+                case NID_email_protect: *eku |= CH_EKU_EMAIL_PROTECTION; break;
+                case NID_time_stamp: *eku |= CH_EKU_TIME_STAMPING; break;
+                case NID_OCSP_sign: *eku |= CH_EKU_OCSP_SIGNING; break;
+                default:
+                    (void)OBJ_obj2txt(oid, sizeof oid, o, 1);
+                    error = ch_error_set_field(CH_EPOLICY, "csr",
+                                               "the CSR asks for the extended key usage %s, which certhub does not "
+                                               "issue (server_auth, client_auth, code_signing, email_protection, "
+                                               "time_stamping, ocsp_signing): sign it without its usages",
+                                               oid);
+                }
+            }
+            EXTENDED_KEY_USAGE_free(eku_objs);
+        }
+    }
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    if (error == 0)
+        ERR_clear_error();
+    return error;
+}
+
 /* An iPAddress SAN (4 or 16 octets) as text; OPENSSL_free() the result. */
 static char *ip_text(const ASN1_STRING *s)
 {
@@ -867,7 +916,7 @@ int ch_cert_issue(ch_cert **out, const ch_issue_opts *o)
     uint8_t ski[20], aki[64];
     int64_t now = ch_now(), nb = 0, na = 0, issuer_na = 0;
     int path_len, error = 0;
-    unsigned ku, eku;
+    unsigned ku, eku, want_ku, want_eku;
 
     *out = NULL;
     if (p == NULL)
@@ -975,9 +1024,18 @@ int ch_cert_issue(ch_cert **out, const ch_issue_opts *o)
     if ((error = validity(&nb, &na, o, now, issuer != NULL ? issuer_na : INT64_MAX)) < 0)
         goto done;
 
-    ku = (o->leave_out & CH_EXT_KEY_USAGE) ? 0 : o->key_usage ? o->key_usage : p->key_usage;
-    eku = (o->leave_out & CH_EXT_EXT_KEY_USAGE) ? 0 : o->ext_key_usage ? o->ext_key_usage : p->ext_key_usage;
-    if (ku != 0 && (error = x509_ku_check(&ku, spki, o->key_usage ? NULL : p->name)) < 0)
+    want_ku = o->key_usage;
+    want_eku = o->ext_key_usage;
+    if (req != NULL && o->csr_usages) {
+        unsigned csr_ku, csr_eku;
+        if ((error = ch_csr_usages(req, &csr_ku, &csr_eku)) < 0)
+            goto done;
+        want_ku = want_ku ? want_ku : csr_ku;
+        want_eku = want_eku ? want_eku : csr_eku;
+    }
+    ku = (o->leave_out & CH_EXT_KEY_USAGE) ? 0 : want_ku ? want_ku : p->key_usage;
+    eku = (o->leave_out & CH_EXT_EXT_KEY_USAGE) ? 0 : want_eku ? want_eku : p->ext_key_usage;
+    if (ku != 0 && (error = x509_ku_check(&ku, spki, want_ku ? NULL : p->name)) < 0)
         goto done;
     if (p->is_ca && !(ku & CH_KU_KEY_CERT_SIGN)) {
         error = ch_error_set_field(CH_EPOLICY, "key_usage", "a CA certificate needs the keyCertSign key usage");
