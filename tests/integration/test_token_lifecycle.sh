@@ -192,12 +192,16 @@ api GET "/api/v1/tokens/$c_id"
 check_eq "C names B as its maker" "$b_id" "$(body .created_by)"
 check_eq "each of them works" "200 200 200 200 200 200" "$(uses "$tok_a" "$tok_b" "$tok_c" "$tok_d" "$tok_e" "$beta")"
 
-for bad in yes 1 TRUE ""; do
+for bad in yes 1 TRUE; do
     api DELETE "/api/v1/tokens/$a_id?cascade=$bad"
     check_eq "cascade=$bad: 400 naming it, what it takes said" \
         "400 cascade cascade must be true (the tokens it made are revoked with it) or false" \
         "$status $(body .error.field) $(body .error.message)"
 done
+api DELETE "/api/v1/tokens/$a_id?cascade="
+check_eq "cascade=: 400 saying it is empty" \
+    "400 cascade the query parameter \"cascade\" is empty: give it a value, or leave it out" \
+    "$status $(body .error.field) $(body .error.message)"
 TOKEN=$beta api DELETE "/api/v1/tokens/$a_id?cascade=true"
 check_eq "another tenant's admin: not found" 404 "$status"
 check_eq "nothing revoked by them" "200 200 200" "$(uses "$tok_a" "$tok_b" "$tok_c")"
