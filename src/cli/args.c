@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -223,6 +224,54 @@ static bool is_special(const char *path)
     struct stat st;
 
     return stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+}
+
+int cli_password_new(const cli_args *a, const char *opt, const char *env, char **out)
+{
+    if (cli_password(a, opt, env, out) != 0)
+        return 1;
+    if (*out != NULL && **out == '\0') {
+        ch_secure_free_str(*out);
+        *out = NULL;
+        return cli_fail(a, "%s%s gives an empty password: the key would be written in clear; give a password, or "
+                           "leave it out for a key in clear",
+                        cli_opt(a, opt) ? "--" : env, cli_opt(a, opt) ? opt : "");
+    }
+    return 0;
+}
+
+/* The directory's real path and the last name of path, as one string in out: what tells
+ * whether two paths name one file before either is there. */
+static bool file_of(char *out, size_t cap, const char *path)
+{
+    char *copy1 = strdup(path), *copy2 = strdup(path), *dir = NULL;
+    bool ok = false;
+
+    if (copy1 != NULL && copy2 != NULL && (dir = realpath(dirname(copy1), NULL)) != NULL)
+        ok = (size_t)snprintf(out, cap, "%s/%s", dir, basename(copy2)) < cap;
+    free(dir);
+    free(copy1);
+    free(copy2);
+    return ok;
+}
+
+void cli_outputs_apart(const cli_args *a, const char *opt1, const char *opt2)
+{
+    const char *p1 = cli_opt(a, opt1), *p2 = cli_opt(a, opt2);
+    char f1[PATH_MAX + 256], f2[PATH_MAX + 256];
+    struct stat s1, s2;
+    bool same;
+
+    if (p1 == NULL || p2 == NULL)
+        return;
+    if (cli_is_stdout(p1) || cli_is_stdout(p2))
+        same = cli_is_stdout(p1) && cli_is_stdout(p2);
+    else if (stat(p1, &s1) == 0 && stat(p2, &s2) == 0)
+        same = s1.st_dev == s2.st_dev && s1.st_ino == s2.st_ino;
+    else
+        same = strcmp(p1, p2) == 0 || (file_of(f1, sizeof f1, p1) && file_of(f2, sizeof f2, p2) && strcmp(f1, f2) == 0);
+    if (same)
+        cli_usage(a, "--%s and --%s name the same file: give each its own", opt1, opt2);
 }
 
 int cli_may_write(const cli_args *a, const char *path)

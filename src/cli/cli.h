@@ -84,6 +84,13 @@ bool cli_is_stdout(const char *path);
  * written to as it is); else says so (exit 1).  Commands ask it of their outputs before any
  * work, so that a refusal changes nothing. */
 int cli_may_write(const cli_args *a, const char *path);
+/* Two output options that name one file (the same path, or two paths of one file, standard
+ * output for both): a usage error (exit 2) naming both, before any work; the key written there
+ * was then overwritten by the certificate, or a certificate was made and not saved. */
+void cli_outputs_apart(const cli_args *a, const char *opt1, const char *opt2);
+/* cli_password for a password that encrypts what is written: an empty one (an empty file, an
+ * unset variable echoed into it) is refused, saying so, rather than the key written in clear. */
+int cli_password_new(const cli_args *a, const char *opt, const char *env, char **out);
 /* Writes a file atomically with mode; refuses to replace an existing one without --force.
  * "-" writes to standard output, text only when that is a terminal; a device or a FIFO is
  * written to, never replaced. */

@@ -95,13 +95,20 @@ int cmd_cert_create(cli_args *a)
         cli_usage(a, "give exactly one of --key, --key-type or --csr");
     if (key_type != NULL && key_out == NULL)
         cli_usage(a, "--key-type needs --key-out to save the new key");
+    /* (taken and dropped, no file written: the key is --key's, or the CSR's holder's) */
+    if (key_out != NULL && key_type == NULL)
+        cli_usage(a, "--key-out goes with --key-type (the new key it saves)");
+    if (cli_opt(a, "key-out-password-file") != NULL && key_out == NULL)
+        cli_usage(a, "--key-out-password-file goes with --key-out");
+    cli_outputs_apart(a, "out", "key-out");
     if ((ca_path == NULL) != (ca_key_path == NULL))
         cli_usage(a, "--ca and --ca-key go together");
     if (subject_text == NULL && csr_path == NULL)
         cli_usage(a, "--subject is required (or a --csr that carries it)");
     cli_not_both(a, "days", "ttl");
     /* Check the outputs first so a refusal changes nothing. */
-    if (cli_may_write(a, out) != 0 || cli_may_write(a, key_out) != 0)
+    if (cli_may_write(a, out) != 0 || cli_may_write(a, key_out) != 0 ||
+        cli_password_new(a, "key-out-password-file", NULL, &key_out_pw) != 0)
         return 1;
 
     o.profile = profile;
@@ -200,8 +207,6 @@ int cmd_cert_create(cli_args *a)
         goto done;
     }
     if (key_type != NULL) {
-        if (cli_password(a, "key-out-password-file", NULL, &key_out_pw) != 0)
-            goto done;
         if (ch_key_write_pem(&key_pem, key, key_out_pw) < 0) {
             rc = cli_fail_last(a);
             goto done;

@@ -64,6 +64,14 @@ int cmd_convert(cli_args *a)
                       out_pw == NULL ? "" : " whose first line is not empty");
         goto done;
     }
+    /* A PEM key under an empty password was written in clear, without the note below. */
+    if (fmt == CH_FMT_PEM && out_pw != NULL && *out_pw == '\0') {
+        rc = cli_fail(a, "--password-file gives an empty password: the key would be written in clear; give a "
+                         "password, or leave it out for a key in clear");
+        goto done;
+    }
+    if (cli_flag(a, "legacy") && fmt != CH_FMT_PKCS12)
+        cli_usage(a, "--legacy goes with --to p12 (the older ciphers some systems read)");
     eo.password = cli_flag(a, "no-password") ? "" : out_pw;
     eo.legacy = cli_flag(a, "legacy");
     eo.include_key = !cli_flag(a, "no-key");

@@ -24,13 +24,33 @@ static void line(const char *label, const char *value)
         printf("  %-20s %s\n", label, value);
 }
 
-static void join(char *buf, size_t size, char **list)
+/* Text of the certificate as a terminal may show it: a control character (an escape that
+ * rewrites the screen, a line break that forges a line, a bidirectional override) and a byte
+ * that is not UTF-8 are written \XX, as the subject's are. */
+static void put_text(const char *s)
 {
-    size_t used = 0;
+    while (*s) {
+        size_t n = ch_utf8_char_len(s), bad = n == 0 ? 1 : ch_utf8_control(s);
+        for (size_t k = 0; k < bad; k++)
+            printf("\\%02X", (unsigned char)s[k]);
+        if (bad == 0)
+            fwrite(s, 1, n, stdout);
+        s += bad ? bad : n;
+    }
+}
 
-    buf[0] = '\0';
-    for (size_t i = 0; list && list[i] && used + 1 < size; i++)
-        used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? ", " : "", list[i]);
+/* A list (names, URLs) on one line, whole: a fixed buffer cut 40 names at the 28th. */
+static void print_list(const char *label, char **list)
+{
+    if (list == NULL || list[0] == NULL)
+        return;
+    printf("  %-20s ", label);
+    for (size_t i = 0; list[i]; i++) {
+        if (i > 0)
+            fputs(", ", stdout);
+        put_text(list[i]);
+    }
+    putchar('\n');
 }
 
 static void print_bits(const char *label, unsigned bits, const char *const *names, int n, char **other)
@@ -98,14 +118,11 @@ static int show_cert(cli_args *a, struct out *o, const uint8_t *der, size_t len)
     line("Basic constraints:", buf);
     print_bits("Key usage:", i.key_usage, ku, 9, NULL);
     print_bits("Extended key usage:", i.ext_key_usage, eku, 6, i.eku_other);
-    join(buf, sizeof buf, i.sans);
-    line("Alternative names:", buf);
+    print_list("Alternative names:", i.sans);
     line("Subject key id:", i.ski);
     line("Authority key id:", i.aki);
-    join(buf, sizeof buf, i.crl_urls);
-    line("CRL:", buf);
-    join(buf, sizeof buf, i.ocsp_urls);
-    line("OCSP:", buf);
+    print_list("CRL:", i.crl_urls);
+    print_list("OCSP:", i.ocsp_urls);
     line("Self-signed:", i.self_signed ? "yes" : "no");
     ch_cert_info_dispose(&i);
     return 0;
@@ -141,8 +158,7 @@ static int show_csr(cli_args *a, struct out *o, const uint8_t *der, size_t len)
     line("Public key:", buf);
     line("Signature:", i.signature_algorithm);
     line("Signature valid:", i.signature_ok ? "yes" : "NO");
-    join(buf, sizeof buf, i.sans);
-    line("Alternative names:", buf);
+    print_list("Alternative names:", i.sans);
     line("Requests a CA:", i.requests_ca ? "yes" : "no");
     line("SHA-256:", i.sha256);
     ch_csr_info_dispose(&i);

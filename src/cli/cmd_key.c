@@ -16,7 +16,7 @@ int cmd_key_create(cli_args *a)
 
     if (ch_key_type_parse(&type, type_name) < 0)
         return cli_fail_last(a);
-    if (cli_password(a, "password-file", NULL, &password) != 0)
+    if (cli_password_new(a, "password-file", NULL, &password) != 0)
         return 1;
     if (ch_key_generate(&key, type) < 0 || ch_key_write_pem(&pem, key, password) < 0) {
         rc = cli_fail_last(a);

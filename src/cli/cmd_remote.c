@@ -525,8 +525,9 @@ static int post_and_save(cli_args *a, const char *path, json_t *body)
         cli_usage(a, "--chain says what --out gets: give --out FILE");
     /* Outputs checked before the server is asked: a certificate made and then not saved
      * would be made for nothing (and counted, and audited). */
+    cli_outputs_apart(a, "out", "key-out");
     if (cli_may_write(a, cli_opt(a, "out")) != 0 || cli_may_write(a, key_out) != 0 ||
-        cli_password(a, "key-password-file", NULL, &key_password) != 0)
+        cli_password_new(a, "key-password-file", NULL, &key_password) != 0)
         return 1;
     /* So is the permission the key's download needs: without it the certificate would be
      * made, the command fail, and its next try make another. */
@@ -1220,6 +1221,11 @@ static int post_pem(cli_args *a, const char *path, json_t *body, const char *key
 
     if (cli_read(a, a->pos[0], &cert, &clen) != 0 || (key_file && cli_read(a, key_file, &key, &klen) != 0))
         goto done;
+    /* (an empty one was sent as none: the certificate stored without its key, the CA unable to sign) */
+    if (key_file != NULL && klen == 0) {
+        rc = cli_fail(a, "%s is empty: no private key in it", key_file);
+        goto done;
+    }
     /* A certificate in DER (a .cer, a .der as Windows and most CAs hand one out) is sent as the
      * PEM the API takes: the file as it came, not one to convert first. */
     if (der_as_pem(&cert, &clen) != 0) {
@@ -1838,23 +1844,21 @@ int cmd_remote_trusted_verify(cli_args *a)
 
 int cmd_remote_tenant_revoke(cli_args *a)
 {
-    char path[300];
-    int rc = remote_call(a, "DELETE", remote_obj_path(path, sizeof path, "tenants", a->pos[0], ""), NULL, NULL, NULL);
-
-    if (rc == 0)
-        printf("revoked %s\n", a->pos[0]);
-    return rc;
+    return delete_and_say_as(a, "tenants", "", "revoked ");
 }
 
 int cmd_remote_tenant_restore(cli_args *a)
 {
-    json_t *body = json_pack("{ss}", "status", "active");
+    json_t *body = json_pack("{ss}", "status", "active"), *ans = NULL;
     char path[300];
-    int rc = remote_call(a, "PATCH", remote_obj_path(path, sizeof path, "tenants", a->pos[0], ""), body, NULL, NULL);
+    int rc = remote_call(a, "PATCH", remote_obj_path(path, sizeof path, "tenants", a->pos[0], ""), body, &ans, NULL);
 
     json_decref(body);
-    if (rc == 0)
+    if (rc == 0 && g_remote.json) /* (--output json: the answer, as every command gives it) */
+        print_json(ans);
+    else if (rc == 0)
         printf("restored %s\n", a->pos[0]);
+    json_decref(ans);
     return rc;
 }
 
@@ -2080,7 +2084,9 @@ static int device_status(cli_args *a, const char *status)
 
     remote_obj_path(path, sizeof path, "devices", a->pos[0], "");
     rc = remote_call(a, "PATCH", path, body, &ans, NULL);
-    if (rc == 0)
+    if (rc == 0 && g_remote.json)
+        print_json(ans);
+    else if (rc == 0)
         printf("%s  %s  %s\n", str(ans, "id"), str(ans, "device_id"), str(ans, "status"));
     json_decref(body);
     json_decref(ans);
@@ -2288,7 +2294,7 @@ int cmd_remote_cert_key(cli_args *a)
     json_t *body = NULL;
     int rc;
 
-    if (cli_password(a, "password-file", "CERTHUB_PASSWORD", &password) != 0)
+    if (cli_password_new(a, "password-file", "CERTHUB_PASSWORD", &password) != 0)
         return 1;
     if (password)
         body = json_pack("{ss}", "password", password);
@@ -2793,7 +2799,9 @@ int cmd_remote_user_create(cli_args *a)
         return cli_fail(a, "the name and the password must be UTF-8 text");
     rc = remote_call(a, "POST", "users", body, &ans, NULL);
     json_decref(body);
-    if (rc == 0)
+    if (rc == 0 && g_remote.json)
+        print_json(ans);
+    else if (rc == 0)
         printf("%s  %s\n", str(ans, "name"), str(ans, "role"));
     json_decref(ans);
     return rc;

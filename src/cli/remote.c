@@ -116,6 +116,14 @@ static int url_check(cli_args *a)
     }
     if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)
         return cli_fail(a, "the server URL %s is not https://HOST[:PORT]", url);
+    /* A user name before the host ("http://127.0.0.1:1@HOST") read as the host: the check for
+     * this machine below passed, and the token went in clear to HOST. */
+    {
+        const char *auth = strstr(url, "://") + 3;
+        if (memchr(auth, '@', strcspn(auth, "/?#")) != NULL)
+            return cli_fail(a, "the server URL %s names a user before its host (\"@\"): give https://HOST[:PORT] "
+                               "alone; the token is what certhub signs in with", url);
+    }
     if (strncmp(url, "http://", 7) == 0 && !loopback_host(url + 7))
         return cli_fail(a, "the API token would cross the network in clear over %s: use https:// (http:// is "
                            "accepted for localhost only)", url);

@@ -179,4 +179,36 @@ done < commands.txt > bare.txt
 check_eq "every option of every command is described in its --help" "" "$(cat bare.txt)"
 expect_usage "trusted update with nothing to change" "nothing to change" -- "$CERTHUB" trusted update tru_x
 
+# A password that would encrypt a key, empty (an empty file, an unset variable echoed into one):
+# refused, not the key written in clear under it.
+: > empty
+expect_error "key create with an empty password file" "--password-file gives an empty password: the key would be written in clear" -- \
+    "$CERTHUB" key create --type p256 --password-file empty --out empty-pw.key
+expect_error "cert create --key-out-password-file empty" "--key-out-password-file gives an empty password" -- \
+    "$CERTHUB" cert create --profile root-ca --subject CN=e --key-type p256 --key-out e.key --key-out-password-file empty --out e.pem
+openssl pkcs12 -export -in ca.pem -inkey ca.key -passout pass:right -out ca.p12
+expect_error "convert to PEM with an empty password file" "--password-file gives an empty password" -- \
+    "$CERTHUB" convert ca.p12 --to pem --in-password-file pw --password-file empty --out conv.pem
+[ ! -e empty-pw.key ] && [ ! -e e.key ] && [ ! -e e.pem ] && [ ! -e conv.pem ] || fail "a refused command wrote a file"
+ok "(nothing written)"
+# Two outputs that are one file: the key was left there, or (--force) overwritten by the certificate.
+expect_usage "--out and --key-out the same file" "--out and --key-out name the same file" -- \
+    "$CERTHUB" cert create --profile root-ca --subject CN=s --key-type p256 --key-out s.pem --out s.pem --force
+mkdir -p sub
+expect_usage "or two names of it" "--out and --key-out name the same file" -- \
+    "$CERTHUB" cert create --profile root-ca --subject CN=s --key-type p256 --key-out sub/../s.pem --out ./s.pem
+[ ! -e s.pem ] || fail "a refused cert create wrote s.pem"
+ok "(nothing written)"
+expect_usage "--key-out beside --key (no key made to save)" "--key-out goes with --key-type" -- \
+    "$CERTHUB" cert create --profile root-ca --subject CN=k --key ca.key --key-out never.key --out never.pem
+expect_usage "--legacy beside --to pem" "--legacy goes with --to p12" -- \
+    "$CERTHUB" convert ca.pem --to pem --legacy --out l.pem
+expect_error "a CRL URL that is no URL (it was written into the certificate)" "\"not a url\" is not a URL a client can fetch" -- \
+    "$CERTHUB" cert create --profile root-ca --subject CN=u --key-type p256 --key-out u.key --crl-url "not a url" --out u.pem
+expect_error "an OCSP URL with a space" "is not a URL a client can fetch" -- \
+    "$CERTHUB" cert create --profile root-ca --subject CN=u --key-type p256 --key-out u.key --ocsp-url "http://x y" --out u.pem
+"$CERTHUB" cert create --profile root-ca --subject CN=u --key-type p256 --key-out u.key --crl-url http://crl.example/r.crl \
+    --ocsp-url http://ocsp.example --out u.pem
+check_contains "good ones, as openssl reads them" "$(openssl x509 -in u.pem -noout -text)" "URI:http://crl.example/r.crl"
+
 done_testing

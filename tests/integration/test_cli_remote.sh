@@ -231,6 +231,8 @@ check_eq "tenant list shows it revoked" "revoked" "$(remote tenant list | awk '$
 expect_error "the default tenant is never revoked" "never revoked" -- remote tenant revoke default
 check_eq "tenant restore" "restored lab" "$(remote tenant restore lab)"
 check_eq "tenant list shows it active again" "active" "$(remote tenant list | awk '$2 == "lab" {print $4}')"
+check_eq "--output json: tenant revoke and restore answer JSON (they printed text)" "true active" \
+    "$(remote --output json tenant revoke lab | jq -r '.status == "revoked"') $(remote --output json tenant restore lab | jq -r .status)"
 expect_error "a tenant that is not revoked" "is not revoked" -- remote tenant restore lab
 remote token create --tenant lab --role admin --name lab-admin > lab-token
 "$CERTHUB" --server "https://localhost:$port" --token-file lab-token --ca-file "$data/ca.pem" ca create --name "Lab Root" --subject "CN=Lab Root" >/dev/null
@@ -734,4 +736,22 @@ cursor=$(sed -n 's/.*--cursor \([^ ]*\).*/\1/p' more.txt)
 check_contains "a next page is offered" "$cursor" "s"
 check_eq "and --cursor gives it" "2" "$(remote audit list --limit 1 --oldest-first --cursor "$cursor" 2>/dev/null | awk 'NR == 2 {print $1}')"
 expect_error "audit list --since with a bad time" "not an RFC 3339 time" -- remote audit list --since yesterday
+
+# Outputs and inputs checked before the server is asked: one file for the certificate and its
+# key (a certificate was made, then not saved); an empty key file (sent as none: stored keyless).
+before=$(remote --output json cert list --all | jq '.items | length')
+expect_usage "cert issue --out and --key-out one file" "--out and --key-out name the same file" -- \
+    remote cert issue --subject CN=same.example --ca-id "$team" --out same.pem --key-out same.pem
+: > empty.key
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null -subj /CN=keyless.example \
+    -days 5 -out keyless.pem 2>/dev/null
+expect_error "cert import --key of an empty file" "empty.key is empty: no private key in it" -- \
+    remote cert import keyless.pem --key empty.key
+check_eq "(nothing made)" "$before" "$(remote --output json cert list --all | jq '.items | length')"
+: > empty.pw
+expect_error "cert key --password-file of an empty file: refused, not the key in clear" \
+    "--password-file gives an empty password" -- remote cert key "$(remote --output json cert list --limit 1 | jq -r '.items[0].id')" --out k.pem --password-file empty.pw
+# A user name before the host: the check for this machine read it as the host.
+expect_error "an http:// URL with a user before the host" "names a user before its host" -- \
+    "$CERTHUB" --server "http://127.0.0.1:1@192.0.2.2:9" --token-file "$data/admin-token" ca list
 done_testing

@@ -897,6 +897,26 @@ int64_t ch_issue_ttl_of(int64_t not_before, int64_t not_after)
     return (not_after - not_before - CH_ISSUE_BACKDATE + 30) / 60 * 60;
 }
 
+/* URLs a relying party fetches (a CRL, an OCSP responder: RFC 5280 4.2.1.13, 4.2.2.1): http,
+ * https or ldap, a host, visible ASCII.  "not a url" was written into the certificate. */
+static int urls_check(const char *const *urls, const char *field)
+{
+    for (size_t i = 0; urls != NULL && urls[i] != NULL; i++) {
+        const char *u = urls[i], *host = strstr(u, "://");
+        bool ok = host != NULL && (strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0 ||
+                                   strncmp(u, "ldap://", 7) == 0) &&
+                  host[3] != '\0' && strchr("/?#:", host[3]) == NULL;
+        for (const unsigned char *c = (const unsigned char *)u; ok && *c; c++)
+            ok = *c > 0x20 && *c < 0x7f;
+        if (!ok)
+            return ch_error_set_field(CH_EINVAL, field,
+                                      "\"%.128s\" is not a URL a client can fetch: http://, https:// or ldap:// with a "
+                                      "host, in visible ASCII (others percent-encoded)",
+                                      u);
+    }
+    return 0;
+}
+
 int ch_cert_issue(ch_cert **out, const ch_issue_opts *o)
 {
     const ch_profile *p = o->profile;
@@ -926,6 +946,8 @@ int ch_cert_issue(ch_cert **out, const ch_issue_opts *o)
     if (issuer_key == NULL || !ch_key_has_private(issuer_key))
         return ch_error_set_field(CH_EINVAL, "ca_key", "the issuer's private key is needed to sign");
     if ((o->leave_out | o->critical_set | o->critical) && (error = ch_issue_check_extensions(o)) < 0)
+        return error;
+    if ((error = urls_check(o->crl_urls, "crl_url")) < 0 || (error = urls_check(o->ocsp_urls, "ocsp_url")) < 0)
         return error;
 
     /* The issuer. */
