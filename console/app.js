@@ -750,15 +750,22 @@ async function createWizard(reload) {
     }
     if (form.key_alg) v.key_type = keys.value();
   }
+  // The steps of a type: the first step counts those of the type chosen there (it said 1/5 for
+  // an import of 3).
+  const stepsOf = (type) => [issuing[0], ...(type === "internal" ? issuing.slice(1) : type === "import" ? [importStep, reviewImportStep]
+    : type === "sign" ? signSteps : [csrStep])];
   function show() {
     const [title, body] = steps[step];
-    form.replaceChildren(el("h2", {}, `Create certificate — ${title} (${step + 1}/${steps.length})`), ...body(), err,
+    const heading = el("h2", {}, `Create certificate — ${title} (${step + 1}/${step === 0 ? stepsOf(v.type).length : steps.length})`);
+    // (a step's optional parts are null when absent: as children they were written "null")
+    form.replaceChildren(heading, ...[body()].flat(Infinity).filter((c) => c != null), err,
       el("div", { class: "row-actions" },
         step > 0 ? el("button", { type: "button", class: "secondary", onclick: () => { save(); step--; show(); } }, "Back") : null,
         el("button", { type: "submit" }, step === steps.length - 1 ? { internal: "Create", sign: "Sign" }[v.type] || "Import" : "Next"),
         el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
     // The keystore choice is for a certificate made here; an import keeps what its file is.
     form.type?.addEventListener("change", () => {
+      heading.textContent = `Create certificate — ${title} (1/${stepsOf(form.type.value).length})`;
       form.querySelector("#internal-only").hidden = form.type.value !== "internal";
       form.querySelector("#profile-row").hidden = form.type.value !== "internal" && form.type.value !== "sign";
     });
@@ -890,8 +897,7 @@ async function createWizard(reload) {
     ev.preventDefault();
     save();
     err.textContent = "";
-    if (step === 0) steps.splice(0, steps.length, issuing[0], ...(v.type === "internal" ? issuing.slice(1) : v.type === "import" ? [importStep, reviewImportStep]
-      : v.type === "sign" ? signSteps : [csrStep]));
+    if (step === 0) steps.splice(0, steps.length, ...stepsOf(v.type));
     for (const e of form.querySelectorAll("[aria-invalid]")) { e.removeAttribute("aria-invalid"); e.removeAttribute("aria-describedby"); }
     for (const e of form.querySelectorAll(".field-error")) e.remove();
     if (!complete()) return;
@@ -1335,20 +1341,39 @@ function caDialog(title, parent, reload) {
 // user took for one that cannot sign now signs.
 function importCaDialog(reload, show) {
   const err = el("p", { class: "error", role: "alert" });
+  // A file that is not PEM (a .cer in DER, a PKCS#12 .pfx with its key, as Windows and the
+  // Azure seed's --from-file hand them out) goes as it is, in "data"; PEM fills the text box.
+  let binary = null;
+  const fileNote = el("p", { class: "hint", id: "ci-file-note", role: "status" });
+  const fileInput = el("input", { type: "file", accept: ".pem,.crt,.cer,.der,.p12,.pfx,.p7b", "aria-label": "Upload the CA's file (PEM, DER, PKCS#12 or PKCS#7)", onchange: async (e) => {
+    const f = e.target.files[0];
+    if (!f) return;
+    const pem = await pemText(f);
+    binary = null;
+    fileNote.textContent = "";
+    if (pem !== null) { form.cert.value = pem; return; }
+    let bin = "";
+    for (const b of new Uint8Array(await f.arrayBuffer())) bin += String.fromCharCode(b);
+    binary = btoa(bin);
+    form.cert.value = "";
+    fileNote.textContent = `${f.name} is sent as it is (DER, PKCS#12 or PKCS#7); a PKCS#12 file's password goes below.`;
+  } });
   const form = el("form", { method: "dialog" }, el("h2", {}, "Import a CA (bring your own issuer)"),
     el("label", { for: "ci-name" }, "Name"), el("input", { id: "ci-name", name: "name" }),
-    el("label", { for: "ci-cert" }, "Certificate (PEM), pasted"),
-    el("p", { class: "hint", id: "ci-cert-hint" }, "Its chain may follow it (the intermediates and root above it): each becomes a CA too, without its key."), el("textarea", { id: "ci-cert", name: "cert", rows: 6, "aria-describedby": "ci-cert-hint" }),
+    el("label", { for: "ci-cert" }, "Certificate (PEM), pasted or uploaded"),
+    el("p", { class: "hint", id: "ci-cert-hint" }, "Its chain may follow it (the intermediates and root above it): each becomes a CA too, without its key."), el("textarea", { id: "ci-cert", name: "cert", rows: 6, "aria-describedby": "ci-cert-hint",
+      oninput: () => { binary = null; fileNote.textContent = ""; } }),
+    dropArea(fileInput, "Or drop its file here (PEM, DER .cer, PKCS#12 .pfx with its key): "), fileNote,
     el("label", { for: "ci-key" }, "Private key (PEM), optional: without it the CA cannot sign, unless it answers a CSR made here"),
     el("textarea", { id: "ci-key", name: "key", rows: 4 }),
-    el("label", { for: "ci-pass" }, "Key passphrase"), el("input", { id: "ci-pass", name: "pass", type: "password", autocomplete: "off" }), err,
+    el("label", { for: "ci-pass" }, "Password (of the key, or of the PKCS#12 file)"), el("input", { id: "ci-pass", name: "pass", type: "password", autocomplete: "off" }), err,
     el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Import"), el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     let ca;
     try {
-      ca = await api("POST", "cas", { name: form.name.value, type: "import", certificate: form.cert.value,
-        private_key: form.key.value || undefined, password: form.pass.value || undefined });
+      ca = await api("POST", "cas", { name: form.name.value, type: "import", certificate: binary ? undefined : form.cert.value,
+        data: binary || undefined, private_key: form.key.value || undefined, password: form.pass.value || undefined });
     } catch (e) { err.textContent = e.message; return; }
     reload();
     // The server's notes: a CA held without its key that has it now (its own name kept), the
@@ -1376,7 +1401,12 @@ function importCaDialog(reload, show) {
 // What can be done to a CA, as buttons: in its line of the tree and in the panel of its details.
 // kids: the CAs it signed (one that has some is not deleted).  changed() reads the tree and
 // the panel again.
-function caActions(ca, kids, { load, changed, panel }) {
+function caActions(ca, kids, { load, changed, panel, parentOf }) {
+  // A rotation signs the new certificate with the parent's key: one whose parent has none here
+  // (imported with its chain) is rotated where that key is, said rather than offered (the
+  // confirmation promised a new certificate, then a 422).
+  const parent = ca.parent_id ? parentOf?.(ca) : null;
+  const rotatable = !parent || parent.can_sign;
   return [
     canChange() ? el("button", { class: "secondary", "aria-label": `Edit ${ca.name}`, onclick: () => editCaDialog(ca, changed) }, "Edit") : null,
     el("button", { class: "secondary", "aria-label": `Download the chain of ${ca.name}`, onclick: () => download("GET", `cas/${ca.id}/chain`, null, `${ca.name}-chain.pem`) }, "Chain"),
@@ -1384,9 +1414,12 @@ function caActions(ca, kids, { load, changed, panel }) {
     ca.certificate_id ? el("button", { class: "secondary", "aria-label": `Export ${ca.name}`,
       onclick: async () => exportDialog(await api("GET", `certificates/${ca.certificate_id}`)) }, "Export") : null,
     canChange() && ca.can_sign && ca.path_len !== 0 ? el("button", { class: "secondary", "aria-label": `Create an intermediate under ${ca.name}`, onclick: () => caDialog(`Intermediate CA under ${ca.name}`, ca.id, changed) }, "Create intermediate") : null,
-    canChange() && ca.can_sign && (ca.status === "active" || ca.status === "expired") ? el("button", { class: "secondary", "aria-label": `Rotate ${ca.name}`, onclick: () => confirmDialog(
+    canChange() && ca.can_sign && !rotatable && (ca.status === "active" || ca.status === "expired")
+      ? el("span", { class: "muted", title: `Its parent, ${parent.name}, has no key here: renew it at that issuer (a CSR made here, then Import CA)` },
+        "Rotated where its parent's key is") : null,
+    canChange() && ca.can_sign && rotatable && (ca.status === "active" || ca.status === "expired") ? el("button", { class: "secondary", "aria-label": `Rotate ${ca.name}`, onclick: () => confirmDialog(
       `Rotate "${ca.name}"? It gets a new key and certificate and issues from them; the old certificate stays in trust bundles for what it issued.`,
-      async () => { await api("POST", `cas/${ca.id}/rotate`); changed(); }, "Rotate") }, "Rotate") : null,
+      async () => { await api("POST", `cas/${ca.id}/rotate`); await changed(); done(`"${ca.name}" rotated: it issues from its new key and certificate.`); }, "Rotate") }, "Rotate") : null,
     // Refused while it has unexpired certificates (the answer says how many); then it can
     // be removed with them left as they are.
     canChange() && !kids.length ? el("button", { class: "danger", "aria-label": `Delete ${ca.name}`, onclick: () => confirmDialog(
@@ -1546,7 +1579,8 @@ async function casScreen(screen) {
       el("button", { class: "secondary", onclick: () => importCaDialog(changed, (id, name) => show(id, name)) }, "Import CA")) : null),
   el("div", { class: "card" }, tree));
   const changed = async () => { await load(); await panel.refresh(); };
-  const ctx = { load: () => load(), changed, panel };
+  // (list: a CA's parent, whose key its rotation needs, is looked up in it)
+  const ctx = { load: () => load(), changed, panel, parentOf: (ca) => list.find((c) => c.id === ca.parent_id) };
   const show = (id, name) => panel.show(id, name, () => caPanel(id, list, (ca, kids) => caActions(ca, kids, ctx)));
   screen.replaceChildren(el("h1", {}, "Certificate authorities"), panel.element);
   await load();
@@ -1600,17 +1634,23 @@ async function certificatePem(f, label = "CERTIFICATE") {
 async function csrsScreen(screen) {
   const body = el("tbody");
   const list = pagedList(body, "csr-more", 100, () => "csrs", (c) => {
-    const file = el("input", { type: "file", accept: ".pem,.crt,.cer", "aria-label": `Signed certificate for ${c.name}`, hidden: true });
+    const file = el("input", { type: "file", accept: ".pem,.crt,.cer,.der", "aria-label": `Signed certificate for ${c.name}`, hidden: true });
     file.addEventListener("change", async () => {
-      try { await api("POST", `csrs/${c.id}/certificate`, { certificate: await certificatePem(file.files[0]) }); load(); }
-      catch (e) { alertRow.textContent = e.message; }
+      try {
+        const signed = await api("POST", `csrs/${c.id}/certificate`, { certificate: await certificatePem(file.files[0]) });
+        await load();
+        // (the row only turned "signed": what came of it, and where it is now)
+        done(`Attached to "${c.name}": ${signed.name || "the certificate"}, valid until ${until(signed.not_after)}.`);
+      } catch (e) { alertRow.textContent = e.message; }
     });
     const alertRow = el("span", { class: "error", role: "alert" });
-    return el("tr", {}, el("td", {}, c.name), el("td", {}, c.subject), el("td", {}, badge(c.certificate_id ? "signed" : "waiting")),
+    return el("tr", {}, el("td", {}, c.name), el("td", {}, c.subject),
+      el("td", {}, badge(c.certificate_id ? "signed" : "waiting"),
+        c.certificate_id ? [" ", el("a", { href: `#/certificates?show=${encodeURIComponent(c.certificate_id)}`, "aria-label": `The certificate of ${c.name}` }, "its certificate")] : null),
       el("td", {}, el("div", { class: "row-actions" },
         el("button", { class: "secondary", "aria-label": `Download ${c.name}`, onclick: () => download("GET", `csrs/${c.id}/export`, null, `${c.name}.csr`) }, "Download"),
         canChange() && !c.certificate_id ? el("button", { class: "secondary", "aria-label": `Sign ${c.name} here`, onclick: () => signHere(c, load) }, "Sign here") : null,
-        canChange() && !c.certificate_id ? el("button", { class: "secondary", onclick: () => file.click() }, "Attach signed certificate") : null,
+        canChange() && !c.certificate_id ? el("button", { class: "secondary", "aria-label": `Attach the signed certificate of ${c.name}`, onclick: () => file.click() }, "Attach signed certificate") : null,
         // Its key goes with it unless the certificate it was signed for holds it.
         canChange() ? el("button", { class: "danger", "aria-label": `Delete ${c.name}`, onclick: () => confirmDialog(
           c.certificate_id ? `Delete the CSR "${c.name}"? Its certificate stays, with its key.` : `Delete the CSR "${c.name}" and its key?`,
@@ -1643,12 +1683,13 @@ async function csrsScreen(screen) {
       ev.preventDefault();
       const ticked = (n) => [...form.querySelectorAll(`input[name=${n}]:checked`)].map((b) => b.value);
       try {
-        await api("POST", "csrs", { name: form.name.value || undefined, subject: subjectOf(form, "csr"), key_type: keys.value(), digest: digestOf(form.digest),
+        const made = await api("POST", "csrs", { name: form.name.value || undefined, subject: subjectOf(form, "csr"), key_type: keys.value(), digest: digestOf(form.digest),
           sans: form.sans.value ? form.sans.value.split(",").map((x) => x.trim()) : undefined,
           key_usage: ticked("csr_ku").length ? ticked("csr_ku") : undefined, ext_key_usage: ticked("csr_eku").length ? ticked("csr_eku") : undefined,
           ca: form.ca.checked || undefined, path_len: form.path_len.value !== "" ? Number(form.path_len.value) : undefined });
         d.close();
-        load();
+        await load();
+        done(`CSR "${made.name}" made, its key kept here: download it for the CA that is to sign it, or sign it here.`);
       } catch (e) { err.textContent = e.message; }
     });
     digestFollows(keys.alg, form.digest);
@@ -1896,8 +1937,8 @@ function uploadKeystore(then) {
       // short of a root (the server's notes, as a certificate import's); so are the entries
       // that came without a key and have one all the same, a CSR's made here.
       const took = (made.keys_from_csr || []).map((k) => `entry "${k.alias}" has the private key of the CSR ${k.key_from_csr} made here, which its certificate was signed for`);
-      if (made.notes?.length || took.length)
-        done(["Keystore uploaded", ...took].join("; ") + "." + (made.notes?.length ? ` Note: ${made.notes.join("; ")}.` : ""));
+      done([`Keystore "${made.name}" uploaded`, ...took].join("; ") + "." +
+        (made.notes?.length ? ` Note: ${made.notes.join("; ")}.` : ""));
       then();
     } catch (e) { err.textContent = e.message; }
   });
@@ -2227,7 +2268,7 @@ async function devicesScreen(screen) {
 // object, by day.
 async function auditScreen(screen) {
   const body = el("tbody");
-  const kinds = [["", "every action"], ["certificate.*", "certificates"], ["key.export", "key exports"], ["ca.*", "CAs"],
+  const kinds = [["", "every action"], ["certificate.*", "certificates"], ["key.export,keystore.export_keys", "key exports"], ["ca.*", "CAs"],
     ["csr.*", "CSRs"], ["keystore.*", "keystores"], ["trusted.*", "trusted certificates"], ["device.*", "devices"],
     ["profile.*", "profiles"], ["token.*", "tokens"], ["user.*", "users"], ["tenant.*", "tenants"], ["settings.*", "settings"]];
   const action = el("select", { id: "au-action", "aria-label": "Action" }, kinds.map(([v, t]) => el("option", { value: v }, t)));

@@ -978,11 +978,15 @@ ok("a CA deleted from the tree: told it has an unexpired certificate, then delet
 // truststore: P12 and JKS offered without the key, the key alone not at all.
 execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", `${work}/outside-ca.key`,
   "-subj", "/CN=Outside Root CA", "-days", "30", "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-out", `${work}/outside-ca.pem`], quiet);
+// (as Windows hands a CA out: a .cer in DER, uploaded as its file and sent as it is)
+execFileSync("openssl", ["x509", "-in", `${work}/outside-ca.pem`, "-outform", "DER", "-out", `${work}/outside-ca.cer`], quiet);
 await page.getByRole("button", { name: "Import CA" }).click();
 await page.getByLabel("Name", { exact: true }).fill("Outside Root");
-await page.getByLabel("Certificate (PEM), pasted").fill(readFileSync(`${work}/outside-ca.pem`, "utf8"));
+await page.getByLabel("Upload the CA's file (PEM, DER, PKCS#12 or PKCS#7)").setInputFiles(`${work}/outside-ca.cer`);
+await page.locator("#ci-file-note").getByText("outside-ca.cer is sent as it is").waitFor();
 await page.getByRole("dialog").getByRole("button", { name: "Import" }).click();
 await page.locator("li", { hasText: "Outside Root" }).getByText("cannot sign").waitFor();
+ok("a CA imported from its DER file, uploaded");
 await page.getByRole("button", { name: "Export Outside Root" }).click();
 await page.locator("#ex-why").getByText("certhub holds no private key for this certificate").waitFor();
 assert.deepEqual(await page.locator("#ex-format option").evaluateAll((os) => os.map((o) => o.value)), ["pem", "der", "p7b", "p12", "jks"]);
@@ -1528,8 +1532,9 @@ await page.locator("#audit-more").click();
 await page.waitForFunction(() => document.querySelectorAll("tbody tr").length > 200);
 ok("the audit log shows its newest 200 entries first, and \"Show more\" the older ones");
 // Narrowed as the API narrows it: key exports alone, then nothing for an unknown actor.
-await page.locator("#au-action").selectOption("key.export");
-await page.waitForFunction(() => [...document.querySelectorAll("tbody tr td:nth-child(3)")].every((td) => td.textContent === "key.export") &&
+// (key exports: a key alone and keystores exported with their keys, one filter of the API's)
+await page.locator("#au-action").selectOption("key.export,keystore.export_keys");
+await page.waitForFunction(() => [...document.querySelectorAll("tbody tr td:nth-child(3)")].every((td) => td.textContent === "key.export" || td.textContent === "keystore.export_keys") &&
   document.querySelectorAll("tbody tr").length > 0);
 await page.locator("#au-actor").fill("user:nobody-at-all");
 await page.getByText("No entry matches.").waitFor();
@@ -2031,7 +2036,7 @@ await page.getByRole("link", { name: "Certificates and keystores" }).click();
 await page.getByRole("button", { name: "Upload keystore" }).click();
 await page.locator("#ks-file").setInputFiles(`${work}/ks-csr.pem`);
 await page.getByRole("dialog").getByRole("button", { name: "Upload", exact: true }).click();
-await page.locator("#done").getByText(`Keystore uploaded; entry "ks-csr.example" has the private key of the CSR ${ksCsr.id} made here`).waitFor();
+await page.locator("#done").getByText(new RegExp(`^Keystore "[^"]+" uploaded; entry "ks-csr.example" has the private key of the CSR ${ksCsr.id} made here`)).waitFor();
 assert.ok(await page.evaluate(async (id) => (await (await fetch("/api/v1/csrs/" + id)).json()).certificate_id, ksCsr.id));
 ok("a keystore whose entry came without a key, for a CSR made here: the entry takes its key, the dialog says so");
 // A keystore whose key entry comes without its chain, of a CA held nowhere here: uploaded, and
@@ -2048,7 +2053,7 @@ await page.getByRole("button", { name: "Upload keystore" }).click();
 await page.locator("#ks-file").setInputFiles(`${work}/gap.p12`);
 await page.locator("#ks-password").fill("s3cret");
 await page.getByRole("dialog").getByRole("button", { name: "Upload", exact: true }).click();
-await page.locator("#done").getByText(/^Keystore uploaded\. Note: entry "gap": the chain ends at "CN=Gap Root CA", whose certificate is neither in the file nor held here/).waitFor();
+await page.locator("#done").getByText(/^Keystore "[^"]+" uploaded\. Note: entry "gap": the chain ends at "CN=Gap Root CA", whose certificate is neither in the file nor held here/).waitFor();
 ok("a keystore whose key entry came without its chain: uploaded, the dialog says where its chain stops");
 
 // The first-start password changed, from the banner's button: the old one no longer signs

@@ -209,9 +209,12 @@ keyless=$(body .id)
 api POST "/api/v1/cas/$keyless/rotate"
 check_eq "nor one held without its key" "422 imported without its private key" \
     "$status $(body .error.message | grep -o 'imported without its private key')"
+api GET "/api/v1/cas/$outside"
+outside_name=$(body .name)
 api POST "/api/v1/cas/$outside/rotate"
-check_contains "nor the issuing CA under it (its root's key is elsewhere)" "$status $(body .error.message)" \
-    "422 CA $outside was signed by CA \"corp-root\""
+check_contains "nor the issuing CA under it (its root's key is elsewhere), both named, what to do said" \
+    "$status $(body .error.message)" \
+    "422 CA \"$outside_name\" was signed by CA \"corp-root\", which cannot sign here (imported without its private key): certhub cannot sign its next certificate; renew it at that issuer"
 
 # ---- a rotation keeps what the certificate says besides the name: the path length, the
 # digest (a rotated CA had no limit and SHA-256), and a subject of attributes certhub's text

@@ -890,24 +890,25 @@ static int ca_rotatable(ch_svc *svc, const char *tenant_id, const ch_store_ca *c
     int error;
 
     if (ca->key_id == NULL)
-        return ch_error_set(CH_EPOLICY, "CA %s was imported without its private key: rotate it where its key is",
-                            ca->id);
+        return ch_error_set(CH_EPOLICY, "CA \"%s\" (%s) was imported without its private key: rotate it where its key "
+                            "is", ca->name, ca->id);
     if (ca->parent_id == NULL)
         return strcmp(cur->subject, cur->issuer) == 0
                    ? 0
                    : ch_error_set(CH_EPOLICY,
-                                  "CA %s was signed by an outside issuer (%.200s), which is not a CA here: certhub "
-                                  "cannot sign its next certificate; renew it at that issuer (certhub csr new, "
+                                  "CA \"%s\" (%s) was signed by an outside issuer (%.200s), which is not a CA here: "
+                                  "certhub cannot sign its next certificate; renew it at that issuer (certhub csr new, "
                                   "then certhub ca import --csr-id)",
-                                  ca->id, cur->issuer);
+                                  ca->name, ca->id, cur->issuer);
     if ((error = ch_store_ca_get(svc->store, &parent, tenant_id, ca->parent_id)) == CH_ENOTFOUND)
-        return ch_error_set(CH_EPOLICY, "CA %s was signed by CA %s, which is gone: certhub cannot sign its next "
-                            "certificate", ca->id, ca->parent_id);
+        return ch_error_set(CH_EPOLICY, "CA \"%s\" (%s) was signed by CA %s, which is gone: certhub cannot sign its "
+                            "next certificate", ca->name, ca->id, ca->parent_id);
     if (error < 0)
         return error;
     if (!svc_ca_signs(&parent))
-        error = ch_error_set(CH_EPOLICY, "CA %s was signed by CA \"%s\" (%s), which cannot sign here (%s): certhub "
-                             "cannot sign its next certificate", ca->id, parent.name, parent.id,
+        error = ch_error_set(CH_EPOLICY, "CA \"%s\" was signed by CA \"%s\", which cannot sign here (%s): certhub "
+                             "cannot sign its next certificate; renew it at that issuer (certhub csr new, then "
+                             "certhub ca import --csr-id)", ca->name, parent.name,
                              parent.key_id == NULL ? "imported without its private key" : parent.status);
     ch_store_ca_dispose(&parent);
     return error;

@@ -4218,8 +4218,15 @@ int ch_store_audit_query(ch_store *s, const char *tenant_id, const ch_store_audi
     ch_buf sql = CH_BUF_INIT;
     sqlite3_stmt *st = NULL;
     struct conn *c = conn_get(s);
-    size_t action_len = 0;
-    bool prefix = false, more = false;
+    /* action: one action, "kind.*" (a prefix), or several of those comma-separated (key exports
+     * are key.export and keystore.export_keys) */
+    struct {
+        const char *at;
+        size_t len;
+        bool prefix;
+    } acts[8];
+    size_t nacts = 0;
+    bool more = false;
     int rc, error = 0, i = 1;
 
     *out = NULL;
@@ -4231,18 +4238,28 @@ int ch_store_audit_query(ch_store *s, const char *tenant_id, const ch_store_audi
         f = &none;
     if (limit == 0 || limit > 1000)
         return ch_error_set_field(CH_EINVAL, "limit", "limit must be between 1 and 1000");
-    if (f->action != NULL) {
-        action_len = strlen(f->action);
-        prefix = action_len > 0 && f->action[action_len - 1] == '*';
-        action_len -= prefix;
+    for (const char *a = f->action; a != NULL; a = strchr(a, ',') ? strchr(a, ',') + 1 : NULL) {
+        size_t len = strcspn(a, ",");
+        if (nacts == sizeof acts / sizeof acts[0])
+            return ch_error_set_field(CH_EINVAL, "action", "at most %zu actions, comma-separated",
+                                      sizeof acts / sizeof acts[0]);
+        acts[nacts].at = a;
+        acts[nacts].prefix = len > 0 && a[len - 1] == '*';
+        acts[nacts].len = len - acts[nacts].prefix;
+        nacts++;
     }
     /* The (tenant_id, n) index gives the order and the page; the other conditions are
      * checked on the rows it walks. */
     error = ch_buf_puts(&sql, "SELECT " AUDIT_COLS " FROM audit_log WHERE tenant_id=?");
     if (error == 0 && f->from_seq > 0)
         error = ch_buf_puts(&sql, f->newest_first ? " AND n<?" : " AND n>?");
-    if (error == 0 && f->action != NULL)
-        error = ch_buf_puts(&sql, prefix ? " AND substr(action, 1, ?)=?" : " AND action=?");
+    for (size_t k = 0; k < nacts && error == 0; k++)
+        error = ch_buf_puts(&sql, k == 0 && acts[k].prefix  ? " AND (substr(action, 1, ?)=?"
+                                  : k == 0                  ? " AND (action=?"
+                                  : acts[k].prefix          ? " OR substr(action, 1, ?)=?"
+                                                            : " OR action=?");
+    if (error == 0 && nacts > 0)
+        error = ch_buf_puts(&sql, ")");
     if (error == 0 && f->actor != NULL)
         error = ch_buf_puts(&sql, " AND actor=?");
     if (error == 0 && f->object_type != NULL)
@@ -4264,10 +4281,10 @@ int ch_store_audit_query(ch_store *s, const char *tenant_id, const ch_store_audi
     sqlite3_bind_text(st, i++, tenant_id, -1, SQLITE_STATIC);
     if (f->from_seq > 0)
         sqlite3_bind_int64(st, i++, f->from_seq);
-    if (f->action != NULL) {
-        if (prefix)
-            sqlite3_bind_int64(st, i++, (int64_t)action_len);
-        sqlite3_bind_text(st, i++, f->action, (int)action_len, SQLITE_STATIC);
+    for (size_t k = 0; k < nacts; k++) {
+        if (acts[k].prefix)
+            sqlite3_bind_int64(st, i++, (int64_t)acts[k].len);
+        sqlite3_bind_text(st, i++, acts[k].at, (int)acts[k].len, SQLITE_STATIC);
     }
     if (f->actor != NULL)
         sqlite3_bind_text(st, i++, f->actor, -1, SQLITE_STATIC);
