@@ -70,6 +70,10 @@ void ch_jw_end(ch_jw *w);
 
 /* Wipes len bytes at p in a way the compiler cannot drop. */
 void ch_wipe(void *p, size_t len);
+/* Wipes the 64 kB of stack below the caller's frame: what a finished call left there (a
+ * password a library copied into a frame of its own and did not clear) is gone before the
+ * thread waits for its next task.  For threads that handle secrets, between tasks. */
+void ch_wipe_stack(void);
 /* The first n bytes of needle in [p, end), or NULL (memmem is neither C11 nor POSIX). */
 const void *ch_mem_find(const void *p, const void *end, const char *needle, size_t n);
 /* The next non-empty line of the text at *cur (NULL or "" is none), its length without the

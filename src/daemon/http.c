@@ -1594,6 +1594,10 @@ static void *pool_main(void *arg)
         this_job = j;
         http_answer(j->ev, j->svc);
         this_job = NULL;
+        /* The pool answers what carries secrets (keystores and their passwords, keys): what
+         * its calls left on this stack (a PKCS#12 password was found there, in frames of the
+         * import's) is wiped before the next job, which may never reach that deep. */
+        ch_wipe_stack();
         used = true;
         later_fire(j->l);
         pthread_mutex_lock(&s->pool_lock);

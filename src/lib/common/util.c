@@ -28,6 +28,13 @@ void ch_wipe(void *p, size_t len)
         OPENSSL_cleanse(p, len);
 }
 
+__attribute__((noinline)) void ch_wipe_stack(void)
+{
+    unsigned char below[64 * 1024];
+
+    OPENSSL_cleanse(below, sizeof below); /* (a call the compiler keeps: the array is not read) */
+}
+
 void ch_secure_free_str(char *s)
 {
     if (s == NULL)
