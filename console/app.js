@@ -369,6 +369,30 @@ function saveBlob(blob, name) {
   setTimeout(() => URL.revokeObjectURL(a.href), 10000);
 }
 
+// The trust bundle as a Java or PKCS#12 truststore (the keystore seed's truststores): its
+// password goes in the Certhub-Password header, as the API takes it for a GET.
+function bundleTruststoreDialog() {
+  const err = el("p", { class: "error", role: "alert" });
+  const form = el("form", { method: "dialog" }, el("h2", {}, "Trust bundle as a truststore"),
+    el("label", { for: "bt-format" }, "Format"), el("select", { id: "bt-format" }, el("option", { value: "jks" }, "JKS"), el("option", { value: "p12" }, "PKCS#12")),
+    el("label", { for: "bt-pass" }, "Password of the truststore"), el("input", { id: "bt-pass", type: "password", autocomplete: "new-password" }),
+    el("label", { for: "bt-pass2" }, "Repeat the password"), el("input", { id: "bt-pass2", type: "password", autocomplete: "new-password" }), err,
+    el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Download"), el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const pass = form.querySelector("#bt-pass").value, fmt = form.querySelector("#bt-format").value;
+    if (!pass) { err.textContent = "A truststore needs a password (keytool asks for it)."; return; }
+    if (pass !== form.querySelector("#bt-pass2").value) { err.textContent = "The two passwords differ."; return; }
+    // (a header carries bytes of Latin-1 alone: fetch refused the request without a word)
+    if (/[^\x20-\x7e]/.test(pass)) { err.textContent = "Here the password is printable ASCII (certhub ca bundle takes any)."; return; }
+    const res = await fetch(`/api/v1/bundles/default?format=${fmt}`, { headers: { "Certhub-Password": pass }, credentials: "same-origin" });
+    if (!res.ok) { err.textContent = (await res.json().catch(() => null))?.error?.message || res.statusText; return; }
+    saveBlob(await res.blob(), `bundle-truststore.${fmt}`);
+    d.close();
+  });
+  const d = openDialog(form);
+}
+
 async function download(method, path, body, name) {
   const opts = { method, headers: { "X-CSRF-Token": csrf }, credentials: "same-origin" };
   if (body) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
@@ -2144,8 +2168,8 @@ async function trustedScreen(screen) {
 }
 
 function addTrustedDialog(reload) {
-  const file = el("input", { type: "file", id: "tc-file", name: "file", accept: ".pem,.crt,.cer", "aria-describedby": "tc-file-error" });
-  const drop = dropArea(file, "Drop a PEM file here, or browse: ");
+  const file = el("input", { type: "file", id: "tc-file", name: "file", accept: ".pem,.crt,.cer,.der", "aria-describedby": "tc-file-error" });
+  const drop = dropArea(file, "Drop a PEM or DER file here, or browse: ");
   const errors = { name: el("p", { class: "error", id: "tc-name-error" }), certificate: el("p", { class: "error", id: "tc-file-error", role: "alert" }) };
   // The certificate's details once it is chosen, read and checked by the server without
   // storing it: what is about to be trusted is seen before it is added (Azure's "view the
@@ -2166,7 +2190,7 @@ function addTrustedDialog(reload) {
   const form = el("form", { method: "dialog", novalidate: true },
     el("h2", {}, "Add trusted certificate"),
     el("label", { for: "tc-name" }, "Certificate name"), el("input", { id: "tc-name", name: "name", "aria-describedby": "tc-name-error" }), errors.name,
-    el("label", { for: "tc-file" }, "Certificate (PEM)"), drop, errors.certificate, preview,
+    el("label", { for: "tc-file" }, "Certificate (PEM or DER)"), drop, errors.certificate, preview,
     el("label", { for: "tc-kind" }, "List"),
     el("select", { id: "tc-kind", name: "list" },
       el("option", { value: "trust" }, "Trust list: devices it signed may connect"),
@@ -2357,7 +2381,8 @@ async function settingsScreen(screen) {
   const form = el("form", { class: "card", novalidate: true },
     el("h2", {}, "Trust bundle"),
     el("p", {}, "The tenant's valid CA certificates, old and new during a rotation. ",
-      el("a", { href: "/api/v1/bundles/default", download: "bundle.pem" }, "Download (PEM)")),
+      el("a", { href: "/api/v1/bundles/default", download: "bundle.pem" }, "Download (PEM)"), " ",
+      el("button", { type: "button", class: "secondary", id: "bundle-truststore", onclick: bundleTruststoreDialog }, "As a truststore (JKS or PKCS#12)")),
     el("label", { class: "check" }, publicBundle, "Public: anyone may download it without signing in"), error("public_bundle"),
     address,
     roots.length ? el("p", { class: "muted" }, "A machine that does not trust certhub yet checks the bundle against a root's SHA-256 fingerprint (certhub ca bundle --fingerprint):") : null,

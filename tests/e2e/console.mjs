@@ -1582,6 +1582,16 @@ await page.getByRole("heading", { name: "Trust bundle", exact: true }).waitFor()
 const printed = readFileSync(`${work}/fingerprint`, "utf8").trim();
 await page.locator("#root-fingerprints").getByText(printed).waitFor();
 ok("the settings show the root's fingerprint as certhubd printed it");
+// The bundle as a Java truststore (the keystore seed's truststores), read by keytool.
+await page.getByRole("button", { name: "As a truststore (JKS or PKCS#12)" }).click();
+await page.getByLabel("Password of the truststore").fill("bundle-s3cret");
+await page.getByLabel("Repeat the password").fill("bundle-s3cret");
+const [bundleDl] = await Promise.all([page.waitForEvent("download"), page.getByRole("dialog").getByRole("button", { name: "Download" }).click()]);
+assert.equal(bundleDl.suggestedFilename(), "bundle-truststore.jks");
+await bundleDl.saveAs(`${work}/bundle-truststore.jks`);
+assert.match(execFileSync("keytool", ["-list", "-keystore", `${work}/bundle-truststore.jks`, "-storepass", "bundle-s3cret"], quiet).toString(),
+  /trustedCertEntry/);
+ok("the trust bundle downloaded as a JKS truststore, which keytool lists");
 const anonymous = () => page.evaluate(async () => (await fetch("/api/v1/bundles/default", { credentials: "omit" })).status);
 assert.equal(await anonymous(), 200);
 const publicBox = page.getByLabel("Public: anyone may download it without signing in");

@@ -245,7 +245,8 @@ static int add_one(ch_svc *svc, const ch_actor *actor, const ch_cert *cert, cons
         if ((error = ch_store_trusted_list(svc->store, actor->tenant_id, NULL, NULL, &rows, &n)) == 0)
             for (size_t i = 0; i < n && error == 0; i++)
                 if (strcmp(rows[i].sha256, row.sha256) == 0)
-                    error = fail(CH_EEXISTS, "already_exists", "this certificate is trusted already");
+                    error = fail(CH_EEXISTS, "already_exists",
+                                 "the certificate has already been uploaded to this tenant"); /* (as an add says it) */
         ch_store_trusted_list_free(rows, n);
         if (error == 0 && out != NULL)
             *out = row;
