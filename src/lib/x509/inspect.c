@@ -122,6 +122,19 @@ static unsigned ku_bits(uint32_t x509_ku)
     return out;
 }
 
+unsigned x509_eku_bit(int nid)
+{
+    switch (nid) {
+    case NID_server_auth: return CH_EKU_SERVER_AUTH;
+    case NID_client_auth: return CH_EKU_CLIENT_AUTH;
+    case NID_code_sign: return CH_EKU_CODE_SIGNING;
+    case NID_email_protect: return CH_EKU_EMAIL_PROTECTION;
+    case NID_time_stamp: return CH_EKU_TIME_STAMPING;
+    case NID_OCSP_sign: return CH_EKU_OCSP_SIGNING;
+    default: return 0;
+    }
+}
+
 static int ext_key_usage(ch_cert_info *info, X509 *x)
 {
     EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(x, NID_ext_key_usage, NULL, NULL);
@@ -134,17 +147,11 @@ static int ext_key_usage(ch_cert_info *info, X509 *x)
     for (int i = 0; i < sk_ASN1_OBJECT_num(eku) && error == 0; i++) {
         ASN1_OBJECT *o = sk_ASN1_OBJECT_value(eku, i);
         char oid[128];
-        switch (OBJ_obj2nid(o)) {
-        case NID_server_auth: info->ext_key_usage |= CH_EKU_SERVER_AUTH; break;
-        case NID_client_auth: info->ext_key_usage |= CH_EKU_CLIENT_AUTH; break;
-        case NID_code_sign: info->ext_key_usage |= CH_EKU_CODE_SIGNING; break;
-        case NID_email_protect: info->ext_key_usage |= CH_EKU_EMAIL_PROTECTION; break;
-        case NID_time_stamp: info->ext_key_usage |= CH_EKU_TIME_STAMPING; break;
-        case NID_OCSP_sign: info->ext_key_usage |= CH_EKU_OCSP_SIGNING; break;
-        default:
-            if (OBJ_obj2txt(oid, sizeof oid, o, 1) > 0)
-                error = list_add(&info->eku_other, &n, strdup(oid));
-        }
+        unsigned bit = x509_eku_bit(OBJ_obj2nid(o));
+        if (bit != 0)
+            info->ext_key_usage |= bit;
+        else if (OBJ_obj2txt(oid, sizeof oid, o, 1) > 0)
+            error = list_add(&info->eku_other, &n, strdup(oid));
     }
     EXTENDED_KEY_USAGE_free(eku);
     return error;

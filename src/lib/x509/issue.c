@@ -207,7 +207,8 @@ int x509_ku_check(unsigned *ku, const X509_PUBKEY *spki, const char *profile)
     if (X509_PUBKEY_get0_param(&alg, NULL, NULL, NULL, spki) != 1)
         return 0;
     allowed = ku_allowed(OBJ_obj2nid(alg), &kind);
-    if ((extra = *ku & ~allowed) == 0)
+    /* (of the nine bits KeyUsage has: others are no usage, and written nowhere) */
+    if ((extra = *ku & ~allowed & 0x1ffu) == 0)
         return 0;
     /* A profile's usages are for every kind of key: what does not apply to this one is left
      * out (key transport for an EC key), unless nothing would be left. */
@@ -551,15 +552,10 @@ int ch_csr_usages(const ch_csr *csr, unsigned *ku, unsigned *eku)
                 error = ch_error_set_field(CH_EPARSE, "csr", "the CSR's Extended Key Usage extension cannot be read");
             for (int k = 0; eku_objs != NULL && k < sk_ASN1_OBJECT_num(eku_objs) && error == 0; k++) {
                 ASN1_OBJECT *o = sk_ASN1_OBJECT_value(eku_objs, k);
+                unsigned bit = x509_eku_bit(OBJ_obj2nid(o));
                 char oid[128] = "?";
-                switch (OBJ_obj2nid(o)) {
-                case NID_server_auth: *eku |= CH_EKU_SERVER_AUTH; break;
-                case NID_client_auth: *eku |= CH_EKU_CLIENT_AUTH; break;
-                case NID_code_sign: *eku |= CH_EKU_CODE_SIGNING; break;
-                case NID_email_protect: *eku |= CH_EKU_EMAIL_PROTECTION; break;
-                case NID_time_stamp: *eku |= CH_EKU_TIME_STAMPING; break;
-                case NID_OCSP_sign: *eku |= CH_EKU_OCSP_SIGNING; break;
-                default:
+                *eku |= bit;
+                if (bit == 0) {
                     (void)OBJ_obj2txt(oid, sizeof oid, o, 1);
                     error = ch_error_set_field(CH_EPOLICY, "csr",
                                                "the CSR asks for the extended key usage %s, which certhub does not "

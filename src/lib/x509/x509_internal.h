@@ -97,6 +97,8 @@ int64_t x509_days_from_civil(int64_t y, unsigned m, unsigned d);
 int x509_ext_basic_constraints(ch_buf *b, bool ca, int path_len, bool critical);
 int x509_ext_key_usage(ch_buf *b, unsigned ku, bool critical);
 int x509_ext_ext_key_usage(ch_buf *b, unsigned eku, bool critical);
+/* The CH_EKU_* bit of an extended key usage's NID, 0 for one certhub does not name. */
+unsigned x509_eku_bit(int nid);
 /* Key Usage bits that do not apply to the key of spki (key transport with an EC key, RFC
  * 5480): a profile's (profile: its name) are left out of *ku unless that leaves none; asked
  * for (profile NULL), a 400 naming the bit and what the key takes. */
