@@ -2545,6 +2545,12 @@ int cmd_remote_ca_bundle(cli_args *a)
         return 1;
     if (strcmp(format, "pem") != 0 && password == NULL)
         cli_usage(a, "a %s truststore needs a password: --password-file F", format);
+    /* (sent empty, the server's refusal named its header, not the option) */
+    if (strcmp(format, "pem") != 0 && *password == '\0') {
+        ch_secure_free_str(password);
+        return cli_fail(a, "--password-file gives an empty password: a %s truststore needs one (keytool asks for it)",
+                        format);
+    }
     /* A PEM bundle is not encrypted: a password given would be dropped without a word. */
     if (strcmp(format, "pem") == 0 && password != NULL) {
         ch_secure_free_str(password);

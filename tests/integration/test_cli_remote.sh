@@ -311,6 +311,11 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout str
     -out stray.pem 2>/dev/null
 remote cert import stray.pem --name stray >/dev/null
 remote ca bundle --out bundle2.pem
+: > empty-bundle.pw
+expect_error "ca bundle --format p12 with an empty password file: the option named" \
+    "--password-file gives an empty password: a p12 truststore needs one" -- \
+    remote ca bundle --format p12 --password-file empty-bundle.pw --out bundle.p12
+[ ! -e bundle.p12 ] || fail "a refused ca bundle wrote its file"
 check_eq "an imported CA certificate is not in the bundle" "0 0" \
     "$(grep -c 'Stray Root' <(openssl crl2pkcs7 -nocrl -certfile bundle2.pem | openssl pkcs7 -print_certs)) $(grep -c 'Brought CA' <(openssl crl2pkcs7 -nocrl -certfile bundle2.pem | openssl pkcs7 -print_certs))"
 if openssl verify -CAfile bundle.pem -untrusted chain.pem cli.pem >/dev/null; then ok "a certificate it issued verifies with it"; else fail "not so: a certificate it issued verifies with it"; fi
