@@ -1508,6 +1508,18 @@ static int step_one_row_locked(struct ch_store *s, sqlite3 *db, sqlite3_stmt *st
     if (st == NULL)                                                                                          \
         return ch_error_last_code() ? ch_error_last_code() : CH_ESTORE;
 
+/* One column of one row of a tenant set (a rename, a status, a password's hash): statement id
+ * binds value, tenant_id and id in that order; no row is CH_ENOTFOUND naming kind. */
+static int set_one(ch_store *s, enum stmt_id id, const char *what, const char *kind, const char *value,
+                   const char *tenant_id, const char *row_id)
+{
+    STMT(id, what);
+    bind_text(st, 1, value);
+    bind_text(st, 2, tenant_id);
+    bind_text(st, 3, row_id);
+    return step_one_row(db, st, what, kind);
+}
+
 /* Steps a SELECT of one row; CH_ENOTFOUND when none. */
 static int step_row(sqlite3 *db, sqlite3_stmt *st, const char *kind)
 {
@@ -2106,11 +2118,7 @@ int ch_store_user_count(ch_store *s, const char *tenant_id, int64_t *count)
 
 int ch_store_user_set_password(ch_store *s, const char *tenant_id, const char *id, const char *hash)
 {
-    STMT(S_USER_PASSWORD, "changing a password");
-    bind_text(st, 1, hash);
-    bind_text(st, 2, tenant_id);
-    bind_text(st, 3, id);
-    return step_one_row(db, st, "changing a password", "user");
+    return set_one(s, S_USER_PASSWORD, "changing a password", "user", hash, tenant_id, id);
 }
 
 static void read_user_row(void *row, sqlite3_stmt *st)
@@ -2145,11 +2153,7 @@ void ch_store_user_list_free(ch_store_user *list, size_t count)
 
 int ch_store_user_set_role(ch_store *s, const char *tenant_id, const char *id, const char *role)
 {
-    STMT(S_USER_ROLE, "changing a user's role");
-    bind_text(st, 1, role);
-    bind_text(st, 2, tenant_id);
-    bind_text(st, 3, id);
-    return step_one_row(db, st, "changing a user's role", "user");
+    return set_one(s, S_USER_ROLE, "changing a user's role", "user", role, tenant_id, id);
 }
 
 int ch_store_user_delete(ch_store *s, const char *tenant_id, const char *id)
@@ -2928,38 +2932,23 @@ int ch_store_cert_delete(ch_store *s, const char *tenant_id, const char *id)
 
 int ch_store_cert_rename(ch_store *s, const char *tenant_id, const char *id, const char *name)
 {
-    STMT(S_CERT_RENAME, "renaming a certificate");
-    bind_text(st, 1, name);
-    bind_text(st, 2, tenant_id);
-    bind_text(st, 3, id);
-    return step_one_row(db, st, "renaming a certificate", "certificate");
+    return set_one(s, S_CERT_RENAME, "renaming a certificate", "certificate", name, tenant_id, id);
 }
 
 int ch_store_keystore_rename(ch_store *s, const char *tenant_id, const char *id, const char *name)
 {
-    STMT(S_KS_RENAME, "renaming a keystore");
-    bind_text(st, 1, name);
-    bind_text(st, 2, tenant_id);
-    bind_text(st, 3, id);
-    return step_one_row(db, st, "renaming a keystore", "keystore");
+    return set_one(s, S_KS_RENAME, "renaming a keystore", "keystore", name, tenant_id, id);
 }
 
 int ch_store_cert_set_key(ch_store *s, const char *tenant_id, const char *id, const char *key_id)
 {
-    STMT(S_CERT_SET_KEY, "adding a key to a certificate");
-    bind_text(st, 1, key_id);
-    bind_text(st, 2, tenant_id);
-    bind_text(st, 3, id);
-    return step_one_row(db, st, "adding a key to a certificate", "certificate without a key");
+    return set_one(s, S_CERT_SET_KEY, "adding a key to a certificate", "certificate without a key", key_id, tenant_id,
+                   id);
 }
 
 int ch_store_cert_set_status(ch_store *s, const char *tenant_id, const char *id, const char *status)
 {
-    STMT(S_CERT_STATUS, "updating a certificate");
-    bind_text(st, 1, status);
-    bind_text(st, 2, tenant_id);
-    bind_text(st, 3, id);
-    return step_one_row(db, st, "updating a certificate", "certificate");
+    return set_one(s, S_CERT_STATUS, "updating a certificate", "certificate", status, tenant_id, id);
 }
 
 void ch_store_cert_dispose(ch_store_cert *c)
@@ -3642,11 +3631,7 @@ int ch_store_ca_set_cert(ch_store *s, const char *tenant_id, const char *id, con
 
 int ch_store_ca_set_status(ch_store *s, const char *tenant_id, const char *id, const char *status)
 {
-    STMT(S_CA_STATUS, "updating a CA");
-    bind_text(st, 1, status);
-    bind_text(st, 2, tenant_id);
-    bind_text(st, 3, id);
-    return step_one_row(db, st, "updating a CA", "CA");
+    return set_one(s, S_CA_STATUS, "updating a CA", "CA", status, tenant_id, id);
 }
 
 int ch_store_ca_update(ch_store *s, const char *tenant_id, const char *id, const char *name, const char *settings)
