@@ -140,6 +140,13 @@ bool ch_alias_same(const char *a, const char *b);
 void ch_url_redacted(char *out, size_t cap, const char *url);
 /* Its scheme and host alone (userinfo left out): what a log line names. */
 void ch_url_origin(char *out, size_t cap, const char *url);
+/* Where a webhook may not lead, for an address (AF_INET: 4 bytes, AF_INET6: 16, in network
+ * order): a link-local one (the cloud's metadata service hands out credentials), an
+ * unspecified or multicast one, and the host itself (CH_HOOK_LOOPBACK) unless installation
+ * (the default tenant's webhook).  The words saying which, or NULL when it may.  certhubd asks
+ * it of each address a webhook's host resolves to; settings, of a host written as an address. */
+#define CH_HOOK_LOOPBACK "the host itself (loopback)"
+const char *ch_hook_address_refused(int af, const unsigned char *addr, bool installation);
 
 /* Lower-case hex of len bytes into out (2*len+1 bytes incl. NUL). */
 void ch_hex(char *out, const uint8_t *in, size_t len);

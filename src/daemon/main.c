@@ -458,23 +458,12 @@ static curl_socket_t webhook_socket(void *arg, curlsocktype purpose, struct curl
     const char *why = NULL;
 
     (void)purpose;
-    if (a->family == AF_INET) {
-        uint32_t ip = ntohl(((const struct sockaddr_in *)&a->addr)->sin_addr.s_addr);
-        if ((ip >> 16) == 0xa9fe)
-            why = "a link-local address";
-        else if (ip == 0 || (ip >> 28) == 0xe)
-            why = "an unspecified or multicast address";
-        else if ((ip >> 24) == 127 && !p->installation)
-            why = "the host itself (loopback)";
-    } else if (a->family == AF_INET6) {
-        const struct in6_addr *ip = &((const struct sockaddr_in6 *)&a->addr)->sin6_addr;
-        if (IN6_IS_ADDR_LINKLOCAL(ip) || (IN6_IS_ADDR_V4MAPPED(ip) && ip->s6_addr[12] == 169 && ip->s6_addr[13] == 254))
-            why = "a link-local address";
-        else if (IN6_IS_ADDR_UNSPECIFIED(ip) || IN6_IS_ADDR_MULTICAST(ip))
-            why = "an unspecified or multicast address";
-        else if ((IN6_IS_ADDR_LOOPBACK(ip) || (IN6_IS_ADDR_V4MAPPED(ip) && ip->s6_addr[12] == 127)) && !p->installation)
-            why = "the host itself (loopback)";
-    }
+    if (a->family == AF_INET)
+        why = ch_hook_address_refused(AF_INET, (const unsigned char *)&((const struct sockaddr_in *)&a->addr)->sin_addr,
+                                      p->installation);
+    else if (a->family == AF_INET6)
+        why = ch_hook_address_refused(AF_INET6, ((const struct sockaddr_in6 *)&a->addr)->sin6_addr.s6_addr,
+                                      p->installation);
     if (why != NULL) {
         snprintf(p->refused, sizeof p->refused, "%s", why);
         return CURL_SOCKET_BAD;
@@ -522,7 +511,7 @@ static int send_webhook(void *arg, const char *url, const char *secret, const ch
         ch_url_origin(origin, sizeof origin, url); /* (its path is often its credential) */
         if (rc != CURLE_OK && policy.refused[0])
             event_log(stderr, "webhook %s: not sent: it leads to %s, where webhooks %s", origin, policy.refused,
-                      strcmp(policy.refused, "the host itself (loopback)") == 0
+                      strcmp(policy.refused, CH_HOOK_LOOPBACK) == 0
                           ? "of tenants other than the default one may not go"
                           : "may not go");
         else if (rc != CURLE_OK)

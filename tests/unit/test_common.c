@@ -1,4 +1,5 @@
 /* Unit tests of the common module: errors, buffers, hex, files. */
+#include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -343,6 +344,44 @@ static void test_alias_lower(void **state)
     assert_false(ch_alias_same("a", "b"));
 }
 
+/* Where a webhook may not lead, by address, as certhubd and the settings both ask it. */
+static void test_hook_address(void **state)
+{
+    static const struct {
+        const char *addr;
+        bool installation;
+        const char *why;
+    } cases[] = {
+        {"169.254.169.254", true, "a link-local address"},
+        {"0.0.0.0", true, "an unspecified or multicast address"},
+        {"224.0.0.1", true, "an unspecified or multicast address"},
+        {"127.0.0.1", false, CH_HOOK_LOOPBACK},
+        {"127.0.0.1", true, NULL},
+        {"10.1.2.3", false, NULL},
+        {"fe80::1", true, "a link-local address"},
+        {"::ffff:169.254.1.1", true, "a link-local address"},
+        {"::", true, "an unspecified or multicast address"},
+        {"ff02::1", true, "an unspecified or multicast address"},
+        {"::1", false, CH_HOOK_LOOPBACK},
+        {"::ffff:127.0.0.1", false, CH_HOOK_LOOPBACK},
+        {"::1", true, NULL},
+        {"2001:db8::1", false, NULL},
+    };
+    unsigned char a[16];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int af = strchr(cases[i].addr, ':') ? AF_INET6 : AF_INET;
+        const char *why;
+        assert_int_equal(inet_pton(af, cases[i].addr, a), 1);
+        why = ch_hook_address_refused(af, a, cases[i].installation);
+        if (cases[i].why == NULL)
+            assert_null(why);
+        else
+            assert_string_equal(why, cases[i].why);
+    }
+}
+
 /* A file's name as a name: cut at whole characters, within the characters and the bytes
  * given; none when it could be no name. */
 static void test_name_from_file(void **state)
@@ -523,6 +562,7 @@ int main(void)
         cmocka_unit_test(test_json_writer),
         cmocka_unit_test(test_name_from_file),
         cmocka_unit_test(test_alias_lower),
+        cmocka_unit_test(test_hook_address),
         cmocka_unit_test(test_files),
         cmocka_unit_test(test_init_and_random),
     };

@@ -1,4 +1,5 @@
 /* Secrets, hex, files, randomness, initialisation and the clock (include/certhub/common.h). */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -350,6 +351,28 @@ static bool url_origin(char *out, size_t cap, const char *url)
     }
     snprintf(out, cap, "%.*s%.*s", scheme, url, (int)n, host);
     return host[n] != '\0';
+}
+
+const char *ch_hook_address_refused(int af, const unsigned char *a, bool installation)
+{
+    static const unsigned char loop6[16] = {[15] = 1}, none6[16] = {0};
+    bool mapped;
+
+    if (af == AF_INET) {
+        if (a[0] == 169 && a[1] == 254)
+            return "a link-local address";
+        if ((a[0] | a[1] | a[2] | a[3]) == 0 || (a[0] >> 4) == 0xe)
+            return "an unspecified or multicast address";
+        return a[0] == 127 && !installation ? CH_HOOK_LOOPBACK : NULL;
+    }
+    if (af != AF_INET6)
+        return NULL;
+    mapped = memcmp(a, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0; /* (::ffff:a.b.c.d) */
+    if ((a[0] == 0xfe && (a[1] & 0xc0) == 0x80) || (mapped && a[12] == 169 && a[13] == 254))
+        return "a link-local address";
+    if (memcmp(a, none6, 16) == 0 || a[0] == 0xff)
+        return "an unspecified or multicast address";
+    return (memcmp(a, loop6, 16) == 0 || (mapped && a[12] == 127)) && !installation ? CH_HOOK_LOOPBACK : NULL;
 }
 
 void ch_url_origin(char *out, size_t cap, const char *url)
