@@ -315,17 +315,18 @@ static int holds_more(const uint8_t *data, size_t len)
     return f == CH_FMT_PKCS7 || f == CH_FMT_PKCS12 || f == CH_FMT_JKS || f == CH_FMT_JCEKS;
 }
 
-/* The CA certificates of list[from..n) into *rest (copies). */
-static int keep_rest(ch_cert ***rest, size_t *n_rest, ch_cert *const *list, size_t from, size_t n)
+/* The CA certificates of list[0..n) but list[skip] (the certificate they are the chain of) into
+ * *rest (copies). */
+static int keep_rest(ch_cert ***rest, size_t *n_rest, ch_cert *const *list, size_t n, size_t skip)
 {
     *rest = NULL;
     *n_rest = 0;
-    if (n <= from)
+    if (n <= 1)
         return 0;
-    if ((*rest = calloc(n - from, sizeof **rest)) == NULL)
+    if ((*rest = calloc(n - 1, sizeof **rest)) == NULL)
         return ch_error_set(CH_ENOMEM, "out of memory");
-    for (size_t i = from; i < n; i++)
-        if (ch_cert_is_ca(list[i]) && ((*rest)[*n_rest] = ch_cert_dup(list[i])) != NULL)
+    for (size_t i = 0; i < n; i++)
+        if (i != skip && ch_cert_is_ca(list[i]) && ((*rest)[*n_rest] = ch_cert_dup(list[i])) != NULL)
             (*n_rest)++;
     return 0;
 }
@@ -400,13 +401,20 @@ static int cert_from_keystore(ch_cert **cert, ch_key **key, ch_cert ***rest, siz
         ((*cert = ch_cert_dup(pick->chain[0])) == NULL || (pick->key && (*key = ch_key_dup(pick->key)) == NULL)))
         error = ch_error_set(CH_ENOMEM, "out of memory");
     else if (error == 0 && rest != NULL)
-        error = keep_rest(rest, n_rest, pick->chain, 1, pick->chain_len);
+        error = keep_rest(rest, n_rest, pick->chain, pick->chain_len, 0);
     if (error < 0) {
         ch_cert_free(*cert);
         *cert = NULL;
     }
     ch_keystore_free(ks);
     return error;
+}
+
+int svc_key_password_unread(void)
+{
+    return ch_error_set_field(CH_EINVAL, "key_password",
+                              "key_password opens the keys of a JKS or JCEKS file whose keys have a password of their "
+                              "own (keytool -keypass); a PKCS#12 or PEM key is opened by \"password\" alone");
 }
 
 int svc_cert_and_key(ch_cert **cert, ch_key **key, const uint8_t *cert_data, size_t cert_len,
@@ -435,9 +443,7 @@ int svc_cert_key_chain(ch_cert **cert, ch_key **key, ch_cert ***rest, size_t *n_
      * password opens the key, and a second would be dropped unread. */
     if (key_password != NULL && ((key_data != NULL && key_len > 0) || ch_format_detect(&f, cert_data, cert_len) < 0 ||
                                  (f != CH_FMT_JKS && f != CH_FMT_JCEKS)))
-        return ch_error_set_field(CH_EINVAL, "key_password",
-                                  "key_password opens the key of a JKS or JCEKS file whose key has a password of its "
-                                  "own (keytool -keypass); a PKCS#12 or PEM key is opened by \"password\" alone");
+        return svc_key_password_unread();
     if ((key_data == NULL || key_len == 0) && (error = holds_more(cert_data, cert_len)) != 0)
         return error < 0 ? ch_error_set_field(error, "certificate", "%s", ch_error_last())
                          : cert_from_keystore(cert, key, rest, n_rest, cert_data, cert_len, password, key_password);
@@ -465,11 +471,8 @@ int svc_cert_key_chain(ch_cert **cert, ch_key **key, ch_cert ***rest, size_t *n_
                 error = another_leaf(list[at], list[i]);
         if (error == 0 && (*cert = ch_cert_dup(list[at])) == NULL)
             error = ch_error_set(CH_ENOMEM, "out of memory");
-        if (error == 0 && (*rest = calloc(n, sizeof **rest)) == NULL)
-            error = ch_error_set(CH_ENOMEM, "out of memory");
-        for (size_t i = 0; i < n && error == 0; i++)
-            if (i != at && ch_cert_is_ca(list[i]) && ((*rest)[*n_rest] = ch_cert_dup(list[i])) != NULL)
-                (*n_rest)++;
+        if (error == 0)
+            error = keep_rest(rest, n_rest, list, n, at);
         ch_cert_list_free(list, n);
         if (error < 0)
             goto fail;
@@ -1279,30 +1282,17 @@ static int webhook_host_check(const char *url, size_t n, bool installation)
         return 0;
     memcpy(host, *p == '[' ? p + 1 : p, len);
     host[len] = '\0';
-    if (inet_pton(AF_INET, host, a) == 1) {
-        if (a[0] == 169 && a[1] == 254)
-            why = "a link-local address";
-        else if ((a[0] | a[1] | a[2] | a[3]) == 0 || (a[0] >> 4) == 0xe)
-            why = "an unspecified or multicast address";
-        else if (a[0] == 127 && !installation)
-            why = "the host itself (loopback)";
-    } else if (inet_pton(AF_INET6, host, a) == 1) {
-        static const unsigned char loop[16] = {[15] = 1}, none[16] = {0};
-        bool mapped = memcmp(a, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0;
-        if ((a[0] == 0xfe && (a[1] & 0xc0) == 0x80) || (mapped && a[12] == 169 && a[13] == 254))
-            why = "a link-local address";
-        else if (memcmp(a, none, 16) == 0 || a[0] == 0xff)
-            why = "an unspecified or multicast address";
-        else if ((memcmp(a, loop, 16) == 0 || (mapped && a[12] == 127)) && !installation)
-            why = "the host itself (loopback)";
-    } else if (!installation && (strcasecmp(host, "localhost") == 0 ||
-                                 (len > 10 && strcasecmp(host + len - 10, ".localhost") == 0))) {
-        why = "the host itself (loopback)";
-    }
+    if (inet_pton(AF_INET, host, a) == 1)
+        why = ch_hook_address_refused(AF_INET, a, installation);
+    else if (inet_pton(AF_INET6, host, a) == 1)
+        why = ch_hook_address_refused(AF_INET6, a, installation);
+    else if (!installation && (strcasecmp(host, "localhost") == 0 ||
+                               (len > 10 && strcasecmp(host + len - 10, ".localhost") == 0)))
+        why = CH_HOOK_LOOPBACK;
     if (why == NULL)
         return 0;
     return ch_error_set_field(CH_EINVAL, "webhooks", "webhook %zu leads to %s, where webhooks %s", n, why,
-                              installation || strcmp(why, "the host itself (loopback)") != 0
+                              installation || strcmp(why, CH_HOOK_LOOPBACK) != 0
                                   ? "may not go"
                                   : "of tenants other than the default one may not go");
 }

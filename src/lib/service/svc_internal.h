@@ -208,6 +208,9 @@ int svc_check_text(const char *field, const char *text, size_t max);
 /* In a transaction: renames certificate id of the actor's tenant, audited. */
 int svc_cert_rename_tx(ch_svc *svc, const ch_actor *actor, const char *id, const char *name);
 
+/* key_password given where it would go unread (it opens a JKS or JCEKS key with a password of
+ * its own, keytool -keypass): CH_EINVAL naming it, saying so. */
+int svc_key_password_unread(void);
 /* Reads an uploaded certificate and, if given, its private key, which must belong to it.
  * Without key bytes, the certificate's own file may hold its key: a PKCS#12, JKS or JCEKS
  * file, or PEM with a private key block, gives its one key entry (several keys are refused:

@@ -413,10 +413,7 @@ int ch_svc_keystore_import(ch_svc *svc, const ch_actor *actor, const char *name,
     {
         ch_format kf;
         if (key_password != NULL && ch_format_detect(&kf, data, len) == 0 && kf != CH_FMT_JKS && kf != CH_FMT_JCEKS)
-            return ch_error_set_field(CH_EINVAL, "key_password",
-                                      "key_password opens the keys of a JKS or JCEKS file whose keys have a password "
-                                      "of their own (keytool -keypass); a PKCS#12 or PEM key is opened by "
-                                      "\"password\" alone");
+            return svc_key_password_unread();
         ch_error_clear();
     }
     if ((error = ch_keystore_import(&ks, data, len, &io)) < 0) {
