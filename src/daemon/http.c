@@ -444,9 +444,9 @@ int read_upload(req *r, upload *u, const char *const *allowed, const char *file_
                 const char *value = query(r, allowed[k]);
                 if (strcmp(allowed[k], "password") == 0 || strcmp(allowed[k], "key_password") == 0 || value == NULL)
                     continue;
+                /* (UTF-8: http_answer refused any other query value) */
                 if ((v = json_string(value)) == NULL) {
-                    snprintf(msg, sizeof msg, "the query parameter \"%s\" is not UTF-8 text", allowed[k]);
-                    reply_error_msg(r, CH_EINVAL, allowed[k], msg);
+                    reply_error(r, CH_ENOMEM);
                     goto fail;
                 }
                 json_object_set_new(u->fields, allowed[k], v);
