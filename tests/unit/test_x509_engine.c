@@ -183,6 +183,21 @@ static void test_weak_keys_refused(void **state)
     assert_int_equal(ch_key_parse(&k, data, len, NULL), CH_EPOLICY);
     assert_non_null(strstr(ch_error_last(), "secp256k1"));
     free(data);
+    /* Kinds certhub does not take are named as such, private ones too (an RSA-PSS private key
+     * was called a public key). */
+    snprintf(path, sizeof path, "%s/pss.pem", dir);
+    assert_int_equal(tu_sh("openssl genpkey -algorithm RSA-PSS -pkeyopt rsa_keygen_bits:2048 -out '%s' 2>/dev/null",
+                           path), 0);
+    data = tu_read(path, &len);
+    assert_int_equal(ch_key_parse(&k, data, len, NULL), CH_EPOLICY);
+    assert_non_null(strstr(ch_error_last(), "RSA-PSS keys are not accepted"));
+    free(data);
+    snprintf(path, sizeof path, "%s/ed448.pem", dir);
+    assert_int_equal(tu_sh("openssl genpkey -algorithm ED448 -out '%s'", path), 0);
+    data = tu_read(path, &len);
+    assert_int_equal(ch_key_parse(&k, data, len, NULL), CH_EPOLICY);
+    assert_non_null(strstr(ch_error_last(), "ED448 keys are not accepted"));
+    free(data);
     tu_rmtree(dir);
 }
 

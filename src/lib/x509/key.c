@@ -178,6 +178,11 @@ static bool pkey_has_private(EVP_PKEY *pkey)
     case EVP_PKEY_ED25519:
         has = EVP_PKEY_get_raw_private_key(pkey, NULL, &len) == 1 && len > 0;
         break;
+    default:
+        /* A kind certhub does not take (RSA-PSS, Ed448, DSA...): classify names it and what
+         * is accepted; "this is a public key" said of an RSA-PSS private key misled. */
+        has = true;
+        break;
     }
     BN_clear_free(bn);
     ERR_clear_error();
