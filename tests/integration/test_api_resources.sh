@@ -92,6 +92,11 @@ check_eq "a custom profile that issued an unexpired certificate: 409, its renewa
 api DELETE "/api/v1/certificates/$sensor"
 api DELETE /api/v1/profiles/mqtt-device
 check_eq "custom profile deleted once that certificate is gone" 200 "$status"
+api DELETE /api/v1/profiles/mqtt-device
+check_eq "deleted again: 404 naming the profile, as GET does" "404 profile unknown profile \"mqtt-device\"" \
+    "$status $(body .error.field) $(body .error.message | cut -d';' -f1)"
+api PUT /api/v1/profiles/mqtt-device '{"key_usage":["digital_signature"]}'
+check_eq "changed once gone: the same" "404 profile" "$status $(body .error.field)"
 api POST /api/v1/certificates "{\"profile\":\"mqtt-device\",\"subject\":{\"common_name\":\"sensor-3\"},\"ca_id\":\"$issuer\"}"
 check_eq "an unknown profile: 400" 400 "$status"
 check_eq "naming the field" "profile" "$(body .error.field)"

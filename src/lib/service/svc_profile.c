@@ -378,6 +378,11 @@ static int profile_tx_run(void *arg)
     }
     if (error == CH_EEXISTS)
         error = ch_error_set_field(CH_EEXISTS, "name", "the tenant already has a profile named %s", t->row->name);
+    /* Said as GET of the same name says it (the store's "no such profile" named nothing). */
+    if (error == CH_ENOTFOUND)
+        error = ch_error_set_field(CH_ENOTFOUND, "profile", "unknown profile \"%.64s\"; the tenant's custom profiles "
+                                   "are those GET /api/v1/profiles lists (built-in ones are not changed or deleted)",
+                                   t->row->name);
     return error < 0 ? error : svc_audit(t->svc, t->actor, actions[t->op], "profile", t->row->name, t->row->definition);
 }
 
