@@ -140,6 +140,10 @@ bool ch_alias_same(const char *a, const char *b);
 void ch_url_redacted(char *out, size_t cap, const char *url);
 /* Its scheme and host alone (userinfo left out): what a log line names. */
 void ch_url_origin(char *out, size_t cap, const char *url);
+/* What keeps url, its scheme checked already, from being one a client can fetch: a space, a
+ * control character or one beyond ASCII (RFC 3986: others go percent-encoded; *at is then
+ * its byte, from 1), or no host after "://" ("no host", *at 0).  NULL when there is none. */
+const char *ch_url_flaw(const char *url, size_t *at);
 /* Where a webhook may not lead, for an address (AF_INET: 4 bytes, AF_INET6: 16, in network
  * order): a link-local one (the cloud's metadata service hands out credentials), an
  * unspecified or multicast one, and the host itself (CH_HOOK_LOOPBACK) unless installation

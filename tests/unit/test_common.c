@@ -345,6 +345,28 @@ static void test_alias_lower(void **state)
 }
 
 /* Where a webhook may not lead, by address, as certhubd and the settings both ask it. */
+static void test_url_flaw(void **state)
+{
+    size_t at;
+
+    (void)state;
+    assert_null(ch_url_flaw("https://hooks.example/x?y=1", &at));
+    assert_int_equal(at, 0);
+    assert_null(ch_url_flaw("http://[::1]:8080/", &at));
+    assert_string_equal(ch_url_flaw("https://a.example/a b", &at), "a space");
+    assert_int_equal(at, 20);
+    assert_string_equal(ch_url_flaw("https://a.example/\r\n", &at), "a control character");
+    assert_int_equal(at, 19);
+    assert_string_equal(ch_url_flaw("https://a.example/\xc3\xa4", &at), "a character beyond ASCII");
+    assert_int_equal(at, 19);
+    for (const char *const *u = (const char *const[]){"https://", "https:///x", "https://:443/", "https://@h/",
+                                                       "https://?q", "https:/h", "h", NULL};
+         *u != NULL; u++) {
+        assert_string_equal(ch_url_flaw(*u, &at), "no host");
+        assert_int_equal(at, 0);
+    }
+}
+
 static void test_hook_address(void **state)
 {
     static const struct {
@@ -562,6 +584,7 @@ int main(void)
         cmocka_unit_test(test_json_writer),
         cmocka_unit_test(test_name_from_file),
         cmocka_unit_test(test_alias_lower),
+        cmocka_unit_test(test_url_flaw),
         cmocka_unit_test(test_hook_address),
         cmocka_unit_test(test_files),
         cmocka_unit_test(test_init_and_random),

@@ -353,6 +353,22 @@ static bool url_origin(char *out, size_t cap, const char *url)
     return host[n] != '\0';
 }
 
+const char *ch_url_flaw(const char *url, size_t *at)
+{
+    const char *sep = strstr(url, "://");
+
+    *at = 0;
+    for (const unsigned char *p = (const unsigned char *)url; *p; p++) {
+        if (*p > 0x20 && *p < 0x7f)
+            continue;
+        *at = (size_t)((const char *)p - url) + 1;
+        return *p == ' ' ? "a space" : *p < 0x20 || *p == 0x7f ? "a control character" : "a character beyond ASCII";
+    }
+    if (sep == NULL || sep[3] == '\0' || strchr("/?#@:", sep[3]) != NULL)
+        return "no host";
+    return NULL;
+}
+
 const char *ch_hook_address_refused(int af, const unsigned char *a, bool installation)
 {
     static const unsigned char loop6[16] = {[15] = 1}, none6[16] = {0};

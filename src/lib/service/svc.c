@@ -1240,22 +1240,18 @@ static int settings_parse(ch_svc *svc, const char *tenant_id, ch_svc_settings *o
 }
 
 /* Checks the value of one setting; the message says what is accepted. */
-/* A webhook's URL (its scheme checked already) as one a request can go to: a host after the
- * scheme, and nothing but visible ASCII (RFC 3986: a space or a line break is no part of a
- * URL; other characters go percent-encoded). */
+/* A webhook's URL (its scheme checked already) as one a request can go to (ch_url_flaw). */
 static int webhook_url_check(const char *url, size_t n)
 {
-    const char *host = url + strcspn(url, ":") + 3;
+    size_t at;
+    const char *flaw = ch_url_flaw(url, &at);
 
-    for (const unsigned char *p = (const unsigned char *)url; *p; p++)
-        if (*p <= 0x20 || *p >= 0x7f)
-            return ch_error_set_field(CH_EINVAL, "webhooks",
-                                      "webhook %zu's URL holds %s at byte %zu: a URL is visible ASCII, others "
-                                      "percent-encoded (RFC 3986)",
-                                      n, *p == ' ' ? "a space" : *p < 0x20 || *p == 0x7f ? "a control character"
-                                                                                        : "a character beyond ASCII",
-                                      (size_t)((const char *)p - url) + 1);
-    if (*host == '\0' || strchr("/?#@:", *host) != NULL)
+    if (flaw != NULL && at != 0)
+        return ch_error_set_field(CH_EINVAL, "webhooks",
+                                  "webhook %zu's URL holds %s at byte %zu: a URL is visible ASCII, others "
+                                  "percent-encoded (RFC 3986)",
+                                  n, flaw, at);
+    if (flaw != NULL)
         return ch_error_set_field(CH_EINVAL, "webhooks", "webhook %zu's URL names no host: give it as "
                                   "https://host[:port]/path", n);
     return 0;

@@ -898,13 +898,10 @@ int64_t ch_issue_ttl_of(int64_t not_before, int64_t not_after)
 static int urls_check(const char *const *urls, const char *field)
 {
     for (size_t i = 0; urls != NULL && urls[i] != NULL; i++) {
-        const char *u = urls[i], *host = strstr(u, "://");
-        bool ok = host != NULL && (strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0 ||
-                                   strncmp(u, "ldap://", 7) == 0) &&
-                  host[3] != '\0' && strchr("/?#:", host[3]) == NULL;
-        for (const unsigned char *c = (const unsigned char *)u; ok && *c; c++)
-            ok = *c > 0x20 && *c < 0x7f;
-        if (!ok)
+        const char *u = urls[i];
+        size_t at;
+        if ((strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0 && strncmp(u, "ldap://", 7) != 0) ||
+            ch_url_flaw(u, &at) != NULL)
             return ch_error_set_field(CH_EINVAL, field,
                                       "\"%.128s\" is not a URL a client can fetch: http://, https:// or ldap:// with a "
                                       "host, in visible ASCII (others percent-encoded)",
