@@ -255,22 +255,60 @@ static bool file_of(char *out, size_t cap, const char *path)
     return ok;
 }
 
+/* A path as its parts name it, for telling whether two name one file: "//", "/./" and
+ * "dir/../" left out ("/sub/../x.pem" is "/x.pem"), as the kernel reads it where no part is a
+ * link. */
+static void path_plain(char *out, size_t cap, const char *path)
+{
+    size_t n = 0;
+
+    out[0] = '\0';
+    for (const char *p = path; *p;) {
+        size_t w = strcspn(p, "/");
+        if (w == 0 || (w == 1 && p[0] == '.')) {
+            /* (nothing) */
+        } else if (w == 2 && p[0] == '.' && p[1] == '.') {
+            while (n > 0 && out[n - 1] != '/')
+                n--;
+            if (n > 0)
+                n--;
+        } else if (n + 1 + w < cap) {
+            if (n > 0 || path[0] == '/')
+                out[n++] = '/';
+            memcpy(out + n, p, w);
+            n += w;
+        }
+        p += w + (p[w] == '/');
+    }
+    if (n == 0 && path[0] == '/')
+        out[n++] = '/';
+    out[n] = '\0';
+}
+
+bool cli_same_file(const char *p1, const char *p2)
+{
+    char f1[PATH_MAX + 256], f2[PATH_MAX + 256];
+    struct stat s1, s2;
+
+    if (*p1 == '\0' || *p2 == '\0')
+        return false;
+    if (cli_is_stdout(p1) || cli_is_stdout(p2))
+        return cli_is_stdout(p1) && cli_is_stdout(p2);
+    if (stat(p1, &s1) == 0 && stat(p2, &s2) == 0)
+        return s1.st_dev == s2.st_dev && s1.st_ino == s2.st_ino;
+    if (file_of(f1, sizeof f1, p1) && file_of(f2, sizeof f2, p2))
+        return strcmp(f1, f2) == 0;
+    /* (a folder not made yet) */
+    path_plain(f1, sizeof f1, p1);
+    path_plain(f2, sizeof f2, p2);
+    return strcmp(f1, f2) == 0;
+}
+
 void cli_outputs_apart(const cli_args *a, const char *opt1, const char *opt2)
 {
     const char *p1 = cli_opt(a, opt1), *p2 = cli_opt(a, opt2);
-    char f1[PATH_MAX + 256], f2[PATH_MAX + 256];
-    struct stat s1, s2;
-    bool same;
 
-    if (p1 == NULL || p2 == NULL)
-        return;
-    if (cli_is_stdout(p1) || cli_is_stdout(p2))
-        same = cli_is_stdout(p1) && cli_is_stdout(p2);
-    else if (stat(p1, &s1) == 0 && stat(p2, &s2) == 0)
-        same = s1.st_dev == s2.st_dev && s1.st_ino == s2.st_ino;
-    else
-        same = strcmp(p1, p2) == 0 || (file_of(f1, sizeof f1, p1) && file_of(f2, sizeof f2, p2) && strcmp(f1, f2) == 0);
-    if (same)
+    if (p1 != NULL && p2 != NULL && cli_same_file(p1, p2))
         cli_usage(a, "--%s and --%s name the same file: give each its own", opt1, opt2);
 }
 

@@ -84,6 +84,10 @@ bool cli_is_stdout(const char *path);
  * written to as it is); else says so (exit 1).  Commands ask it of their outputs before any
  * work, so that a refusal changes nothing. */
 int cli_may_write(const cli_args *a, const char *path);
+/* Whether two paths name one file: the same file where both exist, else the same name in
+ * the same folder (links followed, "..", "." and "//" read as the kernel reads them); "-" is
+ * standard output. */
+bool cli_same_file(const char *p1, const char *p2);
 /* Two output options that name one file (the same path, or two paths of one file, standard
  * output for both): a usage error (exit 2) naming both, before any work; the key written there
  * was then overwritten by the certificate, or a certificate was made and not saved. */

@@ -148,47 +148,6 @@ static int config_item(void *arg, const ch_conf_item *it)
                                    "key_path, path, dir, mode, owner, reload)", k);
 }
 
-/* A path as its parts name it, for telling whether two name one file: "//", "/./" and
- * "dir/../" left out ("/sub/../x.pem" is "/x.pem"), as the kernel reads it where no part is a
- * link. */
-static void path_plain(char *out, size_t cap, const char *path)
-{
-    size_t n = 0;
-
-    out[0] = '\0';
-    for (const char *p = path; *p;) {
-        size_t w = strcspn(p, "/");
-        if (w == 0 || (w == 1 && p[0] == '.')) {
-            /* (nothing) */
-        } else if (w == 2 && p[0] == '.' && p[1] == '.') {
-            while (n > 0 && out[n - 1] != '/')
-                n--;
-            if (n > 0)
-                n--;
-        } else if (n + 1 + w < cap) {
-            if (n > 0 || path[0] == '/')
-                out[n++] = '/';
-            memcpy(out + n, p, w);
-            n += w;
-        }
-        p += w + (p[w] == '/');
-    }
-    if (n == 0 && path[0] == '/')
-        out[n++] = '/';
-    out[n] = '\0';
-}
-
-static bool same_path(const char *x, const char *y)
-{
-    char px[1024], py[1024];
-
-    if (*x == '\0' || *y == '\0')
-        return false;
-    path_plain(px, sizeof px, x);
-    path_plain(py, sizeof py, y);
-    return strcmp(px, py) == 0;
-}
-
 static int read_config(cli_args *a, const char *path, struct agent *ag)
 {
     int line;
@@ -210,7 +169,7 @@ static int read_config(cli_args *a, const char *path, struct agent *ag)
                                 t->line, t->name);
             for (size_t x = 0; x < 4; x++)
                 for (size_t y = 0; y < 4; y++)
-                    if (same_path(mine[x], theirs[y]))
+                    if (cli_same_file(mine[x], theirs[y]))
                         return cli_fail(a, "%s:%d: targets %s and %s both write %s: give each its own file", path,
                                         t->line, o->name, t->name, mine[x]);
         }
@@ -224,7 +183,7 @@ static int read_config(cli_args *a, const char *path, struct agent *ag)
                 return cli_fail(a, "%s:%d: target %s: owner %s: no such %s", path, t->line, t->name, t->owner,
                                 getpwnam(user) == NULL ? "user" : "group");
         }
-        if (same_path(t->cert_path, t->key_path))
+        if (cli_same_file(t->cert_path, t->key_path))
             return cli_fail(a, "%s:%d: target %s: cert_path and key_path are the same file", path, t->line,
                             t->name);
         if ((t->certificate[0] != '\0') + (t->bundle[0] != '\0') + (t->trusted[0] != '\0') != 1)

@@ -380,6 +380,11 @@ expect_error "one target name twice, said with its line" "dup.conf:9: target x a
   printf '[target z]\nbundle = default\npath = %s//out/sub/.././shared.pem\n' "$T"; } > dup3.conf
 expect_error "one file written by two names for it (./, //, sub/..)" "dup3.conf:9: targets x and z both write" -- \
     "$CERTHUB" agent --config dup3.conf --once
+mkdir -p "$T/out" && ln -sfn "$T/out" "$T/out-link"
+{ head -4 dup.conf; printf '[target x]\nbundle = default\npath = %s/out/shared.pem\n\n' "$T"
+  printf '[target w]\nbundle = default\npath = %s/out-link/shared.pem\n' "$T"; } > dup4.conf
+expect_error "one file written through a link to its folder" "dup4.conf:9: targets x and w both write" -- \
+    "$CERTHUB" agent --config dup4.conf --once
 { head -4 dup.conf; printf '[target lone]\npath = %s/out/lone.pem\n' "$T"; } > lone.conf
 expect_error "a target of neither certificate nor bundle, with its line" \
     "lone.conf:5: target lone needs exactly one of certificate, bundle or trusted" -- \
