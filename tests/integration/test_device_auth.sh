@@ -350,6 +350,20 @@ api POST /api/v1/devices '{"device_id":"meter-1"}'
 check_eq "registered twice: 409" "409 device_id" "$status $(body .error.field)"
 api POST /api/v1/devices '{"device_id":"a/b"}'
 check_eq "an id that is no CN: 400" "400 device_id" "$status $(body .error.field)"
+# One with the form of certhub's own ids would be found in place of the device that has that
+# id (blocking it blocked the other); spaces at its ends were listed and never found.
+api POST /api/v1/devices "$(jq -n --arg d "dev_$(printf '%024x' 7)" '{device_id:$d}')"
+check_eq "an id of the form of certhub's device ids: 400 saying so" "400 true" \
+    "$status $(body '.error.message | contains("dev_ and 24 hex digits")')"
+api POST /api/v1/devices '{"device_id":" meter-1 "}'
+check_eq "spaces at its ends: 400" "400 device_id" "$status $(body .error.field)"
+api POST /api/v1/devices '{"device_id":"dev_meter"}'
+check_eq "an id beginning dev_ otherwise: taken" 201 "$status"
+remote device block dev_meter >/dev/null
+api GET /api/v1/devices/dev_meter
+check_eq "and found by it" "200 dev_meter blocked" "$status $(body .device_id) $(body .status)"
+api DELETE /api/v1/devices/dev_meter
+check_eq "and deleted by it" 200 "$status"
 check_eq "its first connection: let in" "allow known_device" "$(decide m1.pem default/meter-1)"
 api GET "/api/v1/devices?limit=1000"
 check_eq "its certificate and trusted certificate bound then" \

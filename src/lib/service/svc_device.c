@@ -166,16 +166,32 @@ static int leaf_der(const uint8_t *in, size_t len, const uint8_t **der, size_t *
     return found ? 0 : -1;
 }
 
-/* A device id usable as an MQTT client id and user name part. */
+/* Whether s has the form of a device's id as certhub makes them (ch_store_new_id: "dev_" and
+ * 24 hex digits). */
+static bool device_id_form(const char *s)
+{
+    return strncmp(s, "dev_", 4) == 0 && strlen(s) == 28 && strspn(s + 4, "0123456789abcdef") == 24;
+}
+
+/* A device id usable as an MQTT client id and user name part, and as a name to find it by: not
+ * of the form of certhub's ids (a device registered as another's dev_... was the one blocked,
+ * read and deleted by it), no white space at its ends (" sensor " was listed as "sensor" and
+ * not found by that name). */
 static bool good_device_id(const char *cn)
 {
-    if (cn == NULL || *cn == '\0' || strlen(cn) > 200)
+    size_t n;
+
+    if (cn == NULL || (n = strlen(cn)) == 0 || n > 200 || cn[0] == ' ' || cn[n - 1] == ' ' || device_id_form(cn))
         return false;
     for (const unsigned char *p = (const unsigned char *)cn; *p; p++)
         if (*p < 0x20 || *p == 0x7f || *p == '+' || *p == '#' || *p == '/')
             return false;
     return true;
 }
+
+#define DEVICE_ID_RULE                                                                                        \
+    "1 to 200 characters, without '+', '#', '/', control characters or spaces at its ends, and not of the " \
+    "form of certhub's ids (dev_ and 24 hex digits)"
 
 /* The tenant named in "tenant/device" (or the whole user name when it has no '/'):
  * CH_ENOTFOUND for none, CH_EPERM for a revoked one. */
@@ -691,8 +707,7 @@ verify:
     if (ch_cert_subject_get(&cn, chain[0], NID_commonName) < 0 || !good_device_id(cn)) {
         snprintf(d->device_id, sizeof d->device_id, "%s", cn && good_device_id(cn) ? cn : "");
         decided(svc, d, false, CH_DECIDE_BAD_DEVICE_ID,
-                "the certificate's CN is no device id: empty, too long, or holding '+', '#', '/' or a control "
-                "character");
+                "the certificate's CN is no device id: a device id is " DEVICE_ID_RULE);
         goto done;
     }
     snprintf(d->device_id, sizeof d->device_id, "%s", cn);
@@ -831,7 +846,8 @@ static int device_find(ch_svc *svc, const char *tenant_id, const char *id, ch_st
 {
     int error = ch_store_device_get(svc->store, out, tenant_id, id);
 
-    if (error == CH_ENOTFOUND && strncmp(id, "dev_", 4) != 0 &&
+    /* (a device id may begin with "dev_": only the form of an id is not one) */
+    if (error == CH_ENOTFOUND && !device_id_form(id) &&
         (error = ch_store_device_by_name(svc->store, out, tenant_id, id)) == CH_ENOTFOUND)
         error = ch_error_set(CH_ENOTFOUND, "no such device: %.200s is neither a device's id (dev_...) nor its "
                                            "device id", id);
@@ -911,8 +927,8 @@ int ch_svc_device_register(ch_svc *svc, const ch_actor *actor, const char *devic
         return error;
     if (device_id == NULL || !good_device_id(device_id) || strchr(device_id, '"') || strchr(device_id, '\\'))
         return ch_error_set_field(CH_EINVAL, "device_id",
-                                  "a device id is its certificate's CN: 1 to 200 characters, without '+', '#', '/', "
-                                  "quotes, backslashes or control characters");
+                                  "a device id is its certificate's CN: " DEVICE_ID_RULE ", without quotes or "
+                                  "backslashes either");
     ch_store_new_id(id, "dev_");
     /* No certificate yet (its digest empty, it ended at 0): bound at the first connection. */
     d = (ch_store_device){.id = strdup(id), .tenant_id = strdup(actor->tenant_id), .device_id = strdup(device_id),
