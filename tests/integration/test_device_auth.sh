@@ -393,6 +393,22 @@ device p9 pooled-9 pool
 default_id=$(api GET /api/v1/tenants/default >/dev/null; body .id)
 check_eq "then a new device without a user name goes to the tenant with the proof" "allow auto_registered $default_id" \
     "$(decide p9.pem) $(body .tenant_id)"
+# A device certificate is public: a tenant that adds another's device CA without a proof of
+# possession and asks a decision naming itself does not take the device in (it was then bound
+# in both, and refused by its certificate alone in the tenant it belonged to).
+device f9 fleet-9 fleet-issuing
+check_eq "a device of default's fleet CA" "allow auto_registered" "$(decide f9.pem default/fleet-9)"
+api POST /api/v1/tokens '{"tenant":"lab","role":"admin"}'
+lab_admin=$(body .token)
+lab_fleet=$(TOKEN=$lab_admin trust fleet.pem true)
+check_eq "lab, which added that CA with no proof, asking for it: refused" "deny certificate_of_another_tenant" \
+    "$(decide f9.pem lab/fleet-9)"
+check_contains "saying what would take it" "$(body .message)" "proof of possession"
+check_eq "the device still known in default by its certificate alone" "allow known_device $default_id" \
+    "$(decide f9.pem) $(body .tenant_id)"
+TOKEN=$lab_admin api GET /api/v1/devices/fleet-9
+check_eq "and not registered in lab" 404 "$status"
+TOKEN=$lab_admin api DELETE "/api/v1/trusted-certificates/$lab_fleet"
 # A decision registers devices: not for a viewer.
 api POST /api/v1/tokens '{"role":"viewer"}'
 TOKEN=$(body .token) api POST /api/v1/device-auth "$(jq -n --arg c "$(cat p9.pem)" '{chain:$c}')"

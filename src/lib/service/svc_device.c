@@ -42,6 +42,7 @@ static const char *const reasons[CH_DECISION_NREASONS] = {
     [CH_DECIDE_UNKNOWN_TENANT] = "unknown_tenant",
     [CH_DECIDE_TENANT_REVOKED] = "tenant_revoked",
     [CH_DECIDE_BAD_CERTIFICATE] = "bad_certificate",
+    [CH_DECIDE_CERT_ELSEWHERE] = "certificate_of_another_tenant",
     [CH_DECIDE_ERROR] = "error",
 };
 
@@ -592,6 +593,26 @@ static bool signed_by_disabled(ch_svc *svc, const char *tenant_id, const uint8_t
     return hit;
 }
 
+/* Whether the certificate (its SHA-256 in hex) is bound to a device of a tenant other than
+ * tenant_id.  A device certificate is public: a tenant that only added the device's CA (no
+ * proof of possession) and asked a decision naming itself took the device in too, and from
+ * then on the device, named by its certificate alone, was refused in the tenant it belonged to
+ * (bound in both). */
+static bool cert_elsewhere(ch_svc *svc, const char *tenant_id, const char *sha)
+{
+    ch_store_device other = {0};
+    int error = ch_store_device_by_cert(svc->store, &other, NULL, sha);
+    bool taken = error == CH_ECONFLICT || (error == 0 && strcmp(other.tenant_id, tenant_id) != 0);
+
+    ch_store_device_dispose(&other);
+    ch_error_clear();
+    return taken;
+}
+
+#define CERT_ELSEWHERE_WHY                                                                                     \
+    "this certificate is registered to a device of another tenant: the trusted certificate it chains to here " \
+    "needs a proof of possession to take it (certhub trusted verification-code)"
+
 int ch_svc_device_decide(ch_svc *svc, const uint8_t *chain_data, size_t len, const char *username,
                          ch_svc_decision *d)
 {
@@ -743,6 +764,10 @@ known:
             /* The same certificate (its trusted certificate is what changed), or none yet (a
              * device registered before it first connected): the device known, as it was. */
             bool same = strcmp(dev.cert_sha256, sha) == 0 || dev.cert_sha256[0] == '\0';
+            if (strcmp(dev.cert_sha256, sha) != 0 && !anchor.verified && cert_elsewhere(svc, d->tenant_id, sha)) {
+                decided(svc, d, false, CH_DECIDE_CERT_ELSEWHERE, CERT_ELSEWHERE_WHY);
+                goto done;
+            }
             snprintf(dev.cert_sha256, sizeof dev.cert_sha256, "%s", sha);
             dev.cert_not_after = ch_cert_not_after(chain[0]);
             free(dev.trusted_id);
@@ -758,6 +783,10 @@ known:
     if (!anchor.auto_registration) {
         decided(svc, d, false, CH_DECIDE_UNKNOWN_DEVICE,
                 "unknown device, and its trusted certificate does not register devices automatically");
+        goto done;
+    }
+    if (!anchor.verified && cert_elsewhere(svc, d->tenant_id, sha)) {
+        decided(svc, d, false, CH_DECIDE_CERT_ELSEWHERE, CERT_ELSEWHERE_WHY);
         goto done;
     }
     {
