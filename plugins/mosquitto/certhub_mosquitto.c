@@ -27,6 +27,8 @@
 struct client {
     char *client_id;
     char *username;     /* as the client gave it ("tenant/device" or NULL) */
+    char *identity;     /* as the broker knows it once let in: "tenant/device" */
+    const struct mosquitto *conn; /* the connection, which a later one of the same client id replaces */
     unsigned char *der; /* its certificate */
     size_t der_len;
     struct client *next;
@@ -51,14 +53,27 @@ static void client_free(struct client *c)
 {
     free(c->client_id);
     free(c->username);
+    free(c->identity);
     free(c->der);
     free(c);
 }
 
-static void forget(const char *client_id)
+static struct client *client_of(const char *client_id)
+{
+    for (struct client *c = P.clients; c; c = c->next)
+        if (strcmp(c->client_id, client_id) == 0)
+            return c;
+    return NULL;
+}
+
+/* Forgets the client of that id, or only its connection conn when not NULL: a device that
+ * connects again with its client id before the broker noticed its last connection end has the
+ * old one closed after the new one was let in, and forgetting by id then forgot the new one
+ * (no longer asked about each second: blocking the device left it connected). */
+static void forget(const char *client_id, const struct mosquitto *conn)
 {
     for (struct client **pp = &P.clients; *pp; pp = &(*pp)->next)
-        if (strcmp((*pp)->client_id, client_id) == 0) {
+        if (strcmp((*pp)->client_id, client_id) == 0 && (conn == NULL || (*pp)->conn == conn)) {
             struct client *c = *pp;
             *pp = c->next;
             client_free(c);
@@ -114,19 +129,38 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
                          d.allow ? "allow" : "deny", d.device_id[0] ? d.device_id : "?",
                          client_id ? client_id : "?", ch_decision_reason_name(d.reason), d.message[0] ? ": " : "",
                          d.message);
-    if (!d.allow || broker_identity(&d, identity, sizeof identity) < 0 ||
-        mosquitto_set_username(ed->client, identity) != MOSQ_ERR_SUCCESS) {
+    if (!d.allow || broker_identity(&d, identity, sizeof identity) < 0) {
+        OPENSSL_free(der);
+        free(given);
+        return MOSQ_ERR_AUTH;
+    }
+    /* A client id is the broker's key to a session: a device connecting with the id of another
+     * device connected now would take its session and drop it (MQTT 3.1.4-3), another
+     * tenant's too.  The same device again (a reconnect the broker has not noticed the end of)
+     * takes over its own. */
+    if (client_id != NULL && (c = client_of(client_id)) != NULL && c->identity != NULL &&
+        strcmp(c->identity, identity) != 0) {
+        mosquitto_log_printf(MOSQ_LOG_NOTICE, "certhub: deny %s (%s): client_id_in_use: device %s is connected with "
+                             "this client id; give each device its own (its device id, say)",
+                             d.device_id, client_id, c->identity);
+        OPENSSL_free(der);
+        free(given);
+        return MOSQ_ERR_AUTH;
+    }
+    if (mosquitto_set_username(ed->client, identity) != MOSQ_ERR_SUCCESS) {
         OPENSSL_free(der);
         free(given);
         return MOSQ_ERR_AUTH;
     }
     if (client_id != NULL && (c = calloc(1, sizeof *c)) != NULL) {
-        forget(client_id);
+        forget(client_id, NULL);
         c->client_id = strdup(client_id);
+        c->conn = ed->client;
         c->username = given;
         given = NULL;
+        c->identity = strdup(identity);
         c->der = malloc((size_t)len);
-        if (c->client_id == NULL || c->der == NULL) {
+        if (c->client_id == NULL || c->identity == NULL || c->der == NULL) {
             client_free(c);
         } else {
             memcpy(c->der, der, (size_t)len);
@@ -148,7 +182,7 @@ static int on_disconnect(int event, void *event_data, void *userdata)
     (void)event;
     (void)userdata;
     if (client_id != NULL)
-        forget(client_id);
+        forget(client_id, ed->client);
     return MOSQ_ERR_SUCCESS;
 }
 

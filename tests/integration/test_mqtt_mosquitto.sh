@@ -61,9 +61,14 @@ if grep -nE '^[[:space:]]*[^#[:space:]].*#' doc.conf > trailing.out; then
     fail "docs/mosquitto.md: a comment after a value, which mosquitto reads as part of the value: $(cat trailing.out)"
 fi
 ok "docs/mosquitto.md's configuration keeps its comments on lines of their own"
+# And its ACL file, between its own markers.
+awk '/<!-- end certhub.acl -->/ {on = 0} on && !/^```/ {print} /<!-- begin certhub.acl -->/ {on = 1}' \
+    "$CERTHUB_SOURCE_DIR/docs/mosquitto.md" > certhub.acl
+grep -q '%u' certhub.acl || fail "docs/mosquitto.md holds no ACL between <!-- begin certhub.acl --> and <!-- end certhub.acl -->"
 doc_conf() { # PORT: the documents' configuration on this test's data directory, files and port
     sed -e "s|^user certhub\$|user $(id -un)|" -e "s|^listener 8883\$|listener $1 127.0.0.1|" \
         -e "s|/var/lib/certhub|$data|g" -e "s|/etc/mosquitto/certs/|$T/|g" \
+        -e "s|/etc/mosquitto/certhub.acl|$T/certhub.acl|" \
         -e "s|/usr/lib/certhub/certhub_mosquitto.so|$plugin|" doc.conf
     printf 'log_dest file %s\nlog_type all\n' "$T/mosquitto.log"
 }
@@ -152,6 +157,39 @@ mosquitto_sub -h localhost -p "$mport" --cafile "$data/ca.pem" --cert s1.pem --k
 subpid=$!
 for i in $(seq 1 300); do grep -q "allow sensor-1 (client-sub)" mosquitto.log && break; sleep 0.1; done
 check_contains "a subscriber is connected" "$(grep 'client-sub' mosquitto.log)" "allow sensor-1"
+mqtt() { # PUB|SUB NAME CLIENT_ID ARGS...: mosquitto_pub or mosquitto_sub as device NAME
+    local tool=mosquitto_${1,,} name=$2 cid=$3
+    shift 3
+    "$tool" -h localhost -p "$mport" --cafile "$data/ca.pem" --cert "$name.pem" --key "$name.key" -i "$cid" "$@"
+}
+# Each device's topics its own, by the ACL of docs/mosquitto.md: the subscriber to devices/#
+# gets what sensor-1 publishes under its identity, not what sensor-6 publishes under its own
+# (the same would hold of another tenant's devices: the tenant is in the identity).
+mqtt PUB s6 client-s6 -t devices/default/sensor-6/t -m not-for-sensor-1 -q 1 || fail "sensor-6 could not publish"
+mqtt PUB s1 client-s1 -t devices/default/sensor-1/t -m for-sensor-1 -q 1 || fail "sensor-1 could not publish"
+for i in $(seq 1 300); do grep -q for-sensor-1 sub.out && break; sleep 0.1; done
+check_contains "a device reads its own topics" "$(cat sub.out)" "devices/default/sensor-1/t for-sensor-1"
+check_eq "and not another device's (sent before)" "" "$(grep not-for-sensor-1 sub.out || true)"
+# A client id another device is connected with: refused (it took the other's session and
+# dropped its connection), the connected one kept.
+if out=$(mqtt PUB s6 client-sub -t devices/default/sensor-6/t -m x -q 1 2>&1); then
+    fail "sensor-6 connected with sensor-1's client id"
+fi
+check_contains "another device with a connected device's client id: refused, said why" \
+    "$(grep 'client_id_in_use' mosquitto.log)" "deny sensor-6 (client-sub)"
+check_eq "the connected device kept" "" "$(grep 'client-sub already connected' mosquitto.log || true)"
+# The same device again with its client id, its last connection not seen to end (frozen
+# here): it takes over its own session, and is the connection asked about each second (the
+# old one's end made the plugin forget the new one, which then stayed on once blocked).
+kill -STOP "$subpid"
+mqtt SUB s1 client-sub -u default/sensor-1 -t 'devices/#' -v > sub2.out 2>&1 &
+sub2pid=$!
+for i in $(seq 1 300); do grep -q 'client-sub already connected' mosquitto.log && break; sleep 0.1; done
+check_contains "the device itself takes over its client id" "$(grep 'client-sub' mosquitto.log)" \
+    "client-sub already connected, closing old connection"
+kill -KILL "$subpid" 2>/dev/null || true
+wait "$subpid" 2>/dev/null || true
+subpid=$sub2pid
 api DELETE "/api/v1/trusted-certificates/$droot_trust"
 start=$(now_us)
 for i in $(seq 1 600); do grep -q "disconnecting sensor-1 (client-sub)" mosquitto.log && break; sleep 0.1; done
