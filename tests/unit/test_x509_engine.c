@@ -198,6 +198,14 @@ static void test_weak_keys_refused(void **state)
     assert_int_equal(ch_key_parse(&k, data, len, NULL), CH_EPOLICY);
     assert_non_null(strstr(ch_error_last(), "ED448 keys are not accepted"));
     free(data);
+    /* `openssl ecparam -genkey` writes the curve's parameters before the key. */
+    snprintf(path, sizeof path, "%s/ecparam.pem", dir);
+    assert_int_equal(tu_sh("openssl ecparam -name prime256v1 -genkey -out '%s'", path), 0);
+    data = tu_read(path, &len);
+    assert_int_equal(ch_key_parse(&k, data, len, NULL), 0);
+    assert_int_equal(ch_key_get_type(k), CH_KEY_P256);
+    ch_key_free(k);
+    free(data);
     tu_rmtree(dir);
 }
 

@@ -606,6 +606,26 @@ static int decode_key(EVP_PKEY **out, const uint8_t *data, size_t len, const cha
     return ok ? 0 : -1;
 }
 
+/* Past an "EC PARAMETERS" block that leads a PEM key, as `openssl ecparam -genkey` writes
+ * one before its "EC PRIVATE KEY": the decoder read that block alone and found no key. */
+static void skip_ec_parameters(const uint8_t **data, size_t *len)
+{
+    static const char begin[] = "-----BEGIN EC PARAMETERS-----", end[] = "-----END EC PARAMETERS-----";
+    const uint8_t *p = *data, *stop = *data + *len;
+
+    while ((size_t)(stop - p) >= sizeof begin - 1 && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+        p++;
+    if ((size_t)(stop - p) < sizeof begin - 1 || memcmp(p, begin, sizeof begin - 1) != 0)
+        return;
+    for (p += sizeof begin - 1; (size_t)(stop - p) >= sizeof end - 1; p++)
+        if (*p == '-' && memcmp(p, end, sizeof end - 1) == 0) {
+            p += sizeof end - 1;
+            *len = (size_t)(stop - p);
+            *data = p;
+            return;
+        }
+}
+
 int ch_key_parse(ch_key **out, const uint8_t *data, size_t len, const char *password)
 {
     EVP_PKEY *pkey = NULL;
@@ -622,6 +642,7 @@ int ch_key_parse(ch_key **out, const uint8_t *data, size_t len, const char *pass
                             CH_MAX_UPLOAD_BYTES);
     if (password != NULL && strlen(password) > CH_MAX_PASSWORD_LEN)
         return ch_error_set(CH_EINVAL, "password is longer than %u bytes", CH_MAX_PASSWORD_LEN);
+    skip_ec_parameters(&data, &len);
     if ((error = check_encryption(data, len, &encrypted)) < 0)
         return error;
     /* old ciphers (DES, RC2) may have encrypted it */
