@@ -47,17 +47,34 @@ int cmd_convert(cli_args *a)
     rc = 1;
     for (size_t i = 0; i < ks->count; i++)
         has_key |= ks->entries[i].key != NULL;
-    /* What the input held and was not read (a secret key, a key left closed) is said too. */
-    {
-        const char *cur = ks->notes, *line;
-        size_t n;
-        while ((line = ch_text_line(&cur, &n)) != NULL)
-            fprintf(stderr, "certhub: convert: note: %.*s\n", (int)n, line);
-    }
     /* A PKCS#12 without a password is asked for by name: an empty password file (or an unset
-     * variable echoed into one) does not write the key unprotected. */
-    if (cli_flag(a, "no-password") && (fmt != CH_FMT_PKCS12 || cli_opt(a, "password-file") != NULL))
-        cli_usage(a, "--no-password goes with --to p12, without --password-file");
+     * variable echoed into one) does not write the key unprotected; so is a PEM key in clear
+     * out of a file that held it under a password. */
+    if (cli_flag(a, "no-password") &&
+        ((fmt != CH_FMT_PKCS12 && fmt != CH_FMT_PEM) || cli_opt(a, "password-file") != NULL))
+        cli_usage(a, "--no-password goes with --to p12 or pem, without --password-file");
+    /* A key the file holds that none of its certificates goes with would be left out, and the
+     * keystore written without it (a key pasted beside the wrong certificate): the server
+     * refuses that file; so does this. */
+    if (ks->keys_unmatched > 0 && !cli_flag(a, "no-key") && fmt != CH_FMT_DER && fmt != CH_FMT_PKCS7) {
+        rc = cli_fail(a, "%s holds %zu private key%s that belong%s to none of its certificates, and would be left "
+                         "out: give the certificate's own key beside it, or --no-key to write the certificates alone",
+                      in, ks->keys_unmatched, ks->keys_unmatched == 1 ? "" : "s", ks->keys_unmatched == 1 ? "s" : "");
+        goto done;
+    }
+    /* DER holds one certificate: of several entries, which is meant is not for convert to pick
+     * (it wrote the first, often the root), as the server's export refuses. */
+    if (fmt == CH_FMT_DER && ks->count > 1) {
+        rc = cli_fail(a, "DER holds one certificate and %s has %zu entries: --to pem or p7b holds them all", in,
+                      ks->count);
+        goto done;
+    }
+    if (fmt == CH_FMT_PEM && has_key && !cli_flag(a, "no-key") && out_pw == NULL && in_pw != NULL &&
+        !cli_flag(a, "no-password")) {
+        rc = cli_fail(a, "%s held its key under a password: give --password-file to encrypt the PEM key, or "
+                         "--no-password to write it in clear (or --no-key to leave it out)", in);
+        goto done;
+    }
     if ((fmt == CH_FMT_PKCS12 || fmt == CH_FMT_JKS) && !cli_flag(a, "no-password") &&
         (out_pw == NULL || *out_pw == '\0')) {
         rc = cli_fail(a, "writing %s needs a password: give --password-file%s", to,
@@ -67,12 +84,20 @@ int cmd_convert(cli_args *a)
     /* A PEM key under an empty password was written in clear, without the note below. */
     if (fmt == CH_FMT_PEM && out_pw != NULL && *out_pw == '\0') {
         rc = cli_fail(a, "--password-file gives an empty password: the key would be written in clear; give a "
-                         "password, or leave it out for a key in clear");
+                         "password, or --no-password for a key in clear");
         goto done;
     }
     if (cli_flag(a, "legacy") && fmt != CH_FMT_PKCS12)
         cli_usage(a, "--legacy goes with --to p12 (the older ciphers some systems read)");
-    eo.password = cli_flag(a, "no-password") ? "" : out_pw;
+    /* What the input held and was not read (a secret key, a key left closed) is said too (once
+     * nothing above refused the file, which says why). */
+    {
+        const char *cur = ks->notes, *line;
+        size_t n;
+        while ((line = ch_text_line(&cur, &n)) != NULL)
+            fprintf(stderr, "certhub: convert: note: %.*s\n", (int)n, line);
+    }
+    eo.password = cli_flag(a, "no-password") ? (fmt == CH_FMT_PEM ? NULL : "") : out_pw;
     eo.legacy = cli_flag(a, "legacy");
     eo.include_key = !cli_flag(a, "no-key");
     eo.certs_only = cli_flag(a, "no-key"); /* p12 and jks too: a truststore */
@@ -85,8 +110,8 @@ int cmd_convert(cli_args *a)
         for (size_t i = 0; i < ks->count; i++)
             certs += ks->entries[i].chain_len;
         if (fmt == CH_FMT_DER && certs > 1)
-            fprintf(stderr, "certhub: convert: note: DER holds one certificate: the first of %zu is written (pem or "
-                            "p7b hold them all)\n", certs);
+            fprintf(stderr, "certhub: convert: note: DER holds one certificate: its chain is left out (pem or p7b "
+                            "hold it)\n");
         if (has_key)
             fprintf(stderr, "certhub: convert: note: %s holds certificates only: the private key is left out (pem, p12 "
                             "or jks hold it)\n", fmt == CH_FMT_DER ? "DER" : "P7B");

@@ -292,7 +292,13 @@ static const struct opt_help {
 } opt_help[] = {
     {"ca delete;", "force", "delete it even while certificates it issued are unexpired"},
     {"key create;cert key;", "password-file", "encrypt the key under the password in F (its first line)"},
-    {"convert;", "password-file", "the password of the P12 or JKS written (also CERTHUB_PASSWORD)"},
+    {"convert;", "password-file",
+     "the password of the P12 or JKS written, or of the key of a PEM written (also CERTHUB_PASSWORD)"},
+    {"convert;", "no-password",
+     "write without a password: a P12 that any password opens as the empty one, or a PEM key in clear where FILE "
+     "had it under a password"},
+    {"cert export;keystore export;", "with-key",
+     "pem: with the private key (admins; audited); a p12 or jks holds it always, when the server has it"},
     {"convert;", "in-password-file", "the password of FILE when it is a P12 or JKS (also CERTHUB_IN_PASSWORD)"},
     {"convert;keystore upload;", "key-password-file", "the password of its keys when not the keystore's own"},
     {"cert export;keystore export;", "password-file",

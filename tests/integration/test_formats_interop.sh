@@ -203,7 +203,27 @@ check_eq "a keyless chain to JKS: each certificate its own trusted entry" \
 check_eq "and to PKCS#12: keytool lists both" 2 \
     "$(keytool -list -keystore chain-trust.p12 -storetype PKCS12 -storepass changeit 2>/dev/null | grep -c trustedCertEntry)"
 check_contains "to DER, which holds one certificate: said, not dropped silently" \
-    "$("$CERTHUB" convert ca-chain.pem --to der --out first.der 2>&1)" "DER holds one certificate: the first of 2 is written"
+    "$("$CERTHUB" convert ca-chain.pem --to der --out first.der 2>&1)" "DER holds one certificate: its chain is left out"
+expect_error "to DER from a keystore of several entries: refused, as the server's export is" \
+    "DER holds one certificate and multi.p12 has" -- \
+    "$CERTHUB" convert multi.p12 --in-password-file pw --to der --out several.der
+[ ! -e several.der ] || fail "convert wrote several.der"
+# A key beside a certificate it does not belong to would be left out of what is written (the
+# keystore written without a key, exit 0): refused, as the server refuses that file.
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out stray.key 2>/dev/null
+cat stray.key leaf.pem root.pem > wrong-key.pem
+expect_error "a key that is none of the certificates': refused" \
+    "wrong-key.pem holds 1 private key that belongs to none of its certificates" -- \
+    "$CERTHUB" convert wrong-key.pem --to p12 --password-file pw --out wrong-key.p12
+[ ! -e wrong-key.p12 ] || fail "convert wrote wrong-key.p12"
+"$CERTHUB" convert wrong-key.pem --to p12 --no-key --password-file pw --out wrong-key-certs.p12 2>/dev/null
+ok "the certificates alone with --no-key"
+# A key that was under a password goes to a PEM in clear only when asked.
+expect_error "a PKCS#12's key to PEM without a password: refused, saying how" \
+    "held its key under a password: give --password-file" -- \
+    "$CERTHUB" convert modern.p12 --in-password-file pw --to pem --out clear.pem
+"$CERTHUB" convert modern.p12 --in-password-file pw --to pem --no-password --out clear.pem 2>/dev/null
+check_eq "with --no-password, in clear" 1 "$(grep -c 'BEGIN PRIVATE KEY' clear.pem)"
 check_contains "to P7B from a keystore with a key: the key said to be left out" \
     "$("$CERTHUB" convert modern.p12 --in-password-file pw --to p7b --out nokey.p7b 2>&1)" "P7B holds certificates only: the private key is left out"
 # A keystore whose key has a password of its own is listed with the store's alone (as keytool
