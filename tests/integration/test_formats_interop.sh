@@ -218,6 +218,21 @@ expect_error "a key that is none of the certificates': refused" \
 [ ! -e wrong-key.p12 ] || fail "convert wrote wrong-key.p12"
 "$CERTHUB" convert wrong-key.pem --to p12 --no-key --password-file pw --out wrong-key-certs.p12 2>/dev/null
 ok "the certificates alone with --no-key"
+# A keystore with a key certhub does not take (RSA of 1024 bits): refused naming the entry;
+# inspect lists it, and its certificates are taken out alone.
+openssl req -x509 -newkey rsa:1024 -nodes -keyout weak.key -subj /CN=weak -days 3 -out weak.pem 2>/dev/null
+openssl pkcs12 -export -inkey weak.key -in weak.pem -name weak-one -passout pass:changeit -out weak.p12
+kt -importkeystore -srckeystore weak.p12 -srcstoretype PKCS12 -srcstorepass changeit -destkeystore weak.jks \
+    -deststoretype JKS -deststorepass changeit -noprompt
+for f in weak.p12 weak.jks; do
+    expect_error "$f: the weak key refused, its entry named" \
+        'the key of entry "weak-one": RSA key of 1024 bits is too weak' -- \
+        "$CERTHUB" convert "$f" --in-password-file pw --to p12 --password-file pw --out "w-$f.p12"
+    check_contains "$f: inspect lists the entry, the key said to be left out" \
+        "$("$CERTHUB" inspect "$f" --password-file pw 2>&1)" 'the key of entry "weak-one" was left out'
+    "$CERTHUB" convert "$f" --in-password-file pw --to pem --no-key --out "w-$f.pem" 2>/dev/null
+    check_eq "$f: its certificate taken out with --no-key" "$(fp weak.pem)" "$(fp "w-$f.pem")"
+done
 # A key that was under a password goes to a PEM in clear only when asked.
 expect_error "a PKCS#12's key to PEM without a password: refused, saying how" \
     "held its key under a password: give --password-file" -- \

@@ -736,8 +736,22 @@ int fmt_import_jks(ch_keystore *ks, fmt_items *it, const uint8_t *data, size_t l
                                    "wrong password for the key of entry \"%.64s\": %s", alias,
                                    key_password ? "neither the key password nor the keystore's opens it"
                                                 : "the keystore's does not open it; give the key's own as the key password");
-            if (error == 0)
-                error = ch_key_parse(&key, plain.data, plain.len, NULL);
+            if (error == 0 && (error = ch_key_parse(&key, plain.data, plain.len, NULL)) == CH_EPOLICY &&
+                keys_optional) {
+                /* A key certhub does not take (RSA of 1024 bits): the entry listed, as for a key
+                 * left closed, by inspect and for its certificates alone. */
+                ch_buf_dispose_secure(&plain);
+                if ((error = fmt_note(ks, "the key of entry \"%.64s\" was left out: %s", alias, ch_error_last())) == 0 &&
+                    (error = ch_keystore_add(ks, alias, chain, n, NULL)) == 0)
+                    ks->entries[ks->count - 1].key_locked = true;
+                for (size_t k = 0; k < n; k++)
+                    ch_cert_free(chain[k]);
+                if (error < 0)
+                    return error;
+                continue;
+            }
+            if (error == CH_EPOLICY)
+                error = ch_error_set(error, "the key of entry \"%.64s\": %s", alias, ch_error_last()); /* which */
             ch_buf_dispose_secure(&plain);
             if (error == 0 && !ch_cert_matches_key(chain[0], key))
                 error = ch_error_set(CH_EPARSE, "the key of entry \"%.64s\" does not belong to its certificate", alias);

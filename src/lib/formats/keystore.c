@@ -644,7 +644,8 @@ static char *p12_friendly_name(const PKCS12_SAFEBAG *bag)
     return out;
 }
 
-static int p12_bags(fmt_items *it, ch_keystore *ks, const STACK_OF(PKCS12_SAFEBAG) *bags, const char *pass)
+static int p12_bags(fmt_items *it, ch_keystore *ks, const STACK_OF(PKCS12_SAFEBAG) *bags, const char *pass,
+                    bool keys_optional)
 {
     int error = 0;
 
@@ -699,6 +700,10 @@ static int p12_bags(fmt_items *it, ch_keystore *ks, const STACK_OF(PKCS12_SAFEBA
                 error = ch_error_set(CH_EPARSE, "a key in the keystore cannot be read");
             else if ((error = ch_key_from_pkey(&key, pk)) == 0)
                 error = fmt_add_key(it, key, name, id, idlen);
+            else if (error == CH_EPOLICY && keys_optional) /* (inspect, certificates alone) */
+                error = fmt_note(ks, "the key of entry \"%.64s\" was left out: %s", name ? name : "?", ch_error_last());
+            else if (error == CH_EPOLICY && name != NULL) /* which of the keys */
+                error = ch_error_set(error, "the key of entry \"%.64s\": %s", name, ch_error_last());
             ch_key_free(key);
             EVP_PKEY_free(pk);
             break;
@@ -713,7 +718,8 @@ static int p12_bags(fmt_items *it, ch_keystore *ks, const STACK_OF(PKCS12_SAFEBA
     return error;
 }
 
-static int import_p12(ch_keystore *ks, fmt_items *it, const uint8_t *data, size_t len, const char *password)
+static int import_p12(ch_keystore *ks, fmt_items *it, const uint8_t *data, size_t len, const char *password,
+                      bool keys_optional)
 {
     const unsigned char *p = data;
     PKCS12 *p12 = d2i_PKCS12(NULL, &p, (long)len);
@@ -786,7 +792,7 @@ static int import_p12(ch_keystore *ks, fmt_items *it, const uint8_t *data, size_
             error = ch_error_set(CH_EPARSE, "a part of the PKCS#12 cannot be read");
             break;
         }
-        error = p12_bags(it, ks, bags, pass);
+        error = p12_bags(it, ks, bags, pass, keys_optional);
         sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
     }
 done:
@@ -857,7 +863,7 @@ static int keystore_import(ch_keystore **out, const uint8_t *data, size_t len, c
         break;
     }
     case CH_FMT_PKCS12:
-        error = import_p12(ks, &it, data, len, opts->password);
+        error = import_p12(ks, &it, data, len, opts->password, opts->keys_optional);
         break;
     case CH_FMT_JKS:
     case CH_FMT_JCEKS:
