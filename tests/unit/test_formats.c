@@ -697,6 +697,9 @@ static void test_alias_case(void **state)
         assert_int_equal(back->count, 2);
         assert_string_equal(back->entries[0].alias, "Web");
         assert_string_equal(back->entries[1].alias, "web-2");
+        assert_non_null(back->notes); /* said, not done without a word */
+        assert_non_null(strstr(back->notes, "alias \"web\" is another entry's (aliases are unique without regard to "
+                                            "case): this entry is \"web-2\""));
         ch_keystore_free(back);
         back = NULL;
         OPENSSL_free(der);

@@ -325,6 +325,17 @@ static int make_alias(char *out, size_t size, const ch_keystore *ks, const char 
     return 0;
 }
 
+/* make_alias for an entry read from a file, saying so where the file's own alias for it was
+ * another entry's (keytool listed "WEB-2" where the file said "WEB", and nothing said why). */
+static int entry_alias(char *out, size_t size, ch_keystore *ks, const char *name, const ch_cert *leaf)
+{
+    make_alias(out, size, ks, name, leaf);
+    if (name != NULL && *name != '\0' && strncmp(out, name, strlen(out)) != 0)
+        return fmt_note(ks, "alias \"%.64s\" is another entry's (aliases are unique without regard to case): "
+                            "this entry is \"%.80s\"", name, out);
+    return 0;
+}
+
 /* The same certificate (its DER's digest), whichever object holds it. */
 static bool same_cert(const ch_cert *a, const ch_cert *b)
 {
@@ -382,8 +393,9 @@ int fmt_assemble(ch_keystore *ks, fmt_items *it)
             up->used = true;
             chain[n++] = up->cert;
         }
-        make_alias(alias, sizeof alias, ks, it->keys[k].name ? it->keys[k].name : leaf->name, leaf->cert);
-        if ((error = ch_keystore_add(ks, alias, chain, n, it->keys[k].key)) < 0)
+        if ((error = entry_alias(alias, sizeof alias, ks, it->keys[k].name ? it->keys[k].name : leaf->name,
+                                 leaf->cert)) < 0 ||
+            (error = ch_keystore_add(ks, alias, chain, n, it->keys[k].key)) < 0)
             return error;
     }
     /* A certificate a file holds twice (each key's chain carries its CA again) is used once
@@ -435,8 +447,8 @@ int fmt_assemble(ch_keystore *ks, fmt_items *it)
                     if (!it->certs[c].used && it->certs[c].name &&
                         same_cert(it->certs[c].cert, ordered[0]))
                         name = it->certs[c].name;
-                make_alias(alias, sizeof alias, ks, name, ordered[0]);
-                error = ch_keystore_add(ks, alias, ordered, nordered, NULL);
+                if ((error = entry_alias(alias, sizeof alias, ks, name, ordered[0])) == 0)
+                    error = ch_keystore_add(ks, alias, ordered, nordered, NULL);
                 ch_cert_list_free(ordered, nordered);
                 free(rest);
                 return error;
@@ -447,8 +459,8 @@ int fmt_assemble(ch_keystore *ks, fmt_items *it)
         for (size_t c = 0; c < it->ncerts; c++) {
             if (it->certs[c].used)
                 continue;
-            make_alias(alias, sizeof alias, ks, it->certs[c].name, it->certs[c].cert);
-            if ((error = ch_keystore_add(ks, alias, &it->certs[c].cert, 1, NULL)) < 0)
+            if ((error = entry_alias(alias, sizeof alias, ks, it->certs[c].name, it->certs[c].cert)) < 0 ||
+                (error = ch_keystore_add(ks, alias, &it->certs[c].cert, 1, NULL)) < 0)
                 return error;
         }
     }
