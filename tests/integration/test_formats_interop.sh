@@ -96,6 +96,10 @@ expect_error "PKCS#12 wrong password" "wrong password for keystore" -- "$CERTHUB
 expect_error "PKCS#12 without a password: said to need one (its certificates are encrypted)" \
     "a password is needed to open the keystore" -- \
     env -u CERTHUB_PASSWORD -u CERTHUB_IN_PASSWORD "$CERTHUB" inspect modern.p12
+openssl pkcs12 -export -in leaf.pem -inkey leaf.key -nomac -passout pass:changeit -out nomac.p12
+expect_error "one without a MAC too (it was said to be a wrong password)" \
+    "a password is needed to open the keystore" -- \
+    env -u CERTHUB_PASSWORD -u CERTHUB_IN_PASSWORD "$CERTHUB" inspect nomac.p12
 
 # certhub's JKS, read back by keytool: same aliases and certificates, keys usable.
 "$CERTHUB" convert a.jks --in-password-file pw --to jks --password-file pw --out out.jks

@@ -807,6 +807,10 @@ static int import_p12(ch_keystore *ks, fmt_items *it, const uint8_t *data, size_
         error = p12_bags(it, ks, bags, pass, keys_optional);
         sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
     }
+    /* Without a MAC the first word of a password is the decryption's: none given is said so
+     * there too ("wrong" sent the user looking for a typo in a password never typed). */
+    if (error == CH_EPASSWORD && password == NULL)
+        error = ch_error_set(CH_EPASSWORD, "a password is needed to open the keystore");
 done:
     ERR_clear_error();
     sk_PKCS7_pop_free(safes, PKCS7_free);
