@@ -18,6 +18,18 @@ struct out {
     int n_cert, n_csr, n_key;
 };
 
+/* A key's type as --key-type names it, an RSA key by its size (one of 8192 bits read
+ * "rsa4096", the largest certhub makes). */
+static json_t *key_type_json(const ch_key *k)
+{
+    char name[24];
+
+    if (strncmp(ch_key_type_name(ch_key_get_type(k)), "rsa", 3) != 0)
+        return json_string(ch_key_type_name(ch_key_get_type(k)));
+    snprintf(name, sizeof name, "rsa%d", ch_key_bits(k));
+    return json_string(name);
+}
+
 static void line(const char *label, const char *value)
 {
     if (value != NULL && *value != '\0')
@@ -179,7 +191,7 @@ static int show_key(cli_args *a, struct out *o, const uint8_t *data, size_t len,
     if (o->json) {
         json_t *obj = json_object();
         json_object_set_new(obj, "type", json_string(public_only ? "public_key" : "private_key"));
-        json_object_set_new(obj, "key_type", json_string(ch_key_type_name(ch_key_get_type(k))));
+        json_object_set_new(obj, "key_type", key_type_json(k));
         json_object_set_new(obj, "algorithm", json_string(ch_key_algorithm(k)));
         json_object_set_new(obj, "bits", json_integer(ch_key_bits(k)));
         json_object_set_new(obj, "curve", *ch_key_curve(k) ? json_string(ch_key_curve(k)) : json_null());
@@ -405,7 +417,7 @@ int cli_inspect_keystore(cli_args *a, const uint8_t *data, size_t len, const cha
                 line("  Private key:", kd);
                 line("  Public key SHA-256:", hex);
             } else {
-                json_object_set_new(je, "key_type", json_string(ch_key_type_name(ch_key_get_type(en->key))));
+                json_object_set_new(je, "key_type", key_type_json(en->key));
                 json_object_set_new(je, "algorithm", json_string(ch_key_algorithm(en->key)));
                 json_object_set_new(je, "bits", json_integer(ch_key_bits(en->key)));
                 json_object_set_new(je, "curve", *ch_key_curve(en->key) ? json_string(ch_key_curve(en->key)) : json_null());

@@ -237,6 +237,9 @@ for f in weak.p12 weak.jks; do
     "$CERTHUB" convert "$f" --in-password-file pw --to pem --no-key --out "w-$f.pem" 2>/dev/null
     check_eq "$f: its certificate taken out with --no-key" "$(fp weak.pem)" "$(fp "w-$f.pem")"
 done
+openssl genrsa -out r3000.key 3000 2>/dev/null
+check_contains "an RSA key's type names its size (3000 bits read rsa2048)" \
+    "$("$CERTHUB" inspect r3000.key --json)" '"key_type": "rsa3000"'
 # A key that was under a password goes to a PEM in clear only when asked.
 expect_error "a PKCS#12's key to PEM without a password: refused, saying how" \
     "held its key under a password: give --password-file" -- \
