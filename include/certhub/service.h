@@ -325,6 +325,14 @@ int ch_svc_ca_get(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_c
  * CH_EPOLICY for a CA certhub cannot rotate: held without its key, signed by an outside
  * issuer (not self-signed, no parent here), or under a parent held without its key. */
 int ch_svc_ca_rotate(ch_svc *svc, const ch_actor *actor, const char *id, ch_store_ca *out);
+/* Rotates a CA to the renewal an outside CA signed (cert_data: PEM or DER, its chain after it
+ * if sent, which is not kept): its key the CA's own, else that of CSR csr_id made here
+ * (certhub csr new --ca), or of the CSR waiting for it found by its key when csr_id is NULL.
+ * The certificate must be a CA's of the same subject, from the issuer of the one it replaces
+ * (signed by the parent where that is a CA here).  As ch_svc_ca_rotate otherwise: the same id,
+ * the old certificate "rotated". */
+int ch_svc_ca_rotate_signed(ch_svc *svc, const ch_actor *actor, const char *id, const uint8_t *cert_data,
+                            size_t cert_len, const char *csr_id, ch_store_ca *out);
 /* Renames a CA (name NULL: kept) and switches its automatic rotation (auto_rotate 1 on, 0 off,
  * -1 kept), audited ca.update with what changed (nothing written when nothing does).  On is
  * CH_EPOLICY for a CA certhub cannot rotate (ch_svc_ca_rotate); a name taken is CH_EEXISTS.

@@ -2039,8 +2039,31 @@ int cmd_remote_ca_rotate(cli_args *a)
     json_t *ans = NULL;
     int rc;
 
+    json_t *body = NULL;
+    uint8_t *cert = NULL;
+    size_t len = 0;
+
     remote_obj_path(path, sizeof path, "cas", a->pos[0], "/rotate");
-    if ((rc = remote_call(a, "POST", path, NULL, &ans, NULL)) == 0) {
+    if (cli_opt(a, "csr-id") != NULL && cli_opt(a, "cert") == NULL)
+        cli_usage(a, "--csr-id goes with --cert, the certificate the outside CA signed for that CSR");
+    /* The renewal an outside CA signed: sent as PEM, as ca import sends a certificate. */
+    if (cli_opt(a, "cert") != NULL) {
+        if (cli_read(a, cli_opt(a, "cert"), &cert, &len) != 0)
+            return 1;
+        if (der_as_pem(&cert, &len) != 0) {
+            free(cert);
+            return cli_fail(a, "out of memory");
+        }
+        body = json_pack("{ss#}", "certificate", (const char *)cert, len);
+        free(cert);
+        if (body == NULL)
+            return cli_fail(a, "%s is not text a certificate can be read from: give it as PEM or DER",
+                            cli_opt(a, "cert"));
+        str_member(a, "csr-id", body, "csr_id");
+    }
+    rc = remote_call(a, "POST", path, body, &ans, NULL);
+    json_decref(body);
+    if (rc == 0) {
         if (g_remote.json)
             print_json(ans);
         else

@@ -53,8 +53,10 @@ static const cli_cmd commands[] = {
      "name= key= password-file= csr-id=", 1, 1},
     {"ca delete", cmd_remote_ca_delete, "CA_ID [--force]",
      "delete a CA (refused while it has unexpired certificates, unless --force)", "force", 1, 1},
-    {"ca rotate", cmd_remote_ca_rotate, "CA_ID", "rotate a CA: a new key and certificate, the old one kept for what it issued",
-     "", 1, 1},
+    {"ca rotate", cmd_remote_ca_rotate, "CA_ID [--cert FILE [--csr-id ID]]",
+     "rotate a CA: a new key and certificate, the old one kept for what it issued; a CA an outside issuer signed takes "
+     "the renewal signed there (--cert) for a CSR made here (csr new --ca)",
+     "cert= csr-id=", 1, 1},
     {"ca bundle", cmd_remote_ca_bundle,
      "--out FILE [--format pem|jks|p12] [--password-file F] [--tenant NAME] [--fingerprint SHA256]",
      "download the tenant's trust bundle: its valid CA certificates (without a token: a public bundle)",
@@ -307,6 +309,10 @@ static const struct opt_help {
     {"cert export;keystore export;", "key-password-file",
      "jks: the password of its key entries apart from the keystore's (keytool -keypass); without it, the "
      "keystore's"},
+    {"ca rotate;", "cert",
+     "the CA's renewal an outside CA signed (PEM or DER): of the same subject and issuer, its key the CSR's or the "
+     "CA's own"},
+    {"ca rotate;", "csr-id", "the CSR made here (csr new --ca) it was signed for; without it, found by its key"},
     {"keystore entry-add;", "certificate", "the id of the certificate of the inventory to add (certhub cert list)"},
     {"keystore entry-add;", "alias",
      "the entry's alias (1 to 128 characters, unique in the keystore without regard to case); without it, the "

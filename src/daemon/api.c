@@ -3604,18 +3604,42 @@ done:
     json_decref(body);
 }
 
-/* POST /cas/{id}/rotate */
+/* POST /cas/{id}/rotate: a new key and certificate made here; or, with {"certificate"|"data",
+ * "csr_id"}, the renewal an outside CA signed (for a CSR made here, or of the CA's key). */
 static void ca_rotate(req *r, const char *id)
 {
+    static const char *const F[] = {"certificate", "data", "csr_id", NULL};
+    json_t *body = NULL;
+    const char *cert = NULL, *data = NULL, *csr_id = NULL;
+    ch_buf bytes = CH_BUF_INIT;
     ch_store_ca ca;
     int error;
 
-    if (no_body(r) < 0)
-        return;
-    if ((error = ch_svc_ca_rotate(r->svc, &r->who.actor, id, &ca)) < 0)
-        return reply_error(r, error);
+    if (evbuffer_get_length(evhttp_request_get_input_buffer(r->ev)) > 0 &&
+        ((body = read_json(r, F)) == NULL || get_str(r, body, "certificate", &cert) ||
+         get_str(r, body, "data", &data) || get_str(r, body, "csr_id", &csr_id) ||
+         pem_or_data(r, cert, data, "the renewed certificate") < 0 ||
+         (data != NULL && get_base64_file(r, "data", data, &bytes) < 0)))
+        goto done;
+    if (cert == NULL && data == NULL && csr_id != NULL) {
+        reply_error_msg(r, CH_EINVAL, "certificate", "csr_id goes with the certificate the outside CA signed for "
+                        "that CSR: \"certificate\" (PEM) or \"data\" (the file in base64)");
+        goto done;
+    }
+    if (cert != NULL || data != NULL)
+        error = ch_svc_ca_rotate_signed(r->svc, &r->who.actor, id, data ? bytes.data : (const uint8_t *)cert,
+                                        data ? bytes.len : strlen(cert), csr_id, &ca);
+    else
+        error = ch_svc_ca_rotate(r->svc, &r->who.actor, id, &ca);
+    if (error < 0) {
+        reply_error(r, error);
+        goto done;
+    }
     reply_json(r, 200, ca_json(r, &ca));
     ch_store_ca_dispose(&ca);
+done:
+    ch_buf_dispose(&bytes);
+    json_decref(body);
 }
 
 /* Whether If-None-Match (every one sent: a list may span several) names the entity tag quoted

@@ -215,6 +215,32 @@ api POST "/api/v1/cas/$outside/rotate"
 check_contains "nor the issuing CA under it (its root's key is elsewhere), both named, what to do said" \
     "$status $(body .error.message)" \
     "422 CA \"$outside_name\" was signed by CA \"corp-root\", which cannot sign here (imported without its private key): certhub cannot sign its next certificate; renew it at that issuer"
+# Renewed at that issuer: a CSR made here, signed there, given to ca rotate: the CA keeps its
+# id (it became a second CA, the first left to run out), the old certificate stays "rotated".
+remote() { "$CERTHUB" --server "https://localhost:$port" --token-file "$data/admin-token" --ca-file "$data/ca.pem" "$@"; }
+renew_csr=$(remote csr new --subject "CN=Corp Issuing" --ca --path-len 0 --key-usage key_cert_sign,crl_sign \
+    --out renew.csr)
+openssl x509 -req -in renew.csr -CA corp-root.pem -CAkey corp-root.key -CAcreateserial -days 900 \
+    -extfile corp-ca.ext -out renewed.pem 2>/dev/null
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout stranger.key -subj "/CN=Stranger" \
+    -days 30 -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" -out stranger.pem 2>/dev/null
+openssl x509 -req -in renew.csr -CA stranger.pem -CAkey stranger.key -CAcreateserial -days 20 -extfile corp-ca.ext \
+    -out strange.pem 2>/dev/null
+expect_error "a renewal from another issuer: refused" "was not signed by CA" -- \
+    remote ca rotate "$outside" --cert strange.pem --csr-id "$renew_csr"
+expect_usage "--csr-id without --cert" "--csr-id goes with --cert" -- remote ca rotate "$outside" --csr-id "$renew_csr"
+remote ca rotate "$outside" --cert renewed.pem --output json > rotated.json
+check_eq "the outside renewal taken: the same CA, a new certificate" "$outside true" \
+    "$(jq -r .id rotated.json) $([ "$(jq -r .certificate_id rotated.json)" != "$outside_cert" ] && echo true)"
+api GET "/api/v1/certificates/$outside_cert"
+check_eq "the old certificate kept, rotated" rotated "$(body .status)"
+api GET "/api/v1/csrs/$renew_csr"
+check_eq "the CSR (found by its key) has the certificate" "$(jq -r .certificate_id rotated.json)" "$(body .certificate_id)"
+api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"after.example\"},\"sans\":[\"dns:after.example\"],\"ca_id\":\"$outside\",\"days\":30}"
+body .pem > after.pem
+check_eq "it signs with the CSR's key, under the renewed certificate" OK \
+    "$(openssl verify -CAfile corp-root.pem -untrusted renewed.pem after.pem 2>&1 | awk '{print $NF}')"
+expect_error "the same renewal again: refused" "is CA" -- remote ca rotate "$outside" --cert renewed.pem
 
 # ---- a rotation keeps what the certificate says besides the name: the path length, the
 # digest (a rotated CA had no limit and SHA-256), and a subject of attributes certhub's text

@@ -246,6 +246,9 @@ static int ca_tx_run(struct ca_tx *t)
         json_decref(d);
         error = svc_audit(t->svc, t->actor, "ca.rotate", "ca", t->rotate->id, detail);
         free(detail);
+        /* (a renewal an outside CA signed for a CSR made here: the CSR has its certificate) */
+        if (error == 0 && t->csr != NULL)
+            error = ch_store_csr_attach(t->svc->store, t->actor->tenant_id, t->csr->id, t->cert->id);
         return error;
     }
     if ((error = ch_store_ca_put(t->svc->store, t->ca)) < 0)
@@ -897,8 +900,8 @@ static int ca_rotatable(ch_svc *svc, const char *tenant_id, const ch_store_ca *c
                    ? 0
                    : ch_error_set(CH_EPOLICY,
                                   "CA \"%s\" (%s) was signed by an outside issuer (%.200s), which is not a CA here: "
-                                  "certhub cannot sign its next certificate; renew it at that issuer (certhub csr new, "
-                                  "then certhub ca import --csr-id)",
+                                  "certhub cannot sign its next certificate; renew it at that issuer (certhub csr new "
+                                  "--ca, then certhub ca rotate ID --cert FILE)",
                                   ca->name, ca->id, cur->issuer);
     if ((error = ch_store_ca_get(svc->store, &parent, tenant_id, ca->parent_id)) == CH_ENOTFOUND)
         return ch_error_set(CH_EPOLICY, "CA \"%s\" (%s) was signed by CA %s, which is gone: certhub cannot sign its "
@@ -907,8 +910,8 @@ static int ca_rotatable(ch_svc *svc, const char *tenant_id, const ch_store_ca *c
         return error;
     if (!svc_ca_signs(&parent))
         error = ch_error_set(CH_EPOLICY, "CA \"%s\" was signed by CA \"%s\", which cannot sign here (%s): certhub "
-                             "cannot sign its next certificate; renew it at that issuer (certhub csr new, then "
-                             "certhub ca import --csr-id)", ca->name, parent.name,
+                             "cannot sign its next certificate; renew it at that issuer (certhub csr new --ca, "
+                             "then certhub ca rotate ID --cert FILE)", ca->name, parent.name,
                              parent.key_id == NULL ? "imported without its private key" : parent.status);
     ch_store_ca_dispose(&parent);
     return error;
@@ -963,6 +966,137 @@ int ch_svc_ca_rotate(ch_svc *svc, const ch_actor *actor, const char *id, ch_stor
 done:
     ch_store_key_dispose(&key);
     ch_store_cert_dispose(&cur);
+    ch_store_ca_dispose(&ca);
+    return error;
+}
+
+/* The checks of a CA's renewal an outside issuer signed (cert) before it takes the CA's place
+ * (ca, whose certificate is cur): a CA certificate that signs certificates, of the same
+ * subject, not the one the CA has, from the issuer of the one it replaces (its signature
+ * checked where that issuer is a CA here), still valid. */
+static int renewal_fits(ch_svc *svc, const char *tenant_id, const ch_store_ca *ca, const ch_cert *cur,
+                        const ch_cert *cert)
+{
+    X509 *x = ch_cert_x509(cert), *c = ch_cert_x509(cur);
+    svc_ca *parent = NULL;
+    int error = 0;
+
+    if (!ch_cert_is_ca(cert) || !signs_certs(cert))
+        return ch_error_set_field(CH_EPOLICY, "certificate", "the certificate is not a CA's that signs certificates "
+                                  "(BasicConstraints CA:true and Key Usage keyCertSign)");
+    if (X509_NAME_cmp(X509_get_subject_name(x), X509_get_subject_name(c)) != 0)
+        return ch_error_set_field(CH_EINVAL, "certificate", "the certificate's subject is not CA \"%s\"'s: a "
+                                  "renewal keeps the subject (import another CA with certhub ca import)", ca->name);
+    if (memcmp(ch_cert_sha256(cert), ch_cert_sha256(cur), 32) == 0)
+        return ch_error_set_field(CH_ECONFLICT, "certificate", "this certificate is CA \"%s\"'s already", ca->name);
+    if (ch_cert_not_after(cert) <= ch_now())
+        return ch_error_set_field(CH_EPOLICY, "certificate", "the certificate has expired");
+    if (ca->parent_id != NULL) {
+        if ((error = svc_ca_load(svc, tenant_id, ca->parent_id, &parent)) < 0)
+            return error;
+        if (!ch_cert_issued_by(cert, parent->cert))
+            error = ch_error_set_field(CH_EINVAL, "certificate", "the certificate was not signed by CA %s (%s), "
+                                       "which signed the one it replaces", parent->id, parent->subject);
+        svc_ca_release(parent);
+        return error;
+    }
+    if (X509_NAME_cmp(X509_get_issuer_name(x), X509_get_issuer_name(c)) != 0)
+        return ch_error_set_field(CH_EINVAL, "certificate", "the certificate's issuer is not the one of the "
+                                  "certificate it replaces");
+    return 0;
+}
+
+int ch_svc_ca_rotate_signed(ch_svc *svc, const ch_actor *actor, const char *id, const uint8_t *cert_data,
+                            size_t cert_len, const char *csr_id, ch_store_ca *out)
+{
+    ch_store_ca ca = {0}, row_ca = {0};
+    ch_store_cert row = {0};
+    ch_store_csr csr = {0};
+    ch_cert *cur = NULL, *cert = NULL, **rest = NULL;
+    ch_key *key = NULL;
+    size_t nrest = 0;
+    bool same_key, found = false;
+    struct ca_tx t;
+    int error;
+
+    if (out)
+        memset(out, 0, sizeof *out);
+    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "rotating a CA")) < 0)
+        return error;
+    if ((error = ch_store_ca_get(svc->store, &ca, actor->tenant_id, id)) < 0)
+        return error;
+    if (ca.key_id == NULL) {
+        error = ch_error_set(CH_EPOLICY, "CA \"%s\" (%s) is held without its private key: import its renewed "
+                             "certificate as a CA of its own (certhub ca import)", ca.name, ca.id);
+        goto done;
+    }
+    if ((error = svc_cert_load(svc, actor->tenant_id, ca.cert_id, &cur)) < 0)
+        goto done;
+    if ((error = svc_cert_key_chain(&cert, &key, &rest, &nrest, cert_data, cert_len, NULL, 0, NULL, NULL)) < 0) {
+        ch_error_set_field(error, "certificate", "%s", ch_error_last());
+        goto done;
+    }
+    if (key != NULL) {
+        error = ch_error_set_field(CH_EINVAL, "certificate", "the file holds a private key: a CA's renewal signed "
+                                   "outside is for a CSR made here (certhub csr new --ca), whose key never left "
+                                   "certhub; send the certificate alone");
+        goto done;
+    }
+    if ((error = renewal_fits(svc, actor->tenant_id, &ca, cur, cert)) < 0)
+        goto done;
+    /* Its key: the CA's own (the outside CA signed a renewal of the same key), else a CSR's made
+     * here, named or found by its key. */
+    {
+        ch_key *cur_key = NULL;
+        same_key = ch_cert_public_key(&cur_key, cur) == 0 && ch_cert_matches_key(cert, cur_key);
+        ch_key_free(cur_key);
+        ch_error_clear();
+    }
+    if (!same_key) {
+        if (csr_id != NULL) {
+            if ((error = ch_store_csr_get(svc->store, &csr, actor->tenant_id, csr_id)) < 0) {
+                ch_error_set_field(error, "csr_id", "%s", ch_error_last());
+                goto done;
+            }
+            if (csr.cert_id != NULL || csr.key_id == NULL) {
+                error = ch_error_set_field(CH_ECONFLICT, "csr_id", csr.cert_id ? "a certificate is already attached "
+                                           "to CSR %s" : "CSR %s has no key on this system", csr_id);
+                goto done;
+            }
+            if ((error = svc_cert_for_csr(&csr, cert)) < 0)
+                goto done;
+        } else if ((error = svc_csr_waiting_for(svc, actor->tenant_id, cert, &csr)) == 0) {
+            found = true;
+        } else {
+            if (error == CH_ENOTFOUND)
+                error = ch_error_set_field(CH_EINVAL, "certificate", "the certificate's key is neither CA \"%s\"'s "
+                                           "nor a CSR's made here (certhub csr new --ca, signed outside, then given "
+                                           "here with its id)", ca.name);
+            goto done;
+        }
+    }
+    if ((error = svc_cert_row(&row, cert, actor->tenant_id, ca.name, "csr_signed", -1)) < 0)
+        goto done;
+    row.ca_id = ca.parent_id ? strdup(ca.parent_id) : NULL;
+    row_ca.key_id = same_key ? strdup(ca.key_id) : NULL;
+    if (same_key && (row.key_id = strdup(ca.key_id)) == NULL) {
+        error = ch_error_set(CH_ENOMEM, "out of memory");
+        goto done;
+    }
+    t = (struct ca_tx){svc, actor, NULL, &row, &row_ca, false, "ca.rotate", same_key ? NULL : &csr, &ca, NULL, found};
+    SVC_TX(svc, ca_tx_run(&t));
+    svc_ca_forget(svc, actor->tenant_id, ca.id);
+    svc_trust_dir_refresh(svc);
+    if (out)
+        error = ch_store_ca_get(svc->store, out, actor->tenant_id, id);
+done:
+    ch_store_ca_dispose(&row_ca);
+    ch_store_cert_dispose(&row);
+    ch_store_csr_dispose(&csr);
+    ch_cert_list_free(rest, nrest);
+    ch_cert_free(cert);
+    ch_cert_free(cur);
+    ch_key_free(key);
     ch_store_ca_dispose(&ca);
     return error;
 }
