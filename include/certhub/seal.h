@@ -48,6 +48,9 @@ void ch_seal_free(ch_seal *s);
 int ch_seal_encrypt(ch_buf *out, ch_seal *s, const uint8_t *plain, size_t len, const char *tenant_id,
                     const char *key_id) CH_WARN_UNUSED;
 
+/* Whether blob was sealed under a master key s holds (whatever it holds, whole or not). */
+bool ch_seal_knows(const ch_seal *s, const uint8_t *blob, size_t len);
+
 /* Opens a blob sealed for tenant_id/key_id; appends the plain bytes to out, which the caller
  * disposes with ch_buf_dispose_secure.  A blob that was altered, truncated, sealed for
  * another tenant or key id, or under a master key that is not loaded is CH_EVERIFY.

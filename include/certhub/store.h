@@ -313,8 +313,9 @@ int ch_store_key_put(ch_store *s, const ch_store_key *k);
 int ch_store_key_get(ch_store *s, ch_store_key *out, const char *tenant_id, const char *id);
 int ch_store_key_delete(ch_store *s, const char *tenant_id, const char *id);
 void ch_store_key_dispose(ch_store_key *k);
-/* 1 when the store holds any sealed key (of any tenant), 0 when none. */
-int ch_store_key_any(ch_store *s);
+/* 1 when the store holds any sealed key (of any tenant), 0 when none; with one_sealed, that
+ * key's sealed blob appended to it (to tell which master key sealed it). */
+int ch_store_key_any(ch_store *s, ch_buf *one_sealed);
 
 /* ------------------------------------------------------------- certificates */
 

@@ -79,6 +79,12 @@ expect_error "the store without its master key" "master.key is missing, and the 
     "$CERTHUBD" --data-dir "$data" --listen "127.0.0.1:$(free_port)"
 [ ! -e "$data/master.key" ] || fail "a new master key was made for a store whose keys it cannot open"
 ok "no new master key was made"
+# Another installation's master key: said so at start, before anything is written there.
+head -c 32 /dev/urandom > "$data/master.key" && chmod 600 "$data/master.key"
+expect_error "another master key: refused at start, saying so" \
+    "master.key is not the master key this store's private keys were sealed under" -- \
+    "$CERTHUBD" --data-dir "$data" --listen "127.0.0.1:$(free_port)"
+[ ! -e "$data/ca.pem" ] || fail "ca.pem was written by a start refused for its master key"
 cp "$old/master.key" "$data/master.key"
 start_daemon
 missing=0

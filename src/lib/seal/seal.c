@@ -190,6 +190,16 @@ done:
     return error;
 }
 
+bool ch_seal_knows(const ch_seal *s, const uint8_t *blob, size_t len)
+{
+    if (blob == NULL || len < CH_SEAL_OVERHEAD || memcmp(blob, MAGIC, 4) != 0)
+        return false;
+    for (size_t i = 0; i < s->count; i++)
+        if (memcmp(s->keys[i].id, blob + 4, KEYID_LEN) == 0)
+            return true;
+    return false;
+}
+
 int ch_seal_decrypt(ch_buf *out, ch_seal *s, const uint8_t *blob, size_t len, const char *tenant_id,
                     const char *key_id)
 {

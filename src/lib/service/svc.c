@@ -52,6 +52,7 @@ int ch_svc_open(ch_svc **out, const ch_svc_opts *opts)
     ch_svc *svc;
     char url[4200];
     ch_store_opts so = {0};
+    ch_buf one = CH_BUF_INIT; /* a sealed key of the store's */
     int error;
 
     *out = NULL;
@@ -92,14 +93,26 @@ int ch_svc_open(ch_svc **out, const ch_svc_opts *opts)
         ch_error_clear();
     /* A master key is made for a store that holds no key sealed under one; a store restored
      * without its master key is refused before a new key could be made that opens nothing. */
-    if ((error = ch_store_key_any(svc->store)) < 0 ||
+    if ((error = ch_store_key_any(svc->store, &one)) < 0 ||
         (error = ch_seal_open_ex(&svc->seal, opts->data_dir, error == 0)) < 0) {
         if (error == CH_ENOTFOUND)
             error = ch_error_set(CH_ENOTFOUND, "%s/master.key is missing, and the store holds private keys sealed "
                                  "under it: put the master key kept with the store's backup back there",
                                  opts->data_dir);
+        ch_buf_dispose(&one);
         goto fail;
     }
+    /* Another installation's master key (or one made where this store's was missing) opens
+     * none of its keys: said here, not at the first use of one ("sealed under a master key
+     * that is not loaded", after certhubd had written ca.pem). */
+    if (one.len > 0 && !ch_seal_knows(svc->seal, one.data, one.len)) {
+        error = ch_error_set(CH_EVERIFY, "%s/master.key is not the master key this store's private keys were sealed "
+                             "under (another installation's?): put back the master.key kept with this store",
+                             opts->data_dir);
+        ch_buf_dispose(&one);
+        goto fail;
+    }
+    ch_buf_dispose(&one);
     if ((svc->data_dir = strdup(opts->data_dir)) == NULL) {
         error = ch_error_set(CH_ENOMEM, "out of memory");
         goto fail;

@@ -1255,20 +1255,22 @@ int ch_store_schema_version(ch_store *s)
     return s->version;
 }
 
-int ch_store_key_any(ch_store *s)
+int ch_store_key_any(ch_store *s, ch_buf *one_sealed)
 {
     struct conn *c = conn_get(s);
     sqlite3_stmt *st = NULL;
-    int rc;
+    int rc, error = 0;
 
     if (c == NULL)
         return ch_error_last_code();
-    rc = sqlite3_prepare_v2(c->db, "SELECT 1 FROM keys LIMIT 1", -1, &st, NULL);
+    rc = sqlite3_prepare_v2(c->db, "SELECT sealed FROM keys LIMIT 1", -1, &st, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && one_sealed != NULL)
+        error = ch_buf_put(one_sealed, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
     sqlite3_finalize(st);
     if (rc == SQLITE_ROW)
-        return 1;
+        return error < 0 ? error : 1;
     return rc == SQLITE_DONE ? 0 : db_error(c->db, rc, "looking for sealed keys");
 }
 
