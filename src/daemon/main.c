@@ -73,7 +73,7 @@ static void help(void)
            "                        --tls-cert files for a change (3600); SIGHUP checks at once\n"
            "  --job-interval SECONDS how often due renewals, CA rotations and expiry alerts run (60);\n"
            "                        a renewal due sooner begins a round at its moment\n"
-           "  --max-connections N   connections held open at once (4096; about 20 kB each); past\n"
+           "  --max-connections N   connections held open at once (4096, 16..1048576; about 20 kB each); past\n"
            "                        it new ones wait in the listen queue until some close\n"
            "  --request-timeout SECONDS\n"
            "                        a connection that has not sent a whole request (line, headers and\n"
@@ -146,13 +146,50 @@ static int text_setting(char *out, size_t cap, const char *name, const char *val
     return 0;
 }
 
+/* ADDR:PORT as --listen takes it: an address (or [IPv6]), a colon, a port of digits alone
+ * ("8443#c" and "8443 extra" listened on 8443). */
+static bool listen_ok(const char *value)
+{
+    const char *colon = strrchr(value, ':');
+    size_t digits = colon ? strspn(colon + 1, "0123456789") : 0;
+
+    return colon != NULL && colon != value && digits > 0 && digits <= 5 && colon[1 + digits] == '\0' &&
+           atoi(colon + 1) > 0 && atoi(colon + 1) <= 65535;
+}
+
+/* Each of a comma-separated list a host name or an address, said with where it was given. */
+static int server_names_ok(const char *value, const char *where)
+{
+    char copy[4096], *save = NULL;
+
+    snprintf(copy, sizeof copy, "%s", value);
+    for (char *one = strtok_r(copy, ",", &save); one != NULL; one = strtok_r(NULL, ",", &save)) {
+        ch_san san;
+        while (*one == ' ')
+            one++;
+        if (ch_san_parse(&san, one) != 0 || (san.type != CH_SAN_DNS && san.type != CH_SAN_IP)) {
+            fprintf(stderr, "certhubd: %s: server_names: \"%s\" is not a host name or an address (such as "
+                    "certhub.example or 10.0.0.5)\n", where, one);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* One setting by name, from the command line (--name value) or the config file (name = value). */
 static int set(struct settings *st, const char *name, const char *value, const char *where)
 {
     if (strcmp(name, "data-dir") == 0 || strcmp(name, "data_dir") == 0)
         return text_setting(st->data_dir, sizeof st->data_dir, name, value, where);
-    else if (strcmp(name, "listen") == 0)
+    else if (strcmp(name, "listen") == 0 && !listen_ok(value)) {
+        fprintf(stderr, "certhubd: %s: listen must be ADDR:PORT, such as 127.0.0.1:8443 or [::1]:8443 (a port of "
+                "1 to 65535), not \"%s\"\n", where, value);
+        return -1;
+    } else if (strcmp(name, "listen") == 0)
         return text_setting(st->listen, sizeof st->listen, name, value, where);
+    else if ((strcmp(name, "server-names") == 0 || strcmp(name, "server_names") == 0) &&
+             server_names_ok(value, where) < 0)
+        return -1;
     else if (strcmp(name, "tls-cert") == 0 || strcmp(name, "tls_cert") == 0)
         return text_setting(st->tls_cert, sizeof st->tls_cert, name, value, where);
     else if (strcmp(name, "tls-key") == 0 || strcmp(name, "tls_key") == 0)
@@ -172,7 +209,7 @@ static int set(struct settings *st, const char *name, const char *value, const c
              whole(value, 1, INT_MAX, &st->job_interval))
         ;
     else if ((strcmp(name, "max-connections") == 0 || strcmp(name, "max_connections") == 0) &&
-             whole(value, 16, INT_MAX, &st->max_connections))
+             whole(value, 16, 1048576, &st->max_connections))
         ;
     else if ((strcmp(name, "request-timeout") == 0 || strcmp(name, "request_timeout") == 0) &&
              whole(value, 5, INT_MAX, &st->request_timeout))
@@ -197,7 +234,7 @@ static int set(struct settings *st, const char *name, const char *value, const c
         fprintf(stderr,
                 "certhubd: %s: bad setting %s = \"%s\"; accepted: data_dir = DIR, listen = ADDR:PORT, "
                 "threads = 1..16, workers = 0..16, durability = process|power, server_names = LIST, tls_cert = FILE, tls_key = FILE, "
-                "renew_check = SECONDS, job_interval = SECONDS, max_connections = 16 or more, request_timeout = 5 or more (seconds)\n",
+                "renew_check = SECONDS, job_interval = SECONDS, max_connections = 16..1048576, request_timeout = 5 or more (seconds)\n",
                 where, name, value);
         return -1;
     }
@@ -731,6 +768,7 @@ int main(int argc, char **argv)
     ch_svc_bootstrap b;
     SSL_CTX *tls;
     const char *colon;
+    bool config_given = false;
 
     /* Every request carries a secret (its token or session cookie), many a key or a password
      * in their body, and some answers a key or a token: libevent holds them in its buffers and
@@ -775,10 +813,16 @@ int main(int argc, char **argv)
             usage();
         if (strcmp(argv[i], "--config") != 0 && set(&st, argv[i] + 2, argv[i + 1], "command line") < 0)
             return 2;
+        config_given |= strcmp(argv[i], "--config") == 0;
         i++;
     }
-    if (st.data_dir[0] == '\0')
+    if (st.data_dir[0] == '\0' && argc == 1)
         usage();
+    if (st.data_dir[0] == '\0') {
+        fprintf(stderr, "certhubd: no data directory: give --data-dir DIR%s\n",
+                config_given ? " (or data_dir = DIR in the config file)" : "");
+        return 2;
+    }
     data_dir = st.data_dir;
     listen = st.listen;
     threads = st.threads;
@@ -820,15 +864,9 @@ int main(int argc, char **argv)
         char copy[4096], *save = NULL;
         snprintf(copy, sizeof copy, "%s", st.server_names);
         for (char *one = strtok_r(copy, ",", &save); one != NULL; one = strtok_r(NULL, ",", &save)) {
-            ch_san san;
             while (*one == ' ')
                 one++;
-            if (ch_san_parse(&san, one) != 0 || (san.type != CH_SAN_DNS && san.type != CH_SAN_IP)) {
-                fprintf(stderr, "certhubd: --server-names: \"%s\" is not a host name or an address (such as "
-                        "certhub.example or 10.0.0.5)\n", one);
-                return 2;
-            }
-            snprintf(host + strlen(host), sizeof host - strlen(host), ",%s", one);
+            snprintf(host + strlen(host), sizeof host - strlen(host), ",%s", one); /* (each checked by set) */
         }
     }
     /* The port before the store: a start that cannot listen changes nothing (a first one would

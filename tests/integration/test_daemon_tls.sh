@@ -522,6 +522,17 @@ for bad in 'threads = 3abc' 'request_timeout = 5s' 'job_interval = 1.5'; do
     expect_exit 2 "$bad in a config file is refused (not read as the number it begins with)" -- \
         "$CERTHUBD" --data-dir "$data" --config bad.conf
 done
+# listen and server_names checked where they are given, their file and line said (a port
+# with words after it listened on the number it began with).
+for bad in 'listen = 127.0.0.1:18344#c|listen must be ADDR:PORT' 'listen = 127.0.0.1:18344 extra|listen must be ADDR:PORT' \
+    'server_names = a..b|server_names: "a..b" is not a host name' 'max_connections = 2147483647|bad setting max_connections = "2147483647"'; do
+    printf '%s\n' "${bad%%|*}" > bad.conf
+    check_contains "${bad%%|*}: refused, with its line" "$("$CERTHUBD" --data-dir "$data" --config bad.conf 2>&1 || true)" \
+        "bad.conf:1: ${bad#*|}"
+done
+printf 'listen = 127.0.0.1:1\n' > no-dir.conf
+check_contains "a config without data_dir: said, not the usage alone" \
+    "$("$CERTHUBD" --config no-dir.conf 2>&1 || true)" "no data directory: give --data-dir DIR (or data_dir = DIR in the config file)"
 # The config file's lines: a comment after a value, a line of any length read as one, a
 # section (the agent's files have them, certhubd's not) said with its line.
 printf '# settings\nworkers = 17   # too many\n' > commented.conf
