@@ -68,6 +68,12 @@ check_eq "legacy too: openssl -legacy -passin pass: reads its key" "200 $(cat no
 api GET "/api/v1/audit?action=key.export&order=desc&limit=1"
 check_eq "audited as a key exported without a password" '{"format":"p12","encrypted":false}' \
     "$(body '.items[0].detail' | jq -c .)"
+for pw in '' s3cret; do
+    api POST "/api/v1/certificates/$id/private-key" "$(jq -nc --arg p "$pw" 'if $p == "" then {} else {password:$p} end')"
+    api GET "/api/v1/audit?action=key.export&order=desc&limit=1"
+    check_eq "the key as PEM ${pw:+under a password }audited with its format too" \
+        "{\"format\":\"pem\",\"encrypted\":$([ -n "$pw" ] && echo true || echo false)}" "$(body '.items[0].detail' | jq -c .)"
+done
 
 # ---- a JKS key password apart from the store's
 api POST "/api/v1/certificates/$id/export" '{"format":"jks","password":"storepw","key_password":"keypw1","alias":"tomcat"}'

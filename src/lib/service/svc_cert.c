@@ -1009,7 +1009,8 @@ int ch_svc_key_export(ch_svc *svc, const ch_actor *actor, const char *cert_id, c
     /* The export is written to the audit log before the key leaves; the empty password writes
      * the key in clear, as none does. */
     SVC_TX(svc, svc_audit(svc, actor, "key.export", "certificate", cert_id,
-                          password != NULL && *password != '\0' ? "{\"encrypted\":true}" : "{\"encrypted\":false}"));
+                          password != NULL && *password != '\0' ? "{\"format\":\"pem\",\"encrypted\":true}"
+                                                                : "{\"format\":\"pem\",\"encrypted\":false}"));
 done:
     if (error < 0)
         ch_buf_dispose_secure(out);
