@@ -47,10 +47,11 @@ static const cli_cmd commands[] = {
      "rename a CA, or switch its automatic rotation on or off", "name= auto-rotate=", 1, 1},
     {"ca chain", cmd_remote_ca_chain, "CA_ID --out FILE", "download a CA's chain (PEM, the CA first, up to its root)",
      "out= force", 1, 1},
-    {"ca import", cmd_remote_ca_import, "CERT_FILE --name N [--key FILE] [--password-file F] [--csr-id ID]",
+    {"ca import", cmd_remote_ca_import,
+     "CERT_FILE --name N [--key FILE [--key-password-file F]] [--password-file F] [--csr-id ID]",
      "bring your own CA (PEM, or DER as a .cer comes): with its key to issue from (--key, or both in a PKCS#12 or "
      "JKS file), without (to chain to), or signed by an outside CA on a CSR made here (--csr-id)",
-     "name= key= password-file= csr-id=", 1, 1},
+     "name= key= password-file= key-password-file= csr-id=", 1, 1},
     {"ca delete", cmd_remote_ca_delete, "CA_ID [--force]",
      "delete a CA (refused while it has unexpired certificates, unless --force)", "force", 1, 1},
     {"ca rotate", cmd_remote_ca_rotate, "CA_ID [--cert FILE [--csr-id ID]]",
@@ -339,7 +340,8 @@ static const struct opt_help {
     {"user create;user update;", "password-file", "the user's password: the first line of F, 8 characters or more"},
     {"inspect;", "key-password-file", "the password of encrypted keys, when not the keystore's own"},
     {"ca import;", "key", "the CA's private key, PEM: certhubd then issues from it"},
-    {"ca import;", "password-file", "the password of the --key file, or of CERT_FILE when it is a PKCS#12 or JKS"},
+    {"ca import;", "password-file", "the password of CERT_FILE when it is a PKCS#12 or JKS (or of the --key file)"},
+    {"ca import;", "key-password-file", "the password of the --key file, as cert import takes it"},
     {"ca import;", "csr-id", "the CSR made here (csr new) that the outside CA signed: the CA takes its key (found "
                              "without it too, when the certificate's public key is a waiting CSR's)"},
     {"csr create;cert create;", "key-password-file", "the password of the --key file"},

@@ -305,6 +305,16 @@ const char *remote_option_hint(const cli_args *a, json_t *err)
         if (strcmp(field, opts[i][0]) == 0 && strstr(a->cmd->opts, taken) != NULL && cli_opt(a, opts[i][1]) == NULL)
             return i == 0 ? "; pass --password-file F" : "; pass --key-password-file F";
     }
+    /* A key given under a password and none sent: the option that sends it, as the command
+     * names it (cert import and ca import: --key-password-file for --key). */
+    if (field != NULL && strcmp(field, "private_key") == 0 &&
+        strcmp(json_string_value(json_object_get(err, "code")) ? json_string_value(json_object_get(err, "code")) : "",
+               "wrong_password") == 0 && cli_opt(a, "password-file") == NULL && cli_opt(a, "key-password-file") == NULL) {
+        if (cli_takes(a, "key-password-file"))
+            return "; pass --key-password-file F";
+        if (cli_takes(a, "password-file"))
+            return "; pass --password-file F";
+    }
     /* The time filters: the server reads RFC 3339 alone, the CLI days and hours too. */
     if (field != NULL && strcmp(field, "expiring_before") == 0)
         return "; or days or hours from now: 30d, 12h";

@@ -204,6 +204,16 @@ check_contains "an encrypted key without the password: said how to open it" "$ou
 out=$(remote cert import pairs2 --password-file pw 2>&1)
 check_contains "the same folder with the password: the key added to the certificate held" "$out" \
     "already held 1 (the key added to 1), failed 0"
+# One certificate with its encrypted --key: the option that sends the key's password named, by
+# cert import and ca import alike, which both take it as --key-password-file.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -passout pass:s3cret -keyout enc-ca.key \
+    -subj "/CN=Encrypted Key CA" -days 10 -addext basicConstraints=critical,CA:TRUE \
+    -addext keyUsage=critical,keyCertSign -out enc-ca.pem 2>/dev/null
+expect_error "ca import of an encrypted key without its password: the option named" \
+    "private key is encrypted: a password is needed (HTTP 400); pass --key-password-file F" -- \
+    remote ca import enc-ca.pem --key enc-ca.key --name enc-ca
+remote ca import enc-ca.pem --key enc-ca.key --key-password-file pw --name enc-ca >/dev/null
+ok "ca import takes the key's password as --key-password-file"
 
 # Tokens and tenants.
 tok_id=$(remote token list | awk '$2 == "cli-test" {print $1}')
