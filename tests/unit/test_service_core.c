@@ -2649,6 +2649,37 @@ static void test_profile_name_policy(void **state)
     ch_store_ca_dispose(&inter);
 }
 
+/* A certificate due whose CA was deleted, among several CAs of the tenant that sign and no
+ * default: its automatic renewal says what a person does (the request's words named an
+ * option, --ca-id, of nothing anyone ran). */
+static void test_renewal_ca_gone(void **state)
+{
+    ch_store_ca root, inter;
+    ch_store_cert leaf;
+    ch_svc_issue_req req = {.profile = "tls-server", .key_type = "p256"};
+    char id[CH_ID_MAX];
+
+    (void)state;
+    make_cas(&root, &inter, "gone");
+    req.ca_id = inter.id;
+    req.subject.fields.common_name = "orphan.example";
+    assert_int_equal(ch_svc_cert_issue(svc, &operator_a, &req, &leaf), 0);
+    snprintf(id, sizeof id, "%s", leaf.id);
+    ch_store_cert_dispose(&leaf);
+    assert_int_equal(ch_svc_ca_delete(svc, &admin_a, inter.id, true), 0);
+    assert_int_equal(ch_store_cert_set_auto_renew(ch_svc_store(svc), operator_a.tenant_id, id, true, 1), 0);
+    assert_true(ch_svc_renew_due(svc, 100) >= 1);
+    assert_int_equal(ch_svc_cert_get(svc, &viewer_a, id, &leaf), 0);
+    assert_null(leaf.renewed_by);
+    assert_non_null(leaf.renew_error);
+    assert_non_null(strstr(leaf.renew_error, "the CA that issued it is gone, and several CAs of the tenant sign ("));
+    assert_non_null(strstr(leaf.renew_error, "certhub settings set --default-ca ID"));
+    assert_null(strstr(leaf.renew_error, "(--ca-id) is required"));
+    ch_store_cert_dispose(&leaf);
+    ch_store_ca_dispose(&root);
+    ch_store_ca_dispose(&inter);
+}
+
 /* A CSR of a new key of type t, as PEM in pem. */
 static void csr_of_type(ch_buf *pem, ch_key_type t)
 {
@@ -2818,6 +2849,7 @@ int main(void)
         cmocka_unit_test(test_profile_ttls),
         cmocka_unit_test(test_profile_name_policy),
         cmocka_unit_test(test_profile_key_types),
+        cmocka_unit_test(test_renewal_ca_gone),
         cmocka_unit_test(test_tenants_need_admin),
         cmocka_unit_test(test_audit_numbered_per_tenant),
         cmocka_unit_test(test_token_expiry),

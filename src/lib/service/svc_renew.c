@@ -404,6 +404,18 @@ static int renew_due(ch_svc *svc, size_t max, struct hook_round *round)
         snprintf(detail, sizeof detail, "%s", ch_error_last());
         snprintf(field, sizeof field, "%s", ch_error_field() ? ch_error_field() : "");
         code = ch_error_last_code();
+        /* Its CA gone and no default among several that sign: said as a person fixes that for
+         * a renewal made by certhubd (the request's words, "ca_id (--ca-id) is required", named
+         * an option of nothing anyone ran). */
+        if (strcmp(field, "ca_id") == 0 && strncmp(detail, "ca_id (--ca-id) is required: ", 29) == 0) {
+            const char *list = strstr(detail, "can sign: "), *end = list ? strstr(list, " (or name") : NULL;
+            char said[sizeof detail];
+            int len = list && end ? (int)(end - list - 10) : 0;
+            snprintf(said, sizeof said, "the CA that issued it is gone, and several CAs of the tenant sign (%.*s): "
+                     "name the one that signs by default (certhub settings set --default-ca ID), or renew it from one "
+                     "(certhub cert renew %.40s --ca-id ID)", len > 400 ? 400 : len, list ? list + 10 : "", due[i].id);
+            memcpy(detail, said, sizeof detail);
+        }
         if (code == CH_ECONFLICT)
             continue; /* renewed meanwhile (another node, or a person) */
         /* Retried with backoff (ch_renew_retry_at); the old one stays served.
