@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include <curl/curl.h>
 #include <openssl/ssl.h>
@@ -251,6 +252,14 @@ int remote_setup_ex(cli_args *a, bool token_optional)
                 return cli_fail(a, "%s does not hold an API token: %s", g_remote.token_file, token_form);
             }
             g_remote.token = (char *)data;
+            /* A token file others may read (one written with "> agent.token" under the usual
+             * umask) gives them the token: said, as ssh says of a key file, and used. */
+            {
+                struct stat sb;
+                if (stat(g_remote.token_file, &sb) == 0 && S_ISREG(sb.st_mode) && (sb.st_mode & 0077) != 0)
+                    fprintf(stderr, "certhub: warning: %s can be read by other users (mode %03o): chmod 600 it\n",
+                            g_remote.token_file, (unsigned)(sb.st_mode & 0777));
+            }
         } else if ((env = getenv("CERTHUB_TOKEN")) != NULL) {
             size_t len = strlen(env);
             while (len > 0 && (env[len - 1] == '\n' || env[len - 1] == '\r' || env[len - 1] == ' '))

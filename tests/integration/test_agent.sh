@@ -16,7 +16,7 @@ mkdir out
 # key) and the default bundle.
 api POST /api/v1/tokens "{\"role\":\"operator\",\"name\":\"agent on web-1\",\"scope\":{\"objects\":[\"$cid\",\"bundle:default\"],\"keys_export\":true}}"
 check_eq "a token scoped to the agent's objects" 201 "$status"
-body .token > agent.token
+body .token > agent.token && chmod 600 agent.token
 api POST /api/v1/tokens "{\"role\":\"operator\",\"scope\":{\"objects\":[\"crt_nosuch\",\"bundle:default\"]}}"
 check_eq "a scope naming a certificate the tenant does not have: 400" "400 scope no certificate crt_nosuch" \
     "$status $(body .error.field) $(body .error.message | grep -o 'no certificate crt_nosuch')"
@@ -35,9 +35,9 @@ check_eq "and none was made" "$tokens" "$(body '.items | length')"
 check_eq "a scoped token is refused /metrics" 403 \
     "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$data/ca.pem" -H "Authorization: Bearer $(cat agent.token)" \
         "https://localhost:$port/metrics")"
-echo "$TOKEN" > admin.token
+echo "$TOKEN" > admin.token && chmod 600 admin.token
 cli="$CERTHUB --server https://localhost:$port --token-file admin.token --ca-file $data/ca.pem"
-$cli token create --role viewer --name "cli agent" --objects "$cid,bundle:default" > cli-agent.token
+$cli token create --role viewer --name "cli agent" --objects "$cid,bundle:default" > cli-agent.token && chmod 600 cli-agent.token
 check_eq "the CLI makes the same scoped token" "true" \
     "$($cli token list --output json | jq '[.items[] | select(.name == "cli agent")] | length == 1')"
 expect_usage "--keys-export alone is refused, saying why" "goes with --objects" -- $cli token create --keys-export
@@ -121,7 +121,7 @@ check_eq "the state is where the setting says, its comment not taken as part of 
     "yes" "$([ -s agent.state ] && echo yes || echo no)"
 # A broker's agent: the enabled trusted certificates as the broker's CA directory.
 api POST /api/v1/tokens "{\"role\":\"viewer\",\"name\":\"broker agent\"}"
-body .token > broker.token
+body .token > broker.token && chmod 600 broker.token
 cat > broker.conf <<CONF
 $(agent_head "$T/broker.token" broker)
 
@@ -451,7 +451,7 @@ done
 last_serial=$(body .serial)
 api POST /api/v1/tokens "{\"role\":\"viewer\",\"name\":\"long lineage\",\"scope\":{\"objects\":[\"$first\"],\"keys_export\":true}}"
 check_eq "a token scoped to the lineage's first certificate" 201 "$status"
-body .token > long.token
+body .token > long.token && chmod 600 long.token
 scoped_get() {
     curl -s --max-time 120 -o "$T/body" -w '%{http_code}' --cacert "$data/ca.pem" \
         -H "Authorization: Bearer $(cat "$T/long.token")" "https://localhost:$port/api/v1/certificates/$1" || true

@@ -95,10 +95,14 @@ expect_usage "--format p12 without a password" "--format p12 needs --password-fi
     env -u CERTHUB_PASSWORD "$CERTHUB" --server "https://localhost:$port" --token-file "$data/admin-token" \
     --ca-file "$data/ca.pem" cert export "$id" --format p12 --out never.p12
 viewer=$(remote token create --role viewer --name cli-test)
-echo "$viewer" > viewer-token
+echo "$viewer" > viewer-token && chmod 644 viewer-token
+check_contains "a token file others may read: said, and used" \
+    "$("$CERTHUB" --server "https://localhost:$port" --token-file viewer-token --ca-file "$data/ca.pem" ca list 2>&1 >/dev/null)" \
+    "certhub: warning: viewer-token can be read by other users (mode 644): chmod 600 it"
+chmod 600 viewer-token
 expect_error "a viewer cannot issue: the server's reason, one line" "needs the operator role" -- \
     "$CERTHUB" --server "https://localhost:$port" --token-file viewer-token --ca-file "$data/ca.pem" cert issue --ca-id "$issuer" --subject CN=x
-remote token create --role operator --name cli-operator > operator-token
+remote token create --role operator --name cli-operator > operator-token && chmod 600 operator-token
 as_operator() { "$CERTHUB" --server "https://localhost:$port" --token-file operator-token --ca-file "$data/ca.pem" "$@"; }
 before=$(remote cert list --search opk.example | grep -c crt_ || true)
 expect_error "cert issue --key-out without keys:export: refused before anything is made" "needs the keys:export permission" -- \
@@ -244,7 +248,7 @@ check_eq "tenant list shows it active again" "active" "$(remote tenant list | aw
 check_eq "--output json: tenant revoke and restore answer JSON (they printed text)" "true active" \
     "$(remote --output json tenant revoke lab | jq -r '.status == "revoked"') $(remote --output json tenant restore lab | jq -r .status)"
 expect_error "a tenant that is not revoked" "is not revoked" -- remote tenant restore lab
-remote token create --tenant lab --role admin --name lab-admin > lab-token
+remote token create --tenant lab --role admin --name lab-admin > lab-token && chmod 600 lab-token
 "$CERTHUB" --server "https://localhost:$port" --token-file lab-token --ca-file "$data/ca.pem" ca create --name "Lab Root" --subject "CN=Lab Root" >/dev/null
 check_contains "ca list --tenant: another tenant's CAs, for the installation's admins" "$(remote ca list --tenant lab)" "Lab Root"
 check_contains "audit list --tenant" "$(remote audit list --tenant lab --action ca.create)" "ca.create"

@@ -289,7 +289,7 @@ check_eq "one made without a name has the certificate's" "201 web" "$status $(bo
 
 # ---- the CLI
 remote() { "$CERTHUB" --server "https://localhost:$port" --token-file "$data/admin-token" --ca-file "$data/ca.pem" "$@"; }
-echo "$viewer" > viewer-token
+echo "$viewer" > viewer-token && chmod 600 viewer-token
 expect_error "keystore entry-add by a viewer: refused" "operator role" -- \
     "$CERTHUB" --server "https://localhost:$port" --token-file viewer-token --ca-file "$data/ca.pem" \
     keystore entry-add "$ks" --certificate "$partner" --alias viewer
