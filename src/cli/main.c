@@ -59,7 +59,7 @@ static const cli_cmd commands[] = {
      "the renewal signed there (--cert) for a CSR made here (csr new --ca)",
      "cert= csr-id=", 1, 1},
     {"ca bundle", cmd_remote_ca_bundle,
-     "--out FILE [--format pem|jks|p12] [--password-file F] [--tenant NAME] [--fingerprint SHA256]",
+     "--out FILE [--format pem|jks|p12] [--password-file F] [--tenant NAME] [--fingerprint SHA256] [--force]",
      "download the tenant's trust bundle: its valid CA certificates (without a token: a public bundle)",
      "out= format= password-file= tenant= fingerprint= force", 0, 0},
     {"cert list", cmd_remote_cert_list,

@@ -667,8 +667,9 @@ static int backup(const ch_svc_opts *so, const char *data_dir, const char *file)
     if (ch_store_backup(ch_svc_store(svc), file) < 0) {
         fprintf(stderr, "certhubd: --backup: %s\n", ch_error_last());
     } else if (stat(file, &sb) == 0) {
-        printf("certhubd: the store of %s written to %s (%lld bytes); keep %s/master.key apart from it: the\n"
-               "certhubd: private keys in it are sealed under that key, and a restore needs both\n",
+        printf("certhubd: the store of %s written to %s (%lld bytes)\n"
+               "certhubd: keep %s/master.key and admin-token apart from it: the private keys in it are sealed "
+               "under that key, and a restore needs both\n",
                data_dir, file, (long long)sb.st_size, data_dir);
         rc = 0;
     }

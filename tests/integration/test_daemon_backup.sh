@@ -27,7 +27,7 @@ expect_error "a backup into a directory that is not there: said so" "the directo
 "$CERTHUBD" --data-dir "$data" --backup "$T/snap.db" > backup.out 2>&1 || fail "--backup: $(cat backup.out)"
 wait "$writer"
 ok "a backup is taken while certhubd issues"
-check_contains "it says to keep the master key apart" "$(cat backup.out)" "master.key apart from it"
+check_contains "it says to keep the master key apart" "$(cat backup.out)" "master.key and admin-token apart from it"
 check_eq "the copy is readable by its owner alone" 600 "$(stat -c %a "$T/snap.db")"
 expect_error "a backup does not replace a file" "exists: a backup goes to a new file" -- \
     "$CERTHUBD" --data-dir "$data" --backup "$T/snap.db"
