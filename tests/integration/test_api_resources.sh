@@ -18,6 +18,13 @@ check_eq "tenants listed" "acme default" "$(body '[.items[].name] | join(" ")')"
 api POST /api/v1/tokens '{"tenant":"acme","role":"admin","name":"acme admin"}'
 check_eq "a token for the new tenant" 201 "$status"
 acme_admin=$(body .token)
+acme_admin_id=$(body .id)
+# In acme's own audit log too, with its role (it was in the default tenant's alone, and no
+# role said: an admin token had come to be in acme unsaid).
+TOKEN=$acme_admin api GET "/api/v1/audit?action=token.create&object_id=$acme_admin_id"
+check_eq "the token made in acme is in acme's audit log, its role and tenant said, its maker named with its tenant" \
+    "1 admin acme default/" \
+    "$(body '[.items | length, .[0].detail.role, .[0].detail.tenant, (.[0].actor | .[0:8])] | join(" ")')"
 api POST /api/v1/tokens '{"role":"viewer","name":"dashboards"}'
 viewer=$(body .token)
 viewer_id=$(body .id)

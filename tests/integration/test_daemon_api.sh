@@ -344,6 +344,11 @@ api PATCH /api/v1/tenants/gamma '{"status":"active"}'
 check_eq "restored twice: 409" 409 "$status"
 api GET "/api/v1/audit?action=tenant.*&order=desc&limit=2"
 check_eq "both in the audit log" "tenant.restore tenant.revoke" "$(body '[.items[].action] | join(" ")')"
+api POST /api/v1/tokens '{"tenant":"gamma","role":"admin"}'
+TOKEN=$(field token) api GET "/api/v1/audit?action=tenant.*&order=desc&limit=2"
+check_eq "and in gamma's own log, the installation's admin named with its tenant (its tokens went with it)" \
+    "tenant.restore tenant.revoke default/ default/" \
+    "$(body '[(.items[].action), (.items[].actor | .[0:8])] | join(" ")')"
 api GET /api/v1/tenants/gamma
 check_eq "a tenant read by name" "gamma active" "$(body '.name + " " + .status')"
 TOKEN=$beta api GET /api/v1/tenants/gamma

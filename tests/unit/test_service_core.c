@@ -2441,10 +2441,11 @@ static void test_token_expiry(void **state)
         ch_store_audit *rows;
         size_t nrows;
         int64_t next;
-        char want[64];
+        char want[128];
         assert_int_equal(ch_svc_audit_list(svc, &admin_a, &f, 10, &rows, &nrows, &next), 0);
         assert_int_equal(nrows, 1);
-        snprintf(want, sizeof want, "{\"expires_at\":\"%s\"}", far);
+        /* (its role and tenant too) */
+        snprintf(want, sizeof want, "{\"role\":\"operator\",\"tenant\":\"alpha\",\"expires_at\":\"%s\"}", far);
         assert_string_equal(rows[0].detail, want);
         ch_store_audit_list_free(rows, nrows);
     }

@@ -655,6 +655,10 @@ static int tenant_state_run(void *arg)
     json_decref(d);
     if (error == 0)
         error = svc_audit(t->svc, t->actor, t->restore ? "tenant.restore" : "tenant.revoke", "tenant", t->id, detail);
+    /* And in the tenant's own log: its tokens were revoked with it (restored, they stay so). */
+    if (error == 0)
+        error = svc_audit_in(t->svc, t->actor, t->id, t->restore ? "tenant.restore" : "tenant.revoke", "tenant", t->id,
+                             detail);
     free(detail);
     return error;
 }
@@ -863,6 +867,25 @@ static void audit_hash(char out[65], const ch_store_audit *r)
     EVP_DigestFinal_ex(ctx, md, &mdlen);
     EVP_MD_CTX_free(ctx);
     ch_hex(out, md, 32);
+}
+
+int svc_audit_in(ch_svc *svc, const ch_actor *actor, const char *tenant_id, const char *action,
+                 const char *object_type, const char *object_id, const char *detail)
+{
+    ch_actor there = *actor;
+    ch_store_tenant home;
+    char name[200];
+    int error;
+
+    if (strcmp(tenant_id, actor->tenant_id) == 0)
+        return svc_audit(svc, actor, action, object_type, object_id, detail);
+    if ((error = ch_store_tenant_get(svc->store, &home, actor->tenant_id)) < 0)
+        return error;
+    snprintf(name, sizeof name, "%s/%s", home.name, actor->name);
+    ch_store_tenant_dispose(&home);
+    there.tenant_id = tenant_id;
+    there.name = name;
+    return svc_audit(svc, &there, action, object_type, object_id, detail);
 }
 
 int svc_audit(ch_svc *svc, const ch_actor *actor, const char *action, const char *object_type,

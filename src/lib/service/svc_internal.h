@@ -254,6 +254,11 @@ int svc_chain_put(ch_svc *svc, const ch_actor *actor, const char *action, ch_sto
 /* Builds the subject name of a request. */
 int svc_subject(X509_NAME **out, const ch_svc_subject *s);
 
+/* An audit row in the log of tenant_id: the actor's own, or another's (an installation
+ * admin's act there), the actor then named with its tenant ("default/token:..."), as its
+ * session's actor is there. */
+int svc_audit_in(ch_svc *svc, const ch_actor *actor, const char *tenant_id, const char *action,
+                 const char *object_type, const char *object_id, const char *detail);
 /* Appends an audit row for the actor's tenant (call inside the change's transaction). */
 int svc_audit(ch_svc *svc, const ch_actor *actor, const char *action, const char *object_type,
               const char *object_id, const char *detail_json);

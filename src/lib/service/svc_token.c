@@ -43,22 +43,36 @@ static void token_hash(char out[65], const char *token)
 static int token_put_tx(ch_svc *svc, const ch_actor *actor, const ch_store_token *row)
 {
     ch_store_tenant t;
-    char detail[64] = "", at[32];
+    char at[32], *detail = NULL;
+    json_t *d;
     int error;
 
     if ((error = ch_store_tenant_get(svc->store, &t, row->tenant_id)) < 0)
         return error;
     error = t.disabled_at != 0 ? ch_error_set_field(CH_ECONFLICT, "tenant", "the tenant is revoked") : 0;
-    ch_store_tenant_dispose(&t);
     if (error == 0)
         error = ch_store_token_put(svc->store, row);
-    /* How long it was made to live is part of what was done. */
-    if (row->expires_at != 0) {
-        ch_time_format(at, sizeof at, row->expires_at);
-        snprintf(detail, sizeof detail, "{\"expires_at\":\"%s\"}", at);
+    if (error < 0 || actor == NULL) {
+        ch_store_tenant_dispose(&t);
+        return error;
     }
-    if (error == 0 && actor != NULL)
-        error = svc_audit(svc, actor, "token.create", "token", row->id, detail[0] ? detail : NULL);
+    /* What was made: its role, its tenant, how long it was made to live. */
+    d = json_pack("{ss ss}", "role", row->role, "tenant", t.name);
+    if (d != NULL && row->expires_at != 0) {
+        ch_time_format(at, sizeof at, row->expires_at);
+        json_object_set_new(d, "expires_at", json_string(at));
+    }
+    if ((detail = d ? json_dumps(d, JSON_COMPACT) : NULL) == NULL)
+        error = ch_error_set(CH_ENOMEM, "out of memory");
+    json_decref(d);
+    ch_store_tenant_dispose(&t);
+    if (error == 0)
+        error = svc_audit(svc, actor, "token.create", "token", row->id, detail);
+    /* Made in another tenant (by an installation admin): that tenant's log says so too (its
+     * admins read theirs alone, and an admin token had come to be there unsaid). */
+    if (error == 0 && strcmp(row->tenant_id, actor->tenant_id) != 0)
+        error = svc_audit_in(svc, actor, row->tenant_id, "token.create", "token", row->id, detail);
+    free(detail);
     return error;
 }
 
@@ -440,21 +454,9 @@ void svc_tokens_forget(ch_svc *svc)
  * actor is named with its tenant, as its session's actor is there. */
 static int revoked_for_audit(ch_svc *svc, const ch_actor *actor, const ch_store_token *tok, const char *detail)
 {
-    ch_actor there = *actor;
-    ch_store_tenant home;
-    char name[200];
-    int error;
-
-    if (strcmp(tok->tenant_id, actor->tenant_id) == 0)
-        return svc_audit(svc, actor, "token.revoke", "token", tok->id, detail);
-    if ((error = ch_store_tenant_get(svc->store, &home, actor->tenant_id)) < 0)
-        return error;
-    snprintf(name, sizeof name, "%s/%s", home.name, actor->name);
-    ch_store_tenant_dispose(&home);
-    there.tenant_id = tok->tenant_id;
-    there.name = name;
-    return svc_audit(svc, &there, "token.revoke", "token", tok->id, detail);
+    return svc_audit_in(svc, actor, tok->tenant_id, "token.revoke", "token", tok->id, detail);
 }
+
 
 /* Revokes an active token for the reason d says (a JSON object, taken), and audits it so. */
 static int revoke_for(ch_svc *svc, const ch_actor *actor, const ch_store_token *tok, int64_t now, json_t *d)
