@@ -1314,7 +1314,12 @@ static int webhook_host_check(const char *url, size_t n, bool installation)
         return 0;
     memcpy(host, *p == '[' ? p + 1 : p, len);
     host[len] = '\0';
-    if (inet_pton(AF_INET, host, a) == 1)
+    /* "localhost." is localhost (the root's dot); an address in any form a resolver takes as
+     * one (127.1, 0x7f000001, 2130706433, 0177.0.0.1, 0: inet_aton's, as getaddrinfo reads
+     * them) is that address: each was taken here and refused only at sending. */
+    if (len > 1 && host[len - 1] == '.')
+        host[--len] = '\0';
+    if (inet_aton(host, (struct in_addr *)a) != 0)
         why = ch_hook_address_refused(AF_INET, a, installation);
     else if (inet_pton(AF_INET6, host, a) == 1)
         why = ch_hook_address_refused(AF_INET6, a, installation);
