@@ -3418,8 +3418,11 @@ static void session_get(req *r, const char *unused)
     const char *name = r->who.user_name[0] ? r->who.user_name : r->who.name;
 
     (void)unused;
-    /* The CSRF token again (the page may have been reloaded); for a token, just who it is. */
-    if (session_cookie(r, cookie, sizeof cookie) != NULL)
+    /* The CSRF token again (the page may have been reloaded); for a token, just who it is,
+     * whatever cookie came with it (the answer named the token's identity and carried another
+     * session's CSRF token). */
+    if (evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Authorization") == NULL &&
+        session_cookie(r, cookie, sizeof cookie) != NULL)
         ch_svc_session_authenticate(r->svc, cookie, &who, csrf);
     if (ch_store_tenant_get(ch_svc_store(r->svc), &t, r->who.tenant_id) < 0)
         return reply_error(r, CH_ESTORE);

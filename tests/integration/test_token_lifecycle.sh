@@ -184,6 +184,11 @@ dora_token() { # ROLE NAME
     jq -r '"\(.token) \(.id)"' dora.json
 }
 read -r tok_a a_id <<<"$(dora_token admin leaked)"
+# A token sent beside a session's cookie: the answer is the token's, without the session's
+# CSRF token (it carried dora's beside beta's identity).
+check_eq "GET /session with a token and a cookie: the token's identity, no CSRF token" "beta \"\"" \
+    "$(curl -s -b dora.jar -H "Authorization: Bearer $beta" --cacert "$data/ca.pem" \
+        "https://localhost:$port/api/v1/session" | jq -r '.tenant + " " + (.csrf_token | tojson)')"
 read -r tok_d d_id <<<"$(dora_token viewer dora-own)"
 read -r tok_b b_id <<<"$(made_by "$tok_a" '{"role":"admin","name":"minted"}')"
 read -r tok_c c_id <<<"$(made_by "$tok_b" '{"role":"viewer","name":"minted twice"}')"
