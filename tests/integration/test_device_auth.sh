@@ -370,6 +370,25 @@ check_eq "its certificate and trusted certificate bound then" \
     "$(openssl x509 -in m1.leaf -outform DER | sha256sum | cut -d' ' -f1) $manual_id" \
     "$(body '.items[] | select(.device_id == "meter-1") | .certificate_sha256 + " " + .trusted_certificate_id')"
 check_eq "then known by its certificate alone" "allow known_device" "$(decide m1.pem)"
+m1_sha=$(openssl x509 -in m1.leaf -outform DER | sha256sum | cut -d' ' -f1)
+meter1=$(api GET /api/v1/devices/meter-1 >/dev/null; body .id)
+api GET "/api/v1/audit?action=device.certificate&object_id=$meter1"
+check_eq "the certificate it is known by, audited (none before)" "1 $m1_sha null $manual_id" \
+    "$(body '[(.items | length), .items[0].detail.certificate_sha256, (.items[0].detail.previous_sha256 | tostring), .items[0].detail.trusted_certificate_id] | join(" ")')"
+# A new certificate of the same device from a trusted CA (its renewal): taken, and audited
+# with the one it replaces (who may connect as the device changed, and nothing said so).
+device m1b meter-1 manual
+openssl x509 -req -in m1b.csr -CA manual.pem -CAkey manual.key -CAcreateserial -days 20 -extfile leaf.ext \
+    -out m1b.leaf 2>/dev/null # (ending later than m1's, whatever second each was made in)
+cat m1b.leaf manual.pem > m1b.pem
+check_eq "the device with a new certificate" "allow known_device_new_certificate" "$(decide m1b.pem default/meter-1)"
+api GET "/api/v1/audit?action=device.certificate&object_id=$meter1&order=desc&limit=1"
+check_eq "audited with the certificate before" \
+    "$(openssl x509 -in m1b.leaf -outform DER | sha256sum | cut -d' ' -f1) $m1_sha" \
+    "$(body '.items[0].detail.certificate_sha256 + " " + .items[0].detail.previous_sha256')"
+check_eq "the certificate it replaced, ending sooner, is refused (each took the device back in turn)" \
+    "deny certificate_superseded" "$(decide m1.pem default/meter-1)"
+check_eq "the new one goes on" "allow known_device" "$(decide m1b.pem)"
 check_eq "another device of that CA, not registered: still refused" "deny unknown_device" "$(decide m2.pem default/meter-2)"
 check_contains "certhub device add" "$(remote device add meter-2)" "dev_"
 check_eq "and then let in at its first connection, without a user name (tenant lab trusts other CAs)" \

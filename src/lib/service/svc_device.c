@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -43,6 +44,7 @@ static const char *const reasons[CH_DECISION_NREASONS] = {
     [CH_DECIDE_TENANT_REVOKED] = "tenant_revoked",
     [CH_DECIDE_BAD_CERTIFICATE] = "bad_certificate",
     [CH_DECIDE_CERT_ELSEWHERE] = "certificate_of_another_tenant",
+    [CH_DECIDE_CERT_SUPERSEDED] = "certificate_superseded",
     [CH_DECIDE_ERROR] = "error",
 };
 
@@ -224,6 +226,7 @@ struct device_tx {
     ch_svc *svc;
     ch_store_device *d;
     bool insert;
+    const char *bound_over; /* the device took a certificate: the one it had ("": none yet), or NULL */
 };
 
 static int device_tx_run(void *arg)
@@ -234,6 +237,20 @@ static int device_tx_run(void *arg)
 
     if (error == 0 && t->insert)
         error = svc_audit(t->svc, &system, "device.register", "device", t->d->id, NULL);
+    /* Which certificate a device is known by is who may connect as it: a new one taken (its
+     * renewal, or a certificate from another trusted CA) is in the log, with the one before. */
+    if (error == 0 && t->bound_over != NULL) {
+        json_t *dj = json_pack("{ss ss so}", "device_id", t->d->device_id, "certificate_sha256", t->d->cert_sha256,
+                               "previous_sha256", *t->bound_over ? json_string(t->bound_over) : json_null());
+        char *detail;
+        if (dj != NULL && t->d->trusted_id != NULL)
+            json_object_set_new(dj, "trusted_certificate_id", json_string(t->d->trusted_id));
+        detail = dj ? json_dumps(dj, JSON_COMPACT) : NULL;
+        error = detail ? svc_audit(t->svc, &system, "device.certificate", "device", t->d->id, detail)
+                       : ch_error_set(CH_ENOMEM, "out of memory");
+        free(detail);
+        json_decref(dj);
+    }
     return error;
 }
 
@@ -694,7 +711,7 @@ int ch_svc_device_decide(ch_svc *svc, const uint8_t *chain_data, size_t len, con
             decided(svc, d, true, CH_DECIDE_KNOWN_DEVICE, NULL);
             /* last_seen to the minute: a connect storm does not turn into a write storm. */
             if (now - dev.last_seen >= 60) {
-                struct device_tx t = {svc, &dev, false};
+                struct device_tx t = {svc, &dev, false, NULL};
                 dev.last_seen = now;
                 (void)svc_commit(svc, device_tx_run, &t);
             }
@@ -760,7 +777,7 @@ known:
         if (strcmp(dev.status, "active") != 0) {
             decided(svc, d, false, CH_DECIDE_DEVICE_BLOCKED, "the device is blocked");
         } else {
-            struct device_tx t = {svc, &dev, false};
+            struct device_tx t = {svc, &dev, false, NULL};
             /* The same certificate (its trusted certificate is what changed), or none yet (a
              * device registered before it first connected): the device known, as it was. */
             bool same = strcmp(dev.cert_sha256, sha) == 0 || dev.cert_sha256[0] == '\0';
@@ -768,6 +785,22 @@ known:
                 decided(svc, d, false, CH_DECIDE_CERT_ELSEWHERE, CERT_ELSEWHERE_WHY);
                 goto done;
             }
+            /* A certificate of the device that ends before the one it is known by is one that
+             * was replaced (a renewal took its place): refused, so that a device's renewal
+             * shuts out its old certificate, a leaked one too (each took the device back in
+             * turn). */
+            if (dev.cert_sha256[0] != '\0' && strcmp(dev.cert_sha256, sha) != 0 &&
+                ch_cert_not_after(chain[0]) < dev.cert_not_after) {
+                char end[32];
+                ch_time_format(end, sizeof end, dev.cert_not_after);
+                snprintf(why, sizeof why, "the device is known by a certificate that ends later (%s): this one, "
+                         "ending sooner, was replaced", end);
+                decided(svc, d, false, CH_DECIDE_CERT_SUPERSEDED, why);
+                goto done;
+            }
+            char before[sizeof dev.cert_sha256];
+            snprintf(before, sizeof before, "%s", dev.cert_sha256);
+            t.bound_over = strcmp(before, sha) != 0 ? before : NULL;
             snprintf(dev.cert_sha256, sizeof dev.cert_sha256, "%s", sha);
             dev.cert_not_after = ch_cert_not_after(chain[0]);
             free(dev.trusted_id);
@@ -791,7 +824,7 @@ known:
     }
     {
         char id[CH_ID_MAX];
-        struct device_tx t = {svc, &dev, true};
+        struct device_tx t = {svc, &dev, true, NULL};
         ch_store_new_id(id, "dev_");
         dev = (ch_store_device){.id = strdup(id), .tenant_id = strdup(d->tenant_id), .device_id = strdup(cn),
                                 .cert_not_after = ch_cert_not_after(chain[0]), .trusted_id = strdup(anchor.id),
