@@ -338,6 +338,17 @@ check_eq "a new device without a user name: registered in the tenant that trusts
     "$(decide d8.pem)"
 check_eq "with its device id alone as user name too" "allow auto_registered" "$(decide d9.pem sensor-9)"
 check_eq "a CA no tenant trusts, without a user name: refused" "deny untrusted" "$(decide d3.pem)"
+check_contains "saying which issuer to add" "$(body .message)" 'no tenant trusts its issuer "CN=stranger" (certhub trusted add FILE'
+check_eq "named by its tenant: the same, the tenant said" "deny untrusted" "$(decide d3.pem default/sensor-3)"
+check_contains "(its message)" "$(body .message)" 'tenant default trusts neither its issuer "CN=stranger"'
+# A certificate out of its time is said to be so, whichever tenants might trust its CA (with
+# several it was "no tenant's trusted certificates verify it").
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout old.key -subj "/CN=sensor-old" -out old.csr 2>/dev/null
+faketime '2020-01-01 00:00:00' openssl x509 -req -in old.csr -CA fleet-issuing.pem -CAkey fleet-issuing.key \
+    -CAcreateserial -days 2 -extfile leaf.ext -out old.leaf 2>/dev/null
+cat old.leaf fleet-issuing.pem > old.pem
+check_eq "an expired device certificate: refused as expired" "deny certificate_expired" "$(decide old.pem)"
+check_contains "saying when it ended" "$(body .message)" "the device's certificate has expired (at 2020-01-03T00:00:00Z)"
 # A trusted certificate without auto registration: a device registered by hand before it
 # connects is let in at its first connection, its certificate bound then; others stay out.
 device m1 meter-1 manual

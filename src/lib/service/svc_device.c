@@ -517,6 +517,43 @@ static size_t shut_by_disabled_only(ch_svc *svc, ch_cert **chain, size_t n, char
  * certificate at all, and it is tried alone).  0 with tenant_id set; CH_EVERIFY when none
  * verifies it; CH_ECONFLICT when several do, or more tenants trust certificates than are tried
  * (the user name must name the tenant then).  why says which. */
+/* OpenSSL's "unknown issuer" said as what to do: the issuer of the highest certificate the
+ * device sent, which the tenant neither trusts nor holds in its issuer list (a device that
+ * sent its intermediate under a trusted root was told "unknown issuer" of its own CN). */
+static void unknown_issuer_said(const ch_cert *const *chain, size_t n, const char *tenant, char *why, size_t whysize)
+{
+    char *issuer = NULL;
+
+    if (strstr(why, "unknown issuer") == NULL || n == 0 || ch_cert_issuer_string(&issuer, chain[n - 1]) < 0) {
+        ch_error_clear();
+        return;
+    }
+    snprintf(why, whysize, "%s%.40s%s its issuer \"%.80s\" (certhub trusted add FILE; --list issuer for an "
+             "intermediate under a trusted root)", tenant ? "tenant " : "no tenant", tenant ? tenant : "",
+             tenant ? " trusts neither" : " trusts", issuer);
+    free(issuer);
+}
+
+/* The leaf out of its validity: said as such before any tenant's anchors are tried (with
+ * several tenants it was "no tenant's trusted certificates verify it"). */
+static int leaf_out_of_time(const ch_cert *leaf, char *why, size_t whysize)
+{
+    char at[32];
+    int64_t now = ch_now();
+
+    if (ch_cert_not_after(leaf) <= now) {
+        ch_time_format(at, sizeof at, ch_cert_not_after(leaf));
+        snprintf(why, whysize, "the device's certificate has expired (at %s)", at);
+        return CH_EPOLICY;
+    }
+    if (ch_cert_not_before(leaf) > now + 300) { /* (clocks apart by minutes are the usual) */
+        ch_time_format(at, sizeof at, ch_cert_not_before(leaf));
+        snprintf(why, whysize, "the device's certificate is not valid before %s", at);
+        return CH_EPOLICY;
+    }
+    return 0;
+}
+
 static int tenant_by_chain(ch_svc *svc, const uint8_t *chain_data, size_t len, char tenant_id[CH_ID_MAX], char *why,
                            size_t whysize)
 {
@@ -536,6 +573,10 @@ static int tenant_by_chain(ch_svc *svc, const uint8_t *chain_data, size_t len, c
     if (chain_read(&chain, &n, chain_data, len, tried_why, sizeof tried_why) < 0) {
         snprintf(why, whysize, "%s", ntenants == 0 ? "no tenant has an enabled trusted certificate" : tried_why);
         return CH_EVERIFY;
+    }
+    if ((error = leaf_out_of_time(chain[0], why, whysize)) < 0) {
+        ch_cert_list_free(chain, n);
+        return error;
     }
     snprintf(why, whysize, ntenants == 0 ? "no tenant has an enabled trusted certificate"
                                          : "no tenant's trusted certificates verify it");
@@ -560,12 +601,16 @@ static int tenant_by_chain(ch_svc *svc, const uint8_t *chain_data, size_t len, c
         } else if (ntenants == 1) {
             snprintf(why, whysize, "%s", tried_why);
         }
+        if (ntenants > 1 && hits == 0 && i + 1 == ntenants)
+            snprintf(why, whysize, "%s", "unknown issuer");
         ch_store_trusted_dispose(&anchor);
     }
     /* Let in by none, and shut out by none of those: a tenant whose trusted certificates are
      * all disabled is not among them, and its devices were refused to no tenant's decisions. */
     if (hits == 0 && shuts == 0)
         shuts = shut_by_disabled_only(svc, chain, n, ids, ntenants, shut);
+    if (hits == 0 && shuts == 0)
+        unknown_issuer_said((const ch_cert *const *)chain, n, NULL, why, whysize);
     ch_cert_list_free(chain, n);
     if (hits > 1 && proofs == 1) {
         memcpy(tenant_id, proven, CH_ID_MAX);
@@ -726,7 +771,8 @@ int ch_svc_device_decide(ch_svc *svc, const uint8_t *chain_data, size_t len, con
         if ((error = tenant_by_chain(svc, chain_data, len, d->tenant_id, why, sizeof why)) < 0) {
             d->tenant_id[0] = '\0';
             decided(svc, d, false, error == CH_EVERIFY ? CH_DECIDE_UNTRUSTED
-                                   : error == CH_ECONFLICT ? CH_DECIDE_UNKNOWN_DEVICE : CH_DECIDE_ERROR, why);
+                                   : error == CH_ECONFLICT ? CH_DECIDE_UNKNOWN_DEVICE
+                                   : error == CH_EPOLICY ? CH_DECIDE_EXPIRED : CH_DECIDE_ERROR, why);
             goto done;
         }
         tenant_known = true;
@@ -753,13 +799,23 @@ verify:
         decided(svc, d, false, CH_DECIDE_USERNAME_MISMATCH, "the user name's device is not the certificate's CN");
         goto done;
     }
+    if (leaf_out_of_time(chain[0], why, sizeof why) < 0) {
+        decided(svc, d, false, CH_DECIDE_EXPIRED, why);
+        goto done;
+    }
     if ((error = verify_chain(svc, d->tenant_id, chain, n, &anchor, &disabled_hit,
                               !settings.unverified_trusted_certificates_authenticate, why, sizeof why)) < 0) {
-        if (anchor_gone && error == CH_EVERIFY)
+        if (anchor_gone && error == CH_EVERIFY) {
             decided(svc, d, false, CH_DECIDE_ANCHOR_DELETED,
                     "the trusted certificate it was registered with is gone, and none there now verifies it");
-        else
+        } else {
+            ch_store_tenant tn = {0};
+            if (error == CH_EVERIFY && ch_store_tenant_get(svc->store, &tn, d->tenant_id) == 0)
+                unknown_issuer_said((const ch_cert *const *)chain, n, tn.name, why, sizeof why);
+            ch_store_tenant_dispose(&tn);
+            ch_error_clear();
             decided(svc, d, false, error == CH_EVERIFY ? CH_DECIDE_UNTRUSTED : CH_DECIDE_ERROR, why);
+        }
         goto done;
     }
     snprintf(d->trusted_id, sizeof d->trusted_id, "%s", anchor.id);
