@@ -204,6 +204,13 @@ api POST /api/v1/tenants "{\"name\":\"$default_id\"}"
 check_eq "a tenant named as another's id: 400" "400 name" "$status $(body .error.field)"
 api POST /api/v1/tenants '{"name":"ten_lookalike"}'
 check_eq "or as any id: 400 saying why" "400 true" "$status $(body '.error.message | contains("ten_")')"
+api POST /api/v1/tenants '{"name":"DEFAULT"}'
+check_eq "a tenant's name in another case: 409 (a device's user name DEFAULT/x named another tenant)" \
+    "409 name true" "$status $(body .error.field) $(body '.error.message | contains("without regard to case")')"
+for dots in . ..; do
+    api POST /api/v1/tenants "{\"name\":\"$dots\"}"
+    check_eq "a tenant named \"$dots\" (a path's step): 400" "400 name" "$status $(body .error.field)"
+done
 TOKEN=$beta api GET "/api/v1/certificates?limit=1000"
 if grep -q "$id" "$T/body"; then fail "tenant beta lists tenant default's certificate"; fi
 ok "another tenant's certificate is not listed"

@@ -539,6 +539,24 @@ static int tenant_put(ch_svc *svc, const char *name, ch_store_tenant *out)
      * first. */
     if (strncmp(name, "ten_", 4) == 0)
         return ch_error_set_field(CH_EINVAL, "name", "tenant names may not begin with \"ten_\", which tenant ids do");
+    /* "." and ".." are a path's steps, not a name /tenants/NAME can carry (clients fold them). */
+    if (strspn(name, ".") == strlen(name))
+        return ch_error_set_field(CH_EINVAL, "name", "a tenant name needs a letter, digit, '-' or '_'");
+    /* One name in two cases is two tenants nobody tells apart (a device's MQTT user name
+     * "DEFAULT/sensor-1" named the other one). */
+    {
+        ch_store_tenant *all = NULL;
+        size_t n = 0;
+        if ((error = ch_store_tenant_list(svc->store, &all, &n)) < 0)
+            return error;
+        for (size_t i = 0; i < n && error == 0; i++)
+            if (strcasecmp(all[i].name, name) == 0 && strcmp(all[i].name, name) != 0)
+                error = ch_error_set_field(CH_EEXISTS, "name", "tenant \"%s\" is there already: tenant names are "
+                                           "unique without regard to case", all[i].name);
+        ch_store_tenant_list_free(all, n);
+        if (error < 0)
+            return error;
+    }
     ch_store_new_id(id, "ten_");
     t.id = id;
     t.name = (char *)name;
