@@ -378,10 +378,13 @@ static const struct opt_help {
     {"cert export;keystore export;", "truststore",
      "p12 or jks of the certificates alone, each a trusted entry (a Java or .NET truststore): no private key, no "
      "key permission needed"},
-    {"trusted add;trusted bulk;trusted update;trusted list;", "list",
+    {"trusted update;", "list",
      "trust: the trust list (authenticates the devices it signed); issuer: the issuer list (CA certificates that "
      "only help build their chains, such as intermediates a broker does not pass on; one moved there loses its "
      "auto registration, which moving it back does not restore: give --auto-registration on with it)"},
+    {"trusted add;trusted bulk;trusted list;", "list",
+     "trust: the trust list (authenticates the devices it signed); issuer: the issuer list (CA certificates that "
+     "only help build their chains, such as intermediates a broker does not pass on)"},
     {"cert list;", "status", "active, renewed (replaced by its renewal), rotated (a CA certificate replaced by a rotation) or expired"},
     {"device list;", "status", "active or blocked"},
     {"device decisions;", "device", "that device's decisions alone (its device id)"},

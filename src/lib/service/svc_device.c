@@ -724,7 +724,7 @@ int ch_svc_device_decide(ch_svc *svc, const uint8_t *chain_data, size_t len, con
         snprintf(d->device_id, sizeof d->device_id, "%s", dev.device_id);
         snprintf(d->trusted_id, sizeof d->trusted_id, "%s", dev.trusted_id ? dev.trusted_id : "");
         if (device_part && strcmp(device_part, dev.device_id) != 0)
-            decided(svc, d, false, CH_DECIDE_USERNAME_MISMATCH, "the user name's device is not the certificate's");
+            decided(svc, d, false, CH_DECIDE_USERNAME_MISMATCH, "the user name's device is not the certificate's CN");
         else if (strcmp(dev.status, "active") != 0)
             decided(svc, d, false, CH_DECIDE_DEVICE_BLOCKED, "the device is blocked");
         else if (dev.cert_not_after <= now)
