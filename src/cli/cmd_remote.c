@@ -1279,6 +1279,31 @@ static bool key_alone(const char *file)
     return alone;
 }
 
+/* A file for the trusted certificates (or a proof) that holds a private key, alone or with a
+ * certificate: refused before it goes anywhere.  A CA's key is never sent for trust (it went
+ * to the server, which answered only "not an X.509 certificate"). */
+static int no_key_for_trust(cli_args *a, const char *file)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    ch_key *key = NULL;
+    bool has = false;
+    int error;
+
+    if (ch_file_read(&data, &len, file, CH_MAX_UPLOAD_BYTES) < 0)
+        return 0; /* (said by the upload that follows) */
+    for (size_t i = 0; i + 16 <= len && !has; i++)
+        has = data[i] == 'P' && memcmp(data + i, "PRIVATE KEY-----", 16) == 0;
+    if (!has && ((error = ch_key_parse(&key, data, len, NULL)) == 0 || error == CH_EPASSWORD))
+        has = true;
+    ch_key_free(key);
+    ch_error_clear();
+    ch_secure_free(data, len);
+    return has ? cli_fail(a, "%s holds a private key: trusted certificates are CA certificates alone (PEM or DER), "
+                             "and a CA's key is never sent; give its certificate", file)
+               : 0;
+}
+
 /* What the server said of an import beside the certificate (a chain that stops short of a
  * root), on stderr as keystore upload says its notes: the answer on stdout stays the JSON. */
 static void import_notes(const json_t *ans)
@@ -1703,6 +1728,8 @@ int cmd_remote_trusted_add(cli_args *a)
     bool preview = cli_opt(a, "preview") != NULL;
     long status;
 
+    if (no_key_for_trust(a, a->pos[0]) != 0)
+        return 1;
     trusted_query(a, path, sizeof path, "trusted-certificates");
     /* Checked and shown, nothing stored: what is about to be trusted is seen first. */
     if (preview)
@@ -1730,6 +1757,8 @@ int cmd_remote_trusted_bulk(cli_args *a)
     size_t i;
     int rc = 1;
 
+    if (no_key_for_trust(a, a->pos[0]) != 0)
+        return 1;
     trusted_query(a, path, sizeof path, "trusted-certificates/bulk");
     /* Each certificate is named after its subject: no --name here. */
     if (upload_file(a, path, a->pos[0], "", NULL, false, &ans) == 200) {
@@ -1828,6 +1857,8 @@ int cmd_remote_trusted_verify(cli_args *a)
     json_t *ans = NULL;
     int rc = 1;
 
+    if (no_key_for_trust(a, a->pos[1]) != 0)
+        return 1;
     /* The file as it is, PEM or DER; "" sends no name, which this call takes none of. */
     remote_obj_path(path, sizeof path, "trusted-certificates", a->pos[0], "/verify");
     if (upload_file(a, path, a->pos[1], "", NULL, false, &ans) == 200) {

@@ -80,6 +80,14 @@ for c in "garbage.pem not an X.509 certificate in PEM format" "v1.pem not in ver
     f=${c%% *}
     expect_error "CLI refuses $f" "${c#* }" -- remote trusted add "$f"
 done
+# A file that holds a key (a CA's key given by mistake, or with its certificate) is not sent.
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ca-key.pem 2>/dev/null
+cat third.pem ca-key.pem > third-with-key.pem
+for f in ca-key.pem third-with-key.pem; do
+    expect_error "CLI refuses $f, which holds a private key, before sending it" \
+        "$f holds a private key: trusted certificates are CA certificates alone" -- remote trusted add "$f"
+done
+expect_error "and as a bulk file" "holds a private key" -- remote trusted bulk third-with-key.pem
 third_id=$(remote trusted add third.pem --name "Third" --auto-registration)
 check_contains "CLI adds one" "$third_id" "tru_"
 shown=$(remote trusted get "$third_id")
