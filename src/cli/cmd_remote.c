@@ -2003,8 +2003,8 @@ int cmd_remote_ca_import(cli_args *a)
     if (cli_opt(a, "key-password-file") != NULL && cli_opt(a, "password-file") != NULL)
         cli_usage(a, "give the key's password once, --key-password-file (--password-file is that of a PKCS#12 or JKS "
                      "CERT_FILE)");
-    if (cli_password(a, "password-file", NULL, &password) != 0 ||
-        cli_password(a, "key-password-file", NULL, &password) != 0) /* (one of the two, at most) */
+    if (cli_password(a, cli_opt(a, "key-password-file") != NULL ? "key-password-file" : "password-file", NULL,
+                     &password) != 0) /* (one of the two, at most) */
         return 1;
     body = json_pack("{ss ss}", "name", cli_need(a, "name"), "type", "import");
     if (cli_read(a, a->pos[0], &data, &len) != 0) {
