@@ -427,8 +427,18 @@ int read_upload(req *r, upload *u, const char *const *allowed, const char *file_
             }
             json_object_set_new(u->fields, parts[i].name, v);
         }
-        if (only_fields_in(r, u->fields, allowed, NULL) < 0)
-            goto fail;
+        /* The form's file part is among what a refusal lists as accepted (it listed the JSON
+         * fields alone, "certificate" where the form's file goes as "file"). */
+        {
+            const char *with_file[40];
+            size_t k = 0;
+            with_file[k++] = file_field;
+            for (size_t j = 0; allowed[j] != NULL && k + 1 < sizeof with_file / sizeof with_file[0]; j++)
+                with_file[k++] = allowed[j];
+            with_file[k] = NULL;
+            if (only_fields_in(r, u->fields, with_file, NULL) < 0)
+                goto fail;
+        }
         return 0;
     }
     for (size_t i = 0; ct != NULL && raw_types[i]; i++)

@@ -72,6 +72,9 @@ check_eq "a preview of one trusted already: 409" "409 already_exists" "$status $
 api POST /api/v1/trusted-certificates "" -F "file=@second.pem" -F "name=From a form" -F "auto_registration=false" -F "status=disabled"
 check_eq "added from a multipart form, disabled" "201 disabled From a form" "$status $(body '.status + " " + .name')"
 second_id=$(body .id)
+api POST /api/v1/trusted-certificates "" -F "file=@second.pem" -F "colour=blue"
+check_eq "a form's unknown field: 400, the form's file part among what is accepted" "400 colour true" \
+    "$status $(body .error.field) $(body '.error.message | contains("accepted: file, ")')"
 
 # ---- the same through the CLI: exit 1 and the server's sentence
 for c in "garbage.pem not an X.509 certificate in PEM format" "v1.pem not in version 3" \
