@@ -1452,7 +1452,7 @@ assert.equal(await decRows.filter({ hasText: "auto_registered" }).count(), 2);
 await page.getByLabel("Show decisions").selectOption("deny");
 await decRows.filter({ hasText: "auto_registered" }).first().waitFor({ state: "detached" });
 assert.equal(await decRows.count(), 1);
-assert.match(await decRows.first().innerText(), /stranger-1\s+deny\s+untrusted\s+unknown issuer/);
+assert.match(await decRows.first().innerText(), /stranger-1\s+deny\s+untrusted\s+tenant default does not trust its issuer "CN=stranger-1"/);
 ok("the latest decisions under the devices, the refused ones apart, with their reason");
 // Those that named no tenant (test_console_e2e.sh made one, lost-1, under a tenant not there):
 // not in the tenant's list above, shown to the installation's admin by a switch of its own.

@@ -338,9 +338,9 @@ check_eq "a new device without a user name: registered in the tenant that trusts
     "$(decide d8.pem)"
 check_eq "with its device id alone as user name too" "allow auto_registered" "$(decide d9.pem sensor-9)"
 check_eq "a CA no tenant trusts, without a user name: refused" "deny untrusted" "$(decide d3.pem)"
-check_contains "saying which issuer to add" "$(body .message)" 'no tenant trusts its issuer "CN=stranger" (certhub trusted add FILE'
+check_contains "saying which issuer to add" "$(body .message)" 'no tenant trusts its issuer "CN=stranger" or has it in an issuer list (certhub trusted add FILE'
 check_eq "named by its tenant: the same, the tenant said" "deny untrusted" "$(decide d3.pem default/sensor-3)"
-check_contains "(its message)" "$(body .message)" 'tenant default trusts neither its issuer "CN=stranger"'
+check_contains "(its message)" "$(body .message)" 'tenant default does not trust its issuer "CN=stranger" nor has it in its issuer list'
 # A certificate out of its time is said to be so, whichever tenants might trust its CA (with
 # several it was "no tenant's trusted certificates verify it").
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout old.key -subj "/CN=sensor-old" -out old.csr 2>/dev/null

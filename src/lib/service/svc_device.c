@@ -528,9 +528,10 @@ static void unknown_issuer_said(const ch_cert *const *chain, size_t n, const cha
         ch_error_clear();
         return;
     }
-    snprintf(why, whysize, "%s%.40s%s its issuer \"%.80s\" (certhub trusted add FILE; --list issuer for an "
-             "intermediate under a trusted root)", tenant ? "tenant " : "no tenant", tenant ? tenant : "",
-             tenant ? " trusts neither" : " trusts", issuer);
+    snprintf(why, whysize, "%s%.40s%s its issuer \"%.80s\"%s (certhub trusted add FILE; --list issuer for an "
+             "intermediate)", tenant ? "tenant " : "no tenant", tenant ? tenant : "",
+             tenant ? " does not trust" : " trusts", issuer,
+             tenant ? " nor has it in its issuer list" : " or has it in an issuer list");
     free(issuer);
 }
 
