@@ -32,6 +32,7 @@ typedef struct ch_svc_opts {
     const char *store_url;     /* NULL: sqlite:DATA_DIR/certhub.db */
     ch_durability durability;
     void (*log)(const char *line); /* where the service tells the operator what it could not do, or NULL */
+    int busy_ms;               /* how long a write waits for another process's (0: 10 s) */
 } ch_svc_opts;
 
 /* Opens the service on a data directory (created 0700 if missing): the store, migrated, and

@@ -37,6 +37,7 @@ typedef enum {
 typedef struct ch_store_opts {
     const char *url;          /* "sqlite:PATH" or a plain PATH (later "postgres://...") */
     ch_durability durability;
+    int busy_ms;              /* how long a write waits for another process's (0: 10 s) */
 } ch_store_opts;
 
 /* Opens (creating if needed) and migrates the store. */

@@ -11,11 +11,13 @@
  * within seconds.
  */
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
@@ -255,6 +257,21 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
             return MOSQ_ERR_INVAL;
         }
     }
+    /* The broker's user must be certhubd's (the store is written, the master key read): said
+     * as such, naming the user it runs as, rather than as certhubd's own words for a data
+     * directory it cannot write. */
+    if (access(so.data_dir, W_OK) != 0) {
+        struct passwd *pw = getpwuid(geteuid());
+        mosquitto_log_printf(MOSQ_LOG_ERR,
+                             "certhub: the broker runs as user %s, which cannot write %s: run it as certhubd's user "
+                             "(user in mosquitto.conf, see docs/mosquitto.md)",
+                             pw ? pw->pw_name : "?", so.data_dir);
+        return MOSQ_ERR_INVAL;
+    }
+    /* A write (a device registered, a device's last connection) waits a second at most for
+     * another process's: the broker's one thread waits in it, every client with it (ten
+     * seconds, certhubd's wait, held every connection). */
+    so.busy_ms = 1000;
     if (ch_svc_open(&P.svc, &so) < 0) {
         mosquitto_log_printf(MOSQ_LOG_ERR, "certhub: cannot open %s: %s", so.data_dir, ch_error_last());
         return MOSQ_ERR_UNKNOWN;

@@ -921,6 +921,14 @@ int main(int argc, char **argv)
     }
     if (open_and_set_up(&svc, &b, &so, data_dir, host, flags) < 0)
         return 1;
+    /* The data directory is made 0700 when certhubd makes it; one made before (mkdir's 0755)
+     * is said, not changed: its files are each 0600, but their names and sizes are seen. */
+    {
+        struct stat dsb;
+        if (stat(data_dir, &dsb) == 0 && (dsb.st_mode & 0077) != 0)
+            fprintf(stderr, "certhubd: warning: other users may enter %s (mode %03o): chmod 700 it\n", data_dir,
+                    (unsigned)(dsb.st_mode & 0777));
+    }
     /* tls_context_files says itself what is wrong with the operator's files. */
     if ((tls = src.cert_file != NULL ? tls_context_files(&src) : tls_context(&b)) == NULL) {
         if (src.cert_file == NULL)

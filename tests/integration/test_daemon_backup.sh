@@ -100,3 +100,11 @@ cp "$T/body" key.pem
 api GET "/api/v1/certificates/$id"
 body .pem > cert.pem
 check_eq "and belongs to its certificate" "$(openssl x509 -in cert.pem -noout -pubkey)" "$(openssl pkey -in key.pem -pubout)"
+# A data directory others may enter (made by hand with mkdir's 0755, as a restore's may be):
+# said at start, not changed.
+stop_daemon
+chmod 755 "$data"
+start_daemon
+check_contains "a data directory open to other users: said at start" "$(cat "$log")" \
+    "certhubd: warning: other users may enter $data (mode 755): chmod 700 it"
+check_eq "and left as it is" 755 "$(stat -c %a "$data")"

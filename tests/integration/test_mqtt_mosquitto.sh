@@ -268,4 +268,26 @@ check_contains "saying there is no store there" "$(cat typo.out)" "certhub: no c
 [ ! -e "$T/no-such-dir" ] || fail "the plugin made $T/no-such-dir"
 ok "and made nothing there"
 
+# A broker run as a user that cannot write the data directory (not certhubd's): it does not
+# start, naming the user it runs as (it said certhubd's words for a directory not writable).
+ro="$T/ro-data"
+mkdir -m 755 "$ro" && cp "$data/certhub.db" "$ro/" && chmod 644 "$ro/certhub.db"
+printf 'listener %s 127.0.0.1\nplugin %s\nplugin_opt_data_dir %s\nlog_dest stderr\n' "$(free_port)" "$plugin" "$ro" \
+    > ro.conf
+chmod 644 ro.conf
+if [ "$(id -u)" = 0 ]; then
+    chmod 755 "$T"
+    who=nobody
+    as=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+else
+    chmod 555 "$ro"
+    who=$(id -un)
+    as=()
+fi
+rc=0
+timeout 20 "${as[@]}" mosquitto -c "$T/ro.conf" > ro.out 2>&1 || rc=$?
+check_eq "a broker whose user cannot write the data directory stops at its start" "true" \
+    "$([ "$rc" != 0 ] && [ "$rc" != 124 ] && echo true)"
+check_contains "naming its user" "$(cat ro.out)" "certhub: the broker runs as user $who, which cannot write $ro"
+
 done_testing

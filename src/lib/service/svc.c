@@ -78,6 +78,7 @@ int ch_svc_open(ch_svc **out, const ch_svc_opts *opts)
         so.url = url;
     }
     so.durability = opts->durability;
+    so.busy_ms = opts->busy_ms;
     svc->log = opts->log;
     if ((error = ch_store_open(&svc->store, &so)) < 0 && opts->store_url == NULL && access(opts->data_dir, W_OK) != 0) {
         /* SQLite says only that it cannot open the file: the cause said, and what to do. */

@@ -500,6 +500,7 @@ struct conn {
 struct ch_store {
     char *path;
     ch_durability durability;
+    int busy_ms;
     pthread_key_t tls;
     pthread_mutex_t lock;
     /* Writers of this process queue here rather than in SQLite's busy handler, which sleeps
@@ -810,7 +811,7 @@ static int conn_open(struct conn **out, struct ch_store *s)
         return error;
     }
     /* Writers wait for each other instead of failing; readers never wait (WAL). */
-    sqlite3_busy_timeout(c->db, 10000);
+    sqlite3_busy_timeout(c->db, s->busy_ms);
     snprintf(pragmas, sizeof pragmas,
              "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;"
              " PRAGMA cache_size=-512;",
@@ -1160,6 +1161,7 @@ int ch_store_open(ch_store **out, const ch_store_opts *opts)
         return ch_error_set(CH_ENOMEM, "out of memory");
     }
     s->durability = opts->durability;
+    s->busy_ms = opts->busy_ms > 0 ? opts->busy_ms : 10000;
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->write_lock, NULL);
     if (pthread_key_create(&s->tls, conn_release) != 0) {
