@@ -1422,6 +1422,35 @@ function importCaDialog(reload, show) {
   form.name.focus();
 }
 
+// A CA signed outside takes its renewal signed there: the certificate file (PEM or DER) the
+// outside CA returned for a CSR made here; the CA keeps its id, the old certificate rotated.
+function renewedOutsideDialog(ca, changed) {
+  let data = null;
+  const note = el("p", { class: "hint", id: "ro-file-note", role: "status" });
+  const file = el("input", { type: "file", id: "ro-file", accept: ".pem,.crt,.cer,.der", "aria-label": `The renewed certificate of ${ca.name} (PEM or DER)`,
+    onchange: async (e) => {
+      const f = e.target.files[0];
+      data = null;
+      note.textContent = "";
+      if (!f) return;
+      let bin = "";
+      for (const b of new Uint8Array(await f.arrayBuffer())) bin += String.fromCharCode(b);
+      data = btoa(bin);
+      note.textContent = `${f.name} is sent as it is.`;
+    } });
+  formDialog(`Renewal of "${ca.name}" signed outside`, [
+    el("p", { class: "hint" }, `Make a CSR here with the subject ${ca.subject} (CSRs, New CSR, as a CA), have its issuer sign it, and give the certificate it returns. ` +
+      "The CA keeps its id and signs with the CSR's key; its old certificate stays in trust bundles for what it issued."),
+    dropArea(file, "The renewed certificate (PEM or DER): "), note,
+  ], "Take the renewal", async (form, d) => {
+    if (!data) throw new Error("Choose the certificate file its issuer returned.");
+    await api("POST", `cas/${ca.id}/rotate`, { data });
+    d.close();
+    await changed();
+    done(`"${ca.name}" takes its renewal: it issues from the new certificate and the CSR's key.`);
+  }, "ro-error");
+}
+
 // What can be done to a CA, as buttons: in its line of the tree and in the panel of its details.
 // kids: the CAs it signed (one that has some is not deleted).  changed() reads the tree and
 // the panel again.
@@ -1430,7 +1459,10 @@ function caActions(ca, kids, { load, changed, panel, parentOf }) {
   // (imported with its chain) is rotated where that key is, said rather than offered (the
   // confirmation promised a new certificate, then a 422).
   const parent = ca.parent_id ? parentOf?.(ca) : null;
-  const rotatable = !parent || parent.can_sign;
+  // Signed outside (by a root that is no CA here, or by a parent whose key is elsewhere):
+  // renewed at that issuer, its new certificate given here (a CSR made here, signed there).
+  const outside = (!parent && ca.issuer && ca.issuer !== ca.subject) || (parent && !parent.can_sign);
+  const rotatable = !outside;
   return [
     canChange() ? el("button", { class: "secondary", "aria-label": `Edit ${ca.name}`, onclick: () => editCaDialog(ca, changed) }, "Edit") : null,
     el("button", { class: "secondary", "aria-label": `Download the chain of ${ca.name}`, onclick: () => download("GET", `cas/${ca.id}/chain`, null, `${ca.name}-chain.pem`) }, "Chain"),
@@ -1439,8 +1471,9 @@ function caActions(ca, kids, { load, changed, panel, parentOf }) {
       onclick: async () => exportDialog(await api("GET", `certificates/${ca.certificate_id}`)) }, "Export") : null,
     canChange() && ca.can_sign && ca.path_len !== 0 ? el("button", { class: "secondary", "aria-label": `Create an intermediate under ${ca.name}`, onclick: () => caDialog(`Intermediate CA under ${ca.name}`, ca.id, changed) }, "Create intermediate") : null,
     canChange() && ca.can_sign && !rotatable && (ca.status === "active" || ca.status === "expired")
-      ? el("span", { class: "muted", title: `Its parent, ${parent.name}, has no key here: renew it at that issuer (a CSR made here, then Import CA)` },
-        "Rotated where its parent's key is") : null,
+      ? el("button", { class: "secondary", "aria-label": `Give ${ca.name} its renewal signed outside`,
+        title: "Its issuer's key is not here: renew it at that issuer (a CSR made here with the CA's subject), then give the certificate it signed",
+        onclick: () => renewedOutsideDialog(ca, changed) }, "Renewed outside") : null,
     canChange() && ca.can_sign && rotatable && (ca.status === "active" || ca.status === "expired") ? el("button", { class: "secondary", "aria-label": `Rotate ${ca.name}`, onclick: () => confirmDialog(
       `Rotate "${ca.name}"? It gets a new key and certificate and issues from them; the old certificate stays in trust bundles for what it issued.`,
       async () => { await api("POST", `cas/${ca.id}/rotate`); await changed(); done(`"${ca.name}" rotated: it issues from its new key and certificate.`); }, "Rotate") }, "Rotate") : null,

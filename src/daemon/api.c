@@ -286,6 +286,8 @@ static json_t *ca_json(req *r, const ch_store_ca *ca)
         ch_time_format(nb, sizeof nb, c.not_before);
         ch_time_format(na, sizeof na, c.not_after);
         json_object_set_new(o, "subject", json_string(c.subject ? c.subject : ""));
+        /* (a CA whose issuer is neither itself nor a CA here was signed outside: renewed there) */
+        json_object_set_new(o, "issuer", json_string(c.issuer ? c.issuer : ""));
         json_object_set_new(o, "serial", json_string(c.serial ? c.serial : ""));
         json_object_set_new(o, "not_before", json_string(nb));
         json_object_set_new(o, "not_after", json_string(na));

@@ -1054,6 +1054,35 @@ assert.equal(await page.evaluate(async ([id, csrf]) => {
   await fetch("/api/v1/csrs/" + id, { method: "DELETE", headers: { "X-CSRF-Token": csrf } });
   return (await (await fetch("/api/v1/cas")).json()).items.find((c) => c.name === "Partner Issuing").can_sign;
 }, [partnerCsr.id, await page.evaluate(async () => (await (await fetch("/api/v1/session")).json()).csrf_token)]), true);
+// Its renewal, signed by the outside root for a new CSR made here, given through "Renewed
+// outside" (offered in place of Rotate, which certhub cannot do for it): the same CA, a new
+// certificate, the old one kept rotated.
+{
+  const csrf = await page.evaluate(async () => (await (await fetch("/api/v1/session")).json()).csrf_token);
+  const renewCsr = await page.evaluate(async (c) => (await (await fetch("/api/v1/csrs", { method: "POST",
+    headers: { "Content-Type": "application/json", "X-CSRF-Token": c },
+    body: JSON.stringify({ name: "partner-issuing-renewal", subject: { common_name: "Partner Issuing CA" } }) })).json()), csrf);
+  writeFileSync(`${work}/partner-renewal.csr`, renewCsr.pem);
+  execFileSync("openssl", ["x509", "-req", "-in", `${work}/partner-renewal.csr`, "-CA", `${work}/outside-ca.pem`, "-CAkey", `${work}/outside-ca.key`,
+    "-days", "25", "-extfile", `${work}/partner-issuing.ext`, "-outform", "DER", "-out", `${work}/partner-renewal.cer`], quiet);
+  const before = await page.evaluate(async () => (await (await fetch("/api/v1/cas")).json()).items.find((c) => c.name === "Partner Issuing"));
+  assert.equal(await page.getByRole("button", { name: "Rotate Partner Issuing" }).count(), 0);
+  await page.getByRole("button", { name: "Give Partner Issuing its renewal signed outside" }).first().click();
+  await page.getByLabel("The renewed certificate of Partner Issuing (PEM or DER)").setInputFiles(`${work}/partner-renewal.cer`);
+  await page.locator("#ro-file-note").getByText("partner-renewal.cer is sent as it is").waitFor();
+  await page.getByRole("dialog").getByRole("button", { name: "Take the renewal" }).click();
+  await page.locator("#done").getByText('"Partner Issuing" takes its renewal').waitFor();
+  const oldStatus = await page.evaluate(async (cid) => (await (await fetch("/api/v1/certificates/" + cid)).json()).status, before.certificate_id);
+  const now = await page.evaluate(async (id) => (await (await fetch("/api/v1/cas/" + id)).json()).certificate_id, before.id);
+  assert.notEqual(now, before.certificate_id);
+  assert.equal(oldStatus, "rotated");
+  // (its CSR removed, as the first's was: the CSRs screen starts empty below; the CA keeps its key)
+  assert.equal(await page.evaluate(async ([id, c]) => {
+    await fetch("/api/v1/csrs/" + id, { method: "DELETE", headers: { "X-CSRF-Token": c } });
+    return (await (await fetch("/api/v1/cas")).json()).items.find((x) => x.name === "Partner Issuing").can_sign;
+  }, [renewCsr.id, csrf]), true);
+  ok("a CA signed outside takes its renewal signed there through Renewed outside (no Rotate offered): the same CA, a new certificate, the old one rotated");
+}
 await page.screenshot({ path: `${shots}/cas.png`, fullPage: true });
 
 // A CSR made here, downloaded and checked by openssl.  None yet: the list says so.
