@@ -43,6 +43,10 @@ typedef struct ch_store_opts {
 /* Opens (creating if needed) and migrates the store. */
 int ch_store_open(ch_store **out, const ch_store_opts *opts);
 void ch_store_close(ch_store *store);
+/* Whether the store's file is no longer the one opened (moved away, or another put in its
+ * place: a restore done under a running certhubd, whose connections write on to the old one
+ * while new ones read the new). */
+bool ch_store_replaced(ch_store *store);
 /* Closes the calling thread's connection, if it has one and no transaction is open on it; the
  * next use opens another.  For threads that use the store rarely (start-up, the scheduler):
  * an idle connection holds its schema and cache in memory. */

@@ -1308,6 +1308,8 @@ static struct event_base *loop_base(void)
  * the first loop gives back the writer's connection and the heap's free memory.  A busy
  * server keeps them (opening a connection reads the schema again); an idle one goes back to
  * about what it held at start. */
+static bool store_replaced_said;
+
 static void on_idle_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct worker *w = arg;
@@ -1324,6 +1326,15 @@ static void on_idle_timer(evutil_socket_t fd, short what, void *arg)
     }
     if (w != &s->workers[0])
         return;
+    /* The store's file replaced under it (a restore that did not stop certhubd first): what it
+     * acknowledged from then on would go to a file nobody reads.  Stopped as by SIGTERM, saying
+     * why; a start opens the file there now. */
+    if (!store_replaced_said && ch_store_replaced(ch_svc_store(s->svc))) {
+        store_replaced_said = true;
+        fprintf(stderr, "certhubd: the store's file was replaced or moved while certhubd ran: stopping (start "
+                        "certhubd again to serve the file there now; stop it before a restore)\n");
+        raise(SIGTERM);
+    }
     if (all != all_seen)
         all_seen = all;
     else if (all_released != all) {

@@ -108,3 +108,14 @@ start_daemon
 check_contains "a data directory open to other users: said at start" "$(cat "$log")" \
     "certhubd: warning: other users may enter $data (mode 755): chmod 700 it"
 check_eq "and left as it is" 755 "$(stat -c %a "$data")"
+# A restore done under the running certhubd (the store's file moved away, the copy put in its
+# place): it stops, saying why, rather than acknowledge writes that go to the file moved away
+# while its new connections read the copy.
+mkdir -p "$T/before-restore"
+mv "$data"/certhub.db* "$T/before-restore/"
+cp "$T/snap.db" "$data/certhub.db"
+for i in $(seq 1 300); do alive "$pid" || break; sleep 0.1; done
+check_eq "certhubd stops once its store's file is replaced" gone "$(alive "$pid" && echo running || echo gone)"
+check_contains "saying why" "$(cat "$log")" "the store's file was replaced or moved while certhubd ran: stopping"
+wait "$pid" 2>/dev/null || true
+pid=""

@@ -501,6 +501,8 @@ struct ch_store {
     char *path;
     ch_durability durability;
     int busy_ms;
+    dev_t dev; /* the file opened (ch_store_replaced): 0 when not known */
+    ino_t ino;
     pthread_key_t tls;
     pthread_mutex_t lock;
     /* Writers of this process queue here rather than in SQLite's busy handler, which sleeps
@@ -1184,6 +1186,13 @@ int ch_store_open(ch_store **out, const ch_store_opts *opts)
         return error;
     }
     s->ck_behind = index_behind(s);
+    {
+        struct stat sb;
+        if (s->path[0] != ':' && stat(s->path, &sb) == 0) {
+            s->dev = sb.st_dev;
+            s->ino = sb.st_ino;
+        }
+    }
     /* Every connection leaves checkpoints to the checkpointer: those opened from now on, and
      * the one that migrated (its thread may go on to serve requests, which would otherwise pay
      * for SQLite's automatic checkpoints). */
@@ -1198,6 +1207,15 @@ int ch_store_open(ch_store **out, const ch_store_opts *opts)
     }
     *out = s;
     return 0;
+}
+
+bool ch_store_replaced(ch_store *s)
+{
+    struct stat sb;
+
+    if (s->dev == 0 && s->ino == 0)
+        return false;
+    return stat(s->path, &sb) != 0 ? errno == ENOENT : sb.st_dev != s->dev || sb.st_ino != s->ino;
 }
 
 void ch_store_close(ch_store *s)
