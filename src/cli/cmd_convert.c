@@ -69,7 +69,7 @@ int cmd_convert(cli_args *a)
                       ks->count);
         goto done;
     }
-    if (fmt == CH_FMT_PEM && has_key && !cli_flag(a, "no-key") && out_pw == NULL && in_pw != NULL &&
+    if (fmt == CH_FMT_PEM && has_key && !cli_flag(a, "no-key") && out_pw == NULL && (in_pw != NULL || key_pw != NULL) &&
         !cli_flag(a, "no-password")) {
         rc = cli_fail(a, "%s held its key under a password: give --password-file to encrypt the PEM key, or "
                          "--no-password to write it in clear (or --no-key to leave it out)", in);

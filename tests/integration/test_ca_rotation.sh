@@ -241,6 +241,18 @@ body .pem > after.pem
 check_eq "it signs with the CSR's key, under the renewed certificate" OK \
     "$(openssl verify -CAfile corp-root.pem -untrusted renewed.pem after.pem 2>&1 | awk '{print $NF}')"
 expect_error "the same renewal again: refused" "is CA" -- remote ca rotate "$outside" --cert renewed.pem
+# One not valid yet is refused (issuance moved to it at once, and what it signed verified
+# nowhere until then); one sent after the outside root, as a PEM bundle comes, is found in it.
+renew_csr2=$(remote csr new --subject "CN=Corp Issuing" --ca --path-len 0 --key-usage key_cert_sign,crl_sign \
+    --out renew2.csr)
+faketime '2030-01-01 00:00:00' openssl x509 -req -in renew2.csr -CA corp-root.pem -CAkey corp-root.key -CAcreateserial \
+    -days 30 -extfile corp-ca.ext -out future.pem 2>/dev/null
+expect_error "a renewal not valid yet: refused, saying from when" "the certificate is not valid before 2030-01-01" -- \
+    remote ca rotate "$outside" --cert future.pem --csr-id "$renew_csr2"
+openssl x509 -req -in renew2.csr -CA corp-root.pem -CAkey corp-root.key -CAcreateserial -days 800 \
+    -extfile corp-ca.ext -out renewed2.pem 2>/dev/null
+cat corp-root.pem renewed2.pem > renewed2-bundle.pem
+expect_exit 0 "the renewal after its root in one PEM file: taken" -- remote ca rotate "$outside" --cert renewed2-bundle.pem
 
 # ---- a rotation keeps what the certificate says besides the name: the path length, the
 # digest (a rotated CA had no limit and SHA-256), and a subject of attributes certhub's text

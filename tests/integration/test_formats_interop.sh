@@ -246,6 +246,12 @@ expect_error "a PKCS#12's key to PEM without a password: refused, saying how" \
     "$CERTHUB" convert modern.p12 --in-password-file pw --to pem --out clear.pem
 "$CERTHUB" convert modern.p12 --in-password-file pw --to pem --no-password --out clear.pem 2>/dev/null
 check_eq "with --no-password, in clear" 1 "$(grep -c 'BEGIN PRIVATE KEY' clear.pem)"
+openssl pkcs8 -topk8 -in leaf.key -passout pass:changeit -out leaf-enc.key
+cat leaf.pem leaf-enc.key > enc-bundle.pem
+expect_error "an encrypted PEM key opened with --key-password-file, to PEM: refused the same" \
+    "held its key under a password: give --password-file" -- \
+    "$CERTHUB" convert enc-bundle.pem --key-password-file pw --to pem --out clear2.pem
+[ ! -e clear2.pem ] || fail "convert wrote clear2.pem"
 check_contains "to P7B from a keystore with a key: the key said to be left out" \
     "$("$CERTHUB" convert modern.p12 --in-password-file pw --to p7b --out nokey.p7b 2>&1)" "P7B holds certificates only: the private key is left out"
 # A keystore whose key has a password of its own is listed with the store's alone (as keytool

@@ -984,13 +984,30 @@ static int renewal_fits(ch_svc *svc, const char *tenant_id, const ch_store_ca *c
     if (!ch_cert_is_ca(cert) || !signs_certs(cert))
         return ch_error_set_field(CH_EPOLICY, "certificate", "the certificate is not a CA's that signs certificates "
                                   "(BasicConstraints CA:true and Key Usage keyCertSign)");
-    if (X509_NAME_cmp(X509_get_subject_name(x), X509_get_subject_name(c)) != 0)
-        return ch_error_set_field(CH_EINVAL, "certificate", "the certificate's subject is not CA \"%s\"'s: a "
-                                  "renewal keeps the subject (import another CA with certhub ca import)", ca->name);
+    if (X509_NAME_cmp(X509_get_subject_name(x), X509_get_subject_name(c)) != 0) {
+        char *given = NULL, *want = NULL;
+        (void)ch_cert_subject_string(&given, cert);
+        (void)ch_cert_subject_string(&want, cur);
+        error = ch_error_set_field(CH_EINVAL, "certificate", "the certificate's subject (%.200s) is not CA \"%s\"'s "
+                                   "(%.200s): a renewal keeps the subject (import another CA with certhub ca import)",
+                                   given ? given : "?", ca->name, want ? want : "?");
+        free(given);
+        free(want);
+        return error;
+    }
     if (memcmp(ch_cert_sha256(cert), ch_cert_sha256(cur), 32) == 0)
         return ch_error_set_field(CH_ECONFLICT, "certificate", "this certificate is CA \"%s\"'s already", ca->name);
-    if (ch_cert_not_after(cert) <= ch_now())
-        return ch_error_set_field(CH_EPOLICY, "certificate", "the certificate has expired");
+    /* Valid now: issuance moves to it at once (one valid from 2030 signed what nothing
+     * verified until then); an expired one signs nothing. */
+    if (ch_cert_not_after(cert) <= ch_now() || ch_cert_not_before(cert) > ch_now() + 300) {
+        char at[32];
+        bool ended = ch_cert_not_after(cert) <= ch_now();
+        ch_time_format(at, sizeof at, ended ? ch_cert_not_after(cert) : ch_cert_not_before(cert));
+        return ch_error_set_field(CH_EPOLICY, "certificate", ended ? "the certificate has expired (at %s)"
+                                                                   : "the certificate is not valid before %s: give it "
+                                                                     "once it is, as issuance moves to it at once",
+                                  at);
+    }
     if (ca->parent_id != NULL) {
         if ((error = svc_ca_load(svc, tenant_id, ca->parent_id, &parent)) < 0)
             return error;
@@ -1042,6 +1059,16 @@ int ch_svc_ca_rotate_signed(ch_svc *svc, const ch_actor *actor, const char *id, 
                                    "certhub; send the certificate alone");
         goto done;
     }
+    /* A file of several CA certificates (the outside root before the renewal, as a PEM bundle
+     * comes): the one of the CA's subject is the renewal (the first was taken, and refused as
+     * of another subject). */
+    for (size_t i = 0; i < nrest; i++)
+        if (X509_NAME_cmp(X509_get_subject_name(ch_cert_x509(cert)), X509_get_subject_name(ch_cert_x509(cur))) != 0 &&
+            X509_NAME_cmp(X509_get_subject_name(ch_cert_x509(rest[i])), X509_get_subject_name(ch_cert_x509(cur))) == 0) {
+            ch_cert *swap = cert;
+            cert = rest[i];
+            rest[i] = swap;
+        }
     if ((error = renewal_fits(svc, actor->tenant_id, &ca, cur, cert)) < 0)
         goto done;
     /* Its key: the CA's own (the outside CA signed a renewal of the same key), else a CSR's made
