@@ -689,17 +689,22 @@ static void test_alias_case(void **state)
         assert_int_equal(PKCS12_add_friendlyname_asc(bag, "Web", -1), 1);
         assert_non_null(bag = PKCS12_add_cert(&bags, ch_cert_x509(root)));
         assert_int_equal(PKCS12_add_friendlyname_asc(bag, "web", -1), 1);
+        /* and an entry the file itself names web-2: the rename above takes another name */
+        assert_non_null(bag = PKCS12_add_cert(&bags, ch_cert_x509(root)));
+        assert_int_equal(PKCS12_add_friendlyname_asc(bag, "web-2", -1), 1);
         assert_non_null(PKCS12_add_safe(&safes, bags, -1, 0, NULL));
         assert_non_null(p12 = PKCS12_add_safes(safes, 0));
         assert_int_equal(PKCS12_set_mac(p12, "pw", -1, NULL, 0, 2048, NULL), 1);
         assert_true((len = i2d_PKCS12(p12, &der)) > 0);
         assert_int_equal(ch_keystore_import(&back, der, (size_t)len, &io), 0);
-        assert_int_equal(back->count, 2);
+        assert_int_equal(back->count, 3);
         assert_string_equal(back->entries[0].alias, "Web");
-        assert_string_equal(back->entries[1].alias, "web-2");
+        assert_string_equal(back->entries[1].alias, "web-3");
+        assert_string_equal(back->entries[2].alias, "web-2");
         assert_non_null(back->notes); /* said, not done without a word */
         assert_non_null(strstr(back->notes, "alias \"web\" is another entry's (aliases are unique without regard to "
-                                            "case): this entry is \"web-2\""));
+                                            "case): this entry is \"web-3\""));
+        assert_null(strstr(back->notes, "alias \"web-2\""));
         ch_keystore_free(back);
         back = NULL;
         OPENSSL_free(der);

@@ -295,7 +295,22 @@ void fmt_alias_clean(char *s)
  * long as an alias may be, with room for the suffix (an entry's chosen alias is kept whole in
  * a truststore: 200 bytes cut a name of 128 characters of CJK or emoji); one longer is cut
  * between two characters, not inside one. */
-static int make_alias(char *out, size_t size, const ch_keystore *ks, const char *name, const ch_cert *leaf)
+/* Whether alias is the name the file gives another entry than the one named own (a
+ * suffix made for one entry took the name another was given further on, and that one was
+ * renamed in its turn: "Srv" became srv-2, and the file's own "srv-2" srv-2-2). */
+static bool alias_reserved(const fmt_items *it, const char *alias, const char *own)
+{
+    for (size_t c = 0; it != NULL && c < it->ncerts; c++)
+        if (it->certs[c].name != NULL && it->certs[c].name != own && ch_alias_same(it->certs[c].name, alias))
+            return true;
+    for (size_t k = 0; it != NULL && k < it->nkeys; k++)
+        if (it->keys[k].name != NULL && it->keys[k].name != own && ch_alias_same(it->keys[k].name, alias))
+            return true;
+    return false;
+}
+
+static int make_alias(char *out, size_t size, const ch_keystore *ks, const fmt_items *it, const char *name,
+                      const ch_cert *leaf)
 {
     char base[CH_MAX_NAME_LEN - 7], *cn = NULL;
     size_t len;
@@ -321,15 +336,18 @@ static int make_alias(char *out, size_t size, const ch_keystore *ks, const char 
      * JKS is written in lower case), and the other entry was lost. */
     snprintf(out, size, "%s", base);
     for (int n = 2; alias_taken(ks, out) && n < 100000; n++)
-        snprintf(out, size, "%s-%d", base, n);
+        do
+            snprintf(out, size, "%s-%d", base, n);
+        while (alias_reserved(it, out, name) && ++n < 100000);
     return 0;
 }
 
 /* make_alias for an entry read from a file, saying so where the file's own alias for it was
  * another entry's (keytool listed "WEB-2" where the file said "WEB", and nothing said why). */
-static int entry_alias(char *out, size_t size, ch_keystore *ks, const char *name, const ch_cert *leaf)
+static int entry_alias(char *out, size_t size, ch_keystore *ks, const fmt_items *it, const char *name,
+                       const ch_cert *leaf)
 {
-    make_alias(out, size, ks, name, leaf);
+    make_alias(out, size, ks, it, name, leaf);
     if (name != NULL && *name != '\0' && strncmp(out, name, strlen(out)) != 0)
         return fmt_note(ks, "alias \"%.64s\" is another entry's (aliases are unique without regard to case): "
                             "this entry is \"%.80s\"", name, out);
@@ -393,7 +411,7 @@ int fmt_assemble(ch_keystore *ks, fmt_items *it)
             up->used = true;
             chain[n++] = up->cert;
         }
-        if ((error = entry_alias(alias, sizeof alias, ks, it->keys[k].name ? it->keys[k].name : leaf->name,
+        if ((error = entry_alias(alias, sizeof alias, ks, it, it->keys[k].name ? it->keys[k].name : leaf->name,
                                  leaf->cert)) < 0 ||
             (error = ch_keystore_add(ks, alias, chain, n, it->keys[k].key)) < 0)
             return error;
@@ -447,7 +465,7 @@ int fmt_assemble(ch_keystore *ks, fmt_items *it)
                     if (!it->certs[c].used && it->certs[c].name &&
                         same_cert(it->certs[c].cert, ordered[0]))
                         name = it->certs[c].name;
-                if ((error = entry_alias(alias, sizeof alias, ks, name, ordered[0])) == 0)
+                if ((error = entry_alias(alias, sizeof alias, ks, it, name, ordered[0])) == 0)
                     error = ch_keystore_add(ks, alias, ordered, nordered, NULL);
                 ch_cert_list_free(ordered, nordered);
                 free(rest);
@@ -459,7 +477,7 @@ int fmt_assemble(ch_keystore *ks, fmt_items *it)
         for (size_t c = 0; c < it->ncerts; c++) {
             if (it->certs[c].used)
                 continue;
-            if ((error = entry_alias(alias, sizeof alias, ks, it->certs[c].name, it->certs[c].cert)) < 0 ||
+            if ((error = entry_alias(alias, sizeof alias, ks, it, it->certs[c].name, it->certs[c].cert)) < 0 ||
                 (error = ch_keystore_add(ks, alias, &it->certs[c].cert, 1, NULL)) < 0)
                 return error;
         }
@@ -1128,7 +1146,7 @@ int ch_keystore_export(ch_buf *out, const ch_keystore *ks, ch_format fmt, const 
                         seen = same_cert(view->entries[v].chain[0], x);
                     if (seen)
                         continue;
-                    make_alias(alias, sizeof alias, view, c == 0 ? ks->entries[e].alias : NULL, x);
+                    make_alias(alias, sizeof alias, view, NULL, c == 0 ? ks->entries[e].alias : NULL, x);
                     error = ch_keystore_add(view, alias, &ks->entries[e].chain[c], 1, NULL);
                 }
             }
