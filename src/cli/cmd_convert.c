@@ -38,8 +38,11 @@ int cmd_convert(cli_args *a)
     io.keys_optional = cli_flag(a, "no-key") || fmt == CH_FMT_DER || fmt == CH_FMT_PKCS7;
     if ((rc = ch_keystore_import(&ks, data, len, &io)) < 0) {
         /* Two passwords are in play: the one of the file read is the one asked for here. */
+        /* (a key certhub does not take, of an entry: its certificates still come out alone) */
+        bool entry_key = rc == CH_EPOLICY && strncmp(ch_error_last(), "the key of entry", 16) == 0;
         rc = cli_fail(a, "%s: %s%s", in, ch_error_last(),
-                      rc != CH_EPASSWORD || in_pw != NULL ? ""
+                      entry_key ? "; --no-key writes its certificates alone"
+                      : rc != CH_EPASSWORD || in_pw != NULL ? ""
                       : out_pw != NULL ? ": give it with --in-password-file F (--password-file is that of the file written)"
                                        : ": give it with --in-password-file F");
         goto done;

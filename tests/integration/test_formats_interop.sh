@@ -230,7 +230,7 @@ kt -importkeystore -srckeystore weak.p12 -srcstoretype PKCS12 -srcstorepass chan
     -deststoretype JKS -deststorepass changeit -noprompt
 for f in weak.p12 weak.jks; do
     expect_error "$f: the weak key refused, its entry named" \
-        'the key of entry "weak-one": RSA key of 1024 bits is too weak' -- \
+        'the key of entry "weak-one": RSA key of 1024 bits is too weak: RSA keys must have at least 2048 bits; --no-key writes its certificates alone' -- \
         "$CERTHUB" convert "$f" --in-password-file pw --to p12 --password-file pw --out "w-$f.p12"
     check_contains "$f: inspect lists the entry, the key said to be left out" \
         "$("$CERTHUB" inspect "$f" --password-file pw 2>&1)" 'the key of entry "weak-one" was left out'
