@@ -503,6 +503,7 @@ typedef enum {
     CH_DECIDE_BAD_CERTIFICATE,
     CH_DECIDE_CERT_ELSEWHERE, /* the certificate is another tenant's device's, and no proof of possession */
     CH_DECIDE_CERT_SUPERSEDED, /* the device is known by a certificate that ends later than this one */
+    CH_DECIDE_NOT_YET_VALID,   /* the device's certificate begins later */
     CH_DECIDE_ERROR,
     CH_DECISION_NREASONS
 } ch_decision_reason;

@@ -127,11 +127,10 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
         return MOSQ_ERR_AUTH;
     }
     ch_svc_device_decide(P.svc, der, (size_t)len, given, &d);
-    mosquitto_log_printf(d.allow ? MOSQ_LOG_INFO : MOSQ_LOG_NOTICE, "certhub: %s %s (%s): %s%s%s",
-                         d.allow ? "allow" : "deny", d.device_id[0] ? d.device_id : "?",
-                         client_id ? client_id : "?", ch_decision_reason_name(d.reason), d.message[0] ? ": " : "",
-                         d.message);
-    if (!d.allow || broker_identity(&d, identity, sizeof identity) < 0) {
+    /* Let in, it is known to the broker by its identity, which names its tenant. */
+    if (d.allow && broker_identity(&d, identity, sizeof identity) < 0) {
+        mosquitto_log_printf(MOSQ_LOG_NOTICE, "certhub: deny %s (%s): error: its tenant cannot be read: %s",
+                             d.device_id, client_id ? client_id : "?", ch_error_last());
         OPENSSL_free(der);
         free(given);
         return MOSQ_ERR_AUTH;
@@ -139,12 +138,21 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
     /* A client id is the broker's key to a session: a device connecting with the id of another
      * device connected now would take its session and drop it (MQTT 3.1.4-3), another
      * tenant's too.  The same device again (a reconnect the broker has not noticed the end of)
-     * takes over its own. */
-    if (client_id != NULL && (c = client_of(client_id)) != NULL && c->identity != NULL &&
+     * takes over its own.  (Said as the one decision, not after an "allow".) */
+    if (d.allow && client_id != NULL && (c = client_of(client_id)) != NULL && c->identity != NULL &&
         strcmp(c->identity, identity) != 0) {
         mosquitto_log_printf(MOSQ_LOG_NOTICE, "certhub: deny %s (%s): client_id_in_use: device %s is connected with "
                              "this client id; give each device its own (its device id, say)",
                              d.device_id, client_id, c->identity);
+        OPENSSL_free(der);
+        free(given);
+        return MOSQ_ERR_AUTH;
+    }
+    mosquitto_log_printf(d.allow ? MOSQ_LOG_INFO : MOSQ_LOG_NOTICE, "certhub: %s %s (%s): %s%s%s",
+                         d.allow ? "allow" : "deny", d.device_id[0] ? d.device_id : "?",
+                         client_id ? client_id : "?", ch_decision_reason_name(d.reason), d.message[0] ? ": " : "",
+                         d.message);
+    if (!d.allow) {
         OPENSSL_free(der);
         free(given);
         return MOSQ_ERR_AUTH;

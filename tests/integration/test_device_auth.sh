@@ -349,6 +349,11 @@ faketime '2020-01-01 00:00:00' openssl x509 -req -in old.csr -CA fleet-issuing.p
 cat old.leaf fleet-issuing.pem > old.pem
 check_eq "an expired device certificate: refused as expired" "deny certificate_expired" "$(decide old.pem)"
 check_contains "saying when it ended" "$(body .message)" "the device's certificate has expired (at 2020-01-03T00:00:00Z)"
+faketime '2030-01-01 00:00:00' openssl x509 -req -in old.csr -CA fleet-issuing.pem -CAkey fleet-issuing.key \
+    -CAcreateserial -days 2 -extfile leaf.ext -out later.leaf 2>/dev/null
+cat later.leaf fleet-issuing.pem > later.pem
+check_eq "one not valid yet: its own reason" "deny certificate_not_yet_valid" "$(decide later.pem)"
+check_contains "saying from when" "$(body .message)" "the device's certificate is not valid before 2030-01-01T00:00:00Z"
 # A trusted certificate without auto registration: a device registered by hand before it
 # connects is let in at its first connection, its certificate bound then; others stay out.
 device m1 meter-1 manual
@@ -439,6 +444,8 @@ check_eq "the device still known in default by its certificate alone" "allow kno
 TOKEN=$lab_admin api GET /api/v1/devices/fleet-9
 check_eq "and not registered in lab" 404 "$status"
 TOKEN=$lab_admin api DELETE "/api/v1/trusted-certificates/$lab_fleet"
+check_eq "a user name naming another device: refused" "deny username_mismatch" "$(decide f9.pem default/not-fleet)"
+check_contains "naming both" "$(body .message)" "the user name's device (not-fleet) is not the certificate's CN (fleet-9)"
 # A decision registers devices: not for a viewer.
 api POST /api/v1/tokens '{"role":"viewer"}'
 TOKEN=$(body .token) api POST /api/v1/device-auth "$(jq -n --arg c "$(cat p9.pem)" '{chain:$c}')"

@@ -178,6 +178,7 @@ fi
 check_contains "another device with a connected device's client id: refused, said why" \
     "$(grep 'client_id_in_use' mosquitto.log)" "deny sensor-6 (client-sub)"
 check_eq "the connected device kept" "" "$(grep 'client-sub already connected' mosquitto.log || true)"
+check_eq "said as the one decision (no allow logged before the deny)" "" "$(grep 'allow sensor-6 (client-sub)' mosquitto.log || true)"
 # The same device again with its client id, its last connection not seen to end (frozen
 # here): it takes over its own session, and is the connection asked about each second (the
 # old one's end made the plugin forget the new one, which then stayed on once blocked).

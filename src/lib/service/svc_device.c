@@ -45,6 +45,7 @@ static const char *const reasons[CH_DECISION_NREASONS] = {
     [CH_DECIDE_BAD_CERTIFICATE] = "bad_certificate",
     [CH_DECIDE_CERT_ELSEWHERE] = "certificate_of_another_tenant",
     [CH_DECIDE_CERT_SUPERSEDED] = "certificate_superseded",
+    [CH_DECIDE_NOT_YET_VALID] = "certificate_not_yet_valid",
     [CH_DECIDE_ERROR] = "error",
 };
 
@@ -537,7 +538,7 @@ static void unknown_issuer_said(const ch_cert *const *chain, size_t n, const cha
 
 /* The leaf out of its validity: said as such before any tenant's anchors are tried (with
  * several tenants it was "no tenant's trusted certificates verify it"). */
-static int leaf_out_of_time(const ch_cert *leaf, char *why, size_t whysize)
+static int leaf_out_of_time(const ch_cert *leaf, char *why, size_t whysize, ch_decision_reason *reason)
 {
     char at[32];
     int64_t now = ch_now();
@@ -545,18 +546,20 @@ static int leaf_out_of_time(const ch_cert *leaf, char *why, size_t whysize)
     if (ch_cert_not_after(leaf) <= now) {
         ch_time_format(at, sizeof at, ch_cert_not_after(leaf));
         snprintf(why, whysize, "the device's certificate has expired (at %s)", at);
+        *reason = CH_DECIDE_EXPIRED;
         return CH_EPOLICY;
     }
     if (ch_cert_not_before(leaf) > now + 300) { /* (clocks apart by minutes are the usual) */
         ch_time_format(at, sizeof at, ch_cert_not_before(leaf));
         snprintf(why, whysize, "the device's certificate is not valid before %s", at);
+        *reason = CH_DECIDE_NOT_YET_VALID;
         return CH_EPOLICY;
     }
     return 0;
 }
 
 static int tenant_by_chain(ch_svc *svc, const uint8_t *chain_data, size_t len, char tenant_id[CH_ID_MAX], char *why,
-                           size_t whysize)
+                           size_t whysize, ch_decision_reason *out_of_time)
 {
     char ids[CHAIN_TENANTS_MAX + 1][CH_ID_MAX], tried_why[256], proven[CH_ID_MAX] = "", shut[CH_ID_MAX] = "";
     ch_cert **chain = NULL;
@@ -575,7 +578,7 @@ static int tenant_by_chain(ch_svc *svc, const uint8_t *chain_data, size_t len, c
         snprintf(why, whysize, "%s", ntenants == 0 ? "no tenant has an enabled trusted certificate" : tried_why);
         return CH_EVERIFY;
     }
-    if ((error = leaf_out_of_time(chain[0], why, whysize)) < 0) {
+    if ((error = leaf_out_of_time(chain[0], why, whysize, out_of_time)) < 0) {
         ch_cert_list_free(chain, n);
         return error;
     }
@@ -689,6 +692,7 @@ int ch_svc_device_decide(ch_svc *svc, const uint8_t *chain_data, size_t len, con
     ch_cert **chain = NULL;
     char *cn = NULL;
     bool tenant_known = false, anchor_gone = false, disabled_hit, raced = false;
+    ch_decision_reason timing = CH_DECIDE_EXPIRED; /* (which of the two, when out of its time) */
     ch_svc_settings settings;
     int64_t now = ch_now();
     int error;
@@ -724,8 +728,11 @@ int ch_svc_device_decide(ch_svc *svc, const uint8_t *chain_data, size_t len, con
         snprintf(d->tenant_id, sizeof d->tenant_id, "%s", dev.tenant_id);
         snprintf(d->device_id, sizeof d->device_id, "%s", dev.device_id);
         snprintf(d->trusted_id, sizeof d->trusted_id, "%s", dev.trusted_id ? dev.trusted_id : "");
-        if (device_part && strcmp(device_part, dev.device_id) != 0)
-            decided(svc, d, false, CH_DECIDE_USERNAME_MISMATCH, "the user name's device is not the certificate's CN");
+        if (device_part && strcmp(device_part, dev.device_id) != 0) {
+            snprintf(why, sizeof why, "the user name's device (%.80s) is not the certificate's CN (%.80s)", device_part,
+                     dev.device_id);
+            decided(svc, d, false, CH_DECIDE_USERNAME_MISMATCH, why);
+        }
         else if (strcmp(dev.status, "active") != 0)
             decided(svc, d, false, CH_DECIDE_DEVICE_BLOCKED, "the device is blocked");
         else if (dev.cert_not_after <= now)
@@ -769,11 +776,11 @@ int ch_svc_device_decide(ch_svc *svc, const uint8_t *chain_data, size_t len, con
         goto done;
     }
     if (!tenant_known) {
-        if ((error = tenant_by_chain(svc, chain_data, len, d->tenant_id, why, sizeof why)) < 0) {
+        if ((error = tenant_by_chain(svc, chain_data, len, d->tenant_id, why, sizeof why, &timing)) < 0) {
             d->tenant_id[0] = '\0';
             decided(svc, d, false, error == CH_EVERIFY ? CH_DECIDE_UNTRUSTED
                                    : error == CH_ECONFLICT ? CH_DECIDE_UNKNOWN_DEVICE
-                                   : error == CH_EPOLICY ? CH_DECIDE_EXPIRED : CH_DECIDE_ERROR, why);
+                                   : error == CH_EPOLICY ? timing : CH_DECIDE_ERROR, why);
             goto done;
         }
         tenant_known = true;
@@ -797,11 +804,12 @@ verify:
     }
     snprintf(d->device_id, sizeof d->device_id, "%s", cn);
     if (device_part && strcmp(device_part, cn) != 0) {
-        decided(svc, d, false, CH_DECIDE_USERNAME_MISMATCH, "the user name's device is not the certificate's CN");
+        snprintf(why, sizeof why, "the user name's device (%.80s) is not the certificate's CN (%.80s)", device_part, cn);
+        decided(svc, d, false, CH_DECIDE_USERNAME_MISMATCH, why);
         goto done;
     }
-    if (leaf_out_of_time(chain[0], why, sizeof why) < 0) {
-        decided(svc, d, false, CH_DECIDE_EXPIRED, why);
+    if (leaf_out_of_time(chain[0], why, sizeof why, &timing) < 0) {
+        decided(svc, d, false, timing, why);
         goto done;
     }
     if ((error = verify_chain(svc, d->tenant_id, chain, n, &anchor, &disabled_hit,
