@@ -167,7 +167,10 @@ static int server_names_ok(const char *value, const char *where)
         ch_san san;
         while (*one == ' ')
             one++;
-        if (ch_san_parse(&san, one) != 0 || (san.type != CH_SAN_DNS && san.type != CH_SAN_IP)) {
+        /* (an address written wrong, 300.1.1.1, is no host name either; nor is a wildcard
+         * a name certhubd is reached by) */
+        if (ch_san_parse(&san, one) != 0 || (san.type != CH_SAN_DNS && san.type != CH_SAN_IP) ||
+            strchr(one, '*') != NULL || (san.type == CH_SAN_DNS && strspn(one, "0123456789.") == strlen(one))) {
             fprintf(stderr, "certhubd: %s: server_names: \"%s\" is not a host name or an address (such as "
                     "certhub.example or 10.0.0.5)\n", where, one);
             return -1;
@@ -245,6 +248,8 @@ struct config_read {
     struct settings *st;
     const char *path;
     bool said; /* set() has said what is wrong */
+    char seen[32][32]; /* the names set so far, folded ('-' as '_'): one given twice is refused */
+    int nseen;
 };
 
 static int config_item(void *arg, const ch_conf_item *it)
@@ -256,6 +261,22 @@ static int config_item(void *arg, const ch_conf_item *it)
         return ch_error_set(CH_EPARSE, "certhubd's settings are name = value lines, without sections ([%.32s])",
                             it->name);
     snprintf(where, sizeof where, "%s:%d", c->path, it->line);
+    /* A setting twice (a second listen line won without a word, the first looked in force). */
+    {
+        char folded[32];
+        snprintf(folded, sizeof folded, "%s", it->name);
+        for (char *p = folded; *p; p++)
+            if (*p == '-')
+                *p = '_';
+        for (int i = 0; i < c->nseen; i++)
+            if (strcmp(c->seen[i], folded) == 0) {
+                fprintf(stderr, "certhubd: %s: %s is set twice in the file: keep one line\n", where, it->name);
+                c->said = true;
+                return CH_EINVAL;
+            }
+        if (c->nseen < 32)
+            snprintf(c->seen[c->nseen++], sizeof c->seen[0], "%s", folded);
+    }
     if (set(c->st, it->name, it->value, where) < 0) {
         c->said = true;
         return CH_EINVAL;

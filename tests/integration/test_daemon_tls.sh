@@ -525,11 +525,16 @@ done
 # listen and server_names checked where they are given, their file and line said (a port
 # with words after it listened on the number it began with).
 for bad in 'listen = 127.0.0.1:18344#c|listen must be ADDR:PORT' 'listen = 127.0.0.1:18344 extra|listen must be ADDR:PORT' \
-    'server_names = a..b|server_names: "a..b" is not a host name' 'max_connections = 2147483647|bad setting max_connections = "2147483647"'; do
+    'server_names = a..b|server_names: "a..b" is not a host name' 'server_names = 300.1.1.1|server_names: "300.1.1.1" is not a host name' \
+    'server_names = *.example|server_names: "*.example" is not a host name' \
+    'max_connections = 2147483647|bad setting max_connections = "2147483647"'; do
     printf '%s\n' "${bad%%|*}" > bad.conf
     check_contains "${bad%%|*}: refused, with its line" "$("$CERTHUBD" --data-dir "$data" --config bad.conf 2>&1 || true)" \
         "bad.conf:1: ${bad#*|}"
 done
+printf 'listen = 127.0.0.1:1\nthreads = 1\nlisten = 127.0.0.1:2\n' > twice.conf
+check_contains "a setting twice in the file: refused with the second's line (the second won, unsaid)" \
+    "$("$CERTHUBD" --data-dir "$data" --config twice.conf 2>&1 || true)" "twice.conf:3: listen is set twice in the file"
 printf 'listen = 127.0.0.1:1\n' > no-dir.conf
 check_contains "a config without data_dir: said, not the usage alone" \
     "$("$CERTHUBD" --config no-dir.conf 2>&1 || true)" "no data directory: give --data-dir DIR (or data_dir = DIR in the config file)"
