@@ -389,7 +389,8 @@ int fmt_assemble(ch_keystore *ks, fmt_items *it)
                 leaf = &it->certs[c];
         if (leaf == NULL) {
             ks->keys_unmatched++;
-            if ((error = fmt_note(ks, "a private key without its certificate was skipped")) < 0)
+            error = fmt_note(ks, "a private key that belongs to none of the file's certificates was left out");
+            if (error < 0)
                 return error;
             continue;
         }
