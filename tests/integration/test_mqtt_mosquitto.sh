@@ -183,7 +183,10 @@ check_eq "said as the one decision (no allow logged before the deny)" "" "$(grep
 # here): it takes over its own session, and is the connection asked about each second (the
 # old one's end made the plugin forget the new one, which then stayed on once blocked).
 kill -STOP "$subpid"
-mqtt SUB s1 client-sub -u default/sensor-1 -t 'devices/#' -v > sub2.out 2>&1 &
+# (mosquitto_sub itself in the background, not the function: $! would be a subshell's, and
+# killing it left the subscriber running after the test)
+mosquitto_sub -h localhost -p "$mport" --cafile "$data/ca.pem" --cert s1.pem --key s1.key -i client-sub \
+    -u default/sensor-1 -t 'devices/#' -v > sub2.out 2>&1 &
 sub2pid=$!
 for i in $(seq 1 300); do grep -q 'client-sub already connected' mosquitto.log && break; sleep 0.1; done
 check_contains "the device itself takes over its client id" "$(grep 'client-sub' mosquitto.log)" \
