@@ -951,6 +951,7 @@ static void test_csr_key_found(void **state)
     svc = NULL;
     snprintf(path, sizeof path, "%s/certhub.db", dir);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000); /* (the service may hold the write lock a moment) */
     assert_int_equal(sqlite3_exec(db, "DROP INDEX csrs_waiting_key; ALTER TABLE csrs DROP COLUMN spki_sha256;"
                                       "DROP INDEX api_tokens_created_by; DROP INDEX api_tokens_owner;"
                                       "ALTER TABLE api_tokens DROP COLUMN created_by;"
@@ -1316,6 +1317,7 @@ static void test_audit_chain(void **state)
     /* Alter one row behind the service's back. */
     snprintf(path, sizeof path, "%s/certhub.db", dir);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000); /* (the service may hold the write lock a moment) */
     assert_int_equal(sqlite3_exec(db,
                                   "UPDATE audit_log SET actor='someone-else' WHERE seq=(SELECT min(seq)+1 FROM "
                                   "audit_log WHERE action='certificate.issue')",
@@ -1541,6 +1543,7 @@ static void renewal_due_now(const char *id, bool renew_at)
 
     snprintf(path, sizeof path, "%s/certhub.db", dir);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000); /* (the service may hold the write lock a moment) */
     sqlite3_busy_timeout(db, 10000);
     snprintf(sql, sizeof sql, "UPDATE certificates SET not_before = %lld, not_after = %lld WHERE id = '%s'",
              (long long)(now - 3 * 3600), (long long)(now + 3600), id);
@@ -2139,6 +2142,7 @@ static void test_audit_numbered_per_tenant(void **state)
     svc = NULL;
     snprintf(path, sizeof path, "%s/certhub.db", dir);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000); /* (the service may hold the write lock a moment) */
     with_sans = sql_count(db, "SELECT count(*) FROM certificates WHERE sans IS NOT NULL");
     assert_true(with_sans > 0);
     /* (and from before the SANs were recorded: the column empty, read again from the DER) */
@@ -2162,6 +2166,7 @@ static void test_audit_numbered_per_tenant(void **state)
     sqlite3_close(db);
     assert_int_equal(ch_svc_open(&svc, &o), 0);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000); /* (the service may hold the write lock a moment) */
     refilled = sql_count(db, "SELECT count(*) FROM certificates WHERE sans IS NOT NULL");
     assert_int_equal(sql_count(db, "SELECT count(*) FROM sans_backfill"), 0);
     sqlite3_close(db);
@@ -2383,6 +2388,7 @@ static void test_token_expiry(void **state)
     svc = NULL;
     snprintf(path, sizeof path, "%s/certhub.db", dir);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000); /* (the service may hold the write lock a moment) */
     assert_int_equal(sqlite3_exec(db,
                                   "ALTER TABLE api_tokens DROP COLUMN expires_at;"
                                   "ALTER TABLE certificates DROP COLUMN lifetime;"

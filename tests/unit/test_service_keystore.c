@@ -558,6 +558,7 @@ static void test_entry_positions(void **state)
     ch_svc_close(svc);
     snprintf(path, sizeof path, "%s/certhub.db", dir);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000); /* (the service may hold the write lock a moment) */
     assert_int_equal(sqlite3_exec(db, "ALTER TABLE keystores DROP COLUMN next_position;"
                                   "ALTER TABLE api_tokens DROP COLUMN expires_at;"
                                   "ALTER TABLE certificates DROP COLUMN lifetime;"
@@ -981,6 +982,7 @@ static void test_entries_follow_renewals(void **state)
     ch_svc_close(svc);
     snprintf(path, sizeof path, "%s/certhub.db", dir);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000); /* (the service may hold the write lock a moment) */
     assert_int_equal(sqlite3_exec(db, "DROP INDEX keystore_entries_cert; DROP TABLE keystore_renewal_backfill;"
                                   "DROP TABLE setup_steps; DROP INDEX trusted_certs_disabled; PRAGMA user_version=27",
                                   NULL, NULL, NULL),
