@@ -1210,17 +1210,6 @@ static int der_as_pem(uint8_t **data, size_t *len)
     return 0;
 }
 
-/* Whether data holds text (a PEM label, say) anywhere. */
-static bool bytes_hold(const uint8_t *data, size_t len, const char *text)
-{
-    size_t n = strlen(text);
-
-    for (size_t i = 0; i + n <= len; i++)
-        if (data[i] == (uint8_t)text[0] && memcmp(data + i, text, n) == 0)
-            return true;
-    return false;
-}
-
 /* ans_out: the answer, the caller's to json_decref (NULL: not wanted). */
 static int post_pem(cli_args *a, const char *path, json_t *body, const char *key_file, const char *password,
                     const char *not_text, json_t **ans_out)
@@ -1245,7 +1234,7 @@ static int post_pem(cli_args *a, const char *path, json_t *body, const char *key
     }
     /* So is a key in DER (PKCS#8, as Java and Windows tools write one): read here, and sent
      * as PEM under the same password (the API's JSON carries text). */
-    if (key != NULL && !bytes_hold(key, klen, "-----BEGIN ")) {
+    if (key != NULL && !holds(key, klen, "-----BEGIN ")) {
         ch_key *k = NULL;
         ch_buf pem = CH_BUF_INIT;
         if (ch_key_parse(&k, key, klen, password) < 0 || ch_key_write_pem(&pem, k, password) < 0) {
@@ -1319,7 +1308,7 @@ static int no_key_for_trust(cli_args *a, const char *file)
 
     if (ch_file_read(&data, &len, file, CH_MAX_UPLOAD_BYTES) < 0)
         return 0; /* (said by the upload that follows) */
-    has = bytes_hold(data, len, "PRIVATE KEY-----");
+    has = holds(data, len, "PRIVATE KEY-----");
     if (!has && ((error = ch_key_parse(&key, data, len, NULL)) == 0 || error == CH_EPASSWORD))
         has = true;
     ch_key_free(key);

@@ -306,6 +306,7 @@ static const char *const renamed[][2] = {
 const char *remote_option_hint(const cli_args *a, json_t *err)
 {
     const char *field = json_string_value(json_object_get(err, "field"));
+    const char *code = json_string_value(json_object_get(err, "code"));
     static const char *const opts[][2] = {{"password", "password-file"}, {"key_password", "key-password-file"}};
 
     for (size_t i = 0; field != NULL && i < sizeof opts / sizeof opts[0]; i++) {
@@ -316,9 +317,8 @@ const char *remote_option_hint(const cli_args *a, json_t *err)
     }
     /* A key given under a password and none sent: the option that sends it, as the command
      * names it (cert import and ca import: --key-password-file for --key). */
-    if (field != NULL && strcmp(field, "private_key") == 0 &&
-        strcmp(json_string_value(json_object_get(err, "code")) ? json_string_value(json_object_get(err, "code")) : "",
-               "wrong_password") == 0 && cli_opt(a, "password-file") == NULL && cli_opt(a, "key-password-file") == NULL) {
+    if (field != NULL && strcmp(field, "private_key") == 0 && code != NULL && strcmp(code, "wrong_password") == 0 &&
+        cli_opt(a, "password-file") == NULL && cli_opt(a, "key-password-file") == NULL) {
         if (cli_takes(a, "key-password-file"))
             return "; pass --key-password-file F";
         if (cli_takes(a, "password-file"))
