@@ -624,6 +624,21 @@ static bool jks_cut_short(const uint8_t *data, size_t len)
     return c.failed || c.left < 20;
 }
 
+/* A key entry kept without its key (key_locked), its chain taken (freed here), a note saying
+ * why: a key the passwords do not open, or one certhub does not take, when keys are optional
+ * (inspect, certificates taken out alone). */
+static int keep_keyless(ch_keystore *ks, const char *alias, ch_cert **chain, size_t n, const char *what,
+                        const char *why)
+{
+    int error = fmt_note(ks, "the key of entry \"%.64s\" %s: %s", alias, what, why);
+
+    if (error == 0 && (error = ch_keystore_add(ks, alias, chain, n, NULL)) == 0)
+        ks->entries[ks->count - 1].key_locked = true;
+    for (size_t k = 0; k < n; k++)
+        ch_cert_free(chain[k]);
+    return error;
+}
+
 int fmt_import_jks(ch_keystore *ks, fmt_items *it, const uint8_t *data, size_t len, const char *store_password,
                    const char *key_password, bool keys_optional)
 {
@@ -715,19 +730,13 @@ int fmt_import_jks(ch_keystore *ks, fmt_items *it, const uint8_t *data, size_t l
             if (error == CH_EPASSWORD && keys_optional) {
                 /* Listed as keytool -list does with the store's password alone: the entry and
                  * its chain, its key left closed. */
+                const char *why = store_password == NULL && key_password == NULL ? "no password was given"
+                                  : store_password == NULL ? "the keystore's password was not given (a key is opened "
+                                                             "only from a keystore whose integrity was checked)"
+                                  : key_password ? "neither the key password nor the keystore's opens it"
+                                                 : "it has a password of its own (give it as the key password)";
                 ch_buf_dispose_secure(&plain);
-                if ((error = ch_keystore_add(ks, alias, chain, n, NULL)) == 0) {
-                    ks->entries[ks->count - 1].key_locked = true;
-                    error = fmt_note(ks, "the key of entry \"%.64s\" was not opened: %s", alias,
-                                     store_password == NULL && key_password == NULL ? "no password was given"
-                                     : store_password == NULL ? "the keystore's password was not given (a key is opened only "
-                                                                "from a keystore whose integrity was checked)"
-                                     : key_password ? "neither the key password nor the keystore's opens it"
-                                                    : "it has a password of its own (give it as the key password)");
-                }
-                for (size_t k = 0; k < n; k++)
-                    ch_cert_free(chain[k]);
-                if (error < 0)
+                if ((error = keep_keyless(ks, alias, chain, n, "was not opened", why)) < 0)
                     return error;
                 continue;
             }
@@ -741,12 +750,7 @@ int fmt_import_jks(ch_keystore *ks, fmt_items *it, const uint8_t *data, size_t l
                 /* A key certhub does not take (RSA of 1024 bits): the entry listed, as for a key
                  * left closed, by inspect and for its certificates alone. */
                 ch_buf_dispose_secure(&plain);
-                if ((error = fmt_note(ks, "the key of entry \"%.64s\" was left out: %s", alias, ch_error_last())) == 0 &&
-                    (error = ch_keystore_add(ks, alias, chain, n, NULL)) == 0)
-                    ks->entries[ks->count - 1].key_locked = true;
-                for (size_t k = 0; k < n; k++)
-                    ch_cert_free(chain[k]);
-                if (error < 0)
+                if ((error = keep_keyless(ks, alias, chain, n, "was left out", ch_error_last())) < 0)
                     return error;
                 continue;
             }

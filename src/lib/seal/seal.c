@@ -190,14 +190,21 @@ done:
     return error;
 }
 
-bool ch_seal_knows(const ch_seal *s, const uint8_t *blob, size_t len)
+/* The master key blob was sealed under, of those s holds; NULL for none, or for bytes that are
+ * no sealed blob. */
+static const struct seal_key *key_of(const ch_seal *s, const uint8_t *blob, size_t len)
 {
     if (blob == NULL || len < CH_SEAL_OVERHEAD || memcmp(blob, MAGIC, 4) != 0)
-        return false;
+        return NULL;
     for (size_t i = 0; i < s->count; i++)
         if (memcmp(s->keys[i].id, blob + 4, KEYID_LEN) == 0)
-            return true;
-    return false;
+            return &s->keys[i];
+    return NULL;
+}
+
+bool ch_seal_knows(const ch_seal *s, const uint8_t *blob, size_t len)
+{
+    return key_of(s, blob, len) != NULL;
 }
 
 int ch_seal_decrypt(ch_buf *out, ch_seal *s, const uint8_t *blob, size_t len, const char *tenant_id,
@@ -211,10 +218,7 @@ int ch_seal_decrypt(ch_buf *out, ch_seal *s, const uint8_t *blob, size_t len, co
 
     if (blob == NULL || len < CH_SEAL_OVERHEAD || memcmp(blob, MAGIC, 4) != 0)
         return ch_error_set(CH_EVERIFY, "sealed key is damaged: not a sealed blob");
-    for (size_t i = 0; i < s->count; i++)
-        if (memcmp(s->keys[i].id, blob + 4, KEYID_LEN) == 0)
-            k = &s->keys[i];
-    if (k == NULL)
+    if ((k = key_of(s, blob, len)) == NULL)
         return ch_error_set(CH_EVERIFY, "sealed key was sealed under a master key that is not loaded");
     ct = blob + 4 + KEYID_LEN + NONCE_LEN;
     ctlen = len - CH_SEAL_OVERHEAD;
