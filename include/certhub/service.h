@@ -601,6 +601,9 @@ typedef struct ch_svc_issue_req {
     const char *name;         /* NULL: the subject's CN */
     const char *profile;      /* required */
     const char *ca_id;        /* the signing CA; NULL: the tenant's one issuing CA (see ch_svc_cert_issue) */
+    /* internal (certhubd's own renewals): the certificate renewed, whose CA is gone; a refusal
+     * for want of a CA is worded for whoever reads its renew_error, not as a request's */
+    const char *renewal_of;
     ch_svc_subject subject;   /* required unless a CSR supplies it */
     const char *const *sans;  /* "dns:a.example"...; NULL-terminated or use san_count */
     size_t san_count;
@@ -681,6 +684,7 @@ typedef struct ch_svc_renew_opts {
      * when that CA was deleted (the quickstart CAs retired), the one a request naming no CA
      * goes to (the tenant's default CA, else its one issuing CA). */
     const char *ca_id;
+    bool automatic; /* internal: certhubd's own renewal (ch_svc_issue_req.renewal_of) */
 } ch_svc_renew_opts;
 /* ch_svc_cert_renew with another lifetime: checked as at issuance (not both; the profile's
  * maximum; the issuing CA's end unless cap_validity), CH_EINVAL or CH_EPOLICY naming days or

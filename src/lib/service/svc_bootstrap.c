@@ -113,7 +113,7 @@ int svc_server_issuer(ch_svc *svc, const char *tenant_id, ch_store_ca *out)
         ch_store_ca_dispose(out);
     }
     ch_error_clear();
-    if ((error = svc_default_issuer(svc, tenant_id, id)) < 0)
+    if ((error = svc_default_issuer(svc, tenant_id, id, NULL)) < 0)
         return error;
     return ch_store_ca_get(svc->store, out, tenant_id, id);
 }

@@ -243,7 +243,7 @@ static int default_ca_setting(ch_svc *svc, const char *tenant_id, char id[CH_ID_
  * that holds its key and signs no other CA of the tenant (the issuing end of its CA tree: the
  * quickstart issuing CA, not the root above it), as step-ca signs with its one intermediate.
  * With none or several, the request must name one, and the message says which there are. */
-int svc_default_issuer(ch_svc *svc, const char *tenant_id, char id[CH_ID_MAX])
+int svc_default_issuer(ch_svc *svc, const char *tenant_id, char id[CH_ID_MAX], const char *renewal_of)
 {
     ch_store_ca *cas = NULL;
     size_t n = 0, found = 0;
@@ -288,6 +288,13 @@ int svc_default_issuer(ch_svc *svc, const char *tenant_id, char id[CH_ID_MAX])
         error = ch_error_set_field(CH_EINVAL, "ca_id",
                                    "no CA of this tenant can sign: create one first (certhub ca create, POST "
                                    "/api/v1/cas) or import one with its key");
+    else if (error == 0 && found > 1 && renewal_of != NULL)
+        /* (certhubd's own renewal: no request to give ca_id to, what a person does said) */
+        error = ch_error_set_field(CH_EINVAL, "ca_id",
+                                   "the CA that issued it is gone, and several CAs of the tenant sign (%s%s): name the "
+                                   "one that signs by default (certhub settings set --default-ca ID), or renew it "
+                                   "from one (certhub cert renew %.40s --ca-id ID)",
+                                   names.data ? (const char *)names.data : "", found > 5 ? ", ..." : "", renewal_of);
     else if (error == 0 && found > 1)
         error = ch_error_set_field(CH_EINVAL, "ca_id",
                                    "ca_id (--ca-id) is required: %zu CAs of this tenant can sign: %s%s (or name the "
@@ -478,7 +485,7 @@ int ch_svc_cert_issue_start(ch_svc *svc, const ch_actor *actor, const ch_svc_iss
     }
     /* Looked for once the request itself holds up. */
     if ((ca_id = req->ca_id) == NULL) {
-        if ((error = svc_default_issuer(svc, actor->tenant_id, default_ca)) < 0)
+        if ((error = svc_default_issuer(svc, actor->tenant_id, default_ca, req->renewal_of)) < 0)
             goto done;
         ca_id = default_ca;
     }

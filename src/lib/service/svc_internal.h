@@ -131,8 +131,9 @@ int svc_write_roots(ch_svc *svc, const ch_actor *a, const char *data_dir);
 int svc_server_issuer(ch_svc *svc, const char *tenant_id, ch_store_ca *out);
 /* The CA that signs a request naming none: the tenant's setting default_ca_id, else its one
  * active CA holding its key that signs no other CA of the tenant.  CH_EINVAL or CH_EPOLICY
- * (field ca_id) with a sentence naming what there is when there is none, or several. */
-int svc_default_issuer(ch_svc *svc, const char *tenant_id, char id[CH_ID_MAX]);
+ * (field ca_id) with a sentence naming what there is when there is none, or several;
+ * renewal_of (a certificate id, or NULL) words the second for an automatic renewal of it. */
+int svc_default_issuer(ch_svc *svc, const char *tenant_id, char id[CH_ID_MAX], const char *renewal_of);
 
 /* The tenant's certificate id, read from the store and parsed. */
 int svc_cert_load(ch_svc *svc, const char *tenant, const char *id, ch_cert **out);

@@ -128,8 +128,10 @@ int ch_svc_cert_renew_opts(ch_svc *svc, const ch_actor *actor, const char *id, c
         /* Its CA deleted since: renewed as a request that names none is issued, as cert-manager
          * renews from the issuer configured now (renewals stopped at "no CA with id"). */
         ch_store_ca ca;
-        if ((error = ch_store_ca_get(svc->store, &ca, actor->tenant_id, old.ca_id)) == CH_ENOTFOUND)
+        if ((error = ch_store_ca_get(svc->store, &ca, actor->tenant_id, old.ca_id)) == CH_ENOTFOUND) {
             q.ca_id = NULL;
+            q.renewal_of = opts->automatic ? id : NULL;
+        }
         else if (error < 0)
             goto done;
         else
@@ -392,30 +394,19 @@ static int renew_due(ch_svc *svc, size_t max, struct hook_round *round)
         return -1;
     for (size_t i = 0; i < n; i++) {
         ch_actor system = {due[i].tenant_id, "system:renewal", CH_ROLE_ADMIN, 0, NULL};
+        ch_svc_renew_opts automatic = {.automatic = true};
         ch_store_cert fresh, old;
         char detail[700], field[32];
         int code;
         json_t *d;
         char *text;
-        if (ch_svc_cert_renew(svc, &system, due[i].id, false, &fresh) == 0) {
+        if (ch_svc_cert_renew_opts(svc, &system, due[i].id, &automatic, &fresh) == 0) {
             ch_store_cert_dispose(&fresh); /* the issue was audited as certificate.issue, linked by renews */
             continue;
         }
         snprintf(detail, sizeof detail, "%s", ch_error_last());
         snprintf(field, sizeof field, "%s", ch_error_field() ? ch_error_field() : "");
         code = ch_error_last_code();
-        /* Its CA gone and no default among several that sign: said as a person fixes that for
-         * a renewal made by certhubd (the request's words, "ca_id (--ca-id) is required", named
-         * an option of nothing anyone ran). */
-        if (strcmp(field, "ca_id") == 0 && strncmp(detail, "ca_id (--ca-id) is required: ", 29) == 0) {
-            const char *list = strstr(detail, "can sign: "), *end = list ? strstr(list, " (or name") : NULL;
-            char said[sizeof detail];
-            int len = list && end ? (int)(end - list - 10) : 0;
-            snprintf(said, sizeof said, "the CA that issued it is gone, and several CAs of the tenant sign (%.*s): "
-                     "name the one that signs by default (certhub settings set --default-ca ID), or renew it from one "
-                     "(certhub cert renew %.40s --ca-id ID)", len > 400 ? 400 : len, list ? list + 10 : "", due[i].id);
-            memcpy(detail, said, sizeof detail);
-        }
         if (code == CH_ECONFLICT)
             continue; /* renewed meanwhile (another node, or a person) */
         /* Retried with backoff (ch_renew_retry_at); the old one stays served.
