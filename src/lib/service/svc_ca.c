@@ -1104,9 +1104,9 @@ int ch_svc_ca_rotate_signed(ch_svc *svc, const ch_actor *actor, const char *id, 
     }
     if ((error = svc_cert_row(&row, cert, actor->tenant_id, ca.name, "csr_signed", -1)) < 0)
         goto done;
-    row.ca_id = ca.parent_id ? strdup(ca.parent_id) : NULL;
-    row_ca.key_id = same_key ? strdup(ca.key_id) : NULL;
-    if (same_key && (row.key_id = strdup(ca.key_id)) == NULL) {
+    /* (the CA's own key kept: the CA row and the certificate both name it; else the CSR's) */
+    if ((ca.parent_id != NULL && (row.ca_id = strdup(ca.parent_id)) == NULL) ||
+        (same_key && ((row_ca.key_id = strdup(ca.key_id)) == NULL || (row.key_id = strdup(ca.key_id)) == NULL))) {
         error = ch_error_set(CH_ENOMEM, "out of memory");
         goto done;
     }

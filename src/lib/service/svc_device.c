@@ -513,11 +513,6 @@ static size_t shut_by_disabled_only(ch_svc *svc, ch_cert **chain, size_t n, char
     return shuts;
 }
 
-/* Without a tenant in the user name, a device not seen before belongs to the one tenant whose
- * enabled trusted certificates verify its chain (on most installations one tenant trusts any
- * certificate at all, and it is tried alone).  0 with tenant_id set; CH_EVERIFY when none
- * verifies it; CH_ECONFLICT when several do, or more tenants trust certificates than are tried
- * (the user name must name the tenant then).  why says which. */
 /* OpenSSL's "unknown issuer" said as what to do: the issuer of the highest certificate the
  * device sent, which the tenant neither trusts nor holds in its issuer list (a device that
  * sent its intermediate under a trusted root was told "unknown issuer" of its own CN). */
@@ -558,6 +553,12 @@ static int leaf_out_of_time(const ch_cert *leaf, char *why, size_t whysize, ch_d
     return 0;
 }
 
+/* Without a tenant in the user name, a device not seen before belongs to the one tenant whose
+ * enabled trusted certificates verify its chain (on most installations one tenant trusts any
+ * certificate at all, and it is tried alone).  0 with tenant_id set; CH_EVERIFY when none
+ * verifies it; CH_ECONFLICT when several do, or more tenants trust certificates than are tried
+ * (the user name must name the tenant then); CH_EPOLICY for a certificate out of its time
+ * (*out_of_time says which way).  why says which. */
 static int tenant_by_chain(ch_svc *svc, const uint8_t *chain_data, size_t len, char tenant_id[CH_ID_MAX], char *why,
                            size_t whysize, ch_decision_reason *out_of_time)
 {

@@ -457,7 +457,6 @@ static int revoked_for_audit(ch_svc *svc, const ch_actor *actor, const ch_store_
     return svc_audit_in(svc, actor, tok->tenant_id, "token.revoke", "token", tok->id, detail);
 }
 
-
 /* Revokes an active token for the reason d says (a JSON object, taken), and audits it so. */
 static int revoke_for(ch_svc *svc, const ch_actor *actor, const ch_store_token *tok, int64_t now, json_t *d)
 {
