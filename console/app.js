@@ -1376,9 +1376,7 @@ function importCaDialog(reload, show) {
     binary = null;
     fileNote.textContent = "";
     if (pem !== null) { form.cert.value = pem; return; }
-    let bin = "";
-    for (const b of new Uint8Array(await f.arrayBuffer())) bin += String.fromCharCode(b);
-    binary = btoa(bin);
+    binary = await fileBase64(f);
     form.cert.value = "";
     fileNote.textContent = `${f.name} is sent as it is (DER, PKCS#12 or PKCS#7); a PKCS#12 file's password goes below.`;
   } });
@@ -1433,9 +1431,7 @@ function renewedOutsideDialog(ca, changed) {
       data = null;
       note.textContent = "";
       if (!f) return;
-      let bin = "";
-      for (const b of new Uint8Array(await f.arrayBuffer())) bin += String.fromCharCode(b);
-      data = btoa(bin);
+      data = await fileBase64(f);
       note.textContent = `${f.name} is sent as it is.`;
     } });
   formDialog(`Renewal of "${ca.name}" signed outside`, [
@@ -1676,15 +1672,19 @@ async function pemText(f) {
   return head.trimStart().startsWith("-----BEGIN") ? f.text() : null;
 }
 
+// A file's bytes in standard base64, as the API's "data" fields take a file.
+async function fileBase64(f) {
+  let bin = "";
+  for (const b of new Uint8Array(await f.arrayBuffer())) bin += String.fromCharCode(b);
+  return btoa(bin);
+}
+
 // A certificate (or, by label, a CSR) file as PEM text: PEM as it is, DER (a .cer from a Windows CA) wrapped in its
 // armour (as text it was bytes the API refused as JSON).
 async function certificatePem(f, label = "CERTIFICATE") {
   const pem = await pemText(f);
   if (pem !== null) return pem;
-  const bytes = new Uint8Array(await f.arrayBuffer());
-  let bin = "";
-  for (const b of bytes) bin += String.fromCharCode(b);
-  const b64 = btoa(bin).replace(/.{64}/g, "$&\n");
+  const b64 = (await fileBase64(f)).replace(/.{64}/g, "$&\n");
   return `-----BEGIN ${label}-----\n${b64}${b64.endsWith("\n") ? "" : "\n"}-----END ${label}-----\n`;
 }
 
