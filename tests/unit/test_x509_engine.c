@@ -162,50 +162,45 @@ static void test_public_keys(void **state)
     }
 }
 
-static void test_weak_keys_refused(void **state)
+/* A key file made in dir by an openssl command (its arguments before -out), then parsed:
+ * ch_key_parse's answer, *k the key when it took it. */
+static int parse_made_key(const char *dir, const char *name, const char *make, ch_key **k)
 {
-    const char *dir = tu_tmpdir("x509weak");
     char path[1200];
     uint8_t *data;
     size_t len;
+    int error;
+
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    assert_int_equal(tu_sh("openssl %s -out '%s' 2>/dev/null", make, path), 0);
+    data = tu_read(path, &len);
+    error = ch_key_parse(k, data, len, NULL);
+    free(data);
+    return error;
+}
+
+static void test_weak_keys_refused(void **state)
+{
+    const char *dir = tu_tmpdir("x509weak");
     ch_key *k;
 
     (void)state;
-    snprintf(path, sizeof path, "%s/rsa1024.pem", dir);
-    assert_int_equal(tu_sh("openssl genrsa -out '%s' 1024 2>/dev/null", path), 0);
-    data = tu_read(path, &len);
-    assert_int_equal(ch_key_parse(&k, data, len, NULL), CH_EPOLICY);
+    assert_int_equal(parse_made_key(dir, "rsa1024.pem", "genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024", &k),
+                     CH_EPOLICY);
     assert_non_null(strstr(ch_error_last(), "at least 2048"));
-    free(data);
-    snprintf(path, sizeof path, "%s/k1.pem", dir);
-    assert_int_equal(tu_sh("openssl ecparam -name secp256k1 -genkey -noout -out '%s'", path), 0);
-    data = tu_read(path, &len);
-    assert_int_equal(ch_key_parse(&k, data, len, NULL), CH_EPOLICY);
+    assert_int_equal(parse_made_key(dir, "k1.pem", "ecparam -name secp256k1 -genkey -noout", &k), CH_EPOLICY);
     assert_non_null(strstr(ch_error_last(), "secp256k1"));
-    free(data);
     /* Kinds certhub does not take are named as such, private ones too (an RSA-PSS private key
      * was called a public key). */
-    snprintf(path, sizeof path, "%s/pss.pem", dir);
-    assert_int_equal(tu_sh("openssl genpkey -algorithm RSA-PSS -pkeyopt rsa_keygen_bits:2048 -out '%s' 2>/dev/null",
-                           path), 0);
-    data = tu_read(path, &len);
-    assert_int_equal(ch_key_parse(&k, data, len, NULL), CH_EPOLICY);
+    assert_int_equal(parse_made_key(dir, "pss.pem", "genpkey -algorithm RSA-PSS -pkeyopt rsa_keygen_bits:2048", &k),
+                     CH_EPOLICY);
     assert_non_null(strstr(ch_error_last(), "RSA-PSS keys are not accepted"));
-    free(data);
-    snprintf(path, sizeof path, "%s/ed448.pem", dir);
-    assert_int_equal(tu_sh("openssl genpkey -algorithm ED448 -out '%s'", path), 0);
-    data = tu_read(path, &len);
-    assert_int_equal(ch_key_parse(&k, data, len, NULL), CH_EPOLICY);
+    assert_int_equal(parse_made_key(dir, "ed448.pem", "genpkey -algorithm ED448", &k), CH_EPOLICY);
     assert_non_null(strstr(ch_error_last(), "ED448 keys are not accepted"));
-    free(data);
     /* `openssl ecparam -genkey` writes the curve's parameters before the key. */
-    snprintf(path, sizeof path, "%s/ecparam.pem", dir);
-    assert_int_equal(tu_sh("openssl ecparam -name prime256v1 -genkey -out '%s'", path), 0);
-    data = tu_read(path, &len);
-    assert_int_equal(ch_key_parse(&k, data, len, NULL), 0);
+    assert_int_equal(parse_made_key(dir, "ecparam.pem", "ecparam -name prime256v1 -genkey", &k), 0);
     assert_int_equal(ch_key_get_type(k), CH_KEY_P256);
     ch_key_free(k);
-    free(data);
     tu_rmtree(dir);
 }
 
