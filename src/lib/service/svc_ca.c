@@ -841,6 +841,22 @@ done:
     return error;
 }
 
+/* The tenant's CSR csr_id made here that still waits for its certificate (its key held, none
+ * attached): CH_ENOTFOUND or CH_ECONFLICT on the field csr_id otherwise.  out:
+ * ch_store_csr_dispose, whatever the answer. */
+static int csr_waiting(ch_svc *svc, const char *tenant_id, const char *csr_id, ch_store_csr *out)
+{
+    int error;
+
+    if ((error = ch_store_csr_get(svc->store, out, tenant_id, csr_id)) < 0)
+        return ch_error_set_field(error, "csr_id", "%s", ch_error_last());
+    if (out->cert_id != NULL || out->key_id == NULL)
+        return ch_error_set_field(CH_ECONFLICT, "csr_id", out->cert_id ? "a certificate is already attached to CSR %s"
+                                                                       : "CSR %s has no key on this system",
+                                  csr_id);
+    return 0;
+}
+
 int ch_svc_ca_import_csr(ch_svc *svc, const ch_actor *actor, const char *name, const char *csr_id,
                          const uint8_t *cert_data, size_t cert_len, ch_store_ca *out, ch_svc_ca_chain *chain)
 {
@@ -852,16 +868,8 @@ int ch_svc_ca_import_csr(ch_svc *svc, const ch_actor *actor, const char *name, c
 
     if ((error = svc_need(actor, CH_ROLE_OPERATOR, "importing a CA")) < 0 || (error = check_name(name)) < 0)
         return error;
-    if ((error = ch_store_csr_get(svc->store, &csr_row, actor->tenant_id, csr_id)) < 0) {
-        ch_error_set_field(error, "csr_id", "%s", ch_error_last());
-        return error;
-    }
-    if (csr_row.cert_id != NULL || csr_row.key_id == NULL) {
-        error = ch_error_set_field(CH_ECONFLICT, "csr_id", csr_row.cert_id ? "a certificate is already attached to CSR %s"
-                                                                            : "CSR %s has no key on this system",
-                                   csr_id);
+    if ((error = csr_waiting(svc, actor->tenant_id, csr_id, &csr_row)) < 0)
         goto done;
-    }
     /* What the outside CA sent: its certificate, often with the chain above it. */
     if ((error = svc_cert_key_chain(&cert, &key, &rest, &nrest, cert_data, cert_len, NULL, 0, NULL, NULL)) < 0)
         goto done;
@@ -1081,16 +1089,8 @@ int ch_svc_ca_rotate_signed(ch_svc *svc, const ch_actor *actor, const char *id, 
     }
     if (!same_key) {
         if (csr_id != NULL) {
-            if ((error = ch_store_csr_get(svc->store, &csr, actor->tenant_id, csr_id)) < 0) {
-                ch_error_set_field(error, "csr_id", "%s", ch_error_last());
-                goto done;
-            }
-            if (csr.cert_id != NULL || csr.key_id == NULL) {
-                error = ch_error_set_field(CH_ECONFLICT, "csr_id", csr.cert_id ? "a certificate is already attached "
-                                           "to CSR %s" : "CSR %s has no key on this system", csr_id);
-                goto done;
-            }
-            if ((error = svc_cert_for_csr(&csr, cert)) < 0)
+            if ((error = csr_waiting(svc, actor->tenant_id, csr_id, &csr)) < 0 ||
+                (error = svc_cert_for_csr(&csr, cert)) < 0)
                 goto done;
         } else if ((error = svc_csr_waiting_for(svc, actor->tenant_id, cert, &csr)) == 0) {
             found = true;
