@@ -57,7 +57,7 @@ static int op_known(void *p)
     struct device *dv = &devs[a->i];
 
     a->i = (a->i + a->stride) % ndevices;
-    ch_svc_device_decide(svc, (const uint8_t *)dv->pem, dv->len, a->username, &d);
+    ch_svc_device_decide(svc, (const uint8_t *)dv->pem, dv->len, a->username, NULL, false, &d);
     return d.allow == a->expect_allow ? 0 : -1;
 }
 
@@ -69,7 +69,7 @@ static int op_new_registered(void *p)
 
     if (k >= nfresh)
         return 1; /* the pool ran out: the rate is over the devices it had */
-    ch_svc_device_decide(svc, (const uint8_t *)fresh[k].pem, fresh[k].len, a->username, &d);
+    ch_svc_device_decide(svc, (const uint8_t *)fresh[k].pem, fresh[k].len, a->username, NULL, false, &d);
     return d.allow && d.reason == CH_DECIDE_AUTO_REGISTERED ? 0 : -1;
 }
 
@@ -238,7 +238,7 @@ int main(int argc, char **argv)
     /* Register the known ones. */
     for (int i = 0; i < ndevices; i++) {
         ch_svc_decision d;
-        ch_svc_device_decide(svc, (const uint8_t *)devs[i].pem, devs[i].len, "bench", &d);
+        ch_svc_device_decide(svc, (const uint8_t *)devs[i].pem, devs[i].len, "bench", NULL, false, &d);
         if (!d.allow) {
             fprintf(stderr, "registering failed: %s %s\n", ch_decision_reason_name(d.reason), d.message);
             return 1;

@@ -504,6 +504,7 @@ typedef enum {
     CH_DECIDE_CERT_ELSEWHERE, /* the certificate is another tenant's device's, and no proof of possession */
     CH_DECIDE_CERT_SUPERSEDED, /* the device is known by a certificate that ends later than this one */
     CH_DECIDE_NOT_YET_VALID,   /* the device's certificate begins later */
+    CH_DECIDE_CLIENT_ID_IN_USE, /* the broker keeps another device's session by the MQTT client id */
     CH_DECIDE_ERROR,
     CH_DECISION_NREASONS
 } ch_decision_reason;
@@ -519,8 +520,13 @@ typedef struct ch_svc_decision {
 
 /* The device authentication decision (see svc_device.c).  chain: the client's certificate
  * first, then the intermediates it sent; PEM, or one DER certificate.  username: the MQTT user
- * name "tenant/device" or NULL.  Always fills *d (the answer is in d, not in the return). */
-int ch_svc_device_decide(ch_svc *svc, const uint8_t *chain, size_t len, const char *username, ch_svc_decision *d);
+ * name "tenant/device" or NULL.  client_id: the MQTT client id it connects with, or NULL (a
+ * connected device asked about again): one whose session the broker keeps for another device
+ * is refused; session_kept: the broker keeps this connection's session once it ends (no clean
+ * session), which makes the client id the device's from then on.  Always fills *d (the answer
+ * is in d, not in the return). */
+int ch_svc_device_decide(ch_svc *svc, const uint8_t *chain, size_t len, const char *username, const char *client_id,
+                         bool session_kept, ch_svc_decision *d);
 const char *ch_decision_reason_name(ch_decision_reason r);
 unsigned long ch_svc_decision_count(ch_svc *svc, ch_decision_reason r);
 

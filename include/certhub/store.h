@@ -260,6 +260,7 @@ typedef struct ch_store_device {
     char *trusted_id;       /* the trusted certificate it chained to */
     int64_t registered_at, last_seen;
     char *status;           /* active | blocked */
+    char *client_id;        /* the MQTT client id it last connected with (NULL: none yet); one device's */
 } ch_store_device;
 
 int ch_store_device_put(ch_store *s, const ch_store_device *d); /* CH_EEXISTS: device_id taken */
@@ -267,6 +268,8 @@ int ch_store_device_put(ch_store *s, const ch_store_device *d); /* CH_EEXISTS: d
 int ch_store_device_by_cert(ch_store *s, ch_store_device *out, const char *tenant_id, const char *sha256_hex);
 int ch_store_device_by_name(ch_store *s, ch_store_device *out, const char *tenant_id, const char *device_id);
 int ch_store_device_get(ch_store *s, ch_store_device *out, const char *tenant_id, const char *id);
+/* The device (of any tenant) whose last connection gave this MQTT client id. */
+int ch_store_device_by_client(ch_store *s, ch_store_device *out, const char *client_id);
 /* What a device list keeps: NULL members keep every device. */
 typedef struct ch_store_device_filter {
     const char *trusted_id; /* registered through this trusted certificate */
@@ -274,7 +277,7 @@ typedef struct ch_store_device_filter {
 } ch_store_device_filter;
 int ch_store_device_list(ch_store *s, const char *tenant_id, const ch_store_device_filter *filter,
                          ch_store_page *page, ch_store_device **out, size_t *count);
-/* Writes cert_sha256, cert_not_after, trusted_id, last_seen and status. */
+/* Writes cert_sha256, cert_not_after, trusted_id, last_seen, status and client_id. */
 int ch_store_device_update(ch_store *s, const ch_store_device *d);
 int ch_store_device_delete(ch_store *s, const char *tenant_id, const char *id);
 void ch_store_device_dispose(ch_store_device *d);

@@ -126,7 +126,10 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
         free(given);
         return MOSQ_ERR_AUTH;
     }
-    ch_svc_device_decide(P.svc, der, (size_t)len, given, &d);
+    /* With its client id, the broker's key to a session: one whose session the broker keeps
+     * after the device has gone is the device's (another device giving it, another tenant's
+     * too, took the session and the messages queued for it: MQTT 3.1.4-3). */
+    ch_svc_device_decide(P.svc, der, (size_t)len, given, client_id, !mosquitto_client_clean_session(ed->client), &d);
     /* Let in, it is known to the broker by its identity, which names its tenant. */
     if (d.allow && broker_identity(&d, identity, sizeof identity) < 0) {
         mosquitto_log_printf(MOSQ_LOG_NOTICE, "certhub: deny %s (%s): error: its tenant cannot be read: %s",
@@ -216,7 +219,7 @@ static int on_tick(int event, void *event_data, void *userdata)
     while (*pp) {
         struct client *c = *pp;
         ch_svc_decision d;
-        ch_svc_device_decide(P.svc, c->der, c->der_len, c->username, &d);
+        ch_svc_device_decide(P.svc, c->der, c->der_len, c->username, NULL, false, &d);
         if (d.allow) {
             pp = &c->next;
             continue;

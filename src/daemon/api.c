@@ -3054,10 +3054,10 @@ static json_t *device_json(const ch_store_device *d)
     ch_time_format(reg, sizeof reg, d->registered_at);
     ch_time_format(seen, sizeof seen, d->last_seen);
     ch_time_format(na, sizeof na, d->cert_not_after);
-    return json_pack("{ss ss ss ss? ss? ss ss ss?}", "id", d->id, "device_id", d->device_id, "status", d->status,
-                     "certificate_sha256", bound ? d->cert_sha256 : NULL, "certificate_not_after", bound ? na : NULL,
-                     "trusted_certificate_id", d->trusted_id ? d->trusted_id : "", "registered_at", reg, "last_seen",
-                     d->last_seen ? seen : NULL);
+    return json_pack("{ss ss ss ss? ss? ss ss ss? ss?}", "id", d->id, "device_id", d->device_id, "status",
+                     d->status, "certificate_sha256", bound ? d->cert_sha256 : NULL, "certificate_not_after",
+                     bound ? na : NULL, "trusted_certificate_id", d->trusted_id ? d->trusted_id : "", "registered_at",
+                     reg, "last_seen", d->last_seen ? seen : NULL, "client_id", d->client_id);
 }
 
 /* POST /devices {"device_id"}: a device registered before it connects. */
@@ -3082,20 +3082,22 @@ done:
     json_decref(body);
 }
 
-/* POST /device-auth {"chain": PEM, "username": "tenant/device"}: the answer of
+/* POST /device-auth {"chain": PEM, "username": "tenant/device", "client_id", "clean_session"}: the answer of
  * ch_svc_device_decide, as {"result":"allow"|"deny", ...} (the shape EMQX's HTTP
  * authentication reads).  A token of an ordinary tenant decides for its own tenant only. */
 static void device_auth(req *r, const char *unused)
 {
-    static const char *const F[] = {"chain", "certificate", "username", NULL};
+    static const char *const F[] = {"chain", "certificate", "username", "client_id", "clean_session", NULL};
     json_t *body = read_json(r, F);
-    const char *chain = NULL, *cert = NULL, *username = NULL;
+    const char *chain = NULL, *cert = NULL, *username = NULL, *client_id = NULL;
+    int clean = 1; /* (MQTT's default, and what keeps no client id as the device's) */
     char scoped[320];
     ch_svc_decision d;
 
     (void)unused;
     if (body == NULL || get_str(r, body, "chain", &chain) || get_str(r, body, "certificate", &cert) ||
-        get_str(r, body, "username", &username))
+        get_str(r, body, "username", &username) || get_str(r, body, "client_id", &client_id) ||
+        get_bool(r, body, "clean_session", &clean))
         goto done;
     /* A decision registers devices and binds certificates: not for a viewer. */
     if (r->who.actor.role < CH_ROLE_OPERATOR) {
@@ -3134,7 +3136,7 @@ static void device_auth(req *r, const char *unused)
         ch_store_tenant_dispose(&t);
         username = scoped;
     }
-    ch_svc_device_decide(r->svc, (const uint8_t *)chain, strlen(chain), username, &d);
+    ch_svc_device_decide(r->svc, (const uint8_t *)chain, strlen(chain), username, client_id, !clean, &d);
     reply_json(r, 200, json_pack("{ss sb ss ss ss ss}", "result", d.allow ? "allow" : "deny", "allow", d.allow,
                                  "reason", ch_decision_reason_name(d.reason), "message", d.message, "device_id",
                                  d.device_id, "tenant_id", d.tenant_id));

@@ -546,4 +546,30 @@ decide l4.leaf >/dev/null
 check_eq "all of a tenant's trusted certificates disabled: refused as that tenant's" \
     "deny anchor_disabled $layered" "$(body '.result + " " + .reason + " " + .tenant_id')"
 
+# A client id whose session the broker keeps (clean_session false) is its device's: another
+# device giving it is refused, in a clean session too; the device itself goes on with it.
+api POST /api/v1/tenants '{"name":"fleet"}'
+api POST /api/v1/tokens '{"tenant":"fleet","role":"admin"}'
+fleet=$(body .token)
+ca fleetca
+device f1 unit-1 fleetca
+device f2 unit-2 fleetca
+TOKEN=$fleet trust fleetca.pem true >/dev/null
+session() { # CHAIN_FILE USERNAME CLIENT_ID CLEAN: the result and reason
+    api POST /api/v1/device-auth "$(jq -n --arg c "$(cat "$1")" --arg u "$2" --arg i "$3" --argjson k "$4" \
+        '{chain:$c, username:$u, client_id:$i, clean_session:$k}')"
+    echo "$(body .result) $(body .reason)"
+}
+check_eq "a device keeping its session under a client id: let in" "allow auto_registered" \
+    "$(session f1.pem fleet/unit-1 gateway-7 false)"
+TOKEN=$fleet api GET /api/v1/devices
+check_eq "the client id is the device's" "gateway-7" "$(body '.items[] | select(.device_id == "unit-1") | .client_id')"
+check_eq "another device giving it: refused" "deny client_id_in_use" "$(session f2.pem fleet/unit-2 gateway-7 true)"
+check_contains "saying whose session it is" "$(body .message)" "the broker keeps a session of device unit-1 by this client id"
+check_eq "the device itself, in a clean session: let in" "allow known_device" \
+    "$(session f1.pem fleet/unit-1 gateway-7 true)"
+check_eq "and the client id stays its own" "deny client_id_in_use" "$(session f2.pem fleet/unit-2 gateway-7 false)"
+api POST /api/v1/device-auth "$(jq -n --arg c "$(cat f1.pem)" '{chain:$c, client_id:"x", clean_session:"no"}')"
+check_eq "clean_session not a boolean: 400" "400 clean_session" "$status $(body .error.field)"
+
 done_testing

@@ -194,6 +194,27 @@ check_contains "the device itself takes over its client id" "$(grep 'client-sub'
 kill -KILL "$subpid" 2>/dev/null || true
 wait "$subpid" 2>/dev/null || true
 subpid=$sub2pid
+# A session the broker keeps once its device has gone (no clean session) is that device's:
+# sensor-5 subscribes with one and leaves, a message for it is queued; another device giving
+# its client id is refused (it took the session, what was queued with it, or with a clean
+# session dropped both), and sensor-5 finds the message when it comes back.
+mqtt SUB s5 keep-s5 -c -q 1 -t 'devices/default/sensor-5/#' -E || fail "sensor-5 could not subscribe"
+mqtt PUB s5 client-s5 -t devices/default/sensor-5/cmd -m queued-for-s5 -q 1 || fail "sensor-5 could not publish"
+api GET /api/v1/devices
+check_eq "the client id of the session kept is the device's" "keep-s5" \
+    "$(body '.items[] | select(.device_id == "sensor-5") | .client_id')"
+if out=$(mqtt SUB s6 keep-s5 -c -q 1 -t 'devices/#' -C 1 -W 3 2>&1); then
+    fail "sensor-6 took sensor-5's session: $out"
+fi
+check_contains "another device giving it: refused, naming whose session it is" "$(grep "deny sensor-6 (keep-s5)" mosquitto.log)" \
+    "client_id_in_use: the broker keeps a session of device sensor-5 by this client id"
+if out=$(mqtt PUB s6 keep-s5 -t devices/default/sensor-6/t -m x -q 1 2>&1); then
+    fail "sensor-6 connected with sensor-5's kept client id in a clean session (which drops the session)"
+fi
+ok "and with a clean session too (it would drop the session and its messages)"
+out=$(mqtt SUB s5 keep-s5 -c -q 1 -t 'devices/default/sensor-5/#' -C 1 -W 10 2>&1) ||
+    fail "sensor-5 could not come back to its session: $out"
+check_eq "the device comes back to its session and the message queued for it" "queued-for-s5" "$out"
 api DELETE "/api/v1/trusted-certificates/$droot_trust"
 start=$(now_us)
 for i in $(seq 1 600); do grep -q "disconnecting sensor-1 (client-sub)" mosquitto.log && break; sleep 0.1; done
@@ -228,6 +249,11 @@ TOKEN=$BETA api POST /api/v1/trusted-certificates "$(jq -n --arg c "$(cat "$T/bo
 check_eq "tenant beta trusts its own root" 201 "$status"
 expect_connects b1 beta/sensor-1
 ok "beta's sensor-1 connects"
+if out=$(mqtt SUB b1 keep-s5 -c -q 1 -u beta/sensor-1 -t 'devices/#' -C 1 -W 3 2>&1); then
+    fail "a device of tenant beta took a default tenant's device's session: $out"
+fi
+check_contains "another tenant's device giving a kept session's client id: refused, naming no device of it" \
+    "$(grep 'deny sensor-1 (keep-s5)' mosquitto.log)" "client_id_in_use: the broker keeps a session of another tenant's device"
 check_contains "its broker identity names its tenant" "$(grep 'as client-b1' mosquitto.log | tail -1)" "u'beta/sensor-1'"
 check_contains "as the default tenant's device's does (no CN can stand for a tenant's prefix)" \
     "$(grep 'as client-s1' mosquitto.log | tail -1)" "u'default/sensor-1'"

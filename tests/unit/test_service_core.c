@@ -958,6 +958,7 @@ static void test_csr_key_found(void **state)
                                       "ALTER TABLE api_tokens DROP COLUMN owner_user_id;"
                                       "DROP INDEX keystore_entries_cert; DROP TABLE keystore_renewal_backfill;"
                                       "DROP TABLE setup_steps; DROP INDEX trusted_certs_disabled;"
+                                      "DROP INDEX devices_client; ALTER TABLE devices DROP COLUMN client_id;"
                                       "PRAGMA user_version=24",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
@@ -2160,6 +2161,7 @@ static void test_audit_numbered_per_tenant(void **state)
                                   "ALTER TABLE api_tokens DROP COLUMN owner_user_id;"
                                   "DROP INDEX keystore_entries_cert; DROP TABLE keystore_renewal_backfill;"
                                   "DROP TABLE setup_steps; DROP INDEX trusted_certs_disabled;"
+                                  "DROP INDEX devices_client; ALTER TABLE devices DROP COLUMN client_id;"
                                   "PRAGMA user_version=17",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
@@ -2399,6 +2401,7 @@ static void test_token_expiry(void **state)
                                   "ALTER TABLE api_tokens DROP COLUMN owner_user_id;"
                                   "DROP INDEX keystore_entries_cert; DROP TABLE keystore_renewal_backfill;"
                                   "DROP TABLE setup_steps; DROP INDEX trusted_certs_disabled;"
+                                  "DROP INDEX devices_client; ALTER TABLE devices DROP COLUMN client_id;"
                                   "PRAGMA user_version=21",
                                   NULL, NULL, NULL),
                      SQLITE_OK);

@@ -46,6 +46,7 @@ static const char *const reasons[CH_DECISION_NREASONS] = {
     [CH_DECIDE_CERT_ELSEWHERE] = "certificate_of_another_tenant",
     [CH_DECIDE_CERT_SUPERSEDED] = "certificate_superseded",
     [CH_DECIDE_NOT_YET_VALID] = "certificate_not_yet_valid",
+    [CH_DECIDE_CLIENT_ID_IN_USE] = "client_id_in_use",
     [CH_DECIDE_ERROR] = "error",
 };
 
@@ -680,8 +681,50 @@ static bool cert_elsewhere(ch_svc *svc, const char *tenant_id, const char *sha)
     "this certificate is registered to a device of another tenant: the trusted certificate it chains to here " \
     "needs a proof of possession to take it (certhub trusted verification-code)"
 
+/* Whether the MQTT client id is another device's: 1 (why says whose), 0, or an error.  A
+ * broker keeps a session (subscriptions, messages queued) by client id after its device has
+ * gone, unless it asked for a clean one, and a device giving that id took it over (or, asking
+ * for a clean session, dropped it): another tenant's device's too.  A device of another tenant
+ * is not named (the decision is in the connecting tenant's log). */
+static int client_id_taken(ch_svc *svc, const ch_svc_decision *d, const char *client_id, char *why, size_t whysize)
+{
+    ch_store_device other = {0};
+    int error;
+
+    if (client_id == NULL || *client_id == '\0')
+        return 0;
+    if ((error = ch_store_device_by_client(svc->store, &other, client_id)) < 0) {
+        if (error != CH_ENOTFOUND) {
+            snprintf(why, whysize, "%s", ch_error_last());
+            return error;
+        }
+        ch_error_clear();
+        return 0;
+    }
+    error = strcmp(other.tenant_id, d->tenant_id) != 0 || strcmp(other.device_id, d->device_id) != 0;
+    if (error && strcmp(other.tenant_id, d->tenant_id) == 0)
+        snprintf(why, whysize, "the broker keeps a session of device %.64s by this client id: give each device its "
+                 "own client id (its device id, say), or delete that device",
+                 other.device_id);
+    else if (error)
+        snprintf(why, whysize, "the broker keeps a session of another tenant's device by this client id: give each "
+                 "device its own client id (its device id, say)");
+    ch_store_device_dispose(&other);
+    return error;
+}
+
+/* The client id as the device's own from now on; whether it changed. */
+static bool client_id_kept(ch_store_device *dev, const char *client_id)
+{
+    if (client_id == NULL || *client_id == '\0' || (dev->client_id && strcmp(dev->client_id, client_id) == 0))
+        return false;
+    free(dev->client_id);
+    dev->client_id = strdup(client_id);
+    return dev->client_id != NULL;
+}
+
 int ch_svc_device_decide(ch_svc *svc, const uint8_t *chain_data, size_t len, const char *username,
-                         ch_svc_decision *d)
+                         const char *client_id, bool session_kept, ch_svc_decision *d)
 {
     const uint8_t *der = NULL;
     uint8_t *owned = NULL, md[32];
@@ -693,6 +736,8 @@ int ch_svc_device_decide(ch_svc *svc, const uint8_t *chain_data, size_t len, con
     ch_cert **chain = NULL;
     char *cn = NULL;
     bool tenant_known = false, anchor_gone = false, disabled_hit, raced = false;
+    const char *kept = session_kept ? client_id : NULL; /* the client id to keep as the device's */
+    int taken;
     ch_decision_reason timing = CH_DECIDE_EXPIRED; /* (which of the two, when out of its time) */
     ch_svc_settings settings;
     int64_t now = ch_now();
@@ -761,10 +806,13 @@ int ch_svc_device_decide(ch_svc *svc, const uint8_t *chain_data, size_t len, con
                  signed_by_disabled(svc, dev.tenant_id, chain_data, len))
             decided(svc, d, false, CH_DECIDE_ANCHOR_DISABLED,
                     "a trusted certificate its chain goes through is disabled");
+        else if ((taken = client_id_taken(svc, d, client_id, why, sizeof why)) != 0)
+            decided(svc, d, false, taken < 0 ? CH_DECIDE_ERROR : CH_DECIDE_CLIENT_ID_IN_USE, why);
         else {
+            bool new_client = client_id_kept(&dev, kept);
             decided(svc, d, true, CH_DECIDE_KNOWN_DEVICE, NULL);
             /* last_seen to the minute: a connect storm does not turn into a write storm. */
-            if (now - dev.last_seen >= 60) {
+            if (now - dev.last_seen >= 60 || new_client) {
                 struct device_tx t = {svc, &dev, false, NULL};
                 dev.last_seen = now;
                 (void)svc_commit(svc, device_tx_run, &t);
@@ -864,6 +912,11 @@ known:
                 decided(svc, d, false, CH_DECIDE_CERT_SUPERSEDED, why);
                 goto done;
             }
+            if ((taken = client_id_taken(svc, d, client_id, why, sizeof why)) != 0) {
+                decided(svc, d, false, taken < 0 ? CH_DECIDE_ERROR : CH_DECIDE_CLIENT_ID_IN_USE, why);
+                goto done;
+            }
+            (void)client_id_kept(&dev, kept);
             char before[sizeof dev.cert_sha256];
             snprintf(before, sizeof before, "%s", dev.cert_sha256);
             t.bound_over = strcmp(before, sha) != 0 ? before : NULL;
@@ -888,6 +941,10 @@ known:
         decided(svc, d, false, CH_DECIDE_CERT_ELSEWHERE, CERT_ELSEWHERE_WHY);
         goto done;
     }
+    if ((taken = client_id_taken(svc, d, client_id, why, sizeof why)) != 0) {
+        decided(svc, d, false, taken < 0 ? CH_DECIDE_ERROR : CH_DECIDE_CLIENT_ID_IN_USE, why);
+        goto done;
+    }
     {
         char id[CH_ID_MAX];
         struct device_tx t = {svc, &dev, true, NULL};
@@ -895,6 +952,7 @@ known:
         dev = (ch_store_device){.id = strdup(id), .tenant_id = strdup(d->tenant_id), .device_id = strdup(cn),
                                 .cert_not_after = ch_cert_not_after(chain[0]), .trusted_id = strdup(anchor.id),
                                 .registered_at = now, .last_seen = now, .status = strdup("active")};
+        (void)client_id_kept(&dev, kept);
         snprintf(dev.cert_sha256, sizeof dev.cert_sha256, "%s", sha);
         if ((error = svc_commit(svc, device_tx_run, &t)) == 0) {
             decided(svc, d, true, CH_DECIDE_AUTO_REGISTERED, NULL);

@@ -284,6 +284,11 @@ static const char *const migrations[] = {
      * known device: one probe of this index, where the tenant's rows were each read (a tenant
      * trusting 300 CAs made a known device's decision four times slower). */
     "CREATE INDEX trusted_certs_disabled ON trusted_certs(tenant_id) WHERE status = 'disabled';",
+    /* 32: the MQTT client id a device last connected with: the broker keeps a session (its
+     * subscriptions, the messages queued for it) by client id after the device leaves, and
+     * another device giving that id took it, another tenant's too.  One device a client id. */
+    "ALTER TABLE devices ADD COLUMN client_id TEXT;"
+    "CREATE UNIQUE INDEX devices_client ON devices(client_id) WHERE client_id IS NOT NULL;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -294,7 +299,7 @@ enum stmt_id {
     S_TENANT_PUT, S_TENANT_GET, S_TENANT_GET_NAME, S_TENANT_LIST, S_TENANT_DISABLE, S_TENANT_RESTORE, S_TOKEN_REVOKE_TENANT,
     S_SESS_DELETE_TENANT, S_TENANT_SETTINGS_GET, S_TENANT_SETTINGS_PUT,
     S_KEY_PUT, S_KEY_GET, S_KEY_DELETE, S_TOKEN_PUT, S_TOKEN_GET, S_TOKEN_COUNT, S_TOKEN_LIST, S_TOKEN_REVOKE, S_TOKEN_TENANT,
-    S_DEV_PUT, S_DEV_BY_CERT, S_DEV_BY_NAME, S_DEV_GET, S_DEV_LIST, S_DEV_UPDATE, S_DEV_DELETE,
+    S_DEV_PUT, S_DEV_BY_CERT, S_DEV_BY_NAME, S_DEV_GET, S_DEV_BY_CLIENT, S_DEV_LIST, S_DEV_UPDATE, S_DEV_DELETE,
     S_USER_PUT, S_USER_GET_NAME, S_USER_COUNT, S_USER_PASSWORD, S_USER_LIST, S_USER_ROLE, S_USER_DELETE,
     S_SESS_DELETE_USER, S_SESS_PUT, S_SESS_GET, S_SESS_DELETE, S_SESS_ACT,
     S_TRUSTED_PUT, S_TRUSTED_GET, S_TRUSTED_LIST, S_TRUSTED_UPDATE, S_TRUSTED_DELETE, S_TRUSTED_ANY_DISABLED, S_TRUSTED_TENANTS, S_TRUSTED_TENANTS_DISABLED,
@@ -323,7 +328,8 @@ enum stmt_id {
 #define CSR_COLS "id, tenant_id, name, der, subject, key_id, cert_id, created_at"
 #define TRUSTED_COLS "id, tenant_id, name, der, sha256, subject, issuer, serial, not_before, not_after, " \
                      "auto_registration, status, verified, verification_code, created_at, updated_at, list_kind"
-#define DEV_COLS "id, tenant_id, device_id, cert_sha256, cert_not_after, trusted_id, registered_at, last_seen, status"
+#define DEV_COLS                                                                                             \
+    "id, tenant_id, device_id, cert_sha256, cert_not_after, trusted_id, registered_at, last_seen, status, client_id"
 /* The devices of a list: a tenant's (?1), of one trusted certificate (?2) and status (?3) when
  * those are not NULL; a page adds its cursor's condition after it. */
 #define DEV_LIST_WHERE                                                                                      \
@@ -357,13 +363,14 @@ static const char *const stmt_sql[S_COUNT] = {
                      "WHERE tenant_id=? ORDER BY created_at, id",
     [S_TOKEN_TENANT] = "SELECT tenant_id FROM api_tokens WHERE id=?",
     [S_TOKEN_REVOKE] = "UPDATE api_tokens SET revoked_at=? WHERE tenant_id=? AND id=? AND revoked_at IS NULL",
-    [S_DEV_PUT] = "INSERT INTO devices(" DEV_COLS ") VALUES(?,?,?,?,?,?,?,?,?)",
+    [S_DEV_PUT] = "INSERT INTO devices(" DEV_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?)",
     [S_DEV_BY_CERT] = "SELECT " DEV_COLS " FROM devices WHERE cert_sha256=?1 AND (?2 IS NULL OR tenant_id=?2) LIMIT 2",
     [S_DEV_BY_NAME] = "SELECT " DEV_COLS " FROM devices WHERE tenant_id=? AND device_id=?",
     [S_DEV_GET] = "SELECT " DEV_COLS " FROM devices WHERE tenant_id=? AND id=?",
+    [S_DEV_BY_CLIENT] = "SELECT " DEV_COLS " FROM devices WHERE client_id=?",
     [S_DEV_LIST] = "SELECT " DEV_COLS DEV_LIST_WHERE " ORDER BY registered_at, id",
-    [S_DEV_UPDATE] = "UPDATE devices SET cert_sha256=?, cert_not_after=?, trusted_id=?, last_seen=?, status=?"
-                     " WHERE tenant_id=? AND id=?",
+    [S_DEV_UPDATE] = "UPDATE devices SET cert_sha256=?, cert_not_after=?, trusted_id=?, last_seen=?, status=?,"
+                     " client_id=? WHERE tenant_id=? AND id=?",
     [S_DEV_DELETE] = "DELETE FROM devices WHERE tenant_id=? AND id=?",
     [S_USER_PUT] = "INSERT INTO users(id, tenant_id, name, role, password_hash, created_at) VALUES(?,?,?,?,?,?)",
     [S_USER_GET_NAME] = "SELECT id, tenant_id, name, role, password_hash, created_at FROM users WHERE tenant_id=? AND name=?",
@@ -2287,6 +2294,7 @@ static void read_device(void *row, sqlite3_stmt *st)
     d->registered_at = sqlite3_column_int64(st, 6);
     d->last_seen = sqlite3_column_int64(st, 7);
     d->status = col_text(st, 8);
+    d->client_id = col_text(st, 9);
 }
 
 static void dispose_device_row(void *row)
@@ -2306,15 +2314,18 @@ int ch_store_device_put(ch_store *s, const ch_store_device *d)
     sqlite3_bind_int64(st, 7, d->registered_at);
     sqlite3_bind_int64(st, 8, d->last_seen);
     bind_text(st, 9, d->status);
+    bind_text(st, 10, d->client_id);
     return step_done(db, st, "registering a device");
 }
 
+/* The device a statement of one or two parameters (b NULL: one) finds. */
 static int device_one(ch_store *s, int which, ch_store_device *out, const char *a, const char *b)
 {
     STMT(which, "reading a device");
     memset(out, 0, sizeof *out);
     bind_text(st, 1, a);
-    bind_text(st, 2, b);
+    if (b != NULL)
+        bind_text(st, 2, b);
     int error = step_row(db, st, "device");
     if (error == 0) {
         read_device(out, st);
@@ -2356,6 +2367,11 @@ int ch_store_device_get(ch_store *s, ch_store_device *out, const char *tenant_id
     return device_one(s, S_DEV_GET, out, tenant_id, id);
 }
 
+int ch_store_device_by_client(ch_store *s, ch_store_device *out, const char *client_id)
+{
+    return device_one(s, S_DEV_BY_CLIENT, out, client_id, NULL);
+}
+
 static void device_position(const void *row, int64_t *key, const char **id)
 {
     const ch_store_device *d = row;
@@ -2386,8 +2402,9 @@ int ch_store_device_update(ch_store *s, const ch_store_device *d)
     bind_text(st, 3, d->trusted_id);
     sqlite3_bind_int64(st, 4, d->last_seen);
     bind_text(st, 5, d->status);
-    bind_text(st, 6, d->tenant_id);
-    bind_text(st, 7, d->id);
+    bind_text(st, 6, d->client_id);
+    bind_text(st, 7, d->tenant_id);
+    bind_text(st, 8, d->id);
     return step_one_row(db, st, "updating a device", "device");
 }
 
@@ -2408,6 +2425,7 @@ void ch_store_device_dispose(ch_store_device *d)
     free(d->device_id);
     free(d->trusted_id);
     free(d->status);
+    free(d->client_id);
     memset(d, 0, sizeof *d);
 }
 
