@@ -224,10 +224,18 @@ static int inspect_pem(cli_args *a, struct out *o, const uint8_t *data, size_t l
 
     if (bio == NULL)
         return cli_fail(a, "out of memory");
-    while (rc == 0 && PEM_read_bio(bio, &name, &header, &der, &dlen) == 1) {
+    /* Counted before any is shown: 1,024 blocks were printed, then the error, which a script
+     * reading the listing took for all there was. */
+    for (const uint8_t *p = data; (p = ch_mem_find(p, data + len, "-----BEGIN ", 11)) != NULL; p += 11)
         if (++blocks > (int)CH_MAX_PEM_OBJECTS) {
-            rc = cli_fail(a, "more than %u PEM blocks", CH_MAX_PEM_OBJECTS);
-        } else if (strcmp(name, "CERTIFICATE") == 0 || strcmp(name, "X509 CERTIFICATE") == 0 ||
+            BIO_free(bio);
+            return cli_fail(a, "%s holds more than %u PEM blocks, more than inspect reads: split it", a->pos[0],
+                            CH_MAX_PEM_OBJECTS);
+        }
+    blocks = 0;
+    while (rc == 0 && PEM_read_bio(bio, &name, &header, &der, &dlen) == 1) {
+        ++blocks;
+        if (strcmp(name, "CERTIFICATE") == 0 || strcmp(name, "X509 CERTIFICATE") == 0 ||
                    strcmp(name, "TRUSTED CERTIFICATE") == 0) {
             /* Re-wrap so trusted-certificate trailers go through the same parser. */
             BIO *one = BIO_new(BIO_s_mem());

@@ -18,6 +18,10 @@ expect_error "a multi-valued RDN (an unescaped '+'): refused, not read into the 
     "$CERTHUB" cert create --profile root-ca --subject 'CN=x,O=Ex+OU=u' --key-type p256 --key-out mv.key --out mv.pem
 if [ ! -e mv.pem ] && [ ! -e mv.key ]; then ok "and nothing is written"; else fail "not so: and nothing is written"; fi
 expect_error "truncated certificate: said to be" "the PEM data is truncated or damaged: its first block" -- "$CERTHUB" inspect truncated.pem
+for i in $(seq 1025); do cat ca.pem; done > many.pem
+expect_error "more PEM blocks than inspect reads: said, with the limit" "holds more than 1024 PEM blocks" -- \
+    "$CERTHUB" inspect many.pem
+check_eq "and nothing of it listed before (a part read as the whole)" 0 "$(wc -c < "$T/stdout")"
 openssl x509 -in ca.pem -outform DER -out ca.der
 head -c 150 ca.der > truncated.der
 expect_error "truncated DER certificate: said to be cut, with the lengths" \
