@@ -234,6 +234,11 @@ for f in weak.p12 weak.jks; do
         "$CERTHUB" convert "$f" --in-password-file pw --to p12 --password-file pw --out "w-$f.p12"
     check_contains "$f: inspect lists the entry, the key said to be left out" \
         "$("$CERTHUB" inspect "$f" --password-file pw 2>&1)" 'the key of entry "weak-one" was left out'
+    check_contains "$f: as a key entry whose key is not opened (a PKCS#12's was listed as a trusted certificate)" \
+        "$("$CERTHUB" inspect "$f" --password-file pw 2>&1)" "private key entry (key not opened: see the notes)"
+    check_eq "$f: its certificate's key named as it is (it was \"unknown\", 0 bits)" "RSA 1024" \
+        "$("$CERTHUB" inspect "$f" --password-file pw --json 2>/dev/null |
+            jq -r '.entries[0].chain[0] | "\(.key_algorithm) \(.key_bits)"')"
     "$CERTHUB" convert "$f" --in-password-file pw --to pem --no-key --out "w-$f.pem" 2>/dev/null
     check_eq "$f: its certificate taken out with --no-key" "$(fp weak.pem)" "$(fp "w-$f.pem")"
 done

@@ -17,7 +17,7 @@ typedef struct fmt_cert {
 } fmt_cert;
 
 typedef struct fmt_key {
-    ch_key *key;
+    ch_key *key;           /* NULL: a key read and not taken (its entry kept without it, key_locked) */
     char *name;
     unsigned char id[64];
     size_t idlen;
@@ -31,6 +31,8 @@ typedef struct fmt_items {
 } fmt_items;
 
 int fmt_add_cert(fmt_items *it, X509 *x, const char *name, const unsigned char *id, size_t idlen);
+/* key NULL: a key not taken (one certhub refuses, where keys are optional), whose certificate,
+ * found by its local key id, is its entry's all the same. */
 int fmt_add_key(fmt_items *it, ch_key *key, const char *name, const unsigned char *id, size_t idlen);
 void fmt_items_free(fmt_items *it);
 /* Groups keys with their certificates and chains into entries of ks. */

@@ -264,7 +264,7 @@ int fmt_add_key(fmt_items *it, ch_key *key, const char *name, const unsigned cha
         return ch_error_set(CH_ENOMEM, "out of memory");
     it->keys = g;
     memset(&g[it->nkeys], 0, sizeof *g);
-    g[it->nkeys].key = ch_key_dup(key);
+    g[it->nkeys].key = key ? ch_key_dup(key) : NULL;
     g[it->nkeys].name = name ? strdup(name) : NULL;
     if (id && idlen <= sizeof g->id) {
         memcpy(g[it->nkeys].id, id, idlen);
@@ -379,14 +379,18 @@ int fmt_assemble(ch_keystore *ks, fmt_items *it)
         fmt_cert *leaf = NULL;
         size_t n = 0;
         /* The certificate of the key: by local key id (PKCS#12), else by public key. */
+        ch_key *key = it->keys[k].key;
         for (size_t c = 0; c < it->ncerts && leaf == NULL; c++)
             if (it->keys[k].idlen && it->keys[k].idlen == it->certs[c].idlen &&
                 memcmp(it->keys[k].id, it->certs[c].id, it->keys[k].idlen) == 0 &&
-                ch_cert_matches_key(it->certs[c].cert, it->keys[k].key))
+                (key == NULL || ch_cert_matches_key(it->certs[c].cert, key)))
                 leaf = &it->certs[c];
-        for (size_t c = 0; c < it->ncerts && leaf == NULL; c++)
-            if (ch_cert_matches_key(it->certs[c].cert, it->keys[k].key))
+        for (size_t c = 0; c < it->ncerts && leaf == NULL && key != NULL; c++)
+            if (ch_cert_matches_key(it->certs[c].cert, key))
                 leaf = &it->certs[c];
+        /* (a key not taken, its certificate not named by its id: the note said it was left out) */
+        if (leaf == NULL && key == NULL)
+            continue;
         if (leaf == NULL) {
             ks->keys_unmatched++;
             error = fmt_note(ks, "a private key that belongs to none of the file's certificates was left out");
@@ -414,8 +418,9 @@ int fmt_assemble(ch_keystore *ks, fmt_items *it)
         }
         if ((error = entry_alias(alias, sizeof alias, ks, it, it->keys[k].name ? it->keys[k].name : leaf->name,
                                  leaf->cert)) < 0 ||
-            (error = ch_keystore_add(ks, alias, chain, n, it->keys[k].key)) < 0)
+            (error = ch_keystore_add(ks, alias, chain, n, key)) < 0)
             return error;
+        ks->entries[ks->count - 1].key_locked = key == NULL;
     }
     /* A certificate a file holds twice (each key's chain carries its CA again) is used once
      * used anywhere: the copies are no entries of their own.  One marked trusted for Java is
@@ -731,8 +736,13 @@ static int p12_bags(fmt_items *it, ch_keystore *ks, const STACK_OF(PKCS12_SAFEBA
                 error = ch_error_set(CH_EPARSE, "a key in the keystore cannot be read");
             else if ((error = ch_key_from_pkey(&key, pk)) == 0)
                 error = fmt_add_key(it, key, name, id, idlen);
-            else if (error == CH_EPOLICY && keys_optional) /* (inspect, certificates alone) */
+            else if (error == CH_EPOLICY && keys_optional) { /* (inspect, certificates alone) */
+                /* Its certificate stays a key entry's, said to be without its key (it was listed
+                 * as a trusted certificate), as a JKS's is. */
                 error = fmt_note(ks, "the key of entry \"%.64s\" was left out: %s", name ? name : "?", ch_error_last());
+                if (error == 0)
+                    error = fmt_add_key(it, NULL, name, id, idlen);
+            }
             else if (error == CH_EPOLICY && name != NULL) /* which of the keys */
                 error = ch_error_set(error, "the key of entry \"%.64s\": %s", name, ch_error_last());
             ch_key_free(key);

@@ -265,8 +265,14 @@ int ch_cert_inspect(ch_cert_info *info, const ch_cert *cert)
     }
     {
         ch_key *k = NULL;
-        (void)ch_cert_public_key(&k, cert);
-        key_info(&info->key_algorithm, &info->key_bits, &info->key_curve, k);
+        /* A key certhub does not take (RSA under 2048 bits, a curve it does not sign with) is
+         * still named as it is: "unknown 0" was shown for an RSA-1024 certificate. */
+        if (ch_cert_public_key(&k, cert) == 0) {
+            key_info(&info->key_algorithm, &info->key_bits, &info->key_curve, k);
+        } else {
+            ch_error_clear();
+            pkey_info(&info->key_algorithm, &info->key_bits, &info->key_curve, X509_get0_pubkey(ch_cert_x509(cert)));
+        }
         ch_key_free(k);
     }
     X509_get0_signature(NULL, &sig_alg, x);
