@@ -103,6 +103,13 @@ function showSignin(why) {
 
 // What an action on the page could not do, said above the screen (any action whose error no
 // dialog shows lands here), and the screen read again: what it showed may be gone.
+// A refusal as it is read: the server's message, after the field's name only where the message
+// does not name it already ("days: days must be ..." read the name twice).
+function refusalText(e) {
+  const f = e.field ? e.field.replace(/_/g, " ") : "";
+  return f && !e.message.toLowerCase().includes(f) && !e.message.includes(e.field) ? `${f}: ${e.message}` : e.message;
+}
+
 function problem(message) {
   document.getElementById("problem-text").textContent = message;
   document.getElementById("problem").hidden = false;
@@ -134,6 +141,8 @@ async function start() {
     // Still the first start's password, which a file in the data directory holds for anyone
     // who can read it: its change asked for until it is done.
     document.getElementById("first-password").hidden = !me.first_password;
+    // (a client that sends an API token has no password here to change)
+    document.getElementById("password").hidden = /^token:/.test(me.user);
     if ((me.tenants || []).length > 1) {
       // The tenant switcher, for admins of several tenants.
       const sw = el("select", { id: "tenant-switch", "aria-label": "Tenant" }, me.tenants.map((t) => el("option", { value: t, selected: t === me.tenant }, t)));
@@ -387,7 +396,7 @@ function bundleTruststoreDialog() {
     if (/[^\x20-\x7e]/.test(pass)) { err.textContent = "Here the password is printable ASCII (certhub ca bundle takes any)."; return; }
     const res = await fetch(`/api/v1/bundles/default?format=${fmt}`, { headers: { "Certhub-Password": pass }, credentials: "same-origin" });
     if (!res.ok) { err.textContent = (await res.json().catch(() => null))?.error?.message || res.statusText; return; }
-    saveBlob(await res.blob(), `bundle-truststore.${fmt}`);
+    saveBlob(await res.blob(), `${me.tenant === "default" ? "" : me.tenant + "-"}bundle-truststore.${fmt}`);
     d.close();
   });
   const d = openDialog(form);
@@ -913,7 +922,7 @@ async function createWizard(reload) {
   // server's message ends in its internal id), with a button that opens it.
   async function refused(e) {
     const held = e.status === 409 && e.existing ? await api("GET", "certificates/" + encodeURIComponent(e.existing)).catch(() => null) : null;
-    if (!held) { err.textContent = (e.field ? e.field + ": " : "") + e.message; return; }
+    if (!held) { err.textContent = refusalText(e); return; }
     err.replaceChildren(`This certificate is held already, as "${held.name}". `,
       el("button", { type: "button", class: "secondary", onclick: () => { d.close(); reload(held.id); } }, `Open ${held.name}`));
   }
@@ -930,7 +939,7 @@ async function createWizard(reload) {
       try {
         made = await api("POST", "certificates", { name: v.name || undefined, profile: v.profile, csr: v.sg_csr, digest: v.digest,
           ...lifetimeBody(v.lifetime, v.lifetime_unit), ca_id: v.ca_id });
-      } catch (e) { err.textContent = (e.field ? e.field + ": " : "") + e.message; return; }
+      } catch (e) { err.textContent = refusalText(e); return; }
       d.close();
       done(`Signed "${made.name}" (${made.subject}), valid until ${until(made.not_after)}: Export gives it with its chain.`);
       return reload(made.id);
@@ -981,7 +990,7 @@ async function createWizard(reload) {
     let made;
     try {
       made = await api("POST", "certificates", body);
-    } catch (e) { err.textContent = (e.field ? e.field + ": " : "") + e.message; return; }
+    } catch (e) { err.textContent = refusalText(e); return; }
     if (v.keep_as === "certificate") {
       d.close();
       done(`Created "${made.name}", valid until ${until(made.not_after)}.`);
@@ -1175,6 +1184,7 @@ function certActions(c, { notice, load, changed, panel }) {
       `Renew "${c.name}" now? A new certificate is issued with the same subject, names and profile, and a new key.`,
       async () => {
         notice.textContent = "";
+        document.getElementById("done").hidden = true; // (an earlier action's banner beside this one's notice)
         try {
           const n = await api("POST", `certificates/${c.id}/renew`, {});
           notice.textContent = `Renewed: ${n.name}, valid until ${until(n.not_after)}.`;
@@ -1206,7 +1216,7 @@ async function certificatesScreen(screen, kind0 = "") {
   const asked = new URLSearchParams(location.hash.split("?")[1] || "");
   const byCa = asked.get("ca");
   const notice = el("p", { role: "status", id: "cert-notice" });
-  const search = el("input", { type: "search", id: "cert-search", placeholder: "Search subject, name or SAN (3 letters or more)", "aria-label": "Search certificates" });
+  const search = el("input", { type: "search", id: "cert-search", placeholder: "Search name, subject, SAN", title: "Search subject, name or SAN (3 letters or more)", "aria-label": "Search certificates" });
   const body = el("tbody");
   // Which ones: all, those in force, those past their end, those ending within 30 days (in
   // force: a renewed one is replaced), those a renewal replaced, or CA certificates their CA's
@@ -1330,7 +1340,8 @@ async function certificatesScreen(screen, kind0 = "") {
 function caDialog(title, parent, reload) {
   const err = el("p", { class: "error", role: "alert" });
   const keys = keyTypeFields("ca-key", "p256");
-  const form = el("form", { method: "dialog" }, el("h2", {}, title),
+  // (novalidate: a refusal is the dialog's own line, as in the other dialogs, not the browser's bubble)
+  const form = el("form", { method: "dialog", novalidate: true }, el("h2", {}, title),
     el("label", { for: "ca-name" }, "Name"), el("input", { id: "ca-name", name: "name", required: true }),
     ...subjectFields("ca"),
     ...keys.rows,
@@ -1482,7 +1493,9 @@ function caActions(ca, kids, { load, changed, panel, parentOf }) {
         try { await api("DELETE", `cas/${ca.id}`); }
         catch (e) {
           if (e.status !== 409 || !/unexpired/.test(e.message)) throw e;
-          confirmDialog(`${e.message}. Delete the CA anyway? What it issued stays, and still verifies up to it.`,
+          // (the server's words name the API's and the CLI's way to force it: not this screen's)
+          const live = /has (\d+) unexpired/.exec(e.message)?.[1] || "some";
+          confirmDialog(`"${ca.name}" has ${live} unexpired certificate${live === "1" ? "" : "s"}. Delete the CA anyway? What it issued stays, and still verifies up to it.`,
             async () => { await api("DELETE", `cas/${ca.id}?force=true`); await gone(); }, "Delete anyway");
           return;
         }
@@ -1656,11 +1669,13 @@ async function signHere(c, reload) {
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     try {
-      await api("POST", "certificates", { csr_id: c.id, ca_id: form.ca.value, profile: form.profile.value,
+      const made = await api("POST", "certificates", { csr_id: c.id, ca_id: form.ca.value, profile: form.profile.value,
         ...lifetimeBody(form["sign-lifetime"].value, form["sign-lifetime_unit"].value), name: c.name });
       d.close();
+      // (said as every other creation is: the dialog closed without a word)
+      done(`Signed "${made.name}" with ${form.ca.selectedOptions[0]?.textContent || "the CA"}, valid until ${until(made.not_after)}: its certificate is linked from the CSR.`);
       reload();
-    } catch (e) { err.textContent = (e.field ? e.field + ": " : "") + e.message; }
+    } catch (e) { err.textContent = refusalText(e); }
   });
   const d = openDialog(form);
   form.ca.focus();
@@ -1722,7 +1737,7 @@ async function csrsScreen(screen) {
   const create = canChange() ? el("button", { onclick: () => {
     const err = el("p", { class: "error", role: "alert" });
     const keys = keyTypeFields("csr-key", "p256");
-    const form = el("form", { method: "dialog" }, el("h2", {}, "New CSR (the key stays here, sealed)"),
+    const form = el("form", { method: "dialog", novalidate: true }, el("h2", {}, "New CSR (the key stays here, sealed)"),
       el("label", { for: "csr-name" }, "Name"), el("input", { id: "csr-name", name: "name" }),
       ...subjectFields("csr"),
       el("label", { for: "csr-sans" }, "Subject alternative names (comma separated)"), el("input", { id: "csr-sans", name: "sans" }),
@@ -2208,9 +2223,21 @@ function addTrustedDialog(reload) {
   // storing it: what is about to be trusted is seen before it is added (Azure's "view the
   // certificate details ... before adding").
   const preview = el("div", { class: "details", id: "tc-preview" });
+  // A file of several certificates (a chain, as certhub's own PEM export gives it; a CA
+  // bundle) is added as the bulk upload adds it: each CA certificate on its own, named after
+  // its subject, each reported on (the server's refusal pointed to a bulk upload the console
+  // did not have).
+  const several = (e) => e.reason === "several_certificates";
+  const severalNote = (e) => {
+    form.name.value = "";
+    form.name.disabled = true;
+    preview.replaceChildren(el("p", { class: "hint", id: "tc-several", role: "status" },
+      `${e.message.replace(/^the/, "The").replace(/: add them.*$/, "")}: each CA certificate in it is added on its own, named after its subject, and reported on here (one that is not a CA is refused).`));
+  };
   file.addEventListener("change", async () => {
     preview.replaceChildren();
     errors.certificate.textContent = "";
+    form.name.disabled = false;
     if (!file.files[0]) return;
     const f = new FormData();
     f.append("file", file.files[0]);
@@ -2218,8 +2245,22 @@ function addTrustedDialog(reload) {
     try {
       const t = await api("POST", "trusted-certificates", f);
       preview.replaceChildren(el("p", {}, "To be trusted:"), trustedDetails(t));
-    } catch (e) { errors.certificate.textContent = e.message; }
+    } catch (e) {
+      if (several(e)) severalNote(e);
+      else errors.certificate.textContent = e.message;
+    }
   });
+  // Each certificate's outcome, in the dialog (a refusal of one is not the others').
+  const bulk = async (f) => {
+    f.delete("name");
+    const r = await api("POST", "trusted-certificates/bulk", f);
+    reload();
+    form.replaceChildren(el("h2", {}, `Added ${r.added} of ${r.items.length} certificates`),
+      el("ul", { id: "tc-bulk-result" }, r.items.map((i) => el("li", {}, `${i.subject}: `,
+        i.result === "added" ? el("strong", {}, "added") : [el("strong", {}, "refused"), `: ${i.error.message}`]))),
+      el("div", { class: "row-actions" }, el("button", { type: "button", onclick: () => d.close() }, "Close")));
+    form.querySelector("button").focus();
+  };
   const form = el("form", { method: "dialog", novalidate: true },
     el("h2", {}, "Add trusted certificate"),
     el("label", { for: "tc-name" }, "Certificate name"), el("input", { id: "tc-name", name: "name", "aria-describedby": "tc-name-error" }), errors.name,
@@ -2243,10 +2284,15 @@ function addTrustedDialog(reload) {
     f.append("status", form.enabled.checked ? "enabled" : "disabled");
     f.append("list", form.list.value);
     try {
+      if (form.name.disabled) return await bulk(f);
       await api("POST", "trusted-certificates", f);
       d.close();
       reload();
     } catch (e) {
+      if (several(e)) {
+        severalNote(e);
+        try { return await bulk(f); } catch (e2) { e = e2; }
+      }
       (errors[e.field] || errors.certificate).textContent = e.message;
     }
   });
@@ -2343,13 +2389,20 @@ async function auditScreen(screen) {
     if (until.value) q.set("until", new Date(Date.parse(until.value + "T00:00:00Z") + 86400000).toISOString().slice(0, 19) + "Z");
     return "audit?" + q.toString();
   };
+  // What each entry says besides its action (whose key, in which format, what changed): the
+  // detail the API keeps with it, as "name: value" (a row of ids alone sent the reader to
+  // other screens to learn what happened).
+  const detailText = (d) => d === null || d === undefined ? "" : typeof d !== "object" ? String(d)
+    : Object.entries(d).map(([k, v]) => `${k.replace(/_/g, " ")}: ${v !== null && typeof v === "object" ? JSON.stringify(v) : v}`).join(", ");
   const list = pagedList(body, "audit-more", 200, path,
-    (a) => el("tr", {}, el("td", {}, a.at), el("td", {}, a.actor), el("td", {}, a.action), el("td", {}, a.object_id || "")));
+    (a) => el("tr", {}, el("td", { class: "day" }, a.at), el("td", {}, a.actor), el("td", {}, a.action),
+      el("td", {}, /^crt_/.test(a.object_id || "") ? certLink(a.object_id) : a.object_id || ""),
+      el("td", { class: "detail" }, detailText(a.detail))));
   const load = async () => {
     err.textContent = "";
     let drawn;
     try { drawn = await list.load(); } catch (e) { err.textContent = e.message; return; }
-    if (drawn && !body.children.length) body.append(el("tr", {}, el("td", { colspan: 4, class: "muted" }, "No entry matches.")));
+    if (drawn && !body.children.length) body.append(el("tr", {}, el("td", { colspan: 5, class: "muted" }, "No entry matches.")));
   };
   let typing = null;
   for (const f of [action, since, until]) f.addEventListener("change", load);
@@ -2357,7 +2410,7 @@ async function auditScreen(screen) {
   // (each field named where it stands: two bare date fields read alike)
   screen.replaceChildren(el("h1", {}, "Audit log"), el("div", { class: "toolbar filters" }, action, actor, object,
     el("label", { class: "check", for: "au-since" }, "From", since), el("label", { class: "check", for: "au-until" }, "until", until)), err,
-    el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "When"), el("th", {}, "Who"), el("th", {}, "What"), el("th", {}, "Object"))), body), list.more);
+    el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "When"), el("th", {}, "Who"), el("th", {}, "What"), el("th", {}, "Object"), el("th", {}, "Details"))), body), list.more);
   await load();
 }
 
@@ -2414,7 +2467,14 @@ async function settingsScreen(screen) {
   const form = el("form", { class: "card", novalidate: true },
     el("h2", {}, "Trust bundle"),
     el("p", {}, "The tenant's valid CA certificates, old and new during a rotation. ",
-      el("a", { href: "/api/v1/bundles/default", download: "bundle.pem" }, "Download (PEM)"), " ",
+      // Saved under the tenant's name (the server names the bundle, "default", which another
+      // tenant's admin read as the default tenant's).
+      el("a", { href: "/api/v1/bundles/default", id: "bundle-pem", onclick: async (ev) => {
+        ev.preventDefault();
+        const res = await fetch("/api/v1/bundles/default", { credentials: "same-origin" });
+        if (!res.ok) throw new Error((await res.json().catch(() => null))?.error?.message || res.statusText);
+        saveBlob(await res.blob(), `${me.tenant}-bundle.pem`);
+      } }, "Download (PEM)"), " ",
       el("button", { type: "button", class: "secondary", id: "bundle-truststore", onclick: bundleTruststoreDialog }, "As a truststore (JKS or PKCS#12)")),
     el("label", { class: "check" }, publicBundle, "Public: anyone may download it without signing in"), error("public_bundle"),
     address,

@@ -218,6 +218,21 @@ await page.getByText("<img src=x onerror=alert(1)>", { exact: true }).first().wa
 assert.equal(await page.locator("#screen img").count(), 0);
 ok("a subject holding HTML is shown as text");
 
+// A file of several certificates (a leaf and a CA, as a chain export holds them): each added
+// on its own, and each reported on in the dialog (the server's refusal pointed to a bulk
+// upload the console did not have).
+await page.getByRole("button", { name: "Add trusted certificate" }).click();
+await page.locator("#tc-file").setInputFiles(`${work}/chain.pem`);
+await page.locator("#tc-several").getByText(/^The file holds 2 certificates: each CA certificate in it is added on its own/).waitFor();
+assert.equal(await page.getByLabel("Certificate name").isDisabled(), true);
+await page.getByRole("button", { name: "Add certificate" }).click();
+await page.getByRole("dialog").getByRole("heading", { name: "Added 1 of 2 certificates" }).waitFor();
+assert.match(await page.locator("#tc-bulk-result").innerText(), /orphan\.example: refused: /);
+assert.match(await page.locator("#tc-bulk-result").innerText(), /Chain Root CA: added/);
+await page.getByRole("dialog").getByRole("button", { name: "Close" }).click();
+await page.locator("tr", { hasText: "Chain Root CA" }).waitFor();
+ok("a file of several certificates: each CA added on its own, each outcome said in the dialog");
+
 // Delete with confirmation.
 await page.locator("tr", { hasText: "Fleet root" }).getByRole("button", { name: "Delete" }).click();
 await page.getByRole("dialog").getByText("Delete the trusted certificate").waitFor();
@@ -1133,6 +1148,7 @@ ok("a row's error on the CSRs screen leaves the name, the state and the headings
 await page.getByRole("button", { name: "Sign partner here" }).click();
 await page.getByRole("dialog").getByRole("button", { name: "Sign", exact: true }).click();
 await page.locator("tr", { hasText: "partner.example" }).getByText("signed", { exact: true }).waitFor();
+await page.locator("#done").getByText(/^Signed "partner" with .*, valid until .*: its certificate is linked from the CSR\.$/).waitFor();
 const signed = await page.evaluate(async () => {
   const csr = (await (await fetch("/api/v1/csrs?limit=1000")).json()).items.find((x) => x.name === "partner");
   return (await (await fetch("/api/v1/certificates/" + csr.certificate_id)).json());
@@ -1565,6 +1581,8 @@ ok("the audit log shows its newest 200 entries first, and \"Show more\" the olde
 await page.locator("#au-action").selectOption("key.export,keystore.export_keys");
 await page.waitForFunction(() => [...document.querySelectorAll("tbody tr td:nth-child(3)")].every((td) => td.textContent === "key.export" || td.textContent === "keystore.export_keys") &&
   document.querySelectorAll("tbody tr").length > 0);
+// (each entry's detail beside it: a key export names its format)
+assert.match(await page.locator("tbody tr td.detail").first().innerText(), /format: /);
 await page.locator("#au-actor").fill("user:nobody-at-all");
 await page.getByText("No entry matches.").waitFor();
 await page.locator("#au-actor").fill("");
@@ -1621,6 +1639,12 @@ await bundleDl.saveAs(`${work}/bundle-truststore.jks`);
 assert.match(execFileSync("keytool", ["-list", "-keystore", `${work}/bundle-truststore.jks`, "-storepass", "bundle-s3cret"], quiet).toString(),
   /trustedCertEntry/);
 ok("the trust bundle downloaded as a JKS truststore, which keytool lists");
+// The PEM bundle saved under the tenant's name (the server names the bundle, "default").
+const [pemDl] = await Promise.all([page.waitForEvent("download"), page.locator("#bundle-pem").click()]);
+assert.equal(pemDl.suggestedFilename(), "default-bundle.pem");
+await pemDl.saveAs(`${work}/default-bundle.pem`);
+assert.match(readFileSync(`${work}/default-bundle.pem`, "utf8"), /^-----BEGIN CERTIFICATE-----/);
+ok("the trust bundle downloaded as PEM, named after the tenant");
 const anonymous = () => page.evaluate(async () => (await fetch("/api/v1/bundles/default", { credentials: "omit" })).status);
 assert.equal(await anonymous(), 200);
 const publicBox = page.getByLabel("Public: anyone may download it without signing in");
