@@ -402,7 +402,8 @@ typedef struct ch_store_cert_ref {
     char tenant_id[CH_ID_MAX];
     char id[CH_ID_MAX];
 } ch_store_cert_ref;
-/* Certificates whose automatic renewal is due (every tenant), earliest first; free(*out). */
+/* Certificates whose automatic renewal is due (every tenant but the revoked ones), earliest first;
+ * free(*out). */
 int ch_store_cert_due_renewals(ch_store *s, int64_t now, size_t max, ch_store_cert_ref **out, size_t *count);
 /* When the earliest automatic renewal (every tenant) is due, due or not; 0 when none is. */
 int ch_store_cert_next_renewal(ch_store *s, int64_t *at);
@@ -427,10 +428,12 @@ int ch_store_cert_newest_renewal(ch_store *s, const char *tenant_id, const char 
 /* A failed renewal: tried again at next_at. */
 int ch_store_cert_renew_failed(ch_store *s, const char *tenant_id, const char *id, int64_t next_at, const char *error);
 /* Active certificates of a tenant (not renewed) with at most threshold_days left and no alert
- * sent for that threshold yet; free(*out).  Not one renewed automatically that had no more than
- * threshold_days left when it came and whose renewal has not failed: a short-lived certificate
- * never crosses the threshold it is born within, and is renewed before its end (alerted, a
- * day-long one was alerted at each renewal, and an hour-long one every half hour). */
+ * sent for that threshold yet; free(*out).  Not one renewed automatically whose renewal has not
+ * failed and is still ahead, or that had no more than threshold_days left when it came: a
+ * short-lived certificate never crosses the threshold it is born within, and is renewed before
+ * its end (alerted, a day-long one was alerted at each renewal, an hour-long one every half
+ * hour, and a 10-day one at 7 days left each time though renewed at 5).  Nor the certificate
+ * of a CA rotated automatically before a third of its life is left, while that is ahead. */
 int ch_store_alerts_due(ch_store *s, const char *tenant_id, int64_t now, int threshold_days, size_t max,
                         ch_store_cert_ref **out, size_t *count);
 int ch_store_alert_sent(ch_store *s, const char *tenant_id, const char *cert_id, int threshold_days, int64_t at);

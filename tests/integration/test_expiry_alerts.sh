@@ -215,4 +215,42 @@ wait_rounds 2
 check_eq "both renewals' failures reached the webhook, once each, the first after a 503" "1 1" \
     "$(failed doomed-a) $(failed doomed-b)"
 
+# A certificate renewed automatically before it ends is not alerted while its renewal is ahead
+# (a 10-day one had the 7-day alert at each renewal, renewed at 3 days left); nor the
+# certificate of a CA rotated automatically at a third of its life left, while that is ahead.
+api PATCH /api/v1/settings "{\"webhooks\":[{\"url\":\"$hook\",\"secret\":\"$secret\"}]}"
+api POST /api/v1/certificates "{\"name\":\"tenday\",\"subject\":{\"common_name\":\"tenday.example\"},\"days\":10,\"ca_id\":\"$issuer\",\"auto_renew\":true}"
+tenday=$(body .id)
+api POST /api/v1/cas '{"name":"fortnight","type":"root","subject":{"common_name":"Fortnight Root"},"key_type":"p256","days":15,"auto_rotate":true}'
+check_eq "a 15-day root rotated automatically" "201 true" "$status $(body .auto_rotate)"
+fortnight_cert=$(body .certificate_id)
+# (guest's own: renewed automatically, until its tenant is revoked)
+TOKEN=$GUEST api GET /api/v1/cas
+guest_ca=$(body '.items[] | select(.name == "guest root") | .id')
+TOKEN=$GUEST api POST /api/v1/certificates "{\"name\":\"guest-daily\",\"subject\":{\"common_name\":\"gd.example\"},\"ttl\":\"24h\",\"ca_id\":\"$guest_ca\",\"auto_renew\":true}"
+check_eq "a day-long certificate of tenant guest, renewed automatically" 201 "$status"
+guest_daily=$(body .id)
+api DELETE /api/v1/tenants/guest
+check_eq "tenant guest revoked" "200 revoked" "$status $(body .status)"
+echo "+$((35 * 86400 + 9 * 3600 + 84 * 3600))" > clock # 3.5 days on: 6.5 days left, 11.5 for the CA
+wait_rounds 3
+check_eq "6.5 days left, its renewal at 3.3 days left ahead: no 7-day alert" 0 "$(grep -c '"name":"tenday"' hooks || true)"
+api GET "/api/v1/certificates/$tenday"
+check_eq "(not renewed yet)" "null" "$(body .renewed_by)"
+echo "+$((35 * 86400 + 9 * 3600 + 204 * 3600))" > clock # 8.5 days on: 1.5 days left, 6.5 for the CA
+api GET "/api/v1/certificates/$tenday"
+for i in $(seq 1 300); do
+    api GET "/api/v1/certificates/$tenday"
+    [ "$(body .renewed_by)" != null ] && break
+    sleep 0.1
+done
+wait_rounds 2
+check_eq "renewed at its point, and still never alerted" "true 0" \
+    "$(body '.renewed_by != null') $(grep -c '"name":"tenday"' hooks || true)"
+check_eq "the auto-rotating CA's certificate, 6.5 days left and its rotation at 5 ahead: no alert" 0 \
+    "$(grep -c "\"id\":\"$fortnight_cert\"" hooks || true)"
+api GET "/api/v1/certificates/$guest_daily?tenant=guest"
+check_eq "a revoked tenant's certificate is not renewed (its CA signed on after the revocation)" "200 null" \
+    "$status $(body .renewed_by)"
+
 done_testing

@@ -552,7 +552,8 @@ static int alerts_run(ch_svc *svc, struct hook_round *round)
         return 0;
     for (size_t t = 0; t < nt; t++) {
         ch_svc_settings st;
-        if (svc_settings_secrets_of(svc, tenants[t].id, &st) < 0)
+        /* A revoked tenant's webhooks are sent nothing (its offboarding went on alerting). */
+        if (tenants[t].disabled_at != 0 || svc_settings_secrets_of(svc, tenants[t].id, &st) < 0)
             continue;
         if (st.nwebhooks == 0) {
             svc_settings_wipe(&st);
@@ -690,7 +691,9 @@ int ch_svc_rotate_due(ch_svc *svc)
         ch_store_ca *cas = NULL;
         size_t n = 0;
         ch_actor system = {tenants[t].id, "system:rotation", CH_ROLE_ADMIN, 0, NULL};
-        if (ch_store_ca_list(svc->store, tenants[t].id, NULL, &cas, &n) < 0)
+        /* A revoked tenant's CAs make no new keys (its CAs went on rotating, its certificates
+         * on renewing: ch_store_cert_due_renewals leaves them out). */
+        if (tenants[t].disabled_at != 0 || ch_store_ca_list(svc->store, tenants[t].id, NULL, &cas, &n) < 0)
             continue;
         for (size_t i = 0; i < n; i++) {
             /* Those whose settings ask for it: the quickstart CAs are made so. */

@@ -3411,7 +3411,8 @@ int ch_store_cert_due_renewals(ch_store *s, int64_t now, size_t max, ch_store_ce
         return ch_error_set(CH_ENOMEM, "out of memory");
     if ((rc = sqlite3_prepare_v2(c->db,
                                  "SELECT tenant_id, id FROM certificates WHERE auto_renew = 1 AND renewed_by IS NULL"
-                                 " AND renew_at <= ? ORDER BY renew_at LIMIT ?",
+                                 " AND renew_at <= ? AND tenant_id NOT IN (SELECT id FROM tenants WHERE disabled_at"
+                                 " IS NOT NULL) ORDER BY renew_at LIMIT ?",
                                  -1, &st, NULL)) != SQLITE_OK)
         return db_error(c->db, rc, "finding certificates to renew");
     sqlite3_bind_int64(st, 1, now);
@@ -3527,7 +3528,10 @@ int ch_store_alerts_due(ch_store *s, const char *tenant_id, int64_t now, int thr
                                  "SELECT id FROM certificates c WHERE tenant_id = ?1 AND not_after > ?2"
                                  " AND not_after <= ?2 + ?3 * 86400 AND renewed_by IS NULL AND status = 'active'"
                                  " AND NOT (auto_renew = 1 AND renew_attempts = 0"
-                                 " AND not_after - created_at <= ?3 * 86400)"
+                                 " AND (renew_at > ?2 OR not_after - created_at <= ?3 * 86400))"
+                                 " AND NOT EXISTS (SELECT 1 FROM cas a WHERE a.tenant_id = ?1 AND a.cert_id = c.id"
+                                 " AND a.key_id IS NOT NULL AND json_extract(a.settings, '$.auto_rotate') = 1"
+                                 " AND ?2 < c.not_after - (c.not_after - c.not_before) / 3)"
                                  " AND NOT EXISTS (SELECT 1 FROM alerts_sent a WHERE a.tenant_id = ?1"
                                  " AND a.cert_id = c.id AND a.threshold_days = ?3) ORDER BY not_after LIMIT ?4",
                                  -1, &st, NULL)) != SQLITE_OK)
