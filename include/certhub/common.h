@@ -177,6 +177,12 @@ int ch_file_read(uint8_t **out, size_t *len, const char *path, size_t cap) CH_WA
 /* Writes a file atomically (temporary file in the same directory, fchmod mode, write,
  * fsync, rename, fsync of the directory). */
 int ch_file_write_atomic(const char *path, const void *data, size_t len, unsigned mode) CH_WARN_UNUSED;
+/* The two halves of it, for files that are to change together: the data written and synced
+ * to a new file beside path (its name in tmp), then that file renamed over path.  A failed
+ * half removes the new file. */
+int ch_file_stage(const char *path, const void *data, size_t len, unsigned mode, char *tmp, size_t tmpsize)
+    CH_WARN_UNUSED;
+int ch_file_place(const char *tmp, const char *path) CH_WARN_UNUSED;
 
 /* ---- settings files: certhubd's --config, the agent's file */
 

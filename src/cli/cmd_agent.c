@@ -359,21 +359,63 @@ static int make_parents(cli_args *a, const char *path)
 }
 
 /* Writes data to path when it differs from what is there; 1 when written, 0 unchanged. */
-static int put_file(cli_args *a, const char *path, const ch_buf *data, unsigned mode)
+/* A file written beside its place (ch_file_stage), which place_file then puts there: a
+ * target's key and certificate are both written before either takes its place (a disk full at
+ * the certificate left the new key beside the old certificate, said as "kept the files"). */
+struct staged {
+    const char *path;
+    bool pending;    /* written beside path, in tmp */
+    char tmp[4200];
+};
+
+/* 0 or settle's answer (1: mode or owner changed) when the file holds data already, 0 with
+ * the new content written beside it (s->pending), -1 said. */
+static int stage_file(cli_args *a, const char *path, const ch_buf *data, unsigned mode, struct staged *s)
 {
+    s->path = path;
+    s->pending = false;
     if (same_file(path, data)) {
         owned_add(g_written, g_target, path);
         return settle(a, path, mode);
     }
     if (make_parents(a, path) != 0)
         return -1;
-    if (ch_file_write_atomic(path, data->data, data->len, mode) < 0) {
+    if (ch_file_stage(path, data->data, data->len, mode, s->tmp, sizeof s->tmp) < 0) {
+        cli_fail_last(a);
+        return -1;
+    }
+    s->pending = true;
+    return 0;
+}
+
+/* 1 once in place, 0 when nothing was staged, -1 said. */
+static int place_file(cli_args *a, struct staged *s)
+{
+    if (!s->pending)
+        return 0;
+    s->pending = false;
+    if (ch_file_place(s->tmp, s->path) < 0) {
         cli_fail_last(a);
         return -1;
     }
     /* Written: the agent's from now on (removed with its target), even if chown fails. */
-    owned_add(g_written, g_target, path);
-    return chown_to(a, path) == 0 ? 1 : -1;
+    owned_add(g_written, g_target, s->path);
+    return chown_to(a, s->path) == 0 ? 1 : -1;
+}
+
+static void unstage(struct staged *s)
+{
+    if (s->pending)
+        unlink(s->tmp);
+    s->pending = false;
+}
+
+static int put_file(cli_args *a, const char *path, const ch_buf *data, unsigned mode)
+{
+    struct staged s;
+    int r = stage_file(a, path, data, mode, &s);
+
+    return r != 0 || !s.pending ? r : place_file(a, &s);
 }
 
 /* The next pass comes when certhubd renews the newest certificate, if that is before the
@@ -739,6 +781,7 @@ static int sync_target(cli_args *a, const struct target *t)
     ch_buf cert = CH_BUF_INIT, key = CH_BUF_INIT;
     char path[300], id[64], what[100];
     ch_cert *leaf = NULL;
+    struct staged staged_key = {0}, staged_cert = {0};
     int changed = 0, r;
 
     g_owner = t->owner;
@@ -786,12 +829,19 @@ static int sync_target(cli_args *a, const struct target *t)
         if ((r = settle(a, t->key_path, t->mode ? t->mode : 0600)) != 0)
             changed = r;
     }
-    /* The key first: a server reloading between the two files must not pair a new certificate
-     * with the old key. */
-    if (key.len > 0 && (r = put_file(a, t->key_path, &key, t->mode ? t->mode : 0600)) != 0)
+    /* Both written beside their places before either takes it, or neither does; then the key
+     * first: a server reloading between the two renames must not pair a new certificate with
+     * the old key. */
+    if (key.len > 0 && (r = stage_file(a, t->key_path, &key, t->mode ? t->mode : 0600, &staged_key)) != 0)
         changed = r;
-    if (changed >= 0 && (r = put_file(a, t->cert_path, &cert, t->mode ? t->mode | 0044 : 0644)) != 0)
+    if (changed >= 0 && (r = stage_file(a, t->cert_path, &cert, t->mode ? t->mode | 0044 : 0644, &staged_cert)) != 0)
         changed = r < 0 ? r : 1;
+    if (changed >= 0 && (r = place_file(a, &staged_key)) != 0)
+        changed = r;
+    if (changed >= 0 && (r = place_file(a, &staged_cert)) != 0)
+        changed = r < 0 ? r : 1;
+    unstage(&staged_key);
+    unstage(&staged_cert);
 done:
     ch_cert_free(leaf);
     ch_buf_dispose(&cert);

@@ -588,4 +588,27 @@ for i in $(seq 1 300); do grep -q "server certificate renewed" "$log" && break; 
 check_eq "certhubd serves a certificate under the new root" 1 "$(grep -c 'server certificate renewed' "$log")"
 expect_exit 0 "the agent still reaches it" -- "$CERTHUB" agent --config own.conf --once
 
+# A pass that cannot write the certificate leaves the key as it was: both are written beside
+# their places before either takes it (the new key was put in place, then the certificate
+# failed, and a server restarting then read a key that was not its certificate's).
+api GET /api/v1/cas
+issuing_now=$(body '.items[] | select(.name | startswith("certhub Quickstart Issuing")) | .id')
+api POST /api/v1/certificates "{\"name\":\"pair\",\"subject\":{\"common_name\":\"pair.example\"},\"days\":30,\"ca_id\":\"$issuing_now\"}"
+pair=$(body .id)
+printf '%s\n\n[target pair]\ncertificate = %s\ncert_path = %s/pc/pair.pem\nkey_path = %s/pk/pair.key\n' \
+    "$(agent_head "$data/admin-token" pair)" "$pair" "$T" "$T" > pair.conf
+sed -i "s|^ca_file = .*|ca_file = $T/own-ca.pem|" pair.conf
+expect_exit 0 "a target with its certificate and key in two directories" -- "$CERTHUB" agent --config pair.conf --once
+cp pk/pair.key pair.key.before
+api POST "/api/v1/certificates/$pair/renew"
+mv pc pc.away && touch pc # (its directory a file now: the certificate cannot be written)
+expect_exit 1 "the certificate cannot be written: the pass fails" -- "$CERTHUB" agent --config pair.conf --once
+check_contains "saying so" "$(cat "$T/stderr")" "pair: kept the files it has"
+check_eq "and the key is the one it had (the certificate's beside it)" "" "$(cmp pair.key.before pk/pair.key)"
+check_eq "nothing left beside the key" "pair.key" "$(ls pk)"
+rm pc && mv pc.away pc
+expect_exit 0 "the next pass, the directory back" -- "$CERTHUB" agent --config pair.conf --once
+check_eq "puts the renewal and its key in place together" "$(openssl x509 -in pc/pair.pem -noout -pubkey)" \
+    "$(openssl pkey -in pk/pair.key -pubout)"
+
 done_testing

@@ -575,13 +575,12 @@ int ch_file_read(uint8_t **out, size_t *len, const char *path, size_t cap)
     return 0;
 }
 
-int ch_file_write_atomic(const char *path, const void *data, size_t len, unsigned mode)
+int ch_file_stage(const char *path, const void *data, size_t len, unsigned mode, char *tmp, size_t tmpsize)
 {
-    char tmp[4096], dir[4096];
     const uint8_t *p = data;
-    int fd = -1, dfd, error = 0;
+    int fd = -1, error = 0;
 
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= sizeof tmp)
+    if ((size_t)snprintf(tmp, tmpsize, "%s.XXXXXX", path) >= tmpsize)
         return ch_error_set(CH_EINVAL, "path too long: %s", path);
     if ((fd = mkstemp(tmp)) < 0)
         return ch_error_set(CH_EIO, "cannot create a file beside %s: %s", path, strerror(errno));
@@ -609,10 +608,23 @@ int ch_file_write_atomic(const char *path, const void *data, size_t len, unsigne
         error = ch_error_set(CH_EIO, "cannot close %s: %s", tmp, strerror(errno));
         goto out;
     }
-    fd = -1;
+    return 0;
+out:
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+    return error;
+}
+
+int ch_file_place(const char *tmp, const char *path)
+{
+    char dir[4096];
+    int dfd;
+
     if (rename(tmp, path) != 0) {
-        error = ch_error_set(CH_EIO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-        goto out;
+        int error = ch_error_set(CH_EIO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+        unlink(tmp);
+        return error;
     }
     /* The rename is durable only once the directory entry is. */
     snprintf(dir, sizeof dir, "%s", path);
@@ -621,11 +633,14 @@ int ch_file_write_atomic(const char *path, const void *data, size_t len, unsigne
         close(dfd);
     }
     return 0;
-out:
-    if (fd >= 0)
-        close(fd);
-    unlink(tmp);
-    return error;
+}
+
+int ch_file_write_atomic(const char *path, const void *data, size_t len, unsigned mode)
+{
+    char tmp[4096];
+    int error = ch_file_stage(path, data, len, mode, tmp, sizeof tmp);
+
+    return error < 0 ? error : ch_file_place(tmp, path);
 }
 
 int ch_random(void *out, size_t len)
