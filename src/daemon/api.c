@@ -1215,6 +1215,11 @@ static void ca_delete(req *r, const char *id)
         return;
     if ((error = ch_svc_ca_delete(r->svc, &r->who.actor, id, force)) < 0)
         return reply_error(r, error);
+    /* It may have issued certhubd's own certificate, whose root leaves the trust bundle with
+     * it: a certificate of the CA that issues from now on is served at once (an agent whose
+     * bundle target had already dropped the old root could not reach certhubd until the next
+     * --renew-check, an hour by default). */
+    http_server_cert_check_soon();
     reply_json(r, 200, json_pack("{ss sb}", "id", id, "deleted", 1));
 }
 

@@ -135,6 +135,9 @@ long long http_worker_requests_total(void);
 /* Checks of the server certificate for renewal done (--renew-check, SIGHUP), whether or not one
  * renewed it; -1 outside a running server. */
 long long http_server_cert_checks(void);
+/* The server certificate checked now rather than at the next --renew-check (a CA deleted: it
+ * may have issued it). */
+void http_server_cert_check_soon(void);
 /* The body size cap, timeouts and methods of every certhubd HTTP server. */
 void http_limits(struct evhttp *http);
 

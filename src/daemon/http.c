@@ -1533,6 +1533,14 @@ long long http_server_cert_checks(void)
     return the_server != NULL ? atomic_load(&the_server->cert_checks) : -1;
 }
 
+void http_server_cert_check_soon(void)
+{
+    /* (libevent is set up for threads: activating the timer from a worker is queued to the
+     * loop that owns it) */
+    if (the_server != NULL && the_server->renew_timer != NULL)
+        event_active(the_server->renew_timer, EV_TIMEOUT, 0);
+}
+
 static void *pool_main(void *arg);
 
 bool hand_off(req *r)

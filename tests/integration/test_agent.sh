@@ -611,4 +611,30 @@ expect_exit 0 "the next pass, the directory back" -- "$CERTHUB" agent --config p
 check_eq "puts the renewal and its key in place together" "$(openssl x509 -in pc/pair.pem -noout -pubkey)" \
     "$(openssl pkey -in pk/pair.key -pubout)"
 
+# The quickstart CAs retired for one's own (operations.md, "Your own issuer"), the agent's
+# ca_file kept by its bundle target: a pass after the new CAs are made, then the quickstart
+# ones deleted.  certhubd serves a certificate of the default CA as soon as its issuer is
+# deleted, so every pass after reaches it (it served the deleted CA's until the next
+# --renew-check, an hour, while the bundle the agent wrote no longer held that root).
+api POST /api/v1/cas '{"name":"Own Root","type":"root","subject":{"common_name":"Own Root"},"key_type":"p256"}'
+own_root=$(body .id)
+api POST /api/v1/cas "{\"name\":\"Own Issuing\",\"type\":\"intermediate\",\"parent_id\":\"$own_root\",\"subject\":{\"common_name\":\"Own Issuing\"},\"key_type\":\"p256\"}"
+own_issuing=$(body .id)
+api PATCH /api/v1/settings "{\"default_ca_id\":\"$own_issuing\"}"
+check_eq "the new issuing CA is the default" 200 "$status"
+expect_exit 0 "a pass with the new root in the bundle" -- "$CERTHUB" agent --config own.conf --once
+renewed_before=$(grep -c 'server certificate renewed' "$log")
+api DELETE "/api/v1/cas/$issuing_now?force=true"
+check_eq "the quickstart issuing CA deleted" 200 "$status"
+for i in $(seq 1 300); do [ "$(grep -c 'server certificate renewed' "$log")" -gt "$renewed_before" ] && break; sleep 0.1; done
+check_eq "certhubd takes a certificate of the default CA at once" "$((renewed_before + 1))" \
+    "$(grep -c 'server certificate renewed' "$log")"
+api DELETE "/api/v1/cas/$qs_root?force=true"
+check_eq "the quickstart root deleted" 200 "$status"
+expect_exit 0 "a pass after the quickstart CAs are gone" -- "$CERTHUB" agent --config own.conf --once
+expect_exit 0 "and the pass after it, with the ca_file that pass wrote" -- "$CERTHUB" agent --config own.conf --once
+api GET "/api/v1/cas/$own_root/chain"
+check_eq "which holds the new CAs alone" "2 $(sed -n 2p "$T/body")" \
+    "$(grep -c 'BEGIN CERTIFICATE' own-ca.pem) $(grep -F "$(sed -n 2p "$T/body")" own-ca.pem)"
+
 done_testing
