@@ -132,6 +132,21 @@ check_contains "and said in certhubd's log, with the new certificate" "$(cat "$l
     "CA auto-at-creation ($made_auto) rotated: its new certificate $(ca_cert "$made_auto") ends"
 check_eq "and the quickstart issuing CA, years from due, did not rotate" "$issuer0" "$(cert_of "Issuing CA")"
 
+# Due again (a third of its 30 days left), under the root that still ends when it does: a new
+# certificate would end then too, so it is not rotated (a key made and a certificate added to
+# the bundle at each round, the end never moving), and that is said: log, audit, webhooks.
+after_under=$(ca_cert "$under_short")
+echo "+$((92 * 86400))" > clock
+for i in $(seq 1 600); do grep -q "CA under-short ($under_short) is due for rotation and could not be rotated" "$log" && break; sleep 0.1; done
+check_contains "an intermediate whose parent ends first: not rotated, said why" "$(cat "$log")" \
+    "CA under-short ($under_short) is due for rotation and could not be rotated: its parent CA short-parent ends first"
+wait_rounds 3 -k
+check_eq "(its certificate as it was)" "$after_under" "$(ca_cert "$under_short")"
+check_eq "said once (a day), not at each round" 1 "$(grep -c "CA under-short ($under_short) is due for rotation" "$log")"
+api GET "/api/v1/audit?action=ca.rotate_failed&object_id=$under_short" "" -k
+check_eq "and audited" "1 system:rotation" "$(body '.items | length') $(body '.items[0].actor')"
+check_contains "with the reason" "$(body '.items[0].detail.error')" "rotate short-parent"
+
 echo "+$((1220 * 86400))" > clock # past two thirds of the issuing CA's five years
 wait_change "Issuing CA" "$issuer0" || fail "the issuing CA did not rotate at two thirds of its life"
 issuer1=$(cert_of "Issuing CA")

@@ -381,6 +381,32 @@ void svc_hook_later_free(ch_svc *svc)
     svc->hook_later_count = 0;
 }
 
+/* An event (ev, taken) to each webhook of the tenant, named by its tenant as an expiry alert is
+ * (one receiver may serve several); one a webhook does not take is tried at the next rounds. */
+static void event_send(ch_svc *svc, struct hook_round *round, const char *tenant_id, json_t *ev)
+{
+    ch_svc_settings st;
+    ch_store_tenant tn = {0};
+    char *text;
+
+    if (svc->alert_sender == NULL || ev == NULL) {
+        json_decref(ev);
+        return;
+    }
+    (void)ch_store_tenant_get(svc->store, &tn, tenant_id);
+    ch_error_clear();
+    json_object_set_new(ev, "tenant", json_string(tn.name ? tn.name : ""));
+    ch_store_tenant_dispose(&tn);
+    text = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(ev);
+    if (text && svc_settings_secrets_of(svc, tenant_id, &st) == 0) {
+        for (size_t w = 0; w < st.nwebhooks; w++)
+            hook_send_once(svc, round, tenant_id, st.webhooks[w].url, st.webhooks[w].secret, text);
+        svc_settings_wipe(&st);
+    }
+    free(text);
+}
+
 /* ch_svc_renew_due within a scheduler round: a webhook down in it is not tried again in it. */
 static int renew_due(ch_svc *svc, size_t max, struct hook_round *round)
 {
@@ -437,27 +463,10 @@ static int renew_due(ch_svc *svc, size_t max, struct hook_round *round)
                  ch_store_commit(svc->store) < 0))
                 ch_store_rollback(svc->store);
             /* And alerted, to the tenant's webhooks. */
-            if (svc->alert_sender != NULL) {
-                ch_svc_settings st;
-                ch_store_tenant tn = {0};
-                json_t *ev;
-                /* Named by its tenant, as an expiry alert is (one receiver may serve several). */
-                (void)ch_store_tenant_get(svc->store, &tn, due[i].tenant_id);
-                ch_error_clear();
-                ev = json_pack("{ss ss s{ss ss ss} ss si sb}", "event", "certificate.renewal_failed", "tenant",
-                               tn.name ? tn.name : "", "certificate", "id", old.id, "name", old.name, "subject",
-                               old.subject, "error", detail, "attempt", old.renew_attempts + 1, "stopped", stop);
-                ch_store_tenant_dispose(&tn);
-                char *evtext = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
-                json_decref(ev);
-                if (evtext && svc_settings_secrets_of(svc, due[i].tenant_id, &st) == 0) {
-                    for (size_t w = 0; w < st.nwebhooks; w++)
-                        hook_send_once(svc, round, due[i].tenant_id, st.webhooks[w].url, st.webhooks[w].secret,
-                                       evtext);
-                    svc_settings_wipe(&st);
-                }
-                free(evtext);
-            }
+            event_send(svc, round, due[i].tenant_id,
+                       json_pack("{ss s{ss ss ss} ss si sb}", "event", "certificate.renewal_failed", "certificate", "id",
+                                 old.id, "name", old.name, "subject", old.subject, "error", detail, "attempt",
+                                 old.renew_attempts + 1, "stopped", stop));
             free(text);
             ch_store_cert_dispose(&old);
         }
@@ -678,7 +687,50 @@ static bool rotation_failure_news(ch_svc *svc, const char *ca_id, int64_t now)
     return say;
 }
 
-int ch_svc_rotate_due(ch_svc *svc)
+/* When the parent of an intermediate CA ends (its current certificate), or 0 when it cannot be
+ * told (a root, a parent gone). */
+static int64_t parent_end(ch_svc *svc, const char *tenant_id, const char *parent_id)
+{
+    ch_store_ca parent;
+    ch_store_cert pc;
+    int64_t end = 0;
+
+    if (parent_id == NULL || ch_store_ca_get(svc->store, &parent, tenant_id, parent_id) < 0)
+        return 0;
+    if (ch_store_cert_get(svc->store, &pc, tenant_id, parent.cert_id) == 0) {
+        end = pc.not_after;
+        ch_store_cert_dispose(&pc);
+    }
+    ch_store_ca_dispose(&parent);
+    ch_error_clear();
+    return end;
+}
+
+/* A CA that could not be rotated, said once a day: in the log, the audit log and to the
+ * tenant's webhooks (ca.rotation_failed), as a failed renewal is (it was a log line alone). */
+static void rotation_failed(ch_svc *svc, struct hook_round *round, const ch_actor *system, const ch_store_ca *ca,
+                            int64_t ends, const char *why)
+{
+    char until[32], *detail;
+    json_t *d;
+
+    ch_time_format(until, sizeof until, ends);
+    svc_log(svc, "CA %s (%s) is due for rotation and could not be rotated: %s.  It is tried again at each scheduler "
+            "round; its certificate ends %s", ca->name, ca->id, why, until);
+    d = json_pack("{ss ss}", "error", why, "not_after", until);
+    detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
+    json_decref(d);
+    if (detail != NULL && ch_store_begin(svc->store) == 0 &&
+        (svc_audit(svc, system, "ca.rotate_failed", "ca", ca->id, detail) < 0 || ch_store_commit(svc->store) < 0))
+        ch_store_rollback(svc->store);
+    free(detail);
+    event_send(svc, round, ca->tenant_id,
+               json_pack("{ss s{ss ss} ss ss}", "event", "ca.rotation_failed", "ca", "id", ca->id, "name", ca->name,
+                         "error", why, "not_after", until));
+    ch_error_clear();
+}
+
+static int rotate_due(ch_svc *svc, struct hook_round *round)
 {
     ch_store_tenant *tenants = NULL;
     size_t nt = 0;
@@ -706,8 +758,26 @@ int ch_svc_rotate_due(ch_svc *svc)
             if (cur.not_after - now < (cur.not_after - cur.not_before) / 3 &&
                 (cur.not_after - now <= ROTATE_GRACE ||
                  !parent_rotated_lately(svc, tenants[t].id, cas[i].parent_id, now))) {
-                char until[32], ends[32] = "";
+                char until[32], ends[32] = "", why[400];
                 ch_store_ca after = {0};
+                int64_t above = parent_end(svc, tenants[t].id, cas[i].parent_id);
+                /* Under a parent that ends first, a rotation gains nothing: its new certificate is
+                 * cut at the parent's end, as its current one is (a key made and a certificate
+                 * added to the bundle at each round, the end never moving). */
+                if (above != 0 && above <= cur.not_after) {
+                    ch_store_ca parent = {0};
+                    (void)ch_store_ca_get(svc->store, &parent, tenants[t].id, cas[i].parent_id);
+                    ch_time_format(until, sizeof until, above);
+                    snprintf(why, sizeof why, "its parent CA %s ends first (%s), and a new certificate would end then "
+                             "too: rotate %s (or switch its automatic rotation on)", parent.name ? parent.name : "?",
+                             until, parent.name ? parent.name : "it");
+                    ch_store_ca_dispose(&parent);
+                    if (rotation_failure_news(svc, cas[i].id, now))
+                        rotation_failed(svc, round, &system, &cas[i], cur.not_after, why);
+                    ch_error_clear();
+                    ch_store_cert_dispose(&cur);
+                    continue;
+                }
                 if (ch_svc_ca_rotate(svc, &system, cas[i].id, NULL) == 0) {
                     ch_store_cert next;
                     rotated++;
@@ -725,10 +795,8 @@ int ch_svc_rotate_due(ch_svc *svc)
                             ends[0] ? ends : "?", until);
                     ch_store_ca_dispose(&after);
                 } else if (rotation_failure_news(svc, cas[i].id, now)) {
-                    ch_time_format(until, sizeof until, cur.not_after);
-                    svc_log(svc, "CA %s (%s) is due for rotation and could not be rotated: %s.  It is tried again "
-                            "at each scheduler round; its certificate ends %s", cas[i].name, cas[i].id,
-                            ch_error_last(), until);
+                    snprintf(why, sizeof why, "%s", ch_error_last());
+                    rotation_failed(svc, round, &system, &cas[i], cur.not_after, why);
                 }
                 ch_error_clear();
             }
@@ -737,6 +805,15 @@ int ch_svc_rotate_due(ch_svc *svc)
         ch_store_ca_list_free(cas, n);
     }
     ch_store_tenant_list_free(tenants, nt);
+    return rotated;
+}
+
+int ch_svc_rotate_due(ch_svc *svc)
+{
+    struct hook_round round = {0};
+    int rotated = rotate_due(svc, &round);
+
+    free(round.down);
     return rotated;
 }
 
@@ -779,8 +856,8 @@ static void *scheduler_main(void *arg)
     while (!s->stop) {
         s->wake = INT64_MAX; /* lowered by svc_scheduler_due during the round */
         pthread_mutex_unlock(&s->lock);
-        struct hook_round round = {0}; /* one for the round's renewals and alerts alike */
-        (void)ch_svc_rotate_due(s->svc);
+        struct hook_round round = {0}; /* one for the round's rotations, renewals and alerts alike */
+        (void)rotate_due(s->svc, &round);
         (void)renew_due(s->svc, 100, &round);
         (void)alerts_run(s->svc, &round);
         free(round.down);
