@@ -1195,9 +1195,12 @@ function certActions(c, { notice, load, changed, panel }) {
     actions.push(el("button", { class: "secondary", "aria-label": `Edit ${c.name}`, onclick: () => editCertDialog(c, changed) }, "Edit"),
       el("button", { class: "danger", "aria-label": `Delete ${c.name}`, onclick: () => confirmDialog(`Delete the certificate "${c.name}"?`,
         async () => {
-          await api("DELETE", "certificates/" + c.id);
+          const gone = await api("DELETE", "certificates/" + c.id);
           await load();
           if (panel.key === c.id) panel.close();
+          // The newest renewal deleted: the one it renewed is in force again, and not renewed.
+          if (gone?.renewal_stopped)
+            done(`Deleted "${c.name}". The certificate it renewed is in force again, its automatic renewal off: switch it on in its Edit, or renew it.`);
         }) }, "Delete"));
   return actions;
 }

@@ -767,7 +767,10 @@ int ch_svc_cert_list(ch_svc *svc, const ch_actor *actor, const ch_store_cert_fil
  * stays right and quick however many there are. */
 int ch_svc_cert_expiry(ch_svc *svc, const ch_actor *actor, int64_t bucket, size_t nbuckets, int64_t *valid,
                        int64_t *expired, int64_t *buckets);
-int ch_svc_cert_delete(ch_svc *svc, const ch_actor *actor, const char *id);
+/* Deleting the newest renewal of a line whose one before renewed automatically: that one is
+ * in force again with its automatic renewal off (it would renew itself in the place of the
+ * one deleted), its id in renewal_off ("" otherwise; renewal_off may be NULL). */
+int ch_svc_cert_delete(ch_svc *svc, const ch_actor *actor, const char *id, char *renewal_off);
 /* The certificate as PEM. */
 int ch_svc_cert_pem(ch_buf *out, const ch_store_cert *cert);
 

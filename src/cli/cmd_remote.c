@@ -837,7 +837,25 @@ int cmd_remote_cert_export(cli_args *a)
 
 int cmd_remote_cert_delete(cli_args *a)
 {
-    return delete_and_say_as(a, "certificates", "", "deleted ");
+    char path[240];
+    json_t *ans = NULL;
+    const char *off;
+
+    remote_obj_path(path, sizeof path, "certificates", a->pos[0], "");
+    if (remote_call(a, "DELETE", path, NULL, &ans, NULL) != 0)
+        return 1;
+    if (g_remote.json) {
+        print_json(ans);
+    } else {
+        printf("deleted %s\n", a->pos[0]);
+        /* The renewal deleted was the newest: the one before is in force again, not renewed. */
+        if ((off = json_string_value(json_object_get(ans, "renewal_stopped"))) != NULL)
+            fprintf(stderr, "certhub: note: %s, which it renewed, is in force again and its automatic renewal is off: "
+                            "certhub cert update %s --auto-renew on, or renew it (certhub cert renew %s)\n",
+                    off, off, off);
+    }
+    json_decref(ans);
+    return 0;
 }
 
 /* Uploads bytes to collection (certificates/import or keystores) as the raw body, named after

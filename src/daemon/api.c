@@ -1225,11 +1225,18 @@ static void ca_delete(req *r, const char *id)
 
 static void certificate_delete(req *r, const char *id)
 {
-    int error = ch_svc_cert_delete(r->svc, &r->who.actor, id);
+    char off[CH_ID_MAX];
+    int error = ch_svc_cert_delete(r->svc, &r->who.actor, id, off);
+    json_t *o;
 
     if (error < 0)
         return reply_error(r, error);
-    reply_json(r, 200, json_pack("{ss sb}", "id", id, "deleted", 1));
+    o = json_pack("{ss sb}", "id", id, "deleted", 1);
+    /* The one it renewed, in force again, whose automatic renewal is now off (said in the
+     * audit entry alone: its renewals stopped without a word, and an agent deployed it back). */
+    if (off[0] != '\0')
+        json_object_set_new(o, "renewal_stopped", json_string(off));
+    reply_json(r, 200, o);
 }
 
 static void certificate_rename(req *r, const char *id)

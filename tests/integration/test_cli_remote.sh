@@ -515,7 +515,9 @@ third=$(remote cert renew "$new" --out third.pem)
 remote cert delete "$new" >/dev/null
 check_eq "the middle of a line of renewals deleted: the first is renewed by the third, the third renews the first" \
     "$third $id2" "$(remote --output json cert get "$id2" | jq -r .renewed_by) $(remote --output json cert get "$third" | jq -r .renews)"
-remote cert delete "$third" >/dev/null
+remote cert delete "$third" >/dev/null 2>delete.err
+check_contains "the newest deleted: said that the one it renewed is in force again, not renewed automatically" \
+    "$(cat delete.err)" "note: $id2, which it renewed, is in force again and its automatic renewal is off"
 check_eq "the newest deleted: the first is renewed by none, and its automatic renewal is off" "null false" \
     "$(remote --output json cert get "$id2" | jq -r '(.renewed_by | tostring) + " " + (.auto_renew | tostring)')"
 check_contains "(said in the audit log)" "$(remote --output json audit list --action certificate.delete --object "$third" | jq -c '.items[0].detail')" \

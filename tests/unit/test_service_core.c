@@ -608,7 +608,7 @@ static void test_import_duplicates_and_isolation(void **state)
     assert_int_equal(ch_svc_cert_import(svc, &admin_b, "theirs", cert, cert_len, NULL, 0, NULL, NULL,
                                         &second, NULL, NULL), 0);
     assert_int_equal(ch_svc_cert_get(svc, &admin_b, first.id, &got), CH_ENOTFOUND);
-    assert_int_equal(ch_svc_cert_delete(svc, &admin_b, first.id), CH_ENOTFOUND);
+    assert_int_equal(ch_svc_cert_delete(svc, &admin_b, first.id, NULL), CH_ENOTFOUND);
     assert_int_equal(ch_svc_cert_list(svc, &admin_b, NULL, 100, NULL, &rows, &n, &next), 0);
     for (size_t i = 0; i < n; i++)
         assert_string_not_equal(rows[i].id, first.id);
@@ -1054,7 +1054,7 @@ static void test_csr_key_held(void **state)
     assert_int_equal(import_file(fb, NULL, &row, existing, &found), CH_EEXISTS);
     assert_string_equal(existing, b.id);
     /* A deleted, the CSR waits again. */
-    assert_int_equal(ch_svc_cert_delete(svc, &admin_a, a.id), 0);
+    assert_int_equal(ch_svc_cert_delete(svc, &admin_a, a.id, NULL), 0);
     assert_csr_cert(w.id, NULL);
 
     /* C, held with a key: a duplicate still, and the CSR waits on. */
@@ -1086,7 +1086,7 @@ static void test_csr_key_held(void **state)
     assert_string_equal(existing, b.id);
 
     /* B deleted, the CSR waits again: D comes with its key, keeps it, and the CSR takes D. */
-    assert_int_equal(ch_svc_cert_delete(svc, &admin_a, b.id), 0);
+    assert_int_equal(ch_svc_cert_delete(svc, &admin_a, b.id, NULL), 0);
     assert_csr_cert(w.id, NULL);
     assert_int_equal(import_file(fd, &key, &d, existing, &found), 0);
     assert_string_equal(found.id, w.id);
@@ -1107,7 +1107,7 @@ static void test_csr_key_held(void **state)
     sign_outside(&e, "held-ca", true, fe, sizeof fe);
     assert_int_equal(import_file(fe, NULL, &x, existing, &found), 0);
     assert_int_equal(ch_svc_key_export(svc, &admin_a, x.id, NULL, &ca_key), 0);
-    assert_int_equal(ch_svc_cert_delete(svc, &admin_a, x.id), 0);
+    assert_int_equal(ch_svc_cert_delete(svc, &admin_a, x.id, NULL), 0);
     assert_csr_cert(e.id, NULL);
     data = tu_read(fe, &len);
     assert_int_equal(
@@ -1221,7 +1221,7 @@ static void test_ca_key_later(void **state)
     assert_int_equal(ch_svc_ca_import(svc, &admin_a, "later issuing", data, len, NULL, 0, NULL, &again, &found, NULL), 0);
     assert_null(again.key_id);
     assert_int_equal(found.id[0], '\0');
-    assert_int_equal(ch_svc_cert_delete(svc, &admin_a, row.id), 0);
+    assert_int_equal(ch_svc_cert_delete(svc, &admin_a, row.id, NULL), 0);
     ch_store_cert_dispose(&row);
     assert_csr_cert(csr.id, NULL);
     ch_store_ca_dispose(&got);
@@ -2081,7 +2081,7 @@ static void test_custom_profiles(void **state)
                                                 ch_now() + 60, &users), 0);
         assert_int_equal(users, 0);
     }
-    assert_int_equal(ch_svc_cert_delete(svc, &operator_a, leaf_id), 0);
+    assert_int_equal(ch_svc_cert_delete(svc, &operator_a, leaf_id, NULL), 0);
     assert_int_equal(ch_svc_profile_delete(svc, &operator_a, "mqtt-device"), 0);
     assert_int_equal(ch_svc_profile_delete(svc, &operator_a, "mqtt-device"), CH_ENOTFOUND);
     ch_store_ca_dispose(&root);

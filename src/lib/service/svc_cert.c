@@ -919,7 +919,7 @@ int svc_cert_rename_tx(ch_svc *svc, const ch_actor *actor, const char *id, const
     return error;
 }
 
-static int delete_tx(ch_svc *svc, const ch_actor *actor, const char *id)
+static int delete_tx(ch_svc *svc, const ch_actor *actor, const char *id, char *renewal_off)
 {
     ch_store_cert c;
     ch_store_ca *cas = NULL;
@@ -959,8 +959,10 @@ static int delete_tx(ch_svc *svc, const ch_actor *actor, const char *id)
         ch_store_cert prev;
         if ((error = ch_store_cert_get(svc->store, &prev, actor->tenant_id, c.renews)) == 0) {
             if (prev.auto_renew && (error = ch_store_cert_set_auto_renew(svc->store, actor->tenant_id, prev.id,
-                                                                         false, 0)) == 0)
+                                                                         false, 0)) == 0) {
+                snprintf(renewal_off, CH_ID_MAX, "%s", prev.id);
                 auto_renew_off = strdup(prev.id);
+            }
             ch_store_cert_dispose(&prev);
         } else if (error == CH_ENOTFOUND) {
             error = 0;
@@ -983,13 +985,18 @@ static int delete_tx(ch_svc *svc, const ch_actor *actor, const char *id)
     return error;
 }
 
-int ch_svc_cert_delete(ch_svc *svc, const ch_actor *actor, const char *id)
+int ch_svc_cert_delete(ch_svc *svc, const ch_actor *actor, const char *id, char *renewal_off)
 {
+    char off[CH_ID_MAX] = "";
     int error;
 
+    if (renewal_off != NULL)
+        *renewal_off = '\0';
     if ((error = svc_need(actor, CH_ROLE_OPERATOR, "deleting a certificate")) < 0)
         return error;
-    SVC_TX(svc, delete_tx(svc, actor, id));
+    SVC_TX(svc, delete_tx(svc, actor, id, off));
+    if (renewal_off != NULL)
+        memcpy(renewal_off, off, CH_ID_MAX);
 done:
     return error;
 }
