@@ -222,6 +222,7 @@ typedef struct ch_svc_bootstrap {
     char *admin_token;          /* on the first start, or made again when no token of the tenant
                                  * lets anyone in (free with ch_secure_free_str) */
     bool first_start;           /* the store was new: nothing of it made before */
+    bool server_cert_renewed;   /* a new server certificate issued in place of the one it had */
     char *admin_password;       /* the console user "admin", first start only (likewise) */
     ch_cert *server_cert;       /* certhubd's own TLS certificate ... */
     ch_cert *issuer_cert;       /* ... its issuer (sent in the chain) ... */

@@ -653,6 +653,12 @@ static int open_and_set_up(ch_svc **svc, ch_svc_bootstrap *b, const ch_svc_opts 
         return -1;
     }
     print_secrets(b, data_dir, flags);
+    /* (as a renewal while it runs is said: operations.md lists it among the log's lines) */
+    if (b->server_cert_renewed) {
+        char until[32];
+        ch_time_format(until, sizeof until, ch_cert_not_after(b->server_cert));
+        event_log(stdout, "server certificate renewed, valid until %s", until);
+    }
     return 0;
 }
 

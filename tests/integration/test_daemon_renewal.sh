@@ -66,5 +66,14 @@ check_eq "a restart serves the renewed certificate" "$(openssl x509 -in renewed.
     "$(openssl x509 -in after-restart.pem -noout -serial)"
 if grep -q "renewed" "$log"; then fail "renewed again after the restart"; fi
 ok "and does not renew it again"
+# Due while it was stopped: renewed as it starts, and said so, as a renewal while it runs is.
+stop_daemon
+echo "+140d" > clock
+start_daemon --renew-check 3600
+check_contains "a certificate due at a start is renewed then, and said" "$(cat "$log")" "server certificate renewed, valid until"
+served at-start.pem
+[ "$(openssl x509 -in renewed.pem -noout -serial)" != "$(openssl x509 -in at-start.pem -noout -serial)" ] ||
+    fail "the certificate due at the start is still served"
+ok "and the new one served"
 
 done_testing

@@ -490,6 +490,7 @@ int ch_svc_bootstrap_run(ch_svc *svc, const char *data_dir, const char *names, u
         req.subject.fields.common_name = "localhost";
         req.subject.fields.organization = "certhub";
         error = ch_svc_cert_issue(svc, &a, &req, &server);
+        out->server_cert_renewed = error == 0 && replaced[0] != '\0';
     }
     if (error < 0)
         goto done;
