@@ -89,6 +89,9 @@ echo "+34d" > clock
 wait_alert 7 || fail "no alert at 6 days left"
 wait_rounds 2 # (the round that sent it audits it after the receiver has it)
 check_eq "each threshold exactly once" "1 1 1" "$(alerts_for 30) $(alerts_for 14) $(alerts_for 7)"
+check_contains "each event says when it was made, within what is signed" \
+    "$(grep '"name":"billing-api"' hooks | head -1)" '"at":"20'
+check_contains "(the failed renewal's too)" "$(grep renewal_failed hooks | head -1)" '"at":"20'
 check_contains "the failed renewal was alerted" "$(grep renewal_failed hooks | head -1)" "\"id\":\"$orphan\""
 check_contains "naming its tenant, as an expiry alert does" "$(grep renewal_failed hooks | head -1)" '"tenant":"default"'
 while IFS=$'\t' read -r sig body; do

@@ -381,6 +381,18 @@ void svc_hook_later_free(ch_svc *svc)
     svc->hook_later_count = 0;
 }
 
+/* When the event was made ("at", RFC 3339), in what is signed: a receiver refuses one older
+ * than it allows, which a request captured and sent again is (the signature alone let a
+ * replay through). */
+static void stamp(json_t *ev)
+{
+    char at[32];
+
+    ch_time_format(at, sizeof at, ch_now());
+    if (ev != NULL)
+        json_object_set_new(ev, "at", json_string(at));
+}
+
 /* An event (ev, taken) to each webhook of the tenant, named by its tenant as an expiry alert is
  * (one receiver may serve several); one a webhook does not take is tried at the next rounds. */
 static void event_send(ch_svc *svc, struct hook_round *round, const char *tenant_id, json_t *ev)
@@ -397,6 +409,7 @@ static void event_send(ch_svc *svc, struct hook_round *round, const char *tenant
     ch_error_clear();
     json_object_set_new(ev, "tenant", json_string(tn.name ? tn.name : ""));
     ch_store_tenant_dispose(&tn);
+    stamp(ev);
     text = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(ev);
     if (text && svc_settings_secrets_of(svc, tenant_id, &st) == 0) {
@@ -524,6 +537,7 @@ static int token_alerts_run(ch_svc *svc, struct hook_round *round, const ch_stor
         j = json_pack("{ss ss s{ss ss ss ss} si sI}", "event", "token.expiring", "tenant", tenant->name, "token", "id",
                       due[i].id, "name", due[i].name ? due[i].name : "", "role", due[i].role, "expires_at", at,
                       "threshold_days", st->token_alert_days, "seconds_left", (json_int_t)(due[i].expires_at - now));
+        stamp(j);
         body = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
         json_decref(j);
         for (size_t w = 0; w < st->nwebhooks && body; w++) {
@@ -586,6 +600,7 @@ static int alerts_run(ch_svc *svc, struct hook_round *round)
                               tenants[t].name, "certificate", "id", c.id, "name", c.name, "subject", c.subject, "serial",
                               c.serial, "not_after", na, "threshold_days", st.thresholds[k], "seconds_left",
                               (json_int_t)(c.not_after - now));
+                stamp(j);
                 body = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
                 json_decref(j);
                 /* A more urgent threshold the certificate is within already stands for this
