@@ -286,7 +286,7 @@ int ch_time_parse(int64_t *out, const char *text);
 #define CH_TTL_MIN 300
 #define CH_TTL_MAX (36600LL * 86400)
 /* Parses a lifetime as Vault and step-ca write one: a whole number and a unit, s, m, h or d
- * ("30m", "72h", "90d"), from CH_TTL_MIN to CH_TTL_MAX.  CH_EINVAL with field set to field
+ * ("30m", "72h", "90d"), or several from the largest ("1d12h"), from CH_TTL_MIN to CH_TTL_MAX.  CH_EINVAL with field set to field
  * (the name the caller's user wrote it under: "ttl", "max_ttl", "--ttl"), saying what is
  * accepted. */
 int ch_ttl_parse(int64_t *out, const char *text, const char *field);

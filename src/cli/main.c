@@ -421,14 +421,14 @@ static const struct opt_help {
     {NULL, "san", "subject alternative names, comma-separated: dns:NAME, ip:ADDR, email:ADDR, uri:URI"},
     {NULL, "digest", "sha256 (the default), sha384 or sha512"},
     {"cert renew;", "days", "how long the new certificate is valid, in days (the old one's lifetime without it or --ttl)"},
-    {"cert renew;", "ttl", "the new certificate's lifetime as Vault writes it, instead of --days: 30m, 24h, 90d"},
+    {"cert renew;", "ttl", "the new certificate's lifetime as Vault writes it, instead of --days: 30m, 24h, 90d, 1d12h"},
     {"ca create;", "days", "how long the CA is valid, in days: without it or --ttl, 3650 for a root and 1825 for "
                            "an intermediate (refused when it would end after its parent: give fewer, or "
                            "--cap-validity)"},
     {"ca create;", "cap-validity", "an intermediate whose lifetime would pass its parent's end ends with its parent "
                                    "instead of being refused"},
     {NULL, "days", "how long it is valid, in days (the profile's default without it)"},
-    {NULL, "ttl", "how long it is valid as Vault writes it, instead of --days: 30m, 24h, 90d (5m at least)"},
+    {NULL, "ttl", "how long it is valid as Vault writes it, instead of --days: 30m, 24h, 90d, 1d12h (5m at least)"},
     {"csr new;", "ca", "ask for a CA's certificate: Basic Constraints CA:TRUE (an intermediate an outside CA is to sign); "
                       "its --key-usage then holds key_cert_sign"},
     {"csr new;", "path-len", "with --ca: how many CAs may follow below it, asked of the CA that signs it"},

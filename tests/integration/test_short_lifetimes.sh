@@ -85,18 +85,21 @@ check_eq "renewed for a day" "201 86460" "$status $(seconds half5.pem)"
 api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"days.example\"},\"ttl\":\"90d\",\"ca_id\":\"$issuer\"}"
 body .pem > days.pem
 check_eq "a ttl in days, as Vault writes it" "201 $((90 * 86400 + 60))" "$status $(seconds days.pem)"
+api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"days.example\"},\"ttl\":\"1d12h\",\"ca_id\":\"$issuer\"}"
+body .pem > compound.pem
+check_eq "a ttl of several units, largest first, as Go writes a duration" "201 $((36 * 3600 + 60))" "$status $(seconds compound.pem)"
 
 # Bad lifetimes: 400 naming ttl (and nothing issued).
 api GET "/api/v1/certificates?limit=1"
 before=$(jq -r '.items[0].id' "$T/body")
-for bad in '"0"' '"0h"' '"-5m"' '"10x"' '"1.5h"' '"1h30m"' '"4m"' '"36601d"' '""' 3600 true; do
+for bad in '"0"' '"0h"' '"-5m"' '"10x"' '"1.5h"' '"30m1h"' '"4m"' '"36601d"' '""' 3600 true; do
     api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"bad.example\"},\"ttl\":$bad,\"ca_id\":\"$issuer\"}"
     check_eq "ttl $bad: 400 naming ttl" "400 ttl" "$status $(body .error.field)"
 done
 check_contains "saying what is accepted" "$(body .error.message)" '"30m", "72h", "90d"'
 api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"bad.example\"},\"ttl\":\"10x\",\"ca_id\":\"$issuer\"}"
 check_eq "a ttl without a known unit: said so" \
-    'ttl must be a whole number and a unit (s, m, h or d), such as 30m, 72h or 90d, not "10x"' "$(body .error.message)"
+    'ttl must be a whole number and a unit (s, m, h or d), or several from the largest, such as 30m, 72h, 90d or 1d12h, not "10x"' "$(body .error.message)"
 api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"bad.example\"},\"ttl\":\"4m\",\"ca_id\":\"$issuer\"}"
 check_eq "too short: the range said" "ttl must be from 5m to 36600d, not 4m" "$(body .error.message)"
 api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"bad.example\"},\"days\":1,\"ttl\":\"1h\",\"ca_id\":\"$issuer\"}"

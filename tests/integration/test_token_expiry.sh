@@ -29,7 +29,7 @@ refused "expires_in without a unit" expires_in '"expires_in":"30"'
 refused "expires_in under the token's hour, though a certificate may live 30 minutes" expires_in \
     '"expires_in":"30m"' 'expires_in must be from 1h to 3650d, not 30m'
 refused "expires_in of garbage" expires_in '"expires_in":"soon"' \
-    'expires_in must be a whole number and a unit (s, m, h or d), such as 30m, 72h or 90d, not "soon"'
+    'expires_in must be a whole number and a unit (s, m, h or d), or several from the largest, such as 30m, 72h, 90d or 1d12h, not "soon"'
 refused "expires_in past ten years" expires_in '"expires_in":"3651d"'
 refused "expires_in of too many hours" expires_in '"expires_in":"87601h"'
 refused "expires_in past ten years, though a certificate may live 36600 days" expires_in '"expires_in":"36600d"' \

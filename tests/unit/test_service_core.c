@@ -2356,8 +2356,8 @@ static void test_token_expiry(void **state)
     const char *bad_form[] = {"", "-1d", "+1d", "1.5d", "30", "d", "30 d", " 30d", "30d ", "30D", "1dd", "1w"};
     for (size_t i = 0; i < sizeof bad_form / sizeof bad_form[0]; i++)
         expect_expiry_refused(bad_form[i], NULL, "expires_in");
-    assert_string_equal(ch_error_last(), "expires_in must be a whole number and a unit (s, m, h or d), such as 30m, "
-                                         "72h or 90d, not \"1w\"");
+    assert_string_equal(ch_error_last(), "expires_in must be a whole number and a unit (s, m, h or d), or several "
+                                         "from the largest, such as 30m, 72h, 90d or 1d12h, not \"1w\"");
     /* Out of a token's bounds, which are not a certificate's (5m to 36600d), and said. */
     const char *bad_range[] = {"0d", "0h", "59m", "3599s", "30m", "3651d", "87601h", "5256001m", "36600d",
                                "99999999999999999999999d"};

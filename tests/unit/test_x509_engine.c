@@ -834,7 +834,8 @@ static void test_csr_signatures(void **state)
         }
 }
 
-/* Lifetimes as Vault writes them: a whole number and one unit, from 5 minutes to 36600 days;
+/* Lifetimes as Vault writes them: a whole number and a unit, or several from the largest,
+ * from 5 minutes to 36600 days;
  * what ch_ttl_format writes reads back the same. */
 static void test_ttls(void **state)
 {
@@ -842,9 +843,11 @@ static void test_ttls(void **state)
         const char *text;
         int64_t seconds;
     } good[] = {{"5m", 300}, {"300s", 300}, {"30m", 1800}, {"1h", 3600}, {"72h", 259200}, {"90d", 7776000},
-                {"36600d", CH_TTL_MAX}, {"0090m", 5400}};
-    static const char *const bad[] = {"", "0", "0h", "-5m", "+5m", "10x", "1.5h", "1h30m", "5 m", "5M", "h",
-                                      "299s", "4m", "36601d", "878401h", "99999999999999999999d", "30m ", "30"};
+                {"36600d", CH_TTL_MAX}, {"0090m", 5400}, {"1h30m", 5400}, {"1d12h", 129600}, {"4m60s", 300},
+                {"36599d24h", CH_TTL_MAX}};
+    static const char *const bad[] = {"", "0", "0h", "-5m", "+5m", "10x", "1.5h", "30m1h", "1h1h", "1h 30m", "5 m",
+                                      "5M", "h", "1dh", "299s", "4m", "36601d", "878401h", "36600d1s",
+                                      "99999999999999999999d", "1d99999999999999999999h", "30m ", "30"};
     char back[24];
     int64_t t;
 

@@ -114,26 +114,35 @@ int ch_ttl_parse_range(int64_t *out, const char *text, const char *field, int64_
 {
     static const char units[] = "smhd";
     static const int64_t seconds[] = {1, 60, 3600, 86400};
-    const char *p = text ? text : "", *unit;
+    const char *p = text ? text : "", *unit = NULL;
     char lo[24], hi[24];
-    int64_t n = 0;
+    int64_t total = 0;
+    int last = 4; /* (each part's unit smaller than the one before: "1d12h", not "12h1d" or "1h1h") */
 
     *out = 0;
-    /* Digits, then one unit: no sign, fraction or space ("1.5h" is 90m), so that what is asked
-     * is what is issued. */
-    for (; *p >= '0' && *p <= '9'; p++)
-        if ((n = n * 10 + (*p - '0')) > CH_TTL_MAX)
-            n = CH_TTL_MAX + 1; /* held there: too long whatever the unit, without overflow */
-    if (p == text || *p == '\0' || p[1] != '\0' || (unit = strchr(units, *p)) == NULL)
-        return ch_error_set_field(CH_EINVAL, field,
-                                  "%s must be a whole number and a unit (s, m, h or d), such as 30m, 72h or 90d, "
-                                  "not \"%.32s\"", field, text ? text : "");
-    if (n > max / seconds[unit - units] || n * seconds[unit - units] < min || n * seconds[unit - units] > max) {
+    /* Whole numbers, each with its unit, largest first ("90d", "1d12h", "2h30m"): no sign,
+     * fraction or space ("1.5h" is 90m), so that what is asked is what is issued. */
+    do {
+        const char *start = p;
+        int64_t n = 0;
+        for (; *p >= '0' && *p <= '9'; p++)
+            if ((n = n * 10 + (*p - '0')) > CH_TTL_MAX)
+                n = CH_TTL_MAX + 1; /* held there: too long whatever the unit, without overflow */
+        if (p == start || *p == '\0' || (unit = strchr(units, *p)) == NULL || unit - units >= last)
+            return ch_error_set_field(CH_EINVAL, field,
+                                      "%s must be a whole number and a unit (s, m, h or d), or several from the "
+                                      "largest, such as 30m, 72h, 90d or 1d12h, not \"%.32s\"",
+                                      field, text ? text : "");
+        last = (int)(unit - units);
+        total = n > (CH_TTL_MAX + 1 - total) / seconds[last] ? CH_TTL_MAX + 1 : total + n * seconds[last];
+        p++;
+    } while (*p != '\0');
+    if (total < min || total > max) {
         ch_ttl_format(lo, sizeof lo, min);
         ch_ttl_format(hi, sizeof hi, max);
         return ch_error_set_field(CH_EINVAL, field, "%s must be from %s to %s, not %.32s", field, lo, hi, text);
     }
-    *out = n * seconds[unit - units];
+    *out = total;
     return 0;
 }
 
