@@ -624,6 +624,7 @@ typedef struct ch_svc_issue_req {
                                    * certificate's, and the CSR is marked signed */
     int days;                 /* 0: the profile's (or ttl) */
     int64_t ttl;              /* the lifetime in seconds instead of days (ch_issue_opts); 0: days */
+    int64_t not_after;        /* or the end (ch_issue_opts): its renewals keep the lifetime it makes */
     const char *digest;
     unsigned key_usage;       /* 0: the profile's */
     unsigned ext_key_usage;   /* 0: the profile's */

@@ -447,6 +447,7 @@ typedef struct ch_issue_opts {
     /* The lifetime, from now (or not_before): one of these, or neither for the profile's. */
     int days;                    /* 0: not given */
     int64_t ttl;                 /* in seconds, CH_TTL_MIN to CH_TTL_MAX; 0: not given */
+    int64_t not_after;           /* or the end itself (a date, as Vault's not_after); 0: not given */
     const EVP_MD *digest;        /* NULL: SHA-256; ignored for Ed25519 issuers */
     /* Overrides of the profile; -2 / 0 mean "keep the profile's". */
     int path_len;                /* -2 keep, -1 none, >= 0 set */

@@ -686,6 +686,9 @@ int cmd_remote_cert_issue(cli_args *a)
     str_member(a, "subject", body, "subject");
     str_member(a, "name", body, "name");
     lifetime_members(a, body);
+    cli_not_both(a, "not-after", "days");
+    cli_not_both(a, "not-after", "ttl");
+    str_member(a, "not-after", body, "not_after");
     str_member(a, "key-type", body, "key_type");
     str_member(a, "csr-id", body, "csr_id");
     list_member(a, "san", body, "sans");

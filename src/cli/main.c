@@ -70,7 +70,7 @@ static const cli_cmd commands[] = {
     {"cert get", cmd_remote_cert_get, "ID", "show a certificate on the server", "", 1, 1},
     {"cert issue", cmd_remote_cert_issue,
      "[--ca-id ID] [--profile P] [--subject DN] [--san LIST] [--key-type T | --csr FILE | --csr-id ID] "
-     "[--days N | --ttl T] "
+     "[--days N | --ttl T | --not-after TIME] "
      "[--name N] [--digest D] [--key-usage LIST|none] [--ext-key-usage LIST|none] [--basic-constraints on|off] "
      "[--authority-key-id on|off] [--critical LIST|none] [--auto-renew] [--csr-usages] "
      "[--cap-validity] [--out FILE [--chain]] [--key-out FILE [--key-password-file F]]",
@@ -78,8 +78,8 @@ static const cli_cmd commands[] = {
      "by csr new, whose key the certificate takes; --csr-usages: the key usages the CSR asks for, not the profile's; "
      "--cap-validity: end with the CA rather than be refused; "
      "--key-out: download the key the server holds, encrypted under the password when given)",
-     "ca-id= profile= subject= san= key-type= csr= csr-id= days= ttl= name= digest= key-usage= ext-key-usage= "
-     "basic-constraints= authority-key-id= critical= auto-renew csr-usages cap-validity out= chain key-out= "
+     "ca-id= profile= subject= san= key-type= csr= csr-id= days= ttl= not-after= name= digest= key-usage= "
+     "ext-key-usage= basic-constraints= authority-key-id= critical= auto-renew csr-usages cap-validity out= chain key-out= "
      "key-password-file= force",
      0, 0},
     {"cert export", cmd_remote_cert_export,
@@ -420,6 +420,7 @@ static const struct opt_help {
     {NULL, "subject", "the distinguished name, as CN=web.example,O=Example,C=DE"},
     {NULL, "san", "subject alternative names, comma-separated: dns:NAME, ip:ADDR, email:ADDR, uri:URI"},
     {NULL, "digest", "sha256 (the default), sha384 or sha512"},
+    {"cert issue;", "not-after", "the certificate's end, in RFC 3339 (2027-06-30T00:00:00Z), instead of --days or --ttl"},
     {"cert renew;", "days", "how long the new certificate is valid, in days (the old one's lifetime without it or --ttl)"},
     {"cert renew;", "ttl", "the new certificate's lifetime as Vault writes it, instead of --days: 30m, 24h, 90d, 1d12h"},
     {"ca create;", "days", "how long the CA is valid, in days: without it or --ttl, 3650 for a root and 1825 for "

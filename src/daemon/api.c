@@ -21,7 +21,7 @@
 static const char *const F_SUBJECT[] = {"common_name", "organization", "organizational_unit", "country", "state",
                                         "locality", "email", NULL};
 static const char *const F_ISSUE[] = {"name", "profile", "ca_id", "key_type", "csr", "csr_id", "public_key", "digest", "days",
-                                      "ttl", "subject", "sans", "key_usage", "ext_key_usage", "basic_constraints",
+                                      "ttl", "not_after", "subject", "sans", "key_usage", "ext_key_usage", "basic_constraints",
                                       "authority_key_id", "critical", "cap_validity", "auto_renew", "csr_usages", NULL};
 static const char *const F_TENANT[] = {"name", NULL};
 static const char *const F_TOKEN[] = {"tenant", "role", "name", "scope", "expires_in", "expires_at", NULL};
@@ -696,12 +696,19 @@ static void certificates_issue(req *r)
     json_t *body = read_json(r, F_ISSUE);
     struct issue_later *d;
     ch_svc_issue_req q = {0};
-    const char *csr = NULL, *pub = NULL, *san_list[CH_MAX_SANS + 1] = {0};
+    const char *csr = NULL, *pub = NULL, *san_list[CH_MAX_SANS + 1] = {0}, *not_after = NULL;
     ch_store_cert out;
     int auto_renew = 0, cap_validity = 0, csr_usages = 0, error;
 
     if (body == NULL)
         return;
+    /* The end itself, as Vault's not_after and step-ca's notAfter take it. */
+    if (get_str(r, body, "not_after", &not_after))
+        goto done;
+    if (not_after != NULL && (ch_time_parse(&q.not_after, not_after) < 0 || q.not_after <= 0)) {
+        reply_error_msg(r, CH_EINVAL, "not_after", "not_after is a time in RFC 3339: 2027-06-30T00:00:00Z");
+        goto done;
+    }
     if (get_str(r, body, "name", &q.name) || get_str(r, body, "profile", &q.profile) ||
         get_str(r, body, "ca_id", &q.ca_id) || get_str(r, body, "key_type", &q.key_type) ||
         get_str(r, body, "csr", &csr) || get_str(r, body, "csr_id", &q.csr_id) || get_str(r, body, "public_key", &pub) ||

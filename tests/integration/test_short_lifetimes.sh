@@ -88,6 +88,29 @@ check_eq "a ttl in days, as Vault writes it" "201 $((90 * 86400 + 60))" "$status
 api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"days.example\"},\"ttl\":\"1d12h\",\"ca_id\":\"$issuer\"}"
 body .pem > compound.pem
 check_eq "a ttl of several units, largest first, as Go writes a duration" "201 $((36 * 3600 + 60))" "$status $(seconds compound.pem)"
+# Its end itself, as Vault's not_after and step-ca's notAfter take it.
+end=$(date -u -d '+40 days' +%Y-%m-%dT00:00:00Z)
+api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"dated.example\"},\"not_after\":\"$end\",\"ca_id\":\"$issuer\"}"
+check_eq "not_after: the certificate ends then" "201 $end" "$status $(body .not_after)"
+body .pem > dated.pem
+check_eq "(as openssl reads it)" "$(date -u -d "$end" '+%b %e %H:%M:%S %Y GMT' | tr -s ' ')" \
+    "$(openssl x509 -in dated.pem -noout -enddate | cut -d= -f2 | tr -s ' ')"
+for bad in "\"days\":30" "\"ttl\":\"30d\""; do
+    api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"dated.example\"},\"not_after\":\"$end\",$bad,\"ca_id\":\"$issuer\"}"
+    check_eq "not_after with $bad: 400 naming not_after" "400 not_after" "$status $(body .error.field)"
+done
+for bad in '"2020-01-01T00:00:00Z"' '"tomorrow"' '"1970-01-01T00:00:00Z"' 20270101; do
+    api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"dated.example\"},\"not_after\":$bad,\"ca_id\":\"$issuer\"}"
+    check_eq "not_after $bad: 400 naming not_after" "400 not_after" "$status $(body .error.field)"
+done
+api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"dated.example\"},\"not_after\":\"2099-01-01T00:00:00Z\",\"ca_id\":\"$issuer\"}"
+check_eq "past the CA's end: refused as a lifetime is, naming not_after" "422 not_after" "$status $(body .error.field)"
+out=$("$CERTHUB" --server "https://localhost:$port" --token-file "$data/admin-token" --ca-file "$data/ca.pem" \
+    --output json cert issue --ca-id "$issuer" --subject CN=cli-dated.example --not-after "$end")
+check_eq "certhub cert issue --not-after" "$end" "$(jq -r .not_after <<<"$out")"
+expect_usage "--not-after with --days: a usage error" "give --not-after or --days" -- \
+    "$CERTHUB" --server "https://localhost:$port" --token-file "$data/admin-token" --ca-file "$data/ca.pem" \
+    cert issue --subject CN=x --not-after "$end" --days 3
 
 # Bad lifetimes: 400 naming ttl (and nothing issued).
 api GET "/api/v1/certificates?limit=1"

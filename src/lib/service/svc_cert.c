@@ -562,6 +562,7 @@ int ch_svc_cert_issue_start(ch_svc *svc, const ch_actor *actor, const ch_svc_iss
     o.ca_key = ca->key;
     o.days = req->days;
     o.ttl = req->ttl;
+    o.not_after = req->not_after;
     o.path_len = -2;
     o.cap_validity = req->cap_validity;
     o.crl_urls = (const char *const *)ca->crl_urls;
@@ -574,7 +575,10 @@ int ch_svc_cert_issue_start(ch_svc *svc, const ch_actor *actor, const ch_svc_iss
     row->ca_id = strdup(ca->id);
     /* The lifetime asked, which a cut at the CA's end (cap_validity) may have shortened: the
      * renewals keep this one once the CA has room again, not the cut one. */
-    row->lifetime = o.ttl != 0 ? o.ttl : o.days != 0 ? (int64_t)o.days * 86400 : ch_profile_default_life(o.profile);
+    row->lifetime = o.not_after != 0 ? ch_issue_ttl_of(row->not_before, o.not_after)
+                    : o.ttl != 0     ? o.ttl
+                    : o.days != 0    ? (int64_t)o.days * 86400
+                                     : ch_profile_default_life(o.profile);
     row->auto_renew = req->auto_renew;
     row->renew_at = ch_renew_at(row->not_before, row->not_after);
     if (req->auto_renew) {

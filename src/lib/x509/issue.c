@@ -843,18 +843,27 @@ static int validity(int64_t *nb, int64_t *na, const ch_issue_opts *o, int64_t no
 {
     const ch_profile *p = o->profile;
     /* (a profile's default in hours is refused as a ttl would be) */
-    bool in_ttl = o->ttl != 0 || (o->days == 0 && p->default_ttl != 0);
-    const char *field = in_ttl ? "ttl" : "days";
+    bool in_ttl = o->ttl != 0 || o->not_after != 0 || (o->days == 0 && p->default_ttl != 0);
+    const char *field = o->not_after != 0 ? "not_after" : in_ttl ? "ttl" : "days";
     int64_t start = o->not_before ? o->not_before : now, life, max;
     char words[48], end[32], within[32];
 
     if (o->days != 0 && o->ttl != 0)
         return ch_error_set_field(CH_EINVAL, "ttl", "give days or ttl, not both");
+    if (o->not_after != 0 && (o->days != 0 || o->ttl != 0))
+        return ch_error_set_field(CH_EINVAL, "not_after", "give not_after, days or ttl, one of them");
+    if (o->not_after != 0 && (o->not_after - start < CH_TTL_MIN || o->not_after - start > CH_TTL_MAX)) {
+        ch_time_format(end, sizeof end, o->not_after);
+        return ch_error_set_field(CH_EINVAL, "not_after", "not_after must be from 5 minutes to 36600 days from now, "
+                                  "not %s", end);
+    }
     if (o->days < 0 || o->days > 36600)
         return ch_error_set_field(CH_EINVAL, "days", "validity must be between 1 and 36600 days");
     if (o->ttl != 0 && (o->ttl < CH_TTL_MIN || o->ttl > CH_TTL_MAX))
         return ch_error_set_field(CH_EINVAL, "ttl", "ttl must be from 5m to 36600d");
-    if (o->ttl != 0)
+    if (o->not_after != 0)
+        life = o->not_after - start;
+    else if (o->ttl != 0)
         life = o->ttl;
     else if (o->days != 0)
         life = (int64_t)o->days * 86400;
