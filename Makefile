@@ -17,9 +17,14 @@ build: deps
 	@cmake --build $(BUILD) -j$(JOBS)
 
 # Starts certhubd in the foreground on an embedded SQLite store in ./var, at
-# https://127.0.0.1:8443.  The first start prints the admin token and writes var/ca.pem.
-run: build
-	@$(BUILD)/certhubd --data-dir var --listen 127.0.0.1:8443
+# https://127.0.0.1:8443 (LISTEN=ADDR:PORT for another).  The first start prints the admin
+# token and writes var/ca.pem.  It builds the two programs alone (the tests, fuzz targets and
+# benchmarks are make test's).
+LISTEN     ?= 127.0.0.1:8443
+run: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCERTHUB_WERROR=$(WERROR) >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS) --target certhubd certhub_cli
+	@$(BUILD)/certhubd --data-dir var --listen $(LISTEN)
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS)

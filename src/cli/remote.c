@@ -342,6 +342,11 @@ const char *remote_option_hint(const cli_args *a, json_t *err)
         return "; --expires also takes a time: 2027-01-01 or 2027-01-01T00:00:00Z";
     if (field != NULL && strcmp(field, "expires_at") == 0 && cli_opt(a, "expires") != NULL)
         return "; --expires also takes a lifetime from now: 30d, 12h, 90m";
+    /* One asked for and not given (the tenant bounds its tokens' lifetimes): the option, not
+     * the API's two fields. */
+    if (field != NULL && (strcmp(field, "expires_in") == 0 || strcmp(field, "expires_at") == 0) &&
+        cli_opt(a, "expires") == NULL && cli_takes(a, "expires"))
+        return "; give --expires: a lifetime from now (30d, 12h) or a time (2027-01-01)";
     return "";
 }
 

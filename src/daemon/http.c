@@ -1707,7 +1707,10 @@ int server_listen(const char *addr, int port)
         bind(fd, (struct sockaddr *)&ss, sl) != 0 || listen(fd, 1024) != 0 ||
         evutil_make_socket_nonblocking(fd) != 0) {
         int e = errno;
-        fprintf(stderr, "certhubd: cannot listen on %s:%d: %s\n", addr, port, strerror(e));
+        fprintf(stderr, "certhubd: cannot listen on %s:%d: %s%s\n", addr, port, strerror(e),
+                e == EADDRINUSE ? " (another program listens there: give another with --listen ADDR:PORT, "
+                                  "make run LISTEN=ADDR:PORT)"
+                                : "");
         if (fd >= 0)
             close(fd);
         return -1;

@@ -322,7 +322,8 @@ check_eq "another tenant's admin may not revoke it: 403" 403 "$status"
 api DELETE /api/v1/tenants/gamma
 check_eq "revoked by name" "200 revoked" "$status $(body .status)"
 TOKEN=$gamma api GET /api/v1/certificates
-check_eq "its token stops at once: 401" 401 "$status"
+check_eq "its token stops at once: 401, said to have gone with its tenant" "401 the API token's tenant gamma was revoked" \
+    "$status $(body .error.message)"
 api POST /api/v1/tokens '{"tenant":"gamma","role":"viewer"}'
 check_eq "no token is made for it: 409" "409 tenant" "$status $(body .error.field)"
 api GET /api/v1/tenants

@@ -198,6 +198,7 @@ api POST /api/v1/tokens '{"role":"viewer","name":"within","expires_in":"720h"}'
 check_eq "a token within it" 201 "$status"
 expect_error "token create without --expires: exit 1 naming the setting" "max_token_days is 30" -- \
     remote token create --role viewer
+check_contains "and the option that gives it" "$(cat "$T/stderr")" "; give --expires: a lifetime from now (30d, 12h)"
 check_eq "settings get shows it" "30" "$(remote settings get | awk '$1 == "max_token_days" {print $2}')"
 expect_exit 0 "settings set --max-token-days none" -- remote settings set --max-token-days none
 api POST /api/v1/tokens '{"role":"viewer","name":"forever again"}'

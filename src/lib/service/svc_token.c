@@ -393,8 +393,17 @@ int ch_svc_authenticate(ch_svc *svc, const char *token, ch_svc_principal *out)
     /* The lookup was by hash; compare again in constant time before trusting the row. */
     if (CRYPTO_memcmp(row.token_hash, hash, 64) != 0 || row.revoked_at != 0 ||
         ch_role_parse(&role, row.role) < 0) {
+        ch_store_tenant t = {0};
+        /* A token its holder never revoked went with its tenant: said so ("the API token was
+         * revoked" sent its holder asking who revoked it). */
+        if (row.revoked_at != 0 && svc_tenant_revoked(svc, row.tenant_id) &&
+            ch_store_tenant_get(svc->store, &t, row.tenant_id) == 0)
+            ch_error_set(CH_EAUTH, "the API token's tenant %s was revoked", t.name);
+        else
+            ch_error_set(CH_EAUTH, "the API token was revoked");
+        ch_store_tenant_dispose(&t);
         ch_store_token_dispose(&row);
-        return ch_error_set(CH_EAUTH, "the API token was revoked");
+        return CH_EAUTH;
     }
     /* After the revocation: of a token both revoked and expired, the revocation is what
      * someone did, and what its holder is told. */
