@@ -394,6 +394,9 @@ typedef struct ch_store_cert_filter {
  * malloc'd.  Rows are returned without their DER (der NULL) to keep pages small. */
 int ch_store_cert_list(ch_store *s, const char *tenant_id, const ch_store_cert_filter *f, size_t limit,
                        const char *cursor, ch_store_cert **out, size_t *count, char **next_cursor);
+/* The id of the tenant's certificate whose SHA-256 (64 hex digits) or serial (hex, without
+ * leading zeros) is hex, lower case: CH_ENOTFOUND, or CH_ECONFLICT for a serial several have. */
+int ch_store_cert_id_by_number(ch_store *s, const char *tenant_id, const char *hex, char id[CH_ID_MAX]);
 /* Certificates (of every tenant) the search index has not reached yet: a background thread
  * adds them within a second or so; searches find them meanwhile by scanning just those. */
 int ch_store_search_pending(ch_store *s, int64_t *rows);

@@ -67,7 +67,8 @@ static const cli_cmd commands[] = {
      "[--cursor C] [--all] [--tenant NAME]",
      "list certificates on the server (method: generated, csr_signed, issued or imported; status: active, renewed, rotated or expired)",
      "search= expiring-before= ca-id= kind= method= status= limit= cursor= all tenant=", 0, 0},
-    {"cert get", cmd_remote_cert_get, "ID", "show a certificate on the server", "", 1, 1},
+    {"cert get", cmd_remote_cert_get, "ID", "show a certificate on the server (ID: its id, or its serial or SHA-256 in hex, "
+     "colons allowed; so wherever a certificate's ID goes)", "", 1, 1},
     {"cert issue", cmd_remote_cert_issue,
      "[--ca-id ID] [--profile P] [--subject DN] [--san LIST] [--key-type T | --csr FILE | --csr-id ID] "
      "[--days N | --ttl T | --not-after TIME] "

@@ -4240,11 +4240,49 @@ static int headers_once(req *r)
     return 0;
 }
 
+/* A certificate named by its serial or its SHA-256 (hex, colons and case as any tool writes
+ * them: 4D:38:15..., 4d3815...) in place of its id, as Vault's pki/cert/:serial and cfssl's
+ * certinfo -serial find one: replaced by the id of the tenant's certificate, or answered 404
+ * (409 for a serial of several).  An id, or what is no number, goes on as it is. */
+static int cert_by_number(req *r, char *id, size_t idsize)
+{
+    char hex[100], found[CH_ID_MAX];
+    size_t n = 0;
+    int error;
+
+    if (strncmp(id, "crt_", 4) == 0)
+        return 0;
+    for (const char *p = id; *p != '\0'; p++) {
+        if (*p == ':')
+            continue;
+        if (!isxdigit((unsigned char)*p) || n + 1 >= sizeof hex)
+            return 0;
+        hex[n++] = (char)tolower((unsigned char)*p);
+    }
+    hex[n] = '\0';
+    if (n < 2)
+        return 0;
+    if (n != 64) { /* a serial, without its leading zeros */
+        size_t z = strspn(hex, "0");
+        memmove(hex, hex + z, n - z + 1);
+        if (hex[0] == '\0')
+            return 0;
+    }
+    if ((error = ch_store_cert_id_by_number(ch_svc_store(r->svc), r->who.actor.tenant_id, hex, found)) < 0) {
+        reply_error(r, error);
+        return -1;
+    }
+    snprintf(id, idsize, "%s", found);
+    return 0;
+}
+
 static void dispatch(req *r, size_t *route_index)
 {
     enum evhttp_cmd_type m = req_command(r);
     const char *p = r->path;
-    char id[CH_ID_MAX] = "", allow[96] = "";
+    /* (room for a certificate's SHA-256 written with colons, which cert_by_number turns into
+     * its id; any other id is shorter than CH_ID_MAX, or no id at all) */
+    char id[100] = "", allow[96] = "";
     size_t i = 0, nroutes = sizeof routes / sizeof routes[0];
 
     if (headers_once(r) < 0)
@@ -4312,6 +4350,10 @@ static void dispatch(req *r, size_t *route_index)
             return;
         if (read_as_tenant(r, routes[i].pattern) < 0)
             return;
+        if (strncmp(routes[i].pattern, "certificates/{id}", 17) == 0 && cert_by_number(r, id, sizeof id) < 0)
+            return;
+        if (strlen(id) >= CH_ID_MAX)
+            return reply_error_msg(r, CH_ENOTFOUND, NULL, "no such resource");
         /* A DELETE takes no field (its options are in the query): one sent ({"cascade":true})
          * was dropped unread, and the deletion done without it. */
         if (m == EVHTTP_REQ_DELETE && no_body(r) < 0)

@@ -507,6 +507,18 @@ check_eq "a renewal keeps the digest and the usages chosen" \
 check_contains "(sha384, client auth alone)" "$(openssl x509 -in chosen2.pem -noout -text)" "ecdsa-with-SHA384"
 check_contains "the renewed certificate has the same subject" "$(openssl x509 -in renewed.pem -noout -subject)" "renew.example"
 check_contains "the old one points to the new one" "$(remote cert get "$id2" | tr -s ' ')" "renewed_by $new"
+# A certificate named by its serial or SHA-256, as openssl and other tools print them (Vault's
+# pki/cert/:serial), wherever an id goes.
+serial=$(remote --output json cert get "$id2" | jq -r .serial)
+sha=$(remote --output json cert get "$id2" | jq -r .sha256)
+colons=$(echo "$serial" | tr a-f A-F | sed 's/../&:/g; s/:$//')
+check_eq "cert get by serial, written as openssl x509 -serial does with colons" "$id2" \
+    "$(remote --output json cert get "$colons" | jq -r .id)"
+check_eq "by serial with a leading zero" "$id2" "$(remote --output json cert get "0$serial" | jq -r .id)"
+check_eq "by SHA-256, upper case" "$id2" "$(remote --output json cert get "$(echo "$sha" | tr a-f A-F)" | jq -r .id)"
+remote cert export "$colons" --format pem --out by-serial.pem
+check_eq "and exported by it" "$(openssl x509 -in renewed.pem -noout -issuer)" "$(openssl x509 -in by-serial.pem -noout -issuer)"
+expect_error "a serial no certificate has: said so" "no certificate has the serial badc0ffee" -- remote cert get 0BAD:C0:FF:EE
 expect_error "automatic renewal switched on for one renewed already: refused, naming the renewal" \
     "renewed already, by $new: switch automatic renewal on for that one" -- remote cert update "$id2" --auto-renew on
 # A line of renewals closes over a certificate deleted from its middle; its newest deleted,

@@ -3452,6 +3452,39 @@ static sqlite3_stmt *prepare_bound(ch_store *s, const char *sql, const char *wha
     return st;
 }
 
+int ch_store_cert_id_by_number(ch_store *s, const char *tenant_id, const char *hex, char id[CH_ID_MAX])
+{
+    const char *texts[] = {tenant_id, hex};
+    int64_t ints[] = {0, 0};
+    bool sha = strlen(hex) == 64;
+    sqlite3 *db;
+    /* A SHA-256 by the tenant's unique index of them; a serial by a walk of the tenant's rows
+     * (an index of serials would cost every issuance its upkeep for a lookup made now and
+     * then), without its leading zeros as each tool writes a serial its own way. */
+    sqlite3_stmt *st = prepare_bound(s,
+                                     sha ? "SELECT id FROM certificates WHERE tenant_id=? AND sha256=?"
+                                         : "SELECT id FROM certificates WHERE tenant_id=? AND ltrim(serial, '0')=? LIMIT 2",
+                                     "finding a certificate", 2, texts, ints, &db);
+    int rc, error = 0;
+
+    if (st == NULL)
+        return ch_error_last_code();
+    if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        snprintf(id, CH_ID_MAX, "%s", (const char *)sqlite3_column_text(st, 0));
+        if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+            error = ch_error_set(CH_ECONFLICT, "several certificates have the serial %s (of different CAs): give one's "
+                                 "id or SHA-256", hex);
+        else if (rc != SQLITE_DONE)
+            error = db_error(db, rc, "finding a certificate");
+    } else {
+        error = rc == SQLITE_DONE ? ch_error_set(CH_ENOTFOUND, "no certificate has the %s %s",
+                                                 sha ? "SHA-256" : "serial", hex)
+                                  : db_error(db, rc, "finding a certificate");
+    }
+    sqlite3_finalize(st);
+    return error;
+}
+
 static int exec_bound(ch_store *s, const char *sql, const char *what, int nargs, const char *const *texts,
                       const int64_t *ints, bool one_row)
 {
