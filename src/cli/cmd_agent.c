@@ -11,6 +11,7 @@
  *   certificate = crt_...        # follows renewals to the newest (newest_renewal, renewed_by)
  *   cert_path = /etc/nginx/web.pem   # the certificate and its chain
  *   key_path = /etc/nginx/web.key    # optional: the private key too
+ *   combined_path = /etc/haproxy/web.pem   # or (and) all in one file, the key last
  *   mode = 0640
  *   reload = systemctl reload nginx
  *
@@ -48,7 +49,7 @@ struct target {
     char name[64];
     int line; /* of its [target NAME] in the configuration */
     char certificate[64], bundle[64], trusted[16], tenant[64];
-    char cert_path[1024], key_path[1024], path[1024], dir[1024], reload[1024], owner[64];
+    char cert_path[1024], key_path[1024], combined_path[1024], path[1024], dir[1024], reload[1024], owner[64];
     unsigned mode;
 };
 
@@ -90,7 +91,7 @@ static const struct {
     size_t offset, size;
 } target_texts[] = {TARGET_TEXT(certificate), TARGET_TEXT(bundle),   TARGET_TEXT(trusted),   TARGET_TEXT(tenant),
                     TARGET_TEXT(dir),         TARGET_TEXT(owner),    TARGET_TEXT(cert_path), TARGET_TEXT(key_path),
-                    TARGET_TEXT(path),        TARGET_TEXT(reload)};
+                    TARGET_TEXT(path),        TARGET_TEXT(reload),   TARGET_TEXT(combined_path)};
 #undef TARGET_TEXT
 
 /* One line of the configuration into ag: a setting before the first target is the agent's,
@@ -145,7 +146,7 @@ static int config_item(void *arg, const ch_conf_item *it)
         return 0;
     }
     return ch_error_set(CH_EINVAL, "unknown target setting %.64s (certificate, bundle, tenant, trusted, cert_path, "
-                                   "key_path, path, dir, mode, owner, reload)", k);
+                                   "key_path, combined_path, path, dir, mode, owner, reload)", k);
 }
 
 static int read_config(cli_args *a, const char *path, struct agent *ag)
@@ -160,15 +161,15 @@ static int read_config(cli_args *a, const char *path, struct agent *ag)
         struct target *t = &ag->t[i];
         /* Two targets writing one file (or one name for two): removing one removed the file the
          * other still names. */
-        const char *mine[] = {t->cert_path, t->key_path, t->path, t->dir};
+        const char *mine[] = {t->cert_path, t->key_path, t->combined_path, t->path, t->dir};
         for (int j = 0; j < i; j++) {
             const struct target *o = &ag->t[j];
-            const char *theirs[] = {o->cert_path, o->key_path, o->path, o->dir};
+            const char *theirs[] = {o->cert_path, o->key_path, o->combined_path, o->path, o->dir};
             if (strcmp(o->name, t->name) == 0)
                 return cli_fail(a, "%s:%d: target %s appears twice: give each target a name of its own", path,
                                 t->line, t->name);
-            for (size_t x = 0; x < 4; x++)
-                for (size_t y = 0; y < 4; y++)
+            for (size_t x = 0; x < 5; x++)
+                for (size_t y = 0; y < 5; y++)
                     if (cli_same_file(mine[x], theirs[y]))
                         return cli_fail(a, "%s:%d: targets %s and %s both write %s: give each its own file", path,
                                         t->line, o->name, t->name, mine[x]);
@@ -184,8 +185,17 @@ static int read_config(cli_args *a, const char *path, struct agent *ag)
                                 getpwnam(user) == NULL ? "user" : "group");
         }
         if (cli_same_file(t->cert_path, t->key_path))
-            return cli_fail(a, "%s:%d: target %s: cert_path and key_path are the same file", path, t->line,
-                            t->name);
+            return cli_fail(a, "%s:%d: target %s: cert_path and key_path are the same file (both in one file: "
+                               "combined_path)", path, t->line, t->name);
+        if (cli_same_file(t->combined_path, t->cert_path) || cli_same_file(t->combined_path, t->key_path))
+            return cli_fail(a, "%s:%d: target %s: combined_path is a file of its own, beside cert_path and key_path",
+                            path, t->line, t->name);
+        if (t->key_path[0] && t->cert_path[0] == '\0')
+            return cli_fail(a, "%s:%d: target %s: key_path goes with cert_path (the key alone, without its "
+                               "certificate, or both in one file: combined_path)", path, t->line, t->name);
+        if (t->combined_path[0] && t->certificate[0] == '\0')
+            return cli_fail(a, "%s:%d: target %s: combined_path is a certificate's (certificate = ID)", path,
+                            t->line, t->name);
         if ((t->certificate[0] != '\0') + (t->bundle[0] != '\0') + (t->trusted[0] != '\0') != 1)
             return cli_fail(a, "%s:%d: target %s needs exactly one of certificate, bundle or trusted", path,
                             t->line, t->name);
@@ -199,8 +209,9 @@ static int read_config(cli_args *a, const char *path, struct agent *ag)
         if (t->trusted[0] && strcmp(t->trusted, "mqtt") != 0 && (t->path[0] == '\0' || t->dir[0]))
             return cli_fail(a, "%s:%d: target %s: trusted = %s needs path (the PEM file of that list), not dir", path,
                             t->line, t->name, t->trusted);
-        if (t->certificate[0] && t->cert_path[0] == '\0')
-            return cli_fail(a, "%s:%d: target %s needs cert_path", path, t->line, t->name);
+        if (t->certificate[0] && t->cert_path[0] == '\0' && t->combined_path[0] == '\0')
+            return cli_fail(a, "%s:%d: target %s needs cert_path (or combined_path: the certificate, its chain and its "
+                               "key in one file)", path, t->line, t->name);
         if (t->bundle[0] && t->path[0] == '\0')
             return cli_fail(a, "%s:%d: target %s needs path", path, t->line, t->name);
         if (t->tenant[0] && t->bundle[0] == '\0')
@@ -333,6 +344,22 @@ static bool same_file(const char *path, const ch_buf *data)
         ch_secure_free(old, len);
     }
     return same;
+}
+
+/* Whether a combined file holds the certificate (and its chain) as it is now, followed by a
+ * key: its key is not asked for again while it does (each download is audited). */
+static bool combined_holds(const char *path, const ch_buf *cert)
+{
+    uint8_t *old = NULL;
+    size_t len = 0;
+    bool holds = false;
+
+    if (ch_file_read(&old, &len, path, 16u * 1024 * 1024) == 0) {
+        holds = len > cert->len && memcmp(old, cert->data, cert->len) == 0 &&
+                ch_mem_find(old + cert->len, old + len, "PRIVATE KEY-----", 16) != NULL;
+        ch_secure_free(old, len);
+    }
+    return holds;
 }
 
 /* Creates the directories above path that are missing (0755, as `install -D` and Vault agent's
@@ -781,7 +808,8 @@ static int sync_target(cli_args *a, const struct target *t)
     ch_buf cert = CH_BUF_INIT, key = CH_BUF_INIT;
     char path[300], id[64], what[100];
     ch_cert *leaf = NULL;
-    struct staged staged_key = {0}, staged_cert = {0};
+    struct staged staged_key = {0}, staged_cert = {0}, staged_combined = {0};
+    ch_buf combined = CH_BUF_INIT;
     int changed = 0, r;
 
     g_owner = t->owner;
@@ -817,35 +845,55 @@ static int sync_target(cli_args *a, const struct target *t)
     }
     /* The key is asked for only when the certificate changed or its file is missing: a
      * certificate's key never changes, and each download leaves the server (and is audited). */
-    if (t->key_path[0] && (!same_file(t->cert_path, &cert) || access(t->key_path, F_OK) != 0)) {
+    if ((t->key_path[0] && (!same_file(t->cert_path, &cert) || access(t->key_path, F_OK) != 0)) ||
+        (t->combined_path[0] && !combined_holds(t->combined_path, &cert))) {
         remote_obj_path(path, sizeof path, "certificates", id, "/private-key");
         if (remote_call(a, "POST", path, NULL, NULL, &key) != 0 || pem_key_of(a, &key, leaf, id) != 0) {
             changed = -1;
             goto done;
         }
-    } else if (t->key_path[0]) {
-        /* Kept as it is, but with the mode and owner the target says now. */
-        owned_add(g_written, g_target, t->key_path);
-        if ((r = settle(a, t->key_path, t->mode ? t->mode : 0600)) != 0)
-            changed = r;
+    } else {
+        /* Kept as they are, but with the mode and owner the target says now. */
+        const char *kept[] = {t->key_path, t->combined_path};
+        for (size_t k = 0; k < 2; k++)
+            if (kept[k][0]) {
+                owned_add(g_written, g_target, kept[k]);
+                if ((r = settle(a, kept[k], t->mode ? t->mode : 0600)) != 0)
+                    changed = r;
+            }
     }
-    /* Both written beside their places before either takes it, or neither does; then the key
-     * first: a server reloading between the two renames must not pair a new certificate with
-     * the old key. */
-    if (key.len > 0 && (r = stage_file(a, t->key_path, &key, t->mode ? t->mode : 0600, &staged_key)) != 0)
+    /* HAProxy's and others' one file: the certificate, its chain, then its key. */
+    if (key.len > 0 && t->combined_path[0] &&
+        (ch_buf_put(&combined, cert.data, cert.len) < 0 || ch_buf_put(&combined, key.data, key.len) < 0)) {
+        changed = -1;
+        (void)cli_fail(a, "out of memory");
+        goto done;
+    }
+    /* All written beside their places before any takes it, or none does; then the key first:
+     * a server reloading between the renames must not pair a new certificate with the old key. */
+    if (key.len > 0 && t->key_path[0] &&
+        (r = stage_file(a, t->key_path, &key, t->mode ? t->mode : 0600, &staged_key)) != 0)
         changed = r;
-    if (changed >= 0 && (r = stage_file(a, t->cert_path, &cert, t->mode ? t->mode | 0044 : 0644, &staged_cert)) != 0)
+    if (changed >= 0 && combined.len > 0 &&
+        (r = stage_file(a, t->combined_path, &combined, t->mode ? t->mode : 0600, &staged_combined)) != 0)
+        changed = r < 0 ? r : 1;
+    if (changed >= 0 && t->cert_path[0] &&
+        (r = stage_file(a, t->cert_path, &cert, t->mode ? t->mode | 0044 : 0644, &staged_cert)) != 0)
         changed = r < 0 ? r : 1;
     if (changed >= 0 && (r = place_file(a, &staged_key)) != 0)
         changed = r;
+    if (changed >= 0 && (r = place_file(a, &staged_combined)) != 0)
+        changed = r < 0 ? r : 1;
     if (changed >= 0 && (r = place_file(a, &staged_cert)) != 0)
         changed = r < 0 ? r : 1;
-    unstage(&staged_key);
-    unstage(&staged_cert);
 done:
+    unstage(&staged_key);
+    unstage(&staged_combined);
+    unstage(&staged_cert);
     ch_cert_free(leaf);
     ch_buf_dispose(&cert);
     ch_buf_dispose_secure(&key);
+    ch_buf_dispose_secure(&combined);
     return changed;
 }
 

@@ -611,6 +611,32 @@ expect_exit 0 "the next pass, the directory back" -- "$CERTHUB" agent --config p
 check_eq "puts the renewal and its key in place together" "$(openssl x509 -in pc/pair.pem -noout -pubkey)" \
     "$(openssl pkey -in pk/pair.key -pubout)"
 
+# HAProxy's one file: the certificate, its chain and its key (combined_path), 0600; the key is
+# asked for again only when the certificate changed.
+api POST /api/v1/certificates "{\"name\":\"lb\",\"subject\":{\"common_name\":\"lb.example\"},\"days\":30,\"ca_id\":\"$issuing_now\"}"
+lbc=$(body .id)
+printf '%s\n\n[target lb]\ncertificate = %s\ncombined_path = %s/lb/web.pem\n' \
+    "$(agent_head "$data/admin-token" lb)" "$lbc" "$T" > lb.conf
+sed -i "s|^ca_file = .*|ca_file = $T/own-ca.pem|" lb.conf
+expect_exit 0 "a target writing one combined file" -- "$CERTHUB" agent --config lb.conf --once
+check_eq "its certificate and chain (as cert_path has them), then its key, in one file of mode 0600" \
+    "$(grep -c 'BEGIN CERTIFICATE' pc/pair.pem) 1 600" \
+    "$(grep -c 'BEGIN CERTIFICATE' lb/web.pem) $(grep -c 'BEGIN PRIVATE KEY' lb/web.pem) $(stat -c %a lb/web.pem)"
+check_eq "the key is the certificate's (openssl reads both from the one file, as HAProxy does)" \
+    "$(openssl x509 -in lb/web.pem -noout -pubkey)" "$(openssl pkey -in lb/web.pem -pubout)"
+exports() { api GET "/api/v1/audit?action=key.export&object_id=$lbc&limit=1000"; body '.items | length'; }
+before_exports=$(exports)
+expect_exit 0 "a second pass" -- "$CERTHUB" agent --config lb.conf --once
+check_eq "asks nothing of the key while the certificate is the same" "$before_exports" "$(exports)"
+api POST "/api/v1/certificates/$lbc/renew"
+expect_exit 0 "a pass after a renewal" -- "$CERTHUB" agent --config lb.conf --once
+check_eq "writes the renewal with its new key" "$(body .serial) $(openssl x509 -in lb/web.pem -noout -pubkey)" \
+    "$(openssl x509 -in lb/web.pem -noout -serial | cut -d= -f2 | tr A-F a-f) $(openssl pkey -in lb/web.pem -pubout)"
+printf '%s\n\n[target lb]\ncertificate = %s\ncert_path = %s/lb/x.pem\nkey_path = %s/lb/x.pem\n' \
+    "$(agent_head "$data/admin-token" lb)" "$lbc" "$T" "$T" > same.conf
+expect_error "cert_path and key_path one file: refused, naming combined_path" "(both in one file: combined_path)" -- \
+    "$CERTHUB" agent --config same.conf --once
+
 # The quickstart CAs retired for one's own (operations.md, "Your own issuer"), the agent's
 # ca_file kept by its bundle target: a pass after the new CAs are made, then the quickstart
 # ones deleted.  certhubd serves a certificate of the default CA as soon as its issuer is
