@@ -240,7 +240,8 @@ static int add_usage_exts(STACK_OF(X509_EXTENSION) *exts, const ch_csr_opts *opt
         ch_buf_dispose(&der);
         return error;
     }
-    for (p = der.data, end = der.data + der.len; error == 0 && p < end;) {
+    /* (nothing asked: der holds no block, and NULL + 0 is undefined) */
+    for (p = der.data, end = der.data ? der.data + der.len : NULL; error == 0 && p < end;) {
         X509_EXTENSION *x = d2i_X509_EXTENSION(NULL, &p, (long)(end - p));
         if (x == NULL || sk_X509_EXTENSION_push(exts, x) <= 0) {
             X509_EXTENSION_free(x);
