@@ -126,6 +126,9 @@ typedef struct cli_remote {
     const char *ca_file_conf; /* the agent's config file: a CA file refused is its ca_file setting's */
 } cli_remote;
 extern cli_remote g_remote;
+/* The chain a TLS server at https://HOST[:PORT] or tls://HOST:PORT serves, as PEM (*out
+ * malloc'd), unverified: what certhub inspect shows of it. */
+int remote_peer_chain(cli_args *a, const char *where, uint8_t **out, size_t *len);
 int remote_setup(cli_args *a);
 /* The same where a token may be missing (then g_remote.token stays NULL). */
 int remote_setup_ex(cli_args *a, bool token_optional);

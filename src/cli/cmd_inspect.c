@@ -285,8 +285,13 @@ int cmd_inspect(cli_args *a)
     char *password = NULL;
     int rc;
 
-    if (cli_read(a, path, &data, &len) != 0)
+    /* A server's chain, as step certificate inspect https://... and openssl s_client show it. */
+    if (strncmp(path, "https://", 8) == 0 || strncmp(path, "tls://", 6) == 0) {
+        if (remote_peer_chain(a, path, &data, &len) != 0)
+            return 1;
+    } else if (cli_read(a, path, &data, &len) != 0) {
         return 1;
+    }
     /* What inspect opens is an input: CERTHUB_IN_PASSWORD, as convert reads it, before
      * CERTHUB_PASSWORD. */
     if (cli_password(a, "password-file", getenv("CERTHUB_IN_PASSWORD") ? "CERTHUB_IN_PASSWORD" : "CERTHUB_PASSWORD",

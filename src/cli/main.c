@@ -248,9 +248,10 @@ static const cli_cmd commands[] = {
     {"agent", cmd_agent, "--config FILE [--once]",
      "keep certificates, keys and trust bundles of this machine equal to certhubd's (docs/agent.md)",
      "config= once", 0, 0},
-    {"inspect", cmd_inspect, "FILE [--json] [--password-file F] [--key-password-file F]",
-     "show every certificate, CSR, key and keystore entry in a file (keys are described, never shown)", "json password-file= key-password-file=", 1,
-     1},
+    {"inspect", cmd_inspect, "FILE|https://HOST[:PORT]|tls://HOST:PORT [--json] [--password-file F] [--key-password-file F]",
+     "show every certificate, CSR, key and keystore entry in a file (keys are described, never shown), or the chain a "
+     "TLS server serves (unverified)",
+     "json password-file= key-password-file=", 1, 1},
     {"verify", cmd_verify,
      "LEAF --ca ROOTS [--untrusted CHAIN] [--hostname NAME] [--purpose server|client] [--at 2030-01-01T00:00:00Z]",
      "verify a certificate against trusted roots, or an intermediate trusted as the end of the path (exit 0 valid, 1 invalid)",

@@ -507,6 +507,11 @@ check_eq "a renewal keeps the digest and the usages chosen" \
 check_contains "(sha384, client auth alone)" "$(openssl x509 -in chosen2.pem -noout -text)" "ecdsa-with-SHA384"
 check_contains "the renewed certificate has the same subject" "$(openssl x509 -in renewed.pem -noout -subject)" "renew.example"
 check_contains "the old one points to the new one" "$(remote cert get "$id2" | tr -s ' ')" "renewed_by $new"
+# The chain a TLS server serves, as step certificate inspect https://... shows it.
+check_eq "inspect https://HOST:PORT: certhubd's own certificate and its issuer" "CN=localhost,O=certhub 2" \
+    "$("$CERTHUB" inspect "https://localhost:$port" --json | jq -r '.[0].subject + " " + (length | tostring)')"
+expect_error "a server that is not there: said so" "no certificate was served (Couldn't connect to server)" -- \
+    "$CERTHUB" inspect "https://127.0.0.1:1"
 # A certificate named by its serial or SHA-256, as openssl and other tools print them (Vault's
 # pki/cert/:serial), wherever an id goes.
 serial=$(remote --output json cert get "$id2" | jq -r .serial)
