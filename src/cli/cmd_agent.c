@@ -12,6 +12,8 @@
  *   cert_path = /etc/nginx/web.pem   # the certificate and its chain
  *   key_path = /etc/nginx/web.key    # optional: the private key too
  *   combined_path = /etc/haproxy/web.pem   # or (and) all in one file, the key last
+ *   keystore_path = /opt/tomcat/conf/web.p12   # or (and) a PKCS#12 or JKS keystore of it
+ *   password_file = /etc/certhub/web.pw        # the keystore's password
  *   mode = 0640
  *   reload = systemctl reload nginx
  *
@@ -50,6 +52,7 @@ struct target {
     int line; /* of its [target NAME] in the configuration */
     char certificate[64], bundle[64], trusted[16], tenant[64];
     char cert_path[1024], key_path[1024], combined_path[1024], path[1024], dir[1024], reload[1024], owner[64];
+    char keystore_path[1024], keystore_format[8], password_file[1024], alias[128];
     unsigned mode;
 };
 
@@ -91,7 +94,9 @@ static const struct {
     size_t offset, size;
 } target_texts[] = {TARGET_TEXT(certificate), TARGET_TEXT(bundle),   TARGET_TEXT(trusted),   TARGET_TEXT(tenant),
                     TARGET_TEXT(dir),         TARGET_TEXT(owner),    TARGET_TEXT(cert_path), TARGET_TEXT(key_path),
-                    TARGET_TEXT(path),        TARGET_TEXT(reload),   TARGET_TEXT(combined_path)};
+                    TARGET_TEXT(path),        TARGET_TEXT(reload),   TARGET_TEXT(combined_path),
+                    TARGET_TEXT(keystore_path), TARGET_TEXT(keystore_format), TARGET_TEXT(password_file),
+                    TARGET_TEXT(alias)};
 #undef TARGET_TEXT
 
 /* One line of the configuration into ag: a setting before the first target is the agent's,
@@ -146,7 +151,21 @@ static int config_item(void *arg, const ch_conf_item *it)
         return 0;
     }
     return ch_error_set(CH_EINVAL, "unknown target setting %.64s (certificate, bundle, tenant, trusted, cert_path, "
-                                   "key_path, combined_path, path, dir, mode, owner, reload)", k);
+                                   "key_path, combined_path, keystore_path, keystore_format, password_file, alias, "
+                                   "path, dir, mode, owner, reload)", k);
+}
+
+/* "p12" or "jks": keystore_format, or keystore_path's extension; NULL when neither says. */
+static const char *keystore_format_of(const struct target *t)
+{
+    const char *dot = strrchr(t->keystore_path, '.');
+
+    if (t->keystore_format[0])
+        return strcmp(t->keystore_format, "p12") == 0 || strcmp(t->keystore_format, "jks") == 0 ? t->keystore_format
+                                                                                               : NULL;
+    if (dot != NULL && (strcmp(dot, ".p12") == 0 || strcmp(dot, ".pfx") == 0))
+        return "p12";
+    return dot != NULL && strcmp(dot, ".jks") == 0 ? "jks" : NULL;
 }
 
 static int read_config(cli_args *a, const char *path, struct agent *ag)
@@ -161,15 +180,15 @@ static int read_config(cli_args *a, const char *path, struct agent *ag)
         struct target *t = &ag->t[i];
         /* Two targets writing one file (or one name for two): removing one removed the file the
          * other still names. */
-        const char *mine[] = {t->cert_path, t->key_path, t->combined_path, t->path, t->dir};
+        const char *mine[] = {t->cert_path, t->key_path, t->combined_path, t->keystore_path, t->path, t->dir};
         for (int j = 0; j < i; j++) {
             const struct target *o = &ag->t[j];
-            const char *theirs[] = {o->cert_path, o->key_path, o->combined_path, o->path, o->dir};
+            const char *theirs[] = {o->cert_path, o->key_path, o->combined_path, o->keystore_path, o->path, o->dir};
             if (strcmp(o->name, t->name) == 0)
                 return cli_fail(a, "%s:%d: target %s appears twice: give each target a name of its own", path,
                                 t->line, t->name);
-            for (size_t x = 0; x < 5; x++)
-                for (size_t y = 0; y < 5; y++)
+            for (size_t x = 0; x < 6; x++)
+                for (size_t y = 0; y < 6; y++)
                     if (cli_same_file(mine[x], theirs[y]))
                         return cli_fail(a, "%s:%d: targets %s and %s both write %s: give each its own file", path,
                                         t->line, o->name, t->name, mine[x]);
@@ -193,9 +212,21 @@ static int read_config(cli_args *a, const char *path, struct agent *ag)
         if (t->key_path[0] && t->cert_path[0] == '\0')
             return cli_fail(a, "%s:%d: target %s: key_path goes with cert_path (the key alone, without its "
                                "certificate, or both in one file: combined_path)", path, t->line, t->name);
-        if (t->combined_path[0] && t->certificate[0] == '\0')
-            return cli_fail(a, "%s:%d: target %s: combined_path is a certificate's (certificate = ID)", path,
+        if ((t->combined_path[0] || t->keystore_path[0]) && t->certificate[0] == '\0')
+            return cli_fail(a, "%s:%d: target %s: %s is a certificate's (certificate = ID)", path, t->line, t->name,
+                            t->combined_path[0] ? "combined_path" : "keystore_path");
+        for (size_t x = 0; x < 3 && t->keystore_path[0]; x++)
+            if (cli_same_file(t->keystore_path, mine[x]))
+                return cli_fail(a, "%s:%d: target %s: keystore_path is a file of its own", path, t->line, t->name);
+        if (t->keystore_path[0] && keystore_format_of(t) == NULL)
+            return cli_fail(a, "%s:%d: target %s: keystore_format is p12 or jks (from keystore_path's .p12, .pfx or "
+                               ".jks when not given)", path, t->line, t->name);
+        if (t->keystore_path[0] && t->password_file[0] == '\0')
+            return cli_fail(a, "%s:%d: target %s: keystore_path needs password_file (the keystore's password)", path,
                             t->line, t->name);
+        if ((t->password_file[0] || t->alias[0] || t->keystore_format[0]) && t->keystore_path[0] == '\0')
+            return cli_fail(a, "%s:%d: target %s: password_file, alias and keystore_format go with keystore_path",
+                            path, t->line, t->name);
         if ((t->certificate[0] != '\0') + (t->bundle[0] != '\0') + (t->trusted[0] != '\0') != 1)
             return cli_fail(a, "%s:%d: target %s needs exactly one of certificate, bundle or trusted", path,
                             t->line, t->name);
@@ -209,9 +240,9 @@ static int read_config(cli_args *a, const char *path, struct agent *ag)
         if (t->trusted[0] && strcmp(t->trusted, "mqtt") != 0 && (t->path[0] == '\0' || t->dir[0]))
             return cli_fail(a, "%s:%d: target %s: trusted = %s needs path (the PEM file of that list), not dir", path,
                             t->line, t->name, t->trusted);
-        if (t->certificate[0] && t->cert_path[0] == '\0' && t->combined_path[0] == '\0')
+        if (t->certificate[0] && t->cert_path[0] == '\0' && t->combined_path[0] == '\0' && t->keystore_path[0] == '\0')
             return cli_fail(a, "%s:%d: target %s needs cert_path (or combined_path: the certificate, its chain and its "
-                               "key in one file)", path, t->line, t->name);
+                               "key in one file; or keystore_path)", path, t->line, t->name);
         if (t->bundle[0] && t->path[0] == '\0')
             return cli_fail(a, "%s:%d: target %s needs path", path, t->line, t->name);
         if (t->tenant[0] && t->bundle[0] == '\0')
@@ -360,6 +391,50 @@ static bool combined_holds(const char *path, const ch_buf *cert)
         ch_secure_free(old, len);
     }
     return holds;
+}
+
+/* Whether the keystore at path opens with password and holds leaf with its key. */
+static bool keystore_holds(const char *path, const char *password, const ch_cert *leaf)
+{
+    uint8_t *old = NULL;
+    size_t len = 0;
+    ch_keystore *ks = NULL;
+    bool holds = false;
+
+    if (ch_file_read(&old, &len, path, CH_MAX_UPLOAD_BYTES) == 0 &&
+        ch_keystore_import(&ks, old, len, &(ch_import_opts){.password = password}) == 0)
+        for (size_t i = 0; i < ks->count && !holds; i++)
+            holds = ks->entries[i].key != NULL && ks->entries[i].chain_len > 0 &&
+                    memcmp(ch_cert_sha256(ks->entries[i].chain[0]), ch_cert_sha256(leaf), 32) == 0;
+    ch_keystore_free(ks);
+    ch_secure_free(old, len);
+    ch_error_clear();
+    return holds;
+}
+
+/* The target's keystore of certificate id into *store when the one at keystore_path does not
+ * hold leaf (0), or the file settled as it is (its mode and owner: 0 or 1); -1 said. */
+static int keystore_owed(cli_args *a, const struct target *t, const char *id, const ch_cert *leaf, ch_buf *store)
+{
+    char *password = NULL, path[300];
+    json_t *body;
+    int r;
+
+    if (cli_password_file(a, t->password_file, &password) != 0)
+        return -1;
+    if (keystore_holds(t->keystore_path, password, leaf)) {
+        ch_secure_free_str(password);
+        owned_add(g_written, g_target, t->keystore_path);
+        return settle(a, t->keystore_path, t->mode ? t->mode : 0600);
+    }
+    body = json_pack("{ss ss}", "format", keystore_format_of(t), "password", password);
+    if (body != NULL && t->alias[0])
+        json_object_set_new(body, "alias", json_string(t->alias));
+    remote_obj_path(path, sizeof path, "certificates", id, "/export");
+    r = body != NULL ? remote_call(a, "POST", path, body, NULL, store) : cli_fail(a, "out of memory");
+    json_decref(body); /* (jansson's blocks are wiped as they are freed) */
+    ch_secure_free_str(password);
+    return r != 0 ? -1 : 0;
 }
 
 /* Creates the directories above path that are missing (0755, as `install -D` and Vault agent's
@@ -808,8 +883,8 @@ static int sync_target(cli_args *a, const struct target *t)
     ch_buf cert = CH_BUF_INIT, key = CH_BUF_INIT;
     char path[300], id[64], what[100];
     ch_cert *leaf = NULL;
-    struct staged staged_key = {0}, staged_cert = {0}, staged_combined = {0};
-    ch_buf combined = CH_BUF_INIT;
+    struct staged staged_key = {0}, staged_cert = {0}, staged_combined = {0}, staged_store = {0};
+    ch_buf combined = CH_BUF_INIT, store = CH_BUF_INIT;
     int changed = 0, r;
 
     g_owner = t->owner;
@@ -862,6 +937,13 @@ static int sync_target(cli_args *a, const struct target *t)
                     changed = r;
             }
     }
+    /* A Java server's (or IIS's) keystore of it, exported by certhubd under the target's password;
+     * asked for only when the one there does not hold this certificate with its key (a keystore
+     * is never the same bytes twice: each export has salts of its own). */
+    if (changed >= 0 && t->keystore_path[0] && (r = keystore_owed(a, t, id, leaf, &store)) != 0)
+        changed = r;
+    if (changed < 0)
+        goto done;
     /* HAProxy's and others' one file: the certificate, its chain, then its key. */
     if (key.len > 0 && t->combined_path[0] &&
         (ch_buf_put(&combined, cert.data, cert.len) < 0 || ch_buf_put(&combined, key.data, key.len) < 0)) {
@@ -877,6 +959,9 @@ static int sync_target(cli_args *a, const struct target *t)
     if (changed >= 0 && combined.len > 0 &&
         (r = stage_file(a, t->combined_path, &combined, t->mode ? t->mode : 0600, &staged_combined)) != 0)
         changed = r < 0 ? r : 1;
+    if (changed >= 0 && store.len > 0 &&
+        (r = stage_file(a, t->keystore_path, &store, t->mode ? t->mode : 0600, &staged_store)) != 0)
+        changed = r < 0 ? r : 1;
     if (changed >= 0 && t->cert_path[0] &&
         (r = stage_file(a, t->cert_path, &cert, t->mode ? t->mode | 0044 : 0644, &staged_cert)) != 0)
         changed = r < 0 ? r : 1;
@@ -884,16 +969,20 @@ static int sync_target(cli_args *a, const struct target *t)
         changed = r;
     if (changed >= 0 && (r = place_file(a, &staged_combined)) != 0)
         changed = r < 0 ? r : 1;
+    if (changed >= 0 && (r = place_file(a, &staged_store)) != 0)
+        changed = r < 0 ? r : 1;
     if (changed >= 0 && (r = place_file(a, &staged_cert)) != 0)
         changed = r < 0 ? r : 1;
 done:
     unstage(&staged_key);
     unstage(&staged_combined);
+    unstage(&staged_store);
     unstage(&staged_cert);
     ch_cert_free(leaf);
     ch_buf_dispose(&cert);
     ch_buf_dispose_secure(&key);
     ch_buf_dispose_secure(&combined);
+    ch_buf_dispose_secure(&store);
     return changed;
 }
 

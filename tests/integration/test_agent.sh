@@ -632,6 +632,28 @@ api POST "/api/v1/certificates/$lbc/renew"
 expect_exit 0 "a pass after a renewal" -- "$CERTHUB" agent --config lb.conf --once
 check_eq "writes the renewal with its new key" "$(body .serial) $(openssl x509 -in lb/web.pem -noout -pubkey)" \
     "$(openssl x509 -in lb/web.pem -noout -serial | cut -d= -f2 | tr A-F a-f) $(openssl pkey -in lb/web.pem -pubout)"
+# A Java server's keystore of it (keystore_path, its password in password_file): PKCS#12 or
+# JKS by the file's extension, exported again only when the one there does not hold the
+# certificate (a keystore is never the same bytes twice).
+printf 'store-s3cret\n' > store.pw
+printf '%s\n\n[target tomcat]\ncertificate = %s\nkeystore_path = %s/ks/web.p12\npassword_file = %s/store.pw\nalias = tomcat\n\n[target jetty]\ncertificate = %s\nkeystore_path = %s/ks/web.jks\npassword_file = %s/store.pw\n' \
+    "$(agent_head "$data/admin-token" ks)" "$lbc" "$T" "$T" "$lbc" "$T" "$T" > ks.conf
+sed -i "s|^ca_file = .*|ca_file = $T/own-ca.pem|" ks.conf
+expect_exit 0 "targets writing a PKCS#12 and a JKS keystore" -- "$CERTHUB" agent --config ks.conf --once
+check_contains "keytool reads the PKCS#12 with the password, the key entry under its alias" \
+    "$(keytool -list -keystore ks/web.p12 -storetype PKCS12 -storepass store-s3cret 2>&1)" "tomcat,"
+check_contains "and the JKS" "$(keytool -list -keystore ks/web.jks -storetype JKS -storepass store-s3cret 2>&1)" \
+    "PrivateKeyEntry"
+check_eq "openssl finds the certificate in force in the PKCS#12, mode 0600" \
+    "$(openssl x509 -in lb/web.pem -noout -serial) 600" \
+    "$(openssl pkcs12 -in ks/web.p12 -passin pass:store-s3cret -nokeys -clcerts 2>/dev/null | openssl x509 -noout -serial) $(stat -c %a ks/web.p12)"
+cp ks/web.p12 web.p12.before
+expect_exit 0 "a second pass" -- "$CERTHUB" agent --config ks.conf --once
+check_eq "leaves a keystore that holds the certificate as it is" "" "$(cmp web.p12.before ks/web.p12)"
+printf '%s\n\n[target bad]\ncertificate = %s\nkeystore_path = %s/ks/web.store\npassword_file = %s/store.pw\n' \
+    "$(agent_head "$data/admin-token" bad)" "$lbc" "$T" "$T" > bad.conf
+expect_error "a keystore whose format cannot be told: refused, saying how" "keystore_format is p12 or jks" -- \
+    "$CERTHUB" agent --config bad.conf --once
 printf '%s\n\n[target lb]\ncertificate = %s\ncert_path = %s/lb/x.pem\nkey_path = %s/lb/x.pem\n' \
     "$(agent_head "$data/admin-token" lb)" "$lbc" "$T" "$T" > same.conf
 expect_error "cert_path and key_path one file: refused, naming combined_path" "(both in one file: combined_path)" -- \
