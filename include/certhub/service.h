@@ -287,6 +287,11 @@ typedef struct ch_svc_ca_req {
     const char *parent_id;    /* the signing CA, for an intermediate */
     ch_svc_subject subject;
     const char *key_type;     /* "p256" (default), "rsa2048"... */
+    /* Or an intermediate whose key is elsewhere (a partner's, an HSM's): its CSR (PEM or DER),
+     * signed by parent_id; the subject is the CSR's unless given.  The CA is held without its
+     * key (it issues nothing here), as Vault's sign-intermediate makes one. */
+    const uint8_t *csr;
+    size_t csr_len;
     int days;                 /* 0: the profile's default (or ttl) */
     int64_t ttl;              /* the lifetime in seconds instead of days (ch_issue_opts); 0: days */
     int path_len;             /* -2: the profile's */

@@ -596,6 +596,29 @@ int cmd_remote_ca_list(cli_args *a)
     return list_and_print(a, paged(a, "cas", path, sizeof path), cols, w, 5);
 }
 
+/* The CSR file at path as the member "csr" of body, in PEM.  Read here and sent as PEM whatever
+ * it came as: a DER CSR is no JSON string, and a member that could not be made would have been
+ * left out, asking the server for a key of its own instead of signing the CSR. */
+static int csr_member(cli_args *a, const char *path, json_t *body)
+{
+    uint8_t *csr = NULL;
+    size_t len = 0;
+    ch_buf pem = CH_BUF_INIT;
+    ch_csr *req = NULL;
+    int rc = 0;
+
+    if (cli_read(a, path, &csr, &len) != 0)
+        return 1;
+    if (ch_csr_parse(&req, csr, len) < 0 || ch_csr_write_pem(&pem, req) < 0)
+        rc = cli_fail(a, "%s: %s", path, ch_error_last());
+    else
+        json_object_set_new(body, "csr", json_stringn((const char *)pem.data, pem.len));
+    ch_csr_free(req);
+    ch_buf_dispose(&pem);
+    free(csr);
+    return rc;
+}
+
 int cmd_remote_ca_create(cli_args *a)
 {
     json_t *body = json_object(), *ans;
@@ -604,9 +627,19 @@ int cmd_remote_ca_create(cli_args *a)
 
     json_object_set_new(body, "name", json_string(cli_need(a, "name")));
     json_object_set_new(body, "type", json_string(parent ? "intermediate" : "root"));
-    json_object_set_new(body, "subject", json_string(cli_need(a, "subject")));
+    /* An intermediate whose key is elsewhere: its CSR, whose subject it takes unless given. */
+    if (cli_opt(a, "csr") != NULL && parent == NULL)
+        cli_usage(a, "--csr goes with --parent (an intermediate of a key elsewhere, signed by that CA)");
+    cli_not_both(a, "csr", "key-type");
+    cli_not_both(a, "csr", "auto-rotate");
+    if (cli_opt(a, "csr") == NULL || cli_opt(a, "subject") != NULL)
+        json_object_set_new(body, "subject", json_string(cli_need(a, "subject")));
     if (parent)
         json_object_set_new(body, "parent_id", json_string(parent));
+    if (cli_opt(a, "csr") != NULL && csr_member(a, cli_opt(a, "csr"), body) != 0) {
+        json_decref(body);
+        return 1;
+    }
     str_member(a, "key-type", body, "key_type");
     lifetime_members(a, body);
     str_member(a, "digest", body, "digest");
@@ -668,9 +701,6 @@ int cmd_remote_cert_issue(cli_args *a)
 {
     json_t *body;
     const char *csr_path = cli_opt(a, "csr");
-    uint8_t *csr = NULL;
-    ch_buf pem = CH_BUF_INIT;
-    size_t len = 0;
     int rc = 1;
 
     if (cli_opt(a, "key-out") != NULL && csr_path != NULL)
@@ -709,25 +739,10 @@ int cmd_remote_cert_issue(cli_args *a)
         cli_usage(a, "--csr-usages goes with --csr or --csr-id (the usages a CSR asks for)");
     if (cli_flag(a, "csr-usages"))
         json_object_set_new(body, "csr_usages", json_true());
-    if (csr_path) {
-        /* Read here and sent as PEM whatever it came as: a DER CSR is no JSON string, and a
-         * member that could not be made would have been left out, asking the server for a
-         * key of its own instead of signing the CSR. */
-        ch_csr *req = NULL;
-        if (cli_read(a, csr_path, &csr, &len) != 0)
-            goto done;
-        if (ch_csr_parse(&req, csr, len) < 0 || ch_csr_write_pem(&pem, req) < 0) {
-            ch_csr_free(req);
-            rc = cli_fail(a, "%s: %s", csr_path, ch_error_last());
-            goto done;
-        }
-        ch_csr_free(req);
-        json_object_set_new(body, "csr", json_stringn((const char *)pem.data, pem.len));
-    }
+    if (csr_path && csr_member(a, csr_path, body) != 0)
+        goto done;
     rc = post_and_save(a, "certificates", body);
 done:
-    ch_buf_dispose(&pem);
-    free(csr);
     json_decref(body);
     return rc;
 }

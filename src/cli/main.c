@@ -38,10 +38,11 @@ static const cli_cmd commands[] = {
     {"ca list", cmd_remote_ca_list, "[--limit N] [--cursor C] [--all] [--tenant NAME]", "list the CAs on the server",
      "limit= cursor= all tenant=", 0, 0},
     {"ca create", cmd_remote_ca_create,
-     "--name NAME --subject DN [--parent CA_ID [--cap-validity]] [--key-type T] [--days N | --ttl T] [--digest D] "
-     "[--path-len N] [--auto-rotate]",
-     "create a root CA on the server (an intermediate with --parent)",
-     "name= subject= parent= key-type= days= ttl= digest= path-len= auto-rotate cap-validity", 0, 0},
+     "--name NAME --subject DN [--parent CA_ID [--cap-validity] [--csr FILE]] [--key-type T] [--days N | --ttl T] "
+     "[--digest D] [--path-len N] [--auto-rotate]",
+     "create a root CA on the server (an intermediate with --parent; one whose key is elsewhere, a partner's or an "
+     "HSM's, from its CSR with --csr: held without its key)",
+     "name= subject= parent= key-type= days= ttl= digest= path-len= auto-rotate cap-validity csr=", 0, 0},
     {"ca get", cmd_remote_ca_get, "CA_ID", "show a CA on the server", "", 1, 1},
     {"ca update", cmd_remote_ca_update, "CA_ID [--name N] [--auto-rotate on|off]",
      "rename a CA, or switch its automatic rotation on or off", "name= auto-rotate=", 1, 1},
@@ -428,6 +429,8 @@ static const struct opt_help {
     {"ca create;", "days", "how long the CA is valid, in days: without it or --ttl, 3650 for a root and 1825 for "
                            "an intermediate (refused when it would end after its parent: give fewer, or "
                            "--cap-validity)"},
+    {"ca create;", "csr", "the CSR of an intermediate whose key is elsewhere (a partner's, an HSM's): signed by --parent, "
+                          "its subject taken unless --subject; the CA is held without its key"},
     {"ca create;", "cap-validity", "an intermediate whose lifetime would pass its parent's end ends with its parent "
                                    "instead of being refused"},
     {NULL, "days", "how long it is valid, in days (the profile's default without it)"},

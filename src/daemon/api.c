@@ -27,13 +27,13 @@ static const char *const F_TENANT[] = {"name", NULL};
 static const char *const F_TOKEN[] = {"tenant", "role", "name", "scope", "expires_in", "expires_at", NULL};
 static const char *const F_CA[] = {"name",     "type",        "key_type",    "parent_id", "digest",      "days",
                                    "ttl",      "path_len",    "subject",     "certificate", "data",      "private_key",
-                                   "password", "csr_id",      "auto_rotate", "cap_validity", NULL};
+                                   "password", "csr_id",      "auto_rotate", "cap_validity", "csr", NULL};
 /* What each type of CA reads of F_CA. */
 static const char *const F_CA_ROOT[] = {"name", "type", "key_type", "digest", "days", "ttl", "path_len", "subject",
                                         "auto_rotate", NULL};
 static const char *const F_CA_INTERMEDIATE[] = {"name",    "type",        "key_type",     "parent_id", "digest", "days",
                                                 "ttl",     "path_len",    "subject",      "auto_rotate",
-                                                "cap_validity", NULL};
+                                                "cap_validity", "csr", NULL};
 static const char *const F_CA_UPDATE[] = {"name", "auto_rotate", NULL};
 static const char *const F_CA_IMPORT[] = {"name",        "type",     "certificate", "data",
                                           "private_key", "password", "csr_id",      NULL};
@@ -997,7 +997,7 @@ static void cas_create(req *r)
 {
     json_t *body = read_json(r, F_CA);
     ch_svc_ca_req q = {.path_len = -2};
-    const char *type = NULL, *cert = NULL, *data = NULL, *key = NULL, *password = NULL, *csr_id = NULL;
+    const char *type = NULL, *cert = NULL, *data = NULL, *key = NULL, *password = NULL, *csr_id = NULL, *csr = NULL;
     const uint8_t *cert_bytes;
     size_t cert_len;
     ch_buf bytes = CH_BUF_INIT;
@@ -1018,8 +1018,13 @@ static void cas_create(req *r)
         get_int(r, body, "path_len", 0, 64, &q.path_len) || get_subject(r, body, &q.subject) ||
         get_str(r, body, "certificate", &cert) || get_str(r, body, "data", &data) ||
         get_str(r, body, "private_key", &key) || get_str(r, body, "password", &password) ||
-        get_str(r, body, "csr_id", &csr_id))
+        get_str(r, body, "csr_id", &csr_id) || get_str(r, body, "csr", &csr))
         goto done;
+    /* An intermediate whose key is elsewhere: its CSR signed (Vault's sign-intermediate). */
+    if (csr != NULL) {
+        q.csr = (const uint8_t *)csr;
+        q.csr_len = strlen(csr);
+    }
     if (type == NULL || strcmp(type, "root") == 0 || strcmp(type, "intermediate") == 0) {
         q.intermediate = type && strcmp(type, "intermediate") == 0;
         if (only_fields_for(r, body, q.intermediate ? F_CA_INTERMEDIATE : F_CA_ROOT,

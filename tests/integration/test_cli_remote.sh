@@ -470,6 +470,35 @@ root=$(remote ca list | awk '/Quickstart Root CA/ {print $1}')
 team=$(remote ca create --name "Team CA" --subject "CN=Team CA" --parent "$root" --path-len 0 --digest sha384)
 remote ca chain "$team" --out team.pem
 check_contains "ca create --path-len" "$(openssl x509 -in team.pem -noout -ext basicConstraints)" "pathlen:0"
+# An intermediate whose key is elsewhere (a partner's, an HSM's): its CSR signed by a CA here
+# (Vault's sign-intermediate), the CA held without its key.
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout outside.key -subj "/CN=Partner Issuing CA/O=Partner" \
+    -out outside.csr 2>/dev/null
+outside=$(remote ca create --name "Partner Issuing" --parent "$root" --csr outside.csr --days 365)
+check_eq "ca create --csr: an intermediate of the CSR's subject, held without its key" \
+    "O=Partner,CN=Partner Issuing CA $root false" \
+    "$(remote --output json ca get "$outside" | jq -r '.subject + " " + .parent_id + " " + (.can_sign | tostring)')"
+remote ca chain "$outside" --out outside-chain.pem
+openssl x509 -in outside-chain.pem -out outside.pem
+check_eq "its certificate holds the CSR's key" "$(openssl pkey -in outside.key -pubout)" "$(openssl x509 -in outside.pem -noout -pubkey)"
+check_contains "as a CA" "$(openssl x509 -in outside.pem -noout -ext basicConstraints)" "CA:TRUE"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout oleaf.key -subj /CN=partner-leaf.example -out oleaf.csr 2>/dev/null
+openssl x509 -req -in oleaf.csr -CA outside.pem -CAkey outside.key -days 30 -out oleaf.pem 2>/dev/null
+awk '/BEGIN/ {n++} n > 1' outside-chain.pem > outside-up.pem
+check_eq "what the partner signs with its own key verifies up to the root here" "oleaf.pem: OK" \
+    "$(openssl verify -CAfile outside-up.pem -untrusted outside.pem oleaf.pem 2>&1 | tail -1)"
+expect_error "its certificate issues nothing here" "cannot sign" -- \
+    remote cert issue --ca-id "$outside" --subject CN=x.example
+expect_usage "--csr with --key-type: a usage error" "give --csr or --key-type" -- \
+    remote ca create --name x --parent "$root" --csr outside.csr --key-type p384
+expect_usage "--csr without --parent" "--csr goes with --parent" -- remote ca create --name x --csr outside.csr
+TOKEN=$(cat "$data/admin-token") api POST /api/v1/cas "$(jq -n --arg c "$(cat outside.csr)" '{name:"r",type:"root",subject:{common_name:"r"},csr:$c}')"
+check_eq "a root with a csr: 400 naming csr" "400 csr" "$status $(body .error.field)"
+TOKEN=$(cat "$data/admin-token") api POST /api/v1/cas "$(jq -n --arg c "$(cat outside.csr)" --arg p "$root" '{name:"r2",type:"intermediate",parent_id:$p,csr:$c,auto_rotate:true}')"
+check_eq "auto_rotate with a csr: 400 (rotating needs the key)" "400 auto_rotate" "$status $(body .error.field)"
+awk 'NR == 2 {c = substr($0, 40, 1); $0 = substr($0, 1, 39) (c == "A" ? "B" : "A") substr($0, 41)} 1' outside.csr > broken.csr
+TOKEN=$(cat "$data/admin-token") api POST /api/v1/cas "$(jq -n --arg c "$(cat broken.csr)" --arg p "$root" '{name:"r3",type:"intermediate",parent_id:$p,csr:$c}')"
+check_eq "a CSR whose signature does not verify: 422 naming csr, as a certificate's" "422 csr" "$status $(body .error.field)"
 check_contains "ca create --digest (the issuer's signature)" "$(openssl x509 -in team.pem -noout -text)" "ecdsa-with-SHA384"
 remote csr new --subject CN=digest.example --digest sha512 --out digest.csr >/dev/null
 asks=$(remote csr new --subject CN=asks.example --key-usage digital_signature --ext-key-usage client_auth)

@@ -357,10 +357,20 @@ static int ca_row(ch_store_ca *ca, const char *tenant_id, const char *name, cons
     return 0;
 }
 
+/* Whether a request names a subject at all (a CSR's is taken otherwise). */
+static bool subject_given(const ch_svc_subject *s)
+{
+    const ch_name_fields *f = &s->fields;
+
+    return s->dn != NULL || f->country || f->state || f->locality || f->organization || f->org_unit ||
+           f->common_name || f->email;
+}
+
 int ch_svc_ca_create(ch_svc *svc, const ch_actor *actor, const ch_svc_ca_req *req, ch_store_ca *out)
 {
     ch_key_type kt = CH_KEY_P256;
     ch_key *key = NULL;
+    ch_csr *csr = NULL;
     ch_cert *cert = NULL;
     svc_ca *parent = NULL;
     X509_NAME *subject = NULL;
@@ -375,6 +385,15 @@ int ch_svc_ca_create(ch_svc *svc, const ch_actor *actor, const ch_svc_ca_req *re
         return error;
     if (req->key_type != NULL && (error = ch_key_type_parse(&kt, req->key_type)) < 0)
         return error;
+    if (req->csr != NULL && (!req->intermediate || req->rotate != NULL))
+        return ch_error_set_field(CH_EINVAL, "csr", "a CSR makes an intermediate CA (type intermediate, parent_id): a "
+                                  "root signs its own key");
+    if (req->csr != NULL && req->key_type != NULL)
+        return ch_error_set_field(CH_EINVAL, "key_type", "give key_type (a key made here) or csr (the key is the "
+                                  "CSR's), not both");
+    if (req->csr != NULL && req->auto_rotate)
+        return ch_error_set_field(CH_EINVAL, "auto_rotate", "a CA whose key is elsewhere (csr) cannot be rotated "
+                                  "here: its holder makes a new CSR");
     o.profile = ch_profile_get(req->intermediate ? "intermediate-ca" : "root-ca");
     o.days = req->days;
     o.ttl = req->ttl;
@@ -404,10 +423,10 @@ int ch_svc_ca_create(ch_svc *svc, const ch_actor *actor, const ch_svc_ca_req *re
         if (X509_get_signature_info(x, &md, NULL, NULL, NULL) == 1 && (md == NID_sha384 || md == NID_sha512))
             o.digest = EVP_get_digestbynid(md);
         ERR_clear_error();
-    } else if ((error = svc_subject(&subject, &req->subject)) < 0) {
+    } else if ((req->csr == NULL || subject_given(&req->subject)) && (error = svc_subject(&subject, &req->subject)) < 0) {
         return error;
     }
-    o.subject = subject;
+    o.subject = subject; /* (NULL with a CSR: the CSR's) */
     if (req->digest && (error = ch_digest_parse(&o.digest, req->digest)) < 0)
         goto done;
     if (req->intermediate) {
@@ -429,9 +448,17 @@ int ch_svc_ca_create(ch_svc *svc, const ch_actor *actor, const ch_svc_ca_req *re
         o.crl_urls = (const char *const *)parent->crl_urls;
         o.ocsp_urls = (const char *const *)parent->ocsp_urls;
     }
-    if ((error = ch_key_generate(&key, kt)) < 0)
-        goto done;
-    o.subject_key = key;
+    if (req->csr != NULL) {
+        if ((error = ch_csr_parse(&csr, req->csr, req->csr_len)) < 0 || (error = ch_csr_verify(csr)) < 0) {
+            ch_error_set_field(error, "csr", "%s", ch_error_last());
+            goto done;
+        }
+        o.csr = csr;
+    } else {
+        if ((error = ch_key_generate(&key, kt)) < 0)
+            goto done;
+        o.subject_key = key;
+    }
     if (!req->intermediate)
         o.ca_key = key;
     if ((error = ch_cert_issue(&cert, &o)) < 0) {
@@ -442,7 +469,7 @@ int ch_svc_ca_create(ch_svc *svc, const ch_actor *actor, const ch_svc_ca_req *re
             ch_error_set_field(error, "parent_id", "%s", ch_error_last());
         goto done;
     }
-    if ((error = svc_cert_row(&row, cert, actor->tenant_id, req->name, "generated", 1)) < 0)
+    if ((error = svc_cert_row(&row, cert, actor->tenant_id, req->name, csr ? "csr_signed" : "generated", 1)) < 0)
         goto done;
     row.profile = strdup(o.profile->name);
     /* The lifetime asked, which a cut at the parent's end may have shortened: the next
@@ -470,6 +497,7 @@ done:
     ch_cert_free(cert);
     ch_cert_free(cur);
     ch_key_free(key);
+    ch_csr_free(csr);
     X509_NAME_free(subject);
     return error;
 }
