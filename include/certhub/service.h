@@ -698,6 +698,15 @@ typedef struct ch_svc_renew_opts {
      * goes to (the tenant's default CA, else its one issuing CA). */
     const char *ca_id;
     bool automatic; /* internal: certhubd's own renewal (ch_svc_issue_req.renewal_of) */
+    /* What the renewal changes, as cert-manager reissues an edited Certificate into the same
+     * Secret: the lineage (agents, keystore entries) follows it.  NULL / false: the old one's. */
+    const ch_svc_subject *subject;   /* another subject */
+    const char *const *sans;         /* other SANs (san_count of them, 0: none), when sans_given */
+    size_t san_count;
+    bool sans_given;
+    const char *key_type;            /* a new key of another type, made here (not with reuse_key) */
+    const uint8_t *csr;              /* or the holder's new key, in a CSR (PEM or DER) */
+    size_t csr_len;
 } ch_svc_renew_opts;
 /* ch_svc_cert_renew with another lifetime: checked as at issuance (not both; the profile's
  * maximum; the issuing CA's end unless cap_validity), CH_EINVAL or CH_EPOLICY naming days or

@@ -2391,6 +2391,19 @@ int cmd_remote_cert_renew(cli_args *a)
     if (cli_flag(a, "cap-validity"))
         json_object_set_new(body, "cap_validity", json_true());
     str_member(a, "ca-id", body, "ca_id"); /* (another CA: the renewal moves there) */
+    /* What it changes: the lineage (agents, keystore entries) follows the renewal. */
+    str_member(a, "subject", body, "subject");
+    list_member(a, "san", body, "sans");
+    str_member(a, "key-type", body, "key_type");
+    cli_not_both(a, "key-type", "csr");
+    cli_not_both(a, "reuse-key", "key-type");
+    cli_not_both(a, "reuse-key", "csr");
+    if (cli_opt(a, "key-out") != NULL && cli_opt(a, "csr") != NULL)
+        cli_usage(a, "--key-out fetches a key the server made; with --csr the key is already yours");
+    if (cli_opt(a, "csr") != NULL && csr_member(a, cli_opt(a, "csr"), body) != 0) {
+        json_decref(body);
+        return 1;
+    }
     rc = post_and_save(a, remote_obj_path(path, sizeof path, "certificates", a->pos[0], "/renew"), body);
 
     json_decref(body);

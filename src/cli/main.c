@@ -92,12 +92,14 @@ static const cli_cmd commands[] = {
     {"cert update", cmd_remote_cert_update, "ID [--name N] [--auto-renew on|off]",
      "rename a certificate, or switch its automatic renewal on or off", "name= auto-renew=", 1, 1},
     {"cert renew", cmd_remote_cert_renew,
-     "ID [--reuse-key] [--days N | --ttl T [--cap-validity]] [--ca-id ID] [--out FILE [--chain]] [--key-out FILE "
-     "[--key-password-file F]]",
-     "renew a certificate now: the same subject, SANs, profile and lifetime (unless --days or --ttl; the same "
-     "lifetime ends with the CA where it would go past it), a new key unless --reuse-key, from the same CA "
-     "unless --ca-id (once that CA is deleted, the tenant's default CA)",
-     "reuse-key days= ttl= cap-validity ca-id= out= chain key-out= key-password-file= force",
+     "ID [--reuse-key | --key-type T | --csr FILE] [--days N | --ttl T [--cap-validity]] [--ca-id ID] [--subject DN] "
+     "[--san LIST] [--out FILE [--chain]] [--key-out FILE [--key-password-file F]]",
+     "renew a certificate now: the same subject, SANs, profile and lifetime (unless --subject, --san, --days or "
+     "--ttl; the same lifetime ends with the CA where it would go past it), a new key of the same kind unless "
+     "--reuse-key, --key-type or --csr (the holder's new key), from the same CA unless --ca-id (once that CA is "
+     "deleted, the tenant's default CA); agents and keystore entries follow it",
+     "reuse-key key-type= csr= subject= san= days= ttl= cap-validity ca-id= out= chain key-out= key-password-file= "
+     "force",
      1, 1},
     {"cert key", cmd_remote_cert_key, "ID --out FILE [--password-file F]",
      "download a certificate's private key as PEM, encrypted under the password when given (admins; audited)",

@@ -3590,19 +3590,39 @@ static void user_delete(req *r, const char *name)
  * linked to the old one, for the old one's lifetime unless another is asked. */
 static void certificate_renew(req *r, const char *id)
 {
-    static const char *const F[] = {"reuse_key", "days", "ttl", "cap_validity", "ca_id", NULL};
+    static const char *const F[] = {"reuse_key", "days", "ttl", "cap_validity", "ca_id", "subject", "sans",
+                                    "key_type", "csr", NULL};
     struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
     json_t *body = NULL;
     ch_svc_renew_opts o = {0};
+    ch_svc_subject subject = {0};
+    const char *san_list[CH_MAX_SANS + 1] = {0}, *csr = NULL;
     ch_store_cert out;
     int reuse = 0, cap = 0, error;
 
     if (evbuffer_get_length(in) > 0 && ((body = read_json(r, F)) == NULL || get_bool(r, body, "reuse_key", &reuse) ||
                                         get_bool(r, body, "cap_validity", &cap) ||
                                         get_str(r, body, "ca_id", &o.ca_id) ||
-                                        get_lifetime(r, body, &o.days, &o.ttl))) {
+                                        get_lifetime(r, body, &o.days, &o.ttl) ||
+                                        get_str(r, body, "key_type", &o.key_type) || get_str(r, body, "csr", &csr) ||
+                                        get_strings(r, body, "sans", san_list, CH_MAX_SANS, &o.san_count,
+                                                    "\"dns:a.example\"") ||
+                                        (json_object_get(body, "subject") != NULL &&
+                                         get_subject(r, body, &subject)))) {
         json_decref(body);
         return;
+    }
+    /* What the renewal changes (cert-manager reissues an edited Certificate so): the rest is
+     * the old one's. */
+    if (body != NULL && json_object_get(body, "subject") != NULL)
+        o.subject = &subject;
+    if (body != NULL && json_object_get(body, "sans") != NULL) {
+        o.sans = san_list;
+        o.sans_given = true;
+    }
+    if (csr != NULL) {
+        o.csr = (const uint8_t *)csr;
+        o.csr_len = strlen(csr);
     }
     o.reuse_key = reuse;
     o.cap_validity = cap;

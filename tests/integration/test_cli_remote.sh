@@ -570,6 +570,25 @@ check_contains "(said in the audit log)" "$(remote --output json audit list --ac
     "\"auto_renew_off\":\"$id2\""
 new=$(remote cert renew "$id2" --out renewed.pem --force)
 check_contains "and it can be renewed again" "$new" "crt_"
+# A renewal that changes what it carries (cert-manager reissues an edited Certificate so): its
+# names, its subject, its key's type, or the holder's new key in a CSR; the lineage follows.
+grow=$(remote cert issue --ca-id "$issuer" --subject CN=grow.example --san dns:grow.example --out grow.pem)
+grow2=$(remote cert renew "$grow" --san dns:grow.example,dns:more.example --subject CN=grow.example,O=Grown --out grow2.pem)
+check_eq "cert renew --san --subject: the new names and subject, linked to the old one" \
+    "DNS:grow.example, DNS:more.example|subject=O = Grown, CN = grow.example|$grow" \
+    "$(openssl x509 -in grow2.pem -noout -ext subjectAltName | tail -1 | sed 's/^ *//')|$(openssl x509 -in grow2.pem -noout -subject)|$(remote --output json cert get "$grow2" | jq -r .renews)"
+grow3=$(remote cert renew "$grow2" --key-type rsa2048 --out grow3.pem)
+check_contains "cert renew --key-type: a key of another type, the names kept" \
+    "$(openssl x509 -in grow3.pem -noout -text | grep -E 'Public-Key|DNS:' | tr -s ' ')" "(2048 bit)"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -keyout grow4.key -subj /CN=ignored -out grow4.csr 2>/dev/null
+grow4=$(remote cert renew "$grow3" --csr grow4.csr --out grow4.pem)
+check_eq "cert renew --csr: the holder's new key, the subject and names kept" \
+    "$(openssl pkey -in grow4.key -pubout)|subject=O = Grown, CN = grow.example" \
+    "$(openssl x509 -in grow4.pem -noout -pubkey)|$(openssl x509 -in grow4.pem -noout -subject)"
+expect_usage "--reuse-key with --key-type: a usage error" "give --reuse-key or --key-type" -- \
+    remote cert renew "$grow4" --reuse-key --key-type p256
+expect_usage "--key-out with --csr: a usage error" "with --csr the key is already yours" -- \
+    remote cert renew "$grow4" --csr grow4.csr --key-out x.key
 remote cert key "$new" --out new.key --password-file pw
 check_eq "cert key: encrypted under the password" "-----BEGIN ENCRYPTED PRIVATE KEY-----" "$(head -1 new.key)"
 check_eq "cert key: a file only its owner reads" "600" "$(stat -c %a new.key)"

@@ -116,6 +116,9 @@ int ch_svc_cert_renew_opts(ch_svc *svc, const ch_actor *actor, const char *id, c
         memset(out, 0, sizeof *out);
     if ((error = svc_need(actor, CH_ROLE_OPERATOR, "renewing a certificate")) < 0)
         return error;
+    if ((opts->key_type != NULL) + (opts->csr != NULL) + reuse_key > 1)
+        return ch_error_set_field(CH_EINVAL, opts->csr ? "csr" : "key_type",
+                                  "give one of reuse_key, key_type (a new key made here) and csr (the holder's new key)");
     if ((error = ch_store_cert_get(svc->store, &old, actor->tenant_id, id)) < 0)
         return error;
     if ((error = check_renewable(&old, false)) < 0)
@@ -138,7 +141,10 @@ int ch_svc_cert_renew_opts(ch_svc *svc, const ch_actor *actor, const char *id, c
             ch_store_ca_dispose(&ca);
         ch_error_clear();
     }
-    q.subject.dn = old.subject;
+    if (opts->subject != NULL)
+        q.subject = *opts->subject;
+    else
+        q.subject.dn = old.subject;
     /* A lifetime asked for is held to the profile's maximum and the CA's end as at issuance
      * (ch_cert_issue), the refusal naming days or ttl as given. */
     if (opts->days != 0 || opts->ttl != 0) {
@@ -155,8 +161,13 @@ int ch_svc_cert_renew_opts(ch_svc *svc, const ch_actor *actor, const char *id, c
     }
     q.auto_renew = old.auto_renew;
     q.renews = old.id;
-    split_sans(old.sans, &san_store, sans, CH_MAX_SANS);
-    q.sans = sans;
+    if (opts->sans_given) {
+        q.sans = opts->sans;
+        q.san_count = opts->san_count;
+    } else {
+        split_sans(old.sans, &san_store, sans, CH_MAX_SANS);
+        q.sans = sans;
+    }
     /* What was chosen at issuance beside the profile goes on too: the digest, the key usages
      * (overrides of the profile's, or the profile's own then), and which of the extensions
      * the wizard switches were left out or marked critical (the AKI is never critical). */
@@ -182,7 +193,16 @@ int ch_svc_cert_renew_opts(ch_svc *svc, const ch_actor *actor, const char *id, c
         }
         ch_error_clear();
     }
-    if (old.key_id != NULL && !reuse_key) {
+    /* A key of another kind takes the profile's key usages (those fit to the old key may not
+     * apply to it: key transport asked of an EC key is refused). */
+    if (opts->key_type != NULL || opts->csr != NULL)
+        q.key_usage = 0;
+    if (opts->key_type != NULL) {
+        q.key_type = opts->key_type;
+    } else if (opts->csr != NULL) {
+        q.csr = opts->csr;
+        q.csr_len = opts->csr_len;
+    } else if (old.key_id != NULL && !reuse_key) {
         /* A new key of the same kind. */
         if ((error = ch_store_key_get(svc->store, &key, actor->tenant_id, old.key_id)) < 0)
             goto done;
