@@ -1353,17 +1353,25 @@ function caDialog(title, parent, reload) {
     // Basic constraints: how many CA levels may follow it (empty: none for an intermediate,
     // any for a root, as the profiles say).
     el("label", { for: "ca-pathlen" }, "Path length (CAs it may sign below it; empty for the default)"),
-    el("input", { id: "ca-pathlen", name: "pathlen", type: "number", min: "0", max: "64" }), err,
+    el("input", { id: "ca-pathlen", name: "pathlen", type: "number", min: "0", max: "64" }),
+    // An intermediate whose key is elsewhere (a partner's, an HSM's): its CSR signed here, as
+    // Vault's sign-intermediate signs one; the CA is held without its key.
+    parent ? [el("label", { for: "ca-csr" }, "Or its CSR (PEM), when its key stays with its holder: the subject is the CSR's unless given, and this CA issues nothing here"),
+      el("textarea", { id: "ca-csr", name: "csr", rows: 4 })] : null, err,
     el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Create CA"), el("button", { type: "button", class: "secondary", onclick: () => d.close() }, "Cancel")));
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
+    const csr = parent ? form.csr.value.trim() : "";
+    const subject = subjectOf(form, "ca");
     try {
       const ca = await api("POST", "cas", { name: form.name.value, type: parent ? "intermediate" : "root", parent_id: parent || undefined,
-        subject: subjectOf(form, "ca"), key_type: keys.value(), digest: digestOf(form.digest),
+        subject: csr && !Object.keys(subject).length ? undefined : subject, key_type: csr ? undefined : keys.value(),
+        csr: csr || undefined, digest: digestOf(form.digest),
         ...lifetimeBody(form["ca-lifetime"].value, form["ca-lifetime_unit"].value),
         path_len: form.pathlen.value === "" ? undefined : Number(form.pathlen.value) });
       // Said as other creations are (a dialog closed before the answer has had it said already).
-      if (d.open) done(`Created the ${parent ? "intermediate" : "root"} CA "${ca.name}", valid until ${day(ca.not_after)}.`);
+      if (d.open) done(`Created the ${parent ? "intermediate" : "root"} CA "${ca.name}", valid until ${day(ca.not_after)}.` +
+        (csr ? " Its key stays with its holder: it issues nothing here." : ""));
       d.close();
       reload();
     } catch (e) { err.textContent = e.message; }

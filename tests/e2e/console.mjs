@@ -888,6 +888,15 @@ await page.getByRole("button", { name: "Create CA" }).click();
 await page.locator("#done").getByText('Created the intermediate CA "Lab Issuing"').waitFor();
 await page.locator("li", { hasText: "Lab Root" }).locator("ul li", { hasText: "Lab Issuing" }).waitFor();
 ok("the CA tree shows an intermediate under its root; each CA made is said, by name");
+// An intermediate whose key stays with its holder (a partner's): its CSR signed here.
+await page.getByRole("button", { name: "Create an intermediate under Lab Root" }).click();
+await page.getByLabel("Name", { exact: true }).fill("Partner Sub");
+await page.locator("#ca-csr").fill(readFileSync(`${work}/partner-sub.csr`, "utf8"));
+await page.getByRole("button", { name: "Create CA" }).click();
+await page.locator("#done").getByText(/^Created the intermediate CA "Partner Sub", valid until .*\. Its key stays with its holder: it issues nothing here\.$/).waitFor();
+const partnerSub = await page.evaluate(async () => (await (await fetch("/api/v1/cas?limit=1000")).json()).items.find((c) => c.name === "Partner Sub"));
+assert.deepEqual([partnerSub.subject, partnerSub.can_sign], ["CN=Partner Sub CA", false]);
+ok("an intermediate made from its holder's CSR, its subject the CSR's, held without its key");
 // A dialog closed while its request is on its way (held back here, as a CA with an RSA key
 // takes seconds): the button waits meanwhile, and what became of the request is said.
 await page.route("**/api/v1/cas", async (r) => { await new Promise((ok) => setTimeout(ok, 1500)); await r.continue(); });

@@ -27,6 +27,9 @@ ca xss "/CN=<img src=x onerror=alert(1)>"
 # A leaf of the fleet CA, whose certificate the inventory does not hold: imported without its chain.
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout orphan.key -subj /CN=orphan.example -out orphan.csr 2>/dev/null
 openssl x509 -req -in orphan.csr -CA fleet.pem -CAkey fleet.key -days 20 -out orphan.pem 2>/dev/null
+# The CSR of an intermediate whose key stays with its holder.
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout partner-sub.key -subj "/CN=Partner Sub CA" \
+    -out partner-sub.csr 2>/dev/null
 # A leaf and a CA in one file, for the trusted certificates' bulk upload.
 ca chainroot "/CN=Chain Root CA"
 cat orphan.pem chainroot.pem > chain.pem
