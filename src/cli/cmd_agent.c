@@ -14,6 +14,7 @@
  *   combined_path = /etc/haproxy/web.pem   # or (and) all in one file, the key last
  *   keystore_path = /opt/tomcat/conf/web.p12   # or (and) a PKCS#12 or JKS keystore of it
  *   password_file = /etc/certhub/web.pw        # the keystore's password
+ *   key_encoding = pkcs1         # the key as "RSA/EC PRIVATE KEY" for software that reads no PKCS#8
  *   mode = 0640
  *   reload = systemctl reload nginx
  *
@@ -39,6 +40,8 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include "certhub/formats.h"
@@ -52,7 +55,7 @@ struct target {
     int line; /* of its [target NAME] in the configuration */
     char certificate[64], bundle[64], trusted[16], tenant[64];
     char cert_path[1024], key_path[1024], combined_path[1024], path[1024], dir[1024], reload[1024], owner[64];
-    char keystore_path[1024], keystore_format[8], password_file[1024], alias[128];
+    char keystore_path[1024], keystore_format[8], password_file[1024], alias[128], key_encoding[8];
     unsigned mode;
 };
 
@@ -96,7 +99,7 @@ static const struct {
                     TARGET_TEXT(dir),         TARGET_TEXT(owner),    TARGET_TEXT(cert_path), TARGET_TEXT(key_path),
                     TARGET_TEXT(path),        TARGET_TEXT(reload),   TARGET_TEXT(combined_path),
                     TARGET_TEXT(keystore_path), TARGET_TEXT(keystore_format), TARGET_TEXT(password_file),
-                    TARGET_TEXT(alias)};
+                    TARGET_TEXT(alias),       TARGET_TEXT(key_encoding)};
 #undef TARGET_TEXT
 
 /* One line of the configuration into ag: a setting before the first target is the agent's,
@@ -152,7 +155,7 @@ static int config_item(void *arg, const ch_conf_item *it)
     }
     return ch_error_set(CH_EINVAL, "unknown target setting %.64s (certificate, bundle, tenant, trusted, cert_path, "
                                    "key_path, combined_path, keystore_path, keystore_format, password_file, alias, "
-                                   "path, dir, mode, owner, reload)", k);
+                                   "key_encoding, path, dir, mode, owner, reload)", k);
 }
 
 /* "p12" or "jks": keystore_format, or keystore_path's extension; NULL when neither says. */
@@ -221,6 +224,13 @@ static int read_config(cli_args *a, const char *path, struct agent *ag)
         if (t->keystore_path[0] && keystore_format_of(t) == NULL)
             return cli_fail(a, "%s:%d: target %s: keystore_format is p12 or jks (from keystore_path's .p12, .pfx or "
                                ".jks when not given)", path, t->line, t->name);
+        if (t->key_encoding[0] && strcmp(t->key_encoding, "pkcs1") != 0 && strcmp(t->key_encoding, "pkcs8") != 0)
+            return cli_fail(a, "%s:%d: target %s: key_encoding is pkcs8 (BEGIN PRIVATE KEY, the default) or pkcs1 "
+                               "(BEGIN RSA PRIVATE KEY, BEGIN EC PRIVATE KEY), not \"%.16s\"", path, t->line, t->name,
+                            t->key_encoding);
+        if (t->key_encoding[0] && t->key_path[0] == '\0' && t->combined_path[0] == '\0')
+            return cli_fail(a, "%s:%d: target %s: key_encoding goes with key_path or combined_path", path, t->line,
+                            t->name);
         if (t->keystore_path[0] && t->password_file[0] == '\0')
             return cli_fail(a, "%s:%d: target %s: keystore_path needs password_file (the keystore's password)", path,
                             t->line, t->name);
@@ -375,6 +385,23 @@ static bool same_file(const char *path, const ch_buf *data)
         ch_secure_free(old, len);
     }
     return same;
+}
+
+/* Whether the file holds a key in the encoding asked (key_encoding; "": PKCS#8): a change of
+ * the setting takes effect at the next pass, not at the certificate's next renewal. */
+static bool key_encoded_as(const char *path, const char *encoding)
+{
+    uint8_t *old = NULL;
+    size_t len = 0;
+    bool as = false;
+
+    if (ch_file_read(&old, &len, path, 16u * 1024 * 1024) == 0) {
+        as = strcmp(encoding, "pkcs1") == 0 ? ch_mem_find(old, old + len, "-----BEGIN RSA PRIVATE KEY-----", 31) ||
+                                                  ch_mem_find(old, old + len, "-----BEGIN EC PRIVATE KEY-----", 30)
+                                            : ch_mem_find(old, old + len, "-----BEGIN PRIVATE KEY-----", 27) != NULL;
+        ch_secure_free(old, len);
+    }
+    return as;
 }
 
 /* Whether a combined file holds the certificate (and its chain) as it is now, followed by a
@@ -877,6 +904,33 @@ static int pem_key_of(cli_args *a, const ch_buf *data, const ch_cert *leaf, cons
     return rc;
 }
 
+/* The key (PEM, PKCS#8, as certhubd gives it) as "RSA PRIVATE KEY" or "EC PRIVATE KEY", for
+ * software that reads no PKCS#8 (key_encoding = pkcs1): 0, or -1 said. */
+static int key_traditional(cli_args *a, ch_buf *pem, const char *id)
+{
+    ch_key *k = NULL;
+    BIO *b = NULL;
+    char *p;
+    long n;
+    int rc = -1;
+
+    if (ch_key_parse(&k, pem->data, pem->len, NULL) == 0 &&
+        (EVP_PKEY_get_base_id(ch_key_pkey(k)) == EVP_PKEY_RSA || EVP_PKEY_get_base_id(ch_key_pkey(k)) == EVP_PKEY_EC) &&
+        (b = BIO_new(BIO_s_secmem())) != NULL &&
+        PEM_write_bio_PrivateKey_traditional(b, ch_key_pkey(k), NULL, NULL, 0, NULL, NULL) == 1 &&
+        (n = BIO_get_mem_data(b, &p)) > 0) {
+        ch_buf_dispose_secure(pem);
+        rc = ch_buf_put(pem, p, (size_t)n) < 0 ? -1 : 0;
+    }
+    if (rc < 0)
+        (void)cli_fail(a, "the key of %s has no PKCS#1 form (key_encoding = pkcs1 holds RSA and EC keys): remove "
+                          "key_encoding", id);
+    BIO_free(b);
+    ch_key_free(k);
+    ERR_clear_error();
+    return rc;
+}
+
 /* One target: 1 when something changed, 0 not, -1 when certhubd could not give it. */
 static int sync_target(cli_args *a, const struct target *t)
 {
@@ -920,8 +974,9 @@ static int sync_target(cli_args *a, const struct target *t)
     }
     /* The key is asked for only when the certificate changed or its file is missing: a
      * certificate's key never changes, and each download leaves the server (and is audited). */
-    if ((t->key_path[0] && (!same_file(t->cert_path, &cert) || access(t->key_path, F_OK) != 0)) ||
-        (t->combined_path[0] && !combined_holds(t->combined_path, &cert))) {
+    if ((t->key_path[0] && (!same_file(t->cert_path, &cert) || !key_encoded_as(t->key_path, t->key_encoding))) ||
+        (t->combined_path[0] &&
+         (!combined_holds(t->combined_path, &cert) || !key_encoded_as(t->combined_path, t->key_encoding)))) {
         remote_obj_path(path, sizeof path, "certificates", id, "/private-key");
         if (remote_call(a, "POST", path, NULL, NULL, &key) != 0 || pem_key_of(a, &key, leaf, id) != 0) {
             changed = -1;
@@ -944,6 +999,10 @@ static int sync_target(cli_args *a, const struct target *t)
         changed = r;
     if (changed < 0)
         goto done;
+    if (key.len > 0 && strcmp(t->key_encoding, "pkcs1") == 0 && key_traditional(a, &key, id) < 0) {
+        changed = -1;
+        goto done;
+    }
     /* HAProxy's and others' one file: the certificate, its chain, then its key. */
     if (key.len > 0 && t->combined_path[0] &&
         (ch_buf_put(&combined, cert.data, cert.len) < 0 || ch_buf_put(&combined, key.data, key.len) < 0)) {

@@ -632,6 +632,22 @@ api POST "/api/v1/certificates/$lbc/renew"
 expect_exit 0 "a pass after a renewal" -- "$CERTHUB" agent --config lb.conf --once
 check_eq "writes the renewal with its new key" "$(body .serial) $(openssl x509 -in lb/web.pem -noout -pubkey)" \
     "$(openssl x509 -in lb/web.pem -noout -serial | cut -d= -f2 | tr A-F a-f) $(openssl pkey -in lb/web.pem -pubout)"
+# The key as "EC PRIVATE KEY" (key_encoding = pkcs1) for software that reads no PKCS#8; the
+# setting changed back takes effect at the next pass.
+printf '%s\n\n[target p1]\ncertificate = %s\ncert_path = %s/lb/p1.pem\nkey_path = %s/lb/p1.key\nkey_encoding = pkcs1\n' \
+    "$(agent_head "$data/admin-token" p1)" "$lbc" "$T" "$T" > p1.conf
+sed -i "s|^ca_file = .*|ca_file = $T/own-ca.pem|" p1.conf
+expect_exit 0 "a target asking for the key in PKCS#1" -- "$CERTHUB" agent --config p1.conf --once
+check_eq "the key written as EC PRIVATE KEY, the certificate's" \
+    "-----BEGIN EC PRIVATE KEY----- $(openssl x509 -in lb/p1.pem -noout -pubkey | md5sum)" \
+    "$(head -1 lb/p1.key) $(openssl pkey -in lb/p1.key -pubout | md5sum)"
+sed -i 's/^key_encoding = pkcs1/key_encoding = pkcs8/' p1.conf
+expect_exit 0 "the setting changed to pkcs8" -- "$CERTHUB" agent --config p1.conf --once
+check_eq "takes effect at the next pass" "-----BEGIN PRIVATE KEY-----" "$(head -1 lb/p1.key)"
+sed -i 's/^key_encoding = pkcs8/key_encoding = der/' p1.conf
+expect_error "a key_encoding it does not know: refused, naming both" "key_encoding is pkcs8 (BEGIN PRIVATE KEY, the default) or pkcs1" -- \
+    "$CERTHUB" agent --config p1.conf --once
+
 # A Java server's keystore of it (keystore_path, its password in password_file): PKCS#12 or
 # JKS by the file's extension, exported again only when the one there does not hold the
 # certificate (a keystore is never the same bytes twice).
