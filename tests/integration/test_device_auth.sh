@@ -348,12 +348,13 @@ faketime '2020-01-01 00:00:00' openssl x509 -req -in old.csr -CA fleet-issuing.p
     -CAcreateserial -days 2 -extfile leaf.ext -out old.leaf 2>/dev/null
 cat old.leaf fleet-issuing.pem > old.pem
 check_eq "an expired device certificate: refused as expired" "deny certificate_expired" "$(decide old.pem)"
-check_contains "saying when it ended" "$(body .message)" "the device's certificate has expired (at 2020-01-03T00:00:00Z)"
+# (to the second the faked clock had reached: under load openssl may start a second late)
+check_contains "saying when it ended" "$(body .message)" "the device's certificate has expired (at 2020-01-03T00:00:0"
 faketime '2030-01-01 00:00:00' openssl x509 -req -in old.csr -CA fleet-issuing.pem -CAkey fleet-issuing.key \
     -CAcreateserial -days 2 -extfile leaf.ext -out later.leaf 2>/dev/null
 cat later.leaf fleet-issuing.pem > later.pem
 check_eq "one not valid yet: its own reason" "deny certificate_not_yet_valid" "$(decide later.pem)"
-check_contains "saying from when" "$(body .message)" "the device's certificate is not valid before 2030-01-01T00:00:00Z"
+check_contains "saying from when" "$(body .message)" "the device's certificate is not valid before 2030-01-01T00:00:0"
 # A trusted certificate without auto registration: a device registered by hand before it
 # connects is let in at its first connection, its certificate bound then; others stay out.
 device m1 meter-1 manual
