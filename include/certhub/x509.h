@@ -262,6 +262,8 @@ typedef struct ch_cert_info {
     char *aki;              /* hex or NULL */
     char **crl_urls;        /* NULL-terminated, may be NULL */
     char **ocsp_urls;       /* NULL-terminated, may be NULL */
+    char **ca_issuers;      /* the AIA's caIssuers URLs: NULL-terminated, may be NULL */
+    char **policies;        /* Certificate Policies, as dotted OIDs: NULL-terminated, may be NULL */
     bool self_signed;
     unsigned critical;      /* CH_EXT_* present and marked critical */
 } ch_cert_info;

@@ -135,6 +135,8 @@ static int show_cert(cli_args *a, struct out *o, const uint8_t *der, size_t len)
     line("Authority key id:", i.aki);
     print_list("CRL:", i.crl_urls);
     print_list("OCSP:", i.ocsp_urls);
+    print_list("CA issuers:", i.ca_issuers);
+    print_list("Policies:", i.policies);
     line("Self-signed:", i.self_signed ? "yes" : "no");
     ch_cert_info_dispose(&i);
     return 0;

@@ -93,6 +93,15 @@ subject=$(openssl x509 -in web.pem -noout -subject -nameopt RFC2253 | sed 's/^su
 check_contains "inspect serial matches openssl" "$json" "\"serial\": \"$serial\""
 check_contains "inspect sha256 matches openssl" "$json" "\"sha256\": \"$sha\""
 check_contains "inspect subject matches openssl" "$json" "\"subject\": \"$subject\""
+# The policies and the AIA's addresses a certificate carries, as openssl writes them.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout aia.key -subj /CN=aia.example -days 3 \
+    -addext "certificatePolicies=1.2.3.4.5,2.23.140.1.2.1" \
+    -addext "authorityInfoAccess=caIssuers;URI:http://ca.example/issuer.der,OCSP;URI:http://ocsp.example" \
+    -out aia.pem 2>/dev/null
+check_eq "inspect --json: the policies, the CA issuers' and OCSP addresses" \
+    '["1.2.3.4.5","2.23.140.1.2.1"] ["http://ca.example/issuer.der"] ["http://ocsp.example"]' \
+    "$("$CERTHUB" inspect aia.pem --json | jq -c '.[0] | .policies, .ca_issuers, .ocsp_urls' | paste -sd' ')"
+check_contains "and in text" "$("$CERTHUB" inspect aia.pem)" "Policies:            1.2.3.4.5, 2.23.140.1.2.1"
 keyjson=$("$CERTHUB" inspect web.key --json)
 check_contains "inspect describes the key" "$keyjson" "\"type\": \"private_key\""
 if grep -q "PRIVATE KEY" <<<"$("$CERTHUB" inspect web.key)"; then fail "inspect printed a key"; fi

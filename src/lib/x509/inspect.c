@@ -169,17 +169,29 @@ static int urls(ch_cert_info *info, X509 *x)
         if (dp->distpoint != NULL && dp->distpoint->type == 0)
             error = general_names(&info->crl_urls, &n, dp->distpoint->name.fullname, true);
     }
+    size_t k = 0, q = 0;
+    CERTIFICATEPOLICIES *pols = X509_get_ext_d2i(x, NID_certificate_policies, NULL, NULL);
+
+    /* (the issuer's certificate's address too, and the policies: inspect showed neither) */
     for (int i = 0; i < sk_ACCESS_DESCRIPTION_num(aia) && error == 0; i++) {
         ACCESS_DESCRIPTION *ad = sk_ACCESS_DESCRIPTION_value(aia, i);
-        if (OBJ_obj2nid(ad->method) == NID_ad_OCSP && ad->location->type == GEN_URI) {
+        int nid = OBJ_obj2nid(ad->method);
+        if ((nid == NID_ad_OCSP || nid == NID_ad_ca_issuers) && ad->location->type == GEN_URI) {
             const ASN1_STRING *v = ad->location->d.uniformResourceIdentifier;
             char *s = prefixed("", ASN1_STRING_get0_data(v), ASN1_STRING_length(v));
             if (s != NULL)
-                error = list_add(&info->ocsp_urls, &m, s);
+                error = nid == NID_ad_OCSP ? list_add(&info->ocsp_urls, &m, s) : list_add(&info->ca_issuers, &k, s);
         }
     }
+    for (int i = 0; i < sk_POLICYINFO_num(pols) && error == 0; i++) {
+        char oid[128];
+        if (OBJ_obj2txt(oid, sizeof oid, sk_POLICYINFO_value(pols, i)->policyid, 1) > 0)
+            error = list_add(&info->policies, &q, strdup(oid));
+    }
+    CERTIFICATEPOLICIES_free(pols);
     CRL_DIST_POINTS_free(dps);
     AUTHORITY_INFO_ACCESS_free(aia);
+    ERR_clear_error();
     return error;
 }
 
@@ -334,6 +346,8 @@ void ch_cert_info_dispose(ch_cert_info *info)
     free(info->aki);
     list_free(info->crl_urls);
     list_free(info->ocsp_urls);
+    list_free(info->ca_issuers);
+    list_free(info->policies);
     memset(info, 0, sizeof *info);
 }
 
@@ -514,6 +528,8 @@ int ch_cert_info_to_json(char **out, const ch_cert_info *i)
     ch_jw_str(&w, "aki", i->aki);
     jw_list(&w, "crl_urls", i->crl_urls);
     jw_list(&w, "ocsp_urls", i->ocsp_urls);
+    jw_list(&w, "ca_issuers", i->ca_issuers);
+    jw_list(&w, "policies", i->policies);
     ch_jw_bool(&w, "self_signed", i->self_signed);
     {
         char *crit[4];
