@@ -373,51 +373,61 @@ static int settle(cli_args *a, const char *path, unsigned mode)
     return changed;
 }
 
-/* Whether path holds data. */
-static bool same_file(const char *path, const ch_buf *data)
+/* What a file the agent wrote holds, asked of it: its bytes read (a key among them: wiped
+ * after), test's answer; false when it cannot be read. */
+static bool file_holds(const char *path, bool (*test)(const uint8_t *, size_t, const void *), const void *arg)
 {
     uint8_t *old = NULL;
     size_t len = 0;
-    bool same = false;
+    bool yes = false;
 
     if (ch_file_read(&old, &len, path, 16u * 1024 * 1024) == 0) {
-        same = len == data->len && memcmp(old, data->data, len) == 0;
+        yes = test(old, len, arg);
         ch_secure_free(old, len);
     }
-    return same;
+    return yes;
+}
+
+static bool is_data(const uint8_t *old, size_t len, const void *arg)
+{
+    const ch_buf *data = arg;
+
+    return len == data->len && memcmp(old, data->data, len) == 0;
+}
+
+/* Whether path holds data. */
+static bool same_file(const char *path, const ch_buf *data)
+{
+    return file_holds(path, is_data, data);
+}
+
+static bool encoded_as(const uint8_t *old, size_t len, const void *arg)
+{
+    return strcmp(arg, "pkcs1") == 0 ? ch_mem_find(old, old + len, "-----BEGIN RSA PRIVATE KEY-----", 31) ||
+                                           ch_mem_find(old, old + len, "-----BEGIN EC PRIVATE KEY-----", 30)
+                                     : ch_mem_find(old, old + len, "-----BEGIN PRIVATE KEY-----", 27) != NULL;
 }
 
 /* Whether the file holds a key in the encoding asked (key_encoding; "": PKCS#8): a change of
  * the setting takes effect at the next pass, not at the certificate's next renewal. */
 static bool key_encoded_as(const char *path, const char *encoding)
 {
-    uint8_t *old = NULL;
-    size_t len = 0;
-    bool as = false;
+    return file_holds(path, encoded_as, encoding);
+}
 
-    if (ch_file_read(&old, &len, path, 16u * 1024 * 1024) == 0) {
-        as = strcmp(encoding, "pkcs1") == 0 ? ch_mem_find(old, old + len, "-----BEGIN RSA PRIVATE KEY-----", 31) ||
-                                                  ch_mem_find(old, old + len, "-----BEGIN EC PRIVATE KEY-----", 30)
-                                            : ch_mem_find(old, old + len, "-----BEGIN PRIVATE KEY-----", 27) != NULL;
-        ch_secure_free(old, len);
-    }
-    return as;
+static bool cert_then_key(const uint8_t *old, size_t len, const void *arg)
+{
+    const ch_buf *cert = arg;
+
+    return len > cert->len && memcmp(old, cert->data, cert->len) == 0 &&
+           ch_mem_find(old + cert->len, old + len, "PRIVATE KEY-----", 16) != NULL;
 }
 
 /* Whether a combined file holds the certificate (and its chain) as it is now, followed by a
  * key: its key is not asked for again while it does (each download is audited). */
 static bool combined_holds(const char *path, const ch_buf *cert)
 {
-    uint8_t *old = NULL;
-    size_t len = 0;
-    bool holds = false;
-
-    if (ch_file_read(&old, &len, path, 16u * 1024 * 1024) == 0) {
-        holds = len > cert->len && memcmp(old, cert->data, cert->len) == 0 &&
-                ch_mem_find(old + cert->len, old + len, "PRIVATE KEY-----", 16) != NULL;
-        ch_secure_free(old, len);
-    }
-    return holds;
+    return file_holds(path, cert_then_key, cert);
 }
 
 /* Whether the keystore at path opens with password and holds leaf with its key. */
