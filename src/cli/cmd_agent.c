@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <dirent.h>
 #include <grp.h>
@@ -430,19 +431,23 @@ static bool combined_holds(const char *path, const ch_buf *cert)
     return file_holds(path, cert_then_key, cert);
 }
 
-/* Whether the keystore at path opens with password and holds leaf with its key. */
-static bool keystore_holds(const char *path, const char *password, const ch_cert *leaf)
+/* Whether the target's keystore opens with password and is what the target says: of its format,
+ * holding leaf with its key, under its alias when one is named (a change of either setting was
+ * never written). */
+static bool keystore_holds(const struct target *t, const char *password, const ch_cert *leaf)
 {
     uint8_t *old = NULL;
     size_t len = 0;
     ch_keystore *ks = NULL;
     bool holds = false;
+    ch_format want = strcmp(keystore_format_of(t), "jks") == 0 ? CH_FMT_JKS : CH_FMT_PKCS12;
 
-    if (ch_file_read(&old, &len, path, CH_MAX_UPLOAD_BYTES) == 0 &&
-        ch_keystore_import(&ks, old, len, &(ch_import_opts){.password = password}) == 0)
+    if (ch_file_read(&old, &len, t->keystore_path, CH_MAX_UPLOAD_BYTES) == 0 &&
+        ch_keystore_import(&ks, old, len, &(ch_import_opts){.password = password}) == 0 && ks->source == want)
         for (size_t i = 0; i < ks->count && !holds; i++)
             holds = ks->entries[i].key != NULL && ks->entries[i].chain_len > 0 &&
-                    memcmp(ch_cert_sha256(ks->entries[i].chain[0]), ch_cert_sha256(leaf), 32) == 0;
+                    memcmp(ch_cert_sha256(ks->entries[i].chain[0]), ch_cert_sha256(leaf), 32) == 0 &&
+                    (t->alias[0] == '\0' || (ks->entries[i].alias && strcasecmp(ks->entries[i].alias, t->alias) == 0));
     ch_keystore_free(ks);
     ch_secure_free(old, len);
     ch_error_clear();
@@ -459,7 +464,14 @@ static int keystore_owed(cli_args *a, const struct target *t, const char *id, co
 
     if (cli_password_file(a, t->password_file, &password) != 0)
         return -1;
-    if (keystore_holds(t->keystore_path, password, leaf)) {
+    /* (an empty file is more likely one cut short than a wish for a keystore anyone opens) */
+    if (*password == '\0') {
+        ch_secure_free_str(password);
+        (void)cli_fail(a, "%s: the password file %s is empty: a keystore's password is given there", t->name,
+                       t->password_file);
+        return -1;
+    }
+    if (keystore_holds(t, password, leaf)) {
         ch_secure_free_str(password);
         owned_add(g_written, g_target, t->keystore_path);
         return settle(a, t->keystore_path, t->mode ? t->mode : 0600);
@@ -504,6 +516,11 @@ static int make_parents(cli_args *a, const char *path)
 struct staged {
     const char *path;
     bool pending;    /* written beside path, in tmp */
+    bool placed;     /* renamed over path: unplace puts back what was there */
+    bool existed;    /* path was there before, holding old */
+    unsigned mode;
+    uint8_t *old;
+    size_t old_len;
     char tmp[4200];
 };
 
@@ -524,6 +541,11 @@ static int stage_file(cli_args *a, const char *path, const ch_buf *data, unsigne
         return -1;
     }
     s->pending = true;
+    s->mode = mode;
+    /* What is there now, to be put back when another file of the target cannot take its place
+     * (a rename refused: a directory there, a file bind-mounted into a container). */
+    s->existed = ch_file_read(&s->old, &s->old_len, path, CH_MAX_UPLOAD_BYTES) == 0;
+    ch_error_clear();
     return 0;
 }
 
@@ -537,9 +559,22 @@ static int place_file(cli_args *a, struct staged *s)
         cli_fail_last(a);
         return -1;
     }
+    s->placed = true;
     /* Written: the agent's from now on (removed with its target), even if chown fails. */
     owned_add(g_written, g_target, s->path);
     return chown_to(a, s->path) == 0 ? 1 : -1;
+}
+
+/* A file placed put back as it was (or removed, when it was not there): another of its target
+ * could not take its place. */
+static void unplace(cli_args *a, struct staged *s)
+{
+    if (!s->placed)
+        return;
+    s->placed = false;
+    if (s->existed ? ch_file_write_atomic(s->path, s->old, s->old_len, s->mode) < 0 : unlink(s->path) != 0)
+        (void)cli_fail(a, "could not put %s back as it was: %s", s->path,
+                       s->existed ? ch_error_last() : strerror(errno));
 }
 
 static void unstage(struct staged *s)
@@ -547,6 +582,9 @@ static void unstage(struct staged *s)
     if (s->pending)
         unlink(s->tmp);
     s->pending = false;
+    ch_secure_free(s->old, s->old_len);
+    s->old = NULL;
+    s->old_len = 0;
 }
 
 static int put_file(cli_args *a, const char *path, const ch_buf *data, unsigned mode)
@@ -1042,6 +1080,14 @@ static int sync_target(cli_args *a, const struct target *t)
         changed = r < 0 ? r : 1;
     if (changed >= 0 && (r = place_file(a, &staged_cert)) != 0)
         changed = r < 0 ? r : 1;
+    /* One could not take its place: those that did are put back, and the target keeps the
+     * files it had, all of them (its key beside a certificate it was not the key of). */
+    if (changed < 0) {
+        unplace(a, &staged_cert);
+        unplace(a, &staged_store);
+        unplace(a, &staged_combined);
+        unplace(a, &staged_key);
+    }
 done:
     unstage(&staged_key);
     unstage(&staged_combined);

@@ -667,6 +667,39 @@ check_eq "openssl finds the certificate in force in the PKCS#12, mode 0600" \
 cp ks/web.p12 web.p12.before
 expect_exit 0 "a second pass" -- "$CERTHUB" agent --config ks.conf --once
 check_eq "leaves a keystore that holds the certificate as it is" "" "$(cmp web.p12.before ks/web.p12)"
+sed -i 's/^alias = tomcat$/alias = catalina/' ks.conf
+expect_exit 0 "its alias changed" -- "$CERTHUB" agent --config ks.conf --once
+check_contains "the keystore is written again under the new alias" \
+    "$(keytool -list -keystore ks/web.p12 -storetype PKCS12 -storepass store-s3cret 2>&1)" "catalina,"
+sed -i 's|^keystore_path = \(.*\)/ks/web.jks$|keystore_path = \1/ks/web.jks\nkeystore_format = p12|' ks.conf
+expect_exit 0 "its format changed (keystore_format = p12 over a .jks)" -- "$CERTHUB" agent --config ks.conf --once
+check_contains "written again in that format" "$(keytool -list -keystore ks/web.jks -storepass store-s3cret 2>&1)" \
+    "Keystore type: PKCS12"
+: > empty.pw
+sed -i "s|^password_file = .*|password_file = $T/empty.pw|" ks.conf
+cp ks/web.p12 web.p12.kept
+expect_exit 1 "an empty password file: refused, not a keystore anyone opens" -- "$CERTHUB" agent --config ks.conf --once
+check_contains "saying so" "$(cat "$T/stderr")" "tomcat: the password file $T/empty.pw is empty"
+check_eq "(the keystore kept)" "" "$(cmp web.p12.kept ks/web.p12)"
+# One file of a target that cannot take its place (a directory there now, as a file
+# bind-mounted into a container refuses a rename): the others placed before it are put back,
+# and the target's key stays its certificate's.
+printf '%s\n\n[target all]\ncertificate = %s\ncert_path = %s/all/c.pem\nkey_path = %s/all/k.pem\nkeystore_path = %s/all/ks.p12\npassword_file = %s/store.pw\n' \
+    "$(agent_head "$data/admin-token" all)" "$lbc" "$T" "$T" "$T" "$T" > all.conf
+sed -i "s|^ca_file = .*|ca_file = $T/own-ca.pem|" all.conf
+expect_exit 0 "a target of a certificate, its key and a keystore" -- "$CERTHUB" agent --config all.conf --once
+cp all/k.pem all-k.before
+cp all/c.pem all-c.before
+api POST "/api/v1/certificates/$lbc/renew"
+rm all/ks.p12 && mkdir all/ks.p12
+expect_exit 1 "the keystore cannot take its place: the pass fails" -- "$CERTHUB" agent --config all.conf --once
+check_eq "the key placed before it is put back, the certificate never moved" ":" \
+    "$(cmp all-k.before all/k.pem):$(cmp all-c.before all/c.pem)"
+check_eq "(and nothing left beside them)" "c.pem k.pem ks.p12" "$(ls all | tr '\n' ' ' | sed 's/ $//')"
+rmdir all/ks.p12
+expect_exit 0 "the next pass, the way clear" -- "$CERTHUB" agent --config all.conf --once
+check_eq "places the renewal with its key" "$(openssl x509 -in all/c.pem -noout -pubkey)" "$(openssl pkey -in all/k.pem -pubout)"
+
 printf '%s\n\n[target bad]\ncertificate = %s\nkeystore_path = %s/ks/web.store\npassword_file = %s/store.pw\n' \
     "$(agent_head "$data/admin-token" bad)" "$lbc" "$T" "$T" > bad.conf
 expect_error "a keystore whose format cannot be told: refused, saying how" "keystore_format is p12 or jks" -- \
