@@ -146,6 +146,16 @@ check_eq "said once (a day), not at each round" 1 "$(grep -c "CA under-short ($u
 api GET "/api/v1/audit?action=ca.rotate_failed&object_id=$under_short" "" -k
 check_eq "and audited" "1 system:rotation" "$(body '.items | length') $(body '.items[0].actor')"
 check_contains "with the reason" "$(body '.items[0].detail.error')" "rotate short-parent"
+# Found as certhubd starts (its rotations run before it can send anything): sent to the
+# webhooks at its first round (it was dropped, and not said again for a day).
+webhook_receiver
+api PATCH /api/v1/settings "{\"webhooks\":[{\"url\":\"$hook\",\"secret\":\"a-webhook-secret-of-some-length\"}]}" -k
+check_eq "a webhook set" 200 "$status"
+stop_daemon
+start_daemon --job-interval 1
+for i in $(seq 1 300); do grep -q '"event":"ca.rotation_failed"' hooks && break; sleep 0.1; done
+check_contains "the rotation that could not be, found at the start, reaches the webhook" \
+    "$(grep '"event":"ca.rotation_failed"' hooks | head -1)" "\"name\":\"under-short\""
 
 echo "+$((1220 * 86400))" > clock # past two thirds of the issuing CA's five years
 wait_change "Issuing CA" "$issuer0" || fail "the issuing CA did not rotate at two thirds of its life"
