@@ -4364,7 +4364,12 @@ static void dispatch(req *r, size_t *route_index)
     if (need_auth(r) < 0)
         return;
     if (i < nroutes) {
+        bool cert_route = strncmp(routes[i].pattern, "certificates/{id}", 17) == 0;
         *route_index = i + 1;
+        /* A token limited to its objects names them by serial or SHA-256 too: resolved in its
+         * own tenant before its scope is asked (it was refused them). */
+        if (r->who.scope[0] && cert_route && cert_by_number(r, id, sizeof id) < 0)
+            return;
         if (r->who.scope[0] && !scoped_route_allowed(r, routes[i].pattern, id))
             return reply_error_msg(r, CH_EPERM, NULL,
                                    "this token is limited to the objects named in its scope, and to reading and "
@@ -4375,7 +4380,7 @@ static void dispatch(req *r, size_t *route_index)
             return;
         if (read_as_tenant(r, routes[i].pattern) < 0)
             return;
-        if (strncmp(routes[i].pattern, "certificates/{id}", 17) == 0 && cert_by_number(r, id, sizeof id) < 0)
+        if (!r->who.scope[0] && cert_route && cert_by_number(r, id, sizeof id) < 0)
             return;
         if (strlen(id) >= CH_ID_MAX)
             return reply_error_msg(r, CH_ENOTFOUND, NULL, "no such resource");

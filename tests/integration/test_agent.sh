@@ -17,6 +17,14 @@ mkdir out
 api POST /api/v1/tokens "{\"role\":\"operator\",\"name\":\"agent on web-1\",\"scope\":{\"objects\":[\"$cid\",\"bundle:default\"],\"keys_export\":true}}"
 check_eq "a token scoped to the agent's objects" 201 "$status"
 body .token > agent.token && chmod 600 agent.token
+api GET "/api/v1/certificates/$cid"
+colons=$(body .serial | sed 's/../&:/g; s/:$//')
+TOKEN=$(cat agent.token) api GET "/api/v1/certificates/$colons"
+check_eq "the scoped token names its certificate by serial too" "200 $cid" "$status $(body .id)"
+api GET "/api/v1/certificates?limit=1000"
+other_sha=$(body "[.items[] | select(.id != \"$cid\")][0].sha256")
+TOKEN=$(cat agent.token) api GET "/api/v1/certificates/$other_sha"
+check_eq "and not another by its SHA-256" 403 "$status"
 api POST /api/v1/tokens "{\"role\":\"operator\",\"scope\":{\"objects\":[\"crt_nosuch\",\"bundle:default\"]}}"
 check_eq "a scope naming a certificate the tenant does not have: 400" "400 scope no certificate crt_nosuch" \
     "$status $(body .error.field) $(body .error.message | grep -o 'no certificate crt_nosuch')"
