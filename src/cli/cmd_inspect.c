@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 #include <openssl/err.h>
@@ -288,7 +289,9 @@ int cmd_inspect(cli_args *a)
     int rc;
 
     /* A server's chain, as step certificate inspect https://... and openssl s_client show it. */
-    if (strncmp(path, "https://", 8) == 0 || strncmp(path, "tls://", 6) == 0) {
+    if (strncasecmp(path, "http://", 7) == 0)
+        return cli_fail(a, "%s: a server is inspected over TLS: https://HOST[:PORT] or tls://HOST:PORT", path);
+    if (strncasecmp(path, "https://", 8) == 0 || strncasecmp(path, "tls://", 6) == 0) {
         if (remote_peer_chain(a, path, &data, &len) != 0)
             return 1;
     } else if (cli_read(a, path, &data, &len) != 0) {

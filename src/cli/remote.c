@@ -231,11 +231,14 @@ int remote_peer_chain(cli_args *a, const char *where, uint8_t **out, size_t *len
     CURLcode rc;
     struct curl_certinfo *ci = NULL;
     ch_buf pem = CH_BUF_INIT;
-    const char *host = strncmp(where, "tls://", 6) == 0 ? where + 6 : where + 8;
+    bool tls = strncasecmp(where, "tls://", 6) == 0;
+    const char *host = tls ? where + 6 : where + 8, *colon = strrchr(host, ':');
 
     *out = NULL;
     *len = 0;
-    if (*host == '\0' || strlen(host) > 1000 || strpbrk(host, " \t\r\n") != NULL)
+    /* (a tls:// server has no default port: 443 was taken for one left out) */
+    if (*host == '\0' || strlen(host) > 1000 || strpbrk(host, " \t\r\n") != NULL ||
+        (tls && (colon == NULL || colon[1] == '\0' || strchr(colon, ']') != NULL)))
         return cli_fail(a, "%s: give the server as https://HOST[:PORT] or tls://HOST:PORT", where);
     snprintf(url, sizeof url, "https://%s", host);
     if (curl_setup() < 0 || (c = curl_easy_init()) == NULL)
@@ -244,7 +247,9 @@ int remote_peer_chain(cli_args *a, const char *where, uint8_t **out, size_t *len
     curl_easy_setopt(c, CURLOPT_CERTINFO, 1L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    /* The handshake alone: a server that speaks no HTTP after it held a request for the whole
+     * timeout. */
+    curl_easy_setopt(c, CURLOPT_CONNECT_ONLY, 1L);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 15L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");

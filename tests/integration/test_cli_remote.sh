@@ -541,6 +541,11 @@ check_eq "inspect https://HOST:PORT: certhubd's own certificate and its issuer" 
     "$("$CERTHUB" inspect "https://localhost:$port" --json | jq -r '.[0].subject + " " + (length | tostring)')"
 expect_error "a server that is not there: said so" "no certificate was served (Couldn't connect to server)" -- \
     "$CERTHUB" inspect "https://127.0.0.1:1"
+check_eq "tls://HOST:PORT reads the handshake alone (certhubd, and a broker, which speaks no HTTP)" "CN=localhost,O=certhub" \
+    "$("$CERTHUB" inspect "tls://localhost:$port" --json | jq -r '.[0].subject')"
+expect_error "tls:// without a port: said, not 443 taken" "give the server as https://HOST[:PORT] or tls://HOST:PORT" -- \
+    "$CERTHUB" inspect "tls://localhost"
+expect_error "http://: a server is inspected over TLS" "a server is inspected over TLS" -- "$CERTHUB" inspect "http://localhost:$port"
 # A certificate named by its serial or SHA-256, as openssl and other tools print them (Vault's
 # pki/cert/:serial), wherever an id goes.
 serial=$(remote --output json cert get "$id2" | jq -r .serial)
