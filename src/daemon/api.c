@@ -3135,6 +3135,10 @@ static void device_auth(req *r, const char *unused)
     }
     if (chain == NULL)
         chain = cert;
+    if (client_id != NULL && strlen(client_id) > 65535) {
+        reply_error_msg(r, CH_EINVAL, "client_id", "an MQTT client id is at most 65535 bytes");
+        goto done;
+    }
     if (chain == NULL) {
         reply_error_msg(r, CH_EINVAL, "chain", "chain is required: the client's certificate first, in PEM");
         goto done;

@@ -572,5 +572,7 @@ check_eq "the device itself, in a clean session: let in" "allow known_device" \
 check_eq "and the client id stays its own" "deny client_id_in_use" "$(session f2.pem fleet/unit-2 gateway-7 false)"
 api POST /api/v1/device-auth "$(jq -n --arg c "$(cat f1.pem)" '{chain:$c, client_id:"x", clean_session:"no"}')"
 check_eq "clean_session not a boolean: 400" "400 clean_session" "$status $(body .error.field)"
+api POST /api/v1/device-auth "$(jq -n --arg c "$(cat f1.pem)" --arg i "$(head -c 65536 /dev/zero | tr '\0' x)" '{chain:$c, client_id:$i}')"
+check_eq "a client id longer than MQTT's 65535 bytes: 400" "400 client_id" "$status $(body .error.field)"
 
 done_testing

@@ -105,6 +105,8 @@ for bad in '"2020-01-01T00:00:00Z"' '"tomorrow"' '"1970-01-01T00:00:00Z"' 202701
 done
 api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"dated.example\"},\"not_after\":\"2099-01-01T00:00:00Z\",\"ca_id\":\"$issuer\"}"
 check_eq "past the CA's end: refused as a lifetime is, naming not_after" "422 not_after" "$status $(body .error.field)"
+check_contains "saying what to give (not a ttl it did not use)" "$(body .error.message)" \
+    "not_after is after the issuing CA's end"
 out=$("$CERTHUB" --server "https://localhost:$port" --token-file "$data/admin-token" --ca-file "$data/ca.pem" \
     --output json cert issue --ca-id "$issuer" --subject CN=cli-dated.example --not-after "$end")
 check_eq "certhub cert issue --not-after" "$end" "$(jq -r .not_after <<<"$out")"

@@ -440,7 +440,8 @@ int ch_svc_ca_create(ch_svc *svc, const ch_actor *actor, const ch_svc_ca_req *re
         }
         if (parent->key == NULL) {
             error = ch_error_set_field(CH_EPOLICY, "parent_id",
-                                       "CA %s was imported without its private key and cannot sign", req->parent_id);
+                                       "CA %s holds no private key here (imported without it, or made from a CSR) and "
+                                       "cannot sign", req->parent_id);
             goto done;
         }
         o.ca_cert = parent->cert;

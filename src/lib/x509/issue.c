@@ -885,6 +885,9 @@ static int validity(int64_t *nb, int64_t *na, const ch_issue_opts *o, int64_t no
                                   "rotate it, or issue from another", end);
     if (o->cap_validity)
         *na = issuer_na;
+    else if (o->not_after != 0)
+        return ch_error_set_field(CH_EPOLICY, field, "not_after is after the issuing CA's end (%s): give one no later, "
+                                  "or cap_validity to end with the CA", end);
     else if (in_ttl)
         return ch_error_set_field(CH_EPOLICY, field, "validity ends after the issuing CA's (%s): give a ttl of at "
                                   "most %s", end, within);
