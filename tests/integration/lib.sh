@@ -63,6 +63,17 @@ expect_usage() {
 
 # A loopback port nothing listens on now, below the kernel's ephemeral range: a port in that
 # range may be taken by any test's outgoing connection between the pick and the listen.
+# faked TIME COMMAND...: COMMAND with its clock at TIME, libfaketime's form ("@2030-01-01
+# 00:00:00" from then on, "-40d" that far back).  The library itself, not the faketime wrapper:
+# the wrapper's semaphore (sem_open) failed now and then with "File exists" when tests ran side
+# by side, and the command it was to run did not run.
+faked() {
+    local lib
+    lib=$(ls /usr/lib/*/faketime/libfaketime.so.1 2>/dev/null | head -1)
+    [ -n "$lib" ] || fail "libfaketime is missing (Debian package faketime; scripts/deps.sh installs it)"
+    LD_PRELOAD=$lib FAKETIME="$1" "${@:2}"
+}
+
 free_port() {
     local lo p
     lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)

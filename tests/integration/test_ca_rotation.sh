@@ -245,7 +245,7 @@ expect_error "the same renewal again: refused" "is CA" -- remote ca rotate "$out
 # nowhere until then); one sent after the outside root, as a PEM bundle comes, is found in it.
 renew_csr2=$(remote csr new --subject "CN=Corp Issuing" --ca --path-len 0 --key-usage key_cert_sign,crl_sign \
     --out renew2.csr)
-faketime '2030-01-01 00:00:00' openssl x509 -req -in renew2.csr -CA corp-root.pem -CAkey corp-root.key -CAcreateserial \
+faked '@2030-01-01 00:00:00' openssl x509 -req -in renew2.csr -CA corp-root.pem -CAkey corp-root.key -CAcreateserial \
     -days 30 -extfile corp-ca.ext -out future.pem 2>/dev/null
 expect_error "a renewal not valid yet: refused, saying from when" "the certificate is not valid before 2030-01-01" -- \
     remote ca rotate "$outside" --cert future.pem --csr-id "$renew_csr2"

@@ -344,13 +344,13 @@ check_contains "(its message)" "$(body .message)" 'tenant default does not trust
 # A certificate out of its time is said to be so, whichever tenants might trust its CA (with
 # several it was "no tenant's trusted certificates verify it").
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout old.key -subj "/CN=sensor-old" -out old.csr 2>/dev/null
-faketime '2020-01-01 00:00:00' openssl x509 -req -in old.csr -CA fleet-issuing.pem -CAkey fleet-issuing.key \
+faked '@2020-01-01 00:00:00' openssl x509 -req -in old.csr -CA fleet-issuing.pem -CAkey fleet-issuing.key \
     -CAcreateserial -days 2 -extfile leaf.ext -out old.leaf 2>/dev/null
 cat old.leaf fleet-issuing.pem > old.pem
 check_eq "an expired device certificate: refused as expired" "deny certificate_expired" "$(decide old.pem)"
 # (to the second the faked clock had reached: under load openssl may start a second late)
 check_contains "saying when it ended" "$(body .message)" "the device's certificate has expired (at 2020-01-03T00:00:0"
-faketime '2030-01-01 00:00:00' openssl x509 -req -in old.csr -CA fleet-issuing.pem -CAkey fleet-issuing.key \
+faked '@2030-01-01 00:00:00' openssl x509 -req -in old.csr -CA fleet-issuing.pem -CAkey fleet-issuing.key \
     -CAcreateserial -days 2 -extfile leaf.ext -out later.leaf 2>/dev/null
 cat later.leaf fleet-issuing.pem > later.pem
 check_eq "one not valid yet: its own reason" "deny certificate_not_yet_valid" "$(decide later.pem)"

@@ -232,7 +232,7 @@ check_eq "a default CA of 30 days: certhubd starts, its certificate cut at the C
     "$(served_issuer) $(openssl s_client -connect "127.0.0.1:$port" </dev/null 2>/dev/null | openssl x509 -noout -enddate | sed 's/notAfter=//' | xargs -I{} date -u -d {} +%s)"
 
 # A CA whose certificate has ended is said expired (it signed nothing, and was listed active).
-faketime -f '-40d' openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout old.key \
+faked '-40d' openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout old.key \
     -subj "/CN=Old Root" -days 2 -addext "keyUsage=critical,keyCertSign,cRLSign" -out old.pem 2>/dev/null
 old_id=$(cli ca import old.pem --key old.key --name old-root)
 check_eq "an expired CA: its status says so" "expired" "$(cli --output json ca get "$old_id" | jq -r .status)"
