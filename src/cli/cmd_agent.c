@@ -589,10 +589,13 @@ static void unstage(struct staged *s)
 
 static int put_file(cli_args *a, const char *path, const ch_buf *data, unsigned mode)
 {
-    struct staged s;
+    struct staged s = {0};
     int r = stage_file(a, path, data, mode, &s);
 
-    return r != 0 || !s.pending ? r : place_file(a, &s);
+    if (r == 0 && s.pending)
+        r = place_file(a, &s);
+    unstage(&s); /* (what was there before, read to be put back, let go) */
+    return r;
 }
 
 /* The next pass comes when certhubd renews the newest certificate, if that is before the
