@@ -681,36 +681,54 @@ static bool cert_elsewhere(ch_svc *svc, const char *tenant_id, const char *sha)
     "this certificate is registered to a device of another tenant: the trusted certificate it chains to here " \
     "needs a proof of possession to take it (certhub trusted verification-code)"
 
-/* Whether the MQTT client id is another device's: 1 (why says whose), 0, or an error.  A
- * broker keeps a session (subscriptions, messages queued) by client id after its device has
- * gone, unless it asked for a clean one, and a device giving that id took it over (or, asking
- * for a clean session, dropped it): another tenant's device's too.  A device of another tenant
- * is not named (the decision is in the connecting tenant's log). */
-static int client_id_taken(ch_svc *svc, const ch_svc_decision *d, const char *client_id, char *why, size_t whysize)
+/* Refuses the decision (decided, true) when the user name names another device than the
+ * certificate's CN, naming both. */
+static bool username_mismatch(ch_svc *svc, ch_svc_decision *d, const char *given, const char *cn)
+{
+    char why[256];
+
+    if (given == NULL || strcmp(given, cn) == 0)
+        return false;
+    snprintf(why, sizeof why, "the user name's device (%.80s) is not the certificate's CN (%.80s)", given, cn);
+    decided(svc, d, false, CH_DECIDE_USERNAME_MISMATCH, why);
+    return true;
+}
+
+/* Refuses the decision (decided, true) when the MQTT client id is another device's.  A broker
+ * keeps a session (subscriptions, messages queued) by client id after its device has gone,
+ * unless it asked for a clean one, and a device giving that id took it over (or, asking for a
+ * clean session, dropped it): another tenant's device's too.  A device of another tenant is not
+ * named (the decision is in the connecting tenant's log).  own: the client id the device is
+ * known by, which no other device can hold (asked of the store no further). */
+static bool client_id_refused(ch_svc *svc, ch_svc_decision *d, const char *client_id, const char *own)
 {
     ch_store_device other = {0};
+    char why[256];
     int error;
 
-    if (client_id == NULL || *client_id == '\0')
-        return 0;
+    if (client_id == NULL || *client_id == '\0' || (own != NULL && strcmp(own, client_id) == 0))
+        return false;
     if ((error = ch_store_device_by_client(svc->store, &other, client_id)) < 0) {
-        if (error != CH_ENOTFOUND) {
-            snprintf(why, whysize, "%s", ch_error_last());
-            return error;
+        if (error == CH_ENOTFOUND) {
+            ch_error_clear();
+            return false;
         }
-        ch_error_clear();
-        return 0;
+        decided(svc, d, false, CH_DECIDE_ERROR, ch_error_last());
+        return true;
     }
-    error = strcmp(other.tenant_id, d->tenant_id) != 0 || strcmp(other.device_id, d->device_id) != 0;
-    if (error && strcmp(other.tenant_id, d->tenant_id) == 0)
-        snprintf(why, whysize, "the broker keeps a session of device %.64s by this client id: give each device its "
-                 "own client id (its device id, say), or delete that device",
-                 other.device_id);
-    else if (error)
-        snprintf(why, whysize, "the broker keeps a session of another tenant's device by this client id: give each "
-                 "device its own client id (its device id, say)");
+    if (strcmp(other.tenant_id, d->tenant_id) == 0 && strcmp(other.device_id, d->device_id) == 0) {
+        ch_store_device_dispose(&other);
+        return false;
+    }
+    if (strcmp(other.tenant_id, d->tenant_id) == 0)
+        snprintf(why, sizeof why, "the broker keeps a session of device %.64s by this client id: give each device "
+                 "its own client id (its device id, say), or delete that device", other.device_id);
+    else
+        snprintf(why, sizeof why, "the broker keeps a session of another tenant's device by this client id: give "
+                 "each device its own client id (its device id, say)");
     ch_store_device_dispose(&other);
-    return error;
+    decided(svc, d, false, CH_DECIDE_CLIENT_ID_IN_USE, why);
+    return true;
 }
 
 /* The client id as the device's own from now on; whether it changed. */
@@ -737,7 +755,6 @@ int ch_svc_device_decide(ch_svc *svc, const uint8_t *chain_data, size_t len, con
     char *cn = NULL;
     bool tenant_known = false, anchor_gone = false, disabled_hit, raced = false;
     const char *kept = session_kept ? client_id : NULL; /* the client id to keep as the device's */
-    int taken;
     ch_decision_reason timing = CH_DECIDE_EXPIRED; /* (which of the two, when out of its time) */
     ch_svc_settings settings;
     int64_t now = ch_now();
@@ -774,12 +791,9 @@ int ch_svc_device_decide(ch_svc *svc, const uint8_t *chain_data, size_t len, con
         snprintf(d->tenant_id, sizeof d->tenant_id, "%s", dev.tenant_id);
         snprintf(d->device_id, sizeof d->device_id, "%s", dev.device_id);
         snprintf(d->trusted_id, sizeof d->trusted_id, "%s", dev.trusted_id ? dev.trusted_id : "");
-        if (device_part && strcmp(device_part, dev.device_id) != 0) {
-            snprintf(why, sizeof why, "the user name's device (%.80s) is not the certificate's CN (%.80s)", device_part,
-                     dev.device_id);
-            decided(svc, d, false, CH_DECIDE_USERNAME_MISMATCH, why);
-        }
-        else if (strcmp(dev.status, "active") != 0)
+        if (username_mismatch(svc, d, device_part, dev.device_id)) {
+            /* (refused, and said why, there) */
+        } else if (strcmp(dev.status, "active") != 0)
             decided(svc, d, false, CH_DECIDE_DEVICE_BLOCKED, "the device is blocked");
         else if (dev.cert_not_after <= now)
             decided(svc, d, false, CH_DECIDE_EXPIRED, "the device's certificate has expired");
@@ -806,9 +820,7 @@ int ch_svc_device_decide(ch_svc *svc, const uint8_t *chain_data, size_t len, con
                  signed_by_disabled(svc, dev.tenant_id, chain_data, len))
             decided(svc, d, false, CH_DECIDE_ANCHOR_DISABLED,
                     "a trusted certificate its chain goes through is disabled");
-        else if ((taken = client_id_taken(svc, d, client_id, why, sizeof why)) != 0)
-            decided(svc, d, false, taken < 0 ? CH_DECIDE_ERROR : CH_DECIDE_CLIENT_ID_IN_USE, why);
-        else {
+        else if (!client_id_refused(svc, d, client_id, dev.client_id)) {
             bool new_client = client_id_kept(&dev, kept);
             decided(svc, d, true, CH_DECIDE_KNOWN_DEVICE, NULL);
             /* last_seen to the minute: a connect storm does not turn into a write storm. */
@@ -852,11 +864,8 @@ verify:
         goto done;
     }
     snprintf(d->device_id, sizeof d->device_id, "%s", cn);
-    if (device_part && strcmp(device_part, cn) != 0) {
-        snprintf(why, sizeof why, "the user name's device (%.80s) is not the certificate's CN (%.80s)", device_part, cn);
-        decided(svc, d, false, CH_DECIDE_USERNAME_MISMATCH, why);
+    if (username_mismatch(svc, d, device_part, cn))
         goto done;
-    }
     if (leaf_out_of_time(chain[0], why, sizeof why, &timing) < 0) {
         decided(svc, d, false, timing, why);
         goto done;
@@ -912,10 +921,8 @@ known:
                 decided(svc, d, false, CH_DECIDE_CERT_SUPERSEDED, why);
                 goto done;
             }
-            if ((taken = client_id_taken(svc, d, client_id, why, sizeof why)) != 0) {
-                decided(svc, d, false, taken < 0 ? CH_DECIDE_ERROR : CH_DECIDE_CLIENT_ID_IN_USE, why);
+            if (client_id_refused(svc, d, client_id, dev.client_id))
                 goto done;
-            }
             (void)client_id_kept(&dev, kept);
             char before[sizeof dev.cert_sha256];
             snprintf(before, sizeof before, "%s", dev.cert_sha256);
@@ -941,10 +948,8 @@ known:
         decided(svc, d, false, CH_DECIDE_CERT_ELSEWHERE, CERT_ELSEWHERE_WHY);
         goto done;
     }
-    if ((taken = client_id_taken(svc, d, client_id, why, sizeof why)) != 0) {
-        decided(svc, d, false, taken < 0 ? CH_DECIDE_ERROR : CH_DECIDE_CLIENT_ID_IN_USE, why);
+    if (client_id_refused(svc, d, client_id, NULL))
         goto done;
-    }
     {
         char id[CH_ID_MAX];
         struct device_tx t = {svc, &dev, true, NULL};
