@@ -374,6 +374,9 @@ static int settle(cli_args *a, const char *path, unsigned mode)
     return changed;
 }
 
+/* The largest file the agent reads back of those it writes (a trust list of thousands of CAs). */
+#define WRITTEN_MAX (16u * 1024 * 1024)
+
 /* What a file the agent wrote holds, asked of it: its bytes read (a key among them: wiped
  * after), test's answer; false when it cannot be read. */
 static bool file_holds(const char *path, bool (*test)(const uint8_t *, size_t, const void *), const void *arg)
@@ -382,7 +385,7 @@ static bool file_holds(const char *path, bool (*test)(const uint8_t *, size_t, c
     size_t len = 0;
     bool yes = false;
 
-    if (ch_file_read(&old, &len, path, 16u * 1024 * 1024) == 0) {
+    if (ch_file_read(&old, &len, path, WRITTEN_MAX) == 0) {
         yes = test(old, len, arg);
         ch_secure_free(old, len);
     }
@@ -416,19 +419,25 @@ static bool key_encoded_as(const char *path, const char *encoding)
     return file_holds(path, encoded_as, encoding);
 }
 
+struct combined_want {
+    const ch_buf *cert;
+    const char *encoding;
+};
+
 static bool cert_then_key(const uint8_t *old, size_t len, const void *arg)
 {
-    const ch_buf *cert = arg;
+    const struct combined_want *w = arg;
 
-    return len > cert->len && memcmp(old, cert->data, cert->len) == 0 &&
-           ch_mem_find(old + cert->len, old + len, "PRIVATE KEY-----", 16) != NULL;
+    return len > w->cert->len && memcmp(old, w->cert->data, w->cert->len) == 0 &&
+           encoded_as(old + w->cert->len, len - w->cert->len, w->encoding);
 }
 
 /* Whether a combined file holds the certificate (and its chain) as it is now, followed by a
- * key: its key is not asked for again while it does (each download is audited). */
-static bool combined_holds(const char *path, const ch_buf *cert)
+ * key in the encoding asked: its key is not asked for again while it does (each download is
+ * audited). */
+static bool combined_holds(const char *path, const ch_buf *cert, const char *encoding)
 {
-    return file_holds(path, cert_then_key, cert);
+    return file_holds(path, cert_then_key, &(struct combined_want){cert, encoding});
 }
 
 /* Whether the target's keystore opens with password and is what the target says: of its format,
@@ -509,7 +518,6 @@ static int make_parents(cli_args *a, const char *path)
     return 0;
 }
 
-/* Writes data to path when it differs from what is there; 1 when written, 0 unchanged. */
 /* A file written beside its place (ch_file_stage), which place_file then puts there: a
  * target's key and certificate are both written before either takes its place (a disk full at
  * the certificate left the new key beside the old certificate, said as "kept the files"). */
@@ -530,7 +538,13 @@ static int stage_file(cli_args *a, const char *path, const ch_buf *data, unsigne
 {
     s->path = path;
     s->pending = false;
-    if (same_file(path, data)) {
+    s->mode = mode;
+    /* What is there now, read once: the same (settled as it is), or what is put back when
+     * another file of the target cannot take its place (a rename refused: a directory there, a
+     * file bind-mounted into a container). */
+    s->existed = ch_file_read(&s->old, &s->old_len, path, WRITTEN_MAX) == 0;
+    ch_error_clear();
+    if (s->existed && is_data(s->old, s->old_len, data)) {
         owned_add(g_written, g_target, path);
         return settle(a, path, mode);
     }
@@ -541,11 +555,6 @@ static int stage_file(cli_args *a, const char *path, const ch_buf *data, unsigne
         return -1;
     }
     s->pending = true;
-    s->mode = mode;
-    /* What is there now, to be put back when another file of the target cannot take its place
-     * (a rename refused: a directory there, a file bind-mounted into a container). */
-    s->existed = ch_file_read(&s->old, &s->old_len, path, CH_MAX_UPLOAD_BYTES) == 0;
-    ch_error_clear();
     return 0;
 }
 
@@ -587,6 +596,7 @@ static void unstage(struct staged *s)
     s->old_len = 0;
 }
 
+/* Writes data to path when it differs from what is there; 1 when written, 0 unchanged. */
 static int put_file(cli_args *a, const char *path, const ch_buf *data, unsigned mode)
 {
     struct staged s = {0};
@@ -982,13 +992,15 @@ static int key_traditional(cli_args *a, ch_buf *pem, const char *id)
     return rc;
 }
 
+#define N_STAGED 4 /* the files of a certificate's target */
+
 /* One target: 1 when something changed, 0 not, -1 when certhubd could not give it. */
 static int sync_target(cli_args *a, const struct target *t)
 {
     ch_buf cert = CH_BUF_INIT, key = CH_BUF_INIT;
     char path[300], id[64], what[100];
     ch_cert *leaf = NULL;
-    struct staged staged_key = {0}, staged_cert = {0}, staged_combined = {0}, staged_store = {0};
+    struct staged staged[N_STAGED] = {{0}}; /* key, combined file, keystore, certificate */
     ch_buf combined = CH_BUF_INIT, store = CH_BUF_INIT;
     int changed = 0, r;
 
@@ -1026,8 +1038,7 @@ static int sync_target(cli_args *a, const struct target *t)
     /* The key is asked for only when the certificate changed or its file is missing: a
      * certificate's key never changes, and each download leaves the server (and is audited). */
     if ((t->key_path[0] && (!same_file(t->cert_path, &cert) || !key_encoded_as(t->key_path, t->key_encoding))) ||
-        (t->combined_path[0] &&
-         (!combined_holds(t->combined_path, &cert) || !key_encoded_as(t->combined_path, t->key_encoding)))) {
+        (t->combined_path[0] && !combined_holds(t->combined_path, &cert, t->key_encoding))) {
         remote_obj_path(path, sizeof path, "certificates", id, "/private-key");
         if (remote_call(a, "POST", path, NULL, NULL, &key) != 0 || pem_key_of(a, &key, leaf, id) != 0) {
             changed = -1;
@@ -1062,40 +1073,32 @@ static int sync_target(cli_args *a, const struct target *t)
         goto done;
     }
     /* All written beside their places before any takes it, or none does; then the key first:
-     * a server reloading between the renames must not pair a new certificate with the old key. */
-    if (key.len > 0 && t->key_path[0] &&
-        (r = stage_file(a, t->key_path, &key, t->mode ? t->mode : 0600, &staged_key)) != 0)
-        changed = r;
-    if (changed >= 0 && combined.len > 0 &&
-        (r = stage_file(a, t->combined_path, &combined, t->mode ? t->mode : 0600, &staged_combined)) != 0)
-        changed = r < 0 ? r : 1;
-    if (changed >= 0 && store.len > 0 &&
-        (r = stage_file(a, t->keystore_path, &store, t->mode ? t->mode : 0600, &staged_store)) != 0)
-        changed = r < 0 ? r : 1;
-    if (changed >= 0 && t->cert_path[0] &&
-        (r = stage_file(a, t->cert_path, &cert, t->mode ? t->mode | 0044 : 0644, &staged_cert)) != 0)
-        changed = r < 0 ? r : 1;
-    if (changed >= 0 && (r = place_file(a, &staged_key)) != 0)
-        changed = r;
-    if (changed >= 0 && (r = place_file(a, &staged_combined)) != 0)
-        changed = r < 0 ? r : 1;
-    if (changed >= 0 && (r = place_file(a, &staged_store)) != 0)
-        changed = r < 0 ? r : 1;
-    if (changed >= 0 && (r = place_file(a, &staged_cert)) != 0)
-        changed = r < 0 ? r : 1;
-    /* One could not take its place: those that did are put back, and the target keeps the
-     * files it had, all of them (its key beside a certificate it was not the key of). */
-    if (changed < 0) {
-        unplace(a, &staged_cert);
-        unplace(a, &staged_store);
-        unplace(a, &staged_combined);
-        unplace(a, &staged_key);
+     * a server reloading between the renames must not pair a new certificate with the old key.
+     * One that cannot take its place has those that did put back: the target keeps the files it
+     * had, all of them (its key beside a certificate it was not the key of). */
+    {
+        unsigned key_mode = t->mode ? t->mode : 0600;
+        const struct {
+            const char *path;
+            const ch_buf *data;
+            unsigned mode;
+        } files[N_STAGED] = {{t->key_path, &key, key_mode},
+                             {t->combined_path, &combined, key_mode},
+                             {t->keystore_path, &store, key_mode},
+                             {t->cert_path, &cert, t->mode ? t->mode | 0044 : 0644}};
+        for (size_t i = 0; i < N_STAGED && changed >= 0; i++)
+            if (files[i].path[0] && files[i].data->len > 0 &&
+                (r = stage_file(a, files[i].path, files[i].data, files[i].mode, &staged[i])) != 0)
+                changed = r < 0 ? r : 1;
+        for (size_t i = 0; i < N_STAGED && changed >= 0; i++)
+            if ((r = place_file(a, &staged[i])) != 0)
+                changed = r < 0 ? r : 1;
+        for (size_t i = N_STAGED; changed < 0 && i-- > 0;)
+            unplace(a, &staged[i]);
     }
 done:
-    unstage(&staged_key);
-    unstage(&staged_combined);
-    unstage(&staged_store);
-    unstage(&staged_cert);
+    for (size_t i = 0; i < N_STAGED; i++)
+        unstage(&staged[i]);
     ch_cert_free(leaf);
     ch_buf_dispose(&cert);
     ch_buf_dispose_secure(&key);

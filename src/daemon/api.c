@@ -3611,8 +3611,7 @@ static void certificate_renew(req *r, const char *id)
                                         get_str(r, body, "key_type", &o.key_type) || get_str(r, body, "csr", &csr) ||
                                         get_strings(r, body, "sans", san_list, CH_MAX_SANS, &o.san_count,
                                                     "\"dns:a.example\"") ||
-                                        (json_object_get(body, "subject") != NULL &&
-                                         get_subject(r, body, &subject)))) {
+                                        get_subject(r, body, &subject))) {
         json_decref(body);
         return;
     }
