@@ -168,7 +168,7 @@ static int trust_others(const ch_actor *actor, int n)
 
     if (ch_svc_tenant_ensure(svc, "bench-others", &t) != 0)
         return -1;
-    maker = (ch_actor){t.id, "bench", CH_ROLE_ADMIN, 0, NULL};
+    maker = (ch_actor){t.id, "bench", CH_ROLE_ADMIN, 0, NULL, NULL};
     for (int i = 0; i < n && rc == 0; i++) {
         char name[64];
         ch_svc_ca_req r = {.name = name, .key_type = "p256", .path_len = -2};
@@ -221,7 +221,7 @@ int main(int argc, char **argv)
     snprintf(dir, sizeof dir, "/tmp/certhub-bench-device-%ld", (long)getpid());
     if (ch_svc_open(&svc, &so) != 0 || ch_svc_tenant_ensure(svc, "bench", &tenant) != 0)
         return 1;
-    actor = (ch_actor){tenant.id, "bench", CH_ROLE_ADMIN, 0, NULL};
+    actor = (ch_actor){tenant.id, "bench", CH_ROLE_ADMIN, 0, NULL, NULL};
     /* --trusted N: the tenant trusts N other roots first (a fleet of many vendors' CAs), added
      * before the devices' own, as one bulk upload. */
     if (nothers > 0 && trust_others(&actor, nothers) != 0)

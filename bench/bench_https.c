@@ -429,7 +429,7 @@ int main(int argc, char **argv)
         snprintf(sub, sizeof sub, "%s/inproc", dir);
         if (ch_svc_open(&svc, &so) != 0 || ch_svc_tenant_ensure(svc, "bench", &tenant) != 0)
             return 1;
-        actor = (ch_actor){tenant.id, "bench", CH_ROLE_ADMIN, 0, NULL};
+        actor = (ch_actor){tenant.id, "bench", CH_ROLE_ADMIN, 0, NULL, NULL};
         cr.subject.fields.common_name = "bench CA";
         if (ch_svc_ca_create(svc, &actor, &cr, &sca) != 0)
             return 1;

@@ -95,7 +95,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "setup failed: %s\n", ch_error_last());
             return 1;
         }
-        actor = (ch_actor){tenant.id, "bench", CH_ROLE_ADMIN, 0, NULL};
+        actor = (ch_actor){tenant.id, "bench", CH_ROLE_ADMIN, 0, NULL, NULL};
         cr.subject.fields.common_name = "bench CA";
         if (ch_svc_ca_create(svc, &actor, &cr, &sca) != 0) {
             fprintf(stderr, "CA failed: %s\n", ch_error_last());

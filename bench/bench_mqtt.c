@@ -161,7 +161,7 @@ int main(int argc, char **argv)
     snprintf(data, sizeof data, "%s/data", dir);
     if (ch_svc_open(&svc, &so) != 0 || ch_svc_tenant_ensure(svc, "bench", &tenant) != 0)
         return 1;
-    actor = (ch_actor){tenant.id, "bench", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT, NULL};
+    actor = (ch_actor){tenant.id, "bench", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT, NULL, NULL};
     /* The device chain sent on connect: its issuing CA, then the root. */
     if (bench_device_pki(svc, &actor, "mqtt bench", &root, &inter, &root_pem, &inter_pem, &trusted) != 0 ||
         ch_buf_put(&inter_pem, root_pem.data, root_pem.len) != 0)

@@ -2723,8 +2723,13 @@ async function tokensCard() {
         : made.length ? el("button", { class: "danger", "aria-label": `Revoke the tokens made from ${t.name || t.id}` }, "Revoke tokens made from it")
         : null;
       revoke?.addEventListener("click", () => revokeDialog(t, made));
-      // A sync agent's token reads only what its scope names.
-      const reach = t.scope ? t.scope.objects.join(", ") + (t.scope.keys_export ? " (with keys)" : "") : "the whole tenant";
+      // A sync agent's token reads only what its scope names; a pipeline's issues, under the
+      // profiles and CAs named (any when not), and reads what it issued.
+      const issues = (i) => "issues" + (i.profiles ? ` under ${i.profiles.join(", ")}` : "") +
+        (i.ca_ids ? ` with ${i.ca_ids.join(", ")}` : "") + ", and what it issued";
+      const reach = !t.scope ? "the whole tenant"
+        : [t.scope.objects?.join(", "), t.scope.issue && issues(t.scope.issue)].filter(Boolean).join("; ") +
+          (t.scope.keys_export ? " (with keys)" : "");
       // Who made it: the console user while it exists, else the id kept (a user's, or the token
       // that made it); nobody for the first start's token and those made before makers were kept.
       const maker = t.created_by_name || t.created_by || "—";

@@ -47,7 +47,7 @@ static void setup(void)
         abort();
     snprintf(tenant_id, sizeof tenant_id, "%s", tenant.id);
     ch_store_tenant_dispose(&tenant);
-    actor = (ch_actor){tenant_id, "fuzz", CH_ROLE_ADMIN, 0, NULL};
+    actor = (ch_actor){tenant_id, "fuzz", CH_ROLE_ADMIN, 0, NULL, NULL};
     cr.subject.fields.common_name = "fuzz CA";
     if (ch_svc_ca_create(svc, &actor, &cr, &ca) != 0)
         abort();

@@ -67,6 +67,7 @@ typedef struct ch_actor {
     ch_role role;
     unsigned perms;       /* CH_PERM_* */
     const char *user_id;  /* a console user's id (its own, whatever tenant it acts in), or NULL */
+    const char *scope;    /* a scoped token's scope (JSON, see ch_svc_token_create_scoped), or NULL */
 } ch_actor;
 
 /* ------------------------------------------------------------- tenants */
@@ -135,7 +136,11 @@ typedef struct ch_svc_principal {
                                 * session's end), 0: never */
 } ch_svc_principal;
 /* A token limited to named objects ({"objects": ["crt_...", "bundle:default"], "keys_export":
- * bool}; scope NULL: the whole tenant): what one sync agent may fetch, nothing else.  From
+ * bool}; scope NULL: the whole tenant): what one sync agent may fetch, nothing else.  Or limited
+ * to issuing ({"issue": {"profiles": [names], "ca_ids": [ids]}, ...}, either list left out for
+ * any; objects then optional): it issues under those profiles and CAs alone, and reads, renews
+ * and exports (its key too with keys_export) the certificates it issued and their renewals,
+ * nothing else of its tenant's; its role is operator or admin.  From
  * expires_at on (0: never) it is refused; CH_EINVAL (field "expires_at") when that is not ahead
  * or more than CH_TOKEN_MAX_DAYS ahead. */
 int ch_svc_token_create_scoped(ch_svc *svc, const ch_actor *actor, const char *tenant_id, ch_role role,
@@ -153,8 +158,12 @@ int ch_svc_token_create_scoped(ch_svc *svc, const ch_actor *actor, const char *t
  * naming the field otherwise. */
 int ch_svc_token_expiry(int64_t *out, const char *expires_in, const char *expires_at);
 /* Whether the principal may read object (always, unscoped; a certificate also when one it
- * renews is named, however many renewals back). */
+ * renews is named, however many renewals back, or, with an issuing scope, when the token issued
+ * it or one it renews). */
 bool ch_svc_scope_allows(ch_svc *svc, const ch_svc_principal *who, const char *object);
+/* Whether the principal is a token limited to issuing that issued the certificate, or one it
+ * renews (what it may change: renew, rename, turn automatic renewal on or off). */
+bool ch_svc_scope_issued(ch_svc *svc, const ch_svc_principal *who, const char *object);
 int ch_svc_authenticate(ch_svc *svc, const char *token, ch_svc_principal *out);
 
 /* ------------------------------------------------------------- console users */

@@ -423,6 +423,12 @@ int ch_store_cert_unlink_renewal(ch_store *s, const char *tenant_id, const char 
  * statement, however long the lineage.  CH_EINVAL when ids_json is not JSON. */
 int ch_store_cert_lineage_named(ch_store *s, const char *tenant_id, const char *id, const char *ids_json,
                                 bool *named);
+/* Whether the certificate, or one its lineage renewed (however many renewals back), was issued
+ * by the token (ch_store_token_cert_add). */
+int ch_store_cert_lineage_issued_by(ch_store *s, const char *tenant_id, const char *id, const char *token_id,
+                                    bool *issued);
+/* Records that a token limited to issuing made the certificate (once; a second is no change). */
+int ch_store_token_cert_add(ch_store *s, const char *token_id, const char *cert_id);
 /* The newest certificate of the lineage of id, following renewed_by forward to the one that
  * has none (id itself when it was not renewed), into out.  One statement, however long the
  * lineage.  CH_ENOTFOUND when id is not a certificate of the tenant, or its renewed_by links

@@ -2301,7 +2301,10 @@ int cmd_remote_tenant_list(cli_args *a)
 
 int cmd_remote_token_create(cli_args *a)
 {
-    json_t *body = json_pack("{ss}", "role", cli_opt(a, "role") ? cli_opt(a, "role") : "viewer"), *ans;
+    /* (one that issues is an operator's unless said: a viewer issues nothing) */
+    bool issue = cli_flag(a, "issue") || cli_opt(a, "profiles") != NULL || cli_opt(a, "cas") != NULL;
+    json_t *body = json_pack("{ss}", "role", cli_opt(a, "role") ? cli_opt(a, "role") : issue ? "operator" : "viewer"),
+           *ans;
     int rc;
 
     str_member(a, "tenant", body, "tenant");
@@ -2312,15 +2315,24 @@ int cmd_remote_token_create(cli_args *a)
         const char *v = cli_opt(a, "expires");
         str_member(a, "expires", body, strlen(v) >= 10 && v[4] == '-' ? "expires_at" : "expires_in");
     }
-    /* A token for one agent: the objects it may read, and their keys when it says so. */
-    if (cli_opt(a, "objects") != NULL) {
+    /* A token for one agent: the objects it may read, and their keys when it says so.  A token
+     * for one pipeline: it issues (under the profiles and CAs given, any without them) and reads
+     * what it issued. */
+    if (cli_opt(a, "objects") != NULL || issue) {
         json_t *scope = json_object();
         list_member(a, "objects", scope, "objects");
+        if (issue) {
+            json_t *limits = json_object();
+            list_member(a, "profiles", limits, "profiles");
+            list_member(a, "cas", limits, "ca_ids");
+            json_object_set_new(scope, "issue", limits);
+        }
         json_object_set_new(scope, "keys_export", json_boolean(cli_flag(a, "keys-export")));
         json_object_set_new(body, "scope", scope);
     } else if (cli_flag(a, "keys-export")) {
         json_decref(body);
-        cli_usage(a, "--keys-export goes with --objects: an unscoped token's role says whether it exports keys");
+        cli_usage(a, "--keys-export goes with --objects or --issue: an unscoped token's role says whether it exports "
+                     "keys");
     }
     rc = remote_call(a, "POST", "tokens", body, &ans, NULL);
     json_decref(body);

@@ -192,9 +192,10 @@ static const cli_cmd commands[] = {
      "broker's log), newest first: which were let in or refused, and why",
      "device= result= limit= cursor= all tenant= unattributed", 0, 0},
     {"token create", cmd_remote_token_create,
-     "[--role admin|operator|viewer] [--tenant NAME] [--name N] [--expires 30d|12h|90m|TIME] [--objects LIST "
-     "[--keys-export]]",
-     "create an API token (printed once)", "role= tenant= name= expires= objects= keys-export", 0, 0},
+     "[--role admin|operator|viewer] [--tenant NAME] [--name N] [--expires 30d|12h|90m|TIME] [--objects LIST] "
+     "[--issue [--profiles LIST] [--cas LIST]] [--keys-export]",
+     "create an API token (printed once)", "role= tenant= name= expires= objects= issue profiles= cas= keys-export", 0,
+     0},
     {"token list", cmd_remote_token_list, "[--limit N] [--cursor C] [--all] [--tenant NAME]",
      "list API tokens (never the tokens themselves)", "limit= cursor= all tenant=", 0, 0},
     {"token get", cmd_remote_token_get, "ID", "show an API token (never the token itself)", "", 1, 1},
@@ -493,6 +494,10 @@ static const struct opt_help {
                    "settings) or viewer (read only)"},
     {NULL, "objects", "limit the token to these, comma-separated: certificate ids (renewals followed) and bundle:NAME"},
     {NULL, "keys-export", "the limited token may export those certificates' keys (an admin's token gives it)"},
+    {NULL, "issue", "limit the token to issuing certificates (role operator or admin) and to reading, renewing and "
+                    "exporting those it issued"},
+    {NULL, "profiles", "with --issue: the profiles it issues under, comma-separated (any without it)"},
+    {NULL, "cas", "with --issue: the ids of the CAs it issues with, comma-separated (any without it)"},
     {NULL, "expires", "refused from then on: a lifetime from now (30d, 12h, 90m; 1h to 3650d) or a time (2027-01-01, "
                       "2027-01-01T00:00:00Z); without it, the token lives until revoked"},
     {"token create;token list;", "tenant", "the tenant, by name (the caller's own without it)"},

@@ -4092,11 +4092,18 @@ static bool route_matches(req *r, const char *pattern, const char *path, char *i
 }
 
 /* What a scoped token may do: read its certificates (details, export, key when allowed) and
- * bundles, and nothing else. */
+ * bundles; one limited to issuing also issues (under its scope's profiles and CAs, which the
+ * service checks) and renews or changes what it issued; nothing else. */
 static bool scoped_route_allowed(req *r, const char *pattern, const char *id)
 {
+    enum evhttp_cmd_type m = req_command(r);
     char obj[CH_ID_MAX + 8];
 
+    if (strcmp(pattern, "certificates") == 0 && m == EVHTTP_REQ_POST)
+        return strstr(r->who.scope, "\"issue\":") != NULL;
+    if ((strcmp(pattern, "certificates/{id}/renew") == 0 && m == EVHTTP_REQ_POST) ||
+        (strcmp(pattern, "certificates/{id}") == 0 && m == EVHTTP_REQ_PATCH))
+        return ch_svc_scope_issued(r->svc, &r->who, id);
     if (strcmp(pattern, "certificates/{id}") == 0 || strcmp(pattern, "certificates/{id}/export") == 0 ||
         strcmp(pattern, "certificates/{id}/private-key") == 0)
         return (req_command(r) == EVHTTP_REQ_GET || strcmp(pattern, "certificates/{id}") != 0) &&
@@ -4375,9 +4382,13 @@ static void dispatch(req *r, size_t *route_index)
             return;
         if (r->who.scope[0] && !scoped_route_allowed(r, routes[i].pattern, id))
             return reply_error_msg(r, CH_EPERM, NULL,
-                                   "this token is limited to the objects named in its scope, and to reading and "
-                                   "exporting them (a certificate's details, export and key; a bundle): it changes "
-                                   "nothing, in its scope or out of it");
+                                   strstr(r->who.scope, "\"issue\":")
+                                       ? "this token is limited by its scope: it issues certificates (POST "
+                                         "/api/v1/certificates) and reads, exports, renews and changes those it "
+                                         "issued, and reads the objects its scope names; nothing else"
+                                       : "this token is limited to the objects named in its scope, and to reading "
+                                         "and exporting them (a certificate's details, export and key; a bundle): "
+                                         "it changes nothing, in its scope or out of it");
         if (query_params_known(r, method_name(m), routes[i].pattern, routes[i].params,
                                tenant_readable(m, routes[i].pattern)) < 0)
             return;

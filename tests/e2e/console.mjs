@@ -1840,7 +1840,14 @@ await page.getByLabel("Role of helper").waitFor({ state: "detached" });
 await page.getByText("helper: 1 API token it made revoked.").waitFor();
 await page.getByRole("row", { name: /helper-script/ }).getByText("revoked").waitFor();
 ok("and removed, the token it made revoked with it (said, and shown in the token list)");
-// API tokens: made, shown once, usable, revoked.
+// API tokens: made, shown once, usable, revoked.  (A pipeline's, limited to issuing, made through
+// the API first: its row is drawn with the list that follows.)
+const pipelineStatus = await page.evaluate(async () => {
+  const s = await (await fetch("/api/v1/session")).json();
+  return (await fetch("/api/v1/tokens", { method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": s.csrf_token },
+    body: JSON.stringify({ role: "operator", name: "pipeline", scope: { issue: { profiles: ["tls-server"] } } }) })).status;
+});
+assert.equal(pipelineStatus, 201);
 await page.getByRole("button", { name: "Create token" }).click();
 await page.locator("#nt-name").fill("backup script");
 await page.locator("#nt-role").selectOption("viewer");
@@ -1857,6 +1864,7 @@ assert.equal(await withToken(), 200);
 await page.getByRole("dialog").getByRole("button", { name: "Done" }).click();
 const tokenRow = page.locator("tr", { hasText: "backup script" });
 await tokenRow.getByText("the whole tenant").waitFor();
+await page.locator("tr", { hasText: "pipeline" }).getByText("issues under tls-server, and what it issued").waitFor();
 const expiresCell = await tokenRow.locator("td").nth(4).textContent();
 assert.ok(inSeven.some((t) => expiresCell === t + " UTC"), expiresCell);
 assert.equal(await page.locator("tr", { hasText: "bootstrap admin" }).locator("td").nth(4).textContent(), "never");
@@ -1864,7 +1872,7 @@ assert.equal(await page.locator("tr", { hasText: "bootstrap admin" }).locator("t
 const sessionUser = await page.evaluate(async () => (await (await fetch("/api/v1/session")).json()).user);
 assert.equal(await tokenRow.locator("td").nth(6).textContent(), sessionUser);
 assert.equal(await page.locator("tr", { hasText: "bootstrap admin" }).locator("td").nth(6).textContent(), "—");
-ok("an API token made from the console for 7 days, shown once with its expiry, works; its row says what it reads, when it expires and who made it");
+ok("an API token made from the console for 7 days, shown once with its expiry, works; its row says what it reads, when it expires and who made it; a pipeline's says what it issues");
 await page.getByRole("button", { name: "Revoke backup script" }).click();
 await page.getByRole("dialog").getByRole("button", { name: "Revoke" }).click();
 await page.locator("tr", { hasText: "backup script" }).getByText("revoked").waitFor();

@@ -33,10 +33,10 @@ static int setup(void **state)
     if (ch_svc_open(&svc, &o) != 0 || ch_svc_tenant_ensure(svc, "alpha", &ta) != 0 ||
         ch_svc_tenant_ensure(svc, "beta", &tb) != 0)
         return -1;
-    admin_a = (ch_actor){ta.id, "test:admin-a", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT, NULL};
-    admin_b = (ch_actor){tb.id, "test:admin-b", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT, NULL};
-    viewer_a = (ch_actor){ta.id, "test:viewer", CH_ROLE_VIEWER, 0, NULL};
-    operator_a = (ch_actor){ta.id, "test:operator", CH_ROLE_OPERATOR, 0, NULL};
+    admin_a = (ch_actor){ta.id, "test:admin-a", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT, NULL, NULL};
+    admin_b = (ch_actor){tb.id, "test:admin-b", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT, NULL, NULL};
+    viewer_a = (ch_actor){ta.id, "test:viewer", CH_ROLE_VIEWER, 0, NULL, NULL};
+    operator_a = (ch_actor){ta.id, "test:operator", CH_ROLE_OPERATOR, 0, NULL, NULL};
     return 0;
 }
 
@@ -958,7 +958,7 @@ static void test_csr_key_found(void **state)
                                       "ALTER TABLE api_tokens DROP COLUMN owner_user_id;"
                                       "DROP INDEX keystore_entries_cert; DROP TABLE keystore_renewal_backfill;"
                                       "DROP TABLE setup_steps; DROP INDEX trusted_certs_disabled;"
-                                      "DROP INDEX devices_client; ALTER TABLE devices DROP COLUMN client_id;"
+                                      "DROP INDEX devices_client; ALTER TABLE devices DROP COLUMN client_id; DROP TABLE token_certificates;"
                                       "PRAGMA user_version=24",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
@@ -1512,7 +1512,7 @@ static void test_token_during_revocation(void **state)
     int alive = 0;
 
     (void)state;
-    installation_admin = (ch_actor){ta.id, "test:installation", CH_ROLE_ADMIN, CH_PERM_TENANTS | CH_PERM_KEYS_EXPORT, NULL};
+    installation_admin = (ch_actor){ta.id, "test:installation", CH_ROLE_ADMIN, CH_PERM_TENANTS | CH_PERM_KEYS_EXPORT, NULL, NULL};
     assert_int_equal(ch_svc_tenant_create(svc, &installation_admin, "racy", &t), 0);
     tokens_made = 0;
     for (int i = 0; i < 2; i++)
@@ -2161,7 +2161,7 @@ static void test_audit_numbered_per_tenant(void **state)
                                   "ALTER TABLE api_tokens DROP COLUMN owner_user_id;"
                                   "DROP INDEX keystore_entries_cert; DROP TABLE keystore_renewal_backfill;"
                                   "DROP TABLE setup_steps; DROP INDEX trusted_certs_disabled;"
-                                  "DROP INDEX devices_client; ALTER TABLE devices DROP COLUMN client_id;"
+                                  "DROP INDEX devices_client; ALTER TABLE devices DROP COLUMN client_id; DROP TABLE token_certificates;"
                                   "PRAGMA user_version=17",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
@@ -2401,7 +2401,7 @@ static void test_token_expiry(void **state)
                                   "ALTER TABLE api_tokens DROP COLUMN owner_user_id;"
                                   "DROP INDEX keystore_entries_cert; DROP TABLE keystore_renewal_backfill;"
                                   "DROP TABLE setup_steps; DROP INDEX trusted_certs_disabled;"
-                                  "DROP INDEX devices_client; ALTER TABLE devices DROP COLUMN client_id;"
+                                  "DROP INDEX devices_client; ALTER TABLE devices DROP COLUMN client_id; DROP TABLE token_certificates;"
                                   "PRAGMA user_version=21",
                                   NULL, NULL, NULL),
                      SQLITE_OK);

@@ -76,9 +76,9 @@ static void test_keystore_lifecycle(void **state)
     assert_int_equal(ch_svc_open(&svc, &so), 0);
     assert_int_equal(ch_svc_tenant_ensure(svc, "a", &ta), 0);
     assert_int_equal(ch_svc_tenant_ensure(svc, "b", &tb), 0);
-    admin = (ch_actor){ta.id, "admin", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT, NULL};
-    operator= (ch_actor){ta.id, "op", CH_ROLE_OPERATOR, 0, NULL};
-    other = (ch_actor){tb.id, "b-admin", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT, NULL};
+    admin = (ch_actor){ta.id, "admin", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT, NULL, NULL};
+    operator= (ch_actor){ta.id, "op", CH_ROLE_OPERATOR, 0, NULL, NULL};
+    other = (ch_actor){tb.id, "b-admin", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT, NULL, NULL};
     make_jks(&jks, &root);
     /* The root is already in the inventory: the keystore shares its row. */
     assert_int_equal(ch_cert_write_pem(&root_pem, root), 0);
@@ -206,7 +206,7 @@ static void test_export_options(void **state)
     (void)state;
     assert_int_equal(ch_svc_open(&svc, &so), 0);
     assert_int_equal(ch_svc_tenant_ensure(svc, "a", &ta), 0);
-    admin = (ch_actor){ta.id, "admin", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT, NULL};
+    admin = (ch_actor){ta.id, "admin", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT, NULL, NULL};
     make_jks(&jks, &root);
     assert_int_equal(ch_svc_keystore_import(svc, &admin, "web", jks.data, jks.len, "changeit", NULL, &ks, NULL, NULL, NULL, NULL),
                      0);
@@ -350,10 +350,10 @@ static void test_entry_edits(void **state)
     assert_int_equal(ch_svc_open(&svc, &so), 0);
     assert_int_equal(ch_svc_tenant_ensure(svc, "a", &ta), 0);
     assert_int_equal(ch_svc_tenant_ensure(svc, "b", &tb), 0);
-    admin = (ch_actor){ta.id, "admin", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT, NULL};
-    operator= (ch_actor){ta.id, "op", CH_ROLE_OPERATOR, 0, NULL};
-    viewer = (ch_actor){ta.id, "viewer", CH_ROLE_VIEWER, 0, NULL};
-    other = (ch_actor){tb.id, "b-admin", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT, NULL};
+    admin = (ch_actor){ta.id, "admin", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT, NULL, NULL};
+    operator= (ch_actor){ta.id, "op", CH_ROLE_OPERATOR, 0, NULL, NULL};
+    viewer = (ch_actor){ta.id, "viewer", CH_ROLE_VIEWER, 0, NULL, NULL};
+    other = (ch_actor){tb.id, "b-admin", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT, NULL, NULL};
     make_jks(&jks, &root);
     assert_int_equal(
         ch_svc_keystore_import(svc, &operator, "web", jks.data, jks.len, "changeit", NULL, &ks, NULL, NULL, NULL, NULL), 0);
@@ -512,8 +512,8 @@ static void test_entry_positions(void **state)
     assert_int_equal(ch_svc_open(&svc, &so), 0);
     assert_int_equal(ch_svc_tenant_ensure(svc, "a", &ta), 0);
     assert_int_equal(ch_svc_tenant_ensure(svc, "b", &tb), 0);
-    operator= (ch_actor){ta.id, "op", CH_ROLE_OPERATOR, 0, NULL};
-    other = (ch_actor){tb.id, "b-op", CH_ROLE_OPERATOR, 0, NULL};
+    operator= (ch_actor){ta.id, "op", CH_ROLE_OPERATOR, 0, NULL, NULL};
+    other = (ch_actor){tb.id, "b-op", CH_ROLE_OPERATOR, 0, NULL, NULL};
     make_jks(&jks, &root);
     assert_int_equal(
         ch_svc_keystore_import(svc, &operator, "web", jks.data, jks.len, "changeit", NULL, &ks, NULL, NULL, NULL, NULL), 0);
@@ -569,7 +569,7 @@ static void test_entry_positions(void **state)
                                   "ALTER TABLE api_tokens DROP COLUMN owner_user_id;"
                                   "DROP INDEX keystore_entries_cert; DROP TABLE keystore_renewal_backfill;"
                                   "DROP TABLE setup_steps; DROP INDEX trusted_certs_disabled;"
-                                  "DROP INDEX devices_client; ALTER TABLE devices DROP COLUMN client_id;"
+                                  "DROP INDEX devices_client; ALTER TABLE devices DROP COLUMN client_id; DROP TABLE token_certificates;"
                                   "PRAGMA user_version=20",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
@@ -610,10 +610,10 @@ static void test_keystore_create(void **state)
     assert_int_equal(ch_svc_open(&svc, &so), 0);
     assert_int_equal(ch_svc_tenant_ensure(svc, "a", &ta), 0);
     assert_int_equal(ch_svc_tenant_ensure(svc, "b", &tb), 0);
-    admin = (ch_actor){ta.id, "admin", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT, NULL};
-    operator= (ch_actor){ta.id, "op", CH_ROLE_OPERATOR, 0, NULL};
-    viewer = (ch_actor){ta.id, "viewer", CH_ROLE_VIEWER, 0, NULL};
-    other = (ch_actor){tb.id, "b-admin", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT, NULL};
+    admin = (ch_actor){ta.id, "admin", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT, NULL, NULL};
+    operator= (ch_actor){ta.id, "op", CH_ROLE_OPERATOR, 0, NULL, NULL};
+    viewer = (ch_actor){ta.id, "viewer", CH_ROLE_VIEWER, 0, NULL, NULL};
+    other = (ch_actor){tb.id, "b-admin", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT, NULL, NULL};
     cr.subject.dn = "CN=Create Root";
     assert_int_equal(ch_svc_ca_create(svc, &admin, &cr, &ca), 0);
     ir.ca_id = ca.id;
@@ -709,8 +709,8 @@ static void test_keystore_chain_gaps(void **state)
     assert_int_equal(ch_svc_open(&svc, &so), 0);
     assert_int_equal(ch_svc_tenant_ensure(svc, "a", &ta), 0);
     assert_int_equal(ch_svc_tenant_ensure(svc, "b", &tb), 0);
-    operator= (ch_actor){ta.id, "op", CH_ROLE_OPERATOR, 0, NULL};
-    other = (ch_actor){tb.id, "b-op", CH_ROLE_OPERATOR, 0, NULL};
+    operator= (ch_actor){ta.id, "op", CH_ROLE_OPERATOR, 0, NULL, NULL};
+    other = (ch_actor){tb.id, "b-op", CH_ROLE_OPERATOR, 0, NULL, NULL};
     assert_int_equal(ch_key_generate(&rk, CH_KEY_P256), 0);
     assert_int_equal(ch_key_generate(&k1, CH_KEY_P256), 0);
     assert_int_equal(ch_key_generate(&k2, CH_KEY_P256), 0);
@@ -868,9 +868,9 @@ static void test_entries_follow_renewals(void **state)
     assert_int_equal(ch_svc_open(&svc, &so), 0);
     assert_int_equal(ch_svc_tenant_ensure(svc, "a", &ta), 0);
     assert_int_equal(ch_svc_tenant_ensure(svc, "b", &tb), 0);
-    admin = (ch_actor){ta.id, "admin", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT, NULL};
-    operator= (ch_actor){ta.id, "op", CH_ROLE_OPERATOR, 0, NULL};
-    other = (ch_actor){tb.id, "b-admin", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT, NULL};
+    admin = (ch_actor){ta.id, "admin", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT, NULL, NULL};
+    operator= (ch_actor){ta.id, "op", CH_ROLE_OPERATOR, 0, NULL, NULL};
+    other = (ch_actor){tb.id, "b-admin", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT, NULL, NULL};
     cr.subject.dn = "CN=Renew Root";
     assert_int_equal(ch_svc_ca_create(svc, &admin, &cr, &ca), 0);
     snprintf(ca_cert, sizeof ca_cert, "%s", ca.cert_id);
@@ -986,7 +986,7 @@ static void test_entries_follow_renewals(void **state)
     sqlite3_busy_timeout(db, 10000); /* (the service may hold the write lock a moment) */
     assert_int_equal(sqlite3_exec(db, "DROP INDEX keystore_entries_cert; DROP TABLE keystore_renewal_backfill;"
                                   "DROP TABLE setup_steps; DROP INDEX trusted_certs_disabled;"
-                                  "DROP INDEX devices_client; ALTER TABLE devices DROP COLUMN client_id; PRAGMA user_version=27",
+                                  "DROP INDEX devices_client; ALTER TABLE devices DROP COLUMN client_id; DROP TABLE token_certificates; PRAGMA user_version=27",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);
@@ -1079,8 +1079,8 @@ static void test_keystore_csr_keys(void **state)
     assert_int_equal(ch_svc_open(&svc, &so), 0);
     assert_int_equal(ch_svc_tenant_ensure(svc, "a", &ta), 0);
     assert_int_equal(ch_svc_tenant_ensure(svc, "b", &tb), 0);
-    operator= (ch_actor){ta.id, "op", CH_ROLE_OPERATOR, 0, NULL};
-    other = (ch_actor){tb.id, "b-admin", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT, NULL};
+    operator= (ch_actor){ta.id, "op", CH_ROLE_OPERATOR, 0, NULL, NULL};
+    other = (ch_actor){tb.id, "b-admin", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT, NULL, NULL};
     assert_int_equal(ch_key_generate(&rk, CH_KEY_P256), 0);
     assert_int_equal(ch_name_parse(&rn, "CN=Outside Root"), 0);
     ro.ca_key = ro.subject_key = rk;

@@ -408,7 +408,7 @@ int ch_svc_bootstrap_run(ch_svc *svc, const char *data_dir, const char *names, u
     if ((error = ch_svc_tenant_ensure(svc, "default", &tenant)) < 0)
         return error;
     snprintf(out->tenant_id, sizeof out->tenant_id, "%s", tenant.id);
-    a = (ch_actor){out->tenant_id, "system:bootstrap", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT, NULL};
+    a = (ch_actor){out->tenant_id, "system:bootstrap", CH_ROLE_ADMIN, CH_PERM_KEYS_EXPORT, NULL, NULL};
     if ((error = quickstart_make(svc, &a)) < 0)
         goto done;
     /* CAs due for rotation are rotated before certhubd's own certificate is issued from them: a

@@ -1463,7 +1463,7 @@ int ch_svc_bundle_public(ch_svc *svc, const char *tenant, const char *name, int 
     if (error == CH_ENOTFOUND)
         error = ch_store_tenant_get(svc->store, &t, tenant);
     if (error == 0 && t.disabled_at == 0 && (error = svc_settings_of(svc, t.id, &st)) == 0 && st.public_bundle) {
-        a = (ch_actor){t.id, "public", CH_ROLE_VIEWER, 0, NULL};
+        a = (ch_actor){t.id, "public", CH_ROLE_VIEWER, 0, NULL, NULL};
         error = ch_svc_bundle(svc, &a, name, fmt, password, out, etag);
     } else if (error == 0 || error == CH_ENOTFOUND) {
         error = ch_error_set(CH_ENOTFOUND, "no public trust bundle here: this tenant's bundle needs a token "

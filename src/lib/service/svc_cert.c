@@ -20,6 +20,7 @@ struct cert_tx {
     const char *csr_id;       /* a stored CSR this certificate is for, marked signed with it */
     ch_store_cert *chain;     /* an import's chain (its CA certificates), kept beside it; those held already stay */
     size_t nchain;
+    bool token_owns;          /* issued by a token limited to issuing: recorded as its, for it to read */
 };
 
 int svc_chain_rows(ch_store_cert **out, size_t *n, ch_cert *const *rest, size_t nrest, const char *tenant_id)
@@ -98,6 +99,8 @@ static int cert_tx_run(void *arg)
     /* And the keystore entries that held the certificate renewed hold the renewal with it: a
      * keystore exported after it has the certificate that goes on, never the one that ends. */
     if (t->row->renews != NULL && (error = svc_keystore_follow_renewal(t->svc, t->actor, t->row)) < 0)
+        return error;
+    if (t->token_owns && (error = ch_store_token_cert_add(t->svc->store, t->actor->name + 6, t->row->id)) < 0)
         return error;
     return svc_audit(t->svc, t->actor, t->action, "certificate", t->row->id, t->detail);
 }
@@ -315,7 +318,7 @@ struct ch_svc_pending {
     char *csr_id;
     struct cert_tx t;
     ch_actor actor;
-    char *actor_strs[3];
+    char *actor_strs[4];
     struct svc_gc_item *queued;
 };
 
@@ -325,22 +328,23 @@ static void pending_dispose(struct ch_svc_pending *p)
     free(p->detail);
     free(p->csr_id);
     ch_store_cert_dispose(&p->row);
-    for (size_t i = 0; i < 3; i++)
+    for (size_t i = 0; i < 4; i++)
         free(p->actor_strs[i]);
 }
 
 /* The actor's strings copied into p, for a commit that outlives the caller's. */
 static int pending_actor(struct ch_svc_pending *p, const ch_actor *actor)
 {
-    const char *strs[3] = {actor->tenant_id, actor->name, actor->user_id};
+    const char *strs[4] = {actor->tenant_id, actor->name, actor->user_id, actor->scope};
 
     p->actor = *actor;
-    for (size_t i = 0; i < 3; i++)
+    for (size_t i = 0; i < 4; i++)
         if (strs[i] != NULL && (p->actor_strs[i] = strdup(strs[i])) == NULL)
             return ch_error_set(CH_ENOMEM, "out of memory");
     p->actor.tenant_id = p->actor_strs[0];
     p->actor.name = p->actor_strs[1];
     p->actor.user_id = p->actor_strs[2];
+    p->actor.scope = p->actor_strs[3];
     return 0;
 }
 
@@ -430,6 +434,10 @@ int ch_svc_cert_issue_start(ch_svc *svc, const ch_actor *actor, const ch_svc_iss
                                   "the subject");
     if ((error = svc_check_name(req->name, 128)) < 0)
         return error;
+    /* A stored CSR is the tenant's, which a token limited by its scope does not read. */
+    if (req->csr_id != NULL && actor->scope != NULL && actor->scope[0] != '\0')
+        return ch_error_set_field(CH_EPERM, "csr_id", "this token is limited by its scope: it gives its CSR in the "
+                                  "request (csr), not one stored here (csr_id)");
     if (req->ca_id != NULL && *req->ca_id == '\0')
         return ch_error_set_field(CH_EINVAL, "ca_id", "ca_id is empty: give a CA's id, or leave it out for the "
                                   "tenant's one issuing CA");
@@ -490,6 +498,9 @@ int ch_svc_cert_issue_start(ch_svc *svc, const ch_actor *actor, const ch_svc_iss
         ca_id = default_ca;
     }
     if ((error = svc_ca_load(svc, actor->tenant_id, ca_id, &ca)) < 0)
+        goto done;
+    /* A token limited to issuing: the profile and CA, the default one included, its scope's. */
+    if ((error = svc_scope_issue_check(actor, prof.p.name, ca->id)) < 0)
         goto done;
     if (ca->key == NULL) {
         error = ch_error_set_field(CH_EPOLICY, "ca_id", "CA %s was imported without its private key and cannot sign",
@@ -621,7 +632,7 @@ int ch_svc_cert_issue_start(ch_svc *svc, const ch_actor *actor, const ch_svc_iss
         goto done;
 
     p->t = (struct cert_tx){svc, actor, req->key_type ? &p->sealed : NULL, row, "certificate.issue", p->detail, NULL,
-                            p->csr_id, NULL, 0};
+                            p->csr_id, NULL, 0, svc_scope_issues(actor)};
     if (ready == NULL)
         error = svc_commit(svc, cert_tx_run, &p->t);
     else if ((error = svc_commit_async(svc, cert_tx_run, &p->t, ready, arg, &p->queued)) == 1)
@@ -750,7 +761,7 @@ int ch_svc_cert_import_ex(ch_svc *svc, const ch_actor *actor, const char *name, 
     /* The CSR found takes the certificate in the same transaction (once: a CSR signed
      * meanwhile refuses it, and the import with it). */
     t = (struct cert_tx){svc, actor, key ? &sealed : NULL, &row, "certificate.import", detail, existing, csr.id, chain,
-                         nchain};
+                         nchain, false};
     error = svc_commit(svc, cert_tx_run, &t);
     /* Held without its key (imported alone before, the key file coming later; or kept without
      * one while its CSR was not waiting for it): the key given, or the CSR's found, is added to

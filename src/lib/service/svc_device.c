@@ -234,7 +234,7 @@ struct device_tx {
 static int device_tx_run(void *arg)
 {
     struct device_tx *t = arg;
-    ch_actor system = {t->d->tenant_id, "system:device-auth", CH_ROLE_ADMIN, 0, NULL};
+    ch_actor system = {t->d->tenant_id, "system:device-auth", CH_ROLE_ADMIN, 0, NULL, NULL};
     int error = t->insert ? ch_store_device_put(t->svc->store, t->d) : ch_store_device_update(t->svc->store, t->d);
 
     if (error == 0 && t->insert)

@@ -178,6 +178,11 @@ void svc_dlog_free(ch_svc *svc);
 int64_t svc_mono_ms(void);
 /* Role checks: CH_EPERM with a sentence when the actor may not. */
 int svc_need(const ch_actor *actor, ch_role role, const char *what);
+/* A scoped token's issuance: under a profile and with a CA its scope's "issue" lists (0), or
+ * CH_EPERM naming the field (a scope without "issue" issues nothing).  Unscoped actors: 0. */
+int svc_scope_issue_check(const ch_actor *actor, const char *profile, const char *ca_id);
+/* Whether the actor is a token limited to issuing (what it issues is recorded as its). */
+bool svc_scope_issues(const ch_actor *actor);
 /* The name given to a stored object (NULL: none given; whether one must be is the caller's
  * rule): UTF-8 of 1 to max characters and no control character (ch_utf8_control), since names
  * are printed in tables, logs and audit details, where a newline would forge a line, an escape

@@ -1294,7 +1294,7 @@ done:
  * leads nowhere, or whose newest renewal's chain cannot be read, stays as it was. */
 static int backfill_one(ch_svc *svc, const ch_store_keystore_entry *e)
 {
-    ch_actor system = {e->tenant_id, "system:upgrade", CH_ROLE_ADMIN, 0, NULL};
+    ch_actor system = {e->tenant_id, "system:upgrade", CH_ROLE_ADMIN, 0, NULL, NULL};
     char newest[CH_ID_MAX];
     ch_store_cert renewal = {0};
     char *ids = NULL;

@@ -457,7 +457,7 @@ static int renew_due(ch_svc *svc, size_t max, struct hook_round *round)
     if (ch_store_cert_due_renewals(svc->store, now, max, &due, &n) < 0)
         return -1;
     for (size_t i = 0; i < n; i++) {
-        ch_actor system = {due[i].tenant_id, "system:renewal", CH_ROLE_ADMIN, 0, NULL};
+        ch_actor system = {due[i].tenant_id, "system:renewal", CH_ROLE_ADMIN, 0, NULL, NULL};
         ch_svc_renew_opts automatic = {.automatic = true};
         ch_store_cert fresh, old;
         char detail[700], field[32];
@@ -553,7 +553,7 @@ static int token_alerts_run(ch_svc *svc, struct hook_round *round, const ch_stor
         ch_store_token_alerts_due(svc->store, tenant->id, now, st->token_alert_days, 100, &due, &n) < 0)
         return 0;
     for (size_t i = 0; i < n; i++) {
-        ch_actor system = {tenant->id, "system:alerts", CH_ROLE_ADMIN, 0, NULL};
+        ch_actor system = {tenant->id, "system:alerts", CH_ROLE_ADMIN, 0, NULL, NULL};
         char at[32], *body;
         json_t *j;
         bool all = true;
@@ -614,7 +614,7 @@ static int alerts_run(ch_svc *svc, struct hook_round *round)
                 continue;
             for (size_t i = 0; i < n; i++) {
                 ch_store_cert c;
-                ch_actor system = {tenants[t].id, "system:alerts", CH_ROLE_ADMIN, 0, NULL};
+                ch_actor system = {tenants[t].id, "system:alerts", CH_ROLE_ADMIN, 0, NULL, NULL};
                 char na[32], *body;
                 json_t *j;
                 bool all = true;
@@ -782,7 +782,7 @@ static int rotate_due(ch_svc *svc, struct hook_round *round)
     for (size_t t = 0; t < nt; t++) {
         ch_store_ca *cas = NULL;
         size_t n = 0;
-        ch_actor system = {tenants[t].id, "system:rotation", CH_ROLE_ADMIN, 0, NULL};
+        ch_actor system = {tenants[t].id, "system:rotation", CH_ROLE_ADMIN, 0, NULL, NULL};
         /* A revoked tenant's CAs make no new keys (its CAs went on rotating, its certificates
          * on renewing: ch_store_cert_due_renewals leaves them out). */
         if (tenants[t].disabled_at != 0 || ch_store_ca_list(svc->store, tenants[t].id, NULL, &cas, &n) < 0)

@@ -235,11 +235,52 @@ static int scope_objects_exist(ch_svc *svc, const char *tenant_id, json_t *objs)
     return error;
 }
 
-/* Checks a scope: {"objects": ["crt_...", "bundle:default", ...], "keys_export": bool}, its
- * objects the tenant's. */
+/* A list of a scope's "issue": 1 to 32 names or ids, each the tenant's (a profile that issues,
+ * a CA that holds its key): a mistyped one would refuse every request the token makes. */
+static int scope_issue_list(ch_svc *svc, const char *tenant_id, json_t *list, bool profiles)
+{
+    const char *field = profiles ? "scope.issue.profiles" : "scope.issue.ca_ids";
+    ch_actor in_tenant = {tenant_id, "system:scope", CH_ROLE_VIEWER, 0, NULL, NULL};
+    json_t *v;
+    size_t i;
+    int error = 0;
+
+    if (!json_is_array(list) || json_array_size(list) == 0 || json_array_size(list) > 32)
+        return ch_error_set_field(CH_EINVAL, field, "%s is an array of 1 to 32 %s", field,
+                                  profiles ? "profile names" : "CA ids");
+    json_array_foreach(list, i, v) {
+        const char *s = json_string_value(v);
+        if (s == NULL || strlen(s) > 64)
+            return ch_error_set_field(CH_EINVAL, field, "%s holds %s", field, profiles ? "profile names" : "CA ids");
+        if (profiles) {
+            ch_svc_profile prof;
+            if ((error = ch_svc_profile_get(svc, &in_tenant, s, &prof)) < 0)
+                return ch_error_set_field(error == CH_ENOTFOUND ? CH_EINVAL : error, field, "%s", ch_error_last());
+            if (prof.p.is_ca)
+                error = ch_error_set_field(CH_EINVAL, field, "profile %s makes CAs, which a token does not issue",
+                                           s);
+            ch_svc_profile_dispose(&prof);
+        } else {
+            ch_store_ca ca;
+            if ((error = ch_store_ca_get(svc->store, &ca, tenant_id, s)) < 0)
+                return ch_error_set_field(error == CH_ENOTFOUND ? CH_EINVAL : error, field,
+                                          "no CA %.64s in the tenant (certhub ca list)", s);
+            if (ca.key_id == NULL)
+                error = ch_error_set_field(CH_EINVAL, field, "CA %s was imported without its key and cannot sign", s);
+            ch_store_ca_dispose(&ca);
+        }
+        if (error < 0)
+            return error;
+    }
+    return 0;
+}
+
+/* Checks a scope: {"objects": ["crt_...", "bundle:default", ...], "issue": {"profiles": [...],
+ * "ca_ids": [...]}, "keys_export": bool}, objects or issue or both, what they name the
+ * tenant's. */
 static int scope_check(ch_svc *svc, const char *tenant_id, const char *scope, char **canon)
 {
-    json_t *j = json_loads(scope, 0, NULL), *objs, *v;
+    json_t *j = json_loads(scope, 0, NULL), *objs, *issue, *v;
     const char *key;
     size_t i;
     int error;
@@ -247,25 +288,109 @@ static int scope_check(ch_svc *svc, const char *tenant_id, const char *scope, ch
     *canon = NULL;
     if (j == NULL || !json_is_object(j))
         goto bad;
-    json_object_foreach(j, key, v) if (strcmp(key, "objects") != 0 && strcmp(key, "keys_export") != 0) goto bad;
+    json_object_foreach(j, key, v) if (strcmp(key, "objects") != 0 && strcmp(key, "keys_export") != 0 &&
+                                       strcmp(key, "issue") != 0) goto bad;
     objs = json_object_get(j, "objects");
-    if (!json_is_array(objs) || json_array_size(objs) == 0 || json_array_size(objs) > 64)
+    issue = json_object_get(j, "issue");
+    if ((objs == NULL && issue == NULL) ||
+        (objs != NULL && (!json_is_array(objs) || json_array_size(objs) == 0 || json_array_size(objs) > 64)))
         goto bad;
     json_array_foreach(objs, i, v) if (!json_is_string(v) || strlen(json_string_value(v)) >= CH_ID_MAX + 8) goto bad;
     if ((v = json_object_get(j, "keys_export")) != NULL && !json_is_boolean(v))
         goto bad;
-    if ((error = scope_objects_exist(svc, tenant_id, objs)) < 0) {
+    if (issue != NULL) {
+        if (!json_is_object(issue))
+            goto bad;
+        json_object_foreach(issue, key, v) if (strcmp(key, "profiles") != 0 && strcmp(key, "ca_ids") != 0) {
+            error = ch_error_set_field(CH_EINVAL, "scope.issue",
+                                       "unknown field \"%.64s\" of the scope's issue: it takes profiles (names) and "
+                                       "ca_ids, each left out for any",
+                                       key);
+            json_decref(j);
+            return error;
+        }
+        if (((v = json_object_get(issue, "profiles")) != NULL && (error = scope_issue_list(svc, tenant_id, v, true)) < 0) ||
+            ((v = json_object_get(issue, "ca_ids")) != NULL && (error = scope_issue_list(svc, tenant_id, v, false)) < 0)) {
+            json_decref(j);
+            return error;
+        }
+    }
+    if (objs != NULL && (error = scope_objects_exist(svc, tenant_id, objs)) < 0) {
         json_decref(j);
         return error;
     }
     *canon = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(j);
-    return *canon ? 0 : ch_error_set(CH_ENOMEM, "out of memory");
+    if (*canon == NULL)
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    /* (held whole by each request's principal) */
+    if (strlen(*canon) >= sizeof ((ch_svc_principal *)0)->scope) {
+        free(*canon);
+        *canon = NULL;
+        return ch_error_set_field(CH_EINVAL, "scope", "the scope is too long: at most 4,095 bytes as JSON");
+    }
+    return 0;
 bad:
     json_decref(j);
     return ch_error_set_field(CH_EINVAL, "scope",
                               "scope is {\"objects\": [certificate ids, \"bundle:NAME\"...] (1 to 64), "
-                              "\"keys_export\": true|false}");
+                              "\"issue\": {\"profiles\": [...], \"ca_ids\": [...]}, \"keys_export\": true|false}, "
+                              "with objects or issue or both");
+}
+
+/* Whether a scope lets its token issue: it has an "issue" (parsed with what it names). */
+static json_t *scope_issue(const char *scope)
+{
+    json_t *j = scope ? json_loads(scope, 0, NULL) : NULL, *issue = json_incref(json_object_get(j, "issue"));
+
+    json_decref(j);
+    return issue;
+}
+
+static bool listed(json_t *list, const char *s)
+{
+    json_t *v;
+    size_t i;
+
+    if (list == NULL)
+        return true; /* left out: any */
+    json_array_foreach(list, i, v) if (json_is_string(v) && strcmp(json_string_value(v), s) == 0) return true;
+    return false;
+}
+
+int svc_scope_issue_check(const ch_actor *actor, const char *profile, const char *ca_id)
+{
+    json_t *issue, *profiles, *cas;
+    int error = 0;
+
+    if (actor->scope == NULL || actor->scope[0] == '\0')
+        return 0;
+    if ((issue = scope_issue(actor->scope)) == NULL)
+        return ch_error_set(CH_EPERM, "this token is limited to the objects named in its scope: it issues nothing");
+    profiles = json_object_get(issue, "profiles");
+    cas = json_object_get(issue, "ca_ids");
+    if (!listed(profiles, profile)) {
+        char *names = json_dumps(profiles, JSON_COMPACT);
+        error = ch_error_set_field(CH_EPERM, "profile", "this token issues under the profiles %s of its scope, not %s",
+                                   names ? names : "", profile);
+        free(names);
+    } else if (!listed(cas, ca_id)) {
+        char *ids = json_dumps(cas, JSON_COMPACT);
+        error = ch_error_set_field(CH_EPERM, "ca_id", "this token issues with the CAs %s of its scope, not %s%s",
+                                   ids ? ids : "", ca_id, " (name one in ca_id)");
+        free(ids);
+    }
+    json_decref(issue);
+    return error;
+}
+
+bool svc_scope_issues(const ch_actor *actor)
+{
+    json_t *issue = actor->scope && actor->scope[0] ? scope_issue(actor->scope) : NULL;
+    bool yes = issue != NULL;
+
+    json_decref(issue);
+    return yes;
 }
 
 int ch_svc_token_create_scoped(ch_svc *svc, const ch_actor *actor, const char *tenant_id, ch_role role,
@@ -296,6 +421,11 @@ int ch_svc_token_create_scoped(ch_svc *svc, const ch_actor *actor, const char *t
         return ch_error_set_field(CH_EINVAL, "role", "unknown role; accepted: admin, operator, viewer");
     if (scope != NULL && (error = scope_check(svc, tenant_id, scope, &canon)) < 0)
         return error;
+    if (canon && strstr(canon, "\"issue\":") && role < CH_ROLE_OPERATOR) {
+        free(canon);
+        return ch_error_set_field(CH_EINVAL, "role", "a token that issues (a scope with issue) has role operator or "
+                                  "admin; a viewer issues nothing");
+    }
     if (canon && strstr(canon, "\"keys_export\":true") && !(actor->perms & CH_PERM_KEYS_EXPORT)) {
         free(canon);
         return ch_error_set_field(CH_EPERM, "scope", "only a credential that may export keys makes one that may");
@@ -331,6 +461,7 @@ static void principal_copy(ch_svc_principal *to, const ch_svc_principal *from)
     *to = *from;
     to->actor.tenant_id = to->tenant_id;
     to->actor.name = to->name;
+    to->actor.scope = to->scope[0] ? to->scope : NULL;
 }
 
 static bool tok_cached(ch_svc *svc, const char hash[65], ch_svc_principal *out)
@@ -425,6 +556,7 @@ int ch_svc_authenticate(ch_svc *svc, const char *token, ch_svc_principal *out)
     if (row.scope != NULL) {
         /* A scoped token: its objects only, keys only when it says so, never across tenants. */
         snprintf(out->scope, sizeof out->scope, "%s", row.scope);
+        out->actor.scope = out->scope;
         out->actor.perms = strstr(row.scope, "\"keys_export\":true") ? CH_PERM_KEYS_EXPORT : 0;
     } else if (role == CH_ROLE_ADMIN && svc_is_system_tenant(svc, row.tenant_id)) {
         out->actor.perms |= CH_PERM_TENANTS;
@@ -617,6 +749,30 @@ int ch_svc_token_revoke(ch_svc *svc, const ch_actor *actor, const char *id)
     return ch_svc_token_revoke_cascade(svc, actor, id, false, NULL, NULL);
 }
 
+/* Whether a scope is one that issues and its token issued the certificate, or one it renews. */
+static bool scope_issued(ch_svc *svc, const ch_svc_principal *who, json_t *scope, const char *object)
+{
+    bool ok = false;
+
+    if (strncmp(object, "crt_", 4) != 0 || json_object_get(scope, "issue") == NULL ||
+        strncmp(who->name, "token:", 6) != 0 ||
+        ch_store_cert_lineage_issued_by(svc->store, who->tenant_id, object, who->name + 6, &ok) < 0)
+        return false;
+    return ok;
+}
+
+bool ch_svc_scope_issued(ch_svc *svc, const ch_svc_principal *who, const char *object)
+{
+    json_t *j;
+    bool ok;
+
+    if (who->scope[0] == '\0' || object == NULL || (j = json_loads(who->scope, 0, NULL)) == NULL)
+        return false;
+    ok = scope_issued(svc, who, j, object);
+    json_decref(j);
+    return ok;
+}
+
 bool ch_svc_scope_allows(ch_svc *svc, const ch_svc_principal *who, const char *object)
 {
     json_t *j, *objs, *v;
@@ -633,10 +789,14 @@ bool ch_svc_scope_allows(ch_svc *svc, const ch_svc_principal *who, const char *o
     /* A certificate is allowed also when one it renews (the lineage) is named, however many
      * renewals back: the store walks it in one statement.  A token given for a certificate of
      * minutes (the sync agent's) reads its renewals for as long as the lineage lasts. */
-    if (!ok && strncmp(object, "crt_", 4) == 0 && json_is_array(objs) && json_array_size(objs) > 0 &&
+    if (!ok && strncmp(object, "crt_", 4) == 0 && json_array_size(objs) > 0 &&
         (ids = json_dumps(objs, JSON_COMPACT)) != NULL &&
         ch_store_cert_lineage_named(svc->store, who->tenant_id, object, ids, &ok) < 0)
         ok = false;
+    /* A token that issues reads what it issued, and the renewals of that (made by it or by the
+     * scheduler). */
+    if (!ok)
+        ok = scope_issued(svc, who, j, object);
     free(ids);
     json_decref(j);
     return ok;
@@ -650,7 +810,7 @@ struct purge_tx {
 static int purge_tx_run(void *arg)
 {
     struct purge_tx *p = arg;
-    ch_actor system = {p->t->tenant_id, "system:purge", CH_ROLE_ADMIN, 0, NULL};
+    ch_actor system = {p->t->tenant_id, "system:purge", CH_ROLE_ADMIN, 0, NULL, NULL};
     bool revoked = p->t->revoked_at != 0 && (p->t->expires_at == 0 || p->t->revoked_at < p->t->expires_at);
     char at[32], detail[96];
     int error;

@@ -408,7 +408,7 @@ int ch_svc_user_delete(ch_svc *svc, const ch_actor *actor, const char *name, int
 int ch_svc_user_bootstrap(ch_svc *svc, const char *tenant_id, const char *file, char **password)
 {
     static const char alphabet[] = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    ch_actor system = {tenant_id, "system:bootstrap", CH_ROLE_ADMIN, 0, NULL};
+    ch_actor system = {tenant_id, "system:bootstrap", CH_ROLE_ADMIN, 0, NULL, NULL};
     unsigned char raw[20];
     char *pw;
     int64_t n = 0;

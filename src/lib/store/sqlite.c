@@ -289,6 +289,10 @@ static const char *const migrations[] = {
      * another device giving that id took it, another tenant's too.  One device a client id. */
     "ALTER TABLE devices ADD COLUMN client_id TEXT;"
     "CREATE UNIQUE INDEX devices_client ON devices(client_id) WHERE client_id IS NOT NULL;",
+    /* 33: the certificates a token limited to issuing made (its scope's "issue"): it reads
+     * those, and their renewals, and no other of its tenant's.  Its rows go with the token. */
+    "CREATE TABLE token_certificates (token_id TEXT NOT NULL, cert_id TEXT NOT NULL,"
+    "  PRIMARY KEY(token_id, cert_id)) WITHOUT ROWID;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -305,7 +309,7 @@ enum stmt_id {
     S_TRUSTED_PUT, S_TRUSTED_GET, S_TRUSTED_LIST, S_TRUSTED_UPDATE, S_TRUSTED_DELETE, S_TRUSTED_ANY_DISABLED, S_TRUSTED_TENANTS, S_TRUSTED_TENANTS_DISABLED,
     S_PROFILE_PUT, S_PROFILE_UPDATE, S_PROFILE_GET, S_PROFILE_LIST, S_PROFILE_DELETE, S_PROFILE_USERS, S_PROFILE_USERS_SINCE,
     S_CERT_EXPIRY_SUMMARY, S_CERT_EXPIRY_BUCKETS, S_CERT_FIRST_EXPIRY, S_CERT_PUT, S_CERT_GET, S_CERT_GET_SHA, S_CERT_ID_BY_SHA, S_CERT_DELETE, S_CERT_RENAME, S_CERT_SET_KEY, S_CERT_STATUS,
-    S_CERT_LINEAGE_NAMED, S_CERT_NEWEST,
+    S_CERT_LINEAGE_NAMED, S_CERT_LINEAGE_ISSUED, S_TOKEN_CERT_ADD, S_CERT_NEWEST,
     S_CA_PUT, S_CA_GET, S_CA_LIST, S_CA_STATUS, S_CA_DELETE, S_CA_UPDATE, S_SETUP_GET, S_SETUP_PUT,
     S_CSR_PUT, S_CSR_GET, S_CSR_BY_KEY, S_CSR_LIST, S_CSR_ATTACH, S_CSR_DETACH, S_CSR_DELETE,
     S_KS_PUT, S_KS_GET, S_KS_LIST, S_KS_DELETE, S_KS_RENAME, S_KS_POSITION, S_KSE_PUT, S_KSE_LIST, S_KSE_OF_CERT, S_KSE_DELETE, S_KSE_RENAME,
@@ -439,6 +443,12 @@ static const char *const stmt_sql[S_COUNT] = {
                              " WHERE c.tenant_id = ?1 AND c.renews IS NOT NULL)"
                              " SELECT EXISTS (SELECT 1 FROM lineage WHERE id IN"
                              " (SELECT value FROM json_each(?3) WHERE type = 'text'))",
+    [S_CERT_LINEAGE_ISSUED] = "WITH RECURSIVE lineage(id) AS (SELECT ?2 UNION"
+                              " SELECT c.renews FROM certificates c JOIN lineage l ON c.id = l.id"
+                              " WHERE c.tenant_id = ?1 AND c.renews IS NOT NULL)"
+                              " SELECT EXISTS (SELECT 1 FROM lineage l JOIN token_certificates t"
+                              " ON t.token_id = ?3 AND t.cert_id = l.id)",
+    [S_TOKEN_CERT_ADD] = "INSERT OR IGNORE INTO token_certificates(token_id, cert_id) VALUES(?, ?)",
     [S_CERT_NEWEST] = "WITH RECURSIVE lineage(id, next) AS ("
                       " SELECT id, renewed_by FROM certificates WHERE tenant_id = ?1 AND id = ?2 UNION"
                       " SELECT c.id, c.renewed_by FROM certificates c JOIN lineage l ON c.id = l.next"
@@ -2070,6 +2080,9 @@ int ch_store_token_delete(ch_store *s, const char *tenant_id, const char *id)
     if ((error = exec_bound(s, "DELETE FROM token_alert_deliveries WHERE tenant_id = ? AND token_id = ?",
                             "deleting a token's alert deliveries", 2, texts, ints, false)) < 0)
         return error;
+    if ((error = exec_bound(s, "DELETE FROM token_certificates WHERE token_id = ?", "deleting what a token issued",
+                            1, texts + 1, ints, false)) < 0)
+        return error;
     return exec_bound(s, "DELETE FROM api_tokens WHERE tenant_id = ? AND id = ?", "deleting a token", 2, texts,
                       ints, true);
 }
@@ -2931,20 +2944,42 @@ int ch_store_cert_get_by_sha256(ch_store *s, ch_store_cert *out, const char *ten
     return cert_get(s, S_CERT_GET_SHA, out, tenant_id, sha256_hex);
 }
 
-int ch_store_cert_lineage_named(ch_store *s, const char *tenant_id, const char *id, const char *ids_json,
-                                bool *named)
+/* Whether a certificate's lineage holds one that the third parameter matches: statement id
+ * binds tenant_id, id and that, and answers one row of one boolean. */
+static int lineage_has(ch_store *s, enum stmt_id id_stmt, const char *tenant_id, const char *id, const char *what,
+                       bool *out)
 {
     int rc;
 
-    *named = false;
-    STMT(S_CERT_LINEAGE_NAMED, "reading a certificate's lineage");
+    *out = false;
+    STMT(id_stmt, "reading a certificate's lineage");
     bind_text(st, 1, tenant_id);
     bind_text(st, 2, id);
-    bind_text(st, 3, ids_json);
+    bind_text(st, 3, what);
     if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        *named = sqlite3_column_int(st, 0) != 0;
+        *out = sqlite3_column_int(st, 0) != 0;
     sqlite3_reset(st);
     return rc == SQLITE_ROW ? 0 : db_error(db, rc, "reading a certificate's lineage");
+}
+
+int ch_store_cert_lineage_named(ch_store *s, const char *tenant_id, const char *id, const char *ids_json,
+                                bool *named)
+{
+    return lineage_has(s, S_CERT_LINEAGE_NAMED, tenant_id, id, ids_json, named);
+}
+
+int ch_store_cert_lineage_issued_by(ch_store *s, const char *tenant_id, const char *id, const char *token_id,
+                                    bool *issued)
+{
+    return lineage_has(s, S_CERT_LINEAGE_ISSUED, tenant_id, id, token_id, issued);
+}
+
+int ch_store_token_cert_add(ch_store *s, const char *token_id, const char *cert_id)
+{
+    STMT(S_TOKEN_CERT_ADD, "recording a token's certificate");
+    bind_text(st, 1, token_id);
+    bind_text(st, 2, cert_id);
+    return step_done(db, st, "recording a token's certificate");
 }
 
 int ch_store_cert_newest_renewal(ch_store *s, const char *tenant_id, const char *id, char out[CH_ID_MAX])
