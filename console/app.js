@@ -1514,18 +1514,29 @@ function caActions(ca, kids, { load, changed, panel, parentOf }) {
       }) }, "Delete") : null];
 }
 
-// Rename a CA, and switch its automatic rotation (the server refuses it, saying why, for a CA
-// whose key or issuer is elsewhere).
+// The URLs a CA writes into what it issues: the API's lists, and their labels here.
+const CA_URLS = [["crl_urls", "CRL distribution points"], ["ocsp_urls", "OCSP responders"],
+  ["ca_issuers_urls", "Where its certificate is published (CA issuers)"]];
+
+// Rename a CA, switch its automatic rotation (the server refuses it, saying why, for a CA
+// whose key or issuer is elsewhere), and set the URLs it writes into what it issues.
 function editCaDialog(ca, changed) {
+  const urlFields = CA_URLS.flatMap(([k, label]) => [el("label", { for: "cae-" + k }, label),
+    el("input", { id: "cae-" + k, value: (ca[k] || []).join(", "), placeholder: "http://pki.example.com/…, up to 3, comma-separated" })]);
   formDialog(`Edit "${ca.name}"`, [
     el("label", { for: "cae-name" }, "Name"), el("input", { id: "cae-name", value: ca.name, maxlength: 128 }),
     el("label", { class: "check" }, el("input", { id: "cae-auto", type: "checkbox", checked: !!ca.auto_rotate }),
-      " Rotate automatically when a third of its life is left")], "Save", async (form, d) => {
+      " Rotate automatically when a third of its life is left"),
+    el("p", { class: "hint" }, "Written into each certificate it issues from now on:"), ...urlFields], "Save", async (form, d) => {
     const body = {};
     const name = form.querySelector("#cae-name").value;
     if (name !== ca.name) body.name = name;
     const auto = form.querySelector("#cae-auto").checked;
     if (auto !== !!ca.auto_rotate) body.auto_rotate = auto;
+    for (const [k] of CA_URLS) {
+      const urls = form.querySelector("#cae-" + k).value.split(/[\s,]+/).filter(Boolean);
+      if (urls.join(" ") !== (ca[k] || []).join(" ")) body[k] = urls;
+    }
     if (Object.keys(body).length) await api("PATCH", "cas/" + encodeURIComponent(ca.id), body);
     d.close();
     done(`Saved "${body.name || ca.name}".`);
@@ -1584,7 +1595,8 @@ async function caPanel(id, list, actions) {
     el("dt", {}, "Authority key identifier"), el("dd", {}, d.aki || "—"),
     el("dt", {}, "Default CA"), el("dd", {}, settings.default_ca_id === ca.id ? "yes: it signs certificates whose request names no CA" : "no"),
     el("dt", {}, "Automatic rotation"), el("dd", { id: "ca-auto-rotate" }, ca.auto_rotate
-      ? "on: rotated by certhubd when a third of its life is left" : "off"));
+      ? "on: rotated by certhubd when a third of its life is left" : "off"),
+    ...CA_URLS.flatMap(([k, label]) => [el("dt", {}, label), el("dd", { id: "ca-" + k }, list2(ca[k]))]));
   // The chain: the tenant's CAs from its root down to it, and the certificates the server sends.
   const path = [];
   for (let c = ca; c && path.length <= list.length; c = c.parent_id ? byId(c.parent_id) : null) path.unshift(c.name);

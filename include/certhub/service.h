@@ -290,6 +290,17 @@ typedef struct ch_svc_ca_chain {
     char names[CH_MAX_CHAIN_LEN][513]; /* (a name is at most 128 characters) */
 } ch_svc_ca_chain;
 
+/* The URLs a CA writes into what it issues from then on (Vault's config/urls): CRL distribution
+ * points, OCSP responders and where its own certificate is published (the AIA's caIssuers).
+ * Each list NULL-terminated, at most CH_CA_MAX_URLS; http://, https:// or ldap://.  In an
+ * update, a list left NULL is kept and an empty one clears it. */
+#define CH_CA_MAX_URLS 3
+typedef struct ch_svc_ca_urls {
+    const char *const *crl;
+    const char *const *ocsp;
+    const char *const *ca_issuers;
+} ch_svc_ca_urls;
+
 typedef struct ch_svc_ca_req {
     const char *name;         /* unique per tenant; required */
     bool intermediate;        /* false: a self-signed root */
@@ -305,8 +316,9 @@ typedef struct ch_svc_ca_req {
     int64_t ttl;              /* the lifetime in seconds instead of days (ch_issue_opts); 0: days */
     int path_len;             /* -2: the profile's */
     const char *digest;       /* NULL: sha256 */
-    const char *const *crl_urls;  /* put into what this CA issues */
+    const char *const *crl_urls;  /* put into what this CA issues (at most CH_CA_MAX_URLS each) */
     const char *const *ocsp_urls;
+    const char *const *ca_issuers_urls; /* where the CA's certificate is published (the AIA's caIssuers) */
     bool auto_rotate;             /* rotated by certhubd when a third of its life is left */
     bool cap_validity;            /* an intermediate whose lifetime asked passes its parent's end ends with
                                    * the parent, instead of being refused */
@@ -349,12 +361,13 @@ int ch_svc_ca_rotate(ch_svc *svc, const ch_actor *actor, const char *id, ch_stor
  * the old certificate "rotated". */
 int ch_svc_ca_rotate_signed(ch_svc *svc, const ch_actor *actor, const char *id, const uint8_t *cert_data,
                             size_t cert_len, const char *csr_id, ch_store_ca *out);
-/* Renames a CA (name NULL: kept) and switches its automatic rotation (auto_rotate 1 on, 0 off,
- * -1 kept), audited ca.update with what changed (nothing written when nothing does).  On is
+/* Renames a CA (name NULL: kept), switches its automatic rotation (auto_rotate 1 on, 0 off,
+ * -1 kept) and sets the URLs it writes (urls NULL, or a list of it NULL: kept; CH_EINVAL naming
+ * crl_urls, ocsp_urls or ca_issuers_urls for a bad one), audited ca.update with what changed (nothing written when nothing does).  On is
  * CH_EPOLICY for a CA certhub cannot rotate (ch_svc_ca_rotate); a name taken is CH_EEXISTS.
  * out (may be NULL) gets the CA as it is then (ch_store_ca_dispose). */
 int ch_svc_ca_update(ch_svc *svc, const ch_actor *actor, const char *id, const char *name, int auto_rotate,
-                     ch_store_ca *out);
+                     const struct ch_svc_ca_urls *urls, ch_store_ca *out);
 /* Whether the CA's settings have it rotated by certhubd (at a third of its life left). */
 bool ch_svc_ca_auto_rotate(const ch_store_ca *ca);
 

@@ -470,7 +470,13 @@ typedef struct ch_issue_opts {
     /* URLs from the CA's settings (DESIGN.md: revocation comes later). NULL-terminated. */
     const char *const *crl_urls;
     const char *const *ocsp_urls;
+    const char *const *ca_issuers_urls; /* the AIA's caIssuers: where the issuer's certificate is */
 } ch_issue_opts;
+
+/* Whether each URL (NULL-terminated list, may be NULL) is one a client can fetch, to be written
+ * into a certificate: http://, https:// or ldap:// with a host, in visible ASCII.  CH_EINVAL
+ * naming field otherwise. */
+int ch_issue_urls_check(const char *const *urls, const char *field);
 
 /* Issues a certificate: 16 random serial bytes (positive), SKI and AKI, Basic Constraints,
  * KU and EKU from the profile and overrides (AKI, BC, KU and EKU unless left out), SANs.

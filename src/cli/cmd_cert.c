@@ -73,7 +73,8 @@ int cmd_cert_create(cli_args *a)
     const char *key_path = cli_opt(a, "key"), *key_type = cli_opt(a, "key-type"), *key_out = cli_opt(a, "key-out");
     const char *csr_path = cli_opt(a, "csr"), *ca_path = cli_opt(a, "ca"), *ca_key_path = cli_opt(a, "ca-key");
     const char *subject_text = cli_opt(a, "subject");
-    const char *crl[2] = {cli_opt(a, "crl-url"), NULL}, *ocsp[2] = {cli_opt(a, "ocsp-url"), NULL};
+    const char *crl[2] = {cli_opt(a, "crl-url"), NULL}, *ocsp[2] = {cli_opt(a, "ocsp-url"), NULL},
+               *issuers[2] = {cli_opt(a, "ca-issuers-url"), NULL};
     const ch_profile *profile;
     ch_issue_opts o = {.path_len = -2};
     ch_key *key = NULL, *ca_key = NULL;
@@ -147,6 +148,8 @@ int cmd_cert_create(cli_args *a)
         o.crl_urls = crl;
     if (ocsp[0])
         o.ocsp_urls = ocsp;
+    if (issuers[0])
+        o.ca_issuers_urls = issuers;
     if (subject_text != NULL && ch_name_parse(&subject, subject_text) < 0) {
         rc = cli_fail_last(a);
         goto done;

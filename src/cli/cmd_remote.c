@@ -619,6 +619,14 @@ static int csr_member(cli_args *a, const char *path, json_t *body)
     return rc;
 }
 
+/* The URLs a CA writes into what it issues, each list comma-separated ("none" clears one). */
+static void ca_url_members(cli_args *a, json_t *body)
+{
+    list_or_none_member(a, "crl-urls", body, "crl_urls");
+    list_or_none_member(a, "ocsp-urls", body, "ocsp_urls");
+    list_or_none_member(a, "ca-issuers-urls", body, "ca_issuers_urls");
+}
+
 int cmd_remote_ca_create(cli_args *a)
 {
     json_t *body = json_object(), *ans;
@@ -650,6 +658,7 @@ int cmd_remote_ca_create(cli_args *a)
         cli_usage(a, "--cap-validity goes with --parent (an intermediate ends with its parent)");
     if (cli_flag(a, "cap-validity"))
         json_object_set_new(body, "cap_validity", json_true());
+    ca_url_members(a, body);
     rc = remote_call(a, "POST", "cas", body, &ans, NULL);
     json_decref(body);
     if (rc != 0)
@@ -2089,7 +2098,8 @@ int cmd_remote_ca_import(cli_args *a)
 
 /* PATCH collection/ID with --name and an on/off switch (--OPTION, the member field): what
  * `ca update` and `cert update` change; the answer's id, name and switch. */
-static int update_name_switch(cli_args *a, const char *collection, const char *option, const char *field)
+static int update_name_switch(cli_args *a, const char *collection, const char *option, const char *field,
+                              void (*more)(cli_args *, json_t *), const char *more_options)
 {
     json_t *body = json_object(), *ans = NULL;
     char path[300];
@@ -2098,9 +2108,11 @@ static int update_name_switch(cli_args *a, const char *collection, const char *o
     str_member(a, "name", body, "name");
     if (on_off(a, option, body, field) != 0)
         goto done;
+    if (more != NULL)
+        more(a, body);
     if (json_object_size(body) == 0) {
         json_decref(body);
-        cli_usage(a, "give --name, --%s or both", option);
+        cli_usage(a, "give --name, --%s%s or several", option, more_options ? more_options : "");
     }
     if (remote_call(a, "PATCH", remote_obj_path(path, sizeof path, collection, a->pos[0], ""), body, &ans, NULL) != 0)
         goto done;
@@ -2118,7 +2130,8 @@ done:
 
 int cmd_remote_ca_update(cli_args *a)
 {
-    return update_name_switch(a, "cas", "auto-rotate", "auto_rotate");
+    return update_name_switch(a, "cas", "auto-rotate", "auto_rotate", ca_url_members,
+                              ", --crl-urls, --ocsp-urls, --ca-issuers-urls");
 }
 
 int cmd_remote_ca_rotate(cli_args *a)
@@ -2389,7 +2402,7 @@ int cmd_remote_audit_list(cli_args *a)
 
 int cmd_remote_cert_update(cli_args *a)
 {
-    return update_name_switch(a, "certificates", "auto-renew", "auto_renew");
+    return update_name_switch(a, "certificates", "auto-renew", "auto_renew", NULL, NULL);
 }
 
 int cmd_remote_cert_renew(cli_args *a)

@@ -22,12 +22,12 @@ static const cli_cmd commands[] = {
      "--profile NAME [--subject DN] [--san LIST] [--key FILE | --key-type TYPE --key-out FILE | --csr FILE] "
      "[--ca FILE --ca-key FILE] [--days N | --ttl T] [--path-len N] [--digest D] [--key-usage LIST|none] "
      "[--ext-key-usage LIST|none] [--basic-constraints on|off] [--authority-key-id on|off] [--critical LIST|none] "
-     "[--crl-url URL] [--ocsp-url URL] [--key-password-file F] "
+     "[--crl-url URL] [--ocsp-url URL] [--ca-issuers-url URL] [--key-password-file F] "
      "[--ca-key-password-file F] [--key-out-password-file F] --out FILE [--force]",
      "issue a certificate from a profile (a root-ca one is self-signed; the others need --ca and --ca-key)",
      "profile= subject= san= key= key-type= key-out= csr= ca= ca-key= days= ttl= path-len= digest= key-usage= "
-     "ext-key-usage= basic-constraints= authority-key-id= critical= crl-url= ocsp-url= key-password-file= "
-     "ca-key-password-file= key-out-password-file= out= force",
+     "ext-key-usage= basic-constraints= authority-key-id= critical= crl-url= ocsp-url= ca-issuers-url= "
+     "key-password-file= ca-key-password-file= key-out-password-file= out= force",
      0, 0},
     {"convert", cmd_convert,
      "FILE --to pem|der|p7b|p12|jks --out FILE [--in-password-file F] [--key-password-file F] "
@@ -39,13 +39,18 @@ static const cli_cmd commands[] = {
      "limit= cursor= all tenant=", 0, 0},
     {"ca create", cmd_remote_ca_create,
      "--name NAME --subject DN [--parent CA_ID [--cap-validity] [--csr FILE]] [--key-type T] [--days N | --ttl T] "
-     "[--digest D] [--path-len N] [--auto-rotate]",
+     "[--digest D] [--path-len N] [--auto-rotate] [--crl-urls LIST] [--ocsp-urls LIST] [--ca-issuers-urls LIST]",
      "create a root CA on the server (an intermediate with --parent; one whose key is elsewhere, a partner's or an "
      "HSM's, from its CSR with --csr: held without its key)",
-     "name= subject= parent= key-type= days= ttl= digest= path-len= auto-rotate cap-validity csr=", 0, 0},
+     "name= subject= parent= key-type= days= ttl= digest= path-len= auto-rotate cap-validity csr= crl-urls= "
+     "ocsp-urls= ca-issuers-urls=",
+     0, 0},
     {"ca get", cmd_remote_ca_get, "CA_ID", "show a CA on the server", "", 1, 1},
-    {"ca update", cmd_remote_ca_update, "CA_ID [--name N] [--auto-rotate on|off]",
-     "rename a CA, or switch its automatic rotation on or off", "name= auto-rotate=", 1, 1},
+    {"ca update", cmd_remote_ca_update,
+     "CA_ID [--name N] [--auto-rotate on|off] [--crl-urls LIST|none] [--ocsp-urls LIST|none] "
+     "[--ca-issuers-urls LIST|none]",
+     "rename a CA, switch its automatic rotation on or off, or set the URLs it writes into what it issues",
+     "name= auto-rotate= crl-urls= ocsp-urls= ca-issuers-urls=", 1, 1},
     {"ca chain", cmd_remote_ca_chain, "CA_ID --out FILE", "download a CA's chain (PEM, the CA first, up to its root)",
      "out= force", 1, 1},
     {"ca import", cmd_remote_ca_import,
@@ -462,6 +467,13 @@ static const struct opt_help {
                        "ext_key_usage (none: no extension critical; without it Basic Constraints and Key Usage are)"},
     {NULL, "crl-url", "the CRL distribution point to write into the certificate"},
     {NULL, "ocsp-url", "the OCSP responder to write into the certificate"},
+    {NULL, "crl-urls", "the CRL distribution points the CA writes into what it issues from then on, comma-separated "
+                       "(at most 3; none: no more)"},
+    {NULL, "ocsp-urls", "the OCSP responders the CA writes into what it issues, comma-separated (at most 3; none)"},
+    {NULL, "ca-issuers-urls", "where the CA's certificate is published (DER over http://, for clients that fetch a "
+                              "missing issuer), written into what it issues: the AIA's caIssuers (at most 3; none)"},
+    {NULL, "ca-issuers-url", "where the issuer's certificate is published (the AIA's caIssuers), to write into the "
+                             "certificate"},
     {NULL, "ca-key", "the issuing CA's private key (PEM)"},
     {NULL, "ca-key-password-file", "the password of the --ca-key file"},
     {NULL, "key-out-password-file", "encrypt the key written to --key-out under this password"},

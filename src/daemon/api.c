@@ -27,14 +27,16 @@ static const char *const F_TENANT[] = {"name", NULL};
 static const char *const F_TOKEN[] = {"tenant", "role", "name", "scope", "expires_in", "expires_at", NULL};
 static const char *const F_CA[] = {"name",     "type",        "key_type",    "parent_id", "digest",      "days",
                                    "ttl",      "path_len",    "subject",     "certificate", "data",      "private_key",
-                                   "password", "csr_id",      "auto_rotate", "cap_validity", "csr", NULL};
+                                   "password", "csr_id",      "auto_rotate", "cap_validity", "csr", "crl_urls",
+                                   "ocsp_urls", "ca_issuers_urls", NULL};
 /* What each type of CA reads of F_CA. */
 static const char *const F_CA_ROOT[] = {"name", "type", "key_type", "digest", "days", "ttl", "path_len", "subject",
-                                        "auto_rotate", NULL};
+                                        "auto_rotate", "crl_urls", "ocsp_urls", "ca_issuers_urls", NULL};
 static const char *const F_CA_INTERMEDIATE[] = {"name",    "type",        "key_type",     "parent_id", "digest", "days",
                                                 "ttl",     "path_len",    "subject",      "auto_rotate",
-                                                "cap_validity", "csr", NULL};
-static const char *const F_CA_UPDATE[] = {"name", "auto_rotate", NULL};
+                                                "cap_validity", "csr", "crl_urls", "ocsp_urls", "ca_issuers_urls",
+                                                NULL};
+static const char *const F_CA_UPDATE[] = {"name", "auto_rotate", "crl_urls", "ocsp_urls", "ca_issuers_urls", NULL};
 static const char *const F_CA_IMPORT[] = {"name",        "type",     "certificate", "data",
                                           "private_key", "password", "csr_id",      NULL};
 static const char *const F_RENAME[] = {"name", "auto_renew", NULL};
@@ -281,6 +283,16 @@ static json_t *ca_json(req *r, const ch_store_ca *ca)
 
     json_object_set_new(o, "parent_id", ca->parent_id ? json_string(ca->parent_id) : json_null());
     json_object_set_new(o, "auto_rotate", json_boolean(ch_svc_ca_auto_rotate(ca)));
+    /* The URLs it writes into what it issues ([] for a list never set). */
+    {
+        static const char *const lists[] = {"crl_urls", "ocsp_urls", "ca_issuers_urls"};
+        json_t *s = ca->settings ? json_loads(ca->settings, 0, NULL) : NULL;
+        for (size_t i = 0; i < 3; i++) {
+            json_t *l = json_object_get(s, lists[i]);
+            json_object_set_new(o, lists[i], json_is_array(l) ? json_deep_copy(l) : json_array());
+        }
+        json_decref(s);
+    }
     if (ch_svc_cert_get(r->svc, &r->who.actor, ca->cert_id, &c) == 0) {
         char nb[32], na[32];
         ch_time_format(nb, sizeof nb, c.not_before);
@@ -494,6 +506,30 @@ static int get_strings(req *r, json_t *body, const char *field, const char **lis
             return -1;
         }
         list[(*n)++] = json_string_value(v);
+    }
+    return 0;
+}
+
+/* A CA's lists of URLs (crl_urls, ocsp_urls, ca_issuers_urls), each NULL-terminated in its
+ * store; a list left out stays NULL in u. */
+struct ca_url_lists {
+    const char *crl[CH_CA_MAX_URLS + 1], *ocsp[CH_CA_MAX_URLS + 1], *issuers[CH_CA_MAX_URLS + 1];
+};
+
+static int get_ca_urls(req *r, json_t *body, struct ca_url_lists *l, ch_svc_ca_urls *u)
+{
+    static const char *const fields[] = {"crl_urls", "ocsp_urls", "ca_issuers_urls"};
+    const char **lists[] = {l->crl, l->ocsp, l->issuers};
+    const char *const **set[] = {&u->crl, &u->ocsp, &u->ca_issuers};
+    size_t n;
+
+    memset(l, 0, sizeof *l);
+    memset(u, 0, sizeof *u);
+    for (size_t i = 0; i < 3; i++) {
+        if (get_strings(r, body, fields[i], lists[i], CH_CA_MAX_URLS, &n, "\"http://pki.example.com/ca.crt\"") < 0)
+            return -1;
+        if (json_object_get(body, fields[i]) != NULL)
+            *set[i] = lists[i];
     }
     return 0;
 }
@@ -1006,11 +1042,14 @@ static void cas_create(req *r)
     ch_store_ca out;
     json_t *o, *notes;
     char note[1400];
+    struct ca_url_lists lists;
+    ch_svc_ca_urls urls;
     int auto_rotate = 0, cap = 0, error;
 
     if (body == NULL)
         return;
     if (get_bool(r, body, "auto_rotate", &auto_rotate) || get_bool(r, body, "cap_validity", &cap) ||
+        get_ca_urls(r, body, &lists, &urls) ||
         get_str(r, body, "name", &q.name) ||
         get_str(r, body, "type", &type) ||
         get_str(r, body, "key_type", &q.key_type) || get_str(r, body, "parent_id", &q.parent_id) ||
@@ -1033,6 +1072,9 @@ static void cas_create(req *r)
             goto done;
         q.auto_rotate = auto_rotate == 1;
         q.cap_validity = cap == 1;
+        q.crl_urls = urls.crl;
+        q.ocsp_urls = urls.ocsp;
+        q.ca_issuers_urls = urls.ca_issuers;
         error = ch_svc_ca_create(r->svc, &r->who.actor, &q, &out);
     } else if (strcmp(type, "import") == 0) {
         if (only_fields_for(r, body, F_CA_IMPORT, "an imported CA (type \"import\": its subject, key "
@@ -3638,17 +3680,20 @@ static void certificate_renew(req *r, const char *id)
     json_decref(body);
 }
 
-/* PATCH /cas/{id} {"name", "auto_rotate"} */
+/* PATCH /cas/{id} {"name", "auto_rotate", "crl_urls", "ocsp_urls", "ca_issuers_urls"} */
 static void ca_update(req *r, const char *id)
 {
     json_t *body = read_json(r, F_CA_UPDATE);
     const char *name = NULL;
     int auto_rotate = -1, error; /* -1: kept */
+    struct ca_url_lists lists;
+    ch_svc_ca_urls urls;
     ch_store_ca ca;
 
-    if (body == NULL || get_str(r, body, "name", &name) || get_bool(r, body, "auto_rotate", &auto_rotate))
+    if (body == NULL || get_str(r, body, "name", &name) || get_bool(r, body, "auto_rotate", &auto_rotate) ||
+        get_ca_urls(r, body, &lists, &urls))
         goto done;
-    if ((error = ch_svc_ca_update(r->svc, &r->who.actor, id, name, auto_rotate, &ca)) < 0) {
+    if ((error = ch_svc_ca_update(r->svc, &r->who.actor, id, name, auto_rotate, &urls, &ca)) < 0) {
         reply_error(r, error);
         goto done;
     }

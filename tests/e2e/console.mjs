@@ -977,11 +977,22 @@ ok("a CA rotated from its details: the panel shows the second rotation");
 assert.equal((await panelFields(page))["Automatic rotation"], "off");
 await panelOf(page).getByRole("button", { name: "Edit Lab Issuing" }).click();
 await page.getByRole("dialog").getByLabel(/Rotate automatically/).check();
+await page.getByRole("dialog").getByLabel(/CA issuers/).fill("http://pki.example.com/lab.der, http://mirror.example.com/lab.der");
 await page.getByRole("dialog").getByRole("button", { name: "Save" }).click();
 await panelOf(page).locator("#ca-auto-rotate").getByText(/^on: rotated by certhubd/).waitFor();
-assert.equal(await page.evaluate(async () =>
-  (await (await fetch("/api/v1/cas")).json()).items.find((c) => c.name === "Lab Issuing").auto_rotate), true);
-ok("a CA's automatic rotation switched on from its details, which then say so");
+await panelOf(page).locator("#ca-ca_issuers_urls").getByText("http://pki.example.com/lab.der, http://mirror.example.com/lab.der").waitFor();
+const labCa = await page.evaluate(async () => (await (await fetch("/api/v1/cas")).json()).items.find((c) => c.name === "Lab Issuing"));
+assert.equal(labCa.auto_rotate, true);
+assert.deepEqual(labCa.ca_issuers_urls, ["http://pki.example.com/lab.der", "http://mirror.example.com/lab.der"]);
+assert.deepEqual(labCa.crl_urls, []);
+// A URL the server refuses: its message in the dialog, nothing changed.
+await panelOf(page).getByRole("button", { name: "Edit Lab Issuing" }).click();
+await page.getByRole("dialog").getByLabel(/CRL distribution/).fill("ftp://pki.example.com/lab.crl");
+await page.getByRole("dialog").getByRole("button", { name: "Save" }).click();
+await page.getByRole("dialog").getByText(/http:\/\/, https:\/\/ or ldap:\/\//).waitFor();
+await page.getByRole("dialog").getByRole("button", { name: "Cancel" }).click();
+assert.deepEqual(await page.evaluate(async () => (await (await fetch("/api/v1/cas")).json()).items.find((c) => c.name === "Lab Issuing").crl_urls), []);
+ok("a CA's automatic rotation switched on and where its certificate is published set from its details, which then say so; a URL refused is said in the dialog");
 // What it issued, listed from there: the certificate list narrowed to it.
 await panelOf(page).getByRole("link", { name: "Show the certificates Lab Issuing issued" }).click();
 await page.locator("#cert-by-ca").getByText("Lab Issuing", { exact: true }).waitFor();

@@ -1395,21 +1395,21 @@ static void test_ca_update(void **state)
     (void)state;
     make_cas(&root, &inter, "update");
     assert_false(ch_svc_ca_auto_rotate(&inter));
-    assert_int_equal(ch_svc_ca_update(svc, &viewer_a, inter.id, NULL, 1, NULL), CH_EPERM);
-    assert_int_equal(ch_svc_ca_update(svc, &admin_b, inter.id, NULL, 1, NULL), CH_ENOTFOUND);
-    assert_int_equal(ch_svc_ca_update(svc, &operator_a, inter.id, NULL, 1, &got), 0);
+    assert_int_equal(ch_svc_ca_update(svc, &viewer_a, inter.id, NULL, 1, NULL, NULL), CH_EPERM);
+    assert_int_equal(ch_svc_ca_update(svc, &admin_b, inter.id, NULL, 1, NULL, NULL), CH_ENOTFOUND);
+    assert_int_equal(ch_svc_ca_update(svc, &operator_a, inter.id, NULL, 1, NULL, &got), 0);
     assert_true(ch_svc_ca_auto_rotate(&got));
     assert_non_null(strstr(got.settings, "\"crl_urls\""));
     assert_string_equal(got.name, inter.name);
     ch_store_ca_dispose(&got);
     /* A taken name, an empty one: refused, and the switch asked with them not made. */
-    assert_int_equal(ch_svc_ca_update(svc, &operator_a, inter.id, root.name, 0, NULL), CH_EEXISTS);
+    assert_int_equal(ch_svc_ca_update(svc, &operator_a, inter.id, root.name, 0, NULL, NULL), CH_EEXISTS);
     assert_string_equal(ch_error_field(), "name");
-    assert_int_equal(ch_svc_ca_update(svc, &operator_a, inter.id, "", 0, NULL), CH_EINVAL);
+    assert_int_equal(ch_svc_ca_update(svc, &operator_a, inter.id, "", 0, NULL, NULL), CH_EINVAL);
     assert_int_equal(ch_svc_ca_get(svc, &admin_a, inter.id, &got), 0);
     assert_true(ch_svc_ca_auto_rotate(&got));
     ch_store_ca_dispose(&got);
-    assert_int_equal(ch_svc_ca_update(svc, &operator_a, inter.id, "update renamed", 0, &got), 0);
+    assert_int_equal(ch_svc_ca_update(svc, &operator_a, inter.id, "update renamed", 0, NULL, &got), 0);
     assert_false(ch_svc_ca_auto_rotate(&got));
     assert_string_equal(got.name, "update renamed");
     ch_store_ca_dispose(&got);
@@ -1417,9 +1417,9 @@ static void test_ca_update(void **state)
     assert_int_equal(ch_store_cert_get(ch_svc_store(svc), &rc, admin_a.tenant_id, root.cert_id), 0);
     assert_int_equal(ch_svc_ca_import(svc, &admin_b, "update keyless", rc.der, rc.der_len, NULL, 0, NULL, &keyless, NULL, NULL),
                      0);
-    assert_int_equal(ch_svc_ca_update(svc, &admin_b, keyless.id, NULL, 1, NULL), CH_EPOLICY);
+    assert_int_equal(ch_svc_ca_update(svc, &admin_b, keyless.id, NULL, 1, NULL, NULL), CH_EPOLICY);
     assert_string_equal(ch_error_field(), "auto_rotate");
-    assert_int_equal(ch_svc_ca_update(svc, &admin_b, keyless.id, NULL, 0, NULL), 0); /* off stays off */
+    assert_int_equal(ch_svc_ca_update(svc, &admin_b, keyless.id, NULL, 0, NULL, NULL), 0); /* off stays off */
     ch_store_cert_dispose(&rc);
     ch_store_ca_dispose(&keyless);
     ch_store_ca_dispose(&root);

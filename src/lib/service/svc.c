@@ -987,6 +987,7 @@ void svc_ca_release(svc_ca *ca)
     for (int i = 0; i < 4; i++) {
         free(ca->crl_urls[i]);
         free(ca->ocsp_urls[i]);
+        free(ca->ca_issuers_urls[i]);
     }
     free(ca);
 }
@@ -997,7 +998,7 @@ static void urls_from(char **dst, json_t *arr)
     json_t *v;
 
     json_array_foreach(arr, i, v) {
-        if (n < 3 && json_is_string(v))
+        if (n < CH_CA_MAX_URLS && json_is_string(v))
             dst[n++] = strdup(json_string_value(v));
     }
 }
@@ -1028,6 +1029,7 @@ static int ca_decode(ch_svc *svc, const ch_store_ca *row, svc_ca **out)
         json_t *s = json_loads(row->settings, 0, NULL);
         urls_from(ca->crl_urls, json_object_get(s, "crl_urls"));
         urls_from(ca->ocsp_urls, json_object_get(s, "ocsp_urls"));
+        urls_from(ca->ca_issuers_urls, json_object_get(s, "ca_issuers_urls"));
         json_decref(s);
     }
     *out = ca;

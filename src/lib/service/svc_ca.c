@@ -18,7 +18,7 @@ static json_t *url_array(const char *const *urls)
 {
     json_t *a = json_array();
 
-    for (size_t i = 0; urls && urls[i] && i < 3; i++)
+    for (size_t i = 0; urls && urls[i] && i < CH_CA_MAX_URLS; i++)
         json_array_append_new(a, json_string(urls[i]));
     return a;
 }
@@ -330,16 +330,38 @@ done:
     return error;
 }
 
+/* A CA's list of URLs: at most CH_CA_MAX_URLS, each one a client can fetch. */
+static int urls_check(const char *const *urls, const char *field)
+{
+    size_t n = 0;
+
+    while (urls != NULL && urls[n] != NULL)
+        n++;
+    if (n > CH_CA_MAX_URLS)
+        return ch_error_set_field(CH_EINVAL, field, "%s holds at most %d URLs", field, CH_CA_MAX_URLS);
+    return ch_issue_urls_check(urls, field);
+}
+
+static int ca_urls_check(const ch_svc_ca_urls *u)
+{
+    int error;
+
+    if ((error = urls_check(u->crl, "crl_urls")) < 0 || (error = urls_check(u->ocsp, "ocsp_urls")) < 0)
+        return error;
+    return urls_check(u->ca_issuers, "ca_issuers_urls");
+}
+
 static int ca_row(ch_store_ca *ca, const char *tenant_id, const char *name, const char *parent_id,
-                  const char *const *crl, const char *const *ocsp, bool auto_rotate)
+                  const ch_svc_ca_urls *urls, bool auto_rotate)
 {
     char id[CH_ID_MAX];
     json_t *s = json_object();
 
     memset(ca, 0, sizeof *ca);
     ch_store_new_id(id, "ca_");
-    json_object_set_new(s, "crl_urls", url_array(crl));
-    json_object_set_new(s, "ocsp_urls", url_array(ocsp));
+    json_object_set_new(s, "crl_urls", url_array(urls->crl));
+    json_object_set_new(s, "ocsp_urls", url_array(urls->ocsp));
+    json_object_set_new(s, "ca_issuers_urls", url_array(urls->ca_issuers));
     if (auto_rotate)
         json_object_set_new(s, "auto_rotate", json_true());
     ca->id = strdup(id);
@@ -381,7 +403,8 @@ int ch_svc_ca_create(ch_svc *svc, const ch_actor *actor, const ch_svc_ca_req *re
     struct ca_tx t;
     int error;
 
-    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "creating a CA")) < 0 || (error = check_name(req->name)) < 0)
+    if ((error = svc_need(actor, CH_ROLE_OPERATOR, "creating a CA")) < 0 || (error = check_name(req->name)) < 0 ||
+        (error = ca_urls_check(&(ch_svc_ca_urls){req->crl_urls, req->ocsp_urls, req->ca_issuers_urls})) < 0)
         return error;
     if (req->key_type != NULL && (error = ch_key_type_parse(&kt, req->key_type)) < 0)
         return error;
@@ -448,6 +471,7 @@ int ch_svc_ca_create(ch_svc *svc, const ch_actor *actor, const ch_svc_ca_req *re
         o.ca_key = parent->key;
         o.crl_urls = (const char *const *)parent->crl_urls;
         o.ocsp_urls = (const char *const *)parent->ocsp_urls;
+        o.ca_issuers_urls = (const char *const *)parent->ca_issuers_urls;
     }
     if (req->csr != NULL) {
         if ((error = ch_csr_parse(&csr, req->csr, req->csr_len)) < 0 || (error = ch_csr_verify(csr)) < 0) {
@@ -478,8 +502,8 @@ int ch_svc_ca_create(ch_svc *svc, const ch_actor *actor, const ch_svc_ca_req *re
     row.lifetime = o.ttl != 0 ? o.ttl : o.days != 0 ? (int64_t)o.days * 86400 : ch_profile_default_life(o.profile);
     if (parent)
         row.ca_id = strdup(parent->id);
-    if ((error = ca_row(&ca, actor->tenant_id, req->name, parent ? parent->id : NULL, req->crl_urls,
-                        req->ocsp_urls, req->auto_rotate)) < 0)
+    if ((error = ca_row(&ca, actor->tenant_id, req->name, parent ? parent->id : NULL,
+                        &(ch_svc_ca_urls){req->crl_urls, req->ocsp_urls, req->ca_issuers_urls}, req->auto_rotate)) < 0)
         goto done;
     t = (struct ca_tx){svc, actor, key, &row, &ca, false, "ca.create", NULL, req->rotate, NULL, false};
     SVC_TX(svc, ca_tx_run(&t));
@@ -691,8 +715,8 @@ static int ca_chain_plan(ch_svc *svc, const ch_actor *actor, const ch_cert *cert
         if (*parent == '\0' && !ch_cert_is_self_signed(x) && ch_cert_issued_by(x, cert))
             parent = main_id;
         ch_error_clear();
-        if ((error =
-                 ca_row(&c->cas[k], actor->tenant_id, c->rows[k].name, *parent ? parent : NULL, NULL, NULL, false)) < 0)
+        if ((error = ca_row(&c->cas[k], actor->tenant_id, c->rows[k].name, *parent ? parent : NULL,
+                            &(ch_svc_ca_urls){0}, false)) < 0)
             break;
         c->below[k] = parent == main_id;
         for (size_t j = 0; j < k && !c->below[k]; j++)
@@ -801,7 +825,8 @@ static int ca_import_cert(ch_svc *svc, const ch_actor *actor, const char *name, 
         goto done;
     }
     if ((error = svc_cert_row(&row, cert, actor->tenant_id, name, csr ? "csr_signed" : "imported", -1)) < 0 ||
-        (error = ca_row(&ca, actor->tenant_id, name, links.parent[0] ? links.parent : NULL, NULL, NULL, false)) < 0 ||
+        (error = ca_row(&ca, actor->tenant_id, name, links.parent[0] ? links.parent : NULL, &(ch_svc_ca_urls){0},
+                        false)) < 0 ||
         (error = ca_chain_plan(svc, actor, cert, ca.id, name, rest, nrest, chain)) < 0)
         goto done;
     /* Its issuer a CA here before, else one of the chain that came with it. */
@@ -1163,8 +1188,27 @@ struct ca_update_tx {
     const char *id;
     const char *name;  /* NULL: kept */
     int auto_rotate;   /* -1: kept */
+    const ch_svc_ca_urls *urls; /* NULL, or a list NULL: kept */
     bool changed;      /* out: something was */
 };
+
+/* A list of URLs set in a CA's settings (and said in the audit detail) when it differs. */
+static void url_setting(json_t *settings, json_t *d, const char *name, const char *const *urls)
+{
+    json_t *now;
+
+    if (urls == NULL)
+        return;
+    now = url_array(urls);
+    /* (none set before and none now: no change, though the settings lacked the list) */
+    if (json_equal(now, json_object_get(settings, name)) ||
+        (json_object_get(settings, name) == NULL && json_array_size(now) == 0)) {
+        json_decref(now);
+        return;
+    }
+    json_object_set(d, name, now);
+    json_object_set_new(settings, name, now);
+}
 
 static int ca_update_tx(struct ca_update_tx *t)
 {
@@ -1184,14 +1228,22 @@ static int ca_update_tx(struct ca_update_tx *t)
         json_object_set_new(d, "name", json_string(name));
         json_object_set_new(d, "old_name", json_string(ca.name));
     }
+    settings = ca.settings ? json_loads(ca.settings, 0, NULL) : NULL;
+    if (!json_is_object(settings)) {
+        json_decref(settings);
+        settings = json_object();
+    }
     if (t->auto_rotate >= 0 && (t->auto_rotate == 1) != ch_svc_ca_auto_rotate(&ca)) {
-        settings = ca.settings ? json_loads(ca.settings, 0, NULL) : NULL;
-        if (!json_is_object(settings)) {
-            json_decref(settings);
-            settings = json_object();
-        }
         json_object_set_new(settings, "auto_rotate", json_boolean(t->auto_rotate == 1));
         json_object_set_new(d, "auto_rotate", json_boolean(t->auto_rotate == 1));
+    }
+    if (t->urls != NULL) {
+        url_setting(settings, d, "crl_urls", t->urls->crl);
+        url_setting(settings, d, "ocsp_urls", t->urls->ocsp);
+        url_setting(settings, d, "ca_issuers_urls", t->urls->ca_issuers);
+    }
+    /* (the settings written only when one of them changed) */
+    if (json_object_size(d) > (json_object_get(d, "name") ? 2 : 0)) {
         if ((text = json_dumps(settings, JSON_COMPACT)) == NULL) {
             error = ch_error_set(CH_ENOMEM, "out of memory");
             goto done;
@@ -1216,11 +1268,11 @@ done:
 }
 
 int ch_svc_ca_update(ch_svc *svc, const ch_actor *actor, const char *id, const char *name, int auto_rotate,
-                     ch_store_ca *out)
+                     const ch_svc_ca_urls *urls, ch_store_ca *out)
 {
     ch_store_ca ca = {0};
     ch_store_cert cur = {0};
-    struct ca_update_tx t = {svc, actor, id, name, auto_rotate, false};
+    struct ca_update_tx t = {svc, actor, id, name, auto_rotate, urls, false};
     int error;
 
     if (out)
@@ -1228,6 +1280,8 @@ int ch_svc_ca_update(ch_svc *svc, const ch_actor *actor, const char *id, const c
     if ((error = svc_need(actor, CH_ROLE_OPERATOR, "changing a CA")) < 0)
         return error;
     if (name != NULL && (error = check_name(name)) < 0)
+        return error;
+    if (urls != NULL && (error = ca_urls_check(urls)) < 0)
         return error;
     if ((error = ch_store_ca_get(svc->store, &ca, actor->tenant_id, id)) < 0)
         return error;

@@ -578,6 +578,7 @@ int ch_svc_cert_issue_start(ch_svc *svc, const ch_actor *actor, const ch_svc_iss
     o.cap_validity = req->cap_validity;
     o.crl_urls = (const char *const *)ca->crl_urls;
     o.ocsp_urls = (const char *const *)ca->ocsp_urls;
+    o.ca_issuers_urls = (const char *const *)ca->ca_issuers_urls;
     if ((error = ch_cert_issue(&cert, &o)) < 0)
         goto done;
     if ((error = svc_cert_row(row, cert, actor->tenant_id, req->name, method, o.profile->is_ca)) < 0)

@@ -19,6 +19,7 @@ typedef struct svc_ca {
     char *subject;                /* RFC 4514, the issuer string of what it signs */
     char *crl_urls[4];            /* NULL-terminated */
     char *ocsp_urls[4];
+    char *ca_issuers_urls[4];
     atomic_int refs;              /* the cache holds one; each user one */
     struct svc_ca *next;
 } svc_ca;

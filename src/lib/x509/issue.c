@@ -317,19 +317,25 @@ static int ext_crl_urls(ch_buf *b, const char *const *urls)
     return der_ext_end(b, at, at, OID(0x55, 0x1d, 0x1f), false);
 }
 
-/* AuthorityInfoAccess with one id-ad-ocsp AccessDescription per URL. */
-static int ext_ocsp_urls(ch_buf *b, const char *const *urls)
+/* AuthorityInfoAccess: an id-ad-ocsp AccessDescription per OCSP URL, then an id-ad-caIssuers
+ * one per URL of the issuer's certificate (RFC 5280 4.2.2.1). */
+static int ext_aia(ch_buf *b, const char *const *ocsp_urls, const char *const *issuer_urls)
 {
     static const uint8_t ocsp[] = {0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01};
+    static const uint8_t ca_issuers[] = {0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x02};
+    const char *const *lists[] = {ocsp_urls, issuer_urls};
+    const uint8_t *methods[] = {ocsp, ca_issuers};
     size_t at = b->len;
     int error;
 
-    for (size_t i = 0; urls[i] != NULL; i++) {
-        size_t ad = b->len;
-        if ((error = der_put(b, ocsp, sizeof ocsp)) < 0 || (error = der_general_name(b, CH_SAN_URI, urls[i])) < 0 ||
-            (error = x509_der_wrap(b, ad, DER_SEQUENCE)) < 0)
-            return error;
-    }
+    for (size_t l = 0; l < 2; l++)
+        for (size_t i = 0; lists[l] != NULL && lists[l][i] != NULL; i++) {
+            size_t ad = b->len;
+            if ((error = der_put(b, methods[l], sizeof ocsp)) < 0 ||
+                (error = der_general_name(b, CH_SAN_URI, lists[l][i])) < 0 ||
+                (error = x509_der_wrap(b, ad, DER_SEQUENCE)) < 0)
+                return error;
+        }
     if ((error = x509_der_wrap(b, at, DER_SEQUENCE)) < 0)
         return error;
     return der_ext_end(b, at, at, OID(0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x01, 0x01), false);
@@ -779,7 +785,8 @@ static int encode_tbs(ch_buf *b, size_t *alg_at, const struct x509_issued *m, co
         (error = ext_key_ids(b, ski, (o->leave_out & CH_EXT_AUTHORITY_KEY_ID) ? NULL : aki, aki_len)) < 0 ||
         (nsans > 0 && (error = ext_sans(b, sans, nsans)) < 0) ||
         (o->crl_urls && o->crl_urls[0] && (error = ext_crl_urls(b, o->crl_urls)) < 0) ||
-        (o->ocsp_urls && o->ocsp_urls[0] && (error = ext_ocsp_urls(b, o->ocsp_urls)) < 0))
+        (((o->ocsp_urls && o->ocsp_urls[0]) || (o->ca_issuers_urls && o->ca_issuers_urls[0])) &&
+         (error = ext_aia(b, o->ocsp_urls, o->ca_issuers_urls)) < 0))
         return error;
     if ((error = x509_der_wrap(b, at, DER_SEQUENCE)) < 0 || (error = x509_der_wrap(b, at, 0xa3)) < 0)
         return error;
@@ -907,7 +914,7 @@ int64_t ch_issue_ttl_of(int64_t not_before, int64_t not_after)
 
 /* URLs a relying party fetches (a CRL, an OCSP responder: RFC 5280 4.2.1.13, 4.2.2.1): http,
  * https or ldap, a host, visible ASCII.  "not a url" was written into the certificate. */
-static int urls_check(const char *const *urls, const char *field)
+int ch_issue_urls_check(const char *const *urls, const char *field)
 {
     for (size_t i = 0; urls != NULL && urls[i] != NULL; i++) {
         const char *u = urls[i];
@@ -952,7 +959,9 @@ int ch_cert_issue(ch_cert **out, const ch_issue_opts *o)
         return ch_error_set_field(CH_EINVAL, "ca_key", "the issuer's private key is needed to sign");
     if ((o->leave_out | o->critical_set | o->critical) && (error = ch_issue_check_extensions(o)) < 0)
         return error;
-    if ((error = urls_check(o->crl_urls, "crl_url")) < 0 || (error = urls_check(o->ocsp_urls, "ocsp_url")) < 0)
+    if ((error = ch_issue_urls_check(o->crl_urls, "crl_url")) < 0 ||
+        (error = ch_issue_urls_check(o->ocsp_urls, "ocsp_url")) < 0 ||
+        (error = ch_issue_urls_check(o->ca_issuers_urls, "ca_issuers_url")) < 0)
         return error;
 
     /* The issuer. */
