@@ -22,7 +22,8 @@ static const char *const F_SUBJECT[] = {"common_name", "organization", "organiza
                                         "locality", "email", NULL};
 static const char *const F_ISSUE[] = {"name", "profile", "ca_id", "key_type", "csr", "csr_id", "public_key", "digest", "days",
                                       "ttl", "not_after", "subject", "sans", "key_usage", "ext_key_usage", "basic_constraints",
-                                      "authority_key_id", "critical", "cap_validity", "auto_renew", "csr_usages", NULL};
+                                      "authority_key_id", "critical", "cap_validity", "auto_renew", "csr_usages", "renew_before",
+                                      NULL};
 static const char *const F_TENANT[] = {"name", NULL};
 static const char *const F_TOKEN[] = {"tenant", "role", "name", "scope", "expires_in", "expires_at", NULL};
 static const char *const F_CA[] = {"name",     "type",        "key_type",    "parent_id", "digest",      "days",
@@ -37,7 +38,7 @@ static const char *const F_CA_INTERMEDIATE[] = {"name",    "type",        "key_t
 static const char *const F_CA_UPDATE[] = {"name", "auto_rotate", NULL};
 static const char *const F_CA_IMPORT[] = {"name",        "type",     "certificate", "data",
                                           "private_key", "password", "csr_id",      NULL};
-static const char *const F_RENAME[] = {"name", "auto_renew", NULL};
+static const char *const F_RENAME[] = {"name", "auto_renew", "renew_before", NULL};
 static const char *const F_PASSWORD[] = {"password", NULL};
 static const char *const F_EXPORT[] = {"format",     "password",     "include_key", "legacy",
                                        "truststore", "key_password", "alias",       NULL};
@@ -211,6 +212,13 @@ static bool cert_json_text_ex(ch_buf *out, const ch_store_cert *c, bool with_pem
     if (c->renew_at && c->renewed_by == NULL) {
         ch_time_format(ra, sizeof ra, c->renew_at);
         ch_jw_str(&w, "renew_at", ra);
+    }
+    if (c->renew_before > 0) {
+        char rb[24];
+        ch_ttl_format(rb, sizeof rb, c->renew_before);
+        ch_jw_str(&w, "renew_before", rb);
+    } else {
+        ch_jw_str(&w, "renew_before", NULL);
     }
     ch_jw_str(&w, "renews", c->renews);
     ch_jw_str(&w, "renewed_by", c->renewed_by);
@@ -472,6 +480,33 @@ static int get_lifetime(req *r, json_t *body, int *days, int64_t *ttl)
     return 0;
 }
 
+/* A certificate's own lead time for its renewal, "renew_before" (cert-manager's renewBefore),
+ * written as ttl is ("720h", "30d", "1d12h"): in *out (seconds); absent: 0, and null (where
+ * nullable: back to the tenant's renewal_point) 0 too, *given telling them apart.  400 naming
+ * the field otherwise. */
+static int get_renew_before(req *r, json_t *body, bool nullable, int64_t *out, bool *given)
+{
+    json_t *v = json_object_get(body, "renew_before");
+
+    *out = 0;
+    *given = v != NULL;
+    if (v == NULL || (nullable && json_is_null(v)))
+        return 0;
+    if (!json_is_string(v)) {
+        reply_wrong_type(r, v, "renew_before",
+                         nullable ? "renew_before is a string, a whole number and a unit before the end: \"720h\", "
+                                    "\"30d\", \"1d12h\" (or null for the tenant's renewal_point)"
+                                  : "renew_before is a string, a whole number and a unit before the end: \"720h\", "
+                                    "\"30d\", \"1d12h\"");
+        return -1;
+    }
+    if (ch_ttl_parse(out, json_string_value(v), "renew_before") < 0) {
+        reply_error(r, CH_EINVAL);
+        return -1;
+    }
+    return 0;
+}
+
 /* An optional array of strings into list (at most max); 400 naming the field otherwise. */
 static int get_strings(req *r, json_t *body, const char *field, const char **list, size_t max, size_t *n,
                        const char *example)
@@ -699,6 +734,7 @@ static void certificates_issue(req *r)
     const char *csr = NULL, *pub = NULL, *san_list[CH_MAX_SANS + 1] = {0}, *not_after = NULL;
     ch_store_cert out;
     int auto_renew = 0, cap_validity = 0, csr_usages = 0, error;
+    bool given;
 
     if (body == NULL)
         return;
@@ -719,7 +755,7 @@ static void certificates_issue(req *r)
         get_extensions(r, body, &q))
         goto done;
     if (get_bool(r, body, "auto_renew", &auto_renew) || get_bool(r, body, "cap_validity", &cap_validity) ||
-        get_bool(r, body, "csr_usages", &csr_usages))
+        get_bool(r, body, "csr_usages", &csr_usages) || get_renew_before(r, body, false, &q.renew_before, &given))
         goto done;
     /* (what asks nothing of anything is refused, not taken: the rule for every field) */
     if (csr_usages && csr == NULL && q.csr_id == NULL) {
@@ -1256,10 +1292,14 @@ static void certificate_rename(req *r, const char *id)
     json_t *body = read_json(r, F_RENAME);
     const char *name = NULL;
     int auto_renew = -1, error; /* -1: kept */
+    int64_t renew_before;
+    bool given;
 
-    if (body == NULL || get_str(r, body, "name", &name) || get_bool(r, body, "auto_renew", &auto_renew))
+    if (body == NULL || get_str(r, body, "name", &name) || get_bool(r, body, "auto_renew", &auto_renew) ||
+        get_renew_before(r, body, true, &renew_before, &given))
         goto done;
-    if ((error = ch_svc_cert_update(r->svc, &r->who.actor, id, name, auto_renew)) < 0) {
+    if ((error = ch_svc_cert_update_renewal(r->svc, &r->who.actor, id, name, auto_renew,
+                                            given ? renew_before : -1)) < 0) {
         reply_error(r, error);
         goto done;
     }
@@ -3590,12 +3630,12 @@ static void user_delete(req *r, const char *name)
     reply_json(r, 200, json_pack("{ss sb si}", "name", name, "deleted", 1, "tokens_revoked", revoked));
 }
 
-/* POST /certificates/{id}/renew {"reuse_key", "days" | "ttl", "cap_validity"}: renewed now,
+/* POST /certificates/{id}/renew {"reuse_key", "days" | "ttl", "cap_validity", "renew_before"}: renewed now,
  * linked to the old one, for the old one's lifetime unless another is asked. */
 static void certificate_renew(req *r, const char *id)
 {
     static const char *const F[] = {"reuse_key", "days", "ttl", "cap_validity", "ca_id", "subject", "sans",
-                                    "key_type", "csr", NULL};
+                                    "key_type", "csr", "renew_before", NULL};
     struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
     json_t *body = NULL;
     ch_svc_renew_opts o = {0};
@@ -3603,8 +3643,10 @@ static void certificate_renew(req *r, const char *id)
     const char *san_list[CH_MAX_SANS + 1] = {0}, *csr = NULL;
     ch_store_cert out;
     int reuse = 0, cap = 0, error;
+    bool given;
 
     if (evbuffer_get_length(in) > 0 && ((body = read_json(r, F)) == NULL || get_bool(r, body, "reuse_key", &reuse) ||
+                                        get_renew_before(r, body, false, &o.renew_before, &given) ||
                                         get_bool(r, body, "cap_validity", &cap) ||
                                         get_str(r, body, "ca_id", &o.ca_id) ||
                                         get_lifetime(r, body, &o.days, &o.ttl) ||

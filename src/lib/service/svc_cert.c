@@ -580,11 +580,17 @@ int ch_svc_cert_issue_start(ch_svc *svc, const ch_actor *actor, const ch_svc_iss
                     : o.days != 0    ? (int64_t)o.days * 86400
                                      : ch_profile_default_life(o.profile);
     row->auto_renew = req->auto_renew;
-    row->renew_at = ch_renew_at(row->not_before, row->not_after);
+    /* A lead time asked for is checked against the lifetime issued (known only now: the
+     * profile's, or cut at the CA's end); one carried over by a renewal is not refused. */
+    if (req->renew_before > 0 && !req->renew_before_kept &&
+        (error = ch_renew_before_check(row->not_before, row->not_after, req->renew_before)) < 0)
+        goto done;
+    row->renew_before = req->renew_before > 0 ? req->renew_before : 0;
+    row->renew_at = ch_renew_at_before(row->not_before, row->not_after, row->renew_before, 2.0 / 3.0);
     if (req->auto_renew) {
         ch_svc_settings st;
         if (svc_settings_of(svc, actor->tenant_id, &st) == 0)
-            row->renew_at = ch_renew_at_fraction(row->not_before, row->not_after, st.renewal_point);
+            row->renew_at = ch_renew_at_before(row->not_before, row->not_after, row->renew_before, st.renewal_point);
         /* (told before the commit: the moment is minutes away at the least, the commit's
          * milliseconds; a commit that fails leaves a round that finds nothing) */
         svc_scheduler_due(svc, row->renew_at);
