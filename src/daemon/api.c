@@ -3353,6 +3353,8 @@ static void settings_reply(req *r, const ch_svc_settings *st)
     json_object_set_new(o, "default_ca_id", st->default_ca_id[0] ? json_string(st->default_ca_id) : json_null());
     json_object_set_new(o, "max_token_days", st->max_token_days ? json_integer(st->max_token_days) : json_null());
     json_object_set_new(o, "token_alert_days", st->token_alert_days ? json_integer(st->token_alert_days) : json_null());
+    json_object_set_new(o, "tidy_expired_days",
+                        st->tidy_expired_days ? json_integer(st->tidy_expired_days) : json_null());
     reply_json(r, 200, o);
 }
 
@@ -3371,7 +3373,7 @@ static void settings_update(req *r, const char *unused)
 {
     static const char *const F[] = {"unverified_trusted_certificates_authenticate", "alert_thresholds_days", "webhooks",
                                     "renewal_point", "public_bundle", "default_ca_id", "max_token_days",
-                                    "token_alert_days", NULL};
+                                    "token_alert_days", "tidy_expired_days", NULL};
     json_t *body = read_json(r, F);
     ch_svc_settings st;
     char *text;
@@ -3904,6 +3906,39 @@ static const char *param_next(const char **p, size_t *w)
     return word;
 }
 
+/* POST /tidy {"expired_days", "dry_run"}: the tenant's certificates that ended more than
+ * expired_days ago (the setting tidy_expired_days when absent) removed, or only listed; the
+ * answer counts them all and names the first CH_TIDY_MAX_IDS. */
+static void tidy_post(req *r, const char *unused)
+{
+    static const char *const F[] = {"expired_days", "dry_run", NULL};
+    json_t *body = NULL, *ids, *o;
+    ch_svc_tidy_result res;
+    int days = 0, dry = 0, error;
+    char cutoff[32];
+
+    (void)unused;
+    if (evbuffer_get_length(evhttp_request_get_input_buffer(r->ev)) > 0 &&
+        ((body = read_json(r, F)) == NULL ||
+         get_int(r, body, "expired_days", CH_TIDY_MIN_DAYS, CH_TIDY_MAX_DAYS, &days) ||
+         get_bool(r, body, "dry_run", &dry)))
+        goto done;
+    if ((error = ch_svc_tidy(r->svc, &r->who.actor, days, dry, &res)) < 0) {
+        reply_error(r, error);
+        goto done;
+    }
+    ids = json_array();
+    for (size_t i = 0; i < res.nids; i++)
+        json_array_append_new(ids, json_string(res.ids[i]));
+    ch_time_format(cutoff, sizeof cutoff, res.cutoff);
+    o = json_pack("{sb si ss sI so sb}", "dry_run", dry, "expired_days", res.expired_days, "expired_before", cutoff,
+                  "count", (json_int_t)res.count, "ids", ids, "ids_truncated", res.count > res.nids);
+    reply_json(r, 200, o);
+    ch_svc_tidy_result_dispose(&res);
+done:
+    json_decref(body);
+}
+
 static const struct route {
     enum evhttp_cmd_type method;
     const char *pattern;
@@ -3964,6 +3999,7 @@ static const struct route {
     {EVHTTP_REQ_POST, "session/password", session_password, POOL, NULL},
     {EVHTTP_REQ_GET, "settings", settings_get, LOOP, NULL},
     {EVHTTP_REQ_PATCH, "settings", settings_update, POOL, NULL},
+    {EVHTTP_REQ_POST, "tidy", tidy_post, POOL, NULL},
     {EVHTTP_REQ_POST, "device-auth", device_auth, POOL, NULL},
     {EVHTTP_REQ_GET, "device-decisions", device_decisions, POOL, PAGE " device_id result unattributed"},
     {EVHTTP_REQ_GET, "devices", devices_list, POOL, PAGE " trusted_id status"},

@@ -921,8 +921,14 @@ struct scheduler {
     bool stop;
     int interval;
     int64_t wake; /* when the next round begins (under lock; INT64_MAX during a round) */
+    int64_t tidied_at; /* when the tenants' tidying last ran (the scheduler's thread alone) */
     ch_svc *svc;
 };
+
+/* Tidying runs at the first round and hourly after: what it removes ended days ago, and a
+ * round a minute would read each tenant's kept certificates (the first of each line of
+ * renewals, those in keystores) sixty times an hour for nothing. */
+#define TIDY_INTERVAL 3600
 
 void svc_scheduler_due(ch_svc *svc, int64_t at)
 {
@@ -959,6 +965,10 @@ static void *scheduler_main(void *arg)
         (void)alerts_run(s->svc, &round);
         free(round.down);
         (void)ch_svc_token_purge_due(s->svc);
+        if (s->tidied_at == 0 || ch_now() - s->tidied_at >= TIDY_INTERVAL || ch_now() < s->tidied_at) {
+            s->tidied_at = ch_now();
+            (void)ch_svc_tidy_due(s->svc);
+        }
         if (atomic_load(&s->svc->trust_owed))
             svc_trust_dir_refresh(s->svc);
         /* The next round comes at the interval, or sooner when a renewal is due before it: a
