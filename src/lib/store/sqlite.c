@@ -3561,8 +3561,10 @@ static int line_in_force(ch_store *s, const char *tenant_id, const char *head_id
 int ch_store_cert_tidy_candidates(ch_store *s, const char *tenant_id, int64_t cutoff, int64_t now, int64_t *after_na,
                                   char after_id[CH_ID_MAX], size_t max, ch_store_cert_ref **out, size_t *count, bool *more)
 {
-    const char *texts[] = {tenant_id, NULL, NULL, after_id, NULL, NULL, NULL};
-    int64_t ints[] = {0, cutoff, *after_na, 0, now, (int64_t)max, after_id[0] == '\0'};
+    /* The first page starts below the cutoff, past every id ("~" sorts after them all). */
+    bool first = after_id[0] == '\0';
+    const char *texts[] = {tenant_id, NULL, NULL, first ? "~" : after_id, NULL, NULL};
+    int64_t ints[] = {0, cutoff, first ? cutoff - 1 : *after_na, 0, now, (int64_t)max};
     bool *head = NULL;
     sqlite3 *db;
     sqlite3_stmt *st;
@@ -3577,12 +3579,13 @@ int ch_store_cert_tidy_candidates(ch_store *s, const char *tenant_id, int64_t cu
         *out = NULL;
         return ch_error_set(CH_ENOMEM, "out of memory");
     }
-    /* The tenant's expiry index read backwards from the cursor.  Each NOT IN list is made once
+    /* The tenant's expiry index read backwards from the cursor (not_after <= ?3 bounds the
+     * range: a page does not walk again the rows of the pages before it).  Each NOT IN list is made once
      * per statement (SQLite keeps it as a temporary index), not once per row; a keystore
      * chain, a list of ids in text, is searched per row, as deleting one certificate does. */
     st = prepare_bound(s,
                        "SELECT id, not_after, renews IS NULL AND renewed_by IS NOT NULL FROM certificates c"
-                       " WHERE tenant_id = ?1 AND not_after < ?2 AND (?7 OR not_after < ?3 OR (not_after = ?3 AND id < ?4))"
+                       " WHERE tenant_id = ?1 AND not_after < ?2 AND not_after <= ?3 AND (not_after < ?3 OR id < ?4)"
                        " AND is_ca = 0"
                        " AND NOT EXISTS (SELECT 1 FROM cas a WHERE a.tenant_id = ?1 AND a.cert_id = c.id)"
                        " AND id NOT IN (SELECT cert_id FROM keystore_entries WHERE tenant_id = ?1)"
@@ -3594,7 +3597,7 @@ int ch_store_cert_tidy_candidates(ch_store *s, const char *tenant_id, int64_t cu
                        " THEN t.scope ELSE '{}' END, '$.objects') o WHERE t.tenant_id = ?1 AND t.scope IS NOT NULL"
                        " AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > ?5))"
                        " ORDER BY not_after DESC, id DESC LIMIT ?6",
-                       "finding certificates to tidy", 7, texts, ints, &db);
+                       "finding certificates to tidy", 6, texts, ints, &db);
     if (st == NULL) {
         error = ch_error_last_code();
         goto done;
