@@ -2399,10 +2399,12 @@ int cmd_remote_cert_update(cli_args *a)
         goto done;
     if (g_remote.json)
         print_json(ans);
+    else if (!json_is_string(json_object_get(ans, "renew_before"))) /* (the line as before there was one) */
+        printf("%s  %s  auto_renew=%s\n", str(ans, "id"), str(ans, "name"),
+               json_is_true(json_object_get(ans, "auto_renew")) ? "on" : "off");
     else
         printf("%s  %s  auto_renew=%s  renew_before=%s  renew_at=%s\n", str(ans, "id"), str(ans, "name"),
-               json_is_true(json_object_get(ans, "auto_renew")) ? "on" : "off",
-               json_is_string(json_object_get(ans, "renew_before")) ? str(ans, "renew_before") : "none",
+               json_is_true(json_object_get(ans, "auto_renew")) ? "on" : "off", str(ans, "renew_before"),
                json_is_string(json_object_get(ans, "renew_at")) ? str(ans, "renew_at") : "-");
     rc = 0;
 done:
