@@ -480,7 +480,37 @@ typedef struct ch_svc_settings {
      * (setting token_alert_days, 1 to CH_TOKEN_MAX_DAYS, default CH_TOKEN_WARN_DAYS; 0: never,
      * stored as null).  Not one made to live that long or less: its maker knows its end. */
     int token_alert_days;
+    /* The scheduler removes the tenant's certificates that ended more than this many days ago
+     * (setting tidy_expired_days, CH_TIDY_MIN_DAYS to CH_TIDY_MAX_DAYS; 0: never, stored as
+     * null, the default), as ch_svc_tidy does. */
+    int tidy_expired_days;
 } ch_svc_settings;
+
+#define CH_TIDY_MIN_DAYS 1
+#define CH_TIDY_MAX_DAYS 3650
+/* The most certificate ids a tidy's answer lists (its count is of all of them). */
+#define CH_TIDY_MAX_IDS 1000
+typedef struct ch_svc_tidy_result {
+    size_t count;                    /* removed, or that would be (dry_run) */
+    size_t nids;                     /* the first CH_TIDY_MAX_IDS of them */
+    char (*ids)[CH_ID_MAX];
+    int expired_days;                /* the days it ran with */
+    int64_t cutoff;                  /* removed: those that ended before this */
+} ch_svc_tidy_result;
+/* Removes the tenant's certificates that ended more than expired_days days ago (admins; 0:
+ * the tenant's setting tidy_expired_days, CH_EINVAL naming expired_days when that is off too,
+ * or when outside CH_TIDY_MIN_DAYS to CH_TIDY_MAX_DAYS), as ch_svc_cert_delete removes one
+ * (its key, its line of renewals closed over it), each audited certificate.delete with
+ * {"tidy": true, "expired_days": N}, a batch a transaction.  Kept, whatever their end: CA
+ * certificates, those a keystore entry holds, those a trusted certificate or a device is, those
+ * an unrevoked token's scope names, and the first certificate of a line of renewals still in
+ * force (what an agent or script names the line by).  dry_run: nothing changed, the same answer.
+ * Dispose out with ch_svc_tidy_result_dispose. */
+int ch_svc_tidy(ch_svc *svc, const ch_actor *actor, int expired_days, bool dry_run, ch_svc_tidy_result *out);
+void ch_svc_tidy_result_dispose(ch_svc_tidy_result *r);
+/* The scheduler's round of tidying: every tenant whose tidy_expired_days is set; how many
+ * certificates were removed. */
+int ch_svc_tidy_due(ch_svc *svc);
 
 int ch_svc_settings_get(ch_svc *svc, const ch_actor *actor, ch_svc_settings *out);
 /* Changes the settings named in a JSON object (admins); unknown names are refused. */
@@ -660,6 +690,9 @@ typedef struct ch_svc_issue_req {
     unsigned critical;
     bool cap_validity;        /* shorten to the CA's end instead of refusing */
     bool auto_renew;          /* renewed by certhubd before it expires */
+    int64_t renew_before;     /* renewed this many seconds before its end (0: the tenant's renewal_point);
+                               * CH_EINVAL naming renew_before when it does not fit (ch_renew_before_check) */
+    bool renew_before_kept;   /* internal: renew_before is carried over from the certificate renewed */
     bool csr_usages;          /* with csr or csr_id: the usages the CSR asks for (ch_issue_opts) */
     const char *renews;       /* internal: the certificate this one renews (linked in the same transaction) */
     const char *key_id;       /* internal: the stored key public_key is of (a renewal reusing its key) */
@@ -692,6 +725,13 @@ int ch_svc_pending_end(ch_svc_pending *pending, ch_store_cert *out);
 int64_t ch_renew_at(int64_t not_before, int64_t not_after);
 /* The same at another fraction of the life (0.5 to 0.9). */
 int64_t ch_renew_at_fraction(int64_t not_before, int64_t not_after, double fraction);
+/* When a certificate is due that has a lead time of its own (renew_before seconds before its
+ * end, cert-manager's renewBefore; 0: none, ch_renew_at_fraction at fraction). */
+int64_t ch_renew_at_before(int64_t not_before, int64_t not_after, int64_t renew_before, double fraction);
+/* Whether renew_before (seconds, > 0) fits a certificate of this validity: shorter than its
+ * lifetime (as issued: ch_issue_ttl_of).  CH_EINVAL naming the field "renew_before", saying
+ * what is accepted, otherwise. */
+int ch_renew_before_check(int64_t not_before, int64_t not_after, int64_t renew_before);
 /* When an automatic renewal that failed attempts times before (0: this was the first) is tried
  * again: after 1, 2, 4... minutes, at most an hour, and at most a quarter of the time left
  * before not_after (a minute at least), so that a short-lived certificate is tried several
@@ -729,6 +769,7 @@ typedef struct ch_svc_renew_opts {
     const char *key_type;            /* a new key of another type, made here (not with reuse_key) */
     const uint8_t *csr;              /* or the holder's new key, in a CSR (PEM or DER) */
     size_t csr_len;
+    int64_t renew_before;            /* another lead time (seconds); 0: the old one's */
 } ch_svc_renew_opts;
 /* ch_svc_cert_renew with another lifetime: checked as at issuance (not both; the profile's
  * maximum; the issuing CA's end unless cap_validity), CH_EINVAL or CH_EPOLICY naming days or
@@ -740,6 +781,11 @@ int ch_svc_cert_renew_opts(ch_svc *svc, const ch_actor *actor, const char *id, c
  * (auto_renew 1 or 0; -1: kept), both or neither: every check is made before either is
  * written, in one transaction. */
 int ch_svc_cert_update(ch_svc *svc, const ch_actor *actor, const char *id, const char *name, int auto_renew);
+/* ch_svc_cert_update that also sets the certificate's own lead time: renew_before seconds
+ * (ch_renew_before_check; CH_EINVAL naming renew_before), 0 to go back to the tenant's
+ * renewal_point, -1 kept.  renew_at is worked out again, and the scheduler told. */
+int ch_svc_cert_update_renewal(ch_svc *svc, const ch_actor *actor, const char *id, const char *name, int auto_renew,
+                               int64_t renew_before);
 /* Runs the renewals that are due (every tenant); returns how many were attempted.  Failures
  * are retried with backoff (1, 2, 4... minutes, at most an hour) and audited. */
 int ch_svc_renew_due(ch_svc *svc, size_t max);

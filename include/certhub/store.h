@@ -355,6 +355,7 @@ typedef struct ch_store_cert {
     int renew_attempts;     /* failed attempts so far */
     char *renew_error;      /* the last failure, or NULL */
     int64_t lifetime;       /* seconds asked at issuance, before a cut at the CA's end (0: not known) */
+    int64_t renew_before;   /* its own lead time, seconds before not_after (0: the tenant's renewal_point) */
 } ch_store_cert;
 
 /* Stores a certificate.  When the tenant already holds one with this sha256, nothing is
@@ -411,6 +412,17 @@ int ch_store_cert_due_renewals(ch_store *s, int64_t now, size_t max, ch_store_ce
 /* When the earliest automatic renewal (every tenant) is due, due or not; 0 when none is. */
 int ch_store_cert_next_renewal(ch_store *s, int64_t *at);
 int ch_store_cert_set_auto_renew(ch_store *s, const char *tenant_id, const char *id, bool on, int64_t renew_at);
+/* Sets a certificate's own lead time (renew_before seconds, 0: none) and the renew_at it gives. */
+int ch_store_cert_set_renew_before(ch_store *s, const char *tenant_id, const char *id, int64_t renew_before,
+                                   int64_t renew_at);
+/* Up to max of the tenant's certificates that tidying may remove, ended before cutoff, in
+ * descending (not_after, id) order after the cursor (*after_na and after_id, "" for the
+ * first page), which moves to the last one read; *more false: the last page.  Left out:
+ * CA certificates, a CA's own, those a keystore entry holds (or its chain), those a trusted
+ * certificate or a device is (by SHA-256), those an unrevoked token's scope names, and the
+ * first of a line of renewals of which a certificate ended at cutoff or later.  free(*out). */
+int ch_store_cert_tidy_candidates(ch_store *s, const char *tenant_id, int64_t cutoff, int64_t now, int64_t *after_na,
+                                  char after_id[CH_ID_MAX], size_t max, ch_store_cert_ref **out, size_t *count, bool *more);
 /* Records that new_id renewed old_id; CH_ECONFLICT when old_id was renewed already. */
 int ch_store_cert_link_renewal(ch_store *s, const char *tenant_id, const char *old_id, const char *new_id);
 /* Certificate id leaves its line of renewals (before it is deleted): the one it renewed

@@ -253,6 +253,7 @@ int cmd_remote_tenant_create(cli_args *a);
 int cmd_remote_audit_list(cli_args *a);
 int cmd_remote_cert_update(cli_args *a);
 int cmd_remote_cert_renew(cli_args *a);
+int cmd_remote_tidy(cli_args *a);
 int cmd_remote_cert_key(cli_args *a);
 int cmd_remote_csr_get(cli_args *a);
 int cmd_remote_csr_export(cli_args *a);

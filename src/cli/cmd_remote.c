@@ -742,6 +742,7 @@ int cmd_remote_cert_issue(cli_args *a)
         goto done;
     if (cli_flag(a, "auto-renew"))
         json_object_set_new(body, "auto_renew", json_true());
+    str_member(a, "renew-before", body, "renew_before"); /* (read by the server, which says what is wrong) */
     if (cli_flag(a, "cap-validity"))
         json_object_set_new(body, "cap_validity", json_true());
     if (cli_flag(a, "csr-usages") && csr_path == NULL && cli_opt(a, "csr-id") == NULL)
@@ -2118,9 +2119,13 @@ static int update_name_switch(cli_args *a, const char *collection, const char *o
         goto done;
     if (g_remote.json)
         print_json(ans);
-    else
+    else if (!json_is_string(json_object_get(ans, "renew_before"))) /* (the line as before there was one) */
         printf("%s  %s  %s=%s\n", str(ans, "id"), str(ans, "name"), field,
                json_is_true(json_object_get(ans, field)) ? "on" : "off");
+    else /* a certificate with a lead time of its own: when it renews */
+        printf("%s  %s  %s=%s  renew_before=%s  renew_at=%s\n", str(ans, "id"), str(ans, "name"), field,
+               json_is_true(json_object_get(ans, field)) ? "on" : "off", str(ans, "renew_before"),
+               json_is_string(json_object_get(ans, "renew_at")) ? str(ans, "renew_at") : "-");
     rc = 0;
 done:
     json_decref(body);
@@ -2400,9 +2405,55 @@ int cmd_remote_audit_list(cli_args *a)
     return list_and_print(a, path, cols, w, 5);
 }
 
+/* A certificate's own lead time (--renew-before DUR, or none for the tenant's renewal point
+ * again). */
+static void renew_before_member(cli_args *a, json_t *body)
+{
+    const char *before = cli_opt(a, "renew-before");
+
+    if (before != NULL)
+        json_object_set_new(body, "renew_before", strcmp(before, "none") == 0 ? json_null() : json_string(before));
+}
+
+/* A name, the automatic renewal switched, its own lead time, in one PATCH: the server checks
+ * them all before it changes any. */
 int cmd_remote_cert_update(cli_args *a)
 {
-    return update_name_switch(a, "certificates", "auto-renew", "auto_renew", NULL, NULL);
+    return update_name_switch(a, "certificates", "auto-renew", "auto_renew", renew_before_member, ", --renew-before");
+}
+
+/* Removes the tenant's certificates that ended more than --expired-days ago (the tenant's
+ * tidy_expired_days without it), or with --dry-run says which would go: the count, then the ids
+ * the server lists (at most 1000). */
+int cmd_remote_tidy(cli_args *a)
+{
+    json_t *body = json_object(), *ans = NULL, *v;
+    bool dry = cli_flag(a, "dry-run");
+    size_t i, count;
+    int rc = 1;
+
+    int_member(a, "expired-days", body, "expired_days", 1, 3650); /* (the API's range) */
+    if (dry)
+        json_object_set_new(body, "dry_run", json_true());
+    if (remote_call(a, "POST", "tidy", body, &ans, NULL) != 0)
+        goto done;
+    if (g_remote.json) {
+        print_json(ans);
+    } else {
+        count = (size_t)json_integer_value(json_object_get(ans, "count"));
+        printf("%s %zu certificate%s that ended before %s (%lld days ago)\n", dry ? "would remove" : "removed", count,
+               count == 1 ? "" : "s", str(ans, "expired_before"),
+               (long long)json_integer_value(json_object_get(ans, "expired_days")));
+        json_array_foreach(json_object_get(ans, "ids"), i, v)
+            printf("%s\n", json_string_value(v));
+        if (json_is_true(json_object_get(ans, "ids_truncated")))
+            printf("(the first %zu listed)\n", json_array_size(json_object_get(ans, "ids")));
+    }
+    rc = 0;
+done:
+    json_decref(body);
+    json_decref(ans);
+    return rc;
 }
 
 int cmd_remote_cert_renew(cli_args *a)
@@ -2413,6 +2464,7 @@ int cmd_remote_cert_renew(cli_args *a)
 
     /* Another lifetime than the old one's, checked by the server as at issuance. */
     lifetime_members(a, body);
+    str_member(a, "renew-before", body, "renew_before"); /* (without it, the old one's) */
     if (cli_flag(a, "cap-validity"))
         json_object_set_new(body, "cap_validity", json_true());
     str_member(a, "ca-id", body, "ca_id"); /* (another CA: the renewal moves there) */
@@ -2753,6 +2805,10 @@ static void print_settings(json_t *s)
         printf("%-45s %lld\n", "token_alert_days", (long long)json_integer_value(json_object_get(s, "token_alert_days")));
     else
         printf("%-45s %s\n", "token_alert_days", "none");
+    if (json_is_integer(json_object_get(s, "tidy_expired_days")))
+        printf("%-45s %lld\n", "tidy_expired_days", (long long)json_integer_value(json_object_get(s, "tidy_expired_days")));
+    else
+        printf("%-45s %s\n", "tidy_expired_days", "none");
     printf("%-45s", "alert_thresholds_days");
     json_array_foreach(json_object_get(s, "alert_thresholds_days"), i, v)
         printf("%s%lld", i ? "," : " ", (long long)json_integer_value(v));
@@ -2883,6 +2939,12 @@ int cmd_remote_settings_set(cli_args *a)
             json_object_set_new(body, "token_alert_days", json_null());
         else
             int_member(a, "token-alert-days", body, "token_alert_days", 1, 3650); /* (the API's range) */
+    }
+    if (cli_opt(a, "tidy-expired-days") != NULL) {
+        if (strcmp(cli_opt(a, "tidy-expired-days"), "none") == 0)
+            json_object_set_new(body, "tidy_expired_days", json_null());
+        else
+            int_member(a, "tidy-expired-days", body, "tidy_expired_days", 1, 3650); /* (the API's range) */
     }
     if (cli_opt(a, "alert-days") != NULL) {
         if (day_list(a, cli_opt(a, "alert-days"), &days) != 0)

@@ -79,14 +79,15 @@ static const cli_cmd commands[] = {
      "[--ca-id ID] [--profile P] [--subject DN] [--san LIST] [--key-type T | --csr FILE | --csr-id ID] "
      "[--days N | --ttl T | --not-after TIME] "
      "[--name N] [--digest D] [--key-usage LIST|none] [--ext-key-usage LIST|none] [--basic-constraints on|off] "
-     "[--authority-key-id on|off] [--critical LIST|none] [--auto-renew] [--csr-usages] "
+     "[--authority-key-id on|off] [--critical LIST|none] [--auto-renew [--renew-before DUR]] [--csr-usages] "
      "[--cap-validity] [--out FILE [--chain]] [--key-out FILE [--key-password-file F]]",
      "issue a certificate on the server (without --ca-id: the tenant's one issuing CA; --csr-id: a CSR made there "
      "by csr new, whose key the certificate takes; --csr-usages: the key usages the CSR asks for, not the profile's; "
      "--cap-validity: end with the CA rather than be refused; "
      "--key-out: download the key the server holds, encrypted under the password when given)",
      "ca-id= profile= subject= san= key-type= csr= csr-id= days= ttl= not-after= name= digest= key-usage= "
-     "ext-key-usage= basic-constraints= authority-key-id= critical= auto-renew csr-usages cap-validity out= chain key-out= "
+     "ext-key-usage= basic-constraints= authority-key-id= critical= auto-renew renew-before= csr-usages cap-validity out= "
+     "chain key-out= "
      "key-password-file= force",
      0, 0},
     {"cert export", cmd_remote_cert_export,
@@ -94,17 +95,18 @@ static const cli_cmd commands[] = {
      "[--alias NAME] [--with-key | --truststore] [--legacy]",
      "download a certificate (with its key: p12, jks, or pem --with-key; or as a truststore)",
      "out= format= password-file= no-password key-password-file= alias= with-key truststore legacy force", 1, 1},
-    {"cert update", cmd_remote_cert_update, "ID [--name N] [--auto-renew on|off]",
-     "rename a certificate, or switch its automatic renewal on or off", "name= auto-renew=", 1, 1},
+    {"cert update", cmd_remote_cert_update, "ID [--name N] [--auto-renew on|off] [--renew-before DUR|none]",
+     "rename a certificate, switch its automatic renewal on or off, or set how long before its end it is renewed",
+     "name= auto-renew= renew-before=", 1, 1},
     {"cert renew", cmd_remote_cert_renew,
      "ID [--reuse-key | --key-type T | --csr FILE] [--days N | --ttl T [--cap-validity]] [--ca-id ID] [--subject DN] "
-     "[--san LIST] [--out FILE [--chain]] [--key-out FILE [--key-password-file F]]",
+     "[--san LIST] [--renew-before DUR] [--out FILE [--chain]] [--key-out FILE [--key-password-file F]]",
      "renew a certificate now: the same subject, SANs, profile and lifetime (unless --subject, --san, --days or "
      "--ttl; the same lifetime ends with the CA where it would go past it), a new key of the same kind unless "
      "--reuse-key, --key-type or --csr (the holder's new key), from the same CA unless --ca-id (once that CA is "
      "deleted, the tenant's default CA); agents and keystore entries follow it",
-     "reuse-key key-type= csr= subject= san= days= ttl= cap-validity ca-id= out= chain key-out= key-password-file= "
-     "force",
+     "reuse-key key-type= csr= subject= san= days= ttl= cap-validity ca-id= renew-before= out= chain key-out= "
+     "key-password-file= force",
      1, 1},
     {"cert key", cmd_remote_cert_key, "ID --out FILE [--password-file F]",
      "download a certificate's private key as PEM, encrypted under the password when given (admins; audited)",
@@ -245,14 +247,18 @@ static const cli_cmd commands[] = {
      "[--action A|PREFIX*] [--actor WHO] [--object ID] [--since TIME] [--until TIME] [--limit N] [--oldest-first] "
      "[--cursor C] [--all] [--tenant NAME]",
      "show the audit log, newest first", "action= actor= object= since= until= limit= oldest-first cursor= all tenant=", 0, 0},
+    {"tidy", cmd_remote_tidy, "[--expired-days N] [--dry-run]",
+     "remove the tenant's certificates that ended more than N days ago (without it, the tenant's "
+     "tidy_expired_days), keeping CA certificates and those keystores, trusted certificates, devices or tokens "
+     "refer to (admins; each audited); --dry-run: only say which", "expired-days= dry-run", 0, 0},
     {"settings get", cmd_remote_settings_get, "", "show the tenant's settings", "", 0, 0},
     {"settings set", cmd_remote_settings_set,
      "[--public-bundle on|off] [--unverified-trusted on|off] [--renewal-point F] [--alert-days LIST] "
-     "[--default-ca ID|none] [--max-token-days N|none] [--token-alert-days N|none] "
+     "[--default-ca ID|none] [--max-token-days N|none] [--token-alert-days N|none] [--tidy-expired-days N|none] "
      "[--webhook URL --webhook-secret-file F ... | --no-webhooks]",
      "change the tenant's settings (admins): what the options say, the rest kept",
      "public-bundle= unverified-trusted= renewal-point= alert-days= default-ca= max-token-days= token-alert-days= "
-     "webhook= "
+     "tidy-expired-days= webhook= "
      "webhook-secret-file= no-webhooks", 0, 0},
     {"agent", cmd_agent, "--config FILE [--once]",
      "keep certificates, keys and trust bundles of this machine equal to certhubd's (docs/agent.md)",
@@ -490,6 +496,13 @@ static const struct opt_help {
     {NULL, "parent", "the CA that signs the new one (an intermediate), by id"},
     {NULL, "auto-renew", "certhubd renews it at 2/3 of its life (the tenant's renewal point), and at least half its "
                          "life or 30 days before its end (cert update: on or off)"},
+    {NULL, "renew-before", "renewed this long before its end instead of at the tenant's renewal point: a whole "
+                           "number and a unit, as 720h, 30d or 1d12h, shorter than its lifetime (carried over to "
+                           "its renewals; cert update: none for the renewal point again)"},
+    {NULL, "expired-days", "certificates that ended more than this many days ago (1 to 3650)"},
+    {NULL, "dry-run", "change nothing: say what would be done"},
+    {NULL, "tidy-expired-days", "certhubd removes the certificates that ended more than this many days ago, hourly "
+                                "(as certhub tidy; none: never)"},
     {NULL, "cap-validity", "end with the CA when the lifetime asked goes past it, instead of being refused"},
     {NULL, "csr-usages", "with --csr or --csr-id: the Key Usage and Extended Key Usage the CSR asks for in place of the "
                          "profile's (--key-usage and --ext-key-usage still decide when given)"},

@@ -22,7 +22,8 @@ static const char *const F_SUBJECT[] = {"common_name", "organization", "organiza
                                         "locality", "email", NULL};
 static const char *const F_ISSUE[] = {"name", "profile", "ca_id", "key_type", "csr", "csr_id", "public_key", "digest", "days",
                                       "ttl", "not_after", "subject", "sans", "key_usage", "ext_key_usage", "basic_constraints",
-                                      "authority_key_id", "critical", "cap_validity", "auto_renew", "csr_usages", NULL};
+                                      "authority_key_id", "critical", "cap_validity", "auto_renew", "csr_usages", "renew_before",
+                                      NULL};
 static const char *const F_TENANT[] = {"name", NULL};
 static const char *const F_TOKEN[] = {"tenant", "role", "name", "scope", "expires_in", "expires_at", NULL};
 static const char *const F_CA[] = {"name",     "type",        "key_type",    "parent_id", "digest",      "days",
@@ -39,7 +40,7 @@ static const char *const F_CA_INTERMEDIATE[] = {"name",    "type",        "key_t
 static const char *const F_CA_UPDATE[] = {"name", "auto_rotate", "crl_urls", "ocsp_urls", "ca_issuers_urls", NULL};
 static const char *const F_CA_IMPORT[] = {"name",        "type",     "certificate", "data",
                                           "private_key", "password", "csr_id",      NULL};
-static const char *const F_RENAME[] = {"name", "auto_renew", NULL};
+static const char *const F_RENAME[] = {"name", "auto_renew", "renew_before", NULL};
 static const char *const F_PASSWORD[] = {"password", NULL};
 static const char *const F_EXPORT[] = {"format",     "password",     "include_key", "legacy",
                                        "truststore", "key_password", "alias",       NULL};
@@ -213,6 +214,13 @@ static bool cert_json_text_ex(ch_buf *out, const ch_store_cert *c, bool with_pem
     if (c->renew_at && c->renewed_by == NULL) {
         ch_time_format(ra, sizeof ra, c->renew_at);
         ch_jw_str(&w, "renew_at", ra);
+    }
+    if (c->renew_before > 0) {
+        char rb[24];
+        ch_ttl_format(rb, sizeof rb, c->renew_before);
+        ch_jw_str(&w, "renew_before", rb);
+    } else {
+        ch_jw_str(&w, "renew_before", NULL);
     }
     ch_jw_str(&w, "renews", c->renews);
     ch_jw_str(&w, "renewed_by", c->renewed_by);
@@ -484,6 +492,33 @@ static int get_lifetime(req *r, json_t *body, int *days, int64_t *ttl)
     return 0;
 }
 
+/* A certificate's own lead time for its renewal, "renew_before" (cert-manager's renewBefore),
+ * written as ttl is ("720h", "30d", "1d12h"): in *out (seconds); absent: 0, and null (where
+ * nullable: back to the tenant's renewal_point) 0 too, *given telling them apart.  400 naming
+ * the field otherwise. */
+static int get_renew_before(req *r, json_t *body, bool nullable, int64_t *out, bool *given)
+{
+    json_t *v = json_object_get(body, "renew_before");
+
+    *out = 0;
+    *given = v != NULL;
+    if (v == NULL || (nullable && json_is_null(v)))
+        return 0;
+    if (!json_is_string(v)) {
+        reply_wrong_type(r, v, "renew_before",
+                         nullable ? "renew_before is a string, a whole number and a unit before the end: \"720h\", "
+                                    "\"30d\", \"1d12h\" (or null for the tenant's renewal_point)"
+                                  : "renew_before is a string, a whole number and a unit before the end: \"720h\", "
+                                    "\"30d\", \"1d12h\"");
+        return -1;
+    }
+    if (ch_ttl_parse(out, json_string_value(v), "renew_before") < 0) {
+        reply_error(r, CH_EINVAL);
+        return -1;
+    }
+    return 0;
+}
+
 /* An optional array of strings into list (at most max); 400 naming the field otherwise. */
 static int get_strings(req *r, json_t *body, const char *field, const char **list, size_t max, size_t *n,
                        const char *example)
@@ -735,6 +770,7 @@ static void certificates_issue(req *r)
     const char *csr = NULL, *pub = NULL, *san_list[CH_MAX_SANS + 1] = {0}, *not_after = NULL;
     ch_store_cert out;
     int auto_renew = 0, cap_validity = 0, csr_usages = 0, error;
+    bool given;
 
     if (body == NULL)
         return;
@@ -755,7 +791,7 @@ static void certificates_issue(req *r)
         get_extensions(r, body, &q))
         goto done;
     if (get_bool(r, body, "auto_renew", &auto_renew) || get_bool(r, body, "cap_validity", &cap_validity) ||
-        get_bool(r, body, "csr_usages", &csr_usages))
+        get_bool(r, body, "csr_usages", &csr_usages) || get_renew_before(r, body, false, &q.renew_before, &given))
         goto done;
     /* (what asks nothing of anything is refused, not taken: the rule for every field) */
     if (csr_usages && csr == NULL && q.csr_id == NULL) {
@@ -1298,10 +1334,14 @@ static void certificate_rename(req *r, const char *id)
     json_t *body = read_json(r, F_RENAME);
     const char *name = NULL;
     int auto_renew = -1, error; /* -1: kept */
+    int64_t renew_before;
+    bool given;
 
-    if (body == NULL || get_str(r, body, "name", &name) || get_bool(r, body, "auto_renew", &auto_renew))
+    if (body == NULL || get_str(r, body, "name", &name) || get_bool(r, body, "auto_renew", &auto_renew) ||
+        get_renew_before(r, body, true, &renew_before, &given))
         goto done;
-    if ((error = ch_svc_cert_update(r->svc, &r->who.actor, id, name, auto_renew)) < 0) {
+    if ((error = ch_svc_cert_update_renewal(r->svc, &r->who.actor, id, name, auto_renew,
+                                            given ? renew_before : -1)) < 0) {
         reply_error(r, error);
         goto done;
     }
@@ -3355,6 +3395,8 @@ static void settings_reply(req *r, const ch_svc_settings *st)
     json_object_set_new(o, "default_ca_id", st->default_ca_id[0] ? json_string(st->default_ca_id) : json_null());
     json_object_set_new(o, "max_token_days", st->max_token_days ? json_integer(st->max_token_days) : json_null());
     json_object_set_new(o, "token_alert_days", st->token_alert_days ? json_integer(st->token_alert_days) : json_null());
+    json_object_set_new(o, "tidy_expired_days",
+                        st->tidy_expired_days ? json_integer(st->tidy_expired_days) : json_null());
     reply_json(r, 200, o);
 }
 
@@ -3373,7 +3415,7 @@ static void settings_update(req *r, const char *unused)
 {
     static const char *const F[] = {"unverified_trusted_certificates_authenticate", "alert_thresholds_days", "webhooks",
                                     "renewal_point", "public_bundle", "default_ca_id", "max_token_days",
-                                    "token_alert_days", NULL};
+                                    "token_alert_days", "tidy_expired_days", NULL};
     json_t *body = read_json(r, F);
     ch_svc_settings st;
     char *text;
@@ -3632,12 +3674,12 @@ static void user_delete(req *r, const char *name)
     reply_json(r, 200, json_pack("{ss sb si}", "name", name, "deleted", 1, "tokens_revoked", revoked));
 }
 
-/* POST /certificates/{id}/renew {"reuse_key", "days" | "ttl", "cap_validity"}: renewed now,
+/* POST /certificates/{id}/renew {"reuse_key", "days" | "ttl", "cap_validity", "renew_before"}: renewed now,
  * linked to the old one, for the old one's lifetime unless another is asked. */
 static void certificate_renew(req *r, const char *id)
 {
     static const char *const F[] = {"reuse_key", "days", "ttl", "cap_validity", "ca_id", "subject", "sans",
-                                    "key_type", "csr", NULL};
+                                    "key_type", "csr", "renew_before", NULL};
     struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
     json_t *body = NULL;
     ch_svc_renew_opts o = {0};
@@ -3645,8 +3687,10 @@ static void certificate_renew(req *r, const char *id)
     const char *san_list[CH_MAX_SANS + 1] = {0}, *csr = NULL;
     ch_store_cert out;
     int reuse = 0, cap = 0, error;
+    bool given;
 
     if (evbuffer_get_length(in) > 0 && ((body = read_json(r, F)) == NULL || get_bool(r, body, "reuse_key", &reuse) ||
+                                        get_renew_before(r, body, false, &o.renew_before, &given) ||
                                         get_bool(r, body, "cap_validity", &cap) ||
                                         get_str(r, body, "ca_id", &o.ca_id) ||
                                         get_lifetime(r, body, &o.days, &o.ttl) ||
@@ -3907,6 +3951,39 @@ static const char *param_next(const char **p, size_t *w)
     return word;
 }
 
+/* POST /tidy {"expired_days", "dry_run"}: the tenant's certificates that ended more than
+ * expired_days ago (the setting tidy_expired_days when absent) removed, or only listed; the
+ * answer counts them all and names the first CH_TIDY_MAX_IDS. */
+static void tidy_post(req *r, const char *unused)
+{
+    static const char *const F[] = {"expired_days", "dry_run", NULL};
+    json_t *body = NULL, *ids, *o;
+    ch_svc_tidy_result res;
+    int days = 0, dry = 0, error;
+    char cutoff[32];
+
+    (void)unused;
+    if (evbuffer_get_length(evhttp_request_get_input_buffer(r->ev)) > 0 &&
+        ((body = read_json(r, F)) == NULL ||
+         get_int(r, body, "expired_days", CH_TIDY_MIN_DAYS, CH_TIDY_MAX_DAYS, &days) ||
+         get_bool(r, body, "dry_run", &dry)))
+        goto done;
+    if ((error = ch_svc_tidy(r->svc, &r->who.actor, days, dry, &res)) < 0) {
+        reply_error(r, error);
+        goto done;
+    }
+    ids = json_array();
+    for (size_t i = 0; i < res.nids; i++)
+        json_array_append_new(ids, json_string(res.ids[i]));
+    ch_time_format(cutoff, sizeof cutoff, res.cutoff);
+    o = json_pack("{sb si ss sI so sb}", "dry_run", dry, "expired_days", res.expired_days, "expired_before", cutoff,
+                  "count", (json_int_t)res.count, "ids", ids, "ids_truncated", res.count > res.nids);
+    reply_json(r, 200, o);
+    ch_svc_tidy_result_dispose(&res);
+done:
+    json_decref(body);
+}
+
 static const struct route {
     enum evhttp_cmd_type method;
     const char *pattern;
@@ -3967,6 +4044,7 @@ static const struct route {
     {EVHTTP_REQ_POST, "session/password", session_password, POOL, NULL},
     {EVHTTP_REQ_GET, "settings", settings_get, LOOP, NULL},
     {EVHTTP_REQ_PATCH, "settings", settings_update, POOL, NULL},
+    {EVHTTP_REQ_POST, "tidy", tidy_post, POOL, NULL},
     {EVHTTP_REQ_POST, "device-auth", device_auth, POOL, NULL},
     {EVHTTP_REQ_GET, "device-decisions", device_decisions, POOL, PAGE " device_id result unattributed"},
     {EVHTTP_REQ_GET, "devices", devices_list, POOL, PAGE " trusted_id status"},

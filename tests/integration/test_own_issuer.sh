@@ -164,7 +164,7 @@ ok "under the enterprise root"
 # A store from before the quickstart CAs were recorded made (schema 29): the upgrade records
 # them made, and deleted they stay.
 stop_daemon
-sqlite3 "$data/certhub.db" "DROP TABLE setup_steps; DROP INDEX trusted_certs_disabled; DROP INDEX devices_client; ALTER TABLE devices DROP COLUMN client_id; DROP TABLE token_certificates; PRAGMA user_version=29"
+sqlite3 "$data/certhub.db" "DROP TABLE setup_steps; DROP INDEX trusted_certs_disabled; DROP INDEX devices_client; ALTER TABLE devices DROP COLUMN client_id; ALTER TABLE certificates DROP COLUMN renew_before; DROP TABLE token_certificates; PRAGMA user_version=29"
 start_daemon
 api GET /api/v1/cas
 check_eq "a store from before, upgraded: not made again either" "200 0" \

@@ -406,6 +406,70 @@ static void test_renew_at(void **state)
     ch_store_ca_dispose(&inter);
 }
 
+/* A certificate's own lead time (renew_before): due that long before its end when it leaves
+ * the certificate a minute of life first; otherwise refused when asked, and the fraction when
+ * carried over to a renewal too short for it.  Issued with one, renew_at follows it; one not
+ * shorter than the lifetime is refused naming renew_before, nothing stored. */
+static void test_renew_before(void **state)
+{
+    const int64_t nb = 1800000000, b = CH_ISSUE_BACKDATE, day = 86400;
+    ch_store_ca root, inter;
+    ch_store_cert c, again;
+    ch_svc_issue_req req = {.profile = "tls-server", .key_type = "p256", .ttl = 3600, .auto_renew = true};
+
+    (void)state;
+    /* 90 days, 30 before the end: at day 60; the fraction (0.9) does not count then. */
+    assert_int_equal(ch_renew_at_before(nb, nb + 90 * day + b, 30 * day, 0.9), nb + 60 * day + b);
+    assert_int_equal(ch_renew_at_before(nb, nb + 600 + b, 540, 2.0 / 3.0), nb + b + 60);
+    /* None: the fraction, as before. */
+    assert_int_equal(ch_renew_at_before(nb, nb + 200 * day, 0, 0.9), ch_renew_at_fraction(nb, nb + 200 * day, 0.9));
+    /* Not shorter than the life by a minute: the fraction. */
+    assert_int_equal(ch_renew_at_before(nb, nb + 600 + b, 600, 0.5), ch_renew_at_fraction(nb, nb + 600 + b, 0.5));
+    assert_int_equal(ch_renew_at_before(nb, nb + 600 + b, 541, 0.5), ch_renew_at_fraction(nb, nb + 600 + b, 0.5));
+    assert_int_equal(ch_renew_at_before(nb, nb + 600 + b, 90 * day, 0.5), ch_renew_at_fraction(nb, nb + 600 + b, 0.5));
+
+    assert_int_equal(ch_renew_before_check(nb, nb + 90 * day + b, 30 * day), 0);
+    assert_int_equal(ch_renew_before_check(nb, nb + 600 + b, 540), 0);
+    assert_int_equal(ch_renew_before_check(nb, nb + 600 + b, 541), CH_EINVAL);
+    assert_string_equal(ch_error_field(), "renew_before");
+    assert_non_null(strstr(ch_error_last(), "lifetime (10m)"));
+    assert_int_equal(ch_renew_before_check(nb, nb + 600 + b, 600), CH_EINVAL);
+    assert_int_equal(ch_renew_before_check(nb, nb + 600 + b, 90 * day), CH_EINVAL);
+    assert_int_equal(ch_renew_before_check(nb, nb + 600 + b, 0), CH_EINVAL);
+
+    make_cas(&root, &inter, "renew-before");
+    req.ca_id = inter.id;
+    req.subject.fields.common_name = "lead.example";
+    req.renew_before = 1200;
+    assert_int_equal(ch_svc_cert_issue(svc, &operator_a, &req, &c), 0);
+    assert_int_equal(c.renew_before, 1200);
+    assert_int_equal(c.renew_at, c.not_after - 1200);
+    assert_int_equal(ch_store_cert_get(ch_svc_store(svc), &again, ta.id, c.id), 0);
+    assert_int_equal(again.renew_before, 1200);
+    assert_int_equal(again.renew_at, c.not_after - 1200);
+    ch_store_cert_dispose(&again);
+    /* Changed, and back to the tenant's point (2/3 of an hour and a minute). */
+    assert_int_equal(ch_svc_cert_update_renewal(svc, &operator_a, c.id, NULL, -1, 600), 0);
+    assert_int_equal(ch_store_cert_get(ch_svc_store(svc), &again, ta.id, c.id), 0);
+    assert_int_equal(again.renew_at, c.not_after - 600);
+    ch_store_cert_dispose(&again);
+    assert_int_equal(ch_svc_cert_update_renewal(svc, &operator_a, c.id, NULL, -1, 3600), CH_EINVAL);
+    assert_string_equal(ch_error_field(), "renew_before");
+    assert_int_equal(ch_svc_cert_update_renewal(svc, &operator_a, c.id, NULL, -1, 0), 0);
+    assert_int_equal(ch_store_cert_get(ch_svc_store(svc), &again, ta.id, c.id), 0);
+    assert_int_equal(again.renew_before, 0);
+    assert_int_equal(again.renew_at, ch_renew_at(c.not_before, c.not_after));
+    ch_store_cert_dispose(&again);
+    ch_store_cert_dispose(&c);
+    /* Not shorter than the lifetime: refused, nothing issued. */
+    req.renew_before = 3600;
+    req.subject.fields.common_name = "too-long-lead.example";
+    assert_int_equal(ch_svc_cert_issue(svc, &operator_a, &req, &c), CH_EINVAL);
+    assert_string_equal(ch_error_field(), "renew_before");
+    ch_store_ca_dispose(&root);
+    ch_store_ca_dispose(&inter);
+}
+
 /* A failed automatic renewal is tried again after 1, 2, 4... minutes, at most an hour, and at
  * most a quarter of the time left (a minute at least): a short-lived certificate gets several
  * tries before it ends, a long one waits as it did. */
@@ -958,7 +1022,8 @@ static void test_csr_key_found(void **state)
                                       "ALTER TABLE api_tokens DROP COLUMN owner_user_id;"
                                       "DROP INDEX keystore_entries_cert; DROP TABLE keystore_renewal_backfill;"
                                       "DROP TABLE setup_steps; DROP INDEX trusted_certs_disabled;"
-                                      "DROP INDEX devices_client; ALTER TABLE devices DROP COLUMN client_id; DROP TABLE token_certificates;"
+                                      "DROP INDEX devices_client; ALTER TABLE devices DROP COLUMN client_id;"
+                                      "ALTER TABLE certificates DROP COLUMN renew_before; DROP TABLE token_certificates;"
                                       "PRAGMA user_version=24",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
@@ -2161,7 +2226,8 @@ static void test_audit_numbered_per_tenant(void **state)
                                   "ALTER TABLE api_tokens DROP COLUMN owner_user_id;"
                                   "DROP INDEX keystore_entries_cert; DROP TABLE keystore_renewal_backfill;"
                                   "DROP TABLE setup_steps; DROP INDEX trusted_certs_disabled;"
-                                  "DROP INDEX devices_client; ALTER TABLE devices DROP COLUMN client_id; DROP TABLE token_certificates;"
+                                  "DROP INDEX devices_client; ALTER TABLE devices DROP COLUMN client_id;"
+                                  "ALTER TABLE certificates DROP COLUMN renew_before; DROP TABLE token_certificates;"
                                   "PRAGMA user_version=17",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
@@ -2401,7 +2467,8 @@ static void test_token_expiry(void **state)
                                   "ALTER TABLE api_tokens DROP COLUMN owner_user_id;"
                                   "DROP INDEX keystore_entries_cert; DROP TABLE keystore_renewal_backfill;"
                                   "DROP TABLE setup_steps; DROP INDEX trusted_certs_disabled;"
-                                  "DROP INDEX devices_client; ALTER TABLE devices DROP COLUMN client_id; DROP TABLE token_certificates;"
+                                  "DROP INDEX devices_client; ALTER TABLE devices DROP COLUMN client_id;"
+                                  "ALTER TABLE certificates DROP COLUMN renew_before; DROP TABLE token_certificates;"
                                   "PRAGMA user_version=21",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
@@ -2838,6 +2905,7 @@ int main(void)
         cmocka_unit_test(test_renewal_carries_old_names),
         cmocka_unit_test(test_short_lifetimes_kept),
         cmocka_unit_test(test_renew_at),
+        cmocka_unit_test(test_renew_before),
         cmocka_unit_test(test_renew_retry_at),
         cmocka_unit_test(test_quick_only),
         cmocka_unit_test(test_import_preview),

@@ -569,7 +569,8 @@ static void test_entry_positions(void **state)
                                   "ALTER TABLE api_tokens DROP COLUMN owner_user_id;"
                                   "DROP INDEX keystore_entries_cert; DROP TABLE keystore_renewal_backfill;"
                                   "DROP TABLE setup_steps; DROP INDEX trusted_certs_disabled;"
-                                  "DROP INDEX devices_client; ALTER TABLE devices DROP COLUMN client_id; DROP TABLE token_certificates;"
+                                  "DROP INDEX devices_client; ALTER TABLE devices DROP COLUMN client_id;"
+                                  "ALTER TABLE certificates DROP COLUMN renew_before; DROP TABLE token_certificates;"
                                   "PRAGMA user_version=20",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
@@ -986,7 +987,8 @@ static void test_entries_follow_renewals(void **state)
     sqlite3_busy_timeout(db, 10000); /* (the service may hold the write lock a moment) */
     assert_int_equal(sqlite3_exec(db, "DROP INDEX keystore_entries_cert; DROP TABLE keystore_renewal_backfill;"
                                   "DROP TABLE setup_steps; DROP INDEX trusted_certs_disabled;"
-                                  "DROP INDEX devices_client; ALTER TABLE devices DROP COLUMN client_id; DROP TABLE token_certificates; PRAGMA user_version=27",
+                                  "DROP INDEX devices_client; ALTER TABLE devices DROP COLUMN client_id;"
+                                  "ALTER TABLE certificates DROP COLUMN renew_before; DROP TABLE token_certificates; PRAGMA user_version=27",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);

@@ -1272,6 +1272,8 @@ static int settings_parse(ch_svc *svc, const char *tenant_id, ch_svc_settings *o
     out->token_alert_days = CH_TOKEN_WARN_DAYS;
     if ((v = json_object_get(j, "token_alert_days")) != NULL)
         out->token_alert_days = json_is_integer(v) ? (int)json_integer_value(v) : 0;
+    if (json_is_integer(v = json_object_get(j, "tidy_expired_days")))
+        out->tidy_expired_days = (int)json_integer_value(v);
     if (json_is_string(json_object_get(j, "default_ca_id")))
         snprintf(out->default_ca_id, sizeof out->default_ca_id, "%s",
                  json_string_value(json_object_get(j, "default_ca_id")));
@@ -1429,10 +1431,18 @@ static int settings_check(const char *key, json_t *v)
                                       alert ? "no token alerts" : "none");
         return 0;
     }
+    if (strcmp(key, "tidy_expired_days") == 0) {
+        if (!json_is_null(v) && (!json_is_integer(v) || json_integer_value(v) < CH_TIDY_MIN_DAYS ||
+                                 json_integer_value(v) > CH_TIDY_MAX_DAYS))
+            return ch_error_set_field(CH_EINVAL, key, "tidy_expired_days is a number of days from %d to %d after a "
+                                      "certificate's end, or null for no automatic tidying", CH_TIDY_MIN_DAYS,
+                                      CH_TIDY_MAX_DAYS);
+        return 0;
+    }
     return ch_error_set_field(CH_EINVAL, key,
                               "unknown setting \"%.64s\"; accepted: unverified_trusted_certificates_authenticate, "
                               "alert_thresholds_days, webhooks, renewal_point, public_bundle, default_ca_id, "
-                              "max_token_days, token_alert_days",
+                              "max_token_days, token_alert_days, tidy_expired_days",
                               key);
 }
 

@@ -592,11 +592,17 @@ int ch_svc_cert_issue_start(ch_svc *svc, const ch_actor *actor, const ch_svc_iss
                     : o.days != 0    ? (int64_t)o.days * 86400
                                      : ch_profile_default_life(o.profile);
     row->auto_renew = req->auto_renew;
-    row->renew_at = ch_renew_at(row->not_before, row->not_after);
+    /* A lead time asked for is checked against the lifetime issued (known only now: the
+     * profile's, or cut at the CA's end); one carried over by a renewal is not refused. */
+    if (req->renew_before > 0 && !req->renew_before_kept &&
+        (error = ch_renew_before_check(row->not_before, row->not_after, req->renew_before)) < 0)
+        goto done;
+    row->renew_before = req->renew_before > 0 ? req->renew_before : 0;
+    row->renew_at = ch_renew_at_before(row->not_before, row->not_after, row->renew_before, 2.0 / 3.0);
     if (req->auto_renew) {
         ch_svc_settings st;
         if (svc_settings_of(svc, actor->tenant_id, &st) == 0)
-            row->renew_at = ch_renew_at_fraction(row->not_before, row->not_after, st.renewal_point);
+            row->renew_at = ch_renew_at_before(row->not_before, row->not_after, row->renew_before, st.renewal_point);
         /* (told before the commit: the moment is minutes away at the least, the commit's
          * milliseconds; a commit that fails leaves a round that finds nothing) */
         svc_scheduler_due(svc, row->renew_at);
@@ -935,7 +941,10 @@ int svc_cert_rename_tx(ch_svc *svc, const ch_actor *actor, const char *id, const
     return error;
 }
 
-static int delete_tx(ch_svc *svc, const ch_actor *actor, const char *id, char *renewal_off)
+/* Deletes certificate id as ch_svc_cert_delete does; tidy_days (0: a person's delete) says in
+ * its audit entry that tidying removed it, and after how many days past its end.  Refused
+ * (CH_ECONFLICT) before anything is written when a CA or a keystore holds it. */
+static int delete_tx(ch_svc *svc, const ch_actor *actor, const char *id, char *renewal_off, int tidy_days)
 {
     ch_store_cert c;
     ch_store_ca *cas = NULL;
@@ -990,8 +999,18 @@ static int delete_tx(ch_svc *svc, const ch_actor *actor, const char *id, char *r
     if (error == 0)
         error = svc_key_drop(svc, actor->tenant_id, c.key_id);
     if (error == 0) {
-        json_t *d = auto_renew_off ? json_pack("{ss}", "auto_renew_off", auto_renew_off) : NULL;
-        char *detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
+        json_t *d = auto_renew_off || tidy_days ? json_object() : NULL;
+        char *detail;
+        if (auto_renew_off)
+            json_object_set_new(d, "auto_renew_off", json_string(auto_renew_off));
+        if (tidy_days) {
+            char na[32];
+            ch_time_format(na, sizeof na, c.not_after);
+            json_object_set_new(d, "tidy", json_true());
+            json_object_set_new(d, "expired_days", json_integer(tidy_days));
+            json_object_set_new(d, "not_after", json_string(na));
+        }
+        detail = d ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
         error = svc_audit(svc, actor, "certificate.delete", "certificate", id, detail);
         free(detail);
         json_decref(d);
@@ -1010,11 +1029,159 @@ int ch_svc_cert_delete(ch_svc *svc, const ch_actor *actor, const char *id, char 
         *renewal_off = '\0';
     if ((error = svc_need(actor, CH_ROLE_OPERATOR, "deleting a certificate")) < 0)
         return error;
-    SVC_TX(svc, delete_tx(svc, actor, id, off));
+    SVC_TX(svc, delete_tx(svc, actor, id, off, 0));
     if (renewal_off != NULL)
         memcpy(renewal_off, off, CH_ID_MAX);
 done:
     return error;
+}
+
+/* ------------------------------------------------------------- tidying (Vault's tidy) */
+
+/* Certificates removed in one transaction: the store's one writer is held for a batch, not
+ * for a tenant's million, and a crash loses a batch's work alone (what is left is found again
+ * by the next run). */
+#define TIDY_BATCH 200
+
+struct tidy_tx {
+    ch_svc *svc;
+    const ch_actor *actor;
+    const ch_store_cert_ref *refs;
+    size_t n;
+    int days;
+    ch_svc_tidy_result *out;
+};
+
+static void tidy_note(ch_svc_tidy_result *r, const char *id)
+{
+    if (r->nids < CH_TIDY_MAX_IDS && r->ids != NULL)
+        snprintf(r->ids[r->nids++], CH_ID_MAX, "%s", id);
+    r->count++;
+}
+
+/* One batch: each certificate in a savepoint of its own, so that one taken since it was found
+ * (put in a keystore, deleted by a person: refused, or not found) is left and the others go.
+ * Each is audited certificate.delete as one a person deletes, with {"tidy": true,
+ * "expired_days", "not_after"}: a reader looking for what became of a certificate finds it by
+ * its id as any deletion, and a run of a million ids would not fit one entry. */
+static int tidy_tx_run(struct tidy_tx *t)
+{
+    char off[CH_ID_MAX];
+    int error;
+
+    for (size_t i = 0; i < t->n; i++) {
+        if ((error = ch_store_savepoint(t->svc->store)) < 0)
+            return error;
+        error = delete_tx(t->svc, t->actor, t->refs[i].id, off, t->days);
+        if (error == CH_ECONFLICT || error == CH_ENOTFOUND) {
+            ch_store_savepoint_rollback(t->svc->store);
+            ch_error_clear();
+            continue;
+        }
+        if (error < 0 || (error = ch_store_savepoint_release(t->svc->store)) < 0)
+            return error;
+        tidy_note(t->out, t->refs[i].id);
+    }
+    return 0;
+}
+
+static int tidy_run(ch_svc *svc, const ch_actor *actor, int days, bool dry_run, ch_svc_tidy_result *out)
+{
+    int64_t now = ch_now(), after_na = 0;
+    char after_id[CH_ID_MAX] = "";
+    bool more = true;
+    int error = 0;
+
+    out->expired_days = days;
+    out->cutoff = now - (int64_t)days * 86400;
+    if ((out->ids = calloc(CH_TIDY_MAX_IDS, sizeof *out->ids)) == NULL)
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    /* Found outside the transactions (readers never wait for the writer), newest end first: a
+     * line of renewals all past the cutoff loses its newest first, and the first of it, left
+     * with no renewal then, is no longer kept as the name of a line in force. */
+    while (more && error == 0) {
+        ch_store_cert_ref *refs = NULL;
+        size_t n = 0;
+        if ((error = ch_store_cert_tidy_candidates(svc->store, actor->tenant_id, out->cutoff, now, &after_na, after_id,
+                                                   TIDY_BATCH, &refs, &n, &more)) < 0)
+            break;
+        if (dry_run) {
+            for (size_t i = 0; i < n; i++)
+                tidy_note(out, refs[i].id);
+        } else if (n > 0) {
+            struct tidy_tx t = {svc, actor, refs, n, days, out};
+            size_t before = out->count, nids = out->nids;
+            SVC_TX(svc, tidy_tx_run(&t));
+done:
+            if (error < 0) { /* (rolled back: none of this batch went) */
+                out->count = before;
+                out->nids = nids;
+            }
+        }
+        free(refs);
+    }
+    return error;
+}
+
+int ch_svc_tidy(ch_svc *svc, const ch_actor *actor, int expired_days, bool dry_run, ch_svc_tidy_result *out)
+{
+    ch_svc_settings st;
+    int error;
+
+    memset(out, 0, sizeof *out);
+    if ((error = svc_need(actor, CH_ROLE_ADMIN, "tidying certificates")) < 0)
+        return error;
+    if (expired_days == 0) {
+        if ((error = svc_settings_of(svc, actor->tenant_id, &st)) < 0)
+            return error;
+        if ((expired_days = st.tidy_expired_days) == 0)
+            return ch_error_set_field(CH_EINVAL, "expired_days",
+                                      "give expired_days (%d to %d days after a certificate's end), or set the "
+                                      "tenant's tidy_expired_days", CH_TIDY_MIN_DAYS, CH_TIDY_MAX_DAYS);
+    }
+    if (expired_days < CH_TIDY_MIN_DAYS || expired_days > CH_TIDY_MAX_DAYS)
+        return ch_error_set_field(CH_EINVAL, "expired_days", "expired_days is a number of days from %d to %d after a "
+                                  "certificate's end", CH_TIDY_MIN_DAYS, CH_TIDY_MAX_DAYS);
+    if ((error = tidy_run(svc, actor, expired_days, dry_run, out)) < 0)
+        ch_svc_tidy_result_dispose(out);
+    return error;
+}
+
+void ch_svc_tidy_result_dispose(ch_svc_tidy_result *r)
+{
+    if (r == NULL)
+        return;
+    free(r->ids);
+    memset(r, 0, sizeof *r);
+}
+
+int ch_svc_tidy_due(ch_svc *svc)
+{
+    ch_store_tenant *tenants = NULL;
+    size_t nt = 0;
+    int removed = 0;
+
+    if (ch_store_tenant_list(svc->store, &tenants, &nt) < 0)
+        return 0;
+    for (size_t t = 0; t < nt; t++) {
+        ch_actor system = {tenants[t].id, "system:tidy", CH_ROLE_ADMIN, 0, NULL, NULL};
+        ch_svc_tidy_result r = {0};
+        ch_svc_settings st;
+        /* (a revoked tenant's data is kept as it was: its restoring finds it all) */
+        if (tenants[t].disabled_at != 0 || svc_settings_of(svc, tenants[t].id, &st) < 0 || st.tidy_expired_days == 0)
+            continue;
+        if (tidy_run(svc, &system, st.tidy_expired_days, false, &r) < 0)
+            svc_log(svc, "tenant %s: tidying the certificates ended more than %d days ago stopped: %s", tenants[t].name,
+                    st.tidy_expired_days, ch_error_last());
+        else if (r.count > 0)
+            svc_log(svc, "tenant %s: %zu certificates ended more than %d days ago removed (tidy_expired_days)",
+                    tenants[t].name, r.count, st.tidy_expired_days);
+        removed += (int)r.count;
+        ch_svc_tidy_result_dispose(&r);
+        ch_error_clear();
+    }
+    ch_store_tenant_list_free(tenants, nt);
+    return removed;
 }
 
 int ch_svc_key_export(ch_svc *svc, const ch_actor *actor, const char *cert_id, const char *password, ch_buf *out)

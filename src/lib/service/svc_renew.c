@@ -33,6 +33,35 @@ int64_t ch_renew_at_fraction(int64_t nb, int64_t na, double fraction)
     return at < na - thr ? at : na - thr;
 }
 
+/* A certificate must live a round of the scheduler (a minute) before it is due: a lead time
+ * about its whole life renewed it at once, and its renewal at the next round, for ever. */
+#define RENEW_BEFORE_ROOM 60
+
+int64_t ch_renew_at_before(int64_t nb, int64_t na, int64_t renew_before, double fraction)
+{
+    /* One that does not fit this certificate (carried over to a renewal that was made shorter:
+     * cut at its CA's end, or given a shorter ttl) gives way to the fraction, as cert-manager
+     * falls back when renewBefore is not shorter than the duration. */
+    if (renew_before > 0 && renew_before <= ch_issue_ttl_of(nb, na) - RENEW_BEFORE_ROOM)
+        return na - renew_before;
+    return ch_renew_at_fraction(nb, na, fraction);
+}
+
+int ch_renew_before_check(int64_t nb, int64_t na, int64_t renew_before)
+{
+    int64_t life = ch_issue_ttl_of(nb, na);
+    char l[24], r[24];
+
+    if (renew_before > 0 && renew_before <= life - RENEW_BEFORE_ROOM)
+        return 0;
+    ch_ttl_format(l, sizeof l, life > 0 ? life : 0);
+    ch_ttl_format(r, sizeof r, renew_before);
+    return ch_error_set_field(CH_EINVAL, "renew_before",
+                              "renew_before (%s) must be shorter than the certificate's lifetime (%s) by a minute at "
+                              "least, so that it is renewed after it is issued: give less (such as 720h or 30d for "
+                              "90 days), or leave it out for the tenant's renewal_point", r, l);
+}
+
 int64_t ch_renew_retry_at(int64_t now, int64_t not_after, int attempts)
 {
     int64_t wait = 60LL << (attempts < 6 ? attempts : 6), left = not_after - now;
@@ -160,6 +189,10 @@ int ch_svc_cert_renew_opts(ch_svc *svc, const ch_actor *actor, const char *id, c
         q.cap_validity = true;
     }
     q.auto_renew = old.auto_renew;
+    /* The lead time goes on with the line, as cert-manager keeps a Certificate's renewBefore;
+     * one carried over that the renewal is too short for is not refused (ch_renew_at_before). */
+    q.renew_before = opts->renew_before > 0 ? opts->renew_before : old.renew_before;
+    q.renew_before_kept = opts->renew_before <= 0;
     q.renews = old.id;
     if (opts->sans_given) {
         q.sans = opts->sans;
@@ -236,6 +269,7 @@ struct update_tx {
     const char *id, *name;
     int auto_renew;
     int64_t renew_at;
+    int64_t renew_before; /* -1: kept */
 };
 
 static int update_tx(struct update_tx *t)
@@ -249,14 +283,33 @@ static int update_tx(struct update_tx *t)
                                               t->renew_at)) == 0)
         error = svc_audit(t->svc, t->actor, "certificate.auto_renew", "certificate", t->id,
                           t->auto_renew ? "{\"auto_renew\":true}" : "{\"auto_renew\":false}");
+    if (error == 0 && t->renew_before >= 0 &&
+        (error = ch_store_cert_set_renew_before(t->svc->store, t->actor->tenant_id, t->id, t->renew_before,
+                                                t->renew_at)) == 0) {
+        char detail[64], ttl[24];
+        ch_ttl_format(ttl, sizeof ttl, t->renew_before);
+        if (t->renew_before > 0)
+            snprintf(detail, sizeof detail, "{\"renew_before\":\"%s\"}", ttl);
+        else
+            snprintf(detail, sizeof detail, "{\"renew_before\":null}");
+        error = svc_audit(t->svc, t->actor, "certificate.renew_before", "certificate", t->id, detail);
+    }
     return error;
 }
 
 int ch_svc_cert_update(ch_svc *svc, const ch_actor *actor, const char *id, const char *name, int auto_renew)
 {
+    return ch_svc_cert_update_renewal(svc, actor, id, name, auto_renew, -1);
+}
+
+int ch_svc_cert_update_renewal(ch_svc *svc, const ch_actor *actor, const char *id, const char *name, int auto_renew,
+                               int64_t renew_before)
+{
     ch_store_cert c;
     ch_svc_settings st;
-    struct update_tx t = {svc, actor, id, name, auto_renew, 0};
+    struct update_tx t = {svc, actor, id, name, auto_renew, 0, renew_before};
+    double fraction;
+    bool renews;
     int error;
 
     if ((error = svc_need(actor, CH_ROLE_OPERATOR, "changing a certificate")) < 0)
@@ -265,16 +318,20 @@ int ch_svc_cert_update(ch_svc *svc, const ch_actor *actor, const char *id, const
         return error;
     if ((error = ch_store_cert_get(svc->store, &c, actor->tenant_id, id)) < 0)
         return error;
-    /* Both checked before either is written: a 4xx changes nothing (a rename went through
+    /* All checked before any is written: a 4xx changes nothing (a rename went through
      * before the automatic renewal it came with was refused). */
     if (auto_renew == 1 && (error = check_renewable(&c, true)) < 0)
         goto done;
-    /* Due where the tenant's renewal point puts it, as when it is issued with auto_renew. */
-    t.renew_at = ch_renew_at(c.not_before, c.not_after);
-    if (auto_renew == 1 && svc_settings_of(svc, actor->tenant_id, &st) == 0)
-        t.renew_at = ch_renew_at_fraction(c.not_before, c.not_after, st.renewal_point);
+    if (renew_before > 0 && (error = ch_renew_before_check(c.not_before, c.not_after, renew_before)) < 0)
+        goto done;
+    /* Due where its own lead time, or else the tenant's renewal point, puts it, as when it is
+     * issued with auto_renew (one not renewing by itself shows when it would be, at 2/3). */
+    renews = auto_renew == 1 || (auto_renew == -1 && c.auto_renew && c.renewed_by == NULL);
+    fraction = renews && svc_settings_of(svc, actor->tenant_id, &st) == 0 ? st.renewal_point : 2.0 / 3.0;
+    t.renew_at = ch_renew_at_before(c.not_before, c.not_after, renew_before >= 0 ? renew_before : c.renew_before,
+                                    fraction);
     SVC_TX(svc, update_tx(&t));
-    if (error == 0 && auto_renew == 1)
+    if (error == 0 && renews)
         svc_scheduler_due(svc, t.renew_at);
 done:
     ch_store_cert_dispose(&c);
@@ -484,7 +541,7 @@ static int renew_due(ch_svc *svc, size_t max, struct hook_round *round)
                                                      strcmp(field, "key_type") == 0 || strcmp(field, "public_key") == 0);
             bool stop = old.not_after <= now || code == CH_ENOTFOUND || by_profile;
             if (stop) {
-                struct update_tx off = {svc, &system, old.id, NULL, 0, 0};
+                struct update_tx off = {svc, &system, old.id, NULL, 0, 0, -1};
                 if (ch_store_begin(svc->store) == 0 && (update_tx(&off) < 0 || ch_store_commit(svc->store) < 0))
                     ch_store_rollback(svc->store);
                 snprintf(detail + strlen(detail), sizeof detail - strlen(detail), "%s",
@@ -864,8 +921,14 @@ struct scheduler {
     bool stop;
     int interval;
     int64_t wake; /* when the next round begins (under lock; INT64_MAX during a round) */
+    int64_t tidied_at; /* when the tenants' tidying last ran (the scheduler's thread alone) */
     ch_svc *svc;
 };
+
+/* Tidying runs at the first round and hourly after: what it removes ended days ago, and a
+ * round a minute would read each tenant's kept certificates (the first of each line of
+ * renewals, those in keystores) sixty times an hour for nothing. */
+#define TIDY_INTERVAL 3600
 
 void svc_scheduler_due(ch_svc *svc, int64_t at)
 {
@@ -902,6 +965,10 @@ static void *scheduler_main(void *arg)
         (void)alerts_run(s->svc, &round);
         free(round.down);
         (void)ch_svc_token_purge_due(s->svc);
+        if (s->tidied_at == 0 || ch_now() - s->tidied_at >= TIDY_INTERVAL || ch_now() < s->tidied_at) {
+            s->tidied_at = ch_now();
+            (void)ch_svc_tidy_due(s->svc);
+        }
         if (atomic_load(&s->svc->trust_owed))
             svc_trust_dir_refresh(s->svc);
         /* The next round comes at the interval, or sooner when a renewal is due before it: a

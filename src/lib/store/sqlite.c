@@ -289,10 +289,16 @@ static const char *const migrations[] = {
      * another device giving that id took it, another tenant's too.  One device a client id. */
     "ALTER TABLE devices ADD COLUMN client_id TEXT;"
     "CREATE UNIQUE INDEX devices_client ON devices(client_id) WHERE client_id IS NOT NULL;",
-    /* 33: the certificates a token limited to issuing made (its scope's "issue"): it reads
-     * those, and their renewals, and no other of its tenant's.  Its rows go with the token. */
+    /* 33: a certificate's own lead time for its automatic renewal, in seconds before its end
+     * (cert-manager's renewBefore), carried over to its renewals; NULL: the tenant's
+     * renewal_point. */
+    "ALTER TABLE certificates ADD COLUMN renew_before INTEGER;",
+    /* 34: the certificates a token limited to issuing made (its scope's "issue"), and their
+     * renewals: it reads those and no other of its tenant's.  Its rows go with the token, a
+     * certificate's with the certificate. */
     "CREATE TABLE token_certificates (token_id TEXT NOT NULL, cert_id TEXT NOT NULL,"
-    "  PRIMARY KEY(token_id, cert_id)) WITHOUT ROWID;",
+    "  PRIMARY KEY(token_id, cert_id)) WITHOUT ROWID;"
+    "CREATE INDEX token_certificates_cert ON token_certificates(cert_id);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -321,7 +327,7 @@ enum stmt_id {
 
 #define CERT_COLS "id, tenant_id, name, der, subject, issuer, serial, sha256, not_before, not_after, is_ca, sans, " \
                   "key_id, ca_id, method, profile, status, created_at, auto_renew, renew_at, renews, renewed_by, " \
-                  "renew_attempts, renew_error, lifetime"
+                  "renew_attempts, renew_error, lifetime, renew_before"
 #define CA_COLS "id, tenant_id, name, cert_id, key_id, parent_id, status, settings, created_at"
 /* A token as listed: never its hash.  Its maker's name is read where it is shown: a console
  * user of another tenant (an installation admin acting there) is named with its tenant's. */
@@ -426,7 +432,7 @@ static const char *const stmt_sql[S_COUNT] = {
                             " AND renewed_by IS NULL",
     [S_CERT_EXPIRY_BUCKETS] = "SELECT not_after FROM certificates WHERE tenant_id=?1 AND not_after > ?2 AND not_after < ?3"
                               " AND renewed_by IS NULL ORDER BY not_after",
-    [S_CERT_PUT] = "INSERT INTO certificates(" CERT_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [S_CERT_PUT] = "INSERT INTO certificates(" CERT_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [S_CERT_GET] = "SELECT " CERT_COLS " FROM certificates WHERE tenant_id=? AND id=?",
     [S_CERT_GET_SHA] = "SELECT " CERT_COLS " FROM certificates WHERE tenant_id=? AND sha256=?",
     [S_CERT_ID_BY_SHA] = "SELECT id FROM certificates WHERE tenant_id=? AND sha256=?",
@@ -2862,6 +2868,7 @@ static void read_cert(ch_store_cert *c, sqlite3_stmt *st, bool with_der)
     c->renew_attempts = sqlite3_column_int(st, 22);
     c->renew_error = col_text(st, 23);
     c->lifetime = sqlite3_column_int64(st, 24);
+    c->renew_before = sqlite3_column_int64(st, 25);
 }
 
 int ch_store_cert_put(ch_store *s, const ch_store_cert *c, char existing_id[CH_ID_MAX])
@@ -2901,6 +2908,10 @@ int ch_store_cert_put(ch_store *s, const ch_store_cert *c, char existing_id[CH_I
             sqlite3_bind_int64(st, 25, c->lifetime);
         else
             sqlite3_bind_null(st, 25);
+        if (c->renew_before > 0)
+            sqlite3_bind_int64(st, 26, c->renew_before);
+        else
+            sqlite3_bind_null(st, 26);
         error = step_done(db, st, "storing a certificate");
     }
     if (error == CH_EEXISTS) {
@@ -3543,6 +3554,122 @@ int ch_store_cert_set_auto_renew(ch_store *s, const char *tenant_id, const char 
 
     return exec_bound(s, "UPDATE certificates SET auto_renew = ?, renew_at = ?, renew_attempts = 0, renew_error = NULL"
                          " WHERE tenant_id = ? AND id = ?", "changing automatic renewal", 4, texts, ints, true);
+}
+
+int ch_store_cert_set_renew_before(ch_store *s, const char *tenant_id, const char *id, int64_t renew_before,
+                                   int64_t renew_at)
+{
+    const char *texts[] = {NULL, NULL, tenant_id, id};
+    int64_t ints[] = {renew_before, renew_at, 0, 0};
+
+    /* (0 stored as NULL: the tenant's renewal_point, as for every certificate stored before) */
+    return exec_bound(s, "UPDATE certificates SET renew_before = nullif(?, 0), renew_at = ?, renew_attempts = 0,"
+                         " renew_error = NULL WHERE tenant_id = ? AND id = ?", "changing the renewal's lead time", 4,
+                      texts, ints, true);
+}
+
+/* Whether the first certificate of a line of renewals (head_id) has a certificate in its line
+ * that ended at cutoff or later (itself excluded, as it ended before). */
+static int line_in_force(ch_store *s, const char *tenant_id, const char *head_id, int64_t cutoff, bool *in_force)
+{
+    const char *texts[] = {tenant_id, head_id, NULL};
+    int64_t ints[] = {0, 0, cutoff};
+    sqlite3 *db;
+    /* Walked by renewed_by as S_CERT_NEWEST walks it; UNION ends a circle of links. */
+    sqlite3_stmt *st = prepare_bound(s,
+                                     "WITH RECURSIVE lineage(id, next) AS ("
+                                     " SELECT id, renewed_by FROM certificates WHERE tenant_id = ?1 AND id = ?2 UNION"
+                                     " SELECT c.id, c.renewed_by FROM certificates c JOIN lineage l ON c.id = l.next"
+                                     " WHERE c.tenant_id = ?1)"
+                                     " SELECT EXISTS (SELECT 1 FROM lineage l JOIN certificates c ON c.id = l.id"
+                                     " WHERE c.tenant_id = ?1 AND c.not_after >= ?3)",
+                                     "reading a line of renewals", 3, texts, ints, &db);
+    int rc;
+
+    *in_force = true; /* (kept, when it cannot be told) */
+    if (st == NULL)
+        return ch_error_last_code();
+    if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        *in_force = sqlite3_column_int(st, 0) != 0;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : db_error(db, rc, "reading a line of renewals");
+}
+
+int ch_store_cert_tidy_candidates(ch_store *s, const char *tenant_id, int64_t cutoff, int64_t now, int64_t *after_na,
+                                  char after_id[CH_ID_MAX], size_t max, ch_store_cert_ref **out, size_t *count, bool *more)
+{
+    /* The first page starts below the cutoff, past every id ("~" sorts after them all). */
+    bool first = after_id[0] == '\0';
+    const char *texts[] = {tenant_id, NULL, NULL, first ? "~" : after_id, NULL, NULL};
+    int64_t ints[] = {0, cutoff, first ? cutoff - 1 : *after_na, 0, now, (int64_t)max};
+    bool *head = NULL;
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    size_t n = 0;
+    int rc, error = 0;
+
+    *out = NULL;
+    *count = 0;
+    *more = false;
+    if ((*out = calloc(max ? max : 1, sizeof **out)) == NULL || (head = calloc(max ? max : 1, sizeof *head)) == NULL) {
+        free(*out);
+        *out = NULL;
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    }
+    /* The tenant's expiry index read backwards from the cursor (not_after <= ?3 bounds the
+     * range: a page does not walk again the rows of the pages before it).  Each NOT IN list is made once
+     * per statement (SQLite keeps it as a temporary index), not once per row; a keystore
+     * chain, a list of ids in text, is searched per row, as deleting one certificate does. */
+    st = prepare_bound(s,
+                       "SELECT id, not_after, renews IS NULL AND renewed_by IS NOT NULL FROM certificates c"
+                       " WHERE tenant_id = ?1 AND not_after < ?2 AND not_after <= ?3 AND (not_after < ?3 OR id < ?4)"
+                       " AND is_ca = 0"
+                       " AND NOT EXISTS (SELECT 1 FROM cas a WHERE a.tenant_id = ?1 AND a.cert_id = c.id)"
+                       " AND id NOT IN (SELECT cert_id FROM keystore_entries WHERE tenant_id = ?1)"
+                       " AND NOT EXISTS (SELECT 1 FROM keystore_entries e WHERE e.tenant_id = ?1 AND e.chain IS NOT NULL"
+                       " AND instr(',' || e.chain || ',', ',' || c.id || ',') > 0)"
+                       " AND sha256 NOT IN (SELECT sha256 FROM trusted_certs WHERE tenant_id = ?1)"
+                       " AND sha256 NOT IN (SELECT cert_sha256 FROM devices WHERE tenant_id = ?1)"
+                       " AND id NOT IN (SELECT o.value FROM api_tokens t, json_each(CASE WHEN json_valid(t.scope)"
+                       " THEN t.scope ELSE '{}' END, '$.objects') o WHERE t.tenant_id = ?1 AND t.scope IS NOT NULL"
+                       " AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > ?5))"
+                       " ORDER BY not_after DESC, id DESC LIMIT ?6",
+                       "finding certificates to tidy", 6, texts, ints, &db);
+    if (st == NULL) {
+        error = ch_error_last_code();
+        goto done;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < max) {
+        snprintf((*out)[n].tenant_id, CH_ID_MAX, "%s", tenant_id);
+        snprintf((*out)[n].id, CH_ID_MAX, "%s", (const char *)sqlite3_column_text(st, 0));
+        *after_na = sqlite3_column_int64(st, 1);
+        head[n++] = sqlite3_column_int(st, 2) != 0;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        error = db_error(db, rc, "finding certificates to tidy");
+    sqlite3_finalize(st);
+    if (error < 0)
+        goto done;
+    if (n > 0)
+        snprintf(after_id, CH_ID_MAX, "%s", (*out)[n - 1].id);
+    *more = n == max;
+    /* The cursor is the page's last row, whatever is left out of the page below. */
+    for (size_t i = 0; i < n; i++) {
+        bool in_force;
+        if (head[i] && (error = line_in_force(s, tenant_id, (*out)[i].id, cutoff, &in_force)) < 0)
+            goto done;
+        if (head[i] && in_force)
+            continue;
+        (*out)[(*count)++] = (*out)[i];
+    }
+done:
+    free(head);
+    if (error < 0) {
+        free(*out);
+        *out = NULL;
+        *count = 0;
+    }
+    return error;
 }
 
 int ch_store_cert_link_renewal(ch_store *s, const char *tenant_id, const char *old_id, const char *new_id)
