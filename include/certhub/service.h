@@ -138,8 +138,8 @@ typedef struct ch_svc_principal {
 /* A token limited to named objects ({"objects": ["crt_...", "bundle:default"], "keys_export":
  * bool}; scope NULL: the whole tenant): what one sync agent may fetch, nothing else.  Or limited
  * to issuing ({"issue": {"profiles": [names], "ca_ids": [ids]}, ...}, either list left out for
- * any; objects then optional): it issues under those profiles and CAs alone, and reads, renews
- * and exports (its key too with keys_export) the certificates it issued and their renewals,
+ * any; objects then optional): it issues under those profiles and CAs alone, and lists, reads,
+ * renews and exports (its key too with keys_export) the certificates it issued and their renewals,
  * nothing else of its tenant's; its role is operator or admin.  From
  * expires_at on (0: never) it is refused; CH_EINVAL (field "expires_at") when that is not ahead
  * or more than CH_TOKEN_MAX_DAYS ahead. */

@@ -387,6 +387,7 @@ typedef struct ch_store_cert_filter {
     const char *status;       /* the stored status: active, rotated (a CA certificate replaced) */
     bool current;             /* not renewed (renewed_by NULL): what is in use, and alerted */
     bool renewed;             /* renewed: replaced by its renewal */
+    const char *token_id;     /* issued by this token, or a renewal of one it issued (token_certificates) */
     ch_store_order order;
 } ch_store_cert_filter;
 
@@ -435,12 +436,13 @@ int ch_store_cert_unlink_renewal(ch_store *s, const char *tenant_id, const char 
  * statement, however long the lineage.  CH_EINVAL when ids_json is not JSON. */
 int ch_store_cert_lineage_named(ch_store *s, const char *tenant_id, const char *id, const char *ids_json,
                                 bool *named);
-/* Whether the certificate, or one its lineage renewed (however many renewals back), was issued
- * by the token (ch_store_token_cert_add). */
-int ch_store_cert_lineage_issued_by(ch_store *s, const char *tenant_id, const char *id, const char *token_id,
-                                    bool *issued);
+/* Whether the token issued the certificate, or one it renews (ch_store_token_cert_add, and
+ * ch_store_token_cert_inherit at each renewal). */
+int ch_store_token_cert_has(ch_store *s, const char *token_id, const char *cert_id, bool *has);
 /* Records that a token limited to issuing made the certificate (once; a second is no change). */
 int ch_store_token_cert_add(ch_store *s, const char *token_id, const char *cert_id);
+/* The renewal new_id is the certificate of the tokens that issued old_id, the one it renews. */
+int ch_store_token_cert_inherit(ch_store *s, const char *old_id, const char *new_id);
 /* The newest certificate of the lineage of id, following renewed_by forward to the one that
  * has none (id itself when it was not renewed), into out.  One statement, however long the
  * lineage.  CH_ENOTFOUND when id is not a certificate of the tenant, or its renewed_by links

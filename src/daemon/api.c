@@ -381,6 +381,10 @@ static void certificates_list(req *r)
 
     f.search = query(r, "search");
     f.ca_id = query(r, "ca_id");
+    /* A token limited to issuing lists what it issued (and their renewals), nothing else:
+     * scoped_route_allowed let in no other scoped token. */
+    if (r->who.scope[0] && strncmp(r->who.name, "token:", 6) == 0)
+        f.token_id = r->who.name + 6;
     if (query(r, "kind") != NULL) {
         if (strcmp(query(r, "kind"), "ca") != 0 && strcmp(query(r, "kind"), "leaf") != 0)
             return reply_error_msg(r, CH_EINVAL, "kind", "kind must be ca or leaf");
@@ -4222,7 +4226,7 @@ static bool scoped_route_allowed(req *r, const char *pattern, const char *id)
     enum evhttp_cmd_type m = req_command(r);
     char obj[CH_ID_MAX + 8];
 
-    if (strcmp(pattern, "certificates") == 0 && m == EVHTTP_REQ_POST)
+    if (strcmp(pattern, "certificates") == 0 && (m == EVHTTP_REQ_POST || m == EVHTTP_REQ_GET))
         return strstr(r->who.scope, "\"issue\":") != NULL;
     if ((strcmp(pattern, "certificates/{id}/renew") == 0 && m == EVHTTP_REQ_POST) ||
         (strcmp(pattern, "certificates/{id}") == 0 && m == EVHTTP_REQ_PATCH))
@@ -4507,8 +4511,8 @@ static void dispatch(req *r, size_t *route_index)
             return reply_error_msg(r, CH_EPERM, NULL,
                                    strstr(r->who.scope, "\"issue\":")
                                        ? "this token is limited by its scope: it issues certificates (POST "
-                                         "/api/v1/certificates) and reads, exports, renews and changes those it "
-                                         "issued, and reads the objects its scope names; nothing else"
+                                         "/api/v1/certificates) and lists, reads, exports, renews and changes those "
+                                         "it issued, and reads the objects its scope names; nothing else"
                                        : "this token is limited to the objects named in its scope, and to reading "
                                          "and exporting them (a certificate's details, export and key; a bundle): "
                                          "it changes nothing, in its scope or out of it");

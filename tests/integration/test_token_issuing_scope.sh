@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # A token limited to issuing (scope "issue": a pipeline's credential, as a step-ca provisioner or
 # a Vault role with its policy): it issues under its scope's profiles and CAs alone (403 naming
-# the profile or the CA otherwise, nothing stored), reads, exports (its key with keys_export),
-# renews and changes the certificates it issued and their renewals, made by anyone, and nothing
-# else of its tenant's: another's certificate, the list, a stored CSR, a deletion.  Scopes that
+# the profile or the CA otherwise, nothing stored), lists, reads, exports (its key with
+# keys_export), renews and changes the certificates it issued and their renewals, made by anyone,
+# and nothing else of its tenant's: another's certificate, a stored CSR, a deletion.  Scopes that
 # name what the tenant lacks, a viewer's role or unknown fields are 400s that make no token.  The
 # CLI makes the same token (--issue --profiles --cas), an operator's by default, and issues with it.
 . "$(dirname "$0")/lib.sh"
@@ -89,8 +89,6 @@ check_eq "and its PEM" 200 "$status"
 TOKEN=$CI api GET "/api/v1/certificates/$admins"
 check_eq "not a certificate the admin issued" 403 "$status"
 check_contains "the refusal says what the token may do" "$(body .error.message)" "issues certificates"
-TOKEN=$CI api GET "/api/v1/certificates"
-check_eq "nor the list" 403 "$status"
 TOKEN=$CI api DELETE "/api/v1/certificates/$mine"
 check_eq "nor delete what it issued" 403 "$status"
 TOKEN=$CI api GET "/api/v1/cas"
@@ -109,12 +107,23 @@ by_admin=$(body .id)
 TOKEN=$CI api GET "/api/v1/certificates/$by_admin"
 check_eq "a renewal the admin made of what it issued: its too" "200 $from_csr" "$status $(body .renews)"
 
+TOKEN=$CI api GET "/api/v1/certificates?limit=1000"
+check_eq "its list: what it issued and their renewals, the admin's renewal too, newest first" \
+    "200 $by_admin $renewal $from_csr $mine" "$status $(body '[.items[].id] | join(" ")')"
+TOKEN=$CI api GET "/api/v1/certificates?limit=1&search=csr.example.com"
+check_eq "filtered as any list" "200 $by_admin" "$status $(body '[.items[].id] | join(" ")')"
+TOKEN=$ADMIN api DELETE "/api/v1/certificates/$by_admin"
+TOKEN=$CI api GET "/api/v1/certificates?limit=1000"
+check_eq "one deleted is gone from it" "$renewal $from_csr $mine" "$(body '[.items[].id] | join(" ")')"
+
 # ---- another token that issues reads none of the first's
 TOKEN=$ADMIN api POST /api/v1/tokens '{"role":"operator","name":"ci 2","scope":{"issue":{}}}'
 check_eq "a token that issues under any profile and CA" 201 "$status"
 CI2=$(body .token)
 TOKEN=$CI2 api GET "/api/v1/certificates/$renewal"
 check_eq "it does not read the first token's certificates" 403 "$status"
+TOKEN=$CI2 api GET "/api/v1/certificates"
+check_eq "nor list them: its list is empty" "200 0" "$status $(body '.items | length')"
 TOKEN=$CI2 api POST /api/v1/certificates "{\"profile\":\"tls-server\",\"sans\":[\"dns:any.example\"],\"key_type\":\"p256\",\"days\":30,\"ca_id\":\"$other_ca\"}"
 check_eq "it issues under any profile with any CA" 201 "$status"
 any=$(body .id)
@@ -126,6 +135,8 @@ TOKEN=$ADMIN api POST /api/v1/tokens "{\"role\":\"operator\",\"scope\":{\"object
 AGENT=$(body .token)
 TOKEN=$AGENT api POST /api/v1/certificates "{\"profile\":\"web\",\"sans\":[\"dns:a.example.com\"],\"key_type\":\"p256\",\"ca_id\":\"$issuer\"}"
 check_eq "a token of objects issues nothing" 403 "$status"
+TOKEN=$AGENT api GET "/api/v1/certificates"
+check_eq "nor lists" 403 "$status"
 
 # ---- the CLI
 CERTHUB_TOKEN=$ADMIN $cli token create --name "cli ci" --issue --profiles web --cas "$issuer" --keys-export > cli-ci.token

@@ -102,6 +102,9 @@ static int cert_tx_run(void *arg)
         return error;
     if (t->token_owns && (error = ch_store_token_cert_add(t->svc->store, t->actor->name + 6, t->row->id)) < 0)
         return error;
+    /* A renewal, by whoever, is the certificate of the tokens that issued the one it renews. */
+    if (t->row->renews != NULL && (error = ch_store_token_cert_inherit(t->svc->store, t->row->renews, t->row->id)) < 0)
+        return error;
     return svc_audit(t->svc, t->actor, t->action, "certificate", t->row->id, t->detail);
 }
 

@@ -756,7 +756,7 @@ static bool scope_issued(ch_svc *svc, const ch_svc_principal *who, json_t *scope
 
     if (strncmp(object, "crt_", 4) != 0 || json_object_get(scope, "issue") == NULL ||
         strncmp(who->name, "token:", 6) != 0 ||
-        ch_store_cert_lineage_issued_by(svc->store, who->tenant_id, object, who->name + 6, &ok) < 0)
+        ch_store_token_cert_has(svc->store, who->name + 6, object, &ok) < 0)
         return false;
     return ok;
 }

@@ -315,7 +315,8 @@ enum stmt_id {
     S_TRUSTED_PUT, S_TRUSTED_GET, S_TRUSTED_LIST, S_TRUSTED_UPDATE, S_TRUSTED_DELETE, S_TRUSTED_ANY_DISABLED, S_TRUSTED_TENANTS, S_TRUSTED_TENANTS_DISABLED,
     S_PROFILE_PUT, S_PROFILE_UPDATE, S_PROFILE_GET, S_PROFILE_LIST, S_PROFILE_DELETE, S_PROFILE_USERS, S_PROFILE_USERS_SINCE,
     S_CERT_EXPIRY_SUMMARY, S_CERT_EXPIRY_BUCKETS, S_CERT_FIRST_EXPIRY, S_CERT_PUT, S_CERT_GET, S_CERT_GET_SHA, S_CERT_ID_BY_SHA, S_CERT_DELETE, S_CERT_RENAME, S_CERT_SET_KEY, S_CERT_STATUS,
-    S_CERT_LINEAGE_NAMED, S_CERT_LINEAGE_ISSUED, S_TOKEN_CERT_ADD, S_CERT_NEWEST,
+    S_CERT_LINEAGE_NAMED, S_TOKEN_CERT_HAS, S_TOKEN_CERT_ADD, S_TOKEN_CERT_INHERIT, S_TOKEN_CERT_FORGET,
+    S_CERT_NEWEST,
     S_CA_PUT, S_CA_GET, S_CA_LIST, S_CA_STATUS, S_CA_DELETE, S_CA_UPDATE, S_SETUP_GET, S_SETUP_PUT,
     S_CSR_PUT, S_CSR_GET, S_CSR_BY_KEY, S_CSR_LIST, S_CSR_ATTACH, S_CSR_DETACH, S_CSR_DELETE,
     S_KS_PUT, S_KS_GET, S_KS_LIST, S_KS_DELETE, S_KS_RENAME, S_KS_POSITION, S_KSE_PUT, S_KSE_LIST, S_KSE_OF_CERT, S_KSE_DELETE, S_KSE_RENAME,
@@ -449,12 +450,11 @@ static const char *const stmt_sql[S_COUNT] = {
                              " WHERE c.tenant_id = ?1 AND c.renews IS NOT NULL)"
                              " SELECT EXISTS (SELECT 1 FROM lineage WHERE id IN"
                              " (SELECT value FROM json_each(?3) WHERE type = 'text'))",
-    [S_CERT_LINEAGE_ISSUED] = "WITH RECURSIVE lineage(id) AS (SELECT ?2 UNION"
-                              " SELECT c.renews FROM certificates c JOIN lineage l ON c.id = l.id"
-                              " WHERE c.tenant_id = ?1 AND c.renews IS NOT NULL)"
-                              " SELECT EXISTS (SELECT 1 FROM lineage l JOIN token_certificates t"
-                              " ON t.token_id = ?3 AND t.cert_id = l.id)",
+    [S_TOKEN_CERT_HAS] = "SELECT EXISTS (SELECT 1 FROM token_certificates WHERE token_id = ? AND cert_id = ?)",
     [S_TOKEN_CERT_ADD] = "INSERT OR IGNORE INTO token_certificates(token_id, cert_id) VALUES(?, ?)",
+    [S_TOKEN_CERT_INHERIT] = "INSERT OR IGNORE INTO token_certificates(token_id, cert_id)"
+                             " SELECT token_id, ?2 FROM token_certificates WHERE cert_id = ?1",
+    [S_TOKEN_CERT_FORGET] = "DELETE FROM token_certificates WHERE cert_id = ?",
     [S_CERT_NEWEST] = "WITH RECURSIVE lineage(id, next) AS ("
                       " SELECT id, renewed_by FROM certificates WHERE tenant_id = ?1 AND id = ?2 UNION"
                       " SELECT c.id, c.renewed_by FROM certificates c JOIN lineage l ON c.id = l.next"
@@ -2955,34 +2955,42 @@ int ch_store_cert_get_by_sha256(ch_store *s, ch_store_cert *out, const char *ten
     return cert_get(s, S_CERT_GET_SHA, out, tenant_id, sha256_hex);
 }
 
-/* Whether a certificate's lineage holds one that the third parameter matches: statement id
- * binds tenant_id, id and that, and answers one row of one boolean. */
-static int lineage_has(ch_store *s, enum stmt_id id_stmt, const char *tenant_id, const char *id, const char *what,
-                       bool *out)
+int ch_store_cert_lineage_named(ch_store *s, const char *tenant_id, const char *id, const char *ids_json,
+                                bool *named)
 {
     int rc;
 
-    *out = false;
-    STMT(id_stmt, "reading a certificate's lineage");
+    *named = false;
+    STMT(S_CERT_LINEAGE_NAMED, "reading a certificate's lineage");
     bind_text(st, 1, tenant_id);
     bind_text(st, 2, id);
-    bind_text(st, 3, what);
+    bind_text(st, 3, ids_json);
     if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        *out = sqlite3_column_int(st, 0) != 0;
+        *named = sqlite3_column_int(st, 0) != 0;
     sqlite3_reset(st);
     return rc == SQLITE_ROW ? 0 : db_error(db, rc, "reading a certificate's lineage");
 }
 
-int ch_store_cert_lineage_named(ch_store *s, const char *tenant_id, const char *id, const char *ids_json,
-                                bool *named)
+int ch_store_token_cert_has(ch_store *s, const char *token_id, const char *cert_id, bool *has)
 {
-    return lineage_has(s, S_CERT_LINEAGE_NAMED, tenant_id, id, ids_json, named);
+    int rc;
+
+    *has = false;
+    STMT(S_TOKEN_CERT_HAS, "reading a token's certificates");
+    bind_text(st, 1, token_id);
+    bind_text(st, 2, cert_id);
+    if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        *has = sqlite3_column_int(st, 0) != 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : db_error(db, rc, "reading a token's certificates");
 }
 
-int ch_store_cert_lineage_issued_by(ch_store *s, const char *tenant_id, const char *id, const char *token_id,
-                                    bool *issued)
+int ch_store_token_cert_inherit(ch_store *s, const char *old_id, const char *new_id)
 {
-    return lineage_has(s, S_CERT_LINEAGE_ISSUED, tenant_id, id, token_id, issued);
+    STMT(S_TOKEN_CERT_INHERIT, "giving a renewal its tokens");
+    bind_text(st, 1, old_id);
+    bind_text(st, 2, new_id);
+    return step_done(db, st, "giving a renewal its tokens");
 }
 
 int ch_store_token_cert_add(ch_store *s, const char *token_id, const char *cert_id)
@@ -3010,6 +3018,14 @@ int ch_store_cert_newest_renewal(ch_store *s, const char *tenant_id, const char 
 
 int ch_store_cert_delete(ch_store *s, const char *tenant_id, const char *id)
 {
+    {
+        /* (a token that issued it reads nothing of it any more) */
+        STMT(S_TOKEN_CERT_FORGET, "deleting a certificate");
+        bind_text(st, 1, id);
+        int error = step_done(db, st, "deleting a certificate");
+        if (error < 0)
+            return error;
+    }
     STMT(S_CERT_DELETE, "deleting a certificate");
     bind_text(st, 1, tenant_id);
     bind_text(st, 2, id);
@@ -3173,6 +3189,8 @@ static int filter_sql(ch_buf *sql, const ch_store_cert_filter *f, const struct s
         error = ch_buf_puts(sql, " AND renewed_by IS NULL");
     if (error == 0 && f->renewed)
         error = ch_buf_puts(sql, " AND renewed_by IS NOT NULL");
+    if (error == 0 && f->token_id)
+        error = ch_buf_puts(sql, " AND id IN (SELECT cert_id FROM token_certificates WHERE token_id=?)");
     return error;
 }
 
@@ -3195,6 +3213,8 @@ static int bind_filter(sqlite3_stmt *st, int i, const char *tenant_id, const ch_
         sqlite3_bind_text(st, i++, f->method, -1, SQLITE_STATIC);
     if (f->status)
         sqlite3_bind_text(st, i++, f->status, -1, SQLITE_STATIC);
+    if (f->token_id)
+        sqlite3_bind_text(st, i++, f->token_id, -1, SQLITE_STATIC);
     return i;
 }
 
