@@ -1152,19 +1152,24 @@ function pagedList(body, id, limit, path, rowsOf) {
   return { load, more };
 }
 
-// Rename a certificate, and switch its automatic renewal (where certhub can renew it).
+// Rename a certificate, switch its automatic renewal (where certhub can renew it) and give it a
+// lead time of its own (cert-manager's renewBefore; empty: the tenant's renewal point).
 function editCertDialog(c, reload) {
   const renewable = c.method !== "imported" && c.method !== "csr_signed" && !c.is_ca && !c.renewed_by;
   const fields = [el("label", { for: "ce-name" }, "Name"), el("input", { id: "ce-name", value: c.name, maxlength: 128 })];
   if (renewable)
     fields.push(el("label", { class: "check" }, el("input", { id: "ce-auto", type: "checkbox", checked: !!c.auto_renew }),
-      " Renew automatically before it expires"));
+      " Renew automatically before it expires"),
+      el("label", { for: "ce-before" }, "Renew this long before it ends (such as 30d or 12h; empty: the tenant's renewal point)"),
+      el("input", { id: "ce-before", value: c.renew_before || "", placeholder: "the tenant's renewal point" }));
   formDialog(`Edit "${c.name}"`, fields, "Save", async (form, d) => {
     const body = {};
     const name = form.querySelector("#ce-name").value;
     if (name !== c.name) body.name = name;
     const auto = form.querySelector("#ce-auto");
     if (auto && auto.checked !== !!c.auto_renew) body.auto_renew = auto.checked;
+    const before = form.querySelector("#ce-before")?.value.trim();
+    if (before !== undefined && before !== (c.renew_before || "")) body.renew_before = before || null;
     if (Object.keys(body).length) await api("PATCH", "certificates/" + c.id, body);
     d.close();
     done(`Saved "${body.name || c.name}".`);
@@ -2076,7 +2081,8 @@ function certDetails(c, entry) {
         el("dt", {}, "Private key"), el("dd", {}, c.has_private_key ? "held here, sealed" : "not held here"),
         // (SAP BTP: "certificates added through Upload cannot be automatically renewed"; said
         // where the switch is looked for, as Edit offers none for them)
-        el("dt", {}, "Automatic renewal"), el("dd", {}, c.auto_renew ? `on, due ${c.renew_at || ""}`
+        el("dt", {}, "Automatic renewal"), el("dd", { id: "cert-auto-renew" }, c.auto_renew
+          ? `on, due ${c.renew_at || ""}${c.renew_before ? ` (${c.renew_before} before its end)` : ""}`
           : c.method === "imported" ? "not possible: it was uploaded, and the CA that signed it renews it"
           : c.renewed_by ? "done: its renewal is renewed in its place" : "off"),
         // Why the last automatic renewal failed (it is tried again, or stopped when it cannot help).
@@ -2459,6 +2465,23 @@ async function settingsScreen(screen) {
     placeholder: "none", disabled: !admin, "aria-describedby": `st-${field}-error` });
   const maxToken = dayCount("st-max-token-days", "max_token_days", st.max_token_days);
   const tokenAlert = dayCount("st-token-alert-days", "token_alert_days", st.token_alert_days);
+  // Certificates long ended removed by certhubd each hour (Vault's tidy); empty: kept.
+  const tidyDays = dayCount("st-tidy-days", "tidy_expired_days", st.tidy_expired_days);
+  const tidyNow = el("button", { type: "button", class: "secondary", id: "st-tidy-now", disabled: !admin }, "Remove them now…");
+  tidyNow.addEventListener("click", async () => {
+    errors.tidy_expired_days.textContent = "";
+    try {
+      const days = tidyDays.value === "" ? undefined : Number(tidyDays.value);
+      const seen = await api("POST", "tidy", { expired_days: days, dry_run: true });
+      if (!seen.count) { errors.tidy_expired_days.textContent = `No certificate ended before ${seen.expired_before}.`; return; }
+      confirmDialog(`Remove ${seen.count} certificate${seen.count === 1 ? "" : "s"} that ended before ${seen.expired_before}? ` +
+        "CA certificates and those a keystore, a trusted certificate or a device holds stay; each removal is in the audit log.",
+        async () => {
+          const gone = await api("POST", "tidy", { expired_days: seen.expired_days });
+          done(`${gone.count} certificate${gone.count === 1 ? "" : "s"} removed.`);
+        }, "Remove");
+    } catch (e) { errors.tidy_expired_days.textContent = e.message; }
+  });
   // The CA that signs a request naming none (your own issuer beside the quickstart CAs).
   const signer = el("select", { id: "st-default-ca", disabled: !admin, "aria-describedby": "st-default_ca_id-error" },
     el("option", { value: "" }, "None: the one issuing CA, or each request names its CA"),
@@ -2516,6 +2539,9 @@ async function settingsScreen(screen) {
     el("h2", {}, "Token lifetimes and alerts"),
     field("max_token_days", "Longest lifetime of a new token, in days (1 to 3650; empty: no bound, and tokens that never expire)", maxToken),
     field("token_alert_days", "Alert this many days before a token ends (1 to 3650; empty: no token alerts; to the webhooks above)", tokenAlert),
+    el("h2", {}, "Expired certificates"),
+    field("tidy_expired_days", "Remove certificates that ended more than this many days ago, each hour (1 to 3650; empty: keep them)", tidyDays),
+    admin ? el("div", { class: "row-actions" }, tidyNow) : null,
     error("other"), admin ? el("div", { class: "row-actions" }, el("button", { type: "submit" }, "Save settings")) : null, saved);
   publicBundle.addEventListener("change", () => { address.hidden = !publicBundle.checked; });
   form.addEventListener("submit", async (ev) => {
@@ -2537,7 +2563,7 @@ async function settingsScreen(screen) {
     // Sent when changed (tokens made before keep their expiry): a number the server checks,
     // null for an empty field; what a number field cannot read (as "7d") is said here, as it
     // would otherwise read as empty and turn the setting off.
-    for (const [key, input] of [["max_token_days", maxToken], ["token_alert_days", tokenAlert]]) {
+    for (const [key, input] of [["max_token_days", maxToken], ["token_alert_days", tokenAlert], ["tidy_expired_days", tidyDays]]) {
       if (input.validity.badInput) {
         errors[key].textContent = "a whole number of days from 1 to 3650, or empty for none";
         return;
@@ -2556,6 +2582,7 @@ async function settingsScreen(screen) {
       st.default_ca_id = now.default_ca_id;
       st.max_token_days = now.max_token_days;
       st.token_alert_days = now.token_alert_days;
+      st.tidy_expired_days = now.tidy_expired_days;
       hookRows.splice(0, hookRows.length, ...now.webhooks.map(hookRow));
       drawHooks();
     } catch (e) {

@@ -299,6 +299,25 @@ await panelOf(page).getByRole("heading", { name: "web.example" }).waitFor();
 await panelOf(page).getByText("Automatic renewal").waitFor();
 assert.equal(await panelOf(page).getByText("Last renewal failed").count(), 0);
 ok("a failed automatic renewal's reason is in the certificate's details, and only in its own");
+// A lead time of its own (renew_before), from Edit: a bad one refused in the dialog, a good one
+// said in the details; emptied, the tenant's renewal point again.
+await panelOf(page).getByRole("button", { name: "Edit web.example" }).click();
+await page.getByRole("dialog").getByLabel(/^Renew this long before it ends/).fill("3 weeks");
+await page.getByRole("dialog").getByRole("button", { name: "Save" }).click();
+await page.getByRole("dialog").getByText(/renew_before/).waitFor();
+await page.getByRole("dialog").getByLabel(/^Renew this long before it ends/).fill("21d");
+await page.getByRole("dialog").getByRole("button", { name: "Save" }).click();
+await panelOf(page).locator("#cert-auto-renew").getByText(/\(21d before its end\)$/).waitFor();
+const leadOf = () => page.evaluate(async () => (await (await fetch("/api/v1/certificates?search=web.example")).json()).items
+  .filter((c) => !c.renewed_by).map((c) => c.renew_before ?? null)[0]);
+assert.equal(await leadOf(), "21d");
+await panelOf(page).getByRole("button", { name: "Edit web.example" }).click();
+assert.equal(await page.getByRole("dialog").getByLabel(/^Renew this long before it ends/).inputValue(), "21d");
+await page.getByRole("dialog").getByLabel(/^Renew this long before it ends/).fill("");
+await page.getByRole("dialog").getByRole("button", { name: "Save" }).click();
+await panelOf(page).locator("#cert-auto-renew").getByText(/^on, due [^(]*$/).waitFor();
+assert.equal(await leadOf(), null);
+ok("a certificate's own lead time set from Edit (a malformed one refused there), said in its details, and emptied");
 // A password set for an export is typed twice, and two that differ are said so before anything
 // is sent (the server logs each key export: none is logged).
 const keyExports = () => page.evaluate(async () => (await (await fetch("/api/v1/audit?action=key.export&limit=1000")).json()).items.length);
@@ -1761,6 +1780,24 @@ await page.getByRole("button", { name: "Save settings" }).click();
 await page.getByText("Saved.", { exact: true }).waitFor();
 assert.deepEqual(await tokenDays(), [null, 7]);
 ok("token lifetimes from the settings: 400 days at most and alerts 30 days before, read back from the server and shown again; emptied, none");
+// Expired certificates removed after so many days: the setting saved, and the removal now
+// previewed first (none has ended that long ago here: said, nothing asked).
+const tidyField = page.getByLabel(/^Remove certificates that ended more than/);
+assert.equal(await tidyField.inputValue(), "");
+await page.getByRole("button", { name: "Remove them now…" }).click();
+await page.locator("#st-tidy_expired_days-error").getByText(/tidy_expired_days/).waitFor();
+await tidyField.fill("90");
+await page.getByRole("button", { name: "Save settings" }).click();
+await page.getByText("Saved.", { exact: true }).waitFor();
+assert.equal((await settings()).tidy_expired_days, 90);
+await page.getByRole("button", { name: "Remove them now…" }).click();
+await page.locator("#st-tidy_expired_days-error").getByText(/^No certificate ended before /).waitFor();
+assert.equal(await page.getByRole("dialog").count(), 0);
+await tidyField.fill("");
+await page.getByRole("button", { name: "Save settings" }).click();
+await page.getByText("Saved.", { exact: true }).waitFor();
+assert.equal((await settings()).tidy_expired_days ?? null, null);
+ok("removal of long-expired certificates set from the settings and asked now: with nothing that old, said so and nothing asked");
 // Custom profiles, from the same screen.
 await page.getByRole("button", { name: "Create profile" }).click();
 await page.locator("#np-name").fill("mqtt-device");
