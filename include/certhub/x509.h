@@ -379,7 +379,22 @@ typedef struct ch_profile {
      * made by the server, in a CSR, given, or kept by a renewal.  0: any accepted key (built-in
      * profiles).  A key of another type is CH_EPOLICY with field "csr" or "public_key". */
     unsigned key_types;
+    /* Extended key usages beyond the named ones (a smart card logon's 1.3.6.1.4.1.311.20.2.2)
+     * and the certificate policies its certificates carry, as dotted OIDs (Vault's
+     * ext_key_usage_oids and policy_identifiers): NULL-terminated, NULL for none (built-in
+     * profiles); at most CH_MAX_OIDS each. */
+    const char *const *eku_oids;
+    const char *const *policies;
 } ch_profile;
+
+#define CH_MAX_OIDS 16
+/* Whether dotted is an OID certhub writes: numbers without leading zeros joined by dots, at
+ * least two, the first 0, 1 or 2 (the second below 40 unless the first is 2), each of at most 39
+ * digits (a UUID's under 2.25), 127 bytes encoded at most.  CH_EINVAL naming field, saying what
+ * is taken. */
+int ch_oid_check(const char *dotted, const char *field);
+/* Each OID of a NULL-terminated list (may be NULL) checked, and at most CH_MAX_OIDS of them. */
+int ch_oids_check(const char *const *oids, const char *field);
 
 /* A profile's default and longest lifetimes in seconds, from its ttl or else its days (0: no
  * maximum). */
@@ -471,6 +486,10 @@ typedef struct ch_issue_opts {
     const char *const *crl_urls;
     const char *const *ocsp_urls;
     const char *const *ca_issuers_urls; /* the AIA's caIssuers: where the issuer's certificate is */
+    /* In place of the profile's (ch_profile): NULL takes the profile's, an empty list (its
+     * first NULL) none. */
+    const char *const *eku_oids;
+    const char *const *policies;
 } ch_issue_opts;
 
 /* Whether each URL (NULL-terminated list, may be NULL) is one a client can fetch, to be written

@@ -83,7 +83,8 @@ int cmd_cert_create(cli_args *a)
     X509_NAME *subject = NULL;
     ch_san sans[CH_MAX_SANS];
     size_t nsans = 0;
-    char *san_store = NULL, *key_out_pw = NULL;
+    char *san_store = NULL, *key_out_pw = NULL, *eku_store = NULL, *pol_store = NULL;
+    const char *eku_oids[CH_MAX_OIDS + 2] = {0}, *policies[CH_MAX_OIDS + 2] = {0};
     uint8_t *data = NULL;
     size_t len = 0;
     ch_buf pem = CH_BUF_INIT, key_pem = CH_BUF_INIT;
@@ -150,6 +151,15 @@ int cmd_cert_create(cli_args *a)
         o.ocsp_urls = ocsp;
     if (issuers[0])
         o.ca_issuers_urls = issuers;
+    /* (one more than taken is read: the library refuses it, saying how many are) */
+    if (cli_opt(a, "ext-key-usage-oids") != NULL) {
+        cli_split(&eku_store, cli_opt(a, "ext-key-usage-oids"), eku_oids, CH_MAX_OIDS + 1);
+        o.eku_oids = eku_oids;
+    }
+    if (cli_opt(a, "policies") != NULL) {
+        cli_split(&pol_store, cli_opt(a, "policies"), policies, CH_MAX_OIDS + 1);
+        o.policies = policies;
+    }
     if (subject_text != NULL && ch_name_parse(&subject, subject_text) < 0) {
         rc = cli_fail_last(a);
         goto done;
@@ -224,6 +234,8 @@ done:
     ch_secure_free_str(key_out_pw);
     free(data);
     free(san_store);
+    free(eku_store);
+    free(pol_store);
     X509_NAME_free(subject);
     ch_csr_free(csr);
     ch_cert_free(cert);

@@ -22,12 +22,13 @@ static const cli_cmd commands[] = {
      "--profile NAME [--subject DN] [--san LIST] [--key FILE | --key-type TYPE --key-out FILE | --csr FILE] "
      "[--ca FILE --ca-key FILE] [--days N | --ttl T] [--path-len N] [--digest D] [--key-usage LIST|none] "
      "[--ext-key-usage LIST|none] [--basic-constraints on|off] [--authority-key-id on|off] [--critical LIST|none] "
-     "[--crl-url URL] [--ocsp-url URL] [--ca-issuers-url URL] [--key-password-file F] "
+     "[--crl-url URL] [--ocsp-url URL] [--ca-issuers-url URL] [--ext-key-usage-oids LIST] [--policies LIST] "
+     "[--key-password-file F] "
      "[--ca-key-password-file F] [--key-out-password-file F] --out FILE [--force]",
      "issue a certificate from a profile (a root-ca one is self-signed; the others need --ca and --ca-key)",
      "profile= subject= san= key= key-type= key-out= csr= ca= ca-key= days= ttl= path-len= digest= key-usage= "
      "ext-key-usage= basic-constraints= authority-key-id= critical= crl-url= ocsp-url= ca-issuers-url= "
-     "key-password-file= ca-key-password-file= key-out-password-file= out= force",
+     "ext-key-usage-oids= policies= key-password-file= ca-key-password-file= key-out-password-file= out= force",
      0, 0},
     {"convert", cmd_convert,
      "FILE --to pem|der|p7b|p12|jks --out FILE [--in-password-file F] [--key-password-file F] "
@@ -478,6 +479,9 @@ static const struct opt_help {
     {NULL, "ocsp-urls", "the OCSP responders the CA writes into what it issues, comma-separated (at most 3; none)"},
     {NULL, "ca-issuers-urls", "where the CA's certificate is published (DER over http://, for clients that fetch a "
                               "missing issuer), written into what it issues: the AIA's caIssuers (at most 3; none)"},
+    {NULL, "ext-key-usage-oids", "extended key usages beyond the named ones, as dotted OIDs, comma-separated (such as "
+                                 "1.3.6.1.4.1.311.20.2.2, smart card logon; at most 16)"},
+    {NULL, "policies", "the certificate policies, as dotted OIDs, comma-separated (such as 2.23.140.1.2.1; at most 16)"},
     {NULL, "ca-issuers-url", "where the issuer's certificate is published (the AIA's caIssuers), to write into the "
                              "certificate"},
     {NULL, "ca-key", "the issuing CA's private key (PEM)"},

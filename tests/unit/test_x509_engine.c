@@ -1317,6 +1317,107 @@ static void test_times(void **state)
     assert_int_equal(ch_time_parse(&t, "0000-01-01T00:00:00+00:01"), CH_EINVAL);
 }
 
+/* Extended key usages and policies given as OIDs: written as OpenSSL reads them back (each arc,
+ * a UUID's under 2.25 too), the profile's taken unless the request gives its own (an empty list:
+ * none), refused when not an OID, more than CH_MAX_OIDS, or with the EKU left out. */
+static void test_issue_oids(void **state)
+{
+    ch_key *rk = gen(CH_KEY_P256), *lk = gen(CH_KEY_P256);
+    ch_cert *root, *x = NULL;
+    X509_NAME *n = name("CN=oids.example");
+    static const char *const ekus[] = {"1.3.6.1.4.1.311.20.2.2", "2.25.329800735698586629295641978511506172918",
+                                       "0.0", "2.999.1", NULL};
+    static const char *const pols[] = {"2.23.140.1.2.1", "2.5.29.32.0", "1.2.840.113549.1.1.11", NULL};
+    static const char *const none[] = {NULL};
+    static const char *const bad[] = {"1", "3.1", "1.40", "1.02", "1..2", "1.2.", ".1.2", "abc", "1.2.x", "1.2 ",
+                                      "2.1234567890123456789012345678901234567890"};
+    const char *many[CH_MAX_OIDS + 2];
+    char many_text[CH_MAX_OIDS + 1][16];
+    ch_profile prof = *ch_profile_get("tls-client");
+    ch_issue_opts o;
+    char text[128];
+
+    (void)state;
+    assert_int_equal(issue(&root, "root-ca", NULL, rk, rk, "CN=Root", 3650, 1), 0);
+    o = (ch_issue_opts){.profile = &prof, .ca_cert = root, .ca_key = rk, .subject_key = lk, .subject = n,
+                        .days = 10, .path_len = -2, .eku_oids = ekus, .policies = pols};
+    assert_int_equal(ch_cert_issue(&x, &o), 0);
+    {
+        EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(ch_cert_x509(x), NID_ext_key_usage, NULL, NULL);
+        CERTIFICATEPOLICIES *cp = X509_get_ext_d2i(ch_cert_x509(x), NID_certificate_policies, NULL, NULL);
+        assert_non_null(eku);
+        assert_non_null(cp);
+        /* the profile's client_auth first, then the OIDs in their order */
+        assert_int_equal(sk_ASN1_OBJECT_num(eku), 5);
+        assert_int_equal(OBJ_obj2nid(sk_ASN1_OBJECT_value(eku, 0)), NID_client_auth);
+        for (int i = 0; i < 4; i++) {
+            OBJ_obj2txt(text, sizeof text, sk_ASN1_OBJECT_value(eku, i + 1), 1);
+            assert_string_equal(text, ekus[i]);
+        }
+        assert_int_equal(sk_POLICYINFO_num(cp), 3);
+        for (int i = 0; i < 3; i++) {
+            OBJ_obj2txt(text, sizeof text, sk_POLICYINFO_value(cp, i)->policyid, 1);
+            assert_string_equal(text, pols[i]);
+            assert_null(sk_POLICYINFO_value(cp, i)->qualifiers);
+        }
+        EXTENDED_KEY_USAGE_free(eku);
+        CERTIFICATEPOLICIES_free(cp);
+    }
+    ch_cert_free(x);
+    /* The profile's, unless the request's: an empty list leaves them out. */
+    prof.eku_oids = ekus;
+    prof.policies = pols;
+    o.eku_oids = o.policies = NULL;
+    assert_int_equal(ch_cert_issue(&x, &o), 0);
+    {
+        CERTIFICATEPOLICIES *cp = X509_get_ext_d2i(ch_cert_x509(x), NID_certificate_policies, NULL, NULL);
+        EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(ch_cert_x509(x), NID_ext_key_usage, NULL, NULL);
+        assert_int_equal(sk_POLICYINFO_num(cp), 3);
+        assert_int_equal(sk_ASN1_OBJECT_num(eku), 5);
+        CERTIFICATEPOLICIES_free(cp);
+        EXTENDED_KEY_USAGE_free(eku);
+    }
+    ch_cert_free(x);
+    o.eku_oids = o.policies = none;
+    assert_int_equal(ch_cert_issue(&x, &o), 0);
+    assert_int_equal(X509_get_ext_by_NID(ch_cert_x509(x), NID_certificate_policies, -1), -1);
+    {
+        EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(ch_cert_x509(x), NID_ext_key_usage, NULL, NULL);
+        assert_int_equal(sk_ASN1_OBJECT_num(eku), 1); /* the named one alone */
+        EXTENDED_KEY_USAGE_free(eku);
+    }
+    ch_cert_free(x);
+    prof.eku_oids = prof.policies = NULL;
+    /* Refusals, each naming its field. */
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *one[] = {bad[i], NULL};
+        o.eku_oids = NULL;
+        o.policies = one;
+        assert_int_equal(ch_cert_issue(&x, &o), CH_EINVAL);
+        assert_string_equal(ch_error_field(), "policy_identifiers");
+        assert_int_equal(ch_oid_check(bad[i], "x"), CH_EINVAL);
+    }
+    for (size_t i = 0; i <= CH_MAX_OIDS; i++) {
+        snprintf(many_text[i], sizeof many_text[i], "1.2.%zu", i);
+        many[i] = many_text[i];
+    }
+    many[CH_MAX_OIDS + 1] = NULL;
+    o.policies = NULL;
+    o.eku_oids = many;
+    assert_int_equal(ch_cert_issue(&x, &o), CH_EINVAL);
+    assert_string_equal(ch_error_field(), "ext_key_usage_oids");
+    many[CH_MAX_OIDS] = NULL; /* sixteen: taken */
+    assert_int_equal(ch_cert_issue(&x, &o), 0);
+    ch_cert_free(x);
+    o.leave_out = CH_EXT_EXT_KEY_USAGE;
+    assert_int_equal(ch_cert_issue(&x, &o), CH_EINVAL);
+    assert_string_equal(ch_error_field(), "ext_key_usage_oids");
+    ch_cert_free(root);
+    X509_NAME_free(n);
+    ch_key_free(rk);
+    ch_key_free(lk);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1330,6 +1431,7 @@ int main(void)
         cmocka_unit_test(test_times),         cmocka_unit_test(test_issued_der),
         cmocka_unit_test(test_ttls),          cmocka_unit_test(test_issue_ttl),
         cmocka_unit_test(test_issue_extension_switches),
+        cmocka_unit_test(test_issue_oids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -236,7 +236,7 @@ static int add_usage_exts(STACK_OF(X509_EXTENSION) *exts, const ch_csr_opts *opt
 
     if ((opts->ca && (error = x509_ext_basic_constraints(&der, true, opts->path_len, true)) < 0) ||
         (opts->key_usage != 0 && (error = x509_ext_key_usage(&der, opts->key_usage, true)) < 0) ||
-        (opts->ext_key_usage != 0 && (error = x509_ext_ext_key_usage(&der, opts->ext_key_usage, false)) < 0)) {
+        (opts->ext_key_usage != 0 && (error = x509_ext_ext_key_usage(&der, opts->ext_key_usage, NULL, false)) < 0)) {
         ch_buf_dispose(&der);
         return error;
     }

@@ -248,7 +248,7 @@ static bool same_san(const ch_san *a, const ch_san *b)
     return a->type == CH_SAN_URI ? strcmp(a->value, b->value) == 0 : strcasecmp(a->value, b->value) == 0;
 }
 
-int x509_ext_ext_key_usage(ch_buf *b, unsigned eku, bool critical)
+int x509_ext_ext_key_usage(ch_buf *b, unsigned eku, const char *const *oids, bool critical)
 {
     static const struct {
         unsigned bit;
@@ -267,9 +267,30 @@ int x509_ext_ext_key_usage(ch_buf *b, unsigned eku, bool critical)
             if ((error = der_put(b, oid, sizeof oid)) < 0)
                 return error;
         }
+    for (size_t i = 0; oids != NULL && oids[i] != NULL; i++)
+        if ((error = x509_der_oid(b, oids[i], "ext_key_usage_oids")) < 0)
+            return error;
     if ((error = x509_der_wrap(b, at, DER_SEQUENCE)) < 0)
         return error;
     return der_ext_end(b, at, at, OID(0x55, 0x1d, 0x25), critical);
+}
+
+/* CertificatePolicies (RFC 5280 4.2.1.4): a PolicyInformation of its policyIdentifier alone
+ * for each OID, no qualifiers (which the RFC recommends against). */
+static int ext_policies(ch_buf *b, const char *const *oids)
+{
+    size_t at = b->len;
+    int error;
+
+    for (size_t i = 0; oids[i] != NULL; i++) {
+        size_t pi = b->len;
+        if ((error = x509_der_oid(b, oids[i], "policy_identifiers")) < 0 ||
+            (error = x509_der_wrap(b, pi, DER_SEQUENCE)) < 0)
+            return error;
+    }
+    if ((error = x509_der_wrap(b, at, DER_SEQUENCE)) < 0)
+        return error;
+    return der_ext_end(b, at, at, OID(0x55, 0x1d, 0x20), false);
 }
 
 /* A GeneralName: dNSName [2], rfc822Name [1], uniformResourceIdentifier [6] (IA5String), or
@@ -739,6 +760,9 @@ int ch_issue_check_extensions(const ch_issue_opts *o)
     if ((o->leave_out & CH_EXT_EXT_KEY_USAGE) && o->ext_key_usage)
         return ch_error_set_field(CH_EINVAL, "ext_key_usage", "extended key usages given for an Extended Key Usage "
                                   "extension left out: give one or the other");
+    if ((o->leave_out & CH_EXT_EXT_KEY_USAGE) && o->eku_oids && o->eku_oids[0])
+        return ch_error_set_field(CH_EINVAL, "ext_key_usage_oids", "extended key usage OIDs given for an Extended "
+                                  "Key Usage extension left out: give one or the other");
     if (crit & CH_EXT_AUTHORITY_KEY_ID)
         return ch_error_set_field(CH_EINVAL, "critical", "the Authority Key Identifier cannot be critical (RFC 5280 "
                                   "4.2.1.1: conforming CAs mark it non-critical); basic_constraints, key_usage and "
@@ -755,10 +779,16 @@ int ch_issue_check_extensions(const ch_issue_opts *o)
 
 /* TBSCertificate (RFC 5280 4.1) into *b, leaving out the signature AlgorithmIdentifier, whose
  * place is *alg_at (sign_tbs puts it there). */
+/* The extended key usages and policies given as OIDs that a certificate carries. */
+struct oid_lists {
+    const char *const *eku;
+    const char *const *policies;
+};
+
 static int encode_tbs(ch_buf *b, size_t *alg_at, const struct x509_issued *m, const X509_NAME *subject,
                       const X509_NAME *issuer, const X509_PUBKEY *spki, int path_len, unsigned ku, unsigned eku,
                       const ch_san *sans, size_t nsans, const ch_issue_opts *o, const uint8_t ski[20],
-                      const uint8_t *aki, size_t aki_len)
+                      const uint8_t *aki, size_t aki_len, const struct oid_lists *oids)
 {
     static const uint8_t v3[] = {0xa0, 0x03, 0x02, 0x01, 0x02};
     size_t at;
@@ -781,12 +811,14 @@ static int encode_tbs(ch_buf *b, size_t *alg_at, const struct x509_issued *m, co
          (error = x509_ext_basic_constraints(b, m->is_ca, m->is_ca ? path_len : -1,
                                         is_critical(o, CH_EXT_BASIC_CONSTRAINTS))) < 0) ||
         (!(o->leave_out & CH_EXT_KEY_USAGE) && (error = x509_ext_key_usage(b, ku, is_critical(o, CH_EXT_KEY_USAGE))) < 0) ||
-        (eku && (error = x509_ext_ext_key_usage(b, eku, is_critical(o, CH_EXT_EXT_KEY_USAGE))) < 0) ||
+        ((eku || (oids->eku && oids->eku[0])) &&
+         (error = x509_ext_ext_key_usage(b, eku, oids->eku, is_critical(o, CH_EXT_EXT_KEY_USAGE))) < 0) ||
         (error = ext_key_ids(b, ski, (o->leave_out & CH_EXT_AUTHORITY_KEY_ID) ? NULL : aki, aki_len)) < 0 ||
         (nsans > 0 && (error = ext_sans(b, sans, nsans)) < 0) ||
         (o->crl_urls && o->crl_urls[0] && (error = ext_crl_urls(b, o->crl_urls)) < 0) ||
         (((o->ocsp_urls && o->ocsp_urls[0]) || (o->ca_issuers_urls && o->ca_issuers_urls[0])) &&
-         (error = ext_aia(b, o->ocsp_urls, o->ca_issuers_urls)) < 0))
+         (error = ext_aia(b, o->ocsp_urls, o->ca_issuers_urls)) < 0) ||
+        (oids->policies && oids->policies[0] && (error = ext_policies(b, oids->policies)) < 0))
         return error;
     if ((error = x509_der_wrap(b, at, DER_SEQUENCE)) < 0 || (error = x509_der_wrap(b, at, 0xa3)) < 0)
         return error;
@@ -949,6 +981,7 @@ int ch_cert_issue(ch_cert **out, const ch_issue_opts *o)
     int64_t now = ch_now(), nb = 0, na = 0, issuer_na = 0;
     int path_len, error = 0;
     unsigned ku, eku, want_ku, want_eku;
+    struct oid_lists oids;
 
     *out = NULL;
     if (p == NULL)
@@ -961,8 +994,13 @@ int ch_cert_issue(ch_cert **out, const ch_issue_opts *o)
         return error;
     if ((error = ch_issue_urls_check(o->crl_urls, "crl_url")) < 0 ||
         (error = ch_issue_urls_check(o->ocsp_urls, "ocsp_url")) < 0 ||
-        (error = ch_issue_urls_check(o->ca_issuers_urls, "ca_issuers_url")) < 0)
+        (error = ch_issue_urls_check(o->ca_issuers_urls, "ca_issuers_url")) < 0 ||
+        (error = ch_oids_check(o->eku_oids, "ext_key_usage_oids")) < 0 ||
+        (error = ch_oids_check(o->policies, "policy_identifiers")) < 0)
         return error;
+    /* The OIDs given in place of the profile's, or the profile's: none when the EKU is left out. */
+    oids.eku = (o->leave_out & CH_EXT_EXT_KEY_USAGE) ? NULL : o->eku_oids ? o->eku_oids : p->eku_oids;
+    oids.policies = o->policies ? o->policies : p->policies;
 
     /* The issuer. */
     if (issuer == NULL) {
@@ -1140,7 +1178,7 @@ int ch_cert_issue(ch_cert **out, const ch_issue_opts *o)
         aki_len = 20;
     }
     if ((error = encode_tbs(&der, &alg_at, issued, subject, issuer ? X509_get_subject_name(issuer) : subject, spki,
-                            path_len, ku, eku, sans, san_count, o, ski, aki, aki_len)) < 0 ||
+                            path_len, ku, eku, sans, san_count, o, ski, aki, aki_len, &oids)) < 0 ||
         (error = sign_tbs(&der, alg_at, issuer_key, md)) < 0 ||
         (error = issued_texts(issued, subject, issuer ? X509_get_subject_name(issuer) : subject,
                               issuer ? o->issuer_text : NULL, sans, san_count)) < 0)

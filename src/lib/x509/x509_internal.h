@@ -96,7 +96,11 @@ int64_t x509_days_from_civil(int64_t y, unsigned m, unsigned d);
  * CH_EKU_*).  What issuing writes into a certificate and a CSR asks for, encoded once. */
 int x509_ext_basic_constraints(ch_buf *b, bool ca, int path_len, bool critical);
 int x509_ext_key_usage(ch_buf *b, unsigned ku, bool critical);
-int x509_ext_ext_key_usage(ch_buf *b, unsigned eku, bool critical);
+/* The Extended Key Usage extension: the usages of eku (CH_EKU_*), then the dotted OIDs of oids
+ * (NULL-terminated, may be NULL; checked by ch_oid_check). */
+int x509_ext_ext_key_usage(ch_buf *b, unsigned eku, const char *const *oids, bool critical);
+/* An OBJECT IDENTIFIER's TLV from its dotted text, checked as ch_oid_check checks it. */
+int x509_der_oid(ch_buf *b, const char *dotted, const char *field);
 /* The CH_EKU_* bit of an extended key usage's NID, 0 for one certhub does not name. */
 unsigned x509_eku_bit(int nid);
 /* Key Usage bits that do not apply to the key of spki (key transport with an EC key, RFC

@@ -1,5 +1,6 @@
 /* Helpers shared inside the X.509 engine (x509_internal.h). */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -210,6 +211,135 @@ int x509_der_tlv(ch_buf *b, uint8_t tag, const void *v, size_t n)
     if (ch_buf_put(b, v, n) < 0)
         return ch_error_set(CH_ENOMEM, "out of memory");
     return x509_der_wrap(b, at, tag);
+}
+
+/* One arc's base-128 digits, most significant first, from its decimal digits (at most 39, an
+ * arc as long as a UUID's in 2.25), plus add: long division by 128 of the decimal number, the
+ * remainders the digits.  0 on success, -1 when the arc has more than max digits. */
+static int arc_base128(uint8_t *out, size_t *n, const char *dec, size_t len, unsigned add, size_t max)
+{
+    uint8_t d[48], rev[24];
+    size_t nd = 0, k = 0;
+    unsigned carry = add;
+
+    for (size_t i = 0; i < len; i++)
+        d[nd++] = (uint8_t)(dec[i] - '0');
+    /* (add, 0 to 80: carried in from the last digit) */
+    for (size_t i = nd; i-- > 0 && carry;) {
+        unsigned v = d[i] + carry;
+        d[i] = (uint8_t)(v % 10);
+        carry = v / 10;
+    }
+    while (carry) { /* (a digit more in front) */
+        memmove(d + 1, d, nd++);
+        d[0] = (uint8_t)(carry % 10);
+        carry /= 10;
+    }
+    do {
+        unsigned rem = 0;
+        size_t lead = 0;
+        for (size_t i = 0; i < nd; i++) {
+            unsigned v = rem * 10 + d[i];
+            d[i] = (uint8_t)(v / 128);
+            rem = v % 128;
+        }
+        while (lead < nd && d[lead] == 0)
+            lead++;
+        memmove(d, d + lead, nd - lead);
+        nd -= lead;
+        if (k == sizeof rev)
+            return -1;
+        rev[k++] = (uint8_t)rem;
+    } while (nd > 0);
+    if (k > max)
+        return -1;
+    for (*n = 0; k > 0; k--)
+        out[(*n)++] = (uint8_t)(rev[k - 1] | (k > 1 ? 0x80 : 0));
+    return 0;
+}
+
+/* The contents octets of an OBJECT IDENTIFIER (X.690 8.19) from its dotted text: the first two
+ * arcs as one (40 * first + second), each arc base 128, the high bit set on all but its last
+ * byte.  An arc may be as long as a UUID's (2.25.<128 bits>). */
+static int oid_contents(uint8_t out[128], size_t *len, const char *dotted, const char *field)
+{
+    const char *p = dotted;
+    unsigned first = 0;
+    size_t n = 0, narcs = 0;
+
+    *len = 0;
+    if (dotted == NULL || *dotted == '\0')
+        goto bad;
+    while (*p) {
+        const char *start = p;
+        size_t digits, k;
+        if (*p < '0' || *p > '9' || (*p == '0' && p[1] >= '0' && p[1] <= '9'))
+            goto bad; /* (a leading zero would write a second text for one OID) */
+        while (*p >= '0' && *p <= '9')
+            p++;
+        digits = (size_t)(p - start);
+        if (*p == '.' && p[1] == '\0')
+            goto bad;
+        if (*p == '.')
+            p++;
+        else if (*p != '\0')
+            goto bad;
+        if (digits > 39)
+            return ch_error_set_field(CH_EINVAL, field, "OID %.64s has an arc too long: at most 39 digits", dotted);
+        if (narcs++ == 0) {
+            if (digits != 1 || *start > '2')
+                return ch_error_set_field(CH_EINVAL, field, "OID %.64s: its first arc is 0, 1 or 2", dotted);
+            first = (unsigned)(*start - '0');
+            continue;
+        }
+        if (narcs == 2 && first < 2 && (digits > 2 || (digits == 2 && (start[0] - '0') * 10 + start[1] - '0' > 39)))
+            return ch_error_set_field(CH_EINVAL, field, "OID %.64s: its second arc is below 40 when the first is "
+                                      "0 or 1", dotted);
+        if (arc_base128(out + n, &k, start, digits, narcs == 2 ? 40 * first : 0, 127 - n) < 0)
+            return ch_error_set_field(CH_EINVAL, field, "OID %.64s is too long: at most 127 bytes encoded", dotted);
+        n += k;
+    }
+    if (narcs < 2)
+        goto bad;
+    *len = n;
+    return 0;
+bad:
+    return ch_error_set_field(CH_EINVAL, field,
+                              "\"%.64s\" is not an OID: give it dotted, as 1.3.6.1.4.1.311.20.2.2 (numbers without "
+                              "leading zeros, at least two)",
+                              dotted ? dotted : "");
+}
+
+int x509_der_oid(ch_buf *b, const char *dotted, const char *field)
+{
+    uint8_t c[128];
+    size_t n;
+    int error;
+
+    if ((error = oid_contents(c, &n, dotted, field)) < 0)
+        return error;
+    return x509_der_tlv(b, 0x06, c, n);
+}
+
+int ch_oid_check(const char *dotted, const char *field)
+{
+    uint8_t c[128];
+    size_t n;
+
+    return oid_contents(c, &n, dotted, field);
+}
+
+int ch_oids_check(const char *const *oids, const char *field)
+{
+    size_t n = 0;
+    int error;
+
+    for (; oids != NULL && oids[n] != NULL; n++)
+        if ((error = ch_oid_check(oids[n], field)) < 0)
+            return error;
+    if (n > CH_MAX_OIDS)
+        return ch_error_set_field(CH_EINVAL, field, "%s holds at most %d OIDs", field, CH_MAX_OIDS);
+    return 0;
 }
 
 int ch_pem_encode(ch_buf *out, const char *label, const uint8_t *der, size_t len)
