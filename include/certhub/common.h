@@ -81,6 +81,8 @@ const void *ch_mem_find(const void *p, const void *end, const char *needle, size
 const char *ch_text_line(const char **cur, size_t *len);
 /* Wipes a NUL-terminated string and frees it.  NULL is accepted. */
 void ch_secure_free_str(char *s);
+/* Frees a NULL-terminated array of malloc'd strings and the array (NULL: nothing). */
+void ch_strv_free(char **v);
 /* Wipes len bytes and frees them.  NULL is accepted. */
 void ch_secure_free(void *p, size_t len);
 /* Wipes the whole heap block p (all malloc_usable_size says it holds: its owner may have

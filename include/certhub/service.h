@@ -635,6 +635,7 @@ typedef struct ch_svc_profile {
     bool custom;
     char *name, *description;
     ch_name_policy *policy;
+    char **eku_oids, **policies; /* what p's lists point to (NULL-terminated), or NULL */
     int64_t created_at, updated_at;
 } ch_svc_profile;
 
@@ -685,6 +686,10 @@ typedef struct ch_svc_issue_req {
     const char *digest;
     unsigned key_usage;       /* 0: the profile's */
     unsigned ext_key_usage;   /* 0: the profile's */
+    /* Extended key usages and certificate policies as dotted OIDs in place of the profile's
+     * (ch_issue_opts): NULL the profile's, an empty list none. */
+    const char *const *eku_oids;
+    const char *const *policies;
     unsigned leave_out;       /* CH_EXT_* not written (ch_issue_opts; 0: all the profile has) */
     unsigned critical_set;    /* CH_EXT_* whose criticality `critical` decides (0: RFC 5280's advice) */
     unsigned critical;

@@ -736,6 +736,8 @@ int cmd_remote_cert_issue(cli_args *a)
     str_member(a, "digest", body, "digest");
     list_or_none_member(a, "key-usage", body, "key_usage");
     list_or_none_member(a, "ext-key-usage", body, "ext_key_usage");
+    list_or_none_member(a, "ext-key-usage-oids", body, "ext_key_usage_oids");
+    list_or_none_member(a, "policies", body, "policy_identifiers");
     list_or_none_member(a, "critical", body, "critical");
     if (on_off(a, "basic-constraints", body, "basic_constraints") != 0 ||
         on_off(a, "authority-key-id", body, "authority_key_id") != 0)
@@ -2634,6 +2636,17 @@ static int profile_put(cli_args *a, bool create)
         json_object_del(body, "key_types");
     else
         list_member(a, "key-types", body, "key_types");
+    /* The OIDs: "none" takes a list away (a definition without it has none). */
+    {
+        static const char *const opts[] = {"ext-key-usage-oids", "policies"}, *const fields[] = {
+            "ext_key_usage_oids", "policy_identifiers"};
+        for (size_t i = 0; i < 2; i++) {
+            if (cli_opt(a, opts[i]) != NULL && strcmp(cli_opt(a, opts[i]), "none") == 0)
+                json_object_del(body, fields[i]);
+            else
+                list_member(a, opts[i], body, fields[i]);
+        }
+    }
     if (remote_call(a, create ? "POST" : "PUT", create ? "profiles" : path, body, &ans, NULL) != 0)
         goto done;
     rc = print_answer(a, ans, "name");

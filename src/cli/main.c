@@ -80,7 +80,8 @@ static const cli_cmd commands[] = {
      "[--ca-id ID] [--profile P] [--subject DN] [--san LIST] [--key-type T | --csr FILE | --csr-id ID] "
      "[--days N | --ttl T | --not-after TIME] "
      "[--name N] [--digest D] [--key-usage LIST|none] [--ext-key-usage LIST|none] [--basic-constraints on|off] "
-     "[--authority-key-id on|off] [--critical LIST|none] [--auto-renew [--renew-before DUR]] [--csr-usages] "
+     "[--authority-key-id on|off] [--critical LIST|none] [--ext-key-usage-oids LIST|none] [--policies LIST|none] "
+     "[--auto-renew [--renew-before DUR]] [--csr-usages] "
      "[--cap-validity] [--out FILE [--chain]] [--key-out FILE [--key-password-file F]]",
      "issue a certificate on the server (without --ca-id: the tenant's one issuing CA; --csr-id: a CSR made there "
      "by csr new, whose key the certificate takes; --csr-usages: the key usages the CSR asks for, not the profile's; "
@@ -88,7 +89,7 @@ static const cli_cmd commands[] = {
      "--key-out: download the key the server holds, encrypted under the password when given)",
      "ca-id= profile= subject= san= key-type= csr= csr-id= days= ttl= not-after= name= digest= key-usage= "
      "ext-key-usage= basic-constraints= authority-key-id= critical= auto-renew renew-before= csr-usages cap-validity out= "
-     "chain key-out= "
+     "chain key-out= ext-key-usage-oids= policies= "
      "key-password-file= force",
      0, 0},
     {"cert export", cmd_remote_cert_export,
@@ -231,18 +232,19 @@ static const cli_cmd commands[] = {
      "[--max-days N | --max-ttl T] "
      "[--sans on|off] "
      "[--description D] [--allowed-domains LIST|none|any] [--subdomains on|off] [--wildcards on|off] "
-     "[--ip-sans on|off] [--uri-sans on|off] [--key-types LIST|any]",
+     "[--ip-sans on|off] [--uri-sans on|off] [--key-types LIST|any] [--ext-key-usage-oids LIST] [--policies LIST]",
      "create a custom profile (usages such as digital_signature,key_encipherment and server_auth,client_auth)",
      "name= key-usage= ext-key-usage= default-days= default-ttl= max-days= max-ttl= sans= description= "
-     "allowed-domains= subdomains= wildcards= ip-sans= uri-sans= key-types=", 0, 1},
+     "allowed-domains= subdomains= wildcards= ip-sans= uri-sans= key-types= ext-key-usage-oids= policies=", 0, 1},
     {"profile update", cmd_remote_profile_update,
      "NAME [--key-usage LIST] [--ext-key-usage LIST] [--default-days N | --default-ttl T] [--max-days N | --max-ttl T] "
      "[--sans on|off] "
      "[--description D] [--allowed-domains LIST|none|any] [--subdomains on|off] [--wildcards on|off] "
-     "[--ip-sans on|off] [--uri-sans on|off] [--key-types LIST|any]",
+     "[--ip-sans on|off] [--uri-sans on|off] [--key-types LIST|any] [--ext-key-usage-oids LIST|none] "
+     "[--policies LIST|none]",
      "change a custom profile: what the options say, the rest kept",
      "key-usage= ext-key-usage= default-days= default-ttl= max-days= max-ttl= sans= description= allowed-domains= "
-     "subdomains= wildcards= ip-sans= uri-sans= key-types=", 1, 1},
+     "subdomains= wildcards= ip-sans= uri-sans= key-types= ext-key-usage-oids= policies=", 1, 1},
     {"profile delete", cmd_remote_profile_delete, "NAME", "delete a custom profile", "", 1, 1},
     {"audit list", cmd_remote_audit_list,
      "[--action A|PREFIX*] [--actor WHO] [--object ID] [--since TIME] [--until TIME] [--limit N] [--oldest-first] "
@@ -480,8 +482,10 @@ static const struct opt_help {
     {NULL, "ca-issuers-urls", "where the CA's certificate is published (DER over http://, for clients that fetch a "
                               "missing issuer), written into what it issues: the AIA's caIssuers (at most 3; none)"},
     {NULL, "ext-key-usage-oids", "extended key usages beyond the named ones, as dotted OIDs, comma-separated (such as "
-                                 "1.3.6.1.4.1.311.20.2.2, smart card logon; at most 16)"},
-    {NULL, "policies", "the certificate policies, as dotted OIDs, comma-separated (such as 2.23.140.1.2.1; at most 16)"},
+                                 "1.3.6.1.4.1.311.20.2.2, smart card logon; at most 16); in place of the profile's, "
+                                 "none for none"},
+    {NULL, "policies", "the certificate policies, as dotted OIDs, comma-separated (such as 2.23.140.1.2.1; at most "
+                       "16); in place of the profile's, none for none"},
     {NULL, "ca-issuers-url", "where the issuer's certificate is published (the AIA's caIssuers), to write into the "
                              "certificate"},
     {NULL, "ca-key", "the issuing CA's private key (PEM)"},

@@ -22,7 +22,8 @@ static const char *const F_SUBJECT[] = {"common_name", "organization", "organiza
                                         "locality", "email", NULL};
 static const char *const F_ISSUE[] = {"name", "profile", "ca_id", "key_type", "csr", "csr_id", "public_key", "digest", "days",
                                       "ttl", "not_after", "subject", "sans", "key_usage", "ext_key_usage", "basic_constraints",
-                                      "authority_key_id", "critical", "cap_validity", "auto_renew", "csr_usages", "renew_before",
+                                      "authority_key_id", "critical", "cap_validity", "auto_renew", "csr_usages",
+                                      "ext_key_usage_oids", "policy_identifiers", "renew_before",
                                       NULL};
 static const char *const F_TENANT[] = {"name", NULL};
 static const char *const F_TOKEN[] = {"tenant", "role", "name", "scope", "expires_in", "expires_at", NULL};
@@ -549,6 +550,21 @@ static int get_strings(req *r, json_t *body, const char *field, const char **lis
     return 0;
 }
 
+/* An optional list of OIDs into list (CH_MAX_OIDS + 1 long): *out NULL when absent, else list
+ * (an empty one: none); what the OIDs are is the library's to check. */
+static int get_oids(req *r, json_t *body, const char *field, const char **list, const char *const **out)
+{
+    size_t n;
+
+    *out = NULL;
+    if (get_strings(r, body, field, list, CH_MAX_OIDS, &n, "\"1.3.6.1.4.1.311.20.2.2\"") < 0)
+        return -1;
+    list[n] = NULL;
+    if (json_object_get(body, field) != NULL)
+        *out = list;
+    return 0;
+}
+
 /* A CA's lists of URLs (crl_urls, ocsp_urls, ca_issuers_urls), each NULL-terminated in its
  * store; a list left out stays NULL in u. */
 struct ca_url_lists {
@@ -772,12 +788,16 @@ static void certificates_issue(req *r)
     struct issue_later *d;
     ch_svc_issue_req q = {0};
     const char *csr = NULL, *pub = NULL, *san_list[CH_MAX_SANS + 1] = {0}, *not_after = NULL;
+    const char *eku_oids[CH_MAX_OIDS + 1] = {0}, *policies[CH_MAX_OIDS + 1] = {0};
     ch_store_cert out;
     int auto_renew = 0, cap_validity = 0, csr_usages = 0, error;
     bool given;
 
     if (body == NULL)
         return;
+    if (get_oids(r, body, "ext_key_usage_oids", eku_oids, &q.eku_oids) ||
+        get_oids(r, body, "policy_identifiers", policies, &q.policies))
+        goto done;
     /* The end itself, as Vault's not_after and step-ca's notAfter take it. */
     if (get_str(r, body, "not_after", &not_after))
         goto done;
@@ -2689,6 +2709,20 @@ static json_t *profile_json(const ch_svc_profile *p)
             json_array_append_new(eku, json_string(names[i]));
     json_object_set_new(o, "key_usage", ku);
     json_object_set_new(o, "ext_key_usage", eku);
+    /* Absent when the profile has none (as a definition leaves them out). */
+    {
+        const char *const *lists[] = {p->p.eku_oids, p->p.policies};
+        const char *fields[] = {"ext_key_usage_oids", "policy_identifiers"};
+        for (size_t k = 0; k < 2; k++) {
+            json_t *a;
+            if (lists[k] == NULL)
+                continue;
+            a = json_array();
+            for (size_t i = 0; lists[k][i] != NULL; i++)
+                json_array_append_new(a, json_string(lists[k][i]));
+            json_object_set_new(o, fields[k], a);
+        }
+    }
     /* The name policy as a definition writes it (what GET shows, PUT takes back); absent: any
      * names. */
     if (p->p.policy != NULL) {
@@ -2751,7 +2785,8 @@ static void profile_put(req *r, const char *name, bool create)
     static const char *const F_PROFILE[] = {"name",           "description",      "key_usage",       "ext_key_usage",
                                             "default_days",   "default_ttl",      "max_days",        "max_ttl",
                                             "allow_sans",     "allowed_domains",  "allow_subdomains", "allow_wildcards",
-                                            "allow_ip_sans",  "allow_uri_sans",   "key_types",       NULL};
+                                            "allow_ip_sans",  "allow_uri_sans",   "key_types",       "ext_key_usage_oids",
+                                            "policy_identifiers", NULL};
     json_t *body = read_json(r, F_PROFILE), *v;
     ch_svc_profile p;
     char *def = NULL, given[80];

@@ -36,6 +36,13 @@ __attribute__((noinline)) void ch_wipe_stack(void)
     OPENSSL_cleanse(below, sizeof below); /* (a call the compiler keeps: the array is not read) */
 }
 
+void ch_strv_free(char **v)
+{
+    for (size_t i = 0; v != NULL && v[i] != NULL; i++)
+        free(v[i]);
+    free(v);
+}
+
 void ch_secure_free_str(char *s)
 {
     if (s == NULL)

@@ -479,6 +479,8 @@ int ch_svc_cert_issue_start(ch_svc *svc, const ch_actor *actor, const ch_svc_iss
     o.profile = &prof.p;
     o.key_usage = req->key_usage;
     o.ext_key_usage = req->ext_key_usage;
+    o.eku_oids = req->eku_oids;
+    o.policies = req->policies;
     o.csr_usages = req->csr_usages;
     o.leave_out = req->leave_out;
     o.critical_set = req->critical_set;

@@ -12,7 +12,8 @@
 static const char *const fields[] = {"description",      "key_usage",       "ext_key_usage",  "default_days",
                                      "default_ttl",      "max_days",        "max_ttl",        "allow_sans",
                                      "allowed_domains",  "allow_subdomains", "allow_wildcards", "allow_ip_sans",
-                                     "allow_uri_sans",   "key_types",       NULL};
+                                     "allow_uri_sans",   "key_types",       "ext_key_usage_oids",
+                                     "policy_identifiers", NULL};
 
 /* Names of custom profiles: 1 to 64 of [a-z0-9._-], starting with a letter or digit. */
 static int check_name(const char *name)
@@ -176,6 +177,36 @@ static int key_types_parse(unsigned *out, json_t *def)
 }
 
 /* Reads and checks a definition into out (which owns its strings afterwards). */
+/* An optional list of OIDs (ext_key_usage_oids, policy_identifiers): at most CH_MAX_OIDS dotted
+ * ones, into a NULL-terminated copy (NULL when absent). */
+static int oid_list(char ***out, json_t *def, const char *field)
+{
+    json_t *v = json_object_get(def, field), *e;
+    size_t i;
+    int error;
+
+    *out = NULL;
+    if (v == NULL)
+        return 0;
+    if (!json_is_array(v) || json_array_size(v) > CH_MAX_OIDS)
+        return ch_error_set_field(CH_EINVAL, field, "%s must be an array of at most %d OIDs, such as "
+                                  "[\"1.3.6.1.4.1.311.20.2.2\"]", field, CH_MAX_OIDS);
+    json_array_foreach(v, i, e) {
+        if (!json_is_string(e))
+            return ch_error_set_field(CH_EINVAL, field, "%s holds OIDs as strings, such as \"2.23.140.1.2.1\"", field);
+        if ((error = ch_oid_check(json_string_value(e), field)) < 0)
+            return error;
+    }
+    if ((*out = calloc(json_array_size(v) + 1, sizeof **out)) == NULL)
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    json_array_foreach(v, i, e) if (((*out)[i] = strdup(json_string_value(e))) == NULL) {
+        ch_strv_free(*out);
+        *out = NULL;
+        return ch_error_set(CH_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
 static int profile_parse(ch_svc_profile *out, const char *name, json_t *def)
 {
     const char *key;
@@ -195,8 +226,8 @@ static int profile_parse(ch_svc_profile *out, const char *name, json_t *def)
                                       "unknown field \"%.64s\"; a profile has description, key_usage, "
                                       "ext_key_usage, default_days or default_ttl, max_days or max_ttl, "
                                       "allow_sans, allowed_domains, "
-                                      "allow_subdomains, allow_wildcards, allow_ip_sans, allow_uri_sans and "
-                                      "key_types",
+                                      "allow_subdomains, allow_wildcards, allow_ip_sans, allow_uri_sans, "
+                                      "key_types, ext_key_usage_oids and policy_identifiers",
                                       key);
     }
     out->p.path_len = -1;
@@ -245,6 +276,13 @@ static int profile_parse(ch_svc_profile *out, const char *name, json_t *def)
         return error;
     if ((error = policy_parse(&out->policy, def)) < 0)
         return error;
+    if ((error = oid_list(&out->eku_oids, def, "ext_key_usage_oids")) < 0 ||
+        (error = oid_list(&out->policies, def, "policy_identifiers")) < 0) {
+        ch_svc_profile_dispose(out);
+        return error;
+    }
+    out->p.eku_oids = (const char *const *)out->eku_oids;
+    out->p.policies = (const char *const *)out->policies;
     out->custom = true;
     out->name = strdup(name);
     v = json_object_get(def, "description");
@@ -459,6 +497,8 @@ void ch_svc_profile_dispose(ch_svc_profile *p)
     free(p->description);
     ch_name_policy_dispose(p->policy);
     free(p->policy);
+    ch_strv_free(p->eku_oids);
+    ch_strv_free(p->policies);
     memset(p, 0, sizeof *p);
 }
 

@@ -138,7 +138,8 @@ int ch_svc_cert_renew_opts(ch_svc *svc, const ch_actor *actor, const char *id, c
     ch_buf pub_pem = CH_BUF_INIT;
     ch_svc_issue_req q = {0};
     const char *sans[CH_MAX_SANS + 1];
-    char *san_store = NULL, *carried = NULL;
+    static const char *const no_oids[] = {NULL};
+    char *san_store = NULL, *carried = NULL, **eku_oids = NULL, **policies = NULL;
     int error;
 
     if (out)
@@ -222,6 +223,13 @@ int ch_svc_cert_renew_opts(ch_svc *svc, const ch_actor *actor, const char *id, c
                           (info.aki != NULL ? 0 : CH_EXT_AUTHORITY_KEY_ID);
             q.critical_set = CH_EXT_BASIC_CONSTRAINTS | CH_EXT_KEY_USAGE | CH_EXT_EXT_KEY_USAGE;
             q.critical = info.critical & q.critical_set;
+            /* The usages and policies it has as OIDs, the profile's then or given (none: none,
+             * not what the profile may have gained since, as with the named usages). */
+            eku_oids = info.eku_other;
+            policies = info.policies;
+            info.eku_other = info.policies = NULL;
+            q.eku_oids = eku_oids ? (const char *const *)eku_oids : no_oids;
+            q.policies = policies ? (const char *const *)policies : no_oids;
             ch_cert_info_dispose(&info);
         }
         ch_error_clear();
@@ -255,6 +263,8 @@ int ch_svc_cert_renew_opts(ch_svc *svc, const ch_actor *actor, const char *id, c
 done:
     free(san_store);
     free(carried);
+    ch_strv_free(eku_oids);
+    ch_strv_free(policies);
     ch_buf_dispose(&pub_pem);
     ch_key_free(pub);
     ch_cert_free(cert);

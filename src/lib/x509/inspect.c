@@ -40,13 +40,6 @@ static int list_add(char ***list, size_t *n, char *s)
     return 0;
 }
 
-static void list_free(char **list)
-{
-    for (size_t i = 0; list && list[i]; i++)
-        free(list[i]);
-    free(list);
-}
-
 static char *prefixed(const char *prefix, const unsigned char *p, int len)
 {
     size_t pl = strlen(prefix);
@@ -340,14 +333,14 @@ void ch_cert_info_dispose(ch_cert_info *info)
     free(info->key_algorithm);
     free(info->key_curve);
     free(info->signature_algorithm);
-    list_free(info->eku_other);
-    list_free(info->sans);
+    ch_strv_free(info->eku_other);
+    ch_strv_free(info->sans);
     free(info->ski);
     free(info->aki);
-    list_free(info->crl_urls);
-    list_free(info->ocsp_urls);
-    list_free(info->ca_issuers);
-    list_free(info->policies);
+    ch_strv_free(info->crl_urls);
+    ch_strv_free(info->ocsp_urls);
+    ch_strv_free(info->ca_issuers);
+    ch_strv_free(info->policies);
     memset(info, 0, sizeof *info);
 }
 
@@ -446,7 +439,7 @@ int ch_cert_sans_text(char **out, const ch_cert *cert)
     } else if (n > 0) {
         error = ch_error_set(CH_ENOMEM, "out of memory");
     }
-    list_free(list);
+    ch_strv_free(list);
     return error;
 }
 
@@ -606,7 +599,7 @@ void ch_csr_info_dispose(ch_csr_info *info)
     free(info->key_algorithm);
     free(info->key_curve);
     free(info->signature_algorithm);
-    list_free(info->sans);
+    ch_strv_free(info->sans);
     memset(info, 0, sizeof *info);
 }
 
