@@ -2633,6 +2633,12 @@ async function tenantsCard() {
 // Certificate profiles: the built-in ones and the tenant's own, which operators and admins
 // make (usages, lifetimes, whether SANs are taken) and delete.
 
+// A field of OIDs as the API takes it: left out when empty.
+const oidList = (field, text) => {
+  const oids = text.split(/[\s,]+/).filter(Boolean);
+  return oids.length ? { [field]: oids } : {};
+};
+
 async function profilesCard() {
   const card = el("section", { class: "card", "aria-labelledby": "profiles-h" });
   const err = el("p", { class: "error", id: "profiles-error", role: "alert" });
@@ -2649,7 +2655,8 @@ async function profilesCard() {
         }));
       }
       return el("tr", {}, el("td", {}, p.name, p.custom ? " " : null, p.custom ? badge("custom") : null),
-        el("td", {}, [...p.key_usage, ...p.ext_key_usage].join(", ")),
+        el("td", {}, [...p.key_usage, ...p.ext_key_usage, ...(p.ext_key_usage_oids || [])].join(", "),
+          p.policy_identifiers ? el("div", { class: "muted" }, "Policies: " + p.policy_identifiers.join(", ")) : null),
         el("td", {}, `${lifetimeWords(p.default_days, p.default_ttl)} / ${lifetimeWords(p.max_days, p.max_ttl) || "—"}`), el("td", {}, del));
     });
     const add = canChange() ? el("button", {}, "Create profile") : null;
@@ -2669,7 +2676,12 @@ async function profilesCard() {
       boxes(KEY_USAGES, "Key usage"), error("key_usage"), boxes(EXT_KEY_USAGES, "Extended key usage"), error("ext_key_usage"),
       ...lifetimeInputs("np-default", "Default lifetime", ["365", "d"]), error("default_days"),
       ...lifetimeInputs("np-max", "Longest lifetime", ["397", "d"]), error("max_days"),
-      el("label", { class: "check" }, el("input", { type: "checkbox", id: "np-sans", checked: true }), "Certificates take SANs")],
+      el("label", { class: "check" }, el("input", { type: "checkbox", id: "np-sans", checked: true }), "Certificates take SANs"),
+      // (other usages and the policies as OIDs: what the boxes above do not name)
+      el("label", { for: "np-eku-oids" }, "Other extended key usages, as OIDs (comma-separated, such as 1.3.6.1.4.1.311.20.2.2)"),
+      el("input", { id: "np-eku-oids", autocomplete: "off" }), error("ext_key_usage_oids"),
+      el("label", { for: "np-policies" }, "Certificate policies, as OIDs (comma-separated)"),
+      el("input", { id: "np-policies", autocomplete: "off" }), error("policy_identifiers")],
     "Create", async (form, d) => {
       for (const e of Object.values(errors)) e.textContent = "";
       const checked = (group) => [...form.querySelectorAll(`input[name="${group}"]:checked`)].map((i) => i.value);
@@ -2680,6 +2692,8 @@ async function profilesCard() {
           ...lifetimeBody(form.querySelector("#np-default").value, form.querySelector("#np-default-unit").value, "default_days", "default_ttl"),
           ...lifetimeBody(form.querySelector("#np-max").value, form.querySelector("#np-max-unit").value, "max_days", "max_ttl"),
           allow_sans: form.querySelector("#np-sans").checked,
+          ...oidList("ext_key_usage_oids", form.querySelector("#np-eku-oids").value),
+          ...oidList("policy_identifiers", form.querySelector("#np-policies").value),
         });
       } catch (x) {
         const at = errors[x.field] || errors[x.field?.replace(/_ttl$/, "_days")]; // (a ttl's under its field)

@@ -1808,14 +1808,21 @@ await page.getByRole("dialog").getByLabel("digital_signature").check();
 await page.getByRole("dialog").getByLabel("client_auth").check();
 await page.locator("#np-default").fill("90");
 assert.equal(await page.getByLabel("Longest lifetime: unit").inputValue(), "d");
+await page.getByLabel(/^Certificate policies, as OIDs/).fill("1.3.6.01");
+await page.getByRole("button", { name: "Create", exact: true }).click();
+await page.locator("#np-policy_identifiers-error").getByText(/is not an OID/).waitFor();
+await page.getByLabel(/^Certificate policies, as OIDs/).fill("1.3.6.1.4.1.55555.7");
+await page.getByLabel(/^Other extended key usages, as OIDs/).fill("1.3.6.1.4.1.311.20.2.2");
 await page.getByRole("button", { name: "Create", exact: true }).click();
 const profileRow = page.locator("tr", { hasText: "mqtt-device" });
 await profileRow.waitFor();
-assert.match(await profileRow.innerText(), /digital_signature, client_auth/);
+assert.match(await profileRow.innerText(), /digital_signature, client_auth, 1\.3\.6\.1\.4\.1\.311\.20\.2\.2/);
+assert.match(await profileRow.innerText(), /Policies: 1\.3\.6\.1\.4\.1\.55555\.7/);
 const made = await page.evaluate(async () => (await (await fetch("/api/v1/profiles/mqtt-device")).json()));
-assert.deepEqual([made.custom, made.default_days, made.max_days, made.ext_key_usage], [true, 90, 397, ["client_auth"]]);
+assert.deepEqual([made.custom, made.default_days, made.max_days, made.ext_key_usage, made.policy_identifiers],
+  [true, 90, 397, ["client_auth"], ["1.3.6.1.4.1.55555.7"]]);
 assert.match(await profileRow.innerText(), /90 days \/ 397 days/);
-ok("a custom profile made from the settings");
+ok("a custom profile made from the settings, with a policy and a usage as OIDs (one that is not an OID said at its field)");
 // One of short-lived certificates: a day by default, a week at most, given in hours and days.
 await page.getByRole("button", { name: "Create profile" }).click();
 await page.locator("#np-name").fill("daily");
