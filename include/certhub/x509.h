@@ -496,6 +496,7 @@ typedef struct ch_issue_opts {
  * into a certificate: http://, https:// or ldap:// with a host, in visible ASCII.  CH_EINVAL
  * naming field otherwise. */
 int ch_issue_urls_check(const char *const *urls, const char *field);
+#define CH_URL_MAX 1024
 
 /* Issues a certificate: 16 random serial bytes (positive), SKI and AKI, Basic Constraints,
  * KU and EKU from the profile and overrides (AKI, BC, KU and EKU unless left out), SANs.

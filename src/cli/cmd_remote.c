@@ -619,12 +619,48 @@ static int csr_member(cli_args *a, const char *path, json_t *body)
     return rc;
 }
 
+/* Whether text begins with a URL's scheme and "://". */
+static bool scheme_at(const char *text)
+{
+    size_t n = strspn(text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
+
+    return n > 0 && isalpha((unsigned char)text[0]) && strncmp(text + n, "://", 3) == 0;
+}
+
+/* A list of URLs, comma-separated ("none": the empty list): a comma splits only where a URL
+ * begins after it, as an LDAP URL holds commas of its own (ldap://host/CN=ca,DC=example). */
+static void url_list_member(cli_args *a, const char *opt, json_t *body, const char *field)
+{
+    const char *v = cli_opt(a, opt), *start;
+    json_t *arr;
+
+    if (v == NULL)
+        return;
+    arr = json_array();
+    if (strcmp(v, "none") != 0) {
+        cli_none_alone(a, opt, v);
+        need_utf8(a, opt);
+        for (start = v + strspn(v, " "); *start != '\0';) {
+            const char *end = start, *next;
+            while (*end != '\0' && !(*end == ',' && scheme_at(end + 1 + strspn(end + 1, " "))))
+                end++;
+            next = *end ? end + 1 + strspn(end + 1, " ") : end;
+            while (end > start && end[-1] == ' ')
+                end--;
+            if (end > start)
+                json_array_append_new(arr, json_stringn(start, (size_t)(end - start)));
+            start = next;
+        }
+    }
+    json_object_set_new(body, field, arr);
+}
+
 /* The URLs a CA writes into what it issues, each list comma-separated ("none" clears one). */
 static void ca_url_members(cli_args *a, json_t *body)
 {
-    list_or_none_member(a, "crl-urls", body, "crl_urls");
-    list_or_none_member(a, "ocsp-urls", body, "ocsp_urls");
-    list_or_none_member(a, "ca-issuers-urls", body, "ca_issuers_urls");
+    url_list_member(a, "crl-urls", body, "crl_urls");
+    url_list_member(a, "ocsp-urls", body, "ocsp_urls");
+    url_list_member(a, "ca-issuers-urls", body, "ca_issuers_urls");
 }
 
 int cmd_remote_ca_create(cli_args *a)
@@ -2443,9 +2479,9 @@ int cmd_remote_tidy(cli_args *a)
         print_json(ans);
     } else {
         count = (size_t)json_integer_value(json_object_get(ans, "count"));
-        printf("%s %zu certificate%s that ended before %s (%lld days ago)\n", dry ? "would remove" : "removed", count,
-               count == 1 ? "" : "s", str(ans, "expired_before"),
-               (long long)json_integer_value(json_object_get(ans, "expired_days")));
+        long long days = (long long)json_integer_value(json_object_get(ans, "expired_days"));
+        printf("%s %zu certificate%s that ended before %s (%lld day%s ago)\n", dry ? "would remove" : "removed", count,
+               count == 1 ? "" : "s", str(ans, "expired_before"), days, days == 1 ? "" : "s");
         json_array_foreach(json_object_get(ans, "ids"), i, v)
             printf("%s\n", json_string_value(v));
         if (json_is_true(json_object_get(ans, "ids_truncated")))

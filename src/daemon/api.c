@@ -4466,6 +4466,12 @@ static int cert_by_number(req *r, char *id, size_t idsize)
             return 0;
     }
     if ((error = ch_store_cert_id_by_number(ch_svc_store(r->svc), r->who.actor.tenant_id, hex, found)) < 0) {
+        /* A token limited by its scope is told no more of a number that names nothing than of
+         * one that names another's certificate: its scope refuses the number as it stands. */
+        if (r->who.scope[0] && (error == CH_ENOTFOUND || error == CH_ECONFLICT)) {
+            ch_error_clear();
+            return 0;
+        }
         reply_error(r, error);
         return -1;
     }
@@ -4500,7 +4506,8 @@ static void dispatch(req *r, size_t *route_index)
                 return;
             /* A token limited to its objects reads those alone, not its tenant's figures. */
             if (r->who.scope[0])
-                return reply_error_msg(r, CH_EPERM, NULL, "this token is limited to the objects named in its scope");
+                return reply_error_msg(r, CH_EPERM, NULL, "this token is limited by its scope (objects it reads, or "
+                                       "certificates it issues): it reads no figures of its tenant");
             return metrics(r);
         }
         if (strcmp(p, "/api/v1/health") == 0)

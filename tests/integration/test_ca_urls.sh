@@ -60,6 +60,12 @@ for bad in '{"crl_urls":["ftp://pki.example.com/x.crl"]}' '{"ocsp_urls":["http:/
     field=$(echo "$bad" | jq -r 'keys[] | select(. != "name")')
     check_eq "PATCH $bad: 400 naming $field" "400 $field" "$status $(body .error.field)"
 done
+long="http://pki.example.com/$(head -c 1100 /dev/zero | tr '\0' a)"
+api PATCH "/api/v1/cas/$inter" "{\"crl_urls\":[\"$long\"]}"
+check_eq "a URL of 1,100 characters: 400 naming crl_urls" "400 crl_urls" "$status $(body .error.field)"
+check_contains "saying the longest taken" "$(body .error.message)" "a URL is at most 1024 characters"
+api PATCH "/api/v1/cas/$inter" '{"ocsp_urls":["http://ocsp.example.com/a b"]}'
+check_contains "a space: said where" "$(body .error.message)" "(a space at character 26)"
 api GET "/api/v1/cas/$inter"
 check_eq "none of them changed the CA (its name neither)" "$before" "$(jq -c '[.crl_urls, .ocsp_urls, .ca_issuers_urls, .name]' "$T/body")"
 api GET /api/v1/cas
@@ -96,6 +102,11 @@ $cli ca update "$ca_cli" --ocsp-urls http://ocsp.example.com/cli --ca-issuers-ur
 $cli --output json ca get "$ca_cli" > cli.json
 check_eq "ca update sets one list and clears another (none)" '["http://ocsp.example.com/cli"] []' \
     "$(jq -c .ocsp_urls cli.json) $(jq -c .ca_issuers_urls cli.json)"
+$cli ca update "$ca_cli" --crl-urls "ldap://ldap.example.com/CN=CLI%20Root,DC=example,DC=com?certificateRevocationList, HTTP://pki.example.com/cli.crl" > /dev/null
+$cli --output json ca get "$ca_cli" > cli.json
+check_eq "an LDAP URL's commas are its own: a comma splits where a URL begins (a scheme in capitals taken)" \
+    '["ldap://ldap.example.com/CN=CLI%20Root,DC=example,DC=com?certificateRevocationList","HTTP://pki.example.com/cli.crl"]' \
+    "$(jq -c .crl_urls cli.json)"
 expect_error "a bad URL from the CLI: exit 1, the server's message" "http://, https:// or ldap://" -- \
     $cli ca update "$ca_cli" --crl-urls ftp://pki.example.com/x.crl
 

@@ -29,7 +29,7 @@ api GET "/api/v1/certificates?search=lead-bad&limit=10"
 before=$(body '.items | length')
 api POST /api/v1/certificates "{\"name\":\"lead-bad\",\"subject\":{\"common_name\":\"lead-bad.example\"},\"ttl\":\"15m\",\"ca_id\":\"$issuer\",\"renew_before\":\"15m\"}"
 check_eq "not shorter than the lifetime: 400 naming renew_before" "400 renew_before" "$status $(body .error.field)"
-check_contains "and says so, with the lifetime" "$(body .error.message)" "must be shorter than the certificate's lifetime (15m)"
+check_contains "and says so, with the lifetime and the longest it takes" "$(body .error.message)" "must leave the certificate (15m) a tenth of its lifetime, and a minute at least, before it is renewed: at most 810s"
 api POST /api/v1/certificates "{\"name\":\"lead-bad\",\"subject\":{\"common_name\":\"lead-bad.example\"},\"ttl\":\"15m\",\"ca_id\":\"$issuer\",\"renew_before\":\"3 days\"}"
 check_eq "malformed: 400 naming renew_before" "400 renew_before" "$status $(body .error.field)"
 check_contains "saying what is taken" "$(body .error.message)" "a whole number and a unit"
@@ -37,6 +37,12 @@ api POST /api/v1/certificates "{\"name\":\"lead-bad\",\"subject\":{\"common_name
 check_eq "a number: 400 naming renew_before" "400 renew_before" "$status $(body .error.field)"
 api GET "/api/v1/certificates?search=lead-bad&limit=10"
 check_eq "none of them issued" "$before" "$(body '.items | length')"
+
+# Where certhub renews nothing (a CA's own certificate): refused, naming renew_before.
+api GET "/api/v1/cas/$issuer"
+api PATCH "/api/v1/certificates/$(body .certificate_id)" '{"renew_before":"30d"}'
+check_eq "a CA's certificate given a lead time: 400 or 422 naming renew_before" "renew_before" "$(body .error.field)"
+check_contains "saying a CA is rotated" "$(body .error.message)" "renewed by rotating its CA"
 
 # Changed on the certificate: renew_at follows, audited; a bad one changes nothing.
 api PATCH "/api/v1/certificates/$old" '{"renew_before":"7m"}'
@@ -86,7 +92,7 @@ check_eq "the renewal keeps renew_before, and is due by it" "6m 360 true" \
 remote cert renew "$new" --renew-before 5m --output json > renewed.json
 check_eq "cert renew --renew-before" "5m 300" \
     "$(jq -r .renew_before renewed.json) $(( $(secs "$(jq -r .not_after renewed.json)") - $(secs "$(jq -r .renew_at renewed.json)") ))"
-expect_error "cert renew with one not shorter than the lifetime: one line" "renew_before (20m) must be shorter" -- \
+expect_error "cert renew with one not shorter than the lifetime: one line" "renew_before (20m) must leave the certificate" -- \
     remote cert renew "$(jq -r .id renewed.json)" --renew-before 20m
 api GET "/api/v1/certificates/$(jq -r .id renewed.json)"
 check_eq "and nothing renewed" null "$(body .renewed_by)"

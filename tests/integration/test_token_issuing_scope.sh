@@ -62,8 +62,6 @@ check_eq "another profile: 403 naming the profile" "403 profile" "$status $(body
 check_contains "the message lists the scope's profiles" "$(body .error.message)" '["web"]'
 TOKEN=$CI api POST /api/v1/certificates "{\"profile\":\"web\",\"sans\":[\"dns:ci.example.com\"],\"key_type\":\"p256\",\"days\":30,\"ca_id\":\"$other_ca\"}"
 check_eq "another CA: 403 naming ca_id" "403 ca_id" "$status $(body .error.field)"
-TOKEN=$CI api POST /api/v1/certificates '{"profile":"web","sans":["dns:ci.example.com"],"key_type":"p256"}'
-check_eq "no CA named, two in the tenant: refused, nothing chosen for it" 400 "$status"
 TOKEN=$CI api POST /api/v1/certificates "{\"profile\":\"web\",\"sans\":[\"dns:ci.example.org\"],\"key_type\":\"p256\",\"ca_id\":\"$issuer\"}"
 check_eq "a name outside the profile's domains: the profile's own 422" "422 sans" "$status $(body .error.field)"
 TOKEN=$ADMIN api POST /api/v1/csrs '{"name":"stored","subject":{"common_name":"stored.example.com"},"key_type":"p256"}'
@@ -71,6 +69,19 @@ csr_id=$(body .id)
 TOKEN=$CI api POST /api/v1/certificates "{\"profile\":\"web\",\"csr_id\":\"$csr_id\",\"ca_id\":\"$issuer\"}"
 check_eq "a CSR stored in the tenant: 403 naming csr_id" "403 csr_id" "$status $(body .error.field)"
 check_eq "the refusals stored nothing" "$before" "$(count)"
+
+# The profile's usages, extensions and policies as they are: none of them asked otherwise.
+for over in '"ext_key_usage":["code_signing","ocsp_signing"]:ext_key_usage' '"ext_key_usage":[]:ext_key_usage' \
+    '"key_usage":["digital_signature","key_encipherment"]:key_usage' '"basic_constraints":false:basic_constraints' \
+    '"critical":["ext_key_usage"]:critical' '"policy_identifiers":["1.2.3"]:policy_identifiers' \
+    '"ext_key_usage_oids":["1.3.6.1.5.5.7.3.9"]:ext_key_usage_oids'; do
+    TOKEN=$CI api POST /api/v1/certificates "{\"profile\":\"web\",\"sans\":[\"dns:ci.example.com\"],\"key_type\":\"p256\",\"ca_id\":\"$issuer\",${over%:*}}"
+    check_eq "the token asking ${over%:*}: 403 naming ${over##*:}" "403 ${over##*:}" "$status $(body .error.field)"
+done
+# Its one CA signs what names none, the tenant's others not said.
+TOKEN=$CI api POST /api/v1/certificates '{"profile":"web","sans":["dns:default.example.com"],"key_type":"p256"}'
+check_eq "no CA named: its scope's one" "201 $issuer" "$status $(body .ca_id)"
+dflt=$(body .id)
 
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout own.key -subj /CN=csr.example.com \
     -addext subjectAltName=DNS:csr.example.com -out own.csr 2> /dev/null
@@ -88,6 +99,13 @@ TOKEN=$CI api GET "/api/v1/certificates/$mine/export?format=pem"
 check_eq "and its PEM" 200 "$status"
 TOKEN=$CI api GET "/api/v1/certificates/$admins"
 check_eq "not a certificate the admin issued" 403 "$status"
+TOKEN=$ADMIN api GET "/api/v1/certificates/$admins"
+admins_serial=$(body .serial)
+TOKEN=$CI api GET "/api/v1/certificates/$admins_serial"
+refusal=$(body .error.message)
+TOKEN=$CI api GET "/api/v1/certificates/deadbeef"
+check_eq "a serial no certificate has: the same 403 as another's (nothing learnt of what exists)" "403 $refusal" \
+    "$status $(body .error.message)"
 check_contains "the refusal says what the token may do" "$(body .error.message)" "issues certificates"
 TOKEN=$CI api DELETE "/api/v1/certificates/$mine"
 check_eq "nor delete what it issued" 403 "$status"
@@ -109,12 +127,12 @@ check_eq "a renewal the admin made of what it issued: its too" "200 $from_csr" "
 
 TOKEN=$CI api GET "/api/v1/certificates?limit=1000"
 check_eq "its list: what it issued and their renewals, the admin's renewal too, newest first" \
-    "200 $by_admin $renewal $from_csr $mine" "$status $(body '[.items[].id] | join(" ")')"
+    "200 $by_admin $renewal $from_csr $dflt $mine" "$status $(body '[.items[].id] | join(" ")')"
 TOKEN=$CI api GET "/api/v1/certificates?limit=1&search=csr.example.com"
 check_eq "filtered as any list" "200 $by_admin" "$status $(body '[.items[].id] | join(" ")')"
 TOKEN=$ADMIN api DELETE "/api/v1/certificates/$by_admin"
 TOKEN=$CI api GET "/api/v1/certificates?limit=1000"
-check_eq "one deleted is gone from it" "$renewal $from_csr $mine" "$(body '[.items[].id] | join(" ")')"
+check_eq "one deleted is gone from it" "$renewal $from_csr $dflt $mine" "$(body '[.items[].id] | join(" ")')"
 
 # ---- another token that issues reads none of the first's
 TOKEN=$ADMIN api POST /api/v1/tokens '{"role":"operator","name":"ci 2","scope":{"issue":{}}}'
@@ -124,6 +142,10 @@ TOKEN=$CI2 api GET "/api/v1/certificates/$renewal"
 check_eq "it does not read the first token's certificates" 403 "$status"
 TOKEN=$CI2 api GET "/api/v1/certificates"
 check_eq "nor list them: its list is empty" "200 0" "$status $(body '.items | length')"
+TOKEN=$ADMIN api POST /api/v1/tokens "{\"role\":\"operator\",\"scope\":{\"issue\":{\"ca_ids\":[\"$issuer\",\"$other_ca\"]}}}"
+TOKEN=$(body .token) api POST /api/v1/certificates '{"profile":"tls-server","sans":["dns:two.example"],"key_type":"p256"}'
+check_eq "a token of two CAs naming none: 400 naming ca_id" "400 ca_id" "$status $(body .error.field)"
+check_contains "listing its CAs" "$(body .error.message)" "this token issues with the CAs [\"$issuer\",\"$other_ca\"]"
 TOKEN=$CI2 api POST /api/v1/certificates "{\"profile\":\"tls-server\",\"sans\":[\"dns:any.example\"],\"key_type\":\"p256\",\"days\":30,\"ca_id\":\"$other_ca\"}"
 check_eq "it issues under any profile with any CA" 201 "$status"
 any=$(body .id)

@@ -407,7 +407,7 @@ static void test_renew_at(void **state)
 }
 
 /* A certificate's own lead time (renew_before): due that long before its end when it leaves
- * the certificate a minute of life first; otherwise refused when asked, and the fraction when
+ * the certificate a tenth of its life first, and a minute at least; otherwise refused when asked, and the fraction when
  * carried over to a renewal too short for it.  Issued with one, renew_at follows it; one not
  * shorter than the lifetime is refused naming renew_before, nothing stored. */
 static void test_renew_before(void **state)
@@ -432,7 +432,12 @@ static void test_renew_before(void **state)
     assert_int_equal(ch_renew_before_check(nb, nb + 600 + b, 540), 0);
     assert_int_equal(ch_renew_before_check(nb, nb + 600 + b, 541), CH_EINVAL);
     assert_string_equal(ch_error_field(), "renew_before");
-    assert_non_null(strstr(ch_error_last(), "lifetime (10m)"));
+    assert_non_null(strstr(ch_error_last(), "certificate (10m)"));
+    /* A tenth, where that is more than a minute: 81 of 90 days at most. */
+    assert_int_equal(ch_renew_before_check(nb, nb + 90 * day + b, 81 * day), 0);
+    assert_int_equal(ch_renew_before_check(nb, nb + 90 * day + b, 81 * day + 1), CH_EINVAL);
+    assert_non_null(strstr(ch_error_last(), "at most 81d"));
+    assert_int_equal(ch_renew_at_before(nb, nb + 90 * day + b, 82 * day, 0.5), ch_renew_at_fraction(nb, nb + 90 * day + b, 0.5));
     assert_int_equal(ch_renew_before_check(nb, nb + 600 + b, 600), CH_EINVAL);
     assert_int_equal(ch_renew_before_check(nb, nb + 600 + b, 90 * day), CH_EINVAL);
     assert_int_equal(ch_renew_before_check(nb, nb + 600 + b, 0), CH_EINVAL);

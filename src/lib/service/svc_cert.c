@@ -437,6 +437,24 @@ int ch_svc_cert_issue_start(ch_svc *svc, const ch_actor *actor, const ch_svc_iss
                                   "the subject");
     if ((error = svc_check_name(req->name, 128)) < 0)
         return error;
+    /* A token limited to issuing issues what its profiles say: the usages, extensions and
+     * policies a request may otherwise choose are the profile's (an OCSP or code signing usage
+     * asked of a TLS profile makes another kind of certificate).  A renewal carries those of
+     * the certificate it renews, which was held to the same. */
+    if (actor->scope != NULL && actor->scope[0] != '\0' && req->renews == NULL) {
+        const char *f = req->key_usage || (req->leave_out & CH_EXT_KEY_USAGE)            ? "key_usage"
+                        : req->ext_key_usage || (req->leave_out & CH_EXT_EXT_KEY_USAGE)  ? "ext_key_usage"
+                        : req->leave_out & CH_EXT_BASIC_CONSTRAINTS                       ? "basic_constraints"
+                        : req->leave_out & CH_EXT_AUTHORITY_KEY_ID                        ? "authority_key_id"
+                        : req->critical_set || req->critical                             ? "critical"
+                        : req->csr_usages                                                 ? "csr_usages"
+                        : req->eku_oids                                                   ? "ext_key_usage_oids"
+                        : req->policies                                                   ? "policy_identifiers"
+                                                                                          : NULL;
+        if (f != NULL)
+            return ch_error_set_field(CH_EPERM, f, "this token is limited by its scope to its profiles as they are: "
+                                      "%s is the profile's, not the request's", f);
+    }
     /* A stored CSR is the tenant's, which a token limited by its scope does not read. */
     if (req->csr_id != NULL && actor->scope != NULL && actor->scope[0] != '\0')
         return ch_error_set_field(CH_EPERM, "csr_id", "this token is limited by its scope: it gives its CSR in the "
@@ -498,7 +516,10 @@ int ch_svc_cert_issue_start(ch_svc *svc, const ch_actor *actor, const ch_svc_iss
     }
     /* Looked for once the request itself holds up. */
     if ((ca_id = req->ca_id) == NULL) {
-        if ((error = svc_default_issuer(svc, actor->tenant_id, default_ca, req->renewal_of)) < 0)
+        /* A token limited to CAs signs with its one CA, or names one of its CAs: never told the
+         * tenant's others. */
+        if ((error = svc_scope_ca(actor, default_ca)) < 0 ||
+            (error == 0 && (error = svc_default_issuer(svc, actor->tenant_id, default_ca, req->renewal_of)) < 0))
             goto done;
         ca_id = default_ca;
     }
@@ -1141,8 +1162,9 @@ int ch_svc_tidy(ch_svc *svc, const ch_actor *actor, int expired_days, bool dry_r
             return error;
         if ((expired_days = st.tidy_expired_days) == 0)
             return ch_error_set_field(CH_EINVAL, "expired_days",
-                                      "give expired_days (%d to %d days after a certificate's end), or set the "
-                                      "tenant's tidy_expired_days", CH_TIDY_MIN_DAYS, CH_TIDY_MAX_DAYS);
+                                      "give expired_days (certhub tidy --expired-days N: %d to %d days after a "
+                                      "certificate's end), or set the tenant's tidy_expired_days (certhub settings set "
+                                      "--tidy-expired-days N)", CH_TIDY_MIN_DAYS, CH_TIDY_MAX_DAYS);
     }
     if (expired_days < CH_TIDY_MIN_DAYS || expired_days > CH_TIDY_MAX_DAYS)
         return ch_error_set_field(CH_EINVAL, "expired_days", "expired_days is a number of days from %d to %d after a "

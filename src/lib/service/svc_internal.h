@@ -182,6 +182,9 @@ int svc_need(const ch_actor *actor, ch_role role, const char *what);
 /* A scoped token's issuance: under a profile and with a CA its scope's "issue" lists (0), or
  * CH_EPERM naming the field (a scope without "issue" issues nothing).  Unscoped actors: 0. */
 int svc_scope_issue_check(const ch_actor *actor, const char *profile, const char *ca_id);
+/* The CA of a token whose scope names one (1, its id into id), none (0), or several (CH_EINVAL
+ * naming ca_id: a request names one of them). */
+int svc_scope_ca(const ch_actor *actor, char id[CH_ID_MAX]);
 /* Whether the actor is a token limited to issuing (what it issues is recorded as its). */
 bool svc_scope_issues(const ch_actor *actor);
 /* The name given to a stored object (NULL: none given; whether one must be is the caller's

@@ -33,33 +33,40 @@ int64_t ch_renew_at_fraction(int64_t nb, int64_t na, double fraction)
     return at < na - thr ? at : na - thr;
 }
 
-/* A certificate must live a round of the scheduler (a minute) before it is due: a lead time
- * about its whole life renewed it at once, and its renewal at the next round, for ever. */
+/* A certificate lives a tenth of its life, and a round of the scheduler (a minute) at least,
+ * before it is due: a lead time about its whole life renewed it at once, and each renewal a
+ * minute after it was made, for ever (some 1,440 certificates a day of one line). */
 #define RENEW_BEFORE_ROOM 60
+
+static int64_t renew_before_max(int64_t life)
+{
+    return life - (life / 10 > RENEW_BEFORE_ROOM ? life / 10 : RENEW_BEFORE_ROOM);
+}
 
 int64_t ch_renew_at_before(int64_t nb, int64_t na, int64_t renew_before, double fraction)
 {
     /* One that does not fit this certificate (carried over to a renewal that was made shorter:
      * cut at its CA's end, or given a shorter ttl) gives way to the fraction, as cert-manager
      * falls back when renewBefore is not shorter than the duration. */
-    if (renew_before > 0 && renew_before <= ch_issue_ttl_of(nb, na) - RENEW_BEFORE_ROOM)
+    if (renew_before > 0 && renew_before <= renew_before_max(ch_issue_ttl_of(nb, na)))
         return na - renew_before;
     return ch_renew_at_fraction(nb, na, fraction);
 }
 
 int ch_renew_before_check(int64_t nb, int64_t na, int64_t renew_before)
 {
-    int64_t life = ch_issue_ttl_of(nb, na);
-    char l[24], r[24];
+    int64_t life = ch_issue_ttl_of(nb, na), most = renew_before_max(life);
+    char l[24], r[24], m[24];
 
-    if (renew_before > 0 && renew_before <= life - RENEW_BEFORE_ROOM)
+    if (renew_before > 0 && renew_before <= most)
         return 0;
     ch_ttl_format(l, sizeof l, life > 0 ? life : 0);
     ch_ttl_format(r, sizeof r, renew_before);
+    ch_ttl_format(m, sizeof m, most > 0 ? most : 0);
     return ch_error_set_field(CH_EINVAL, "renew_before",
-                              "renew_before (%s) must be shorter than the certificate's lifetime (%s) by a minute at "
-                              "least, so that it is renewed after it is issued: give less (such as 720h or 30d for "
-                              "90 days), or leave it out for the tenant's renewal_point", r, l);
+                              "renew_before (%s) must leave the certificate (%s) a tenth of its lifetime, and a minute "
+                              "at least, before it is renewed: at most %s here (such as 720h or 30d for 90 days), or "
+                              "leave it out for the tenant's renewal_point", r, l, m);
 }
 
 int64_t ch_renew_retry_at(int64_t now, int64_t not_after, int attempts)
@@ -332,6 +339,12 @@ int ch_svc_cert_update_renewal(ch_svc *svc, const ch_actor *actor, const char *i
      * before the automatic renewal it came with was refused). */
     if (auto_renew == 1 && (error = check_renewable(&c, true)) < 0)
         goto done;
+    /* (a lead time where certhub renews nothing, a CA's or an upload's, would be shown as a
+     * renew_at that never comes) */
+    if (renew_before > 0 && (error = check_renewable(&c, true)) < 0) {
+        ch_error_set_field(error, "renew_before", "%s", ch_error_last());
+        goto done;
+    }
     if (renew_before > 0 && (error = ch_renew_before_check(c.not_before, c.not_after, renew_before)) < 0)
         goto done;
     /* Due where its own lead time, or else the tenant's renewal point, puts it, as when it is

@@ -333,7 +333,7 @@ static int scope_check(ch_svc *svc, const char *tenant_id, const char *scope, ch
 bad:
     json_decref(j);
     return ch_error_set_field(CH_EINVAL, "scope",
-                              "scope is {\"objects\": [certificate ids, \"bundle:NAME\"...] (1 to 64), "
+                              "scope is {\"objects\": [certificate ids, \"bundle:default\"] (1 to 64), "
                               "\"issue\": {\"profiles\": [...], \"ca_ids\": [...]}, \"keys_export\": true|false}, "
                               "with objects or issue or both");
 }
@@ -382,6 +382,25 @@ int svc_scope_issue_check(const ch_actor *actor, const char *profile, const char
     }
     json_decref(issue);
     return error;
+}
+
+int svc_scope_ca(const ch_actor *actor, char id[CH_ID_MAX])
+{
+    json_t *issue = actor->scope && actor->scope[0] ? scope_issue(actor->scope) : NULL;
+    json_t *cas = json_object_get(issue, "ca_ids");
+    int found = 0;
+
+    if (json_array_size(cas) == 1) {
+        snprintf(id, CH_ID_MAX, "%s", json_string_value(json_array_get(cas, 0)));
+        found = 1;
+    } else if (json_array_size(cas) > 1) {
+        char *ids = json_dumps(cas, JSON_COMPACT);
+        found = ch_error_set_field(CH_EINVAL, "ca_id", "ca_id is required: this token issues with the CAs %s",
+                                   ids ? ids : "of its scope");
+        free(ids);
+    }
+    json_decref(issue);
+    return found;
 }
 
 bool svc_scope_issues(const ch_actor *actor)

@@ -950,13 +950,25 @@ int ch_issue_urls_check(const char *const *urls, const char *field)
 {
     for (size_t i = 0; urls != NULL && urls[i] != NULL; i++) {
         const char *u = urls[i];
-        size_t at;
-        if ((strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0 && strncmp(u, "ldap://", 7) != 0) ||
-            ch_url_flaw(u, &at) != NULL)
+        size_t at = 0;
+        /* (each goes into every certificate issued: one of megabytes made certificates no TLS
+         * stack takes) */
+        if (strlen(u) > CH_URL_MAX)
+            return ch_error_set_field(CH_EINVAL, field, "a URL is at most %d characters; \"%.64s...\" is longer",
+                                      CH_URL_MAX, u);
+        const char *flaw = strncasecmp(u, "http://", 7) != 0 && strncasecmp(u, "https://", 8) != 0 &&
+                                   strncasecmp(u, "ldap://", 7) != 0
+                               ? "another scheme"
+                               : ch_url_flaw(u, &at);
+        if (flaw != NULL) {
+            char where[40] = "";
+            if (at != 0)
+                snprintf(where, sizeof where, " at character %zu", at);
             return ch_error_set_field(CH_EINVAL, field,
-                                      "\"%.128s\" is not a URL a client can fetch: http://, https:// or ldap:// with a "
-                                      "host, in visible ASCII (others percent-encoded)",
-                                      u);
+                                      "\"%.128s\" is not a URL a client can fetch (%s%s): http://, https:// or "
+                                      "ldap:// with a host, in visible ASCII (others percent-encoded)",
+                                      u, flaw, where);
+        }
     }
     return 0;
 }
