@@ -302,6 +302,10 @@ int ch_store_profile_delete(ch_store *s, const char *tenant_id, const char *name
  * renewals issue from it); since > 0: of those made since then only. */
 int ch_store_profile_users(ch_store *s, const char *tenant_id, const char *name, int64_t now, int64_t since,
                            int64_t *count);
+/* The tenant's tokens in force whose scope issues under the profile (its "issue.profiles" names
+ * it): how many, and the first's id ("" when none). */
+int ch_store_profile_tokens(ch_store *s, const char *tenant_id, const char *name, int64_t now, int64_t *count,
+                            char first[CH_ID_MAX]);
 void ch_store_profile_dispose(ch_store_profile *p);
 void ch_store_profile_list_free(ch_store_profile *list, size_t count);
 

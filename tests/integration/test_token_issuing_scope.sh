@@ -152,6 +152,18 @@ any=$(body .id)
 TOKEN=$CI2 api POST "/api/v1/certificates/$any/private-key" '{}'
 check_eq "without keys_export, not the key" 403 "$status"
 
+# ---- a profile a token issues under is not deleted while the token is in force (one made again
+# with its name would give the token what it allows)
+TOKEN=$ADMIN api POST /api/v1/profiles '{"name":"narrow","key_usage":["digital_signature"],"ext_key_usage":["client_auth"]}'
+TOKEN=$ADMIN api POST /api/v1/tokens '{"role":"operator","name":"narrow ci","scope":{"issue":{"profiles":["narrow"]}}}'
+narrow_tok=$(body .id)
+TOKEN=$ADMIN api DELETE /api/v1/profiles/narrow
+check_eq "deleting it: 409 naming the token" "409 name" "$status $(body .error.field)"
+check_contains "which is named" "$(body .error.message)" "$narrow_tok"
+TOKEN=$ADMIN api DELETE "/api/v1/tokens/$narrow_tok"
+TOKEN=$ADMIN api DELETE /api/v1/profiles/narrow
+check_eq "the token revoked, the profile goes" 200 "$status"
+
 # ---- a token of objects alone still issues nothing
 TOKEN=$ADMIN api POST /api/v1/tokens "{\"role\":\"operator\",\"scope\":{\"objects\":[\"$admins\"]}}"
 AGENT=$(body .token)

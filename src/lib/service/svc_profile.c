@@ -486,6 +486,21 @@ int ch_svc_profile_delete(ch_svc *svc, const ch_actor *actor, const char *name)
     t.counted = ch_now() - 1;
     if (name != NULL && (error = profile_in_use(svc, actor->tenant_id, name, 0)) < 0)
         return error;
+    /* A token that issues under it by name would issue under whatever is made again with that
+     * name: its scope goes first. */
+    if (name != NULL) {
+        int64_t tokens = 0;
+        char first[CH_ID_MAX];
+        if ((error = ch_store_profile_tokens(svc->store, actor->tenant_id, name, ch_now(), &tokens, first)) < 0)
+            return error;
+        if (tokens > 0)
+            return ch_error_set_field(CH_ECONFLICT, "name",
+                                      "profile %s is one %lld token%s limited to issuing issue%s under (%s%s): revoke "
+                                      "%s first, as a profile made again with its name would give %s what it allows",
+                                      name, (long long)tokens, tokens == 1 ? "" : "s", tokens == 1 ? "s" : "", first,
+                                      tokens > 1 ? ", ..." : "", tokens == 1 ? "it" : "them",
+                                      tokens == 1 ? "it" : "them");
+    }
     return svc_commit(svc, profile_tx_run, &t);
 }
 

@@ -315,7 +315,7 @@ enum stmt_id {
     S_TRUSTED_PUT, S_TRUSTED_GET, S_TRUSTED_LIST, S_TRUSTED_UPDATE, S_TRUSTED_DELETE, S_TRUSTED_ANY_DISABLED, S_TRUSTED_TENANTS, S_TRUSTED_TENANTS_DISABLED,
     S_PROFILE_PUT, S_PROFILE_UPDATE, S_PROFILE_GET, S_PROFILE_LIST, S_PROFILE_DELETE, S_PROFILE_USERS, S_PROFILE_USERS_SINCE,
     S_CERT_EXPIRY_SUMMARY, S_CERT_EXPIRY_BUCKETS, S_CERT_FIRST_EXPIRY, S_CERT_PUT, S_CERT_GET, S_CERT_GET_SHA, S_CERT_ID_BY_SHA, S_CERT_DELETE, S_CERT_RENAME, S_CERT_SET_KEY, S_CERT_STATUS,
-    S_CERT_LINEAGE_NAMED, S_TOKEN_CERT_HAS, S_TOKEN_CERT_ADD, S_TOKEN_CERT_INHERIT, S_TOKEN_CERT_FORGET,
+    S_CERT_LINEAGE_NAMED, S_TOKEN_PROFILE_USERS, S_TOKEN_CERT_HAS, S_TOKEN_CERT_ADD, S_TOKEN_CERT_INHERIT, S_TOKEN_CERT_FORGET,
     S_CERT_NEWEST,
     S_CA_PUT, S_CA_GET, S_CA_LIST, S_CA_STATUS, S_CA_DELETE, S_CA_UPDATE, S_SETUP_GET, S_SETUP_PUT,
     S_CSR_PUT, S_CSR_GET, S_CSR_BY_KEY, S_CSR_LIST, S_CSR_ATTACH, S_CSR_DETACH, S_CSR_DELETE,
@@ -450,6 +450,10 @@ static const char *const stmt_sql[S_COUNT] = {
                              " WHERE c.tenant_id = ?1 AND c.renews IS NOT NULL)"
                              " SELECT EXISTS (SELECT 1 FROM lineage WHERE id IN"
                              " (SELECT value FROM json_each(?3) WHERE type = 'text'))",
+    [S_TOKEN_PROFILE_USERS] = "SELECT count(*), min(t.id) FROM api_tokens t WHERE t.tenant_id = ?1 AND t.scope IS NOT NULL"
+                              " AND json_valid(t.scope) AND t.revoked_at IS NULL"
+                              " AND (t.expires_at IS NULL OR t.expires_at > ?3) AND EXISTS (SELECT 1 FROM"
+                              " json_each(t.scope, '$.issue.profiles') p WHERE p.value = ?2)",
     [S_TOKEN_CERT_HAS] = "SELECT EXISTS (SELECT 1 FROM token_certificates WHERE token_id = ? AND cert_id = ?)",
     [S_TOKEN_CERT_ADD] = "INSERT OR IGNORE INTO token_certificates(token_id, cert_id) VALUES(?, ?)",
     [S_TOKEN_CERT_INHERIT] = "INSERT OR IGNORE INTO token_certificates(token_id, cert_id)"
@@ -2767,6 +2771,21 @@ int ch_store_profile_users(ch_store *s, const char *tenant_id, const char *name,
     *count = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     sqlite3_reset(st);
     return rc == SQLITE_ROW ? 0 : db_error(db, rc, "counting a profile's certificates");
+}
+
+int ch_store_profile_tokens(ch_store *s, const char *tenant_id, const char *name, int64_t now, int64_t *count,
+                            char first[CH_ID_MAX])
+{
+    STMT(S_TOKEN_PROFILE_USERS, "finding the tokens that issue under a profile");
+    bind_text(st, 1, tenant_id);
+    bind_text(st, 2, name);
+    sqlite3_bind_int64(st, 3, now);
+    int rc = sqlite3_step(st);
+    *count = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    const unsigned char *id = rc == SQLITE_ROW ? sqlite3_column_text(st, 1) : NULL;
+    snprintf(first, CH_ID_MAX, "%s", id ? (const char *)id : "");
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : db_error(db, rc, "finding the tokens that issue under a profile");
 }
 
 void ch_store_profile_dispose(ch_store_profile *p)
