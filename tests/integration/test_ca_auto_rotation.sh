@@ -72,7 +72,7 @@ api PATCH /api/v1/cas/ca_nosuch '{"auto_rotate":true}'
 check_eq "a CA that is not there" 404 "$status"
 api GET "/api/v1/cas/$left_alone"
 check_eq "after those, the CA is as it was" "false left-alone" "$(body .auto_rotate) $(body .name)"
-expect_usage "certhub ca update without a change to make" "give --name, --auto-rotate or both" -- \
+expect_usage "certhub ca update without a change to make" "give --name, --auto-rotate, --crl-urls, --ocsp-urls, --ca-issuers-urls or several" -- \
     "${C[@]}" ca update "$left_alone"
 expect_error "--auto-rotate takes on or off" "--auto-rotate takes on or off" -- "${C[@]}" ca update "$left_alone" --auto-rotate maybe
 "${C[@]}" ca update "$left_alone" --auto-rotate On >/dev/null

@@ -143,14 +143,18 @@ check_eq "it does not read the first token's certificates" 403 "$status"
 TOKEN=$CI2 api GET "/api/v1/certificates"
 check_eq "nor list them: its list is empty" "200 0" "$status $(body '.items | length')"
 TOKEN=$ADMIN api POST /api/v1/tokens "{\"role\":\"operator\",\"scope\":{\"issue\":{\"ca_ids\":[\"$issuer\",\"$other_ca\"]}}}"
-TOKEN=$(body .token) api POST /api/v1/certificates '{"profile":"tls-server","sans":["dns:two.example"],"key_type":"p256"}'
+TOKEN=$(body .token) api POST /api/v1/certificates "$(jq -n --rawfile c own.csr '{profile:"tls-server",csr:$c}')"
 check_eq "a token of two CAs naming none: 400 naming ca_id" "400 ca_id" "$status $(body .error.field)"
 check_contains "listing its CAs" "$(body .error.message)" "this token issues with the CAs [\"$issuer\",\"$other_ca\"]"
 TOKEN=$CI2 api POST /api/v1/certificates "{\"profile\":\"tls-server\",\"sans\":[\"dns:any.example\"],\"key_type\":\"p256\",\"days\":30,\"ca_id\":\"$other_ca\"}"
-check_eq "it issues under any profile with any CA" 201 "$status"
+check_eq "without keys_export, a key made here (it could never fetch it): 403 naming key_type" "403 key_type" \
+    "$status $(body .error.field)"
+check_contains "saying what to give instead" "$(body .error.message)" "give a CSR (csr) or a public key"
+TOKEN=$CI2 api POST /api/v1/certificates "$(jq -n --rawfile c own.csr --arg ca "$other_ca" '{profile:"tls-server",csr:$c,days:30,ca_id:$ca}')"
+check_eq "it issues under any profile with any CA, from its CSR" 201 "$status"
 any=$(body .id)
-TOKEN=$CI2 api POST "/api/v1/certificates/$any/private-key" '{}'
-check_eq "without keys_export, not the key" 403 "$status"
+TOKEN=$CI2 api GET "/api/v1/certificates/$any"
+check_eq "and reads it" 200 "$status"
 
 # ---- a profile a token issues under is not deleted while the token is in force (one made again
 # with its name would give the token what it allows)

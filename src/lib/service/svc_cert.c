@@ -455,6 +455,12 @@ int ch_svc_cert_issue_start(ch_svc *svc, const ch_actor *actor, const ch_svc_iss
             return ch_error_set_field(CH_EPERM, f, "this token is limited by its scope to its profiles as they are: "
                                       "%s is the profile's, not the request's", f);
     }
+    /* A key made here for a token that may not fetch keys would be a certificate nobody can use. */
+    if (actor->scope != NULL && actor->scope[0] != '\0' && req->renews == NULL && req->key_type != NULL &&
+        !(actor->perms & CH_PERM_KEYS_EXPORT))
+        return ch_error_set_field(CH_EPERM, "key_type", "this token cannot fetch keys (its scope's keys_export is "
+                                  "false), so a key made here would be of no use to it: give a CSR (csr) or a "
+                                  "public key (public_key), or use a token with keys_export");
     /* A stored CSR is the tenant's, which a token limited by its scope does not read. */
     if (req->csr_id != NULL && actor->scope != NULL && actor->scope[0] != '\0')
         return ch_error_set_field(CH_EPERM, "csr_id", "this token is limited by its scope: it gives its CSR in the "
