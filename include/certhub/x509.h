@@ -121,15 +121,18 @@ int ch_name_get(char **out, const X509_NAME *name, int nid);
 
 /* ---------------------------------------------------------------- SANs */
 
-typedef enum { CH_SAN_DNS = 1, CH_SAN_IP, CH_SAN_EMAIL, CH_SAN_URI } ch_san_type;
+/* CH_SAN_UPN: a Microsoft user principal name ("upn:jane@corp.example"), an otherName of
+ * type 1.3.6.1.4.1.311.20.2.3 holding a UTF8String: what Windows maps a smart card logon's
+ * certificate to its account by. */
+typedef enum { CH_SAN_DNS = 1, CH_SAN_IP, CH_SAN_EMAIL, CH_SAN_URI, CH_SAN_UPN } ch_san_type;
 
 typedef struct ch_san {
     ch_san_type type;
-    const char *value; /* text: host name, IPv4/IPv6 literal, address, URI */
+    const char *value; /* text: host name, IPv4/IPv6 literal, address, URI, user principal name */
 } ch_san;
 
-/* Parses "dns:a.example", "ip:127.0.0.1", "email:a@b", "uri:https://x"; also a bare host
- * name or IP.  value points into text (borrowed). */
+/* Parses "dns:a.example", "ip:127.0.0.1", "email:a@b", "uri:https://x", "upn:user@domain";
+ * also a bare host name or IP.  value points into text (borrowed). */
 int ch_san_parse(ch_san *out, const char *text);
 /* Why name is not a DNS name as a certificate holds one (RFC 1034 3.5 labels of letters,
  * digits and '-', and '_' as service names use it; one leading "*" label, as TLS wildcards

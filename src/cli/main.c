@@ -438,7 +438,8 @@ static const struct opt_help {
     {"ca create;csr new;", "key-type", "p256 p384 p521 rsa2048 rsa3072 rsa4096 ed25519 (p256 by default)"},
     {NULL, "key-type", "p256 p384 p521 rsa2048 rsa3072 rsa4096 ed25519"},
     {NULL, "subject", "the distinguished name, as CN=web.example,O=Example,C=DE"},
-    {NULL, "san", "subject alternative names, comma-separated: dns:NAME, ip:ADDR, email:ADDR, uri:URI"},
+    {NULL, "san", "subject alternative names, comma-separated: dns:NAME, ip:ADDR, email:ADDR, uri:URI, upn:USER@DOMAIN "
+                  "(a user principal name, as a smart card logon's certificate names its account)"},
     {NULL, "digest", "sha256 (the default), sha384 or sha512"},
     {"cert issue;", "not-after", "the certificate's end, in RFC 3339 (2027-06-30T00:00:00Z), instead of --days or --ttl"},
     {"cert renew;", "days", "how long the new certificate is valid, in days (the old one's lifetime without it or --ttl)"},

@@ -4,6 +4,8 @@
 # profile's, shown by GET, written into what it issues (a key made here, a CSR of openssl's),
 # given in place of the profile's on a request ([] for none), kept by a renewal; what is not an
 # OID, more than 16, or OIDs with the EKU left out are 400s naming the field that store nothing.
+# A smart card logon's certificate names its account by a user principal name (upn:, an
+# otherName), given or in an openssl CSR, held to a profile's domains as an address is.
 # openssl reads each certificate back; the CLI gives the same.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon.sh"
@@ -42,10 +44,30 @@ api GET "/api/v1/certificates/$card"
 check_eq "its details list them" "[\"$smartcard\",\"$uuid\"] [\"$policy\"]" \
     "$(jq -c '.details.ext_key_usage | map(select(test("^[0-9]")))' "$T/body") $(jq -c .details.policies "$T/body")"
 
-openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout csr.key -subj "/CN=John Roe" -out card.csr 2> /dev/null
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout csr.key -subj "/CN=John Roe" \
+    -addext "subjectAltName=otherName:msUPN;UTF8:john@corp.example" -out card.csr 2> /dev/null
 api POST /api/v1/certificates "$(jq -n --rawfile c card.csr --arg ca "$issuer" '{profile:"smartcard",csr:$c,ca_id:$ca,days:30}')"
 check_eq "a CSR of openssl's under it" 201 "$status"
-check_contains "has them too" "$(text_of)" "Policy: $policy"
+text_of > csr-card.txt
+check_contains "has them too" "$(cat csr-card.txt)" "Policy: $policy"
+check_contains "and the CSR's user principal name" "$(cat csr-card.txt)" "othername: UPN::john@corp.example"
+
+# ---- a user principal name given
+api POST /api/v1/certificates "{\"name\":\"jane card\",\"profile\":\"smartcard\",\"subject\":{\"common_name\":\"Jane Doe\"},\"sans\":[\"upn:jane@corp.example\",\"email:jane@corp.example\"],\"key_type\":\"p256\",\"days\":30,\"ca_id\":\"$issuer\"}"
+check_eq "a user principal name given" 201 "$status"
+check_contains "openssl reads it as an otherName" "$(text_of)" "othername: UPN::jane@corp.example, email:jane@corp.example"
+check_eq "the answer lists it" '["upn:jane@corp.example","email:jane@corp.example"]' "$(jq -c .sans "$T/body")"
+api GET "/api/v1/certificates?search=jane@corp"
+check_eq "searched by it" "jane card" "$(body '[.items[].name] | join(",")')"
+api POST /api/v1/certificates "{\"profile\":\"smartcard\",\"subject\":{\"common_name\":\"x\"},\"sans\":[\"upn:nobody\"],\"key_type\":\"p256\",\"ca_id\":\"$issuer\"}"
+check_eq "one without its domain: 400 naming sans" "400 sans" "$status $(body .error.field)"
+check_contains "saying what it is" "$(body .error.message)" "is not a user principal name (user@domain)"
+api POST /api/v1/profiles '{"name":"corp-card","key_usage":["digital_signature"],"ext_key_usage":["client_auth"],"allowed_domains":["corp.example"]}'
+api POST /api/v1/certificates "{\"profile\":\"corp-card\",\"subject\":{\"common_name\":\"X Person\"},\"sans\":[\"upn:x@other.example\"],\"key_type\":\"p256\",\"ca_id\":\"$issuer\"}"
+check_eq "a domain the profile does not allow: 422 naming sans" "422 sans" "$status $(body .error.field)"
+check_contains "naming it" "$(body .error.message)" "does not allow upn:x@other.example"
+api POST /api/v1/certificates "{\"profile\":\"corp-card\",\"subject\":{\"common_name\":\"X Person\"},\"sans\":[\"upn:x@corp.example\"],\"key_type\":\"p256\",\"ca_id\":\"$issuer\"}"
+check_eq "one it allows: 201" 201 "$status"
 
 # ---- given on the request, in place of the profile's
 api POST /api/v1/certificates "{\"name\":\"dv\",\"profile\":\"smartcard\",\"subject\":{\"common_name\":\"dv.example\"},\"key_type\":\"p256\",\"days\":30,\"ca_id\":\"$issuer\",\"policy_identifiers\":[\"2.23.140.1.2.1\",\"2.5.29.32.0\"],\"ext_key_usage_oids\":[]}"

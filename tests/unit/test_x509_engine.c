@@ -212,6 +212,13 @@ static void test_names_and_sans(void **state)
     ch_name_fields f = {.country = "DE", .organization = "Acme", .common_name = "dev1"};
 
     (void)state;
+    /* A user principal name: user@domain, its prefix in any case. */
+    assert_int_equal(ch_san_parse(&san, "UPN:jane@corp.example"), 0);
+    assert_int_equal(san.type, CH_SAN_UPN);
+    assert_string_equal(san.value, "jane@corp.example");
+    assert_int_equal(ch_san_parse(&san, "upn:jane"), CH_EINVAL);
+    assert_int_equal(ch_san_parse(&san, "upn:@corp.example"), CH_EINVAL);
+    assert_int_equal(ch_san_parse(&san, "upn:a@b@c"), CH_EINVAL);
     assert_int_equal(ch_name_build(&n, &f), 0);
     assert_int_equal(ch_name_to_string(&s, n), 0);
     assert_string_equal(s, "CN=dev1,O=Acme,C=DE");

@@ -199,6 +199,22 @@ static int add_sans_ext(STACK_OF(X509_EXTENSION) *exts, const ch_san *sans, size
                 goto done;
             }
             GENERAL_NAME_set0_value(gn, GEN_IPADD, ip);
+        } else if (sans[i].type == CH_SAN_UPN) {
+            ASN1_TYPE *v = ASN1_TYPE_new();
+            ASN1_UTF8STRING *u = ASN1_UTF8STRING_new();
+            ASN1_OBJECT *oid = OBJ_nid2obj(NID_ms_upn);
+            if (v == NULL || u == NULL || oid == NULL || ASN1_STRING_set(u, sans[i].value, (int)strlen(sans[i].value)) != 1) {
+                ASN1_TYPE_free(v);
+                ASN1_UTF8STRING_free(u);
+                GENERAL_NAME_free(gn);
+                goto nomem;
+            }
+            ASN1_TYPE_set(v, V_ASN1_UTF8STRING, u);
+            if (GENERAL_NAME_set0_othername(gn, oid, v) != 1) {
+                ASN1_TYPE_free(v);
+                GENERAL_NAME_free(gn);
+                goto nomem;
+            }
         } else {
             ASN1_IA5STRING *s = ASN1_IA5STRING_new();
             int type = sans[i].type == CH_SAN_DNS ? GEN_DNS : sans[i].type == CH_SAN_EMAIL ? GEN_EMAIL : GEN_URI;

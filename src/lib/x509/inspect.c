@@ -85,8 +85,16 @@ static int general_names(char ***out, size_t *n, const GENERAL_NAMES *names, boo
                 s = strdup(buf);
             break;
         }
+        case GEN_OTHERNAME: {
+            char *upn = uri_only ? NULL : x509_upn_text(gn);
+            if (upn == NULL)
+                continue; /* other otherNames are not shown */
+            s = prefixed("upn:", (const unsigned char *)upn, (int)strlen(upn));
+            OPENSSL_free(upn);
+            break;
+        }
         default:
-            continue; /* other forms (dirName, otherName) are not shown */
+            continue; /* other forms (dirName) are not shown */
         }
         if (s == NULL)
             continue; /* a name with a NUL inside is not shown as text */

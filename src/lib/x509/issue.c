@@ -293,10 +293,22 @@ static int ext_policies(ch_buf *b, const char *const *oids)
     return der_ext_end(b, at, at, OID(0x55, 0x1d, 0x20), false);
 }
 
-/* A GeneralName: dNSName [2], rfc822Name [1], uniformResourceIdentifier [6] (IA5String), or
- * iPAddress [7] (4 or 16 octets). */
+/* A GeneralName: dNSName [2], rfc822Name [1], uniformResourceIdentifier [6] (IA5String),
+ * iPAddress [7] (4 or 16 octets), or a user principal name: otherName [0] { type-id
+ * 1.3.6.1.4.1.311.20.2.3, [0] EXPLICIT UTF8String }. */
 static int der_general_name(ch_buf *b, ch_san_type type, const char *value)
 {
+    if (type == CH_SAN_UPN) {
+        static const uint8_t upn[] = {0x06, 0x0a, 0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x14, 0x02, 0x03};
+        size_t at = b->len, v;
+        int error;
+        if ((error = der_put(b, upn, sizeof upn)) < 0)
+            return error;
+        v = b->len;
+        if ((error = x509_der_tlv(b, 0x0c, value, strlen(value))) < 0 || (error = x509_der_wrap(b, v, 0xa0)) < 0)
+            return error;
+        return x509_der_wrap(b, at, 0xa0);
+    }
     if (type == CH_SAN_IP) {
         uint8_t ip[16];
         if (inet_pton(AF_INET, value, ip) == 1)
@@ -659,6 +671,8 @@ static int csr_sans(const ch_csr *csr, ch_san **out, size_t *count, char ***stor
             }
             text = OPENSSL_strndup((const char *)d, (size_t)len);
             st = type == GEN_DNS ? CH_SAN_DNS : type == GEN_EMAIL ? CH_SAN_EMAIL : CH_SAN_URI;
+        } else if ((text = x509_upn_text(gn)) != NULL) {
+            st = CH_SAN_UPN;
         } else {
             continue; /* other name forms are not copied */
         }

@@ -201,12 +201,16 @@ int ch_name_policy_check(const ch_name_policy *policy, const char *profile, cons
             if ((error = check_ip(policy, profile, "sans", sans_from_csr ? "the CSR's ip:" : "ip:", v)) < 0)
                 return error;
             break;
-        case CH_SAN_EMAIL: {
+        case CH_SAN_EMAIL:
+        case CH_SAN_UPN: {
+            /* A user principal name as an address: its domain one the profile allows. */
             const char *at = strrchr(v, '@');
             char canon[DNS_MAX + 1];
             if (!policy->dns_restricted)
                 break;
-            what = sans_from_csr ? "the CSR's email:" : "email:";
+            what = sans[i].type == CH_SAN_UPN ? (sans_from_csr ? "the CSR's upn:" : "upn:")
+                   : sans_from_csr            ? "the CSR's email:"
+                                              : "email:";
             /* the domain of an address, as a host name: no wildcard stands for mailboxes */
             if (at == NULL || dns_canon(canon, at + 1) != NULL || canon[0] == '*' || !dns_allowed(policy, canon)) {
                 char allowed[600];

@@ -8,7 +8,7 @@
 
 #include "certhub/x509.h"
 
-#define SAN_FORMS "accepted: dns:NAME, ip:ADDRESS, email:ADDRESS, uri:URI"
+#define SAN_FORMS "accepted: dns:NAME, ip:ADDRESS, email:ADDRESS, uri:URI, upn:USER@DOMAIN"
 
 static bool is_alnum(char c)
 {
@@ -93,7 +93,7 @@ int ch_san_parse(ch_san *out, const char *text)
         const char *prefix;
         ch_san_type type;
     } kinds[] = {
-        {"dns:", CH_SAN_DNS}, {"ip:", CH_SAN_IP}, {"email:", CH_SAN_EMAIL}, {"uri:", CH_SAN_URI},
+        {"dns:", CH_SAN_DNS}, {"ip:", CH_SAN_IP}, {"email:", CH_SAN_EMAIL}, {"uri:", CH_SAN_URI}, {"upn:", CH_SAN_UPN},
     };
     const char *value = NULL, *why;
     ch_san_type type = 0;
@@ -147,6 +147,12 @@ int ch_san_parse(ch_san *out, const char *text)
         if (!valid_uri(value))
             return ch_error_set_field(CH_EINVAL, "sans", "\"%.128s\" is not a URI with a scheme; " SAN_FORMS, text);
         break;
+    case CH_SAN_UPN:
+        /* (user@domain, as an address is written; UTF-8 taken, as its UTF8String holds it) */
+        if (!valid_email(value))
+            return ch_error_set_field(CH_EINVAL, "sans", "\"%.128s\" is not a user principal name (user@domain); "
+                                      SAN_FORMS, text);
+        break;
     }
     out->type = type;
     out->value = value;
@@ -156,7 +162,7 @@ int ch_san_parse(ch_san *out, const char *text)
 int ch_san_append(ch_buf *b, const ch_san *san)
 {
     static const char *const prefix[] = {[CH_SAN_DNS] = "dns:", [CH_SAN_IP] = "ip:", [CH_SAN_EMAIL] = "email:",
-                                         [CH_SAN_URI] = "uri:"};
+                                         [CH_SAN_URI] = "uri:", [CH_SAN_UPN] = "upn:"};
     char ip[INET6_ADDRSTRLEN];
     uint8_t raw[16];
     const char *v = san->value;

@@ -11,6 +11,7 @@
 #include <openssl/asn1.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 /* SHA-256 and SHA-1, fetched once (EVP_MD_fetch) and shared by every thread. */
 const EVP_MD *x509_sha256(void);
@@ -101,6 +102,9 @@ int x509_ext_key_usage(ch_buf *b, unsigned ku, bool critical);
 int x509_ext_ext_key_usage(ch_buf *b, unsigned eku, const char *const *oids, bool critical);
 /* An OBJECT IDENTIFIER's TLV from its dotted text, checked as ch_oid_check checks it. */
 int x509_der_oid(ch_buf *b, const char *dotted, const char *field);
+/* A GeneralName's user principal name (an otherName of type 1.3.6.1.4.1.311.20.2.3 holding a
+ * UTF8String without NUL), OPENSSL_malloc'd; NULL for any other name. */
+char *x509_upn_text(const GENERAL_NAME *gn);
 /* The CH_EKU_* bit of an extended key usage's NID, 0 for one certhub does not name. */
 unsigned x509_eku_bit(int nid);
 /* Key Usage bits that do not apply to the key of spki (key transport with an EC key, RFC

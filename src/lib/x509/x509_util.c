@@ -329,6 +329,19 @@ int ch_oid_check(const char *dotted, const char *field)
     return oid_contents(c, &n, dotted, field);
 }
 
+char *x509_upn_text(const GENERAL_NAME *gn)
+{
+    int type;
+    const OTHERNAME *on = GENERAL_NAME_get0_value(gn, &type);
+    const ASN1_STRING *s;
+
+    if (type != GEN_OTHERNAME || on == NULL || OBJ_obj2nid(on->type_id) != NID_ms_upn || on->value == NULL ||
+        on->value->type != V_ASN1_UTF8STRING || (s = on->value->value.utf8string) == NULL ||
+        memchr(ASN1_STRING_get0_data(s), '\0', (size_t)ASN1_STRING_length(s)) != NULL)
+        return NULL;
+    return OPENSSL_strndup((const char *)ASN1_STRING_get0_data(s), (size_t)ASN1_STRING_length(s));
+}
+
 int ch_oids_check(const char *const *oids, const char *field)
 {
     size_t n = 0;
