@@ -2791,25 +2791,49 @@ async function tokensCard() {
     });
     const add = el("button", {}, "Create token");
     // The bound read when the dialog opens: an admin may have changed it since the page loaded.
-    add.addEventListener("click", async () => createDialog((await api("GET", "session")).max_token_days));
+    add.addEventListener("click", async () => {
+      const [session, profiles, cas] = await Promise.all([api("GET", "session"), apiAll("profiles"), apiAll("cas")]);
+      createDialog(session.max_token_days, profiles.items.filter((p) => !p.is_ca), cas.items.filter((c) => c.can_sign));
+    });
     card.replaceChildren(el("h2", { id: "tokens-h" }, "API tokens"),
       el("p", { class: "muted" }, "For scripts and the certhub CLI: Authorization: Bearer <token>."),
       el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Role"), el("th", {}, "Reads"), el("th", {}, "Created"), el("th", {}, "Expires"), el("th", {}, "Status"), el("th", {}, "Made by"), el("th", {}, ""))), el("tbody", {}, rows)),
       err, el("div", { class: "row-actions" }, add));
   };
   card.redraw = draw; // (for the users card: a user removed or demoted revokes the tokens it made)
-  const createDialog = (max) => {
+  // A pipeline's token is limited to issuing: under the profiles and with the CAs ticked (any
+  // when none is), reading what it issued; the keys certhub makes for it only when allowed.
+  const createDialog = (max, profiles, cas) => {
     const { options, chosen } = tokenLifetimes(max);
+    const issue = el("input", { type: "checkbox", id: "nt-issue" });
+    const picks = (legend, group, items) => el("fieldset", {}, el("legend", {}, legend),
+      items.map(([value, text]) => el("label", { class: "check" }, el("input", { type: "checkbox", name: group, value }), text)));
+    const limits = el("div", { id: "nt-limits", hidden: true },
+      picks("Profiles it issues under (none ticked: any)", "nt-profile", profiles.map((p) => [p.name, p.name])),
+      picks("CAs it issues with (none ticked: any)", "nt-ca", cas.map((c) => [c.id, c.name])),
+      el("label", { class: "check" }, el("input", { type: "checkbox", id: "nt-keys" }), "It may fetch the keys certhub makes for its certificates"));
+    const role = roleSelect("nt-role");
+    issue.addEventListener("change", () => {
+      limits.hidden = !issue.checked;
+      if (issue.checked && role.value === "viewer") role.value = "operator"; /* (a viewer issues nothing) */
+    });
     return formDialog("Create API token", [
       el("label", { for: "nt-name" }, "Token name (what uses it)"), el("input", { id: "nt-name", autocomplete: "off" }),
-      el("label", { for: "nt-role" }, "Role"), roleSelect("nt-role"),
+      el("label", { for: "nt-role" }, "Role"), role,
       el("label", { for: "nt-expires" }, "Expires"), el("select", { id: "nt-expires", "aria-describedby": max ? "nt-bound" : null },
         options.map(([v, text]) => el("option", { value: v, selected: v === chosen }, text))),
-      max ? el("p", { class: "muted", id: "nt-bound" }, `This tenant's tokens live at most ${max} days (its max_token_days setting).`) : null],
+      max ? el("p", { class: "muted", id: "nt-bound" }, `This tenant's tokens live at most ${max} days (its max_token_days setting).`) : null,
+      el("label", { class: "check" }, issue, "Limited to issuing certificates (a pipeline's): it issues, and reads only what it issued"),
+      limits],
     "Create", async (form, d) => {
       const lifetime = form.querySelector("#nt-expires").value;
-      const t = await api("POST", "tokens", { name: form.querySelector("#nt-name").value || undefined, role: form.querySelector("#nt-role").value,
-        ...(lifetime ? { expires_in: lifetime } : {}) });
+      const ticked = (group) => [...form.querySelectorAll(`input[name="${group}"]:checked`)].map((i) => i.value);
+      const scope = !issue.checked ? undefined : {
+        issue: { ...(ticked("nt-profile").length ? { profiles: ticked("nt-profile") } : {}),
+          ...(ticked("nt-ca").length ? { ca_ids: ticked("nt-ca") } : {}) },
+        keys_export: form.querySelector("#nt-keys").checked };
+      const t = await api("POST", "tokens", { name: form.querySelector("#nt-name").value || undefined, role: role.value,
+        ...(lifetime ? { expires_in: lifetime } : {}), ...(scope ? { scope } : {}) });
       // Shown this once: only its hash is kept.
       const shown = el("input", { id: "nt-token", readonly: true, value: t.token, "aria-label": "The new token" });
       if (!d.open) return; /* (cancelled meanwhile: the token is listed, and can be revoked) */

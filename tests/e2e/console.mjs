@@ -5,6 +5,7 @@ import { chromium } from "playwright-core";
 import { readFileSync, writeFileSync } from "node:fs";
 import { execFileSync, spawnSync } from "node:child_process";
 import assert from "node:assert/strict";
+import { generateKeyPairSync } from "node:crypto";
 
 const [url, data, work, shots] = process.argv.slice(2);
 const password = readFileSync(`${data}/admin-password`, "utf8").trim();
@@ -1933,6 +1934,40 @@ await page.getByRole("dialog").getByRole("button", { name: "Revoke" }).click();
 await page.locator("tr", { hasText: "backup script" }).getByText("revoked").waitFor();
 assert.equal(await withToken(), 401);
 ok("revoked from its row: refused from then on");
+// A pipeline's token from the dialog: limited to issuing under one profile with one CA, made an
+// operator's (a viewer issues nothing); it issues there and lists what it issued alone.
+await page.getByRole("button", { name: "Create token" }).click();
+await page.locator("#nt-name").fill("deploy pipeline");
+await page.locator("#nt-role").selectOption("viewer");
+assert.equal(await page.locator("#nt-limits").isHidden(), true);
+await page.getByLabel(/^Limited to issuing certificates/).check();
+assert.equal(await page.locator("#nt-role").inputValue(), "operator");
+await page.locator("#nt-limits").getByLabel("tls-server", { exact: true }).check();
+const signers = await page.evaluate(async () => (await (await fetch("/api/v1/cas")).json()).items.filter((c) => c.can_sign));
+await page.locator("#nt-limits").getByLabel(signers[0].name, { exact: true }).check();
+await page.getByRole("button", { name: "Create", exact: true }).click();
+const pipeline = await page.locator("#nt-token").inputValue();
+await page.getByRole("dialog").getByRole("button", { name: "Done" }).click();
+await page.locator("tr", { hasText: "deploy pipeline" }).getByText(`issues under tls-server with ${signers[0].id}, and what it issued`).waitFor();
+const asPipeline = (method, path, body) => page.evaluate(async ([t, m, p, b]) => {
+  const r = await fetch("/api/v1/" + p, { method: m, credentials: "omit", headers: { Authorization: "Bearer " + t, "Content-Type": "application/json" }, body: b ? JSON.stringify(b) : undefined });
+  return [r.status, await r.json()];
+}, [pipeline, method, path, body]);
+const [keyStatus, keyRefusal] = await asPipeline("POST", "certificates", { profile: "tls-server", sans: ["dns:deploy.example"], key_type: "p256", ca_id: signers[0].id });
+assert.deepEqual([keyStatus, keyRefusal.error.field], [403, "key_type"]); /* (no keys ticked: a key made here would be of no use to it) */
+const publicKey = generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ type: "spki", format: "pem" });
+const [issuedStatus, issued] = await asPipeline("POST", "certificates", { profile: "tls-server", sans: ["dns:deploy.example"], public_key: publicKey, ca_id: signers[0].id });
+assert.equal(issuedStatus, 201, JSON.stringify(issued));
+const [otherStatus, otherRefusal] = await asPipeline("POST", "certificates", { profile: "tls-client", sans: ["dns:deploy.example"], public_key: publicKey, ca_id: signers[0].id });
+assert.deepEqual([otherStatus, otherRefusal.error.field], [403, "profile"]);
+const [listStatus, listed] = await asPipeline("GET", "certificates");
+assert.deepEqual([listStatus, listed.items.map((c) => c.id)], [200, [issued.id]]);
+// (deleted again: what follows exports the newest certificate, one with a key held)
+assert.equal(await page.evaluate(async (id) => {
+  const s = await (await fetch("/api/v1/session")).json();
+  return (await fetch("/api/v1/certificates/" + id, { method: "DELETE", headers: { "X-CSRF-Token": s.csrf_token } })).status;
+}, issued.id), 200);
+ok("a pipeline's token made from the dialog: limited to issuing under the profile and CA ticked, an operator's, no key made for it unless allowed; it lists only what it issued");
 // A token that made others (one made from the session, its child made with it, and that
 // child's): its revoke dialog offers them, unchecked; checked, they go with it.
 const leaked = await page.evaluate(async () => {
