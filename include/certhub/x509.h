@@ -392,12 +392,15 @@ typedef struct ch_profile {
 
 #define CH_MAX_OIDS 16
 /* Whether dotted is an OID certhub writes: numbers without leading zeros joined by dots, at
- * least two, the first 0, 1 or 2 (the second below 40 unless the first is 2), each of at most 39
- * digits (a UUID's under 2.25), 127 bytes encoded at most.  CH_EINVAL naming field, saying what
- * is taken. */
+ * least two, the first 0, 1 or 2 (the second below 40 unless the first is 2), each at most
+ * 2^31 - 1 (Go's x509 refuses a certificate with a larger one), 127 bytes encoded at most.
+ * CH_EINVAL naming field, saying what is taken. */
 int ch_oid_check(const char *dotted, const char *field);
-/* Each OID of a NULL-terminated list (may be NULL) checked, and at most CH_MAX_OIDS of them. */
+/* Each OID of a NULL-terminated list (may be NULL) checked, none twice, at most CH_MAX_OIDS. */
 int ch_oids_check(const char *const *oids, const char *field);
+/* The same of extended key usages given as OIDs, none of them one of the named usages
+ * (ext_key_usage's server_auth... : given by its name). */
+int ch_eku_oids_check(const char *const *oids, const char *field);
 
 /* A profile's default and longest lifetimes in seconds, from its ttl or else its days (0: no
  * maximum). */

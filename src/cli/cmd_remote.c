@@ -2164,6 +2164,17 @@ static int update_name_switch(cli_args *a, const char *collection, const char *o
         printf("%s  %s  %s=%s  renew_before=%s  renew_at=%s\n", str(ans, "id"), str(ans, "name"), field,
                json_is_true(json_object_get(ans, field)) ? "on" : "off", str(ans, "renew_before"),
                json_is_string(json_object_get(ans, "renew_at")) ? str(ans, "renew_at") : "-");
+    /* A CA's URLs, those it has, a line each (what ca update --crl-urls... set, seen set). */
+    for (const char *const *k = (const char *const[]){"crl_urls", "ocsp_urls", "ca_issuers_urls", NULL};
+         !g_remote.json && *k != NULL; k++) {
+        json_t *l = json_object_get(ans, *k), *u;
+        size_t i;
+        if (json_array_size(l) == 0)
+            continue;
+        printf("  %s:", *k);
+        json_array_foreach(l, i, u) printf(" %s", json_string_value(u));
+        printf("\n");
+    }
     rc = 0;
 done:
     json_decref(body);
@@ -2677,10 +2688,12 @@ static int profile_put(cli_args *a, bool create)
         static const char *const opts[] = {"ext-key-usage-oids", "policies"}, *const fields[] = {
             "ext_key_usage_oids", "policy_identifiers"};
         for (size_t i = 0; i < 2; i++) {
-            if (cli_opt(a, opts[i]) != NULL && strcmp(cli_opt(a, opts[i]), "none") == 0)
+            if (cli_opt(a, opts[i]) != NULL && strcmp(cli_opt(a, opts[i]), "none") == 0) {
                 json_object_del(body, fields[i]);
-            else
+            } else {
+                cli_none_alone(a, opts[i], cli_opt(a, opts[i])); /* ("" is not "none": an unset variable) */
                 list_member(a, opts[i], body, fields[i]);
+            }
         }
     }
     if (remote_call(a, create ? "POST" : "PUT", create ? "profiles" : path, body, &ans, NULL) != 0)

@@ -202,7 +202,7 @@ static const cli_cmd commands[] = {
      "device= result= limit= cursor= all tenant= unattributed", 0, 0},
     {"token create", cmd_remote_token_create,
      "[--role admin|operator|viewer] [--tenant NAME] [--name N] [--expires 30d|12h|90m|TIME] [--objects LIST] "
-     "[--issue [--profiles LIST] [--cas LIST]] [--keys-export]",
+     "[--issue] [--profiles LIST] [--cas LIST] [--keys-export]",
      "create an API token (printed once)", "role= tenant= name= expires= objects= issue profiles= cas= keys-export", 0,
      0},
     {"token list", cmd_remote_token_list, "[--limit N] [--cursor C] [--all] [--tenant NAME]",
@@ -483,10 +483,10 @@ static const struct opt_help {
     {NULL, "ca-issuers-urls", "where the CA's certificate is published (DER over http://, for clients that fetch a "
                               "missing issuer), written into what it issues: the AIA's caIssuers (at most 3; none)"},
     {NULL, "ext-key-usage-oids", "extended key usages beyond the named ones, as dotted OIDs, comma-separated (such as "
-                                 "1.3.6.1.4.1.311.20.2.2, smart card logon; at most 16); in place of the profile's, "
-                                 "none for none"},
+                                 "1.3.6.1.4.1.311.20.2.2, smart card logon; at most 16); cert issue: in place of the "
+                                 "profile's; none for none"},
     {NULL, "policies", "the certificate policies, as dotted OIDs, comma-separated (such as 2.23.140.1.2.1; at most "
-                       "16); in place of the profile's, none for none"},
+                       "16); cert issue: in place of the profile's; none for none"},
     {NULL, "ca-issuers-url", "where the issuer's certificate is published (the AIA's caIssuers), to write into the "
                              "certificate"},
     {NULL, "ca-key", "the issuing CA's private key (PEM)"},
@@ -506,8 +506,8 @@ static const struct opt_help {
     {NULL, "auto-renew", "certhubd renews it at 2/3 of its life (the tenant's renewal point), and at least half its "
                          "life or 30 days before its end (cert update: on or off)"},
     {NULL, "renew-before", "renewed this long before its end instead of at the tenant's renewal point: a whole "
-                           "number and a unit, as 720h, 30d or 1d12h, shorter than its lifetime (carried over to "
-                           "its renewals; cert update: none for the renewal point again)"},
+                           "number and a unit, as 720h, 30d or 1d12h, leaving a tenth of its lifetime before it is "
+                           "due (carried over to its renewals; cert update: none for the renewal point again)"},
     {NULL, "expired-days", "certificates that ended more than this many days ago (1 to 3650)"},
     {NULL, "dry-run", "change nothing: say what would be done"},
     {NULL, "tidy-expired-days", "certhubd removes the certificates that ended more than this many days ago, hourly "
@@ -530,8 +530,8 @@ static const struct opt_help {
     {NULL, "keys-export", "the limited token may export those certificates' keys (an admin's token gives it)"},
     {NULL, "issue", "limit the token to issuing certificates (role operator or admin) and to reading, renewing and "
                     "exporting those it issued"},
-    {NULL, "profiles", "with --issue: the profiles it issues under, comma-separated (any without it)"},
-    {NULL, "cas", "with --issue: the ids of the CAs it issues with, comma-separated (any without it)"},
+    {NULL, "profiles", "limit the token to issuing (as --issue) under these profiles, comma-separated (any without it)"},
+    {NULL, "cas", "limit the token to issuing (as --issue) with the CAs of these ids, comma-separated (any without it)"},
     {NULL, "expires", "refused from then on: a lifetime from now (30d, 12h, 90m; 1h to 3650d) or a time (2027-01-01, "
                       "2027-01-01T00:00:00Z); without it, the token lives until revoked"},
     {"token create;token list;", "tenant", "the tenant, by name (the caller's own without it)"},

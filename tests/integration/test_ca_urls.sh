@@ -66,6 +66,12 @@ check_eq "a URL of 1,100 characters: 400 naming crl_urls" "400 crl_urls" "$statu
 check_contains "saying the longest taken" "$(body .error.message)" "a URL is at most 1024 characters"
 api PATCH "/api/v1/cas/$inter" '{"ocsp_urls":["http://ocsp.example.com/a b"]}'
 check_contains "a space: said where" "$(body .error.message)" "(a space at character 26)"
+api PATCH "/api/v1/cas/$inter" '{"ca_issuers_urls":["http://pki.example.com/a\"b.der"]}'
+check_contains "a quote: said where" "$(body .error.message)" "(a character a URL holds only percent-encoded at character 25)"
+api PATCH "/api/v1/cas/$inter" '{"crl_urls":["http://pki.example.com/x.crl","http://pki.example.com/x.crl"]}'
+check_contains "one given twice" "$(body .error.message)" "http://pki.example.com/x.crl is given twice in crl_urls"
+api PATCH "/api/v1/cas/$inter" '{"crl_urls":[""]}'
+check_contains "an empty one" "$(body .error.message)" "(it is empty)"
 api GET "/api/v1/cas/$inter"
 check_eq "none of them changed the CA (its name neither)" "$before" "$(jq -c '[.crl_urls, .ocsp_urls, .ca_issuers_urls, .name]' "$T/body")"
 api GET /api/v1/cas
@@ -98,7 +104,8 @@ check_eq "a leaf after: neither" 0 "$(text_of | grep -c 'CRL Distribution\|Autho
 ca_cli=$($cli ca create --name "cli root" --subject "CN=CLI Root" --ca-issuers-urls http://pki.example.com/cli.der,http://mirror.example.com/cli.der)
 $cli --output json ca get "$ca_cli" > cli.json
 check_eq "ca create --ca-issuers-urls" '["http://pki.example.com/cli.der","http://mirror.example.com/cli.der"]' "$(jq -c .ca_issuers_urls cli.json)"
-$cli ca update "$ca_cli" --ocsp-urls http://ocsp.example.com/cli --ca-issuers-urls none > /dev/null
+$cli ca update "$ca_cli" --ocsp-urls http://ocsp.example.com/cli --ca-issuers-urls none > updated.txt
+check_eq "ca update says the URLs it has now" "  ocsp_urls: http://ocsp.example.com/cli" "$(sed -n 2,9p updated.txt)"
 $cli --output json ca get "$ca_cli" > cli.json
 check_eq "ca update sets one list and clears another (none)" '["http://ocsp.example.com/cli"] []' \
     "$(jq -c .ocsp_urls cli.json) $(jq -c .ca_issuers_urls cli.json)"

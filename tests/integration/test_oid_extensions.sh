@@ -16,7 +16,7 @@ issuer=$(quickstart_issuer)
 cli="$CERTHUB --server https://localhost:$port --ca-file $data/ca.pem --token-file $data/admin-token"
 smartcard=1.3.6.1.4.1.311.20.2.2
 policy=1.3.6.1.4.1.55555.1.2
-uuid=2.25.329800735698586629295641978511506172918
+template=1.3.6.1.4.1.311.21.8.7463524.1394875.2147483647
 
 text_of() { jq -r .pem "$T/body" | openssl x509 -noout -text; }
 counts() {
@@ -27,8 +27,8 @@ counts() {
     echo "$c/$(body '.items | length')"
 }
 
-api POST /api/v1/profiles "{\"name\":\"smartcard\",\"key_usage\":[\"digital_signature\"],\"ext_key_usage\":[\"client_auth\"],\"ext_key_usage_oids\":[\"$smartcard\",\"$uuid\"],\"policy_identifiers\":[\"$policy\"]}"
-check_eq "a profile with EKU and policy OIDs" "201 [\"$smartcard\",\"$uuid\"] [\"$policy\"]" \
+api POST /api/v1/profiles "{\"name\":\"smartcard\",\"key_usage\":[\"digital_signature\"],\"ext_key_usage\":[\"client_auth\"],\"ext_key_usage_oids\":[\"$smartcard\",\"$template\"],\"policy_identifiers\":[\"$policy\"]}"
+check_eq "a profile with EKU and policy OIDs" "201 [\"$smartcard\",\"$template\"] [\"$policy\"]" \
     "$status $(jq -c .ext_key_usage_oids "$T/body") $(jq -c .policy_identifiers "$T/body")"
 api GET /api/v1/profiles/tls-server
 check_eq "a built-in profile has none: not shown" "null null" "$(body .ext_key_usage_oids) $(body .policy_identifiers)"
@@ -38,10 +38,10 @@ check_eq "issued under it" 201 "$status"
 card=$(body .id)
 text_of > card.txt
 check_contains "openssl reads client_auth and the smart card logon" "$(cat card.txt)" \
-    "TLS Web Client Authentication, Microsoft Smartcard Login, $uuid"
+    "TLS Web Client Authentication, Microsoft Smartcard Login, $template"
 check_contains "and the policy" "$(cat card.txt)" "Policy: $policy"
 api GET "/api/v1/certificates/$card"
-check_eq "its details list them" "[\"$smartcard\",\"$uuid\"] [\"$policy\"]" \
+check_eq "its details list them" "[\"$smartcard\",\"$template\"] [\"$policy\"]" \
     "$(jq -c '.details.ext_key_usage | map(select(test("^[0-9]")))' "$T/body") $(jq -c .details.policies "$T/body")"
 
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout csr.key -subj "/CN=John Roe" \
@@ -52,6 +52,18 @@ text_of > csr-card.txt
 check_contains "has them too" "$(cat csr-card.txt)" "Policy: $policy"
 check_contains "and the CSR's user principal name" "$(cat csr-card.txt)" "othername: UPN::john@corp.example"
 
+# A CSR's names certhub does not write are refused, not dropped unsaid; a UPN held as one given.
+csr_refused() { # WHAT SAN MESSAGE
+    openssl req -new -key csr.key -subj "/CN=John Roe" -addext "subjectAltName=$2" -out odd.csr 2> /dev/null
+    api POST /api/v1/certificates "$(jq -n --rawfile c odd.csr --arg ca "$issuer" '{profile:"smartcard",csr:$c,ca_id:$ca,days:30}')"
+    check_eq "a CSR with $1: 400 naming csr" "400 csr" "$status $(body .error.field)"
+    check_contains "$1: saying so" "$(body .error.message)" "$3"
+}
+csr_refused "an otherName of another type" "DNS:a.example,otherName:1.2.3.4;IA5STRING:x" "an otherName of type 1.2.3.4"
+csr_refused "a UPN not in a UTF8String" "otherName:msUPN;IA5STRING:x@corp.example" "or a UPN not in a UTF8String"
+csr_refused "a registeredID" "RID:1.2.3.4" "a registeredID"
+csr_refused "a UPN with a space" "otherName:msUPN;UTF8:john roe@corp.example" "the CSR's user principal name"
+
 # ---- a user principal name given
 api POST /api/v1/certificates "{\"name\":\"jane card\",\"profile\":\"smartcard\",\"subject\":{\"common_name\":\"Jane Doe\"},\"sans\":[\"upn:jane@corp.example\",\"email:jane@corp.example\"],\"key_type\":\"p256\",\"days\":30,\"ca_id\":\"$issuer\"}"
 check_eq "a user principal name given" 201 "$status"
@@ -61,7 +73,7 @@ api GET "/api/v1/certificates?search=jane@corp"
 check_eq "searched by it" "jane card" "$(body '[.items[].name] | join(",")')"
 api POST /api/v1/certificates "{\"profile\":\"smartcard\",\"subject\":{\"common_name\":\"x\"},\"sans\":[\"upn:nobody\"],\"key_type\":\"p256\",\"ca_id\":\"$issuer\"}"
 check_eq "one without its domain: 400 naming sans" "400 sans" "$status $(body .error.field)"
-check_contains "saying what it is" "$(body .error.message)" "is not a user principal name (user@domain)"
+check_contains "saying what it is" "$(body .error.message)" "is not a user principal name (user@domain, UTF-8 without spaces"
 api POST /api/v1/profiles '{"name":"corp-card","key_usage":["digital_signature"],"ext_key_usage":["client_auth"],"allowed_domains":["corp.example"]}'
 api POST /api/v1/certificates "{\"profile\":\"corp-card\",\"subject\":{\"common_name\":\"X Person\"},\"sans\":[\"upn:x@other.example\"],\"key_type\":\"p256\",\"ca_id\":\"$issuer\"}"
 check_eq "a domain the profile does not allow: 422 naming sans" "422 sans" "$status $(body .error.field)"
@@ -104,7 +116,14 @@ refused "a number, not a string" policy_identifiers POST /api/v1/profiles \
     '{"name":"bad","key_usage":["digital_signature"],"policy_identifiers":[1.2]}'
 refused "an OID of a first arc 3" policy_identifiers POST /api/v1/certificates \
     "{\"profile\":\"tls-server\",\"sans\":[\"dns:x.example\"],\"key_type\":\"p256\",\"ca_id\":\"$issuer\",\"policy_identifiers\":[\"3.1\"]}" \
-    "its first arc is 0, 1 or 2"
+    "the first arc must be 0, 1 or 2"
+refused "a UUID's arc, which Go's x509 refuses" policy_identifiers POST /api/v1/certificates \
+    "{\"profile\":\"tls-server\",\"sans\":[\"dns:x.example\"],\"key_type\":\"p256\",\"ca_id\":\"$issuer\",\"policy_identifiers\":[\"2.25.329800735698586629295641978511506172918\"]}" \
+    "which Go's x509 and other readers of certificates refuse"
+refused "a policy twice" policy_identifiers POST /api/v1/profiles \
+    '{"name":"bad","key_usage":["digital_signature"],"policy_identifiers":["1.2.3","1.2.3"]}' "is given twice"
+refused "a named usage as an OID" ext_key_usage_oids POST /api/v1/profiles \
+    '{"name":"bad","key_usage":["digital_signature"],"ext_key_usage_oids":["1.3.6.1.5.5.7.3.1"]}' "is server_auth: give it by its name"
 many=$(seq 1 17 | sed 's/^/"1.2./; s/$/"/' | paste -sd,)
 refused "17 OIDs" ext_key_usage_oids POST /api/v1/certificates \
     "{\"profile\":\"tls-server\",\"sans\":[\"dns:x.example\"],\"key_type\":\"p256\",\"ca_id\":\"$issuer\",\"ext_key_usage_oids\":[$many]}" \

@@ -1324,20 +1324,23 @@ static void test_times(void **state)
     assert_int_equal(ch_time_parse(&t, "0000-01-01T00:00:00+00:01"), CH_EINVAL);
 }
 
-/* Extended key usages and policies given as OIDs: written as OpenSSL reads them back (each arc,
- * a UUID's under 2.25 too), the profile's taken unless the request gives its own (an empty list:
- * none), refused when not an OID, more than CH_MAX_OIDS, or with the EKU left out. */
+/* Extended key usages and policies given as OIDs: written as OpenSSL reads them back, the
+ * profile's taken unless the request gives its own (an empty list: none), refused when not an
+ * OID, with an arc above 2^31 - 1 (a UUID's), given twice, a named usage, more than CH_MAX_OIDS,
+ * or with the EKU left out. */
 static void test_issue_oids(void **state)
 {
     ch_key *rk = gen(CH_KEY_P256), *lk = gen(CH_KEY_P256);
     ch_cert *root, *x = NULL;
     X509_NAME *n = name("CN=oids.example");
-    static const char *const ekus[] = {"1.3.6.1.4.1.311.20.2.2", "2.25.329800735698586629295641978511506172918",
-                                       "0.0", "2.999.1", NULL};
+    static const char *const ekus[] = {"1.3.6.1.4.1.311.20.2.2", "1.3.6.1.4.1.311.21.8.2147483647.1", "0.0",
+                                       "2.999.1", NULL};
     static const char *const pols[] = {"2.23.140.1.2.1", "2.5.29.32.0", "1.2.840.113549.1.1.11", NULL};
     static const char *const none[] = {NULL};
     static const char *const bad[] = {"1", "3.1", "1.40", "1.02", "1..2", "1.2.", ".1.2", "abc", "1.2.x", "1.2 ",
-                                      "2.1234567890123456789012345678901234567890"};
+                                      "2.25.329800735698586629295641978511506172918", "1.2.2147483648",
+                                      "2.2147483568", "10.1"};
+    static const char *const twice[] = {"1.2.3", "1.2.3", NULL}, *const named[] = {"1.3.6.1.5.5.7.3.9", NULL};
     const char *many[CH_MAX_OIDS + 2];
     char many_text[CH_MAX_OIDS + 1][16];
     ch_profile prof = *ch_profile_get("tls-client");
@@ -1419,6 +1422,15 @@ static void test_issue_oids(void **state)
     o.leave_out = CH_EXT_EXT_KEY_USAGE;
     assert_int_equal(ch_cert_issue(&x, &o), CH_EINVAL);
     assert_string_equal(ch_error_field(), "ext_key_usage_oids");
+    o.leave_out = 0;
+    o.eku_oids = NULL;
+    o.policies = twice; /* (RFC 5280 4.2.1.4: a policy once) */
+    assert_int_equal(ch_cert_issue(&x, &o), CH_EINVAL);
+    assert_string_equal(ch_error_field(), "policy_identifiers");
+    o.policies = NULL;
+    o.eku_oids = named; /* ocsp_signing, given by its name where a profile's rules see it */
+    assert_int_equal(ch_cert_issue(&x, &o), CH_EINVAL);
+    assert_non_null(strstr(ch_error_last(), "is ocsp_signing"));
     ch_cert_free(root);
     X509_NAME_free(n);
     ch_key_free(rk);

@@ -339,6 +339,10 @@ static int urls_check(const char *const *urls, const char *field)
         n++;
     if (n > CH_CA_MAX_URLS)
         return ch_error_set_field(CH_EINVAL, field, "%s holds at most %d URLs", field, CH_CA_MAX_URLS);
+    for (size_t i = 1; i < n; i++)
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(urls[i], urls[k]) == 0)
+                return ch_error_set_field(CH_EINVAL, field, "%.200s is given twice in %s", urls[i], field);
     return ch_issue_urls_check(urls, field);
 }
 

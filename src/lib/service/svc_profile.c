@@ -191,12 +191,8 @@ static int oid_list(char ***out, json_t *def, const char *field)
     if (!json_is_array(v) || json_array_size(v) > CH_MAX_OIDS)
         return ch_error_set_field(CH_EINVAL, field, "%s must be an array of at most %d OIDs, such as "
                                   "[\"1.3.6.1.4.1.311.20.2.2\"]", field, CH_MAX_OIDS);
-    json_array_foreach(v, i, e) {
-        if (!json_is_string(e))
-            return ch_error_set_field(CH_EINVAL, field, "%s holds OIDs as strings, such as \"2.23.140.1.2.1\"", field);
-        if ((error = ch_oid_check(json_string_value(e), field)) < 0)
-            return error;
-    }
+    json_array_foreach(v, i, e) if (!json_is_string(e))
+        return ch_error_set_field(CH_EINVAL, field, "%s holds OIDs as strings, such as \"2.23.140.1.2.1\"", field);
     if ((*out = calloc(json_array_size(v) + 1, sizeof **out)) == NULL)
         return ch_error_set(CH_ENOMEM, "out of memory");
     json_array_foreach(v, i, e) if (((*out)[i] = strdup(json_string_value(e))) == NULL) {
@@ -204,7 +200,13 @@ static int oid_list(char ***out, json_t *def, const char *field)
         *out = NULL;
         return ch_error_set(CH_ENOMEM, "out of memory");
     }
-    return 0;
+    error = strcmp(field, "ext_key_usage_oids") == 0 ? ch_eku_oids_check((const char *const *)*out, field)
+                                                     : ch_oids_check((const char *const *)*out, field);
+    if (error < 0) {
+        ch_strv_free(*out);
+        *out = NULL;
+    }
+    return error;
 }
 
 static int profile_parse(ch_svc_profile *out, const char *name, json_t *def)

@@ -671,10 +671,41 @@ static int csr_sans(const ch_csr *csr, ch_san **out, size_t *count, char ***stor
             }
             text = OPENSSL_strndup((const char *)d, (size_t)len);
             st = type == GEN_DNS ? CH_SAN_DNS : type == GEN_EMAIL ? CH_SAN_EMAIL : CH_SAN_URI;
-        } else if ((text = x509_upn_text(gn)) != NULL) {
+        } else if (type == GEN_OTHERNAME && (text = x509_upn_text(gn)) != NULL) {
+            /* Held to what a upn: given is held to (a renewal parses it so), said of the CSR. */
+            ch_san check;
+            size_t len = strlen(text) + 5;
+            char *given = malloc(len);
+            if (given != NULL)
+                snprintf(given, len, "upn:%s", text);
+            if (given == NULL || ch_san_parse(&check, given) < 0) {
+                error = ch_error_set_field(CH_EINVAL, "csr", "the CSR's user principal name: %s",
+                                           given ? ch_error_last() : "out of memory");
+                free(given);
+                OPENSSL_free(text);
+                goto done;
+            }
+            free(given);
             st = CH_SAN_UPN;
         } else {
-            continue; /* other name forms are not copied */
+            /* Not dropped unsaid: the holder asked for it, and would find it missing. */
+            char what[160] = "an otherName";
+            if (type == GEN_OTHERNAME) {
+                char oid[64];
+                const OTHERNAME *on = GENERAL_NAME_get0_value(gn, NULL);
+                if (on != NULL && OBJ_obj2txt(oid, sizeof oid, on->type_id, 1) > 0)
+                    snprintf(what, sizeof what, "an otherName of type %s (or a UPN not in a UTF8String)", oid);
+            }
+            error = ch_error_set_field(CH_EINVAL, "csr", "the CSR asks for a subject alternative name certhub does not "
+                                       "write, %s: it takes DNS names, IP addresses, email addresses, URIs and user "
+                                       "principal names (an otherName 1.3.6.1.4.1.311.20.2.3 holding a UTF8String); "
+                                       "make the CSR without it",
+                                       type == GEN_OTHERNAME ? what
+                                       : type == GEN_DIRNAME ? "a directoryName"
+                                       : type == GEN_RID     ? "a registeredID"
+                                       : type == GEN_X400    ? "an x400Address"
+                                                             : "an ediPartyName");
+            goto done;
         }
         if (text == NULL) {
             error = ch_error_set_field(CH_EINVAL, "csr", "a subject alternative name of the CSR cannot be read");
@@ -970,10 +1001,18 @@ int ch_issue_urls_check(const char *const *urls, const char *field)
         if (strlen(u) > CH_URL_MAX)
             return ch_error_set_field(CH_EINVAL, field, "a URL is at most %d characters; \"%.64s...\" is longer",
                                       CH_URL_MAX, u);
-        const char *flaw = strncasecmp(u, "http://", 7) != 0 && strncasecmp(u, "https://", 8) != 0 &&
+        const char *flaw = *u == '\0' ? "it is empty"
+                           : strncasecmp(u, "http://", 7) != 0 && strncasecmp(u, "https://", 8) != 0 &&
                                    strncasecmp(u, "ldap://", 7) != 0
                                ? "another scheme"
                                : ch_url_flaw(u, &at);
+        /* (RFC 3986 2: these stand in no URI but percent-encoded) */
+        if (flaw == NULL && (at = strcspn(u, "\"<>\\^`{|}")) < strlen(u)) {
+            flaw = "a character a URL holds only percent-encoded";
+            at++;
+        } else if (flaw == NULL) {
+            at = 0;
+        }
         if (flaw != NULL) {
             char where[40] = "";
             if (at != 0)
@@ -1021,7 +1060,7 @@ int ch_cert_issue(ch_cert **out, const ch_issue_opts *o)
     if ((error = ch_issue_urls_check(o->crl_urls, "crl_url")) < 0 ||
         (error = ch_issue_urls_check(o->ocsp_urls, "ocsp_url")) < 0 ||
         (error = ch_issue_urls_check(o->ca_issuers_urls, "ca_issuers_url")) < 0 ||
-        (error = ch_oids_check(o->eku_oids, "ext_key_usage_oids")) < 0 ||
+        (error = ch_eku_oids_check(o->eku_oids, "ext_key_usage_oids")) < 0 ||
         (error = ch_oids_check(o->policies, "policy_identifiers")) < 0)
         return error;
     /* The OIDs given in place of the profile's, or the profile's: none when the EKU is left out. */
@@ -1111,10 +1150,11 @@ int ch_cert_issue(ch_cert **out, const ch_issue_opts *o)
     for (size_t i = 1; sans != req_sans && i < san_count; i++)
         for (size_t k = 0; k < i; k++)
             if (same_san(&sans[i], &sans[k])) {
-                error = ch_error_set_field(CH_EINVAL, "sans", "%s:%s is given twice",
+                error = ch_error_set_field(CH_EINVAL, "sans", "%s:%.200s is given twice",
                                            sans[i].type == CH_SAN_DNS     ? "dns"
                                            : sans[i].type == CH_SAN_IP    ? "ip"
                                            : sans[i].type == CH_SAN_EMAIL ? "email"
+                                           : sans[i].type == CH_SAN_UPN   ? "upn"
                                                                           : "uri",
                                            sans[i].value);
                 goto done;

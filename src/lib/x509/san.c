@@ -68,11 +68,30 @@ static bool valid_ip(const char *s)
     return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
 }
 
+/* user@domain, one '@', neither side empty, visible ASCII: an rfc822Name is an IA5String (an
+ * address beyond ASCII is RFC 8398's SmtpUTF8Mailbox, which certhub does not write). */
 static bool valid_email(const char *s)
 {
     const char *at = strchr(s, '@');
 
-    return at != NULL && at != s && strchr(at + 1, '@') == NULL && at[1] != '\0' && strchr(s, ' ') == NULL;
+    for (const char *p = s; *p; p++)
+        if (*p <= 0x20 || *p >= 0x7f)
+            return false;
+    return at != NULL && at != s && strchr(at + 1, '@') == NULL && at[1] != '\0';
+}
+
+/* A user principal name: user@domain as an address is written, in UTF-8 (its UTF8String holds
+ * any), with nothing that shows as blank or reorders the text on a screen. */
+static bool valid_upn(const char *s)
+{
+    const char *at = strchr(s, '@');
+
+    if (!ch_utf8_valid(s) || at == NULL || at == s || strchr(at + 1, '@') != NULL || at[1] == '\0')
+        return false;
+    for (const char *p = s; *p; p += ch_utf8_char_len(p))
+        if (ch_utf8_control(p) != 0 || ch_utf8_space(p) != 0)
+            return false;
+    return true;
 }
 
 static bool valid_uri(const char *s)
@@ -141,7 +160,8 @@ int ch_san_parse(ch_san *out, const char *text)
         break;
     case CH_SAN_EMAIL:
         if (!valid_email(value))
-            return ch_error_set_field(CH_EINVAL, "sans", "\"%.128s\" is not an email address; " SAN_FORMS, text);
+            return ch_error_set_field(CH_EINVAL, "sans", "\"%.128s\" is not an email address (user@domain in visible "
+                                      "ASCII: a domain beyond it in its xn-- form); " SAN_FORMS, text);
         break;
     case CH_SAN_URI:
         if (!valid_uri(value))
@@ -149,9 +169,9 @@ int ch_san_parse(ch_san *out, const char *text)
         break;
     case CH_SAN_UPN:
         /* (user@domain, as an address is written; UTF-8 taken, as its UTF8String holds it) */
-        if (!valid_email(value))
-            return ch_error_set_field(CH_EINVAL, "sans", "\"%.128s\" is not a user principal name (user@domain); "
-                                      SAN_FORMS, text);
+        if (!valid_upn(value))
+            return ch_error_set_field(CH_EINVAL, "sans", "\"%.128s\" is not a user principal name (user@domain, "
+                                      "UTF-8 without spaces or control characters); " SAN_FORMS, text);
         break;
     }
     out->type = type;

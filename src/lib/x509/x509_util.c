@@ -213,58 +213,17 @@ int x509_der_tlv(ch_buf *b, uint8_t tag, const void *v, size_t n)
     return x509_der_wrap(b, at, tag);
 }
 
-/* One arc's base-128 digits, most significant first, from its decimal digits (at most 39, an
- * arc as long as a UUID's in 2.25), plus add: long division by 128 of the decimal number, the
- * remainders the digits.  0 on success, -1 when the arc has more than max digits. */
-static int arc_base128(uint8_t *out, size_t *n, const char *dec, size_t len, unsigned add, size_t max)
-{
-    uint8_t d[48], rev[24];
-    size_t nd = 0, k = 0;
-    unsigned carry = add;
-
-    for (size_t i = 0; i < len; i++)
-        d[nd++] = (uint8_t)(dec[i] - '0');
-    /* (add, 0 to 80: carried in from the last digit) */
-    for (size_t i = nd; i-- > 0 && carry;) {
-        unsigned v = d[i] + carry;
-        d[i] = (uint8_t)(v % 10);
-        carry = v / 10;
-    }
-    while (carry) { /* (a digit more in front) */
-        memmove(d + 1, d, nd++);
-        d[0] = (uint8_t)(carry % 10);
-        carry /= 10;
-    }
-    do {
-        unsigned rem = 0;
-        size_t lead = 0;
-        for (size_t i = 0; i < nd; i++) {
-            unsigned v = rem * 10 + d[i];
-            d[i] = (uint8_t)(v / 128);
-            rem = v % 128;
-        }
-        while (lead < nd && d[lead] == 0)
-            lead++;
-        memmove(d, d + lead, nd - lead);
-        nd -= lead;
-        if (k == sizeof rev)
-            return -1;
-        rev[k++] = (uint8_t)rem;
-    } while (nd > 0);
-    if (k > max)
-        return -1;
-    for (*n = 0; k > 0; k--)
-        out[(*n)++] = (uint8_t)(rev[k - 1] | (k > 1 ? 0x80 : 0));
-    return 0;
-}
-
 /* The contents octets of an OBJECT IDENTIFIER (X.690 8.19) from its dotted text: the first two
- * arcs as one (40 * first + second), each arc base 128, the high bit set on all but its last
- * byte.  An arc may be as long as a UUID's (2.25.<128 bits>). */
+ * arcs as one (40 * first + second), each base 128, the high bit set on all but its last byte.
+ * Each of those at most 2^31 - 1: Go's x509 (Kubernetes, cfssl, much of the tooling around
+ * certificates) fails to read a whole certificate with a larger arc in its extended key usages
+ * or policies, as a UUID's under 2.25 is. */
+#define OID_ARC_MAX 2147483647u
+
 static int oid_contents(uint8_t out[128], size_t *len, const char *dotted, const char *field)
 {
     const char *p = dotted;
-    unsigned first = 0;
+    uint64_t first = 0;
     size_t n = 0, narcs = 0;
 
     *len = 0;
@@ -272,11 +231,14 @@ static int oid_contents(uint8_t out[128], size_t *len, const char *dotted, const
         goto bad;
     while (*p) {
         const char *start = p;
-        size_t digits, k;
+        uint64_t v = 0;
+        uint8_t rev[5];
+        size_t k = 0, digits;
         if (*p < '0' || *p > '9' || (*p == '0' && p[1] >= '0' && p[1] <= '9'))
             goto bad; /* (a leading zero would write a second text for one OID) */
-        while (*p >= '0' && *p <= '9')
-            p++;
+        for (; *p >= '0' && *p <= '9'; p++)
+            if (p - start < 12)
+                v = v * 10 + (uint64_t)(*p - '0');
         digits = (size_t)(p - start);
         if (*p == '.' && p[1] == '\0')
             goto bad;
@@ -284,20 +246,31 @@ static int oid_contents(uint8_t out[128], size_t *len, const char *dotted, const
             p++;
         else if (*p != '\0')
             goto bad;
-        if (digits > 39)
-            return ch_error_set_field(CH_EINVAL, field, "OID %.64s has an arc too long: at most 39 digits", dotted);
         if (narcs++ == 0) {
-            if (digits != 1 || *start > '2')
-                return ch_error_set_field(CH_EINVAL, field, "OID %.64s: its first arc is 0, 1 or 2", dotted);
-            first = (unsigned)(*start - '0');
+            if (v > 2 || digits > 1)
+                return ch_error_set_field(CH_EINVAL, field, "OID %.64s%s: the first arc must be 0, 1 or 2", dotted,
+                                          strlen(dotted) > 64 ? "..." : "");
+            first = v;
             continue;
         }
-        if (narcs == 2 && first < 2 && (digits > 2 || (digits == 2 && (start[0] - '0') * 10 + start[1] - '0' > 39)))
-            return ch_error_set_field(CH_EINVAL, field, "OID %.64s: its second arc is below 40 when the first is "
-                                      "0 or 1", dotted);
-        if (arc_base128(out + n, &k, start, digits, narcs == 2 ? 40 * first : 0, 127 - n) < 0)
-            return ch_error_set_field(CH_EINVAL, field, "OID %.64s is too long: at most 127 bytes encoded", dotted);
-        n += k;
+        if (narcs == 2 && first < 2 && v > 39)
+            return ch_error_set_field(CH_EINVAL, field, "OID %.64s%s: the second arc must be below 40 when the first "
+                                      "is 0 or 1", dotted, strlen(dotted) > 64 ? "..." : "");
+        if (narcs == 2)
+            v += 40 * first;
+        if (digits > 10 || v > OID_ARC_MAX)
+            return ch_error_set_field(CH_EINVAL, field, "OID %.64s%s has an arc above %u, which Go's x509 and other "
+                                      "readers of certificates refuse (a UUID's under 2.25 is)", dotted,
+                                      strlen(dotted) > 64 ? "..." : "", OID_ARC_MAX);
+        do
+            rev[k++] = (uint8_t)(v & 0x7f);
+        while ((v >>= 7) != 0);
+        if (n + k > 127)
+            return ch_error_set_field(CH_EINVAL, field, "OID %.64s... is too long: at most 127 bytes encoded", dotted);
+        while (k > 0) {
+            k--;
+            out[n++] = (uint8_t)(rev[k] | (k > 0 ? 0x80 : 0));
+        }
     }
     if (narcs < 2)
         goto bad;
@@ -305,9 +278,9 @@ static int oid_contents(uint8_t out[128], size_t *len, const char *dotted, const
     return 0;
 bad:
     return ch_error_set_field(CH_EINVAL, field,
-                              "\"%.64s\" is not an OID: give it dotted, as 1.3.6.1.4.1.311.20.2.2 (numbers without "
+                              "\"%.64s%s\" is not an OID: give it dotted, as 1.3.6.1.4.1.311.20.2.2 (numbers without "
                               "leading zeros, at least two)",
-                              dotted ? dotted : "");
+                              dotted ? dotted : "", dotted && strlen(dotted) > 64 ? "..." : "");
 }
 
 int x509_der_oid(ch_buf *b, const char *dotted, const char *field)
@@ -347,11 +320,36 @@ int ch_oids_check(const char *const *oids, const char *field)
     size_t n = 0;
     int error;
 
-    for (; oids != NULL && oids[n] != NULL; n++)
+    for (; oids != NULL && oids[n] != NULL; n++) {
         if ((error = ch_oid_check(oids[n], field)) < 0)
             return error;
+        /* (RFC 5280 4.2.1.4: a policy appears once; a usage said twice says nothing more) */
+        for (size_t k = 0; k < n; k++)
+            if (strcmp(oids[k], oids[n]) == 0)
+                return ch_error_set_field(CH_EINVAL, field, "OID %.64s is given twice", oids[n]);
+    }
     if (n > CH_MAX_OIDS)
         return ch_error_set_field(CH_EINVAL, field, "%s holds at most %d OIDs", field, CH_MAX_OIDS);
+    return 0;
+}
+
+int ch_eku_oids_check(const char *const *oids, const char *field)
+{
+    static const struct {
+        const char *oid, *name;
+    } named[] = {{"1.3.6.1.5.5.7.3.1", "server_auth"},      {"1.3.6.1.5.5.7.3.2", "client_auth"},
+                 {"1.3.6.1.5.5.7.3.3", "code_signing"},     {"1.3.6.1.5.5.7.3.4", "email_protection"},
+                 {"1.3.6.1.5.5.7.3.8", "time_stamping"},    {"1.3.6.1.5.5.7.3.9", "ocsp_signing"}};
+    int error;
+
+    if ((error = ch_oids_check(oids, field)) < 0)
+        return error;
+    /* One of the named usages is given by its name, where the profile's rules see it. */
+    for (size_t i = 0; oids != NULL && oids[i] != NULL; i++)
+        for (size_t k = 0; k < sizeof named / sizeof named[0]; k++)
+            if (strcmp(oids[i], named[k].oid) == 0)
+                return ch_error_set_field(CH_EINVAL, field, "OID %s is %s: give it by its name in ext_key_usage",
+                                          oids[i], named[k].name);
     return 0;
 }
 
