@@ -714,6 +714,8 @@ async function createWizard(reload) {
       ...lifetimeInputs("lifetime", "Lifetime", [v.lifetime, v.lifetime_unit]),
       el("label", { class: "check" }, el("input", { type: "checkbox", name: "auto_renew", id: "auto_renew", checked: !!v.auto_renew }),
         "Renew automatically before it expires"),
+      // (cert-manager's renewBefore; empty: the tenant's renewal point)
+      ...field("renew_before", "Renew this long before it ends (such as 30d or 12h; empty: the tenant's renewal point)"),
       ...select("ca_id", "Signing CA", cas.items.filter((c) => c.can_sign).map((c) => [c.id, c.name]))]],
     ["Subject", () => [...field("common_name", "Common name"), ...field("organization", "Organization"),
       ...field("organizational_unit", "Organizational unit"), ...field("locality", "Locality"), ...field("state", "State"),
@@ -742,7 +744,7 @@ async function createWizard(reload) {
       ["Basic constraints", extReview("bc", "on")], ["Authority key identifier", extReview("aki", "on")],
       ["Key usage", extReview("ku", (v.ku || []).join(", ") || "the profile's")],
       ["Extended key usage", extReview("eku", (v.eku || []).join(", ") || "the profile's")],
-      ["Automatic renewal", v.auto_renew ? "on" : "off"]]
+      ["Automatic renewal", v.auto_renew ? `on${v.renew_before ? `, ${v.renew_before} before its end` : ""}` : "off"]]
       .flatMap(([k, val]) => [el("dt", {}, k), el("dd", {}, val || "—")]))]],
   ];
   // The profile's usages, said where they would be taken: " (a, b)".
@@ -986,7 +988,7 @@ async function createWizard(reload) {
       sans: v.sans ? v.sans.split(",").map((x) => x.trim()).filter(Boolean) : undefined,
       key_usage: usages("ku", v.ku), ext_key_usage: usages("eku", v.eku),
       basic_constraints: v.ext.bc ? undefined : false, authority_key_id: v.ext.aki ? undefined : false, critical,
-      auto_renew: v.auto_renew || undefined };
+      auto_renew: v.auto_renew || undefined, renew_before: v.renew_before?.trim() || undefined };
     let made;
     try {
       made = await api("POST", "certificates", body);

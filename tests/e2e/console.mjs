@@ -255,6 +255,7 @@ await page.getByRole("dialog").getByRole("button", { name: "Next" }).click();
 assert.equal(await page.getByLabel("Lifetime: unit").inputValue(), "d");
 await page.getByLabel("Lifetime", { exact: true }).fill("90");
 await page.getByLabel("Renew automatically before it expires").check();
+await page.getByLabel(/^Renew this long before it ends/).fill("20d");
 await page.getByRole("dialog").getByRole("button", { name: "Next" }).click();
 await page.getByLabel("Common name").fill("web.example");
 await page.getByLabel("Organization", { exact: true }).fill("Example");
@@ -270,6 +271,7 @@ await page.getByLabel("client_auth").check();
 await page.getByRole("dialog").getByRole("button", { name: "Next" }).click();
 await page.getByRole("dialog").getByText("Review").waitFor();
 await page.getByRole("dialog").getByText("server_auth, client_auth").waitFor();
+await page.getByRole("dialog").getByText("on, 20d before its end").waitFor();
 await page.screenshot({ path: `${shots}/certificate-wizard.png` });
 await page.getByRole("dialog").getByRole("button", { name: "Create", exact: true }).click();
 await page.getByRole("dialog").waitFor({ state: "hidden" }).catch(async () => {
@@ -281,6 +283,8 @@ await web.waitFor();
 ok("a server certificate created through the wizard (with Back keeping what was typed)");
 await web.getByText("dns:web.example, ip:10.0.0.5").waitFor();
 ok("its row shows the names it holds under its subject");
+assert.equal(await page.evaluate(async () => (await (await fetch("/api/v1/certificates?search=web.example")).json()).items[0].renew_before), "20d");
+ok("its own lead time given in the wizard (20 days before its end) is the certificate's");
 // Made, its details are shown at once (SAP BTP: "its detail view is shown").
 await panelOf(page).getByRole("heading", { name: "web.example" }).waitFor();
 await page.waitForFunction(() => document.querySelector('button[aria-label="Details of web.example"]')?.getAttribute("aria-expanded") === "true");
