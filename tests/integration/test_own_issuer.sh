@@ -108,9 +108,20 @@ api POST /api/v1/certificates "{\"subject\":{\"common_name\":\"old.example\"},\"
 old_leaf=$(body .id)
 api DELETE "/api/v1/cas/$quickstart"
 check_eq "the quickstart issuing CA is not deleted unasked while certhubd's own certificate is under it" 409 "$status"
+renewals=$(grep -c "server certificate renewed" "$log" || true)
 cli ca delete "$quickstart" --force >/dev/null
 cli ca delete "$quickstart_root" --force >/dev/null
 ok "both quickstart CAs deleted (--force)"
+# certhubd takes a new certificate as soon as the CA of its own is gone, from the one CA left
+# that signs (corp-issuing-2), writing its root into ca.pem first: the requests below trust
+# that (a request begun with the old ca.pem while it changed over failed to connect).
+for i in $(seq 1 300); do
+    [ "$(grep -c "server certificate renewed" "$log" || true)" -gt "$renewals" ] && break
+    sleep 0.1
+done
+[ "$(grep -c "server certificate renewed" "$log" || true)" -gt "$renewals" ] ||
+    fail "certhubd did not take a new certificate once the quickstart CAs were deleted"
+ok "certhubd took a new certificate at once"
 # What they issued still goes out with its chain, found among the CA certificates the
 # inventory keeps (it went out alone, and an agent deployed the leaf without it).
 api GET "/api/v1/certificates/$old_leaf/export?format=pem"
@@ -131,7 +142,7 @@ expect_exit 0 "cert renew --ca-id" -- cli cert renew "$moved" --ca-id "$lab"
 api GET "/api/v1/certificates/$moved"
 check_eq "moved to the CA named" "$lab" "$(api GET "/api/v1/certificates/$(body .renewed_by)"; body .ca_id)"
 cli ca delete "$lab" --force >/dev/null
-# While it runs: at its next check (SIGHUP here) certhubd serves a certificate from the CA that
+# While it runs, its next check (SIGHUP here) keeps serving the certificate from the CA that
 # signs what names none, the one issuing CA left (corp-issuing-2), and ca.pem holds its root.
 kill -HUP "$pid"
 for i in $(seq 1 300); do grep -q "server certificate renewed" "$log" && break; sleep 0.1; done
