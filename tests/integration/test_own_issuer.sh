@@ -121,6 +121,8 @@ for i in $(seq 1 300); do
 done
 [ "$(grep -c "server certificate renewed" "$log" || true)" -gt "$renewals" ] ||
     fail "certhubd did not take a new certificate once the quickstart CAs were deleted"
+# (the line is written as the new TLS context is made, just before the listener takes it)
+for i in $(seq 1 300); do api GET /api/v1/health; [ "$status" = 200 ] && break; sleep 0.1; done
 ok "certhubd took a new certificate at once"
 # What they issued still goes out with its chain, found among the CA certificates the
 # inventory keeps (it went out alone, and an agent deployed the leaf without it).
