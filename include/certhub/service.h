@@ -161,6 +161,8 @@ int ch_svc_token_expiry(int64_t *out, const char *expires_in, const char *expire
  * renews is named, however many renewals back, or, with an issuing scope, when the token issued
  * it or one it renews). */
 bool ch_svc_scope_allows(ch_svc *svc, const ch_svc_principal *who, const char *object);
+/* Whether a token's scope (as stored, or NULL) is one that issues: it has "issue". */
+bool ch_svc_scope_issues(const char *scope);
 /* Whether the principal is a token limited to issuing that issued the certificate, or one it
  * renews (what it may change: renew, rename, turn automatic renewal on or off). */
 bool ch_svc_scope_issued(ch_svc *svc, const ch_svc_principal *who, const char *object);

@@ -4262,7 +4262,7 @@ static bool scoped_route_allowed(req *r, const char *pattern, const char *id)
     char obj[CH_ID_MAX + 8];
 
     if (strcmp(pattern, "certificates") == 0 && (m == EVHTTP_REQ_POST || m == EVHTTP_REQ_GET))
-        return strstr(r->who.scope, "\"issue\":") != NULL;
+        return ch_svc_scope_issues(r->who.scope);
     if ((strcmp(pattern, "certificates/{id}/renew") == 0 && m == EVHTTP_REQ_POST) ||
         (strcmp(pattern, "certificates/{id}") == 0 && m == EVHTTP_REQ_PATCH))
         return ch_svc_scope_issued(r->svc, &r->who, id);
@@ -4551,7 +4551,7 @@ static void dispatch(req *r, size_t *route_index)
             return;
         if (r->who.scope[0] && !scoped_route_allowed(r, routes[i].pattern, id))
             return reply_error_msg(r, CH_EPERM, NULL,
-                                   strstr(r->who.scope, "\"issue\":")
+                                   ch_svc_scope_issues(r->who.scope)
                                        ? "this token is limited by its scope: it issues certificates (POST "
                                          "/api/v1/certificates) and lists, reads, exports, renews and changes those "
                                          "it issued, and reads the objects its scope names; nothing else"

@@ -394,6 +394,39 @@ static bool slow_csr(const ch_csr *csr)
     return id != EVP_PKEY_EC || curve != NID_X9_62_prime256v1;
 }
 
+/* What a token limited by its scope may not ask of an issuance (a renewal carries what the
+ * certificate it renews has, which was held to the same). */
+static int scope_request_check(const ch_actor *actor, const ch_svc_issue_req *req)
+{
+    /* A stored CSR is the tenant's, which such a token does not read. */
+    if (req->csr_id != NULL)
+        return ch_error_set_field(CH_EPERM, "csr_id", "this token is limited by its scope: it gives its CSR in the "
+                                  "request (csr), not one stored here (csr_id)");
+    if (req->renews != NULL)
+        return 0;
+    /* It issues what its profiles say: the usages, extensions and policies a request may
+     * otherwise choose are the profile's (an OCSP or code signing usage asked of a TLS profile
+     * makes another kind of certificate). */
+    const char *f = req->key_usage || (req->leave_out & CH_EXT_KEY_USAGE)            ? "key_usage"
+                    : req->ext_key_usage || (req->leave_out & CH_EXT_EXT_KEY_USAGE)  ? "ext_key_usage"
+                    : req->leave_out & CH_EXT_BASIC_CONSTRAINTS                       ? "basic_constraints"
+                    : req->leave_out & CH_EXT_AUTHORITY_KEY_ID                        ? "authority_key_id"
+                    : req->critical_set || req->critical                             ? "critical"
+                    : req->csr_usages                                                 ? "csr_usages"
+                    : req->eku_oids                                                   ? "ext_key_usage_oids"
+                    : req->policies                                                   ? "policy_identifiers"
+                                                                                      : NULL;
+    if (f != NULL)
+        return ch_error_set_field(CH_EPERM, f, "this token is limited by its scope to its profiles as they are: "
+                                  "%s is the profile's, not the request's", f);
+    /* A key made here for a token that may not fetch keys would be a certificate nobody can use. */
+    if (req->key_type != NULL && !(actor->perms & CH_PERM_KEYS_EXPORT))
+        return ch_error_set_field(CH_EPERM, "key_type", "this token cannot fetch keys (its scope's keys_export is "
+                                  "false), so a key made here would be of no use to it: give a CSR (csr) or a "
+                                  "public key (public_key), or use a token with keys_export");
+    return 0;
+}
+
 int ch_svc_cert_issue(ch_svc *svc, const ch_actor *actor, const ch_svc_issue_req *req, ch_store_cert *out)
 {
     return ch_svc_cert_issue_start(svc, actor, req, out, NULL, NULL, NULL);
@@ -437,34 +470,8 @@ int ch_svc_cert_issue_start(ch_svc *svc, const ch_actor *actor, const ch_svc_iss
                                   "the subject");
     if ((error = svc_check_name(req->name, 128)) < 0)
         return error;
-    /* A token limited to issuing issues what its profiles say: the usages, extensions and
-     * policies a request may otherwise choose are the profile's (an OCSP or code signing usage
-     * asked of a TLS profile makes another kind of certificate).  A renewal carries those of
-     * the certificate it renews, which was held to the same. */
-    if (actor->scope != NULL && actor->scope[0] != '\0' && req->renews == NULL) {
-        const char *f = req->key_usage || (req->leave_out & CH_EXT_KEY_USAGE)            ? "key_usage"
-                        : req->ext_key_usage || (req->leave_out & CH_EXT_EXT_KEY_USAGE)  ? "ext_key_usage"
-                        : req->leave_out & CH_EXT_BASIC_CONSTRAINTS                       ? "basic_constraints"
-                        : req->leave_out & CH_EXT_AUTHORITY_KEY_ID                        ? "authority_key_id"
-                        : req->critical_set || req->critical                             ? "critical"
-                        : req->csr_usages                                                 ? "csr_usages"
-                        : req->eku_oids                                                   ? "ext_key_usage_oids"
-                        : req->policies                                                   ? "policy_identifiers"
-                                                                                          : NULL;
-        if (f != NULL)
-            return ch_error_set_field(CH_EPERM, f, "this token is limited by its scope to its profiles as they are: "
-                                      "%s is the profile's, not the request's", f);
-    }
-    /* A key made here for a token that may not fetch keys would be a certificate nobody can use. */
-    if (actor->scope != NULL && actor->scope[0] != '\0' && req->renews == NULL && req->key_type != NULL &&
-        !(actor->perms & CH_PERM_KEYS_EXPORT))
-        return ch_error_set_field(CH_EPERM, "key_type", "this token cannot fetch keys (its scope's keys_export is "
-                                  "false), so a key made here would be of no use to it: give a CSR (csr) or a "
-                                  "public key (public_key), or use a token with keys_export");
-    /* A stored CSR is the tenant's, which a token limited by its scope does not read. */
-    if (req->csr_id != NULL && actor->scope != NULL && actor->scope[0] != '\0')
-        return ch_error_set_field(CH_EPERM, "csr_id", "this token is limited by its scope: it gives its CSR in the "
-                                  "request (csr), not one stored here (csr_id)");
+    if (actor->scope != NULL && actor->scope[0] != '\0' && (error = scope_request_check(actor, req)) < 0)
+        return error;
     if (req->ca_id != NULL && *req->ca_id == '\0')
         return ch_error_set_field(CH_EINVAL, "ca_id", "ca_id is empty: give a CA's id, or leave it out for the "
                                   "tenant's one issuing CA");
@@ -671,7 +678,7 @@ int ch_svc_cert_issue_start(ch_svc *svc, const ch_actor *actor, const ch_svc_iss
         goto done;
 
     p->t = (struct cert_tx){svc, actor, req->key_type ? &p->sealed : NULL, row, "certificate.issue", p->detail, NULL,
-                            p->csr_id, NULL, 0, svc_scope_issues(actor)};
+                            p->csr_id, NULL, 0, ch_svc_scope_issues(actor->scope)};
     if (ready == NULL)
         error = svc_commit(svc, cert_tx_run, &p->t);
     else if ((error = svc_commit_async(svc, cert_tx_run, &p->t, ready, arg, &p->queued)) == 1)

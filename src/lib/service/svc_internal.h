@@ -185,8 +185,7 @@ int svc_scope_issue_check(const ch_actor *actor, const char *profile, const char
 /* The CA of a token whose scope names one (1, its id into id), none (0), or several (CH_EINVAL
  * naming ca_id: a request names one of them). */
 int svc_scope_ca(const ch_actor *actor, char id[CH_ID_MAX]);
-/* Whether the actor is a token limited to issuing (what it issues is recorded as its). */
-bool svc_scope_issues(const ch_actor *actor);
+
 /* The name given to a stored object (NULL: none given; whether one must be is the caller's
  * rule): UTF-8 of 1 to max characters and no control character (ch_utf8_control), since names
  * are printed in tables, logs and audit details, where a newline would forge a line, an escape

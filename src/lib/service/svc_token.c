@@ -403,13 +403,11 @@ int svc_scope_ca(const ch_actor *actor, char id[CH_ID_MAX])
     return found;
 }
 
-bool svc_scope_issues(const ch_actor *actor)
+bool ch_svc_scope_issues(const char *scope)
 {
-    json_t *issue = actor->scope && actor->scope[0] ? scope_issue(actor->scope) : NULL;
-    bool yes = issue != NULL;
-
-    json_decref(issue);
-    return yes;
+    /* Read in the text as stored: a scope is kept canonical (compact, keys sorted), and nothing
+     * else in it (certificate ids, bundle:default, profile names, CA ids) holds a quote. */
+    return scope != NULL && strstr(scope, "\"issue\":") != NULL;
 }
 
 int ch_svc_token_create_scoped(ch_svc *svc, const ch_actor *actor, const char *tenant_id, ch_role role,
@@ -440,7 +438,7 @@ int ch_svc_token_create_scoped(ch_svc *svc, const ch_actor *actor, const char *t
         return ch_error_set_field(CH_EINVAL, "role", "unknown role; accepted: admin, operator, viewer");
     if (scope != NULL && (error = scope_check(svc, tenant_id, scope, &canon)) < 0)
         return error;
-    if (canon && strstr(canon, "\"issue\":") && role < CH_ROLE_OPERATOR) {
+    if (ch_svc_scope_issues(canon) && role < CH_ROLE_OPERATOR) {
         free(canon);
         return ch_error_set_field(CH_EINVAL, "role", "a token that issues (a scope with issue) has role operator or "
                                   "admin; a viewer issues nothing");
