@@ -2974,50 +2974,54 @@ int ch_store_cert_get_by_sha256(ch_store *s, ch_store_cert *out, const char *ten
     return cert_get(s, S_CERT_GET_SHA, out, tenant_id, sha256_hex);
 }
 
-int ch_store_cert_lineage_named(ch_store *s, const char *tenant_id, const char *id, const char *ids_json,
-                                bool *named)
+/* A prepared statement of one row of one boolean (SELECT EXISTS ...), its texts bound in
+ * order: *out. */
+static int stmt_exists(ch_store *s, enum stmt_id id, const char *const *texts, int n, const char *what, bool *out)
 {
     int rc;
 
-    *named = false;
-    STMT(S_CERT_LINEAGE_NAMED, "reading a certificate's lineage");
-    bind_text(st, 1, tenant_id);
-    bind_text(st, 2, id);
-    bind_text(st, 3, ids_json);
+    *out = false;
+    STMT(id, what);
+    for (int i = 0; i < n; i++)
+        bind_text(st, i + 1, texts[i]);
     if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        *named = sqlite3_column_int(st, 0) != 0;
+        *out = sqlite3_column_int(st, 0) != 0;
     sqlite3_reset(st);
-    return rc == SQLITE_ROW ? 0 : db_error(db, rc, "reading a certificate's lineage");
+    return rc == SQLITE_ROW ? 0 : db_error(db, rc, what);
+}
+
+/* A prepared write statement, its texts bound in order. */
+static int stmt_done_texts(ch_store *s, enum stmt_id id, const char *const *texts, int n, const char *what)
+{
+    STMT(id, what);
+    for (int i = 0; i < n; i++)
+        bind_text(st, i + 1, texts[i]);
+    return step_done(db, st, what);
+}
+
+int ch_store_cert_lineage_named(ch_store *s, const char *tenant_id, const char *id, const char *ids_json,
+                                bool *named)
+{
+    return stmt_exists(s, S_CERT_LINEAGE_NAMED, (const char *const[]){tenant_id, id, ids_json}, 3,
+                       "reading a certificate's lineage", named);
 }
 
 int ch_store_token_cert_has(ch_store *s, const char *token_id, const char *cert_id, bool *has)
 {
-    int rc;
-
-    *has = false;
-    STMT(S_TOKEN_CERT_HAS, "reading a token's certificates");
-    bind_text(st, 1, token_id);
-    bind_text(st, 2, cert_id);
-    if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        *has = sqlite3_column_int(st, 0) != 0;
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? 0 : db_error(db, rc, "reading a token's certificates");
+    return stmt_exists(s, S_TOKEN_CERT_HAS, (const char *const[]){token_id, cert_id}, 2,
+                       "reading a token's certificates", has);
 }
 
 int ch_store_token_cert_inherit(ch_store *s, const char *old_id, const char *new_id)
 {
-    STMT(S_TOKEN_CERT_INHERIT, "giving a renewal its tokens");
-    bind_text(st, 1, old_id);
-    bind_text(st, 2, new_id);
-    return step_done(db, st, "giving a renewal its tokens");
+    return stmt_done_texts(s, S_TOKEN_CERT_INHERIT, (const char *const[]){old_id, new_id}, 2,
+                           "giving a renewal its tokens");
 }
 
 int ch_store_token_cert_add(ch_store *s, const char *token_id, const char *cert_id)
 {
-    STMT(S_TOKEN_CERT_ADD, "recording a token's certificate");
-    bind_text(st, 1, token_id);
-    bind_text(st, 2, cert_id);
-    return step_done(db, st, "recording a token's certificate");
+    return stmt_done_texts(s, S_TOKEN_CERT_ADD, (const char *const[]){token_id, cert_id}, 2,
+                           "recording a token's certificate");
 }
 
 int ch_store_cert_newest_renewal(ch_store *s, const char *tenant_id, const char *id, char out[CH_ID_MAX])
@@ -3037,14 +3041,11 @@ int ch_store_cert_newest_renewal(ch_store *s, const char *tenant_id, const char 
 
 int ch_store_cert_delete(ch_store *s, const char *tenant_id, const char *id)
 {
-    {
-        /* (a token that issued it reads nothing of it any more) */
-        STMT(S_TOKEN_CERT_FORGET, "deleting a certificate");
-        bind_text(st, 1, id);
-        int error = step_done(db, st, "deleting a certificate");
-        if (error < 0)
-            return error;
-    }
+    /* (a token that issued it reads nothing of it any more) */
+    int error = stmt_done_texts(s, S_TOKEN_CERT_FORGET, &id, 1, "deleting a certificate");
+
+    if (error < 0)
+        return error;
     STMT(S_CERT_DELETE, "deleting a certificate");
     bind_text(st, 1, tenant_id);
     bind_text(st, 2, id);
@@ -4091,10 +4092,8 @@ int ch_store_csr_attach(ch_store *s, const char *tenant_id, const char *id, cons
 
 int ch_store_csr_detach(ch_store *s, const char *tenant_id, const char *cert_id)
 {
-    STMT(S_CSR_DETACH, "detaching a certificate from its CSR");
-    bind_text(st, 1, tenant_id);
-    bind_text(st, 2, cert_id);
-    return step_done(db, st, "detaching a certificate from its CSR");
+    return stmt_done_texts(s, S_CSR_DETACH, (const char *const[]){tenant_id, cert_id}, 2,
+                           "detaching a certificate from its CSR");
 }
 
 int ch_store_csr_delete(ch_store *s, const char *tenant_id, const char *id)
